@@ -1,0 +1,46 @@
+/**
+ * A telemetry client for command-line programs that runs unmodified under
+ * Deno, Node.js and Bun: the TypeScript counterpart of the Python
+ * `nat.utils.telemetry` handler of the NeMo Agent Toolkit, with the same
+ * options, defaults and wire envelope.
+ *
+ * It batches events, retries with jittered backoff, accounts for every event
+ * in {@link NATTelemetryHandler.stats}, never throws into the host program,
+ * and never keeps it alive: `stop()` takes at most the exit budget.
+ *
+ * Telemetry is off unless `NAT_TELEMETRY_ENABLED` is `1`, `true` or `yes`, or
+ * the program calls {@link setTelemetryEnabled}.
+ *
+ * @example
+ * ```ts
+ * import { CliCommandEvent, NATTelemetryHandler } from "@nat/telemetry";
+ *
+ * await using telemetry = new NATTelemetryHandler();
+ * telemetry.enqueue(new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: 12, exitCode: 0 }));
+ * // Leaving the block flushes, within the 2 s default exit budget.
+ * ```
+ *
+ * @module
+ */
+export { NATTelemetryHandler, type TelemetryStats } from "./src/handler.ts";
+export {
+  DEFAULT_FLUSH_INTERVAL_SECONDS,
+  DEFAULT_MAX_QUEUE_SIZE,
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_REQUEST_TIMEOUT_SECONDS,
+  type NATTelemetryHandlerOptions,
+} from "./src/options.ts";
+export { CLIENT_VERSION } from "./src/version.ts";
+export {
+  CliCommandEvent,
+  type CliCommandEventInit,
+  DEFAULT_SCHEMA_VERSION,
+  type EventParameters,
+  NemoSource,
+  type ParameterValue,
+  TaskStatus,
+  TelemetryEvent,
+  type TelemetryEventOptions,
+} from "./src/events.ts";
+export { buildPayload, type Envelope, type EnvelopeOptions, formatTimestamp, type WireEvent } from "./src/envelope.ts";
+export { DEFAULT_ENDPOINT, isTelemetryEnabled, setTelemetryEnabled } from "./src/config.ts";

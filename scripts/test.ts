@@ -1,0 +1,111 @@
+/**
+ * The one test command (`deno task test`): installs the dev dependencies if
+ * needed, runs the static checks (format, lint, types, doc examples, publish
+ * dry run), then the whole suite under Deno, Bun and Node, and ends with one
+ * line `N passed, N failed` that sums them all. Exits non-zero if anything
+ * failed. `--checks-only` stops after the static checks.
+ *
+ * @module
+ */
+
+const BUN = ["npx", "-y", "bun@1.4.5"];
+const NODE = ["npx", "-y", "node@24.9.0"];
+const DENO = [Deno.execPath()];
+const root = new URL("..", import.meta.url).pathname;
+
+interface Tally {
+  label: string;
+  passed: number;
+  failed: number;
+}
+
+/** Runs a command in the repository, echoing its output, and returns the output and success. */
+async function run(cmd: string[], env: Record<string, string> = {}): Promise<{ ok: boolean; output: string }> {
+  const child = new Deno.Command(cmd[0], { args: cmd.slice(1), cwd: root, env, stdout: "piped", stderr: "piped" })
+    .spawn();
+  const decoder = new TextDecoder();
+  let output = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, sink: { write(p: Uint8Array): Promise<number> }) => {
+    for await (const chunk of stream) {
+      output += decoder.decode(chunk, { stream: true });
+      await sink.write(chunk);
+    }
+  };
+  await Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  const { success } = await child.status;
+  return { ok: success, output: output.replace(/\x1b\[[0-9;]*m/g, "") };
+}
+
+function count(output: string, pattern: RegExp): number | undefined {
+  const match = output.match(pattern);
+  return match ? Number(match[1]) : undefined;
+}
+
+const tallies: Tally[] = [];
+
+async function ensureDevDependencies(): Promise<void> {
+  const { devDependencies } = JSON.parse(await Deno.readTextFile(`${root}package.json`));
+  try {
+    for (const name of Object.keys(devDependencies)) await Deno.stat(`${root}node_modules/${name}/package.json`);
+  } catch {
+    const { ok } = await run(["npm", "ci", "--no-audit", "--no-fund"]);
+    if (!ok) throw new Error("npm ci failed");
+  }
+}
+
+async function checks(): Promise<void> {
+  const steps: [string, string[]][] = [
+    ["fmt", [...DENO, "fmt", "--check"]],
+    ["lint", [...DENO, "lint"]],
+    ["types", [...DENO, "check", "mod.ts", "src/", "tests/", "scripts/", "examples/"]],
+    ["doc examples", [...DENO, "check", "--doc", "mod.ts", "src/"]],
+    ["publish dry run", [...DENO, "publish", "--dry-run", "--allow-dirty"]],
+  ];
+  const tally = { label: "checks", passed: 0, failed: 0 };
+  for (const [name, cmd] of steps) {
+    console.log(`\n== check: ${name}`);
+    const { ok } = await run(cmd);
+    if (ok) tally.passed++;
+    else {
+      tally.failed++;
+      console.log(`!! check failed: ${name}`);
+    }
+  }
+  tallies.push(tally);
+}
+
+async function suite(label: string, cmd: string[], passed: RegExp, failed: RegExp[]): Promise<void> {
+  console.log(`\n== tests: ${label}`);
+  const { ok, output } = await run(cmd, { NAT_TEST_RUNTIME_LABEL: label });
+  const p = count(output, passed);
+  const f = failed.map((pattern) => count(output, pattern)).reduce((a: number, b) => a + (b ?? 0), 0);
+  if (p === undefined) {
+    console.log(`!! ${label}: no test summary found; counted as 1 failure`);
+    tallies.push({ label, passed: 0, failed: Math.max(1, f) });
+    return;
+  }
+  tallies.push({ label, passed: p, failed: !ok && f === 0 ? 1 : f });
+}
+
+await ensureDevDependencies();
+await checks();
+if (!Deno.args.includes("--checks-only")) {
+  const files = [...Deno.readDirSync(`${root}tests`)].map((entry) => entry.name).filter((name) =>
+    name.endsWith("_test.ts")
+  ).sort().map((name) => `tests/${name}`);
+  await suite("deno", [...DENO, "test", "-A", "--no-check", ...files], /\| (\d+) passed/, [/passed \| (\d+) failed/]);
+  await suite("bun", [...BUN, "test", "--timeout", "60000", ...files.map((f) => `./${f}`)], /^\s*(\d+) pass$/m, [
+    /^\s*(\d+) fail$/m,
+  ]);
+  await suite("node", [...NODE, "--test", "--test-reporter=tap", "--test-timeout=60000", ...files], /^# pass (\d+)$/m, [
+    /^# fail (\d+)$/m,
+    /^# cancelled (\d+)$/m,
+  ]);
+}
+
+console.log("\n== summary");
+for (const { label, passed, failed } of tallies) console.log(`${label}: ${passed} passed, ${failed} failed`);
+const passed = tallies.reduce((sum, t) => sum + t.passed, 0);
+const failed = tallies.reduce((sum, t) => sum + t.failed, 0);
+console.log(`${passed} passed, ${failed} failed`);
+Deno.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,58 @@
+/**
+ * Events waiting to be delivered, already serialized, and how they are cut
+ * into request bodies that fit a byte budget.
+ *
+ * @module
+ */
+
+/** An event held by a handler: serialized once at enqueue, with its retry state. */
+export interface PendingEvent {
+  /** `JSON.stringify` of its wire form. */
+  readonly json: string;
+  /** The UTF-8 length of `json`. */
+  readonly bytes: number;
+  /** Its schema version; a batch holds one. */
+  readonly schemaVersion: string;
+  /** Failed deliveries so far. */
+  retries: number;
+  /** Not to be sent before this time, in epoch milliseconds. */
+  notBefore: number;
+}
+
+/**
+ * Cuts events, in order, into batches of one schema version whose envelope
+ * stays within `maxBatchBytes`. An event too large for any batch still gets
+ * a batch of its own (the handler refuses such events at enqueue).
+ *
+ * @param events The events, in sending order.
+ * @param maxBatchBytes The most bytes of one request body.
+ * @param envelopeBytes The bytes of an envelope with no events.
+ * @returns The batches, in order.
+ * @example
+ * ```ts
+ * import { planBatches } from "./batch.ts";
+ * const event = { json: "{}", bytes: 2, schemaVersion: "1.5", retries: 0, notBefore: 0 };
+ * planBatches([event, event, event], 105, 100).length; // 2: "{},{}" fits in 5 bytes, a third does not
+ * ```
+ */
+export function planBatches(
+  events: readonly PendingEvent[],
+  maxBatchBytes: number,
+  envelopeBytes: number,
+): PendingEvent[][] {
+  const batches: PendingEvent[][] = [];
+  let current: PendingEvent[] = [];
+  let size = 0;
+  for (const event of events) {
+    const fits = current.length > 0 && event.schemaVersion === current[0].schemaVersion &&
+      size + 1 + event.bytes <= maxBatchBytes;
+    if (!fits) {
+      current = [];
+      batches.push(current);
+      size = envelopeBytes - 1; // the first event needs no comma
+    }
+    size += 1 + event.bytes;
+    current.push(event);
+  }
+  return batches;
+}

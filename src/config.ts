@@ -1,0 +1,95 @@
+/**
+ * Settings from the environment, and the live "telemetry enabled" flag that
+ * every handler reads at the moment an event is enqueued.
+ *
+ * @module
+ */
+import { host } from "./runtime/mod.ts";
+
+/** Where events go when neither the `endpoint` option nor `NAT_TELEMETRY_ENDPOINT` says otherwise. */
+export const DEFAULT_ENDPOINT = "https://events.telemetry.data.nvidia.com/v1.1/events/json";
+
+/**
+ * Reads a yes/no environment value: `1`, `true` and `yes` (trimmed, any case)
+ * are yes; any other value, the empty string included, is no.
+ *
+ * @param value The raw value, or `undefined` when unset.
+ * @returns `true` or `false`, or `undefined` when unset.
+ * @example
+ * ```ts
+ * import { parseFlag } from "./config.ts";
+ * parseFlag(" YES "); // true
+ * parseFlag(""); // false
+ * parseFlag(undefined); // undefined
+ * ```
+ */
+export function parseFlag(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  return ["1", "true", "yes"].includes(value.trim().toLowerCase());
+}
+
+let enabled: boolean | undefined;
+
+/**
+ * Whether telemetry is on right now. Starts from `NAT_TELEMETRY_ENABLED`
+ * (unset means off) and follows {@link setTelemetryEnabled} afterwards.
+ *
+ * @returns `true` when events may be collected.
+ * @example
+ * ```ts
+ * import { isTelemetryEnabled } from "@nat/telemetry";
+ * if (isTelemetryEnabled()) console.log("telemetry is on");
+ * ```
+ */
+export function isTelemetryEnabled(): boolean {
+  return enabled ??= parseFlag(host().env("NAT_TELEMETRY_ENABLED")) ?? false;
+}
+
+/**
+ * Turns telemetry on or off for this process, effective for the next
+ * `enqueue` of every handler. It does not record the user's decision on disk.
+ *
+ * @param value `true` to collect events, `false` to ignore them.
+ * @throws {TypeError} When `value` is not a boolean.
+ * @example
+ * ```ts
+ * import { setTelemetryEnabled } from "@nat/telemetry";
+ * setTelemetryEnabled(false);
+ * ```
+ */
+export function setTelemetryEnabled(value: boolean): void {
+  if (typeof value !== "boolean") {
+    throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
+  }
+  enabled = value;
+}
+
+/** The handler settings the environment can change. */
+export interface EnvironmentSettings {
+  /** `NAT_TELEMETRY_ENDPOINT`, when set (possibly empty). */
+  endpoint: string | undefined;
+  /** `NAT_TELEMETRY_DRY_RUN` is set to a yes value. */
+  dryRun: boolean;
+  /** `NAT_SESSION_PREFIX`, or `""`. */
+  sessionPrefix: string;
+}
+
+/**
+ * Reads the handler's environment settings. Unreadable variables (no Deno
+ * `--allow-env`) read as unset.
+ *
+ * @returns The settings.
+ * @example
+ * ```ts
+ * import { environmentSettings } from "./config.ts";
+ * environmentSettings().dryRun; // false unless NAT_TELEMETRY_DRY_RUN=1
+ * ```
+ */
+export function environmentSettings(): EnvironmentSettings {
+  const env = host().env;
+  return {
+    endpoint: env("NAT_TELEMETRY_ENDPOINT"),
+    dryRun: parseFlag(env("NAT_TELEMETRY_DRY_RUN")) ?? false,
+    sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The wire envelope: the JSON document one POST carries, byte-compatible with
+ * the Python `nat.utils.telemetry` client.
+ *
+ * @module
+ */
+import type { EventParameters, TelemetryEvent } from "./events.ts";
+
+/** One event as it goes on the wire. */
+export interface WireEvent {
+  /** When it happened: UTC, milliseconds, e.g. `2026-01-02T03:04:05.999Z`. */
+  ts: string;
+  /** Its parameters. */
+  parameters: EventParameters;
+  /** Its name. */
+  name: string;
+}
+
+/** The envelope around a batch of events (key order as sent). */
+export interface Envelope {
+  browserType: string;
+  clientId: string;
+  clientType: string;
+  clientVariant: string;
+  clientVer: string;
+  cpuArchitecture: string;
+  deviceGdprBehOptIn: string;
+  deviceGdprFuncOptIn: string;
+  deviceGdprTechOptIn: string;
+  deviceId: string;
+  deviceMake: string;
+  deviceModel: string;
+  deviceOS: string;
+  deviceOSVersion: string;
+  deviceType: string;
+  eventProtocol: string;
+  eventSchemaVer: string;
+  eventSysVer: string;
+  externalUserId: string;
+  gdprBehOptIn: string;
+  gdprFuncOptIn: string;
+  gdprTechOptIn: string;
+  idpId: string;
+  integrationId: string;
+  productName: string;
+  productVersion: string;
+  sentTs: string;
+  sessionId: string;
+  userId: string;
+  events: WireEvent[];
+}
+
+/** The envelope without its events. */
+export type EnvelopeHeader = Omit<Envelope, "events">;
+
+/** What an envelope says about its sender. */
+export interface EnvelopeOptions {
+  /** The client's version (`clientVer`). */
+  sourceClientVersion: string;
+  /** The session id (`sessionId`). */
+  sessionId: string;
+  /** The CPU architecture, as Python's `platform.machine()` spells it. @default {"undefined"} */
+  cpuArchitecture?: string;
+  /** When the envelope is sent (`sentTs`). @default {Date.now()} */
+  sentAt?: Date | number;
+}
+
+/** The ingest service's id for this client family, the same as the Python client's. */
+const CLIENT_ID = "184482118588404";
+
+/**
+ * Formats a time the way the wire wants it: UTC, milliseconds truncated.
+ *
+ * @param epochMs Epoch milliseconds; a fraction is truncated, not rounded.
+ * @returns e.g. `2026-01-02T03:04:05.678Z`.
+ * @example
+ * ```ts
+ * import { formatTimestamp } from "@nat/telemetry";
+ * formatTimestamp(Date.UTC(2026, 0, 2, 3, 4, 5, 678.9)); // "2026-01-02T03:04:05.678Z"
+ * ```
+ */
+export function formatTimestamp(epochMs: number): string {
+  return new Date(Math.floor(epochMs)).toISOString();
+}
+
+/**
+ * Turns an event into its wire form, checking that every parameter is a
+ * string, a finite number or a boolean.
+ *
+ * @param event The event.
+ * @returns The wire event.
+ * @throws {TypeError} When a parameter value is anything else (null, nested, BigInt, NaN...).
+ * @example
+ * ```ts
+ * import { CliCommandEvent } from "@nat/telemetry";
+ * import { toWireEvent } from "./envelope.ts";
+ * toWireEvent(new CliCommandEvent({ command: "run", taskStatus: "success" })).name; // "nat_cli_command"
+ * ```
+ */
+export function toWireEvent(event: TelemetryEvent): WireEvent {
+  const parameters = event.parameters();
+  if (typeof parameters !== "object" || parameters === null) {
+    throw new TypeError(`Event '${event.name}' has no parameters object`);
+  }
+  for (const [key, value] of Object.entries(parameters)) {
+    const ok = typeof value === "string" || typeof value === "boolean" ||
+      (typeof value === "number" && Number.isFinite(value));
+    if (!ok) throw new TypeError(`Event '${event.name}' parameter '${key}' is not a string, finite number or boolean`);
+  }
+  return { ts: formatTimestamp(event.timestamp), parameters, name: event.name };
+}
+
+/**
+ * Builds the envelope's header (everything but `events`).
+ *
+ * @param schemaVersion The events' schema version (`eventSchemaVer`).
+ * @param options The sender's details.
+ * @returns The header, keys in wire order.
+ * @example
+ * ```ts
+ * import { envelopeHeader } from "./envelope.ts";
+ * envelopeHeader("1.5", { sourceClientVersion: "1.2.3", sessionId: "s" }).clientType; // "Native"
+ * ```
+ */
+export function envelopeHeader(schemaVersion: string, options: EnvelopeOptions): EnvelopeHeader {
+  return {
+    browserType: "undefined",
+    clientId: CLIENT_ID,
+    clientType: "Native",
+    clientVariant: "Release",
+    clientVer: options.sourceClientVersion,
+    cpuArchitecture: options.cpuArchitecture ?? "undefined",
+    deviceGdprBehOptIn: "None",
+    deviceGdprFuncOptIn: "None",
+    deviceGdprTechOptIn: "None",
+    deviceId: "undefined",
+    deviceMake: "undefined",
+    deviceModel: "undefined",
+    deviceOS: "undefined",
+    deviceOSVersion: "undefined",
+    deviceType: "undefined",
+    eventProtocol: "1.6",
+    eventSchemaVer: schemaVersion,
+    eventSysVer: "nat-telemetry/1.0",
+    externalUserId: "undefined",
+    gdprBehOptIn: "None",
+    gdprFuncOptIn: "None",
+    gdprTechOptIn: "None",
+    idpId: "undefined",
+    integrationId: "undefined",
+    productName: "undefined",
+    productVersion: "undefined",
+    sentTs: formatTimestamp(+(options.sentAt ?? Date.now())),
+    sessionId: options.sessionId,
+    userId: "undefined",
+  };
+}
+
+/**
+ * Builds the envelope for a batch of events, as the Python client does.
+ *
+ * @param events The events, all of one schema version (the first one's is used).
+ * @param options The sender's details.
+ * @returns The envelope.
+ * @throws {RangeError} When `events` is empty.
+ * @example
+ * ```ts
+ * import { buildPayload, CliCommandEvent } from "@nat/telemetry";
+ * const envelope = buildPayload([new CliCommandEvent({ command: "run", taskStatus: "success" })], {
+ *   sourceClientVersion: "1.2.3",
+ *   sessionId: "sess-123",
+ * });
+ * envelope.events.length; // 1
+ * ```
+ */
+export function buildPayload(events: readonly TelemetryEvent[], options: EnvelopeOptions): Envelope {
+  if (events.length === 0) throw new RangeError("Cannot build a payload: the event list is empty");
+  return { ...envelopeHeader(events[0].schemaVersion, options), events: events.map(toWireEvent) };
+}
+
+/**
+ * Serializes an envelope from a header and events already serialized with
+ * `JSON.stringify(toWireEvent(event))`; equal to `JSON.stringify` of the
+ * whole envelope, without serializing any event twice.
+ *
+ * @param header The header.
+ * @param eventJsons The serialized wire events.
+ * @returns The envelope's JSON text.
+ * @example
+ * ```ts
+ * import { CliCommandEvent } from "@nat/telemetry";
+ * import { encodeEnvelope, envelopeHeader, toWireEvent } from "./envelope.ts";
+ * const event = JSON.stringify(toWireEvent(new CliCommandEvent({ command: "run", taskStatus: "success" })));
+ * encodeEnvelope(envelopeHeader("1.5", { sourceClientVersion: "1.2.3", sessionId: "s" }), [event]);
+ * ```
+ */
+export function encodeEnvelope(header: EnvelopeHeader, eventJsons: readonly string[]): string {
+  return `${JSON.stringify(header).slice(0, -1)},"events":[${eventJsons.join(",")}]}`;
+}

@@ -1,0 +1,245 @@
+/**
+ * Telemetry events: the {@link TelemetryEvent} base every event type extends,
+ * the `nat_cli_command` event ({@link CliCommandEvent}) and the value sets of
+ * schema 1.5.
+ *
+ * @module
+ */
+import { describe } from "./describe.ts";
+import { runtimeInfo } from "./runtime/mod.ts";
+
+/** The schema version events use unless they say otherwise. */
+export const DEFAULT_SCHEMA_VERSION = "1.5";
+
+/**
+ * How a command ended, as schema 1.5 spells it.
+ *
+ * @example
+ * ```ts
+ * import { TaskStatus } from "@nat/telemetry";
+ * TaskStatus.SUCCESS; // "success"
+ * ```
+ */
+export const TaskStatus = Object.freeze(
+  {
+    SUCCESS: "success",
+    FAILURE: "failure",
+    COMPLETED: "completed",
+    ERROR: "error",
+    CANCELED: "canceled",
+    INTERRUPTED: "interrupted",
+    UNDEFINED: "undefined",
+  } as const,
+);
+/** One of the {@link TaskStatus} values. */
+export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
+
+/**
+ * Which NeMo product sent an event, as schema 1.5 spells it.
+ *
+ * @example
+ * ```ts
+ * import { NemoSource } from "@nat/telemetry";
+ * NemoSource.AGENT_TOOLKIT; // "agent_toolkit"
+ * ```
+ */
+export const NemoSource = Object.freeze(
+  {
+    INFERENCE: "inference",
+    AUDITOR: "auditor",
+    DATADESIGNER: "datadesigner",
+    EVALUATOR: "evaluator",
+    GUARDRAILS: "guardrails",
+    SAFE_SYNTHESIZER: "safe-synthesizer",
+    ANONYMIZER: "anonymizer",
+    AGENT_TOOLKIT: "agent_toolkit",
+    UNDEFINED: "undefined",
+  } as const,
+);
+/** One of the {@link NemoSource} values. */
+export type NemoSource = (typeof NemoSource)[keyof typeof NemoSource];
+
+/** A parameter value the wire format accepts: no `null`, no nesting. */
+export type ParameterValue = string | number | boolean;
+
+/** An event's parameters, in the order they go on the wire. */
+export type EventParameters = Readonly<Record<string, ParameterValue>>;
+
+/** Options every event accepts. */
+export interface TelemetryEventOptions {
+  /** The schema version of this event type. @default {"1.5"} */
+  schemaVersion?: string;
+  /** When the event happened, as a `Date` or epoch milliseconds. @default {Date.now()} */
+  timestamp?: Date | number;
+}
+
+/**
+ * The base of every telemetry event. A subclass passes its event name to
+ * `super()` and implements {@link TelemetryEvent.parameters}; an event type
+ * without a name does not compile, and throws a `TypeError` in JavaScript.
+ *
+ * @example
+ * ```ts
+ * import { TelemetryEvent, type EventParameters } from "@nat/telemetry";
+ *
+ * class ModelDownloadEvent extends TelemetryEvent {
+ *   readonly model: string;
+ *   constructor(model: string) {
+ *     super("model_download");
+ *     this.model = model;
+ *   }
+ *   parameters(): EventParameters {
+ *     return { model: this.model };
+ *   }
+ * }
+ * new ModelDownloadEvent("llama").name; // "model_download"
+ * ```
+ */
+export abstract class TelemetryEvent {
+  /** The event's name on the wire, e.g. `nat_cli_command`. */
+  readonly name: string;
+  /** The schema version of the event's parameters. */
+  readonly schemaVersion: string;
+  /** When the event happened, in epoch milliseconds. */
+  readonly timestamp: number;
+
+  /**
+   * Declares the event type's name.
+   *
+   * @param name The event's name on the wire; a non-empty string.
+   * @param options The schema version and timestamp.
+   * @throws {TypeError} When the name is missing or not a string, or the class is not a subclass.
+   */
+  protected constructor(name: string, options: TelemetryEventOptions = {}) {
+    if (new.target === TelemetryEvent) {
+      throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");
+    }
+    if (typeof name !== "string" || name.length === 0) {
+      throw new TypeError(
+        `Cannot create event: an event type must declare a name (pass it to super()), got ${describe(name)}`,
+      );
+    }
+    const schemaVersion = options.schemaVersion ?? DEFAULT_SCHEMA_VERSION;
+    if (typeof schemaVersion !== "string" || schemaVersion.length === 0) {
+      throw new TypeError(
+        `Cannot create event: 'schemaVersion' must be a non-empty string, got ${describe(schemaVersion)}`,
+      );
+    }
+    const timestamp = options.timestamp === undefined ? Date.now() : +options.timestamp;
+    if (!Number.isFinite(timestamp)) {
+      throw new TypeError(`Cannot create event: 'timestamp' must be a valid Date or epoch milliseconds`);
+    }
+    this.name = name;
+    this.schemaVersion = schemaVersion;
+    this.timestamp = timestamp;
+  }
+
+  /**
+   * The event's parameters, in wire order. Values must be strings, finite
+   * numbers or booleans; an event with any other value is dropped and counted.
+   *
+   * @returns The parameters.
+   */
+  abstract parameters(): EventParameters;
+}
+
+/** The fields of a {@link CliCommandEvent}, in camelCase. */
+export interface CliCommandEventInit extends Pick<TelemetryEventOptions, "timestamp"> {
+  /** The product that ran the command. @default {"agent_toolkit"} */
+  nemoSource?: NemoSource;
+  /** The command, e.g. `run`. */
+  command: string;
+  /** The subcommand, from a fixed list, never user text. @default {"undefined"} */
+  subcommand?: string;
+  /** How the command ended. */
+  taskStatus: TaskStatus;
+  /** How long the command ran, in milliseconds (truncated); -1 when unknown. @default {-1} */
+  durationMs?: number;
+  /** The command's exit code; -1 when unknown. @default {-1} */
+  exitCode?: number;
+  /** The class of the error that ended the command. @default {"undefined"} */
+  errorClass?: string;
+  /**
+   * The schema's slot for the runtime. The Python client sends its Python
+   * version; this client sends the runtime and its version.
+   * @default {"deno/2.9.6", "node/24.9.0" or "bun/1.4.5" (the running one)}
+   */
+  pythonVersion?: string;
+}
+
+/**
+ * The `nat_cli_command` event (schema 1.5): one CLI command and how it ended.
+ *
+ * @example
+ * ```ts
+ * import { CliCommandEvent } from "@nat/telemetry";
+ * const event = new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: 12, exitCode: 0 });
+ * event.parameters().subcommand; // "undefined"
+ * ```
+ */
+export class CliCommandEvent extends TelemetryEvent {
+  /** The fields, with defaults applied. */
+  readonly fields: Readonly<Required<Omit<CliCommandEventInit, "timestamp">>>;
+
+  /**
+   * Creates the event.
+   *
+   * @param init The event's fields.
+   * @throws {TypeError} When a field has the wrong type or is not in its value set.
+   * @throws {RangeError} When `durationMs` is below -1.
+   */
+  constructor(init: CliCommandEventInit) {
+    super("nat_cli_command", { timestamp: init?.timestamp });
+    const durationMs = init.durationMs ?? -1;
+    if (typeof durationMs !== "number" || Number.isNaN(durationMs)) {
+      throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${describe(durationMs)}`);
+    }
+    if (durationMs < -1 || durationMs === Infinity) {
+      throw new RangeError(`Cannot create event: 'durationMs' must be -1 or more and finite, got ${durationMs}`);
+    }
+    const exitCode = init.exitCode ?? -1;
+    if (!Number.isInteger(exitCode)) {
+      throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${describe(exitCode)}`);
+    }
+    this.fields = Object.freeze({
+      nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
+      command: text("command", init.command),
+      subcommand: text("subcommand", init.subcommand ?? "undefined"),
+      taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
+      durationMs: Math.trunc(durationMs),
+      exitCode,
+      errorClass: text("errorClass", init.errorClass ?? "undefined"),
+      pythonVersion: text("pythonVersion", init.pythonVersion ?? runtimeLabel()),
+    });
+  }
+
+  /**
+   * The schema-1.5 parameters in wire order.
+   *
+   * @returns `nemoSource`, `command`, `subcommand`, `taskStatus`, `durationMs`, `exitCode`, `errorClass`, `pythonVersion`.
+   */
+  parameters(): EventParameters {
+    return { ...this.fields };
+  }
+}
+
+/** The runtime and its version, e.g. `deno/2.9.6`: what we report in the `pythonVersion` slot. */
+function runtimeLabel(): string {
+  const { name, version } = runtimeInfo();
+  return version ? `${name}/${version}` : name;
+}
+
+function text(field: string, value: unknown): string {
+  if (typeof value !== "string") {
+    throw new TypeError(`Cannot create event: '${field}' must be a string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(field: string, value: unknown, values: Readonly<Record<string, T>>): T {
+  const allowed = Object.values(values);
+  if (!allowed.includes(value as T)) {
+    throw new TypeError(`Cannot create event: '${field}' must be one of ${allowed.join(", ")}, got ${describe(value)}`);
+  }
+  return value as T;
+}

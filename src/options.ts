@@ -1,0 +1,184 @@
+/**
+ * The handler's options: their defaults, their validation, and where its
+ * events go (the sink), from the options and the environment.
+ *
+ * @module
+ */
+import { DEFAULT_ENDPOINT, environmentSettings } from "./config.ts";
+import { describe } from "./describe.ts";
+import { CLIENT_VERSION } from "./version.ts";
+
+/** Seconds between periodic flushes. */
+export const DEFAULT_FLUSH_INTERVAL_SECONDS = 120;
+/** Queued events that trigger an early flush. */
+export const DEFAULT_MAX_QUEUE_SIZE = 50;
+/** Times an event is retried before it is dropped. */
+export const DEFAULT_MAX_RETRIES = 3;
+/** Seconds one request may take. */
+export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
+
+/** Options of {@link NATTelemetryHandler}. Every one is optional. */
+export interface NATTelemetryHandlerOptions {
+  /** Seconds between periodic flushes once started. @default {120} */
+  flushIntervalSeconds?: number;
+  /** Queued events that trigger an early flush. @default {50} */
+  maxQueueSize?: number;
+  /** Retries of an event before it is dropped as `retries_exhausted`. @default {3} */
+  maxRetries?: number;
+  /** Seconds one delivery may take, redirects included. @default {2} */
+  requestTimeoutSeconds?: number;
+  /** The envelope's `clientVer`. @default {CLIENT_VERSION} */
+  sourceClientVersion?: string;
+  /** The envelope's `sessionId`, after `NAT_SESSION_PREFIX`. @default {"undefined"} */
+  sessionId?: string;
+  /**
+   * Where to POST; wins over `NAT_TELEMETRY_ENDPOINT`. `""` builds payloads
+   * and sends nothing; `"stdout"` writes each batch as a JSON line to stderr.
+   * @default {"https://events.telemetry.data.nvidia.com/v1.1/events/json"}
+   */
+  endpoint?: string;
+  /** The most seconds `stop()` may take in total. @default {requestTimeoutSeconds} */
+  exitTimeoutSeconds?: number;
+  /** The fetch to deliver with. @default {globalThis.fetch} */
+  fetch?: typeof fetch;
+  /** Seconds before the first retry; doubles with each retry, with jitter. 0 retries at the next flush. @default {1} */
+  backoffInitialSeconds?: number;
+  /** The longest backoff, in seconds. @default {60} */
+  backoffMaxSeconds?: number;
+  /** Events held in memory at most (queued, retrying and in flight); more are dropped as `buffer_full`. @default {1000} */
+  maxBufferedEvents?: number;
+  /** Serialized bytes of one event at most; a larger one is dropped as `event_too_large`. @default {32768} */
+  maxEventBytes?: number;
+  /** Bytes of one request body at most; larger batches are split before sending. @default {500000} */
+  maxBatchBytes?: number;
+  /** Receives one line per drop or retry decision (not one per event). Its errors are ignored. */
+  logger?: (message: string) => void;
+  /** The clock, in epoch milliseconds; for tests. @default {Date.now} */
+  clock?: () => number;
+  /** Numbers in `[0, 1)` for backoff jitter; for tests. @default {Math.random} */
+  random?: () => number;
+}
+
+/** Where a handler's batches go. */
+export type Sink =
+  | { readonly kind: "http"; readonly url: string }
+  | { readonly kind: "stderr" }
+  | { readonly kind: "none"; readonly reason: "dry_run" | "invalid_endpoint" };
+
+/** The options with defaults applied and times in milliseconds. */
+export interface ResolvedOptions {
+  readonly flushIntervalMs: number;
+  readonly maxQueueSize: number;
+  readonly maxRetries: number;
+  readonly requestTimeoutMs: number;
+  readonly exitTimeoutMs: number;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly maxBufferedEvents: number;
+  readonly maxEventBytes: number;
+  readonly maxBatchBytes: number;
+  readonly sourceClientVersion: string;
+  readonly sessionId: string;
+  readonly sink: Sink;
+  readonly fetch: typeof fetch;
+  readonly logger: (message: string) => void;
+  readonly clock: () => number;
+  readonly random: () => number;
+}
+
+type Check = "positive" | "non-negative" | "positive integer" | "non-negative integer";
+
+/**
+ * Validates the options, applies the defaults and reads the environment
+ * (`NAT_TELEMETRY_ENDPOINT`, `NAT_TELEMETRY_DRY_RUN`, `NAT_SESSION_PREFIX`).
+ *
+ * @param options What the caller passed.
+ * @returns The resolved options.
+ * @throws {TypeError} When an option has the wrong type.
+ * @throws {RangeError} When a number is out of range.
+ * @example
+ * ```ts
+ * import { resolveOptions } from "./options.ts";
+ * resolveOptions({ maxRetries: 5 }).maxRetries; // 5
+ * ```
+ */
+export function resolveOptions(options: NATTelemetryHandlerOptions = {}): ResolvedOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot create handler: options must be an object, got ${describe(options)}`);
+  }
+  const number = (name: keyof NATTelemetryHandlerOptions, fallback: number, check: Check): number => {
+    const value = options[name] ?? fallback;
+    if (typeof value !== "number" || Number.isNaN(value)) {
+      throw new TypeError(`Cannot create handler: '${name}' must be a ${check} number, got ${describe(value)}`);
+    }
+    const integer = check.endsWith("integer");
+    const ok = (check.startsWith("positive") ? value > 0 : value >= 0) &&
+      (integer ? Number.isSafeInteger(value) : Number.isFinite(value));
+    if (!ok) {
+      throw new RangeError(
+        `Cannot create handler: '${name}' must be a ${integer ? check : `${check} number`}, got ${value}`,
+      );
+    }
+    return value;
+  };
+  const optional = <T>(name: keyof NATTelemetryHandlerOptions, type: "string" | "function", fallback: T): T => {
+    const value = options[name] ?? fallback;
+    // deno-lint-ignore valid-typeof
+    if (typeof value !== type) {
+      throw new TypeError(`Cannot create handler: '${name}' must be a ${type}, got ${describe(value)}`);
+    }
+    return value as T;
+  };
+  const requestTimeoutSeconds = number("requestTimeoutSeconds", DEFAULT_REQUEST_TIMEOUT_SECONDS, "positive");
+  const backoffInitialSeconds = number("backoffInitialSeconds", 1, "non-negative");
+  const backoffMaxSeconds = number("backoffMaxSeconds", 60, "non-negative");
+  if (backoffMaxSeconds < backoffInitialSeconds) {
+    throw new RangeError(
+      `Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${backoffInitialSeconds}), got ${backoffMaxSeconds}`,
+    );
+  }
+  const settings = environmentSettings();
+  return {
+    flushIntervalMs: number("flushIntervalSeconds", DEFAULT_FLUSH_INTERVAL_SECONDS, "positive") * 1000,
+    maxQueueSize: number("maxQueueSize", DEFAULT_MAX_QUEUE_SIZE, "positive integer"),
+    maxRetries: number("maxRetries", DEFAULT_MAX_RETRIES, "non-negative integer"),
+    requestTimeoutMs: requestTimeoutSeconds * 1000,
+    exitTimeoutMs: number("exitTimeoutSeconds", requestTimeoutSeconds, "non-negative") * 1000,
+    backoff: { initialMs: backoffInitialSeconds * 1000, maxMs: backoffMaxSeconds * 1000 },
+    maxBufferedEvents: number("maxBufferedEvents", 1000, "positive integer"),
+    maxEventBytes: number("maxEventBytes", 32_768, "positive integer"),
+    maxBatchBytes: number("maxBatchBytes", 500_000, "positive integer"),
+    sourceClientVersion: optional("sourceClientVersion", "string", CLIENT_VERSION),
+    sessionId: settings.sessionPrefix + optional("sessionId", "string", "undefined"),
+    sink: resolveSink(options.endpoint, settings.endpoint, settings.dryRun),
+    fetch: optional("fetch", "function", globalThis.fetch?.bind(globalThis)),
+    logger: optional("logger", "function", () => {}),
+    clock: optional("clock", "function", Date.now),
+    random: optional("random", "function", Math.random),
+  };
+}
+
+/**
+ * Decides where batches go. The `endpoint` option wins over the environment;
+ * a bad option is a programming error and throws, a bad environment value is
+ * the user's and turns delivery off (every event counted as `invalid_endpoint`).
+ */
+function resolveSink(option: unknown, fromEnv: string | undefined, dryRun: boolean): Sink {
+  if (option !== undefined && (typeof option !== "string" || !isEndpoint(option))) {
+    throw new TypeError(
+      `Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${describe(option)}`,
+    );
+  }
+  const endpoint = (option ?? fromEnv ?? DEFAULT_ENDPOINT) as string;
+  if (!isEndpoint(endpoint)) return { kind: "none", reason: "invalid_endpoint" };
+  if (dryRun || endpoint === "") return { kind: "none", reason: "dry_run" };
+  return endpoint === "stdout" ? { kind: "stderr" } : { kind: "http", url: endpoint };
+}
+
+function isEndpoint(value: string): boolean {
+  if (value === "" || value === "stdout") return true;
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Which JavaScript runtime is running us, read once from its globals.
+ *
+ * This file and its siblings in `src/runtime/` are the only places that touch
+ * `Deno.*`, `process` or `Bun.*`.
+ *
+ * @module
+ */
+
+/** The runtimes we know how to talk to. */
+export type RuntimeName = "deno" | "node" | "bun" | "unknown";
+
+/** What the runtime says about itself and the machine. */
+export interface RuntimeInfo {
+  /** The runtime's name. */
+  readonly name: RuntimeName;
+  /** The runtime's version, without a leading "v" ("" when unknown). */
+  readonly version: string;
+  /** The CPU architecture as Python's `platform.machine()` spells it, e.g. `x86_64`. */
+  readonly machine: string;
+}
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+/**
+ * Describes the current runtime: name, version and CPU architecture.
+ *
+ * @returns The runtime's description; `{ name: "unknown", version: "", machine: "undefined" }` outside Deno, Node and Bun.
+ * @example
+ * ```ts
+ * import { runtimeInfo } from "./info.ts";
+ * console.log(runtimeInfo().name); // "deno", "node" or "bun"
+ * ```
+ */
+export function runtimeInfo(): RuntimeInfo {
+  return cached ??= detect();
+}
+
+let cached: RuntimeInfo | undefined;
+
+function detect(): RuntimeInfo {
+  if (typeof g.Deno?.version?.deno === "string") {
+    return {
+      name: "deno",
+      version: g.Deno.version.deno,
+      machine: pythonMachineName(g.Deno.build.os, g.Deno.build.arch),
+    };
+  }
+  const versions = g.process?.versions;
+  if (typeof versions?.bun === "string") {
+    return { name: "bun", version: versions.bun, machine: pythonMachineName(g.process.platform, g.process.arch) };
+  }
+  if (typeof versions?.node === "string") {
+    return { name: "node", version: versions.node, machine: pythonMachineName(g.process.platform, g.process.arch) };
+  }
+  return { name: "unknown", version: "", machine: "undefined" };
+}
+
+/**
+ * Spells an OS and architecture the way Python's `platform.machine()` does, so
+ * the envelope's `cpuArchitecture` matches what the Python client sends.
+ *
+ * @param os The OS as Node (`linux`, `darwin`, `win32`) or Deno (`windows`) names it.
+ * @param arch The architecture as Node (`x64`, `arm64`) or Deno (`x86_64`, `aarch64`) names it.
+ * @returns The Python spelling, e.g. `x86_64`, `aarch64`, `arm64` (macOS), `AMD64` (Windows).
+ * @example
+ * ```ts
+ * import { pythonMachineName } from "./info.ts";
+ * pythonMachineName("linux", "x64"); // "x86_64"
+ * ```
+ */
+export function pythonMachineName(os: string, arch: string): string {
+  const normalized = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : arch;
+  if (os === "win32" || os === "windows") {
+    return { x64: "AMD64", arm64: "ARM64", ia32: "x86" }[normalized] ?? normalized;
+  }
+  if (os === "darwin") return { x64: "x86_64" }[normalized] ?? normalized;
+  return { x64: "x86_64", arm64: "aarch64", ia32: "i686", arm: "armv7l" }[normalized] ?? normalized;
+}

@@ -1,0 +1,42 @@
+/**
+ * Picks the {@link Host} for the runtime we run on.
+ *
+ * @module
+ */
+import { denoHost } from "./deno.ts";
+import type { Host } from "./host.ts";
+import { nodeHost } from "./node.ts";
+import { runtimeInfo } from "./info.ts";
+
+export type { Host } from "./host.ts";
+export { runtimeInfo } from "./info.ts";
+export type { RuntimeInfo, RuntimeName } from "./info.ts";
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+/** Used where there is no runtime at all (a browser, a worker): nothing to read, nowhere to write. */
+const noHost: Host = {
+  env: () => undefined,
+  writeStderr: () => {},
+  unrefTimer: () => {},
+};
+
+let cached: Host | undefined;
+
+/**
+ * The host for the current runtime, built once.
+ *
+ * @returns The Deno host, the Node/Bun host, or a host that does nothing.
+ * @example
+ * ```ts
+ * import { host } from "./mod.ts";
+ * host().env("NAT_TELEMETRY_ENABLED");
+ * ```
+ */
+export function host(): Host {
+  if (cached) return cached;
+  const name = runtimeInfo().name;
+  cached = name === "deno" ? denoHost(g.Deno) : name === "unknown" ? noHost : nodeHost(g.process);
+  return cached;
+}

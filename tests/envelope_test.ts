@@ -1,0 +1,86 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { buildPayload, CliCommandEvent, formatTimestamp, TaskStatus } from "../mod.ts";
+import { encodeEnvelope, envelopeHeader, toWireEvent } from "../src/envelope.ts";
+import { TelemetryEvent } from "../src/events.ts";
+
+const vectorUrl = new URL("../../shared/vectors/envelope-nat_cli_command-1.5.json", import.meta.url);
+
+function vectorEvents() {
+  return [
+    new CliCommandEvent({
+      command: "run",
+      taskStatus: TaskStatus.SUCCESS,
+      durationMs: 1234,
+      exitCode: 0,
+      pythonVersion: "3.11.7",
+      timestamp: Date.parse("2026-01-02T03:04:05.999Z"),
+    }),
+    new CliCommandEvent({
+      command: "evaluate",
+      taskStatus: "failure",
+      exitCode: 1,
+      errorClass: "ValueError",
+      pythonVersion: "3.11.7",
+      timestamp: new Date("2026-01-02T03:04:06.001Z"),
+    }),
+  ];
+}
+
+const vectorOptions = {
+  sourceClientVersion: "1.2.3",
+  sessionId: "sess-123",
+  cpuArchitecture: "x86_64",
+  sentAt: Date.parse("2026-01-02T03:04:05.678Z"),
+};
+
+test("buildPayload reproduces the Python reference envelope exactly (keys, order, values)", () => {
+  const expected = readFileSync(vectorUrl, "utf8");
+  const actual = buildPayload(vectorEvents(), vectorOptions);
+  assert.equal(JSON.stringify(actual, null, 2), JSON.stringify(JSON.parse(expected), null, 2));
+});
+
+test("encodeEnvelope of pre-serialized events equals JSON.stringify of buildPayload", () => {
+  const events = vectorEvents();
+  const header = envelopeHeader("1.5", vectorOptions);
+  const encoded = encodeEnvelope(header, events.map((event) => JSON.stringify(toWireEvent(event))));
+  assert.equal(encoded, JSON.stringify(buildPayload(events, vectorOptions)));
+  assert.equal(encodeEnvelope(header, []), JSON.stringify({ ...header, events: [] }));
+});
+
+test("buildPayload throws on an empty event list", () => {
+  assert.throws(() => buildPayload([], vectorOptions), RangeError);
+});
+
+test("timestamps are UTC with milliseconds truncated, not rounded", () => {
+  assert.equal(formatTimestamp(Date.UTC(2026, 0, 2, 3, 4, 5, 999) + 0.9), "2026-01-02T03:04:05.999Z");
+  assert.equal(formatTimestamp(1.999), "1970-01-01T00:00:00.001Z");
+});
+
+test("the envelope carries nothing identifying: ids, device and user fields are placeholders", () => {
+  const envelope = buildPayload(vectorEvents(), vectorOptions);
+  for (const key of ["deviceId", "userId", "externalUserId", "deviceOS", "deviceModel", "idpId"] as const) {
+    assert.equal(envelope[key], "undefined");
+  }
+});
+
+class FlexibleEvent extends TelemetryEvent {
+  readonly values: Record<string, unknown>;
+  constructor(values: Record<string, unknown>) {
+    super("flexible");
+    this.values = values;
+  }
+  parameters() {
+    return this.values as Record<string, string>;
+  }
+}
+
+test("toWireEvent refuses values the wire cannot carry: null, nested, BigInt, NaN, functions", () => {
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  for (const bad of [null, undefined, { a: 1 }, [1], 1n, NaN, Infinity, () => 1, circular]) {
+    assert.throws(() => toWireEvent(new FlexibleEvent({ bad })), TypeError, String(bad));
+  }
+  assert.deepEqual(toWireEvent(new FlexibleEvent({ s: "x", n: 1.5, b: false })).parameters, { s: "x", n: 1.5, b: false });
+});

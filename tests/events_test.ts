@@ -1,0 +1,97 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { CliCommandEvent, type EventParameters, NemoSource, TaskStatus, TelemetryEvent } from "../mod.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
+
+test("TaskStatus and NemoSource hold exactly the schema 1.5 values", () => {
+  assert.deepEqual(Object.values(TaskStatus).sort(), [
+    "canceled",
+    "completed",
+    "error",
+    "failure",
+    "interrupted",
+    "success",
+    "undefined",
+  ]);
+  assert.deepEqual(Object.values(NemoSource).sort(), [
+    "agent_toolkit",
+    "anonymizer",
+    "auditor",
+    "datadesigner",
+    "evaluator",
+    "guardrails",
+    "inference",
+    "safe-synthesizer",
+    "undefined",
+  ]);
+  assert.ok(Object.isFrozen(TaskStatus) && Object.isFrozen(NemoSource));
+});
+
+test("CliCommandEvent applies the schema defaults, in wire order", () => {
+  const event = new CliCommandEvent({ command: "run", taskStatus: "success" });
+  assert.equal(event.name, "nat_cli_command");
+  assert.equal(event.schemaVersion, "1.5");
+  assert.deepEqual(Object.entries(event.parameters()), [
+    ["nemoSource", "agent_toolkit"],
+    ["command", "run"],
+    ["subcommand", "undefined"],
+    ["taskStatus", "success"],
+    ["durationMs", -1],
+    ["exitCode", -1],
+    ["errorClass", "undefined"],
+    ["pythonVersion", `${runtimeInfo().name}/${runtimeInfo().version}`],
+  ]);
+});
+
+test("pythonVersion defaults to the running runtime and its version", () => {
+  const label = new CliCommandEvent({ command: "x", taskStatus: "success" }).parameters().pythonVersion;
+  const expected = process.env.NAT_TEST_RUNTIME_LABEL;
+  assert.match(String(label), /^(deno|node|bun)\/\d+\.\d+\.\d+/);
+  if (expected) assert.ok(String(label).startsWith(`${expected}/`), `${label} runs on ${expected}`);
+});
+
+test("durationMs below -1 is rejected at construction; fractions are truncated", () => {
+  assert.throws(() => new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: -2 }), RangeError);
+  assert.throws(() => new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: Infinity }), RangeError);
+  assert.equal(new CliCommandEvent({ command: "r", taskStatus: "success", durationMs: -1 }).fields.durationMs, -1);
+  assert.equal(new CliCommandEvent({ command: "r", taskStatus: "success", durationMs: 12.9 }).fields.durationMs, 12);
+});
+
+test("CliCommandEvent rejects wrong types and values outside the value sets, with a clear message", () => {
+  // deno-lint-ignore no-explicit-any
+  const make = (init: any) => () => new CliCommandEvent(init);
+  assert.throws(make({ command: "run", taskStatus: "done" }), /'taskStatus' must be one of success, failure/);
+  assert.throws(make({ command: "run", taskStatus: "success", nemoSource: "x" }), TypeError);
+  assert.throws(make({ command: 42, taskStatus: "success" }), /'command' must be a string, got 42/);
+  assert.throws(make({ command: "run", taskStatus: "success", exitCode: 1.5 }), /'exitCode' must be an integer/);
+  assert.throws(make({ command: "run", taskStatus: "success", durationMs: "12" }), TypeError);
+  assert.throws(make({ command: "run", taskStatus: "success", timestamp: "yesterday" }), TypeError);
+});
+
+test("an event type must declare a name: it does not compile without one and throws in JavaScript", () => {
+  class Nameless extends TelemetryEvent {
+    constructor() {
+      // @ts-expect-error: an event type without a name does not compile (checked by `deno check`).
+      super();
+    }
+    parameters(): EventParameters {
+      return {};
+    }
+  }
+  assert.throws(() => new Nameless(), /an event type must declare a name/);
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => new (TelemetryEvent as any)("x"), /TelemetryEvent is abstract/);
+});
+
+test("a custom event keeps its name, schema version and timestamp", () => {
+  class Download extends TelemetryEvent {
+    constructor() {
+      super("model_download", { schemaVersion: "2.0", timestamp: 1000 });
+    }
+    parameters(): EventParameters {
+      return { model: "m" };
+    }
+  }
+  const event = new Download();
+  assert.deepEqual([event.name, event.schemaVersion, event.timestamp], ["model_download", "2.0", 1000]);
+});

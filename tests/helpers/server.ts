@@ -1,0 +1,167 @@
+/**
+ * A loopback HTTP server for tests, on raw TCP so that it can misbehave in
+ * every way a real endpoint can: any status, `Retry-After`, redirects, a delay,
+ * hanging forever, closing the socket mid-response, or answering garbage.
+ * It records every request it receives.
+ *
+ * @module
+ */
+import { createServer, type Server, type Socket } from "node:net";
+
+/** How to answer one request. */
+export interface Reply {
+  /** HTTP status. @default {200} */
+  status?: number;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+  /** Response body. @default {""} */
+  body?: string;
+  /** Wait this long before answering. */
+  delayMs?: number;
+  /** Never answer. */
+  hang?: boolean;
+  /** Close the connection without a response (`"before"`) or halfway through the body (`"mid-body"`). */
+  destroy?: "before" | "mid-body";
+  /** Send these bytes instead of an HTTP response, then close. */
+  raw?: string;
+}
+
+/** A request the server received. */
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Decides the reply to a request; the number counts requests from 0. */
+export type Responder = (request: ReceivedRequest, index: number) => Reply;
+
+/** A running test server. */
+export class TestServer {
+  readonly requests: ReceivedRequest[] = [];
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #script: Reply[] = [];
+  #responder: Responder;
+  readonly port: number;
+
+  private constructor(server: Server, port: number, responder: Responder) {
+    this.#server = server;
+    this.port = port;
+    this.#responder = responder;
+  }
+
+  /**
+   * Starts a server on 127.0.0.1 with an OS-chosen port.
+   *
+   * @param responder Answers requests that no scripted reply is left for. @default {200 OK}
+   */
+  static async start(responder: Responder = () => ({ status: 200 })): Promise<TestServer> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    const test = new TestServer(server, address.port, responder);
+    server.on("connection", (socket) => test.#accept(socket));
+    return test;
+  }
+
+  /** The URL of a path on this server. */
+  url(path = "/events"): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  /** Queues replies for the next requests, in order; then the responder answers again. */
+  reply(...replies: Reply[]): this {
+    this.#script.push(...replies);
+    return this;
+  }
+
+  /** Replaces the responder. */
+  respond(responder: Responder): this {
+    this.#responder = responder;
+    return this;
+  }
+
+  /** The events of every envelope received, in order. */
+  events(): { name: string; ts: string; parameters: Record<string, unknown> }[] {
+    return this.requests.flatMap((request) => {
+      try {
+        return JSON.parse(request.body).events ?? [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Stops the server and cuts every connection, hanging ones included. */
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.on("close", () => this.#sockets.delete(socket));
+    socket.on("error", () => {});
+    let buffer = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        const parsed = parseRequest(buffer);
+        if (parsed === undefined) return;
+        buffer = buffer.subarray(parsed.length);
+        const index = this.requests.length;
+        this.requests.push(parsed.request);
+        const reply = this.#script.shift() ?? this.#responder(parsed.request, index);
+        this.#answer(socket, reply);
+      }
+    });
+  }
+
+  #answer(socket: Socket, reply: Reply): void {
+    if (reply.hang) return;
+    const send = () => {
+      if (reply.destroy === "before") return void socket.destroy();
+      if (reply.raw !== undefined) return void socket.end(reply.raw);
+      const body = Buffer.from(reply.body ?? "");
+      const status = reply.status ?? 200;
+      const headers = { "content-length": String(body.length), ...reply.headers };
+      const head = [`HTTP/1.1 ${status} ${status < 400 ? "OK" : "Error"}`]
+        .concat(Object.entries(headers).map(([name, value]) => `${name}: ${value}`))
+        .join("\r\n");
+      if (reply.destroy === "mid-body") {
+        socket.write(`${head}\r\n\r\n`);
+        socket.write(body.subarray(0, body.length >> 1));
+        setTimeout(() => socket.destroy(), 10);
+        return;
+      }
+      socket.write(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), body]));
+    };
+    if (!reply.delayMs) return send();
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      send();
+    }, reply.delayMs);
+    this.#timers.add(timer);
+  }
+}
+
+/** Parses one HTTP/1.1 request with a Content-Length body; `undefined` until it is complete. */
+function parseRequest(buffer: Buffer): { request: ReceivedRequest; length: number } | undefined {
+  const end = buffer.indexOf("\r\n\r\n");
+  if (end < 0) return undefined;
+  const [requestLine, ...lines] = buffer.subarray(0, end).toString("latin1").split("\r\n");
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const length = end + 4 + Number(headers["content-length"] ?? 0);
+  if (buffer.length < length) return undefined;
+  const [method, path] = requestLine.split(" ");
+  return { request: { method, path, headers, body: buffer.subarray(end + 4, length).toString("utf8") }, length };
+}
