@@ -32,7 +32,9 @@ export interface BackoffPolicy {
 export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
   if (value === null) return undefined;
   const trimmed = value.trim();
-  const ms = /^\d+$/.test(trimmed) ? Number(trimmed) * 1000 : Date.parse(trimmed) - nowMs;
+  const isSeconds = /^\d+$/.test(trimmed);
+  // An HTTP date always names a day or month; this keeps Date.parse from reading "-5" as a year.
+  const ms = isSeconds ? Number(trimmed) * 1000 : /[a-z]{3}/i.test(trimmed) ? Date.parse(trimmed) - nowMs : NaN;
   if (Number.isNaN(ms)) return undefined;
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }

@@ -82,5 +82,9 @@ test("toWireEvent refuses values the wire cannot carry: null, nested, BigInt, Na
   for (const bad of [null, undefined, { a: 1 }, [1], 1n, NaN, Infinity, () => 1, circular]) {
     assert.throws(() => toWireEvent(new FlexibleEvent({ bad })), TypeError, String(bad));
   }
-  assert.deepEqual(toWireEvent(new FlexibleEvent({ s: "x", n: 1.5, b: false })).parameters, { s: "x", n: 1.5, b: false });
+  assert.deepEqual(toWireEvent(new FlexibleEvent({ s: "x", n: 1.5, b: false })).parameters, {
+    s: "x",
+    n: 1.5,
+    b: false,
+  });
 });

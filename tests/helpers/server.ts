@@ -129,7 +129,9 @@ export class TestServer {
       if (reply.raw !== undefined) return void socket.end(reply.raw);
       const body = Buffer.from(reply.body ?? "");
       const status = reply.status ?? 200;
-      const headers = { "content-length": String(body.length), ...reply.headers };
+      // One request per connection: a client may silently retry a request on a reused connection that
+      // closes, which would hide the failure a test asked for.
+      const headers = { "content-length": String(body.length), connection: "close", ...reply.headers };
       const head = [`HTTP/1.1 ${status} ${status < 400 ? "OK" : "Error"}`]
         .concat(Object.entries(headers).map(([name, value]) => `${name}: ${value}`))
         .join("\r\n");
@@ -139,7 +141,7 @@ export class TestServer {
         setTimeout(() => socket.destroy(), 10);
         return;
       }
-      socket.write(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), body]));
+      socket.end(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), body]));
     };
     if (!reply.delayMs) return send();
     const timer = setTimeout(() => {

@@ -1,0 +1,28 @@
+import { CliCommandEvent, type EventParameters, TelemetryEvent } from "../../mod.ts";
+
+/** A CLI event whose command names it, so tests can follow it on the wire. */
+export function commandEvent(command: string): CliCommandEvent {
+  return new CliCommandEvent({ command, taskStatus: "success", durationMs: 5, exitCode: 0 });
+}
+
+/** The commands of the events a server received, in order. */
+export function commands(events: { parameters: Record<string, unknown> }[]): unknown[] {
+  return events.map((event) => event.parameters.command);
+}
+
+/** An event whose parameters are whatever the test says, valid or not. */
+export class AnyEvent extends TelemetryEvent {
+  readonly #parameters: () => unknown;
+  constructor(parameters: () => unknown, schemaVersion?: string) {
+    super("any_event", { schemaVersion });
+    this.#parameters = parameters;
+  }
+  parameters(): EventParameters {
+    return this.#parameters() as EventParameters;
+  }
+}
+
+/** The sum of a stats object's dropped counters. */
+export function droppedTotal(dropped: Record<string, number>): number {
+  return Object.values(dropped).reduce((sum, n) => sum + n, 0);
+}
