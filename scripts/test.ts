@@ -33,6 +33,7 @@ async function run(cmd: string[], env: Record<string, string> = {}): Promise<{ o
   };
   await Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
   const { success } = await child.status;
+  // deno-lint-ignore no-control-regex
   return { ok: success, output: output.replace(/\x1b\[[0-9;]*m/g, "") };
 }
 

@@ -75,7 +75,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   readonly #maxEventBytes: number;
   #queue: PendingEvent[] = [];
   #dlq: PendingEvent[] = [];
-  #inFlight = 0;
+  /** Events taken by a flush and not settled yet. At the exit deadline they are taken back into the DLQ. */
+  readonly #inFlight = new Set<PendingEvent>();
   #enqueued = 0;
   #sent = 0;
   readonly #dropped: Record<string, number> = {};
@@ -120,7 +121,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#enqueued++;
       const pending = this.#serialize(event);
       if (typeof pending === "string") return this.#drop(1, pending);
-      if (this.#queue.length + this.#dlq.length + this.#inFlight >= this.#options.maxBufferedEvents) {
+      if (this.#queue.length + this.#dlq.length + this.#inFlight.size >= this.#options.maxBufferedEvents) {
         return this.#drop(1, "buffer_full");
       }
       this.#queue.push(pending);
@@ -190,7 +191,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       dropped: { ...this.#dropped },
       queued: this.#queue.length,
       dlq: this.#dlq.length,
-      inFlight: this.#inFlight,
+      inFlight: this.#inFlight.size,
     };
   }
 
@@ -221,19 +222,19 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#ticking = false;
     clearTimeout(this.#timer);
     let deadline: ReturnType<typeof setTimeout> | undefined;
-    const budget = new Promise<void>((resolve) => {
-      deadline = setTimeout(() => {
-        this.#interrupt.abort();
-        resolve();
-      }, this.#options.exitTimeoutMs);
+    const budget = new Promise<false>((resolve) => {
+      deadline = setTimeout(() => resolve(false), this.#options.exitTimeoutMs);
       host().unrefTimer(deadline);
     });
-    try {
-      await Promise.race([this.flush(), budget]);
-    } finally {
-      clearTimeout(deadline);
-      this.#interrupt = new AbortController();
+    const finished = await Promise.race([this.flush().then(() => true), budget]);
+    clearTimeout(deadline);
+    if (!finished) {
+      // Abort what is in flight and take its events back now, rather than wait for the aborts to settle.
+      this.#interrupt.abort();
+      this.#dlq.unshift(...this.#inFlight);
+      this.#inFlight.clear();
     }
+    this.#interrupt = new AbortController();
   }
 
   async #flushDue(): Promise<void> {
@@ -244,7 +245,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (batch.length === 0) return;
       this.#dlq = this.#dlq.filter((event) => event.notBefore > now);
       this.#queue = [];
-      this.#inFlight += batch.length;
+      for (const event of batch) this.#inFlight.add(event);
       const envelopeBytes = encoder.encode(encodeEnvelope(this.#header(batch[0].schemaVersion), [])).byteLength;
       const { signal } = this.#interrupt;
       for (const events of planBatches(batch, this.#options.maxBatchBytes, envelopeBytes)) {
@@ -264,20 +265,22 @@ export class NATTelemetryHandler implements AsyncDisposable {
       await this.#send(events.slice(half), signal);
       return;
     }
-    this.#inFlight -= events.length;
+    // Events taken back at the exit deadline are no longer this delivery's to settle.
+    const owned = events.filter((event) => this.#inFlight.delete(event));
+    if (owned.length === 0) return;
     switch (outcome.kind) {
       case "delivered":
-        this.#sent += events.length;
+        this.#sent += owned.length;
         return;
       case "too_large":
         return this.#drop(1, "http_413");
       case "rejected":
-        return this.#drop(events.length, outcome.reason);
+        return this.#drop(owned.length, outcome.reason);
       case "interrupted":
-        this.#dlq.unshift(...events);
+        this.#dlq.unshift(...owned);
         return;
       case "retry":
-        return this.#retryLater(events, outcome.reason, outcome.retryAfterMs);
+        return this.#retryLater(owned, outcome.reason, outcome.retryAfterMs);
     }
   }
 

@@ -107,17 +107,12 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   }
   const number = (name: keyof NATTelemetryHandlerOptions, fallback: number, check: Check): number => {
     const value = options[name] ?? fallback;
-    if (typeof value !== "number" || Number.isNaN(value)) {
-      throw new TypeError(`Cannot create handler: '${name}' must be a ${check} number, got ${describe(value)}`);
-    }
     const integer = check.endsWith("integer");
+    const expected = `Cannot create handler: '${name}' must be a ${integer ? check : `${check} number`}`;
+    if (typeof value !== "number" || Number.isNaN(value)) throw new TypeError(`${expected}, got ${describe(value)}`);
     const ok = (check.startsWith("positive") ? value > 0 : value >= 0) &&
       (integer ? Number.isSafeInteger(value) : Number.isFinite(value));
-    if (!ok) {
-      throw new RangeError(
-        `Cannot create handler: '${name}' must be a ${integer ? check : `${check} number`}, got ${value}`,
-      );
-    }
+    if (!ok) throw new RangeError(`${expected}, got ${value}`);
     return value;
   };
   const optional = <T>(name: keyof NATTelemetryHandlerOptions, type: "string" | "function", fallback: T): T => {

@@ -47,7 +47,9 @@ export function denoHost(deno: DenoNamespace): Host {
     },
     unrefTimer(timer) {
       try {
+        // Deno 2 returns Node-style Timeout objects from setTimeout; older versions returned numbers.
         if (typeof timer === "number") deno.unrefTimer(timer);
+        else (timer as { unref?: () => void } | undefined)?.unref?.();
       } catch {
         // Already fired or cleared.
       }

@@ -1,0 +1,122 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { runChild } from "./helpers/child.ts";
+import { commandEvent, commands } from "./helpers/events.ts";
+import { TestServer } from "./helpers/server.ts";
+
+setTelemetryEnabled(true);
+
+async function withServer(fn: (server: TestServer) => Promise<void>) {
+  const server = await TestServer.start();
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+test("stop() takes at most the exit budget against a silent server; the event stays pending", async () => {
+  await withServer(async (server) => {
+    server.respond(() => ({ hang: true }));
+    const handler = new NATTelemetryHandler({
+      endpoint: server.url(),
+      requestTimeoutSeconds: 30,
+      exitTimeoutSeconds: 0.2,
+    });
+    handler.enqueue(commandEvent("x"));
+    const started = Date.now();
+    await handler.stop();
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 150 && elapsed < 5_000, `stop() took ${elapsed} ms with a 200 ms budget`);
+    assert.deepEqual(handler.stats(), { enqueued: 1, sent: 0, dropped: {}, queued: 0, dlq: 1, inFlight: 0 });
+  });
+});
+
+test("the exit budget covers every retry, split and request, not each one", async () => {
+  await withServer(async (server) => {
+    server.respond(() => ({ status: 200, delayMs: 150 }));
+    const handler = new NATTelemetryHandler({
+      endpoint: server.url(),
+      exitTimeoutSeconds: 0.4,
+      maxBatchBytes: 3_000,
+      maxQueueSize: 1_000,
+    });
+    for (let i = 0; i < 30; i++) handler.enqueue(commandEvent(`e${i}`.padEnd(300, "x")));
+    const started = Date.now();
+    await handler.stop();
+    const elapsed = Date.now() - started;
+    const stats = handler.stats();
+    assert.ok(elapsed < 5_000, `stop() took ${elapsed} ms with a 400 ms budget`);
+    assert.ok(stats.sent > 0 && stats.sent < 30, `some batches went, the rest wait: ${JSON.stringify(stats)}`);
+    assert.equal(stats.sent + stats.dlq, 30);
+    assert.equal(stats.inFlight, 0);
+  });
+});
+
+test("stop() is idempotent and a flush() after it still delivers", async () => {
+  await withServer(async (server) => {
+    const handler = new NATTelemetryHandler({ endpoint: server.url() });
+    handler.enqueue(commandEvent("a"));
+    const first = handler.stop();
+    assert.equal(handler.stop(), first);
+    await first;
+    handler.enqueue(commandEvent("late"));
+    await handler.flush();
+    assert.deepEqual(commands(server.events()), ["a", "late"]);
+  });
+});
+
+test("exitTimeoutSeconds 0 sends nothing at stop and keeps the events pending", async () => {
+  await withServer(async (server) => {
+    const handler = new NATTelemetryHandler({ endpoint: server.url(), exitTimeoutSeconds: 0 });
+    handler.enqueue(commandEvent("a"));
+    await handler.stop();
+    assert.equal(handler.stats().sent + handler.stats().dlq + handler.stats().queued, 1);
+    assert.equal(handler.stats().inFlight, 0);
+  });
+});
+
+test("await using flushes when the block ends (Symbol.asyncDispose is stop())", async () => {
+  await withServer(async (server) => {
+    const handler = new NATTelemetryHandler({ endpoint: server.url() });
+    assert.equal(typeof handler[Symbol.asyncDispose], "function");
+    const result = await runChild("handler_child.ts", {
+      args: ["using", server.url()],
+      env: { NAT_TELEMETRY_ENABLED: "1" },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).stats.sent, 1);
+    assert.deepEqual(commands(server.events()), ["child"]);
+  });
+});
+
+test("a started handler never keeps the host alive: main returns and the process exits at once", async () => {
+  await withServer(async (server) => {
+    const result = await runChild("handler_child.ts", {
+      args: ["start-and-return", server.url()],
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TEST_OPTIONS: JSON.stringify({ flushIntervalSeconds: 60 }) },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(result.elapsedMs < 20_000, `exited after ${result.elapsedMs} ms, well before the 60 s flush`);
+    assert.equal(result.stdout + result.stderr, "", "adds no output");
+  });
+});
+
+test("a child's stop() against a silent server returns within the budget and the process exits", async () => {
+  await withServer(async (server) => {
+    server.respond(() => ({ hang: true }));
+    const result = await runChild("handler_child.ts", {
+      args: ["stop", server.url()],
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TEST_OPTIONS: JSON.stringify({ requestTimeoutSeconds: 60, exitTimeoutSeconds: 0.3 }),
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const { stats, stopMs } = JSON.parse(result.stdout);
+    assert.ok(stopMs < 5_000, `stop() took ${stopMs} ms`);
+    assert.ok(result.elapsedMs < 20_000, `the process lingered ${result.elapsedMs} ms after a 60 s request timeout`);
+    assert.equal(stats.dlq, 1);
+  });
+});

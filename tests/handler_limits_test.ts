@@ -1,0 +1,192 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { NATTelemetryHandler, type NATTelemetryHandlerOptions, setTelemetryEnabled } from "../mod.ts";
+import { AnyEvent, commandEvent, commands } from "./helpers/events.ts";
+import { TestServer } from "./helpers/server.ts";
+
+setTelemetryEnabled(true);
+
+async function withHandler(
+  options: NATTelemetryHandlerOptions,
+  fn: (handler: NATTelemetryHandler, server: TestServer) => Promise<void>,
+) {
+  const server = await TestServer.start();
+  const handler = new NATTelemetryHandler({ endpoint: server.url(), backoffInitialSeconds: 0, ...options });
+  try {
+    await fn(handler, server);
+  } finally {
+    await handler.stop();
+    await server.close();
+  }
+}
+
+test("enqueue is a silent no-op while telemetry is disabled, read at call time", async () => {
+  await withHandler({}, async (handler, server) => {
+    setTelemetryEnabled(false);
+    try {
+      handler.enqueue(commandEvent("hidden"));
+    } finally {
+      setTelemetryEnabled(true);
+    }
+    handler.enqueue(commandEvent("seen"));
+    await handler.flush();
+    assert.deepEqual(commands(server.events()), ["seen"]);
+    assert.equal(handler.stats().enqueued, 1);
+  });
+});
+
+test("anything that is not a TelemetryEvent is a counted drop, never a throw", async () => {
+  await withHandler({}, async (handler, server) => {
+    for (const junk of [undefined, null, 42, "event", { name: "fake", parameters: () => ({}) }, [], () => {}]) {
+      // deno-lint-ignore no-explicit-any
+      handler.enqueue(junk as any);
+    }
+    handler.enqueue(commandEvent("real"));
+    await handler.flush();
+    assert.deepEqual(handler.stats().dropped, { not_an_event: 7 });
+    assert.deepEqual(commands(server.events()), ["real"]);
+  });
+});
+
+test("circular objects, BigInt, functions, null and throwing getters are counted drops; others still go", async () => {
+  await withHandler({}, async (handler, server) => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const bad: (() => unknown)[] = [
+      () => ({ circular }),
+      () => ({ big: 10n }),
+      () => ({ fn: () => 1 }),
+      () => ({ nothing: null }),
+      () => ({ nan: NaN }),
+      () => null,
+      () => {
+        throw new Error("parameters() exploded");
+      },
+    ];
+    handler.enqueue(commandEvent("before"));
+    for (const parameters of bad) handler.enqueue(new AnyEvent(parameters));
+    handler.enqueue(commandEvent("after"));
+    await handler.flush();
+    assert.deepEqual(handler.stats().dropped, { invalid_event: 7 });
+    assert.deepEqual(commands(server.events()), ["before", "after"]);
+  });
+});
+
+test("an event larger than maxEventBytes is dropped as event_too_large; others are unaffected", async () => {
+  await withHandler({ maxEventBytes: 1024 }, async (handler, server) => {
+    handler.enqueue(new AnyEvent(() => ({ text: "é".repeat(400) }))); // 800 bytes of UTF-8: fits
+    handler.enqueue(new AnyEvent(() => ({ text: "é".repeat(600) }))); // 1200 bytes: too large
+    handler.enqueue(new AnyEvent(() => ({ text: "x".repeat(10_000_000) })));
+    await handler.flush();
+    assert.deepEqual(handler.stats().dropped, { event_too_large: 2 });
+    assert.equal(server.events().length, 1);
+  });
+});
+
+test("batches are split before sending to stay within maxBatchBytes, never waiting for a 413", async () => {
+  await withHandler({ maxBatchBytes: 4_000, maxQueueSize: 100 }, async (handler, server) => {
+    for (let i = 0; i < 20; i++) handler.enqueue(new AnyEvent(() => ({ i, text: "x".repeat(500) })));
+    await handler.flush();
+    assert.ok(server.requests.length > 1);
+    for (const request of server.requests) assert.ok(new TextEncoder().encode(request.body).length <= 4_000);
+    assert.deepEqual(server.events().map((event) => event.parameters.i), [...Array(20).keys()]);
+    assert.equal(handler.stats().sent, 20);
+  });
+});
+
+test("a batch holds one schema version; mixed events go in separate envelopes", async () => {
+  await withHandler({}, async (handler, server) => {
+    handler.enqueue(commandEvent("a"));
+    handler.enqueue(new AnyEvent(() => ({ v: 2 }), "2.0"));
+    handler.enqueue(commandEvent("b"));
+    await handler.flush();
+    const versions = server.requests.map((request) => JSON.parse(request.body).eventSchemaVer);
+    assert.deepEqual(versions, ["1.5", "2.0", "1.5"]);
+  });
+});
+
+test("memory is bounded: past maxBufferedEvents (queued + DLQ + in flight) events are dropped as buffer_full", async () => {
+  await withHandler({ maxBufferedEvents: 5, maxQueueSize: 100, backoffInitialSeconds: 60 }, async (handler, server) => {
+    server.reply({ status: 503 });
+    for (let i = 0; i < 3; i++) handler.enqueue(commandEvent(`dlq${i}`));
+    await handler.flush();
+    for (let i = 0; i < 4; i++) handler.enqueue(commandEvent(`new${i}`));
+    assert.deepEqual(handler.stats(), {
+      enqueued: 7,
+      sent: 0,
+      dropped: { buffer_full: 2 },
+      queued: 2,
+      dlq: 3,
+      inFlight: 0,
+    });
+  });
+});
+
+test("invalid options fail at construction with a clear TypeError or RangeError", () => {
+  const cases: [NATTelemetryHandlerOptions, ErrorConstructor, string][] = [
+    [{ maxRetries: -1 }, RangeError, "Cannot create handler: 'maxRetries' must be a non-negative integer, got -1"],
+    [{ maxQueueSize: 0 }, RangeError, "Cannot create handler: 'maxQueueSize' must be a positive integer, got 0"],
+    [{ maxQueueSize: 1.5 }, RangeError, "Cannot create handler: 'maxQueueSize' must be a positive integer, got 1.5"],
+    [
+      { flushIntervalSeconds: 0 },
+      RangeError,
+      "Cannot create handler: 'flushIntervalSeconds' must be a positive number, got 0",
+    ],
+    [
+      { requestTimeoutSeconds: Infinity },
+      RangeError,
+      "'requestTimeoutSeconds' must be a positive number, got Infinity",
+    ],
+    // deno-lint-ignore no-explicit-any
+    [{ requestTimeoutSeconds: "2" as any }, TypeError, "'requestTimeoutSeconds' must be a positive number, got \"2\""],
+    [{ exitTimeoutSeconds: -1 }, RangeError, "'exitTimeoutSeconds' must be a non-negative number, got -1"],
+    [{ backoffInitialSeconds: 5, backoffMaxSeconds: 1 }, RangeError, "'backoffMaxSeconds' must be at least"],
+    [{ maxEventBytes: NaN }, TypeError, "'maxEventBytes' must be a positive integer, got NaN"],
+    [{ endpoint: "ftp://x" }, TypeError, '\'endpoint\' must be an http(s) URL, "" or "stdout", got "ftp://x"'],
+    [{ endpoint: "not a url" }, TypeError, "'endpoint' must be an http(s) URL"],
+    // deno-lint-ignore no-explicit-any
+    [{ sessionId: 7 as any }, TypeError, "'sessionId' must be a string, got 7"],
+    // deno-lint-ignore no-explicit-any
+    [{ fetch: "fetch" as any }, TypeError, "'fetch' must be a function"],
+    // deno-lint-ignore no-explicit-any
+    [{ logger: {} as any }, TypeError, "'logger' must be a function, got an object"],
+  ];
+  for (const [options, type, message] of cases) {
+    assert.throws(() => new NATTelemetryHandler(options), (error: Error) => {
+      assert.ok(error instanceof type, `${JSON.stringify(options)} throws ${type.name}, got ${error}`);
+      assert.ok(error.message.includes(message), `${error.message} includes ${message}`);
+      return true;
+    });
+  }
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => new NATTelemetryHandler(null as any), /options must be an object/);
+});
+
+test("the defaults match the Python handler", async () => {
+  const mod = await import("../mod.ts");
+  assert.deepEqual(
+    [
+      mod.DEFAULT_FLUSH_INTERVAL_SECONDS,
+      mod.DEFAULT_MAX_QUEUE_SIZE,
+      mod.DEFAULT_MAX_RETRIES,
+      mod.DEFAULT_REQUEST_TIMEOUT_SECONDS,
+      mod.DEFAULT_ENDPOINT,
+    ],
+    [120, 50, 3, 2, "https://events.telemetry.data.nvidia.com/v1.1/events/json"],
+  );
+});
+
+test('endpoint "" builds payloads and sends nothing, counted as dry_run', async () => {
+  let calls = 0;
+  const handler = new NATTelemetryHandler({
+    endpoint: "",
+    fetch: () => {
+      calls++;
+      return Promise.resolve(new Response(null));
+    },
+  });
+  handler.enqueue(commandEvent("x"));
+  await handler.stop();
+  assert.equal(calls, 0);
+  assert.deepEqual(handler.stats().dropped, { dry_run: 1 });
+});
