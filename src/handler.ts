@@ -319,12 +319,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (exhausted < events.length) {
       this.#log(`delivery failed (${reason}): ${events.length - exhausted} event(s) kept for retry`);
     }
-    if (exhausted > 0) this.#drop(exhausted, "retries_exhausted");
+    if (exhausted > 0) this.#drop(exhausted, "retries_exhausted", `last failure: ${reason}`);
   }
 
-  #drop(count: number, reason: string): void {
+  #drop(count: number, reason: string, detail?: string): void {
     this.#dropped[reason] = (this.#dropped[reason] ?? 0) + count;
-    this.#log(`dropped ${count} event(s): ${reason}`);
+    this.#log(`dropped ${count} event(s): ${reason}${detail ? ` (${detail})` : ""}`);
   }
 
   #log(message: string): void {

@@ -237,7 +237,7 @@ test("the logger hears about drops and retries once per decision, not once per e
   await t.handler.flush();
   assert.deepEqual(lines, [
     "[nat-telemetry] dropped 10 event(s): http_400",
-    "[nat-telemetry] dropped 10 event(s): retries_exhausted",
+    "[nat-telemetry] dropped 10 event(s): retries_exhausted (last failure: http_500)",
   ]);
 });
 

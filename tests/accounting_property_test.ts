@@ -1,0 +1,145 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { NATTelemetryHandler, setTelemetryEnabled, type TelemetryStats } from "../mod.ts";
+import { AnyEvent, commandEvent, droppedTotal } from "./helpers/events.ts";
+import { type Reply, TestServer } from "./helpers/server.ts";
+
+setTelemetryEnabled(true);
+
+const answers: Record<string, Reply> = {
+  ok: { status: 200 },
+  accepted: { status: 202 },
+  badRequest: { status: 400 },
+  unauthorized: { status: 401 },
+  tooLarge: { status: 413 },
+  rateLimited: { status: 429, headers: { "retry-after": "3" } },
+  serverError: { status: 500 },
+  unavailable: { status: 503, headers: { "retry-after": "Thu, 01 Jan 2099 00:00:00 GMT" } },
+  moved: { status: 301, headers: { location: "/elsewhere" } },
+  temporaryRedirect: { status: 307, headers: { location: "/events" } },
+  hang: { hang: true },
+  cut: { destroy: "before" },
+  garbage: { raw: "\x00\x01 not http\r\n\r\n" },
+};
+
+type Operation =
+  | { op: "enqueue"; kind: "valid" | "invalid" | "huge" | "junk" }
+  | { op: "flush"; answers: string[] }
+  | { op: "advance"; ms: number }
+  | { op: "stop"; answers: string[] };
+
+const answerNames = fc.constantFrom(...Object.keys(answers));
+const operation: fc.Arbitrary<Operation> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant("enqueue" as const),
+      kind: fc.constantFrom("valid", "valid", "invalid", "huge", "junk"),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("flush" as const),
+      answers: fc.array(answerNames, { maxLength: 8, size: "max" }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 120_000 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("stop" as const),
+      answers: fc.array(answerNames, { maxLength: 3, size: "max" }),
+    }),
+  },
+);
+
+function assertBalanced(stats: TelemetryStats, when: string) {
+  const accounted = stats.sent + droppedTotal(stats.dropped) + stats.queued + stats.dlq + stats.inFlight;
+  assert.equal(stats.enqueued, accounted, `${when}: ${JSON.stringify(stats)}`);
+}
+
+test("property: every event is accounted for at every moment, whatever the server answers", async () => {
+  const server = await TestServer.start();
+  await (await fetch(server.url())).body?.cancel(); // the first fetch of a process can be slow; not our subject
+  const seenReasons = new Set<string>();
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(operation, { minLength: 5, maxLength: 40, size: "max" }), async (operations) => {
+        server.requests.length = 0;
+        const clock = { now: 0 };
+        let accepted = 0;
+        const log: string[] = [];
+        let handler: NATTelemetryHandler | undefined = undefined;
+        server.respond(() => ({ status: 200 }));
+        const make = () =>
+          new NATTelemetryHandler({
+            endpoint: server.url(),
+            requestTimeoutSeconds: 0.1,
+            exitTimeoutSeconds: 0.1,
+            maxQueueSize: 3,
+            maxBufferedEvents: 5,
+            maxEventBytes: 2_000,
+            maxRetries: 2,
+            backoffInitialSeconds: 0,
+            clock: () => clock.now,
+            logger: (line) => log.push(line),
+          });
+        handler = make();
+        const live = handler;
+        const script: Reply[] = [];
+        server.respond((request) => {
+          assertBalanced(live.stats(), "while a request is in flight");
+          const reply = script.shift() ?? { status: 200 };
+          if (reply.status !== undefined && reply.status < 300) accepted += JSON.parse(request.body).events.length;
+          return reply;
+        });
+        for (const step of operations) {
+          if (step.op === "enqueue") {
+            const event = {
+              valid: () => commandEvent("x"),
+              invalid: () => new AnyEvent(() => ({ bad: null })),
+              huge: () => new AnyEvent(() => ({ text: "x".repeat(5_000) })),
+              junk: () => ({ not: "an event" }),
+            }[step.kind]();
+            // deno-lint-ignore no-explicit-any
+            live.enqueue(event as any);
+          } else if (step.op === "advance") {
+            clock.now += step.ms;
+          } else {
+            script.length = 0;
+            script.push(...step.answers.map((name) => answers[name]));
+            await (step.op === "flush" ? live.flush() : live.stop());
+          }
+          assertBalanced(live.stats(), `after ${JSON.stringify(step)}`);
+        }
+        // Let every backoff pass and the server accept: nothing may be lost or sent twice.
+        script.length = 0;
+        await live.flush();
+        clock.now += 10 * 3_600_000;
+        await live.flush();
+        const stats = live.stats();
+        assertBalanced(stats, "at the end");
+        assert.equal(stats.queued + stats.dlq + stats.inFlight, 0, `all settled: ${JSON.stringify(stats)}`);
+        // A request the client gave up on (timeout) may still have reached the server, and is then sent again:
+        // at-least-once. Without timeouts, sent is exactly what the server accepted.
+        assert.ok(stats.sent <= accepted, `sent ${stats.sent} never exceeds what the server accepted (${accepted})`);
+        if (!log.some((line) => line.includes("timeout"))) assert.equal(stats.sent, accepted, log.join("\n"));
+        for (const reason of Object.keys(stats.dropped)) seenReasons.add(reason);
+      }),
+      { numRuns: 150 },
+    );
+    // The runs must have reached the interesting paths, or the property proves little.
+    for (
+      const reason of ["retries_exhausted", "buffer_full", "http_400", "http_413", "unsafe_redirect", "invalid_event"]
+    ) {
+      assert.ok(seenReasons.has(reason), `no run dropped an event as ${reason}: ${[...seenReasons]}`);
+    }
+  } finally {
+    await server.close();
+  }
+});

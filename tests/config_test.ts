@@ -1,0 +1,117 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { CLIENT_VERSION } from "../mod.ts";
+import { parseFlag } from "../src/config.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
+import { pythonMachineName } from "../src/runtime/info.ts";
+import { runChild } from "./helpers/child.ts";
+import { TestServer } from "./helpers/server.ts";
+
+test("CLIENT_VERSION is kept equal to deno.json's version", () => {
+  const { version } = JSON.parse(readFileSync(new URL("../deno.json", import.meta.url), "utf8"));
+  assert.equal(CLIENT_VERSION, version);
+});
+
+test("flags: 1, true and yes (trimmed, any case) enable; any other value disables; unset is undefined", () => {
+  for (const yes of ["1", "true", "yes", " YES ", "True", "\tyes\n"]) assert.equal(parseFlag(yes), true, yes);
+  for (const no of ["", "0", "false", "no", "on", "enabled", "2"]) assert.equal(parseFlag(no), false, no);
+  assert.equal(parseFlag(undefined), undefined);
+});
+
+test("cpuArchitecture is spelled as Python's platform.machine() would", () => {
+  assert.equal(pythonMachineName("linux", "x64"), "x86_64");
+  assert.equal(pythonMachineName("linux", "x86_64"), "x86_64");
+  assert.equal(pythonMachineName("linux", "arm64"), "aarch64");
+  assert.equal(pythonMachineName("darwin", "arm64"), "arm64");
+  assert.equal(pythonMachineName("win32", "x64"), "AMD64");
+  assert.equal(pythonMachineName("windows", "aarch64"), "ARM64");
+  assert.match(runtimeInfo().machine, /^(x86_64|aarch64|arm64|AMD64|ARM64)$/);
+});
+
+async function settings(env: Record<string, string | undefined>, endpointOption?: string) {
+  const result = await runChild("settings_child.ts", {
+    env,
+    args: endpointOption === undefined ? [] : [endpointOption],
+  });
+  assert.equal(result.code, 0, result.stderr);
+  return { ...JSON.parse(result.stdout), stderr: result.stderr };
+}
+
+test("NAT_TELEMETRY_ENABLED sets the initial flag in a fresh process; unset means off", async () => {
+  const on = await settings({ NAT_TELEMETRY_ENABLED: " Yes ", NAT_TELEMETRY_ENDPOINT: "" });
+  assert.equal(on.enabled, true);
+  assert.equal(on.stats.enqueued, 1);
+  for (const value of ["", "off", undefined]) {
+    const off = await settings({ NAT_TELEMETRY_ENABLED: value, NAT_TELEMETRY_ENDPOINT: "" });
+    assert.equal(off.enabled, false, `NAT_TELEMETRY_ENABLED=${value}`);
+    assert.equal(off.stats.enqueued, 0);
+  }
+});
+
+test("NAT_TELEMETRY_ENDPOINT=stdout writes each batch as one JSON line to stderr, nothing to stdout, no network", async () => {
+  const result = await settings({
+    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_ENDPOINT: "stdout",
+    NAT_SESSION_PREFIX: "ci-",
+  });
+  const lines = result.stderr.trim().split("\n");
+  assert.equal(lines.length, 1);
+  const envelope = JSON.parse(lines[0]);
+  assert.equal(envelope.sessionId, "ci-sess", "NAT_SESSION_PREFIX is prepended");
+  assert.equal(envelope.events[0].parameters.command, "settings");
+  assert.equal(result.stats.sent, 1);
+});
+
+test("NAT_TELEMETRY_ENDPOINT is read at construction; the endpoint option wins over it", async () => {
+  const server = await TestServer.start();
+  try {
+    const fromEnv = await settings({ NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url("/env") });
+    assert.equal(fromEnv.stats.sent, 1);
+    const fromOption = await settings(
+      { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url("/env") },
+      server.url("/option"),
+    );
+    assert.equal(fromOption.stats.sent, 1);
+    assert.deepEqual(server.requests.map((request) => request.path), ["/env", "/option"]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("an empty NAT_TELEMETRY_ENDPOINT or NAT_TELEMETRY_DRY_RUN builds payloads and sends nothing, silently", async () => {
+  const server = await TestServer.start();
+  try {
+    const empty = await settings({ NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "" });
+    const dry = await settings({
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      NAT_TELEMETRY_DRY_RUN: "true",
+    });
+    for (const result of [empty, dry]) {
+      assert.deepEqual(result.stats.dropped, { dry_run: 1 });
+      assert.equal(result.stderr, "");
+    }
+    assert.equal(server.requests.length, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a malformed NAT_TELEMETRY_ENDPOINT turns delivery off instead of breaking the host", async () => {
+  const result = await settings({ NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "not a url" });
+  assert.deepEqual(result.stats.dropped, { invalid_endpoint: 1 });
+  assert.equal(result.stderr, "");
+});
+
+const onlyDeno = { skip: runtimeInfo().name !== "deno" && "Deno permissions only" };
+
+test("under Deno without --allow-env, telemetry is quietly off: no prompt, no error", onlyDeno, async () => {
+  const result = await runChild("settings_child.ts", {
+    env: { NAT_TELEMETRY_ENABLED: "1" },
+    denoFlags: ["--allow-read", "--no-prompt"],
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).enabled, false);
+  assert.equal(result.stderr, "");
+});
