@@ -17,6 +17,7 @@ interface Tally {
   label: string;
   passed: number;
   failed: number;
+  skipped: number;
 }
 
 /** Runs a command in the repository, echoing its output, and returns the output and success. */
@@ -62,7 +63,7 @@ async function checks(): Promise<void> {
     ["doc examples", [...DENO, "check", "--doc", "mod.ts", "src/"]],
     ["publish dry run", [...DENO, "publish", "--dry-run", "--allow-dirty"]],
   ];
-  const tally = { label: "checks", passed: 0, failed: 0 };
+  const tally = { label: "checks", passed: 0, failed: 0, skipped: 0 };
   for (const [name, cmd] of steps) {
     console.log(`\n== check: ${name}`);
     const { ok } = await run(cmd);
@@ -75,38 +76,61 @@ async function checks(): Promise<void> {
   tallies.push(tally);
 }
 
-async function suite(label: string, cmd: string[], passed: RegExp, failed: RegExp[]): Promise<void> {
+/** How a test runner's closing summary reads. */
+interface Summary {
+  passed: RegExp;
+  failed: RegExp[];
+  skipped: RegExp;
+}
+
+async function suite(label: string, cmd: string[], summary: Summary): Promise<void> {
   console.log(`\n== tests: ${label}`);
   const { ok, output } = await run(cmd, { NAT_TEST_RUNTIME_LABEL: label });
-  const p = count(output, passed);
-  const f = failed.map((pattern) => count(output, pattern)).reduce((a: number, b) => a + (b ?? 0), 0);
-  if (p === undefined) {
-    console.log(`!! ${label}: no test summary found; counted as 1 failure`);
-    tallies.push({ label, passed: 0, failed: Math.max(1, f) });
-    return;
-  }
-  tallies.push({ label, passed: p, failed: !ok && f === 0 ? 1 : f });
+  const passed = count(output, summary.passed);
+  const failed = summary.failed.reduce((sum, pattern) => sum + (count(output, pattern) ?? 0), 0);
+  const skipped = count(output, summary.skipped) ?? 0;
+  if (passed === undefined) console.log(`!! ${label}: no test summary found; counted as 1 failure`);
+  // A runner that failed without counting a failed test (a crash, a load error) still counts as one failure.
+  tallies.push({
+    label,
+    passed: passed ?? 0,
+    failed: !ok || passed === undefined ? Math.max(1, failed) : failed,
+    skipped,
+  });
 }
 
 await ensureDevDependencies();
 await checks();
 if (!Deno.args.includes("--checks-only")) {
-  const files = [...Deno.readDirSync(`${root}tests`)].map((entry) => entry.name).filter((name) =>
-    name.endsWith("_test.ts")
-  ).sort().map((name) => `tests/${name}`);
-  await suite("deno", [...DENO, "test", "-A", "--no-check", ...files], /\| (\d+) passed/, [/passed \| (\d+) failed/]);
-  await suite("bun", [...BUN, "test", "--timeout", "60000", ...files.map((f) => `./${f}`)], /^\s*(\d+) pass$/m, [
-    /^\s*(\d+) fail$/m,
-  ]);
-  await suite("node", [...NODE, "--test", "--test-reporter=tap", "--test-timeout=60000", ...files], /^# pass (\d+)$/m, [
-    /^# fail (\d+)$/m,
-    /^# cancelled (\d+)$/m,
-  ]);
+  const files = [...Deno.readDirSync(`${root}tests`)]
+    .map((entry) => entry.name)
+    .filter((name) => name.endsWith("_test.ts"))
+    .sort()
+    .map((name) => `tests/${name}`);
+  await suite("deno", [...DENO, "test", "-A", "--no-check", ...files], {
+    passed: /\| (\d+) passed/,
+    failed: [/passed \| (\d+) failed/],
+    skipped: /failed \| (\d+) ignored/,
+  });
+  await suite("bun", [...BUN, "test", "--timeout", "60000", ...files.map((file) => `./${file}`)], {
+    passed: /^\s*(\d+) pass$/m,
+    failed: [/^\s*(\d+) fail$/m],
+    skipped: /^\s*(\d+) skip$/m,
+  });
+  await suite("node", [...NODE, "--test", "--test-reporter=tap", "--test-timeout=60000", ...files], {
+    passed: /^# pass (\d+)$/m,
+    failed: [/^# fail (\d+)$/m, /^# cancelled (\d+)$/m],
+    skipped: /^# skipped (\d+)$/m,
+  });
 }
 
 console.log("\n== summary");
-for (const { label, passed, failed } of tallies) console.log(`${label}: ${passed} passed, ${failed} failed`);
-const passed = tallies.reduce((sum, t) => sum + t.passed, 0);
-const failed = tallies.reduce((sum, t) => sum + t.failed, 0);
-console.log(`${passed} passed, ${failed} failed`);
-Deno.exit(failed === 0 ? 0 : 1);
+const total = { passed: 0, failed: 0, skipped: 0 };
+for (const { label, passed, failed, skipped } of tallies) {
+  console.log(`${label}: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  total.passed += passed;
+  total.failed += failed;
+  total.skipped += skipped;
+}
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+Deno.exit(total.failed === 0 ? 0 : 1);
