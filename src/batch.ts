@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { SpoolClaim } from "./spool.ts";
 
 /** An event held by a handler: serialized once at enqueue, with its retry state. */
 export interface PendingEvent {
@@ -13,10 +14,14 @@ export interface PendingEvent {
   readonly bytes: number;
   /** Its schema version; a batch holds one. */
   readonly schemaVersion: string;
+  /** When it happened, in epoch milliseconds. */
+  readonly timestamp: number;
   /** Failed deliveries so far. */
   retries: number;
   /** Not to be sent before this time, in epoch milliseconds. */
   notBefore: number;
+  /** The spool file it was read from, if it came from an earlier run. */
+  readonly claim?: SpoolClaim;
 }
 
 /**
@@ -31,7 +36,7 @@ export interface PendingEvent {
  * @example
  * ```ts
  * import { planBatches } from "./batch.ts";
- * const event = { json: "{}", bytes: 2, schemaVersion: "1.5", retries: 0, notBefore: 0 };
+ * const event = { json: "{}", bytes: 2, schemaVersion: "1.5", timestamp: 0, retries: 0, notBefore: 0 };
  * planBatches([event, event, event], 105, 100).length; // 2: "{},{}" fits in 5 bytes, a third does not
  * ```
  */

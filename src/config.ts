@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { host } from "./runtime/mod.ts";
+import { host, runtimeInfo } from "./runtime/mod.ts";
 
 /** Where events go when neither the `endpoint` option nor `NAT_TELEMETRY_ENDPOINT` says otherwise. */
 export const DEFAULT_ENDPOINT = "https://events.telemetry.data.nvidia.com/v1.1/events/json";
@@ -72,6 +72,8 @@ export interface EnvironmentSettings {
   dryRun: boolean;
   /** `NAT_SESSION_PREFIX`, or `""`. */
   sessionPrefix: string;
+  /** Where the spool lives, or `undefined` when there is nowhere (see {@link defaultSpoolDir}). */
+  spoolDir: string | undefined;
 }
 
 /**
@@ -91,5 +93,35 @@ export function environmentSettings(): EnvironmentSettings {
     endpoint: env("NAT_TELEMETRY_ENDPOINT"),
     dryRun: parseFlag(env("NAT_TELEMETRY_DRY_RUN")) ?? false,
     sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
+    spoolDir: defaultSpoolDir(env, runtimeInfo().os),
   };
+}
+
+/**
+ * Where the spool lives: `NAT_TELEMETRY_SPOOL_DIR` (empty: no spool), else
+ * `$XDG_STATE_HOME/nat/telemetry`, else the platform's place for state:
+ * `~/.local/state/nat/telemetry`, `~/Library/Application Support/nat/telemetry`
+ * on macOS, `%LOCALAPPDATA%\nat\telemetry` on Windows.
+ *
+ * @param env Reads an environment variable.
+ * @param os The OS, as Node names it.
+ * @returns The directory, or `undefined` when there is none.
+ * @example
+ * ```ts
+ * import { defaultSpoolDir } from "./config.ts";
+ * defaultSpoolDir((name) => ({ HOME: "/home/ada" })[name], "linux"); // "/home/ada/.local/state/nat/telemetry"
+ * ```
+ */
+export function defaultSpoolDir(env: (name: string) => string | undefined, os: string): string | undefined {
+  const explicit = env("NAT_TELEMETRY_SPOOL_DIR");
+  if (explicit !== undefined) return explicit === "" ? undefined : explicit;
+  const state = env("XDG_STATE_HOME");
+  if (state) return `${state}/nat/telemetry`;
+  if (os === "win32") {
+    const local = env("LOCALAPPDATA") ?? (env("USERPROFILE") && `${env("USERPROFILE")}\\AppData\\Local`);
+    return local ? `${local}\\nat\\telemetry` : undefined;
+  }
+  const home = env("HOME");
+  if (!home) return undefined;
+  return os === "darwin" ? `${home}/Library/Application Support/nat/telemetry` : `${home}/.local/state/nat/telemetry`;
 }

@@ -11,22 +11,28 @@ import { isTelemetryEnabled } from "./config.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import { encodeEnvelope, envelopeHeader, toWireEvent } from "./envelope.ts";
 import { TelemetryEvent } from "./events.ts";
+import { EndpointHealth } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
+import { Spool, type SpoolClaim } from "./spool.ts";
+import { addCount } from "./tally.ts";
 
 /**
  * A handler's counters. At every moment
- * `enqueued === sent + sum(dropped) + queued + dlq + inFlight`.
+ * `enqueued + replayed === sent + sum(dropped) + queued + dlq + inFlight + spooled`.
  */
 export interface TelemetryStats {
   /** Events handed to `enqueue` while telemetry was enabled. */
   enqueued: number;
+  /** Events this handler took from the spool (left there by earlier runs), dropped ones included. */
+  replayed: number;
   /** Events the endpoint accepted (or that were written to stderr). */
   sent: number;
   /**
    * Events given up on, by reason: `not_an_event`, `invalid_event`, `event_too_large`, `buffer_full`,
    * `retries_exhausted`, `unsafe_redirect`, `too_many_redirects`, `bad_redirect`, `http_<status>`,
-   * `dry_run`, `invalid_endpoint`.
+   * `dry_run`, `invalid_endpoint`; for spooled events `spool_full`, `spool_expired`, `spool_corrupt`,
+   * `spool_unavailable` (the spool could not be written).
    */
   dropped: Record<string, number>;
   /** Events waiting for the next flush. */
@@ -35,6 +41,8 @@ export interface TelemetryStats {
   dlq: number;
   /** Events in a request right now. */
   inFlight: number;
+  /** Events this handler wrote to the spool for a later run. */
+  spooled: number;
 }
 
 /** Room in an envelope for a schema version longer than the default "1.5". */
@@ -78,7 +86,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** Events taken by a flush and not settled yet. At the exit deadline they are taken back into the DLQ. */
   readonly #inFlight = new Set<PendingEvent>();
   #enqueued = 0;
+  #replayed = 0;
   #sent = 0;
+  #spooled = 0;
   readonly #dropped: Record<string, number> = {};
   #ticking = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -89,9 +99,17 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interrupt = new AbortController();
   #stopping: Promise<void> | undefined;
+  /** Unregisters the exit hooks and signal listeners; set while they are registered. */
+  #unhook: (() => void) | undefined;
+  /** The spool and the endpoint's health: `undefined` until first needed, `null` when there is no spool. */
+  #disk: { spool: Spool; health: EndpointHealth } | null | undefined;
+  /** Whether the spool has been read since the endpoint was last known healthy. */
+  #replayDone = false;
+  /** Spool files this handler claimed and has not settled yet. */
+  readonly #claims = new Set<SpoolClaim>();
 
   /**
-   * Creates a handler. It sends nothing and starts no timer until used.
+   * Creates a handler. It sends nothing, touches no file and starts no timer until used.
    *
    * @param options The handler's options; see {@link NATTelemetryHandlerOptions}.
    * @throws {TypeError} When an option has the wrong type.
@@ -111,19 +129,19 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * Queues an event. A silent no-op while telemetry is disabled; anything that
    * is not a valid {@link TelemetryEvent}, or is too large, or arrives while
    * the buffer is full, is dropped and counted. Never throws.
-   * Reaching `maxQueueSize` queued events starts a flush.
+   * Reaching `maxQueueSize` queued events starts a flush. The first event
+   * registers the exit hooks that flush or spool at exit.
    *
    * @param event The event.
    */
   enqueue(event: TelemetryEvent): void {
     try {
       if (!isTelemetryEnabled()) return;
+      this.#hookExit();
       this.#enqueued++;
       const pending = this.#serialize(event);
       if (typeof pending === "string") return this.#drop(1, pending);
-      if (this.#queue.length + this.#dlq.length + this.#inFlight.size >= this.#options.maxBufferedEvents) {
-        return this.#drop(1, "buffer_full");
-      }
+      if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);
       if (this.#queue.length >= this.#options.maxQueueSize) void this.flush();
     } catch {
@@ -132,19 +150,21 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * Starts the periodic flush every `flushIntervalSeconds`. Idempotent. The
-   * timer never keeps the process alive.
+   * Starts the periodic flush every `flushIntervalSeconds` and registers the
+   * exit hooks. Idempotent. The timer never keeps the process alive.
    */
   start(): void {
     if (this.#ticking || this.#stopping) return;
     this.#ticking = true;
+    this.#hookExit();
     this.#scheduleTick();
   }
 
   /**
-   * Sends what is due now: DLQ events whose backoff has passed first, then
-   * queued events. Flushes never overlap; a flush requested while one runs
-   * happens right after it. Never rejects.
+   * Sends what is due now: DLQ events whose backoff has passed first (events
+   * left in the spool by earlier runs among them), then queued events.
+   * Flushes never overlap; a flush requested while one runs happens right
+   * after it. While the endpoint is known to be down, nothing is sent. Never rejects.
    *
    * @returns A promise that resolves when that send attempt has finished.
    */
@@ -162,7 +182,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /**
    * Stops the timer and makes the final flush, taking at most
    * `exitTimeoutSeconds` in total: at the deadline, requests in flight are
-   * aborted and their events stay pending. Idempotent. Never rejects.
+   * aborted and their events stay pending. What is still pending then goes
+   * to the spool for a later run. While the endpoint is known to be down, it
+   * spools at once without trying. Idempotent. Never rejects.
    *
    * @returns A promise that resolves when the handler has stopped.
    */
@@ -187,12 +209,18 @@ export class NATTelemetryHandler implements AsyncDisposable {
   stats(): TelemetryStats {
     return {
       enqueued: this.#enqueued,
+      replayed: this.#replayed,
       sent: this.#sent,
       dropped: { ...this.#dropped },
       queued: this.#queue.length,
       dlq: this.#dlq.length,
       inFlight: this.#inFlight.size,
+      spooled: this.#spooled,
     };
+  }
+
+  #held(): number {
+    return this.#queue.length + this.#dlq.length + this.#inFlight.size;
   }
 
   /** Serializes an event once, or says why it cannot be kept. */
@@ -206,7 +234,25 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
     const bytes = encoder.encode(json).byteLength;
     if (bytes > this.#maxEventBytes) return "event_too_large";
-    return { json, bytes, schemaVersion: event.schemaVersion, retries: 0, notBefore: 0 };
+    return { json, bytes, schemaVersion: event.schemaVersion, timestamp: event.timestamp, retries: 0, notBefore: 0 };
+  }
+
+  /** Registers the exit hooks (and, if asked, the interrupt listeners) unless they are registered. */
+  #hookExit(): void {
+    if (this.#unhook) return;
+    const runtime = host();
+    const unhookExit = runtime.onExit({ beforeExit: () => void this.stop(), exit: () => this.#spoolPending() });
+    const onInterrupt = this.#options.captureInterrupts;
+    const unhookInterrupts = onInterrupt
+      ? runtime.onInterrupt((signal) => {
+        onInterrupt(signal);
+        this.#spoolPending();
+      })
+      : undefined;
+    this.#unhook = () => {
+      unhookExit();
+      unhookInterrupts?.();
+    };
   }
 
   #scheduleTick(): void {
@@ -221,6 +267,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   async #shutdown(): Promise<void> {
     this.#ticking = false;
     clearTimeout(this.#timer);
+    const health = this.#openDisk()?.health;
+    // A recovering endpoint: hold other runs off while this one probes it.
+    if (health?.state && !health.isOpen()) health.lease(this.#options.exitTimeoutMs + 1000);
     let deadline: ReturnType<typeof setTimeout> | undefined;
     const budget = new Promise<false>((resolve) => {
       deadline = setTimeout(() => resolve(false), this.#options.exitTimeoutMs);
@@ -233,12 +282,24 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#interrupt.abort();
       this.#dlq.unshift(...this.#inFlight);
       this.#inFlight.clear();
+      health?.recordFailure();
     }
     this.#interrupt = new AbortController();
+    this.#spoolPending();
+    this.#unhook?.();
+    this.#unhook = undefined;
+  }
+
+  /** Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it. */
+  #deliveryPaused(): boolean {
+    const { sink } = this.#options;
+    return sink.kind === "http" && (this.#openDisk()?.health.isOpen() === true || !host().canConnect(sink.url));
   }
 
   async #flushDue(): Promise<void> {
     try {
+      this.#replay();
+      if (this.#deliveryPaused()) return;
       const now = this.#options.clock();
       const due = this.#dlq.filter((event) => event.notBefore <= now);
       const batch = due.concat(this.#queue);
@@ -248,21 +309,25 @@ export class NATTelemetryHandler implements AsyncDisposable {
       for (const event of batch) this.#inFlight.add(event);
       const envelopeBytes = encoder.encode(encodeEnvelope(this.#header(batch[0].schemaVersion), [])).byteLength;
       const { signal } = this.#interrupt;
+      const result: FlushResult = { delivered: false, failed: false };
       for (const events of planBatches(batch, this.#options.maxBatchBytes, envelopeBytes)) {
-        await this.#send(events, signal);
+        await this.#send(events, signal, result);
       }
+      const health = this.#disk?.health;
+      if (result.delivered && health?.recordSuccess()) this.#replayDone = false;
+      else if (result.failed && !result.delivered) health?.recordFailure(result.retryAfterMs);
     } catch (error) {
       this.#log(`flush failed unexpectedly: ${error}`);
     }
   }
 
   /** Sends one batch and settles its events: sent, dropped, split (413), retried or left pending. */
-  async #send(events: PendingEvent[], signal: AbortSignal): Promise<void> {
+  async #send(events: PendingEvent[], signal: AbortSignal, result: FlushResult): Promise<void> {
     const outcome = await this.#post(events, signal);
     if (outcome.kind === "too_large" && events.length > 1) {
       const half = Math.ceil(events.length / 2);
-      await this.#send(events.slice(0, half), signal);
-      await this.#send(events.slice(half), signal);
+      await this.#send(events.slice(0, half), signal, result);
+      await this.#send(events.slice(half), signal, result);
       return;
     }
     // Events taken back at the exit deadline are no longer this delivery's to settle.
@@ -270,16 +335,21 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (owned.length === 0) return;
     switch (outcome.kind) {
       case "delivered":
+        result.delivered = true;
         this.#sent += owned.length;
-        return;
+        return this.#settle(owned);
       case "too_large":
-        return this.#drop(1, "http_413");
+        this.#drop(1, "http_413");
+        return this.#settle(owned);
       case "rejected":
-        return this.#drop(owned.length, outcome.reason);
+        this.#drop(owned.length, outcome.reason);
+        return this.#settle(owned);
       case "interrupted":
         this.#dlq.unshift(...owned);
         return;
       case "retry":
+        result.failed = true;
+        result.retryAfterMs = Math.max(result.retryAfterMs ?? 0, outcome.retryAfterMs ?? 0);
         return this.#retryLater(owned, outcome.reason, outcome.retryAfterMs);
     }
   }
@@ -306,24 +376,94 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #retryLater(events: readonly PendingEvent[], reason: string, retryAfterMs: number | undefined): void {
     const { maxRetries, backoff, clock, random } = this.#options;
     const now = clock();
-    let exhausted = 0;
+    const exhausted: PendingEvent[] = [];
     for (const event of events) {
       event.retries++;
       if (event.retries > maxRetries) {
-        exhausted++;
+        exhausted.push(event);
         continue;
       }
       event.notBefore = now + retryDelay(event.retries, backoff, random, retryAfterMs);
       this.#dlq.push(event);
     }
-    if (exhausted < events.length) {
-      this.#log(`delivery failed (${reason}): ${events.length - exhausted} event(s) kept for retry`);
+    if (exhausted.length < events.length) {
+      this.#log(`delivery failed (${reason}): ${events.length - exhausted.length} event(s) kept for retry`);
     }
-    if (exhausted > 0) this.#drop(exhausted, "retries_exhausted", `last failure: ${reason}`);
+    if (exhausted.length > 0) this.#drop(exhausted.length, "retries_exhausted", `last failure: ${reason}`);
+    this.#settle(exhausted);
+  }
+
+  /** Events are done with (sent or dropped): spool files whose events are all done are deleted. */
+  #settle(events: readonly PendingEvent[]): void {
+    for (const { claim } of events) {
+      if (claim && --claim.remaining === 0) {
+        this.#claims.delete(claim);
+        this.#disk?.spool.release(claim);
+      }
+    }
+  }
+
+  /** Opens the spool and the endpoint's health on first need; only an HTTP sink has them. */
+  #openDisk(): { spool: Spool; health: EndpointHealth } | null {
+    if (this.#disk !== undefined) return this.#disk;
+    const { sink, spoolDir, spoolLimits, clock, random } = this.#options;
+    const files = host().files;
+    const spool = sink.kind === "http" && spoolDir !== undefined && files
+      ? Spool.open(spoolDir, files, spoolLimits)
+      : undefined;
+    this.#disk = spool && files && sink.kind === "http"
+      ? { spool, health: new EndpointHealth(files, spool.dir, sink.url, clock, random) }
+      : null;
+    return this.#disk;
+  }
+
+  /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */
+  #replay(): void {
+    if (this.#replayDone || this.#deliveryPaused()) return;
+    this.#replayDone = true;
+    const spool = this.#openDisk()?.spool;
+    if (!spool) return;
+    const { events, dropped } = spool.claim(this.#options.maxBufferedEvents - this.#held(), this.#options.clock());
+    for (const [reason, count] of Object.entries(dropped)) {
+      this.#replayed += count;
+      this.#drop(count, reason);
+    }
+    for (const event of events) {
+      this.#replayed++;
+      this.#claims.add(event.claim);
+      const bytes = encoder.encode(event.json).byteLength;
+      this.#dlq.push({ ...event, bytes, notBefore: 0 });
+    }
+  }
+
+  /**
+   * Writes every pending event (queued, DLQ and in flight) to the spool, synchronously: the exit hook, the
+   * interrupt hook and the end of stop() call it. Without a spool, events stay in memory.
+   */
+  #spoolPending(): void {
+    const spool = this.#openDisk()?.spool;
+    const pending = [...this.#dlq, ...this.#inFlight, ...this.#queue];
+    if (!spool || pending.length === 0) return;
+    this.#dlq = [];
+    this.#inFlight.clear();
+    this.#queue = [];
+    try {
+      const dropped = spool.write(pending, this.#options.clock());
+      const total = Object.values(dropped).reduce((sum, n) => sum + n, 0);
+      const ours = Math.min(total, pending.length); // the spool drops ours (the newest) only past its bounds
+      this.#spooled += pending.length - ours;
+      this.#replayed += total - ours; // older files pruned to keep the bounds: earlier runs' events
+      for (const [reason, count] of Object.entries(dropped)) this.#drop(count, reason);
+    } catch {
+      this.#drop(pending.length, "spool_unavailable");
+    }
+    // Events from claimed files are settled now: sent, dropped, or in the new file.
+    for (const claim of this.#claims) spool.release(claim);
+    this.#claims.clear();
   }
 
   #drop(count: number, reason: string, detail?: string): void {
-    this.#dropped[reason] = (this.#dropped[reason] ?? 0) + count;
+    addCount(this.#dropped, reason, count);
     this.#log(`dropped ${count} event(s): ${reason}${detail ? ` (${detail})` : ""}`);
   }
 
@@ -343,4 +483,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
       sentAt: this.#options.clock(),
     });
   }
+}
+
+/** What one flush learned about the endpoint. */
+interface FlushResult {
+  delivered: boolean;
+  failed: boolean;
+  retryAfterMs?: number;
 }

@@ -6,6 +6,8 @@
  */
 import { DEFAULT_ENDPOINT, environmentSettings } from "./config.ts";
 import { describe } from "./describe.ts";
+import type { InterruptSignal } from "./runtime/mod.ts";
+import type { SpoolLimits } from "./spool.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
 /** Seconds between periodic flushes. */
@@ -51,6 +53,25 @@ export interface NATTelemetryHandlerOptions {
   maxEventBytes?: number;
   /** Bytes of one request body at most; larger batches are split before sending. @default {500000} */
   maxBatchBytes?: number;
+  /**
+   * Where undelivered events wait for a later run; `false` keeps no spool.
+   * @default {NAT_TELEMETRY_SPOOL_DIR, else $XDG_STATE_HOME/nat/telemetry, else ~/.local/state/nat/telemetry}
+   */
+  spoolDir?: string | false;
+  /** Events the spool keeps at most; the oldest go first (`spool_full`). @default {1000} */
+  spoolMaxEvents?: number;
+  /** Bytes the spool keeps at most; the oldest go first (`spool_full`). @default {1048576} */
+  spoolMaxBytes?: number;
+  /** Days a spooled event is kept; older ones are dropped (`spool_expired`). @default {7} */
+  spoolMaxAgeDays?: number;
+  /**
+   * Opt in to recording Ctrl-C: on SIGINT or SIGTERM, spool pending events
+   * synchronously, then let the process die as it would have without us. A
+   * function is called first, so it can enqueue a last event. Without it, no
+   * signal listener is installed.
+   * @default {false}
+   */
+  captureInterrupts?: boolean | ((signal: InterruptSignal) => void);
   /** Receives one line per drop or retry decision (not one per event). Its errors are ignored. */
   logger?: (message: string) => void;
   /** The clock, in epoch milliseconds; for tests. @default {Date.now} */
@@ -79,6 +100,9 @@ export interface ResolvedOptions {
   readonly sourceClientVersion: string;
   readonly sessionId: string;
   readonly sink: Sink;
+  readonly spoolDir: string | undefined;
+  readonly spoolLimits: SpoolLimits;
+  readonly captureInterrupts: false | ((signal: InterruptSignal) => void);
   readonly fetch: typeof fetch;
   readonly logger: (message: string) => void;
   readonly clock: () => number;
@@ -145,6 +169,13 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     sourceClientVersion: optional("sourceClientVersion", "string", CLIENT_VERSION),
     sessionId: settings.sessionPrefix + optional("sessionId", "string", "undefined"),
     sink: resolveSink(options.endpoint, settings.endpoint, settings.dryRun),
+    spoolDir: resolveSpoolDir(options.spoolDir, settings.spoolDir),
+    spoolLimits: {
+      maxEvents: number("spoolMaxEvents", 1000, "positive integer"),
+      maxBytes: number("spoolMaxBytes", 1_048_576, "positive integer"),
+      maxAgeMs: number("spoolMaxAgeDays", 7, "positive") * 86_400_000,
+    },
+    captureInterrupts: resolveInterrupts(options.captureInterrupts),
     fetch: optional("fetch", "function", globalThis.fetch?.bind(globalThis)),
     logger: optional("logger", "function", () => {}),
     clock: optional("clock", "function", Date.now),
@@ -167,6 +198,26 @@ function resolveSink(option: unknown, fromEnv: string | undefined, dryRun: boole
   if (!isEndpoint(endpoint)) return { kind: "none", reason: "invalid_endpoint" };
   if (dryRun || endpoint === "") return { kind: "none", reason: "dry_run" };
   return endpoint === "stdout" ? { kind: "stderr" } : { kind: "http", url: endpoint };
+}
+
+function resolveSpoolDir(option: unknown, fromEnv: string | undefined): string | undefined {
+  if (option === false) return undefined;
+  if (option === undefined) return fromEnv;
+  if (typeof option !== "string" || option === "") {
+    throw new TypeError(
+      `Cannot create handler: 'spoolDir' must be a non-empty string or false, got ${describe(option)}`,
+    );
+  }
+  return option;
+}
+
+function resolveInterrupts(option: unknown): false | ((signal: InterruptSignal) => void) {
+  if (option === undefined || option === false) return false;
+  if (option === true) return () => {};
+  if (typeof option === "function") return option as (signal: InterruptSignal) => void;
+  throw new TypeError(
+    `Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${describe(option)}`,
+  );
 }
 
 function isEndpoint(value: string): boolean {

@@ -1,11 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { CLIENT_VERSION, NATTelemetryHandler, type NATTelemetryHandlerOptions, setTelemetryEnabled } from "../mod.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 setTelemetryEnabled(true);
+process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing reaches the home directory
 
 /** A handler pointed at a fresh test server, with a clock the test moves. */
 async function setup(options: NATTelemetryHandlerOptions = {}) {
@@ -40,7 +42,16 @@ test("flush() delivers queued events in one envelope with the handler's version 
   assert.equal(envelope.sessionId, "s-1");
   assert.equal(envelope.sentTs, "2026-11-28T12:00:00.000Z");
   assert.deepEqual(commands(envelope.events), ["a", "b"]);
-  assert.deepEqual(t.handler.stats(), { enqueued: 2, sent: 2, dropped: {}, queued: 0, dlq: 0, inFlight: 0 });
+  assert.deepEqual(t.handler.stats(), {
+    enqueued: 2,
+    replayed: 0,
+    sent: 2,
+    dropped: {},
+    queued: 0,
+    dlq: 0,
+    inFlight: 0,
+    spooled: 0,
+  });
 });
 
 test("flush() with nothing queued sends nothing", async () => {
@@ -118,11 +129,13 @@ test("413 splits the batch in halves recursively; a single event too large is dr
   assert.deepEqual(sizes, [5, 3, 2, 1, 2, 1, 1]);
   assert.deepEqual(t.handler.stats(), {
     enqueued: 5,
+    replayed: 0,
     sent: 4,
     dropped: { http_413: 1 },
     queued: 0,
     dlq: 0,
     inFlight: 0,
+    spooled: 0,
   });
 });
 

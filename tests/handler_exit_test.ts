@@ -1,11 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { runChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 
 setTelemetryEnabled(true);
+process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing reaches the home directory
 
 async function withServer(fn: (server: TestServer) => Promise<void>) {
   const server = await TestServer.start();
@@ -29,7 +31,16 @@ test("stop() takes at most the exit budget against a silent server; the event st
     await handler.stop();
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 150 && elapsed < 5_000, `stop() took ${elapsed} ms with a 200 ms budget`);
-    assert.deepEqual(handler.stats(), { enqueued: 1, sent: 0, dropped: {}, queued: 0, dlq: 1, inFlight: 0 });
+    assert.deepEqual(handler.stats(), {
+      enqueued: 1,
+      replayed: 0,
+      sent: 0,
+      dropped: {},
+      queued: 0,
+      dlq: 1,
+      inFlight: 0,
+      spooled: 0,
+    });
   });
 });
 

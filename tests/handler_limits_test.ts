@@ -1,10 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { NATTelemetryHandler, type NATTelemetryHandlerOptions, setTelemetryEnabled } from "../mod.ts";
 import { AnyEvent, commandEvent, commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 
 setTelemetryEnabled(true);
+process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing reaches the home directory
 
 async function withHandler(
   options: NATTelemetryHandlerOptions,
@@ -113,11 +115,13 @@ test("memory is bounded: past maxBufferedEvents (queued + DLQ + in flight) event
     for (let i = 0; i < 4; i++) handler.enqueue(commandEvent(`new${i}`));
     assert.deepEqual(handler.stats(), {
       enqueued: 7,
+      replayed: 0,
       sent: 0,
       dropped: { buffer_full: 2 },
       queued: 2,
       dlq: 3,
       inFlight: 0,
+      spooled: 0,
     });
   });
 });

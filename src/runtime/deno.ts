@@ -4,14 +4,38 @@
  *
  * @module
  */
-import type { Host } from "./host.ts";
+import {
+  type Host,
+  type HostFiles,
+  INTERRUPT_SIGNALS,
+  type InterruptSignal,
+  quietly,
+  SIGNAL_EXIT_STATUS,
+} from "./host.ts";
+
+type Descriptor =
+  | { name: "env"; variable: string }
+  | { name: "read" | "write"; path: string }
+  | { name: "net"; host: string }
+  | { name: "run" };
 
 /** The part of the `Deno` namespace we use. */
 export interface DenoNamespace {
-  permissions: { querySync?(descriptor: { name: "env"; variable: string }): { state: string } };
+  pid: number;
+  permissions: { querySync?(descriptor: Descriptor): { state: string } };
   env: { get(name: string): string | undefined };
   stderr: { writeSync(bytes: Uint8Array): number };
   unrefTimer(id: number): void;
+  mkdirSync(path: string, options: { recursive: boolean; mode: number }): void;
+  readDirSync(path: string): Iterable<{ name: string }>;
+  readTextFileSync(path: string): string;
+  writeTextFileSync(path: string, text: string, options: { mode: number }): void;
+  renameSync(from: string, to: string): void;
+  removeSync(path: string): void;
+  addSignalListener(signal: InterruptSignal, handler: () => void): void;
+  removeSignalListener(signal: InterruptSignal, handler: () => void): void;
+  kill(pid: number, signal: InterruptSignal): void;
+  exit(code: number): never;
 }
 
 /**
@@ -28,11 +52,26 @@ export interface DenoNamespace {
  */
 export function denoHost(deno: DenoNamespace): Host {
   const encoder = new TextEncoder();
+  const granted = (descriptor: Descriptor): boolean => {
+    try {
+      return deno.permissions.querySync?.(descriptor).state === "granted";
+    } catch {
+      return false;
+    }
+  };
+  const files: HostFiles = {
+    allowed: (path, access) => granted({ name: access, path }),
+    mkdir: (path) => deno.mkdirSync(path, { recursive: true, mode: 0o700 }),
+    list: (path) => [...deno.readDirSync(path)].map((entry) => entry.name),
+    read: (path) => deno.readTextFileSync(path),
+    write: (path, text) => deno.writeTextFileSync(path, text, { mode: 0o600 }),
+    rename: (from, to) => deno.renameSync(from, to),
+    remove: (path) => deno.removeSync(path),
+  };
   return {
     env(name) {
       try {
-        if (deno.permissions.querySync?.({ name: "env", variable: name }).state !== "granted") return undefined;
-        return deno.env.get(name);
+        return granted({ name: "env", variable: name }) ? deno.env.get(name) : undefined;
       } catch {
         return undefined;
       }
@@ -53,6 +92,49 @@ export function denoHost(deno: DenoNamespace): Host {
       } catch {
         // Already fired or cleared.
       }
+    },
+    canConnect(url) {
+      try {
+        return granted({ name: "net", host: new URL(url).host });
+      } catch {
+        return false;
+      }
+    },
+    files,
+    onExit(hooks) {
+      const beforeExit = () => quietly(hooks.beforeExit);
+      const exit = () => quietly(hooks.exit);
+      // An uncaught error or rejection ends a Deno process without "unload"; we listen, and never preventDefault.
+      const events: [string, () => void][] = [
+        ["beforeunload", beforeExit],
+        ["unload", exit],
+        ["error", exit],
+        ["unhandledrejection", exit],
+      ];
+      for (const [type, listener] of events) globalThis.addEventListener(type, listener);
+      return () => {
+        for (const [type, listener] of events) globalThis.removeEventListener(type, listener);
+      };
+    },
+    onInterrupt(callback) {
+      const listeners = INTERRUPT_SIGNALS.map((signal) => {
+        const listener = () => {
+          quietly(() => callback(signal));
+          stop();
+          // Die of the signal as we would have without a listener. Deno cannot tell whether the program listens
+          // too. Signalling ourselves needs --allow-run; without it, or if the signal does not end us, exit with the
+          // status a shell reports for it.
+          if (!granted({ name: "run" })) deno.exit(SIGNAL_EXIT_STATUS[signal]);
+          quietly(() => deno.kill(deno.pid, signal));
+          setTimeout(() => deno.exit(SIGNAL_EXIT_STATUS[signal]), 100);
+        };
+        quietly(() => deno.addSignalListener(signal, listener));
+        return [signal, listener] as const;
+      });
+      const stop = () => {
+        for (const [signal, listener] of listeners) quietly(() => deno.removeSignalListener(signal, listener));
+      };
+      return stop;
     },
   };
 }

@@ -6,7 +6,50 @@
  * @module
  */
 
-/** What the package needs from the runtime. Every method is total: it never throws and never prompts. */
+/** The signals an interrupt hook listens for. */
+export type InterruptSignal = "SIGINT" | "SIGTERM";
+
+/** Callbacks for the end of the process. */
+export interface ExitHooks {
+  /**
+   * The event loop is empty and asynchronous work is still allowed (Node/Bun
+   * `beforeExit`, Deno `beforeunload`). May fire again if the hook starts work.
+   */
+  beforeExit(): void;
+  /**
+   * The process is ending and only synchronous work runs: an explicit exit
+   * (`process.exit()`, `Deno.exit()`), the natural end, or an uncaught error.
+   */
+  exit(): void;
+}
+
+/**
+ * Synchronous file access. The methods throw on failure (callers count it);
+ * `allowed` never throws and never prompts.
+ */
+export interface HostFiles {
+  /**
+   * Whether the program may read or write a path without being asked (Deno permissions; always true elsewhere).
+   *
+   * @param path The path.
+   * @param access What the caller wants to do.
+   */
+  allowed(path: string, access: "read" | "write"): boolean;
+  /** Creates a directory and its parents, owner-only (0700). */
+  mkdir(path: string): void;
+  /** The names of a directory's entries. */
+  list(path: string): string[];
+  /** Reads a UTF-8 file. */
+  read(path: string): string;
+  /** Writes a UTF-8 file, owner-only (0600), replacing it. */
+  write(path: string, text: string): void;
+  /** Renames a file; fails if `from` no longer exists. */
+  rename(from: string, to: string): void;
+  /** Removes a file. */
+  remove(path: string): void;
+}
+
+/** What the package needs from the runtime. Every method is total unless it says otherwise. */
 export interface Host {
   /**
    * Reads an environment variable.
@@ -27,4 +70,47 @@ export interface Host {
    * @param timer What `setTimeout` returned.
    */
   unrefTimer(timer: unknown): void;
+  /**
+   * Whether the program may connect to a URL's host without being asked (Deno `--allow-net`).
+   *
+   * @param url The URL.
+   */
+  canConnect(url: string): boolean;
+  /** File access, or `undefined` where there is no file system. */
+  readonly files: HostFiles | undefined;
+  /**
+   * Registers exit hooks.
+   *
+   * @param hooks The callbacks; their errors are swallowed.
+   * @returns A function that unregisters them.
+   */
+  onExit(hooks: ExitHooks): () => void;
+  /**
+   * Listens for SIGINT and SIGTERM. When one arrives, the callback runs; then,
+   * unless the program listens for that signal itself, the process dies of it
+   * exactly as it would have without the listener.
+   *
+   * @param callback Runs synchronously when a signal arrives.
+   * @returns A function that stops listening.
+   */
+  onInterrupt(callback: (signal: InterruptSignal) => void): () => void;
+}
+
+/** The signals {@link Host.onInterrupt} handles. */
+export const INTERRUPT_SIGNALS: readonly InterruptSignal[] = ["SIGINT", "SIGTERM"];
+
+/** The exit status of a process killed by a signal, as a shell reports it (128 + the signal's number). */
+export const SIGNAL_EXIT_STATUS: Readonly<Record<InterruptSignal, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Runs a hook, swallowing anything it throws: a hook must never break the host program.
+ *
+ * @param hook The hook.
+ */
+export function quietly(hook: () => void): void {
+  try {
+    hook();
+  } catch {
+    // Nothing a hook does may reach the host program.
+  }
 }

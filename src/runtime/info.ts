@@ -18,6 +18,8 @@ export interface RuntimeInfo {
   readonly version: string;
   /** The CPU architecture as Python's `platform.machine()` spells it, e.g. `x86_64`. */
   readonly machine: string;
+  /** The operating system as Node.js names it: `linux`, `darwin`, `win32`... ("" when unknown). */
+  readonly os: string;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -26,7 +28,7 @@ const g = globalThis as any;
 /**
  * Describes the current runtime: name, version and CPU architecture.
  *
- * @returns The runtime's description; `{ name: "unknown", version: "", machine: "undefined" }` outside Deno, Node and Bun.
+ * @returns The runtime's description; `{ name: "unknown", version: "", machine: "undefined", os: "" }` elsewhere.
  * @example
  * ```ts
  * import { runtimeInfo } from "./info.ts";
@@ -41,20 +43,16 @@ let cached: RuntimeInfo | undefined;
 
 function detect(): RuntimeInfo {
   if (typeof g.Deno?.version?.deno === "string") {
-    return {
-      name: "deno",
-      version: g.Deno.version.deno,
-      machine: pythonMachineName(g.Deno.build.os, g.Deno.build.arch),
-    };
+    const os = g.Deno.build.os === "windows" ? "win32" : g.Deno.build.os;
+    return { name: "deno", version: g.Deno.version.deno, machine: pythonMachineName(os, g.Deno.build.arch), os };
   }
   const versions = g.process?.versions;
-  if (typeof versions?.bun === "string") {
-    return { name: "bun", version: versions.bun, machine: pythonMachineName(g.process.platform, g.process.arch) };
-  }
   if (typeof versions?.node === "string") {
-    return { name: "node", version: versions.node, machine: pythonMachineName(g.process.platform, g.process.arch) };
+    const name = typeof versions.bun === "string" ? "bun" : "node";
+    const { platform, arch } = g.process;
+    return { name, version: versions[name], machine: pythonMachineName(platform, arch), os: platform };
   }
-  return { name: "unknown", version: "", machine: "undefined" };
+  return { name: "unknown", version: "", machine: "undefined", os: "" };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Host } from "./host.ts";
 import { nodeHost } from "./node.ts";
 import { runtimeInfo } from "./info.ts";
 
-export type { Host } from "./host.ts";
+export type { ExitHooks, Host, HostFiles, InterruptSignal } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 
@@ -20,6 +20,10 @@ const noHost: Host = {
   env: () => undefined,
   writeStderr: () => {},
   unrefTimer: () => {},
+  canConnect: () => true,
+  files: undefined,
+  onExit: () => () => {},
+  onInterrupt: () => () => {},
 };
 
 let cached: Host | undefined;

@@ -1,14 +1,32 @@
 /**
  * The {@link Host} for Node.js and Bun, which share the `process` global.
+ * Built-in modules are reached through `process.getBuiltinModule`, so the
+ * package has no static `node:` import and loads anywhere.
  *
  * @module
  */
-import type { Host } from "./host.ts";
+import { type Host, type HostFiles, INTERRUPT_SIGNALS, type InterruptSignal, quietly } from "./host.ts";
+
+/** The part of `node:fs` we use. */
+interface NodeFs {
+  mkdirSync(path: string, options: { recursive: boolean; mode: number }): unknown;
+  readdirSync(path: string): string[];
+  readFileSync(path: string, encoding: "utf8"): string;
+  writeFileSync(path: string, text: string, options: { mode: number }): void;
+  renameSync(from: string, to: string): void;
+  unlinkSync(path: string): void;
+}
 
 /** The part of the `process` global we use. */
 export interface NodeProcess {
+  pid: number;
   env: Record<string, string | undefined>;
   stderr: { write(text: string): unknown };
+  getBuiltinModule?(name: "node:fs"): unknown;
+  on(event: string, listener: () => void): unknown;
+  removeListener(event: string, listener: () => void): unknown;
+  listenerCount(event: string): number;
+  kill(pid: number, signal: InterruptSignal): unknown;
 }
 
 /**
@@ -24,6 +42,21 @@ export interface NodeProcess {
  * ```
  */
 export function nodeHost(proc: NodeProcess): Host {
+  let fs: NodeFs | undefined;
+  try {
+    fs = proc.getBuiltinModule?.("node:fs") as NodeFs | undefined;
+  } catch {
+    fs = undefined;
+  }
+  const files: HostFiles | undefined = fs && {
+    allowed: () => true,
+    mkdir: (path) => void fs.mkdirSync(path, { recursive: true, mode: 0o700 }),
+    list: (path) => fs.readdirSync(path),
+    read: (path) => fs.readFileSync(path, "utf8"),
+    write: (path, text) => fs.writeFileSync(path, text, { mode: 0o600 }),
+    rename: (from, to) => fs.renameSync(from, to),
+    remove: (path) => fs.unlinkSync(path),
+  };
   return {
     env(name) {
       try {
@@ -41,6 +74,36 @@ export function nodeHost(proc: NodeProcess): Host {
     },
     unrefTimer(timer) {
       (timer as { unref?: () => void } | undefined)?.unref?.();
+    },
+    canConnect: () => true,
+    files,
+    onExit(hooks) {
+      const beforeExit = () => quietly(hooks.beforeExit);
+      // "exit" also fires after an uncaught exception or unhandled rejection.
+      const exit = () => quietly(hooks.exit);
+      proc.on("beforeExit", beforeExit);
+      proc.on("exit", exit);
+      return () => {
+        proc.removeListener("beforeExit", beforeExit);
+        proc.removeListener("exit", exit);
+      };
+    },
+    onInterrupt(callback) {
+      const listeners = INTERRUPT_SIGNALS.map((signal) => {
+        const listener = () => {
+          quietly(() => callback(signal));
+          stop();
+          // If the program listens for this signal itself, it decides what happens; otherwise die of it,
+          // exactly as we would have without our listener.
+          if (proc.listenerCount(signal) === 0) quietly(() => proc.kill(proc.pid, signal));
+        };
+        proc.on(signal, listener);
+        return [signal, listener] as const;
+      });
+      const stop = () => {
+        for (const [signal, listener] of listeners) proc.removeListener(signal, listener);
+      };
+      return stop;
     },
   };
 }

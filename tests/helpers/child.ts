@@ -48,6 +48,8 @@ export function runChild(fixture: string, options: ChildOptions = {}): Promise<C
   for (const [key, value] of Object.entries({ ...process.env, ...options.env })) {
     if (value !== undefined && !key.startsWith("NAT_TELEMETRY_") && key !== "DO_NOT_TRACK") env[key] = value;
   }
+  // Children keep no spool unless a test gives them one: nothing reaches the home directory.
+  env.NAT_TELEMETRY_SPOOL_DIR = "";
   for (const [key, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[key] = value;
   const started = performance.now();
   return new Promise((resolve, reject) => {

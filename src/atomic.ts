@@ -1,0 +1,57 @@
+/**
+ * Atomic file replacement: write a temporary file beside the target, then
+ * rename it over the target, so a reader sees the old file or the new one,
+ * never half of one. Temporary files are named `t-<epoch ms>-<random>.tmp`,
+ * so a cleaner can recognise one a crashed writer left behind.
+ *
+ * @module
+ */
+import type { HostFiles } from "./runtime/mod.ts";
+
+/** Matches the temporary files of {@link writeAtomically}; group 1 is their time. */
+export const TEMP_FILE: RegExp = /^t-(\d{13})-[0-9a-f]+\.tmp$/;
+
+/**
+ * Writes `text` to `dir/name` atomically, owner-only.
+ *
+ * @param files File access.
+ * @param dir The directory.
+ * @param name The file's name.
+ * @param text The content.
+ * @param now The current time, in epoch milliseconds.
+ * @throws When the file cannot be written.
+ * @example
+ * ```ts ignore
+ * import { writeAtomically } from "./atomic.ts";
+ * writeAtomically(host().files!, "/tmp/spool", "health.json", "{}", Date.now());
+ * ```
+ */
+export function writeAtomically(files: HostFiles, dir: string, name: string, text: string, now: number): void {
+  const temp = `${dir}/t-${stamp(now)}-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}.tmp`;
+  files.write(temp, text);
+  try {
+    files.rename(temp, `${dir}/${name}`);
+  } catch (error) {
+    try {
+      files.remove(temp);
+    } catch {
+      // Left for the cleaner.
+    }
+    throw error;
+  }
+}
+
+/**
+ * Formats epoch milliseconds as 13 digits, so names sort by time.
+ *
+ * @param ms Epoch milliseconds.
+ * @returns e.g. `1764300000000`.
+ * @example
+ * ```ts
+ * import { stamp } from "./atomic.ts";
+ * stamp(5); // "0000000000005"
+ * ```
+ */
+export function stamp(ms: number): string {
+  return String(Math.floor(ms)).padStart(13, "0");
+}

@@ -1,0 +1,141 @@
+/**
+ * Endpoint health, persisted next to the spool: after a retryable failure,
+ * "do not try this endpoint before T", with exponential backoff and jitter and
+ * never before the server's `Retry-After`. Until T, runs spool at exit instead
+ * of paying the exit budget; after T, one run probes.
+ *
+ * @module
+ */
+import { writeAtomically } from "./atomic.ts";
+import { type BackoffPolicy, retryDelay } from "./backoff.ts";
+import type { HostFiles } from "./runtime/mod.ts";
+
+/** How the circuit backs off: 30 s after the first failure, doubling, at most an hour. */
+export const CIRCUIT_BACKOFF: BackoffPolicy = { initialMs: 30_000, maxMs: 3_600_000 };
+
+/** The persisted state. */
+export interface HealthState {
+  /** Consecutive failed runs. */
+  failures: number;
+  /** No delivery before this time, in epoch milliseconds. */
+  notBefore: number;
+}
+
+/**
+ * One endpoint's health, in one file.
+ *
+ * @example
+ * ```ts ignore
+ * import { EndpointHealth } from "./health.ts";
+ * const health = new EndpointHealth(files, "/tmp/spool", "https://example.com/events", Date.now, Math.random);
+ * if (!health.isOpen()) health.recordFailure();
+ * ```
+ */
+export class EndpointHealth {
+  /** The state file. */
+  readonly path: string;
+  readonly #dir: string;
+  readonly #name: string;
+  readonly #files: HostFiles;
+  readonly #clock: () => number;
+  readonly #random: () => number;
+  #state: HealthState | undefined;
+
+  /**
+   * Reads the endpoint's state, if any.
+   *
+   * @param files File access.
+   * @param dir The spool directory.
+   * @param endpoint The endpoint URL (its hash names the file).
+   * @param clock The clock.
+   * @param random Jitter source.
+   */
+  constructor(files: HostFiles, dir: string, endpoint: string, clock: () => number, random: () => number) {
+    this.#dir = dir;
+    this.#name = `health-${fnv1a(endpoint)}.json`;
+    this.path = `${dir}/${this.#name}`;
+    this.#files = files;
+    this.#clock = clock;
+    this.#random = random;
+    this.#state = this.#read();
+  }
+
+  /** The current state, `undefined` when healthy. */
+  get state(): HealthState | undefined {
+    return this.#state;
+  }
+
+  /**
+   * Whether deliveries must wait.
+   *
+   * @returns `true` before the recorded time.
+   */
+  isOpen(): boolean {
+    return this.#state !== undefined && this.#clock() < this.#state.notBefore;
+  }
+
+  /**
+   * Records a retryable failure: the next attempt waits a jittered, doubling delay, at least `retryAfterMs`.
+   *
+   * @param retryAfterMs The server's `Retry-After`, if any.
+   */
+  recordFailure(retryAfterMs?: number): void {
+    const failures = (this.#state?.failures ?? 0) + 1;
+    this.#write({
+      failures,
+      notBefore: this.#clock() + retryDelay(failures, CIRCUIT_BACKOFF, this.#random, retryAfterMs),
+    });
+  }
+
+  /**
+   * Holds other runs off while this one probes a recovering endpoint.
+   *
+   * @param ms How long the probe may take.
+   */
+  lease(ms: number): void {
+    if (this.#state) this.#write({ failures: this.#state.failures, notBefore: this.#clock() + ms });
+  }
+
+  /**
+   * Records a delivery: the endpoint is healthy again.
+   *
+   * @returns `true` if it was not healthy before.
+   */
+  recordSuccess(): boolean {
+    if (this.#state === undefined) return false;
+    this.#state = undefined;
+    try {
+      this.#files.remove(this.path);
+    } catch {
+      // Already gone.
+    }
+    return true;
+  }
+
+  #read(): HealthState | undefined {
+    try {
+      const { failures, notBefore } = JSON.parse(this.#files.read(this.path));
+      return Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore)
+        ? { failures, notBefore }
+        : undefined;
+    } catch {
+      return undefined; // Missing or corrupt: healthy.
+    }
+  }
+
+  #write(state: HealthState): void {
+    this.#state = state;
+    try {
+      writeAtomically(this.#files, this.#dir, this.#name, JSON.stringify(state), this.#clock());
+    } catch {
+      // Without a writable directory the state lives in memory only.
+    }
+  }
+}
+
+/** A short, stable hash of a string (FNV-1a, 32 bits, hex). */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, "0");
+}
