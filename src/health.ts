@@ -40,6 +40,8 @@ export class EndpointHealth {
   readonly #clock: () => number;
   readonly #random: () => number;
   #state: HealthState | undefined;
+  /** This run holds the probe lease: the state on disk keeps others off, not us. */
+  #probing = false;
 
   /**
    * Reads the endpoint's state, if any.
@@ -71,7 +73,7 @@ export class EndpointHealth {
    * @returns `true` before the recorded time.
    */
   isOpen(): boolean {
-    return this.#state !== undefined && this.#clock() < this.#state.notBefore;
+    return !this.#probing && this.#state !== undefined && this.#clock() < this.#state.notBefore;
   }
 
   /**
@@ -80,6 +82,7 @@ export class EndpointHealth {
    * @param retryAfterMs The server's `Retry-After`, if any.
    */
   recordFailure(retryAfterMs?: number): void {
+    this.#probing = false;
     const failures = (this.#state?.failures ?? 0) + 1;
     this.#write({
       failures,
@@ -88,12 +91,14 @@ export class EndpointHealth {
   }
 
   /**
-   * Holds other runs off while this one probes a recovering endpoint.
+   * Holds other runs off while this one probes a recovering endpoint; this one may still deliver.
    *
    * @param ms How long the probe may take.
    */
   lease(ms: number): void {
-    if (this.#state) this.#write({ failures: this.#state.failures, notBefore: this.#clock() + ms });
+    if (!this.#state) return;
+    this.#write({ failures: this.#state.failures, notBefore: this.#clock() + ms });
+    this.#probing = true;
   }
 
   /**
@@ -104,6 +109,7 @@ export class EndpointHealth {
   recordSuccess(): boolean {
     if (this.#state === undefined) return false;
     this.#state = undefined;
+    this.#probing = false;
     try {
       this.#files.remove(this.path);
     } catch {

@@ -49,7 +49,7 @@ export interface SpoolClaim {
 export interface ClaimResult {
   /** The events, each with the claim it came from. */
   readonly events: (SpooledEvent & { readonly claim: SpoolClaim })[];
-  /** Events taken from disk but dropped, by reason: `spool_corrupt`, `spool_expired`. */
+  /** Events taken from disk but dropped, by reason: `spool_corrupt`, `spool_expired`, `spool_unavailable`. */
   readonly dropped: Record<string, number>;
 }
 
@@ -122,17 +122,15 @@ export class Spool {
     let first = Math.max(0, lines.length - this.#limits.maxEvents);
     while (first < lines.length && bytes > this.#limits.maxBytes) bytes -= lines[first++].bytes + 1;
     addCount(dropped, "spool_full", first);
-    if (first < lines.length) {
-      const name = `e-${stamp(now)}-${lines.length - first}-${bytes}-${crypto.randomUUID().slice(0, 8)}.jsonl`;
-      writeAtomically(this.#files, this.dir, name, lines.slice(first).map((line) => `${line.text}\n`).join(""), now);
-    }
+    this.#writeFile(lines.slice(first), now);
     this.#prune(now, dropped);
     return dropped;
   }
 
   /**
-   * Claims spool files, oldest first, while their events fit in `room`, and
-   * reads them. Corrupt lines and expired events are dropped and counted.
+   * Claims spool files, oldest first, until `room` events are taken, and
+   * reads them; of a file larger than what is left of the room, the rest is
+   * written back. Corrupt lines and expired events are dropped and counted.
    *
    * @param room How many events the caller can take.
    * @param now The current time, in epoch milliseconds.
@@ -142,7 +140,7 @@ export class Spool {
     const events: (SpooledEvent & { claim: SpoolClaim })[] = [];
     const dropped: Record<string, number> = {};
     for (const { entry, path } of this.#claimable(now)) {
-      if (entry.events > room - events.length) break;
+      if (events.length >= room) break;
       const claimed = `${this.dir}/c-${stamp(now)}-${entry.name}`;
       try {
         this.#files.rename(path, claimed);
@@ -156,6 +154,7 @@ export class Spool {
       } catch {
         // Unreadable: every event it named is lost.
       }
+      const valid: SpooledEvent[] = [];
       let read = 0;
       for (const line of text.split("\n")) {
         if (line === "") continue;
@@ -163,12 +162,18 @@ export class Spool {
         const event = parseLine(line);
         if (event === undefined) addCount(dropped, "spool_corrupt", 1);
         else if (now - event.timestamp > this.#limits.maxAgeMs) addCount(dropped, "spool_expired", 1);
-        else {
-          events.push({ ...event, claim });
-          claim.remaining++;
-        }
+        else valid.push(event);
       }
       addCount(dropped, "spool_corrupt", Math.max(0, entry.events - read));
+      // A file larger than the room is split: what does not fit goes back, keeping its place in line.
+      const taken = valid.slice(0, room - events.length);
+      try {
+        this.#writeFile(valid.slice(taken.length).map(spoolLine), entry.time);
+      } catch {
+        addCount(dropped, "spool_unavailable", valid.length - taken.length);
+      }
+      for (const event of taken) events.push({ ...event, claim });
+      claim.remaining = taken.length;
       if (claim.remaining === 0) this.release(claim);
     }
     return { events, dropped };
@@ -194,6 +199,14 @@ export class Spool {
    */
   entries(): Entry[] {
     return this.#list().flatMap((name) => parseEntry(name) ?? []).sort((a, b) => a.time - b.time);
+  }
+
+  /** Writes lines as one spool file named for `time`; nothing for no lines. */
+  #writeFile(lines: readonly { text: string; bytes: number }[], time: number): void {
+    if (lines.length === 0) return;
+    const bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
+    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${crypto.randomUUID().slice(0, 8)}.jsonl`;
+    writeAtomically(this.#files, this.dir, name, lines.map((line) => `${line.text}\n`).join(""), time);
   }
 
   #list(): string[] {

@@ -1,10 +1,11 @@
 /**
- * Runs a script in a child process of the runtime running the tests (Deno,
- * Node or Bun), so exit behaviour is tested for real, per runtime.
+ * Runs a program in a child process of the runtime running the tests (Deno,
+ * Node or Bun), or a compiled executable, so exit behaviour is tested for
+ * real, per runtime.
  *
  * @module
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { runtimeInfo } from "../../src/runtime/mod.ts";
 
@@ -24,40 +25,62 @@ export interface ChildOptions {
   env?: Record<string, string | undefined>;
   /** Deno permission flags. @default {["-A"]} */
   denoFlags?: string[];
-  /** Arguments for the script. */
+  /** Arguments for the program. */
   args?: string[];
+  /** Run this executable instead of the script under the current runtime. */
+  executable?: string;
   /** Kill the child after this long. @default {30000} */
   limitMs?: number;
 }
 
-/** The command that runs a script in the current runtime. */
+/** A running child and what it will have done. */
+export interface StartedChild {
+  process: ChildProcess;
+  result: Promise<ChildResult>;
+}
+
+/**
+ * The command that runs a script in the current runtime.
+ *
+ * @param script The script's path.
+ * @param denoFlags Deno permission flags.
+ */
 export function runtimeCommand(script: string, denoFlags = ["-A"]): string[] {
   return runtimeInfo().name === "deno" ? [process.execPath, "run", ...denoFlags, script] : [process.execPath, script];
 }
 
+/** The path of a fixture in `tests/fixtures/`. */
+export function fixturePath(fixture: string): string {
+  return new URL(`../fixtures/${fixture}`, import.meta.url).pathname;
+}
+
 /**
- * Runs a fixture script from `tests/fixtures/` and collects its output.
+ * Starts a fixture script from `tests/fixtures/` (or an executable) and collects its output.
  *
  * @param fixture The file name in `tests/fixtures/`.
  * @param options Environment, flags, arguments and time limit.
  */
-export function runChild(fixture: string, options: ChildOptions = {}): Promise<ChildResult> {
-  const script = new URL(`../fixtures/${fixture}`, import.meta.url).pathname;
-  const [command, ...args] = runtimeCommand(script, options.denoFlags);
+export function startChild(fixture: string, options: ChildOptions = {}): StartedChild {
+  const [command, ...args] = options.executable
+    ? [options.executable]
+    : runtimeCommand(fixturePath(fixture), options.denoFlags);
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries({ ...process.env, ...options.env })) {
+  for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith("NAT_TELEMETRY_") && key !== "DO_NOT_TRACK") env[key] = value;
   }
   // Children keep no spool unless a test gives them one: nothing reaches the home directory.
   env.NAT_TELEMETRY_SPOOL_DIR = "";
-  for (const [key, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[key] = value;
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args, ...(options.args ?? [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, [...args, ...(options.args ?? [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const result = new Promise<ChildResult>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk) => stdout += chunk);
-    child.stderr.on("data", (chunk) => stderr += chunk);
+    child.stdout?.on("data", (chunk) => stdout += chunk);
+    child.stderr?.on("data", (chunk) => stderr += chunk);
     const limit = setTimeout(() => child.kill("SIGKILL"), options.limitMs ?? 30_000);
     child.on("error", reject);
     child.on("close", (code, signal) => {
@@ -65,4 +88,15 @@ export function runChild(fixture: string, options: ChildOptions = {}): Promise<C
       resolve({ code, signal, stdout, stderr, elapsedMs: performance.now() - started });
     });
   });
+  return { process: child, result };
+}
+
+/**
+ * Runs a fixture script (or an executable) to its end.
+ *
+ * @param fixture The file name in `tests/fixtures/`.
+ * @param options Environment, flags, arguments and time limit.
+ */
+export function runChild(fixture: string, options: ChildOptions = {}): Promise<ChildResult> {
+  return startChild(fixture, options).result;
 }

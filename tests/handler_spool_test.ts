@@ -1,0 +1,198 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import {
+  NATTelemetryHandler,
+  type NATTelemetryHandlerOptions,
+  setTelemetryEnabled,
+  type TelemetryStats,
+} from "../mod.ts";
+import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
+import { TestServer } from "./helpers/server.ts";
+import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+setTelemetryEnabled(true);
+
+/** A refused endpoint: a port that was just closed. */
+async function refusedUrl(): Promise<string> {
+  const server = await TestServer.start();
+  await server.close();
+  return server.url();
+}
+
+function handler(spoolDir: string, endpoint: string, options: NATTelemetryHandlerOptions = {}) {
+  return new NATTelemetryHandler({ spoolDir, endpoint, exitTimeoutSeconds: 1, ...options });
+}
+
+function assertBalanced(stats: TelemetryStats) {
+  const out = stats.sent + droppedTotal(stats.dropped) + stats.queued + stats.dlq + stats.inFlight + stats.spooled;
+  assert.equal(stats.enqueued + stats.replayed, out, JSON.stringify(stats));
+}
+
+test("stop() spools what it could not deliver; the next handler delivers it with its timestamp and retry count", async () => {
+  using dir = tempDir();
+  const down = handler(dir.path, await refusedUrl());
+  down.enqueue(commandEvent("offline"));
+  await down.stop();
+  assert.equal(down.stats().spooled, 1);
+  assertBalanced(down.stats());
+  const [line] = spooled(dir.path);
+  assert.equal(line.retries, 1);
+
+  const server = await TestServer.start();
+  try {
+    rmSync(`${dir.path}/${files(dir.path).find((name) => name.startsWith("health-"))}`); // the endpoint moved
+    const up = handler(dir.path, server.url());
+    up.enqueue(commandEvent("online"));
+    await up.stop();
+    assert.deepEqual(commands(server.events()), ["offline", "online"], "the spooled event goes first");
+    assert.equal(server.events()[0].ts, line.event.ts, "it keeps its original timestamp");
+    assert.deepEqual(up.stats(), {
+      enqueued: 1,
+      replayed: 1,
+      sent: 2,
+      dropped: {},
+      queued: 0,
+      dlq: 0,
+      inFlight: 0,
+      spooled: 0,
+    });
+    assert.deepEqual(files(dir.path), [], "delivered events leave the spool");
+  } finally {
+    await server.close();
+  }
+});
+
+test("while the endpoint is known to be down, a run spools at once without trying", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ hang: true }));
+  try {
+    const first = handler(dir.path, server.url(), { exitTimeoutSeconds: 0.3, requestTimeoutSeconds: 30 });
+    first.enqueue(commandEvent("first"));
+    await first.stop();
+    assert.equal(server.requests.length, 1, "the first run tries and pays the budget");
+    assert.equal(first.stats().spooled, 1);
+
+    const second = handler(dir.path, server.url(), { exitTimeoutSeconds: 0.3, requestTimeoutSeconds: 30 });
+    second.enqueue(commandEvent("second"));
+    const started = Date.now();
+    await second.stop();
+    assert.ok(Date.now() - started < 250, "no exit budget paid");
+    assert.equal(server.requests.length, 1, "the second run does not try");
+    assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command).sort(), ["first", "second"]);
+    assert.deepEqual(second.stats().replayed, 0, "it does not read the spool either");
+  } finally {
+    await server.close();
+  }
+});
+
+test("after the wait one run probes; success clears the health state and drains the spool", async () => {
+  using dir = tempDir();
+  const clock = { now: Date.now() };
+  const server = await TestServer.start();
+  try {
+    server.reply({ status: 503, headers: { "retry-after": "120" } });
+    const first = handler(dir.path, server.url(), { clock: () => clock.now });
+    first.enqueue(commandEvent("a"));
+    await first.stop();
+    assert.equal(first.stats().spooled, 1);
+    clock.now += 119_000;
+    const early = handler(dir.path, server.url(), { clock: () => clock.now });
+    early.enqueue(commandEvent("b"));
+    await early.stop();
+    assert.equal(server.requests.length, 1, "Retry-After holds the next runs off");
+    clock.now += 1_000;
+    const probe = handler(dir.path, server.url(), { clock: () => clock.now });
+    probe.enqueue(commandEvent("c"));
+    await probe.stop();
+    assert.deepEqual(commands(server.events()).sort(), ["a", "a", "b", "c"]);
+    assert.deepEqual(files(dir.path), [], "spool drained and health file removed");
+    assertBalanced(probe.stats());
+  } finally {
+    await server.close();
+  }
+});
+
+test("a spooled file is deleted only after a 2xx: it survives while its events are in flight", async () => {
+  using dir = tempDir();
+  const seed = handler(dir.path, await refusedUrl());
+  seed.enqueue(commandEvent("spooled"));
+  await seed.stop();
+  for (const name of files(dir.path).filter((name) => name.startsWith("health-"))) rmSync(`${dir.path}/${name}`);
+  const server = await TestServer.start(() => ({ status: 200, delayMs: 200 }));
+  try {
+    const replayer = handler(dir.path, server.url());
+    replayer.enqueue(commandEvent("x"));
+    const flushing = replayer.flush();
+    await waitFor(() => server.requests.length === 1, "the request");
+    assert.equal(files(dir.path).length, 1);
+    assert.match(files(dir.path)[0], /^c-/, "claimed while in flight, not deleted");
+    await flushing;
+    assert.deepEqual(files(dir.path), []);
+    await replayer.stop();
+  } finally {
+    await server.close();
+  }
+});
+
+test("retry limits hold across runs: a spooled event past maxRetries is dropped, not resent forever", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 500 }));
+  const clock = { now: Date.now() };
+  try {
+    for (let run = 0; run < 4; run++) {
+      clock.now += 7_200_000; // past any circuit wait
+      const h = handler(dir.path, server.url(), { maxRetries: 2, clock: () => clock.now });
+      if (run === 0) h.enqueue(commandEvent("doomed"));
+      else h.start();
+      await h.stop();
+      assertBalanced(h.stats());
+      if (run === 2) assert.deepEqual(h.stats().dropped, { retries_exhausted: 1 });
+    }
+    assert.equal(server.requests.length, 3, "one try and two retries, over three runs");
+    assert.deepEqual(spooled(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test("replay takes only what fits in memory; the rest waits in the spool", async () => {
+  using dir = tempDir();
+  for (let i = 0; i < 3; i++) {
+    const h = handler(dir.path, await refusedUrl());
+    for (let j = 0; j < 2; j++) h.enqueue(commandEvent(`r${i}-${j}`));
+    h.start();
+    await h.stop();
+    for (const name of files(dir.path).filter((name) => name.startsWith("health-"))) rmSync(`${dir.path}/${name}`);
+  }
+  const server = await TestServer.start();
+  try {
+    const small = handler(dir.path, server.url(), { maxBufferedEvents: 5 });
+    small.enqueue(commandEvent("own"));
+    await small.stop();
+    assert.equal(small.stats().replayed, 4, "four spooled events fit beside the own one");
+    assert.equal(small.stats().sent, 5);
+    assert.equal(spooled(dir.path).length, 2, "the rest waits in the spool for a later run");
+  } finally {
+    await server.close();
+  }
+});
+
+test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
+  using dir = tempDir();
+  const h = handler(`${dir.path}/spool`, await refusedUrl());
+  h.enqueue(commandEvent("x"));
+  await h.flush();
+  rmSync(`${dir.path}/spool`, { recursive: true });
+  await h.stop();
+  assert.deepEqual(h.stats().dropped, { spool_unavailable: 1 });
+  assertBalanced(h.stats());
+});
+
+test("without a spool, undelivered events stay in memory after stop()", async () => {
+  const h = new NATTelemetryHandler({ spoolDir: false, endpoint: await refusedUrl(), exitTimeoutSeconds: 1 });
+  h.enqueue(commandEvent("x"));
+  await h.stop();
+  assert.equal(h.stats().dlq, 1);
+});

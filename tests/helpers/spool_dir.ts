@@ -1,0 +1,28 @@
+/**
+ * Temporary spool directories for tests, and a look at what they hold.
+ *
+ * @module
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+
+/** A fresh temporary directory, removed by `Symbol.dispose`. */
+export function tempDir(): { path: string } & Disposable {
+  const path = mkdtempSync(`${tmpdir()}/nat-telemetry-test-`);
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** The names of a directory's files, sorted. */
+export function files(dir: string): string[] {
+  return readdirSync(dir).sort();
+}
+
+/** Every event line in the directory's spool files (unclaimed and claimed), parsed. */
+export function spooled(
+  dir: string,
+): { retries: number; timestamp: number; event: { parameters: Record<string, unknown>; ts: string } }[] {
+  return files(dir)
+    .filter((name) => name.endsWith(".jsonl"))
+    .flatMap((name) => readFileSync(`${dir}/${name}`, "utf8").split("\n").filter(Boolean))
+    .map((line) => JSON.parse(line));
+}

@@ -1,0 +1,146 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { statSync, writeFileSync } from "node:fs";
+import { host } from "../src/runtime/mod.ts";
+import { Spool, type SpooledEvent, STALE_CLAIM_MS } from "../src/spool.ts";
+import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
+
+const limits = { maxEvents: 1000, maxBytes: 1_048_576, maxAgeMs: 7 * 86_400_000 };
+const now = Date.parse("2026-11-28T12:00:00Z");
+const fs = host().files!;
+
+function event(command: string, retries = 0, timestamp = now - 1000): SpooledEvent {
+  const json = JSON.stringify({
+    ts: new Date(timestamp).toISOString(),
+    parameters: { command },
+    name: "nat_cli_command",
+  });
+  return { json, schemaVersion: "1.5", retries, timestamp };
+}
+
+function open(dir: string, custom = limits): Spool {
+  const spool = Spool.open(dir, fs, custom);
+  assert.ok(spool, "the spool opens");
+  return spool;
+}
+
+test("spooled events come back unchanged: wire JSON, original timestamp, retry count, schema", () => {
+  using dir = tempDir();
+  const written = [event("a", 0), event("b", 2, now - 5000)];
+  assert.deepEqual(open(dir.path).write(written, now), {});
+  const { events, dropped } = open(dir.path).claim(100, now);
+  assert.deepEqual(dropped, {});
+  assert.deepEqual(events.map(({ claim: _, ...rest }) => rest), written);
+});
+
+test("the spool directory is owner-only (0700) and its files 0600; no temporary file is left", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/nested/spool`;
+  open(path).write([event("a")], now);
+  assert.equal(statSync(path).mode & 0o777, 0o700);
+  const names = files(path);
+  assert.equal(names.length, 1);
+  assert.match(names[0], /^e-\d{13}-1-\d+-[0-9a-f]+\.jsonl$/);
+  assert.equal(statSync(`${path}/${names[0]}`).mode & 0o777, 0o600);
+});
+
+test("a claim is exclusive: a second claimer gets nothing; release deletes the claimed file", () => {
+  using dir = tempDir();
+  open(dir.path).write([event("a"), event("b")], now);
+  const first = open(dir.path).claim(100, now);
+  const second = open(dir.path).claim(100, now);
+  assert.equal(first.events.length, 2);
+  assert.equal(second.events.length, 0);
+  assert.match(files(dir.path)[0], /^c-\d{13}-e-/);
+  open(dir.path).release(first.events[0].claim);
+  assert.deepEqual(files(dir.path), []);
+});
+
+test("claims take files oldest first up to the room; the rest of a split file goes back, first in line", () => {
+  using dir = tempDir();
+  const spool = open(dir.path);
+  spool.write([event("old1"), event("old2")], now - 2000);
+  spool.write([event("mid1"), event("mid2")], now - 1000);
+  spool.write([event("new")], now);
+  const first = spool.claim(3, now);
+  assert.deepEqual(first.events.map((e) => JSON.parse(e.json).parameters.command), ["old1", "old2", "mid1"]);
+  const second = spool.claim(100, now);
+  assert.deepEqual(second.events.map((e) => JSON.parse(e.json).parameters.command), ["mid2", "new"]);
+});
+
+test("a corrupt file is skipped, counted and removed; the other files are still read", () => {
+  using dir = tempDir();
+  const spool = open(dir.path);
+  spool.write([event("good")], now);
+  writeFileSync(`${dir.path}/e-${now - 10}-3-50-deadbeef.jsonl`, "\u0000garbage{{{\n[1,2]\n");
+  writeFileSync(`${dir.path}/notes.txt`, "not ours");
+  const { events, dropped } = spool.claim(100, now);
+  assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["good"]);
+  assert.deepEqual(dropped, { spool_corrupt: 3 }, "two bad lines, and one line the name promised but is missing");
+  assert.deepEqual(files(dir.path).filter((name) => name !== "notes.txt").length, 1, "only the good claim is left");
+});
+
+test("a torn line loses only itself", () => {
+  using dir = tempDir();
+  const spool = open(dir.path);
+  spool.write([event("a"), event("b")], now);
+  const [name] = files(dir.path);
+  writeFileSync(`${dir.path}/${name}`, spooled(dir.path).map((line) => JSON.stringify(line)).join("\n").slice(0, -10));
+  const { events, dropped } = spool.claim(100, now);
+  assert.equal(events.length, 1);
+  assert.deepEqual(dropped, { spool_corrupt: 1 });
+});
+
+test("the spool keeps at most maxEvents: the oldest files go first, counted as spool_full", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxEvents: 5 });
+  spool.write([event("1"), event("2")], now - 3000);
+  spool.write([event("3"), event("4")], now - 2000);
+  assert.deepEqual(spool.write([event("5"), event("6")], now), { spool_full: 2 });
+  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["3", "4", "5", "6"]);
+  assert.deepEqual(spool.write([1, 2, 3, 4, 5, 6, 7].map((i) => event(`n${i}`)), now + 1), { spool_full: 6 });
+  assert.equal(spooled(dir.path).length, 5, "a write larger than the spool keeps its newest events");
+});
+
+test("the spool keeps at most maxBytes", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxBytes: 600 });
+  for (let i = 0; i < 6; i++) spool.write([event(`e${i}`)], now + i);
+  const total = files(dir.path).reduce((sum, name) => sum + statSync(`${dir.path}/${name}`).size, 0);
+  assert.ok(total <= 600, `${total} bytes`);
+  assert.ok(spooled(dir.path).length >= 3);
+});
+
+test("events older than maxAge are dropped as spool_expired, at write and at claim", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxAgeMs: 60_000 });
+  spool.write([event("ancient")], now - 120_000);
+  assert.deepEqual(spool.write([event("fresh"), event("stale", 0, now - 90_000)], now), { spool_expired: 1 });
+  const { events, dropped } = spool.claim(100, now);
+  assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["fresh"]);
+  assert.deepEqual(dropped, { spool_expired: 1 });
+});
+
+test("a claim older than an hour belongs to a dead run and is taken over; a fresh one is not", () => {
+  using dir = tempDir();
+  open(dir.path).write([event("a")], now);
+  assert.equal(open(dir.path).claim(100, now).events.length, 1);
+  assert.equal(open(dir.path).claim(100, now + STALE_CLAIM_MS - 1).events.length, 0);
+  const takeover = open(dir.path).claim(100, now + STALE_CLAIM_MS + 1);
+  assert.equal(takeover.events.length, 1);
+  assert.equal(files(dir.path).length, 1, "still one file, claimed anew");
+});
+
+test("temporary files a crashed writer left are removed once stale", () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/t-${now - STALE_CLAIM_MS - 5}-abcdef.tmp`, "half");
+  writeFileSync(`${dir.path}/t-${now}-abcdef.tmp`, "being written right now");
+  open(dir.path).claim(100, now);
+  assert.deepEqual(files(dir.path), [`t-${now}-abcdef.tmp`]);
+});
+
+test("a directory that cannot be created means no spool, not an error", () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/file`, "");
+  assert.equal(Spool.open(`${dir.path}/file/spool`, fs, limits), undefined);
+});
