@@ -241,7 +241,14 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #hookExit(): void {
     if (this.#unhook) return;
     const runtime = host();
-    const unhookExit = runtime.onExit({ beforeExit: () => void this.stop(), exit: () => this.#spoolPending() });
+    const unhookExit = runtime.onExit({
+      beforeExit: () => {
+        const started = this.#stopping === undefined;
+        void this.stop();
+        return started;
+      },
+      exit: () => this.#spoolPending(),
+    });
     const onInterrupt = this.#options.captureInterrupts;
     const unhookInterrupts = onInterrupt
       ? runtime.onInterrupt((signal) => {

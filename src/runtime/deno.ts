@@ -102,10 +102,13 @@ export function denoHost(deno: DenoNamespace): Host {
     },
     files,
     onExit(hooks) {
-      const beforeExit = () => quietly(hooks.beforeExit);
+      // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
+      const beforeExit = (event: Event) => {
+        if (quietly(hooks.beforeExit)) event.preventDefault();
+      };
       const exit = () => quietly(hooks.exit);
       // An uncaught error or rejection ends a Deno process without "unload"; we listen, and never preventDefault.
-      const events: [string, () => void][] = [
+      const events: [string, (event: Event) => void][] = [
         ["beforeunload", beforeExit],
         ["unload", exit],
         ["error", exit],

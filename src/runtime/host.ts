@@ -13,9 +13,12 @@ export type InterruptSignal = "SIGINT" | "SIGTERM";
 export interface ExitHooks {
   /**
    * The event loop is empty and asynchronous work is still allowed (Node/Bun
-   * `beforeExit`, Deno `beforeunload`). May fire again if the hook starts work.
+   * `beforeExit`, Deno `beforeunload`). Fires again once the loop is empty again.
+   *
+   * @returns `true` when the hook started work the process must wait for (Deno
+   *   exits right after `beforeunload` unless told to wait).
    */
-  beforeExit(): void;
+  beforeExit(): boolean;
   /**
    * The process is ending and only synchronous work runs: an explicit exit
    * (`process.exit()`, `Deno.exit()`), the natural end, or an uncaught error.
@@ -106,11 +109,12 @@ export const SIGNAL_EXIT_STATUS: Readonly<Record<InterruptSignal, number>> = { S
  * Runs a hook, swallowing anything it throws: a hook must never break the host program.
  *
  * @param hook The hook.
+ * @returns What the hook returned, or `undefined` if it threw.
  */
-export function quietly(hook: () => void): void {
+export function quietly<T>(hook: () => T): T | undefined {
   try {
-    hook();
+    return hook();
   } catch {
-    // Nothing a hook does may reach the host program.
+    return undefined; // Nothing a hook does may reach the host program.
   }
 }

@@ -1,0 +1,232 @@
+/**
+ * Exit behaviour in real child processes of the runtime under test (and, under
+ * Bun, of a `bun build --compile` executable), against a real loopback server
+ * and a real spool directory.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { runtimeInfo } from "../src/runtime/mod.ts";
+import { type ChildOptions, fixturePath, runChild, startChild } from "./helpers/child.ts";
+import { commands } from "./helpers/events.ts";
+import { type Reply, TestServer } from "./helpers/server.ts";
+import { spooled, tempDir } from "./helpers/spool_dir.ts";
+
+const runtime = runtimeInfo().name;
+
+/** Where to run the exit fixture: the runtime under test, and under Bun also a compiled executable. */
+const targets: { label: string; executable?: string }[] = [{ label: runtime }];
+if (runtime === "bun") {
+  const out = `${tempDir().path}/exit_child`;
+  execFileSync(process.execPath, ["build", "--compile", fixturePath("exit_child.ts"), "--outfile", out], {
+    stdio: "ignore",
+  });
+  targets.push({ label: "bun --compile executable", executable: out });
+}
+
+/** Runs the exit fixture with telemetry on, a spool directory and an endpoint. */
+function runExit(mode: string, spoolDir: string, endpoint: string, extra: ChildOptions & { command?: string } = {}) {
+  return {
+    ...extra,
+    args: [mode],
+    env: {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: endpoint,
+      NAT_TELEMETRY_SPOOL_DIR: spoolDir,
+      NAT_TEST_COMMAND: extra.command ?? mode,
+      NAT_TEST_OPTIONS: JSON.stringify({ exitTimeoutSeconds: 1, requestTimeoutSeconds: 30 }),
+      ...extra.env,
+    },
+  };
+}
+
+function removeHealth(dir: string) {
+  for (const name of readdirSync(dir).filter((name) => name.startsWith("health-"))) rmSync(`${dir}/${name}`);
+}
+
+for (const { label, executable } of targets) {
+  const child = (mode: string, dir: string, endpoint: string, extra: ChildOptions & { command?: string } = {}) =>
+    runChild("exit_child.ts", { executable, ...runExit(mode, dir, endpoint, extra) });
+
+  test(`${label}: a natural exit delivers, adds no output and keeps the exit code`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const result = await child("natural", dir.path, server.url());
+      assert.deepEqual([result.code, result.stdout, result.stderr], [0, "", ""]);
+      assert.deepEqual(commands(server.events()), ["natural"]);
+      assert.deepEqual(readdirSync(dir.path), [], "nothing spooled");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: an explicit exit spools synchronously, keeps its code, and the next run delivers`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const exited = await child("exit", dir.path, server.url());
+      assert.deepEqual([exited.code, exited.stdout, exited.stderr], [3, "", ""]);
+      assert.equal(server.requests.length, 0, "nothing can be sent during a synchronous exit");
+      const [line] = spooled(dir.path);
+      assert.equal(line.event.parameters.command, "exit");
+      const next = await child("natural", dir.path, server.url());
+      assert.equal(next.code, 0);
+      assert.deepEqual(commands(server.events()), ["exit", "natural"]);
+      assert.equal(server.events()[0].ts, line.event.ts, "the original timestamp survives");
+      assert.deepEqual(readdirSync(dir.path), []);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: an uncaught error spools the event and the process fails exactly as before`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const result = await child("throw", dir.path, server.url());
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /the host program failed/);
+      assert.doesNotMatch(result.stderr, /telemetry/i);
+      assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["throw"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: endpoint down: the first run pays at most the budget, later runs nothing, a later run delivers all`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ hang: true }));
+    try {
+      const first = await child("natural", dir.path, server.url(), { command: "first" });
+      assert.equal(first.code, 0);
+      assert.equal(server.requests.length, 1);
+      const second = await child("natural", dir.path, server.url(), { command: "second" });
+      assert.equal(second.code, 0);
+      assert.equal(server.requests.length, 1, "while the endpoint is known down, runs do not try");
+      assert.ok(second.elapsedMs < first.elapsedMs, `${second.elapsedMs} ms < ${first.elapsedMs} ms`);
+      assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command).sort(), ["first", "second"]);
+      removeHealth(dir.path); // the wait has passed
+      server.respond(() => ({ status: 200 }));
+      const third = await child("natural", dir.path, server.url(), { command: "third" });
+      assert.equal(third.code, 0);
+      const accepted = server.requests.slice(1).flatMap((request) => JSON.parse(request.body).events);
+      assert.deepEqual(commands(accepted).sort(), ["first", "second", "third"]);
+      assert.deepEqual(readdirSync(dir.path), []);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: two runs at once never deliver a spooled event twice`, async () => {
+    using dir = tempDir();
+    const down = await TestServer.start();
+    const downUrl = down.url();
+    await down.close();
+    for (let i = 0; i < 6; i++) {
+      await child("exit", dir.path, downUrl, { command: `spooled-${i}` });
+    }
+    assert.equal(spooled(dir.path).length, 6);
+    const server = await TestServer.start(() => ({ status: 200, delayMs: 20 }));
+    try {
+      const runs = [0, 1].map((i) =>
+        startChild("exit_child.ts", {
+          executable,
+          ...runExit("natural", dir.path, server.url(), { command: `run-${i}` }),
+        })
+          .result
+      );
+      for (const result of await Promise.all(runs)) assert.equal(result.code, 0, result.stderr);
+      const received = commands(server.events()).filter((name) => String(name).startsWith("spooled-")).sort();
+      assert.deepEqual(received, [0, 1, 2, 3, 4, 5].map((i) => `spooled-${i}`), "each spooled event exactly once");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: a corrupt spool file is survived, counted and removed`, async () => {
+    using dir = tempDir();
+    writeFileSync(`${dir.path}/e-${Date.now() - 5000}-2-40-0badf00d.jsonl`, '\u0000\u0001garbage\n{"half":');
+    writeFileSync(`${dir.path}/e-not-even-a-name.jsonl`, "{}");
+    const server = await TestServer.start();
+    try {
+      const result = await child("natural", dir.path, server.url());
+      assert.deepEqual([result.code, result.stderr], [0, ""]);
+      assert.deepEqual(commands(server.events()), ["natural"]);
+      assert.deepEqual(readdirSync(dir.path), ["e-not-even-a-name.jsonl"], "the corrupt spool file is gone");
+    } finally {
+      await server.close();
+    }
+  });
+
+  // The fault matrix: whatever the endpoint does at exit, the event is delivered or spooled, never lost, and the
+  // run ends within the exit budget (1 s here, with a 30 s request timeout) plus a generous margin.
+  const faults: [string, Reply, "delivered" | "spooled"][] = [
+    ["healthy", { status: 200 }, "delivered"],
+    ["slow (0.5 s)", { status: 200, delayMs: 500 }, "delivered"],
+    ["silent", { hang: true }, "spooled"],
+    ["refused", { status: 0 }, "spooled"],
+    ["503 with Retry-After", { status: 503, headers: { "retry-after": "30" } }, "spooled"],
+    ["429", { status: 429 }, "spooled"],
+    ["500", { status: 500 }, "spooled"],
+  ];
+  for (const [name, reply, expected] of faults) {
+    test(`${label}: at exit against a ${name} endpoint the event is ${expected}, within the budget`, async () => {
+      using dir = tempDir();
+      const server = await TestServer.start(() => reply);
+      const url = server.url();
+      if (name === "refused") await server.close();
+      try {
+        const result = await child("natural", dir.path, url);
+        assert.deepEqual([result.code, result.stderr], [0, ""]);
+        assert.ok(result.elapsedMs < 10_000, `took ${result.elapsedMs} ms with a 1 s budget and 30 s request timeout`);
+        const kept = spooled(dir.path).map((line) => line.event.parameters.command);
+        if (expected === "delivered") {
+          assert.deepEqual([commands(server.events()), kept], [["natural"], []]);
+        } else {
+          assert.deepEqual(kept, ["natural"], "spooled for a later run");
+        }
+      } finally {
+        if (name !== "refused") await server.close();
+      }
+    });
+  }
+}
+
+test(`${runtime}: with captureInterrupts, Ctrl-C spools pending events and the process still dies of SIGINT`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ hang: true }));
+  try {
+    const started = startChild(
+      "exit_child.ts",
+      runExit("wait", dir.path, server.url(), { env: { NAT_TEST_CAPTURE: "1" } }),
+    );
+    await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+    started.process.kill("SIGINT");
+    const result = await started.result;
+    assert.ok(result.signal === "SIGINT" || result.code === 130, `died of SIGINT: ${result.signal} ${result.code}`);
+    assert.deepEqual(
+      spooled(dir.path).map((line) => [line.event.parameters.command, line.event.parameters.taskStatus]),
+      [["wait", "success"], ["wait", "interrupted"]],
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: without opting in, no signal listener is installed: Ctrl-C kills as before, nothing is spooled`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const started = startChild("exit_child.ts", runExit("wait", dir.path, server.url()));
+    await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+    started.process.kill("SIGINT");
+    const result = await started.result;
+    assert.equal(result.signal, "SIGINT");
+    assert.deepEqual(readdirSync(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
