@@ -6,6 +6,9 @@
  * @module
  */
 import { parseRetryAfter } from "./backoff.ts";
+import type { Fetch } from "./runtime/mod.ts";
+
+export type { Fetch, FetchResponse } from "./runtime/mod.ts";
 
 /** How many 307/308 redirects one delivery follows. */
 export const MAX_REDIRECTS = 3;
@@ -30,7 +33,7 @@ export interface DeliveryRequest {
   /** The envelope's JSON text. */
   body: string;
   /** The fetch to use. */
-  fetch: typeof fetch;
+  fetch: Fetch;
   /** The deadline for the whole delivery, redirects included, in milliseconds. */
   timeoutMs: number;
   /** Aborts the delivery from outside (the exit budget); the outcome is then `interrupted`. */

@@ -273,10 +273,21 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   async #shutdown(): Promise<void> {
     this.#ticking = false;
-    clearTimeout(this.#timer);
+    // Only when set: under Deno the first timer call of a process loads its timer module (~10 ms).
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#replay();
+    // Nothing to send, or the endpoint is known to be down: spool at once, without paying the exit budget.
+    if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush();
+    this.#spoolPending();
+    this.#unhook?.();
+    this.#unhook = undefined;
+  }
+
+  /** Flushes within the exit budget; at the deadline, aborts what is in flight and keeps its events. */
+  async #finalFlush(): Promise<void> {
     const health = this.#openDisk()?.health;
     // A recovering endpoint: hold other runs off while this one probes it.
-    if (health?.state && !health.isOpen()) health.lease(this.#options.exitTimeoutMs + 1000);
+    if (health?.state) health.lease(this.#options.exitTimeoutMs + 1000);
     let deadline: ReturnType<typeof setTimeout> | undefined;
     const budget = new Promise<false>((resolve) => {
       deadline = setTimeout(() => resolve(false), this.#options.exitTimeoutMs);
@@ -292,9 +303,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
       health?.recordFailure();
     }
     this.#interrupt = new AbortController();
-    this.#spoolPending();
-    this.#unhook?.();
-    this.#unhook = undefined;
   }
 
   /** Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it. */

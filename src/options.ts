@@ -6,7 +6,7 @@
  */
 import { DEFAULT_ENDPOINT, environmentSettings } from "./config.ts";
 import { describe } from "./describe.ts";
-import type { InterruptSignal } from "./runtime/mod.ts";
+import { type Fetch, host, type InterruptSignal } from "./runtime/mod.ts";
 import type { SpoolLimits } from "./spool.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -41,7 +41,10 @@ export interface NATTelemetryHandlerOptions {
   endpoint?: string;
   /** The most seconds `stop()` may take in total. @default {requestTimeoutSeconds} */
   exitTimeoutSeconds?: number;
-  /** The fetch to deliver with. @default {globalThis.fetch} */
+  /**
+   * The fetch to deliver with.
+   * @default {globalThis.fetch; under Node.js a lighter client on node:http, which loads ~40 ms faster}
+   */
   fetch?: typeof fetch;
   /** Seconds before the first retry; doubles with each retry, with jitter. 0 retries at the next flush. @default {1} */
   backoffInitialSeconds?: number;
@@ -103,7 +106,7 @@ export interface ResolvedOptions {
   readonly spoolDir: string | undefined;
   readonly spoolLimits: SpoolLimits;
   readonly captureInterrupts: false | ((signal: InterruptSignal) => void);
-  readonly fetch: typeof fetch;
+  readonly fetch: Fetch;
   readonly logger: (message: string) => void;
   readonly clock: () => number;
   readonly random: () => number;
@@ -176,7 +179,8 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
       maxAgeMs: number("spoolMaxAgeDays", 7, "positive") * 86_400_000,
     },
     captureInterrupts: resolveInterrupts(options.captureInterrupts),
-    fetch: optional("fetch", "function", globalThis.fetch?.bind(globalThis)),
+    // globalThis.fetch is looked up at delivery time: under Node.js, touching it loads undici.
+    fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional("logger", "function", () => {}),
     clock: optional("clock", "function", Date.now),
     random: optional("random", "function", Math.random),

@@ -1,18 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { classifyStatus, deliver, type DeliveryOutcome, MAX_REDIRECTS } from "../src/delivery.ts";
+import { classifyStatus, deliver, type DeliveryOutcome, type Fetch, MAX_REDIRECTS } from "../src/delivery.ts";
+import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { TestServer } from "./helpers/server.ts";
 
-async function post(server: TestServer, options: { timeoutMs?: number; signal?: AbortSignal } = {}) {
-  return await deliver({
-    url: server.url(),
-    body: '{"events":[]}',
-    fetch,
-    timeoutMs: options.timeoutMs ?? 2000,
-    signal: options.signal,
-    now: Date.now,
-  });
-}
+/** Every client a delivery may use here: the global fetch and, under Node.js, the host's lighter one. */
+const clients: [string, Fetch][] = [["fetch", (url, init) => fetch(url, init)]];
+if (host().fetch) clients.push([`${runtimeInfo().name} host fetch`, host().fetch!]);
 
 async function withServer(fn: (server: TestServer) => Promise<void>) {
   const server = await TestServer.start();
@@ -52,103 +46,115 @@ test("every status has a rule: delivered, split, retried or dropped with a reaso
   for (const [status, outcome] of table) assert.deepEqual(classifyStatus(status), outcome, `status ${status}`);
 });
 
-test("a real POST carries the body as JSON and a 200 is delivered", async () => {
-  await withServer(async (server) => {
-    assert.deepEqual(await post(server), { kind: "delivered" });
-    assert.equal(server.requests[0].method, "POST");
-    assert.equal(server.requests[0].headers["content-type"], "application/json");
-    assert.equal(server.requests[0].body, '{"events":[]}');
-  });
-});
-
-test("429 and 503 honour Retry-After in seconds and as an HTTP date", async () => {
-  await withServer(async (server) => {
-    server.reply({ status: 429, headers: { "retry-after": "7" } });
-    assert.deepEqual(await post(server), { kind: "retry", reason: "http_429", retryAfterMs: 7000 });
-    const date = new Date(Date.now() + 60_000).toUTCString();
-    server.reply({ status: 503, headers: { "retry-after": date } });
-    const outcome = await post(server);
-    assert.equal(outcome.kind, "retry");
-    const retryAfterMs = outcome.kind === "retry" ? outcome.retryAfterMs ?? 0 : 0;
-    assert.ok(retryAfterMs > 55_000 && retryAfterMs <= 60_000, `${retryAfterMs}`);
-  });
-});
-
-test("307 and 308 are followed with the same POST body", async () => {
-  await withServer(async (server) => {
-    server.reply({ status: 307, headers: { location: "/moved" } }, {
-      status: 308,
-      headers: { location: server.url("/final") },
+for (const [client, fetchImpl] of clients) {
+  const post = async (server: TestServer, options: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
+    await deliver({
+      url: server.url(),
+      body: '{"events":[]}',
+      fetch: fetchImpl,
+      timeoutMs: options.timeoutMs ?? 2000,
+      signal: options.signal,
+      now: Date.now,
     });
-    assert.deepEqual(await post(server), { kind: "delivered" });
-    assert.deepEqual(server.requests.map((r) => [r.method, r.path, r.body]), [
-      ["POST", "/events", '{"events":[]}'],
-      ["POST", "/moved", '{"events":[]}'],
-      ["POST", "/final", '{"events":[]}'],
-    ]);
-  });
-});
 
-test("301, 302 and 303 are never followed as a GET: dropped as unsafe_redirect", async () => {
-  await withServer(async (server) => {
-    for (const status of [301, 302, 303]) {
-      server.reply({ status, headers: { location: "/elsewhere" } });
-      assert.deepEqual(await post(server), { kind: "rejected", reason: "unsafe_redirect" });
-    }
-    assert.equal(server.requests.length, 3, "the redirect target was never requested");
+  test(`${client}: a real POST carries the body as JSON and a 200 is delivered`, async () => {
+    await withServer(async (server) => {
+      assert.deepEqual(await post(server), { kind: "delivered" });
+      assert.equal(server.requests[0].method, "POST");
+      assert.equal(server.requests[0].headers["content-type"], "application/json");
+      assert.equal(server.requests[0].body, '{"events":[]}');
+    });
   });
-});
 
-test("a redirect loop stops after a few hops; a redirect without a usable Location is dropped", async () => {
-  await withServer(async (server) => {
-    server.respond(() => ({ status: 308, headers: { location: "/again" } }));
-    assert.deepEqual(await post(server), { kind: "rejected", reason: "too_many_redirects" });
-    assert.equal(server.requests.length, MAX_REDIRECTS + 1);
-    server.respond(() => ({ status: 307 }));
-    assert.deepEqual(await post(server), { kind: "rejected", reason: "bad_redirect" });
-    server.respond(() => ({ status: 307, headers: { location: "file:///etc/passwd" } }));
-    assert.deepEqual(await post(server), { kind: "rejected", reason: "bad_redirect" });
+  test(`${client}: 429 and 503 honour Retry-After in seconds and as an HTTP date`, async () => {
+    await withServer(async (server) => {
+      server.reply({ status: 429, headers: { "retry-after": "7" } });
+      assert.deepEqual(await post(server), { kind: "retry", reason: "http_429", retryAfterMs: 7000 });
+      const date = new Date(Date.now() + 60_000).toUTCString();
+      server.reply({ status: 503, headers: { "retry-after": date } });
+      const outcome = await post(server);
+      assert.equal(outcome.kind, "retry");
+      const retryAfterMs = outcome.kind === "retry" ? outcome.retryAfterMs ?? 0 : 0;
+      assert.ok(retryAfterMs > 55_000 && retryAfterMs <= 60_000, `${retryAfterMs}`);
+    });
   });
-});
 
-test("a server that never answers is a retryable timeout, within the deadline", async () => {
-  await withServer(async (server) => {
-    server.reply({ hang: true });
-    const started = Date.now();
-    assert.deepEqual(await post(server, { timeoutMs: 200 }), { kind: "retry", reason: "timeout" });
-    assert.ok(Date.now() - started < 1500, "the deadline bounds the wait");
+  test(`${client}: 307 and 308 are followed with the same POST body`, async () => {
+    await withServer(async (server) => {
+      server.reply({ status: 307, headers: { location: "/moved" } }, {
+        status: 308,
+        headers: { location: server.url("/final") },
+      });
+      assert.deepEqual(await post(server), { kind: "delivered" });
+      assert.deepEqual(server.requests.map((r) => [r.method, r.path, r.body]), [
+        ["POST", "/events", '{"events":[]}'],
+        ["POST", "/moved", '{"events":[]}'],
+        ["POST", "/final", '{"events":[]}'],
+      ]);
+    });
   });
-});
 
-test("a refused connection, a cut connection and garbage are retryable network errors", async () => {
-  const server = await TestServer.start();
-  const url = server.url();
-  await server.close();
-  const refused = await deliver({ url, body: "{}", fetch, timeoutMs: 2000, now: Date.now });
-  assert.deepEqual(refused, { kind: "retry", reason: "network_error" });
-  await withServer(async (live) => {
-    live.reply({ destroy: "before" }, { raw: "SMTP ready\r\n\r\n" });
-    assert.deepEqual(await post(live), { kind: "retry", reason: "network_error" });
-    assert.deepEqual(await post(live), { kind: "retry", reason: "network_error" });
+  test(`${client}: 301, 302 and 303 are never followed as a GET: dropped as unsafe_redirect`, async () => {
+    await withServer(async (server) => {
+      for (const status of [301, 302, 303]) {
+        server.reply({ status, headers: { location: "/elsewhere" } });
+        assert.deepEqual(await post(server), { kind: "rejected", reason: "unsafe_redirect" });
+      }
+      assert.equal(server.requests.length, 3, "the redirect target was never requested");
+    });
   });
-});
 
-test("a response cut mid-body still counts by its status, and the body is released", async () => {
-  await withServer(async (server) => {
-    server.reply({ status: 200, body: "x".repeat(10_000), destroy: "mid-body" });
-    assert.deepEqual(await post(server), { kind: "delivered" });
-    server.reply({ status: 500, body: "<html>".repeat(1000) });
-    assert.deepEqual(await post(server), { kind: "retry", reason: "http_500" });
+  test(`${client}: a redirect loop stops after a few hops; a redirect without a usable Location is dropped`, async () => {
+    await withServer(async (server) => {
+      server.respond(() => ({ status: 308, headers: { location: "/again" } }));
+      assert.deepEqual(await post(server), { kind: "rejected", reason: "too_many_redirects" });
+      assert.equal(server.requests.length, MAX_REDIRECTS + 1);
+      server.respond(() => ({ status: 307 }));
+      assert.deepEqual(await post(server), { kind: "rejected", reason: "bad_redirect" });
+      server.respond(() => ({ status: 307, headers: { location: "file:///etc/passwd" } }));
+      assert.deepEqual(await post(server), { kind: "rejected", reason: "bad_redirect" });
+    });
   });
-});
 
-test("an outside abort (the exit budget) interrupts the delivery instead of failing it", async () => {
-  await withServer(async (server) => {
-    server.reply({ hang: true });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 100);
-    assert.deepEqual(await post(server, { signal: controller.signal, timeoutMs: 5000 }), { kind: "interrupted" });
-    assert.deepEqual(await post(server, { signal: controller.signal }), { kind: "interrupted" });
-    assert.equal(server.requests.length, 1, "an already-aborted delivery sends nothing");
+  test(`${client}: a server that never answers is a retryable timeout, within the deadline`, async () => {
+    await withServer(async (server) => {
+      server.reply({ hang: true });
+      const started = Date.now();
+      assert.deepEqual(await post(server, { timeoutMs: 200 }), { kind: "retry", reason: "timeout" });
+      assert.ok(Date.now() - started < 1500, "the deadline bounds the wait");
+    });
   });
-});
+
+  test(`${client}: a refused connection, a cut connection and garbage are retryable network errors`, async () => {
+    const server = await TestServer.start();
+    const url = server.url();
+    await server.close();
+    const refused = await deliver({ url, body: "{}", fetch: fetchImpl, timeoutMs: 2000, now: Date.now });
+    assert.deepEqual(refused, { kind: "retry", reason: "network_error" });
+    await withServer(async (live) => {
+      live.reply({ destroy: "before" }, { raw: "SMTP ready\r\n\r\n" });
+      assert.deepEqual(await post(live), { kind: "retry", reason: "network_error" });
+      assert.deepEqual(await post(live), { kind: "retry", reason: "network_error" });
+    });
+  });
+
+  test(`${client}: a response cut mid-body still counts by its status, and the body is released`, async () => {
+    await withServer(async (server) => {
+      server.reply({ status: 200, body: "x".repeat(10_000), destroy: "mid-body" });
+      assert.deepEqual(await post(server), { kind: "delivered" });
+      server.reply({ status: 500, body: "<html>".repeat(1000) });
+      assert.deepEqual(await post(server), { kind: "retry", reason: "http_500" });
+    });
+  });
+
+  test(`${client}: an outside abort (the exit budget) interrupts the delivery instead of failing it`, async () => {
+    await withServer(async (server) => {
+      server.reply({ hang: true });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      assert.deepEqual(await post(server, { signal: controller.signal, timeoutMs: 5000 }), { kind: "interrupted" });
+      assert.deepEqual(await post(server, { signal: controller.signal }), { kind: "interrupted" });
+      assert.equal(server.requests.length, 1, "an already-aborted delivery sends nothing");
+    });
+  });
+}

@@ -100,6 +100,7 @@ export function denoHost(deno: DenoNamespace): Host {
         return false;
       }
     },
+    fetch: undefined,
     files,
     onExit(hooks) {
       // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.

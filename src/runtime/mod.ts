@@ -8,7 +8,7 @@ import type { Host } from "./host.ts";
 import { nodeHost } from "./node.ts";
 import { runtimeInfo } from "./info.ts";
 
-export type { ExitHooks, Host, HostFiles, InterruptSignal } from "./host.ts";
+export type { ExitHooks, Fetch, FetchResponse, Host, HostFiles, InterruptSignal } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 
@@ -21,6 +21,7 @@ const noHost: Host = {
   writeStderr: () => {},
   unrefTimer: () => {},
   canConnect: () => true,
+  fetch: undefined,
   files: undefined,
   onExit: () => () => {},
   onInterrupt: () => () => {},
@@ -41,6 +42,10 @@ let cached: Host | undefined;
 export function host(): Host {
   if (cached) return cached;
   const name = runtimeInfo().name;
-  cached = name === "deno" ? denoHost(g.Deno) : name === "unknown" ? noHost : nodeHost(g.process);
+  cached = name === "deno"
+    ? denoHost(g.Deno)
+    : name === "unknown"
+    ? noHost
+    : nodeHost(g.process, { lightFetch: name === "node" });
   return cached;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { type Host, type HostFiles, INTERRUPT_SIGNALS, type InterruptSignal, quietly } from "./host.ts";
+import { nodeFetch } from "./node_fetch.ts";
 
 /** The part of `node:fs` we use. */
 interface NodeFs {
@@ -22,7 +23,7 @@ export interface NodeProcess {
   pid: number;
   env: Record<string, string | undefined>;
   stderr: { write(text: string): unknown };
-  getBuiltinModule?(name: "node:fs"): unknown;
+  getBuiltinModule?(name: "node:fs" | "node:http" | "node:https"): unknown;
   on(event: string, listener: () => void): unknown;
   removeListener(event: string, listener: () => void): unknown;
   listenerCount(event: string): number;
@@ -33,15 +34,16 @@ export interface NodeProcess {
  * Builds the Node.js / Bun host.
  *
  * @param proc The `process` global.
+ * @param options `lightFetch`: deliver with {@link nodeFetch} (Node.js) rather than the global fetch (Bun's is native).
  * @returns A host over `process`.
  * @example
  * ```ts ignore
  * import process from "node:process";
  * import { nodeHost } from "./node.ts";
- * nodeHost(process).env("HOME");
+ * nodeHost(process, { lightFetch: true }).env("HOME");
  * ```
  */
-export function nodeHost(proc: NodeProcess): Host {
+export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): Host {
   let fs: NodeFs | undefined;
   try {
     fs = proc.getBuiltinModule?.("node:fs") as NodeFs | undefined;
@@ -76,6 +78,7 @@ export function nodeHost(proc: NodeProcess): Host {
       (timer as { unref?: () => void } | undefined)?.unref?.();
     },
     canConnect: () => true,
+    fetch: options.lightFetch && proc.getBuiltinModule ? nodeFetch((name) => proc.getBuiltinModule!(name)) : undefined,
     files,
     onExit(hooks) {
       const beforeExit = () => quietly(hooks.beforeExit);
