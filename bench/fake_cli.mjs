@@ -13,6 +13,6 @@ process.on("exit", () => process.stderr.write(`maxrss_kb=${process.resourceUsage
 
 if (process.argv[2] === "telemetry") {
   const { CliCommandEvent, NATTelemetryHandler } = await import(process.env.NAT_BENCH_MODULE ?? "../mod.ts");
-  await using telemetry = new NATTelemetryHandler({ sessionId: crypto.randomUUID().replaceAll("-", "") });
+  await using telemetry = new NATTelemetryHandler();
   telemetry.enqueue(new CliCommandEvent({ command: "bench", taskStatus: "success", durationMs: 0, exitCode: 0 }));
 }

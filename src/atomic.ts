@@ -27,7 +27,7 @@ export const TEMP_FILE: RegExp = /^t-(\d{13})-[0-9a-f]+\.tmp$/;
  * ```
  */
 export function writeAtomically(files: HostFiles, dir: string, name: string, text: string, now: number): void {
-  const temp = `${dir}/t-${stamp(now)}-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}.tmp`;
+  const temp = `${dir}/t-${stamp(now)}-${uniqueSuffix()}.tmp`;
   files.write(temp, text);
   try {
     files.rename(temp, `${dir}/${name}`);
@@ -54,4 +54,20 @@ export function writeAtomically(files: HostFiles, dir: string, name: string, tex
  */
 export function stamp(ms: number): string {
   return String(Math.floor(ms)).padStart(13, "0");
+}
+
+/**
+ * A random hex suffix that keeps file names written in the same millisecond
+ * apart. Not a secret, so `Math.random` serves: under Node.js the first use of
+ * `crypto` costs ~7 ms, which a CLI would feel.
+ *
+ * @returns 12 hex digits.
+ * @example
+ * ```ts
+ * import { uniqueSuffix } from "./atomic.ts";
+ * uniqueSuffix(); // e.g. "3f9a0c41b2e7"
+ * ```
+ */
+export function uniqueSuffix(): string {
+  return Math.floor(Math.random() * 2 ** 48).toString(16).padStart(12, "0");
 }

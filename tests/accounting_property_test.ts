@@ -146,3 +146,113 @@ test("property: every event is accounted for at every moment, whatever the serve
     await server.close();
   }
 });
+
+type RunOperation =
+  | { op: "enqueue" }
+  | { op: "flush"; answers: string[] }
+  | { op: "advance"; ms: number }
+  | { op: "restart"; answers: string[] };
+
+const runOperation: fc.Arbitrary<RunOperation> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant({ op: "enqueue" as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant("flush" as const), answers: fc.array(answerNames, { maxLength: 4 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 7_200_000 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant("restart" as const), answers: fc.array(answerNames, { maxLength: 3 }) }),
+  },
+);
+
+test("property: across runs sharing a spool, every event is delivered once or dropped with a reason", async () => {
+  const server = await TestServer.start();
+  const { mkdtempSync, readdirSync, readFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  /** Events in unclaimed spool files. */
+  const onDisk = (dir: string) =>
+    readdirSync(dir).filter((name) => name.startsWith("e-"))
+      .reduce((sum, name) => sum + readFileSync(`${dir}/${name}`, "utf8").split("\n").filter(Boolean).length, 0);
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(runOperation, { minLength: 5, maxLength: 30, size: "max" }), async (operations) => {
+        const dir = mkdtempSync(`${tmpdir()}/nat-telemetry-property-`);
+        const clock = { now: Date.parse("2026-11-28T00:00:00Z") };
+        const script: Reply[] = [];
+        let accepted = 0;
+        let timedOut = false;
+        const totals = { enqueued: 0, sent: 0, dropped: 0 };
+        const make = () =>
+          new NATTelemetryHandler({
+            endpoint: server.url(),
+            spoolDir: dir,
+            requestTimeoutSeconds: 0.1,
+            exitTimeoutSeconds: 0.3,
+            maxQueueSize: 100,
+            maxBufferedEvents: 6,
+            maxRetries: 3,
+            backoffInitialSeconds: 0,
+            clock: () => clock.now,
+            logger: (line) => timedOut ||= line.includes("timeout"),
+          });
+        server.respond((request) => {
+          const reply = script.shift() ?? { status: 200 };
+          if (reply.status !== undefined && reply.status < 300) accepted += JSON.parse(request.body).events.length;
+          return reply;
+        });
+        /** Ends a run as a natural exit does (child-process tests cover the other exits). */
+        const end = async (run: NATTelemetryHandler) => {
+          await run.stop();
+          const stats = run.stats();
+          totals.enqueued += stats.enqueued;
+          totals.sent += stats.sent;
+          totals.dropped += droppedTotal(stats.dropped);
+          assertBalanced(stats, "at the end of a run");
+        };
+        try {
+          let run = make();
+          for (const step of operations) {
+            if (step.op === "enqueue") run.enqueue(commandEvent("x"));
+            else if (step.op === "advance") clock.now += step.ms;
+            else {
+              script.length = 0;
+              script.push(...step.answers.map((name) => answers[name]));
+              if (step.op === "flush") await run.flush();
+              else {
+                await end(run);
+                run = make();
+              }
+            }
+            assertBalanced(run.stats(), `after ${JSON.stringify(step)}`);
+          }
+          await end(run);
+          // Later runs against a healthy endpoint, long after any wait, drain the spool.
+          script.length = 0;
+          for (let i = 0; i < 20 && onDisk(dir) > 0; i++) {
+            clock.now += 10 * 3_600_000;
+            const drain = make();
+            drain.start();
+            await end(drain);
+          }
+          assert.equal(onDisk(dir), 0, "the spool drains");
+          assert.equal(
+            totals.enqueued,
+            totals.sent + totals.dropped,
+            `every event accounted: ${JSON.stringify(totals)}`,
+          );
+          assert.ok(totals.sent <= accepted);
+          if (!timedOut) assert.equal(totals.sent, accepted, "delivered once, never twice");
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 40 },
+    );
+  } finally {
+    await server.close();
+  }
+});

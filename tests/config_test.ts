@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { CLIENT_VERSION } from "../mod.ts";
-import { parseFlag } from "../src/config.ts";
+import { defaultSpoolDir, parseFlag } from "../src/config.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { pythonMachineName } from "../src/runtime/info.ts";
 import { runChild } from "./helpers/child.ts";
@@ -17,6 +17,25 @@ test("flags: 1, true and yes (trimmed, any case) enable; any other value disable
   for (const yes of ["1", "true", "yes", " YES ", "True", "\tyes\n"]) assert.equal(parseFlag(yes), true, yes);
   for (const no of ["", "0", "false", "no", "on", "enabled", "2"]) assert.equal(parseFlag(no), false, no);
   assert.equal(parseFlag(undefined), undefined);
+});
+
+test("the spool lives in NAT_TELEMETRY_SPOOL_DIR, else XDG_STATE_HOME, else the platform's place for state", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  assert.equal(
+    defaultSpoolDir(env({ NAT_TELEMETRY_SPOOL_DIR: "/s", XDG_STATE_HOME: "/x", HOME: "/h" }), "linux"),
+    "/s",
+  );
+  assert.equal(
+    defaultSpoolDir(env({ NAT_TELEMETRY_SPOOL_DIR: "", HOME: "/h" }), "linux"),
+    undefined,
+    "empty: no spool",
+  );
+  assert.equal(defaultSpoolDir(env({ XDG_STATE_HOME: "/x", HOME: "/h" }), "linux"), "/x/nat/telemetry");
+  assert.equal(defaultSpoolDir(env({ HOME: "/h" }), "linux"), "/h/.local/state/nat/telemetry");
+  assert.equal(defaultSpoolDir(env({ HOME: "/h" }), "darwin"), "/h/Library/Application Support/nat/telemetry");
+  assert.equal(defaultSpoolDir(env({ LOCALAPPDATA: "C:\\L" }), "win32"), "C:\\L\\nat\\telemetry");
+  assert.equal(defaultSpoolDir(env({ USERPROFILE: "C:\\U" }), "win32"), "C:\\U\\AppData\\Local\\nat\\telemetry");
+  assert.equal(defaultSpoolDir(env({}), "linux"), undefined, "no home: no spool");
 });
 
 test("cpuArchitecture is spelled as Python's platform.machine() would", () => {

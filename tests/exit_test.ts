@@ -82,6 +82,19 @@ for (const { label, executable } of targets) {
     }
   });
 
+  test(`${label}: an explicit exit while a request is in flight spools the in-flight event`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ hang: true }));
+    try {
+      const exited = await child("exit-in-flight", dir.path, server.url());
+      assert.deepEqual([exited.code, exited.stderr], [3, ""]);
+      assert.equal(server.requests.length, 1, "the request was in flight");
+      assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["exit-in-flight"]);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${label}: an uncaught error spools the event and the process fails exactly as before`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();
