@@ -7,6 +7,7 @@
  * @module
  */
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 
 /** How to answer one request. */
 export interface Reply {
@@ -45,10 +46,12 @@ export class TestServer {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #script: Reply[] = [];
   #responder: Responder;
+  readonly #scheme: "http" | "https";
   readonly port: number;
 
-  private constructor(server: Server, port: number, responder: Responder) {
+  private constructor(server: Server, port: number, responder: Responder, scheme: "http" | "https") {
     this.#server = server;
+    this.#scheme = scheme;
     this.port = port;
     this.#responder = responder;
   }
@@ -57,20 +60,24 @@ export class TestServer {
    * Starts a server on 127.0.0.1 with an OS-chosen port.
    *
    * @param responder Answers requests that no scripted reply is left for. @default {200 OK}
+   * @param tls A PEM key and certificate: serve HTTPS instead of HTTP.
    */
-  static async start(responder: Responder = () => ({ status: 200 })): Promise<TestServer> {
-    const server = createServer();
+  static async start(
+    responder: Responder = () => ({ status: 200 }),
+    tls?: { key: string; cert: string },
+  ): Promise<TestServer> {
+    const server = tls ? createTlsServer(tls) : createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("no port");
-    const test = new TestServer(server, address.port, responder);
-    server.on("connection", (socket) => test.#accept(socket));
+    const test = new TestServer(server, address.port, responder, tls ? "https" : "http");
+    server.on(tls ? "secureConnection" : "connection", (socket: Socket) => test.#accept(socket));
     return test;
   }
 
   /** The URL of a path on this server. */
   url(path = "/events"): string {
-    return `http://127.0.0.1:${this.port}${path}`;
+    return `${this.#scheme}://127.0.0.1:${this.port}${path}`;
   }
 
   /** Queues replies for the next requests, in order; then the responder answers again. */

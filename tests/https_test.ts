@@ -1,0 +1,87 @@
+/**
+ * The real endpoint is HTTPS: a run delivers over TLS to a loopback server
+ * with a certificate made for the test, in a child process that trusts it
+ * (NODE_EXTRA_CA_CERTS for Node and Bun, DENO_CERT for Deno). Under Node this
+ * exercises the light node:https client.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { runChild } from "./helpers/child.ts";
+import { commands } from "./helpers/events.ts";
+import { TestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
+
+/** A test CA and a certificate for 127.0.0.1 signed by it (rustls, under Deno, refuses a self-signed leaf). */
+function makeCertificate(dir: string): { key: string; cert: string; caPath: string } | undefined {
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
+  try {
+    writeFileSync(`${dir}/leaf.ext`, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=nat-telemetry test CA",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+    );
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "key.pem", "-out", "leaf.csr");
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      "leaf.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      "leaf.ext",
+      "-out",
+      "cert.pem",
+    );
+  } catch {
+    return undefined;
+  }
+  const read = (name: string) => readFileSync(`${dir}/${name}`, "utf8");
+  return { key: read("key.pem"), cert: read("cert.pem"), caPath: `${dir}/ca.pem` };
+}
+
+const certDir = tempDir();
+const certificate = makeCertificate(certDir.path);
+
+test("a run delivers over HTTPS", { skip: !certificate && "needs openssl to make a certificate" }, async () => {
+  using spool = tempDir();
+  const { key, cert, caPath } = certificate!;
+  const server = await TestServer.start(() => ({ status: 200 }), { key, cert });
+  try {
+    const result = await runChild("exit_child.ts", {
+      args: ["natural"],
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: spool.path,
+        NAT_TEST_COMMAND: "over-tls",
+        NODE_EXTRA_CA_CERTS: caPath,
+        DENO_CERT: caPath,
+      },
+    });
+    assert.deepEqual([result.code, result.stderr], [0, ""]);
+    assert.match(server.url(), /^https:/);
+    assert.deepEqual(commands(server.events()), ["over-tls"]);
+  } finally {
+    await server.close();
+    certDir[Symbol.dispose]();
+  }
+});
