@@ -8,8 +8,9 @@
  * in {@link NATTelemetryHandler.stats}, never throws into the host program,
  * and never keeps it alive: `stop()` takes at most the exit budget.
  *
- * Telemetry is off unless `NAT_TELEMETRY_ENABLED` is `1`, `true` or `yes`, or
- * the program calls {@link setTelemetryEnabled}.
+ * Telemetry is off unless the user agreed (the consent file it shares with the
+ * Python tool), `NAT_TELEMETRY_ENABLED` is `1`, `true` or `yes`, or the program
+ * calls {@link setTelemetryEnabled}.
  *
  * @example
  * ```ts
@@ -43,4 +44,16 @@ export {
   type TelemetryEventOptions,
 } from "./src/events.ts";
 export { buildPayload, type Envelope, type EnvelopeOptions, formatTimestamp, type WireEvent } from "./src/envelope.ts";
-export { DEFAULT_ENDPOINT, isTelemetryEnabled, setTelemetryEnabled } from "./src/config.ts";
+export { DEFAULT_ENDPOINT } from "./src/config.ts";
+export {
+  consentFilePath,
+  type ConsentSource,
+  type ConsentState,
+  type EffectiveConsent,
+  effectiveConsent,
+  isTelemetryEnabled,
+  PROMPT_VERSION,
+  recordConsent,
+  setTelemetryEnabled,
+} from "./src/consent.ts";
+export { askForConsent } from "./src/prompt.ts";

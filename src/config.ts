@@ -1,6 +1,6 @@
 /**
- * Settings from the environment, and the live "telemetry enabled" flag that
- * every handler reads at the moment an event is enqueued.
+ * Settings from the environment: the endpoint, dry run, session prefix and
+ * where the spool lives, and how yes/no values are read.
  *
  * @module
  */
@@ -26,42 +26,6 @@ export const DEFAULT_ENDPOINT = "https://events.telemetry.data.nvidia.com/v1.1/e
 export function parseFlag(value: string | undefined): boolean | undefined {
   if (value === undefined) return undefined;
   return ["1", "true", "yes"].includes(value.trim().toLowerCase());
-}
-
-let enabled: boolean | undefined;
-
-/**
- * Whether telemetry is on right now. Starts from `NAT_TELEMETRY_ENABLED`
- * (unset means off) and follows {@link setTelemetryEnabled} afterwards.
- *
- * @returns `true` when events may be collected.
- * @example
- * ```ts
- * import { isTelemetryEnabled } from "@nat/telemetry";
- * if (isTelemetryEnabled()) console.log("telemetry is on");
- * ```
- */
-export function isTelemetryEnabled(): boolean {
-  return enabled ??= parseFlag(host().env("NAT_TELEMETRY_ENABLED")) ?? false;
-}
-
-/**
- * Turns telemetry on or off for this process, effective for the next
- * `enqueue` of every handler. It does not record the user's decision on disk.
- *
- * @param value `true` to collect events, `false` to ignore them.
- * @throws {TypeError} When `value` is not a boolean.
- * @example
- * ```ts
- * import { setTelemetryEnabled } from "@nat/telemetry";
- * setTelemetryEnabled(false);
- * ```
- */
-export function setTelemetryEnabled(value: boolean): void {
-  if (typeof value !== "boolean") {
-    throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
-  }
-  enabled = value;
 }
 
 /** The handler settings the environment can change. */

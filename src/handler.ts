@@ -7,7 +7,7 @@
  */
 import { retryDelay } from "./backoff.ts";
 import { type PendingEvent, planBatches } from "./batch.ts";
-import { isTelemetryEnabled } from "./config.ts";
+import { isTelemetryEnabled } from "./consent.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import { encodeEnvelope, envelopeHeader, toWireEvent } from "./envelope.ts";
 import { TelemetryEvent } from "./events.ts";

@@ -24,7 +24,9 @@ export interface DenoNamespace {
   pid: number;
   permissions: { querySync?(descriptor: Descriptor): { state: string } };
   env: { get(name: string): string | undefined };
-  stderr: { writeSync(bytes: Uint8Array): number };
+  stdin: { isTerminal(): boolean; setRaw(raw: boolean): void; read(buffer: Uint8Array): Promise<number | null> };
+  stdout: { isTerminal(): boolean };
+  stderr: { writeSync(bytes: Uint8Array): number; isTerminal(): boolean };
   unrefTimer(id: number): void;
   mkdirSync(path: string, options: { recursive: boolean; mode: number }): void;
   readDirSync(path: string): Iterable<{ name: string }>;
@@ -101,6 +103,27 @@ export function denoHost(deno: DenoNamespace): Host {
       }
     },
     fetch: undefined,
+    terminal() {
+      try {
+        if (!deno.stdin.isTerminal() || !deno.stdout.isTerminal() || !deno.stderr.isTerminal()) return undefined;
+      } catch {
+        return undefined;
+      }
+      return {
+        async readRaw(onInput) {
+          deno.stdin.setRaw(true);
+          try {
+            const buffer = new Uint8Array(64);
+            for (;;) {
+              const n = await deno.stdin.read(buffer);
+              if (onInput(n === null ? Uint8Array.of(4) : buffer.slice(0, n)) || n === null) return;
+            }
+          } finally {
+            deno.stdin.setRaw(false);
+          }
+        },
+      };
+    },
     files,
     onExit(hooks) {
       // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.

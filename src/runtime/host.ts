@@ -71,6 +71,18 @@ export interface HostFiles {
   remove(path: string): void;
 }
 
+/** The user's terminal, for the one question the library may ask. */
+export interface HostTerminal {
+  /**
+   * Reads raw keystrokes (no echo, no line buffering, Ctrl-C arrives as byte 3)
+   * until `onInput` returns true, then restores the terminal. End of input
+   * arrives as byte 4 (Ctrl-D).
+   *
+   * @param onInput Receives each chunk of bytes; returns true when done.
+   */
+  readRaw(onInput: (bytes: Uint8Array) => boolean): Promise<void>;
+}
+
 /** What the package needs from the runtime. Every method is total unless it says otherwise. */
 export interface Host {
   /**
@@ -104,6 +116,12 @@ export interface Host {
    * `undefined` elsewhere. It implements only what a delivery uses.
    */
   readonly fetch: Fetch | undefined;
+  /**
+   * The terminal, only when standard input, output and error all are one.
+   *
+   * @returns The terminal, or `undefined` for a script, a pipe or CI.
+   */
+  terminal(): HostTerminal | undefined;
   /** File access, or `undefined` where there is no file system. */
   readonly files: HostFiles | undefined;
   /**

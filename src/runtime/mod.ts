@@ -8,7 +8,7 @@ import type { Host } from "./host.ts";
 import { nodeHost } from "./node.ts";
 import { runtimeInfo } from "./info.ts";
 
-export type { ExitHooks, Fetch, FetchResponse, Host, HostFiles, InterruptSignal } from "./host.ts";
+export type { ExitHooks, Fetch, FetchResponse, Host, HostFiles, HostTerminal, InterruptSignal } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 
@@ -22,6 +22,7 @@ const noHost: Host = {
   unrefTimer: () => {},
   canConnect: () => true,
   fetch: undefined,
+  terminal: () => undefined,
   files: undefined,
   onExit: () => () => {},
   onInterrupt: () => () => {},

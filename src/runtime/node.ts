@@ -18,11 +18,23 @@ interface NodeFs {
   unlinkSync(path: string): void;
 }
 
+/** The part of `process.stdin` we use. */
+interface NodeStdin {
+  isTTY?: boolean;
+  setRawMode?(raw: boolean): unknown;
+  resume(): unknown;
+  pause(): unknown;
+  on(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
+  removeListener(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
+}
+
 /** The part of the `process` global we use. */
 export interface NodeProcess {
   pid: number;
   env: Record<string, string | undefined>;
-  stderr: { write(text: string): unknown };
+  stdin: NodeStdin;
+  stdout: { isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
   getBuiltinModule?(name: "node:fs" | "node:http" | "node:https"): unknown;
   on(event: string, listener: () => void): unknown;
   removeListener(event: string, listener: () => void): unknown;
@@ -78,6 +90,33 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
       (timer as { unref?: () => void } | undefined)?.unref?.();
     },
     canConnect: () => true,
+    terminal() {
+      const { stdin } = proc;
+      if (!stdin.isTTY || !proc.stdout.isTTY || !proc.stderr.isTTY || !stdin.setRawMode) return undefined;
+      return {
+        readRaw: (onInput) =>
+          new Promise<void>((resolve) => {
+            const finish = () => {
+              stdin.removeListener("data", onData);
+              stdin.removeListener("end", onEnd);
+              quietly(() => stdin.setRawMode?.(false));
+              stdin.pause();
+              resolve();
+            };
+            const onData = (chunk?: Uint8Array) => {
+              if (quietly(() => onInput(new Uint8Array(chunk ?? []))) !== false) finish();
+            };
+            const onEnd = () => {
+              quietly(() => onInput(Uint8Array.of(4)));
+              finish();
+            };
+            stdin.on("data", onData);
+            stdin.on("end", onEnd);
+            stdin.setRawMode?.(true);
+            stdin.resume();
+          }),
+      };
+    },
     fetch: options.lightFetch && proc.getBuiltinModule ? nodeFetch((name) => proc.getBuiltinModule!(name)) : undefined,
     files,
     onExit(hooks) {

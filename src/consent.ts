@@ -1,0 +1,248 @@
+/**
+ * The user's decision about telemetry, shared with the Python tool: the
+ * consent file (`~/.config/nat/telemetry.toml`, a `[telemetry]` table with
+ * `consent`, `consented_at` and `prompt_version`), how the environment
+ * overrides it, and the live "enabled" flag every handler reads when an event
+ * is enqueued.
+ *
+ * @module
+ */
+import { writeAtomically } from "./atomic.ts";
+import { parseFlag } from "./config.ts";
+import { host } from "./runtime/mod.ts";
+
+/** What the user decided: yes, no, or nothing yet. */
+export type ConsentState = "enabled" | "disabled" | "never_asked";
+
+/**
+ * The version of the disclosure the user agreed to, the Python tool's current
+ * one, so each tool honours the other's decision. Bump both together if the
+ * disclosure ever changes: an `enabled` recorded under another version reads
+ * as `never_asked` (ask again); `disabled` is honoured under any version.
+ */
+export const PROMPT_VERSION = "1.0";
+
+/** Where the decision came from. */
+export type ConsentSource = "NAT_TELEMETRY_ENABLED" | "DO_NOT_TRACK" | "file" | "default";
+
+/** The decision in force, and why. */
+export interface EffectiveConsent {
+  /** Whether events may be collected. */
+  enabled: boolean;
+  /** What decided it. */
+  source: ConsentSource;
+  /** What the consent file says (after the prompt-version gate). */
+  fileState: ConsentState;
+  /** The consent file's path, `undefined` when there is no home directory. */
+  path: string | undefined;
+}
+
+/**
+ * The consent file's path: `NAT_TELEMETRY_CONSENT_FILE`, else
+ * `~/.config/nat/telemetry.toml` (the Python tool's path, on every platform).
+ *
+ * @returns The path, or `undefined` without a home directory (or, under Deno, without env permission).
+ * @example
+ * ```ts
+ * import { consentFilePath } from "./consent.ts";
+ * consentFilePath(); // e.g. "/home/ada/.config/nat/telemetry.toml"
+ * ```
+ */
+export function consentFilePath(): string | undefined {
+  const env = host().env;
+  const explicit = env("NAT_TELEMETRY_CONSENT_FILE");
+  if (explicit) return explicit;
+  const home = env("HOME") ?? env("USERPROFILE");
+  return home ? `${home}/.config/nat/telemetry.toml` : undefined;
+}
+
+/**
+ * Reads the `[telemetry]` table of a consent file. A minimal TOML reader:
+ * comments, tables, and `key = "basic"` or `'literal'` strings; anything it
+ * cannot read makes the whole file unreadable.
+ *
+ * @param text The file's text.
+ * @returns The table's string values, or `undefined` when the file is malformed.
+ * @example
+ * ```ts
+ * import { parseConsentToml } from "./consent.ts";
+ * parseConsentToml('[telemetry]\nconsent = "enabled"\n'); // { consent: "enabled" }
+ * ```
+ */
+export function parseConsentToml(text: string): Record<string, string> | undefined {
+  const table: Record<string, string> = {};
+  let inTelemetry = false;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const header = /^\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$/.exec(line);
+    if (header) {
+      inTelemetry = header[1] === "telemetry";
+      continue;
+    }
+    const pair = /^([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*')\s*(#.*)?$/.exec(line);
+    if (!pair) {
+      if (inTelemetry || !/^[A-Za-z0-9_."'-]+\s*=/.test(line)) return undefined;
+      continue; // a value we do not read, outside our table
+    }
+    if (!inTelemetry) continue;
+    const value = pair[2].startsWith("'") ? pair[2].slice(1, -1) : unescapeBasic(pair[2]);
+    if (value === undefined) return undefined;
+    table[pair[1]] = value;
+  }
+  return table;
+}
+
+function unescapeBasic(quoted: string): string | undefined {
+  try {
+    return JSON.parse(quoted.replace(/\\U([0-9a-fA-F]{8})/g, (_, hex) => String.fromCodePoint(parseInt(hex, 16))));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the decision recorded in a consent file. A missing, unreadable or
+ * malformed file, an unknown value, or `enabled` under another prompt version
+ * all read as `never_asked`.
+ *
+ * @param path The file.
+ * @returns The recorded state.
+ * @example
+ * ```ts
+ * import { readConsentFile } from "./consent.ts";
+ * readConsentFile("/nonexistent/telemetry.toml"); // "never_asked"
+ * ```
+ */
+export function readConsentFile(path: string): ConsentState {
+  const files = host().files;
+  if (!files?.allowed(path, "read")) return "never_asked";
+  let table: Record<string, string> | undefined;
+  try {
+    table = parseConsentToml(files.read(path));
+  } catch {
+    return "never_asked";
+  }
+  if (table?.consent === "disabled") return "disabled";
+  if (table?.consent === "enabled" && table.prompt_version === PROMPT_VERSION) return "enabled";
+  return "never_asked";
+}
+
+/**
+ * Formats a consent file the Python tool reads.
+ *
+ * @param state The decision.
+ * @param now When it was made, in epoch milliseconds.
+ * @returns The file's text.
+ * @example
+ * ```ts
+ * import { formatConsentToml } from "./consent.ts";
+ * formatConsentToml("disabled", Date.UTC(2026, 10, 28)); // '...consent = "disabled"\nconsented_at = "2026-11-28T00:00:00Z"...'
+ * ```
+ */
+export function formatConsentToml(state: "enabled" | "disabled", now: number): string {
+  return [
+    "# NeMo Agent Toolkit telemetry consent.",
+    "# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,",
+    "# or set the NAT_TELEMETRY_ENABLED environment variable.",
+    "[telemetry]",
+    `consent = "${state}"`,
+    `consented_at = "${new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z")}"`,
+    `prompt_version = "${PROMPT_VERSION}"`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Records the user's decision: writes the consent file atomically with
+ * owner-only permissions, and updates the live flag (unless an environment
+ * variable decides). Never throws.
+ *
+ * @param state The decision.
+ * @param path The file. @default {consentFilePath()}
+ * @returns `true` when the decision was persisted; on `false` the previous file is unchanged.
+ * @example
+ * ```ts ignore
+ * import { recordConsent } from "@nat/telemetry";
+ * if (!recordConsent("disabled")) console.error("could not save your choice");
+ * ```
+ */
+export function recordConsent(state: "enabled" | "disabled", path = consentFilePath()): boolean {
+  const files = host().files;
+  if (path === undefined || !files?.allowed(path, "write")) return false;
+  const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  const dir = slash > 0 ? path.slice(0, slash) : ".";
+  try {
+    files.mkdir(dir);
+    writeAtomically(files, dir, path.slice(slash + 1), formatConsentToml(state, Date.now()), Date.now());
+  } catch {
+    return false;
+  }
+  if (effectiveConsent().source === "file") enabled = state === "enabled";
+  return true;
+}
+
+/**
+ * The decision in force: `NAT_TELEMETRY_ENABLED` if set (a yes value enables;
+ * any other value disables and suppresses the prompt); else `DO_NOT_TRACK`
+ * set to anything but `""` or `0` disables; else the consent file; else off.
+ *
+ * @returns The decision and its source.
+ * @example
+ * ```ts
+ * import { effectiveConsent } from "@nat/telemetry";
+ * const { enabled, source } = effectiveConsent();
+ * console.log(`telemetry is ${enabled ? "on" : "off"} (${source})`);
+ * ```
+ */
+export function effectiveConsent(): EffectiveConsent {
+  const env = host().env;
+  const path = consentFilePath();
+  const fileState = path === undefined ? "never_asked" : readConsentFile(path);
+  const fromEnv = parseFlag(env("NAT_TELEMETRY_ENABLED"));
+  if (fromEnv !== undefined) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED", fileState, path };
+  const doNotTrack = env("DO_NOT_TRACK");
+  if (doNotTrack !== undefined && doNotTrack !== "" && doNotTrack !== "0") {
+    return { enabled: false, source: "DO_NOT_TRACK", fileState, path };
+  }
+  if (fileState !== "never_asked") return { enabled: fileState === "enabled", source: "file", fileState, path };
+  return { enabled: false, source: "default", fileState, path };
+}
+
+let enabled: boolean | undefined;
+
+/**
+ * Whether telemetry is on right now. Starts from {@link effectiveConsent}
+ * (the environment, else the consent file, else off) and follows
+ * {@link setTelemetryEnabled} afterwards.
+ *
+ * @returns `true` when events may be collected.
+ * @example
+ * ```ts
+ * import { isTelemetryEnabled } from "@nat/telemetry";
+ * if (isTelemetryEnabled()) console.log("telemetry is on");
+ * ```
+ */
+export function isTelemetryEnabled(): boolean {
+  return enabled ??= effectiveConsent().enabled;
+}
+
+/**
+ * Turns telemetry on or off for this process, effective for the next
+ * `enqueue` of every handler. It does not record the user's decision on disk
+ * (see {@link recordConsent}).
+ *
+ * @param value `true` to collect events, `false` to ignore them.
+ * @throws {TypeError} When `value` is not a boolean.
+ * @example
+ * ```ts
+ * import { setTelemetryEnabled } from "@nat/telemetry";
+ * setTelemetryEnabled(false);
+ * ```
+ */
+export function setTelemetryEnabled(value: boolean): void {
+  if (typeof value !== "boolean") {
+    throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
+  }
+  enabled = value;
+}

@@ -1,0 +1,137 @@
+/**
+ * The first-run question: asked once, only on an interactive terminal, on
+ * standard error, in plain words about what is and is not collected. Enter
+ * means yes; `n` means no; Ctrl-C or the end of input mean no. The answer is
+ * recorded in the consent file the Python tool shares and takes effect at once.
+ *
+ * @module
+ */
+import { type ConsentState, effectiveConsent, recordConsent, setTelemetryEnabled } from "./consent.ts";
+import { host } from "./runtime/mod.ts";
+
+/** The disclosure shown before the question. */
+export const CONSENT_DISCLOSURE = [
+  "",
+  "NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
+  "  - which command ran and how it ended (status, exit code, a built-in error class),",
+  "  - how long it took, and the runtime and CPU architecture.",
+  "It never collects arguments, file paths, file contents, user or host names, IP-based",
+  "identifiers or any other personal information.",
+  "Change your mind any time: `nat-telemetry disable` (or NAT_TELEMETRY_ENABLED=0).",
+  "",
+].join("\n");
+
+const QUESTION = "Share anonymous usage data? [Y/n] ";
+
+/** What to do with a keystroke sequence: the line so far, and whether it is finished. */
+interface LineState {
+  text: string;
+  /** `undefined` while typing; the answer line, or `null` for Ctrl-C / end of input. */
+  result?: string | null;
+}
+
+/**
+ * Feeds raw keystrokes to a one-line editor: printable characters are added,
+ * Backspace removes one, Enter finishes, Ctrl-C and Ctrl-D cancel.
+ *
+ * @param state The line so far; updated in place.
+ * @param bytes The keystrokes.
+ * @returns What to echo.
+ * @example
+ * ```ts
+ * import { editLine } from "./prompt.ts";
+ * const state: { text: string; result?: string | null } = { text: "" };
+ * editLine(state, new TextEncoder().encode("y\r")); // echoes "y\n"; state.result is "y"
+ * ```
+ */
+export function editLine(state: LineState, bytes: Uint8Array): string {
+  let echo = "";
+  for (const byte of bytes) {
+    if (state.result !== undefined) break;
+    if (byte === 3 || byte === 4) {
+      state.result = null;
+      echo += "\n";
+    } else if (byte === 13 || byte === 10) {
+      state.result = state.text;
+      echo += "\n";
+    } else if ((byte === 127 || byte === 8) && state.text.length > 0) {
+      state.text = state.text.slice(0, -1);
+      echo += "\b \b";
+    } else if (byte >= 32 && byte < 127 && state.text.length < 64) {
+      state.text += String.fromCharCode(byte);
+      echo += String.fromCharCode(byte);
+    }
+  }
+  return echo;
+}
+
+/**
+ * Reads an answer: `""`, `y` and `yes` are yes; `n` and `no` are no; anything else is neither.
+ *
+ * @param line The typed line.
+ * @returns The decision, or `undefined` to ask again.
+ * @example
+ * ```ts
+ * import { parseAnswer } from "./prompt.ts";
+ * parseAnswer(""); // "enabled"
+ * parseAnswer(" No "); // "disabled"
+ * ```
+ */
+export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
+  const answer = line.trim().toLowerCase();
+  if (answer === "" || answer === "y" || answer === "yes") return "enabled";
+  if (answer === "n" || answer === "no") return "disabled";
+  return undefined;
+}
+
+/**
+ * Asks for consent if nobody decided yet and the program runs on an
+ * interactive terminal (standard input, output and error all terminals);
+ * otherwise asks nothing. Never throws.
+ *
+ * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.
+ * @example
+ * ```ts ignore
+ * import { askForConsent } from "@nat/telemetry";
+ * await askForConsent(); // once, on the first interactive run
+ * ```
+ */
+export async function askForConsent(): Promise<ConsentState> {
+  const current = effectiveConsent();
+  if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
+  const terminal = host().terminal();
+  if (!terminal) return "never_asked";
+  const { writeStderr } = host();
+  let decision: "enabled" | "disabled" | undefined;
+  let state: LineState = { text: "" };
+  let attempts = 0;
+  try {
+    // readRaw switches the terminal to raw mode before it returns, so a Ctrl-C typed as soon as the
+    // question shows is read as an answer, not delivered as a signal.
+    const answered = terminal.readRaw((bytes) => {
+      // One key at a time, so that keys typed ahead of a repeated question are kept for it.
+      for (const key of bytes) {
+        writeStderr(editLine(state, Uint8Array.of(key)));
+        if (state.result === undefined) continue;
+        decision = state.result === null ? "disabled" : parseAnswer(state.result);
+        if (decision !== undefined || ++attempts === 3) return true;
+        writeStderr(`Please answer y or n. ${QUESTION}`);
+        state = { text: "" };
+      }
+      return false;
+    });
+    writeStderr(`${CONSENT_DISCLOSURE}\n${QUESTION}`);
+    await answered;
+  } catch {
+    // A terminal that fails mid-question: no answer.
+  }
+  decision ??= "disabled";
+  setTelemetryEnabled(decision === "enabled");
+  const saved = recordConsent(decision);
+  writeStderr(
+    `${decision === "enabled" ? "Thank you. Usage data will be shared." : "Usage data will not be shared."}${
+      saved ? "" : " (Your choice could not be saved; you will be asked again.)"
+    }\n\n`,
+  );
+  return decision;
+}

@@ -1,0 +1,164 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { effectiveConsent, PROMPT_VERSION, recordConsent } from "../mod.ts";
+import { formatConsentToml, parseConsentToml, readConsentFile } from "../src/consent.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
+
+const pythonVector = new URL("../../shared/vectors/consent-written-by-python-reference.toml", import.meta.url).pathname;
+
+/** Runs `fn` with environment variables set (or, with `undefined`, unset), then restores them. */
+function withEnv(vars: Record<string, string | undefined>, fn: () => void) {
+  const saved = Object.fromEntries(Object.keys(vars).map((key) => [key, process.env[key]]));
+  const apply = (values: Record<string, string | undefined>) => {
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+  apply(vars);
+  try {
+    fn();
+  } finally {
+    apply(saved);
+  }
+}
+
+test("the consent file the Python tool writes reads as its decision", () => {
+  assert.equal(readConsentFile(pythonVector), "enabled");
+  assert.deepEqual(parseConsentToml(readFileSync(pythonVector, "utf8")), {
+    consent: "enabled",
+    consented_at: "2026-11-28T04:06:19Z",
+    prompt_version: "1.0",
+  });
+});
+
+test("what we write has the Python tool's table, keys and timestamp format, and reads back", () => {
+  using dir = tempDir();
+  const text = formatConsentToml("disabled", Date.UTC(2026, 10, 28, 4, 6, 19, 999));
+  assert.match(text, /^\[telemetry\]$/m);
+  assert.match(text, /^consent = "disabled"$/m);
+  assert.match(text, /^consented_at = "2026-11-28T04:06:19Z"$/m);
+  assert.match(text, new RegExp(`^prompt_version = "${PROMPT_VERSION}"$`, "m"));
+  writeFileSync(`${dir.path}/t.toml`, text);
+  assert.equal(readConsentFile(`${dir.path}/t.toml`), "disabled");
+});
+
+function hasTomllib(): boolean {
+  try {
+    execFileSync("python3", ["-c", "import tomllib"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("Python's own TOML reader reads what we write", { skip: !hasTomllib() && "needs python3 >= 3.11" }, () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/t.toml`, formatConsentToml("enabled", Date.UTC(2026, 0, 2, 3, 4, 5)));
+  const out = execFileSync("python3", [
+    "-c",
+    "import sys, tomllib, json; print(json.dumps(tomllib.load(open(sys.argv[1], 'rb'))))",
+    `${dir.path}/t.toml`,
+  ], { encoding: "utf8" });
+  assert.deepEqual(JSON.parse(out), {
+    telemetry: { consent: "enabled", consented_at: "2026-01-02T03:04:05Z", prompt_version: PROMPT_VERSION },
+  });
+});
+
+test("malformed, unknown or unreadable files read as never_asked, never an error", () => {
+  using dir = tempDir();
+  const cases = [
+    "",
+    "\u0000\u0001\u0002 binary",
+    '[telemetry]\nconsent = "enabled',
+    "[telemetry]\nconsent = enabled",
+    '[telemetry]\nconsent = "maybe"\nprompt_version = "1.0"',
+    '[other]\nconsent = "enabled"\nprompt_version = "1.0"',
+    '[telemetry\nconsent = "enabled"',
+  ];
+  for (const [i, text] of cases.entries()) {
+    writeFileSync(`${dir.path}/${i}.toml`, text);
+    assert.equal(readConsentFile(`${dir.path}/${i}.toml`), "never_asked", JSON.stringify(text));
+  }
+  assert.equal(readConsentFile(`${dir.path}/missing.toml`), "never_asked");
+  assert.equal(readConsentFile(dir.path), "never_asked", "a directory");
+});
+
+test("the reader takes comments, other tables, literal strings and escapes", () => {
+  const text = [
+    "# a comment",
+    "[tool]",
+    "name = 'x' # trailing",
+    "count = 3",
+    "[telemetry] # ours",
+    "consent = 'enabled'",
+    'consented_at = "2026-11-28T04:06:19Z" # when',
+    'prompt_version = "1\\u002e0"',
+  ].join("\n");
+  assert.deepEqual(parseConsentToml(text), {
+    consent: "enabled",
+    consented_at: "2026-11-28T04:06:19Z",
+    prompt_version: "1.0",
+  });
+});
+
+test("the prompt-version gate: enabled under another version asks again; disabled holds under any", () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/old-yes.toml`, '[telemetry]\nconsent = "enabled"\nprompt_version = "0.9"\n');
+  writeFileSync(`${dir.path}/old-no.toml`, '[telemetry]\nconsent = "disabled"\nprompt_version = "0.9"\n');
+  writeFileSync(`${dir.path}/no-version.toml`, '[telemetry]\nconsent = "enabled"\n');
+  assert.equal(readConsentFile(`${dir.path}/old-yes.toml`), "never_asked");
+  assert.equal(readConsentFile(`${dir.path}/old-no.toml`), "disabled");
+  assert.equal(readConsentFile(`${dir.path}/no-version.toml`), "never_asked");
+});
+
+test("resolution order: NAT_TELEMETRY_ENABLED, then DO_NOT_TRACK, then the file, then off", () => {
+  using dir = tempDir();
+  const file = `${dir.path}/consent.toml`;
+  writeFileSync(file, formatConsentToml("enabled", Date.now()));
+  const resolve = (env: Record<string, string | undefined>) => {
+    let result: ReturnType<typeof effectiveConsent> | undefined;
+    withEnv(
+      { NAT_TELEMETRY_CONSENT_FILE: file, NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined, ...env },
+      () => {
+        result = effectiveConsent();
+      },
+    );
+    return [result!.enabled, result!.source];
+  };
+  assert.deepEqual(resolve({}), [true, "file"]);
+  assert.deepEqual(resolve({ NAT_TELEMETRY_ENABLED: "0" }), [false, "NAT_TELEMETRY_ENABLED"]);
+  assert.deepEqual(resolve({ NAT_TELEMETRY_ENABLED: "", DO_NOT_TRACK: "1" }), [false, "NAT_TELEMETRY_ENABLED"]);
+  assert.deepEqual(resolve({ NAT_TELEMETRY_ENABLED: "yes", DO_NOT_TRACK: "1" }), [true, "NAT_TELEMETRY_ENABLED"]);
+  assert.deepEqual(resolve({ DO_NOT_TRACK: "1" }), [false, "DO_NOT_TRACK"]);
+  assert.deepEqual(resolve({ DO_NOT_TRACK: "true" }), [false, "DO_NOT_TRACK"]);
+  assert.deepEqual(resolve({ DO_NOT_TRACK: "0" }), [true, "file"]);
+  assert.deepEqual(resolve({ DO_NOT_TRACK: "" }), [true, "file"]);
+  writeFileSync(file, "garbage");
+  assert.deepEqual(resolve({}), [false, "default"]);
+});
+
+test("recordConsent writes atomically, owner-only, creating the directory, and reads back", () => {
+  using dir = tempDir();
+  const file = `${dir.path}/config/nat/telemetry.toml`;
+  assert.equal(recordConsent("enabled", file), true);
+  assert.equal(readConsentFile(file), "enabled");
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(statSync(`${dir.path}/config/nat`).mode & 0o777, 0o700);
+  assert.equal(recordConsent("disabled", file), true);
+  assert.equal(readConsentFile(file), "disabled");
+});
+
+test("a decision that cannot be persisted returns false, leaves what was there, and no temporary file", () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/not-a-dir`, "");
+  assert.equal(recordConsent("enabled", `${dir.path}/not-a-dir/telemetry.toml`), false);
+  // A directory where the file should be: the atomic rename fails, and nothing is half-written.
+  mkdirSync(`${dir.path}/telemetry.toml/keep`, { recursive: true });
+  assert.equal(recordConsent("enabled", `${dir.path}/telemetry.toml`), false);
+  assert.deepEqual(readdirSync(dir.path).sort(), ["not-a-dir", "telemetry.toml"]);
+  assert.deepEqual(readdirSync(`${dir.path}/telemetry.toml`), ["keep"]);
+});

@@ -1,0 +1,136 @@
+/**
+ * The first-run prompt, for real: the child runs on a pseudo-terminal made by
+ * script(1), and the test types at it.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { editLine, parseAnswer } from "../src/prompt.ts";
+import { fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
+
+function hasScript(): boolean {
+  try {
+    execFileSync("script", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const skip = !hasScript() && "needs script(1) for a pseudo-terminal";
+
+/** Runs the prompt fixture on a pseudo-terminal, types `keys` once the question shows, and returns the screen. */
+function onTerminal(consentFile: string, keys: string, env: Record<string, string> = {}): Promise<string> {
+  const command = runtimeCommand(fixturePath("prompt_child.ts")).map((part) => `'${part}'`).join(" ");
+  const childEnv: Record<string, string> = { ...process.env as Record<string, string>, ...env };
+  for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) if (!(key in env)) delete childEnv[key];
+  childEnv.NAT_TELEMETRY_CONSENT_FILE = consentFile;
+  childEnv.NAT_TELEMETRY_SPOOL_DIR = "";
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", command, "/dev/null"], { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
+    let screen = "";
+    let typed = false;
+    const limit = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.stdout.on("data", (chunk) => {
+      screen += chunk;
+      if (!typed && screen.includes("[Y/n]")) {
+        typed = true;
+        child.stdin.write(keys);
+      }
+    });
+    child.on("error", reject);
+    child.on("close", () => {
+      clearTimeout(limit);
+      child.stdin.destroy();
+      resolve(screen.replaceAll("\r", ""));
+    });
+  });
+}
+
+function result(screen: string): { state: string; enabled: boolean } {
+  const line = screen.split("\n").find((l) => l.startsWith("RESULT "));
+  assert.ok(line, `no result on screen:\n${screen}`);
+  return JSON.parse(line.slice("RESULT ".length));
+}
+
+function recorded(file: string): string | undefined {
+  return existsSync(file) ? /consent = "(\w+)"/.exec(readFileSync(file, "utf8"))?.[1] : undefined;
+}
+
+test("the line editor: characters, backspace, Enter, Ctrl-C and Ctrl-D", () => {
+  const keys = (text: string) => new TextEncoder().encode(text);
+  const typed: { text: string; result?: string | null } = { text: "" };
+  assert.equal(editLine(typed, keys("nx\x7fo\r")), "nx\b \bo\n");
+  assert.equal(typed.result, "no");
+  for (const cancel of ["\x03", "\x04"]) {
+    const state: { text: string; result?: string | null } = { text: "" };
+    editLine(state, keys(`y${cancel}`));
+    assert.equal(state.result, null);
+  }
+  assert.deepEqual(["", "y", "YES", "n", " no ", "maybe"].map(parseAnswer), [
+    "enabled",
+    "enabled",
+    "enabled",
+    "disabled",
+    "disabled",
+    undefined,
+  ]);
+});
+
+test("on a terminal, Enter means yes: recorded, and on for this run", { skip }, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const screen = await onTerminal(file, "\r");
+  assert.match(screen, /never collects arguments, file paths/);
+  assert.match(screen, /nat-telemetry disable/);
+  assert.deepEqual(result(screen), { state: "enabled", enabled: true });
+  assert.equal(recorded(file), "enabled");
+});
+
+test("on a terminal, n means no", { skip }, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  assert.deepEqual(result(await onTerminal(file, "n\r")), { state: "disabled", enabled: false });
+  assert.equal(recorded(file), "disabled");
+});
+
+test("Ctrl-C and end of input mean no", { skip }, async () => {
+  for (const key of ["\x03", "\x04"]) {
+    using dir = tempDir();
+    const file = `${dir.path}/telemetry.toml`;
+    assert.deepEqual(result(await onTerminal(file, key)), { state: "disabled", enabled: false });
+    assert.equal(recorded(file), "disabled");
+  }
+});
+
+test("an unclear answer asks again", { skip }, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const screen = await onTerminal(file, "maybe\ry\r");
+  assert.match(screen, /Please answer y or n/);
+  assert.deepEqual(result(screen), { state: "enabled", enabled: true });
+});
+
+test("a decision already made, or NAT_TELEMETRY_ENABLED, means no question", { skip }, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  writeFileSync(file, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n');
+  const decided = await onTerminal(file, "");
+  assert.doesNotMatch(decided, /\[Y\/n\]/);
+  assert.deepEqual(result(decided), { state: "disabled", enabled: false });
+  const overridden = await onTerminal(`${dir.path}/other.toml`, "", { NAT_TELEMETRY_ENABLED: "0" });
+  assert.doesNotMatch(overridden, /\[Y\/n\]/);
+  assert.equal(recorded(`${dir.path}/other.toml`), undefined);
+});
+
+test("without a terminal (a pipe, CI) nothing is asked and nothing recorded", async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const run = await runChild("prompt_child.ts", { env: { NAT_TELEMETRY_CONSENT_FILE: file } });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, "");
+  assert.deepEqual(result(run.stdout), { state: "never_asked", enabled: false });
+  assert.equal(existsSync(file), false);
+});
