@@ -1,53 +1,61 @@
 /**
- * A small CLI that records how each of its commands ended, the way a CLI
- * author would wire in @nat/telemetry. Runs unmodified under Deno, Node and Bun:
+ * A small CLI built on `trackCommand`, the way a CLI author would wire in
+ * @nat/telemetry. Runs unmodified under Deno, Node and Bun:
  *
- *   NAT_TELEMETRY_ENABLED=1 NAT_TELEMETRY_ENDPOINT=stdout deno run -A examples/cli.ts greet world
- *   NAT_TELEMETRY_ENABLED=1 NAT_TELEMETRY_ENDPOINT=stdout node examples/cli.ts fail
- *   NAT_TELEMETRY_ENABLED=1 NAT_TELEMETRY_ENDPOINT=stdout bun examples/cli.ts greet
+ *   deno run -A examples/cli.ts greet world
+ *   node examples/cli.ts fail
+ *   bun examples/cli.ts crash
+ *
+ * Commands: `greet [name]`, `fail` (exit code 2), `crash` (throws a built-in
+ * RangeError), `oops` (throws the program's own error class, reported only as
+ * "Error"), `wait` (prints "ready" and waits, for Ctrl-C), `telemetry on|off`
+ * (records the user's decision; the opt-out itself is not reported).
  *
  * @module
  */
 import process from "node:process";
-import { CliCommandEvent, NATTelemetryHandler, type TaskStatus } from "../mod.ts";
+import { recordConsent, trackCommand } from "../mod.ts";
 
-const commands: Record<string, (args: string[]) => number> = {
+/** An error class of this program: its name is never reported. */
+class ProjectSecretError extends Error {}
+
+const commands: Record<string, (args: string[]) => number | Promise<number>> = {
   greet: ([name = "there"]) => {
     console.log(`Hello, ${name}!`);
     return 0;
   },
-  fail: () => {
-    throw new RangeError("this command always fails");
+  fail: () => 2,
+  crash: () => {
+    throw new RangeError("this command always crashes");
+  },
+  oops: () => {
+    throw new ProjectSecretError("an error of the program's own");
+  },
+  wait: () => {
+    console.log("ready");
+    return new Promise((resolve) => setTimeout(() => resolve(0), 60_000));
+  },
+  telemetry: ([choice]) => {
+    const saved = recordConsent(choice === "on" ? "enabled" : "disabled");
+    console.log(saved ? `telemetry ${choice === "on" ? "on" : "off"}` : "could not save the choice");
+    return saved ? 0 : 1;
   },
 };
 
-const [command = "greet", ...args] = process.argv.slice(2);
-// The session id ties one run's events together without identifying anyone.
-await using telemetry = new NATTelemetryHandler({ sessionId: crypto.randomUUID().replaceAll("-", "") });
-const started = performance.now();
-let taskStatus: TaskStatus = "success";
-let exitCode = 0;
-let errorClass = "undefined";
-try {
-  const run = commands[command];
-  if (!run) throw new TypeError(`unknown command: ${command}`);
-  exitCode = run(args);
-  if (exitCode !== 0) taskStatus = "failure";
-} catch (error) {
-  taskStatus = "failure";
-  exitCode = 1;
-  // Only built-in error classes are reported, so a project's own class names never leak.
-  errorClass = error instanceof RangeError || error instanceof TypeError ? error.constructor.name : "Error";
-  console.error(`error: ${(error as Error).message}`);
+const [name = "greet", ...args] = process.argv.slice(2);
+const run = commands[name];
+if (!run) {
+  console.error(`unknown command: ${name}`);
+  process.exitCode = 2;
+} else {
+  try {
+    // `command` names a fixed command, and `subcommand` is reported only if registered: user text never leaks.
+    process.exitCode = await trackCommand(
+      { command: name, subcommand: args[0], subcommands: ["on", "off"] },
+      () => run(args),
+    );
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
 }
-telemetry.enqueue(
-  new CliCommandEvent({
-    command: command in commands ? command : "undefined",
-    taskStatus,
-    durationMs: performance.now() - started,
-    exitCode,
-    errorClass,
-  }),
-);
-process.exitCode = exitCode;
-// Leaving the module's scope ends `await using`: the final flush happens here, within the exit budget.

@@ -27,7 +27,7 @@ export const TEMP_FILE: RegExp = /^t-(\d{13})-[0-9a-f]+\.tmp$/;
  * ```
  */
 export function writeAtomically(files: HostFiles, dir: string, name: string, text: string, now: number): void {
-  const temp = `${dir}/t-${stamp(now)}-${uniqueSuffix()}.tmp`;
+  const temp = `${dir}/t-${stamp(now)}-${randomHex()}.tmp`;
   files.write(temp, text);
   try {
     files.rename(temp, `${dir}/${name}`);
@@ -57,17 +57,20 @@ export function stamp(ms: number): string {
 }
 
 /**
- * A random hex suffix that keeps file names written in the same millisecond
- * apart. Not a secret, so `Math.random` serves: under Node.js the first use of
- * `crypto` costs ~7 ms, which a CLI would feel.
+ * Random hex digits, for names that must not collide (files written in the
+ * same millisecond, session ids). Not secrets, so `Math.random` serves: under
+ * Node.js the first use of `crypto` costs ~7 ms, which a CLI would feel.
  *
- * @returns 12 hex digits.
+ * @param digits How many hex digits. @default {12}
+ * @returns e.g. `3f9a0c41b2e7`.
  * @example
  * ```ts
- * import { uniqueSuffix } from "./atomic.ts";
- * uniqueSuffix(); // e.g. "3f9a0c41b2e7"
+ * import { randomHex } from "./atomic.ts";
+ * randomHex(32).length; // 32
  * ```
  */
-export function uniqueSuffix(): string {
-  return Math.floor(Math.random() * 2 ** 48).toString(16).padStart(12, "0");
+export function randomHex(digits = 12): string {
+  let hex = "";
+  while (hex.length < digits) hex += Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0");
+  return hex.slice(0, digits);
 }

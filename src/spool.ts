@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { stamp, TEMP_FILE, uniqueSuffix, writeAtomically } from "./atomic.ts";
+import { randomHex, stamp, TEMP_FILE, writeAtomically } from "./atomic.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 
@@ -205,7 +205,7 @@ export class Spool {
   #writeFile(lines: readonly { text: string; bytes: number }[], time: number): void {
     if (lines.length === 0) return;
     const bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
-    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${uniqueSuffix()}.jsonl`;
+    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${randomHex()}.jsonl`;
     writeAtomically(this.#files, this.dir, name, lines.map((line) => `${line.text}\n`).join(""), time);
   }
 

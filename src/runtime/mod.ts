@@ -10,6 +10,7 @@ import { runtimeInfo } from "./info.ts";
 
 export type { ExitHooks, Fetch, FetchResponse, Host, HostFiles, HostTerminal, InterruptSignal } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
+export { SIGNAL_EXIT_STATUS } from "./host.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 
 // deno-lint-ignore no-explicit-any

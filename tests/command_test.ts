@@ -1,0 +1,140 @@
+/**
+ * trackCommand through the example CLI, in child processes of the runtime
+ * under test, against a real loopback server: what is recorded for each way a
+ * command ends, what is never reported, and that the CLI's own behaviour
+ * (output, exit code) is unchanged.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { trackCommand } from "../mod.ts";
+import { runChild, startChild } from "./helpers/child.ts";
+import { TestServer } from "./helpers/server.ts";
+import { spooled, tempDir } from "./helpers/spool_dir.ts";
+
+/** Runs the example CLI with telemetry on, against `server`, with a spool and consent file in `dir`. */
+function cli(dir: string, server: TestServer, args: string[], env: Record<string, string | undefined> = {}) {
+  return runChild("../../examples/cli.ts", {
+    args,
+    env: {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+      NAT_TELEMETRY_CONSENT_FILE: `${dir}/telemetry.toml`,
+      ...env,
+    },
+  });
+}
+
+async function withServer(fn: (server: TestServer, dir: string) => Promise<void>) {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    await fn(server, dir.path);
+  } finally {
+    await server.close();
+  }
+}
+
+test("success: the command, status, exit code, duration and a random session id are recorded", async () => {
+  await withServer(async (server, dir) => {
+    const run = await cli(dir, server, ["greet", "Ada"]);
+    assert.deepEqual([run.code, run.stdout, run.stderr], [0, "Hello, Ada!\n", ""], "the CLI's output is unchanged");
+    const [envelope] = server.requests.map((request) => JSON.parse(request.body));
+    assert.match(envelope.sessionId, /^[0-9a-f]{32}$/);
+    const { parameters } = envelope.events[0];
+    assert.deepEqual(
+      [parameters.command, parameters.subcommand, parameters.taskStatus, parameters.exitCode, parameters.errorClass],
+      ["greet", "undefined", "success", 0, "undefined"],
+      "'Ada' is user text: it is not a registered subcommand, so it is not reported",
+    );
+    assert.ok(Number.isInteger(parameters.durationMs) && parameters.durationMs >= 0);
+    assert.doesNotMatch(JSON.stringify(envelope), /Ada/);
+  });
+});
+
+test("a non-zero exit code is a failure with that code, and the process keeps it", async () => {
+  await withServer(async (server, dir) => {
+    const run = await cli(dir, server, ["fail"]);
+    assert.equal(run.code, 2);
+    const { parameters } = server.events()[0];
+    assert.deepEqual([parameters.taskStatus, parameters.exitCode], ["failure", 2]);
+  });
+});
+
+test("a thrown built-in error is a failure, exit code 1, with its class; the error still reaches the program", async () => {
+  await withServer(async (server, dir) => {
+    const run = await cli(dir, server, ["crash"]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, "error: this command always crashes\n");
+    const { parameters } = server.events()[0];
+    assert.deepEqual([parameters.taskStatus, parameters.exitCode, parameters.errorClass], ["failure", 1, "RangeError"]);
+  });
+});
+
+test("a program's own error class is reported only as Error", async () => {
+  await withServer(async (server, dir) => {
+    await cli(dir, server, ["oops"]);
+    assert.equal(server.events()[0].parameters.errorClass, "Error");
+    assert.doesNotMatch(server.requests[0].body, /ProjectSecretError/);
+  });
+});
+
+test("a registered subcommand is reported; the opt-out command itself is not", async () => {
+  await withServer(async (server, dir) => {
+    await cli(dir, server, ["telemetry", "on"], { NAT_TELEMETRY_ENABLED: undefined });
+    const on = await cli(dir, server, ["greet"], { NAT_TELEMETRY_ENABLED: undefined });
+    assert.equal(on.code, 0);
+    const off = await cli(dir, server, ["telemetry", "off"], { NAT_TELEMETRY_ENABLED: undefined });
+    assert.equal(off.stdout, "telemetry off\n");
+    await cli(dir, server, ["greet"], { NAT_TELEMETRY_ENABLED: undefined });
+    const reported = server.events().map((event) => [event.parameters.command, event.parameters.subcommand]);
+    assert.deepEqual(reported, [["greet", "undefined"]], "only the run between opt-in and opt-out");
+    assert.match(readFileSync(`${dir}/telemetry.toml`, "utf8"), /consent = "disabled"/);
+  });
+});
+
+test("Ctrl-C is recorded as interrupted (130), spooled, and the process dies of SIGINT", async () => {
+  await withServer(async (server, dir) => {
+    const started = startChild("../../examples/cli.ts", {
+      args: ["wait"],
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+        NAT_TELEMETRY_CONSENT_FILE: `${dir}/telemetry.toml`,
+      },
+    });
+    await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+    started.process.kill("SIGINT");
+    const result = await started.result;
+    assert.ok(result.signal === "SIGINT" || result.code === 130, `${result.signal} ${result.code}`);
+    const [line] = spooled(`${dir}/spool`);
+    assert.deepEqual(
+      [line.event.parameters.command, line.event.parameters.taskStatus, line.event.parameters.exitCode],
+      ["wait", "interrupted", 130],
+    );
+    const next = await cli(dir, server, ["greet"]);
+    assert.equal(next.code, 0);
+    assert.deepEqual(server.events().map((event) => event.parameters.taskStatus), ["interrupted", "success"]);
+  });
+});
+
+test("with telemetry off nothing is sent, nothing is spooled, and main runs all the same", async () => {
+  await withServer(async (server, dir) => {
+    const run = await cli(dir, server, ["greet"], { NAT_TELEMETRY_ENABLED: "0" });
+    assert.deepEqual([run.code, run.stdout], [0, "Hello, there!\n"]);
+    assert.equal(server.requests.length, 0);
+    assert.equal(existsSync(`${dir}/spool`), false, "not even a spool directory");
+  });
+});
+
+test("trackCommand returns and rethrows exactly what main did", async () => {
+  const options = { command: "x", askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
+  const value = { answer: 42 };
+  assert.equal(await trackCommand(options, () => value), value);
+  const error = new SyntaxError("bad");
+  await assert.rejects(trackCommand(options, () => Promise.reject(error)), (thrown) => thrown === error);
+  // deno-lint-ignore no-explicit-any
+  await assert.rejects(trackCommand({ command: "" } as any, () => 0), /'command' must be a non-empty string/);
+});
