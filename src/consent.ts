@@ -167,7 +167,10 @@ export function formatConsentToml(state: "enabled" | "disabled", now: number): s
  * if (!recordConsent("disabled")) console.error("could not save your choice");
  * ```
  */
-export function recordConsent(state: "enabled" | "disabled", path = consentFilePath()): boolean {
+export function recordConsent(
+  state: "enabled" | "disabled",
+  path: string | undefined = consentFilePath(),
+): boolean {
   const files = host().files;
   if (path === undefined || !files?.allowed(path, "write")) return false;
   const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
