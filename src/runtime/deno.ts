@@ -25,13 +25,19 @@ export interface DenoNamespace {
   permissions: { querySync?(descriptor: Descriptor): { state: string } };
   env: { get(name: string): string | undefined };
   stdin: { isTerminal(): boolean; setRaw(raw: boolean): void; read(buffer: Uint8Array): Promise<number | null> };
-  stdout: { isTerminal(): boolean };
+  stdout: { isTerminal(): boolean; writeSync(bytes: Uint8Array): number };
+  args: string[];
+  exitCode: number;
+  writeTextFileSync(path: string, text: string, options: { mode: number; append?: boolean }): void;
+  serve(
+    options: { hostname: string; port: number; onListen(): void },
+    handler: (request: Request) => Promise<Response>,
+  ): { addr: { port: number }; shutdown(): Promise<void> };
   stderr: { writeSync(bytes: Uint8Array): number; isTerminal(): boolean };
   unrefTimer(id: number): void;
   mkdirSync(path: string, options: { recursive: boolean; mode: number }): void;
   readDirSync(path: string): Iterable<{ name: string }>;
   readTextFileSync(path: string): string;
-  writeTextFileSync(path: string, text: string, options: { mode: number }): void;
   renameSync(from: string, to: string): void;
   removeSync(path: string): void;
   addSignalListener(signal: InterruptSignal, handler: () => void): void;
@@ -69,6 +75,15 @@ export function denoHost(deno: DenoNamespace): Host {
     write: (path, text) => deno.writeTextFileSync(path, text, { mode: 0o600 }),
     rename: (from, to) => deno.renameSync(from, to),
     remove: (path) => deno.removeSync(path),
+    append: (path, text) => deno.writeTextFileSync(path, text, { mode: 0o600, append: true }),
+  };
+  const write = (stream: { writeSync(bytes: Uint8Array): number }, text: string) => {
+    try {
+      let bytes = encoder.encode(text);
+      while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
+    } catch {
+      // A closed stream must not break the host program.
+    }
   };
   return {
     env(name) {
@@ -78,13 +93,34 @@ export function denoHost(deno: DenoNamespace): Host {
         return undefined;
       }
     },
-    writeStderr(text) {
-      try {
-        let bytes = encoder.encode(text);
-        while (bytes.length > 0) bytes = bytes.subarray(deno.stderr.writeSync(bytes));
-      } catch {
-        // A closed stderr must not break the host program.
-      }
+    writeStderr: (text) => write(deno.stderr, text),
+    writeStdout: (text) => write(deno.stdout, text),
+    stdoutIsTerminal: () => quietly(() => deno.stdout.isTerminal()) ?? false,
+    args: () => [...deno.args],
+    setExitCode(code) {
+      deno.exitCode = code;
+    },
+    async serve(hostname, port, handler) {
+      // Unanswered (silent) requests are answered 503 at close, so that shutdown does not wait for them forever.
+      const silent = new Set<() => void>();
+      const server = deno.serve({ hostname, port, onListen() {} }, async (request) => {
+        const url = new URL(request.url);
+        const answer = await handler({
+          method: request.method,
+          path: url.pathname + url.search,
+          body: await request.text(),
+        });
+        if (answer) return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
+        await new Promise<void>((resolve) => silent.add(resolve));
+        return new Response(null, { status: 503 });
+      });
+      return {
+        port: server.addr.port,
+        async close() {
+          for (const resolve of silent) resolve();
+          await server.shutdown();
+        },
+      };
     },
     unrefTimer(timer) {
       try {

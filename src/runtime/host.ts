@@ -69,6 +69,30 @@ export interface HostFiles {
   rename(from: string, to: string): void;
   /** Removes a file. */
   remove(path: string): void;
+  /** Appends UTF-8 text to a file, creating it owner-only (0600). */
+  append(path: string, text: string): void;
+}
+
+/** A request as the local HTTP server sees it. */
+export interface ServedRequest {
+  method: string;
+  path: string;
+  body: string;
+}
+
+/** An answer of the local HTTP server. */
+export interface ServedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A running local HTTP server. */
+export interface LocalServer {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops it, cutting requests that are still unanswered. */
+  close(): Promise<void>;
 }
 
 /** The user's terminal, for the one question the library may ask. */
@@ -124,6 +148,28 @@ export interface Host {
   terminal(): HostTerminal | undefined;
   /** File access, or `undefined` where there is no file system. */
   readonly files: HostFiles | undefined;
+  /**
+   * Starts an HTTP server (for the local collector).
+   *
+   * @param hostname The address to listen on.
+   * @param port The port; 0 lets the OS choose.
+   * @param handler Answers a request; `undefined` means never answer (a silent endpoint).
+   * @returns The server, once it listens.
+   * @throws When it cannot listen, or the runtime has no server.
+   */
+  serve(
+    hostname: string,
+    port: number,
+    handler: (request: ServedRequest) => Promise<ServedAnswer | undefined>,
+  ): Promise<LocalServer>;
+  /** The program's arguments, after the runtime's and the script's own. */
+  args(): string[];
+  /** Writes text to standard output; failures are ignored. */
+  writeStdout(text: string): void;
+  /** Whether standard output is a terminal (for colour). */
+  stdoutIsTerminal(): boolean;
+  /** Sets the exit code the process ends with, without ending it. */
+  setExitCode(code: number): void;
   /**
    * Registers exit hooks.
    *

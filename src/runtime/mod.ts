@@ -8,7 +8,18 @@ import type { Host } from "./host.ts";
 import { nodeHost } from "./node.ts";
 import { runtimeInfo } from "./info.ts";
 
-export type { ExitHooks, Fetch, FetchResponse, Host, HostFiles, HostTerminal, InterruptSignal } from "./host.ts";
+export type {
+  ExitHooks,
+  Fetch,
+  FetchResponse,
+  Host,
+  HostFiles,
+  HostTerminal,
+  InterruptSignal,
+  LocalServer,
+  ServedAnswer,
+  ServedRequest,
+} from "./host.ts";
 export { runtimeInfo } from "./info.ts";
 export { SIGNAL_EXIT_STATUS } from "./host.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
@@ -25,6 +36,11 @@ const noHost: Host = {
   fetch: undefined,
   terminal: () => undefined,
   files: undefined,
+  serve: () => Promise.reject(new Error("no HTTP server in this runtime")),
+  args: () => [],
+  writeStdout: () => {},
+  stdoutIsTerminal: () => false,
+  setExitCode: () => {},
   onExit: () => () => {},
   onInterrupt: () => () => {},
 };

@@ -16,6 +16,32 @@ interface NodeFs {
   writeFileSync(path: string, text: string, options: { mode: number }): void;
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
+  appendFileSync(path: string, text: string, options: { mode: number }): void;
+}
+
+/** The part of `node:http` the local server uses. */
+interface NodeHttpServerModule {
+  createServer(listener: (request: NodeIncoming, response: NodeOutgoing) => void): NodeHttpServer;
+}
+
+interface NodeIncoming {
+  method?: string;
+  url?: string;
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end", listener: () => void): unknown;
+}
+
+interface NodeOutgoing {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body?: string): unknown;
+}
+
+interface NodeHttpServer {
+  listen(port: number, hostname: string, callback: () => void): unknown;
+  once(event: "error", listener: (error: Error) => void): unknown;
+  address(): { port: number } | string | null;
+  closeAllConnections?(): void;
+  close(callback: () => void): unknown;
 }
 
 /** The part of `process.stdin` we use. */
@@ -33,9 +59,11 @@ export interface NodeProcess {
   pid: number;
   env: Record<string, string | undefined>;
   stdin: NodeStdin;
-  stdout: { isTTY?: boolean };
+  stdout: { isTTY?: boolean; write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean };
   getBuiltinModule?(name: "node:fs" | "node:http" | "node:https"): unknown;
+  argv: string[];
+  exitCode?: number | string;
   on(event: string, listener: () => void): unknown;
   removeListener(event: string, listener: () => void): unknown;
   listenerCount(event: string): number;
@@ -70,6 +98,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
     write: (path, text) => fs.writeFileSync(path, text, { mode: 0o600 }),
     rename: (from, to) => fs.renameSync(from, to),
     remove: (path) => fs.unlinkSync(path),
+    append: (path, text) => fs.appendFileSync(path, text, { mode: 0o600 }),
   };
   return {
     env(name) {
@@ -79,12 +108,40 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
         return undefined;
       }
     },
-    writeStderr(text) {
-      try {
-        proc.stderr.write(text);
-      } catch {
-        // A closed stderr must not break the host program.
-      }
+    writeStderr: (text) => void quietly(() => proc.stderr.write(text)),
+    writeStdout: (text) => void quietly(() => proc.stdout.write(text)),
+    stdoutIsTerminal: () => proc.stdout.isTTY === true,
+    args: () => proc.argv.slice(2),
+    setExitCode(code) {
+      proc.exitCode = code;
+    },
+    async serve(hostname, port, handler) {
+      const http = proc.getBuiltinModule?.("node:http") as NodeHttpServerModule | undefined;
+      if (!http) throw new Error("no HTTP server in this runtime");
+      const decoder = new TextDecoder();
+      const server = http.createServer((request, response) => {
+        let body = "";
+        request.on("data", (chunk) => body += decoder.decode(chunk, { stream: true }));
+        request.on("end", async () => {
+          const answer = await handler({ method: request.method ?? "GET", path: request.url ?? "/", body });
+          if (!answer) return; // silent: the connection is cut at close
+          response.writeHead(answer.status, answer.headers ?? {});
+          response.end(answer.body);
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, hostname, resolve);
+      });
+      const address = server.address();
+      return {
+        port: typeof address === "object" && address ? address.port : port,
+        close: () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections?.();
+          }),
+      };
     },
     unrefTimer(timer) {
       (timer as { unref?: () => void } | undefined)?.unref?.();

@@ -1,0 +1,273 @@
+/**
+ * A local ingest server for development, demos and tests: it accepts wire
+ * envelopes on loopback, checks them against the wire format (400 for what is
+ * not JSON, 422 with a reason for what is not an envelope), drops repeated
+ * events, prints one line per event, and can append them to a JSON Lines
+ * file. It can also misbehave on purpose: a fixed status, a `Retry-After`, a
+ * delay, or silence.
+ *
+ * @example
+ * ```ts ignore
+ * import { startCollector } from "@nat/telemetry/collector";
+ *
+ * const collector = await startCollector({ log: console.log });
+ * console.log(`NAT_TELEMETRY_ENDPOINT=${collector.url}`);
+ * ```
+ *
+ * @module
+ */
+import { NemoSource, TaskStatus } from "./events.ts";
+import { host, type ServedAnswer, type ServedRequest } from "./runtime/mod.ts";
+
+/** How the collector behaves. */
+export interface CollectorOptions {
+  /** The port; 0 lets the OS choose. @default {0} */
+  port?: number;
+  /** The address to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Answer every valid envelope with this status instead of 200 (events are accepted only on 2xx). */
+  status?: number;
+  /** Send this `Retry-After` (seconds) with every answer. */
+  retryAfterSeconds?: number;
+  /** Wait this long before answering, in milliseconds. */
+  delayMs?: number;
+  /** Never answer: an endpoint that accepts connections and then says nothing. */
+  silent?: boolean;
+  /** Append each accepted event to this JSON Lines file. */
+  jsonlPath?: string;
+  /** Receives one line per accepted event, and per rejected envelope. */
+  log?: (line: string) => void;
+}
+
+/** An event the collector accepted. */
+export interface CollectedEvent {
+  /** When it arrived, ISO 8601. */
+  receivedAt: string;
+  /** The envelope's session id. */
+  sessionId: string;
+  /** The envelope's client version. */
+  clientVer: string;
+  /** The event's name. */
+  name: string;
+  /** When the event happened, as sent. */
+  ts: string;
+  /** Its parameters. */
+  parameters: Record<string, string | number | boolean>;
+}
+
+/** A running collector. */
+export interface Collector {
+  /** The URL to set as `NAT_TELEMETRY_ENDPOINT`. */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Accepted events, in order, without repeats. */
+  readonly events: readonly CollectedEvent[];
+  /** Counters: envelopes received, events accepted, repeats dropped, envelopes rejected. */
+  readonly stats: { envelopes: number; accepted: number; duplicates: number; rejected: number };
+  /** Stops it. */
+  close(): Promise<void>;
+}
+
+const HEADER_KEYS = [
+  "browserType",
+  "clientId",
+  "clientType",
+  "clientVariant",
+  "clientVer",
+  "cpuArchitecture",
+  "deviceGdprBehOptIn",
+  "deviceGdprFuncOptIn",
+  "deviceGdprTechOptIn",
+  "deviceId",
+  "deviceMake",
+  "deviceModel",
+  "deviceOS",
+  "deviceOSVersion",
+  "deviceType",
+  "eventProtocol",
+  "eventSchemaVer",
+  "eventSysVer",
+  "externalUserId",
+  "gdprBehOptIn",
+  "gdprFuncOptIn",
+  "gdprTechOptIn",
+  "idpId",
+  "integrationId",
+  "productName",
+  "productVersion",
+  "sentTs",
+  "sessionId",
+  "userId",
+] as const;
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The schema-1.5 `nat_cli_command` parameters and what each must be. */
+const CLI_COMMAND_PARAMETERS: Record<string, (value: unknown) => boolean> = {
+  nemoSource: (value) => (Object.values(NemoSource) as unknown[]).includes(value),
+  command: (value) => typeof value === "string",
+  subcommand: (value) => typeof value === "string",
+  taskStatus: (value) => (Object.values(TaskStatus) as unknown[]).includes(value),
+  durationMs: (value) => Number.isInteger(value) && (value as number) >= -1,
+  exitCode: (value) => Number.isInteger(value),
+  errorClass: (value) => typeof value === "string",
+  pythonVersion: (value) => typeof value === "string",
+};
+
+/**
+ * Checks a request body against the wire format.
+ *
+ * @param body The request body.
+ * @returns The envelope, or the status and reason to reject it with.
+ * @example
+ * ```ts
+ * import { validateEnvelope } from "./collector.ts";
+ * validateEnvelope("{").status; // 400
+ * ```
+ */
+export function validateEnvelope(
+  body: string,
+): { status: 200; envelope: Record<string, unknown> & { events: Record<string, unknown>[] } } | {
+  status: 400 | 422;
+  reason: string;
+} {
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(body);
+  } catch {
+    return { status: 400, reason: "the body is not JSON" };
+  }
+  if (typeof envelope !== "object" || envelope === null || Array.isArray(envelope)) {
+    return { status: 422, reason: "the envelope is not an object" };
+  }
+  const record = envelope as Record<string, unknown>;
+  for (const key of HEADER_KEYS) {
+    if (typeof record[key] !== "string") return { status: 422, reason: `'${key}' is missing or not a string` };
+  }
+  if (!TIMESTAMP.test(record.sentTs as string)) return { status: 422, reason: "'sentTs' is not a UTC timestamp" };
+  const events = record.events;
+  if (!Array.isArray(events) || events.length === 0) return { status: 422, reason: "'events' is not a non-empty list" };
+  for (const [i, event] of events.entries()) {
+    const problem = eventProblem(event, record.eventSchemaVer as string);
+    if (problem) return { status: 422, reason: `event ${i}: ${problem}` };
+  }
+  return { status: 200, envelope: record as Record<string, unknown> & { events: Record<string, unknown>[] } };
+}
+
+function eventProblem(event: unknown, schemaVersion: string): string | undefined {
+  if (typeof event !== "object" || event === null) return "not an object";
+  const { ts, name, parameters } = event as Record<string, unknown>;
+  if (typeof ts !== "string" || !TIMESTAMP.test(ts)) return "'ts' is not a UTC timestamp with milliseconds";
+  if (typeof name !== "string" || name === "") return "'name' is missing";
+  if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
+    return "'parameters' is not an object";
+  }
+  for (const [key, value] of Object.entries(parameters)) {
+    const ok = typeof value === "string" || typeof value === "boolean" ||
+      (typeof value === "number" && Number.isFinite(value));
+    if (!ok) return `parameter '${key}' is not a string, number or boolean`;
+  }
+  if (name !== "nat_cli_command") return undefined;
+  if (schemaVersion !== "1.5") return `nat_cli_command needs schema 1.5, got ${schemaVersion}`;
+  const keys = Object.keys(parameters);
+  const expected = Object.keys(CLI_COMMAND_PARAMETERS);
+  if (keys.join() !== expected.join()) return `nat_cli_command parameters must be ${expected.join(", ")}`;
+  for (const [key, valid] of Object.entries(CLI_COMMAND_PARAMETERS)) {
+    if (!valid((parameters as Record<string, unknown>)[key])) return `parameter '${key}' has an invalid value`;
+  }
+  return undefined;
+}
+
+/**
+ * Formats the one-line summary of an event.
+ *
+ * @param event The event.
+ * @returns e.g. `04:06:19 nat_cli_command greet success exit=0 12ms deno/2.9.6 session=8f3a…`.
+ * @example
+ * ```ts
+ * import { summarize } from "./collector.ts";
+ * summarize({ receivedAt: "2026-11-28T04:06:19.000Z", sessionId: "s", clientVer: "0.1.0", name: "x", ts: "", parameters: {} });
+ * ```
+ */
+export function summarize(event: CollectedEvent): string {
+  const p = event.parameters;
+  const time = event.receivedAt.slice(11, 19);
+  const session = `session=${event.sessionId.slice(0, 8)}`;
+  if (event.name !== "nat_cli_command") return `${time} ${event.name} ${JSON.stringify(p)} ${session}`;
+  const sub = p.subcommand === "undefined" ? "" : ` ${p.subcommand}`;
+  const error = p.errorClass === "undefined" ? "" : ` ${p.errorClass}`;
+  return `${time} ${event.name} ${p.command}${sub} ${p.taskStatus} exit=${p.exitCode}${error} ${p.durationMs}ms ${p.pythonVersion} ${session}`;
+}
+
+/**
+ * Starts a collector on loopback.
+ *
+ * @param options Port, fault injection, JSONL file and log.
+ * @returns The running collector.
+ * @throws When the port cannot be listened on.
+ * @example
+ * ```ts ignore
+ * import { startCollector } from "@nat/telemetry/collector";
+ * const collector = await startCollector({ status: 503, retryAfterSeconds: 30 });
+ * ```
+ */
+export async function startCollector(options: CollectorOptions = {}): Promise<Collector> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const events: CollectedEvent[] = [];
+  const seen = new Set<string>();
+  const stats = { envelopes: 0, accepted: 0, duplicates: 0, rejected: 0 };
+  const log = options.log ?? (() => {});
+  const answer = async (request: ServedRequest): Promise<ServedAnswer | undefined> => {
+    if (options.silent) return undefined;
+    if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (options.retryAfterSeconds !== undefined) headers["retry-after"] = String(options.retryAfterSeconds);
+    if (request.method !== "POST") return { status: 405, headers, body: '{"error":"POST an envelope"}' };
+    stats.envelopes++;
+    const checked = validateEnvelope(request.body);
+    if (checked.status !== 200) {
+      stats.rejected++;
+      log(`rejected an envelope (${checked.status}): ${checked.reason}`);
+      return { status: checked.status, headers, body: JSON.stringify({ error: checked.reason }) };
+    }
+    const status = options.status ?? 200;
+    if (status < 200 || status >= 300) return { status, headers, body: "{}" };
+    const { envelope } = checked;
+    for (const raw of envelope.events) {
+      const event: CollectedEvent = {
+        receivedAt: new Date().toISOString(),
+        sessionId: envelope.sessionId as string,
+        clientVer: envelope.clientVer as string,
+        name: raw.name as string,
+        ts: raw.ts as string,
+        parameters: raw.parameters as CollectedEvent["parameters"],
+      };
+      const key = JSON.stringify([event.sessionId, event.name, event.ts, event.parameters]);
+      if (seen.has(key)) {
+        stats.duplicates++;
+        continue;
+      }
+      seen.add(key);
+      events.push(event);
+      stats.accepted++;
+      log(summarize(event));
+      if (options.jsonlPath) {
+        try {
+          host().files?.append(options.jsonlPath, `${JSON.stringify(event)}\n`);
+        } catch (error) {
+          log(`could not append to ${options.jsonlPath}: ${error}`);
+        }
+      }
+    }
+    return { status, headers, body: JSON.stringify({ accepted: envelope.events.length }) };
+  };
+  const server = await host().serve(hostname, options.port ?? 0, answer);
+  return {
+    url: `http://${hostname}:${server.port}/v1.1/events/json`,
+    port: server.port,
+    events,
+    stats,
+    close: () => server.close(),
+  };
+}

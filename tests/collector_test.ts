@@ -1,0 +1,126 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { type Collector, type CollectorOptions, startCollector, validateEnvelope } from "../src/collector.ts";
+import { commandEvent } from "./helpers/events.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
+
+setTelemetryEnabled(true);
+process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool
+
+const vector = readFileSync(new URL("../../shared/vectors/envelope-nat_cli_command-1.5.json", import.meta.url), "utf8");
+
+async function withCollector(options: CollectorOptions, fn: (collector: Collector, log: string[]) => Promise<void>) {
+  const log: string[] = [];
+  const collector = await startCollector({ ...options, log: (line) => log.push(line) });
+  try {
+    await fn(collector, log);
+  } finally {
+    await collector.close();
+  }
+}
+
+const post = (collector: Collector, body: string) =>
+  fetch(collector.url, { method: "POST", body, headers: { "content-type": "application/json" } }).then(
+    async (response) => ({ status: response.status, body: await response.text() }),
+  );
+
+test("the collector accepts what the handler sends and prints one line per event", async () => {
+  await withCollector({}, async (collector, log) => {
+    const handler = new NATTelemetryHandler({ endpoint: collector.url, sessionId: "abcdef0123456789" });
+    handler.enqueue(commandEvent("run"));
+    handler.enqueue(commandEvent("eval"));
+    await handler.stop();
+    assert.equal(handler.stats().sent, 2);
+    assert.deepEqual(collector.events.map((event) => event.parameters.command), ["run", "eval"]);
+    assert.equal(log.length, 2);
+    assert.match(log[0], /nat_cli_command run success exit=0 5ms (deno|node|bun)\/\S+ session=abcdef01$/);
+  });
+});
+
+test("the Python reference envelope is valid", () => {
+  assert.equal(validateEnvelope(vector).status, 200);
+});
+
+test("what is not JSON is a 400, what is not an envelope a 422 with a reason", async () => {
+  await withCollector({}, async (collector, log) => {
+    const broken = (change: (envelope: Record<string, unknown>) => void) => {
+      const envelope = JSON.parse(vector);
+      change(envelope);
+      return JSON.stringify(envelope);
+    };
+    const cases: [string, number, RegExp][] = [
+      ["{not json", 400, /not JSON/],
+      ["[]", 422, /not an object/],
+      [broken((e) => delete e.sessionId), 422, /'sessionId' is missing/],
+      [broken((e) => e.events = []), 422, /'events' is not a non-empty list/],
+      [broken((e) => (e.events as { ts: string }[])[0].ts = "2026-01-02 03:04"), 422, /'ts' is not a UTC timestamp/],
+      [broken((e) => (e.events as { parameters: object }[])[0].parameters = { a: null }), 422, /parameter 'a'/],
+      [
+        broken((e) => (e.events as { parameters: { taskStatus: string } }[])[0].parameters.taskStatus = "done"),
+        422,
+        /'taskStatus' has an invalid value/,
+      ],
+      [
+        broken((e) => delete (e.events as { parameters: { exitCode?: number } }[])[0].parameters.exitCode),
+        422,
+        /nat_cli_command parameters must be/,
+      ],
+    ];
+    for (const [body, status, reason] of cases) {
+      const answer = await post(collector, body);
+      assert.equal(answer.status, status, body.slice(0, 60));
+      assert.match(JSON.parse(answer.body).error, reason);
+    }
+    assert.equal(collector.stats.rejected, cases.length);
+    assert.equal(collector.events.length, 0);
+    assert.equal(log.length, cases.length, "each rejection is logged");
+  });
+});
+
+test("a repeated event (a retry that did arrive) is kept once", async () => {
+  await withCollector({}, async (collector) => {
+    await post(collector, vector);
+    await post(collector, vector);
+    assert.equal(collector.events.length, 2);
+    assert.deepEqual(collector.stats, { envelopes: 2, accepted: 2, duplicates: 2, rejected: 0 });
+  });
+});
+
+test("accepted events are appended to a JSON Lines file", async () => {
+  using dir = tempDir();
+  await withCollector({ jsonlPath: `${dir.path}/events.jsonl` }, async (collector) => {
+    await post(collector, vector);
+    const lines = readFileSync(`${dir.path}/events.jsonl`, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(lines.map((line) => [line.sessionId, line.parameters.command]), [
+      ["sess-123", "run"],
+      ["sess-123", "evaluate"],
+    ]);
+  });
+});
+
+test("fault injection: a status with Retry-After keeps the handler's events for later", async () => {
+  await withCollector({ status: 503, retryAfterSeconds: 30 }, async (collector) => {
+    const handler = new NATTelemetryHandler({ endpoint: collector.url });
+    handler.enqueue(commandEvent("x"));
+    await handler.flush();
+    assert.equal(handler.stats().dlq, 1);
+    assert.equal(collector.events.length, 0, "nothing is accepted on a non-2xx answer");
+  });
+});
+
+test("fault injection: a delay, and silence, which the handler's exit budget bounds", async () => {
+  await withCollector({ delayMs: 300 }, async (collector) => {
+    const started = Date.now();
+    assert.equal((await post(collector, vector)).status, 200);
+    assert.ok(Date.now() - started >= 250);
+  });
+  await withCollector({ silent: true }, async (collector) => {
+    const handler = new NATTelemetryHandler({ endpoint: collector.url, exitTimeoutSeconds: 0.3 });
+    handler.enqueue(commandEvent("x"));
+    await handler.stop();
+    assert.equal(handler.stats().dlq, 1);
+  });
+});
