@@ -434,7 +434,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */
   #replay(): void {
-    if (this.#replayDone || this.#deliveryPaused()) return;
+    // Events spooled before the user opted out stay unsent: their decision now is what counts.
+    if (this.#replayDone || !isTelemetryEnabled() || this.#deliveryPaused()) return;
     this.#replayDone = true;
     const spool = this.#openDisk()?.spool;
     if (!spool) return;

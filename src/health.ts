@@ -107,7 +107,14 @@ export class EndpointHealth {
    * @returns `true` if it was not healthy before.
    */
   recordSuccess(): boolean {
-    if (this.#state === undefined) return false;
+    const wasDown = this.#state !== undefined;
+    this.forget();
+    return wasDown;
+  }
+
+  /** Forgets past failures, so the next run tries at once (`nat-telemetry flush`). */
+  forget(): void {
+    if (this.#state === undefined) return;
     this.#state = undefined;
     this.#probing = false;
     try {
@@ -115,7 +122,6 @@ export class EndpointHealth {
     } catch {
       // Already gone.
     }
-    return true;
   }
 
   #read(): HealthState | undefined {

@@ -193,6 +193,45 @@ export class Spool {
   }
 
   /**
+   * Reads every spooled event without claiming anything, for inspection.
+   *
+   * @returns The events of unclaimed and claimed files, oldest file first, and whether each file is claimed.
+   */
+  peek(): { claimed: boolean; events: SpooledEvent[] }[] {
+    return this.#list()
+      .flatMap((name) => {
+        const claimed = CLAIMED_FILE.exec(name);
+        const entry = parseEntry(claimed ? claimed[2] : name);
+        if (!entry) return [];
+        let text = "";
+        try {
+          text = this.#files.read(`${this.dir}/${name}`);
+        } catch {
+          // Gone or unreadable: nothing to show.
+        }
+        const events = text.split("\n").flatMap((line) => parseLine(line) ?? []);
+        return [{ time: entry.time, claimed: claimed !== null, events }];
+      })
+      .sort((a, b) => a.time - b.time)
+      .map(({ claimed, events }) => ({ claimed, events }));
+  }
+
+  /**
+   * Deletes every spooled event, claimed or not: what the user no longer agrees to send.
+   *
+   * @returns How many events were deleted.
+   */
+  clear(): number {
+    let deleted = 0;
+    for (const name of this.#list()) {
+      const claimed = CLAIMED_FILE.exec(name);
+      const entry = parseEntry(claimed ? claimed[2] : name);
+      if (entry && this.#remove(name)) deleted += entry.events;
+    }
+    return deleted;
+  }
+
+  /**
    * The spool's unclaimed files, oldest first.
    *
    * @returns Their names, times, event counts and sizes.

@@ -196,3 +196,23 @@ test("without a spool, undelivered events stay in memory after stop()", async ()
   await h.stop();
   assert.equal(h.stats().dlq, 1);
 });
+
+test("after an opt-out, events spooled earlier are not sent", async () => {
+  using dir = tempDir();
+  const seed = handler(dir.path, await refusedUrl());
+  seed.enqueue(commandEvent("before-opt-out"));
+  await seed.stop();
+  for (const name of files(dir.path).filter((name) => name.startsWith("health-"))) rmSync(`${dir.path}/${name}`);
+  const server = await TestServer.start();
+  try {
+    setTelemetryEnabled(false);
+    const later = handler(dir.path, server.url());
+    later.start();
+    await later.stop();
+    assert.equal(server.requests.length, 0);
+    assert.equal(spooled(dir.path).length, 1, "left alone (`nat-telemetry disable` deletes it)");
+  } finally {
+    setTelemetryEnabled(true);
+    await server.close();
+  }
+});

@@ -100,7 +100,7 @@ export function denoHost(deno: DenoNamespace): Host {
     setExitCode(code) {
       deno.exitCode = code;
     },
-    async serve(hostname, port, handler) {
+    serve(hostname, port, handler) {
       // Unanswered (silent) requests are answered 503 at close, so that shutdown does not wait for them forever.
       const silent = new Set<() => void>();
       const server = deno.serve({ hostname, port, onListen() {} }, async (request) => {
@@ -114,13 +114,13 @@ export function denoHost(deno: DenoNamespace): Host {
         await new Promise<void>((resolve) => silent.add(resolve));
         return new Response(null, { status: 503 });
       });
-      return {
+      return Promise.resolve({
         port: server.addr.port,
         async close() {
           for (const resolve of silent) resolve();
           await server.shutdown();
         },
-      };
+      });
     },
     unrefTimer(timer) {
       try {
