@@ -1,13 +1,16 @@
 /**
- * The demo (`deno task demo`): starts a loopback ingest endpoint, runs
- * `examples/cli.ts` under Deno, Node and Bun against it, then once against an
- * endpoint that accepts connections but never answers, and shows what arrived
- * and how long each run took. Nothing leaves the machine.
+ * The demo (`deno task demo`): the local collector, and the example CLI
+ * (`examples/cli.ts`, built on trackCommand) run under Deno, Node and Bun
+ * while the endpoint is healthy, then down, then back. It shows each run's
+ * wall time, what was spooled, and what arrived. Nothing leaves loopback and
+ * nothing is written outside a temporary directory.
  *
  * @module
  */
+import { type Collector, startCollector } from "../src/collector.ts";
 
-const example = new URL("../examples/cli.ts", import.meta.url).pathname;
+const root = new URL("..", import.meta.url).pathname;
+const work = await Deno.makeTempDir({ prefix: "nat-telemetry-demo-" });
 
 /** The path of a pinned runtime's binary, fetched through npx once. */
 async function binary(spec: string): Promise<string> {
@@ -16,58 +19,78 @@ async function binary(spec: string): Promise<string> {
   return new TextDecoder().decode(stdout).trim();
 }
 
-const received: { runtime: string; command: string; taskStatus: string; exitCode: number }[] = [];
-const endpoint = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-  const envelope = await request.json();
-  for (const event of envelope.events) {
-    const { command, taskStatus, exitCode, pythonVersion } = event.parameters;
-    received.push({ runtime: pythonVersion, command, taskStatus, exitCode });
+const runtimes: Record<string, string[]> = {
+  "deno 2.9.6": [Deno.execPath(), "run", "-A"],
+  "node 24.9.0": [await binary("node@24.9.0")],
+  "bun 1.4.5": [await binary("bun@1.4.5")],
+};
+
+const received: string[] = [];
+let collector: Collector | undefined;
+let port = 0;
+async function endpoint(mode: "healthy" | "silent" | "down") {
+  await collector?.close();
+  collector = undefined;
+  if (mode === "down") return;
+  collector = await startCollector({ port, silent: mode === "silent", log: (line) => received.push(line) });
+  port = collector.port;
+}
+await endpoint("healthy");
+const url = collector!.url;
+
+const env = {
+  NAT_TELEMETRY_ENABLED: "1",
+  NAT_TELEMETRY_ENDPOINT: url,
+  NAT_TELEMETRY_SPOOL_DIR: `${work}/spool`,
+  NAT_TELEMETRY_CONSENT_FILE: `${work}/telemetry.toml`,
+};
+
+function spooledCount(): number {
+  try {
+    return [...Deno.readDirSync(`${work}/spool`)]
+      .filter((entry) => entry.name.endsWith(".jsonl"))
+      .reduce((sum, entry) => sum + Number(entry.name.split("-")[2] ?? 0), 0);
+  } catch {
+    return 0;
   }
-  return new Response(null, { status: 204 });
-});
-// A server that accepts connections and never answers: the worst case for an exit.
-const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-const held: Deno.Conn[] = [];
-(async () => {
-  for await (const conn of silent) held.push(conn);
-})();
+}
 
-const runtimes: [string, string[]][] = [
-  ["deno 2.9.6", [Deno.execPath(), "run", "-A", example]],
-  ["node 24.9.0", [await binary("node@24.9.0"), example]],
-  ["bun 1.4.5", [await binary("bun@1.4.5"), example]],
-];
-
-async function run(label: string, cmd: string[], args: string[], url: string) {
+const rows: string[] = [];
+async function run(label: string, runtime: string, program: string, args: string[]) {
   const started = performance.now();
-  const { code } = await new Deno.Command(cmd[0], {
-    args: [...cmd.slice(1), ...args],
-    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: url },
+  const { code } = await new Deno.Command(runtimes[runtime][0], {
+    args: [...runtimes[runtime].slice(1), `${root}${program}`, ...args],
+    env,
     stdout: "null",
     stderr: "null",
   }).output();
   const ms = performance.now() - started;
-  console.log(`| ${label} | \`${args.join(" ")}\` | ${code} | ${ms.toFixed(0)} ms |`);
+  rows.push(`| ${label} | ${runtime} | \`${args.join(" ")}\` | ${code} | ${ms.toFixed(0)} ms | ${spooledCount()} |`);
 }
 
-const healthy = `http://127.0.0.1:${endpoint.addr.port}/v1.1/events/json`;
-const hanging = `http://127.0.0.1:${(silent.addr as Deno.NetAddr).port}/v1.1/events/json`;
-console.log(`Endpoint: ${healthy}\n`);
-console.log("| runtime | command | exit code | wall time |\n| --- | --- | --- | --- |");
-for (const [label, cmd] of runtimes) {
-  await run(label, cmd, ["greet", "demo"], healthy);
-  await run(label, cmd, ["fail"], healthy);
-}
-for (const [label, cmd] of runtimes) await run(`${label}, silent endpoint`, cmd, ["greet"], hanging);
+await run("healthy", "deno 2.9.6", "examples/cli.ts", ["greet", "demo"]);
+await run("healthy", "node 24.9.0", "examples/cli.ts", ["crash"]);
+await run("healthy", "bun 1.4.5", "examples/cli.ts", ["fail"]);
+await endpoint("silent");
+await run("silent: first run pays the budget", "node 24.9.0", "examples/cli.ts", ["greet"]);
+await run("silent: known down, spools at once", "bun 1.4.5", "examples/cli.ts", ["greet"]);
+await endpoint("down");
+await run("refused: still known down", "deno 2.9.6", "examples/cli.ts", ["fail"]);
+await endpoint("healthy");
+await run("back: `nat-telemetry flush` delivers now", "deno 2.9.6", "src/cli.ts", ["flush"]);
+await run("back", "bun 1.4.5", "examples/cli.ts", ["greet", "again"]);
 
-console.log("\nEvents the endpoint received:\n");
-console.log("| runtime | command | taskStatus | exitCode |\n| --- | --- | --- | --- |");
-for (const e of received) console.log(`| ${e.runtime} | ${e.command} | ${e.taskStatus} | ${e.exitCode} |`);
+console.log(`Collector: ${url} (loopback). Spool and consent file: ${work}\n`);
+console.log("| endpoint | runtime | command | exit code | wall time | events spooled after |");
+console.log("| --- | --- | --- | ---: | ---: | ---: |");
+for (const row of rows) console.log(row);
+console.log("\nWhat the collector received, in order (one line per event, repeats dropped):\n");
+for (const line of received) console.log(`  ${line}`);
 console.log(
-  "\nAgainst the silent endpoint each run waits at most the 2 s exit budget; the event stays pending" +
-    " (a later release spools it to disk for the next run).",
+  "\nWhile the endpoint was silent, the first run waited the 2 s exit budget and spooled its event; the next" +
+    " runs knew the endpoint was down and spooled at once. `nat-telemetry flush` delivered the spool when it" +
+    " came back, each event with its original timestamp.",
 );
 
-for (const conn of held) conn.close();
-silent.close();
-await endpoint.shutdown();
+await collector?.close();
+await Deno.remove(work, { recursive: true });

@@ -14,6 +14,8 @@ export interface PendingEvent {
   readonly bytes: number;
   /** Its schema version; a batch holds one. */
   readonly schemaVersion: string;
+  /** The session it was recorded in; a batch holds one, so a replayed event keeps its session. */
+  readonly sessionId: string;
   /** When it happened, in epoch milliseconds. */
   readonly timestamp: number;
   /** Failed deliveries so far. */
@@ -25,36 +27,36 @@ export interface PendingEvent {
 }
 
 /**
- * Cuts events, in order, into batches of one schema version whose envelope
- * stays within `maxBatchBytes`. An event too large for any batch still gets
+ * Cuts events, in order, into batches of one schema version and session
+ * whose envelope stays within `maxBatchBytes`. An event too large for any batch still gets
  * a batch of its own (the handler refuses such events at enqueue).
  *
  * @param events The events, in sending order.
  * @param maxBatchBytes The most bytes of one request body.
- * @param envelopeBytes The bytes of an envelope with no events.
+ * @param envelopeBytes The bytes of an envelope with no events, for a batch that starts with this event.
  * @returns The batches, in order.
  * @example
  * ```ts
  * import { planBatches } from "./batch.ts";
- * const event = { json: "{}", bytes: 2, schemaVersion: "1.5", timestamp: 0, retries: 0, notBefore: 0 };
- * planBatches([event, event, event], 105, 100).length; // 2: "{},{}" fits in 5 bytes, a third does not
+ * const event = { json: "{}", bytes: 2, schemaVersion: "1.5", sessionId: "s", timestamp: 0, retries: 0, notBefore: 0 };
+ * planBatches([event, event, event], 105, () => 100).length; // 2: "{},{}" fits in 5 bytes, a third does not
  * ```
  */
 export function planBatches(
   events: readonly PendingEvent[],
   maxBatchBytes: number,
-  envelopeBytes: number,
+  envelopeBytes: (first: PendingEvent) => number,
 ): PendingEvent[][] {
   const batches: PendingEvent[][] = [];
   let current: PendingEvent[] = [];
   let size = 0;
   for (const event of events) {
     const fits = current.length > 0 && event.schemaVersion === current[0].schemaVersion &&
-      size + 1 + event.bytes <= maxBatchBytes;
+      event.sessionId === current[0].sessionId && size + 1 + event.bytes <= maxBatchBytes;
     if (!fits) {
       current = [];
       batches.push(current);
-      size = envelopeBytes - 1; // the first event needs no comma
+      size = envelopeBytes(event) - 1; // the first event needs no comma
     }
     size += 1 + event.bytes;
     current.push(event);

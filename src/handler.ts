@@ -118,7 +118,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   constructor(options: NATTelemetryHandlerOptions = {}) {
     this.#options = resolveOptions(options);
-    const emptyEnvelope = encodeEnvelope(this.#header("1.5"), []);
+    const emptyEnvelope = encodeEnvelope(
+      this.#header({ schemaVersion: "1.5", sessionId: this.#options.sessionId }),
+      [],
+    );
     this.#maxEventBytes = Math.min(
       this.#options.maxEventBytes,
       this.#options.maxBatchBytes - encoder.encode(emptyEnvelope).byteLength - SCHEMA_VERSION_SLACK_BYTES,
@@ -234,7 +237,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
     const bytes = encoder.encode(json).byteLength;
     if (bytes > this.#maxEventBytes) return "event_too_large";
-    return { json, bytes, schemaVersion: event.schemaVersion, timestamp: event.timestamp, retries: 0, notBefore: 0 };
+    const { schemaVersion, timestamp } = event;
+    return { json, bytes, schemaVersion, sessionId: this.#options.sessionId, timestamp, retries: 0, notBefore: 0 };
   }
 
   /** Registers the exit hooks (and, if asked, the interrupt listeners) unless they are registered. */
@@ -322,7 +326,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#dlq = this.#dlq.filter((event) => event.notBefore > now);
       this.#queue = [];
       for (const event of batch) this.#inFlight.add(event);
-      const envelopeBytes = encoder.encode(encodeEnvelope(this.#header(batch[0].schemaVersion), [])).byteLength;
+      const envelopeBytes = (first: PendingEvent) => encoder.encode(encodeEnvelope(this.#header(first), [])).byteLength;
       const { signal } = this.#interrupt;
       const result: FlushResult = { delivered: false, failed: false };
       for (const events of planBatches(batch, this.#options.maxBatchBytes, envelopeBytes)) {
@@ -372,7 +376,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #post(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> | DeliveryOutcome {
     const { sink } = this.#options;
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
-    const body = encodeEnvelope(this.#header(events[0].schemaVersion), events.map((event) => event.json));
+    const body = encodeEnvelope(this.#header(events[0]), events.map((event) => event.json));
     if (sink.kind === "stderr") {
       host().writeStderr(`${body}\n`);
       return { kind: "delivered" };
@@ -491,10 +495,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
   }
 
-  #header(schemaVersion: string) {
+  #header({ schemaVersion, sessionId }: Pick<PendingEvent, "schemaVersion" | "sessionId">) {
     return envelopeHeader(schemaVersion, {
       sourceClientVersion: this.#options.sourceClientVersion,
-      sessionId: this.#options.sessionId,
+      sessionId,
       cpuArchitecture: runtimeInfo().machine,
       sentAt: this.#options.clock(),
     });

@@ -33,6 +33,8 @@ export interface SpooledEvent {
   readonly json: string;
   /** Its schema version. */
   readonly schemaVersion: string;
+  /** The session it was recorded in. */
+  readonly sessionId: string;
   /** Failed deliveries so far. */
   readonly retries: number;
   /** When it happened, in epoch milliseconds. */
@@ -303,20 +305,21 @@ const encoder = new TextEncoder();
 
 /** One spool line, built without serializing the event again. */
 function spoolLine(event: SpooledEvent): { text: string; bytes: number } {
-  const text = `{"retries":${event.retries},"schemaVersion":${JSON.stringify(event.schemaVersion)},"timestamp":${
-    Math.floor(event.timestamp)
-  },"event":${event.json}}`;
+  const text = `{"retries":${event.retries},"schemaVersion":${JSON.stringify(event.schemaVersion)},"sessionId":${
+    JSON.stringify(event.sessionId)
+  },"timestamp":${Math.floor(event.timestamp)},"event":${event.json}}`;
   return { text, bytes: encoder.encode(text).byteLength };
 }
 
 /** Reads a spool line back, or `undefined` when it is not one. */
 function parseLine(line: string): SpooledEvent | undefined {
   try {
-    const { retries, schemaVersion, timestamp, event } = JSON.parse(line);
+    const { retries, schemaVersion, sessionId, timestamp, event } = JSON.parse(line);
     const valid = Number.isSafeInteger(retries) && retries >= 0 && typeof schemaVersion === "string" &&
+      typeof sessionId === "string" &&
       Number.isFinite(timestamp) && typeof event?.name === "string" && typeof event?.ts === "string" &&
       typeof event?.parameters === "object" && event.parameters !== null;
-    return valid ? { json: JSON.stringify(event), schemaVersion, retries, timestamp } : undefined;
+    return valid ? { json: JSON.stringify(event), schemaVersion, sessionId, retries, timestamp } : undefined;
   } catch {
     return undefined;
   }

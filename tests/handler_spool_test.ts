@@ -216,3 +216,24 @@ test("after an opt-out, events spooled earlier are not sent", async () => {
     await server.close();
   }
 });
+
+test("a replayed event keeps its own session: envelopes are cut per session", async () => {
+  using dir = tempDir();
+  const down = handler(dir.path, await refusedUrl(), { sessionId: "first-run" });
+  down.enqueue(commandEvent("offline"));
+  await down.stop();
+  for (const name of files(dir.path).filter((name) => name.startsWith("health-"))) rmSync(`${dir.path}/${name}`);
+  const server = await TestServer.start();
+  try {
+    const up = handler(dir.path, server.url(), { sessionId: "second-run" });
+    up.enqueue(commandEvent("online"));
+    await up.stop();
+    const envelopes = server.requests.map((request) => JSON.parse(request.body));
+    assert.deepEqual(envelopes.map((e) => [e.sessionId, commands(e.events)]), [
+      ["first-run", ["offline"]],
+      ["second-run", ["online"]],
+    ]);
+  } finally {
+    await server.close();
+  }
+});

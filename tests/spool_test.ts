@@ -15,7 +15,7 @@ function event(command: string, retries = 0, timestamp = now - 1000): SpooledEve
     parameters: { command },
     name: "nat_cli_command",
   });
-  return { json, schemaVersion: "1.5", retries, timestamp };
+  return { json, schemaVersion: "1.5", sessionId: `session-${command}`, retries, timestamp };
 }
 
 function open(dir: string, custom = limits): Spool {
