@@ -61,6 +61,7 @@ async function checks(): Promise<void> {
     ["lint", [...DENO, "lint"]],
     ["types", [...DENO, "check", "mod.ts", "src/", "tests/", "scripts/", "examples/"]],
     ["doc examples", [...DENO, "check", "--doc", "mod.ts", "src/"]],
+    ["doc lint", [...DENO, "doc", "--lint", "mod.ts", "src/cli.ts", "src/collector.ts"]],
     ["publish dry run", [...DENO, "publish", "--dry-run", "--allow-dirty"]],
   ];
   const tally = { label: "checks", passed: 0, failed: 0, skipped: 0 };

@@ -21,9 +21,11 @@ export const TEMP_FILE: RegExp = /^t-(\d{13})-[0-9a-f]+\.tmp$/;
  * @param now The current time, in epoch milliseconds.
  * @throws When the file cannot be written.
  * @example
- * ```ts ignore
+ * ```ts
  * import { writeAtomically } from "./atomic.ts";
- * writeAtomically(host().files!, "/tmp/spool", "health.json", "{}", Date.now());
+ * import { host } from "./runtime/mod.ts";
+ * const files = host().files;
+ * if (files) writeAtomically(files, "/tmp", "example.json", "{}", Date.now());
  * ```
  */
 export function writeAtomically(files: HostFiles, dir: string, name: string, text: string, now: number): void {

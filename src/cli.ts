@@ -83,7 +83,9 @@ const OPTIONS = {
 
 /** Where output goes; tests pass their own. */
 export interface CliOutput {
+  /** Writes to standard output. */
   out(text: string): void;
+  /** Writes to standard error. */
   err(text: string): void;
   /** Whether to use colour: a terminal, and NO_COLOR unset or empty. */
   color: boolean;
@@ -105,7 +107,7 @@ function defaultOutput(): CliOutput {
  * @param output Where to write. @default {standard output and error}
  * @returns The exit code: 0 success, 1 failure, 2 bad usage; `collector` resolves when its server stops.
  * @example
- * ```ts ignore
+ * ```ts
  * import { main } from "@nat/telemetry/cli";
  * const code = await main(["status", "--json"]);
  * ```

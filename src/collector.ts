@@ -7,7 +7,7 @@
  * delay, or silence.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startCollector } from "@nat/telemetry/collector";
  *
  * const collector = await startCollector({ log: console.log });
@@ -207,7 +207,7 @@ export function summarize(event: CollectedEvent): string {
  * @returns The running collector.
  * @throws When the port cannot be listened on.
  * @example
- * ```ts ignore
+ * ```ts
  * import { startCollector } from "@nat/telemetry/collector";
  * const collector = await startCollector({ status: 503, retryAfterSeconds: 30 });
  * ```

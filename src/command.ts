@@ -66,7 +66,7 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  * @returns What `main` returned.
  * @throws What `main` threw; a `TypeError` when `options.command` is not a non-empty string.
  * @example
- * ```ts ignore
+ * ```ts
  * import process from "node:process";
  * import { trackCommand } from "@nat/telemetry";
  *

@@ -162,7 +162,7 @@ export function formatConsentToml(state: "enabled" | "disabled", now: number): s
  * @param path The file. @default {consentFilePath()}
  * @returns `true` when the decision was persisted; on `false` the previous file is unchanged.
  * @example
- * ```ts ignore
+ * ```ts
  * import { recordConsent } from "@nat/telemetry";
  * if (!recordConsent("disabled")) console.error("could not save your choice");
  * ```

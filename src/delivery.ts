@@ -84,7 +84,7 @@ export function classifyStatus(status: number, retryAfterMs?: number): DeliveryO
  * @param request The URL, body, fetch, deadline and outside signal.
  * @returns The outcome: network errors and timeouts are `retry`.
  * @example
- * ```ts ignore
+ * ```ts
  * import { deliver } from "./delivery.ts";
  * const outcome = await deliver({
  *   url: "http://127.0.0.1:8080/events",

@@ -18,35 +18,65 @@ export interface WireEvent {
 
 /** The envelope around a batch of events (key order as sent). */
 export interface Envelope {
+  /** Always `"undefined"`: not a browser. */
   browserType: string;
+  /** The ingest service's id for this client family. */
   clientId: string;
+  /** Always `"Native"`. */
   clientType: string;
+  /** Always `"Release"`. */
   clientVariant: string;
+  /** The client's version (`sourceClientVersion`). */
   clientVer: string;
+  /** As Python's `platform.machine()` spells it. */
   cpuArchitecture: string;
+  /** Always `"None"`. */
   deviceGdprBehOptIn: string;
+  /** Always `"None"`. */
   deviceGdprFuncOptIn: string;
+  /** Always `"None"`. */
   deviceGdprTechOptIn: string;
+  /** Always `"undefined"`: nothing identifying. */
   deviceId: string;
+  /** Always `"undefined"`. */
   deviceMake: string;
+  /** Always `"undefined"`. */
   deviceModel: string;
+  /** Always `"undefined"`. */
   deviceOS: string;
+  /** Always `"undefined"`. */
   deviceOSVersion: string;
+  /** Always `"undefined"`. */
   deviceType: string;
+  /** The protocol version, `"1.6"`. */
   eventProtocol: string;
+  /** The events' schema version. */
   eventSchemaVer: string;
+  /** `"nat-telemetry/1.0"`. */
   eventSysVer: string;
+  /** Always `"undefined"`: nothing identifying. */
   externalUserId: string;
+  /** Always `"None"`. */
   gdprBehOptIn: string;
+  /** Always `"None"`. */
   gdprFuncOptIn: string;
+  /** Always `"None"`. */
   gdprTechOptIn: string;
+  /** Always `"undefined"`. */
   idpId: string;
+  /** Always `"undefined"`. */
   integrationId: string;
+  /** Always `"undefined"`. */
   productName: string;
+  /** Always `"undefined"`. */
   productVersion: string;
+  /** When the envelope was sent: UTC, milliseconds. */
   sentTs: string;
+  /** The session the events were recorded in. */
   sessionId: string;
+  /** Always `"undefined"`: nothing identifying. */
   userId: string;
+  /** The events. */
   events: WireEvent[];
 }
 

@@ -20,17 +20,23 @@ export const DEFAULT_SCHEMA_VERSION = "1.5";
  * TaskStatus.SUCCESS; // "success"
  * ```
  */
-export const TaskStatus = Object.freeze(
-  {
-    SUCCESS: "success",
-    FAILURE: "failure",
-    COMPLETED: "completed",
-    ERROR: "error",
-    CANCELED: "canceled",
-    INTERRUPTED: "interrupted",
-    UNDEFINED: "undefined",
-  } as const,
-);
+export const TaskStatus: {
+  readonly SUCCESS: "success";
+  readonly FAILURE: "failure";
+  readonly COMPLETED: "completed";
+  readonly ERROR: "error";
+  readonly CANCELED: "canceled";
+  readonly INTERRUPTED: "interrupted";
+  readonly UNDEFINED: "undefined";
+} = Object.freeze({
+  SUCCESS: "success",
+  FAILURE: "failure",
+  COMPLETED: "completed",
+  ERROR: "error",
+  CANCELED: "canceled",
+  INTERRUPTED: "interrupted",
+  UNDEFINED: "undefined",
+});
 /** One of the {@link TaskStatus} values. */
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
@@ -43,19 +49,27 @@ export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
  * NemoSource.AGENT_TOOLKIT; // "agent_toolkit"
  * ```
  */
-export const NemoSource = Object.freeze(
-  {
-    INFERENCE: "inference",
-    AUDITOR: "auditor",
-    DATADESIGNER: "datadesigner",
-    EVALUATOR: "evaluator",
-    GUARDRAILS: "guardrails",
-    SAFE_SYNTHESIZER: "safe-synthesizer",
-    ANONYMIZER: "anonymizer",
-    AGENT_TOOLKIT: "agent_toolkit",
-    UNDEFINED: "undefined",
-  } as const,
-);
+export const NemoSource: {
+  readonly INFERENCE: "inference";
+  readonly AUDITOR: "auditor";
+  readonly DATADESIGNER: "datadesigner";
+  readonly EVALUATOR: "evaluator";
+  readonly GUARDRAILS: "guardrails";
+  readonly SAFE_SYNTHESIZER: "safe-synthesizer";
+  readonly ANONYMIZER: "anonymizer";
+  readonly AGENT_TOOLKIT: "agent_toolkit";
+  readonly UNDEFINED: "undefined";
+} = Object.freeze({
+  INFERENCE: "inference",
+  AUDITOR: "auditor",
+  DATADESIGNER: "datadesigner",
+  EVALUATOR: "evaluator",
+  GUARDRAILS: "guardrails",
+  SAFE_SYNTHESIZER: "safe-synthesizer",
+  ANONYMIZER: "anonymizer",
+  AGENT_TOOLKIT: "agent_toolkit",
+  UNDEFINED: "undefined",
+});
 /** One of the {@link NemoSource} values. */
 export type NemoSource = (typeof NemoSource)[keyof typeof NemoSource];
 

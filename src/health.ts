@@ -25,10 +25,14 @@ export interface HealthState {
  * One endpoint's health, in one file.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { EndpointHealth } from "./health.ts";
- * const health = new EndpointHealth(files, "/tmp/spool", "https://example.com/events", Date.now, Math.random);
- * if (!health.isOpen()) health.recordFailure();
+ * import { host } from "./runtime/mod.ts";
+ * const files = host().files;
+ * if (files) {
+ *   const health = new EndpointHealth(files, "/tmp/spool", "https://example.com/events", Date.now, Math.random);
+ *   if (!health.isOpen()) health.recordFailure();
+ * }
  * ```
  */
 export class EndpointHealth {

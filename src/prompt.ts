@@ -91,7 +91,7 @@ export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
  *
  * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.
  * @example
- * ```ts ignore
+ * ```ts
  * import { askForConsent } from "@nat/telemetry";
  * await askForConsent(); // once, on the first interactive run
  * ```

@@ -73,10 +73,12 @@ interface Entry {
  * The spool in one directory.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Spool } from "./spool.ts";
  * import { host } from "./runtime/mod.ts";
- * const spool = Spool.open("/tmp/spool", host().files!, { maxEvents: 1000, maxBytes: 1 << 20, maxAgeMs: 7 * 86_400_000 });
+ * const files = host().files;
+ * const spool = files && Spool.open("/tmp/spool", files, { maxEvents: 1000, maxBytes: 1 << 20, maxAgeMs: 604_800_000 });
+ * spool?.peek();
  * ```
  */
 export class Spool {
