@@ -1,9 +1,10 @@
 /**
- * The CLI the exit-latency benchmark times, in plain JavaScript as a CLI ships:
- * with the argument `telemetry`, it records one command with @nat/telemetry
- * the way the README shows (the module path comes from NAT_BENCH_MODULE);
- * without it, it does not even load the library: that is the baseline. At
- * exit it reports its peak memory on stderr.
+ * The CLI the exit-latency benchmark times, in plain JavaScript as a CLI ships.
+ * The first argument picks what records the one event: `telemetry`
+ * (@nat/telemetry, from NAT_BENCH_MODULE, as the README shows), `posthog`
+ * (posthog-node) or `segment` (@segment/analytics-node), each used the way its
+ * documentation shows for a short-lived process. Without an argument it loads
+ * nothing: that is the baseline. At exit it reports its peak memory on stderr.
  *
  * @module
  */
@@ -11,8 +12,21 @@ import process from "node:process";
 
 process.on("exit", () => process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`));
 
-if (process.argv[2] === "telemetry") {
+const client = process.argv[2];
+const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
+
+if (client === "telemetry") {
   const { CliCommandEvent, NATTelemetryHandler } = await import(process.env.NAT_BENCH_MODULE ?? "../mod.ts");
   await using telemetry = new NATTelemetryHandler();
   telemetry.enqueue(new CliCommandEvent({ command: "bench", taskStatus: "success", durationMs: 0, exitCode: 0 }));
+} else if (client === "posthog") {
+  const { PostHog } = await import("posthog-node");
+  const posthog = new PostHog("phc_bench", { host: new URL(endpoint).origin, flushAt: 1, flushInterval: 0 });
+  posthog.capture({ distinctId: "bench", event: "cli_command", properties: { command: "bench" } });
+  await posthog.shutdown();
+} else if (client === "segment") {
+  const { Analytics } = await import("@segment/analytics-node");
+  const analytics = new Analytics({ writeKey: "bench", host: new URL(endpoint).origin, maxEventsInBatch: 1 });
+  analytics.track({ userId: "bench", event: "cli_command", properties: { command: "bench" } });
+  await analytics.closeAndFlush();
 }

@@ -1,0 +1,82 @@
+/**
+ * Throughput for long-lived hosts: events per second through enqueue,
+ * batching and delivery to the local collector, against a baseline that only
+ * builds the same envelopes and POSTs them; and memory under a sustained
+ * stream while the endpoint is down, which must stay flat at the handler's
+ * cap (1,000 events). Run with `deno task bench:throughput` (`-- --runs N`).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { startCollector } from "../src/collector.ts";
+import { benchDir, bundle, median, runtimes, timed } from "./common.ts";
+
+const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string", default: "5" } } });
+const RUNS = Number(values.runs);
+const EVENTS = 20_000;
+const OUTAGE_EVENTS = 200_000;
+
+const { deno, node, bun, versions } = await runtimes();
+const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
+const js = await bundle(bun, `${work}/mod.js`);
+const sources = new URL("../mod.ts", import.meta.url).pathname;
+const child = `${benchDir}throughput_child.mjs`;
+const collector = await startCollector();
+const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const refused = `http://127.0.0.1:${(closed.addr as Deno.NetAddr).port}/v1.1/events/json`;
+closed.close();
+
+// Each runtime with its garbage collector exposed, so that memory samples measure what is live.
+const cases: [string, string[], string][] = [
+  ["deno", [deno, "run", "-A", "--v8-flags=--expose-gc", child], sources],
+  ["node", [node, "--expose-gc", child], js],
+  ["bun", [bun, child], js],
+];
+
+async function measure(cmd: string[], module: string, args: string[], endpoint: string) {
+  const run = await timed([...cmd, ...args], { NAT_TELEMETRY_ENDPOINT: endpoint, NAT_BENCH_MODULE: module });
+  if (run.code !== 0) throw new Error(run.stderr);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+}
+
+const throughput: string[] = [];
+const memory: string[] = [];
+for (const [runtime, cmd, module] of cases) {
+  const ours: number[] = [];
+  const baseline: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    baseline.push((await measure(cmd, module, ["baseline", String(EVENTS)], collector.url)).eventsPerSecond);
+    ours.push((await measure(cmd, module, ["deliver", String(EVENTS)], collector.url)).eventsPerSecond);
+  }
+  throughput.push(
+    `| ${runtime} | ${median(ours).toFixed(0)} | ${median(baseline).toFixed(0)} | ${
+      (median(ours) / median(baseline)).toFixed(2)
+    } |`,
+  );
+  const outage = await measure(cmd, module, ["outage", String(OUTAGE_EVENTS)], refused);
+  const samples: { heapMb: number; rssMb: number }[] = outage.samples;
+  memory.push(
+    `| ${runtime} | ${samples.map((s) => s.heapMb.toFixed(1)).join(" → ")} | ${samples.at(-1)!.rssMb.toFixed(0)} | ${
+      outage.stats.dropped.buffer_full ?? 0
+    } | ${outage.stats.dlq + outage.stats.queued} |`,
+  );
+}
+
+console.log(`\n### Throughput for long-lived hosts\n\n${versions}. ${EVENTS} events per run, median of ${RUNS} runs.`);
+console.log("The baseline builds the same envelopes with buildPayload and POSTs them with fetch, nothing else.\n");
+console.log("| runtime | @nat/telemetry (events/s) | baseline (events/s) | ratio |");
+console.log("| --- | ---: | ---: | ---: |");
+for (const row of throughput) console.log(row);
+console.log(`\n### Memory under a sustained stream, endpoint down\n`);
+console.log(
+  `${OUTAGE_EVENTS} events in chunks of 500 against a refused endpoint; the live heap after a full collection, ` +
+    "sampled every tenth of the way.\n",
+);
+console.log(
+  "| runtime | live heap (MB), start → end | RSS at the end (MB) | dropped as buffer_full | held at the end (cap 1000) |",
+);
+console.log("| --- | --- | ---: | ---: | ---: |");
+for (const row of memory) console.log(row);
+
+await collector.close();
+await Deno.remove(work, { recursive: true });
