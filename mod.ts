@@ -2,17 +2,31 @@
  * A telemetry client for command-line programs that runs unmodified under
  * Deno, Node.js and Bun: the TypeScript counterpart of the Python
  * `nat.utils.telemetry` handler of the NeMo Agent Toolkit, with the same
- * options, defaults and wire envelope.
+ * options, defaults, wire envelope and consent file.
  *
  * It batches events, retries with jittered backoff, accounts for every event
  * in {@link NATTelemetryHandler.stats}, never throws into the host program,
- * and never keeps it alive: `stop()` takes at most the exit budget.
+ * and never keeps it alive: the final flush takes at most the exit budget.
+ * What it cannot deliver before the process ends is spooled to disk and
+ * delivered by a later run; while the endpoint is known to be down, runs spool
+ * at once instead of waiting.
  *
- * Telemetry is off unless the user agreed (the consent file it shares with the
- * Python tool), `NAT_TELEMETRY_ENABLED` is `1`, `true` or `yes`, or the program
- * calls {@link setTelemetryEnabled}.
+ * Telemetry is off until the user agrees ({@link askForConsent}, asked once on
+ * an interactive terminal, shared with the Python tool), unless
+ * `NAT_TELEMETRY_ENABLED` or `DO_NOT_TRACK` decide.
  *
- * @example
+ * @example Record how a command ended.
+ * ```ts
+ * import process from "node:process";
+ * import { trackCommand } from "@nat/telemetry";
+ *
+ * process.exitCode = await trackCommand({ command: "run" }, () => {
+ *   // ... the command's work ...
+ *   return 0;
+ * });
+ * ```
+ *
+ * @example Use the handler directly.
  * ```ts
  * import { CliCommandEvent, NATTelemetryHandler } from "@nat/telemetry";
  *
