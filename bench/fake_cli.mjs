@@ -8,9 +8,20 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
 
-process.on("exit", () => process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`));
+// The peak resident memory of this program alone. On Linux, getrusage's maxRSS survives exec, so a child reports
+// its parent's size if that is larger: read the address space's own high-water mark (VmHWM) instead.
+process.on("exit", () => {
+  let kb = process.resourceUsage().maxRSS;
+  try {
+    kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? kb);
+  } catch {
+    // Not Linux: maxRSS it is.
+  }
+  process.stderr.write(`maxrss_kb=${kb}\n`);
+});
 
 const client = process.argv[2];
 const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";

@@ -1,9 +1,8 @@
 /** The nat-telemetry command, run as a child process of the runtime under test. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { type ChildOptions, fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
+import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -176,18 +175,9 @@ test("collector: prints where it listens and one line per event it receives", as
   assert.match(result.stdout, /nat_cli_command via-collector success exit=0/);
 });
 
-function hasScript(): boolean {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test(
   "colour on a terminal, none with NO_COLOR or through a pipe",
-  { skip: !hasScript() && "needs script(1)" },
+  { skip: !canRun("script", "--version") && "needs script(1)" },
   async () => {
     using dir = tempDir();
     const command = runtimeCommand(fixturePath("../../src/cli.ts")).map((part) => `'${part}'`).join(" ");

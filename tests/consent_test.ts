@@ -5,6 +5,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import process from "node:process";
 import { effectiveConsent, PROMPT_VERSION, recordConsent } from "../mod.ts";
 import { formatConsentToml, parseConsentToml, readConsentFile } from "../src/consent.ts";
+import { canRun } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
 const pythonVector = new URL("../../shared/vectors/consent-written-by-python-reference.toml", import.meta.url).pathname;
@@ -46,16 +47,9 @@ test("what we write has the Python tool's table, keys and timestamp format, and 
   assert.equal(readConsentFile(`${dir.path}/t.toml`), "disabled");
 });
 
-function hasTomllib(): boolean {
-  try {
-    execFileSync("python3", ["-c", "import tomllib"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-test("Python's own TOML reader reads what we write", { skip: !hasTomllib() && "needs python3 >= 3.11" }, () => {
+test("Python's own TOML reader reads what we write", {
+  skip: !canRun("python3", "-c", "import tomllib") && "needs python3 >= 3.11",
+}, () => {
   using dir = tempDir();
   writeFileSync(`${dir.path}/t.toml`, formatConsentToml("enabled", Date.UTC(2026, 0, 2, 3, 4, 5)));
   const out = execFileSync("python3", [

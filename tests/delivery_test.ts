@@ -2,20 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { classifyStatus, deliver, type DeliveryOutcome, type Fetch, MAX_REDIRECTS } from "../src/delivery.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
-import { TestServer } from "./helpers/server.ts";
+import { TestServer, withServer } from "./helpers/server.ts";
 
 /** Every client a delivery may use here: the global fetch and, under Node.js, the host's lighter one. */
 const clients: [string, Fetch][] = [["fetch", (url, init) => fetch(url, init)]];
 if (host().fetch) clients.push([`${runtimeInfo().name} host fetch`, host().fetch!]);
-
-async function withServer(fn: (server: TestServer) => Promise<void>) {
-  const server = await TestServer.start();
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
 
 test("every status has a rule: delivered, split, retried or dropped with a reason", () => {
   const table: [number, DeliveryOutcome][] = [

@@ -6,13 +6,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { type ChildOptions, fixturePath, runChild, startChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
-import { spooled, tempDir } from "./helpers/spool_dir.ts";
+import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
 
 const runtime = runtimeInfo().name;
 
@@ -40,10 +40,6 @@ function runExit(mode: string, spoolDir: string, endpoint: string, extra: ChildO
       ...extra.env,
     },
   };
-}
-
-function removeHealth(dir: string) {
-  for (const name of readdirSync(dir).filter((name) => name.startsWith("health-"))) rmSync(`${dir}/${name}`);
 }
 
 for (const { label, executable } of targets) {
@@ -121,7 +117,7 @@ for (const { label, executable } of targets) {
       assert.equal(server.requests.length, 1, "while the endpoint is known down, runs do not try");
       assert.ok(second.elapsedMs < first.elapsedMs, `${second.elapsedMs} ms < ${first.elapsedMs} ms`);
       assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command).sort(), ["first", "second"]);
-      removeHealth(dir.path); // the wait has passed
+      forgetHealth(dir.path); // the wait has passed
       server.respond(() => ({ status: 200 }));
       const third = await child("natural", dir.path, server.url(), { command: "third" });
       assert.equal(third.code, 0);

@@ -4,19 +4,10 @@ import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { runChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
-import { TestServer } from "./helpers/server.ts";
+import { withServer } from "./helpers/server.ts";
 
 setTelemetryEnabled(true);
 process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing reaches the home directory
-
-async function withServer(fn: (server: TestServer) => Promise<void>) {
-  const server = await TestServer.start();
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
 
 test("stop() takes at most the exit budget against a silent server; the event stays pending", async () => {
   await withServer(async (server) => {

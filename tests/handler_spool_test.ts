@@ -9,7 +9,7 @@ import {
 } from "../mod.ts";
 import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
-import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { files, forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 setTelemetryEnabled(true);
@@ -42,7 +42,7 @@ test("stop() spools what it could not deliver; the next handler delivers it with
 
   const server = await TestServer.start();
   try {
-    rmSync(`${dir.path}/${files(dir.path).find((name) => name.startsWith("health-"))}`); // the endpoint moved
+    forgetHealth(dir.path); // the endpoint moved
     const up = handler(dir.path, server.url());
     up.enqueue(commandEvent("online"));
     await up.stop();
@@ -119,7 +119,7 @@ test("a spooled file is deleted only after a 2xx: it survives while its events a
   const seed = handler(dir.path, await refusedUrl());
   seed.enqueue(commandEvent("spooled"));
   await seed.stop();
-  for (const name of files(dir.path).filter((name) => name.startsWith("health-"))) rmSync(`${dir.path}/${name}`);
+  forgetHealth(dir.path);
   const server = await TestServer.start(() => ({ status: 200, delayMs: 200 }));
   try {
     const replayer = handler(dir.path, server.url());
@@ -164,7 +164,7 @@ test("replay takes only what fits in memory; the rest waits in the spool", async
     for (let j = 0; j < 2; j++) h.enqueue(commandEvent(`r${i}-${j}`));
     h.start();
     await h.stop();
-    for (const name of files(dir.path).filter((name) => name.startsWith("health-"))) rmSync(`${dir.path}/${name}`);
+    forgetHealth(dir.path);
   }
   const server = await TestServer.start();
   try {
@@ -202,7 +202,7 @@ test("after an opt-out, events spooled earlier are not sent", async () => {
   const seed = handler(dir.path, await refusedUrl());
   seed.enqueue(commandEvent("before-opt-out"));
   await seed.stop();
-  for (const name of files(dir.path).filter((name) => name.startsWith("health-"))) rmSync(`${dir.path}/${name}`);
+  forgetHealth(dir.path);
   const server = await TestServer.start();
   try {
     setTelemetryEnabled(false);
@@ -222,7 +222,7 @@ test("a replayed event keeps its own session: envelopes are cut per session", as
   const down = handler(dir.path, await refusedUrl(), { sessionId: "first-run" });
   down.enqueue(commandEvent("offline"));
   await down.stop();
-  for (const name of files(dir.path).filter((name) => name.startsWith("health-"))) rmSync(`${dir.path}/${name}`);
+  forgetHealth(dir.path);
   const server = await TestServer.start();
   try {
     const up = handler(dir.path, server.url(), { sessionId: "second-run" });

@@ -6,26 +6,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
-import { fixturePath, runChild } from "./helpers/child.ts";
+import { canRun, fixturePath, runChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";
 
-function hasScript(): boolean {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const skip = runtimeInfo().name !== "deno"
   ? "Deno permissions only"
-  : !hasScript()
+  : !canRun("script", "--version")
   ? "needs script(1) for a pseudo-terminal"
   : false;
 

@@ -4,22 +4,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { editLine, parseAnswer } from "../src/prompt.ts";
-import { fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
+import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
-function hasScript(): boolean {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = !hasScript() && "needs script(1) for a pseudo-terminal";
+const skip = !canRun("script", "--version") && "needs script(1) for a pseudo-terminal";
 
 /** Runs the prompt fixture on a pseudo-terminal, types `keys` once the question shows, and returns the screen. */
 function onTerminal(consentFile: string, keys: string, env: Record<string, string> = {}): Promise<string> {

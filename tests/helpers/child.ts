@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import process from "node:process";
 import { runtimeInfo } from "../../src/runtime/mod.ts";
 
@@ -99,4 +99,18 @@ export function startChild(fixture: string, options: ChildOptions = {}): Started
  */
 export function runChild(fixture: string, options: ChildOptions = {}): Promise<ChildResult> {
   return startChild(fixture, options).result;
+}
+
+/**
+ * Whether a command runs here (e.g. `script` for a pseudo-terminal, `python3`, `openssl`).
+ *
+ * @param command The command and arguments of a cheap invocation that succeeds where it is installed.
+ */
+export function canRun(...command: string[]): boolean {
+  try {
+    execFileSync(command[0], command.slice(1), { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -174,3 +174,17 @@ function parseRequest(buffer: Buffer): { request: ReceivedRequest; length: numbe
   const [method, path] = requestLine.split(" ");
   return { request: { method, path, headers, body: buffer.subarray(end + 4, length).toString("utf8") }, length };
 }
+
+/**
+ * Runs `fn` with a fresh test server, closed afterwards whatever happens.
+ *
+ * @param fn The test's body.
+ */
+export async function withServer(fn: (server: TestServer) => Promise<void>): Promise<void> {
+  const server = await TestServer.start();
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}

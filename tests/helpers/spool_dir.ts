@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 
 /** A fresh temporary directory, removed by `Symbol.dispose`. */
@@ -25,4 +25,10 @@ export function spooled(
     .filter((name) => name.endsWith(".jsonl"))
     .flatMap((name) => readFileSync(`${dir}/${name}`, "utf8").split("\n").filter(Boolean))
     .map((line) => JSON.parse(line));
+}
+
+/** Removes the endpoint health files in a spool directory: as if the wait had passed, or the endpoint moved. */
+export function forgetHealth(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const name of files(dir).filter((name) => name.startsWith("health-"))) rmSync(`${dir}/${name}`);
 }
