@@ -16,6 +16,7 @@ import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions }
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { Spool, type SpoolClaim } from "./spool.ts";
 import { addCount } from "./tally.ts";
+import { utf8Length } from "./utf8.ts";
 
 /**
  * A handler's counters. At every moment
@@ -47,8 +48,6 @@ export interface TelemetryStats {
 
 /** Room in an envelope for a schema version longer than the default "1.5". */
 const SCHEMA_VERSION_SLACK_BYTES = 64;
-
-const encoder = new TextEncoder();
 
 /**
  * The telemetry handler: the TypeScript counterpart of the Python
@@ -124,7 +123,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     );
     this.#maxEventBytes = Math.min(
       this.#options.maxEventBytes,
-      this.#options.maxBatchBytes - encoder.encode(emptyEnvelope).byteLength - SCHEMA_VERSION_SLACK_BYTES,
+      this.#options.maxBatchBytes - utf8Length(emptyEnvelope) - SCHEMA_VERSION_SLACK_BYTES,
     );
   }
 
@@ -235,7 +234,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     } catch {
       return "invalid_event";
     }
-    const bytes = encoder.encode(json).byteLength;
+    const bytes = utf8Length(json);
     if (bytes > this.#maxEventBytes) return "event_too_large";
     const { schemaVersion, timestamp } = event;
     return { json, bytes, schemaVersion, sessionId: this.#options.sessionId, timestamp, retries: 0, notBefore: 0 };
@@ -326,7 +325,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#dlq = this.#dlq.filter((event) => event.notBefore > now);
       this.#queue = [];
       for (const event of batch) this.#inFlight.add(event);
-      const envelopeBytes = (first: PendingEvent) => encoder.encode(encodeEnvelope(this.#header(first), [])).byteLength;
+      const envelopeBytes = (first: PendingEvent) => utf8Length(encodeEnvelope(this.#header(first), []));
       const { signal } = this.#interrupt;
       const result: FlushResult = { delivered: false, failed: false };
       for (const events of planBatches(batch, this.#options.maxBatchBytes, envelopeBytes)) {
@@ -451,7 +450,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     for (const event of events) {
       this.#replayed++;
       this.#claims.add(event.claim);
-      const bytes = encoder.encode(event.json).byteLength;
+      const bytes = utf8Length(event.json);
       this.#dlq.push({ ...event, bytes, notBefore: 0 });
     }
   }

@@ -16,6 +16,7 @@
 import { randomHex, stamp, TEMP_FILE, writeAtomically } from "./atomic.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
+import { utf8Length } from "./utf8.ts";
 
 /** How much the spool keeps. */
 export interface SpoolLimits {
@@ -303,14 +304,12 @@ function parseEntry(name: string): Entry | undefined {
   return match ? { name, time: Number(match[1]), events: Number(match[2]), bytes: Number(match[3]) } : undefined;
 }
 
-const encoder = new TextEncoder();
-
 /** One spool line, built without serializing the event again. */
 function spoolLine(event: SpooledEvent): { text: string; bytes: number } {
   const text = `{"retries":${event.retries},"schemaVersion":${JSON.stringify(event.schemaVersion)},"sessionId":${
     JSON.stringify(event.sessionId)
   },"timestamp":${Math.floor(event.timestamp)},"event":${event.json}}`;
-  return { text, bytes: encoder.encode(text).byteLength };
+  return { text, bytes: utf8Length(text) };
 }
 
 /** Reads a spool line back, or `undefined` when it is not one. */
