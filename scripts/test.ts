@@ -59,7 +59,7 @@ async function checks(): Promise<void> {
   const steps: [string, string[]][] = [
     ["fmt", [...DENO, "fmt", "--check"]],
     ["lint", [...DENO, "lint"]],
-    ["types", [...DENO, "check", "mod.ts", "src/", "tests/", "scripts/", "examples/"]],
+    ["types", [...DENO, "check", "mod.ts", "src/", "tests/", "scripts/", "examples/", "bench/"]],
     ["doc examples", [...DENO, "check", "--doc", "mod.ts", "src/"]],
     ["doc lint", [...DENO, "doc", "--lint", "mod.ts", "src/cli.ts", "src/collector.ts"]],
     ["publish dry run", [...DENO, "publish", "--dry-run", "--allow-dirty"]],
