@@ -77,7 +77,8 @@ export function classifyStatus(status: number, retryAfterMs?: number): DeliveryO
 }
 
 /**
- * POSTs one envelope and classifies the result. Never throws; always reads or
+ * POSTs one envelope and classifies the result. Never throws, and always
+ * settles by its deadline, even if the fetch ignores the abort; always
  * cancels the response body and clears its timer, so nothing it starts keeps
  * the process alive.
  *
@@ -106,20 +107,29 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
   request.unrefTimer?.(timer);
   const onOutsideAbort = () => controller.abort();
   request.signal?.addEventListener("abort", onOutsideAbort, { once: true });
+  // The deadline holds even for a fetch that does not settle when aborted: the delivery ends, the fetch is left.
+  const deadline = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+  });
+  deadline.catch(() => {});
   try {
     let url = request.url;
     for (let hop = 0;; hop++) {
-      const response = await request.fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: request.body,
-        redirect: "manual",
-        signal: controller.signal,
-      });
+      const response = await Promise.race([
+        request.fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: request.body,
+          redirect: "manual",
+          signal: controller.signal,
+        }),
+        deadline,
+      ]);
       const { status } = response;
       const location = response.headers.get("location");
       const retryAfter = response.headers.get("retry-after");
-      await response.body?.cancel().catch(() => {});
+      // Released, not awaited: the answer is known, and a body that never ends must not hold the delivery.
+      response.body?.cancel().catch(() => {});
       if (status !== 307 && status !== 308) return classifyStatus(status, parseRetryAfter(retryAfter, request.now()));
       if (hop === MAX_REDIRECTS) return { kind: "rejected", reason: "too_many_redirects" };
       const next = redirectTarget(location, url);

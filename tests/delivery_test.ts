@@ -149,3 +149,28 @@ for (const [client, fetchImpl] of clients) {
     });
   });
 }
+
+test("the deadline holds even against a fetch that ignores the abort and never settles", async () => {
+  const stuck: Fetch = () => new Promise(() => {});
+  const started = Date.now();
+  const outcome = await deliver({
+    url: "http://127.0.0.1:9/",
+    body: "{}",
+    fetch: stuck,
+    timeoutMs: 100,
+    now: Date.now,
+  });
+  assert.deepEqual(outcome, { kind: "retry", reason: "timeout" });
+  assert.ok(Date.now() - started < 5_000);
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 50);
+  const outside = await deliver({
+    url: "http://127.0.0.1:9/",
+    body: "{}",
+    fetch: stuck,
+    timeoutMs: 60_000,
+    signal: controller.signal,
+    now: Date.now,
+  });
+  assert.deepEqual(outside, { kind: "interrupted" });
+});
