@@ -19,6 +19,7 @@ export const TEMP_FILE: RegExp = /^t-(\d{13})-[0-9a-f]+\.tmp$/;
  * @param name The file's name.
  * @param text The content.
  * @param now The current time, in epoch milliseconds.
+ * @param temp The temporary file, beside the target. @default {temporaryName(dir, now)}
  * @throws When the file cannot be written.
  * @example
  * ```ts
@@ -28,11 +29,17 @@ export const TEMP_FILE: RegExp = /^t-(\d{13})-[0-9a-f]+\.tmp$/;
  * if (files) writeAtomically(files, "/tmp", "example.json", "{}", Date.now());
  * ```
  */
-export function writeAtomically(files: HostFiles, dir: string, name: string, text: string, now: number): void {
-  const temp = `${dir}/t-${stamp(now)}-${randomHex()}.tmp`;
-  files.write(temp, text);
+export function writeAtomically(
+  files: HostFiles,
+  dir: string,
+  name: string,
+  text: string,
+  now: number,
+  temp: string = temporaryName(dir, now),
+): void {
+  files.create(temp, text);
   try {
-    files.rename(temp, `${dir}/${name}`);
+    files.rename(temp, `${dir === "/" ? "" : dir}/${name}`);
   } catch (error) {
     try {
       files.remove(temp);
@@ -41,6 +48,22 @@ export function writeAtomically(files: HostFiles, dir: string, name: string, tex
     }
     throw error;
   }
+}
+
+/**
+ * A fresh name for a temporary file in a directory, as {@link writeAtomically} uses.
+ *
+ * @param dir The directory.
+ * @param now The current time, in epoch milliseconds.
+ * @returns e.g. `/tmp/spool/t-1764300000000-3f9a0c41b2e7.tmp`.
+ * @example
+ * ```ts
+ * import { temporaryName } from "./atomic.ts";
+ * temporaryName("/tmp", 0); // "/tmp/t-0000000000000-…"
+ * ```
+ */
+export function temporaryName(dir: string, now: number): string {
+  return `${dir === "/" ? "" : dir}/t-${stamp(now)}-${randomHex()}.tmp`;
 }
 
 /**

@@ -12,13 +12,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { startCollector } from "./collector.ts";
+import { isLoopback, startCollector } from "./collector.ts";
 import { type EffectiveConsent, effectiveConsent, recordConsent } from "./consent.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { EndpointHealth } from "./health.ts";
 import { resolveOptions } from "./options.ts";
 import { host } from "./runtime/mod.ts";
-import { Spool } from "./spool.ts";
+import { Spool, spoolKey } from "./spool.ts";
 
 const USAGE: Record<string, string> = {
   main: `Usage: nat-telemetry [command] [options]
@@ -61,7 +61,8 @@ Runs a local ingest server on loopback that checks envelopes and prints one line
 
 Options:
   --port N           Port to listen on (default: chosen by the OS)
-  --host ADDRESS     Address to listen on (default: 127.0.0.1)
+  --host ADDRESS     Loopback address to listen on (default: 127.0.0.1)
+  --allow-remote     Allow a --host that is not loopback: anyone who reaches it can post
   --jsonl FILE       Append accepted events to FILE
   --status N         Answer every envelope with status N (fault injection)
   --retry-after S    Send Retry-After: S with every answer
@@ -74,6 +75,7 @@ const OPTIONS = {
   json: { type: "boolean" },
   port: { type: "string" },
   host: { type: "string" },
+  "allow-remote": { type: "boolean" },
   jsonl: { type: "string" },
   status: { type: "string" },
   "retry-after": { type: "string" },
@@ -179,6 +181,7 @@ function status(output: CliOutput, json: boolean): number {
         consentFile: consent.path ?? null,
         fileState: consent.fileState,
         overriddenByEnvironment: overrideNote(consent) !== undefined,
+        ...(consent.fileProblem ? { fileProblem: consent.fileProblem } : {}),
       })
     }\n`);
     return 0;
@@ -187,6 +190,7 @@ function status(output: CliOutput, json: boolean): number {
   output.out(`Decided by: ${describeSource(consent)}\n`);
   const note = overrideNote(consent);
   if (note) output.out(`Note: ${note}\n`);
+  if (consent.fileProblem) output.out(`Note: the consent file ${consent.fileProblem}, so it is read as disabled.\n`);
   return 0;
 }
 
@@ -213,7 +217,8 @@ function decide(output: CliOutput, state: "enabled" | "disabled"): number {
 function openSpool(): { spool: Spool; health: EndpointHealth | undefined } | undefined {
   const options = resolveOptions({});
   const files = host().files;
-  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits) : undefined;
+  const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "");
+  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, key) : undefined;
   if (!spool || !files) return undefined;
   const health = options.sink.kind === "http"
     ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random)
@@ -237,7 +242,10 @@ async function flush(output: CliOutput): Promise<number> {
   await handler.stop();
   const stats = handler.stats();
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
-  const left = opened.spool.peek().reduce((sum, file) => sum + file.events.length, 0);
+  // What another run has claimed is that run's to deliver, and other endpoints' events are not ours: not "left".
+  const left = opened.spool.peek()
+    .filter((file) => file.ours && !file.claimed)
+    .reduce((sum, file) => sum + file.events.length, 0);
   output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool.\n`);
   return left === 0 ? 0 : 1;
 }
@@ -295,6 +303,7 @@ async function collector(output: CliOutput, values: Record<string, string | bool
     server = await startCollector({
       port: number("port"),
       hostname: values.host as string | undefined,
+      allowRemote: values["allow-remote"] === true,
       jsonlPath: values.jsonl as string | undefined,
       status: number("status"),
       retryAfterSeconds: number("retry-after"),
@@ -305,6 +314,9 @@ async function collector(output: CliOutput, values: Record<string, string | bool
   } catch (error) {
     output.err(`nat-telemetry: ${(error as Error).message}\n`);
     return error instanceof RangeError ? 2 : 1;
+  }
+  if (values["allow-remote"] === true && !isLoopback(server.url.replace(/^http:\/\/(.*):\d+\/.*$/, "$1"))) {
+    output.err(`nat-telemetry: warning: listening on ${values.host}, not loopback: anyone who reaches it can post.\n`);
   }
   output.out(`Collector listening: NAT_TELEMETRY_ENDPOINT=${server.url}\nPress Ctrl-C to stop.\n`);
   return await new Promise<number>(() => {}); // Runs until the process is interrupted.

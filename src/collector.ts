@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { parametersProblem } from "./envelope.ts";
 import { NemoSource, TaskStatus } from "./events.ts";
 import { host, type ServedAnswer, type ServedRequest } from "./runtime/mod.ts";
 
@@ -23,8 +24,14 @@ import { host, type ServedAnswer, type ServedRequest } from "./runtime/mod.ts";
 export interface CollectorOptions {
   /** The port; 0 lets the OS choose. @default {0} */
   port?: number;
-  /** The address to listen on. @default {"127.0.0.1"} */
+  /** The address to listen on: a loopback address unless `allowRemote`. @default {"127.0.0.1"} */
   hostname?: string;
+  /** Allow a `hostname` that is not a loopback address (anyone who can reach it can then post). @default {false} */
+  allowRemote?: boolean;
+  /** The largest request body accepted; a larger one is answered 413 without being read. @default {1048576} */
+  maxBodyBytes?: number;
+  /** Requests handled at once at most. @default {64} */
+  maxConnections?: number;
   /** Answer every valid envelope with this status instead of 200 (events are accepted only on 2xx). */
   status?: number;
   /** Send this `Retry-After` (seconds) with every answer. */
@@ -33,7 +40,10 @@ export interface CollectorOptions {
   delayMs?: number;
   /** Never answer: an endpoint that accepts connections and then says nothing. */
   silent?: boolean;
-  /** Append each accepted event to this JSON Lines file. */
+  /**
+   * Append each accepted event to this JSON Lines file, created owner-only (0600). A symlink, or a file that is
+   * not a regular file of the current user, is refused. Each event is appended as one whole line.
+   */
   jsonlPath?: string;
   /** Receives one line per accepted event, and per rejected envelope. */
   log?: (line: string) => void;
@@ -67,6 +77,28 @@ export interface Collector {
   readonly stats: { envelopes: number; accepted: number; duplicates: number; rejected: number };
   /** Stops it. */
   close(): Promise<void>;
+}
+
+/** The largest request body the collector reads by default: 1 MiB, twice the largest batch a handler sends. */
+const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+/** Requests the collector handles at once by default. */
+const DEFAULT_MAX_CONNECTIONS = 64;
+
+/**
+ * Whether an address is a loopback one: `localhost`, `127.0.0.0/8` or `::1`.
+ *
+ * @param hostname The address.
+ * @returns `true` for loopback.
+ * @example
+ * ```ts
+ * import { isLoopback } from "./collector.ts";
+ * isLoopback("127.0.0.1"); // true
+ * isLoopback("0.0.0.0"); // false
+ * ```
+ */
+export function isLoopback(hostname: string): boolean {
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
 }
 
 const HEADER_KEYS = [
@@ -160,17 +192,11 @@ function eventProblem(event: unknown, schemaVersion: string): string | undefined
   const { ts, name, parameters } = event as Record<string, unknown>;
   if (typeof ts !== "string" || !TIMESTAMP.test(ts)) return "'ts' is not a UTC timestamp with milliseconds";
   if (typeof name !== "string" || name === "") return "'name' is missing";
-  if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
-    return "'parameters' is not an object";
-  }
-  for (const [key, value] of Object.entries(parameters)) {
-    const ok = typeof value === "string" || typeof value === "boolean" ||
-      (typeof value === "number" && Number.isFinite(value));
-    if (!ok) return `parameter '${key}' is not a string, number or boolean`;
-  }
+  const problem = parametersProblem(parameters);
+  if (problem) return problem;
   if (name !== "nat_cli_command") return undefined;
   if (schemaVersion !== "1.5") return `nat_cli_command needs schema 1.5, got ${schemaVersion}`;
-  const keys = Object.keys(parameters);
+  const keys = Object.keys(parameters as object);
   const expected = Object.keys(CLI_COMMAND_PARAMETERS);
   if (keys.join() !== expected.join()) return `nat_cli_command parameters must be ${expected.join(", ")}`;
   for (const [key, valid] of Object.entries(CLI_COMMAND_PARAMETERS)) {
@@ -214,6 +240,11 @@ export function summarize(event: CollectedEvent): string {
  */
 export async function startCollector(options: CollectorOptions = {}): Promise<Collector> {
   const hostname = options.hostname ?? "127.0.0.1";
+  if (!options.allowRemote && !isLoopback(hostname)) {
+    throw new RangeError(
+      `Cannot start collector: '${hostname}' is not a loopback address; pass allowRemote (--allow-remote) to listen on it`,
+    );
+  }
   const events: CollectedEvent[] = [];
   const seen = new Set<string>();
   const stats = { envelopes: 0, accepted: 0, duplicates: 0, rejected: 0 };
@@ -254,7 +285,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       log(summarize(event));
       if (options.jsonlPath) {
         try {
-          host().files?.append(options.jsonlPath, `${JSON.stringify(event)}\n`);
+          host().files?.append(options.jsonlPath, `${JSON.stringify(event)}\n`, Infinity);
         } catch (error) {
           log(`could not append to ${options.jsonlPath}: ${error}`);
         }
@@ -262,9 +293,13 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     }
     return { status, headers, body: JSON.stringify({ accepted: envelope.events.length }) };
   };
-  const server = await host().serve(hostname, options.port ?? 0, answer);
+  const server = await host().serve(hostname, options.port ?? 0, answer, {
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+  });
+  const address = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
   return {
-    url: `http://${hostname}:${server.port}/v1.1/events/json`,
+    url: `http://${address}:${server.port}/v1.1/events/json`,
     port: server.port,
     events,
     stats,

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { writeAtomically } from "./atomic.ts";
+import { temporaryName, writeAtomically } from "./atomic.ts";
 import { parseFlag } from "./config.ts";
 import { host } from "./runtime/mod.ts";
+import { parentOf } from "./runtime/guarded_files.ts";
 
 /** What the user decided: yes, no, or nothing yet. */
 export type ConsentState = "enabled" | "disabled" | "never_asked";
@@ -35,6 +36,8 @@ export interface EffectiveConsent {
   fileState: ConsentState;
   /** The consent file's path, `undefined` when there is no home directory. */
   path: string | undefined;
+  /** Why the consent file, though present, was read as `disabled`, e.g. "is a symlink"; absent when it was fine. */
+  fileProblem?: string;
 }
 
 /**
@@ -101,10 +104,48 @@ function unescapeBasic(quoted: string): string | undefined {
   }
 }
 
+/** A consent file is a few lines; anything larger is not one. */
+const MAX_CONSENT_FILE_BYTES = 65_536;
+
+/** What a consent file says, and why it could not be trusted when it could not. */
+interface FileDecision {
+  state: ConsentState;
+  /** Why the file was read as `disabled` without saying so, e.g. "is a symlink". */
+  problem?: string;
+}
+
 /**
- * Reads the decision recorded in a consent file. A missing, unreadable or
- * malformed file, an unknown value, or `enabled` under another prompt version
- * all read as `never_asked`.
+ * Reads a consent file through the guarded door. No file is `never_asked`. A
+ * file that is there but cannot be read with certainty (not a regular file of
+ * the user's, too large, not valid) is `disabled`: it never leads to a
+ * question or to sending.
+ */
+function readDecision(path: string): FileDecision {
+  const files = host().files;
+  if (!files?.allowed(path, "read")) return { state: "never_asked" };
+  let text: string | undefined;
+  try {
+    text = files.read(path, MAX_CONSENT_FILE_BYTES);
+  } catch (error) {
+    const reason = (error as { reason?: string }).reason ?? "unreadable";
+    return { state: "disabled", problem: `cannot be read safely (${reason.replaceAll("_", " ")})` };
+  }
+  if (text === undefined) return { state: "never_asked" };
+  const table = parseConsentToml(text);
+  if (table === undefined) return { state: "disabled", problem: "is not valid TOML" };
+  if (table.consent === undefined) return { state: "never_asked" };
+  if (table.consent === "enabled") {
+    return { state: table.prompt_version === PROMPT_VERSION ? "enabled" : "never_asked" };
+  }
+  if (table.consent === "disabled") return { state: "disabled" };
+  return { state: "disabled", problem: "has a consent value this tool does not know" };
+}
+
+/**
+ * Reads the decision recorded in a consent file. A missing file, an unknown
+ * value, or `enabled` under another prompt version read as `never_asked`; a
+ * file that is there but cannot be read with certainty (a symlink, a FIFO,
+ * another user's, too large, malformed) reads as `disabled`.
  *
  * @param path The file.
  * @returns The recorded state.
@@ -115,17 +156,7 @@ function unescapeBasic(quoted: string): string | undefined {
  * ```
  */
 export function readConsentFile(path: string): ConsentState {
-  const files = host().files;
-  if (!files?.allowed(path, "read")) return "never_asked";
-  let table: Record<string, string> | undefined;
-  try {
-    table = parseConsentToml(files.read(path));
-  } catch {
-    return "never_asked";
-  }
-  if (table?.consent === "disabled") return "disabled";
-  if (table?.consent === "enabled" && table.prompt_version === PROMPT_VERSION) return "enabled";
-  return "never_asked";
+  return readDecision(path).state;
 }
 
 /**
@@ -172,12 +203,18 @@ export function recordConsent(
   path: string | undefined = consentFilePath(),
 ): boolean {
   const files = host().files;
-  if (path === undefined || !files?.allowed(path, "write")) return false;
-  const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  const dir = slash > 0 ? path.slice(0, slash) : ".";
+  if (path === undefined || !files) return false;
+  const dir = parentOf(path) ?? ".";
+  const name = path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
+  const now = Date.now();
+  const temp = temporaryName(dir, now);
+  // Every path the write touches is asked about first (Deno), so a narrow --allow-write never prompts. The
+  // temporary file must sit beside the target: only a rename within one directory replaces it atomically.
+  const touched = [dir, temp, path];
+  if (!touched.every((each) => files.allowed(each, "write") && files.allowed(each, "read"))) return false;
   try {
-    files.mkdir(dir);
-    writeAtomically(files, dir, path.slice(slash + 1), formatConsentToml(state, Date.now()), Date.now());
+    files.ensureDir(dir, false);
+    writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
   } catch {
     return false;
   }
@@ -201,15 +238,16 @@ export function recordConsent(
 export function effectiveConsent(): EffectiveConsent {
   const env = host().env;
   const path = consentFilePath();
-  const fileState = path === undefined ? "never_asked" : readConsentFile(path);
+  const { state: fileState, problem } = path === undefined ? { state: "never_asked" as const } : readDecision(path);
+  const file = { fileState, path, ...(problem ? { fileProblem: problem } : {}) };
   const fromEnv = parseFlag(env("NAT_TELEMETRY_ENABLED"));
-  if (fromEnv !== undefined) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED", fileState, path };
+  if (fromEnv !== undefined) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED", ...file };
   const doNotTrack = env("DO_NOT_TRACK");
   if (doNotTrack !== undefined && doNotTrack !== "" && doNotTrack !== "0") {
-    return { enabled: false, source: "DO_NOT_TRACK", fileState, path };
+    return { enabled: false, source: "DO_NOT_TRACK", ...file };
   }
-  if (fileState !== "never_asked") return { enabled: fileState === "enabled", source: "file", fileState, path };
-  return { enabled: false, source: "default", fileState, path };
+  if (fileState !== "never_asked") return { enabled: fileState === "enabled", source: "file", ...file };
+  return { enabled: false, source: "default", ...file };
 }
 
 let enabled: boolean | undefined;

@@ -42,6 +42,11 @@ export interface DeliveryRequest {
   now: () => number;
   /** Called with every timer we start, so the caller can keep it from holding the process open. */
   unrefTimer?: (timer: unknown) => void;
+  /**
+   * Whether the program may connect to a redirect's target without being asked (Deno's `--allow-net`); a
+   * target it may not reach is dropped as `unsafe_redirect` rather than prompting. @default {() => true}
+   */
+  mayConnect?: (url: string) => boolean;
 }
 
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -77,7 +82,9 @@ export function classifyStatus(status: number, retryAfterMs?: number): DeliveryO
 }
 
 /**
- * POSTs one envelope and classifies the result. Never throws, and always
+ * POSTs one envelope and classifies the result. Follows at most
+ * {@link MAX_REDIRECTS} 307/308 redirects, never from https to http and never
+ * to a host the program may not reach (both `unsafe_redirect`). Never throws, and always
  * settles by its deadline, even if the fetch ignores the abort; always
  * cancels the response body and clears its timer, so nothing it starts keeps
  * the process alive.
@@ -134,6 +141,9 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       if (hop === MAX_REDIRECTS) return { kind: "rejected", reason: "too_many_redirects" };
       const next = redirectTarget(location, url);
       if (next === undefined) return { kind: "rejected", reason: "bad_redirect" };
+      // Never from https to http (the body would travel in clear), never where the program may not connect.
+      if (next.startsWith("http:") && url.startsWith("https:")) return { kind: "rejected", reason: "unsafe_redirect" };
+      if (request.mayConnect?.(next) === false) return { kind: "rejected", reason: "unsafe_redirect" };
       url = next;
     }
   } catch {

@@ -129,15 +129,36 @@ export function formatTimestamp(epochMs: number): string {
  */
 export function toWireEvent(event: TelemetryEvent): WireEvent {
   const parameters = event.parameters();
-  if (typeof parameters !== "object" || parameters === null) {
-    throw new TypeError(`Event '${event.name}' has no parameters object`);
+  const problem = parametersProblem(parameters);
+  if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
+  return { ts: formatTimestamp(event.timestamp), parameters, name: event.name };
+}
+
+/**
+ * What is wrong with an event's parameters on the wire, if anything: they
+ * must be a flat object of strings, finite numbers and booleans. The one
+ * rule for events enqueued, read back from the spool, and received by the
+ * collector.
+ *
+ * @param parameters The parameters.
+ * @returns The problem, or `undefined` when they are valid.
+ * @example
+ * ```ts
+ * import { parametersProblem } from "./envelope.ts";
+ * parametersProblem({ command: "run", exitCode: 0 }); // undefined
+ * parametersProblem({ command: null }); // "parameter 'command' is not a string, finite number or boolean"
+ * ```
+ */
+export function parametersProblem(parameters: unknown): string | undefined {
+  if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
+    return "has no parameters object";
   }
   for (const [key, value] of Object.entries(parameters)) {
     const ok = typeof value === "string" || typeof value === "boolean" ||
       (typeof value === "number" && Number.isFinite(value));
-    if (!ok) throw new TypeError(`Event '${event.name}' parameter '${key}' is not a string, finite number or boolean`);
+    if (!ok) return `parameter '${key}' is not a string, finite number or boolean`;
   }
-  return { ts: formatTimestamp(event.timestamp), parameters, name: event.name };
+  return undefined;
 }
 
 /**

@@ -14,7 +14,7 @@ import { TelemetryEvent } from "./events.ts";
 import { EndpointHealth } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
-import { Spool, type SpoolClaim } from "./spool.ts";
+import { Spool, type SpoolClaim, spoolKey, STALE_CLAIM_MS } from "./spool.ts";
 import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
 
@@ -225,19 +225,23 @@ export class NATTelemetryHandler implements AsyncDisposable {
     return this.#queue.length + this.#dlq.length + this.#inFlight.size;
   }
 
-  /** Serializes an event once, or says why it cannot be kept. */
+  /** Serializes an event once, or says why it cannot be kept; whatever the event's getters or proxy throw. */
   #serialize(event: unknown): PendingEvent | string {
-    if (!(event instanceof TelemetryEvent)) return "not_an_event";
-    let json: string;
     try {
-      json = JSON.stringify(toWireEvent(event));
+      if (!(event instanceof TelemetryEvent)) return "not_an_event";
+    } catch {
+      return "not_an_event"; // a Proxy whose getPrototypeOf throws
+    }
+    try {
+      const json = JSON.stringify(toWireEvent(event));
+      const { schemaVersion, timestamp } = event;
+      if (typeof schemaVersion !== "string" || !Number.isFinite(timestamp)) return "invalid_event";
+      const bytes = utf8Length(json);
+      if (bytes > this.#maxEventBytes) return "event_too_large";
+      return { json, bytes, schemaVersion, sessionId: this.#options.sessionId, timestamp, retries: 0, notBefore: 0 };
     } catch {
       return "invalid_event";
     }
-    const bytes = utf8Length(json);
-    if (bytes > this.#maxEventBytes) return "event_too_large";
-    const { schemaVersion, timestamp } = event;
-    return { json, bytes, schemaVersion, sessionId: this.#options.sessionId, timestamp, retries: 0, notBefore: 0 };
   }
 
   /** Registers the exit hooks (and, if asked, the interrupt listeners) unless they are registered. */
@@ -316,6 +320,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   async #flushDue(): Promise<void> {
     try {
+      this.#renewClaims();
       this.#replay();
       if (this.#deliveryPaused()) return;
       const now = this.#options.clock();
@@ -343,7 +348,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   async #send(events: PendingEvent[], signal: AbortSignal, result: FlushResult): Promise<void> {
     const outcome = await this.#post(events, signal);
     if (outcome.kind === "too_large" && events.length > 1) {
-      const half = Math.ceil(events.length / 2);
+      const half = Math.floor(events.length / 2); // as the Python handler splits: 3 events → [e0], [e1, e2]
       await this.#send(events.slice(0, half), signal, result);
       await this.#send(events.slice(half), signal, result);
       return;
@@ -388,6 +393,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       signal,
       now: this.#options.clock,
       unrefTimer: host().unrefTimer,
+      mayConnect: host().canConnect,
     });
   }
 
@@ -427,7 +433,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const { sink, spoolDir, spoolLimits, clock, random } = this.#options;
     const files = host().files;
     const spool = sink.kind === "http" && spoolDir !== undefined && files
-      ? Spool.open(spoolDir, files, spoolLimits)
+      ? Spool.open(spoolDir, files, spoolLimits, spoolKey(sink.url))
       : undefined;
     this.#disk = spool && files && sink.kind === "http"
       ? { spool, health: new EndpointHealth(files, spool.dir, sink.url, clock, random) }
@@ -457,28 +463,45 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /**
    * Writes every pending event (queued, DLQ and in flight) to the spool, synchronously: the exit hook, the
-   * interrupt hook and the end of stop() call it. Without a spool, events stay in memory.
+   * interrupt hook and the end of stop() call it. When a spool was asked for but cannot be used, the events are
+   * dropped as `spool_unavailable`; with `spoolDir: false` they stay in memory.
    */
   #spoolPending(): void {
-    const spool = this.#openDisk()?.spool;
     const pending = [...this.#dlq, ...this.#inFlight, ...this.#queue];
-    if (!spool || pending.length === 0) return;
+    if (pending.length === 0) return;
+    const spool = this.#openDisk()?.spool;
+    if (!spool && this.#options.spoolDir === undefined) return;
     this.#dlq = [];
     this.#inFlight.clear();
     this.#queue = [];
     try {
-      const dropped = spool.write(pending, this.#options.clock());
-      const total = Object.values(dropped).reduce((sum, n) => sum + n, 0);
-      const ours = Math.min(total, pending.length); // the spool drops ours (the newest) only past its bounds
+      if (!spool) throw new Error("no spool");
+      const { written, older } = spool.write(pending, this.#options.clock());
+      let ours = 0;
+      for (const [reason, count] of Object.entries(written)) {
+        ours += count;
+        this.#drop(count, reason);
+      }
       this.#spooled += pending.length - ours;
-      this.#replayed += total - ours; // older files pruned to keep the bounds: earlier runs' events
-      for (const [reason, count] of Object.entries(dropped)) this.#drop(count, reason);
+      // Older files removed to keep the bounds: earlier runs' events, taken from disk by this run and dropped.
+      for (const [reason, count] of Object.entries(older)) {
+        this.#replayed += count;
+        this.#drop(count, reason);
+      }
     } catch {
       this.#drop(pending.length, "spool_unavailable");
     }
     // Events from claimed files are settled now: sent, dropped, or in the new file.
-    for (const claim of this.#claims) spool.release(claim);
+    for (const claim of this.#claims) spool?.release(claim);
     this.#claims.clear();
+  }
+
+  /** Renews the claims this handler holds, so no other run takes them over while it still retries their events. */
+  #renewClaims(): void {
+    const now = this.#options.clock();
+    for (const claim of this.#claims) {
+      if (now - claim.renewedAt > STALE_CLAIM_MS / 4) this.#disk?.spool.renew(claim, now);
+    }
   }
 
   #drop(count: number, reason: string, detail?: string): void {

@@ -7,11 +7,15 @@
  * @module
  */
 import { writeAtomically } from "./atomic.ts";
-import { type BackoffPolicy, retryDelay } from "./backoff.ts";
+import { type BackoffPolicy, MAX_RETRY_AFTER_MS, retryDelay } from "./backoff.ts";
+import { shortHash } from "./hash.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 
 /** How the circuit backs off: 30 s after the first failure, doubling, at most an hour. */
 export const CIRCUIT_BACKOFF: BackoffPolicy = { initialMs: 30_000, maxMs: 3_600_000 };
+
+/** A health file is a few dozen bytes; anything larger is not ours. */
+const MAX_HEALTH_FILE_BYTES = 4096;
 
 /** The persisted state. */
 export interface HealthState {
@@ -58,7 +62,7 @@ export class EndpointHealth {
    */
   constructor(files: HostFiles, dir: string, endpoint: string, clock: () => number, random: () => number) {
     this.#dir = dir;
-    this.#name = `health-${fnv1a(endpoint)}.json`;
+    this.#name = `health-${shortHash(endpoint)}.json`;
     this.path = `${dir}/${this.#name}`;
     this.#files = files;
     this.#clock = clock;
@@ -128,14 +132,18 @@ export class EndpointHealth {
     }
   }
 
+  /**
+   * Reads the state through the guarded door. Missing, corrupt, not a regular file of ours, or a wait longer
+   * than the longest backoff from now (a tampered file, or a clock that ran ahead): healthy.
+   */
   #read(): HealthState | undefined {
     try {
-      const { failures, notBefore } = JSON.parse(this.#files.read(this.path));
-      return Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore)
-        ? { failures, notBefore }
-        : undefined;
+      const { failures, notBefore } = JSON.parse(this.#files.read(this.path, MAX_HEALTH_FILE_BYTES) ?? "null");
+      const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) &&
+        notBefore <= this.#clock() + MAX_RETRY_AFTER_MS;
+      return valid ? { failures, notBefore } : undefined;
     } catch {
-      return undefined; // Missing or corrupt: healthy.
+      return undefined;
     }
   }
 
@@ -147,11 +155,4 @@ export class EndpointHealth {
       // Without a writable directory the state lives in memory only.
     }
   }
-}
-
-/** A short, stable hash of a string (FNV-1a, 32 bits, hex). */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return hash.toString(16).padStart(8, "0");
 }

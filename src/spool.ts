@@ -2,18 +2,28 @@
  * The durable spool: events that could not be delivered before the process
  * ended, kept on disk for a later run.
  *
- * Files are JSON Lines, one event per line, written atomically (a temporary
- * file, then a rename) with owner-only permissions. A file's name carries its
- * time, event count and size, so the spool is bounded from a directory
- * listing alone: `e-<epoch ms>-<events>-<bytes>-<random>.jsonl`. A run claims
- * a file by renaming it to `c-<claim ms>-<name>`; only one process can win
- * that rename, so two runs never send the same spooled event. A claimed file
- * is deleted once every event in it is settled (delivered, dropped or spooled
- * again); a claim older than an hour belongs to a run that died, and is taken over.
+ * The directory must be private (created 0700 by us, or a real directory of
+ * ours with no group or other write bit); files are read through the guarded
+ * door (regular, no link, size-bounded). Files are JSON Lines, one event per
+ * line, written atomically (a temporary file, then a rename) with owner-only
+ * permissions. A file's name carries its time, event count, size and the
+ * endpoint it is for, `e-<epoch ms>-<events>-<bytes>-<endpoint key>-<random>.jsonl`,
+ * so the spool is bounded from a directory listing alone and a run replays
+ * only events meant for its own endpoint. A run claims a file by renaming it
+ * to `c-<claim ms>-<name>`; only one process can win that rename, so two runs
+ * never send the same spooled event. A claimed file is deleted once every
+ * event in it is settled (delivered, dropped or spooled again). Its owner
+ * renews the claim while it holds it; a claim not renewed for an hour
+ * belongs to a run that died, and is taken over.
+ *
+ * Each call touches at most {@link FILES_PER_CALL} files, so a spool full of
+ * junk costs one run a bounded amount of work; later runs do the rest.
  *
  * @module
  */
 import { randomHex, stamp, TEMP_FILE, writeAtomically } from "./atomic.ts";
+import { parametersProblem } from "./envelope.ts";
+import { shortHash } from "./hash.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
@@ -44,8 +54,22 @@ export interface SpooledEvent {
 
 /** A claimed spool file, deleted when none of its events is left unsettled. */
 export interface SpoolClaim {
-  readonly path: string;
+  /** Where it is now (renewing a claim renames it). */
+  path: string;
+  /** The spool file's own name. */
+  readonly name: string;
+  /** When the claim was last renewed, in epoch milliseconds. */
+  renewedAt: number;
+  /** Events from it not settled yet. */
   remaining: number;
+}
+
+/** What writing to the spool dropped to keep its bounds, by reason. */
+export interface SpoolWriteDrops {
+  /** The events being written (the oldest of them, past the bounds). */
+  readonly written: Record<string, number>;
+  /** Events of files already in the spool, removed to make room or because they expired. */
+  readonly older: Record<string, number>;
 }
 
 /** What a claim took from disk. */
@@ -56,29 +80,56 @@ export interface ClaimResult {
   readonly dropped: Record<string, number>;
 }
 
-/** A claim older than this belongs to a run that died. */
+/** A claim not renewed for this long belongs to a run that died. */
 export const STALE_CLAIM_MS = 3_600_000;
 
-const SPOOL_FILE = /^e-(\d{13})-(\d+)-(\d+)-[0-9a-f]+\.jsonl$/;
+/** Files one call reads, renames or removes at most. */
+export const FILES_PER_CALL = 64;
+
+/** The shortest a spool line can be: the bytes of its fixed keys. Bounds the count a file of some size can hold. */
+const MIN_LINE_BYTES = 64;
+
+// Files written before spooled events carried their endpoint have no key: no run claims them; they expire.
+const SPOOL_FILE = /^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/;
 const CLAIMED_FILE = /^c-(\d{13})-(e-.+)$/;
 
 /** A spool file's name, parsed. */
 interface Entry {
   readonly name: string;
   readonly time: number;
+  /** The count the name claims, at most what its size can hold; the lines read are what is counted. */
   readonly events: number;
   readonly bytes: number;
+  /** The endpoint key, `undefined` for files of older versions. */
+  readonly key: string | undefined;
 }
 
 /**
- * The spool in one directory.
+ * The key that ties spooled events to where they are sent: a run replays only events with its own key.
+ *
+ * @param url The endpoint URL.
+ * @param format The wire format. @default {"nat"}
+ * @returns 8 hex digits.
+ * @example
+ * ```ts
+ * import { spoolKey } from "./spool.ts";
+ * spoolKey("https://example.com/events") === spoolKey("http://127.0.0.1:9/events"); // false
+ * ```
+ */
+export function spoolKey(url: string, format = "nat"): string {
+  return shortHash(`${format} ${url}`);
+}
+
+/**
+ * The spool in one directory, for one endpoint.
  *
  * @example
  * ```ts
- * import { Spool } from "./spool.ts";
+ * import { Spool, spoolKey } from "./spool.ts";
  * import { host } from "./runtime/mod.ts";
  * const files = host().files;
- * const spool = files && Spool.open("/tmp/spool", files, { maxEvents: 1000, maxBytes: 1 << 20, maxAgeMs: 604_800_000 });
+ * const limits = { maxEvents: 1000, maxBytes: 1 << 20, maxAgeMs: 604_800_000 };
+ * const spool = files && Spool.open("/tmp/spool", files, limits, spoolKey("https://example.com/events"));
  * spool?.peek();
  * ```
  */
@@ -86,26 +137,31 @@ export class Spool {
   readonly dir: string;
   readonly #files: HostFiles;
   readonly #limits: SpoolLimits;
+  readonly #key: string;
 
-  private constructor(dir: string, files: HostFiles, limits: SpoolLimits) {
+  private constructor(dir: string, files: HostFiles, limits: SpoolLimits, key: string) {
     this.dir = dir;
     this.#files = files;
     this.#limits = limits;
+    this.#key = key;
   }
 
   /**
-   * Opens (creating, owner-only) the spool directory.
+   * Opens the spool directory, creating it owner-only if missing. An existing
+   * one must be a real directory of the current user that no one else can
+   * write; otherwise there is no spool.
    *
    * @param dir The directory.
    * @param files File access.
    * @param limits The bounds.
-   * @returns The spool, or `undefined` when the directory cannot be read and written (never a prompt).
+   * @param key The endpoint's {@link spoolKey}: what this spool writes and claims.
+   * @returns The spool, or `undefined` when the directory cannot be used safely (never a prompt).
    */
-  static open(dir: string, files: HostFiles, limits: SpoolLimits): Spool | undefined {
+  static open(dir: string, files: HostFiles, limits: SpoolLimits, key: string): Spool | undefined {
     if (!files.allowed(dir, "read") || !files.allowed(dir, "write")) return undefined;
     try {
-      files.mkdir(dir);
-      return new Spool(dir, files, limits);
+      files.ensureDir(dir, true);
+      return new Spool(dir, files, limits, key);
     } catch {
       return undefined;
     }
@@ -117,25 +173,26 @@ export class Spool {
    *
    * @param events The events, oldest first.
    * @param now The current time, in epoch milliseconds.
-   * @returns Events dropped to keep the bounds, by reason (`spool_full`, `spool_expired`), ours and other runs'.
+   * @returns What was dropped to keep the bounds: of the events written, and of older files.
    * @throws When the file cannot be written; the caller counts its events.
    */
-  write(events: readonly SpooledEvent[], now: number): Record<string, number> {
-    const dropped: Record<string, number> = {};
+  write(events: readonly SpooledEvent[], now: number): SpoolWriteDrops {
+    const written: Record<string, number> = {};
     const lines = events.map(spoolLine);
     let bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
     let first = Math.max(0, lines.length - this.#limits.maxEvents);
     while (first < lines.length && bytes > this.#limits.maxBytes) bytes -= lines[first++].bytes + 1;
-    addCount(dropped, "spool_full", first);
-    this.#writeFile(lines.slice(first), now);
-    this.#prune(now, dropped);
-    return dropped;
+    addCount(written, "spool_full", first);
+    const name = this.#writeFile(lines.slice(first), now);
+    return { written, older: this.#prune(now, name) };
   }
 
   /**
-   * Claims spool files, oldest first, until `room` events are taken, and
-   * reads them; of a file larger than what is left of the room, the rest is
-   * written back. Corrupt lines and expired events are dropped and counted.
+   * Claims this endpoint's spool files, oldest first, until `room` events are
+   * taken, and reads them; of a file larger than what is left of the room,
+   * the rest is written back. Corrupt lines and expired events are dropped
+   * and counted; a file that is not a regular file of ours within the spool's
+   * size is removed and counted as one corrupt event.
    *
    * @param room How many events the caller can take.
    * @param now The current time, in epoch milliseconds.
@@ -144,7 +201,7 @@ export class Spool {
   claim(room: number, now: number): ClaimResult {
     const events: (SpooledEvent & { claim: SpoolClaim })[] = [];
     const dropped: Record<string, number> = {};
-    for (const { entry, path } of this.#claimable(now)) {
+    for (const { entry, path } of this.#claimable(now).slice(0, FILES_PER_CALL)) {
       if (events.length >= room) break;
       const claimed = `${this.dir}/c-${stamp(now)}-${entry.name}`;
       try {
@@ -152,24 +209,10 @@ export class Spool {
       } catch {
         continue; // Another run claimed it first.
       }
-      const claim: SpoolClaim = { path: claimed, remaining: 0 };
-      let text = "";
-      try {
-        text = this.#files.read(claimed);
-      } catch {
-        // Unreadable: every event it named is lost.
-      }
-      const valid: SpooledEvent[] = [];
-      let read = 0;
-      for (const line of text.split("\n")) {
-        if (line === "") continue;
-        read++;
-        const event = parseLine(line);
-        if (event === undefined) addCount(dropped, "spool_corrupt", 1);
-        else if (now - event.timestamp > this.#limits.maxAgeMs) addCount(dropped, "spool_expired", 1);
-        else valid.push(event);
-      }
-      addCount(dropped, "spool_corrupt", Math.max(0, entry.events - read));
+      const claim: SpoolClaim = { path: claimed, name: entry.name, renewedAt: now, remaining: 0 };
+      const { valid, corrupt, expired } = this.#readFile(claimed, now);
+      addCount(dropped, "spool_corrupt", corrupt);
+      addCount(dropped, "spool_expired", expired);
       // A file larger than the room is split: what does not fit goes back, keeping its place in line.
       const taken = valid.slice(0, room - events.length);
       try {
@@ -182,6 +225,26 @@ export class Spool {
       if (claim.remaining === 0) this.release(claim);
     }
     return { events, dropped };
+  }
+
+  /**
+   * Renews a claim, so no other run takes it over while its owner still
+   * works on its events (a long-lived process retrying for up to an hour).
+   *
+   * @param claim The claim.
+   * @param now The current time, in epoch milliseconds.
+   * @returns `false` when the claimed file is gone (taken over, or removed).
+   */
+  renew(claim: SpoolClaim, now: number): boolean {
+    const renewed = `${this.dir}/c-${stamp(now)}-${claim.name}`;
+    try {
+      this.#files.rename(claim.path, renewed);
+    } catch {
+      return false;
+    }
+    claim.path = renewed;
+    claim.renewedAt = now;
+    return true;
   }
 
   /**
@@ -200,31 +263,26 @@ export class Spool {
   /**
    * Reads every spooled event without claiming anything, for inspection.
    *
-   * @returns The events of unclaimed and claimed files, oldest file first, and whether each file is claimed.
+   * @returns The events of unclaimed and claimed files, oldest file first, whether each file is claimed, and
+   *   whether it is for this spool's endpoint.
    */
-  peek(): { claimed: boolean; events: SpooledEvent[] }[] {
+  peek(): { claimed: boolean; ours: boolean; events: SpooledEvent[] }[] {
     return this.#list()
       .flatMap((name) => {
         const claimed = CLAIMED_FILE.exec(name);
         const entry = parseEntry(claimed ? claimed[2] : name);
         if (!entry) return [];
-        let text = "";
-        try {
-          text = this.#files.read(`${this.dir}/${name}`);
-        } catch {
-          // Gone or unreadable: nothing to show.
-        }
-        const events = text.split("\n").flatMap((line) => parseLine(line) ?? []);
-        return [{ time: entry.time, claimed: claimed !== null, events }];
+        const events = this.#readFile(`${this.dir}/${name}`).valid;
+        return [{ time: entry.time, claimed: claimed !== null, ours: entry.key === this.#key, events }];
       })
       .sort((a, b) => a.time - b.time)
-      .map(({ claimed, events }) => ({ claimed, events }));
+      .map(({ time: _, ...file }) => file);
   }
 
   /**
-   * Deletes every spooled event, claimed or not: what the user no longer agrees to send.
+   * Deletes every spooled event, claimed or not, of every endpoint: what the user no longer agrees to send.
    *
-   * @returns How many events were deleted.
+   * @returns How many events were deleted, as their files' names count them.
    */
   clear(): number {
     let deleted = 0;
@@ -237,20 +295,43 @@ export class Spool {
   }
 
   /**
-   * The spool's unclaimed files, oldest first.
+   * The spool's unclaimed files, of every endpoint, oldest first.
    *
-   * @returns Their names, times, event counts and sizes.
+   * @returns Their names, times, event counts, sizes and endpoint keys.
    */
   entries(): Entry[] {
     return this.#list().flatMap((name) => parseEntry(name) ?? []).sort((a, b) => a.time - b.time);
   }
 
-  /** Writes lines as one spool file named for `time`; nothing for no lines. */
-  #writeFile(lines: readonly { text: string; bytes: number }[], time: number): void {
-    if (lines.length === 0) return;
+  /** Writes lines as one spool file named for `time`, and returns its name; nothing for no lines. */
+  #writeFile(lines: readonly { text: string; bytes: number }[], time: number): string | undefined {
+    if (lines.length === 0) return undefined;
     const bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
-    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${randomHex()}.jsonl`;
+    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${this.#key}-${randomHex()}.jsonl`;
     writeAtomically(this.#files, this.dir, name, lines.map((line) => `${line.text}\n`).join(""), time);
+    return name;
+  }
+
+  /**
+   * Reads a spool file through the guarded door and checks each line as `enqueue` checks an event. A file
+   * that cannot be read safely counts as one corrupt event. Without `now`, nothing counts as expired.
+   */
+  #readFile(path: string, now = -Infinity): { valid: SpooledEvent[]; corrupt: number; expired: number } {
+    const result = { valid: [] as SpooledEvent[], corrupt: 0, expired: 0 };
+    let text: string | undefined;
+    try {
+      text = this.#files.read(path, this.#limits.maxBytes);
+    } catch {
+      result.corrupt = 1;
+    }
+    for (const line of text?.split("\n") ?? []) {
+      if (line === "") continue;
+      const event = parseLine(line);
+      if (event === undefined) result.corrupt++;
+      else if (now - event.timestamp > this.#limits.maxAgeMs) result.expired++;
+      else result.valid.push(event);
+    }
+    return result;
   }
 
   #list(): string[] {
@@ -261,32 +342,45 @@ export class Spool {
     }
   }
 
-  /** Unclaimed files and stale claims, oldest first; removes stale temporary files on the way. */
+  /** This endpoint's unclaimed files and stale claims, oldest first; removes stale temporary files on the way. */
   #claimable(now: number): { entry: Entry; path: string }[] {
     const found: { entry: Entry; path: string }[] = [];
+    let removed = 0;
     for (const name of this.#list()) {
       const stale = (time: string) => now - Number(time) > STALE_CLAIM_MS;
       const claimed = CLAIMED_FILE.exec(name);
       const temp = TEMP_FILE.exec(name);
       const entry = claimed ? (stale(claimed[1]) ? parseEntry(claimed[2]) : undefined) : parseEntry(name);
-      if (entry) found.push({ entry, path: `${this.dir}/${name}` });
-      else if (temp && stale(temp[1])) this.#remove(name);
+      if (entry?.key === this.#key) found.push({ entry, path: `${this.dir}/${name}` });
+      else if (temp && stale(temp[1]) && removed < FILES_PER_CALL && this.#remove(name)) removed++;
     }
     return found.sort((a, b) => a.entry.time - b.entry.time);
   }
 
-  #prune(now: number, dropped: Record<string, number>): void {
+  /**
+   * Removes the oldest files (of any endpoint) past the bounds, at most {@link FILES_PER_CALL} of them, never
+   * the one just written. What it drops is counted from the lines each file really holds.
+   */
+  #prune(now: number, keep: string | undefined): Record<string, number> {
+    const dropped: Record<string, number> = {};
     const entries = this.entries();
     let events = entries.reduce((sum, entry) => sum + entry.events, 0);
     let bytes = entries.reduce((sum, entry) => sum + entry.bytes, 0);
+    let touched = 0;
     for (const entry of entries) {
       const expired = now - entry.time > this.#limits.maxAgeMs;
       if (!expired && events <= this.#limits.maxEvents && bytes <= this.#limits.maxBytes) break;
+      if (entry.name === keep) continue;
+      if (touched++ >= FILES_PER_CALL) break;
+      const path = `${this.dir}/${entry.name}`;
+      const read = this.#readFile(path);
       if (!this.#remove(entry.name)) continue;
-      addCount(dropped, expired ? "spool_expired" : "spool_full", entry.events);
+      addCount(dropped, "spool_corrupt", read.corrupt);
+      addCount(dropped, expired ? "spool_expired" : "spool_full", read.valid.length + read.expired);
       events -= entry.events;
       bytes -= entry.bytes;
     }
+    return dropped;
   }
 
   #remove(name: string): boolean {
@@ -301,7 +395,10 @@ export class Spool {
 
 function parseEntry(name: string): Entry | undefined {
   const match = SPOOL_FILE.exec(name);
-  return match ? { name, time: Number(match[1]), events: Number(match[2]), bytes: Number(match[3]) } : undefined;
+  if (!match) return undefined;
+  const bytes = Number(match[3]);
+  const events = Math.min(Number(match[2]), Math.floor(bytes / MIN_LINE_BYTES));
+  return { name, time: Number(match[1]), events, bytes, key: match[4] };
 }
 
 /** One spool line, built without serializing the event again. */
@@ -312,14 +409,13 @@ function spoolLine(event: SpooledEvent): { text: string; bytes: number } {
   return { text, bytes: utf8Length(text) };
 }
 
-/** Reads a spool line back, or `undefined` when it is not one. */
+/** Reads a spool line back, checking it as `enqueue` checks an event, or `undefined` when it is not valid. */
 function parseLine(line: string): SpooledEvent | undefined {
   try {
     const { retries, schemaVersion, sessionId, timestamp, event } = JSON.parse(line);
     const valid = Number.isSafeInteger(retries) && retries >= 0 && typeof schemaVersion === "string" &&
-      typeof sessionId === "string" &&
-      Number.isFinite(timestamp) && typeof event?.name === "string" && typeof event?.ts === "string" &&
-      typeof event?.parameters === "object" && event.parameters !== null;
+      typeof sessionId === "string" && Number.isFinite(timestamp) && typeof event?.name === "string" &&
+      event.name !== "" && typeof event.ts === "string" && parametersProblem(event.parameters) === undefined;
     return valid ? { json: JSON.stringify(event), schemaVersion, sessionId, retries, timestamp } : undefined;
   } catch {
     return undefined;

@@ -62,23 +62,31 @@ test("Python's own TOML reader reads what we write", {
   });
 });
 
-test("malformed, unknown or unreadable files read as never_asked, never an error", () => {
+test("no file, or a file without a decision, reads as never_asked", () => {
   using dir = tempDir();
-  const cases = [
-    "",
-    "\u0000\u0001\u0002 binary",
-    '[telemetry]\nconsent = "enabled',
-    "[telemetry]\nconsent = enabled",
-    '[telemetry]\nconsent = "maybe"\nprompt_version = "1.0"',
-    '[other]\nconsent = "enabled"\nprompt_version = "1.0"',
-    '[telemetry\nconsent = "enabled"',
-  ];
+  const cases = ["", "# nothing yet\n", '[other]\nconsent = "enabled"\nprompt_version = "1.0"', "[telemetry]\n"];
   for (const [i, text] of cases.entries()) {
     writeFileSync(`${dir.path}/${i}.toml`, text);
     assert.equal(readConsentFile(`${dir.path}/${i}.toml`), "never_asked", JSON.stringify(text));
   }
   assert.equal(readConsentFile(`${dir.path}/missing.toml`), "never_asked");
-  assert.equal(readConsentFile(dir.path), "never_asked", "a directory");
+  assert.equal(readConsentFile(`${dir.path}/missing/deeper.toml`), "never_asked");
+});
+
+test("a file that is there but cannot be read with certainty reads as disabled (fail closed), never an error", () => {
+  using dir = tempDir();
+  const cases = [
+    "\u0000\u0001\u0002 binary",
+    '[telemetry]\nconsent = "enabled',
+    "[telemetry]\nconsent = enabled",
+    '[telemetry]\nconsent = "maybe"\nprompt_version = "1.0"',
+    '[telemetry\nconsent = "enabled"',
+  ];
+  for (const [i, text] of cases.entries()) {
+    writeFileSync(`${dir.path}/${i}.toml`, text);
+    assert.equal(readConsentFile(`${dir.path}/${i}.toml`), "disabled", JSON.stringify(text));
+  }
+  assert.equal(readConsentFile(dir.path), "disabled", "a directory");
 });
 
 test("the reader takes comments, other tables, literal strings and escapes", () => {
@@ -132,6 +140,8 @@ test("resolution order: NAT_TELEMETRY_ENABLED, then DO_NOT_TRACK, then the file,
   assert.deepEqual(resolve({ DO_NOT_TRACK: "0" }), [true, "file"]);
   assert.deepEqual(resolve({ DO_NOT_TRACK: "" }), [true, "file"]);
   writeFileSync(file, "garbage");
+  assert.deepEqual(resolve({}), [false, "file"], "a file that cannot be read is an opt-out, not an open question");
+  writeFileSync(file, "");
   assert.deepEqual(resolve({}), [false, "default"]);
 });
 

@@ -11,6 +11,7 @@ import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { type ChildOptions, fixturePath, runChild, startChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
+import { spoolKey } from "../src/spool.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
 import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
 
@@ -138,7 +139,8 @@ for (const { label, executable } of targets) {
       await child("exit", dir.path, downUrl, { command: `spooled-${i}` });
     }
     assert.equal(spooled(dir.path).length, 6);
-    const server = await TestServer.start(() => ({ status: 200, delayMs: 20 }));
+    // The endpoint comes back at the same URL: spooled events belong to their endpoint.
+    const server = await TestServer.start(() => ({ status: 200, delayMs: 20 }), undefined, down.port);
     try {
       const runs = [0, 1].map((i) =>
         startChild("exit_child.ts", {
@@ -157,9 +159,13 @@ for (const { label, executable } of targets) {
 
   test(`${label}: a corrupt spool file is survived, counted and removed`, async () => {
     using dir = tempDir();
-    writeFileSync(`${dir.path}/e-${Date.now() - 5000}-2-40-0badf00d.jsonl`, '\u0000\u0001garbage\n{"half":');
-    writeFileSync(`${dir.path}/e-not-even-a-name.jsonl`, "{}");
     const server = await TestServer.start();
+    const key = spoolKey(server.url());
+    writeFileSync(
+      `${dir.path}/e-${Date.now() - 5000}-2-400-${key}-00000badf00d.jsonl`,
+      '\u0000\u0001garbage\n{"half":',
+    );
+    writeFileSync(`${dir.path}/e-not-even-a-name.jsonl`, "{}");
     try {
       const result = await child("natural", dir.path, server.url());
       assert.deepEqual([result.code, result.stderr], [0, ""]);

@@ -21,6 +21,11 @@ async function refusedUrl(): Promise<string> {
   return server.url();
 }
 
+/** The endpoint that was down comes back, at the same URL (spooled events belong to their endpoint). */
+function comeBack(url: string, responder?: Parameters<typeof TestServer.start>[0]): Promise<TestServer> {
+  return TestServer.start(responder, undefined, Number(new URL(url).port));
+}
+
 function handler(spoolDir: string, endpoint: string, options: NATTelemetryHandlerOptions = {}) {
   return new NATTelemetryHandler({ spoolDir, endpoint, exitTimeoutSeconds: 1, ...options });
 }
@@ -32,7 +37,8 @@ function assertBalanced(stats: TelemetryStats) {
 
 test("stop() spools what it could not deliver; the next handler delivers it with its timestamp and retry count", async () => {
   using dir = tempDir();
-  const down = handler(dir.path, await refusedUrl());
+  const endpoint = await refusedUrl();
+  const down = handler(dir.path, endpoint);
   down.enqueue(commandEvent("offline"));
   await down.stop();
   assert.equal(down.stats().spooled, 1);
@@ -40,10 +46,10 @@ test("stop() spools what it could not deliver; the next handler delivers it with
   const [line] = spooled(dir.path);
   assert.equal(line.retries, 1);
 
-  const server = await TestServer.start();
+  const server = await comeBack(endpoint);
   try {
-    forgetHealth(dir.path); // the endpoint moved
-    const up = handler(dir.path, server.url());
+    forgetHealth(dir.path); // as if the wait had passed
+    const up = handler(dir.path, endpoint);
     up.enqueue(commandEvent("online"));
     await up.stop();
     assert.deepEqual(commands(server.events()), ["offline", "online"], "the spooled event goes first");
@@ -116,13 +122,14 @@ test("after the wait one run probes; success clears the health state and drains 
 
 test("a spooled file is deleted only after a 2xx: it survives while its events are in flight", async () => {
   using dir = tempDir();
-  const seed = handler(dir.path, await refusedUrl());
+  const endpoint = await refusedUrl();
+  const seed = handler(dir.path, endpoint);
   seed.enqueue(commandEvent("spooled"));
   await seed.stop();
   forgetHealth(dir.path);
-  const server = await TestServer.start(() => ({ status: 200, delayMs: 200 }));
+  const server = await comeBack(endpoint, () => ({ status: 200, delayMs: 200 }));
   try {
-    const replayer = handler(dir.path, server.url());
+    const replayer = handler(dir.path, endpoint);
     replayer.enqueue(commandEvent("x"));
     const flushing = replayer.flush();
     await waitFor(() => server.requests.length === 1, "the request");
@@ -159,16 +166,17 @@ test("retry limits hold across runs: a spooled event past maxRetries is dropped,
 
 test("replay takes only what fits in memory; the rest waits in the spool", async () => {
   using dir = tempDir();
+  const endpoint = await refusedUrl();
   for (let i = 0; i < 3; i++) {
-    const h = handler(dir.path, await refusedUrl());
+    const h = handler(dir.path, endpoint);
     for (let j = 0; j < 2; j++) h.enqueue(commandEvent(`r${i}-${j}`));
     h.start();
     await h.stop();
     forgetHealth(dir.path);
   }
-  const server = await TestServer.start();
+  const server = await comeBack(endpoint);
   try {
-    const small = handler(dir.path, server.url(), { maxBufferedEvents: 5 });
+    const small = handler(dir.path, endpoint, { maxBufferedEvents: 5 });
     small.enqueue(commandEvent("own"));
     await small.stop();
     assert.equal(small.stats().replayed, 4, "four spooled events fit beside the own one");
@@ -199,14 +207,15 @@ test("without a spool, undelivered events stay in memory after stop()", async ()
 
 test("after an opt-out, events spooled earlier are not sent", async () => {
   using dir = tempDir();
-  const seed = handler(dir.path, await refusedUrl());
+  const endpoint = await refusedUrl();
+  const seed = handler(dir.path, endpoint);
   seed.enqueue(commandEvent("before-opt-out"));
   await seed.stop();
   forgetHealth(dir.path);
-  const server = await TestServer.start();
+  const server = await comeBack(endpoint);
   try {
     setTelemetryEnabled(false);
-    const later = handler(dir.path, server.url());
+    const later = handler(dir.path, endpoint);
     later.start();
     await later.stop();
     assert.equal(server.requests.length, 0);
@@ -219,13 +228,14 @@ test("after an opt-out, events spooled earlier are not sent", async () => {
 
 test("a replayed event keeps its own session: envelopes are cut per session", async () => {
   using dir = tempDir();
-  const down = handler(dir.path, await refusedUrl(), { sessionId: "first-run" });
+  const endpoint = await refusedUrl();
+  const down = handler(dir.path, endpoint, { sessionId: "first-run" });
   down.enqueue(commandEvent("offline"));
   await down.stop();
   forgetHealth(dir.path);
-  const server = await TestServer.start();
+  const server = await comeBack(endpoint);
   try {
-    const up = handler(dir.path, server.url(), { sessionId: "second-run" });
+    const up = handler(dir.path, endpoint, { sessionId: "second-run" });
     up.enqueue(commandEvent("online"));
     await up.stop();
     const envelopes = server.requests.map((request) => JSON.parse(request.body));

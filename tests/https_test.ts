@@ -4,7 +4,7 @@
  * (NODE_EXTRA_CA_CERTS for Node and Bun, DENO_CERT for Deno). Under Node this
  * exercises the light node:https client.
  */
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -60,6 +60,7 @@ function makeCertificate(dir: string): { key: string; cert: string; caPath: stri
 
 const certDir = tempDir();
 const certificate = makeCertificate(certDir.path);
+after(() => certDir[Symbol.dispose]());
 
 test("a run delivers over HTTPS", { skip: !certificate && "needs openssl to make a certificate" }, async () => {
   using spool = tempDir();
@@ -82,6 +83,26 @@ test("a run delivers over HTTPS", { skip: !certificate && "needs openssl to make
     assert.deepEqual(commands(server.events()), ["over-tls"]);
   } finally {
     await server.close();
-    certDir[Symbol.dispose]();
+  }
+});
+
+test("a redirect from https to http is never followed: the body never travels in clear", {
+  skip: !certificate && "needs openssl to make a certificate",
+}, async () => {
+  const { key, cert, caPath } = certificate!;
+  const plain = await TestServer.start();
+  const secure = await TestServer.start(() => ({ status: 307, headers: { location: plain.url() } }), { key, cert });
+  try {
+    const result = await runChild("handler_child.ts", {
+      args: ["stop", secure.url()],
+      env: { NAT_TELEMETRY_ENABLED: "1", NODE_EXTRA_CA_CERTS: caPath, DENO_CERT: caPath },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(secure.requests.length, 1);
+    assert.equal(plain.requests.length, 0, "nothing reached the http server");
+    assert.deepEqual(JSON.parse(result.stdout).stats.dropped, { unsafe_redirect: 1 });
+  } finally {
+    await plain.close();
+    await secure.close();
   }
 });

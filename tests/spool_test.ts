@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { statSync, writeFileSync } from "node:fs";
 import { host } from "../src/runtime/mod.ts";
-import { Spool, type SpooledEvent, STALE_CLAIM_MS } from "../src/spool.ts";
+import { Spool, type SpooledEvent, spoolKey, STALE_CLAIM_MS } from "../src/spool.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
 
 const limits = { maxEvents: 1000, maxBytes: 1_048_576, maxAgeMs: 7 * 86_400_000 };
@@ -18,8 +18,10 @@ function event(command: string, retries = 0, timestamp = now - 1000): SpooledEve
   return { json, schemaVersion: "1.5", sessionId: `session-${command}`, retries, timestamp };
 }
 
-function open(dir: string, custom = limits): Spool {
-  const spool = Spool.open(dir, fs, custom);
+const KEY = spoolKey("https://example.com/events");
+
+function open(dir: string, custom = limits, key = KEY): Spool {
+  const spool = Spool.open(dir, fs, custom, key);
   assert.ok(spool, "the spool opens");
   return spool;
 }
@@ -27,7 +29,7 @@ function open(dir: string, custom = limits): Spool {
 test("spooled events come back unchanged: wire JSON, original timestamp, retry count, schema", () => {
   using dir = tempDir();
   const written = [event("a", 0), event("b", 2, now - 5000)];
-  assert.deepEqual(open(dir.path).write(written, now), {});
+  assert.deepEqual(open(dir.path).write(written, now), { written: {}, older: {} });
   const { events, dropped } = open(dir.path).claim(100, now);
   assert.deepEqual(dropped, {});
   assert.deepEqual(events.map(({ claim: _, ...rest }) => rest), written);
@@ -40,7 +42,7 @@ test("the spool directory is owner-only (0700) and its files 0600; no temporary 
   assert.equal(statSync(path).mode & 0o777, 0o700);
   const names = files(path);
   assert.equal(names.length, 1);
-  assert.match(names[0], /^e-\d{13}-1-\d+-[0-9a-f]+\.jsonl$/);
+  assert.match(names[0], new RegExp(`^e-\\d{13}-1-\\d+-${KEY}-[0-9a-f]{12}\\.jsonl$`));
   assert.equal(statSync(`${path}/${names[0]}`).mode & 0o777, 0o600);
 });
 
@@ -72,11 +74,11 @@ test("a corrupt file is skipped, counted and removed; the other files are still 
   using dir = tempDir();
   const spool = open(dir.path);
   spool.write([event("good")], now);
-  writeFileSync(`${dir.path}/e-${now - 10}-3-50-deadbeef.jsonl`, "\u0000garbage{{{\n[1,2]\n");
+  writeFileSync(`${dir.path}/e-${now - 10}-3-500-${KEY}-00000000dead.jsonl`, "\u0000garbage{{{\n[1,2]\n");
   writeFileSync(`${dir.path}/notes.txt`, "not ours");
   const { events, dropped } = spool.claim(100, now);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["good"]);
-  assert.deepEqual(dropped, { spool_corrupt: 3 }, "two bad lines, and one line the name promised but is missing");
+  assert.deepEqual(dropped, { spool_corrupt: 2 }, "the two bad lines it holds, not the three its name promised");
   assert.deepEqual(files(dir.path).filter((name) => name !== "notes.txt").length, 1, "only the good claim is left");
 });
 
@@ -96,9 +98,13 @@ test("the spool keeps at most maxEvents: the oldest files go first, counted as s
   const spool = open(dir.path, { ...limits, maxEvents: 5 });
   spool.write([event("1"), event("2")], now - 3000);
   spool.write([event("3"), event("4")], now - 2000);
-  assert.deepEqual(spool.write([event("5"), event("6")], now), { spool_full: 2 });
+  assert.deepEqual(spool.write([event("5"), event("6")], now), { written: {}, older: { spool_full: 2 } });
   assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["3", "4", "5", "6"]);
-  assert.deepEqual(spool.write([1, 2, 3, 4, 5, 6, 7].map((i) => event(`n${i}`)), now + 1), { spool_full: 6 });
+  assert.deepEqual(
+    spool.write([1, 2, 3, 4, 5, 6, 7].map((i) => event(`n${i}`)), now + 1),
+    { written: { spool_full: 2 }, older: { spool_full: 4 } },
+    "the two oldest of the events written, and the four of older files, each said apart",
+  );
   assert.equal(spooled(dir.path).length, 5, "a write larger than the spool keeps its newest events");
 });
 
@@ -115,7 +121,10 @@ test("events older than maxAge are dropped as spool_expired, at write and at cla
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxAgeMs: 60_000 });
   spool.write([event("ancient")], now - 120_000);
-  assert.deepEqual(spool.write([event("fresh"), event("stale", 0, now - 90_000)], now), { spool_expired: 1 });
+  assert.deepEqual(spool.write([event("fresh"), event("stale", 0, now - 90_000)], now), {
+    written: {},
+    older: { spool_expired: 1 },
+  });
   const { events, dropped } = spool.claim(100, now);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["fresh"]);
   assert.deepEqual(dropped, { spool_expired: 1 });
@@ -142,5 +151,5 @@ test("temporary files a crashed writer left are removed once stale", () => {
 test("a directory that cannot be created means no spool, not an error", () => {
   using dir = tempDir();
   writeFileSync(`${dir.path}/file`, "");
-  assert.equal(Spool.open(`${dir.path}/file/spool`, fs, limits), undefined);
+  assert.equal(Spool.open(`${dir.path}/file/spool`, fs, limits, KEY), undefined);
 });

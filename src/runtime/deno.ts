@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  type ExitHooks,
   type Host,
   type HostFiles,
   INTERRUPT_SIGNALS,
@@ -12,15 +13,20 @@ import {
   quietly,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
+import { denoFiles, type DenoFs } from "./deno_files.ts";
+import { guardedFiles } from "./guarded_files.ts";
+import { callEach, Subscribers } from "./subscribers.ts";
 
 type Descriptor =
   | { name: "env"; variable: string }
   | { name: "read" | "write"; path: string }
   | { name: "net"; host: string }
-  | { name: "run" };
+  | { name: "run" }
+  | { name: "sys"; kind: "uid" };
 
 /** The part of the `Deno` namespace we use. */
-export interface DenoNamespace {
+export interface DenoNamespace extends DenoFs {
+  uid(): number | null;
   pid: number;
   permissions: { querySync?(descriptor: Descriptor): { state: string } };
   env: { get(name: string): string | undefined };
@@ -28,18 +34,12 @@ export interface DenoNamespace {
   stdout: { isTerminal(): boolean; writeSync(bytes: Uint8Array): number };
   args: string[];
   exitCode: number;
-  writeTextFileSync(path: string, text: string, options: { mode: number; append?: boolean }): void;
   serve(
     options: { hostname: string; port: number; onListen(): void },
     handler: (request: Request) => Promise<Response>,
   ): { addr: { port: number }; shutdown(): Promise<void> };
   stderr: { writeSync(bytes: Uint8Array): number; isTerminal(): boolean };
   unrefTimer(id: number): void;
-  mkdirSync(path: string, options: { recursive: boolean; mode: number }): void;
-  readDirSync(path: string): Iterable<{ name: string }>;
-  readTextFileSync(path: string): string;
-  renameSync(from: string, to: string): void;
-  removeSync(path: string): void;
   addSignalListener(signal: InterruptSignal, handler: () => void): void;
   removeSignalListener(signal: InterruptSignal, handler: () => void): void;
   kill(pid: number, signal: InterruptSignal): void;
@@ -67,16 +67,10 @@ export function denoHost(deno: DenoNamespace): Host {
       return false;
     }
   };
-  const files: HostFiles = {
-    allowed: (path, access) => granted({ name: access, path }),
-    mkdir: (path) => deno.mkdirSync(path, { recursive: true, mode: 0o700 }),
-    list: (path) => [...deno.readDirSync(path)].map((entry) => entry.name),
-    read: (path) => deno.readTextFileSync(path),
-    write: (path, text) => deno.writeTextFileSync(path, text, { mode: 0o600 }),
-    rename: (from, to) => deno.renameSync(from, to),
-    remove: (path) => deno.removeSync(path),
-    append: (path, text) => deno.writeTextFileSync(path, text, { mode: 0o600, append: true }),
-  };
+  const allowed = (path: string, access: "read" | "write") => granted({ name: access, path });
+  // Deno.uid() needs --allow-sys=uid; without it, owners are not compared (modes and kinds still are).
+  const uid = granted({ name: "sys", kind: "uid" }) ? quietly(() => deno.uid()) ?? undefined : undefined;
+  const files: HostFiles = guardedFiles(denoFiles(deno, uid, allowed));
   const write = (stream: { writeSync(bytes: Uint8Array): number }, text: string) => {
     try {
       let bytes = encoder.encode(text);
@@ -85,6 +79,46 @@ export function denoHost(deno: DenoNamespace): Host {
       // A closed stream must not break the host program.
     }
   };
+  const watch = deno === loadedDeno && signalWatch ? signalWatch : watchSignals(deno);
+  const exitHooks = new Subscribers<ExitHooks>((members) => {
+    // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
+    const beforeExit = (event: Event) => {
+      if (callEach(members, (hooks) => hooks.beforeExit())) event.preventDefault();
+    };
+    const exit = () => void callEach(members, (hooks) => hooks.exit(deno.exitCode));
+    const failed = () => void callEach(members, (hooks) => hooks.exit(1));
+    // An uncaught error or rejection ends a Deno process without "unload"; we listen, and never preventDefault.
+    const events: [string, (event: Event) => void][] = [
+      ["beforeunload", beforeExit],
+      ["unload", exit],
+      ["error", failed],
+      ["unhandledrejection", failed],
+    ];
+    for (const [type, listener] of events) globalThis.addEventListener(type, listener);
+    return () => {
+      for (const [type, listener] of events) globalThis.removeEventListener(type, listener);
+    };
+  });
+  const interruptHooks: Subscribers<(signal: InterruptSignal) => void> = new Subscribers((members) => {
+    const listeners = INTERRUPT_SIGNALS.map((signal) => {
+      const listener = () => {
+        // The program listens for this signal too: it decides what happens, as it would without us.
+        if (watch.programListens(signal)) return;
+        callEach(members, (callback) => callback(signal));
+        interruptHooks.clear();
+        // Die of the signal as we would have without a listener. Signalling ourselves needs --allow-run;
+        // without it, or if the signal does not end us, exit with the status a shell reports for it.
+        if (!granted({ name: "run" })) deno.exit(SIGNAL_EXIT_STATUS[signal]);
+        quietly(() => deno.kill(deno.pid, signal));
+        setTimeout(() => deno.exit(SIGNAL_EXIT_STATUS[signal]), 100);
+      };
+      quietly(() => watch.add(signal, listener));
+      return [signal, listener] as const;
+    });
+    return () => {
+      for (const [signal, listener] of listeners) quietly(() => watch.remove(signal, listener));
+    };
+  });
   return {
     env(name) {
       try {
@@ -100,19 +134,31 @@ export function denoHost(deno: DenoNamespace): Host {
     setExitCode(code) {
       deno.exitCode = code;
     },
-    serve(hostname, port, handler) {
+    exitCode: () => deno.exitCode || undefined,
+    serve(hostname, port, handler, limits) {
       // Unanswered (silent) requests are answered 503 at close, so that shutdown does not wait for them forever.
       const silent = new Set<() => void>();
-      const server = deno.serve({ hostname, port, onListen() {} }, async (request) => {
+      let active = 0;
+      const answerOf = async (request: Request): Promise<Response> => {
+        if (Number(request.headers.get("content-length") ?? 0) > limits.maxBodyBytes) return tooLarge(request);
+        const body = await readBody(request, limits.maxBodyBytes);
+        if (body === undefined) return tooLarge(request);
         const url = new URL(request.url);
-        const answer = await handler({
-          method: request.method,
-          path: url.pathname + url.search,
-          body: await request.text(),
-        });
+        const answer = await handler({ method: request.method, path: url.pathname + url.search, body });
         if (answer) return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
         await new Promise<void>((resolve) => silent.add(resolve));
         return new Response(null, { status: 503 });
+      };
+      const server = deno.serve({ hostname, port, onListen() {} }, async (request) => {
+        if (active >= limits.maxConnections) {
+          return new Response(null, { status: 503, headers: { connection: "close" } });
+        }
+        active++;
+        try {
+          return await answerOf(request);
+        } finally {
+          active--;
+        }
       });
       return Promise.resolve({
         port: server.addr.port,
@@ -161,43 +207,72 @@ export function denoHost(deno: DenoNamespace): Host {
       };
     },
     files,
-    onExit(hooks) {
-      // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
-      const beforeExit = (event: Event) => {
-        if (quietly(hooks.beforeExit)) event.preventDefault();
-      };
-      const exit = () => quietly(hooks.exit);
-      // An uncaught error or rejection ends a Deno process without "unload"; we listen, and never preventDefault.
-      const events: [string, (event: Event) => void][] = [
-        ["beforeunload", beforeExit],
-        ["unload", exit],
-        ["error", exit],
-        ["unhandledrejection", exit],
-      ];
-      for (const [type, listener] of events) globalThis.addEventListener(type, listener);
-      return () => {
-        for (const [type, listener] of events) globalThis.removeEventListener(type, listener);
-      };
-    },
-    onInterrupt(callback) {
-      const listeners = INTERRUPT_SIGNALS.map((signal) => {
-        const listener = () => {
-          quietly(() => callback(signal));
-          stop();
-          // Die of the signal as we would have without a listener. Deno cannot tell whether the program listens
-          // too. Signalling ourselves needs --allow-run; without it, or if the signal does not end us, exit with the
-          // status a shell reports for it.
-          if (!granted({ name: "run" })) deno.exit(SIGNAL_EXIT_STATUS[signal]);
-          quietly(() => deno.kill(deno.pid, signal));
-          setTimeout(() => deno.exit(SIGNAL_EXIT_STATUS[signal]), 100);
-        };
-        quietly(() => deno.addSignalListener(signal, listener));
-        return [signal, listener] as const;
-      });
-      const stop = () => {
-        for (const [signal, listener] of listeners) quietly(() => deno.removeSignalListener(signal, listener));
-      };
-      return stop;
-    },
+    onExit: (hooks) => exitHooks.add(hooks),
+    onInterrupt: (callback) => interruptHooks.add(callback),
   };
 }
+
+/** Answers 413 and closes the connection, leaving the rest of the body unread. */
+function tooLarge(request: Request): Response {
+  request.body?.cancel().catch(() => {});
+  return new Response('{"error":"the body is too large"}', {
+    status: 413,
+    headers: { "content-type": "application/json", connection: "close" },
+  });
+}
+
+/** Reads a request body as text, or `undefined` as soon as it passes `maxBytes`. */
+async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {
+  if (!request.body) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  let bytes = 0;
+  for await (const chunk of request.body) {
+    bytes += chunk.length;
+    if (bytes > maxBytes) return undefined;
+    text += decoder.decode(chunk, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+/**
+ * Deno has no way to ask whether the program listens for a signal, so the
+ * two functions that add and remove signal listeners are wrapped, once, when
+ * this module loads (before the program's own code runs): the wrappers call
+ * the originals unchanged and count the program's listeners. The package's
+ * own listeners go through the originals and are not counted.
+ */
+interface SignalWatch {
+  /** Whether the program listens for the signal itself. */
+  programListens(signal: InterruptSignal): boolean;
+  /** Adds one of our listeners, uncounted. */
+  add(signal: InterruptSignal, listener: () => void): void;
+  /** Removes one of our listeners. */
+  remove(signal: InterruptSignal, listener: () => void): void;
+}
+
+function watchSignals(deno: DenoNamespace): SignalWatch {
+  const add = deno.addSignalListener.bind(deno);
+  const remove = deno.removeSignalListener.bind(deno);
+  const program = new Map<string, Set<unknown>>();
+  try {
+    deno.addSignalListener = (signal, listener) => {
+      add(signal, listener);
+      program.set(signal, (program.get(signal) ?? new Set()).add(listener));
+    };
+    deno.removeSignalListener = (signal, listener) => {
+      remove(signal, listener);
+      program.get(signal)?.delete(listener);
+    };
+  } catch {
+    // A frozen namespace: the program's listeners cannot be seen, and are taken to be there (we never kill).
+    return { programListens: () => true, add, remove };
+  }
+  return { programListens: (signal) => (program.get(signal)?.size ?? 0) > 0, add, remove };
+}
+
+// deno-lint-ignore no-explicit-any
+const loadedDeno = (globalThis as any).Deno as DenoNamespace | undefined;
+const signalWatch: SignalWatch | undefined = typeof loadedDeno?.addSignalListener === "function"
+  ? watchSignals(loadedDeno)
+  : undefined;

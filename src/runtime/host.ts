@@ -41,13 +41,17 @@ export interface ExitHooks {
   /**
    * The process is ending and only synchronous work runs: an explicit exit
    * (`process.exit()`, `Deno.exit()`), the natural end, or an uncaught error.
+   *
+   * @param code The exit code the process ends with.
    */
-  exit(): void;
+  exit(code: number): void;
 }
 
 /**
- * Synchronous file access. The methods throw on failure (callers count it);
- * `allowed` never throws and never prompts.
+ * Synchronous file access through one guarded door (see `guarded_files.ts`):
+ * no link followed, nothing that can block, sizes bounded, owners checked.
+ * The methods throw on failure (callers count it); `allowed` never throws and
+ * never prompts.
  */
 export interface HostFiles {
   /**
@@ -57,20 +61,41 @@ export interface HostFiles {
    * @param access What the caller wants to do.
    */
   allowed(path: string, access: "read" | "write"): boolean;
-  /** Creates a directory and its parents, owner-only (0700). */
-  mkdir(path: string): void;
+  /**
+   * Creates a directory and its missing parents (owner-only, one level at a time) and checks it is a real
+   * directory. A private one must also be the current user's, with no group or other write bit.
+   *
+   * @param path The directory.
+   * @param isPrivate Whether to check owner and mode.
+   * @throws {RefusedPath} When it is a link, not a directory, or (private) not safe to use.
+   */
+  ensureDir(path: string, isPrivate: boolean): void;
   /** The names of a directory's entries. */
   list(path: string): string[];
-  /** Reads a UTF-8 file. */
-  read(path: string): string;
-  /** Writes a UTF-8 file, owner-only (0600), replacing it. */
-  write(path: string, text: string): void;
-  /** Renames a file; fails if `from` no longer exists. */
+  /**
+   * Reads a UTF-8 regular file of the current user (or root), never following a link, never blocking.
+   *
+   * @param path The file.
+   * @param maxBytes The largest size accepted.
+   * @returns The text, or `undefined` when there is no file.
+   * @throws {RefusedPath} When it is not a regular file, not the user's, or too large.
+   */
+  read(path: string, maxBytes: number): string | undefined;
+  /** Creates a new file owner-only (0600) and writes UTF-8 text; fails if anything is at the path. */
+  create(path: string, text: string): void;
+  /**
+   * Appends UTF-8 text in one write to a regular file of the current user, creating it owner-only (0600).
+   *
+   * @param path The file.
+   * @param text The text.
+   * @param maxBytes The largest size the file may already have.
+   * @throws {RefusedPath} When it is a link or not a regular file, not the user's, or too large.
+   */
+  append(path: string, text: string, maxBytes: number): void;
+  /** Renames an entry; fails if `from` no longer exists. */
   rename(from: string, to: string): void;
   /** Removes a file. */
   remove(path: string): void;
-  /** Appends UTF-8 text to a file, creating it owner-only (0600). */
-  append(path: string, text: string): void;
 }
 
 /** A request as the local HTTP server sees it. */
@@ -85,6 +110,14 @@ export interface ServedAnswer {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+}
+
+/** What a local HTTP server accepts at most. */
+export interface ServeLimits {
+  /** Bytes of one request body. */
+  readonly maxBodyBytes: number;
+  /** Requests handled at once. */
+  readonly maxConnections: number;
 }
 
 /** A running local HTTP server. */
@@ -154,6 +187,9 @@ export interface Host {
    * @param hostname The address to listen on.
    * @param port The port; 0 lets the OS choose.
    * @param handler Answers a request; `undefined` means never answer (a silent endpoint).
+   * @param limits A request body larger than `maxBodyBytes` is answered 413 and its connection closed,
+   *   without reading the rest; past `maxConnections` at once, connections are refused (Node.js, Bun) or
+   *   answered 503 (Deno).
    * @returns The server, once it listens.
    * @throws When it cannot listen, or the runtime has no server.
    */
@@ -161,6 +197,7 @@ export interface Host {
     hostname: string,
     port: number,
     handler: (request: ServedRequest) => Promise<ServedAnswer | undefined>,
+    limits: ServeLimits,
   ): Promise<LocalServer>;
   /** The program's arguments, after the runtime's and the script's own. */
   args(): string[];
@@ -171,18 +208,28 @@ export interface Host {
   /** Sets the exit code the process ends with, without ending it. */
   setExitCode(code: number): void;
   /**
-   * Registers exit hooks.
+   * The exit code set so far (`process.exitCode`, `Deno.exitCode`), without ending the process.
+   *
+   * @returns The code, `undefined` when none was set.
+   */
+  exitCode(): number | undefined;
+  /**
+   * Registers exit hooks. However many are registered, the process holds one
+   * listener per event for all of them.
    *
    * @param hooks The callbacks; their errors are swallowed.
    * @returns A function that unregisters them.
    */
   onExit(hooks: ExitHooks): () => void;
   /**
-   * Listens for SIGINT and SIGTERM. When one arrives, the callback runs; then,
-   * unless the program listens for that signal itself, the process dies of it
-   * exactly as it would have without the listener.
+   * Listens for SIGINT and SIGTERM. When one arrives and the program does
+   * not listen for it itself, the callback runs, then the process dies of it
+   * exactly as it would have without the listener. When the program listens,
+   * nothing happens here: the program decides what the signal does (its exit,
+   * if it exits, reaches the exit hooks). One listener per signal serves
+   * every callback.
    *
-   * @param callback Runs synchronously when a signal arrives.
+   * @param callback Runs synchronously before the process dies of the signal.
    * @returns A function that stops listening.
    */
   onInterrupt(callback: (signal: InterruptSignal) => void): () => void;

@@ -41,6 +41,7 @@ const noHost: Host = {
   writeStdout: () => {},
   stdoutIsTerminal: () => false,
   setExitCode: () => {},
+  exitCode: () => undefined,
   onExit: () => () => {},
   onInterrupt: () => () => {},
 };

@@ -5,19 +5,11 @@
  *
  * @module
  */
-import { type Host, type HostFiles, INTERRUPT_SIGNALS, type InterruptSignal, quietly } from "./host.ts";
+import { type ExitHooks, type Host, type HostFiles, INTERRUPT_SIGNALS, type InterruptSignal, quietly } from "./host.ts";
+import { guardedFiles } from "./guarded_files.ts";
 import { nodeFetch } from "./node_fetch.ts";
-
-/** The part of `node:fs` we use. */
-interface NodeFs {
-  mkdirSync(path: string, options: { recursive: boolean; mode: number }): unknown;
-  readdirSync(path: string): string[];
-  readFileSync(path: string, encoding: "utf8"): string;
-  writeFileSync(path: string, text: string, options: { mode: number }): void;
-  renameSync(from: string, to: string): void;
-  unlinkSync(path: string): void;
-  appendFileSync(path: string, text: string, options: { mode: number }): void;
-}
+import { callEach, Subscribers } from "./subscribers.ts";
+import { nodeFiles, type NodeFs } from "./node_files.ts";
 
 /** The part of `node:http` the local server uses. */
 interface NodeHttpServerModule {
@@ -27,16 +19,20 @@ interface NodeHttpServerModule {
 interface NodeIncoming {
   method?: string;
   url?: string;
+  headers: Record<string, string | string[] | undefined>;
+  socket: { destroy(): void };
+  pause(): unknown;
   on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
   on(event: "end", listener: () => void): unknown;
 }
 
 interface NodeOutgoing {
   writeHead(status: number, headers: Record<string, string>): unknown;
-  end(body?: string): unknown;
+  end(body?: string, callback?: () => void): unknown;
 }
 
 interface NodeHttpServer {
+  maxConnections: number;
   listen(port: number, hostname: string, callback: () => void): unknown;
   once(event: "error", listener: (error: Error) => void): unknown;
   address(): { port: number } | string | null;
@@ -57,6 +53,8 @@ interface NodeStdin {
 /** The part of the `process` global we use. */
 export interface NodeProcess {
   pid: number;
+  platform: string;
+  getuid?(): number;
   env: Record<string, string | undefined>;
   stdin: NodeStdin;
   stdout: { isTTY?: boolean; write(text: string): unknown };
@@ -64,8 +62,8 @@ export interface NodeProcess {
   getBuiltinModule?(name: "node:fs" | "node:http" | "node:https"): unknown;
   argv: string[];
   exitCode?: number | string;
-  on(event: string, listener: () => void): unknown;
-  removeListener(event: string, listener: () => void): unknown;
+  on(event: string, listener: (code: number) => void): unknown;
+  removeListener(event: string, listener: (code: number) => void): unknown;
   listenerCount(event: string): number;
   kill(pid: number, signal: InterruptSignal): unknown;
 }
@@ -90,16 +88,35 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
   } catch {
     fs = undefined;
   }
-  const files: HostFiles | undefined = fs && {
-    allowed: () => true,
-    mkdir: (path) => void fs.mkdirSync(path, { recursive: true, mode: 0o700 }),
-    list: (path) => fs.readdirSync(path),
-    read: (path) => fs.readFileSync(path, "utf8"),
-    write: (path, text) => fs.writeFileSync(path, text, { mode: 0o600 }),
-    rename: (from, to) => fs.renameSync(from, to),
-    remove: (path) => fs.unlinkSync(path),
-    append: (path, text) => fs.appendFileSync(path, text, { mode: 0o600 }),
-  };
+  const files: HostFiles | undefined = fs && guardedFiles(nodeFiles(fs, proc.getuid?.(), proc.platform === "win32"));
+  const exitHooks = new Subscribers<ExitHooks>((members) => {
+    const beforeExit = () => void callEach(members, (hooks) => hooks.beforeExit());
+    // "exit" also fires after an uncaught exception or unhandled rejection.
+    const exit = (code: number) => void callEach(members, (hooks) => hooks.exit(code));
+    proc.on("beforeExit", beforeExit);
+    proc.on("exit", exit);
+    return () => {
+      proc.removeListener("beforeExit", beforeExit);
+      proc.removeListener("exit", exit);
+    };
+  });
+  const interruptHooks: Subscribers<(signal: InterruptSignal) => void> = new Subscribers((members) => {
+    const listeners = INTERRUPT_SIGNALS.map((signal) => {
+      const listener = () => {
+        // The program listens for this signal too: it decides what happens, as it would without us.
+        if (proc.listenerCount(signal) > 1) return;
+        callEach(members, (callback) => callback(signal));
+        interruptHooks.clear();
+        // Die of the signal, exactly as we would have without our listener.
+        quietly(() => proc.kill(proc.pid, signal));
+      };
+      proc.on(signal, listener);
+      return [signal, listener] as const;
+    });
+    return () => {
+      for (const [signal, listener] of listeners) proc.removeListener(signal, listener);
+    };
+  });
   return {
     env(name) {
       try {
@@ -115,20 +132,44 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
     setExitCode(code) {
       proc.exitCode = code;
     },
-    async serve(hostname, port, handler) {
+    exitCode() {
+      const code = Number(proc.exitCode ?? NaN);
+      return Number.isInteger(code) ? code : undefined;
+    },
+    async serve(hostname, port, handler, limits) {
       const http = proc.getBuiltinModule?.("node:http") as NodeHttpServerModule | undefined;
       if (!http) throw new Error("no HTTP server in this runtime");
-      const decoder = new TextDecoder();
       const server = http.createServer((request, response) => {
+        const tooLarge = () => {
+          // Answered at once and the connection closed: the rest of the body is never read.
+          response.writeHead(413, { "content-type": "application/json", connection: "close" });
+          response.end('{"error":"the body is too large"}', () => request.socket.destroy());
+        };
+        if (Number(request.headers["content-length"] ?? 0) > limits.maxBodyBytes) return tooLarge();
+        const decoder = new TextDecoder();
         let body = "";
-        request.on("data", (chunk) => body += decoder.decode(chunk, { stream: true }));
+        let bytes = 0;
+        let refused = false;
+        request.on("data", (chunk) => {
+          if (refused) return;
+          bytes += chunk.length;
+          if (bytes > limits.maxBodyBytes) {
+            refused = true;
+            body = "";
+            request.pause();
+            return tooLarge();
+          }
+          body += decoder.decode(chunk, { stream: true });
+        });
         request.on("end", async () => {
+          if (refused) return;
           const answer = await handler({ method: request.method ?? "GET", path: request.url ?? "/", body });
           if (!answer) return; // silent: the connection is cut at close
           response.writeHead(answer.status, answer.headers ?? {});
           response.end(answer.body);
         });
       });
+      server.maxConnections = limits.maxConnections;
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, hostname, resolve);
@@ -176,33 +217,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? nodeFetch((name) => proc.getBuiltinModule!(name)) : undefined,
     files,
-    onExit(hooks) {
-      const beforeExit = () => quietly(hooks.beforeExit);
-      // "exit" also fires after an uncaught exception or unhandled rejection.
-      const exit = () => quietly(hooks.exit);
-      proc.on("beforeExit", beforeExit);
-      proc.on("exit", exit);
-      return () => {
-        proc.removeListener("beforeExit", beforeExit);
-        proc.removeListener("exit", exit);
-      };
-    },
-    onInterrupt(callback) {
-      const listeners = INTERRUPT_SIGNALS.map((signal) => {
-        const listener = () => {
-          quietly(() => callback(signal));
-          stop();
-          // If the program listens for this signal itself, it decides what happens; otherwise die of it,
-          // exactly as we would have without our listener.
-          if (proc.listenerCount(signal) === 0) quietly(() => proc.kill(proc.pid, signal));
-        };
-        proc.on(signal, listener);
-        return [signal, listener] as const;
-      });
-      const stop = () => {
-        for (const [signal, listener] of listeners) proc.removeListener(signal, listener);
-      };
-      return stop;
-    },
+    onExit: (hooks) => exitHooks.add(hooks),
+    onInterrupt: (callback) => interruptHooks.add(callback),
   };
 }

@@ -61,13 +61,15 @@ export class TestServer {
    *
    * @param responder Answers requests that no scripted reply is left for. @default {200 OK}
    * @param tls A PEM key and certificate: serve HTTPS instead of HTTP.
+   * @param port The port, e.g. that of an endpoint that was down and comes back. @default {0: OS-chosen}
    */
   static async start(
     responder: Responder = () => ({ status: 200 }),
     tls?: { key: string; cert: string },
+    port = 0,
   ): Promise<TestServer> {
     const server = tls ? createTlsServer(tls) : createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("no port");
     const test = new TestServer(server, address.port, responder, tls ? "https" : "http");

@@ -1,0 +1,141 @@
+/**
+ * The file primitives of Deno, for the guarded door. Deno cannot open with
+ * `O_NOFOLLOW`, so a file is checked with `lstat` before it is opened and
+ * with `fstat` after: a link, FIFO or device is refused before any `open`,
+ * and a swap in between is caught by comparing device and inode. New files
+ * are created with `createNew` (`O_EXCL`), which never follows a link.
+ *
+ * @module
+ */
+import type { FileFacts, RawFiles } from "./guarded_files.ts";
+
+interface DenoFileInfo {
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+  uid: number | null;
+  mode: number | null;
+  size: number;
+  dev: number;
+  ino: number | null;
+}
+
+interface DenoFile {
+  statSync(): DenoFileInfo;
+  readSync(buffer: Uint8Array): number | null;
+  writeSync(bytes: Uint8Array): number;
+  close(): void;
+}
+
+/** The part of the `Deno` namespace the file primitives use. */
+export interface DenoFs {
+  build: { os: string };
+  lstatSync(path: string): DenoFileInfo;
+  mkdirSync(path: string, options: { mode: number }): void;
+  readDirSync(path: string): Iterable<{ name: string }>;
+  openSync(
+    path: string,
+    options: { read?: boolean; write?: boolean; append?: boolean; createNew?: boolean; mode?: number },
+  ): DenoFile;
+  renameSync(from: string, to: string): void;
+  removeSync(path: string): void;
+  errors: { NotFound: new (...args: never[]) => Error };
+}
+
+/**
+ * Builds the Deno file primitives.
+ *
+ * @param deno The `Deno` namespace.
+ * @param uid The current user's id, `undefined` when it cannot be known without a prompt.
+ * @param allowed Whether a path may be read or written without a prompt.
+ * @returns The primitives.
+ * @example
+ * ```ts ignore
+ * import { denoFiles } from "./deno_files.ts";
+ * const raw = denoFiles(Deno, Deno.uid() ?? undefined, () => true);
+ * ```
+ */
+export function denoFiles(
+  deno: DenoFs,
+  uid: number | undefined,
+  allowed: (path: string, access: "read" | "write") => boolean,
+): RawFiles {
+  const windows = deno.build.os === "windows";
+  const facts = (info: DenoFileInfo): FileFacts => ({
+    kind: info.isSymlink ? "symlink" : info.isFile ? "file" : info.isDirectory ? "directory" : "other",
+    uid: windows || info.uid === null ? undefined : info.uid,
+    mode: windows || info.mode === null ? undefined : info.mode & 0o777,
+    size: info.size,
+  });
+  const lstat = (path: string): DenoFileInfo | undefined => {
+    try {
+      return deno.lstatSync(path);
+    } catch (error) {
+      // Nothing there, or a file where a directory should be (ENOTDIR): no entry either way.
+      if (error instanceof deno.errors.NotFound || (error as Error).name === "NotADirectory") return undefined;
+      throw error;
+    }
+  };
+  /** Opens what `lstat` showed and `check` accepted, and makes sure the same file was opened. */
+  const openChecked = (path: string, before: DenoFileInfo, options: { read?: boolean; append?: boolean }) => {
+    const file = deno.openSync(path, options);
+    const after = file.statSync();
+    if (after.dev !== before.dev || after.ino !== before.ino || !after.isFile) {
+      file.close();
+      throw new Error(`${path} changed while it was opened`);
+    }
+    return file;
+  };
+  const writeAll = (file: DenoFile, text: string) => {
+    let bytes = new TextEncoder().encode(text);
+    while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
+  };
+  return {
+    uid,
+    allowed,
+    lstat(path) {
+      const info = lstat(path);
+      return info && facts(info);
+    },
+    mkdir: (path) => deno.mkdirSync(path, { mode: 0o700 }),
+    list: (path) => [...deno.readDirSync(path)].map((entry) => entry.name),
+    read(path, check) {
+      const before = lstat(path);
+      if (before === undefined) return undefined;
+      check(facts(before));
+      const file = openChecked(path, before, { read: true });
+      try {
+        const buffer = new Uint8Array(before.size);
+        let length = 0;
+        for (let n: number | null = -1; n !== null && n !== 0 && length < buffer.length; length += n ?? 0) {
+          n = file.readSync(buffer.subarray(length));
+        }
+        return new TextDecoder().decode(buffer.subarray(0, length));
+      } finally {
+        file.close();
+      }
+    },
+    create(path, text) {
+      const file = deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+      try {
+        writeAll(file, text);
+      } finally {
+        file.close();
+      }
+    },
+    append(path, text, check) {
+      const before = lstat(path);
+      if (before) check(facts(before));
+      const file = before
+        ? openChecked(path, before, { append: true })
+        : deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+      try {
+        writeAll(file, text);
+      } finally {
+        file.close();
+      }
+    },
+    rename: (from, to) => deno.renameSync(from, to),
+    remove: (path) => deno.removeSync(path),
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The one guarded door to the disk. Every file the package opens (spool,
+ * endpoint health, consent, the collector's JSON Lines file) goes through
+ * {@link guardedFiles}, which applies the same rules everywhere:
+ *
+ * - directories are created one level at a time by a bounded walk (never a
+ *   recursive `mkdir`, which loops forever on some file systems), and a
+ *   private directory must be a real directory (not a symlink), owned by the
+ *   current user, with no group or other write bit;
+ * - a file is read or appended only if it is a regular file (never a FIFO,
+ *   socket, device or symlink), owned by the current user (or root), and not
+ *   larger than the caller's bound; it is opened so that it cannot block;
+ * - new files are created exclusively, owner-only, never through a link.
+ *
+ * Each runtime supplies the primitives ({@link RawFiles}); the rules live here.
+ *
+ * @module
+ */
+import type { HostFiles } from "./host.ts";
+
+/** What `lstat`/`fstat` tell about a path, in the terms the rules need. */
+export interface FileFacts {
+  /** The kind of entry; `"symlink"` only from `lstat`. */
+  readonly kind: "file" | "directory" | "symlink" | "other";
+  /** The owner's user id; `undefined` where the platform has none (Windows). */
+  readonly uid: number | undefined;
+  /** The permission bits; `undefined` where the platform has none (Windows). */
+  readonly mode: number | undefined;
+  /** The size in bytes. */
+  readonly size: number;
+}
+
+/** The primitives a runtime supplies; each throws the runtime's own error on failure. */
+export interface RawFiles {
+  /** The current user's id, `undefined` when it cannot be known (Windows; Deno without `--allow-sys`). */
+  readonly uid: number | undefined;
+  /** Whether the program may read or write a path without being asked. */
+  allowed(path: string, access: "read" | "write"): boolean;
+  /** The facts about a path itself (a link is not followed), or `undefined` when nothing is there. */
+  lstat(path: string): FileFacts | undefined;
+  /** Creates one directory, owner-only; its parent must exist. */
+  mkdir(path: string): void;
+  /** The names in a directory. */
+  list(path: string): string[];
+  /**
+   * Opens a file for reading without following a link or blocking, shows `check` the facts of what was opened,
+   * then reads it whole; `undefined` when nothing is there.
+   */
+  read(path: string, check: (facts: FileFacts) => void): string | undefined;
+  /** Creates a new file (failing if anything is there, a link included), owner-only, and writes `text`. */
+  create(path: string, text: string): void;
+  /**
+   * Opens a file for appending without following a link or blocking, creating it owner-only; shows `check` the
+   * facts of what was opened, then writes `text` in one piece.
+   */
+  append(path: string, text: string, check: (facts: FileFacts) => void): void;
+  /** Renames an entry. */
+  rename(from: string, to: string): void;
+  /** Removes a file. */
+  remove(path: string): void;
+}
+
+/** Why the guard refused a path; `reason` is one word, for counters and messages. */
+export class RefusedPath extends Error {
+  /** `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`, `no_parent`. */
+  readonly reason: string;
+
+  /**
+   * @param path The path refused.
+   * @param reason Why.
+   */
+  constructor(path: string, reason: string) {
+    super(`refused ${path}: ${reason}`);
+    this.name = "RefusedPath";
+    this.reason = reason;
+  }
+}
+
+/** The deepest a directory walk goes: no path we use has more components. */
+const MAX_DEPTH = 64;
+
+/**
+ * Builds the guarded {@link HostFiles} over a runtime's primitives.
+ *
+ * @param raw The runtime's primitives.
+ * @returns File access that applies the rules of this module.
+ * @example
+ * ```ts ignore
+ * import { guardedFiles } from "./guarded_files.ts";
+ * const files = guardedFiles(rawFilesOfThisRuntime);
+ * files.ensureDir("/tmp/spool", true);
+ * ```
+ */
+export function guardedFiles(raw: RawFiles): HostFiles {
+  const owned = (path: string, facts: FileFacts) => {
+    if (raw.uid !== undefined && facts.uid !== undefined && facts.uid !== raw.uid && facts.uid !== 0) {
+      throw new RefusedPath(path, "not_owner");
+    }
+  };
+  const regular = (path: string, maxBytes: number) => (facts: FileFacts) => {
+    if (facts.kind !== "file") throw new RefusedPath(path, facts.kind === "symlink" ? "symlink" : "not_a_regular_file");
+    owned(path, facts);
+    if (facts.size > maxBytes) throw new RefusedPath(path, "too_large");
+  };
+  return {
+    allowed: (path, access) => raw.allowed(path, access),
+    ensureDir(path, isPrivate) {
+      const missing: string[] = [];
+      let facts = raw.lstat(path);
+      for (let dir = path; facts === undefined; facts = raw.lstat(dir)) {
+        missing.unshift(dir);
+        const parent = parentOf(dir);
+        if (parent === undefined || missing.length > MAX_DEPTH) throw new RefusedPath(path, "no_parent");
+        dir = parent;
+      }
+      for (const dir of missing) raw.mkdir(dir);
+      if (missing.length > 0) facts = raw.lstat(path);
+      if (facts?.kind === "symlink") throw new RefusedPath(path, "symlink");
+      if (facts?.kind !== "directory") throw new RefusedPath(path, "not_a_directory");
+      if (!isPrivate) return;
+      if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
+      if (facts.mode !== undefined && (facts.mode & 0o022) !== 0) throw new RefusedPath(path, "writable_by_others");
+    },
+    list: (path) => raw.list(path),
+    read: (path, maxBytes) => raw.read(path, regular(path, maxBytes)),
+    create: (path, text) => raw.create(path, text),
+    append: (path, text, maxBytes) => raw.append(path, text, regular(path, maxBytes)),
+    rename: (from, to) => raw.rename(from, to),
+    remove: (path) => raw.remove(path),
+  };
+}
+
+/**
+ * The directory a path is in.
+ *
+ * @param path A path with `/` (or, on Windows, `\`) separators.
+ * @returns The parent, or `undefined` for a root or a bare name.
+ * @example
+ * ```ts
+ * import { parentOf } from "./guarded_files.ts";
+ * parentOf("/x.toml"); // "/"
+ * parentOf("/home/ada/.config/nat"); // "/home/ada/.config"
+ * ```
+ */
+export function parentOf(path: string): string | undefined {
+  const trimmed = path.length > 1 ? path.replace(/[\\/]+$/, "") : path;
+  const slash = Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\"));
+  if (slash < 0 || trimmed.length <= 1 || /^[A-Za-z]:[\\/]?$/.test(trimmed)) return undefined;
+  if (slash === 0) return trimmed.slice(0, 1);
+  if (/^[A-Za-z]:$/.test(trimmed.slice(0, slash))) return trimmed.slice(0, slash + 1);
+  return trimmed.slice(0, slash);
+}

@@ -1,0 +1,129 @@
+/**
+ * The file primitives of Node.js and Bun, for the guarded door: files are
+ * opened with `O_NOFOLLOW | O_NONBLOCK`, so a link is refused by the kernel
+ * and a FIFO cannot block, and checked with `fstat` on what was opened.
+ *
+ * @module
+ */
+import type { FileFacts, RawFiles } from "./guarded_files.ts";
+
+interface NodeStats {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  uid: number;
+  mode: number;
+  size: number;
+}
+
+/** The part of `node:fs` we use. */
+export interface NodeFs {
+  constants: Record<string, number | undefined>;
+  lstatSync(path: string, options: { throwIfNoEntry: false }): NodeStats | undefined;
+  mkdirSync(path: string, options: { mode: number }): unknown;
+  readdirSync(path: string): string[];
+  openSync(path: string, flags: number, mode?: number): number;
+  fstatSync(fd: number): NodeStats;
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: null): number;
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  closeSync(fd: number): void;
+  renameSync(from: string, to: string): void;
+  unlinkSync(path: string): void;
+}
+
+/**
+ * Builds the Node.js / Bun file primitives.
+ *
+ * @param fs `node:fs`.
+ * @param uid The current user's id (`process.getuid()`), `undefined` on Windows.
+ * @param windows Whether permission bits mean nothing here.
+ * @returns The primitives.
+ * @example
+ * ```ts ignore
+ * import fs from "node:fs";
+ * import process from "node:process";
+ * import { nodeFiles } from "./node_files.ts";
+ * const raw = nodeFiles(fs, process.getuid?.(), process.platform === "win32");
+ * ```
+ */
+export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean): RawFiles {
+  const flag = (name: string) => fs.constants[name] ?? 0;
+  const guard = flag("O_NOFOLLOW") | flag("O_NONBLOCK");
+  const facts = (stats: NodeStats): FileFacts => ({
+    kind: stats.isSymbolicLink() ? "symlink" : stats.isFile() ? "file" : stats.isDirectory() ? "directory" : "other",
+    uid: windows ? undefined : stats.uid,
+    mode: windows ? undefined : stats.mode & 0o777,
+    size: stats.size,
+  });
+  /** Opens with the guard flags; when the kernel refuses a link (ELOOP) or a socket (ENXIO), `check` says why. */
+  const open = (path: string, flags: number, check: (facts: FileFacts) => void, mode?: number) => {
+    try {
+      return fs.openSync(path, flags | guard, mode);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+      const found = code === "ELOOP" || code === "ENXIO" ? fs.lstatSync(path, { throwIfNoEntry: false }) : undefined;
+      if (found) check(facts(found));
+      throw error;
+    }
+  };
+  const writeAll = (fd: number, bytes: Uint8Array) => {
+    for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
+  };
+  // Buffer, not TextEncoder/TextDecoder: their first use costs a Node.js CLI ~5 ms.
+  const { Buffer } = globalThis as unknown as {
+    Buffer: { from(text: string): Uint8Array; from(bytes: Uint8Array): { toString(encoding: "utf8"): string } };
+  };
+  return {
+    uid: windows ? undefined : uid,
+    allowed: () => true,
+    lstat(path) {
+      try {
+        const stats = fs.lstatSync(path, { throwIfNoEntry: false });
+        return stats && facts(stats);
+      } catch (error) {
+        if ((error as { code?: string }).code === "ENOTDIR") return undefined;
+        throw error;
+      }
+    },
+    mkdir: (path) => void fs.mkdirSync(path, { mode: 0o700 }),
+    list: (path) => fs.readdirSync(path),
+    read(path, check) {
+      const fd = open(path, flag("O_RDONLY"), check);
+      if (fd === undefined) return undefined;
+      try {
+        const opened = facts(fs.fstatSync(fd));
+        check(opened);
+        const buffer = new Uint8Array(opened.size);
+        let length = 0;
+        for (let n = -1; n !== 0 && length < buffer.length; length += n) {
+          n = fs.readSync(fd, buffer, length, buffer.length - length, null);
+        }
+        return Buffer.from(buffer.subarray(0, length)).toString("utf8");
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    create(path, text) {
+      const fd = open(path, flag("O_WRONLY") | flag("O_CREAT") | flag("O_EXCL"), () => {}, 0o600);
+      if (fd === undefined) throw new Error(`cannot create ${path}: no such directory`);
+      try {
+        writeAll(fd, Buffer.from(text));
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    append(path, text, check) {
+      const fd = open(path, flag("O_WRONLY") | flag("O_APPEND") | flag("O_CREAT"), check, 0o600);
+      if (fd === undefined) throw new Error(`cannot append to ${path}: no such directory`);
+      try {
+        check(facts(fs.fstatSync(fd)));
+        writeAll(fd, Buffer.from(text));
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    rename: (from, to) => fs.renameSync(from, to),
+    remove: (path) => fs.unlinkSync(path),
+  };
+}

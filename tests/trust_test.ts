@@ -1,0 +1,252 @@
+/**
+ * Trust boundaries: what another local user can put on disk, and what a
+ * server can answer, never hangs, feeds or redirects a run. A second user is
+ * real where the tests run as root (`setpriv` to user 65534); elsewhere those
+ * tests are skipped with the reason.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { startCollector } from "../src/collector.ts";
+import { EndpointHealth } from "../src/health.ts";
+import { host } from "../src/runtime/mod.ts";
+import { Spool, spoolKey } from "../src/spool.ts";
+import { canRun, runChild } from "./helpers/child.ts";
+import { commandEvent, commands } from "./helpers/events.ts";
+import { TestServer, withServer } from "./helpers/server.ts";
+import { forgetHealth, tempDir } from "./helpers/spool_dir.ts";
+
+setTelemetryEnabled(true);
+
+const posix = process.platform !== "win32";
+const hasFifo = posix && canRun("mkfifo", "--version");
+const asRoot = posix && process.getuid?.() === 0 && canRun("setpriv", "--version");
+const noRoot = !asRoot && "needs root and setpriv to act as a second local user";
+const limits = { maxEvents: 1000, maxBytes: 1_048_576, maxAgeMs: 7 * 86_400_000 };
+
+/** A spool line for `command`, as a run would have written it. */
+function plantedLine(command: string): string {
+  const ts = new Date().toISOString();
+  const event = { ts, parameters: { command }, name: "nat_cli_command" };
+  return `${
+    JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: "planted", timestamp: Date.now(), event })
+  }\n`;
+}
+
+/** Plants a valid-looking spool file for `endpoint` in `dir`. */
+function plant(dir: string, endpoint: string, command = "planted"): string {
+  const text = plantedLine(command);
+  const name = `e-${Date.now() - 1000}-1-${text.length}-${spoolKey(endpoint)}-000000000001.jsonl`;
+  writeFileSync(`${dir}/${name}`, text);
+  return name;
+}
+
+/** Runs a command as user 65534 (root only). */
+function asNobody(...command: string[]): void {
+  execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", ...command], { stdio: "ignore" });
+}
+
+test("a spool directory others can write is not used: planted events are never replayed", async () => {
+  using dir = tempDir();
+  const spoolDir = `${dir.path}/spool`;
+  mkdirSync(spoolDir);
+  chmodSync(spoolDir, 0o777);
+  await withServer(async (server) => {
+    const planted = plant(spoolDir, server.url());
+    const handler = new NATTelemetryHandler({ endpoint: server.url(), spoolDir });
+    handler.enqueue(commandEvent("own"));
+    await handler.stop();
+    assert.deepEqual(commands(server.events()), ["own"]);
+    assert.equal(handler.stats().replayed, 0);
+    assert.deepEqual(readdirSync(spoolDir), [planted], "nothing claimed, nothing written");
+    assert.equal(lstatSync(spoolDir).mode & 0o777, 0o777, "the directory is left as found");
+  });
+});
+
+test("events that cannot go to an unsafe spool are counted as spool_unavailable, not lost silently", async () => {
+  using dir = tempDir();
+  const target = `${dir.path}/victim`;
+  mkdirSync(target);
+  symlinkSync(target, `${dir.path}/spool`);
+  const down = await TestServer.start();
+  await down.close();
+  const handler = new NATTelemetryHandler({
+    endpoint: down.url(),
+    spoolDir: `${dir.path}/spool`,
+    exitTimeoutSeconds: 1,
+  });
+  handler.enqueue(commandEvent("a"));
+  handler.enqueue(commandEvent("b"));
+  await handler.stop();
+  assert.deepEqual(handler.stats().dropped, { spool_unavailable: 2 });
+  assert.deepEqual(readdirSync(target), [], "nothing is written through the link");
+});
+
+test("a FIFO, socket-like or oversized file in the spool is skipped and counted, never blocks", {
+  skip: !hasFifo && "needs mkfifo",
+}, () => {
+  using dir = tempDir();
+  const endpoint = "https://example.com/events";
+  const spool = Spool.open(dir.path, host().files!, limits, spoolKey(endpoint))!;
+  const fifo = `e-${Date.now() - 3000}-1-200-${spoolKey(endpoint)}-00000000f1f0.jsonl`;
+  execFileSync("mkfifo", [`${dir.path}/${fifo}`]);
+  const link = `e-${Date.now() - 2000}-1-200-${spoolKey(endpoint)}-0000000011c0.jsonl`;
+  writeFileSync(`${dir.path}/elsewhere`, plantedLine("through-a-link"));
+  symlinkSync(`${dir.path}/elsewhere`, `${dir.path}/${link}`);
+  const huge = `e-${Date.now() - 1000}-1-200-${spoolKey(endpoint)}-00000000b16b.jsonl`;
+  writeFileSync(`${dir.path}/${huge}`, plantedLine("x").repeat(20_000)); // over the spool's 1 MiB
+  plant(dir.path, endpoint, "good");
+  const { events, dropped } = spool.claim(100, Date.now());
+  assert.deepEqual(events.map((event) => JSON.parse(event.json).parameters.command), ["good"]);
+  assert.deepEqual(dropped, { spool_corrupt: 3 });
+  const left = readdirSync(dir.path).filter((name) => !name.startsWith("c-")); // the good file, claimed
+  assert.deepEqual(left, ["elsewhere"], "the FIFO, the link and the huge file are removed; never the link's target");
+});
+
+test("a FIFO at the health file's name cannot hang a run's exit", { skip: !hasFifo && "needs mkfifo" }, async () => {
+  using dir = tempDir();
+  const down = await TestServer.start();
+  await down.close();
+  const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: down.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path };
+  const { path } = new EndpointHealth(host().files!, dir.path, down.url(), Date.now, Math.random);
+  execFileSync("mkfifo", [path]);
+  const second = await runChild("exit_child.ts", { args: ["natural"], env, limitMs: 10_000 });
+  assert.deepEqual([second.code, second.signal, second.stderr], [0, null, ""], "it ended by itself, quietly");
+});
+
+test("a second user's spool directory, FIFO and all, is refused: no hang, nothing written", {
+  skip: noRoot,
+}, async () => {
+  using dir = tempDir();
+  chmodSync(dir.path, 0o777);
+  const spoolDir = `${dir.path}/spool`;
+  asNobody("mkdir", "-m", "0777", spoolDir);
+  const down = await TestServer.start();
+  await down.close();
+  const { path: health } = new EndpointHealth(host().files!, spoolDir, down.url(), Date.now, Math.random);
+  for (const fifo of [health, `${spoolDir}/fifo`]) asNobody("mkfifo", fifo);
+  const planted = plant(dir.path, down.url());
+  asNobody("cp", `${dir.path}/${planted}`, `${spoolDir}/${planted}`);
+  const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: down.url(), NAT_TELEMETRY_SPOOL_DIR: spoolDir };
+  const before = readdirSync(spoolDir).sort();
+  const run = await runChild("exit_child.ts", { args: ["natural"], env, limitMs: 10_000 });
+  assert.deepEqual([run.code, run.signal, run.stderr], [0, null, ""]);
+  assert.deepEqual(readdirSync(spoolDir).sort(), before, "nothing read, claimed or written there");
+});
+
+test("a directory of another user is refused even when only its owner can write it", { skip: noRoot }, () => {
+  using dir = tempDir();
+  chmodSync(dir.path, 0o777);
+  asNobody("mkdir", "-m", "0700", `${dir.path}/theirs`);
+  assert.equal(Spool.open(`${dir.path}/theirs`, host().files!, limits, spoolKey("https://example.com")), undefined);
+});
+
+test("spooled events belong to their endpoint: another endpoint's run leaves them for their own", async () => {
+  using dir = tempDir();
+  const production = await TestServer.start();
+  const productionUrl = production.url();
+  await production.close();
+  const offline = new NATTelemetryHandler({ endpoint: productionUrl, spoolDir: dir.path, exitTimeoutSeconds: 1 });
+  offline.enqueue(commandEvent("for-production"));
+  await offline.stop();
+  assert.equal(offline.stats().spooled, 1);
+  await withServer(async (development) => {
+    const handler = new NATTelemetryHandler({ endpoint: development.url(), spoolDir: dir.path });
+    handler.enqueue(commandEvent("for-development"));
+    await handler.stop();
+    assert.deepEqual(commands(development.events()), ["for-development"]);
+    assert.equal(handler.stats().replayed, 0);
+  });
+  const back = await TestServer.start(undefined, undefined, Number(new URL(productionUrl).port));
+  try {
+    forgetHealth(dir.path);
+    const handler = new NATTelemetryHandler({ endpoint: productionUrl, spoolDir: dir.path });
+    handler.start();
+    await handler.stop();
+    assert.deepEqual(commands(back.events()), ["for-production"]);
+  } finally {
+    await back.close();
+  }
+});
+
+test("a health file that says to wait past the longest backoff is reset, not obeyed", async () => {
+  using dir = tempDir();
+  await withServer(async (server) => {
+    const first = new NATTelemetryHandler({ endpoint: server.url(), spoolDir: dir.path });
+    first.enqueue(commandEvent("first"));
+    await first.stop();
+    const { path } = new EndpointHealth(host().files!, dir.path, server.url(), Date.now, Math.random);
+    writeFileSync(path, JSON.stringify({ failures: 3, notBefore: Date.now() + 365 * 86_400_000 }));
+    const second = new NATTelemetryHandler({ endpoint: server.url(), spoolDir: dir.path });
+    second.enqueue(commandEvent("second"));
+    await second.stop();
+    assert.deepEqual(commands(server.events()), ["first", "second"], "a year-long wait is not obeyed");
+  });
+});
+
+test("the collector's --jsonl refuses a symlink, creates its file 0600 and appends whole lines", async () => {
+  using dir = tempDir();
+  const target = `${dir.path}/.bashrc`;
+  writeFileSync(target, "# a shell start-up file\n");
+  symlinkSync(target, `${dir.path}/linked.jsonl`);
+  const log: string[] = [];
+  for (const jsonlPath of [`${dir.path}/linked.jsonl`, `${dir.path}/events.jsonl`]) {
+    const collector = await startCollector({ jsonlPath, log: (line) => log.push(line) });
+    try {
+      const handler = new NATTelemetryHandler({ endpoint: collector.url, spoolDir: false });
+      handler.enqueue(commandEvent("x\n$(touch pwned)"));
+      await handler.stop();
+    } finally {
+      await collector.close();
+    }
+  }
+  assert.equal(readFileSync(target, "utf8"), "# a shell start-up file\n", "the link's target is untouched");
+  assert.ok(log.some((line) => /could not append to .*linked\.jsonl/.test(line)), log.join("\n"));
+  assert.equal(lstatSync(`${dir.path}/events.jsonl`).mode & 0o777, 0o600);
+  const lines = readFileSync(`${dir.path}/events.jsonl`, "utf8").split("\n");
+  assert.deepEqual(lines.length, 2, "one whole line and the final newline");
+  assert.equal(JSON.parse(lines[0]).parameters.command, "x\n$(touch pwned)");
+});
+
+test("the collector's --jsonl refuses a file another user owns", { skip: noRoot }, async () => {
+  using dir = tempDir();
+  chmodSync(dir.path, 0o777);
+  asNobody("sh", "-c", `umask 0; : > ${dir.path}/theirs.jsonl`);
+  const log: string[] = [];
+  const collector = await startCollector({ jsonlPath: `${dir.path}/theirs.jsonl`, log: (line) => log.push(line) });
+  try {
+    const handler = new NATTelemetryHandler({ endpoint: collector.url, spoolDir: false });
+    handler.enqueue(commandEvent("x"));
+    await handler.stop();
+  } finally {
+    await collector.close();
+  }
+  assert.equal(readFileSync(`${dir.path}/theirs.jsonl`, "utf8"), "");
+  assert.ok(log.some((line) => /could not append .*not_owner/.test(line)), log.join("\n"));
+});
+
+test("the collector answers an oversized body 413 without reading it, and keeps serving", async () => {
+  const collector = await startCollector({ maxBodyBytes: 1024 });
+  try {
+    const big = await fetch(collector.url, { method: "POST", body: "x".repeat(64 * 1024) }).catch(() => undefined);
+    if (big) {
+      assert.equal(big.status, 413);
+      await big.body?.cancel();
+    }
+    const handler = new NATTelemetryHandler({ endpoint: collector.url, spoolDir: false });
+    handler.enqueue(commandEvent("after"));
+    await handler.stop();
+    assert.deepEqual(collector.events.map((event) => event.parameters.command), ["after"]);
+  } finally {
+    await collector.close();
+  }
+});
+
+test("the collector listens on loopback only, unless told otherwise", async () => {
+  await assert.rejects(startCollector({ hostname: "0.0.0.0" }), /not a loopback address/);
+  const collector = await startCollector({ hostname: "0.0.0.0", allowRemote: true });
+  await collector.close();
+});
