@@ -10,7 +10,7 @@ import { CliCommandEvent, type NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
 import { askForConsent } from "./prompt.ts";
-import { SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
+import { host, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
 /** An error class a caller allows to be reported by name. */
 // deno-lint-ignore no-explicit-any
@@ -52,14 +52,28 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
 ];
 
 /**
- * Runs a CLI's main function and records how it ended as a `nat_cli_command`
- * event: a returned exit code 0 (or nothing) is `success`; a non-zero code is
- * `failure` with that code; a thrown error is `failure`, exit code 1, with its
- * class if it is built in (or listed); Ctrl-C or SIGTERM is `interrupted`
- * (130 or 143), spooled before the process dies of the signal. The event goes
- * to a fresh handler whose exit hooks deliver it or spool it for a later run.
- * It returns or rethrows exactly what `main` did and prints nothing (except,
- * once, the consent question on an interactive terminal).
+ * Runs a CLI's main function and records how it ended, as one
+ * `nat_cli_command` event per call:
+ *
+ * - `main` returns 0 or nothing: `success`, exit code 0 (or the code the
+ *   program set in `process.exitCode` / `Deno.exitCode`, then `failure` if it is not 0);
+ * - `main` returns a non-zero number: `failure` with that exit code;
+ * - `main` throws: `failure`, exit code 1, with the error's class if it is
+ *   built in (or listed in `errorClasses`), else `"Error"`;
+ * - the process exits inside `main` (`process.exit(n)`, `Deno.exit(n)`):
+ *   `success` for 0, else `failure`, with code n, spooled synchronously;
+ * - Ctrl-C (SIGINT) or SIGTERM that ends the process: `interrupted`, 130
+ *   with error class `"KeyboardInterrupt"` (as the Python tool reports it) or
+ *   143, spooled before the process dies of the signal. When the program
+ *   handles the signal itself, it decides what happens, and the outcome is
+ *   whatever `main` then does.
+ *
+ * The event goes to a fresh handler, which starts delivering it as soon as
+ * `main` is done and is released after its final flush (bounded by the exit
+ * budget; what it cannot deliver is spooled for a later run), so repeated
+ * calls in a long-lived program hold nothing. It returns or rethrows exactly
+ * what `main` did and prints nothing (except, once, the consent question on
+ * an interactive terminal).
  *
  * @param options The command and what may be reported about it.
  * @param main The command's work; may return an exit code.
@@ -86,7 +100,11 @@ export async function trackCommand<T>(options: TrackCommandOptions, main: () => 
   if (!isTelemetryEnabled()) return await main();
   const started = performance.now();
   const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
+  let recorded = false;
+  /** Records the outcome, once: the first way the command ended is the one reported. */
   const record = (taskStatus: TaskStatus, exitCode: number, errorClass = "undefined") => {
+    if (recorded) return;
+    recorded = true;
     try {
       handler.enqueue(
         new CliCommandEvent({
@@ -103,22 +121,28 @@ export async function trackCommand<T>(options: TrackCommandOptions, main: () => 
       // Recording must never change what the command does.
     }
   };
+  const recordExit = (exitCode: number) => record(exitCode === 0 ? "success" : "failure", exitCode);
   const handler = new NATTelemetryHandler({
     sessionId: randomHex(32),
     ...options.handler,
-    captureInterrupts: (signal) => record("interrupted", SIGNAL_EXIT_STATUS[signal]),
+    captureInterrupts: (signal) =>
+      record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined"),
   });
+  // Registered before the handler's own hooks, so the outcome is recorded before they spool what is pending.
+  const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
   handler.start();
-  let result: T;
   try {
-    result = await main();
+    const result = await main();
+    const exitCode = typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0;
+    recordExit(exitCode);
+    return result;
   } catch (error) {
     record("failure", 1, reportableClass(error, options.errorClasses ?? []));
     throw error;
+  } finally {
+    unhookExit();
+    void handler.stop();
   }
-  const exitCode = typeof result === "number" && Number.isInteger(result) ? result : 0;
-  record(exitCode === 0 ? "success" : "failure", exitCode);
-  return result;
 }
 
 /** The error's class name if it may be reported, else `"Error"`. */

@@ -86,7 +86,8 @@ export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
 
 /**
  * Asks for consent if nobody decided yet and the program runs on an
- * interactive terminal (standard input, output and error all terminals);
+ * interactive terminal (standard input, output and error all terminals, and
+ * the process in the foreground: never from a background job);
  * otherwise asks nothing. Never throws.
  *
  * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.

@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
+import process from "node:process";
 import { trackCommand } from "../mod.ts";
 import { runChild, startChild } from "./helpers/child.ts";
 import { TestServer } from "./helpers/server.ts";
@@ -137,4 +138,42 @@ test("trackCommand returns and rethrows exactly what main did", async () => {
   await assert.rejects(trackCommand(options, () => Promise.reject(error)), (thrown) => thrown === error);
   // deno-lint-ignore no-explicit-any
   await assert.rejects(trackCommand({ command: "" } as any, () => 0), /'command' must be a non-empty string/);
+});
+
+/** Starts the program that handles Ctrl-C itself, waits until it is ready, and sends SIGINT. */
+async function interruptOwnHandler(server: TestServer, dir: string, mode: "finish" | "exit") {
+  const started = startChild("own_signal_child.ts", {
+    args: [mode],
+    env: {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+    },
+  });
+  await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+  // Not started.process.kill(): Deno's node:child_process then reports the child as killed by the signal even
+  // when it handled it and exited with a code of its own.
+  process.kill(started.process.pid!, "SIGINT");
+  return await started.result;
+}
+
+test("a program that handles Ctrl-C itself keeps it: its handler runs once, one event records its outcome", async () => {
+  await withServer(async (server, dir) => {
+    const result = await interruptOwnHandler(server, dir, "finish");
+    assert.deepEqual([result.code, result.signal, result.stdout], [5, null, "ready\ncleanup 1\n"]);
+    const recorded = server.events().map((event) => [event.parameters.taskStatus, event.parameters.exitCode]);
+    assert.deepEqual(recorded, [["failure", 5]], "exactly one event: what the command did, not 'interrupted' too");
+    assert.deepEqual(spooled(`${dir}/spool`), []);
+  });
+});
+
+test("a program whose own Ctrl-C handler exits keeps its exit code; the event is spooled, then delivered", async () => {
+  await withServer(async (server, dir) => {
+    const result = await interruptOwnHandler(server, dir, "exit");
+    assert.deepEqual([result.code, result.signal, result.stdout], [0, null, "ready\ncleanup 1\n"]);
+    const lines = spooled(`${dir}/spool`).map((
+      line,
+    ) => [line.event.parameters.taskStatus, line.event.parameters.exitCode]);
+    assert.deepEqual(lines, [["success", 0]], "the explicit exit is recorded with its code");
+  });
 });

@@ -13,9 +13,18 @@ import { tempDir } from "./helpers/spool_dir.ts";
 
 const skip = !canRun("script", "--version") && "needs script(1) for a pseudo-terminal";
 
-/** Runs the prompt fixture on a pseudo-terminal, types `keys` once the question shows, and returns the screen. */
-function onTerminal(consentFile: string, keys: string, env: Record<string, string> = {}): Promise<string> {
-  const command = runtimeCommand(fixturePath("prompt_child.ts")).map((part) => `'${part}'`).join(" ");
+/**
+ * Runs the prompt fixture on a pseudo-terminal, types `keys` once the question shows, and returns the screen.
+ * `background` runs it as a background job of a shell with job control (`my-cli &`).
+ */
+function onTerminal(
+  consentFile: string,
+  keys: string,
+  env: Record<string, string> = {},
+  background = false,
+): Promise<string> {
+  const fixture = runtimeCommand(fixturePath("prompt_child.ts")).map((part) => `'${part}'`).join(" ");
+  const command = background ? `set -m; ${fixture} & wait` : fixture;
   const childEnv: Record<string, string> = { ...process.env as Record<string, string>, ...env };
   for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) if (!(key in env)) delete childEnv[key];
   childEnv.NAT_TELEMETRY_CONSENT_FILE = consentFile;
@@ -115,6 +124,15 @@ test("a decision already made, or NAT_TELEMETRY_ENABLED, means no question", { s
   const overridden = await onTerminal(`${dir.path}/other.toml`, "", { NAT_TELEMETRY_ENABLED: "0" });
   assert.doesNotMatch(overridden, /\[Y\/n\]/);
   assert.equal(recorded(`${dir.path}/other.toml`), undefined);
+});
+
+test("a background job (`my-cli &`) is never asked, so the shell never stops it", { skip }, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const screen = await onTerminal(file, "", {}, true);
+  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
+  assert.equal(recorded(file), undefined);
 });
 
 test("without a terminal (a pipe, CI) nothing is asked and nothing recorded", async () => {

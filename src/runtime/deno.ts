@@ -15,6 +15,8 @@ import {
 } from "./host.ts";
 import { denoFiles, type DenoFs } from "./deno_files.ts";
 import { guardedFiles } from "./guarded_files.ts";
+import { runtimeInfo } from "./info.ts";
+import { isForegroundJob } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 
 type Descriptor =
@@ -191,6 +193,7 @@ export function denoHost(deno: DenoNamespace): Host {
       } catch {
         return undefined;
       }
+      if (!isForegroundJob(files, runtimeInfo().os)) return undefined;
       return {
         async readRaw(onInput) {
           deno.stdin.setRaw(true);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { FileFacts, RawFiles } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded } from "./guarded_files.ts";
 
 interface DenoFileInfo {
   isFile: boolean;
@@ -99,18 +99,15 @@ export function denoFiles(
     },
     mkdir: (path) => deno.mkdirSync(path, { mode: 0o700 }),
     list: (path) => [...deno.readDirSync(path)].map((entry) => entry.name),
-    read(path, check) {
+    read(path, maxBytes, check) {
       const before = lstat(path);
       if (before === undefined) return undefined;
       check(facts(before));
       const file = openChecked(path, before, { read: true });
       try {
-        const buffer = new Uint8Array(before.size);
-        let length = 0;
-        for (let n: number | null = -1; n !== null && n !== 0 && length < buffer.length; length += n ?? 0) {
-          n = file.readSync(buffer.subarray(length));
-        }
-        return new TextDecoder().decode(buffer.subarray(0, length));
+        const bytes = readBounded((buffer, offset) => file.readSync(buffer.subarray(offset)), before.size, maxBytes);
+        check({ ...facts(before), size: bytes.length });
+        return new TextDecoder().decode(bytes);
       } finally {
         file.close();
       }

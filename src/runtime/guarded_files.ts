@@ -44,9 +44,10 @@ export interface RawFiles {
   list(path: string): string[];
   /**
    * Opens a file for reading without following a link or blocking, shows `check` the facts of what was opened,
-   * then reads it whole; `undefined` when nothing is there.
+   * then reads it with {@link readBounded}, showing `check` the size read as well; `undefined` when nothing is
+   * there.
    */
-  read(path: string, check: (facts: FileFacts) => void): string | undefined;
+  read(path: string, maxBytes: number, check: (facts: FileFacts) => void): string | undefined;
   /** Creates a new file (failing if anything is there, a link included), owner-only, and writes `text`. */
   create(path: string, text: string): void;
   /**
@@ -122,12 +123,52 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       if (facts.mode !== undefined && (facts.mode & 0o022) !== 0) throw new RefusedPath(path, "writable_by_others");
     },
     list: (path) => raw.list(path),
-    read: (path, maxBytes) => raw.read(path, regular(path, maxBytes)),
+    read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
     create: (path, text) => raw.create(path, text),
     append: (path, text, maxBytes) => raw.append(path, text, regular(path, maxBytes)),
     rename: (from, to) => raw.rename(from, to),
     remove: (path) => raw.remove(path),
   };
+}
+
+/**
+ * Reads to the end of a file, but never more than `maxBytes + 1` bytes: enough to tell that a file is too
+ * large even when it lies about its size (a file in /proc says 0) or grows while it is read.
+ *
+ * @param readInto Reads into the buffer from the offset; returns the bytes read, 0 or `null` at the end.
+ * @param sizeHint The size the file claims.
+ * @param maxBytes The bound.
+ * @returns The bytes read.
+ * @example
+ * ```ts
+ * import { readBounded } from "./guarded_files.ts";
+ * const source = new Uint8Array(10);
+ * readBounded((buffer, offset) => {
+ *   const n = Math.min(buffer.length - offset, source.length - offset);
+ *   buffer.set(source.subarray(offset, offset + n), offset);
+ *   return n;
+ * }, 0, 4).length; // 5: one more than the bound, so the caller refuses it
+ * ```
+ */
+export function readBounded(
+  readInto: (buffer: Uint8Array, offset: number) => number | null,
+  sizeHint: number,
+  maxBytes: number,
+): Uint8Array {
+  let buffer = new Uint8Array(Math.min(maxBytes, sizeHint || 4096) + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length > maxBytes) break;
+      const grown = new Uint8Array(Math.min(maxBytes + 1, buffer.length * 2));
+      grown.set(buffer);
+      buffer = grown;
+    }
+    const n = readInto(buffer, length);
+    if (!n) break;
+    length += n;
+  }
+  return buffer.subarray(0, length);
 }
 
 /**

@@ -7,6 +7,8 @@
  */
 import { type ExitHooks, type Host, type HostFiles, INTERRUPT_SIGNALS, type InterruptSignal, quietly } from "./host.ts";
 import { guardedFiles } from "./guarded_files.ts";
+import { runtimeInfo } from "./info.ts";
+import { isForegroundJob } from "./job_control.ts";
 import { nodeFetch } from "./node_fetch.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 import { nodeFiles, type NodeFs } from "./node_files.ts";
@@ -191,6 +193,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
     terminal() {
       const { stdin } = proc;
       if (!stdin.isTTY || !proc.stdout.isTTY || !proc.stderr.isTTY || !stdin.setRawMode) return undefined;
+      if (!isForegroundJob(files, runtimeInfo().os)) return undefined;
       return {
         readRaw: (onInput) =>
           new Promise<void>((resolve) => {

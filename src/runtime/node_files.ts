@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { FileFacts, RawFiles } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded } from "./guarded_files.ts";
 
 interface NodeStats {
   isFile(): boolean;
@@ -88,18 +88,19 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
     },
     mkdir: (path) => void fs.mkdirSync(path, { mode: 0o700 }),
     list: (path) => fs.readdirSync(path),
-    read(path, check) {
+    read(path, maxBytes, check) {
       const fd = open(path, flag("O_RDONLY"), check);
       if (fd === undefined) return undefined;
       try {
         const opened = facts(fs.fstatSync(fd));
         check(opened);
-        const buffer = new Uint8Array(opened.size);
-        let length = 0;
-        for (let n = -1; n !== 0 && length < buffer.length; length += n) {
-          n = fs.readSync(fd, buffer, length, buffer.length - length, null);
-        }
-        return Buffer.from(buffer.subarray(0, length)).toString("utf8");
+        const bytes = readBounded(
+          (buffer, offset) => fs.readSync(fd, buffer, offset, buffer.length - offset, null),
+          opened.size,
+          maxBytes,
+        );
+        check({ ...opened, size: bytes.length });
+        return Buffer.from(bytes).toString("utf8");
       } finally {
         fs.closeSync(fd);
       }

@@ -1,0 +1,42 @@
+/**
+ * Whether the process may talk to its terminal: a background job (`my-cli &`)
+ * that writes to or reads from the terminal is stopped by the shell ("Stopped
+ * (tty output)"), so the library asks its one question only in the
+ * foreground.
+ *
+ * @module
+ */
+import type { HostFiles } from "./host.ts";
+
+/** /proc/self/stat is one short line. */
+const MAX_STAT_BYTES = 4096;
+
+/**
+ * Whether this process is in its terminal's foreground process group. Known
+ * on Linux (`/proc/self/stat`: the process group equals the terminal's
+ * foreground group) and on Windows (no job control); elsewhere, or without
+ * permission to read `/proc`, it cannot be told without a native call, and
+ * the answer is `false`, so nothing is asked.
+ *
+ * @param files File access, or `undefined`.
+ * @param os The operating system, as `runtimeInfo().os` names it (`linux`, `darwin`, `win32`...).
+ * @returns `true` only when it is known to be in the foreground.
+ * @example
+ * ```ts
+ * import { isForegroundJob } from "./job_control.ts";
+ * import { host, runtimeInfo } from "./mod.ts";
+ * isForegroundJob(host().files, runtimeInfo().os);
+ * ```
+ */
+export function isForegroundJob(files: HostFiles | undefined, os: string): boolean {
+  if (os === "win32") return true;
+  if (os !== "linux" || !files?.allowed("/proc/self/stat", "read")) return false;
+  try {
+    const stat = files.read("/proc/self/stat", MAX_STAT_BYTES) ?? "";
+    // pid (comm) state ppid pgrp session tty_nr tpgid ...; comm may hold spaces and parentheses.
+    const [, , pgrp, , , tpgid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    return Number.isInteger(pgrp) && pgrp > 0 && pgrp === tpgid;
+  } catch {
+    return false;
+  }
+}
