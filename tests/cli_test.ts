@@ -1,7 +1,8 @@
 /** The nat-telemetry command, run as a child process of the runtime under test. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
@@ -67,6 +68,33 @@ test("a decision that cannot be saved exits 1 with a clear message, the previous
     /could not save the decision to .*file\/telemetry\.toml; the previous decision \(never_asked\) is unchanged/,
   );
   assert.equal(run.stdout, "");
+});
+
+test("a consent file where no directory can be made (/proc) fails at once, never loops", {
+  skip: process.platform !== "linux" && "needs /proc",
+}, async () => {
+  using dir = tempDir();
+  const run = await cli(dir.path, ["enable"], {
+    NAT_TELEMETRY_CONSENT_FILE: "/proc/nat-telemetry-test/telemetry.toml",
+  });
+  assert.deepEqual([run.code, run.signal], [1, null], "it ended by itself (the child is killed at 30 s)");
+  assert.match(run.stderr, /could not save the decision/);
+});
+
+test("a consent file directly under / is written there or not at all, never in the working directory", async () => {
+  using dir = tempDir();
+  const name = `nat-telemetry-test-${process.pid}.toml`;
+  const run = await runChild("../../src/cli.ts", {
+    args: ["disable"],
+    env: { NAT_TELEMETRY_CONSENT_FILE: `/${name}`, NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool` },
+    cwd: dir.path,
+  });
+  try {
+    assert.equal(existsSync(`${dir.path}/${name}`), false, "nothing in the working directory");
+    assert.equal(run.code === 0, existsSync(`/${name}`), "success means it is at the path given");
+  } finally {
+    rmSync(`/${name}`, { force: true });
+  }
 });
 
 test("--help on every command; unknown commands and options are usage errors (exit 2)", async () => {

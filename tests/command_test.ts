@@ -177,3 +177,17 @@ test("a program whose own Ctrl-C handler exits keeps its exit code; the event is
     assert.deepEqual(lines, [["success", 0]], "the explicit exit is recorded with its code");
   });
 });
+
+test("10,000 trackCommand calls in one process hold no listeners, print no warning, keep the heap flat", async () => {
+  const run = await runChild("track_many_child.ts", {
+    args: ["10000"],
+    denoFlags: ["-A", "--v8-flags=--expose-gc"],
+    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "" },
+    limitMs: 120_000,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, "", "nothing printed into the host (no MaxListenersExceededWarning)");
+  const { early, late } = JSON.parse(run.stdout);
+  assert.deepEqual(late.listeners, early.listeners, "the listeners the library holds do not grow with calls");
+  assert.ok(late.heapMB - early.heapMB < 10, `heap ${early.heapMB.toFixed(1)} MB → ${late.heapMB.toFixed(1)} MB`);
+});

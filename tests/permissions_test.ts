@@ -6,6 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { canRun, fixturePath, runChild } from "./helpers/child.ts";
@@ -20,8 +21,8 @@ const skip = runtimeInfo().name !== "deno"
   : false;
 
 /** Runs the fixture under `deno run FLAGS` on a pseudo-terminal. */
-async function onTerminal(flags: string[], env: Record<string, string> = {}) {
-  const command = [process.execPath, "run", ...flags, fixturePath("permissions_child.ts")]
+async function onTerminal(flags: string[], env: Record<string, string> = {}, args: string[] = []) {
+  const command = [process.execPath, "run", ...flags, fixturePath("permissions_child.ts"), ...args]
     .map((part) => `'${part}'`)
     .join(" ");
   const result = await runChild("permissions_child.ts", {
@@ -76,4 +77,28 @@ test("Deno without net: spools only, for a later run, no prompt", { skip }, asyn
   } finally {
     await server.close();
   }
+});
+
+test("Deno: a 307 to a host:port the program may not reach is dropped, never a prompt", { skip }, async () => {
+  const elsewhere = await TestServer.start();
+  const server = await TestServer.start(() => ({ status: 307, headers: { location: elsewhere.url() } }));
+  try {
+    await onTerminal(["--allow-env", `--allow-net=127.0.0.1:${server.port}`], { NAT_TELEMETRY_ENDPOINT: server.url() });
+    assert.equal(server.requests.length, 1);
+    assert.equal(elsewhere.requests.length, 0, "the redirect was not followed");
+  } finally {
+    await server.close();
+    await elsewhere.close();
+  }
+});
+
+test("Deno: recordConsent with --allow-write for the file alone returns false, never a prompt", { skip }, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/nat/telemetry.toml`;
+  const narrow = await onTerminal([`--allow-read=${file}`, `--allow-write=${file}`], {}, ["consent", file]);
+  assert.match(narrow.stdout, /saved: false/);
+  assert.equal(existsSync(file), false);
+  const wide = await onTerminal([`--allow-read=${dir.path}`, `--allow-write=${dir.path}`], {}, ["consent", file]);
+  assert.match(wide.stdout, /saved: true/);
+  assert.match(readFileSync(file, "utf8"), /consent = "disabled"/);
 });

@@ -31,6 +31,8 @@ export interface ChildOptions {
   executable?: string;
   /** Kill the child after this long. @default {30000} */
   limitMs?: number;
+  /** The working directory. @default {the parent's} */
+  cwd?: string;
 }
 
 /** A running child and what it will have done. */
@@ -75,7 +77,11 @@ export function startChild(fixture: string, options: ChildOptions = {}): Started
     else env[key] = value;
   }
   const started = performance.now();
-  const child = spawn(command, [...args, ...(options.args ?? [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, [...args, ...(options.args ?? [])], {
+    env,
+    cwd: options.cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const result = new Promise<ChildResult>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
