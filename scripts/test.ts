@@ -8,6 +8,8 @@
  * @module
  */
 
+import { ensureDevDependencies } from "./dev_deps.ts";
+
 const BUN = ["npx", "-y", "bun@1.4.5"];
 const NODE = ["npx", "-y", "node@24.9.0"];
 const DENO = [Deno.execPath()];
@@ -44,16 +46,6 @@ function count(output: string, pattern: RegExp): number | undefined {
 }
 
 const tallies: Tally[] = [];
-
-async function ensureDevDependencies(): Promise<void> {
-  const { devDependencies } = JSON.parse(await Deno.readTextFile(`${root}package.json`));
-  try {
-    for (const name of Object.keys(devDependencies)) await Deno.stat(`${root}node_modules/${name}/package.json`);
-  } catch {
-    const { ok } = await run(["npm", "ci", "--no-audit", "--no-fund"]);
-    if (!ok) throw new Error("npm ci failed");
-  }
-}
 
 async function checks(): Promise<void> {
   const steps: [string, string[]][] = [

@@ -1,7 +1,7 @@
 /** The nat-telemetry command, run as a child process of the runtime under test. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
@@ -153,6 +153,20 @@ test("inspect lists spooled events and the endpoint's health; flush delivers the
     ]);
     assert.deepEqual(commands(JSON.parse(server.requests.at(-1)!.body).events), ["seeded"], "the accepted request");
     assert.deepEqual(files(`${dir.path}/spool`), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test("flush does not count events another run has claimed as left over: two flushes at once both succeed", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    await seedSpool(dir.path, server.url());
+    const [name] = files(`${dir.path}/spool`).filter((file) => file.startsWith("e-"));
+    renameSync(`${dir.path}/spool/${name}`, `${dir.path}/spool/c-${Date.now()}-${name}`); // the other run's claim
+    const run = await cli(dir.path, ["flush"], { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url() });
+    assert.deepEqual([run.code, run.stdout], [0, "Delivered 0 event(s); dropped 0; 0 left in the spool.\n"]);
   } finally {
     await server.close();
   }

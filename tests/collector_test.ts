@@ -10,7 +10,7 @@ import { tempDir } from "./helpers/spool_dir.ts";
 setTelemetryEnabled(true);
 process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool
 
-const vector = readFileSync(new URL("../../shared/vectors/envelope-nat_cli_command-1.5.json", import.meta.url), "utf8");
+const vector = readFileSync(new URL("./vectors/envelope-nat_cli_command-1.5.json", import.meta.url), "utf8");
 
 async function withCollector(options: CollectorOptions, fn: (collector: Collector, log: string[]) => Promise<void>) {
   const log: string[] = [];

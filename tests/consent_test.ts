@@ -8,7 +8,7 @@ import { formatConsentToml, parseConsentToml, readConsentFile } from "../src/con
 import { canRun } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
-const pythonVector = new URL("../../shared/vectors/consent-written-by-python-reference.toml", import.meta.url).pathname;
+const pythonVector = new URL("./vectors/consent-written-by-python-reference.toml", import.meta.url).pathname;
 
 /** Runs `fn` with environment variables set (or, with `undefined`, unset), then restores them. */
 function withEnv(vars: Record<string, string | undefined>, fn: () => void) {

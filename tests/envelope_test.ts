@@ -5,7 +5,7 @@ import { buildPayload, CliCommandEvent, formatTimestamp, TaskStatus } from "../m
 import { encodeEnvelope, envelopeHeader, toWireEvent } from "../src/envelope.ts";
 import { TelemetryEvent } from "../src/events.ts";
 
-const vectorUrl = new URL("../../shared/vectors/envelope-nat_cli_command-1.5.json", import.meta.url);
+const vectorUrl = new URL("./vectors/envelope-nat_cli_command-1.5.json", import.meta.url);
 
 function vectorEvents() {
   return [

@@ -74,6 +74,37 @@ test("circular objects, BigInt, functions, null and throwing getters are counted
   });
 });
 
+test("an event whose schemaVersion getter throws, or a Proxy whose prototype trap throws, is a counted drop", async () => {
+  await withHandler({}, async (handler, server) => {
+    const throwingVersion = commandEvent("getter");
+    Object.defineProperty(throwingVersion, "schemaVersion", {
+      get() {
+        throw new Error("schemaVersion exploded");
+      },
+    });
+    const hostileProxy = new Proxy(commandEvent("proxy"), {
+      getPrototypeOf() {
+        throw new Error("getPrototypeOf exploded");
+      },
+    });
+    handler.enqueue(throwingVersion);
+    handler.enqueue(hostileProxy);
+    handler.enqueue(commandEvent("fine"));
+    await handler.flush();
+    assert.deepEqual(handler.stats(), {
+      enqueued: 3,
+      replayed: 0,
+      sent: 1,
+      dropped: { invalid_event: 1, not_an_event: 1 },
+      queued: 0,
+      dlq: 0,
+      inFlight: 0,
+      spooled: 0,
+    });
+    assert.deepEqual(commands(server.events()), ["fine"]);
+  });
+});
+
 test("an event larger than maxEventBytes is dropped as event_too_large; others are unaffected", async () => {
   await withHandler({ maxEventBytes: 1024 }, async (handler, server) => {
     handler.enqueue(new AnyEvent(() => ({ text: "é".repeat(400) }))); // 800 bytes of UTF-8: fits

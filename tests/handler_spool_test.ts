@@ -1,12 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import {
   NATTelemetryHandler,
   type NATTelemetryHandlerOptions,
   setTelemetryEnabled,
   type TelemetryStats,
 } from "../mod.ts";
+import { host } from "../src/runtime/mod.ts";
+import { Spool, spoolKey } from "../src/spool.ts";
 import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -243,6 +245,90 @@ test("a replayed event keeps its own session: envelopes are cut per session", as
       ["first-run", ["offline"]],
       ["second-run", ["online"]],
     ]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a spool path that is a file, or cannot be created, counts what it cannot keep as spool_unavailable", async () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/file`, "");
+  for (const spoolDir of [`${dir.path}/file`, `${dir.path}/file/spool`]) {
+    const h = handler(spoolDir, await refusedUrl());
+    h.enqueue(commandEvent("a"));
+    h.enqueue(commandEvent("b"));
+    await h.stop();
+    assert.deepEqual(h.stats().dropped, { spool_unavailable: 2 }, spoolDir);
+    assertBalanced(h.stats());
+  }
+});
+
+test("each run's stats say which drops were its own events and which were older files", async () => {
+  using dir = tempDir();
+  const endpoint = await refusedUrl();
+  for (let run = 0; run < 5; run++) {
+    const earlier = handler(dir.path, endpoint, { spoolMaxEvents: 5 });
+    earlier.enqueue(commandEvent(`earlier-${run}`));
+    await earlier.stop();
+  }
+  const h = handler(dir.path, endpoint, { spoolMaxEvents: 5 });
+  h.enqueue(commandEvent("new-1"));
+  h.enqueue(commandEvent("new-2"));
+  await h.stop();
+  assert.deepEqual(h.stats(), {
+    enqueued: 2,
+    replayed: 2,
+    sent: 0,
+    dropped: { spool_full: 2 },
+    queued: 0,
+    dlq: 0,
+    inFlight: 0,
+    spooled: 2,
+  }, "its two events spooled; the two oldest files of earlier runs pruned");
+  assert.deepEqual(
+    spooled(dir.path).map((line) => String(line.event.parameters.command)).sort(),
+    ["earlier-2", "earlier-3", "earlier-4", "new-1", "new-2"],
+    "the oldest went first (files of one millisecond list in any order)",
+  );
+});
+
+test("a long-lived owner keeps its claim while it retries; another run an hour later does not take it", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 503, headers: { "retry-after": "3600" } }));
+  const clock = { now: Date.now() };
+  try {
+    const seed = Spool.open(
+      dir.path,
+      host().files!,
+      { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 86_400_000 },
+      spoolKey(server.url()),
+    )!;
+    seed.write([{
+      json: JSON.stringify({
+        ts: new Date(clock.now).toISOString(),
+        parameters: { command: "spooled" },
+        name: "nat_cli_command",
+      }),
+      schemaVersion: "1.5",
+      sessionId: "s",
+      retries: 0,
+      timestamp: clock.now,
+    }], clock.now);
+    const owner = handler(dir.path, server.url(), { clock: () => clock.now, maxRetries: 10 });
+    owner.start();
+    await owner.flush();
+    assert.equal(server.requests.length, 1, "the owner tried once and keeps the event for an hour");
+    clock.now += 40 * 60_000;
+    await owner.flush(); // nothing due yet; the owner renews its claim
+    clock.now += 21 * 60_000;
+    forgetHealth(dir.path);
+    const other = handler(dir.path, server.url(), { clock: () => clock.now });
+    other.start();
+    await other.flush();
+    assert.equal(other.stats().replayed, 0, "the claim is its owner's: not taken over");
+    assert.equal(server.requests.length, 1, "no duplicate send");
+    await other.stop();
+    await owner.stop();
   } finally {
     await server.close();
   }

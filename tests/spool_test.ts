@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { host } from "../src/runtime/mod.ts";
-import { Spool, type SpooledEvent, spoolKey, STALE_CLAIM_MS } from "../src/spool.ts";
+import { FILES_PER_CALL, Spool, type SpooledEvent, spoolKey, STALE_CLAIM_MS } from "../src/spool.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
 
 const limits = { maxEvents: 1000, maxBytes: 1_048_576, maxAgeMs: 7 * 86_400_000 };
@@ -153,3 +153,77 @@ test("a directory that cannot be created means no spool, not an error", () => {
   writeFileSync(`${dir.path}/file`, "");
   assert.equal(Spool.open(`${dir.path}/file/spool`, fs, limits, KEY), undefined);
 });
+
+test("a spooled line that enqueue would refuse (a null parameter) is dropped alone; its neighbours go", () => {
+  using dir = tempDir();
+  const spool = open(dir.path);
+  spool.write([event("a"), event("b")], now);
+  const [name] = files(dir.path);
+  const bad = { ...spooled(dir.path)[0], event: { name: "nat_cli_command", ts: "x", parameters: { command: null } } };
+  writeFileSync(`${dir.path}/${name}`, `${readFileSync(`${dir.path}/${name}`, "utf8")}${JSON.stringify(bad)}\n`);
+  const { events, dropped } = spool.claim(100, now);
+  assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["a", "b"]);
+  assert.deepEqual(dropped, { spool_corrupt: 1 });
+});
+
+test("one claim touches a bounded number of files: a spool full of junk costs each run little", () => {
+  using dir = tempDir();
+  for (let i = 0; i < FILES_PER_CALL * 3; i++) {
+    writeFileSync(`${dir.path}/e-${now - 10_000 + i}-1-100-${KEY}-${String(i).padStart(12, "0")}.jsonl`, "junk\n");
+  }
+  const first = open(dir.path).claim(1000, now);
+  assert.deepEqual(first.dropped, { spool_corrupt: FILES_PER_CALL });
+  assert.equal(files(dir.path).length, FILES_PER_CALL * 2, "the rest is left for later runs");
+});
+
+test("what pruning drops is counted from the lines a file holds, not from what its name says", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxEvents: 5 });
+  const liar = `e-${now - 5000}-900-${900 * 100}-${KEY}-000000000bad.jsonl`;
+  writeFileSync(`${dir.path}/${liar}`, `${JSON.stringify({ ...spoolLine("liar") })}\n`);
+  const result = spool.write([event("new")], now);
+  assert.deepEqual(result, { written: {}, older: { spool_full: 1 } }, "one line was there, not 900");
+  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["new"]);
+});
+
+test("an owner that renews its claim keeps it past the hour; only a claim left alone is taken over", () => {
+  using dir = tempDir();
+  open(dir.path).write([event("a")], now);
+  const owner = open(dir.path);
+  const { events } = owner.claim(100, now);
+  assert.equal(events.length, 1);
+  assert.equal(owner.renew(events[0].claim, now + STALE_CLAIM_MS / 2), true);
+  assert.equal(open(dir.path).claim(100, now + STALE_CLAIM_MS + 1).events.length, 0, "renewed: still its owner's");
+  assert.equal(open(dir.path).claim(100, now + STALE_CLAIM_MS * 1.5 + 1).events.length, 1, "left alone: taken over");
+});
+
+test("each spool claims only its own endpoint's files; others stay for their own", () => {
+  using dir = tempDir();
+  open(dir.path, limits, spoolKey("https://production.example.com/events")).write([event("prod")], now);
+  open(dir.path).write([event("ours")], now);
+  const { events } = open(dir.path).claim(100, now);
+  assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["ours"]);
+  assert.equal(files(dir.path).filter((name) => name.startsWith("e-")).length, 1, "production's file is untouched");
+});
+
+test("an existing spool directory must be private: a symlink or one others can write is refused", () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/open`, { mode: 0o777 });
+  chmodSync(`${dir.path}/open`, 0o777);
+  symlinkSync(`${dir.path}/open`, `${dir.path}/link`);
+  mkdirSync(`${dir.path}/private`, { mode: 0o700 });
+  assert.equal(Spool.open(`${dir.path}/open`, fs, limits, KEY), undefined);
+  assert.equal(Spool.open(`${dir.path}/link`, fs, limits, KEY), undefined);
+  assert.ok(Spool.open(`${dir.path}/private`, fs, limits, KEY));
+});
+
+/** A spool line as a run writes it. */
+function spoolLine(command: string) {
+  return {
+    retries: 0,
+    schemaVersion: "1.5",
+    sessionId: "s",
+    timestamp: now - 1000,
+    event: JSON.parse(event(command).json),
+  };
+}

@@ -1,0 +1,345 @@
+/**
+ * A TOML 1.0 reader, small and strict, for the consent file: it reads what
+ * Python's `tomllib` reads (tables, dotted and quoted keys, inline tables,
+ * arrays, every string, number, boolean and date form), and throws on what
+ * `tomllib` rejects (duplicate keys, tables defined twice, malformed values),
+ * so a valid file never reads as something it does not say. Dates and times
+ * are kept as their text: the consent file uses none as data.
+ *
+ * @module
+ */
+
+/** A TOML value as this reader returns it. */
+export type TomlValue = string | number | boolean | TomlValue[] | TomlTable;
+
+/** A TOML table. */
+export interface TomlTable {
+  [key: string]: TomlValue;
+}
+
+const BARE_KEY = /[A-Za-z0-9_-]/;
+const DATE_TIME =
+  /^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/;
+const NUMBER =
+  /^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/;
+
+/** Tables created implicitly (by a dotted key or a header's prefix), which a header may still define once. */
+type Origin = "implicit" | "header" | "dotted" | "inline" | "array";
+
+/**
+ * Parses a TOML document.
+ *
+ * @param text The document.
+ * @returns Its root table.
+ * @throws {SyntaxError} When the text is not valid TOML.
+ * @example
+ * ```ts
+ * import { parseToml } from "./toml.ts";
+ * parseToml('telemetry.consent = "disabled"'); // { telemetry: { consent: "disabled" } }
+ * ```
+ */
+export function parseToml(text: string): TomlTable {
+  return new Parser(text).document();
+}
+
+class Parser {
+  readonly #text: string;
+  #at = 0;
+  readonly #origins = new WeakMap<object, Origin>();
+
+  constructor(text: string) {
+    this.#text = text.replace(/^\uFEFF/, "");
+  }
+
+  document(): TomlTable {
+    const root: TomlTable = {};
+    let current = root;
+    for (;;) {
+      this.#skipBlank();
+      if (this.#at >= this.#text.length) return root;
+      if (this.#peek() === "[") current = this.#header(root);
+      else this.#pair(current, true);
+      this.#endOfLine();
+    }
+  }
+
+  #header(root: TomlTable): TomlTable {
+    const isArray = this.#text.startsWith("[[", this.#at);
+    this.#at += isArray ? 2 : 1;
+    const path = this.#key();
+    this.#expect(isArray ? "]]" : "]");
+    let table = root;
+    for (const [i, key] of path.entries()) {
+      const last = i === path.length - 1;
+      if (last && isArray) {
+        const list = table[key] ?? this.#mark([], "array");
+        if (!Array.isArray(list) || this.#origins.get(list) !== "array") this.#fail(`'${key}' is not an array of tables`);
+        const entry = this.#mark({}, "header");
+        list.push(entry);
+        table[key] = list;
+        return entry;
+      }
+      let next = table[key];
+      if (next === undefined) next = table[key] = this.#mark({}, last ? "header" : "implicit");
+      else if (Array.isArray(next) && this.#origins.get(next) === "array" && !last) next = next[next.length - 1];
+      else if (!isTable(next)) this.#fail(`'${key}' is not a table`);
+      else if (last) {
+        if (this.#origins.get(next) !== "implicit") this.#fail(`table '${path.join(".")}' is defined twice`);
+        this.#origins.set(next, "header");
+      } else if (this.#origins.get(next) === "inline") this.#fail(`'${key}' is an inline table`);
+      table = next as TomlTable;
+    }
+    return table;
+  }
+
+  #pair(table: TomlTable, topLevel: boolean): void {
+    const path = this.#key();
+    this.#skipSpaces();
+    this.#expect("=");
+    this.#skipSpaces();
+    const value = this.#value();
+    let target = table;
+    for (const key of path.slice(0, -1)) {
+      let next = target[key];
+      if (next === undefined) next = target[key] = this.#mark({}, "dotted");
+      else if (!isTable(next) || !["dotted", "implicit"].includes(this.#origins.get(next) ?? "")) {
+        this.#fail(`'${key}' is already defined`);
+      }
+      if (topLevel && this.#origins.get(next) === "implicit") this.#origins.set(next, "dotted");
+      target = next as TomlTable;
+    }
+    const last = path[path.length - 1];
+    if (Object.hasOwn(target, last)) this.#fail(`'${last}' is defined twice`);
+    target[last] = value;
+  }
+
+  #key(): string[] {
+    const parts: string[] = [];
+    for (;;) {
+      this.#skipSpaces();
+      const c = this.#peek();
+      if (c === '"') parts.push(this.#basicString());
+      else if (c === "'") parts.push(this.#literalString());
+      else {
+        const start = this.#at;
+        while (this.#at < this.#text.length && BARE_KEY.test(this.#text[this.#at])) this.#at++;
+        if (this.#at === start) this.#fail("a key is missing");
+        parts.push(this.#text.slice(start, this.#at));
+      }
+      this.#skipSpaces();
+      if (this.#peek() !== ".") return parts;
+      this.#at++;
+    }
+  }
+
+  #value(): TomlValue {
+    const c = this.#peek();
+    if (this.#text.startsWith('"""', this.#at)) return this.#multilineBasic();
+    if (this.#text.startsWith("'''", this.#at)) return this.#multilineLiteral();
+    if (c === '"') return this.#basicString();
+    if (c === "'") return this.#literalString();
+    if (c === "[") return this.#array();
+    if (c === "{") return this.#inlineTable();
+    const rest = this.#text.slice(this.#at, this.#at + 64);
+    for (const [word, value] of [["true", true], ["false", false]] as const) {
+      if (rest.startsWith(word) && !BARE_KEY.test(rest[word.length] ?? "")) {
+        this.#at += word.length;
+        return value;
+      }
+    }
+    const date = DATE_TIME.exec(rest);
+    if (date) {
+      this.#at += date[0].length;
+      return date[0];
+    }
+    const number = NUMBER.exec(rest);
+    if (number && !/[\w.+-]/.test(rest[number[0].length] ?? "")) {
+      this.#at += number[0].length;
+      return toNumber(number[0]);
+    }
+    return this.#fail("a value is malformed");
+  }
+
+  #array(): TomlValue[] {
+    this.#at++;
+    const list: TomlValue[] = [];
+    for (;;) {
+      this.#skipBlank();
+      if (this.#peek() === "]") break;
+      list.push(this.#value());
+      this.#skipBlank();
+      if (this.#peek() === ",") this.#at++;
+      else if (this.#peek() !== "]") this.#fail("an array is malformed");
+    }
+    this.#at++;
+    return list;
+  }
+
+  #inlineTable(): TomlTable {
+    this.#at++;
+    const table = this.#mark({}, "inline");
+    this.#skipSpaces();
+    if (this.#peek() === "}") {
+      this.#at++;
+      return table;
+    }
+    for (;;) {
+      this.#pair(table, false);
+      this.#skipSpaces();
+      const c = this.#text[this.#at++];
+      if (c === "}") break;
+      if (c !== ",") this.#fail("an inline table is malformed");
+    }
+    this.#freeze(table);
+    return table;
+  }
+
+  /** Tables made by dotted keys inside an inline table are closed too. */
+  #freeze(table: TomlTable): void {
+    this.#origins.set(table, "inline");
+    for (const value of Object.values(table)) if (isTable(value)) this.#freeze(value);
+  }
+
+  #basicString(): string {
+    this.#at++;
+    let out = "";
+    for (;;) {
+      const c = this.#text[this.#at++];
+      if (c === undefined || c === "\n") return this.#fail("a string is not closed");
+      if (c === '"') return out;
+      if (c === "\\") out += this.#escape();
+      else if (isControl(c)) this.#fail("a string holds a control character");
+      else out += c;
+    }
+  }
+
+  #literalString(): string {
+    this.#at++;
+    const end = this.#text.indexOf("'", this.#at);
+    const value = end < 0 ? "" : this.#text.slice(this.#at, end);
+    if (end < 0 || value.includes("\n") || [...value].some((c) => isControl(c) && c !== "\t")) {
+      this.#fail("a literal string is malformed");
+    }
+    this.#at = end + 1;
+    return value;
+  }
+
+  #multilineBasic(): string {
+    this.#at += 3;
+    if (this.#text.startsWith("\r\n", this.#at)) this.#at += 2;
+    else if (this.#peek() === "\n") this.#at++;
+    let out = "";
+    for (;;) {
+      if (this.#text.startsWith('"""', this.#at)) {
+        // Up to two quotes may end the content: `""""` or `"""""`.
+        let quotes = 3;
+        while (quotes < 5 && this.#text[this.#at + quotes] === '"') quotes++;
+        this.#at += quotes;
+        return out + '"'.repeat(quotes - 3);
+      }
+      const c = this.#text[this.#at++];
+      if (c === undefined) return this.#fail("a string is not closed");
+      if (c === "\\") {
+        const trimmed = /^[ \t]*\r?\n[\s]*/.exec(this.#text.slice(this.#at));
+        if (trimmed) this.#at += trimmed[0].length;
+        else out += this.#escape();
+      } else if (isControl(c) && c !== "\n" && c !== "\r") this.#fail("a string holds a control character");
+      else out += c;
+    }
+  }
+
+  #multilineLiteral(): string {
+    this.#at += 3;
+    if (this.#text.startsWith("\r\n", this.#at)) this.#at += 2;
+    else if (this.#peek() === "\n") this.#at++;
+    const end = this.#text.indexOf("'''", this.#at);
+    if (end < 0) return this.#fail("a string is not closed");
+    let quotes = 3;
+    while (quotes < 5 && this.#text[end + quotes] === "'") quotes++;
+    const value = this.#text.slice(this.#at, end) + "'".repeat(quotes - 3);
+    this.#at = end + quotes;
+    return value;
+  }
+
+  #escape(): string {
+    const c = this.#text[this.#at++];
+    const simple: Record<string, string> = { b: "\b", t: "\t", n: "\n", f: "\f", r: "\r", '"': '"', "\\": "\\" };
+    if (c in simple) return simple[c];
+    const digits = c === "u" ? 4 : c === "U" ? 8 : 0;
+    const hex = this.#text.slice(this.#at, this.#at + digits);
+    const code = parseInt(hex, 16);
+    if (!digits || !/^[0-9A-Fa-f]+$/.test(hex) || hex.length !== digits || code > 0x10ffff) {
+      return this.#fail("a string holds an invalid escape");
+    }
+    if (code >= 0xd800 && code <= 0xdfff) this.#fail("a string holds an invalid escape");
+    this.#at += digits;
+    return String.fromCodePoint(code);
+  }
+
+  #skipSpaces(): void {
+    while (this.#peek() === " " || this.#peek() === "\t") this.#at++;
+  }
+
+  /** Spaces, newlines and comments. */
+  #skipBlank(): void {
+    for (;;) {
+      this.#skipSpaces();
+      const c = this.#peek();
+      if (c === "\n") this.#at++;
+      else if (c === "\r" && this.#text[this.#at + 1] === "\n") this.#at += 2;
+      else if (c === "#") this.#comment();
+      else return;
+    }
+  }
+
+  #comment(): void {
+    while (this.#at < this.#text.length && this.#peek() !== "\n") {
+      const c = this.#text[this.#at++];
+      if (isControl(c) && c !== "\t" && !(c === "\r" && this.#peek() === "\n")) this.#fail("a comment is malformed");
+    }
+  }
+
+  #endOfLine(): void {
+    this.#skipSpaces();
+    if (this.#peek() === "#") this.#comment();
+    if (this.#text.startsWith("\r\n", this.#at)) this.#at += 2;
+    else if (this.#peek() === "\n") this.#at++;
+    else if (this.#at < this.#text.length) this.#fail("a line has more than one statement");
+  }
+
+  #expect(token: string): void {
+    if (!this.#text.startsWith(token, this.#at)) this.#fail(`'${token}' is missing`);
+    this.#at += token.length;
+  }
+
+  #peek(): string | undefined {
+    return this.#text[this.#at];
+  }
+
+  #mark<T extends object>(value: T, origin: Origin): T {
+    this.#origins.set(value, origin);
+    return value;
+  }
+
+  #fail(problem: string): never {
+    const line = this.#text.slice(0, this.#at).split("\n").length;
+    throw new SyntaxError(`Invalid TOML at line ${line}: ${problem}`);
+  }
+}
+
+function isTable(value: TomlValue | undefined): value is TomlTable {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isControl(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return code < 0x20 || code === 0x7f;
+}
+
+function toNumber(text: string): number {
+  const clean = text.replaceAll("_", "");
+  if (/^[+-]?inf$/.test(clean)) return clean.startsWith("-") ? -Infinity : Infinity;
+  if (/^[+-]?nan$/.test(clean)) return NaN;
+  if (/^0[xob]/.test(clean)) return Number(clean);
+  return Number(clean);
+}
