@@ -11,6 +11,7 @@ import { temporaryName, writeAtomically } from "./atomic.ts";
 import { parseFlag } from "./config.ts";
 import { host } from "./runtime/mod.ts";
 import { parentOf } from "./runtime/guarded_files.ts";
+import { parseToml, type TomlTable } from "./toml.ts";
 
 /** What the user decided: yes, no, or nothing yet. */
 export type ConsentState = "enabled" | "disabled" | "never_asked";
@@ -59,56 +60,11 @@ export function consentFilePath(): string | undefined {
   return home ? `${home}/.config/nat/telemetry.toml` : undefined;
 }
 
-/**
- * Reads the `[telemetry]` table of a consent file. A minimal TOML reader:
- * comments, tables, and `key = "basic"` or `'literal'` strings; anything it
- * cannot read makes the whole file unreadable.
- *
- * @param text The file's text.
- * @returns The table's string values, or `undefined` when the file is malformed.
- * @example
- * ```ts
- * import { parseConsentToml } from "./consent.ts";
- * parseConsentToml('[telemetry]\nconsent = "enabled"\n'); // { consent: "enabled" }
- * ```
- */
-export function parseConsentToml(text: string): Record<string, string> | undefined {
-  const table: Record<string, string> = {};
-  let inTelemetry = false;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const header = /^\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$/.exec(line);
-    if (header) {
-      inTelemetry = header[1] === "telemetry";
-      continue;
-    }
-    const pair = /^([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*')\s*(#.*)?$/.exec(line);
-    if (!pair) {
-      if (inTelemetry || !/^[A-Za-z0-9_."'-]+\s*=/.test(line)) return undefined;
-      continue; // a value we do not read, outside our table
-    }
-    if (!inTelemetry) continue;
-    const value = pair[2].startsWith("'") ? pair[2].slice(1, -1) : unescapeBasic(pair[2]);
-    if (value === undefined) return undefined;
-    table[pair[1]] = value;
-  }
-  return table;
-}
-
-function unescapeBasic(quoted: string): string | undefined {
-  try {
-    return JSON.parse(quoted.replace(/\\U([0-9a-fA-F]{8})/g, (_, hex) => String.fromCodePoint(parseInt(hex, 16))));
-  } catch {
-    return undefined;
-  }
-}
-
 /** A consent file is a few lines; anything larger is not one. */
 const MAX_CONSENT_FILE_BYTES = 65_536;
 
 /** What a consent file says, and why it could not be trusted when it could not. */
-interface FileDecision {
+export interface FileDecision {
   state: ConsentState;
   /** Why the file was read as `disabled` without saying so, e.g. "is a symlink". */
   problem?: string;
@@ -131,13 +87,42 @@ function readDecision(path: string): FileDecision {
     return { state: "disabled", problem: `cannot be read safely (${reason.replaceAll("_", " ")})` };
   }
   if (text === undefined) return { state: "never_asked" };
-  const table = parseConsentToml(text);
-  if (table === undefined) return { state: "disabled", problem: "is not valid TOML" };
-  if (table.consent === undefined) return { state: "never_asked" };
-  if (table.consent === "enabled") {
-    return { state: table.prompt_version === PROMPT_VERSION ? "enabled" : "never_asked" };
+  return decisionOf(text);
+}
+
+/**
+ * What a consent file's text decides, read as Python's `tomllib` reads it:
+ * no `[telemetry]` table or no `consent` is `never_asked`; `"disabled"` is
+ * `disabled` under any prompt version; `"enabled"` is `enabled` under the
+ * current prompt version (a string `"1.0"`) and `never_asked` under any
+ * other; text that is not valid TOML, a `telemetry` that is not a table, or
+ * a `consent` value of another kind reads as `disabled`, with the reason.
+ *
+ * @param text The file's text.
+ * @returns The decision, and why the file could not be trusted when it could not.
+ * @example
+ * ```ts
+ * import { decisionOf } from "./consent.ts";
+ * decisionOf('telemetry.consent = "disabled"').state; // "disabled"
+ * decisionOf("[telemetry]\nconsent = 'enabled'\nprompt_version = 1.0").state; // "never_asked"
+ * ```
+ */
+export function decisionOf(text: string): FileDecision {
+  let document: TomlTable;
+  try {
+    document = parseToml(text);
+  } catch {
+    return { state: "disabled", problem: "is not valid TOML" };
   }
-  if (table.consent === "disabled") return { state: "disabled" };
+  const table = document.telemetry;
+  if (table === undefined) return { state: "never_asked" };
+  if (typeof table !== "object" || Array.isArray(table)) {
+    return { state: "disabled", problem: "has a 'telemetry' that is not a table" };
+  }
+  const { consent, prompt_version: version } = table;
+  if (consent === undefined) return { state: "never_asked" };
+  if (consent === "disabled") return { state: "disabled" };
+  if (consent === "enabled") return { state: version === PROMPT_VERSION ? "enabled" : "never_asked" };
   return { state: "disabled", problem: "has a consent value this tool does not know" };
 }
 

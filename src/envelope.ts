@@ -5,6 +5,7 @@
  * @module
  */
 import type { EventParameters, TelemetryEvent } from "./events.ts";
+import { runtimeInfo } from "./runtime/mod.ts";
 
 /** One event as it goes on the wire. */
 export interface WireEvent {
@@ -87,9 +88,12 @@ export type EnvelopeHeader = Omit<Envelope, "events">;
 export interface EnvelopeOptions {
   /** The client's version (`clientVer`). */
   sourceClientVersion: string;
-  /** The session id (`sessionId`). */
-  sessionId: string;
-  /** The CPU architecture, as Python's `platform.machine()` spells it. @default {"undefined"} */
+  /** The session id (`sessionId`). @default {"undefined"}, as the Python client */
+  sessionId?: string;
+  /**
+   * The CPU architecture, as Python's `platform.machine()` spells it.
+   * @default {this machine's, e.g. "x86_64", as the Python client}
+   */
   cpuArchitecture?: string;
   /** When the envelope is sent (`sentTs`). @default {Date.now()} */
   sentAt?: Date | number;
@@ -180,7 +184,7 @@ export function envelopeHeader(schemaVersion: string, options: EnvelopeOptions):
     clientType: "Native",
     clientVariant: "Release",
     clientVer: options.sourceClientVersion,
-    cpuArchitecture: options.cpuArchitecture ?? "undefined",
+    cpuArchitecture: options.cpuArchitecture ?? runtimeInfo().machine,
     deviceGdprBehOptIn: "None",
     deviceGdprFuncOptIn: "None",
     deviceGdprTechOptIn: "None",
@@ -202,7 +206,7 @@ export function envelopeHeader(schemaVersion: string, options: EnvelopeOptions):
     productName: "undefined",
     productVersion: "undefined",
     sentTs: formatTimestamp(+(options.sentAt ?? Date.now())),
-    sessionId: options.sessionId,
+    sessionId: options.sessionId ?? "undefined",
     userId: "undefined",
   };
 }

@@ -14,6 +14,7 @@ import { TelemetryEvent } from "./events.ts";
 import { EndpointHealth } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
+import { pythonJsonDumps } from "./python_json.ts";
 import { Spool, type SpoolClaim, spoolKey, STALE_CLAIM_MS } from "./spool.ts";
 import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
@@ -382,7 +383,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
     const body = encodeEnvelope(this.#header(events[0]), events.map((event) => event.json));
     if (sink.kind === "stderr") {
-      host().writeStderr(`${body}\n`);
+      host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}\n`); // the bytes the Python tool prints
       return { kind: "delivered" };
     }
     return deliver({

@@ -35,7 +35,8 @@ export interface NATTelemetryHandlerOptions {
   sessionId?: string;
   /**
    * Where to POST; wins over `NAT_TELEMETRY_ENDPOINT`. `""` builds payloads
-   * and sends nothing; `"stdout"` writes each batch as a JSON line to stderr.
+   * and sends nothing; `"stdout"` writes each batch to stderr as the line Python's `json.dumps` would print
+   * (even with `NAT_TELEMETRY_DRY_RUN`, as the Python tool does).
    * @default {"https://events.telemetry.data.nvidia.com/v1.1/events/json"}
    */
   endpoint?: string;
@@ -200,8 +201,10 @@ function resolveSink(option: unknown, fromEnv: string | undefined, dryRun: boole
   }
   const endpoint = (option ?? fromEnv ?? DEFAULT_ENDPOINT) as string;
   if (!isEndpoint(endpoint)) return { kind: "none", reason: "invalid_endpoint" };
+  // As in the Python tool, "stdout" prints even in a dry run: printing sends nothing.
+  if (endpoint === "stdout") return { kind: "stderr" };
   if (dryRun || endpoint === "") return { kind: "none", reason: "dry_run" };
-  return endpoint === "stdout" ? { kind: "stderr" } : { kind: "http", url: endpoint };
+  return { kind: "http", url: endpoint };
 }
 
 function resolveSpoolDir(option: unknown, fromEnv: string | undefined): string | undefined {

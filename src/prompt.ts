@@ -9,14 +9,37 @@
 import { type ConsentState, effectiveConsent, recordConsent, setTelemetryEnabled } from "./consent.ts";
 import { host } from "./runtime/mod.ts";
 
+/**
+ * Everything collected under prompt version "1.0" by either tool that shares
+ * the consent file (this library, and the Python `nat` tool), item by item: a
+ * "yes" given to one tool is taken by the other, so both disclose the union.
+ * The Python tool reports any exception's class name; this library only
+ * built-in ones (or those the program lists), and says so in its docs.
+ */
+export const DISCLOSED_ITEMS: readonly string[] = [
+  "the product and the command that ran, and a subcommand the program registered",
+  "how it ended: success, failure or interrupted, the exit code, and the class name of an error " +
+  "(such as ValueError or TypeError; never its message)",
+  "how long it took",
+  "the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture",
+  "the tool's version, a random id for the run, and when the events happened and were sent",
+];
+
+/** What is never collected, by either tool. */
+export const NEVER_COLLECTED: readonly string[] = [
+  "arguments, file paths or file contents",
+  "error messages or stack traces",
+  "user or host names, IP-based or device identifiers, or any other personal information",
+];
+
 /** The disclosure shown before the question. */
-export const CONSENT_DISCLOSURE = [
+export const CONSENT_DISCLOSURE: string = [
   "",
   "NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
-  "  - which command ran and how it ended (status, exit code, a built-in error class),",
-  "  - how long it took, and the runtime and CPU architecture.",
-  "It never collects arguments, file paths, file contents, user or host names, IP-based",
-  "identifiers or any other personal information.",
+  ...DISCLOSED_ITEMS.map((item) => `  - ${item},`),
+  "It never collects:",
+  ...NEVER_COLLECTED.map((item) => `  - ${item}.`),
+  "Your answer applies to the Python `nat` tool too (they share ~/.config/nat/telemetry.toml).",
   "Change your mind any time: `nat-telemetry disable` (or NAT_TELEMETRY_ENABLED=0).",
   "",
 ].join("\n");

@@ -48,7 +48,7 @@ class Parser {
   readonly #origins = new WeakMap<object, Origin>();
 
   constructor(text: string) {
-    this.#text = text.replace(/^\uFEFF/, "");
+    this.#text = text;
   }
 
   document(): TomlTable {
@@ -58,7 +58,7 @@ class Parser {
       this.#skipBlank();
       if (this.#at >= this.#text.length) return root;
       if (this.#peek() === "[") current = this.#header(root);
-      else this.#pair(current, true);
+      else this.#pair(current);
       this.#endOfLine();
     }
   }
@@ -73,7 +73,9 @@ class Parser {
       const last = i === path.length - 1;
       if (last && isArray) {
         const list = table[key] ?? this.#mark([], "array");
-        if (!Array.isArray(list) || this.#origins.get(list) !== "array") this.#fail(`'${key}' is not an array of tables`);
+        if (!Array.isArray(list) || this.#origins.get(list) !== "array") {
+          this.#fail(`'${key}' is not an array of tables`);
+        }
         const entry = this.#mark({}, "header");
         list.push(entry);
         table[key] = list;
@@ -92,7 +94,7 @@ class Parser {
     return table;
   }
 
-  #pair(table: TomlTable, topLevel: boolean): void {
+  #pair(table: TomlTable): void {
     const path = this.#key();
     this.#skipSpaces();
     this.#expect("=");
@@ -105,7 +107,7 @@ class Parser {
       else if (!isTable(next) || !["dotted", "implicit"].includes(this.#origins.get(next) ?? "")) {
         this.#fail(`'${key}' is already defined`);
       }
-      if (topLevel && this.#origins.get(next) === "implicit") this.#origins.set(next, "dotted");
+      if (this.#origins.get(next) === "implicit") this.#origins.set(next, "dotted");
       target = next as TomlTable;
     }
     const last = path[path.length - 1];
@@ -148,7 +150,7 @@ class Parser {
       }
     }
     const date = DATE_TIME.exec(rest);
-    if (date) {
+    if (date && !/[\w:.+-]/.test(rest[date[0].length] ?? "")) {
       this.#at += date[0].length;
       return date[0];
     }
@@ -184,7 +186,7 @@ class Parser {
       return table;
     }
     for (;;) {
-      this.#pair(table, false);
+      this.#pair(table);
       this.#skipSpaces();
       const c = this.#text[this.#at++];
       if (c === "}") break;
@@ -208,7 +210,7 @@ class Parser {
       if (c === undefined || c === "\n") return this.#fail("a string is not closed");
       if (c === '"') return out;
       if (c === "\\") out += this.#escape();
-      else if (isControl(c)) this.#fail("a string holds a control character");
+      else if (isControl(c) && c !== "\t") this.#fail("a string holds a control character");
       else out += c;
     }
   }
@@ -243,8 +245,9 @@ class Parser {
         const trimmed = /^[ \t]*\r?\n[\s]*/.exec(this.#text.slice(this.#at));
         if (trimmed) this.#at += trimmed[0].length;
         else out += this.#escape();
-      } else if (isControl(c) && c !== "\n" && c !== "\r") this.#fail("a string holds a control character");
-      else out += c;
+      } else if (isControl(c) && c !== "\n" && c !== "\t" && !(c === "\r" && this.#peek() === "\n")) {
+        this.#fail("a string holds a control character");
+      } else out += c;
     }
   }
 
@@ -340,6 +343,5 @@ function toNumber(text: string): number {
   const clean = text.replaceAll("_", "");
   if (/^[+-]?inf$/.test(clean)) return clean.startsWith("-") ? -Infinity : Infinity;
   if (/^[+-]?nan$/.test(clean)) return NaN;
-  if (/^0[xob]/.test(clean)) return Number(clean);
-  return Number(clean);
+  return Number(clean); // Number() reads 0x, 0o and 0b too
 }

@@ -111,9 +111,11 @@ test("Ctrl-C is recorded as interrupted (130), spooled, and the process dies of 
     const result = await started.result;
     assert.ok(result.signal === "SIGINT" || result.code === 130, `${result.signal} ${result.code}`);
     const [line] = spooled(`${dir}/spool`);
+    const { command, taskStatus, exitCode, errorClass } = line.event.parameters;
     assert.deepEqual(
-      [line.event.parameters.command, line.event.parameters.taskStatus, line.event.parameters.exitCode],
-      ["wait", "interrupted", 130],
+      [command, taskStatus, exitCode, errorClass],
+      ["wait", "interrupted", 130, "KeyboardInterrupt"],
+      "reported as the Python tool reports Ctrl-C",
     );
     const next = await cli(dir, server, ["greet"]);
     assert.equal(next.code, 0);

@@ -1,11 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { CLIENT_VERSION } from "../mod.ts";
 import { defaultSpoolDir, parseFlag } from "../src/config.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
+import { pythonJsonDumps } from "../src/python_json.ts";
 import { pythonMachineName } from "../src/runtime/info.ts";
-import { runChild } from "./helpers/child.ts";
+import { canRun, runChild } from "./helpers/child.ts";
 import { TestServer } from "./helpers/server.ts";
 
 test("CLIENT_VERSION is kept equal to deno.json's version", () => {
@@ -45,7 +47,23 @@ test("cpuArchitecture is spelled as Python's platform.machine() would", () => {
   assert.equal(pythonMachineName("darwin", "arm64"), "arm64");
   assert.equal(pythonMachineName("win32", "x64"), "AMD64");
   assert.equal(pythonMachineName("windows", "aarch64"), "ARM64");
+  const linux: [string, string][] = [
+    ["x64", "x86_64"],
+    ["arm64", "aarch64"],
+    ["ppc64", "ppc64le"],
+    ["s390x", "s390x"],
+    ["riscv64", "riscv64"],
+    ["loong64", "loongarch64"],
+    ["arm", "armv7l"],
+    ["ia32", "i686"],
+  ];
+  for (const [arch, machine] of linux) assert.equal(pythonMachineName("linux", arch), machine, arch);
+  assert.equal(pythonMachineName("freebsd", "x64"), "amd64");
   assert.match(runtimeInfo().machine, /^(x86_64|aarch64|arm64|AMD64|ARM64)$/);
+  if (canRun("python3", "--version")) {
+    const python = execFileSync("python3", ["-c", "import platform; print(platform.machine())"], { encoding: "utf8" });
+    assert.equal(runtimeInfo().machine, python.trim(), "what Python says on this machine");
+  }
 });
 
 async function settings(env: Record<string, string | undefined>, endpointOption?: string) {
@@ -80,6 +98,48 @@ test("NAT_TELEMETRY_ENDPOINT=stdout writes each batch as one JSON line to stderr
   assert.equal(envelope.sessionId, "ci-sess", "NAT_SESSION_PREFIX is prepended");
   assert.equal(envelope.events[0].parameters.command, "settings");
   assert.equal(result.stats.sent, 1);
+});
+
+const hasPython = canRun("python3", "--version");
+
+test("the stdout sink prints the bytes Python's json.dumps prints for the same envelope, even in a dry run", async () => {
+  const result = await settings({
+    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_ENDPOINT: "stdout",
+    NAT_TELEMETRY_DRY_RUN: "1",
+    NAT_TEST_COMMAND: "réglages ✓ 😀",
+  });
+  const [line] = result.stderr.trim().split("\n");
+  assert.match(line, /^\{"browserType": "undefined", "clientId": /);
+  assert.match(line, /"command": "r\\u00e9glages \\u2713 \\ud83d\\ude00"/);
+  assert.equal(result.stats.sent, 1, "printed, as the Python tool prints, though NAT_TELEMETRY_DRY_RUN is set");
+  if (hasPython) {
+    const python = execFileSync(
+      "python3",
+      ["-c", "import json, sys; print(json.dumps(json.loads(sys.stdin.read())))"],
+      {
+        input: line,
+        encoding: "utf8",
+      },
+    );
+    assert.equal(line, python.trim(), "byte for byte what Python prints");
+  }
+});
+
+test("pythonJsonDumps spells numbers, strings and nesting as Python's json.dumps", () => {
+  const value = {
+    a: [1, -3.5, 2.5e-7, 1e-5, 0.0001, 123456789.125, 1e16, 1e22],
+    b: 'é😀\u007f\u001f\n"/',
+    c: { d: true, e: null },
+  };
+  const expected =
+    '{"a": [1, -3.5, 2.5e-07, 1e-05, 0.0001, 123456789.125, 1e+16, 1e+22], "b": "\\u00e9\\ud83d\\ude00\\u007f\\u001f\\n\\"/", "c": {"d": true, "e": null}}';
+  assert.equal(pythonJsonDumps(value), expected);
+  if (hasPython) {
+    const script = "import json; print(json.dumps({'a': [1, -3.5, 2.5e-7, 1e-5, 0.0001, 123456789.125, 1e16, 1e22], " +
+      "'b': '\u00e9\\U0001f600\x7f\x1f\\n\"/', 'c': {'d': True, 'e': None}}))";
+    assert.equal(execFileSync("python3", ["-c", script], { encoding: "utf8" }).trim(), expected);
+  }
 });
 
 test("NAT_TELEMETRY_ENDPOINT is read at construction; the endpoint option wins over it", async () => {

@@ -4,7 +4,9 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { effectiveConsent, PROMPT_VERSION, recordConsent } from "../mod.ts";
-import { formatConsentToml, parseConsentToml, readConsentFile } from "../src/consent.ts";
+import { decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
+import { parseToml } from "../src/toml.ts";
+import fc from "fast-check";
 import { canRun } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
@@ -29,7 +31,7 @@ function withEnv(vars: Record<string, string | undefined>, fn: () => void) {
 
 test("the consent file the Python tool writes reads as its decision", () => {
   assert.equal(readConsentFile(pythonVector), "enabled");
-  assert.deepEqual(parseConsentToml(readFileSync(pythonVector, "utf8")), {
+  assert.deepEqual(parseToml(readFileSync(pythonVector, "utf8")).telemetry, {
     consent: "enabled",
     consented_at: "2026-11-28T04:06:19Z",
     prompt_version: "1.0",
@@ -100,11 +102,38 @@ test("the reader takes comments, other tables, literal strings and escapes", () 
     'consented_at = "2026-11-28T04:06:19Z" # when',
     'prompt_version = "1\\u002e0"',
   ].join("\n");
-  assert.deepEqual(parseConsentToml(text), {
+  assert.deepEqual(parseToml(text).telemetry, {
     consent: "enabled",
     consented_at: "2026-11-28T04:06:19Z",
     prompt_version: "1.0",
   });
+});
+
+/** Valid TOML variants and invalid files, with the decision Python's tomllib reads in each (kept as a fixture). */
+const corpus: { name: string; text: string; decision: string; valid: boolean }[] = JSON.parse(
+  readFileSync(new URL("./vectors/consent-corpus.json", import.meta.url), "utf8"),
+);
+
+test("every consent file of the corpus reads as the same decision as Python's tomllib reads it", () => {
+  for (const { name, text, decision, valid } of corpus) {
+    const read = decisionOf(text);
+    assert.equal(read.state, decision, name);
+    assert.equal(read.problem === "is not valid TOML", !valid, `${name}: ${read.problem ?? "read"}`);
+  }
+});
+
+test("the corpus's expected decisions are what tomllib itself reads", {
+  skip: !canRun("python3", "-c", "import tomllib") && "needs python3 >= 3.11",
+}, () => {
+  const oracle = new URL("./vectors/consent_decision.py", import.meta.url).pathname;
+  const out = execFileSync("python3", [oracle], {
+    input: JSON.stringify(corpus.map((entry) => entry.text)),
+    encoding: "utf8",
+  });
+  assert.deepEqual(
+    JSON.parse(out),
+    corpus.map(({ decision, valid }) => ({ decision, valid })),
+  );
 });
 
 test("the prompt-version gate: enabled under another version asks again; disabled holds under any", () => {
@@ -165,4 +194,35 @@ test("a decision that cannot be persisted returns false, leaves what was there, 
   assert.equal(recordConsent("enabled", `${dir.path}/telemetry.toml`), false);
   assert.deepEqual(readdirSync(dir.path).sort(), ["not-a-dir", "telemetry.toml"]);
   assert.deepEqual(readdirSync(`${dir.path}/telemetry.toml`), ["keep"]);
+});
+
+test("mutated consent files read as tomllib reads them: same validity, same decision (property)", {
+  skip: !canRun("python3", "-c", "import tomllib") && "needs python3 >= 3.11",
+}, () => {
+  const pieces = [..." \t\n\"'=[].,{}#\\ux0123456789abenlodistr_-+:TZ"];
+  const mutation = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 2 }), fc.constantFrom(...pieces), fc.nat({ max: 8 }));
+  const texts = fc.sample(
+    fc.tuple(fc.constantFrom(...corpus.map((entry) => entry.text)), fc.array(mutation, { minLength: 1, maxLength: 3 }))
+      .map(([text, edits]) =>
+        edits.reduce((t, [at, kind, piece, length]) => {
+          const i = at % (t.length + 1);
+          return kind === 0
+            ? t.slice(0, i) + piece + t.slice(i)
+            : kind === 1
+            ? t.slice(0, i) + t.slice(i + 1)
+            : t.slice(0, i) + t.slice(length, length * 2) + t.slice(i);
+        }, text)
+      ),
+    { numRuns: 1500, seed: 20261129 },
+  );
+  const oracle = new URL("./vectors/consent_decision.py", import.meta.url).pathname;
+  const expected = JSON.parse(execFileSync("python3", [oracle], { input: JSON.stringify(texts), encoding: "utf8" }));
+  const mismatches = texts.flatMap((text, i) => {
+    const read = decisionOf(text);
+    const ours = { decision: read.state, valid: read.problem !== "is not valid TOML" };
+    return ours.decision === expected[i].decision && ours.valid === expected[i].valid
+      ? []
+      : [{ text, ours, tomllib: expected[i] }];
+  });
+  assert.deepEqual(mismatches.slice(0, 5), []);
 });

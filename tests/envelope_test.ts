@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { buildPayload, CliCommandEvent, formatTimestamp, TaskStatus } from "../mod.ts";
 import { encodeEnvelope, envelopeHeader, toWireEvent } from "../src/envelope.ts";
 import { TelemetryEvent } from "../src/events.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
 
 const vectorUrl = new URL("./vectors/envelope-nat_cli_command-1.5.json", import.meta.url);
 
@@ -47,6 +48,16 @@ test("encodeEnvelope of pre-serialized events equals JSON.stringify of buildPayl
   const encoded = encodeEnvelope(header, events.map((event) => JSON.stringify(toWireEvent(event))));
   assert.equal(encoded, JSON.stringify(buildPayload(events, vectorOptions)));
   assert.equal(encodeEnvelope(header, []), JSON.stringify({ ...header, events: [] }));
+});
+
+test("buildPayload defaults as the Python client: this machine's architecture, session 'undefined'", () => {
+  const envelope = buildPayload([new CliCommandEvent({ command: "run", taskStatus: "success" })], {
+    sourceClientVersion: "1.2.3",
+  });
+  assert.equal(envelope.cpuArchitecture, runtimeInfo().machine);
+  assert.notEqual(envelope.cpuArchitecture, "undefined");
+  assert.equal(envelope.sessionId, "undefined");
+  assert.deepEqual(Object.keys(envelope), Object.keys(JSON.parse(readFileSync(vectorUrl, "utf8"))), "no key dropped");
 });
 
 test("buildPayload throws on an empty event list", () => {

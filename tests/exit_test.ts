@@ -60,6 +60,32 @@ for (const { label, executable } of targets) {
     }
   });
 
+  test(`${label}: trackCommand records an exit from inside the command with its code, spooled`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const exited = await child("track-exit", dir.path, server.url());
+      assert.deepEqual([exited.code, exited.stdout, exited.stderr], [4, "", ""]);
+      const recorded = spooled(dir.path).map(({ event: { parameters: p } }) => [p.command, p.taskStatus, p.exitCode]);
+      assert.deepEqual(recorded, [["track-exit", "failure", 4]]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: trackCommand records the exit code a command set and returned without`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const run = await child("track-exit-code", dir.path, server.url());
+      assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", ""]);
+      const recorded = server.events().map(({ parameters: p }) => [p.taskStatus, p.exitCode]);
+      assert.deepEqual(recorded, [["failure", 2]]);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${label}: an explicit exit spools synchronously, keeps its code, and the next run delivers`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
-import { editLine, parseAnswer } from "../src/prompt.ts";
+import { PROMPT_VERSION } from "../mod.ts";
+import { CONSENT_DISCLOSURE, DISCLOSED_ITEMS, editLine, parseAnswer } from "../src/prompt.ts";
 import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
@@ -60,6 +61,57 @@ function recorded(file: string): string | undefined {
   return existsSync(file) ? /consent = "(\w+)"/.exec(readFileSync(file, "utf8"))?.[1] : undefined;
 }
 
+test("the question discloses everything either tool collects under prompt version 1.0", () => {
+  // Pinned: changing what is disclosed means a new prompt version, in both tools.
+  assert.deepEqual(DISCLOSED_ITEMS, [
+    "the product and the command that ran, and a subcommand the program registered",
+    "how it ended: success, failure or interrupted, the exit code, and the class name of an error " +
+    "(such as ValueError or TypeError; never its message)",
+    "how long it took",
+    "the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture",
+    "the tool's version, a random id for the run, and when the events happened and were sent",
+  ]);
+  assert.equal(PROMPT_VERSION, "1.0");
+  // Every field that carries data, in the Python tool's envelope and ours, is named by an item.
+  const named: Record<string, RegExp> = {
+    nemoSource: /the product/,
+    command: /the command that ran/,
+    subcommand: /a subcommand/,
+    taskStatus: /success, failure or interrupted/,
+    durationMs: /how long it took/,
+    exitCode: /the exit code/,
+    errorClass: /the class name of an error \(such as ValueError/,
+    pythonVersion: /the language runtime and its version \(Python, Node.js, Deno or Bun\)/,
+    cpuArchitecture: /the CPU architecture/,
+    clientVer: /the tool's version/,
+    sessionId: /a random id for the run/,
+    sentTs: /when the events happened and were sent/,
+    ts: /when the events happened/,
+  };
+  const envelope = JSON.parse(
+    readFileSync(new URL("./vectors/envelope-nat_cli_command-1.5.json", import.meta.url), "utf8"),
+  );
+  const placeholders = new Set([
+    "undefined",
+    "None",
+    "184482118588404",
+    "Native",
+    "Release",
+    "1.6",
+    "1.5",
+    "nat-telemetry/1.0",
+  ]);
+  const carried = [
+    ...Object.entries(envelope).filter(([key, value]) => key !== "events" && !placeholders.has(value as string)).map((
+      [key],
+    ) => key),
+    ...Object.keys(envelope.events[0]).filter((key) => key !== "parameters" && key !== "name"),
+    ...Object.keys(envelope.events[0].parameters),
+  ];
+  assert.deepEqual(carried.filter((field) => !(field in named)), [], "a field no item names");
+  for (const [field, words] of Object.entries(named)) assert.match(CONSENT_DISCLOSURE, words, field);
+});
+
 test("the line editor: characters, backspace, Enter, Ctrl-C and Ctrl-D", () => {
   const keys = (text: string) => new TextEncoder().encode(text);
   const typed: { text: string; result?: string | null } = { text: "" };
@@ -84,7 +136,7 @@ test("on a terminal, Enter means yes: recorded, and on for this run", { skip }, 
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
   const screen = await onTerminal(file, "\r");
-  assert.match(screen, /never collects arguments, file paths/);
+  assert.match(screen, /never collects:\n {2}- arguments, file paths or file contents/);
   assert.match(screen, /nat-telemetry disable/);
   assert.deepEqual(result(screen), { state: "enabled", enabled: true });
   assert.equal(recorded(file), "enabled");

@@ -56,23 +56,48 @@ function detect(): RuntimeInfo {
 }
 
 /**
- * Spells an OS and architecture the way Python's `platform.machine()` does, so
- * the envelope's `cpuArchitecture` matches what the Python client sends.
+ * Spells an OS and architecture the way Python's `platform.machine()` does
+ * (`uname -m` on POSIX), so the envelope's `cpuArchitecture` matches what the
+ * Python client sends from the same machine.
  *
- * @param os The OS as Node (`linux`, `darwin`, `win32`) or Deno (`windows`) names it.
- * @param arch The architecture as Node (`x64`, `arm64`) or Deno (`x86_64`, `aarch64`) names it.
- * @returns The Python spelling, e.g. `x86_64`, `aarch64`, `arm64` (macOS), `AMD64` (Windows).
+ * @param os The OS as Node (`linux`, `darwin`, `win32`, `freebsd`...) or Deno (`windows`) names it.
+ * @param arch The architecture as Node (`x64`, `arm64`, `ppc64`, `loong64`...) or Deno (`x86_64`, `aarch64`) names it.
+ * @returns The Python spelling, e.g. `x86_64`, `aarch64`, `ppc64le`, `s390x`, `riscv64`, `loongarch64`,
+ *   `armv7l` (Linux), `arm64` (macOS), `amd64` (FreeBSD), `AMD64` (Windows).
  * @example
  * ```ts
  * import { pythonMachineName } from "./info.ts";
  * pythonMachineName("linux", "x64"); // "x86_64"
+ * pythonMachineName("linux", "ppc64"); // "ppc64le"
  * ```
  */
 export function pythonMachineName(os: string, arch: string): string {
-  const normalized = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : arch;
-  if (os === "win32" || os === "windows") {
-    return { x64: "AMD64", arm64: "ARM64", ia32: "x86" }[normalized] ?? normalized;
-  }
-  if (os === "darwin") return { x64: "x86_64" }[normalized] ?? normalized;
-  return { x64: "x86_64", arm64: "aarch64", ia32: "i686", arm: "armv7l" }[normalized] ?? normalized;
+  const normalized = NORMALIZED_ARCH[arch] ?? arch;
+  const names = os === "win32" || os === "windows"
+    ? WINDOWS_MACHINES
+    : os === "darwin"
+    ? DARWIN_MACHINES
+    : os.endsWith("bsd")
+    ? BSD_MACHINES
+    : LINUX_MACHINES;
+  return names[normalized] ?? normalized;
 }
+
+/** Deno's (and Rust's) names for what Node calls x64, arm64 and riscv64. */
+const NORMALIZED_ARCH: Record<string, string> = { x86_64: "x64", aarch64: "arm64", riscv64gc: "riscv64" };
+/** `uname -m` on Linux; Node reports little-endian POWER (the only one it runs on Linux) as ppc64. */
+const LINUX_MACHINES: Record<string, string> = {
+  x64: "x86_64",
+  arm64: "aarch64",
+  ia32: "i686",
+  arm: "armv7l",
+  ppc64: "ppc64le",
+  s390x: "s390x",
+  riscv64: "riscv64",
+  loong64: "loongarch64",
+  mipsel: "mips",
+  mips64el: "mips64",
+};
+const DARWIN_MACHINES: Record<string, string> = { x64: "x86_64", arm64: "arm64" };
+const BSD_MACHINES: Record<string, string> = { x64: "amd64", arm64: "arm64", ia32: "i386" };
+const WINDOWS_MACHINES: Record<string, string> = { x64: "AMD64", arm64: "ARM64", ia32: "x86" };
