@@ -1,8 +1,10 @@
 /**
  * The demo (`deno task demo`): the local collector, and the example CLI
  * (`examples/cli.ts`, built on trackCommand) run under Deno, Node and Bun
- * while the endpoint is healthy, then down, then back. It shows each run's
- * wall time, what was spooled, and what arrived. Nothing leaves loopback and
+ * while the endpoint is healthy, then down, then back. Each run hands its
+ * event to a sender process at exit (the default outside CI) and ends at once;
+ * the demo waits for the sender after each run. It shows each run's wall time,
+ * what was spooled once the sender was done, and what arrived. Nothing leaves loopback and
  * nothing is written outside a temporary directory.
  *
  * @module
@@ -55,6 +57,19 @@ function spooledCount(): number {
   }
 }
 
+/** Gives a sender time to start, then waits (at most 10 s) until none works on the spool: its lock file is gone. */
+async function senderDone(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    try {
+      Deno.statSync(`${work}/spool/sender.lock`);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const rows: string[] = [];
 async function run(label: string, runtime: string, program: string, args: string[]) {
   const started = performance.now();
@@ -65,6 +80,7 @@ async function run(label: string, runtime: string, program: string, args: string
     stderr: "null",
   }).output();
   const ms = performance.now() - started;
+  await senderDone();
   rows.push(`| ${label} | ${runtime} | \`${args.join(" ")}\` | ${code} | ${ms.toFixed(0)} ms | ${spooledCount()} |`);
 }
 
@@ -72,7 +88,7 @@ await run("healthy", "deno 2.9.6", "examples/cli.ts", ["greet", "demo"]);
 await run("healthy", "node 24.9.0", "examples/cli.ts", ["crash"]);
 await run("healthy", "bun 1.4.5", "examples/cli.ts", ["fail"]);
 await endpoint("silent");
-await run("silent: first run pays the budget", "node 24.9.0", "examples/cli.ts", ["greet"]);
+await run("silent: the sender waits, not the run", "node 24.9.0", "examples/cli.ts", ["greet"]);
 await run("silent: known down, spools at once", "bun 1.4.5", "examples/cli.ts", ["greet"]);
 await endpoint("down");
 await run("refused: still known down", "deno 2.9.6", "examples/cli.ts", ["fail"]);
@@ -81,15 +97,16 @@ await run("back: `nat-telemetry flush` delivers now", "deno 2.9.6", "src/cli.ts"
 await run("back", "bun 1.4.5", "examples/cli.ts", ["greet", "again"]);
 
 console.log(`Collector: ${url} (loopback). Spool and consent file: ${work}\n`);
-console.log("| endpoint | runtime | command | exit code | wall time | events spooled after |");
+console.log("| endpoint | runtime | command | exit code | wall time | events spooled once the sender is done |");
 console.log("| --- | --- | --- | ---: | ---: | ---: |");
 for (const row of rows) console.log(row);
 console.log("\nWhat the collector received, in order (one line per event, repeats dropped):\n");
 for (const line of received) console.log(`  ${line}`);
 console.log(
-  "\nWhile the endpoint was silent, the first run waited the 2 s exit budget and spooled its event; the next" +
-    " runs knew the endpoint was down and spooled at once. `nat-telemetry flush` delivered the spool when it" +
-    " came back, each event with its original timestamp.",
+  "\nNo run waited on the network: each spooled its event and handed it to a sender process. While the" +
+    " endpoint was silent, the sender waited out its budget and left the event spooled, marking the endpoint down;" +
+    " the next runs saw that and only spooled. `nat-telemetry flush` delivered the spool when it came back, each" +
+    " event with its original timestamp.",
 );
 
 await collector?.close();

@@ -78,7 +78,8 @@ interface Summary {
 
 async function suite(label: string, cmd: string[], summary: Summary): Promise<void> {
   console.log(`\n== tests: ${label}`);
-  const { ok, output } = await run(cmd, { NAT_TEST_RUNTIME_LABEL: label });
+  // Handlers in the test processes deliver in process, as in CI; handoff_test.ts asks for the hand-off itself.
+  const { ok, output } = await run(cmd, { NAT_TEST_RUNTIME_LABEL: label, NAT_TELEMETRY_HANDOFF: "0" });
   const passed = count(output, summary.passed);
   const failed = summary.failed.reduce((sum, pattern) => sum + (count(output, pattern) ?? 0), 0);
   const skipped = count(output, summary.skipped) ?? 0;

@@ -4,7 +4,10 @@
  *
  * @module
  */
+import { toWireEvent } from "./envelope.ts";
+import { TelemetryEvent } from "./events.ts";
 import type { SpoolClaim } from "./spool.ts";
+import { utf8Length } from "./utf8.ts";
 
 /** An event held by a handler: serialized once at enqueue, with its retry state. */
 export interface PendingEvent {
@@ -24,6 +27,41 @@ export interface PendingEvent {
   notBefore: number;
   /** The spool file it was read from, if it came from an earlier run. */
   readonly claim?: SpoolClaim;
+}
+
+/**
+ * Serializes an event once, for a handler to hold, or says why it cannot be
+ * kept: `not_an_event`, `invalid_event` (a parameter the wire cannot carry, a
+ * getter or proxy that throws) or `event_too_large`. Never throws.
+ *
+ * @param event What was enqueued.
+ * @param sessionId The handler's session.
+ * @param maxEventBytes The largest serialized event accepted.
+ * @returns The pending event, or the reason it is dropped.
+ * @example
+ * ```ts
+ * import { toPending } from "./batch.ts";
+ * import { CliCommandEvent } from "./events.ts";
+ * toPending(new CliCommandEvent({ command: "run", taskStatus: "success" }), "s", 32768); // { json: '{"ts":…', … }
+ * toPending({ name: "fake" }, "s", 32768); // "not_an_event"
+ * ```
+ */
+export function toPending(event: unknown, sessionId: string, maxEventBytes: number): PendingEvent | string {
+  try {
+    if (!(event instanceof TelemetryEvent)) return "not_an_event";
+  } catch {
+    return "not_an_event"; // a Proxy whose getPrototypeOf throws
+  }
+  try {
+    const json = JSON.stringify(toWireEvent(event));
+    const { schemaVersion, timestamp } = event;
+    if (typeof schemaVersion !== "string" || !Number.isFinite(timestamp)) return "invalid_event";
+    const bytes = utf8Length(json);
+    if (bytes > maxEventBytes) return "event_too_large";
+    return { json, bytes, schemaVersion, sessionId, timestamp, retries: 0, notBefore: 0 };
+  } catch {
+    return "invalid_event";
+  }
 }
 
 /**

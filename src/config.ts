@@ -38,6 +38,10 @@ export interface EnvironmentSettings {
   sessionPrefix: string;
   /** Where the spool lives, or `undefined` when there is nowhere (see {@link defaultSpoolDir}). */
   spoolDir: string | undefined;
+  /** `NAT_TELEMETRY_HANDOFF`: `true`/`false` when set, else `"auto"` (hand off unless in CI). */
+  handOff: boolean | "auto";
+  /** `CI` is set to anything but `""`, `0` or `false`. */
+  ci: boolean;
 }
 
 /**
@@ -58,6 +62,8 @@ export function environmentSettings(): EnvironmentSettings {
     dryRun: parseFlag(env("NAT_TELEMETRY_DRY_RUN")) ?? false,
     sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
     spoolDir: defaultSpoolDir(env, runtimeInfo().os),
+    handOff: parseFlag(env("NAT_TELEMETRY_HANDOFF")) ?? "auto",
+    ci: !["", "0", "false"].includes(env("CI")?.trim().toLowerCase() ?? ""),
   };
 }
 

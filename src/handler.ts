@@ -6,16 +6,16 @@
  * @module
  */
 import { retryDelay } from "./backoff.ts";
-import { type PendingEvent, planBatches } from "./batch.ts";
+import { Backlog } from "./backlog.ts";
+import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { isTelemetryEnabled } from "./consent.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
-import { encodeEnvelope, envelopeHeader, toWireEvent } from "./envelope.ts";
-import { TelemetryEvent } from "./events.ts";
-import { EndpointHealth } from "./health.ts";
+import { encodeEnvelope, envelopeHeader } from "./envelope.ts";
+import type { TelemetryEvent } from "./events.ts";
+import { shouldHandOff, startSender } from "./exit_strategy.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { pythonJsonDumps } from "./python_json.ts";
-import { Spool, type SpoolClaim, spoolKey, STALE_CLAIM_MS } from "./spool.ts";
 import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
 
@@ -101,12 +101,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #stopping: Promise<void> | undefined;
   /** Unregisters the exit hooks and signal listeners; set while they are registered. */
   #unhook: (() => void) | undefined;
-  /** The spool and the endpoint's health: `undefined` until first needed, `null` when there is no spool. */
-  #disk: { spool: Spool; health: EndpointHealth } | null | undefined;
+  /** The spool, the endpoint's health and claims: `undefined` until first needed, `null` when there is no spool. */
+  #disk: Backlog | null | undefined;
   /** Whether the spool has been read since the endpoint was last known healthy. */
   #replayDone = false;
-  /** Spool files this handler claimed and has not settled yet. */
-  readonly #claims = new Set<SpoolClaim>();
 
   /**
    * Creates a handler. It sends nothing, touches no file and starts no timer until used.
@@ -142,13 +140,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (!isTelemetryEnabled()) return;
       this.#hookExit();
       this.#enqueued++;
-      const pending = this.#serialize(event);
+      const pending = toPending(event, this.#options.sessionId, this.#maxEventBytes);
       if (typeof pending === "string") return this.#drop(1, pending);
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);
       if (this.#queue.length >= this.#options.maxQueueSize) void this.flush();
     } catch {
-      // Nothing reaches the host; #serialize already caught what events can throw.
+      // Nothing reaches the host; toPending already caught what events can throw.
     }
   }
 
@@ -226,25 +224,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
     return this.#queue.length + this.#dlq.length + this.#inFlight.size;
   }
 
-  /** Serializes an event once, or says why it cannot be kept; whatever the event's getters or proxy throw. */
-  #serialize(event: unknown): PendingEvent | string {
-    try {
-      if (!(event instanceof TelemetryEvent)) return "not_an_event";
-    } catch {
-      return "not_an_event"; // a Proxy whose getPrototypeOf throws
-    }
-    try {
-      const json = JSON.stringify(toWireEvent(event));
-      const { schemaVersion, timestamp } = event;
-      if (typeof schemaVersion !== "string" || !Number.isFinite(timestamp)) return "invalid_event";
-      const bytes = utf8Length(json);
-      if (bytes > this.#maxEventBytes) return "event_too_large";
-      return { json, bytes, schemaVersion, sessionId: this.#options.sessionId, timestamp, retries: 0, notBefore: 0 };
-    } catch {
-      return "invalid_event";
-    }
-  }
-
   /** Registers the exit hooks (and, if asked, the interrupt listeners) unless they are registered. */
   #hookExit(): void {
     if (this.#unhook) return;
@@ -255,13 +234,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
         void this.stop();
         return started;
       },
-      exit: () => this.#spoolPending(),
+      exit: () => this.#handOff() || this.#spoolPending(),
     });
     const onInterrupt = this.#options.captureInterrupts;
     const unhookInterrupts = onInterrupt
       ? runtime.onInterrupt((signal) => {
         onInterrupt(signal);
-        this.#spoolPending();
+        if (!this.#handOff()) this.#spoolPending();
       })
       : undefined;
     this.#unhook = () => {
@@ -283,6 +262,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#ticking = false;
     // Only when set: under Deno the first timer call of a process loads its timer module (~10 ms).
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    // The exit that never waits on the network: spool, and let a sender process deliver (exit_strategy.ts).
+    if (this.#held() > 0 && this.#handOff()) {
+      this.#unhook?.();
+      this.#unhook = undefined;
+      return;
+    }
     this.#replay();
     // Nothing to send, or the endpoint is known to be down: spool at once, without paying the exit budget.
     if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush();
@@ -321,7 +306,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   async #flushDue(): Promise<void> {
     try {
-      this.#renewClaims();
+      this.#disk?.renewClaims();
       this.#replay();
       if (this.#deliveryPaused()) return;
       const now = this.#options.clock();
@@ -420,26 +405,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** Events are done with (sent or dropped): spool files whose events are all done are deleted. */
   #settle(events: readonly PendingEvent[]): void {
-    for (const { claim } of events) {
-      if (claim && --claim.remaining === 0) {
-        this.#claims.delete(claim);
-        this.#disk?.spool.release(claim);
-      }
-    }
+    this.#disk?.settle(events);
   }
 
   /** Opens the spool and the endpoint's health on first need; only an HTTP sink has them. */
-  #openDisk(): { spool: Spool; health: EndpointHealth } | null {
-    if (this.#disk !== undefined) return this.#disk;
-    const { sink, spoolDir, spoolLimits, clock, random } = this.#options;
-    const files = host().files;
-    const spool = sink.kind === "http" && spoolDir !== undefined && files
-      ? Spool.open(spoolDir, files, spoolLimits, spoolKey(sink.url))
-      : undefined;
-    this.#disk = spool && files && sink.kind === "http"
-      ? { spool, health: new EndpointHealth(files, spool.dir, sink.url, clock, random) }
-      : null;
-    return this.#disk;
+  #openDisk(): Backlog | null {
+    return this.#disk ??= Backlog.open(this.#options);
   }
 
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */
@@ -447,19 +418,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // Events spooled before the user opted out stay unsent: their decision now is what counts.
     if (this.#replayDone || !isTelemetryEnabled() || this.#deliveryPaused()) return;
     this.#replayDone = true;
-    const spool = this.#openDisk()?.spool;
-    if (!spool) return;
-    const { events, dropped } = spool.claim(this.#options.maxBufferedEvents - this.#held(), this.#options.clock());
-    for (const [reason, count] of Object.entries(dropped)) {
-      this.#replayed += count;
-      this.#drop(count, reason);
-    }
-    for (const event of events) {
-      this.#replayed++;
-      this.#claims.add(event.claim);
-      const bytes = utf8Length(event.json);
-      this.#dlq.push({ ...event, bytes, notBefore: 0 });
-    }
+    const replayed = this.#openDisk()?.replay(this.#options.maxBufferedEvents - this.#held());
+    if (!replayed) return;
+    this.#countFromDisk(replayed.dropped);
+    this.#replayed += replayed.events.length;
+    this.#dlq.push(...replayed.events);
   }
 
   /**
@@ -470,39 +433,44 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #spoolPending(): void {
     const pending = [...this.#dlq, ...this.#inFlight, ...this.#queue];
     if (pending.length === 0) return;
-    const spool = this.#openDisk()?.spool;
-    if (!spool && this.#options.spoolDir === undefined) return;
+    const disk = this.#openDisk();
+    if (!disk && this.#options.spoolDir === undefined) return;
     this.#dlq = [];
     this.#inFlight.clear();
     this.#queue = [];
     try {
-      if (!spool) throw new Error("no spool");
-      const { written, older } = spool.write(pending, this.#options.clock());
-      let ours = 0;
-      for (const [reason, count] of Object.entries(written)) {
-        ours += count;
-        this.#drop(count, reason);
-      }
-      this.#spooled += pending.length - ours;
-      // Older files removed to keep the bounds: earlier runs' events, taken from disk by this run and dropped.
-      for (const [reason, count] of Object.entries(older)) {
-        this.#replayed += count;
-        this.#drop(count, reason);
-      }
+      if (!disk) throw new Error("no spool");
+      const { spooled, dropped, olderDropped } = disk.write(pending);
+      this.#spooled += spooled;
+      for (const [reason, count] of Object.entries(dropped)) this.#drop(count, reason);
+      this.#countFromDisk(olderDropped); // earlier runs' events, taken from disk by this run and dropped
     } catch {
       this.#drop(pending.length, "spool_unavailable");
     }
     // Events from claimed files are settled now: sent, dropped, or in the new file.
-    for (const claim of this.#claims) spool?.release(claim);
-    this.#claims.clear();
+    disk?.releaseAll();
   }
 
-  /** Renews the claims this handler holds, so no other run takes them over while it still retries their events. */
-  #renewClaims(): void {
-    const now = this.#options.clock();
-    for (const claim of this.#claims) {
-      if (now - claim.renewedAt > STALE_CLAIM_MS / 4) this.#disk?.spool.renew(claim, now);
+  /** Events this run took from disk and dropped: counted as replayed, and dropped. */
+  #countFromDisk(dropped: Record<string, number>): void {
+    for (const [reason, count] of Object.entries(dropped)) {
+      this.#replayed += count;
+      this.#drop(count, reason);
     }
+  }
+
+  /**
+   * Hands what is pending to a sender process, when the exit strategy says so: spools it (synchronously, so
+   * the exit and interrupt hooks can call this too) and starts a sender unless one is at work.
+   *
+   * @returns `false` when this run delivers in process instead.
+   */
+  #handOff(): boolean {
+    const disk = this.#openDisk();
+    if (!disk || !shouldHandOff(this.#options, disk)) return false;
+    this.#spoolPending();
+    startSender(this.#options, disk);
+    return true;
   }
 
   #drop(count: number, reason: string, detail?: string): void {

@@ -76,6 +76,13 @@ export interface NATTelemetryHandlerOptions {
    * @default {false}
    */
   captureInterrupts?: boolean | ((signal: InterruptSignal) => void);
+  /**
+   * At the end (`stop()`, the natural exit, `process.exit()`, Ctrl-C), hand pending events to a short-lived
+   * detached sender process instead of delivering them in process, so the exit waits for a spool write and a
+   * spawn, not the network. `true` hands off even in CI; `false` never. See the README, "At exit".
+   * @default {NAT_TELEMETRY_HANDOFF if set, else true unless the CI variable is set}
+   */
+  handOff?: boolean;
   /** Receives one line per drop or retry decision (not one per event). Its errors are ignored. */
   logger?: (message: string) => void;
   /** The clock, in epoch milliseconds; for tests. @default {Date.now} */
@@ -107,6 +114,8 @@ export interface ResolvedOptions {
   readonly spoolDir: string | undefined;
   readonly spoolLimits: SpoolLimits;
   readonly captureInterrupts: false | ((signal: InterruptSignal) => void);
+  /** Whether to hand off at the end: always, never, or unless in CI. */
+  readonly handOff: boolean;
   readonly fetch: Fetch;
   readonly logger: (message: string) => void;
   readonly clock: () => number;
@@ -143,7 +152,11 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     if (!ok) throw new RangeError(`${expected}, got ${value}`);
     return value;
   };
-  const optional = <T>(name: keyof NATTelemetryHandlerOptions, type: "string" | "function", fallback: T): T => {
+  const optional = <T>(
+    name: keyof NATTelemetryHandlerOptions,
+    type: "string" | "function" | "boolean",
+    fallback: T,
+  ): T => {
     const value = options[name] ?? fallback;
     // deno-lint-ignore valid-typeof
     if (typeof value !== type) {
@@ -180,6 +193,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
       maxAgeMs: number("spoolMaxAgeDays", 7, "positive") * 86_400_000,
     },
     captureInterrupts: resolveInterrupts(options.captureInterrupts),
+    handOff: optional("handOff", "boolean", settings.handOff === "auto" ? !settings.ci : settings.handOff),
     // globalThis.fetch is looked up at delivery time: under Node.js, touching it loads undici.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional("logger", "function", () => {}),

@@ -248,6 +248,16 @@ export class Spool {
   }
 
   /**
+   * Since when this endpoint's oldest unclaimed events (or those of a claim gone stale) have waited.
+   *
+   * @param now The current time, in epoch milliseconds.
+   * @returns Its time in epoch milliseconds, or `undefined` when nothing waits.
+   */
+  waitingSince(now: number): number | undefined {
+    return this.#claimable(now)[0]?.entry.time;
+  }
+
+  /**
    * Deletes a claimed file; its events are settled or spooled again.
    *
    * @param claim The claim.

@@ -13,6 +13,7 @@ import { canRun, fixturePath, runChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const skip = runtimeInfo().name !== "deno"
   ? "Deno permissions only"
@@ -101,4 +102,45 @@ test("Deno: recordConsent with --allow-write for the file alone returns false, n
   const wide = await onTerminal([`--allow-read=${dir.path}`, `--allow-write=${dir.path}`], {}, ["consent", file]);
   assert.match(wide.stdout, /saved: true/);
   assert.match(readFileSync(file, "utf8"), /consent = "disabled"/);
+});
+
+test(
+  "Deno without --allow-run: the exit hand-off falls back to delivering in process, no prompt",
+  { skip },
+  async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      await onTerminal([
+        "--allow-env",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${dir.path}`,
+        `--allow-write=${dir.path}`,
+      ], {
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        NAT_TELEMETRY_HANDOFF: "1",
+      });
+      assert.deepEqual(commands(server.events()), ["permissions"], "delivered before the run ended");
+      assert.equal(existsSync(`${dir.path}/sender.lock`), false, "no sender");
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test("Deno with --allow-run: the run hands off to a sender with only the permissions it needs", { skip }, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    await onTerminal(["-A"], {
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      NAT_TELEMETRY_SPOOL_DIR: dir.path,
+      NAT_TELEMETRY_HANDOFF: "1",
+    });
+    await waitFor(() => server.events().length === 1, "the sender's delivery");
+    assert.deepEqual(commands(server.events()), ["permissions"]);
+  } finally {
+    await server.close();
+  }
 });

@@ -23,12 +23,21 @@ type Descriptor =
   | { name: "env"; variable: string }
   | { name: "read" | "write"; path: string }
   | { name: "net"; host: string }
-  | { name: "run" }
+  | { name: "run"; command?: string }
   | { name: "sys"; kind: "uid" };
 
 /** The part of the `Deno` namespace we use. */
 export interface DenoNamespace extends DenoFs {
   uid(): number | null;
+  execPath(): string;
+  Command: new (command: string, options: {
+    args: string[];
+    env: Record<string, string>;
+    stdin: "null";
+    stdout: "null";
+    stderr: "null";
+    detached: boolean;
+  }) => { spawn(): { unref(): void } };
   pid: number;
   permissions: { querySync?(descriptor: Descriptor): { state: string } };
   env: { get(name: string): string | undefined };
@@ -187,6 +196,24 @@ export function denoHost(deno: DenoNamespace): Host {
       }
     },
     fetch: undefined,
+    moduleCommand(moduleUrl, grant) {
+      const executable = quietly(() => deno.execPath());
+      if (!executable || !granted({ name: "run", command: executable })) return undefined;
+      const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock"];
+      argv.push(`--allow-net=${grant.net}`, `--allow-read=${grant.dir}`, `--allow-write=${grant.dir}`);
+      argv.push("--allow-env=NAT_TELEMETRY_SENDER", "--allow-sys=uid", moduleUrl);
+      return { argv, env: {} };
+    },
+    spawnDetached(command, env) {
+      try {
+        const [executable, ...args] = command.argv;
+        const options = { stdin: "null", stdout: "null", stderr: "null", detached: true } as const;
+        new deno.Command(executable, { args, env: { ...command.env, ...env }, ...options }).spawn().unref();
+        return true;
+      } catch {
+        return false;
+      }
+    },
     terminal() {
       try {
         if (!deno.stdin.isTerminal() || !deno.stdout.isTerminal() || !deno.stderr.isTerminal()) return undefined;

@@ -98,6 +98,14 @@ export interface HostFiles {
   remove(path: string): void;
 }
 
+/** A command that runs a module in a new process. */
+export interface SpawnCommand {
+  /** The executable and its arguments. */
+  readonly argv: readonly string[];
+  /** Variables the command needs besides the caller's (e.g. `BUN_BE_BUN` for a Bun executable). */
+  readonly env: Readonly<Record<string, string>>;
+}
+
 /** A request as the local HTTP server sees it. */
 export interface ServedRequest {
   method: string;
@@ -181,6 +189,26 @@ export interface Host {
   terminal(): HostTerminal | undefined;
   /** File access, or `undefined` where there is no file system. */
   readonly files: HostFiles | undefined;
+  /**
+   * How to run a module as a detached process of this runtime, with only
+   * the permissions it needs (Deno), or `undefined` when this process may not
+   * spawn one (Deno without `--allow-run`, no child processes here).
+   *
+   * @param moduleUrl The module to run as the program's main module.
+   * @param grant What it needs (Deno): the host:port it sends to, and the one directory it reads and writes.
+   * @returns The command and the environment to add.
+   */
+  moduleCommand(moduleUrl: string, grant: { net: string; dir: string }): SpawnCommand | undefined;
+  /**
+   * Starts a process detached from this one: its own session (no terminal,
+   * no Ctrl-C from the shell), no standard streams, no console window on
+   * Windows, and nothing that keeps this process alive. Never throws.
+   *
+   * @param command What {@link Host.moduleCommand} returned.
+   * @param env Variables to add to this process's environment.
+   * @returns Whether it was started.
+   */
+  spawnDetached(command: SpawnCommand, env: Record<string, string>): boolean;
   /**
    * Starts an HTTP server (for the local collector).
    *

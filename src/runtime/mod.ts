@@ -19,6 +19,7 @@ export type {
   LocalServer,
   ServedAnswer,
   ServedRequest,
+  SpawnCommand,
 } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
 export { SIGNAL_EXIT_STATUS } from "./host.ts";
@@ -36,6 +37,8 @@ const noHost: Host = {
   fetch: undefined,
   terminal: () => undefined,
   files: undefined,
+  moduleCommand: () => undefined,
+  spawnDetached: () => false,
   serve: () => Promise.reject(new Error("no HTTP server in this runtime")),
   args: () => [],
   writeStdout: () => {},
@@ -45,6 +48,9 @@ const noHost: Host = {
   onExit: () => () => {},
   onInterrupt: () => () => {},
 };
+
+/** This module's URL. In a bundle every module has the bundle's URL, which is how a module can tell it was bundled. */
+export const MODULE_URL: string = import.meta.url;
 
 let cached: Host | undefined;
 

@@ -13,6 +13,18 @@ import { nodeFetch } from "./node_fetch.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 import { nodeFiles, type NodeFs } from "./node_files.ts";
 
+/** The part of `node:child_process` we use. */
+interface NodeChildProcess {
+  spawn(
+    command: string,
+    args: readonly string[],
+    options: { detached: boolean; stdio: "ignore"; windowsHide: boolean; env: Record<string, string | undefined> },
+  ): { on(event: "error", listener: () => void): unknown; unref(): void };
+}
+
+/** Where Bun keeps the files of a `bun build --compile` executable: no real file is there. */
+const BUN_EMBEDDED = /^(\/\$bunfs\/|[A-Z]:[\\/]~BUN[\\/])/;
+
 /** The part of `node:http` the local server uses. */
 interface NodeHttpServerModule {
   createServer(listener: (request: NodeIncoming, response: NodeOutgoing) => void): NodeHttpServer;
@@ -61,7 +73,8 @@ export interface NodeProcess {
   stdin: NodeStdin;
   stdout: { isTTY?: boolean; write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean };
-  getBuiltinModule?(name: "node:fs" | "node:http" | "node:https"): unknown;
+  getBuiltinModule?(name: "node:fs" | "node:http" | "node:https" | "node:child_process" | "node:url"): unknown;
+  execPath: string;
   argv: string[];
   exitCode?: number | string;
   on(event: string, listener: (code: number) => void): unknown;
@@ -219,6 +232,35 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
       };
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? nodeFetch((name) => proc.getBuiltinModule!(name)) : undefined,
+    moduleCommand(moduleUrl) {
+      const url = proc.getBuiltinModule?.("node:url") as { fileURLToPath(url: string): string } | undefined;
+      const path = moduleUrl.startsWith("file:") ? quietly(() => url?.fileURLToPath(moduleUrl)) : undefined;
+      if (path === undefined) return undefined;
+      // A Bun executable has no `bun` beside it: BUN_BE_BUN makes it one. A module embedded in it has no file to
+      // run: the executable itself runs, and the sender takes over as its program loads (see sender.ts).
+      const compiled = BUN_EMBEDDED.test(proc.argv[1] ?? "");
+      if (BUN_EMBEDDED.test(path)) return { argv: [proc.execPath], env: {} };
+      const env: Record<string, string> = compiled ? { BUN_BE_BUN: "1" } : {};
+      return { argv: [proc.execPath, path], env };
+    },
+    spawnDetached(command, env) {
+      try {
+        const childProcess = proc.getBuiltinModule?.("node:child_process") as NodeChildProcess | undefined;
+        if (!childProcess) return false;
+        const [executable, ...args] = command.argv;
+        const child = childProcess.spawn(executable, args, {
+          detached: true,
+          stdio: "ignore",
+          windowsHide: true,
+          env: { ...proc.env, ...command.env, ...env },
+        });
+        child.on("error", () => {});
+        child.unref();
+        return true;
+      } catch {
+        return false;
+      }
+    },
     files,
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback),

@@ -70,8 +70,10 @@ export function startChild(fixture: string, options: ChildOptions = {}): Started
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith("NAT_TELEMETRY_") && key !== "DO_NOT_TRACK") env[key] = value;
   }
-  // Children keep no spool unless a test gives them one: nothing reaches the home directory.
+  // Children keep no spool unless a test gives them one: nothing reaches the home directory. They deliver in
+  // process unless a test asks for the exit hand-off (handoff_test.ts), whether or not CI is set.
   env.NAT_TELEMETRY_SPOOL_DIR = "";
+  env.NAT_TELEMETRY_HANDOFF = "0";
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;

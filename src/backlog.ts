@@ -1,0 +1,117 @@
+/**
+ * A handler's durable backlog: the spool and the endpoint's health, opened on
+ * first need, and the spool files the handler has claimed. It takes earlier
+ * runs' events from disk, writes pending ones to it, deletes a claimed file
+ * once its events are settled, and keeps its claims fresh while it holds
+ * them. It counts nothing itself: it says what happened, the handler counts.
+ *
+ * @module
+ */
+import type { PendingEvent } from "./batch.ts";
+import { EndpointHealth } from "./health.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { host } from "./runtime/mod.ts";
+import { Spool, type SpoolClaim, spoolKey, STALE_CLAIM_MS } from "./spool.ts";
+import { utf8Length } from "./utf8.ts";
+
+/** What writing pending events to the spool did. */
+export interface SpoolOutcome {
+  /** Of the events written, how many are on disk now. */
+  readonly spooled: number;
+  /** Of the events written, those dropped to keep the bounds, by reason. */
+  readonly dropped: Record<string, number>;
+  /** Events of older files removed to keep the bounds (earlier runs'), by reason. */
+  readonly olderDropped: Record<string, number>;
+}
+
+/**
+ * The spool, endpoint health and claims of one handler.
+ *
+ * @example
+ * ```ts
+ * import { Backlog } from "./backlog.ts";
+ * import { resolveOptions } from "./options.ts";
+ * const backlog = Backlog.open(resolveOptions({ spoolDir: "/tmp/spool", endpoint: "https://example.com/events" }));
+ * backlog?.health.isOpen();
+ * ```
+ */
+export class Backlog {
+  /** The spool, for this handler's endpoint. */
+  readonly spool: Spool;
+  /** The endpoint's health, shared by runs. */
+  readonly health: EndpointHealth;
+  readonly #options: ResolvedOptions;
+  /** Spool files claimed and not settled yet. */
+  readonly #claims = new Set<SpoolClaim>();
+
+  private constructor(spool: Spool, health: EndpointHealth, options: ResolvedOptions) {
+    this.spool = spool;
+    this.health = health;
+    this.#options = options;
+  }
+
+  /**
+   * Opens the backlog of an HTTP sink with a usable spool.
+   *
+   * @param options The handler's options.
+   * @returns The backlog, or `null` when there is no spool (no directory, an unsafe one, or not an HTTP sink).
+   */
+  static open(options: ResolvedOptions): Backlog | null {
+    const { sink, spoolDir, spoolLimits, clock, random } = options;
+    const files = host().files;
+    if (sink.kind !== "http" || spoolDir === undefined || !files) return null;
+    const spool = Spool.open(spoolDir, files, spoolLimits, spoolKey(sink.url));
+    return spool ? new Backlog(spool, new EndpointHealth(files, spool.dir, sink.url, clock, random), options) : null;
+  }
+
+  /**
+   * Claims events earlier runs left in the spool, as pending events due now.
+   *
+   * @param room How many the handler can hold.
+   * @returns The events, and those taken from disk but dropped, by reason.
+   */
+  replay(room: number): { events: PendingEvent[]; dropped: Record<string, number> } {
+    const { events, dropped } = this.spool.claim(room, this.#options.clock());
+    for (const event of events) this.#claims.add(event.claim);
+    return { events: events.map((event) => ({ ...event, bytes: utf8Length(event.json), notBefore: 0 })), dropped };
+  }
+
+  /**
+   * Writes pending events to the spool.
+   *
+   * @param pending The events.
+   * @returns What was spooled and dropped.
+   * @throws When the spool cannot be written.
+   */
+  write(pending: readonly PendingEvent[]): SpoolOutcome {
+    const { written, older } = this.spool.write(pending, this.#options.clock());
+    const dropped = Object.values(written).reduce((sum, n) => sum + n, 0);
+    return { spooled: pending.length - dropped, dropped: written, olderDropped: older };
+  }
+
+  /**
+   * Events are done with (sent or dropped): a claimed file none of whose events is left is deleted.
+   *
+   * @param events The events.
+   */
+  settle(events: readonly PendingEvent[]): void {
+    for (const { claim } of events) {
+      if (claim && --claim.remaining === 0) {
+        this.#claims.delete(claim);
+        this.spool.release(claim);
+      }
+    }
+  }
+
+  /** Deletes every claimed file: their events are settled, or spooled again. */
+  releaseAll(): void {
+    for (const claim of this.#claims) this.spool.release(claim);
+    this.#claims.clear();
+  }
+
+  /** Renews the claims held, so no other run takes them over while this one still retries their events. */
+  renewClaims(): void {
+    const now = this.#options.clock();
+    for (const claim of this.#claims) if (now - claim.renewedAt > STALE_CLAIM_MS / 4) this.spool.renew(claim, now);
+  }
+}

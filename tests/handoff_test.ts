@@ -1,0 +1,245 @@
+/**
+ * The exit that never waits on the network: at its end a run spools what is
+ * pending and starts a detached sender process that delivers it after the run
+ * is gone. Child processes per runtime (and, under Bun, a `bun build
+ * --compile` executable), real loopback servers, real spools; no timing
+ * assertions: a test waits (bounded) for what the sender must do.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import process from "node:process";
+import { runtimeInfo } from "../src/runtime/mod.ts";
+import { type ChildOptions, fixturePath, runChild, startChild } from "./helpers/child.ts";
+import { commands } from "./helpers/events.ts";
+import { type Reply, TestServer } from "./helpers/server.ts";
+import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const runtime = runtimeInfo().name;
+const linux = process.platform === "linux";
+
+/** Where to run the fixtures: the runtime under test, and under Bun also a compiled executable. */
+const targets: { label: string; executable?: string }[] = [{ label: runtime }];
+if (runtime === "bun") {
+  const out = `${tempDir().path}/exit_child`;
+  execFileSync(process.execPath, ["build", "--compile", fixturePath("exit_child.ts"), "--outfile", out], {
+    stdio: "ignore",
+  });
+  targets.push({ label: "bun --compile executable", executable: out });
+}
+
+/** The environment of a run that hands off, with a short budget so that a failing sender ends soon. */
+function handOff(dir: string, endpoint: string, command: string, extra: Record<string, string> = {}) {
+  return {
+    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_ENDPOINT: endpoint,
+    NAT_TELEMETRY_SPOOL_DIR: dir,
+    NAT_TELEMETRY_HANDOFF: "1",
+    NAT_TEST_COMMAND: command,
+    NAT_TEST_OPTIONS: JSON.stringify({ exitTimeoutSeconds: 1, requestTimeoutSeconds: 1 }),
+    ...extra,
+  };
+}
+
+/** The processes started as senders right now (Linux: their environment says so). */
+function senders(): number {
+  let count = 0;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "latin1").includes("NAT_TELEMETRY_SENDER=")) count++;
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return count;
+}
+
+/** Waits until no sender works on the spool any more (its lock is gone). */
+async function sendersDone(dir: string): Promise<void> {
+  await waitFor(() => !existsSync(`${dir}/sender.lock`), "the sender to finish", 20_000);
+}
+
+/** Waits until a sender has recorded that the endpoint failed (its health file), and is gone. */
+async function senderFailed(dir: string): Promise<void> {
+  await waitFor(() => readdirSync(dir).some((name) => name.startsWith("health-")), "the sender's failure", 20_000);
+  await sendersDone(dir);
+}
+
+for (const { label, executable } of targets) {
+  const child = (mode: string, options: ChildOptions) =>
+    runChild("exit_child.ts", { executable, args: [mode], ...options });
+
+  test(`${label}: a natural exit hands off: the run only spools, a sender delivers after it`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const run = await child("natural", { env: handOff(dir.path, server.url(), "handed-off") });
+      assert.deepEqual([run.code, run.stdout, run.stderr], [0, "", ""], "nothing printed, exit code kept");
+      await waitFor(() => server.events().length === 1, "the sender's delivery");
+      assert.deepEqual(commands(server.events()), ["handed-off"]);
+      await sendersDone(dir.path);
+      assert.deepEqual(spooled(dir.path), [], "delivered events leave the spool");
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const mode of ["exit", "throw"]) {
+    test(`${label}: after ${mode === "exit" ? "an explicit exit" : "an uncaught error"} a sender delivers, no later run needed`, async () => {
+      using dir = tempDir();
+      const server = await TestServer.start();
+      try {
+        const run = await child(mode, { env: handOff(dir.path, server.url(), mode) });
+        assert.equal(run.code, mode === "exit" ? 3 : 1);
+        await waitFor(() => server.events().length === 1, "the sender's delivery");
+        assert.deepEqual(commands(server.events()), [mode]);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test(`${label}: after Ctrl-C (captured) a sender delivers both events, and the run still dies of SIGINT`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const started = startChild("exit_child.ts", {
+        executable,
+        args: ["wait"],
+        env: handOff(dir.path, server.url(), "ctrl-c", { NAT_TEST_CAPTURE: "1" }),
+      });
+      await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+      process.kill(started.process.pid!, "SIGINT");
+      const result = await started.result;
+      assert.ok(result.signal === "SIGINT" || result.code === 130, `${result.signal} ${result.code}`);
+      await waitFor(() => server.events().length === 2, "the sender's delivery");
+      assert.deepEqual(server.events().map((event) => event.parameters.taskStatus).sort(), ["interrupted", "success"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: 8 runs at once: every event arrives exactly once`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ status: 200, delayMs: 20 }));
+    try {
+      const runs = Array.from(
+        { length: 8 },
+        (_, i) => child("natural", { env: handOff(dir.path, server.url(), `run-${i}`) }),
+      );
+      for (const run of await Promise.all(runs)) assert.equal(run.code, 0, run.stderr);
+      await waitFor(() => server.events().length >= 8, "eight deliveries");
+      await sendersDone(dir.path);
+      const received = commands(server.events()).map(String).sort();
+      assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `run-${i}`).sort(), "each exactly once");
+    } finally {
+      await server.close();
+    }
+  });
+
+  // Whatever the endpoint does, a handed-off event is delivered once or waits in the spool; when the endpoint is
+  // back, a later run's sender delivers it, once.
+  const faults: [string, Reply][] = [
+    ["slow (0.3 s)", { status: 200, delayMs: 300 }],
+    ["silent", { hang: true }],
+    ["refused", { status: 0 }],
+    ["503 with Retry-After", { status: 503, headers: { "retry-after": "30" } }],
+    ["429", { status: 429 }],
+    ["500", { status: 500 }],
+  ];
+  for (const [name, reply] of faults) {
+    test(`${label}: handed off to a ${name} endpoint, the event is delivered exactly once`, async () => {
+      using dir = tempDir();
+      let healthy = false;
+      const accepted: unknown[] = [];
+      const respond = (request: { body: string }): Reply => {
+        if (!healthy && reply.status !== 200) return reply;
+        accepted.push(...commands(JSON.parse(request.body).events));
+        return reply.status === 200 ? reply : { status: 200 };
+      };
+      let server = await TestServer.start(respond);
+      const url = server.url();
+      try {
+        if (name === "refused") await server.close();
+        const first = await child("natural", { env: handOff(dir.path, url, "faulted") });
+        assert.equal(first.code, 0, first.stderr);
+        if (reply.status === 200) await waitFor(() => accepted.includes("faulted"), "the slow delivery");
+        else await senderFailed(dir.path);
+        healthy = true;
+        if (name === "refused") server = await TestServer.start(respond, undefined, Number(new URL(url).port));
+        forgetHealth(dir.path); // as if the wait had passed
+        const second = await child("natural", { env: handOff(dir.path, url, "after") });
+        assert.equal(second.code, 0, second.stderr);
+        await waitFor(() => accepted.includes("after") && accepted.includes("faulted"), "both deliveries");
+        await sendersDone(dir.path);
+        assert.deepEqual(accepted.map(String).sort(), ["after", "faulted"], "each accepted exactly once");
+        assert.deepEqual(spooled(dir.path), [], "nothing left behind");
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test(`${label}: 100 runs in a shell loop leave at most a handful of senders alive; all 100 events arrive once`, {
+    skip: !linux && "counts senders through /proc",
+  }, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    let most = 0;
+    const sampler = setInterval(() => most = Math.max(most, senders()), 25);
+    try {
+      for (let i = 0; i < 100; i++) {
+        const run = await child("natural", { env: handOff(dir.path, server.url(), `loop-${i}`) });
+        assert.equal(run.code, 0, run.stderr);
+      }
+      await waitFor(() => server.events().length >= 100, "a hundred deliveries", 30_000);
+      await sendersDone(dir.path);
+      const received = commands(server.events()).map(String);
+      assert.equal(new Set(received).size, 100, "all 100 arrived");
+      assert.equal(received.length, 100, "none twice");
+      assert.ok(most <= 3, `at most a handful of senders at once, saw ${most}`);
+    } finally {
+      clearInterval(sampler);
+      await server.close();
+    }
+  });
+}
+
+test(`${runtime}: with telemetry disabled nothing is handed off: spooled events stay, no sender starts`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 503 }));
+  try {
+    await runChild("exit_child.ts", { args: ["exit"], env: handOff(dir.path, server.url(), "earlier") });
+    await senderFailed(dir.path);
+    server.respond(() => ({ status: 200 }));
+    forgetHealth(dir.path);
+    const requestsBefore = server.requests.length;
+    const off = await runChild("exit_child.ts", {
+      args: ["natural"],
+      env: handOff(dir.path, server.url(), "off", { NAT_TELEMETRY_ENABLED: "0" }),
+    });
+    assert.equal(off.code, 0);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent by now
+    assert.equal(existsSync(`${dir.path}/sender.lock`), false, "no sender took the spool");
+    assert.equal(server.requests.length, requestsBefore, "nothing sent");
+    assert.equal(spooled(dir.path).length, 1, "the earlier event still waits");
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: with CI set, the run delivers in process, as before`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const env = { ...handOff(dir.path, server.url(), "in-ci", { CI: "true" }), NAT_TELEMETRY_HANDOFF: undefined };
+    const run = await runChild("exit_child.ts", { args: ["natural"], env });
+    assert.equal(run.code, 0);
+    assert.deepEqual(commands(server.events()), ["in-ci"], "delivered before the run ended");
+    assert.equal(existsSync(`${dir.path}/sender.lock`), false);
+  } finally {
+    await server.close();
+  }
+});
