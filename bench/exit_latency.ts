@@ -11,12 +11,30 @@
  * spool; "steady state" is the runs after it (the peers keep no state between
  * runs). A run is killed at the cap and reported as "> cap".
  *
+ * WAN rows: the same CLIs against an HTTPS endpoint (a certificate from a test
+ * CA made here) behind a latency proxy at 0, 50, 100 and 200 ms round trip
+ * time, steady state: the time the exit adds, when the event reached the
+ * server (from the run's start), and the CLI's peak memory. `--wan-only` or
+ * `--loopback-only` runs one part.
+ *
+ * @nat/telemetry takes the exit path it takes outside CI: the hand-off to a
+ * sender process (set CI=true to measure the in-process exit instead).
+ *
  * @module
  */
 import { parseArgs } from "node:util";
+import { makeCertificate } from "../tests/helpers/certificate.ts";
 import { benchDir, bundle, installPeers, median, runtimes, timed } from "./common.ts";
+import { startLatencyProxy } from "./latency_proxy.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string", default: "7" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    runs: { type: "string", default: "7" },
+    "wan-only": { type: "boolean" },
+    "loopback-only": { type: "boolean" },
+  },
+});
 const RUNS = Number(values.runs);
 const PEER_RUNS = Math.min(RUNS, 3);
 const CAP_MS = 15_000;
@@ -97,8 +115,21 @@ const added = (values: number[], base: number) => {
   return Number.isFinite(m) ? (m - base).toFixed(0) : `> ${CAP_MS}`;
 };
 
+/** Waits until no sender works on a spool (its lock is gone), so that one run's sender does not slow the next. */
+async function sendersDone(spoolDir: string): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let waited = 0; waited < CAP_MS; waited += 25) {
+    try {
+      await Deno.stat(`${spoolDir}/sender.lock`);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 const rows: string[] = [];
-for (const target of targets) {
+for (const target of values["wan-only"] ? [] : targets) {
   const peer = target.client !== "telemetry";
   const runs = peer ? PEER_RUNS : RUNS;
   for (const [name, endpoint] of endpoints) {
@@ -115,13 +146,16 @@ for (const target of targets) {
       const run = await once(target, true, endpoint, dir);
       first.push(run.ms);
       if (Number.isFinite(run.rss)) rss.push(run.rss);
+      await sendersDone(dir);
     }
     if (!peer) {
       const dir = await Deno.makeTempDir({ dir: work });
       await once(target, true, endpoint, dir);
+      await sendersDone(dir);
       for (let i = 0; i < runs; i++) {
         baseline.push((await once(target, false, endpoint, dir)).ms);
         steady.push((await once(target, true, endpoint, dir)).ms);
+        await sendersDone(dir);
       }
     }
     const base = median(baseline);
@@ -135,16 +169,101 @@ for (const target of targets) {
   }
 }
 
-console.log(`\n### Exit latency: one event per CLI run\n`);
-console.log(
-  `${versions}. Median of ${RUNS} runs (${PEER_RUNS} for peers), each compared with the same CLI without ` +
-    `telemetry; runs killed at ${CAP_MS / 1000} s. @nat/telemetry's exit budget: 2 s (the default).\n`,
-);
-console.log(
-  "| runtime | client | endpoint | baseline run (ms) | added, first run (ms) | added, steady state (ms) | peak RSS baseline (MB) | peak RSS with client (MB) |",
-);
-console.log("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
-for (const row of rows) console.log(row);
+if (rows.length > 0) {
+  console.log(`\n### Exit latency: one event per CLI run\n`);
+  console.log(
+    `${versions}. Median of ${RUNS} runs (${PEER_RUNS} for peers), each compared with the same CLI without ` +
+      `telemetry; runs killed at ${CAP_MS / 1000} s. @nat/telemetry's exit budget: 2 s (the default); its exit ` +
+      `path: ${Deno.env.get("CI") ? "in process (CI is set)" : "the hand-off to a sender process"}.\n`,
+  );
+  console.log(
+    "| runtime | client | endpoint | baseline run (ms) | added, first run (ms) | added, steady state (ms) | peak RSS baseline (MB) | peak RSS with client (MB) |",
+  );
+  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const row of rows) console.log(row);
+}
+
+// The WAN: HTTPS behind a latency proxy. The server notes when each request arrives.
+const certificate = values["loopback-only"] ? undefined : makeCertificate(work);
+if (certificate) {
+  const arrivals: number[] = [];
+  const https = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: certificate.cert, key: certificate.key, onListen() {} },
+    async (request) => {
+      await request.arrayBuffer();
+      arrivals.push(performance.now());
+      return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
+    },
+  );
+  const trust = { NODE_EXTRA_CA_CERTS: certificate.caPath, DENO_CERT: certificate.caPath };
+  const wanRows: string[] = [];
+  for (const rtt of [0, 50, 100, 200]) {
+    const proxy = startLatencyProxy(https.addr.port, rtt);
+    const endpoint = `https://127.0.0.1:${proxy.port}/v1.1/events/json`;
+    for (const target of targets) {
+      const runs = target.client === "telemetry" ? RUNS : PEER_RUNS;
+      const dir = await Deno.makeTempDir({ dir: work });
+      const one = async (withClient: boolean) => {
+        const cmd = [...target.cmd, ...(withClient ? [target.client] : [])];
+        const seen = arrivals.length;
+        const started = performance.now();
+        const env = {
+          ...trust,
+          NAT_TELEMETRY_ENABLED: "1",
+          NAT_TELEMETRY_ENDPOINT: endpoint,
+          NAT_TELEMETRY_SPOOL_DIR: dir,
+          NAT_BENCH_MODULE: target.module,
+        };
+        const run = await timed(cmd, env, CAP_MS);
+        if (!run.capped && run.code !== 0) throw new Error(`${cmd.join(" ")} exited with ${run.code}: ${run.stderr}`);
+        let arrivedMs = NaN;
+        if (withClient) {
+          for (let waited = 0; arrivals.length === seen && waited < CAP_MS; waited += 5) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+          arrivedMs = arrivals.length > seen ? arrivals[seen] - started : Infinity;
+          await sendersDone(dir);
+        }
+        const rss = Number(run.stderr.match(/maxrss_kb=(\d+)/)?.[1] ?? NaN) / 1024;
+        return { ms: run.capped ? Infinity : run.ms, arrivedMs, rss };
+      };
+      await one(true); // the first run: the spool directory is made, the runtime's caches are warm
+      const baseline: number[] = [];
+      const exits: number[] = [];
+      const arrived: number[] = [];
+      const rss: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        baseline.push((await one(false)).ms);
+        const run = await one(true);
+        exits.push(run.ms);
+        arrived.push(run.arrivedMs);
+        if (Number.isFinite(run.rss)) rss.push(run.rss);
+      }
+      const base = median(baseline);
+      const row = `| ${rtt} | ${target.runtime} | ${clientName[target.client]} | ${base.toFixed(0)} | ${
+        added(exits, base)
+      } | ${median(arrived).toFixed(0)} | ${rss.length ? median(rss).toFixed(1) : "n/a"} |`;
+      wanRows.push(row);
+      console.error(row);
+    }
+    proxy.close();
+  }
+  await https.shutdown();
+  console.log(`\n### Exit latency over a WAN: HTTPS behind a latency proxy\n`);
+  console.log(
+    `${versions}. Steady state (after a first run), median of ${RUNS} runs (${PEER_RUNS} for peers), each ` +
+      `compared with the same CLI without telemetry. The proxy adds the round trip time to every exchange and one ` +
+      `more for the TCP handshake. "Event at the server" is from the run's start. @nat/telemetry's exit path: ` +
+      `${Deno.env.get("CI") ? "in process (CI is set)" : "the hand-off to a sender process"}.\n`,
+  );
+  console.log(
+    "| RTT (ms) | runtime | client | baseline run (ms) | added at exit (ms) | event at the server after (ms) | peak RSS with client (MB) |",
+  );
+  console.log("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
+  for (const row of wanRows) console.log(row);
+} else if (!values["loopback-only"]) {
+  console.log("\n(WAN rows skipped: openssl is needed to make the test certificate.)");
+}
 
 for (const conn of held) conn.close();
 silent.close();

@@ -6,57 +6,11 @@
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { makeCertificate } from "./helpers/certificate.ts";
 import { runChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
-
-/** A test CA and a certificate for 127.0.0.1 signed by it (rustls, under Deno, refuses a self-signed leaf). */
-function makeCertificate(dir: string): { key: string; cert: string; caPath: string } | undefined {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  try {
-    writeFileSync(`${dir}/leaf.ext`, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
-    openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=nat-telemetry test CA",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-    );
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "key.pem", "-out", "leaf.csr");
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      "leaf.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      "leaf.ext",
-      "-out",
-      "cert.pem",
-    );
-  } catch {
-    return undefined;
-  }
-  const read = (name: string) => readFileSync(`${dir}/${name}`, "utf8");
-  return { key: read("key.pem"), cert: read("cert.pem"), caPath: `${dir}/ca.pem` };
-}
 
 const certDir = tempDir();
 const certificate = makeCertificate(certDir.path);

@@ -25,6 +25,22 @@ interface NodeChildProcess {
 /** Where Bun keeps the files of a `bun build --compile` executable: no real file is there. */
 const BUN_EMBEDDED = /^(\/\$bunfs\/|[A-Z]:[\\/]~BUN[\\/])/;
 
+/**
+ * The path of a `file:` URL, without `node:url` (loading it costs a CLI ~5 ms at exit).
+ *
+ * @param url The URL.
+ * @param windows Whether to spell a Windows path (`C:\\dir\\file`).
+ * @returns The path, or `undefined` for another kind of URL.
+ */
+function filePath(url: string, windows: boolean): string | undefined {
+  if (!url.startsWith("file:")) return undefined;
+  const { hostname, pathname } = new URL(url);
+  const path = decodeURIComponent(pathname);
+  if (!windows) return path;
+  const local = /^\/[A-Za-z]:/.test(path) ? path.slice(1) : path;
+  return (hostname ? `\\\\${hostname}${local}` : local).replaceAll("/", "\\");
+}
+
 /** The part of `node:http` the local server uses. */
 interface NodeHttpServerModule {
   createServer(listener: (request: NodeIncoming, response: NodeOutgoing) => void): NodeHttpServer;
@@ -73,7 +89,7 @@ export interface NodeProcess {
   stdin: NodeStdin;
   stdout: { isTTY?: boolean; write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean };
-  getBuiltinModule?(name: "node:fs" | "node:http" | "node:https" | "node:child_process" | "node:url"): unknown;
+  getBuiltinModule?(name: "node:fs" | "node:http" | "node:https" | "node:child_process"): unknown;
   execPath: string;
   argv: string[];
   exitCode?: number | string;
@@ -233,8 +249,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? nodeFetch((name) => proc.getBuiltinModule!(name)) : undefined,
     moduleCommand(moduleUrl) {
-      const url = proc.getBuiltinModule?.("node:url") as { fileURLToPath(url: string): string } | undefined;
-      const path = moduleUrl.startsWith("file:") ? quietly(() => url?.fileURLToPath(moduleUrl)) : undefined;
+      const path = filePath(moduleUrl, proc.platform === "win32");
       if (path === undefined) return undefined;
       // A Bun executable has no `bun` beside it: BUN_BE_BUN makes it one. A module embedded in it has no file to
       // run: the executable itself runs, and the sender takes over as its program loads (see sender.ts).
