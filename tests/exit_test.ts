@@ -5,11 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
-import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
-import { type ChildOptions, fixturePath, runChild, startChild } from "./helpers/child.ts";
+import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { spoolKey } from "../src/spool.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
@@ -18,14 +16,7 @@ import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
 const runtime = runtimeInfo().name;
 
 /** Where to run the exit fixture: the runtime under test, and under Bun also a compiled executable. */
-const targets: { label: string; executable?: string }[] = [{ label: runtime }];
-if (runtime === "bun") {
-  const out = `${tempDir().path}/exit_child`;
-  execFileSync(process.execPath, ["build", "--compile", fixturePath("exit_child.ts"), "--outfile", out], {
-    stdio: "ignore",
-  });
-  targets.push({ label: "bun --compile executable", executable: out });
-}
+const targets = targetsFor("exit_child.ts");
 
 /** Runs the exit fixture with telemetry on, a spool directory and an endpoint. */
 function runExit(mode: string, spoolDir: string, endpoint: string, extra: ChildOptions & { command?: string } = {}) {

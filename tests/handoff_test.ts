@@ -7,11 +7,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
-import { type ChildOptions, fixturePath, runChild, startChild } from "./helpers/child.ts";
+import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
 import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -20,15 +19,8 @@ import { waitFor } from "./helpers/wait.ts";
 const runtime = runtimeInfo().name;
 const linux = process.platform === "linux";
 
-/** Where to run the fixtures: the runtime under test, and under Bun also a compiled executable. */
-const targets: { label: string; executable?: string }[] = [{ label: runtime }];
-if (runtime === "bun") {
-  const out = `${tempDir().path}/exit_child`;
-  execFileSync(process.execPath, ["build", "--compile", fixturePath("exit_child.ts"), "--outfile", out], {
-    stdio: "ignore",
-  });
-  targets.push({ label: "bun --compile executable", executable: out });
-}
+/** Where to run the exit fixture: the runtime under test, and under Bun also a compiled executable. */
+const targets = targetsFor("exit_child.ts");
 
 /** The environment of a run that hands off, with a short budget so that a failing sender ends soon. */
 function handOff(dir: string, endpoint: string, command: string, extra: Record<string, string> = {}) {

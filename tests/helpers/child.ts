@@ -6,6 +6,8 @@
  * @module
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import process from "node:process";
 import { runtimeInfo } from "../../src/runtime/mod.ts";
 
@@ -121,4 +123,19 @@ export function canRun(...command: string[]): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Where to run a fixture: the runtime under test, and under Bun also the fixture built as a single-file
+ * executable (`bun build --compile`), where no separate `bun` binary exists.
+ *
+ * @param fixture The file name in `tests/fixtures/`.
+ */
+export function targetsFor(fixture: string): { label: string; executable?: string }[] {
+  const runtime = runtimeInfo().name;
+  const targets: { label: string; executable?: string }[] = [{ label: runtime }];
+  if (runtime !== "bun") return targets;
+  const out = `${mkdtempSync(`${tmpdir()}/nat-telemetry-exe-`)}/${fixture.replace(/\.ts$/, "")}`;
+  execFileSync(process.execPath, ["build", "--compile", fixturePath(fixture), "--outfile", out], { stdio: "ignore" });
+  return [...targets, { label: "bun --compile executable", executable: out }];
 }
