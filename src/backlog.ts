@@ -60,7 +60,7 @@ export class Backlog {
     const { sink, spoolDir, spoolLimits, clock, random } = options;
     const files = host().files;
     if (sink.kind !== "http" || spoolDir === undefined || !files) return null;
-    const spool = Spool.open(spoolDir, files, spoolLimits, spoolKey(sink.url));
+    const spool = Spool.open(spoolDir, files, spoolLimits, spoolKey(sink.url, options.format.name));
     return spool ? new Backlog(spool, new EndpointHealth(files, spool.dir, sink.url, clock, random), options) : null;
   }
 

@@ -72,6 +72,7 @@ export function toPending(event: unknown, sessionId: string, maxEventBytes: numb
  * @param events The events, in sending order.
  * @param maxBatchBytes The most bytes of one request body.
  * @param envelopeBytes The bytes of an envelope with no events, for a batch that starts with this event.
+ * @param eventBytes The bytes an event adds, without its separator. @default {its serialized size}
  * @returns The batches, in order.
  * @example
  * ```ts
@@ -84,19 +85,21 @@ export function planBatches(
   events: readonly PendingEvent[],
   maxBatchBytes: number,
   envelopeBytes: (first: PendingEvent) => number,
+  eventBytes: (event: PendingEvent) => number = (event) => event.bytes,
 ): PendingEvent[][] {
   const batches: PendingEvent[][] = [];
   let current: PendingEvent[] = [];
   let size = 0;
   for (const event of events) {
+    const bytes = eventBytes(event);
     const fits = current.length > 0 && event.schemaVersion === current[0].schemaVersion &&
-      event.sessionId === current[0].sessionId && size + 1 + event.bytes <= maxBatchBytes;
+      event.sessionId === current[0].sessionId && size + 1 + bytes <= maxBatchBytes;
     if (!fits) {
       current = [];
       batches.push(current);
       size = envelopeBytes(event) - 1; // the first event needs no comma
     }
-    size += 1 + event.bytes;
+    size += 1 + bytes;
     current.push(event);
   }
   return batches;

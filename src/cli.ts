@@ -217,7 +217,7 @@ function decide(output: CliOutput, state: "enabled" | "disabled"): number {
 function openSpool(): { spool: Spool; health: EndpointHealth | undefined } | undefined {
   const options = resolveOptions({});
   const files = host().files;
-  const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "");
+  const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "", options.format.name);
   const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, key) : undefined;
   if (!spool || !files) return undefined;
   const health = options.sink.kind === "http"

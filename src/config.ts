@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 
 /** Where events go when neither the `endpoint` option nor `NAT_TELEMETRY_ENDPOINT` says otherwise. */
@@ -42,6 +43,14 @@ export interface EnvironmentSettings {
   handOff: boolean | "auto";
   /** `CI` is set to anything but `""`, `0` or `false`. */
   ci: boolean;
+  /** `NAT_TELEMETRY_FORMAT`, when set. */
+  format: string | undefined;
+  /** The OTLP logs endpoint from `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  otlpEndpoint: string | undefined;
+  /** `OTEL_EXPORTER_OTLP_HEADERS`, then `OTEL_EXPORTER_OTLP_LOGS_HEADERS` (which wins), decoded. */
+  otlpHeaders: Record<string, string>;
+  /** `OTEL_RESOURCE_ATTRIBUTES`, decoded, with `OTEL_SERVICE_NAME` as `service.name` when set. */
+  otlpResource: Record<string, string>;
 }
 
 /**
@@ -64,6 +73,16 @@ export function environmentSettings(): EnvironmentSettings {
     spoolDir: defaultSpoolDir(env, runtimeInfo().os),
     handOff: parseFlag(env("NAT_TELEMETRY_HANDOFF")) ?? "auto",
     ci: !["", "0", "false"].includes(env("CI")?.trim().toLowerCase() ?? ""),
+    format: env("NAT_TELEMETRY_FORMAT"),
+    otlpEndpoint: otlpEndpointFromEnv(env),
+    otlpHeaders: {
+      ...parseOtelList(env("OTEL_EXPORTER_OTLP_HEADERS")),
+      ...parseOtelList(env("OTEL_EXPORTER_OTLP_LOGS_HEADERS")),
+    },
+    otlpResource: {
+      ...parseOtelList(env("OTEL_RESOURCE_ATTRIBUTES")),
+      ...(env("OTEL_SERVICE_NAME") ? { "service.name": env("OTEL_SERVICE_NAME")! } : {}),
+    },
   };
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseRetryAfter } from "./backoff.ts";
-import type { Fetch } from "./runtime/mod.ts";
+import type { Fetch, FetchResponse } from "./runtime/mod.ts";
 
 export type { Fetch, FetchResponse } from "./runtime/mod.ts";
 
@@ -15,8 +15,8 @@ export const MAX_REDIRECTS = 3;
 
 /** What became of a delivery, and so of its events. */
 export type DeliveryOutcome =
-  /** The server accepted the batch (2xx). */
-  | { readonly kind: "delivered" }
+  /** The server accepted the batch (2xx), all of it but `rejected` events, if it said so (OTLP partial success). */
+  | { readonly kind: "delivered"; readonly rejected?: number }
   /** The server will never accept it: drop the events, counted under `reason`. */
   | { readonly kind: "rejected"; readonly reason: string }
   /** 413: send the batch again in halves. */
@@ -30,8 +30,19 @@ export type DeliveryOutcome =
 export interface DeliveryRequest {
   /** Where to POST. */
   url: string;
-  /** The envelope's JSON text. */
+  /** The request body (JSON). */
   body: string;
+  /** More request headers (e.g. an OTLP collector's API key); sent to the endpoint's origin only. */
+  headers?: Readonly<Record<string, string>>;
+  /**
+   * What an answer means. @default {classifyStatus}
+   * @param status The HTTP status.
+   * @param retryAfterMs The parsed `Retry-After`.
+   * @param body The body of a 2xx answer, when `readAnswer` (at most 64 KiB, within the deadline).
+   */
+  classify?: (status: number, retryAfterMs: number | undefined, body: string | undefined) => DeliveryOutcome;
+  /** Read the body of a 2xx answer for `classify` (OTLP partial success); otherwise it is never read. */
+  readAnswer?: boolean;
   /** The fetch to use. */
   fetch: Fetch;
   /** The deadline for the whole delivery, redirects included, in milliseconds. */
@@ -121,11 +132,15 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
   deadline.catch(() => {});
   try {
     let url = request.url;
+    const origin = new URL(url).origin;
+    const classify = request.classify ?? classifyStatus;
     for (let hop = 0;; hop++) {
+      // The caller's headers (credentials, perhaps) go to the endpoint's own origin only, never where it redirects.
+      const extra = new URL(url).origin === origin ? request.headers : undefined;
       const response = await Promise.race([
         request.fetch(url, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { ...extra, "content-type": "application/json" },
           body: request.body,
           redirect: "manual",
           signal: controller.signal,
@@ -134,10 +149,14 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       ]);
       const { status } = response;
       const location = response.headers.get("location");
-      const retryAfter = response.headers.get("retry-after");
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"), request.now());
+      if (request.readAnswer && status >= 200 && status < 300) {
+        const answer = await Promise.race([readAnswer(response), deadline]);
+        return classify(status, retryAfter, answer);
+      }
       // Released, not awaited: the answer is known, and a body that never ends must not hold the delivery.
       response.body?.cancel().catch(() => {});
-      if (status !== 307 && status !== 308) return classifyStatus(status, parseRetryAfter(retryAfter, request.now()));
+      if (status !== 307 && status !== 308) return classify(status, retryAfter, undefined);
       if (hop === MAX_REDIRECTS) return { kind: "rejected", reason: "too_many_redirects" };
       const next = redirectTarget(location, url);
       if (next === undefined) return { kind: "rejected", reason: "bad_redirect" };
@@ -154,6 +173,28 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
     request.signal?.removeEventListener("abort", onOutsideAbort);
   }
 }
+
+/** An answer's body as text, at most {@link MAX_ANSWER_BYTES}; what is past that is cancelled, unread. */
+async function readAnswer(response: FetchResponse): Promise<string> {
+  const reader = response.body?.getReader?.();
+  if (!reader) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  let bytes = 0;
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      bytes += chunk.value.length;
+      if (bytes > MAX_ANSWER_BYTES) return "";
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+    return text + decoder.decode();
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** The most of an answer's body a delivery reads (only OTLP's partial success is read at all). */
+const MAX_ANSWER_BYTES = 65_536;
 
 /** Resolves a `Location` header against the URL it answered; only http(s) targets are followed. */
 function redirectTarget(location: string | null, base: string): string | undefined {

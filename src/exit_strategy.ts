@@ -69,6 +69,9 @@ export function startSender(options: ResolvedOptions, backlog: Backlog): boolean
     maxRetries: options.maxRetries,
     sourceClientVersion: options.sourceClientVersion,
     lifetimeMs: Math.min(MAX_SENDER_LIFETIME_MS, options.exitTimeoutMs + options.requestTimeoutMs),
+    format: options.format.name,
+    headers: options.headers,
+    resource: options.format.resource ?? {},
   };
   return host().spawnDetached(command, { [SENDER_ENV]: JSON.stringify(config) });
 }

@@ -10,14 +10,12 @@ import { Backlog } from "./backlog.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { isTelemetryEnabled } from "./consent.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
-import { encodeEnvelope, envelopeHeader } from "./envelope.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { shouldHandOff, startSender } from "./exit_strategy.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { host, runtimeInfo } from "./runtime/mod.ts";
+import { host } from "./runtime/mod.ts";
 import { pythonJsonDumps } from "./python_json.ts";
 import { addCount } from "./tally.ts";
-import { utf8Length } from "./utf8.ts";
 
 /**
  * A handler's counters. At every moment
@@ -116,14 +114,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   constructor(options: NATTelemetryHandlerOptions = {}) {
     this.#options = resolveOptions(options);
-    const emptyEnvelope = encodeEnvelope(
-      this.#header({ schemaVersion: "1.5", sessionId: this.#options.sessionId }),
-      [],
-    );
-    this.#maxEventBytes = Math.min(
-      this.#options.maxEventBytes,
-      this.#options.maxBatchBytes - utf8Length(emptyEnvelope) - SCHEMA_VERSION_SLACK_BYTES,
-    );
+    const { format, sessionId, maxEventBytes, maxBatchBytes } = this.#options;
+    const empty = { json: "", bytes: 0, schemaVersion: "1.5", sessionId, timestamp: 0, retries: 0, notBefore: 0 };
+    this.#maxEventBytes = Math.min(maxEventBytes, maxBatchBytes - format.emptyBytes(empty) - SCHEMA_VERSION_SLACK_BYTES);
   }
 
   /**
@@ -316,10 +309,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#dlq = this.#dlq.filter((event) => event.notBefore > now);
       this.#queue = [];
       for (const event of batch) this.#inFlight.add(event);
-      const envelopeBytes = (first: PendingEvent) => utf8Length(encodeEnvelope(this.#header(first), []));
+      const { format, maxBatchBytes } = this.#options;
       const { signal } = this.#interrupt;
       const result: FlushResult = { delivered: false, failed: false };
-      for (const events of planBatches(batch, this.#options.maxBatchBytes, envelopeBytes)) {
+      for (const events of planBatches(batch, maxBatchBytes, format.emptyBytes, format.eventBytes)) {
         await this.#send(events, signal, result);
       }
       const health = this.#disk?.health;
@@ -343,10 +336,14 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const owned = events.filter((event) => this.#inFlight.delete(event));
     if (owned.length === 0) return;
     switch (outcome.kind) {
-      case "delivered":
+      case "delivered": {
         result.delivered = true;
-        this.#sent += owned.length;
+        // OTLP partial success: the server says how many it rejected (not which); those are never retried.
+        const rejected = Math.min(outcome.rejected ?? 0, owned.length);
+        this.#sent += owned.length - rejected;
+        if (rejected > 0) this.#drop(rejected, "otlp_rejected");
         return this.#settle(owned);
+      }
       case "too_large":
         this.#drop(1, "http_413");
         return this.#settle(owned);
@@ -366,7 +363,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #post(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> | DeliveryOutcome {
     const { sink } = this.#options;
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
-    const body = encodeEnvelope(this.#header(events[0]), events.map((event) => event.json));
+    const { format, headers } = this.#options;
+    const body = format.encode(events, this.#options.clock());
     if (sink.kind === "stderr") {
       host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}\n`); // the bytes the Python tool prints
       return { kind: "delivered" };
@@ -374,6 +372,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
     return deliver({
       url: sink.url,
       body,
+      headers,
+      classify: (status, retryAfterMs, answer) => format.classify(status, retryAfterMs, answer, events.length),
+      readAnswer: format.readsAnswer,
       fetch: this.#options.fetch,
       timeoutMs: this.#options.requestTimeoutMs,
       signal,
@@ -484,15 +485,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
     } catch {
       // A broken logger must not break the host program.
     }
-  }
-
-  #header({ schemaVersion, sessionId }: Pick<PendingEvent, "schemaVersion" | "sessionId">) {
-    return envelopeHeader(schemaVersion, {
-      sourceClientVersion: this.#options.sourceClientVersion,
-      sessionId,
-      cpuArchitecture: runtimeInfo().machine,
-      sentAt: this.#options.clock(),
-    });
   }
 }
 

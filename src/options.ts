@@ -5,10 +5,15 @@
  * @module
  */
 import { DEFAULT_ENDPOINT, environmentSettings } from "./config.ts";
+import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
+import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
 import { describe } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal } from "./runtime/mod.ts";
 import type { SpoolLimits } from "./spool.ts";
 import { CLIENT_VERSION } from "./version.ts";
+
+/** Where OTLP logs go when no endpoint is set: a collector on this machine, as the OpenTelemetry specification says. */
+export const DEFAULT_OTLP_ENDPOINT = "http://localhost:4318/v1/logs";
 
 /** Seconds between periodic flushes. */
 export const DEFAULT_FLUSH_INTERVAL_SECONDS = 120;
@@ -83,6 +88,26 @@ export interface NATTelemetryHandlerOptions {
    * @default {NAT_TELEMETRY_HANDOFF if set, else true unless the CI variable is set}
    */
   handOff?: boolean;
+  /**
+   * The wire format: `"nat"`, the Python tool's envelope, or `"otlp"`, OTLP/HTTP logs (JSON) for an
+   * OpenTelemetry Collector. With `"otlp"` the endpoint defaults to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/logs`, else `http://localhost:4318/v1/logs`.
+   * @default {NAT_TELEMETRY_FORMAT, else "nat"}
+   */
+  format?: "nat" | "otlp";
+  /**
+   * More request headers (e.g. a collector's API key), sent to the endpoint's origin only, never through a
+   * redirect to another. With `"otlp"`, `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add
+   * to them; these win.
+   * @default {{}}
+   */
+  headers?: Record<string, string>;
+  /**
+   * OTLP resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
+   * `service.name` defaults to `"nat-cli"`.
+   * @default {{}}
+   */
+  resource?: Record<string, string>;
   /** Receives one line per drop or retry decision (not one per event). Its errors are ignored. */
   logger?: (message: string) => void;
   /** The clock, in epoch milliseconds; for tests. @default {Date.now} */
@@ -116,6 +141,10 @@ export interface ResolvedOptions {
   readonly captureInterrupts: false | ((signal: InterruptSignal) => void);
   /** Whether to hand off at the end: always, never, or unless in CI. */
   readonly handOff: boolean;
+  /** The wire format. */
+  readonly format: WireFormat;
+  /** More request headers. */
+  readonly headers: Readonly<Record<string, string>>;
   readonly fetch: Fetch;
   readonly logger: (message: string) => void;
   readonly clock: () => number;
@@ -173,6 +202,9 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     );
   }
   const settings = environmentSettings();
+  const format = resolveFormat(options.format, settings.format);
+  const sourceClientVersion = optional("sourceClientVersion", "string", CLIENT_VERSION);
+  const resource = { ...settings.otlpResource, ...stringRecord("resource", options.resource) };
   return {
     flushIntervalMs: number("flushIntervalSeconds", DEFAULT_FLUSH_INTERVAL_SECONDS, "positive") * 1000,
     maxQueueSize: number("maxQueueSize", DEFAULT_MAX_QUEUE_SIZE, "positive integer"),
@@ -183,9 +215,13 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     maxBufferedEvents: number("maxBufferedEvents", 1000, "positive integer"),
     maxEventBytes: number("maxEventBytes", 32_768, "positive integer"),
     maxBatchBytes: number("maxBatchBytes", 500_000, "positive integer"),
-    sourceClientVersion: optional("sourceClientVersion", "string", CLIENT_VERSION),
+    sourceClientVersion,
     sessionId: settings.sessionPrefix + optional("sessionId", "string", "undefined"),
-    sink: resolveSink(options.endpoint, settings.endpoint, settings.dryRun),
+    sink: resolveSink(
+      options.endpoint,
+      settings.endpoint ?? (format === "otlp" ? settings.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT : undefined),
+      settings.dryRun,
+    ),
     spoolDir: resolveSpoolDir(options.spoolDir, settings.spoolDir),
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", 1000, "positive integer"),
@@ -194,6 +230,14 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     },
     captureInterrupts: resolveInterrupts(options.captureInterrupts),
     handOff: optional("handOff", "boolean", settings.handOff === "auto" ? !settings.ci : settings.handOff),
+    format: format === "otlp"
+      ? otlpFormat({
+        serviceName: resource["service.name"] ?? DEFAULT_SERVICE_NAME,
+        serviceVersion: sourceClientVersion,
+        resourceAttributes: resource,
+      })
+      : natFormat(sourceClientVersion),
+    headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...stringRecord("headers", options.headers) },
     // globalThis.fetch is looked up at delivery time: under Node.js, touching it loads undici.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional("logger", "function", () => {}),
@@ -230,6 +274,24 @@ function resolveSpoolDir(option: unknown, fromEnv: string | undefined): string |
     );
   }
   return option;
+}
+
+function resolveFormat(option: unknown, fromEnv: string | undefined): WireFormatName {
+  if (option !== undefined && option !== "nat" && option !== "otlp") {
+    throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${describe(option)}`);
+  }
+  // A value the user set that names no format: the envelope the Python tool sends, rather than a failure.
+  return option ?? (fromEnv?.trim().toLowerCase() === "otlp" ? "otlp" : "nat");
+}
+
+function stringRecord(name: string, option: unknown): Record<string, string> {
+  if (option === undefined) return {};
+  const ok = typeof option === "object" && option !== null && !Array.isArray(option) &&
+    Object.values(option).every((value) => typeof value === "string");
+  if (!ok) {
+    throw new TypeError(`Cannot create handler: '${name}' must be an object of strings, got ${describe(option)}`);
+  }
+  return { ...option as Record<string, string> };
 }
 
 function resolveInterrupts(option: unknown): false | ((signal: InterruptSignal) => void) {

@@ -50,6 +50,12 @@ export interface SenderConfig {
   readonly sourceClientVersion: string;
   /** How long the sender may live; at most {@link MAX_SENDER_LIFETIME_MS}. */
   readonly lifetimeMs: number;
+  /** The wire format. */
+  readonly format: "nat" | "otlp";
+  /** The request headers (the environment's `OTEL_*` ones included). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The OTLP resource attributes (the environment's included). */
+  readonly resource: Readonly<Record<string, string>>;
 }
 
 const LOCK_FILE = "sender.lock";
@@ -111,6 +117,9 @@ export async function runSender(config: SenderConfig, exit: (code: number) => vo
       requestTimeoutSeconds: config.requestTimeoutMs / 1000,
       maxRetries: config.maxRetries,
       sourceClientVersion: config.sourceClientVersion,
+      format: config.format,
+      headers: { ...config.headers },
+      resource: { ...config.resource },
       handOff: false,
     });
     handler.start();

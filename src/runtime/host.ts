@@ -10,7 +10,11 @@
 export interface FetchResponse {
   readonly status: number;
   readonly headers: { get(name: string): string | null };
-  readonly body: { cancel(): Promise<void> } | null;
+  readonly body: {
+    cancel(): Promise<void>;
+    /** Read only for an answer that says something (OTLP partial success). */
+    getReader?(): ReadableStreamDefaultReader<Uint8Array>;
+  } | null;
 }
 
 /** The part of `fetch` a delivery uses: `globalThis.fetch` fits, and so does the Node.js host's lighter one. */

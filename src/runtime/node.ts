@@ -89,7 +89,7 @@ export interface NodeProcess {
   stdin: NodeStdin;
   stdout: { isTTY?: boolean; write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean };
-  getBuiltinModule?(name: "node:fs" | "node:http" | "node:https" | "node:child_process"): unknown;
+  getBuiltinModule?(name: "node:fs" | "node:http" | "node:https" | "node:child_process" | "node:stream"): unknown;
   execPath: string;
   argv: string[];
   exitCode?: number | string;

@@ -2,7 +2,8 @@
  * A minimal `fetch` for Node.js on `node:http` and `node:https`: the first
  * call of Node's own `fetch` loads undici, which costs a CLI about 50 ms and
  * 30 MB. It does exactly what a delivery needs: one POST with a string body,
- * never following redirects, aborted by a signal, the body drained.
+ * never following redirects, aborted by a signal, the body cancelled (or, for
+ * an answer that says something, read as a web stream).
  *
  * @module
  */
@@ -25,8 +26,12 @@ interface NodeRequest {
 interface NodeResponse {
   statusCode?: number;
   headers: Record<string, string | string[] | undefined>;
-  resume(): unknown;
   destroy(): unknown;
+}
+
+/** The part of `node:stream` we use: a Node.js stream as a web one, for the rare answer that is read. */
+interface NodeStream {
+  Readable: { toWeb(stream: NodeResponse): ReadableStream<Uint8Array> };
 }
 
 /**
@@ -41,7 +46,7 @@ interface NodeResponse {
  * const fetch = nodeFetch((name) => process.getBuiltinModule(name));
  * ```
  */
-export function nodeFetch(load: (name: "node:http" | "node:https") => unknown): Fetch {
+export function nodeFetch(load: (name: "node:http" | "node:https" | "node:stream") => unknown): Fetch {
   // Buffer.byteLength: a TextEncoder would cost ~5 ms on first use.
   const { Buffer } = globalThis as unknown as { Buffer: { byteLength(text: string): number } };
   return (url, init) =>
@@ -57,7 +62,6 @@ export function nodeFetch(load: (name: "node:http" | "node:https") => unknown): 
       });
       request.on("error", reject);
       request.on("response", (response) => {
-        response.resume();
         const header = (name: string) => response.headers[name.toLowerCase()];
         resolve({
           status: response.statusCode ?? 0,
@@ -72,6 +76,7 @@ export function nodeFetch(load: (name: "node:http" | "node:https") => unknown): 
               response.destroy();
               return Promise.resolve();
             },
+            getReader: () => (load("node:stream") as NodeStream).Readable.toWeb(response).getReader(),
           },
         });
       });

@@ -1,0 +1,106 @@
+/**
+ * The wire formats a handler speaks, side by side behind one interface: the
+ * NAT envelope of the Python tool, and OTLP/HTTP logs. Each is a pure mapping
+ * from a batch of pending events to a request body, with the rules for sizing
+ * batches and for reading the answer; the handler and the delivery do not
+ * know which one they carry.
+ *
+ * @module
+ */
+import type { PendingEvent } from "./batch.ts";
+import { classifyStatus, type DeliveryOutcome } from "./delivery.ts";
+import { encodeEnvelope, envelopeHeader } from "./envelope.ts";
+import { classifyOtlp, encodeOtlpLogs, otlpRecord, type OtlpSender } from "./otlp.ts";
+import { runtimeInfo } from "./runtime/mod.ts";
+import { utf8Length } from "./utf8.ts";
+
+/** The names of the wire formats. */
+export type WireFormatName = "nat" | "otlp";
+
+/** A wire format. Every batch holds events of one session and one schema version. */
+export interface WireFormat {
+  /** Its name, as `format` and `NAT_TELEMETRY_FORMAT` spell it. */
+  readonly name: WireFormatName;
+  /**
+   * The request body of a batch.
+   *
+   * @param events The batch.
+   * @param sentAt When it is sent, in epoch milliseconds.
+   */
+  encode(events: readonly PendingEvent[], sentAt: number): string;
+  /**
+   * The bytes of a body with no events, for a batch that starts with `first`.
+   *
+   * @param first The batch's first event.
+   */
+  emptyBytes(first: PendingEvent): number;
+  /**
+   * The bytes one event adds to a body, without its separator.
+   *
+   * @param event The event.
+   */
+  eventBytes(event: PendingEvent): number;
+  /** Whether the body of a 2xx answer says something (and so is read). */
+  readonly readsAnswer: boolean;
+  /** The resource attributes it sends (OTLP), `service.name` included. */
+  readonly resource?: Readonly<Record<string, string>>;
+  /**
+   * What an answer means for a batch.
+   *
+   * @param status The HTTP status.
+   * @param retryAfterMs The parsed `Retry-After`.
+   * @param body The body of a 2xx answer, when {@link WireFormat.readsAnswer}.
+   * @param count The events in the batch.
+   */
+  classify(status: number, retryAfterMs: number | undefined, body: string | undefined, count: number): DeliveryOutcome;
+}
+
+/**
+ * The NAT envelope of the Python tool.
+ *
+ * @param sourceClientVersion The envelope's `clientVer`.
+ * @returns The format.
+ * @example
+ * ```ts
+ * import { natFormat } from "./wire_format.ts";
+ * natFormat("1.2.3").name; // "nat"
+ * ```
+ */
+export function natFormat(sourceClientVersion: string): WireFormat {
+  const header = ({ schemaVersion, sessionId }: PendingEvent, sentAt: number) =>
+    envelopeHeader(schemaVersion, { sourceClientVersion, sessionId, cpuArchitecture: runtimeInfo().machine, sentAt });
+  return {
+    name: "nat",
+    encode: (events, sentAt) => encodeEnvelope(header(events[0], sentAt), events.map((event) => event.json)),
+    emptyBytes: (first) => utf8Length(encodeEnvelope(header(first, 0), [])),
+    eventBytes: (event) => event.bytes,
+    readsAnswer: false,
+    classify: (status, retryAfterMs) => classifyStatus(status, retryAfterMs),
+  };
+}
+
+/**
+ * OTLP/HTTP logs, JSON encoding.
+ *
+ * @param sender What the resource says about the sender.
+ * @returns The format.
+ * @example
+ * ```ts
+ * import { otlpFormat } from "./wire_format.ts";
+ * otlpFormat({ serviceName: "my-cli", serviceVersion: "1.2.3", resourceAttributes: {} }).readsAnswer; // true
+ * ```
+ */
+export function otlpFormat(sender: OtlpSender): WireFormat {
+  const record = (event: PendingEvent, sentAt: number) => JSON.stringify(otlpRecord(event, sentAt));
+  return {
+    name: "otlp",
+    encode: (events, sentAt) =>
+      encodeOtlpLogs(events.map((event) => record(event, sentAt)), events[0].sessionId, sender),
+    emptyBytes: (first) => utf8Length(encodeOtlpLogs([], first.sessionId, sender)),
+    // The observed time has as many digits whenever it is sent: the size does not depend on it.
+    eventBytes: (event) => utf8Length(record(event, Date.now())),
+    readsAnswer: true,
+    resource: { ...sender.resourceAttributes, "service.name": sender.serviceName },
+    classify: classifyOtlp,
+  };
+}
