@@ -1,6 +1,6 @@
 /**
  * A local ingest server for development, demos and tests: it accepts wire
- * envelopes on loopback, checks them against the wire format (400 for what is
+ * envelopes (and, at `POST /v1/logs`, OTLP/HTTP logs in the JSON encoding) on loopback, checks them against the wire format (400 for what is
  * not JSON, 422 with a reason for what is not an envelope), drops repeated
  * events, prints one line per event, and can append them to a JSON Lines
  * file. It can also misbehave on purpose: a fixed status, a `Retry-After`, a
@@ -187,6 +187,105 @@ export function validateEnvelope(
   return { status: 200, envelope: record as Record<string, unknown> & { events: Record<string, unknown>[] } };
 }
 
+/** An event as a request carried it, before the collector notes when it arrived. */
+type Received = Omit<CollectedEvent, "receivedAt">;
+
+/** The events of a NAT envelope, or why it is rejected. */
+function readEnvelope(body: string): { status: 200; events: Received[] } | { status: 400 | 422; reason: string } {
+  const checked = validateEnvelope(body);
+  if (checked.status !== 200) return checked;
+  const { envelope } = checked;
+  return {
+    status: 200,
+    events: envelope.events.map((raw) => ({
+      sessionId: envelope.sessionId as string,
+      clientVer: envelope.clientVer as string,
+      name: raw.name as string,
+      ts: raw.ts as string,
+      parameters: raw.parameters as CollectedEvent["parameters"],
+    })),
+  };
+}
+
+/**
+ * Checks an OTLP/HTTP logs request (JSON encoding) as the collector reads it: an `ExportLogsServiceRequest`
+ * whose records each have an `eventName`, a `timeUnixNano` and attributes of scalar values; records of
+ * `nat_cli_command` must carry the schema's parameters, as in the NAT envelope.
+ *
+ * @param body The request body.
+ * @returns The events (the session and client version from the resource), or the status and reason to reject it.
+ * @example
+ * ```ts
+ * import { readOtlpLogs } from "./collector.ts";
+ * readOtlpLogs('{"resourceLogs":[]}').status; // 422: no log record
+ * ```
+ */
+export function readOtlpLogs(body: string): { status: 200; events: Received[] } | {
+  status: 400 | 422;
+  reason: string;
+} {
+  let request: unknown;
+  try {
+    request = JSON.parse(body);
+  } catch {
+    return { status: 400, reason: "the body is not JSON" };
+  }
+  const resourceLogs = (request as { resourceLogs?: unknown } | null)?.resourceLogs;
+  if (!Array.isArray(resourceLogs)) return { status: 422, reason: "'resourceLogs' is not a list" };
+  const events: Received[] = [];
+  for (const [i, resourceLog] of resourceLogs.entries()) {
+    const resource = attributeMap(resourceLog?.resource?.attributes);
+    if (!resource) return { status: 422, reason: `resourceLogs ${i}: the resource's attributes are malformed` };
+    if (!Array.isArray(resourceLog?.scopeLogs)) return { status: 422, reason: `resourceLogs ${i}: no 'scopeLogs'` };
+    for (const scopeLog of resourceLog.scopeLogs) {
+      if (!Array.isArray(scopeLog?.logRecords)) return { status: 422, reason: `resourceLogs ${i}: no 'logRecords'` };
+      for (const [j, record] of scopeLog.logRecords.entries()) {
+        const where = `resourceLogs ${i}, record ${j}`;
+        const nanos = record?.timeUnixNano;
+        if (typeof nanos !== "string" && typeof nanos !== "number" || !/^\d+$/.test(String(nanos))) {
+          return { status: 422, reason: `${where}: 'timeUnixNano' is not a decimal integer` };
+        }
+        const parameters = attributeMap(record.attributes);
+        if (!parameters) return { status: 422, reason: `${where}: its attributes are malformed` };
+        const { "nat.event.schema_version": schemaVersion = "1.5", ...rest } = parameters;
+        const event = {
+          ts: new Date(Number(BigInt(String(nanos)) / 1_000_000n)).toISOString(),
+          name: record.eventName,
+          parameters: rest,
+        };
+        const problem = eventProblem(event, String(schemaVersion));
+        if (problem) return { status: 422, reason: `${where}: ${problem}` };
+        events.push({
+          sessionId: String(resource["session.id"] ?? "undefined"),
+          clientVer: String(resource["service.version"] ?? "undefined"),
+          name: event.name,
+          ts: event.ts,
+          parameters: rest,
+        });
+      }
+    }
+  }
+  if (events.length === 0) return { status: 422, reason: "there is no log record" };
+  return { status: 200, events };
+}
+
+/** OTLP `KeyValue`s as a plain record of scalars (an `intValue` as a number), or `undefined` when malformed. */
+function attributeMap(list: unknown): Record<string, string | number | boolean> | undefined {
+  if (list === undefined) return {};
+  if (!Array.isArray(list)) return undefined;
+  const map: Record<string, string | number | boolean> = {};
+  for (const { key, value } of list) {
+    if (typeof key !== "string" || typeof value !== "object" || value === null) return undefined;
+    const [kind, raw] = Object.entries(value)[0] ?? [];
+    if (kind === "stringValue" && typeof raw === "string") map[key] = raw;
+    else if (kind === "boolValue" && typeof raw === "boolean") map[key] = raw;
+    else if (kind === "doubleValue" && typeof raw === "number") map[key] = raw;
+    else if (kind === "intValue" && /^-?\d+$/.test(String(raw))) map[key] = Number(raw);
+    else return undefined;
+  }
+  return map;
+}
+
 function eventProblem(event: unknown, schemaVersion: string): string | undefined {
   if (typeof event !== "object" || event === null) return "not an object";
   const { ts, name, parameters } = event as Record<string, unknown>;
@@ -256,24 +355,17 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     if (options.retryAfterSeconds !== undefined) headers["retry-after"] = String(options.retryAfterSeconds);
     if (request.method !== "POST") return { status: 405, headers, body: '{"error":"POST an envelope"}' };
     stats.envelopes++;
-    const checked = validateEnvelope(request.body);
+    const otlp = request.path.split("?")[0] === "/v1/logs";
+    const checked = otlp ? readOtlpLogs(request.body) : readEnvelope(request.body);
     if (checked.status !== 200) {
       stats.rejected++;
-      log(`rejected an envelope (${checked.status}): ${checked.reason}`);
+      log(`rejected ${otlp ? "an OTLP request" : "an envelope"} (${checked.status}): ${checked.reason}`);
       return { status: checked.status, headers, body: JSON.stringify({ error: checked.reason }) };
     }
     const status = options.status ?? 200;
     if (status < 200 || status >= 300) return { status, headers, body: "{}" };
-    const { envelope } = checked;
-    for (const raw of envelope.events) {
-      const event: CollectedEvent = {
-        receivedAt: new Date().toISOString(),
-        sessionId: envelope.sessionId as string,
-        clientVer: envelope.clientVer as string,
-        name: raw.name as string,
-        ts: raw.ts as string,
-        parameters: raw.parameters as CollectedEvent["parameters"],
-      };
+    for (const received of checked.events) {
+      const event: CollectedEvent = { receivedAt: new Date().toISOString(), ...received };
       const key = JSON.stringify([event.sessionId, event.name, event.ts, event.parameters]);
       if (seen.has(key)) {
         stats.duplicates++;
@@ -291,7 +383,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         }
       }
     }
-    return { status, headers, body: JSON.stringify({ accepted: envelope.events.length }) };
+    const accepted = otlp ? { partialSuccess: {} } : { accepted: checked.events.length };
+    return { status, headers, body: JSON.stringify(accepted) };
   };
   const server = await host().serve(hostname, options.port ?? 0, answer, {
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

@@ -161,7 +161,7 @@ export class TestServer {
   }
 }
 
-/** Parses one HTTP/1.1 request with a Content-Length body; `undefined` until it is complete. */
+/** Parses one HTTP/1.1 request with a Content-Length or chunked body; `undefined` until it is complete. */
 function parseRequest(buffer: Buffer): { request: ReceivedRequest; length: number } | undefined {
   const end = buffer.indexOf("\r\n\r\n");
   if (end < 0) return undefined;
@@ -171,9 +171,25 @@ function parseRequest(buffer: Buffer): { request: ReceivedRequest; length: numbe
     const colon = line.indexOf(":");
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
+  const [method, path] = requestLine.split(" ");
+  if (headers["transfer-encoding"] === "chunked") {
+    // Chunks: `<hex size>\r\n<bytes>\r\n`, until a chunk of size 0 (some clients send bodies this way).
+    const chunks: Buffer[] = [];
+    for (let at = end + 4;;) {
+      const lineEnd = buffer.indexOf("\r\n", at);
+      if (lineEnd < 0) return undefined;
+      const size = parseInt(buffer.subarray(at, lineEnd).toString("latin1"), 16);
+      if (buffer.length < lineEnd + 2 + size + 2) return undefined;
+      if (size === 0) {
+        const body = Buffer.concat(chunks).toString("utf8");
+        return { request: { method, path, headers, body }, length: lineEnd + 4 };
+      }
+      chunks.push(buffer.subarray(lineEnd + 2, lineEnd + 2 + size));
+      at = lineEnd + 2 + size + 2;
+    }
+  }
   const length = end + 4 + Number(headers["content-length"] ?? 0);
   if (buffer.length < length) return undefined;
-  const [method, path] = requestLine.split(" ");
   return { request: { method, path, headers, body: buffer.subarray(end + 4, length).toString("utf8") }, length };
 }
 

@@ -1,0 +1,279 @@
+/**
+ * OTLP/HTTP logs: the handler's requests compared with those of the official
+ * OpenTelemetry JS SDK (an oracle no one here wrote), the answer rules of the
+ * OTLP specification against a real loopback receiver, the OTEL_* environment,
+ * and the local collector's /v1/logs.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
+import { CliCommandEvent, NATTelemetryHandler, type NATTelemetryHandlerOptions, setTelemetryEnabled } from "../mod.ts";
+import { readOtlpLogs, startCollector } from "../src/collector.ts";
+import { parseOtelList } from "../src/otlp.ts";
+import { runChild } from "./helpers/child.ts";
+import { commandEvent } from "./helpers/events.ts";
+import { type ReceivedRequest, TestServer, withServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
+
+setTelemetryEnabled(true);
+process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool
+
+const otlp = (url: string, options: NATTelemetryHandlerOptions = {}) =>
+  new NATTelemetryHandler({ endpoint: url, format: "otlp", sessionId: "sess-1", backoffInitialSeconds: 0, ...options });
+
+/** The log records of an OTLP request, flattened. */
+function records(
+  request: ReceivedRequest,
+): { eventName: string; attributes: { key: string; value?: { stringValue?: string } }[] }[] {
+  return JSON.parse(request.body).resourceLogs.flatMap((r: { scopeLogs: { logRecords: unknown[] }[] }) =>
+    r.scopeLogs.flatMap((s) => s.logRecords)
+  );
+}
+
+/** The `command` attribute of an OTLP log record. */
+function normalizedCommand(record: { attributes: { key: string; value?: { stringValue?: string } }[] }): unknown {
+  return record.attributes.find((attribute) => attribute.key === "command")?.value?.stringValue;
+}
+
+interface OtlpJson {
+  resourceLogs: {
+    resource: { attributes?: KeyValue[] };
+    scopeLogs: {
+      scope: { name: string; version: string };
+      logRecords: { eventName: string; timeUnixNano: string | number; attributes?: KeyValue[] }[];
+    }[];
+  }[];
+}
+type KeyValue = { key: string; value: Record<string, unknown> };
+
+/** Attributes as a map sorted by key, an `intValue` as a string whatever its spelling. */
+function attributeMap(list: KeyValue[] = []): Record<string, Record<string, unknown>> {
+  const entries = list.map(({ key, value }): [string, Record<string, unknown>] => {
+    const [kind, raw] = Object.entries(value)[0];
+    return [key, kind === "intValue" ? { intValue: String(raw) } : { [kind]: raw }];
+  });
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** An OTLP JSON request with what may differ left out (ids, observed time, empty defaults) and lists as maps. */
+function normalized(body: string) {
+  return (JSON.parse(body) as OtlpJson).resourceLogs.map((resourceLog) => ({
+    resource: attributeMap(resourceLog.resource.attributes),
+    scopeLogs: resourceLog.scopeLogs.map((scopeLog) => ({
+      scope: { name: scopeLog.scope.name, version: scopeLog.scope.version },
+      logRecords: scopeLog.logRecords.map((record) => ({
+        eventName: record.eventName,
+        timeUnixNano: String(record.timeUnixNano),
+        attributes: attributeMap(record.attributes),
+      })),
+    })),
+  }));
+}
+
+test("a request carries the same resource, scope and log record as the official OpenTelemetry SDK's", async () => {
+  const server = await TestServer.start();
+  try {
+    const at = Date.UTC(2026, 0, 2, 3, 4, 5, 999);
+    const event = new CliCommandEvent({
+      command: "run",
+      taskStatus: "success",
+      durationMs: 12.5,
+      exitCode: 0,
+      timestamp: at,
+    });
+    const ours = otlp(server.url("/ours"), { resource: { "deployment.environment": "test" } });
+    ours.enqueue(event);
+    await ours.stop();
+    assert.equal(ours.stats().sent, 1);
+    const mine = normalized(server.requests[0].body);
+
+    // The official SDK, given the same resource, scope and record, as an OpenTelemetry user would emit them.
+    const resource = Object.fromEntries(
+      Object.entries(mine[0].resource).map(([key, v]) => [key, Object.values(v as object)[0]]),
+    );
+    const exporter = new OTLPLogExporter({ url: server.url("/official") });
+    const provider = new LoggerProvider({
+      resource: resourceFromAttributes(resource),
+      processors: [new SimpleLogRecordProcessor({ exporter })],
+    });
+    const { name, version } = mine[0].scopeLogs[0].scope;
+    provider.getLogger(name, version).emit({
+      eventName: "nat_cli_command",
+      timestamp: at,
+      attributes: { ...event.parameters(), "nat.event.schema_version": "1.5" },
+    });
+    await provider.forceFlush();
+    await provider.shutdown();
+    const official = server.requests.find((request) => request.path === "/official");
+    assert.ok(official, "the SDK's request arrived");
+    assert.deepEqual(mine, normalized(official.body));
+    assert.equal(server.requests[0].headers["content-type"], "application/json");
+    // Where the SDK and the specification differ: OTLP/JSON spells 64-bit integers as decimal strings, which
+    // receivers must accept; the SDK writes numbers. We follow the specification.
+    assert.match(server.requests[0].body, /"key":"exitCode","value":\{"intValue":"0"\}/);
+  } finally {
+    await server.close();
+  }
+});
+
+test("the resource says who sent it, as the NAT envelope does: service, version, session, arch, runtime", async () => {
+  await withServer(async (server) => {
+    const handler = otlp(server.url(), { sourceClientVersion: "1.2.3", resource: { "service.name": "my-cli" } });
+    handler.enqueue(commandEvent("run"));
+    await handler.stop();
+    const [{ resource }] = normalized(server.requests[0].body);
+    for (const key of ["host.arch", "process.runtime.name", "process.runtime.version", "telemetry.sdk.version"]) {
+      assert.ok(key in resource, key);
+    }
+    assert.deepEqual(
+      [resource["service.name"], resource["service.version"], resource["session.id"], resource["telemetry.sdk.name"]],
+      [{ stringValue: "my-cli" }, { stringValue: "1.2.3" }, { stringValue: "sess-1" }, {
+        stringValue: "@nat/telemetry",
+      }],
+    );
+    assert.deepEqual(records(server.requests[0]).map((record) => record.eventName), ["nat_cli_command"]);
+  });
+});
+
+test("a partial success counts its rejected records as otlp_rejected, never retried", async () => {
+  await withServer(async (server) => {
+    server.reply({ status: 200, body: '{"partialSuccess":{"rejectedLogRecords":"1","errorMessage":"one bad"}}' });
+    const handler = otlp(server.url());
+    for (const name of ["a", "b", "c"]) handler.enqueue(commandEvent(name));
+    await handler.flush();
+    await handler.flush();
+    assert.equal(server.requests.length, 1, "nothing is resent");
+    assert.deepEqual(handler.stats(), {
+      enqueued: 3,
+      replayed: 0,
+      sent: 2,
+      dropped: { otlp_rejected: 1 },
+      queued: 0,
+      dlq: 0,
+      inFlight: 0,
+      spooled: 0,
+    });
+    await handler.stop();
+  });
+});
+
+test("only 429, 502, 503 and 504 are retried (after Retry-After); 400 and 500 are dropped; 413 splits", async () => {
+  await withServer(async (server) => {
+    const clock = { now: Date.now() };
+    const handler = otlp(server.url(), { clock: () => clock.now, backoffInitialSeconds: 10 });
+    server.reply({ status: 429, headers: { "retry-after": "30" } }, { status: 503 }, { status: 400 }, { status: 500 });
+    for (const status of [429, 503, 400, 500]) {
+      handler.enqueue(commandEvent(`s${status}`));
+      await handler.flush();
+    }
+    assert.deepEqual(handler.stats().dropped, { http_400: 1, http_500: 1 });
+    assert.equal(handler.stats().dlq, 2, "429 and 503 wait for a retry");
+    await handler.flush();
+    assert.equal(server.requests.length, 4, "not before Retry-After and the backoff");
+    clock.now += 3_600_000;
+    await handler.flush();
+    const retried = server.requests.slice(4).flatMap(records).map((record) => normalizedCommand(record));
+    assert.deepEqual(retried.sort(), ["s429", "s503"]);
+    assert.equal(handler.stats().sent, 2);
+
+    server.respond((request) => ({ status: records(request).length > 1 ? 413 : 200 }));
+    for (const name of ["x", "y", "z"]) handler.enqueue(commandEvent(name));
+    await handler.flush();
+    assert.equal(handler.stats().sent, 5, "split down to one record per request");
+    await handler.stop();
+  });
+});
+
+test("headers: the option and OTEL_EXPORTER_OTLP_(LOGS_)HEADERS, percent-decoded; never sent through a redirect", async () => {
+  assert.deepEqual(parseOtelList("api-key=a%20b%2Cc, x = 1 ,bad,=no,%E0%A4%A=skipped"), { "api-key": "a b,c", x: "1" });
+  const elsewhere = await TestServer.start();
+  const server = await TestServer.start((request) =>
+    request.path === "/moved" ? { status: 307, headers: { location: elsewhere.url() } } : { status: 200 }
+  );
+  try {
+    const handler = otlp(server.url(), { headers: { authorization: "Bearer secret" } });
+    handler.enqueue(commandEvent("direct"));
+    await handler.flush();
+    assert.equal(server.requests[0].headers.authorization, "Bearer secret");
+    const moved = otlp(server.url("/moved"), { headers: { authorization: "Bearer secret" } });
+    moved.enqueue(commandEvent("redirected"));
+    await moved.stop();
+    assert.equal(elsewhere.requests.length, 1, "the redirect was followed");
+    assert.equal(elsewhere.requests[0].headers.authorization, undefined, "without the credentials");
+    await handler.stop();
+  } finally {
+    await server.close();
+    await elsewhere.close();
+  }
+});
+
+test("NAT_TELEMETRY_FORMAT=otlp with OTEL_EXPORTER_OTLP_ENDPOINT posts to its /v1/logs with its headers", async () => {
+  await withServer(async (server) => {
+    const run = await runChild("settings_child.ts", {
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: undefined,
+        NAT_TELEMETRY_FORMAT: "otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT: server.url("/otel/"),
+        OTEL_EXPORTER_OTLP_HEADERS: "x-team=cli%20tools",
+        OTEL_SERVICE_NAME: "their-cli",
+        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=staging",
+      },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(server.requests[0].path, "/otel/v1/logs");
+    assert.equal(server.requests[0].headers["x-team"], "cli tools");
+    const [{ resource }] = normalized(server.requests[0].body);
+    assert.deepEqual(resource["service.name"], { stringValue: "their-cli" });
+    assert.deepEqual(resource["deployment.environment"], { stringValue: "staging" });
+  });
+});
+
+test("events spooled for OTLP are replayed only by OTLP runs to the same endpoint", async () => {
+  using dir = tempDir();
+  const down = await TestServer.start();
+  const url = down.url();
+  await down.close();
+  const offline = otlp(url, { spoolDir: dir.path, exitTimeoutSeconds: 1 });
+  offline.enqueue(commandEvent("spooled-otlp"));
+  await offline.stop();
+  assert.equal(offline.stats().spooled, 1);
+  const back = await TestServer.start(undefined, undefined, Number(new URL(url).port));
+  try {
+    const health = (await import("node:fs")).readdirSync(dir.path).filter((name) => name.startsWith("health-"));
+    for (const name of health) (await import("node:fs")).rmSync(`${dir.path}/${name}`);
+    const nat = new NATTelemetryHandler({ endpoint: url, spoolDir: dir.path });
+    nat.start();
+    await nat.stop();
+    assert.equal(back.requests.length, 0, "a NAT run leaves OTLP events alone");
+    const again = otlp(url, { spoolDir: dir.path });
+    again.start();
+    await again.stop();
+    assert.deepEqual(records(back.requests[0]).length, 1);
+  } finally {
+    await back.close();
+  }
+});
+
+test("the collector takes OTLP at /v1/logs, prints the same line as for NAT, and says why it rejects one", async () => {
+  const lines: string[] = [];
+  const collector = await startCollector({ log: (line) => lines.push(line) });
+  try {
+    const url = collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs");
+    const handler = otlp(url, { sessionId: "abcdef0123456789" });
+    handler.enqueue(commandEvent("run"));
+    await handler.stop();
+    assert.equal(handler.stats().sent, 1);
+    assert.match(lines[0], /nat_cli_command run success exit=0 5ms (deno|node|bun)\/\S+ session=abcdef01$/);
+    const bad = await fetch(url, { method: "POST", body: '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{}]}]}]}' });
+    assert.equal(bad.status, 422);
+    assert.match(await bad.text(), /timeUnixNano/);
+  } finally {
+    await collector.close();
+  }
+  assert.equal(readOtlpLogs("{").status, 400);
+  assert.equal(readOtlpLogs('{"resourceLogs":[]}').status, 422);
+});
