@@ -6,10 +6,13 @@
  *
  * It batches events, retries with jittered backoff, accounts for every event
  * in {@link NATTelemetryHandler.stats}, never throws into the host program,
- * and never keeps it alive: the final flush takes at most the exit budget.
- * What it cannot deliver before the process ends is spooled to disk and
- * delivered by a later run; while the endpoint is known to be down, runs spool
- * at once instead of waiting.
+ * and never keeps it alive. At exit it does not wait on the network: pending
+ * events are spooled to disk and a short-lived detached sender process
+ * delivers them (in CI, or where no process may be started, the final flush
+ * happens in process, within the exit budget). What cannot be delivered is
+ * kept for a later run; while the endpoint is known to be down, runs spool at
+ * once instead of waiting. Besides the Python tool's envelope it can send
+ * OTLP/HTTP logs to an OpenTelemetry Collector (`format: "otlp"`).
  *
  * Telemetry is off until the user agrees ({@link askForConsent}, asked once on
  * an interactive terminal, shared with the Python tool), unless
@@ -32,7 +35,7 @@
  *
  * await using telemetry = new NATTelemetryHandler();
  * telemetry.enqueue(new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: 12, exitCode: 0 }));
- * // Leaving the block flushes, within the 2 s default exit budget.
+ * // Leaving the block hands the event to the sender (or, in CI, flushes within the 2 s exit budget).
  * ```
  *
  * @module

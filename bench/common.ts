@@ -11,22 +11,29 @@ export const benchDir: string = new URL(".", import.meta.url).pathname;
 
 /** The path of a pinned runtime's binary, fetched through npx once. */
 export async function binary(spec: string): Promise<string> {
-  const { stdout } = await new Deno.Command("npx", { args: ["-y", spec, "-e", "console.log(process.execPath)"] })
+  const { stdout } = await new Deno.Command("npx", {
+    args: ["-y", spec, "-e", "console.log(process.execPath)"],
+  })
     .output();
   return decoder.decode(stdout).trim();
 }
 
 /** What `BINARY --version` prints first. */
 export async function version(path: string): Promise<string> {
-  const { stdout } = await new Deno.Command(path, { args: ["--version"] }).output();
+  const { stdout } = await new Deno.Command(path, { args: ["--version"] })
+    .output();
   return decoder.decode(stdout).split("\n")[0].trim().replace(/^v/, "");
 }
 
 /** The runtimes, pinned as the README says, with their versions. */
-export async function runtimes(): Promise<{ deno: string; node: string; bun: string; versions: string }> {
+export async function runtimes(): Promise<
+  { deno: string; node: string; bun: string; versions: string }
+> {
   const node = await binary("node@24.9.0");
   const bun = await binary("bun@1.4.5");
-  const versions = `deno ${Deno.version.deno}, node ${await version(node)}, bun ${await version(bun)}`;
+  const versions = `deno ${Deno.version.deno}, node ${await version(
+    node,
+  )}, bun ${await version(bun)}`;
   return { deno: Deno.execPath(), node, bun, versions };
 }
 
@@ -34,7 +41,9 @@ export async function runtimes(): Promise<{ deno: string; node: string; bun: str
 export async function installPeers(): Promise<void> {
   try {
     await Deno.stat(`${benchDir}node_modules/posthog-node/package.json`);
-    await Deno.stat(`${benchDir}node_modules/@segment/analytics-node/package.json`);
+    await Deno.stat(
+      `${benchDir}node_modules/@segment/analytics-node/package.json`,
+    );
   } catch {
     const { success } = await new Deno.Command("npm", {
       args: ["ci", "--no-audit", "--no-fund", "--prefix", benchDir],
@@ -48,9 +57,21 @@ export async function installPeers(): Promise<void> {
  * Builds the package as one JavaScript file, as npm users get it from JSR (Node and Bun load it; Node's own type
  * stripping would add ~100 ms to anything in TypeScript).
  */
-export async function bundle(bun: string, out: string, minify = false): Promise<string> {
-  const args = ["build", `${root}mod.ts`, "--target=node", "--outfile", out, ...(minify ? ["--minify"] : [])];
-  const { success } = await new Deno.Command(bun, { args, stdout: "null" }).output();
+export async function bundle(
+  bun: string,
+  out: string,
+  minify = false,
+): Promise<string> {
+  const args = [
+    "build",
+    `${root}mod.ts`,
+    "--target=node",
+    "--outfile",
+    out,
+    ...(minify ? ["--minify"] : []),
+  ];
+  const { success } = await new Deno.Command(bun, { args, stdout: "null" })
+    .output();
   if (!success) throw new Error("bun build failed");
   return out;
 }
@@ -67,9 +88,16 @@ export async function timed(
   cmd: string[],
   env: Record<string, string> = {},
   capMs = 60_000,
-): Promise<{ ms: number; stdout: string; stderr: string; capped: boolean; code: number }> {
+): Promise<
+  { ms: number; stdout: string; stderr: string; capped: boolean; code: number }
+> {
   const started = performance.now();
-  const child = new Deno.Command(cmd[0], { args: cmd.slice(1), env, stdout: "piped", stderr: "piped" }).spawn();
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   let capped = false;
   const timer = setTimeout(() => {
     capped = true;

@@ -46,7 +46,10 @@ const cli = `${benchDir}fake_cli.mjs`;
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const js = await bundle(bun, `${work}/mod.js`);
 const compiled = `${work}/fake_cli`;
-await new Deno.Command(bun, { args: ["build", "--compile", cli, "--outfile", compiled], stdout: "null" }).output();
+await new Deno.Command(bun, {
+  args: ["build", "--compile", cli, "--outfile", compiled],
+  stdout: "null",
+}).output();
 
 interface Target {
   runtime: string;
@@ -55,10 +58,20 @@ interface Target {
   module: string;
 }
 const targets: Target[] = [
-  { runtime: "deno", client: "telemetry", cmd: [deno, "run", "-A", cli], module: sources },
+  {
+    runtime: "deno",
+    client: "telemetry",
+    cmd: [deno, "run", "-A", cli],
+    module: sources,
+  },
   { runtime: "node", client: "telemetry", cmd: [node, cli], module: js },
   { runtime: "bun", client: "telemetry", cmd: [bun, cli], module: js },
-  { runtime: "bun --compile", client: "telemetry", cmd: [compiled], module: js },
+  {
+    runtime: "bun --compile",
+    client: "telemetry",
+    cmd: [compiled],
+    module: js,
+  },
   { runtime: "node", client: "posthog", cmd: [node, cli], module: js },
   { runtime: "node", client: "segment", cmd: [node, cli], module: js },
 ];
@@ -70,13 +83,20 @@ const clientName = {
 
 // The endpoints: real loopback servers.
 const http = (answer: () => Promise<Response>) =>
-  Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    await request.arrayBuffer();
-    return await answer();
-  });
+  Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (request) => {
+      await request.arrayBuffer();
+      return await answer();
+    },
+  );
 const healthy = http(() => Promise.resolve(new Response(null, { status: 200 })));
 const slow = http(() => new Promise((resolve) => setTimeout(() => resolve(new Response(null, { status: 200 })), 500)));
-const unavailable = http(() => Promise.resolve(new Response(null, { status: 503, headers: { "retry-after": "30" } })));
+const unavailable = http(() =>
+  Promise.resolve(
+    new Response(null, { status: 503, headers: { "retry-after": "30" } }),
+  )
+);
 const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 const held: Deno.Conn[] = [];
 (async () => {
@@ -96,7 +116,12 @@ const endpoints: [string, string][] = [
 ];
 
 /** One run: wall time in ms (Infinity when capped) and peak RSS in MB. */
-async function once(target: Target, withClient: boolean, endpoint: string, spoolDir: string) {
+async function once(
+  target: Target,
+  withClient: boolean,
+  endpoint: string,
+  spoolDir: string,
+) {
   const cmd = [...target.cmd, ...(withClient ? [target.client] : [])];
   const env = {
     NAT_TELEMETRY_ENABLED: "1",
@@ -105,9 +130,21 @@ async function once(target: Target, withClient: boolean, endpoint: string, spool
     NAT_BENCH_MODULE: target.module,
   };
   const run = await timed(cmd, env, CAP_MS);
-  if (!run.capped && run.code !== 0) throw new Error(`${cmd.join(" ")} exited with ${run.code}: ${run.stderr}`);
+  const ended = performance.timeOrigin + performance.now();
+  if (!run.capped && run.code !== 0) {
+    throw new Error(`${cmd.join(" ")} exited with ${run.code}: ${run.stderr}`);
+  }
   const rss = Number(run.stderr.match(/maxrss_kb=(\d+)/)?.[1] ?? NaN) / 1024;
-  return { ms: run.capped ? Infinity : run.ms, rss };
+  return {
+    ms: run.capped ? Infinity : run.ms,
+    exitMs: run.capped ? Infinity : exitTail(run.stderr, ended),
+    rss,
+  };
+}
+
+/** From the end of the CLI's own work (its `main_done_ms` line) to the end of the process, as this process saw it. */
+function exitTail(stderr: string, ended: number): number {
+  return ended - Number(stderr.match(/main_done_ms=([\d.]+)/)?.[1] ?? NaN);
 }
 
 const added = (values: number[], base: number) => {
@@ -134,9 +171,11 @@ for (const target of values["wan-only"] ? [] : targets) {
   const runs = peer ? PEER_RUNS : RUNS;
   for (const [name, endpoint] of endpoints) {
     const baseline: number[] = [];
+    const baselineExit: number[] = [];
     const baselineRss: number[] = [];
     const first: number[] = [];
     const steady: number[] = [];
+    const steadyExit: number[] = [];
     const rss: number[] = [];
     for (let i = 0; i < runs; i++) {
       const dir = await Deno.makeTempDir({ dir: work });
@@ -153,17 +192,21 @@ for (const target of values["wan-only"] ? [] : targets) {
       await once(target, true, endpoint, dir);
       await sendersDone(dir);
       for (let i = 0; i < runs; i++) {
-        baseline.push((await once(target, false, endpoint, dir)).ms);
-        steady.push((await once(target, true, endpoint, dir)).ms);
+        const base = await once(target, false, endpoint, dir);
+        baseline.push(base.ms);
+        baselineExit.push(base.exitMs);
+        const run = await once(target, true, endpoint, dir);
+        steady.push(run.ms);
+        steadyExit.push(run.exitMs);
         await sendersDone(dir);
       }
     }
     const base = median(baseline);
     const row = `| ${target.runtime} | ${clientName[target.client]} | ${name} | ${base.toFixed(0)} | ${
       added(first, base)
-    } | ${peer ? "same (no state)" : added(steady, base)} | ${median(baselineRss).toFixed(1)} | ${
-      rss.length ? median(rss).toFixed(1) : "n/a"
-    } |`;
+    } | ${peer ? "same (no state)" : added(steady, base)} | ${
+      peer ? "same (no state)" : added(steadyExit, median(baselineExit))
+    } | ${median(baselineRss).toFixed(1)} | ${rss.length ? median(rss).toFixed(1) : "n/a"} |`;
     rows.push(row);
     console.error(row);
   }
@@ -173,13 +216,14 @@ if (rows.length > 0) {
   console.log(`\n### Exit latency: one event per CLI run\n`);
   console.log(
     `${versions}. Median of ${RUNS} runs (${PEER_RUNS} for peers), each compared with the same CLI without ` +
-      `telemetry; runs killed at ${CAP_MS / 1000} s. @nat/telemetry's exit budget: 2 s (the default); its exit ` +
+      `telemetry; runs killed at ${CAP_MS / 1000} s. "Added at exit": from the end of the CLI's own work to the end ` +
+      `of the process. @nat/telemetry's exit budget: 2 s (the default); its exit ` +
       `path: ${Deno.env.get("CI") ? "in process (CI is set)" : "the hand-off to a sender process"}.\n`,
   );
   console.log(
-    "| runtime | client | endpoint | baseline run (ms) | added, first run (ms) | added, steady state (ms) | peak RSS baseline (MB) | peak RSS with client (MB) |",
+    "| runtime | client | endpoint | baseline run (ms) | added, first run (ms) | added, steady state (ms) | added at exit, steady state (ms) | peak RSS baseline (MB) | peak RSS with client (MB) |",
   );
-  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const row of rows) console.log(row);
 }
 
@@ -188,14 +232,26 @@ const certificate = values["loopback-only"] ? undefined : makeCertificate(work);
 if (certificate) {
   const arrivals: number[] = [];
   const https = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, cert: certificate.cert, key: certificate.key, onListen() {} },
+    {
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: certificate.cert,
+      key: certificate.key,
+      onListen() {},
+    },
     async (request) => {
       await request.arrayBuffer();
       arrivals.push(performance.now());
-      return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
+      return new Response("{}", {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
     },
   );
-  const trust = { NODE_EXTRA_CA_CERTS: certificate.caPath, DENO_CERT: certificate.caPath };
+  const trust = {
+    NODE_EXTRA_CA_CERTS: certificate.caPath,
+    DENO_CERT: certificate.caPath,
+  };
   const wanRows: string[] = [];
   for (const rtt of [0, 50, 100, 200]) {
     const proxy = startLatencyProxy(https.addr.port, rtt);
@@ -215,34 +271,57 @@ if (certificate) {
           NAT_BENCH_MODULE: target.module,
         };
         const run = await timed(cmd, env, CAP_MS);
-        if (!run.capped && run.code !== 0) throw new Error(`${cmd.join(" ")} exited with ${run.code}: ${run.stderr}`);
+        const ended = performance.timeOrigin + performance.now();
+        if (!run.capped && run.code !== 0) {
+          throw new Error(
+            `${cmd.join(" ")} exited with ${run.code}: ${run.stderr}`,
+          );
+        }
+        const exitMs = exitTail(run.stderr, ended);
         let arrivedMs = NaN;
         if (withClient) {
-          for (let waited = 0; arrivals.length === seen && waited < CAP_MS; waited += 5) {
+          for (
+            let waited = 0;
+            arrivals.length === seen && waited < CAP_MS;
+            waited += 5
+          ) {
             await new Promise((resolve) => setTimeout(resolve, 5));
           }
           arrivedMs = arrivals.length > seen ? arrivals[seen] - started : Infinity;
           await sendersDone(dir);
         }
-        const rss = Number(run.stderr.match(/maxrss_kb=(\d+)/)?.[1] ?? NaN) / 1024;
-        return { ms: run.capped ? Infinity : run.ms, arrivedMs, rss };
+        const rss = Number(run.stderr.match(/maxrss_kb=(\d+)/)?.[1] ?? NaN) /
+          1024;
+        return {
+          ms: run.capped ? Infinity : run.ms,
+          exitMs: run.capped ? Infinity : exitMs,
+          arrivedMs,
+          rss,
+        };
       };
       await one(true); // the first run: the spool directory is made, the runtime's caches are warm
       const baseline: number[] = [];
+      const baselineExit: number[] = [];
+      const runsMs: number[] = [];
       const exits: number[] = [];
       const arrived: number[] = [];
       const rss: number[] = [];
       for (let i = 0; i < runs; i++) {
-        baseline.push((await one(false)).ms);
+        const base = await one(false);
+        baseline.push(base.ms);
+        baselineExit.push(base.exitMs);
         const run = await one(true);
-        exits.push(run.ms);
+        runsMs.push(run.ms);
+        exits.push(run.exitMs);
         arrived.push(run.arrivedMs);
         if (Number.isFinite(run.rss)) rss.push(run.rss);
       }
       const base = median(baseline);
       const row = `| ${rtt} | ${target.runtime} | ${clientName[target.client]} | ${base.toFixed(0)} | ${
-        added(exits, base)
-      } | ${median(arrived).toFixed(0)} | ${rss.length ? median(rss).toFixed(1) : "n/a"} |`;
+        added(runsMs, base)
+      } | ${added(exits, median(baselineExit))} | ${median(arrived).toFixed(0)} | ${
+        rss.length ? median(rss).toFixed(1) : "n/a"
+      } |`;
       wanRows.push(row);
       console.error(row);
     }
@@ -253,19 +332,27 @@ if (certificate) {
   console.log(
     `${versions}. Steady state (after a first run), median of ${RUNS} runs (${PEER_RUNS} for peers), each ` +
       `compared with the same CLI without telemetry. The proxy adds the round trip time to every exchange and one ` +
-      `more for the TCP handshake. "Event at the server" is from the run's start. @nat/telemetry's exit path: ` +
+      `more for the TCP handshake. "Added to the run": the whole run, loading the client included; "added at exit": ` +
+      `from the end of the CLI's own work (the enqueue done) to the end of the process. "Event at the server" is ` +
+      `from the run's start. @nat/telemetry's exit path: ` +
       `${Deno.env.get("CI") ? "in process (CI is set)" : "the hand-off to a sender process"}.\n`,
   );
   console.log(
-    "| RTT (ms) | runtime | client | baseline run (ms) | added at exit (ms) | event at the server after (ms) | peak RSS with client (MB) |",
+    "| RTT (ms) | runtime | client | baseline run (ms) | added to the run (ms) | added at exit (ms) | event at the server after (ms) | peak RSS with client (MB) |",
   );
-  console.log("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
+  console.log("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |");
   for (const row of wanRows) console.log(row);
 } else if (!values["loopback-only"]) {
-  console.log("\n(WAN rows skipped: openssl is needed to make the test certificate.)");
+  console.log(
+    "\n(WAN rows skipped: openssl is needed to make the test certificate.)",
+  );
 }
 
 for (const conn of held) conn.close();
 silent.close();
-await Promise.all([healthy.shutdown(), slow.shutdown(), unavailable.shutdown()]);
+await Promise.all([
+  healthy.shutdown(),
+  slow.shutdown(),
+  unavailable.shutdown(),
+]);
 await Deno.remove(work, { recursive: true });

@@ -9,7 +9,10 @@
 import { parseArgs } from "node:util";
 import { benchDir, bundle, installPeers, median, runtimes, timed } from "./common.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string", default: "15" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { runs: { type: "string", default: "15" } },
+});
 const RUNS = Number(values.runs);
 
 await installPeers();
@@ -20,18 +23,30 @@ const sources = new URL("../mod.ts", import.meta.url).pathname;
 const probe = `${benchDir}import_probe.mjs`;
 
 const cases: [string, string, string[], string][] = [
-  ["deno", "@nat/telemetry (TypeScript sources)", [deno, "run", "-A", probe], sources],
+  [
+    "deno",
+    "@nat/telemetry (TypeScript sources)",
+    [deno, "run", "-A", probe],
+    sources,
+  ],
   ["node", "@nat/telemetry (JavaScript, as from npm)", [node, probe], js],
   ["bun", "@nat/telemetry (JavaScript, as from npm)", [bun, probe], js],
   ["bun", "@nat/telemetry (TypeScript sources)", [bun, probe], sources],
   ["node", "posthog-node 5.70.0", [node, probe], "posthog-node"],
-  ["node", "@segment/analytics-node 3.1.0", [node, probe], "@segment/analytics-node"],
+  [
+    "node",
+    "@segment/analytics-node 3.1.0",
+    [node, probe],
+    "@segment/analytics-node",
+  ],
 ];
 
 console.log(
   `\n### Import cost\n\n${versions}. Median of ${RUNS} runs each, against an empty script in the same run.\n`,
 );
-console.log("| runtime | module | empty script (ms) | with the import (ms) | added (ms) |");
+console.log(
+  "| runtime | module | empty script (ms) | with the import (ms) | added (ms) |",
+);
 console.log("| --- | --- | ---: | ---: | ---: |");
 for (const [runtime, label, cmd, module] of cases) {
   // Warm up: the first run of a runtime pays for its own caches.

@@ -28,7 +28,10 @@ export interface LatencyProxy {
  * // https://127.0.0.1:${proxy.port}/ now answers 100 ms per round trip later
  * ```
  */
-export function startLatencyProxy(targetPort: number, rttMs: number): LatencyProxy {
+export function startLatencyProxy(
+  targetPort: number,
+  rttMs: number,
+): LatencyProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
   const pipe = async (from: Deno.Conn, to: Deno.Conn, firstDelayMs: number) => {
@@ -41,7 +44,9 @@ export function startLatencyProxy(targetPort: number, rttMs: number): LatencyPro
         first = false;
         ready = ready.then(async () => {
           const wait = due - performance.now();
-          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          if (wait > 0) {
+            await new Promise((resolve) => setTimeout(resolve, wait));
+          }
           await to.write(chunk).catch(() => 0);
         });
       }
@@ -58,20 +63,22 @@ export function startLatencyProxy(targetPort: number, rttMs: number): LatencyPro
   (async () => {
     for await (const client of listener) {
       open.add(client);
-      Deno.connect({ hostname: "127.0.0.1", port: targetPort }).then((server) => {
-        open.add(server);
-        const both = [pipe(client, server, rttMs), pipe(server, client, 0)];
-        Promise.allSettled(both).then(() => {
-          for (const conn of [client, server]) {
-            open.delete(conn);
-            try {
-              conn.close();
-            } catch {
-              // Already closed.
+      Deno.connect({ hostname: "127.0.0.1", port: targetPort }).then(
+        (server) => {
+          open.add(server);
+          const both = [pipe(client, server, rttMs), pipe(server, client, 0)];
+          Promise.allSettled(both).then(() => {
+            for (const conn of [client, server]) {
+              open.delete(conn);
+              try {
+                conn.close();
+              } catch {
+                // Already closed.
+              }
             }
-          }
-        });
-      }).catch(() => client.close());
+          });
+        },
+      ).catch(() => client.close());
     }
   })().catch(() => {});
   return {

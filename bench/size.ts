@@ -17,12 +17,16 @@ function sizeOf(path: string): number {
   const info = Deno.statSync(path);
   if (!info.isDirectory) return info.size;
   let total = 0;
-  for (const entry of Deno.readDirSync(path)) total += sizeOf(`${path}/${entry.name}`);
+  for (const entry of Deno.readDirSync(path)) {
+    total += sizeOf(`${path}/${entry.name}`);
+  }
   return total;
 }
 
 async function gzipped(bytes: Uint8Array): Promise<number> {
-  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"));
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(
+    new CompressionStream("gzip"),
+  );
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
 
@@ -33,11 +37,15 @@ const dryRun = await new Deno.Command(Deno.execPath(), {
 }).output();
 const output = decoder.decode(dryRun.stderr) + decoder.decode(dryRun.stdout);
 const files = [...output.matchAll(/file:\/\/(\S+)/g)].map((match) => match[1]);
-if (files.length === 0) throw new Error(`no files in the publish dry run:\n${output}`);
+if (files.length === 0) {
+  throw new Error(`no files in the publish dry run:\n${output}`);
+}
 const sources = files.filter((file) => file.endsWith(".ts"));
 
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
-const minified = Deno.readFileSync(await bundle(bun, `${work}/mod.min.js`, true));
+const minified = Deno.readFileSync(
+  await bundle(bun, `${work}/mod.min.js`, true),
+);
 
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 console.log(`\n### Size\n\n${versions}.\n`);
@@ -51,30 +59,43 @@ console.log(
 console.log(
   `| its TypeScript sources (${sources.length} files) | ${kb(sources.reduce((sum, f) => sum + sizeOf(f), 0))} |`,
 );
-console.log(`| bundled and minified (bun build --minify) | ${kb(minified.byteLength)} |`);
-console.log(`| bundled, minified and gzipped | ${kb(await gzipped(minified))} |`);
+console.log(
+  `| bundled and minified (bun build --minify) | ${kb(minified.byteLength)} |`,
+);
+console.log(
+  `| bundled, minified and gzipped | ${kb(await gzipped(minified))} |`,
+);
 const tree = JSON.parse(
   decoder.decode(
-    (await new Deno.Command("npm", { args: ["ls", "--all", "--json", "--prefix", benchDir] }).output()).stdout,
+    (await new Deno.Command("npm", {
+      args: ["ls", "--all", "--json", "--prefix", benchDir],
+    }).output()).stdout,
   ),
 );
 /** A package and its dependencies, by name (npm hoists them into one node_modules). */
-function closure(name: string, node: { dependencies?: Record<string, unknown> }, found = new Set<string>()) {
+function closure(
+  name: string,
+  node: { dependencies?: Record<string, unknown> },
+  found = new Set<string>(),
+) {
   found.add(name);
   for (const [dependency, child] of Object.entries(node.dependencies ?? {})) {
-    if (!found.has(dependency)) closure(dependency, child as typeof node, found);
+    if (!found.has(dependency)) {
+      closure(dependency, child as typeof node, found);
+    }
   }
   return found;
 }
 for (const peer of ["posthog-node", "@segment/analytics-node"]) {
   const names = [...closure(peer, tree.dependencies[peer])];
-  const installed = names.map((name) => `${benchDir}node_modules/${name}`).filter((dir) => {
-    try {
-      return Deno.statSync(dir).isDirectory;
-    } catch {
-      return false; // an optional dependency that is not installed
-    }
-  });
+  const installed = names.map((name) => `${benchDir}node_modules/${name}`)
+    .filter((dir) => {
+      try {
+        return Deno.statSync(dir).isDirectory;
+      } catch {
+        return false; // an optional dependency that is not installed
+      }
+    });
   console.log(
     `| ${peer} ${tree.dependencies[peer].version} installed, with its ${installed.length - 1} dependencies | ${
       kb(installed.reduce((sum, dir) => sum + sizeOf(dir), 0))

@@ -1,7 +1,8 @@
 /**
  * Throughput for long-lived hosts: events per second through enqueue,
- * batching and delivery to the local collector, against a baseline that only
- * builds the same envelopes and POSTs them; and memory under a sustained
+ * batching and delivery to the local collector, in both wire formats (NAT
+ * envelope, OTLP logs) with the bytes each sends per event, against a baseline
+ * that only builds the same NAT envelopes and POSTs them; and memory under a sustained
  * stream while the endpoint is down, which must stay flat at the handler's
  * cap (1,000 events). Run with `deno task bench:throughput` (`-- --runs N`).
  *
@@ -11,7 +12,10 @@ import { parseArgs } from "node:util";
 import { startCollector } from "../src/collector.ts";
 import { benchDir, bundle, median, runtimes, timed } from "./common.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string", default: "5" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { runs: { type: "string", default: "5" } },
+});
 const RUNS = Number(values.runs);
 const EVENTS = 20_000;
 const OUTAGE_EVENTS = 200_000;
@@ -33,8 +37,21 @@ const cases: [string, string[], string][] = [
   ["bun", [bun, child], js],
 ];
 
-async function measure(cmd: string[], module: string, args: string[], endpoint: string) {
-  const run = await timed([...cmd, ...args], { NAT_TELEMETRY_ENDPOINT: endpoint, NAT_BENCH_MODULE: module });
+const otlpUrl = collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs");
+
+async function measure(
+  cmd: string[],
+  module: string,
+  args: string[],
+  endpoint: string,
+  format = "nat",
+) {
+  const env = {
+    NAT_TELEMETRY_ENDPOINT: endpoint,
+    NAT_BENCH_MODULE: module,
+    NAT_BENCH_FORMAT: format,
+  };
+  const run = await timed([...cmd, ...args], env);
   if (run.code !== 0) throw new Error(run.stderr);
   return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
 }
@@ -42,18 +59,47 @@ async function measure(cmd: string[], module: string, args: string[], endpoint: 
 const throughput: string[] = [];
 const memory: string[] = [];
 for (const [runtime, cmd, module] of cases) {
-  const ours: number[] = [];
+  const nat: number[] = [];
+  const otlp: number[] = [];
   const baseline: number[] = [];
+  const bytes = { nat: [] as number[], otlp: [] as number[] };
+  const perEvent = async (format: "nat" | "otlp", url: string) => {
+    const [bytesBefore, acceptedBefore] = [
+      collector.bytesReceived,
+      collector.stats.accepted,
+    ];
+    const { eventsPerSecond } = await measure(
+      cmd,
+      module,
+      ["deliver", String(EVENTS)],
+      url,
+      format,
+    );
+    bytes[format].push(
+      (collector.bytesReceived - bytesBefore) /
+        (collector.stats.accepted - acceptedBefore),
+    );
+    return eventsPerSecond;
+  };
   for (let i = 0; i < RUNS; i++) {
-    baseline.push((await measure(cmd, module, ["baseline", String(EVENTS)], collector.url)).eventsPerSecond);
-    ours.push((await measure(cmd, module, ["deliver", String(EVENTS)], collector.url)).eventsPerSecond);
+    baseline.push(
+      (await measure(cmd, module, ["baseline", String(EVENTS)], collector.url))
+        .eventsPerSecond,
+    );
+    nat.push(await perEvent("nat", collector.url));
+    otlp.push(await perEvent("otlp", otlpUrl));
   }
   throughput.push(
-    `| ${runtime} | ${median(ours).toFixed(0)} | ${median(baseline).toFixed(0)} | ${
-      (median(ours) / median(baseline)).toFixed(2)
-    } |`,
+    `| ${runtime} | ${median(nat).toFixed(0)} | ${median(bytes.nat).toFixed(0)} | ${median(otlp).toFixed(0)} | ${
+      median(bytes.otlp).toFixed(0)
+    } | ${median(baseline).toFixed(0)} | ${(median(nat) / median(baseline)).toFixed(2)} |`,
   );
-  const outage = await measure(cmd, module, ["outage", String(OUTAGE_EVENTS)], refused);
+  const outage = await measure(
+    cmd,
+    module,
+    ["outage", String(OUTAGE_EVENTS)],
+    refused,
+  );
   const samples: { heapMb: number; rssMb: number }[] = outage.samples;
   memory.push(
     `| ${runtime} | ${samples.map((s) => s.heapMb.toFixed(1)).join(" → ")} | ${samples.at(-1)!.rssMb.toFixed(0)} | ${
@@ -62,10 +108,17 @@ for (const [runtime, cmd, module] of cases) {
   );
 }
 
-console.log(`\n### Throughput for long-lived hosts\n\n${versions}. ${EVENTS} events per run, median of ${RUNS} runs.`);
-console.log("The baseline builds the same envelopes with buildPayload and POSTs them with fetch, nothing else.\n");
-console.log("| runtime | @nat/telemetry (events/s) | baseline (events/s) | ratio |");
-console.log("| --- | ---: | ---: | ---: |");
+console.log(
+  `\n### Throughput for long-lived hosts\n\n${versions}. ${EVENTS} events per run, median of ${RUNS} runs.`,
+);
+console.log(
+  "The baseline builds the same NAT envelopes with buildPayload and POSTs them with fetch, nothing else. Bytes per " +
+    "event: request bodies over events, as the local collector received them.\n",
+);
+console.log(
+  "| runtime | NAT envelope (events/s) | NAT (bytes/event) | OTLP logs (events/s) | OTLP (bytes/event) | baseline (events/s) | NAT / baseline |",
+);
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of throughput) console.log(row);
 console.log(`\n### Memory under a sustained stream, endpoint down\n`);
 console.log(

@@ -1,6 +1,7 @@
 /**
  * A long-lived host for the throughput benchmark. `deliver N`: enqueue N
- * events in chunks of 500, flushing after each, and time it; `baseline N`: the
+ * events in chunks of 500, flushing after each, and time it (in the wire
+ * format NAT_BENCH_FORMAT names: `nat` or `otlp`); `baseline N`: the
  * same envelopes built with JSON.stringify and POSTed with fetch, nothing else;
  * `outage N`: a sustained stream against a refused endpoint, sampling memory
  * (the live heap after a full collection, and RSS).
@@ -20,33 +21,67 @@ const sample = () => {
   const { heapUsed, rss } = memory();
   return { heapMb: heapUsed / 1048576, rssMb: rss / 1048576 };
 };
-const { CliCommandEvent, NATTelemetryHandler, buildPayload, setTelemetryEnabled } = await import(
+const {
+  CliCommandEvent,
+  NATTelemetryHandler,
+  buildPayload,
+  setTelemetryEnabled,
+} = await import(
   env("NAT_BENCH_MODULE")
 );
 setTelemetryEnabled(true);
-const event = (i) => new CliCommandEvent({ command: `e${i}`, taskStatus: "success", durationMs: i, exitCode: 0 });
+const event = (i) =>
+  new CliCommandEvent({
+    command: `e${i}`,
+    taskStatus: "success",
+    durationMs: i,
+    exitCode: 0,
+  });
 const CHUNK = 500;
 
 if (mode === "baseline") {
   const started = performance.now();
   for (let i = 0; i < count; i += CHUNK) {
     const events = Array.from({ length: CHUNK }, (_, j) => event(i + j));
-    const body = JSON.stringify(buildPayload(events, { sourceClientVersion: "bench", sessionId: "bench" }));
-    const response = await fetch(endpoint, { method: "POST", body, headers: { "content-type": "application/json" } });
+    const body = JSON.stringify(
+      buildPayload(events, {
+        sourceClientVersion: "bench",
+        sessionId: "bench",
+      }),
+    );
+    const response = await fetch(endpoint, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    });
     await response.body?.cancel();
   }
-  console.log(JSON.stringify({ eventsPerSecond: count / ((performance.now() - started) / 1000) }));
+  console.log(
+    JSON.stringify({
+      eventsPerSecond: count / ((performance.now() - started) / 1000),
+    }),
+  );
 } else {
-  const handler = new NATTelemetryHandler({ endpoint, spoolDir: false, maxQueueSize: 50 });
+  const format = env("NAT_BENCH_FORMAT") ?? "nat";
+  const handler = new NATTelemetryHandler({
+    endpoint,
+    spoolDir: false,
+    maxQueueSize: 50,
+    format,
+  });
   const samples = [];
   const started = performance.now();
   for (let i = 0; i < count; i += CHUNK) {
     for (let j = 0; j < CHUNK; j++) handler.enqueue(event(i + j));
     await handler.flush();
-    if ((i / CHUNK) % Math.max(1, Math.floor(count / CHUNK / 10)) === 0) samples.push(sample());
+    if ((i / CHUNK) % Math.max(1, Math.floor(count / CHUNK / 10)) === 0) {
+      samples.push(sample());
+    }
   }
   const seconds = (performance.now() - started) / 1000;
   await handler.stop();
   const stats = handler.stats();
-  console.log(JSON.stringify({ eventsPerSecond: stats.sent / seconds, samples, stats }));
+  console.log(
+    JSON.stringify({ eventsPerSecond: stats.sent / seconds, samples, stats }),
+  );
 }

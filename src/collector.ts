@@ -19,6 +19,7 @@
 import { parametersProblem } from "./envelope.ts";
 import { NemoSource, TaskStatus } from "./events.ts";
 import { host, type ServedAnswer, type ServedRequest } from "./runtime/mod.ts";
+import { utf8Length } from "./utf8.ts";
 
 /** How the collector behaves. */
 export interface CollectorOptions {
@@ -73,8 +74,10 @@ export interface Collector {
   readonly port: number;
   /** Accepted events, in order, without repeats. */
   readonly events: readonly CollectedEvent[];
-  /** Counters: envelopes received, events accepted, repeats dropped, envelopes rejected. */
+  /** Counters: envelopes (or OTLP requests) received, events accepted, repeats dropped, envelopes rejected. */
   readonly stats: { envelopes: number; accepted: number; duplicates: number; rejected: number };
+  /** The bytes of the request bodies received so far. */
+  readonly bytesReceived: number;
   /** Stops it. */
   close(): Promise<void>;
 }
@@ -347,6 +350,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   const events: CollectedEvent[] = [];
   const seen = new Set<string>();
   const stats = { envelopes: 0, accepted: 0, duplicates: 0, rejected: 0 };
+  let bytesReceived = 0;
   const log = options.log ?? (() => {});
   const answer = async (request: ServedRequest): Promise<ServedAnswer | undefined> => {
     if (options.silent) return undefined;
@@ -355,6 +359,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     if (options.retryAfterSeconds !== undefined) headers["retry-after"] = String(options.retryAfterSeconds);
     if (request.method !== "POST") return { status: 405, headers, body: '{"error":"POST an envelope"}' };
     stats.envelopes++;
+    bytesReceived += utf8Length(request.body);
     const otlp = request.path.split("?")[0] === "/v1/logs";
     const checked = otlp ? readOtlpLogs(request.body) : readEnvelope(request.body);
     if (checked.status !== 200) {
@@ -396,6 +401,9 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     port: server.port,
     events,
     stats,
+    get bytesReceived() {
+      return bytesReceived;
+    },
     close: () => server.close(),
   };
 }

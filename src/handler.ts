@@ -32,7 +32,7 @@ export interface TelemetryStats {
    * Events given up on, by reason: `not_an_event`, `invalid_event`, `event_too_large`, `buffer_full`,
    * `retries_exhausted`, `unsafe_redirect`, `too_many_redirects`, `bad_redirect`, `http_<status>`,
    * `dry_run`, `invalid_endpoint`; for spooled events `spool_full`, `spool_expired`, `spool_corrupt`,
-   * `spool_unavailable` (the spool could not be written).
+   * `spool_unavailable` (the spool could not be written); `otlp_rejected` (an OTLP partial success).
    */
   dropped: Record<string, number>;
   /** Events waiting for the next flush. */
@@ -116,7 +116,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#options = resolveOptions(options);
     const { format, sessionId, maxEventBytes, maxBatchBytes } = this.#options;
     const empty = { json: "", bytes: 0, schemaVersion: "1.5", sessionId, timestamp: 0, retries: 0, notBefore: 0 };
-    this.#maxEventBytes = Math.min(maxEventBytes, maxBatchBytes - format.emptyBytes(empty) - SCHEMA_VERSION_SLACK_BYTES);
+    this.#maxEventBytes = Math.min(
+      maxEventBytes,
+      maxBatchBytes - format.emptyBytes(empty) - SCHEMA_VERSION_SLACK_BYTES,
+    );
   }
 
   /**

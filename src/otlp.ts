@@ -88,24 +88,24 @@ function hostArch(machine: string): string {
 }
 
 /**
- * The log record of one event.
+ * The log record of one event. It was observed when the program recorded it,
+ * so both its times are the event's: a record depends on its event alone.
  *
  * @param event The pending event (its wire JSON, timestamp and schema version).
- * @param observedAt When it is sent, in epoch milliseconds.
  * @returns The `LogRecord`.
  * @example
  * ```ts ignore
- * otlpRecord(pending, Date.now()).eventName; // "nat_cli_command"
+ * otlpRecord(pending).eventName; // "nat_cli_command"
  * ```
  */
-export function otlpRecord(event: PendingEvent, observedAt: number): Record<string, unknown> {
+export function otlpRecord(event: PendingEvent): Record<string, unknown> {
   const { name, parameters } = JSON.parse(event.json) as {
     name: string;
     parameters: Record<string, string | number | boolean>;
   };
   return {
     timeUnixNano: nanos(event.timestamp),
-    observedTimeUnixNano: nanos(observedAt),
+    observedTimeUnixNano: nanos(event.timestamp),
     eventName: name,
     attributes: [...attributes(parameters), { key: "nat.event.schema_version", value: otlpValue(event.schemaVersion) }],
   };

@@ -91,14 +91,18 @@ export function natFormat(sourceClientVersion: string): WireFormat {
  * ```
  */
 export function otlpFormat(sender: OtlpSender): WireFormat {
-  const record = (event: PendingEvent, sentAt: number) => JSON.stringify(otlpRecord(event, sentAt));
+  // A record depends on its event alone: encoded once, whether it is sized, sent or resent.
+  const encoded = new WeakMap<PendingEvent, string>();
+  const record = (event: PendingEvent) => {
+    let json = encoded.get(event);
+    if (json === undefined) encoded.set(event, json = JSON.stringify(otlpRecord(event)));
+    return json;
+  };
   return {
     name: "otlp",
-    encode: (events, sentAt) =>
-      encodeOtlpLogs(events.map((event) => record(event, sentAt)), events[0].sessionId, sender),
+    encode: (events) => encodeOtlpLogs(events.map(record), events[0].sessionId, sender),
     emptyBytes: (first) => utf8Length(encodeOtlpLogs([], first.sessionId, sender)),
-    // The observed time has as many digits whenever it is sent: the size does not depend on it.
-    eventBytes: (event) => utf8Length(record(event, Date.now())),
+    eventBytes: (event) => utf8Length(record(event)),
     readsAnswer: true,
     resource: { ...sender.resourceAttributes, "service.name": sender.serviceName },
     classify: classifyOtlp,
