@@ -191,10 +191,10 @@ export function validateEnvelope(
 }
 
 /** An event as a request carried it, before the collector notes when it arrived. */
-type Received = Omit<CollectedEvent, "receivedAt">;
+export type ReceivedEvent = Omit<CollectedEvent, "receivedAt">;
 
 /** The events of a NAT envelope, or why it is rejected. */
-function readEnvelope(body: string): { status: 200; events: Received[] } | { status: 400 | 422; reason: string } {
+function readEnvelope(body: string): { status: 200; events: ReceivedEvent[] } | { status: 400 | 422; reason: string } {
   const checked = validateEnvelope(body);
   if (checked.status !== 200) return checked;
   const { envelope } = checked;
@@ -223,7 +223,7 @@ function readEnvelope(body: string): { status: 200; events: Received[] } | { sta
  * readOtlpLogs('{"resourceLogs":[]}').status; // 422: no log record
  * ```
  */
-export function readOtlpLogs(body: string): { status: 200; events: Received[] } | {
+export function readOtlpLogs(body: string): { status: 200; events: ReceivedEvent[] } | {
   status: 400 | 422;
   reason: string;
 } {
@@ -235,7 +235,7 @@ export function readOtlpLogs(body: string): { status: 200; events: Received[] } 
   }
   const resourceLogs = (request as { resourceLogs?: unknown } | null)?.resourceLogs;
   if (!Array.isArray(resourceLogs)) return { status: 422, reason: "'resourceLogs' is not a list" };
-  const events: Received[] = [];
+  const events: ReceivedEvent[] = [];
   for (const [i, resourceLog] of resourceLogs.entries()) {
     const resource = attributeMap(resourceLog?.resource?.attributes);
     if (!resource) return { status: 422, reason: `resourceLogs ${i}: the resource's attributes are malformed` };
