@@ -115,15 +115,17 @@ const endpoints: [string, string][] = [
   ["503 + Retry-After", url(unavailable.addr.port)],
 ];
 
-/** One run: wall time in ms (Infinity when capped) and peak RSS in MB. */
+/** One run: wall time and what the exit added in ms (Infinity when capped), and peak RSS in MB. */
 async function once(
   target: Target,
   withClient: boolean,
   endpoint: string,
   spoolDir: string,
+  extraEnv: Record<string, string> = {},
 ) {
   const cmd = [...target.cmd, ...(withClient ? [target.client] : [])];
   const env = {
+    ...extraEnv,
     NAT_TELEMETRY_ENABLED: "1",
     NAT_TELEMETRY_ENDPOINT: endpoint,
     NAT_TELEMETRY_SPOOL_DIR: spoolDir,
@@ -260,24 +262,9 @@ if (certificate) {
       const runs = target.client === "telemetry" ? RUNS : PEER_RUNS;
       const dir = await Deno.makeTempDir({ dir: work });
       const one = async (withClient: boolean) => {
-        const cmd = [...target.cmd, ...(withClient ? [target.client] : [])];
         const seen = arrivals.length;
         const started = performance.now();
-        const env = {
-          ...trust,
-          NAT_TELEMETRY_ENABLED: "1",
-          NAT_TELEMETRY_ENDPOINT: endpoint,
-          NAT_TELEMETRY_SPOOL_DIR: dir,
-          NAT_BENCH_MODULE: target.module,
-        };
-        const run = await timed(cmd, env, CAP_MS);
-        const ended = performance.timeOrigin + performance.now();
-        if (!run.capped && run.code !== 0) {
-          throw new Error(
-            `${cmd.join(" ")} exited with ${run.code}: ${run.stderr}`,
-          );
-        }
-        const exitMs = exitTail(run.stderr, ended);
+        const run = await once(target, withClient, endpoint, dir, trust);
         let arrivedMs = NaN;
         if (withClient) {
           for (
@@ -290,14 +277,7 @@ if (certificate) {
           arrivedMs = arrivals.length > seen ? arrivals[seen] - started : Infinity;
           await sendersDone(dir);
         }
-        const rss = Number(run.stderr.match(/maxrss_kb=(\d+)/)?.[1] ?? NaN) /
-          1024;
-        return {
-          ms: run.capped ? Infinity : run.ms,
-          exitMs: run.capped ? Infinity : exitMs,
-          arrivedMs,
-          rss,
-        };
+        return { ...run, arrivedMs };
       };
       await one(true); // the first run: the spool directory is made, the runtime's caches are warm
       const baseline: number[] = [];
