@@ -10,7 +10,7 @@
 import type { PendingEvent } from "./batch.ts";
 import { EndpointHealth } from "./health.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { host } from "./runtime/mod.ts";
+import { host, type HostFiles } from "./runtime/mod.ts";
 import { Spool, type SpoolClaim, spoolKey, STALE_CLAIM_MS } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 
@@ -40,13 +40,16 @@ export class Backlog {
   readonly spool: Spool;
   /** The endpoint's health, shared by runs. */
   readonly health: EndpointHealth;
+  /** The file access both go through. */
+  readonly files: HostFiles;
   readonly #options: ResolvedOptions;
   /** Spool files claimed and not settled yet. */
   readonly #claims = new Set<SpoolClaim>();
 
-  private constructor(spool: Spool, health: EndpointHealth, options: ResolvedOptions) {
+  private constructor(spool: Spool, health: EndpointHealth, files: HostFiles, options: ResolvedOptions) {
     this.spool = spool;
     this.health = health;
+    this.files = files;
     this.#options = options;
   }
 
@@ -61,7 +64,8 @@ export class Backlog {
     const files = host().files;
     if (sink.kind !== "http" || spoolDir === undefined || !files) return null;
     const spool = Spool.open(spoolDir, files, spoolLimits, spoolKey(sink.url, options.format.name));
-    return spool ? new Backlog(spool, new EndpointHealth(files, spool.dir, sink.url, clock, random), options) : null;
+    if (!spool) return null;
+    return new Backlog(spool, new EndpointHealth(files, spool.dir, sink.url, clock, random), files, options);
   }
 
   /**

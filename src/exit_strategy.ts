@@ -40,7 +40,7 @@ export function shouldHandOff(options: ResolvedOptions, backlog: Backlog): boole
   const now = options.clock();
   const waiting = spool.waitingSince(now);
   const stalled = waiting !== undefined && now - waiting > STALLED_HANDOFF_MS;
-  return !stalled || senderAlive(spoolFiles(), spool.dir, now);
+  return !stalled || senderAlive(backlog.files, spool.dir, now);
 }
 
 /**
@@ -59,7 +59,7 @@ export function startSender(options: ResolvedOptions, backlog: Backlog): boolean
   const { spool, health } = backlog;
   const command = senderCommand(options, backlog);
   if (options.sink.kind !== "http" || !command || health.isOpen()) return false;
-  if (senderAlive(spoolFiles(), spool.dir, options.clock())) return true;
+  if (senderAlive(backlog.files, spool.dir, options.clock())) return true;
   const config: SenderConfig = {
     endpoint: options.sink.url,
     spoolDir: spool.dir,
@@ -79,9 +79,4 @@ export function startSender(options: ResolvedOptions, backlog: Backlog): boolean
 function senderCommand(options: ResolvedOptions, { spool }: Backlog) {
   if (options.sink.kind !== "http") return undefined;
   return host().moduleCommand(SENDER_URL, { net: new URL(options.sink.url).host, dir: spool.dir });
-}
-
-function spoolFiles() {
-  // A handler has a spool only where there are files.
-  return host().files!;
 }
