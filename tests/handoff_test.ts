@@ -7,9 +7,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
+import { spoolKey } from "../src/spool.ts";
 import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
@@ -231,6 +232,30 @@ test(`${runtime}: with CI set, the run delivers in process, as before`, async ()
     assert.equal(run.code, 0);
     assert.deepEqual(commands(server.events()), ["in-ci"], "delivered before the run ended");
     assert.equal(existsSync(`${dir.path}/sender.lock`), false);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: when hand-offs do not get through (events waiting a minute, no sender), the run delivers itself`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    // An event handed off two minutes ago that no sender ever delivered: a spool file of that time.
+    const stale = { retries: 0, schemaVersion: "1.5", sessionId: "s", timestamp: Date.now() - 120_000 };
+    const event = { ts: new Date(stale.timestamp).toISOString(), parameters: { command: "stranded" }, name: "x" };
+    const line = `${JSON.stringify({ ...stale, event })}\n`;
+    const name = `e-${stale.timestamp}-1-${line.length}-${spoolKey(server.url())}-000000000001.jsonl`;
+    writeFileSync(`${dir.path}/${name}`, line);
+    const run = await runChild("handler_child.ts", {
+      args: ["stop", server.url()],
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const { stats } = JSON.parse(run.stdout);
+    assert.deepEqual([stats.sent, stats.replayed, stats.spooled], [2, 1, 0], "delivered in process, both");
+    assert.deepEqual(commands(server.events()).sort(), ["child", "stranded"]);
+    assert.equal(existsSync(`${dir.path}/sender.lock`), false, "no sender was started");
   } finally {
     await server.close();
   }
