@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { randomHex } from "./atomic.ts";
+import { temporaryName } from "./atomic.ts";
 import { host, type HostFiles, MODULE_URL } from "./runtime/mod.ts";
 import type { SpoolLimits } from "./spool.ts";
 
@@ -156,7 +156,7 @@ function takeLock(files: HostFiles, dir: string, until: number): boolean {
   if (senderAlive(files, dir, now)) return false;
   try {
     // A stale lock: whoever renames it away first takes over; the others fail the rename.
-    const stale = `${dir}/t-${String(now).padStart(13, "0")}-${randomHex()}.tmp`;
+    const stale = temporaryName(dir, now);
     files.rename(lock, stale);
     files.remove(stale);
   } catch {

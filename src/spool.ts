@@ -203,7 +203,7 @@ export class Spool {
     const dropped: Record<string, number> = {};
     for (const { entry, path } of this.#claimable(now).slice(0, FILES_PER_CALL)) {
       if (events.length >= room) break;
-      const claimed = `${this.dir}/c-${stamp(now)}-${entry.name}`;
+      const claimed = this.#claimPath(entry.name, now);
       try {
         this.#files.rename(path, claimed);
       } catch {
@@ -236,7 +236,7 @@ export class Spool {
    * @returns `false` when the claimed file is gone (taken over, or removed).
    */
   renew(claim: SpoolClaim, now: number): boolean {
-    const renewed = `${this.dir}/c-${stamp(now)}-${claim.name}`;
+    const renewed = this.#claimPath(claim.name, now);
     try {
       this.#files.rename(claim.path, renewed);
     } catch {
@@ -342,6 +342,11 @@ export class Spool {
       else result.valid.push(event);
     }
     return result;
+  }
+
+  /** Where a claimed file is: renamed to carry the claim's time, so a claim not renewed is seen to be stale. */
+  #claimPath(name: string, now: number): string {
+    return `${this.dir}/c-${stamp(now)}-${name}`;
   }
 
   #list(): string[] {
