@@ -17,30 +17,33 @@
  */
 import type { Backlog } from "./backlog.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { host } from "./runtime/mod.ts";
+import { host, type SpawnCommand } from "./runtime/mod.ts";
 import { MAX_SENDER_LIFETIME_MS, SENDER_ENV, SENDER_URL, senderAlive, type SenderConfig } from "./sender.ts";
 
 /** How long spooled events may wait, with no sender at work, before a run stops handing off and delivers itself. */
 export const STALLED_HANDOFF_MS = 60_000;
 
 /**
- * Whether this run's pending events go to a sender process rather than out of this process.
+ * How this run's pending events would reach a sender process, if they go to one rather than out of this process.
  *
  * @param options The handler's options.
  * @param backlog Its spool and endpoint health.
- * @returns `true` to hand off (spool, then {@link startSender}); `false` to deliver in process.
+ * @returns The command that starts a sender, to hand off (spool, then {@link startSender}); `undefined` to
+ *   deliver in process.
  * @example
  * ```ts ignore
- * if (shouldHandOff(options, backlog)) startSender(options, backlog);
+ * const command = handOffCommand(options, backlog);
+ * if (command) startSender(options, backlog, command);
  * ```
  */
-export function shouldHandOff(options: ResolvedOptions, backlog: Backlog): boolean {
+export function handOffCommand(options: ResolvedOptions, backlog: Backlog): SpawnCommand | undefined {
   const { spool } = backlog;
-  if (!options.handOff || senderCommand(options, backlog) === undefined) return false;
+  const command = options.handOff ? senderCommand(options, backlog) : undefined;
+  if (!command) return undefined;
   const now = options.clock();
   const waiting = spool.waitingSince(now);
   const stalled = waiting !== undefined && now - waiting > STALLED_HANDOFF_MS;
-  return !stalled || senderAlive(backlog.files, spool.dir, now);
+  return !stalled || senderAlive(backlog.files, spool.dir, now) ? command : undefined;
 }
 
 /**
@@ -49,16 +52,16 @@ export function shouldHandOff(options: ResolvedOptions, backlog: Backlog): boole
  *
  * @param options The handler's options.
  * @param backlog Its spool and endpoint health.
+ * @param command What {@link handOffCommand} returned.
  * @returns Whether a sender is at work on the spool now.
  * @example
  * ```ts ignore
- * startSender(options, backlog);
+ * startSender(options, backlog, command);
  * ```
  */
-export function startSender(options: ResolvedOptions, backlog: Backlog): boolean {
+export function startSender(options: ResolvedOptions, backlog: Backlog, command: SpawnCommand): boolean {
   const { spool, health } = backlog;
-  const command = senderCommand(options, backlog);
-  if (options.sink.kind !== "http" || !command || health.isOpen()) return false;
+  if (options.sink.kind !== "http" || health.isOpen()) return false;
   if (senderAlive(backlog.files, spool.dir, options.clock())) return true;
   const config: SenderConfig = {
     endpoint: options.sink.url,

@@ -11,7 +11,7 @@ import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { isTelemetryEnabled } from "./consent.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
-import { shouldHandOff, startSender } from "./exit_strategy.ts";
+import { handOffCommand, startSender } from "./exit_strategy.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host } from "./runtime/mod.ts";
 import { pythonJsonDumps } from "./python_json.ts";
@@ -471,9 +471,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   #handOff(): boolean {
     const disk = this.#openDisk();
-    if (!disk || !shouldHandOff(this.#options, disk)) return false;
+    const command = disk && handOffCommand(this.#options, disk);
+    if (!disk || !command) return false;
     this.#spoolPending();
-    startSender(this.#options, disk);
+    startSender(this.#options, disk, command);
     return true;
   }
 
