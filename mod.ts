@@ -76,8 +76,3 @@ export {
 } from "./src/consent.ts";
 export { askForConsent } from "./src/prompt.ts";
 export { type ErrorClass, trackCommand, type TrackCommandOptions } from "./src/command.ts";
-import { takeOverInBundle } from "./src/sender.ts";
-
-// Last, once every module above has loaded: in a single-file executable started as a telemetry sender (the exit
-// hand-off), run the sender instead of the program. Does nothing in any other process.
-takeOverInBundle();

@@ -1,85 +1,183 @@
 /**
  * How a handler's pending events leave the process at its end: handed off to
- * a sender process that delivers them after the host is gone (the exit waits
- * only for a spool write and a spawn), or delivered in process within the exit
- * budget, as before. The hand-off is used unless:
+ * a sender process that delivers them after the program is gone (the exit
+ * waits only for a spool write and a spawn), or delivered in process within
+ * the exit budget. The decision is made here, in one place, with its reason
+ * (`NAT_TELEMETRY_DEBUG=1` prints it). The hand-off is used unless a sender
+ * could not keep a promise the program keeps itself:
  *
- * - the program or the user turned it off (`handOff: false`, `NAT_TELEMETRY_HANDOFF=0`);
- * - `CI` is set (a CI job may kill what outlives its step; the budget-bounded exit is predictable there),
- *   unless the program asked for it (`handOff: true`, `NAT_TELEMETRY_HANDOFF=1`);
- * - there is no usable spool, or the sink is not an HTTP endpoint;
- * - this process may not start one (Deno without `--allow-run`; a runtime without child processes);
- * - the spool has held events for this endpoint for a minute with no sender at work: hand-offs do not get
- *   through here (a program that loads the package lazily inside a single-file executable), so this run
- *   delivers in process.
+ * - the program or the user turned it off (`handOff: false`, `NAT_TELEMETRY_HANDOFF=0`), or `CI` is set;
+ * - the sink is not an HTTP endpoint, or the program delivers with its own `fetch` (a function no other
+ *   process can call);
+ * - telemetry was turned off during the run (the sender would find no decision of the program's to act on);
+ * - there is no usable spool, or the program may not connect to the endpoint (Deno `--allow-net`);
+ * - no sender can be started that outlives the program and runs none of its code (see the runtime's
+ *   `senderCommand`: a single executable, no permission to start processes, PID 1 of a container...);
+ * - the sender's script cannot be written, or the spool write fails;
+ * - events have waited in the spool for a minute with no sender at work: hand-offs do not get through here.
+ *
+ * The sender is the package's own script (`sender_script.ts`), written into
+ * the spool directory once per version and run there with the program's
+ * runtime, in a clean environment: it never evaluates the program again.
  *
  * @module
  */
+import { writeAtomically } from "./atomic.ts";
 import type { Backlog } from "./backlog.ts";
+import { consentFilePath } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SpawnCommand } from "./runtime/mod.ts";
-import { MAX_SENDER_LIFETIME_MS, SENDER_ENV, SENDER_URL, senderAlive, type SenderConfig } from "./sender.ts";
+import { SENDER_CONFIG_ENV, type SenderConfig } from "./sender_config.ts";
+import { senderAlive } from "./sender_lock.ts";
+import { SENDER_SCRIPT } from "./sender_script.ts";
+import { SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
 
 /** How long spooled events may wait, with no sender at work, before a run stops handing off and delivers itself. */
 export const STALLED_HANDOFF_MS = 60_000;
 
+/** The script files known to be in place. */
+const installedScripts = new Set<string>();
+
+/** The environment variables a sender reads: its configuration, and the user's decision. */
+const SENDER_READS = [SENDER_CONFIG_ENV, "NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "NAT_TELEMETRY_CONSENT_FILE"];
+
+/** What to do with the events pending at the end. */
+export type ExitPlan =
+  /** Spool them, and start `command` unless a sender is at work on `backlog` already. */
+  | { readonly handOff: true; readonly command: SpawnCommand; readonly backlog: Backlog }
+  /** Deliver them in process, within the exit budget. */
+  | { readonly handOff: false; readonly reason: string };
+
 /**
- * How this run's pending events would reach a sender process, if they go to one rather than out of this process.
+ * Decides how this run's pending events leave the process, and prepares the hand-off (the sender's script in
+ * the spool directory). Never throws.
  *
  * @param options The handler's options.
- * @param backlog Its spool and endpoint health.
- * @returns The command that starts a sender, to hand off (spool, then {@link startSender}); `undefined` to
- *   deliver in process.
+ * @param backlog Its spool and endpoint health, `null` when there is no spool.
+ * @param enabled Whether telemetry is on now.
+ * @returns The plan, with the reason when it is to deliver in process.
  * @example
  * ```ts ignore
- * const command = handOffCommand(options, backlog);
- * if (command) startSender(options, backlog, command);
+ * const plan = planExit(options, backlog, isTelemetryEnabled());
+ * if (plan.handOff && spooled) startSender(plan, options.clock());
  * ```
  */
-export function handOffCommand(options: ResolvedOptions, backlog: Backlog): SpawnCommand | undefined {
-  const { spool } = backlog;
-  const command = options.handOff ? senderCommand(options, backlog) : undefined;
-  if (!command) return undefined;
+export function planExit(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
+  try {
+    const reason = inProcessReason(options, backlog, enabled);
+    if (reason !== undefined || !backlog || options.sink.kind !== "http") {
+      return { handOff: false, reason: reason ?? "no spool" };
+    }
+    const { spool } = backlog;
+    const script = `${spool.dir}/${SENDER_SCRIPT_NAME}`;
+    const consentFile = consentFilePath();
+    const command = host().senderCommand(script, {
+      endpoint: options.sink.url,
+      dir: spool.dir,
+      reads: consentFile === undefined ? [] : [consentFile],
+      variables: [...SENDER_READS, "HOME", "USERPROFILE"],
+      set: { [SENDER_CONFIG_ENV]: JSON.stringify(senderConfig(options, spool.dir)) },
+    });
+    if ("refused" in command) return { handOff: false, reason: command.refused };
+    if (!writeScript(backlog)) {
+      return { handOff: false, reason: "the sender's script is not in the spool directory and cannot be written" };
+    }
+    return { handOff: true, command, backlog };
+  } catch (error) {
+    return { handOff: false, reason: `the hand-off failed (${error})` };
+  }
+}
+
+/**
+ * Starts a sender for the spooled events, unless one is at work on them already or the endpoint is known to
+ * be down (then they wait in the spool for the run that probes it). Never throws.
+ *
+ * @param plan A hand-off plan of {@link planExit}, after the pending events were spooled.
+ * @param now The current time, in epoch milliseconds.
+ * @returns Whether a sender is at work on the events now.
+ * @example
+ * ```ts ignore
+ * startSender(plan, Date.now());
+ * ```
+ */
+export function startSender(plan: ExitPlan & { handOff: true }, now: number): boolean {
+  try {
+    const { spool, health, files } = plan.backlog;
+    if (health.isOpen()) return false;
+    if (senderAlive(files, spool.dir, spool.key, now)) return true;
+    return host().spawnDetached(plan.command);
+  } catch {
+    return false;
+  }
+}
+
+/** Why the events cannot be handed off, as far as the options and the spool tell. */
+function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): string | undefined {
+  const { handOff, sink } = options;
+  if (!handOff.enabled) return `the hand-off is off (${handOff.source})`;
+  if (sink.kind !== "http") return "the events do not go to an HTTP endpoint";
+  if (options.customFetch) return "the program delivers with its own fetch, which a sender process cannot call";
+  if (!enabled) return "telemetry was turned off during the run";
+  if (!backlog) return "there is no usable spool directory";
+  if (!host().canConnect(sink.url)) return "the program may not connect to the endpoint";
   const now = options.clock();
+  const { spool, files } = backlog;
   const waiting = spool.waitingSince(now);
-  const stalled = waiting !== undefined && now - waiting > STALLED_HANDOFF_MS;
-  return !stalled || senderAlive(backlog.files, spool.dir, now) ? command : undefined;
+  if (waiting !== undefined && now - waiting > STALLED_HANDOFF_MS && !senderAlive(files, spool.dir, spool.key, now)) {
+    return "spooled events have waited a minute with no sender at work";
+  }
+  return undefined;
+}
+
+/** What the sender needs of the handler's options. */
+function senderConfig(options: ResolvedOptions, spoolDir: string): SenderConfig {
+  const { sink, format, spoolLimits, backoff } = options;
+  return {
+    endpoint: sink.kind === "http" ? sink.url : "",
+    format: format.name,
+    spoolDir,
+    maxRetries: options.maxRetries,
+    requestTimeoutSeconds: options.requestTimeoutMs / 1000,
+    backoffInitialSeconds: backoff.initialMs / 1000,
+    backoffMaxSeconds: backoff.maxMs / 1000,
+    maxBatchBytes: options.maxBatchBytes,
+    maxEventBytes: options.maxEventBytes,
+    spoolMaxEvents: spoolLimits.maxEvents,
+    spoolMaxBytes: spoolLimits.maxBytes,
+    spoolMaxAgeDays: spoolLimits.maxAgeMs / 86_400_000,
+    sourceClientVersion: options.sourceClientVersion,
+    headers: { ...options.headers },
+    resource: { ...format.resource },
+  };
 }
 
 /**
- * Starts a sender for the spool, unless one is at work already or the endpoint is known to be down (then the
- * events wait in the spool for the run that probes it). Never throws.
- *
- * @param options The handler's options.
- * @param backlog Its spool and endpoint health.
- * @param command What {@link handOffCommand} returned.
- * @returns Whether a sender is at work on the spool now.
- * @example
- * ```ts ignore
- * startSender(options, backlog, command);
- * ```
+ * Whether the sender's script is in the spool directory. Its name is a hash of its text, and spool files are
+ * only ever written whole (a temporary file, then a rename) in a private directory: a regular file of the
+ * user's under that name is the script.
  */
-export function startSender(options: ResolvedOptions, backlog: Backlog, command: SpawnCommand): boolean {
-  const { spool, health } = backlog;
-  if (options.sink.kind !== "http" || health.isOpen()) return false;
-  if (senderAlive(backlog.files, spool.dir, options.clock())) return true;
-  const config: SenderConfig = {
-    endpoint: options.sink.url,
-    spoolDir: spool.dir,
-    spoolLimits: options.spoolLimits,
-    exitTimeoutMs: options.exitTimeoutMs,
-    requestTimeoutMs: options.requestTimeoutMs,
-    maxRetries: options.maxRetries,
-    sourceClientVersion: options.sourceClientVersion,
-    lifetimeMs: Math.min(MAX_SENDER_LIFETIME_MS, options.exitTimeoutMs + options.requestTimeoutMs),
-    format: options.format.name,
-    headers: options.headers,
-    resource: options.format.resource ?? {},
-  };
-  return host().spawnDetached(command, { [SENDER_ENV]: JSON.stringify(config) });
+function scriptInPlace({ files, spool }: Backlog): boolean {
+  const path = `${spool.dir}/${SENDER_SCRIPT_NAME}`;
+  if (installedScripts.has(path)) return true;
+  try {
+    if (files.read(path, MAX_SCRIPT_BYTES)) installedScripts.add(path);
+  } catch {
+    // Not a file of ours: written again when needed.
+  }
+  return installedScripts.has(path);
 }
 
-function senderCommand(options: ResolvedOptions, { spool }: Backlog) {
-  if (options.sink.kind !== "http") return undefined;
-  return host().moduleCommand(SENDER_URL, { net: new URL(options.sink.url).host, dir: spool.dir });
+/** Makes sure the sender's script is in the spool directory. */
+function writeScript(backlog: Backlog): boolean {
+  if (scriptInPlace(backlog)) return true;
+  try {
+    writeAtomically(backlog.files, backlog.spool.dir, SENDER_SCRIPT_NAME, SENDER_SCRIPT, Date.now());
+    installedScripts.add(`${backlog.spool.dir}/${SENDER_SCRIPT_NAME}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
+
+/** The largest the script may be. */
+const MAX_SCRIPT_BYTES = 262_144;

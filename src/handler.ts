@@ -11,7 +11,7 @@ import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { isTelemetryEnabled } from "./consent.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
-import { handOffCommand, startSender } from "./exit_strategy.ts";
+import { planExit, startSender } from "./exit_strategy.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host } from "./runtime/mod.ts";
 import { pythonJsonDumps } from "./python_json.ts";
@@ -47,6 +47,22 @@ export interface TelemetryStats {
 
 /** Room in an envelope for a schema version longer than the default "1.5". */
 const SCHEMA_VERSION_SLACK_BYTES = 64;
+
+/** The share of its timeout after which a request the exit budget cuts counts as timed out. */
+const TIMED_OUT_SHARE = 0.9;
+
+/** Requests one flush has in flight at most: a backlog of many runs (sessions) goes out a few at a time. */
+export const MAX_CONCURRENT_REQUESTS = 4;
+
+/** The exit budget of `stop()`: when it ends, and a promise that resolves then. */
+interface Budget {
+  /** When it ends, in `performance.now()` milliseconds. */
+  readonly end: number;
+  /** Resolves with `false` when it ends. */
+  readonly over: Promise<false>;
+  /** Stops its timer. */
+  clear(): void;
+}
 
 /**
  * The telemetry handler: the TypeScript counterpart of the Python
@@ -96,6 +112,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #waitingFlush: Promise<void> | undefined;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interrupt = new AbortController();
+  /** When each request in flight started (`performance.now()`), to tell a request's own timeout from the budget's. */
+  readonly #requestStarts = new Set<{ readonly started: number }>();
+  /** The exit budget, while `stop()` runs. */
+  #budget: Budget | undefined;
+
   #stopping: Promise<void> | undefined;
   /** Unregisters the exit hooks and signal listeners; set while they are registered. */
   #unhook: (() => void) | undefined;
@@ -258,40 +279,61 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#ticking = false;
     // Only when set: under Deno the first timer call of a process loads its timer module (~10 ms).
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    // The exit that never waits on the network: spool, and let a sender process deliver (exit_strategy.ts).
-    if (this.#held() > 0 && this.#handOff()) {
+    const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
+    try {
+      // A request in flight carries events the endpoint may have received already: let it end (within the
+      // budget) rather than hand them off, or spool them, a second time.
+      if (this.#inFlight.size > 0 && !(await Promise.race([this.#lastFlush.then(() => true), budget.over]))) {
+        this.#cutInFlight();
+      }
+      // The exit that never waits on the network: spool, and let a sender process deliver (exit_strategy.ts).
+      if (this.#held() > 0 && this.#handOff()) return;
+      this.#replay();
+      // Nothing to send, or the endpoint is known to be down: spool at once, without paying the exit budget.
+      if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush(budget);
+      this.#spoolPending();
+    } finally {
+      budget.clear();
+      this.#budget = undefined;
       this.#unhook?.();
       this.#unhook = undefined;
-      return;
     }
-    this.#replay();
-    // Nothing to send, or the endpoint is known to be down: spool at once, without paying the exit budget.
-    if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush();
-    this.#spoolPending();
-    this.#unhook?.();
-    this.#unhook = undefined;
   }
 
-  /** Flushes within the exit budget; at the deadline, aborts what is in flight and keeps its events. */
-  async #finalFlush(): Promise<void> {
-    const health = this.#openDisk()?.health;
+  /** Flushes within the exit budget; when it ends, aborts what is in flight and keeps its events. */
+  async #finalFlush(budget: Budget): Promise<void> {
     // A recovering endpoint: hold other runs off while this one probes it.
+    const health = this.#openDisk()?.health;
     if (health?.state) health.lease(this.#options.exitTimeoutMs + 1000);
-    let deadline: ReturnType<typeof setTimeout> | undefined;
-    const budget = new Promise<false>((resolve) => {
-      deadline = setTimeout(() => resolve(false), this.#options.exitTimeoutMs);
-      host().unrefTimer(deadline);
-    });
-    const finished = await Promise.race([this.flush().then(() => true), budget]);
-    clearTimeout(deadline);
-    if (!finished) {
-      // Abort what is in flight and take its events back now, rather than wait for the aborts to settle.
-      this.#interrupt.abort();
-      this.#dlq.unshift(...this.#inFlight);
-      this.#inFlight.clear();
-      health?.recordFailure();
-    }
+    if (!(await Promise.race([this.flush().then(() => true), budget.over]))) this.#cutInFlight();
+  }
+
+  /**
+   * The exit budget ran out: aborts what is in flight and takes its events back now, rather than wait for the
+   * aborts to settle. That is the endpoint's failure only for a request that had had (nearly) all of its own
+   * timeout (the default budget and timeout are equal, and a request starts a little after the budget);
+   * cutting a request shorter is this run's doing, not a verdict on the endpoint.
+   */
+  #cutInFlight(): void {
+    const now = performance.now();
+    const verdictAfter = this.#options.requestTimeoutMs * TIMED_OUT_SHARE;
+    const timedOut = [...this.#requestStarts].some(({ started }) => now - started >= verdictAfter);
+    this.#interrupt.abort();
     this.#interrupt = new AbortController();
+    this.#dlq.unshift(...this.#inFlight);
+    this.#inFlight.clear();
+    if (timedOut) this.#disk?.health.recordFailure();
+  }
+
+  /**
+   * Whether a flush may start another request now: always, except near the end of the exit budget, where a
+   * request starts only if its timeout ends within the budget (so none is cut that the endpoint may have
+   * received), unless the budget is no longer than one request (the program chose to cut it).
+   */
+  #mayStartRequest(): boolean {
+    const { requestTimeoutMs, exitTimeoutMs } = this.#options;
+    const budget = this.#budget;
+    return !budget || exitTimeoutMs <= requestTimeoutMs || budget.end - performance.now() >= requestTimeoutMs;
   }
 
   /** Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it. */
@@ -313,16 +355,31 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#queue = [];
       for (const event of batch) this.#inFlight.add(event);
       const { format, maxBatchBytes } = this.#options;
-      const { signal } = this.#interrupt;
       const result: FlushResult = { delivered: false, failed: false };
-      for (const events of planBatches(batch, maxBatchBytes, format.emptyBytes, format.eventBytes)) {
-        await this.#send(events, signal, result);
-      }
+      await this.#sendAll(planBatches(batch, maxBatchBytes, format.emptyBytes, format.eventBytes), result);
       const health = this.#disk?.health;
       if (result.delivered && health?.recordSuccess()) this.#replayDone = false;
       else if (result.failed && !result.delivered) health?.recordFailure(result.retryAfterMs);
     } catch (error) {
       this.#log(`flush failed unexpectedly: ${error}`);
+    }
+  }
+
+  /**
+   * Sends batches, at most {@link MAX_CONCURRENT_REQUESTS} at a time. Once one fails, or the exit budget has
+   * no room for another request, no more start: the rest are due again, untouched (not counted as a retry).
+   */
+  async #sendAll(batches: PendingEvent[][], result: FlushResult): Promise<void> {
+    const { signal } = this.#interrupt;
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length && !result.failed && !signal.aborted && this.#mayStartRequest()) {
+        await this.#send(batches[next++], signal, result);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT_REQUESTS, batches.length) }, worker));
+    for (const events of batches.slice(next)) {
+      for (const event of events) if (this.#inFlight.delete(event)) this.#dlq.push(event);
     }
   }
 
@@ -363,7 +420,17 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
   }
 
-  #post(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> | DeliveryOutcome {
+  async #post(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> {
+    const request = { started: performance.now() };
+    this.#requestStarts.add(request);
+    try {
+      return await this.#deliver(events, signal);
+    } finally {
+      this.#requestStarts.delete(request);
+    }
+  }
+
+  #deliver(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> | DeliveryOutcome {
     const { sink } = this.#options;
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
     const { format, headers } = this.#options;
@@ -431,28 +498,37 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /**
    * Writes every pending event (queued, DLQ and in flight) to the spool, synchronously: the exit hook, the
-   * interrupt hook and the end of stop() call it. When a spool was asked for but cannot be used, the events are
-   * dropped as `spool_unavailable`; with `spoolDir: false` they stay in memory.
+   * interrupt hook and the end of stop() call it. When a spool was asked for but cannot be written, the events
+   * are dropped as `spool_unavailable`, unless `keepOnFailure` (a hand-off that fails delivers them in process
+   * instead); with `spoolDir: false` they stay in memory.
+   *
+   * @returns Whether they were written.
    */
-  #spoolPending(): void {
+  #spoolPending(keepOnFailure = false): boolean {
     const pending = [...this.#dlq, ...this.#inFlight, ...this.#queue];
-    if (pending.length === 0) return;
+    if (pending.length === 0) return true;
     const disk = this.#openDisk();
-    if (!disk && this.#options.spoolDir === undefined) return;
+    if (!disk && this.#options.spoolDir === undefined) return false;
+    let written: ReturnType<Backlog["write"]> | undefined;
+    try {
+      written = disk?.write(pending);
+    } catch {
+      written = undefined;
+    }
+    if (!written && keepOnFailure) return false;
     this.#dlq = [];
     this.#inFlight.clear();
     this.#queue = [];
-    try {
-      if (!disk) throw new Error("no spool");
-      const { spooled, dropped, olderDropped } = disk.write(pending);
-      this.#spooled += spooled;
-      for (const [reason, count] of Object.entries(dropped)) this.#drop(count, reason);
-      this.#countFromDisk(olderDropped); // earlier runs' events, taken from disk by this run and dropped
-    } catch {
+    if (written) {
+      this.#spooled += written.spooled;
+      for (const [reason, count] of Object.entries(written.dropped)) this.#drop(count, reason);
+      this.#countFromDisk(written.olderDropped); // earlier runs' events, taken from disk by this run and dropped
+    } else {
       this.#drop(pending.length, "spool_unavailable");
     }
     // Events from claimed files are settled now: sent, dropped, or in the new file.
     disk?.releaseAll();
+    return written !== undefined;
   }
 
   /** Events this run took from disk and dropped: counted as replayed, and dropped. */
@@ -467,14 +543,20 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * Hands what is pending to a sender process, when the exit strategy says so: spools it (synchronously, so
    * the exit and interrupt hooks can call this too) and starts a sender unless one is at work.
    *
-   * @returns `false` when this run delivers in process instead.
+   * @returns `false` when this run delivers in process instead (the events are still pending).
    */
   #handOff(): boolean {
-    const disk = this.#openDisk();
-    const command = disk && handOffCommand(this.#options, disk);
-    if (!disk || !command) return false;
-    this.#spoolPending();
-    startSender(this.#options, disk, command);
+    const plan = planExit(this.#options, this.#openDisk(), isTelemetryEnabled());
+    if (!plan.handOff) {
+      this.#log(`at exit: delivering in process: ${plan.reason}`);
+      return false;
+    }
+    if (!this.#spoolPending(true)) {
+      this.#log("at exit: delivering in process: the spool cannot be written");
+      return false;
+    }
+    const started = startSender(plan, this.#options.clock());
+    this.#log(`at exit: handed off to ${started ? "a sender" : "the spool (the endpoint is marked down)"}`);
     return true;
   }
 
@@ -497,4 +579,14 @@ interface FlushResult {
   delivered: boolean;
   failed: boolean;
   retryAfterMs?: number;
+}
+
+/** Starts the exit budget's timer, which never keeps the process alive. */
+function startBudget(ms: number): Budget {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const over = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    host().unrefTimer(timer);
+  });
+  return { end: performance.now() + ms, over, clear: () => clearTimeout(timer) };
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DEFAULT_ENDPOINT, environmentSettings } from "./config.ts";
+import { DEFAULT_ENDPOINT, type EnvironmentSettings, environmentSettings } from "./config.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
 import { describe } from "./describe.ts";
@@ -139,8 +139,13 @@ export interface ResolvedOptions {
   readonly spoolDir: string | undefined;
   readonly spoolLimits: SpoolLimits;
   readonly captureInterrupts: false | ((signal: InterruptSignal) => void);
-  /** Whether to hand off at the end: always, never, or unless in CI. */
-  readonly handOff: boolean;
+  /** Whether to hand off at the end, and what decided it. */
+  readonly handOff: {
+    readonly enabled: boolean;
+    readonly source: "handOff option" | "NAT_TELEMETRY_HANDOFF" | "CI" | "default";
+  };
+  /** Whether the program gave its own fetch. */
+  readonly customFetch: boolean;
   /** The wire format. */
   readonly format: WireFormat;
   /** More request headers. */
@@ -229,7 +234,8 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
       maxAgeMs: number("spoolMaxAgeDays", 7, "positive") * 86_400_000,
     },
     captureInterrupts: resolveInterrupts(options.captureInterrupts),
-    handOff: optional("handOff", "boolean", settings.handOff === "auto" ? !settings.ci : settings.handOff),
+    handOff: resolveHandOff(options.handOff === undefined ? undefined : optional("handOff", "boolean", true), settings),
+    customFetch: options.fetch !== undefined,
     format: format === "otlp"
       ? otlpFormat({
         serviceName: resource["service.name"] ?? DEFAULT_SERVICE_NAME,
@@ -292,6 +298,12 @@ function stringRecord(name: string, option: unknown): Record<string, string> {
     throw new TypeError(`Cannot create handler: '${name}' must be an object of strings, got ${describe(option)}`);
   }
   return { ...option as Record<string, string> };
+}
+
+function resolveHandOff(option: boolean | undefined, settings: EnvironmentSettings): ResolvedOptions["handOff"] {
+  if (option !== undefined) return { enabled: option, source: "handOff option" };
+  if (settings.handOff !== "auto") return { enabled: settings.handOff, source: "NAT_TELEMETRY_HANDOFF" };
+  return settings.ci ? { enabled: false, source: "CI" } : { enabled: true, source: "default" };
 }
 
 function resolveInterrupts(option: unknown): false | ((signal: InterruptSignal) => void) {

@@ -134,16 +134,18 @@ export function spoolKey(url: string, format = "nat"): string {
  * ```
  */
 export class Spool {
+  /** The directory. */
   readonly dir: string;
+  /** The endpoint's {@link spoolKey}: what this spool writes and claims. */
+  readonly key: string;
   readonly #files: HostFiles;
   readonly #limits: SpoolLimits;
-  readonly #key: string;
 
   private constructor(dir: string, files: HostFiles, limits: SpoolLimits, key: string) {
     this.dir = dir;
     this.#files = files;
     this.#limits = limits;
-    this.#key = key;
+    this.key = key;
   }
 
   /**
@@ -283,7 +285,7 @@ export class Spool {
         const entry = parseEntry(claimed ? claimed[2] : name);
         if (!entry) return [];
         const events = this.#readFile(`${this.dir}/${name}`).valid;
-        return [{ time: entry.time, claimed: claimed !== null, ours: entry.key === this.#key, events }];
+        return [{ time: entry.time, claimed: claimed !== null, ours: entry.key === this.key, events }];
       })
       .sort((a, b) => a.time - b.time)
       .map(({ time: _, ...file }) => file);
@@ -317,7 +319,7 @@ export class Spool {
   #writeFile(lines: readonly { text: string; bytes: number }[], time: number): string | undefined {
     if (lines.length === 0) return undefined;
     const bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
-    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${this.#key}-${randomHex()}.jsonl`;
+    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${this.key}-${randomHex()}.jsonl`;
     writeAtomically(this.#files, this.dir, name, lines.map((line) => `${line.text}\n`).join(""), time);
     return name;
   }
@@ -366,7 +368,7 @@ export class Spool {
       const claimed = CLAIMED_FILE.exec(name);
       const temp = TEMP_FILE.exec(name);
       const entry = claimed ? (stale(claimed[1]) ? parseEntry(claimed[2]) : undefined) : parseEntry(name);
-      if (entry?.key === this.#key) found.push({ entry, path: `${this.dir}/${name}` });
+      if (entry?.key === this.key) found.push({ entry, path: `${this.dir}/${name}` });
       else if (temp && stale(temp[1]) && removed < FILES_PER_CALL && this.#remove(name)) removed++;
     }
     return found.sort((a, b) => a.entry.time - b.entry.time);

@@ -126,11 +126,13 @@ for (const { label, executable } of targets) {
   test(`${label}: endpoint down: the first run pays at most the budget, later runs nothing, a later run delivers all`, async () => {
     using dir = tempDir();
     const server = await TestServer.start(() => ({ hang: true }));
+    // A request that had all its time (the budget is no shorter than its timeout) and got no answer: a verdict.
+    const options = { NAT_TEST_OPTIONS: JSON.stringify({ exitTimeoutSeconds: 1, requestTimeoutSeconds: 1 }) };
     try {
-      const first = await child("natural", dir.path, server.url(), { command: "first" });
+      const first = await child("natural", dir.path, server.url(), { command: "first", env: options });
       assert.equal(first.code, 0);
       assert.equal(server.requests.length, 1);
-      const second = await child("natural", dir.path, server.url(), { command: "second" });
+      const second = await child("natural", dir.path, server.url(), { command: "second", env: options });
       assert.equal(second.code, 0);
       assert.equal(server.requests.length, 1, "while the endpoint is known down, runs do not try");
       assert.ok(second.elapsedMs < first.elapsedMs, `${second.elapsedMs} ms < ${first.elapsedMs} ms`);

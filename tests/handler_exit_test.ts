@@ -41,7 +41,7 @@ test("the exit budget covers every retry, split and request, not each one", asyn
     const handler = new NATTelemetryHandler({
       endpoint: server.url(),
       exitTimeoutSeconds: 0.4,
-      maxBatchBytes: 3_000,
+      maxBatchBytes: 1_600, // a few events a batch: more batches than fit the budget, even four at a time
       maxQueueSize: 1_000,
     });
     for (let i = 0; i < 30; i++) handler.enqueue(commandEvent(`e${i}`.padEnd(300, "x")));

@@ -7,14 +7,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { spoolKey } from "../src/spool.ts";
 import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
-import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { forgetHealth, senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const runtime = runtimeInfo().name;
@@ -51,7 +51,7 @@ function senders(): number {
 
 /** Waits until no sender works on the spool any more (its lock is gone). */
 async function sendersDone(dir: string): Promise<void> {
-  await waitFor(() => !existsSync(`${dir}/sender.lock`), "the sender to finish", 20_000);
+  await waitFor(() => senderLocks(dir).length === 0, "the sender to finish", 20_000);
 }
 
 /** Waits until a sender has recorded that the endpoint failed (its health file), and is gone. */
@@ -215,7 +215,7 @@ test(`${runtime}: with telemetry disabled nothing is handed off: spooled events 
     });
     assert.equal(off.code, 0);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent by now
-    assert.equal(existsSync(`${dir.path}/sender.lock`), false, "no sender took the spool");
+    assert.deepEqual(senderLocks(dir.path), [], "no sender took the spool");
     assert.equal(server.requests.length, requestsBefore, "nothing sent");
     assert.equal(spooled(dir.path).length, 1, "the earlier event still waits");
   } finally {
@@ -231,7 +231,7 @@ test(`${runtime}: with CI set, the run delivers in process, as before`, async ()
     const run = await runChild("exit_child.ts", { args: ["natural"], env });
     assert.equal(run.code, 0);
     assert.deepEqual(commands(server.events()), ["in-ci"], "delivered before the run ended");
-    assert.equal(existsSync(`${dir.path}/sender.lock`), false);
+    assert.deepEqual(senderLocks(dir.path), []);
   } finally {
     await server.close();
   }
@@ -255,7 +255,7 @@ test(`${runtime}: when hand-offs do not get through (events waiting a minute, no
     const { stats } = JSON.parse(run.stdout);
     assert.deepEqual([stats.sent, stats.replayed, stats.spooled], [2, 1, 0], "delivered in process, both");
     assert.deepEqual(commands(server.events()).sort(), ["child", "stranded"]);
-    assert.equal(existsSync(`${dir.path}/sender.lock`), false, "no sender was started");
+    assert.deepEqual(senderLocks(dir.path), [], "no sender was started");
   } finally {
     await server.close();
   }

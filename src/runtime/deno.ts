@@ -18,27 +18,34 @@ import { guardedFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
+import { senderEnvironment } from "./clean_environment.ts";
+import { survivalProblem } from "./survival.ts";
 
 type Descriptor =
   | { name: "env"; variable: string }
   | { name: "read" | "write"; path: string }
-  | { name: "net"; host: string }
+  | { name: "net"; host?: string }
   | { name: "run"; command?: string }
   | { name: "sys"; kind: "uid" };
 
 /** The part of the `Deno` namespace we use. */
 export interface DenoNamespace extends DenoFs {
+  /** `standalone` is `true` in a `deno compile` executable. */
+  build: { os: string; standalone?: boolean };
   uid(): number | null;
   execPath(): string;
   Command: new (command: string, options: {
     args: string[];
-    env: Record<string, string>;
+    env: Readonly<Record<string, string>>;
+    clearEnv: boolean;
+    cwd: string;
     stdin: "null";
     stdout: "null";
     stderr: "null";
     detached: boolean;
   }) => { spawn(): { unref(): void } };
   pid: number;
+  ppid: number;
   permissions: { querySync?(descriptor: Descriptor): { state: string } };
   env: { get(name: string): string | undefined };
   stdin: { isTerminal(): boolean; setRaw(raw: boolean): void; read(buffer: Uint8Array): Promise<number | null> };
@@ -130,14 +137,15 @@ export function denoHost(deno: DenoNamespace): Host {
       for (const [signal, listener] of listeners) quietly(() => watch.remove(signal, listener));
     };
   });
+  const readEnv = (name: string) => {
+    try {
+      return granted({ name: "env", variable: name }) ? deno.env.get(name) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   return {
-    env(name) {
-      try {
-        return granted({ name: "env", variable: name }) ? deno.env.get(name) : undefined;
-      } catch {
-        return undefined;
-      }
-    },
+    env: readEnv,
     writeStderr: (text) => write(deno.stderr, text),
     writeStdout: (text) => write(deno.stdout, text),
     stdoutIsTerminal: () => quietly(() => deno.stdout.isTerminal()) ?? false,
@@ -196,24 +204,41 @@ export function denoHost(deno: DenoNamespace): Host {
       }
     },
     fetch: undefined,
-    moduleCommand(moduleUrl, grant) {
+    senderCommand(script, grant) {
+      const refused = senderRefusal(deno, granted, files, readEnv);
+      if (refused) return { refused };
       const executable = quietly(() => deno.execPath());
-      if (!executable || !granted({ name: "run", command: executable })) return undefined;
-      const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock"];
-      argv.push(`--allow-net=${grant.net}`, `--allow-read=${grant.dir}`, `--allow-write=${grant.dir}`);
-      argv.push("--allow-env=NAT_TELEMETRY_SENDER", "--allow-sys=uid", moduleUrl);
-      return { argv, env: {} };
+      if (!executable || !granted({ name: "run", command: executable })) {
+        return { refused: "the program may not run Deno itself (--allow-run)" };
+      }
+      const paths = [grant.dir, ...grant.reads];
+      const comma = paths.find((path) => path.includes(","));
+      if (comma !== undefined) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
+      // Where the program may reach every host, so may the sender (a redirect the program would follow).
+      const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${new URL(grant.endpoint).host}`;
+      const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
+      argv.push("--allow-sys=uid", `--allow-env=${grant.variables.join(",")}`, net);
+      argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
+      const env = senderEnvironment(readEnv, { ...grant.set, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" });
+      if (deno.build.os === "windows") return { argv, env, cwd: grant.dir };
+      // A Deno child inherits every descriptor the program inherited (a pipe the shell opened on 3, say), and
+      // would hold it open; Deno cannot close them, a shell can.
+      if (!granted({ name: "run", command: SHELL })) {
+        return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SHELL}` };
+      }
+      return { argv: [SHELL, "-c", CLOSE_INHERITED, "nat-telemetry-sender", ...argv], env, cwd: grant.dir };
     },
-    spawnDetached(command, env) {
+    spawnDetached(command) {
       try {
         const [executable, ...args] = command.argv;
-        const options = { stdin: "null", stdout: "null", stderr: "null", detached: true } as const;
-        new deno.Command(executable, { args, env: { ...command.env, ...env }, ...options }).spawn().unref();
+        const options = { stdin: "null", stdout: "null", stderr: "null", detached: true, clearEnv: true } as const;
+        new deno.Command(executable, { args, env: command.env, cwd: command.cwd, ...options }).spawn().unref();
         return true;
       } catch {
         return false;
       }
     },
+    exit: (code) => deno.exit(code),
     terminal() {
       try {
         if (!deno.stdin.isTerminal() || !deno.stdout.isTerminal() || !deno.stderr.isTerminal()) return undefined;
@@ -240,6 +265,29 @@ export function denoHost(deno: DenoNamespace): Host {
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback),
   };
+}
+
+/** The shell that starts a Deno sender: POSIX, so only descriptors 3 to 9 can be named (a shell opens no other). */
+const SHELL = "/bin/sh";
+
+/** Closes the descriptors a POSIX shell can name, then runs the sender. */
+const CLOSE_INHERITED = 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"';
+
+/** Why this Deno process cannot start a sender that outlives it, or `undefined` when it can. */
+function senderRefusal(
+  deno: DenoNamespace,
+  granted: (descriptor: Descriptor) => boolean,
+  files: HostFiles,
+  env: (name: string) => string | undefined,
+): string | undefined {
+  if (deno.build.standalone) return "a deno compile executable: it runs only its program";
+  return survivalProblem({
+    pid: deno.pid,
+    ppid: quietly(() => deno.ppid),
+    os: runtimeInfo().os,
+    env,
+    read: (path) => granted({ name: "read", path }) ? quietly(() => files.read(path, 65_536)) : undefined,
+  });
 }
 
 /** Answers 413 and closes the connection, leaving the rest of the body unread. */

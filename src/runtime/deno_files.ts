@@ -116,9 +116,13 @@ export function denoFiles(
       const file = deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
       try {
         writeAll(file, text);
-      } finally {
+      } catch (error) {
+        // A full disk: no empty or partial file is left behind.
         file.close();
+        deno.removeSync(path);
+        throw error;
       }
+      file.close();
     },
     append(path, text, check) {
       const before = lstat(path);

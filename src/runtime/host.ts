@@ -102,12 +102,28 @@ export interface HostFiles {
   remove(path: string): void;
 }
 
-/** A command that runs a module in a new process. */
+/** A command that starts a process, with its whole environment. */
 export interface SpawnCommand {
   /** The executable and its arguments. */
   readonly argv: readonly string[];
-  /** Variables the command needs besides the caller's (e.g. `BUN_BE_BUN` for a Bun executable). */
+  /** The process's whole environment: nothing else is inherited. */
   readonly env: Readonly<Record<string, string>>;
+  /** Its working directory. */
+  readonly cwd: string;
+}
+
+/** What a sender process needs, so a runtime that grants permissions per process (Deno) grants only that. */
+export interface SenderGrant {
+  /** The endpoint's URL: the one host it connects to (with every host, where the program may reach every host). */
+  readonly endpoint: string;
+  /** The spool directory: read, written, and its working directory. */
+  readonly dir: string;
+  /** Files it reads besides the spool (the consent file). */
+  readonly reads: readonly string[];
+  /** The environment variables it reads. */
+  readonly variables: readonly string[];
+  /** Variables set in its environment (its configuration). */
+  readonly set: Readonly<Record<string, string>>;
 }
 
 /** A request as the local HTTP server sees it. */
@@ -194,25 +210,32 @@ export interface Host {
   /** File access, or `undefined` where there is no file system. */
   readonly files: HostFiles | undefined;
   /**
-   * How to run a module as a detached process of this runtime, with only
-   * the permissions it needs (Deno), or `undefined` when this process may not
-   * spawn one (Deno without `--allow-run`, no child processes here).
+   * How to run a sender script (a self-contained ES module) in a process of
+   * this runtime that outlives this one, or why that cannot be done here: a
+   * single executable that runs only its program (`deno compile`, a Node.js
+   * single executable application), no permission to start processes, a
+   * detached process that would not outlive this one (see `survival.ts`).
    *
-   * @param moduleUrl The module to run as the program's main module.
-   * @param grant What it needs (Deno): the host:port it sends to, and the one directory it reads and writes.
-   * @returns The command and the environment to add.
+   * @param script The script's path.
+   * @param grant What the sender needs.
+   * @returns The command, or the reason there is none.
    */
-  moduleCommand(moduleUrl: string, grant: { net: string; dir: string }): SpawnCommand | undefined;
+  senderCommand(script: string, grant: SenderGrant): SpawnCommand | { readonly refused: string };
   /**
    * Starts a process detached from this one: its own session (no terminal,
    * no Ctrl-C from the shell), no standard streams, no console window on
    * Windows, and nothing that keeps this process alive. Never throws.
    *
-   * @param command What {@link Host.moduleCommand} returned.
-   * @param env Variables to add to this process's environment.
+   * @param command What {@link Host.senderCommand} returned.
    * @returns Whether it was started.
    */
-  spawnDetached(command: SpawnCommand, env: Record<string, string>): boolean;
+  spawnDetached(command: SpawnCommand): boolean;
+  /**
+   * Ends the process at once.
+   *
+   * @param code The exit code.
+   */
+  exit(code: number): void;
   /**
    * Starts an HTTP server (for the local collector).
    *

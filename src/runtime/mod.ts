@@ -17,6 +17,7 @@ export type {
   HostTerminal,
   InterruptSignal,
   LocalServer,
+  SenderGrant,
   ServedAnswer,
   ServedRequest,
   SpawnCommand,
@@ -37,8 +38,9 @@ const noHost: Host = {
   fetch: undefined,
   terminal: () => undefined,
   files: undefined,
-  moduleCommand: () => undefined,
+  senderCommand: () => ({ refused: "no runtime to start a process with" }),
   spawnDetached: () => false,
+  exit: () => {},
   serve: () => Promise.reject(new Error("no HTTP server in this runtime")),
   args: () => [],
   writeStdout: () => {},
@@ -48,9 +50,6 @@ const noHost: Host = {
   onExit: () => () => {},
   onInterrupt: () => () => {},
 };
-
-/** This module's URL. In a bundle every module has the bundle's URL, which is how a module can tell it was bundled. */
-export const MODULE_URL: string = import.meta.url;
 
 let cached: Host | undefined;
 

@@ -12,34 +12,26 @@ import { isForegroundJob } from "./job_control.ts";
 import { nodeFetch } from "./node_fetch.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 import { nodeFiles, type NodeFs } from "./node_files.ts";
+import { senderEnvironment } from "./clean_environment.ts";
+import { survivalProblem } from "./survival.ts";
 
 /** The part of `node:child_process` we use. */
 interface NodeChildProcess {
   spawn(
     command: string,
     args: readonly string[],
-    options: { detached: boolean; stdio: "ignore"; windowsHide: boolean; env: Record<string, string | undefined> },
+    options: {
+      detached: boolean;
+      stdio: "ignore";
+      windowsHide: boolean;
+      env: Readonly<Record<string, string>>;
+      cwd: string;
+    },
   ): { on(event: "error", listener: () => void): unknown; unref(): void };
 }
 
 /** Where Bun keeps the files of a `bun build --compile` executable: no real file is there. */
 const BUN_EMBEDDED = /^(\/\$bunfs\/|[A-Z]:[\\/]~BUN[\\/])/;
-
-/**
- * The path of a `file:` URL, without `node:url` (loading it costs a CLI ~5 ms at exit).
- *
- * @param url The URL.
- * @param windows Whether to spell a Windows path (`C:\\dir\\file`).
- * @returns The path, or `undefined` for another kind of URL.
- */
-function filePath(url: string, windows: boolean): string | undefined {
-  if (!url.startsWith("file:")) return undefined;
-  const { hostname, pathname } = new URL(url);
-  const path = decodeURIComponent(pathname);
-  if (!windows) return path;
-  const local = /^\/[A-Za-z]:/.test(path) ? path.slice(1) : path;
-  return (hostname ? `\\\\${hostname}${local}` : local).replaceAll("/", "\\");
-}
 
 /** The part of `node:http` the local server uses. */
 interface NodeHttpServerModule {
@@ -83,13 +75,30 @@ interface NodeStdin {
 /** The part of the `process` global we use. */
 export interface NodeProcess {
   pid: number;
+  ppid?: number;
+  versions: Record<string, string | undefined>;
+  /** Set under `node --permission`. */
+  permission?: { has(scope: string): boolean };
+  /** Set in a program packaged by `pkg`. */
+  pkg?: unknown;
+  exit(code: number): void;
   platform: string;
   getuid?(): number;
   env: Record<string, string | undefined>;
   stdin: NodeStdin;
   stdout: { isTTY?: boolean; write(text: string): unknown };
   stderr: { write(text: string): unknown; isTTY?: boolean };
-  getBuiltinModule?(name: "node:fs" | "node:http" | "node:https" | "node:child_process" | "node:stream"): unknown;
+  getBuiltinModule?(
+    name:
+      | "node:fs"
+      | "node:http"
+      | "node:https"
+      | "node:net"
+      | "node:tls"
+      | "node:child_process"
+      | "node:stream"
+      | "node:sea",
+  ): unknown;
   execPath: string;
   argv: string[];
   exitCode?: number | string;
@@ -248,17 +257,15 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
       };
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? nodeFetch((name) => proc.getBuiltinModule!(name)) : undefined,
-    moduleCommand(moduleUrl) {
-      const path = filePath(moduleUrl, proc.platform === "win32");
-      if (path === undefined) return undefined;
-      // A Bun executable has no `bun` beside it: BUN_BE_BUN makes it one. A module embedded in it has no file to
-      // run: the executable itself runs, and the sender takes over as its program loads (see sender.ts).
-      const compiled = BUN_EMBEDDED.test(proc.argv[1] ?? "");
-      if (BUN_EMBEDDED.test(path)) return { argv: [proc.execPath], env: {} };
-      const env: Record<string, string> = compiled ? { BUN_BE_BUN: "1" } : {};
-      return { argv: [proc.execPath, path], env };
+    senderCommand(script, grant) {
+      const refused = senderRefusal(proc, files);
+      if (refused) return { refused };
+      // A Bun executable has no `bun` beside it: BUN_BE_BUN makes the executable one.
+      const switches: Record<string, string> = BUN_EMBEDDED.test(proc.argv[1] ?? "") ? { BUN_BE_BUN: "1" } : {};
+      const env = senderEnvironment((name) => proc.env[name], { ...grant.set, ...switches });
+      return { argv: [proc.execPath, script], env, cwd: grant.dir };
     },
-    spawnDetached(command, env) {
+    spawnDetached(command) {
       try {
         const childProcess = proc.getBuiltinModule?.("node:child_process") as NodeChildProcess | undefined;
         if (!childProcess) return false;
@@ -267,7 +274,8 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
           detached: true,
           stdio: "ignore",
           windowsHide: true,
-          env: { ...proc.env, ...command.env, ...env },
+          env: command.env,
+          cwd: command.cwd,
         });
         child.on("error", () => {});
         child.unref();
@@ -276,8 +284,30 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
         return false;
       }
     },
+    exit: (code) => proc.exit(code),
     files,
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback),
   };
+}
+
+/** Why this Node.js or Bun process cannot start a sender that outlives it, or `undefined` when it can. */
+function senderRefusal(proc: NodeProcess, files: HostFiles | undefined): string | undefined {
+  const load = proc.getBuiltinModule;
+  if (!load) return "this runtime cannot start processes";
+  if (proc.versions.electron) return "an Electron app: its executable runs only the app";
+  if (proc.pkg !== undefined) return "a program packaged by pkg: its executable runs only the program";
+  if (quietly(() => (load("node:sea") as { isSea?(): boolean } | undefined)?.isSea?.())) {
+    return "a Node.js single executable application: its executable runs only the program";
+  }
+  if (quietly(() => proc.permission?.has("child")) === false) {
+    return "Node.js runs with --permission and without --allow-child-process";
+  }
+  return survivalProblem({
+    pid: proc.pid,
+    ppid: proc.ppid,
+    os: proc.platform,
+    env: (name) => proc.env[name],
+    read: (path) => quietly(() => files?.read(path, 65_536)),
+  });
 }

@@ -110,9 +110,13 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
       if (fd === undefined) throw new Error(`cannot create ${path}: no such directory`);
       try {
         writeAll(fd, Buffer.from(text));
-      } finally {
+      } catch (error) {
+        // A full disk: no empty or partial file is left behind.
         fs.closeSync(fd);
+        fs.unlinkSync(path);
+        throw error;
       }
+      fs.closeSync(fd);
     },
     append(path, text, check) {
       const fd = open(path, flag("O_WRONLY") | flag("O_APPEND") | flag("O_CREAT"), check, 0o600);

@@ -32,3 +32,8 @@ export function forgetHealth(dir: string): void {
   if (!existsSync(dir)) return;
   for (const name of files(dir).filter((name) => name.startsWith("health-"))) rmSync(`${dir}/${name}`);
 }
+
+/** The sender locks in a spool directory (one per endpoint a sender works on right now). */
+export function senderLocks(dir: string): string[] {
+  return existsSync(dir) ? files(dir).filter((name) => /^sender-[0-9a-f]{8}\.lock$/.test(name)) : [];
+}

@@ -1,0 +1,190 @@
+/**
+ * Where the exit may hand off, and how the sender is started: the survival
+ * checks (PID 1, a container init, a systemd service), what each runtime
+ * refuses (a `deno compile` executable, a Node.js single executable
+ * application, no permission to start processes), the command and its clean
+ * environment. The hosts take their runtime object as a parameter, so every
+ * runtime runs every case, on objects that differ from the real one only in
+ * what a case sets.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { denoHost, type DenoNamespace } from "../src/runtime/deno.ts";
+import { nodeHost, type NodeProcess } from "../src/runtime/node.ts";
+import { type ProcessFacts, survivalProblem } from "../src/runtime/survival.ts";
+import { SENDER_VARIABLES, senderEnvironment } from "../src/runtime/clean_environment.ts";
+import type { SenderGrant, SpawnCommand } from "../src/runtime/mod.ts";
+
+const facts = (overrides: Partial<ProcessFacts> = {}): ProcessFacts => ({
+  pid: 4242,
+  ppid: 4000,
+  os: "linux",
+  env: () => undefined,
+  read: () => undefined,
+  ...overrides,
+});
+
+describe("survivalProblem", () => {
+  it("refuses PID 1 of a PID namespace (a container's main process)", () => {
+    assert.match(survivalProblem(facts({ pid: 1, ppid: 0 }))!, /PID 1 of its PID namespace/);
+  });
+  it("refuses a process whose parent is PID 1 (tini, docker-init, a service manager)", () => {
+    assert.match(survivalProblem(facts({ ppid: 1 }))!, /parent is PID 1/);
+    assert.match(survivalProblem(facts({ ppid: 1, os: "darwin" }))!, /parent is PID 1/, "launchd on macOS");
+  });
+  it("refuses a systemd service (cgroup v2 and v1), but not a terminal's scope", () => {
+    const env = (name: string) => name === "INVOCATION_ID" ? "0123" : undefined;
+    const v2 = "0::/system.slice/mycli.service\n";
+    const v1 = "12:pids:/\n1:name=systemd:/system.slice/mycli.service\n";
+    const scope = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/vte-spawn-1.scope\n";
+    assert.match(survivalProblem(facts({ env, read: () => v2 }))!, /systemd service/);
+    assert.match(survivalProblem(facts({ env, read: () => v1 }))!, /systemd service/);
+    assert.match(survivalProblem(facts({ env, read: () => undefined }))!, /systemd service/, "cgroup unreadable");
+    assert.equal(survivalProblem(facts({ env, read: () => scope })), undefined);
+    assert.equal(survivalProblem(facts({ read: () => v2 })), undefined, "no INVOCATION_ID: not a service");
+  });
+  it("accepts an ordinary process, and checks nothing on Windows", () => {
+    assert.equal(survivalProblem(facts()), undefined);
+    assert.equal(survivalProblem(facts({ os: "win32", pid: 1, ppid: 1 })), undefined);
+  });
+});
+
+describe("senderEnvironment", () => {
+  it("keeps only the variables a sender needs: never the program's runtime flags", () => {
+    const parent: Record<string, string> = {
+      HOME: "/home/ada",
+      HTTPS_PROXY: "http://proxy:3128",
+      NODE_OPTIONS: "--inspect-brk",
+      BUN_OPTIONS: "--hot",
+      DENO_V8_FLAGS: "--expose-gc",
+      NAT_TELEMETRY_SENDER: "stray",
+      AWS_SECRET_ACCESS_KEY: "secret",
+    };
+    const env = senderEnvironment((name) => parent[name], { NAT_TELEMETRY_SENDER: "{}" });
+    assert.deepEqual(env, { HOME: "/home/ada", HTTPS_PROXY: "http://proxy:3128", NAT_TELEMETRY_SENDER: "{}" });
+    assert.ok(!SENDER_VARIABLES.some((name) => /OPTIONS|FLAGS/.test(name)));
+  });
+});
+
+const grant: SenderGrant = {
+  endpoint: "https://telemetry.example.com:8443/v1/events",
+  dir: "/home/ada/.local/state/nat/telemetry",
+  reads: ["/home/ada/.config/nat/telemetry.toml"],
+  variables: ["NAT_TELEMETRY_SENDER", "HOME"],
+  set: { NAT_TELEMETRY_SENDER: "{}" },
+};
+const script = `${grant.dir}/sender-0123abcd.mjs`;
+
+/** The real `process`, with some members replaced. */
+function nodeProcess(overrides: Record<string, unknown>): NodeProcess {
+  const replaced: Record<string, unknown> = { ppid: 4000, pid: 4242, ...overrides };
+  return new Proxy(process, {
+    get: (target, key) => Object.hasOwn(replaced, key) ? replaced[key as string] : Reflect.get(target, key),
+  }) as unknown as NodeProcess;
+}
+
+function refusal(command: SpawnCommand | { refused: string }): string | undefined {
+  return "refused" in command ? command.refused : undefined;
+}
+
+describe("the Node.js and Bun host's sender command", () => {
+  const load = (sea: boolean) => (name: string) =>
+    name === "node:sea" ? { isSea: () => sea } : process.getBuiltinModule?.(name as "node:fs");
+  it("runs the script with the program's runtime, in the spool directory, in a clean environment", () => {
+    const proc = nodeProcess({
+      getBuiltinModule: load(false),
+      execPath: "/usr/bin/node",
+      argv: ["/usr/bin/node", "/app/cli.mjs"],
+      env: { HOME: "/home/ada", NODE_OPTIONS: "--inspect-brk", NAT_TELEMETRY_SENDER: "stray" },
+    });
+    const command = nodeHost(proc, { lightFetch: true }).senderCommand(script, grant) as SpawnCommand;
+    assert.deepEqual(command, {
+      argv: ["/usr/bin/node", script],
+      env: { HOME: "/home/ada", NAT_TELEMETRY_SENDER: "{}" },
+      cwd: grant.dir,
+    });
+  });
+  it("makes a Bun executable a `bun` with BUN_BE_BUN", () => {
+    const proc = nodeProcess({
+      getBuiltinModule: load(false),
+      execPath: "/usr/local/bin/mycli",
+      argv: ["bun", "/$bunfs/root/mycli"],
+      env: {},
+    });
+    const command = nodeHost(proc, { lightFetch: false }).senderCommand(script, grant) as SpawnCommand;
+    assert.deepEqual([command.argv, command.env.BUN_BE_BUN], [["/usr/local/bin/mycli", script], "1"]);
+  });
+  it("refuses a single executable application, pkg, Electron, and --permission without child processes", () => {
+    const refused = (overrides: Record<string, unknown>) =>
+      refusal(
+        nodeHost(nodeProcess({ getBuiltinModule: load(false), ...overrides }), { lightFetch: false })
+          .senderCommand(script, grant),
+      );
+    assert.match(refused({ getBuiltinModule: load(true) })!, /single executable application/);
+    assert.match(refused({ pkg: {} })!, /pkg/);
+    assert.match(refused({ versions: { ...process.versions, electron: "39.0.0" } })!, /Electron/);
+    assert.match(refused({ permission: { has: (scope: string) => scope !== "child" } })!, /--allow-child-process/);
+    assert.equal(refused({ permission: { has: () => true } }), undefined);
+    assert.match(refused({ pid: 1, ppid: 0 })!, /PID 1/);
+  });
+});
+
+/** A Deno namespace for the host: permissions as given, the rest inert. */
+function denoNamespace(options: { standalone?: boolean; granted?: (name: string, detail?: string) => boolean }) {
+  const granted = options.granted ?? (() => true);
+  return {
+    build: { os: "linux", standalone: options.standalone ?? false },
+    pid: 4242,
+    ppid: 4000,
+    execPath: () => "/usr/local/bin/deno",
+    permissions: {
+      querySync: (descriptor: { name: string; command?: string; host?: string; path?: string }) => ({
+        state: granted(descriptor.name, descriptor.command ?? descriptor.host ?? descriptor.path)
+          ? "granted"
+          : "prompt",
+      }),
+    },
+    env: {
+      get: (name: string) => ({ HOME: "/home/ada", DENO_V8_FLAGS: "--expose-gc" } as Record<string, string>)[name],
+    },
+    uid: () => 1000,
+    errors: { NotFound: class extends Error {} },
+    addSignalListener() {},
+    removeSignalListener() {},
+  } as unknown as DenoNamespace;
+}
+
+describe("the Deno host's sender command", () => {
+  it("starts Deno through /bin/sh, which closes inherited descriptors, with only the permissions it needs", () => {
+    const command = denoHost(denoNamespace({ granted: (name, detail) => name !== "net" || detail !== undefined }))
+      .senderCommand(script, grant) as SpawnCommand;
+    const [shell, dashC, closer, name, deno, ...args] = command.argv;
+    assert.deepEqual([shell, dashC, name, deno], ["/bin/sh", "-c", "nat-telemetry-sender", "/usr/local/bin/deno"]);
+    assert.match(closer, /^exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "\$@"$/);
+    assert.equal(args[0], "run");
+    assert.ok(args.includes("--no-prompt") && args.includes("--no-config"));
+    assert.ok(args.includes("--allow-net=telemetry.example.com:8443"), "the endpoint's host only");
+    assert.ok(args.includes(`--allow-read=${grant.dir},${grant.reads[0]}`));
+    assert.ok(args.includes(`--allow-write=${grant.dir}`));
+    assert.ok(args.includes("--allow-env=NAT_TELEMETRY_SENDER,HOME"));
+    assert.equal(args.at(-1), script);
+    assert.deepEqual(command.env.HOME, "/home/ada");
+    assert.equal(command.env.DENO_V8_FLAGS, undefined, "no runtime flags inherited");
+    assert.equal(command.cwd, grant.dir);
+  });
+  it("grants every host where the program may reach every host (a redirect it would follow)", () => {
+    const command = denoHost(denoNamespace({})).senderCommand(script, grant) as SpawnCommand;
+    assert.ok(command.argv.includes("--allow-net"));
+  });
+  it("refuses a deno compile executable, a path with a comma, and missing run permissions", () => {
+    const refused = (namespace: DenoNamespace, forGrant = grant) =>
+      refusal(denoHost(namespace).senderCommand(script, forGrant));
+    assert.match(refused(denoNamespace({ standalone: true }))!, /deno compile/);
+    assert.match(refused(denoNamespace({}), { ...grant, dir: "/tmp/a,b" })!, /comma/);
+    const noRun = denoNamespace({ granted: (name) => name !== "run" });
+    assert.match(refused(noRun)!, /--allow-run/);
+    const noShell = denoNamespace({ granted: (name, detail) => name !== "run" || detail !== "/bin/sh" });
+    assert.match(refused(noShell)!, /--allow-run=\/bin\/sh/);
+  });
+});
