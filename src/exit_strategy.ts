@@ -49,8 +49,43 @@ export type ExitPlan =
   | { readonly handOff: false; readonly reason: string };
 
 /**
- * Decides how this run's pending events leave the process, and prepares the hand-off (the sender's script in
- * the spool directory). Never throws.
+ * Decides how this run's pending events would leave the process, without writing anything (what
+ * `nat-telemetry status` shows). Never throws.
+ *
+ * @param options The handler's options.
+ * @param backlog Its spool and endpoint health, `null` when there is no spool.
+ * @param enabled Whether telemetry is on now.
+ * @returns The plan, with the reason when it is to deliver in process.
+ * @example
+ * ```ts ignore
+ * const decision = exitDecision(options, Backlog.open(options), isTelemetryEnabled());
+ * console.log(decision.handOff ? "hand-off" : `in process: ${decision.reason}`);
+ * ```
+ */
+export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
+  try {
+    const reason = inProcessReason(options, backlog, enabled);
+    if (reason !== undefined || !backlog || options.sink.kind !== "http") {
+      return { handOff: false, reason: reason ?? "no spool" };
+    }
+    const { spool } = backlog;
+    const consentFile = consentFilePath();
+    const command = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, {
+      endpoint: options.sink.url,
+      dir: spool.dir,
+      reads: consentFile === undefined ? [] : [consentFile],
+      variables: [...SENDER_READS, "HOME", "USERPROFILE"],
+      set: { [SENDER_CONFIG_ENV]: JSON.stringify(senderConfig(options, spool.dir)) },
+    });
+    return "refused" in command ? { handOff: false, reason: command.refused } : { handOff: true, command, backlog };
+  } catch (error) {
+    return { handOff: false, reason: `the hand-off failed (${error})` };
+  }
+}
+
+/**
+ * Decides how this run's pending events leave the process ({@link exitDecision}), and prepares a hand-off: the
+ * sender's script in the spool directory. Never throws.
  *
  * @param options The handler's options.
  * @param backlog Its spool and endpoint health, `null` when there is no spool.
@@ -63,29 +98,11 @@ export type ExitPlan =
  * ```
  */
 export function planExit(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
-  try {
-    const reason = inProcessReason(options, backlog, enabled);
-    if (reason !== undefined || !backlog || options.sink.kind !== "http") {
-      return { handOff: false, reason: reason ?? "no spool" };
-    }
-    const { spool } = backlog;
-    const script = `${spool.dir}/${SENDER_SCRIPT_NAME}`;
-    const consentFile = consentFilePath();
-    const command = host().senderCommand(script, {
-      endpoint: options.sink.url,
-      dir: spool.dir,
-      reads: consentFile === undefined ? [] : [consentFile],
-      variables: [...SENDER_READS, "HOME", "USERPROFILE"],
-      set: { [SENDER_CONFIG_ENV]: JSON.stringify(senderConfig(options, spool.dir)) },
-    });
-    if ("refused" in command) return { handOff: false, reason: command.refused };
-    if (!writeScript(backlog)) {
-      return { handOff: false, reason: "the sender's script is not in the spool directory and cannot be written" };
-    }
-    return { handOff: true, command, backlog };
-  } catch (error) {
-    return { handOff: false, reason: `the hand-off failed (${error})` };
+  const decision = exitDecision(options, backlog, enabled);
+  if (decision.handOff && !writeScript(decision.backlog)) {
+    return { handOff: false, reason: "the sender's script is not in the spool directory and cannot be written" };
   }
+  return decision;
 }
 
 /**
