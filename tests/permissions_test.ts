@@ -144,3 +144,61 @@ test("Deno with --allow-run: the run hands off to a sender with only the permiss
     await server.close();
   }
 });
+
+test("Deno with --allow-run but no net: no sender delivers for it either; the event waits in the spool", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    await onTerminal(["--allow-env", "--allow-run", `--allow-read=${dir.path}`, `--allow-write=${dir.path}`], {
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      NAT_TELEMETRY_SPOOL_DIR: dir.path,
+      NAT_TELEMETRY_HANDOFF: "1",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent
+    assert.equal(server.requests.length, 0, "nothing sent by a sender with more permission than the program");
+    assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["permissions"]);
+    assert.deepEqual(senderLocks(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test(
+  "Deno: a spool directory that does not exist yet, with only it allowed: created, no prompt",
+  { skip },
+  async () => {
+    using dir = tempDir();
+    const spool = `${dir.path}/state/spool`;
+    const server = await TestServer.start();
+    try {
+      await onTerminal(["--allow-env", "--allow-net=127.0.0.1", `--allow-read=${spool}`, `--allow-write=${spool}`], {
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: spool,
+      });
+      assert.deepEqual(commands(server.events()), ["permissions"]);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test("Deno: a comma in the spool's path cannot be granted to a sender: the exit delivers in process", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const spool = `${dir.path}/a,b`;
+  const server = await TestServer.start();
+  try {
+    await onTerminal(["-A"], {
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      NAT_TELEMETRY_SPOOL_DIR: spool,
+      NAT_TELEMETRY_HANDOFF: "1",
+    });
+    assert.deepEqual(commands(server.events()), ["permissions"], "delivered before the run ended");
+    assert.deepEqual(senderLocks(spool), []);
+  } finally {
+    await server.close();
+  }
+});

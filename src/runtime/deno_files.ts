@@ -64,7 +64,7 @@ export function denoFiles(
   const facts = (info: DenoFileInfo): FileFacts => ({
     kind: info.isSymlink ? "symlink" : info.isFile ? "file" : info.isDirectory ? "directory" : "other",
     uid: windows || info.uid === null ? undefined : info.uid,
-    mode: windows || info.mode === null ? undefined : info.mode & 0o777,
+    mode: windows || info.mode === null ? undefined : info.mode & 0o7777,
     size: info.size,
   });
   const lstat = (path: string): DenoFileInfo | undefined => {

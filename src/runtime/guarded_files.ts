@@ -24,7 +24,7 @@ export interface FileFacts {
   readonly kind: "file" | "directory" | "symlink" | "other";
   /** The owner's user id; `undefined` where the platform has none (Windows). */
   readonly uid: number | undefined;
-  /** The permission bits; `undefined` where the platform has none (Windows). */
+  /** The permission bits, sticky bit included; `undefined` where the platform has none (Windows). */
   readonly mode: number | undefined;
   /** The size in bytes. */
   readonly size: number;
@@ -63,7 +63,10 @@ export interface RawFiles {
 
 /** Why the guard refused a path; `reason` is one word, for counters and messages. */
 export class RefusedPath extends Error {
-  /** `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`, `no_parent`. */
+  /**
+   * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`,
+   * `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`.
+   */
   readonly reason: string;
 
   /**
@@ -108,11 +111,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     ensureDir(path, isPrivate) {
       const missing: string[] = [];
       let facts = raw.lstat(path);
-      for (let dir = path; facts === undefined; facts = raw.lstat(dir)) {
+      for (let dir = path; facts === undefined;) {
         missing.unshift(dir);
         const parent = parentOf(dir);
         if (parent === undefined || missing.length > MAX_DEPTH) throw new RefusedPath(path, "no_parent");
-        dir = parent;
+        // A parent the program may not look at (Deno) is taken to be there: looking would prompt, mkdir will tell.
+        if (!raw.allowed(parent, "read")) break;
+        facts = raw.lstat(dir = parent);
       }
       for (const dir of missing) raw.mkdir(dir);
       if (missing.length > 0) facts = raw.lstat(path);
@@ -121,6 +126,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       if (!isPrivate) return;
       if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
       if (facts.mode !== undefined && (facts.mode & 0o022) !== 0) throw new RefusedPath(path, "writable_by_others");
+      checkAncestors(raw, path);
     },
     list: (path) => raw.list(path),
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
@@ -129,6 +135,26 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     rename: (from, to) => raw.rename(from, to),
     remove: (path) => raw.remove(path),
   };
+}
+
+/**
+ * A private directory is only as private as the directories above it: whoever may rename an entry of one of
+ * them may swap the directory for a link to one of their choosing between two of our steps. So each ancestor
+ * the program may look at must belong to the user or to root, and must not be writable by others unless it
+ * is sticky (as `/tmp` is: there, no one renames another user's entries).
+ */
+function checkAncestors(raw: RawFiles, path: string): void {
+  for (let dir = parentOf(path), depth = 0; dir !== undefined && depth < MAX_DEPTH; dir = parentOf(dir), depth++) {
+    if (!raw.allowed(dir, "read")) return; // Deno without permission to look: nothing more can be told
+    const facts = raw.lstat(dir);
+    if (facts === undefined) return;
+    if (raw.uid !== undefined && facts.uid !== undefined && facts.uid !== raw.uid && facts.uid !== 0) {
+      throw new RefusedPath(path, "ancestor_not_owner");
+    }
+    if (facts.mode !== undefined && (facts.mode & 0o002) !== 0 && (facts.mode & 0o1000) === 0) {
+      throw new RefusedPath(path, "ancestor_writable_by_others");
+    }
+  }
 }
 
 /**

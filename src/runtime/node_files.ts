@@ -52,7 +52,7 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
   const facts = (stats: NodeStats): FileFacts => ({
     kind: stats.isSymbolicLink() ? "symlink" : stats.isFile() ? "file" : stats.isDirectory() ? "directory" : "other",
     uid: windows ? undefined : stats.uid,
-    mode: windows ? undefined : stats.mode & 0o777,
+    mode: windows ? undefined : stats.mode & 0o7777,
     size: stats.size,
   });
   /** Opens with the guard flags; when the kernel refuses a link (ELOOP) or a socket (ENXIO), `check` says why. */

@@ -1,0 +1,360 @@
+/**
+ * The sender in the field: a slow endpoint and a backlog of runs, a spool that
+ * cannot be written, a request in flight at `stop()`, the program's own
+ * `fetch`, a pipe held by the shell, the program's runtime flags, an opt-out
+ * during the run, several endpoints on one spool, a redirect, OTLP, Node's
+ * permission model, and a spool whose parent another user owns. Real child
+ * processes per runtime (and a Bun executable under Bun), real loopback
+ * servers, real spools and mounts; waits are bounded, never timed.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
+import { SENDER_SCRIPT } from "../src/sender_script.ts";
+import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
+import { spoolKey } from "../src/spool.ts";
+import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, targetsFor } from "./helpers/child.ts";
+import { commandEvent, commands } from "./helpers/events.ts";
+import { type ReceivedRequest, TestServer } from "./helpers/server.ts";
+import { canUnshare, senderProcesses } from "./helpers/shipping.ts";
+import { senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const runtime = runtimeInfo().name;
+const linux = process.platform === "linux";
+const asRoot = linux && process.getuid?.() === 0;
+const targets = targetsFor("exit_child.ts");
+
+/** A run that hands off, as a user's would: telemetry on, a spool, the exit left to decide for itself. */
+function handingOff(dir: string, endpoint: string, command: string, extra: Record<string, string> = {}) {
+  return {
+    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_ENDPOINT: endpoint,
+    NAT_TELEMETRY_SPOOL_DIR: dir,
+    NAT_TELEMETRY_HANDOFF: "1",
+    NAT_TEST_COMMAND: command,
+    ...extra,
+  };
+}
+
+/** Waits until no sender started for `dir` is alive (Linux: their environment names the spool). */
+async function sendersGone(dir: string): Promise<void> {
+  await waitFor(() => senderProcesses(dir).length === 0 && senderLocks(dir).length === 0, "the senders' end", 20_000);
+}
+
+/** The commands of OTLP requests (one log record per event; the command is an attribute). */
+function otlpCommands(requests: ReceivedRequest[]): string[] {
+  return requests.flatMap((request) => {
+    const { resourceLogs } = JSON.parse(request.body);
+    return resourceLogs.flatMap((resource: { scopeLogs: { logRecords: { attributes: unknown[] }[] }[] }) =>
+      resource.scopeLogs.flatMap((scope) =>
+        scope.logRecords.map((record) => {
+          const attribute = (record.attributes as { key: string; value: { stringValue?: string } }[])
+            .find(({ key }) => key === "command");
+          return attribute?.value.stringValue ?? "";
+        })
+      )
+    );
+  });
+}
+
+for (const { label, executable } of targets) {
+  const child = (mode: string, options: ChildOptions) =>
+    runChild("exit_child.ts", { executable, args: [mode], ...options });
+
+  for (const [format, runs] of [["nat", 30], ["otlp", 12]] as const) {
+    test(
+      `${label}: ${runs} runs in a row against a 300 ms endpoint (${format}): every event arrives once, soon after the last exit`,
+      {
+        skip: !linux && "counts senders through /proc",
+      },
+      async () => {
+        using dir = tempDir();
+        const server = await TestServer.start(() => ({ status: 200, delayMs: 300 }));
+        try {
+          const expected = Array.from({ length: runs }, (_, i) => `run-${i}`);
+          for (const command of expected) {
+            const run = await child("natural", {
+              env: handingOff(dir.path, server.url(), command, { NAT_TELEMETRY_FORMAT: format }),
+            });
+            assert.equal(run.code, 0, run.stderr);
+          }
+          const lastExit = Date.now();
+          const received = () =>
+            format === "nat" ? commands(server.events()).map(String) : otlpCommands(server.requests);
+          await waitFor(() => received().length >= runs, `all ${runs} events`, 15_000);
+          const delay = Date.now() - lastExit;
+          await sendersGone(dir.path);
+          assert.deepEqual(
+            received().sort(),
+            expected.sort(),
+            `each exactly once (the last arrived ${delay} ms after the last exit)`,
+          );
+          assert.deepEqual(spooled(dir.path), []);
+        } finally {
+          await server.close();
+        }
+      },
+    );
+  }
+
+  // The sender's script is in place (as after any earlier hand-off), so what fails is the spool write itself.
+  const mounts = {
+    "a read-only spool directory":
+      'mount -t tmpfs -o size=1m,mode=0700 tmpfs "$SPOOL"; cp "$SCRIPT" "$SPOOL/"; mount -o remount,ro "$SPOOL"',
+    "a full disk":
+      'mount -t tmpfs -o size=256k,mode=0700 tmpfs "$SPOOL"; cp "$SCRIPT" "$SPOOL/"; cat /dev/zero > "$SPOOL/fill" || true',
+  };
+  for (const [kind, mount] of Object.entries(mounts)) {
+    test(`${label}: with ${kind}, the exit delivers in process and leaves nothing behind`, {
+      skip: !(canUnshare && asRoot) && "needs root to mount a file system in a mount namespace",
+    }, async () => {
+      using dir = tempDir();
+      const server = await TestServer.start();
+      try {
+        const spool = `${dir.path}/spool`;
+        mkdirSync(spool, { mode: 0o700 });
+        writeFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT);
+        const listing = `${dir.path}/listing`;
+        // In a mount namespace of its own: mount the spool, run the program, then list what it left there.
+        const script = `set -e; ${mount} 2>/dev/null; set +e; "$@"; code=$?; ls -A "$SPOOL" > "${listing}"; exit $code`;
+        const program = executable
+          ? [executable, "natural"]
+          : [...runtimeCommand(fixturePath("exit_child.ts")), "natural"];
+        const run = await runChild("exit_child.ts", {
+          executable: "unshare",
+          args: ["--mount", "sh", "-c", script, "sh", ...program],
+          env: {
+            ...handingOff(spool, server.url(), "unwritable"),
+            SPOOL: spool,
+            SCRIPT: `${dir.path}/${SENDER_SCRIPT_NAME}`,
+          },
+        });
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(commands(server.events()), ["unwritable"], "delivered before the run ended");
+        const left = readFileSync(listing, "utf8").split("\n").filter((name) => name && name !== "fill");
+        assert.deepEqual(left, [SENDER_SCRIPT_NAME], "no lock, no temporary file, no spool file");
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test(`${label}: a pipe the shell opened on descriptor 3 closes when the program ends, not when its sender does`, {
+    skip: !linux && "counts senders through /proc",
+  }, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ hang: true }));
+    try {
+      const program = executable
+        ? [executable, "natural"]
+        : [...runtimeCommand(fixturePath("exit_child.ts")), "natural"];
+      const run = await runChild("exit_child.ts", {
+        executable: "sh",
+        args: ["-c", '"$@" 3>&1 | cat', "sh", ...program],
+        env: handingOff(dir.path, server.url(), "piped", {
+          NAT_TEST_OPTIONS: JSON.stringify({ requestTimeoutSeconds: 10 }),
+          NODE_OPTIONS: "--no-warnings",
+        }),
+      });
+      assert.equal(run.code, 0, run.stderr);
+      // The pipeline ended while the sender still waits on the silent endpoint: it never held the pipe.
+      const alive = senderProcesses(dir.path);
+      assert.equal(alive.length, 1, "the sender is still at work");
+      const environ = readFileSync(`/proc/${alive[0]}/environ`, "latin1").split("\0");
+      assert.ok(
+        !environ.some((entry) => entry.startsWith("NODE_OPTIONS=")),
+        "the program's runtime flags stay its own",
+      );
+      assert.ok(!environ.some((entry) => entry.startsWith("NAT_TEST_")), "nothing but what the sender needs");
+      process.kill(alive[0], "SIGKILL");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: an opt-out recorded during the run: this run's event goes in process, earlier ones stay unsent`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const spool = `${dir.path}/spool`;
+      mkdirSync(spool, { mode: 0o700 });
+      for (const command of ["earlier-1", "earlier-2"]) {
+        const timestamp = Date.now() - 1000;
+        const event = { ts: new Date(timestamp).toISOString(), parameters: { command }, name: "nat_cli_command" };
+        const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: "s", timestamp, event })}\n`;
+        writeFileSync(
+          `${spool}/e-${timestamp}-1-${line.length}-${spoolKey(server.url())}-${command.at(-1)}00000000000.jsonl`,
+          line,
+        );
+      }
+      const consent = `${dir.path}/telemetry.toml`;
+      writeFileSync(consent, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
+      const env = handingOff(spool, server.url(), "opting-out", { NAT_TELEMETRY_CONSENT_FILE: consent });
+      const run = await child("opt-out", { env: { ...env, NAT_TELEMETRY_ENABLED: undefined } });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(readFileSync(consent, "utf8"), /consent = "disabled"/);
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent
+      assert.deepEqual(commands(server.events()), ["opting-out"], "only this run's event, as in process");
+      assert.equal(spooled(spool).length, 2, "the earlier events wait, unsent");
+      assert.deepEqual(senderLocks(spool), []);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: two endpoints share a spool: each run's event is delivered without waiting for a later run`, async () => {
+    using dir = tempDir();
+    const slow = await TestServer.start(() => ({ status: 200, delayMs: 1000 }));
+    const fast = await TestServer.start();
+    try {
+      const first = await child("natural", { env: handingOff(dir.path, slow.url(), "to-slow") });
+      const second = await child("natural", { env: handingOff(dir.path, fast.url(), "to-fast") });
+      assert.deepEqual([first.code, second.code], [0, 0]);
+      await waitFor(() => slow.events().length > 0 && fast.events().length > 0, "both deliveries", 15_000);
+      assert.deepEqual([commands(slow.events()), commands(fast.events())], [["to-slow"], ["to-fast"]]);
+      await sendersGone(dir.path);
+    } finally {
+      await slow.close();
+      await fast.close();
+    }
+  });
+
+  test(`${label}: a 307 to another host:port is followed by the sender as by the program`, async () => {
+    using dir = tempDir();
+    const target = await TestServer.start();
+    const redirecting = await TestServer.start(() => ({ status: 307, headers: { location: target.url() } }));
+    try {
+      const run = await child("natural", { env: handingOff(dir.path, redirecting.url(), "redirected") });
+      assert.equal(run.code, 0, run.stderr);
+      await waitFor(() => target.events().length > 0, "the redirected delivery", 15_000);
+      assert.deepEqual(commands(target.events()), ["redirected"]);
+    } finally {
+      await target.close();
+      await redirecting.close();
+    }
+  });
+}
+
+test(`${runtime}: stop() while a flush is in flight lets the request end: nothing is handed off twice`, async () => {
+  using dir = tempDir();
+  setTelemetryEnabled(true);
+  const server = await TestServer.start(() => ({ status: 200, delayMs: 300 }));
+  try {
+    const handler = new NATTelemetryHandler({ endpoint: server.url(), spoolDir: dir.path, handOff: true });
+    for (let i = 0; i < 50; i++) handler.enqueue(commandEvent(`e${i}`)); // the 50th starts an early flush
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await handler.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent
+    assert.equal(server.events().length, 50, "each event once");
+    assert.equal(new Set(commands(server.events())).size, 50);
+    const stats = handler.stats();
+    assert.deepEqual([stats.sent, stats.spooled], [50, 0], JSON.stringify(stats));
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a program's own fetch (one that signs requests) is kept: the exit delivers in process with it`, async () => {
+  using dir = tempDir();
+  setTelemetryEnabled(true);
+  const server = await TestServer.start((request) => ({
+    status: request.headers.authorization === "Bearer signed" ? 200 : 401,
+  }));
+  try {
+    const handler = new NATTelemetryHandler({
+      endpoint: server.url(),
+      spoolDir: dir.path,
+      handOff: true,
+      fetch: (url, init) =>
+        globalThis.fetch(url, { ...init, headers: { ...init?.headers as object, authorization: "Bearer signed" } }),
+    });
+    handler.enqueue(commandEvent("signed"));
+    await handler.stop();
+    assert.deepEqual(commands(server.events()), ["signed"]);
+    assert.equal(handler.stats().sent, 1);
+    assert.deepEqual(senderLocks(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a sender started after the user opted out sends nothing and leaves the spool as it was`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const spool = `${dir.path}/spool`;
+    mkdirSync(spool, { mode: 0o700 });
+    const timestamp = Date.now() - 1000;
+    const event = {
+      ts: new Date(timestamp).toISOString(),
+      parameters: { command: "waiting" },
+      name: "nat_cli_command",
+    };
+    const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: "s", timestamp, event })}\n`;
+    const name = `e-${timestamp}-1-${line.length}-${spoolKey(server.url())}-000000000001.jsonl`;
+    writeFileSync(`${spool}/${name}`, line);
+    const consent = `${dir.path}/telemetry.toml`;
+    writeFileSync(consent, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n');
+    writeFileSync(`${spool}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT);
+    const config = { endpoint: server.url(), spoolDir: spool, format: "nat", requestTimeoutSeconds: 2 };
+    const [command, ...args] = runtimeCommand(`${spool}/${SENDER_SCRIPT_NAME}`);
+    const run = await runChild("exit_child.ts", {
+      executable: command,
+      args,
+      env: { NAT_TELEMETRY_SENDER: JSON.stringify(config), NAT_TELEMETRY_CONSENT_FILE: consent },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(server.requests.length, 0, "nothing sent");
+    assert.ok(existsSync(`${spool}/${name}`), "the spooled event is untouched");
+  } finally {
+    await server.close();
+  }
+});
+
+test("node: --permission without --allow-child-process: the exit delivers in process", {
+  skip: runtime !== "node" && "Node.js's permission model",
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const run = await runChild("exit_child.ts", {
+      executable: process.execPath,
+      args: ["--permission", "--allow-fs-read=*", "--allow-fs-write=*", fixturePath("exit_child.ts"), "natural"],
+      env: handingOff(dir.path, server.url(), "permission"),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(commands(server.events()), ["permission"], "delivered before the run ended");
+    assert.deepEqual(senderLocks(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a spool whose parent another user owns is not used (it could be swapped for a link): in process`, {
+  skip: !(asRoot && canRun("setpriv", "--version")) && "needs root to make a second user's directory",
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const theirs = `${dir.path}/theirs`;
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, 65534, 65534);
+    const spool = `${theirs}/spool`;
+    mkdirSync(spool, { mode: 0o700 }); // ours, in a directory they may rename things in
+    const run = await runChild("exit_child.ts", {
+      args: ["natural"],
+      env: handingOff(spool, server.url(), "swappable"),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(commands(server.events()), ["swappable"], "delivered before the run ended");
+    assert.deepEqual(spooled(spool), []);
+    assert.deepEqual(senderLocks(spool), [], "no lock written where the parent's owner could redirect it");
+    assert.equal(existsSync(`${spool}/${SENDER_SCRIPT_NAME}`), false, "no script written there either");
+  } finally {
+    await server.close();
+  }
+});
