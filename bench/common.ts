@@ -76,6 +76,17 @@ export async function bundle(
   return out;
 }
 
+/**
+ * Builds the package as one JavaScript file with esbuild (the pinned dev dependency), as a CLI author's own
+ * bundle of it: ES module or CommonJS (what `pkg`, `ncc` and Node's single executable applications need).
+ */
+export async function esbuildBundle(out: string, format: "esm" | "cjs"): Promise<string> {
+  const args = [`${root}mod.ts`, "--bundle", "--platform=node", `--format=${format}`, `--outfile=${out}`];
+  const { success } = await new Deno.Command(`${root}node_modules/.bin/esbuild`, { args, stderr: "null" }).output();
+  if (!success) throw new Error("esbuild failed");
+  return out;
+}
+
 /** The median of some numbers. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

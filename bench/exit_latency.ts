@@ -24,7 +24,7 @@
  */
 import { parseArgs } from "node:util";
 import { makeCertificate } from "../tests/helpers/certificate.ts";
-import { benchDir, bundle, installPeers, median, runtimes, timed } from "./common.ts";
+import { benchDir, bundle, esbuildBundle, installPeers, median, runtimes, timed } from "./common.ts";
 import { startLatencyProxy } from "./latency_proxy.ts";
 
 const { values } = parseArgs({
@@ -45,6 +45,8 @@ const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const cli = `${benchDir}fake_cli.mjs`;
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const js = await bundle(bun, `${work}/mod.js`);
+const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
+const cjs = await esbuildBundle(`${work}/mod.esbuild.cjs`, "cjs");
 const compiled = `${work}/fake_cli`;
 await new Deno.Command(bun, {
   args: ["build", "--compile", cli, "--outfile", compiled],
@@ -65,6 +67,8 @@ const targets: Target[] = [
     module: sources,
   },
   { runtime: "node", client: "telemetry", cmd: [node, cli], module: js },
+  { runtime: "node (esbuild ESM bundle)", client: "telemetry", cmd: [node, cli], module: esm },
+  { runtime: "node (esbuild CJS bundle)", client: "telemetry", cmd: [node, cli], module: cjs },
   { runtime: "bun", client: "telemetry", cmd: [bun, cli], module: js },
   {
     runtime: "bun --compile",
@@ -154,15 +158,11 @@ const added = (values: number[], base: number) => {
   return Number.isFinite(m) ? (m - base).toFixed(0) : `> ${CAP_MS}`;
 };
 
-/** Waits until no sender works on a spool (its lock is gone), so that one run's sender does not slow the next. */
+/** Waits until no sender works on a spool (its locks are gone), so that one run's sender does not slow the next. */
 async function sendersDone(spoolDir: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 50));
-  for (let waited = 0; waited < CAP_MS; waited += 25) {
-    try {
-      await Deno.stat(`${spoolDir}/sender.lock`);
-    } catch {
-      return;
-    }
+  const locked = () => [...Deno.readDirSync(spoolDir)].some(({ name }) => /^sender-.*\.lock$/.test(name));
+  for (let waited = 0; waited < CAP_MS && locked(); waited += 25) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

@@ -57,15 +57,17 @@ function spooledCount(): number {
   }
 }
 
-/** Gives a sender time to start, then waits (at most 10 s) until none works on the spool: its lock file is gone. */
+/** Gives a sender time to start, then waits (at most 10 s) until none works on the spool: its locks are gone. */
 async function senderDone(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 500));
-  for (let waited = 0; waited < 10_000; waited += 50) {
+  const locked = () => {
     try {
-      Deno.statSync(`${work}/spool/sender.lock`);
+      return [...Deno.readDirSync(`${work}/spool`)].some(({ name }) => /^sender-.*\.lock$/.test(name));
     } catch {
-      return;
+      return false;
     }
+  };
+  for (let waited = 0; waited < 10_000 && locked(); waited += 50) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

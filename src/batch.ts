@@ -29,6 +29,14 @@ export interface PendingEvent {
   readonly claim?: SpoolClaim;
 }
 
+/** Why an event could not be kept: the counter it is dropped under, and what was wrong with it. */
+export interface Refusal {
+  /** `not_an_event`, `invalid_event` or `event_too_large`. */
+  readonly reason: string;
+  /** The field at fault, or the size, in words. */
+  readonly detail: string;
+}
+
 /**
  * Serializes an event once, for a handler to hold, or says why it cannot be
  * kept: `not_an_event`, `invalid_event` (a parameter the wire cannot carry, a
@@ -37,30 +45,42 @@ export interface PendingEvent {
  * @param event What was enqueued.
  * @param sessionId The handler's session.
  * @param maxEventBytes The largest serialized event accepted.
- * @returns The pending event, or the reason it is dropped.
+ * @returns The pending event, or why it is dropped.
  * @example
  * ```ts
  * import { toPending } from "./batch.ts";
  * import { CliCommandEvent } from "./events.ts";
  * toPending(new CliCommandEvent({ command: "run", taskStatus: "success" }), "s", 32768); // { json: '{"ts":…', … }
- * toPending({ name: "fake" }, "s", 32768); // "not_an_event"
+ * toPending({ name: "fake" }, "s", 32768); // { reason: "not_an_event", detail: "not a TelemetryEvent" }
  * ```
  */
-export function toPending(event: unknown, sessionId: string, maxEventBytes: number): PendingEvent | string {
+export function toPending(event: unknown, sessionId: string, maxEventBytes: number): PendingEvent | Refusal {
   try {
-    if (!(event instanceof TelemetryEvent)) return "not_an_event";
+    if (!(event instanceof TelemetryEvent)) return { reason: "not_an_event", detail: "not a TelemetryEvent" };
   } catch {
-    return "not_an_event"; // a Proxy whose getPrototypeOf throws
+    return { reason: "not_an_event", detail: "a proxy that cannot be inspected" };
   }
   try {
     const json = JSON.stringify(toWireEvent(event));
     const { schemaVersion, timestamp } = event;
-    if (typeof schemaVersion !== "string" || !Number.isFinite(timestamp)) return "invalid_event";
+    if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
+    if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
     const bytes = utf8Length(json);
-    if (bytes > maxEventBytes) return "event_too_large";
+    if (bytes > maxEventBytes) {
+      return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };
+    }
     return { json, bytes, schemaVersion, sessionId, timestamp, retries: 0, notBefore: 0 };
+  } catch (error) {
+    return { reason: "invalid_event", detail: describeError(error) };
+  }
+}
+
+/** What went wrong, in one line, whatever was thrown (a getter may throw anything). */
+function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : `threw ${typeof error}`;
   } catch {
-    return "invalid_event";
+    return "threw something that cannot be described";
   }
 }
 

@@ -8,7 +8,8 @@
 import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
-import { isTelemetryEnabled } from "./consent.ts";
+import { effectiveConsent, isTelemetryEnabled } from "./consent.ts";
+import { debugTrail } from "./debug.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { planExit, startSender } from "./exit_strategy.ts";
@@ -116,6 +117,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
   readonly #requestStarts = new Set<{ readonly started: number }>();
   /** The exit budget, while `stop()` runs. */
   #budget: Budget | undefined;
+  /** The `NAT_TELEMETRY_DEBUG` trail, when it is on. */
+  readonly #debug = debugTrail();
+  /** Whether the trail has said why events are not recorded. */
+  #toldDisabled = false;
 
   #stopping: Promise<void> | undefined;
   /** Unregisters the exit hooks and signal listeners; set while they are registered. */
@@ -154,11 +159,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   enqueue(event: TelemetryEvent): void {
     try {
-      if (!isTelemetryEnabled()) return;
+      if (!isTelemetryEnabled()) return this.#tellDisabled();
       this.#hookExit();
       this.#enqueued++;
       const pending = toPending(event, this.#options.sessionId, this.#maxEventBytes);
-      if (typeof pending === "string") return this.#drop(1, pending);
+      if ("reason" in pending) return this.#drop(1, pending.reason, pending.detail);
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);
       if (this.#queue.length >= this.#options.maxQueueSize) void this.flush();
@@ -244,6 +249,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** Registers the exit hooks (and, if asked, the interrupt listeners) unless they are registered. */
   #hookExit(): void {
     if (this.#unhook) return;
+    this.#tellSettings();
     const runtime = host();
     const unhookExit = runtime.onExit({
       beforeExit: () => {
@@ -386,6 +392,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** Sends one batch and settles its events: sent, dropped, split (413), retried or left pending. */
   async #send(events: PendingEvent[], signal: AbortSignal, result: FlushResult): Promise<void> {
     const outcome = await this.#post(events, signal);
+    this.#tellOutcome(outcome, events.length);
     if (outcome.kind === "too_large" && events.length > 1) {
       const half = Math.floor(events.length / 2); // as the Python handler splits: 3 events → [e0], [e1, e2]
       await this.#send(events.slice(0, half), signal, result);
@@ -435,6 +442,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
     const { format, headers } = this.#options;
     const body = format.encode(events, this.#options.clock());
+    this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${sink.url}` : ""}: ${body}`);
     if (sink.kind === "stderr") {
       host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}\n`); // the bytes the Python tool prints
       return { kind: "delivered" };
@@ -452,6 +460,40 @@ export class NATTelemetryHandler implements AsyncDisposable {
       unrefTimer: host().unrefTimer,
       mayConnect: host().canConnect,
     });
+  }
+
+  /** The trail's line about what a request's answer means for its events. */
+  #tellOutcome(outcome: DeliveryOutcome, count: number): void {
+    if (!this.#debug) return;
+    const retryAfter = outcome.kind === "retry" && outcome.retryAfterMs !== undefined
+      ? `, not before ${outcome.retryAfterMs / 1000} s`
+      : "";
+    const what = outcome.kind === "rejected" || outcome.kind === "retry" ? ` (${outcome.reason}${retryAfter})` : "";
+    this.#debug(`answer for ${count} event(s): ${outcome.kind}${what}`);
+  }
+
+  /** The trail's lines about the settings in force, once per handler, when it is first used. */
+  #tellSettings(): void {
+    if (!this.#debug) return;
+    const { enabled, source } = effectiveConsent();
+    const { sink, format, spoolDir, handOff } = this.#options;
+    this.#debug(`telemetry ${enabled || isTelemetryEnabled() ? "on" : "off"} (decided by ${source})`);
+    const where = sink.kind === "http"
+      ? sink.url
+      : sink.kind === "stderr"
+      ? "standard error"
+      : `nowhere (${sink.reason})`;
+    this.#debug(`endpoint: ${where}; format: ${format.name}; spool: ${spoolDir ?? "none"}`);
+    this.#debug(
+      `at exit: ${handOff.enabled ? "hand off where a sender can be started" : "in process"} (${handOff.source})`,
+    );
+  }
+
+  /** The trail's line about events not recorded while telemetry is off, once per handler. */
+  #tellDisabled(): void {
+    if (!this.#debug || this.#toldDisabled) return;
+    this.#toldDisabled = true;
+    this.#debug(`telemetry off (decided by ${effectiveConsent().source}): events are not recorded`);
   }
 
   #retryLater(events: readonly PendingEvent[], reason: string, retryAfterMs: number | undefined): void {
@@ -566,6 +608,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   #log(message: string): void {
+    this.#debug?.(message);
     try {
       this.#options.logger(`[nat-telemetry] ${message}`);
     } catch {

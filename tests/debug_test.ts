@@ -1,0 +1,62 @@
+/**
+ * NAT_TELEMETRY_DEBUG=1: one line per decision and per request on standard
+ * error, nothing on standard output, delivery as usual. Child processes per
+ * runtime, a real loopback endpoint.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runtimeInfo } from "../src/runtime/mod.ts";
+import { runChild } from "./helpers/child.ts";
+import { commands } from "./helpers/events.ts";
+import { TestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
+
+const runtime = runtimeInfo().name;
+
+test(`${runtime}: NAT_TELEMETRY_DEBUG=1 traces every decision, request, answer and drop on stderr only`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 200 }));
+  try {
+    const run = await runChild("debug_child.ts", {
+      env: {
+        NAT_TELEMETRY_DEBUG: "1",
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+      },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, "", "nothing on standard output");
+    assert.deepEqual(commands(server.events()), ["traced"], "delivery goes on as usual");
+    const lines = run.stderr.trim().split("\n");
+    assert.ok(lines.every((line) => line.startsWith("[nat-telemetry] ")), run.stderr);
+    const trail = lines.join("\n");
+    assert.match(trail, /telemetry on \(decided by NAT_TELEMETRY_ENABLED\)/);
+    assert.match(trail, new RegExp(`endpoint: ${server.url()}; format: nat; spool: ${dir.path}`));
+    assert.match(trail, /dropped 1 event\(s\): invalid_event \(Event 'any_event' parameter 'command' is not/);
+    assert.match(trail, /at exit: delivering in process: the hand-off is off \(NAT_TELEMETRY_HANDOFF\)/);
+    assert.match(trail, /sending 1 event\(s\) to .*: \{.*"command":"traced".*\}/);
+    assert.match(trail, /answer for 1 event\(s\): delivered/);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: with telemetry off, the trail says so once and nothing else happens`, async () => {
+  const run = await runChild("debug_child.ts", {
+    env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "0", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, "");
+  assert.equal(
+    run.stderr,
+    "[nat-telemetry] telemetry off (decided by NAT_TELEMETRY_ENABLED): events are not recorded\n",
+  );
+});
+
+test(`${runtime}: without NAT_TELEMETRY_DEBUG nothing is written at all`, async () => {
+  const run = await runChild("debug_child.ts", {
+    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },
+  });
+  assert.deepEqual([run.code, run.stdout, run.stderr], [0, "", ""]);
+});
