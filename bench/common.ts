@@ -9,6 +9,15 @@ const decoder = new TextDecoder();
 export const root: string = new URL("..", import.meta.url).pathname;
 export const benchDir: string = new URL(".", import.meta.url).pathname;
 
+/**
+ * The benchmark's own arguments: `deno task bench:x -- --runs 3` passes the `--` through, so it is dropped.
+ *
+ * @returns `Deno.args` without a leading `--`.
+ */
+export function benchArgs(): string[] {
+  return Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
+}
+
 /** The path of a pinned runtime's binary, fetched through npx once. */
 export async function binary(spec: string): Promise<string> {
   const { stdout } = await new Deno.Command("npx", {
@@ -80,11 +89,66 @@ export async function bundle(
  * Builds the package as one JavaScript file with esbuild (the pinned dev dependency), as a CLI author's own
  * bundle of it: ES module or CommonJS (what `pkg`, `ncc` and Node's single executable applications need).
  */
-export async function esbuildBundle(out: string, format: "esm" | "cjs"): Promise<string> {
-  const args = [`${root}mod.ts`, "--bundle", "--platform=node", `--format=${format}`, `--outfile=${out}`];
-  const { success } = await new Deno.Command(`${root}node_modules/.bin/esbuild`, { args, stderr: "null" }).output();
+export async function esbuildBundle(
+  out: string,
+  format: "esm" | "cjs",
+): Promise<string> {
+  const args = [
+    `${root}mod.ts`,
+    "--bundle",
+    "--platform=node",
+    `--format=${format}`,
+    `--outfile=${out}`,
+  ];
+  const { success } = await new Deno.Command(
+    `${root}node_modules/.bin/esbuild`,
+    { args, stderr: "null" },
+  ).output();
   if (!success) throw new Error("esbuild failed");
   return out;
+}
+
+/**
+ * Lays the package out as JSR's npm layer serves it to Node.js and Bun: each module transpiled to its own
+ * JavaScript file (TypeScript removed, `.ts` specifiers rewritten to `.js`), under `out`.
+ *
+ * @returns The path of the entry, `out/mod.js`.
+ */
+export async function npmLayout(out: string): Promise<string> {
+  const esbuild = await import("esbuild");
+  const sources = [
+    "mod.ts",
+    ...[...walk(`${root}src`)].map((path) => path.slice(root.length)),
+  ];
+  for (const source of sources) {
+    const { code } = await esbuild.transform(
+      await Deno.readTextFile(`${root}${source}`),
+      {
+        loader: "ts",
+        format: "esm",
+        target: "es2022",
+      },
+    );
+    const target = `${out}/${source.replace(/\.ts$/, ".js")}`;
+    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), {
+      recursive: true,
+    });
+    await Deno.writeTextFile(
+      target,
+      code.replace(/(["'])(\.{1,2}\/[^"']+)\.ts\1/g, "$1$2.js$1"),
+    );
+  }
+  await esbuild.stop();
+  await Deno.writeTextFile(`${out}/package.json`, '{ "type": "module" }\n');
+  return `${out}/mod.js`;
+}
+
+function* walk(dir: string): Generator<string> {
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* walk(path);
+    else if (path.endsWith(".ts")) yield path;
+  }
 }
 
 /** The median of some numbers. */

@@ -24,11 +24,11 @@
  */
 import { parseArgs } from "node:util";
 import { makeCertificate } from "../tests/helpers/certificate.ts";
-import { benchDir, bundle, esbuildBundle, installPeers, median, runtimes, timed } from "./common.ts";
+import { benchArgs, benchDir, bundle, esbuildBundle, installPeers, median, runtimes, timed } from "./common.ts";
 import { startLatencyProxy } from "./latency_proxy.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: benchArgs(),
   options: {
     runs: { type: "string", default: "7" },
     "wan-only": { type: "boolean" },
@@ -67,8 +67,18 @@ const targets: Target[] = [
     module: sources,
   },
   { runtime: "node", client: "telemetry", cmd: [node, cli], module: js },
-  { runtime: "node (esbuild ESM bundle)", client: "telemetry", cmd: [node, cli], module: esm },
-  { runtime: "node (esbuild CJS bundle)", client: "telemetry", cmd: [node, cli], module: cjs },
+  {
+    runtime: "node (esbuild ESM bundle)",
+    client: "telemetry",
+    cmd: [node, cli],
+    module: esm,
+  },
+  {
+    runtime: "node (esbuild CJS bundle)",
+    client: "telemetry",
+    cmd: [node, cli],
+    module: cjs,
+  },
   { runtime: "bun", client: "telemetry", cmd: [bun, cli], module: js },
   {
     runtime: "bun --compile",

@@ -7,10 +7,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { benchDir, bundle, installPeers, median, runtimes, timed } from "./common.ts";
+import { benchArgs, benchDir, bundle, installPeers, median, runtimes, timed } from "./common.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: benchArgs(),
   options: { runs: { type: "string", default: "15" } },
 });
 const RUNS = Number(values.runs);

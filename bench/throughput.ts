@@ -10,10 +10,10 @@
  */
 import { parseArgs } from "node:util";
 import { startCollector } from "../src/collector.ts";
-import { benchDir, bundle, median, runtimes, timed } from "./common.ts";
+import { benchArgs, benchDir, bundle, median, runtimes, timed } from "./common.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: benchArgs(),
   options: { runs: { type: "string", default: "5" } },
 });
 const RUNS = Number(values.runs);

@@ -10,12 +10,11 @@ import { Backlog } from "./backlog.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { effectiveConsent, isTelemetryEnabled } from "./consent.ts";
 import { debugTrail } from "./debug.ts";
-import { deliver, type DeliveryOutcome } from "./delivery.ts";
+import type { DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { planExit, startSender } from "./exit_strategy.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host } from "./runtime/mod.ts";
-import { pythonJsonDumps } from "./python_json.ts";
 import { addCount } from "./tally.ts";
 
 /**
@@ -59,8 +58,8 @@ export const MAX_CONCURRENT_REQUESTS = 4;
 interface Budget {
   /** When it ends, in `performance.now()` milliseconds. */
   readonly end: number;
-  /** Resolves with `false` when it ends. */
-  readonly over: Promise<false>;
+  /** Resolves with `false` when it ends; its timer starts when first asked for (a hand-off never waits). */
+  over(): Promise<false>;
   /** Stops its timer. */
   clear(): void;
 }
@@ -166,6 +165,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if ("reason" in pending) return this.#drop(1, pending.reason, pending.detail);
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);
+      if (this.#ticking && this.#timer === undefined) this.#scheduleTick();
       if (this.#queue.length >= this.#options.maxQueueSize) void this.flush();
     } catch {
       // Nothing reaches the host; toPending already caught what events can throw.
@@ -173,14 +173,16 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * Starts the periodic flush every `flushIntervalSeconds` and registers the
-   * exit hooks. Idempotent. The timer never keeps the process alive.
+   * Starts the periodic flush every `flushIntervalSeconds`, from when the
+   * first event is held, and registers the exit hooks. Idempotent. The timer
+   * never keeps the process alive.
    */
   start(): void {
     if (this.#ticking || this.#stopping) return;
     this.#ticking = true;
     this.#hookExit();
-    this.#scheduleTick();
+    // A timer with nothing to flush would only cost: under Deno a process's first timer loads its timer module.
+    if (this.#held() > 0) this.#scheduleTick();
   }
 
   /**
@@ -283,13 +285,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   async #shutdown(): Promise<void> {
     this.#ticking = false;
-    // Only when set: under Deno the first timer call of a process loads its timer module (~10 ms).
+    // Only when set: under Deno the first timer call of a process loads its timer module (~5 ms).
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
     try {
       // A request in flight carries events the endpoint may have received already: let it end (within the
       // budget) rather than hand them off, or spool them, a second time.
-      if (this.#inFlight.size > 0 && !(await Promise.race([this.#lastFlush.then(() => true), budget.over]))) {
+      if (this.#inFlight.size > 0 && !(await Promise.race([this.#lastFlush.then(() => true), budget.over()]))) {
         this.#cutInFlight();
       }
       // The exit that never waits on the network: spool, and let a sender process deliver (exit_strategy.ts).
@@ -311,7 +313,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // A recovering endpoint: hold other runs off while this one probes it.
     const health = this.#openDisk()?.health;
     if (health?.state) health.lease(this.#options.exitTimeoutMs + 1000);
-    if (!(await Promise.race([this.flush().then(() => true), budget.over]))) this.#cutInFlight();
+    if (!(await Promise.race([this.flush().then(() => true), budget.over()]))) this.#cutInFlight();
   }
 
   /**
@@ -437,21 +439,25 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
   }
 
-  #deliver(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> | DeliveryOutcome {
+  /** One request (or, for the stderr sink, one line); the modules it needs load only when a run sends. */
+  async #deliver(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> {
     const { sink } = this.#options;
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
     const { format, headers } = this.#options;
     const body = format.encode(events, this.#options.clock());
     this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${sink.url}` : ""}: ${body}`);
     if (sink.kind === "stderr") {
+      const { pythonJsonDumps } = await import("./python_json.ts");
       host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}\n`); // the bytes the Python tool prints
       return { kind: "delivered" };
     }
-    return deliver({
+    const { deliver } = await import("./delivery.ts");
+    const classify = format.classify;
+    return await deliver({
       url: sink.url,
       body,
       headers,
-      classify: (status, retryAfterMs, answer) => format.classify(status, retryAfterMs, answer, events.length),
+      classify: classify && ((status, retryAfterMs, answer) => classify(status, retryAfterMs, answer, events.length)),
       readAnswer: format.readsAnswer,
       fetch: this.#options.fetch,
       timeoutMs: this.#options.requestTimeoutMs,
@@ -624,12 +630,20 @@ interface FlushResult {
   retryAfterMs?: number;
 }
 
-/** Starts the exit budget's timer, which never keeps the process alive. */
+/** The exit budget from now; its timer, which never keeps the process alive, starts when first waited on. */
 function startBudget(ms: number): Budget {
+  const end = performance.now() + ms;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const over = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    host().unrefTimer(timer);
-  });
-  return { end: performance.now() + ms, over, clear: () => clearTimeout(timer) };
+  let over: Promise<false> | undefined;
+  return {
+    end,
+    over: () =>
+      over ??= new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, end - performance.now()));
+        host().unrefTimer(timer);
+      }),
+    clear: () => {
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
 }

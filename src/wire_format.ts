@@ -8,7 +8,7 @@
  * @module
  */
 import type { PendingEvent } from "./batch.ts";
-import { classifyStatus, type DeliveryOutcome } from "./delivery.ts";
+import type { DeliveryOutcome } from "./delivery.ts";
 import { encodeEnvelope, envelopeHeader } from "./envelope.ts";
 import { classifyOtlp, encodeOtlpLogs, otlpRecord, type OtlpSender } from "./otlp.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
@@ -45,14 +45,19 @@ export interface WireFormat {
   /** The resource attributes it sends (OTLP), `service.name` included. */
   readonly resource?: Readonly<Record<string, string>>;
   /**
-   * What an answer means for a batch.
+   * What an answer means for a batch, where it differs from plain HTTP (`classifyStatus` in `delivery.ts`).
    *
    * @param status The HTTP status.
    * @param retryAfterMs The parsed `Retry-After`.
    * @param body The body of a 2xx answer, when {@link WireFormat.readsAnswer}.
    * @param count The events in the batch.
    */
-  classify(status: number, retryAfterMs: number | undefined, body: string | undefined, count: number): DeliveryOutcome;
+  readonly classify?: (
+    status: number,
+    retryAfterMs: number | undefined,
+    body: string | undefined,
+    count: number,
+  ) => DeliveryOutcome;
 }
 
 /**
@@ -75,7 +80,6 @@ export function natFormat(sourceClientVersion: string): WireFormat {
     emptyBytes: (first) => utf8Length(encodeEnvelope(header(first, 0), [])),
     eventBytes: (event) => event.bytes,
     readsAnswer: false,
-    classify: (status, retryAfterMs) => classifyStatus(status, retryAfterMs),
   };
 }
 

@@ -1,0 +1,253 @@
+/**
+ * Footprint: what one CLI run pays for telemetry, loading included, per
+ * runtime and shipping form, against the same CLI without it, with
+ * posthog-node and @segment/analytics-node in the same run. Run with
+ * `deno task bench:footprint` (`-- --runs N`, default 15).
+ *
+ * The CLI (`footprint_cli.mjs`) does no work of its own, so every millisecond
+ * and megabyte above the baseline is the client's. Each phase's cost is read
+ * by difference between variants of the same CLI, run interleaved: loading
+ * the package; recording one command with `trackCommand` (to nowhere, so the
+ * exit does only its deciding); the exit's spool write (an endpoint marked
+ * down: no sender is started); the sender's spawn (a healthy endpoint: the
+ * whole hand-off, what a user's run pays). Peak memory is each process's own
+ * (VmHWM from /proc). Senders are waited for between runs, so none competes
+ * with the next run for the CPU.
+ *
+ * Forms: Deno from the TypeScript sources (as from jsr:); Node.js and Bun from
+ * JavaScript laid out as JSR's npm layer serves it (one file per module); an
+ * esbuild bundle of the package under Node.js; `bun build --compile`
+ * executables with and without the package.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { shortHash } from "../src/hash.ts";
+import { benchArgs, benchDir, esbuildBundle, installPeers, median, npmLayout, runtimes, timed } from "./common.ts";
+
+const { values } = parseArgs({
+  args: benchArgs(),
+  options: { runs: { type: "string", default: "15" } },
+});
+const RUNS = Number(values.runs);
+const VARIANTS = ["", "import", "event", "spool", "handoff"] as const;
+
+await installPeers();
+const { deno, node, bun, versions } = await runtimes();
+const work = await Deno.makeTempDir({ prefix: "nat-telemetry-footprint-" });
+const cli = `${benchDir}footprint_cli.mjs`;
+const sources = new URL("../mod.ts", import.meta.url).pathname;
+const layout = await npmLayout(`${work}/npm`);
+const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
+
+/** A Bun executable of the CLI, with the package embedded or without it. */
+async function executable(name: string, embedded: boolean): Promise<string> {
+  const entry = `${work}/${name}.mjs`;
+  const embed = embedded
+    ? `import * as natTelemetry from ${JSON.stringify(sources)};\nglobalThis.natTelemetry = natTelemetry;\n`
+    : "";
+  await Deno.writeTextFile(
+    entry,
+    `${embed}await import(${JSON.stringify(cli)});\n`,
+  );
+  const out = `${work}/${name}`;
+  const { success } = await new Deno.Command(bun, {
+    args: ["build", "--compile", entry, "--outfile", out],
+    stdout: "null",
+  })
+    .output();
+  if (!success) throw new Error("bun build --compile failed");
+  return out;
+}
+const withPackage = await executable("cli-with", true);
+const withoutPackage = await executable("cli-without", false);
+
+/** One shipping form: how to run each variant. */
+interface Form {
+  label: string;
+  run(variant: string): string[];
+  module?: string;
+}
+const forms: Form[] = [
+  {
+    label: "deno (TypeScript sources)",
+    run: (v) => [deno, "run", "-A", cli, v],
+    module: sources,
+  },
+  {
+    label: "node (JS, as JSR's npm layer serves it)",
+    run: (v) => [node, cli, v],
+    module: layout,
+  },
+  { label: "node (esbuild bundle)", run: (v) => [node, cli, v], module: esm },
+  {
+    label: "bun (JS, as JSR's npm layer serves it)",
+    run: (v) => [bun, cli, v],
+    module: layout,
+  },
+  {
+    label: "bun build --compile executable",
+    run: (v) => [v === "" ? withoutPackage : withPackage, v],
+  },
+];
+
+// Endpoints: one healthy, and one a health file marks as down (so the exit spools and starts no sender).
+const server = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  async (request) => {
+    await request.arrayBuffer();
+    return new Response(null, { status: 200 });
+  },
+);
+const healthy = `http://127.0.0.1:${server.addr.port}/v1.1/events/json`;
+const down = `http://127.0.0.1:${server.addr.port}/down/v1.1/events/json`;
+
+/** Marks `down` as down in a spool directory, for an hour (the longest a health file may say). */
+function markDown(spool: string): void {
+  Deno.mkdirSync(spool, { recursive: true, mode: 0o700 });
+  const state = { failures: 9, notBefore: Date.now() + 3_000_000 };
+  Deno.writeTextFileSync(
+    `${spool}/health-${shortHash(down)}.json`,
+    JSON.stringify(state),
+  );
+}
+
+/** Waits until no sender works on the spool, so that none competes with the next run for the CPU. */
+async function sendersDone(spool: string): Promise<void> {
+  const locked = () => {
+    try {
+      return [...Deno.readDirSync(spool)].some(({ name }) => /^sender-.*\.lock$/.test(name));
+    } catch {
+      return false;
+    }
+  };
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  for (let waited = 0; waited < 15_000 && locked(); waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** One run: wall time (ms) and the process's own peak memory (MB). */
+async function once(
+  cmd: string[],
+  env: Record<string, string>,
+): Promise<{ ms: number; mb: number }> {
+  const run = await timed(cmd, env, 30_000);
+  if (run.code !== 0) {
+    throw new Error(`${cmd.join(" ")} exited with ${run.code}: ${run.stderr}`);
+  }
+  return {
+    ms: run.ms,
+    mb: Number(run.stderr.match(/maxrss_kb=(\d+)/)?.[1] ?? NaN) / 1024,
+  };
+}
+
+const p90 = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
+const fmt = (ms: number) => ms.toFixed(1);
+
+interface Samples {
+  ms: number[];
+  mb: number[];
+}
+const rows: string[] = [];
+const phaseRows: string[] = [];
+for (const form of forms) {
+  const spool = `${work}/spool-${rows.length}`;
+  markDown(spool);
+  const samples = new Map<string, Samples>(
+    VARIANTS.map((variant) => [variant, { ms: [], mb: [] }]),
+  );
+  const env = (variant: string) => ({
+    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_SPOOL_DIR: spool,
+    NAT_TELEMETRY_ENDPOINT: variant === "spool" ? down : healthy,
+    ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
+  });
+  // Warm-up: caches, the spool directory, the sender's script in it.
+  for (const variant of VARIANTS) await once(form.run(variant), env(variant));
+  await sendersDone(spool);
+  for (let i = 0; i < RUNS; i++) {
+    // Interleaved, in an order that rotates, so that no variant always follows another.
+    for (let k = 0; k < VARIANTS.length; k++) {
+      const variant = VARIANTS[(i + k) % VARIANTS.length];
+      const { ms, mb } = await once(form.run(variant), env(variant));
+      samples.get(variant)!.ms.push(ms);
+      samples.get(variant)!.mb.push(mb);
+      if (variant === "handoff") await sendersDone(spool);
+    }
+  }
+  const base = samples.get("")!;
+  const m = (variant: string) => median(samples.get(variant)!.ms);
+  const whole = samples.get("handoff")!;
+  // Paired by run: each whole run against the baseline run of the same round.
+  const added = whole.ms.map((ms, i) => ms - base.ms[i]);
+  const addedMb = whole.mb.map((mb, i) => mb - base.mb[i]);
+  rows.push(
+    `| ${form.label} | ${fmt(median(base.ms))} | ${fmt(median(added))} | ${fmt(p90(added))} | ${
+      median(base.mb).toFixed(1)
+    } | +${median(addedMb).toFixed(1)} |`,
+  );
+  phaseRows.push(
+    `| ${form.label} | ${fmt(m("import") - m(""))} | ${fmt(m("event") - m("import"))} | ${
+      fmt(m("spool") - m("event"))
+    } | ${fmt(m("handoff") - m("spool"))} | +${(median(samples.get("import")!.mb) - median(base.mb)).toFixed(1)} | +${
+      (median(samples.get("event")!.mb) - median(samples.get("import")!.mb))
+        .toFixed(1)
+    } |`,
+  );
+  console.error(rows.at(-1));
+}
+
+// Peers, under Node.js, against the same healthy endpoint.
+for (const peer of ["posthog", "segment"]) {
+  const base: Samples = { ms: [], mb: [] };
+  const used: Samples = { ms: [], mb: [] };
+  await once([node, cli, peer], { NAT_TELEMETRY_ENDPOINT: healthy });
+  for (let i = 0; i < RUNS; i++) {
+    for (
+      const [variant, into] of (i % 2 ? [["", base], [peer, used]] : [[peer, used], ["", base]]) as [string, Samples][]
+    ) {
+      const { ms, mb } = await once([node, cli, variant], {
+        NAT_TELEMETRY_ENDPOINT: healthy,
+      });
+      into.ms.push(ms);
+      into.mb.push(mb);
+    }
+  }
+  const added = used.ms.map((ms, i) => ms - base.ms[i]);
+  const label = peer === "posthog" ? "posthog-node 5.70.0 (node)" : "@segment/analytics-node 3.1.0 (node)";
+  rows.push(
+    `| ${label} | ${fmt(median(base.ms))} | ${fmt(median(added))} | ${fmt(p90(added))} | ${
+      median(base.mb).toFixed(1)
+    } | +${(median(used.mb) - median(base.mb)).toFixed(1)} |`,
+  );
+  console.error(rows.at(-1));
+}
+
+console.log(`\n### Footprint: one CLI run with one tracked command\n`);
+console.log(
+  `${versions}. ${RUNS} rounds, each running every variant of the same CLI once, interleaved; "added" is each ` +
+    `whole run (load, trackCommand, exit: the hand-off) minus the baseline run of its round. Peak RSS is the ` +
+    `process's own (VmHWM). Peers under Node.js, against the same loopback endpoint.\n`,
+);
+console.log(
+  "| form | baseline run (ms) | whole run added, median (ms) | p90 (ms) | baseline peak RSS (MB) | peak RSS added (MB) |",
+);
+console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+for (const row of rows) console.log(row);
+console.log(
+  `\n### Where it goes: each phase's cost, by difference of medians\n`,
+);
+console.log(
+  "load: importing the package; event: `trackCommand` and the exit's deciding, with nowhere to send; spool write: " +
+    "the exit writing the event to disk (endpoint marked down: no sender); spawn: starting the sender.\n",
+);
+console.log(
+  "| form | load (ms) | event (ms) | spool write (ms) | spawn (ms) | RSS: load (MB) | RSS: event (MB) |",
+);
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const row of phaseRows) console.log(row);
+
+await server.shutdown();
+await Deno.remove(work, { recursive: true });

@@ -1,0 +1,75 @@
+/**
+ * The CLI the footprint benchmark times, in plain JavaScript as a CLI ships.
+ * Its work is nothing (the cost of telemetry is the whole difference); the
+ * first argument says how much of the telemetry client it uses, so that the
+ * benchmark can tell each phase's cost by difference:
+ *
+ * - none: the baseline, no client at all;
+ * - `import`: loads @nat/telemetry (from NAT_BENCH_MODULE, or embedded by the benchmark's executable entry);
+ * - `event`: also records one command with `trackCommand`, to nowhere (`endpoint: ""`): load + event + exit work;
+ * - `spool`: the same to an endpoint marked down: the exit writes the spool and starts no sender;
+ * - `handoff`: the same to a healthy endpoint: the exit writes the spool and starts a sender;
+ * - `posthog`, `segment`: one event with posthog-node or @segment/analytics-node, as their docs show.
+ *
+ * At exit it reports its own peak memory on stderr (`maxrss_kb=`).
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+
+// The peak resident memory of this program alone (VmHWM; getrusage's maxRSS survives exec on Linux).
+process.on("exit", () => {
+  let kb = process.resourceUsage().maxRSS;
+  try {
+    kb = Number(
+      /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ??
+        kb,
+    );
+  } catch {
+    // Not Linux: maxRSS it is.
+  }
+  process.stderr.write(`maxrss_kb=${kb}\n`);
+});
+
+const variant = process.argv[2] ?? "";
+const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
+/** The package: embedded by an executable's entry, or loaded from NAT_BENCH_MODULE. */
+const load = async () => globalThis.natTelemetry ?? await import(process.env.NAT_BENCH_MODULE);
+
+if (["import", "event", "spool", "handoff"].includes(variant)) {
+  const { trackCommand } = await load();
+  if (variant !== "import") {
+    const handler = variant === "event" ? { endpoint: "" } : {};
+    process.exitCode = await trackCommand(
+      { command: "bench", handler },
+      () => 0,
+    );
+  }
+} else if (variant === "posthog") {
+  const { PostHog } = await import("posthog-node");
+  const posthog = new PostHog("phc_bench", {
+    host: new URL(endpoint).origin,
+    flushAt: 1,
+    flushInterval: 0,
+  });
+  posthog.capture({
+    distinctId: "bench",
+    event: "cli_command",
+    properties: { command: "bench" },
+  });
+  await posthog.shutdown();
+} else if (variant === "segment") {
+  const { Analytics } = await import("@segment/analytics-node");
+  const analytics = new Analytics({
+    writeKey: "bench",
+    host: new URL(endpoint).origin,
+    maxEventsInBatch: 1,
+  });
+  analytics.track({
+    userId: "bench",
+    event: "cli_command",
+    properties: { command: "bench" },
+  });
+  await analytics.closeAndFlush();
+}
