@@ -65,6 +65,10 @@ describe("senderEnvironment", () => {
     assert.deepEqual(env, { HOME: "/home/ada", HTTPS_PROXY: "http://proxy:3128", NAT_TELEMETRY_SENDER: "{}" });
     assert.ok(!SENDER_VARIABLES.some((name) => /OPTIONS|FLAGS/.test(name)));
   });
+  it("drops HTTP_PROXY in a CGI program, where a request's Proxy: header may have set it", () => {
+    const parent: Record<string, string> = { REQUEST_METHOD: "GET", HTTP_PROXY: "http://evil:1", http_proxy: "p:2" };
+    assert.deepEqual(senderEnvironment((name) => parent[name], {}), { http_proxy: "p:2" });
+  });
 });
 
 const grant: SenderGrant = {

@@ -36,6 +36,8 @@ export const SENDER_VARIABLES: readonly string[] = [
   "http_proxy",
   "HTTPS_PROXY",
   "https_proxy",
+  "ALL_PROXY",
+  "all_proxy",
   "NO_PROXY",
   "no_proxy",
   "NAT_TELEMETRY_ENABLED",
@@ -62,9 +64,11 @@ export function senderEnvironment(
   set: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const env: Record<string, string> = {};
+  // In a CGI program, HTTP_PROXY may come from a request's `Proxy:` header: the program ignores it, so does this.
+  const cgi = read("REQUEST_METHOD") !== undefined;
   for (const name of SENDER_VARIABLES) {
     const value = read(name);
-    if (value !== undefined) env[name] = value;
+    if (value !== undefined && !(cgi && name === "HTTP_PROXY")) env[name] = value;
   }
   return { ...env, ...set };
 }

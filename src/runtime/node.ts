@@ -256,7 +256,9 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
           }),
       };
     },
-    fetch: options.lightFetch && proc.getBuiltinModule ? nodeFetch((name) => proc.getBuiltinModule!(name)) : undefined,
+    fetch: options.lightFetch && proc.getBuiltinModule
+      ? nodeFetch((name) => proc.getBuiltinModule!(name), (name) => proc.env[name])
+      : undefined,
     senderCommand(script, grant) {
       const refused = senderRefusal(proc, files);
       if (refused) return { refused };
