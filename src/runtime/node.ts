@@ -5,11 +5,18 @@
  *
  * @module
  */
-import { type ExitHooks, type Host, type HostFiles, INTERRUPT_SIGNALS, type InterruptSignal, quietly } from "./host.ts";
+import {
+  type ExitHooks,
+  type Fetch,
+  type Host,
+  type HostFiles,
+  INTERRUPT_SIGNALS,
+  type InterruptSignal,
+  quietly,
+} from "./host.ts";
 import { guardedFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob } from "./job_control.ts";
-import { nodeFetch } from "./node_fetch.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 import { nodeFiles, type NodeFs } from "./node_files.ts";
 import { senderEnvironment } from "./clean_environment.ts";
@@ -256,9 +263,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
           }),
       };
     },
-    fetch: options.lightFetch && proc.getBuiltinModule
-      ? nodeFetch((name) => proc.getBuiltinModule!(name), (name) => proc.env[name])
-      : undefined,
+    fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : undefined,
     senderCommand(script, grant) {
       const refused = senderRefusal(proc, files);
       if (refused) return { refused };
@@ -312,4 +317,15 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined): string 
     env: (name) => proc.env[name],
     read: (path) => quietly(() => files?.read(path, 65_536)),
   });
+}
+
+/** The Node.js client, loaded when a run first sends (a run that hands off never does). */
+function lazyNodeFetch(proc: NodeProcess): Fetch {
+  let client: Promise<Fetch> | undefined;
+  return async (url, init) => {
+    client ??= import("./node_fetch.ts").then(({ nodeFetch }) =>
+      nodeFetch((name) => proc.getBuiltinModule!(name), (name) => proc.env[name])
+    );
+    return (await client)(url, init);
+  };
 }
