@@ -8,13 +8,15 @@
  *
  * Commands: `greet [name]`, `fail` (exit code 2), `crash` (throws a built-in
  * RangeError), `oops` (throws the program's own error class, reported only as
- * "Error"), `wait` (prints "ready" and waits, for Ctrl-C), `telemetry on|off`
- * (records the user's decision; the opt-out itself is not reported).
+ * "Error"), `wait` (prints "ready" and waits, for Ctrl-C), and
+ * `telemetry status|enable|disable`: the CLI's users see and change their
+ * decision through the CLI itself (they do not have `nat-telemetry`), with
+ * one call to `telemetryCommand` from `@nat/telemetry/cli`.
  *
  * @module
  */
 import process from "node:process";
-import { recordConsent, trackCommand } from "../mod.ts";
+import { trackCommand } from "../mod.ts";
 
 /** An error class of this program: its name is never reported. */
 class ProjectSecretError extends Error {}
@@ -35,25 +37,23 @@ const commands: Record<string, (args: string[]) => number | Promise<number>> = {
     console.log("ready");
     return new Promise((resolve) => setTimeout(() => resolve(0), 60_000));
   },
-  telemetry: ([choice]) => {
-    const saved = recordConsent(choice === "on" ? "enabled" : "disabled");
-    console.log(saved ? `telemetry ${choice === "on" ? "on" : "off"}` : "could not save the choice");
-    return saved ? 0 : 1;
-  },
 };
 
 const [name = "greet", ...args] = process.argv.slice(2);
 const run = commands[name];
-if (!run) {
+if (name === "telemetry") {
+  // `example-cli telemetry status|enable|disable`, loaded only when used. Run outside trackCommand: a user who
+  // opts out is not asked the consent question first, and managing telemetry is never itself recorded.
+  const { telemetryCommand } = await import("../src/cli.ts"); // "@nat/telemetry/cli" once installed
+  process.exitCode = telemetryCommand(args, { name: "example-cli telemetry" });
+} else if (!run) {
   console.error(`unknown command: ${name}`);
   process.exitCode = 2;
 } else {
   try {
-    // `command` names a fixed command, and `subcommand` is reported only if registered: user text never leaks.
-    process.exitCode = await trackCommand(
-      { command: name, subcommand: args[0], subcommands: ["on", "off"] },
-      () => run(args),
-    );
+    // `command` names a fixed command, and `subcommand` is reported only if registered (none is here): the
+    // user's text (`greet Ada`) never leaks.
+    process.exitCode = await trackCommand({ command: name, subcommand: args[0], subcommands: [] }, () => run(args));
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     process.exitCode = 1;

@@ -9,16 +9,35 @@
  * bun src/cli.ts collector --status 503 --retry-after 30
  * ```
  *
+ * A CLI offers `status`, `enable` and `disable` to its own users with
+ * {@link telemetryCommand} (`mycli telemetry disable`): they do not have
+ * `nat-telemetry`.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
+import { Backlog } from "./backlog.ts";
 import { isLoopback, startCollector } from "./collector.ts";
-import { type EffectiveConsent, effectiveConsent, recordConsent } from "./consent.ts";
+import { environmentSettings } from "./config.ts";
+import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, recordConsent } from "./consent.ts";
+import { describe } from "./describe.ts";
+import { exitDecision } from "./exit_strategy.ts";
 import { NATTelemetryHandler } from "./handler.ts";
-import { EndpointHealth } from "./health.ts";
-import { resolveOptions } from "./options.ts";
+import { shortHash } from "./hash.ts";
+import { EndpointHealth, recordedHealth } from "./health.ts";
+import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host } from "./runtime/mod.ts";
 import { Spool, spoolKey } from "./spool.ts";
+
+/** The help of `status`, under the name the user runs it by. */
+function statusUsage(command: string): string {
+  return `Usage: ${command} [--json]
+
+Shows whether telemetry is on, what decided it (an environment variable, the consent file, or the default),
+and notes when an environment variable overrides the consent file; then the settings in force (endpoint,
+format, spool directory, how events leave at exit, and why), and every value of the environment or the
+consent file that is not understood, with what is done instead.`;
+}
 
 const USAGE: Record<string, string> = {
   main: `Usage: nat-telemetry [command] [options]
@@ -35,11 +54,8 @@ Options:
   -h, --help  Show help for a command
 
 Environment: NAT_TELEMETRY_ENABLED, DO_NOT_TRACK, NAT_TELEMETRY_CONSENT_FILE, NAT_TELEMETRY_ENDPOINT,
-NAT_TELEMETRY_SPOOL_DIR, NO_COLOR.`,
-  status: `Usage: nat-telemetry status [--json]
-
-Shows whether telemetry is on, what decided it (an environment variable, the consent file, or the default),
-and notes when an environment variable overrides the consent file.`,
+NAT_TELEMETRY_FORMAT, NAT_TELEMETRY_SPOOL_DIR, NAT_TELEMETRY_HANDOFF, NAT_TELEMETRY_DRY_RUN, NO_COLOR.`,
+  status: statusUsage("nat-telemetry status"),
   enable: `Usage: nat-telemetry enable
 
 Records consent in the consent file shared with the Python tool. Exits 1, with the previous decision
@@ -54,7 +70,7 @@ Delivers the spooled events now, even while the endpoint is marked as down, and 
 Exits 1 if events are left in the spool.`,
   inspect: `Usage: nat-telemetry inspect [--json]
 
-Lists the spooled events and the endpoint's health state.`,
+Lists the spooled events, and the health of every endpoint they wait for (and of the endpoint in force).`,
   collector: `Usage: nat-telemetry collector [options]
 
 Runs a local ingest server on loopback that checks envelopes and prints one line per event.
@@ -137,7 +153,7 @@ export async function main(args: readonly string[], output: CliOutput = defaultO
       return status(output, values.json === true);
     case "enable":
     case "disable":
-      return decide(output, command === "enable" ? "enabled" : "disabled");
+      return decide(output, command === "enable" ? "enabled" : "disabled", "nat-telemetry");
     case "flush":
       return await flush(output);
     case "inspect":
@@ -145,6 +161,81 @@ export async function main(args: readonly string[], output: CliOutput = defaultO
     default:
       return await collector(output, values);
   }
+}
+
+/** Options of {@link telemetryCommand}. */
+export interface TelemetryCommandOptions {
+  /** The command as the CLI's users type it, named in its help and messages, e.g. `"mycli telemetry"`. */
+  name: string;
+  /** Where to write. @default {standard output and error} */
+  output?: CliOutput;
+}
+
+/**
+ * The `status`, `enable` and `disable` commands of `nat-telemetry`, for a CLI
+ * to offer its own users in one line (`mycli telemetry status|enable|disable`):
+ * they have the CLI, not `nat-telemetry`. Help and messages name the CLI's
+ * command. The decision is the one the consent file records, shared with the
+ * Python tool and every CLI built on this package; `disable` also deletes
+ * spooled events. Run it in place of `trackCommand`, not inside it, so that a
+ * user who runs `mycli telemetry disable` is not asked the consent question
+ * first, and the choice itself is not recorded.
+ *
+ * @param args The arguments after the command: `status` (the default, `--json` for JSON), `enable`, `disable`,
+ *   or `--help`.
+ * @param options The command's name as the user types it, and where to write.
+ * @returns The exit code: 0 success, 1 when the decision could not be saved, 2 bad usage.
+ * @throws {TypeError} When `options.name` is not a non-empty string.
+ * @example
+ * ```ts
+ * import process from "node:process";
+ * import { telemetryCommand } from "@nat/telemetry/cli";
+ *
+ * const [command, ...args] = process.argv.slice(2);
+ * if (command === "telemetry") process.exitCode = telemetryCommand(args, { name: "mycli telemetry" });
+ * ```
+ */
+export function telemetryCommand(args: readonly string[], options: TelemetryCommandOptions): number {
+  const name = options?.name;
+  if (typeof name !== "string" || name.trim() === "") {
+    throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
+  }
+  const output = options.output ?? defaultOutput();
+  const usage = `Usage: ${name} [status|enable|disable] [--json]
+
+Shows or changes whether anonymous usage data is shared (a decision shared with the NVIDIA NeMo Agent
+Toolkit's tools, in ~/.config/nat/telemetry.toml).
+
+Commands:
+  status    Show whether it is shared, what decided it, and the settings in force (the default);
+            --json prints the same as JSON
+  enable    Share anonymous usage data
+  disable   Share nothing, and delete the events that were not sent yet
+
+For one run only: NAT_TELEMETRY_ENABLED=0 (or DO_NOT_TRACK=1) shares nothing.`;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { help: { type: "boolean", short: "h" }, json: { type: "boolean" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    output.err(`${name}: ${(error as Error).message}\n\n${usage}\n`);
+    return 2;
+  }
+  const [command = "status", ...extra] = parsed.positionals;
+  if (!["status", "enable", "disable"].includes(command) || extra.length > 0) {
+    output.err(`${name}: unknown command '${[command, ...extra].join(" ")}'\n\n${usage}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    output.out(`${usage}\n`);
+    return 0;
+  }
+  if (command === "status") return status(output, parsed.values.json === true, name);
+  return decide(output, command === "enable" ? "enabled" : "disabled", name);
 }
 
 function paint(output: CliOutput, text: string, on: boolean): string {
@@ -171,8 +262,78 @@ function overrideNote(consent: EffectiveConsent): string | undefined {
   return `${consent.source} overrides the consent file, which says: ${consent.fileState}.`;
 }
 
-function status(output: CliOutput, json: boolean): number {
+/** The settings a handler of this program would use, as `status` shows them. */
+interface Settings {
+  /** Where events go: a URL, `"stdout"`, or `null` when nothing is sent. */
+  endpoint: string | null;
+  /** What set it, or why nothing is sent. */
+  endpointSource: string;
+  format: "nat" | "otlp";
+  formatSource: string;
+  /** The spool directory, `null` for none. */
+  spoolDir: string | null;
+  /** How events leave at the end of a run: handed off to a sender process, or not, and why. */
+  atExit: { handOff: boolean; reason?: string };
+  /** Every value not understood, one line each, with what is done instead. */
+  problems: string[];
+}
+
+/** Reads the settings in force from the environment, as a handler created with no options would. Writes nothing. */
+function settingsInForce(consent: EffectiveConsent): Settings {
+  const env = host().env;
+  const settings = environmentSettings();
+  const options = resolveOptions({});
+  const format = options.format.name;
+  const { sink } = options;
+  const endpointVariable = settings.endpoint !== undefined
+    ? "NAT_TELEMETRY_ENDPOINT"
+    : format !== "otlp"
+    ? undefined
+    : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
+  const endpointSource = sink.kind === "none"
+    ? sink.reason === "invalid_endpoint"
+      ? `nothing is sent: ${endpointVariable} is not an http(s) URL`
+      : settings.dryRun
+      ? "nothing is sent: NAT_TELEMETRY_DRY_RUN"
+      : "nothing is sent: the endpoint is empty"
+    : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
+  const enabled = isTelemetryEnabled();
+  // With telemetry off no spool is opened (opening one creates its directory).
+  const decision = enabled
+    ? exitDecision(options, Backlog.open(options), enabled)
+    : { handOff: false, reason: "telemetry is disabled" };
+  const problems = [...settings.problems];
+  if (consent.fileProblem) {
+    problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
+  }
+  return {
+    endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
+    endpointSource,
+    format,
+    formatSource: ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "")
+      ? "NAT_TELEMETRY_FORMAT"
+      : "the default",
+    spoolDir: options.spoolDir ?? null,
+    atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason },
+    problems,
+  };
+}
+
+/** A URL without its password, for printing. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === "") return url;
+    parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}
+
+function status(output: CliOutput, json: boolean, changeWith?: string): number {
   const consent = effectiveConsent();
+  const settings = settingsInForce(consent);
   if (json) {
     output.out(`${
       JSON.stringify({
@@ -182,6 +343,7 @@ function status(output: CliOutput, json: boolean): number {
         fileState: consent.fileState,
         overriddenByEnvironment: overrideNote(consent) !== undefined,
         ...(consent.fileProblem ? { fileProblem: consent.fileProblem } : {}),
+        ...settings,
       })
     }\n`);
     return 0;
@@ -190,15 +352,30 @@ function status(output: CliOutput, json: boolean): number {
   output.out(`Decided by: ${describeSource(consent)}\n`);
   const note = overrideNote(consent);
   if (note) output.out(`Note: ${note}\n`);
-  if (consent.fileProblem) output.out(`Note: the consent file ${consent.fileProblem}, so it is read as disabled.\n`);
+  if (changeWith) output.out(`Change it with: ${changeWith} enable | disable\n`);
+  output.out(
+    settings.endpoint === null
+      ? `Endpoint: none (${settings.endpointSource})\n`
+      : `Endpoint: ${settings.endpoint} (${settings.endpointSource})\n`,
+  );
+  output.out(`Format: ${settings.format} (${settings.formatSource})\n`);
+  output.out(`Spool: ${settings.spoolDir ?? "none"}\n`);
+  output.out(
+    settings.atExit.handOff
+      ? "At exit: events are handed off to a sender process\n"
+      : consent.enabled
+      ? `At exit: events are delivered in process (${settings.atExit.reason})\n`
+      : `At exit: nothing is delivered (${settings.atExit.reason})\n`,
+  );
+  for (const problem of settings.problems) output.out(`Problem: ${problem}\n`);
   return 0;
 }
 
-function decide(output: CliOutput, state: "enabled" | "disabled"): number {
+function decide(output: CliOutput, state: "enabled" | "disabled", program: string): number {
   const before = effectiveConsent();
   if (!recordConsent(state)) {
     output.err(
-      `nat-telemetry: could not save the decision to ${before.path ?? "the consent file (no home directory)"}; ` +
+      `${program}: could not save the decision to ${before.path ?? "the consent file (no home directory)"}; ` +
         `the previous decision (${before.fileState}) is unchanged.\n`,
     );
     return 1;
@@ -214,7 +391,14 @@ function decide(output: CliOutput, state: "enabled" | "disabled"): number {
 }
 
 /** The spool and endpoint the environment names, as a handler would use them. */
-function openSpool(): { spool: Spool; health: EndpointHealth | undefined } | undefined {
+function openSpool():
+  | {
+    spool: Spool;
+    health: EndpointHealth | undefined;
+    options: ResolvedOptions;
+    files: NonNullable<ReturnType<typeof host>["files"]>;
+  }
+  | undefined {
   const options = resolveOptions({});
   const files = host().files;
   const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "", options.format.name);
@@ -223,7 +407,7 @@ function openSpool(): { spool: Spool; health: EndpointHealth | undefined } | und
   const health = options.sink.kind === "http"
     ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random)
     : undefined;
-  return { spool, health };
+  return { spool, health, options, files };
 }
 
 async function flush(output: CliOutput): Promise<number> {
@@ -250,6 +434,58 @@ async function flush(output: CliOutput): Promise<number> {
   return left === 0 ? 0 : 1;
 }
 
+/** One endpoint as `inspect` shows it: where its spooled events wait, and its health. */
+interface EndpointReport {
+  /** Its URL; `null` when no file names it (events of an older version, or a health file without its URL). */
+  endpoint: string | null;
+  /** The wire format its events are in, when known. */
+  format: "nat" | "otlp" | null;
+  /** The spool key of its events (`null` for files of older versions, which name none). */
+  key: string | null;
+  /** Its spooled events. */
+  events: number;
+  /** Its recorded state: `null` when healthy, `"unknown"` when it cannot be told which health file is its. */
+  health: { failures: number; notBefore: string } | null | "unknown";
+}
+
+/** The endpoints that have spooled events (and the one in force), with the health recorded for each. */
+function endpointReports(opened: NonNullable<ReturnType<typeof openSpool>>): EndpointReport[] {
+  const { spool, options, files } = opened;
+  const recorded = recordedHealth(files, spool.dir, Date.now());
+  // Health files are named by a hash of the URL, and newer ones carry the URL: every endpoint they or the
+  // options name, by the spool key its events would carry in each format.
+  const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
+  if (options.sink.kind === "http") urls.unshift(options.sink.url);
+  const known = new Map<string, { endpoint: string; format: "nat" | "otlp" }>();
+  for (const endpoint of urls) {
+    for (const format of ["nat", "otlp"] as const) known.set(spoolKey(endpoint, format), { endpoint, format });
+  }
+  const counts = new Map<string | null, number>();
+  for (const file of spool.peek()) {
+    counts.set(file.key ?? null, (counts.get(file.key ?? null) ?? 0) + file.events.length);
+  }
+  if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
+  const namedHashes = new Set(urls.map((url) => shortHash(url)));
+  // A health file no URL accounts for (an older version's) may be that of any endpoint no file names.
+  const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
+  return [...counts].flatMap(([key, events]) => {
+    const named = key === null ? undefined : known.get(key);
+    const state = named && recorded.find((entry) => entry.hash === shortHash(named.endpoint))?.state;
+    if (events === 0 && !state) return [];
+    return [{
+      endpoint: named ? redact(named.endpoint) : null,
+      format: named?.format ?? null,
+      key,
+      events,
+      health: state
+        ? { failures: state.failures, notBefore: new Date(state.notBefore).toISOString() }
+        : !named && unaccounted
+        ? "unknown" as const
+        : null,
+    }];
+  });
+}
+
 function inspect(output: CliOutput, json: boolean): number {
   const opened = openSpool();
   const files = opened?.spool.peek() ?? [];
@@ -269,8 +505,9 @@ function inspect(output: CliOutput, json: boolean): number {
   const health = state
     ? { failures: state.failures, notBefore: new Date(state.notBefore).toISOString() }
     : { failures: 0, notBefore: null };
+  const endpoints = opened ? endpointReports(opened) : [];
   if (json) {
-    output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health })}\n`);
+    output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}\n`);
     return 0;
   }
   output.out(`Spool: ${opened?.spool.dir ?? "none"}\n`);
@@ -282,11 +519,18 @@ function inspect(output: CliOutput, json: boolean): number {
       `  ${event.ts}  ${event.name}  ${what}  retries=${event.retries}${event.claimed ? "  (claimed)" : ""}\n`,
     );
   }
-  output.out(
-    state
-      ? `Endpoint: down after ${state.failures} failure(s); next try after ${health.notBefore}\n`
-      : "Endpoint: no recorded failure\n",
-  );
+  output.out(endpoints.length === 0 ? "Endpoints: none with spooled events or recorded failures\n" : "Endpoints:\n");
+  for (const report of endpoints) {
+    const name = report.endpoint === null
+      ? `an endpoint no file names (${report.key === null ? "events of an older version" : `key ${report.key}`})`
+      : `${report.endpoint} (${report.format})`;
+    const health = report.health === "unknown"
+      ? "health unknown"
+      : report.health
+      ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}`
+      : "no recorded failure";
+    output.out(`  ${name}: ${report.events} spooled event(s); ${health}\n`);
+  }
   return 0;
 }
 

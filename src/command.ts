@@ -5,12 +5,12 @@
  */
 import { randomHex } from "./atomic.ts";
 import { isTelemetryEnabled } from "./consent.ts";
-import { describe } from "./describe.ts";
-import { CliCommandEvent, type NemoSource, type TaskStatus } from "./events.ts";
+import { closestName, describe } from "./describe.ts";
+import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
 import { askForConsent } from "./prompt.ts";
-import { host, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
+import { host, runtimeInfo, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
 /** An error class a caller allows to be reported by name. */
 // deno-lint-ignore no-explicit-any
@@ -22,7 +22,7 @@ export interface TrackCommandOptions {
   command: string;
   /** The subcommand; reported only if it is one of `subcommands`, else `"undefined"`. */
   subcommand?: string;
-  /** The subcommands that may be reported. @default {[]} */
+  /** The subcommands that may be reported: an array of strings (never one string). @default {[]} */
   subcommands?: readonly string[];
   /** The product. @default {"agent_toolkit"} */
   nemoSource?: NemoSource;
@@ -37,6 +37,17 @@ export interface TrackCommandOptions {
   /** Options of the handler trackCommand creates (the session id is a random 32-hex one). */
   handler?: NATTelemetryHandlerOptions;
 }
+
+/** Every option of {@link TrackCommandOptions}: a key not here is a typo. */
+const OPTION_NAMES: Record<keyof TrackCommandOptions, true> = {
+  command: true,
+  subcommand: true,
+  subcommands: true,
+  nemoSource: true,
+  errorClasses: true,
+  askConsent: true,
+  handler: true,
+};
 
 /** The built-in error classes, reported by name: they say nothing about the program. */
 const BUILT_IN_ERRORS: readonly ErrorClass[] = [
@@ -58,6 +69,11 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  * - `main` returns 0 or nothing: `success`, exit code 0 (or the code the
  *   program set in `process.exitCode` / `Deno.exitCode`, then `failure` if it is not 0);
  * - `main` returns a non-zero number: `failure` with that exit code;
+ * - the exit code recorded is the one the process exits with when the program
+ *   passes it on (`process.exitCode = await trackCommand(...)`): on POSIX
+ *   systems the code modulo 256 (`256` is recorded as `success`, 0; `-1` as
+ *   255), on Windows the code as an unsigned 32-bit number (`-1` is
+ *   4294967295), as the runtimes pass it to the system;
  * - `main` throws: `failure`, exit code 1, with the error's class if it is
  *   built in (or listed in `errorClasses`), else `"Error"`;
  * - the process exits inside `main` (`process.exit(n)`, `Deno.exit(n)`):
@@ -75,10 +91,16 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  * what `main` did and prints nothing (except, once, the consent question on
  * an interactive terminal).
  *
+ * Every option, the handler's included, is checked before anything else,
+ * whatever the consent: a mistake throws on the developer's machine
+ * (where telemetry is usually off), not only on the users' (where it is on).
+ *
  * @param options The command and what may be reported about it.
  * @param main The command's work; may return an exit code.
  * @returns What `main` returned.
- * @throws What `main` threw; a `TypeError` when `options.command` is not a non-empty string.
+ * @throws What `main` threw; before `main` runs, a `TypeError` or `RangeError` for a bad option (e.g.
+ *   `options.command` not a non-empty string, `subcommands` not an array of strings, a handler option out of
+ *   range), whether telemetry is on or off.
  * @example
  * ```ts
  * import process from "node:process";
@@ -91,13 +113,10 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  * ```
  */
 export async function trackCommand<T>(options: TrackCommandOptions, main: () => T | Promise<T>): Promise<T> {
-  if (typeof options?.command !== "string" || options.command === "") {
-    throw new TypeError(
-      `Cannot track command: 'command' must be a non-empty string, got ${describe(options?.command)}`,
-    );
+  checkOptions(options);
+  if (typeof main !== "function") {
+    throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
   }
-  if (options.askConsent ?? true) await askForConsent();
-  if (!isTelemetryEnabled()) return await main();
   const started = performance.now();
   const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
   let recorded = false;
@@ -121,20 +140,26 @@ export async function trackCommand<T>(options: TrackCommandOptions, main: () => 
       // Recording must never change what the command does.
     }
   };
-  const recordExit = (exitCode: number) => record(exitCode === 0 ? "success" : "failure", exitCode);
+  const recordExit = (code: number) => {
+    const exitCode = exitStatus(code);
+    record(exitCode === 0 ? "success" : "failure", exitCode);
+  };
+  // Created before the consent decision, so that a bad handler option throws whatever the consent. It touches
+  // nothing (no file, no timer, no listener) until it is started.
   const handler = new NATTelemetryHandler({
     sessionId: randomHex(32),
     ...options.handler,
     captureInterrupts: (signal) =>
       record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined"),
   });
+  if (options.askConsent ?? true) await askForConsent();
+  if (!isTelemetryEnabled()) return await main();
   // Registered before the handler's own hooks, so the outcome is recorded before they spool what is pending.
   const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
   handler.start();
   try {
     const result = await main();
-    const exitCode = typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0;
-    recordExit(exitCode);
+    recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
     return result;
   } catch (error) {
     record("failure", 1, reportableClass(error, options.errorClasses ?? []));
@@ -143,6 +168,54 @@ export async function trackCommand<T>(options: TrackCommandOptions, main: () => 
     unhookExit();
     void handler.stop();
   }
+}
+
+/** Checks the options of {@link trackCommand} (the handler's are checked by the handler). */
+function checkOptions(options: TrackCommandOptions): void {
+  const fail = (message: string): never => {
+    throw new TypeError(`Cannot track command: ${message}`);
+  };
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    fail(`options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(OPTION_NAMES, key)) {
+      fail(`'${key}' is not an option (did you mean '${closestName(key, Object.keys(OPTION_NAMES))}'?)`);
+    }
+  }
+  const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, handler } = options;
+  if (typeof command !== "string" || command === "") {
+    fail(`'command' must be a non-empty string, got ${describe(command)}`);
+  }
+  if (subcommand !== undefined && typeof subcommand !== "string") {
+    fail(`'subcommand' must be a string, got ${describe(subcommand)}`);
+  }
+  if (subcommands !== undefined && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
+    fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);
+  }
+  const sources: readonly unknown[] = Object.values(NemoSource);
+  if (nemoSource !== undefined && !sources.includes(nemoSource)) {
+    fail(`'nemoSource' must be one of ${sources.join(", ")}, got ${describe(nemoSource)}`);
+  }
+  if (
+    errorClasses !== undefined && !(Array.isArray(errorClasses) && errorClasses.every((c) => typeof c === "function"))
+  ) {
+    fail(`'errorClasses' must be an array of classes, got ${describe(errorClasses)}`);
+  }
+  if (askConsent !== undefined && typeof askConsent !== "boolean") {
+    fail(`'askConsent' must be a boolean, got ${describe(askConsent)}`);
+  }
+  if (handler !== undefined && (typeof handler !== "object" || handler === null || Array.isArray(handler))) {
+    fail(`'handler' must be an object of handler options, got ${describe(handler)}`);
+  }
+}
+
+/**
+ * The status a process ends with when it sets this exit code: POSIX keeps the low 8 bits (256 is 0, -1 is
+ * 255); Windows keeps 32 bits, unsigned.
+ */
+function exitStatus(code: number): number {
+  return runtimeInfo().os === "win32" ? code >>> 0 : code & 0xff;
 }
 
 /** The error's class name if it may be reported, else `"Error"`. */

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { describe } from "./describe.ts";
+import { isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 
@@ -29,6 +31,51 @@ export function parseFlag(value: string | undefined): boolean | undefined {
   return ["1", "true", "yes"].includes(value.trim().toLowerCase());
 }
 
+/** The values a yes/no variable is read as, besides those {@link parseFlag} reads as yes. */
+const UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
+
+/**
+ * Whether an endpoint is one this library can use: an http(s) URL, `""`
+ * (build payloads, send nothing) or `"stdout"`.
+ *
+ * @param value The endpoint.
+ * @returns `true` when it can be used.
+ * @example
+ * ```ts
+ * import { isEndpoint } from "./config.ts";
+ * isEndpoint("https://example.com/events"); // true
+ * isEndpoint("ftp://example.com"); // false
+ * ```
+ */
+export function isEndpoint(value: string): boolean {
+  if (value === "" || value === "stdout") return true;
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a path is absolute on an OS: it starts at the root (`/`), or on
+ * Windows also at a drive (`C:\`) or a share (`\\server`). A relative path
+ * would move with the working directory.
+ *
+ * @param path The path.
+ * @param os The OS, as Node names it.
+ * @returns `true` for an absolute path.
+ * @example
+ * ```ts
+ * import { isAbsolutePath } from "./config.ts";
+ * isAbsolutePath("/var/spool", "linux"); // true
+ * isAbsolutePath("relative/spool", "linux"); // false
+ * isAbsolutePath("C:\\spool", "win32"); // true
+ * ```
+ */
+export function isAbsolutePath(path: string, os: string): boolean {
+  return os === "win32" ? /^([A-Za-z]:)?[\\/]/.test(path) : path.startsWith("/");
+}
+
 /** The handler settings the environment can change. */
 export interface EnvironmentSettings {
   /** `NAT_TELEMETRY_ENDPOINT`, when set (possibly empty). */
@@ -47,53 +94,137 @@ export interface EnvironmentSettings {
   format: string | undefined;
   /** The OTLP logs endpoint from `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   otlpEndpoint: string | undefined;
-  /** `OTEL_EXPORTER_OTLP_HEADERS`, then `OTEL_EXPORTER_OTLP_LOGS_HEADERS` (which wins), decoded. */
+  /**
+   * `OTEL_EXPORTER_OTLP_HEADERS`, then `OTEL_EXPORTER_OTLP_LOGS_HEADERS` (which wins), decoded; an entry that
+   * is not a valid header (RFC 9110 token name, field value) is skipped, never sent.
+   */
   otlpHeaders: Record<string, string>;
   /** `OTEL_RESOURCE_ATTRIBUTES`, decoded, with `OTEL_SERVICE_NAME` as `service.name` when set. */
   otlpResource: Record<string, string>;
+  /**
+   * The values this library does not understand, one line each, with what it does instead (what
+   * `nat-telemetry status` prints): a yes/no variable set to something else, an unknown format, an endpoint
+   * that is not an http(s) URL, a relative spool directory, an `OTEL_*` list entry that is skipped.
+   */
+  problems: string[];
 }
 
 /**
  * Reads the handler's environment settings. Unreadable variables (no Deno
- * `--allow-env`) read as unset.
+ * `--allow-env`) read as unset. Values it does not understand never break
+ * anything: each is read as documented (a yes/no variable as no, an unknown
+ * format as `nat`, a relative spool directory as none, a bad header entry
+ * skipped) and listed in `problems`. Never throws.
  *
  * @returns The settings.
  * @example
  * ```ts
  * import { environmentSettings } from "./config.ts";
  * environmentSettings().dryRun; // false unless NAT_TELEMETRY_DRY_RUN=1
+ * environmentSettings().problems; // e.g. ['NAT_TELEMETRY_FORMAT="xml" is not a format (nat, otlp): ...']
  * ```
  */
 export function environmentSettings(): EnvironmentSettings {
   const env = host().env;
-  return {
-    endpoint: env("NAT_TELEMETRY_ENDPOINT"),
-    dryRun: parseFlag(env("NAT_TELEMETRY_DRY_RUN")) ?? false,
-    sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
-    spoolDir: defaultSpoolDir(env, runtimeInfo().os),
-    handOff: parseFlag(env("NAT_TELEMETRY_HANDOFF")) ?? "auto",
-    ci: !["", "0", "false"].includes(env("CI")?.trim().toLowerCase() ?? ""),
-    format: env("NAT_TELEMETRY_FORMAT"),
-    otlpEndpoint: otlpEndpointFromEnv(env),
-    otlpHeaders: {
-      ...parseOtelList(env("OTEL_EXPORTER_OTLP_HEADERS")),
-      ...parseOtelList(env("OTEL_EXPORTER_OTLP_LOGS_HEADERS")),
-    },
-    otlpResource: {
-      ...parseOtelList(env("OTEL_RESOURCE_ATTRIBUTES")),
-      ...(env("OTEL_SERVICE_NAME") ? { "service.name": env("OTEL_SERVICE_NAME")! } : {}),
-    },
+  const problems: string[] = [];
+  const flag = (name: string, consequence: string) => {
+    const value = env(name);
+    if (value !== undefined && !isUnderstoodFlag(value)) {
+      problems.push(
+        `${name}=${describe(value)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${consequence}`,
+      );
+    }
+    return parseFlag(value);
   };
+  flag("NAT_TELEMETRY_ENABLED", "so telemetry is off and nothing is asked");
+  const dryRun = flag("NAT_TELEMETRY_DRY_RUN", "so events are sent") ?? false;
+  const endpoint = env("NAT_TELEMETRY_ENDPOINT");
+  if (endpoint !== undefined && !isEndpoint(endpoint)) {
+    problems.push(
+      `NAT_TELEMETRY_ENDPOINT=${describe(endpoint)} is not an http(s) URL, "" or "stdout": nothing is sent`,
+    );
+  }
+  const format = env("NAT_TELEMETRY_FORMAT");
+  if (format !== undefined && !["", "nat", "otlp"].includes(format.trim().toLowerCase())) {
+    problems.push(`NAT_TELEMETRY_FORMAT=${describe(format)} is not a format (nat, otlp): the nat envelope is sent`);
+  }
+  const handOff = flag("NAT_TELEMETRY_HANDOFF", "so events are delivered in process at exit") ?? "auto";
+  const spoolDir = defaultSpoolDir(env, runtimeInfo().os, problems);
+  for (const name of ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]) {
+    const value = env(name);
+    if (value && !/^https?:$/.test(safeProtocol(value))) {
+      problems.push(`${name}=${describe(value)} is not an http(s) URL: OTLP events are not sent`);
+    }
+  }
+  const list = (name: string) => parseOtelList(env(name), (entry) => problems.push(`${name}: ${entry}: skipped`));
+  const otlpHeaders = {
+    ...validHeaders("OTEL_EXPORTER_OTLP_HEADERS", list("OTEL_EXPORTER_OTLP_HEADERS"), problems),
+    ...validHeaders("OTEL_EXPORTER_OTLP_LOGS_HEADERS", list("OTEL_EXPORTER_OTLP_LOGS_HEADERS"), problems),
+  };
+  const otlpResource = {
+    ...list("OTEL_RESOURCE_ATTRIBUTES"),
+    ...(env("OTEL_SERVICE_NAME") ? { "service.name": env("OTEL_SERVICE_NAME")! } : {}),
+  };
+  return {
+    endpoint,
+    dryRun,
+    sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
+    spoolDir,
+    handOff,
+    ci: !["", "0", "false"].includes(env("CI")?.trim().toLowerCase() ?? ""),
+    format,
+    otlpEndpoint: otlpEndpointFromEnv(env),
+    otlpHeaders,
+    otlpResource,
+    problems,
+  };
+}
+
+/** Whether a yes/no value is one of those this library reads as intended. */
+function isUnderstoodFlag(value: string): boolean {
+  const normalized = value.trim().toLowerCase();
+  return parseFlag(normalized) === true || UNDERSTOOD_NO.includes(normalized);
+}
+
+/** A URL's protocol, or `""` when it is not a URL. */
+function safeProtocol(value: string): string {
+  try {
+    return new URL(value).protocol;
+  } catch {
+    return "";
+  }
+}
+
+/** The entries that are valid headers; the others are listed as problems (by name only: a value may be secret). */
+function validHeaders(variable: string, entries: Record<string, string>, problems: string[]): Record<string, string> {
+  const valid: Record<string, string> = {};
+  for (const [name, value] of Object.entries(entries)) {
+    if (!isHeaderName(name)) {
+      problems.push(`${variable}: ${describe(name)} is not a header name (an RFC 9110 token): skipped, not sent`);
+    } else if (!isHeaderValue(value)) {
+      problems.push(
+        `${variable}: the value of ${describe(name)} is not a header value (RFC 9110: no control characters, ` +
+          `no leading or trailing space): skipped, not sent`,
+      );
+    } else {
+      valid[name] = value;
+    }
+  }
+  return valid;
 }
 
 /**
  * Where the spool lives: `NAT_TELEMETRY_SPOOL_DIR` (empty: no spool), else
  * `$XDG_STATE_HOME/nat/telemetry`, else the platform's place for state:
  * `~/.local/state/nat/telemetry`, `~/Library/Application Support/nat/telemetry`
- * on macOS, `%LOCALAPPDATA%\nat\telemetry` on Windows.
+ * on macOS, `%LOCALAPPDATA%\nat\telemetry` on Windows. A relative
+ * `NAT_TELEMETRY_SPOOL_DIR` means no spool (a spool must be found again by
+ * later runs, from any working directory); a relative `XDG_STATE_HOME` is
+ * ignored, as the XDG specification says. Both are listed in `problems`.
  *
  * @param env Reads an environment variable.
  * @param os The OS, as Node names it.
+ * @param problems Receives one line per value not understood. @default {[]}
  * @returns The directory, or `undefined` when there is none.
  * @example
  * ```ts
@@ -101,16 +232,34 @@ export function environmentSettings(): EnvironmentSettings {
  * defaultSpoolDir((name) => ({ HOME: "/home/ada" })[name], "linux"); // "/home/ada/.local/state/nat/telemetry"
  * ```
  */
-export function defaultSpoolDir(env: (name: string) => string | undefined, os: string): string | undefined {
+export function defaultSpoolDir(
+  env: (name: string) => string | undefined,
+  os: string,
+  problems: string[] = [],
+): string | undefined {
   const explicit = env("NAT_TELEMETRY_SPOOL_DIR");
-  if (explicit !== undefined) return explicit === "" ? undefined : explicit;
+  if (explicit !== undefined) {
+    if (explicit === "") return undefined;
+    if (isAbsolutePath(explicit, os)) return explicit;
+    problems.push(`NAT_TELEMETRY_SPOOL_DIR=${describe(explicit)} is not an absolute path: no spool is kept`);
+    return undefined;
+  }
   const state = env("XDG_STATE_HOME");
-  if (state) return `${state}/nat/telemetry`;
+  if (state && !isAbsolutePath(state, os)) {
+    problems.push(`XDG_STATE_HOME=${describe(state)} is not an absolute path: ignored, as the XDG specification says`);
+  } else if (state) {
+    return `${state}/nat/telemetry`;
+  }
+  let dir: string | undefined;
   if (os === "win32") {
     const local = env("LOCALAPPDATA") ?? (env("USERPROFILE") && `${env("USERPROFILE")}\\AppData\\Local`);
-    return local ? `${local}\\nat\\telemetry` : undefined;
+    dir = local ? `${local}\\nat\\telemetry` : undefined;
+  } else {
+    const home = env("HOME");
+    const place = os === "darwin" ? "Library/Application Support" : ".local/state";
+    dir = home ? `${home}/${place}/nat/telemetry` : undefined;
   }
-  const home = env("HOME");
-  if (!home) return undefined;
-  return os === "darwin" ? `${home}/Library/Application Support/nat/telemetry` : `${home}/.local/state/nat/telemetry`;
+  if (dir === undefined || isAbsolutePath(dir, os)) return dir;
+  problems.push(`the home directory is not an absolute path: no spool is kept`);
+  return undefined;
 }

@@ -73,8 +73,8 @@ export interface FileDecision {
 /**
  * Reads a consent file through the guarded door. No file is `never_asked`. A
  * file that is there but cannot be read with certainty (not a regular file of
- * the user's, too large, not valid) is `disabled`: it never leads to a
- * question or to sending.
+ * the user's, too large, not valid UTF-8 or not valid TOML) is `disabled`: it
+ * never leads to a question or to sending.
  */
 function readDecision(path: string): FileDecision {
   const files = host().files;
@@ -84,6 +84,10 @@ function readDecision(path: string): FileDecision {
     text = files.read(path, MAX_CONSENT_FILE_BYTES);
   } catch (error) {
     const reason = (error as { reason?: string }).reason ?? "unreadable";
+    // Python's tomllib rejects such a file as a whole: whatever it says, it decides nothing but "no".
+    if (reason === "not_utf8") {
+      return { state: "disabled", problem: "is not valid UTF-8 (Python's tomllib rejects it)" };
+    }
     return { state: "disabled", problem: `cannot be read safely (${reason.replaceAll("_", " ")})` };
   }
   if (text === undefined) return { state: "never_asked" };
@@ -130,7 +134,7 @@ export function decisionOf(text: string): FileDecision {
  * Reads the decision recorded in a consent file. A missing file, an unknown
  * value, or `enabled` under another prompt version read as `never_asked`; a
  * file that is there but cannot be read with certainty (a symlink, a FIFO,
- * another user's, too large, malformed) reads as `disabled`.
+ * another user's, too large, not valid UTF-8, malformed) reads as `disabled`.
  *
  * @param path The file.
  * @returns The recorded state.

@@ -1,9 +1,15 @@
 /**
+ * Helpers for error messages: a short description of any value, and the known name nearest to a typo.
+ *
+ * @module
+ */
+
+/**
  * Describes a value for an error message without echoing it at length, and
  * without ever throwing (a getter, a Proxy or a circular object is fine).
  *
  * @param value Anything.
- * @returns A short description, e.g. `"run"`, `-1`, `undefined`, `an object`, `a function`.
+ * @returns A short description, e.g. `"run"`, `-1`, `undefined`, `an object`, `an array`, `a function`.
  * @example
  * ```ts
  * import { describe } from "./describe.ts";
@@ -22,8 +28,48 @@ export function describe(value: unknown): string {
     case "bigint":
       return `${value}n`;
     case "object":
-      return value === null ? "null" : "an object";
+      return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
     default:
       return `a ${typeof value}`;
   }
+}
+
+/**
+ * The known name closest to a mistyped one (fewest edits; a swap of two
+ * neighbouring letters counts as one, case ignored), for "did you mean" in an
+ * error message.
+ *
+ * @param word The name given.
+ * @param names The names known.
+ * @returns The closest known name, or `undefined` when there are none.
+ * @example
+ * ```ts
+ * import { closestName } from "./describe.ts";
+ * closestName("endpiont", ["endpoint", "format"]); // "endpoint"
+ * ```
+ */
+export function closestName(word: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const distance = editDistance(word.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return best;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return rows[a.length][b.length];
 }

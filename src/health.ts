@@ -10,6 +10,7 @@ import { writeAtomically } from "./atomic.ts";
 import { type BackoffPolicy, MAX_RETRY_AFTER_MS, retryDelay } from "./backoff.ts";
 import { shortHash } from "./hash.ts";
 import type { HostFiles } from "./runtime/mod.ts";
+import { utf8Length } from "./utf8.ts";
 
 /** How the circuit backs off: 30 s after the first failure, doubling, at most an hour. */
 export const CIRCUIT_BACKOFF: BackoffPolicy = { initialMs: 30_000, maxMs: 3_600_000 };
@@ -23,6 +24,72 @@ export interface HealthState {
   failures: number;
   /** No delivery before this time, in epoch milliseconds. */
   notBefore: number;
+}
+
+/** A health file of a spool directory, as {@link recordedHealth} finds it. */
+export interface RecordedHealth {
+  /** The endpoint's URL; `undefined` in a file written before files named it. */
+  readonly endpoint: string | undefined;
+  /** The hash of the URL that names the file (`health-<hash>.json`). */
+  readonly hash: string;
+  /** The state it records. */
+  readonly state: HealthState;
+}
+
+const HEALTH_FILE = /^health-([0-9a-f]{8})\.json$/;
+
+/**
+ * The endpoint health recorded in a spool directory, one entry per valid
+ * health file (for `nat-telemetry inspect`). Never throws.
+ *
+ * @param files File access.
+ * @param dir The spool directory.
+ * @param now The current time, in epoch milliseconds.
+ * @returns The entries; a file that is missing, corrupt or not ours is left out.
+ * @example
+ * ```ts
+ * import { recordedHealth } from "./health.ts";
+ * import { host } from "./runtime/mod.ts";
+ * const files = host().files;
+ * if (files) for (const { endpoint, state } of recordedHealth(files, "/tmp/spool", Date.now())) {
+ *   console.log(endpoint ?? "an endpoint", state.failures);
+ * }
+ * ```
+ */
+export function recordedHealth(files: HostFiles, dir: string, now: number): RecordedHealth[] {
+  let names: string[];
+  try {
+    names = files.list(dir);
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    const hash = HEALTH_FILE.exec(name)?.[1];
+    const read = hash === undefined ? undefined : readHealth(files, `${dir}/${name}`, now);
+    return hash === undefined || read === undefined ? [] : [{ hash, ...read }];
+  });
+}
+
+/**
+ * Reads a health file through the guarded door. Missing, corrupt, not a regular file of ours, or a wait longer
+ * than the longest backoff from now (a tampered file, or a clock that ran ahead): nothing. Files written before
+ * the endpoint's URL was recorded read as well, without it.
+ */
+function readHealth(
+  files: HostFiles,
+  path: string,
+  now: number,
+): { state: HealthState; endpoint: string | undefined } | undefined {
+  try {
+    const { failures, notBefore, endpoint } = JSON.parse(files.read(path, MAX_HEALTH_FILE_BYTES) ?? "null");
+    const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) &&
+      notBefore <= now + MAX_RETRY_AFTER_MS;
+    return valid
+      ? { state: { failures, notBefore }, endpoint: typeof endpoint === "string" ? endpoint : undefined }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -44,6 +111,7 @@ export class EndpointHealth {
   readonly path: string;
   readonly #dir: string;
   readonly #name: string;
+  readonly #endpoint: string;
   readonly #files: HostFiles;
   readonly #clock: () => number;
   readonly #random: () => number;
@@ -62,6 +130,7 @@ export class EndpointHealth {
    */
   constructor(files: HostFiles, dir: string, endpoint: string, clock: () => number, random: () => number) {
     this.#dir = dir;
+    this.#endpoint = endpoint;
     this.#name = `health-${shortHash(endpoint)}.json`;
     this.path = `${dir}/${this.#name}`;
     this.#files = files;
@@ -132,25 +201,19 @@ export class EndpointHealth {
     }
   }
 
-  /**
-   * Reads the state through the guarded door. Missing, corrupt, not a regular file of ours, or a wait longer
-   * than the longest backoff from now (a tampered file, or a clock that ran ahead): healthy.
-   */
+  /** Reads the state (see `readHealth`); anything that is not a valid state of ours is healthy. */
   #read(): HealthState | undefined {
-    try {
-      const { failures, notBefore } = JSON.parse(this.#files.read(this.path, MAX_HEALTH_FILE_BYTES) ?? "null");
-      const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) &&
-        notBefore <= this.#clock() + MAX_RETRY_AFTER_MS;
-      return valid ? { failures, notBefore } : undefined;
-    } catch {
-      return undefined;
-    }
+    return readHealth(this.#files, this.path, this.#clock())?.state;
   }
 
   #write(state: HealthState): void {
     this.#state = state;
     try {
-      writeAtomically(this.#files, this.#dir, this.#name, JSON.stringify(state), this.#clock());
+      // The URL too, so that `nat-telemetry inspect` can name the endpoint a file is about (unless it is too long
+      // for the file to be read back: the state matters more).
+      const named = JSON.stringify({ failures: state.failures, notBefore: state.notBefore, endpoint: this.#endpoint });
+      const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES ? named : JSON.stringify(state);
+      writeAtomically(this.#files, this.#dir, this.#name, text, this.#clock());
     } catch {
       // Without a writable directory the state lives in memory only.
     }

@@ -4,12 +4,21 @@
  *
  * @module
  */
-import { DEFAULT_ENDPOINT, type EnvironmentSettings, environmentSettings } from "./config.ts";
+import {
+  DEFAULT_ENDPOINT,
+  type EnvironmentSettings,
+  environmentSettings,
+  isAbsolutePath,
+  isEndpoint,
+} from "./config.ts";
+import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
+import { isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
-import { describe } from "./describe.ts";
-import { type Fetch, host, type InterruptSignal } from "./runtime/mod.ts";
+import { closestName, describe } from "./describe.ts";
+import { type Fetch, host, type InterruptSignal, runtimeInfo } from "./runtime/mod.ts";
 import type { SpoolLimits } from "./spool.ts";
+import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
 /** Where OTLP logs go when no endpoint is set: a collector on this machine, as the OpenTelemetry specification says. */
@@ -24,15 +33,20 @@ export const DEFAULT_MAX_RETRIES = 3;
 /** Seconds one request may take. */
 export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
 
-/** Options of {@link NATTelemetryHandler}. Every one is optional. */
+/**
+ * Options of {@link NATTelemetryHandler}. Every one is optional, and every one is checked when the handler is
+ * created, whether telemetry is on or off: a wrong type or a key that is not an option (a typo) is a
+ * `TypeError`, a number out of range a `RangeError`. Durations are at most {@link MAX_TIMER_MS} / 1000 seconds
+ * (what a timer can wait, about 24.8 days).
+ */
 export interface NATTelemetryHandlerOptions {
-  /** Seconds between periodic flushes once started. @default {120} */
+  /** Seconds between periodic flushes once started; more than 0, at most 2147483.647. @default {120} */
   flushIntervalSeconds?: number;
   /** Queued events that trigger an early flush. @default {50} */
   maxQueueSize?: number;
   /** Retries of an event before it is dropped as `retries_exhausted`. @default {3} */
   maxRetries?: number;
-  /** Seconds one delivery may take, redirects included. @default {2} */
+  /** Seconds one delivery may take, redirects included; more than 0, at most 2147483.647. @default {2} */
   requestTimeoutSeconds?: number;
   /** The envelope's `clientVer`. @default {CLIENT_VERSION} */
   sourceClientVersion?: string;
@@ -45,25 +59,40 @@ export interface NATTelemetryHandlerOptions {
    * @default {"https://events.telemetry.data.nvidia.com/v1.1/events/json"}
    */
   endpoint?: string;
-  /** The most seconds `stop()` may take in total. @default {requestTimeoutSeconds} */
+  /** The most seconds `stop()` may take in total; at most 2147483.647. @default {requestTimeoutSeconds} */
   exitTimeoutSeconds?: number;
   /**
    * The fetch to deliver with.
    * @default {globalThis.fetch; under Node.js a lighter client on node:http, which loads ~40 ms faster}
    */
   fetch?: typeof fetch;
-  /** Seconds before the first retry; doubles with each retry, with jitter. 0 retries at the next flush. @default {1} */
+  /**
+   * Seconds before the first retry; doubles with each retry, with jitter. 0 retries at the next flush. At most
+   * 2147483.647.
+   * @default {1}
+   */
   backoffInitialSeconds?: number;
-  /** The longest backoff, in seconds. @default {60} */
+  /** The longest backoff, in seconds; at least `backoffInitialSeconds`, at most 2147483.647. @default {60} */
   backoffMaxSeconds?: number;
   /** Events held in memory at most (queued, retrying and in flight); more are dropped as `buffer_full`. @default {1000} */
   maxBufferedEvents?: number;
-  /** Serialized bytes of one event at most; a larger one is dropped as `event_too_large`. @default {32768} */
+  /**
+   * Serialized bytes of one event at most; a larger one is dropped as `event_too_large`. At least the size of
+   * the smallest event (about 60 bytes).
+   * @default {32768}
+   */
   maxEventBytes?: number;
-  /** Bytes of one request body at most; larger batches are split before sending. @default {500000} */
+  /**
+   * Bytes of one request body at most; larger batches are split before sending. At least one envelope of the
+   * chosen format holding the smallest event (about 900 bytes).
+   * @default {500000}
+   */
   maxBatchBytes?: number;
   /**
-   * Where undelivered events wait for a later run; `false` keeps no spool.
+   * Where undelivered events wait for a later run; `false` keeps no spool. An absolute path: a relative one is
+   * refused (a `TypeError`), since it would move with the working directory and later runs, started elsewhere,
+   * would never find what this one spooled. (A relative `NAT_TELEMETRY_SPOOL_DIR` means no spool, and
+   * `nat-telemetry status` says so.)
    * @default {NAT_TELEMETRY_SPOOL_DIR, else $XDG_STATE_HOME/nat/telemetry, else ~/.local/state/nat/telemetry}
    */
   spoolDir?: string | false;
@@ -98,7 +127,9 @@ export interface NATTelemetryHandlerOptions {
   /**
    * More request headers (e.g. a collector's API key), sent to the endpoint's origin only, never through a
    * redirect to another. With `"otlp"`, `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add
-   * to them; these win.
+   * to them; these win. Each name must be an RFC 9110 token and each value an RFC 9110 field value (no CR, LF,
+   * NUL or other control character, no leading or trailing space): any other is a `TypeError` here, where the
+   * runtime would refuse every request. (A bad entry of `OTEL_EXPORTER_OTLP_HEADERS` is skipped, not sent.)
    * @default {{}}
    */
   headers?: Record<string, string>;
@@ -156,15 +187,74 @@ export interface ResolvedOptions {
   readonly random: () => number;
 }
 
-type Check = "positive" | "non-negative" | "positive integer" | "non-negative integer";
+/**
+ * The longest delay a timer can wait, in milliseconds: `setTimeout` takes a signed 32-bit number (2^31 − 1,
+ * about 24.8 days); a longer one fires at once, in every runtime. Every duration option must fit.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The smallest event there can be: what a handler must be able to hold, whatever its options. */
+const SMALLEST_EVENT_JSON = JSON.stringify({ ts: "2026-01-01T00:00:00.000Z", parameters: {}, name: "x" });
+
+/**
+ * Bytes an envelope may grow by when its events carry a longer schema version than the smallest one counted.
+ * The same slack the handler keeps between `maxBatchBytes` and the largest event it accepts.
+ */
+const SCHEMA_VERSION_SLACK_BYTES = 64;
+
+/** Every option of {@link NATTelemetryHandlerOptions}: a key not here is a typo. */
+const OPTION_NAMES: Record<keyof NATTelemetryHandlerOptions, true> = {
+  flushIntervalSeconds: true,
+  maxQueueSize: true,
+  maxRetries: true,
+  requestTimeoutSeconds: true,
+  sourceClientVersion: true,
+  sessionId: true,
+  endpoint: true,
+  exitTimeoutSeconds: true,
+  fetch: true,
+  backoffInitialSeconds: true,
+  backoffMaxSeconds: true,
+  maxBufferedEvents: true,
+  maxEventBytes: true,
+  maxBatchBytes: true,
+  spoolDir: true,
+  spoolMaxEvents: true,
+  spoolMaxBytes: true,
+  spoolMaxAgeDays: true,
+  captureInterrupts: true,
+  handOff: true,
+  format: true,
+  headers: true,
+  resource: true,
+  logger: true,
+  clock: true,
+  random: true,
+};
+
+/** How a number option is checked. */
+interface NumberRule {
+  /** `positive` excludes 0. */
+  readonly sign: "positive" | "non-negative";
+  /** A whole number (a count or a size), else any finite number. */
+  readonly integer?: boolean;
+  /** A number of seconds a timer waits: at most {@link MAX_TIMER_MS}. */
+  readonly timer?: boolean;
+}
 
 /**
  * Validates the options, applies the defaults and reads the environment
- * (`NAT_TELEMETRY_ENDPOINT`, `NAT_TELEMETRY_DRY_RUN`, `NAT_SESSION_PREFIX`).
+ * (`NAT_TELEMETRY_ENDPOINT`, `NAT_TELEMETRY_DRY_RUN`, `NAT_SESSION_PREFIX`...).
+ * Every option is checked, whatever the consent: its type (`undefined` is
+ * the default, `null` is not), its range (each duration within a timer's
+ * range, each size able to hold one event), header names and values
+ * (RFC 9110), and the keys themselves (a misspelt one is named, with the
+ * nearest option). A value of the environment this library does not
+ * understand is never an error here (see `environmentSettings().problems`).
  *
  * @param options What the caller passed.
  * @returns The resolved options.
- * @throws {TypeError} When an option has the wrong type.
+ * @throws {TypeError} When an option has the wrong type, is not an option, or is a bad header.
  * @throws {RangeError} When a number is out of range.
  * @example
  * ```ts
@@ -173,17 +263,29 @@ type Check = "positive" | "non-negative" | "positive integer" | "non-negative in
  * ```
  */
 export function resolveOptions(options: NATTelemetryHandlerOptions = {}): ResolvedOptions {
-  if (typeof options !== "object" || options === null) {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError(`Cannot create handler: options must be an object, got ${describe(options)}`);
   }
-  const number = (name: keyof NATTelemetryHandlerOptions, fallback: number, check: Check): number => {
-    const value = options[name] ?? fallback;
-    const integer = check.endsWith("integer");
-    const expected = `Cannot create handler: '${name}' must be a ${integer ? check : `${check} number`}`;
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(OPTION_NAMES, key)) {
+      const nearest = closestName(key, Object.keys(OPTION_NAMES));
+      throw new TypeError(`Cannot create handler: '${key}' is not an option (did you mean '${nearest}'?)`);
+    }
+  }
+  const number = (name: keyof NATTelemetryHandlerOptions, fallback: number, rule: NumberRule): number => {
+    const value = options[name] === undefined ? fallback : options[name];
+    const kind = rule.integer ? `${rule.sign} integer` : `${rule.sign} number`;
+    const expected = `Cannot create handler: '${name}' must be a ${kind}`;
     if (typeof value !== "number" || Number.isNaN(value)) throw new TypeError(`${expected}, got ${describe(value)}`);
-    const ok = (check.startsWith("positive") ? value > 0 : value >= 0) &&
-      (integer ? Number.isSafeInteger(value) : Number.isFinite(value));
+    const ok = (rule.sign === "positive" ? value > 0 : value >= 0) &&
+      (rule.integer ? Number.isSafeInteger(value) : Number.isFinite(value));
     if (!ok) throw new RangeError(`${expected}, got ${value}`);
+    if (rule.timer && value * 1000 > MAX_TIMER_MS) {
+      throw new RangeError(
+        `Cannot create handler: '${name}' must be at most ${MAX_TIMER_MS / 1000} seconds ` +
+          `(the longest a timer can wait), got ${value}`,
+      );
+    }
     return value;
   };
   const optional = <T>(
@@ -191,16 +293,19 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     type: "string" | "function" | "boolean",
     fallback: T,
   ): T => {
-    const value = options[name] ?? fallback;
+    const value = options[name] === undefined ? fallback : options[name];
     // deno-lint-ignore valid-typeof
     if (typeof value !== type) {
       throw new TypeError(`Cannot create handler: '${name}' must be a ${type}, got ${describe(value)}`);
     }
     return value as T;
   };
-  const requestTimeoutSeconds = number("requestTimeoutSeconds", DEFAULT_REQUEST_TIMEOUT_SECONDS, "positive");
-  const backoffInitialSeconds = number("backoffInitialSeconds", 1, "non-negative");
-  const backoffMaxSeconds = number("backoffMaxSeconds", 60, "non-negative");
+  const seconds = { sign: "positive", timer: true } as const;
+  const secondsOrZero = { sign: "non-negative", timer: true } as const;
+  const count = { sign: "positive", integer: true } as const;
+  const requestTimeoutSeconds = number("requestTimeoutSeconds", DEFAULT_REQUEST_TIMEOUT_SECONDS, seconds);
+  const backoffInitialSeconds = number("backoffInitialSeconds", 1, secondsOrZero);
+  const backoffMaxSeconds = number("backoffMaxSeconds", 60, secondsOrZero);
   if (backoffMaxSeconds < backoffInitialSeconds) {
     throw new RangeError(
       `Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${backoffInitialSeconds}), got ${backoffMaxSeconds}`,
@@ -210,18 +315,41 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   const format = resolveFormat(options.format, settings.format);
   const sourceClientVersion = optional("sourceClientVersion", "string", CLIENT_VERSION);
   const resource = { ...settings.otlpResource, ...stringRecord("resource", options.resource) };
+  const sessionId = settings.sessionPrefix + optional("sessionId", "string", "undefined");
+  const wireFormat = format === "otlp"
+    ? otlpFormat({
+      serviceName: resource["service.name"] ?? DEFAULT_SERVICE_NAME,
+      serviceVersion: sourceClientVersion,
+      resourceAttributes: resource,
+    })
+    : natFormat(sourceClientVersion);
+  const smallest = smallestEvent(wireFormat, sessionId);
+  const maxEventBytes = number("maxEventBytes", 32_768, count);
+  if (maxEventBytes < smallest.eventBytes) {
+    throw new RangeError(
+      `Cannot create handler: 'maxEventBytes' must be at least ${smallest.eventBytes} (the smallest event), ` +
+        `got ${maxEventBytes}`,
+    );
+  }
+  const maxBatchBytes = number("maxBatchBytes", 500_000, count);
+  if (maxBatchBytes < smallest.batchBytes) {
+    throw new RangeError(
+      `Cannot create handler: 'maxBatchBytes' must be at least ${smallest.batchBytes} ` +
+        `(one ${format} envelope holding the smallest event), got ${maxBatchBytes}`,
+    );
+  }
   return {
-    flushIntervalMs: number("flushIntervalSeconds", DEFAULT_FLUSH_INTERVAL_SECONDS, "positive") * 1000,
-    maxQueueSize: number("maxQueueSize", DEFAULT_MAX_QUEUE_SIZE, "positive integer"),
-    maxRetries: number("maxRetries", DEFAULT_MAX_RETRIES, "non-negative integer"),
+    flushIntervalMs: number("flushIntervalSeconds", DEFAULT_FLUSH_INTERVAL_SECONDS, seconds) * 1000,
+    maxQueueSize: number("maxQueueSize", DEFAULT_MAX_QUEUE_SIZE, count),
+    maxRetries: number("maxRetries", DEFAULT_MAX_RETRIES, { sign: "non-negative", integer: true }),
     requestTimeoutMs: requestTimeoutSeconds * 1000,
-    exitTimeoutMs: number("exitTimeoutSeconds", requestTimeoutSeconds, "non-negative") * 1000,
+    exitTimeoutMs: number("exitTimeoutSeconds", requestTimeoutSeconds, secondsOrZero) * 1000,
     backoff: { initialMs: backoffInitialSeconds * 1000, maxMs: backoffMaxSeconds * 1000 },
-    maxBufferedEvents: number("maxBufferedEvents", 1000, "positive integer"),
-    maxEventBytes: number("maxEventBytes", 32_768, "positive integer"),
-    maxBatchBytes: number("maxBatchBytes", 500_000, "positive integer"),
+    maxBufferedEvents: number("maxBufferedEvents", 1000, count),
+    maxEventBytes,
+    maxBatchBytes,
     sourceClientVersion,
-    sessionId: settings.sessionPrefix + optional("sessionId", "string", "undefined"),
+    sessionId,
     sink: resolveSink(
       options.endpoint,
       settings.endpoint ?? (format === "otlp" ? settings.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT : undefined),
@@ -229,27 +357,37 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     ),
     spoolDir: resolveSpoolDir(options.spoolDir, settings.spoolDir),
     spoolLimits: {
-      maxEvents: number("spoolMaxEvents", 1000, "positive integer"),
-      maxBytes: number("spoolMaxBytes", 1_048_576, "positive integer"),
-      maxAgeMs: number("spoolMaxAgeDays", 7, "positive") * 86_400_000,
+      maxEvents: number("spoolMaxEvents", 1000, count),
+      maxBytes: number("spoolMaxBytes", 1_048_576, count),
+      maxAgeMs: number("spoolMaxAgeDays", 7, { sign: "positive" }) * 86_400_000,
     },
     captureInterrupts: resolveInterrupts(options.captureInterrupts),
     handOff: resolveHandOff(options.handOff === undefined ? undefined : optional("handOff", "boolean", true), settings),
     customFetch: options.fetch !== undefined,
-    format: format === "otlp"
-      ? otlpFormat({
-        serviceName: resource["service.name"] ?? DEFAULT_SERVICE_NAME,
-        serviceVersion: sourceClientVersion,
-        resourceAttributes: resource,
-      })
-      : natFormat(sourceClientVersion),
-    headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...stringRecord("headers", options.headers) },
+    format: wireFormat,
+    headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...requestHeaders(options.headers) },
     // globalThis.fetch is looked up at delivery time: under Node.js, touching it loads undici.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional("logger", "function", () => {}),
     clock: optional("clock", "function", Date.now),
     random: optional("random", "function", Math.random),
   };
+}
+
+/** What the smallest event takes: on its own (as `maxEventBytes` counts it), and in a batch of its own. */
+function smallestEvent(format: WireFormat, sessionId: string): { eventBytes: number; batchBytes: number } {
+  const event = {
+    json: SMALLEST_EVENT_JSON,
+    bytes: utf8Length(SMALLEST_EVENT_JSON),
+    schemaVersion: DEFAULT_SCHEMA_VERSION,
+    sessionId,
+    timestamp: 0,
+    retries: 0,
+    notBefore: 0,
+  };
+  // In a batch, an event may take more than its own JSON (an OTLP log record wraps it).
+  const inBatch = Math.max(event.bytes, format.eventBytes(event));
+  return { eventBytes: event.bytes, batchBytes: format.emptyBytes(event) + SCHEMA_VERSION_SLACK_BYTES + inBatch };
 }
 
 /**
@@ -271,12 +409,22 @@ function resolveSink(option: unknown, fromEnv: string | undefined, dryRun: boole
   return { kind: "http", url: endpoint };
 }
 
+/**
+ * The spool directory: `false` keeps none; a path must be absolute (a relative one would move with the working
+ * directory, so later runs, started elsewhere, would never find what this one spooled).
+ */
 function resolveSpoolDir(option: unknown, fromEnv: string | undefined): string | undefined {
   if (option === false) return undefined;
   if (option === undefined) return fromEnv;
   if (typeof option !== "string" || option === "") {
     throw new TypeError(
       `Cannot create handler: 'spoolDir' must be a non-empty string or false, got ${describe(option)}`,
+    );
+  }
+  if (!isAbsolutePath(option, runtimeInfo().os)) {
+    throw new TypeError(
+      `Cannot create handler: 'spoolDir' must be an absolute path (a relative one moves with the working ` +
+        `directory), got ${describe(option)}`,
     );
   }
   return option;
@@ -300,6 +448,25 @@ function stringRecord(name: string, option: unknown): Record<string, string> {
   return { ...option as Record<string, string> };
 }
 
+/** The `headers` option, each name an RFC 9110 token and each value a field value (never echoed: it may be a key). */
+function requestHeaders(option: unknown): Record<string, string> {
+  const headers = stringRecord("headers", option);
+  for (const [name, value] of Object.entries(headers)) {
+    if (!isHeaderName(name)) {
+      throw new TypeError(
+        `Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${describe(name)}`,
+      );
+    }
+    if (!isHeaderValue(value)) {
+      throw new TypeError(
+        `Cannot create handler: 'headers' must have header values (RFC 9110: no CR, LF, NUL or other control ` +
+          `character, no leading or trailing space), got a bad value for ${describe(name)}`,
+      );
+    }
+  }
+  return headers;
+}
+
 function resolveHandOff(option: boolean | undefined, settings: EnvironmentSettings): ResolvedOptions["handOff"] {
   if (option !== undefined) return { enabled: option, source: "handOff option" };
   if (settings.handOff !== "auto") return { enabled: settings.handOff, source: "NAT_TELEMETRY_HANDOFF" };
@@ -313,13 +480,4 @@ function resolveInterrupts(option: unknown): false | ((signal: InterruptSignal) 
   throw new TypeError(
     `Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${describe(option)}`,
   );
-}
-
-function isEndpoint(value: string): boolean {
-  if (value === "" || value === "stdout") return true;
-  try {
-    return ["http:", "https:"].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
 }

@@ -194,9 +194,10 @@ function rejectedRecords(body: string | undefined): number {
 /**
  * Reads an `OTEL_EXPORTER_OTLP_HEADERS`-style list (`key=value,key2=value2`,
  * percent-encoded, as the specification defines it; also
- * `OTEL_RESOURCE_ATTRIBUTES`). Entries that cannot be read are skipped.
+ * `OTEL_RESOURCE_ATTRIBUTES`). Entries that cannot be read are skipped; blank ones (`a=1,,b=2`) are ignored.
  *
  * @param text The variable's value.
+ * @param onSkip Told about each entry skipped, by position (never its value, which may be a secret).
  * @returns The pairs.
  * @example
  * ```ts
@@ -204,17 +205,23 @@ function rejectedRecords(body: string | undefined): number {
  * parseOtelList("api-key=a%20b, x=1,bad"); // { "api-key": "a b", x: "1" }
  * ```
  */
-export function parseOtelList(text: string | undefined): Record<string, string> {
+export function parseOtelList(text: string | undefined, onSkip?: (entry: string) => void): Record<string, string> {
   const pairs: Record<string, string> = {};
-  for (const entry of (text ?? "").split(",")) {
+  for (const [index, entry] of (text ?? "").split(",").entries()) {
+    if (entry.trim() === "") continue;
     const equals = entry.indexOf("=");
-    if (equals <= 0) continue;
+    const skip = (why: string) => onSkip?.(`entry ${index + 1} ${why}`);
+    if (equals < 0 || entry.slice(0, equals).trim() === "") {
+      skip("is not key=value");
+      continue;
+    }
     try {
       const key = decodeURIComponent(entry.slice(0, equals).trim());
       const value = decodeURIComponent(entry.slice(equals + 1).trim());
       if (key !== "") pairs[key] = value;
+      else skip("has an empty key");
     } catch {
-      // A bad percent-encoding: that entry is skipped.
+      skip("has a bad percent-encoding");
     }
   }
   return pairs;

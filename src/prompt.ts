@@ -1,13 +1,15 @@
 /**
  * The first-run question: asked once, only on an interactive terminal, on
  * standard error, in plain words about what is and is not collected. Enter
- * means yes; `n` means no; Ctrl-C or the end of input mean no. The answer is
+ * means yes; `n` and the end of input (Ctrl-D) mean no. The answer is
  * recorded in the consent file the Python tool shares and takes effect at once.
+ * Ctrl-C is no answer: nothing is recorded, and the program ends as Ctrl-C
+ * would end it (as the Python tool's `KeyboardInterrupt` does).
  *
  * @module
  */
 import { type ConsentState, effectiveConsent, recordConsent, setTelemetryEnabled } from "./consent.ts";
-import { host } from "./runtime/mod.ts";
+import { host, interruptSelf } from "./runtime/mod.ts";
 
 /**
  * Everything collected under prompt version "1.0" by either tool that shares
@@ -51,11 +53,13 @@ interface LineState {
   text: string;
   /** `undefined` while typing; the answer line, or `null` for Ctrl-C / end of input. */
   result?: string | null;
+  /** Set when the line ended with Ctrl-C. */
+  interrupted?: boolean;
 }
 
 /**
  * Feeds raw keystrokes to a one-line editor: printable characters are added,
- * Backspace removes one, Enter finishes, Ctrl-C and Ctrl-D cancel.
+ * Backspace removes one, Enter finishes, Ctrl-C and Ctrl-D cancel (Ctrl-C also sets `interrupted`).
  *
  * @param state The line so far; updated in place.
  * @param bytes The keystrokes.
@@ -73,7 +77,8 @@ export function editLine(state: LineState, bytes: Uint8Array): string {
     if (state.result !== undefined) break;
     if (byte === 3 || byte === 4) {
       state.result = null;
-      echo += "\n";
+      if (byte === 3) state.interrupted = true;
+      echo += byte === 3 ? "^C\n" : "\n";
     } else if (byte === 13 || byte === 10) {
       state.result = state.text;
       echo += "\n";
@@ -111,7 +116,10 @@ export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
  * Asks for consent if nobody decided yet and the program runs on an
  * interactive terminal (standard input, output and error all terminals, and
  * the process in the foreground: never from a background job);
- * otherwise asks nothing. Never throws.
+ * otherwise asks nothing. Never throws. Ctrl-C at the question records
+ * nothing and ends the program as Ctrl-C would: the process dies of SIGINT
+ * (or exits 130 where it cannot signal itself); a program that listens for
+ * SIGINT gets the signal and decides, and this returns `never_asked`.
  *
  * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.
  * @example
@@ -129,6 +137,7 @@ export async function askForConsent(): Promise<ConsentState> {
   let decision: "enabled" | "disabled" | undefined;
   let state: LineState = { text: "" };
   let attempts = 0;
+  let interrupted = false;
   try {
     // readRaw switches the terminal to raw mode before it returns, so a Ctrl-C typed as soon as the
     // question shows is read as an answer, not delivered as a signal.
@@ -137,6 +146,7 @@ export async function askForConsent(): Promise<ConsentState> {
       for (const key of bytes) {
         writeStderr(editLine(state, Uint8Array.of(key)));
         if (state.result === undefined) continue;
+        if (state.interrupted) return interrupted = true;
         decision = state.result === null ? "disabled" : parseAnswer(state.result);
         if (decision !== undefined || ++attempts === 3) return true;
         writeStderr(`Please answer y or n. ${QUESTION}`);
@@ -148,6 +158,13 @@ export async function askForConsent(): Promise<ConsentState> {
     await answered;
   } catch {
     // A terminal that fails mid-question: no answer.
+  }
+  if (interrupted) {
+    // The terminal is back in its own mode: end as Ctrl-C would have ended the program, recording nothing.
+    interruptSelf();
+    // Still here: the program handles SIGINT itself. Its listener runs first; the question stays unanswered.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return "never_asked";
   }
   decision ??= "disabled";
   setTelemetryEnabled(decision === "enabled");

@@ -275,17 +275,18 @@ export class Spool {
   /**
    * Reads every spooled event without claiming anything, for inspection.
    *
-   * @returns The events of unclaimed and claimed files, oldest file first, whether each file is claimed, and
-   *   whether it is for this spool's endpoint.
+   * @returns The events of unclaimed and claimed files, oldest file first, whether each file is claimed,
+   *   whether it is for this spool's endpoint, and the {@link spoolKey} of the endpoint it is for (`undefined`
+   *   for files of older versions).
    */
-  peek(): { claimed: boolean; ours: boolean; events: SpooledEvent[] }[] {
+  peek(): { claimed: boolean; ours: boolean; key: string | undefined; events: SpooledEvent[] }[] {
     return this.#list()
       .flatMap((name) => {
         const claimed = CLAIMED_FILE.exec(name);
         const entry = parseEntry(claimed ? claimed[2] : name);
         if (!entry) return [];
         const events = this.#readFile(`${this.dir}/${name}`).valid;
-        return [{ time: entry.time, claimed: claimed !== null, ours: entry.key === this.key, events }];
+        return [{ time: entry.time, claimed: claimed !== null, ours: entry.key === this.key, key: entry.key, events }];
       })
       .sort((a, b) => a.time - b.time)
       .map(({ time: _, ...file }) => file);

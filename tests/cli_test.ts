@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
@@ -24,7 +25,12 @@ test("status: off by default, and says why", async () => {
   using dir = tempDir();
   const run = await cli(dir.path, []);
   assert.equal(run.code, 0);
-  assert.equal(run.stdout, "Telemetry: disabled\nDecided by: the default: nobody has decided yet\n");
+  assert.equal(
+    run.stdout,
+    "Telemetry: disabled\nDecided by: the default: nobody has decided yet\n" +
+      "Endpoint: https://events.telemetry.data.nvidia.com/v1.1/events/json (the default)\n" +
+      `Format: nat (the default)\nSpool: ${dir.path}/spool\nAt exit: nothing is delivered (telemetry is disabled)\n`,
+  );
   const json = JSON.parse((await cli(dir.path, ["status", "--json"])).stdout);
   assert.deepEqual(json, {
     enabled: false,
@@ -32,7 +38,113 @@ test("status: off by default, and says why", async () => {
     consentFile: `${dir.path}/telemetry.toml`,
     fileState: "never_asked",
     overriddenByEnvironment: false,
+    endpoint: "https://events.telemetry.data.nvidia.com/v1.1/events/json",
+    endpointSource: "the default",
+    format: "nat",
+    formatSource: "the default",
+    spoolDir: `${dir.path}/spool`,
+    atExit: { handOff: false, reason: "telemetry is disabled" },
+    problems: [],
   });
+  assert.equal(existsSync(`${dir.path}/spool`), false, "status with telemetry off creates no spool directory");
+});
+
+test("status shows the settings in force: endpoint, format, spool, and whether the exit hands off and why", async () => {
+  using dir = tempDir();
+  const env = {
+    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/v1/logs",
+    NAT_TELEMETRY_FORMAT: "otlp",
+    CI: undefined,
+  };
+  const inProcess = await cli(dir.path, ["status"], { ...env, NAT_TELEMETRY_HANDOFF: "0" });
+  assert.equal(
+    inProcess.stdout,
+    "Telemetry: enabled\nDecided by: the NAT_TELEMETRY_ENABLED environment variable\n" +
+      "Endpoint: http://127.0.0.1:9/v1/logs (NAT_TELEMETRY_ENDPOINT)\nFormat: otlp (NAT_TELEMETRY_FORMAT)\n" +
+      `Spool: ${dir.path}/spool\nAt exit: events are delivered in process (the hand-off is off (NAT_TELEMETRY_HANDOFF))\n`,
+  );
+  const handOff = JSON.parse(
+    (await cli(dir.path, ["status", "--json"], { ...env, NAT_TELEMETRY_HANDOFF: undefined })).stdout,
+  );
+  assert.deepEqual(handOff.atExit, { handOff: true });
+  assert.match(
+    (await cli(dir.path, ["status"], { ...env, NAT_TELEMETRY_HANDOFF: undefined })).stdout,
+    /\nAt exit: events are handed off to a sender process\n/,
+  );
+  const printed = JSON.parse(
+    (await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "stdout" }))
+      .stdout,
+  );
+  assert.deepEqual(
+    [printed.endpoint, printed.atExit],
+    ["stdout", { handOff: false, reason: "the hand-off is off (NAT_TELEMETRY_HANDOFF)" }],
+  );
+  const dry = JSON.parse((await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_DRY_RUN: "1" })).stdout);
+  assert.deepEqual([dry.endpoint, dry.endpointSource], [null, "nothing is sent: NAT_TELEMETRY_DRY_RUN"]);
+  const secret = JSON.parse(
+    (await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_ENDPOINT: "https://user:hunter2@example.com/e" }))
+      .stdout,
+  );
+  assert.equal(secret.endpoint, "https://user:***@example.com/e", "a password in the URL is not printed");
+});
+
+test("status names every value of the environment it does not understand, one line each; --json carries them", async () => {
+  using dir = tempDir();
+  const env = {
+    NAT_TELEMETRY_ENABLED: "maybe",
+    NAT_TELEMETRY_FORMAT: "xml",
+    NAT_TELEMETRY_ENDPOINT: "ftp://x",
+    NAT_TELEMETRY_HANDOFF: "perhaps",
+    OTEL_EXPORTER_OTLP_HEADERS: "bad%20name=v",
+    NAT_TELEMETRY_SPOOL_DIR: "relative/spool",
+  };
+  const run = await cli(dir.path, ["status"], env);
+  assert.equal(run.code, 0);
+  assert.equal(run.stderr, "");
+  const problems = run.stdout.split("\n").filter((line) => line.startsWith("Problem: "));
+  assert.deepEqual(problems.map((line) => /^Problem: ([A-Z_]+)/.exec(line)?.[1]), [
+    "NAT_TELEMETRY_ENABLED",
+    "NAT_TELEMETRY_ENDPOINT",
+    "NAT_TELEMETRY_FORMAT",
+    "NAT_TELEMETRY_HANDOFF",
+    "NAT_TELEMETRY_SPOOL_DIR",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+  ]);
+  assert.match(run.stdout, /^Problem: NAT_TELEMETRY_ENABLED="maybe" is not a yes\/no value .*: read as no/m);
+  assert.match(run.stdout, /^Problem: NAT_TELEMETRY_FORMAT="xml" is not a format \(nat, otlp\)/m);
+  assert.match(run.stdout, /^Problem: NAT_TELEMETRY_ENDPOINT="ftp:\/\/x" is not an http\(s\) URL/m);
+  assert.match(
+    run.stdout,
+    /^Problem: OTEL_EXPORTER_OTLP_HEADERS: "bad name" is not a header name .*: skipped, not sent$/m,
+  );
+  assert.match(run.stdout, /^Endpoint: none \(nothing is sent: NAT_TELEMETRY_ENDPOINT is not an http\(s\) URL\)$/m);
+  assert.match(run.stdout, /^Format: nat \(the default\)$/m);
+  assert.match(run.stdout, /^Spool: none$/m);
+  const json = JSON.parse((await cli(dir.path, ["status", "--json"], env)).stdout);
+  assert.deepEqual(json.problems, problems.map((line) => line.slice("Problem: ".length)), "--json carries the same");
+  assert.deepEqual((JSON.parse((await cli(dir.path, ["status", "--json"])).stdout)).problems, []);
+});
+
+test("status says why a consent file that is not valid UTF-8 is read as disabled", async () => {
+  using dir = tempDir();
+  const decision = '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n';
+  writeFileSync(
+    `${dir.path}/telemetry.toml`,
+    Buffer.concat([Buffer.from("# caf\xe9\n", "latin1"), Buffer.from(decision)]),
+  );
+  const run = await cli(dir.path, ["status"]);
+  assert.match(run.stdout, /^Telemetry: disabled\nDecided by: the consent file /);
+  assert.match(
+    run.stdout,
+    /\nProblem: the consent file .*telemetry\.toml is not valid UTF-8 \(Python's tomllib rejects it\), so it is read as disabled\n/,
+  );
+  const json = JSON.parse((await cli(dir.path, ["status", "--json"])).stdout);
+  assert.deepEqual([json.enabled, json.fileState, json.fileProblem], [
+    false,
+    "disabled",
+    "is not valid UTF-8 (Python's tomllib rejects it)",
+  ]);
 });
 
 test("enable and disable record the decision in the shared file; status reads it back", async () => {
@@ -49,11 +161,11 @@ test("an environment variable that overrides the file gets a note", async () => 
   using dir = tempDir();
   await cli(dir.path, ["enable"]);
   const run = await cli(dir.path, ["status"], { NAT_TELEMETRY_ENABLED: "0" });
-  assert.equal(
+  assert.match(
     run.stdout,
-    "Telemetry: disabled\nDecided by: the NAT_TELEMETRY_ENABLED environment variable\n" +
-      "Note: NAT_TELEMETRY_ENABLED overrides the consent file, which says: enabled.\n",
+    /^Telemetry: disabled\nDecided by: the NAT_TELEMETRY_ENABLED environment variable\n/,
   );
+  assert.match(run.stdout, /\nNote: NAT_TELEMETRY_ENABLED overrides the consent file, which says: enabled\.\n/);
   const dnt = JSON.parse((await cli(dir.path, ["status", "--json"], { DO_NOT_TRACK: "1" })).stdout);
   assert.deepEqual([dnt.enabled, dnt.source, dnt.overriddenByEnvironment], [false, "DO_NOT_TRACK", true]);
 });
@@ -155,6 +267,55 @@ test("inspect lists spooled events and the endpoint's health; flush delivers the
     assert.deepEqual(files(`${dir.path}/spool`), []);
   } finally {
     await server.close();
+  }
+});
+
+test("inspect shows the health of every endpoint that has spooled events, named by its URL", async () => {
+  using dir = tempDir();
+  const first = await TestServer.start(() => ({ status: 503 }));
+  const second = await TestServer.start(() => ({ status: 503 }));
+  try {
+    for (const server of [first, second]) {
+      await seedSpool(dir.path, server.url());
+      // A flush that fails records the endpoint as down, in a health file named by a hash of its URL.
+      const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url() };
+      assert.equal((await cli(dir.path, ["flush"], env)).code, 1);
+    }
+    // The endpoint in force is a third one, with nothing spooled: the other two are still shown.
+    const env = { NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/third" };
+    const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
+    const shown = inspected.endpoints.map((
+      e: { endpoint: string; format: string; events: number; health: { failures: number } },
+    ) => [e.endpoint, e.format, e.events, e.health.failures]);
+    assert.deepEqual(shown.sort(), [[first.url(), "nat", 1, 1], [second.url(), "nat", 1, 1]].sort());
+    const text = (await cli(dir.path, ["inspect"], env)).stdout;
+    for (const server of [first, second]) {
+      assert.match(
+        text,
+        new RegExp(`\\n  ${server.url()} \\(nat\\): 1 spooled event\\(s\\); down after 1 failure\\(s\\)`),
+      );
+    }
+    // Health files of an older version name no URL: events whose endpoint no file names say so.
+    for (const name of files(`${dir.path}/spool`).filter((name) => name.startsWith("health-"))) {
+      const { failures, notBefore } = JSON.parse(readFileSync(`${dir.path}/spool/${name}`, "utf8"));
+      writeFileSync(`${dir.path}/spool/${name}`, JSON.stringify({ failures, notBefore }));
+    }
+    const old = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
+    assert.deepEqual(
+      old.endpoints.map((e: { endpoint: null; events: number; health: string }) => [e.endpoint, e.events, e.health]),
+      [
+        [null, 1, "unknown"],
+        [null, 1, "unknown"],
+      ],
+    );
+    const own = JSON.parse(
+      (await cli(dir.path, ["inspect", "--json"], { NAT_TELEMETRY_ENDPOINT: first.url() })).stdout,
+    );
+    const firstReport = own.endpoints.find((e: { endpoint: string }) => e.endpoint === first.url());
+    assert.equal(firstReport.health.failures, 1, "the endpoint in force is known by its URL's hash");
+  } finally {
+    await first.close();
+    await second.close();
   }
 });
 

@@ -6,9 +6,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import process from "node:process";
-import { trackCommand } from "../mod.ts";
+import { setTelemetryEnabled, trackCommand, type TrackCommandOptions } from "../mod.ts";
+import { telemetryCommand } from "../src/cli.ts";
 import { runChild, startChild } from "./helpers/child.ts";
 import { TestServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -81,17 +82,36 @@ test("a program's own error class is reported only as Error", async () => {
   });
 });
 
-test("a registered subcommand is reported; the opt-out command itself is not", async () => {
+test("the CLI's own telemetry command records the decision, and is itself never reported", async () => {
   await withServer(async (server, dir) => {
-    await cli(dir, server, ["telemetry", "on"], { NAT_TELEMETRY_ENABLED: undefined });
-    const on = await cli(dir, server, ["greet"], { NAT_TELEMETRY_ENABLED: undefined });
-    assert.equal(on.code, 0);
-    const off = await cli(dir, server, ["telemetry", "off"], { NAT_TELEMETRY_ENABLED: undefined });
-    assert.equal(off.stdout, "telemetry off\n");
-    await cli(dir, server, ["greet"], { NAT_TELEMETRY_ENABLED: undefined });
+    const env = { NAT_TELEMETRY_ENABLED: undefined };
+    const on = await cli(dir, server, ["telemetry", "enable"], env);
+    assert.deepEqual([on.code, on.stdout], [0, `Telemetry enabled: saved to ${dir}/telemetry.toml.\n`]);
+    assert.equal((await cli(dir, server, ["greet"], env)).code, 0);
+    const off = await cli(dir, server, ["telemetry", "disable"], env);
+    assert.deepEqual([off.code, off.stdout], [0, `Telemetry disabled: saved to ${dir}/telemetry.toml.\n`]);
+    await cli(dir, server, ["greet"], env);
     const reported = server.events().map((event) => [event.parameters.command, event.parameters.subcommand]);
     assert.deepEqual(reported, [["greet", "undefined"]], "only the run between opt-in and opt-out");
     assert.match(readFileSync(`${dir}/telemetry.toml`, "utf8"), /consent = "disabled"/);
+  });
+});
+
+test("the CLI's users get status, enable and disable under the CLI's own name", async () => {
+  await withServer(async (server, dir) => {
+    const env = { NAT_TELEMETRY_ENABLED: undefined };
+    const help = await cli(dir, server, ["telemetry", "--help"], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: example-cli telemetry \[status\|enable\|disable\]/);
+    assert.doesNotMatch(help.stdout, /nat-telemetry/, "end users do not have nat-telemetry");
+    const status = await cli(dir, server, ["telemetry"], env);
+    assert.match(status.stdout, /^Telemetry: disabled\nDecided by: the default: nobody has decided yet\n/);
+    assert.match(status.stdout, /\nChange it with: example-cli telemetry enable \| disable\n/);
+    assert.equal(JSON.parse((await cli(dir, server, ["telemetry", "status", "--json"], env)).stdout).enabled, false);
+    const wrong = await cli(dir, server, ["telemetry", "off"], env);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /^example-cli telemetry: unknown command 'off'\n\nUsage: example-cli telemetry/);
+    assert.equal(server.requests.length, 0, "managing telemetry sends nothing");
   });
 });
 
@@ -119,7 +139,8 @@ test("Ctrl-C is recorded as interrupted (130), spooled, and the process dies of 
     );
     const next = await cli(dir, server, ["greet"]);
     assert.equal(next.code, 0);
-    assert.deepEqual(server.events().map((event) => event.parameters.taskStatus), ["interrupted", "success"]);
+    // Two sessions, two batches, sent side by side: in either order.
+    assert.deepEqual(server.events().map((event) => event.parameters.taskStatus).sort(), ["interrupted", "success"]);
   });
 });
 
@@ -192,4 +213,78 @@ test("10,000 trackCommand calls in one process hold no listeners, print no warni
   const { early, late } = JSON.parse(run.stdout);
   assert.deepEqual(late.listeners, early.listeners, "the listeners the library holds do not grow with calls");
   assert.ok(late.heapMB - early.heapMB < 10, `heap ${early.heapMB.toFixed(1)} MB → ${late.heapMB.toFixed(1)} MB`);
+});
+
+test("a bad option throws before main runs, whether telemetry is on or off", async () => {
+  const cases: [unknown, ErrorConstructor, RegExp][] = [
+    [
+      { command: "x", handler: { maxRetries: -1 } },
+      RangeError,
+      /^Cannot create handler: 'maxRetries' must be a non-negative integer, got -1$/,
+    ],
+    [
+      { command: "x", handler: { endpiont: "http://x" } },
+      TypeError,
+      /'endpiont' is not an option \(did you mean 'endpoint'\?\)/,
+    ],
+    [
+      { command: "x", subcommands: "hello" },
+      TypeError,
+      /^Cannot track command: 'subcommands' must be an array of strings, got "hello"$/,
+    ],
+    [{ command: "x", subcommands: ["a", 1] }, TypeError, /'subcommands' must be an array of strings/],
+    [{ command: "x", subcommand: 7 }, TypeError, /'subcommand' must be a string, got 7/],
+    [{ command: "x", errorClasses: Error }, TypeError, /'errorClasses' must be an array of classes/],
+    [{ command: "x", nemoSource: "nope" }, TypeError, /'nemoSource' must be one of inference, .*, got "nope"/],
+    [{ command: "x", askConsent: "no" }, TypeError, /'askConsent' must be a boolean, got "no"/],
+    [{ command: "x", handler: [] }, TypeError, /'handler' must be an object of handler options, got an array/],
+    [{ comand: "x" }, TypeError, /'comand' is not an option \(did you mean 'command'\?\)/],
+  ];
+  try {
+    for (const enabled of [false, true]) {
+      setTelemetryEnabled(enabled);
+      for (const [options, type, message] of cases) {
+        let ran = false;
+        await assert.rejects(
+          trackCommand({ askConsent: false, ...options as TrackCommandOptions }, () => {
+            ran = true;
+          }),
+          (error: Error) => error instanceof type && message.test(error.message),
+          `${JSON.stringify(options)} with telemetry ${enabled ? "on" : "off"}`,
+        );
+        assert.equal(ran, false, "main never ran");
+      }
+    }
+  } finally {
+    setTelemetryEnabled(false);
+  }
+});
+
+test("the exit code recorded is the one the process exits with (POSIX: modulo 256)", {
+  skip: process.platform === "win32" && "POSIX exit statuses",
+}, async () => {
+  await withServer(async (server, dir) => {
+    for (const [mode, code] of [["return", 256], ["return", -1], ["return", 300], ["exit", 256], ["exit", 257]]) {
+      const run = await runChild("track_child.ts", {
+        args: [mode as string, String(code)],
+        env: {
+          NAT_TELEMETRY_ENABLED: "1",
+          NAT_TELEMETRY_ENDPOINT: server.url(),
+          NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+        },
+      });
+      const recorded = [...server.events(), ...spooled(`${dir}/spool`).map((line) => line.event)].at(-1);
+      assert.ok(recorded, `${mode} ${code}: an event`);
+      const { taskStatus, exitCode } = recorded.parameters;
+      assert.equal(exitCode, run.code, `${mode} ${code}: recorded ${exitCode}, the process exited ${run.code}`);
+      assert.equal(taskStatus, run.code === 0 ? "success" : "failure", `${mode} ${code}`);
+      rmSync(`${dir}/spool`, { recursive: true, force: true });
+      server.requests.length = 0;
+    }
+  });
+});
+
+test("telemetryCommand needs the command's name", () => {
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => telemetryCommand([], {} as any), /^TypeError: Cannot run telemetry command: 'name' must be/);
 });

@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import process from "node:process";
 import { readFileSync } from "node:fs";
 import { CLIENT_VERSION } from "../mod.ts";
-import { defaultSpoolDir, parseFlag } from "../src/config.ts";
+import { defaultSpoolDir, environmentSettings, parseFlag } from "../src/config.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { pythonJsonDumps } from "../src/python_json.ts";
 import { pythonMachineName } from "../src/runtime/info.ts";
@@ -193,4 +194,108 @@ test("under Deno without --allow-env, telemetry is quietly off: no prompt, no er
   assert.equal(result.code, 0, result.stderr);
   assert.equal(JSON.parse(result.stdout).enabled, false);
   assert.equal(result.stderr, "");
+});
+
+/** Every variable the settings read, unset, so that the machine's own environment does not leak into a test. */
+const SETTINGS_VARIABLES = [
+  "NAT_TELEMETRY_ENABLED",
+  "NAT_TELEMETRY_ENDPOINT",
+  "NAT_TELEMETRY_DRY_RUN",
+  "NAT_TELEMETRY_FORMAT",
+  "NAT_TELEMETRY_HANDOFF",
+  "NAT_TELEMETRY_SPOOL_DIR",
+  "NAT_SESSION_PREFIX",
+  "XDG_STATE_HOME",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+  "OTEL_RESOURCE_ATTRIBUTES",
+];
+
+/** The settings read with these variables set (and the others of {@link SETTINGS_VARIABLES} unset). */
+function settingsWith(vars: Record<string, string>): ReturnType<typeof environmentSettings> {
+  const all = { ...Object.fromEntries(SETTINGS_VARIABLES.map((name) => [name, undefined])), ...vars };
+  const saved = Object.fromEntries(Object.keys(all).map((key) => [key, process.env[key]]));
+  const apply = (values: Record<string, string | undefined>) => {
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+  apply(all);
+  try {
+    return environmentSettings();
+  } finally {
+    apply(saved);
+  }
+}
+
+test("values the environment sets that are not understood are listed as problems, one line each, and break nothing", () => {
+  const settings = settingsWith({
+    NAT_TELEMETRY_ENABLED: "maybe",
+    NAT_TELEMETRY_FORMAT: "xml",
+    NAT_TELEMETRY_ENDPOINT: "ftp://x",
+    NAT_TELEMETRY_HANDOFF: "perhaps",
+    NAT_TELEMETRY_DRY_RUN: "on",
+    NAT_TELEMETRY_SPOOL_DIR: "relative/spool",
+    OTEL_EXPORTER_OTLP_HEADERS: "bad%20name=v,x-good=ok,x-bad-value=a%0Ab,novalue,=empty",
+    HOME: "/home/ada",
+  });
+  assert.deepEqual(settings.problems, [
+    'NAT_TELEMETRY_ENABLED="maybe" is not a yes/no value (1, true, yes / 0, false, no): read as no, ' +
+    "so telemetry is off and nothing is asked",
+    'NAT_TELEMETRY_DRY_RUN="on" is not a yes/no value (1, true, yes / 0, false, no): read as no, so events are sent',
+    'NAT_TELEMETRY_ENDPOINT="ftp://x" is not an http(s) URL, "" or "stdout": nothing is sent',
+    'NAT_TELEMETRY_FORMAT="xml" is not a format (nat, otlp): the nat envelope is sent',
+    'NAT_TELEMETRY_HANDOFF="perhaps" is not a yes/no value (1, true, yes / 0, false, no): read as no, ' +
+    "so events are delivered in process at exit",
+    'NAT_TELEMETRY_SPOOL_DIR="relative/spool" is not an absolute path: no spool is kept',
+    "OTEL_EXPORTER_OTLP_HEADERS: entry 4 is not key=value: skipped",
+    "OTEL_EXPORTER_OTLP_HEADERS: entry 5 is not key=value: skipped",
+    'OTEL_EXPORTER_OTLP_HEADERS: "bad name" is not a header name (an RFC 9110 token): skipped, not sent',
+    'OTEL_EXPORTER_OTLP_HEADERS: the value of "x-bad-value" is not a header value (RFC 9110: no control ' +
+    "characters, no leading or trailing space): skipped, not sent",
+  ]);
+  for (const problem of settings.problems) assert.doesNotMatch(problem, /\n/, "one line each");
+  assert.doesNotMatch(settings.problems.join("\n"), /a\nb|=v\b/, "header values are never repeated");
+  assert.deepEqual(settings.otlpHeaders, { "x-good": "ok" }, "only valid headers are kept");
+  assert.equal(settings.spoolDir, undefined, "a relative spool directory means no spool");
+  assert.deepEqual([settings.dryRun, settings.handOff, settings.format], [false, false, "xml"], "read as documented");
+});
+
+test("values that are understood are no problem", () => {
+  const understood: Record<string, string>[] = [
+    { NAT_TELEMETRY_ENABLED: "0", NAT_TELEMETRY_HANDOFF: "off", NAT_TELEMETRY_DRY_RUN: "" },
+    { NAT_TELEMETRY_ENABLED: " Yes ", NAT_TELEMETRY_HANDOFF: "TRUE", NAT_TELEMETRY_DRY_RUN: "no" },
+    { NAT_TELEMETRY_FORMAT: " OTLP ", NAT_TELEMETRY_ENDPOINT: "stdout", OTEL_EXPORTER_OTLP_HEADERS: "a=1,,b=2," },
+    { NAT_TELEMETRY_ENDPOINT: "", NAT_TELEMETRY_SPOOL_DIR: "", XDG_STATE_HOME: "/state" },
+    { NAT_TELEMETRY_ENDPOINT: "https://example.com/events", NAT_TELEMETRY_SPOOL_DIR: "/var/spool/x" },
+  ];
+  for (const vars of understood) {
+    assert.deepEqual(settingsWith(vars).problems, [], JSON.stringify(vars));
+  }
+  const relativeState = settingsWith({ XDG_STATE_HOME: "state", HOME: "/home/ada" });
+  assert.equal(relativeState.spoolDir, "/home/ada/.local/state/nat/telemetry", "a relative XDG_STATE_HOME is ignored");
+  assert.match(relativeState.problems.join("\n"), /^XDG_STATE_HOME="state" is not an absolute path: ignored/);
+});
+
+test("an OTEL_EXPORTER_OTLP_HEADERS entry that is not a valid header is skipped, not sent; delivery goes on", async () => {
+  const server = await TestServer.start();
+  try {
+    const result = await settings({
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_FORMAT: "otlp",
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      OTEL_EXPORTER_OTLP_HEADERS: "bad%20name=v,x-good=ok,x-crlf=a%0D%0AInjected:%201",
+    });
+    assert.equal(result.stats.sent, 1, `delivered: ${JSON.stringify(result.stats)}`);
+    const [request] = server.requests;
+    assert.equal(request.headers["x-good"], "ok");
+    assert.equal(request.headers["injected"], undefined);
+    assert.equal(request.headers["x-crlf"], undefined);
+    assert.ok(!Object.keys(request.headers).some((name) => name.includes("bad")), "the bad name is not sent");
+  } finally {
+    await server.close();
+  }
 });

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { effectiveConsent, PROMPT_VERSION, recordConsent } from "../mod.ts";
 import { decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
@@ -225,4 +226,26 @@ test("mutated consent files read as tomllib reads them: same validity, same deci
       : [{ text, ours, tomllib: expected[i] }];
   });
   assert.deepEqual(mismatches.slice(0, 5), []);
+});
+
+test("a consent file that is not valid UTF-8 reads as disabled, with the reason (Python's tomllib rejects it)", () => {
+  using dir = tempDir();
+  const decision = '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n';
+  const latin1 = `${dir.path}/latin1.toml`;
+  writeFileSync(latin1, Buffer.concat([Buffer.from("# caf\xe9\n", "latin1"), Buffer.from(decision)]));
+  assert.equal(readConsentFile(latin1), "disabled", "fail closed");
+  const utf8 = `${dir.path}/utf8.toml`;
+  writeFileSync(utf8, `# café\n${decision}`);
+  assert.equal(readConsentFile(utf8), "enabled", "the same file in UTF-8 reads as its decision");
+  let consent: ReturnType<typeof effectiveConsent> | undefined;
+  withEnv({ NAT_TELEMETRY_CONSENT_FILE: latin1, NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined }, () => {
+    consent = effectiveConsent();
+  });
+  assert.deepEqual([consent!.enabled, consent!.source, consent!.fileState], [false, "file", "disabled"]);
+  assert.equal(consent!.fileProblem, "is not valid UTF-8 (Python's tomllib rejects it)");
+  if (canRun("python3", "-c", "import tomllib")) {
+    const script = "import sys, tomllib\ntry:\n  tomllib.load(open(sys.argv[1], 'rb')); print('read')\n" +
+      "except Exception as e:\n  print(type(e).__name__)";
+    assert.equal(execFileSync("python3", ["-c", script, latin1], { encoding: "utf8" }).trim(), "UnicodeDecodeError");
+  }
 });

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, writeFileSync } from "node:fs";
-import { CIRCUIT_BACKOFF, EndpointHealth } from "../src/health.ts";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { CIRCUIT_BACKOFF, EndpointHealth, recordedHealth } from "../src/health.ts";
+import { shortHash } from "../src/hash.ts";
 import { host } from "../src/runtime/mod.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
@@ -70,4 +71,24 @@ test("a corrupt health file reads as healthy; endpoints do not share state", () 
   assert.equal(other.isOpen(), false);
   writeFileSync(h.path, "{not json");
   assert.equal(health(dir.path, clock).isOpen(), false);
+});
+
+test("a health file names its endpoint's URL, and files of older versions without it still read", () => {
+  using dir = tempDir();
+  const clock = { now: 1_000_000 };
+  health(dir.path, clock).recordFailure();
+  const name = `health-${shortHash(endpoint)}.json`;
+  assert.equal(JSON.parse(readFileSync(`${dir.path}/${name}`, "utf8")).endpoint, endpoint);
+  assert.deepEqual(recordedHealth(fs, dir.path, clock.now).map((entry) => [entry.endpoint, entry.hash]), [
+    [endpoint, shortHash(endpoint)],
+  ]);
+  // As an older version wrote it: no URL.
+  writeFileSync(`${dir.path}/${name}`, JSON.stringify({ failures: 2, notBefore: clock.now + 60_000 }));
+  assert.deepEqual(health(dir.path, clock).state, { failures: 2, notBefore: clock.now + 60_000 });
+  const [old] = recordedHealth(fs, dir.path, clock.now);
+  assert.deepEqual([old.endpoint, old.hash, old.state.failures], [undefined, shortHash(endpoint), 2]);
+  // A URL too long to keep the file readable is left out; the state is what matters.
+  const long = `https://example.com/${"x".repeat(5000)}`;
+  new EndpointHealth(fs, dir.path, long, () => clock.now, () => 0.5).recordFailure();
+  assert.equal(new EndpointHealth(fs, dir.path, long, () => clock.now, () => 0.5).state?.failures, 1);
 });

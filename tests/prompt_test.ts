@@ -23,8 +23,9 @@ function onTerminal(
   keys: string,
   env: Record<string, string> = {},
   background = false,
+  fixtureCommand = runtimeCommand(fixturePath("prompt_child.ts")),
 ): Promise<string> {
-  const fixture = runtimeCommand(fixturePath("prompt_child.ts")).map((part) => `'${part}'`).join(" ");
+  const fixture = fixtureCommand.map((part) => `'${part}'`).join(" ");
   const command = background ? `set -m; ${fixture} & wait` : fixture;
   const childEnv: Record<string, string> = { ...process.env as Record<string, string>, ...env };
   for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) if (!(key in env)) delete childEnv[key];
@@ -118,9 +119,10 @@ test("the line editor: characters, backspace, Enter, Ctrl-C and Ctrl-D", () => {
   assert.equal(editLine(typed, keys("nx\x7fo\r")), "nx\b \bo\n");
   assert.equal(typed.result, "no");
   for (const cancel of ["\x03", "\x04"]) {
-    const state: { text: string; result?: string | null } = { text: "" };
+    const state: { text: string; result?: string | null; interrupted?: boolean } = { text: "" };
     editLine(state, keys(`y${cancel}`));
     assert.equal(state.result, null);
+    assert.equal(state.interrupted, cancel === "\x03" ? true : undefined, "only Ctrl-C is an interrupt");
   }
   assert.deepEqual(["", "y", "YES", "n", " no ", "maybe"].map(parseAnswer), [
     "enabled",
@@ -149,13 +151,36 @@ test("on a terminal, n means no", { skip }, async () => {
   assert.equal(recorded(file), "disabled");
 });
 
-test("Ctrl-C and end of input mean no", { skip }, async () => {
-  for (const key of ["\x03", "\x04"]) {
-    using dir = tempDir();
-    const file = `${dir.path}/telemetry.toml`;
-    assert.deepEqual(result(await onTerminal(file, key)), { state: "disabled", enabled: false });
-    assert.equal(recorded(file), "disabled");
-  }
+test("end of input (Ctrl-D) means no", { skip }, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  assert.deepEqual(result(await onTerminal(file, "\x04")), { state: "disabled", enabled: false });
+  assert.equal(recorded(file), "disabled");
+});
+
+/** How the prompt fixture ended, run under `exit_report_child.ts` on the terminal, with Ctrl-C typed at the question. */
+async function interruptedAtQuestion(consentFile: string) {
+  const prompt = runtimeCommand(fixturePath("prompt_child.ts"));
+  const screen = await onTerminal(consentFile, "\x03", {}, false, [
+    ...runtimeCommand(fixturePath("exit_report_child.ts")),
+    ...prompt,
+  ]);
+  const line = screen.split("\n").find((l) => l.startsWith("CHILD "));
+  assert.ok(line, `no report on screen:\n${screen}`);
+  return { screen, ended: JSON.parse(line.slice("CHILD ".length)) as { code: number | null; signal: string | null } };
+}
+
+test("Ctrl-C at the question records nothing and ends the program as Ctrl-C would: it dies of SIGINT", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const { screen, ended } = await interruptedAtQuestion(file);
+  assert.match(screen, /\[Y\/n\] \^C\n/, "the question was asked, and Ctrl-C echoed");
+  assert.deepEqual(ended, { code: null, signal: "SIGINT" }, screen);
+  assert.doesNotMatch(screen, /RESULT /, "the program did not go on");
+  assert.doesNotMatch(screen, /Usage data will/, "no decision announced");
+  assert.equal(existsSync(file), false, "nothing recorded: the question is asked again next time");
 });
 
 test("an unclear answer asks again", { skip }, async () => {

@@ -4,10 +4,11 @@
  * with `fstat` after: a link, FIFO or device is refused before any `open`,
  * and a swap in between is caught by comparing device and inode. New files
  * are created with `createNew` (`O_EXCL`), which never follows a link.
+ * What is read must be UTF-8: other bytes are refused (`not_utf8`).
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded, RefusedPath } from "./guarded_files.ts";
 
 interface DenoFileInfo {
   isFile: boolean;
@@ -107,7 +108,11 @@ export function denoFiles(
       try {
         const bytes = readBounded((buffer, offset) => file.readSync(buffer.subarray(offset)), before.size, maxBytes);
         check({ ...facts(before), size: bytes.length });
-        return new TextDecoder().decode(bytes);
+        try {
+          return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+        } catch {
+          throw new RefusedPath(path, "not_utf8");
+        }
       } finally {
         file.close();
       }

@@ -82,7 +82,8 @@ export interface HostFiles {
    * @param path The file.
    * @param maxBytes The largest size accepted.
    * @returns The text, or `undefined` when there is no file.
-   * @throws {RefusedPath} When it is not a regular file, not the user's, or too large.
+   * @throws {RefusedPath} When it is not a regular file, not the user's, too large, or not valid UTF-8
+   *   (`not_utf8`: never read with replacement characters).
    */
   read(path: string, maxBytes: number): string | undefined;
   /** Creates a new file owner-only (0600) and writes UTF-8 text; fails if anything is at the path. */

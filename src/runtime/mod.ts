@@ -23,6 +23,7 @@ export type {
   SpawnCommand,
 } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
+export { interruptSelf } from "./interrupt.ts";
 export { SIGNAL_EXIT_STATUS } from "./host.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 

@@ -2,10 +2,12 @@
  * The file primitives of Node.js and Bun, for the guarded door: files are
  * opened with `O_NOFOLLOW | O_NONBLOCK`, so a link is refused by the kernel
  * and a FIFO cannot block, and checked with `fstat` on what was opened.
+ * What is read must be UTF-8: other bytes are refused (`not_utf8`), so that
+ * a file is never read as something it does not say.
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded, RefusedPath } from "./guarded_files.ts";
 
 interface NodeStats {
   isFile(): boolean;
@@ -71,8 +73,16 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
     for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
   };
   // Buffer, not TextEncoder/TextDecoder: their first use costs a Node.js CLI ~5 ms.
-  const { Buffer } = globalThis as unknown as {
+  const { Buffer, process } = globalThis as unknown as {
     Buffer: { from(text: string): Uint8Array; from(bytes: Uint8Array): { toString(encoding: "utf8"): string } };
+    process?: { getBuiltinModule?(name: "node:buffer"): { isUtf8?(bytes: Uint8Array): boolean } | undefined };
+  };
+  let isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
+  /** The text of UTF-8 bytes; anything else is refused (`not_utf8`), never read with replacement characters. */
+  const decode = (path: string, bytes: Uint8Array): string => {
+    isUtf8 ??= process?.getBuiltinModule?.("node:buffer")?.isUtf8 ?? fatalUtf8Check;
+    if (!isUtf8(bytes)) throw new RefusedPath(path, "not_utf8");
+    return Buffer.from(bytes).toString("utf8");
   };
   return {
     uid: windows ? undefined : uid,
@@ -100,7 +110,7 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
           maxBytes,
         );
         check({ ...opened, size: bytes.length });
-        return Buffer.from(bytes).toString("utf8");
+        return decode(path, bytes);
       } finally {
         fs.closeSync(fd);
       }
@@ -131,4 +141,14 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
     rename: (from, to) => fs.renameSync(from, to),
     remove: (path) => fs.unlinkSync(path),
   };
+}
+
+/** Where `node:buffer` has no `isUtf8` (older runtimes): the decoder that refuses what is not UTF-8. */
+function fatalUtf8Check(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,208 @@
+/**
+ * Every option of the handler, checked at construction: types, ranges with
+ * upper bounds, sizes that can hold one event, header names and values, and
+ * keys that are not options. The same whether telemetry is on or off.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import process from "node:process";
+import {
+  type EventParameters,
+  NATTelemetryHandler,
+  type NATTelemetryHandlerOptions,
+  setTelemetryEnabled,
+  TelemetryEvent,
+} from "../mod.ts";
+import { MAX_TIMER_MS } from "../src/options.ts";
+import { commandEvent } from "./helpers/events.ts";
+import { TestServer } from "./helpers/server.ts";
+import { spooled, tempDir } from "./helpers/spool_dir.ts";
+
+process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // no spool unless a test gives one: nothing reaches the home directory
+
+/** Expects `new NATTelemetryHandler(options)` to throw `type` with a message matching `message`, telemetry on and off. */
+function refused(options: unknown, type: ErrorConstructor, message: RegExp): void {
+  try {
+    for (const enabled of [false, true]) {
+      setTelemetryEnabled(enabled);
+      assert.throws(
+        () => new NATTelemetryHandler(options as NATTelemetryHandlerOptions),
+        (error: Error) => {
+          assert.ok(error instanceof type, `${describeOptions(options)}: ${type.name} expected, got ${error}`);
+          assert.match(error.message, message, describeOptions(options));
+          return true;
+        },
+      );
+    }
+  } finally {
+    setTelemetryEnabled(false);
+  }
+}
+
+function describeOptions(options: unknown): string {
+  return JSON.stringify(
+    options,
+    (_, value) => typeof value === "number" && !Number.isFinite(value) ? `${value}` : value,
+  );
+}
+
+test("every duration must fit a timer: at most 2^31 - 1 ms, so 3e6 seconds is a RangeError", () => {
+  assert.equal(MAX_TIMER_MS, 2 ** 31 - 1);
+  for (const name of ["flushIntervalSeconds", "requestTimeoutSeconds", "exitTimeoutSeconds"]) {
+    refused(
+      { [name]: 3e6 },
+      RangeError,
+      new RegExp(`^Cannot create handler: '${name}' must be at most 2147483\\.647 seconds .*, got 3000000$`),
+    );
+  }
+  refused(
+    { backoffInitialSeconds: 3e6, backoffMaxSeconds: 3e6 },
+    RangeError,
+    /'backoffInitialSeconds' must be at most/,
+  );
+  refused({ backoffMaxSeconds: 3e6 }, RangeError, /'backoffMaxSeconds' must be at most 2147483\.647 seconds/);
+  // The longest a timer can wait is accepted.
+  const longest = new NATTelemetryHandler({
+    flushIntervalSeconds: MAX_TIMER_MS / 1000,
+    requestTimeoutSeconds: MAX_TIMER_MS / 1000,
+    backoffMaxSeconds: MAX_TIMER_MS / 1000,
+    endpoint: "",
+  });
+  longest.start();
+  void longest.stop();
+});
+
+test("types: numbers, strings, booleans and functions; undefined is the default, null is not", () => {
+  refused(
+    { maxRetries: -1 },
+    RangeError,
+    /^Cannot create handler: 'maxRetries' must be a non-negative integer, got -1$/,
+  );
+  refused({ maxRetries: null }, TypeError, /'maxRetries' must be a non-negative integer, got null/);
+  refused({ maxQueueSize: "5" }, TypeError, /'maxQueueSize' must be a positive integer, got "5"/);
+  refused({ spoolMaxAgeDays: Infinity }, RangeError, /'spoolMaxAgeDays' must be a positive number, got Infinity/);
+  refused({ sessionId: null }, TypeError, /'sessionId' must be a string, got null/);
+  refused({ handOff: "yes" }, TypeError, /'handOff' must be a boolean, got "yes"/);
+  refused({ spoolDir: null }, TypeError, /'spoolDir' must be a non-empty string or false, got null/);
+  refused({ format: "xml" }, TypeError, /'format' must be "nat" or "otlp", got "xml"/);
+  refused({ headers: ["x: y"] }, TypeError, /'headers' must be an object of strings, got an array/);
+  refused({ random: 4 }, TypeError, /'random' must be a function, got 4/);
+  refused([], TypeError, /options must be an object, got an array/);
+  const defaults = new NATTelemetryHandler({ maxRetries: undefined, endpoint: undefined, spoolDir: undefined });
+  void defaults.stop();
+});
+
+test("a key that is not an option is a TypeError naming it and the nearest option", () => {
+  refused(
+    { endpiont: "https://example.com/events" },
+    TypeError,
+    /^Cannot create handler: 'endpiont' is not an option \(did you mean 'endpoint'\?\)$/,
+  );
+  refused({ maxRetry: 2 }, TypeError, /'maxRetry' is not an option \(did you mean 'maxRetries'\?\)/);
+  refused({ spool_dir: "/tmp/x" }, TypeError, /'spool_dir' is not an option \(did you mean 'spoolDir'\?\)/);
+  refused({ ENDPOINT: "https://x" }, TypeError, /'ENDPOINT' is not an option \(did you mean 'endpoint'\?\)/);
+});
+
+test("header names must be RFC 9110 tokens and values field values, or construction fails", () => {
+  refused({ headers: { "bad header": "x" } }, TypeError, /'headers' must have header names .*, got "bad header"/);
+  refused({ headers: { "x-key:": "x" } }, TypeError, /'headers' must have header names/);
+  refused({ headers: { "": "x" } }, TypeError, /'headers' must have header names/);
+  for (const value of ["a\r\nInjected: 1", "a\nb", "a\0b", "a\x7fb", " padded", "padded\t", "ü€"]) {
+    refused({ headers: { "x-key": value } }, TypeError, /'headers' must have header values .*for "x-key"$/);
+  }
+  // What is refused is never echoed: a header value may be a key.
+  assert.throws(() => new NATTelemetryHandler({ headers: { "x-key": "secret\n" } }), (error: Error) => {
+    assert.doesNotMatch(error.message, /secret/);
+    return true;
+  });
+  const fine = new NATTelemetryHandler({
+    endpoint: "",
+    headers: { "x-api-key": "abc def", "X_Odd~Name!": "", Authorization: "Bearer a/b=c\tz", "x-latin": "café" },
+  });
+  void fine.stop();
+});
+
+test("sizes must hold one event: maxBatchBytes below one envelope with the smallest event is a RangeError", async () => {
+  refused({ maxBatchBytes: 10 }, RangeError, /^Cannot create handler: 'maxBatchBytes' must be at least \d+ \(one nat/);
+  refused({ maxBatchBytes: 10, format: "otlp" }, RangeError, /'maxBatchBytes' must be at least \d+ \(one otlp/);
+  refused(
+    { maxEventBytes: 10 },
+    RangeError,
+    /^Cannot create handler: 'maxEventBytes' must be at least \d+ \(the smallest/,
+  );
+  // The least accepted value is enough: the smallest event is delivered in a batch of that size.
+  const least = (options: NATTelemetryHandlerOptions) => {
+    try {
+      new NATTelemetryHandler({ ...options, maxBatchBytes: 10 });
+    } catch (error) {
+      return Number(/at least (\d+)/.exec((error as Error).message)![1]);
+    }
+    throw new Error("not refused");
+  };
+  /** The smallest event there can be: a one-letter name, no parameters. */
+  class Smallest extends TelemetryEvent {
+    constructor() {
+      super("x");
+    }
+    parameters(): EventParameters {
+      return {};
+    }
+  }
+  const server = await TestServer.start();
+  setTelemetryEnabled(true);
+  try {
+    for (const format of ["nat", "otlp"] as const) {
+      const options = { endpoint: server.url(), format, sessionId: "0123456789abcdef0123456789abcdef" };
+      const maxBatchBytes = least(options);
+      assert.throws(() => new NATTelemetryHandler({ ...options, maxBatchBytes: maxBatchBytes - 1 }), RangeError);
+      const handler = new NATTelemetryHandler({ ...options, maxBatchBytes, backoffInitialSeconds: 0 });
+      handler.enqueue(new Smallest());
+      await handler.stop();
+      assert.equal(handler.stats().sent, 1, `${format}: the smallest event fits maxBatchBytes ${maxBatchBytes}`);
+      assert.ok(server.requests.at(-1)!.body.length <= maxBatchBytes);
+    }
+  } finally {
+    setTelemetryEnabled(false);
+    await server.close();
+  }
+});
+
+test("spoolDir must be absolute: a relative one is refused (it would move with the working directory)", () => {
+  refused(
+    { spoolDir: "relative/spool" },
+    TypeError,
+    /^Cannot create handler: 'spoolDir' must be an absolute path .*, got "relative\/spool"$/,
+  );
+  refused({ spoolDir: "./spool" }, TypeError, /'spoolDir' must be an absolute path/);
+  refused({ spoolDir: "~/spool" }, TypeError, /'spoolDir' must be an absolute path/);
+  const absolute = new NATTelemetryHandler({ spoolDir: "/tmp/nat-telemetry-absolute", endpoint: "" });
+  void absolute.stop();
+});
+
+test("exitTimeoutSeconds: 0 against a healthy endpoint spools the event and never marks the endpoint down", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  setTelemetryEnabled(true);
+  try {
+    const handler = new NATTelemetryHandler({
+      endpoint: server.url(),
+      spoolDir: dir.path,
+      exitTimeoutSeconds: 0,
+      handOff: false,
+    });
+    handler.enqueue(commandEvent("no-budget"));
+    await handler.stop();
+    const { sent, spooled: kept } = handler.stats();
+    assert.equal(sent + kept, 1, "delivered or spooled, never lost");
+    assert.deepEqual(
+      existsSync(dir.path) ? readdirSync(dir.path).filter((name) => name.startsWith("health-")) : [],
+      [],
+      "no health file: the run's own budget is not the endpoint's failure",
+    );
+    if (kept === 1) assert.equal(spooled(dir.path).length, 1);
+  } finally {
+    setTelemetryEnabled(false);
+    await server.close();
+  }
+});
