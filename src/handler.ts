@@ -45,9 +45,6 @@ export interface TelemetryStats {
   spooled: number;
 }
 
-/** Room in an envelope for a schema version longer than the default "1.5". */
-const SCHEMA_VERSION_SLACK_BYTES = 64;
-
 /** The share of its timeout after which a request the exit budget cuts counts as timed out. */
 const TIMED_OUT_SHARE = 0.9;
 
@@ -93,8 +90,6 @@ interface Budget {
  */
 export class NATTelemetryHandler implements AsyncDisposable {
   readonly #options: ResolvedOptions;
-  /** The largest event that still fits an envelope, in bytes. */
-  readonly #maxEventBytes: number;
   #queue: PendingEvent[] = [];
   #dlq: PendingEvent[] = [];
   /** Events taken by a flush and not settled yet. At the exit deadline they are taken back into the DLQ. */
@@ -139,12 +134,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   constructor(options: NATTelemetryHandlerOptions = {}) {
     this.#options = resolveOptions(options);
-    const { format, sessionId, maxEventBytes, maxBatchBytes } = this.#options;
-    const empty = { json: "", bytes: 0, schemaVersion: "1.5", sessionId, timestamp: 0, retries: 0, notBefore: 0 };
-    this.#maxEventBytes = Math.min(
-      maxEventBytes,
-      maxBatchBytes - format.emptyBytes(empty) - SCHEMA_VERSION_SLACK_BYTES,
-    );
   }
 
   /**
@@ -161,7 +150,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (!isTelemetryEnabled()) return this.#tellDisabled();
       this.#hookExit();
       this.#enqueued++;
-      const pending = toPending(event, this.#options.sessionId, this.#maxEventBytes);
+      const pending = toPending(event, this.#options.sessionId, this.#options.maxEventBytes);
       if ("reason" in pending) return this.#drop(1, pending.reason, pending.detail);
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);

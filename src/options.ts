@@ -162,6 +162,7 @@ export interface ResolvedOptions {
   readonly exitTimeoutMs: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly maxBufferedEvents: number;
+  /** The largest event accepted: the option, or less where an envelope of `maxBatchBytes` could not hold it. */
   readonly maxEventBytes: number;
   readonly maxBatchBytes: number;
   readonly sourceClientVersion: string;
@@ -197,8 +198,8 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 const SMALLEST_EVENT_JSON = JSON.stringify({ ts: "2026-01-01T00:00:00.000Z", parameters: {}, name: "x" });
 
 /**
- * Bytes an envelope may grow by when its events carry a longer schema version than the smallest one counted.
- * The same slack the handler keeps between `maxBatchBytes` and the largest event it accepts.
+ * Bytes an envelope may grow by when its events carry a longer schema version than the default "1.5": kept
+ * free between `maxBatchBytes` and the largest event accepted.
  */
 const SCHEMA_VERSION_SLACK_BYTES = 64;
 
@@ -346,7 +347,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     exitTimeoutMs: number("exitTimeoutSeconds", requestTimeoutSeconds, secondsOrZero) * 1000,
     backoff: { initialMs: backoffInitialSeconds * 1000, maxMs: backoffMaxSeconds * 1000 },
     maxBufferedEvents: number("maxBufferedEvents", 1000, count),
-    maxEventBytes,
+    maxEventBytes: Math.min(maxEventBytes, maxBatchBytes - smallest.envelopeBytes - SCHEMA_VERSION_SLACK_BYTES),
     maxBatchBytes,
     sourceClientVersion,
     sessionId,
@@ -374,8 +375,14 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   };
 }
 
-/** What the smallest event takes: on its own (as `maxEventBytes` counts it), and in a batch of its own. */
-function smallestEvent(format: WireFormat, sessionId: string): { eventBytes: number; batchBytes: number } {
+/**
+ * What the smallest event takes: on its own (as `maxEventBytes` counts it), and in a batch of its own; and what
+ * an envelope with no event takes.
+ */
+function smallestEvent(
+  format: WireFormat,
+  sessionId: string,
+): { eventBytes: number; batchBytes: number; envelopeBytes: number } {
   const event = {
     json: SMALLEST_EVENT_JSON,
     bytes: utf8Length(SMALLEST_EVENT_JSON),
@@ -387,7 +394,8 @@ function smallestEvent(format: WireFormat, sessionId: string): { eventBytes: num
   };
   // In a batch, an event may take more than its own JSON (an OTLP log record wraps it).
   const inBatch = Math.max(event.bytes, format.eventBytes(event));
-  return { eventBytes: event.bytes, batchBytes: format.emptyBytes(event) + SCHEMA_VERSION_SLACK_BYTES + inBatch };
+  const envelopeBytes = format.emptyBytes(event);
+  return { eventBytes: event.bytes, batchBytes: envelopeBytes + SCHEMA_VERSION_SLACK_BYTES + inBatch, envelopeBytes };
 }
 
 /**

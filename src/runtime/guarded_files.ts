@@ -65,7 +65,7 @@ export interface RawFiles {
 export class RefusedPath extends Error {
   /**
    * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`,
-   * `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`.
+   * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`.
    */
   readonly reason: string;
 
