@@ -53,7 +53,13 @@ if (name === "telemetry") {
   try {
     // `command` names a fixed command, and `subcommand` is reported only if registered (none is here): the
     // user's text (`greet Ada`) never leaks.
-    process.exitCode = await trackCommand({ command: name, subcommand: args[0], subcommands: [] }, () => run(args));
+    const options = {
+      command: name,
+      subcommand: args[0],
+      subcommands: [],
+      optOutCommand: "example-cli telemetry disable",
+    };
+    process.exitCode = await trackCommand(options, () => run(args));
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     process.exitCode = 1;

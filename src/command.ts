@@ -34,6 +34,12 @@ export interface TrackCommandOptions {
   errorClasses?: readonly ErrorClass[];
   /** Ask for consent first, on the first interactive run. @default {true} */
   askConsent?: boolean;
+  /**
+   * The command this program's users run to opt out, named in the consent question (e.g.
+   * `mycli telemetry disable`, see `telemetryCommand` in `@nat/telemetry/cli`): they do not have `nat-telemetry`.
+   * @default {undefined: the question names NAT_TELEMETRY_ENABLED=0}
+   */
+  optOutCommand?: string;
   /** Options of the handler trackCommand creates (the session id is a random 32-hex one). */
   handler?: NATTelemetryHandlerOptions;
 }
@@ -46,6 +52,7 @@ const OPTION_NAMES: Record<keyof TrackCommandOptions, true> = {
   nemoSource: true,
   errorClasses: true,
   askConsent: true,
+  optOutCommand: true,
   handler: true,
 };
 
@@ -152,7 +159,7 @@ export async function trackCommand<T>(options: TrackCommandOptions, main: () => 
     captureInterrupts: (signal) =>
       record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined"),
   });
-  if (options.askConsent ?? true) await askForConsent();
+  if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
   if (!isTelemetryEnabled()) return await main();
   // Registered before the handler's own hooks, so the outcome is recorded before they spool what is pending.
   const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
@@ -183,7 +190,7 @@ function checkOptions(options: TrackCommandOptions): void {
       fail(`'${key}' is not an option (did you mean '${closestName(key, Object.keys(OPTION_NAMES))}'?)`);
     }
   }
-  const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, handler } = options;
+  const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
   if (typeof command !== "string" || command === "") {
     fail(`'command' must be a non-empty string, got ${describe(command)}`);
   }
@@ -204,6 +211,9 @@ function checkOptions(options: TrackCommandOptions): void {
   }
   if (askConsent !== undefined && typeof askConsent !== "boolean") {
     fail(`'askConsent' must be a boolean, got ${describe(askConsent)}`);
+  }
+  if (optOutCommand !== undefined && (typeof optOutCommand !== "string" || optOutCommand === "")) {
+    fail(`'optOutCommand' must be a non-empty string, got ${describe(optOutCommand)}`);
   }
   if (handler !== undefined && (typeof handler !== "object" || handler === null || Array.isArray(handler))) {
     fail(`'handler' must be an object of handler options, got ${describe(handler)}`);

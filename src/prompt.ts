@@ -34,17 +34,32 @@ export const NEVER_COLLECTED: readonly string[] = [
   "user or host names, IP-based or device identifiers, or any other personal information",
 ];
 
-/** The disclosure shown before the question. */
-export const CONSENT_DISCLOSURE: string = [
-  "",
-  "NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
-  ...DISCLOSED_ITEMS.map((item) => `  - ${item},`),
-  "It never collects:",
-  ...NEVER_COLLECTED.map((item) => `  - ${item}.`),
-  "Your answer applies to the Python `nat` tool too (they share ~/.config/nat/telemetry.toml).",
-  "Change your mind any time: `nat-telemetry disable` (or NAT_TELEMETRY_ENABLED=0).",
-  "",
-].join("\n");
+/**
+ * The disclosure shown before the question.
+ *
+ * @param optOut The command the program's users run to opt out (e.g. `mycli telemetry disable`): the users of
+ *   a CLI have that CLI, not `nat-telemetry`. Without it, the environment variable is named alone.
+ * @returns The text, lines separated by `\n`.
+ * @example
+ * ```ts
+ * import { consentDisclosure } from "./prompt.ts";
+ * consentDisclosure("mycli telemetry disable"); // "...Change your mind any time: `mycli telemetry disable`..."
+ * ```
+ */
+export function consentDisclosure(optOut?: string): string {
+  return [
+    "",
+    "NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
+    ...DISCLOSED_ITEMS.map((item) => `  - ${item},`),
+    "It never collects:",
+    ...NEVER_COLLECTED.map((item) => `  - ${item}.`),
+    "Your answer applies to the Python `nat` tool too (they share ~/.config/nat/telemetry.toml).",
+    optOut
+      ? `Change your mind any time: \`${optOut}\` (or NAT_TELEMETRY_ENABLED=0).`
+      : "Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",
+    "",
+  ].join("\n");
+}
 
 const QUESTION = "Share anonymous usage data? [Y/n] ";
 
@@ -121,14 +136,16 @@ export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
  * (or exits 130 where it cannot signal itself); a program that listens for
  * SIGINT gets the signal and decides, and this returns `never_asked`.
  *
+ * @param options `optOut`: the command the program's users run to opt out (e.g. `mycli telemetry disable`),
+ *   named in the question.
  * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.
  * @example
  * ```ts
  * import { askForConsent } from "@nat/telemetry";
- * await askForConsent(); // once, on the first interactive run
+ * await askForConsent({ optOut: "mycli telemetry disable" }); // once, on the first interactive run
  * ```
  */
-export async function askForConsent(): Promise<ConsentState> {
+export async function askForConsent(options: { optOut?: string } = {}): Promise<ConsentState> {
   const current = effectiveConsent();
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
@@ -154,7 +171,7 @@ export async function askForConsent(): Promise<ConsentState> {
       }
       return false;
     });
-    writeStderr(`${CONSENT_DISCLOSURE}\n${QUESTION}`);
+    writeStderr(`${consentDisclosure(options.optOut)}\n${QUESTION}`);
     await answered;
   } catch {
     // A terminal that fails mid-question: no answer.

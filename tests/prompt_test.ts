@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { PROMPT_VERSION } from "../mod.ts";
-import { CONSENT_DISCLOSURE, DISCLOSED_ITEMS, editLine, parseAnswer } from "../src/prompt.ts";
+import { consentDisclosure, DISCLOSED_ITEMS, editLine, parseAnswer } from "../src/prompt.ts";
 import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
@@ -110,7 +110,7 @@ test("the question discloses everything either tool collects under prompt versio
     ...Object.keys(envelope.events[0].parameters),
   ];
   assert.deepEqual(carried.filter((field) => !(field in named)), [], "a field no item names");
-  for (const [field, words] of Object.entries(named)) assert.match(CONSENT_DISCLOSURE, words, field);
+  for (const [field, words] of Object.entries(named)) assert.match(consentDisclosure(), words, field);
 });
 
 test("the line editor: characters, backspace, Enter, Ctrl-C and Ctrl-D", () => {
@@ -137,9 +137,9 @@ test("the line editor: characters, backspace, Enter, Ctrl-C and Ctrl-D", () => {
 test("on a terminal, Enter means yes: recorded, and on for this run", { skip }, async () => {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
-  const screen = await onTerminal(file, "\r");
+  const screen = await onTerminal(file, "\r", { NAT_TEST_OPT_OUT: "mycli telemetry disable" });
   assert.match(screen, /never collects:\n {2}- arguments, file paths or file contents/);
-  assert.match(screen, /nat-telemetry disable/);
+  assert.match(screen, /Change your mind any time: `mycli telemetry disable`/, "the opt-out its users have");
   assert.deepEqual(result(screen), { state: "enabled", enabled: true });
   assert.equal(recorded(file), "enabled");
 });
@@ -220,4 +220,11 @@ test("without a terminal (a pipe, CI) nothing is asked and nothing recorded", as
   assert.equal(run.stderr, "");
   assert.deepEqual(result(run.stdout), { state: "never_asked", enabled: false });
   assert.equal(existsSync(file), false);
+});
+
+test("the question names the opt-out its users have: the CLI's own command, never nat-telemetry", () => {
+  const own = consentDisclosure("mycli telemetry disable");
+  assert.match(own, /Change your mind any time: `mycli telemetry disable` \(or NAT_TELEMETRY_ENABLED=0\)/);
+  assert.match(consentDisclosure(), /NAT_TELEMETRY_ENABLED=0/);
+  for (const text of [own, consentDisclosure()]) assert.doesNotMatch(text, /nat-telemetry/);
 });
