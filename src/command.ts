@@ -4,12 +4,11 @@
  * @module
  */
 import { randomHex } from "./atomic.ts";
-import { isTelemetryEnabled } from "./consent.ts";
+import { askForConsent, isTelemetryEnabled } from "./consent.ts";
 import { closestName, describe } from "./describe.ts";
 import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
-import { askForConsent } from "./prompt.ts";
 import { host, runtimeInfo, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
 /** An error class a caller allows to be reported by name. */

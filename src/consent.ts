@@ -225,18 +225,34 @@ export function recordConsent(
  * ```
  */
 export function effectiveConsent(): EffectiveConsent {
-  const env = host().env;
   const path = consentFilePath();
   const { state: fileState, problem } = path === undefined ? { state: "never_asked" as const } : readDecision(path);
   const file = { fileState, path, ...(problem ? { fileProblem: problem } : {}) };
+  return { ...(environmentDecision() ?? fileDecision(fileState)), ...file };
+}
+
+/** The decision, and what made it; the consent file is read only when the environment does not decide. */
+function decision(): { enabled: boolean; source: ConsentSource } {
+  const path = consentFilePath();
+  return environmentDecision() ?? fileDecision(path === undefined ? "never_asked" : readDecision(path).state);
+}
+
+/** What `NAT_TELEMETRY_ENABLED` or `DO_NOT_TRACK` decide, if they decide. */
+function environmentDecision(): { enabled: boolean; source: ConsentSource } | undefined {
+  const env = host().env;
   const fromEnv = parseFlag(env("NAT_TELEMETRY_ENABLED"));
-  if (fromEnv !== undefined) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED", ...file };
+  if (fromEnv !== undefined) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED" };
   const doNotTrack = env("DO_NOT_TRACK");
   if (doNotTrack !== undefined && doNotTrack !== "" && doNotTrack !== "0") {
-    return { enabled: false, source: "DO_NOT_TRACK", ...file };
+    return { enabled: false, source: "DO_NOT_TRACK" };
   }
-  if (fileState !== "never_asked") return { enabled: fileState === "enabled", source: "file", ...file };
-  return { enabled: false, source: "default", ...file };
+  return undefined;
+}
+
+function fileDecision(state: ConsentState): { enabled: boolean; source: ConsentSource } {
+  return state === "never_asked"
+    ? { enabled: false, source: "default" }
+    : { enabled: state === "enabled", source: "file" };
 }
 
 let enabled: boolean | undefined;
@@ -254,7 +270,36 @@ let enabled: boolean | undefined;
  * ```
  */
 export function isTelemetryEnabled(): boolean {
-  return enabled ??= effectiveConsent().enabled;
+  return enabled ??= decision().enabled;
+}
+
+/**
+ * Asks for consent if nobody decided yet and the program runs on an
+ * interactive terminal (standard input, output and error all terminals, and
+ * the process in the foreground: never from a background job);
+ * otherwise asks nothing. Never throws. Ctrl-C at the question records
+ * nothing and ends the program as Ctrl-C would: the process dies of SIGINT
+ * (or exits 130 where it cannot signal itself); a program that listens for
+ * SIGINT gets the signal and decides, and this returns `never_asked`. The
+ * question's code loads only when it is asked.
+ *
+ * @param options `optOut`: the command the program's users run to opt out (e.g. `mycli telemetry disable`),
+ *   named in the question.
+ * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.
+ * @example
+ * ```ts
+ * import { askForConsent } from "@nat/telemetry";
+ * await askForConsent({ optOut: "mycli telemetry disable" }); // once, on the first interactive run
+ * ```
+ */
+export async function askForConsent(options: { optOut?: string } = {}): Promise<ConsentState> {
+  const current = decision();
+  enabled ??= current.enabled;
+  if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
+  const terminal = host().terminal();
+  if (!terminal) return "never_asked";
+  const { ask } = await import("./prompt.ts");
+  return await ask(terminal, options.optOut);
 }
 
 /**

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { type ConsentState, effectiveConsent, recordConsent, setTelemetryEnabled } from "./consent.ts";
-import { host, interruptSelf } from "./runtime/mod.ts";
+import { type ConsentState, recordConsent, setTelemetryEnabled } from "./consent.ts";
+import { host, type HostTerminal, interruptSelf } from "./runtime/mod.ts";
 
 /**
  * Everything collected under prompt version "1.0" by either tool that shares
@@ -128,28 +128,21 @@ export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
 }
 
 /**
- * Asks for consent if nobody decided yet and the program runs on an
- * interactive terminal (standard input, output and error all terminals, and
- * the process in the foreground: never from a background job);
- * otherwise asks nothing. Never throws. Ctrl-C at the question records
- * nothing and ends the program as Ctrl-C would: the process dies of SIGINT
- * (or exits 130 where it cannot signal itself); a program that listens for
+ * Asks the question on the terminal and records the answer (see `askForConsent` in `consent.ts`, which decides
+ * whether to ask, and loads this module only then). Ctrl-C records nothing and ends the program as Ctrl-C
+ * would: the process dies of SIGINT (or exits 130 where it cannot signal itself); a program that listens for
  * SIGINT gets the signal and decides, and this returns `never_asked`.
  *
- * @param options `optOut`: the command the program's users run to opt out (e.g. `mycli telemetry disable`),
- *   named in the question.
- * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.
+ * @param terminal The user's terminal.
+ * @param optOut The command the program's users run to opt out, named in the question.
+ * @returns The decision recorded, or `never_asked` after Ctrl-C.
  * @example
- * ```ts
- * import { askForConsent } from "@nat/telemetry";
- * await askForConsent({ optOut: "mycli telemetry disable" }); // once, on the first interactive run
+ * ```ts ignore
+ * const terminal = host().terminal();
+ * if (terminal) await ask(terminal, "mycli telemetry disable");
  * ```
  */
-export async function askForConsent(options: { optOut?: string } = {}): Promise<ConsentState> {
-  const current = effectiveConsent();
-  if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
-  const terminal = host().terminal();
-  if (!terminal) return "never_asked";
+export async function ask(terminal: HostTerminal, optOut: string | undefined): Promise<ConsentState> {
   const { writeStderr } = host();
   let decision: "enabled" | "disabled" | undefined;
   let state: LineState = { text: "" };
@@ -171,7 +164,7 @@ export async function askForConsent(options: { optOut?: string } = {}): Promise<
       }
       return false;
     });
-    writeStderr(`${consentDisclosure(options.optOut)}\n${QUESTION}`);
+    writeStderr(`${consentDisclosure(optOut)}\n${QUESTION}`);
     await answered;
   } catch {
     // A terminal that fails mid-question: no answer.

@@ -6,4 +6,4 @@
  */
 
 /** The script's file name: it names the script's text (a hash of it), so two versions never share one. */
-export const SENDER_SCRIPT_NAME = "sender-7bbd334d.mjs";
+export const SENDER_SCRIPT_NAME = "sender-b68ea636.mjs";
