@@ -9,7 +9,7 @@
  * @module
  */
 import { type ConsentState, recordConsent, setTelemetryEnabled } from "./consent.ts";
-import { host, type HostTerminal, interruptSelf } from "./runtime/mod.ts";
+import { host, type HostTerminal, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
 /**
  * Everything collected under prompt version "1.0" by either tool that shares
@@ -171,7 +171,8 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
   }
   if (interrupted) {
     // The terminal is back in its own mode: end as Ctrl-C would have ended the program, recording nothing.
-    interruptSelf();
+    const runtime = host();
+    if (!runtime.signalSelf("SIGINT")) runtime.exit(SIGNAL_EXIT_STATUS.SIGINT);
     // Still here: the program handles SIGINT itself. Its listener runs first; the question stays unanswered.
     await new Promise((resolve) => setTimeout(resolve, 50));
     return "never_asked";

@@ -98,6 +98,10 @@ export function denoHost(deno: DenoNamespace): Host {
     }
   };
   const watch = deno === loadedDeno && signalWatch ? signalWatch : watchSignals(deno);
+  // Signalling ourselves needs --allow-run (queried, never prompted for); Windows has no signals to send.
+  const signalSelf = (signal: InterruptSignal) =>
+    deno.build.os !== "windows" && granted({ name: "run" }) &&
+    quietly(() => (deno.kill(deno.pid, signal), true)) === true;
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
     const beforeExit = (event: Event) => {
@@ -124,10 +128,9 @@ export function denoHost(deno: DenoNamespace): Host {
         if (watch.programListens(signal)) return;
         callEach(members, (callback) => callback(signal));
         interruptHooks.clear();
-        // Die of the signal as we would have without a listener. Signalling ourselves needs --allow-run;
-        // without it, or if the signal does not end us, exit with the status a shell reports for it.
-        if (!granted({ name: "run" })) deno.exit(SIGNAL_EXIT_STATUS[signal]);
-        quietly(() => deno.kill(deno.pid, signal));
+        // Die of the signal as we would have without a listener; where we cannot signal ourselves, or the signal
+        // does not end us, exit with the status a shell reports for it.
+        if (!signalSelf(signal)) deno.exit(SIGNAL_EXIT_STATUS[signal]);
         setTimeout(() => deno.exit(SIGNAL_EXIT_STATUS[signal]), 100);
       };
       quietly(() => watch.add(signal, listener));
@@ -239,6 +242,7 @@ export function denoHost(deno: DenoNamespace): Host {
       }
     },
     exit: (code) => deno.exit(code),
+    signalSelf,
     terminal() {
       try {
         if (!deno.stdin.isTerminal() || !deno.stdout.isTerminal() || !deno.stderr.isTerminal()) return undefined;

@@ -238,6 +238,15 @@ export interface Host {
    */
   exit(code: number): void;
   /**
+   * Sends a signal to this process, as the terminal would have for Ctrl-C: with no listener for it, the
+   * process dies of it; a program that listens gets it, and decides.
+   *
+   * @param signal The signal.
+   * @returns `false` when this process cannot signal itself without being asked (Deno without `--allow-run`,
+   *   which is queried, never prompted for) or there are no signals (Windows): the caller exits instead.
+   */
+  signalSelf(signal: InterruptSignal): boolean;
+  /**
    * Starts an HTTP server (for the local collector).
    *
    * @param hostname The address to listen on.

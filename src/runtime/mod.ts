@@ -23,7 +23,6 @@ export type {
   SpawnCommand,
 } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
-export { interruptSelf } from "./interrupt.ts";
 export { SIGNAL_EXIT_STATUS } from "./host.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 
@@ -42,6 +41,7 @@ const noHost: Host = {
   senderCommand: () => ({ refused: "no runtime to start a process with" }),
   spawnDetached: () => false,
   exit: () => {},
+  signalSelf: () => false,
   serve: () => Promise.reject(new Error("no HTTP server in this runtime")),
   args: () => [],
   writeStdout: () => {},

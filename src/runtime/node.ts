@@ -13,6 +13,7 @@ import {
   INTERRUPT_SIGNALS,
   type InterruptSignal,
   quietly,
+  SIGNAL_EXIT_STATUS,
 } from "./host.ts";
 import { guardedFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
@@ -147,6 +148,9 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
       proc.removeListener("exit", exit);
     };
   });
+  // Windows has no signals to send: there, a process exits with the status a shell reports for the signal.
+  const signalSelf = (signal: InterruptSignal) =>
+    proc.platform !== "win32" && quietly(() => (proc.kill(proc.pid, signal), true)) === true;
   const interruptHooks: Subscribers<(signal: InterruptSignal) => void> = new Subscribers((members) => {
     const listeners = INTERRUPT_SIGNALS.map((signal) => {
       const listener = () => {
@@ -155,7 +159,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
         callEach(members, (callback) => callback(signal));
         interruptHooks.clear();
         // Die of the signal, exactly as we would have without our listener.
-        quietly(() => proc.kill(proc.pid, signal));
+        if (!signalSelf(signal)) proc.exit(SIGNAL_EXIT_STATUS[signal]);
       };
       proc.on(signal, listener);
       return [signal, listener] as const;
@@ -292,6 +296,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
       }
     },
     exit: (code) => proc.exit(code),
+    signalSelf,
     files,
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback),

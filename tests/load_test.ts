@@ -1,0 +1,60 @@
+/**
+ * What importing the package loads: `mod.ts`'s static import graph (type-only
+ * imports left out: they load nothing), which must not reach the modules a
+ * run may not need. Those load on demand (a dynamic `import()` or a built-in
+ * module fetched when used): the consent question (only on a terminal), the
+ * delivery code and the HTTP client (only when a run sends in process; a
+ * hand-off never does), the Python-bytes printer (the stderr sink), the
+ * sender itself (never in the program), the CLI and the collector (never from
+ * `mod.ts`), and every `node:` module (the runtime host fetches them with
+ * `process.getBuiltinModule` when used, `node:child_process` at the spawn).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+const root = new URL("..", import.meta.url);
+
+/** The modules a module imports for their values (not `import type`/`export type`), resolved. */
+function valueImports(url: URL): URL[] {
+  const text = readFileSync(url, "utf8");
+  const found: URL[] = [];
+  for (const match of text.matchAll(/^(?:import|export)\s+(type\s+)?(?:[^;"']*?\s+from\s+)?["']([^"']+)["'];/gm)) {
+    const [, typeOnly, specifier] = match;
+    if (typeOnly) continue;
+    found.push(new URL(specifier, url));
+  }
+  return found;
+}
+
+/** Every module `mod.ts` loads when it is imported, as paths from the repository's root. */
+function staticGraph(): string[] {
+  const seen = new Set<string>();
+  const queue = [new URL("mod.ts", root)];
+  while (queue.length > 0) {
+    const url = queue.pop()!;
+    if (seen.has(url.href)) continue;
+    seen.add(url.href);
+    if (url.protocol === "file:") queue.push(...valueImports(url));
+  }
+  return [...seen].map((href) => href.startsWith(root.href) ? href.slice(root.href.length) : href).sort();
+}
+
+test("importing mod.ts loads none of what a run may not need", () => {
+  const loaded = staticGraph();
+  const onDemand = [
+    "src/prompt.ts",
+    "src/delivery.ts",
+    "src/runtime/node_fetch.ts",
+    "src/runtime/proxy_settings.ts",
+    "src/python_json.ts",
+    "src/sender.ts",
+    "src/sender_main.ts",
+    "src/cli.ts",
+    "src/collector.ts",
+  ];
+  assert.deepEqual(onDemand.filter((path) => loaded.includes(path)), [], "loaded with mod.ts");
+  assert.deepEqual(loaded.filter((path) => !path.startsWith("src/") && path !== "mod.ts"), [], "no node: module");
+  // The graph is what the walk says it is: it finds the handler and the exit strategy, which every run needs.
+  for (const needed of ["src/handler.ts", "src/exit_strategy.ts", "src/consent.ts"]) assert.ok(loaded.includes(needed));
+});
