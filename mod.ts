@@ -29,10 +29,11 @@
  * });
  * ```
  *
- * @example Use the handler directly.
+ * @example Use the handler directly (telemetry is off until the user agrees: ask first).
  * ```ts
- * import { CliCommandEvent, NATTelemetryHandler } from "@nat/telemetry";
+ * import { askForConsent, CliCommandEvent, NATTelemetryHandler } from "@nat/telemetry";
  *
+ * await askForConsent({ optOut: "mycli telemetry disable" }); // once, on an interactive terminal
  * await using telemetry = new NATTelemetryHandler();
  * telemetry.enqueue(new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: 12, exitCode: 0 }));
  * // Leaving the block hands the event to the sender (or, in CI, flushes within the 2 s exit budget).

@@ -72,9 +72,9 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  * Runs a CLI's main function and records how it ended, as one
  * `nat_cli_command` event per call:
  *
- * - `main` returns 0 or nothing: `success`, exit code 0 (or the code the
- *   program set in `process.exitCode` / `Deno.exitCode`, then `failure` if it is not 0);
- * - `main` returns a non-zero number: `failure` with that exit code;
+ * - `main` returns a whole number: `success` for 0, else `failure`, with that exit code;
+ * - `main` returns anything else (nothing, a string...): the code the program set in `process.exitCode` /
+ *   `Deno.exitCode`, else 0, and `success` or `failure` as above;
  * - the exit code recorded is the one the process exits with when the program
  *   passes it on (`process.exitCode = await trackCommand(...)`): on POSIX
  *   systems the code modulo 256 (`256` is recorded as `success`, 0; `-1` as
