@@ -11,23 +11,10 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
 import process from "node:process";
+import { recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
 
-// The peak resident memory of this program alone. On Linux, getrusage's maxRSS survives exec, so a child reports
-// its parent's size if that is larger: read the address space's own high-water mark (VmHWM) instead.
-process.on("exit", () => {
-  let kb = process.resourceUsage().maxRSS;
-  try {
-    kb = Number(
-      /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ??
-        kb,
-    );
-  } catch {
-    // Not Linux: maxRSS it is.
-  }
-  process.stderr.write(`maxrss_kb=${kb}\n`);
-});
+reportPeakMemory();
 
 /** The moment the CLI's own work is done: what follows is the exit. */
 const mainDone = () =>
@@ -52,34 +39,8 @@ if (client === "telemetry") {
     }),
   );
   mainDone();
-} else if (client === "posthog") {
-  const { PostHog } = await import("posthog-node");
-  const posthog = new PostHog("phc_bench", {
-    host: new URL(endpoint).origin,
-    flushAt: 1,
-    flushInterval: 0,
-  });
-  posthog.capture({
-    distinctId: "bench",
-    event: "cli_command",
-    properties: { command: "bench" },
-  });
-  mainDone();
-  await posthog.shutdown();
-} else if (client === "segment") {
-  const { Analytics } = await import("@segment/analytics-node");
-  const analytics = new Analytics({
-    writeKey: "bench",
-    host: new URL(endpoint).origin,
-    maxEventsInBatch: 1,
-  });
-  analytics.track({
-    userId: "bench",
-    event: "cli_command",
-    properties: { command: "bench" },
-  });
-  mainDone();
-  await analytics.closeAndFlush();
+} else if (client === "posthog" || client === "segment") {
+  await recordWithPeer(client, endpoint, mainDone);
 } else {
   mainDone();
 }

@@ -15,22 +15,10 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
 import process from "node:process";
+import { recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
 
-// The peak resident memory of this program alone (VmHWM; getrusage's maxRSS survives exec on Linux).
-process.on("exit", () => {
-  let kb = process.resourceUsage().maxRSS;
-  try {
-    kb = Number(
-      /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ??
-        kb,
-    );
-  } catch {
-    // Not Linux: maxRSS it is.
-  }
-  process.stderr.write(`maxrss_kb=${kb}\n`);
-});
+reportPeakMemory();
 
 const variant = process.argv[2] ?? "";
 const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
@@ -46,30 +34,6 @@ if (["import", "event", "spool", "handoff"].includes(variant)) {
       () => 0,
     );
   }
-} else if (variant === "posthog") {
-  const { PostHog } = await import("posthog-node");
-  const posthog = new PostHog("phc_bench", {
-    host: new URL(endpoint).origin,
-    flushAt: 1,
-    flushInterval: 0,
-  });
-  posthog.capture({
-    distinctId: "bench",
-    event: "cli_command",
-    properties: { command: "bench" },
-  });
-  await posthog.shutdown();
-} else if (variant === "segment") {
-  const { Analytics } = await import("@segment/analytics-node");
-  const analytics = new Analytics({
-    writeKey: "bench",
-    host: new URL(endpoint).origin,
-    maxEventsInBatch: 1,
-  });
-  analytics.track({
-    userId: "bench",
-    event: "cli_command",
-    properties: { command: "bench" },
-  });
-  await analytics.closeAndFlush();
+} else if (variant === "posthog" || variant === "segment") {
+  await recordWithPeer(variant, endpoint);
 }

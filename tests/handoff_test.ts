@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { spoolKey } from "../src/spool.ts";
@@ -16,6 +16,7 @@ import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
 import { forgetHealth, senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { handOffEnv, senderProcesses, sendersGone } from "./helpers/handoff.ts";
 
 const runtime = runtimeInfo().name;
 const linux = process.platform === "linux";
@@ -25,39 +26,14 @@ const targets = targetsFor("exit_child.ts");
 
 /** The environment of a run that hands off, with a short budget so that a failing sender ends soon. */
 function handOff(dir: string, endpoint: string, command: string, extra: Record<string, string> = {}) {
-  return {
-    NAT_TELEMETRY_ENABLED: "1",
-    NAT_TELEMETRY_ENDPOINT: endpoint,
-    NAT_TELEMETRY_SPOOL_DIR: dir,
-    NAT_TELEMETRY_HANDOFF: "1",
-    NAT_TEST_COMMAND: command,
-    NAT_TEST_OPTIONS: JSON.stringify({ exitTimeoutSeconds: 1, requestTimeoutSeconds: 1 }),
-    ...extra,
-  };
+  return handOffEnv(dir, endpoint, command, { NAT_TEST_OPTIONS: SHORT_BUDGET, ...extra });
 }
-
-/** The processes started as senders right now (Linux: their environment says so). */
-function senders(): number {
-  let count = 0;
-  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/environ`, "latin1").includes("NAT_TELEMETRY_SENDER=")) count++;
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return count;
-}
-
-/** Waits until no sender works on the spool any more (its lock is gone). */
-async function sendersDone(dir: string): Promise<void> {
-  await waitFor(() => senderLocks(dir).length === 0, "the sender to finish", 20_000);
-}
+const SHORT_BUDGET = JSON.stringify({ exitTimeoutSeconds: 1, requestTimeoutSeconds: 1 });
 
 /** Waits until a sender has recorded that the endpoint failed (its health file), and is gone. */
 async function senderFailed(dir: string): Promise<void> {
   await waitFor(() => readdirSync(dir).some((name) => name.startsWith("health-")), "the sender's failure", 20_000);
-  await sendersDone(dir);
+  await sendersGone(dir);
 }
 
 for (const { label, executable } of targets) {
@@ -72,7 +48,7 @@ for (const { label, executable } of targets) {
       assert.deepEqual([run.code, run.stdout, run.stderr], [0, "", ""], "nothing printed, exit code kept");
       await waitFor(() => server.events().length === 1, "the sender's delivery");
       assert.deepEqual(commands(server.events()), ["handed-off"]);
-      await sendersDone(dir.path);
+      await sendersGone(dir.path);
       assert.deepEqual(spooled(dir.path), [], "delivered events leave the spool");
     } finally {
       await server.close();
@@ -124,7 +100,7 @@ for (const { label, executable } of targets) {
       );
       for (const run of await Promise.all(runs)) assert.equal(run.code, 0, run.stderr);
       await waitFor(() => server.events().length >= 8, "eight deliveries");
-      await sendersDone(dir.path);
+      await sendersGone(dir.path);
       const received = commands(server.events()).map(String).sort();
       assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `run-${i}`).sort(), "each exactly once");
     } finally {
@@ -166,7 +142,7 @@ for (const { label, executable } of targets) {
         const second = await child("natural", { env: handOff(dir.path, url, "after") });
         assert.equal(second.code, 0, second.stderr);
         await waitFor(() => accepted.includes("after") && accepted.includes("faulted"), "both deliveries");
-        await sendersDone(dir.path);
+        await sendersGone(dir.path);
         assert.deepEqual(accepted.map(String).sort(), ["after", "faulted"], "each accepted exactly once");
         assert.deepEqual(spooled(dir.path), [], "nothing left behind");
       } finally {
@@ -181,14 +157,14 @@ for (const { label, executable } of targets) {
     using dir = tempDir();
     const server = await TestServer.start();
     let most = 0;
-    const sampler = setInterval(() => most = Math.max(most, senders()), 25);
+    const sampler = setInterval(() => most = Math.max(most, senderProcesses(dir.path).length), 25);
     try {
       for (let i = 0; i < 100; i++) {
         const run = await child("natural", { env: handOff(dir.path, server.url(), `loop-${i}`) });
         assert.equal(run.code, 0, run.stderr);
       }
       await waitFor(() => server.events().length >= 100, "a hundred deliveries", 30_000);
-      await sendersDone(dir.path);
+      await sendersGone(dir.path);
       const received = commands(server.events()).map(String);
       assert.equal(new Set(received).size, 100, "all 100 arrived");
       assert.equal(received.length, 100, "none twice");

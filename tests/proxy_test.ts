@@ -268,63 +268,34 @@ describe("the Node.js client (node_fetch.ts) through a proxy", () => {
     }
   });
 
-  it("a proxy that never answers CONNECT: the abort ends the request and closes the connection", async () => {
-    const server = await TestServer.start();
-    const proxy = await TestProxy.start(server.port, { hang: true });
-    try {
-      const controller = new AbortController();
-      const pending = fetchWith({ HTTPS_PROXY: proxy.url() })(
-        `https://${UNRESOLVABLE}:${server.port}/`,
-        post(controller.signal),
-      );
-      await waitFor(() => proxy.asked.length === 1, "the CONNECT");
-      controller.abort();
-      await assert.rejects(pending);
-      await waitFor(() => proxy.connections === 0, "the proxy's connection to close");
-    } finally {
-      await proxy.close();
-      await server.close();
-    }
-  });
-
-  it("a tunnel whose TLS handshake never ends: the abort closes the TLS socket and the tunnel under it", async () => {
-    // A plain server reads the TLS hello and stays silent: the tunnel is open, the handshake hangs.
-    const silent = await TestServer.start();
-    const proxy = await TestProxy.start(silent.port);
-    try {
-      const controller = new AbortController();
-      const pending = fetchWith({ HTTPS_PROXY: proxy.url() })(
-        `https://${UNRESOLVABLE}:${silent.port}/`,
-        post(controller.signal),
-      );
-      await waitFor(() => proxy.connections === 2, "the tunnel (client and upstream connections)");
-      controller.abort();
-      await assert.rejects(pending);
-      await waitFor(() => proxy.connections === 0, "the tunnel to close");
-    } finally {
-      await proxy.close();
-      await silent.close();
-    }
-  });
-
-  it("a proxy that never answers a plain request: the abort closes the connection", async () => {
-    const server = await TestServer.start();
-    const proxy = await TestProxy.start(server.port, { hang: true });
-    try {
-      const controller = new AbortController();
-      const pending = fetchWith({ HTTP_PROXY: proxy.url() })(
-        `http://${UNRESOLVABLE}:${server.port}/`,
-        post(controller.signal),
-      );
-      await waitFor(() => proxy.asked.length === 1, "the request");
-      controller.abort();
-      await assert.rejects(pending);
-      await waitFor(() => proxy.connections === 0, "the proxy's connection to close");
-    } finally {
-      await proxy.close();
-      await server.close();
-    }
-  });
+  // A request stuck at each step of the way: the abort ends it and closes every connection the proxy sees. (For
+  // the TLS handshake, a plain server reads the TLS hello and stays silent: the tunnel is open, the handshake hangs.)
+  const stuck: [string, "http" | "https", { hang?: boolean }, (proxy: TestProxy) => boolean][] = [
+    ["a proxy that never answers CONNECT", "https", { hang: true }, (proxy) => proxy.asked.length === 1],
+    ["a tunnel whose TLS handshake never ends", "https", {}, (proxy) => proxy.connections === 2],
+    ["a proxy that never answers a plain request", "http", { hang: true }, (proxy) => proxy.asked.length === 1],
+  ];
+  for (const [name, scheme, options, isStuck] of stuck) {
+    it(`${name}: the abort ends the request and closes every connection`, async () => {
+      const server = await TestServer.start();
+      const proxy = await TestProxy.start(server.port, options);
+      try {
+        const controller = new AbortController();
+        const variable = scheme === "https" ? "HTTPS_PROXY" : "HTTP_PROXY";
+        const pending = fetchWith({ [variable]: proxy.url() })(
+          `${scheme}://${UNRESOLVABLE}:${server.port}/`,
+          post(controller.signal),
+        );
+        await waitFor(() => isStuck(proxy), "the request to be stuck");
+        controller.abort();
+        await assert.rejects(pending);
+        await waitFor(() => proxy.connections === 0, "every connection to close");
+      } finally {
+        await proxy.close();
+        await server.close();
+      }
+    });
+  }
 });
 
 const certDir = tempDir();

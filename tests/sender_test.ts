@@ -19,7 +19,8 @@ import { spoolKey } from "../src/spool.ts";
 import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, targetsFor } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { type ReceivedRequest, TestServer } from "./helpers/server.ts";
-import { canUnshare, senderProcesses } from "./helpers/shipping.ts";
+import { handOffEnv, senderProcesses, sendersGone } from "./helpers/handoff.ts";
+import { canUnshare } from "./helpers/shipping.ts";
 import { senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -27,23 +28,6 @@ const runtime = runtimeInfo().name;
 const linux = process.platform === "linux";
 const asRoot = linux && process.getuid?.() === 0;
 const targets = targetsFor("exit_child.ts");
-
-/** A run that hands off, as a user's would: telemetry on, a spool, the exit left to decide for itself. */
-function handingOff(dir: string, endpoint: string, command: string, extra: Record<string, string> = {}) {
-  return {
-    NAT_TELEMETRY_ENABLED: "1",
-    NAT_TELEMETRY_ENDPOINT: endpoint,
-    NAT_TELEMETRY_SPOOL_DIR: dir,
-    NAT_TELEMETRY_HANDOFF: "1",
-    NAT_TEST_COMMAND: command,
-    ...extra,
-  };
-}
-
-/** Waits until no sender started for `dir` is alive (Linux: their environment names the spool). */
-async function sendersGone(dir: string): Promise<void> {
-  await waitFor(() => senderProcesses(dir).length === 0 && senderLocks(dir).length === 0, "the senders' end", 20_000);
-}
 
 /** The commands of OTLP requests (one log record per event; the command is an attribute). */
 function otlpCommands(requests: ReceivedRequest[]): string[] {
@@ -78,7 +62,7 @@ for (const { label, executable } of targets) {
           const expected = Array.from({ length: runs }, (_, i) => `run-${i}`);
           for (const command of expected) {
             const run = await child("natural", {
-              env: handingOff(dir.path, server.url(), command, { NAT_TELEMETRY_FORMAT: format }),
+              env: handOffEnv(dir.path, server.url(), command, { NAT_TELEMETRY_FORMAT: format }),
             });
             assert.equal(run.code, 0, run.stderr);
           }
@@ -128,7 +112,7 @@ for (const { label, executable } of targets) {
           executable: "unshare",
           args: ["--mount", "sh", "-c", script, "sh", ...program],
           env: {
-            ...handingOff(spool, server.url(), "unwritable"),
+            ...handOffEnv(spool, server.url(), "unwritable"),
             SPOOL: spool,
             SCRIPT: `${dir.path}/${SENDER_SCRIPT_NAME}`,
           },
@@ -155,7 +139,7 @@ for (const { label, executable } of targets) {
       const run = await runChild("exit_child.ts", {
         executable: "sh",
         args: ["-c", '"$@" 3>&1 | cat', "sh", ...program],
-        env: handingOff(dir.path, server.url(), "piped", {
+        env: handOffEnv(dir.path, server.url(), "piped", {
           NAT_TEST_OPTIONS: JSON.stringify({ requestTimeoutSeconds: 10 }),
           NODE_OPTIONS: "--no-warnings",
         }),
@@ -193,7 +177,7 @@ for (const { label, executable } of targets) {
       }
       const consent = `${dir.path}/telemetry.toml`;
       writeFileSync(consent, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
-      const env = handingOff(spool, server.url(), "opting-out", { NAT_TELEMETRY_CONSENT_FILE: consent });
+      const env = handOffEnv(spool, server.url(), "opting-out", { NAT_TELEMETRY_CONSENT_FILE: consent });
       const run = await child("opt-out", { env: { ...env, NAT_TELEMETRY_ENABLED: undefined } });
       assert.equal(run.code, 0, run.stderr);
       assert.match(readFileSync(consent, "utf8"), /consent = "disabled"/);
@@ -211,8 +195,8 @@ for (const { label, executable } of targets) {
     const slow = await TestServer.start(() => ({ status: 200, delayMs: 1000 }));
     const fast = await TestServer.start();
     try {
-      const first = await child("natural", { env: handingOff(dir.path, slow.url(), "to-slow") });
-      const second = await child("natural", { env: handingOff(dir.path, fast.url(), "to-fast") });
+      const first = await child("natural", { env: handOffEnv(dir.path, slow.url(), "to-slow") });
+      const second = await child("natural", { env: handOffEnv(dir.path, fast.url(), "to-fast") });
       assert.deepEqual([first.code, second.code], [0, 0]);
       await waitFor(() => slow.events().length > 0 && fast.events().length > 0, "both deliveries", 15_000);
       assert.deepEqual([commands(slow.events()), commands(fast.events())], [["to-slow"], ["to-fast"]]);
@@ -228,7 +212,7 @@ for (const { label, executable } of targets) {
     const target = await TestServer.start();
     const redirecting = await TestServer.start(() => ({ status: 307, headers: { location: target.url() } }));
     try {
-      const run = await child("natural", { env: handingOff(dir.path, redirecting.url(), "redirected") });
+      const run = await child("natural", { env: handOffEnv(dir.path, redirecting.url(), "redirected") });
       assert.equal(run.code, 0, run.stderr);
       await waitFor(() => target.events().length > 0, "the redirected delivery", 15_000);
       assert.deepEqual(commands(target.events()), ["redirected"]);
@@ -324,7 +308,7 @@ test("node: --permission without --allow-child-process: the exit delivers in pro
     const run = await runChild("exit_child.ts", {
       executable: process.execPath,
       args: ["--permission", "--allow-fs-read=*", "--allow-fs-write=*", fixturePath("exit_child.ts"), "natural"],
-      env: handingOff(dir.path, server.url(), "permission"),
+      env: handOffEnv(dir.path, server.url(), "permission"),
     });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(commands(server.events()), ["permission"], "delivered before the run ended");
@@ -347,7 +331,7 @@ test(`${runtime}: a spool whose parent another user owns is not used (it could b
     mkdirSync(spool, { mode: 0o700 }); // ours, in a directory they may rename things in
     const run = await runChild("exit_child.ts", {
       args: ["natural"],
-      env: handingOff(spool, server.url(), "swappable"),
+      env: handOffEnv(spool, server.url(), "swappable"),
     });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(commands(server.events()), ["swappable"], "delivered before the run ended");

@@ -1,13 +1,12 @@
 /**
  * The forms a CLI is shipped in, built for real from `tests/fixtures/shipped/cli.ts`
  * with the pinned tools (esbuild from the dev dependencies, `bun build`,
- * Node's single executable applications with postject), and a look at the
- * sender processes alive (Linux: their environment says so).
+ * Node's single executable applications with postject).
  *
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import { canRun, fixturePath } from "./child.ts";
@@ -100,22 +99,3 @@ export function buildShippedForms(): ShippedForm[] {
 /** Whether a process can be made PID 1 of a new PID namespace here (root, and a kernel that lets it). */
 export const canUnshare: boolean = process.platform === "linux" &&
   canRun("unshare", "--pid", "--fork", "--mount-proc", "true");
-
-/**
- * The processes started as senders that carry `marker` in their environment (a test's own spool directory).
- *
- * @param marker Text their sender configuration contains.
- * @returns Their process ids.
- */
-export function senderProcesses(marker = ""): number[] {
-  const pids: number[] = [];
-  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
-    try {
-      const environ = readFileSync(`/proc/${pid}/environ`, "latin1");
-      if (environ.includes("NAT_TELEMETRY_SENDER=") && environ.includes(marker)) pids.push(Number(pid));
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return pids;
-}

@@ -1,0 +1,51 @@
+/**
+ * What the benchmarks' CLIs (`fake_cli.mjs`, `footprint_cli.mjs`) share: the
+ * report of their own peak memory, and one event recorded with a peer,
+ * posthog-node or @segment/analytics-node, the way its documentation shows
+ * for a short-lived process.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+
+/**
+ * At exit, writes this process's own peak resident memory on stderr (`maxrss_kb=`). On Linux, getrusage's
+ * maxRSS survives exec, so a child would report its parent's size if that is larger: the address space's own
+ * high-water mark (VmHWM) is read instead.
+ */
+export function reportPeakMemory() {
+  process.on("exit", () => {
+    let kb = process.resourceUsage().maxRSS;
+    try {
+      kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? kb);
+    } catch {
+      // Not Linux: maxRSS it is.
+    }
+    process.stderr.write(`maxrss_kb=${kb}\n`);
+  });
+}
+
+/**
+ * Records one `cli_command` event with a peer, and flushes it.
+ *
+ * @param {"posthog" | "segment"} peer The peer.
+ * @param {string} endpoint Where it sends.
+ * @param {() => void} [done] Called once the event is recorded, before the final flush.
+ */
+export async function recordWithPeer(peer, endpoint, done = () => {}) {
+  const properties = { command: "bench" };
+  if (peer === "posthog") {
+    const { PostHog } = await import("posthog-node");
+    const posthog = new PostHog("phc_bench", { host: new URL(endpoint).origin, flushAt: 1, flushInterval: 0 });
+    posthog.capture({ distinctId: "bench", event: "cli_command", properties });
+    done();
+    await posthog.shutdown();
+  } else {
+    const { Analytics } = await import("@segment/analytics-node");
+    const analytics = new Analytics({ writeKey: "bench", host: new URL(endpoint).origin, maxEventsInBatch: 1 });
+    analytics.track({ userId: "bench", event: "cli_command", properties });
+    done();
+    await analytics.closeAndFlush();
+  }
+}
