@@ -11,7 +11,7 @@ import type { PendingEvent } from "./batch.ts";
 import { EndpointHealth } from "./health.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type HostFiles } from "./runtime/mod.ts";
-import { Spool, type SpoolClaim, spoolKey, STALE_CLAIM_MS } from "./spool.ts";
+import { Spool, type SpoolClaim, spoolKey } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 
 /** What writing pending events to the spool did. */
@@ -72,10 +72,12 @@ export class Backlog {
    * Claims events earlier runs left in the spool, as pending events due now.
    *
    * @param room How many the handler can hold.
+   * @param leaseMs How long the handler holds them before another run may take them over (it renews the lease
+   *   with {@link Backlog.renewClaims} while it still needs them).
    * @returns The events, and those taken from disk but dropped, by reason.
    */
-  replay(room: number): { events: PendingEvent[]; dropped: Record<string, number> } {
-    const { events, dropped } = this.spool.claim(room, this.#options.clock());
+  replay(room: number, leaseMs: number): { events: PendingEvent[]; dropped: Record<string, number> } {
+    const { events, dropped } = this.spool.claim(room, this.#options.clock(), leaseMs);
     for (const event of events) this.#claims.add(event.claim);
     return { events: events.map((event) => ({ ...event, bytes: utf8Length(event.json), notBefore: 0 })), dropped };
   }
@@ -113,9 +115,14 @@ export class Backlog {
     this.#claims.clear();
   }
 
-  /** Renews the claims held, so no other run takes them over while this one still retries their events. */
-  renewClaims(): void {
+  /**
+   * Renews the leases of the claims held, once a quarter of a lease has passed, so no other run takes them over
+   * while this one still retries their events.
+   *
+   * @param leaseMs The new lease.
+   */
+  renewClaims(leaseMs: number): void {
     const now = this.#options.clock();
-    for (const claim of this.#claims) if (now - claim.renewedAt > STALE_CLAIM_MS / 4) this.spool.renew(claim, now);
+    for (const claim of this.#claims) if (claim.until - now < leaseMs * 0.75) this.spool.renew(claim, now + leaseMs);
   }
 }

@@ -22,11 +22,11 @@ import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, recordConsent } from "./consent.ts";
 import { describe } from "./describe.ts";
 import { exitDecision } from "./exit_strategy.ts";
-import { NATTelemetryHandler } from "./handler.ts";
 import { shortHash } from "./hash.ts";
 import { EndpointHealth, recordedHealth } from "./health.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host } from "./runtime/mod.ts";
+import { drainSpool } from "./sender.ts";
 import { Spool, spoolKey } from "./spool.ts";
 
 /** The help of `status`, under the name the user runs it by. */
@@ -66,8 +66,8 @@ Records that no usage data may be shared, and deletes events waiting in the spoo
 previous decision unchanged, if it cannot be saved.`,
   flush: `Usage: nat-telemetry flush
 
-Delivers the spooled events now, even while the endpoint is marked as down, and reports the counts.
-Exits 1 if events are left in the spool.`,
+Delivers the spooled events now, even while the endpoint is marked as down, pass after pass for at most
+30 s, and reports the counts. Exits 1 if events are left in the spool.`,
   inspect: `Usage: nat-telemetry inspect [--json]
 
 Lists the spooled events, and the health of every endpoint they wait for (and of the endpoint in force).`,
@@ -410,6 +410,9 @@ function openSpool():
   return { spool, health, options, files };
 }
 
+/** How long `flush` may deliver. */
+const FLUSH_TIME_MS = 30_000;
+
 async function flush(output: CliOutput): Promise<number> {
   const opened = openSpool();
   if (!opened) {
@@ -421,16 +424,16 @@ async function flush(output: CliOutput): Promise<number> {
     return 1;
   }
   opened.health?.forget(); // The user asks to try now.
-  const handler = new NATTelemetryHandler();
-  handler.start();
-  await handler.stop();
-  const stats = handler.stats();
+  // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress.
+  const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
   // What another run has claimed is that run's to deliver, and other endpoints' events are not ours: not "left".
-  const left = opened.spool.peek()
-    .filter((file) => file.ours && !file.claimed)
-    .reduce((sum, file) => sum + file.events.length, 0);
-  output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool.\n`);
+  const ours = opened.spool.peek().filter((file) => file.ours);
+  const count = (claimed: boolean) =>
+    ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
+  const [left, held] = [count(false), count(true)];
+  const others = held > 0 ? ` (${held} held by another run, which delivers them or lets them go within seconds)` : "";
+  output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}.\n`);
   return left === 0 ? 0 : 1;
 }
 

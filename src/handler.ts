@@ -7,6 +7,7 @@
  */
 import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
+import { CLAIM_LEASE_MS } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { effectiveConsent, isTelemetryEnabled } from "./consent.ts";
 import { debugTrail } from "./debug.ts";
@@ -47,6 +48,9 @@ export interface TelemetryStats {
 
 /** The share of its timeout after which a request the exit budget cuts counts as timed out. */
 const TIMED_OUT_SHARE = 0.9;
+
+/** What a stopping handler's claims outlast its exit budget by: time for its last spool write. */
+const CLAIM_MARGIN_MS = 1_000;
 
 /** Requests one flush has in flight at most: a backlog of many runs (sessions) goes out a few at a time. */
 export const MAX_CONCURRENT_REQUESTS = 4;
@@ -341,7 +345,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   async #flushDue(): Promise<void> {
     try {
-      this.#disk?.renewClaims();
+      this.#disk?.renewClaims(this.#claimLease());
       this.#replay();
       if (this.#deliveryPaused()) return;
       const now = this.#options.clock();
@@ -521,12 +525,22 @@ export class NATTelemetryHandler implements AsyncDisposable {
     return this.#disk ??= Backlog.open(this.#options);
   }
 
+  /**
+   * How long this handler holds what it claims from the spool: a running handler, an hour (renewed while it
+   * holds them); a stopping one, only what is left of its exit budget, and a little for its last spool write, so
+   * that what a run killed at its exit (a sender, a CLI) had claimed waits seconds, not an hour.
+   */
+  #claimLease(): number {
+    const budget = this.#budget;
+    return budget ? Math.max(0, budget.end - performance.now()) + CLAIM_MARGIN_MS : CLAIM_LEASE_MS;
+  }
+
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */
   #replay(): void {
     // Events spooled before the user opted out stay unsent: their decision now is what counts.
     if (this.#replayDone || !isTelemetryEnabled() || this.#deliveryPaused()) return;
     this.#replayDone = true;
-    const replayed = this.#openDisk()?.replay(this.#options.maxBufferedEvents - this.#held());
+    const replayed = this.#openDisk()?.replay(this.#options.maxBufferedEvents - this.#held(), this.#claimLease());
     if (!replayed) return;
     this.#countFromDisk(replayed.dropped);
     this.#replayed += replayed.events.length;

@@ -23,6 +23,8 @@ import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
 import type { SenderConfig } from "./sender_config.ts";
 import { MAX_SENDER_LIFETIME_MS, releaseSenderLock, senderAlive, takeSenderLock } from "./sender_lock.ts";
+import { DEFAULT_REQUEST_TIMEOUT_SECONDS, type NATTelemetryHandlerOptions } from "./options.ts";
+import { addCount } from "./tally.ts";
 import { Spool, spoolKey } from "./spool.ts";
 
 /** Time kept free before the end of a sender's life, for its last look at the spool and its exit. */
@@ -62,30 +64,69 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
   const files = host().files;
   const key = spoolKey(config.endpoint, config.format);
   const dir = config.spoolDir;
-  if (!files || !allowed() || !takeSenderLock(files, dir, key, deadline)) return;
-  let recheck = false;
-  while (deadline - Date.now() > config.requestTimeoutSeconds * 1000 + END_MARGIN_MS && allowed()) {
+  if (!files || !allowed()) return;
+  // A run that handed off after the last look saw the lock and started no sender: after letting go, look once
+  // more, and take the spool again if there is work; a second look that finds nothing it can take ends it.
+  for (let look = 0; look < 2; look++) {
+    const lock = takeSenderLock(files, dir, key);
+    if (!lock) return;
+    const { replayed, spooled } = await drainSpool(config, deadline - END_MARGIN_MS, allowed);
+    releaseSenderLock(files, dir, lock);
+    // The endpoint failed (the handler recorded it for later runs), or time is up: stop.
+    if ((replayed > 0 && spooled > 0) || !hasWork(config, key)) return;
+  }
+}
+
+/** What passes over the spool did, summed. */
+export interface Drained {
+  /** Events taken from the spool. */
+  replayed: number;
+  /** Of those, and of what went wrong in between, events written back to the spool. */
+  spooled: number;
+  /** Events delivered. */
+  sent: number;
+  /** Events dropped, by reason. */
+  dropped: Record<string, number>;
+}
+
+/**
+ * Delivers a spool pass after pass, each a handler that replays what is waiting (at most 64 files or 1,000
+ * events at a time) and stops, while passes make progress and time is left: what `nat-telemetry flush` and a
+ * sender do. A pass starts no request that could not end before `until`. Never throws.
+ *
+ * @param options The options of each pass's handler (its `exitTimeoutSeconds` is what is left of the time).
+ * @param until When to stop starting passes, in epoch milliseconds.
+ * @param mayGoOn Checked before each pass (a sender checks the user's decision again). @default {() => true}
+ * @returns What the passes did.
+ * @example
+ * ```ts ignore
+ * const { sent } = await drainSpool({ endpoint, spoolDir }, Date.now() + 10_000);
+ * ```
+ */
+export async function drainSpool(
+  options: NATTelemetryHandlerOptions,
+  until: number,
+  mayGoOn: () => boolean = () => true,
+): Promise<Drained> {
+  const total: Drained = { replayed: 0, spooled: 0, sent: 0, dropped: {} };
+  const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000;
+  while (until - Date.now() > requestMs && mayGoOn()) {
+    // The pass may use what is left of the time; it starts no request that would outlast it.
     const handler = new NATTelemetryHandler({
-      ...config,
+      ...options,
       handOff: false,
-      // The pass may use what is left of the sender's life; it starts no request that would outlast it.
-      exitTimeoutSeconds: (deadline - Date.now() - END_MARGIN_MS) / 1000,
+      exitTimeoutSeconds: (until - Date.now()) / 1000,
     });
     handler.start();
     await handler.stop();
-    const { replayed, spooled } = handler.stats();
-    if (replayed > spooled) {
-      recheck = false;
-      continue; // progress: look for what other runs handed off meanwhile
-    }
-    // Nothing left, or the endpoint fails (the handler recorded it for later runs): let go. A run that handed
-    // off after the last look saw the lock and started no sender, so look once more after letting go, and take
-    // the spool again if there is work; a second look that finds nothing it can take ends it.
-    releaseSenderLock(files, dir, key);
-    if (recheck || replayed > 0 || !hasWork(config, key) || !takeSenderLock(files, dir, key, deadline)) return;
-    recheck = true;
+    const { replayed, spooled, sent, dropped } = handler.stats();
+    total.replayed += replayed;
+    total.spooled += spooled;
+    total.sent += sent;
+    for (const [reason, count] of Object.entries(dropped)) addCount(total.dropped, reason, count);
+    if (replayed <= spooled) break; // no progress: nothing left, or the endpoint fails
   }
-  releaseSenderLock(files, dir, key);
+  return total;
 }
 
 /** Whether the spool holds events of the key that no one has claimed, and no other sender is at work. */

@@ -1,28 +1,44 @@
 /**
  * The sender's lock: at most one sender works on one endpoint's spooled events
- * (one spool key) at a time. The lock is a file in the spool directory that
- * says until when its sender lives, so a sender that was killed holds it for
- * at most {@link MAX_SENDER_LIFETIME_MS}. The directory is checked (a private
- * directory of the user's, reached through no link) before the lock is
- * written or removed.
+ * (one spool key) at a time. Each sender that wants the key creates a lock
+ * file of its own, named for the key and the time it was made
+ * (`sender-<key>-<ms>-<random>.lock`), then lists the directory: it holds the
+ * key only if its file is the only live one. As each creates before it looks,
+ * two can never both hold it (when two race, both may let go; the events
+ * wait for the next run). A lock lives at most {@link MAX_SENDER_LIFETIME_MS}
+ * from its making, so one left by a killed sender is ignored after that and
+ * removed by whoever sees it; a sender removes only its own. Nothing is read
+ * from a lock file: its name says all. The directory is checked (a private
+ * directory of the user's, reached through no link) before a lock is written
+ * or removed.
  *
  * @module
  */
-import { temporaryName } from "./atomic.ts";
+import { randomHex, stamp } from "./atomic.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 
 /** The longest a sender may live. */
 export const MAX_SENDER_LIFETIME_MS = 15_000;
 
-/** A lock file is a few dozen bytes. */
-const MAX_LOCK_BYTES = 256;
+/** A lock: the file a sender made, which only it removes. */
+export type SenderLock = string;
 
-function lockPath(dir: string, key: string): string {
-  return `${dir}/sender-${key}.lock`;
+/** The lock files of a key that are live at `now`, oldest first; the stale ones are removed on the way. */
+function liveLocks(files: HostFiles, dir: string, key: string, now: number): string[] {
+  const pattern = new RegExp(`^sender-${key}-(\\d{13})-[0-9a-f]{12}\\.lock$`);
+  const live: string[] = [];
+  for (const name of files.list(dir)) {
+    const made = Number(pattern.exec(name)?.[1] ?? NaN);
+    if (Number.isNaN(made)) continue;
+    // A lock older than a sender's life, or from a clock that has since gone back, belongs to no live sender.
+    if (made + MAX_SENDER_LIFETIME_MS > now && made <= now + MAX_SENDER_LIFETIME_MS) live.push(name);
+    else remove(files, `${dir}/${name}`);
+  }
+  return live.sort();
 }
 
 /**
- * Whether a sender works on a spool key: its lock says it lives until a time still to come.
+ * Whether a sender works on a spool key: a lock of it is younger than a sender's life.
  *
  * @param files File access.
  * @param dir The spool directory.
@@ -38,68 +54,66 @@ function lockPath(dir: string, key: string): string {
  */
 export function senderAlive(files: HostFiles, dir: string, key: string, now: number): boolean {
   try {
-    const { until } = JSON.parse(files.read(lockPath(dir, key), MAX_LOCK_BYTES) ?? "{}");
-    return Number.isFinite(until) && until > now && until <= now + MAX_SENDER_LIFETIME_MS;
+    return liveLocks(files, dir, key, now).length > 0;
   } catch {
     return false;
   }
 }
 
 /**
- * Takes the lock of a spool key until `until`, unless a live sender holds it; a stale lock is taken over by
- * one sender only. Never throws.
+ * Takes the lock of a spool key, unless a live sender holds it or another takes it at the same moment. Never
+ * throws.
  *
  * @param files File access.
  * @param dir The spool directory, checked first.
  * @param key The spool key.
- * @param until When the taker's life ends, in epoch milliseconds.
- * @returns Whether the lock is now the caller's.
+ * @returns The lock, to release, or `undefined` when the caller does not hold the key.
  * @example
  * ```ts ignore
- * if (takeSenderLock(files, dir, key, Date.now() + 15_000)) { ... releaseSenderLock(files, dir, key); }
+ * const lock = takeSenderLock(files, dir, key);
+ * if (lock) { ... releaseSenderLock(files, dir, lock); }
  * ```
  */
-export function takeSenderLock(files: HostFiles, dir: string, key: string, until: number): boolean {
-  const lock = lockPath(dir, key);
+export function takeSenderLock(files: HostFiles, dir: string, key: string): SenderLock | undefined {
   const now = Date.now();
   try {
     files.ensureDir(dir, true);
-    if (senderAlive(files, dir, key, now)) return false;
+    if (liveLocks(files, dir, key, now).length > 0) return undefined;
+    const lock = `sender-${key}-${stamp(now)}-${randomHex()}.lock`;
+    files.create(`${dir}/${lock}`, "");
+    // Made before looking: of two racing, the second to look sees both. Only the one alone holds the key.
+    if (liveLocks(files, dir, key, now).join() === lock) return lock;
+    remove(files, `${dir}/${lock}`);
   } catch {
-    return false;
+    // No directory of ours, or the disk is full: no lock.
   }
-  try {
-    // A stale lock: whoever renames it away first takes over; the others fail the rename.
-    const stale = temporaryName(dir, now);
-    files.rename(lock, stale);
-    files.remove(stale);
-  } catch {
-    // No lock there, or another sender moved it first.
-  }
-  try {
-    files.create(lock, JSON.stringify({ until }));
-    return true;
-  } catch {
-    return false; // another sender created it first, or the disk is full
-  }
+  return undefined;
 }
 
 /**
- * Lets go of a spool key's lock. Never throws.
+ * Lets go of a lock this process took. Never throws.
  *
  * @param files File access.
  * @param dir The spool directory, checked first.
- * @param key The spool key.
+ * @param lock What {@link takeSenderLock} returned.
  * @example
  * ```ts ignore
- * releaseSenderLock(files, dir, key);
+ * releaseSenderLock(files, dir, lock);
  * ```
  */
-export function releaseSenderLock(files: HostFiles, dir: string, key: string): void {
+export function releaseSenderLock(files: HostFiles, dir: string, lock: SenderLock): void {
   try {
     files.ensureDir(dir, true);
-    files.remove(lockPath(dir, key));
+    remove(files, `${dir}/${lock}`);
   } catch {
-    // Already gone, or the directory is no longer ours to touch.
+    // The directory is no longer ours to touch.
+  }
+}
+
+function remove(files: HostFiles, path: string): void {
+  try {
+    files.remove(path);
+  } catch {
+    // Gone already: another process removed a stale lock first.
   }
 }

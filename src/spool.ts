@@ -9,12 +9,15 @@
  * permissions. A file's name carries its time, event count, size and the
  * endpoint it is for, `e-<epoch ms>-<events>-<bytes>-<endpoint key>-<random>.jsonl`,
  * so the spool is bounded from a directory listing alone and a run replays
- * only events meant for its own endpoint. A run claims a file by renaming it
- * to `c-<claim ms>-<name>`; only one process can win that rename, so two runs
- * never send the same spooled event. A claimed file is deleted once every
- * event in it is settled (delivered, dropped or spooled again). Its owner
- * renews the claim while it holds it; a claim not renewed for an hour
- * belongs to a run that died, and is taken over.
+ * only events meant for its own endpoint; a file holds one session's events,
+ * as a request does, so a delivered request settles whole files. A run claims
+ * a file by renaming it to `c-<until ms>-<name>`, a lease until that time;
+ * only one process can win that rename, so two runs never send the same
+ * spooled event. A claimed file is deleted once every event in it is settled
+ * (delivered, dropped or spooled again). Its owner renews the lease while it
+ * holds it; a lease that ran out belongs to a run that died, and is taken
+ * over. A run that is ending (a CLI's exit, a sender) leases only for what is
+ * left of its life, so what it leaves behind waits seconds, not an hour.
  *
  * Each call touches at most {@link FILES_PER_CALL} files, so a spool full of
  * junk costs one run a bounded amount of work; later runs do the rest.
@@ -58,8 +61,8 @@ export interface SpoolClaim {
   path: string;
   /** The spool file's own name. */
   readonly name: string;
-  /** When the claim was last renewed, in epoch milliseconds. */
-  renewedAt: number;
+  /** When the lease ends, in epoch milliseconds: past it, another run may take the file over. */
+  until: number;
   /** Events from it not settled yet. */
   remaining: number;
 }
@@ -80,8 +83,11 @@ export interface ClaimResult {
   readonly dropped: Record<string, number>;
 }
 
-/** A claim not renewed for this long belongs to a run that died. */
-export const STALE_CLAIM_MS = 3_600_000;
+/** The lease of a running handler's claims, renewed while it holds them; an ending run leases for less. */
+export const CLAIM_LEASE_MS = 3_600_000;
+
+/** A temporary file this old was left by a writer that died. */
+const STALE_TEMP_MS = 3_600_000;
 
 /** Files one call reads, renames or removes at most. */
 export const FILES_PER_CALL = 64;
@@ -185,8 +191,21 @@ export class Spool {
     let first = Math.max(0, lines.length - this.#limits.maxEvents);
     while (first < lines.length && bytes > this.#limits.maxBytes) bytes -= lines[first++].bytes + 1;
     addCount(written, "spool_full", first);
-    const name = this.#writeFile(lines.slice(first), now);
-    return { written, older: this.#prune(now, name) };
+    // One file per session, as one request carries one session: a delivered request settles whole files.
+    const sessions = new Map<string, typeof lines>();
+    for (let i = first; i < lines.length; i++) {
+      const session = sessions.get(events[i].sessionId) ?? [];
+      session.push(lines[i]);
+      sessions.set(events[i].sessionId, session);
+    }
+    const names: string[] = [];
+    try {
+      for (const session of sessions.values()) names.push(this.#writeFile(session, now)!);
+    } catch (error) {
+      for (const name of names) this.#remove(name); // all or nothing: the caller counts every event as not written
+      throw error;
+    }
+    return { written, older: this.#prune(now, names) };
   }
 
   /**
@@ -198,20 +217,21 @@ export class Spool {
    *
    * @param room How many events the caller can take.
    * @param now The current time, in epoch milliseconds.
+   * @param leaseMs How long the caller holds the files before another run may take them over.
    * @returns The events and the drops.
    */
-  claim(room: number, now: number): ClaimResult {
+  claim(room: number, now: number, leaseMs: number): ClaimResult {
     const events: (SpooledEvent & { claim: SpoolClaim })[] = [];
     const dropped: Record<string, number> = {};
     for (const { entry, path } of this.#claimable(now).slice(0, FILES_PER_CALL)) {
       if (events.length >= room) break;
-      const claimed = this.#claimPath(entry.name, now);
+      const claimed = this.#claimPath(entry.name, now + leaseMs);
       try {
         this.#files.rename(path, claimed);
       } catch {
         continue; // Another run claimed it first.
       }
-      const claim: SpoolClaim = { path: claimed, name: entry.name, renewedAt: now, remaining: 0 };
+      const claim: SpoolClaim = { path: claimed, name: entry.name, until: now + leaseMs, remaining: 0 };
       const { valid, corrupt, expired } = this.#readFile(claimed, now);
       addCount(dropped, "spool_corrupt", corrupt);
       addCount(dropped, "spool_expired", expired);
@@ -230,22 +250,22 @@ export class Spool {
   }
 
   /**
-   * Renews a claim, so no other run takes it over while its owner still
-   * works on its events (a long-lived process retrying for up to an hour).
+   * Renews a claim's lease, so no other run takes it over while its owner
+   * still works on its events (a long-lived process retrying for hours).
    *
    * @param claim The claim.
-   * @param now The current time, in epoch milliseconds.
+   * @param until When the new lease ends, in epoch milliseconds.
    * @returns `false` when the claimed file is gone (taken over, or removed).
    */
-  renew(claim: SpoolClaim, now: number): boolean {
-    const renewed = this.#claimPath(claim.name, now);
+  renew(claim: SpoolClaim, until: number): boolean {
+    const renewed = this.#claimPath(claim.name, until);
     try {
       this.#files.rename(claim.path, renewed);
     } catch {
       return false;
     }
     claim.path = renewed;
-    claim.renewedAt = now;
+    claim.until = until;
     return true;
   }
 
@@ -347,9 +367,9 @@ export class Spool {
     return result;
   }
 
-  /** Where a claimed file is: renamed to carry the claim's time, so a claim not renewed is seen to be stale. */
-  #claimPath(name: string, now: number): string {
-    return `${this.dir}/c-${stamp(now)}-${name}`;
+  /** Where a claimed file is: renamed to carry the end of its lease, so a lease that ran out is seen. */
+  #claimPath(name: string, until: number): string {
+    return `${this.dir}/c-${stamp(until)}-${name}`;
   }
 
   #list(): string[] {
@@ -365,21 +385,22 @@ export class Spool {
     const found: { entry: Entry; path: string }[] = [];
     let removed = 0;
     for (const name of this.#list()) {
-      const stale = (time: string) => now - Number(time) > STALE_CLAIM_MS;
       const claimed = CLAIMED_FILE.exec(name);
       const temp = TEMP_FILE.exec(name);
-      const entry = claimed ? (stale(claimed[1]) ? parseEntry(claimed[2]) : undefined) : parseEntry(name);
+      const entry = claimed ? (now > Number(claimed[1]) ? parseEntry(claimed[2]) : undefined) : parseEntry(name);
       if (entry?.key === this.key) found.push({ entry, path: `${this.dir}/${name}` });
-      else if (temp && stale(temp[1]) && removed < FILES_PER_CALL && this.#remove(name)) removed++;
+      else if (temp && now - Number(temp[1]) > STALE_TEMP_MS && removed < FILES_PER_CALL && this.#remove(name)) {
+        removed++;
+      }
     }
     return found.sort((a, b) => a.entry.time - b.entry.time);
   }
 
   /**
    * Removes the oldest files (of any endpoint) past the bounds, at most {@link FILES_PER_CALL} of them, never
-   * the one just written. What it drops is counted from the lines each file really holds.
+   * those just written. What it drops is counted from the lines each file really holds.
    */
-  #prune(now: number, keep: string | undefined): Record<string, number> {
+  #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
     const entries = this.entries();
     let events = entries.reduce((sum, entry) => sum + entry.events, 0);
@@ -388,7 +409,7 @@ export class Spool {
     for (const entry of entries) {
       const expired = now - entry.time > this.#limits.maxAgeMs;
       if (!expired && events <= this.#limits.maxEvents && bytes <= this.#limits.maxBytes) break;
-      if (entry.name === keep) continue;
+      if (keep.includes(entry.name)) continue;
       if (touched++ >= FILES_PER_CALL) break;
       const path = `${this.dir}/${entry.name}`;
       const read = this.#readFile(path);

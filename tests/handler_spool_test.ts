@@ -334,3 +334,23 @@ test("a long-lived owner keeps its claim while it retries; another run an hour l
     await server.close();
   }
 });
+
+test("a stopping handler leases what it claims only for what is left of its budget: seconds, not an hour", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ hang: true }));
+  try {
+    const first = handler(dir.path, server.url());
+    first.enqueue(commandEvent("waiting"));
+    await first.stop(); // its 1 s budget cuts the request: spooled, and no verdict on the endpoint
+    const second = handler(dir.path, server.url(), { exitTimeoutSeconds: 2, requestTimeoutSeconds: 10 });
+    const stopping = second.stop();
+    await waitFor(() => server.requests.length === 2, "the second run's request"); // claimed, and in flight
+    const leases = files(dir.path).filter((name) => name.startsWith("c-")).map((name) => Number(name.split("-")[1]));
+    await stopping;
+    assert.equal(leases.length, 1, "the spooled file was claimed");
+    const left = leases[0] - Date.now();
+    assert.ok(left > 0 && left < 10_000, `a lease of seconds (the 2 s budget + 1 s), not an hour: ${left} ms`);
+  } finally {
+    await server.close();
+  }
+});

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { host } from "../src/runtime/mod.ts";
-import { FILES_PER_CALL, Spool, type SpooledEvent, spoolKey, STALE_CLAIM_MS } from "../src/spool.ts";
+import { CLAIM_LEASE_MS, FILES_PER_CALL, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
 
 const limits = { maxEvents: 1000, maxBytes: 1_048_576, maxAgeMs: 7 * 86_400_000 };
@@ -15,7 +15,7 @@ function event(command: string, retries = 0, timestamp = now - 1000): SpooledEve
     parameters: { command },
     name: "nat_cli_command",
   });
-  return { json, schemaVersion: "1.5", sessionId: `session-${command}`, retries, timestamp };
+  return { json, schemaVersion: "1.5", sessionId: "session", retries, timestamp };
 }
 
 const KEY = spoolKey("https://example.com/events");
@@ -30,7 +30,7 @@ test("spooled events come back unchanged: wire JSON, original timestamp, retry c
   using dir = tempDir();
   const written = [event("a", 0), event("b", 2, now - 5000)];
   assert.deepEqual(open(dir.path).write(written, now), { written: {}, older: {} });
-  const { events, dropped } = open(dir.path).claim(100, now);
+  const { events, dropped } = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
   assert.deepEqual(dropped, {});
   assert.deepEqual(events.map(({ claim: _, ...rest }) => rest), written);
 });
@@ -49,8 +49,8 @@ test("the spool directory is owner-only (0700) and its files 0600; no temporary 
 test("a claim is exclusive: a second claimer gets nothing; release deletes the claimed file", () => {
   using dir = tempDir();
   open(dir.path).write([event("a"), event("b")], now);
-  const first = open(dir.path).claim(100, now);
-  const second = open(dir.path).claim(100, now);
+  const first = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
+  const second = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
   assert.equal(first.events.length, 2);
   assert.equal(second.events.length, 0);
   assert.match(files(dir.path)[0], /^c-\d{13}-e-/);
@@ -64,9 +64,9 @@ test("claims take files oldest first up to the room; the rest of a split file go
   spool.write([event("old1"), event("old2")], now - 2000);
   spool.write([event("mid1"), event("mid2")], now - 1000);
   spool.write([event("new")], now);
-  const first = spool.claim(3, now);
+  const first = spool.claim(3, now, CLAIM_LEASE_MS);
   assert.deepEqual(first.events.map((e) => JSON.parse(e.json).parameters.command), ["old1", "old2", "mid1"]);
-  const second = spool.claim(100, now);
+  const second = spool.claim(100, now, CLAIM_LEASE_MS);
   assert.deepEqual(second.events.map((e) => JSON.parse(e.json).parameters.command), ["mid2", "new"]);
 });
 
@@ -76,7 +76,7 @@ test("a corrupt file is skipped, counted and removed; the other files are still 
   spool.write([event("good")], now);
   writeFileSync(`${dir.path}/e-${now - 10}-3-500-${KEY}-00000000dead.jsonl`, "\u0000garbage{{{\n[1,2]\n");
   writeFileSync(`${dir.path}/notes.txt`, "not ours");
-  const { events, dropped } = spool.claim(100, now);
+  const { events, dropped } = spool.claim(100, now, CLAIM_LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["good"]);
   assert.deepEqual(dropped, { spool_corrupt: 2 }, "the two bad lines it holds, not the three its name promised");
   assert.deepEqual(files(dir.path).filter((name) => name !== "notes.txt").length, 1, "only the good claim is left");
@@ -88,7 +88,7 @@ test("a torn line loses only itself", () => {
   spool.write([event("a"), event("b")], now);
   const [name] = files(dir.path);
   writeFileSync(`${dir.path}/${name}`, spooled(dir.path).map((line) => JSON.stringify(line)).join("\n").slice(0, -10));
-  const { events, dropped } = spool.claim(100, now);
+  const { events, dropped } = spool.claim(100, now, CLAIM_LEASE_MS);
   assert.equal(events.length, 1);
   assert.deepEqual(dropped, { spool_corrupt: 1 });
 });
@@ -125,7 +125,7 @@ test("events older than maxAge are dropped as spool_expired, at write and at cla
     written: {},
     older: { spool_expired: 1 },
   });
-  const { events, dropped } = spool.claim(100, now);
+  const { events, dropped } = spool.claim(100, now, CLAIM_LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["fresh"]);
   assert.deepEqual(dropped, { spool_expired: 1 });
 });
@@ -133,18 +133,18 @@ test("events older than maxAge are dropped as spool_expired, at write and at cla
 test("a claim older than an hour belongs to a dead run and is taken over; a fresh one is not", () => {
   using dir = tempDir();
   open(dir.path).write([event("a")], now);
-  assert.equal(open(dir.path).claim(100, now).events.length, 1);
-  assert.equal(open(dir.path).claim(100, now + STALE_CLAIM_MS - 1).events.length, 0);
-  const takeover = open(dir.path).claim(100, now + STALE_CLAIM_MS + 1);
+  assert.equal(open(dir.path).claim(100, now, CLAIM_LEASE_MS).events.length, 1);
+  assert.equal(open(dir.path).claim(100, now + CLAIM_LEASE_MS - 1, CLAIM_LEASE_MS).events.length, 0);
+  const takeover = open(dir.path).claim(100, now + CLAIM_LEASE_MS + 1, CLAIM_LEASE_MS);
   assert.equal(takeover.events.length, 1);
   assert.equal(files(dir.path).length, 1, "still one file, claimed anew");
 });
 
 test("temporary files a crashed writer left are removed once stale", () => {
   using dir = tempDir();
-  writeFileSync(`${dir.path}/t-${now - STALE_CLAIM_MS - 5}-abcdef.tmp`, "half");
+  writeFileSync(`${dir.path}/t-${now - 3_600_000 - 5}-abcdef.tmp`, "half");
   writeFileSync(`${dir.path}/t-${now}-abcdef.tmp`, "being written right now");
-  open(dir.path).claim(100, now);
+  open(dir.path).claim(100, now, CLAIM_LEASE_MS);
   assert.deepEqual(files(dir.path), [`t-${now}-abcdef.tmp`]);
 });
 
@@ -161,7 +161,7 @@ test("a spooled line that enqueue would refuse (a null parameter) is dropped alo
   const [name] = files(dir.path);
   const bad = { ...spooled(dir.path)[0], event: { name: "nat_cli_command", ts: "x", parameters: { command: null } } };
   writeFileSync(`${dir.path}/${name}`, `${readFileSync(`${dir.path}/${name}`, "utf8")}${JSON.stringify(bad)}\n`);
-  const { events, dropped } = spool.claim(100, now);
+  const { events, dropped } = spool.claim(100, now, CLAIM_LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["a", "b"]);
   assert.deepEqual(dropped, { spool_corrupt: 1 });
 });
@@ -171,7 +171,7 @@ test("one claim touches a bounded number of files: a spool full of junk costs ea
   for (let i = 0; i < FILES_PER_CALL * 3; i++) {
     writeFileSync(`${dir.path}/e-${now - 10_000 + i}-1-100-${KEY}-${String(i).padStart(12, "0")}.jsonl`, "junk\n");
   }
-  const first = open(dir.path).claim(1000, now);
+  const first = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
   assert.deepEqual(first.dropped, { spool_corrupt: FILES_PER_CALL });
   assert.equal(files(dir.path).length, FILES_PER_CALL * 2, "the rest is left for later runs");
 });
@@ -190,18 +190,19 @@ test("an owner that renews its claim keeps it past the hour; only a claim left a
   using dir = tempDir();
   open(dir.path).write([event("a")], now);
   const owner = open(dir.path);
-  const { events } = owner.claim(100, now);
+  const { events } = owner.claim(100, now, CLAIM_LEASE_MS);
   assert.equal(events.length, 1);
-  assert.equal(owner.renew(events[0].claim, now + STALE_CLAIM_MS / 2), true);
-  assert.equal(open(dir.path).claim(100, now + STALE_CLAIM_MS + 1).events.length, 0, "renewed: still its owner's");
-  assert.equal(open(dir.path).claim(100, now + STALE_CLAIM_MS * 1.5 + 1).events.length, 1, "left alone: taken over");
+  assert.equal(owner.renew(events[0].claim, now + CLAIM_LEASE_MS * 1.5), true);
+  const later = (ms: number) => open(dir.path).claim(100, now + ms, CLAIM_LEASE_MS).events.length;
+  assert.equal(later(CLAIM_LEASE_MS + 1), 0, "renewed: still its owner's");
+  assert.equal(later(CLAIM_LEASE_MS * 1.5 + 1), 1, "left alone: taken over");
 });
 
 test("each spool claims only its own endpoint's files; others stay for their own", () => {
   using dir = tempDir();
   open(dir.path, limits, spoolKey("https://production.example.com/events")).write([event("prod")], now);
   open(dir.path).write([event("ours")], now);
-  const { events } = open(dir.path).claim(100, now);
+  const { events } = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["ours"]);
   assert.equal(files(dir.path).filter((name) => name.startsWith("e-")).length, 1, "production's file is untouched");
 });
@@ -227,3 +228,14 @@ function spoolLine(command: string) {
     event: JSON.parse(event(command).json),
   };
 }
+
+test("a file holds one session's events: one request's worth, settled whole when it is delivered", () => {
+  using dir = tempDir();
+  const spool = open(dir.path);
+  const session = (command: string, id: string) => ({ ...event(command), sessionId: id });
+  const lines = [session("a", "session-a"), session("b", "session-b"), session("c", "session-a")];
+  spool.write(lines, now);
+  const written = files(dir.path).map((name) => readFileSync(`${dir.path}/${name}`, "utf8").trim().split("\n"));
+  const sessions = written.map((file) => file.map((line) => JSON.parse(line).sessionId));
+  assert.deepEqual(sessions.map((file) => file.join()).sort(), ["session-a,session-a", "session-b"]);
+});

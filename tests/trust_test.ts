@@ -99,7 +99,7 @@ test("a FIFO, socket-like or oversized file in the spool is skipped and counted,
   const huge = `e-${Date.now() - 1000}-1-200-${spoolKey(endpoint)}-00000000b16b.jsonl`;
   writeFileSync(`${dir.path}/${huge}`, plantedLine("x").repeat(20_000)); // over the spool's 1 MiB
   plant(dir.path, endpoint, "good");
-  const { events, dropped } = spool.claim(100, Date.now());
+  const { events, dropped } = spool.claim(100, Date.now(), 60_000);
   assert.deepEqual(events.map((event) => JSON.parse(event.json).parameters.command), ["good"]);
   assert.deepEqual(dropped, { spool_corrupt: 3 });
   const left = readdirSync(dir.path).filter((name) => !name.startsWith("c-")); // the good file, claimed

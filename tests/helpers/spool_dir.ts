@@ -35,5 +35,7 @@ export function forgetHealth(dir: string): void {
 
 /** The sender locks in a spool directory (one per endpoint a sender works on right now). */
 export function senderLocks(dir: string): string[] {
-  return existsSync(dir) ? files(dir).filter((name) => /^sender-[0-9a-f]{8}\.lock$/.test(name)) : [];
+  return existsSync(dir)
+    ? files(dir).filter((name) => /^sender-[0-9a-f]{8}-\d{13}-[0-9a-f]{12}\.lock$/.test(name))
+    : [];
 }
