@@ -30,7 +30,7 @@ const { values } = parseArgs({
   options: { runs: { type: "string", default: "15" } },
 });
 const RUNS = Number(values.runs);
-const VARIANTS = ["", "import", "event", "spool", "handoff"] as const;
+const VARIANTS = ["", "import", "off", "spool", "handoff"] as const;
 
 await installPeers();
 const { deno, node, bun, versions } = await runtimes();
@@ -159,7 +159,7 @@ for (const form of forms) {
     VARIANTS.map((variant) => [variant, { ms: [], mb: [] }]),
   );
   const env = (variant: string) => ({
-    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1",
     NAT_TELEMETRY_SPOOL_DIR: spool,
     NAT_TELEMETRY_ENDPOINT: variant === "spool" ? down : healthy,
     ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
@@ -188,13 +188,11 @@ for (const form of forms) {
       median(base.mb).toFixed(1)
     } | +${median(addedMb).toFixed(1)} |`,
   );
+  const mb = (variant: string) => median(samples.get(variant)!.mb);
+  const phases = [m("import") - m(""), m("off") - m("import"), m("spool") - m("off"), m("handoff") - m("spool")];
+  const memory = [mb("import") - mb(""), mb("handoff") - mb("import")];
   phaseRows.push(
-    `| ${form.label} | ${fmt(m("import") - m(""))} | ${fmt(m("event") - m("import"))} | ${
-      fmt(m("spool") - m("event"))
-    } | ${fmt(m("handoff") - m("spool"))} | +${(median(samples.get("import")!.mb) - median(base.mb)).toFixed(1)} | +${
-      (median(samples.get("event")!.mb) - median(samples.get("import")!.mb))
-        .toFixed(1)
-    } |`,
+    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${memory.map((n) => `+${n.toFixed(1)}`).join(" | ")} |`,
   );
   console.error(rows.at(-1));
 }
@@ -240,11 +238,12 @@ console.log(
   `\n### Where it goes: each phase's cost, by difference of medians\n`,
 );
 console.log(
-  "load: importing the package; event: `trackCommand` and the exit's deciding, with nowhere to send; spool write: " +
-    "the exit writing the event to disk (endpoint marked down: no sender); spawn: starting the sender.\n",
+  "load: importing the package; setup: `trackCommand` with telemetry off (options checked, handler made, consent " +
+    "decided); event and spool: the event recorded, the exit's decision and spool write (endpoint marked down: no " +
+    "sender); spawn: starting the sender. Memory: what loading adds, and what the rest of the run adds.\n",
 );
 console.log(
-  "| form | load (ms) | event (ms) | spool write (ms) | spawn (ms) | RSS: load (MB) | RSS: event (MB) |",
+  "| form | load (ms) | setup (ms) | event and spool (ms) | spawn (ms) | RSS: load (MB) | RSS: the rest (MB) |",
 );
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);

@@ -6,9 +6,11 @@
  *
  * - none: the baseline, no client at all;
  * - `import`: loads @nat/telemetry (from NAT_BENCH_MODULE, or embedded by the benchmark's executable entry);
- * - `event`: also records one command with `trackCommand`, to nowhere (`endpoint: ""`): load + event + exit work;
- * - `spool`: the same to an endpoint marked down: the exit writes the spool and starts no sender;
- * - `handoff`: the same to a healthy endpoint: the exit writes the spool and starts a sender;
+ * - `off`: also runs its command through `trackCommand` with telemetry off (`NAT_TELEMETRY_ENABLED=0`, set by
+ *   the benchmark): the options checked, the handler made, the consent decided; nothing recorded;
+ * - `spool`: telemetry on, the endpoint marked down: the event recorded, and the exit writes the spool and
+ *   starts no sender;
+ * - `handoff`: the endpoint healthy: the exit writes the spool and starts a sender (a user's run);
  * - `posthog`, `segment`: one event with posthog-node or @segment/analytics-node, as their docs show.
  *
  * At exit it reports its own peak memory on stderr (`maxrss_kb=`).
@@ -25,15 +27,9 @@ const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
 /** The package: embedded by an executable's entry, or loaded from NAT_BENCH_MODULE. */
 const load = async () => globalThis.natTelemetry ?? await import(process.env.NAT_BENCH_MODULE);
 
-if (["import", "event", "spool", "handoff"].includes(variant)) {
+if (["import", "off", "spool", "handoff"].includes(variant)) {
   const { trackCommand } = await load();
-  if (variant !== "import") {
-    const handler = variant === "event" ? { endpoint: "" } : {};
-    process.exitCode = await trackCommand(
-      { command: "bench", handler },
-      () => 0,
-    );
-  }
+  if (variant !== "import") process.exitCode = await trackCommand({ command: "bench" }, () => 0);
 } else if (variant === "posthog" || variant === "segment") {
   await recordWithPeer(variant, endpoint);
 }

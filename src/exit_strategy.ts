@@ -35,9 +35,6 @@ import { SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
 /** How long spooled events may wait, with no sender at work, before a run stops handing off and delivers itself. */
 export const STALLED_HANDOFF_MS = 60_000;
 
-/** The script files known to be in place. */
-const installedScripts = new Set<string>();
-
 /** The environment variables a sender reads: its configuration, and the user's decision. */
 const SENDER_READS = [SENDER_CONFIG_ENV, "NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "NAT_TELEMETRY_CONSENT_FILE"];
 
@@ -174,14 +171,7 @@ function senderConfig(options: ResolvedOptions, spoolDir: string): SenderConfig 
  * user's under that name is the script.
  */
 function scriptInPlace({ files, spool }: Backlog): boolean {
-  const path = `${spool.dir}/${SENDER_SCRIPT_NAME}`;
-  if (installedScripts.has(path)) return true;
-  try {
-    if (files.read(path, MAX_SCRIPT_BYTES)) installedScripts.add(path);
-  } catch {
-    // Not a file of ours: written again when needed.
-  }
-  return installedScripts.has(path);
+  return files.isFile(`${spool.dir}/${SENDER_SCRIPT_NAME}`);
 }
 
 /** Makes sure the sender's script is in the spool directory. */
@@ -189,12 +179,8 @@ function writeScript(backlog: Backlog): boolean {
   if (scriptInPlace(backlog)) return true;
   try {
     writeAtomically(backlog.files, backlog.spool.dir, SENDER_SCRIPT_NAME, SENDER_SCRIPT, Date.now());
-    installedScripts.add(`${backlog.spool.dir}/${SENDER_SCRIPT_NAME}`);
     return true;
   } catch {
     return false;
   }
 }
-
-/** The largest the script may be. */
-const MAX_SCRIPT_BYTES = 262_144;

@@ -158,7 +158,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if ("reason" in pending) return this.#drop(1, pending.reason, pending.detail);
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);
-      if (this.#ticking && this.#timer === undefined) this.#scheduleTick();
+      // After this turn: a handler stopped right after its event (trackCommand's) never sets a timer.
+      if (this.#ticking && this.#timer === undefined) queueMicrotask(() => this.#tickFromNowOn());
       if (this.#queue.length >= this.#options.maxQueueSize) void this.flush();
     } catch {
       // Nothing reaches the host; toPending already caught what events can throw.
@@ -175,7 +176,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#ticking = true;
     this.#hookExit();
     // A timer with nothing to flush would only cost: under Deno a process's first timer loads its timer module.
-    if (this.#held() > 0) this.#scheduleTick();
+    if (this.#held() > 0) this.#tickFromNowOn();
   }
 
   /**
@@ -265,6 +266,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
       unhookExit();
       unhookInterrupts?.();
     };
+  }
+
+  /** Starts the periodic flush, unless it runs already or the handler is stopping. */
+  #tickFromNowOn(): void {
+    if (this.#ticking && this.#timer === undefined) this.#scheduleTick();
   }
 
   #scheduleTick(): void {

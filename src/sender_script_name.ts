@@ -6,4 +6,4 @@
  */
 
 /** The script's file name: it names the script's text (a hash of it), so two versions never share one. */
-export const SENDER_SCRIPT_NAME = "sender-a82832ca.mjs";
+export const SENDER_SCRIPT_NAME = "sender-fce747b9.mjs";

@@ -250,3 +250,18 @@ test("the collector listens on loopback only, unless told otherwise", async () =
   const collector = await startCollector({ hostname: "0.0.0.0", allowRemote: true });
   await collector.close();
 });
+
+test(
+  "isFile: a regular file of the user's, never a link, a FIFO or a directory",
+  { skip: !hasFifo && "needs mkfifo" },
+  () => {
+    using dir = tempDir();
+    const files = host().files!;
+    writeFileSync(`${dir.path}/file`, "x");
+    symlinkSync(`${dir.path}/file`, `${dir.path}/link`);
+    execFileSync("mkfifo", [`${dir.path}/fifo`]);
+    mkdirSync(`${dir.path}/dir`);
+    const found = ["file", "link", "fifo", "dir", "missing"].map((name) => files.isFile(`${dir.path}/${name}`));
+    assert.deepEqual(found, [true, false, false, false, false]);
+  },
+);

@@ -130,6 +130,16 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     },
     list: (path) => raw.list(path),
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
+    isFile(path) {
+      try {
+        const facts = raw.lstat(path);
+        if (!facts) return false;
+        regular(path, Infinity)(facts);
+        return true;
+      } catch {
+        return false;
+      }
+    },
     create: (path, text) => raw.create(path, text),
     append: (path, text, maxBytes) => raw.append(path, text, regular(path, maxBytes)),
     rename: (from, to) => raw.rename(from, to),

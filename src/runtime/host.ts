@@ -86,6 +86,13 @@ export interface HostFiles {
    *   (`not_utf8`: never read with replacement characters).
    */
   read(path: string, maxBytes: number): string | undefined;
+  /**
+   * Whether a regular file of the current user's (or root's) is at a path, without opening it (a link is not
+   * one). Never throws.
+   *
+   * @param path The path.
+   */
+  isFile(path: string): boolean;
   /** Creates a new file owner-only (0600) and writes UTF-8 text; fails if anything is at the path. */
   create(path: string, text: string): void;
   /**
