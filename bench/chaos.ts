@@ -703,10 +703,10 @@ function parseRun(run: Run, stdout: string, stderr: string): void {
       continue;
     }
     const exit =
-      /^\[nat-telemetry\] at exit: (handed off to a sender|handed off to the spool|delivering in process: (.*))/
+      /^\[nat-telemetry\] at exit: (handed off to (?:a sender|the sender at work)|handed off to the spool|delivering in process: (.*))/
         .exec(line);
     if (!exit) continue;
-    if (exit[1] === "handed off to a sender") run.exit = "sender";
+    if (exit[1].startsWith("handed off to a") || exit[1].startsWith("handed off to the sender")) run.exit = "sender";
     else if (exit[1] === "handed off to the spool") run.exit = "spool";
     else {
       run.exit = "in process";
@@ -817,7 +817,7 @@ function spoolContents(): {
     } catch {
       continue; // claimed or removed meanwhile
     }
-    const into = name.startsWith("c-") ? result.claimed : result.unclaimed;
+    const into = /^[lc]-/.test(name) ? result.claimed : result.unclaimed;
     for (const line of text.split("\n")) {
       if (line === "") continue;
       try {

@@ -8,7 +8,7 @@
  *
  * - the program or the user turned it off (`handOff: false`, `NAT_TELEMETRY_HANDOFF=0`), or `CI` is set;
  * - the sink is not an HTTP endpoint, or the program delivers with its own `fetch` (a function no other
- *   process can call);
+ *   process can call), or a request may take longer than a sender lives;
  * - telemetry was turned off during the run (the sender would find no decision of the program's to act on);
  * - there is no usable spool, or the program may not connect to the endpoint (Deno `--allow-net`);
  * - no sender can be started that outlives the program and runs none of its code (see the runtime's
@@ -28,12 +28,15 @@ import { consentFilePath } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SpawnCommand } from "./runtime/mod.ts";
 import { SENDER_CONFIG_ENV, type SenderConfig } from "./sender_config.ts";
-import { senderAlive } from "./sender_lock.ts";
+import { MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { SENDER_SCRIPT } from "./sender_script.ts";
-import { SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
+import { SENDER_SCRIPT_BYTES, SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
 
 /** How long spooled events may wait, with no sender at work, before a run stops handing off and delivers itself. */
 export const STALLED_HANDOFF_MS = 60_000;
+
+/** A sender's own start, which its life includes: a request must fit in what is left. */
+const SENDER_START_MS = 1_000;
 
 /** The environment variables a sender reads: its configuration, and the user's decision. */
 const SENDER_READS = [SENDER_CONFIG_ENV, "NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "NAT_TELEMETRY_CONSENT_FILE"];
@@ -67,14 +70,18 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
     }
     const { spool } = backlog;
     const consentFile = consentFilePath();
-    const command = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, {
+    const base = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, {
       endpoint: options.sink.url,
       dir: spool.dir,
       reads: consentFile === undefined ? [] : [consentFile],
       variables: [...SENDER_READS, "HOME", "USERPROFILE"],
-      set: { [SENDER_CONFIG_ENV]: JSON.stringify(senderConfig(options, spool.dir)) },
+      set: {},
     });
-    return "refused" in command ? { handOff: false, reason: command.refused } : { handOff: true, command, backlog };
+    if ("refused" in base) return { handOff: false, reason: base.refused };
+    // The sender's configuration says how it was started, so that it can start its successor the same way.
+    const config = { ...senderConfig(options, spool.dir), successor: { argv: base.argv, env: base.env } };
+    const command = { ...base, env: { ...base.env, [SENDER_CONFIG_ENV]: JSON.stringify(config) } };
+    return { handOff: true, command, backlog };
   } catch (error) {
     return { handOff: false, reason: `the hand-off failed (${error})` };
   }
@@ -102,26 +109,29 @@ export function planExit(options: ResolvedOptions, backlog: Backlog | null, enab
   return decision;
 }
 
+/** What became of the spooled events: a sender started, or one at work already, or they wait for the endpoint. */
+export type SenderStart = "started" | "at work" | "endpoint down" | "failed";
+
 /**
  * Starts a sender for the spooled events, unless one is at work on them already or the endpoint is known to
  * be down (then they wait in the spool for the run that probes it). Never throws.
  *
  * @param plan A hand-off plan of {@link planExit}, after the pending events were spooled.
  * @param now The current time, in epoch milliseconds.
- * @returns Whether a sender is at work on the events now.
+ * @returns What became of the events; `failed` when no sender could be started (the caller delivers them).
  * @example
  * ```ts ignore
- * startSender(plan, Date.now());
+ * if (startSender(plan, Date.now()) === "failed") deliverInProcess();
  * ```
  */
-export function startSender(plan: ExitPlan & { handOff: true }, now: number): boolean {
+export function startSender(plan: ExitPlan & { handOff: true }, now: number): SenderStart {
   try {
     const { spool, health, files } = plan.backlog;
-    if (health.isOpen()) return false;
-    if (senderAlive(files, spool.dir, spool.key, now)) return true;
-    return host().spawnDetached(plan.command);
+    if (health.isOpen()) return "endpoint down";
+    if (senderAlive(files, spool.dir, spool.key, now)) return "at work";
+    return host().spawnDetached(plan.command) ? "started" : "failed";
   } catch {
-    return false;
+    return "failed";
   }
 }
 
@@ -131,6 +141,9 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
   if (!handOff.enabled) return `the hand-off is off (${handOff.source})`;
   if (sink.kind !== "http") return "the events do not go to an HTTP endpoint";
   if (options.customFetch) return "the program delivers with its own fetch, which a sender process cannot call";
+  if (options.requestTimeoutMs > MAX_SENDER_LIFETIME_MS - SENDER_START_MS) {
+    return `a request may take longer (requestTimeoutSeconds) than a sender lives (${MAX_SENDER_LIFETIME_MS / 1000} s)`;
+  }
   if (!enabled) return "telemetry was turned off during the run";
   if (!backlog) return "there is no usable spool directory";
   if (!host().canConnect(sink.url)) return "the program may not connect to the endpoint";
@@ -166,12 +179,12 @@ function senderConfig(options: ResolvedOptions, spoolDir: string): SenderConfig 
 }
 
 /**
- * Whether the sender's script is in the spool directory. Its name is a hash of its text, and spool files are
- * only ever written whole (a temporary file, then a rename) in a private directory: a regular file of the
- * user's under that name is the script.
+ * Whether the sender's script is in the spool directory: a regular file of the user's under its name (a hash
+ * of its text), of its size. Spool files are written whole (a temporary file, then a rename) in a private
+ * directory; a file cut short by a crash before it reached the disk, or emptied, is written again.
  */
 function scriptInPlace({ files, spool }: Backlog): boolean {
-  return files.isFile(`${spool.dir}/${SENDER_SCRIPT_NAME}`);
+  return files.sizeOf(`${spool.dir}/${SENDER_SCRIPT_NAME}`) === SENDER_SCRIPT_BYTES;
 }
 
 /** Makes sure the sender's script is in the spool directory. */

@@ -612,8 +612,15 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log("at exit: delivering in process: the spool cannot be written");
       return false;
     }
-    const started = startSender(plan, this.#options.clock());
-    this.#log(`at exit: handed off to ${started ? "a sender" : "the spool (the endpoint is marked down)"}`);
+    const start = startSender(plan, this.#options.clock());
+    if (start === "failed") {
+      // The events are in the spool, where a run that delivers in process (this one, unless it is ending now)
+      // takes them back.
+      this.#log("at exit: delivering in process: no sender could be started");
+      return false;
+    }
+    const to = { started: "a sender", "at work": "the sender at work", "endpoint down": "the spool (endpoint down)" };
+    this.#log(`at exit: handed off to ${to[start]}`);
     return true;
   }
 

@@ -7,7 +7,8 @@
  *
  * - it lives at most {@link MAX_SENDER_LIFETIME_MS}, and starts no request
  *   that could not end before then, so it never abandons one the endpoint may
- *   have received;
+ *   have received; when its life ends with work left (a slow endpoint, runs
+ *   that kept handing off), and it made progress, it starts its successor;
  * - at most one sender works on an endpoint's spooled events at a time;
  * - it checks the user's decision when it starts and before each pass: an
  *   opt-out recorded since (or set in its environment) stops it;
@@ -21,7 +22,7 @@
 import { effectiveConsent, setTelemetryEnabled } from "./consent.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
-import type { SenderConfig } from "./sender_config.ts";
+import { SENDER_CONFIG_ENV, type SenderConfig } from "./sender_config.ts";
 import { MAX_SENDER_LIFETIME_MS, releaseSenderLock, senderAlive, takeSenderLock } from "./sender_lock.ts";
 import { DEFAULT_REQUEST_TIMEOUT_SECONDS, type NATTelemetryHandlerOptions } from "./options.ts";
 import { addCount } from "./tally.ts";
@@ -65,16 +66,27 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
   const key = spoolKey(config.endpoint, config.format);
   const dir = config.spoolDir;
   if (!files || !allowed()) return;
+  const { successor: _, ...options } = config; // the handler's options
   // A run that handed off after the last look saw the lock and started no sender: after letting go, look once
   // more, and take the spool again if there is work; a second look that finds nothing it can take ends it.
   for (let look = 0; look < 2; look++) {
-    const lock = takeSenderLock(files, dir, key);
+    const lock = await takeSenderLock(files, dir, key);
     if (!lock) return;
-    const { replayed, spooled } = await drainSpool(config, deadline - END_MARGIN_MS, allowed);
+    const { replayed, spooled, sent, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS, allowed);
     releaseSenderLock(files, dir, lock);
-    // The endpoint failed (the handler recorded it for later runs), or time is up: stop.
-    if ((replayed > 0 && spooled > 0) || !hasWork(config, key)) return;
+    if (!hasWork(config, key)) return;
+    // Time is up with work left, and the endpoint takes what it is sent: a successor goes on.
+    if (timeUp && sent > 0 && allowed()) return startSuccessor(config);
+    // The endpoint failed (the handler recorded it for later runs): stop.
+    if (replayed > 0 && spooled > 0) return;
   }
+}
+
+/** Starts the sender's successor, as the program started the sender, with the same configuration. */
+function startSuccessor(config: SenderConfig): void {
+  if (!config.successor) return;
+  const { argv, env } = config.successor;
+  host().spawnDetached({ argv, env: { ...env, [SENDER_CONFIG_ENV]: JSON.stringify(config) }, cwd: config.spoolDir });
 }
 
 /** What passes over the spool did, summed. */
@@ -87,6 +99,8 @@ export interface Drained {
   sent: number;
   /** Events dropped, by reason. */
   dropped: Record<string, number>;
+  /** Whether the passes stopped because the time was up (not because they made no progress). */
+  timeUp: boolean;
 }
 
 /**
@@ -108,9 +122,14 @@ export async function drainSpool(
   until: number,
   mayGoOn: () => boolean = () => true,
 ): Promise<Drained> {
-  const total: Drained = { replayed: 0, spooled: 0, sent: 0, dropped: {} };
+  const total: Drained = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000;
-  while (until - Date.now() > requestMs && mayGoOn()) {
+  for (;;) {
+    if (until - Date.now() <= requestMs) {
+      total.timeUp = true;
+      break;
+    }
+    if (!mayGoOn()) break;
     // The pass may use what is left of the time; it starts no request that would outlast it.
     const handler = new NATTelemetryHandler({
       ...options,

@@ -33,7 +33,14 @@ export type SenderConfig =
       | "resource"
     >
   >
-  & { readonly spoolDir: string };
+  & {
+    readonly spoolDir: string;
+    /**
+     * How the sender was started, but for this configuration: how it starts its successor when its life ends
+     * with work left (see `sender.ts`).
+     */
+    readonly successor?: { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> };
+  };
 
 /**
  * Reads a sender's configuration from its environment variable.

@@ -4,8 +4,8 @@
  * file of its own, named for the key and the time it was made
  * (`sender-<key>-<ms>-<random>.lock`), then lists the directory: it holds the
  * key only if its file is the only live one. As each creates before it looks,
- * two can never both hold it (when two race, both may let go; the events
- * wait for the next run). A lock lives at most {@link MAX_SENDER_LIFETIME_MS}
+ * two can never both hold it; when two race and both let go, each tries again
+ * after a random pause, and the first to try alone holds it. A lock lives at most {@link MAX_SENDER_LIFETIME_MS}
  * from its making, so one left by a killed sender is ignored after that and
  * removed by whoever sees it; a sender removes only its own. Nothing is read
  * from a lock file: its name says all. The directory is checked (a private
@@ -61,34 +61,41 @@ export function senderAlive(files: HostFiles, dir: string, key: string, now: num
 }
 
 /**
- * Takes the lock of a spool key, unless a live sender holds it or another takes it at the same moment. Never
- * throws.
+ * Takes the lock of a spool key, unless a live sender holds it. Never rejects.
  *
  * @param files File access.
  * @param dir The spool directory, checked first.
  * @param key The spool key.
- * @returns The lock, to release, or `undefined` when the caller does not hold the key.
+ * @returns The lock, to release, or `undefined` when another sender holds the key (or there is no directory
+ *   of ours to lock in).
  * @example
  * ```ts ignore
- * const lock = takeSenderLock(files, dir, key);
+ * const lock = await takeSenderLock(files, dir, key);
  * if (lock) { ... releaseSenderLock(files, dir, lock); }
  * ```
  */
-export function takeSenderLock(files: HostFiles, dir: string, key: string): SenderLock | undefined {
-  const now = Date.now();
-  try {
-    files.ensureDir(dir, true);
-    if (liveLocks(files, dir, key, now).length > 0) return undefined;
-    const lock = `sender-${key}-${stamp(now)}-${randomHex()}.lock`;
-    files.create(`${dir}/${lock}`, "");
-    // Made before looking: of two racing, the second to look sees both. Only the one alone holds the key.
-    if (liveLocks(files, dir, key, now).join() === lock) return lock;
-    remove(files, `${dir}/${lock}`);
-  } catch {
-    // No directory of ours, or the disk is full: no lock.
+export async function takeSenderLock(files: HostFiles, dir: string, key: string): Promise<SenderLock | undefined> {
+  for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+    const now = Date.now();
+    try {
+      files.ensureDir(dir, true);
+      if (liveLocks(files, dir, key, now).length > 0) return undefined; // held: by a sender at work, or a racer
+      const lock = `sender-${key}-${stamp(now)}-${randomHex()}.lock`;
+      files.create(`${dir}/${lock}`, "");
+      // Made before looking: of two racing, the second to look sees both. Only the one alone holds the key.
+      if (liveLocks(files, dir, key, now).join() === lock) return lock;
+      remove(files, `${dir}/${lock}`);
+    } catch {
+      return undefined; // No directory of ours, or the disk is full: no lock.
+    }
+    // Others raced and may all have let go: try again after a random pause, so that one tries alone.
+    await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 50));
   }
   return undefined;
 }
+
+/** How often a sender tries for a lock that racing senders keep letting go. */
+const LOCK_ATTEMPTS = 5;
 
 /**
  * Lets go of a lock this process took. Never throws.

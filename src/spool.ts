@@ -11,7 +11,7 @@
  * so the spool is bounded from a directory listing alone and a run replays
  * only events meant for its own endpoint; a file holds one session's events,
  * as a request does, so a delivered request settles whole files. A run claims
- * a file by renaming it to `c-<until ms>-<name>`, a lease until that time;
+ * a file by renaming it to `l-<until ms>-<name>`, a lease until that time;
  * only one process can win that rename, so two runs never send the same
  * spooled event. A claimed file is deleted once every event in it is settled
  * (delivered, dropped or spooled again). Its owner renews the lease while it
@@ -97,7 +97,11 @@ const MIN_LINE_BYTES = 64;
 
 // Files written before spooled events carried their endpoint have no key: no run claims them; they expire.
 const SPOOL_FILE = /^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/;
-const CLAIMED_FILE = /^c-(\d{13})-(e-.+)$/;
+/** `l-<until>-<name>`: leased until then. `c-<since>-<name>`: claimed by an older version then, for an hour. */
+const CLAIMED_FILE = /^([lc])-(\d{13})-(e-.+)$/;
+
+/** How long an older version's claim (`c-<since>`, renewed at least every quarter of it) holds. */
+const OLD_CLAIM_MS = 3_600_000;
 
 /** A spool file's name, parsed. */
 interface Entry {
@@ -303,7 +307,7 @@ export class Spool {
     return this.#list()
       .flatMap((name) => {
         const claimed = CLAIMED_FILE.exec(name);
-        const entry = parseEntry(claimed ? claimed[2] : name);
+        const entry = parseEntry(claimed ? claimed[3] : name);
         if (!entry) return [];
         const events = this.#readFile(`${this.dir}/${name}`).valid;
         return [{ time: entry.time, claimed: claimed !== null, ours: entry.key === this.key, key: entry.key, events }];
@@ -321,7 +325,7 @@ export class Spool {
     let deleted = 0;
     for (const name of this.#list()) {
       const claimed = CLAIMED_FILE.exec(name);
-      const entry = parseEntry(claimed ? claimed[2] : name);
+      const entry = parseEntry(claimed ? claimed[3] : name);
       if (entry && this.#remove(name)) deleted += entry.events;
     }
     return deleted;
@@ -369,7 +373,7 @@ export class Spool {
 
   /** Where a claimed file is: renamed to carry the end of its lease, so a lease that ran out is seen. */
   #claimPath(name: string, until: number): string {
-    return `${this.dir}/c-${stamp(until)}-${name}`;
+    return `${this.dir}/l-${stamp(until)}-${name}`;
   }
 
   #list(): string[] {
@@ -387,7 +391,7 @@ export class Spool {
     for (const name of this.#list()) {
       const claimed = CLAIMED_FILE.exec(name);
       const temp = TEMP_FILE.exec(name);
-      const entry = claimed ? (now > Number(claimed[1]) ? parseEntry(claimed[2]) : undefined) : parseEntry(name);
+      const entry = claimed ? (leaseOver(claimed, now) ? parseEntry(claimed[3]) : undefined) : parseEntry(name);
       if (entry?.key === this.key) found.push({ entry, path: `${this.dir}/${name}` });
       else if (temp && now - Number(temp[1]) > STALE_TEMP_MS && removed < FILES_PER_CALL && this.#remove(name)) {
         removed++;
@@ -446,6 +450,11 @@ function spoolLine(event: SpooledEvent): { text: string; bytes: number } {
     JSON.stringify(event.sessionId)
   },"timestamp":${Math.floor(event.timestamp)},"event":${event.json}}`;
   return { text, bytes: utf8Length(text) };
+}
+
+/** Whether a claim may be taken over: its lease is over, or an older version's claim was left for an hour. */
+function leaseOver([, kind, time]: RegExpExecArray, now: number): boolean {
+  return kind === "l" ? now > Number(time) : now - Number(time) > OLD_CLAIM_MS;
 }
 
 /** Reads a spool line back, checking it as `enqueue` checks an event, or `undefined` when it is not valid. */

@@ -326,7 +326,7 @@ test("flush does not count events another run has claimed as left over: two flus
   try {
     await seedSpool(dir.path, server.url());
     const [name] = files(`${dir.path}/spool`).filter((file) => file.startsWith("e-"));
-    renameSync(`${dir.path}/spool/${name}`, `${dir.path}/spool/c-${Date.now() + 60_000}-${name}`); // another run's
+    renameSync(`${dir.path}/spool/${name}`, `${dir.path}/spool/l-${Date.now() + 60_000}-${name}`); // another run's
     const run = await cli(dir.path, ["flush"], { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url() });
     const held = "Delivered 0 event(s); dropped 0; 0 left in the spool (1 held by another run, which delivers them" +
       " or lets them go within seconds).\n";

@@ -22,12 +22,18 @@ const facts = (overrides: Partial<ProcessFacts> = {}): ProcessFacts => ({
   os: "linux",
   env: () => undefined,
   read: () => undefined,
+  pidNamespace: "pid:[4026531836]",
   ...overrides,
 });
 
 describe("survivalProblem", () => {
-  it("refuses PID 1 of a PID namespace (a container's main process)", () => {
-    assert.match(survivalProblem(facts({ pid: 1, ppid: 0 }))!, /PID 1 of its PID namespace/);
+  it("refuses a PID namespace other than the host's (a container), whatever the process's place in it", () => {
+    const container = { pidNamespace: "pid:[4026532178]" };
+    assert.match(survivalProblem(facts({ ...container, pid: 1, ppid: 0 }))!, /PID namespace of its own/);
+    assert.match(survivalProblem(facts({ ...container, pid: 7, ppid: 3 }))!, /PID namespace of its own/, "wrapped");
+  });
+  it("refuses PID 1 of a PID namespace (a container's main process) where the namespace cannot be read", () => {
+    assert.match(survivalProblem(facts({ pid: 1, ppid: 0, pidNamespace: undefined }))!, /PID 1 of its PID namespace/);
   });
   it("refuses a process whose parent is PID 1 (tini, docker-init, a service manager)", () => {
     assert.match(survivalProblem(facts({ ppid: 1 }))!, /parent is PID 1/);
@@ -99,7 +105,9 @@ describe("the Node.js and Bun host's sender command", () => {
     const proc = nodeProcess({
       getBuiltinModule: load(false),
       execPath: "/usr/bin/node",
+      execArgv: [],
       argv: ["/usr/bin/node", "/app/cli.mjs"],
+      versions: { node: "24.9.0" },
       env: { HOME: "/home/ada", NODE_OPTIONS: "--inspect-brk", NAT_TELEMETRY_SENDER: "stray" },
     });
     const command = nodeHost(proc, { lightFetch: true }).senderCommand(script, grant) as SpawnCommand;
@@ -109,15 +117,29 @@ describe("the Node.js and Bun host's sender command", () => {
       cwd: grant.dir,
     });
   });
-  it("makes a Bun executable a `bun` with BUN_BE_BUN", () => {
+  it("passes on the program's TLS trust flags (command line and NODE_OPTIONS), and nothing else of them", () => {
+    const proc = nodeProcess({
+      getBuiltinModule: load(false),
+      execPath: "/usr/bin/node",
+      execArgv: ["--use-openssl-ca", "--inspect", "--max-old-space-size=64"],
+      versions: { node: "24.9.0" },
+      env: { NODE_OPTIONS: "--tls-min-v1.3 --require ./hook.cjs", SSL_CERT_FILE: "/etc/corp/ca.pem" },
+    });
+    const command = nodeHost(proc, { lightFetch: true }).senderCommand(script, grant) as SpawnCommand;
+    assert.deepEqual(command.argv, ["/usr/bin/node", "--use-openssl-ca", "--tls-min-v1.3", script]);
+    assert.equal(command.env.SSL_CERT_FILE, "/etc/corp/ca.pem");
+  });
+  it("makes a Bun executable a `bun` with BUN_BE_BUN, whatever the program did to its arguments", () => {
     const proc = nodeProcess({
       getBuiltinModule: load(false),
       execPath: "/usr/local/bin/mycli",
-      argv: ["bun", "/$bunfs/root/mycli"],
+      argv: ["mycli", "usage-name"], // rewritten by the program
+      versions: { ...process.versions, bun: "1.4.5" },
       env: {},
     });
     const command = nodeHost(proc, { lightFetch: false }).senderCommand(script, grant) as SpawnCommand;
     assert.deepEqual([command.argv, command.env.BUN_BE_BUN], [["/usr/local/bin/mycli", script], "1"]);
+    assert.equal(command.env.BUN_RUNTIME_TRANSPILER_CACHE_PATH, "0", "no cache written outside the spool");
   });
   it("refuses a single executable application, pkg, Electron, and --permission without child processes", () => {
     const refused = (overrides: Record<string, unknown>) =>

@@ -136,7 +136,7 @@ test("a spooled file is deleted only after a 2xx: it survives while its events a
     const flushing = replayer.flush();
     await waitFor(() => server.requests.length === 1, "the request");
     assert.equal(files(dir.path).length, 1);
-    assert.match(files(dir.path)[0], /^c-/, "claimed while in flight, not deleted");
+    assert.match(files(dir.path)[0], /^l-/, "claimed while in flight, not deleted");
     await flushing;
     assert.deepEqual(files(dir.path), []);
     await replayer.stop();
@@ -345,7 +345,7 @@ test("a stopping handler leases what it claims only for what is left of its budg
     const second = handler(dir.path, server.url(), { exitTimeoutSeconds: 2, requestTimeoutSeconds: 10 });
     const stopping = second.stop();
     await waitFor(() => server.requests.length === 2, "the second run's request"); // claimed, and in flight
-    const leases = files(dir.path).filter((name) => name.startsWith("c-")).map((name) => Number(name.split("-")[1]));
+    const leases = files(dir.path).filter((name) => name.startsWith("l-")).map((name) => Number(name.split("-")[1]));
     await stopping;
     assert.equal(leases.length, 1, "the spooled file was claimed");
     const left = leases[0] - Date.now();

@@ -9,7 +9,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
@@ -19,7 +19,7 @@ import { spoolKey } from "../src/spool.ts";
 import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, targetsFor } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { type ReceivedRequest, TestServer } from "./helpers/server.ts";
-import { handOffEnv, senderProcesses, sendersGone } from "./helpers/handoff.ts";
+import { handOffEnv, inContainer, senderProcesses, sendersGone } from "./helpers/handoff.ts";
 import { canUnshare } from "./helpers/shipping.ts";
 import { senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -127,38 +127,42 @@ for (const { label, executable } of targets) {
     });
   }
 
-  test(`${label}: a pipe the shell opened on descriptor 3 closes when the program ends, not when its sender does`, {
-    skip: !linux && "counts senders through /proc",
-  }, async () => {
-    using dir = tempDir();
-    const server = await TestServer.start(() => ({ hang: true }));
-    try {
-      const program = executable
-        ? [executable, "natural"]
-        : [...runtimeCommand(fixturePath("exit_child.ts")), "natural"];
-      const run = await runChild("exit_child.ts", {
-        executable: "sh",
-        args: ["-c", '"$@" 3>&1 | cat', "sh", ...program],
-        env: handOffEnv(dir.path, server.url(), "piped", {
-          NAT_TEST_OPTIONS: JSON.stringify({ requestTimeoutSeconds: 10 }),
-          NODE_OPTIONS: "--no-warnings",
-        }),
-      });
-      assert.equal(run.code, 0, run.stderr);
-      // The pipeline ended while the sender still waits on the silent endpoint: it never held the pipe.
-      const alive = senderProcesses(dir.path);
-      assert.equal(alive.length, 1, "the sender is still at work");
-      const environ = readFileSync(`/proc/${alive[0]}/environ`, "latin1").split("\0");
-      assert.ok(
-        !environ.some((entry) => entry.startsWith("NODE_OPTIONS=")),
-        "the program's runtime flags stay its own",
-      );
-      assert.ok(!environ.some((entry) => entry.startsWith("NAT_TEST_")), "nothing but what the sender needs");
-      process.kill(alive[0], "SIGKILL");
-    } finally {
-      await server.close();
-    }
-  });
+  for (const fd of [3, 12]) {
+    test(`${label}: a pipe the shell opened on descriptor ${fd} closes when the program ends, not its sender`, {
+      skip: !(linux && canRun("bash", "--version"))
+        ? "counts senders through /proc; bash opens descriptor 12"
+        : inContainer && "in a container, the exit delivers in process: there is no sender",
+    }, async () => {
+      using dir = tempDir();
+      const server = await TestServer.start(() => ({ hang: true }));
+      try {
+        const program = executable
+          ? [executable, "natural"]
+          : [...runtimeCommand(fixturePath("exit_child.ts")), "natural"];
+        const run = await runChild("exit_child.ts", {
+          executable: "bash",
+          args: ["-c", `"$@" ${fd}>&1 | cat`, "bash", ...program],
+          env: handOffEnv(dir.path, server.url(), "piped", {
+            NAT_TEST_OPTIONS: JSON.stringify({ requestTimeoutSeconds: 10 }),
+            NODE_OPTIONS: "--no-warnings",
+          }),
+        });
+        assert.equal(run.code, 0, run.stderr);
+        // The pipeline ended while the sender still waits on the silent endpoint: it never held the pipe.
+        const alive = senderProcesses(dir.path);
+        assert.equal(alive.length, 1, "the sender is still at work");
+        const environ = readFileSync(`/proc/${alive[0]}/environ`, "latin1").split("\0");
+        assert.ok(
+          !environ.some((entry) => entry.startsWith("NODE_OPTIONS=")),
+          "the program's runtime flags stay its own",
+        );
+        assert.ok(!environ.some((entry) => entry.startsWith("NAT_TEST_")), "nothing but what the sender needs");
+        process.kill(alive[0], "SIGKILL");
+      } finally {
+        await server.close();
+      }
+    });
+  }
 
   test(`${label}: an opt-out recorded during the run: this run's event goes in process, earlier ones stay unsent`, async () => {
     using dir = tempDir();
@@ -338,6 +342,116 @@ test(`${runtime}: a spool whose parent another user owns is not used (it could b
     assert.deepEqual(spooled(spool), []);
     assert.deepEqual(senderLocks(spool), [], "no lock written where the parent's owner could redirect it");
     assert.equal(existsSync(`${spool}/${SENDER_SCRIPT_NAME}`), false, "no script written there either");
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a backlog longer than a sender's life: its successor goes on, every event arrives once`, {
+  skip: inContainer && "in a container, the exit delivers in process: there is no sender",
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 }));
+  try {
+    // 40 runs' events waiting (a session each): four requests at a time, 1.5 s each, are more than 15 s' work.
+    mkdirSync(dir.path, { recursive: true, mode: 0o700 });
+    for (let i = 0; i < 40; i++) {
+      const timestamp = Date.now() - 1000 + i;
+      const event = { ts: new Date(timestamp).toISOString(), parameters: { command: `waiting-${i}` }, name: "x" };
+      const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: `s${i}`, timestamp, event })}\n`;
+      const name = `e-${timestamp}-1-${line.length}-${spoolKey(server.url())}-${String(i).padStart(12, "0")}.jsonl`;
+      writeFileSync(`${dir.path}/${name}`, line);
+    }
+    const run = await runChild("exit_child.ts", {
+      args: ["natural"],
+      env: handOffEnv(dir.path, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    await waitFor(() => server.events().length >= 41, "all 41 events", 45_000);
+    await sendersGone(dir.path);
+    assert.equal(new Set(commands(server.events())).size, 41, "each once");
+    assert.equal(server.events().length, 41);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: no sender can be started (its runtime removed): the exit delivers in process`, {
+  skip: runtime === "deno" && "Deno's sender starts through a shell, which reports a missing runtime too late",
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const copy = `${dir.path}/runtime`;
+    copyFileSync(process.execPath, copy);
+    chmodSync(copy, 0o755);
+    const run = await runChild("exit_child.ts", {
+      executable: copy,
+      args: [fixturePath("exit_child.ts"), "runtime-removed"],
+      env: handOffEnv(`${dir.path}/spool`, server.url(), "stranded?"),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(commands(server.events()), ["stranded?"], "delivered before the run ended");
+    assert.deepEqual(spooled(`${dir.path}/spool`), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a request that may take longer than a sender lives: the exit delivers in process`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const run = await runChild("exit_child.ts", {
+      args: ["natural"],
+      env: handOffEnv(dir.path, server.url(), "patient", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":20}' }),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(commands(server.events()), ["patient"], "delivered before the run ended");
+    assert.deepEqual(senderLocks(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a damaged sender's script (cut short, emptied) is written again, and its sender delivers`, {
+  skip: inContainer && "in a container, the exit delivers in process: there is no sender",
+}, async () => {
+  for (const size of [0, 30_000]) {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      writeFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT.slice(0, size), { mode: 0o600 });
+      const run = await runChild("exit_child.ts", {
+        args: ["natural"],
+        env: handOffEnv(dir.path, server.url(), "fixed"),
+      });
+      assert.equal(run.code, 0, run.stderr);
+      await waitFor(() => server.events().length > 0, "the sender's delivery", 15_000);
+      assert.deepEqual(commands(server.events()), ["fixed"]);
+      assert.equal(readFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, "utf8"), SENDER_SCRIPT, "written again whole");
+      await sendersGone(dir.path);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+test(`${runtime}: in a container, under a wrapper (\`timeout 60 mycli\`), the exit delivers in process`, {
+  skip: !canUnshare && "unshare --pid --fork --mount-proc is refused here",
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const program = [...runtimeCommand(fixturePath("exit_child.ts")), "natural"];
+    const run = await runChild("exit_child.ts", {
+      executable: "unshare",
+      args: ["--pid", "--fork", "--mount-proc", "timeout", "60", ...program],
+      env: handOffEnv(dir.path, server.url(), "contained"),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(commands(server.events()), ["contained"], "delivered before the container ended");
+    assert.equal(existsSync(`${dir.path}/${SENDER_SCRIPT_NAME}`), false, "no hand-off was prepared");
   } finally {
     await server.close();
   }

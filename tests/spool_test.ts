@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { host } from "../src/runtime/mod.ts";
 import { CLAIM_LEASE_MS, FILES_PER_CALL, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -53,7 +53,7 @@ test("a claim is exclusive: a second claimer gets nothing; release deletes the c
   const second = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
   assert.equal(first.events.length, 2);
   assert.equal(second.events.length, 0);
-  assert.match(files(dir.path)[0], /^c-\d{13}-e-/);
+  assert.match(files(dir.path)[0], /^l-\d{13}-e-/);
   open(dir.path).release(first.events[0].claim);
   assert.deepEqual(files(dir.path), []);
 });
@@ -238,4 +238,13 @@ test("a file holds one session's events: one request's worth, settled whole when
   const written = files(dir.path).map((name) => readFileSync(`${dir.path}/${name}`, "utf8").trim().split("\n"));
   const sessions = written.map((file) => file.map((line) => JSON.parse(line).sessionId));
   assert.deepEqual(sessions.map((file) => file.join()).sort(), ["session-a,session-a", "session-b"]);
+});
+
+test("an older version's claim (c-<since>) is left alone for an hour: the two versions never send it twice", () => {
+  using dir = tempDir();
+  open(dir.path).write([event("a")], now);
+  const [name] = files(dir.path);
+  renameSync(`${dir.path}/${name}`, `${dir.path}/c-${now}-${name}`);
+  assert.equal(open(dir.path).claim(100, now + 60_000, CLAIM_LEASE_MS).events.length, 0, "a minute later: still its");
+  assert.equal(open(dir.path).claim(100, now + 3_600_001, CLAIM_LEASE_MS).events.length, 1, "an hour later: taken");
 });

@@ -46,6 +46,7 @@ export interface DenoNamespace extends DenoFs {
   }) => { spawn(): { unref(): void } };
   pid: number;
   ppid: number;
+  readLinkSync(path: string): string;
   permissions: { querySync?(descriptor: Descriptor): { state: string } };
   env: { get(name: string): string | undefined };
   stdin: { isTerminal(): boolean; setRaw(raw: boolean): void; read(buffer: Uint8Array): Promise<number | null> };
@@ -215,21 +216,28 @@ export function denoHost(deno: DenoNamespace): Host {
         return { refused: "the program may not run Deno itself (--allow-run)" };
       }
       const paths = [grant.dir, ...grant.reads];
-      const comma = paths.find((path) => path.includes(","));
+      const comma = [...paths, executable].find((path) => path.includes(","));
       if (comma !== undefined) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
+      const closer = deno.build.os === "windows"
+        ? undefined
+        : CLOSERS.find(([shell, mayBeMissing]) =>
+          granted({ name: "run", command: shell }) && (!mayBeMissing || files.sizeOf(shell) !== undefined)
+        );
+      // A Deno child inherits every descriptor the program inherited (a pipe the shell opened on 3, say), and
+      // would hold it open; Deno cannot close them, a shell can: bash every one, a POSIX sh 3 to 9.
+      if (deno.build.os !== "windows" && !closer) {
+        return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
+      }
+      // What the sender runs: its successor, when its life ends with work left (the same command as its own).
+      const run = closer ? [closer[0], executable] : [executable];
       // Where the program may reach every host, so may the sender (a redirect the program would follow).
       const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${new URL(grant.endpoint).host}`;
       const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
-      argv.push("--allow-sys=uid", `--allow-env=${grant.variables.join(",")}`, net);
+      argv.push("--allow-sys=uid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
       const env = senderEnvironment(readEnv, { ...grant.set, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" });
-      if (deno.build.os === "windows") return { argv, env, cwd: grant.dir };
-      // A Deno child inherits every descriptor the program inherited (a pipe the shell opened on 3, say), and
-      // would hold it open; Deno cannot close them, a shell can.
-      if (!granted({ name: "run", command: SHELL })) {
-        return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SHELL}` };
-      }
-      return { argv: [SHELL, "-c", CLOSE_INHERITED, "nat-telemetry-sender", ...argv], env, cwd: grant.dir };
+      if (!closer) return { argv, env, cwd: grant.dir };
+      return { argv: [closer[0], "-c", closer[2], "nat-telemetry-sender", ...argv], env, cwd: grant.dir };
     },
     spawnDetached(command) {
       try {
@@ -271,11 +279,25 @@ export function denoHost(deno: DenoNamespace): Host {
   };
 }
 
-/** The shell that starts a Deno sender: POSIX, so only descriptors 3 to 9 can be named (a shell opens no other). */
-const SHELL = "/bin/sh";
+/** Where a Linux process finds its PID namespace. */
+const PID_NAMESPACE = "/proc/self/ns/pid";
 
-/** Closes the descriptors a POSIX shell can name, then runs the sender. */
-const CLOSE_INHERITED = 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"';
+/** The POSIX shell, always there (as a link, often). */
+const SH = "/bin/sh";
+
+/**
+ * The shells that can start a Deno sender, best first, each with whether it may be missing and what closes
+ * the descriptors it inherited before it runs the sender: bash closes every one it finds in /dev/fd (it takes
+ * any number; `exec {fd}>file` in a user's script opens 10 and up); a POSIX sh can name only 3 to 9.
+ */
+const CLOSERS: readonly (readonly [string, boolean, string])[] = [
+  [
+    "/bin/bash",
+    true,
+    'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"',
+  ],
+  [SH, false, 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"'],
+];
 
 /** Why this Deno process cannot start a sender that outlives it, or `undefined` when it can. */
 function senderRefusal(
@@ -291,6 +313,9 @@ function senderRefusal(
     os: runtimeInfo().os,
     env,
     read: (path) => granted({ name: "read", path }) ? quietly(() => files.read(path, 65_536)) : undefined,
+    pidNamespace: runtimeInfo().os === "linux" && granted({ name: "read", path: PID_NAMESPACE })
+      ? quietly(() => deno.readLinkSync(PID_NAMESPACE))
+      : undefined,
   });
 }
 

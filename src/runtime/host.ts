@@ -87,12 +87,13 @@ export interface HostFiles {
    */
   read(path: string, maxBytes: number): string | undefined;
   /**
-   * Whether a regular file of the current user's (or root's) is at a path, without opening it (a link is not
-   * one). Never throws.
+   * The size of the regular file of the current user's (or root's) at a path, without opening it (a link is
+   * not one). Never throws.
    *
    * @param path The path.
+   * @returns Its size in bytes, or `undefined` when no such file is there (or, Deno, looking would prompt).
    */
-  isFile(path: string): boolean;
+  sizeOf(path: string): number | undefined;
   /** Creates a new file owner-only (0600) and writes UTF-8 text; fails if anything is at the path. */
   create(path: string, text: string): void;
   /**

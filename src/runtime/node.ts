@@ -35,11 +35,15 @@ interface NodeChildProcess {
       env: Readonly<Record<string, string>>;
       cwd: string;
     },
-  ): { on(event: "error", listener: () => void): unknown; unref(): void };
+  ): { pid?: number; on(event: "error", listener: () => void): unknown; unref(): void };
 }
 
-/** Where Bun keeps the files of a `bun build --compile` executable: no real file is there. */
-const BUN_EMBEDDED = /^(\/\$bunfs\/|[A-Z]:[\\/]~BUN[\\/])/;
+/**
+ * What a Bun sender's environment sets: a Bun executable has no `bun` beside it, and BUN_BE_BUN makes it one
+ * (it changes nothing for `bun` itself, so it is set whatever the program's arguments say: a program may rewrite
+ * `process.argv`); and Bun keeps no transpiler cache for the script (it would write outside the spool).
+ */
+const BUN_SENDER = { BUN_BE_BUN: "1", BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
 
 /** The part of `node:http` the local server uses. */
 interface NodeHttpServerModule {
@@ -108,6 +112,7 @@ export interface NodeProcess {
       | "node:sea",
   ): unknown;
   execPath: string;
+  execArgv?: string[];
   argv: string[];
   exitCode?: number | string;
   on(event: string, listener: (code: number) => void): unknown;
@@ -269,12 +274,12 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : undefined,
     senderCommand(script, grant) {
-      const refused = senderRefusal(proc, files);
+      const refused = senderRefusal(proc, files, fs);
       if (refused) return { refused };
-      // A Bun executable has no `bun` beside it: BUN_BE_BUN makes the executable one.
-      const switches: Record<string, string> = BUN_EMBEDDED.test(proc.argv[1] ?? "") ? { BUN_BE_BUN: "1" } : {};
+      const switches = proc.versions.bun ? BUN_SENDER : {};
       const env = senderEnvironment((name) => proc.env[name], { ...grant.set, ...switches });
-      return { argv: [proc.execPath, script], env, cwd: grant.dir };
+      const flags = proc.versions.bun ? [] : trustFlags(proc);
+      return { argv: [proc.execPath, ...flags, script], env, cwd: grant.dir };
     },
     spawnDetached(command) {
       try {
@@ -290,7 +295,8 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
         });
         child.on("error", () => {});
         child.unref();
-        return true;
+        // A spawn that failed at once (no such executable, no more processes) has no process id.
+        return child.pid !== undefined;
       } catch {
         return false;
       }
@@ -303,8 +309,21 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
   };
 }
 
+/**
+ * Node.js's flags that decide which certificates and TLS versions a request trusts (`--use-openssl-ca`, say,
+ * with `SSL_CERT_FILE`): a sender must trust what the program trusts, or it fails where the program succeeds.
+ */
+const TRUST_FLAG =
+  /^--(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23]|openssl-config=.+|tls-cipher-list=.+)$/;
+
+/** The program's trust flags, from its command line and `NODE_OPTIONS`, for its sender (nothing else of them). */
+function trustFlags(proc: NodeProcess): string[] {
+  const fromOptions = (proc.env.NODE_OPTIONS ?? "").split(/\s+/);
+  return [...new Set([...(proc.execArgv ?? []), ...fromOptions].filter((flag) => TRUST_FLAG.test(flag)))];
+}
+
 /** Why this Node.js or Bun process cannot start a sender that outlives it, or `undefined` when it can. */
-function senderRefusal(proc: NodeProcess, files: HostFiles | undefined): string | undefined {
+function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: NodeFs | undefined): string | undefined {
   const load = proc.getBuiltinModule;
   if (!load) return "this runtime cannot start processes";
   if (proc.versions.electron) return "an Electron app: its executable runs only the app";
@@ -321,6 +340,7 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined): string 
     os: proc.platform,
     env: (name) => proc.env[name],
     read: (path) => quietly(() => files?.read(path, 65_536)),
+    pidNamespace: proc.platform === "linux" ? quietly(() => fs?.readlinkSync("/proc/self/ns/pid")) : undefined,
   });
 }
 

@@ -31,6 +31,7 @@ export interface NodeFs {
   closeSync(fd: number): void;
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
+  readlinkSync(path: string): string;
 }
 
 /**

@@ -5,8 +5,12 @@
  * exit delivers in process instead.
  *
  * What is checked:
- * - this process is PID 1 of its PID namespace (`docker run mycli`, `unshare --pid --fork`): when it ends, the
- *   kernel kills every other process of the namespace;
+ * - Linux: this process runs in a PID namespace other than the host's (a container: `docker run`, a pod,
+ *   `unshare --pid`): when the namespace's first process ends, the kernel kills every other process in it, and
+ *   the container's spool usually goes with it, whether this process is that first one (`docker run mycli`) or
+ *   runs under a wrapper (`timeout 60 mycli`, `sh -c`, `npm run`). The initial PID namespace is told by its
+ *   fixed inode (`/proc/self/ns/pid` is `pid:[4026531836]`);
+ * - this process is PID 1 of its PID namespace (where the namespace cannot be read);
  * - its parent is PID 1 (a container init such as tini, dumb-init or docker-init, which ends with its child;
  *   systemd or launchd running the program as a service, which stop what it leaves behind);
  * - Linux: it runs in a systemd service (`INVOCATION_ID` set and its cgroup a `.service`), whose leftover
@@ -17,6 +21,9 @@
  *
  * @module
  */
+
+/** The initial PID namespace, as `/proc/self/ns/pid` names it: its inode is fixed (`PROC_PID_INIT_INO`). */
+const INITIAL_PID_NAMESPACE = "pid:[4026531836]";
 
 /** What the checks read about this process. */
 export interface ProcessFacts {
@@ -30,6 +37,8 @@ export interface ProcessFacts {
   env(name: string): string | undefined;
   /** Reads a small system file (`/proc/self/cgroup`), `undefined` when absent or not readable without a prompt. */
   read(path: string): string | undefined;
+  /** This process's PID namespace (Linux: the target of `/proc/self/ns/pid`), `undefined` when not known. */
+  readonly pidNamespace: string | undefined;
 }
 
 /**
@@ -40,12 +49,16 @@ export interface ProcessFacts {
  * @example
  * ```ts
  * import { survivalProblem } from "./survival.ts";
- * const facts = { pid: 1, ppid: 0, os: "linux", env: () => undefined, read: () => undefined };
+ * const facts = { pid: 1, ppid: 0, os: "linux", env: () => undefined, read: () => undefined, pidNamespace: undefined };
  * survivalProblem(facts); // "this process is PID 1 of its PID namespace (a container's main process) ..."
  * ```
  */
 export function survivalProblem(facts: ProcessFacts): string | undefined {
   if (facts.os === "win32") return undefined;
+  if (facts.pidNamespace !== undefined && facts.pidNamespace !== INITIAL_PID_NAMESPACE) {
+    return "it runs in a PID namespace of its own (a container): what it starts ends with the container's " +
+      "first process";
+  }
   if (facts.pid === 1) {
     return "this process is PID 1 of its PID namespace (a container's main process): what it starts ends with it";
   }
