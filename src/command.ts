@@ -123,7 +123,7 @@ export async function trackCommand<T>(options: TrackCommandOptions, main: () => 
   if (typeof main !== "function") {
     throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
   }
-  const started = performance.now();
+  const started = Date.now(); // milliseconds suffice, and Node.js loads perf_hooks on performance's first use
   const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
   let recorded = false;
   /** Records the outcome, once: the first way the command ended is the one reported. */
@@ -137,7 +137,7 @@ export async function trackCommand<T>(options: TrackCommandOptions, main: () => 
           command: options.command,
           subcommand,
           taskStatus,
-          durationMs: performance.now() - started,
+          durationMs: Date.now() - started,
           exitCode,
           errorClass,
         }),

@@ -57,7 +57,7 @@ export const MAX_CONCURRENT_REQUESTS = 4;
 
 /** The exit budget of `stop()`: when it ends, and a promise that resolves then. */
 interface Budget {
-  /** When it ends, in `performance.now()` milliseconds. */
+  /** When it ends, in epoch milliseconds (not `performance.now()`: under Node.js its first use loads perf_hooks). */
   readonly end: number;
   /** Resolves with `false` when it ends; its timer starts when first asked for (a hand-off never waits). */
   over(): Promise<false>;
@@ -110,8 +110,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** A flush requested but not started yet; later requests join it. */
   #waitingFlush: Promise<void> | undefined;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
-  #interrupt = new AbortController();
-  /** When each request in flight started (`performance.now()`), to tell a request's own timeout from the budget's. */
+  #interruptController: AbortController | undefined;
+  /** When each request in flight started (epoch ms), to tell a request's own timeout from the budget's. */
   readonly #requestStarts = new Set<{ readonly started: number }>();
   /** The exit budget, while `stop()` runs. */
   #budget: Budget | undefined;
@@ -322,14 +322,19 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * cutting a request shorter is this run's doing, not a verdict on the endpoint.
    */
   #cutInFlight(): void {
-    const now = performance.now();
+    const now = Date.now();
     const verdictAfter = this.#options.requestTimeoutMs * TIMED_OUT_SHARE;
     const timedOut = [...this.#requestStarts].some(({ started }) => now - started >= verdictAfter);
-    this.#interrupt.abort();
-    this.#interrupt = new AbortController();
+    this.#interruptController?.abort();
+    this.#interruptController = undefined;
     this.#dlq.unshift(...this.#inFlight);
     this.#inFlight.clear();
     if (timedOut) this.#disk?.health.recordFailure();
+  }
+
+  /** The controller the exit budget aborts, made when a flush first sends (a run that hands off never does). */
+  #interrupt(): AbortController {
+    return this.#interruptController ??= new AbortController();
   }
 
   /**
@@ -340,7 +345,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #mayStartRequest(): boolean {
     const { requestTimeoutMs, exitTimeoutMs } = this.#options;
     const budget = this.#budget;
-    return !budget || exitTimeoutMs <= requestTimeoutMs || budget.end - performance.now() >= requestTimeoutMs;
+    return !budget || exitTimeoutMs <= requestTimeoutMs || budget.end - Date.now() >= requestTimeoutMs;
   }
 
   /** Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it. */
@@ -377,7 +382,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * no room for another request, no more start: the rest are due again, untouched (not counted as a retry).
    */
   async #sendAll(batches: PendingEvent[][], result: FlushResult): Promise<void> {
-    const { signal } = this.#interrupt;
+    const { signal } = this.#interrupt();
     let next = 0;
     const worker = async () => {
       while (next < batches.length && !result.failed && !signal.aborted && this.#mayStartRequest()) {
@@ -429,7 +434,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   async #post(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> {
-    const request = { started: performance.now() };
+    const request = { started: Date.now() };
     this.#requestStarts.add(request);
     try {
       return await this.#deliver(events, signal);
@@ -538,7 +543,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   #claimLease(): number {
     const budget = this.#budget;
-    return budget ? Math.max(0, budget.end - performance.now()) + CLAIM_MARGIN_MS : CLAIM_LEASE_MS;
+    return budget ? Math.max(0, budget.end - Date.now()) + CLAIM_MARGIN_MS : CLAIM_LEASE_MS;
   }
 
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */
@@ -648,14 +653,14 @@ interface FlushResult {
 
 /** The exit budget from now; its timer, which never keeps the process alive, starts when first waited on. */
 function startBudget(ms: number): Budget {
-  const end = performance.now() + ms;
+  const end = Date.now() + ms;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let over: Promise<false> | undefined;
   return {
     end,
     over: () =>
       over ??= new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), Math.max(0, end - performance.now()));
+        timer = setTimeout(() => resolve(false), Math.max(0, end - Date.now()));
         host().unrefTimer(timer);
       }),
     clear: () => {
