@@ -7,7 +7,19 @@
  * @module
  */
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import process from "node:process";
+
+/**
+ * Loads the package as the benchmark built it: a `.cjs` build with `require`, as a CommonJS program (a `pkg` or
+ * single executable one) loads it (importing it from an ES module would make Node scan it for its exports, with
+ * a WebAssembly lexer a CommonJS program never loads), anything else with `import`.
+ *
+ * @param {string} path The module.
+ */
+export function loadPackage(path) {
+  return path.endsWith(".cjs") ? Promise.resolve(createRequire(import.meta.url)(path)) : import(path);
+}
 
 /**
  * At exit, writes this process's own peak resident memory on stderr (`maxrss_kb=`). On Linux, getrusage's

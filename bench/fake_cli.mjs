@@ -12,7 +12,7 @@
  * @module
  */
 import process from "node:process";
-import { recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
+import { loadPackage, recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
 
 reportPeakMemory();
 
@@ -26,9 +26,7 @@ const client = process.argv[2];
 const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
 
 if (client === "telemetry") {
-  const { CliCommandEvent, NATTelemetryHandler } = await import(
-    process.env.NAT_BENCH_MODULE ?? "../mod.ts"
-  );
+  const { CliCommandEvent, NATTelemetryHandler } = await loadPackage(process.env.NAT_BENCH_MODULE ?? "../mod.ts");
   await using telemetry = new NATTelemetryHandler();
   telemetry.enqueue(
     new CliCommandEvent({

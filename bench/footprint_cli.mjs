@@ -18,14 +18,14 @@
  * @module
  */
 import process from "node:process";
-import { recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
+import { loadPackage, recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
 
 reportPeakMemory();
 
 const variant = process.argv[2] ?? "";
 const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
 /** The package: embedded by an executable's entry, or loaded from NAT_BENCH_MODULE. */
-const load = async () => globalThis.natTelemetry ?? await import(process.env.NAT_BENCH_MODULE);
+const load = async () => globalThis.natTelemetry ?? await loadPackage(process.env.NAT_BENCH_MODULE);
 
 if (["import", "off", "spool", "handoff"].includes(variant)) {
   const { trackCommand } = await load();
