@@ -785,6 +785,8 @@ async function worker(): Promise<void> {
 function spoolContents(): {
   unclaimed: string[];
   claimed: string[];
+  /** When the latest lease on a claimed file ends (epoch ms; 0 when none): past it, a run takes the file over. */
+  leaseEnd: number;
   temporary: number;
   locks: number;
   health: number;
@@ -793,6 +795,7 @@ function spoolContents(): {
   const result = {
     unclaimed: [] as string[],
     claimed: [] as string[],
+    leaseEnd: 0,
     temporary: 0,
     locks: 0,
     health: 0,
@@ -809,7 +812,9 @@ function spoolContents(): {
     else if (name.startsWith("sender-") && name.endsWith(".lock")) {
       result.locks++;
     } else if (name.startsWith("health-")) result.health++;
-    if (!/^(e|c)-.*\.jsonl$/.test(name)) continue;
+    if (!/^[ecl]-.*\.jsonl$/.test(name)) continue;
+    const lease = /^l-(\d{13})-/.exec(name);
+    if (lease) result.leaseEnd = Math.max(result.leaseEnd, Number(lease[1]));
     result.files++;
     let text = "";
     try {
@@ -891,7 +896,8 @@ try {
   );
 
   // Recovery: flush while it makes progress, until nothing of ours is left unclaimed (one `flush` takes at most
-  // 64 spool files); then wait for no sender and nothing unclaimed. Claims of killed processes stay for an hour.
+  // 64 spool files) or a killed process's lease on a claim is still to end; then wait for no sender and nothing
+  // unclaimed. Claims an older version left stay for an hour.
   const recoveryStart = now();
   while (now() - recoveryStart < RECOVERY_MS) {
     await until(() => ourSendersAlive().length === 0, 20_000);
@@ -908,7 +914,16 @@ try {
     flushes.push({ code: flush.code, out, ms: performance.now() - started });
     progress(`flush ${flushes.length}: exit ${flush.code}: ${out}`);
     await until(() => ourSendersAlive().length === 0, 20_000);
-    if (spoolContents().unclaimed.length === 0) break;
+    const left = spoolContents();
+    // Leases of killed processes end within seconds (an ending run leases only for what is left of its budget);
+    // wait them out, and the next flush takes those files over.
+    const leaseWait = left.leaseEnd - Date.now();
+    if (leaseWait > 0 && now() - recoveryStart + leaseWait < RECOVERY_MS) {
+      progress(`waiting ${(leaseWait / 1000).toFixed(1)} s for the leases of killed processes to end`);
+      await sleep(leaseWait + 100);
+      continue;
+    }
+    if (left.unclaimed.length === 0) break;
     if (Number(/Delivered (\d+)/.exec(out)?.[1] ?? 0) === 0) break; // no progress
   }
   const quiet = () => ourSendersAlive().length === 0 && spoolContents().unclaimed.length === 0;
@@ -973,17 +988,23 @@ function report(): void {
     const killed = kills.some((kill) => kill.at <= request.cutAt! && request.cutAt! - kill.at <= KILL_CAUSE_MS);
     return killed ? "a process of ours was killed just before" : "the client closed it (timeout or exit budget)";
   };
+  // A sender killed between the answer and deleting its claim leaves the claim; a run takes it over at the lease's end.
+  const settledTooLate = (request: Received) =>
+    kills.some((kill) =>
+      kill.kind === "sender" && kill.at >= request.at && kill.at - request.answeredAt! <= KILL_CAUSE_MS
+    );
   const explained = new Map<string, number>();
   const unexplained: { id: string; first: Received; second: Received }[] = [];
   for (const [id, list] of copies) {
     for (let k = 1; k < list.length; k++) {
       const previous = list[k - 1];
-      if (previous.cutAt !== undefined) {
-        explained.set(
-          cause(previous),
-          (explained.get(cause(previous)) ?? 0) + 1,
-        );
-      } else unexplained.push({ id, first: previous, second: list[k] });
+      const why = previous.cutAt !== undefined
+        ? `copy before was cut: ${cause(previous)}`
+        : settledTooLate(previous)
+        ? "copy before was answered, but its sender was killed before it settled the claim (resent when the lease ended)"
+        : undefined;
+      if (why) explained.set(why, (explained.get(why) ?? 0) + 1);
+      else unexplained.push({ id, first: previous, second: list[k] });
     }
   }
   const duplicates = received - copies.size;
@@ -998,7 +1019,7 @@ function report(): void {
     inSpool.has(id)
       ? "still spooled, unclaimed"
       : inClaims.has(id)
-      ? "in a claim of a killed process (taken over after 1 h)"
+      ? "in a claim of a killed process (taken over when its lease ends)"
       : attempts(id).length > 0
       ? "gone, after failed attempts the server saw (retries exhausted?)"
       : "gone, never seen by the server";
@@ -1009,7 +1030,7 @@ function report(): void {
   const killedReceived = killedRuns.filter((run) => copies.has(run.id)).length;
   // Events gone for good, against what the programs counted as dropped (the senders' own drops are not seen).
   const gone = lost.filter((run) => !inSpool.has(run.id) && !inClaims.has(run.id)).length;
-  // Events left in claims of killed processes: a run takes them over after an hour and sends them again, so those
+  // Events left in claims of killed processes: a run takes them over when the lease ends and sends them again, so those
   // the endpoint already accepted will arrive twice then.
   const claimedAnswered = left.claimed.filter((id) => copies.get(id)?.some((request) => request.status === 200));
   const claimedCutOnly = left.claimed.filter((id) =>
@@ -1140,7 +1161,7 @@ function report(): void {
   out.push(`| distinct | ${copies.size} |`);
   out.push(`| duplicates | ${duplicates} |`);
   for (const [why, n] of explained) {
-    out.push(`| duplicates explained (copy before was cut: ${why}) | ${n} |`);
+    out.push(`| duplicates explained (${why}) | ${n} |`);
   }
   out.push(`| **duplicates unexplained** | **${unexplained.length}** |`);
   out.push(`| rejected copies (503, not counted above) | ${rejectedCopies} |`);
@@ -1161,7 +1182,7 @@ function report(): void {
     `| recorded by a killed program: received | ${killedReceived} of ${killedRuns.length} killed |`,
   );
   out.push(
-    `| left in claims of killed processes (sent again after 1 h): already accepted (200) / only cut copies / never received | ${claimedAnswered.length} / ${claimedCutOnly.length} / ${
+    `| left in claims of killed processes (sent again when the lease ends): already accepted (200) / only cut copies / never received | ${claimedAnswered.length} / ${claimedCutOnly.length} / ${
       left.claimed.length - claimedAnswered.length - claimedCutOnly.length
     } |`,
   );
