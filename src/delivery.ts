@@ -6,6 +6,7 @@
  * @module
  */
 import { parseRetryAfter } from "./backoff.ts";
+import { setDeadline } from "./deadline.ts";
 import type { Fetch, FetchResponse } from "./runtime/mod.ts";
 
 export type { Fetch, FetchResponse } from "./runtime/mod.ts";
@@ -118,11 +119,10 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
   if (request.signal?.aborted) return { kind: "interrupted" };
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const cancelTimeout = setDeadline(request.timeoutMs, () => {
     timedOut = true;
     controller.abort();
-  }, request.timeoutMs);
-  request.unrefTimer?.(timer);
+  }, request.unrefTimer);
   const onOutsideAbort = () => controller.abort();
   request.signal?.addEventListener("abort", onOutsideAbort, { once: true });
   // The deadline holds even for a fetch that does not settle when aborted: the delivery ends, the fetch is left.
@@ -169,7 +169,7 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
     if (request.signal?.aborted && !timedOut) return { kind: "interrupted" };
     return { kind: "retry", reason: timedOut ? "timeout" : "network_error" };
   } finally {
-    clearTimeout(timer);
+    cancelTimeout();
     request.signal?.removeEventListener("abort", onOutsideAbort);
   }
 }

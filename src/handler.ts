@@ -10,6 +10,7 @@ import { Backlog } from "./backlog.ts";
 import { CLAIM_LEASE_MS } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { effectiveConsent, isTelemetryEnabled } from "./consent.ts";
+import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
@@ -654,17 +655,14 @@ interface FlushResult {
 /** The exit budget from now; its timer, which never keeps the process alive, starts when first waited on. */
 function startBudget(ms: number): Budget {
   const end = Date.now() + ms;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel: (() => void) | undefined;
   let over: Promise<false> | undefined;
   return {
     end,
     over: () =>
       over ??= new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), Math.max(0, end - Date.now()));
-        host().unrefTimer(timer);
+        cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false), host().unrefTimer);
       }),
-    clear: () => {
-      if (timer !== undefined) clearTimeout(timer);
-    },
+    clear: () => cancel?.(),
   };
 }

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
-import { runChild } from "./helpers/child.ts";
+import { runChild, startChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { withServer } from "./helpers/server.ts";
 
@@ -122,3 +122,37 @@ test("a child's stop() against a silent server returns within the budget and the
     assert.equal(stats.dlq, 1);
   });
 });
+
+// A process the OS does not run for a while (a loaded machine, a stopped job) finds, when it runs again, both its
+// timer due and the answer waiting on the socket. The answer wins: the event is delivered once, not timed out,
+// spooled and sent a second time.
+for (
+  const [what, options] of [
+    ["request timeout", { requestTimeoutSeconds: 0.5, exitTimeoutSeconds: 10 }],
+    ["exit budget", { requestTimeoutSeconds: 10, exitTimeoutSeconds: 0.5 }],
+  ] as const
+) {
+  test(`a stalled process keeps an answer that arrived while it was stopped, past its ${what}`, {
+    skip: process.platform === "win32",
+  }, async () => {
+    await withServer(async (server) => {
+      let pid = 0;
+      server.respond(() => {
+        process.kill(pid, "SIGSTOP");
+        setTimeout(() => process.kill(pid, "SIGCONT"), 1_500);
+        return { status: 200 };
+      });
+      const child = startChild("handler_child.ts", {
+        args: ["stop", server.url()],
+        env: { NAT_TELEMETRY_ENABLED: "1", NAT_TEST_OPTIONS: JSON.stringify(options) },
+      });
+      pid = child.process.pid!;
+      const result = await child.result;
+      assert.equal(result.code, 0, result.stderr);
+      const { stats } = JSON.parse(result.stdout);
+      assert.equal(stats.sent, 1, JSON.stringify(stats));
+      assert.equal(stats.dlq, 0, JSON.stringify(stats));
+      assert.equal(server.requests.length, 1);
+    });
+  });
+}

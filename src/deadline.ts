@@ -1,0 +1,49 @@
+/**
+ * A deadline that a stalled process does not misread. A process the OS did
+ * not run for a while (a loaded machine, a stopped job, a laptop waking up)
+ * finds, when it runs again, its timer due and, often, the answer it was
+ * waiting for already on the socket; timers run before I/O is read, so the
+ * timeout would win, and an event the endpoint accepted would be sent again.
+ * When the timer fires late, the deadline first lets what has arrived be read.
+ *
+ * @module
+ */
+
+/** A timer this much late means the process was not running: what arrived meanwhile is read first. */
+const STALL_MS = 25;
+/** How long reading what arrived during a stall may take before the deadline acts. */
+const GRACE_MS = 50;
+/** Graces in a row, while the process keeps being stalled: a deadline is late by at most a few tenths of a second. */
+const MAX_GRACES = 4;
+
+/**
+ * Calls `fire` once `ms` have passed, or, when the process was stalled past
+ * that time, {@link GRACE_MS} after it runs again (again, while it stalls, at
+ * most {@link MAX_GRACES} times).
+ *
+ * @param ms How long until the deadline.
+ * @param fire What the deadline does.
+ * @param unref Keeps the timer from holding the process open (the host's `unrefTimer`).
+ * @returns A function that cancels the deadline.
+ * @example
+ * ```ts
+ * import { setDeadline } from "./deadline.ts";
+ * const controller = new AbortController();
+ * const cancel = setDeadline(2_000, () => controller.abort());
+ * cancel(); // the request ended in time
+ * ```
+ */
+export function setDeadline(
+  ms: number,
+  fire: () => void,
+  unref: (timer: ReturnType<typeof setTimeout>) => void = () => {},
+): () => void {
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (delay: number, graces: number) => {
+    const due = Date.now() + delay;
+    timer = setTimeout(() => (Date.now() - due > STALL_MS && graces > 0 ? arm(GRACE_MS, graces - 1) : fire()), delay);
+    unref(timer);
+  };
+  arm(ms, MAX_GRACES);
+  return () => clearTimeout(timer);
+}
