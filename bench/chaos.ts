@@ -1230,7 +1230,10 @@ function report(): void {
         s(first.at)
       } s, answered ${first.status} after ${
         ((first.answeredAt ?? first.at) - first.at).toFixed(0)
-      } ms) then #${second.seq} (${second.mode}, at ${s(second.at)} s)`,
+      } ms) then #${second.seq} (${second.mode}, at ${s(second.at)} s); sender kills in between: ${
+        kills.filter((kill) => kill.kind === "sender" && kill.at >= first.at && kill.at <= second.at)
+          .map((kill) => `${s(kill.at)} s`).join(", ") || "none"
+      }`,
     );
   }
   for (const run of lost.slice(0, 10)) {
