@@ -11,15 +11,15 @@
 
 /** A timer this much late means the process was not running: what arrived meanwhile is read first. */
 const STALL_MS = 25;
-/** How long reading what arrived during a stall may take before the deadline acts. */
-const GRACE_MS = 50;
-/** Graces in a row, while the process keeps being stalled: a deadline is late by at most a few tenths of a second. */
+/** How long reading what arrived during a stall may take before the deadline acts: as long as the stall, within these. */
+const GRACE_MS = { min: 50, max: 250 };
+/** Graces in a row, while the process keeps being stalled. */
 const MAX_GRACES = 4;
 
 /**
  * Calls `fire` once `ms` have passed, or, when the process was stalled past
- * that time, {@link GRACE_MS} after it runs again (again, while it stalls, at
- * most {@link MAX_GRACES} times).
+ * that time, a grace as long as the stall (50-250 ms) after it runs again
+ * (again, while it stalls, at most {@link MAX_GRACES} times).
  *
  * @param ms How long until the deadline.
  * @param fire What the deadline does.
@@ -41,7 +41,11 @@ export function setDeadline(
   let timer: ReturnType<typeof setTimeout>;
   const arm = (delay: number, graces: number) => {
     const due = Date.now() + delay;
-    timer = setTimeout(() => (Date.now() - due > STALL_MS && graces > 0 ? arm(GRACE_MS, graces - 1) : fire()), delay);
+    timer = setTimeout(() => {
+      const late = Date.now() - due;
+      if (late <= STALL_MS || graces === 0) return fire();
+      arm(Math.min(Math.max(late, GRACE_MS.min), GRACE_MS.max), graces - 1);
+    }, delay);
     unref(timer);
   };
   arm(ms, MAX_GRACES);
