@@ -116,6 +116,12 @@ const QUIET_MS = 30_000;
 const CLOCK_TICKS = 100;
 /** A kill within this long before a connection closed is taken as its cause. */
 const KILL_CAUSE_MS = 300;
+/** How often the benchmark checks that its own event loop, which serves the endpoint, runs. */
+const STALL_CHECK_MS = 20;
+/** A pause of the benchmark's own process this long is recorded: its endpoint read nothing meanwhile. */
+const STALL_RECORD_MS = 250;
+/** A request read this soon after a stall this long may be one its client had given up on (2 s timeout). */
+const STALL_CAUSE = { withinMs: 300, atLeastMs: 1_000 };
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -123,6 +129,15 @@ const t0 = performance.now();
 /** Milliseconds since the benchmark started. */
 const now = () => performance.now() - t0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The benchmark's own stalls (a loaded machine): while one lasts, the endpoint reads nothing. */
+const stalls: { from: number; to: number }[] = [];
+let lastBeat = now();
+const stallMonitor = setInterval(() => {
+  const beat = now();
+  if (beat - lastBeat - STALL_CHECK_MS > STALL_RECORD_MS) stalls.push({ from: lastBeat, to: beat });
+  lastBeat = beat;
+}, STALL_CHECK_MS);
 const progress = (line: string) => console.error(`[chaos ${(now() / 1000).toFixed(1)} s] ${line}`);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -513,6 +528,7 @@ function cleanup(): void {
   flapping = false;
   killing = false;
   if (sampler !== undefined) clearInterval(sampler);
+  clearInterval(stallMonitor);
   for (const { child } of running.values()) {
     try {
       child.kill("SIGKILL");
@@ -993,6 +1009,10 @@ function report(): void {
     kills.some((kill) =>
       kill.kind === "sender" && kill.at >= request.at && kill.at - request.answeredAt! <= KILL_CAUSE_MS
     );
+  const readAfterStall = (request: Received) =>
+    stalls.some(({ from, to }) =>
+      to - from >= STALL_CAUSE.atLeastMs && request.at >= to - STALL_CHECK_MS && request.at - to <= STALL_CAUSE.withinMs
+    );
   const explained = new Map<string, number>();
   const unexplained: { id: string; first: Received; second: Received }[] = [];
   for (const [id, list] of copies) {
@@ -1002,6 +1022,8 @@ function report(): void {
         ? `copy before was cut: ${cause(previous)}`
         : settledTooLate(previous)
         ? "copy before was answered, but its sender was killed before it settled the claim (resent when the lease ended)"
+        : readAfterStall(previous)
+        ? "copy before was read only after the benchmark itself stalled for a second or more: its client had given up"
         : undefined;
       if (why) explained.set(why, (explained.get(why) ?? 0) + 1);
       else unexplained.push({ id, first: previous, second: list[k] });
@@ -1197,6 +1219,17 @@ function report(): void {
   out.push(
     `| peak senders alive at once | ${peakSenders} (at ${s(peakSendersAt)} s) |`,
   );
+  const longestStall = stalls.reduce<{ from: number; to: number } | undefined>(
+    (a, b) => (a && a.to - a.from >= b.to - b.from ? a : b),
+    undefined,
+  );
+  out.push(
+    `| the benchmark's own stalls of ${
+      STALL_RECORD_MS / 1000
+    } s or more (its endpoint read nothing): count; longest | ${stalls.length}; ${
+      longestStall ? `${s(longestStall.to - longestStall.from)} s (at ${s(longestStall.from)} s)` : "none"
+    } |`,
+  );
   out.push(
     `| peak senders alive at once, at least 1 s old | ${peakSettledSenders} |`,
   );
@@ -1233,6 +1266,9 @@ function report(): void {
       } ms) then #${second.seq} (${second.mode}, at ${s(second.at)} s); sender kills in between: ${
         kills.filter((kill) => kill.kind === "sender" && kill.at >= first.at && kill.at <= second.at)
           .map((kill) => `${s(kill.at)} s`).join(", ") || "none"
+      }; the benchmark's stalls in the 2 s before the first: ${
+        stalls.filter(({ to }) => to <= first.at + STALL_CHECK_MS && first.at - to <= 2_000)
+          .map(({ from, to }) => `${s(to - from)} s until ${s(to)} s`).join(", ") || "none"
       }`,
     );
   }
