@@ -1005,9 +1005,10 @@ function report(): void {
     return killed ? "a process of ours was killed just before" : "the client closed it (timeout or exit budget)";
   };
   // A sender killed between the answer and deleting its claim leaves the claim; a run takes it over at the lease's end.
+  // Killed just before the answer too: the endpoint reads a request a dead sender wrote, and answers a closed socket.
   const settledTooLate = (request: Received) =>
     kills.some((kill) =>
-      kill.kind === "sender" && kill.at >= request.at && kill.at - request.answeredAt! <= KILL_CAUSE_MS
+      kill.kind === "sender" && kill.at >= request.at - KILL_CAUSE_MS && kill.at - request.answeredAt! <= KILL_CAUSE_MS
     );
   const readAfterStall = (request: Received) =>
     stalls.some(({ from, to }) =>
@@ -1021,7 +1022,7 @@ function report(): void {
       const why = previous.cutAt !== undefined
         ? `copy before was cut: ${cause(previous)}`
         : settledTooLate(previous)
-        ? "copy before was answered, but its sender was killed before it settled the claim (resent when the lease ended)"
+        ? "copy before was answered, but its sender was killed just before or after, before it settled the claim (resent when the lease ended)"
         : readAfterStall(previous)
         ? "copy before was read only after the benchmark itself stalled for a second or more: its client had given up"
         : undefined;
@@ -1263,8 +1264,8 @@ function report(): void {
         s(first.at)
       } s, answered ${first.status} after ${
         ((first.answeredAt ?? first.at) - first.at).toFixed(0)
-      } ms) then #${second.seq} (${second.mode}, at ${s(second.at)} s); sender kills in between: ${
-        kills.filter((kill) => kill.kind === "sender" && kill.at >= first.at && kill.at <= second.at)
+      } ms) then #${second.seq} (${second.mode}, at ${s(second.at)} s); sender kills from 1 s before the first: ${
+        kills.filter((kill) => kill.kind === "sender" && kill.at >= first.at - 1_000 && kill.at <= second.at)
           .map((kill) => `${s(kill.at)} s`).join(", ") || "none"
       }; the benchmark's stalls in the 2 s before the first: ${
         stalls.filter(({ to }) => to <= first.at + STALL_CHECK_MS && first.at - to <= 2_000)
