@@ -1,6 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { guardedFiles } from "../src/runtime/guarded_files.ts";
+import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
 import { CLAIM_LEASE_MS, FILES_PER_CALL, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -216,6 +220,44 @@ test("an existing spool directory must be private: a symlink or one others can w
   assert.equal(Spool.open(`${dir.path}/open`, fs, limits, KEY), undefined);
   assert.equal(Spool.open(`${dir.path}/link`, fs, limits, KEY), undefined);
   assert.ok(Spool.open(`${dir.path}/private`, fs, limits, KEY));
+});
+
+test("two first runs at once: a spool directory another process makes between the look and the mkdir is used", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/fresh/spool`;
+  // The other run makes each directory just before this one does: this one's mkdir fails with EEXIST.
+  const racing = {
+    ...nodeFs,
+    mkdirSync(target: string, options: { mode: number }) {
+      nodeFs.mkdirSync(target, options);
+      return nodeFs.mkdirSync(target, options);
+    },
+  };
+  const raced = guardedFiles(nodeFiles(racing, process.getuid?.(), process.platform === "win32"));
+  const spool = Spool.open(path, raced, limits, KEY);
+  assert.ok(spool, "the spool opens");
+  spool.write([event("raced")], now);
+  assert.deepEqual(
+    open(path).claim(100, now, CLAIM_LEASE_MS).events.map((e) => JSON.parse(e.json).parameters.command),
+    [
+      "raced",
+    ],
+  );
+  // What the other run made is still checked: a directory others can write is refused, raced or not.
+  const open777 = `${dir.path}/open/spool`;
+  const careless = guardedFiles(nodeFiles(
+    {
+      ...nodeFs,
+      mkdirSync(target: string, options: { mode: number }) {
+        nodeFs.mkdirSync(target, { mode: 0o777 });
+        nodeFs.chmodSync(target, 0o777);
+        return nodeFs.mkdirSync(target, options);
+      },
+    },
+    process.getuid?.(),
+    process.platform === "win32",
+  ));
+  assert.equal(Spool.open(open777, careless, limits, KEY), undefined);
 });
 
 /** A spool line as a run writes it. */

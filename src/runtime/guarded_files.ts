@@ -119,7 +119,14 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         if (!raw.allowed(parent, "read")) break;
         facts = raw.lstat(dir = parent);
       }
-      for (const dir of missing) raw.mkdir(dir);
+      for (const dir of missing) {
+        try {
+          raw.mkdir(dir);
+        } catch (error) {
+          // Another process made it meanwhile (two first runs at once): what is there now is checked below.
+          if (raw.lstat(dir) === undefined) throw error;
+        }
+      }
       if (missing.length > 0) facts = raw.lstat(path);
       if (facts?.kind === "symlink") throw new RefusedPath(path, "symlink");
       if (facts?.kind !== "directory") throw new RefusedPath(path, "not_a_directory");
