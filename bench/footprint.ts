@@ -12,7 +12,9 @@
  * down: no sender is started); the sender's spawn (a healthy endpoint: the
  * whole hand-off, what a user's run pays). Peak memory is each process's own
  * (VmHWM from /proc). Senders are waited for between runs, so none competes
- * with the next run for the CPU.
+ * with the next run for the CPU. Where the package is loaded one file per
+ * module, a last variant loads as many empty modules: the runtime's own cost
+ * per module, whatever the modules hold (the floor of that layout).
  *
  * Forms: Deno from the TypeScript sources (as from jsr:); Node.js and Bun from
  * JavaScript laid out as JSR's npm layer serves it (one file per module); an
@@ -39,6 +41,45 @@ const cli = `${benchDir}footprint_cli.mjs`;
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const layout = await npmLayout(`${work}/npm`);
 const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
+
+/** The modules a file loads when imported, itself included: the static imports, followed. */
+function staticClosure(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  const code = Deno.readTextFileSync(file);
+  for (
+    const [, , spec] of code.matchAll(
+      /^(import|export)\s[^;]*?from\s*"(\.{1,2}\/[^"]+)"/gm,
+    )
+  ) {
+    staticClosure(new URL(spec, `file://${file}`).pathname, seen);
+  }
+  return seen;
+}
+
+/** As many empty modules as `count`, in `dir`, and the one that imports them all. */
+function emptyModules(
+  dir: string,
+  count: number,
+  extension: "js" | "ts",
+): string {
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
+  const names = Array.from(
+    { length: count - 1 },
+    (_, i) => `./m${i}.${extension}`,
+  );
+  names.forEach((name, i) => Deno.writeTextFileSync(`${dir}/${name}`, `export const m${i} = ${i};\n`));
+  const entry = `${dir}/mod.${extension}`;
+  Deno.writeTextFileSync(
+    entry,
+    names.map((name) => `import ${JSON.stringify(name)};\n`).join(""),
+  );
+  return entry;
+}
+const moduleCount = staticClosure(layout).size;
+const floorJs = emptyModules(`${work}/floor-js`, moduleCount, "js");
+const floorTs = emptyModules(`${work}/floor-ts`, moduleCount, "ts");
 
 /** A Bun executable of the CLI, with the package embedded or without it. */
 async function executable(name: string, embedded: boolean): Promise<string> {
@@ -67,23 +108,28 @@ interface Form {
   label: string;
   run(variant: string): string[];
   module?: string;
+  /** As many empty modules as the package loads, in this form's layout. */
+  floor?: string;
 }
 const forms: Form[] = [
   {
     label: "deno (TypeScript sources)",
     run: (v) => [deno, "run", "-A", cli, v],
     module: sources,
+    floor: floorTs,
   },
   {
     label: "node (JS, as JSR's npm layer serves it)",
     run: (v) => [node, cli, v],
     module: layout,
+    floor: floorJs,
   },
   { label: "node (esbuild bundle)", run: (v) => [node, cli, v], module: esm },
   {
     label: "bun (JS, as JSR's npm layer serves it)",
     run: (v) => [bun, cli, v],
     module: layout,
+    floor: floorJs,
   },
   {
     label: "bun build --compile executable",
@@ -155,22 +201,24 @@ const phaseRows: string[] = [];
 for (const form of forms) {
   const spool = `${work}/spool-${rows.length}`;
   markDown(spool);
+  const variants: string[] = form.floor ? [...VARIANTS, "floor"] : [...VARIANTS];
   const samples = new Map<string, Samples>(
-    VARIANTS.map((variant) => [variant, { ms: [], mb: [] }]),
+    variants.map((variant) => [variant, { ms: [], mb: [] }]),
   );
   const env = (variant: string) => ({
     NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1",
     NAT_TELEMETRY_SPOOL_DIR: spool,
     NAT_TELEMETRY_ENDPOINT: variant === "spool" ? down : healthy,
     ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
+    ...(variant === "floor" ? { NAT_BENCH_MODULE: form.floor! } : {}),
   });
   // Warm-up: caches, the spool directory, the sender's script in it.
-  for (const variant of VARIANTS) await once(form.run(variant), env(variant));
+  for (const variant of variants) await once(form.run(variant), env(variant));
   await sendersDone(spool);
   for (let i = 0; i < RUNS; i++) {
     // Interleaved, in an order that rotates, so that no variant always follows another.
-    for (let k = 0; k < VARIANTS.length; k++) {
-      const variant = VARIANTS[(i + k) % VARIANTS.length];
+    for (let k = 0; k < variants.length; k++) {
+      const variant = variants[(i + k) % variants.length];
       const { ms, mb } = await once(form.run(variant), env(variant));
       samples.get(variant)!.ms.push(ms);
       samples.get(variant)!.mb.push(mb);
@@ -189,10 +237,18 @@ for (const form of forms) {
     } | +${median(addedMb).toFixed(1)} |`,
   );
   const mb = (variant: string) => median(samples.get(variant)!.mb);
-  const phases = [m("import") - m(""), m("off") - m("import"), m("spool") - m("off"), m("handoff") - m("spool")];
+  const phases = [
+    m("import") - m(""),
+    m("off") - m("import"),
+    m("spool") - m("off"),
+    m("handoff") - m("spool"),
+  ];
   const memory = [mb("import") - mb(""), mb("handoff") - mb("import")];
+  const floor = form.floor ? fmt(m("floor") - m("")) : "—";
   phaseRows.push(
-    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${memory.map((n) => `+${n.toFixed(1)}`).join(" | ")} |`,
+    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${floor} | ${
+      memory.map((n) => `+${n.toFixed(1)}`).join(" | ")
+    } |`,
   );
   console.error(rows.at(-1));
 }
@@ -240,12 +296,15 @@ console.log(
 console.log(
   "load: importing the package; setup: `trackCommand` with telemetry off (options checked, handler made, consent " +
     "decided); event and spool: the event recorded, the exit's decision and spool write (endpoint marked down: no " +
-    "sender); spawn: starting the sender. Memory: what loading adds, and what the rest of the run adds.\n",
+    "sender); spawn: starting the sender; loading floor: loading as many empty modules as the package loads " +
+    `(${moduleCount}), one file each, as it is laid out there (what any package of that many modules pays). ` +
+    "Memory: what loading adds, and what the rest of the run adds.\n",
 );
 console.log(
-  "| form | load (ms) | setup (ms) | event and spool (ms) | spawn (ms) | RSS: load (MB) | RSS: the rest (MB) |",
+  "| form | load (ms) | setup (ms) | event and spool (ms) | spawn (ms) | loading floor (ms) | RSS: load (MB) | " +
+    "RSS: the rest (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);
 
 await server.shutdown();

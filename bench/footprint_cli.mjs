@@ -11,6 +11,7 @@
  * - `spool`: telemetry on, the endpoint marked down: the event recorded, and the exit writes the spool and
  *   starts no sender;
  * - `handoff`: the endpoint healthy: the exit writes the spool and starts a sender (a user's run);
+ * - `floor`: loads NAT_BENCH_MODULE, as many empty modules as the package loads (the loader's own cost);
  * - `posthog`, `segment`: one event with posthog-node or @segment/analytics-node, as their docs show.
  *
  * At exit it reports its own peak memory on stderr (`maxrss_kb=`).
@@ -30,6 +31,8 @@ const load = async () => globalThis.natTelemetry ?? await loadPackage(process.en
 if (["import", "off", "spool", "handoff"].includes(variant)) {
   const { trackCommand } = await load();
   if (variant !== "import") process.exitCode = await trackCommand({ command: "bench" }, () => 0);
+} else if (variant === "floor") {
+  await load();
 } else if (variant === "posthog" || variant === "segment") {
   await recordWithPeer(variant, endpoint);
 }
