@@ -5,6 +5,10 @@
  * waiting for already on the socket; timers run before I/O is read, so the
  * timeout would win, and an event the endpoint accepted would be sent again.
  * When the timer fires late, the deadline first lets what has arrived be read.
+ * The program's own code holding the event loop makes a timer late too, and
+ * gets the same grace: there too, what arrived could not be read. Graces are
+ * bounded (at most {@link MAX_GRACES} of at most 250 ms): they add at most a
+ * second to a deadline, besides the stalls themselves.
  *
  * @module
  */

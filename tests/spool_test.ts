@@ -260,6 +260,35 @@ test("two first runs at once: a spool directory another process makes between th
   assert.equal(Spool.open(open777, careless, limits, KEY), undefined);
 });
 
+test("a link raced in above a spool that is being made: nothing is made through it", () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/elsewhere`, { mode: 0o700 });
+  const path = `${dir.path}/shared/a/spool`;
+  mkdirSync(`${dir.path}/shared`, { mode: 0o700 });
+  // Someone makes `a` a link to a directory of their choosing just before this run's mkdir of it.
+  const hijacked = guardedFiles(nodeFiles(
+    {
+      ...nodeFs,
+      mkdirSync(target: string, options: { mode: number }) {
+        if (target === `${dir.path}/shared/a`) symlinkSync(`${dir.path}/elsewhere`, target);
+        return nodeFs.mkdirSync(target, options);
+      },
+    },
+    process.getuid?.(),
+    process.platform === "win32",
+  ));
+  assert.equal(Spool.open(path, hijacked, limits, KEY), undefined);
+  assert.deepEqual(nodeFs.readdirSync(`${dir.path}/elsewhere`), [], "no directory made through the link");
+});
+
+test("a spool to be made under a directory others may rename entries of: refused before anything is made", () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/open`, { mode: 0o777 });
+  chmodSync(`${dir.path}/open`, 0o777); // writable by others, not sticky
+  assert.equal(Spool.open(`${dir.path}/open/a/spool`, fs, limits, KEY), undefined);
+  assert.deepEqual(nodeFs.readdirSync(`${dir.path}/open`), [], "nothing made there");
+});
+
 /** A spool line as a run writes it. */
 function spoolLine(command: string) {
   return {

@@ -96,9 +96,9 @@ const MAX_DEPTH = 64;
  * ```
  */
 export function guardedFiles(raw: RawFiles): HostFiles {
-  const owned = (path: string, facts: FileFacts) => {
+  const owned = (path: string, facts: FileFacts, reason = "not_owner") => {
     if (raw.uid !== undefined && facts.uid !== undefined && facts.uid !== raw.uid && facts.uid !== 0) {
-      throw new RefusedPath(path, "not_owner");
+      throw new RefusedPath(path, reason);
     }
   };
   const regular = (path: string, maxBytes: number) => (facts: FileFacts) => {
@@ -119,12 +119,20 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         if (!raw.allowed(parent, "read")) break;
         facts = raw.lstat(dir = parent);
       }
+      // Nothing is made under a directory where another user could swap what this run makes for a link.
+      if (isPrivate && missing.length > 0) checkAncestors(raw, missing[0]);
       for (const dir of missing) {
         try {
           raw.mkdir(dir);
         } catch (error) {
-          // Another process made it meanwhile (two first runs at once): what is there now is checked below.
-          if (raw.lstat(dir) === undefined) throw error;
+          // Another process made it meanwhile (two first runs at once): gone into only if it is a directory of
+          // the user's (or root's), never a link; the spool itself is checked further below.
+          const made = raw.lstat(dir);
+          if (made === undefined) throw error;
+          if (made.kind !== "directory") {
+            throw new RefusedPath(path, made.kind === "symlink" ? "symlink" : "not_a_directory");
+          }
+          owned(path, made, dir === path ? "not_owner" : "ancestor_not_owner");
         }
       }
       if (missing.length > 0) facts = raw.lstat(path);
