@@ -135,7 +135,9 @@ const stalls: { from: number; to: number }[] = [];
 let lastBeat = now();
 const stallMonitor = setInterval(() => {
   const beat = now();
-  if (beat - lastBeat - STALL_CHECK_MS > STALL_RECORD_MS) stalls.push({ from: lastBeat, to: beat });
+  if (beat - lastBeat - STALL_CHECK_MS > STALL_RECORD_MS) {
+    stalls.push({ from: lastBeat, to: beat });
+  }
   lastBeat = beat;
 }, STALL_CHECK_MS);
 const progress = (line: string) => console.error(`[chaos ${(now() / 1000).toFixed(1)} s] ${line}`);
@@ -722,7 +724,10 @@ function parseRun(run: Run, stdout: string, stderr: string): void {
       /^\[nat-telemetry\] at exit: (handed off to (?:a sender|the sender at work)|handed off to the spool|delivering in process: (.*))/
         .exec(line);
     if (!exit) continue;
-    if (exit[1].startsWith("handed off to a") || exit[1].startsWith("handed off to the sender")) run.exit = "sender";
+    if (
+      exit[1].startsWith("handed off to a") ||
+      exit[1].startsWith("handed off to the sender")
+    ) run.exit = "sender";
     else if (exit[1] === "handed off to the spool") run.exit = "spool";
     else {
       run.exit = "in process";
@@ -935,7 +940,9 @@ try {
     // wait them out, and the next flush takes those files over.
     const leaseWait = left.leaseEnd - Date.now();
     if (leaseWait > 0 && now() - recoveryStart + leaseWait < RECOVERY_MS) {
-      progress(`waiting ${(leaseWait / 1000).toFixed(1)} s for the leases of killed processes to end`);
+      progress(
+        `waiting ${(leaseWait / 1000).toFixed(1)} s for the leases of killed processes to end`,
+      );
       await sleep(leaseWait + 100);
       continue;
     }
@@ -1008,11 +1015,13 @@ function report(): void {
   // Killed just before the answer too: the endpoint reads a request a dead sender wrote, and answers a closed socket.
   const settledTooLate = (request: Received) =>
     kills.some((kill) =>
-      kill.kind === "sender" && kill.at >= request.at - KILL_CAUSE_MS && kill.at - request.answeredAt! <= KILL_CAUSE_MS
+      kill.kind === "sender" && kill.at >= request.at - KILL_CAUSE_MS &&
+      kill.at - request.answeredAt! <= KILL_CAUSE_MS
     );
   const readAfterStall = (request: Received) =>
     stalls.some(({ from, to }) =>
-      to - from >= STALL_CAUSE.atLeastMs && request.at >= to - STALL_CHECK_MS && request.at - to <= STALL_CAUSE.withinMs
+      to - from >= STALL_CAUSE.atLeastMs && request.at >= to - STALL_CHECK_MS &&
+      request.at - to <= STALL_CAUSE.withinMs
     );
   const explained = new Map<string, number>();
   const unexplained: { id: string; first: Received; second: Received }[] = [];
@@ -1265,11 +1274,16 @@ function report(): void {
       } s, answered ${first.status} after ${
         ((first.answeredAt ?? first.at) - first.at).toFixed(0)
       } ms) then #${second.seq} (${second.mode}, at ${s(second.at)} s); sender kills from 1 s before the first: ${
-        kills.filter((kill) => kill.kind === "sender" && kill.at >= first.at - 1_000 && kill.at <= second.at)
+        kills.filter((kill) =>
+          kill.kind === "sender" && kill.at >= first.at - 1_000 &&
+          kill.at <= second.at
+        )
           .map((kill) => `${s(kill.at)} s`).join(", ") || "none"
       }; the benchmark's stalls in the 2 s before the first: ${
         stalls.filter(({ to }) => to <= first.at + STALL_CHECK_MS && first.at - to <= 2_000)
-          .map(({ from, to }) => `${s(to - from)} s until ${s(to)} s`).join(", ") || "none"
+          .map(({ from, to }) => `${s(to - from)} s until ${s(to)} s`).join(
+            ", ",
+          ) || "none"
       }`,
     );
   }

@@ -17,7 +17,9 @@
  */
 import process from "node:process";
 
-const { NATTelemetryHandler, TelemetryEvent } = await import(process.env.NAT_BENCH_MODULE);
+const { NATTelemetryHandler, TelemetryEvent } = await import(
+  process.env.NAT_BENCH_MODULE
+);
 
 /** One run of the chaos benchmark, told apart by its id. */
 class ChaosRunEvent extends TelemetryEvent {
@@ -37,7 +39,10 @@ const workMs = Number(process.argv[3] ?? 0);
 /** Handler options the benchmark sets (`--keep-all`: bounds raised so that nothing is dropped by design). */
 const options = JSON.parse(process.env.NAT_CHAOS_OPTIONS ?? "{}");
 // A session of its own, as `trackCommand` gives each run: a run's events go in requests of their own.
-const handler = new NATTelemetryHandler({ ...options, sessionId: crypto.randomUUID().replaceAll("-", "") });
+const handler = new NATTelemetryHandler({
+  ...options,
+  sessionId: crypto.randomUUID().replaceAll("-", ""),
+});
 handler.enqueue(new ChaosRunEvent(id));
 process.stdout.write(`recorded ${id}\n`);
 if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs));

@@ -30,7 +30,10 @@ export function reportPeakMemory() {
   process.on("exit", () => {
     let kb = process.resourceUsage().maxRSS;
     try {
-      kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? kb);
+      kb = Number(
+        /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ??
+          kb,
+      );
     } catch {
       // Not Linux: maxRSS it is.
     }
@@ -49,13 +52,21 @@ export async function recordWithPeer(peer, endpoint, done = () => {}) {
   const properties = { command: "bench" };
   if (peer === "posthog") {
     const { PostHog } = await import("posthog-node");
-    const posthog = new PostHog("phc_bench", { host: new URL(endpoint).origin, flushAt: 1, flushInterval: 0 });
+    const posthog = new PostHog("phc_bench", {
+      host: new URL(endpoint).origin,
+      flushAt: 1,
+      flushInterval: 0,
+    });
     posthog.capture({ distinctId: "bench", event: "cli_command", properties });
     done();
     await posthog.shutdown();
   } else {
     const { Analytics } = await import("@segment/analytics-node");
-    const analytics = new Analytics({ writeKey: "bench", host: new URL(endpoint).origin, maxEventsInBatch: 1 });
+    const analytics = new Analytics({
+      writeKey: "bench",
+      host: new URL(endpoint).origin,
+      maxEventsInBatch: 1,
+    });
     analytics.track({ userId: "bench", event: "cli_command", properties });
     done();
     await analytics.closeAndFlush();

@@ -26,7 +26,9 @@ const client = process.argv[2];
 const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
 
 if (client === "telemetry") {
-  const { CliCommandEvent, NATTelemetryHandler } = await loadPackage(process.env.NAT_BENCH_MODULE ?? "../mod.ts");
+  const { CliCommandEvent, NATTelemetryHandler } = await loadPackage(
+    process.env.NAT_BENCH_MODULE ?? "../mod.ts",
+  );
   await using telemetry = new NATTelemetryHandler();
   telemetry.enqueue(
     new CliCommandEvent({

@@ -30,7 +30,9 @@ const load = async () => globalThis.natTelemetry ?? await loadPackage(process.en
 
 if (["import", "off", "spool", "handoff"].includes(variant)) {
   const { trackCommand } = await load();
-  if (variant !== "import") process.exitCode = await trackCommand({ command: "bench" }, () => 0);
+  if (variant !== "import") {
+    process.exitCode = await trackCommand({ command: "bench" }, () => 0);
+  }
 } else if (variant === "floor") {
   await load();
 } else if (variant === "posthog" || variant === "segment") {

@@ -2,12 +2,15 @@
  * Import cost: the time a process takes to load the package, beyond an empty
  * script, in each runtime, and posthog-node and @segment/analytics-node under
  * Node. Median of several runs, each paired with an empty run in the same
- * sequence. Run with `deno task bench:import` (`-- --runs N`).
+ * sequence. Node.js and Bun load the JavaScript as JSR's npm layer serves it
+ * (one file per module) and as one bundled file (what a CLI bundled with
+ * esbuild or `bun build` loads). Run with `deno task bench:import`
+ * (`-- --runs N`).
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { benchArgs, benchDir, bundle, installPeers, median, runtimes, timed } from "./common.ts";
+import { benchArgs, benchDir, bundle, installPeers, median, npmLayout, runtimes, timed } from "./common.ts";
 
 const { values } = parseArgs({
   args: benchArgs(),
@@ -19,6 +22,7 @@ await installPeers();
 const { deno, node, bun, versions } = await runtimes();
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const js = await bundle(bun, `${work}/mod.js`);
+const layout = await npmLayout(`${work}/npm`);
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const probe = `${benchDir}import_probe.mjs`;
 
@@ -29,8 +33,16 @@ const cases: [string, string, string[], string][] = [
     [deno, "run", "-A", probe],
     sources,
   ],
-  ["node", "@nat/telemetry (JavaScript, as from npm)", [node, probe], js],
-  ["bun", "@nat/telemetry (JavaScript, as from npm)", [bun, probe], js],
+  ["node", "@nat/telemetry (JavaScript, as JSR's npm layer serves it)", [
+    node,
+    probe,
+  ], layout],
+  ["node", "@nat/telemetry (JavaScript, one bundled file)", [node, probe], js],
+  ["bun", "@nat/telemetry (JavaScript, as JSR's npm layer serves it)", [
+    bun,
+    probe,
+  ], layout],
+  ["bun", "@nat/telemetry (JavaScript, one bundled file)", [bun, probe], js],
   ["bun", "@nat/telemetry (TypeScript sources)", [bun, probe], sources],
   ["node", "posthog-node 5.70.0", [node, probe], "posthog-node"],
   [
