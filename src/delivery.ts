@@ -7,7 +7,7 @@
  */
 import { parseRetryAfter } from "./backoff.ts";
 import { setDeadline } from "./deadline.ts";
-import type { Fetch, FetchResponse } from "./runtime/mod.ts";
+import { type Fetch, type FetchResponse, RequestNotBuilt } from "./runtime/mod.ts";
 
 export type { Fetch, FetchResponse } from "./runtime/mod.ts";
 
@@ -25,7 +25,12 @@ export type DeliveryOutcome =
   /** A passing failure: keep the events and retry, not before `retryAfterMs` if the server said so. */
   | { readonly kind: "retry"; readonly reason: string; readonly retryAfterMs?: number }
   /** Cut short by the caller's signal (the exit budget ran out): the events stay pending, unchanged. */
-  | { readonly kind: "interrupted" };
+  | { readonly kind: "interrupted" }
+  /**
+   * Never sent: the request could not be built here (a proxy setting the client cannot use). Not the endpoint's
+   * failure: the events stay pending, unchanged, for a run whose settings can send them.
+   */
+  | { readonly kind: "not_sent"; readonly reason: string };
 
 /** Everything one delivery needs. */
 export interface DeliveryRequest {
@@ -165,8 +170,9 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       if (request.mayConnect?.(next) === false) return { kind: "rejected", reason: "unsafe_redirect" };
       url = next;
     }
-  } catch {
+  } catch (error) {
     if (request.signal?.aborted && !timedOut) return { kind: "interrupted" };
+    if (error instanceof RequestNotBuilt) return { kind: "not_sent", reason: error.message };
     return { kind: "retry", reason: timedOut ? "timeout" : "network_error" };
   } finally {
     cancelTimeout();

@@ -425,6 +425,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
         this.#drop(owned.length, outcome.reason);
         return this.#settle(owned);
       case "interrupted":
+      case "not_sent":
         this.#dlq.unshift(...owned);
         return;
       case "retry":
@@ -479,7 +480,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const retryAfter = outcome.kind === "retry" && outcome.retryAfterMs !== undefined
       ? `, not before ${outcome.retryAfterMs / 1000} s`
       : "";
-    const what = outcome.kind === "rejected" || outcome.kind === "retry" ? ` (${outcome.reason}${retryAfter})` : "";
+    const what = outcome.kind === "rejected" || outcome.kind === "retry" || outcome.kind === "not_sent"
+      ? ` (${outcome.reason}${retryAfter})`
+      : "";
     this.#debug(`answer for ${count} event(s): ${outcome.kind}${what}`);
   }
 

@@ -10,7 +10,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { deliver } from "../src/delivery.ts";
-import { runtimeInfo } from "../src/runtime/mod.ts";
+import { RequestNotBuilt, runtimeInfo } from "../src/runtime/mod.ts";
 import { nodeFetch } from "../src/runtime/node_fetch.ts";
 import { bypassesProxy, parseProxy, proxyRoute } from "../src/runtime/proxy_settings.ts";
 import { makeCertificate } from "./helpers/certificate.ts";
@@ -261,7 +261,7 @@ describe("the Node.js client (node_fetch.ts) through a proxy", () => {
   it("fails, rather than bypass it, when the proxy set cannot be used (socks5)", async () => {
     const server = await TestServer.start();
     try {
-      await assert.rejects(fetchWith({ HTTP_PROXY: "socks5://127.0.0.1:1080" })(server.url(), post()), TypeError);
+      await assert.rejects(fetchWith({ HTTP_PROXY: "socks5://127.0.0.1:1080" })(server.url(), post()), RequestNotBuilt);
       assert.equal(server.requests.length, 0);
     } finally {
       await server.close();
@@ -501,6 +501,33 @@ describe("a run behind a proxy (child processes)", () => {
       await server.close();
     }
   });
+
+  it(
+    "a proxy setting the client cannot use (socks5) is not the endpoint's failure: a run without it delivers at once",
+    {
+      skip: runtime !== "node" && "Node's own client (Deno and Bun speak to proxies with their fetch)",
+    },
+    async () => {
+      using dir = tempDir();
+      const server = await TestServer.start();
+      try {
+        const run = (proxy: Record<string, string>) =>
+          runChild("handler_child.ts", {
+            args: ["stop", server.url()],
+            env: runEnv({ ...proxy, NAT_TELEMETRY_SPOOL_DIR: dir.path }),
+          });
+        const first = printed(await run({ HTTP_PROXY: "socks5://127.0.0.1:1080" }));
+        assert.deepEqual([first.stats.sent, first.stats.spooled, first.stats.dropped], [0, 1, {}]);
+        assert.equal(server.requests.length, 0, "nothing went around the proxy");
+        // The endpoint was never asked, so it is not marked down: the next run sends without waiting.
+        const second = printed(await run({}));
+        assert.equal(second.stats.sent, 2, "the spooled event and the new one");
+        assert.deepEqual(spooled(dir.path), []);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   it("a proxy that never answers: the delivery ends by its deadline, the event is kept, the process exits", async () => {
     using dir = tempDir();

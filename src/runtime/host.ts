@@ -315,6 +315,25 @@ export const INTERRUPT_SIGNALS: readonly InterruptSignal[] = ["SIGINT", "SIGTERM
 export const SIGNAL_EXIT_STATUS: Readonly<Record<InterruptSignal, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 /**
+ * What a fetch rejects with when the request was never sent because it could not be built here (a proxy setting
+ * the client cannot speak to): a local failure, not the endpoint's.
+ *
+ * @example
+ * ```ts
+ * import { RequestNotBuilt } from "./host.ts";
+ * const refusal = new RequestNotBuilt("socks5: proxies are not supported");
+ * refusal instanceof TypeError; // true: to the caller it is a failed fetch, as the runtimes' own are
+ * ```
+ */
+export class RequestNotBuilt extends TypeError {
+  /** @param reason Why the request could not be built. */
+  constructor(reason: string) {
+    super(`fetch failed: ${reason}`);
+    this.name = "RequestNotBuilt";
+  }
+}
+
+/**
  * Runs a hook, swallowing anything it throws: a hook must never break the host program.
  *
  * @param hook The hook.

@@ -23,7 +23,7 @@ export type {
   SpawnCommand,
 } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
-export { SIGNAL_EXIT_STATUS } from "./host.ts";
+export { RequestNotBuilt, SIGNAL_EXIT_STATUS } from "./host.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 
 // deno-lint-ignore no-explicit-any

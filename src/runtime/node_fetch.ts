@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Fetch, FetchResponse } from "./host.ts";
+import { type Fetch, type FetchResponse, RequestNotBuilt } from "./host.ts";
 import { proxyRoute, type ProxyServer, type ReadEnvironment } from "./proxy_settings.ts";
 
 /** The built-in modules the fetch loads, each when first needed. */
@@ -105,7 +105,7 @@ export function nodeFetch(load: (name: NodeFetchModule) => unknown, env: ReadEnv
     new Promise<FetchResponse>((resolve, reject) => {
       const target = new URL(url);
       const route = proxyRoute(target, env);
-      if (route.kind === "unusable") return reject(new TypeError(`fetch failed: ${route.reason}`));
+      if (route.kind === "unusable") return reject(new RequestNotBuilt(route.reason));
       const https = target.protocol === "https:";
       const options: RequestOptions = {
         method: init.method,
