@@ -27,8 +27,9 @@ export type DeliveryOutcome =
   /** Cut short by the caller's signal (the exit budget ran out): the events stay pending, unchanged. */
   | { readonly kind: "interrupted" }
   /**
-   * Never sent: the request could not be built here (a proxy setting the client cannot use). Not the endpoint's
-   * failure: the events stay pending, unchanged, for a run whose settings can send them.
+   * Never sent: the request could not be built here (a proxy setting the client cannot use), or a sender may not
+   * follow a redirect its program may. Not the endpoint's failure: the events stay pending, unchanged, for a run
+   * that can send them.
    */
   | { readonly kind: "not_sent"; readonly reason: string };
 
@@ -66,6 +67,24 @@ export interface DeliveryRequest {
   mayConnect?: (url: string) => boolean;
 }
 
+/** Whether this process delivers for a program with more permissions than its own: see {@link deliverForProgram}. */
+let forProgram = false;
+
+/**
+ * Marks this process as a sender, which delivers what a program handed off with permissions no wider than the
+ * endpoint's host (Deno): a redirect to where this process may not connect is then left pending (`not_sent`), for
+ * a run of the program, which may be allowed to follow it, rather than dropped as `unsafe_redirect`.
+ *
+ * @example
+ * ```ts ignore
+ * import { deliverForProgram } from "./delivery.ts";
+ * deliverForProgram(); // once, when the sender starts
+ * ```
+ */
+export function deliverForProgram(): void {
+  forProgram = true;
+}
+
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 const NEVER_RETRY_5XX = new Set([501, 505]);
 
@@ -101,7 +120,8 @@ export function classifyStatus(status: number, retryAfterMs?: number): DeliveryO
 /**
  * POSTs one envelope and classifies the result. Follows at most
  * {@link MAX_REDIRECTS} 307/308 redirects, never from https to http and never
- * to a host the program may not reach (both `unsafe_redirect`). Never throws, and always
+ * to a host this process may not reach (both `unsafe_redirect`; the latter, in
+ * a sender, `not_sent`: see {@link deliverForProgram}). Never throws, and always
  * settles by its deadline, even if the fetch ignores the abort; always
  * cancels the response body and clears its timer, so nothing it starts keeps
  * the process alive.
@@ -167,7 +187,11 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       if (next === undefined) return { kind: "rejected", reason: "bad_redirect" };
       // Never from https to http (the body would travel in clear), never where the program may not connect.
       if (next.startsWith("http:") && url.startsWith("https:")) return { kind: "rejected", reason: "unsafe_redirect" };
-      if (request.mayConnect?.(next) === false) return { kind: "rejected", reason: "unsafe_redirect" };
+      if (request.mayConnect?.(next) === false) {
+        return forProgram
+          ? { kind: "not_sent", reason: "a redirect beyond the sender's permissions, left for the program" }
+          : { kind: "rejected", reason: "unsafe_redirect" };
+      }
       url = next;
     }
   } catch (error) {

@@ -20,6 +20,7 @@
  * @module
  */
 import { effectiveConsent, setTelemetryEnabled } from "./consent.ts";
+import { deliverForProgram } from "./delivery.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
 import { SENDER_CONFIG_ENV, type SenderConfig } from "./sender_config.ts";
@@ -46,6 +47,7 @@ export async function runSender(config: SenderConfig): Promise<void> {
   const runtime = host();
   // The hard bound: whatever is still going on then, the process ends.
   setTimeout(() => runtime.exit(0), MAX_SENDER_LIFETIME_MS);
+  deliverForProgram();
   try {
     await deliverSpool(config, Date.now() + MAX_SENDER_LIFETIME_MS);
   } catch {

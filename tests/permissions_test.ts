@@ -165,6 +165,37 @@ test("Deno with --allow-run but no net: no sender delivers for it either; the ev
   }
 });
 
+test("Deno: a redirect the program may follow but its sender may not: the sender leaves the event for the program", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const target = await TestServer.start();
+  const endpoint = await TestServer.start(() => ({ status: 307, headers: { location: target.url() } }));
+  try {
+    // The program may reach every port of 127.0.0.1; its sender, only the endpoint's.
+    const flags = [
+      "--allow-env",
+      "--allow-run",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${dir.path}`,
+      `--allow-write=${dir.path}`,
+    ];
+    const env = { NAT_TELEMETRY_ENDPOINT: endpoint.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path };
+    await onTerminal(flags, { ...env, NAT_TELEMETRY_HANDOFF: "1" });
+    await waitFor(() => endpoint.requests.length === 1, "the sender's request");
+    await waitFor(() => senderLocks(dir.path).length === 0, "the sender to finish");
+    assert.equal(target.requests.length, 0, "the sender did not follow the redirect");
+    assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["permissions"], "not dropped");
+    // A run that delivers in process follows it, as the program may.
+    await onTerminal(flags, { ...env, NAT_TELEMETRY_HANDOFF: "0" });
+    assert.deepEqual(commands(target.events()), ["permissions", "permissions"]);
+    assert.deepEqual(spooled(dir.path), []);
+  } finally {
+    await endpoint.close();
+    await target.close();
+  }
+});
+
 test(
   "Deno: a spool directory that does not exist yet, with only it allowed: created, no prompt",
   { skip },
