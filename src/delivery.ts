@@ -155,11 +155,12 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
     controller.signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
   });
   deadline.catch(() => {});
+  let hop = 0;
   try {
     let url = request.url;
     const origin = new URL(url).origin;
     const classify = request.classify ?? classifyStatus;
-    for (let hop = 0;; hop++) {
+    for (;; hop++) {
       // The caller's headers (credentials, perhaps) go to the endpoint's own origin only, never where it redirects.
       const extra = new URL(url).origin === origin ? request.headers : undefined;
       const response = await Promise.race([
@@ -196,7 +197,8 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
     }
   } catch (error) {
     if (request.signal?.aborted && !timedOut) return { kind: "interrupted" };
-    if (error instanceof RequestNotBuilt) return { kind: "not_sent", reason: error.message };
+    // Not sent at all: not the endpoint's failure. After a redirect the endpoint was asked: a retry, with its limits.
+    if (error instanceof RequestNotBuilt && hop === 0) return { kind: "not_sent", reason: error.message };
     return { kind: "retry", reason: timedOut ? "timeout" : "network_error" };
   } finally {
     cancelTimeout();

@@ -268,6 +268,25 @@ describe("the Node.js client (node_fetch.ts) through a proxy", () => {
     }
   });
 
+  it("a request it cannot build is not sent; after a redirect, where the endpoint was asked, it is a retry", async () => {
+    const target = await TestServer.start();
+    const endpoint = await TestServer.start(() => ({ status: 307, headers: { location: target.url() } }));
+    try {
+      const deliverWith = (vars: Record<string, string>) =>
+        deliver({ url: endpoint.url(), body: "{}", fetch: fetchWith(vars), timeoutMs: 5000, now: Date.now });
+      const socks = { HTTP_PROXY: "socks5://127.0.0.1:1080" };
+      assert.equal((await deliverWith(socks)).kind, "not_sent");
+      assert.equal(endpoint.requests.length, 0);
+      // The endpoint is reached directly; the target it redirects to would need the proxy.
+      const outcome = await deliverWith({ ...socks, NO_PROXY: `127.0.0.1:${endpoint.port}` });
+      assert.deepEqual(outcome, { kind: "retry", reason: "network_error" });
+      assert.deepEqual([endpoint.requests.length, target.requests.length], [1, 0]);
+    } finally {
+      await endpoint.close();
+      await target.close();
+    }
+  });
+
   // A request stuck at each step of the way: the abort ends it and closes every connection the proxy sees. (For
   // the TLS handshake, a plain server reads the TLS hello and stays silent: the tunnel is open, the handshake hangs.)
   const stuck: [string, "http" | "https", { hang?: boolean }, (proxy: TestProxy) => boolean][] = [
@@ -505,7 +524,8 @@ describe("a run behind a proxy (child processes)", () => {
   it(
     "a proxy setting the client cannot use (socks5) is not the endpoint's failure: a run without it delivers at once",
     {
-      skip: runtime !== "node" && "Node's own client (Deno and Bun speak to proxies with their fetch)",
+      skip: runtime === "deno" &&
+        "Deno's fetch speaks socks5: there, a proxy that cannot be reached is a network error",
     },
     async () => {
       using dir = tempDir();

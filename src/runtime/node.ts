@@ -13,6 +13,7 @@ import {
   INTERRUPT_SIGNALS,
   type InterruptSignal,
   quietly,
+  RequestNotBuilt,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
 import { guardedFiles } from "./guarded_files.ts";
@@ -272,7 +273,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean }): H
           }),
       };
     },
-    fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : undefined,
+    fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : runtimeFetch(),
     senderCommand(script, grant) {
       const refused = senderRefusal(proc, files, fs);
       if (refused) return { refused };
@@ -342,6 +343,24 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: Node
     read: (path) => quietly(() => files?.read(path, 65_536)),
     pidNamespace: proc.platform === "linux" ? quietly(() => fs?.readlinkSync("/proc/self/ns/pid")) : undefined,
   });
+}
+
+/**
+ * The runtime's own fetch (Bun's), with Bun's refusal to build a request (a proxy scheme it cannot speak,
+ * `UnsupportedProxyProtocol`) told apart from a network error: no connection was made, so it is not the
+ * endpoint's failure.
+ */
+function runtimeFetch(): Fetch {
+  return async (url, init) => {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      const code = quietly(() => (error as { code?: unknown } | null)?.code);
+      throw code === "UnsupportedProxyProtocol"
+        ? new RequestNotBuilt("the proxy setting's scheme is not supported")
+        : error;
+    }
+  };
 }
 
 /** The Node.js client, loaded when a run first sends (a run that hands off never does). */
