@@ -5,7 +5,7 @@
  */
 import { randomHex } from "./atomic.ts";
 import { askForConsent, isTelemetryEnabled } from "./consent.ts";
-import { closestName, describe } from "./describe.ts";
+import { describe, unknownOption } from "./describe.ts";
 import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
@@ -184,11 +184,8 @@ function checkOptions(options: TrackCommandOptions): void {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     fail(`options must be an object, got ${describe(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!Object.hasOwn(OPTION_NAMES, key)) {
-      fail(`'${key}' is not an option (did you mean '${closestName(key, Object.keys(OPTION_NAMES))}'?)`);
-    }
-  }
+  const unknown = unknownOption(options, OPTION_NAMES);
+  if (unknown) fail(unknown);
   const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
   if (typeof command !== "string" || command === "") {
     fail(`'command' must be a non-empty string, got ${describe(command)}`);

@@ -35,20 +35,30 @@ export function describe(value: unknown): string {
 }
 
 /**
- * The known name closest to a mistyped one (fewest edits; a swap of two
- * neighbouring letters counts as one, case ignored), for "did you mean" in an
- * error message.
+ * The first key of an options object that is not a known option, as an error message says it, with the known
+ * name nearest to it.
  *
- * @param word The name given.
- * @param names The names known.
- * @returns The closest known name, or `undefined` when there are none.
+ * @param options The options given.
+ * @param known The known options, by name.
+ * @returns E.g. `'endpiont' is not an option (did you mean 'endpoint'?)`, or `undefined` when every key is known.
  * @example
  * ```ts
- * import { closestName } from "./describe.ts";
- * closestName("endpiont", ["endpoint", "format"]); // "endpoint"
+ * import { unknownOption } from "./describe.ts";
+ * unknownOption({ endpiont: "" }, { endpoint: true, format: true }); // "'endpiont' is not an option (did you mean 'endpoint'?)"
  * ```
  */
-export function closestName(word: string, names: readonly string[]): string | undefined {
+export function unknownOption(options: object, known: Readonly<Record<string, unknown>>): string | undefined {
+  const key = Object.keys(options).find((name) => !Object.hasOwn(known, name));
+  return key === undefined
+    ? undefined
+    : `'${key}' is not an option (did you mean '${closestName(key, Object.keys(known))}'?)`;
+}
+
+/**
+ * The known name closest to a mistyped one (fewest edits; a swap of two
+ * neighbouring letters counts as one, case ignored), for "did you mean".
+ */
+function closestName(word: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of names) {

@@ -15,7 +15,7 @@ import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
 import { isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
-import { closestName, describe } from "./describe.ts";
+import { describe, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, runtimeInfo } from "./runtime/mod.ts";
 import type { SpoolLimits } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
@@ -267,12 +267,8 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError(`Cannot create handler: options must be an object, got ${describe(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!Object.hasOwn(OPTION_NAMES, key)) {
-      const nearest = closestName(key, Object.keys(OPTION_NAMES));
-      throw new TypeError(`Cannot create handler: '${key}' is not an option (did you mean '${nearest}'?)`);
-    }
-  }
+  const unknown = unknownOption(options, OPTION_NAMES);
+  if (unknown) throw new TypeError(`Cannot create handler: ${unknown}`);
   const number = (name: keyof NATTelemetryHandlerOptions, fallback: number, rule: NumberRule): number => {
     const value = options[name] === undefined ? fallback : options[name];
     const kind = rule.integer ? `${rule.sign} integer` : `${rule.sign} number`;
