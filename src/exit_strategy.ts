@@ -27,7 +27,7 @@ import type { Backlog } from "./backlog.ts";
 import { consentFilePath } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SpawnCommand } from "./runtime/mod.ts";
-import { SENDER_CONFIG_ENV, type SenderConfig } from "./sender_config.ts";
+import { SENDER_CONFIG_ENV, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { SENDER_SCRIPT } from "./sender_script.ts";
 import { SENDER_SCRIPT_BYTES, SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
@@ -80,7 +80,7 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
     if ("refused" in base) return { handOff: false, reason: base.refused };
     // The sender's configuration says how it was started, so that it can start its successor the same way.
     const config = { ...senderConfig(options, spool.dir), successor: { argv: base.argv, env: base.env } };
-    const command = { ...base, env: { ...base.env, [SENDER_CONFIG_ENV]: JSON.stringify(config) } };
+    const command = { ...base, env: withSenderConfig(base.env, config) };
     return { handOff: true, command, backlog };
   } catch (error) {
     return { handOff: false, reason: `the hand-off failed (${error})` };

@@ -23,7 +23,7 @@ import { effectiveConsent, setTelemetryEnabled } from "./consent.ts";
 import { deliverForProgram } from "./delivery.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
-import { SENDER_CONFIG_ENV, type SenderConfig } from "./sender_config.ts";
+import { type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { MAX_SENDER_LIFETIME_MS, releaseSenderLock, senderAlive, takeSenderLock } from "./sender_lock.ts";
 import { DEFAULT_REQUEST_TIMEOUT_SECONDS, type NATTelemetryHandlerOptions } from "./options.ts";
 import { addCount } from "./tally.ts";
@@ -88,7 +88,7 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
 function startSuccessor(config: SenderConfig): void {
   if (!config.successor) return;
   const { argv, env } = config.successor;
-  host().spawnDetached({ argv, env: { ...env, [SENDER_CONFIG_ENV]: JSON.stringify(config) }, cwd: config.spoolDir });
+  host().spawnDetached({ argv, env: withSenderConfig(env, config), cwd: config.spoolDir });
 }
 
 /** What passes over the spool did, summed. */

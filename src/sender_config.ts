@@ -43,6 +43,27 @@ export type SenderConfig =
   };
 
 /**
+ * A sender's environment: `env`, and its configuration in {@link SENDER_CONFIG_ENV} (what
+ * {@link parseSenderConfig} reads back).
+ *
+ * @param env The rest of its environment.
+ * @param config Its configuration.
+ * @returns The environment to start it with.
+ * @example
+ * ```ts
+ * import { parseSenderConfig, SENDER_CONFIG_ENV, withSenderConfig } from "./sender_config.ts";
+ * const env = withSenderConfig({ PATH: "/usr/bin" }, { endpoint: "https://example.com/events", spoolDir: "/tmp/spool" } as never);
+ * parseSenderConfig(env[SENDER_CONFIG_ENV])?.endpoint; // "https://example.com/events"
+ * ```
+ */
+export function withSenderConfig(
+  env: Readonly<Record<string, string>>,
+  config: SenderConfig,
+): Record<string, string> {
+  return { ...env, [SENDER_CONFIG_ENV]: JSON.stringify(config) };
+}
+
+/**
  * Reads a sender's configuration from its environment variable.
  *
  * @param text The variable's value.
