@@ -72,3 +72,18 @@ export async function recordWithPeer(peer, endpoint, done = () => {}) {
     await analytics.closeAndFlush();
   }
 }
+
+/**
+ * Starts a process detached, its output ignored, and does not wait for it: what the hand-off does to start its
+ * sender, with each runtime's own API (Deno's `Deno.Command`, Node.js's and Bun's `child_process`).
+ *
+ * @param {string} executable The program.
+ */
+export function startProcess(executable) {
+  if (globalThis.Deno) {
+    new Deno.Command(executable, { stdin: "null", stdout: "null", stderr: "null", detached: true }).spawn().unref();
+    return;
+  }
+  const { spawn } = process.getBuiltinModule("node:child_process");
+  spawn(executable, [], { detached: true, stdio: "ignore" }).unref();
+}

@@ -109,10 +109,11 @@ export async function esbuildBundle(
 }
 
 /**
- * Lays the package out as JSR's npm layer serves it to Node.js and Bun: each module transpiled to its own
- * JavaScript file (TypeScript removed, `.ts` specifiers rewritten to `.js`), under `out`.
+ * Lays the package out as JSR's npm layer serves it to Node.js and Bun, under `out`: the published JavaScript
+ * (`dist/`) as it is, and each TypeScript module transpiled to its own JavaScript file (TypeScript removed,
+ * `.ts` specifiers rewritten to `.js`), which the tarball also carries (they are the entries' types).
  *
- * @returns The path of the entry, `out/mod.js`.
+ * @returns The entry of the one-file-per-module layout, `out/mod.js` (the published one is `out/dist/mod.js`).
  */
 export async function npmLayout(out: string): Promise<string> {
   const esbuild = await import("esbuild");
@@ -139,6 +140,10 @@ export async function npmLayout(out: string): Promise<string> {
     );
   }
   await esbuild.stop();
+  await Deno.mkdir(`${out}/dist`, { recursive: true });
+  for (const { name } of Deno.readDirSync(`${root}dist`)) {
+    await Deno.copyFile(`${root}dist/${name}`, `${out}/dist/${name}`);
+  }
   await Deno.writeTextFile(`${out}/package.json`, '{ "type": "module" }\n');
   return `${out}/mod.js`;
 }

@@ -16,10 +16,14 @@
  * module, a last variant loads as many empty modules: the runtime's own cost
  * per module, whatever the modules hold (the floor of that layout).
  *
- * Forms: Deno from the TypeScript sources (as from jsr:); Node.js and Bun from
- * JavaScript laid out as JSR's npm layer serves it (one file per module); an
+ * Forms: the package as published (`dist/`, the entries `deno task build:dist`
+ * bundles) under Deno, and under Node.js and Bun as JSR's npm layer serves it;
+ * the same code one file per module (each TypeScript source, or its
+ * JavaScript), as it was before `dist/`, the baseline of that change; an
  * esbuild bundle of the package under Node.js; `bun build --compile`
- * executables with and without the package.
+ * executables with and without the package. A last variant of each form
+ * starts a process and nothing else (`/bin/true`, detached, as the hand-off
+ * starts its sender): the floor of a hand-off's spawn.
  *
  * @module
  */
@@ -32,14 +36,16 @@ const { values } = parseArgs({
   options: { runs: { type: "string", default: "15" } },
 });
 const RUNS = Number(values.runs);
-const VARIANTS = ["", "import", "off", "spool", "handoff"] as const;
+const VARIANTS = ["", "import", "off", "spool", "handoff", "spawn"] as const;
 
 await installPeers();
 const { deno, node, bun, versions } = await runtimes();
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-footprint-" });
 const cli = `${benchDir}footprint_cli.mjs`;
 const sources = new URL("../mod.ts", import.meta.url).pathname;
+const published = new URL("../dist/mod.js", import.meta.url).pathname;
 const layout = await npmLayout(`${work}/npm`);
+const publishedLayout = `${work}/npm/dist/mod.js`;
 const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
 
 /** The modules a file loads when imported, itself included: the static imports, followed. */
@@ -77,15 +83,17 @@ function emptyModules(
   );
   return entry;
 }
-const moduleCount = staticClosure(layout).size;
-const floorJs = emptyModules(`${work}/floor-js`, moduleCount, "js");
-const floorTs = emptyModules(`${work}/floor-ts`, moduleCount, "ts");
+/** As many empty modules as `entry` loads, in the same layout (JavaScript or TypeScript files). */
+function floorFor(entry: string): string {
+  const extension = entry.endsWith(".ts") ? "ts" : "js";
+  return emptyModules(`${work}/floor-${shortHash(entry)}`, staticClosure(entry).size, extension);
+}
 
 /** A Bun executable of the CLI, with the package embedded or without it. */
 async function executable(name: string, embedded: boolean): Promise<string> {
   const entry = `${work}/${name}.mjs`;
   const embed = embedded
-    ? `import * as natTelemetry from ${JSON.stringify(sources)};\nglobalThis.natTelemetry = natTelemetry;\n`
+    ? `import * as natTelemetry from ${JSON.stringify(published)};\nglobalThis.natTelemetry = natTelemetry;\n`
     : "";
   await Deno.writeTextFile(
     entry,
@@ -108,29 +116,14 @@ interface Form {
   label: string;
   run(variant: string): string[];
   module?: string;
-  /** As many empty modules as the package loads, in this form's layout. */
-  floor?: string;
 }
 const forms: Form[] = [
-  {
-    label: "deno (TypeScript sources)",
-    run: (v) => [deno, "run", "-A", cli, v],
-    module: sources,
-    floor: floorTs,
-  },
-  {
-    label: "node (JS, as JSR's npm layer serves it)",
-    run: (v) => [node, cli, v],
-    module: layout,
-    floor: floorJs,
-  },
+  { label: "deno (as published: dist/)", run: (v) => [deno, "run", "-A", cli, v], module: published },
+  { label: "deno (TypeScript sources, one file per module)", run: (v) => [deno, "run", "-A", cli, v], module: sources },
+  { label: "node (as published, JSR's npm layer)", run: (v) => [node, cli, v], module: publishedLayout },
+  { label: "node (one JS file per module)", run: (v) => [node, cli, v], module: layout },
   { label: "node (esbuild bundle)", run: (v) => [node, cli, v], module: esm },
-  {
-    label: "bun (JS, as JSR's npm layer serves it)",
-    run: (v) => [bun, cli, v],
-    module: layout,
-    floor: floorJs,
-  },
+  { label: "bun (as published, JSR's npm layer)", run: (v) => [bun, cli, v], module: publishedLayout },
   {
     label: "bun build --compile executable",
     run: (v) => [v === "" ? withoutPackage : withPackage, v],
@@ -201,7 +194,8 @@ const phaseRows: string[] = [];
 for (const form of forms) {
   const spool = `${work}/spool-${rows.length}`;
   markDown(spool);
-  const variants: string[] = form.floor ? [...VARIANTS, "floor"] : [...VARIANTS];
+  const floor = form.module && form.module !== esm ? floorFor(form.module) : undefined;
+  const variants: string[] = floor ? [...VARIANTS, "floor"] : [...VARIANTS];
   const samples = new Map<string, Samples>(
     variants.map((variant) => [variant, { ms: [], mb: [] }]),
   );
@@ -210,7 +204,7 @@ for (const form of forms) {
     NAT_TELEMETRY_SPOOL_DIR: spool,
     NAT_TELEMETRY_ENDPOINT: variant === "spool" ? down : healthy,
     ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
-    ...(variant === "floor" ? { NAT_BENCH_MODULE: form.floor! } : {}),
+    ...(variant === "floor" ? { NAT_BENCH_MODULE: floor! } : {}),
   });
   // Warm-up: caches, the spool directory, the sender's script in it.
   for (const variant of variants) await once(form.run(variant), env(variant));
@@ -244,9 +238,12 @@ for (const form of forms) {
     m("handoff") - m("spool"),
   ];
   const memory = [mb("import") - mb(""), mb("handoff") - mb("import")];
-  const floor = form.floor ? fmt(m("floor") - m("")) : "—";
+  const floors = [
+    floor ? `${fmt(m("floor") - m(""))} (${staticClosure(form.module!).size})` : "—",
+    fmt(m("spawn") - m("")),
+  ];
   phaseRows.push(
-    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${floor} | ${
+    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${floors.join(" | ")} | ${
       memory.map((n) => `+${n.toFixed(1)}`).join(" | ")
     } |`,
   );
@@ -296,15 +293,15 @@ console.log(
 console.log(
   "load: importing the package; setup: `trackCommand` with telemetry off (options checked, handler made, consent " +
     "decided); event and spool: the event recorded, the exit's decision and spool write (endpoint marked down: no " +
-    "sender); spawn: starting the sender; loading floor: loading as many empty modules as the package loads " +
-    `(${moduleCount}), one file each, as it is laid out there (what any package of that many modules pays). ` +
-    "Memory: what loading adds, and what the rest of the run adds.\n",
+    "sender); spawn: starting the sender. Floors, what any package pays for the same: loading as many empty " +
+    "modules as the package loads (how many in brackets), laid out as it is; starting a process (`/bin/true`, " +
+    "detached) and nothing else. Memory: what loading adds, and what the rest of the run adds.\n",
 );
 console.log(
-  "| form | load (ms) | setup (ms) | event and spool (ms) | spawn (ms) | loading floor (ms) | RSS: load (MB) | " +
-    "RSS: the rest (MB) |",
+  "| form | load (ms) | setup (ms) | event and spool (ms) | spawn (ms) | floor: loading (ms) | floor: spawn (ms) | " +
+    "RSS: load (MB) | RSS: the rest (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);
 
 await server.shutdown();

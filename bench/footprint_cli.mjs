@@ -12,6 +12,7 @@
  *   starts no sender;
  * - `handoff`: the endpoint healthy: the exit writes the spool and starts a sender (a user's run);
  * - `floor`: loads NAT_BENCH_MODULE, as many empty modules as the package loads (the loader's own cost);
+ * - `spawn`: starts a process (`/bin/true`), detached, as the hand-off starts its sender, and nothing else;
  * - `posthog`, `segment`: one event with posthog-node or @segment/analytics-node, as their docs show.
  *
  * At exit it reports its own peak memory on stderr (`maxrss_kb=`).
@@ -19,7 +20,7 @@
  * @module
  */
 import process from "node:process";
-import { loadPackage, recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
+import { loadPackage, recordWithPeer, reportPeakMemory, startProcess } from "./cli_common.mjs";
 
 reportPeakMemory();
 
@@ -35,6 +36,8 @@ if (["import", "off", "spool", "handoff"].includes(variant)) {
   }
 } else if (variant === "floor") {
   await load();
+} else if (variant === "spawn") {
+  startProcess("/bin/true");
 } else if (variant === "posthog" || variant === "segment") {
   await recordWithPeer(variant, endpoint);
 }

@@ -36,6 +36,12 @@ if (import.meta.main) {
   }
   await ensureDevDependencies();
   const root = new URL("..", import.meta.url).pathname;
+  // What is published runs from dist/ and the sender's script: never publish them stale.
+  for (const build of ["scripts/build_sender.ts", "scripts/build_dist.ts"]) {
+    const built = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", build, "--check"], cwd: root }).spawn()
+      .status;
+    if (!built.success) Deno.exit(1);
+  }
   const { code } = await new Deno.Command(Deno.execPath(), { args: ["publish", ...parsed.args], cwd: root }).spawn()
     .status;
   Deno.exit(code);

@@ -50,6 +50,7 @@ const tallies: Tally[] = [];
 async function checks(): Promise<void> {
   const steps: [string, string[]][] = [
     ["sender script", [...DENO, "run", "-A", "scripts/build_sender.ts", "--check"]],
+    ["published entries", [...DENO, "run", "-A", "scripts/build_dist.ts", "--check"]],
     ["fmt", [...DENO, "fmt", "--check"]],
     ["lint", [...DENO, "lint"]],
     ["types", [...DENO, "check", "mod.ts", "src/", "tests/", "scripts/", "examples/", "bench/"]],

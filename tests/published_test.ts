@@ -1,0 +1,100 @@
+/**
+ * The package as `deno.json` publishes it: `dist/`, the entries bundled by
+ * `deno task build:dist` (the static checks make sure it is what the sources
+ * build). The shipped CLI of `shipping_test.ts` runs it in every shipping
+ * form; here, that it is the sources' API, that its entries share one copy of
+ * the handler, and what a run loads.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { runChild } from "./helpers/child.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const ENTRIES = { mod: "mod.ts", collector: "src/collector.ts", cli: "src/cli.ts" } as const;
+const deno = JSON.parse(readFileSync(`${root}deno.json`, "utf8"));
+
+/** The files a published file loads when imported (itself included): its static imports, followed. */
+function staticClosure(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (
+    const [, spec] of readFileSync(`${root}dist/${file}`, "utf8").matchAll(
+      /^\s*(?:import|export)\b[^;]*?from\s*"\.\/([^"]+)"/gm,
+    )
+  ) {
+    staticClosure(spec, seen);
+  }
+  return seen;
+}
+
+/** The source modules bundled into some published files (esbuild marks each with a `// path.ts` line). */
+function sourcesIn(files: Iterable<string>): Set<string> {
+  const sources = new Set<string>();
+  for (const file of files) {
+    for (
+      const [, source] of readFileSync(`${root}dist/${file}`, "utf8").matchAll(/^\/\/ ((?:src\/|mod)[\w/]*\.ts)$/gm)
+    ) {
+      sources.add(source);
+    }
+  }
+  return sources;
+}
+
+test("deno.json publishes dist/, and each entry takes its types from its source", () => {
+  assert.deepEqual(deno.exports, {
+    ".": "./dist/mod.js",
+    "./collector": "./dist/collector.js",
+    "./cli": "./dist/cli.js",
+  });
+  assert.ok(deno.publish.include.includes("dist/"));
+  for (const [name, source] of Object.entries(ENTRIES)) {
+    const text = readFileSync(`${root}dist/${name}.js`, "utf8");
+    assert.equal(text.split("\n")[0], `// @ts-self-types="../${source}"`, name);
+  }
+});
+
+for (const [name, source] of Object.entries(ENTRIES)) {
+  test(`dist/${name}.js exports what ${source} exports`, async () => {
+    const published = await import(`${root}dist/${name}.js`);
+    const original = await import(`${root}${source}`);
+    assert.deepEqual(Object.keys(published).sort(), Object.keys(original).sort());
+    for (const key of Object.keys(original)) assert.equal(typeof published[key], typeof original[key], key);
+  });
+}
+
+test("a run loads the handler, not what only some runs need: collector, CLI, consent question, in-process delivery", () => {
+  const loaded = staticClosure("mod.js");
+  const sources = sourcesIn(loaded);
+  for (const needed of ["src/handler.ts", "src/command.ts", "src/spool.ts", "src/exit_strategy.ts", "src/consent.ts"]) {
+    assert.ok(sources.has(needed), `${needed} is loaded`);
+  }
+  for (
+    const unneeded of [
+      "src/collector.ts",
+      "src/cli.ts",
+      "src/prompt.ts",
+      "src/delivery.ts",
+      "src/runtime/node_fetch.ts",
+    ]
+  ) {
+    assert.ok(!sources.has(unneeded), `${unneeded} is not loaded`);
+  }
+  // One file per module would be 40 or so: under Node.js each costs the loader ~0.25 ms (docs/performance.md).
+  assert.ok(loaded.size <= 8, `dist/mod.js loads ${loaded.size} files: ${[...loaded].join(", ")}`);
+});
+
+test("the entries share their code: a consent recorded through @nat/telemetry/cli is what @nat/telemetry reads", async () => {
+  using dir = tempDir();
+  const result = await runChild("published_child.ts", {
+    env: {
+      NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/consent.toml`,
+      NAT_TELEMETRY_ENABLED: undefined,
+      DO_NOT_TRACK: undefined,
+      CI: undefined,
+    },
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), { before: false, code: 0, after: true });
+});
