@@ -3,7 +3,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-AIJLSMYR.js";
+} from "./chunk-2KM36LUM.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -16,7 +16,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-S5NMPM2Y.js";
+} from "./chunk-XWHFXACS.js";
 import {
   describe,
   effectiveConsent,

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-AIJLSMYR.js";
-import "./chunk-S5NMPM2Y.js";
+} from "./chunk-2KM36LUM.js";
+import "./chunk-XWHFXACS.js";
 import "./chunk-JEHTF2GZ.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";

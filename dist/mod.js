@@ -14,7 +14,7 @@ import {
   buildPayload,
   formatTimestamp,
   trackCommand
-} from "./chunk-S5NMPM2Y.js";
+} from "./chunk-XWHFXACS.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

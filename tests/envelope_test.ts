@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { buildPayload, CliCommandEvent, formatTimestamp, TaskStatus } from "../mod.ts";
 import { encodeEnvelope, envelopeHeader, toWireEvent } from "../src/envelope.ts";
@@ -67,6 +68,36 @@ test("buildPayload throws on an empty event list", () => {
 test("timestamps are UTC with milliseconds truncated, not rounded", () => {
   assert.equal(formatTimestamp(Date.UTC(2026, 0, 2, 3, 4, 5, 999) + 0.9), "2026-01-02T03:04:05.999Z");
   assert.equal(formatTimestamp(1.999), "1970-01-01T00:00:00.001Z");
+});
+
+test("property: timestamps are what Date.prototype.toISOString writes, over the whole range of times", () => {
+  const edges = [
+    0,
+    -1,
+    951_782_400_000,
+    253_402_300_799_999,
+    253_402_300_800_000,
+    -62_167_219_200_000,
+    -62_167_219_200_001,
+  ];
+  for (const ms of [...edges, 8.64e15, -8.64e15]) {
+    assert.equal(formatTimestamp(ms), new Date(ms).toISOString(), String(ms));
+  }
+  fc.assert(
+    fc.property(fc.double({ min: -8.64e15, max: 8.64e15, noNaN: true }), (ms) => {
+      assert.equal(formatTimestamp(ms), new Date(Math.floor(ms)).toISOString());
+    }),
+    { numRuns: 5000 },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: -5_000_000_000_000, max: 5_000_000_000_000 }), (ms) => {
+      assert.equal(formatTimestamp(ms), new Date(ms).toISOString());
+    }),
+    { numRuns: 5000 },
+  );
+  for (const bad of [NaN, Infinity, -Infinity, 8.64e15 + 1, -8.64e15 - 1]) {
+    assert.throws(() => formatTimestamp(bad), RangeError, String(bad));
+  }
 });
 
 test("the envelope carries nothing identifying: ids, device and user fields are placeholders", () => {

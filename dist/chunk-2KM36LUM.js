@@ -4,7 +4,7 @@ import {
   TaskStatus,
   parametersProblem,
   utf8Length
-} from "./chunk-S5NMPM2Y.js";
+} from "./chunk-XWHFXACS.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";
