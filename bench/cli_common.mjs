@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import process from "node:process";
 
@@ -22,12 +22,28 @@ export function loadPackage(path) {
 }
 
 /**
- * At exit, writes this process's own peak resident memory on stderr (`maxrss_kb=`). On Linux, getrusage's
- * maxRSS survives exec, so a child would report its parent's size if that is larger: the address space's own
- * high-water mark (VmHWM) is read instead.
+ * At exit, writes this process's own peak resident memory on stderr (`maxrss_kb=`), and on Linux the CPU time
+ * its threads have used (`cpu_us=`, from each thread's schedstat: exact, where `process.cpuUsage()` is not in
+ * every runtime). On Linux, getrusage's maxRSS survives exec, so a child would report its parent's size if that
+ * is larger: the address space's own high-water mark (VmHWM) is read instead.
  */
 export function reportPeakMemory() {
   process.on("exit", () => {
+    try {
+      const ns = readdirSync("/proc/self/task").reduce(
+        (sum, task) =>
+          sum +
+          Number(
+            readFileSync(`/proc/self/task/${task}/schedstat`, "utf8").split(
+              " ",
+            )[0],
+          ),
+        0,
+      );
+      process.stderr.write(`cpu_us=${Math.round(ns / 1000)}\n`);
+    } catch {
+      // Not Linux: no CPU time.
+    }
     let kb = process.resourceUsage().maxRSS;
     try {
       kb = Number(
@@ -81,7 +97,12 @@ export async function recordWithPeer(peer, endpoint, done = () => {}) {
  */
 export function startProcess(executable) {
   if (globalThis.Deno) {
-    new Deno.Command(executable, { stdin: "null", stdout: "null", stderr: "null", detached: true }).spawn().unref();
+    new Deno.Command(executable, {
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn().unref();
     return;
   }
   const { spawn } = process.getBuiltinModule("node:child_process");

@@ -86,7 +86,11 @@ function emptyModules(
 /** As many empty modules as `entry` loads, in the same layout (JavaScript or TypeScript files). */
 function floorFor(entry: string): string {
   const extension = entry.endsWith(".ts") ? "ts" : "js";
-  return emptyModules(`${work}/floor-${shortHash(entry)}`, staticClosure(entry).size, extension);
+  return emptyModules(
+    `${work}/floor-${shortHash(entry)}`,
+    staticClosure(entry).size,
+    extension,
+  );
 }
 
 /** A Bun executable of the CLI, with the package embedded or without it. */
@@ -118,12 +122,32 @@ interface Form {
   module?: string;
 }
 const forms: Form[] = [
-  { label: "deno (as published: dist/)", run: (v) => [deno, "run", "-A", cli, v], module: published },
-  { label: "deno (TypeScript sources, one file per module)", run: (v) => [deno, "run", "-A", cli, v], module: sources },
-  { label: "node (as published, JSR's npm layer)", run: (v) => [node, cli, v], module: publishedLayout },
-  { label: "node (one JS file per module)", run: (v) => [node, cli, v], module: layout },
+  {
+    label: "deno (as published: dist/)",
+    run: (v) => [deno, "run", "-A", cli, v],
+    module: published,
+  },
+  {
+    label: "deno (TypeScript sources, one file per module)",
+    run: (v) => [deno, "run", "-A", cli, v],
+    module: sources,
+  },
+  {
+    label: "node (as published, JSR's npm layer)",
+    run: (v) => [node, cli, v],
+    module: publishedLayout,
+  },
+  {
+    label: "node (one JS file per module)",
+    run: (v) => [node, cli, v],
+    module: layout,
+  },
   { label: "node (esbuild bundle)", run: (v) => [node, cli, v], module: esm },
-  { label: "bun (as published, JSR's npm layer)", run: (v) => [bun, cli, v], module: publishedLayout },
+  {
+    label: "bun (as published, JSR's npm layer)",
+    run: (v) => [bun, cli, v],
+    module: publishedLayout,
+  },
   {
     label: "bun build --compile executable",
     run: (v) => [v === "" ? withoutPackage : withPackage, v],
@@ -166,18 +190,24 @@ async function sendersDone(spool: string): Promise<void> {
   }
 }
 
-/** One run: wall time (ms) and the process's own peak memory (MB). */
-async function once(
-  cmd: string[],
-  env: Record<string, string>,
-): Promise<{ ms: number; mb: number }> {
+/** One run's figures: see {@link Samples}. */
+type Run = { [key in keyof Samples]: number };
+
+/** A value a run reports on stderr as `name=value`, NaN when it does not. */
+const reported = (stderr: string, name: string) => Number(stderr.match(new RegExp(`${name}=(\\d+)`))?.[1] ?? NaN);
+
+/** One run: its figures, from its wall time and what it reports on stderr. */
+async function once(cmd: string[], env: Record<string, string>): Promise<Run> {
   const run = await timed(cmd, env, 30_000);
   if (run.code !== 0) {
     throw new Error(`${cmd.join(" ")} exited with ${run.code}: ${run.stderr}`);
   }
   return {
     ms: run.ms,
-    mb: Number(run.stderr.match(/maxrss_kb=(\d+)/)?.[1] ?? NaN) / 1024,
+    cpu: reported(run.stderr, "cpu_us") / 1000,
+    mb: reported(run.stderr, "maxrss_kb") / 1024,
+    load: reported(run.stderr, "load_us") / 1000,
+    work: reported(run.stderr, "work_us") / 1000,
   };
 }
 
@@ -185,10 +215,31 @@ const p90 = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
 const fmt = (ms: number) => ms.toFixed(1);
 
+/**
+ * Runs' figures: wall time, CPU time (ms), peak memory (MB); and in process (ms), loading the package and
+ * `trackCommand` (or the spawn alone).
+ */
 interface Samples {
   ms: number[];
+  cpu: number[];
   mb: number[];
+  load: number[];
+  work: number[];
 }
+/** Fresh, empty samples. */
+const noSamples = (): Samples => ({ ms: [], cpu: [], mb: [], load: [], work: [] });
+/** Adds one run's figures to samples. */
+function add(samples: Samples, run: Run): void {
+  for (const key of Object.keys(run) as (keyof Samples)[]) samples[key].push(run[key]);
+}
+/** A row of the main table: `used` against `base`, paired by run (each against the baseline of its round). */
+function wholeRow(label: string, base: Samples, used: Samples): string {
+  const added = (key: keyof Samples) => used[key].map((value, i) => value - base[key][i]);
+  return `| ${label} | ${fmt(median(base.ms))} | ${fmt(median(added("ms")))} | ${fmt(p90(added("ms")))} | ${
+    fmt(median(added("cpu")))
+  } | ${median(base.mb).toFixed(1)} | +${median(added("mb")).toFixed(1)} |`;
+}
+
 const rows: string[] = [];
 const phaseRows: string[] = [];
 for (const form of forms) {
@@ -197,7 +248,7 @@ for (const form of forms) {
   const floor = form.module && form.module !== esm ? floorFor(form.module) : undefined;
   const variants: string[] = floor ? [...VARIANTS, "floor"] : [...VARIANTS];
   const samples = new Map<string, Samples>(
-    variants.map((variant) => [variant, { ms: [], mb: [] }]),
+    variants.map((variant) => [variant, noSamples()]),
   );
   const env = (variant: string) => ({
     NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1",
@@ -213,37 +264,28 @@ for (const form of forms) {
     // Interleaved, in an order that rotates, so that no variant always follows another.
     for (let k = 0; k < variants.length; k++) {
       const variant = variants[(i + k) % variants.length];
-      const { ms, mb } = await once(form.run(variant), env(variant));
-      samples.get(variant)!.ms.push(ms);
-      samples.get(variant)!.mb.push(mb);
+      add(samples.get(variant)!, await once(form.run(variant), env(variant)));
       if (variant === "handoff") await sendersDone(spool);
     }
   }
-  const base = samples.get("")!;
-  const m = (variant: string) => median(samples.get(variant)!.ms);
-  const whole = samples.get("handoff")!;
-  // Paired by run: each whole run against the baseline run of the same round.
-  const added = whole.ms.map((ms, i) => ms - base.ms[i]);
-  const addedMb = whole.mb.map((mb, i) => mb - base.mb[i]);
-  rows.push(
-    `| ${form.label} | ${fmt(median(base.ms))} | ${fmt(median(added))} | ${fmt(p90(added))} | ${
-      median(base.mb).toFixed(1)
-    } | +${median(addedMb).toFixed(1)} |`,
-  );
-  const mb = (variant: string) => median(samples.get(variant)!.mb);
+  const at = (key: keyof Samples, variant: string) => median(samples.get(variant)![key]);
+  rows.push(wholeRow(form.label, samples.get("")!, samples.get("handoff")!));
+  // In process, each phase by difference between variants: far less noisy than whole processes' wall times.
   const phases = [
-    m("import") - m(""),
-    m("off") - m("import"),
-    m("spool") - m("off"),
-    m("handoff") - m("spool"),
+    at("load", "import"),
+    at("work", "off"),
+    at("work", "spool") - at("work", "off"),
+    at("work", "handoff") - at("work", "spool"),
   ];
-  const memory = [mb("import") - mb(""), mb("handoff") - mb("import")];
-  const floors = [
-    floor ? `${fmt(m("floor") - m(""))} (${staticClosure(form.module!).size})` : "—",
-    fmt(m("spawn") - m("")),
-  ];
+  const memory = [at("mb", "import") - at("mb", ""), at("mb", "handoff") - at("mb", "import")];
+  const loadingFloor = floor
+    ? `${fmt(at("load", "floor"))} (${staticClosure(form.module!).size}), +${
+      (at("mb", "floor") - at("mb", "")).toFixed(1)
+    }`
+    : "—";
+  const spawnFloor = `${fmt(at("work", "spawn"))}, +${(at("mb", "spawn") - at("mb", "")).toFixed(1)}`;
   phaseRows.push(
-    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${floors.join(" | ")} | ${
+    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${loadingFloor} | ${spawnFloor} | ${
       memory.map((n) => `+${n.toFixed(1)}`).join(" | ")
     } |`,
   );
@@ -252,54 +294,53 @@ for (const form of forms) {
 
 // Peers, under Node.js, against the same healthy endpoint.
 for (const peer of ["posthog", "segment"]) {
-  const base: Samples = { ms: [], mb: [] };
-  const used: Samples = { ms: [], mb: [] };
+  const base = noSamples();
+  const used = noSamples();
   await once([node, cli, peer], { NAT_TELEMETRY_ENDPOINT: healthy });
   for (let i = 0; i < RUNS; i++) {
     for (
       const [variant, into] of (i % 2 ? [["", base], [peer, used]] : [[peer, used], ["", base]]) as [string, Samples][]
     ) {
-      const { ms, mb } = await once([node, cli, variant], {
-        NAT_TELEMETRY_ENDPOINT: healthy,
-      });
-      into.ms.push(ms);
-      into.mb.push(mb);
+      add(
+        into,
+        await once([node, cli, variant], { NAT_TELEMETRY_ENDPOINT: healthy }),
+      );
     }
   }
-  const added = used.ms.map((ms, i) => ms - base.ms[i]);
   const label = peer === "posthog" ? "posthog-node 5.70.0 (node)" : "@segment/analytics-node 3.1.0 (node)";
-  rows.push(
-    `| ${label} | ${fmt(median(base.ms))} | ${fmt(median(added))} | ${fmt(p90(added))} | ${
-      median(base.mb).toFixed(1)
-    } | +${(median(used.mb) - median(base.mb)).toFixed(1)} |`,
-  );
+  rows.push(wholeRow(label, base, used));
   console.error(rows.at(-1));
 }
 
 console.log(`\n### Footprint: one CLI run with one tracked command\n`);
 console.log(
   `${versions}. ${RUNS} rounds, each running every variant of the same CLI once, interleaved; "added" is each ` +
-    `whole run (load, trackCommand, exit: the hand-off) minus the baseline run of its round. Peak RSS is the ` +
-    `process's own (VmHWM). Peers under Node.js, against the same loopback endpoint.\n`,
+    `whole run (load, trackCommand, exit: the hand-off) minus the baseline run of its round. CPU is the time ` +
+    `the process's threads ran (schedstat): it does not count waiting (for a process to start, for the disk), ` +
+    `and varies less on a busy machine than wall time. Peak RSS is the process's own (VmHWM). Peers under ` +
+    `Node.js, against the same loopback endpoint.\n`,
 );
 console.log(
-  "| form | baseline run (ms) | whole run added, median (ms) | p90 (ms) | baseline peak RSS (MB) | peak RSS added (MB) |",
+  "| form | baseline run (ms) | whole run added, median (ms) | p90 (ms) | CPU added (ms) | baseline peak RSS (MB) " +
+    "| peak RSS added (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of rows) console.log(row);
 console.log(
-  `\n### Where it goes: each phase's cost, by difference of medians\n`,
+  `\n### Where it goes: each phase's cost, timed in process, by difference of medians\n`,
 );
 console.log(
-  "load: importing the package; setup: `trackCommand` with telemetry off (options checked, handler made, consent " +
-    "decided); event and spool: the event recorded, the exit's decision and spool write (endpoint marked down: no " +
-    "sender); spawn: starting the sender. Floors, what any package pays for the same: loading as many empty " +
-    "modules as the package loads (how many in brackets), laid out as it is; starting a process (`/bin/true`, " +
-    "detached) and nothing else. Memory: what loading adds, and what the rest of the run adds.\n",
+  "Timed inside the process (performance.now), so that process start and exit, and their noise, are left out. " +
+    "load: importing the package (an executable has it loaded before its code runs); setup: `trackCommand` with " +
+    "telemetry off (options checked, handler made, consent decided); event and spool: the event recorded, the " +
+    "exit's decision and spool write (endpoint marked down: no sender); spawn: starting the sender. Floors, what " +
+    "any package pays for the same, and the peak memory they add: loading as many empty modules as the package " +
+    "loads (how many in brackets), laid out as it is; starting a process (`/bin/true`, detached, with the " +
+    "runtime's API) and nothing else. Memory: what loading adds, and what the rest of the run adds.\n",
 );
 console.log(
-  "| form | load (ms) | setup (ms) | event and spool (ms) | spawn (ms) | floor: loading (ms) | floor: spawn (ms) | " +
-    "RSS: load (MB) | RSS: the rest (MB) |",
+  "| form | load (ms) | setup (ms) | event and spool (ms) | spawn (ms) | floor: loading (ms, MB) | " +
+    "floor: spawn (ms, MB) | RSS: load (MB) | RSS: the rest (MB) |",
 );
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);

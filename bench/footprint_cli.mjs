@@ -15,7 +15,8 @@
  * - `spawn`: starts a process (`/bin/true`), detached, as the hand-off starts its sender, and nothing else;
  * - `posthog`, `segment`: one event with posthog-node or @segment/analytics-node, as their docs show.
  *
- * At exit it reports its own peak memory on stderr (`maxrss_kb=`).
+ * At exit it reports on stderr its own peak memory (`maxrss_kb=`), CPU time (`cpu_us=`), and the time it spent
+ * in process loading the package (`load_us=`) and in `trackCommand` or the spawn alone (`work_us=`).
  *
  * @module
  */
@@ -29,15 +30,28 @@ const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
 /** The package: embedded by an executable's entry, or loaded from NAT_BENCH_MODULE. */
 const load = async () => globalThis.natTelemetry ?? await loadPackage(process.env.NAT_BENCH_MODULE);
 
+// What this run spent, in process: loading the package, and `trackCommand` (or the spawn alone), hand-off included.
+const started = performance.now();
+let loaded = started;
+let worked = started;
+process.on("exit", () => {
+  const us = (ms) => Math.round(ms * 1000);
+  process.stderr.write(`load_us=${us(loaded - started)}\nwork_us=${us(worked - loaded)}\n`);
+});
+
 if (["import", "off", "spool", "handoff"].includes(variant)) {
   const { trackCommand } = await load();
+  loaded = worked = performance.now();
   if (variant !== "import") {
     process.exitCode = await trackCommand({ command: "bench" }, () => 0);
+    worked = performance.now();
   }
 } else if (variant === "floor") {
   await load();
+  loaded = worked = performance.now();
 } else if (variant === "spawn") {
   startProcess("/bin/true");
+  worked = performance.now();
 } else if (variant === "posthog" || variant === "segment") {
   await recordWithPeer(variant, endpoint);
 }
