@@ -3,7 +3,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2KM36LUM.js";
+} from "./chunk-MKZRHA6L.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -16,7 +16,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-XWHFXACS.js";
+} from "./chunk-BZIU3EKI.js";
 import {
   describe,
   effectiveConsent,

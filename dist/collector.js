@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2KM36LUM.js";
-import "./chunk-XWHFXACS.js";
+} from "./chunk-MKZRHA6L.js";
+import "./chunk-BZIU3EKI.js";
 import "./chunk-JEHTF2GZ.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";

@@ -14,7 +14,7 @@ import {
   buildPayload,
   formatTimestamp,
   trackCommand
-} from "./chunk-XWHFXACS.js";
+} from "./chunk-BZIU3EKI.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

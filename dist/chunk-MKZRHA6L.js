@@ -4,7 +4,7 @@ import {
   TaskStatus,
   parametersProblem,
   utf8Length
-} from "./chunk-XWHFXACS.js";
+} from "./chunk-BZIU3EKI.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";
