@@ -3,7 +3,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-MKZRHA6L.js";
+} from "./chunk-5T2RJGIV.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -16,7 +16,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-BZIU3EKI.js";
+} from "./chunk-TXBNJ3FQ.js";
 import {
   describe,
   effectiveConsent,

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-MKZRHA6L.js";
-import "./chunk-BZIU3EKI.js";
+} from "./chunk-5T2RJGIV.js";
+import "./chunk-TXBNJ3FQ.js";
 import "./chunk-JEHTF2GZ.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";

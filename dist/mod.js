@@ -14,7 +14,7 @@ import {
   buildPayload,
   formatTimestamp,
   trackCommand
-} from "./chunk-BZIU3EKI.js";
+} from "./chunk-TXBNJ3FQ.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -116,10 +116,24 @@ const CLIENT_ID = "184482118588404";
 export function formatTimestamp(epochMs: number): string {
   const ms = Math.floor(epochMs);
   if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new RangeError("Invalid time value");
-  // The calendar date by arithmetic (H. Hinnant's civil_from_days), as `Date.prototype.toISOString` writes it:
-  // a program's first Date object makes the runtime load its time zone data (~1 MB, ~0.3 ms), which a UTC time
-  // never needs.
   const days = Math.floor(ms / DAY_MS);
+  const inDay = ms - days * DAY_MS;
+  if (days !== lastDay.days) lastDay = { days, date: calendarDate(days) };
+  const seconds = Math.floor(inDay / 1_000);
+  return `${lastDay.date}T${two(Math.floor(seconds / 3_600))}:${two(Math.floor(seconds / 60) % 60)}:${
+    two(seconds % 60)
+  }.${three(inDay % 1_000)}Z`;
+}
+
+/** The day {@link formatTimestamp} wrote last: the events of a run share it. */
+let lastDay = { days: NaN, date: "" };
+
+/**
+ * A day since the epoch as `YYYY-MM-DD` (`±YYYYYY` beyond years 0-9999), as `Date.prototype.toISOString` writes
+ * it, by arithmetic (H. Hinnant's civil_from_days): a program's first Date object makes the runtime load its
+ * time zone data (~1 MB, ~0.3 ms), which a UTC time never needs.
+ */
+function calendarDate(days: number): string {
   const era = Math.floor((days + 719_468) / 146_097);
   const dayOfEra = days + 719_468 - era * 146_097;
   const yearOfEra = Math.floor(
@@ -130,14 +144,17 @@ export function formatTimestamp(epochMs: number): string {
   const day = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
   const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-  const inDay = ms - days * DAY_MS;
-  const pad = (value: number, width = 2) => String(value).padStart(width, "0");
-  const yyyy = year >= 0 && year <= 9999 ? pad(year, 4) : `${year < 0 ? "-" : "+"}${pad(Math.abs(year), 6)}`;
-  const time = `${pad(Math.floor(inDay / 3_600_000))}:${pad(Math.floor(inDay / 60_000) % 60)}:${
-    pad(Math.floor(inDay / 1_000) % 60)
-  }.${pad(inDay % 1_000, 3)}`;
-  return `${yyyy}-${pad(month)}-${pad(day)}T${time}Z`;
+  const yyyy = year >= 0 && year <= 9999
+    ? String(year).padStart(4, "0")
+    : `${year < 0 ? "-" : "+"}${String(Math.abs(year)).padStart(6, "0")}`;
+  return `${yyyy}-${two(month)}-${two(day)}`;
 }
+
+/** A number below 100 in two digits. */
+const two = (value: number) => value < 10 ? `0${value}` : `${value}`;
+
+/** A number below 1000 in three digits. */
+const three = (value: number) => value < 10 ? `00${value}` : value < 100 ? `0${value}` : `${value}`;
 
 /** Milliseconds in a day. */
 const DAY_MS = 86_400_000;
@@ -185,7 +202,9 @@ export function parametersProblem(parameters: unknown): string | undefined {
   if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
     return "has no parameters object";
   }
-  for (const [key, value] of Object.entries(parameters)) {
+  // Keys, then values: Object.entries() allocates a pair per parameter, slowly under Deno, for every event.
+  for (const key of Object.keys(parameters)) {
+    const value = (parameters as Record<string, unknown>)[key];
     const ok = typeof value === "string" || typeof value === "boolean" ||
       (typeof value === "number" && Number.isFinite(value));
     if (!ok) return `parameter '${key}' is not a string, finite number or boolean`;

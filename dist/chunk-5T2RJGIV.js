@@ -4,7 +4,7 @@ import {
   TaskStatus,
   parametersProblem,
   utf8Length
-} from "./chunk-BZIU3EKI.js";
+} from "./chunk-TXBNJ3FQ.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";
