@@ -4,7 +4,8 @@
  * envelope, OTLP logs) with the bytes each sends per event, against a baseline
  * that only builds the same NAT envelopes and POSTs them; and memory under a sustained
  * stream while the endpoint is down, which must stay flat at the handler's
- * cap (1,000 events). Run with `deno task bench:throughput` (`-- --runs N`).
+ * cap (1,000 events). Each runtime loads the package as published (`dist/`).
+ * Run with `deno task bench:throughput` (`-- --runs N`).
  *
  * @module
  */
@@ -22,8 +23,7 @@ const OUTAGE_EVENTS = 200_000;
 
 const { deno, node, bun, versions } = await runtimes();
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
-const js = await bundle(bun, `${work}/mod.js`);
-const sources = new URL("../mod.ts", import.meta.url).pathname;
+const published = new URL("../dist/mod.js", import.meta.url).pathname;
 const child = `${benchDir}throughput_child.mjs`;
 const collector = await startCollector();
 const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -32,9 +32,9 @@ closed.close();
 
 // Each runtime with its garbage collector exposed, so that memory samples measure what is live.
 const cases: [string, string[], string][] = [
-  ["deno", [deno, "run", "-A", "--v8-flags=--expose-gc", child], sources],
-  ["node", [node, "--expose-gc", child], js],
-  ["bun", [bun, child], js],
+  ["deno", [deno, "run", "-A", "--v8-flags=--expose-gc", child], published],
+  ["node", [node, "--expose-gc", child], published],
+  ["bun", [bun, child], published],
 ];
 
 const otlpUrl = collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs");

@@ -3,7 +3,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-5T2RJGIV.js";
+} from "./chunk-VKYFGKC5.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -16,7 +16,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-TXBNJ3FQ.js";
+} from "./chunk-WRLVLAM4.js";
 import {
   describe,
   effectiveConsent,

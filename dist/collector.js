@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-5T2RJGIV.js";
-import "./chunk-TXBNJ3FQ.js";
+} from "./chunk-VKYFGKC5.js";
+import "./chunk-WRLVLAM4.js";
 import "./chunk-JEHTF2GZ.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";

@@ -14,7 +14,7 @@ import {
   buildPayload,
   formatTimestamp,
   trackCommand
-} from "./chunk-TXBNJ3FQ.js";
+} from "./chunk-WRLVLAM4.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { toWireEvent } from "./envelope.ts";
+import { wireEventJson } from "./envelope.ts";
 import { TelemetryEvent } from "./events.ts";
 import type { SpoolClaim } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
@@ -61,7 +61,7 @@ export function toPending(event: unknown, sessionId: string, maxEventBytes: numb
     return { reason: "not_an_event", detail: "a proxy that cannot be inspected" };
   }
   try {
-    const json = JSON.stringify(toWireEvent(event));
+    const json = wireEventJson(event);
     const { schemaVersion, timestamp } = event;
     if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
     if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };

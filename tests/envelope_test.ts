@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { buildPayload, CliCommandEvent, formatTimestamp, TaskStatus } from "../mod.ts";
-import { encodeEnvelope, envelopeHeader, toWireEvent } from "../src/envelope.ts";
+import { encodeEnvelope, envelopeHeader, toWireEvent, wireEventJson } from "../src/envelope.ts";
 import { TelemetryEvent } from "../src/events.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 
@@ -129,4 +129,31 @@ test("toWireEvent refuses values the wire cannot carry: null, nested, BigInt, Na
     n: 1.5,
     b: false,
   });
+});
+
+test("property: an event's JSON is JSON.stringify of its wire form, whatever its parameters and name", () => {
+  const value = fc.oneof(
+    fc.string({ unit: "binary" }),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+  );
+  fc.assert(
+    fc.property(
+      fc.dictionary(fc.string({ unit: "binary" }), value),
+      fc.string({ unit: "binary", minLength: 1 }),
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      (parameters, name, timestamp) => {
+        const event = new (class extends TelemetryEvent {
+          constructor() {
+            super(name, { timestamp });
+          }
+          override parameters() {
+            return parameters;
+          }
+        })();
+        assert.equal(wireEventJson(event), JSON.stringify(toWireEvent(event)));
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });

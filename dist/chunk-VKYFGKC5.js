@@ -4,7 +4,7 @@ import {
   TaskStatus,
   parametersProblem,
   utf8Length
-} from "./chunk-TXBNJ3FQ.js";
+} from "./chunk-WRLVLAM4.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";
