@@ -3,8 +3,7 @@
  * and endpoint condition, compared in the same run with the same CLI without
  * telemetry. Run with `deno task bench:exit` (`-- --runs N` for more runs).
  *
- * @nat/telemetry runs under Deno (its TypeScript sources, as from jsr:), Node
- * and Bun (the package as one JavaScript file, as npm users get it), and as a
+ * @nat/telemetry runs as published (`dist/`) under Deno, Node and Bun, and as a
  * `bun build --compile` executable; posthog-node and @segment/analytics-node
  * run under Node. Endpoints: healthy, slow (0.5 s), silent (accepts, never
  * answers), refused, and 503 with Retry-After. "First run" starts with an empty
@@ -24,7 +23,7 @@
  */
 import { parseArgs } from "node:util";
 import { makeCertificate } from "../tests/helpers/certificate.ts";
-import { benchArgs, benchDir, bundle, esbuildBundle, installPeers, median, runtimes, timed } from "./common.ts";
+import { benchArgs, benchDir, esbuildBundle, installPeers, median, runtimes, timed } from "./common.ts";
 import { startLatencyProxy } from "./latency_proxy.ts";
 
 const { values } = parseArgs({
@@ -43,8 +42,7 @@ await installPeers();
 const { deno, node, bun, versions } = await runtimes();
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const cli = `${benchDir}fake_cli.mjs`;
-const sources = new URL("../mod.ts", import.meta.url).pathname;
-const js = await bundle(bun, `${work}/mod.js`);
+const published = new URL("../dist/mod.js", import.meta.url).pathname;
 const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
 const cjs = await esbuildBundle(`${work}/mod.esbuild.cjs`, "cjs");
 const compiled = `${work}/fake_cli`;
@@ -64,9 +62,9 @@ const targets: Target[] = [
     runtime: "deno",
     client: "telemetry",
     cmd: [deno, "run", "-A", cli],
-    module: sources,
+    module: published,
   },
-  { runtime: "node", client: "telemetry", cmd: [node, cli], module: js },
+  { runtime: "node", client: "telemetry", cmd: [node, cli], module: published },
   {
     runtime: "node (esbuild ESM bundle)",
     client: "telemetry",
@@ -79,15 +77,15 @@ const targets: Target[] = [
     cmd: [node, cli],
     module: cjs,
   },
-  { runtime: "bun", client: "telemetry", cmd: [bun, cli], module: js },
+  { runtime: "bun", client: "telemetry", cmd: [bun, cli], module: published },
   {
     runtime: "bun --compile",
     client: "telemetry",
     cmd: [compiled],
-    module: js,
+    module: published,
   },
-  { runtime: "node", client: "posthog", cmd: [node, cli], module: js },
-  { runtime: "node", client: "segment", cmd: [node, cli], module: js },
+  { runtime: "node", client: "posthog", cmd: [node, cli], module: published },
+  { runtime: "node", client: "segment", cmd: [node, cli], module: published },
 ];
 const clientName = {
   telemetry: "@nat/telemetry",

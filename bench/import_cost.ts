@@ -2,10 +2,11 @@
  * Import cost: the time a process takes to load the package, beyond an empty
  * script, in each runtime, and posthog-node and @segment/analytics-node under
  * Node. Median of several runs, each paired with an empty run in the same
- * sequence. Node.js and Bun load the JavaScript as JSR's npm layer serves it
- * (one file per module) and as one bundled file (what a CLI bundled with
- * esbuild or `bun build` loads). Run with `deno task bench:import`
- * (`-- --runs N`).
+ * sequence. The package as published (`dist/`: Deno loads it as it is,
+ * Node.js and Bun as JSR's npm layer serves it), beside the same code one
+ * file per module (as it was published before `dist/`) and as one bundled
+ * file (what a CLI bundled with esbuild or `bun build` loads). Run with
+ * `deno task bench:import` (`-- --runs N`).
  *
  * @module
  */
@@ -23,34 +24,20 @@ const { deno, node, bun, versions } = await runtimes();
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const js = await bundle(bun, `${work}/mod.js`);
 const layout = await npmLayout(`${work}/npm`);
+const published = new URL("../dist/mod.js", import.meta.url).pathname;
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const probe = `${benchDir}import_probe.mjs`;
 
 const cases: [string, string, string[], string][] = [
-  [
-    "deno",
-    "@nat/telemetry (TypeScript sources)",
-    [deno, "run", "-A", probe],
-    sources,
-  ],
-  ["node", "@nat/telemetry (JavaScript, as JSR's npm layer serves it)", [
-    node,
-    probe,
-  ], layout],
+  ["deno", "@nat/telemetry as published (dist/)", [deno, "run", "-A", probe], published],
+  ["deno", "@nat/telemetry (TypeScript sources, one file per module)", [deno, "run", "-A", probe], sources],
+  ["node", "@nat/telemetry as published (JSR's npm layer)", [node, probe], `${work}/npm/dist/mod.js`],
+  ["node", "@nat/telemetry (one JavaScript file per module)", [node, probe], layout],
   ["node", "@nat/telemetry (JavaScript, one bundled file)", [node, probe], js],
-  ["bun", "@nat/telemetry (JavaScript, as JSR's npm layer serves it)", [
-    bun,
-    probe,
-  ], layout],
+  ["bun", "@nat/telemetry as published (JSR's npm layer)", [bun, probe], `${work}/npm/dist/mod.js`],
   ["bun", "@nat/telemetry (JavaScript, one bundled file)", [bun, probe], js],
-  ["bun", "@nat/telemetry (TypeScript sources)", [bun, probe], sources],
   ["node", "posthog-node 5.70.0", [node, probe], "posthog-node"],
-  [
-    "node",
-    "@segment/analytics-node 3.1.0",
-    [node, probe],
-    "@segment/analytics-node",
-  ],
+  ["node", "@segment/analytics-node 3.1.0", [node, probe], "@segment/analytics-node"],
 ];
 
 console.log(

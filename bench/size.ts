@@ -41,6 +41,7 @@ if (files.length === 0) {
   throw new Error(`no files in the publish dry run:\n${output}`);
 }
 const sources = files.filter((file) => file.endsWith(".ts"));
+const bundled = files.filter((file) => file.includes("/dist/"));
 
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const minified = Deno.readFileSync(
@@ -52,12 +53,17 @@ console.log(`\n### Size\n\n${versions}.\n`);
 console.log("| what | KB |");
 console.log("| --- | ---: |");
 console.log(
-  `| @nat/telemetry as published (${files.length} files: sources, README, LICENSE, deno.json) | ${
+  `| @nat/telemetry as published (${files.length} files: sources, dist/, docs, README, LICENSE, deno.json) | ${
     kb(files.reduce((sum, file) => sum + sizeOf(file), 0))
   } |`,
 );
 console.log(
   `| its TypeScript sources (${sources.length} files) | ${kb(sources.reduce((sum, f) => sum + sizeOf(f), 0))} |`,
+);
+console.log(
+  `| its entries as published, bundled (dist/, ${bundled.length} files) | ${
+    kb(bundled.reduce((sum, f) => sum + sizeOf(f), 0))
+  } |`,
 );
 console.log(
   `| bundled and minified (bun build --minify) | ${kb(minified.byteLength)} |`,
