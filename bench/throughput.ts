@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { startCollector } from "../src/collector.ts";
-import { benchArgs, benchDir, bundle, median, runtimes, timed } from "./common.ts";
+import { benchArgs, benchDir, median, runtimes, timed } from "./common.ts";
 
 const { values } = parseArgs({
   args: benchArgs(),

@@ -3,7 +3,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VKYFGKC5.js";
+} from "./chunk-MHFEUOJN.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -16,7 +16,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-WRLVLAM4.js";
+} from "./chunk-24T4D5AO.js";
 import {
   describe,
   effectiveConsent,

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VKYFGKC5.js";
-import "./chunk-WRLVLAM4.js";
+} from "./chunk-MHFEUOJN.js";
+import "./chunk-24T4D5AO.js";
 import "./chunk-JEHTF2GZ.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";

@@ -14,7 +14,7 @@ import {
   buildPayload,
   formatTimestamp,
   trackCommand
-} from "./chunk-WRLVLAM4.js";
+} from "./chunk-24T4D5AO.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -33,4 +33,4 @@ export function utf8Length(text: string): number {
 }
 
 /** A UTF-16 unit outside ASCII. */
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;

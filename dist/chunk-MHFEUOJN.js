@@ -4,7 +4,7 @@ import {
   TaskStatus,
   parametersProblem,
   utf8Length
-} from "./chunk-WRLVLAM4.js";
+} from "./chunk-24T4D5AO.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";
