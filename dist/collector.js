@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-MHFEUOJN.js";
-import "./chunk-24T4D5AO.js";
+} from "./chunk-JK47ZKUM.js";
+import "./chunk-K6PDIMLX.js";
 import "./chunk-JEHTF2GZ.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";

@@ -14,7 +14,7 @@ import {
   buildPayload,
   formatTimestamp,
   trackCommand
-} from "./chunk-24T4D5AO.js";
+} from "./chunk-K6PDIMLX.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -569,5 +569,7 @@ async function collector(output: CliOutput, values: Record<string, string | bool
   return await new Promise<number>(() => {}); // Runs until the process is interrupted.
 }
 
-// Running this file directly runs the command, in every runtime.
-if (import.meta.main) host().setExitCode(await main(host().args()));
+// Running this file from a checkout runs the command, in every runtime (the published package runs it from
+// nat_telemetry.ts: bundled into a program, this module would be its main module). No top-level await, so that
+// `require()` and CommonJS bundles of a program that imports this module work.
+if (import.meta.main) void main(host().args()).then((code) => host().setExitCode(code));

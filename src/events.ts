@@ -125,7 +125,7 @@ export abstract class TelemetryEvent {
    * @throws {TypeError} When the name is missing or not a string, or the class is not a subclass.
    */
   protected constructor(name: string, options: TelemetryEventOptions = {}) {
-    if (new.target === TelemetryEvent) {
+    if (isAbstractEvent(new.target)) {
       throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");
     }
     if (typeof name !== "string" || name.length === 0) {
@@ -155,6 +155,14 @@ export abstract class TelemetryEvent {
    * @returns The parameters.
    */
   abstract parameters(): EventParameters;
+}
+
+/**
+ * Whether a constructor is TelemetryEvent itself. Outside the class: a class that names itself in its own body
+ * is renamed by bundlers (esbuild's `_TelemetryEvent`), and the published bundle must keep its name.
+ */
+function isAbstractEvent(target: unknown): boolean {
+  return target === TelemetryEvent;
 }
 
 /** The fields of a {@link CliCommandEvent}, in camelCase. */

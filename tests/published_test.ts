@@ -7,8 +7,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { runChild } from "./helpers/child.ts";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { runChild, runtimeCommand } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -47,9 +49,10 @@ test("deno.json publishes dist/, and each entry takes its types from its source"
     ".": "./dist/mod.js",
     "./collector": "./dist/collector.js",
     "./cli": "./dist/cli.js",
+    "./nat-telemetry": "./dist/nat-telemetry.js",
   });
   assert.ok(deno.publish.include.includes("dist/"));
-  for (const [name, source] of Object.entries(ENTRIES)) {
+  for (const [name, source] of [...Object.entries(ENTRIES), ["nat-telemetry", "src/nat_telemetry.ts"]]) {
     const text = readFileSync(`${root}dist/${name}.js`, "utf8");
     assert.equal(text.split("\n")[0], `// @ts-self-types="../${source}"`, name);
   }
@@ -60,7 +63,11 @@ for (const [name, source] of Object.entries(ENTRIES)) {
     const published = await import(`${root}dist/${name}.js`);
     const original = await import(`${root}${source}`);
     assert.deepEqual(Object.keys(published).sort(), Object.keys(original).sort());
-    for (const key of Object.keys(original)) assert.equal(typeof published[key], typeof original[key], key);
+    for (const key of Object.keys(original)) {
+      assert.equal(typeof published[key], typeof original[key], key);
+      // A bundler renames a class that names itself in its body (esbuild's `_TelemetryEvent`).
+      if (typeof original[key] === "function") assert.equal(published[key].name, original[key].name, key);
+    }
   });
 }
 
@@ -98,3 +105,37 @@ test("the entries share their code: a consent recorded through @nat/telemetry/cl
   assert.equal(result.code, 0, result.stderr);
   assert.deepEqual(JSON.parse(result.stdout), { before: false, code: 0, after: true });
 });
+
+test(
+  "a program bundled with @nat/telemetry/cli runs its own command, not nat-telemetry's; the package's entry runs that",
+  {
+    timeout: 60_000,
+  },
+  () => {
+    using dir = tempDir();
+    const program = `${dir.path}/program.mjs`;
+    writeFileSync(
+      program,
+      `import { telemetryCommand } from ${
+        JSON.stringify(`${root}dist/cli.js`)
+      };\nconsole.log(typeof telemetryCommand);\n`,
+    );
+    const env = { ...process.env, NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/consent.toml`, NO_COLOR: "1" };
+    for (const format of ["esm", "cjs"]) {
+      const bundle = `${dir.path}/mycli.${format === "esm" ? "mjs" : "cjs"}`;
+      const esbuild = [program, "--bundle", "--platform=node", `--format=${format}`, `--outfile=${bundle}`];
+      execFileSync(`${root}node_modules/.bin/esbuild`, esbuild, { stdio: "ignore" });
+      // Its users' arguments, which nat-telemetry would take for its own: `disable` would record an opt-out.
+      const [command, ...args] = runtimeCommand(bundle);
+      const run = spawnSync(command, [...args, "disable"], { env, encoding: "utf8" });
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.stdout, "function\n", format);
+      assert.equal(run.stderr, "", format);
+      assert.throws(() => readFileSync(`${dir.path}/consent.toml`), { code: "ENOENT" }, "no decision recorded");
+    }
+    const [command, ...args] = runtimeCommand(`${root}dist/nat-telemetry.js`);
+    const status = spawnSync(command, [...args, "status", "--json"], { env, encoding: "utf8" });
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal(JSON.parse(status.stdout).enabled, false);
+  },
+);

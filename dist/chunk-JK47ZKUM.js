@@ -4,7 +4,7 @@ import {
   TaskStatus,
   parametersProblem,
   utf8Length
-} from "./chunk-24T4D5AO.js";
+} from "./chunk-K6PDIMLX.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";
