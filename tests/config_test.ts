@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { CLIENT_VERSION } from "../mod.ts";
@@ -80,8 +81,14 @@ test("NAT_TELEMETRY_ENABLED sets the initial flag in a fresh process; unset mean
   const on = await settings({ NAT_TELEMETRY_ENABLED: " Yes ", NAT_TELEMETRY_ENDPOINT: "" });
   assert.equal(on.enabled, true);
   assert.equal(on.stats.enqueued, 1);
+  // No consent file, whatever the machine's user decided: unset means off.
+  const noFile = `${tmpdir()}/nat-telemetry-no-such-dir/telemetry.toml`;
   for (const value of ["", "off", undefined]) {
-    const off = await settings({ NAT_TELEMETRY_ENABLED: value, NAT_TELEMETRY_ENDPOINT: "" });
+    const off = await settings({
+      NAT_TELEMETRY_ENABLED: value,
+      NAT_TELEMETRY_ENDPOINT: "",
+      NAT_TELEMETRY_CONSENT_FILE: noFile,
+    });
     assert.equal(off.enabled, false, `NAT_TELEMETRY_ENABLED=${value}`);
     assert.equal(off.stats.enqueued, 0);
   }
