@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XT3RWDSX.js";
-import "./chunk-JK47ZKUM.js";
-import "./chunk-K6PDIMLX.js";
-import "./chunk-JEHTF2GZ.js";
+} from "./chunk-MYWI6XIB.js";
+import "./chunk-WAEFFXV3.js";
+import "./chunk-7MBXO2I4.js";
+import "./chunk-HPC7OW3U.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";

@@ -6,9 +6,9 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JK47ZKUM.js";
-import "./chunk-K6PDIMLX.js";
-import "./chunk-JEHTF2GZ.js";
+} from "./chunk-WAEFFXV3.js";
+import "./chunk-7MBXO2I4.js";
+import "./chunk-HPC7OW3U.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";
 import "./chunk-WXJBBERS.js";

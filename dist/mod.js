@@ -11,21 +11,21 @@ import {
   NemoSource,
   TaskStatus,
   TelemetryEvent,
-  buildPayload,
-  formatTimestamp,
   trackCommand
-} from "./chunk-K6PDIMLX.js";
+} from "./chunk-7MBXO2I4.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
   PROMPT_VERSION,
   askForConsent,
+  buildPayload,
   consentFilePath,
   effectiveConsent,
+  formatTimestamp,
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-JEHTF2GZ.js";
+} from "./chunk-HPC7OW3U.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-LXZXO4BW.js";
 import "./chunk-WXJBBERS.js";

@@ -21,6 +21,7 @@ import { isLoopback, startCollector } from "./collector.ts";
 import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, recordConsent } from "./consent.ts";
 import { describe } from "./describe.ts";
+import { formatTimestamp } from "./envelope.ts";
 import { exitDecision } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
 import { EndpointHealth, recordedHealth } from "./health.ts";
@@ -481,7 +482,7 @@ function endpointReports(opened: NonNullable<ReturnType<typeof openSpool>>): End
       key,
       events,
       health: state
-        ? { failures: state.failures, notBefore: new Date(state.notBefore).toISOString() }
+        ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) }
         : !named && unaccounted
         ? "unknown" as const
         : null,
@@ -506,7 +507,7 @@ function inspect(output: CliOutput, json: boolean): number {
   );
   const state = opened?.health?.state;
   const health = state
-    ? { failures: state.failures, notBefore: new Date(state.notBefore).toISOString() }
+    ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) }
     : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened) : [];
   if (json) {

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { parametersProblem } from "./envelope.ts";
+import { formatTimestamp, parametersProblem } from "./envelope.ts";
 import { NemoSource, TaskStatus } from "./events.ts";
 import { host, type ServedAnswer, type ServedRequest } from "./runtime/mod.ts";
 import { utf8Length } from "./utf8.ts";
@@ -252,7 +252,7 @@ export function readOtlpLogs(body: string): { status: 200; events: ReceivedEvent
         if (!parameters) return { status: 422, reason: `${where}: its attributes are malformed` };
         const { "nat.event.schema_version": schemaVersion = "1.5", ...rest } = parameters;
         const event = {
-          ts: new Date(Number(BigInt(String(nanos)) / 1_000_000n)).toISOString(),
+          ts: formatTimestamp(Number(BigInt(String(nanos)) / 1_000_000n)),
           name: record.eventName,
           parameters: rest,
         };
@@ -370,7 +370,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     const status = options.status ?? 200;
     if (status < 200 || status >= 300) return { status, headers, body: "{}" };
     for (const received of checked.events) {
-      const event: CollectedEvent = { receivedAt: new Date().toISOString(), ...received };
+      const event: CollectedEvent = { receivedAt: formatTimestamp(Date.now()), ...received };
       const key = JSON.stringify([event.sessionId, event.name, event.ts, event.parameters]);
       if (seen.has(key)) {
         stats.duplicates++;

@@ -9,6 +9,7 @@
  */
 import { temporaryName, writeAtomically } from "./atomic.ts";
 import { parseFlag } from "./config.ts";
+import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
 import { parentOf } from "./runtime/guarded_files.ts";
 import { parseToml, type TomlTable } from "./toml.ts";
@@ -167,7 +168,7 @@ export function formatConsentToml(state: "enabled" | "disabled", now: number): s
     "# or set the NAT_TELEMETRY_ENABLED environment variable.",
     "[telemetry]",
     `consent = "${state}"`,
-    `consented_at = "${new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z")}"`,
+    `consented_at = "${formatTimestamp(now).replace(/\.\d{3}Z$/, "Z")}"`,
     `prompt_version = "${PROMPT_VERSION}"`,
     "",
   ].join("\n");

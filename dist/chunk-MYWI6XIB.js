@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JK47ZKUM.js";
+} from "./chunk-WAEFFXV3.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,14 +15,15 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-K6PDIMLX.js";
+} from "./chunk-7MBXO2I4.js";
 import {
   describe,
   effectiveConsent,
   environmentSettings,
+  formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-JEHTF2GZ.js";
+} from "./chunk-HPC7OW3U.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";
@@ -394,7 +395,7 @@ function endpointReports(opened) {
       format: named?.format ?? null,
       key,
       events,
-      health: state ? { failures: state.failures, notBefore: new Date(state.notBefore).toISOString() } : !named && unaccounted ? "unknown" : null
+      health: state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : !named && unaccounted ? "unknown" : null
     }];
   });
 }
@@ -414,7 +415,7 @@ function inspect(output, json) {
     })
   );
   const state = opened?.health?.state;
-  const health = state ? { failures: state.failures, notBefore: new Date(state.notBefore).toISOString() } : { failures: 0, notBefore: null };
+  const health = state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened) : [];
   if (json) {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}

@@ -2,9 +2,12 @@
 import {
   NemoSource,
   TaskStatus,
-  parametersProblem,
   utf8Length
-} from "./chunk-K6PDIMLX.js";
+} from "./chunk-7MBXO2I4.js";
+import {
+  formatTimestamp,
+  parametersProblem
+} from "./chunk-HPC7OW3U.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";
@@ -122,7 +125,7 @@ function readOtlpLogs(body) {
         if (!parameters) return { status: 422, reason: `${where}: its attributes are malformed` };
         const { "nat.event.schema_version": schemaVersion = "1.5", ...rest } = parameters;
         const event = {
-          ts: new Date(Number(BigInt(String(nanos)) / 1000000n)).toISOString(),
+          ts: formatTimestamp(Number(BigInt(String(nanos)) / 1000000n)),
           name: record.eventName,
           parameters: rest
         };
@@ -213,7 +216,7 @@ async function startCollector(options = {}) {
     const status = options.status ?? 200;
     if (status < 200 || status >= 300) return { status, headers, body: "{}" };
     for (const received of checked.events) {
-      const event = { receivedAt: (/* @__PURE__ */ new Date()).toISOString(), ...received };
+      const event = { receivedAt: formatTimestamp(Date.now()), ...received };
       const key = JSON.stringify([event.sessionId, event.name, event.ts, event.parameters]);
       if (seen.has(key)) {
         stats.duplicates++;

@@ -2,7 +2,7 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-JEHTF2GZ.js";
+} from "./chunk-HPC7OW3U.js";
 import {
   host
 } from "./chunk-LXZXO4BW.js";

@@ -5,6 +5,104 @@ import {
   runtimeInfo
 } from "./chunk-LXZXO4BW.js";
 
+// src/envelope.ts
+var CLIENT_ID = "184482118588404";
+function formatTimestamp(epochMs) {
+  const ms = Math.floor(epochMs);
+  if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new RangeError("Invalid time value");
+  const days = Math.floor(ms / DAY_MS);
+  const inDay = ms - days * DAY_MS;
+  if (days !== lastDay.days) lastDay = { days, date: calendarDate(days) };
+  const seconds = Math.floor(inDay / 1e3);
+  return `${lastDay.date}T${two(Math.floor(seconds / 3600))}:${two(Math.floor(seconds / 60) % 60)}:${two(seconds % 60)}.${three(inDay % 1e3)}Z`;
+}
+var lastDay = { days: NaN, date: "" };
+function calendarDate(days) {
+  const era = Math.floor((days + 719468) / 146097);
+  const dayOfEra = days + 719468 - era * 146097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36524) - Math.floor(dayOfEra / 146096)) / 365
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const shiftedMonth = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
+  const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const yyyy = year >= 0 && year <= 9999 ? String(year).padStart(4, "0") : `${year < 0 ? "-" : "+"}${String(Math.abs(year)).padStart(6, "0")}`;
+  return `${yyyy}-${two(month)}-${two(day)}`;
+}
+var two = (value) => value < 10 ? `0${value}` : `${value}`;
+var three = (value) => value < 10 ? `00${value}` : value < 100 ? `0${value}` : `${value}`;
+var DAY_MS = 864e5;
+var MAX_TIME_MS = 864e13;
+function toWireEvent(event) {
+  const parameters = checkedParameters(event);
+  return { ts: formatTimestamp(event.timestamp), parameters, name: event.name };
+}
+function wireEventJson(event) {
+  const { name } = event;
+  if (typeof name !== "string") return JSON.stringify(toWireEvent(event));
+  const parameters = JSON.stringify(checkedParameters(event));
+  return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
+}
+function checkedParameters(event) {
+  const parameters = event.parameters();
+  const problem = parametersProblem(parameters);
+  if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
+  return parameters;
+}
+function parametersProblem(parameters) {
+  if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
+    return "has no parameters object";
+  }
+  for (const key of Object.keys(parameters)) {
+    const value = parameters[key];
+    const ok = typeof value === "string" || typeof value === "boolean" || typeof value === "number" && Number.isFinite(value);
+    if (!ok) return `parameter '${key}' is not a string, finite number or boolean`;
+  }
+  return void 0;
+}
+function envelopeHeader(schemaVersion, options) {
+  return {
+    browserType: "undefined",
+    clientId: CLIENT_ID,
+    clientType: "Native",
+    clientVariant: "Release",
+    clientVer: options.sourceClientVersion,
+    cpuArchitecture: options.cpuArchitecture ?? runtimeInfo().machine,
+    deviceGdprBehOptIn: "None",
+    deviceGdprFuncOptIn: "None",
+    deviceGdprTechOptIn: "None",
+    deviceId: "undefined",
+    deviceMake: "undefined",
+    deviceModel: "undefined",
+    deviceOS: "undefined",
+    deviceOSVersion: "undefined",
+    deviceType: "undefined",
+    eventProtocol: "1.6",
+    eventSchemaVer: schemaVersion,
+    eventSysVer: "nat-telemetry/1.0",
+    externalUserId: "undefined",
+    gdprBehOptIn: "None",
+    gdprFuncOptIn: "None",
+    gdprTechOptIn: "None",
+    idpId: "undefined",
+    integrationId: "undefined",
+    productName: "undefined",
+    productVersion: "undefined",
+    sentTs: formatTimestamp(+(options.sentAt ?? Date.now())),
+    sessionId: options.sessionId ?? "undefined",
+    userId: "undefined"
+  };
+}
+function buildPayload(events, options) {
+  if (events.length === 0) throw new RangeError("Cannot build a payload: the event list is empty");
+  return { ...envelopeHeader(events[0].schemaVersion, options), events: events.map(toWireEvent) };
+}
+function encodeEnvelope(header, eventJsons) {
+  return `${JSON.stringify(header).slice(0, -1)},"events":[${eventJsons.join(",")}]}`;
+}
+
 // src/version.ts
 var CLIENT_VERSION = "0.1.0";
 
@@ -654,7 +752,7 @@ function formatConsentToml(state, now) {
     "# or set the NAT_TELEMETRY_ENABLED environment variable.",
     "[telemetry]",
     `consent = "${state}"`,
-    `consented_at = "${new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z")}"`,
+    `consented_at = "${formatTimestamp(now).replace(/\.\d{3}Z$/, "Z")}"`,
     `prompt_version = "${PROMPT_VERSION}"`,
     ""
   ].join("\n");
@@ -710,7 +808,7 @@ async function askForConsent(options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-R67VZ4R6.js");
+  const { ask } = await import("./chunk-W267FPGQ.js");
   return await ask(terminal, options.optOut);
 }
 function setTelemetryEnabled(value) {
@@ -725,6 +823,12 @@ export {
   writeAtomically,
   stamp,
   randomHex,
+  formatTimestamp,
+  wireEventJson,
+  parametersProblem,
+  envelopeHeader,
+  buildPayload,
+  encodeEnvelope,
   describe,
   unknownOption,
   isHeaderName,
