@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MYWI6XIB.js";
-import "./chunk-WAEFFXV3.js";
-import "./chunk-7MBXO2I4.js";
-import "./chunk-HPC7OW3U.js";
+} from "./chunk-EG6Z2VIZ.js";
+import "./chunk-25PSATDA.js";
+import "./chunk-V2QZFDYD.js";
+import "./chunk-DRJKMMR4.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-LXZXO4BW.js";
+import "./chunk-NZ5XGNDP.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-WAEFFXV3.js";
-import "./chunk-7MBXO2I4.js";
-import "./chunk-HPC7OW3U.js";
+} from "./chunk-25PSATDA.js";
+import "./chunk-V2QZFDYD.js";
+import "./chunk-DRJKMMR4.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-LXZXO4BW.js";
+import "./chunk-NZ5XGNDP.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

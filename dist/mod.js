@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-7MBXO2I4.js";
+} from "./chunk-V2QZFDYD.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-HPC7OW3U.js";
+} from "./chunk-DRJKMMR4.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-LXZXO4BW.js";
+import "./chunk-NZ5XGNDP.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

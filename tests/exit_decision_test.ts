@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { denoHost, type DenoNamespace } from "../src/runtime/deno.ts";
-import { nodeHost, type NodeProcess } from "../src/runtime/node.ts";
+import { type BunSpawn, nodeHost, type NodeProcess } from "../src/runtime/node.ts";
 import { type ProcessFacts, survivalProblem } from "../src/runtime/survival.ts";
 import { SENDER_VARIABLES, senderEnvironment } from "../src/runtime/clean_environment.ts";
 import type { SenderGrant, SpawnCommand } from "../src/runtime/mod.ts";
@@ -140,6 +140,30 @@ describe("the Node.js and Bun host's sender command", () => {
     const command = nodeHost(proc, { lightFetch: false }).senderCommand(script, grant) as SpawnCommand;
     assert.deepEqual([command.argv, command.env.BUN_BE_BUN], [["/usr/local/bin/mycli", script], "1"]);
     assert.equal(command.env.BUN_RUNTIME_TRANSPILER_CACHE_PATH, "0", "no cache written outside the spool");
+  });
+  it("under Bun starts the sender with Bun's own spawn: detached, the whole environment its own; false if it throws", () => {
+    const calls: unknown[][] = [];
+    const command: SpawnCommand = { argv: ["/usr/local/bin/bun", script], env: { HOME: "/home/ada" }, cwd: grant.dir };
+    const bunHost = (spawn: BunSpawn) => nodeHost(nodeProcess({}), { lightFetch: false, bunSpawn: spawn });
+    const started = bunHost((...args) => {
+      calls.push(args);
+      return { pid: 4343, unref: () => calls.push(["unref"]) };
+    }).spawnDetached(command);
+    assert.equal(started, true);
+    assert.deepEqual(calls, [
+      [command.argv, {
+        detached: true,
+        stdio: ["ignore", "ignore", "ignore"],
+        windowsHide: true,
+        env: command.env,
+        cwd: grant.dir,
+      }],
+      ["unref"],
+    ]);
+    const missing = bunHost(() => {
+      throw Object.assign(new Error("ENOENT: no such file or directory, posix_spawn"), { code: "ENOENT" });
+    });
+    assert.equal(missing.spawnDetached(command), false, "an executable that is not there");
   });
   it("refuses a single executable application, pkg, Electron, and --permission without child processes", () => {
     const refused = (overrides: Record<string, unknown>) =>

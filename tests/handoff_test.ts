@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { spoolKey } from "../src/spool.ts";
@@ -85,6 +85,27 @@ for (const { label, executable } of targets) {
       assert.ok(result.signal === "SIGINT" || result.code === 130, `${result.signal} ${result.code}`);
       await waitFor(() => server.events().length === 2, "the sender's delivery");
       assert.deepEqual(server.events().map((event) => event.parameters.taskStatus).sort(), ["interrupted", "success"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: the sender leads a session of its own, out of reach of the terminal's Ctrl-C and hang-up`, {
+    skip: !linux && "reads the sender's session through /proc",
+  }, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 })); // keeps the sender alive
+    try {
+      const run = await child("natural", { env: handOff(dir.path, server.url(), "own-session") });
+      assert.equal(run.code, 0, run.stderr);
+      await waitFor(() => senderProcesses(dir.path).length > 0, "a sender at work");
+      for (const pid of senderProcesses(dir.path)) {
+        const [group, session] = readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1].split(" ").slice(2, 4);
+        assert.deepEqual([Number(group), Number(session)], [pid, pid], "its own process group and session");
+      }
+      await waitFor(() => server.events().length === 1, "the sender's delivery");
+      assert.deepEqual(commands(server.events()), ["own-session"]);
+      await sendersGone(dir.path);
     } finally {
       await server.close();
     }

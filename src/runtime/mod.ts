@@ -71,6 +71,6 @@ export function host(): Host {
     ? denoHost(g.Deno)
     : name === "unknown"
     ? noHost
-    : nodeHost(g.process, { lightFetch: name === "node" });
+    : nodeHost(g.process, { lightFetch: name === "node", bunSpawn: name === "bun" ? g.Bun?.spawn : undefined });
   return cached;
 }

@@ -3,7 +3,7 @@ import {
   host,
   parentOf,
   runtimeInfo
-} from "./chunk-LXZXO4BW.js";
+} from "./chunk-NZ5XGNDP.js";
 
 // src/envelope.ts
 var CLIENT_ID = "184482118588404";
@@ -808,7 +808,7 @@ async function askForConsent(options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-W267FPGQ.js");
+  const { ask } = await import("./chunk-QH4QHAA4.js");
   return await ask(terminal, options.optOut);
 }
 function setTelemetryEnabled(value) {

@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-7MBXO2I4.js";
+} from "./chunk-V2QZFDYD.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-HPC7OW3U.js";
+} from "./chunk-DRJKMMR4.js";
 import {
   host
-} from "./chunk-LXZXO4BW.js";
+} from "./chunk-NZ5XGNDP.js";
 
 // src/collector.ts
 var DEFAULT_MAX_BODY_BYTES = 1048576;

@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-HPC7OW3U.js";
+} from "./chunk-DRJKMMR4.js";
 import {
   host
-} from "./chunk-LXZXO4BW.js";
+} from "./chunk-NZ5XGNDP.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";

@@ -857,15 +857,22 @@ function nodeHost(proc, options) {
     },
     spawnDetached(command) {
       try {
+        const { argv, env, cwd } = command;
+        if (options.bunSpawn) {
+          const stdio = ["ignore", "ignore", "ignore"];
+          const child2 = options.bunSpawn([...argv], { detached: true, stdio, windowsHide: true, env: { ...env }, cwd });
+          child2.unref();
+          return child2.pid !== void 0;
+        }
         const childProcess = proc.getBuiltinModule?.("node:child_process");
         if (!childProcess) return false;
-        const [executable, ...args] = command.argv;
+        const [executable, ...args] = argv;
         const child = childProcess.spawn(executable, args, {
           detached: true,
           stdio: "ignore",
           windowsHide: true,
-          env: command.env,
-          cwd: command.cwd
+          env,
+          cwd
         });
         child.on("error", () => {
         });
@@ -961,7 +968,7 @@ var cached2;
 function host() {
   if (cached2) return cached2;
   const name = runtimeInfo().name;
-  cached2 = name === "deno" ? denoHost(g2.Deno) : name === "unknown" ? noHost : nodeHost(g2.process, { lightFetch: name === "node" });
+  cached2 = name === "deno" ? denoHost(g2.Deno) : name === "unknown" ? noHost : nodeHost(g2.process, { lightFetch: name === "node", bunSpawn: name === "bun" ? g2.Bun?.spawn : void 0 });
   return cached2;
 }
 

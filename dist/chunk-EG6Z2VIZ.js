@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-WAEFFXV3.js";
+} from "./chunk-25PSATDA.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-7MBXO2I4.js";
+} from "./chunk-V2QZFDYD.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-HPC7OW3U.js";
+} from "./chunk-DRJKMMR4.js";
 import {
   host
-} from "./chunk-LXZXO4BW.js";
+} from "./chunk-NZ5XGNDP.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
