@@ -1,8 +1,8 @@
 /**
  * The exit in every form a CLI is shipped in: source, esbuild ESM and CJS
- * bundles, a `bun build` bundle, a `bun build --compile` executable and a
- * Node.js single executable application, each also as PID 1 of its own PID
- * namespace (a container's main process). The CLI's first import writes a
+ * bundles, a `bun build` bundle, `bun build --compile` executables (with and
+ * without `--bytecode`) and a Node.js single executable application, each
+ * also as PID 1 of its own PID namespace (a container's main process). The CLI's first import writes a
  * line each time it is evaluated: the program's code runs once per run, never
  * in a sender. Each runtime's run of this file takes the forms that runtime
  * runs (see `buildShippedForms`). Real builds, real processes, a loopback
