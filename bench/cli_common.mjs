@@ -91,7 +91,7 @@ export async function recordWithPeer(peer, endpoint, done = () => {}) {
 
 /**
  * Starts a process detached, its output ignored, and does not wait for it: what the hand-off does to start its
- * sender, with each runtime's own API (Deno's `Deno.Command`, Node.js's and Bun's `child_process`).
+ * sender, with each runtime's own API (Deno's `Deno.Command`, Bun's `Bun.spawn`, Node.js's `child_process`).
  *
  * @param {string} executable The program.
  */
@@ -103,6 +103,10 @@ export function startProcess(executable) {
       stderr: "null",
       detached: true,
     }).spawn().unref();
+    return;
+  }
+  if (globalThis.Bun) {
+    Bun.spawn([executable], { stdio: ["ignore", "ignore", "ignore"], detached: true }).unref();
     return;
   }
   const { spawn } = process.getBuiltinModule("node:child_process");

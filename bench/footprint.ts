@@ -17,11 +17,13 @@
  * per module, whatever the modules hold (the floor of that layout).
  *
  * Forms: the package as published (`dist/`, the entries `deno task build:dist`
- * bundles) under Deno, and under Node.js and Bun as JSR's npm layer serves it;
- * the same code one file per module (each TypeScript source, or its
- * JavaScript), as it was before `dist/`, the baseline of that change; an
- * esbuild bundle of the package under Node.js; `bun build --compile`
- * executables with and without the package. A last variant of each form
+ * bundles) under Deno, and under Node.js and Bun as JSR's npm layer serves it,
+ * and under Node.js with its compile cache on (`NODE_COMPILE_CACHE`, what a CLI
+ * gets from `module.enableCompileCache()`); the same code one file per module
+ * (each TypeScript source, or its JavaScript), as it was before `dist/`, the
+ * baseline of that change; an esbuild bundle of the package under Node.js;
+ * `bun build --compile` executables with and without the package, and
+ * compiled to bytecode (`--bytecode`). A last variant of each form
  * starts a process and nothing else (`/bin/true`, detached, as the hand-off
  * starts its sender): the floor of a hand-off's spawn.
  *
@@ -93,8 +95,8 @@ function floorFor(entry: string): string {
   );
 }
 
-/** A Bun executable of the CLI, with the package embedded or without it. */
-async function executable(name: string, embedded: boolean): Promise<string> {
+/** A Bun executable of the CLI, with the package embedded or without it, compiled to bytecode or not. */
+async function executable(name: string, embedded: boolean, bytecode = false): Promise<string> {
   const entry = `${work}/${name}.mjs`;
   const embed = embedded
     ? `import * as natTelemetry from ${JSON.stringify(published)};\nglobalThis.natTelemetry = natTelemetry;\n`
@@ -105,7 +107,7 @@ async function executable(name: string, embedded: boolean): Promise<string> {
   );
   const out = `${work}/${name}`;
   const { success } = await new Deno.Command(bun, {
-    args: ["build", "--compile", entry, "--outfile", out],
+    args: ["build", "--compile", ...(bytecode ? ["--bytecode", "--format=esm"] : []), entry, "--outfile", out],
     stdout: "null",
   })
     .output();
@@ -114,12 +116,16 @@ async function executable(name: string, embedded: boolean): Promise<string> {
 }
 const withPackage = await executable("cli-with", true);
 const withoutPackage = await executable("cli-without", false);
+const withPackageBytecode = await executable("cli-with-bytecode", true, true);
+const withoutPackageBytecode = await executable("cli-without-bytecode", false, true);
 
 /** One shipping form: how to run each variant. */
 interface Form {
   label: string;
   run(variant: string): string[];
   module?: string;
+  /** Set for every run of the form, the baseline's included. */
+  env?: Record<string, string>;
 }
 const forms: Form[] = [
   {
@@ -138,6 +144,12 @@ const forms: Form[] = [
     module: publishedLayout,
   },
   {
+    label: "node (as published), compile cache on",
+    run: (v) => [node, cli, v],
+    module: publishedLayout,
+    env: { NODE_COMPILE_CACHE: `${work}/node-compile-cache` },
+  },
+  {
     label: "node (one JS file per module)",
     run: (v) => [node, cli, v],
     module: layout,
@@ -151,6 +163,10 @@ const forms: Form[] = [
   {
     label: "bun build --compile executable",
     run: (v) => [v === "" ? withoutPackage : withPackage, v],
+  },
+  {
+    label: "bun build --compile --bytecode executable",
+    run: (v) => [v === "" ? withoutPackageBytecode : withPackageBytecode, v],
   },
 ];
 
@@ -251,6 +267,7 @@ for (const form of forms) {
     variants.map((variant) => [variant, noSamples()]),
   );
   const env = (variant: string) => ({
+    ...form.env,
     NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1",
     NAT_TELEMETRY_SPOOL_DIR: spool,
     NAT_TELEMETRY_ENDPOINT: variant === "spool" ? down : healthy,
