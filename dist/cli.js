@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-EG6Z2VIZ.js";
-import "./chunk-25PSATDA.js";
-import "./chunk-V2QZFDYD.js";
+} from "./chunk-KJLTWBWX.js";
+import "./chunk-YDBIOGFZ.js";
+import "./chunk-QQ5HKWIX.js";
 import "./chunk-DRJKMMR4.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";

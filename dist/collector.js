@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-25PSATDA.js";
-import "./chunk-V2QZFDYD.js";
+} from "./chunk-YDBIOGFZ.js";
+import "./chunk-QQ5HKWIX.js";
 import "./chunk-DRJKMMR4.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-NZ5XGNDP.js";

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-V2QZFDYD.js";
+} from "./chunk-QQ5HKWIX.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -147,8 +147,11 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
   if (!enabled) return "telemetry was turned off during the run";
   if (!backlog) return "there is no usable spool directory";
   if (!host().canConnect(sink.url)) return "the program may not connect to the endpoint";
+  // While the endpoint is known down, a run delivering itself would only spool too: no need to read the spool
+  // (where a long outage has left up to a file per run) to find out whether hand-offs get through.
+  const { spool, files, health } = backlog;
+  if (health.isOpen()) return undefined;
   const now = options.clock();
-  const { spool, files } = backlog;
   const waiting = spool.waitingSince(now);
   if (waiting !== undefined && now - waiting > STALLED_HANDOFF_MS && !senderAlive(files, spool.dir, spool.key, now)) {
     return "spooled events have waited a minute with no sender at work";

@@ -337,7 +337,12 @@ export class Spool {
    * @returns Their names, times, event counts, sizes and endpoint keys.
    */
   entries(): Entry[] {
-    return this.#list().flatMap((name) => parseEntry(name) ?? []).sort((a, b) => a.time - b.time);
+    return this.#entries().sort((a, b) => a.time - b.time);
+  }
+
+  /** The spool's unclaimed files, of every endpoint, in the directory's order. */
+  #entries(): Entry[] {
+    return this.#list().flatMap((name) => parseEntry(name) ?? []);
   }
 
   /** Writes lines as one spool file named for `time`, and returns its name; nothing for no lines. */
@@ -406,13 +411,22 @@ export class Spool {
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
-    const entries = this.entries();
-    let events = entries.reduce((sum, entry) => sum + entry.events, 0);
-    let bytes = entries.reduce((sum, entry) => sum + entry.bytes, 0);
-    let touched = 0;
+    const entries = this.#entries();
+    let events = 0;
+    let bytes = 0;
+    let oldest = Infinity;
     for (const entry of entries) {
-      const expired = now - entry.time > this.#limits.maxAgeMs;
-      if (!expired && events <= this.#limits.maxEvents && bytes <= this.#limits.maxBytes) break;
+      events += entry.events;
+      bytes += entry.bytes;
+      oldest = Math.min(oldest, entry.time);
+    }
+    // Within bounds, nothing expired: the common case, decided without sorting what a long outage left.
+    const { maxAgeMs, maxEvents, maxBytes } = this.#limits;
+    if (now - oldest <= maxAgeMs && events <= maxEvents && bytes <= maxBytes) return dropped;
+    let touched = 0;
+    for (const entry of entries.sort((a, b) => a.time - b.time)) {
+      const expired = now - entry.time > maxAgeMs;
+      if (!expired && events <= maxEvents && bytes <= maxBytes) break;
       if (keep.includes(entry.name)) continue;
       if (touched++ >= FILES_PER_CALL) break;
       const path = `${this.dir}/${entry.name}`;

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import {
   NATTelemetryHandler,
   type NATTelemetryHandlerOptions,
@@ -93,6 +93,36 @@ test("while the endpoint is known to be down, a run spools at once without tryin
   } finally {
     await server.close();
   }
+});
+
+test("while the endpoint is known down, an exit reads the spool's directory once, however many files an outage left", async () => {
+  using dir = tempDir();
+  const endpoint = await refusedUrl();
+  const first = handler(dir.path, endpoint);
+  first.enqueue(commandEvent("first"));
+  await first.stop(); // refused: the endpoint is now known down
+  const [name] = files(dir.path).filter((file) => file.startsWith("e-"));
+  const [, time, counts] = /^e-(\d{13})-(.+)-[0-9a-f]{12}\.jsonl$/.exec(name)!; // counts: events, bytes, key
+  for (let i = 1; i <= 300; i++) { // an outage's worth of runs, the oldest ten minutes ago
+    const older = `e-${Number(time) - 600_000 + i}-${counts}-${String(i).padStart(12, "0")}.jsonl`;
+    writeFileSync(`${dir.path}/${older}`, readFileSync(`${dir.path}/${name}`), { mode: 0o600 });
+  }
+  const guarded = host().files!;
+  const list = guarded.list;
+  let listed = 0;
+  guarded.list = (path) => (listed++, list(path));
+  const told: string[] = [];
+  try {
+    const run = handler(dir.path, endpoint, { handOff: true, logger: (line) => told.push(line) });
+    run.enqueue(commandEvent("during"));
+    await run.stop();
+    assert.equal(run.stats().spooled, 1);
+  } finally {
+    guarded.list = list;
+  }
+  assert.equal(listed, 1, "one listing (the bounds' check), not one per question");
+  assert.ok(told.includes("[nat-telemetry] at exit: handed off to the spool (endpoint down)"), told.join("\n"));
+  assert.equal(spooled(dir.path).length, 302);
 });
 
 test("after the wait one run probes; success clears the health state and drains the spool", async () => {

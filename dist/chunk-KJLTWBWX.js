@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-25PSATDA.js";
+} from "./chunk-YDBIOGFZ.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-V2QZFDYD.js";
+} from "./chunk-QQ5HKWIX.js";
 import {
   describe,
   effectiveConsent,

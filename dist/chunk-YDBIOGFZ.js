@@ -3,7 +3,7 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-V2QZFDYD.js";
+} from "./chunk-QQ5HKWIX.js";
 import {
   formatTimestamp,
   parametersProblem
