@@ -31,6 +31,7 @@
  */
 import { parseArgs } from "node:util";
 import { shortHash } from "../src/hash.ts";
+import { spoolKey } from "../src/spool.ts";
 import { benchArgs, benchDir, esbuildBundle, installPeers, median, npmLayout, runtimes, timed } from "./common.ts";
 
 const { values } = parseArgs({
@@ -38,7 +39,9 @@ const { values } = parseArgs({
   options: { runs: { type: "string", default: "15" } },
 });
 const RUNS = Number(values.runs);
-const VARIANTS = ["", "import", "off", "spool", "handoff", "spawn"] as const;
+const VARIANTS = ["", "import", "off", "spool", "outage", "handoff", "spawn"] as const;
+/** Spool files an outage leaves: one per run, up to the spool's bound (1,000 events). */
+const OUTAGE_FILES = 999;
 
 await installPeers();
 const { deno, node, bun, versions } = await runtimes();
@@ -191,6 +194,28 @@ function markDown(spool: string): void {
   );
 }
 
+/**
+ * A spool after a long outage: `down` marked down, and {@link OUTAGE_FILES} one-event files waiting for it, the
+ * oldest an hour old (what as many runs leave). Returns the names there, so that what a run adds can be removed.
+ */
+function outageSpool(spool: string): Set<string> {
+  markDown(spool);
+  const now = Date.now();
+  for (let i = 0; i < OUTAGE_FILES; i++) {
+    const time = now - 3_600_000 + i * 1000;
+    const event = `{"ts":"x","parameters":{"command":"bench"},"name":"nat_cli_command"}`;
+    const line = `{"retries":0,"schemaVersion":"1.5","sessionId":"s","timestamp":${time},"event":${event}}\n`;
+    const name = `e-${time}-1-${line.length}-${spoolKey(down)}-${String(i).padStart(12, "0")}.jsonl`;
+    Deno.writeTextFileSync(`${spool}/${name}`, line, { mode: 0o600 });
+  }
+  return new Set(Deno.readDirSync(spool).map(({ name }) => name));
+}
+
+/** Removes what runs added to a spool since it held `names`. */
+function restore(spool: string, names: Set<string>): void {
+  for (const { name } of Deno.readDirSync(spool)) if (!names.has(name)) Deno.removeSync(`${spool}/${name}`);
+}
+
 /** Waits until no sender works on the spool, so that none competes with the next run for the CPU. */
 async function sendersDone(spool: string): Promise<void> {
   const locked = () => {
@@ -261,6 +286,8 @@ const phaseRows: string[] = [];
 for (const form of forms) {
   const spool = `${work}/spool-${rows.length}`;
   markDown(spool);
+  const outage = `${spool}-outage`;
+  const outageFiles = outageSpool(outage);
   const floor = form.module && form.module !== esm ? floorFor(form.module) : undefined;
   const variants: string[] = floor ? [...VARIANTS, "floor"] : [...VARIANTS];
   const samples = new Map<string, Samples>(
@@ -269,13 +296,14 @@ for (const form of forms) {
   const env = (variant: string) => ({
     ...form.env,
     NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1",
-    NAT_TELEMETRY_SPOOL_DIR: spool,
-    NAT_TELEMETRY_ENDPOINT: variant === "spool" ? down : healthy,
+    NAT_TELEMETRY_SPOOL_DIR: variant === "outage" ? outage : spool,
+    NAT_TELEMETRY_ENDPOINT: variant === "spool" || variant === "outage" ? down : healthy,
     ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
     ...(variant === "floor" ? { NAT_BENCH_MODULE: floor! } : {}),
   });
   // Warm-up: caches, the spool directory, the sender's script in it.
   for (const variant of variants) await once(form.run(variant), env(variant));
+  restore(outage, outageFiles);
   await sendersDone(spool);
   for (let i = 0; i < RUNS; i++) {
     // Interleaved, in an order that rotates, so that no variant always follows another.
@@ -283,6 +311,7 @@ for (const form of forms) {
       const variant = variants[(i + k) % variants.length];
       add(samples.get(variant)!, await once(form.run(variant), env(variant)));
       if (variant === "handoff") await sendersDone(spool);
+      if (variant === "outage") restore(outage, outageFiles);
     }
   }
   const at = (key: keyof Samples, variant: string) => median(samples.get(variant)![key]);
@@ -292,6 +321,7 @@ for (const form of forms) {
     at("load", "import"),
     at("work", "off"),
     at("work", "spool") - at("work", "off"),
+    at("work", "outage") - at("work", "off"),
     at("work", "handoff") - at("work", "spool"),
   ];
   const memory = [at("mb", "import") - at("mb", ""), at("mb", "handoff") - at("mb", "import")];
@@ -350,16 +380,19 @@ console.log(
   "Timed inside the process (performance.now), so that process start and exit, and their noise, are left out. " +
     "load: importing the package (an executable has it loaded before its code runs); setup: `trackCommand` with " +
     "telemetry off (options checked, handler made, consent decided); event and spool: the event recorded, the " +
-    "exit's decision and spool write (endpoint marked down: no sender); spawn: starting the sender. Floors, what " +
+    "exit's decision and spool write (endpoint marked down: no sender); the same after an outage: with " +
+    `${OUTAGE_FILES} files waiting in the spool (a file per run, up to its bound); spawn: starting the sender. ` +
+    "Floors, what " +
     "any package pays for the same, and the peak memory they add: loading as many empty modules as the package " +
     "loads (how many in brackets), laid out as it is; starting a process (`/bin/true`, detached, with the " +
     "runtime's API) and nothing else. Memory: what loading adds, and what the rest of the run adds.\n",
 );
 console.log(
-  "| form | load (ms) | setup (ms) | event and spool (ms) | spawn (ms) | floor: loading (ms, MB) | " +
+  "| form | load (ms) | setup (ms) | event and spool (ms) | the same, after an outage (ms) | spawn (ms) | " +
+    "floor: loading (ms, MB) | " +
     "floor: spawn (ms, MB) | RSS: load (MB) | RSS: the rest (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);
 
 await server.shutdown();
