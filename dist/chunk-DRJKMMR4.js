@@ -6,8 +6,7 @@ import {
 } from "./chunk-NZ5XGNDP.js";
 
 // src/envelope.ts
-var CLIENT_ID = "184482118588404";
-function formatTimestamp(epochMs) {
+var formatTimestamp = (function formatTimestamp(epochMs) {
   const ms = Math.floor(epochMs);
   if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new RangeError("Invalid time value");
   const days = Math.floor(ms / DAY_MS);
@@ -15,9 +14,8 @@ function formatTimestamp(epochMs) {
   if (days !== lastDay.days) lastDay = { days, date: calendarDate(days) };
   const seconds = Math.floor(inDay / 1e3);
   return `${lastDay.date}T${two(Math.floor(seconds / 3600))}:${two(Math.floor(seconds / 60) % 60)}:${two(seconds % 60)}.${three(inDay % 1e3)}Z`;
-}
-var lastDay = { days: NaN, date: "" };
-function calendarDate(days) {
+});
+var calendarDate = (function calendarDate(days) {
   const era = Math.floor((days + 719468) / 146097);
   const dayOfEra = days + 719468 - era * 146097;
   const yearOfEra = Math.floor(
@@ -30,28 +28,24 @@ function calendarDate(days) {
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
   const yyyy = year >= 0 && year <= 9999 ? String(year).padStart(4, "0") : `${year < 0 ? "-" : "+"}${String(Math.abs(year)).padStart(6, "0")}`;
   return `${yyyy}-${two(month)}-${two(day)}`;
-}
-var two = (value) => value < 10 ? `0${value}` : `${value}`;
-var three = (value) => value < 10 ? `00${value}` : value < 100 ? `0${value}` : `${value}`;
-var DAY_MS = 864e5;
-var MAX_TIME_MS = 864e13;
-function toWireEvent(event) {
+});
+var toWireEvent = (function toWireEvent(event) {
   const parameters = checkedParameters(event);
   return { ts: formatTimestamp(event.timestamp), parameters, name: event.name };
-}
-function wireEventJson(event) {
+});
+var wireEventJson = (function wireEventJson(event) {
   const { name } = event;
   if (typeof name !== "string") return JSON.stringify(toWireEvent(event));
   const parameters = JSON.stringify(checkedParameters(event));
   return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
-}
-function checkedParameters(event) {
+});
+var checkedParameters = (function checkedParameters(event) {
   const parameters = event.parameters();
   const problem = parametersProblem(parameters);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
   return parameters;
-}
-function parametersProblem(parameters) {
+});
+var parametersProblem = (function parametersProblem(parameters) {
   if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
     return "has no parameters object";
   }
@@ -61,8 +55,8 @@ function parametersProblem(parameters) {
     if (!ok) return `parameter '${key}' is not a string, finite number or boolean`;
   }
   return void 0;
-}
-function envelopeHeader(schemaVersion, options) {
+});
+var envelopeHeader = (function envelopeHeader(schemaVersion, options) {
   return {
     browserType: "undefined",
     clientId: CLIENT_ID,
@@ -94,20 +88,15 @@ function envelopeHeader(schemaVersion, options) {
     sessionId: options.sessionId ?? "undefined",
     userId: "undefined"
   };
-}
-function buildPayload(events, options) {
+});
+var buildPayload = (function buildPayload(events, options) {
   if (events.length === 0) throw new RangeError("Cannot build a payload: the event list is empty");
   return { ...envelopeHeader(events[0].schemaVersion, options), events: events.map(toWireEvent) };
-}
-function encodeEnvelope(header, eventJsons) {
+});
+var encodeEnvelope = (function encodeEnvelope(header, eventJsons) {
   return `${JSON.stringify(header).slice(0, -1)},"events":[${eventJsons.join(",")}]}`;
-}
-
-// src/version.ts
-var CLIENT_VERSION = "0.1.0";
-
-// src/describe.ts
-function describe(value) {
+});
+var describe = (function describe(value) {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}\u2026` : value);
@@ -122,12 +111,12 @@ function describe(value) {
     default:
       return `a ${typeof value}`;
   }
-}
-function unknownOption(options, known) {
+});
+var unknownOption = (function unknownOption(options, known) {
   const key = Object.keys(options).find((name) => !Object.hasOwn(known, name));
   return key === void 0 ? void 0 : `'${key}' is not an option (did you mean '${closestName(key, Object.keys(known))}'?)`;
-}
-function closestName(word, names) {
+});
+var closestName = (function closestName(word, names) {
   let best;
   let bestDistance = Infinity;
   for (const name of names) {
@@ -135,8 +124,8 @@ function closestName(word, names) {
     if (distance < bestDistance) [best, bestDistance] = [name, distance];
   }
   return best;
-}
-function editDistance(a, b) {
+});
+var editDistance = (function editDistance(a, b) {
   const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) rows[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
@@ -149,32 +138,23 @@ function editDistance(a, b) {
     }
   }
   return rows[a.length][b.length];
-}
-
-// src/http_fields.ts
-var TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-var FIELD_VALUE = /^(?:[!-~\x80-\xff](?:[\t -~\x80-\xff]*[!-~\x80-\xff])?)?$/;
-function isHeaderName(name) {
+});
+var isHeaderName = (function isHeaderName(name) {
   return TOKEN.test(name);
-}
-function isHeaderValue(value) {
+});
+var isHeaderValue = (function isHeaderValue(value) {
   return FIELD_VALUE.test(value);
-}
-
-// src/otlp.ts
-var DEFAULT_SERVICE_NAME = "nat-cli";
-var SCOPE = { name: "@nat/telemetry", version: CLIENT_VERSION };
-function otlpValue(value) {
+});
+var otlpValue = (function otlpValue(value) {
   if (typeof value === "string") return { stringValue: value };
   if (typeof value === "boolean") return { boolValue: value };
   return Number.isSafeInteger(value) ? { intValue: String(value) } : { doubleValue: value };
-}
-var attributes = (record) => Object.entries(record).map(([key, value]) => ({ key, value: otlpValue(value) }));
-function nanos(epochMs) {
+});
+var nanos = (function nanos(epochMs) {
   const ms = Math.floor(epochMs);
   return ms === 0 ? "0" : `${ms}000000`;
-}
-function hostArch(machine) {
+});
+var hostArch = (function hostArch(machine) {
   const known = {
     x86_64: "amd64",
     AMD64: "amd64",
@@ -189,8 +169,8 @@ function hostArch(machine) {
     s390x: "s390x"
   };
   return known[machine] ?? machine;
-}
-function otlpRecord(event) {
+});
+var otlpRecord = (function otlpRecord(event) {
   const { name, parameters } = JSON.parse(event.json);
   return {
     timeUnixNano: nanos(event.timestamp),
@@ -198,8 +178,8 @@ function otlpRecord(event) {
     eventName: name,
     attributes: [...attributes(parameters), { key: "nat.event.schema_version", value: otlpValue(event.schemaVersion) }]
   };
-}
-function encodeOtlpLogs(records, sessionId, sender) {
+});
+var encodeOtlpLogs = (function encodeOtlpLogs(records, sessionId, sender) {
   const runtime = runtimeInfo();
   const resource = attributes({
     ...sender.resourceAttributes,
@@ -215,8 +195,8 @@ function encodeOtlpLogs(records, sessionId, sender) {
   });
   const head = JSON.stringify({ resource: { attributes: resource }, scopeLogs: [{ scope: SCOPE, logRecords: [] }] });
   return `{"resourceLogs":[${head.slice(0, -4)}${records.join(",")}]}]}]}`;
-}
-function classifyOtlp(status, retryAfterMs, body, count) {
+});
+var classifyOtlp = (function classifyOtlp(status, retryAfterMs, body, count) {
   if (status >= 200 && status < 300) {
     const rejected = Math.min(count, rejectedRecords(body));
     return rejected > 0 ? { kind: "delivered", rejected } : { kind: "delivered" };
@@ -226,16 +206,16 @@ function classifyOtlp(status, retryAfterMs, body, count) {
     return retryAfterMs === void 0 ? { kind: "retry", reason: `http_${status}` } : { kind: "retry", reason: `http_${status}`, retryAfterMs };
   }
   return { kind: "rejected", reason: `http_${status}` };
-}
-function rejectedRecords(body) {
+});
+var rejectedRecords = (function rejectedRecords(body) {
   try {
     const rejected = Number(JSON.parse(body ?? "{}")?.partialSuccess?.rejectedLogRecords ?? 0);
     return Number.isSafeInteger(rejected) && rejected > 0 ? rejected : 0;
   } catch {
     return 0;
   }
-}
-function parseOtelList(text, onSkip) {
+});
+var parseOtelList = (function parseOtelList(text, onSkip) {
   const pairs = {};
   for (const [index, entry] of (text ?? "").split(",").entries()) {
     if (entry.trim() === "") continue;
@@ -255,33 +235,29 @@ function parseOtelList(text, onSkip) {
     }
   }
   return pairs;
-}
-function otlpEndpointFromEnv(env) {
+});
+var otlpEndpointFromEnv = (function otlpEndpointFromEnv(env) {
   const logs = env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
   if (logs) return logs;
   const base = env("OTEL_EXPORTER_OTLP_ENDPOINT");
   return base ? `${base.replace(/\/+$/, "")}/v1/logs` : void 0;
-}
-
-// src/config.ts
-var DEFAULT_ENDPOINT = "https://events.telemetry.data.nvidia.com/v1.1/events/json";
-function parseFlag(value) {
+});
+var parseFlag = (function parseFlag(value) {
   if (value === void 0) return void 0;
   return ["1", "true", "yes"].includes(value.trim().toLowerCase());
-}
-var UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
-function isEndpoint(value) {
+});
+var isEndpoint = (function isEndpoint(value) {
   if (value === "" || value === "stdout") return true;
   try {
     return ["http:", "https:"].includes(new URL(value).protocol);
   } catch {
     return false;
   }
-}
-function isAbsolutePath(path, os) {
+});
+var isAbsolutePath = (function isAbsolutePath(path, os) {
   return os === "win32" ? /^([A-Za-z]:)?[\\/]/.test(path) : path.startsWith("/");
-}
-function environmentSettings() {
+});
+var environmentSettings = (function environmentSettings() {
   const env = host().env;
   const problems = [];
   const flag = (name, consequence) => {
@@ -335,19 +311,19 @@ function environmentSettings() {
     otlpResource,
     problems
   };
-}
-function isUnderstoodFlag(value) {
+});
+var isUnderstoodFlag = (function isUnderstoodFlag(value) {
   const normalized = value.trim().toLowerCase();
   return parseFlag(normalized) === true || UNDERSTOOD_NO.includes(normalized);
-}
-function safeProtocol(value) {
+});
+var safeProtocol = (function safeProtocol(value) {
   try {
     return new URL(value).protocol;
   } catch {
     return "";
   }
-}
-function validHeaders(variable, entries, problems) {
+});
+var validHeaders = (function validHeaders(variable, entries, problems) {
   const valid = {};
   for (const [name, value] of Object.entries(entries)) {
     if (!isHeaderName(name)) {
@@ -361,8 +337,8 @@ function validHeaders(variable, entries, problems) {
     }
   }
   return valid;
-}
-function defaultSpoolDir(env, os, problems = []) {
+});
+var defaultSpoolDir = (function defaultSpoolDir(env, os, problems = []) {
   const explicit = env("NAT_TELEMETRY_SPOOL_DIR");
   if (explicit !== void 0) {
     if (explicit === "") return void 0;
@@ -388,11 +364,8 @@ function defaultSpoolDir(env, os, problems = []) {
   if (dir === void 0 || isAbsolutePath(dir, os)) return dir;
   problems.push(`the home directory is not an absolute path: no spool is kept`);
   return void 0;
-}
-
-// src/atomic.ts
-var TEMP_FILE = /^t-(\d{13})-[0-9a-f]+\.tmp$/;
-function writeAtomically(files, dir, name, text, now, temp = temporaryName(dir, now)) {
+});
+var writeAtomically = (function writeAtomically(files, dir, name, text, now, temp = temporaryName(dir, now)) {
   files.create(temp, text);
   try {
     files.rename(temp, `${dir === "/" ? "" : dir}/${name}`);
@@ -403,26 +376,215 @@ function writeAtomically(files, dir, name, text, now, temp = temporaryName(dir, 
     }
     throw error;
   }
-}
-function temporaryName(dir, now) {
+});
+var temporaryName = (function temporaryName(dir, now) {
   return `${dir === "/" ? "" : dir}/t-${stamp(now)}-${randomHex()}.tmp`;
-}
-function stamp(ms) {
+});
+var stamp = (function stamp(ms) {
   return String(Math.floor(ms)).padStart(13, "0");
-}
-function randomHex(digits = 12) {
+});
+var randomHex = (function randomHex(digits = 12) {
   let hex = "";
   while (hex.length < digits) hex += Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0");
   return hex.slice(0, digits);
-}
+});
+var parseToml = (function parseToml(text) {
+  return new Parser(text).document();
+});
+var isTable = (function isTable(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+});
+var isControl = (function isControl(c) {
+  const code = c.charCodeAt(0);
+  return code < 32 || code === 127;
+});
+var toNumber = (function toNumber(text) {
+  const clean = text.replaceAll("_", "");
+  if (/^[+-]?inf$/.test(clean)) return clean.startsWith("-") ? -Infinity : Infinity;
+  if (/^[+-]?nan$/.test(clean)) return NaN;
+  return Number(clean);
+});
+var consentFilePath = (function consentFilePath() {
+  const env = host().env;
+  const explicit = env("NAT_TELEMETRY_CONSENT_FILE");
+  if (explicit) return explicit;
+  const home = env("HOME") ?? env("USERPROFILE");
+  return home ? `${home}/.config/nat/telemetry.toml` : void 0;
+});
+var readDecision = (function readDecision(path) {
+  const files = host().files;
+  if (!files?.allowed(path, "read")) return { state: "never_asked" };
+  let text;
+  try {
+    text = files.read(path, MAX_CONSENT_FILE_BYTES);
+  } catch (error) {
+    const reason = error.reason ?? "unreadable";
+    if (reason === "not_utf8") {
+      return { state: "disabled", problem: "is not valid UTF-8 (Python's tomllib rejects it)" };
+    }
+    return { state: "disabled", problem: `cannot be read safely (${reason.replaceAll("_", " ")})` };
+  }
+  if (text === void 0) return { state: "never_asked" };
+  return decisionOf(text);
+});
+var decisionOf = (function decisionOf(text) {
+  let document;
+  try {
+    document = parseToml(text);
+  } catch {
+    return { state: "disabled", problem: "is not valid TOML" };
+  }
+  const table = document.telemetry;
+  if (table === void 0) return { state: "never_asked" };
+  if (typeof table !== "object" || Array.isArray(table)) {
+    return { state: "disabled", problem: "has a 'telemetry' that is not a table" };
+  }
+  const { consent, prompt_version: version } = table;
+  if (consent === void 0) return { state: "never_asked" };
+  if (consent === "disabled") return { state: "disabled" };
+  if (consent === "enabled") return { state: version === PROMPT_VERSION ? "enabled" : "never_asked" };
+  return { state: "disabled", problem: "has a consent value this tool does not know" };
+});
+var formatConsentToml = (function formatConsentToml(state, now) {
+  return [
+    "# NeMo Agent Toolkit telemetry consent.",
+    "# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,",
+    "# or set the NAT_TELEMETRY_ENABLED environment variable.",
+    "[telemetry]",
+    `consent = "${state}"`,
+    `consented_at = "${formatTimestamp(now).replace(/\.\d{3}Z$/, "Z")}"`,
+    `prompt_version = "${PROMPT_VERSION}"`,
+    ""
+  ].join("\n");
+});
+var recordConsent = (function recordConsent(state, path = consentFilePath()) {
+  const files = host().files;
+  if (path === void 0 || !files) return false;
+  const dir = parentOf(path) ?? ".";
+  const name = path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
+  const now = Date.now();
+  const temp = temporaryName(dir, now);
+  const touched = [dir, temp, path];
+  if (!touched.every((each) => files.allowed(each, "write") && files.allowed(each, "read"))) return false;
+  try {
+    files.ensureDir(dir, false);
+    writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
+  } catch {
+    return false;
+  }
+  if (effectiveConsent().source === "file") enabled = state === "enabled";
+  return true;
+});
+var effectiveConsent = (function effectiveConsent() {
+  const path = consentFilePath();
+  const { state: fileState, problem } = path === void 0 ? { state: "never_asked" } : readDecision(path);
+  const file = { fileState, path, ...problem ? { fileProblem: problem } : {} };
+  return { ...environmentDecision() ?? fileDecision(fileState), ...file };
+});
+var decision = (function decision() {
+  const path = consentFilePath();
+  return environmentDecision() ?? fileDecision(path === void 0 ? "never_asked" : readDecision(path).state);
+});
+var environmentDecision = (function environmentDecision() {
+  const env = host().env;
+  const fromEnv = parseFlag(env("NAT_TELEMETRY_ENABLED"));
+  if (fromEnv !== void 0) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED" };
+  const doNotTrack = env("DO_NOT_TRACK");
+  if (doNotTrack !== void 0 && doNotTrack !== "" && doNotTrack !== "0") {
+    return { enabled: false, source: "DO_NOT_TRACK" };
+  }
+  return void 0;
+});
+var fileDecision = (function fileDecision(state) {
+  return state === "never_asked" ? { enabled: false, source: "default" } : { enabled: state === "enabled", source: "file" };
+});
+var isTelemetryEnabled = (function isTelemetryEnabled() {
+  return enabled ??= decision().enabled;
+});
+var askForConsent = (async function askForConsent(options = {}) {
+  const current = decision();
+  enabled ??= current.enabled;
+  if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
+  const terminal = host().terminal();
+  if (!terminal) return "never_asked";
+  const { ask } = await import("./chunk-QH4QHAA4.js");
+  return await ask(terminal, options.optOut);
+});
+var setTelemetryEnabled = (function setTelemetryEnabled(value) {
+  if (typeof value !== "boolean") {
+    throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
+  }
+  enabled = value;
+});
+var CLIENT_ID = "184482118588404";
+
+var lastDay = { days: NaN, date: "" };
+
+var two = (value) => value < 10 ? `0${value}` : `${value}`;
+var three = (value) => value < 10 ? `00${value}` : value < 100 ? `0${value}` : `${value}`;
+var DAY_MS = 864e5;
+var MAX_TIME_MS = 864e13;
+
+
+
+
+
+
+
+
+// src/version.ts
+var CLIENT_VERSION = "0.1.0";
+
+// src/describe.ts
+
+
+
+
+
+// src/http_fields.ts
+var TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+var FIELD_VALUE = /^(?:[!-~\x80-\xff](?:[\t -~\x80-\xff]*[!-~\x80-\xff])?)?$/;
+
+
+
+// src/otlp.ts
+var DEFAULT_SERVICE_NAME = "nat-cli";
+var SCOPE = { name: "@nat/telemetry", version: CLIENT_VERSION };
+
+var attributes = (record) => Object.entries(record).map(([key, value]) => ({ key, value: otlpValue(value) }));
+
+
+
+
+
+
+
+
+
+// src/config.ts
+var DEFAULT_ENDPOINT = "https://events.telemetry.data.nvidia.com/v1.1/events/json";
+
+var UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
+
+
+
+
+
+
+
+
+// src/atomic.ts
+var TEMP_FILE = /^t-(\d{13})-[0-9a-f]+\.tmp$/;
+
+
+
+
 
 // src/toml.ts
 var BARE_KEY = /[A-Za-z0-9_-]/;
 var DATE_TIME = /^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/;
 var NUMBER = /^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/;
-function parseToml(text) {
-  return new Parser(text).document();
-}
+
 var Parser = class {
   #text;
   #at = 0;
@@ -687,136 +849,26 @@ var Parser = class {
     throw new SyntaxError(`Invalid TOML at line ${line}: ${problem}`);
   }
 };
-function isTable(value) {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-function isControl(c) {
-  const code = c.charCodeAt(0);
-  return code < 32 || code === 127;
-}
-function toNumber(text) {
-  const clean = text.replaceAll("_", "");
-  if (/^[+-]?inf$/.test(clean)) return clean.startsWith("-") ? -Infinity : Infinity;
-  if (/^[+-]?nan$/.test(clean)) return NaN;
-  return Number(clean);
-}
+
+
+
 
 // src/consent.ts
 var PROMPT_VERSION = "1.0";
-function consentFilePath() {
-  const env = host().env;
-  const explicit = env("NAT_TELEMETRY_CONSENT_FILE");
-  if (explicit) return explicit;
-  const home = env("HOME") ?? env("USERPROFILE");
-  return home ? `${home}/.config/nat/telemetry.toml` : void 0;
-}
+
 var MAX_CONSENT_FILE_BYTES = 65536;
-function readDecision(path) {
-  const files = host().files;
-  if (!files?.allowed(path, "read")) return { state: "never_asked" };
-  let text;
-  try {
-    text = files.read(path, MAX_CONSENT_FILE_BYTES);
-  } catch (error) {
-    const reason = error.reason ?? "unreadable";
-    if (reason === "not_utf8") {
-      return { state: "disabled", problem: "is not valid UTF-8 (Python's tomllib rejects it)" };
-    }
-    return { state: "disabled", problem: `cannot be read safely (${reason.replaceAll("_", " ")})` };
-  }
-  if (text === void 0) return { state: "never_asked" };
-  return decisionOf(text);
-}
-function decisionOf(text) {
-  let document;
-  try {
-    document = parseToml(text);
-  } catch {
-    return { state: "disabled", problem: "is not valid TOML" };
-  }
-  const table = document.telemetry;
-  if (table === void 0) return { state: "never_asked" };
-  if (typeof table !== "object" || Array.isArray(table)) {
-    return { state: "disabled", problem: "has a 'telemetry' that is not a table" };
-  }
-  const { consent, prompt_version: version } = table;
-  if (consent === void 0) return { state: "never_asked" };
-  if (consent === "disabled") return { state: "disabled" };
-  if (consent === "enabled") return { state: version === PROMPT_VERSION ? "enabled" : "never_asked" };
-  return { state: "disabled", problem: "has a consent value this tool does not know" };
-}
-function formatConsentToml(state, now) {
-  return [
-    "# NeMo Agent Toolkit telemetry consent.",
-    "# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,",
-    "# or set the NAT_TELEMETRY_ENABLED environment variable.",
-    "[telemetry]",
-    `consent = "${state}"`,
-    `consented_at = "${formatTimestamp(now).replace(/\.\d{3}Z$/, "Z")}"`,
-    `prompt_version = "${PROMPT_VERSION}"`,
-    ""
-  ].join("\n");
-}
-function recordConsent(state, path = consentFilePath()) {
-  const files = host().files;
-  if (path === void 0 || !files) return false;
-  const dir = parentOf(path) ?? ".";
-  const name = path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
-  const now = Date.now();
-  const temp = temporaryName(dir, now);
-  const touched = [dir, temp, path];
-  if (!touched.every((each) => files.allowed(each, "write") && files.allowed(each, "read"))) return false;
-  try {
-    files.ensureDir(dir, false);
-    writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
-  } catch {
-    return false;
-  }
-  if (effectiveConsent().source === "file") enabled = state === "enabled";
-  return true;
-}
-function effectiveConsent() {
-  const path = consentFilePath();
-  const { state: fileState, problem } = path === void 0 ? { state: "never_asked" } : readDecision(path);
-  const file = { fileState, path, ...problem ? { fileProblem: problem } : {} };
-  return { ...environmentDecision() ?? fileDecision(fileState), ...file };
-}
-function decision() {
-  const path = consentFilePath();
-  return environmentDecision() ?? fileDecision(path === void 0 ? "never_asked" : readDecision(path).state);
-}
-function environmentDecision() {
-  const env = host().env;
-  const fromEnv = parseFlag(env("NAT_TELEMETRY_ENABLED"));
-  if (fromEnv !== void 0) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED" };
-  const doNotTrack = env("DO_NOT_TRACK");
-  if (doNotTrack !== void 0 && doNotTrack !== "" && doNotTrack !== "0") {
-    return { enabled: false, source: "DO_NOT_TRACK" };
-  }
-  return void 0;
-}
-function fileDecision(state) {
-  return state === "never_asked" ? { enabled: false, source: "default" } : { enabled: state === "enabled", source: "file" };
-}
+
+
+
+
+
+
+
+
 var enabled;
-function isTelemetryEnabled() {
-  return enabled ??= decision().enabled;
-}
-async function askForConsent(options = {}) {
-  const current = decision();
-  enabled ??= current.enabled;
-  if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
-  const terminal = host().terminal();
-  if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-QH4QHAA4.js");
-  return await ask(terminal, options.optOut);
-}
-function setTelemetryEnabled(value) {
-  if (typeof value !== "boolean") {
-    throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
-  }
-  enabled = value;
-}
+
+
+
 
 export {
   TEMP_FILE,

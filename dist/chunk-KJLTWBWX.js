@@ -32,7 +32,7 @@ import {
 import { parseArgs } from "node:util";
 
 // src/sender.ts
-async function drainSpool(options, until, mayGoOn = () => true) {
+var drainSpool = (async function drainSpool(options, until, mayGoOn = () => true) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1e3;
   for (; ; ) {
@@ -56,17 +56,373 @@ async function drainSpool(options, until, mayGoOn = () => true) {
     if (replayed <= spooled) break;
   }
   return total;
-}
-
-// src/cli.ts
-function statusUsage(command) {
+});
+var statusUsage = (function statusUsage(command) {
   return `Usage: ${command} [--json]
 
 Shows whether telemetry is on, what decided it (an environment variable, the consent file, or the default),
 and notes when an environment variable overrides the consent file; then the settings in force (endpoint,
 format, spool directory, how events leave at exit, and why), and every value of the environment or the
 consent file that is not understood, with what is done instead.`;
-}
+});
+var defaultOutput = (function defaultOutput() {
+  const runtime = host();
+  return {
+    out: (text) => runtime.writeStdout(text),
+    err: (text) => runtime.writeStderr(text),
+    color: runtime.stdoutIsTerminal() && !runtime.env("NO_COLOR")
+  };
+});
+var main = (async function main(args, output = defaultOutput()) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    output.err(`nat-telemetry: ${error.message}
+
+${USAGE.main}
+`);
+    return 2;
+  }
+  const [command = "status", ...extra] = parsed.positionals;
+  const { values } = parsed;
+  if (!(command in USAGE) || command === "main" || extra.length > 0) {
+    output.err(`nat-telemetry: unknown command '${[command, ...extra].join(" ")}'
+
+${USAGE.main}
+`);
+    return 2;
+  }
+  if (values.help) {
+    output.out(`${parsed.positionals.length === 0 ? USAGE.main : USAGE[command]}
+`);
+    return 0;
+  }
+  switch (command) {
+    case "status":
+      return status(output, values.json === true);
+    case "enable":
+    case "disable":
+      return decide(output, command === "enable" ? "enabled" : "disabled", "nat-telemetry");
+    case "flush":
+      return await flush(output);
+    case "inspect":
+      return inspect(output, values.json === true);
+    default:
+      return await collector(output, values);
+  }
+});
+var telemetryCommand = (function telemetryCommand(args, options) {
+  const name = options?.name;
+  if (typeof name !== "string" || name.trim() === "") {
+    throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
+  }
+  const output = options.output ?? defaultOutput();
+  const usage = `Usage: ${name} [status|enable|disable] [--json]
+
+Shows or changes whether anonymous usage data is shared (a decision shared with the NVIDIA NeMo Agent
+Toolkit's tools, in ~/.config/nat/telemetry.toml).
+
+Commands:
+  status    Show whether it is shared, what decided it, and the settings in force (the default);
+            --json prints the same as JSON
+  enable    Share anonymous usage data
+  disable   Share nothing, and delete the events that were not sent yet
+
+For one run only: NAT_TELEMETRY_ENABLED=0 (or DO_NOT_TRACK=1) shares nothing.`;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { help: { type: "boolean", short: "h" }, json: { type: "boolean" } },
+      allowPositionals: true,
+      strict: true
+    });
+  } catch (error) {
+    output.err(`${name}: ${error.message}
+
+${usage}
+`);
+    return 2;
+  }
+  const [command = "status", ...extra] = parsed.positionals;
+  if (!["status", "enable", "disable"].includes(command) || extra.length > 0) {
+    output.err(`${name}: unknown command '${[command, ...extra].join(" ")}'
+
+${usage}
+`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    output.out(`${usage}
+`);
+    return 0;
+  }
+  if (command === "status") return status(output, parsed.values.json === true, name);
+  return decide(output, command === "enable" ? "enabled" : "disabled", name);
+});
+var paint = (function paint(output, text, on) {
+  return output.color ? `\x1B[${on ? 32 : 31}m${text}\x1B[0m` : text;
+});
+var describeSource = (function describeSource(consent) {
+  switch (consent.source) {
+    case "NAT_TELEMETRY_ENABLED":
+    case "DO_NOT_TRACK":
+      return `the ${consent.source} environment variable`;
+    case "file":
+      return `the consent file ${consent.path}`;
+    default:
+      return "the default: nobody has decided yet";
+  }
+});
+var overrideNote = (function overrideNote(consent) {
+  if (consent.source === "file" || consent.source === "default" || consent.fileState === "never_asked") {
+    return void 0;
+  }
+  return `${consent.source} overrides the consent file, which says: ${consent.fileState}.`;
+});
+var settingsInForce = (function settingsInForce(consent) {
+  const env = host().env;
+  const settings = environmentSettings();
+  const options = resolveOptions({});
+  const format = options.format.name;
+  const { sink } = options;
+  const endpointVariable = settings.endpoint !== void 0 ? "NAT_TELEMETRY_ENDPOINT" : format !== "otlp" ? void 0 : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
+  const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : settings.dryRun ? "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
+  const enabled = isTelemetryEnabled();
+  const decision = enabled ? exitDecision(options, Backlog.open(options), enabled) : { handOff: false, reason: "telemetry is disabled" };
+  const problems = [...settings.problems];
+  if (consent.fileProblem) {
+    problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
+  }
+  return {
+    endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
+    endpointSource,
+    format,
+    formatSource: ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "") ? "NAT_TELEMETRY_FORMAT" : "the default",
+    spoolDir: options.spoolDir ?? null,
+    atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason },
+    problems
+  };
+});
+var redact = (function redact(url) {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === "") return url;
+    parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return url;
+  }
+});
+var status = (function status(output, json, changeWith) {
+  const consent = effectiveConsent();
+  const settings = settingsInForce(consent);
+  if (json) {
+    output.out(`${JSON.stringify({
+      enabled: consent.enabled,
+      source: consent.source,
+      consentFile: consent.path ?? null,
+      fileState: consent.fileState,
+      overriddenByEnvironment: overrideNote(consent) !== void 0,
+      ...consent.fileProblem ? { fileProblem: consent.fileProblem } : {},
+      ...settings
+    })}
+`);
+    return 0;
+  }
+  output.out(`Telemetry: ${paint(output, consent.enabled ? "enabled" : "disabled", consent.enabled)}
+`);
+  output.out(`Decided by: ${describeSource(consent)}
+`);
+  const note = overrideNote(consent);
+  if (note) output.out(`Note: ${note}
+`);
+  if (changeWith) output.out(`Change it with: ${changeWith} enable | disable
+`);
+  output.out(
+    settings.endpoint === null ? `Endpoint: none (${settings.endpointSource})
+` : `Endpoint: ${settings.endpoint} (${settings.endpointSource})
+`
+  );
+  output.out(`Format: ${settings.format} (${settings.formatSource})
+`);
+  output.out(`Spool: ${settings.spoolDir ?? "none"}
+`);
+  output.out(
+    settings.atExit.handOff ? "At exit: events are handed off to a sender process\n" : consent.enabled ? `At exit: events are delivered in process (${settings.atExit.reason})
+` : `At exit: nothing is delivered (${settings.atExit.reason})
+`
+  );
+  for (const problem of settings.problems) output.out(`Problem: ${problem}
+`);
+  return 0;
+});
+var decide = (function decide(output, state, program) {
+  const before = effectiveConsent();
+  if (!recordConsent(state)) {
+    output.err(
+      `${program}: could not save the decision to ${before.path ?? "the consent file (no home directory)"}; the previous decision (${before.fileState}) is unchanged.
+`
+    );
+    return 1;
+  }
+  output.out(`Telemetry ${state}: saved to ${before.path}.
+`);
+  if (state === "disabled") {
+    const deleted = openSpool()?.spool.clear() ?? 0;
+    if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s) that had not been sent.
+`);
+  }
+  const note = overrideNote(effectiveConsent());
+  if (note) output.out(`Note: ${note}
+`);
+  return 0;
+});
+var openSpool = (function openSpool() {
+  const options = resolveOptions({});
+  const files = host().files;
+  const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "", options.format.name);
+  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, key) : void 0;
+  if (!spool || !files) return void 0;
+  const health = options.sink.kind === "http" ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random) : void 0;
+  return { spool, health, options, files };
+});
+var flush = (async function flush(output) {
+  const opened = openSpool();
+  if (!opened) {
+    output.err("nat-telemetry: there is no spool (no spool directory, or it cannot be read and written).\n");
+    return 1;
+  }
+  if (!effectiveConsent().enabled) {
+    output.err("nat-telemetry: telemetry is disabled; nothing was sent.\n");
+    return 1;
+  }
+  opened.health?.forget();
+  const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
+  const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
+  const ours = opened.spool.peek().filter((file) => file.ours);
+  const count = (claimed) => ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
+  const [left, held] = [count(false), count(true)];
+  const others = held > 0 ? ` (${held} held by another run, which delivers them or lets them go within seconds)` : "";
+  output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}.
+`);
+  return left === 0 ? 0 : 1;
+});
+var endpointReports = (function endpointReports(opened) {
+  const { spool, options, files } = opened;
+  const recorded = recordedHealth(files, spool.dir, Date.now());
+  const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
+  if (options.sink.kind === "http") urls.unshift(options.sink.url);
+  const known = /* @__PURE__ */ new Map();
+  for (const endpoint of urls) {
+    for (const format of ["nat", "otlp"]) known.set(spoolKey(endpoint, format), { endpoint, format });
+  }
+  const counts = /* @__PURE__ */ new Map();
+  for (const file of spool.peek()) {
+    counts.set(file.key ?? null, (counts.get(file.key ?? null) ?? 0) + file.events.length);
+  }
+  if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
+  const namedHashes = new Set(urls.map((url) => shortHash(url)));
+  const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
+  return [...counts].flatMap(([key, events]) => {
+    const named = key === null ? void 0 : known.get(key);
+    const state = named && recorded.find((entry) => entry.hash === shortHash(named.endpoint))?.state;
+    if (events === 0 && !state) return [];
+    return [{
+      endpoint: named ? redact(named.endpoint) : null,
+      format: named?.format ?? null,
+      key,
+      events,
+      health: state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : !named && unaccounted ? "unknown" : null
+    }];
+  });
+});
+var inspect = (function inspect(output, json) {
+  const opened = openSpool();
+  const files = opened?.spool.peek() ?? [];
+  const events = files.flatMap(
+    (file) => file.events.map((event) => {
+      const wire = JSON.parse(event.json);
+      return {
+        name: wire.name,
+        ts: wire.ts,
+        retries: event.retries,
+        claimed: file.claimed,
+        parameters: wire.parameters
+      };
+    })
+  );
+  const state = opened?.health?.state;
+  const health = state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : { failures: 0, notBefore: null };
+  const endpoints = opened ? endpointReports(opened) : [];
+  if (json) {
+    output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}
+`);
+    return 0;
+  }
+  output.out(`Spool: ${opened?.spool.dir ?? "none"}
+`);
+  output.out(`${events.length} spooled event(s)
+`);
+  for (const event of events) {
+    const p = event.parameters;
+    const what = event.name === "nat_cli_command" ? `${p.command} ${p.taskStatus} exit=${p.exitCode}` : "";
+    output.out(
+      `  ${event.ts}  ${event.name}  ${what}  retries=${event.retries}${event.claimed ? "  (claimed)" : ""}
+`
+    );
+  }
+  output.out(endpoints.length === 0 ? "Endpoints: none with spooled events or recorded failures\n" : "Endpoints:\n");
+  for (const report of endpoints) {
+    const name = report.endpoint === null ? `an endpoint no file names (${report.key === null ? "events of an older version" : `key ${report.key}`})` : `${report.endpoint} (${report.format})`;
+    const health2 = report.health === "unknown" ? "health unknown" : report.health ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}` : "no recorded failure";
+    output.out(`  ${name}: ${report.events} spooled event(s); ${health2}
+`);
+  }
+  return 0;
+});
+var collector = (async function collector(output, values) {
+  const number = (name) => {
+    const raw = values[name];
+    if (raw === void 0) return void 0;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0) throw new RangeError(`--${name} must be a whole number, got ${raw}`);
+    return value;
+  };
+  let server;
+  try {
+    server = await startCollector({
+      port: number("port"),
+      hostname: values.host,
+      allowRemote: values["allow-remote"] === true,
+      jsonlPath: values.jsonl,
+      status: number("status"),
+      retryAfterSeconds: number("retry-after"),
+      delayMs: number("delay"),
+      silent: values.silent === true,
+      log: (line) => output.out(`${line}
+`)
+    });
+  } catch (error) {
+    output.err(`nat-telemetry: ${error.message}
+`);
+    return error instanceof RangeError ? 2 : 1;
+  }
+  if (values["allow-remote"] === true && !isLoopback(server.url.replace(/^http:\/\/(.*):\d+\/.*$/, "$1"))) {
+    output.err(`nat-telemetry: warning: listening on ${values.host}, not loopback: anyone who reaches it can post.
+`);
+  }
+  output.out(`Collector listening: NAT_TELEMETRY_ENDPOINT=${server.url}
+Press Ctrl-C to stop.
+`);
+  return await new Promise(() => {
+  });
+});
+
+
+// src/cli.ts
+
 var USAGE = {
   main: `Usage: nat-telemetry [command] [options]
 
@@ -125,361 +481,22 @@ var OPTIONS = {
   delay: { type: "string" },
   silent: { type: "boolean" }
 };
-function defaultOutput() {
-  const runtime = host();
-  return {
-    out: (text) => runtime.writeStdout(text),
-    err: (text) => runtime.writeStderr(text),
-    color: runtime.stdoutIsTerminal() && !runtime.env("NO_COLOR")
-  };
-}
-async function main(args, output = defaultOutput()) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    output.err(`nat-telemetry: ${error.message}
 
-${USAGE.main}
-`);
-    return 2;
-  }
-  const [command = "status", ...extra] = parsed.positionals;
-  const { values } = parsed;
-  if (!(command in USAGE) || command === "main" || extra.length > 0) {
-    output.err(`nat-telemetry: unknown command '${[command, ...extra].join(" ")}'
 
-${USAGE.main}
-`);
-    return 2;
-  }
-  if (values.help) {
-    output.out(`${parsed.positionals.length === 0 ? USAGE.main : USAGE[command]}
-`);
-    return 0;
-  }
-  switch (command) {
-    case "status":
-      return status(output, values.json === true);
-    case "enable":
-    case "disable":
-      return decide(output, command === "enable" ? "enabled" : "disabled", "nat-telemetry");
-    case "flush":
-      return await flush(output);
-    case "inspect":
-      return inspect(output, values.json === true);
-    default:
-      return await collector(output, values);
-  }
-}
-function telemetryCommand(args, options) {
-  const name = options?.name;
-  if (typeof name !== "string" || name.trim() === "") {
-    throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
-  }
-  const output = options.output ?? defaultOutput();
-  const usage = `Usage: ${name} [status|enable|disable] [--json]
 
-Shows or changes whether anonymous usage data is shared (a decision shared with the NVIDIA NeMo Agent
-Toolkit's tools, in ~/.config/nat/telemetry.toml).
 
-Commands:
-  status    Show whether it is shared, what decided it, and the settings in force (the default);
-            --json prints the same as JSON
-  enable    Share anonymous usage data
-  disable   Share nothing, and delete the events that were not sent yet
 
-For one run only: NAT_TELEMETRY_ENABLED=0 (or DO_NOT_TRACK=1) shares nothing.`;
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: { help: { type: "boolean", short: "h" }, json: { type: "boolean" } },
-      allowPositionals: true,
-      strict: true
-    });
-  } catch (error) {
-    output.err(`${name}: ${error.message}
 
-${usage}
-`);
-    return 2;
-  }
-  const [command = "status", ...extra] = parsed.positionals;
-  if (!["status", "enable", "disable"].includes(command) || extra.length > 0) {
-    output.err(`${name}: unknown command '${[command, ...extra].join(" ")}'
 
-${usage}
-`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    output.out(`${usage}
-`);
-    return 0;
-  }
-  if (command === "status") return status(output, parsed.values.json === true, name);
-  return decide(output, command === "enable" ? "enabled" : "disabled", name);
-}
-function paint(output, text, on) {
-  return output.color ? `\x1B[${on ? 32 : 31}m${text}\x1B[0m` : text;
-}
-function describeSource(consent) {
-  switch (consent.source) {
-    case "NAT_TELEMETRY_ENABLED":
-    case "DO_NOT_TRACK":
-      return `the ${consent.source} environment variable`;
-    case "file":
-      return `the consent file ${consent.path}`;
-    default:
-      return "the default: nobody has decided yet";
-  }
-}
-function overrideNote(consent) {
-  if (consent.source === "file" || consent.source === "default" || consent.fileState === "never_asked") {
-    return void 0;
-  }
-  return `${consent.source} overrides the consent file, which says: ${consent.fileState}.`;
-}
-function settingsInForce(consent) {
-  const env = host().env;
-  const settings = environmentSettings();
-  const options = resolveOptions({});
-  const format = options.format.name;
-  const { sink } = options;
-  const endpointVariable = settings.endpoint !== void 0 ? "NAT_TELEMETRY_ENDPOINT" : format !== "otlp" ? void 0 : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
-  const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : settings.dryRun ? "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
-  const enabled = isTelemetryEnabled();
-  const decision = enabled ? exitDecision(options, Backlog.open(options), enabled) : { handOff: false, reason: "telemetry is disabled" };
-  const problems = [...settings.problems];
-  if (consent.fileProblem) {
-    problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
-  }
-  return {
-    endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
-    endpointSource,
-    format,
-    formatSource: ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "") ? "NAT_TELEMETRY_FORMAT" : "the default",
-    spoolDir: options.spoolDir ?? null,
-    atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason },
-    problems
-  };
-}
-function redact(url) {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === "") return url;
-    parsed.password = "***";
-    return parsed.href;
-  } catch {
-    return url;
-  }
-}
-function status(output, json, changeWith) {
-  const consent = effectiveConsent();
-  const settings = settingsInForce(consent);
-  if (json) {
-    output.out(`${JSON.stringify({
-      enabled: consent.enabled,
-      source: consent.source,
-      consentFile: consent.path ?? null,
-      fileState: consent.fileState,
-      overriddenByEnvironment: overrideNote(consent) !== void 0,
-      ...consent.fileProblem ? { fileProblem: consent.fileProblem } : {},
-      ...settings
-    })}
-`);
-    return 0;
-  }
-  output.out(`Telemetry: ${paint(output, consent.enabled ? "enabled" : "disabled", consent.enabled)}
-`);
-  output.out(`Decided by: ${describeSource(consent)}
-`);
-  const note = overrideNote(consent);
-  if (note) output.out(`Note: ${note}
-`);
-  if (changeWith) output.out(`Change it with: ${changeWith} enable | disable
-`);
-  output.out(
-    settings.endpoint === null ? `Endpoint: none (${settings.endpointSource})
-` : `Endpoint: ${settings.endpoint} (${settings.endpointSource})
-`
-  );
-  output.out(`Format: ${settings.format} (${settings.formatSource})
-`);
-  output.out(`Spool: ${settings.spoolDir ?? "none"}
-`);
-  output.out(
-    settings.atExit.handOff ? "At exit: events are handed off to a sender process\n" : consent.enabled ? `At exit: events are delivered in process (${settings.atExit.reason})
-` : `At exit: nothing is delivered (${settings.atExit.reason})
-`
-  );
-  for (const problem of settings.problems) output.out(`Problem: ${problem}
-`);
-  return 0;
-}
-function decide(output, state, program) {
-  const before = effectiveConsent();
-  if (!recordConsent(state)) {
-    output.err(
-      `${program}: could not save the decision to ${before.path ?? "the consent file (no home directory)"}; the previous decision (${before.fileState}) is unchanged.
-`
-    );
-    return 1;
-  }
-  output.out(`Telemetry ${state}: saved to ${before.path}.
-`);
-  if (state === "disabled") {
-    const deleted = openSpool()?.spool.clear() ?? 0;
-    if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s) that had not been sent.
-`);
-  }
-  const note = overrideNote(effectiveConsent());
-  if (note) output.out(`Note: ${note}
-`);
-  return 0;
-}
-function openSpool() {
-  const options = resolveOptions({});
-  const files = host().files;
-  const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "", options.format.name);
-  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, key) : void 0;
-  if (!spool || !files) return void 0;
-  const health = options.sink.kind === "http" ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random) : void 0;
-  return { spool, health, options, files };
-}
+
+
+
+
 var FLUSH_TIME_MS = 3e4;
-async function flush(output) {
-  const opened = openSpool();
-  if (!opened) {
-    output.err("nat-telemetry: there is no spool (no spool directory, or it cannot be read and written).\n");
-    return 1;
-  }
-  if (!effectiveConsent().enabled) {
-    output.err("nat-telemetry: telemetry is disabled; nothing was sent.\n");
-    return 1;
-  }
-  opened.health?.forget();
-  const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
-  const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
-  const ours = opened.spool.peek().filter((file) => file.ours);
-  const count = (claimed) => ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
-  const [left, held] = [count(false), count(true)];
-  const others = held > 0 ? ` (${held} held by another run, which delivers them or lets them go within seconds)` : "";
-  output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}.
-`);
-  return left === 0 ? 0 : 1;
-}
-function endpointReports(opened) {
-  const { spool, options, files } = opened;
-  const recorded = recordedHealth(files, spool.dir, Date.now());
-  const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
-  if (options.sink.kind === "http") urls.unshift(options.sink.url);
-  const known = /* @__PURE__ */ new Map();
-  for (const endpoint of urls) {
-    for (const format of ["nat", "otlp"]) known.set(spoolKey(endpoint, format), { endpoint, format });
-  }
-  const counts = /* @__PURE__ */ new Map();
-  for (const file of spool.peek()) {
-    counts.set(file.key ?? null, (counts.get(file.key ?? null) ?? 0) + file.events.length);
-  }
-  if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
-  const namedHashes = new Set(urls.map((url) => shortHash(url)));
-  const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
-  return [...counts].flatMap(([key, events]) => {
-    const named = key === null ? void 0 : known.get(key);
-    const state = named && recorded.find((entry) => entry.hash === shortHash(named.endpoint))?.state;
-    if (events === 0 && !state) return [];
-    return [{
-      endpoint: named ? redact(named.endpoint) : null,
-      format: named?.format ?? null,
-      key,
-      events,
-      health: state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : !named && unaccounted ? "unknown" : null
-    }];
-  });
-}
-function inspect(output, json) {
-  const opened = openSpool();
-  const files = opened?.spool.peek() ?? [];
-  const events = files.flatMap(
-    (file) => file.events.map((event) => {
-      const wire = JSON.parse(event.json);
-      return {
-        name: wire.name,
-        ts: wire.ts,
-        retries: event.retries,
-        claimed: file.claimed,
-        parameters: wire.parameters
-      };
-    })
-  );
-  const state = opened?.health?.state;
-  const health = state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : { failures: 0, notBefore: null };
-  const endpoints = opened ? endpointReports(opened) : [];
-  if (json) {
-    output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}
-`);
-    return 0;
-  }
-  output.out(`Spool: ${opened?.spool.dir ?? "none"}
-`);
-  output.out(`${events.length} spooled event(s)
-`);
-  for (const event of events) {
-    const p = event.parameters;
-    const what = event.name === "nat_cli_command" ? `${p.command} ${p.taskStatus} exit=${p.exitCode}` : "";
-    output.out(
-      `  ${event.ts}  ${event.name}  ${what}  retries=${event.retries}${event.claimed ? "  (claimed)" : ""}
-`
-    );
-  }
-  output.out(endpoints.length === 0 ? "Endpoints: none with spooled events or recorded failures\n" : "Endpoints:\n");
-  for (const report of endpoints) {
-    const name = report.endpoint === null ? `an endpoint no file names (${report.key === null ? "events of an older version" : `key ${report.key}`})` : `${report.endpoint} (${report.format})`;
-    const health2 = report.health === "unknown" ? "health unknown" : report.health ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}` : "no recorded failure";
-    output.out(`  ${name}: ${report.events} spooled event(s); ${health2}
-`);
-  }
-  return 0;
-}
-async function collector(output, values) {
-  const number = (name) => {
-    const raw = values[name];
-    if (raw === void 0) return void 0;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 0) throw new RangeError(`--${name} must be a whole number, got ${raw}`);
-    return value;
-  };
-  let server;
-  try {
-    server = await startCollector({
-      port: number("port"),
-      hostname: values.host,
-      allowRemote: values["allow-remote"] === true,
-      jsonlPath: values.jsonl,
-      status: number("status"),
-      retryAfterSeconds: number("retry-after"),
-      delayMs: number("delay"),
-      silent: values.silent === true,
-      log: (line) => output.out(`${line}
-`)
-    });
-  } catch (error) {
-    output.err(`nat-telemetry: ${error.message}
-`);
-    return error instanceof RangeError ? 2 : 1;
-  }
-  if (values["allow-remote"] === true && !isLoopback(server.url.replace(/^http:\/\/(.*):\d+\/.*$/, "$1"))) {
-    output.err(`nat-telemetry: warning: listening on ${values.host}, not loopback: anyone who reaches it can post.
-`);
-  }
-  output.out(`Collector listening: NAT_TELEMETRY_ENDPOINT=${server.url}
-Press Ctrl-C to stop.
-`);
-  return await new Promise(() => {
-  });
-}
+
+
+
+
 if (false) void main(host().args()).then((code) => host().setExitCode(code));
 
 export {

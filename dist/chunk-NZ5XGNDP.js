@@ -7,24 +7,7 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/runtime/guarded_files.ts
-var RefusedPath = class extends Error {
-  /**
-   * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`,
-   * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`.
-   */
-  reason;
-  /**
-   * @param path The path refused.
-   * @param reason Why.
-   */
-  constructor(path, reason) {
-    super(`refused ${path}: ${reason}`);
-    this.name = "RefusedPath";
-    this.reason = reason;
-  }
-};
-var MAX_DEPTH = 64;
-function guardedFiles(raw) {
+var guardedFiles = (function guardedFiles(raw) {
   const owned = (path, facts, reason = "not_owner") => {
     if (raw.uid !== void 0 && facts.uid !== void 0 && facts.uid !== raw.uid && facts.uid !== 0) {
       throw new RefusedPath(path, reason);
@@ -86,8 +69,8 @@ function guardedFiles(raw) {
     rename: (from, to) => raw.rename(from, to),
     remove: (path) => raw.remove(path)
   };
-}
-function checkAncestors(raw, path) {
+});
+var checkAncestors = (function checkAncestors(raw, path) {
   for (let dir = parentOf(path), depth = 0; dir !== void 0 && depth < MAX_DEPTH; dir = parentOf(dir), depth++) {
     if (!raw.allowed(dir, "read")) return;
     const facts = raw.lstat(dir);
@@ -99,8 +82,8 @@ function checkAncestors(raw, path) {
       throw new RefusedPath(path, "ancestor_writable_by_others");
     }
   }
-}
-function readBounded(readInto, sizeHint, maxBytes) {
+});
+var readBounded = (function readBounded(readInto, sizeHint, maxBytes) {
   let buffer = new Uint8Array(Math.min(maxBytes, sizeHint || 4096) + 1);
   let length = 0;
   for (; ; ) {
@@ -115,18 +98,16 @@ function readBounded(readInto, sizeHint, maxBytes) {
     length += n;
   }
   return buffer.subarray(0, length);
-}
-function parentOf(path) {
+});
+var parentOf = (function parentOf(path) {
   const trimmed = path.length > 1 ? path.replace(/[\\/]+$/, "") : path;
   const slash = Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\"));
   if (slash < 0 || trimmed.length <= 1 || /^[A-Za-z]:[\\/]?$/.test(trimmed)) return void 0;
   if (slash === 0) return trimmed.slice(0, 1);
   if (/^[A-Za-z]:$/.test(trimmed.slice(0, slash))) return trimmed.slice(0, slash + 1);
   return trimmed.slice(0, slash);
-}
-
-// src/runtime/deno_files.ts
-function denoFiles(deno, uid, allowed) {
+});
+var denoFiles = (function denoFiles(deno, uid, allowed) {
   const windows = deno.build.os === "windows";
   const facts = (info) => ({
     kind: info.isSymlink ? "symlink" : info.isFile ? "file" : info.isDirectory ? "directory" : "other",
@@ -205,15 +186,11 @@ function denoFiles(deno, uid, allowed) {
     rename: (from, to) => deno.renameSync(from, to),
     remove: (path) => deno.removeSync(path)
   };
-}
-
-// src/runtime/info.ts
-var g = globalThis;
-function runtimeInfo() {
+});
+var runtimeInfo = (function runtimeInfo() {
   return cached ??= detect();
-}
-var cached;
-function detect() {
+});
+var detect = (function detect() {
   if (typeof g.Deno?.version?.deno === "string") {
     const os = g.Deno.build.os === "windows" ? "win32" : g.Deno.build.os;
     return { name: "deno", version: g.Deno.version.deno, machine: pythonMachineName(os, g.Deno.build.arch), os };
@@ -225,32 +202,13 @@ function detect() {
     return { name, version: versions[name], machine: pythonMachineName(platform, arch), os: platform };
   }
   return { name: "unknown", version: "", machine: "undefined", os: "" };
-}
-function pythonMachineName(os, arch) {
+});
+var pythonMachineName = (function pythonMachineName(os, arch) {
   const normalized = NORMALIZED_ARCH[arch] ?? arch;
   const names = os === "win32" || os === "windows" ? WINDOWS_MACHINES : os === "darwin" ? DARWIN_MACHINES : os.endsWith("bsd") ? BSD_MACHINES : LINUX_MACHINES;
   return names[normalized] ?? normalized;
-}
-var NORMALIZED_ARCH = { x86_64: "x64", aarch64: "arm64", riscv64gc: "riscv64" };
-var LINUX_MACHINES = {
-  x64: "x86_64",
-  arm64: "aarch64",
-  ia32: "i686",
-  arm: "armv7l",
-  ppc64: "ppc64le",
-  s390x: "s390x",
-  riscv64: "riscv64",
-  loong64: "loongarch64",
-  mipsel: "mips",
-  mips64el: "mips64"
-};
-var DARWIN_MACHINES = { x64: "x86_64", arm64: "arm64" };
-var BSD_MACHINES = { x64: "amd64", arm64: "arm64", ia32: "i386" };
-var WINDOWS_MACHINES = { x64: "AMD64", arm64: "ARM64", ia32: "x86" };
-
-// src/runtime/job_control.ts
-var MAX_STAT_BYTES = 4096;
-function isForegroundJob(files, os) {
+});
+var isForegroundJob = (function isForegroundJob(files, os) {
   if (os === "win32") return true;
   if (os !== "linux" || !files?.allowed("/proc/self/stat", "read")) return false;
   try {
@@ -260,43 +218,8 @@ function isForegroundJob(files, os) {
   } catch {
     return false;
   }
-}
-
-// src/runtime/subscribers.ts
-var Subscribers = class {
-  #members = /* @__PURE__ */ new Set();
-  #install;
-  #uninstall;
-  /**
-   * @param install Installs the process listeners, which reach the members through the set it is given;
-   *   returns what removes them.
-   */
-  constructor(install) {
-    this.#install = install;
-  }
-  /**
-   * Adds a subscriber, installing the listeners if it is the first.
-   *
-   * @param member The subscriber.
-   * @returns A function that removes it (and the listeners, with the last one); calling it again does nothing.
-   */
-  add(member) {
-    this.#members.add(member);
-    this.#uninstall ??= this.#install(this.#members);
-    return () => {
-      if (!this.#members.delete(member) || this.#members.size > 0) return;
-      this.#uninstall?.();
-      this.#uninstall = void 0;
-    };
-  }
-  /** Removes every subscriber and the listeners. */
-  clear() {
-    this.#members.clear();
-    this.#uninstall?.();
-    this.#uninstall = void 0;
-  }
-};
-function callEach(members, call) {
+});
+var callEach = (function callEach(members, call) {
   let any = false;
   for (const member of [...members]) {
     try {
@@ -305,40 +228,8 @@ function callEach(members, call) {
     }
   }
   return any;
-}
-
-// src/runtime/clean_environment.ts
-var SENDER_VARIABLES = [
-  "PATH",
-  "HOME",
-  "USERPROFILE",
-  "SYSTEMROOT",
-  "WINDIR",
-  "TEMP",
-  "TMP",
-  "TMPDIR",
-  "LOCALAPPDATA",
-  "XDG_CACHE_HOME",
-  "DENO_DIR",
-  "DENO_CERT",
-  "DENO_TLS_CA_STORE",
-  "NODE_EXTRA_CA_CERTS",
-  "NODE_USE_SYSTEM_CA",
-  "SSL_CERT_FILE",
-  "SSL_CERT_DIR",
-  "HTTP_PROXY",
-  "http_proxy",
-  "HTTPS_PROXY",
-  "https_proxy",
-  "ALL_PROXY",
-  "all_proxy",
-  "NO_PROXY",
-  "no_proxy",
-  "NAT_TELEMETRY_ENABLED",
-  "DO_NOT_TRACK",
-  "NAT_TELEMETRY_CONSENT_FILE"
-];
-function senderEnvironment(read, set) {
+});
+var senderEnvironment = (function senderEnvironment(read, set) {
   const env = {};
   const cgi = read("REQUEST_METHOD") !== void 0;
   for (const name of SENDER_VARIABLES) {
@@ -346,11 +237,8 @@ function senderEnvironment(read, set) {
     if (value !== void 0 && !(cgi && name === "HTTP_PROXY")) env[name] = value;
   }
   return { ...env, ...set };
-}
-
-// src/runtime/survival.ts
-var INITIAL_PID_NAMESPACE = "pid:[4026531836]";
-function survivalProblem(facts) {
+});
+var survivalProblem = (function survivalProblem(facts) {
   if (facts.os === "win32") return void 0;
   if (facts.pidNamespace !== void 0 && facts.pidNamespace !== INITIAL_PID_NAMESPACE) {
     return "it runs in a PID namespace of its own (a container): what it starts ends with the container's first process";
@@ -368,10 +256,8 @@ function survivalProblem(facts) {
     if (unit.endsWith(".service")) return "it runs as a systemd service, which stops what it leaves behind";
   }
   return void 0;
-}
-
-// src/runtime/deno.ts
-function denoHost(deno) {
+});
+var denoHost = (function denoHost(deno) {
   const encoder = new TextEncoder();
   const granted = (descriptor) => {
     try {
@@ -553,18 +439,8 @@ function denoHost(deno) {
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback)
   };
-}
-var PID_NAMESPACE = "/proc/self/ns/pid";
-var SH = "/bin/sh";
-var CLOSERS = [
-  [
-    "/bin/bash",
-    true,
-    'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'
-  ],
-  [SH, false, 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']
-];
-function senderRefusal(deno, granted, files, env) {
+});
+var senderRefusal = (function senderRefusal(deno, granted, files, env) {
   if (deno.build.standalone) return "a deno compile executable: it runs only its program";
   return survivalProblem({
     pid: deno.pid,
@@ -574,16 +450,16 @@ function senderRefusal(deno, granted, files, env) {
     read: (path) => granted({ name: "read", path }) ? quietly(() => files.read(path, 65536)) : void 0,
     pidNamespace: runtimeInfo().os === "linux" && granted({ name: "read", path: PID_NAMESPACE }) ? quietly(() => deno.readLinkSync(PID_NAMESPACE)) : void 0
   });
-}
-function tooLarge(request) {
+});
+var tooLarge = (function tooLarge(request) {
   request.body?.cancel().catch(() => {
   });
   return new Response('{"error":"the body is too large"}', {
     status: 413,
     headers: { "content-type": "application/json", connection: "close" }
   });
-}
-async function readBody(request, maxBytes) {
+});
+var readBody = (async function readBody(request, maxBytes) {
   if (!request.body) return "";
   const decoder = new TextDecoder();
   let text = "";
@@ -594,8 +470,8 @@ async function readBody(request, maxBytes) {
     text += decoder.decode(chunk, { stream: true });
   }
   return text + decoder.decode();
-}
-function watchSignals(deno) {
+});
+var watchSignals = (function watchSignals(deno) {
   const add = deno.addSignalListener.bind(deno);
   const remove = deno.removeSignalListener.bind(deno);
   const program = /* @__PURE__ */ new Map();
@@ -612,12 +488,8 @@ function watchSignals(deno) {
     return { programListens: () => true, add, remove };
   }
   return { programListens: (signal) => (program.get(signal)?.size ?? 0) > 0, add, remove };
-}
-var loadedDeno = globalThis.Deno;
-var signalWatch = typeof loadedDeno?.addSignalListener === "function" ? watchSignals(loadedDeno) : void 0;
-
-// src/runtime/node_files.ts
-function nodeFiles(fs, uid, windows) {
+});
+var nodeFiles = (function nodeFiles(fs, uid, windows) {
   const flag = (name) => fs.constants[name] ?? 0;
   const guard = flag("O_NOFOLLOW") | flag("O_NONBLOCK");
   const facts = (stats) => ({
@@ -704,19 +576,16 @@ function nodeFiles(fs, uid, windows) {
     rename: (from, to) => fs.renameSync(from, to),
     remove: (path) => fs.unlinkSync(path)
   };
-}
-function fatalUtf8Check(bytes) {
+});
+var fatalUtf8Check = (function fatalUtf8Check(bytes) {
   try {
     new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     return true;
   } catch {
     return false;
   }
-}
-
-// src/runtime/node.ts
-var BUN_SENDER = { BUN_BE_BUN: "1", BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
-function nodeHost(proc, options) {
+});
+var nodeHost = (function nodeHost(proc, options) {
   let fs;
   try {
     fs = proc.getBuiltinModule?.("node:fs");
@@ -888,13 +757,12 @@ function nodeHost(proc, options) {
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback)
   };
-}
-var TRUST_FLAG = /^--(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23]|openssl-config=.+|tls-cipher-list=.+)$/;
-function trustFlags(proc) {
+});
+var trustFlags = (function trustFlags(proc) {
   const fromOptions = (proc.env.NODE_OPTIONS ?? "").split(/\s+/);
   return [...new Set([...proc.execArgv ?? [], ...fromOptions].filter((flag) => TRUST_FLAG.test(flag)))];
-}
-function senderRefusal2(proc, files, fs) {
+});
+var senderRefusal2 = (function senderRefusal2(proc, files, fs) {
   const load = proc.getBuiltinModule;
   if (!load) return "this runtime cannot start processes";
   if (proc.versions.electron) return "an Electron app: its executable runs only the app";
@@ -913,8 +781,8 @@ function senderRefusal2(proc, files, fs) {
     read: (path) => quietly(() => files?.read(path, 65536)),
     pidNamespace: proc.platform === "linux" ? quietly(() => fs?.readlinkSync("/proc/self/ns/pid")) : void 0
   });
-}
-function runtimeFetch() {
+});
+var runtimeFetch = (function runtimeFetch() {
   return async (url, init) => {
     try {
       return await fetch(url, init);
@@ -923,8 +791,8 @@ function runtimeFetch() {
       throw code === "UnsupportedProxyProtocol" ? new RequestNotBuilt("the proxy setting's scheme is not supported") : error;
     }
   };
-}
-function lazyNodeFetch(proc) {
+});
+var lazyNodeFetch = (function lazyNodeFetch(proc) {
   let client;
   return async (url, init) => {
     client ??= import("./chunk-VNNEEFQD.js").then(
@@ -932,7 +800,169 @@ function lazyNodeFetch(proc) {
     );
     return (await client)(url, init);
   };
-}
+});
+var host = (function host() {
+  if (cached2) return cached2;
+  const name = runtimeInfo().name;
+  cached2 = name === "deno" ? denoHost(g2.Deno) : name === "unknown" ? noHost : nodeHost(g2.process, { lightFetch: name === "node", bunSpawn: name === "bun" ? g2.Bun?.spawn : void 0 });
+  return cached2;
+});
+var RefusedPath = class extends Error {
+  /**
+   * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`,
+   * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`.
+   */
+  reason;
+  /**
+   * @param path The path refused.
+   * @param reason Why.
+   */
+  constructor(path, reason) {
+    super(`refused ${path}: ${reason}`);
+    this.name = "RefusedPath";
+    this.reason = reason;
+  }
+};
+var MAX_DEPTH = 64;
+
+
+
+
+
+// src/runtime/deno_files.ts
+
+
+// src/runtime/info.ts
+var g = globalThis;
+
+var cached;
+
+
+var NORMALIZED_ARCH = { x86_64: "x64", aarch64: "arm64", riscv64gc: "riscv64" };
+var LINUX_MACHINES = {
+  x64: "x86_64",
+  arm64: "aarch64",
+  ia32: "i686",
+  arm: "armv7l",
+  ppc64: "ppc64le",
+  s390x: "s390x",
+  riscv64: "riscv64",
+  loong64: "loongarch64",
+  mipsel: "mips",
+  mips64el: "mips64"
+};
+var DARWIN_MACHINES = { x64: "x86_64", arm64: "arm64" };
+var BSD_MACHINES = { x64: "amd64", arm64: "arm64", ia32: "i386" };
+var WINDOWS_MACHINES = { x64: "AMD64", arm64: "ARM64", ia32: "x86" };
+
+// src/runtime/job_control.ts
+var MAX_STAT_BYTES = 4096;
+
+
+// src/runtime/subscribers.ts
+var Subscribers = class {
+  #members = /* @__PURE__ */ new Set();
+  #install;
+  #uninstall;
+  /**
+   * @param install Installs the process listeners, which reach the members through the set it is given;
+   *   returns what removes them.
+   */
+  constructor(install) {
+    this.#install = install;
+  }
+  /**
+   * Adds a subscriber, installing the listeners if it is the first.
+   *
+   * @param member The subscriber.
+   * @returns A function that removes it (and the listeners, with the last one); calling it again does nothing.
+   */
+  add(member) {
+    this.#members.add(member);
+    this.#uninstall ??= this.#install(this.#members);
+    return () => {
+      if (!this.#members.delete(member) || this.#members.size > 0) return;
+      this.#uninstall?.();
+      this.#uninstall = void 0;
+    };
+  }
+  /** Removes every subscriber and the listeners. */
+  clear() {
+    this.#members.clear();
+    this.#uninstall?.();
+    this.#uninstall = void 0;
+  }
+};
+
+
+// src/runtime/clean_environment.ts
+var SENDER_VARIABLES = [
+  "PATH",
+  "HOME",
+  "USERPROFILE",
+  "SYSTEMROOT",
+  "WINDIR",
+  "TEMP",
+  "TMP",
+  "TMPDIR",
+  "LOCALAPPDATA",
+  "XDG_CACHE_HOME",
+  "DENO_DIR",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "NODE_EXTRA_CA_CERTS",
+  "NODE_USE_SYSTEM_CA",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "HTTP_PROXY",
+  "http_proxy",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+  "NO_PROXY",
+  "no_proxy",
+  "NAT_TELEMETRY_ENABLED",
+  "DO_NOT_TRACK",
+  "NAT_TELEMETRY_CONSENT_FILE"
+];
+
+
+// src/runtime/survival.ts
+var INITIAL_PID_NAMESPACE = "pid:[4026531836]";
+
+
+// src/runtime/deno.ts
+
+var PID_NAMESPACE = "/proc/self/ns/pid";
+var SH = "/bin/sh";
+var CLOSERS = [
+  [
+    "/bin/bash",
+    true,
+    'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'
+  ],
+  [SH, false, 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']
+];
+
+
+
+
+var loadedDeno = globalThis.Deno;
+var signalWatch = typeof loadedDeno?.addSignalListener === "function" ? watchSignals(loadedDeno) : void 0;
+
+// src/runtime/node_files.ts
+
+
+
+// src/runtime/node.ts
+var BUN_SENDER = { BUN_BE_BUN: "1", BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
+
+var TRUST_FLAG = /^--(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23]|openssl-config=.+|tls-cipher-list=.+)$/;
+
+
+
+
 
 // src/runtime/mod.ts
 var g2 = globalThis;
@@ -965,12 +995,7 @@ var noHost = {
   }
 };
 var cached2;
-function host() {
-  if (cached2) return cached2;
-  const name = runtimeInfo().name;
-  cached2 = name === "deno" ? denoHost(g2.Deno) : name === "unknown" ? noHost : nodeHost(g2.process, { lightFetch: name === "node", bunSpawn: name === "bun" ? g2.Bun?.spawn : void 0 });
-  return cached2;
-}
+
 
 export {
   parentOf,

@@ -11,19 +11,7 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/prompt.ts
-var DISCLOSED_ITEMS = [
-  "the product and the command that ran, and a subcommand the program registered",
-  "how it ended: success, failure or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)",
-  "how long it took",
-  "the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture",
-  "the tool's version, a random id for the run, and when the events happened and were sent"
-];
-var NEVER_COLLECTED = [
-  "arguments, file paths or file contents",
-  "error messages or stack traces",
-  "user or host names, IP-based or device identifiers, or any other personal information"
-];
-function consentDisclosure(optOut) {
+var consentDisclosure = (function consentDisclosure(optOut) {
   return [
     "",
     "NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
@@ -34,9 +22,8 @@ function consentDisclosure(optOut) {
     optOut ? `Change your mind any time: \`${optOut}\` (or NAT_TELEMETRY_ENABLED=0).` : "Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",
     ""
   ].join("\n");
-}
-var QUESTION = "Share anonymous usage data? [Y/n] ";
-function editLine(state, bytes) {
+});
+var editLine = (function editLine(state, bytes) {
   let echo = "";
   for (const byte of bytes) {
     if (state.result !== void 0) break;
@@ -56,14 +43,14 @@ function editLine(state, bytes) {
     }
   }
   return echo;
-}
-function parseAnswer(line) {
+});
+var parseAnswer = (function parseAnswer(line) {
   const answer = line.trim().toLowerCase();
   if (answer === "" || answer === "y" || answer === "yes") return "enabled";
   if (answer === "n" || answer === "no") return "disabled";
   return void 0;
-}
-async function ask(terminal, optOut) {
+});
+var ask = (async function ask(terminal, optOut) {
   const { writeStderr } = host();
   let decision;
   let state = { text: "" };
@@ -102,7 +89,24 @@ ${QUESTION}`);
 `
   );
   return decision;
-}
+});
+var DISCLOSED_ITEMS = [
+  "the product and the command that ran, and a subcommand the program registered",
+  "how it ended: success, failure or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; never its message)",
+  "how long it took",
+  "the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture",
+  "the tool's version, a random id for the run, and when the events happened and were sent"
+];
+var NEVER_COLLECTED = [
+  "arguments, file paths or file contents",
+  "error messages or stack traces",
+  "user or host names, IP-based or device identifiers, or any other personal information"
+];
+
+var QUESTION = "Share anonymous usage data? [Y/n] ";
+
+
+
 export {
   DISCLOSED_ITEMS,
   NEVER_COLLECTED,

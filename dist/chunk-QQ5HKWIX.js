@@ -41,129 +41,25 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/events.ts
-var DEFAULT_SCHEMA_VERSION = "1.5";
-var TaskStatus = Object.freeze({
-  SUCCESS: "success",
-  FAILURE: "failure",
-  COMPLETED: "completed",
-  ERROR: "error",
-  CANCELED: "canceled",
-  INTERRUPTED: "interrupted",
-  UNDEFINED: "undefined"
-});
-var NemoSource = Object.freeze({
-  INFERENCE: "inference",
-  AUDITOR: "auditor",
-  DATADESIGNER: "datadesigner",
-  EVALUATOR: "evaluator",
-  GUARDRAILS: "guardrails",
-  SAFE_SYNTHESIZER: "safe-synthesizer",
-  ANONYMIZER: "anonymizer",
-  AGENT_TOOLKIT: "agent_toolkit",
-  UNDEFINED: "undefined"
-});
-var TelemetryEvent = class {
-  /** The event's name on the wire, e.g. `nat_cli_command`. */
-  name;
-  /** The schema version of the event's parameters. */
-  schemaVersion;
-  /** When the event happened, in epoch milliseconds. */
-  timestamp;
-  /**
-   * Declares the event type's name.
-   *
-   * @param name The event's name on the wire; a non-empty string.
-   * @param options The schema version and timestamp.
-   * @throws {TypeError} When the name is missing or not a string, or the class is not a subclass.
-   */
-  constructor(name, options = {}) {
-    if (isAbstractEvent(new.target)) {
-      throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");
-    }
-    if (typeof name !== "string" || name.length === 0) {
-      throw new TypeError(
-        `Cannot create event: an event type must declare a name (pass it to super()), got ${describe(name)}`
-      );
-    }
-    const schemaVersion = options.schemaVersion ?? DEFAULT_SCHEMA_VERSION;
-    if (typeof schemaVersion !== "string" || schemaVersion.length === 0) {
-      throw new TypeError(
-        `Cannot create event: 'schemaVersion' must be a non-empty string, got ${describe(schemaVersion)}`
-      );
-    }
-    const timestamp = options.timestamp === void 0 ? Date.now() : +options.timestamp;
-    if (!Number.isFinite(timestamp)) {
-      throw new TypeError(`Cannot create event: 'timestamp' must be a valid Date or epoch milliseconds`);
-    }
-    this.name = name;
-    this.schemaVersion = schemaVersion;
-    this.timestamp = timestamp;
-  }
-};
-function isAbstractEvent(target) {
+var isAbstractEvent = (function isAbstractEvent(target) {
   return target === TelemetryEvent;
-}
-var CliCommandEvent = class extends TelemetryEvent {
-  /** The fields, with defaults applied. */
-  fields;
-  /**
-   * Creates the event.
-   *
-   * @param init The event's fields.
-   * @throws {TypeError} When a field has the wrong type or is not in its value set.
-   * @throws {RangeError} When `durationMs` is below -1.
-   */
-  constructor(init) {
-    super("nat_cli_command", { timestamp: init?.timestamp });
-    const durationMs = init.durationMs ?? -1;
-    if (typeof durationMs !== "number" || Number.isNaN(durationMs)) {
-      throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${describe(durationMs)}`);
-    }
-    if (durationMs < -1 || durationMs === Infinity) {
-      throw new RangeError(`Cannot create event: 'durationMs' must be -1 or more and finite, got ${durationMs}`);
-    }
-    const exitCode = init.exitCode ?? -1;
-    if (!Number.isInteger(exitCode)) {
-      throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${describe(exitCode)}`);
-    }
-    this.fields = Object.freeze({
-      nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
-      command: text("command", init.command),
-      subcommand: text("subcommand", init.subcommand ?? "undefined"),
-      taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
-      durationMs: Math.trunc(durationMs),
-      exitCode,
-      errorClass: text("errorClass", init.errorClass ?? "undefined"),
-      pythonVersion: text("pythonVersion", init.pythonVersion ?? runtimeLabel())
-    });
-  }
-  /**
-   * The schema-1.5 parameters in wire order.
-   *
-   * @returns `nemoSource`, `command`, `subcommand`, `taskStatus`, `durationMs`, `exitCode`, `errorClass`, `pythonVersion`.
-   */
-  parameters() {
-    return { ...this.fields };
-  }
-};
-function runtimeLabel() {
+});
+var runtimeLabel = (function runtimeLabel() {
   const { name, version } = runtimeInfo();
   return version ? `${name}/${version}` : name;
-}
-function text(field, value) {
+});
+var text = (function text(field, value) {
   if (typeof value !== "string") {
     throw new TypeError(`Cannot create event: '${field}' must be a string, got ${describe(value)}`);
   }
   return value;
-}
-function oneOf(field, value, values) {
+});
+var oneOf = (function oneOf(field, value, values) {
   for (const key in values) if (values[key] === value) return value;
   const allowed = Object.values(values).join(", ");
   throw new TypeError(`Cannot create event: '${field}' must be one of ${allowed}, got ${describe(value)}`);
-}
-
-// src/utf8.ts
-function utf8Length(text2) {
+});
+var utf8Length = (function utf8Length(text2) {
   const first = text2.search(NON_ASCII);
   if (first === -1) return text2.length;
   let bytes = text2.length;
@@ -180,11 +76,8 @@ function utf8Length(text2) {
     }
   }
   return bytes;
-}
-var NON_ASCII = /[\u0080-\uffff]/;
-
-// src/wire_format.ts
-function natFormat(sourceClientVersion) {
+});
+var natFormat = (function natFormat(sourceClientVersion) {
   const header = ({ schemaVersion, sessionId }, sentAt) => envelopeHeader(schemaVersion, { sourceClientVersion, sessionId, cpuArchitecture: runtimeInfo().machine, sentAt });
   return {
     name: "nat",
@@ -193,8 +86,8 @@ function natFormat(sourceClientVersion) {
     eventBytes: (event) => event.bytes,
     readsAnswer: false
   };
-}
-function otlpFormat(sender) {
+});
+var otlpFormat = (function otlpFormat(sender) {
   const encoded = /* @__PURE__ */ new WeakMap();
   const record = (event) => {
     let json = encoded.get(event);
@@ -210,46 +103,8 @@ function otlpFormat(sender) {
     resource: { ...sender.resourceAttributes, "service.name": sender.serviceName },
     classify: classifyOtlp
   };
-}
-
-// src/options.ts
-var DEFAULT_OTLP_ENDPOINT = "http://localhost:4318/v1/logs";
-var DEFAULT_FLUSH_INTERVAL_SECONDS = 120;
-var DEFAULT_MAX_QUEUE_SIZE = 50;
-var DEFAULT_MAX_RETRIES = 3;
-var DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
-var MAX_TIMER_MS = 2 ** 31 - 1;
-var SMALLEST_EVENT_JSON = JSON.stringify({ ts: "2026-01-01T00:00:00.000Z", parameters: {}, name: "x" });
-var SCHEMA_VERSION_SLACK_BYTES = 64;
-var OPTION_NAMES = {
-  flushIntervalSeconds: true,
-  maxQueueSize: true,
-  maxRetries: true,
-  requestTimeoutSeconds: true,
-  sourceClientVersion: true,
-  sessionId: true,
-  endpoint: true,
-  exitTimeoutSeconds: true,
-  fetch: true,
-  backoffInitialSeconds: true,
-  backoffMaxSeconds: true,
-  maxBufferedEvents: true,
-  maxEventBytes: true,
-  maxBatchBytes: true,
-  spoolDir: true,
-  spoolMaxEvents: true,
-  spoolMaxBytes: true,
-  spoolMaxAgeDays: true,
-  captureInterrupts: true,
-  handOff: true,
-  format: true,
-  headers: true,
-  resource: true,
-  logger: true,
-  clock: true,
-  random: true
-};
-function resolveOptions(options = {}) {
+});
+var resolveOptions = (function resolveOptions(options = {}) {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError(`Cannot create handler: options must be an object, got ${describe(options)}`);
   }
@@ -345,8 +200,8 @@ function resolveOptions(options = {}) {
     clock: optional("clock", "function", Date.now),
     random: optional("random", "function", Math.random)
   };
-}
-function smallestEvent(format, sessionId) {
+});
+var smallestEvent = (function smallestEvent(format, sessionId) {
   const event = {
     json: SMALLEST_EVENT_JSON,
     bytes: utf8Length(SMALLEST_EVENT_JSON),
@@ -359,8 +214,8 @@ function smallestEvent(format, sessionId) {
   const inBatch = Math.max(event.bytes, format.eventBytes(event));
   const envelopeBytes = format.emptyBytes(event);
   return { eventBytes: event.bytes, batchBytes: envelopeBytes + SCHEMA_VERSION_SLACK_BYTES + inBatch, envelopeBytes };
-}
-function resolveSink(option, fromEnv, dryRun) {
+});
+var resolveSink = (function resolveSink(option, fromEnv, dryRun) {
   if (option !== void 0 && (typeof option !== "string" || !isEndpoint(option))) {
     throw new TypeError(
       `Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${describe(option)}`
@@ -371,8 +226,8 @@ function resolveSink(option, fromEnv, dryRun) {
   if (endpoint === "stdout") return { kind: "stderr" };
   if (dryRun || endpoint === "") return { kind: "none", reason: "dry_run" };
   return { kind: "http", url: endpoint };
-}
-function resolveSpoolDir(option, fromEnv) {
+});
+var resolveSpoolDir = (function resolveSpoolDir(option, fromEnv) {
   if (option === false) return void 0;
   if (option === void 0) return fromEnv;
   if (typeof option !== "string" || option === "") {
@@ -386,22 +241,22 @@ function resolveSpoolDir(option, fromEnv) {
     );
   }
   return option;
-}
-function resolveFormat(option, fromEnv) {
+});
+var resolveFormat = (function resolveFormat(option, fromEnv) {
   if (option !== void 0 && option !== "nat" && option !== "otlp") {
     throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${describe(option)}`);
   }
   return option ?? (fromEnv?.trim().toLowerCase() === "otlp" ? "otlp" : "nat");
-}
-function stringRecord(name, option) {
+});
+var stringRecord = (function stringRecord(name, option) {
   if (option === void 0) return {};
   const ok = typeof option === "object" && option !== null && !Array.isArray(option) && Object.values(option).every((value) => typeof value === "string");
   if (!ok) {
     throw new TypeError(`Cannot create handler: '${name}' must be an object of strings, got ${describe(option)}`);
   }
   return { ...option };
-}
-function requestHeaders(option) {
+});
+var requestHeaders = (function requestHeaders(option) {
   const headers = stringRecord("headers", option);
   for (const [name, value] of Object.entries(headers)) {
     if (!isHeaderName(name)) {
@@ -416,13 +271,13 @@ function requestHeaders(option) {
     }
   }
   return headers;
-}
-function resolveHandOff(option, settings) {
+});
+var resolveHandOff = (function resolveHandOff(option, settings) {
   if (option !== void 0) return { enabled: option, source: "handOff option" };
   if (settings.handOff !== "auto") return { enabled: settings.handOff, source: "NAT_TELEMETRY_HANDOFF" };
   return settings.ci ? { enabled: false, source: "CI" } : { enabled: true, source: "default" };
-}
-function resolveInterrupts(option) {
+});
+var resolveInterrupts = (function resolveInterrupts(option) {
   if (option === void 0 || option === false) return false;
   if (option === true) return () => {
   };
@@ -430,20 +285,13 @@ function resolveInterrupts(option) {
   throw new TypeError(
     `Cannot create handler: 'captureInterrupts' must be a boolean or a function, got ${describe(option)}`
   );
-}
-
-// src/hash.ts
-function shortHash(text2) {
+});
+var shortHash = (function shortHash(text2) {
   let hash = 2166136261;
   for (let i = 0; i < text2.length; i++) hash = Math.imul(hash ^ text2.charCodeAt(i), 16777619) >>> 0;
   return hash.toString(16).padStart(8, "0");
-}
-
-// src/health.ts
-var CIRCUIT_BACKOFF = { initialMs: 3e4, maxMs: 36e5 };
-var MAX_HEALTH_FILE_BYTES = 4096;
-var HEALTH_FILE = /^health-([0-9a-f]{8})\.json$/;
-function recordedHealth(files, dir, now) {
+});
+var recordedHealth = (function recordedHealth(files, dir, now) {
   let names;
   try {
     names = files.list(dir);
@@ -455,8 +303,8 @@ function recordedHealth(files, dir, now) {
     const read = hash === void 0 ? void 0 : readHealth(files, `${dir}/${name}`, now);
     return hash === void 0 || read === void 0 ? [] : [{ hash, ...read }];
   });
-}
-function readHealth(files, path, now) {
+});
+var readHealth = (function readHealth(files, path, now) {
   try {
     const { failures, notBefore, endpoint } = JSON.parse(files.read(path, MAX_HEALTH_FILE_BYTES) ?? "null");
     const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) && notBefore <= now + MAX_RETRY_AFTER_MS;
@@ -464,7 +312,485 @@ function readHealth(files, path, now) {
   } catch {
     return void 0;
   }
-}
+});
+var addCount = (function addCount(counts, reason, n) {
+  if (n > 0) counts[reason] = (counts[reason] ?? 0) + n;
+});
+var spoolKey = (function spoolKey(url, format = "nat") {
+  return shortHash(`${format} ${url}`);
+});
+var parseEntry = (function parseEntry(name) {
+  const match = SPOOL_FILE.exec(name);
+  if (!match) return void 0;
+  const bytes = Number(match[3]);
+  const events = Math.min(Number(match[2]), Math.floor(bytes / MIN_LINE_BYTES));
+  return { name, time: Number(match[1]), events, bytes, key: match[4] };
+});
+var spoolLine = (function spoolLine(event) {
+  const text2 = `{"retries":${event.retries},"schemaVersion":${JSON.stringify(event.schemaVersion)},"sessionId":${JSON.stringify(event.sessionId)},"timestamp":${Math.floor(event.timestamp)},"event":${event.json}}`;
+  return { text: text2, bytes: utf8Length(text2) };
+});
+var leaseOver = (function leaseOver([, kind, time], now) {
+  return kind === "l" ? now > Number(time) : now - Number(time) > OLD_CLAIM_MS;
+});
+var parseLine = (function parseLine(line) {
+  try {
+    const { retries, schemaVersion, sessionId, timestamp, event } = JSON.parse(line);
+    const valid = Number.isSafeInteger(retries) && retries >= 0 && typeof schemaVersion === "string" && typeof sessionId === "string" && Number.isFinite(timestamp) && typeof event?.name === "string" && event.name !== "" && typeof event.ts === "string" && parametersProblem(event.parameters) === void 0;
+    return valid ? { json: JSON.stringify(event), schemaVersion, sessionId, retries, timestamp } : void 0;
+  } catch {
+    return void 0;
+  }
+});
+var toPending = (function toPending(event, sessionId, maxEventBytes) {
+  try {
+    if (!(event instanceof TelemetryEvent)) return { reason: "not_an_event", detail: "not a TelemetryEvent" };
+  } catch {
+    return { reason: "not_an_event", detail: "a proxy that cannot be inspected" };
+  }
+  try {
+    const json = wireEventJson(event);
+    const { schemaVersion, timestamp } = event;
+    if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
+    if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
+    const bytes = utf8Length(json);
+    if (bytes > maxEventBytes) {
+      return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };
+    }
+    return { json, bytes, schemaVersion, sessionId, timestamp, retries: 0, notBefore: 0 };
+  } catch (error) {
+    return { reason: "invalid_event", detail: describeError(error) };
+  }
+});
+var describeError = (function describeError(error) {
+  try {
+    return error instanceof Error ? error.message : `threw ${typeof error}`;
+  } catch {
+    return "threw something that cannot be described";
+  }
+});
+var planBatches = (function planBatches(events, maxBatchBytes, envelopeBytes, eventBytes = (event) => event.bytes) {
+  const batches = [];
+  let current = [];
+  let size = 0;
+  for (const event of events) {
+    const bytes = eventBytes(event);
+    const fits = current.length > 0 && event.schemaVersion === current[0].schemaVersion && event.sessionId === current[0].sessionId && size + 1 + bytes <= maxBatchBytes;
+    if (!fits) {
+      current = [];
+      batches.push(current);
+      size = envelopeBytes(event) - 1;
+    }
+    size += 1 + bytes;
+    current.push(event);
+  }
+  return batches;
+});
+var debugTrail = (function debugTrail() {
+  const runtime = host();
+  if (!parseFlag(runtime.env("NAT_TELEMETRY_DEBUG"))) return void 0;
+  return (line) => runtime.writeStderr(`[nat-telemetry] ${line}
+`);
+});
+var withSenderConfig = (function withSenderConfig(env, config) {
+  return { ...env, [SENDER_CONFIG_ENV]: JSON.stringify(config) };
+});
+var liveLocks = (function liveLocks(files, dir, key, now) {
+  const pattern = new RegExp(`^sender-${key}-(\\d{13})-[0-9a-f]{12}\\.lock$`);
+  const live = [];
+  for (const name of files.list(dir)) {
+    const made = Number(pattern.exec(name)?.[1] ?? NaN);
+    if (Number.isNaN(made)) continue;
+    if (made + MAX_SENDER_LIFETIME_MS > now && made <= now + MAX_SENDER_LIFETIME_MS) live.push(name);
+    else remove(files, `${dir}/${name}`);
+  }
+  return live.sort();
+});
+var senderAlive = (function senderAlive(files, dir, key, now) {
+  try {
+    return liveLocks(files, dir, key, now).length > 0;
+  } catch {
+    return false;
+  }
+});
+var remove = (function remove(files, path) {
+  try {
+    files.remove(path);
+  } catch {
+  }
+});
+var exitDecision = (function exitDecision(options, backlog, enabled) {
+  try {
+    const reason = inProcessReason(options, backlog, enabled);
+    if (reason !== void 0 || !backlog || options.sink.kind !== "http") {
+      return { handOff: false, reason: reason ?? "no spool" };
+    }
+    const { spool } = backlog;
+    const consentFile = consentFilePath();
+    const base = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, {
+      endpoint: options.sink.url,
+      dir: spool.dir,
+      reads: consentFile === void 0 ? [] : [consentFile],
+      variables: [...SENDER_READS, "HOME", "USERPROFILE"],
+      set: {}
+    });
+    if ("refused" in base) return { handOff: false, reason: base.refused };
+    const config = { ...senderConfig(options, spool.dir), successor: { argv: base.argv, env: base.env } };
+    const command = { ...base, env: withSenderConfig(base.env, config) };
+    return { handOff: true, command, backlog };
+  } catch (error) {
+    return { handOff: false, reason: `the hand-off failed (${error})` };
+  }
+});
+var planExit = (function planExit(options, backlog, enabled) {
+  const decision = exitDecision(options, backlog, enabled);
+  if (decision.handOff && !writeScript(decision.backlog)) {
+    return { handOff: false, reason: "the sender's script is not in the spool directory and cannot be written" };
+  }
+  return decision;
+});
+var startSender = (function startSender(plan, now) {
+  try {
+    const { spool, health, files } = plan.backlog;
+    if (health.isOpen()) return "endpoint down";
+    if (senderAlive(files, spool.dir, spool.key, now)) return "at work";
+    return host().spawnDetached(plan.command) ? "started" : "failed";
+  } catch {
+    return "failed";
+  }
+});
+var inProcessReason = (function inProcessReason(options, backlog, enabled) {
+  const { handOff, sink } = options;
+  if (!handOff.enabled) return `the hand-off is off (${handOff.source})`;
+  if (sink.kind !== "http") return "the events do not go to an HTTP endpoint";
+  if (options.customFetch) return "the program delivers with its own fetch, which a sender process cannot call";
+  if (options.requestTimeoutMs > MAX_SENDER_LIFETIME_MS - SENDER_START_MS) {
+    return `a request may take longer (requestTimeoutSeconds) than a sender lives (${MAX_SENDER_LIFETIME_MS / 1e3} s)`;
+  }
+  if (!enabled) return "telemetry was turned off during the run";
+  if (!backlog) return "there is no usable spool directory";
+  if (!host().canConnect(sink.url)) return "the program may not connect to the endpoint";
+  const { spool, files, health } = backlog;
+  if (health.isOpen()) return void 0;
+  const now = options.clock();
+  const waiting = spool.waitingSince(now);
+  if (waiting !== void 0 && now - waiting > STALLED_HANDOFF_MS && !senderAlive(files, spool.dir, spool.key, now)) {
+    return "spooled events have waited a minute with no sender at work";
+  }
+  return void 0;
+});
+var senderConfig = (function senderConfig(options, spoolDir) {
+  const { sink, format, spoolLimits, backoff } = options;
+  return {
+    endpoint: sink.kind === "http" ? sink.url : "",
+    format: format.name,
+    spoolDir,
+    maxRetries: options.maxRetries,
+    requestTimeoutSeconds: options.requestTimeoutMs / 1e3,
+    backoffInitialSeconds: backoff.initialMs / 1e3,
+    backoffMaxSeconds: backoff.maxMs / 1e3,
+    maxBatchBytes: options.maxBatchBytes,
+    maxEventBytes: options.maxEventBytes,
+    spoolMaxEvents: spoolLimits.maxEvents,
+    spoolMaxBytes: spoolLimits.maxBytes,
+    spoolMaxAgeDays: spoolLimits.maxAgeMs / 864e5,
+    sourceClientVersion: options.sourceClientVersion,
+    headers: { ...options.headers },
+    resource: { ...format.resource }
+  };
+});
+var scriptInPlace = (function scriptInPlace({ files, spool }) {
+  return files.sizeOf(`${spool.dir}/${SENDER_SCRIPT_NAME}`) === SENDER_SCRIPT_BYTES;
+});
+var writeScript = (function writeScript(backlog) {
+  if (scriptInPlace(backlog)) return true;
+  try {
+    writeAtomically(backlog.files, backlog.spool.dir, SENDER_SCRIPT_NAME, SENDER_SCRIPT, Date.now());
+    return true;
+  } catch {
+    return false;
+  }
+});
+var startBudget = (function startBudget(ms) {
+  const end = Date.now() + ms;
+  let cancel;
+  let over;
+  return {
+    end,
+    over: () => over ??= new Promise((resolve) => {
+      cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false), host().unrefTimer);
+    }),
+    clear: () => cancel?.()
+  };
+});
+var trackCommand = (async function trackCommand(options, main) {
+  checkOptions(options);
+  if (typeof main !== "function") {
+    throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
+  }
+  const started = Date.now();
+  const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
+  let recorded = false;
+  const record = (taskStatus, exitCode, errorClass = "undefined") => {
+    if (recorded) return;
+    recorded = true;
+    try {
+      handler.enqueue(
+        new CliCommandEvent({
+          nemoSource: options.nemoSource,
+          command: options.command,
+          subcommand,
+          taskStatus,
+          durationMs: Date.now() - started,
+          exitCode,
+          errorClass
+        })
+      );
+    } catch {
+    }
+  };
+  const recordExit = (code) => {
+    const exitCode = exitStatus(code);
+    record(exitCode === 0 ? "success" : "failure", exitCode);
+  };
+  const handler = new NATTelemetryHandler({
+    sessionId: randomHex(32),
+    ...options.handler,
+    captureInterrupts: (signal) => record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined")
+  });
+  if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
+  if (!isTelemetryEnabled()) return await main();
+  const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
+  handler.start();
+  try {
+    const result = await main();
+    recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
+    return result;
+  } catch (error) {
+    record("failure", 1, reportableClass(error, options.errorClasses ?? []));
+    throw error;
+  } finally {
+    unhookExit();
+    void handler.stop();
+  }
+});
+var checkOptions = (function checkOptions(options) {
+  const fail = (message) => {
+    throw new TypeError(`Cannot track command: ${message}`);
+  };
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    fail(`options must be an object, got ${describe(options)}`);
+  }
+  const unknown = unknownOption(options, OPTION_NAMES2);
+  if (unknown) fail(unknown);
+  const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
+  if (typeof command !== "string" || command === "") {
+    fail(`'command' must be a non-empty string, got ${describe(command)}`);
+  }
+  if (subcommand !== void 0 && typeof subcommand !== "string") {
+    fail(`'subcommand' must be a string, got ${describe(subcommand)}`);
+  }
+  if (subcommands !== void 0 && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
+    fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);
+  }
+  const sources = Object.values(NemoSource);
+  if (nemoSource !== void 0 && !sources.includes(nemoSource)) {
+    fail(`'nemoSource' must be one of ${sources.join(", ")}, got ${describe(nemoSource)}`);
+  }
+  if (errorClasses !== void 0 && !(Array.isArray(errorClasses) && errorClasses.every((c) => typeof c === "function"))) {
+    fail(`'errorClasses' must be an array of classes, got ${describe(errorClasses)}`);
+  }
+  if (askConsent !== void 0 && typeof askConsent !== "boolean") {
+    fail(`'askConsent' must be a boolean, got ${describe(askConsent)}`);
+  }
+  if (optOutCommand !== void 0 && (typeof optOutCommand !== "string" || optOutCommand === "")) {
+    fail(`'optOutCommand' must be a non-empty string, got ${describe(optOutCommand)}`);
+  }
+  if (handler !== void 0 && (typeof handler !== "object" || handler === null || Array.isArray(handler))) {
+    fail(`'handler' must be an object of handler options, got ${describe(handler)}`);
+  }
+});
+var exitStatus = (function exitStatus(code) {
+  return runtimeInfo().os === "win32" ? code >>> 0 : code & 255;
+});
+var reportableClass = (function reportableClass(error, allowed) {
+  const constructor = error?.constructor;
+  if (constructor && (BUILT_IN_ERRORS.includes(constructor) || allowed.includes(constructor))) {
+    return constructor.name || "Error";
+  }
+  return "Error";
+});
+var DEFAULT_SCHEMA_VERSION = "1.5";
+var TaskStatus = Object.freeze({
+  SUCCESS: "success",
+  FAILURE: "failure",
+  COMPLETED: "completed",
+  ERROR: "error",
+  CANCELED: "canceled",
+  INTERRUPTED: "interrupted",
+  UNDEFINED: "undefined"
+});
+var NemoSource = Object.freeze({
+  INFERENCE: "inference",
+  AUDITOR: "auditor",
+  DATADESIGNER: "datadesigner",
+  EVALUATOR: "evaluator",
+  GUARDRAILS: "guardrails",
+  SAFE_SYNTHESIZER: "safe-synthesizer",
+  ANONYMIZER: "anonymizer",
+  AGENT_TOOLKIT: "agent_toolkit",
+  UNDEFINED: "undefined"
+});
+var TelemetryEvent = class {
+  /** The event's name on the wire, e.g. `nat_cli_command`. */
+  name;
+  /** The schema version of the event's parameters. */
+  schemaVersion;
+  /** When the event happened, in epoch milliseconds. */
+  timestamp;
+  /**
+   * Declares the event type's name.
+   *
+   * @param name The event's name on the wire; a non-empty string.
+   * @param options The schema version and timestamp.
+   * @throws {TypeError} When the name is missing or not a string, or the class is not a subclass.
+   */
+  constructor(name, options = {}) {
+    if (isAbstractEvent(new.target)) {
+      throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");
+    }
+    if (typeof name !== "string" || name.length === 0) {
+      throw new TypeError(
+        `Cannot create event: an event type must declare a name (pass it to super()), got ${describe(name)}`
+      );
+    }
+    const schemaVersion = options.schemaVersion ?? DEFAULT_SCHEMA_VERSION;
+    if (typeof schemaVersion !== "string" || schemaVersion.length === 0) {
+      throw new TypeError(
+        `Cannot create event: 'schemaVersion' must be a non-empty string, got ${describe(schemaVersion)}`
+      );
+    }
+    const timestamp = options.timestamp === void 0 ? Date.now() : +options.timestamp;
+    if (!Number.isFinite(timestamp)) {
+      throw new TypeError(`Cannot create event: 'timestamp' must be a valid Date or epoch milliseconds`);
+    }
+    this.name = name;
+    this.schemaVersion = schemaVersion;
+    this.timestamp = timestamp;
+  }
+};
+
+var CliCommandEvent = class extends TelemetryEvent {
+  /** The fields, with defaults applied. */
+  fields;
+  /**
+   * Creates the event.
+   *
+   * @param init The event's fields.
+   * @throws {TypeError} When a field has the wrong type or is not in its value set.
+   * @throws {RangeError} When `durationMs` is below -1.
+   */
+  constructor(init) {
+    super("nat_cli_command", { timestamp: init?.timestamp });
+    const durationMs = init.durationMs ?? -1;
+    if (typeof durationMs !== "number" || Number.isNaN(durationMs)) {
+      throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${describe(durationMs)}`);
+    }
+    if (durationMs < -1 || durationMs === Infinity) {
+      throw new RangeError(`Cannot create event: 'durationMs' must be -1 or more and finite, got ${durationMs}`);
+    }
+    const exitCode = init.exitCode ?? -1;
+    if (!Number.isInteger(exitCode)) {
+      throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${describe(exitCode)}`);
+    }
+    this.fields = Object.freeze({
+      nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
+      command: text("command", init.command),
+      subcommand: text("subcommand", init.subcommand ?? "undefined"),
+      taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
+      durationMs: Math.trunc(durationMs),
+      exitCode,
+      errorClass: text("errorClass", init.errorClass ?? "undefined"),
+      pythonVersion: text("pythonVersion", init.pythonVersion ?? runtimeLabel())
+    });
+  }
+  /**
+   * The schema-1.5 parameters in wire order.
+   *
+   * @returns `nemoSource`, `command`, `subcommand`, `taskStatus`, `durationMs`, `exitCode`, `errorClass`, `pythonVersion`.
+   */
+  parameters() {
+    return { ...this.fields };
+  }
+};
+
+
+
+
+// src/utf8.ts
+
+var NON_ASCII = /[\u0080-\uffff]/;
+
+// src/wire_format.ts
+
+
+
+// src/options.ts
+var DEFAULT_OTLP_ENDPOINT = "http://localhost:4318/v1/logs";
+var DEFAULT_FLUSH_INTERVAL_SECONDS = 120;
+var DEFAULT_MAX_QUEUE_SIZE = 50;
+var DEFAULT_MAX_RETRIES = 3;
+var DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
+var MAX_TIMER_MS = 2 ** 31 - 1;
+var SMALLEST_EVENT_JSON = JSON.stringify({ ts: "2026-01-01T00:00:00.000Z", parameters: {}, name: "x" });
+var SCHEMA_VERSION_SLACK_BYTES = 64;
+var OPTION_NAMES = {
+  flushIntervalSeconds: true,
+  maxQueueSize: true,
+  maxRetries: true,
+  requestTimeoutSeconds: true,
+  sourceClientVersion: true,
+  sessionId: true,
+  endpoint: true,
+  exitTimeoutSeconds: true,
+  fetch: true,
+  backoffInitialSeconds: true,
+  backoffMaxSeconds: true,
+  maxBufferedEvents: true,
+  maxEventBytes: true,
+  maxBatchBytes: true,
+  spoolDir: true,
+  spoolMaxEvents: true,
+  spoolMaxBytes: true,
+  spoolMaxAgeDays: true,
+  captureInterrupts: true,
+  handOff: true,
+  format: true,
+  headers: true,
+  resource: true,
+  logger: true,
+  clock: true,
+  random: true
+};
+
+
+
+
+
+
+
+
+
+
+// src/hash.ts
+
+
+// src/health.ts
+var CIRCUIT_BACKOFF = { initialMs: 3e4, maxMs: 36e5 };
+var MAX_HEALTH_FILE_BYTES = 4096;
+var HEALTH_FILE = /^health-([0-9a-f]{8})\.json$/;
+
+
 var EndpointHealth = class {
   /** The state file. */
   path;
@@ -567,9 +893,7 @@ var EndpointHealth = class {
 };
 
 // src/tally.ts
-function addCount(counts, reason, n) {
-  if (n > 0) counts[reason] = (counts[reason] ?? 0) + n;
-}
+
 
 // src/spool.ts
 var CLAIM_LEASE_MS = 36e5;
@@ -579,9 +903,7 @@ var MIN_LINE_BYTES = 64;
 var SPOOL_FILE = /^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/;
 var CLAIMED_FILE = /^([lc])-(\d{13})-(e-.+)$/;
 var OLD_CLAIM_MS = 36e5;
-function spoolKey(url, format = "nat") {
-  return shortHash(`${format} ${url}`);
-}
+
 var Spool = class _Spool {
   /** The directory. */
   dir;
@@ -864,29 +1186,10 @@ var Spool = class _Spool {
     }
   }
 };
-function parseEntry(name) {
-  const match = SPOOL_FILE.exec(name);
-  if (!match) return void 0;
-  const bytes = Number(match[3]);
-  const events = Math.min(Number(match[2]), Math.floor(bytes / MIN_LINE_BYTES));
-  return { name, time: Number(match[1]), events, bytes, key: match[4] };
-}
-function spoolLine(event) {
-  const text2 = `{"retries":${event.retries},"schemaVersion":${JSON.stringify(event.schemaVersion)},"sessionId":${JSON.stringify(event.sessionId)},"timestamp":${Math.floor(event.timestamp)},"event":${event.json}}`;
-  return { text: text2, bytes: utf8Length(text2) };
-}
-function leaseOver([, kind, time], now) {
-  return kind === "l" ? now > Number(time) : now - Number(time) > OLD_CLAIM_MS;
-}
-function parseLine(line) {
-  try {
-    const { retries, schemaVersion, sessionId, timestamp, event } = JSON.parse(line);
-    const valid = Number.isSafeInteger(retries) && retries >= 0 && typeof schemaVersion === "string" && typeof sessionId === "string" && Number.isFinite(timestamp) && typeof event?.name === "string" && event.name !== "" && typeof event.ts === "string" && parametersProblem(event.parameters) === void 0;
-    return valid ? { json: JSON.stringify(event), schemaVersion, sessionId, retries, timestamp } : void 0;
-  } catch {
-    return void 0;
-  }
-}
+
+
+
+
 
 // src/backlog.ts
 var Backlog = class _Backlog {
@@ -975,91 +1278,22 @@ var Backlog = class _Backlog {
 };
 
 // src/batch.ts
-function toPending(event, sessionId, maxEventBytes) {
-  try {
-    if (!(event instanceof TelemetryEvent)) return { reason: "not_an_event", detail: "not a TelemetryEvent" };
-  } catch {
-    return { reason: "not_an_event", detail: "a proxy that cannot be inspected" };
-  }
-  try {
-    const json = wireEventJson(event);
-    const { schemaVersion, timestamp } = event;
-    if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
-    if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
-    const bytes = utf8Length(json);
-    if (bytes > maxEventBytes) {
-      return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };
-    }
-    return { json, bytes, schemaVersion, sessionId, timestamp, retries: 0, notBefore: 0 };
-  } catch (error) {
-    return { reason: "invalid_event", detail: describeError(error) };
-  }
-}
-function describeError(error) {
-  try {
-    return error instanceof Error ? error.message : `threw ${typeof error}`;
-  } catch {
-    return "threw something that cannot be described";
-  }
-}
-function planBatches(events, maxBatchBytes, envelopeBytes, eventBytes = (event) => event.bytes) {
-  const batches = [];
-  let current = [];
-  let size = 0;
-  for (const event of events) {
-    const bytes = eventBytes(event);
-    const fits = current.length > 0 && event.schemaVersion === current[0].schemaVersion && event.sessionId === current[0].sessionId && size + 1 + bytes <= maxBatchBytes;
-    if (!fits) {
-      current = [];
-      batches.push(current);
-      size = envelopeBytes(event) - 1;
-    }
-    size += 1 + bytes;
-    current.push(event);
-  }
-  return batches;
-}
+
+
+
 
 // src/debug.ts
-function debugTrail() {
-  const runtime = host();
-  if (!parseFlag(runtime.env("NAT_TELEMETRY_DEBUG"))) return void 0;
-  return (line) => runtime.writeStderr(`[nat-telemetry] ${line}
-`);
-}
+
 
 // src/sender_config.ts
 var SENDER_CONFIG_ENV = "NAT_TELEMETRY_SENDER";
-function withSenderConfig(env, config) {
-  return { ...env, [SENDER_CONFIG_ENV]: JSON.stringify(config) };
-}
+
 
 // src/sender_lock.ts
 var MAX_SENDER_LIFETIME_MS = 15e3;
-function liveLocks(files, dir, key, now) {
-  const pattern = new RegExp(`^sender-${key}-(\\d{13})-[0-9a-f]{12}\\.lock$`);
-  const live = [];
-  for (const name of files.list(dir)) {
-    const made = Number(pattern.exec(name)?.[1] ?? NaN);
-    if (Number.isNaN(made)) continue;
-    if (made + MAX_SENDER_LIFETIME_MS > now && made <= now + MAX_SENDER_LIFETIME_MS) live.push(name);
-    else remove(files, `${dir}/${name}`);
-  }
-  return live.sort();
-}
-function senderAlive(files, dir, key, now) {
-  try {
-    return liveLocks(files, dir, key, now).length > 0;
-  } catch {
-    return false;
-  }
-}
-function remove(files, path) {
-  try {
-    files.remove(path);
-  } catch {
-  }
-}
+
+
+
 
 // src/sender_script.ts
 var SENDER_SCRIPT = 'var xn=Object.defineProperty;var N=(e,t,n)=>()=>{if(n)throw n[0];try{return e&&(t=e(e=0)),t}catch(r){throw n=[r],r}};var _e=(e,t)=>{for(var n in t)xn(e,n,{get:t[n],enumerable:!0})};function x(e){try{return e()}catch{return}}var ne,H,C,z=N(()=>{ne=["SIGINT","SIGTERM"],H={SIGINT:130,SIGTERM:143},C=class extends TypeError{constructor(t){super(`fetch failed: ${t}`),this.name="RequestNotBuilt"}}});function oe(e){let t=(r,o,i="not_owner")=>{if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new k(r,i)},n=(r,o)=>i=>{if(i.kind!=="file")throw new k(r,i.kind==="symlink"?"symlink":"not_a_regular_file");if(t(r,i),i.size>o)throw new k(r,"too_large")};return{allowed:(r,o)=>e.allowed(r,o),ensureDir(r,o){let i=[],s=e.lstat(r);for(let a=r;s===void 0;){i.unshift(a);let d=re(a);if(d===void 0||i.length>et)throw new k(r,"no_parent");if(!e.allowed(d,"read"))break;s=e.lstat(a=d)}o&&i.length>0&&Qe(e,i[0]);for(let a of i)try{e.mkdir(a)}catch(d){let u=e.lstat(a);if(u===void 0)throw d;if(u.kind!=="directory")throw new k(r,u.kind==="symlink"?"symlink":"not_a_directory");t(r,u,a===r?"not_owner":"ancestor_not_owner")}if(i.length>0&&(s=e.lstat(r)),s?.kind==="symlink")throw new k(r,"symlink");if(s?.kind!=="directory")throw new k(r,"not_a_directory");if(o){if(e.uid!==void 0&&s.uid!==e.uid)throw new k(r,"not_owner");if(s.mode!==void 0&&(s.mode&18)!==0)throw new k(r,"writable_by_others");Qe(e,r)}},list:r=>e.list(r),read:(r,o)=>e.read(r,o,n(r,o)),sizeOf(r){try{if(!e.allowed(r,"read"))return;let o=e.lstat(r);return o?(n(r,1/0)(o),o.size):void 0}catch{return}},create:(r,o)=>e.create(r,o),append:(r,o,i)=>e.append(r,o,n(r,i)),rename:(r,o)=>e.rename(r,o),remove:r=>e.remove(r)}}function Qe(e,t){for(let n=re(t),r=0;n!==void 0&&r<et;n=re(n),r++){if(!e.allowed(n,"read"))return;let o=e.lstat(n);if(o===void 0)return;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new k(t,"ancestor_not_owner");if(o.mode!==void 0&&(o.mode&2)!==0&&(o.mode&512)===0)throw new k(t,"ancestor_writable_by_others")}}function ie(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+1),o=0;for(;;){if(o===r.length){if(o>n)break;let s=new Uint8Array(Math.min(n+1,r.length*2));s.set(r),r=s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function re(e){let t=e.length>1?e.replace(/[\\\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}var k,et,U=N(()=>{k=class extends Error{reason;constructor(t,n){super(`refused ${t}: ${n}`),this.name="RefusedPath",this.reason=n}},et=64});function tt(e,t,n){let r=e.build.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d.uid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size}),i=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADirectory")return;throw u}},s=(d,u,c)=>{let h=e.openSync(d,c),l=h.statSync();if(l.dev!==u.dev||l.ino!==u.ino||!l.isFile)throw h.close(),new Error(`${d} changed while it was opened`);return h},a=(d,u)=>{let c=new TextEncoder().encode(u);for(;c.length>0;)c=c.subarray(d.writeSync(c))};return{uid:t,allowed:n,lstat(d){let u=i(d);return u&&o(u)},mkdir:d=>e.mkdirSync(d,{mode:448}),list:d=>[...e.readDirSync(d)].map(u=>u.name),read(d,u,c){let h=i(d);if(h===void 0)return;c(o(h));let l=s(d,h,{read:!0});try{let f=ie((m,p)=>l.readSync(m.subarray(p)),h.size,u);c({...o(h),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0}).decode(f)}catch{throw new k(d,"not_utf8")}}finally{l.close()}},create(d,u){let c=e.openSync(d,{write:!0,createNew:!0,mode:384});try{a(c,u)}catch(h){throw c.close(),e.removeSync(d),h}c.close()},append(d,u,c){let h=i(d);h&&c(o(h));let l=h?s(d,h,{append:!0}):e.openSync(d,{write:!0,createNew:!0,mode:384});try{a(l,u)}finally{l.close()}},rename:(d,u)=>e.renameSync(d,u),remove:d=>e.removeSync(d)}}var nt=N(()=>{U()});function _(){return Tn??=Rn()}function Rn(){if(typeof F.Deno?.version?.deno=="string"){let t=F.Deno.build.os==="windows"?"win32":F.Deno.build.os;return{name:"deno",version:F.Deno.version.deno,machine:rt(t,F.Deno.build.arch),os:t}}let e=F.process?.versions;if(typeof e?.node=="string"){let t=typeof e.bun=="string"?"bun":"node",{platform:n,arch:r}=F.process;return{name:t,version:e[t],machine:rt(n,r),os:n}}return{name:"unknown",version:"",machine:"undefined",os:""}}function rt(e,t){let n=_n[t]??t;return(e==="win32"||e==="windows"?An:e==="darwin"?kn:e.endsWith("bsd")?On:Nn)[n]??n}var F,Tn,_n,Nn,kn,On,An,W=N(()=>{F=globalThis;_n={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Nn={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},kn={x64:"x86_64",arm64:"arm64"},On={x64:"amd64",arm64:"arm64",ia32:"i386"},An={x64:"AMD64",arm64:"ARM64",ia32:"x86"}});function se(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{let n=e.read("/proc/self/stat",4096)??"",[,,r,,,o]=n.slice(n.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1}}var Ne=N(()=>{});function M(e,t){let n=!1;for(let r of[...e])try{t(r)===!0&&(n=!0)}catch{}return n}var L,ke=N(()=>{L=class{#t=new Set;#e;#n;constructor(t){this.#e=t}add(t){return this.#t.add(t),this.#n??=this.#e(this.#t),()=>{!this.#t.delete(t)||this.#t.size>0||(this.#n?.(),this.#n=void 0)}}clear(){this.#t.clear(),this.#n?.(),this.#n=void 0}}});function ae(e,t){let n={},r=e("REQUEST_METHOD")!==void 0;for(let o of In){let i=e(o);i!==void 0&&!(r&&o==="HTTP_PROXY")&&(n[o]=i)}return{...n,...t}}var In,Oe=N(()=>{In=["PATH","HOME","USERPROFILE","SYSTEMROOT","WINDIR","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","DENO_TLS_CA_STORE","NODE_EXTRA_CA_CERTS","NODE_USE_SYSTEM_CA","SSL_CERT_FILE","SSL_CERT_DIR","HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy","NO_PROXY","no_proxy","NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE"]});function de(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Dn)return"it runs in a PID namespace of its own (a container): what it starts ends with the container\'s first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container\'s main process): what it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let t=e.read("/proc/self/cgroup")?.split(`\n`),n=t?.find(o=>o.startsWith("0::"))??t?.find(o=>o.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split("/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}var Dn,Ae=N(()=>{Dn="pid:[4026531836]"});function at(e){let t=new TextEncoder,n=l=>{try{return e.permissions.querySync?.(l).state==="granted"}catch{return!1}},r=(l,f)=>n({name:f,path:l}),o=n({name:"sys",kind:"uid"})?x(()=>e.uid())??void 0:void 0,i=oe(tt(e,o,r)),s=(l,f)=>{try{let m=t.encode(f);for(;m.length>0;)m=m.subarray(l.writeSync(m))}catch{}},a=e===Ie&&st?st:lt(e),d=l=>e.build.os!=="windows"&&n({name:"run"})&&x(()=>(e.kill(e.pid,l),!0))===!0,u=new L(l=>{let f=g=>{M(l,v=>v.beforeExit())&&g.preventDefault()},m=()=>{M(l,g=>g.exit(e.exitCode))},p=()=>{M(l,g=>g.exit(1))},y=[["beforeunload",f],["unload",m],["error",p],["unhandledrejection",p]];for(let[g,v]of y)globalThis.addEventListener(g,v);return()=>{for(let[g,v]of y)globalThis.removeEventListener(g,v)}}),c=new L(l=>{let f=ne.map(m=>{let p=()=>{a.programListens(m)||(M(l,y=>y(m)),c.clear(),d(m)||e.exit(H[m]),setTimeout(()=>e.exit(H[m]),100))};return x(()=>a.add(m,p)),[m,p]});return()=>{for(let[m,p]of f)x(()=>a.remove(m,p))}}),h=l=>{try{return n({name:"env",variable:l})?e.env.get(l):void 0}catch{return}};return{env:h,writeStderr:l=>s(e.stderr,l),writeStdout:l=>s(e.stdout,l),stdoutIsTerminal:()=>x(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(l){e.exitCode=l},exitCode:()=>e.exitCode||void 0,serve(l,f,m,p){let y=new Set,g=0,v=async w=>{if(Number(w.headers.get("content-length")??0)>p.maxBodyBytes)return it(w);let E=await Ln(w,p.maxBodyBytes);if(E===void 0)return it(w);let R=new URL(w.url),I=await m({method:w.method,path:R.pathname+R.search,body:E});return I?new Response(I.body??null,{status:I.status,headers:I.headers}):(await new Promise(B=>y.add(B)),new Response(null,{status:503}))},T=e.serve({hostname:l,port:f,onListen(){}},async w=>{if(g>=p.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});g++;try{return await v(w)}finally{g--}});return Promise.resolve({port:T.addr.port,async close(){for(let w of y)w();await T.shutdown()}})},unrefTimer(l){try{typeof l=="number"?e.unrefTimer(l):l?.unref?.()}catch{}},canConnect(l){try{return n({name:"net",host:new URL(l).host})}catch{return!1}},fetch:void 0,senderCommand(l,f){let m=Mn(e,n,i,h);if(m)return{refused:m};let p=x(()=>e.execPath());if(!p||!n({name:"run",command:p}))return{refused:"the program may not run Deno itself (--allow-run)"};let y=[f.dir,...f.reads],g=[...y,p].find(I=>I.includes(","));if(g!==void 0)return{refused:`Deno\'s permission flags cannot name a path with a comma: ${g}`};let v=e.build.os==="windows"?void 0:Cn.find(([I,B])=>n({name:"run",command:I})&&(!B||i.sizeOf(I)!==void 0));if(e.build.os!=="windows"&&!v)return{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${dt}`};let T=v?[v[0],p]:[p],w=n({name:"net"})?"--allow-net":`--allow-net=${new URL(f.endpoint).host}`,E=[p,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];E.push("--allow-sys=uid",`--allow-env=${f.variables.join(",")}`,w,`--allow-run=${T.join(",")}`),E.push(`--allow-read=${y.join(",")}`,`--allow-write=${f.dir}`,l);let R=ae(h,{...f.set,DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"});return v?{argv:[v[0],"-c",v[2],"nat-telemetry-sender",...E],env:R,cwd:f.dir}:{argv:E,env:R,cwd:f.dir}},spawnDetached(l){try{let[f,...m]=l.argv,p={stdin:"null",stdout:"null",stderr:"null",detached:!0,clearEnv:!0};return new e.Command(f,{args:m,env:l.env,cwd:l.cwd,...p}).spawn().unref(),!0}catch{return!1}},exit:l=>e.exit(l),signalSelf:d,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(se(i,_().os))return{async readRaw(l){e.stdin.setRaw(!0);try{let f=new Uint8Array(64);for(;;){let m=await e.stdin.read(f);if(l(m===null?Uint8Array.of(4):f.slice(0,m))||m===null)return}}finally{e.stdin.setRaw(!1)}}}},files:i,onExit:l=>u.add(l),onInterrupt:l=>c.add(l)}}function Mn(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":de({pid:e.pid,ppid:x(()=>e.ppid),os:_().os,env:r,read:o=>t({name:"read",path:o})?x(()=>n.read(o,65536)):void 0,pidNamespace:_().os==="linux"&&t({name:"read",path:ot})?x(()=>e.readLinkSync(ot)):void 0})}function it(e){return e.body?.cancel().catch(()=>{}),new Response(\'{"error":"the body is too large"}\',{status:413,headers:{"content-type":"application/json",connection:"close"}})}async function Ln(e,t){if(!e.body)return"";let n=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.length,o>t)return;r+=n.decode(i,{stream:!0})}return r+n.decode()}function lt(e){let t=e.addSignalListener.bind(e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{t(o,i),r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{n(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{programListens:o=>(r.get(o)?.size??0)>0,add:t,remove:n}}var ot,dt,Cn,Ie,st,ut=N(()=>{z();nt();U();W();Ne();ke();Oe();Ae();ot="/proc/self/ns/pid",dt="/bin/sh",Cn=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[dt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']];Ie=globalThis.Deno,st=typeof Ie?.addSignalListener=="function"?lt(Ie):void 0});function ct(e,t,n){let r=l=>e.constants[l]??0,o=r("O_NOFOLLOW")|r("O_NONBLOCK"),i=l=>({kind:l.isSymbolicLink()?"symlink":l.isFile()?"file":l.isDirectory()?"directory":"other",uid:n?void 0:l.uid,mode:n?void 0:l.mode&4095,size:l.size}),s=(l,f,m,p)=>{try{return e.openSync(l,f|o,p)}catch(y){let g=y.code;if(g==="ENOENT"||g==="ENOTDIR")return;let v=g==="ELOOP"||g==="ENXIO"?e.lstatSync(l,{throwIfNoEntry:!1}):void 0;throw v&&m(i(v)),y}},a=(l,f)=>{for(let m=0;m<f.length;)m+=e.writeSync(l,f,m,f.length-m)},{Buffer:d,process:u}=globalThis,c,h=(l,f)=>{if(c??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Pn,!c(f))throw new k(l,"not_utf8");return d.from(f).toString("utf8")};return{uid:n?void 0:t,allowed:()=>!0,lstat(l){try{let f=e.lstatSync(l,{throwIfNoEntry:!1});return f&&i(f)}catch(f){if(f.code==="ENOTDIR")return;throw f}},mkdir:l=>{e.mkdirSync(l,{mode:448})},list:l=>e.readdirSync(l),read(l,f,m){let p=s(l,r("O_RDONLY"),m);if(p!==void 0)try{let y=i(e.fstatSync(p));m(y);let g=ie((v,T)=>e.readSync(p,v,T,v.length-T,null),y.size,f);return m({...y,size:g.length}),h(l,g)}finally{e.closeSync(p)}},create(l,f){let m=s(l,r("O_WRONLY")|r("O_CREAT")|r("O_EXCL"),()=>{},384);if(m===void 0)throw new Error(`cannot create ${l}: no such directory`);try{a(m,d.from(f))}catch(p){throw e.closeSync(m),e.unlinkSync(l),p}e.closeSync(m)},append(l,f,m){let p=s(l,r("O_WRONLY")|r("O_APPEND")|r("O_CREAT"),m,384);if(p===void 0)throw new Error(`cannot append to ${l}: no such directory`);try{m(i(e.fstatSync(p))),a(p,d.from(f))}finally{e.closeSync(p)}},rename:(l,f)=>e.renameSync(l,f),remove:l=>e.unlinkSync(l)}}function Pn(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}var ft=N(()=>{U()});function pt(e,t){let n=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0,r=n&&mt(t,[...n,"all_proxy","ALL_PROXY"]);if(r===void 0)return{kind:"direct"};let o=mt(t,["no_proxy","NO_PROXY"]);return o!==void 0&&$n(e,o)?{kind:"direct"}:Fn(r)}function Fn(e){let t=e.trim(),n;try{n=new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(t)?t:`http://${t}`)}catch{return{kind:"unusable",reason:"the proxy URL cannot be parsed"}}let{protocol:r}=n;if(r!=="http:"&&r!=="https:")return{kind:"unusable",reason:`${r} proxies are not supported`};if(n.hostname==="")return{kind:"unusable",reason:"the proxy URL names no host"};let o=n.username||n.password?`Basic ${Un(`${ht(n.username)}:${ht(n.password)}`)}`:void 0,i=n.port?Number(n.port):r==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:De(n.hostname),port:i,authorization:o}}}function $n(e,t){let n=De(e.hostname.toLowerCase()).replace(/\\.$/,""),r=gt(n),o=Number(e.port||(e.protocol==="https:"?443:80));for(let i of t.split(",")){let s=Bn(i.trim().toLowerCase());if(s!==void 0&&!(s.port!==void 0&&s.port!==o)){if(s.kind==="all")return!0;if(s.kind==="domain"){if(r===void 0&&(n===s.name||n.endsWith(`.${s.name}`)))return!0}else if(r!==void 0&&Hn(r,s.address,s.prefix))return!0}}return!1}function Bn(e){let t=e,n,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){let a=/^(.*):(\\d+)$/.exec(e);a&&([t,n]=[a[1],Number(a[2])])}if(t==="*")return{kind:"all",port:n};let o=/^(.*)\\/(\\d{1,3})$/.exec(t),i=gt(o?o[1]:t);if(i!==void 0){let a=o?Number(o[2]):i.length*8;return a<=i.length*8?{kind:"ip",address:i,prefix:a,port:n}:void 0}if(o)return;let s=t.replace(/^\\*?\\./,"").replace(/\\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:n}}function Hn(e,t,n){if(e.length!==t.length)return!1;for(let r=0;r<n;r+=8){let o=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&o)!==(t[r/8]&o))return!1}return!0}function gt(e){let t=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(t){let u=t.slice(1).map(Number);return u.every(c=>c<=255)?u:void 0}if(!e.includes(":"))return;let n;try{n=De(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=n.split("::"),i=u=>u?u.split(":").map(c=>parseInt(c,16)):[],s=i(r),a=i(o);return(o===void 0?s:[...s,...Array(8-s.length-a.length).fill(0),...a]).flatMap(u=>[u>>8,u&255])}function mt(e,t){for(let n of t){let r=e(n)?.trim();if(r)return r}}function De(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function ht(e){try{return decodeURIComponent(e)}catch{return e}}function Un(e){let t="";for(let n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(t)}var yt=N(()=>{});var vt={};_e(vt,{nodeFetch:()=>Vn});function Vn(e,t){let{Buffer:n}=globalThis;return(r,o)=>new Promise((i,s)=>{let a=new URL(r),d=pt(a,t);if(d.kind==="unusable")return s(new C(d.reason));let u=a.protocol==="https:",c={method:o.method,headers:{...o.headers,"content-length":n.byteLength(o.body)},signal:o.signal};if(d.kind==="direct")c.agent=!1;else{let{proxy:l}=d,f=o.signal;c.createConnection=(m,p)=>{(u?Yn(e,l,a,f):bt(e,l,f)).then(g=>p(null,g),g=>p(g))},u||(c.path=a.href,l.authorization&&(c.headers["proxy-authorization"]=l.authorization))}let h=e(u?"node:https":"node:http").request(a,c);h.on("error",s),h.on("response",l=>{let f=m=>l.headers[m.toLowerCase()];i({status:l.statusCode??0,headers:{get:m=>{let p=f(m);return p===void 0?null:Array.isArray(p)?p.join(", "):p}},body:{cancel:()=>(l.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(l).getReader()}})}),h.end(o.body)})}function bt(e,t,n){let r=e("node:net"),{hostname:o,port:i}=t;return Ce(n,s=>{let a=t.protocol==="https:"?e("node:tls").connect({host:o,port:i,servername:r.isIP(o)?"":o}):r.connect({host:o,port:i});return a.once(t.protocol==="https:"?"secureConnect":"connect",()=>s(a)),a})}async function Yn(e,t,n,r){let o=await bt(e,t,r),i=`${n.hostname}:${n.port||443}`;await Ce(r,(d,u)=>{let c="",h=l=>{c+=l.toString("latin1");let f=c.indexOf(`\\r\n\\r\n`);if(f<0){c.length>jn&&u(new Error("the proxy\'s answer to CONNECT is too long"));return}o.removeListener("data",h),o.pause();let m=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(m<200||m>299)return u(new Error(`the proxy answered CONNECT with ${m||"garbage"}`));let p=l.subarray(l.length-(c.length-f-4));p.length>0&&o.unshift(p),d(void 0)};return o.on("data",h),o.write(`CONNECT ${i} HTTP/1.1\\r\nHost: ${i}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),o});let s=e("node:net"),a=n.hostname.replace(/^\\[(.*)\\]$/,"$1");return Ce(r,d=>{let u=s.isIP(a)?"":a,c=e("node:tls").connect({socket:o,host:a,servername:u});return c.on("close",()=>o.destroy()),c.once("secureConnect",()=>d(c)),c})}function Ce(e,t){return new Promise((n,r)=>{let o,i={outcome:"pending"},s=()=>{e.removeEventListener("abort",u),o?.removeListener("error",d),o?.removeListener("close",c)},a=h=>{i.outcome==="pending"&&(i.outcome="settled",s(),n(h))};function d(h){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(h))}let u=()=>d(new Error("aborted")),c=()=>d(new Error("the connection closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{once:!0});try{o=t(a,d)}catch(h){return d(h instanceof Error?h:new Error(String(h)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",c))})}var jn,Et=N(()=>{z();yt();jn=16384});function St(e,t){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let r=n&&oe(ct(n,e.getuid?.(),e.platform==="win32")),o=new L(a=>{let d=()=>{M(a,c=>c.beforeExit())},u=c=>{M(a,h=>h.exit(c))};return e.on("beforeExit",d),e.on("exit",u),()=>{e.removeListener("beforeExit",d),e.removeListener("exit",u)}}),i=a=>e.platform!=="win32"&&x(()=>(e.kill(e.pid,a),!0))===!0,s=new L(a=>{let d=ne.map(u=>{let c=()=>{e.listenerCount(u)>1||(M(a,h=>h(u)),s.clear(),i(u)||e.exit(H[u]))};return e.on(u,c),[u,c]});return()=>{for(let[u,c]of d)e.removeListener(u,c)}});return{env(a){try{return e.env[a]}catch{return}},writeStderr:a=>{x(()=>e.stderr.write(a))},writeStdout:a=>{x(()=>e.stdout.write(a))},stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(a){e.exitCode=a},exitCode(){let a=Number(e.exitCode??NaN);return Number.isInteger(a)?a:void 0},async serve(a,d,u,c){let h=e.getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP server in this runtime");let l=h.createServer((m,p)=>{let y=()=>{p.writeHead(413,{"content-type":"application/json",connection:"close"}),p.end(\'{"error":"the body is too large"}\',()=>m.socket.destroy())};if(Number(m.headers["content-length"]??0)>c.maxBodyBytes)return y();let g=new TextDecoder,v="",T=0,w=!1;m.on("data",E=>{if(!w){if(T+=E.length,T>c.maxBodyBytes)return w=!0,v="",m.pause(),y();v+=g.decode(E,{stream:!0})}}),m.on("end",async()=>{if(w)return;let E=await u({method:m.method??"GET",path:m.url??"/",body:v});E&&(p.writeHead(E.status,E.headers??{}),p.end(E.body))})});l.maxConnections=c.maxConnections,await new Promise((m,p)=>{l.once("error",p),l.listen(d,a,m)});let f=l.address();return{port:typeof f=="object"&&f?f.port:d,close:()=>new Promise(m=>{l.close(()=>m()),l.closeAllConnections?.()})}},unrefTimer(a){a?.unref?.()},canConnect:()=>!0,terminal(){let{stdin:a}=e;if(!(!a.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!a.setRawMode)&&se(r,_().os))return{readRaw:d=>new Promise(u=>{let c=()=>{a.removeListener("data",h),a.removeListener("end",l),x(()=>a.setRawMode?.(!1)),a.pause(),u()},h=f=>{x(()=>d(new Uint8Array(f??[])))!==!1&&c()},l=()=>{x(()=>d(Uint8Array.of(4))),c()};a.on("data",h),a.on("end",l),a.setRawMode?.(!0),a.resume()})}},fetch:t.lightFetch&&e.getBuiltinModule?Jn(e):qn(),senderCommand(a,d){let u=Gn(e,r,n);if(u)return{refused:u};let c=e.versions.bun?zn:{},h=ae(f=>e.env[f],{...d.set,...c}),l=e.versions.bun?[]:Xn(e);return{argv:[e.execPath,...l,a],env:h,cwd:d.dir}},spawnDetached(a){try{let{argv:d,env:u,cwd:c}=a;if(t.bunSpawn){let p=["ignore","ignore","ignore"],y=t.bunSpawn([...d],{detached:!0,stdio:p,windowsHide:!0,env:{...u},cwd:c});return y.unref(),y.pid!==void 0}let h=e.getBuiltinModule?.("node:child_process");if(!h)return!1;let[l,...f]=d,m=h.spawn(l,f,{detached:!0,stdio:"ignore",windowsHide:!0,env:u,cwd:c});return m.on("error",()=>{}),m.unref(),m.pid!==void 0}catch{return!1}},exit:a=>e.exit(a),signalSelf:i,files:r,onExit:a=>o.add(a),onInterrupt:a=>s.add(a)}}function Xn(e){let t=(e.env.NODE_OPTIONS??"").split(/\\s+/);return[...new Set([...e.execArgv??[],...t].filter(n=>Wn.test(n)))]}function Gn(e,t,n){let r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":x(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the program":x(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-process":de({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>x(()=>t?.read(o,65536)),pidNamespace:e.platform==="linux"?x(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function qn(){return async(e,t)=>{try{return await fetch(e,t)}catch(n){throw x(()=>n?.code)==="UnsupportedProxyProtocol"?new C("the proxy setting\'s scheme is not supported"):n}}}function Jn(e){let t;return async(n,r)=>(t??=Promise.resolve().then(()=>(Et(),vt)).then(({nodeFetch:o})=>o(i=>e.getBuiltinModule(i),i=>e.env[i])),(await t)(n,r))}var zn,Wn,wt=N(()=>{z();U();W();Ne();ke();ft();Oe();Ae();zn={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};Wn=/^--(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23]|openssl-config=.+|tls-cipher-list=.+)$/});function b(){if(le)return le;let e=_().name;return le=e==="deno"?at(Me.Deno):e==="unknown"?Kn:St(Me.process,{lightFetch:e==="node",bunSpawn:e==="bun"?Me.Bun?.spawn:void 0}),le}var Me,Kn,le,O=N(()=>{ut();wt();W();W();z();Me=globalThis,Kn={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},canConnect:()=>!0,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),spawnDetached:()=>!1,exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},onExit:()=>()=>{},onInterrupt:()=>()=>{}}});function Gt(e,t){if(e===null)return;let n=e.trim(),o=/^\\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ye(e,t,n,r=0){let o=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),i=o/2+n()*(o/2);return Math.max(i,r)}var be=N(()=>{});function ve(e,t,n=()=>{}){let r,o=(i,s)=>{let a=Date.now()+i;r=setTimeout(()=>{let d=Date.now()-a;if(d<=25||s===0)return t();o(Math.min(Math.max(d,qt.min),qt.max),s-1)},i),n(r)};return o(e,Er),()=>clearTimeout(r)}var qt,Er,Ve=N(()=>{qt={min:50,max:250},Er=4});var Qt={};_e(Qt,{MAX_REDIRECTS:()=>Jt,classifyStatus:()=>Zt,deliver:()=>xr,deliverForProgram:()=>je});function je(){Kt=!0}function Zt(e,t){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Sr.has(e)||e>=500&&e<600&&!wr.has(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function xr(e){if(e.signal?.aborted)return{kind:"interrupted"};let t=new AbortController,n=!1,r=ve(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),o=()=>t.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{t.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??Zt;for(;;s++){let c=new URL(a).origin===d?e.headers:void 0,h=await Promise.race([e.fetch(a,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:t.signal}),i]),{status:l}=h,f=h.headers.get("location"),m=Gt(h.headers.get("retry-after"),e.now());if(e.readAnswer&&l>=200&&l<300){let y=await Promise.race([Tr(h),i]);return u(l,m,y)}if(h.body?.cancel().catch(()=>{}),l!==307&&l!==308)return u(l,m,void 0);if(s===Jt)return{kind:"rejected",reason:"too_many_redirects"};let p=_r(f,a);if(p===void 0)return{kind:"rejected",reason:"bad_redirect"};if(p.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(p)===!1)return Kt?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};a=p}}catch(a){return e.signal?.aborted&&!n?{kind:"interrupted"}:a instanceof C&&s===0?{kind:"not_sent",reason:a.message}:{kind:"retry",reason:n?"timeout":"network_error"}}finally{r(),e.signal?.removeEventListener("abort",o)}}async function Tr(e){let t=e.body?.getReader?.();if(!t)return"";let n=new TextDecoder,r="",o=0;try{for(let i=await t.read();!i.done;i=await t.read()){if(o+=i.value.length,o>Rr)return"";r+=n.decode(i.value,{stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}function _r(e,t){if(e!==null)try{let n=new URL(e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{return}}var Jt,Kt,Sr,wr,Rr,Ye=N(()=>{be();Ve();O();Jt=3,Kt=!1;Sr=new Set([408,429,500,502,503,504]),wr=new Set([501,505]);Rr=65536});var vn={};_e(vn,{pythonJsonDumps:()=>lo});function lo(){throw new Error("a sender prints nothing")}var En=N(()=>{});O();var xt=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function $(e,t,n,r,o,i=Tt(t,o)){e.create(i,r);try{e.rename(i,`${t==="/"?"":t}/${n}`)}catch(s){try{e.remove(i)}catch{}throw s}}function Tt(e,t){return`${e==="/"?"":e}/t-${V(t)}-${X()}.tmp`}function V(e){return String(Math.floor(e)).padStart(13,"0")}function X(e=12){let t="";for(;t.length<e;)t+=Math.floor(Math.random()*2**32).toString(16).padStart(8,"0");return t.slice(0,e)}function S(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":return e===null?"null":Array.isArray(e)?"an array":"an object";default:return`a ${typeof e}`}}function Rt(e,t){let n=Object.keys(e).find(r=>!Object.hasOwn(t,r));return n===void 0?void 0:`\'${n}\' is not an option (did you mean \'${Zn(n,Object.keys(t))}\'?)`}function Zn(e,t){let n,r=1/0;for(let o of t){let i=Qn(e.toLowerCase(),o.toLowerCase());i<r&&([n,r]=[o,i])}return n}function Qn(e,t){let n=Array.from({length:e.length+1},(r,o)=>[o,...new Array(t.length).fill(0)]);for(let r=1;r<=t.length;r++)n[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=t.length;o++){let i=e[r-1]===t[o-1]?0:1;n[r][o]=Math.min(n[r-1][o]+1,n[r][o-1]+1,n[r-1][o-1]+i),r>1&&o>1&&e[r-1]===t[o-2]&&e[r-2]===t[o-1]&&(n[r][o]=Math.min(n[r][o],n[r-2][o-2]+1))}return n[e.length][t.length]}var er=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,tr=/^(?:[!-~\\x80-\\xff](?:[\\t -~\\x80-\\xff]*[!-~\\x80-\\xff])?)?$/;function ue(e){return er.test(e)}function ce(e){return tr.test(e)}O();var fe="0.1.0";var Nt="nat-cli",Le={name:"@nat/telemetry",version:fe};function kt(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Ot=e=>Object.entries(e).map(([t,n])=>({key:t,value:kt(n)}));function _t(e){let t=Math.floor(e);return t===0?"0":`${t}000000`}function nr(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function At(e){let{name:t,parameters:n}=JSON.parse(e.json);return{timeUnixNano:_t(e.timestamp),observedTimeUnixNano:_t(e.timestamp),eventName:t,attributes:[...Ot(n),{key:"nat.event.schema_version",value:kt(e.schemaVersion)}]}}function Pe(e,t,n){let r=_(),o=Ot({...n.resourceAttributes,"service.name":n.serviceName,"service.version":n.serviceVersion,"session.id":t,"host.arch":nr(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Le.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Le.version});return`{"resourceLogs":[${JSON.stringify({resource:{attributes:o},scopeLogs:[{scope:Le,logRecords:[]}]}).slice(0,-4)}${e.join(",")}]}]}]}`}function It(e,t,n,r){if(e>=200&&e<300){let o=Math.min(r,rr(n));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[429,502,503,504].includes(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejected",reason:`http_${e}`}}function rr(e){try{let t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}function Dt(e,t){let n={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>t?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?n[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return n}function Ct(e){let t=e("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");if(t)return t;let n=e("OTEL_EXPORTER_OTLP_ENDPOINT");return n?`${n.replace(/\\/+$/,"")}/v1/logs`:void 0}O();var Lt="https://events.telemetry.data.nvidia.com/v1.1/events/json";function j(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}var or=["","0","false","no","off"];function me(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}function G(e,t){return t==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function Pt(){let e=b().env,t=[],n=(h,l)=>{let f=e(h);return f!==void 0&&!ir(f)&&t.push(`${h}=${S(f)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${l}`),j(f)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked");let r=n("NAT_TELEMETRY_DRY_RUN","so events are sent")??!1,o=e("NAT_TELEMETRY_ENDPOINT");o!==void 0&&!me(o)&&t.push(`NAT_TELEMETRY_ENDPOINT=${S(o)} is not an http(s) URL, "" or "stdout": nothing is sent`);let i=e("NAT_TELEMETRY_FORMAT");i!==void 0&&!["","nat","otlp"].includes(i.trim().toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${S(i)} is not a format (nat, otlp): the nat envelope is sent`);let s=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",a=ar(e,_().os,t);for(let h of["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"]){let l=e(h);l&&!/^https?:$/.test(sr(l))&&t.push(`${h}=${S(l)} is not an http(s) URL: OTLP events are not sent`)}let d=h=>Dt(e(h),l=>t.push(`${h}: ${l}: skipped`)),u={...Mt("OTEL_EXPORTER_OTLP_HEADERS",d("OTEL_EXPORTER_OTLP_HEADERS"),t),...Mt("OTEL_EXPORTER_OTLP_LOGS_HEADERS",d("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},c={...d("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:o,dryRun:r,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:a,handOff:s,ci:!["","0","false"].includes(e("CI")?.trim().toLowerCase()??""),format:i,otlpEndpoint:Ct(e),otlpHeaders:u,otlpResource:c,problems:t}}function ir(e){let t=e.trim().toLowerCase();return j(t)===!0||or.includes(t)}function sr(e){try{return new URL(e).protocol}catch{return""}}function Mt(e,t,n){let r={};for(let[o,i]of Object.entries(t))ue(o)?ce(i)?r[o]=i:n.push(`${e}: the value of ${S(o)} is not a header value (RFC 9110: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: ${S(o)} is not a header name (an RFC 9110 token): skipped, not sent`);return r}function ar(e,t,n=[]){let r=e("NAT_TELEMETRY_SPOOL_DIR");if(r!==void 0){if(r==="")return;if(G(r,t))return r;n.push(`NAT_TELEMETRY_SPOOL_DIR=${S(r)} is not an absolute path: no spool is kept`);return}let o=e("XDG_STATE_HOME");if(o&&!G(o,t))n.push(`XDG_STATE_HOME=${S(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)return`${o}/nat/telemetry`;let i;if(t==="win32"){let s=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);i=s?`${s}\\\\nat\\\\telemetry`:void 0}else{let s=e("HOME");i=s?`${s}/${t==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`:void 0}if(i===void 0||G(i,t))return i;n.push("the home directory is not an absolute path: no spool is kept")}O();var dr="184482118588404";function he(e){let t=Math.floor(e);if(!(Math.abs(t)<=cr))throw new RangeError("Invalid time value");let n=Math.floor(t/Ft),r=t-n*Ft;n!==Fe.days&&(Fe={days:n,date:lr(n)});let o=Math.floor(r/1e3);return`${Fe.date}T${q(Math.floor(o/3600))}:${q(Math.floor(o/60)%60)}:${q(o%60)}.${ur(r%1e3)}Z`}var Fe={days:NaN,date:""};function lr(e){let t=Math.floor((e+719468)/146097),n=e+719468-t*146097,r=Math.floor((n-Math.floor(n/1460)+Math.floor(n/36524)-Math.floor(n/146096))/365),o=n-(365*r+Math.floor(r/4)-Math.floor(r/100)),i=Math.floor((5*o+2)/153),s=o-Math.floor((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+t*400+(a<=2?1:0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,"0")}`}-${q(a)}-${q(s)}`}var q=e=>e<10?`0${e}`:`${e}`,ur=e=>e<10?`00${e}`:e<100?`0${e}`:`${e}`,Ft=864e5,cr=864e13;function fr(e){let t=Bt(e);return{ts:he(e.timestamp),parameters:t,name:e.name}}function $t(e){let{name:t}=e;if(typeof t!="string")return JSON.stringify(fr(e));let n=JSON.stringify(Bt(e));return`{"ts":"${he(e.timestamp)}","parameters":${n},"name":${JSON.stringify(t)}}`}function Bt(e){let t=e.parameters(),n=$e(t);if(n)throw new TypeError(`Event \'${e.name}\' ${n}`);return t}function $e(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let t of Object.keys(e)){let n=e[t];if(!(typeof n=="string"||typeof n=="boolean"||typeof n=="number"&&Number.isFinite(n)))return`parameter \'${t}\' is not a string, finite number or boolean`}}function Ht(e,t){return{browserType:"undefined",clientId:dr,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,cpuArchitecture:t.cpuArchitecture??_().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:he(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefined"}}function Be(e,t){return`${JSON.stringify(e).slice(0,-1)},"events":[${t.join(",")}]}`}O();U();var Ut=/[A-Za-z0-9_-]/,mr=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,hr=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function Vt(e){return new Ue(e).document()}var Ue=class{#t;#e=0;#n=new WeakMap;constructor(t){this.#t=t}document(){let t={},n=t;for(;;){if(this.#l(),this.#e>=this.#t.length)return t;this.#o()==="["?n=this.#s(t):this.#d(n),this.#T()}}#s(t){let n=this.#t.startsWith("[[",this.#e);this.#e+=n?2:1;let r=this.#c();this.#y(n?"]]":"]");let o=t;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&n){let u=o[s]??this.#h([],"array");(!Array.isArray(u)||this.#n.get(u)!=="array")&&this.#r(`\'${s}\' is not an array of tables`);let c=this.#h({},"header");return u.push(c),o[s]=u,c}let d=o[s];d===void 0?d=o[s]=this.#h({},a?"header":"implicit"):Array.isArray(d)&&this.#n.get(d)==="array"&&!a?d=d[d.length-1]:He(d)?a?(this.#n.get(d)!=="implicit"&&this.#r(`table \'${r.join(".")}\' is defined twice`),this.#n.set(d,"header")):this.#n.get(d)==="inline"&&this.#r(`\'${s}\' is an inline table`):this.#r(`\'${s}\' is not a table`),o=d}return o}#d(t){let n=this.#c();this.#u(),this.#y("="),this.#u();let r=this.#i(),o=t;for(let s of n.slice(0,-1)){let a=o[s];a===void 0?a=o[s]=this.#h({},"dotted"):(!He(a)||!["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#r(`\'${s}\' is already defined`),this.#n.get(a)==="implicit"&&this.#n.set(a,"dotted"),o=a}let i=n[n.length-1];Object.hasOwn(o,i)&&this.#r(`\'${i}\' is defined twice`),o[i]=r}#c(){let t=[];for(;;){this.#u();let n=this.#o();if(n===\'"\')t.push(this.#m());else if(n==="\'")t.push(this.#v());else{let r=this.#e;for(;this.#e<this.#t.length&&Ut.test(this.#t[this.#e]);)this.#e++;this.#e===r&&this.#r("a key is missing"),t.push(this.#t.slice(r,this.#e))}if(this.#u(),this.#o()!==".")return t;this.#e++}}#i(){let t=this.#o();if(this.#t.startsWith(\'"""\',this.#e))return this.#E();if(this.#t.startsWith("\'\'\'",this.#e))return this.#w();if(t===\'"\')return this.#m();if(t==="\'")return this.#v();if(t==="[")return this.#f();if(t==="{")return this.#g();let n=this.#t.slice(this.#e,this.#e+64);for(let[i,s]of[["true",!0],["false",!1]])if(n.startsWith(i)&&!Ut.test(n[i.length]??""))return this.#e+=i.length,s;let r=mr.exec(n);if(r&&!/[\\w:.+-]/.test(n[r[0].length]??""))return this.#e+=r[0].length,r[0];let o=hr.exec(n);return o&&!/[\\w.+-]/.test(n[o[0].length]??"")?(this.#e+=o[0].length,pr(o[0])):this.#r("a value is malformed")}#f(){this.#e++;let t=[];for(;this.#l(),this.#o()!=="]";)t.push(this.#i()),this.#l(),this.#o()===","?this.#e++:this.#o()!=="]"&&this.#r("an array is malformed");return this.#e++,t}#g(){this.#e++;let t=this.#h({},"inline");if(this.#u(),this.#o()==="}")return this.#e++,t;for(;;){this.#d(t),this.#u();let n=this.#t[this.#e++];if(n==="}")break;n!==","&&this.#r("an inline table is malformed")}return this.#a(t),t}#a(t){this.#n.set(t,"inline");for(let n of Object.values(t))He(n)&&this.#a(n)}#m(){this.#e++;let t="";for(;;){let n=this.#t[this.#e++];if(n===void 0||n===`\n`)return this.#r("a string is not closed");if(n===\'"\')return t;n==="\\\\"?t+=this.#S():pe(n)&&n!=="	"?this.#r("a string holds a control character"):t+=n}}#v(){this.#e++;let t=this.#t.indexOf("\'",this.#e),n=t<0?"":this.#t.slice(this.#e,t);return(t<0||n.includes(`\n`)||[...n].some(r=>pe(r)&&r!=="	"))&&this.#r("a literal string is malformed"),this.#e=t+1,n}#E(){this.#e+=3,this.#t.startsWith(`\\r\n`,this.#e)?this.#e+=2:this.#o()===`\n`&&this.#e++;let t="";for(;;){if(this.#t.startsWith(\'"""\',this.#e)){let r=3;for(;r<5&&this.#t[this.#e+r]===\'"\';)r++;return this.#e+=r,t+\'"\'.repeat(r-3)}let n=this.#t[this.#e++];if(n===void 0)return this.#r("a string is not closed");if(n==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#t.slice(this.#e));r?this.#e+=r[0].length:t+=this.#S()}else pe(n)&&n!==`\n`&&n!=="	"&&!(n==="\\r"&&this.#o()===`\n`)?this.#r("a string holds a control character"):t+=n}}#w(){this.#e+=3,this.#t.startsWith(`\\r\n`,this.#e)?this.#e+=2:this.#o()===`\n`&&this.#e++;let t=this.#t.indexOf("\'\'\'",this.#e);if(t<0)return this.#r("a string is not closed");let n=3;for(;n<5&&this.#t[t+n]==="\'";)n++;let r=this.#t.slice(this.#e,t)+"\'".repeat(n-3);return this.#e=t+n,r}#S(){let t=this.#t[this.#e++],n={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(t in n)return n[t];let r=t==="u"?4:t==="U"?8:0,o=this.#t.slice(this.#e,this.#e+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#r("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#r("a string holds an invalid escape"),this.#e+=r,String.fromCodePoint(i))}#u(){for(;this.#o()===" "||this.#o()==="	";)this.#e++}#l(){for(;;){this.#u();let t=this.#o();if(t===`\n`)this.#e++;else if(t==="\\r"&&this.#t[this.#e+1]===`\n`)this.#e+=2;else if(t==="#")this.#x();else return}}#x(){for(;this.#e<this.#t.length&&this.#o()!==`\n`;){let t=this.#t[this.#e++];pe(t)&&t!=="	"&&!(t==="\\r"&&this.#o()===`\n`)&&this.#r("a comment is malformed")}}#T(){this.#u(),this.#o()==="#"&&this.#x(),this.#t.startsWith(`\\r\n`,this.#e)?this.#e+=2:this.#o()===`\n`?this.#e++:this.#e<this.#t.length&&this.#r("a line has more than one statement")}#y(t){this.#t.startsWith(t,this.#e)||this.#r(`\'${t}\' is missing`),this.#e+=t.length}#o(){return this.#t[this.#e]}#h(t,n){return this.#n.set(t,n),t}#r(t){let n=this.#t.slice(0,this.#e).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${n}: ${t}`)}};function He(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function pe(e){let t=e.charCodeAt(0);return t<32||t===127}function pr(e){let t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}var gr="1.0";function ge(){let e=b().env,t=e("NAT_TELEMETRY_CONSENT_FILE");if(t)return t;let n=e("HOME")??e("USERPROFILE");return n?`${n}/.config/nat/telemetry.toml`:void 0}var yr=65536;function jt(e){let t=b().files;if(!t?.allowed(e,"read"))return{state:"never_asked"};let n;try{n=t.read(e,yr)}catch(r){let o=r.reason??"unreadable";return o==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:{state:"disabled",problem:`cannot be read safely (${o.replaceAll("_"," ")})`}}return n===void 0?{state:"never_asked"}:br(n)}function br(e){let t;try{t=Vt(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let n=t.telemetry;if(n===void 0)return{state:"never_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=n;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?{state:o===gr?"enabled":"never_asked"}:{state:"disabled",problem:"has a consent value this tool does not know"}}function J(){let e=ge(),{state:t,problem:n}=e===void 0?{state:"never_asked"}:jt(e),r={fileState:t,path:e,...n?{fileProblem:n}:{}};return{...Yt()??zt(t),...r}}function vr(){let e=ge();return Yt()??zt(e===void 0?"never_asked":jt(e).state)}function Yt(){let e=b().env,t=j(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};let n=e("DO_NOT_TRACK");if(n!==void 0&&n!==""&&n!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function zt(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var Wt;function K(){return Wt??=vr().enabled}function Xt(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);Wt=e}Ye();be();be();function Ee(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}function A(e){let t=e.search(Nr);if(t===-1)return e.length;let n=e.length;for(let r=t;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?n+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):n+=2)}return n}var Nr=/[\\u0080-\\uffff]/;var Or={initialMs:3e4,maxMs:36e5},en=4096;function Ar(e,t,n){try{let{failures:r,notBefore:o,endpoint:i}=JSON.parse(e.read(t,en)??"null");return Number.isSafeInteger(r)&&r>0&&Number.isFinite(o)&&o<=n+36e5?{state:{failures:r,notBefore:o},endpoint:typeof i=="string"?i:void 0}:void 0}catch{return}}var Se=class{path;#t;#e;#n;#s;#d;#c;#i;#f=!1;constructor(t,n,r,o,i){this.#t=n,this.#n=r,this.#e=`health-${Ee(r)}.json`,this.path=`${n}/${this.#e}`,this.#s=t,this.#d=o,this.#c=i,this.#i=this.#g()}get state(){return this.#i}isOpen(){return!this.#f&&this.#i!==void 0&&this.#d()<this.#i.notBefore}recordFailure(t){this.#f=!1;let n=(this.#i?.failures??0)+1;this.#a({failures:n,notBefore:this.#d()+ye(n,Or,this.#c,t)})}lease(t){this.#i&&(this.#a({failures:this.#i.failures,notBefore:this.#d()+t}),this.#f=!0)}recordSuccess(){let t=this.#i!==void 0;return this.forget(),t}forget(){if(this.#i!==void 0){this.#i=void 0,this.#f=!1;try{this.#s.remove(this.path)}catch{}}}#g(){return Ar(this.#s,this.path,this.#d())?.state}#a(t){this.#i=t;try{let n=JSON.stringify({failures:t.failures,notBefore:t.notBefore,endpoint:this.#n}),r=A(n)<=en?n:JSON.stringify(t);$(this.#s,this.#t,this.#e,r,this.#d())}catch{}}};O();function D(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}var nn=36e5,Ir=36e5,ze=64,Dr=64,Cr=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,We=/^([lc])-(\\d{13})-(e-.+)$/,Mr=36e5;function we(e,t="nat"){return Ee(`${t} ${e}`)}var Y=class e{dir;key;#t;#e;constructor(t,n,r,o){this.dir=t,this.#t=n,this.#e=r,this.key=o}static open(t,n,r,o){if(!(!n.allowed(t,"read")||!n.allowed(t,"write")))try{return n.ensureDir(t,!0),new e(t,n,r,o)}catch{return}}write(t,n){let r={},o=t.map(tn),i=o.reduce((u,c)=>u+c.bytes+1,0),s=Math.max(0,o.length-this.#e.maxEvents);for(;s<o.length&&i>this.#e.maxBytes;)i-=o[s++].bytes+1;D(r,"spool_full",s);let a=new Map;for(let u=s;u<o.length;u++){let c=a.get(t[u].sessionId)??[];c.push(o[u]),a.set(t[u].sessionId,c)}let d=[];try{for(let u of a.values())d.push(this.#s(u,n))}catch(u){for(let c of d)this.#a(c);throw u}return{written:r,older:this.#g(n,d)}}claim(t,n,r){let o=[],i={};for(let{entry:s,path:a}of this.#f(n).slice(0,ze)){if(o.length>=t)break;let d=this.#c(s.name,n+r);try{this.#t.rename(a,d)}catch{continue}let u={path:d,name:s.name,until:n+r,remaining:0},{valid:c,corrupt:h,expired:l}=this.#d(d,n);D(i,"spool_corrupt",h),D(i,"spool_expired",l);let f=c.slice(0,t-o.length);try{this.#s(c.slice(f.length).map(tn),s.time)}catch{D(i,"spool_unavailable",c.length-f.length)}for(let m of f)o.push({...m,claim:u});u.remaining=f.length,u.remaining===0&&this.release(u)}return{events:o,dropped:i}}renew(t,n){let r=this.#c(t.name,n);try{this.#t.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}waitingSince(t){return this.#f(t)[0]?.entry.time}release(t){try{this.#t.remove(t.path)}catch{}}peek(){return this.#i().flatMap(t=>{let n=We.exec(t),r=Z(n?n[3]:t);if(!r)return[];let o=this.#d(`${this.dir}/${t}`).valid;return[{time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:o}]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}clear(){let t=0;for(let n of this.#i()){let r=We.exec(n),o=Z(r?r[3]:n);o&&this.#a(n)&&(t+=o.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(){return this.#i().flatMap(t=>Z(t)??[])}#s(t,n){if(t.length===0)return;let r=t.reduce((i,s)=>i+s.bytes+1,0),o=`e-${V(n)}-${t.length}-${r}-${this.key}-${X()}.jsonl`;return $(this.#t,this.dir,o,t.map(i=>`${i.text}\n`).join(""),n),o}#d(t,n=-1/0){let r={valid:[],corrupt:0,expired:0},o;try{o=this.#t.read(t,this.#e.maxBytes)}catch{r.corrupt=1}for(let i of o?.split(`\n`)??[]){if(i==="")continue;let s=Pr(i);s===void 0?r.corrupt++:n-s.timestamp>this.#e.maxAgeMs?r.expired++:r.valid.push(s)}return r}#c(t,n){return`${this.dir}/l-${V(n)}-${t}`}#i(){try{return this.#t.list(this.dir)}catch{return[]}}#f(t){let n=[],r=0;for(let o of this.#i()){let i=We.exec(o),s=xt.exec(o),a=i?Lr(i,t)?Z(i[3]):void 0:Z(o);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${o}`}):s&&t-Number(s[1])>Ir&&r<ze&&this.#a(o)&&r++}return n.sort((o,i)=>o.entry.time-i.entry.time)}#g(t,n){let r={},o=this.#n(),i=0,s=0,a=1/0;for(let l of o)i+=l.events,s+=l.bytes,a=Math.min(a,l.time);let{maxAgeMs:d,maxEvents:u,maxBytes:c}=this.#e;if(t-a<=d&&i<=u&&s<=c)return r;let h=0;for(let l of o.sort((f,m)=>f.time-m.time)){let f=t-l.time>d;if(!f&&i<=u&&s<=c)break;if(n.includes(l.name))continue;if(h++>=ze)break;let m=`${this.dir}/${l.name}`,p=this.#d(m);this.#a(l.name)&&(D(r,"spool_corrupt",p.corrupt),D(r,f?"spool_expired":"spool_full",p.valid.length+p.expired),i-=l.events,s-=l.bytes)}return r}#a(t){try{return this.#t.remove(`${this.dir}/${t}`),!0}catch{return!1}}};function Z(e){let t=Cr.exec(e);if(!t)return;let n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/Dr));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}function tn(e){let t=`{"retries":${e.retries},"schemaVersion":${JSON.stringify(e.schemaVersion)},"sessionId":${JSON.stringify(e.sessionId)},"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:t,bytes:A(t)}}function Lr([,e,t],n){return e==="l"?n>Number(t):n-Number(t)>Mr}function Pr(e){try{let{retries:t,schemaVersion:n,sessionId:r,timestamp:o,event:i}=JSON.parse(e);return Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&Number.isFinite(o)&&typeof i?.name=="string"&&i.name!==""&&typeof i.ts=="string"&&$e(i.parameters)===void 0?{json:JSON.stringify(i),schemaVersion:n,sessionId:r,retries:t,timestamp:o}:void 0}catch{return}}var xe=class e{spool;health;files;#t;#e=new Set;constructor(t,n,r,o){this.spool=t,this.health=n,this.files=r,this.#t=o}static open(t){let{sink:n,spoolDir:r,spoolLimits:o,clock:i,random:s}=t,a=b().files;if(n.kind!=="http"||r===void 0||!a)return null;let d=Y.open(r,a,o,we(n.url,t.format.name));return d?new e(d,new Se(a,d.dir,n.url,i,s),a,t):null}replay(t,n){let{events:r,dropped:o}=this.spool.claim(t,this.#t.clock(),n);for(let i of r)this.#e.add(i.claim);return{events:r.map(i=>({...i,bytes:A(i.json),notBefore:0})),dropped:o}}write(t){let{written:n,older:r}=this.spool.write(t,this.#t.clock()),o=Object.values(n).reduce((i,s)=>i+s,0);return{spooled:t.length-o,dropped:n,olderDropped:r}}settle(t){for(let{claim:n}of t)n&&--n.remaining===0&&(this.#e.delete(n),this.spool.release(n))}releaseAll(){for(let t of this.#e)this.spool.release(t);this.#e.clear()}renewClaims(t){let n=this.#t.clock();for(let r of this.#e)r.until-n<t*.75&&this.spool.renew(r,n+t)}};O();var Xe="1.5",Qi=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),es=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Q=class{name;schemaVersion;timestamp;constructor(t,n={}){if(Fr(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof t!="string"||t.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${S(t)}`);let r=n.schemaVersion??Xe;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${S(r)}`);let o=n.timestamp===void 0?Date.now():+n.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=t,this.schemaVersion=r,this.timestamp=o}};function Fr(e){return e===Q}function rn(e,t,n){try{if(!(e instanceof Q))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let r=$t(e),{schemaVersion:o,timestamp:i}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(i))return{reason:"invalid_event",detail:"timestamp is not a finite number"};let s=A(r);return s>n?{reason:"event_too_large",detail:`${s} bytes serialized, more than ${n}`}:{json:r,bytes:s,schemaVersion:o,sessionId:t,timestamp:i,retries:0,notBefore:0}}catch(r){return{reason:"invalid_event",detail:$r(r)}}}function $r(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function on(e,t,n,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&s+1+d<=t||(i=[],o.push(i),s=n(a)-1),s+=1+d,i.push(a)}return o}Ve();O();function sn(){let e=b();if(j(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}\n`)}O();var ee="NAT_TELEMETRY_SENDER";function Te(e,t){return{...e,[ee]:JSON.stringify(t)}}function an(e){if(e)try{let t=JSON.parse(e);return typeof t=="object"&&t!==null&&typeof t.spoolDir=="string"&&typeof t.endpoint=="string"?t:void 0}catch{return}}var P=15e3;function Ge(e,t,n,r){let o=new RegExp(`^sender-${n}-(\\\\d{13})-[0-9a-f]{12}\\\\.lock$`),i=[];for(let s of e.list(t)){let a=Number(o.exec(s)?.[1]??NaN);Number.isNaN(a)||(a+P>r&&a<=r+P?i.push(s):qe(e,`${t}/${s}`))}return i.sort()}function te(e,t,n,r){try{return Ge(e,t,n,r).length>0}catch{return!1}}async function dn(e,t,n){for(let r=0;r<Br;r++){let o=Date.now();try{if(e.ensureDir(t,!0),Ge(e,t,n,o).length>0)return;let i=`sender-${n}-${V(o)}-${X()}.lock`;if(e.create(`${t}/${i}`,""),Ge(e,t,n,o).join()===i)return i;qe(e,`${t}/${i}`)}catch{return}await new Promise(i=>setTimeout(i,10+Math.random()*50))}}var Br=5;function ln(e,t,n){try{e.ensureDir(t,!0),qe(e,`${t}/${n}`)}catch{}}function qe(e,t){try{e.remove(t)}catch{}}var Vr=6e4,jr=1e3,Yr=[ee,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE"];function zr(e,t,n){try{let r=Wr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o}=t,i=ge(),s=b().senderCommand(`${o.dir}/${""}`,{endpoint:e.sink.url,dir:o.dir,reads:i===void 0?[]:[i],variables:[...Yr,"HOME","USERPROFILE"],set:{}});if("refused"in s)return{handOff:!1,reason:s.refused};let a={...Xr(e,o.dir),successor:{argv:s.argv,env:s.env}};return{handOff:!0,command:{...s,env:Te(s.env,a)},backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function un(e,t,n){let r=zr(e,t,n);return r.handOff&&!qr(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written"}:r}function cn(e,t){try{let{spool:n,health:r,files:o}=e.backlog;return r.isOpen()?"endpoint down":te(o,n.dir,n.key,t)?"at work":b().spawnDetached(e.command)?"started":"failed"}catch{return"failed"}}function Wr(e,t,n){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>P-jr)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${P/1e3} s)`;if(!n)return"telemetry was turned off during the run";if(!t)return"there is no usable spool directory";if(!b().canConnect(o.url))return"the program may not connect to the endpoint";let{spool:i,files:s,health:a}=t;if(a.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u!==void 0&&d-u>Vr&&!te(s,i.dir,i.key,d))return"spooled events have waited a minute with no sender at work"}function Xr(e,t){let{sink:n,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,maxBatchBytes:e.maxBatchBytes,maxEventBytes:e.maxEventBytes,spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function Gr({files:e,spool:t}){return e.sizeOf(`${t.dir}/${""}`)===0}function qr(e){if(Gr(e))return!0;try{return $(e.files,e.spool.dir,"","",Date.now()),!0}catch{return!1}}O();function fn(e){let t=({schemaVersion:n,sessionId:r},o)=>Ht(n,{sourceClientVersion:e,sessionId:r,cpuArchitecture:_().machine,sentAt:o});return{name:"nat",encode:(n,r)=>Be(t(n[0],r),n.map(o=>o.json)),emptyBytes:n=>A(Be(t(n,0),[])),eventBytes:n=>n.bytes,readsAnswer:!1}}function mn(e){let t=new WeakMap,n=r=>{let o=t.get(r);return o===void 0&&t.set(r,o=JSON.stringify(At(r))),o};return{name:"otlp",encode:r=>Pe(r.map(n),r[0].sessionId,e),emptyBytes:r=>A(Pe([],r.sessionId,e)),eventBytes:r=>A(n(r)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:It}}O();var Jr="http://localhost:4318/v1/logs",Kr=120,Zr=50,Qr=3,Ke=2,hn=2**31-1,pn=JSON.stringify({ts:"2026-01-01T00:00:00.000Z",parameters:{},name:"x"}),gn=64,eo={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function yn(e={}){if(typeof e!="object"||e===null||Array.isArray(e))throw new TypeError(`Cannot create handler: options must be an object, got ${S(e)}`);let t=Rt(e,eo);if(t)throw new TypeError(`Cannot create handler: ${t}`);let n=(T,w,E)=>{let R=e[T]===void 0?w:e[T],I=E.integer?`${E.sign} integer`:`${E.sign} number`,B=`Cannot create handler: \'${T}\' must be a ${I}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${B}, got ${S(R)}`);if(!((E.sign==="positive"?R>0:R>=0)&&(E.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${B}, got ${R}`);if(E.timer&&R*1e3>hn)throw new RangeError(`Cannot create handler: \'${T}\' must be at most ${hn/1e3} seconds (the longest a timer can wait), got ${R}`);return R},r=(T,w,E)=>{let R=e[T]===void 0?E:e[T];if(typeof R!==w)throw new TypeError(`Cannot create handler: \'${T}\' must be a ${w}, got ${S(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=n("requestTimeoutSeconds",Ke,o),d=n("backoffInitialSeconds",1,i),u=n("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=Pt(),h=oo(e.format,c.format),l=r("sourceClientVersion","string",fe),f={...c.otlpResource,...bn("resource",e.resource)},m=c.sessionPrefix+r("sessionId","string","undefined"),p=h==="otlp"?mn({serviceName:f["service.name"]??Nt,serviceVersion:l,resourceAttributes:f}):fn(l),y=to(p,m),g=n("maxEventBytes",32768,s);if(g<y.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${y.eventBytes} (the smallest event), got ${g}`);let v=n("maxBatchBytes",5e5,s);if(v<y.batchBytes)throw new RangeError(`Cannot create handler: \'maxBatchBytes\' must be at least ${y.batchBytes} (one ${h} envelope holding the smallest event), got ${v}`);return{flushIntervalMs:n("flushIntervalSeconds",Kr,o)*1e3,maxQueueSize:n("maxQueueSize",Zr,s),maxRetries:n("maxRetries",Qr,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:n("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(g,v-y.envelopeBytes-gn),maxBatchBytes:v,sourceClientVersion:l,sessionId:m,sink:no(e.endpoint,c.endpoint??(h==="otlp"?c.otlpEndpoint??Jr:void 0),c.dryRun),spoolDir:ro(e.spoolDir,c.spoolDir),spoolLimits:{maxEvents:n("spoolMaxEvents",1e3,s),maxBytes:n("spoolMaxBytes",1048576,s),maxAgeMs:n("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts:ao(e.captureInterrupts),handOff:so(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:p,headers:{...h==="otlp"?c.otlpHeaders:{},...io(e.headers)},fetch:r("fetch","function",b().fetch??((T,w)=>globalThis.fetch(T,w))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",Math.random)}}function to(e,t){let n={json:pn,bytes:A(pn),schemaVersion:Xe,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),o=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:o+gn+r,envelopeBytes:o}}function no(e,t,n){if(e!==void 0&&(typeof e!="string"||!me(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${S(e)}`);let r=e??t??Lt;return me(r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function ro(e,t){if(e!==!1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${S(e)}`);if(!G(e,_().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${S(e)}`);return e}}function oo(e,t){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${S(e)}`);return e??(t?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function bn(e,t){if(t===void 0)return{};if(!(typeof t=="object"&&t!==null&&!Array.isArray(t)&&Object.values(t).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${S(t)}`);return{...t}}function io(e){let t=bn("headers",e);for(let[n,r]of Object.entries(t)){if(!ue(n))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${S(n)}`);if(!ce(r))throw new TypeError(`Cannot create handler: \'headers\' must have header values (RFC 9110: no CR, LF, NUL or other control character, no leading or trailing space), got a bad value for ${S(n)}`)}return t}function so(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ao(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${S(e)}`)}O();var uo=.9,co=1e3,fo=4,Re=class{#t;#e=[];#n=[];#s=new Set;#d=0;#c=0;#i=0;#f=0;#g={};#a=!1;#m;#v=Promise.resolve();#E;#w;#S=new Set;#u;#l=sn();#x=!1;#T;#y;#o;#h=!1;constructor(t={}){this.#t=yn(t)}enqueue(t){try{if(!K())return this.#G();this.#I(),this.#d++;let n=rn(t,this.#t.sessionId,this.#t.maxEventBytes);if("reason"in n)return this.#p(1,n.reason,n.detail);if(this.#r()>=this.#t.maxBufferedEvents)return this.#p(1,"buffer_full");this.#e.push(n),this.#a&&this.#m===void 0&&queueMicrotask(()=>this.#D()),this.#e.length>=this.#t.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#T||(this.#a=!0,this.#I(),this.#r()>0&&this.#D())}flush(){if(this.#E)return this.#E;let t=this.#v.then(()=>(this.#E=void 0,this.#V()));return this.#E=t,this.#v=t,t}stop(){return this.#T??=this.#$()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#d,replayed:this.#c,sent:this.#i,dropped:{...this.#g},queued:this.#e.length,dlq:this.#n.length,inFlight:this.#s.size,spooled:this.#f}}#r(){return this.#e.length+this.#n.length+this.#s.size}#I(){if(this.#y)return;this.#X();let t=b(),n=t.onExit({beforeExit:()=>{let i=this.#T===void 0;return this.stop(),i},exit:()=>this.#A()||this.#N()}),r=this.#t.captureInterrupts,o=r?t.onInterrupt(i=>{r(i),this.#A()||this.#N()}):void 0;this.#y=()=>{n(),o?.()}}#D(){this.#a&&this.#m===void 0&&this.#C()}#C(){this.#m=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#C()})},this.#t.flushIntervalMs),b().unrefTimer(this.#m)}async#$(){this.#a=!1,this.#m!==void 0&&clearTimeout(this.#m);let t=this.#u=mo(this.#t.exitTimeoutMs);try{if(this.#s.size>0&&!await Promise.race([this.#v.then(()=>!0),t.over()])&&this.#M(),this.#r()>0&&this.#A())return;this.#P(),this.#r()>0&&!this.#k()&&await this.#B(t),this.#N()}finally{t.clear(),this.#u=void 0,this.#y?.(),this.#y=void 0}}async#B(t){let n=this.#R()?.health;n?.state&&n.lease(this.#t.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),t.over()])||this.#M()}#M(){let t=Date.now(),n=this.#t.requestTimeoutMs*uo,r=[...this.#S].some(({started:o})=>t-o>=n);this.#w?.abort(),this.#w=void 0,this.#n.unshift(...this.#s),this.#s.clear(),r&&this.#o?.health.recordFailure()}#H(){return this.#w??=new AbortController}#U(){let{requestTimeoutMs:t,exitTimeoutMs:n}=this.#t,r=this.#u;return!r||n<=t||r.end-Date.now()>=t}#k(){let{sink:t}=this.#t;return t.kind==="http"&&(this.#R()?.health.isOpen()===!0||!b().canConnect(t.url))}async#V(){try{if(this.#o?.renewClaims(this.#L()),this.#P(),this.#k())return;let t=this.#t.clock(),r=this.#n.filter(d=>d.notBefore<=t).concat(this.#e);if(r.length===0)return;this.#n=this.#n.filter(d=>d.notBefore>t),this.#e=[];for(let d of r)this.#s.add(d);let{format:o,maxBatchBytes:i}=this.#t,s={delivered:!1,failed:!1};await this.#j(on(r,i,o.emptyBytes,o.eventBytes),s);let a=this.#o?.health;s.delivered&&a?.recordSuccess()?this.#h=!1:s.failed&&!s.delivered&&a?.recordFailure(s.retryAfterMs)}catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#j(t,n){let{signal:r}=this.#H(),o=0,i=async()=>{for(;o<t.length&&!n.failed&&!r.aborted&&this.#U();)await this.#O(t[o++],r,n)};await Promise.all(Array.from({length:Math.min(fo,t.length)},i));for(let s of t.slice(o))for(let a of s)this.#s.delete(a)&&this.#n.push(a)}async#O(t,n,r){let o=await this.#Y(t,n);if(this.#W(o,t.length),o.kind==="too_large"&&t.length>1){let s=Math.floor(t.length/2);await this.#O(t.slice(0,s),n,r),await this.#O(t.slice(s),n,r);return}let i=t.filter(s=>this.#s.delete(s));if(i.length!==0)switch(o.kind){case"delivered":{r.delivered=!0;let s=Math.min(o.rejected??0,i.length);return this.#i+=i.length-s,s>0&&this.#p(s,"otlp_rejected"),this.#_(i)}case"too_large":return this.#p(1,"http_413"),this.#_(i);case"rejected":return this.#p(i.length,o.reason),this.#_(i);case"interrupted":case"not_sent":this.#n.unshift(...i);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,o.retryAfterMs??0),this.#q(i,o.reason,o.retryAfterMs)}}async#Y(t,n){let r={started:Date.now()};this.#S.add(r);try{return await this.#z(t,n)}finally{this.#S.delete(r)}}async#z(t,n){let{sink:r}=this.#t;if(r.kind==="none")return{kind:"rejected",reason:r.reason};let{format:o,headers:i}=this.#t,s=o.encode(t,this.#t.clock());if(this.#l?.(`sending ${t.length} event(s)${r.kind==="http"?` to ${r.url}`:""}: ${s}`),r.kind==="stderr"){let{pythonJsonDumps:u}=await Promise.resolve().then(()=>(En(),vn));return b().writeStderr(`${u(JSON.parse(s))}\n`),{kind:"delivered"}}let{deliver:a}=await Promise.resolve().then(()=>(Ye(),Qt)),d=o.classify;return await a({url:r.url,body:s,headers:i,classify:d&&((u,c,h)=>d(u,c,h,t.length)),readAnswer:o.readsAnswer,fetch:this.#t.fetch,timeoutMs:this.#t.requestTimeoutMs,signal:n,now:this.#t.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect})}#W(t,n){if(!this.#l)return;let r=t.kind==="retry"&&t.retryAfterMs!==void 0?`, not before ${t.retryAfterMs/1e3} s`:"",o=t.kind==="rejected"||t.kind==="retry"||t.kind==="not_sent"?` (${t.reason}${r})`:"";this.#l(`answer for ${n} event(s): ${t.kind}${o}`)}#X(){if(!this.#l)return;let{enabled:t,source:n}=J(),{sink:r,format:o,spoolDir:i,handOff:s}=this.#t;this.#l(`telemetry ${t||K()?"on":"off"} (decided by ${n})`);let a=r.kind==="http"?r.url:r.kind==="stderr"?"standard error":`nowhere (${r.reason})`;this.#l(`endpoint: ${a}; format: ${o.name}; spool: ${i??"none"}`),this.#l(`at exit: ${s.enabled?"hand off where a sender can be started":"in process"} (${s.source})`)}#G(){!this.#l||this.#x||(this.#x=!0,this.#l(`telemetry off (decided by ${J().source}): events are not recorded`))}#q(t,n,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.#t,d=s(),u=[];for(let c of t){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+ye(c.retries,i,a,r),this.#n.push(c)}u.length<t.length&&this.#b(`delivery failed (${n}): ${t.length-u.length} event(s) kept for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${n}`),this.#_(u)}#_(t){this.#o?.settle(t)}#R(){return this.#o??=xe.open(this.#t)}#L(){let t=this.#u;return t?Math.max(0,t.end-Date.now())+co:nn}#P(){if(this.#h||!K()||this.#k())return;this.#h=!0;let t=this.#R()?.replay(this.#t.maxBufferedEvents-this.#r(),this.#L());t&&(this.#F(t.dropped),this.#c+=t.events.length,this.#n.push(...t.events))}#N(t=!1){let n=[...this.#n,...this.#s,...this.#e];if(n.length===0)return!0;let r=this.#R();if(!r&&this.#t.spoolDir===void 0)return!1;let o;try{o=r?.write(n)}catch{o=void 0}if(!o&&t)return!1;if(this.#n=[],this.#s.clear(),this.#e=[],o){this.#f+=o.spooled;for(let[i,s]of Object.entries(o.dropped))this.#p(s,i);this.#F(o.olderDropped)}else this.#p(n.length,"spool_unavailable");return r?.releaseAll(),o!==void 0}#F(t){for(let[n,r]of Object.entries(t))this.#c+=r,this.#p(r,n)}#A(){let t=un(this.#t,this.#R(),K());if(!t.handOff)return this.#b(`at exit: delivering in process: ${t.reason}`),!1;if(!this.#N(!0))return this.#b("at exit: delivering in process: the spool cannot be written"),!1;let n=cn(t,this.#t.clock());if(n==="failed")return this.#b("at exit: delivering in process: no sender could be started"),!1;let r={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)"};return this.#b(`at exit: handed off to ${r[n]}`),!0}#p(t,n,r){D(this.#g,n,t),this.#b(`dropped ${t} event(s): ${n}${r?` (${r})`:""}`)}#b(t){this.#l?.(t);try{this.#t.logger(`[nat-telemetry] ${t}`)}catch{}}};function mo(e){let t=Date.now()+e,n,r;return{end:t,over:()=>r??=new Promise(o=>{n=ve(Math.max(0,t-Date.now()),()=>o(!1),b().unrefTimer)}),clear:()=>n?.()}}O();var ho=250;async function Sn(e){let t=b();setTimeout(()=>t.exit(0),P),je();try{await po(e,Date.now()+P)}catch{}t.exit(0)}function Ze(){let{enabled:e,source:t}=J();return Xt(e||t==="default"),e||t==="default"}async function po(e,t){let n=b().files,r=we(e.endpoint,e.format),o=e.spoolDir;if(!n||!Ze())return;let{successor:i,...s}=e;for(let a=0;a<2;a++){let d=await dn(n,o,r);if(!d)return;let{replayed:u,spooled:c,sent:h,timeUp:l}=await yo(s,t-ho,Ze);if(ln(n,o,d),!bo(e,r))return;if(l&&h>0&&Ze())return go(e);if(u>0&&c>0)return}}function go(e){if(!e.successor)return;let{argv:t,env:n}=e.successor;b().spawnDetached({argv:t,env:Te(n,e),cwd:e.spoolDir})}async function yo(e,t,n=()=>!0){let r={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},o=(e.requestTimeoutSeconds??Ke)*1e3;for(;;){if(t-Date.now()<=o){r.timeUp=!0;break}if(!n())break;let i=new Re({...e,handOff:!1,exitTimeoutSeconds:(t-Date.now())/1e3});i.start(),await i.stop();let{replayed:s,spooled:a,sent:d,dropped:u}=i.stats();r.replayed+=s,r.spooled+=a,r.sent+=d;for(let[c,h]of Object.entries(u))D(r.dropped,c,h);if(s<=a)break}return r}function bo(e,t){let n=b().files;if(!n||te(n,e.spoolDir,t,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return Y.open(e.spoolDir,n,r,t)?.waitingSince(Date.now())!==void 0}var wn=an(b().env(ee));wn&&await Sn(wn);\n';
@@ -1072,98 +1306,13 @@ var SENDER_SCRIPT_BYTES = 71907;
 var STALLED_HANDOFF_MS = 6e4;
 var SENDER_START_MS = 1e3;
 var SENDER_READS = [SENDER_CONFIG_ENV, "NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "NAT_TELEMETRY_CONSENT_FILE"];
-function exitDecision(options, backlog, enabled) {
-  try {
-    const reason = inProcessReason(options, backlog, enabled);
-    if (reason !== void 0 || !backlog || options.sink.kind !== "http") {
-      return { handOff: false, reason: reason ?? "no spool" };
-    }
-    const { spool } = backlog;
-    const consentFile = consentFilePath();
-    const base = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, {
-      endpoint: options.sink.url,
-      dir: spool.dir,
-      reads: consentFile === void 0 ? [] : [consentFile],
-      variables: [...SENDER_READS, "HOME", "USERPROFILE"],
-      set: {}
-    });
-    if ("refused" in base) return { handOff: false, reason: base.refused };
-    const config = { ...senderConfig(options, spool.dir), successor: { argv: base.argv, env: base.env } };
-    const command = { ...base, env: withSenderConfig(base.env, config) };
-    return { handOff: true, command, backlog };
-  } catch (error) {
-    return { handOff: false, reason: `the hand-off failed (${error})` };
-  }
-}
-function planExit(options, backlog, enabled) {
-  const decision = exitDecision(options, backlog, enabled);
-  if (decision.handOff && !writeScript(decision.backlog)) {
-    return { handOff: false, reason: "the sender's script is not in the spool directory and cannot be written" };
-  }
-  return decision;
-}
-function startSender(plan, now) {
-  try {
-    const { spool, health, files } = plan.backlog;
-    if (health.isOpen()) return "endpoint down";
-    if (senderAlive(files, spool.dir, spool.key, now)) return "at work";
-    return host().spawnDetached(plan.command) ? "started" : "failed";
-  } catch {
-    return "failed";
-  }
-}
-function inProcessReason(options, backlog, enabled) {
-  const { handOff, sink } = options;
-  if (!handOff.enabled) return `the hand-off is off (${handOff.source})`;
-  if (sink.kind !== "http") return "the events do not go to an HTTP endpoint";
-  if (options.customFetch) return "the program delivers with its own fetch, which a sender process cannot call";
-  if (options.requestTimeoutMs > MAX_SENDER_LIFETIME_MS - SENDER_START_MS) {
-    return `a request may take longer (requestTimeoutSeconds) than a sender lives (${MAX_SENDER_LIFETIME_MS / 1e3} s)`;
-  }
-  if (!enabled) return "telemetry was turned off during the run";
-  if (!backlog) return "there is no usable spool directory";
-  if (!host().canConnect(sink.url)) return "the program may not connect to the endpoint";
-  const { spool, files, health } = backlog;
-  if (health.isOpen()) return void 0;
-  const now = options.clock();
-  const waiting = spool.waitingSince(now);
-  if (waiting !== void 0 && now - waiting > STALLED_HANDOFF_MS && !senderAlive(files, spool.dir, spool.key, now)) {
-    return "spooled events have waited a minute with no sender at work";
-  }
-  return void 0;
-}
-function senderConfig(options, spoolDir) {
-  const { sink, format, spoolLimits, backoff } = options;
-  return {
-    endpoint: sink.kind === "http" ? sink.url : "",
-    format: format.name,
-    spoolDir,
-    maxRetries: options.maxRetries,
-    requestTimeoutSeconds: options.requestTimeoutMs / 1e3,
-    backoffInitialSeconds: backoff.initialMs / 1e3,
-    backoffMaxSeconds: backoff.maxMs / 1e3,
-    maxBatchBytes: options.maxBatchBytes,
-    maxEventBytes: options.maxEventBytes,
-    spoolMaxEvents: spoolLimits.maxEvents,
-    spoolMaxBytes: spoolLimits.maxBytes,
-    spoolMaxAgeDays: spoolLimits.maxAgeMs / 864e5,
-    sourceClientVersion: options.sourceClientVersion,
-    headers: { ...options.headers },
-    resource: { ...format.resource }
-  };
-}
-function scriptInPlace({ files, spool }) {
-  return files.sizeOf(`${spool.dir}/${SENDER_SCRIPT_NAME}`) === SENDER_SCRIPT_BYTES;
-}
-function writeScript(backlog) {
-  if (scriptInPlace(backlog)) return true;
-  try {
-    writeAtomically(backlog.files, backlog.spool.dir, SENDER_SCRIPT_NAME, SENDER_SCRIPT, Date.now());
-    return true;
-  } catch {
-    return false;
-  }
-}
+
+
+
+
+
+
+
 
 // src/handler.ts
 var TIMED_OUT_SHARE = 0.9;
@@ -1662,18 +1811,7 @@ var NATTelemetryHandler = class {
     }
   }
 };
-function startBudget(ms) {
-  const end = Date.now() + ms;
-  let cancel;
-  let over;
-  return {
-    end,
-    over: () => over ??= new Promise((resolve) => {
-      cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false), host().unrefTimer);
-    }),
-    clear: () => cancel?.()
-  };
-}
+
 
 // src/command.ts
 var OPTION_NAMES2 = {
@@ -1697,103 +1835,10 @@ var BUILT_IN_ERRORS = [
   AggregateError,
   ...typeof DOMException === "function" ? [DOMException] : []
 ];
-async function trackCommand(options, main) {
-  checkOptions(options);
-  if (typeof main !== "function") {
-    throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
-  }
-  const started = Date.now();
-  const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
-  let recorded = false;
-  const record = (taskStatus, exitCode, errorClass = "undefined") => {
-    if (recorded) return;
-    recorded = true;
-    try {
-      handler.enqueue(
-        new CliCommandEvent({
-          nemoSource: options.nemoSource,
-          command: options.command,
-          subcommand,
-          taskStatus,
-          durationMs: Date.now() - started,
-          exitCode,
-          errorClass
-        })
-      );
-    } catch {
-    }
-  };
-  const recordExit = (code) => {
-    const exitCode = exitStatus(code);
-    record(exitCode === 0 ? "success" : "failure", exitCode);
-  };
-  const handler = new NATTelemetryHandler({
-    sessionId: randomHex(32),
-    ...options.handler,
-    captureInterrupts: (signal) => record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined")
-  });
-  if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
-  if (!isTelemetryEnabled()) return await main();
-  const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
-  handler.start();
-  try {
-    const result = await main();
-    recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
-    return result;
-  } catch (error) {
-    record("failure", 1, reportableClass(error, options.errorClasses ?? []));
-    throw error;
-  } finally {
-    unhookExit();
-    void handler.stop();
-  }
-}
-function checkOptions(options) {
-  const fail = (message) => {
-    throw new TypeError(`Cannot track command: ${message}`);
-  };
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    fail(`options must be an object, got ${describe(options)}`);
-  }
-  const unknown = unknownOption(options, OPTION_NAMES2);
-  if (unknown) fail(unknown);
-  const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
-  if (typeof command !== "string" || command === "") {
-    fail(`'command' must be a non-empty string, got ${describe(command)}`);
-  }
-  if (subcommand !== void 0 && typeof subcommand !== "string") {
-    fail(`'subcommand' must be a string, got ${describe(subcommand)}`);
-  }
-  if (subcommands !== void 0 && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
-    fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);
-  }
-  const sources = Object.values(NemoSource);
-  if (nemoSource !== void 0 && !sources.includes(nemoSource)) {
-    fail(`'nemoSource' must be one of ${sources.join(", ")}, got ${describe(nemoSource)}`);
-  }
-  if (errorClasses !== void 0 && !(Array.isArray(errorClasses) && errorClasses.every((c) => typeof c === "function"))) {
-    fail(`'errorClasses' must be an array of classes, got ${describe(errorClasses)}`);
-  }
-  if (askConsent !== void 0 && typeof askConsent !== "boolean") {
-    fail(`'askConsent' must be a boolean, got ${describe(askConsent)}`);
-  }
-  if (optOutCommand !== void 0 && (typeof optOutCommand !== "string" || optOutCommand === "")) {
-    fail(`'optOutCommand' must be a non-empty string, got ${describe(optOutCommand)}`);
-  }
-  if (handler !== void 0 && (typeof handler !== "object" || handler === null || Array.isArray(handler))) {
-    fail(`'handler' must be an object of handler options, got ${describe(handler)}`);
-  }
-}
-function exitStatus(code) {
-  return runtimeInfo().os === "win32" ? code >>> 0 : code & 255;
-}
-function reportableClass(error, allowed) {
-  const constructor = error?.constructor;
-  if (constructor && (BUILT_IN_ERRORS.includes(constructor) || allowed.includes(constructor))) {
-    return constructor.name || "Error";
-  }
-  return "Error";
-}
+
+
+
+
 
 export {
   shortHash,

@@ -8,14 +8,10 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/delivery.ts
-var MAX_REDIRECTS = 3;
-var forProgram = false;
-function deliverForProgram() {
+var deliverForProgram = (function deliverForProgram() {
   forProgram = true;
-}
-var RETRYABLE_STATUSES = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
-var NEVER_RETRY_5XX = /* @__PURE__ */ new Set([501, 505]);
-function classifyStatus(status, retryAfterMs) {
+});
+var classifyStatus = (function classifyStatus(status, retryAfterMs) {
   if (status >= 200 && status < 300) return { kind: "delivered" };
   if (status === 413) return { kind: "too_large" };
   if (RETRYABLE_STATUSES.has(status) || status >= 500 && status < 600 && !NEVER_RETRY_5XX.has(status)) {
@@ -23,8 +19,8 @@ function classifyStatus(status, retryAfterMs) {
   }
   if (status === 301 || status === 302 || status === 303) return { kind: "rejected", reason: "unsafe_redirect" };
   return { kind: "rejected", reason: `http_${status}` };
-}
-async function deliver(request) {
+});
+var deliver = (async function deliver(request) {
   if (request.signal?.aborted) return { kind: "interrupted" };
   const controller = new AbortController();
   let timedOut = false;
@@ -83,8 +79,8 @@ async function deliver(request) {
     cancelTimeout();
     request.signal?.removeEventListener("abort", onOutsideAbort);
   }
-}
-async function readAnswer(response) {
+});
+var readAnswer = (async function readAnswer(response) {
   const reader = response.body?.getReader?.();
   if (!reader) return "";
   const decoder = new TextDecoder();
@@ -101,9 +97,8 @@ async function readAnswer(response) {
     reader.cancel().catch(() => {
     });
   }
-}
-var MAX_ANSWER_BYTES = 65536;
-function redirectTarget(location, base) {
+});
+var redirectTarget = (function redirectTarget(location, base) {
   if (location === null) return void 0;
   try {
     const target = new URL(location, base);
@@ -111,7 +106,17 @@ function redirectTarget(location, base) {
   } catch {
     return void 0;
   }
-}
+});
+var MAX_REDIRECTS = 3;
+var forProgram = false;
+
+var RETRYABLE_STATUSES = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
+var NEVER_RETRY_5XX = /* @__PURE__ */ new Set([501, 505]);
+
+
+
+var MAX_ANSWER_BYTES = 65536;
+
 
 export {
   MAX_REDIRECTS,

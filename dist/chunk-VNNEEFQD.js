@@ -4,15 +4,15 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/runtime/proxy_settings.ts
-function proxyRoute(target, env) {
+var proxyRoute = (function proxyRoute(target, env) {
   const scheme = target.protocol === "https:" ? ["https_proxy", "HTTPS_PROXY"] : target.protocol === "http:" ? env("REQUEST_METHOD") ? ["http_proxy"] : ["http_proxy", "HTTP_PROXY"] : void 0;
   const value = scheme && firstSet(env, [...scheme, "all_proxy", "ALL_PROXY"]);
   if (value === void 0) return { kind: "direct" };
   const noProxy = firstSet(env, ["no_proxy", "NO_PROXY"]);
   if (noProxy !== void 0 && bypassesProxy(target, noProxy)) return { kind: "direct" };
   return parseProxy(value);
-}
-function parseProxy(value) {
+});
+var parseProxy = (function parseProxy(value) {
   const text = value.trim();
   let url;
   try {
@@ -28,8 +28,8 @@ function parseProxy(value) {
   const authorization = url.username || url.password ? `Basic ${base64(`${percentDecode(url.username)}:${percentDecode(url.password)}`)}` : void 0;
   const port = url.port ? Number(url.port) : protocol === "https:" ? 443 : 80;
   return { kind: "proxy", proxy: { protocol, hostname: unbracket(url.hostname), port, authorization } };
-}
-function bypassesProxy(target, noProxy) {
+});
+var bypassesProxy = (function bypassesProxy(target, noProxy) {
   const host = unbracket(target.hostname.toLowerCase()).replace(/\.$/, "");
   const address = ipAddress(host);
   const port = Number(target.port || (target.protocol === "https:" ? 443 : 80));
@@ -45,8 +45,8 @@ function bypassesProxy(target, noProxy) {
     }
   }
   return false;
-}
-function parseEntry(text) {
+});
+var parseEntry = (function parseEntry(text) {
   let host = text;
   let port;
   const bracketed = /^\[([^\]]*)\](?::(\d+))?$/.exec(text);
@@ -67,16 +67,16 @@ function parseEntry(text) {
   if (block) return void 0;
   const name = host.replace(/^\*?\./, "").replace(/\.$/, "");
   return name === "" || name.includes("*") ? void 0 : { kind: "domain", name, port };
-}
-function inBlock(address, base, prefix) {
+});
+var inBlock = (function inBlock(address, base, prefix) {
   if (address.length !== base.length) return false;
   for (let bit = 0; bit < prefix; bit += 8) {
     const mask = prefix - bit >= 8 ? 255 : 255 << 8 - (prefix - bit) & 255;
     if ((address[bit / 8] & mask) !== (base[bit / 8] & mask)) return false;
   }
   return true;
-}
-function ipAddress(text) {
+});
+var ipAddress = (function ipAddress(text) {
   const quad = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   if (quad) {
     const bytes = quad.slice(1).map(Number);
@@ -95,32 +95,30 @@ function ipAddress(text) {
   const back = groups(tail);
   const all = tail === void 0 ? front : [...front, ...Array(8 - front.length - back.length).fill(0), ...back];
   return all.flatMap((group) => [group >> 8, group & 255]);
-}
-function firstSet(env, names) {
+});
+var firstSet = (function firstSet(env, names) {
   for (const name of names) {
     const value = env(name)?.trim();
     if (value) return value;
   }
   return void 0;
-}
-function unbracket(host) {
+});
+var unbracket = (function unbracket(host) {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-}
-function percentDecode(text) {
+});
+var percentDecode = (function percentDecode(text) {
   try {
     return decodeURIComponent(text);
   } catch {
     return text;
   }
-}
-function base64(text) {
+});
+var base64 = (function base64(text) {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);
-}
-
-// src/runtime/node_fetch.ts
-function nodeFetch(load, env) {
+});
+var nodeFetch = (function nodeFetch(load, env) {
   const { Buffer } = globalThis;
   return (url, init) => new Promise((resolve, reject) => {
     const target = new URL(url);
@@ -170,9 +168,8 @@ function nodeFetch(load, env) {
     });
     request.end(init.body);
   });
-}
-var MAX_CONNECT_ANSWER = 16384;
-function connectToProxy(load, proxy, signal) {
+});
+var connectToProxy = (function connectToProxy(load, proxy, signal) {
   const net = load("node:net");
   const { hostname: host, port } = proxy;
   return settleWith(signal, (settle) => {
@@ -180,8 +177,8 @@ function connectToProxy(load, proxy, signal) {
     socket.once(proxy.protocol === "https:" ? "secureConnect" : "connect", () => settle(socket));
     return socket;
   });
-}
-async function tunnel(load, proxy, target, signal) {
+});
+var tunnel = (async function tunnel(load, proxy, target, signal) {
   const raw = await connectToProxy(load, proxy, signal);
   const authority = `${target.hostname}:${target.port || 443}`;
   await settleWith(signal, (settle, fail) => {
@@ -221,8 +218,8 @@ Host: ${authority}\r
     secure.once("secureConnect", () => settle(secure));
     return secure;
   });
-}
-function settleWith(signal, start) {
+});
+var settleWith = (function settleWith(signal, start) {
   return new Promise((resolve, reject) => {
     let socket;
     const state = { outcome: "pending" };
@@ -261,7 +258,24 @@ function settleWith(signal, start) {
       socket.on("close", onClose);
     }
   });
-}
+});
+
+
+
+
+
+
+
+
+
+
+
+// src/runtime/node_fetch.ts
+
+var MAX_CONNECT_ANSWER = 16384;
+
+
+
 export {
   nodeFetch
 };

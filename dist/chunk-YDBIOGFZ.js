@@ -13,55 +13,11 @@ import {
 } from "./chunk-NZ5XGNDP.js";
 
 // src/collector.ts
-var DEFAULT_MAX_BODY_BYTES = 1048576;
-var DEFAULT_MAX_CONNECTIONS = 64;
-function isLoopback(hostname) {
+var isLoopback = (function isLoopback(hostname) {
   const bare = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
   return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
-}
-var HEADER_KEYS = [
-  "browserType",
-  "clientId",
-  "clientType",
-  "clientVariant",
-  "clientVer",
-  "cpuArchitecture",
-  "deviceGdprBehOptIn",
-  "deviceGdprFuncOptIn",
-  "deviceGdprTechOptIn",
-  "deviceId",
-  "deviceMake",
-  "deviceModel",
-  "deviceOS",
-  "deviceOSVersion",
-  "deviceType",
-  "eventProtocol",
-  "eventSchemaVer",
-  "eventSysVer",
-  "externalUserId",
-  "gdprBehOptIn",
-  "gdprFuncOptIn",
-  "gdprTechOptIn",
-  "idpId",
-  "integrationId",
-  "productName",
-  "productVersion",
-  "sentTs",
-  "sessionId",
-  "userId"
-];
-var TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-var CLI_COMMAND_PARAMETERS = {
-  nemoSource: (value) => Object.values(NemoSource).includes(value),
-  command: (value) => typeof value === "string",
-  subcommand: (value) => typeof value === "string",
-  taskStatus: (value) => Object.values(TaskStatus).includes(value),
-  durationMs: (value) => Number.isInteger(value) && value >= -1,
-  exitCode: (value) => Number.isInteger(value),
-  errorClass: (value) => typeof value === "string",
-  pythonVersion: (value) => typeof value === "string"
-};
-function validateEnvelope(body) {
+});
+var validateEnvelope = (function validateEnvelope(body) {
   let envelope;
   try {
     envelope = JSON.parse(body);
@@ -83,8 +39,8 @@ function validateEnvelope(body) {
     if (problem) return { status: 422, reason: `event ${i}: ${problem}` };
   }
   return { status: 200, envelope: record };
-}
-function readEnvelope(body) {
+});
+var readEnvelope = (function readEnvelope(body) {
   const checked = validateEnvelope(body);
   if (checked.status !== 200) return checked;
   const { envelope } = checked;
@@ -98,8 +54,8 @@ function readEnvelope(body) {
       parameters: raw.parameters
     }))
   };
-}
-function readOtlpLogs(body) {
+});
+var readOtlpLogs = (function readOtlpLogs(body) {
   let request;
   try {
     request = JSON.parse(body);
@@ -143,8 +99,8 @@ function readOtlpLogs(body) {
   }
   if (events.length === 0) return { status: 422, reason: "there is no log record" };
   return { status: 200, events };
-}
-function attributeMap(list) {
+});
+var attributeMap = (function attributeMap(list) {
   if (list === void 0) return {};
   if (!Array.isArray(list)) return void 0;
   const map = {};
@@ -158,8 +114,8 @@ function attributeMap(list) {
     else return void 0;
   }
   return map;
-}
-function eventProblem(event, schemaVersion) {
+});
+var eventProblem = (function eventProblem(event, schemaVersion) {
   if (typeof event !== "object" || event === null) return "not an object";
   const { ts, name, parameters } = event;
   if (typeof ts !== "string" || !TIMESTAMP.test(ts)) return "'ts' is not a UTC timestamp with milliseconds";
@@ -175,8 +131,8 @@ function eventProblem(event, schemaVersion) {
     if (!valid(parameters[key])) return `parameter '${key}' has an invalid value`;
   }
   return void 0;
-}
-function summarize(event) {
+});
+var summarize = (function summarize(event) {
   const p = event.parameters;
   const time = event.receivedAt.slice(11, 19);
   const session = `session=${event.sessionId.slice(0, 8)}`;
@@ -184,8 +140,8 @@ function summarize(event) {
   const sub = p.subcommand === "undefined" ? "" : ` ${p.subcommand}`;
   const error = p.errorClass === "undefined" ? "" : ` ${p.errorClass}`;
   return `${time} ${event.name} ${p.command}${sub} ${p.taskStatus} exit=${p.exitCode}${error} ${p.durationMs}ms ${p.pythonVersion} ${session}`;
-}
-async function startCollector(options = {}) {
+});
+var startCollector = (async function startCollector(options = {}) {
   const hostname = options.hostname ?? "127.0.0.1";
   if (!options.allowRemote && !isLoopback(hostname)) {
     throw new RangeError(
@@ -253,7 +209,59 @@ async function startCollector(options = {}) {
     },
     close: () => server.close()
   };
-}
+});
+var DEFAULT_MAX_BODY_BYTES = 1048576;
+var DEFAULT_MAX_CONNECTIONS = 64;
+
+var HEADER_KEYS = [
+  "browserType",
+  "clientId",
+  "clientType",
+  "clientVariant",
+  "clientVer",
+  "cpuArchitecture",
+  "deviceGdprBehOptIn",
+  "deviceGdprFuncOptIn",
+  "deviceGdprTechOptIn",
+  "deviceId",
+  "deviceMake",
+  "deviceModel",
+  "deviceOS",
+  "deviceOSVersion",
+  "deviceType",
+  "eventProtocol",
+  "eventSchemaVer",
+  "eventSysVer",
+  "externalUserId",
+  "gdprBehOptIn",
+  "gdprFuncOptIn",
+  "gdprTechOptIn",
+  "idpId",
+  "integrationId",
+  "productName",
+  "productVersion",
+  "sentTs",
+  "sessionId",
+  "userId"
+];
+var TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+var CLI_COMMAND_PARAMETERS = {
+  nemoSource: (value) => Object.values(NemoSource).includes(value),
+  command: (value) => typeof value === "string",
+  subcommand: (value) => typeof value === "string",
+  taskStatus: (value) => Object.values(TaskStatus).includes(value),
+  durationMs: (value) => Number.isInteger(value) && value >= -1,
+  exitCode: (value) => Number.isInteger(value),
+  errorClass: (value) => typeof value === "string",
+  pythonVersion: (value) => typeof value === "string"
+};
+
+
+
+
+
+
+
 
 export {
   isLoopback,
