@@ -196,7 +196,7 @@ function markDown(spool: string): void {
 
 /**
  * A spool after a long outage: `down` marked down, and {@link OUTAGE_FILES} one-event files waiting for it, the
- * oldest an hour old (what as many runs leave). Returns the names there, so that what a run adds can be removed.
+ * oldest an hour old (what as many runs leave). Returns the names there, so that the files a run adds can be removed.
  */
 function outageSpool(spool: string): Set<string> {
   markDown(spool);
@@ -211,9 +211,11 @@ function outageSpool(spool: string): Set<string> {
   return new Set(Deno.readDirSync(spool).map(({ name }) => name));
 }
 
-/** Removes what runs added to a spool since it held `names`. */
+/** Removes the spool files runs added since the spool held `names` (the sender's script stays, as it would). */
 function restore(spool: string, names: Set<string>): void {
-  for (const { name } of Deno.readDirSync(spool)) if (!names.has(name)) Deno.removeSync(`${spool}/${name}`);
+  for (const { name } of Deno.readDirSync(spool)) {
+    if (name.startsWith("e-") && !names.has(name)) Deno.removeSync(`${spool}/${name}`);
+  }
 }
 
 /** Waits until no sender works on the spool, so that none competes with the next run for the CPU. */
