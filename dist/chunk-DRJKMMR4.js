@@ -6,7 +6,7 @@ import {
 } from "./chunk-NZ5XGNDP.js";
 
 // src/envelope.ts
-var formatTimestamp = (function formatTimestamp(epochMs) {
+var formatTimestamp = (function (epochMs) {
   const ms = Math.floor(epochMs);
   if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new RangeError("Invalid time value");
   const days = Math.floor(ms / DAY_MS);
@@ -15,7 +15,7 @@ var formatTimestamp = (function formatTimestamp(epochMs) {
   const seconds = Math.floor(inDay / 1e3);
   return `${lastDay.date}T${two(Math.floor(seconds / 3600))}:${two(Math.floor(seconds / 60) % 60)}:${two(seconds % 60)}.${three(inDay % 1e3)}Z`;
 });
-var calendarDate = (function calendarDate(days) {
+var calendarDate = (function (days) {
   const era = Math.floor((days + 719468) / 146097);
   const dayOfEra = days + 719468 - era * 146097;
   const yearOfEra = Math.floor(
@@ -29,23 +29,23 @@ var calendarDate = (function calendarDate(days) {
   const yyyy = year >= 0 && year <= 9999 ? String(year).padStart(4, "0") : `${year < 0 ? "-" : "+"}${String(Math.abs(year)).padStart(6, "0")}`;
   return `${yyyy}-${two(month)}-${two(day)}`;
 });
-var toWireEvent = (function toWireEvent(event) {
+var toWireEvent = (function (event) {
   const parameters = checkedParameters(event);
   return { ts: formatTimestamp(event.timestamp), parameters, name: event.name };
 });
-var wireEventJson = (function wireEventJson(event) {
+var wireEventJson = (function (event) {
   const { name } = event;
   if (typeof name !== "string") return JSON.stringify(toWireEvent(event));
   const parameters = JSON.stringify(checkedParameters(event));
   return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
 });
-var checkedParameters = (function checkedParameters(event) {
+var checkedParameters = (function (event) {
   const parameters = event.parameters();
   const problem = parametersProblem(parameters);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
   return parameters;
 });
-var parametersProblem = (function parametersProblem(parameters) {
+var parametersProblem = (function (parameters) {
   if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
     return "has no parameters object";
   }
@@ -56,7 +56,7 @@ var parametersProblem = (function parametersProblem(parameters) {
   }
   return void 0;
 });
-var envelopeHeader = (function envelopeHeader(schemaVersion, options) {
+var envelopeHeader = (function (schemaVersion, options) {
   return {
     browserType: "undefined",
     clientId: CLIENT_ID,
@@ -89,14 +89,14 @@ var envelopeHeader = (function envelopeHeader(schemaVersion, options) {
     userId: "undefined"
   };
 });
-var buildPayload = (function buildPayload(events, options) {
+var buildPayload = (function (events, options) {
   if (events.length === 0) throw new RangeError("Cannot build a payload: the event list is empty");
   return { ...envelopeHeader(events[0].schemaVersion, options), events: events.map(toWireEvent) };
 });
-var encodeEnvelope = (function encodeEnvelope(header, eventJsons) {
+var encodeEnvelope = (function (header, eventJsons) {
   return `${JSON.stringify(header).slice(0, -1)},"events":[${eventJsons.join(",")}]}`;
 });
-var describe = (function describe(value) {
+var describe = (function (value) {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}\u2026` : value);
@@ -112,11 +112,11 @@ var describe = (function describe(value) {
       return `a ${typeof value}`;
   }
 });
-var unknownOption = (function unknownOption(options, known) {
+var unknownOption = (function (options, known) {
   const key = Object.keys(options).find((name) => !Object.hasOwn(known, name));
   return key === void 0 ? void 0 : `'${key}' is not an option (did you mean '${closestName(key, Object.keys(known))}'?)`;
 });
-var closestName = (function closestName(word, names) {
+var closestName = (function (word, names) {
   let best;
   let bestDistance = Infinity;
   for (const name of names) {
@@ -125,7 +125,7 @@ var closestName = (function closestName(word, names) {
   }
   return best;
 });
-var editDistance = (function editDistance(a, b) {
+var editDistance = (function (a, b) {
   const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) rows[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
@@ -139,22 +139,22 @@ var editDistance = (function editDistance(a, b) {
   }
   return rows[a.length][b.length];
 });
-var isHeaderName = (function isHeaderName(name) {
+var isHeaderName = (function (name) {
   return TOKEN.test(name);
 });
-var isHeaderValue = (function isHeaderValue(value) {
+var isHeaderValue = (function (value) {
   return FIELD_VALUE.test(value);
 });
-var otlpValue = (function otlpValue(value) {
+var otlpValue = (function (value) {
   if (typeof value === "string") return { stringValue: value };
   if (typeof value === "boolean") return { boolValue: value };
   return Number.isSafeInteger(value) ? { intValue: String(value) } : { doubleValue: value };
 });
-var nanos = (function nanos(epochMs) {
+var nanos = (function (epochMs) {
   const ms = Math.floor(epochMs);
   return ms === 0 ? "0" : `${ms}000000`;
 });
-var hostArch = (function hostArch(machine) {
+var hostArch = (function (machine) {
   const known = {
     x86_64: "amd64",
     AMD64: "amd64",
@@ -170,7 +170,7 @@ var hostArch = (function hostArch(machine) {
   };
   return known[machine] ?? machine;
 });
-var otlpRecord = (function otlpRecord(event) {
+var otlpRecord = (function (event) {
   const { name, parameters } = JSON.parse(event.json);
   return {
     timeUnixNano: nanos(event.timestamp),
@@ -179,7 +179,7 @@ var otlpRecord = (function otlpRecord(event) {
     attributes: [...attributes(parameters), { key: "nat.event.schema_version", value: otlpValue(event.schemaVersion) }]
   };
 });
-var encodeOtlpLogs = (function encodeOtlpLogs(records, sessionId, sender) {
+var encodeOtlpLogs = (function (records, sessionId, sender) {
   const runtime = runtimeInfo();
   const resource = attributes({
     ...sender.resourceAttributes,
@@ -196,7 +196,7 @@ var encodeOtlpLogs = (function encodeOtlpLogs(records, sessionId, sender) {
   const head = JSON.stringify({ resource: { attributes: resource }, scopeLogs: [{ scope: SCOPE, logRecords: [] }] });
   return `{"resourceLogs":[${head.slice(0, -4)}${records.join(",")}]}]}]}`;
 });
-var classifyOtlp = (function classifyOtlp(status, retryAfterMs, body, count) {
+var classifyOtlp = (function (status, retryAfterMs, body, count) {
   if (status >= 200 && status < 300) {
     const rejected = Math.min(count, rejectedRecords(body));
     return rejected > 0 ? { kind: "delivered", rejected } : { kind: "delivered" };
@@ -207,7 +207,7 @@ var classifyOtlp = (function classifyOtlp(status, retryAfterMs, body, count) {
   }
   return { kind: "rejected", reason: `http_${status}` };
 });
-var rejectedRecords = (function rejectedRecords(body) {
+var rejectedRecords = (function (body) {
   try {
     const rejected = Number(JSON.parse(body ?? "{}")?.partialSuccess?.rejectedLogRecords ?? 0);
     return Number.isSafeInteger(rejected) && rejected > 0 ? rejected : 0;
@@ -215,7 +215,7 @@ var rejectedRecords = (function rejectedRecords(body) {
     return 0;
   }
 });
-var parseOtelList = (function parseOtelList(text, onSkip) {
+var parseOtelList = (function (text, onSkip) {
   const pairs = {};
   for (const [index, entry] of (text ?? "").split(",").entries()) {
     if (entry.trim() === "") continue;
@@ -236,17 +236,17 @@ var parseOtelList = (function parseOtelList(text, onSkip) {
   }
   return pairs;
 });
-var otlpEndpointFromEnv = (function otlpEndpointFromEnv(env) {
+var otlpEndpointFromEnv = (function (env) {
   const logs = env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
   if (logs) return logs;
   const base = env("OTEL_EXPORTER_OTLP_ENDPOINT");
   return base ? `${base.replace(/\/+$/, "")}/v1/logs` : void 0;
 });
-var parseFlag = (function parseFlag(value) {
+var parseFlag = (function (value) {
   if (value === void 0) return void 0;
   return ["1", "true", "yes"].includes(value.trim().toLowerCase());
 });
-var isEndpoint = (function isEndpoint(value) {
+var isEndpoint = (function (value) {
   if (value === "" || value === "stdout") return true;
   try {
     return ["http:", "https:"].includes(new URL(value).protocol);
@@ -254,10 +254,10 @@ var isEndpoint = (function isEndpoint(value) {
     return false;
   }
 });
-var isAbsolutePath = (function isAbsolutePath(path, os) {
+var isAbsolutePath = (function (path, os) {
   return os === "win32" ? /^([A-Za-z]:)?[\\/]/.test(path) : path.startsWith("/");
 });
-var environmentSettings = (function environmentSettings() {
+var environmentSettings = (function () {
   const env = host().env;
   const problems = [];
   const flag = (name, consequence) => {
@@ -312,18 +312,18 @@ var environmentSettings = (function environmentSettings() {
     problems
   };
 });
-var isUnderstoodFlag = (function isUnderstoodFlag(value) {
+var isUnderstoodFlag = (function (value) {
   const normalized = value.trim().toLowerCase();
   return parseFlag(normalized) === true || UNDERSTOOD_NO.includes(normalized);
 });
-var safeProtocol = (function safeProtocol(value) {
+var safeProtocol = (function (value) {
   try {
     return new URL(value).protocol;
   } catch {
     return "";
   }
 });
-var validHeaders = (function validHeaders(variable, entries, problems) {
+var validHeaders = (function (variable, entries, problems) {
   const valid = {};
   for (const [name, value] of Object.entries(entries)) {
     if (!isHeaderName(name)) {
@@ -338,7 +338,7 @@ var validHeaders = (function validHeaders(variable, entries, problems) {
   }
   return valid;
 });
-var defaultSpoolDir = (function defaultSpoolDir(env, os, problems = []) {
+var defaultSpoolDir = (function (env, os, problems = []) {
   const explicit = env("NAT_TELEMETRY_SPOOL_DIR");
   if (explicit !== void 0) {
     if (explicit === "") return void 0;
@@ -365,7 +365,7 @@ var defaultSpoolDir = (function defaultSpoolDir(env, os, problems = []) {
   problems.push(`the home directory is not an absolute path: no spool is kept`);
   return void 0;
 });
-var writeAtomically = (function writeAtomically(files, dir, name, text, now, temp = temporaryName(dir, now)) {
+var writeAtomically = (function (files, dir, name, text, now, temp = temporaryName(dir, now)) {
   files.create(temp, text);
   try {
     files.rename(temp, `${dir === "/" ? "" : dir}/${name}`);
@@ -377,41 +377,41 @@ var writeAtomically = (function writeAtomically(files, dir, name, text, now, tem
     throw error;
   }
 });
-var temporaryName = (function temporaryName(dir, now) {
+var temporaryName = (function (dir, now) {
   return `${dir === "/" ? "" : dir}/t-${stamp(now)}-${randomHex()}.tmp`;
 });
-var stamp = (function stamp(ms) {
+var stamp = (function (ms) {
   return String(Math.floor(ms)).padStart(13, "0");
 });
-var randomHex = (function randomHex(digits = 12) {
+var randomHex = (function (digits = 12) {
   let hex = "";
   while (hex.length < digits) hex += Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0");
   return hex.slice(0, digits);
 });
-var parseToml = (function parseToml(text) {
+var parseToml = (function (text) {
   return new Parser(text).document();
 });
-var isTable = (function isTable(value) {
+var isTable = (function (value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 });
-var isControl = (function isControl(c) {
+var isControl = (function (c) {
   const code = c.charCodeAt(0);
   return code < 32 || code === 127;
 });
-var toNumber = (function toNumber(text) {
+var toNumber = (function (text) {
   const clean = text.replaceAll("_", "");
   if (/^[+-]?inf$/.test(clean)) return clean.startsWith("-") ? -Infinity : Infinity;
   if (/^[+-]?nan$/.test(clean)) return NaN;
   return Number(clean);
 });
-var consentFilePath = (function consentFilePath() {
+var consentFilePath = (function () {
   const env = host().env;
   const explicit = env("NAT_TELEMETRY_CONSENT_FILE");
   if (explicit) return explicit;
   const home = env("HOME") ?? env("USERPROFILE");
   return home ? `${home}/.config/nat/telemetry.toml` : void 0;
 });
-var readDecision = (function readDecision(path) {
+var readDecision = (function (path) {
   const files = host().files;
   if (!files?.allowed(path, "read")) return { state: "never_asked" };
   let text;
@@ -427,7 +427,7 @@ var readDecision = (function readDecision(path) {
   if (text === void 0) return { state: "never_asked" };
   return decisionOf(text);
 });
-var decisionOf = (function decisionOf(text) {
+var decisionOf = (function (text) {
   let document;
   try {
     document = parseToml(text);
@@ -445,7 +445,7 @@ var decisionOf = (function decisionOf(text) {
   if (consent === "enabled") return { state: version === PROMPT_VERSION ? "enabled" : "never_asked" };
   return { state: "disabled", problem: "has a consent value this tool does not know" };
 });
-var formatConsentToml = (function formatConsentToml(state, now) {
+var formatConsentToml = (function (state, now) {
   return [
     "# NeMo Agent Toolkit telemetry consent.",
     "# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,",
@@ -457,7 +457,7 @@ var formatConsentToml = (function formatConsentToml(state, now) {
     ""
   ].join("\n");
 });
-var recordConsent = (function recordConsent(state, path = consentFilePath()) {
+var recordConsent = (function (state, path = consentFilePath()) {
   const files = host().files;
   if (path === void 0 || !files) return false;
   const dir = parentOf(path) ?? ".";
@@ -475,17 +475,17 @@ var recordConsent = (function recordConsent(state, path = consentFilePath()) {
   if (effectiveConsent().source === "file") enabled = state === "enabled";
   return true;
 });
-var effectiveConsent = (function effectiveConsent() {
+var effectiveConsent = (function () {
   const path = consentFilePath();
   const { state: fileState, problem } = path === void 0 ? { state: "never_asked" } : readDecision(path);
   const file = { fileState, path, ...problem ? { fileProblem: problem } : {} };
   return { ...environmentDecision() ?? fileDecision(fileState), ...file };
 });
-var decision = (function decision() {
+var decision = (function () {
   const path = consentFilePath();
   return environmentDecision() ?? fileDecision(path === void 0 ? "never_asked" : readDecision(path).state);
 });
-var environmentDecision = (function environmentDecision() {
+var environmentDecision = (function () {
   const env = host().env;
   const fromEnv = parseFlag(env("NAT_TELEMETRY_ENABLED"));
   if (fromEnv !== void 0) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED" };
@@ -495,13 +495,13 @@ var environmentDecision = (function environmentDecision() {
   }
   return void 0;
 });
-var fileDecision = (function fileDecision(state) {
+var fileDecision = (function (state) {
   return state === "never_asked" ? { enabled: false, source: "default" } : { enabled: state === "enabled", source: "file" };
 });
-var isTelemetryEnabled = (function isTelemetryEnabled() {
+var isTelemetryEnabled = (function () {
   return enabled ??= decision().enabled;
 });
-var askForConsent = (async function askForConsent(options = {}) {
+var askForConsent = (async function (options = {}) {
   const current = decision();
   enabled ??= current.enabled;
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
@@ -510,7 +510,7 @@ var askForConsent = (async function askForConsent(options = {}) {
   const { ask } = await import("./chunk-QH4QHAA4.js");
   return await ask(terminal, options.optOut);
 });
-var setTelemetryEnabled = (function setTelemetryEnabled(value) {
+var setTelemetryEnabled = (function (value) {
   if (typeof value !== "boolean") {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }

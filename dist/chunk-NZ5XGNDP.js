@@ -7,7 +7,7 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/runtime/guarded_files.ts
-var guardedFiles = (function guardedFiles(raw) {
+var guardedFiles = (function (raw) {
   const owned = (path, facts, reason = "not_owner") => {
     if (raw.uid !== void 0 && facts.uid !== void 0 && facts.uid !== raw.uid && facts.uid !== 0) {
       throw new RefusedPath(path, reason);
@@ -70,7 +70,7 @@ var guardedFiles = (function guardedFiles(raw) {
     remove: (path) => raw.remove(path)
   };
 });
-var checkAncestors = (function checkAncestors(raw, path) {
+var checkAncestors = (function (raw, path) {
   for (let dir = parentOf(path), depth = 0; dir !== void 0 && depth < MAX_DEPTH; dir = parentOf(dir), depth++) {
     if (!raw.allowed(dir, "read")) return;
     const facts = raw.lstat(dir);
@@ -83,7 +83,7 @@ var checkAncestors = (function checkAncestors(raw, path) {
     }
   }
 });
-var readBounded = (function readBounded(readInto, sizeHint, maxBytes) {
+var readBounded = (function (readInto, sizeHint, maxBytes) {
   let buffer = new Uint8Array(Math.min(maxBytes, sizeHint || 4096) + 1);
   let length = 0;
   for (; ; ) {
@@ -99,7 +99,7 @@ var readBounded = (function readBounded(readInto, sizeHint, maxBytes) {
   }
   return buffer.subarray(0, length);
 });
-var parentOf = (function parentOf(path) {
+var parentOf = (function (path) {
   const trimmed = path.length > 1 ? path.replace(/[\\/]+$/, "") : path;
   const slash = Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\"));
   if (slash < 0 || trimmed.length <= 1 || /^[A-Za-z]:[\\/]?$/.test(trimmed)) return void 0;
@@ -107,7 +107,7 @@ var parentOf = (function parentOf(path) {
   if (/^[A-Za-z]:$/.test(trimmed.slice(0, slash))) return trimmed.slice(0, slash + 1);
   return trimmed.slice(0, slash);
 });
-var denoFiles = (function denoFiles(deno, uid, allowed) {
+var denoFiles = (function (deno, uid, allowed) {
   const windows = deno.build.os === "windows";
   const facts = (info) => ({
     kind: info.isSymlink ? "symlink" : info.isFile ? "file" : info.isDirectory ? "directory" : "other",
@@ -187,10 +187,10 @@ var denoFiles = (function denoFiles(deno, uid, allowed) {
     remove: (path) => deno.removeSync(path)
   };
 });
-var runtimeInfo = (function runtimeInfo() {
+var runtimeInfo = (function () {
   return cached ??= detect();
 });
-var detect = (function detect() {
+var detect = (function () {
   if (typeof g.Deno?.version?.deno === "string") {
     const os = g.Deno.build.os === "windows" ? "win32" : g.Deno.build.os;
     return { name: "deno", version: g.Deno.version.deno, machine: pythonMachineName(os, g.Deno.build.arch), os };
@@ -203,12 +203,12 @@ var detect = (function detect() {
   }
   return { name: "unknown", version: "", machine: "undefined", os: "" };
 });
-var pythonMachineName = (function pythonMachineName(os, arch) {
+var pythonMachineName = (function (os, arch) {
   const normalized = NORMALIZED_ARCH[arch] ?? arch;
   const names = os === "win32" || os === "windows" ? WINDOWS_MACHINES : os === "darwin" ? DARWIN_MACHINES : os.endsWith("bsd") ? BSD_MACHINES : LINUX_MACHINES;
   return names[normalized] ?? normalized;
 });
-var isForegroundJob = (function isForegroundJob(files, os) {
+var isForegroundJob = (function (files, os) {
   if (os === "win32") return true;
   if (os !== "linux" || !files?.allowed("/proc/self/stat", "read")) return false;
   try {
@@ -219,7 +219,7 @@ var isForegroundJob = (function isForegroundJob(files, os) {
     return false;
   }
 });
-var callEach = (function callEach(members, call) {
+var callEach = (function (members, call) {
   let any = false;
   for (const member of [...members]) {
     try {
@@ -229,7 +229,7 @@ var callEach = (function callEach(members, call) {
   }
   return any;
 });
-var senderEnvironment = (function senderEnvironment(read, set) {
+var senderEnvironment = (function (read, set) {
   const env = {};
   const cgi = read("REQUEST_METHOD") !== void 0;
   for (const name of SENDER_VARIABLES) {
@@ -238,7 +238,7 @@ var senderEnvironment = (function senderEnvironment(read, set) {
   }
   return { ...env, ...set };
 });
-var survivalProblem = (function survivalProblem(facts) {
+var survivalProblem = (function (facts) {
   if (facts.os === "win32") return void 0;
   if (facts.pidNamespace !== void 0 && facts.pidNamespace !== INITIAL_PID_NAMESPACE) {
     return "it runs in a PID namespace of its own (a container): what it starts ends with the container's first process";
@@ -257,7 +257,7 @@ var survivalProblem = (function survivalProblem(facts) {
   }
   return void 0;
 });
-var denoHost = (function denoHost(deno) {
+var denoHost = (function (deno) {
   const encoder = new TextEncoder();
   const granted = (descriptor) => {
     try {
@@ -440,7 +440,7 @@ var denoHost = (function denoHost(deno) {
     onInterrupt: (callback) => interruptHooks.add(callback)
   };
 });
-var senderRefusal = (function senderRefusal(deno, granted, files, env) {
+var senderRefusal = (function (deno, granted, files, env) {
   if (deno.build.standalone) return "a deno compile executable: it runs only its program";
   return survivalProblem({
     pid: deno.pid,
@@ -451,7 +451,7 @@ var senderRefusal = (function senderRefusal(deno, granted, files, env) {
     pidNamespace: runtimeInfo().os === "linux" && granted({ name: "read", path: PID_NAMESPACE }) ? quietly(() => deno.readLinkSync(PID_NAMESPACE)) : void 0
   });
 });
-var tooLarge = (function tooLarge(request) {
+var tooLarge = (function (request) {
   request.body?.cancel().catch(() => {
   });
   return new Response('{"error":"the body is too large"}', {
@@ -459,7 +459,7 @@ var tooLarge = (function tooLarge(request) {
     headers: { "content-type": "application/json", connection: "close" }
   });
 });
-var readBody = (async function readBody(request, maxBytes) {
+var readBody = (async function (request, maxBytes) {
   if (!request.body) return "";
   const decoder = new TextDecoder();
   let text = "";
@@ -471,7 +471,7 @@ var readBody = (async function readBody(request, maxBytes) {
   }
   return text + decoder.decode();
 });
-var watchSignals = (function watchSignals(deno) {
+var watchSignals = (function (deno) {
   const add = deno.addSignalListener.bind(deno);
   const remove = deno.removeSignalListener.bind(deno);
   const program = /* @__PURE__ */ new Map();
@@ -489,7 +489,7 @@ var watchSignals = (function watchSignals(deno) {
   }
   return { programListens: (signal) => (program.get(signal)?.size ?? 0) > 0, add, remove };
 });
-var nodeFiles = (function nodeFiles(fs, uid, windows) {
+var nodeFiles = (function (fs, uid, windows) {
   const flag = (name) => fs.constants[name] ?? 0;
   const guard = flag("O_NOFOLLOW") | flag("O_NONBLOCK");
   const facts = (stats) => ({
@@ -577,7 +577,7 @@ var nodeFiles = (function nodeFiles(fs, uid, windows) {
     remove: (path) => fs.unlinkSync(path)
   };
 });
-var fatalUtf8Check = (function fatalUtf8Check(bytes) {
+var fatalUtf8Check = (function (bytes) {
   try {
     new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     return true;
@@ -585,7 +585,7 @@ var fatalUtf8Check = (function fatalUtf8Check(bytes) {
     return false;
   }
 });
-var nodeHost = (function nodeHost(proc, options) {
+var nodeHost = (function (proc, options) {
   let fs;
   try {
     fs = proc.getBuiltinModule?.("node:fs");
@@ -758,11 +758,11 @@ var nodeHost = (function nodeHost(proc, options) {
     onInterrupt: (callback) => interruptHooks.add(callback)
   };
 });
-var trustFlags = (function trustFlags(proc) {
+var trustFlags = (function (proc) {
   const fromOptions = (proc.env.NODE_OPTIONS ?? "").split(/\s+/);
   return [...new Set([...proc.execArgv ?? [], ...fromOptions].filter((flag) => TRUST_FLAG.test(flag)))];
 });
-var senderRefusal2 = (function senderRefusal2(proc, files, fs) {
+var senderRefusal2 = (function (proc, files, fs) {
   const load = proc.getBuiltinModule;
   if (!load) return "this runtime cannot start processes";
   if (proc.versions.electron) return "an Electron app: its executable runs only the app";
@@ -782,7 +782,7 @@ var senderRefusal2 = (function senderRefusal2(proc, files, fs) {
     pidNamespace: proc.platform === "linux" ? quietly(() => fs?.readlinkSync("/proc/self/ns/pid")) : void 0
   });
 });
-var runtimeFetch = (function runtimeFetch() {
+var runtimeFetch = (function () {
   return async (url, init) => {
     try {
       return await fetch(url, init);
@@ -792,7 +792,7 @@ var runtimeFetch = (function runtimeFetch() {
     }
   };
 });
-var lazyNodeFetch = (function lazyNodeFetch(proc) {
+var lazyNodeFetch = (function (proc) {
   let client;
   return async (url, init) => {
     client ??= import("./chunk-VNNEEFQD.js").then(
@@ -801,7 +801,7 @@ var lazyNodeFetch = (function lazyNodeFetch(proc) {
     return (await client)(url, init);
   };
 });
-var host = (function host() {
+var host = (function () {
   if (cached2) return cached2;
   const name = runtimeInfo().name;
   cached2 = name === "deno" ? denoHost(g2.Deno) : name === "unknown" ? noHost : nodeHost(g2.process, { lightFetch: name === "node", bunSpawn: name === "bun" ? g2.Bun?.spawn : void 0 });

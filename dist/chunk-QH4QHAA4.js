@@ -11,7 +11,7 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/prompt.ts
-var consentDisclosure = (function consentDisclosure(optOut) {
+var consentDisclosure = (function (optOut) {
   return [
     "",
     "NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
@@ -23,7 +23,7 @@ var consentDisclosure = (function consentDisclosure(optOut) {
     ""
   ].join("\n");
 });
-var editLine = (function editLine(state, bytes) {
+var editLine = (function (state, bytes) {
   let echo = "";
   for (const byte of bytes) {
     if (state.result !== void 0) break;
@@ -44,13 +44,13 @@ var editLine = (function editLine(state, bytes) {
   }
   return echo;
 });
-var parseAnswer = (function parseAnswer(line) {
+var parseAnswer = (function (line) {
   const answer = line.trim().toLowerCase();
   if (answer === "" || answer === "y" || answer === "yes") return "enabled";
   if (answer === "n" || answer === "no") return "disabled";
   return void 0;
 });
-var ask = (async function ask(terminal, optOut) {
+var ask = (async function (terminal, optOut) {
   const { writeStderr } = host();
   let decision;
   let state = { text: "" };

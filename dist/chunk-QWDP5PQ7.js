@@ -8,10 +8,10 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/delivery.ts
-var deliverForProgram = (function deliverForProgram() {
+var deliverForProgram = (function () {
   forProgram = true;
 });
-var classifyStatus = (function classifyStatus(status, retryAfterMs) {
+var classifyStatus = (function (status, retryAfterMs) {
   if (status >= 200 && status < 300) return { kind: "delivered" };
   if (status === 413) return { kind: "too_large" };
   if (RETRYABLE_STATUSES.has(status) || status >= 500 && status < 600 && !NEVER_RETRY_5XX.has(status)) {
@@ -20,7 +20,7 @@ var classifyStatus = (function classifyStatus(status, retryAfterMs) {
   if (status === 301 || status === 302 || status === 303) return { kind: "rejected", reason: "unsafe_redirect" };
   return { kind: "rejected", reason: `http_${status}` };
 });
-var deliver = (async function deliver(request) {
+var deliver = (async function (request) {
   if (request.signal?.aborted) return { kind: "interrupted" };
   const controller = new AbortController();
   let timedOut = false;
@@ -80,7 +80,7 @@ var deliver = (async function deliver(request) {
     request.signal?.removeEventListener("abort", onOutsideAbort);
   }
 });
-var readAnswer = (async function readAnswer(response) {
+var readAnswer = (async function (response) {
   const reader = response.body?.getReader?.();
   if (!reader) return "";
   const decoder = new TextDecoder();
@@ -98,7 +98,7 @@ var readAnswer = (async function readAnswer(response) {
     });
   }
 });
-var redirectTarget = (function redirectTarget(location, base) {
+var redirectTarget = (function (location, base) {
   if (location === null) return void 0;
   try {
     const target = new URL(location, base);

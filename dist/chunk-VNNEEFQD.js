@@ -4,7 +4,7 @@ import {
 } from "./chunk-WXJBBERS.js";
 
 // src/runtime/proxy_settings.ts
-var proxyRoute = (function proxyRoute(target, env) {
+var proxyRoute = (function (target, env) {
   const scheme = target.protocol === "https:" ? ["https_proxy", "HTTPS_PROXY"] : target.protocol === "http:" ? env("REQUEST_METHOD") ? ["http_proxy"] : ["http_proxy", "HTTP_PROXY"] : void 0;
   const value = scheme && firstSet(env, [...scheme, "all_proxy", "ALL_PROXY"]);
   if (value === void 0) return { kind: "direct" };
@@ -12,7 +12,7 @@ var proxyRoute = (function proxyRoute(target, env) {
   if (noProxy !== void 0 && bypassesProxy(target, noProxy)) return { kind: "direct" };
   return parseProxy(value);
 });
-var parseProxy = (function parseProxy(value) {
+var parseProxy = (function (value) {
   const text = value.trim();
   let url;
   try {
@@ -29,7 +29,7 @@ var parseProxy = (function parseProxy(value) {
   const port = url.port ? Number(url.port) : protocol === "https:" ? 443 : 80;
   return { kind: "proxy", proxy: { protocol, hostname: unbracket(url.hostname), port, authorization } };
 });
-var bypassesProxy = (function bypassesProxy(target, noProxy) {
+var bypassesProxy = (function (target, noProxy) {
   const host = unbracket(target.hostname.toLowerCase()).replace(/\.$/, "");
   const address = ipAddress(host);
   const port = Number(target.port || (target.protocol === "https:" ? 443 : 80));
@@ -46,7 +46,7 @@ var bypassesProxy = (function bypassesProxy(target, noProxy) {
   }
   return false;
 });
-var parseEntry = (function parseEntry(text) {
+var parseEntry = (function (text) {
   let host = text;
   let port;
   const bracketed = /^\[([^\]]*)\](?::(\d+))?$/.exec(text);
@@ -68,7 +68,7 @@ var parseEntry = (function parseEntry(text) {
   const name = host.replace(/^\*?\./, "").replace(/\.$/, "");
   return name === "" || name.includes("*") ? void 0 : { kind: "domain", name, port };
 });
-var inBlock = (function inBlock(address, base, prefix) {
+var inBlock = (function (address, base, prefix) {
   if (address.length !== base.length) return false;
   for (let bit = 0; bit < prefix; bit += 8) {
     const mask = prefix - bit >= 8 ? 255 : 255 << 8 - (prefix - bit) & 255;
@@ -76,7 +76,7 @@ var inBlock = (function inBlock(address, base, prefix) {
   }
   return true;
 });
-var ipAddress = (function ipAddress(text) {
+var ipAddress = (function (text) {
   const quad = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   if (quad) {
     const bytes = quad.slice(1).map(Number);
@@ -96,29 +96,29 @@ var ipAddress = (function ipAddress(text) {
   const all = tail === void 0 ? front : [...front, ...Array(8 - front.length - back.length).fill(0), ...back];
   return all.flatMap((group) => [group >> 8, group & 255]);
 });
-var firstSet = (function firstSet(env, names) {
+var firstSet = (function (env, names) {
   for (const name of names) {
     const value = env(name)?.trim();
     if (value) return value;
   }
   return void 0;
 });
-var unbracket = (function unbracket(host) {
+var unbracket = (function (host) {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 });
-var percentDecode = (function percentDecode(text) {
+var percentDecode = (function (text) {
   try {
     return decodeURIComponent(text);
   } catch {
     return text;
   }
 });
-var base64 = (function base64(text) {
+var base64 = (function (text) {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);
 });
-var nodeFetch = (function nodeFetch(load, env) {
+var nodeFetch = (function (load, env) {
   const { Buffer } = globalThis;
   return (url, init) => new Promise((resolve, reject) => {
     const target = new URL(url);
@@ -169,7 +169,7 @@ var nodeFetch = (function nodeFetch(load, env) {
     request.end(init.body);
   });
 });
-var connectToProxy = (function connectToProxy(load, proxy, signal) {
+var connectToProxy = (function (load, proxy, signal) {
   const net = load("node:net");
   const { hostname: host, port } = proxy;
   return settleWith(signal, (settle) => {
@@ -178,7 +178,7 @@ var connectToProxy = (function connectToProxy(load, proxy, signal) {
     return socket;
   });
 });
-var tunnel = (async function tunnel(load, proxy, target, signal) {
+var tunnel = (async function (load, proxy, target, signal) {
   const raw = await connectToProxy(load, proxy, signal);
   const authority = `${target.hostname}:${target.port || 443}`;
   await settleWith(signal, (settle, fail) => {
@@ -219,7 +219,7 @@ Host: ${authority}\r
     return secure;
   });
 });
-var settleWith = (function settleWith(signal, start) {
+var settleWith = (function (signal, start) {
   return new Promise((resolve, reject) => {
     let socket;
     const state = { outcome: "pending" };

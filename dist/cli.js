@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-KJLTWBWX.js";
-import "./chunk-YDBIOGFZ.js";
-import "./chunk-QQ5HKWIX.js";
+} from "./chunk-NFPKGGB4.js";
+import "./chunk-VEBR25LH.js";
+import "./chunk-54SCRR5T.js";
 import "./chunk-DRJKMMR4.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YDBIOGFZ.js";
-import "./chunk-QQ5HKWIX.js";
+} from "./chunk-VEBR25LH.js";
+import "./chunk-54SCRR5T.js";
 import "./chunk-DRJKMMR4.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-NZ5XGNDP.js";

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-QQ5HKWIX.js";
+} from "./chunk-54SCRR5T.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -53,29 +53,32 @@ function entryModule(name: string): string {
 
 /**
  * A chunk with its top-level function declarations turned into parenthesized function expressions
- * (`var f = (function f() {...});`), defined before its other statements. V8 compiles a function in parentheses
+ * (`var f = (function () {...});`), defined before its other statements. V8 compiles a function in parentheses
  * together with the code around it (its heuristic for functions called at once) instead of on its first call, so
  * it is in the code cache a runtime keeps of the chunk (Deno always, Node.js with its compile cache on), and a
- * later run does not compile it again; with no cache, V8 still parses it once rather than twice. A run calls much
- * of the package once: this took 2-3 ms off a run's setup, event and spool under Deno and Node.js (Bun's
- * JavaScriptCore has no such heuristic: no change). Defined first, each function exists before any code of the
+ * later run does not compile it again. A run calls much of the package once: loading and one `trackCommand`
+ * with its spool write took 2.4-3.2 ms less under Deno and under Node.js with its compile cache (in process, 15-25
+ * alternated runs); under Node.js without one the compiling moves from the first calls to loading (no change), and
+ * Bun's JavaScriptCore has no such heuristic (no change). Defined first, each function exists before any code of the
  * chunk runs, as a hoisted declaration does; the chunks' static imports have no cycle (checked), so no chunk
- * calls into one that has not started.
+ * calls into one that has not started. The expression is anonymous: its name is inferred from the variable
+ * (`f.name` is `"f"`), and inside it `f` is the module's binding, as in a declaration, so a function that
+ * reassigns or wraps itself behaves the same.
  *
  * @param code A chunk as esbuild wrote it.
  * @returns The same chunk with its functions defined first and eagerly compiled.
  */
 function compiledEagerly(code: string): string {
   const statements = parse(code, { ecmaVersion: "latest", sourceType: "module" }).body;
-  const functions = statements.flatMap((node) =>
-    node.type === "FunctionDeclaration" ? [{ start: node.start, end: node.end, name: node.id.name }] : []
-  );
+  const functions = statements.flatMap((node) => node.type === "FunctionDeclaration" ? [node] : []);
   if (statements.some((node) => node.type === "ExportNamedDeclaration" && node.declaration)) {
     throw new Error("esbuild exported a declaration in place: compiledEagerly expects export lists");
   }
   const first = statements.find((node) => node.type !== "ImportDeclaration");
   if (!first || functions.length === 0) return code;
-  const definitions = functions.map(({ start, end, name }) => `var ${name} = (${code.slice(start, end)});\n`);
+  const definitions = functions.map(({ start, end, id }) =>
+    `var ${id.name} = (${code.slice(start, id.start)}${code.slice(id.end, end)});\n`
+  );
   let rest = code.slice(first.start);
   for (const { start, end } of functions.toReversed()) {
     rest = rest.slice(0, start - first.start) + rest.slice(end - first.start);
@@ -83,10 +86,17 @@ function compiledEagerly(code: string): string {
   return code.slice(0, first.start) + definitions.join("") + rest;
 }
 
+/** The files of `dist/` a chunk imports statically: `import ... from`, `import "..."`, `export ... from`. */
+function staticImports(code: string): string[] {
+  return parse(code, { ecmaVersion: "latest", sourceType: "module" }).body.flatMap((node) => {
+    const source = "source" in node ? node.source?.value : undefined;
+    return typeof source === "string" && source.startsWith("./") ? [source.slice(2)] : [];
+  });
+}
+
 /** Throws if the chunks' static imports form a cycle (a chunk could then run before another's functions exist). */
 function assertNoImportCycle(files: Map<string, string>): void {
-  const imports = (name: string) =>
-    [...(files.get(name) ?? "").matchAll(/^import .*from "\.\/([^"]+)";$/gm)].map((m) => m[1]);
+  const imports = (name: string) => staticImports(files.get(name) ?? "");
   const done = new Set<string>();
   const visit = (name: string, path: string[]) => {
     if (path.includes(name)) throw new Error(`dist/ has an import cycle: ${[...path, name].join(" -> ")}`);

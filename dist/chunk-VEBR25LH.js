@@ -3,7 +3,7 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-QQ5HKWIX.js";
+} from "./chunk-54SCRR5T.js";
 import {
   formatTimestamp,
   parametersProblem
@@ -13,11 +13,11 @@ import {
 } from "./chunk-NZ5XGNDP.js";
 
 // src/collector.ts
-var isLoopback = (function isLoopback(hostname) {
+var isLoopback = (function (hostname) {
   const bare = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
   return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
 });
-var validateEnvelope = (function validateEnvelope(body) {
+var validateEnvelope = (function (body) {
   let envelope;
   try {
     envelope = JSON.parse(body);
@@ -40,7 +40,7 @@ var validateEnvelope = (function validateEnvelope(body) {
   }
   return { status: 200, envelope: record };
 });
-var readEnvelope = (function readEnvelope(body) {
+var readEnvelope = (function (body) {
   const checked = validateEnvelope(body);
   if (checked.status !== 200) return checked;
   const { envelope } = checked;
@@ -55,7 +55,7 @@ var readEnvelope = (function readEnvelope(body) {
     }))
   };
 });
-var readOtlpLogs = (function readOtlpLogs(body) {
+var readOtlpLogs = (function (body) {
   let request;
   try {
     request = JSON.parse(body);
@@ -100,7 +100,7 @@ var readOtlpLogs = (function readOtlpLogs(body) {
   if (events.length === 0) return { status: 422, reason: "there is no log record" };
   return { status: 200, events };
 });
-var attributeMap = (function attributeMap(list) {
+var attributeMap = (function (list) {
   if (list === void 0) return {};
   if (!Array.isArray(list)) return void 0;
   const map = {};
@@ -115,7 +115,7 @@ var attributeMap = (function attributeMap(list) {
   }
   return map;
 });
-var eventProblem = (function eventProblem(event, schemaVersion) {
+var eventProblem = (function (event, schemaVersion) {
   if (typeof event !== "object" || event === null) return "not an object";
   const { ts, name, parameters } = event;
   if (typeof ts !== "string" || !TIMESTAMP.test(ts)) return "'ts' is not a UTC timestamp with milliseconds";
@@ -132,7 +132,7 @@ var eventProblem = (function eventProblem(event, schemaVersion) {
   }
   return void 0;
 });
-var summarize = (function summarize(event) {
+var summarize = (function (event) {
   const p = event.parameters;
   const time = event.receivedAt.slice(11, 19);
   const session = `session=${event.sessionId.slice(0, 8)}`;
@@ -141,7 +141,7 @@ var summarize = (function summarize(event) {
   const error = p.errorClass === "undefined" ? "" : ` ${p.errorClass}`;
   return `${time} ${event.name} ${p.command}${sub} ${p.taskStatus} exit=${p.exitCode}${error} ${p.durationMs}ms ${p.pythonVersion} ${session}`;
 });
-var startCollector = (async function startCollector(options = {}) {
+var startCollector = (async function (options = {}) {
   const hostname = options.hostname ?? "127.0.0.1";
   if (!options.allowRemote && !isLoopback(hostname)) {
     throw new RangeError(

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YDBIOGFZ.js";
+} from "./chunk-VEBR25LH.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-QQ5HKWIX.js";
+} from "./chunk-54SCRR5T.js";
 import {
   describe,
   effectiveConsent,
@@ -32,7 +32,7 @@ import {
 import { parseArgs } from "node:util";
 
 // src/sender.ts
-var drainSpool = (async function drainSpool(options, until, mayGoOn = () => true) {
+var drainSpool = (async function (options, until, mayGoOn = () => true) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1e3;
   for (; ; ) {
@@ -57,7 +57,7 @@ var drainSpool = (async function drainSpool(options, until, mayGoOn = () => true
   }
   return total;
 });
-var statusUsage = (function statusUsage(command) {
+var statusUsage = (function (command) {
   return `Usage: ${command} [--json]
 
 Shows whether telemetry is on, what decided it (an environment variable, the consent file, or the default),
@@ -65,7 +65,7 @@ and notes when an environment variable overrides the consent file; then the sett
 format, spool directory, how events leave at exit, and why), and every value of the environment or the
 consent file that is not understood, with what is done instead.`;
 });
-var defaultOutput = (function defaultOutput() {
+var defaultOutput = (function () {
   const runtime = host();
   return {
     out: (text) => runtime.writeStdout(text),
@@ -73,7 +73,7 @@ var defaultOutput = (function defaultOutput() {
     color: runtime.stdoutIsTerminal() && !runtime.env("NO_COLOR")
   };
 });
-var main = (async function main(args, output = defaultOutput()) {
+var main = (async function (args, output = defaultOutput()) {
   let parsed;
   try {
     parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
@@ -112,7 +112,7 @@ ${USAGE.main}
       return await collector(output, values);
   }
 });
-var telemetryCommand = (function telemetryCommand(args, options) {
+var telemetryCommand = (function (args, options) {
   const name = options?.name;
   if (typeof name !== "string" || name.trim() === "") {
     throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
@@ -161,10 +161,10 @@ ${usage}
   if (command === "status") return status(output, parsed.values.json === true, name);
   return decide(output, command === "enable" ? "enabled" : "disabled", name);
 });
-var paint = (function paint(output, text, on) {
+var paint = (function (output, text, on) {
   return output.color ? `\x1B[${on ? 32 : 31}m${text}\x1B[0m` : text;
 });
-var describeSource = (function describeSource(consent) {
+var describeSource = (function (consent) {
   switch (consent.source) {
     case "NAT_TELEMETRY_ENABLED":
     case "DO_NOT_TRACK":
@@ -175,13 +175,13 @@ var describeSource = (function describeSource(consent) {
       return "the default: nobody has decided yet";
   }
 });
-var overrideNote = (function overrideNote(consent) {
+var overrideNote = (function (consent) {
   if (consent.source === "file" || consent.source === "default" || consent.fileState === "never_asked") {
     return void 0;
   }
   return `${consent.source} overrides the consent file, which says: ${consent.fileState}.`;
 });
-var settingsInForce = (function settingsInForce(consent) {
+var settingsInForce = (function (consent) {
   const env = host().env;
   const settings = environmentSettings();
   const options = resolveOptions({});
@@ -205,7 +205,7 @@ var settingsInForce = (function settingsInForce(consent) {
     problems
   };
 });
-var redact = (function redact(url) {
+var redact = (function (url) {
   try {
     const parsed = new URL(url);
     if (parsed.password === "") return url;
@@ -215,7 +215,7 @@ var redact = (function redact(url) {
     return url;
   }
 });
-var status = (function status(output, json, changeWith) {
+var status = (function (output, json, changeWith) {
   const consent = effectiveConsent();
   const settings = settingsInForce(consent);
   if (json) {
@@ -258,7 +258,7 @@ var status = (function status(output, json, changeWith) {
 `);
   return 0;
 });
-var decide = (function decide(output, state, program) {
+var decide = (function (output, state, program) {
   const before = effectiveConsent();
   if (!recordConsent(state)) {
     output.err(
@@ -279,7 +279,7 @@ var decide = (function decide(output, state, program) {
 `);
   return 0;
 });
-var openSpool = (function openSpool() {
+var openSpool = (function () {
   const options = resolveOptions({});
   const files = host().files;
   const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "", options.format.name);
@@ -288,7 +288,7 @@ var openSpool = (function openSpool() {
   const health = options.sink.kind === "http" ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random) : void 0;
   return { spool, health, options, files };
 });
-var flush = (async function flush(output) {
+var flush = (async function (output) {
   const opened = openSpool();
   if (!opened) {
     output.err("nat-telemetry: there is no spool (no spool directory, or it cannot be read and written).\n");
@@ -309,7 +309,7 @@ var flush = (async function flush(output) {
 `);
   return left === 0 ? 0 : 1;
 });
-var endpointReports = (function endpointReports(opened) {
+var endpointReports = (function (opened) {
   const { spool, options, files } = opened;
   const recorded = recordedHealth(files, spool.dir, Date.now());
   const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
@@ -338,7 +338,7 @@ var endpointReports = (function endpointReports(opened) {
     }];
   });
 });
-var inspect = (function inspect(output, json) {
+var inspect = (function (output, json) {
   const opened = openSpool();
   const files = opened?.spool.peek() ?? [];
   const events = files.flatMap(
@@ -382,7 +382,7 @@ var inspect = (function inspect(output, json) {
   }
   return 0;
 });
-var collector = (async function collector(output, values) {
+var collector = (async function (output, values) {
   const number = (name) => {
     const raw = values[name];
     if (raw === void 0) return void 0;
