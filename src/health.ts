@@ -66,29 +66,31 @@ export function recordedHealth(files: HostFiles, dir: string, now: number): Reco
   return names.flatMap((name) => {
     const hash = HEALTH_FILE.exec(name)?.[1];
     const read = hash === undefined ? undefined : readHealth(files, `${dir}/${name}`, now);
-    return hash === undefined || read === undefined ? [] : [{ hash, ...read }];
+    return hash === undefined || typeof read !== "object" ? [] : [{ hash, ...read }];
   });
 }
 
 /**
- * Reads a health file through the guarded door. Missing, corrupt, not a regular file of ours, or a wait longer
- * than the longest backoff from now (a tampered file, or a clock that ran ahead): nothing. Files written before
- * the endpoint's URL was recorded read as well, without it.
+ * Reads a health file through the guarded door: `undefined` when there is none, `"invalid"` when it is corrupt,
+ * not a regular file of ours, or says to wait longer than the longest backoff from now (a tampered file, or one
+ * written while the clock ran ahead). Files written before the endpoint's URL was recorded read as well, without it.
  */
 function readHealth(
   files: HostFiles,
   path: string,
   now: number,
-): { state: HealthState; endpoint: string | undefined } | undefined {
+): { state: HealthState; endpoint: string | undefined } | "invalid" | undefined {
   try {
-    const { failures, notBefore, endpoint } = JSON.parse(files.read(path, MAX_HEALTH_FILE_BYTES) ?? "null");
+    const text = files.read(path, MAX_HEALTH_FILE_BYTES);
+    if (text === undefined) return undefined;
+    const { failures, notBefore, endpoint } = JSON.parse(text);
     const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) &&
       notBefore <= now + MAX_RETRY_AFTER_MS;
     return valid
       ? { state: { failures, notBefore }, endpoint: typeof endpoint === "string" ? endpoint : undefined }
-      : undefined;
+      : "invalid";
   } catch {
-    return undefined;
+    return "invalid";
   }
 }
 
@@ -194,16 +196,25 @@ export class EndpointHealth {
     if (this.#state === undefined) return;
     this.#state = undefined;
     this.#probing = false;
+    this.#remove();
+  }
+
+  /**
+   * Reads the state (see `readHealth`); anything that is not a valid state of ours is healthy, and removed: a wait
+   * set too far ahead would otherwise hold the endpoint off once the clock came near it.
+   */
+  #read(): HealthState | undefined {
+    const read = readHealth(this.#files, this.path, this.#clock());
+    if (read === "invalid") this.#remove();
+    return typeof read === "object" ? read.state : undefined;
+  }
+
+  #remove(): void {
     try {
       this.#files.remove(this.path);
     } catch {
       // Already gone.
     }
-  }
-
-  /** Reads the state (see `readHealth`); anything that is not a valid state of ours is healthy. */
-  #read(): HealthState | undefined {
-    return readHealth(this.#files, this.path, this.#clock())?.state;
   }
 
   #write(state: HealthState): void {

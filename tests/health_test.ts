@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import { CIRCUIT_BACKOFF, EndpointHealth, recordedHealth } from "../src/health.ts";
 import { shortHash } from "../src/hash.ts";
 import { host } from "../src/runtime/mod.ts";
@@ -71,6 +73,37 @@ test("a corrupt health file reads as healthy; endpoints do not share state", () 
   assert.equal(other.isOpen(), false);
   writeFileSync(h.path, "{not json");
   assert.equal(health(dir.path, clock).isOpen(), false);
+});
+
+test("a health file set too far ahead (written while the clock ran ahead) is removed, not kept to hold runs off later", () => {
+  using dir = tempDir();
+  const clock = { now: 1_000_000_000_000 };
+  const h = health(dir.path, clock);
+  const tenHours = 36_000_000;
+  writeFileSync(h.path, JSON.stringify({ failures: 3, notBefore: clock.now + tenHours, endpoint }));
+  assert.equal(health(dir.path, clock).isOpen(), false, "ignored now");
+  assert.equal(existsSync(h.path), false, "and gone");
+  clock.now += tenHours - 60_000;
+  assert.equal(
+    health(dir.path, clock).isOpen(),
+    false,
+    "so that nothing holds the endpoint off once the clock is near",
+  );
+});
+
+test("a link or a FIFO in a health file's place is removed, never followed or opened for reading", () => {
+  using dir = tempDir();
+  const h = health(dir.path, { now: 0 });
+  const target = `${dir.path}/elsewhere.json`;
+  writeFileSync(target, JSON.stringify({ failures: 1, notBefore: 1000 }));
+  symlinkSync(target, h.path);
+  assert.equal(health(dir.path, { now: 0 }).isOpen(), false);
+  assert.deepEqual([existsSync(h.path), existsSync(target)], [false, true], "the link is gone, its target left");
+  if (process.platform !== "win32") {
+    execFileSync("mkfifo", [h.path]);
+    assert.equal(health(dir.path, { now: 0 }).isOpen(), false);
+    assert.equal(existsSync(h.path), false, "the FIFO is gone");
+  }
 });
 
 test("a health file names its endpoint's URL, and files of older versions without it still read", () => {
