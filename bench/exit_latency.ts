@@ -48,6 +48,7 @@ const cjs = await esbuildBundle(`${work}/mod.esbuild.cjs`, "cjs");
 const compiled = `${work}/fake_cli`;
 await new Deno.Command(bun, {
   args: ["build", "--compile", cli, "--outfile", compiled],
+  cwd: work, // bun writes a temporary file in its working directory while it compiles
   stdout: "null",
 }).output();
 

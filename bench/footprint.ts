@@ -39,6 +39,9 @@ const { values } = parseArgs({
   options: { runs: { type: "string", default: "15" } },
 });
 const RUNS = Number(values.runs);
+if (RUNS < 9) {
+  console.error(`${RUNS} rounds: a difference of medians this few can be off by several ms, even negative; use 15+.`);
+}
 const VARIANTS = ["", "import", "off", "spool", "outage", "handoff", "spawn"] as const;
 /** Spool files an outage leaves: one per run, up to the spool's bound (1,000 events). */
 const OUTAGE_FILES = 999;
@@ -111,6 +114,7 @@ async function executable(name: string, embedded: boolean, bytecode = false): Pr
   const out = `${work}/${name}`;
   const { success } = await new Deno.Command(bun, {
     args: ["build", "--compile", ...(bytecode ? ["--bytecode", "--format=esm"] : []), entry, "--outfile", out],
+    cwd: work, // bun writes a temporary file in its working directory while it compiles
     stdout: "null",
   })
     .output();
