@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-NFPKGGB4.js";
-import "./chunk-VEBR25LH.js";
-import "./chunk-54SCRR5T.js";
-import "./chunk-DRJKMMR4.js";
+} from "./chunk-IUGRLKBJ.js";
+import "./chunk-URUZOLWC.js";
+import "./chunk-5K3GFJKL.js";
+import "./chunk-5IQTTXOQ.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-NZ5XGNDP.js";
+import "./chunk-ZTSASIP3.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

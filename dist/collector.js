@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VEBR25LH.js";
-import "./chunk-54SCRR5T.js";
-import "./chunk-DRJKMMR4.js";
+} from "./chunk-URUZOLWC.js";
+import "./chunk-5K3GFJKL.js";
+import "./chunk-5IQTTXOQ.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-NZ5XGNDP.js";
+import "./chunk-ZTSASIP3.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

@@ -109,8 +109,11 @@ export function planExit(options: ResolvedOptions, backlog: Backlog | null, enab
   return decision;
 }
 
-/** What became of the spooled events: a sender started, or one at work already, or they wait for the endpoint. */
-export type SenderStart = "started" | "at work" | "endpoint down" | "failed";
+/**
+ * What became of the spooled events: a sender started, or one at work already, or they wait for the endpoint, or
+ * for a run on a system that can start a process (`no processes`); `failed`: no sender, for another reason.
+ */
+export type SenderStart = "started" | "at work" | "endpoint down" | "no processes" | "failed";
 
 /**
  * Starts a sender for the spooled events, unless one is at work on them already or the endpoint is known to
@@ -129,7 +132,7 @@ export function startSender(plan: ExitPlan & { handOff: true }, now: number): Se
     const { spool, health, files } = plan.backlog;
     if (health.isOpen()) return "endpoint down";
     if (senderAlive(files, spool.dir, spool.key, now)) return "at work";
-    return host().spawnDetached(plan.command) ? "started" : "failed";
+    return host().spawnDetached(plan.command);
   } catch {
     return "failed";
   }

@@ -628,7 +628,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log("at exit: delivering in process: no sender could be started");
       return false;
     }
-    const to = { started: "a sender", "at work": "the sender at work", "endpoint down": "the spool (endpoint down)" };
+    const to = {
+      started: "a sender",
+      "at work": "the sender at work",
+      "endpoint down": "the spool (endpoint down)",
+      // The system would refuse this run's requests too (Bun's fetch ends a program that cannot start its thread).
+      "no processes": "the spool (the system has no processes left to start a sender)",
+    };
     this.#log(`at exit: handed off to ${to[start]}`);
     return true;
   }

@@ -141,7 +141,7 @@ describe("the Node.js and Bun host's sender command", () => {
     assert.deepEqual([command.argv, command.env.BUN_BE_BUN], [["/usr/local/bin/mycli", script], "1"]);
     assert.equal(command.env.BUN_RUNTIME_TRANSPILER_CACHE_PATH, "0", "no cache written outside the spool");
   });
-  it("under Bun starts the sender with Bun's own spawn: detached, the whole environment its own; false if it throws", () => {
+  it("under Bun starts the sender with Bun's own spawn: detached, the whole environment its own; never throws", () => {
     const calls: unknown[][] = [];
     const command: SpawnCommand = { argv: ["/usr/local/bin/bun", script], env: { HOME: "/home/ada" }, cwd: grant.dir };
     const bunHost = (spawn: BunSpawn) => nodeHost(nodeProcess({}), { lightFetch: false, bunSpawn: spawn });
@@ -149,7 +149,7 @@ describe("the Node.js and Bun host's sender command", () => {
       calls.push(args);
       return { pid: 4343, unref: () => calls.push(["unref"]) };
     }).spawnDetached(command);
-    assert.equal(started, true);
+    assert.equal(started, "started");
     assert.deepEqual(calls, [
       [command.argv, {
         detached: true,
@@ -163,7 +163,11 @@ describe("the Node.js and Bun host's sender command", () => {
     const missing = bunHost(() => {
       throw Object.assign(new Error("ENOENT: no such file or directory, posix_spawn"), { code: "ENOENT" });
     });
-    assert.equal(missing.spawnDetached(command), false, "an executable that is not there");
+    assert.equal(missing.spawnDetached(command), "failed", "an executable that is not there");
+    const exhausted = bunHost(() => {
+      throw Object.assign(new Error("EAGAIN: resource temporarily unavailable, posix_spawn"), { code: "EAGAIN" });
+    });
+    assert.equal(exhausted.spawnDetached(command), "no processes", "no processes left (ulimit -u)");
   });
   it("refuses a single executable application, pkg, Electron, and --permission without child processes", () => {
     const refused = (overrides: Record<string, unknown>) =>

@@ -244,9 +244,9 @@ export function denoHost(deno: DenoNamespace): Host {
         const [executable, ...args] = command.argv;
         const options = { stdin: "null", stdout: "null", stderr: "null", detached: true, clearEnv: true } as const;
         new deno.Command(executable, { args, env: command.env, cwd: command.cwd, ...options }).spawn().unref();
-        return true;
+        return "started";
       } catch {
-        return false;
+        return "failed";
       }
     },
     exit: (code) => deno.exit(code),

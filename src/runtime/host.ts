@@ -111,6 +111,12 @@ export interface HostFiles {
   remove(path: string): void;
 }
 
+/**
+ * What became of a process start. `no processes`: the system refused it for want of processes or threads (EAGAIN),
+ * as it would refuse what the program tried next (Bun's `fetch` starts a thread, and ends the program if it cannot).
+ */
+export type SpawnResult = "started" | "failed" | "no processes";
+
 /** A command that starts a process, with its whole environment. */
 export interface SpawnCommand {
   /** The executable and its arguments. */
@@ -236,9 +242,9 @@ export interface Host {
    * Windows, and nothing that keeps this process alive. Never throws.
    *
    * @param command What {@link Host.senderCommand} returned.
-   * @returns Whether it was started.
+   * @returns Whether it was started; `no processes` when the system refused it for want of processes or threads.
    */
-  spawnDetached(command: SpawnCommand): boolean;
+  spawnDetached(command: SpawnCommand): SpawnResult;
   /**
    * Ends the process at once.
    *

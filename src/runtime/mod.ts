@@ -21,6 +21,7 @@ export type {
   ServedAnswer,
   ServedRequest,
   SpawnCommand,
+  SpawnResult,
 } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
 export { RequestNotBuilt, SIGNAL_EXIT_STATUS } from "./host.ts";
@@ -39,7 +40,7 @@ const noHost: Host = {
   terminal: () => undefined,
   files: undefined,
   senderCommand: () => ({ refused: "no runtime to start a process with" }),
-  spawnDetached: () => false,
+  spawnDetached: () => "failed",
   exit: () => {},
   signalSelf: () => false,
   serve: () => Promise.reject(new Error("no HTTP server in this runtime")),

@@ -304,12 +304,22 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
         if (options.bunSpawn) {
           // Detached: a session of its own (setsid), as node:child_process's `detached` gives.
           const stdio: ["ignore", "ignore", "ignore"] = ["ignore", "ignore", "ignore"];
-          const child = options.bunSpawn([...argv], { detached: true, stdio, windowsHide: true, env: { ...env }, cwd });
-          child.unref();
-          return child.pid !== undefined;
+          try {
+            const child = options.bunSpawn([...argv], {
+              detached: true,
+              stdio,
+              windowsHide: true,
+              env: { ...env },
+              cwd,
+            });
+            child.unref();
+            return child.pid !== undefined ? "started" : "failed";
+          } catch (error) {
+            return (error as { code?: unknown } | null)?.code === "EAGAIN" ? "no processes" : "failed";
+          }
         }
         const childProcess = proc.getBuiltinModule?.("node:child_process") as NodeChildProcess | undefined;
-        if (!childProcess) return false;
+        if (!childProcess) return "failed";
         const [executable, ...args] = argv;
         const child = childProcess.spawn(executable, args, {
           detached: true,
@@ -320,10 +330,11 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
         });
         child.on("error", () => {});
         child.unref();
-        // A spawn that failed at once (no such executable, no more processes) has no process id.
-        return child.pid !== undefined;
+        // A spawn that failed at once (no such executable, no more processes) has no process id; Node.js says why
+        // only later, and its own requests need no thread: it can deliver in process.
+        return child.pid !== undefined ? "started" : "failed";
       } catch {
-        return false;
+        return "failed";
       }
     },
     exit: (code) => proc.exit(code),

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VEBR25LH.js";
+} from "./chunk-URUZOLWC.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-54SCRR5T.js";
+} from "./chunk-5K3GFJKL.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-DRJKMMR4.js";
+} from "./chunk-5IQTTXOQ.js";
 import {
   host
-} from "./chunk-NZ5XGNDP.js";
+} from "./chunk-ZTSASIP3.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

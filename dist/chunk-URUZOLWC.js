@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-54SCRR5T.js";
+} from "./chunk-5K3GFJKL.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-DRJKMMR4.js";
+} from "./chunk-5IQTTXOQ.js";
 import {
   host
-} from "./chunk-NZ5XGNDP.js";
+} from "./chunk-ZTSASIP3.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

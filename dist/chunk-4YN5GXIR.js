@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-DRJKMMR4.js";
+} from "./chunk-5IQTTXOQ.js";
 import {
   host
-} from "./chunk-NZ5XGNDP.js";
+} from "./chunk-ZTSASIP3.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";

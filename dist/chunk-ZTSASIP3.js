@@ -406,9 +406,9 @@ var denoHost = (function (deno) {
         const [executable, ...args] = command.argv;
         const options = { stdin: "null", stdout: "null", stderr: "null", detached: true, clearEnv: true };
         new deno.Command(executable, { args, env: command.env, cwd: command.cwd, ...options }).spawn().unref();
-        return true;
+        return "started";
       } catch {
-        return false;
+        return "failed";
       }
     },
     exit: (code) => deno.exit(code),
@@ -729,12 +729,22 @@ var nodeHost = (function (proc, options) {
         const { argv, env, cwd } = command;
         if (options.bunSpawn) {
           const stdio = ["ignore", "ignore", "ignore"];
-          const child2 = options.bunSpawn([...argv], { detached: true, stdio, windowsHide: true, env: { ...env }, cwd });
-          child2.unref();
-          return child2.pid !== void 0;
+          try {
+            const child2 = options.bunSpawn([...argv], {
+              detached: true,
+              stdio,
+              windowsHide: true,
+              env: { ...env },
+              cwd
+            });
+            child2.unref();
+            return child2.pid !== void 0 ? "started" : "failed";
+          } catch (error) {
+            return error?.code === "EAGAIN" ? "no processes" : "failed";
+          }
         }
         const childProcess = proc.getBuiltinModule?.("node:child_process");
-        if (!childProcess) return false;
+        if (!childProcess) return "failed";
         const [executable, ...args] = argv;
         const child = childProcess.spawn(executable, args, {
           detached: true,
@@ -746,9 +756,9 @@ var nodeHost = (function (proc, options) {
         child.on("error", () => {
         });
         child.unref();
-        return child.pid !== void 0;
+        return child.pid !== void 0 ? "started" : "failed";
       } catch {
-        return false;
+        return "failed";
       }
     },
     exit: (code) => proc.exit(code),
@@ -977,7 +987,7 @@ var noHost = {
   terminal: () => void 0,
   files: void 0,
   senderCommand: () => ({ refused: "no runtime to start a process with" }),
-  spawnDetached: () => false,
+  spawnDetached: () => "failed",
   exit: () => {
   },
   signalSelf: () => false,
