@@ -18,16 +18,16 @@
  * `@nat/telemetry/cli` into its main module must not run the `nat-telemetry`
  * command, which the package runs from its own entry (`nat_telemetry.ts`).
  * Each chunk's top-level functions are written as parenthesized function
- * expressions, defined before the chunk's other statements (see
- * {@link compiledEagerly}): V8 then compiles them with the chunk rather than on
- * a run's first call of each, and a code cache keeps them.
+ * expressions, defined before the chunk's other statements
+ * (`eager_compile.ts`): V8 then compiles them with the chunk rather than on a
+ * run's first call of each, and a code cache keeps them.
  * `--check` writes nothing and fails if `dist/` is not what the sources build
  * (the test command's static checks run it).
  *
  * @module
  */
-import { parse } from "acorn";
 import * as esbuild from "esbuild";
+import { assertNoImportCycle, compiledEagerly } from "./eager_compile.ts";
 import { ensureDevDependencies } from "./dev_deps.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -49,62 +49,6 @@ const ENTRIES: Record<string, string> = {
 function entryModule(name: string): string {
   const shared = name === "mod" ? "" : 'import "./mod.ts";\n';
   return `${shared}export * from "./${ENTRIES[name]}";\n`;
-}
-
-/**
- * A chunk with its top-level function declarations turned into parenthesized function expressions
- * (`var f = (function () {...});`), defined before its other statements. V8 compiles a function in parentheses
- * together with the code around it (its heuristic for functions called at once) instead of on its first call, so
- * it is in the code cache a runtime keeps of the chunk (Deno always, Node.js with its compile cache on), and a
- * later run does not compile it again. A run calls much of the package once: loading and one `trackCommand`
- * with its spool write took 2.4-3.2 ms less under Deno and under Node.js with its compile cache (in process, 15-25
- * alternated runs); under Node.js without one the compiling moves from the first calls to loading (no change), and
- * Bun's JavaScriptCore has no such heuristic (no change). Defined first, each function exists before any code of the
- * chunk runs, as a hoisted declaration does; the chunks' static imports have no cycle (checked), so no chunk
- * calls into one that has not started. The expression is anonymous: its name is inferred from the variable
- * (`f.name` is `"f"`), and inside it `f` is the module's binding, as in a declaration, so a function that
- * reassigns or wraps itself behaves the same.
- *
- * @param code A chunk as esbuild wrote it.
- * @returns The same chunk with its functions defined first and eagerly compiled.
- */
-function compiledEagerly(code: string): string {
-  const statements = parse(code, { ecmaVersion: "latest", sourceType: "module" }).body;
-  const functions = statements.flatMap((node) => node.type === "FunctionDeclaration" ? [node] : []);
-  if (statements.some((node) => node.type === "ExportNamedDeclaration" && node.declaration)) {
-    throw new Error("esbuild exported a declaration in place: compiledEagerly expects export lists");
-  }
-  const first = statements.find((node) => node.type !== "ImportDeclaration");
-  if (!first || functions.length === 0) return code;
-  const definitions = functions.map(({ start, end, id }) =>
-    `var ${id.name} = (${code.slice(start, id.start)}${code.slice(id.end, end)});\n`
-  );
-  let rest = code.slice(first.start);
-  for (const { start, end } of functions.toReversed()) {
-    rest = rest.slice(0, start - first.start) + rest.slice(end - first.start);
-  }
-  return code.slice(0, first.start) + definitions.join("") + rest;
-}
-
-/** The files of `dist/` a chunk imports statically: `import ... from`, `import "..."`, `export ... from`. */
-function staticImports(code: string): string[] {
-  return parse(code, { ecmaVersion: "latest", sourceType: "module" }).body.flatMap((node) => {
-    const source = "source" in node ? node.source?.value : undefined;
-    return typeof source === "string" && source.startsWith("./") ? [source.slice(2)] : [];
-  });
-}
-
-/** Throws if the chunks' static imports form a cycle (a chunk could then run before another's functions exist). */
-function assertNoImportCycle(files: Map<string, string>): void {
-  const imports = (name: string) => staticImports(files.get(name) ?? "");
-  const done = new Set<string>();
-  const visit = (name: string, path: string[]) => {
-    if (path.includes(name)) throw new Error(`dist/ has an import cycle: ${[...path, name].join(" -> ")}`);
-    if (done.has(name)) return;
-    for (const next of imports(name)) visit(next, [...path, name]);
-    done.add(name);
-  };
-  for (const name of files.keys()) visit(name, []);
 }
 
 /** The files of `dist/`, by name, as the sources build them. */
