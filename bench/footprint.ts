@@ -21,7 +21,9 @@
  * and under Node.js with its compile cache on (`NODE_COMPILE_CACHE`, what a CLI
  * gets from `module.enableCompileCache()`); the same code one file per module
  * (each TypeScript source, or its JavaScript), as it was before `dist/`, the
- * baseline of that change; an esbuild bundle of the package under Node.js;
+ * baseline of that change; `dist/` built without its functions compiled
+ * with their chunk (`build_dist.ts --lazy-into`), the baseline of that
+ * rewrite, under Deno and Node.js; an esbuild bundle of the package under Node.js;
  * `bun build --compile` executables with and without the package, and
  * compiled to bytecode (`--bytecode`). A last variant of each form
  * starts a process and nothing else (`/bin/true`, detached, as the hand-off
@@ -55,6 +57,17 @@ const published = new URL("../dist/mod.js", import.meta.url).pathname;
 const layout = await npmLayout(`${work}/npm`);
 const publishedLayout = `${work}/npm/dist/mod.js`;
 const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
+/** `dist/` as it was built before its functions were compiled with their chunk (the baseline of that rewrite). */
+const lazy = await (async () => {
+  const dir = `${work}/lazy`;
+  const { success } = await new Deno.Command(deno, {
+    args: ["run", "-A", new URL("../scripts/build_dist.ts", import.meta.url).pathname, `--lazy-into=${dir}`],
+    stdout: "null",
+  }).output();
+  if (!success) throw new Error("the lazy build of dist/ failed");
+  Deno.writeTextFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
+  return `${dir}/mod.js`;
+})();
 
 /** The modules a file loads when imported, itself included: the static imports, followed. */
 function staticClosure(file: string, seen = new Set<string>()): Set<string> {
@@ -141,6 +154,11 @@ const forms: Form[] = [
     module: published,
   },
   {
+    label: "deno (dist/ compiled lazily: before the rewrite)",
+    run: (v) => [deno, "run", "-A", cli, v],
+    module: lazy,
+  },
+  {
     label: "deno (TypeScript sources, one file per module)",
     run: (v) => [deno, "run", "-A", cli, v],
     module: sources,
@@ -155,6 +173,17 @@ const forms: Form[] = [
     run: (v) => [node, cli, v],
     module: publishedLayout,
     env: { NODE_COMPILE_CACHE: `${work}/node-compile-cache` },
+  },
+  {
+    label: "node (dist/ compiled lazily)",
+    run: (v) => [node, cli, v],
+    module: lazy,
+  },
+  {
+    label: "node (dist/ compiled lazily), compile cache on",
+    run: (v) => [node, cli, v],
+    module: lazy,
+    env: { NODE_COMPILE_CACHE: `${work}/node-compile-cache-lazy` },
   },
   {
     label: "node (one JS file per module)",

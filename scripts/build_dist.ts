@@ -22,7 +22,8 @@
  * (`eager_compile.ts`): V8 then compiles them with the chunk rather than on a
  * run's first call of each, and a code cache keeps them.
  * `--check` writes nothing and fails if `dist/` is not what the sources build
- * (the test command's static checks run it).
+ * (the test command's static checks run it); `--lazy-into=DIR` writes the
+ * entries without the rewrite to DIR instead (the benchmarks' baseline).
  *
  * @module
  */
@@ -51,8 +52,13 @@ function entryModule(name: string): string {
   return `${shared}export * from "./${ENTRIES[name]}";\n`;
 }
 
-/** The files of `dist/`, by name, as the sources build them. */
-async function build(): Promise<Map<string, string>> {
+/**
+ * The files of `dist/`, by name, as the sources build them.
+ *
+ * @param eager Whether functions are compiled with their chunk (`eager_compile.ts`); the benchmarks build without
+ *   it too, as the baseline of that rewrite.
+ */
+async function build(eager = true): Promise<Map<string, string>> {
   const result = await esbuild.build({
     entryPoints: Object.keys(ENTRIES).map((name) => ({ in: `entry:${name}`, out: name })),
     bundle: true,
@@ -87,7 +93,7 @@ async function build(): Promise<Map<string, string>> {
   for (const { path, text } of result.outputFiles) {
     const name = path.slice(DIST.length + 1);
     const source = ENTRIES[name.replace(/\.js$/, "")];
-    const code = compiledEagerly(text);
+    const code = eager ? compiledEagerly(text) : text;
     files.set(name, source ? `// @ts-self-types="../${source}"\n${code}` : code);
   }
   assertNoImportCycle(files);
@@ -109,6 +115,13 @@ function current(dir = DIST, files = new Map<string, string | null>()): Map<stri
 }
 
 await ensureDevDependencies();
+const lazyInto = Deno.args.find((arg) => arg.startsWith("--lazy-into="))?.slice("--lazy-into=".length);
+if (lazyInto) {
+  // For the benchmarks: the same entries with functions compiled on their first call, written to another directory.
+  Deno.mkdirSync(lazyInto, { recursive: true });
+  for (const [name, text] of await build(false)) Deno.writeTextFileSync(`${lazyInto}/${name}`, text);
+  Deno.exit(0);
+}
 const built = await build();
 const present = current();
 const stale = [...new Set([...built.keys(), ...present.keys()])].filter((name) =>

@@ -13,9 +13,9 @@ import { parse } from "acorn";
  * together with the code around it (its heuristic for functions called at once) instead of on its first call, so
  * it is in the code cache a runtime keeps of the chunk (Deno always, Node.js with its compile cache on), and a
  * later run does not compile it again. A run calls much of the package once: loading and one `trackCommand`
- * with its spool write took 2.4-3.2 ms less under Deno and under Node.js with its compile cache (in process, 15-25
- * alternated runs); under Node.js without one the compiling moves from the first calls to loading (no change), and
- * Bun's JavaScriptCore has no such heuristic (no change). Defined first, each function exists before any code of the
+ * with its spool write took 1.7-3.2 ms less under Deno and under Node.js with its compile cache (in process;
+ * `deno task bench:footprint` runs `dist/` built without this rewrite beside it); under Node.js without one the
+ * compiling moves from the first calls to loading (no change), and Bun's JavaScriptCore has no such heuristic. Defined first, each function exists before any code of the
  * chunk runs, as a hoisted declaration does; the chunks' static imports have no cycle (checked), so no chunk
  * calls into one that has not started. The expression is anonymous: its name is inferred from the variable
  * (`f.name` is `"f"`), and inside it `f` is the module's binding, as in a declaration, so a function that
