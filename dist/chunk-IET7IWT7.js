@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-5K3GFJKL.js";
+} from "./chunk-E5RX7F7U.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-5IQTTXOQ.js";
+} from "./chunk-QYRLIVOU.js";
 import {
   host
-} from "./chunk-ZTSASIP3.js";
+} from "./chunk-OXUCASMU.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
