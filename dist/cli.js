@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BZQAYTJT.js";
-import "./chunk-IET7IWT7.js";
-import "./chunk-E5RX7F7U.js";
-import "./chunk-QYRLIVOU.js";
+} from "./chunk-IUGRLKBJ.js";
+import "./chunk-URUZOLWC.js";
+import "./chunk-5K3GFJKL.js";
+import "./chunk-5IQTTXOQ.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-OXUCASMU.js";
+import "./chunk-ZTSASIP3.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

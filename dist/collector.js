@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-IET7IWT7.js";
-import "./chunk-E5RX7F7U.js";
-import "./chunk-QYRLIVOU.js";
+} from "./chunk-URUZOLWC.js";
+import "./chunk-5K3GFJKL.js";
+import "./chunk-5IQTTXOQ.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-OXUCASMU.js";
+import "./chunk-ZTSASIP3.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-E5RX7F7U.js";
+} from "./chunk-5K3GFJKL.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-QYRLIVOU.js";
+} from "./chunk-5IQTTXOQ.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-OXUCASMU.js";
+import "./chunk-ZTSASIP3.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

@@ -185,12 +185,8 @@ describe("the Node.js and Bun host's sender command", () => {
 });
 
 /** A Deno namespace for the host: permissions as given, the rest inert. */
-function denoNamespace(
-  options: { standalone?: boolean; granted?: (name: string, detail?: string) => boolean; files?: string[] },
-) {
+function denoNamespace(options: { standalone?: boolean; granted?: (name: string, detail?: string) => boolean }) {
   const granted = options.granted ?? (() => true);
-  const NotFound = class extends Error {};
-  const file = { isFile: true, isSymlink: false, isDirectory: false, uid: 0, mode: 0o755, size: 14648 };
   return {
     build: { os: "linux", standalone: options.standalone ?? false },
     pid: 4242,
@@ -207,12 +203,7 @@ function denoNamespace(
       get: (name: string) => ({ HOME: "/home/ada", DENO_V8_FLAGS: "--expose-gc" } as Record<string, string>)[name],
     },
     uid: () => 1000,
-    errors: { NotFound },
-    /** Root's executables at `files`, nothing else. */
-    lstatSync: (path: string) => {
-      if (options.files?.includes(path)) return file;
-      throw new NotFound(path);
-    },
+    errors: { NotFound: class extends Error {} },
     addSignalListener() {},
     removeSignalListener() {},
   } as unknown as DenoNamespace;
@@ -235,20 +226,6 @@ describe("the Deno host's sender command", () => {
     assert.deepEqual(command.env.HOME, "/home/ada");
     assert.equal(command.env.DENO_V8_FLAGS, undefined, "no runtime flags inherited");
     assert.equal(command.cwd, grant.dir);
-  });
-  it("leaves the session with setsid(1) where there is one, and is then started as any child (Deno would fork)", () => {
-    const withSetsid = denoHost(denoNamespace({ files: ["/usr/bin/setsid"] })).senderCommand(script, grant);
-    const [shell, , , name, setsid, deno] = (withSetsid as SpawnCommand).argv;
-    assert.deepEqual([shell, name, setsid, deno], [
-      "/bin/sh",
-      "nat-telemetry-sender",
-      "/usr/bin/setsid",
-      "/usr/local/bin/deno",
-    ]);
-    assert.equal((withSetsid as SpawnCommand).detaches, true);
-    const without = denoHost(denoNamespace({})).senderCommand(script, grant) as SpawnCommand;
-    assert.equal(without.argv[4], "/usr/local/bin/deno", "no setsid: Deno's own detached start");
-    assert.equal(without.detaches, false);
   });
   it("grants every host where the program may reach every host (a redirect it would follow)", () => {
     const command = denoHost(denoNamespace({})).senderCommand(script, grant) as SpawnCommand;

@@ -237,18 +237,12 @@ export function denoHost(deno: DenoNamespace): Host {
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
       const env = senderEnvironment(readEnv, { ...grant.set, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" });
       if (!closer) return { argv, env, cwd: grant.dir };
-      // A session of its own from setsid(1) where there is one: Deno's `detached` forks the whole program to call
-      // setsid() (posix_spawn cannot), which cost a run's exit ~2 ms.
-      const setsid = SETSID.find((path) => files.sizeOf(path) !== undefined);
-      const leave = setsid === undefined ? [] : [setsid];
-      const shell = [closer[0], "-c", closer[2], "nat-telemetry-sender", ...leave, ...argv];
-      return { argv: shell, env, cwd: grant.dir, detaches: setsid !== undefined };
+      return { argv: [closer[0], "-c", closer[2], "nat-telemetry-sender", ...argv], env, cwd: grant.dir };
     },
     spawnDetached(command) {
       try {
         const [executable, ...args] = command.argv;
-        const detached = command.detaches !== true;
-        const options = { stdin: "null", stdout: "null", stderr: "null", detached, clearEnv: true } as const;
+        const options = { stdin: "null", stdout: "null", stderr: "null", detached: true, clearEnv: true } as const;
         new deno.Command(executable, { args, env: command.env, cwd: command.cwd, ...options }).spawn().unref();
         return "started";
       } catch {
@@ -287,9 +281,6 @@ export function denoHost(deno: DenoNamespace): Host {
 
 /** Where a Linux process finds its PID namespace. */
 const PID_NAMESPACE = "/proc/self/ns/pid";
-
-/** Where util-linux (or busybox) puts `setsid`, which runs a command in a session of its own; not on macOS. */
-const SETSID = ["/usr/bin/setsid", "/bin/setsid"];
 
 /** The POSIX shell, always there (as a link, often). */
 const SH = "/bin/sh";

@@ -125,11 +125,6 @@ export interface SpawnCommand {
   readonly env: Readonly<Record<string, string>>;
   /** Its working directory. */
   readonly cwd: string;
-  /**
-   * Whether the command leaves this process's session by itself (`setsid`): then it is started as any child,
-   * which spares a runtime that can leave a session only by forking the whole program first (Deno) that fork.
-   */
-  readonly detaches?: boolean;
 }
 
 /** What a sender process needs, so a runtime that grants permissions per process (Deno) grants only that. */

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-IET7IWT7.js";
+} from "./chunk-URUZOLWC.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-E5RX7F7U.js";
+} from "./chunk-5K3GFJKL.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-QYRLIVOU.js";
+} from "./chunk-5IQTTXOQ.js";
 import {
   host
-} from "./chunk-OXUCASMU.js";
+} from "./chunk-ZTSASIP3.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-E5RX7F7U.js";
+} from "./chunk-5K3GFJKL.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-QYRLIVOU.js";
+} from "./chunk-5IQTTXOQ.js";
 import {
   host
-} from "./chunk-OXUCASMU.js";
+} from "./chunk-ZTSASIP3.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-QYRLIVOU.js";
+} from "./chunk-5IQTTXOQ.js";
 import {
   host
-} from "./chunk-OXUCASMU.js";
+} from "./chunk-ZTSASIP3.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";

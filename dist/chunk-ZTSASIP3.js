@@ -387,7 +387,7 @@ var denoHost = (function (deno) {
       const comma = [...paths, executable].find((path) => path.includes(","));
       if (comma !== void 0) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
       const closer = deno.build.os === "windows" ? void 0 : CLOSERS.find(
-        ([shell2, mayBeMissing]) => granted({ name: "run", command: shell2 }) && (!mayBeMissing || files.sizeOf(shell2) !== void 0)
+        ([shell, mayBeMissing]) => granted({ name: "run", command: shell }) && (!mayBeMissing || files.sizeOf(shell) !== void 0)
       );
       if (deno.build.os !== "windows" && !closer) {
         return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
@@ -399,16 +399,12 @@ var denoHost = (function (deno) {
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
       const env = senderEnvironment(readEnv, { ...grant.set, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" });
       if (!closer) return { argv, env, cwd: grant.dir };
-      const setsid = SETSID.find((path) => files.sizeOf(path) !== void 0);
-      const leave = setsid === void 0 ? [] : [setsid];
-      const shell = [closer[0], "-c", closer[2], "nat-telemetry-sender", ...leave, ...argv];
-      return { argv: shell, env, cwd: grant.dir, detaches: setsid !== void 0 };
+      return { argv: [closer[0], "-c", closer[2], "nat-telemetry-sender", ...argv], env, cwd: grant.dir };
     },
     spawnDetached(command) {
       try {
         const [executable, ...args] = command.argv;
-        const detached = command.detaches !== true;
-        const options = { stdin: "null", stdout: "null", stderr: "null", detached, clearEnv: true };
+        const options = { stdin: "null", stdout: "null", stderr: "null", detached: true, clearEnv: true };
         new deno.Command(executable, { args, env: command.env, cwd: command.cwd, ...options }).spawn().unref();
         return "started";
       } catch {
@@ -949,7 +945,6 @@ var INITIAL_PID_NAMESPACE = "pid:[4026531836]";
 // src/runtime/deno.ts
 
 var PID_NAMESPACE = "/proc/self/ns/pid";
-var SETSID = ["/usr/bin/setsid", "/bin/setsid"];
 var SH = "/bin/sh";
 var CLOSERS = [
   [
