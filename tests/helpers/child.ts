@@ -35,6 +35,8 @@ export interface ChildOptions {
   limitMs?: number;
   /** The working directory. @default {the parent's} */
   cwd?: string;
+  /** Start it as a shell starts a job: in a session and process group of its own. @default {false} */
+  ownGroup?: boolean;
 }
 
 /** A running child and what it will have done. */
@@ -85,6 +87,7 @@ export function startChild(fixture: string, options: ChildOptions = {}): Started
     env,
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.ownGroup ?? false,
   });
   const result = new Promise<ChildResult>((resolve, reject) => {
     let stdout = "";
