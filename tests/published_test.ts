@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { staticImports } from "../scripts/eager_compile.ts";
 import { runChild, runtimeCommand } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
@@ -21,13 +22,7 @@ const deno = JSON.parse(readFileSync(`${root}deno.json`, "utf8"));
 function staticClosure(file: string, seen = new Set<string>()): Set<string> {
   if (seen.has(file)) return seen;
   seen.add(file);
-  for (
-    const [, spec] of readFileSync(`${root}dist/${file}`, "utf8").matchAll(
-      /^\s*(?:import|export)\b[^;]*?from\s*"\.\/([^"]+)"/gm,
-    )
-  ) {
-    staticClosure(spec, seen);
-  }
+  for (const imported of staticImports(readFileSync(`${root}dist/${file}`, "utf8"))) staticClosure(imported, seen);
   return seen;
 }
 
