@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-IUGRLKBJ.js";
-import "./chunk-URUZOLWC.js";
-import "./chunk-5K3GFJKL.js";
-import "./chunk-5IQTTXOQ.js";
+} from "./chunk-H3JSDKUQ.js";
+import "./chunk-XHL5FTG3.js";
+import "./chunk-DEWH2QYN.js";
+import "./chunk-TD6TPTA7.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-ZTSASIP3.js";
+import "./chunk-O3K2OOJG.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

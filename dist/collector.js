@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-URUZOLWC.js";
-import "./chunk-5K3GFJKL.js";
-import "./chunk-5IQTTXOQ.js";
+} from "./chunk-XHL5FTG3.js";
+import "./chunk-DEWH2QYN.js";
+import "./chunk-TD6TPTA7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-ZTSASIP3.js";
+import "./chunk-O3K2OOJG.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

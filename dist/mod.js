@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-5K3GFJKL.js";
+} from "./chunk-DEWH2QYN.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-5IQTTXOQ.js";
+} from "./chunk-TD6TPTA7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-ZTSASIP3.js";
+import "./chunk-O3K2OOJG.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

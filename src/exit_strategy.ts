@@ -79,7 +79,8 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
     });
     if ("refused" in base) return { handOff: false, reason: base.refused };
     // The sender's configuration says how it was started, so that it can start its successor the same way.
-    const config = { ...senderConfig(options, spool.dir), successor: { argv: base.argv, env: base.env } };
+    const { cwd: _, ...successor } = base;
+    const config = { ...senderConfig(options, spool.dir), successor };
     const command = { ...base, env: withSenderConfig(base.env, config) };
     return { handOff: true, command, backlog };
   } catch (error) {

@@ -87,8 +87,8 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
 /** Starts the sender's successor, as the program started the sender, with the same configuration. */
 function startSuccessor(config: SenderConfig): void {
   if (!config.successor) return;
-  const { argv, env } = config.successor;
-  host().spawnDetached({ argv, env: withSenderConfig(env, config), cwd: config.spoolDir });
+  const { argv, env, leavesSession } = config.successor;
+  host().spawnDetached({ argv, env: withSenderConfig(env, config), cwd: config.spoolDir, leavesSession });
 }
 
 /** What passes over the spool did, summed. */

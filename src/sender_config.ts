@@ -8,6 +8,7 @@
  * @module
  */
 import type { NATTelemetryHandlerOptions } from "./options.ts";
+import type { SpawnCommand } from "./runtime/host.ts";
 
 /** The environment variable that carries a sender's configuration. */
 export const SENDER_CONFIG_ENV = "NAT_TELEMETRY_SENDER";
@@ -39,7 +40,7 @@ export type SenderConfig =
      * How the sender was started, but for this configuration: how it starts its successor when its life ends
      * with work left (see `sender.ts`).
      */
-    readonly successor?: { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> };
+    readonly successor?: Omit<SpawnCommand, "cwd">;
   };
 
 /**

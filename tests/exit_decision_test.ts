@@ -185,8 +185,11 @@ describe("the Node.js and Bun host's sender command", () => {
 });
 
 /** A Deno namespace for the host: permissions as given, the rest inert. */
-function denoNamespace(options: { standalone?: boolean; granted?: (name: string, detail?: string) => boolean }) {
+function denoNamespace(
+  options: { standalone?: boolean; granted?: (name: string, detail?: string) => boolean; files?: Files },
+) {
   const granted = options.granted ?? (() => true);
+  const NotFound = class extends Error {};
   return {
     build: { os: "linux", standalone: options.standalone ?? false },
     pid: 4242,
@@ -203,13 +206,60 @@ function denoNamespace(options: { standalone?: boolean; granted?: (name: string,
       get: (name: string) => ({ HOME: "/home/ada", DENO_V8_FLAGS: "--expose-gc" } as Record<string, string>)[name],
     },
     uid: () => 1000,
-    errors: { NotFound: class extends Error {} },
+    errors: { NotFound },
+    /** The files named, nothing else. */
+    lstatSync: (path: string) => {
+      const file = options.files?.[path];
+      if (!file) throw new NotFound(path);
+      return {
+        isFile: file.kind === "file",
+        isSymlink: file.kind === "symlink",
+        isDirectory: false,
+        mode: 0o755,
+        ...file,
+      };
+    },
     addSignalListener() {},
     removeSignalListener() {},
   } as unknown as DenoNamespace;
 }
 
+/** Files a fake Deno namespace has: kind, owner, size. */
+type Files = Record<string, { kind: "file" | "symlink"; uid: number; size: number }>;
+
 describe("the Deno host's sender command", () => {
+  it("leaves the session with root's setsid(1) where there is one, and is then started as any child", () => {
+    const setsid = { kind: "file", uid: 0, size: 14648 } as const;
+    const command = denoHost(denoNamespace({ files: { "/usr/bin/setsid": setsid } }))
+      .senderCommand(script, grant) as SpawnCommand;
+    const [leave, shell, , , name, deno] = command.argv;
+    assert.deepEqual([leave, shell, name, deno], [
+      "/usr/bin/setsid",
+      "/bin/sh",
+      "nat-telemetry-sender",
+      "/usr/local/bin/deno",
+    ]);
+    assert.equal(command.leavesSession, true);
+    assert.ok(command.argv.includes("--allow-run=/usr/bin/setsid,/bin/sh,/usr/local/bin/deno"), "its successor too");
+    // Deno's own detached start (a fork of the program) where setsid(1) is missing, not root's, a link (busybox),
+    // or not granted.
+    for (
+      const namespace of [
+        denoNamespace({}),
+        denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, uid: 1001 } } }),
+        denoNamespace({ files: { "/bin/setsid": { ...setsid, kind: "symlink" } } }),
+        denoNamespace({
+          files: { "/usr/bin/setsid": setsid },
+          granted: (name, detail) => name !== "run" || !detail?.endsWith("setsid"),
+        }),
+      ]
+    ) {
+      const fallback = denoHost(namespace).senderCommand(script, grant) as SpawnCommand;
+      assert.deepEqual(fallback.argv.slice(0, 1), ["/bin/sh"]);
+      assert.equal(fallback.leavesSession, undefined);
+      assert.ok(fallback.argv.includes("--allow-run=/bin/sh,/usr/local/bin/deno"));
+    }
+  });
   it("starts Deno through /bin/sh, which closes inherited descriptors, with only the permissions it needs", () => {
     const command = denoHost(denoNamespace({ granted: (name, detail) => name !== "net" || detail !== undefined }))
       .senderCommand(script, grant) as SpawnCommand;

@@ -125,6 +125,12 @@ export interface SpawnCommand {
   readonly env: Readonly<Record<string, string>>;
   /** Its working directory. */
   readonly cwd: string;
+  /**
+   * Whether the command leaves this process's session by itself (it starts with `setsid`): then it is started
+   * as any child, which spares a runtime that leaves a session only by forking the whole program first (Deno)
+   * that fork.
+   */
+  readonly leavesSession?: boolean;
 }
 
 /** What a sender process needs, so a runtime that grants permissions per process (Deno) grants only that. */

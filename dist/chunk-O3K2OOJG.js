@@ -387,24 +387,28 @@ var denoHost = (function (deno) {
       const comma = [...paths, executable].find((path) => path.includes(","));
       if (comma !== void 0) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
       const closer = deno.build.os === "windows" ? void 0 : CLOSERS.find(
-        ([shell, mayBeMissing]) => granted({ name: "run", command: shell }) && (!mayBeMissing || files.sizeOf(shell) !== void 0)
+        ([shell2, mayBeMissing]) => granted({ name: "run", command: shell2 }) && (!mayBeMissing || files.sizeOf(shell2) !== void 0)
       );
       if (deno.build.os !== "windows" && !closer) {
         return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
       }
-      const run = closer ? [closer[0], executable] : [executable];
+      const setsid = closer && SETSID.find((path) => granted({ name: "run", command: path }) && files.sizeOf(path));
+      const run = closer ? [...setsid ? [setsid] : [], closer[0], executable] : [executable];
       const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${new URL(grant.endpoint).host}`;
       const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
       argv.push("--allow-sys=uid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
       const env = senderEnvironment(readEnv, { ...grant.set, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" });
       if (!closer) return { argv, env, cwd: grant.dir };
-      return { argv: [closer[0], "-c", closer[2], "nat-telemetry-sender", ...argv], env, cwd: grant.dir };
+      const shell = [closer[0], "-c", closer[2], "nat-telemetry-sender", ...argv];
+      if (!setsid) return { argv: shell, env, cwd: grant.dir };
+      return { argv: [setsid, ...shell], env, cwd: grant.dir, leavesSession: true };
     },
     spawnDetached(command) {
       try {
         const [executable, ...args] = command.argv;
-        const options = { stdin: "null", stdout: "null", stderr: "null", detached: true, clearEnv: true };
+        const detached = command.leavesSession !== true;
+        const options = { stdin: "null", stdout: "null", stderr: "null", detached, clearEnv: true };
         new deno.Command(executable, { args, env: command.env, cwd: command.cwd, ...options }).spawn().unref();
         return "started";
       } catch {
@@ -945,6 +949,7 @@ var INITIAL_PID_NAMESPACE = "pid:[4026531836]";
 // src/runtime/deno.ts
 
 var PID_NAMESPACE = "/proc/self/ns/pid";
+var SETSID = ["/usr/bin/setsid", "/bin/setsid"];
 var SH = "/bin/sh";
 var CLOSERS = [
   [

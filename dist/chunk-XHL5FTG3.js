@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-5K3GFJKL.js";
+} from "./chunk-DEWH2QYN.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-5IQTTXOQ.js";
+} from "./chunk-TD6TPTA7.js";
 import {
   host
-} from "./chunk-ZTSASIP3.js";
+} from "./chunk-O3K2OOJG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

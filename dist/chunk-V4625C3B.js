@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-5IQTTXOQ.js";
+} from "./chunk-TD6TPTA7.js";
 import {
   host
-} from "./chunk-ZTSASIP3.js";
+} from "./chunk-O3K2OOJG.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-URUZOLWC.js";
+} from "./chunk-XHL5FTG3.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-5K3GFJKL.js";
+} from "./chunk-DEWH2QYN.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-5IQTTXOQ.js";
+} from "./chunk-TD6TPTA7.js";
 import {
   host
-} from "./chunk-ZTSASIP3.js";
+} from "./chunk-O3K2OOJG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
