@@ -90,19 +90,26 @@ export async function recordWithPeer(peer, endpoint, done = () => {}) {
 }
 
 /**
- * Starts a process detached, its output ignored, and does not wait for it: what the hand-off does to start its
- * sender, with each runtime's own API (Deno's `Deno.Command`, Bun's `Bun.spawn`, Node.js's `child_process`).
+ * Starts a process in a session of its own, its output ignored, and does not wait for it: what the hand-off does
+ * to start its sender, with each runtime's own API (Deno's `Deno.Command`, Bun's `Bun.spawn`, Node.js's
+ * `child_process`). Under Deno, as the hand-off does, through `setsid` where there is one (Deno's `detached`
+ * forks the program).
  *
  * @param {string} executable The program.
  */
 export function startProcess(executable) {
   if (globalThis.Deno) {
-    new Deno.Command(executable, {
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      detached: true,
-    }).spawn().unref();
+    const isFile = (path) => {
+      try {
+        return Deno.lstatSync(path).isFile;
+      } catch {
+        return false;
+      }
+    };
+    const setsid = ["/usr/bin/setsid", "/bin/setsid"].find(isFile);
+    const [command, ...args] = setsid ? [setsid, executable] : [executable];
+    const output = { stdin: "null", stdout: "null", stderr: "null" };
+    new Deno.Command(command, { args, ...output, detached: !setsid }).spawn().unref();
     return;
   }
   if (globalThis.Bun) {

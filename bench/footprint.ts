@@ -26,8 +26,8 @@
  * rewrite, under Deno and Node.js; an esbuild bundle of the package under Node.js;
  * `bun build --compile` executables with and without the package, and
  * compiled to bytecode (`--bytecode`). A last variant of each form
- * starts a process and nothing else (`/bin/true`, detached, as the hand-off
- * starts its sender): the floor of a hand-off's spawn.
+ * starts a process and nothing else (`/bin/true`, in a session of its own, as
+ * the hand-off starts its sender): the floor of a hand-off's spawn.
  *
  * @module
  */
@@ -419,8 +419,8 @@ console.log(
     `${OUTAGE_FILES} files waiting in the spool (a file per run, up to its bound); spawn: starting the sender. ` +
     "Floors, what " +
     "any package pays for the same, and the peak memory they add: loading as many empty modules as the package " +
-    "loads (how many in brackets), laid out as it is; starting a process (`/bin/true`, detached, with the " +
-    "runtime's API) and nothing else. Memory: what loading adds, and what the rest of the run adds.\n",
+    "loads (how many in brackets), laid out as it is; starting a process (`/bin/true`, in a session of its own, " +
+    "as the hand-off starts its sender) and nothing else. Memory: what loading adds, and what the rest of the run adds.\n",
 );
 console.log(
   "| form | load (ms) | setup (ms) | event and spool (ms) | the same, after an outage (ms) | spawn (ms) | " +
