@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-H3JSDKUQ.js";
-import "./chunk-XHL5FTG3.js";
-import "./chunk-DEWH2QYN.js";
-import "./chunk-TD6TPTA7.js";
+} from "./chunk-5TCIUZYB.js";
+import "./chunk-YNRFM7U4.js";
+import "./chunk-QU2CVPGK.js";
+import "./chunk-3DTRB64B.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-O3K2OOJG.js";
+import "./chunk-JFLLW56Q.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-DEWH2QYN.js";
+} from "./chunk-QU2CVPGK.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-TD6TPTA7.js";
+} from "./chunk-3DTRB64B.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-O3K2OOJG.js";
+import "./chunk-JFLLW56Q.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

@@ -186,7 +186,7 @@ describe("the Node.js and Bun host's sender command", () => {
 
 /** A Deno namespace for the host: permissions as given, the rest inert. */
 function denoNamespace(
-  options: { standalone?: boolean; granted?: (name: string, detail?: string) => boolean; files?: Files },
+  options: { standalone?: boolean; granted?: (name: string, detail?: string) => boolean | "denied"; files?: Files },
 ) {
   const granted = options.granted ?? (() => true);
   const NotFound = class extends Error {};
@@ -196,11 +196,10 @@ function denoNamespace(
     ppid: 4000,
     execPath: () => "/usr/local/bin/deno",
     permissions: {
-      querySync: (descriptor: { name: string; command?: string; host?: string; path?: string }) => ({
-        state: granted(descriptor.name, descriptor.command ?? descriptor.host ?? descriptor.path)
-          ? "granted"
-          : "prompt",
-      }),
+      querySync: (descriptor: { name: string; command?: string; host?: string; path?: string }) => {
+        const answer = granted(descriptor.name, descriptor.command ?? descriptor.host ?? descriptor.path);
+        return { state: answer === "denied" ? "denied" : answer ? "granted" : "prompt" };
+      },
     },
     env: {
       get: (name: string) => ({ HOME: "/home/ada", DENO_V8_FLAGS: "--expose-gc" } as Record<string, string>)[name],
@@ -215,7 +214,6 @@ function denoNamespace(
         isFile: file.kind === "file",
         isSymlink: file.kind === "symlink",
         isDirectory: false,
-        mode: 0o755,
         ...file,
       };
     },
@@ -225,11 +223,11 @@ function denoNamespace(
 }
 
 /** Files a fake Deno namespace has: kind, owner, size. */
-type Files = Record<string, { kind: "file" | "symlink"; uid: number; size: number }>;
+type Files = Record<string, { kind: "file" | "symlink"; uid: number; mode: number; size: number }>;
 
 describe("the Deno host's sender command", () => {
   it("leaves the session with root's setsid(1) where there is one, and is then started as any child", () => {
-    const setsid = { kind: "file", uid: 0, size: 14648 } as const;
+    const setsid = { kind: "file", uid: 0, mode: 0o755, size: 14648 } as const;
     const command = denoHost(denoNamespace({ files: { "/usr/bin/setsid": setsid } }))
       .senderCommand(script, grant) as SpawnCommand;
     const [leave, shell, , , name, deno] = command.argv;
@@ -241,17 +239,21 @@ describe("the Deno host's sender command", () => {
     ]);
     assert.equal(command.leavesSession, true);
     assert.ok(command.argv.includes("--allow-run=/usr/bin/setsid,/bin/sh,/usr/local/bin/deno"), "its successor too");
-    // Deno's own detached start (a fork of the program) where setsid(1) is missing, not root's, a link (busybox),
-    // or not granted.
+    const atBin = denoHost(denoNamespace({ files: { "/bin/setsid": setsid } })).senderCommand(script, grant);
+    assert.equal((atBin as SpawnCommand).argv[0], "/bin/setsid");
+    // Deno's own detached start (a fork of the program) where setsid(1) is missing, not root's, writable by others,
+    // a link (busybox), not granted (run or read), or denied at either path.
+    const both = { "/usr/bin/setsid": setsid, "/bin/setsid": setsid };
     for (
       const namespace of [
         denoNamespace({}),
-        denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, uid: 1001 } } }),
+        denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, uid: 1000 } } }),
+        denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, mode: 0o777 } } }),
+        denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, mode: 0o775 } } }),
         denoNamespace({ files: { "/bin/setsid": { ...setsid, kind: "symlink" } } }),
-        denoNamespace({
-          files: { "/usr/bin/setsid": setsid },
-          granted: (name, detail) => name !== "run" || !detail?.endsWith("setsid"),
-        }),
+        denoNamespace({ files: both, granted: (name, detail) => name !== "run" || !detail?.endsWith("setsid") }),
+        denoNamespace({ files: both, granted: (name, detail) => name !== "read" || !detail?.endsWith("setsid") }),
+        denoNamespace({ files: both, granted: (_, detail) => detail === "/bin/setsid" ? "denied" : true }),
       ]
     ) {
       const fallback = denoHost(namespace).senderCommand(script, grant) as SpawnCommand;

@@ -79,13 +79,14 @@ export interface DenoNamespace extends DenoFs {
  */
 export function denoHost(deno: DenoNamespace): Host {
   const encoder = new TextEncoder();
-  const granted = (descriptor: Descriptor): boolean => {
+  const permission = (descriptor: Descriptor): string | undefined => {
     try {
-      return deno.permissions.querySync?.(descriptor).state === "granted";
+      return deno.permissions.querySync?.(descriptor).state;
     } catch {
-      return false;
+      return undefined;
     }
   };
+  const granted = (descriptor: Descriptor): boolean => permission(descriptor) === "granted";
   const allowed = (path: string, access: "read" | "write") => granted({ name: access, path });
   // Deno.uid() needs --allow-sys=uid; without it, owners are not compared (modes and kinds still are).
   const uid = granted({ name: "sys", kind: "uid" }) ? quietly(() => deno.uid()) ?? undefined : undefined;
@@ -232,7 +233,7 @@ export function denoHost(deno: DenoNamespace): Host {
       // whole program to call setsid() (posix_spawn cannot): the program paid for that fork at its exit, in
       // copy-on-write faults as it touched its heap (~8 ms of a run). setsid(1) runs first, so the sender leaves
       // the program's process group as soon as setsid(1) has started (well under a millisecond).
-      const setsid = closer && SETSID.find((path) => granted({ name: "run", command: path }) && files.sizeOf(path));
+      const setsid = closer && systemSetsid(deno, permission);
       // What the sender runs: its successor, when its life ends with work left (the same command as its own).
       const run = closer ? [...(setsid ? [setsid] : []), closer[0], executable] : [executable];
       // Where the program may reach every host, so may the sender (a redirect the program would follow).
@@ -290,11 +291,24 @@ export function denoHost(deno: DenoNamespace): Host {
 /** Where a Linux process finds its PID namespace. */
 const PID_NAMESPACE = "/proc/self/ns/pid";
 
-/**
- * Where util-linux puts `setsid`, which runs a command in a session of its own (a regular file of root's is
- * used; busybox's link and macOS, which has none, keep Deno's own detached start).
- */
+/** Where util-linux puts `setsid`, which runs a command in a session of its own; macOS has none. */
 const SETSID = ["/usr/bin/setsid", "/bin/setsid"];
+
+/**
+ * The system's setsid(1), to start the sender through: the first of {@link SETSID} that is a regular file of
+ * root's that no one else may write (not a link: busybox's is one), which the program may read and run; none
+ * where the program is denied running either path (`--deny-run`).
+ */
+function systemSetsid(deno: DenoNamespace, permission: (descriptor: Descriptor) => string | undefined) {
+  if (SETSID.some((path) => permission({ name: "run", command: path }) === "denied")) return undefined;
+  return SETSID.find((path) => {
+    if (permission({ name: "read", path }) !== "granted" || permission({ name: "run", command: path }) !== "granted") {
+      return false;
+    }
+    const info = quietly(() => deno.lstatSync(path));
+    return info?.isFile === true && info.uid === 0 && info.mode !== null && (info.mode & 0o022) === 0;
+  });
+}
 
 /** The POSIX shell, always there (as a link, often). */
 const SH = "/bin/sh";

@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-DEWH2QYN.js";
+} from "./chunk-QU2CVPGK.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-TD6TPTA7.js";
+} from "./chunk-3DTRB64B.js";
 import {
   host
-} from "./chunk-O3K2OOJG.js";
+} from "./chunk-JFLLW56Q.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

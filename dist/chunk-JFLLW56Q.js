@@ -259,13 +259,14 @@ var survivalProblem = (function (facts) {
 });
 var denoHost = (function (deno) {
   const encoder = new TextEncoder();
-  const granted = (descriptor) => {
+  const permission = (descriptor) => {
     try {
-      return deno.permissions.querySync?.(descriptor).state === "granted";
+      return deno.permissions.querySync?.(descriptor).state;
     } catch {
-      return false;
+      return void 0;
     }
   };
+  const granted = (descriptor) => permission(descriptor) === "granted";
   const allowed = (path, access) => granted({ name: access, path });
   const uid = granted({ name: "sys", kind: "uid" }) ? quietly(() => deno.uid()) ?? void 0 : void 0;
   const files = guardedFiles(denoFiles(deno, uid, allowed));
@@ -392,7 +393,7 @@ var denoHost = (function (deno) {
       if (deno.build.os !== "windows" && !closer) {
         return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
       }
-      const setsid = closer && SETSID.find((path) => granted({ name: "run", command: path }) && files.sizeOf(path));
+      const setsid = closer && systemSetsid(deno, permission);
       const run = closer ? [...setsid ? [setsid] : [], closer[0], executable] : [executable];
       const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${new URL(grant.endpoint).host}`;
       const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
@@ -443,6 +444,16 @@ var denoHost = (function (deno) {
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback)
   };
+});
+var systemSetsid = (function (deno, permission) {
+  if (SETSID.some((path) => permission({ name: "run", command: path }) === "denied")) return void 0;
+  return SETSID.find((path) => {
+    if (permission({ name: "read", path }) !== "granted" || permission({ name: "run", command: path }) !== "granted") {
+      return false;
+    }
+    const info = quietly(() => deno.lstatSync(path));
+    return info?.isFile === true && info.uid === 0 && info.mode !== null && (info.mode & 18) === 0;
+  });
 });
 var senderRefusal = (function (deno, granted, files, env) {
   if (deno.build.standalone) return "a deno compile executable: it runs only its program";
@@ -950,6 +961,7 @@ var INITIAL_PID_NAMESPACE = "pid:[4026531836]";
 
 var PID_NAMESPACE = "/proc/self/ns/pid";
 var SETSID = ["/usr/bin/setsid", "/bin/setsid"];
+
 var SH = "/bin/sh";
 var CLOSERS = [
   [

@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-TD6TPTA7.js";
+} from "./chunk-3DTRB64B.js";
 import {
   host
-} from "./chunk-O3K2OOJG.js";
+} from "./chunk-JFLLW56Q.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";

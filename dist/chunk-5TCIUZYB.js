@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-XHL5FTG3.js";
+} from "./chunk-YNRFM7U4.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-DEWH2QYN.js";
+} from "./chunk-QU2CVPGK.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-TD6TPTA7.js";
+} from "./chunk-3DTRB64B.js";
 import {
   host
-} from "./chunk-O3K2OOJG.js";
+} from "./chunk-JFLLW56Q.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
