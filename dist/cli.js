@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-5TCIUZYB.js";
-import "./chunk-YNRFM7U4.js";
-import "./chunk-QU2CVPGK.js";
-import "./chunk-3DTRB64B.js";
+} from "./chunk-RBNQSVP2.js";
+import "./chunk-KX2XL3RJ.js";
+import "./chunk-5RLKWTKO.js";
+import "./chunk-VW7K4NHG.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-JFLLW56Q.js";
+import "./chunk-HRWX4BVG.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

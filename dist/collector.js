@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YNRFM7U4.js";
-import "./chunk-QU2CVPGK.js";
-import "./chunk-3DTRB64B.js";
+} from "./chunk-KX2XL3RJ.js";
+import "./chunk-5RLKWTKO.js";
+import "./chunk-VW7K4NHG.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-JFLLW56Q.js";
+import "./chunk-HRWX4BVG.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-QU2CVPGK.js";
+} from "./chunk-5RLKWTKO.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-3DTRB64B.js";
+} from "./chunk-VW7K4NHG.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-JFLLW56Q.js";
+import "./chunk-HRWX4BVG.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

@@ -241,12 +241,13 @@ describe("the Deno host's sender command", () => {
     assert.ok(command.argv.includes("--allow-run=/usr/bin/setsid,/bin/sh,/usr/local/bin/deno"), "its successor too");
     const atBin = denoHost(denoNamespace({ files: { "/bin/setsid": setsid } })).senderCommand(script, grant);
     assert.equal((atBin as SpawnCommand).argv[0], "/bin/setsid");
-    // Deno's own detached start (a fork of the program) where setsid(1) is missing, not root's, writable by others,
-    // a link (busybox), not granted (run or read), or denied at either path.
+    // Deno's own detached start (a fork of the program) where setsid(1) is missing, empty, not root's, writable by
+    // others, a link (busybox), not granted (run or read), or denied (run or read) at either path.
     const both = { "/usr/bin/setsid": setsid, "/bin/setsid": setsid };
     for (
       const namespace of [
         denoNamespace({}),
+        denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, size: 0 } } }),
         denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, uid: 1000 } } }),
         denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, mode: 0o777 } } }),
         denoNamespace({ files: { "/usr/bin/setsid": { ...setsid, mode: 0o775 } } }),
@@ -254,6 +255,14 @@ describe("the Deno host's sender command", () => {
         denoNamespace({ files: both, granted: (name, detail) => name !== "run" || !detail?.endsWith("setsid") }),
         denoNamespace({ files: both, granted: (name, detail) => name !== "read" || !detail?.endsWith("setsid") }),
         denoNamespace({ files: both, granted: (_, detail) => detail === "/bin/setsid" ? "denied" : true }),
+        denoNamespace({
+          files: both,
+          granted: (name, detail) => name === "run" && detail === "/usr/bin/setsid" ? "denied" : true,
+        }),
+        denoNamespace({
+          files: both,
+          granted: (name, detail) => name === "read" && detail === "/usr/bin/setsid" ? "denied" : true,
+        }),
       ]
     ) {
       const fallback = denoHost(namespace).senderCommand(script, grant) as SpawnCommand;

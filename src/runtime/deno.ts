@@ -230,9 +230,9 @@ export function denoHost(deno: DenoNamespace): Host {
         return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
       }
       // A session of its own from setsid(1) where there is one, rather than from Deno's `detached`, which forks the
-      // whole program to call setsid() (posix_spawn cannot): the program paid for that fork at its exit, in
-      // copy-on-write faults as it touched its heap (~8 ms of a run). setsid(1) runs first, so the sender leaves
-      // the program's process group as soon as setsid(1) has started (well under a millisecond).
+      // whole program to call setsid() in the child before exec: the program paid for that fork at its exit, in
+      // copy-on-write faults as it touched its heap (2-8 ms of a run). setsid(1) runs first, so the sender leaves
+      // the program's process group as soon as setsid(1) has started (about a millisecond).
       const setsid = closer && systemSetsid(deno, permission);
       // What the sender runs: its successor, when its life ends with work left (the same command as its own).
       const run = closer ? [...(setsid ? [setsid] : []), closer[0], executable] : [executable];
@@ -295,18 +295,20 @@ const PID_NAMESPACE = "/proc/self/ns/pid";
 const SETSID = ["/usr/bin/setsid", "/bin/setsid"];
 
 /**
- * The system's setsid(1), to start the sender through: the first of {@link SETSID} that is a regular file of
- * root's that no one else may write (not a link: busybox's is one), which the program may read and run; none
- * where the program is denied running either path (`--deny-run`).
+ * The system's setsid(1), to start the sender through: the first of {@link SETSID} that is a non-empty regular
+ * file of root's that no one else may write (not a link: busybox's is one), which the program may read and run;
+ * none where the program is denied reading or running either path (`--deny-read`, `--deny-run`).
  */
 function systemSetsid(deno: DenoNamespace, permission: (descriptor: Descriptor) => string | undefined) {
-  if (SETSID.some((path) => permission({ name: "run", command: path }) === "denied")) return undefined;
+  const denied = (path: string) =>
+    permission({ name: "run", command: path }) === "denied" || permission({ name: "read", path }) === "denied";
+  if (SETSID.some(denied)) return undefined;
   return SETSID.find((path) => {
     if (permission({ name: "read", path }) !== "granted" || permission({ name: "run", command: path }) !== "granted") {
       return false;
     }
     const info = quietly(() => deno.lstatSync(path));
-    return info?.isFile === true && info.uid === 0 && info.mode !== null && (info.mode & 0o022) === 0;
+    return info?.isFile === true && info.size > 0 && info.uid === 0 && info.mode !== null && (info.mode & 0o022) === 0;
   });
 }
 

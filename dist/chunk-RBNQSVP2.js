@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YNRFM7U4.js";
+} from "./chunk-KX2XL3RJ.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-QU2CVPGK.js";
+} from "./chunk-5RLKWTKO.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-3DTRB64B.js";
+} from "./chunk-VW7K4NHG.js";
 import {
   host
-} from "./chunk-JFLLW56Q.js";
+} from "./chunk-HRWX4BVG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

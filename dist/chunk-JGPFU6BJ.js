@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-3DTRB64B.js";
+} from "./chunk-VW7K4NHG.js";
 import {
   host
-} from "./chunk-JFLLW56Q.js";
+} from "./chunk-HRWX4BVG.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";

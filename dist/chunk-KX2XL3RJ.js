@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-QU2CVPGK.js";
+} from "./chunk-5RLKWTKO.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-3DTRB64B.js";
+} from "./chunk-VW7K4NHG.js";
 import {
   host
-} from "./chunk-JFLLW56Q.js";
+} from "./chunk-HRWX4BVG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -3,7 +3,7 @@ import {
   host,
   parentOf,
   runtimeInfo
-} from "./chunk-JFLLW56Q.js";
+} from "./chunk-HRWX4BVG.js";
 
 // src/envelope.ts
 var formatTimestamp = (function (epochMs) {
@@ -507,7 +507,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-VYJQC4SH.js");
+  const { ask } = await import("./chunk-JGPFU6BJ.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {

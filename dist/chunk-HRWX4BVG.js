@@ -446,13 +446,14 @@ var denoHost = (function (deno) {
   };
 });
 var systemSetsid = (function (deno, permission) {
-  if (SETSID.some((path) => permission({ name: "run", command: path }) === "denied")) return void 0;
+  const denied = (path) => permission({ name: "run", command: path }) === "denied" || permission({ name: "read", path }) === "denied";
+  if (SETSID.some(denied)) return void 0;
   return SETSID.find((path) => {
     if (permission({ name: "read", path }) !== "granted" || permission({ name: "run", command: path }) !== "granted") {
       return false;
     }
     const info = quietly(() => deno.lstatSync(path));
-    return info?.isFile === true && info.uid === 0 && info.mode !== null && (info.mode & 18) === 0;
+    return info?.isFile === true && info.size > 0 && info.uid === 0 && info.mode !== null && (info.mode & 18) === 0;
   });
 });
 var senderRefusal = (function (deno, granted, files, env) {
