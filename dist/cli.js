@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-RBNQSVP2.js";
-import "./chunk-KX2XL3RJ.js";
-import "./chunk-5RLKWTKO.js";
-import "./chunk-VW7K4NHG.js";
+} from "./chunk-NQNO7GIE.js";
+import "./chunk-2VMSLCON.js";
+import "./chunk-LPGWZCEC.js";
+import "./chunk-S53WX7S3.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-HRWX4BVG.js";
+import "./chunk-LKGMOZBT.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-KX2XL3RJ.js";
-import "./chunk-5RLKWTKO.js";
-import "./chunk-VW7K4NHG.js";
+} from "./chunk-2VMSLCON.js";
+import "./chunk-LPGWZCEC.js";
+import "./chunk-S53WX7S3.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-HRWX4BVG.js";
+import "./chunk-LKGMOZBT.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-5RLKWTKO.js";
+} from "./chunk-LPGWZCEC.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-VW7K4NHG.js";
+} from "./chunk-S53WX7S3.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-HRWX4BVG.js";
+import "./chunk-LKGMOZBT.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

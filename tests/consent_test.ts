@@ -249,3 +249,16 @@ test("a consent file that is not valid UTF-8 reads as disabled, with the reason 
     assert.equal(execFileSync("python3", ["-c", script, latin1], { encoding: "utf8" }).trim(), "UnicodeDecodeError");
   }
 });
+
+test("a consent file that starts with a byte order mark reads as Python's tomllib reads it: not TOML, so disabled", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/bom.toml`;
+  writeFileSync(path, '\ufeff[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
+  // Every runtime keeps the mark in the text (Deno's TextDecoder dropped it, and read this file as enabled).
+  assert.equal(readConsentFile(path), "disabled", "fail closed, as tomllib: Invalid statement (at line 1, column 1)");
+  if (canRun("python3", "-c", "import tomllib")) {
+    const script = "import sys, tomllib\ntry:\n  tomllib.load(open(sys.argv[1], 'rb')); print('read')\n" +
+      "except Exception as e:\n  print(type(e).__name__)";
+    assert.equal(execFileSync("python3", ["-c", script, path], { encoding: "utf8" }).trim(), "TOMLDecodeError");
+  }
+});

@@ -263,3 +263,19 @@ test("sizeOf: the size of a regular file of the user's, never of a link, a FIFO 
   const sizes = ["file", "link", "fifo", "dir", "missing"].map((name) => files.sizeOf(`${dir.path}/${name}`));
   assert.deepEqual(sizes, [3, undefined, undefined, undefined, undefined]);
 });
+
+test("read: a file's exact text, a byte order mark and all; bytes that are not UTF-8 are refused, never replaced", () => {
+  using dir = tempDir();
+  const files = host().files!;
+  const text = '\ufeff[telemetry]\nconsent = "enabled" # é, 日本, 🙂\n';
+  writeFileSync(`${dir.path}/text`, text);
+  writeFileSync(`${dir.path}/latin1`, Uint8Array.of(0x63, 0x6f, 0x6e, 0xe9, 0x0a)); // "coné" in Latin-1
+  writeFileSync(`${dir.path}/truncated`, Uint8Array.of(0x61, 0xe6, 0x97)); // a three-byte character cut short
+  assert.equal(files.read(`${dir.path}/text`, 1024), text);
+  for (const name of ["latin1", "truncated"]) {
+    assert.throws(() => files.read(`${dir.path}/${name}`, 1024), (error: Error & { reason?: string }) => {
+      assert.equal(error.reason, "not_utf8", name);
+      return true;
+    });
+  }
+});

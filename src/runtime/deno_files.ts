@@ -109,7 +109,8 @@ export function denoFiles(
         const bytes = readBounded((buffer, offset) => file.readSync(buffer.subarray(offset)), before.size, maxBytes);
         check({ ...facts(before), size: bytes.length });
         try {
-          return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+          // A byte order mark stays in the text, as under Node.js and in Python's tomllib (which rejects it).
+          return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
         } catch {
           throw new RefusedPath(path, "not_utf8");
         }

@@ -3,7 +3,7 @@ import {
   host,
   parentOf,
   runtimeInfo
-} from "./chunk-HRWX4BVG.js";
+} from "./chunk-LKGMOZBT.js";
 
 // src/envelope.ts
 var formatTimestamp = (function (epochMs) {
@@ -507,7 +507,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-JGPFU6BJ.js");
+  const { ask } = await import("./chunk-NEHIXMOE.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-KX2XL3RJ.js";
+} from "./chunk-2VMSLCON.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-5RLKWTKO.js";
+} from "./chunk-LPGWZCEC.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-VW7K4NHG.js";
+} from "./chunk-S53WX7S3.js";
 import {
   host
-} from "./chunk-HRWX4BVG.js";
+} from "./chunk-LKGMOZBT.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -154,7 +154,7 @@ var denoFiles = (function (deno, uid, allowed) {
         const bytes = readBounded((buffer, offset) => file.readSync(buffer.subarray(offset)), before.size, maxBytes);
         check({ ...facts(before), size: bytes.length });
         try {
-          return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+          return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
         } catch {
           throw new RefusedPath(path, "not_utf8");
         }

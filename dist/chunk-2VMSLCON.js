@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-5RLKWTKO.js";
+} from "./chunk-LPGWZCEC.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-VW7K4NHG.js";
+} from "./chunk-S53WX7S3.js";
 import {
   host
-} from "./chunk-HRWX4BVG.js";
+} from "./chunk-LKGMOZBT.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-VW7K4NHG.js";
+} from "./chunk-S53WX7S3.js";
 import {
   host
-} from "./chunk-HRWX4BVG.js";
+} from "./chunk-LKGMOZBT.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";
