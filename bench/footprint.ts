@@ -9,7 +9,8 @@
  * by difference between variants of the same CLI, run interleaved: loading
  * the package; recording one command with `trackCommand` (to nowhere, so the
  * exit does only its deciding); the exit's spool write (an endpoint marked
- * down: no sender is started); the sender's spawn (a healthy endpoint: the
+ * down: no sender is started), with telemetry decided by the environment and
+ * by a consent file (read and parsed, as most users' runs); the sender's spawn (a healthy endpoint: the
  * whole hand-off, what a user's run pays). Peak memory is each process's own
  * (VmHWM from /proc). Senders are waited for between runs, so none competes
  * with the next run for the CPU. Where the package is loaded one file per
@@ -32,6 +33,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { PROMPT_VERSION } from "../src/consent.ts";
 import { shortHash } from "../src/hash.ts";
 import { spoolKey } from "../src/spool.ts";
 import { benchArgs, benchDir, esbuildBundle, installPeers, median, npmLayout, runtimes, timed } from "./common.ts";
@@ -44,13 +46,20 @@ const RUNS = Number(values.runs);
 if (RUNS < 9) {
   console.error(`${RUNS} rounds: a difference of medians this few can be off by several ms, even negative; use 15+.`);
 }
-const VARIANTS = ["", "import", "off", "spool", "outage", "handoff", "spawn"] as const;
+const VARIANTS = ["", "import", "off", "spool", "consent", "outage", "handoff", "spawn"] as const;
 /** Spool files an outage leaves: one per run, up to the spool's bound (1,000 events). */
 const OUTAGE_FILES = 999;
 
 await installPeers();
 const { deno, node, bun, versions } = await runtimes();
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-footprint-" });
+// A user's decision, as most users' runs find it: in the consent file (the `consent` variant). The shell's own
+// NAT_TELEMETRY_ENABLED or DO_NOT_TRACK would decide before it: the runs do not inherit them.
+const consentFile = `${work}/telemetry.toml`;
+Deno.writeTextFileSync(consentFile, `[telemetry]\nconsent = "enabled"\nprompt_version = "${PROMPT_VERSION}"\n`, {
+  mode: 0o600,
+});
+for (const name of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) Deno.env.delete(name);
 const cli = `${benchDir}footprint_cli.mjs`;
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const published = new URL("../dist/mod.js", import.meta.url).pathname;
@@ -330,9 +339,11 @@ for (const form of forms) {
   );
   const env = (variant: string) => ({
     ...form.env,
-    NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1",
+    ...(variant === "consent"
+      ? { NAT_TELEMETRY_CONSENT_FILE: consentFile }
+      : { NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1" }),
     NAT_TELEMETRY_SPOOL_DIR: variant === "outage" ? outage : spool,
-    NAT_TELEMETRY_ENDPOINT: variant === "spool" || variant === "outage" ? down : healthy,
+    NAT_TELEMETRY_ENDPOINT: ["spool", "consent", "outage"].includes(variant) ? down : healthy,
     ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
     ...(variant === "floor" ? { NAT_BENCH_MODULE: floor! } : {}),
   });
@@ -356,6 +367,7 @@ for (const form of forms) {
     at("load", "import"),
     at("work", "off"),
     at("work", "spool") - at("work", "off"),
+    at("work", "consent") - at("work", "off"),
     at("work", "outage") - at("work", "off"),
     at("work", "handoff") - at("work", "spool"),
   ];
@@ -415,7 +427,9 @@ console.log(
   "Timed inside the process (performance.now), so that process start and exit, and their noise, are left out. " +
     "load: importing the package (an executable has it loaded before its code runs); setup: `trackCommand` with " +
     "telemetry off (options checked, handler made, consent decided); event and spool: the event recorded, the " +
-    "exit's decision and spool write (endpoint marked down: no sender); the same after an outage: with " +
+    "exit's decision and spool write (endpoint marked down: no sender); the same, decided by a consent file (read " +
+    "and parsed, as a user who answered the question runs; the others are decided by NAT_TELEMETRY_ENABLED); " +
+    "the same after an outage: with " +
     `${OUTAGE_FILES} files waiting in the spool (a file per run, up to its bound); spawn: starting the sender. ` +
     "Floors, what " +
     "any package pays for the same, and the peak memory they add: loading as many empty modules as the package " +
@@ -423,11 +437,12 @@ console.log(
     "as the hand-off starts its sender) and nothing else. Memory: what loading adds, and what the rest of the run adds.\n",
 );
 console.log(
-  "| form | load (ms) | setup (ms) | event and spool (ms) | the same, after an outage (ms) | spawn (ms) | " +
+  "| form | load (ms) | setup (ms) | event and spool (ms) | the same, decided by a consent file (ms) | " +
+    "the same, after an outage (ms) | spawn (ms) | " +
     "floor: loading (ms, MB) | " +
     "floor: spawn (ms, MB) | RSS: load (MB) | RSS: the rest (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);
 
 await server.shutdown();

@@ -10,6 +10,7 @@
  *   the benchmark): the options checked, the handler made, the consent decided; nothing recorded;
  * - `spool`: telemetry on, the endpoint marked down: the event recorded, and the exit writes the spool and
  *   starts no sender;
+ * - `consent`: as `spool`, telemetry decided by the consent file the benchmark names (NAT_TELEMETRY_CONSENT_FILE);
  * - `outage`: as `spool`, in a spool where a long outage left a file per run, up to the spool's bound;
  * - `handoff`: the endpoint healthy: the exit writes the spool and starts a sender (a user's run);
  * - `floor`: loads NAT_BENCH_MODULE, as many empty modules as the package loads (the loader's own cost);
@@ -40,7 +41,7 @@ process.on("exit", () => {
   process.stderr.write(`load_us=${us(loaded - started)}\nwork_us=${us(worked - loaded)}\n`);
 });
 
-if (["import", "off", "spool", "outage", "handoff"].includes(variant)) {
+if (["import", "off", "spool", "consent", "outage", "handoff"].includes(variant)) {
   const { trackCommand } = await load();
   loaded = worked = performance.now();
   if (variant !== "import") {
