@@ -14,7 +14,7 @@
  * - `outage`: as `spool`, in a spool where a long outage left a file per run, up to the spool's bound;
  * - `handoff`: the endpoint healthy: the exit writes the spool and starts a sender (a user's run);
  * - `floor`: loads NAT_BENCH_MODULE, as many empty modules as the package loads (the loader's own cost);
- * - `spawn`: starts a process (`/bin/true`), detached, as the hand-off starts its sender, and nothing else;
+ * - `spawn`: starts a process (`/bin/true`) in a session of its own, as the hand-off starts its sender, and nothing else;
  * - `posthog`, `segment`: one event with posthog-node or @segment/analytics-node, as their docs show.
  *
  * At exit it reports on stderr its own peak memory (`maxrss_kb=`), CPU time (`cpu_us=`), and the time it spent

@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-NQNO7GIE.js";
-import "./chunk-2VMSLCON.js";
-import "./chunk-LPGWZCEC.js";
-import "./chunk-S53WX7S3.js";
+} from "./chunk-XMEDQOGJ.js";
+import "./chunk-5T6LFE6Q.js";
+import "./chunk-WHCDQTZM.js";
+import "./chunk-D25IUVYA.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-LKGMOZBT.js";
+import "./chunk-Y3VGSCCQ.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2VMSLCON.js";
-import "./chunk-LPGWZCEC.js";
-import "./chunk-S53WX7S3.js";
+} from "./chunk-5T6LFE6Q.js";
+import "./chunk-WHCDQTZM.js";
+import "./chunk-D25IUVYA.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-LKGMOZBT.js";
+import "./chunk-Y3VGSCCQ.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

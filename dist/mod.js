@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-LPGWZCEC.js";
+} from "./chunk-WHCDQTZM.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-S53WX7S3.js";
+} from "./chunk-D25IUVYA.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-LKGMOZBT.js";
+import "./chunk-Y3VGSCCQ.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

@@ -300,13 +300,10 @@ const SETSID = ["/usr/bin/setsid", "/bin/setsid"];
  * none where the program is denied reading or running either path (`--deny-read`, `--deny-run`).
  */
 function systemSetsid(deno: DenoNamespace, permission: (descriptor: Descriptor) => string | undefined) {
-  const denied = (path: string) =>
-    permission({ name: "run", command: path }) === "denied" || permission({ name: "read", path }) === "denied";
-  if (SETSID.some(denied)) return undefined;
-  return SETSID.find((path) => {
-    if (permission({ name: "read", path }) !== "granted" || permission({ name: "run", command: path }) !== "granted") {
-      return false;
-    }
+  const states = SETSID.map((path) => [permission({ name: "read", path }), permission({ name: "run", command: path })]);
+  if (states.flat().includes("denied")) return undefined;
+  return SETSID.find((path, i) => {
+    if (states[i].some((state) => state !== "granted")) return false;
     const info = quietly(() => deno.lstatSync(path));
     return info?.isFile === true && info.size > 0 && info.uid === 0 && info.mode !== null && (info.mode & 0o022) === 0;
   });

@@ -3,7 +3,7 @@ import {
   host,
   parentOf,
   runtimeInfo
-} from "./chunk-LKGMOZBT.js";
+} from "./chunk-Y3VGSCCQ.js";
 
 // src/envelope.ts
 var formatTimestamp = (function (epochMs) {
@@ -507,7 +507,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-NEHIXMOE.js");
+  const { ask } = await import("./chunk-7HE32TGG.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {

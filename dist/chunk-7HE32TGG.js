@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-S53WX7S3.js";
+} from "./chunk-D25IUVYA.js";
 import {
   host
-} from "./chunk-LKGMOZBT.js";
+} from "./chunk-Y3VGSCCQ.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";

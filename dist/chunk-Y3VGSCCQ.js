@@ -446,12 +446,10 @@ var denoHost = (function (deno) {
   };
 });
 var systemSetsid = (function (deno, permission) {
-  const denied = (path) => permission({ name: "run", command: path }) === "denied" || permission({ name: "read", path }) === "denied";
-  if (SETSID.some(denied)) return void 0;
-  return SETSID.find((path) => {
-    if (permission({ name: "read", path }) !== "granted" || permission({ name: "run", command: path }) !== "granted") {
-      return false;
-    }
+  const states = SETSID.map((path) => [permission({ name: "read", path }), permission({ name: "run", command: path })]);
+  if (states.flat().includes("denied")) return void 0;
+  return SETSID.find((path, i) => {
+    if (states[i].some((state) => state !== "granted")) return false;
     const info = quietly(() => deno.lstatSync(path));
     return info?.isFile === true && info.size > 0 && info.uid === 0 && info.mode !== null && (info.mode & 18) === 0;
   });

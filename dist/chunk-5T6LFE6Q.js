@@ -3,14 +3,14 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-LPGWZCEC.js";
+} from "./chunk-WHCDQTZM.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-S53WX7S3.js";
+} from "./chunk-D25IUVYA.js";
 import {
   host
-} from "./chunk-LKGMOZBT.js";
+} from "./chunk-Y3VGSCCQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2VMSLCON.js";
+} from "./chunk-5T6LFE6Q.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-LPGWZCEC.js";
+} from "./chunk-WHCDQTZM.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-S53WX7S3.js";
+} from "./chunk-D25IUVYA.js";
 import {
   host
-} from "./chunk-LKGMOZBT.js";
+} from "./chunk-Y3VGSCCQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
