@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XMEDQOGJ.js";
-import "./chunk-5T6LFE6Q.js";
-import "./chunk-WHCDQTZM.js";
-import "./chunk-D25IUVYA.js";
+} from "./chunk-3IVAOBES.js";
+import "./chunk-YP4GVQXH.js";
+import "./chunk-JQ33M6CS.js";
+import "./chunk-PZLWBXZF.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-Y3VGSCCQ.js";

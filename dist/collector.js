@@ -6,9 +6,9 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-5T6LFE6Q.js";
-import "./chunk-WHCDQTZM.js";
-import "./chunk-D25IUVYA.js";
+} from "./chunk-YP4GVQXH.js";
+import "./chunk-JQ33M6CS.js";
+import "./chunk-PZLWBXZF.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-Y3VGSCCQ.js";
 import "./chunk-WXJBBERS.js";

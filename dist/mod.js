@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-WHCDQTZM.js";
+} from "./chunk-JQ33M6CS.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,7 +25,7 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-D25IUVYA.js";
+} from "./chunk-PZLWBXZF.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-Y3VGSCCQ.js";
 import "./chunk-WXJBBERS.js";

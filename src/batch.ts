@@ -4,10 +4,9 @@
  *
  * @module
  */
-import { wireEventJson } from "./envelope.ts";
+import { serializeWireEvent } from "./envelope.ts";
 import { TelemetryEvent } from "./events.ts";
 import type { SpoolClaim } from "./spool.ts";
-import { utf8Length } from "./utf8.ts";
 
 /** An event held by a handler: serialized once at enqueue, with its retry state. */
 export interface PendingEvent {
@@ -61,11 +60,10 @@ export function toPending(event: unknown, sessionId: string, maxEventBytes: numb
     return { reason: "not_an_event", detail: "a proxy that cannot be inspected" };
   }
   try {
-    const json = wireEventJson(event);
+    const { json, bytes } = serializeWireEvent(event);
     const { schemaVersion, timestamp } = event;
     if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
     if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
-    const bytes = utf8Length(json);
     if (bytes > maxEventBytes) {
       return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };
     }

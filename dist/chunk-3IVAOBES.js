@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-5T6LFE6Q.js";
+} from "./chunk-YP4GVQXH.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-WHCDQTZM.js";
+} from "./chunk-JQ33M6CS.js";
 import {
   describe,
   effectiveConsent,
@@ -23,7 +23,7 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-D25IUVYA.js";
+} from "./chunk-PZLWBXZF.js";
 import {
   host
 } from "./chunk-Y3VGSCCQ.js";

@@ -2,7 +2,7 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-D25IUVYA.js";
+} from "./chunk-PZLWBXZF.js";
 import {
   host
 } from "./chunk-Y3VGSCCQ.js";
