@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-3IVAOBES.js";
-import "./chunk-YP4GVQXH.js";
-import "./chunk-JQ33M6CS.js";
+} from "./chunk-PXT3PWLF.js";
+import "./chunk-JTSIMZAA.js";
+import "./chunk-FV5INDHX.js";
 import "./chunk-PZLWBXZF.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";

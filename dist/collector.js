@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YP4GVQXH.js";
-import "./chunk-JQ33M6CS.js";
+} from "./chunk-JTSIMZAA.js";
+import "./chunk-FV5INDHX.js";
 import "./chunk-PZLWBXZF.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-Y3VGSCCQ.js";

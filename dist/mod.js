@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-JQ33M6CS.js";
+} from "./chunk-FV5INDHX.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -16,6 +16,7 @@ import type { DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { planExit, startSender } from "./exit_strategy.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { InFlight } from "./in_flight.ts";
 import { host } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 
@@ -97,8 +98,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   readonly #options: ResolvedOptions;
   #queue: PendingEvent[] = [];
   #dlq: PendingEvent[] = [];
-  /** Events taken by a flush and not settled yet. At the exit deadline they are taken back into the DLQ. */
-  readonly #inFlight = new Set<PendingEvent>();
+  /** Batches taken by a flush and not settled yet. At the exit deadline their events are taken back into the DLQ. */
+  readonly #inFlight = new InFlight();
   #enqueued = 0;
   #replayed = 0;
   #sent = 0;
@@ -328,7 +329,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const timedOut = [...this.#requestStarts].some(({ started }) => now - started >= verdictAfter);
     this.#interruptController?.abort();
     this.#interruptController = undefined;
-    this.#dlq.unshift(...this.#inFlight);
+    this.#dlq.unshift(...this.#inFlight.events());
     this.#inFlight.clear();
     if (timedOut) this.#disk?.health.recordFailure();
   }
@@ -366,10 +367,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (batch.length === 0) return;
       this.#dlq = this.#dlq.filter((event) => event.notBefore > now);
       this.#queue = [];
-      for (const event of batch) this.#inFlight.add(event);
       const { format, maxBatchBytes } = this.#options;
+      const batches = planBatches(batch, maxBatchBytes, format.emptyBytes, format.eventBytes);
+      for (const events of batches) this.#inFlight.add(events);
       const result: FlushResult = { delivered: false, failed: false };
-      await this.#sendAll(planBatches(batch, maxBatchBytes, format.emptyBytes, format.eventBytes), result);
+      await this.#sendAll(batches, result);
       const health = this.#disk?.health;
       if (result.delivered && health?.recordSuccess()) this.#replayDone = false;
       else if (result.failed && !result.delivered) health?.recordFailure(result.retryAfterMs);
@@ -391,47 +393,45 @@ export class NATTelemetryHandler implements AsyncDisposable {
       }
     };
     await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT_REQUESTS, batches.length) }, worker));
-    for (const events of batches.slice(next)) {
-      for (const event of events) if (this.#inFlight.delete(event)) this.#dlq.push(event);
-    }
+    for (const events of batches.slice(next)) if (this.#inFlight.settle(events)) this.#dlq.push(...events);
   }
 
   /** Sends one batch and settles its events: sent, dropped, split (413), retried or left pending. */
   async #send(events: PendingEvent[], signal: AbortSignal, result: FlushResult): Promise<void> {
     const outcome = await this.#post(events, signal);
     this.#tellOutcome(outcome, events.length);
+    // Events taken back at the exit deadline are no longer this delivery's to settle.
+    if (!this.#inFlight.settle(events)) return;
     if (outcome.kind === "too_large" && events.length > 1) {
       const half = Math.floor(events.length / 2); // as the Python handler splits: 3 events → [e0], [e1, e2]
-      await this.#send(events.slice(0, half), signal, result);
-      await this.#send(events.slice(half), signal, result);
+      const halves = [events.slice(0, half), events.slice(half)];
+      for (const part of halves) this.#inFlight.add(part);
+      for (const part of halves) await this.#send(part, signal, result);
       return;
     }
-    // Events taken back at the exit deadline are no longer this delivery's to settle.
-    const owned = events.filter((event) => this.#inFlight.delete(event));
-    if (owned.length === 0) return;
     switch (outcome.kind) {
       case "delivered": {
         result.delivered = true;
         // OTLP partial success: the server says how many it rejected (not which); those are never retried.
-        const rejected = Math.min(outcome.rejected ?? 0, owned.length);
-        this.#sent += owned.length - rejected;
+        const rejected = Math.min(outcome.rejected ?? 0, events.length);
+        this.#sent += events.length - rejected;
         if (rejected > 0) this.#drop(rejected, "otlp_rejected");
-        return this.#settle(owned);
+        return this.#settle(events);
       }
       case "too_large":
         this.#drop(1, "http_413");
-        return this.#settle(owned);
+        return this.#settle(events);
       case "rejected":
-        this.#drop(owned.length, outcome.reason);
-        return this.#settle(owned);
+        this.#drop(events.length, outcome.reason);
+        return this.#settle(events);
       case "interrupted":
       case "not_sent":
-        this.#dlq.unshift(...owned);
+        this.#dlq.unshift(...events);
         return;
       case "retry":
         result.failed = true;
         result.retryAfterMs = Math.max(result.retryAfterMs ?? 0, outcome.retryAfterMs ?? 0);
-        return this.#retryLater(owned, outcome.reason, outcome.retryAfterMs);
+        return this.#retryLater(events, outcome.reason, outcome.retryAfterMs);
     }
   }
 
@@ -571,7 +571,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * @returns Whether they were written.
    */
   #spoolPending(keepOnFailure = false): boolean {
-    const pending = [...this.#dlq, ...this.#inFlight, ...this.#queue];
+    const pending = [...this.#dlq, ...this.#inFlight.events(), ...this.#queue];
     if (pending.length === 0) return true;
     const disk = this.#openDisk();
     if (!disk && this.#options.spoolDir === undefined) return false;

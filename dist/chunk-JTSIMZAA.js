@@ -2,7 +2,7 @@
 import {
   NemoSource,
   TaskStatus
-} from "./chunk-JQ33M6CS.js";
+} from "./chunk-FV5INDHX.js";
 import {
   formatTimestamp,
   parametersProblem,

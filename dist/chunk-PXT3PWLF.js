@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YP4GVQXH.js";
+} from "./chunk-JTSIMZAA.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-JQ33M6CS.js";
+} from "./chunk-FV5INDHX.js";
 import {
   describe,
   effectiveConsent,
