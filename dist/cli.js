@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PXT3PWLF.js";
-import "./chunk-JTSIMZAA.js";
-import "./chunk-FV5INDHX.js";
+} from "./chunk-NHFNPQYE.js";
+import "./chunk-ZTBAO7X3.js";
+import "./chunk-SJZPRFXS.js";
 import "./chunk-PZLWBXZF.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";

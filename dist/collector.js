@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JTSIMZAA.js";
-import "./chunk-FV5INDHX.js";
+} from "./chunk-ZTBAO7X3.js";
+import "./chunk-SJZPRFXS.js";
 import "./chunk-PZLWBXZF.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-Y3VGSCCQ.js";

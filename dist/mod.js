@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-FV5INDHX.js";
+} from "./chunk-SJZPRFXS.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -43,8 +43,11 @@ const SENDER_READS = [SENDER_CONFIG_ENV, "NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"
 
 /** What to do with the events pending at the end. */
 export type ExitPlan =
-  /** Spool them, and start `command` unless a sender is at work on `backlog` already. */
-  | { readonly handOff: true; readonly command: SpawnCommand; readonly backlog: Backlog }
+  /**
+   * Spool them, and start `command` unless a sender is at work on `backlog` already; no command while the endpoint
+   * is known to be down: they wait in the spool for the run that probes it, and nothing is prepared to start.
+   */
+  | { readonly handOff: true; readonly command: SpawnCommand | undefined; readonly backlog: Backlog }
   /** Deliver them in process, within the exit budget. */
   | { readonly handOff: false; readonly reason: string };
 
@@ -68,7 +71,8 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
     if (reason !== undefined || !backlog || options.sink.kind !== "http") {
       return { handOff: false, reason: reason ?? "no spool" };
     }
-    const { spool } = backlog;
+    const { spool, health } = backlog;
+    if (health.isOpen()) return { handOff: true, command: undefined, backlog };
     const consentFile = consentFilePath();
     const base = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, {
       endpoint: options.sink.url,
@@ -104,7 +108,7 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
  */
 export function planExit(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
   const decision = exitDecision(options, backlog, enabled);
-  if (decision.handOff && !writeScript(decision.backlog)) {
+  if (decision.handOff && decision.command && !writeScript(decision.backlog)) {
     return { handOff: false, reason: "the sender's script is not in the spool directory and cannot be written" };
   }
   return decision;
@@ -131,7 +135,7 @@ export type SenderStart = "started" | "at work" | "endpoint down" | "no processe
 export function startSender(plan: ExitPlan & { handOff: true }, now: number): SenderStart {
   try {
     const { spool, health, files } = plan.backlog;
-    if (health.isOpen()) return "endpoint down";
+    if (plan.command === undefined || health.isOpen()) return "endpoint down";
     if (senderAlive(files, spool.dir, spool.key, now)) return "at work";
     return host().spawnDetached(plan.command);
   } catch {

@@ -8,6 +8,7 @@ import {
   type TelemetryStats,
 } from "../mod.ts";
 import { host } from "../src/runtime/mod.ts";
+import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { Spool, spoolKey } from "../src/spool.ts";
 import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
@@ -95,7 +96,7 @@ test("while the endpoint is known to be down, a run spools at once without tryin
   }
 });
 
-test("while the endpoint is known down, an exit reads the spool's directory once, however many files an outage left", async () => {
+test("while the endpoint is known down, an exit reads the spool's directory once, however many files an outage left, and prepares no sender", async () => {
   using dir = tempDir();
   const endpoint = await refusedUrl();
   const first = handler(dir.path, endpoint);
@@ -123,6 +124,10 @@ test("while the endpoint is known down, an exit reads the spool's directory once
   assert.equal(listed, 1, "one listing (the bounds' check), not one per question");
   assert.ok(told.includes("[nat-telemetry] at exit: handed off to the spool (endpoint down)"), told.join("\n"));
   assert.equal(spooled(dir.path).length, 302);
+  assert.ok(
+    !files(dir.path).includes(SENDER_SCRIPT_NAME),
+    "no sender's script written for a sender that does not start",
+  );
 });
 
 test("after the wait one run probes; success clears the health state and drains the spool", async () => {

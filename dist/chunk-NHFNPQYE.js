@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JTSIMZAA.js";
+} from "./chunk-ZTBAO7X3.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-FV5INDHX.js";
+} from "./chunk-SJZPRFXS.js";
 import {
   describe,
   effectiveConsent,

@@ -2,7 +2,7 @@
 import {
   NemoSource,
   TaskStatus
-} from "./chunk-FV5INDHX.js";
+} from "./chunk-SJZPRFXS.js";
 import {
   formatTimestamp,
   parametersProblem,
