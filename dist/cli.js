@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-NHFNPQYE.js";
-import "./chunk-ZTBAO7X3.js";
-import "./chunk-SJZPRFXS.js";
+} from "./chunk-R2ZWEQIJ.js";
+import "./chunk-4V4HLQWM.js";
+import "./chunk-LMW72RID.js";
 import "./chunk-PZLWBXZF.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";

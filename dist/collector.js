@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ZTBAO7X3.js";
-import "./chunk-SJZPRFXS.js";
+} from "./chunk-4V4HLQWM.js";
+import "./chunk-LMW72RID.js";
 import "./chunk-PZLWBXZF.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-Y3VGSCCQ.js";

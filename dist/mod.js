@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-SJZPRFXS.js";
+} from "./chunk-LMW72RID.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

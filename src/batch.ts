@@ -67,6 +67,8 @@ export function toPending(event: unknown, sessionId: string, maxEventBytes: numb
     if (bytes > maxEventBytes) {
       return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };
     }
+    // Reading a character makes the runtimes flatten the text written from pieces: a held event keeps one string.
+    json.charCodeAt(0);
     return { json, bytes, schemaVersion, sessionId, timestamp, retries: 0, notBefore: 0 };
   } catch (error) {
     return { reason: "invalid_event", detail: describeError(error) };

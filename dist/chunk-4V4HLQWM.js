@@ -2,7 +2,7 @@
 import {
   NemoSource,
   TaskStatus
-} from "./chunk-SJZPRFXS.js";
+} from "./chunk-LMW72RID.js";
 import {
   formatTimestamp,
   parametersProblem,

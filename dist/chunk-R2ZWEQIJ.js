@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ZTBAO7X3.js";
+} from "./chunk-4V4HLQWM.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-SJZPRFXS.js";
+} from "./chunk-LMW72RID.js";
 import {
   describe,
   effectiveConsent,
