@@ -25,7 +25,6 @@ const { deno, node, bun, versions } = await runtimes();
 const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const published = new URL("../dist/mod.js", import.meta.url).pathname;
 const child = `${benchDir}throughput_child.mjs`;
-const collector = await startCollector();
 const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 const refused = `http://127.0.0.1:${(closed.addr as Deno.NetAddr).port}/v1.1/events/json`;
 closed.close();
@@ -36,8 +35,6 @@ const cases: [string, string[], string][] = [
   ["node", [node, "--expose-gc", child], published],
   ["bun", [bun, child], published],
 ];
-
-const otlpUrl = collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs");
 
 async function measure(
   cmd: string[],
@@ -56,43 +53,60 @@ async function measure(
   return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
 }
 
+/**
+ * One delivery run against a fresh collector (one that kept every earlier run's events would slow the later runs
+ * with its own garbage collection): the rate, and the request bytes per event the collector received.
+ */
+async function delivered(cmd: string[], module: string, mode: "deliver" | "baseline", format: "nat" | "otlp") {
+  const collector = await startCollector();
+  try {
+    const url = format === "otlp" ? collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs") : collector.url;
+    const { eventsPerSecond } = await measure(cmd, module, [mode, String(EVENTS)], url, format);
+    return {
+      eventsPerSecond: eventsPerSecond as number,
+      bytesPerEvent: collector.bytesReceived / collector.stats.accepted,
+    };
+  } finally {
+    await collector.close();
+  }
+}
+
 const throughput: string[] = [];
 const memory: string[] = [];
 for (const [runtime, cmd, module] of cases) {
   const nat: number[] = [];
   const otlp: number[] = [];
   const baseline: number[] = [];
+  /** Each round's NAT rate over its baseline's, the two run back to back. */
+  const ratios: number[] = [];
   const bytes = { nat: [] as number[], otlp: [] as number[] };
-  const perEvent = async (format: "nat" | "otlp", url: string) => {
-    const [bytesBefore, acceptedBefore] = [
-      collector.bytesReceived,
-      collector.stats.accepted,
-    ];
-    const { eventsPerSecond } = await measure(
-      cmd,
-      module,
-      ["deliver", String(EVENTS)],
-      url,
-      format,
-    );
-    bytes[format].push(
-      (collector.bytesReceived - bytesBefore) /
-        (collector.stats.accepted - acceptedBefore),
-    );
+  const perEvent = async (format: "nat" | "otlp") => {
+    const { eventsPerSecond, bytesPerEvent } = await delivered(cmd, module, "deliver", format);
+    bytes[format].push(bytesPerEvent);
     return eventsPerSecond;
   };
+  const runBaseline = async () => (await delivered(cmd, module, "baseline", "nat")).eventsPerSecond;
   for (let i = 0; i < RUNS; i++) {
-    baseline.push(
-      (await measure(cmd, module, ["baseline", String(EVENTS)], collector.url))
-        .eventsPerSecond,
-    );
-    nat.push(await perEvent("nat", collector.url));
-    otlp.push(await perEvent("otlp", otlpUrl));
+    // In alternating order, so that neither always runs on a machine the other has just warmed or loaded.
+    let baselineRate: number, natRate: number;
+    if (i % 2 === 0) {
+      baselineRate = await runBaseline();
+      natRate = await perEvent("nat");
+    } else {
+      natRate = await perEvent("nat");
+      baselineRate = await runBaseline();
+    }
+    baseline.push(baselineRate);
+    nat.push(natRate);
+    ratios.push(natRate / baselineRate);
+    otlp.push(await perEvent("otlp"));
   }
   throughput.push(
     `| ${runtime} | ${median(nat).toFixed(0)} | ${median(bytes.nat).toFixed(0)} | ${median(otlp).toFixed(0)} | ${
       median(bytes.otlp).toFixed(0)
-    } | ${median(baseline).toFixed(0)} | ${(median(nat) / median(baseline)).toFixed(2)} |`,
+    } | ${median(baseline).toFixed(0)} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}-${
+      Math.max(...ratios).toFixed(2)
+    }) |`,
   );
   const outage = await measure(
     cmd,
@@ -113,7 +127,8 @@ console.log(
 );
 console.log(
   "The baseline builds the same NAT envelopes with buildPayload and POSTs them with fetch, nothing else. Bytes per " +
-    "event: request bodies over events, as the local collector received them.\n",
+    "event: request bodies over events, as the local collector received them. NAT / baseline: the median (and range) " +
+    "of each round's ratio, the two run back to back in alternating order.\n",
 );
 console.log(
   "| runtime | NAT envelope (events/s) | NAT (bytes/event) | OTLP logs (events/s) | OTLP (bytes/event) | baseline (events/s) | NAT / baseline |",
@@ -131,5 +146,4 @@ console.log(
 console.log("| --- | --- | ---: | ---: | ---: |");
 for (const row of memory) console.log(row);
 
-await collector.close();
 await Deno.remove(work, { recursive: true });
