@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-R2ZWEQIJ.js";
-import "./chunk-4V4HLQWM.js";
-import "./chunk-LMW72RID.js";
-import "./chunk-PZLWBXZF.js";
+} from "./chunk-7BBWG55R.js";
+import "./chunk-EVQBW3S3.js";
+import "./chunk-YC3Q54RU.js";
+import "./chunk-KXQXDKRI.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-Y3VGSCCQ.js";
+import "./chunk-AWFGPFCO.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4V4HLQWM.js";
-import "./chunk-LMW72RID.js";
-import "./chunk-PZLWBXZF.js";
+} from "./chunk-EVQBW3S3.js";
+import "./chunk-YC3Q54RU.js";
+import "./chunk-KXQXDKRI.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-Y3VGSCCQ.js";
+import "./chunk-AWFGPFCO.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

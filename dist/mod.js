@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-LMW72RID.js";
+} from "./chunk-YC3Q54RU.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-PZLWBXZF.js";
+} from "./chunk-KXQXDKRI.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-Y3VGSCCQ.js";
+import "./chunk-AWFGPFCO.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

@@ -12,6 +12,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { runtimeInfo } from "../src/runtime/mod.ts";
+import { runChild } from "./helpers/child.ts";
 
 const root = new URL("..", import.meta.url);
 
@@ -58,3 +60,15 @@ test("importing mod.ts loads none of what a run may not need", () => {
   // The graph is what the walk says it is: it finds the handler and the exit strategy, which every run needs.
   for (const needed of ["src/handler.ts", "src/exit_strategy.ts", "src/consent.ts"]) assert.ok(loaded.includes(needed));
 });
+
+test(
+  "a run with telemetry turned off by a variable loads no built-in module (Bun's node:fs takes ~2 ms)",
+  { skip: runtimeInfo().name === "deno" && "Deno's host uses Deno's own API, which loads nothing" },
+  async () => {
+    for (const off of [{ NAT_TELEMETRY_ENABLED: "0" }, { DO_NOT_TRACK: "1" }]) {
+      const run = await runChild("builtins_child.ts", { env: { ...off, NAT_TELEMETRY_SPOOL_DIR: undefined } });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout), [], JSON.stringify(off));
+    }
+  },
+);

@@ -152,13 +152,10 @@ export interface NodeProcess {
  * ```
  */
 export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunSpawn?: BunSpawn }): Host {
-  let fs: NodeFs | undefined;
-  try {
-    fs = proc.getBuiltinModule?.("node:fs") as NodeFs | undefined;
-  } catch {
-    fs = undefined;
-  }
-  const files: HostFiles | undefined = fs && guardedFiles(nodeFiles(fs, proc.getuid?.(), proc.platform === "win32"));
+  // Loaded when a run first reads or writes a file: one that never does (telemetry turned off by a variable) does
+  // not load Bun's node:fs (~2 ms; Node.js has it loaded already).
+  let fileAccess: FileAccess | undefined;
+  const access = () => fileAccess ??= openFileAccess(proc);
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     const beforeExit = () => void callEach(members, (hooks) => hooks.beforeExit());
     // "exit" also fires after an uncaught exception or unhandled rejection.
@@ -264,7 +261,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     terminal() {
       const { stdin } = proc;
       if (!stdin.isTTY || !proc.stdout.isTTY || !proc.stderr.isTTY || !stdin.setRawMode) return undefined;
-      if (!isForegroundJob(files, runtimeInfo().os)) return undefined;
+      if (!isForegroundJob(access().files, runtimeInfo().os)) return undefined;
       return {
         readRaw: (onInput) =>
           new Promise<void>((resolve) => {
@@ -291,6 +288,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : runtimeFetch(),
     senderCommand(script, grant) {
+      const { files, fs } = access();
       const refused = senderRefusal(proc, files, fs);
       if (refused) return { refused };
       const switches = proc.versions.bun ? BUN_SENDER : {};
@@ -339,10 +337,29 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     },
     exit: (code) => proc.exit(code),
     signalSelf,
-    files,
+    get files() {
+      return access().files;
+    },
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback),
   };
+}
+
+/** node:fs, and the guarded file access over it; neither where the runtime has no node:fs. */
+interface FileAccess {
+  readonly fs: NodeFs | undefined;
+  readonly files: HostFiles | undefined;
+}
+
+/** Loads node:fs and guards the access to it. */
+function openFileAccess(proc: NodeProcess): FileAccess {
+  let fs: NodeFs | undefined;
+  try {
+    fs = proc.getBuiltinModule?.("node:fs") as NodeFs | undefined;
+  } catch {
+    fs = undefined;
+  }
+  return { fs, files: fs && guardedFiles(nodeFiles(fs, proc.getuid?.(), proc.platform === "win32")) };
 }
 
 /**

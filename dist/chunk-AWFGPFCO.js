@@ -600,13 +600,8 @@ var fatalUtf8Check = (function (bytes) {
   }
 });
 var nodeHost = (function (proc, options) {
-  let fs;
-  try {
-    fs = proc.getBuiltinModule?.("node:fs");
-  } catch {
-    fs = void 0;
-  }
-  const files = fs && guardedFiles(nodeFiles(fs, proc.getuid?.(), proc.platform === "win32"));
+  let fileAccess;
+  const access = () => fileAccess ??= openFileAccess(proc);
   const exitHooks = new Subscribers((members) => {
     const beforeExit = () => void callEach(members, (hooks) => hooks.beforeExit());
     const exit = (code) => void callEach(members, (hooks) => hooks.exit(code));
@@ -705,7 +700,7 @@ var nodeHost = (function (proc, options) {
     terminal() {
       const { stdin } = proc;
       if (!stdin.isTTY || !proc.stdout.isTTY || !proc.stderr.isTTY || !stdin.setRawMode) return void 0;
-      if (!isForegroundJob(files, runtimeInfo().os)) return void 0;
+      if (!isForegroundJob(access().files, runtimeInfo().os)) return void 0;
       return {
         readRaw: (onInput) => new Promise((resolve) => {
           const finish = () => {
@@ -731,6 +726,7 @@ var nodeHost = (function (proc, options) {
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : runtimeFetch(),
     senderCommand(script, grant) {
+      const { files, fs } = access();
       const refused = senderRefusal2(proc, files, fs);
       if (refused) return { refused };
       const switches = proc.versions.bun ? BUN_SENDER : {};
@@ -777,10 +773,21 @@ var nodeHost = (function (proc, options) {
     },
     exit: (code) => proc.exit(code),
     signalSelf,
-    files,
+    get files() {
+      return access().files;
+    },
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback)
   };
+});
+var openFileAccess = (function (proc) {
+  let fs;
+  try {
+    fs = proc.getBuiltinModule?.("node:fs");
+  } catch {
+    fs = void 0;
+  }
+  return { fs, files: fs && guardedFiles(nodeFiles(fs, proc.getuid?.(), proc.platform === "win32")) };
 });
 var trustFlags = (function (proc) {
   const fromOptions = (proc.env.NODE_OPTIONS ?? "").split(/\s+/);
@@ -983,6 +990,7 @@ var signalWatch = typeof loadedDeno?.addSignalListener === "function" ? watchSig
 
 // src/runtime/node.ts
 var BUN_SENDER = { BUN_BE_BUN: "1", BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
+
 
 var TRUST_FLAG = /^--(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23]|openssl-config=.+|tls-cipher-list=.+)$/;
 

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-4V4HLQWM.js";
+} from "./chunk-EVQBW3S3.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-LMW72RID.js";
+} from "./chunk-YC3Q54RU.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-PZLWBXZF.js";
+} from "./chunk-KXQXDKRI.js";
 import {
   host
-} from "./chunk-Y3VGSCCQ.js";
+} from "./chunk-AWFGPFCO.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

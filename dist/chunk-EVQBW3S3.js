@@ -2,15 +2,15 @@
 import {
   NemoSource,
   TaskStatus
-} from "./chunk-LMW72RID.js";
+} from "./chunk-YC3Q54RU.js";
 import {
   formatTimestamp,
   parametersProblem,
   utf8Length
-} from "./chunk-PZLWBXZF.js";
+} from "./chunk-KXQXDKRI.js";
 import {
   host
-} from "./chunk-Y3VGSCCQ.js";
+} from "./chunk-AWFGPFCO.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

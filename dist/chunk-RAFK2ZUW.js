@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-PZLWBXZF.js";
+} from "./chunk-KXQXDKRI.js";
 import {
   host
-} from "./chunk-Y3VGSCCQ.js";
+} from "./chunk-AWFGPFCO.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";
