@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7BBWG55R.js";
-import "./chunk-EVQBW3S3.js";
-import "./chunk-YC3Q54RU.js";
+} from "./chunk-BWGHWEL3.js";
+import "./chunk-74HIH6WF.js";
+import "./chunk-QDTMWKP5.js";
 import "./chunk-KXQXDKRI.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";

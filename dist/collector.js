@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-EVQBW3S3.js";
-import "./chunk-YC3Q54RU.js";
+} from "./chunk-74HIH6WF.js";
+import "./chunk-QDTMWKP5.js";
 import "./chunk-KXQXDKRI.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-AWFGPFCO.js";

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-YC3Q54RU.js";
+} from "./chunk-QDTMWKP5.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

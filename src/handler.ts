@@ -406,7 +406,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const half = Math.floor(events.length / 2); // as the Python handler splits: 3 events → [e0], [e1, e2]
       const halves = [events.slice(0, half), events.slice(half)];
       for (const part of halves) this.#inFlight.add(part);
-      for (const part of halves) await this.#send(part, signal, result);
+      for (const part of halves) {
+        // As between batches: near the end of the exit budget no half starts that the budget would cut.
+        if (!signal.aborted && this.#mayStartRequest()) await this.#send(part, signal, result);
+        else if (this.#inFlight.settle(part)) this.#dlq.push(...part);
+      }
       return;
     }
     switch (outcome.kind) {

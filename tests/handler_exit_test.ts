@@ -56,6 +56,32 @@ test("the exit budget covers every retry, split and request, not each one", asyn
   });
 });
 
+test("near the end of the exit budget no 413 half starts that the budget would cut: no event is both received and kept", async () => {
+  await withServer(async (server) => {
+    // At most two events a request; the halves go one after another, ~150 ms each, past the budget's end.
+    server.respond((request) => JSON.parse(request.body).events.length > 2 ? { status: 413 } : { delayMs: 150 });
+    const handler = new NATTelemetryHandler({
+      endpoint: server.url(),
+      requestTimeoutSeconds: 1,
+      exitTimeoutSeconds: 2.2,
+      maxQueueSize: 1_000,
+    });
+    for (let i = 0; i < 40; i++) handler.enqueue(commandEvent(`e${i}`));
+    await handler.stop();
+    const stats = handler.stats();
+    const accepted = server.requests.map((request) => JSON.parse(request.body).events).filter((events) =>
+      events.length <= 2
+    );
+    assert.ok(stats.dlq > 0, `the budget ran out before the last halves: ${JSON.stringify(stats)}`);
+    assert.equal(stats.sent + stats.dlq, 40, JSON.stringify(stats));
+    assert.equal(
+      stats.sent,
+      accepted.flat().length,
+      "every event the server took is counted sent, none kept to resend",
+    );
+  });
+});
+
 test("stop() is idempotent and a flush() after it still delivers", async () => {
   await withServer(async (server) => {
     const handler = new NATTelemetryHandler({ endpoint: server.url() });

@@ -2,7 +2,7 @@
 import {
   NemoSource,
   TaskStatus
-} from "./chunk-YC3Q54RU.js";
+} from "./chunk-QDTMWKP5.js";
 import {
   formatTimestamp,
   parametersProblem,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-EVQBW3S3.js";
+} from "./chunk-74HIH6WF.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-YC3Q54RU.js";
+} from "./chunk-QDTMWKP5.js";
 import {
   describe,
   effectiveConsent,
