@@ -3,13 +3,13 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BWGHWEL3.js";
-import "./chunk-74HIH6WF.js";
-import "./chunk-QDTMWKP5.js";
-import "./chunk-KXQXDKRI.js";
+} from "./chunk-D3KNYHB3.js";
+import "./chunk-HT3UEZTJ.js";
+import "./chunk-FSR4Y7FH.js";
+import "./chunk-UVUFCYNJ.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-AWFGPFCO.js";
+import "./chunk-77APIMO4.js";
 import "./chunk-WXJBBERS.js";
 export {
   main,

@@ -6,11 +6,11 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-74HIH6WF.js";
-import "./chunk-QDTMWKP5.js";
-import "./chunk-KXQXDKRI.js";
+} from "./chunk-HT3UEZTJ.js";
+import "./chunk-FSR4Y7FH.js";
+import "./chunk-UVUFCYNJ.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-AWFGPFCO.js";
+import "./chunk-77APIMO4.js";
 import "./chunk-WXJBBERS.js";
 export {
   isLoopback,

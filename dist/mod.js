@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-QDTMWKP5.js";
+} from "./chunk-FSR4Y7FH.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,9 +25,9 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-KXQXDKRI.js";
+} from "./chunk-UVUFCYNJ.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-AWFGPFCO.js";
+import "./chunk-77APIMO4.js";
 import "./chunk-WXJBBERS.js";
 export {
   CLIENT_VERSION,

@@ -72,15 +72,22 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
       return { handOff: false, reason: reason ?? "no spool" };
     }
     const { spool, health } = backlog;
-    if (health.isOpen()) return { handOff: true, command: undefined, backlog };
     const consentFile = consentFilePath();
-    const base = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, {
+    const grant = {
       endpoint: options.sink.url,
       dir: spool.dir,
       reads: consentFile === undefined ? [] : [consentFile],
       variables: [...SENDER_READS, "HOME", "USERPROFILE"],
       set: {},
-    });
+    };
+    // While the endpoint is known down no sender starts: only whether one could is asked, and nothing prepared.
+    if (health.isOpen()) {
+      const refused = host().senderRefusal(grant);
+      return refused === undefined
+        ? { handOff: true, command: undefined, backlog }
+        : { handOff: false, reason: refused };
+    }
+    const base = host().senderCommand(`${spool.dir}/${SENDER_SCRIPT_NAME}`, grant);
     if ("refused" in base) return { handOff: false, reason: base.refused };
     // The sender's configuration says how it was started, so that it can start its successor the same way.
     const { cwd: _, ...successor } = base;

@@ -8,11 +8,14 @@ import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, start
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { shortHash } from "../src/hash.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
 import { spoolKey } from "../src/spool.ts";
 
 /** Runs `nat-telemetry ARGS` with a consent file and spool in `dir`. */
-function cli(dir: string, args: string[], env: ChildOptions["env"] = {}) {
+function cli(dir: string, args: string[], env: ChildOptions["env"] = {}, options: ChildOptions = {}) {
   return runChild("../../src/cli.ts", {
+    ...options,
     args,
     env: {
       NAT_TELEMETRY_CONSENT_FILE: `${dir}/telemetry.toml`,
@@ -89,6 +92,35 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
   );
   assert.equal(secret.endpoint, "https://user:***@example.com/e", "a password in the URL is not printed");
 });
+
+test(
+  "status while the endpoint is known down still says so where no sender could start",
+  { skip: runtimeInfo().name === "bun" && "Bun has no permission flags that refuse starting a process" },
+  async () => {
+    using dir = tempDir();
+    const endpoint = "http://127.0.0.1:9/v1.1/events/json";
+    mkdirSync(`${dir.path}/spool`, { mode: 0o700 });
+    const down = { failures: 9, notBefore: Date.now() + 3_600_000 };
+    writeFileSync(`${dir.path}/spool/health-${shortHash(endpoint)}.json`, JSON.stringify(down), { mode: 0o600 });
+    const env = {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: endpoint,
+      NAT_TELEMETRY_HANDOFF: undefined,
+      CI: undefined,
+    };
+    const status = async (options: ChildOptions = {}) =>
+      JSON.parse((await cli(dir.path, ["status", "--json"], { ...env, ...options.env }, options)).stdout);
+    assert.deepEqual((await status()).atExit, { handOff: true }, "down: spooled for a later run");
+    // Every permission but starting processes.
+    const { atExit } = await status(
+      runtimeInfo().name === "deno"
+        ? { denoFlags: ["--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-net"] }
+        : { env: { NODE_OPTIONS: "--permission --allow-fs-read=* --allow-fs-write=*" } },
+    );
+    assert.equal(atExit.handOff, false, JSON.stringify(atExit));
+    assert.match(atExit.reason, /--allow-run|--allow-child-process/);
+  },
+);
 
 test("status names every value of the environment it does not understand, one line each; --json carries them", async () => {
   using dir = tempDir();

@@ -170,11 +170,12 @@ describe("the Node.js and Bun host's sender command", () => {
     assert.equal(exhausted.spawnDetached(command), "no processes", "no processes left (ulimit -u)");
   });
   it("refuses a single executable application, pkg, Electron, and --permission without child processes", () => {
-    const refused = (overrides: Record<string, unknown>) =>
-      refusal(
-        nodeHost(nodeProcess({ getBuiltinModule: load(false), ...overrides }), { lightFetch: false })
-          .senderCommand(script, grant),
-      );
+    const refused = (overrides: Record<string, unknown>) => {
+      const host = nodeHost(nodeProcess({ getBuiltinModule: load(false), ...overrides }), { lightFetch: false });
+      const reason = refusal(host.senderCommand(script, grant));
+      assert.equal(host.senderRefusal(grant), reason, "senderRefusal says what senderCommand says, command or not");
+      return reason;
+    };
     assert.match(refused({ getBuiltinModule: load(true) })!, /single executable application/);
     assert.match(refused({ pkg: {} })!, /pkg/);
     assert.match(refused({ versions: { ...process.versions, electron: "39.0.0" } })!, /Electron/);
@@ -293,8 +294,13 @@ describe("the Deno host's sender command", () => {
     assert.ok(command.argv.includes("--allow-net"));
   });
   it("refuses a deno compile executable, a path with a comma, and missing run permissions", () => {
-    const refused = (namespace: DenoNamespace, forGrant = grant) =>
-      refusal(denoHost(namespace).senderCommand(script, forGrant));
+    const refused = (namespace: DenoNamespace, forGrant = grant) => {
+      const host = denoHost(namespace);
+      const reason = refusal(host.senderCommand(script, forGrant));
+      assert.equal(host.senderRefusal(forGrant), reason, "senderRefusal says what senderCommand says, command or not");
+      return reason;
+    };
+    assert.equal(refused(denoNamespace({})), undefined);
     assert.match(refused(denoNamespace({ standalone: true }))!, /deno compile/);
     assert.match(refused(denoNamespace({}), { ...grant, dir: "/tmp/a,b" })!, /comma/);
     const noRun = denoNamespace({ granted: (name) => name !== "run" });

@@ -11,6 +11,7 @@ import {
   INTERRUPT_SIGNALS,
   type InterruptSignal,
   quietly,
+  type SenderGrant,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
 import { denoFiles, type DenoFs } from "./deno_files.ts";
@@ -149,6 +150,25 @@ export function denoHost(deno: DenoNamespace): Host {
       return undefined;
     }
   };
+  /** What starting a sender takes here, Deno's executable and the shell that closes descriptors, or why it cannot. */
+  const senderStart = (grant: SenderGrant): { refused: string } | { executable: string; closer?: Closer } => {
+    const refused = senderRefusal(deno, granted, files, readEnv);
+    if (refused) return { refused };
+    const executable = quietly(() => deno.execPath());
+    if (!executable || !granted({ name: "run", command: executable })) {
+      return { refused: "the program may not run Deno itself (--allow-run)" };
+    }
+    const comma = [grant.dir, ...grant.reads, executable].find((path) => path.includes(","));
+    if (comma !== undefined) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
+    if (deno.build.os === "windows") return { executable };
+    const closer = CLOSERS.find(([shell, mayBeMissing]) =>
+      granted({ name: "run", command: shell }) && (!mayBeMissing || files.sizeOf(shell) !== undefined)
+    );
+    // A Deno child inherits every descriptor the program inherited (a pipe the shell opened on 3, say), and
+    // would hold it open; Deno cannot close them, a shell can: bash every one, a POSIX sh 3 to 9.
+    if (!closer) return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
+    return { executable, closer };
+  };
   return {
     env: readEnv,
     writeStderr: (text) => write(deno.stderr, text),
@@ -209,26 +229,15 @@ export function denoHost(deno: DenoNamespace): Host {
       }
     },
     fetch: undefined,
+    senderRefusal(grant) {
+      const start = senderStart(grant);
+      return "refused" in start ? start.refused : undefined;
+    },
     senderCommand(script, grant) {
-      const refused = senderRefusal(deno, granted, files, readEnv);
-      if (refused) return { refused };
-      const executable = quietly(() => deno.execPath());
-      if (!executable || !granted({ name: "run", command: executable })) {
-        return { refused: "the program may not run Deno itself (--allow-run)" };
-      }
+      const start = senderStart(grant);
+      if ("refused" in start) return start;
+      const { executable, closer } = start;
       const paths = [grant.dir, ...grant.reads];
-      const comma = [...paths, executable].find((path) => path.includes(","));
-      if (comma !== undefined) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
-      const closer = deno.build.os === "windows"
-        ? undefined
-        : CLOSERS.find(([shell, mayBeMissing]) =>
-          granted({ name: "run", command: shell }) && (!mayBeMissing || files.sizeOf(shell) !== undefined)
-        );
-      // A Deno child inherits every descriptor the program inherited (a pipe the shell opened on 3, say), and
-      // would hold it open; Deno cannot close them, a shell can: bash every one, a POSIX sh 3 to 9.
-      if (deno.build.os !== "windows" && !closer) {
-        return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
-      }
       // A session of its own from setsid(1) where there is one, rather than from Deno's `detached`, which forks the
       // whole program to call setsid() in the child before exec: the program paid for that fork at its exit, in
       // copy-on-write faults as it touched its heap (2-8 ms of a run). setsid(1) runs first, so the sender leaves
@@ -312,12 +321,15 @@ function systemSetsid(deno: DenoNamespace, permission: (descriptor: Descriptor) 
 /** The POSIX shell, always there (as a link, often). */
 const SH = "/bin/sh";
 
+/** A shell that can start a Deno sender: its path, whether it may be missing, and its script that closes descriptors. */
+type Closer = readonly [string, boolean, string];
+
 /**
  * The shells that can start a Deno sender, best first, each with whether it may be missing and what closes
  * the descriptors it inherited before it runs the sender: bash closes every one it finds in /dev/fd (it takes
  * any number; `exec {fd}>file` in a user's script opens 10 and up); a POSIX sh can name only 3 to 9.
  */
-const CLOSERS: readonly (readonly [string, boolean, string])[] = [
+const CLOSERS: readonly Closer[] = [
   [
     "/bin/bash",
     true,

@@ -243,6 +243,14 @@ export interface Host {
    */
   senderCommand(script: string, grant: SenderGrant): SpawnCommand | { readonly refused: string };
   /**
+   * Why no sender could be started here, as {@link Host.senderCommand} would say, without building its command
+   * (for a run that starts none: the endpoint is known to be down).
+   *
+   * @param grant What the sender would need.
+   * @returns The reason, or `undefined` when one could be started.
+   */
+  senderRefusal(grant: SenderGrant): string | undefined;
+  /**
    * Starts a process detached from this one: its own session (no terminal,
    * no Ctrl-C from the shell), no standard streams, no console window on
    * Windows, and nothing that keeps this process alive. Never throws.

@@ -40,6 +40,7 @@ const noHost: Host = {
   terminal: () => undefined,
   files: undefined,
   senderCommand: () => ({ refused: "no runtime to start a process with" }),
+  senderRefusal: () => "no runtime to start a process with",
   spawnDetached: () => "failed",
   exit: () => {},
   signalSelf: () => false,

@@ -156,6 +156,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
   // not load Bun's node:fs (~2 ms; Node.js has it loaded already).
   let fileAccess: FileAccess | undefined;
   const access = () => fileAccess ??= openFileAccess(proc);
+  const refusal = () => senderRefusal(proc, access().files, access().fs);
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     const beforeExit = () => void callEach(members, (hooks) => hooks.beforeExit());
     // "exit" also fires after an uncaught exception or unhandled rejection.
@@ -288,14 +289,14 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : runtimeFetch(),
     senderCommand(script, grant) {
-      const { files, fs } = access();
-      const refused = senderRefusal(proc, files, fs);
+      const refused = refusal();
       if (refused) return { refused };
       const switches = proc.versions.bun ? BUN_SENDER : {};
       const env = senderEnvironment((name) => proc.env[name], { ...grant.set, ...switches });
       const flags = proc.versions.bun ? [] : trustFlags(proc);
       return { argv: [proc.execPath, ...flags, script], env, cwd: grant.dir };
     },
+    senderRefusal: refusal,
     spawnDetached(command) {
       try {
         const { argv, env, cwd } = command;

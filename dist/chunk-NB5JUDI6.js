@@ -2,10 +2,10 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-KXQXDKRI.js";
+} from "./chunk-UVUFCYNJ.js";
 import {
   host
-} from "./chunk-AWFGPFCO.js";
+} from "./chunk-77APIMO4.js";
 import {
   SIGNAL_EXIT_STATUS
 } from "./chunk-WXJBBERS.js";

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-74HIH6WF.js";
+} from "./chunk-HT3UEZTJ.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-QDTMWKP5.js";
+} from "./chunk-FSR4Y7FH.js";
 import {
   describe,
   effectiveConsent,
@@ -23,10 +23,10 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-KXQXDKRI.js";
+} from "./chunk-UVUFCYNJ.js";
 import {
   host
-} from "./chunk-AWFGPFCO.js";
+} from "./chunk-77APIMO4.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   deliverForProgram
 } from "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
-import "./chunk-AWFGPFCO.js";
+import "./chunk-77APIMO4.js";
 import "./chunk-WXJBBERS.js";
 export {
   MAX_REDIRECTS,

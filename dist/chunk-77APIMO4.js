@@ -319,6 +319,22 @@ var denoHost = (function (deno) {
       return void 0;
     }
   };
+  const senderStart = (grant) => {
+    const refused = senderRefusal(deno, granted, files, readEnv);
+    if (refused) return { refused };
+    const executable = quietly(() => deno.execPath());
+    if (!executable || !granted({ name: "run", command: executable })) {
+      return { refused: "the program may not run Deno itself (--allow-run)" };
+    }
+    const comma = [grant.dir, ...grant.reads, executable].find((path) => path.includes(","));
+    if (comma !== void 0) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
+    if (deno.build.os === "windows") return { executable };
+    const closer = CLOSERS.find(
+      ([shell, mayBeMissing]) => granted({ name: "run", command: shell }) && (!mayBeMissing || files.sizeOf(shell) !== void 0)
+    );
+    if (!closer) return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
+    return { executable, closer };
+  };
   return {
     env: readEnv,
     writeStderr: (text) => write(deno.stderr, text),
@@ -377,22 +393,15 @@ var denoHost = (function (deno) {
       }
     },
     fetch: void 0,
+    senderRefusal(grant) {
+      const start = senderStart(grant);
+      return "refused" in start ? start.refused : void 0;
+    },
     senderCommand(script, grant) {
-      const refused = senderRefusal(deno, granted, files, readEnv);
-      if (refused) return { refused };
-      const executable = quietly(() => deno.execPath());
-      if (!executable || !granted({ name: "run", command: executable })) {
-        return { refused: "the program may not run Deno itself (--allow-run)" };
-      }
+      const start = senderStart(grant);
+      if ("refused" in start) return start;
+      const { executable, closer } = start;
       const paths = [grant.dir, ...grant.reads];
-      const comma = [...paths, executable].find((path) => path.includes(","));
-      if (comma !== void 0) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
-      const closer = deno.build.os === "windows" ? void 0 : CLOSERS.find(
-        ([shell2, mayBeMissing]) => granted({ name: "run", command: shell2 }) && (!mayBeMissing || files.sizeOf(shell2) !== void 0)
-      );
-      if (deno.build.os !== "windows" && !closer) {
-        return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
-      }
       const setsid = closer && systemSetsid(deno, permission);
       const run = closer ? [...setsid ? [setsid] : [], closer[0], executable] : [executable];
       const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${new URL(grant.endpoint).host}`;
@@ -602,6 +611,7 @@ var fatalUtf8Check = (function (bytes) {
 var nodeHost = (function (proc, options) {
   let fileAccess;
   const access = () => fileAccess ??= openFileAccess(proc);
+  const refusal = () => senderRefusal2(proc, access().files, access().fs);
   const exitHooks = new Subscribers((members) => {
     const beforeExit = () => void callEach(members, (hooks) => hooks.beforeExit());
     const exit = (code) => void callEach(members, (hooks) => hooks.exit(code));
@@ -726,14 +736,14 @@ var nodeHost = (function (proc, options) {
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : runtimeFetch(),
     senderCommand(script, grant) {
-      const { files, fs } = access();
-      const refused = senderRefusal2(proc, files, fs);
+      const refused = refusal();
       if (refused) return { refused };
       const switches = proc.versions.bun ? BUN_SENDER : {};
       const env = senderEnvironment((name) => proc.env[name], { ...grant.set, ...switches });
       const flags = proc.versions.bun ? [] : trustFlags(proc);
       return { argv: [proc.execPath, ...flags, script], env, cwd: grant.dir };
     },
+    senderRefusal: refusal,
     spawnDetached(command) {
       try {
         const { argv, env, cwd } = command;
@@ -1011,6 +1021,7 @@ var noHost = {
   terminal: () => void 0,
   files: void 0,
   senderCommand: () => ({ refused: "no runtime to start a process with" }),
+  senderRefusal: () => "no runtime to start a process with",
   spawnDetached: () => "failed",
   exit: () => {
   },

@@ -2,15 +2,15 @@
 import {
   NemoSource,
   TaskStatus
-} from "./chunk-QDTMWKP5.js";
+} from "./chunk-FSR4Y7FH.js";
 import {
   formatTimestamp,
   parametersProblem,
   utf8Length
-} from "./chunk-KXQXDKRI.js";
+} from "./chunk-UVUFCYNJ.js";
 import {
   host
-} from "./chunk-AWFGPFCO.js";
+} from "./chunk-77APIMO4.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

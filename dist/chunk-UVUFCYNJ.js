@@ -3,7 +3,7 @@ import {
   host,
   parentOf,
   runtimeInfo
-} from "./chunk-AWFGPFCO.js";
+} from "./chunk-77APIMO4.js";
 
 // src/utf8.ts
 var utf8Length = (function (text) {
@@ -531,7 +531,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-RAFK2ZUW.js");
+  const { ask } = await import("./chunk-NB5JUDI6.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {
