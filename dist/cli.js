@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-D3KNYHB3.js";
-import "./chunk-HT3UEZTJ.js";
-import "./chunk-FSR4Y7FH.js";
-import "./chunk-UVUFCYNJ.js";
+} from "./chunk-QRFX23AV.js";
+import "./chunk-WE6EME4Z.js";
+import "./chunk-KNKGOTLI.js";
+import "./chunk-SWJNYVV4.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-77APIMO4.js";

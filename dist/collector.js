@@ -6,9 +6,9 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HT3UEZTJ.js";
-import "./chunk-FSR4Y7FH.js";
-import "./chunk-UVUFCYNJ.js";
+} from "./chunk-WE6EME4Z.js";
+import "./chunk-KNKGOTLI.js";
+import "./chunk-SWJNYVV4.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-77APIMO4.js";
 import "./chunk-WXJBBERS.js";

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { serializeWireEvent } from "./envelope.ts";
+import { wireEventJson } from "./envelope.ts";
 import { TelemetryEvent } from "./events.ts";
 import type { SpoolClaim } from "./spool.ts";
+import { utf8Length } from "./utf8.ts";
 
 /** An event held by a handler: serialized once at enqueue, with its retry state. */
 export interface PendingEvent {
@@ -60,15 +61,14 @@ export function toPending(event: unknown, sessionId: string, maxEventBytes: numb
     return { reason: "not_an_event", detail: "a proxy that cannot be inspected" };
   }
   try {
-    const { json, bytes } = serializeWireEvent(event);
+    const json = wireEventJson(event);
     const { schemaVersion, timestamp } = event;
     if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
     if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
+    const bytes = utf8Length(json); // over the whole text, which flattens it: a held event keeps one string
     if (bytes > maxEventBytes) {
       return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };
     }
-    // Reading a character makes the runtimes flatten the text written from pieces: a held event keeps one string.
-    json.charCodeAt(0);
     return { json, bytes, schemaVersion, sessionId, timestamp, retries: 0, notBefore: 0 };
   } catch (error) {
     return { reason: "invalid_event", detail: describeError(error) };

@@ -6,7 +6,6 @@
  */
 import type { EventParameters, TelemetryEvent } from "./events.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
-import { utf8Length } from "./utf8.ts";
 
 /** One event as it goes on the wire. */
 export interface WireEvent {
@@ -182,43 +181,25 @@ export function toWireEvent(event: TelemetryEvent): WireEvent {
   return { ts: formatTimestamp(event.timestamp), parameters, name: event.name };
 }
 
-/** An event's wire form as JSON, and that text's length in UTF-8. */
-export interface SerializedEvent {
-  /** `JSON.stringify(toWireEvent(event))`. */
-  readonly json: string;
-  /** The UTF-8 length of `json`. */
-  readonly bytes: number;
-}
-
 /**
- * An event's wire form as JSON (`JSON.stringify(toWireEvent(event))`) and its UTF-8 length, written without
- * building the wire object. This runs once per event enqueued: the timestamp needs no escaping, and only the
- * parameters and the name are counted, never the text whole (which a runtime would first have to flatten).
+ * An event's wire form as JSON: `JSON.stringify(toWireEvent(event))`, written without building the wire object
+ * (this runs once per event enqueued; the timestamp needs no escaping).
  *
  * @param event The event.
- * @returns The JSON and its length in bytes.
+ * @returns The JSON.
  * @throws {TypeError} When a parameter value is not a string, a finite number or a boolean.
  * @example
  * ```ts
  * import { CliCommandEvent } from "@nat/telemetry";
- * import { serializeWireEvent } from "./envelope.ts";
- * const { json, bytes } = serializeWireEvent(new CliCommandEvent({ command: "run", taskStatus: "success" }));
- * JSON.parse(json).name; // "nat_cli_command"
- * bytes === new TextEncoder().encode(json).byteLength; // true
+ * import { wireEventJson } from "./envelope.ts";
+ * JSON.parse(wireEventJson(new CliCommandEvent({ command: "run", taskStatus: "success" }))).name; // "nat_cli_command"
  * ```
  */
-export function serializeWireEvent(event: TelemetryEvent): SerializedEvent {
+export function wireEventJson(event: TelemetryEvent): string {
   const { name } = event;
-  if (typeof name !== "string") {
-    const json = JSON.stringify(toWireEvent(event));
-    return { json, bytes: utf8Length(json) };
-  }
+  if (typeof name !== "string") return JSON.stringify(toWireEvent(event));
   const parameters = JSON.stringify(checkedParameters(event));
-  const nameJson = JSON.stringify(name);
-  const json = `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${nameJson}}`;
-  // Everything but the parameters and the name is ASCII: one byte per unit.
-  const bytes = json.length + utf8Length(parameters) - parameters.length + utf8Length(nameJson) - nameJson.length;
-  return { json, bytes };
+  return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
 }
 
 /** An event's parameters, checked for the wire. */

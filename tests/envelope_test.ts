@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { buildPayload, CliCommandEvent, formatTimestamp, TaskStatus } from "../mod.ts";
-import { encodeEnvelope, envelopeHeader, serializeWireEvent, toWireEvent } from "../src/envelope.ts";
+import { encodeEnvelope, envelopeHeader, toWireEvent, wireEventJson } from "../src/envelope.ts";
 import { TelemetryEvent } from "../src/events.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 
@@ -131,7 +131,7 @@ test("toWireEvent refuses values the wire cannot carry: null, nested, BigInt, Na
   });
 });
 
-test("property: an event's JSON is JSON.stringify of its wire form, and its byte count exact, whatever its parameters and name", () => {
+test("property: an event's JSON is JSON.stringify of its wire form, whatever its parameters and name", () => {
   const value = fc.oneof(
     fc.string({ unit: "binary" }),
     fc.double({ noNaN: true, noDefaultInfinity: true }),
@@ -151,9 +151,7 @@ test("property: an event's JSON is JSON.stringify of its wire form, and its byte
             return parameters;
           }
         })();
-        const { json, bytes } = serializeWireEvent(event);
-        assert.equal(json, JSON.stringify(toWireEvent(event)));
-        assert.equal(bytes, new TextEncoder().encode(json).byteLength);
+        assert.equal(wireEventJson(event), JSON.stringify(toWireEvent(event)));
       },
     ),
     { numRuns: 2000 },

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HT3UEZTJ.js";
+} from "./chunk-WE6EME4Z.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-FSR4Y7FH.js";
+} from "./chunk-KNKGOTLI.js";
 import {
   describe,
   effectiveConsent,
@@ -23,7 +23,7 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-UVUFCYNJ.js";
+} from "./chunk-SWJNYVV4.js";
 import {
   host
 } from "./chunk-77APIMO4.js";

@@ -5,25 +5,7 @@ import {
   runtimeInfo
 } from "./chunk-77APIMO4.js";
 
-// src/utf8.ts
-var utf8Length = (function (text) {
-  const first = text.search(NON_ASCII);
-  if (first === -1) return text.length;
-  let bytes = text.length;
-  for (let i = first; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 128) continue;
-    if (unit < 2048) {
-      bytes += 1;
-    } else if (unit >= 55296 && unit < 56320 && (text.charCodeAt(i + 1) & 64512) === 56320) {
-      bytes += 2;
-      i++;
-    } else {
-      bytes += 2;
-    }
-  }
-  return bytes;
-});
+// src/envelope.ts
 var formatTimestamp = (function (epochMs) {
   const ms = Math.floor(epochMs);
   if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new RangeError("Invalid time value");
@@ -51,17 +33,11 @@ var toWireEvent = (function (event) {
   const parameters = checkedParameters(event);
   return { ts: formatTimestamp(event.timestamp), parameters, name: event.name };
 });
-var serializeWireEvent = (function (event) {
+var wireEventJson = (function (event) {
   const { name } = event;
-  if (typeof name !== "string") {
-    const json2 = JSON.stringify(toWireEvent(event));
-    return { json: json2, bytes: utf8Length(json2) };
-  }
+  if (typeof name !== "string") return JSON.stringify(toWireEvent(event));
   const parameters = JSON.stringify(checkedParameters(event));
-  const nameJson = JSON.stringify(name);
-  const json = `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${nameJson}}`;
-  const bytes = json.length + utf8Length(parameters) - parameters.length + utf8Length(nameJson) - nameJson.length;
-  return { json, bytes };
+  return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
 });
 var checkedParameters = (function (event) {
   const parameters = event.parameters();
@@ -531,7 +507,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-NB5JUDI6.js");
+  const { ask } = await import("./chunk-5MUYPII3.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {
@@ -540,10 +516,6 @@ var setTelemetryEnabled = (function (value) {
   }
   enabled = value;
 });
-
-var NON_ASCII = /[^\x00-\x7f]/;
-
-// src/envelope.ts
 var CLIENT_ID = "184482118588404";
 
 var lastDay = { days: NaN, date: "" };
@@ -903,9 +875,8 @@ export {
   writeAtomically,
   stamp,
   randomHex,
-  utf8Length,
   formatTimestamp,
-  serializeWireEvent,
+  wireEventJson,
   parametersProblem,
   envelopeHeader,
   buildPayload,

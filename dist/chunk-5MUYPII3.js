@@ -2,7 +2,7 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-UVUFCYNJ.js";
+} from "./chunk-SWJNYVV4.js";
 import {
   host
 } from "./chunk-77APIMO4.js";
