@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-QRFX23AV.js";
-import "./chunk-WE6EME4Z.js";
-import "./chunk-KNKGOTLI.js";
-import "./chunk-SWJNYVV4.js";
+} from "./chunk-C7LEBD4P.js";
+import "./chunk-ELF3KI5S.js";
+import "./chunk-SWI5NZIK.js";
+import "./chunk-WXOCNBNM.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-77APIMO4.js";

@@ -6,9 +6,9 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-WE6EME4Z.js";
-import "./chunk-KNKGOTLI.js";
-import "./chunk-SWJNYVV4.js";
+} from "./chunk-ELF3KI5S.js";
+import "./chunk-SWI5NZIK.js";
+import "./chunk-WXOCNBNM.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-77APIMO4.js";
 import "./chunk-WXJBBERS.js";

@@ -187,7 +187,7 @@ export function toWireEvent(event: TelemetryEvent): WireEvent {
  *
  * @param event The event.
  * @returns The JSON.
- * @throws {TypeError} When a parameter value is not a string, a finite number or a boolean.
+ * @throws {TypeError} When the name is not a string, or a parameter value not a string, a finite number or a boolean.
  * @example
  * ```ts
  * import { CliCommandEvent } from "@nat/telemetry";
@@ -197,17 +197,23 @@ export function toWireEvent(event: TelemetryEvent): WireEvent {
  */
 export function wireEventJson(event: TelemetryEvent): string {
   const { name } = event;
-  if (typeof name !== "string") return JSON.stringify(toWireEvent(event));
+  if (typeof name !== "string") throw new TypeError("Event name is not a string");
   const parameters = JSON.stringify(checkedParameters(event));
   return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
 }
 
-/** An event's parameters, checked for the wire. */
+/**
+ * An event's parameters, checked for the wire: a plain copy, read once and checked, so that what is serialized is
+ * what was checked (a getter may answer differently each time; `JSON.stringify` would call an inherited `toJSON`).
+ */
 function checkedParameters(event: TelemetryEvent): EventParameters {
-  const parameters = event.parameters();
-  const problem = parametersProblem(parameters);
+  const parameters: unknown = event.parameters();
+  const plain = typeof parameters === "object" && parameters !== null && !Array.isArray(parameters)
+    ? { ...parameters }
+    : parameters;
+  const problem = parametersProblem(plain);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
-  return parameters;
+  return plain as EventParameters;
 }
 
 /**

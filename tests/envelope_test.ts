@@ -131,6 +131,23 @@ test("toWireEvent refuses values the wire cannot carry: null, nested, BigInt, Na
   });
 });
 
+test("an event's JSON carries what was checked: each parameter read once, no inherited toJSON; a name not a string is refused", () => {
+  let reads = 0;
+  const changing = Object.defineProperty({}, "mood", {
+    enumerable: true,
+    get: () => reads++ === 0 ? "calm" : { nested: true }, // valid when checked, not after
+  });
+  assert.deepEqual(JSON.parse(wireEventJson(new FlexibleEvent(changing))).parameters, { mood: "calm" });
+  assert.equal(reads, 1);
+  const withToJson = Object.assign(Object.create({ toJSON: () => ({ nested: { x: 1 } }) }), { command: "run" });
+  assert.deepEqual(JSON.parse(wireEventJson(new FlexibleEvent(withToJson))).parameters, { command: "run" });
+  for (const name of [undefined, Symbol("s"), { toJSON: () => "x" }, 7]) {
+    // The constructor checks the name; an instance can still be changed after it (it is not frozen).
+    const event = Object.defineProperty(new FlexibleEvent({ command: "run" }), "name", { value: name });
+    assert.throws(() => wireEventJson(event), TypeError, String(typeof name));
+  }
+});
+
 test("property: an event's JSON is JSON.stringify of its wire form, whatever its parameters and name", () => {
   const value = fc.oneof(
     fc.string({ unit: "binary" }),

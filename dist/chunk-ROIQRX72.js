@@ -2,7 +2,7 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-SWJNYVV4.js";
+} from "./chunk-WXOCNBNM.js";
 import {
   host
 } from "./chunk-77APIMO4.js";

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-WE6EME4Z.js";
+} from "./chunk-ELF3KI5S.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-KNKGOTLI.js";
+} from "./chunk-SWI5NZIK.js";
 import {
   describe,
   effectiveConsent,
@@ -23,7 +23,7 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-SWJNYVV4.js";
+} from "./chunk-WXOCNBNM.js";
 import {
   host
 } from "./chunk-77APIMO4.js";

@@ -35,15 +35,16 @@ var toWireEvent = (function (event) {
 });
 var wireEventJson = (function (event) {
   const { name } = event;
-  if (typeof name !== "string") return JSON.stringify(toWireEvent(event));
+  if (typeof name !== "string") throw new TypeError("Event name is not a string");
   const parameters = JSON.stringify(checkedParameters(event));
   return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
 });
 var checkedParameters = (function (event) {
   const parameters = event.parameters();
-  const problem = parametersProblem(parameters);
+  const plain = typeof parameters === "object" && parameters !== null && !Array.isArray(parameters) ? { ...parameters } : parameters;
+  const problem = parametersProblem(plain);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
-  return parameters;
+  return plain;
 });
 var parametersProblem = (function (parameters) {
   if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
@@ -507,7 +508,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-5MUYPII3.js");
+  const { ask } = await import("./chunk-ROIQRX72.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {

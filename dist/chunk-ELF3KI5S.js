@@ -3,11 +3,11 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-KNKGOTLI.js";
+} from "./chunk-SWI5NZIK.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-SWJNYVV4.js";
+} from "./chunk-WXOCNBNM.js";
 import {
   host
 } from "./chunk-77APIMO4.js";
