@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-C7LEBD4P.js";
-import "./chunk-ELF3KI5S.js";
-import "./chunk-SWI5NZIK.js";
-import "./chunk-WXOCNBNM.js";
+} from "./chunk-7AQRK5WR.js";
+import "./chunk-Y3BAER3W.js";
+import "./chunk-DXV72GAM.js";
+import "./chunk-WUW6LJU5.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-77APIMO4.js";

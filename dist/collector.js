@@ -6,9 +6,9 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ELF3KI5S.js";
-import "./chunk-SWI5NZIK.js";
-import "./chunk-WXOCNBNM.js";
+} from "./chunk-Y3BAER3W.js";
+import "./chunk-DXV72GAM.js";
+import "./chunk-WUW6LJU5.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-77APIMO4.js";
 import "./chunk-WXJBBERS.js";

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-SWI5NZIK.js";
+} from "./chunk-DXV72GAM.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,
@@ -25,7 +25,7 @@ import {
   isTelemetryEnabled,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-WXOCNBNM.js";
+} from "./chunk-WUW6LJU5.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-77APIMO4.js";
 import "./chunk-WXJBBERS.js";

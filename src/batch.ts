@@ -29,6 +29,12 @@ export interface PendingEvent {
   readonly claim?: SpoolClaim;
 }
 
+/**
+ * The last millisecond of the year 9999. Later years are written `+010000-...`, which the NAT envelope's timestamp
+ * (and Python's datetime) cannot carry, as OTLP's unsigned nanoseconds cannot carry a time before 1970.
+ */
+const LATEST_WIRE_TIME_MS = 253_402_300_799_999;
+
 /** Why an event could not be kept: the counter it is dropped under, and what was wrong with it. */
 export interface Refusal {
   /** `not_an_event`, `invalid_event` or `event_too_large`. */
@@ -40,7 +46,7 @@ export interface Refusal {
 /**
  * Serializes an event once, for a handler to hold, or says why it cannot be
  * kept: `not_an_event`, `invalid_event` (a parameter the wire cannot carry, a
- * getter or proxy that throws) or `event_too_large`. Never throws.
+ * getter or proxy that throws, a time outside 1970-9999) or `event_too_large`. Never throws.
  *
  * @param event What was enqueued.
  * @param sessionId The handler's session.
@@ -65,6 +71,9 @@ export function toPending(event: unknown, sessionId: string, maxEventBytes: numb
     const { schemaVersion, timestamp } = event;
     if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
     if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
+    if (timestamp < 0 || timestamp > LATEST_WIRE_TIME_MS) {
+      return { reason: "invalid_event", detail: "timestamp outside the years 1970-9999 that both wire formats carry" };
+    }
     const bytes = utf8Length(json); // over the whole text, which flattens it: a held event keeps one string
     if (bytes > maxEventBytes) {
       return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };

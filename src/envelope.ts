@@ -187,7 +187,8 @@ export function toWireEvent(event: TelemetryEvent): WireEvent {
  *
  * @param event The event.
  * @returns The JSON.
- * @throws {TypeError} When the name is not a string, or a parameter value not a string, a finite number or a boolean.
+ * @throws {TypeError} When the name is not a non-empty string, or a parameter value not a string, a finite number or
+ *   a boolean.
  * @example
  * ```ts
  * import { CliCommandEvent } from "@nat/telemetry";
@@ -197,7 +198,7 @@ export function toWireEvent(event: TelemetryEvent): WireEvent {
  */
 export function wireEventJson(event: TelemetryEvent): string {
   const { name } = event;
-  if (typeof name !== "string") throw new TypeError("Event name is not a string");
+  if (typeof name !== "string" || name === "") throw new TypeError("Event name is not a non-empty string");
   const parameters = JSON.stringify(checkedParameters(event));
   return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
 }

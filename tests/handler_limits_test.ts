@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { NATTelemetryHandler, type NATTelemetryHandlerOptions, setTelemetryEnabled } from "../mod.ts";
+import { CliCommandEvent } from "../mod.ts";
+import { startCollector } from "../src/collector.ts";
 import { AnyEvent, commandEvent, commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 
@@ -224,4 +226,31 @@ test('endpoint "" builds payloads and sends nothing, counted as dry_run', async 
   await handler.stop();
   assert.equal(calls, 0);
   assert.deepEqual(handler.stats().dropped, { dry_run: 1 });
+});
+
+test("an event the wire cannot carry is dropped at enqueue, never sent to spoil its batch: an empty name, a time outside 1970-9999", async () => {
+  const collector = await startCollector();
+  try {
+    for (const format of ["nat", "otlp"] as const) {
+      const url = format === "nat" ? collector.url : collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs");
+      const handler = new NATTelemetryHandler({ endpoint: url, format, spoolDir: false });
+      const at = (timestamp: number) =>
+        new CliCommandEvent({ command: `${format} at ${timestamp}`, taskStatus: "success", timestamp });
+      const unnamed = Object.defineProperty(commandEvent("unnamed"), "name", { value: "" });
+      const before = collector.events.length;
+      handler.enqueue(commandEvent(`${format} first`));
+      for (const event of [unnamed, at(Date.UTC(10000, 0, 1)), at(-1), at(Date.UTC(-1, 0, 1))]) handler.enqueue(event);
+      handler.enqueue(at(0));
+      handler.enqueue(at(Date.UTC(9999, 11, 31, 23, 59, 59, 999)));
+      await handler.stop();
+      assert.deepEqual(handler.stats().dropped, { invalid_event: 4 }, format);
+      assert.deepEqual(commands(collector.events.slice(before)), [
+        `${format} first`,
+        `${format} at 0`,
+        `${format} at 253402300799999`,
+      ]);
+    }
+  } finally {
+    await collector.close();
+  }
 });

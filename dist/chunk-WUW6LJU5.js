@@ -35,7 +35,7 @@ var toWireEvent = (function (event) {
 });
 var wireEventJson = (function (event) {
   const { name } = event;
-  if (typeof name !== "string") throw new TypeError("Event name is not a string");
+  if (typeof name !== "string" || name === "") throw new TypeError("Event name is not a non-empty string");
   const parameters = JSON.stringify(checkedParameters(event));
   return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
 });
@@ -508,7 +508,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-ROIQRX72.js");
+  const { ask } = await import("./chunk-ZY6B75I6.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {

@@ -3,11 +3,11 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-SWI5NZIK.js";
+} from "./chunk-DXV72GAM.js";
 import {
   formatTimestamp,
   parametersProblem
-} from "./chunk-WXOCNBNM.js";
+} from "./chunk-WUW6LJU5.js";
 import {
   host
 } from "./chunk-77APIMO4.js";

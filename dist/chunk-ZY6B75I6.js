@@ -2,7 +2,7 @@
 import {
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-WXOCNBNM.js";
+} from "./chunk-WUW6LJU5.js";
 import {
   host
 } from "./chunk-77APIMO4.js";

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ELF3KI5S.js";
+} from "./chunk-Y3BAER3W.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-SWI5NZIK.js";
+} from "./chunk-DXV72GAM.js";
 import {
   describe,
   effectiveConsent,
@@ -23,7 +23,7 @@ import {
   formatTimestamp,
   isTelemetryEnabled,
   recordConsent
-} from "./chunk-WXOCNBNM.js";
+} from "./chunk-WUW6LJU5.js";
 import {
   host
 } from "./chunk-77APIMO4.js";
