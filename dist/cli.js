@@ -3,8 +3,8 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7AQRK5WR.js";
-import "./chunk-Y3BAER3W.js";
+} from "./chunk-TKBT55H5.js";
+import "./chunk-O2UHHIKE.js";
 import "./chunk-DXV72GAM.js";
 import "./chunk-WUW6LJU5.js";
 import "./chunk-QWDP5PQ7.js";

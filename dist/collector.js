@@ -6,7 +6,7 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-Y3BAER3W.js";
+} from "./chunk-O2UHHIKE.js";
 import "./chunk-DXV72GAM.js";
 import "./chunk-WUW6LJU5.js";
 import "./chunk-4CTP7TH4.js";

@@ -280,11 +280,14 @@ function attributeMap(list: unknown): Record<string, string | number | boolean> 
   for (const { key, value } of list) {
     if (typeof key !== "string" || typeof value !== "object" || value === null) return undefined;
     const [kind, raw] = Object.entries(value)[0] ?? [];
-    if (kind === "stringValue" && typeof raw === "string") map[key] = raw;
-    else if (kind === "boolValue" && typeof raw === "boolean") map[key] = raw;
-    else if (kind === "doubleValue" && typeof raw === "number") map[key] = raw;
-    else if (kind === "intValue" && /^-?\d+$/.test(String(raw))) map[key] = Number(raw);
+    let parsed: string | number | boolean;
+    if (kind === "stringValue" && typeof raw === "string") parsed = raw;
+    else if (kind === "boolValue" && typeof raw === "boolean") parsed = raw;
+    else if (kind === "doubleValue" && typeof raw === "number") parsed = raw;
+    else if (kind === "intValue" && /^-?\d+$/.test(String(raw))) parsed = Number(raw);
     else return undefined;
+    // Defined, not assigned: a key named "__proto__" is a parameter like any other, not the object's prototype.
+    Object.defineProperty(map, key, { value: parsed, enumerable: true, writable: true, configurable: true });
   }
   return map;
 }

@@ -14,7 +14,7 @@ import { CliCommandEvent, NATTelemetryHandler, type NATTelemetryHandlerOptions, 
 import { readOtlpLogs, startCollector } from "../src/collector.ts";
 import { parseOtelList } from "../src/otlp.ts";
 import { runChild } from "./helpers/child.ts";
-import { commandEvent } from "./helpers/events.ts";
+import { AnyEvent, commandEvent } from "./helpers/events.ts";
 import { type ReceivedRequest, TestServer, withServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
@@ -276,4 +276,19 @@ test("the collector takes OTLP at /v1/logs, prints the same line as for NAT, and
   }
   assert.equal(readOtlpLogs("{").status, 400);
   assert.equal(readOtlpLogs('{"resourceLogs":[]}').status, 422);
+});
+
+test("the collector keeps an OTLP attribute named __proto__ as a parameter, as it does for NAT", async () => {
+  const collector = await startCollector();
+  try {
+    const handler = otlp(collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs"));
+    handler.enqueue(new AnyEvent(() => JSON.parse('{"__proto__":"x","command":"odd"}')));
+    await handler.stop();
+    assert.equal(handler.stats().sent, 1);
+    const { parameters } = collector.events.at(-1)!;
+    assert.equal(Object.getOwnPropertyDescriptor(parameters, "__proto__")?.value, "x");
+    assert.equal(Object.getPrototypeOf(parameters), Object.prototype);
+  } finally {
+    await collector.close();
+  }
 });

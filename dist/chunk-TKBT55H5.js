@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-Y3BAER3W.js";
+} from "./chunk-O2UHHIKE.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,

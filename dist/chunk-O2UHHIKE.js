@@ -107,11 +107,13 @@ var attributeMap = (function (list) {
   for (const { key, value } of list) {
     if (typeof key !== "string" || typeof value !== "object" || value === null) return void 0;
     const [kind, raw] = Object.entries(value)[0] ?? [];
-    if (kind === "stringValue" && typeof raw === "string") map[key] = raw;
-    else if (kind === "boolValue" && typeof raw === "boolean") map[key] = raw;
-    else if (kind === "doubleValue" && typeof raw === "number") map[key] = raw;
-    else if (kind === "intValue" && /^-?\d+$/.test(String(raw))) map[key] = Number(raw);
+    let parsed;
+    if (kind === "stringValue" && typeof raw === "string") parsed = raw;
+    else if (kind === "boolValue" && typeof raw === "boolean") parsed = raw;
+    else if (kind === "doubleValue" && typeof raw === "number") parsed = raw;
+    else if (kind === "intValue" && /^-?\d+$/.test(String(raw))) parsed = Number(raw);
     else return void 0;
+    Object.defineProperty(map, key, { value: parsed, enumerable: true, writable: true, configurable: true });
   }
   return map;
 });
