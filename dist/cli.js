@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-TKBT55H5.js";
-import "./chunk-O2UHHIKE.js";
-import "./chunk-DXV72GAM.js";
+} from "./chunk-DFST2LM4.js";
+import "./chunk-7CHLIXAQ.js";
+import "./chunk-UHC5ZZ5F.js";
 import "./chunk-WUW6LJU5.js";
 import "./chunk-QWDP5PQ7.js";
 import "./chunk-4CTP7TH4.js";

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-O2UHHIKE.js";
-import "./chunk-DXV72GAM.js";
+} from "./chunk-7CHLIXAQ.js";
+import "./chunk-UHC5ZZ5F.js";
 import "./chunk-WUW6LJU5.js";
 import "./chunk-4CTP7TH4.js";
 import "./chunk-77APIMO4.js";

@@ -12,7 +12,7 @@ import {
   TaskStatus,
   TelemetryEvent,
   trackCommand
-} from "./chunk-DXV72GAM.js";
+} from "./chunk-UHC5ZZ5F.js";
 import {
   CLIENT_VERSION,
   DEFAULT_ENDPOINT,

@@ -340,14 +340,20 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * Whether a flush may start another request now: always, except near the end of the exit budget, where a
-   * request starts only if its timeout ends within the budget (so none is cut that the endpoint may have
-   * received), unless the budget is no longer than one request (the program chose to cut it).
+   * Whether a flush may start another request now: never once the exit budget has run out (`signal` aborted);
+   * near its end only if the request's timeout ends within the budget (so none is cut that the endpoint may have
+   * received), unless the budget is no longer than one request (the program chose to cut it); otherwise always.
    */
-  #mayStartRequest(): boolean {
+  #mayStartRequest(signal: AbortSignal): boolean {
+    if (signal.aborted) return false;
     const { requestTimeoutMs, exitTimeoutMs } = this.#options;
     const budget = this.#budget;
     return !budget || exitTimeoutMs <= requestTimeoutMs || budget.end - Date.now() >= requestTimeoutMs;
+  }
+
+  /** A batch whose request may not start goes back to the DLQ untouched, unless the exit deadline took it back. */
+  #putBack(events: PendingEvent[]): void {
+    if (this.#inFlight.settle(events)) this.#dlq.push(...events);
   }
 
   /** Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it. */
@@ -388,12 +394,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const { signal } = this.#interrupt();
     let next = 0;
     const worker = async () => {
-      while (next < batches.length && !result.failed && !signal.aborted && this.#mayStartRequest()) {
+      while (next < batches.length && !result.failed && this.#mayStartRequest(signal)) {
         await this.#send(batches[next++], signal, result);
       }
     };
     await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT_REQUESTS, batches.length) }, worker));
-    for (const events of batches.slice(next)) if (this.#inFlight.settle(events)) this.#dlq.push(...events);
+    for (const events of batches.slice(next)) this.#putBack(events);
   }
 
   /** Sends one batch and settles its events: sent, dropped, split (413), retried or left pending. */
@@ -408,8 +414,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       for (const part of halves) this.#inFlight.add(part);
       for (const part of halves) {
         // As between batches: near the end of the exit budget no half starts that the budget would cut.
-        if (!signal.aborted && this.#mayStartRequest()) await this.#send(part, signal, result);
-        else if (this.#inFlight.settle(part)) this.#dlq.push(...part);
+        if (this.#mayStartRequest(signal)) await this.#send(part, signal, result);
+        else this.#putBack(part);
       }
       return;
     }

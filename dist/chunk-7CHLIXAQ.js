@@ -3,7 +3,7 @@ import {
   NemoSource,
   TaskStatus,
   utf8Length
-} from "./chunk-DXV72GAM.js";
+} from "./chunk-UHC5ZZ5F.js";
 import {
   formatTimestamp,
   parametersProblem

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-O2UHHIKE.js";
+} from "./chunk-7CHLIXAQ.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -15,7 +15,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-DXV72GAM.js";
+} from "./chunk-UHC5ZZ5F.js";
 import {
   describe,
   effectiveConsent,
