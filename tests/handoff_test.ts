@@ -9,6 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { setImmediate } from "node:timers";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { spoolKey } from "../src/spool.ts";
 import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
@@ -128,7 +129,7 @@ for (const { label, executable } of targets) {
         const group = started.process.pid!;
         // The moment a child of the program is still in the program's group (the sender, before it leaves it for
         // a session of its own), the terminal signals the group: a Ctrl-C or hang-up landing at the exit.
-        if (childInGroup(group)) {
+        if (await childInGroup(group)) {
           signals.push(signal);
           process.kill(-group, signal);
         }
@@ -301,11 +302,13 @@ test(`${runtime}: when hand-offs do not get through (events waiting a minute, no
 });
 
 /**
- * Waits, without yielding, until the process that leads `group` has a child in that group, or has ended.
+ * Waits until the process that leads `group` has a child in that group, or has ended. It polls without pause,
+ * yielding only to let the test's own server answer (a server held up past its client's timeout would make
+ * the endpoint look down to the sender).
  *
  * @returns Whether such a child was seen.
  */
-function childInGroup(group: number): boolean {
+async function childInGroup(group: number): Promise<boolean> {
   const ended = () => {
     try {
       return readFileSync(`/proc/${group}/stat`, "latin1").split(") ")[1].startsWith("Z");
@@ -337,6 +340,7 @@ function childInGroup(group: number): boolean {
       }
       if (children.some((child) => groupOf(child) === group)) return true;
     }
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return false;
 }
