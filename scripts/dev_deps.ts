@@ -18,3 +18,7 @@ export async function ensureDevDependencies(): Promise<void> {
     if (!success) throw new Error("npm ci failed");
   }
 }
+
+// Run alone (`deno run -A scripts/dev_deps.ts`), before any script that imports a dev dependency: Deno resolves a
+// script's imports before running it, so the script cannot install what it imports.
+if (import.meta.main) await ensureDevDependencies();
