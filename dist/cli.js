@@ -3,14 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-DFST2LM4.js";
-import "./chunk-7CHLIXAQ.js";
-import "./chunk-UHC5ZZ5F.js";
-import "./chunk-WUW6LJU5.js";
-import "./chunk-QWDP5PQ7.js";
-import "./chunk-4CTP7TH4.js";
-import "./chunk-77APIMO4.js";
-import "./chunk-WXJBBERS.js";
+} from "./chunk-M4ZN2QXP.js";
+import "./chunk-VH2YTSOI.js";
+import "./chunk-ASRN6UGQ.js";
+import "./chunk-WE2ZJROE.js";
 export {
   main,
   telemetryCommand

@@ -6,12 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-7CHLIXAQ.js";
-import "./chunk-UHC5ZZ5F.js";
-import "./chunk-WUW6LJU5.js";
-import "./chunk-4CTP7TH4.js";
-import "./chunk-77APIMO4.js";
-import "./chunk-WXJBBERS.js";
+} from "./chunk-VH2YTSOI.js";
+import "./chunk-WE2ZJROE.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -1,10 +1,11 @@
 /**
  * `deno task build:dist`: bundles the package's entry points (`mod.ts`,
  * `src/collector.ts`, `src/cli.ts`) into `dist/`, the JavaScript that
- * `deno.json`'s `exports` publish. A run loads a handful of files instead of
- * one per module: under Node.js, as JSR's npm layer serves the package, each
- * module file costs the loader about a quarter of a millisecond whatever it
- * holds, and the package has some forty (docs/performance.md#footprint).
+ * `deno.json`'s `exports` publish. A run loads two files (its entry and the
+ * chunk of the handler's modules) instead of one per module: under Node.js, as
+ * JSR's npm layer serves the package, each module file costs the loader a
+ * quarter to a whole millisecond whatever it holds, and the package has some
+ * forty (docs/performance.md#footprint).
  *
  * The entries share their code through chunks (esbuild's code splitting), so
  * a program that imports `@nat/telemetry` and `@nat/telemetry/cli` loads the
@@ -53,12 +54,39 @@ function entryModule(name: string): string {
 }
 
 /**
+ * The sources that others import lazily (`import("./x.ts")`), by absolute path. Each is built as if it also imported
+ * `mod.ts`: otherwise esbuild gives every set of the handler's modules that some lazy module reaches a chunk of its
+ * own, and a run loads each of them at once (six files, each a quarter of a millisecond under Node.js); reached from
+ * everywhere, the handler's modules share one chunk, and a lazy chunk imports only that one, loaded already.
+ */
+function lazilyImported(): Set<string> {
+  const paths = new Set<string>();
+  for (const { path } of sourceFiles(`${root}src`)) {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    for (const [, specifier] of Deno.readTextFileSync(path).matchAll(/\bimport\("(\.{1,2}\/[^"]+\.ts)"\)/g)) {
+      paths.add(new URL(specifier, `file://${dir}/`).pathname);
+    }
+  }
+  return paths;
+}
+
+/** The TypeScript files under a directory, at any depth. */
+function* sourceFiles(dir: string): Generator<{ path: string }> {
+  for (const { name, isDirectory } of Deno.readDirSync(dir)) {
+    const path = `${dir}/${name}`;
+    if (isDirectory) yield* sourceFiles(path);
+    else if (name.endsWith(".ts")) yield { path };
+  }
+}
+
+/**
  * The files of `dist/`, by name, as the sources build them.
  *
  * @param eager Whether functions are compiled with their chunk (`eager_compile.ts`); the benchmarks build without
  *   it too, as the baseline of that rewrite.
  */
 async function build(eager = true): Promise<Map<string, string>> {
+  const lazy = lazilyImported();
   const result = await esbuild.build({
     entryPoints: Object.keys(ENTRIES).map((name) => ({ in: `entry:${name}`, out: name })),
     bundle: true,
@@ -85,6 +113,10 @@ async function build(eager = true): Promise<Map<string, string>> {
           { filter: /.*/, namespace: "entry" },
           ({ path }) => ({ contents: entryModule(path), resolveDir: root, loader: "js" }),
         );
+        build.onLoad({ filter: /\.ts$/ }, ({ path }) => {
+          if (!lazy.has(path)) return undefined;
+          return { contents: `${Deno.readTextFileSync(path)}\nimport "${root}mod.ts";\n`, loader: "ts" };
+        });
       },
     }],
   });

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-7CHLIXAQ.js";
+} from "./chunk-VH2YTSOI.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -10,23 +10,19 @@ import {
   NATTelemetryHandler,
   Spool,
   addCount,
+  describe,
+  effectiveConsent,
+  environmentSettings,
   exitDecision,
+  formatTimestamp,
+  host,
+  isTelemetryEnabled,
+  recordConsent,
   recordedHealth,
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-UHC5ZZ5F.js";
-import {
-  describe,
-  effectiveConsent,
-  environmentSettings,
-  formatTimestamp,
-  isTelemetryEnabled,
-  recordConsent
-} from "./chunk-WUW6LJU5.js";
-import {
-  host
-} from "./chunk-77APIMO4.js";
+} from "./chunk-WE2ZJROE.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -2,15 +2,11 @@
 import {
   NemoSource,
   TaskStatus,
-  utf8Length
-} from "./chunk-UHC5ZZ5F.js";
-import {
   formatTimestamp,
-  parametersProblem
-} from "./chunk-WUW6LJU5.js";
-import {
-  host
-} from "./chunk-77APIMO4.js";
+  host,
+  parametersProblem,
+  utf8Length
+} from "./chunk-WE2ZJROE.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

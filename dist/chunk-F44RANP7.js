@@ -4,10 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-QWDP5PQ7.js";
-import "./chunk-4CTP7TH4.js";
-import "./chunk-77APIMO4.js";
-import "./chunk-WXJBBERS.js";
+} from "./chunk-ASRN6UGQ.js";
+import "./chunk-WE2ZJROE.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
