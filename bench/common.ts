@@ -148,6 +148,25 @@ export async function npmLayout(out: string): Promise<string> {
   return `${out}/mod.js`;
 }
 
+/**
+ * Builds `dist/` as it was before a rewrite of its build (`scripts/build_dist.ts --lazy-into` or `--split-into`),
+ * into `dir`, loadable by Node.js and Bun as a package of ES modules.
+ *
+ * @param dir Where to write it.
+ * @param before `lazy`: functions compiled on their first call; `split`: a chunk for each set of modules that the
+ *   lazily imported modules reach.
+ * @returns Its `mod.js`.
+ */
+export async function baselineDist(dir: string, before: "lazy" | "split"): Promise<string> {
+  const { success } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}scripts/build_dist.ts`, `--${before}-into=${dir}`],
+    stdout: "null",
+  }).output();
+  if (!success) throw new Error(`the ${before} build of dist/ failed`);
+  Deno.writeTextFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
+  return `${dir}/mod.js`;
+}
+
 function* walk(dir: string): Generator<string> {
   for (const entry of Deno.readDirSync(dir)) {
     const path = `${dir}/${entry.name}`;

@@ -36,7 +36,17 @@ import { parseArgs } from "node:util";
 import { PROMPT_VERSION } from "../src/consent.ts";
 import { shortHash } from "../src/hash.ts";
 import { spoolKey } from "../src/spool.ts";
-import { benchArgs, benchDir, esbuildBundle, installPeers, median, npmLayout, runtimes, timed } from "./common.ts";
+import {
+  baselineDist,
+  benchArgs,
+  benchDir,
+  esbuildBundle,
+  installPeers,
+  median,
+  npmLayout,
+  runtimes,
+  timed,
+} from "./common.ts";
 
 const { values } = parseArgs({
   args: benchArgs(),
@@ -67,16 +77,7 @@ const layout = await npmLayout(`${work}/npm`);
 const publishedLayout = `${work}/npm/dist/mod.js`;
 const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
 /** `dist/` as it was built before its functions were compiled with their chunk (the baseline of that rewrite). */
-const lazy = await (async () => {
-  const dir = `${work}/lazy`;
-  const { success } = await new Deno.Command(deno, {
-    args: ["run", "-A", new URL("../scripts/build_dist.ts", import.meta.url).pathname, `--lazy-into=${dir}`],
-    stdout: "null",
-  }).output();
-  if (!success) throw new Error("the lazy build of dist/ failed");
-  Deno.writeTextFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
-  return `${dir}/mod.js`;
-})();
+const lazy = await baselineDist(`${work}/lazy`, "lazy");
 
 /** The modules a file loads when imported, itself included: the static imports, followed. */
 function staticClosure(file: string, seen = new Set<string>()): Set<string> {

@@ -11,7 +11,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { benchArgs, benchDir, bundle, installPeers, median, npmLayout, runtimes, timed } from "./common.ts";
+import {
+  baselineDist,
+  benchArgs,
+  benchDir,
+  bundle,
+  installPeers,
+  median,
+  npmLayout,
+  runtimes,
+  timed,
+} from "./common.ts";
 
 const { values } = parseArgs({
   args: benchArgs(),
@@ -25,42 +35,53 @@ const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const js = await bundle(bun, `${work}/mod.js`);
 const layout = await npmLayout(`${work}/npm`);
 const published = new URL("../dist/mod.js", import.meta.url).pathname;
+/** `dist/` as built before the handler's modules shared one chunk (6 files a run, not 2): the baseline of that. */
+const split = await baselineDist(`${work}/split`, "split");
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const probe = `${benchDir}import_probe.mjs`;
 
 const cases: [string, string, string[], string][] = [
   ["deno", "@nat/telemetry as published (dist/)", [deno, "run", "-A", probe], published],
+  ["deno", "@nat/telemetry, dist/ in 6 chunks (before one shared chunk)", [deno, "run", "-A", probe], split],
   ["deno", "@nat/telemetry (TypeScript sources, one file per module)", [deno, "run", "-A", probe], sources],
   ["node", "@nat/telemetry as published (JSR's npm layer)", [node, probe], `${work}/npm/dist/mod.js`],
+  ["node", "@nat/telemetry, dist/ in 6 chunks (before one shared chunk)", [node, probe], split],
   ["node", "@nat/telemetry (one JavaScript file per module)", [node, probe], layout],
   ["node", "@nat/telemetry (JavaScript, one bundled file)", [node, probe], js],
   ["bun", "@nat/telemetry as published (JSR's npm layer)", [bun, probe], `${work}/npm/dist/mod.js`],
+  ["bun", "@nat/telemetry, dist/ in 6 chunks (before one shared chunk)", [bun, probe], split],
   ["bun", "@nat/telemetry (JavaScript, one bundled file)", [bun, probe], js],
   ["node", "posthog-node 5.70.0", [node, probe], "posthog-node"],
   ["node", "@segment/analytics-node 3.1.0", [node, probe], "@segment/analytics-node"],
 ];
 
 console.log(
-  `\n### Import cost\n\n${versions}. Median of ${RUNS} runs each, against an empty script in the same run.\n`,
+  `\n### Import cost\n\n${versions}. ${RUNS} rounds, each running every case once, interleaved, and an empty ` +
+    "script before each; medians. In process: the import alone, timed inside the process (its start and exit, " +
+    "and their noise, left out).\n",
 );
 console.log(
-  "| runtime | module | empty script (ms) | with the import (ms) | added (ms) |",
+  "| runtime | module | empty script (ms) | with the import (ms) | added (ms) | in process (ms) |",
 );
-console.log("| --- | --- | ---: | ---: | ---: |");
-for (const [runtime, label, cmd, module] of cases) {
-  // Warm up: the first run of a runtime pays for its own caches.
-  await timed([...cmd, module]);
-  const empty: number[] = [];
-  const loaded: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    empty.push((await timed(cmd)).ms);
+console.log("| --- | --- | ---: | ---: | ---: | ---: |");
+// Warm up: the first run of a runtime pays for its own caches.
+for (const [, , cmd, module] of cases) await timed([...cmd, module]);
+const runs = cases.map(() => ({ empty: [] as number[], loaded: [] as number[], inProcess: [] as number[] }));
+for (let round = 0; round < RUNS; round++) {
+  for (const [i, [, label, cmd, module]] of cases.entries()) {
+    runs[i].empty.push((await timed(cmd)).ms);
     const run = await timed([...cmd, module]);
     if (run.code !== 0) throw new Error(`${label}: ${run.stderr}`);
-    loaded.push(run.ms);
+    runs[i].loaded.push(run.ms);
+    runs[i].inProcess.push(Number(run.stdout));
   }
-  const [base, withImport] = [median(empty), median(loaded)];
+}
+for (const [i, [runtime, label]] of cases.entries()) {
+  const [base, withImport] = [median(runs[i].empty), median(runs[i].loaded)];
+  const added = (withImport - base).toFixed(1);
+  const inProcess = median(runs[i].inProcess).toFixed(1);
   console.log(
-    `| ${runtime} | ${label} | ${base.toFixed(1)} | ${withImport.toFixed(1)} | ${(withImport - base).toFixed(1)} |`,
+    `| ${runtime} | ${label} | ${base.toFixed(1)} | ${withImport.toFixed(1)} | ${added} | ${inProcess} |`,
   );
 }
 await Deno.remove(work, { recursive: true });

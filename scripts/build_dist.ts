@@ -24,7 +24,8 @@
  * run's first call of each, and a code cache keeps them.
  * `--check` writes nothing and fails if `dist/` is not what the sources build
  * (the test command's static checks run it); `--lazy-into=DIR` writes the
- * entries without the rewrite to DIR instead (the benchmarks' baseline).
+ * entries without the rewrite to DIR instead, and `--split-into=DIR` with the
+ * chunks esbuild makes on its own (the benchmarks' baselines).
  *
  * @module
  */
@@ -84,9 +85,11 @@ function* sourceFiles(dir: string): Generator<{ path: string }> {
  *
  * @param eager Whether functions are compiled with their chunk (`eager_compile.ts`); the benchmarks build without
  *   it too, as the baseline of that rewrite.
+ * @param merged Whether the handler's modules share one chunk ({@link lazilyImported}); the benchmarks build
+ *   without it too, as the baseline of that merge.
  */
-async function build(eager = true): Promise<Map<string, string>> {
-  const lazy = lazilyImported();
+async function build(eager = true, merged = true): Promise<Map<string, string>> {
+  const lazy = merged ? lazilyImported() : new Set<string>();
   const result = await esbuild.build({
     entryPoints: Object.keys(ENTRIES).map((name) => ({ in: `entry:${name}`, out: name })),
     bundle: true,
@@ -147,11 +150,16 @@ function current(dir = DIST, files = new Map<string, string | null>()): Map<stri
 }
 
 await ensureDevDependencies();
-const lazyInto = Deno.args.find((arg) => arg.startsWith("--lazy-into="))?.slice("--lazy-into=".length);
-if (lazyInto) {
-  // For the benchmarks: the same entries with functions compiled on their first call, written to another directory.
-  Deno.mkdirSync(lazyInto, { recursive: true });
-  for (const [name, text] of await build(false)) Deno.writeTextFileSync(`${lazyInto}/${name}`, text);
+/** For the benchmarks, the same entries as they were before a rewrite of the build, in another directory. */
+const baselines: Record<string, () => Promise<Map<string, string>>> = {
+  "--lazy-into=": () => build(false), // functions compiled on their first call
+  "--split-into=": () => build(true, false), // a chunk for each set of modules that the lazy modules reach
+};
+for (const [flag, baseline] of Object.entries(baselines)) {
+  const dir = Deno.args.find((arg) => arg.startsWith(flag))?.slice(flag.length);
+  if (!dir) continue;
+  Deno.mkdirSync(dir, { recursive: true });
+  for (const [name, text] of await baseline()) Deno.writeTextFileSync(`${dir}/${name}`, text);
   Deno.exit(0);
 }
 const built = await build();
