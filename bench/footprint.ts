@@ -26,9 +26,11 @@
  * with their chunk (`build_dist.ts --lazy-into`), the baseline of that
  * rewrite, under Deno and Node.js; an esbuild bundle of the package under Node.js;
  * `bun build --compile` executables with and without the package, and
- * compiled to bytecode (`--bytecode`). A last variant of each form
- * starts a process and nothing else (`/bin/true`, in a session of its own, as
- * the hand-off starts its sender): the floor of a hand-off's spawn.
+ * compiled to bytecode (`--bytecode`). Two last variants of each form give
+ * the floors of the rest: one starts a process and nothing else (`/bin/true`,
+ * in a session of its own, as the hand-off starts its sender), the floor of a
+ * hand-off's spawn; one makes the first call of each runtime API that a run
+ * which spools makes, without the package, the floor of setup, event and spool.
  *
  * @module
  */
@@ -56,7 +58,7 @@ const RUNS = Number(values.runs);
 if (RUNS < 9) {
   console.error(`${RUNS} rounds: a difference of medians this few can be off by several ms, even negative; use 15+.`);
 }
-const VARIANTS = ["", "import", "off", "spool", "consent", "outage", "handoff", "spawn"] as const;
+const VARIANTS = ["", "import", "off", "spool", "consent", "outage", "handoff", "spawn", "calls"] as const;
 /** Spool files an outage leaves: one per run, up to the spool's bound (1,000 events). */
 const OUTAGE_FILES = 999;
 
@@ -379,8 +381,9 @@ for (const form of forms) {
     }`
     : "—";
   const spawnFloor = `${fmt(at("work", "spawn"))}, +${(at("mb", "spawn") - at("mb", "")).toFixed(1)}`;
+  const callsFloor = `${fmt(at("work", "calls"))}, +${(at("mb", "calls") - at("mb", "")).toFixed(1)}`;
   phaseRows.push(
-    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${loadingFloor} | ${spawnFloor} | ${
+    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${loadingFloor} | ${callsFloor} | ${spawnFloor} | ${
       memory.map((n) => `+${n.toFixed(1)}`).join(" | ")
     } |`,
   );
@@ -434,16 +437,19 @@ console.log(
     `${OUTAGE_FILES} files waiting in the spool (a file per run, up to its bound); spawn: starting the sender. ` +
     "Floors, what " +
     "any package pays for the same, and the peak memory they add: loading as many empty modules as the package " +
-    "loads (how many in brackets), laid out as it is; starting a process (`/bin/true`, in a session of its own, " +
-    "as the hand-off starts its sender) and nothing else. Memory: what loading adds, and what the rest of the run adds.\n",
+    "loads (how many in brackets), laid out as it is; the first call of each runtime API that setup, event and " +
+    "spool make (files, the environment, listeners, URL), made without the package: the runtime's own price " +
+    "for them in a fresh process, against setup plus event and spool; starting a process (`/bin/true`, in a " +
+    "session of its own, as the hand-off starts its sender) and nothing else. Memory: what loading adds, and what " +
+    "the rest of the run adds.\n",
 );
 console.log(
   "| form | load (ms) | setup (ms) | event and spool (ms) | the same, decided by a consent file (ms) | " +
     "the same, after an outage (ms) | spawn (ms) | " +
-    "floor: loading (ms, MB) | " +
+    "floor: loading (ms, MB) | floor: first calls (ms, MB) | " +
     "floor: spawn (ms, MB) | RSS: load (MB) | RSS: the rest (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);
 
 await server.shutdown();

@@ -15,15 +15,16 @@
  * - `handoff`: the endpoint healthy: the exit writes the spool and starts a sender (a user's run);
  * - `floor`: loads NAT_BENCH_MODULE, as many empty modules as the package loads (the loader's own cost);
  * - `spawn`: starts a process (`/bin/true`) in a session of its own, as the hand-off starts its sender, and nothing else;
+ * - `calls`: makes the first call of each runtime API a run that spools makes, without the package (`firstCalls`);
  * - `posthog`, `segment`: one event with posthog-node or @segment/analytics-node, as their docs show.
  *
  * At exit it reports on stderr its own peak memory (`maxrss_kb=`), CPU time (`cpu_us=`), and the time it spent
- * in process loading the package (`load_us=`) and in `trackCommand` or the spawn alone (`work_us=`).
+ * in process loading the package (`load_us=`) and in `trackCommand`, the spawn or the first calls alone (`work_us=`).
  *
  * @module
  */
 import process from "node:process";
-import { loadPackage, recordWithPeer, reportPeakMemory, startProcess } from "./cli_common.mjs";
+import { firstCalls, loadPackage, recordWithPeer, reportPeakMemory, startProcess } from "./cli_common.mjs";
 
 reportPeakMemory();
 
@@ -53,6 +54,9 @@ if (["import", "off", "spool", "consent", "outage", "handoff"].includes(variant)
   loaded = worked = performance.now();
 } else if (variant === "spawn") {
   startProcess("/bin/true");
+  worked = performance.now();
+} else if (variant === "calls") {
+  firstCalls(process.env.NAT_TELEMETRY_SPOOL_DIR);
   worked = performance.now();
 } else if (variant === "posthog" || variant === "segment") {
   await recordWithPeer(variant, endpoint);
