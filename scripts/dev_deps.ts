@@ -5,7 +5,7 @@
  * @module
  */
 
-const root = new URL("..", import.meta.url).pathname;
+const root = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 /** Runs `npm ci` in the repository unless every dev dependency is installed; throws if it fails. */
 export async function ensureDevDependencies(): Promise<void> {
