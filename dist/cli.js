@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-M4ZN2QXP.js";
-import "./chunk-VH2YTSOI.js";
-import "./chunk-ASRN6UGQ.js";
-import "./chunk-WE2ZJROE.js";
+} from "./chunk-OOQBSX4L.js";
+import "./chunk-2IXKQPUX.js";
+import "./chunk-UOBISLHT.js";
+import "./chunk-FL7I4672.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VH2YTSOI.js";
-import "./chunk-WE2ZJROE.js";
+} from "./chunk-2IXKQPUX.js";
+import "./chunk-FL7I4672.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-WE2ZJROE.js";
+} from "./chunk-FL7I4672.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -156,7 +156,10 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
   // not load Bun's node:fs (~2 ms; Node.js has it loaded already).
   let fileAccess: FileAccess | undefined;
   const access = () => fileAccess ??= openFileAccess(proc);
-  const refusal = () => senderRefusal(proc, access().files, access().fs);
+  const refusal = () => {
+    const { files, fs } = access();
+    return senderRefusal(proc, files, fs);
+  };
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     const beforeExit = () => void callEach(members, (hooks) => hooks.beforeExit());
     // "exit" also fires after an uncaught exception or unhandled rejection.

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-WE2ZJROE.js";
+} from "./chunk-FL7I4672.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

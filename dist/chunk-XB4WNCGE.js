@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-ASRN6UGQ.js";
-import "./chunk-WE2ZJROE.js";
+} from "./chunk-UOBISLHT.js";
+import "./chunk-FL7I4672.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VH2YTSOI.js";
+} from "./chunk-2IXKQPUX.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -22,7 +22,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-WE2ZJROE.js";
+} from "./chunk-FL7I4672.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
