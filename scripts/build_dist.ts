@@ -58,12 +58,12 @@ function entryModule(name: string): string {
 /**
  * The sources that others import lazily (`import("./x.ts")`), by absolute path. Each is built as if it also imported
  * `mod.ts`: otherwise esbuild gives every set of the handler's modules that some lazy module reaches a chunk of its
- * own, and a run loads each of them at once (six files, each a quarter of a millisecond under Node.js); reached from
+ * own, and a run loads each of them at once (six files, each a quarter to a whole millisecond under Node.js); reached from
  * everywhere, the handler's modules share one chunk, and a lazy chunk imports only that one, loaded already.
  */
 function lazilyImported(): Set<string> {
   const paths = new Set<string>();
-  for (const { path } of sourceFiles(`${root}src`)) {
+  for (const path of sourceFiles(`${root}src`)) {
     const dir = path.slice(0, path.lastIndexOf("/"));
     for (const [, , specifier] of Deno.readTextFileSync(path).matchAll(/\bimport\(\s*(["'])(\.{1,2}\/[^"']+\.ts)\1/g)) {
       paths.add(Deno.realPathSync(decodeURIComponent(new URL(specifier, `file://${dir}/`).pathname)));
@@ -73,11 +73,11 @@ function lazilyImported(): Set<string> {
 }
 
 /** The TypeScript files under a directory, at any depth. */
-function* sourceFiles(dir: string): Generator<{ path: string }> {
+function* sourceFiles(dir: string): Generator<string> {
   for (const { name, isDirectory } of Deno.readDirSync(dir)) {
     const path = `${dir}/${name}`;
     if (isDirectory) yield* sourceFiles(path);
-    else if (name.endsWith(".ts")) yield { path };
+    else if (name.endsWith(".ts")) yield path;
   }
 }
 
