@@ -60,7 +60,7 @@ async function measure(
 async function delivered(cmd: string[], module: string, mode: "deliver" | "baseline", format: "nat" | "otlp") {
   const collector = await startCollector();
   try {
-    const url = format === "otlp" ? collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs") : collector.url;
+    const url = format === "otlp" ? collector.otlpUrl : collector.url;
     const { eventsPerSecond } = await measure(cmd, module, [mode, String(EVENTS)], url, format);
     return {
       eventsPerSecond: eventsPerSecond as number,

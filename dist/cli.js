@@ -3,8 +3,8 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-OOQBSX4L.js";
-import "./chunk-2IXKQPUX.js";
+} from "./chunk-P63METK4.js";
+import "./chunk-7PI4DIQB.js";
 import "./chunk-UOBISLHT.js";
 import "./chunk-FL7I4672.js";
 export {

@@ -6,7 +6,7 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2IXKQPUX.js";
+} from "./chunk-7PI4DIQB.js";
 import "./chunk-FL7I4672.js";
 export {
   isLoopback,

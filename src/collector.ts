@@ -70,6 +70,8 @@ export interface CollectedEvent {
 export interface Collector {
   /** The URL to set as `NAT_TELEMETRY_ENDPOINT`. */
   readonly url: string;
+  /** The URL of its OTLP/HTTP logs endpoint (JSON), for a handler with `format: "otlp"`. */
+  readonly otlpUrl: string;
   /** The port it listens on. */
   readonly port: number;
   /** Accepted events, in order, without repeats. */
@@ -399,8 +401,10 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
   });
   const address = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
+  const base = `http://${address}:${server.port}`;
   return {
-    url: `http://${address}:${server.port}/v1.1/events/json`,
+    url: `${base}/v1.1/events/json`,
+    otlpUrl: `${base}/v1/logs`,
     port: server.port,
     events,
     stats,

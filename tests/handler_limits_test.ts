@@ -232,7 +232,7 @@ test("an event the wire cannot carry is dropped at enqueue, never sent to spoil 
   const collector = await startCollector();
   try {
     for (const format of ["nat", "otlp"] as const) {
-      const url = format === "nat" ? collector.url : collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs");
+      const url = format === "nat" ? collector.url : collector.otlpUrl;
       const handler = new NATTelemetryHandler({ endpoint: url, format, spoolDir: false });
       const at = (timestamp: number) =>
         new CliCommandEvent({ command: `${format} at ${timestamp}`, taskStatus: "success", timestamp });

@@ -262,7 +262,7 @@ test("the collector takes OTLP at /v1/logs, prints the same line as for NAT, and
   const lines: string[] = [];
   const collector = await startCollector({ log: (line) => lines.push(line) });
   try {
-    const url = collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs");
+    const url = collector.otlpUrl;
     const handler = otlp(url, { sessionId: "abcdef0123456789" });
     handler.enqueue(commandEvent("run"));
     await handler.stop();
@@ -281,7 +281,7 @@ test("the collector takes OTLP at /v1/logs, prints the same line as for NAT, and
 test("the collector keeps an OTLP attribute named __proto__ as a parameter, as it does for NAT", async () => {
   const collector = await startCollector();
   try {
-    const handler = otlp(collector.url.replace(/\/v1\.1\/events\/json$/, "/v1/logs"));
+    const handler = otlp(collector.otlpUrl);
     handler.enqueue(new AnyEvent(() => JSON.parse('{"__proto__":"x","command":"odd"}')));
     await handler.stop();
     assert.equal(handler.stats().sent, 1);

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2IXKQPUX.js";
+} from "./chunk-7PI4DIQB.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,

@@ -197,8 +197,10 @@ var startCollector = (async function (options = {}) {
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   });
   const address = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
+  const base = `http://${address}:${server.port}`;
   return {
-    url: `http://${address}:${server.port}/v1.1/events/json`,
+    url: `${base}/v1.1/events/json`,
+    otlpUrl: `${base}/v1/logs`,
     port: server.port,
     events,
     stats,
