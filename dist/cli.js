@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-P63METK4.js";
-import "./chunk-7PI4DIQB.js";
-import "./chunk-UOBISLHT.js";
-import "./chunk-FL7I4672.js";
+} from "./chunk-YJ3ZT6DQ.js";
+import "./chunk-LOOODVI2.js";
+import "./chunk-OU4LXRE7.js";
+import "./chunk-X55BMTKN.js";
 export {
   main,
   telemetryCommand

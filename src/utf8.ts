@@ -1,6 +1,6 @@
 /**
- * The UTF-8 length of a string, counted without encoding it: under Node.js
- * the first `TextEncoder` costs a CLI ~5 ms, and a length is all we need.
+ * The UTF-8 length of a string, counted without encoding it: every event is
+ * sized when it is recorded, and a length is all that needs.
  * Lone surrogates count as U+FFFD (3 bytes), as `TextEncoder` writes them.
  *
  * @param text Any string.

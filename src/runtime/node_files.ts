@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded, RefusedPath } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded, utf8Text } from "./guarded_files.ts";
 
 interface NodeStats {
   isFile(): boolean;
@@ -73,18 +73,6 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
   const writeAll = (fd: number, bytes: Uint8Array) => {
     for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
   };
-  // Buffer, not TextEncoder/TextDecoder: their first use costs a Node.js CLI ~5 ms.
-  const { Buffer, process } = globalThis as unknown as {
-    Buffer: { from(text: string): Uint8Array; from(bytes: Uint8Array): { toString(encoding: "utf8"): string } };
-    process?: { getBuiltinModule?(name: "node:buffer"): { isUtf8?(bytes: Uint8Array): boolean } | undefined };
-  };
-  let isUtf8: ((bytes: Uint8Array) => boolean) | undefined;
-  /** The text of UTF-8 bytes; anything else is refused (`not_utf8`), never read with replacement characters. */
-  const decode = (path: string, bytes: Uint8Array): string => {
-    isUtf8 ??= process?.getBuiltinModule?.("node:buffer")?.isUtf8 ?? fatalUtf8Check;
-    if (!isUtf8(bytes)) throw new RefusedPath(path, "not_utf8");
-    return Buffer.from(bytes).toString("utf8");
-  };
   return {
     uid: windows ? undefined : uid,
     allowed: () => true,
@@ -111,7 +99,7 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
           maxBytes,
         );
         check({ ...opened, size: bytes.length });
-        return decode(path, bytes);
+        return utf8Text(path, bytes);
       } finally {
         fs.closeSync(fd);
       }
@@ -120,7 +108,7 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
       const fd = open(path, flag("O_WRONLY") | flag("O_CREAT") | flag("O_EXCL"), () => {}, 0o600);
       if (fd === undefined) throw new Error(`cannot create ${path}: no such directory`);
       try {
-        writeAll(fd, Buffer.from(text));
+        writeAll(fd, new TextEncoder().encode(text));
       } catch (error) {
         // A full disk: no empty or partial file is left behind.
         fs.closeSync(fd);
@@ -134,7 +122,7 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
       if (fd === undefined) throw new Error(`cannot append to ${path}: no such directory`);
       try {
         check(facts(fs.fstatSync(fd)));
-        writeAll(fd, Buffer.from(text));
+        writeAll(fd, new TextEncoder().encode(text));
       } finally {
         fs.closeSync(fd);
       }
@@ -142,14 +130,4 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
     rename: (from, to) => fs.renameSync(from, to),
     remove: (path) => fs.unlinkSync(path),
   };
-}
-
-/** Where `node:buffer` has no `isUtf8` (older runtimes): the decoder that refuses what is not UTF-8. */
-function fatalUtf8Check(bytes: Uint8Array): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
 }

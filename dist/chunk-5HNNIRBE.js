@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-UOBISLHT.js";
-import "./chunk-FL7I4672.js";
+} from "./chunk-OU4LXRE7.js";
+import "./chunk-X55BMTKN.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
