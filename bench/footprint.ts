@@ -11,7 +11,8 @@
  * exit does only its deciding); the exit's spool write (an endpoint marked
  * down: no sender is started), with telemetry decided by the environment and
  * by a consent file (read and parsed, as most users' runs); the sender's spawn (a healthy endpoint: the
- * whole hand-off, what a user's run pays). Peak memory is each process's own
+ * whole hand-off, what a user's run pays); a second command recorded in the same process (what is left once
+ * what happens once per process, compiling the code and the runtime's first calls, is paid). Peak memory is each process's own
  * (VmHWM from /proc). Senders are waited for between runs, so none competes
  * with the next run for the CPU. Where the package is loaded one file per
  * module, a last variant loads as many empty modules: the runtime's own cost
@@ -58,7 +59,7 @@ const RUNS = Number(values.runs);
 if (RUNS < 9) {
   console.error(`${RUNS} rounds: a difference of medians this few can be off by several ms, even negative; use 15+.`);
 }
-const VARIANTS = ["", "import", "off", "spool", "consent", "outage", "handoff", "spawn", "calls"] as const;
+const VARIANTS = ["", "import", "off", "spool", "consent", "outage", "again", "handoff", "spawn", "calls"] as const;
 /** Spool files an outage leaves: one per run, up to the spool's bound (1,000 events). */
 const OUTAGE_FILES = 999;
 
@@ -302,6 +303,8 @@ async function once(cmd: string[], env: Record<string, string>): Promise<Run> {
 const p90 = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
 const fmt = (ms: number) => ms.toFixed(1);
+/** Memory added, signed (a difference of medians may be below zero). */
+const signed = (mb: number) => `${mb < 0 ? "" : "+"}${mb.toFixed(1)}`;
 
 /**
  * Runs' figures: wall time, CPU time (ms), peak memory (MB); and in process (ms), loading the package and
@@ -325,7 +328,7 @@ function wholeRow(label: string, base: Samples, used: Samples): string {
   const added = (key: keyof Samples) => used[key].map((value, i) => value - base[key][i]);
   return `| ${label} | ${fmt(median(base.ms))} | ${fmt(median(added("ms")))} | ${fmt(p90(added("ms")))} | ${
     fmt(median(added("cpu")))
-  } | ${median(base.mb).toFixed(1)} | +${median(added("mb")).toFixed(1)} |`;
+  } | ${median(base.mb).toFixed(1)} | ${signed(median(added("mb")))} |`;
 }
 
 const rows: string[] = [];
@@ -346,7 +349,7 @@ for (const form of forms) {
       ? { NAT_TELEMETRY_CONSENT_FILE: consentFile }
       : { NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1" }),
     NAT_TELEMETRY_SPOOL_DIR: variant === "outage" ? outage : spool,
-    NAT_TELEMETRY_ENDPOINT: ["spool", "consent", "outage"].includes(variant) ? down : healthy,
+    NAT_TELEMETRY_ENDPOINT: ["spool", "consent", "outage", "again"].includes(variant) ? down : healthy,
     ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
     ...(variant === "floor" ? { NAT_BENCH_MODULE: floor! } : {}),
   });
@@ -374,17 +377,17 @@ for (const form of forms) {
     at("work", "outage") - at("work", "off"),
     at("work", "handoff") - at("work", "spool"),
   ];
+  // The second command of a process: time, and the peak memory it adds to the first's.
+  const again = `${fmt(at("work", "again"))}, ${signed(at("mb", "again") - at("mb", "spool"))}`;
   const memory = [at("mb", "import") - at("mb", ""), at("mb", "handoff") - at("mb", "import")];
   const loadingFloor = floor
-    ? `${fmt(at("load", "floor"))} (${staticClosure(form.module!).size}), +${
-      (at("mb", "floor") - at("mb", "")).toFixed(1)
-    }`
+    ? `${fmt(at("load", "floor"))} (${staticClosure(form.module!).size}), ${signed(at("mb", "floor") - at("mb", ""))}`
     : "—";
-  const spawnFloor = `${fmt(at("work", "spawn"))}, +${(at("mb", "spawn") - at("mb", "")).toFixed(1)}`;
-  const callsFloor = `${fmt(at("work", "calls"))}, +${(at("mb", "calls") - at("mb", "")).toFixed(1)}`;
+  const spawnFloor = `${fmt(at("work", "spawn"))}, ${signed(at("mb", "spawn") - at("mb", ""))}`;
+  const callsFloor = `${fmt(at("work", "calls"))}, ${signed(at("mb", "calls") - at("mb", ""))}`;
   phaseRows.push(
-    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${loadingFloor} | ${callsFloor} | ${spawnFloor} | ${
-      memory.map((n) => `+${n.toFixed(1)}`).join(" | ")
+    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${again} | ${loadingFloor} | ${callsFloor} | ${spawnFloor} | ${
+      memory.map(signed).join(" | ")
     } |`,
   );
   console.error(rows.at(-1));
@@ -434,7 +437,10 @@ console.log(
     "exit's decision and spool write (endpoint marked down: no sender); the same, decided by a consent file (read " +
     "and parsed, as a user who answered the question runs; the others are decided by NAT_TELEMETRY_ENABLED); " +
     "the same after an outage: with " +
-    `${OUTAGE_FILES} files waiting in the spool (a file per run, up to its bound); spawn: starting the sender. ` +
+    `${OUTAGE_FILES} files waiting in the spool (a file per run, up to its bound); spawn: starting the sender; ` +
+    "a second command: event and spool again in the same process, after a first (the code has run once, the " +
+    "runtime's APIs have been called), and the peak memory it adds: what is left of a run's cost once what " +
+    "happens once per process is paid. " +
     "Floors, what " +
     "any package pays for the same, and the peak memory they add: loading as many empty modules as the package " +
     "loads (how many in brackets), laid out as it is; the first call of each runtime API that setup, event and " +
@@ -445,11 +451,11 @@ console.log(
 );
 console.log(
   "| form | load (ms) | setup (ms) | event and spool (ms) | the same, decided by a consent file (ms) | " +
-    "the same, after an outage (ms) | spawn (ms) | " +
+    "the same, after an outage (ms) | spawn (ms) | a second command (ms, MB) | " +
     "floor: loading (ms, MB) | floor: first calls (ms, MB) | " +
     "floor: spawn (ms, MB) | RSS: load (MB) | RSS: the rest (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);
 
 await server.shutdown();
