@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YJ3ZT6DQ.js";
-import "./chunk-LOOODVI2.js";
-import "./chunk-OU4LXRE7.js";
-import "./chunk-X55BMTKN.js";
+} from "./chunk-7DVOFB4U.js";
+import "./chunk-XTVVWG75.js";
+import "./chunk-V6GUV236.js";
+import "./chunk-H373ROBQ.js";
 export {
   main,
   telemetryCommand

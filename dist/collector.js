@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-LOOODVI2.js";
-import "./chunk-X55BMTKN.js";
+} from "./chunk-XTVVWG75.js";
+import "./chunk-H373ROBQ.js";
 export {
   isLoopback,
   readOtlpLogs,

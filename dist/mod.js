@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-X55BMTKN.js";
+} from "./chunk-H373ROBQ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

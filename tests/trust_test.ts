@@ -12,6 +12,9 @@ import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { startCollector } from "../src/collector.ts";
 import { EndpointHealth } from "../src/health.ts";
+import * as nodeFs from "node:fs";
+import { guardedFiles } from "../src/runtime/guarded_files.ts";
+import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
 import { Spool, spoolKey } from "../src/spool.ts";
 import { canRun, runChild } from "./helpers/child.ts";
@@ -277,5 +280,27 @@ test("read: a file's exact text, a byte order mark and all; bytes that are not U
       assert.equal(error.reason, "not_utf8", name);
       return true;
     });
+  }
+});
+
+test("read, where TextDecoder cannot refuse bytes (a Node.js built without ICU): node:buffer checks, same answers", () => {
+  using dir = tempDir();
+  const text = '\ufeff[telemetry]\nconsent = "enabled" # é, 日本, 🙂\n';
+  writeFileSync(`${dir.path}/text`, text);
+  writeFileSync(`${dir.path}/latin1`, Uint8Array.of(0x63, 0x6f, 0x6e, 0xe9, 0x0a));
+  const files = guardedFiles(nodeFiles(nodeFs, process.getuid?.(), process.platform === "win32"));
+  const { TextDecoder } = globalThis;
+  // What such a build's TextDecoder does with `fatal` (lib/internal/encoding.js, makeTextDecoderJS).
+  globalThis.TextDecoder = class extends TextDecoder {
+    constructor(label?: string, options?: TextDecoderOptions) {
+      if (options?.fatal) throw Object.assign(new TypeError('"fatal" option is not supported'), { code: "ERR_NO_ICU" });
+      super(label, options);
+    }
+  };
+  try {
+    assert.equal(files.read(`${dir.path}/text`, 1024), text);
+    assert.throws(() => files.read(`${dir.path}/latin1`, 1024), { reason: "not_utf8" });
+  } finally {
+    globalThis.TextDecoder = TextDecoder;
   }
 });

@@ -230,6 +230,8 @@ export function readBounded(
  * @param path The file, for the refusal.
  * @param bytes What was read.
  * @returns The text.
+ * @throws {RefusedPath} `not_utf8`; and whatever `TextDecoder` throws where it cannot refuse bytes (a Node.js
+ *   built without ICU throws `ERR_NO_ICU` for its `fatal` option), before any byte is read.
  * @example
  * ```ts
  * import { utf8Text } from "./guarded_files.ts";
@@ -237,8 +239,9 @@ export function readBounded(
  * ```
  */
 export function utf8Text(path: string, bytes: Uint8Array): string {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    return decoder.decode(bytes);
   } catch {
     throw new RefusedPath(path, "not_utf8");
   }

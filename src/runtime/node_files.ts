@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded, utf8Text } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded, RefusedPath, utf8Text } from "./guarded_files.ts";
 
 interface NodeStats {
   isFile(): boolean;
@@ -73,6 +73,22 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
   const writeAll = (fd: number, bytes: Uint8Array) => {
     for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
   };
+  const { Buffer, process } = globalThis as unknown as {
+    Buffer: { from(bytes: Uint8Array): { toString(encoding: "utf8"): string } };
+    process?: { getBuiltinModule?(name: "node:buffer"): { isUtf8?(bytes: Uint8Array): boolean } | undefined };
+  };
+  /** {@link utf8Text}; where a Node.js built without ICU has no fatal decoder, node:buffer's `isUtf8` checks. */
+  const decode = (path: string, bytes: Uint8Array): string => {
+    try {
+      return utf8Text(path, bytes);
+    } catch (error) {
+      const isUtf8 = (error as { code?: string }).code === "ERR_NO_ICU" &&
+        process?.getBuiltinModule?.("node:buffer")?.isUtf8;
+      if (!isUtf8) throw error;
+      if (!isUtf8(bytes)) throw new RefusedPath(path, "not_utf8");
+      return Buffer.from(bytes).toString("utf8");
+    }
+  };
   return {
     uid: windows ? undefined : uid,
     allowed: () => true,
@@ -99,7 +115,7 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
           maxBytes,
         );
         check({ ...opened, size: bytes.length });
-        return utf8Text(path, bytes);
+        return decode(path, bytes);
       } finally {
         fs.closeSync(fd);
       }

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-X55BMTKN.js";
+} from "./chunk-H373ROBQ.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-X55BMTKN.js";
+} from "./chunk-H373ROBQ.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-LOOODVI2.js";
+} from "./chunk-XTVVWG75.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -22,7 +22,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-X55BMTKN.js";
+} from "./chunk-H373ROBQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

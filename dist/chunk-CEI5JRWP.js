@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-OU4LXRE7.js";
-import "./chunk-X55BMTKN.js";
+} from "./chunk-V6GUV236.js";
+import "./chunk-H373ROBQ.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

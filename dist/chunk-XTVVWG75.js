@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-X55BMTKN.js";
+} from "./chunk-H373ROBQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
