@@ -169,10 +169,10 @@ export function firstCalls(dir) {
   fs.fstatSync(read);
   fs.readSync(read, new Uint8Array(4096), 0, 4096, null);
   fs.closeSync(read);
-  new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array([104, 105]));
+  process.getBuiltinModule("node:buffer").isUtf8(new Uint8Array([104, 105]));
   fs.readlinkSync("/proc/self/ns/pid");
   const written = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-  fs.writeSync(written, new TextEncoder().encode("{}\n"));
+  fs.writeSync(written, Buffer.from("{}\n"));
   fs.closeSync(written);
   fs.renameSync(file, `${file}.moved`);
   fs.unlinkSync(`${file}.moved`);

@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7DVOFB4U.js";
-import "./chunk-XTVVWG75.js";
-import "./chunk-V6GUV236.js";
-import "./chunk-H373ROBQ.js";
+} from "./chunk-P63METK4.js";
+import "./chunk-7PI4DIQB.js";
+import "./chunk-UOBISLHT.js";
+import "./chunk-FL7I4672.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-XTVVWG75.js";
-import "./chunk-H373ROBQ.js";
+} from "./chunk-7PI4DIQB.js";
+import "./chunk-FL7I4672.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-H373ROBQ.js";
+} from "./chunk-FL7I4672.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

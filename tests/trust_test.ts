@@ -283,24 +283,47 @@ test("read: a file's exact text, a byte order mark and all; bytes that are not U
   }
 });
 
-test("read, where TextDecoder cannot refuse bytes (a Node.js built without ICU): node:buffer checks, same answers", () => {
+/** A constructor that throws `error`, in place of a global one. */
+function throwing(error: Error): never {
+  return function () {
+    throw error;
+  } as never;
+}
+
+test("the Node.js host's reads and writes do not depend on the TextDecoder and TextEncoder globals a program may replace", () => {
   using dir = tempDir();
   const text = '\ufeff[telemetry]\nconsent = "enabled" # é, 日本, 🙂\n';
   writeFileSync(`${dir.path}/text`, text);
-  writeFileSync(`${dir.path}/latin1`, Uint8Array.of(0x63, 0x6f, 0x6e, 0xe9, 0x0a));
+  writeFileSync(`${dir.path}/latin1`, Uint8Array.of(0x63, 0x6f, 0x6e, 0xe9, 0x0a)); // "coné" in Latin-1
   const files = guardedFiles(nodeFiles(nodeFs, process.getuid?.(), process.platform === "win32"));
-  const { TextDecoder } = globalThis;
-  // What such a build's TextDecoder does with `fatal` (lib/internal/encoding.js, makeTextDecoderJS).
-  globalThis.TextDecoder = class extends TextDecoder {
-    constructor(label?: string, options?: TextDecoderOptions) {
-      if (options?.fatal) throw Object.assign(new TypeError('"fatal" option is not supported'), { code: "ERR_NO_ICU" });
-      super(label, options);
-    }
+  const { TextDecoder, TextEncoder } = globalThis;
+  const replacements: Record<string, [typeof TextDecoder, typeof TextEncoder]> = {
+    // A polyfill that ignores `fatal`: bytes that are not UTF-8 come out as replacement characters.
+    "lenient polyfills": [
+      class extends TextDecoder {
+        constructor(label?: string) {
+          super(label);
+        }
+      },
+      TextEncoder,
+    ],
+    // What a Node.js built without ICU does with `fatal` (lib/internal/encoding.js, makeTextDecoderJS).
+    "throwing ones": [
+      throwing(Object.assign(new TypeError('"fatal" option is not supported'), { code: "ERR_NO_ICU" })),
+      throwing(new TypeError("no TextEncoder")),
+    ],
   };
-  try {
-    assert.equal(files.read(`${dir.path}/text`, 1024), text);
-    assert.throws(() => files.read(`${dir.path}/latin1`, 1024), { reason: "not_utf8" });
-  } finally {
-    globalThis.TextDecoder = TextDecoder;
+  for (const [name, [decoder, encoder]] of Object.entries(replacements)) {
+    globalThis.TextDecoder = decoder;
+    globalThis.TextEncoder = encoder;
+    try {
+      assert.equal(files.read(`${dir.path}/text`, 1024), text, name);
+      assert.throws(() => files.read(`${dir.path}/latin1`, 1024), { reason: "not_utf8" }, name);
+      files.create(`${dir.path}/written-${name}`, text);
+    } finally {
+      globalThis.TextDecoder = TextDecoder;
+      globalThis.TextEncoder = TextEncoder;
+    }
+    assert.equal(readFileSync(`${dir.path}/written-${name}`, "utf8"), text, name);
   }
 });

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded, utf8Text } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded, RefusedPath } from "./guarded_files.ts";
 
 interface DenoFileInfo {
   isFile: boolean;
@@ -108,7 +108,12 @@ export function denoFiles(
       try {
         const bytes = readBounded((buffer, offset) => file.readSync(buffer.subarray(offset)), before.size, maxBytes);
         check({ ...facts(before), size: bytes.length });
-        return utf8Text(path, bytes);
+        try {
+          // A byte order mark stays in the text, as under Node.js and in Python's tomllib (which rejects it).
+          return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+        } catch {
+          throw new RefusedPath(path, "not_utf8");
+        }
       } finally {
         file.close();
       }

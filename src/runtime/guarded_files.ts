@@ -224,30 +224,6 @@ export function readBounded(
 }
 
 /**
- * The text of a file's UTF-8 bytes; anything else is refused (`not_utf8`), never read with replacement
- * characters. A byte order mark stays in the text, as in Python's tomllib (which rejects it).
- *
- * @param path The file, for the refusal.
- * @param bytes What was read.
- * @returns The text.
- * @throws {RefusedPath} `not_utf8`; and whatever `TextDecoder` throws where it cannot refuse bytes (a Node.js
- *   built without ICU throws `ERR_NO_ICU` for its `fatal` option), before any byte is read.
- * @example
- * ```ts
- * import { utf8Text } from "./guarded_files.ts";
- * utf8Text("/x.json", new Uint8Array([123, 125])); // "{}"
- * ```
- */
-export function utf8Text(path: string, bytes: Uint8Array): string {
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    throw new RefusedPath(path, "not_utf8");
-  }
-}
-
-/**
  * The directory a path is in.
  *
  * @param path A path with `/` (or, on Windows, `\`) separators.

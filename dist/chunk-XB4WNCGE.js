@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-V6GUV236.js";
-import "./chunk-H373ROBQ.js";
+} from "./chunk-UOBISLHT.js";
+import "./chunk-FL7I4672.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-H373ROBQ.js";
+} from "./chunk-FL7I4672.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-H373ROBQ.js";
+} from "./chunk-FL7I4672.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
