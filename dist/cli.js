@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-P63METK4.js";
-import "./chunk-7PI4DIQB.js";
-import "./chunk-UOBISLHT.js";
-import "./chunk-FL7I4672.js";
+} from "./chunk-BR5KEXZ2.js";
+import "./chunk-LQOYWOPY.js";
+import "./chunk-UWPQAOIQ.js";
+import "./chunk-VWHRMYKY.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-7PI4DIQB.js";
-import "./chunk-FL7I4672.js";
+} from "./chunk-LQOYWOPY.js";
+import "./chunk-VWHRMYKY.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FL7I4672.js";
+} from "./chunk-VWHRMYKY.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

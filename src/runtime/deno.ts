@@ -79,7 +79,6 @@ export interface DenoNamespace extends DenoFs {
  * ```
  */
 export function denoHost(deno: DenoNamespace): Host {
-  const encoder = new TextEncoder();
   const permission = (descriptor: Descriptor): string | undefined => {
     try {
       return deno.permissions.querySync?.(descriptor).state;
@@ -94,7 +93,7 @@ export function denoHost(deno: DenoNamespace): Host {
   const files: HostFiles = guardedFiles(denoFiles(deno, uid, allowed));
   const write = (stream: { writeSync(bytes: Uint8Array): number }, text: string) => {
     try {
-      let bytes = encoder.encode(text);
+      let bytes = new TextEncoder().encode(text);
       while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
     } catch {
       // A closed stream must not break the host program.

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-FL7I4672.js";
+} from "./chunk-VWHRMYKY.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

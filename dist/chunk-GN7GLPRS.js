@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-UOBISLHT.js";
-import "./chunk-FL7I4672.js";
+} from "./chunk-UWPQAOIQ.js";
+import "./chunk-VWHRMYKY.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

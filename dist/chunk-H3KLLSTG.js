@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-FL7I4672.js";
+} from "./chunk-VWHRMYKY.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

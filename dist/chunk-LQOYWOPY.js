@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-FL7I4672.js";
+} from "./chunk-VWHRMYKY.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-7PI4DIQB.js";
+} from "./chunk-LQOYWOPY.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -22,7 +22,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-FL7I4672.js";
+} from "./chunk-VWHRMYKY.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
