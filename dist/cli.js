@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BR5KEXZ2.js";
-import "./chunk-LQOYWOPY.js";
-import "./chunk-UWPQAOIQ.js";
-import "./chunk-VWHRMYKY.js";
+} from "./chunk-7L3OQXMU.js";
+import "./chunk-3NEA4WVB.js";
+import "./chunk-4USUFMNP.js";
+import "./chunk-IIXQ2TFT.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-LQOYWOPY.js";
-import "./chunk-VWHRMYKY.js";
+} from "./chunk-3NEA4WVB.js";
+import "./chunk-IIXQ2TFT.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-VWHRMYKY.js";
+} from "./chunk-IIXQ2TFT.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

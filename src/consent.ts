@@ -257,6 +257,42 @@ function fileDecision(state: ConsentState): { enabled: boolean; source: ConsentS
 }
 
 let enabled: boolean | undefined;
+/** How a process that outlives the run which started it decides again (a sender); see {@link followConsent}. */
+let decideAgain: (() => boolean) | undefined;
+
+/**
+ * Makes {@link consentHolds} decide again at each call, with `decide`: for a process that delivers what earlier
+ * runs spooled, and outlives them (a sender), so that an opt-out recorded meanwhile stops it before its next
+ * request.
+ *
+ * @param decide Whether the user's decision, read again, lets it send.
+ * @example
+ * ```ts
+ * import { effectiveConsent, followConsent } from "./consent.ts";
+ * followConsent(() => effectiveConsent().enabled);
+ * ```
+ */
+export function followConsent(decide: () => boolean): void {
+  decideAgain = decide;
+}
+
+/**
+ * Whether a request may start now. In a process that follows the user's decision ({@link followConsent}), that
+ * decision read again (and {@link isTelemetryEnabled} with it); elsewhere always: a program's own events, recorded
+ * while telemetry was on, go even after an opt-out it records itself, and what earlier runs spooled is not read
+ * once telemetry is off.
+ *
+ * @returns `true` when a request may start.
+ * @example
+ * ```ts
+ * import { consentHolds } from "./consent.ts";
+ * consentHolds(); // true in a program; in a sender, the decision read again
+ * ```
+ */
+export function consentHolds(): boolean {
+  if (!decideAgain) return true;
+  return enabled = decideAgain();
+}
 
 /**
  * Whether telemetry is on right now. Starts from {@link effectiveConsent}

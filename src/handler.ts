@@ -9,7 +9,7 @@ import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
 import { CLAIM_LEASE_MS } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
-import { effectiveConsent, isTelemetryEnabled } from "./consent.ts";
+import { consentHolds, effectiveConsent, isTelemetryEnabled } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
@@ -300,6 +300,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#replay();
       // Nothing to send, or the endpoint is known to be down: spool at once, without paying the exit budget.
       if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush(budget);
+      // The user opted out while a sender delivered what earlier runs spooled: none of it goes, or back to the spool.
+      if (!consentHolds()) return this.#forgetPending();
       this.#spoolPending();
     } finally {
       budget.clear();
@@ -307,6 +309,15 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#unhook?.();
       this.#unhook = undefined;
     }
+  }
+
+  /** Drops every pending event (`consent_withdrawn`), and its spool file with it. */
+  #forgetPending(): void {
+    const pending = [...this.#dlq, ...this.#queue];
+    this.#dlq = [];
+    this.#queue = [];
+    this.#drop(pending.length, "consent_withdrawn");
+    this.#settle(pending);
   }
 
   /** Flushes within the exit budget; when it ends, aborts what is in flight and keeps its events. */
@@ -340,12 +351,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * Whether a flush may start another request now: never once the exit budget has run out (`signal` aborted);
+   * Whether a flush may start another request now: never once the exit budget has run out (`signal` aborted), or
+   * once the user has opted out while a sender delivers ({@link consentHolds});
    * near its end only if the request's timeout ends within the budget (so none is cut that the endpoint may have
    * received), unless the budget is no longer than one request (the program chose to cut it); otherwise always.
    */
   #mayStartRequest(signal: AbortSignal): boolean {
-    if (signal.aborted) return false;
+    if (signal.aborted || !consentHolds()) return false;
     const { requestTimeoutMs, exitTimeoutMs } = this.#options;
     const budget = this.#budget;
     return !budget || exitTimeoutMs <= requestTimeoutMs || budget.end - Date.now() >= requestTimeoutMs;

@@ -10,8 +10,9 @@
  *   have received; when its life ends with work left (a slow endpoint, runs
  *   that kept handing off), and it made progress, it starts its successor;
  * - at most one sender works on an endpoint's spooled events at a time;
- * - it checks the user's decision when it starts and before each pass: an
- *   opt-out recorded since (or set in its environment) stops it;
+ * - it reads the user's decision again when it starts and before each
+ *   request: an opt-out recorded since in the consent file (or set in its
+ *   environment) stops it, and what it had taken from the spool is dropped;
  * - it prints nothing and reads no terminal.
  *
  * It never runs inside a program: a program starts it as its own script (see
@@ -19,7 +20,7 @@
  *
  * @module
  */
-import { effectiveConsent, setTelemetryEnabled } from "./consent.ts";
+import { consentHolds, effectiveConsent, followConsent } from "./consent.ts";
 import { deliverForProgram } from "./delivery.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
@@ -48,6 +49,8 @@ export async function runSender(config: SenderConfig): Promise<void> {
   // The hard bound: whatever is still going on then, the process ends.
   setTimeout(() => runtime.exit(0), MAX_SENDER_LIFETIME_MS);
   deliverForProgram();
+  // An opt-out recorded while the sender works (`nat-telemetry disable`) stops it before its next request.
+  followConsent(allowed);
   try {
     await deliverSpool(config, Date.now() + MAX_SENDER_LIFETIME_MS);
   } catch {
@@ -56,10 +59,9 @@ export async function runSender(config: SenderConfig): Promise<void> {
   runtime.exit(0);
 }
 
-/** Whether the user's decision still lets the sender send: only an explicit "no" stops what the program began. */
+/** Whether the user's decision, read again, lets the sender send: only an explicit "no" stops what the program began. */
 function allowed(): boolean {
   const { enabled, source } = effectiveConsent();
-  setTelemetryEnabled(enabled || source === "default");
   return enabled || source === "default";
 }
 
@@ -67,18 +69,18 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
   const files = host().files;
   const key = spoolKey(config.endpoint, config.format);
   const dir = config.spoolDir;
-  if (!files || !allowed()) return;
+  if (!files || !consentHolds()) return;
   const { successor: _, ...options } = config; // the handler's options
   // A run that handed off after the last look saw the lock and started no sender: after letting go, look once
   // more, and take the spool again if there is work; a second look that finds nothing it can take ends it.
   for (let look = 0; look < 2; look++) {
     const lock = await takeSenderLock(files, dir, key);
     if (!lock) return;
-    const { replayed, spooled, sent, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS, allowed);
+    const { replayed, spooled, sent, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS);
     releaseSenderLock(files, dir, lock);
     if (!hasWork(config, key)) return;
     // Time is up with work left, and the endpoint takes what it is sent: a successor goes on.
-    if (timeUp && sent > 0 && allowed()) return startSuccessor(config);
+    if (timeUp && sent > 0 && consentHolds()) return startSuccessor(config);
     // The endpoint failed (the handler recorded it for later runs): stop.
     if (replayed > 0 && spooled > 0) return;
   }
@@ -112,7 +114,6 @@ export interface Drained {
  *
  * @param options The options of each pass's handler (its `exitTimeoutSeconds` is what is left of the time).
  * @param until When to stop starting passes, in epoch milliseconds.
- * @param mayGoOn Checked before each pass (a sender checks the user's decision again). @default {() => true}
  * @returns What the passes did.
  * @example
  * ```ts ignore
@@ -122,7 +123,6 @@ export interface Drained {
 export async function drainSpool(
   options: NATTelemetryHandlerOptions,
   until: number,
-  mayGoOn: () => boolean = () => true,
 ): Promise<Drained> {
   const total: Drained = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000;
@@ -131,7 +131,7 @@ export async function drainSpool(
       total.timeUp = true;
       break;
     }
-    if (!mayGoOn()) break;
+    if (!consentHolds()) break; // a sender reads the user's decision again
     // The pass may use what is left of the time; it starts no request that would outlast it.
     const handler = new NATTelemetryHandler({
       ...options,

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { MAX_CONCURRENT_REQUESTS } from "../src/handler.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { SENDER_SCRIPT } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
@@ -189,6 +190,38 @@ for (const { label, executable } of targets) {
       assert.deepEqual(commands(server.events()), ["opting-out"], "only this run's event, as in process");
       assert.equal(spooled(spool).length, 2, "the earlier events wait, unsent");
       assert.deepEqual(senderLocks(spool), []);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: an opt-out recorded while a sender delivers: no request starts after it, nothing is spooled again`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 }));
+    try {
+      const spool = `${dir.path}/spool`;
+      mkdirSync(spool, { mode: 0o700 });
+      // Twelve earlier runs' events, each of its own session: twelve requests, at most four at a time.
+      for (let i = 0; i < 12; i++) {
+        const timestamp = Date.now() - 1000 - i;
+        const event = { ts: new Date(timestamp).toISOString(), parameters: { command: `earlier-${i}` }, name: "x" };
+        const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: `s${i}`, timestamp, event })}\n`;
+        const name = `e-${timestamp}-1-${line.length}-${spoolKey(server.url())}-${String(i).padStart(12, "0")}.jsonl`;
+        writeFileSync(`${spool}/${name}`, line);
+      }
+      const consent = `${dir.path}/telemetry.toml`;
+      writeFileSync(consent, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
+      const env = handOffEnv(spool, server.url(), "last", { NAT_TELEMETRY_CONSENT_FILE: consent });
+      const run = await child("natural", { env: { ...env, NAT_TELEMETRY_ENABLED: undefined } });
+      assert.equal(run.code, 0, run.stderr);
+      await waitFor(() => server.requests.length > 0, "the sender's first request", 10_000);
+      writeFileSync(consent, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n'); // as `disable` does
+      await sendersGone(spool);
+      assert.ok(
+        server.requests.length <= MAX_CONCURRENT_REQUESTS,
+        `${server.requests.length} requests: only those started before the opt-out`,
+      );
+      assert.deepEqual(spooled(spool), [], "what was not sent is not spooled again");
     } finally {
       await server.close();
     }

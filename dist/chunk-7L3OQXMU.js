@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-LQOYWOPY.js";
+} from "./chunk-3NEA4WVB.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -10,6 +10,7 @@ import {
   NATTelemetryHandler,
   Spool,
   addCount,
+  consentHolds,
   describe,
   effectiveConsent,
   environmentSettings,
@@ -22,13 +23,13 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-VWHRMYKY.js";
+} from "./chunk-IIXQ2TFT.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
 
 // src/sender.ts
-var drainSpool = (async function (options, until, mayGoOn = () => true) {
+var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1e3;
   for (; ; ) {
@@ -36,7 +37,7 @@ var drainSpool = (async function (options, until, mayGoOn = () => true) {
       total.timeUp = true;
       break;
     }
-    if (!mayGoOn()) break;
+    if (!consentHolds()) break;
     const handler = new NATTelemetryHandler({
       ...options,
       handOff: false,

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-VWHRMYKY.js";
+} from "./chunk-IIXQ2TFT.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

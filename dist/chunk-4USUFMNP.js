@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-VWHRMYKY.js";
+} from "./chunk-IIXQ2TFT.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

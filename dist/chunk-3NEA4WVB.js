@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-VWHRMYKY.js";
+} from "./chunk-IIXQ2TFT.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

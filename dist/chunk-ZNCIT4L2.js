@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-UWPQAOIQ.js";
-import "./chunk-VWHRMYKY.js";
+} from "./chunk-4USUFMNP.js";
+import "./chunk-IIXQ2TFT.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
