@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7L3OQXMU.js";
-import "./chunk-3NEA4WVB.js";
-import "./chunk-4USUFMNP.js";
-import "./chunk-IIXQ2TFT.js";
+} from "./chunk-GQQG2LDE.js";
+import "./chunk-XSW7CYGP.js";
+import "./chunk-D7ZLLC2L.js";
+import "./chunk-PI6PCZM5.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-3NEA4WVB.js";
-import "./chunk-IIXQ2TFT.js";
+} from "./chunk-XSW7CYGP.js";
+import "./chunk-PI6PCZM5.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-IIXQ2TFT.js";
+} from "./chunk-PI6PCZM5.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -109,8 +109,9 @@ export interface Drained {
 
 /**
  * Delivers a spool pass after pass, each a handler that replays what is waiting (at most 64 files or 1,000
- * events at a time) and stops, while passes make progress and time is left: what `nat-telemetry flush` and a
- * sender do. A pass starts no request that could not end before `until`. Never throws.
+ * events at a time) and stops, while passes deliver all they take and time is left: what `nat-telemetry flush`
+ * and a sender do. A pass starts no request that could not end before `until`; after a pass in which a request
+ * failed, no other starts (an event is tried at most once per call). Never throws.
  *
  * @param options The options of each pass's handler (its `exitTimeoutSeconds` is what is left of the time).
  * @param until When to stop starting passes, in epoch milliseconds.
@@ -146,6 +147,10 @@ export async function drainSpool(
     total.sent += sent;
     for (const [reason, count] of Object.entries(dropped)) addCount(total.dropped, reason, count);
     if (replayed <= spooled) break; // no progress: nothing left, or the endpoint fails
+    // Some went back to the spool with time left: a request failed. Their next try is a later run's (runs apart,
+    // and the endpoint's health, space the tries), not the next pass's, milliseconds away, which would spend an
+    // event's retries on an endpoint that fails every other request.
+    if (spooled > 0 && until - Date.now() > requestMs) break;
   }
   return total;
 }

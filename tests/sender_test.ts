@@ -14,6 +14,7 @@ import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { MAX_CONCURRENT_REQUESTS } from "../src/handler.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
+import { drainSpool } from "../src/sender.ts";
 import { SENDER_SCRIPT } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { spoolKey } from "../src/spool.ts";
@@ -44,6 +45,14 @@ function otlpCommands(requests: ReceivedRequest[]): string[] {
       )
     );
   });
+}
+
+/** Spools an earlier run's event for `url` in a file of its own, as a run does; `n` orders the files. */
+function spoolEvent(spool: string, url: string, command: string, sessionId: string, n: number): void {
+  const timestamp = Date.now() - 1000 - n;
+  const event = { ts: new Date(timestamp).toISOString(), parameters: { command }, name: "nat_cli_command" };
+  const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId, timestamp, event })}\n`;
+  writeFileSync(`${spool}/e-${timestamp}-1-${line.length}-${spoolKey(url)}-${String(n).padStart(12, "0")}.jsonl`, line);
 }
 
 for (const { label, executable } of targets) {
@@ -171,15 +180,7 @@ for (const { label, executable } of targets) {
     try {
       const spool = `${dir.path}/spool`;
       mkdirSync(spool, { mode: 0o700 });
-      for (const command of ["earlier-1", "earlier-2"]) {
-        const timestamp = Date.now() - 1000;
-        const event = { ts: new Date(timestamp).toISOString(), parameters: { command }, name: "nat_cli_command" };
-        const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: "s", timestamp, event })}\n`;
-        writeFileSync(
-          `${spool}/e-${timestamp}-1-${line.length}-${spoolKey(server.url())}-${command.at(-1)}00000000000.jsonl`,
-          line,
-        );
-      }
+      for (const n of [1, 2]) spoolEvent(spool, server.url(), `earlier-${n}`, "s", n);
       const consent = `${dir.path}/telemetry.toml`;
       writeFileSync(consent, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
       const env = handOffEnv(spool, server.url(), "opting-out", { NAT_TELEMETRY_CONSENT_FILE: consent });
@@ -202,13 +203,7 @@ for (const { label, executable } of targets) {
       const spool = `${dir.path}/spool`;
       mkdirSync(spool, { mode: 0o700 });
       // Twelve earlier runs' events, each of its own session: twelve requests, at most four at a time.
-      for (let i = 0; i < 12; i++) {
-        const timestamp = Date.now() - 1000 - i;
-        const event = { ts: new Date(timestamp).toISOString(), parameters: { command: `earlier-${i}` }, name: "x" };
-        const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: `s${i}`, timestamp, event })}\n`;
-        const name = `e-${timestamp}-1-${line.length}-${spoolKey(server.url())}-${String(i).padStart(12, "0")}.jsonl`;
-        writeFileSync(`${spool}/${name}`, line);
-      }
+      for (let n = 0; n < 12; n++) spoolEvent(spool, server.url(), `earlier-${n}`, `s${n}`, n);
       const consent = `${dir.path}/telemetry.toml`;
       writeFileSync(consent, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
       const env = handOffEnv(spool, server.url(), "last", { NAT_TELEMETRY_CONSENT_FILE: consent });
@@ -259,6 +254,25 @@ for (const { label, executable } of targets) {
     }
   });
 }
+
+test(`${runtime}: a sender's passes against an endpoint that fails every other request try each event once`, async () => {
+  using dir = tempDir();
+  let answers = 0;
+  const server = await TestServer.start(() => ({ status: answers++ % 2 === 0 ? 500 : 200 }));
+  try {
+    const spool = `${dir.path}/spool`;
+    mkdirSync(spool, { mode: 0o700 });
+    for (let n = 0; n < 12; n++) spoolEvent(spool, server.url(), `e${n}`, `s${n}`, n);
+    setTelemetryEnabled(true);
+    const drained = await drainSpool({ endpoint: server.url(), spoolDir: spool }, Date.now() + 10_000);
+    const tried = commands(server.events()).map(String);
+    assert.equal(new Set(tried).size, tried.length, `each event tried once: ${tried.join(" ")}`);
+    assert.deepEqual(drained.dropped, {}, "none has spent its retries in one sender");
+    assert.equal(drained.sent + spooled(spool).length, 12, "what was not delivered waits in the spool");
+  } finally {
+    await server.close();
+  }
+});
 
 test(`${runtime}: stop() while a flush is in flight lets the request end: nothing is handed off twice`, async () => {
   using dir = tempDir();

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-IIXQ2TFT.js";
+} from "./chunk-PI6PCZM5.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

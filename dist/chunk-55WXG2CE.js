@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-4USUFMNP.js";
-import "./chunk-IIXQ2TFT.js";
+} from "./chunk-D7ZLLC2L.js";
+import "./chunk-PI6PCZM5.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

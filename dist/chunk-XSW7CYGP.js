@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-IIXQ2TFT.js";
+} from "./chunk-PI6PCZM5.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-3NEA4WVB.js";
+} from "./chunk-XSW7CYGP.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -23,7 +23,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-IIXQ2TFT.js";
+} from "./chunk-PI6PCZM5.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -51,6 +51,7 @@ var drainSpool = (async function (options, until) {
     total.sent += sent;
     for (const [reason, count] of Object.entries(dropped)) addCount(total.dropped, reason, count);
     if (replayed <= spooled) break;
+    if (spooled > 0 && until - Date.now() > requestMs) break;
   }
   return total;
 });

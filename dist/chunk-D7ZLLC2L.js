@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-IIXQ2TFT.js";
+} from "./chunk-PI6PCZM5.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
