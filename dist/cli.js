@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-GQQG2LDE.js";
-import "./chunk-XSW7CYGP.js";
-import "./chunk-D7ZLLC2L.js";
-import "./chunk-PI6PCZM5.js";
+} from "./chunk-E6QYD2RX.js";
+import "./chunk-GNVTP6MG.js";
+import "./chunk-VHLOTW4B.js";
+import "./chunk-N77XVS3X.js";
 export {
   main,
   telemetryCommand

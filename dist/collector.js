@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-XSW7CYGP.js";
-import "./chunk-PI6PCZM5.js";
+} from "./chunk-GNVTP6MG.js";
+import "./chunk-N77XVS3X.js";
 export {
   isLoopback,
   readOtlpLogs,

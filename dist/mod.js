@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-PI6PCZM5.js";
+} from "./chunk-N77XVS3X.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

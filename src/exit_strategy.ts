@@ -150,6 +150,25 @@ export function startSender(plan: ExitPlan & { handOff: true }, now: number): Se
   }
 }
 
+/**
+ * Whether events wait in the spool that this run's exit would deliver itself rather than hand off (the hand-off is
+ * off, in CI say, or hand-offs have not got them through for a minute): the run then starts on them when it
+ * starts, so that a program whose exit cannot wait on the network (`process.exit()` from inside its command)
+ * still delivers them while it works.
+ *
+ * @param options The handler's options.
+ * @param backlog Its spool and the endpoint's health.
+ * @returns `true` when the run should deliver the spool now.
+ * @example
+ * ```ts ignore
+ * if (backlogIsOurs(options, backlog)) void handler.flush();
+ * ```
+ */
+export function backlogIsOurs(options: ResolvedOptions, backlog: Backlog | null): boolean {
+  return backlog !== null && !backlog.health.isOpen() && inProcessReason(options, backlog, true) !== undefined &&
+    backlog.spool.waitingSince(options.clock()) !== undefined;
+}
+
 /** Why the events cannot be handed off, as far as the options and the spool tell. */
 function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): string | undefined {
   const { handOff, sink } = options;

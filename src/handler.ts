@@ -14,7 +14,7 @@ import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
-import { planExit, startSender } from "./exit_strategy.ts";
+import { backlogIsOurs, planExit, startSender } from "./exit_strategy.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { InFlight } from "./in_flight.ts";
 import { host } from "./runtime/mod.ts";
@@ -170,8 +170,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /**
    * Starts the periodic flush every `flushIntervalSeconds`, from when the
-   * first event is held, and registers the exit hooks. Idempotent. The timer
-   * never keeps the process alive.
+   * first event is held, and registers the exit hooks. Where this run's exit
+   * would deliver what earlier runs spooled itself (the hand-off is off, as in
+   * CI), it starts delivering it now. Idempotent. The timer never keeps the
+   * process alive.
    */
   start(): void {
     if (this.#ticking || this.#stopping) return;
@@ -179,6 +181,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#hookExit();
     // A timer with nothing to flush would only cost: under Deno a process's first timer loads its timer module.
     if (this.#held() > 0) this.#tickFromNowOn();
+    // What earlier runs spooled and this run's exit would deliver itself: start now, while the program works.
+    else if (isTelemetryEnabled() && !this.#deliveryPaused() && backlogIsOurs(this.#options, this.#openDisk())) {
+      void this.flush();
+    }
   }
 
   /**

@@ -11,7 +11,7 @@ import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/c
 import { commands } from "./helpers/events.ts";
 import { spoolKey } from "../src/spool.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
-import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { forgetHealth, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 
 const runtime = runtimeInfo().name;
 
@@ -59,6 +59,22 @@ for (const { label, executable } of targets) {
       assert.deepEqual([exited.code, exited.stdout, exited.stderr], [4, "", ""]);
       const recorded = spooled(dir.path).map(({ event: { parameters: p } }) => [p.command, p.taskStatus, p.exitCode]);
       assert.deepEqual(recorded, [["track-exit", "failure", 4]]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: in process, a command that works, then exits from inside, delivers earlier runs' events meanwhile`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      spoolEvent(dir.path, server.url(), "earlier", "s", 0);
+      // The hand-off off (as in CI): the exit delivers in process, and an exit from inside cannot wait.
+      const run = await child("track-work-exit", dir.path, server.url(), { env: { NAT_TELEMETRY_HANDOFF: "0" } });
+      assert.deepEqual([run.code, run.stdout, run.stderr], [4, "", ""]);
+      assert.deepEqual(commands(server.events()), ["earlier"], "delivered while the command worked");
+      const recorded = spooled(dir.path).map(({ event: { parameters: p } }) => p.command);
+      assert.deepEqual(recorded, ["track-work-exit"], "this run's own event, spooled at its exit");
     } finally {
       await server.close();
     }

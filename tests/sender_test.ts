@@ -23,7 +23,7 @@ import { commandEvent, commands } from "./helpers/events.ts";
 import { type ReceivedRequest, TestServer } from "./helpers/server.ts";
 import { handOffEnv, inContainer, senderProcesses, sendersGone } from "./helpers/handoff.ts";
 import { canUnshare } from "./helpers/shipping.ts";
-import { senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { senderLocks, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const runtime = runtimeInfo().name;
@@ -45,14 +45,6 @@ function otlpCommands(requests: ReceivedRequest[]): string[] {
       )
     );
   });
-}
-
-/** Spools an earlier run's event for `url` in a file of its own, as a run does; `n` orders the files. */
-function spoolEvent(spool: string, url: string, command: string, sessionId: string, n: number): void {
-  const timestamp = Date.now() - 1000 - n;
-  const event = { ts: new Date(timestamp).toISOString(), parameters: { command }, name: "nat_cli_command" };
-  const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId, timestamp, event })}\n`;
-  writeFileSync(`${spool}/e-${timestamp}-1-${line.length}-${spoolKey(url)}-${String(n).padStart(12, "0")}.jsonl`, line);
 }
 
 for (const { label, executable } of targets) {

@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { spoolKey } from "../../src/spool.ts";
 
 /** A fresh temporary directory, removed by `Symbol.dispose`. */
 export function tempDir(): { path: string } & Disposable {
@@ -38,4 +39,12 @@ export function senderLocks(dir: string): string[] {
   return existsSync(dir)
     ? files(dir).filter((name) => /^sender-[0-9a-f]{8}-\d{13}-[0-9a-f]{12}\.lock$/.test(name))
     : [];
+}
+
+/** Spools an earlier run's event for `url` in a file of its own, as a run does; `n` orders the files. */
+export function spoolEvent(spool: string, url: string, command: string, sessionId: string, n: number): void {
+  const timestamp = Date.now() - 1000 - n;
+  const event = { ts: new Date(timestamp).toISOString(), parameters: { command }, name: "nat_cli_command" };
+  const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId, timestamp, event })}\n`;
+  writeFileSync(`${spool}/e-${timestamp}-1-${line.length}-${spoolKey(url)}-${String(n).padStart(12, "0")}.jsonl`, line);
 }

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-PI6PCZM5.js";
+} from "./chunk-N77XVS3X.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-XSW7CYGP.js";
+} from "./chunk-GNVTP6MG.js";
 import {
   Backlog,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -23,7 +23,7 @@ import {
   resolveOptions,
   shortHash,
   spoolKey
-} from "./chunk-PI6PCZM5.js";
+} from "./chunk-N77XVS3X.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

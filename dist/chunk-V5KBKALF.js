@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-D7ZLLC2L.js";
-import "./chunk-PI6PCZM5.js";
+} from "./chunk-VHLOTW4B.js";
+import "./chunk-N77XVS3X.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

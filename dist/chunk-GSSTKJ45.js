@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-PI6PCZM5.js";
+} from "./chunk-N77XVS3X.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-PI6PCZM5.js";
+} from "./chunk-N77XVS3X.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
