@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-E6QYD2RX.js";
-import "./chunk-GNVTP6MG.js";
-import "./chunk-VHLOTW4B.js";
-import "./chunk-N77XVS3X.js";
+} from "./chunk-RDLY6T7O.js";
+import "./chunk-7NIWE4CC.js";
+import "./chunk-TOXECMNH.js";
+import "./chunk-LY4G7TE4.js";
 export {
   main,
   telemetryCommand

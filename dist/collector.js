@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-GNVTP6MG.js";
-import "./chunk-N77XVS3X.js";
+} from "./chunk-7NIWE4CC.js";
+import "./chunk-LY4G7TE4.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-N77XVS3X.js";
+} from "./chunk-LY4G7TE4.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

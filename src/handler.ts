@@ -7,7 +7,7 @@
  */
 import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
-import { CLAIM_LEASE_MS } from "./spool.ts";
+import { CLAIM_LEASE_MS, type SpoolClaim } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, effectiveConsent, isTelemetryEnabled } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
@@ -306,8 +306,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#replay();
       // Nothing to send, or the endpoint is known to be down: spool at once, without paying the exit budget.
       if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush(budget);
-      // The user opted out while a sender delivered what earlier runs spooled: none of it goes, or back to the spool.
-      if (!consentHolds()) return this.#forgetPending();
       this.#spoolPending();
     } finally {
       budget.clear();
@@ -315,15 +313,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#unhook?.();
       this.#unhook = undefined;
     }
-  }
-
-  /** Drops every pending event (`consent_withdrawn`), and its spool file with it. */
-  #forgetPending(): void {
-    const pending = [...this.#dlq, ...this.#queue];
-    this.#dlq = [];
-    this.#queue = [];
-    this.#drop(pending.length, "consent_withdrawn");
-    this.#settle(pending);
   }
 
   /** Flushes within the exit budget; when it ends, aborts what is in flight and keeps its events. */
@@ -422,6 +411,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** Sends one batch and settles its events: sent, dropped, split (413), retried or left pending. */
   async #send(events: PendingEvent[], signal: AbortSignal, result: FlushResult): Promise<void> {
+    const ours = this.#stillOurs(events);
+    if (ours !== events) {
+      this.#inFlight.settle(events);
+      if (ours.length === 0) return;
+      this.#inFlight.add(ours);
+      events = ours;
+    }
     const outcome = await this.#post(events, signal);
     this.#tellOutcome(outcome, events.length);
     // Events taken back at the exit deadline are no longer this delivery's to settle.
@@ -599,7 +595,14 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * @returns Whether they were written.
    */
   #spoolPending(keepOnFailure = false): boolean {
-    const pending = [...this.#dlq, ...this.#inFlight.events(), ...this.#queue];
+    const held = [...this.#dlq, ...this.#inFlight.events(), ...this.#queue];
+    const pending = this.#stillOurs(held);
+    if (pending !== held) {
+      // The lost ones leave memory too; what is left waits, due, in the DLQ.
+      this.#dlq = pending;
+      this.#inFlight.clear();
+      this.#queue = [];
+    }
     if (pending.length === 0) return true;
     const disk = this.#openDisk();
     if (!disk && this.#options.spoolDir === undefined) return false;
@@ -623,6 +626,23 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // Events from claimed files are settled now: sent, dropped, or in the new file.
     disk?.releaseAll();
     return written !== undefined;
+  }
+
+  /**
+   * The events still this run's: those taken from a spool file that another process has removed meanwhile
+   * (`nat-telemetry disable`, or a run that took the file over when the claim's lease ended) are neither sent nor
+   * spooled again, and are dropped as `claim_lost`. The same array when none is lost.
+   */
+  #stillOurs(events: PendingEvent[]): PendingEvent[] {
+    const spool = this.#disk?.spool;
+    if (!spool || !events.some((event) => event.claim)) return events;
+    const held = new Map<SpoolClaim, boolean>();
+    const holds = (claim: SpoolClaim) => held.get(claim) ?? (held.set(claim, spool.holds(claim)), held.get(claim)!);
+    const lost = events.filter((event) => event.claim && !holds(event.claim));
+    if (lost.length === 0) return events;
+    this.#drop(lost.length, "claim_lost");
+    this.#settle(lost);
+    return events.filter((event) => !event.claim || holds(event.claim));
   }
 
   /** Events this run took from disk and dropped: counted as replayed, and dropped. */

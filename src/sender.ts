@@ -12,7 +12,8 @@
  * - at most one sender works on an endpoint's spooled events at a time;
  * - it reads the user's decision again when it starts and before each
  *   request: an opt-out recorded since in the consent file (or set in its
- *   environment) stops it, and what it had taken from the spool is dropped;
+ *   environment) stops it; what `disable` removed from the spool meanwhile is
+ *   neither sent nor spooled again;
  * - it prints nothing and reads no terminal.
  *
  * It never runs inside a program: a program starts it as its own script (see
@@ -26,7 +27,13 @@ import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
 import { type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { MAX_SENDER_LIFETIME_MS, releaseSenderLock, senderAlive, takeSenderLock } from "./sender_lock.ts";
-import { DEFAULT_REQUEST_TIMEOUT_SECONDS, type NATTelemetryHandlerOptions } from "./options.ts";
+import {
+  DEFAULT_BACKOFF_INITIAL_SECONDS,
+  DEFAULT_BACKOFF_MAX_SECONDS,
+  DEFAULT_REQUEST_TIMEOUT_SECONDS,
+  type NATTelemetryHandlerOptions,
+} from "./options.ts";
+import { retryDelay } from "./backoff.ts";
 import { addCount } from "./tally.ts";
 import { Spool, spoolKey } from "./spool.ts";
 
@@ -109,9 +116,9 @@ export interface Drained {
 
 /**
  * Delivers a spool pass after pass, each a handler that replays what is waiting (at most 64 files or 1,000
- * events at a time) and stops, while passes deliver all they take and time is left: what `nat-telemetry flush`
- * and a sender do. A pass starts no request that could not end before `until`; after a pass in which a request
- * failed, no other starts (an event is tried at most once per call). Never throws.
+ * events at a time) and stops, while passes make progress and time is left: what `nat-telemetry flush` and a
+ * sender do. A pass starts no request that could not end before `until`; after a pass in which a request failed,
+ * the next waits as an event's retries wait (`backoffInitialSeconds`, doubling). Never throws.
  *
  * @param options The options of each pass's handler (its `exitTimeoutSeconds` is what is left of the time).
  * @param until When to stop starting passes, in epoch milliseconds.
@@ -127,6 +134,11 @@ export async function drainSpool(
 ): Promise<Drained> {
   const total: Drained = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000;
+  const backoff = {
+    initialMs: (options.backoffInitialSeconds ?? DEFAULT_BACKOFF_INITIAL_SECONDS) * 1000,
+    maxMs: (options.backoffMaxSeconds ?? DEFAULT_BACKOFF_MAX_SECONDS) * 1000,
+  };
+  let failedPasses = 0;
   for (;;) {
     if (until - Date.now() <= requestMs) {
       total.timeUp = true;
@@ -147,10 +159,13 @@ export async function drainSpool(
     total.sent += sent;
     for (const [reason, count] of Object.entries(dropped)) addCount(total.dropped, reason, count);
     if (replayed <= spooled) break; // no progress: nothing left, or the endpoint fails
-    // Some went back to the spool with time left: a request failed. Their next try is a later run's (runs apart,
-    // and the endpoint's health, space the tries), not the next pass's, milliseconds away, which would spend an
-    // event's retries on an endpoint that fails every other request.
-    if (spooled > 0 && until - Date.now() > requestMs) break;
+    // Some went back to the spool with time left: a request failed. The next pass waits as a handler's retries
+    // wait, not milliseconds, which would spend an event's retries on an endpoint that fails every other request.
+    if (spooled > 0 && until - Date.now() > requestMs) {
+      const waitMs = retryDelay(++failedPasses, backoff, Math.random);
+      if (until - Date.now() - waitMs <= requestMs) break; // a later run's try
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
   }
   return total;
 }

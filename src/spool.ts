@@ -274,6 +274,17 @@ export class Spool {
   }
 
   /**
+   * Whether a claim is still this process's: its file is where the claim put it. Another process may have removed
+   * it meanwhile: `nat-telemetry disable` clearing the spool, or a run that took the file over once the lease ended.
+   *
+   * @param claim A claim of this spool.
+   * @returns `false` when the file is gone.
+   */
+  holds(claim: SpoolClaim): boolean {
+    return this.#files.sizeOf(claim.path) !== undefined;
+  }
+
+  /**
    * Since when this endpoint's oldest unclaimed events (or those of a claim gone stale) have waited.
    *
    * @param now The current time, in epoch milliseconds.

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-N77XVS3X.js";
+} from "./chunk-LY4G7TE4.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -2,9 +2,11 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-GNVTP6MG.js";
+} from "./chunk-7NIWE4CC.js";
 import {
   Backlog,
+  DEFAULT_BACKOFF_INITIAL_SECONDS,
+  DEFAULT_BACKOFF_MAX_SECONDS,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
   EndpointHealth,
   NATTelemetryHandler,
@@ -21,9 +23,10 @@ import {
   recordConsent,
   recordedHealth,
   resolveOptions,
+  retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-N77XVS3X.js";
+} from "./chunk-LY4G7TE4.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -32,6 +35,11 @@ import { parseArgs } from "node:util";
 var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1e3;
+  const backoff = {
+    initialMs: (options.backoffInitialSeconds ?? DEFAULT_BACKOFF_INITIAL_SECONDS) * 1e3,
+    maxMs: (options.backoffMaxSeconds ?? DEFAULT_BACKOFF_MAX_SECONDS) * 1e3
+  };
+  let failedPasses = 0;
   for (; ; ) {
     if (until - Date.now() <= requestMs) {
       total.timeUp = true;
@@ -51,7 +59,11 @@ var drainSpool = (async function (options, until) {
     total.sent += sent;
     for (const [reason, count] of Object.entries(dropped)) addCount(total.dropped, reason, count);
     if (replayed <= spooled) break;
-    if (spooled > 0 && until - Date.now() > requestMs) break;
+    if (spooled > 0 && until - Date.now() > requestMs) {
+      const waitMs = retryDelay(++failedPasses, backoff, Math.random);
+      if (until - Date.now() - waitMs <= requestMs) break;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
   }
   return total;
 });

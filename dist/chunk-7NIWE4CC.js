@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-N77XVS3X.js";
+} from "./chunk-LY4G7TE4.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

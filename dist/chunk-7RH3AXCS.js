@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-VHLOTW4B.js";
-import "./chunk-N77XVS3X.js";
+} from "./chunk-TOXECMNH.js";
+import "./chunk-LY4G7TE4.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-N77XVS3X.js";
+} from "./chunk-LY4G7TE4.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
