@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-RDLY6T7O.js";
-import "./chunk-7NIWE4CC.js";
-import "./chunk-TOXECMNH.js";
-import "./chunk-LY4G7TE4.js";
+} from "./chunk-LBHAGGAD.js";
+import "./chunk-KI2CN7CT.js";
+import "./chunk-6J537ZXY.js";
+import "./chunk-U5I7BQTG.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-7NIWE4CC.js";
-import "./chunk-LY4G7TE4.js";
+} from "./chunk-KI2CN7CT.js";
+import "./chunk-U5I7BQTG.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-LY4G7TE4.js";
+} from "./chunk-U5I7BQTG.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

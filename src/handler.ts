@@ -635,14 +635,19 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   #stillOurs(events: PendingEvent[]): PendingEvent[] {
     const spool = this.#disk?.spool;
-    if (!spool || !events.some((event) => event.claim)) return events;
-    const held = new Map<SpoolClaim, boolean>();
-    const holds = (claim: SpoolClaim) => held.get(claim) ?? (held.set(claim, spool.holds(claim)), held.get(claim)!);
-    const lost = events.filter((event) => event.claim && !holds(event.claim));
-    if (lost.length === 0) return events;
+    if (!spool) return events;
+    const checked = new Set<SpoolClaim>();
+    const gone = new Set<SpoolClaim>();
+    for (const { claim } of events) {
+      if (!claim || checked.has(claim)) continue;
+      checked.add(claim);
+      if (!spool.holds(claim)) gone.add(claim);
+    }
+    if (gone.size === 0) return events;
+    const lost = events.filter(({ claim }) => claim && gone.has(claim));
     this.#drop(lost.length, "claim_lost");
     this.#settle(lost);
-    return events.filter((event) => !event.claim || holds(event.claim));
+    return events.filter(({ claim }) => !claim || !gone.has(claim));
   }
 
   /** Events this run took from disk and dropped: counted as replayed, and dropped. */

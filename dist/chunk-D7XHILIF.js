@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-TOXECMNH.js";
-import "./chunk-LY4G7TE4.js";
+} from "./chunk-6J537ZXY.js";
+import "./chunk-U5I7BQTG.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-LY4G7TE4.js";
+} from "./chunk-U5I7BQTG.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

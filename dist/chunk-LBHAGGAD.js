@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-7NIWE4CC.js";
+} from "./chunk-KI2CN7CT.js";
 import {
   Backlog,
   DEFAULT_BACKOFF_INITIAL_SECONDS,
@@ -26,7 +26,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-LY4G7TE4.js";
+} from "./chunk-U5I7BQTG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

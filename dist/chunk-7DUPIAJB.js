@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-LY4G7TE4.js";
+} from "./chunk-U5I7BQTG.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

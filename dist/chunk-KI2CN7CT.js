@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-LY4G7TE4.js";
+} from "./chunk-U5I7BQTG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
