@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-LBHAGGAD.js";
-import "./chunk-KI2CN7CT.js";
-import "./chunk-6J537ZXY.js";
-import "./chunk-U5I7BQTG.js";
+} from "./chunk-CI2HS63U.js";
+import "./chunk-HIT4DOGH.js";
+import "./chunk-HMIPOX7R.js";
+import "./chunk-MJG7P5CL.js";
 export {
   main,
   telemetryCommand

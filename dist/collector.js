@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-KI2CN7CT.js";
-import "./chunk-U5I7BQTG.js";
+} from "./chunk-HIT4DOGH.js";
+import "./chunk-MJG7P5CL.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-U5I7BQTG.js";
+} from "./chunk-MJG7P5CL.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

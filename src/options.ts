@@ -32,10 +32,6 @@ export const DEFAULT_MAX_QUEUE_SIZE = 50;
 export const DEFAULT_MAX_RETRIES = 3;
 /** Seconds one request may take. */
 export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
-/** Seconds before the first retry of an event. */
-export const DEFAULT_BACKOFF_INITIAL_SECONDS = 1;
-/** The longest wait between an event's retries, in seconds. */
-export const DEFAULT_BACKOFF_MAX_SECONDS = 60;
 
 /**
  * Options of {@link NATTelemetryHandler}. Every one is optional, and every one is checked when the handler is
@@ -305,8 +301,8 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   const secondsOrZero = { sign: "non-negative", timer: true } as const;
   const count = { sign: "positive", integer: true } as const;
   const requestTimeoutSeconds = number("requestTimeoutSeconds", DEFAULT_REQUEST_TIMEOUT_SECONDS, seconds);
-  const backoffInitialSeconds = number("backoffInitialSeconds", DEFAULT_BACKOFF_INITIAL_SECONDS, secondsOrZero);
-  const backoffMaxSeconds = number("backoffMaxSeconds", DEFAULT_BACKOFF_MAX_SECONDS, secondsOrZero);
+  const backoffInitialSeconds = number("backoffInitialSeconds", 1, secondsOrZero);
+  const backoffMaxSeconds = number("backoffMaxSeconds", 60, secondsOrZero);
   if (backoffMaxSeconds < backoffInitialSeconds) {
     throw new RangeError(
       `Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${backoffInitialSeconds}), got ${backoffMaxSeconds}`,

@@ -27,12 +27,7 @@ import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
 import { type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { MAX_SENDER_LIFETIME_MS, releaseSenderLock, senderAlive, takeSenderLock } from "./sender_lock.ts";
-import {
-  DEFAULT_BACKOFF_INITIAL_SECONDS,
-  DEFAULT_BACKOFF_MAX_SECONDS,
-  DEFAULT_REQUEST_TIMEOUT_SECONDS,
-  type NATTelemetryHandlerOptions,
-} from "./options.ts";
+import { type NATTelemetryHandlerOptions, resolveOptions } from "./options.ts";
 import { retryDelay } from "./backoff.ts";
 import { addCount } from "./tally.ts";
 import { Spool, spoolKey } from "./spool.ts";
@@ -133,11 +128,8 @@ export async function drainSpool(
   until: number,
 ): Promise<Drained> {
   const total: Drained = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
-  const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000;
-  const backoff = {
-    initialMs: (options.backoffInitialSeconds ?? DEFAULT_BACKOFF_INITIAL_SECONDS) * 1000,
-    maxMs: (options.backoffMaxSeconds ?? DEFAULT_BACKOFF_MAX_SECONDS) * 1000,
-  };
+  // The passes' own settings, with their defaults, as each pass's handler resolves them.
+  const { requestTimeoutMs: requestMs, backoff, random } = resolveOptions(options);
   let failedPasses = 0;
   for (;;) {
     if (until - Date.now() <= requestMs) {
@@ -162,7 +154,7 @@ export async function drainSpool(
     // Some went back to the spool with time left: a request failed. The next pass waits as a handler's retries
     // wait, not milliseconds, which would spend an event's retries on an endpoint that fails every other request.
     if (spooled > 0 && until - Date.now() > requestMs) {
-      const waitMs = retryDelay(++failedPasses, backoff, Math.random);
+      const waitMs = retryDelay(++failedPasses, backoff, random);
       if (until - Date.now() - waitMs <= requestMs) break; // a later run's try
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }

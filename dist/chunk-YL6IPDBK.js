@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-6J537ZXY.js";
-import "./chunk-U5I7BQTG.js";
+} from "./chunk-HMIPOX7R.js";
+import "./chunk-MJG7P5CL.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-U5I7BQTG.js";
+} from "./chunk-MJG7P5CL.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

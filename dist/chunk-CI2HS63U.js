@@ -2,12 +2,9 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-KI2CN7CT.js";
+} from "./chunk-HIT4DOGH.js";
 import {
   Backlog,
-  DEFAULT_BACKOFF_INITIAL_SECONDS,
-  DEFAULT_BACKOFF_MAX_SECONDS,
-  DEFAULT_REQUEST_TIMEOUT_SECONDS,
   EndpointHealth,
   NATTelemetryHandler,
   Spool,
@@ -26,7 +23,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-U5I7BQTG.js";
+} from "./chunk-MJG7P5CL.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -34,11 +31,7 @@ import { parseArgs } from "node:util";
 // src/sender.ts
 var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
-  const requestMs = (options.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1e3;
-  const backoff = {
-    initialMs: (options.backoffInitialSeconds ?? DEFAULT_BACKOFF_INITIAL_SECONDS) * 1e3,
-    maxMs: (options.backoffMaxSeconds ?? DEFAULT_BACKOFF_MAX_SECONDS) * 1e3
-  };
+  const { requestTimeoutMs: requestMs, backoff, random } = resolveOptions(options);
   let failedPasses = 0;
   for (; ; ) {
     if (until - Date.now() <= requestMs) {
@@ -60,7 +53,7 @@ var drainSpool = (async function (options, until) {
     for (const [reason, count] of Object.entries(dropped)) addCount(total.dropped, reason, count);
     if (replayed <= spooled) break;
     if (spooled > 0 && until - Date.now() > requestMs) {
-      const waitMs = retryDelay(++failedPasses, backoff, Math.random);
+      const waitMs = retryDelay(++failedPasses, backoff, random);
       if (until - Date.now() - waitMs <= requestMs) break;
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }

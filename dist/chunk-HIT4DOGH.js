@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-U5I7BQTG.js";
+} from "./chunk-MJG7P5CL.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-U5I7BQTG.js";
+} from "./chunk-MJG7P5CL.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
