@@ -7,10 +7,9 @@ import process from "node:process";
 import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
-import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { files, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { shortHash } from "../src/hash.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
-import { spoolKey } from "../src/spool.ts";
 
 /** Runs `nat-telemetry ARGS` with a consent file and spool in `dir`. */
 function cli(dir: string, args: string[], env: ChildOptions["env"] = {}, options: ChildOptions = {}) {
@@ -438,13 +437,7 @@ test("flush delivers the whole spool, pass after pass, not only the 64 files one
   try {
     const spool = `${dir.path}/spool`;
     mkdirSync(spool, { mode: 0o700 });
-    const key = spoolKey(server.url());
-    for (let i = 0; i < 100; i++) {
-      const timestamp = Date.now() - 1000 + i;
-      const event = { ts: new Date(timestamp).toISOString(), parameters: { command: `run-${i}` }, name: "x" };
-      const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: `s${i}`, timestamp, event })}\n`;
-      writeFileSync(`${spool}/e-${timestamp}-1-${line.length}-${key}-${String(i).padStart(12, "0")}.jsonl`, line);
-    }
+    for (let i = 0; i < 100; i++) spoolEvent(spool, server.url(), `run-${i}`, `s${i}`, i);
     const run = await cli(dir.path, ["flush"], { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url() });
     assert.deepEqual([run.code, run.stdout], [0, "Delivered 100 event(s); dropped 0; 0 left in the spool.\n"]);
     assert.equal(new Set(server.events().map((event) => event.parameters.command)).size, 100);

@@ -7,15 +7,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { runtimeInfo } from "../src/runtime/mod.ts";
-import { spoolKey } from "../src/spool.ts";
 import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
-import { forgetHealth, senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { forgetHealth, senderLocks, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { handOffEnv, senderProcesses, sendersGone } from "./helpers/handoff.ts";
 
@@ -282,11 +281,7 @@ test(`${runtime}: when hand-offs do not get through (events waiting a minute, no
   const server = await TestServer.start();
   try {
     // An event handed off two minutes ago that no sender ever delivered: a spool file of that time.
-    const stale = { retries: 0, schemaVersion: "1.5", sessionId: "s", timestamp: Date.now() - 120_000 };
-    const event = { ts: new Date(stale.timestamp).toISOString(), parameters: { command: "stranded" }, name: "x" };
-    const line = `${JSON.stringify({ ...stale, event })}\n`;
-    const name = `e-${stale.timestamp}-1-${line.length}-${spoolKey(server.url())}-000000000001.jsonl`;
-    writeFileSync(`${dir.path}/${name}`, line);
+    spoolEvent(dir.path, server.url(), "stranded", "s", 1, 120_000);
     const run = await runChild("handler_child.ts", {
       args: ["stop", server.url()],
       env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },

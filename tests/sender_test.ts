@@ -27,7 +27,6 @@ import { runtimeInfo } from "../src/runtime/mod.ts";
 import { drainSpool } from "../src/sender.ts";
 import { SENDER_SCRIPT } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
-import { spoolKey } from "../src/spool.ts";
 import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, targetsFor } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { type ReceivedRequest, TestServer } from "./helpers/server.ts";
@@ -347,15 +346,7 @@ test(`${runtime}: a sender started after the user opted out sends nothing and le
   try {
     const spool = `${dir.path}/spool`;
     mkdirSync(spool, { mode: 0o700 });
-    const timestamp = Date.now() - 1000;
-    const event = {
-      ts: new Date(timestamp).toISOString(),
-      parameters: { command: "waiting" },
-      name: "nat_cli_command",
-    };
-    const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: "s", timestamp, event })}\n`;
-    const name = `e-${timestamp}-1-${line.length}-${spoolKey(server.url())}-000000000001.jsonl`;
-    writeFileSync(`${spool}/${name}`, line);
+    const file = spoolEvent(spool, server.url(), "waiting", "s", 1);
     const consent = `${dir.path}/telemetry.toml`;
     writeFileSync(consent, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n');
     writeFileSync(`${spool}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT);
@@ -368,7 +359,7 @@ test(`${runtime}: a sender started after the user opted out sends nothing and le
     });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(server.requests.length, 0, "nothing sent");
-    assert.ok(existsSync(`${spool}/${name}`), "the spooled event is untouched");
+    assert.ok(existsSync(file), "the spooled event is untouched");
   } finally {
     await server.close();
   }
@@ -426,13 +417,7 @@ test(`${runtime}: a backlog longer than a sender's life: its successor goes on, 
   try {
     // 40 runs' events waiting (a session each): four requests at a time, 1.5 s each, are more than 15 s' work.
     mkdirSync(dir.path, { recursive: true, mode: 0o700 });
-    for (let i = 0; i < 40; i++) {
-      const timestamp = Date.now() - 1000 + i;
-      const event = { ts: new Date(timestamp).toISOString(), parameters: { command: `waiting-${i}` }, name: "x" };
-      const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId: `s${i}`, timestamp, event })}\n`;
-      const name = `e-${timestamp}-1-${line.length}-${spoolKey(server.url())}-${String(i).padStart(12, "0")}.jsonl`;
-      writeFileSync(`${dir.path}/${name}`, line);
-    }
+    for (let i = 0; i < 40; i++) spoolEvent(dir.path, server.url(), `waiting-${i}`, `s${i}`, i);
     const run = await runChild("exit_child.ts", {
       args: ["natural"],
       env: handOffEnv(dir.path, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),

@@ -41,10 +41,15 @@ export function senderLocks(dir: string): string[] {
     : [];
 }
 
-/** Spools an earlier run's event for `url` in a file of its own, as a run does; `n` orders the files. */
-export function spoolEvent(spool: string, url: string, command: string, sessionId: string, n: number): void {
-  const timestamp = Date.now() - 1000 - n;
+/**
+ * Spools an earlier run's event for `url` in a file of its own, as a run does, `ageMs` ago (a second by default);
+ * `n` orders the files. Returns the file's path.
+ */
+export function spoolEvent(spool: string, url: string, command: string, sessionId: string, n: number, ageMs = 1000) {
+  const timestamp = Date.now() - ageMs - n;
   const event = { ts: new Date(timestamp).toISOString(), parameters: { command }, name: "nat_cli_command" };
   const line = `${JSON.stringify({ retries: 0, schemaVersion: "1.5", sessionId, timestamp, event })}\n`;
-  writeFileSync(`${spool}/e-${timestamp}-1-${line.length}-${spoolKey(url)}-${String(n).padStart(12, "0")}.jsonl`, line);
+  const path = `${spool}/e-${timestamp}-1-${line.length}-${spoolKey(url)}-${String(n).padStart(12, "0")}.jsonl`;
+  writeFileSync(path, line);
+  return path;
 }
