@@ -323,9 +323,19 @@ const noSamples = (): Samples => ({ ms: [], cpu: [], mb: [], load: [], work: [] 
 function add(samples: Samples, run: Run): void {
   for (const key of Object.keys(run) as (keyof Samples)[]) samples[key].push(run[key]);
 }
+/** Each run's figure over the baseline run of its round. */
+const addedTo = (base: Samples, used: Samples, key: keyof Samples) => used[key].map((value, i) => value - base[key][i]);
+/** A row of the README's table: the whole run added, median (p90), the phases in process and their floors, memory. */
+function summaryRow(label: string, base: Samples, used: Samples, inProcess?: number, floors?: number): string {
+  const ms = addedTo(base, used, "ms");
+  const inside = inProcess === undefined ? "— | —" : `${fmt(inProcess)} | ${fmt(floors!)}`;
+  return `| ${label} | ${fmt(median(ms))} (${fmt(p90(ms))}) | ${inside} | ${
+    signed(median(addedTo(base, used, "mb")))
+  } |`;
+}
 /** A row of the main table: `used` against `base`, paired by run (each against the baseline of its round). */
 function wholeRow(label: string, base: Samples, used: Samples): string {
-  const added = (key: keyof Samples) => used[key].map((value, i) => value - base[key][i]);
+  const added = (key: keyof Samples) => addedTo(base, used, key);
   return `| ${label} | ${fmt(median(base.ms))} | ${fmt(median(added("ms")))} | ${fmt(p90(added("ms")))} | ${
     fmt(median(added("cpu")))
   } | ${median(base.mb).toFixed(1)} | ${signed(median(added("mb")))} |`;
@@ -333,6 +343,8 @@ function wholeRow(label: string, base: Samples, used: Samples): string {
 
 const rows: string[] = [];
 const phaseRows: string[] = [];
+/** The README's table: each form's whole run, its phases in process summed, and their floors summed. */
+const summaryRows: string[] = [];
 for (const form of forms) {
   const spool = `${work}/spool-${rows.length}`;
   markDown(spool);
@@ -390,6 +402,10 @@ for (const form of forms) {
       memory.map(signed).join(" | ")
     } |`,
   );
+  // In process: load, setup, event and spool, spawn; the floor: loading (where a file is loaded), first calls, spawn.
+  const inProcess = phases[0] + phases[1] + phases[2] + phases[5];
+  const floors = (floor ? at("load", "floor") : 0) + at("work", "calls") + at("work", "spawn");
+  summaryRows.push(summaryRow(form.label, samples.get("")!, samples.get("handoff")!, inProcess, floors));
   console.error(rows.at(-1));
 }
 
@@ -410,6 +426,7 @@ for (const peer of ["posthog", "segment"]) {
   }
   const label = peer === "posthog" ? "posthog-node 5.70.0 (node)" : "@segment/analytics-node 3.1.0 (node)";
   rows.push(wholeRow(label, base, used));
+  summaryRows.push(summaryRow(label, base, used));
   console.error(rows.at(-1));
 }
 
@@ -457,6 +474,15 @@ console.log(
 );
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of phaseRows) console.log(row);
+console.log(`\n### In short (the README's table)\n`);
+console.log(
+  "Whole run added: median (p90), from the first table. In process: load, setup, event and spool, and spawn, from " +
+    "the second, summed; its floor: the floors of the same phases summed (loading only where the package is a file " +
+    "of its own).\n",
+);
+console.log("| form | whole run added, median (p90) (ms) | in process (ms) | its floor (ms) | peak RSS added (MB) |");
+console.log("| --- | ---: | ---: | ---: | ---: |");
+for (const row of summaryRows) console.log(row);
 
 await server.shutdown();
 await Deno.remove(work, { recursive: true });
