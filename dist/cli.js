@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-CI2HS63U.js";
-import "./chunk-HIT4DOGH.js";
-import "./chunk-HMIPOX7R.js";
-import "./chunk-MJG7P5CL.js";
+} from "./chunk-J44NITZJ.js";
+import "./chunk-LHMOS7LB.js";
+import "./chunk-FEWXOKQT.js";
+import "./chunk-CXX3MJ55.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HIT4DOGH.js";
-import "./chunk-MJG7P5CL.js";
+} from "./chunk-LHMOS7LB.js";
+import "./chunk-CXX3MJ55.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-MJG7P5CL.js";
+} from "./chunk-CXX3MJ55.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

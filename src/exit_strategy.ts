@@ -28,7 +28,7 @@ import { consentFilePath } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SpawnCommand } from "./runtime/mod.ts";
 import { SENDER_CONFIG_ENV, type SenderConfig, withSenderConfig } from "./sender_config.ts";
-import { MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
+import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { SENDER_SCRIPT } from "./sender_script.ts";
 import { SENDER_SCRIPT_BYTES, SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
 
@@ -110,7 +110,7 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
  * @example
  * ```ts ignore
  * const plan = planExit(options, backlog, isTelemetryEnabled());
- * if (plan.handOff && spooled) startSender(plan, options.clock());
+ * if (plan.handOff && spooled) startSender(plan);
  * ```
  */
 export function planExit(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
@@ -128,23 +128,26 @@ export function planExit(options: ResolvedOptions, backlog: Backlog | null, enab
 export type SenderStart = "started" | "at work" | "endpoint down" | "no processes" | "failed";
 
 /**
- * Starts a sender for the spooled events, unless one is at work on them already or the endpoint is known to
- * be down (then they wait in the spool for the run that probes it). Never throws.
+ * Starts a sender for the spooled events, unless one is at work on them already, or another run is starting one
+ * (see `markSenderStart`), or the endpoint is known to be down (then they wait in the spool for the run that probes
+ * it). Never throws.
  *
  * @param plan A hand-off plan of {@link planExit}, after the pending events were spooled.
- * @param now The current time, in epoch milliseconds.
  * @returns What became of the events; `failed` when no sender could be started (the caller delivers them).
  * @example
  * ```ts ignore
- * if (startSender(plan, Date.now()) === "failed") deliverInProcess();
+ * if (startSender(plan) === "failed") deliverInProcess();
  * ```
  */
-export function startSender(plan: ExitPlan & { handOff: true }, now: number): SenderStart {
+export function startSender(plan: ExitPlan & { handOff: true }): SenderStart {
   try {
     const { spool, health, files } = plan.backlog;
     if (plan.command === undefined || health.isOpen()) return "endpoint down";
-    if (senderAlive(files, spool.dir, spool.key, now)) return "at work";
-    return host().spawnDetached(plan.command);
+    const mark = markSenderStart(files, spool.dir, spool.key);
+    if (mark === "at work") return "at work";
+    const started = host().spawnDetached(plan.command);
+    if (started !== "started") clearStartMark(files, spool.dir, mark);
+    return started;
   } catch {
     return "failed";
   }

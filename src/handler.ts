@@ -674,7 +674,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log("at exit: delivering in process: the spool cannot be written");
       return false;
     }
-    const start = startSender(plan, this.#options.clock());
+    const start = startSender(plan);
     if (start === "failed") {
       // The events are in the spool, where a run that delivers in process (this one, unless it is ending now)
       // takes them back.

@@ -12,6 +12,14 @@
  * directory of the user's, reached through no link) before a lock is written
  * or removed.
  *
+ * A sender takes tens of milliseconds to start and take its lock, and runs
+ * that end together (a build tool running a CLI in parallel) would each start
+ * one meanwhile. So a run about to start a sender first leaves a start mark
+ * (`sender-<key>-<ms>-<random>.start`), made and then looked at as a lock is:
+ * a run that finds a live lock, or a mark older than its own, starts none. The
+ * sender that takes the lock removes the marks; one that never started leaves
+ * a mark that holds runs off for {@link START_MARK_MS} at most.
+ *
  * @module
  */
 import { randomHex, stamp } from "./atomic.ts";
@@ -20,25 +28,44 @@ import type { HostFiles } from "./runtime/mod.ts";
 /** The longest a sender may live. */
 export const MAX_SENDER_LIFETIME_MS = 15_000;
 
+/**
+ * How long a run's start mark holds other runs off: several times what a sender takes to start and take its lock
+ * (tens of milliseconds), and short, as a mark whose sender was killed before it took the lock (a Ctrl-C to the
+ * program's group as it starts the sender) holds them off all that time. A sender slower than this may meet a
+ * second one, which the lock turns away.
+ */
+export const START_MARK_MS = 1_000;
+
 /** A lock: the file a sender made, which only it removes. */
 export type SenderLock = string;
 
-/** The lock files of a key that are live at `now`, oldest first; the stale ones are removed on the way. */
-function liveLocks(files: HostFiles, dir: string, key: string, now: number): string[] {
-  const pattern = new RegExp(`^sender-${key}-(\\d{13})-[0-9a-f]{12}\\.lock$`);
-  const live: string[] = [];
+/** A key's live locks and start marks at `now`, each oldest first. */
+interface Live {
+  locks: string[];
+  marks: string[];
+}
+
+/** The lock files and start marks of a key that are live at `now`; the stale ones are removed on the way. */
+function live(files: HostFiles, dir: string, key: string, now: number): Live {
+  const pattern = new RegExp(`^sender-${key}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`);
+  const found: Live = { locks: [], marks: [] };
   for (const name of files.list(dir)) {
-    const made = Number(pattern.exec(name)?.[1] ?? NaN);
-    if (Number.isNaN(made)) continue;
-    // A lock older than a sender's life, or from a clock that has since gone back, belongs to no live sender.
-    if (made + MAX_SENDER_LIFETIME_MS > now && made <= now + MAX_SENDER_LIFETIME_MS) live.push(name);
+    const match = pattern.exec(name);
+    if (!match) continue;
+    const made = Number(match[1]);
+    const life = match[2] === "lock" ? MAX_SENDER_LIFETIME_MS : START_MARK_MS;
+    // Older than its life, or from a clock that has since gone back: no live sender's, no run's about to start one.
+    if (made + life > now && made <= now + life) (match[2] === "lock" ? found.locks : found.marks).push(name);
     else remove(files, `${dir}/${name}`);
   }
-  return live.sort();
+  found.locks.sort();
+  found.marks.sort();
+  return found;
 }
 
 /**
- * Whether a sender works on a spool key: a lock of it is younger than a sender's life.
+ * Whether a sender works on a spool key, or is about to: a lock of it is younger than a sender's life, or a run's
+ * start mark younger than {@link START_MARK_MS}.
  *
  * @param files File access.
  * @param dir The spool directory.
@@ -54,10 +81,59 @@ function liveLocks(files: HostFiles, dir: string, key: string, now: number): str
  */
 export function senderAlive(files: HostFiles, dir: string, key: string, now: number): boolean {
   try {
-    return liveLocks(files, dir, key, now).length > 0;
+    const { locks, marks } = live(files, dir, key, now);
+    return locks.length > 0 || marks.length > 0;
   } catch {
     return false;
   }
+}
+
+/**
+ * Leaves a run's start mark for a sender it is about to start, unless a sender works on the key or another run's
+ * mark is older: then that one starts, and this run starts none. Never throws.
+ *
+ * @param files File access.
+ * @param dir The spool directory (the run has just spooled in it).
+ * @param key The spool key.
+ * @returns `"at work"` when this run must start no sender; else its mark, to remove if the start fails
+ *   (`undefined` when none could be left: the run starts its sender all the same).
+ * @example
+ * ```ts ignore
+ * const mark = markSenderStart(files, dir, key);
+ * if (mark !== "at work" && spawn(command) !== "started") clearStartMark(files, dir, mark);
+ * ```
+ */
+export function markSenderStart(files: HostFiles, dir: string, key: string): string | undefined | "at work" {
+  let mark: string | undefined;
+  try {
+    const before = live(files, dir, key, Date.now());
+    if (before.locks.length > 0 || before.marks.length > 0) return "at work";
+    const now = Date.now(); // when the mark is made: marks sort in the order they were made
+    mark = `sender-${key}-${stamp(now)}-${randomHex()}.start`;
+    files.create(`${dir}/${mark}`, "");
+    // Made before looking: of runs marking at once, each sees the others' marks, and only the oldest starts one.
+    const after = live(files, dir, key, now);
+    if (after.locks.length === 0 && after.marks[0] === mark) return mark;
+    remove(files, `${dir}/${mark}`);
+    return "at work";
+  } catch {
+    return mark; // The mark could not be made, or looked at: start the sender, as before marks.
+  }
+}
+
+/**
+ * Removes a run's start mark, when the sender it marked for could not be started. Never throws.
+ *
+ * @param files File access.
+ * @param dir The spool directory.
+ * @param mark What {@link markSenderStart} returned.
+ * @example
+ * ```ts ignore
+ * clearStartMark(files, dir, mark);
+ * ```
+ */
+export function clearStartMark(files: HostFiles, dir: string, mark: string | undefined): void {
+  if (mark !== undefined) remove(files, `${dir}/${mark}`);
 }
 
 /**
@@ -79,11 +155,16 @@ export async function takeSenderLock(files: HostFiles, dir: string, key: string)
     const now = Date.now();
     try {
       files.ensureDir(dir, true);
-      if (liveLocks(files, dir, key, now).length > 0) return undefined; // held: by a sender at work, or a racer
+      if (live(files, dir, key, now).locks.length > 0) return undefined; // held: by a sender at work, or a racer
       const lock = `sender-${key}-${stamp(now)}-${randomHex()}.lock`;
       files.create(`${dir}/${lock}`, "");
       // Made before looking: of two racing, the second to look sees both. Only the one alone holds the key.
-      if (liveLocks(files, dir, key, now).join() === lock) return lock;
+      const { locks, marks } = live(files, dir, key, now);
+      if (locks.join() === lock) {
+        // The lock now tells runs that a sender works: the marks of runs that started one have done their part.
+        for (const mark of marks) remove(files, `${dir}/${mark}`);
+        return lock;
+      }
       remove(files, `${dir}/${lock}`);
     } catch {
       return undefined; // No directory of ours, or the disk is full: no lock.

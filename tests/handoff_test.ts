@@ -11,10 +11,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { runtimeInfo } from "../src/runtime/mod.ts";
+import { START_MARK_MS } from "../src/sender_lock.ts";
 import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
-import { forgetHealth, senderLocks, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
+import { files as names, forgetHealth, senderLocks, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { handOffEnv, senderProcesses, sendersGone } from "./helpers/handoff.ts";
 
@@ -139,6 +140,9 @@ for (const { label, executable } of targets) {
       // Deno's until setsid(1) has started (under a millisecond): a signal then stops that sender, and its event
       // waits in the spool, which the next run's sender delivers.
       if (runtime === "bun") await waitFor(() => server.events().length === 5, "every run's event, by its sender");
+      // A sender stopped before it took its lock leaves its run's start mark, which holds the runs of the next
+      // START_MARK_MS off (their events wait in the spool): the next run comes after it.
+      await new Promise((resolve) => setTimeout(resolve, START_MARK_MS));
       const next = await child("natural", { env: handOff(dir.path, server.url(), "next") });
       assert.equal(next.code, 0, next.stderr);
       await waitFor(() => server.events().length === 6, "every run's event, by its sender or the next run's");
@@ -166,6 +170,30 @@ for (const { label, executable } of targets) {
       await sendersGone(dir.path);
       const received = commands(server.events()).map(String).sort();
       assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `run-${i}`).sort(), "each exactly once");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: 8 runs that end at the same moment start one sender between them, not one each`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ status: 200, delayMs: 20 }));
+    try {
+      const at = String(Date.now() + 3000); // every run has started by then
+      const runs = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+        child("natural-at", {
+          env: handOff(dir.path, server.url(), `together-${i}`, { NAT_TEST_AT: at, NAT_TELEMETRY_DEBUG: "1" }),
+        })));
+      for (const run of runs) assert.equal(run.code, 0, run.stderr);
+      const starters = runs.filter((run) => run.stderr.includes("at exit: handed off to a sender")).length;
+      const trails = runs.map((run) => run.stderr.match(/at exit: .*/)?.[0]).join("\n");
+      // Two when one run marks after another looked, with an older time: the senders' lock then decides.
+      assert.ok(starters >= 1 && starters <= 2, `${starters} of 8 runs started a sender:\n${trails}`);
+      await waitFor(() => server.events().length >= 8, "eight deliveries");
+      await sendersGone(dir.path);
+      const received = commands(server.events()).map(String).sort();
+      assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `together-${i}`).sort(), "each exactly once");
+      assert.deepEqual(names(dir.path).filter((name) => name.endsWith(".start")), [], "no start mark left behind");
     } finally {
       await server.close();
     }

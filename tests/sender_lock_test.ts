@@ -1,20 +1,33 @@
 /**
  * The sender's lock: at most one sender per spool key, whatever the race;
  * a lock left by a killed sender is ignored once a sender's life has passed;
- * a sender removes only its own. Unit tests on a real spool directory, and a
- * real race of processes.
+ * a sender removes only its own. The start marks of runs about to start a
+ * sender: one run of many ending at once starts it; the sender's lock takes
+ * over from the marks; a mark whose sender never started holds runs off only
+ * for a while. Unit tests on a real spool directory, and real races of
+ * processes.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { host } from "../src/runtime/mod.ts";
-import { MAX_SENDER_LIFETIME_MS, releaseSenderLock, senderAlive, takeSenderLock } from "../src/sender_lock.ts";
+import {
+  clearStartMark,
+  markSenderStart,
+  MAX_SENDER_LIFETIME_MS,
+  releaseSenderLock,
+  senderAlive,
+  START_MARK_MS,
+  takeSenderLock,
+} from "../src/sender_lock.ts";
 import { runChild } from "./helpers/child.ts";
 import { files as names, tempDir } from "./helpers/spool_dir.ts";
 
 const files = host().files!;
 const KEY = "0123abcd";
 const lockName = (made: number) => `sender-${KEY}-${String(made).padStart(13, "0")}-00000000abcd.lock`;
+const markName = (made: number) => lockName(made).replace(/\.lock$/, ".start");
+const marks = (dir: string) => names(dir).filter((name) => name.endsWith(".start"));
 
 test("one holder per key: a second taker is refused until the first lets go; other keys are free", async () => {
   using dir = tempDir();
@@ -59,5 +72,50 @@ test("twelve processes racing for one key, three times: exactly one holds it", a
     const took = runs.filter((run) => run.stdout.trim() === "took").length;
     assert.deepEqual(runs.map((run) => run.code), Array(12).fill(0), runs.map((run) => run.stderr).join(""));
     assert.equal(took, 1, `round ${round}: one holder, not ${took}: never two, and never none for good`);
+  }
+});
+
+test("a run's start mark holds other runs off until its sender takes the lock, which removes the mark", async () => {
+  using dir = tempDir();
+  const mark = markSenderStart(files, dir.path, KEY);
+  assert.ok(typeof mark === "string" && mark.endsWith(".start"), `a mark: ${mark}`);
+  assert.equal(senderAlive(files, dir.path, KEY, Date.now()), true, "a sender is about to work");
+  assert.equal(markSenderStart(files, dir.path, KEY), "at work", "a second run starts none");
+  assert.deepEqual(marks(dir.path), [mark], "and leaves no mark");
+  assert.notEqual(markSenderStart(files, dir.path, "fedcba98"), "at work", "another endpoint's runs are not held off");
+  const lock = await takeSenderLock(files, dir.path, KEY);
+  assert.ok(lock, "the marked-for sender takes the lock: marks never hold a sender off");
+  assert.deepEqual(marks(dir.path).filter((name) => name.includes(KEY)), [], "the lock took over from the mark");
+  assert.equal(markSenderStart(files, dir.path, KEY), "at work", "the lock holds runs off now");
+  releaseSenderLock(files, dir.path, lock);
+  assert.notEqual(markSenderStart(files, dir.path, KEY), "at work", "a sender gone: the next run starts one");
+});
+
+test("a run whose sender did not start removes its mark; a mark left by one that never started holds runs off no more than its life", () => {
+  using dir = tempDir();
+  const mark = markSenderStart(files, dir.path, KEY);
+  assert.notEqual(mark, "at work");
+  clearStartMark(files, dir.path, mark as string);
+  assert.deepEqual(marks(dir.path), []);
+  const stale = markName(Date.now() - START_MARK_MS - 1);
+  const future = markName(Date.now() + START_MARK_MS + 60_000); // a clock that has since gone back
+  for (const name of [stale, future]) writeFileSync(`${dir.path}/${name}`, "");
+  assert.equal(senderAlive(files, dir.path, KEY, Date.now()), false);
+  assert.notEqual(markSenderStart(files, dir.path, KEY), "at work");
+  assert.ok(!names(dir.path).includes(stale) && !names(dir.path).includes(future), "both removed");
+  assert.equal(START_MARK_MS < MAX_SENDER_LIFETIME_MS, true, "a mark lives shorter than a lock");
+});
+
+test("twelve runs about to start a sender at the same moment, three times: one starts it, rarely two, never none", async () => {
+  for (let round = 0; round < 3; round++) {
+    using dir = tempDir();
+    const at = String(Date.now() + 2500); // every contender has started by then
+    const runs = await Promise.all(
+      Array.from({ length: 12 }, () => runChild("lock_taker.ts", { args: [dir.path, at, "mark"] })),
+    );
+    assert.deepEqual(runs.map((run) => run.code), Array(12).fill(0), runs.map((run) => run.stderr).join(""));
+    const took = runs.filter((run) => run.stdout.trim() === "took").length;
+    // Two only when a run makes its mark after another looked, with an older time: the senders' lock then decides.
+    assert.ok(took >= 1 && took <= 2, `round ${round}: ${took} runs would start a sender`);
   }
 });

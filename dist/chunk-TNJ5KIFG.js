@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-MJG7P5CL.js";
+} from "./chunk-CXX3MJ55.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

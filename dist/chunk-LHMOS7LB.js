@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-MJG7P5CL.js";
+} from "./chunk-CXX3MJ55.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

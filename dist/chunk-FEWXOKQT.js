@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-MJG7P5CL.js";
+} from "./chunk-CXX3MJ55.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HIT4DOGH.js";
+} from "./chunk-LHMOS7LB.js";
 import {
   Backlog,
   EndpointHealth,
@@ -23,7 +23,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-MJG7P5CL.js";
+} from "./chunk-CXX3MJ55.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

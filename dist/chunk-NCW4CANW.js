@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-HMIPOX7R.js";
-import "./chunk-MJG7P5CL.js";
+} from "./chunk-FEWXOKQT.js";
+import "./chunk-CXX3MJ55.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
