@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-J44NITZJ.js";
-import "./chunk-LHMOS7LB.js";
-import "./chunk-FEWXOKQT.js";
-import "./chunk-CXX3MJ55.js";
+} from "./chunk-Q33D7A7M.js";
+import "./chunk-L3RJ4WTC.js";
+import "./chunk-PGZA5P22.js";
+import "./chunk-LQIZQA7Y.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-LHMOS7LB.js";
-import "./chunk-CXX3MJ55.js";
+} from "./chunk-L3RJ4WTC.js";
+import "./chunk-LQIZQA7Y.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-CXX3MJ55.js";
+} from "./chunk-LQIZQA7Y.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

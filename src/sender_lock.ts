@@ -16,9 +16,11 @@
  * that end together (a build tool running a CLI in parallel) would each start
  * one meanwhile. So a run about to start a sender first leaves a start mark
  * (`sender-<key>-<ms>-<random>.start`), made and then looked at as a lock is:
- * a run that finds a live lock, or a mark older than its own, starts none. The
- * sender that takes the lock removes the marks; one that never started leaves
- * a mark that holds runs off for {@link START_MARK_MS} at most.
+ * a run that finds a live lock, or a mark older than its own, starts none. A
+ * sender that finds the key locked, by itself or another, removes the marks:
+ * the lock holds runs off from then on. A mark whose sender never took the
+ * lock (killed as it started) holds runs off for {@link START_MARK_MS}, and
+ * the events of the runs that end meanwhile wait in the spool for a later run.
  *
  * @module
  */
@@ -29,12 +31,12 @@ import type { HostFiles } from "./runtime/mod.ts";
 export const MAX_SENDER_LIFETIME_MS = 15_000;
 
 /**
- * How long a run's start mark holds other runs off: several times what a sender takes to start and take its lock
- * (tens of milliseconds), and short, as a mark whose sender was killed before it took the lock (a Ctrl-C to the
+ * How long a run's start mark holds other runs off: a few times what a sender takes to start and take its lock
+ * (tens of milliseconds), and no longer, as a mark whose sender was killed before it took the lock (a Ctrl-C to the
  * program's group as it starts the sender) holds them off all that time. A sender slower than this may meet a
  * second one, which the lock turns away.
  */
-export const START_MARK_MS = 1_000;
+export const START_MARK_MS = 250;
 
 /** A lock: the file a sender made, which only it removes. */
 export type SenderLock = string;
@@ -64,8 +66,8 @@ function live(files: HostFiles, dir: string, key: string, now: number): Live {
 }
 
 /**
- * Whether a sender works on a spool key, or is about to: a lock of it is younger than a sender's life, or a run's
- * start mark younger than {@link START_MARK_MS}.
+ * Whether a sender works on a spool key: a lock of it is younger than a sender's life (a run's start mark is not
+ * a sender at work: see {@link markSenderStart}).
  *
  * @param files File access.
  * @param dir The spool directory.
@@ -81,8 +83,7 @@ function live(files: HostFiles, dir: string, key: string, now: number): Live {
  */
 export function senderAlive(files: HostFiles, dir: string, key: string, now: number): boolean {
   try {
-    const { locks, marks } = live(files, dir, key, now);
-    return locks.length > 0 || marks.length > 0;
+    return live(files, dir, key, now).locks.length > 0;
   } catch {
     return false;
   }
@@ -106,6 +107,7 @@ export function senderAlive(files: HostFiles, dir: string, key: string, now: num
 export function markSenderStart(files: HostFiles, dir: string, key: string): string | undefined | "at work" {
   let mark: string | undefined;
   try {
+    files.ensureDir(dir, true);
     const before = live(files, dir, key, Date.now());
     if (before.locks.length > 0 || before.marks.length > 0) return "at work";
     const now = Date.now(); // when the mark is made: marks sort in the order they were made
@@ -133,7 +135,13 @@ export function markSenderStart(files: HostFiles, dir: string, key: string): str
  * ```
  */
 export function clearStartMark(files: HostFiles, dir: string, mark: string | undefined): void {
-  if (mark !== undefined) remove(files, `${dir}/${mark}`);
+  if (mark === undefined) return;
+  try {
+    files.ensureDir(dir, true);
+    remove(files, `${dir}/${mark}`);
+  } catch {
+    // The directory is no longer ours to touch.
+  }
 }
 
 /**
@@ -155,14 +163,18 @@ export async function takeSenderLock(files: HostFiles, dir: string, key: string)
     const now = Date.now();
     try {
       files.ensureDir(dir, true);
-      if (live(files, dir, key, now).locks.length > 0) return undefined; // held: by a sender at work, or a racer
+      const before = live(files, dir, key, now);
+      if (before.locks.length > 0) {
+        // Held: by a sender at work, or a racer. Its lock holds runs off from now on: the marks have done their part.
+        removeAll(files, dir, before.marks);
+        return undefined;
+      }
       const lock = `sender-${key}-${stamp(now)}-${randomHex()}.lock`;
       files.create(`${dir}/${lock}`, "");
       // Made before looking: of two racing, the second to look sees both. Only the one alone holds the key.
       const { locks, marks } = live(files, dir, key, now);
       if (locks.join() === lock) {
-        // The lock now tells runs that a sender works: the marks of runs that started one have done their part.
-        for (const mark of marks) remove(files, `${dir}/${mark}`);
+        removeAll(files, dir, marks); // the lock holds runs off from now on
         return lock;
       }
       remove(files, `${dir}/${lock}`);
@@ -196,6 +208,10 @@ export function releaseSenderLock(files: HostFiles, dir: string, lock: SenderLoc
   } catch {
     // The directory is no longer ours to touch.
   }
+}
+
+function removeAll(files: HostFiles, dir: string, names: readonly string[]): void {
+  for (const name of names) remove(files, `${dir}/${name}`);
 }
 
 function remove(files: HostFiles, path: string): void {

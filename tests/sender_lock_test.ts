@@ -79,7 +79,7 @@ test("a run's start mark holds other runs off until its sender takes the lock, w
   using dir = tempDir();
   const mark = markSenderStart(files, dir.path, KEY);
   assert.ok(typeof mark === "string" && mark.endsWith(".start"), `a mark: ${mark}`);
-  assert.equal(senderAlive(files, dir.path, KEY, Date.now()), true, "a sender is about to work");
+  assert.equal(senderAlive(files, dir.path, KEY, Date.now()), false, "a mark is no sender at work");
   assert.equal(markSenderStart(files, dir.path, KEY), "at work", "a second run starts none");
   assert.deepEqual(marks(dir.path), [mark], "and leaves no mark");
   assert.notEqual(markSenderStart(files, dir.path, "fedcba98"), "at work", "another endpoint's runs are not held off");
@@ -89,6 +89,17 @@ test("a run's start mark holds other runs off until its sender takes the lock, w
   assert.equal(markSenderStart(files, dir.path, KEY), "at work", "the lock holds runs off now");
   releaseSenderLock(files, dir.path, lock);
   assert.notEqual(markSenderStart(files, dir.path, KEY), "at work", "a sender gone: the next run starts one");
+});
+
+test("a sender that finds the key locked by another (an older version's, which knows no marks) removes the marks", async () => {
+  using dir = tempDir();
+  const mark = markSenderStart(files, dir.path, KEY);
+  assert.notEqual(mark, "at work");
+  const other = lockName(Date.now());
+  writeFileSync(`${dir.path}/${other}`, "");
+  assert.equal(await takeSenderLock(files, dir.path, KEY), undefined, "held by the other");
+  assert.deepEqual(marks(dir.path), [], "the other's lock holds runs off from now on");
+  assert.ok(names(dir.path).includes(other), "and stays");
 });
 
 test("a run whose sender did not start removes its mark; a mark left by one that never started holds runs off no more than its life", () => {

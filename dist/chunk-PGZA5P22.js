@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-CXX3MJ55.js";
+} from "./chunk-LQIZQA7Y.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

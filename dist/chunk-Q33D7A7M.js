@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-LHMOS7LB.js";
+} from "./chunk-L3RJ4WTC.js";
 import {
   Backlog,
   EndpointHealth,
@@ -23,7 +23,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-CXX3MJ55.js";
+} from "./chunk-LQIZQA7Y.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

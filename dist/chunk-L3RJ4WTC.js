@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-CXX3MJ55.js";
+} from "./chunk-LQIZQA7Y.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

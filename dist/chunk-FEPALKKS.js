@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-FEWXOKQT.js";
-import "./chunk-CXX3MJ55.js";
+} from "./chunk-PGZA5P22.js";
+import "./chunk-LQIZQA7Y.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

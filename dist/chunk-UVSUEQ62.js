@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-CXX3MJ55.js";
+} from "./chunk-LQIZQA7Y.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
