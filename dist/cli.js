@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-Q33D7A7M.js";
-import "./chunk-L3RJ4WTC.js";
-import "./chunk-PGZA5P22.js";
-import "./chunk-LQIZQA7Y.js";
+} from "./chunk-5R3MFOQ6.js";
+import "./chunk-ZVOVZLKJ.js";
+import "./chunk-PVMGQAS7.js";
+import "./chunk-KND7IHZ2.js";
 export {
   main,
   telemetryCommand

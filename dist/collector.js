@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-L3RJ4WTC.js";
-import "./chunk-LQIZQA7Y.js";
+} from "./chunk-ZVOVZLKJ.js";
+import "./chunk-KND7IHZ2.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-LQIZQA7Y.js";
+} from "./chunk-KND7IHZ2.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -69,7 +69,7 @@ export class Backlog {
   }
 
   /**
-   * Claims events earlier runs left in the spool, as pending events due now.
+   * Claims events earlier runs left in the spool, as pending events due now; never those it holds already.
    *
    * @param room How many the handler can hold.
    * @param leaseMs How long the handler holds them before another run may take them over (it renews the lease
@@ -77,6 +77,9 @@ export class Backlog {
    * @returns The events, and those taken from disk but dropped, by reason.
    */
   replay(room: number, leaseMs: number): { events: PendingEvent[]; dropped: Record<string, number> } {
+    // What this backlog holds already, renewed first: a lease run out while it held the events (a clock that
+    // jumped, a laptop asleep) would make them claimable, and the same events would be taken a second time.
+    this.renewClaims(leaseMs);
     const { events, dropped } = this.spool.claim(room, this.#options.clock(), leaseMs);
     for (const event of events) this.#claims.add(event.claim);
     return { events: events.map((event) => ({ ...event, bytes: utf8Length(event.json), notBefore: 0 })), dropped };

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-LQIZQA7Y.js";
+} from "./chunk-KND7IHZ2.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

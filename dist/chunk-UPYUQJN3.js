@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-PGZA5P22.js";
-import "./chunk-LQIZQA7Y.js";
+} from "./chunk-PVMGQAS7.js";
+import "./chunk-KND7IHZ2.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

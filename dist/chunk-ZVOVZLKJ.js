@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-LQIZQA7Y.js";
+} from "./chunk-KND7IHZ2.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-L3RJ4WTC.js";
+} from "./chunk-ZVOVZLKJ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -23,7 +23,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-LQIZQA7Y.js";
+} from "./chunk-KND7IHZ2.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-LQIZQA7Y.js";
+} from "./chunk-KND7IHZ2.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
