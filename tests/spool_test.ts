@@ -289,6 +289,24 @@ test("a spool to be made under a directory others may rename entries of: refused
   assert.deepEqual(nodeFs.readdirSync(`${dir.path}/open`), [], "nothing made there");
 });
 
+test("a link among the ancestors (/home -> /var/home): judged by where it leads, not by its own mode", {
+  skip: process.platform === "win32",
+}, () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/var/home`, { recursive: true, mode: 0o755 });
+  symlinkSync(`${dir.path}/var/home`, `${dir.path}/home`); // a link is always rwxrwxrwx
+  const spool = open(`${dir.path}/home/user/spool`);
+  spool.write([event("a")], now);
+  assert.equal(files(`${dir.path}/var/home/user/spool`).length, 1, "the spool is where the link leads");
+
+  // A link into a directory others may rename entries of: that directory could be swapped under the spool.
+  mkdirSync(`${dir.path}/open/home`, { recursive: true, mode: 0o755 });
+  chmodSync(`${dir.path}/open`, 0o777); // writable by others, not sticky
+  symlinkSync(`${dir.path}/open/home`, `${dir.path}/away`);
+  assert.equal(Spool.open(`${dir.path}/away/user/spool`, fs, limits, KEY), undefined);
+  assert.deepEqual(nodeFs.readdirSync(`${dir.path}/open/home`), [], "nothing made there");
+});
+
 /** A spool line as a run writes it. */
 function spoolLine(command: string) {
   return {

@@ -33,6 +33,7 @@ export interface DenoFs {
   build: { os: string };
   lstatSync(path: string): DenoFileInfo;
   mkdirSync(path: string, options: { mode: number }): void;
+  realPathSync(path: string): string;
   readDirSync(path: string): Iterable<{ name: string }>;
   openSync(
     path: string,
@@ -97,6 +98,13 @@ export function denoFiles(
     lstat(path) {
       const info = lstat(path);
       return info && facts(info);
+    },
+    realPath(path) {
+      try {
+        return deno.realPathSync(path);
+      } catch {
+        return undefined;
+      }
     },
     mkdir: (path) => deno.mkdirSync(path, { mode: 0o700 }),
     list: (path) => [...deno.readDirSync(path)].map((entry) => entry.name),

@@ -38,6 +38,8 @@ export interface RawFiles {
   allowed(path: string, access: "read" | "write"): boolean;
   /** The facts about a path itself (a link is not followed), or `undefined` when nothing is there. */
   lstat(path: string): FileFacts | undefined;
+  /** Where a path leads, every link on the way followed; `undefined` when that cannot be told. */
+  realPath(path: string): string | undefined;
   /** Creates one directory, owner-only; its parent must exist. */
   mkdir(path: string): void;
   /** The names in a directory. */
@@ -169,13 +171,20 @@ export function guardedFiles(raw: RawFiles): HostFiles {
  * the program may look at must belong to the user or to root, and must not be writable by others unless it
  * is sticky (as `/tmp` is: there, no one renames another user's entries).
  */
-function checkAncestors(raw: RawFiles, path: string): void {
-  for (let dir = parentOf(path), depth = 0; dir !== undefined && depth < MAX_DEPTH; dir = parentOf(dir), depth++) {
+function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), depth = 0): void {
+  for (let dir = from; dir !== undefined && depth < MAX_DEPTH; dir = parentOf(dir), depth++) {
     if (!raw.allowed(dir, "read")) return; // Deno without permission to look: nothing more can be told
     const facts = raw.lstat(dir);
     if (facts === undefined) return;
     if (raw.uid !== undefined && facts.uid !== undefined && facts.uid !== raw.uid && facts.uid !== 0) {
       throw new RefusedPath(path, "ancestor_not_owner");
+    }
+    if (facts.kind === "symlink") {
+      // A link's own mode says nothing (it is always rwxrwxrwx), and who may replace it is for the directory
+      // above to say, looked at next. Where it leads, and every directory above that, must pass the same checks.
+      const target = raw.realPath(dir);
+      if (target !== undefined) checkAncestors(raw, path, target, depth + 1);
+      continue;
     }
     if (facts.mode !== undefined && (facts.mode & 0o002) !== 0 && (facts.mode & 0o1000) === 0) {
       throw new RefusedPath(path, "ancestor_writable_by_others");

@@ -32,6 +32,7 @@ export interface NodeFs {
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
   readlinkSync(path: string): string;
+  realpathSync(path: string): string;
 }
 
 /**
@@ -97,6 +98,13 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
       } catch (error) {
         if ((error as { code?: string }).code === "ENOTDIR") return undefined;
         throw error;
+      }
+    },
+    realPath(path) {
+      try {
+        return fs.realpathSync(path);
+      } catch {
+        return undefined;
       }
     },
     mkdir: (path) => void fs.mkdirSync(path, { mode: 0o700 }),
