@@ -7,11 +7,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { START_MARK_MS } from "../src/sender_lock.ts";
+import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
@@ -51,6 +53,31 @@ for (const { label, executable } of targets) {
       assert.deepEqual(commands(server.events()), ["handed-off"]);
       await sendersGone(dir.path);
       assert.deepEqual(spooled(dir.path), [], "delivered events leave the spool");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: a spool path with '?', '#', '%20' or a backslash: every event arrives, no neighbouring file runs`, async () => {
+    using dir = tempDir();
+    // Where a runtime that read the path as a URL (or the backslash as a separator) would look instead.
+    const planted = `require("node:fs").writeFileSync(${JSON.stringify(`${dir.path}/planted-ran`)}, "");\n`;
+    for (const name of ["what.js", `b/sender/${SENDER_SCRIPT_NAME}`]) {
+      mkdirSync(dirname(`${dir.path}/${name}`), { recursive: true });
+      writeFileSync(`${dir.path}/${name}`, planted);
+    }
+    const server = await TestServer.start();
+    try {
+      const spools = [`${dir.path}/what?ever`, `${dir.path}/a#x%20y`, `${dir.path}/b\\sender`];
+      for (const [i, spool] of spools.entries()) {
+        const run = await child("natural", { env: handOff(spool, server.url(), `odd-path-${i}`) });
+        assert.deepEqual([run.code, run.stderr], [0, ""]);
+        // Delivered by a sender, or (where the runtime could not run one from there) by the run itself.
+        await waitFor(() => server.events().length === i + 1, "the delivery");
+        await sendersGone(spool);
+      }
+      assert.deepEqual(commands(server.events()).sort(), ["odd-path-0", "odd-path-1", "odd-path-2"]);
+      assert.equal(existsSync(`${dir.path}/planted-ran`), false, "no planted file ran");
     } finally {
       await server.close();
     }

@@ -14,6 +14,7 @@ import {
   type InterruptSignal,
   quietly,
   RequestNotBuilt,
+  type SenderGrant,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
 import { guardedFiles } from "./guarded_files.ts";
@@ -156,7 +157,12 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
   // not load Bun's node:fs (~2 ms; Node.js has it loaded already).
   let fileAccess: FileAccess | undefined;
   const access = () => fileAccess ??= openFileAccess(proc);
-  const refusal = () => {
+  const refusal = ({ dir }: SenderGrant) => {
+    // Node.js will not load a module from a path with a backslash in it (outside Windows), and Bun reads one as a
+    // separator, and a `?` as a query: Bun would run another file than the sender's script, one that whoever may
+    // write there chose.
+    const odd = proc.platform === "win32" ? undefined : dir.match(proc.versions.bun ? /[?\\]/ : /\\/)?.[0];
+    if (odd !== undefined) return `${runtimeInfo().name} cannot run a script from a path with a '${odd}' in it: ${dir}`;
     const { files, fs } = access();
     return senderRefusal(proc, files, fs);
   };
@@ -292,7 +298,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     },
     fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : runtimeFetch(),
     senderCommand(script, grant) {
-      const refused = refusal();
+      const refused = refusal(grant);
       if (refused) return { refused };
       const switches = proc.versions.bun ? BUN_SENDER : {};
       const env = senderEnvironment((name) => proc.env[name], { ...grant.set, ...switches });
