@@ -289,6 +289,19 @@ describe("the Deno host's sender command", () => {
     assert.equal(command.env.DENO_V8_FLAGS, undefined, "no runtime flags inherited");
     assert.equal(command.cwd, grant.dir);
   });
+  it("names the endpoint's default port, as `--allow-net=host:443` grants it", () => {
+    const endpoint = "https://telemetry.example.com/v1/events";
+    for (const allowed of ["telemetry.example.com:443", "telemetry.example.com"]) {
+      // Deno answers for `host` only where the flag named no port; `host:443` is granted by either flag.
+      const matches = (detail?: string) => detail === allowed || detail === `${allowed.split(":")[0]}:443`;
+      const host = denoHost(denoNamespace({ granted: (name, detail) => name !== "net" || matches(detail) }));
+      assert.equal(host.canConnect(endpoint), true, `--allow-net=${allowed}`);
+      const command = host.senderCommand(script, { ...grant, endpoint }) as SpawnCommand;
+      assert.ok(command.argv.includes("--allow-net=telemetry.example.com:443"), "the port written out");
+    }
+    const plain = denoHost(denoNamespace({ granted: (name, detail) => name !== "net" || detail === "example.com:80" }));
+    assert.equal(plain.canConnect("http://example.com/v1"), true, "port 80 for http");
+  });
   it("grants every host where the program may reach every host (a redirect it would follow)", () => {
     const command = denoHost(denoNamespace({})).senderCommand(script, grant) as SpawnCommand;
     assert.ok(command.argv.includes("--allow-net"));

@@ -222,7 +222,7 @@ export function denoHost(deno: DenoNamespace): Host {
     },
     canConnect(url) {
       try {
-        return granted({ name: "net", host: new URL(url).host });
+        return granted({ name: "net", host: netHost(url) });
       } catch {
         return false;
       }
@@ -245,7 +245,7 @@ export function denoHost(deno: DenoNamespace): Host {
       // What the sender runs: its successor, when its life ends with work left (the same command as its own).
       const run = closer ? [...(setsid ? [setsid] : []), closer[0], executable] : [executable];
       // Where the program may reach every host, so may the sender (a redirect the program would follow).
-      const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${new URL(grant.endpoint).host}`;
+      const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${netHost(grant.endpoint)}`;
       const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
       argv.push("--allow-sys=uid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
@@ -298,6 +298,15 @@ export function denoHost(deno: DenoNamespace): Host {
 
 /** Where a Linux process finds its PID namespace. */
 const PID_NAMESPACE = "/proc/self/ns/pid";
+
+/**
+ * An endpoint's host and port as Deno's net permission names them, the port always written: a URL leaves out
+ * its scheme's default port, and `--allow-net=host:443` grants `host:443`, not `host`.
+ */
+function netHost(url: string): string {
+  const { hostname, port, protocol } = new URL(url);
+  return `${hostname}:${port || (protocol === "https:" ? 443 : 80)}`;
+}
 
 /** Where util-linux puts `setsid`, which runs a command in a session of its own; macOS has none. */
 const SETSID = ["/usr/bin/setsid", "/bin/setsid"];
