@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-5R3MFOQ6.js";
-import "./chunk-ZVOVZLKJ.js";
-import "./chunk-PVMGQAS7.js";
-import "./chunk-KND7IHZ2.js";
+} from "./chunk-II6N4VET.js";
+import "./chunk-A53KWVK3.js";
+import "./chunk-MATZX4IC.js";
+import "./chunk-PLTVSWOD.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ZVOVZLKJ.js";
-import "./chunk-KND7IHZ2.js";
+} from "./chunk-A53KWVK3.js";
+import "./chunk-PLTVSWOD.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KND7IHZ2.js";
+} from "./chunk-PLTVSWOD.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

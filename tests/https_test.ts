@@ -11,6 +11,9 @@ import { runChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
+import { handOffEnv, sendersGone } from "./helpers/handoff.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
 
 const certDir = tempDir();
 const certificate = makeCertificate(certDir.path);
@@ -35,6 +38,25 @@ test("a run delivers over HTTPS", { skip: !certificate && "needs openssl to make
     assert.deepEqual([result.code, result.stderr], [0, ""]);
     assert.match(server.url(), /^https:/);
     assert.deepEqual(commands(server.events()), ["over-tls"]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("told to skip certificate checks (NODE_TLS_REJECT_UNAUTHORIZED=0), the sender skips them as the program does", {
+  skip: (!certificate && "needs openssl to make a certificate") ||
+    (runtimeInfo().name === "deno" && "Deno does not read NODE_TLS_REJECT_UNAUTHORIZED"),
+}, async () => {
+  using spool = tempDir();
+  const { key, cert } = certificate!;
+  const server = await TestServer.start(() => ({ status: 200 }), { key, cert });
+  try {
+    const env = handOffEnv(spool.path, server.url(), "unchecked", { NODE_TLS_REJECT_UNAUTHORIZED: "0" });
+    const result = await runChild("exit_child.ts", { args: ["natural"], env });
+    assert.equal(result.code, 0);
+    await waitFor(() => server.events().length === 1, "the sender's delivery");
+    assert.deepEqual(commands(server.events()), ["unchecked"]);
+    await sendersGone(spool.path);
   } finally {
     await server.close();
   }

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-KND7IHZ2.js";
+} from "./chunk-PLTVSWOD.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ZVOVZLKJ.js";
+} from "./chunk-A53KWVK3.js";
 import {
   Backlog,
   EndpointHealth,
@@ -23,7 +23,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-KND7IHZ2.js";
+} from "./chunk-PLTVSWOD.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

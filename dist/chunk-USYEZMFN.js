@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-PVMGQAS7.js";
-import "./chunk-KND7IHZ2.js";
+} from "./chunk-MATZX4IC.js";
+import "./chunk-PLTVSWOD.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

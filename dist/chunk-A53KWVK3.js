@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KND7IHZ2.js";
+} from "./chunk-PLTVSWOD.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

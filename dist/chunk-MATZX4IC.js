@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-KND7IHZ2.js";
+} from "./chunk-PLTVSWOD.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
