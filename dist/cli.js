@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-II6N4VET.js";
-import "./chunk-A53KWVK3.js";
-import "./chunk-MATZX4IC.js";
-import "./chunk-PLTVSWOD.js";
+} from "./chunk-NZ7QCIYN.js";
+import "./chunk-B2UKPNEH.js";
+import "./chunk-EPD34KVQ.js";
+import "./chunk-PFPP2C6O.js";
 export {
   main,
   telemetryCommand

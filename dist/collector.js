@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-A53KWVK3.js";
-import "./chunk-PLTVSWOD.js";
+} from "./chunk-B2UKPNEH.js";
+import "./chunk-PFPP2C6O.js";
 export {
   isLoopback,
   readOtlpLogs,

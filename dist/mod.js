@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-PLTVSWOD.js";
+} from "./chunk-PFPP2C6O.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

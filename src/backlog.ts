@@ -13,6 +13,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { host, type HostFiles } from "./runtime/mod.ts";
 import { Spool, type SpoolClaim, spoolKey } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
+import { CLIENT_VERSION } from "./version.ts";
 
 /** What writing pending events to the spool did. */
 export interface SpoolOutcome {
@@ -63,7 +64,7 @@ export class Backlog {
     const { sink, spoolDir, spoolLimits, clock, random } = options;
     const files = host().files;
     if (sink.kind !== "http" || spoolDir === undefined || !files) return null;
-    const spool = Spool.open(spoolDir, files, spoolLimits, spoolKey(sink.url, options.format.name));
+    const spool = Spool.open(spoolDir, files, spoolLimits, backlogKey(options));
     if (!spool) return null;
     return new Backlog(spool, new EndpointHealth(files, spool.dir, sink.url, clock, random), files, options);
   }
@@ -128,4 +129,31 @@ export class Backlog {
     const now = this.#options.clock();
     for (const claim of this.#claims) if (claim.until - now < leaseMs * 0.75) this.spool.renew(claim, now + leaseMs);
   }
+}
+
+/**
+ * The spool key of a handler's events: its endpoint and format and, where they are not the defaults, what else its
+ * requests say about who sends them (the client version, the headers, OTLP's resource). A run delivers only events
+ * it would have sent the same way: another program that shares the spool and the endpoint, or this one before an
+ * upgrade, leaves its events for its own runs (or for the spool's age bound), never sent under another's name.
+ *
+ * @param options The handler's options.
+ * @returns 8 hex digits.
+ * @example
+ * ```ts
+ * import { backlogKey } from "./backlog.ts";
+ * import { resolveOptions } from "./options.ts";
+ * const endpoint = "https://example.com/events";
+ * backlogKey(resolveOptions({ endpoint })) !== backlogKey(resolveOptions({ endpoint, sourceClientVersion: "2.0" }));
+ * ```
+ */
+export function backlogKey(options: ResolvedOptions): string {
+  const { sink, format, sourceClientVersion, headers } = options;
+  const sender = {
+    version: sourceClientVersion === CLIENT_VERSION ? undefined : sourceClientVersion,
+    headers: Object.keys(headers).length > 0 ? Object.entries(headers).sort() : undefined,
+    resource: format.resource && Object.entries(format.resource).sort(),
+  };
+  const named = JSON.stringify(sender);
+  return spoolKey(sink.kind === "http" ? sink.url : "", format.name, named === "{}" ? "" : named);
 }

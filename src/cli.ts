@@ -16,7 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Backlog } from "./backlog.ts";
+import { Backlog, backlogKey } from "./backlog.ts";
 import { isLoopback, startCollector } from "./collector.ts";
 import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, recordConsent } from "./consent.ts";
@@ -402,8 +402,9 @@ function openSpool():
   | undefined {
   const options = resolveOptions({});
   const files = host().files;
-  const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "", options.format.name);
-  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, key) : undefined;
+  const spool = options.spoolDir && files
+    ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options))
+    : undefined;
   if (!spool || !files) return undefined;
   const health = options.sink.kind === "http"
     ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random)
@@ -526,7 +527,9 @@ function inspect(output: CliOutput, json: boolean): number {
   output.out(endpoints.length === 0 ? "Endpoints: none with spooled events or recorded failures\n" : "Endpoints:\n");
   for (const report of endpoints) {
     const name = report.endpoint === null
-      ? `an endpoint no file names (${report.key === null ? "events of an older version" : `key ${report.key}`})`
+      ? `an endpoint no file names, or another program or version (${
+        report.key === null ? "events of an older version" : `key ${report.key}`
+      })`
       : `${report.endpoint} (${report.format})`;
     const health = report.health === "unknown"
       ? "health unknown"

@@ -30,7 +30,8 @@ import { MAX_SENDER_LIFETIME_MS, releaseSenderLock, senderAlive, takeSenderLock 
 import { type NATTelemetryHandlerOptions, resolveOptions } from "./options.ts";
 import { retryDelay } from "./backoff.ts";
 import { addCount } from "./tally.ts";
-import { Spool, spoolKey } from "./spool.ts";
+import { Spool } from "./spool.ts";
+import { backlogKey } from "./backlog.ts";
 
 /** Time kept free before the end of a sender's life, for its last look at the spool and its exit. */
 const END_MARGIN_MS = 250;
@@ -69,10 +70,10 @@ function allowed(): boolean {
 
 async function deliverSpool(config: SenderConfig, deadline: number): Promise<void> {
   const files = host().files;
-  const key = spoolKey(config.endpoint, config.format);
   const dir = config.spoolDir;
   if (!files || !consentHolds()) return;
   const { successor: _, ...options } = config; // the handler's options
+  const key = backlogKey(resolveOptions(options)); // the key of the run that started it
   // A run that handed off after the last look saw the lock and started no sender: after letting go, look once
   // more, and take the spool again if there is work; a second look that finds nothing it can take ends it.
   for (let look = 0; look < 2; look++) {

@@ -115,10 +115,11 @@ interface Entry {
 }
 
 /**
- * The key that ties spooled events to where they are sent: a run replays only events with its own key.
+ * The key that ties spooled events to where and how they are sent: a run replays only events with its own key.
  *
  * @param url The endpoint URL.
  * @param format The wire format. @default {"nat"}
+ * @param sender What else the requests say about who sends them (`backlogKey`), "" for the defaults. @default {""}
  * @returns 8 hex digits.
  * @example
  * ```ts
@@ -126,8 +127,8 @@ interface Entry {
  * spoolKey("https://example.com/events") === spoolKey("http://127.0.0.1:9/events"); // false
  * ```
  */
-export function spoolKey(url: string, format = "nat"): string {
-  return shortHash(`${format} ${url}`);
+export function spoolKey(url: string, format = "nat", sender = ""): string {
+  return shortHash(sender === "" ? `${format} ${url}` : `${format} ${url} ${sender}`);
 }
 
 /**

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import {
+  CLIENT_VERSION,
   NATTelemetryHandler,
   type NATTelemetryHandlerOptions,
   setTelemetryEnabled,
@@ -68,6 +69,47 @@ test("stop() spools what it could not deliver; the next handler delivers it with
       spooled: 0,
     });
     assert.deepEqual(files(dir.path), [], "delivered events leave the spool");
+  } finally {
+    await server.close();
+  }
+});
+
+test("two programs (or versions) sharing a spool and endpoint: each one's events go out under its own name", async () => {
+  using dir = tempDir();
+  const endpoint = await refusedUrl();
+  const programs = {
+    a: { sourceClientVersion: "a-1.0", headers: { "x-tool": "a" } },
+    b: { sourceClientVersion: "b-2.0", headers: { "x-tool": "b" } },
+    // This package's defaults: their key is the one runs of earlier versions wrote.
+    plain: {},
+  };
+  for (const [name, options] of Object.entries(programs)) {
+    const down = handler(dir.path, endpoint, options);
+    down.enqueue(commandEvent(`by-${name}`));
+    await down.stop();
+    assert.equal(down.stats().spooled, 1);
+  }
+  const keys = files(dir.path).filter((name) => name.startsWith("e-")).map((name) => name.split("-")[4]);
+  assert.equal(new Set(keys).size, 3, "three keys");
+  assert.ok(files(dir.path).some((name) => name.includes(`-${spoolKey(endpoint)}-`)), "the defaults' key unchanged");
+
+  const server = await comeBack(endpoint);
+  try {
+    forgetHealth(dir.path);
+    const sent = () =>
+      server.requests.map((request) => {
+        const { clientVer, events } = JSON.parse(request.body);
+        return `${request.headers["x-tool"]} ${clientVer} ${
+          events.map((e: { parameters: { command: string } }) => e.parameters.command)
+        }`;
+      });
+    for (const name of ["b", "a", "plain"] as const) {
+      const run = handler(dir.path, endpoint, programs[name]);
+      await run.stop();
+      assert.equal(run.stats().replayed, 1, `${name} replays its own event only`);
+    }
+    assert.deepEqual(sent(), ["b b-2.0 by-b", "a a-1.0 by-a", `undefined ${CLIENT_VERSION} by-plain`]);
+    assert.deepEqual(files(dir.path), []);
   } finally {
     await server.close();
   }

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-PLTVSWOD.js";
+} from "./chunk-PFPP2C6O.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-PLTVSWOD.js";
+} from "./chunk-PFPP2C6O.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

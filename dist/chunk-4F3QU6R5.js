@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-MATZX4IC.js";
-import "./chunk-PLTVSWOD.js";
+} from "./chunk-EPD34KVQ.js";
+import "./chunk-PFPP2C6O.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -2,13 +2,14 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-A53KWVK3.js";
+} from "./chunk-B2UKPNEH.js";
 import {
   Backlog,
   EndpointHealth,
   NATTelemetryHandler,
   Spool,
   addCount,
+  backlogKey,
   consentHolds,
   describe,
   effectiveConsent,
@@ -23,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-PLTVSWOD.js";
+} from "./chunk-PFPP2C6O.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -285,8 +286,7 @@ var decide = (function (output, state, program) {
 var openSpool = (function () {
   const options = resolveOptions({});
   const files = host().files;
-  const key = spoolKey(options.sink.kind === "http" ? options.sink.url : "", options.format.name);
-  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, key) : void 0;
+  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options)) : void 0;
   if (!spool || !files) return void 0;
   const health = options.sink.kind === "http" ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random) : void 0;
   return { spool, health, options, files };
@@ -378,7 +378,7 @@ var inspect = (function (output, json) {
   }
   output.out(endpoints.length === 0 ? "Endpoints: none with spooled events or recorded failures\n" : "Endpoints:\n");
   for (const report of endpoints) {
-    const name = report.endpoint === null ? `an endpoint no file names (${report.key === null ? "events of an older version" : `key ${report.key}`})` : `${report.endpoint} (${report.format})`;
+    const name = report.endpoint === null ? `an endpoint no file names, or another program or version (${report.key === null ? "events of an older version" : `key ${report.key}`})` : `${report.endpoint} (${report.format})`;
     const health2 = report.health === "unknown" ? "health unknown" : report.health ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}` : "no recorded failure";
     output.out(`  ${name}: ${report.events} spooled event(s); ${health2}
 `);

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-PLTVSWOD.js";
+} from "./chunk-PFPP2C6O.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
