@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-NZ7QCIYN.js";
-import "./chunk-B2UKPNEH.js";
-import "./chunk-EPD34KVQ.js";
-import "./chunk-PFPP2C6O.js";
+} from "./chunk-A7GXZZB3.js";
+import "./chunk-L5UEWIGL.js";
+import "./chunk-XZYWZFZZ.js";
+import "./chunk-KXCIYQBU.js";
 export {
   main,
   telemetryCommand

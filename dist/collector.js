@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-B2UKPNEH.js";
-import "./chunk-PFPP2C6O.js";
+} from "./chunk-L5UEWIGL.js";
+import "./chunk-KXCIYQBU.js";
 export {
   isLoopback,
   readOtlpLogs,

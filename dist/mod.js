@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-PFPP2C6O.js";
+} from "./chunk-KXCIYQBU.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

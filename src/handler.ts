@@ -714,7 +714,11 @@ interface FlushResult {
   retryAfterMs?: number;
 }
 
-/** The exit budget from now; its timer, which never keeps the process alive, starts when first waited on. */
+/**
+ * The exit budget from now; its timer starts when first waited on. It is not unreferenced: a program that awaits
+ * `stop()` waits for it, at most the budget. Unreferenced, it let Node.js end a program mid-await (exit code 13,
+ * the rest of its code not run) when the program's own `fetch` held nothing open.
+ */
 function startBudget(ms: number): Budget {
   const end = Date.now() + ms;
   let cancel: (() => void) | undefined;
@@ -723,7 +727,7 @@ function startBudget(ms: number): Budget {
     end,
     over: () =>
       over ??= new Promise<false>((resolve) => {
-        cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false), host().unrefTimer);
+        cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false));
       }),
     clear: () => cancel?.(),
   };

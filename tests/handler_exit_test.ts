@@ -5,6 +5,7 @@ import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { runChild, startChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { withServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
 
 setTelemetryEnabled(true);
 process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing reaches the home directory
@@ -117,6 +118,20 @@ test("await using flushes when the block ends (Symbol.asyncDispose is stop())", 
     assert.equal(JSON.parse(result.stdout).stats.sent, 1);
     assert.deepEqual(commands(server.events()), ["child"]);
   });
+});
+
+test("await using with the program's own fetch that never settles: the block ends with the budget, the program goes on", async () => {
+  using dir = tempDir();
+  const result = await runChild("handler_child.ts", {
+    args: ["using-stuck-fetch", "http://127.0.0.1:9/never"],
+    env: {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TEST_OPTIONS: JSON.stringify({ exitTimeoutSeconds: 0.5, spoolDir: dir.path }),
+    },
+  });
+  assert.equal(result.code, 4, `the program's own exit code, and the rest of its code ran: ${result.stderr}`);
+  const { stats } = JSON.parse(result.stdout);
+  assert.equal(stats.spooled, 1, "the event waits in the spool");
 });
 
 test("a started handler never keeps the host alive: main returns and the process exits at once", async () => {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-EPD34KVQ.js";
-import "./chunk-PFPP2C6O.js";
+} from "./chunk-XZYWZFZZ.js";
+import "./chunk-KXCIYQBU.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

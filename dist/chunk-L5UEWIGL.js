@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-PFPP2C6O.js";
+} from "./chunk-KXCIYQBU.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

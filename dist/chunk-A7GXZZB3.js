@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-B2UKPNEH.js";
+} from "./chunk-L5UEWIGL.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-PFPP2C6O.js";
+} from "./chunk-KXCIYQBU.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

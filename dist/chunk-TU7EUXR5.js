@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-PFPP2C6O.js";
+} from "./chunk-KXCIYQBU.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-PFPP2C6O.js";
+} from "./chunk-KXCIYQBU.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
