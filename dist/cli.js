@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-A7GXZZB3.js";
-import "./chunk-L5UEWIGL.js";
-import "./chunk-XZYWZFZZ.js";
-import "./chunk-KXCIYQBU.js";
+} from "./chunk-7VSFPPRE.js";
+import "./chunk-O2NUTENE.js";
+import "./chunk-6QS6KXAS.js";
+import "./chunk-MT75SIN5.js";
 export {
   main,
   telemetryCommand

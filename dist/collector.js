@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-L5UEWIGL.js";
-import "./chunk-KXCIYQBU.js";
+} from "./chunk-O2NUTENE.js";
+import "./chunk-MT75SIN5.js";
 export {
   isLoopback,
   readOtlpLogs,

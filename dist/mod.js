@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KXCIYQBU.js";
+} from "./chunk-MT75SIN5.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

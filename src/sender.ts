@@ -26,7 +26,13 @@ import { deliverForProgram } from "./delivery.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
 import { type SenderConfig, withSenderConfig } from "./sender_config.ts";
-import { MAX_SENDER_LIFETIME_MS, releaseSenderLock, senderAlive, takeSenderLock } from "./sender_lock.ts";
+import {
+  clearStartMarks,
+  MAX_SENDER_LIFETIME_MS,
+  releaseSenderLock,
+  senderAlive,
+  takeSenderLock,
+} from "./sender_lock.ts";
 import { type NATTelemetryHandlerOptions, resolveOptions } from "./options.ts";
 import { retryDelay } from "./backoff.ts";
 import { addCount } from "./tally.ts";
@@ -71,9 +77,10 @@ function allowed(): boolean {
 async function deliverSpool(config: SenderConfig, deadline: number): Promise<void> {
   const files = host().files;
   const dir = config.spoolDir;
-  if (!files || !consentHolds()) return;
+  if (!files) return;
   const { successor: _, ...options } = config; // the handler's options
   const key = backlogKey(resolveOptions(options)); // the key of the run that started it
+  if (!consentHolds()) return clearStartMarks(files, dir, key);
   // A run that handed off after the last look saw the lock and started no sender: after letting go, look once
   // more, and take the spool again if there is work; a second look that finds nothing it can take ends it.
   for (let look = 0; look < 2; look++) {

@@ -145,6 +145,27 @@ export function clearStartMark(files: HostFiles, dir: string, mark: string | und
 }
 
 /**
+ * Removes a key's start marks, for a sender that will not take the key's lock (the user has opted out since its
+ * run ended): left, they would hold the next runs off as if a sender were on its way. Never throws.
+ *
+ * @param files File access.
+ * @param dir The spool directory, checked first.
+ * @param key The spool key.
+ * @example
+ * ```ts ignore
+ * if (!consentHolds()) return clearStartMarks(files, dir, key);
+ * ```
+ */
+export function clearStartMarks(files: HostFiles, dir: string, key: string): void {
+  try {
+    files.ensureDir(dir, true);
+    removeAll(files, dir, live(files, dir, key, Date.now()).marks);
+  } catch {
+    // The directory is no longer ours to touch.
+  }
+}
+
+/**
  * Takes the lock of a spool key, unless a live sender holds it. Never rejects.
  *
  * @param files File access.

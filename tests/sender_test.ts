@@ -33,6 +33,7 @@ import { type ReceivedRequest, TestServer } from "./helpers/server.ts";
 import { handOffEnv, inContainer, senderProcesses, sendersGone } from "./helpers/handoff.ts";
 import { canUnshare } from "./helpers/shipping.ts";
 import { senderLocks, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
+import { spoolKey } from "../src/spool.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const runtime = runtimeInfo().name;
@@ -340,13 +341,16 @@ test(`${runtime}: a program's own fetch (one that signs requests) is kept: the e
   }
 });
 
-test(`${runtime}: a sender started after the user opted out sends nothing and leaves the spool as it was`, async () => {
+test(`${runtime}: a sender started after the user opted out sends nothing, leaves the events, removes the start mark`, async () => {
   using dir = tempDir();
   const server = await TestServer.start();
   try {
     const spool = `${dir.path}/spool`;
     mkdirSync(spool, { mode: 0o700 });
     const file = spoolEvent(spool, server.url(), "waiting", "s", 1);
+    // The mark of the run that started it: left, it would hold the next runs off as if a sender were coming.
+    const mark = `${spool}/sender-${spoolKey(server.url())}-${Date.now()}-0123456789ab.start`;
+    writeFileSync(mark, "");
     const consent = `${dir.path}/telemetry.toml`;
     writeFileSync(consent, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n');
     writeFileSync(`${spool}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT);
@@ -360,6 +364,7 @@ test(`${runtime}: a sender started after the user opted out sends nothing and le
     assert.equal(run.code, 0, run.stderr);
     assert.equal(server.requests.length, 0, "nothing sent");
     assert.ok(existsSync(file), "the spooled event is untouched");
+    assert.equal(existsSync(mark), false, "the start mark is gone");
   } finally {
     await server.close();
   }

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-L5UEWIGL.js";
+} from "./chunk-O2NUTENE.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-KXCIYQBU.js";
+} from "./chunk-MT75SIN5.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-XZYWZFZZ.js";
-import "./chunk-KXCIYQBU.js";
+} from "./chunk-6QS6KXAS.js";
+import "./chunk-MT75SIN5.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

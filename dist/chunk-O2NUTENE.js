@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KXCIYQBU.js";
+} from "./chunk-MT75SIN5.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

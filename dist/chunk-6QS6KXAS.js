@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-KXCIYQBU.js";
+} from "./chunk-MT75SIN5.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-KXCIYQBU.js";
+} from "./chunk-MT75SIN5.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
