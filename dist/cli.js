@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7VSFPPRE.js";
-import "./chunk-O2NUTENE.js";
-import "./chunk-6QS6KXAS.js";
-import "./chunk-MT75SIN5.js";
+} from "./chunk-3EBLJCTB.js";
+import "./chunk-A3J5OHY6.js";
+import "./chunk-FP7KXD6I.js";
+import "./chunk-AEMOGB52.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-O2NUTENE.js";
-import "./chunk-MT75SIN5.js";
+} from "./chunk-A3J5OHY6.js";
+import "./chunk-AEMOGB52.js";
 export {
   isLoopback,
   readOtlpLogs,

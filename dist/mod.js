@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-MT75SIN5.js";
+} from "./chunk-AEMOGB52.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -135,13 +135,7 @@ export function markSenderStart(files: HostFiles, dir: string, key: string): str
  * ```
  */
 export function clearStartMark(files: HostFiles, dir: string, mark: string | undefined): void {
-  if (mark === undefined) return;
-  try {
-    files.ensureDir(dir, true);
-    remove(files, `${dir}/${mark}`);
-  } catch {
-    // The directory is no longer ours to touch.
-  }
+  if (mark !== undefined) removeWhileOurs(files, dir, () => [mark]);
 }
 
 /**
@@ -157,12 +151,7 @@ export function clearStartMark(files: HostFiles, dir: string, mark: string | und
  * ```
  */
 export function clearStartMarks(files: HostFiles, dir: string, key: string): void {
-  try {
-    files.ensureDir(dir, true);
-    removeAll(files, dir, live(files, dir, key, Date.now()).marks);
-  } catch {
-    // The directory is no longer ours to touch.
-  }
+  removeWhileOurs(files, dir, () => live(files, dir, key, Date.now()).marks);
 }
 
 /**
@@ -223,9 +212,14 @@ const LOCK_ATTEMPTS = 5;
  * ```
  */
 export function releaseSenderLock(files: HostFiles, dir: string, lock: SenderLock): void {
+  removeWhileOurs(files, dir, () => [lock]);
+}
+
+/** Removes the names `which` gives, once the directory is checked to be still ours; never throws. */
+function removeWhileOurs(files: HostFiles, dir: string, which: () => readonly string[]): void {
   try {
     files.ensureDir(dir, true);
-    remove(files, `${dir}/${lock}`);
+    removeAll(files, dir, which());
   } catch {
     // The directory is no longer ours to touch.
   }

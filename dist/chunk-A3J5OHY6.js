@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-MT75SIN5.js";
+} from "./chunk-AEMOGB52.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

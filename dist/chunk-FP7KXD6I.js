@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-MT75SIN5.js";
+} from "./chunk-AEMOGB52.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

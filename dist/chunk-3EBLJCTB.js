@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-O2NUTENE.js";
+} from "./chunk-A3J5OHY6.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-MT75SIN5.js";
+} from "./chunk-AEMOGB52.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

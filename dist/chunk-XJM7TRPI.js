@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-6QS6KXAS.js";
-import "./chunk-MT75SIN5.js";
+} from "./chunk-FP7KXD6I.js";
+import "./chunk-AEMOGB52.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-MT75SIN5.js";
+} from "./chunk-AEMOGB52.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
