@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-3EBLJCTB.js";
-import "./chunk-A3J5OHY6.js";
-import "./chunk-FP7KXD6I.js";
-import "./chunk-AEMOGB52.js";
+} from "./chunk-7I65YXWD.js";
+import "./chunk-V5KRTTUR.js";
+import "./chunk-HAAOUGMT.js";
+import "./chunk-YW6KNSKM.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-A3J5OHY6.js";
-import "./chunk-AEMOGB52.js";
+} from "./chunk-V5KRTTUR.js";
+import "./chunk-YW6KNSKM.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-AEMOGB52.js";
+} from "./chunk-YW6KNSKM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

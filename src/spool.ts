@@ -162,7 +162,8 @@ export class Spool {
   /**
    * Opens the spool directory, creating it owner-only if missing. An existing
    * one must be a real directory of the current user that no one else can
-   * write; otherwise there is no spool.
+   * write; otherwise there is no spool. A path through a link is worked in by
+   * where it leads (`dir` of the spool), as Deno checks its permissions there.
    *
    * @param dir The directory.
    * @param files File access.
@@ -174,7 +175,10 @@ export class Spool {
     if (!files.allowed(dir, "read") || !files.allowed(dir, "write")) return undefined;
     try {
       files.ensureDir(dir, true);
-      return new Spool(dir, files, limits, key);
+      const real = files.realPath(dir);
+      if (real === undefined || !files.allowed(real, "read") || !files.allowed(real, "write")) return undefined;
+      if (real !== dir) files.ensureDir(real, true);
+      return new Spool(real, files, limits, key);
     } catch {
       return undefined;
     }

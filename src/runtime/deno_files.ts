@@ -34,6 +34,7 @@ export interface DenoFs {
   lstatSync(path: string): DenoFileInfo;
   mkdirSync(path: string, options: { mode: number }): void;
   realPathSync(path: string): string;
+  readLinkSync(path: string): string;
   readDirSync(path: string): Iterable<{ name: string }>;
   openSync(
     path: string,
@@ -102,6 +103,13 @@ export function denoFiles(
     realPath(path) {
       try {
         return deno.realPathSync(path);
+      } catch {
+        return undefined;
+      }
+    },
+    readLink(path) {
+      try {
+        return deno.readLinkSync(path);
       } catch {
         return undefined;
       }

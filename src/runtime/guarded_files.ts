@@ -40,6 +40,8 @@ export interface RawFiles {
   lstat(path: string): FileFacts | undefined;
   /** Where a path leads, every link on the way followed; `undefined` when that cannot be told. */
   realPath(path: string): string | undefined;
+  /** What a link says, as written; `undefined` when that cannot be told. */
+  readLink(path: string): string | undefined;
   /** Creates one directory, owner-only; its parent must exist. */
   mkdir(path: string): void;
   /** The names in a directory. */
@@ -67,7 +69,7 @@ export interface RawFiles {
 export class RefusedPath extends Error {
   /**
    * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`,
-   * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`.
+   * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`, `ancestor_link`.
    */
   readonly reason: string;
 
@@ -110,6 +112,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
   };
   return {
     allowed: (path, access) => raw.allowed(path, access),
+    realPath: (path) => raw.allowed(path, "read") ? raw.realPath(path) : undefined,
     ensureDir(path, isPrivate) {
       const missing: string[] = [];
       let facts = raw.lstat(path);
@@ -179,17 +182,43 @@ function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), dept
     if (raw.uid !== undefined && facts.uid !== undefined && facts.uid !== raw.uid && facts.uid !== 0) {
       throw new RefusedPath(path, "ancestor_not_owner");
     }
-    if (facts.kind === "symlink") {
+    if (facts.kind === "symlink" && facts.mode !== undefined) {
       // A link's own mode says nothing (it is always rwxrwxrwx), and who may replace it is for the directory
       // above to say, looked at next. Where it leads, and every directory above that, must pass the same checks.
-      const target = raw.realPath(dir);
-      if (target !== undefined) checkAncestors(raw, path, target, depth + 1);
+      const target = linkTarget(raw, dir);
+      if (target === undefined) throw new RefusedPath(path, "ancestor_link");
+      checkAncestors(raw, path, target); // a path with no link in it: the walk ends there
       continue;
     }
     if (facts.mode !== undefined && (facts.mode & 0o002) !== 0 && (facts.mode & 0o1000) === 0) {
       throw new RefusedPath(path, "ancestor_writable_by_others");
     }
   }
+}
+
+/**
+ * Where an ancestor link leads, when it leads there by itself: its target, as written, must be where the link
+ * resolves to, so that no other link is on the way (one the walk would not see, which its owner could swap).
+ * `undefined` otherwise, or when it cannot be told without a permission the program lacks.
+ */
+function linkTarget(raw: RawFiles, link: string): string | undefined {
+  const parent = parentOf(link);
+  if (parent === undefined || !raw.allowed(parent, "read")) return undefined;
+  const written = raw.readLink(link);
+  const base = raw.realPath(parent);
+  const real = raw.realPath(link);
+  if (written === undefined || base === undefined || real === undefined) return undefined;
+  return lexicalPath(written.startsWith("/") ? written : `${base}/${written}`) === real ? real : undefined;
+}
+
+/** An absolute POSIX path with `.`, `..` and repeated slashes taken out by its text alone. */
+function lexicalPath(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "..") parts.pop();
+    else if (part !== "" && part !== ".") parts.push(part);
+  }
+  return `/${parts.join("/")}`;
 }
 
 /**

@@ -65,6 +65,8 @@ export interface HostFiles {
    * @param access What the caller wants to do.
    */
   allowed(path: string, access: "read" | "write"): boolean;
+  /** Where a path leads, every link followed; `undefined` when that cannot be told (or looking would prompt). */
+  realPath(path: string): string | undefined;
   /**
    * Creates a directory and its missing parents (owner-only, one level at a time) and checks it is a real
    * directory. A private one must also be the current user's, with no group or other write bit.

@@ -107,6 +107,13 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
         return undefined;
       }
     },
+    readLink(path) {
+      try {
+        return fs.readlinkSync(path);
+      } catch {
+        return undefined;
+      }
+    },
     mkdir: (path) => void fs.mkdirSync(path, { mode: 0o700 }),
     list: (path) => fs.readdirSync(path),
     read(path, maxBytes, check) {

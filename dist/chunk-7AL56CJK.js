@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-AEMOGB52.js";
+} from "./chunk-YW6KNSKM.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

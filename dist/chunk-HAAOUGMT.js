@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-AEMOGB52.js";
+} from "./chunk-YW6KNSKM.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

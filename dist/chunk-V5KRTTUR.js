@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-AEMOGB52.js";
+} from "./chunk-YW6KNSKM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

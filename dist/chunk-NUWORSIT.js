@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-FP7KXD6I.js";
-import "./chunk-AEMOGB52.js";
+} from "./chunk-HAAOUGMT.js";
+import "./chunk-YW6KNSKM.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

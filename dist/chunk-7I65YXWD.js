@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-A3J5OHY6.js";
+} from "./chunk-V5KRTTUR.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-AEMOGB52.js";
+} from "./chunk-YW6KNSKM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
