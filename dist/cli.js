@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7I65YXWD.js";
-import "./chunk-V5KRTTUR.js";
-import "./chunk-HAAOUGMT.js";
-import "./chunk-YW6KNSKM.js";
+} from "./chunk-METHBTYC.js";
+import "./chunk-HJPE7ALS.js";
+import "./chunk-WPCBFZV6.js";
+import "./chunk-XIYBHVDY.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-V5KRTTUR.js";
-import "./chunk-YW6KNSKM.js";
+} from "./chunk-HJPE7ALS.js";
+import "./chunk-XIYBHVDY.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-YW6KNSKM.js";
+} from "./chunk-XIYBHVDY.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

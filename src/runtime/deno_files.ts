@@ -9,6 +9,7 @@
  * @module
  */
 import { type FileFacts, type RawFiles, readBounded, RefusedPath } from "./guarded_files.ts";
+import { quietly } from "./host.ts";
 
 interface DenoFileInfo {
   isFile: boolean;
@@ -100,20 +101,8 @@ export function denoFiles(
       const info = lstat(path);
       return info && facts(info);
     },
-    realPath(path) {
-      try {
-        return deno.realPathSync(path);
-      } catch {
-        return undefined;
-      }
-    },
-    readLink(path) {
-      try {
-        return deno.readLinkSync(path);
-      } catch {
-        return undefined;
-      }
-    },
+    realPath: (path) => quietly(() => deno.realPathSync(path)),
+    readLink: (path) => quietly(() => deno.readLinkSync(path)),
     mkdir: (path) => deno.mkdirSync(path, { mode: 0o700 }),
     list: (path) => [...deno.readDirSync(path)].map((entry) => entry.name),
     read(path, maxBytes, check) {

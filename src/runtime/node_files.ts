@@ -8,6 +8,7 @@
  * @module
  */
 import { type FileFacts, type RawFiles, readBounded, RefusedPath } from "./guarded_files.ts";
+import { quietly } from "./host.ts";
 
 interface NodeStats {
   isFile(): boolean;
@@ -100,20 +101,8 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
         throw error;
       }
     },
-    realPath(path) {
-      try {
-        return fs.realpathSync(path);
-      } catch {
-        return undefined;
-      }
-    },
-    readLink(path) {
-      try {
-        return fs.readlinkSync(path);
-      } catch {
-        return undefined;
-      }
-    },
+    realPath: (path) => quietly(() => fs.realpathSync(path)),
+    readLink: (path) => quietly(() => fs.readlinkSync(path)),
     mkdir: (path) => void fs.mkdirSync(path, { mode: 0o700 }),
     list: (path) => fs.readdirSync(path),
     read(path, maxBytes, check) {

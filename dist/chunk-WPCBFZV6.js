@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-YW6KNSKM.js";
+} from "./chunk-XIYBHVDY.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

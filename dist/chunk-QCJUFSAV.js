@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-HAAOUGMT.js";
-import "./chunk-YW6KNSKM.js";
+} from "./chunk-WPCBFZV6.js";
+import "./chunk-XIYBHVDY.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

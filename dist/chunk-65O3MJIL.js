@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-YW6KNSKM.js";
+} from "./chunk-XIYBHVDY.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

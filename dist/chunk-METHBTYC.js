@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-V5KRTTUR.js";
+} from "./chunk-HJPE7ALS.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-YW6KNSKM.js";
+} from "./chunk-XIYBHVDY.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-YW6KNSKM.js";
+} from "./chunk-XIYBHVDY.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
