@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-METHBTYC.js";
-import "./chunk-HJPE7ALS.js";
-import "./chunk-WPCBFZV6.js";
-import "./chunk-XIYBHVDY.js";
+} from "./chunk-RU4RSBTY.js";
+import "./chunk-NDDDL37A.js";
+import "./chunk-FDZBJZSF.js";
+import "./chunk-MX45UHO2.js";
 export {
   main,
   telemetryCommand

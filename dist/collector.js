@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HJPE7ALS.js";
-import "./chunk-XIYBHVDY.js";
+} from "./chunk-NDDDL37A.js";
+import "./chunk-MX45UHO2.js";
 export {
   isLoopback,
   readOtlpLogs,

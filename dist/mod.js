@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-XIYBHVDY.js";
+} from "./chunk-MX45UHO2.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

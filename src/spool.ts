@@ -149,14 +149,20 @@ export class Spool {
   readonly dir: string;
   /** The endpoint's {@link spoolKey}: what this spool writes and claims. */
   readonly key: string;
+  /**
+   * Whether every directory above it could be looked at (Deno: only those the program may read). Where not,
+   * another user might swap it between two steps: fit for events, not for a script a sender runs from it.
+   */
+  readonly ancestorsSeen: boolean;
   readonly #files: HostFiles;
   readonly #limits: SpoolLimits;
 
-  private constructor(dir: string, files: HostFiles, limits: SpoolLimits, key: string) {
+  private constructor(dir: string, files: HostFiles, limits: SpoolLimits, key: string, ancestorsSeen: boolean) {
     this.dir = dir;
     this.#files = files;
     this.#limits = limits;
     this.key = key;
+    this.ancestorsSeen = ancestorsSeen;
   }
 
   /**
@@ -174,11 +180,11 @@ export class Spool {
   static open(dir: string, files: HostFiles, limits: SpoolLimits, key: string): Spool | undefined {
     if (!files.allowed(dir, "read") || !files.allowed(dir, "write")) return undefined;
     try {
-      files.ensureDir(dir, true);
+      let seen = files.ensureDir(dir, true);
       const real = files.realPath(dir);
       if (real === undefined || !files.allowed(real, "read") || !files.allowed(real, "write")) return undefined;
-      if (real !== dir) files.ensureDir(real, true);
-      return new Spool(real, files, limits, key);
+      if (real !== dir) seen = files.ensureDir(real, true);
+      return new Spool(real, files, limits, key, seen);
     } catch {
       return undefined;
     }

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { canRun, fixturePath, runChild } from "./helpers/child.ts";
@@ -129,6 +129,23 @@ test(
   },
 );
 
+test("Deno that may read only the spool: who may swap it cannot be told, so no sender is run from it", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    await onTerminal(
+      ["--allow-env", "--allow-run", "--allow-net=127.0.0.1", `--allow-read=${dir.path}`, `--allow-write=${dir.path}`],
+      { NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+    );
+    assert.deepEqual(commands(server.events()), ["permissions"], "delivered before the run ended");
+    assert.deepEqual(readdirSync(dir.path).filter((name) => name.startsWith("sender-")), [], "no sender, no script");
+  } finally {
+    await server.close();
+  }
+});
+
 test("Deno with --allow-run: the run hands off to a sender with only the permissions it needs", { skip }, async () => {
   using dir = tempDir();
   const server = await TestServer.start();
@@ -172,14 +189,9 @@ test("Deno: a redirect the program may follow but its sender may not: the sender
   const target = await TestServer.start();
   const endpoint = await TestServer.start(() => ({ status: 307, headers: { location: target.url() } }));
   try {
-    // The program may reach every port of 127.0.0.1; its sender, only the endpoint's.
-    const flags = [
-      "--allow-env",
-      "--allow-run",
-      "--allow-net=127.0.0.1",
-      `--allow-read=${dir.path}`,
-      `--allow-write=${dir.path}`,
-    ];
+    // The program may reach every port of 127.0.0.1; its sender, only the endpoint's. It may read every
+    // directory above the spool, as a hand-off needs.
+    const flags = ["--allow-env", "--allow-run", "--allow-net=127.0.0.1", "--allow-read", `--allow-write=${dir.path}`];
     const env = { NAT_TELEMETRY_ENDPOINT: endpoint.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path };
     await onTerminal(flags, { ...env, NAT_TELEMETRY_HANDOFF: "1" });
     await waitFor(() => endpoint.requests.length === 1, "the sender's request");

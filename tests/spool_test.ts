@@ -220,6 +220,12 @@ test("an existing spool directory must be private: a symlink or one others can w
   assert.equal(Spool.open(`${dir.path}/open`, fs, limits, KEY), undefined);
   assert.equal(Spool.open(`${dir.path}/link`, fs, limits, KEY), undefined);
   assert.ok(Spool.open(`${dir.path}/private`, fs, limits, KEY));
+  // A link to a private directory, named with a trailing slash (which makes lstat follow it): still a link.
+  symlinkSync(`${dir.path}/private`, `${dir.path}/link-to-private`);
+  for (const slashes of ["", "/", "//"]) {
+    assert.equal(Spool.open(`${dir.path}/link-to-private${slashes}`, fs, limits, KEY), undefined, `'${slashes}'`);
+  }
+  assert.equal(open(`${dir.path}/private/`).dir, `${dir.path}/private`, "a real one, with its slash, is used");
 });
 
 test("two first runs at once: a spool directory another process makes between the look and the mkdir is used", () => {

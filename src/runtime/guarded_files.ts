@@ -113,7 +113,9 @@ export function guardedFiles(raw: RawFiles): HostFiles {
   return {
     allowed: (path, access) => raw.allowed(path, access),
     realPath: (path) => raw.allowed(path, "read") ? raw.realPath(path) : undefined,
-    ensureDir(path, isPrivate) {
+    ensureDir(given, isPrivate) {
+      // Without its trailing slashes: `lstat("link/")` follows the link, and would see where it leads.
+      const path = given.length > 1 ? given.replace(/(?<=[^\\/:])[\\/]+$/, "") : given;
       const missing: string[] = [];
       let facts = raw.lstat(path);
       for (let dir = path; facts === undefined;) {
@@ -143,10 +145,10 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       if (missing.length > 0) facts = raw.lstat(path);
       if (facts?.kind === "symlink") throw new RefusedPath(path, "symlink");
       if (facts?.kind !== "directory") throw new RefusedPath(path, "not_a_directory");
-      if (!isPrivate) return;
+      if (!isPrivate) return true;
       if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
       if (facts.mode !== undefined && (facts.mode & 0o022) !== 0) throw new RefusedPath(path, "writable_by_others");
-      checkAncestors(raw, path);
+      return checkAncestors(raw, path);
     },
     list: (path) => raw.list(path),
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
@@ -174,11 +176,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
  * the program may look at must belong to the user or to root, and must not be writable by others unless it
  * is sticky (as `/tmp` is: there, no one renames another user's entries).
  */
-function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), depth = 0): void {
-  for (let dir = from; dir !== undefined && depth < MAX_DEPTH; dir = parentOf(dir), depth++) {
-    if (!raw.allowed(dir, "read")) return; // Deno without permission to look: nothing more can be told
+function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), depth = 0): boolean {
+  for (let dir = from; dir !== undefined; dir = parentOf(dir), depth++) {
+    // Deno without permission to look (looking would prompt), a directory gone meanwhile, a path too deep:
+    // nothing more can be told.
+    if (depth >= MAX_DEPTH || !raw.allowed(dir, "read")) return false;
     const facts = raw.lstat(dir);
-    if (facts === undefined) return;
+    if (facts === undefined) return false;
     if (raw.uid !== undefined && facts.uid !== undefined && facts.uid !== raw.uid && facts.uid !== 0) {
       throw new RefusedPath(path, "ancestor_not_owner");
     }
@@ -187,13 +191,14 @@ function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), dept
       // above to say, looked at next. Where it leads, and every directory above that, must pass the same checks.
       const target = linkTarget(raw, dir);
       if (target === undefined) throw new RefusedPath(path, "ancestor_link");
-      checkAncestors(raw, path, target); // a path with no link in it: the walk ends there
+      if (!checkAncestors(raw, path, target)) return false; // a path with no link in it, walked to its root
       continue;
     }
     if (facts.mode !== undefined && (facts.mode & 0o002) !== 0 && (facts.mode & 0o1000) === 0) {
       throw new RefusedPath(path, "ancestor_writable_by_others");
     }
   }
+  return true;
 }
 
 /**

@@ -73,9 +73,11 @@ export interface HostFiles {
    *
    * @param path The directory.
    * @param isPrivate Whether to check owner and mode.
+   * @returns Whether every directory above a private one could be looked at (under Deno, only those the program
+   *   may read can be): where not, who may swap it for a link cannot be told.
    * @throws {RefusedPath} When it is a link, not a directory, or (private) not safe to use.
    */
-  ensureDir(path: string, isPrivate: boolean): void;
+  ensureDir(path: string, isPrivate: boolean): boolean;
   /** The names of a directory's entries. */
   list(path: string): string[];
   /**

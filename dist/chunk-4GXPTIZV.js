@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-WPCBFZV6.js";
-import "./chunk-XIYBHVDY.js";
+} from "./chunk-FDZBJZSF.js";
+import "./chunk-MX45UHO2.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

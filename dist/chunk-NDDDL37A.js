@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-XIYBHVDY.js";
+} from "./chunk-MX45UHO2.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-XIYBHVDY.js";
+} from "./chunk-MX45UHO2.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

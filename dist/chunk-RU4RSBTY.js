@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HJPE7ALS.js";
+} from "./chunk-NDDDL37A.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-XIYBHVDY.js";
+} from "./chunk-MX45UHO2.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-XIYBHVDY.js";
+} from "./chunk-MX45UHO2.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
