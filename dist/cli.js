@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-RU4RSBTY.js";
-import "./chunk-NDDDL37A.js";
-import "./chunk-FDZBJZSF.js";
-import "./chunk-MX45UHO2.js";
+} from "./chunk-KBTA6R2W.js";
+import "./chunk-QZKG36NR.js";
+import "./chunk-WT7B3YY4.js";
+import "./chunk-QEC6ECZB.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-NDDDL37A.js";
-import "./chunk-MX45UHO2.js";
+} from "./chunk-QZKG36NR.js";
+import "./chunk-QEC6ECZB.js";
 export {
   isLoopback,
   readOtlpLogs,

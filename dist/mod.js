@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-MX45UHO2.js";
+} from "./chunk-QEC6ECZB.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { canRun, fixturePath, runChild } from "./helpers/child.ts";
@@ -141,6 +141,29 @@ test("Deno that may read only the spool: who may swap it cannot be told, so no s
     );
     assert.deepEqual(commands(server.events()), ["permissions"], "delivered before the run ended");
     assert.deepEqual(readdirSync(dir.path).filter((name) => name.startsWith("sender-")), [], "no sender, no script");
+  } finally {
+    await server.close();
+  }
+});
+
+test("Deno that may not know its group: no sender runs from below a directory its group may write", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/group`, { mode: 0o775 });
+  chmodSync(`${dir.path}/group`, 0o775); // the user's own, in the user's own group, as `umask 002` leaves it
+  const spoolDir = `${dir.path}/group/spool`;
+  const server = await TestServer.start();
+  try {
+    const flags = ["--allow-env", "--allow-run", "--allow-net=127.0.0.1", "--allow-read", `--allow-write=${dir.path}`];
+    const env = { NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: spoolDir, NAT_TELEMETRY_HANDOFF: "1" };
+    await onTerminal([...flags, "--allow-sys=uid"], env);
+    assert.deepEqual(commands(server.events()), ["permissions"], "delivered before the run ended");
+    assert.deepEqual(readdirSync(spoolDir).filter((name) => name.startsWith("sender-")), [], "no sender, no script");
+    // Knowing its group, it can tell the directory is the user's alone: the run hands off.
+    await onTerminal([...flags, "--allow-sys=uid,gid"], env);
+    await waitFor(() => server.events().length === 2, "the sender's delivery");
+    assert.ok(readdirSync(spoolDir).some((name) => name.startsWith("sender-")), "a sender ran from the spool");
   } finally {
     await server.close();
   }

@@ -239,7 +239,9 @@ test("two first runs at once: a spool directory another process makes between th
       return nodeFs.mkdirSync(target, options);
     },
   };
-  const raced = guardedFiles(nodeFiles(racing, process.getuid?.(), process.platform === "win32"));
+  const raced = guardedFiles(
+    nodeFiles(racing, { uid: process.getuid?.(), gid: process.getgid?.() }, process.platform === "win32"),
+  );
   const spool = Spool.open(path, raced, limits, KEY);
   assert.ok(spool, "the spool opens");
   spool.write([event("raced")], now);
@@ -260,7 +262,7 @@ test("two first runs at once: a spool directory another process makes between th
         return nodeFs.mkdirSync(target, options);
       },
     },
-    process.getuid?.(),
+    { uid: process.getuid?.(), gid: process.getgid?.() },
     process.platform === "win32",
   ));
   assert.equal(Spool.open(open777, careless, limits, KEY), undefined);
@@ -280,7 +282,7 @@ test("a link raced in above a spool that is being made: nothing is made through 
         return nodeFs.mkdirSync(target, options);
       },
     },
-    process.getuid?.(),
+    { uid: process.getuid?.(), gid: process.getgid?.() },
     process.platform === "win32",
   ));
   assert.equal(Spool.open(path, hijacked, limits, KEY), undefined);
@@ -293,6 +295,28 @@ test("a spool to be made under a directory others may rename entries of: refused
   chmodSync(`${dir.path}/open`, 0o777); // writable by others, not sticky
   assert.equal(Spool.open(`${dir.path}/open/a/spool`, fs, limits, KEY), undefined);
   assert.deepEqual(nodeFs.readdirSync(`${dir.path}/open`), [], "nothing made there");
+});
+
+test("a directory above the spool its group may write: the user's own group (umask 002) yes, another group no", {
+  skip: process.platform === "win32",
+}, () => {
+  using dir = tempDir();
+  // As `umask 002` leaves ~/.cache: the user's, in the user's own group, group-writable.
+  mkdirSync(`${dir.path}/own`, { mode: 0o775 });
+  chmodSync(`${dir.path}/own`, 0o775);
+  const spool = open(`${dir.path}/own/a/spool`);
+  assert.equal(spool.ancestorsSeen, true, "a sender may run from it");
+  // Another group's members could swap what is made there (`root:staff 2775`, a shared project directory).
+  const other = [0, 65534].find((gid) => gid !== process.getgid?.());
+  if (process.getuid?.() !== 0 || other === undefined) return; // only root can give a directory to another group
+  mkdirSync(`${dir.path}/shared`, { mode: 0o775 });
+  nodeFs.chownSync(`${dir.path}/shared`, 0, other);
+  chmodSync(`${dir.path}/shared`, 0o2775);
+  assert.equal(Spool.open(`${dir.path}/shared/a/spool`, fs, limits, KEY), undefined);
+  assert.deepEqual(nodeFs.readdirSync(`${dir.path}/shared`), [], "nothing made there");
+  // Sticky, as a shared /tmp for a group is: no member renames another's entries.
+  chmodSync(`${dir.path}/shared`, 0o1775);
+  assert.ok(Spool.open(`${dir.path}/shared/a/spool`, fs, limits, KEY));
 });
 
 test("a link among the ancestors (/home -> /var/home): judged by where it leads, not by its own mode", {

@@ -310,7 +310,9 @@ test("the Node.js host's reads and writes do not depend on the TextDecoder and T
   const text = '\ufeff[telemetry]\nconsent = "enabled" # é, 日本, 🙂\n';
   writeFileSync(`${dir.path}/text`, text);
   writeFileSync(`${dir.path}/latin1`, Uint8Array.of(0x63, 0x6f, 0x6e, 0xe9, 0x0a)); // "coné" in Latin-1
-  const files = guardedFiles(nodeFiles(nodeFs, process.getuid?.(), process.platform === "win32"));
+  const files = guardedFiles(
+    nodeFiles(nodeFs, { uid: process.getuid?.(), gid: process.getgid?.() }, process.platform === "win32"),
+  );
   const { TextDecoder, TextEncoder } = globalThis;
   const replacements: Record<string, [typeof TextDecoder, typeof TextEncoder]> = {
     // A polyfill that ignores `fatal`: bytes that are not UTF-8 come out as replacement characters.

@@ -27,13 +27,14 @@ type Descriptor =
   | { name: "read" | "write"; path: string }
   | { name: "net"; host?: string }
   | { name: "run"; command?: string }
-  | { name: "sys"; kind: "uid" };
+  | { name: "sys"; kind: "uid" | "gid" };
 
 /** The part of the `Deno` namespace we use. */
 export interface DenoNamespace extends DenoFs {
   /** `standalone` is `true` in a `deno compile` executable. */
   build: { os: string; standalone?: boolean };
   uid(): number | null;
+  gid(): number | null;
   execPath(): string;
   Command: new (command: string, options: {
     args: string[];
@@ -88,9 +89,11 @@ export function denoHost(deno: DenoNamespace): Host {
   };
   const granted = (descriptor: Descriptor): boolean => permission(descriptor) === "granted";
   const allowed = (path: string, access: "read" | "write") => granted({ name: access, path });
-  // Deno.uid() needs --allow-sys=uid; without it, owners are not compared (modes and kinds still are).
-  const uid = granted({ name: "sys", kind: "uid" }) ? quietly(() => deno.uid()) ?? undefined : undefined;
-  const files: HostFiles = guardedFiles(denoFiles(deno, uid, allowed));
+  // Deno.uid() needs --allow-sys=uid; without it, owners are not compared (modes and kinds still are). Deno.gid()
+  // needs --allow-sys=gid; without it, a directory above the spool that its group may write is not judged.
+  const id = (kind: "uid" | "gid") =>
+    granted({ name: "sys", kind }) ? quietly(() => deno[kind]()) ?? undefined : undefined;
+  const files: HostFiles = guardedFiles(denoFiles(deno, { uid: id("uid"), gid: id("gid") }, allowed));
   const write = (stream: { writeSync(bytes: Uint8Array): number }, text: string) => {
     try {
       let bytes = new TextEncoder().encode(text);
@@ -247,7 +250,7 @@ export function denoHost(deno: DenoNamespace): Host {
       // Where the program may reach every host, so may the sender (a redirect the program would follow).
       const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${netHost(grant.endpoint)}`;
       const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
-      argv.push("--allow-sys=uid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
+      argv.push("--allow-sys=uid,gid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
       const env = senderEnvironment(readEnv, { ...grant.set, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" });
       if (!closer) return { argv, env, cwd: grant.dir };

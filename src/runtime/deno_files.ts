@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded, RefusedPath } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded, RefusedPath, type User } from "./guarded_files.ts";
 import { quietly } from "./host.ts";
 
 interface DenoFileInfo {
@@ -16,6 +16,7 @@ interface DenoFileInfo {
   isDirectory: boolean;
   isSymlink: boolean;
   uid: number | null;
+  gid: number | null;
   mode: number | null;
   size: number;
   dev: number;
@@ -50,24 +51,25 @@ export interface DenoFs {
  * Builds the Deno file primitives.
  *
  * @param deno The `Deno` namespace.
- * @param uid The current user's id, `undefined` when it cannot be known without a prompt.
+ * @param user The current user's ids, those that can be known without a prompt.
  * @param allowed Whether a path may be read or written without a prompt.
  * @returns The primitives.
  * @example
  * ```ts ignore
  * import { denoFiles } from "./deno_files.ts";
- * const raw = denoFiles(Deno, Deno.uid() ?? undefined, () => true);
+ * const raw = denoFiles(Deno, { uid: Deno.uid() ?? undefined, gid: Deno.gid() ?? undefined }, () => true);
  * ```
  */
 export function denoFiles(
   deno: DenoFs,
-  uid: number | undefined,
+  user: User,
   allowed: (path: string, access: "read" | "write") => boolean,
 ): RawFiles {
   const windows = deno.build.os === "windows";
   const facts = (info: DenoFileInfo): FileFacts => ({
     kind: info.isSymlink ? "symlink" : info.isFile ? "file" : info.isDirectory ? "directory" : "other",
     uid: windows || info.uid === null ? undefined : info.uid,
+    gid: windows || info.gid === null ? undefined : info.gid,
     mode: windows || info.mode === null ? undefined : info.mode & 0o7777,
     size: info.size,
   });
@@ -95,7 +97,8 @@ export function denoFiles(
     while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
   };
   return {
-    uid,
+    uid: user.uid,
+    gid: user.gid,
     allowed,
     lstat(path) {
       const info = lstat(path);

@@ -24,6 +24,8 @@ export interface FileFacts {
   readonly kind: "file" | "directory" | "symlink" | "other";
   /** The owner's user id; `undefined` where the platform has none (Windows). */
   readonly uid: number | undefined;
+  /** The owner's group id; `undefined` where the platform has none (Windows). */
+  readonly gid: number | undefined;
   /** The permission bits, sticky bit included; `undefined` where the platform has none (Windows). */
   readonly mode: number | undefined;
   /** The size in bytes. */
@@ -34,6 +36,8 @@ export interface FileFacts {
 export interface RawFiles {
   /** The current user's id, `undefined` when it cannot be known (Windows; Deno without `--allow-sys`). */
   readonly uid: number | undefined;
+  /** The current user's group id, `undefined` when it cannot be known (Windows; Deno without `--allow-sys`). */
+  readonly gid: number | undefined;
   /** Whether the program may read or write a path without being asked. */
   allowed(path: string, access: "read" | "write"): boolean;
   /** The facts about a path itself (a link is not followed), or `undefined` when nothing is there. */
@@ -65,11 +69,20 @@ export interface RawFiles {
   remove(path: string): void;
 }
 
+/** Who the program runs as, where the platform tells: the ids a file's owner is compared with. */
+export interface User {
+  /** The user id. */
+  readonly uid?: number;
+  /** The (primary) group id. */
+  readonly gid?: number;
+}
+
 /** Why the guard refused a path; `reason` is one word, for counters and messages. */
 export class RefusedPath extends Error {
   /**
    * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`,
-   * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`, `ancestor_link`.
+   * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`, `ancestor_writable_by_group`,
+   * `ancestor_link`.
    */
   readonly reason: string;
 
@@ -174,7 +187,10 @@ export function guardedFiles(raw: RawFiles): HostFiles {
  * A private directory is only as private as the directories above it: whoever may rename an entry of one of
  * them may swap the directory for a link to one of their choosing between two of our steps. So each ancestor
  * the program may look at must belong to the user or to root, and must not be writable by others unless it
- * is sticky (as `/tmp` is: there, no one renames another user's entries).
+ * is sticky (as `/tmp` is: there, no one renames another user's entries). One writable by its group must be
+ * the user's own, in the user's own group (a user private group, as `umask 002` leaves `~/.cache`): a group
+ * of others (`root:staff 2775`, a shared project directory) could swap it. Where the group cannot be told
+ * (Deno without `--allow-sys=gid`), such an ancestor leaves the walk unseen.
  */
 function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), depth = 0): boolean {
   for (let dir = from; dir !== undefined; dir = parentOf(dir), depth++) {
@@ -194,9 +210,11 @@ function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), dept
       if (!checkAncestors(raw, path, target)) return false; // a path with no link in it, walked to its root
       continue;
     }
-    if (facts.mode !== undefined && (facts.mode & 0o002) !== 0 && (facts.mode & 0o1000) === 0) {
-      throw new RefusedPath(path, "ancestor_writable_by_others");
-    }
+    if (facts.mode === undefined || (facts.mode & 0o1000) !== 0) continue;
+    if ((facts.mode & 0o002) !== 0) throw new RefusedPath(path, "ancestor_writable_by_others");
+    if ((facts.mode & 0o020) === 0) continue;
+    if (raw.uid === undefined || raw.gid === undefined) return false;
+    if (facts.uid !== raw.uid || facts.gid !== raw.gid) throw new RefusedPath(path, "ancestor_writable_by_group");
   }
   return true;
 }

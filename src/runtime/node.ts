@@ -113,6 +113,7 @@ export interface NodeProcess {
   exit(code: number): void;
   platform: string;
   getuid?(): number;
+  getgid?(): number;
   env: Record<string, string | undefined>;
   stdin: NodeStdin;
   stdout: { isTTY?: boolean; write(text: string): unknown };
@@ -369,7 +370,10 @@ function openFileAccess(proc: NodeProcess): FileAccess {
   } catch {
     fs = undefined;
   }
-  return { fs, files: fs && guardedFiles(nodeFiles(fs, proc.getuid?.(), proc.platform === "win32")) };
+  return {
+    fs,
+    files: fs && guardedFiles(nodeFiles(fs, { uid: proc.getuid?.(), gid: proc.getgid?.() }, proc.platform === "win32")),
+  };
 }
 
 /**

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type FileFacts, type RawFiles, readBounded, RefusedPath } from "./guarded_files.ts";
+import { type FileFacts, type RawFiles, readBounded, RefusedPath, type User } from "./guarded_files.ts";
 import { quietly } from "./host.ts";
 
 interface NodeStats {
@@ -15,6 +15,7 @@ interface NodeStats {
   isDirectory(): boolean;
   isSymbolicLink(): boolean;
   uid: number;
+  gid: number;
   mode: number;
   size: number;
 }
@@ -40,7 +41,7 @@ export interface NodeFs {
  * Builds the Node.js / Bun file primitives.
  *
  * @param fs `node:fs`.
- * @param uid The current user's id (`process.getuid()`), `undefined` on Windows.
+ * @param user The current user's ids (`process.getuid()`, `process.getgid()`); none on Windows.
  * @param windows Whether permission bits mean nothing here.
  * @returns The primitives.
  * @example
@@ -48,15 +49,16 @@ export interface NodeFs {
  * import fs from "node:fs";
  * import process from "node:process";
  * import { nodeFiles } from "./node_files.ts";
- * const raw = nodeFiles(fs, process.getuid?.(), process.platform === "win32");
+ * const raw = nodeFiles(fs, { uid: process.getuid?.(), gid: process.getgid?.() }, process.platform === "win32");
  * ```
  */
-export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean): RawFiles {
+export function nodeFiles(fs: NodeFs, user: User, windows: boolean): RawFiles {
   const flag = (name: string) => fs.constants[name] ?? 0;
   const guard = flag("O_NOFOLLOW") | flag("O_NONBLOCK");
   const facts = (stats: NodeStats): FileFacts => ({
     kind: stats.isSymbolicLink() ? "symlink" : stats.isFile() ? "file" : stats.isDirectory() ? "directory" : "other",
     uid: windows ? undefined : stats.uid,
+    gid: windows ? undefined : stats.gid,
     mode: windows ? undefined : stats.mode & 0o7777,
     size: stats.size,
   });
@@ -90,7 +92,8 @@ export function nodeFiles(fs: NodeFs, uid: number | undefined, windows: boolean)
     return Buffer.from(bytes).toString("utf8");
   };
   return {
-    uid: windows ? undefined : uid,
+    uid: windows ? undefined : user.uid,
+    gid: windows ? undefined : user.gid,
     allowed: () => true,
     lstat(path) {
       try {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-FDZBJZSF.js";
-import "./chunk-MX45UHO2.js";
+} from "./chunk-WT7B3YY4.js";
+import "./chunk-QEC6ECZB.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

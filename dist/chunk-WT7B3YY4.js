@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-MX45UHO2.js";
+} from "./chunk-QEC6ECZB.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

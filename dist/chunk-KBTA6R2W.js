@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-NDDDL37A.js";
+} from "./chunk-QZKG36NR.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-MX45UHO2.js";
+} from "./chunk-QEC6ECZB.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-MX45UHO2.js";
+} from "./chunk-QEC6ECZB.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

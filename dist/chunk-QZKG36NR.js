@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-MX45UHO2.js";
+} from "./chunk-QEC6ECZB.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
