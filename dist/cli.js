@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-KBTA6R2W.js";
-import "./chunk-QZKG36NR.js";
-import "./chunk-WT7B3YY4.js";
-import "./chunk-QEC6ECZB.js";
+} from "./chunk-D2SOHCRL.js";
+import "./chunk-HRJWFP3W.js";
+import "./chunk-KXO3USO4.js";
+import "./chunk-OGBDGAPI.js";
 export {
   main,
   telemetryCommand

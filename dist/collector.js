@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-QZKG36NR.js";
-import "./chunk-QEC6ECZB.js";
+} from "./chunk-HRJWFP3W.js";
+import "./chunk-OGBDGAPI.js";
 export {
   isLoopback,
   readOtlpLogs,

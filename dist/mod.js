@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-QEC6ECZB.js";
+} from "./chunk-OGBDGAPI.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

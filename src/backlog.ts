@@ -58,13 +58,14 @@ export class Backlog {
    * Opens the backlog of an HTTP sink with a usable spool.
    *
    * @param options The handler's options.
+   * @param refused Told why, when a spool directory is set but cannot be used.
    * @returns The backlog, or `null` when there is no spool (no directory, an unsafe one, or not an HTTP sink).
    */
-  static open(options: ResolvedOptions): Backlog | null {
+  static open(options: ResolvedOptions, refused?: (why: string) => void): Backlog | null {
     const { sink, spoolDir, spoolLimits, clock, random } = options;
     const files = host().files;
     if (sink.kind !== "http" || spoolDir === undefined || !files) return null;
-    const spool = Spool.open(spoolDir, files, spoolLimits, backlogKey(options));
+    const spool = Spool.open(spoolDir, files, spoolLimits, backlogKey(options), refused);
     if (!spool) return null;
     return new Backlog(spool, new EndpointHealth(files, spool.dir, sink.url, clock, random), files, options);
   }

@@ -392,7 +392,7 @@ function decide(output: CliOutput, state: "enabled" | "disabled", program: strin
 }
 
 /** The spool and endpoint the environment names, as a handler would use them. */
-function openSpool():
+function openSpool(refused?: (why: string) => void):
   | {
     spool: Spool;
     health: EndpointHealth | undefined;
@@ -403,7 +403,7 @@ function openSpool():
   const options = resolveOptions({});
   const files = host().files;
   const spool = options.spoolDir && files
-    ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options))
+    ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused)
     : undefined;
   if (!spool || !files) return undefined;
   const health = options.sink.kind === "http"
@@ -416,9 +416,10 @@ function openSpool():
 const FLUSH_TIME_MS = 30_000;
 
 async function flush(output: CliOutput): Promise<number> {
-  const opened = openSpool();
+  let why = "no spool directory, or no file access";
+  const opened = openSpool((refusal) => why = refusal);
   if (!opened) {
-    output.err("nat-telemetry: there is no spool (no spool directory, or it cannot be read and written).\n");
+    output.err(`nat-telemetry: there is no spool (${why}).\n`);
     return 1;
   }
   if (!effectiveConsent().enabled) {

@@ -184,8 +184,8 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
   if (!enabled) return "telemetry was turned off during the run";
   if (!backlog) return "there is no usable spool directory";
   if (!backlog.spool.ancestorsSeen) {
-    return "the directories above the spool cannot all be looked at (Deno's --allow-read): another user could swap " +
-      "the sender's script there";
+    return "who may change the directories above the spool cannot all be told (Deno without --allow-read, or " +
+      "--allow-sys=uid,gid): another user could swap the sender's script there";
   }
   if (!host().canConnect(sink.url)) return "the program may not connect to the endpoint";
   // While the endpoint is known down, a run delivering itself would only spool too: no need to read the spool

@@ -561,7 +561,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** Opens the spool and the endpoint's health on first need; only an HTTP sink has them. */
   #openDisk(): Backlog | null {
-    return this.#disk ??= Backlog.open(this.#options);
+    // Opened once: a directory that cannot be used is not walked again at every step of the run.
+    if (this.#disk === undefined) this.#disk = Backlog.open(this.#options, (why) => this.#log(`no spool: ${why}`));
+    return this.#disk;
   }
 
   /**

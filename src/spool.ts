@@ -175,18 +175,31 @@ export class Spool {
    * @param files File access.
    * @param limits The bounds.
    * @param key The endpoint's {@link spoolKey}: what this spool writes and claims.
+   * @param refused Told why, when there is no spool.
    * @returns The spool, or `undefined` when the directory cannot be used safely (never a prompt).
    */
-  static open(dir: string, files: HostFiles, limits: SpoolLimits, key: string): Spool | undefined {
-    if (!files.allowed(dir, "read") || !files.allowed(dir, "write")) return undefined;
+  static open(
+    dir: string,
+    files: HostFiles,
+    limits: SpoolLimits,
+    key: string,
+    refused: (why: string) => void = () => {},
+  ): Spool | undefined {
+    const none = (why: string) => {
+      refused(why);
+      return undefined;
+    };
+    const notAllowed = (path: string) => !files.allowed(path, "read") || !files.allowed(path, "write");
+    if (notAllowed(dir)) return none(`the program may not read and write ${dir} (Deno)`);
     try {
       let seen = files.ensureDir(dir, true);
       const real = files.realPath(dir);
-      if (real === undefined || !files.allowed(real, "read") || !files.allowed(real, "write")) return undefined;
+      if (real === undefined) return none(`where ${dir} leads cannot be told`);
+      if (notAllowed(real)) return none(`the program may not read and write ${real}, where ${dir} leads (Deno)`);
       if (real !== dir) seen = files.ensureDir(real, true);
       return new Spool(real, files, limits, key, seen);
-    } catch {
-      return undefined;
+    } catch (error) {
+      return none(error instanceof Error ? error.message : String(error));
     }
   }
 

@@ -331,12 +331,19 @@ test("a spool path that is a file, or cannot be created, counts what it cannot k
   using dir = tempDir();
   writeFileSync(`${dir.path}/file`, "");
   for (const spoolDir of [`${dir.path}/file`, `${dir.path}/file/spool`]) {
-    const h = handler(spoolDir, await refusedUrl());
+    const told: string[] = [];
+    const h = handler(spoolDir, await refusedUrl(), { logger: (line) => told.push(line) });
     h.enqueue(commandEvent("a"));
     h.enqueue(commandEvent("b"));
     await h.stop();
     assert.deepEqual(h.stats().dropped, { spool_unavailable: 2 }, spoolDir);
     assertBalanced(h.stats());
+    // The developer is told why there is no spool, once.
+    assert.equal(told.filter((line) => line.includes("no spool: ")).length, 1, told.join("\n"));
+    assert.ok(
+      told.some((line) => /no spool: .*(not_a_directory|ENOTDIR|Not a directory)/i.test(line)),
+      told.join("\n"),
+    );
   }
 });
 

@@ -146,24 +146,33 @@ test("Deno that may read only the spool: who may swap it cannot be told, so no s
   }
 });
 
-test("Deno that may not know its group: no sender runs from below a directory its group may write", {
+test("Deno that may not tell who owns the directories above the spool: no sender runs from it", {
   skip,
 }, async () => {
   using dir = tempDir();
   mkdirSync(`${dir.path}/group`, { mode: 0o775 });
   chmodSync(`${dir.path}/group`, 0o775); // the user's own, in the user's own group, as `umask 002` leaves it
-  const spoolDir = `${dir.path}/group/spool`;
   const server = await TestServer.start();
+  const scripts = (spoolDir: string) => readdirSync(spoolDir).filter((name) => name.startsWith("sender-"));
   try {
     const flags = ["--allow-env", "--allow-run", "--allow-net=127.0.0.1", "--allow-read", `--allow-write=${dir.path}`];
-    const env = { NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: spoolDir, NAT_TELEMETRY_HANDOFF: "1" };
-    await onTerminal([...flags, "--allow-sys=uid"], env);
+    const env = (spoolDir: string) => ({
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      NAT_TELEMETRY_SPOOL_DIR: spoolDir,
+      NAT_TELEMETRY_HANDOFF: "1",
+    });
+    // Without the user's id, no owner can be compared: /tmp's sticky bit protects only from others.
+    await onTerminal(flags, env(`${dir.path}/plain`));
     assert.deepEqual(commands(server.events()), ["permissions"], "delivered before the run ended");
-    assert.deepEqual(readdirSync(spoolDir).filter((name) => name.startsWith("sender-")), [], "no sender, no script");
-    // Knowing its group, it can tell the directory is the user's alone: the run hands off.
-    await onTerminal([...flags, "--allow-sys=uid,gid"], env);
-    await waitFor(() => server.events().length === 2, "the sender's delivery");
-    assert.ok(readdirSync(spoolDir).some((name) => name.startsWith("sender-")), "a sender ran from the spool");
+    assert.deepEqual(scripts(`${dir.path}/plain`), [], "no sender, no script");
+    // Without the user's group, a directory its group may write cannot be told the user's alone.
+    await onTerminal([...flags, "--allow-sys=uid"], env(`${dir.path}/group/spool`));
+    assert.equal(server.events().length, 2, "delivered before the run ended");
+    assert.deepEqual(scripts(`${dir.path}/group/spool`), [], "no sender, no script");
+    // With both, the run hands off.
+    await onTerminal([...flags, "--allow-sys=uid,gid"], env(`${dir.path}/group/spool`));
+    await waitFor(() => server.events().length === 3, "the sender's delivery");
+    assert.equal(scripts(`${dir.path}/group/spool`).length, 1, "a sender ran from the spool");
   } finally {
     await server.close();
   }
@@ -213,8 +222,15 @@ test("Deno: a redirect the program may follow but its sender may not: the sender
   const endpoint = await TestServer.start(() => ({ status: 307, headers: { location: target.url() } }));
   try {
     // The program may reach every port of 127.0.0.1; its sender, only the endpoint's. It may read every
-    // directory above the spool, as a hand-off needs.
-    const flags = ["--allow-env", "--allow-run", "--allow-net=127.0.0.1", "--allow-read", `--allow-write=${dir.path}`];
+    // directory above the spool, and tell who owns them, as a hand-off needs.
+    const flags = [
+      "--allow-env",
+      "--allow-run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      `--allow-write=${dir.path}`,
+      "--allow-sys=uid,gid",
+    ];
     const env = { NAT_TELEMETRY_ENDPOINT: endpoint.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path };
     await onTerminal(flags, { ...env, NAT_TELEMETRY_HANDOFF: "1" });
     await waitFor(() => endpoint.requests.length === 1, "the sender's request");

@@ -319,6 +319,26 @@ test("a directory above the spool its group may write: the user's own group (uma
   assert.ok(Spool.open(`${dir.path}/shared/a/spool`, fs, limits, KEY));
 });
 
+test("where the user's ids cannot be known (Deno without --allow-sys), the ancestors are not seen: no sender", {
+  skip: process.platform === "win32",
+}, () => {
+  using dir = tempDir();
+  mkdirSync(`${dir.path}/own`, { mode: 0o775 });
+  chmodSync(`${dir.path}/own`, 0o775);
+  const as = (user: { uid?: number; gid?: number }) => guardedFiles(nodeFiles(nodeFs, user, false));
+  const seen = (files: ReturnType<typeof as>, path: string) => Spool.open(path, files, limits, KEY)?.ancestorsSeen;
+  const both = { uid: process.getuid?.(), gid: process.getgid?.() };
+  assert.equal(seen(as(both), `${dir.path}/plain`), true);
+  assert.equal(seen(as({ gid: both.gid }), `${dir.path}/plain`), false, "no owner compared: not even /tmp is seen");
+  assert.equal(seen(as(both), `${dir.path}/own/spool`), true);
+  assert.equal(seen(as({ uid: both.uid }), `${dir.path}/own/spool`), false, "a group-writable one, group unknown");
+  assert.equal(
+    seen(as({ uid: both.uid }), `${dir.path}/plain`),
+    true,
+    "no group-writable one: the group is not needed",
+  );
+});
+
 test("a link among the ancestors (/home -> /var/home): judged by where it leads, not by its own mode", {
   skip: process.platform === "win32",
 }, () => {

@@ -189,8 +189,11 @@ export function guardedFiles(raw: RawFiles): HostFiles {
  * the program may look at must belong to the user or to root, and must not be writable by others unless it
  * is sticky (as `/tmp` is: there, no one renames another user's entries). One writable by its group must be
  * the user's own, in the user's own group (a user private group, as `umask 002` leaves `~/.cache`): a group
- * of others (`root:staff 2775`, a shared project directory) could swap it. Where the group cannot be told
- * (Deno without `--allow-sys=gid`), such an ancestor leaves the walk unseen.
+ * of others (`root:staff 2775`, a shared project directory) could swap it. Where the owner cannot be told
+ * (Deno without `--allow-sys=uid`), no ancestor is seen; where the group cannot (without `--allow-sys=gid`), one
+ * its group may write is not. Write access an ACL grants shows only as the group's bits (its mask), and the
+ * user's own group is trusted to hold the user alone, as OpenSSH's `StrictModes` trusts them: whom the user lets
+ * write their own directories is trusted as the user.
  */
 function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), depth = 0): boolean {
   for (let dir = from; dir !== undefined; dir = parentOf(dir), depth++) {
@@ -199,6 +202,9 @@ function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), dept
     if (depth >= MAX_DEPTH || !raw.allowed(dir, "read")) return false;
     const facts = raw.lstat(dir);
     if (facts === undefined) return false;
+    // Owners the program may not compare (Deno without `--allow-sys=uid`): another user's directory, sticky or
+    // not, cannot be told from the user's own.
+    if (raw.uid === undefined && facts.mode !== undefined) return false;
     if (raw.uid !== undefined && facts.uid !== undefined && facts.uid !== raw.uid && facts.uid !== 0) {
       throw new RefusedPath(path, "ancestor_not_owner");
     }
@@ -213,7 +219,7 @@ function checkAncestors(raw: RawFiles, path: string, from = parentOf(path), dept
     if (facts.mode === undefined || (facts.mode & 0o1000) !== 0) continue;
     if ((facts.mode & 0o002) !== 0) throw new RefusedPath(path, "ancestor_writable_by_others");
     if ((facts.mode & 0o020) === 0) continue;
-    if (raw.uid === undefined || raw.gid === undefined) return false;
+    if (raw.gid === undefined) return false;
     if (facts.uid !== raw.uid || facts.gid !== raw.gid) throw new RefusedPath(path, "ancestor_writable_by_group");
   }
   return true;

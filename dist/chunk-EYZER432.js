@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-WT7B3YY4.js";
-import "./chunk-QEC6ECZB.js";
+} from "./chunk-KXO3USO4.js";
+import "./chunk-OGBDGAPI.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-QZKG36NR.js";
+} from "./chunk-HRJWFP3W.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-QEC6ECZB.js";
+} from "./chunk-OGBDGAPI.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -283,18 +283,20 @@ var decide = (function (output, state, program) {
 `);
   return 0;
 });
-var openSpool = (function () {
+var openSpool = (function (refused) {
   const options = resolveOptions({});
   const files = host().files;
-  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options)) : void 0;
+  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused) : void 0;
   if (!spool || !files) return void 0;
   const health = options.sink.kind === "http" ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random) : void 0;
   return { spool, health, options, files };
 });
 var flush = (async function (output) {
-  const opened = openSpool();
+  let why = "no spool directory, or no file access";
+  const opened = openSpool((refusal) => why = refusal);
   if (!opened) {
-    output.err("nat-telemetry: there is no spool (no spool directory, or it cannot be read and written).\n");
+    output.err(`nat-telemetry: there is no spool (${why}).
+`);
     return 1;
   }
   if (!effectiveConsent().enabled) {

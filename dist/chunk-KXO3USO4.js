@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-QEC6ECZB.js";
+} from "./chunk-OGBDGAPI.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-QEC6ECZB.js";
+} from "./chunk-OGBDGAPI.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-QEC6ECZB.js";
+} from "./chunk-OGBDGAPI.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
