@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-D2SOHCRL.js";
-import "./chunk-HRJWFP3W.js";
-import "./chunk-KXO3USO4.js";
-import "./chunk-OGBDGAPI.js";
+} from "./chunk-4VZMTNMN.js";
+import "./chunk-ONWBGVUG.js";
+import "./chunk-A7WF6746.js";
+import "./chunk-DGO3GSU7.js";
 export {
   main,
   telemetryCommand

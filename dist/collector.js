@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HRJWFP3W.js";
-import "./chunk-OGBDGAPI.js";
+} from "./chunk-ONWBGVUG.js";
+import "./chunk-DGO3GSU7.js";
 export {
   isLoopback,
   readOtlpLogs,

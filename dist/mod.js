@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-OGBDGAPI.js";
+} from "./chunk-DGO3GSU7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

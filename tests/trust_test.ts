@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import process from "node:process";
-import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { NATTelemetryHandler, recordConsent, setTelemetryEnabled } from "../mod.ts";
 import { startCollector } from "../src/collector.ts";
 import { EndpointHealth } from "../src/health.ts";
 import * as nodeFs from "node:fs";
@@ -145,6 +145,26 @@ test("a directory of another user is refused even when only its owner can write 
   chmodSync(dir.path, 0o777);
   asNobody("mkdir", "-m", "0700", `${dir.path}/theirs`);
   assert.equal(Spool.open(`${dir.path}/theirs`, host().files!, limits, spoolKey("https://example.com")), undefined);
+});
+
+test("root with another user's HOME (sudo -E) writes nothing into their tree: no consent file, no spool", {
+  skip: noRoot,
+}, () => {
+  using dir = tempDir();
+  const home = `${dir.path}/home`;
+  mkdirSync(`${home}/.config/nat`, { recursive: true, mode: 0o755 });
+  nodeFs.chownSync(home, 65534, 65534);
+  nodeFs.chownSync(`${home}/.config`, 65534, 65534);
+  // Missing directories would be made root's, 0700: the user could no longer use ~/.local (or ~/.config) at all.
+  assert.equal(recordConsent("enabled", `${home}/.local/nat/telemetry.toml`), false);
+  assert.equal(Spool.open(`${home}/.local/state/nat`, host().files!, limits, spoolKey("https://e.example")), undefined);
+  assert.deepEqual(readdirSync(home), [".config"], "nothing made");
+  // An existing directory of theirs: a file of root's there would hide their own decision from them.
+  nodeFs.chownSync(`${home}/.config/nat`, 65534, 65534);
+  assert.equal(recordConsent("enabled", `${home}/.config/nat/telemetry.toml`), false);
+  assert.deepEqual(readdirSync(`${home}/.config/nat`), [], "nothing written");
+  // Root's own tree, as ever.
+  assert.equal(recordConsent("enabled", `${dir.path}/root/.config/nat/telemetry.toml`), true);
 });
 
 test("spooled events belong to their endpoint: another endpoint's run leaves them for their own", async () => {

@@ -10,7 +10,8 @@
  * - a file is read or appended only if it is a regular file (never a FIFO,
  *   socket, device or symlink), owned by the current user (or root), and not
  *   larger than the caller's bound; it is opened so that it cannot block;
- * - new files are created exclusively, owner-only, never through a link.
+ * - new files are created exclusively, owner-only, never through a link;
+ * - root makes nothing under another user's directory (`sudo -E` keeps the user's HOME).
  *
  * Each runtime supplies the primitives ({@link RawFiles}); the rules live here.
  *
@@ -138,6 +139,11 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         // A parent the program may not look at (Deno) is taken to be there: looking would prompt, mkdir will tell.
         if (!raw.allowed(parent, "read")) break;
         facts = raw.lstat(dir = parent);
+      }
+      // Root writes nothing into another user's tree (`sudo -E`, or a sudo that keeps HOME, as macOS's does): a
+      // directory or file of root's there, the user could not read or change, and their own runs would fail on it.
+      if (raw.uid === 0 && facts?.uid !== undefined && facts.uid !== 0) {
+        throw new RefusedPath(path, missing.length > 0 ? "ancestor_not_owner" : "not_owner");
       }
       // Nothing is made under a directory where another user could swap what this run makes for a link.
       if (isPrivate && missing.length > 0) checkAncestors(raw, missing[0]);

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-OGBDGAPI.js";
+} from "./chunk-DGO3GSU7.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

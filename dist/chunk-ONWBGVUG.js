@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-OGBDGAPI.js";
+} from "./chunk-DGO3GSU7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

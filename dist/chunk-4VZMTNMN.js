@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HRJWFP3W.js";
+} from "./chunk-ONWBGVUG.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-OGBDGAPI.js";
+} from "./chunk-DGO3GSU7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

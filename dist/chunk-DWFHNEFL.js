@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-KXO3USO4.js";
-import "./chunk-OGBDGAPI.js";
+} from "./chunk-A7WF6746.js";
+import "./chunk-DGO3GSU7.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

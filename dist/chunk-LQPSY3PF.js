@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-OGBDGAPI.js";
+} from "./chunk-DGO3GSU7.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
