@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
+import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { canRun, fixturePath, runChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
@@ -153,7 +154,7 @@ test("Deno that may not tell who owns the directories above the spool: no sender
   mkdirSync(`${dir.path}/group`, { mode: 0o775 });
   chmodSync(`${dir.path}/group`, 0o775); // the user's own, in the user's own group, as `umask 002` leaves it
   const server = await TestServer.start();
-  const scripts = (spoolDir: string) => readdirSync(spoolDir).filter((name) => name.startsWith("sender-"));
+  const scripts = (spoolDir: string) => readdirSync(spoolDir).filter((name) => name === SENDER_SCRIPT_NAME);
   try {
     const flags = ["--allow-env", "--allow-run", "--allow-net=127.0.0.1", "--allow-read", `--allow-write=${dir.path}`];
     const env = (spoolDir: string) => ({
@@ -173,6 +174,7 @@ test("Deno that may not tell who owns the directories above the spool: no sender
     await onTerminal([...flags, "--allow-sys=uid,gid"], env(`${dir.path}/group/spool`));
     await waitFor(() => server.events().length === 3, "the sender's delivery");
     assert.equal(scripts(`${dir.path}/group/spool`).length, 1, "a sender ran from the spool");
+    await waitFor(() => senderLocks(`${dir.path}/group/spool`).length === 0, "the sender to finish");
   } finally {
     await server.close();
   }
