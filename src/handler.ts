@@ -125,8 +125,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #stopping: Promise<void> | undefined;
   /** Unregisters the exit hooks and signal listeners; set while they are registered. */
   #unhook: (() => void) | undefined;
-  /** The spool, the endpoint's health and claims: `undefined` until first needed, `null` when there is no spool. */
+  /** The spool, the endpoint's health and claims: `undefined` until first needed, `null` when there was none at the last look. */
   #disk: Backlog | null | undefined;
+  /** Why the spool could not be used when last looked at, as told to the logger. */
+  #spoolRefusal: string | undefined;
   /** Whether the spool has been read since the endpoint was last known healthy. */
   #replayDone = false;
 
@@ -561,8 +563,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** Opens the spool and the endpoint's health on first need; only an HTTP sink has them. */
   #openDisk(): Backlog | null {
-    // Opened once: a directory that cannot be used is not walked again at every step of the run.
-    if (this.#disk === undefined) this.#disk = Backlog.open(this.#options, (why) => this.#log(`no spool: ${why}`));
+    // A spool that cannot be used is looked at again at the next need (a long-lived host's directory may be made or
+    // mended meanwhile); why it cannot is told once, and again only when the reason changes.
+    this.#disk ??= Backlog.open(this.#options, (why) => {
+      if (why !== this.#spoolRefusal) this.#log(`no spool: ${why}`);
+      this.#spoolRefusal = why;
+    });
     return this.#disk;
   }
 
@@ -702,7 +708,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #log(message: string): void {
     this.#debug?.(message);
     try {
-      this.#options.logger(`[nat-telemetry] ${message}`);
+      // An async logger's rejection, left unhandled, would end the program (Node.js, Bun): it is caught too.
+      const returned: unknown = this.#options.logger(`[nat-telemetry] ${message}`);
+      if (returned instanceof Promise) returned.catch(() => {});
     } catch {
       // A broken logger must not break the host program.
     }

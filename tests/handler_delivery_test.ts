@@ -254,6 +254,25 @@ test("the logger hears about drops and retries once per decision, not once per e
   ]);
 });
 
+test("an async logger that rejects changes nothing: no unhandled rejection reaches the program", async () => {
+  const unhandled: unknown[] = [];
+  const record = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", record);
+  try {
+    await using t = await setup({
+      logger: () => Promise.reject(new Error("broken async logger")), // as an async function that throws
+    });
+    t.server.reply({ status: 400 });
+    t.handler.enqueue(commandEvent("x"));
+    await t.handler.flush();
+    assert.deepEqual(t.handler.stats().dropped, { http_400: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // a rejection left unhandled is reported by now
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off("unhandledRejection", record);
+  }
+});
+
 test("a logger that throws changes nothing", async () => {
   await using t = await setup({
     logger: () => {

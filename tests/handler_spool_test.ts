@@ -347,6 +347,25 @@ test("a spool path that is a file, or cannot be created, counts what it cannot k
   }
 });
 
+test("a spool that cannot be used is looked at again: once mended, what was not delivered is kept there", async () => {
+  using dir = tempDir();
+  const spoolDir = `${dir.path}/spool`;
+  writeFileSync(spoolDir, ""); // not a directory, for now
+  const told: string[] = [];
+  const h = handler(spoolDir, await refusedUrl(), { logger: (line) => told.push(line) });
+  h.enqueue(commandEvent("a"));
+  await h.flush();
+  h.enqueue(commandEvent("b"));
+  await h.flush();
+  rmSync(spoolDir); // a long-lived host's spool directory, mended (it is made at the next need)
+  await h.stop();
+  assert.equal(h.stats().spooled, 2, JSON.stringify(h.stats()));
+  assert.deepEqual(h.stats().dropped, {});
+  assertBalanced(h.stats());
+  assert.deepEqual(spooled(spoolDir).map((line) => line.event.parameters.command).sort(), ["a", "b"]);
+  assert.equal(told.filter((line) => line.includes("no spool: ")).length, 1, "told once, not at every look");
+});
+
 test("each run's stats say which drops were its own events and which were older files", async () => {
   using dir = tempDir();
   const endpoint = await refusedUrl();
