@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-4VZMTNMN.js";
-import "./chunk-ONWBGVUG.js";
-import "./chunk-A7WF6746.js";
-import "./chunk-DGO3GSU7.js";
+} from "./chunk-FVHC4OXP.js";
+import "./chunk-DY3FIYT2.js";
+import "./chunk-IXEF6V27.js";
+import "./chunk-RBT23H7X.js";
 export {
   main,
   telemetryCommand

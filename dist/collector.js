@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ONWBGVUG.js";
-import "./chunk-DGO3GSU7.js";
+} from "./chunk-DY3FIYT2.js";
+import "./chunk-RBT23H7X.js";
 export {
   isLoopback,
   readOtlpLogs,

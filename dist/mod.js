@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-DGO3GSU7.js";
+} from "./chunk-RBT23H7X.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -493,7 +493,8 @@ function endpointReports(opened: NonNullable<ReturnType<typeof openSpool>>): End
 }
 
 function inspect(output: CliOutput, json: boolean): number {
-  const opened = openSpool();
+  let why: string | undefined;
+  const opened = openSpool((refusal) => why = refusal);
   const files = opened?.spool.peek() ?? [];
   const events = files.flatMap((file) =>
     file.events.map((event) => {
@@ -516,7 +517,7 @@ function inspect(output: CliOutput, json: boolean): number {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}\n`);
     return 0;
   }
-  output.out(`Spool: ${opened?.spool.dir ?? "none"}\n`);
+  output.out(`Spool: ${opened?.spool.dir ?? `none${why ? ` (${why})` : ""}`}\n`);
   output.out(`${events.length} spooled event(s)\n`);
   for (const event of events) {
     const p = event.parameters;

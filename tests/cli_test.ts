@@ -256,6 +256,17 @@ test("--help on every command; unknown commands and options are usage errors (ex
   assert.match(badOption.stderr, /nope/);
 });
 
+test("inspect and flush say why there is no spool", async () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/spool`, ""); // a file where the spool directory should be
+  const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/events" };
+  const inspected = await cli(dir.path, ["inspect"], env);
+  assert.match(inspected.stdout, /^Spool: none \(refused .*spool: not_a_directory\)$/m);
+  const flushed = await cli(dir.path, ["flush"], env);
+  assert.equal(flushed.code, 1);
+  assert.match(flushed.stderr, /there is no spool \(refused .*spool: not_a_directory\)/);
+});
+
 /** Leaves one event in the spool: a run that exits explicitly. */
 async function seedSpool(dir: string, endpoint: string) {
   const run = await runChild("exit_child.ts", {

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
@@ -247,6 +247,24 @@ test("Deno: a redirect the program may follow but its sender may not: the sender
     await endpoint.close();
     await target.close();
   }
+});
+
+test("Deno as root that may not know it (no --allow-sys), with another user's HOME: nothing made in their tree", {
+  skip: skip || (process.getuid?.() !== 0 && "needs root"),
+}, async () => {
+  using dir = tempDir();
+  const home = `${dir.path}/home`;
+  mkdirSync(home, { mode: 0o755 });
+  chownSync(home, 65534, 65534);
+  const flags = ["--allow-env", "--allow-read", "--allow-write"];
+  const result = await onTerminal(flags, {}, ["consent", `${home}/.config/nat/telemetry.toml`]);
+  assert.match(result.stdout, /saved: false/);
+  mkdirSync(`${home}/.config`, { mode: 0o755 });
+  chownSync(`${home}/.config`, 65534, 65534);
+  const existing = await onTerminal(flags, {}, ["consent", `${home}/.config/telemetry.toml`]);
+  assert.match(existing.stdout, /saved: false/);
+  assert.deepEqual(readdirSync(home), [".config"], "what was made is taken back");
+  assert.deepEqual(readdirSync(`${home}/.config`), [], "what was written is taken back");
 });
 
 test(

@@ -163,6 +163,12 @@ test("root with another user's HOME (sudo -E) writes nothing into their tree: no
   nodeFs.chownSync(`${home}/.config/nat`, 65534, 65534);
   assert.equal(recordConsent("enabled", `${home}/.config/nat/telemetry.toml`), false);
   assert.deepEqual(readdirSync(`${home}/.config/nat`), [], "nothing written");
+  // Reached through a link of root's (HOME=/home/ada -> /data/ada): judged by where it leads.
+  symlinkSync(home, `${dir.path}/link-to-home`);
+  assert.equal(recordConsent("enabled", `${dir.path}/link-to-home/.local/nat/telemetry.toml`), false);
+  assert.equal(recordConsent("enabled", `${dir.path}/link-to-home/.config/nat/telemetry.toml`), false);
+  assert.deepEqual(readdirSync(home), [".config"], "nothing made");
+  assert.deepEqual(readdirSync(`${home}/.config/nat`), [], "nothing written");
   // Root's own tree, as ever.
   assert.equal(recordConsent("enabled", `${dir.path}/root/.config/nat/telemetry.toml`), true);
 });

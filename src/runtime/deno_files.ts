@@ -152,5 +152,6 @@ export function denoFiles(
     },
     rename: (from, to) => deno.renameSync(from, to),
     remove: (path) => deno.removeSync(path),
+    removeDir: (path) => deno.removeSync(path),
   };
 }

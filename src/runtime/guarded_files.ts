@@ -11,7 +11,7 @@
  *   socket, device or symlink), owned by the current user (or root), and not
  *   larger than the caller's bound; it is opened so that it cannot block;
  * - new files are created exclusively, owner-only, never through a link;
- * - root makes nothing under another user's directory (`sudo -E` keeps the user's HOME).
+ * - root makes nothing in another user's directory (`sudo -E` keeps the user's HOME).
  *
  * Each runtime supplies the primitives ({@link RawFiles}); the rules live here.
  *
@@ -68,6 +68,8 @@ export interface RawFiles {
   rename(from: string, to: string): void;
   /** Removes a file. */
   remove(path: string): void;
+  /** Removes an empty directory. */
+  removeDir(path: string): void;
 }
 
 /** Who the program runs as, where the platform tells: the ids a file's owner is compared with. */
@@ -119,6 +121,28 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       throw new RefusedPath(path, reason);
     }
   };
+  /**
+   * Whether `uid` is root's and `dir` another user's (where a link to it leads, followed): root makes nothing there
+   * (`sudo -E`, or a sudo that keeps HOME, as macOS's does): a directory or file of root's in a user's tree, the
+   * user could not read or change, and their own runs would fail on it.
+   */
+  const rootInOthers = (uid: number | undefined, dir: string | undefined): boolean => {
+    if (uid !== 0 || dir === undefined) return false;
+    // Where the program may not look (Deno), whose it is cannot be told: the run goes on, as any other would.
+    const real = raw.allowed(dir, "read") ? raw.realPath(dir) : undefined;
+    const owner = real !== undefined && raw.allowed(real, "read") ? raw.lstat(real)?.uid : undefined;
+    return owner !== undefined && owner !== 0;
+  };
+  /**
+   * Refuses what was just made in another user's directory by a program that may not know its own id (Deno
+   * without `--allow-sys=uid`): what it made is that id's. Taken back, then refused.
+   */
+  const takeBackIfRootInOthers = (made: string, takeBack: (path: string) => void) => {
+    if (raw.uid !== undefined || !raw.allowed(made, "read")) return;
+    if (!rootInOthers(raw.lstat(made)?.uid, parentOf(made))) return;
+    takeBack(made);
+    throw new RefusedPath(made, "ancestor_not_owner");
+  };
   const regular = (path: string, maxBytes: number) => (facts: FileFacts) => {
     if (facts.kind !== "file") throw new RefusedPath(path, facts.kind === "symlink" ? "symlink" : "not_a_regular_file");
     owned(path, facts);
@@ -140,17 +164,17 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         if (!raw.allowed(parent, "read")) break;
         facts = raw.lstat(dir = parent);
       }
-      // Root writes nothing into another user's tree (`sudo -E`, or a sudo that keeps HOME, as macOS's does): a
-      // directory or file of root's there, the user could not read or change, and their own runs would fail on it.
-      if (raw.uid === 0 && facts?.uid !== undefined && facts.uid !== 0) {
-        throw new RefusedPath(path, missing.length > 0 ? "ancestor_not_owner" : "not_owner");
+      if (missing.length > 0 && rootInOthers(raw.uid, parentOf(missing[0]))) {
+        throw new RefusedPath(path, "ancestor_not_owner");
       }
       // Nothing is made under a directory where another user could swap what this run makes for a link.
       if (isPrivate && missing.length > 0) checkAncestors(raw, missing[0]);
       for (const dir of missing) {
         try {
           raw.mkdir(dir);
+          if (dir === missing[0]) takeBackIfRootInOthers(dir, raw.removeDir);
         } catch (error) {
+          if (error instanceof RefusedPath) throw error;
           // Another process made it meanwhile (two first runs at once): gone into only if it is a directory of
           // the user's (or root's), never a link; the spool itself is checked further below.
           const made = raw.lstat(dir);
@@ -182,7 +206,11 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         return undefined;
       }
     },
-    create: (path, text) => raw.create(path, text),
+    create(path, text) {
+      if (rootInOthers(raw.uid, parentOf(path))) throw new RefusedPath(path, "ancestor_not_owner");
+      raw.create(path, text);
+      takeBackIfRootInOthers(path, raw.remove);
+    },
     append: (path, text, maxBytes) => raw.append(path, text, regular(path, maxBytes)),
     rename: (from, to) => raw.rename(from, to),
     remove: (path) => raw.remove(path),

@@ -33,6 +33,7 @@ export interface NodeFs {
   closeSync(fd: number): void;
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
+  rmdirSync(path: string): void;
   readlinkSync(path: string): string;
   realpathSync(path: string): string;
 }
@@ -150,6 +151,7 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean): RawFiles {
     },
     rename: (from, to) => fs.renameSync(from, to),
     remove: (path) => fs.unlinkSync(path),
+    removeDir: (path) => fs.rmdirSync(path),
   };
 }
 

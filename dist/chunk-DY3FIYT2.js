@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-DGO3GSU7.js";
+} from "./chunk-RBT23H7X.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ONWBGVUG.js";
+} from "./chunk-DY3FIYT2.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-DGO3GSU7.js";
+} from "./chunk-RBT23H7X.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -344,7 +344,8 @@ var endpointReports = (function (opened) {
   });
 });
 var inspect = (function (output, json) {
-  const opened = openSpool();
+  let why;
+  const opened = openSpool((refusal) => why = refusal);
   const files = opened?.spool.peek() ?? [];
   const events = files.flatMap(
     (file) => file.events.map((event) => {
@@ -366,7 +367,7 @@ var inspect = (function (output, json) {
 `);
     return 0;
   }
-  output.out(`Spool: ${opened?.spool.dir ?? "none"}
+  output.out(`Spool: ${opened?.spool.dir ?? `none${why ? ` (${why})` : ""}`}
 `);
   output.out(`${events.length} spooled event(s)
 `);

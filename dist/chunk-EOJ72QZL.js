@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-A7WF6746.js";
-import "./chunk-DGO3GSU7.js";
+} from "./chunk-IXEF6V27.js";
+import "./chunk-RBT23H7X.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

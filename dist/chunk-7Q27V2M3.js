@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-DGO3GSU7.js";
+} from "./chunk-RBT23H7X.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

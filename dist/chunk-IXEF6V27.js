@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-DGO3GSU7.js";
+} from "./chunk-RBT23H7X.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
