@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-FVHC4OXP.js";
-import "./chunk-DY3FIYT2.js";
-import "./chunk-IXEF6V27.js";
-import "./chunk-RBT23H7X.js";
+} from "./chunk-NWFNSLQI.js";
+import "./chunk-5YLHUPSP.js";
+import "./chunk-UUHAOWVM.js";
+import "./chunk-YQV24FY7.js";
 export {
   main,
   telemetryCommand

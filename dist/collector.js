@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DY3FIYT2.js";
-import "./chunk-RBT23H7X.js";
+} from "./chunk-5YLHUPSP.js";
+import "./chunk-YQV24FY7.js";
 export {
   isLoopback,
   readOtlpLogs,

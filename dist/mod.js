@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-RBT23H7X.js";
+} from "./chunk-YQV24FY7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

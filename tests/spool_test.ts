@@ -6,6 +6,7 @@ import process from "node:process";
 import { guardedFiles } from "../src/runtime/guarded_files.ts";
 import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
+import { nodeHost, type NodeProcess } from "../src/runtime/node.ts";
 import { CLAIM_LEASE_MS, FILES_PER_CALL, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
 
@@ -317,6 +318,35 @@ test("a directory above the spool its group may write: the user's own group (uma
   // Sticky, as a shared /tmp for a group is: no member renames another's entries.
   chmodSync(`${dir.path}/shared`, 0o1775);
   assert.ok(Spool.open(`${dir.path}/shared/a/spool`, fs, limits, KEY));
+});
+
+test("Node.js, Bun: the user's own group is their account's primary one, not the one the program runs with", {
+  skip: process.getuid?.() !== 0 && "needs root to give a directory to another group",
+}, () => {
+  using dir = tempDir();
+  const shared = `${dir.path}/shared`;
+  mkdirSync(shared, { mode: 0o775 });
+  nodeFs.chownSync(shared, 0, 65534);
+  chmodSync(shared, 0o2775);
+  // The program runs with group 65534 (`newgrp`, a setgid launcher); the account's primary group is `primary`.
+  const filesWith = (userInfo: () => { gid: number }) => {
+    const overrides: Record<string, unknown> = {
+      getgid: () => 65534,
+      getBuiltinModule: (name: string) =>
+        name === "node:os" ? { userInfo } : process.getBuiltinModule?.(name as "node:fs"),
+    };
+    const proc = new Proxy(process, {
+      get: (target, key) => Object.hasOwn(overrides, key) ? overrides[key as string] : Reflect.get(target, key),
+    }) as unknown as NodeProcess;
+    return nodeHost(proc, { lightFetch: false }).files!;
+  };
+  assert.equal(Spool.open(`${shared}/a`, filesWith(() => ({ gid: 0 })), limits, KEY), undefined, "after newgrp");
+  assert.deepEqual(nodeFs.readdirSync(shared), [], "nothing made there");
+  assert.ok(Spool.open(`${shared}/b`, filesWith(() => ({ gid: 65534 })), limits, KEY), "the account's own group");
+  const noAccount = () => {
+    throw new Error("no passwd entry"); // a container's arbitrary uid
+  };
+  assert.ok(Spool.open(`${shared}/c`, filesWith(noAccount), limits, KEY), "no account: the group it runs with");
 });
 
 test("where the user's ids cannot be known (Deno without --allow-sys), the ancestors are not seen: no sender", {

@@ -127,7 +127,8 @@ export interface NodeProcess {
       | "node:tls"
       | "node:child_process"
       | "node:stream"
-      | "node:sea",
+      | "node:sea"
+      | "node:os",
   ): unknown;
   execPath: string;
   execArgv?: string[];
@@ -357,6 +358,12 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
 }
 
 /** node:fs, and the guarded file access over it; neither where the runtime has no node:fs. */
+/** The part of `node:os` we use. */
+interface NodeOs {
+  /** The account of the effective user (its passwd entry); throws where there is none. */
+  userInfo(): { gid: number };
+}
+
 interface FileAccess {
   readonly fs: NodeFs | undefined;
   readonly files: HostFiles | undefined;
@@ -370,10 +377,20 @@ function openFileAccess(proc: NodeProcess): FileAccess {
   } catch {
     fs = undefined;
   }
-  return {
-    fs,
-    files: fs && guardedFiles(nodeFiles(fs, { uid: proc.getuid?.(), gid: proc.getgid?.() }, proc.platform === "win32")),
+  // The user's own group is the primary one of their account, not the one the program runs with (`newgrp devs`, a
+  // setgid launcher): read only where a directory above the spool is group-writable.
+  let primaryGroup: { gid: number | undefined } | undefined;
+  const user = {
+    uid: proc.getuid?.(),
+    get gid() {
+      primaryGroup ??= {
+        gid: quietly(() => (proc.getBuiltinModule?.("node:os") as NodeOs | undefined)?.userInfo().gid) ??
+          proc.getgid?.(),
+      };
+      return primaryGroup.gid;
+    },
   };
+  return { fs, files: fs && guardedFiles(nodeFiles(fs, user, proc.platform === "win32")) };
 }
 
 /**

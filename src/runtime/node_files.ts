@@ -94,7 +94,9 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean): RawFiles {
   };
   return {
     uid: windows ? undefined : user.uid,
-    gid: windows ? undefined : user.gid,
+    get gid() {
+      return windows ? undefined : user.gid; // read when first needed: where it is costly, it is rarely needed
+    },
     allowed: () => true,
     lstat(path) {
       try {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DY3FIYT2.js";
+} from "./chunk-5YLHUPSP.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-RBT23H7X.js";
+} from "./chunk-YQV24FY7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-RBT23H7X.js";
+} from "./chunk-YQV24FY7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

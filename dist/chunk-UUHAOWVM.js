@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-RBT23H7X.js";
+} from "./chunk-YQV24FY7.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

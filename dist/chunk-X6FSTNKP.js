@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-IXEF6V27.js";
-import "./chunk-RBT23H7X.js";
+} from "./chunk-UUHAOWVM.js";
+import "./chunk-YQV24FY7.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

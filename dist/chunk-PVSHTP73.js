@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-RBT23H7X.js";
+} from "./chunk-YQV24FY7.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
