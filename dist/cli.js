@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-NWFNSLQI.js";
-import "./chunk-5YLHUPSP.js";
-import "./chunk-UUHAOWVM.js";
-import "./chunk-YQV24FY7.js";
+} from "./chunk-FHOI3LL6.js";
+import "./chunk-YCQWGSJO.js";
+import "./chunk-AAAMKRJP.js";
+import "./chunk-H6GDK6EJ.js";
 export {
   main,
   telemetryCommand

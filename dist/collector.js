@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-5YLHUPSP.js";
-import "./chunk-YQV24FY7.js";
+} from "./chunk-YCQWGSJO.js";
+import "./chunk-H6GDK6EJ.js";
 export {
   isLoopback,
   readOtlpLogs,

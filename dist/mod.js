@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-YQV24FY7.js";
+} from "./chunk-H6GDK6EJ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

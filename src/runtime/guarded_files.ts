@@ -164,8 +164,9 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         if (!raw.allowed(parent, "read")) break;
         facts = raw.lstat(dir = parent);
       }
-      if (missing.length > 0 && rootInOthers(raw.uid, parentOf(missing[0]))) {
-        throw new RefusedPath(path, "ancestor_not_owner");
+      // What a file will be created in (the consent file's directory), or what a directory will be made in.
+      if (rootInOthers(raw.uid, missing.length > 0 ? parentOf(missing[0]) : path)) {
+        throw new RefusedPath(path, missing.length > 0 ? "ancestor_not_owner" : "not_owner");
       }
       // Nothing is made under a directory where another user could swap what this run makes for a link.
       if (isPrivate && missing.length > 0) checkAncestors(raw, missing[0]);
@@ -207,7 +208,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       }
     },
     create(path, text) {
-      if (rootInOthers(raw.uid, parentOf(path))) throw new RefusedPath(path, "ancestor_not_owner");
+      // Where root is known, `ensureDir` has judged the directory already: nothing more between a name and its file.
       raw.create(path, text);
       takeBackIfRootInOthers(path, raw.remove);
     },

@@ -69,7 +69,8 @@ export interface HostFiles {
   realPath(path: string): string | undefined;
   /**
    * Creates a directory and its missing parents (owner-only, one level at a time) and checks it is a real
-   * directory. A private one must also be the current user's, with no group or other write bit.
+   * directory, to write in. A private one must also be the current user's, with no group or other write bit; root
+   * makes and writes nothing in another user's directory.
    *
    * @param path The directory.
    * @param isPrivate Whether to check owner and mode.

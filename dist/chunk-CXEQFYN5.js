@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-UUHAOWVM.js";
-import "./chunk-YQV24FY7.js";
+} from "./chunk-AAAMKRJP.js";
+import "./chunk-H6GDK6EJ.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-YQV24FY7.js";
+} from "./chunk-H6GDK6EJ.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

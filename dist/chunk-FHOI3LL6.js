@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-5YLHUPSP.js";
+} from "./chunk-YCQWGSJO.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   retryDelay,
   shortHash,
   spoolKey
-} from "./chunk-YQV24FY7.js";
+} from "./chunk-H6GDK6EJ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-YQV24FY7.js";
+} from "./chunk-H6GDK6EJ.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

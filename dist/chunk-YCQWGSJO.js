@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-YQV24FY7.js";
+} from "./chunk-H6GDK6EJ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
