@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-FHOI3LL6.js";
-import "./chunk-YCQWGSJO.js";
-import "./chunk-AAAMKRJP.js";
-import "./chunk-H6GDK6EJ.js";
+} from "./chunk-YFP4FFQL.js";
+import "./chunk-P7VSOUDJ.js";
+import "./chunk-YKYYQJHX.js";
+import "./chunk-SOUL6DF7.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YCQWGSJO.js";
-import "./chunk-H6GDK6EJ.js";
+} from "./chunk-P7VSOUDJ.js";
+import "./chunk-SOUL6DF7.js";
 export {
   isLoopback,
   readOtlpLogs,

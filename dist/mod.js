@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-H6GDK6EJ.js";
+} from "./chunk-SOUL6DF7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

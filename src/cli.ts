@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { Backlog, backlogKey } from "./backlog.ts";
 import { isLoopback, startCollector } from "./collector.ts";
 import { environmentSettings } from "./config.ts";
-import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, recordConsent } from "./consent.ts";
+import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
 import { describe } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { exitDecision } from "./exit_strategy.ts";
@@ -374,9 +374,10 @@ function status(output: CliOutput, json: boolean, changeWith?: string): number {
 
 function decide(output: CliOutput, state: "enabled" | "disabled", program: string): number {
   const before = effectiveConsent();
-  if (!recordConsent(state)) {
+  let why = "";
+  if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
     output.err(
-      `${program}: could not save the decision to ${before.path ?? "the consent file (no home directory)"}; ` +
+      `${program}: could not save the decision to ${before.path ?? "the consent file"} (${why}); ` +
         `the previous decision (${before.fileState}) is unchanged.\n`,
     );
     return 1;

@@ -192,8 +192,32 @@ export function recordConsent(
   state: "enabled" | "disabled",
   path: string | undefined = consentFilePath(),
 ): boolean {
+  return saveConsent(state, path, () => {});
+}
+
+/**
+ * {@link recordConsent}, telling why when the decision cannot be saved (for the `nat-telemetry` command).
+ *
+ * @param state The decision.
+ * @param path The file.
+ * @param refused Told why, when the decision was not saved.
+ * @returns `true` when the decision was persisted.
+ * @example
+ * ```ts
+ * import { saveConsent } from "./consent.ts";
+ * saveConsent("disabled", "/nonexistent/nat/telemetry.toml", (why) => console.error(why));
+ * ```
+ */
+export function saveConsent(
+  state: "enabled" | "disabled",
+  path: string | undefined,
+  refused: (why: string) => void,
+): boolean {
   const files = host().files;
-  if (path === undefined || !files) return false;
+  if (path === undefined || !files) {
+    refused(path === undefined ? "no home directory" : "no file access");
+    return false;
+  }
   const dir = parentOf(path) ?? ".";
   const name = path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
   const now = Date.now();
@@ -201,11 +225,15 @@ export function recordConsent(
   // Every path the write touches is asked about first (Deno), so a narrow --allow-write never prompts. The
   // temporary file must sit beside the target: only a rename within one directory replaces it atomically.
   const touched = [dir, temp, path];
-  if (!touched.every((each) => files.allowed(each, "write") && files.allowed(each, "read"))) return false;
+  if (!touched.every((each) => files.allowed(each, "write") && files.allowed(each, "read"))) {
+    refused(`the program may not read and write ${dir} (Deno)`);
+    return false;
+  }
   try {
     files.ensureDir(dir, false);
     writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
-  } catch {
+  } catch (error) {
+    refused(error instanceof Error ? error.message : String(error));
     return false;
   }
   if (effectiveConsent().source === "file") enabled = state === "enabled";

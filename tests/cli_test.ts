@@ -209,7 +209,7 @@ test("a decision that cannot be saved exits 1 with a clear message, the previous
   assert.equal(run.code, 1);
   assert.match(
     run.stderr,
-    /could not save the decision to .*file\/telemetry\.toml; the previous decision \(never_asked\) is unchanged/,
+    /could not save the decision to .*file\/telemetry\.toml \(refused .*file: not_a_directory\); the previous decision \(never_asked\) is unchanged/,
   );
   assert.equal(run.stdout, "");
 });

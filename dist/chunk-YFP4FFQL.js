@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YCQWGSJO.js";
+} from "./chunk-P7VSOUDJ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -18,13 +18,13 @@ import {
   formatTimestamp,
   host,
   isTelemetryEnabled,
-  recordConsent,
   recordedHealth,
   resolveOptions,
   retryDelay,
+  saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-H6GDK6EJ.js";
+} from "./chunk-SOUL6DF7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -264,9 +264,10 @@ var status = (function (output, json, changeWith) {
 });
 var decide = (function (output, state, program) {
   const before = effectiveConsent();
-  if (!recordConsent(state)) {
+  let why = "";
+  if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
     output.err(
-      `${program}: could not save the decision to ${before.path ?? "the consent file (no home directory)"}; the previous decision (${before.fileState}) is unchanged.
+      `${program}: could not save the decision to ${before.path ?? "the consent file"} (${why}); the previous decision (${before.fileState}) is unchanged.
 `
     );
     return 1;

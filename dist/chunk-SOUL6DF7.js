@@ -929,7 +929,7 @@ var runtimeFetch = (function () {
 var lazyNodeFetch = (function (proc) {
   let client;
   return async (url, init) => {
-    client ??= import("./chunk-JXUWZJJC.js").then(
+    client ??= import("./chunk-VDC5QKJS.js").then(
       ({ nodeFetch }) => nodeFetch((name) => proc.getBuiltinModule(name), (name) => proc.env[name])
     );
     return (await client)(url, init);
@@ -1412,18 +1412,29 @@ var formatConsentToml = (function (state, now) {
   ].join("\n");
 });
 var recordConsent = (function (state, path = consentFilePath()) {
+  return saveConsent(state, path, () => {
+  });
+});
+var saveConsent = (function (state, path, refused) {
   const files = host().files;
-  if (path === void 0 || !files) return false;
+  if (path === void 0 || !files) {
+    refused(path === void 0 ? "no home directory" : "no file access");
+    return false;
+  }
   const dir = parentOf(path) ?? ".";
   const name = path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
   const now = Date.now();
   const temp = temporaryName(dir, now);
   const touched = [dir, temp, path];
-  if (!touched.every((each) => files.allowed(each, "write") && files.allowed(each, "read"))) return false;
+  if (!touched.every((each) => files.allowed(each, "write") && files.allowed(each, "read"))) {
+    refused(`the program may not read and write ${dir} (Deno)`);
+    return false;
+  }
   try {
     files.ensureDir(dir, false);
     writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
-  } catch {
+  } catch (error) {
+    refused(error instanceof Error ? error.message : String(error));
     return false;
   }
   if (effectiveConsent().source === "file") enabled = state === "enabled";
@@ -1465,7 +1476,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-ISOVPISK.js");
+  const { ask } = await import("./chunk-GGXGP4UY.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {
@@ -2788,6 +2799,7 @@ var MAX_CONSENT_FILE_BYTES = 65536;
 
 
 
+
 var enabled;
 var decideAgain;
 
@@ -3818,12 +3830,12 @@ var NATTelemetryHandler = class {
     const body = format.encode(events, this.#options.clock());
     this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${sink.url}` : ""}: ${body}`);
     if (sink.kind === "stderr") {
-      const { pythonJsonDumps } = await import("./chunk-2I7IRWVY.js");
+      const { pythonJsonDumps } = await import("./chunk-5OD5D53I.js");
       host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}
 `);
       return { kind: "delivered" };
     }
-    const { deliver } = await import("./chunk-CXEQFYN5.js");
+    const { deliver } = await import("./chunk-ZYKOFDEB.js");
     const classify = format.classify;
     return await deliver({
       url: sink.url,
@@ -4085,6 +4097,7 @@ export {
   PROMPT_VERSION,
   consentFilePath,
   recordConsent,
+  saveConsent,
   effectiveConsent,
   consentHolds,
   isTelemetryEnabled,

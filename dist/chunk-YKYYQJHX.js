@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-H6GDK6EJ.js";
+} from "./chunk-SOUL6DF7.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

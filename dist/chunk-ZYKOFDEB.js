@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-AAAMKRJP.js";
-import "./chunk-H6GDK6EJ.js";
+} from "./chunk-YKYYQJHX.js";
+import "./chunk-SOUL6DF7.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-H6GDK6EJ.js";
+} from "./chunk-SOUL6DF7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

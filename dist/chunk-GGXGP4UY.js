@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-H6GDK6EJ.js";
+} from "./chunk-SOUL6DF7.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
