@@ -201,7 +201,7 @@ for (const { label, executable } of targets) {
     }
   });
 
-  test(`${label}: 8 runs that end at the same moment start one sender between them, not one each`, async () => {
+  test(`${label}: 8 runs that end at the same moment start one sender between them, a few at most, not one each`, async () => {
     using dir = tempDir();
     const server = await TestServer.start(() => ({ status: 200, delayMs: 20 }));
     try {
@@ -213,8 +213,10 @@ for (const { label, executable } of targets) {
       for (const run of runs) assert.equal(run.code, 0, run.stderr);
       const starters = runs.filter((run) => run.stderr.includes("at exit: handed off to a sender")).length;
       const trails = runs.map((run) => run.stderr.match(/at exit: .*/)?.[0]).join("\n");
-      // Two when one run marks after another looked, with an older time: the senders' lock then decides.
-      assert.ok(starters >= 1 && starters <= 2, `${starters} of 8 runs started a sender:\n${trails}`);
+      // More than one when a run marks after another looked, with an older time: one alone, two at times, three or
+      // four on a loaded machine (a fresh-clone CI run saw three), where the runs are preempted between their mark's
+      // time and its file (docs/at-exit.md). The senders' lock then decides; each event still arrives once.
+      assert.ok(starters >= 1 && starters <= 4, `${starters} of 8 runs started a sender:\n${trails}`);
       await waitFor(() => server.events().length >= 8, "eight deliveries");
       await sendersGone(dir.path);
       const received = commands(server.events()).map(String).sort();
