@@ -14,6 +14,7 @@ import { denoHost, type DenoNamespace } from "../src/runtime/deno.ts";
 import { type BunSpawn, nodeHost, type NodeProcess } from "../src/runtime/node.ts";
 import { type ProcessFacts, survivalProblem } from "../src/runtime/survival.ts";
 import { SENDER_VARIABLES, senderEnvironment } from "../src/runtime/clean_environment.ts";
+import { processWith } from "./helpers/node_process.ts";
 import type { SenderGrant, SpawnCommand } from "../src/runtime/mod.ts";
 
 const facts = (overrides: Partial<ProcessFacts> = {}): ProcessFacts => ({
@@ -86,12 +87,9 @@ const grant: SenderGrant = {
 };
 const script = `${grant.dir}/sender-0123abcd.mjs`;
 
-/** The real `process`, with some members replaced. */
+/** The real `process`, with some members replaced, and a parent and an id of its own. */
 function nodeProcess(overrides: Record<string, unknown>): NodeProcess {
-  const replaced: Record<string, unknown> = { ppid: 4000, pid: 4242, ...overrides };
-  return new Proxy(process, {
-    get: (target, key) => Object.hasOwn(replaced, key) ? replaced[key as string] : Reflect.get(target, key),
-  }) as unknown as NodeProcess;
+  return processWith({ ppid: 4000, pid: 4242, ...overrides });
 }
 
 function refusal(command: SpawnCommand | { refused: string }): string | undefined {

@@ -6,8 +6,9 @@ import process from "node:process";
 import { guardedFiles } from "../src/runtime/guarded_files.ts";
 import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
-import { nodeHost, type NodeProcess } from "../src/runtime/node.ts";
+import { nodeHost } from "../src/runtime/node.ts";
 import { CLAIM_LEASE_MS, FILES_PER_CALL, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
+import { processWith } from "./helpers/node_process.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
 
 const limits = { maxEvents: 1000, maxBytes: 1_048_576, maxAgeMs: 7 * 86_400_000 };
@@ -330,14 +331,11 @@ test("Node.js, Bun: the user's own group is their account's primary one, not the
   chmodSync(shared, 0o2775);
   // The program runs with group 65534 (`newgrp`, a setgid launcher); the account's primary group is `primary`.
   const filesWith = (userInfo: () => { gid: number }) => {
-    const overrides: Record<string, unknown> = {
+    const proc = processWith({
       getgid: () => 65534,
       getBuiltinModule: (name: string) =>
         name === "node:os" ? { userInfo } : process.getBuiltinModule?.(name as "node:fs"),
-    };
-    const proc = new Proxy(process, {
-      get: (target, key) => Object.hasOwn(overrides, key) ? overrides[key as string] : Reflect.get(target, key),
-    }) as unknown as NodeProcess;
+    });
     return nodeHost(proc, { lightFetch: false }).files!;
   };
   assert.equal(Spool.open(`${shared}/a`, filesWith(() => ({ gid: 0 })), limits, KEY), undefined, "after newgrp");
