@@ -4,20 +4,18 @@
  * (NODE_EXTRA_CA_CERTS for Node and Bun, DENO_CERT for Deno). Under Node this
  * exercises the light node:https client.
  */
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeCertificate } from "./helpers/certificate.ts";
 import { runChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
-import { tempDir } from "./helpers/spool_dir.ts";
+import { tempDir, tempDirForTheProcess } from "./helpers/spool_dir.ts";
 import { handOffEnv, sendersGone } from "./helpers/handoff.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 
-const certDir = tempDir();
-const certificate = makeCertificate(certDir.path);
-after(() => certDir[Symbol.dispose]());
+const certificate = makeCertificate(tempDirForTheProcess());
 
 test("a run delivers over HTTPS", { skip: !certificate && "needs openssl to make a certificate" }, async () => {
   using spool = tempDir();

@@ -6,7 +6,7 @@
  * arrive through the proxy. Under Node a run delivers with node_fetch.ts; Deno
  * and Bun honour proxies natively, which the same tests check.
  */
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { deliver } from "../src/delivery.ts";
@@ -17,7 +17,7 @@ import { makeCertificate } from "./helpers/certificate.ts";
 import { type ChildResult, runChild } from "./helpers/child.ts";
 import { TestProxy } from "./helpers/proxy.ts";
 import { TestServer } from "./helpers/server.ts";
-import { forgetHealth, senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { forgetHealth, senderLocks, spooled, tempDir, tempDirForTheProcess } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 /** The host of every proxied endpoint: `.invalid` never resolves, so only a proxy can reach it. */
@@ -317,9 +317,7 @@ describe("the Node.js client (node_fetch.ts) through a proxy", () => {
   }
 });
 
-const certDir = tempDir();
-const certificate = makeCertificate(certDir.path, [UNRESOLVABLE]);
-after(() => certDir[Symbol.dispose]());
+const certificate = makeCertificate(tempDirForTheProcess(), [UNRESOLVABLE]);
 const needsCertificate = !certificate && "needs openssl to make a certificate";
 
 /** An endpoint that only `proxy` can reach, served by `server`. */

@@ -6,10 +6,9 @@
  * @module
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import process from "node:process";
 import { runtimeInfo } from "../../src/runtime/mod.ts";
+import { tempDirForTheProcess } from "./spool_dir.ts";
 
 /** What a child process did. */
 export interface ChildResult {
@@ -128,9 +127,13 @@ export function canRun(...command: string[]): boolean {
   }
 }
 
+/** The executables built in this process, by fixture: built once, removed when the process exits. */
+const executables = new Map<string, string>();
+
 /**
  * Where to run a fixture: the runtime under test, and under Bun also the fixture built as a single-file
- * executable (`bun build --compile`), where no separate `bun` binary exists.
+ * executable (`bun build --compile`), where no separate `bun` binary exists. The executable (~100 MB) is built
+ * once per test process and removed when it exits.
  *
  * @param fixture The file name in `tests/fixtures/`.
  */
@@ -138,7 +141,11 @@ export function targetsFor(fixture: string): { label: string; executable?: strin
   const runtime = runtimeInfo().name;
   const targets: { label: string; executable?: string }[] = [{ label: runtime }];
   if (runtime !== "bun") return targets;
-  const out = `${mkdtempSync(`${tmpdir()}/nat-telemetry-exe-`)}/${fixture.replace(/\.ts$/, "")}`;
-  execFileSync(process.execPath, ["build", "--compile", fixturePath(fixture), "--outfile", out], { stdio: "ignore" });
+  let out = executables.get(fixture);
+  if (out === undefined) {
+    out = `${tempDirForTheProcess("nat-telemetry-exe-")}/${fixture.replace(/\.ts$/, "")}`;
+    execFileSync(process.execPath, ["build", "--compile", fixturePath(fixture), "--outfile", out], { stdio: "ignore" });
+    executables.set(fixture, out);
+  }
   return [...targets, { label: "bun --compile executable", executable: out }];
 }

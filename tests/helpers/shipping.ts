@@ -6,11 +6,11 @@
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { canRun, fixturePath } from "./child.ts";
 import { runtimeInfo } from "../../src/runtime/mod.ts";
+import { tempDirForTheProcess } from "./spool_dir.ts";
 
 /** A shipped form of the CLI: how to run it. */
 export interface ShippedForm {
@@ -61,7 +61,7 @@ function singleExecutable(dir: string, bundle: string): string {
  * @returns The forms, built in a fresh temporary directory.
  */
 export function buildShippedForms(): ShippedForm[] {
-  const dir = mkdtempSync(`${tmpdir()}/nat-telemetry-shipped-`);
+  const dir = tempDirForTheProcess("nat-telemetry-shipped-");
   switch (runtimeInfo().name) {
     case "deno":
       return [{ label: "deno source", argv: [process.execPath, "run", "-A", entry], handsOff: true }];

@@ -5,12 +5,28 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import process from "node:process";
 import { spoolKey } from "../../src/spool.ts";
 
 /** A fresh temporary directory, removed by `Symbol.dispose`. */
 export function tempDir(): { path: string } & Disposable {
   const path = mkdtempSync(`${tmpdir()}/nat-telemetry-test-`);
   return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh temporary directory that lives as long as the test process: removed when it ends. For what a test file
+ * makes once and shares (a certificate, a built executable). Not `after()`: Deno's `node:test` skips a file's
+ * `after` hooks when one of its tests is skipped; Deno fires `unload` at the end instead of `process`'s `exit`.
+ *
+ * @param prefix The directory's name, before the random part.
+ */
+export function tempDirForTheProcess(prefix = "nat-telemetry-test-"): string {
+  const path = mkdtempSync(`${tmpdir()}/${prefix}`);
+  const remove = () => rmSync(path, { recursive: true, force: true });
+  process.once("exit", remove);
+  globalThis.addEventListener?.("unload", remove);
+  return path;
 }
 
 /** The names of a directory's files, sorted. */
