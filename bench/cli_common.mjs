@@ -98,8 +98,9 @@ export async function recordWithPeer(peer, endpoint, done = () => {}) {
  * forks the program).
  *
  * @param {string} executable The program.
+ * @param {string[]} [args] Its arguments.
  */
-export function startProcess(executable) {
+export function startProcess(executable, args = []) {
   if (globalThis.Deno) {
     const isFile = (path) => {
       try {
@@ -109,17 +110,17 @@ export function startProcess(executable) {
       }
     };
     const setsid = ["/usr/bin/setsid", "/bin/setsid"].find(isFile);
-    const [command, ...args] = setsid ? [setsid, executable] : [executable];
+    const [command, ...rest] = setsid ? [setsid, executable, ...args] : [executable, ...args];
     const output = { stdin: "null", stdout: "null", stderr: "null" };
-    new Deno.Command(command, { args, ...output, detached: !setsid }).spawn().unref();
+    new Deno.Command(command, { args: rest, ...output, detached: !setsid }).spawn().unref();
     return;
   }
   if (globalThis.Bun) {
-    Bun.spawn([executable], { stdio: ["ignore", "ignore", "ignore"], detached: true }).unref();
+    Bun.spawn([executable, ...args], { stdio: ["ignore", "ignore", "ignore"], detached: true }).unref();
     return;
   }
   const { spawn } = process.getBuiltinModule("node:child_process");
-  spawn(executable, [], { detached: true, stdio: "ignore" }).unref();
+  spawn(executable, args, { detached: true, stdio: "ignore" }).unref();
 }
 
 /**

@@ -19,6 +19,9 @@
  * - `floor`: loads NAT_BENCH_MODULE, as many empty modules as the package loads (the loader's own cost);
  * - `spawn`: starts a process (`/bin/true`) in a session of its own, as the hand-off starts its sender, and nothing else;
  * - `calls`: makes the first call of each runtime API a run that spools makes, without the package (`firstCalls`);
+ * - `least`: both of the last two, the spool write included, and the process it starts is this CLI's baseline run
+ *   in the same runtime or executable (NAT_BENCH_CHILD, a JSON array), as a sender is: the least a client that
+ *   hands its events off to a process of its own can cost, whatever its code;
  * - `posthog`, `segment`: one event with posthog-node or @segment/analytics-node, as their docs show.
  *
  * At exit it reports on stderr its own peak memory (`maxrss_kb=`), CPU time (`cpu_us=`), and the time it spent
@@ -61,6 +64,11 @@ if (["import", "off", "spool", "consent", "outage", "handoff", "again"].includes
   worked = performance.now();
 } else if (variant === "calls") {
   firstCalls(process.env.NAT_TELEMETRY_SPOOL_DIR);
+  worked = performance.now();
+} else if (variant === "least") {
+  firstCalls(process.env.NAT_TELEMETRY_SPOOL_DIR);
+  const [executable, ...args] = JSON.parse(process.env.NAT_BENCH_CHILD);
+  startProcess(executable, args);
   worked = performance.now();
 } else if (variant === "posthog" || variant === "segment") {
   await recordWithPeer(variant, endpoint);
