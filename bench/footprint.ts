@@ -349,10 +349,10 @@ function summaryRow(
 ): string {
   const ms = addedTo(base, used, "ms");
   const phases = inside ? `${fmt(inside.phases)} | ${fmt(inside.floors)}` : "— | —";
-  const least = inside ? addedTo(base, inside.least, "ms") : undefined;
+  const least = inside && [addedTo(base, inside.least, "ms"), addedTo(base, inside.least, "mb")];
   return `| ${label} | ${fmt(median(ms))} (${fmt(p90(ms))}) | ${phases} | ${
     signed(median(addedTo(base, used, "mb")))
-  } | ${least ? `${fmt(median(least))} (${fmt(p90(least))})` : "—"} |`;
+  } | ${least ? `${fmt(median(least[0]))} (${fmt(p90(least[0]))}) | ${signed(median(least[1]))}` : "— | —"} |`;
 }
 /** A row of the main table: `used` against `base`, paired by run (each against the baseline of its round). */
 function wholeRow(label: string, base: Samples, used: Samples): string {
@@ -508,14 +508,14 @@ console.log(
     "of its own). The least a hand-off can add: a run of the same CLI that makes the first calls a run that spools " +
     "makes (a file written, renamed and removed in the spool directory) and starts, in a session of its own, what a " +
     "sender is: a process of the same runtime or executable (the baseline CLI), and nothing else; whole run added " +
-    "over the baseline, median (p90). No code of any client's is in it: what any client that hands its events off " +
-    "to a process of its own pays in that form, whatever its code.\n",
+    "over the baseline, median (p90), and its peak RSS added. No code of any client's is in it: what any client " +
+    "that hands its events off to a process of its own pays in that form, whatever its code.\n",
 );
 console.log(
   "| form | whole run added, median (p90) (ms) | in process (ms) | its floor (ms) | peak RSS added (MB) | " +
-    "the least a hand-off can add, median (p90) (ms) |",
+    "the least a hand-off can add, median (p90) (ms) | its peak RSS added (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of summaryRows) console.log(row);
 
 await server.shutdown();
