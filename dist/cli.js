@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YFP4FFQL.js";
-import "./chunk-P7VSOUDJ.js";
-import "./chunk-YKYYQJHX.js";
-import "./chunk-SOUL6DF7.js";
+} from "./chunk-LEK7TM53.js";
+import "./chunk-LL7OAFD6.js";
+import "./chunk-SYWJFLI5.js";
+import "./chunk-M2DAM72L.js";
 export {
   main,
   telemetryCommand

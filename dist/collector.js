@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-P7VSOUDJ.js";
-import "./chunk-SOUL6DF7.js";
+} from "./chunk-LL7OAFD6.js";
+import "./chunk-M2DAM72L.js";
 export {
   isLoopback,
   readOtlpLogs,

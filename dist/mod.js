@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-SOUL6DF7.js";
+} from "./chunk-M2DAM72L.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -226,9 +226,13 @@ function exitStatus(code: number): number {
 
 /** The error's class name if it may be reported, else `"Error"`. */
 function reportableClass(error: unknown, allowed: readonly ErrorClass[]): string {
-  const constructor = (error as { constructor?: ErrorClass } | null)?.constructor;
-  if (constructor && (BUILT_IN_ERRORS.includes(constructor) || allowed.includes(constructor))) {
-    return constructor.name || "Error";
+  try {
+    const constructor = (error as { constructor?: ErrorClass } | null)?.constructor;
+    if (constructor && (BUILT_IN_ERRORS.includes(constructor) || allowed.includes(constructor))) {
+      return constructor.name || "Error";
+    }
+  } catch {
+    // A revoked Proxy or a throwing getter: what `main` threw is rethrown all the same, and recorded as an Error.
   }
   return "Error";
 }

@@ -153,12 +153,40 @@ test("with telemetry off nothing is sent, nothing is spooled, and main runs all 
   });
 });
 
-test("trackCommand returns and rethrows exactly what main did", async () => {
+test("trackCommand returns and rethrows exactly what main did, with telemetry off and on", async () => {
   const options = { command: "x", askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
   const value = { answer: 42 };
-  assert.equal(await trackCommand(options, () => value), value);
-  const error = new SyntaxError("bad");
-  await assert.rejects(trackCommand(options, () => Promise.reject(error)), (thrown) => thrown === error);
+  // What reading the class of would throw: a revoked Proxy, an object whose `constructor` getter throws.
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const hostile = Object.defineProperty({}, "constructor", {
+    get() {
+      throw new Error("getter");
+    },
+  });
+  try {
+    for (const enabled of [false, true]) {
+      setTelemetryEnabled(enabled);
+      assert.equal(await trackCommand(options, () => value), value);
+      for (const error of [new SyntaxError("bad"), proxy, hostile, null]) {
+        for (
+          const main of [() => Promise.reject(error), () => {
+            throw error;
+          }]
+        ) {
+          // Not assert.rejects, which reads what was thrown (a revoked Proxy throws then); in an object, as a
+          // promise's value is read for a `then`.
+          const outcome = await trackCommand(options, main).then(
+            () => ({ thrown: "nothing" }),
+            (thrown) => ({ thrown }),
+          );
+          assert.ok(outcome.thrown === error, `rethrown as it was, telemetry ${enabled ? "on" : "off"}`);
+        }
+      }
+    }
+  } finally {
+    setTelemetryEnabled(false);
+  }
   // deno-lint-ignore no-explicit-any
   await assert.rejects(trackCommand({ command: "" } as any, () => 0), /'command' must be a non-empty string/);
 });

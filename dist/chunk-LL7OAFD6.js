@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-SOUL6DF7.js";
+} from "./chunk-M2DAM72L.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

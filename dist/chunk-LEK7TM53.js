@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-P7VSOUDJ.js";
+} from "./chunk-LL7OAFD6.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-SOUL6DF7.js";
+} from "./chunk-M2DAM72L.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

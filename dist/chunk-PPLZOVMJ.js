@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-SOUL6DF7.js";
+} from "./chunk-M2DAM72L.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

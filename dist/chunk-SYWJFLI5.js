@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-SOUL6DF7.js";
+} from "./chunk-M2DAM72L.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

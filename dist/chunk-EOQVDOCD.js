@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-YKYYQJHX.js";
-import "./chunk-SOUL6DF7.js";
+} from "./chunk-SYWJFLI5.js";
+import "./chunk-M2DAM72L.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

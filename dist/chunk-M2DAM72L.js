@@ -929,7 +929,7 @@ var runtimeFetch = (function () {
 var lazyNodeFetch = (function (proc) {
   let client;
   return async (url, init) => {
-    client ??= import("./chunk-VDC5QKJS.js").then(
+    client ??= import("./chunk-PHZOYQCC.js").then(
       ({ nodeFetch }) => nodeFetch((name) => proc.getBuiltinModule(name), (name) => proc.env[name])
     );
     return (await client)(url, init);
@@ -1476,7 +1476,7 @@ var askForConsent = (async function (options = {}) {
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  const { ask } = await import("./chunk-GGXGP4UY.js");
+  const { ask } = await import("./chunk-PPLZOVMJ.js");
   return await ask(terminal, options.optOut);
 });
 var setTelemetryEnabled = (function (value) {
@@ -2119,9 +2119,12 @@ var exitStatus = (function (code) {
   return runtimeInfo().os === "win32" ? code >>> 0 : code & 255;
 });
 var reportableClass = (function (error, allowed) {
-  const constructor = error?.constructor;
-  if (constructor && (BUILT_IN_ERRORS.includes(constructor) || allowed.includes(constructor))) {
-    return constructor.name || "Error";
+  try {
+    const constructor = error?.constructor;
+    if (constructor && (BUILT_IN_ERRORS.includes(constructor) || allowed.includes(constructor))) {
+      return constructor.name || "Error";
+    }
+  } catch {
   }
   return "Error";
 });
@@ -3830,12 +3833,12 @@ var NATTelemetryHandler = class {
     const body = format.encode(events, this.#options.clock());
     this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${sink.url}` : ""}: ${body}`);
     if (sink.kind === "stderr") {
-      const { pythonJsonDumps } = await import("./chunk-5OD5D53I.js");
+      const { pythonJsonDumps } = await import("./chunk-CNK52HJ7.js");
       host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}
 `);
       return { kind: "delivered" };
     }
-    const { deliver } = await import("./chunk-ZYKOFDEB.js");
+    const { deliver } = await import("./chunk-EOQVDOCD.js");
     const classify = format.classify;
     return await deliver({
       url: sink.url,
