@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-LEK7TM53.js";
-import "./chunk-LL7OAFD6.js";
-import "./chunk-SYWJFLI5.js";
-import "./chunk-M2DAM72L.js";
+} from "./chunk-6TORH3JL.js";
+import "./chunk-WRKL2NZW.js";
+import "./chunk-TYBWLTFB.js";
+import "./chunk-YR6R4BJH.js";
 export {
   main,
   telemetryCommand

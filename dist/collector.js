@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-LL7OAFD6.js";
-import "./chunk-M2DAM72L.js";
+} from "./chunk-WRKL2NZW.js";
+import "./chunk-YR6R4BJH.js";
 export {
   isLoopback,
   readOtlpLogs,

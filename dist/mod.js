@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-M2DAM72L.js";
+} from "./chunk-YR6R4BJH.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

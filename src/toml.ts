@@ -72,17 +72,17 @@ class Parser {
     for (const [i, key] of path.entries()) {
       const last = i === path.length - 1;
       if (last && isArray) {
-        const list = table[key] ?? this.#mark([], "array");
+        const list = own(table, key) ?? this.#mark([], "array");
         if (!Array.isArray(list) || this.#origins.get(list) !== "array") {
           this.#fail(`'${key}' is not an array of tables`);
         }
         const entry = this.#mark({}, "header");
         list.push(entry);
-        table[key] = list;
+        put(table, key, list);
         return entry;
       }
-      let next = table[key];
-      if (next === undefined) next = table[key] = this.#mark({}, last ? "header" : "implicit");
+      let next = own(table, key);
+      if (next === undefined) put(table, key, next = this.#mark({}, last ? "header" : "implicit"));
       else if (Array.isArray(next) && this.#origins.get(next) === "array" && !last) next = next[next.length - 1];
       else if (!isTable(next)) this.#fail(`'${key}' is not a table`);
       else if (last) {
@@ -102,8 +102,8 @@ class Parser {
     const value = this.#value();
     let target = table;
     for (const key of path.slice(0, -1)) {
-      let next = target[key];
-      if (next === undefined) next = target[key] = this.#mark({}, "dotted");
+      let next = own(target, key);
+      if (next === undefined) put(target, key, next = this.#mark({}, "dotted"));
       else if (!isTable(next) || !["dotted", "implicit"].includes(this.#origins.get(next) ?? "")) {
         this.#fail(`'${key}' is already defined`);
       }
@@ -112,7 +112,7 @@ class Parser {
     }
     const last = path[path.length - 1];
     if (Object.hasOwn(target, last)) this.#fail(`'${last}' is defined twice`);
-    target[last] = value;
+    put(target, last, value);
   }
 
   #key(): string[] {
@@ -328,6 +328,19 @@ class Parser {
     const line = this.#text.slice(0, this.#at).split("\n").length;
     throw new SyntaxError(`Invalid TOML at line ${line}: ${problem}`);
   }
+}
+
+/**
+ * A table's own entry: not what its prototype has (`toString`, `constructor`), which are ordinary keys in TOML, as
+ * Python's tomllib reads them.
+ */
+function own(table: TomlTable, key: string): TomlValue | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** Sets a table's entry as its own property, `__proto__` included (assigned, that name would set the prototype). */
+function put(table: TomlTable, key: string, value: TomlValue): void {
+  Object.defineProperty(table, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 function isTable(value: TomlValue | undefined): value is TomlTable {

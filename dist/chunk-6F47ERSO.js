@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-M2DAM72L.js";
+} from "./chunk-YR6R4BJH.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

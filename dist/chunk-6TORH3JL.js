@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-LL7OAFD6.js";
+} from "./chunk-WRKL2NZW.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-M2DAM72L.js";
+} from "./chunk-YR6R4BJH.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

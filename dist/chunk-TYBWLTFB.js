@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-M2DAM72L.js";
+} from "./chunk-YR6R4BJH.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-SYWJFLI5.js";
-import "./chunk-M2DAM72L.js";
+} from "./chunk-TYBWLTFB.js";
+import "./chunk-YR6R4BJH.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-M2DAM72L.js";
+} from "./chunk-YR6R4BJH.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
