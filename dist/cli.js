@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6TORH3JL.js";
-import "./chunk-WRKL2NZW.js";
-import "./chunk-TYBWLTFB.js";
-import "./chunk-YR6R4BJH.js";
+} from "./chunk-J3FWDF4H.js";
+import "./chunk-DHAZFM4G.js";
+import "./chunk-TKWYE7EQ.js";
+import "./chunk-HCOPRMMC.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-WRKL2NZW.js";
-import "./chunk-YR6R4BJH.js";
+} from "./chunk-DHAZFM4G.js";
+import "./chunk-HCOPRMMC.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-YR6R4BJH.js";
+} from "./chunk-HCOPRMMC.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -289,29 +289,34 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
   }
 });
 
-test("the exit code recorded is the one the process exits with (POSIX: modulo 256)", {
-  skip: process.platform === "win32" && "POSIX exit statuses",
-}, async () => {
-  await withServer(async (server, dir) => {
-    for (const [mode, code] of [["return", 256], ["return", -1], ["return", 300], ["exit", 256], ["exit", 257]]) {
-      const run = await runChild("track_child.ts", {
-        args: [mode as string, String(code)],
-        env: {
-          NAT_TELEMETRY_ENABLED: "1",
-          NAT_TELEMETRY_ENDPOINT: server.url(),
-          NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
-        },
-      });
-      const recorded = [...server.events(), ...spooled(`${dir}/spool`).map((line) => line.event)].at(-1);
-      assert.ok(recorded, `${mode} ${code}: an event`);
-      const { taskStatus, exitCode } = recorded.parameters;
-      assert.equal(exitCode, run.code, `${mode} ${code}: recorded ${exitCode}, the process exited ${run.code}`);
-      assert.equal(taskStatus, run.code === 0 ? "success" : "failure", `${mode} ${code}`);
-      rmSync(`${dir}/spool`, { recursive: true, force: true });
-      server.requests.length = 0;
-    }
-  });
-});
+test(
+  "the exit code recorded is the one the process exits with (POSIX: modulo 256; errors the program handles end nothing)",
+  {
+    skip: process.platform === "win32" && "POSIX exit statuses",
+  },
+  async () => {
+    await withServer(async (server, dir) => {
+      const cases = [["return", 256], ["return", -1], ["return", 300], ["exit", 256], ["exit", 257], ["handled", 0]];
+      for (const [mode, code] of cases) {
+        const run = await runChild("track_child.ts", {
+          args: [mode as string, String(code)],
+          env: {
+            NAT_TELEMETRY_ENABLED: "1",
+            NAT_TELEMETRY_ENDPOINT: server.url(),
+            NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+          },
+        });
+        const recorded = [...server.events(), ...spooled(`${dir}/spool`).map((line) => line.event)].at(-1);
+        assert.ok(recorded, `${mode} ${code}: an event`);
+        const { taskStatus, exitCode } = recorded.parameters;
+        assert.equal(exitCode, run.code, `${mode} ${code}: recorded ${exitCode}, the process exited ${run.code}`);
+        assert.equal(taskStatus, run.code === 0 ? "success" : "failure", `${mode} ${code}`);
+        rmSync(`${dir}/spool`, { recursive: true, force: true });
+        server.requests.length = 0;
+      }
+    });
+  },
+);
 
 test("telemetryCommand needs the command's name", () => {
   // deno-lint-ignore no-explicit-any

@@ -113,8 +113,9 @@ export function denoHost(deno: DenoNamespace): Host {
       if (callEach(members, (hooks) => hooks.beforeExit())) event.preventDefault();
     };
     const exit = () => void callEach(members, (hooks) => hooks.exit(deno.exitCode));
-    const failed = () => void callEach(members, (hooks) => hooks.exit(1));
     // An uncaught error or rejection ends a Deno process without "unload"; we listen, and never preventDefault.
+    // One that a listener of the program's added before ours cancelled ends nothing: the program goes on.
+    const failed = (event: Event) => void (event.defaultPrevented || callEach(members, (hooks) => hooks.exit(1)));
     const events: [string, (event: Event) => void][] = [
       ["beforeunload", beforeExit],
       ["unload", exit],

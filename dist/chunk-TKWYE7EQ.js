@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-YR6R4BJH.js";
+} from "./chunk-HCOPRMMC.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-YR6R4BJH.js";
+} from "./chunk-HCOPRMMC.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

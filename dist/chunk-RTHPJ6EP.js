@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-YR6R4BJH.js";
+} from "./chunk-HCOPRMMC.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

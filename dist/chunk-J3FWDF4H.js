@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-WRKL2NZW.js";
+} from "./chunk-DHAZFM4G.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-YR6R4BJH.js";
+} from "./chunk-HCOPRMMC.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-TYBWLTFB.js";
-import "./chunk-YR6R4BJH.js";
+} from "./chunk-TKWYE7EQ.js";
+import "./chunk-HCOPRMMC.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
