@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-J3FWDF4H.js";
-import "./chunk-DHAZFM4G.js";
-import "./chunk-TKWYE7EQ.js";
-import "./chunk-HCOPRMMC.js";
+} from "./chunk-VLK2YI3Y.js";
+import "./chunk-UD6BO2BV.js";
+import "./chunk-RUMDZIKY.js";
+import "./chunk-2OLGPSG4.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DHAZFM4G.js";
-import "./chunk-HCOPRMMC.js";
+} from "./chunk-UD6BO2BV.js";
+import "./chunk-2OLGPSG4.js";
 export {
   isLoopback,
   readOtlpLogs,

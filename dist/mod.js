@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-HCOPRMMC.js";
+} from "./chunk-2OLGPSG4.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

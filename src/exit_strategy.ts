@@ -26,7 +26,7 @@ import { writeAtomically } from "./atomic.ts";
 import type { Backlog } from "./backlog.ts";
 import { consentFilePath } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { host, type SpawnCommand } from "./runtime/mod.ts";
+import { host, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { SENDER_CONFIG_ENV, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { SENDER_SCRIPT } from "./sender_script.ts";
@@ -72,14 +72,7 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
       return { handOff: false, reason: reason ?? "no spool" };
     }
     const { spool, health } = backlog;
-    const consentFile = consentFilePath();
-    const grant = {
-      endpoint: options.sink.url,
-      dir: spool.dir,
-      reads: consentFile === undefined ? [] : [consentFile],
-      variables: [...SENDER_READS, "HOME", "USERPROFILE"],
-      set: {},
-    };
+    const grant = senderGrant(options.sink.url, spool.dir);
     // While the endpoint is known down no sender starts: only whether one could is asked, and nothing prepared.
     if (health.isOpen()) {
       const refused = host().senderRefusal(grant);
@@ -155,9 +148,9 @@ export function startSender(plan: ExitPlan & { handOff: true }): SenderStart {
 
 /**
  * Whether events wait in the spool that this run's exit would deliver itself rather than hand off (the hand-off is
- * off, in CI say, or hand-offs have not got them through for a minute): the run then starts on them when it
- * starts, so that a program whose exit cannot wait on the network (`process.exit()` from inside its command)
- * still delivers them while it works.
+ * off, in CI say, or this process cannot start a sender, or hand-offs have not got them through for a minute): the
+ * run then starts on them when it starts, so that a program whose exit cannot wait on the network
+ * (`process.exit()` from inside its command) still delivers them while it works.
  *
  * @param options The handler's options.
  * @param backlog Its spool and the endpoint's health.
@@ -168,8 +161,26 @@ export function startSender(plan: ExitPlan & { handOff: true }): SenderStart {
  * ```
  */
 export function backlogIsOurs(options: ResolvedOptions, backlog: Backlog | null): boolean {
-  return backlog !== null && !backlog.health.isOpen() && inProcessReason(options, backlog, true) !== undefined &&
-    backlog.spool.waitingSince(options.clock()) !== undefined;
+  if (backlog === null || backlog.health.isOpen() || backlog.spool.waitingSince(options.clock()) === undefined) {
+    return false;
+  }
+  // The options rule the hand-off out, or this process cannot start a sender (a container's PID 1, an executable
+  // that runs only its program, Deno without --allow-run...): its exit would deliver in process too.
+  const { sink } = options;
+  return inProcessReason(options, backlog, true) !== undefined ||
+    (sink.kind === "http" && host().senderRefusal(senderGrant(sink.url, backlog.spool.dir)) !== undefined);
+}
+
+/** What a sender for this endpoint and spool directory may do: what the host's command for it grants. */
+function senderGrant(endpoint: string, dir: string): SenderGrant {
+  const consentFile = consentFilePath();
+  return {
+    endpoint,
+    dir,
+    reads: consentFile === undefined ? [] : [consentFile],
+    variables: [...SENDER_READS, "HOME", "USERPROFILE"],
+    set: {},
+  };
 }
 
 /** Why the events cannot be handed off, as far as the options and the spool tell. */

@@ -517,3 +517,32 @@ test(`${runtime}: in a container, under a wrapper (\`timeout 60 mycli\`), the ex
     await server.close();
   }
 });
+
+test(
+  `${runtime}: in a container, a run whose command exits from inside delivers what earlier runs spooled as it works`,
+  {
+    skip: !canUnshare && "unshare --pid --fork --mount-proc is refused here",
+  },
+  async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const inContainer = (mode: string, command: string) =>
+        runChild("exit_child.ts", {
+          executable: "unshare",
+          args: ["--pid", "--fork", "--mount-proc", ...runtimeCommand(fixturePath("exit_child.ts")), mode],
+          env: handOffEnv(dir.path, server.url(), command),
+        });
+      // process.exit() from inside the command: the exit is synchronous, and spools.
+      assert.equal((await inContainer("track-exit", "earlier")).code, 4);
+      assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["earlier"]);
+      assert.deepEqual(server.events(), []);
+      // The next run cannot start a sender either: it delivers the spool while its command works, then exits the same way.
+      assert.equal((await inContainer("track-work-exit", "later")).code, 4);
+      assert.deepEqual(commands(server.events()), ["earlier"], "delivered while the command worked");
+      assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["later"]);
+    } finally {
+      await server.close();
+    }
+  },
+);

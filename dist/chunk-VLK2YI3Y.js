@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DHAZFM4G.js";
+} from "./chunk-UD6BO2BV.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-HCOPRMMC.js";
+} from "./chunk-2OLGPSG4.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-HCOPRMMC.js";
+} from "./chunk-2OLGPSG4.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-TKWYE7EQ.js";
-import "./chunk-HCOPRMMC.js";
+} from "./chunk-RUMDZIKY.js";
+import "./chunk-2OLGPSG4.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-HCOPRMMC.js";
+} from "./chunk-2OLGPSG4.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

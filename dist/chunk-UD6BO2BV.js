@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-HCOPRMMC.js";
+} from "./chunk-2OLGPSG4.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
