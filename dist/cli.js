@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-VLK2YI3Y.js";
-import "./chunk-UD6BO2BV.js";
-import "./chunk-RUMDZIKY.js";
-import "./chunk-2OLGPSG4.js";
+} from "./chunk-YHVHQUTN.js";
+import "./chunk-RC3E6TAN.js";
+import "./chunk-2AR34FPC.js";
+import "./chunk-POG6SRMK.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-UD6BO2BV.js";
-import "./chunk-2OLGPSG4.js";
+} from "./chunk-RC3E6TAN.js";
+import "./chunk-POG6SRMK.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-2OLGPSG4.js";
+} from "./chunk-POG6SRMK.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -104,12 +104,16 @@ test("a key that is not an option is a TypeError naming it and the nearest optio
   refused({ ENDPOINT: "https://x" }, TypeError, /'ENDPOINT' is not an option \(did you mean 'endpoint'\?\)/);
 });
 
-test("header names must be RFC 9110 tokens and values field values, or construction fails", () => {
+test("header names must be RFC 9110 tokens, not framing headers, and values field values, or construction fails", () => {
   refused({ headers: { "bad header": "x" } }, TypeError, /'headers' must have header names .*, got "bad header"/);
   refused({ headers: { "x-key:": "x" } }, TypeError, /'headers' must have header names/);
   refused({ headers: { "": "x" } }, TypeError, /'headers' must have header names/);
   for (const value of ["a\r\nInjected: 1", "a\nb", "a\0b", "a\x7fb", " padded", "padded\t", "ü€"]) {
     refused({ headers: { "x-key": value } }, TypeError, /'headers' must have header values .*for "x-key"$/);
+  }
+  // How the request is framed is the HTTP client's: Node.js's sent both framings, and servers answered 400.
+  for (const name of ["Transfer-Encoding", "content-length", "Host", "connection", "upgrade"]) {
+    refused({ headers: { [name]: "x" } }, TypeError, /'headers' must not set .*: the HTTP client frames the request/);
   }
   // What is refused is never echoed: a header value may be a key.
   assert.throws(() => new NATTelemetryHandler({ headers: { "x-key": "secret\n" } }), (error: Error) => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-UD6BO2BV.js";
+} from "./chunk-RC3E6TAN.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-2OLGPSG4.js";
+} from "./chunk-POG6SRMK.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-2OLGPSG4.js";
+} from "./chunk-POG6SRMK.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

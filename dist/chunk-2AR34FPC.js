@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-2OLGPSG4.js";
+} from "./chunk-POG6SRMK.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

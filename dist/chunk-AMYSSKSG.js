@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-2OLGPSG4.js";
+} from "./chunk-POG6SRMK.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-RUMDZIKY.js";
-import "./chunk-2OLGPSG4.js";
+} from "./chunk-2AR34FPC.js";
+import "./chunk-POG6SRMK.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
