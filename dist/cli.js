@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YHVHQUTN.js";
-import "./chunk-RC3E6TAN.js";
-import "./chunk-2AR34FPC.js";
-import "./chunk-POG6SRMK.js";
+} from "./chunk-OLC7VYIM.js";
+import "./chunk-AVP6QNZD.js";
+import "./chunk-Y5I6J7P3.js";
+import "./chunk-Y2JDMKUQ.js";
 export {
   main,
   telemetryCommand

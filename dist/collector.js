@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-RC3E6TAN.js";
-import "./chunk-POG6SRMK.js";
+} from "./chunk-AVP6QNZD.js";
+import "./chunk-Y2JDMKUQ.js";
 export {
   isLoopback,
   readOtlpLogs,

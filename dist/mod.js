@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-POG6SRMK.js";
+} from "./chunk-Y2JDMKUQ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

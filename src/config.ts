@@ -5,7 +5,7 @@
  * @module
  */
 import { describe } from "./describe.ts";
-import { isHeaderName, isHeaderValue } from "./http_fields.ts";
+import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 
@@ -201,6 +201,8 @@ function validHeaders(variable: string, entries: Record<string, string>, problem
   for (const [name, value] of Object.entries(entries)) {
     if (!isHeaderName(name)) {
       problems.push(`${variable}: ${describe(name)} is not a header name (an RFC 9110 token): skipped, not sent`);
+    } else if (isFramingHeader(name)) {
+      problems.push(`${variable}: ${describe(name)} is the HTTP client's to set: skipped, not sent`);
     } else if (!isHeaderValue(value)) {
       problems.push(
         `${variable}: the value of ${describe(name)} is not a header value (RFC 9110: no control characters, ` +

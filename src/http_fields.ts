@@ -3,6 +3,8 @@
  * that is a token, and a value that is a field value. A header that breaks
  * these rules makes every runtime refuse the request, so it is refused where
  * it is given instead (a `headers` option), or skipped (an environment entry).
+ * So is a header that says how a request is framed or carried, which the HTTP
+ * client sets itself.
  *
  * @module
  */
@@ -15,6 +17,39 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * between them (a leading or trailing one is not part of a value). No CR, LF, NUL or other control character.
  */
 const FIELD_VALUE = /^(?:[!-~\x80-\xff](?:[\t -~\x80-\xff]*[!-~\x80-\xff])?)?$/;
+
+/**
+ * Headers that say how a request is framed or carried, which the HTTP client sets itself: one set as well makes a
+ * request that some clients send and servers refuse (Node.js's, with `transfer-encoding` beside its
+ * `content-length`: 400), that others send to another host (`host`), or that others ignore.
+ */
+const FRAMING = new Set([
+  "connection",
+  "content-length",
+  "host",
+  "keep-alive",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * Whether a header name is one the HTTP client sets itself (`content-length`, `transfer-encoding`, `host`...), in
+ * any case.
+ *
+ * @param name The name.
+ * @returns `true` for a framing header.
+ * @example
+ * ```ts
+ * import { isFramingHeader } from "./http_fields.ts";
+ * isFramingHeader("Transfer-Encoding"); // true
+ * isFramingHeader("x-api-key"); // false
+ * ```
+ */
+export function isFramingHeader(name: string): boolean {
+  return FRAMING.has(name.toLowerCase());
+}
 
 /**
  * Whether a string is a valid header name (an RFC 9110 token).

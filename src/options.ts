@@ -12,7 +12,7 @@ import {
   isEndpoint,
 } from "./config.ts";
 import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
-import { isHeaderName, isHeaderValue } from "./http_fields.ts";
+import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
 import { describe, unknownOption } from "./describe.ts";
@@ -452,22 +452,6 @@ function stringRecord(name: string, option: unknown): Record<string, string> {
   return { ...option as Record<string, string> };
 }
 
-/**
- * Headers that say how a request is framed or carried, which the HTTP client sets itself: one of them set as well
- * makes a request that some clients send and servers refuse (Node.js's, with `transfer-encoding` beside its
- * `content-length`: 400), or that others ignore.
- */
-const FRAMING_HEADERS = new Set([
-  "connection",
-  "content-length",
-  "host",
-  "keep-alive",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
-
 /** The `headers` option, each name an RFC 9110 token and each value a field value (never echoed: it may be a key). */
 function requestHeaders(option: unknown): Record<string, string> {
   const headers = stringRecord("headers", option);
@@ -477,7 +461,7 @@ function requestHeaders(option: unknown): Record<string, string> {
         `Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${describe(name)}`,
       );
     }
-    if (FRAMING_HEADERS.has(name.toLowerCase())) {
+    if (isFramingHeader(name)) {
       throw new TypeError(
         `Cannot create handler: 'headers' must not set ${describe(name)}: the HTTP client frames the request itself`,
       );

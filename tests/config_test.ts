@@ -246,7 +246,7 @@ test("values the environment sets that are not understood are listed as problems
     NAT_TELEMETRY_HANDOFF: "perhaps",
     NAT_TELEMETRY_DRY_RUN: "on",
     NAT_TELEMETRY_SPOOL_DIR: "relative/spool",
-    OTEL_EXPORTER_OTLP_HEADERS: "bad%20name=v,x-good=ok,x-bad-value=a%0Ab,novalue,=empty",
+    OTEL_EXPORTER_OTLP_HEADERS: "bad%20name=v,x-good=ok,x-bad-value=a%0Ab,novalue,=empty,Content-Length=3",
     HOME: "/home/ada",
   });
   assert.deepEqual(settings.problems, [
@@ -263,6 +263,7 @@ test("values the environment sets that are not understood are listed as problems
     'OTEL_EXPORTER_OTLP_HEADERS: "bad name" is not a header name (an RFC 9110 token): skipped, not sent',
     'OTEL_EXPORTER_OTLP_HEADERS: the value of "x-bad-value" is not a header value (RFC 9110: no control ' +
     "characters, no leading or trailing space): skipped, not sent",
+    'OTEL_EXPORTER_OTLP_HEADERS: "Content-Length" is the HTTP client\'s to set: skipped, not sent',
   ]);
   for (const problem of settings.problems) assert.doesNotMatch(problem, /\n/, "one line each");
   assert.doesNotMatch(settings.problems.join("\n"), /a\nb|=v\b/, "header values are never repeated");
@@ -287,14 +288,15 @@ test("values that are understood are no problem", () => {
   assert.match(relativeState.problems.join("\n"), /^XDG_STATE_HOME="state" is not an absolute path: ignored/);
 });
 
-test("an OTEL_EXPORTER_OTLP_HEADERS entry that is not a valid header is skipped, not sent; delivery goes on", async () => {
+test("an OTEL_EXPORTER_OTLP_HEADERS entry that is not a valid header, or frames the request, is skipped; delivery goes on", async () => {
   const server = await TestServer.start();
   try {
     const result = await settings({
       NAT_TELEMETRY_ENABLED: "1",
       NAT_TELEMETRY_FORMAT: "otlp",
       NAT_TELEMETRY_ENDPOINT: server.url(),
-      OTEL_EXPORTER_OTLP_HEADERS: "bad%20name=v,x-good=ok,x-crlf=a%0D%0AInjected:%201",
+      OTEL_EXPORTER_OTLP_HEADERS:
+        "bad%20name=v,x-good=ok,x-crlf=a%0D%0AInjected:%201,Transfer-Encoding=chunked,host=elsewhere.example",
     });
     assert.equal(result.stats.sent, 1, `delivered: ${JSON.stringify(result.stats)}`);
     const [request] = server.requests;
@@ -302,6 +304,8 @@ test("an OTEL_EXPORTER_OTLP_HEADERS entry that is not a valid header is skipped,
     assert.equal(request.headers["injected"], undefined);
     assert.equal(request.headers["x-crlf"], undefined);
     assert.ok(!Object.keys(request.headers).some((name) => name.includes("bad")), "the bad name is not sent");
+    assert.notEqual(request.headers["host"], "elsewhere.example", "the client names the host it connects to");
+    assert.notEqual(request.headers["transfer-encoding"], "chunked", "the client frames the request");
   } finally {
     await server.close();
   }

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-POG6SRMK.js";
+} from "./chunk-Y2JDMKUQ.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-2AR34FPC.js";
-import "./chunk-POG6SRMK.js";
+} from "./chunk-Y5I6J7P3.js";
+import "./chunk-Y2JDMKUQ.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-POG6SRMK.js";
+} from "./chunk-Y2JDMKUQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

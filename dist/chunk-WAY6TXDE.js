@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-POG6SRMK.js";
+} from "./chunk-Y2JDMKUQ.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

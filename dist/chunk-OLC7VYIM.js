@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-RC3E6TAN.js";
+} from "./chunk-AVP6QNZD.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-POG6SRMK.js";
+} from "./chunk-Y2JDMKUQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
