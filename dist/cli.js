@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-OLC7VYIM.js";
-import "./chunk-AVP6QNZD.js";
-import "./chunk-Y5I6J7P3.js";
-import "./chunk-Y2JDMKUQ.js";
+} from "./chunk-SZBFD6ZL.js";
+import "./chunk-YU7HYDH7.js";
+import "./chunk-5BIG4PJS.js";
+import "./chunk-6PFA4OCG.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-AVP6QNZD.js";
-import "./chunk-Y2JDMKUQ.js";
+} from "./chunk-YU7HYDH7.js";
+import "./chunk-6PFA4OCG.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-Y2JDMKUQ.js";
+} from "./chunk-6PFA4OCG.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

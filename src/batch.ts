@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { describeError } from "./describe.ts";
 import { wireEventJson } from "./envelope.ts";
 import { TelemetryEvent } from "./events.ts";
 import type { SpoolClaim } from "./spool.ts";
@@ -81,15 +82,6 @@ export function toPending(event: unknown, sessionId: string, maxEventBytes: numb
     return { json, bytes, schemaVersion, sessionId, timestamp, retries: 0, notBefore: 0 };
   } catch (error) {
     return { reason: "invalid_event", detail: describeError(error) };
-  }
-}
-
-/** What went wrong, in one line, whatever was thrown (a getter may throw anything). */
-function describeError(error: unknown): string {
-  try {
-    return error instanceof Error ? error.message : `threw ${typeof error}`;
-  } catch {
-    return "threw something that cannot be described";
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import { temporaryName, writeAtomically } from "./atomic.ts";
 import { parseFlag } from "./config.ts";
+import { describeError } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
 import { parentOf } from "./runtime/guarded_files.ts";
@@ -233,7 +234,7 @@ export function saveConsent(
     files.ensureDir(dir, false);
     writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
   } catch (error) {
-    refused(error instanceof Error ? error.message : String(error));
+    refused(describeError(error));
     return false;
   }
   if (effectiveConsent().source === "file") enabled = state === "enabled";

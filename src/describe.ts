@@ -1,8 +1,29 @@
 /**
- * Helpers for error messages: a short description of any value, and the known name nearest to a typo.
+ * Helpers for error messages: a short description of any value or caught error, and the known name nearest to a
+ * typo.
  *
  * @module
  */
+
+/**
+ * What went wrong, in one line, whatever was thrown: an `Error`'s message, else the kind of value thrown; never
+ * throws (a getter may throw anything).
+ *
+ * @param error What was caught.
+ * @returns The message, e.g. `"refused /x: not_owner"`, or `"threw string"`.
+ * @example
+ * ```ts
+ * import { describeError } from "./describe.ts";
+ * describeError(new Error("disk full")); // "disk full"
+ * ```
+ */
+export function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : `threw ${typeof error}`;
+  } catch {
+    return "threw something that cannot be described";
+  }
+}
 
 /**
  * Describes a value for an error message without echoing it at length, and

@@ -25,6 +25,7 @@
  * @module
  */
 import { randomHex, stamp, TEMP_FILE, writeAtomically } from "./atomic.ts";
+import { describeError } from "./describe.ts";
 import { parametersProblem } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
 import type { HostFiles } from "./runtime/mod.ts";
@@ -199,7 +200,7 @@ export class Spool {
       if (real !== dir) seen = files.ensureDir(real, true);
       return new Spool(real, files, limits, key, seen);
     } catch (error) {
-      return none(error instanceof Error ? error.message : String(error));
+      return none(describeError(error));
     }
   }
 

@@ -357,13 +357,13 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
   };
 }
 
-/** node:fs, and the guarded file access over it; neither where the runtime has no node:fs. */
 /** The part of `node:os` we use. */
 interface NodeOs {
   /** The account of the effective user (its passwd entry); throws where there is none. */
   userInfo(): { gid: number };
 }
 
+/** node:fs, and the guarded file access over it; neither where the runtime has no node:fs. */
 interface FileAccess {
   readonly fs: NodeFs | undefined;
   readonly files: HostFiles | undefined;

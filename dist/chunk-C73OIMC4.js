@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-Y2JDMKUQ.js";
+} from "./chunk-6PFA4OCG.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

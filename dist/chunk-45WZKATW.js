@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-Y5I6J7P3.js";
-import "./chunk-Y2JDMKUQ.js";
+} from "./chunk-5BIG4PJS.js";
+import "./chunk-6PFA4OCG.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-Y2JDMKUQ.js";
+} from "./chunk-6PFA4OCG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-Y2JDMKUQ.js";
+} from "./chunk-6PFA4OCG.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-AVP6QNZD.js";
+} from "./chunk-YU7HYDH7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-Y2JDMKUQ.js";
+} from "./chunk-6PFA4OCG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
