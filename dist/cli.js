@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-SZBFD6ZL.js";
-import "./chunk-YU7HYDH7.js";
-import "./chunk-5BIG4PJS.js";
-import "./chunk-6PFA4OCG.js";
+} from "./chunk-R3AWUE3U.js";
+import "./chunk-WMYJFZRN.js";
+import "./chunk-DAVPGEDM.js";
+import "./chunk-CLY6OI3P.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YU7HYDH7.js";
-import "./chunk-6PFA4OCG.js";
+} from "./chunk-WMYJFZRN.js";
+import "./chunk-CLY6OI3P.js";
 export {
   isLoopback,
   readOtlpLogs,

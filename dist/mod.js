@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-6PFA4OCG.js";
+} from "./chunk-CLY6OI3P.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -172,6 +172,8 @@ export async function takeSenderLock(files: HostFiles, dir: string, key: string)
   for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
     const now = Date.now();
     try {
+      // A spool directory removed since the run (the user cleared their cache) has nothing to send: not made again.
+      if (files.realPath(dir) === undefined) return undefined;
       files.ensureDir(dir, true);
       const before = live(files, dir, key, now);
       if (before.locks.length > 0) {
@@ -215,9 +217,10 @@ export function releaseSenderLock(files: HostFiles, dir: string, lock: SenderLoc
   removeWhileOurs(files, dir, () => [lock]);
 }
 
-/** Removes the names `which` gives, once the directory is checked to be still ours; never throws. */
+/** Removes the names `which` gives, once the directory is checked to be still ours (and not made again); never throws. */
 function removeWhileOurs(files: HostFiles, dir: string, which: () => readonly string[]): void {
   try {
+    if (files.realPath(dir) === undefined) return; // removed meanwhile, with what was in it
     files.ensureDir(dir, true);
     removeAll(files, dir, which());
   } catch {

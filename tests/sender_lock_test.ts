@@ -9,10 +9,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { host } from "../src/runtime/mod.ts";
 import {
   clearStartMark,
+  clearStartMarks,
   markSenderStart,
   MAX_SENDER_LIFETIME_MS,
   releaseSenderLock,
@@ -115,6 +116,20 @@ test("a run whose sender did not start removes its mark; a mark left by one that
   assert.notEqual(markSenderStart(files, dir.path, KEY), "at work");
   assert.ok(!names(dir.path).includes(stale) && !names(dir.path).includes(future), "both removed");
   assert.equal(START_MARK_MS < MAX_SENDER_LIFETIME_MS, true, "a mark lives shorter than a lock");
+});
+
+test("a spool directory removed while a sender works (the user cleared their cache) is not made again", async () => {
+  using dir = tempDir();
+  const lock = await takeSenderLock(files, dir.path, KEY);
+  const mark = markSenderStart(files, dir.path, "fedcba98");
+  assert.ok(lock && mark && mark !== "at work");
+  rmSync(dir.path, { recursive: true });
+  releaseSenderLock(files, dir.path, lock);
+  clearStartMark(files, dir.path, mark);
+  clearStartMarks(files, dir.path, KEY);
+  assert.equal(existsSync(dir.path), false, "not by letting go of the lock, or removing marks");
+  assert.equal(await takeSenderLock(files, dir.path, KEY), undefined, "a sender started for it has nothing to send");
+  assert.equal(existsSync(dir.path), false, "nor by a sender starting on it");
 });
 
 test("twelve runs about to start a sender at the same moment, three times: never none, and few of the twelve", async () => {

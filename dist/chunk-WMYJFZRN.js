@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-6PFA4OCG.js";
+} from "./chunk-CLY6OI3P.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YU7HYDH7.js";
+} from "./chunk-WMYJFZRN.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-6PFA4OCG.js";
+} from "./chunk-CLY6OI3P.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-6PFA4OCG.js";
+} from "./chunk-CLY6OI3P.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-5BIG4PJS.js";
-import "./chunk-6PFA4OCG.js";
+} from "./chunk-DAVPGEDM.js";
+import "./chunk-CLY6OI3P.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

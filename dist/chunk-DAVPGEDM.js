@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-6PFA4OCG.js";
+} from "./chunk-CLY6OI3P.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
