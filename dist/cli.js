@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-R3AWUE3U.js";
-import "./chunk-WMYJFZRN.js";
-import "./chunk-DAVPGEDM.js";
-import "./chunk-CLY6OI3P.js";
+} from "./chunk-BYSC2LU3.js";
+import "./chunk-JI6J2CX7.js";
+import "./chunk-UYYWFQW5.js";
+import "./chunk-Y2ZL7DBW.js";
 export {
   main,
   telemetryCommand

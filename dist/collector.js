@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-WMYJFZRN.js";
-import "./chunk-CLY6OI3P.js";
+} from "./chunk-JI6J2CX7.js";
+import "./chunk-Y2ZL7DBW.js";
 export {
   isLoopback,
   readOtlpLogs,

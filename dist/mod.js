@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-CLY6OI3P.js";
+} from "./chunk-Y2ZL7DBW.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

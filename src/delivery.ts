@@ -121,7 +121,8 @@ export function classifyStatus(status: number, retryAfterMs?: number): DeliveryO
  * POSTs one envelope and classifies the result. Follows at most
  * {@link MAX_REDIRECTS} 307/308 redirects, never from https to http and never
  * to a host this process may not reach (both `unsafe_redirect`; the latter, in
- * a sender, `not_sent`: see {@link deliverForProgram}). Never throws, and always
+ * a sender, `not_sent`: see {@link deliverForProgram}). What is no HTTP answer at all (a program's own `fetch`
+ * resolving to anything else) is rejected as `bad_response`. Never throws, and always
  * settles by its deadline, even if the fetch ignores the abort; always
  * cancels the response body and clears its timer, so nothing it starts keeps
  * the process alive.
@@ -173,7 +174,8 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
         }),
         deadline,
       ]);
-      const { status } = response;
+      const status = answerStatus(response);
+      if (status === undefined) return { kind: "rejected", reason: "bad_response" };
       const location = response.headers.get("location");
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), request.now());
       if (request.readAnswer && status >= 200 && status < 300) {
@@ -204,6 +206,16 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
     cancelTimeout();
     request.signal?.removeEventListener("abort", onOutsideAbort);
   }
+}
+
+/**
+ * The HTTP status of what a fetch resolved to, or `undefined` when that is no response: a program's own `fetch`
+ * may resolve to anything (nothing, a number, an object with no status or headers).
+ */
+function answerStatus(response: FetchResponse): number | undefined {
+  const status: unknown = response?.status;
+  const isStatus = typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599;
+  return isStatus && typeof response.headers?.get === "function" ? status : undefined;
 }
 
 /** An answer's body as text, at most {@link MAX_ANSWER_BYTES}; what is past that is cancelled, unread. */

@@ -150,6 +150,39 @@ for (const [client, fetchImpl] of clients) {
   });
 }
 
+test("a program's fetch that resolves to no HTTP response is dropped as bad_response, not retried as an HTTP status", async () => {
+  const answers: unknown[] = [
+    undefined,
+    null,
+    200,
+    "OK",
+    {},
+    { status: 200 },
+    { status: NaN, headers: new Headers() },
+    { status: "200", headers: new Headers() },
+    { status: 42, headers: new Headers() },
+  ];
+  for (const answer of answers) {
+    const outcome = await deliver({
+      url: "http://127.0.0.1:9/",
+      body: "{}",
+      fetch: () => Promise.resolve(answer as Response),
+      timeoutMs: 2000,
+      now: Date.now,
+    });
+    assert.deepEqual(outcome, { kind: "rejected", reason: "bad_response" }, `for ${String(JSON.stringify(answer))}`);
+  }
+  const responseLike = { status: 204, headers: new Headers(), body: null };
+  const outcome = await deliver({
+    url: "http://127.0.0.1:9/",
+    body: "{}",
+    fetch: () => Promise.resolve(responseLike as unknown as Response),
+    timeoutMs: 2000,
+    now: Date.now,
+  });
+  assert.deepEqual(outcome, { kind: "delivered" }, "an object shaped like a response is one");
+});
+
 test("the deadline holds even against a fetch that ignores the abort and never settles", async () => {
   const stuck: Fetch = () => new Promise(() => {});
   const started = Date.now();

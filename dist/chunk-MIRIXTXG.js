@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-DAVPGEDM.js";
-import "./chunk-CLY6OI3P.js";
+} from "./chunk-UYYWFQW5.js";
+import "./chunk-Y2ZL7DBW.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-CLY6OI3P.js";
+} from "./chunk-Y2ZL7DBW.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

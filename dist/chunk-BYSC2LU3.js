@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-WMYJFZRN.js";
+} from "./chunk-JI6J2CX7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-CLY6OI3P.js";
+} from "./chunk-Y2ZL7DBW.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

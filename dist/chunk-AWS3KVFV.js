@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-CLY6OI3P.js";
+} from "./chunk-Y2ZL7DBW.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

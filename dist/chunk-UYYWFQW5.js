@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-CLY6OI3P.js";
+} from "./chunk-Y2ZL7DBW.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
@@ -50,7 +50,8 @@ var deliver = (async function (request) {
         }),
         deadline
       ]);
-      const { status } = response;
+      const status = answerStatus(response);
+      if (status === void 0) return { kind: "rejected", reason: "bad_response" };
       const location = response.headers.get("location");
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), request.now());
       if (request.readAnswer && status >= 200 && status < 300) {
@@ -77,6 +78,11 @@ var deliver = (async function (request) {
     cancelTimeout();
     request.signal?.removeEventListener("abort", onOutsideAbort);
   }
+});
+var answerStatus = (function (response) {
+  const status = response?.status;
+  const isStatus = typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599;
+  return isStatus && typeof response.headers?.get === "function" ? status : void 0;
 });
 var readAnswer = (async function (response) {
   const reader = response.body?.getReader?.();
@@ -110,6 +116,7 @@ var forProgram = false;
 
 var RETRYABLE_STATUSES = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
 var NEVER_RETRY_5XX = /* @__PURE__ */ new Set([501, 505]);
+
 
 
 
