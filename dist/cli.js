@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BYSC2LU3.js";
-import "./chunk-JI6J2CX7.js";
-import "./chunk-UYYWFQW5.js";
-import "./chunk-Y2ZL7DBW.js";
+} from "./chunk-ZXMZ3BMC.js";
+import "./chunk-MYFQMXR6.js";
+import "./chunk-PJQ2I5DC.js";
+import "./chunk-ZJ2O5RGG.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JI6J2CX7.js";
-import "./chunk-Y2ZL7DBW.js";
+} from "./chunk-MYFQMXR6.js";
+import "./chunk-ZJ2O5RGG.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-Y2ZL7DBW.js";
+} from "./chunk-ZJ2O5RGG.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -5,7 +5,7 @@
  */
 import { randomHex } from "./atomic.ts";
 import { askForConsent, isTelemetryEnabled } from "./consent.ts";
-import { describe, unknownOption } from "./describe.ts";
+import { choices, describe, unknownOption } from "./describe.ts";
 import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
@@ -196,9 +196,9 @@ function checkOptions(options: TrackCommandOptions): void {
   if (subcommands !== undefined && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
     fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);
   }
-  const sources: readonly unknown[] = Object.values(NemoSource);
-  if (nemoSource !== undefined && !sources.includes(nemoSource)) {
-    fail(`'nemoSource' must be one of ${sources.join(", ")}, got ${describe(nemoSource)}`);
+  const sources: readonly string[] = Object.values(NemoSource);
+  if (nemoSource !== undefined && !sources.includes(nemoSource as string)) {
+    fail(`'nemoSource' must be one of ${choices(sources)}, got ${describe(nemoSource)}`);
   }
   if (
     errorClasses !== undefined && !(Array.isArray(errorClasses) && errorClasses.every((c) => typeof c === "function"))

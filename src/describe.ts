@@ -26,6 +26,22 @@ export function describeError(error: unknown): string {
 }
 
 /**
+ * The values a field accepts, for an error message: each written as code writes it, so that the string
+ * `"undefined"` (a value of the schema's) is told apart from a value that is missing.
+ *
+ * @param values The accepted values.
+ * @returns Them, quoted, separated by commas.
+ * @example
+ * ```ts
+ * import { choices } from "./describe.ts";
+ * choices(["success", "undefined"]); // '"success", "undefined"'
+ * ```
+ */
+export function choices(values: readonly string[]): string {
+  return values.map((value) => JSON.stringify(value)).join(", ");
+}
+
+/**
  * Describes a value for an error message without echoing it at length, and
  * without ever throwing (a getter, a Proxy or a circular object is fine).
  *

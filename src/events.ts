@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { describe } from "./describe.ts";
+import { choices, describe } from "./describe.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 
 /** The schema version events use unless they say otherwise. */
@@ -261,6 +261,7 @@ function text(field: string, value: unknown): string {
 function oneOf<T extends string>(field: string, value: unknown, values: Readonly<Record<string, T>>): T {
   // A loop, not Object.values(): this runs for every event, and Deno's Object.values allocates slowly.
   for (const key in values) if (values[key] === value) return value as T;
-  const allowed = Object.values(values).join(", ");
-  throw new TypeError(`Cannot create event: '${field}' must be one of ${allowed}, got ${describe(value)}`);
+  throw new TypeError(
+    `Cannot create event: '${field}' must be one of ${choices(Object.values(values))}, got ${describe(value)}`,
+  );
 }

@@ -263,7 +263,7 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
     [{ command: "x", subcommands: ["a", 1] }, TypeError, /'subcommands' must be an array of strings/],
     [{ command: "x", subcommand: 7 }, TypeError, /'subcommand' must be a string, got 7/],
     [{ command: "x", errorClasses: Error }, TypeError, /'errorClasses' must be an array of classes/],
-    [{ command: "x", nemoSource: "nope" }, TypeError, /'nemoSource' must be one of inference, .*, got "nope"/],
+    [{ command: "x", nemoSource: "nope" }, TypeError, /'nemoSource' must be one of "inference", .*, got "nope"/],
     [{ command: "x", askConsent: "no" }, TypeError, /'askConsent' must be a boolean, got "no"/],
     [{ command: "x", optOutCommand: 3 }, TypeError, /'optOutCommand' must be a non-empty string, got 3/],
     [{ command: "x", handler: [] }, TypeError, /'handler' must be an object of handler options, got an array/],

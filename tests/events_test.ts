@@ -60,7 +60,9 @@ test("durationMs below -1 is rejected at construction; fractions are truncated",
 test("CliCommandEvent rejects wrong types and values outside the value sets, with a clear message", () => {
   // deno-lint-ignore no-explicit-any
   const make = (init: any) => () => new CliCommandEvent(init);
-  assert.throws(make({ command: "run", taskStatus: "done" }), /'taskStatus' must be one of success, failure/);
+  assert.throws(make({ command: "run", taskStatus: "done" }), /'taskStatus' must be one of "success", "failure"/);
+  // The string "undefined" is a status; a missing one is not: the message tells them apart.
+  assert.throws(make({ command: "run" }), /, "undefined", got undefined$/);
   assert.throws(make({ command: "run", taskStatus: "success", nemoSource: "x" }), TypeError);
   assert.throws(make({ command: 42, taskStatus: "success" }), /'command' must be a string, got 42/);
   assert.throws(make({ command: "run", taskStatus: "success", exitCode: 1.5 }), /'exitCode' must be an integer/);

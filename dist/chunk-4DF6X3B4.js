@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-Y2ZL7DBW.js";
+} from "./chunk-ZJ2O5RGG.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-UYYWFQW5.js";
-import "./chunk-Y2ZL7DBW.js";
+} from "./chunk-PJQ2I5DC.js";
+import "./chunk-ZJ2O5RGG.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JI6J2CX7.js";
+} from "./chunk-MYFQMXR6.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-Y2ZL7DBW.js";
+} from "./chunk-ZJ2O5RGG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-Y2ZL7DBW.js";
+} from "./chunk-ZJ2O5RGG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

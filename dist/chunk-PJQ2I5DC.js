@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-Y2ZL7DBW.js";
+} from "./chunk-ZJ2O5RGG.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
