@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ZXMZ3BMC.js";
-import "./chunk-MYFQMXR6.js";
-import "./chunk-PJQ2I5DC.js";
-import "./chunk-ZJ2O5RGG.js";
+} from "./chunk-RS6646RV.js";
+import "./chunk-AEDPSIF3.js";
+import "./chunk-Q7FXY6LA.js";
+import "./chunk-7BLVYFWQ.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-MYFQMXR6.js";
-import "./chunk-ZJ2O5RGG.js";
+} from "./chunk-AEDPSIF3.js";
+import "./chunk-7BLVYFWQ.js";
 export {
   isLoopback,
   readOtlpLogs,

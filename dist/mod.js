@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-ZJ2O5RGG.js";
+} from "./chunk-7BLVYFWQ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

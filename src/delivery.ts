@@ -179,7 +179,8 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       const location = response.headers.get("location");
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), request.now());
       if (request.readAnswer && status >= 200 && status < 300) {
-        const answer = await Promise.race([readAnswer(response), deadline]);
+        // The status decides: a body cut short, or still coming at the deadline, loses only what it would add.
+        const answer = await Promise.race([readAnswer(response), deadline]).catch(() => undefined);
         return classify(status, retryAfter, answer);
       }
       // Released, not awaited: the answer is known, and a body that never ends must not hold the delivery.

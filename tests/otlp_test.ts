@@ -160,6 +160,24 @@ test("a partial success counts its rejected records as otlp_rejected, never retr
   });
 });
 
+test("a 2xx is a delivery even when its body is cut short or stalls: sent once, the endpoint not marked down", async () => {
+  const partial = '{"partialSuccess":{"rejectedLogRecords":"1","errorMessage":"one bad"}}';
+  for (const reply of [{ destroy: "mid-body" as const }, { stallMidBody: true }]) {
+    await withServer(async (server) => {
+      server.reply({ status: 200, body: partial, ...reply });
+      using dir = tempDir();
+      const handler = otlp(server.url(), { spoolDir: dir.path, requestTimeoutSeconds: 0.5 });
+      handler.enqueue(commandEvent("a"));
+      await handler.flush();
+      await handler.flush();
+      assert.equal(server.requests.length, 1, `${JSON.stringify(reply)}: nothing is resent`);
+      assert.equal(handler.stats().sent, 1, "delivered, the partial success unread");
+      await handler.stop();
+      assert.equal(handler.stats().spooled, 0);
+    });
+  }
+});
+
 test("only 429, 502, 503 and 504 are retried (after Retry-After); 400 and 500 are dropped; 413 splits", async () => {
   await withServer(async (server) => {
     const clock = { now: Date.now() };

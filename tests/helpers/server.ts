@@ -23,6 +23,8 @@ export interface Reply {
   hang?: boolean;
   /** Close the connection without a response (`"before"`) or halfway through the body (`"mid-body"`). */
   destroy?: "before" | "mid-body";
+  /** Send the head and half the body, then nothing more (the connection stays open until the server closes). */
+  stallMidBody?: boolean;
   /** Send these bytes instead of an HTTP response, then close. */
   raw?: string;
 }
@@ -144,10 +146,10 @@ export class TestServer {
       const head = [`HTTP/1.1 ${status} ${status < 400 ? "OK" : "Error"}`]
         .concat(Object.entries(headers).map(([name, value]) => `${name}: ${value}`))
         .join("\r\n");
-      if (reply.destroy === "mid-body") {
+      if (reply.destroy === "mid-body" || reply.stallMidBody) {
         socket.write(`${head}\r\n\r\n`);
         socket.write(body.subarray(0, body.length >> 1));
-        setTimeout(() => socket.destroy(), 10);
+        if (reply.destroy) setTimeout(() => socket.destroy(), 10);
         return;
       }
       socket.end(Buffer.concat([Buffer.from(`${head}\r\n\r\n`), body]));

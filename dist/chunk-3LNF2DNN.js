@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-PJQ2I5DC.js";
-import "./chunk-ZJ2O5RGG.js";
+} from "./chunk-Q7FXY6LA.js";
+import "./chunk-7BLVYFWQ.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

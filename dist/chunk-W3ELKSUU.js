@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-ZJ2O5RGG.js";
+} from "./chunk-7BLVYFWQ.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

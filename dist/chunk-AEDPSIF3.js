@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-ZJ2O5RGG.js";
+} from "./chunk-7BLVYFWQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-ZJ2O5RGG.js";
+} from "./chunk-7BLVYFWQ.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
@@ -55,7 +55,7 @@ var deliver = (async function (request) {
       const location = response.headers.get("location");
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), request.now());
       if (request.readAnswer && status >= 200 && status < 300) {
-        const answer = await Promise.race([readAnswer(response), deadline]);
+        const answer = await Promise.race([readAnswer(response), deadline]).catch(() => void 0);
         return classify(status, retryAfter, answer);
       }
       response.body?.cancel().catch(() => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-MYFQMXR6.js";
+} from "./chunk-AEDPSIF3.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,7 +24,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-ZJ2O5RGG.js";
+} from "./chunk-7BLVYFWQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
