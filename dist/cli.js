@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-RS6646RV.js";
+} from "./chunk-BU4K6VHZ.js";
 import "./chunk-AEDPSIF3.js";
 import "./chunk-Q7FXY6LA.js";
 import "./chunk-7BLVYFWQ.js";

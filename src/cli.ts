@@ -467,6 +467,8 @@ function endpointReports(opened: NonNullable<ReturnType<typeof openSpool>>): End
   for (const endpoint of urls) {
     for (const format of ["nat", "otlp"] as const) known.set(spoolKey(endpoint, format), { endpoint, format });
   }
+  // The key in force also names what the options add to it (OTLP's resource, a version, headers).
+  if (options.sink.kind === "http") known.set(spool.key, { endpoint: options.sink.url, format: options.format.name });
   const counts = new Map<string | null, number>();
   for (const file of spool.peek()) {
     counts.set(file.key ?? null, (counts.get(file.key ?? null) ?? 0) + file.events.length);

@@ -362,6 +362,27 @@ test("inspect shows the health of every endpoint that has spooled events, named 
   }
 });
 
+test("inspect names the endpoint in force, and its health, in the OTLP format too (its key names the resource)", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 503 }));
+  try {
+    const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_FORMAT: "otlp" };
+    const seeded = await runChild("exit_child.ts", {
+      args: ["exit"],
+      env: { ...env, NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool`, NAT_TEST_COMMAND: "seeded" },
+    });
+    assert.equal(seeded.code, 3);
+    assert.equal((await cli(dir.path, ["flush"], env)).code, 1);
+    const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
+    const shown = inspected.endpoints.map((
+      e: { endpoint: string; format: string; events: number; health: { failures: number } },
+    ) => [e.endpoint, e.format, e.events, e.health.failures]);
+    assert.deepEqual(shown, [[server.url(), "otlp", 1, 1]]);
+  } finally {
+    await server.close();
+  }
+});
+
 test("flush does not count events another run has claimed as left over: two flushes at once both succeed", async () => {
   using dir = tempDir();
   const server = await TestServer.start();

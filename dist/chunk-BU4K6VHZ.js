@@ -324,6 +324,7 @@ var endpointReports = (function (opened) {
   for (const endpoint of urls) {
     for (const format of ["nat", "otlp"]) known.set(spoolKey(endpoint, format), { endpoint, format });
   }
+  if (options.sink.kind === "http") known.set(spool.key, { endpoint: options.sink.url, format: options.format.name });
   const counts = /* @__PURE__ */ new Map();
   for (const file of spool.peek()) {
     counts.set(file.key ?? null, (counts.get(file.key ?? null) ?? 0) + file.events.length);
