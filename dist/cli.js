@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BU4K6VHZ.js";
-import "./chunk-AEDPSIF3.js";
-import "./chunk-Q7FXY6LA.js";
-import "./chunk-7BLVYFWQ.js";
+} from "./chunk-BJCROGGA.js";
+import "./chunk-BB275PQR.js";
+import "./chunk-CBSA2KJF.js";
+import "./chunk-EICE22BE.js";
 export {
   main,
   telemetryCommand

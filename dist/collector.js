@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-AEDPSIF3.js";
-import "./chunk-7BLVYFWQ.js";
+} from "./chunk-BB275PQR.js";
+import "./chunk-EICE22BE.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-7BLVYFWQ.js";
+} from "./chunk-EICE22BE.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -20,7 +20,7 @@ import { Backlog, backlogKey } from "./backlog.ts";
 import { isLoopback, startCollector } from "./collector.ts";
 import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
-import { describe } from "./describe.ts";
+import { describe, redact } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { exitDecision } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
@@ -318,18 +318,6 @@ function settingsInForce(consent: EffectiveConsent): Settings {
     atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason },
     problems,
   };
-}
-
-/** A URL without its password, for printing. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === "") return url;
-    parsed.password = "***";
-    return parsed.href;
-  } catch {
-    return url;
-  }
 }
 
 function status(output: CliOutput, json: boolean, changeWith?: string): number {

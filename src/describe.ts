@@ -120,3 +120,25 @@ function editDistance(a: string, b: string): number {
   }
   return rows[a.length][b.length];
 }
+
+/**
+ * A URL with its password masked, for printing (an endpoint's credentials may be in it).
+ *
+ * @param url A URL, or any text.
+ * @returns The URL with `***` for its password; the text unchanged when it names no password.
+ * @example
+ * ```ts
+ * import { redact } from "./describe.ts";
+ * redact("https://ingest:t0ken@example.com/v1"); // "https://ingest:***@example.com/v1"
+ * ```
+ */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === "") return url;
+    parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}

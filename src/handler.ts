@@ -12,6 +12,7 @@ import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, effectiveConsent, isTelemetryEnabled } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
+import { redact } from "./describe.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { backlogIsOurs, planExit, startSender } from "./exit_strategy.ts";
@@ -477,7 +478,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
     const { format, headers } = this.#options;
     const body = format.encode(events, this.#options.clock());
-    this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${sink.url}` : ""}: ${body}`);
+    this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${redact(sink.url)}` : ""}: ${body}`);
     if (sink.kind === "stderr") {
       const { pythonJsonDumps } = await import("./python_json.ts");
       host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}\n`); // the bytes the Python tool prints
@@ -519,7 +520,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const { sink, format, spoolDir, handOff } = this.#options;
     this.#debug(`telemetry ${enabled || isTelemetryEnabled() ? "on" : "off"} (decided by ${source})`);
     const where = sink.kind === "http"
-      ? sink.url
+      ? redact(sink.url)
       : sink.kind === "stderr"
       ? "standard error"
       : `nowhere (${sink.reason})`;

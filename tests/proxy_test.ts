@@ -212,6 +212,14 @@ describe("the Node.js client (node_fetch.ts) through a proxy", () => {
       assert.equal(proxy.requests[0].headers["proxy-authorization"], `Basic ${btoa("ada:s@fe")}`);
       assert.equal(proxy.requests[0].headers.host, `${UNRESOLVABLE}:${server.port}`);
       assert.deepEqual(server.requests.map((request) => request.path), ["/events?x=1"]);
+      // The endpoint's credentials and fragment are not in the request line, which proxies log (RFC 9110, 4.2.4).
+      const credentials = await fetchWith({ HTTP_PROXY: proxy.url() })(
+        `http://ingest:t0ken@${UNRESOLVABLE}:${server.port}/events?x=1#part`,
+        post(),
+      );
+      await credentials.body?.cancel();
+      assert.equal(proxy.asked[1], `POST ${endpoint}`);
+      assert.equal(server.requests[1].headers.authorization, `Basic ${btoa("ingest:t0ken")}`, "as when direct");
     } finally {
       await proxy.close();
       await server.close();

@@ -126,7 +126,8 @@ export function nodeFetch(load: (name: NodeFetchModule) => unknown, env: ReadEnv
           return undefined;
         };
         if (!https) {
-          options.path = target.href;
+          // The absolute form a proxy is asked for: never the credentials (RFC 9110, 4.2.4) or the fragment.
+          options.path = `${target.protocol}//${target.host}${target.pathname}${target.search}`;
           if (proxy.authorization) options.headers["proxy-authorization"] = proxy.authorization;
         }
       }

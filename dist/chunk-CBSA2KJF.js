@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-7BLVYFWQ.js";
+} from "./chunk-EICE22BE.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-Q7FXY6LA.js";
-import "./chunk-7BLVYFWQ.js";
+} from "./chunk-CBSA2KJF.js";
+import "./chunk-EICE22BE.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

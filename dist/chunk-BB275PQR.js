@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-7BLVYFWQ.js";
+} from "./chunk-EICE22BE.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-7BLVYFWQ.js";
+} from "./chunk-EICE22BE.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-AEDPSIF3.js";
+} from "./chunk-BB275PQR.js";
 import {
   Backlog,
   EndpointHealth,
@@ -19,12 +19,13 @@ import {
   host,
   isTelemetryEnabled,
   recordedHealth,
+  redact,
   resolveOptions,
   retryDelay,
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-7BLVYFWQ.js";
+} from "./chunk-EICE22BE.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -208,16 +209,6 @@ var settingsInForce = (function (consent) {
     atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason },
     problems
   };
-});
-var redact = (function (url) {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === "") return url;
-    parsed.password = "***";
-    return parsed.href;
-  } catch {
-    return url;
-  }
 });
 var status = (function (output, json, changeWith) {
   const consent = effectiveConsent();
@@ -489,7 +480,6 @@ var OPTIONS = {
   delay: { type: "string" },
   silent: { type: "boolean" }
 };
-
 
 
 
