@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BJCROGGA.js";
-import "./chunk-BB275PQR.js";
-import "./chunk-CBSA2KJF.js";
-import "./chunk-EICE22BE.js";
+} from "./chunk-5CEL64XH.js";
+import "./chunk-E342NLAS.js";
+import "./chunk-AKGGYHHU.js";
+import "./chunk-4Y5GYMOH.js";
 export {
   main,
   telemetryCommand

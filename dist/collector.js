@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-BB275PQR.js";
-import "./chunk-EICE22BE.js";
+} from "./chunk-E342NLAS.js";
+import "./chunk-4Y5GYMOH.js";
 export {
   isLoopback,
   readOtlpLogs,

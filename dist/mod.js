@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-EICE22BE.js";
+} from "./chunk-4Y5GYMOH.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -249,6 +249,42 @@ test("Deno: a redirect the program may follow but its sender may not: the sender
   }
 });
 
+test(
+  "Deno: a program with --deny-net gives its sender the endpoint's host only: a redirect never reaches a denied host",
+  {
+    skip,
+  },
+  async () => {
+    using dir = tempDir();
+    const denied = await TestServer.start();
+    const endpoint = await TestServer.start(() => ({ status: 307, headers: { location: denied.url() } }));
+    try {
+      const flags = [
+        "--allow-env",
+        "--allow-run",
+        "--allow-net",
+        `--deny-net=127.0.0.1:${denied.port}`,
+        "--allow-read",
+        `--allow-write=${dir.path}`,
+        "--allow-sys=uid,gid",
+      ];
+      const env = {
+        NAT_TELEMETRY_ENDPOINT: endpoint.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        NAT_TELEMETRY_HANDOFF: "1",
+      };
+      await onTerminal(flags, env);
+      await waitFor(() => endpoint.requests.length === 1, "the sender's request");
+      await waitFor(() => senderLocks(dir.path).length === 0, "the sender to finish");
+      assert.equal(denied.requests.length, 0, "the sender did not follow the redirect to the denied host");
+      assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["permissions"], "left");
+    } finally {
+      await endpoint.close();
+      await denied.close();
+    }
+  },
+);
+
 test("Deno as root that may not know it (no --allow-sys), with another user's HOME: nothing made in their tree", {
   skip: skip || (process.getuid?.() !== 0 && "needs root"),
 }, async () => {

@@ -49,7 +49,7 @@ export interface DenoNamespace extends DenoFs {
   pid: number;
   ppid: number;
   readLinkSync(path: string): string;
-  permissions: { querySync?(descriptor: Descriptor): { state: string } };
+  permissions: { querySync?(descriptor: Descriptor): { state: string; partial?: boolean } };
   env: { get(name: string): string | undefined };
   stdin: { isTerminal(): boolean; setRaw(raw: boolean): void; read(buffer: Uint8Array): Promise<number | null> };
   stdout: { isTerminal(): boolean; writeSync(bytes: Uint8Array): number };
@@ -88,6 +88,11 @@ export function denoHost(deno: DenoNamespace): Host {
     }
   };
   const granted = (descriptor: Descriptor): boolean => permission(descriptor) === "granted";
+  /** Whether the program may reach every host: `net` granted, and no host denied (`--deny-net` makes it `partial`). */
+  const everyHost = () => {
+    const status = quietly(() => deno.permissions.querySync?.({ name: "net" }));
+    return status?.state === "granted" && status.partial !== true;
+  };
   const allowed = (path: string, access: "read" | "write") => granted({ name: access, path });
   // Deno.uid() needs --allow-sys=uid; without it, owners are not compared (modes and kinds still are). Deno.gid()
   // needs --allow-sys=gid; without it, a directory above the spool that its group may write is not judged.
@@ -249,7 +254,7 @@ export function denoHost(deno: DenoNamespace): Host {
       // What the sender runs: its successor, when its life ends with work left (the same command as its own).
       const run = closer ? [...(setsid ? [setsid] : []), closer[0], executable] : [executable];
       // Where the program may reach every host, so may the sender (a redirect the program would follow).
-      const net = granted({ name: "net" }) ? "--allow-net" : `--allow-net=${netHost(grant.endpoint)}`;
+      const net = everyHost() ? "--allow-net" : `--allow-net=${netHost(grant.endpoint)}`;
       const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
       argv.push("--allow-sys=uid,gid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-EICE22BE.js";
+} from "./chunk-4Y5GYMOH.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

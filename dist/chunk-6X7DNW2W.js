@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-CBSA2KJF.js";
-import "./chunk-EICE22BE.js";
+} from "./chunk-AKGGYHHU.js";
+import "./chunk-4Y5GYMOH.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-EICE22BE.js";
+} from "./chunk-4Y5GYMOH.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-BB275PQR.js";
+} from "./chunk-E342NLAS.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-EICE22BE.js";
+} from "./chunk-4Y5GYMOH.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-EICE22BE.js";
+} from "./chunk-4Y5GYMOH.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
