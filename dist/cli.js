@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-5CEL64XH.js";
-import "./chunk-E342NLAS.js";
-import "./chunk-AKGGYHHU.js";
-import "./chunk-4Y5GYMOH.js";
+} from "./chunk-4SFYYFJ6.js";
+import "./chunk-D27K2MTQ.js";
+import "./chunk-YSKOC3CI.js";
+import "./chunk-EPWOROX3.js";
 export {
   main,
   telemetryCommand

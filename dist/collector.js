@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-E342NLAS.js";
-import "./chunk-4Y5GYMOH.js";
+} from "./chunk-D27K2MTQ.js";
+import "./chunk-EPWOROX3.js";
 export {
   isLoopback,
   readOtlpLogs,

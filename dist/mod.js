@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-4Y5GYMOH.js";
+} from "./chunk-EPWOROX3.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -13,7 +13,7 @@ import process from "node:process";
 import { denoHost, type DenoNamespace } from "../src/runtime/deno.ts";
 import { type BunSpawn, nodeHost, type NodeProcess } from "../src/runtime/node.ts";
 import { type ProcessFacts, survivalProblem } from "../src/runtime/survival.ts";
-import { SENDER_VARIABLES, senderEnvironment } from "../src/runtime/clean_environment.ts";
+import { absolutePath, SENDER_VARIABLES, senderEnvironment } from "../src/runtime/clean_environment.ts";
 import { processWith } from "./helpers/node_process.ts";
 import type { SenderGrant, SpawnCommand } from "../src/runtime/mod.ts";
 
@@ -68,13 +68,36 @@ describe("senderEnvironment", () => {
       NAT_TELEMETRY_SENDER: "stray",
       AWS_SECRET_ACCESS_KEY: "secret",
     };
-    const env = senderEnvironment((name) => parent[name], { NAT_TELEMETRY_SENDER: "{}" });
+    const env = senderEnvironment((name) => parent[name], { NAT_TELEMETRY_SENDER: "{}" }, "/work");
     assert.deepEqual(env, { HOME: "/home/ada", HTTPS_PROXY: "http://proxy:3128", NAT_TELEMETRY_SENDER: "{}" });
     assert.ok(!SENDER_VARIABLES.some((name) => /OPTIONS|FLAGS/.test(name)));
   });
   it("drops HTTP_PROXY in a CGI program, where a request's Proxy: header may have set it", () => {
     const parent: Record<string, string> = { REQUEST_METHOD: "GET", HTTP_PROXY: "http://evil:1", http_proxy: "p:2" };
-    assert.deepEqual(senderEnvironment((name) => parent[name], {}), { http_proxy: "p:2" });
+    assert.deepEqual(senderEnvironment((name) => parent[name], {}, "/work"), { http_proxy: "p:2" });
+  });
+  it("makes the paths it passes on absolute against the program's directory: the sender runs in the spool's", () => {
+    const parent: Record<string, string> = {
+      NODE_EXTRA_CA_CERTS: "tls/ca.pem",
+      DENO_CERT: "../ca.pem",
+      SSL_CERT_FILE: "/etc/ssl/ca.pem",
+      SSL_CERT_DIR: "certs:/etc/ssl/certs",
+      NAT_TELEMETRY_CONSENT_FILE: "telemetry.toml",
+      DENO_DIR: "",
+      HTTPS_PROXY: "proxy:3128",
+    };
+    assert.deepEqual(senderEnvironment((name) => parent[name], {}, "/work/app/"), {
+      NODE_EXTRA_CA_CERTS: "/work/app/tls/ca.pem",
+      DENO_CERT: "/work/app/../ca.pem",
+      SSL_CERT_FILE: "/etc/ssl/ca.pem",
+      SSL_CERT_DIR: "/work/app/certs:/etc/ssl/certs",
+      NAT_TELEMETRY_CONSENT_FILE: "/work/app/telemetry.toml",
+      DENO_DIR: "",
+      HTTPS_PROXY: "proxy:3128",
+    });
+    assert.deepEqual(senderEnvironment((name) => parent[name], {}, undefined), parent, "unknown: left as they are");
+    assert.equal(absolutePath("C:\\certs\\ca.pem", "D:\\work"), "C:\\certs\\ca.pem");
+    assert.equal(absolutePath("ca.pem", "/"), "/ca.pem");
   });
 });
 

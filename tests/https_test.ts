@@ -60,6 +60,26 @@ test("told to skip certificate checks (NODE_TLS_REJECT_UNAUTHORIZED=0), the send
   }
 });
 
+test("a CA file named relative to the program's directory is found by its sender too (which runs elsewhere)", {
+  skip: !certificate && "needs openssl to make a certificate",
+}, async () => {
+  using spool = tempDir();
+  const { key, cert, caPath } = certificate!;
+  const server = await TestServer.start(() => ({ status: 200 }), { key, cert });
+  try {
+    const caDir = caPath.slice(0, caPath.lastIndexOf("/"));
+    const relative = { NODE_EXTRA_CA_CERTS: "./ca.pem", DENO_CERT: "ca.pem" };
+    const env = handOffEnv(spool.path, server.url(), "relative-ca", relative);
+    const result = await runChild("exit_child.ts", { args: ["natural"], env, cwd: caDir });
+    assert.equal(result.code, 0, result.stderr);
+    await waitFor(() => server.events().length === 1, "the sender's delivery");
+    assert.deepEqual(commands(server.events()), ["relative-ca"]);
+    await sendersGone(spool.path);
+  } finally {
+    await server.close();
+  }
+});
+
 test("a redirect from https to http is never followed: the body never travels in clear", {
   skip: !certificate && "needs openssl to make a certificate",
 }, async () => {

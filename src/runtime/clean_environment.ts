@@ -47,29 +47,78 @@ export const SENDER_VARIABLES: readonly string[] = [
 ];
 
 /**
+ * The {@link SENDER_VARIABLES} that name a file or directory (`SSL_CERT_DIR` a list of them): a sender runs in the
+ * spool directory, so a relative one is made absolute against the program's working directory.
+ */
+const PATH_VARIABLES = new Set([
+  "HOME",
+  "USERPROFILE",
+  "TEMP",
+  "TMP",
+  "TMPDIR",
+  "LOCALAPPDATA",
+  "XDG_CACHE_HOME",
+  "DENO_DIR",
+  "DENO_CERT",
+  "NODE_EXTRA_CA_CERTS",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "NAT_TELEMETRY_CONSENT_FILE",
+]);
+
+/**
  * Builds a sender's whole environment: the {@link SENDER_VARIABLES} this
- * process has, plus `set` (which wins).
+ * process has, plus `set` (which wins). Relative paths in them (a CA file
+ * named from the project's directory, say) are made absolute, since the
+ * sender does not run where the program does.
  *
  * @param read Reads one of this process's variables (`undefined` when unset or not readable).
  * @param set Variables to set: the sender's configuration, runtime switches.
+ * @param cwd The program's working directory (`undefined` when it cannot be told: paths are then left as they are).
  * @returns The environment, complete: nothing else is inherited.
  * @example
  * ```ts
  * import { senderEnvironment } from "./clean_environment.ts";
- * const env = senderEnvironment((name) => ({ HOME: "/home/ada", NODE_OPTIONS: "--inspect-brk" })[name], { A: "1" });
- * // { HOME: "/home/ada", A: "1" }
+ * const parent: Record<string, string> = { HOME: "/home/ada", NODE_EXTRA_CA_CERTS: "tls/ca.pem", NODE_OPTIONS: "-r x" };
+ * const env = senderEnvironment((name) => parent[name], { A: "1" }, "/work");
+ * // { HOME: "/home/ada", NODE_EXTRA_CA_CERTS: "/work/tls/ca.pem", A: "1" }
  * ```
  */
 export function senderEnvironment(
   read: (name: string) => string | undefined,
   set: Readonly<Record<string, string>>,
+  cwd: string | undefined,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   // In a CGI program, HTTP_PROXY may come from a request's `Proxy:` header: the program ignores it, so does this.
   const cgi = read("REQUEST_METHOD") !== undefined;
   for (const name of SENDER_VARIABLES) {
     const value = read(name);
-    if (value !== undefined && !(cgi && name === "HTTP_PROXY")) env[name] = value;
+    if (value === undefined || (cgi && name === "HTTP_PROXY")) continue;
+    // SSL_CERT_DIR is a list, separated as PATH is (`;` on Windows, where a drive letter has a colon).
+    const list = name === "SSL_CERT_DIR" ? (/^[A-Za-z]:/.test(cwd ?? "") ? ";" : ":") : undefined;
+    const absolute = (path: string) => absolutePath(path, cwd);
+    env[name] = !PATH_VARIABLES.has(name) ? value : list ? value.split(list).map(absolute).join(list) : absolute(value);
   }
   return { ...env, ...set };
+}
+
+/**
+ * A path made absolute against a working directory, unless it is absolute already (or empty, or the directory is
+ * not known).
+ *
+ * @param path A path.
+ * @param cwd The directory a relative one is relative to.
+ * @returns The path, absolute where it can be.
+ * @example
+ * ```ts
+ * import { absolutePath } from "./clean_environment.ts";
+ * absolutePath("tls/ca.pem", "/work"); // "/work/tls/ca.pem"
+ * absolutePath("/etc/ca.pem", "/work"); // "/etc/ca.pem"
+ * ```
+ */
+export function absolutePath(path: string, cwd: string | undefined): string {
+  // Absolute: from the root, a drive (`C:\`, `C:/`) or a share (`\\host`).
+  if (cwd === undefined || path === "" || /^(?:[A-Za-z]:)?[\\/]/.test(path)) return path;
+  return `${cwd.replace(/[\\/]+$/, "")}/${path}`;
 }

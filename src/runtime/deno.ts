@@ -19,7 +19,7 @@ import { guardedFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
-import { senderEnvironment } from "./clean_environment.ts";
+import { absolutePath, senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
 
 type Descriptor =
@@ -49,6 +49,7 @@ export interface DenoNamespace extends DenoFs {
   pid: number;
   ppid: number;
   readLinkSync(path: string): string;
+  cwd(): string;
   permissions: { querySync?(descriptor: Descriptor): { state: string; partial?: boolean } };
   env: { get(name: string): string | undefined };
   stdin: { isTerminal(): boolean; setRaw(raw: boolean): void; read(buffer: Uint8Array): Promise<number | null> };
@@ -245,7 +246,10 @@ export function denoHost(deno: DenoNamespace): Host {
       const start = senderStart(grant);
       if ("refused" in start) return start;
       const { executable, closer } = start;
-      const paths = [grant.dir, ...grant.reads];
+      // The sender runs in the spool directory: relative paths (a consent file named from the project's) are the
+      // program's. Deno before 2.2 asks read access to the working directory to tell it.
+      const cwd = granted({ name: "read", path: "." }) ? quietly(() => deno.cwd()) : undefined;
+      const paths = [grant.dir, ...grant.reads].map((path) => absolutePath(path, cwd));
       // A session of its own from setsid(1) where there is one, rather than from Deno's `detached`, which forks the
       // whole program to call setsid() in the child before exec: the program paid for that fork at its exit, in
       // copy-on-write faults as it touched its heap (2-8 ms of a run). setsid(1) runs first, so the sender leaves
@@ -258,7 +262,8 @@ export function denoHost(deno: DenoNamespace): Host {
       const argv = [executable, "run", "--quiet", "--no-prompt", "--no-config", "--no-lock", "--no-npm", "--no-remote"];
       argv.push("--allow-sys=uid,gid", `--allow-env=${grant.variables.join(",")}`, net, `--allow-run=${run.join(",")}`);
       argv.push(`--allow-read=${paths.join(",")}`, `--allow-write=${grant.dir}`, script);
-      const env = senderEnvironment(readEnv, { ...grant.set, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" });
+      const switches = { DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1" };
+      const env = senderEnvironment(readEnv, { ...grant.set, ...switches }, cwd);
       if (!closer) return { argv, env, cwd: grant.dir };
       const shell = [closer[0], "-c", closer[2], "nat-telemetry-sender", ...argv];
       if (!setsid) return { argv: shell, env, cwd: grant.dir };

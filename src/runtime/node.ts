@@ -131,6 +131,7 @@ export interface NodeProcess {
       | "node:os",
   ): unknown;
   execPath: string;
+  cwd?(): string;
   execArgv?: string[];
   argv: string[];
   exitCode?: number | string;
@@ -303,7 +304,11 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
       const refused = refusal(grant);
       if (refused) return { refused };
       const switches = proc.versions.bun ? BUN_SENDER : {};
-      const env = senderEnvironment((name) => proc.env[name], { ...grant.set, ...switches });
+      const env = senderEnvironment(
+        (name) => proc.env[name],
+        { ...grant.set, ...switches },
+        quietly(() => proc.cwd?.()),
+      );
       const flags = proc.versions.bun ? [] : trustFlags(proc);
       return { argv: [proc.execPath, ...flags, script], env, cwd: grant.dir };
     },

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-4Y5GYMOH.js";
+} from "./chunk-EPWOROX3.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

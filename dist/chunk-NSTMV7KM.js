@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-AKGGYHHU.js";
-import "./chunk-4Y5GYMOH.js";
+} from "./chunk-YSKOC3CI.js";
+import "./chunk-EPWOROX3.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-E342NLAS.js";
+} from "./chunk-D27K2MTQ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-4Y5GYMOH.js";
+} from "./chunk-EPWOROX3.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-4Y5GYMOH.js";
+} from "./chunk-EPWOROX3.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-4Y5GYMOH.js";
+} from "./chunk-EPWOROX3.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
