@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-4SFYYFJ6.js";
-import "./chunk-D27K2MTQ.js";
-import "./chunk-YSKOC3CI.js";
-import "./chunk-EPWOROX3.js";
+} from "./chunk-JXRFILKD.js";
+import "./chunk-F4VVSOBF.js";
+import "./chunk-SLMUMBE5.js";
+import "./chunk-C7RO7VQD.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-D27K2MTQ.js";
-import "./chunk-EPWOROX3.js";
+} from "./chunk-F4VVSOBF.js";
+import "./chunk-C7RO7VQD.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-EPWOROX3.js";
+} from "./chunk-C7RO7VQD.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -85,12 +85,13 @@ export function deliverForProgram(): void {
   forProgram = true;
 }
 
-const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+// 407: a proxy's refusal (its credentials are wrong or missing); the endpoint never saw the request.
+const RETRYABLE_STATUSES = new Set([407, 408, 429, 500, 502, 503, 504]);
 const NEVER_RETRY_5XX = new Set([501, 505]);
 
 /**
  * Classifies an HTTP status for a telemetry POST. Every status has a rule:
- * 2xx delivered; 413 split; 408, 429 and 5xx other than 501 and 505 retried;
+ * 2xx delivered; 413 split; 407 (a proxy's), 408, 429 and 5xx other than 501 and 505 retried;
  * 301, 302 and 303 (which would turn the POST into a GET) rejected as
  * `unsafe_redirect`; everything else rejected as `http_<status>`.
  * 307 and 308 are followed by {@link deliver} before this is asked.

@@ -148,7 +148,7 @@ export function encodeOtlpLogs(records: readonly string[], sessionId: string, se
  * What an OTLP/HTTP answer means for a batch of `count` log records: 2xx is
  * delivered, less the records a `partialSuccess` says were rejected (never
  * retried); 413 is split; 429, 502, 503 and 504 are retried, not before
- * `Retry-After`; every other status is dropped with its reason.
+ * `Retry-After`, and a proxy's 407 (the collector never saw the request); every other status is dropped with its reason.
  *
  * @param status The HTTP status.
  * @param retryAfterMs The parsed `Retry-After`.
@@ -173,7 +173,7 @@ export function classifyOtlp(
     return rejected > 0 ? { kind: "delivered", rejected } : { kind: "delivered" };
   }
   if (status === 413) return { kind: "too_large" };
-  if ([429, 502, 503, 504].includes(status)) {
+  if ([407, 429, 502, 503, 504].includes(status)) {
     return retryAfterMs === undefined
       ? { kind: "retry", reason: `http_${status}` }
       : { kind: "retry", reason: `http_${status}`, retryAfterMs };

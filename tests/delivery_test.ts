@@ -20,6 +20,7 @@ test("every status has a rule: delivered, split, retried or dropped with a reaso
     [404, { kind: "rejected", reason: "http_404" }],
     [410, { kind: "rejected", reason: "http_410" }],
     [413, { kind: "too_large" }],
+    [407, { kind: "retry", reason: "http_407" }], // a proxy's: the endpoint never saw the request
     [408, { kind: "retry", reason: "http_408" }],
     [429, { kind: "retry", reason: "http_429" }],
     [500, { kind: "retry", reason: "http_500" }],

@@ -178,29 +178,35 @@ test("a 2xx is a delivery even when its body is cut short or stalls: sent once, 
   }
 });
 
-test("only 429, 502, 503 and 504 are retried (after Retry-After); 400 and 500 are dropped; 413 splits", async () => {
+test("only 429, 502, 503, 504 and a proxy's 407 are retried (after Retry-After); 400 and 500 are dropped; 413 splits", async () => {
   await withServer(async (server) => {
     const clock = { now: Date.now() };
     const handler = otlp(server.url(), { clock: () => clock.now, backoffInitialSeconds: 10 });
-    server.reply({ status: 429, headers: { "retry-after": "30" } }, { status: 503 }, { status: 400 }, { status: 500 });
-    for (const status of [429, 503, 400, 500]) {
+    server.reply(
+      { status: 429, headers: { "retry-after": "30" } },
+      { status: 503 },
+      { status: 407 },
+      { status: 400 },
+      { status: 500 },
+    );
+    for (const status of [429, 503, 407, 400, 500]) {
       handler.enqueue(commandEvent(`s${status}`));
       await handler.flush();
     }
     assert.deepEqual(handler.stats().dropped, { http_400: 1, http_500: 1 });
-    assert.equal(handler.stats().dlq, 2, "429 and 503 wait for a retry");
+    assert.equal(handler.stats().dlq, 3, "429, 503 and 407 wait for a retry");
     await handler.flush();
-    assert.equal(server.requests.length, 4, "not before Retry-After and the backoff");
+    assert.equal(server.requests.length, 5, "not before Retry-After and the backoff");
     clock.now += 3_600_000;
     await handler.flush();
-    const retried = server.requests.slice(4).flatMap(records).map((record) => normalizedCommand(record));
-    assert.deepEqual(retried.sort(), ["s429", "s503"]);
-    assert.equal(handler.stats().sent, 2);
+    const retried = server.requests.slice(5).flatMap(records).map((record) => normalizedCommand(record));
+    assert.deepEqual(retried.sort(), ["s407", "s429", "s503"]);
+    assert.equal(handler.stats().sent, 3);
 
     server.respond((request) => ({ status: records(request).length > 1 ? 413 : 200 }));
     for (const name of ["x", "y", "z"]) handler.enqueue(commandEvent(name));
     await handler.flush();
-    assert.equal(handler.stats().sent, 5, "split down to one record per request");
+    assert.equal(handler.stats().sent, 6, "split down to one record per request");
     await handler.stop();
   });
 });

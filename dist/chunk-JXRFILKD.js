@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-D27K2MTQ.js";
+} from "./chunk-F4VVSOBF.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-EPWOROX3.js";
+} from "./chunk-C7RO7VQD.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

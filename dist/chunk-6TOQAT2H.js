@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-EPWOROX3.js";
+} from "./chunk-C7RO7VQD.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-EPWOROX3.js";
+} from "./chunk-C7RO7VQD.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
@@ -114,7 +114,7 @@ var redirectTarget = (function (location, base) {
 var MAX_REDIRECTS = 3;
 var forProgram = false;
 
-var RETRYABLE_STATUSES = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
+var RETRYABLE_STATUSES = /* @__PURE__ */ new Set([407, 408, 429, 500, 502, 503, 504]);
 var NEVER_RETRY_5XX = /* @__PURE__ */ new Set([501, 505]);
 
 

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-YSKOC3CI.js";
-import "./chunk-EPWOROX3.js";
+} from "./chunk-SLMUMBE5.js";
+import "./chunk-C7RO7VQD.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

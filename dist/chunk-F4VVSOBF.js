@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-EPWOROX3.js";
+} from "./chunk-C7RO7VQD.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
