@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-JXRFILKD.js";
-import "./chunk-F4VVSOBF.js";
-import "./chunk-SLMUMBE5.js";
-import "./chunk-C7RO7VQD.js";
+} from "./chunk-XHYDY6NJ.js";
+import "./chunk-HYRNHXPW.js";
+import "./chunk-SOQEUN7M.js";
+import "./chunk-AH3FFZE4.js";
 export {
   main,
   telemetryCommand

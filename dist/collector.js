@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-F4VVSOBF.js";
-import "./chunk-C7RO7VQD.js";
+} from "./chunk-HYRNHXPW.js";
+import "./chunk-AH3FFZE4.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-C7RO7VQD.js";
+} from "./chunk-AH3FFZE4.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -126,6 +126,7 @@ export interface NodeProcess {
       | "node:net"
       | "node:tls"
       | "node:child_process"
+      | "node:dns"
       | "node:stream"
       | "node:sea"
       | "node:os",

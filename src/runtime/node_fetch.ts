@@ -15,10 +15,11 @@
  * @module
  */
 import { type Fetch, type FetchResponse, RequestNotBuilt } from "./host.ts";
+import { type DnsGuardModule, guardedLookup, type Lookup } from "./dns_guard.ts";
 import { proxyRoute, type ProxyServer, type ReadEnvironment } from "./proxy_settings.ts";
 
 /** The built-in modules the fetch loads, each when first needed. */
-export type NodeFetchModule = "node:http" | "node:https" | "node:stream" | "node:net" | "node:tls";
+export type NodeFetchModule = "node:http" | "node:https" | "node:stream" | "node:net" | "node:tls" | DnsGuardModule;
 
 /** What `http.request` takes from us. */
 interface RequestOptions {
@@ -27,6 +28,8 @@ interface RequestOptions {
   signal: AbortSignal;
   /** `false`: a fresh agent, one connection, closed after the request. */
   agent?: false;
+  /** Looks the host up (`dns_guard.ts`: never waits on a DNS server that does not answer). */
+  lookup?: Lookup;
   /** The request target, here an absolute URL (a request to a proxy). */
   path?: string;
   /** Makes the connection (with no agent): here, to or through a proxy. */
@@ -75,13 +78,15 @@ interface NodeBuffer extends Uint8Array {
 
 /** The part of `node:net` we use. */
 interface NodeNet {
-  connect(options: { host: string; port: number }): NodeSocket;
+  connect(options: { host: string; port: number; lookup: Lookup }): NodeSocket;
   isIP(host: string): number;
 }
 
 /** The part of `node:tls` we use. */
 interface NodeTls {
-  connect(options: { host?: string; port?: number; socket?: NodeSocket; servername?: string }): NodeSocket;
+  connect(
+    options: { host?: string; port?: number; socket?: NodeSocket; servername?: string; lookup?: Lookup },
+  ): NodeSocket;
 }
 
 /**
@@ -115,6 +120,7 @@ export function nodeFetch(load: (name: NodeFetchModule) => unknown, env: ReadEnv
       if (route.kind === "direct") {
         // No agent: one connection per request, closed after it, so no pooled socket outlives the delivery.
         options.agent = false;
+        options.lookup = guardedLookup(load, init.signal);
       } else {
         // No agent either: with `createConnection` set and `agent` unset, node:http uses the one socket it is
         // given, and closes it after the request.
@@ -170,10 +176,11 @@ function connectToProxy(
 ): Promise<NodeSocket> {
   const net = load("node:net") as NodeNet;
   const { hostname: host, port } = proxy;
+  const lookup = guardedLookup(load, signal);
   return settleWith(signal, (settle) => {
     const socket = proxy.protocol === "https:"
-      ? (load("node:tls") as NodeTls).connect({ host, port, servername: net.isIP(host) ? "" : host })
-      : net.connect({ host, port });
+      ? (load("node:tls") as NodeTls).connect({ host, port, servername: net.isIP(host) ? "" : host, lookup })
+      : net.connect({ host, port, lookup });
     socket.once(proxy.protocol === "https:" ? "secureConnect" : "connect", () => settle(socket));
     return socket;
   });

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-C7RO7VQD.js";
+} from "./chunk-AH3FFZE4.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

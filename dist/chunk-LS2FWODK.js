@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-SLMUMBE5.js";
-import "./chunk-C7RO7VQD.js";
+} from "./chunk-SOQEUN7M.js";
+import "./chunk-AH3FFZE4.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-F4VVSOBF.js";
+} from "./chunk-HYRNHXPW.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-C7RO7VQD.js";
+} from "./chunk-AH3FFZE4.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-C7RO7VQD.js";
+} from "./chunk-AH3FFZE4.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

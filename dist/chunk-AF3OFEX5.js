@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-C7RO7VQD.js";
+} from "./chunk-AH3FFZE4.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
