@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XHYDY6NJ.js";
-import "./chunk-HYRNHXPW.js";
-import "./chunk-SOQEUN7M.js";
-import "./chunk-AH3FFZE4.js";
+} from "./chunk-ETYQCRQX.js";
+import "./chunk-FGXPQ2HX.js";
+import "./chunk-TERVIL54.js";
+import "./chunk-KY5MCVES.js";
 export {
   main,
   telemetryCommand

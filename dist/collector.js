@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HYRNHXPW.js";
-import "./chunk-AH3FFZE4.js";
+} from "./chunk-FGXPQ2HX.js";
+import "./chunk-KY5MCVES.js";
 export {
   isLoopback,
   readOtlpLogs,

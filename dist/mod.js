@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-AH3FFZE4.js";
+} from "./chunk-KY5MCVES.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

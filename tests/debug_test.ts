@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runtimeInfo } from "../src/runtime/mod.ts";
-import { runChild } from "./helpers/child.ts";
+import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
@@ -65,4 +65,18 @@ test(`${runtime}: without NAT_TELEMETRY_DEBUG nothing is written at all`, async 
     env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },
   });
   assert.deepEqual([run.code, run.stdout, run.stderr], [0, "", ""]);
+});
+
+test(`${runtime}: a trail written into a pipe whose reader has gone changes nothing the program does`, {
+  skip: !canRun("bash", "-c", "true") && "needs bash",
+}, async () => {
+  // The trail goes to a pipe that a reader closes at once: each write meets EPIPE. The program's own exit
+  // status is the one bash reports for it (an unhandled EPIPE made it 1 under Node.js and Bun).
+  const script = '"$@" 2>&1 >/dev/null | (exec 0<&-; sleep 1); echo "status=${PIPESTATUS[0]}"';
+  const run = await runChild("debug_child.ts", {
+    executable: "bash",
+    args: ["-c", script, "bash", ...runtimeCommand(fixturePath("debug_child.ts"))],
+    env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },
+  });
+  assert.equal(run.stdout.trim(), "status=0", run.stderr);
 });

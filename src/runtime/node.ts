@@ -116,8 +116,8 @@ export interface NodeProcess {
   getgid?(): number;
   env: Record<string, string | undefined>;
   stdin: NodeStdin;
-  stdout: { isTTY?: boolean; write(text: string): unknown };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
+  stdout: { isTTY?: boolean };
+  stderr: { isTTY?: boolean };
   getBuiltinModule?(
     name:
       | "node:fs"
@@ -209,8 +209,8 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
         return undefined;
       }
     },
-    writeStderr: (text) => void quietly(() => proc.stderr.write(text)),
-    writeStdout: (text) => void quietly(() => proc.stdout.write(text)),
+    writeStderr: (text) => writeDescriptor(access().fs, 2, text),
+    writeStdout: (text) => writeDescriptor(access().fs, 1, text),
     stdoutIsTerminal: () => proc.stdout.isTTY === true,
     args: () => proc.argv.slice(2),
     setExitCode(code) {
@@ -450,6 +450,19 @@ function runtimeFetch(): Fetch {
         : error;
     }
   };
+}
+
+/**
+ * Writes to standard output or error through the descriptor, not `process.stdout`/`stderr`: into a pipe whose reader
+ * has gone, the stream would emit an EPIPE `error` event that nothing handles, which ends the program. Never throws.
+ */
+function writeDescriptor(fs: NodeFs | undefined, fd: 1 | 2, text: string): void {
+  try {
+    let bytes = new TextEncoder().encode(text);
+    while (fs && bytes.length > 0) bytes = bytes.subarray(fs.writeSync(fd, bytes, 0, bytes.length));
+  } catch {
+    // A closed or broken stream must not break the host program.
+  }
 }
 
 /** The Node.js client, loaded when a run first sends (a run that hands off never does). */

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-AH3FFZE4.js";
+} from "./chunk-KY5MCVES.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HYRNHXPW.js";
+} from "./chunk-FGXPQ2HX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-AH3FFZE4.js";
+} from "./chunk-KY5MCVES.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

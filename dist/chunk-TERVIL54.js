@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-AH3FFZE4.js";
+} from "./chunk-KY5MCVES.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-AH3FFZE4.js";
+} from "./chunk-KY5MCVES.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-SOQEUN7M.js";
-import "./chunk-AH3FFZE4.js";
+} from "./chunk-TERVIL54.js";
+import "./chunk-KY5MCVES.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
