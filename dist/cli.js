@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ETYQCRQX.js";
-import "./chunk-FGXPQ2HX.js";
-import "./chunk-TERVIL54.js";
-import "./chunk-KY5MCVES.js";
+} from "./chunk-KZFRRQDS.js";
+import "./chunk-EBYGN6YY.js";
+import "./chunk-WNKTRTRF.js";
+import "./chunk-EF4VLPYN.js";
 export {
   main,
   telemetryCommand

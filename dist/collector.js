@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-FGXPQ2HX.js";
-import "./chunk-KY5MCVES.js";
+} from "./chunk-EBYGN6YY.js";
+import "./chunk-EF4VLPYN.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KY5MCVES.js";
+} from "./chunk-EF4VLPYN.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

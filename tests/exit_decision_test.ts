@@ -119,6 +119,21 @@ function refusal(command: SpawnCommand | { refused: string }): string | undefine
   return "refused" in command ? command.refused : undefined;
 }
 
+describe("the Node.js and Bun host's interrupt listeners", () => {
+  const listened = (overrides: Record<string, unknown>) => {
+    const signals: string[] = [];
+    // As Node.js (which never keeps an ignored signal ignored): this process's own dispositions do not matter.
+    const versions = { node: "24.9.0" };
+    const proc = nodeProcess({ on: (signal: string) => signals.push(signal), versions, ...overrides });
+    nodeHost(proc, { lightFetch: false }).onInterrupt(() => {})();
+    return signals.filter((signal) => signal.startsWith("SIG"));
+  };
+  it("listens for SIGINT and SIGTERM, except as a container's PID 1, which no signal without a listener ends", () => {
+    assert.deepEqual(listened({}), ["SIGINT", "SIGTERM"]);
+    assert.deepEqual(listened({ pid: 1 }), [], "a listener would record an end that does not come");
+  });
+});
+
 describe("the Node.js and Bun host's sender command", () => {
   const load = (sea: boolean) => (name: string) =>
     name === "node:sea" ? { isSea: () => sea } : process.getBuiltinModule?.(name as "node:fs");

@@ -6,8 +6,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
-import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
+import {
+  canRun,
+  type ChildOptions,
+  fixturePath,
+  runChild,
+  runtimeCommand,
+  startChild,
+  targetsFor,
+} from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { spoolKey } from "../src/spool.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
@@ -279,4 +288,48 @@ test(`${runtime}: without opting in, no signal listener is installed: Ctrl-C kil
   } finally {
     await server.close();
   }
+});
+
+test(`${runtime}: a signal the parent had ignored (trap '' INT) stays as ignored as it would without the package`, {
+  skip: (process.platform === "win32" || !canRun("bash", "-c", "true")) && "needs POSIX signals and bash",
+}, async () => {
+  // The command works for a second and exits with 4; SIGINT and SIGTERM come half way through it.
+  const script =
+    `trap '' INT TERM; "$@" & pid=$!; sleep 0.5; kill -INT $pid; kill -TERM $pid; wait $pid; echo "status=$?"`;
+  const run = (enabled: string) =>
+    runChild("exit_child.ts", {
+      executable: "bash",
+      args: ["-c", script, "bash", ...runtimeCommand(fixturePath("exit_child.ts")), "track-work-exit"],
+      env: { NAT_TELEMETRY_ENABLED: enabled, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },
+    });
+  const [without, tracked] = [await run("0"), await run("1")];
+  assert.match(without.stdout, /status=\d+/);
+  assert.equal(tracked.stdout, without.stdout, "the same status as without telemetry");
+});
+
+test(`${runtime}: Deno that may not signal itself (--allow-run for some programs): Ctrl-C ends it as without us`, {
+  skip: runtime !== "deno" && "Deno permissions only",
+}, async () => {
+  using dir = tempDir();
+  const flags = [
+    "--allow-env",
+    "--allow-read",
+    `--allow-write=${dir.path}`,
+    "--allow-net=127.0.0.1",
+    `--allow-run=${process.execPath},/bin/sh`,
+    "--allow-sys=uid,gid",
+  ];
+  const started = startChild(
+    "exit_child.ts",
+    runExit("wait", dir.path, "http://127.0.0.1:9/e", { denoFlags: flags, env: { NAT_TEST_CAPTURE: "1" } }),
+  );
+  await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+  // Past its first turns: Deno may not have polled a signal listener yet when the program prints.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Sent from outside the child's object: Deno's node:child_process reports a signal its kill() sent as the
+  // child's end, whatever the child did.
+  process.kill(started.process.pid!, "SIGINT");
+  const result = await started.result;
+  // Exiting with 130 instead would let a shell's loop go on to its next turn.
+  assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}`);
 });

@@ -8,8 +8,10 @@ import {
   type ExitHooks,
   type Host,
   type HostFiles,
+  ignoredInterrupts,
   INTERRUPT_SIGNALS,
   type InterruptSignal,
+  PROCESS_STATUS_FILE,
   quietly,
   type SenderGrant,
   SIGNAL_EXIT_STATUS,
@@ -134,7 +136,16 @@ export function denoHost(deno: DenoNamespace): Host {
     };
   });
   const interruptHooks: Subscribers<(signal: InterruptSignal) => void> = new Subscribers((members) => {
-    const listeners = INTERRUPT_SIGNALS.map((signal) => {
+    // A program that may not signal itself (no --allow-run for every program) could only exit with 130 after ours:
+    // a shell reads that as a program that handled Ctrl-C, and its loop goes on. No listener: the signal ends the
+    // program as it would without us (what was pending is not spooled).
+    if (deno.build.os !== "windows" && !granted({ name: "run" })) return () => {};
+    // Deno keeps a signal its parent had ignored ignored, until a listener is added: none is, for such a signal.
+    const status = deno.build.os === "linux" && granted({ name: "read", path: PROCESS_STATUS_FILE })
+      ? quietly(() => files.read(PROCESS_STATUS_FILE, 65_536))
+      : undefined;
+    const ignored = ignoredInterrupts(status);
+    const listeners = INTERRUPT_SIGNALS.filter((signal) => !ignored.includes(signal)).map((signal) => {
       const listener = () => {
         // The program listens for this signal too: it decides what happens, as it would without us.
         if (watch.programListens(signal)) return;

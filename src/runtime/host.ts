@@ -339,6 +339,28 @@ export const INTERRUPT_SIGNALS: readonly InterruptSignal[] = ["SIGINT", "SIGTERM
 /** The exit status of a process killed by a signal, as a shell reports it (128 + the signal's number). */
 export const SIGNAL_EXIT_STATUS: Readonly<Record<InterruptSignal, number>> = { SIGINT: 130, SIGTERM: 143 };
 
+/** Where Linux tells which signals a process ignores (`SigIgn`, a mask: bit n-1 for signal n). */
+export const PROCESS_STATUS_FILE = "/proc/self/status";
+
+/**
+ * The interrupt signals a process ignores, as it inherited them from its parent (`trap '' INT`, a shell's
+ * background job): a listener would undo that, and a signal the program never saw would end it.
+ *
+ * @param status The text of {@link PROCESS_STATUS_FILE}, read before any listener is added; `undefined` if unknown.
+ * @returns The ignored ones; none when unknown.
+ * @example
+ * ```ts
+ * import { ignoredInterrupts } from "./host.ts";
+ * ignoredInterrupts("SigIgn:\t0000000000004002\n"); // ["SIGINT", "SIGTERM"]
+ * ```
+ */
+export function ignoredInterrupts(status: string | undefined): InterruptSignal[] {
+  const mask = /^SigIgn:\s*([0-9a-f]+)$/m.exec(status ?? "")?.[1];
+  if (mask === undefined) return [];
+  const bit = (signal: InterruptSignal) => BigInt(SIGNAL_EXIT_STATUS[signal] - 129);
+  return INTERRUPT_SIGNALS.filter((signal) => ((BigInt(`0x${mask}`) >> bit(signal)) & 1n) === 1n);
+}
+
 /**
  * What a fetch rejects with when the request was never sent because it could not be built here (a proxy setting
  * the client cannot speak to): a local failure, not the endpoint's.

@@ -10,8 +10,10 @@ import {
   type Fetch,
   type Host,
   type HostFiles,
+  ignoredInterrupts,
   INTERRUPT_SIGNALS,
   type InterruptSignal,
+  PROCESS_STATUS_FILE,
   quietly,
   RequestNotBuilt,
   type SenderGrant,
@@ -185,7 +187,13 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
   const signalSelf = (signal: InterruptSignal) =>
     proc.platform !== "win32" && quietly(() => (proc.kill(proc.pid, signal), true)) === true;
   const interruptHooks: Subscribers<(signal: InterruptSignal) => void> = new Subscribers((members) => {
-    const listeners = INTERRUPT_SIGNALS.map((signal) => {
+    // The init of a container (PID 1) is not ended by a signal it has no listener for: a listener of ours would
+    // record an end that does not come. Nor is a program whose parent had the signal ignored (`trap '' INT`, a
+    // background job): Node.js resets that at start, Bun keeps it, and a listener of ours would undo it.
+    if (proc.pid === 1) return () => {};
+    const files = proc.versions.bun && proc.platform === "linux" ? access().files : undefined;
+    const ignored = ignoredInterrupts(quietly(() => files?.read(PROCESS_STATUS_FILE, 65_536)));
+    const listeners = INTERRUPT_SIGNALS.filter((signal) => !ignored.includes(signal)).map((signal) => {
       const listener = () => {
         // The program listens for this signal too: it decides what happens, as it would without us.
         if (proc.listenerCount(signal) > 1) return;

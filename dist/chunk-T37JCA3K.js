@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-TERVIL54.js";
-import "./chunk-KY5MCVES.js";
+} from "./chunk-WNKTRTRF.js";
+import "./chunk-EF4VLPYN.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

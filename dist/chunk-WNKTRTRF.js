@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-KY5MCVES.js";
+} from "./chunk-EF4VLPYN.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

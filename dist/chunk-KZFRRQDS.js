@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-FGXPQ2HX.js";
+} from "./chunk-EBYGN6YY.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-KY5MCVES.js";
+} from "./chunk-EF4VLPYN.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KY5MCVES.js";
+} from "./chunk-EF4VLPYN.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

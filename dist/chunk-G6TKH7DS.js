@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-KY5MCVES.js";
+} from "./chunk-EF4VLPYN.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
