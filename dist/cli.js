@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-KZFRRQDS.js";
-import "./chunk-EBYGN6YY.js";
-import "./chunk-WNKTRTRF.js";
-import "./chunk-EF4VLPYN.js";
+} from "./chunk-VCY2OBYX.js";
+import "./chunk-HOZ7ZEQW.js";
+import "./chunk-HM6A6JNJ.js";
+import "./chunk-RS7RXHLA.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-EBYGN6YY.js";
-import "./chunk-EF4VLPYN.js";
+} from "./chunk-HOZ7ZEQW.js";
+import "./chunk-RS7RXHLA.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-EF4VLPYN.js";
+} from "./chunk-RS7RXHLA.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

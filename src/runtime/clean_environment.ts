@@ -9,17 +9,12 @@
  */
 
 /**
- * The variables a sender may inherit: where the system and the runtime keep
- * their files (Windows needs `SYSTEMROOT` for networking), the proxy and
- * certificate settings its requests must honour as the program's did, and the
- * user's telemetry decision, which it checks again when it starts.
+ * The variables a sender inherits that name a file or directory (`SSL_CERT_DIR` a list of them): it runs in the
+ * spool directory, so a relative one is made absolute against the program's working directory.
  */
-export const SENDER_VARIABLES: readonly string[] = [
-  "PATH",
+const PATH_VARIABLES: readonly string[] = [
   "HOME",
   "USERPROFILE",
-  "SYSTEMROOT",
-  "WINDIR",
   "TEMP",
   "TMP",
   "TMPDIR",
@@ -27,12 +22,25 @@ export const SENDER_VARIABLES: readonly string[] = [
   "XDG_CACHE_HOME",
   "DENO_DIR",
   "DENO_CERT",
-  "DENO_TLS_CA_STORE",
   "NODE_EXTRA_CA_CERTS",
-  "NODE_USE_SYSTEM_CA",
-  "NODE_TLS_REJECT_UNAUTHORIZED",
   "SSL_CERT_FILE",
   "SSL_CERT_DIR",
+  "NAT_TELEMETRY_CONSENT_FILE",
+];
+
+/**
+ * The variables a sender may inherit: where the system and the runtime keep
+ * their files (Windows needs `SYSTEMROOT` for networking), the proxy and
+ * certificate settings its requests must honour as the program's did, and the
+ * user's telemetry decision, which it checks again when it starts.
+ */
+export const SENDER_VARIABLES: readonly string[] = [
+  "PATH",
+  "SYSTEMROOT",
+  "WINDIR",
+  "DENO_TLS_CA_STORE",
+  "NODE_USE_SYSTEM_CA",
+  "NODE_TLS_REJECT_UNAUTHORIZED",
   "HTTP_PROXY",
   "http_proxy",
   "HTTPS_PROXY",
@@ -43,28 +51,8 @@ export const SENDER_VARIABLES: readonly string[] = [
   "no_proxy",
   "NAT_TELEMETRY_ENABLED",
   "DO_NOT_TRACK",
-  "NAT_TELEMETRY_CONSENT_FILE",
+  ...PATH_VARIABLES,
 ];
-
-/**
- * The {@link SENDER_VARIABLES} that name a file or directory (`SSL_CERT_DIR` a list of them): a sender runs in the
- * spool directory, so a relative one is made absolute against the program's working directory.
- */
-const PATH_VARIABLES = new Set([
-  "HOME",
-  "USERPROFILE",
-  "TEMP",
-  "TMP",
-  "TMPDIR",
-  "LOCALAPPDATA",
-  "XDG_CACHE_HOME",
-  "DENO_DIR",
-  "DENO_CERT",
-  "NODE_EXTRA_CA_CERTS",
-  "SSL_CERT_FILE",
-  "SSL_CERT_DIR",
-  "NAT_TELEMETRY_CONSENT_FILE",
-]);
 
 /**
  * Builds a sender's whole environment: the {@link SENDER_VARIABLES} this
@@ -95,10 +83,14 @@ export function senderEnvironment(
   for (const name of SENDER_VARIABLES) {
     const value = read(name);
     if (value === undefined || (cgi && name === "HTTP_PROXY")) continue;
-    // SSL_CERT_DIR is a list, separated as PATH is (`;` on Windows, where a drive letter has a colon).
-    const list = name === "SSL_CERT_DIR" ? (/^[A-Za-z]:/.test(cwd ?? "") ? ";" : ":") : undefined;
     const absolute = (path: string) => absolutePath(path, cwd);
-    env[name] = !PATH_VARIABLES.has(name) ? value : list ? value.split(list).map(absolute).join(list) : absolute(value);
+    if (!PATH_VARIABLES.includes(name)) env[name] = value;
+    else if (name !== "SSL_CERT_DIR") env[name] = absolute(value);
+    else {
+      // A list, separated as PATH is (`;` on Windows, where a drive letter has a colon).
+      const separator = /^[A-Za-z]:/.test(cwd ?? "") ? ";" : ":";
+      env[name] = value.split(separator).map(absolute).join(separator);
+    }
   }
   return { ...env, ...set };
 }

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-WNKTRTRF.js";
-import "./chunk-EF4VLPYN.js";
+} from "./chunk-HM6A6JNJ.js";
+import "./chunk-RS7RXHLA.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

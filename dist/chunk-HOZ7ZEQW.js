@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-EF4VLPYN.js";
+} from "./chunk-RS7RXHLA.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

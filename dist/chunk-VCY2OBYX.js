@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-EBYGN6YY.js";
+} from "./chunk-HOZ7ZEQW.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-EF4VLPYN.js";
+} from "./chunk-RS7RXHLA.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-EF4VLPYN.js";
+} from "./chunk-RS7RXHLA.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

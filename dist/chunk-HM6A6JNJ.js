@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-EF4VLPYN.js";
+} from "./chunk-RS7RXHLA.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
