@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-VCY2OBYX.js";
-import "./chunk-HOZ7ZEQW.js";
-import "./chunk-HM6A6JNJ.js";
-import "./chunk-RS7RXHLA.js";
+} from "./chunk-6UXIGFSD.js";
+import "./chunk-6Q6D6LWV.js";
+import "./chunk-62CTNP3D.js";
+import "./chunk-UDEHP3V2.js";
 export {
   main,
   telemetryCommand

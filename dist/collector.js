@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HOZ7ZEQW.js";
-import "./chunk-RS7RXHLA.js";
+} from "./chunk-6Q6D6LWV.js";
+import "./chunk-UDEHP3V2.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-RS7RXHLA.js";
+} from "./chunk-UDEHP3V2.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

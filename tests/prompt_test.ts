@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { PROMPT_VERSION } from "../mod.ts";
@@ -182,6 +182,48 @@ test("Ctrl-C at the question records nothing and ends the program as Ctrl-C woul
   assert.doesNotMatch(screen, /Usage data will/, "no decision announced");
   assert.equal(existsSync(file), false, "nothing recorded: the question is asked again next time");
 });
+
+test("a signal at the question (a kill, an IDE's stop) ends the program and gives the terminal back as it was", {
+  skip: (skip || !canRun("pgrep", "--version")) && "needs script(1) and pgrep",
+}, async () => {
+  using dir = tempDir();
+  const fixture = runtimeCommand(fixturePath("prompt_child.ts")).map((part) => `'${part}'`).join(" ");
+  const env: Record<string, string> = {
+    ...process.env as Record<string, string>,
+    NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/telemetry.toml`,
+  };
+  for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) delete env[key];
+  // After the program, the terminal's modes, as the user's shell would find them.
+  const child = spawn("script", ["-qec", `${fixture}; stty -a`, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
+  const limit = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  let screen = "";
+  let signalled = false;
+  child.stdout.on("data", (chunk) => {
+    screen += chunk;
+    if (signalled || !screen.includes("[Y/n]")) return;
+    signalled = true;
+    // The program is the deepest process under script(1) and its shell.
+    let program = String(child.pid);
+    for (let next = children(program); next.length > 0; next = children(program)) program = next[0];
+    process.kill(Number(program), "SIGTERM");
+  });
+  await new Promise((resolve) => child.on("close", resolve));
+  clearTimeout(limit);
+  child.stdin.destroy();
+  assert.ok(signalled, `the question was not asked:\n${screen}`);
+  assert.match(screen, /(^|[\s;])icanon\b/m, `canonical mode back:\n${screen}`);
+  assert.match(screen, /(^|[\s;])echo\b/m, `echo back:\n${screen}`);
+  assert.doesNotMatch(screen, /RESULT /, "the program did not go on");
+});
+
+/** The process ids of a process's children. */
+function children(pid: string): string[] {
+  try {
+    return execFileSync("pgrep", ["-P", pid], { encoding: "utf8" }).split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
 
 test("an unclear answer asks again", { skip }, async () => {
   using dir = tempDir();

@@ -303,6 +303,21 @@ export function denoHost(deno: DenoNamespace): Host {
       return {
         async readRaw(onInput) {
           deno.stdin.setRaw(true);
+          // A signal during the question (a `kill`, an IDE's stop button) ends the program, and Deno would leave
+          // the terminal raw, without echo: it is given back first, then the signal ends the program as it would.
+          const stopListening = () => {
+            for (const [signal, listener] of listeners) quietly(() => watch.remove(signal, listener));
+          };
+          const listeners = INTERRUPT_SIGNALS.map((signal) => {
+            const listener = () => {
+              quietly(() => deno.stdin.setRaw(false));
+              if (watch.programListens(signal)) return;
+              stopListening();
+              if (!signalSelf(signal)) deno.exit(SIGNAL_EXIT_STATUS[signal]);
+            };
+            quietly(() => watch.add(signal, listener));
+            return [signal, listener] as const;
+          });
           try {
             const buffer = new Uint8Array(64);
             for (;;) {
@@ -311,6 +326,7 @@ export function denoHost(deno: DenoNamespace): Host {
             }
           } finally {
             deno.stdin.setRaw(false);
+            stopListening();
           }
         },
       };

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-RS7RXHLA.js";
+} from "./chunk-UDEHP3V2.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-HM6A6JNJ.js";
-import "./chunk-RS7RXHLA.js";
+} from "./chunk-62CTNP3D.js";
+import "./chunk-UDEHP3V2.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HOZ7ZEQW.js";
+} from "./chunk-6Q6D6LWV.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-RS7RXHLA.js";
+} from "./chunk-UDEHP3V2.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-RS7RXHLA.js";
+} from "./chunk-UDEHP3V2.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
