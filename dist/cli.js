@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6UXIGFSD.js";
-import "./chunk-6Q6D6LWV.js";
-import "./chunk-62CTNP3D.js";
-import "./chunk-UDEHP3V2.js";
+} from "./chunk-GPYHPHEP.js";
+import "./chunk-4F6DD7RZ.js";
+import "./chunk-7CQTBBVX.js";
+import "./chunk-KGTGMMC7.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-6Q6D6LWV.js";
-import "./chunk-UDEHP3V2.js";
+} from "./chunk-4F6DD7RZ.js";
+import "./chunk-KGTGMMC7.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-UDEHP3V2.js";
+} from "./chunk-KGTGMMC7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

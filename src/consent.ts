@@ -75,8 +75,9 @@ export interface FileDecision {
 /**
  * Reads a consent file through the guarded door. No file is `never_asked`. A
  * file that is there but cannot be read with certainty (not a regular file of
- * the user's, too large, not valid UTF-8 or not valid TOML) is `disabled`: it
- * never leads to a question or to sending.
+ * the user's, too large, not valid UTF-8 or not valid TOML, or where another
+ * user could have put it back) is `disabled`: it never leads to a question or
+ * to sending.
  */
 function readDecision(path: string): FileDecision {
   const files = host().files;
@@ -93,6 +94,13 @@ function readDecision(path: string): FileDecision {
     return { state: "disabled", problem: `cannot be read safely (${reason.replaceAll("_", " ")})` };
   }
   if (text === undefined) return { state: "never_asked" };
+  try {
+    // A file of the user's where another user may rename files could be an old decision put back.
+    files.checkPlace(path);
+  } catch (error) {
+    const reason = (error as { reason?: string }).reason ?? "unreadable";
+    return { state: "disabled", problem: `is where another user could replace it (${reason.replaceAll("_", " ")})` };
+  }
   return decisionOf(text);
 }
 
@@ -232,6 +240,7 @@ export function saveConsent(
   }
   try {
     files.ensureDir(dir, false);
+    files.checkPlace(path);
     writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
   } catch (error) {
     refused(describeError(error));

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { effectiveConsent, PROMPT_VERSION, recordConsent } from "../mod.ts";
@@ -185,6 +185,34 @@ test("recordConsent writes atomically, owner-only, creating the directory, and r
   assert.equal(recordConsent("disabled", file), true);
   assert.equal(readConsentFile(file), "disabled");
 });
+
+test("a consent file where another user could put an old one back reads as disabled, and is not written there", {
+  skip: !(process.platform !== "win32" && process.getuid?.() === 0) && "needs root to give a directory another group",
+}, () => {
+  using dir = tempDir();
+  const shared = `${dir.path}/config`; // as a `~/.config` that a group of other users may write (2775)
+  const file = `${shared}/nat/telemetry.toml`;
+  assert.equal(recordConsent("enabled", file), true);
+  chownSync(shared, 0, 4242);
+  chmodSync(shared, 0o2775);
+  const read = withEnvResult({
+    NAT_TELEMETRY_CONSENT_FILE: file,
+    NAT_TELEMETRY_ENABLED: undefined,
+    DO_NOT_TRACK: undefined,
+  });
+  assert.equal(read.enabled, false);
+  assert.match(read.fileProblem ?? "", /another user could replace it \(ancestor writable by group\)/);
+  assert.equal(recordConsent("disabled", file), false, "nothing written where it could be swapped");
+  chmodSync(shared, 0o755);
+  assert.equal(readConsentFile(file), "enabled", "the same file, in a directory only its owner may write");
+});
+
+/** The consent in force with environment variables set (or unset). */
+function withEnvResult(vars: Record<string, string | undefined>) {
+  let result: ReturnType<typeof effectiveConsent> | undefined;
+  withEnv(vars, () => result = effectiveConsent());
+  return result!;
+}
 
 test("a decision that cannot be persisted returns false, leaves what was there, and no temporary file", () => {
   using dir = tempDir();

@@ -195,6 +195,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       return checkAncestors(raw, path);
     },
     list: (path) => raw.list(path),
+    checkPlace: (path) => void checkAncestors(raw, path),
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
     sizeOf(path) {
       try {

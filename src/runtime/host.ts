@@ -114,6 +114,15 @@ export interface HostFiles {
   rename(from: string, to: string): void;
   /** Removes a file. */
   remove(path: string): void;
+  /**
+   * Checks that no other user could swap a file for another where it is: its directory and every one above it
+   * belong to the user or root, and none is writable by others (unless sticky) or by a group not the user's own.
+   *
+   * @param path The file.
+   * @throws {RefusedPath} When one fails (`ancestor_not_owner`, `ancestor_writable_by_group`...); nothing when
+   *   that cannot be told (Deno without the permission to look).
+   */
+  checkPlace(path: string): void;
 }
 
 /**

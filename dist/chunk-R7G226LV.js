@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-62CTNP3D.js";
-import "./chunk-UDEHP3V2.js";
+} from "./chunk-7CQTBBVX.js";
+import "./chunk-KGTGMMC7.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

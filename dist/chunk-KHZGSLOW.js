@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-UDEHP3V2.js";
+} from "./chunk-KGTGMMC7.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-UDEHP3V2.js";
+} from "./chunk-KGTGMMC7.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

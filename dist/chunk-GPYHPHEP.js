@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-6Q6D6LWV.js";
+} from "./chunk-4F6DD7RZ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-UDEHP3V2.js";
+} from "./chunk-KGTGMMC7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-UDEHP3V2.js";
+} from "./chunk-KGTGMMC7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
