@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-GPYHPHEP.js";
-import "./chunk-4F6DD7RZ.js";
-import "./chunk-7CQTBBVX.js";
-import "./chunk-KGTGMMC7.js";
+} from "./chunk-C4KVZ3QG.js";
+import "./chunk-H44YTJP4.js";
+import "./chunk-5VRSU7YP.js";
+import "./chunk-W67DG42N.js";
 export {
   main,
   telemetryCommand

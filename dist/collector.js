@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4F6DD7RZ.js";
-import "./chunk-KGTGMMC7.js";
+} from "./chunk-H44YTJP4.js";
+import "./chunk-W67DG42N.js";
 export {
   isLoopback,
   readOtlpLogs,

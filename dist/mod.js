@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KGTGMMC7.js";
+} from "./chunk-W67DG42N.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

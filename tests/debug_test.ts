@@ -80,3 +80,24 @@ test(`${runtime}: a trail written into a pipe whose reader has gone changes noth
   });
   assert.equal(run.stdout.trim(), "status=0", run.stderr);
 });
+
+test(`${runtime}: a trail written into a pipe its reader is slow to read comes whole, after the program's own output`, {
+  skip: !canRun("bash", "-c", "true") && "needs bash",
+}, async () => {
+  // The program's 200 KB fill the pipe (and make its stream non-blocking); the reader starts a second later.
+  const script = '"$@" 2>&1 >/dev/null | (sleep 1; cat)';
+  const run = await runChild("debug_child.ts", {
+    executable: "bash",
+    args: ["-c", script, "bash", ...runtimeCommand(fixturePath("debug_child.ts"))],
+    env: {
+      NAT_TELEMETRY_DEBUG: "1",
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e",
+      NAT_TEST_NOISE_BYTES: "200000",
+    },
+  });
+  const [noise, ...trail] = run.stdout.trimEnd().split("\n");
+  assert.equal(noise.length, 199_999, "the program's own output, whole and first");
+  assert.ok(trail.length >= 5 && trail.every((line) => line.startsWith("[nat-telemetry] ")), run.stdout.slice(-2000));
+  assert.match(trail.at(-1)!, /answer for 1 event\(s\)|dropped|retry|spool/, "to its last line");
+});

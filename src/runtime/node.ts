@@ -103,6 +103,13 @@ interface NodeStdin {
   removeListener(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
 }
 
+/** The part of `process.stdout` and `process.stderr` we use. */
+interface NodeWritable {
+  write(text: string, done: () => void): unknown;
+  on(event: "error", listener: () => void): unknown;
+  removeListener(event: "error", listener: () => void): unknown;
+}
+
 /** The part of the `process` global we use. */
 export interface NodeProcess {
   pid: number;
@@ -118,8 +125,8 @@ export interface NodeProcess {
   getgid?(): number;
   env: Record<string, string | undefined>;
   stdin: NodeStdin;
-  stdout: { isTTY?: boolean };
-  stderr: { isTTY?: boolean };
+  stdout: NodeWritable & { isTTY?: boolean };
+  stderr: NodeWritable & { isTTY?: boolean };
   getBuiltinModule?(
     name:
       | "node:fs"
@@ -217,8 +224,8 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
         return undefined;
       }
     },
-    writeStderr: (text) => writeDescriptor(access().fs, 2, text),
-    writeStdout: (text) => writeDescriptor(access().fs, 1, text),
+    writeStderr: (text) => writeQuietly(proc.stderr, text),
+    writeStdout: (text) => writeQuietly(proc.stdout, text),
     stdoutIsTerminal: () => proc.stdout.isTTY === true,
     args: () => proc.argv.slice(2),
     setExitCode(code) {
@@ -461,15 +468,19 @@ function runtimeFetch(): Fetch {
 }
 
 /**
- * Writes to standard output or error through the descriptor, not `process.stdout`/`stderr`: into a pipe whose reader
- * has gone, the stream would emit an EPIPE `error` event that nothing handles, which ends the program. Never throws.
+ * Writes to standard output or error through its stream, which keeps the order of the program's own writes and
+ * waits for a slow reader. Into a pipe whose reader has gone the stream emits an EPIPE `error` event, which, with
+ * nothing listening, ends the program: a listener of ours is there while our text is written, and only then (the
+ * program's own writes fail as they would without us). Never throws.
  */
-function writeDescriptor(fs: NodeFs | undefined, fd: 1 | 2, text: string): void {
+function writeQuietly(stream: NodeWritable, text: string): void {
+  const ignore = () => {};
   try {
-    let bytes = new TextEncoder().encode(text);
-    while (fs && bytes.length > 0) bytes = bytes.subarray(fs.writeSync(fd, bytes, 0, bytes.length));
+    stream.on("error", ignore);
+    // Removed a turn after the write settles: a stream emits a write's error after calling its callback.
+    stream.write(text, () => setTimeout(() => stream.removeListener("error", ignore), 0));
   } catch {
-    // A closed or broken stream must not break the host program.
+    stream.removeListener("error", ignore);
   }
 }
 

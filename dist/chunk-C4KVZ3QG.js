@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-4F6DD7RZ.js";
+} from "./chunk-H44YTJP4.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-KGTGMMC7.js";
+} from "./chunk-W67DG42N.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

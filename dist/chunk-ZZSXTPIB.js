@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-7CQTBBVX.js";
-import "./chunk-KGTGMMC7.js";
+} from "./chunk-5VRSU7YP.js";
+import "./chunk-W67DG42N.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-KGTGMMC7.js";
+} from "./chunk-W67DG42N.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KGTGMMC7.js";
+} from "./chunk-W67DG42N.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

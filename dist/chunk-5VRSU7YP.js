@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-KGTGMMC7.js";
+} from "./chunk-W67DG42N.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
