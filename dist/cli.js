@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-C4KVZ3QG.js";
-import "./chunk-H44YTJP4.js";
-import "./chunk-5VRSU7YP.js";
-import "./chunk-W67DG42N.js";
+} from "./chunk-RZJSS2E6.js";
+import "./chunk-DFW7AMWV.js";
+import "./chunk-3IWHWQ6H.js";
+import "./chunk-7576AAJ3.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-H44YTJP4.js";
-import "./chunk-W67DG42N.js";
+} from "./chunk-DFW7AMWV.js";
+import "./chunk-7576AAJ3.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-W67DG42N.js";
+} from "./chunk-7576AAJ3.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

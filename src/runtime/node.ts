@@ -474,15 +474,29 @@ function runtimeFetch(): Fetch {
  * program's own writes fail as they would without us). Never throws.
  */
 function writeQuietly(stream: NodeWritable, text: string): void {
-  const ignore = () => {};
+  // One listener while any of our writes is pending (one per write would trip Node's leak warning, on stderr).
+  const pending = writesPending.get(stream) ?? 0;
+  if (pending === 0) stream.on("error", ignoreError);
+  writesPending.set(stream, pending + 1);
+  // Removed a turn after the last write settles: a stream emits a write's error after calling its callback.
+  const settled = () =>
+    setTimeout(() => {
+      const left = (writesPending.get(stream) ?? 1) - 1;
+      writesPending.set(stream, left);
+      if (left === 0) stream.removeListener("error", ignoreError);
+    }, 0);
   try {
-    stream.on("error", ignore);
-    // Removed a turn after the write settles: a stream emits a write's error after calling its callback.
-    stream.write(text, () => setTimeout(() => stream.removeListener("error", ignore), 0));
+    stream.write(text, settled);
   } catch {
-    stream.removeListener("error", ignore);
+    settled();
   }
 }
+
+/** Our writes not yet settled, by stream. */
+const writesPending = new WeakMap<NodeWritable, number>();
+
+/** What listens to a stream's errors while our writes are pending. */
+function ignoreError(): void {}
 
 /** The Node.js client, loaded when a run first sends (a run that hands off never does). */
 function lazyNodeFetch(proc: NodeProcess): Fetch {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-W67DG42N.js";
+} from "./chunk-7576AAJ3.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-5VRSU7YP.js";
-import "./chunk-W67DG42N.js";
+} from "./chunk-3IWHWQ6H.js";
+import "./chunk-7576AAJ3.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-H44YTJP4.js";
+} from "./chunk-DFW7AMWV.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-W67DG42N.js";
+} from "./chunk-7576AAJ3.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-W67DG42N.js";
+} from "./chunk-7576AAJ3.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

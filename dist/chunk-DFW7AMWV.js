@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-W67DG42N.js";
+} from "./chunk-7576AAJ3.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
