@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-RZJSS2E6.js";
-import "./chunk-DFW7AMWV.js";
-import "./chunk-3IWHWQ6H.js";
-import "./chunk-7576AAJ3.js";
+} from "./chunk-WTKY7AGP.js";
+import "./chunk-PYKLGU3M.js";
+import "./chunk-5UDYEHPX.js";
+import "./chunk-FXALSZ5Q.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DFW7AMWV.js";
-import "./chunk-7576AAJ3.js";
+} from "./chunk-PYKLGU3M.js";
+import "./chunk-FXALSZ5Q.js";
 export {
   isLoopback,
   readOtlpLogs,

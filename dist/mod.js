@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-7576AAJ3.js";
+} from "./chunk-FXALSZ5Q.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

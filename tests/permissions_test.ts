@@ -285,6 +285,30 @@ test(
   },
 );
 
+test("Deno: a relative consent file, run from a directory with a comma: no sender (its --allow-read would split)", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const project = `${dir.path}/proj,v2`;
+  mkdirSync(project);
+  const status = await runChild("../../src/cli.ts", {
+    args: ["status", "--json"],
+    cwd: project,
+    env: {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e",
+      NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool`,
+      NAT_TELEMETRY_CONSENT_FILE: "telemetry.toml",
+      NAT_TELEMETRY_HANDOFF: "1",
+      CI: undefined,
+    },
+  });
+  const { atExit } = JSON.parse(status.stdout);
+  // Else the sender could not read the consent file, would take it for "never asked", and send after an opt-out.
+  assert.equal(atExit.handOff, false, status.stdout);
+  assert.match(atExit.reason, /comma: .*proj,v2\/telemetry\.toml/);
+});
+
 test("Deno as root that may not know it (no --allow-sys), with another user's HOME: nothing made in their tree", {
   skip: skip || (process.getuid?.() !== 0 && "needs root"),
 }, async () => {

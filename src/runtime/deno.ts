@@ -171,23 +171,29 @@ export function denoHost(deno: DenoNamespace): Host {
     }
   };
   /** What starting a sender takes here, Deno's executable and the shell that closes descriptors, or why it cannot. */
-  const senderStart = (grant: SenderGrant): { refused: string } | { executable: string; closer?: Closer } => {
+  const senderStart = (
+    grant: SenderGrant,
+  ): { refused: string } | { executable: string; closer?: Closer; paths: string[]; cwd?: string } => {
     const refused = senderRefusal(deno, granted, files, readEnv);
     if (refused) return { refused };
     const executable = quietly(() => deno.execPath());
     if (!executable || !granted({ name: "run", command: executable })) {
       return { refused: "the program may not run Deno itself (--allow-run)" };
     }
-    const comma = [grant.dir, ...grant.reads, executable].find((path) => path.includes(","));
+    // The sender runs in the spool directory: relative paths (a consent file named from the project's) are the
+    // program's. Deno before 2.2 asks read access to the working directory to tell it.
+    const cwd = granted({ name: "read", path: "." }) ? quietly(() => deno.cwd()) : undefined;
+    const paths = [grant.dir, ...grant.reads].map((path) => absolutePath(path, cwd));
+    const comma = [...paths, executable].find((path) => path.includes(","));
     if (comma !== undefined) return { refused: `Deno's permission flags cannot name a path with a comma: ${comma}` };
-    if (deno.build.os === "windows") return { executable };
+    if (deno.build.os === "windows") return { executable, paths, cwd };
     const closer = CLOSERS.find(([shell, mayBeMissing]) =>
       granted({ name: "run", command: shell }) && (!mayBeMissing || files.sizeOf(shell) !== undefined)
     );
     // A Deno child inherits every descriptor the program inherited (a pipe the shell opened on 3, say), and
     // would hold it open; Deno cannot close them, a shell can: bash every one, a POSIX sh 3 to 9.
     if (!closer) return { refused: `Deno passes inherited descriptors on; closing them needs --allow-run=${SH}` };
-    return { executable, closer };
+    return { executable, closer, paths, cwd };
   };
   return {
     env: readEnv,
@@ -256,11 +262,7 @@ export function denoHost(deno: DenoNamespace): Host {
     senderCommand(script, grant) {
       const start = senderStart(grant);
       if ("refused" in start) return start;
-      const { executable, closer } = start;
-      // The sender runs in the spool directory: relative paths (a consent file named from the project's) are the
-      // program's. Deno before 2.2 asks read access to the working directory to tell it.
-      const cwd = granted({ name: "read", path: "." }) ? quietly(() => deno.cwd()) : undefined;
-      const paths = [grant.dir, ...grant.reads].map((path) => absolutePath(path, cwd));
+      const { executable, closer, paths, cwd } = start;
       // A session of its own from setsid(1) where there is one, rather than from Deno's `detached`, which forks the
       // whole program to call setsid() in the child before exec: the program paid for that fork at its exit, in
       // copy-on-write faults as it touched its heap (2-8 ms of a run). setsid(1) runs first, so the sender leaves

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-7576AAJ3.js";
+} from "./chunk-FXALSZ5Q.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

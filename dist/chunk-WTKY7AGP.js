@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DFW7AMWV.js";
+} from "./chunk-PYKLGU3M.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-7576AAJ3.js";
+} from "./chunk-FXALSZ5Q.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-7576AAJ3.js";
+} from "./chunk-FXALSZ5Q.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

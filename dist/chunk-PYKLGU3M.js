@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-7576AAJ3.js";
+} from "./chunk-FXALSZ5Q.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-3IWHWQ6H.js";
-import "./chunk-7576AAJ3.js";
+} from "./chunk-5UDYEHPX.js";
+import "./chunk-FXALSZ5Q.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
