@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-WTKY7AGP.js";
-import "./chunk-PYKLGU3M.js";
-import "./chunk-5UDYEHPX.js";
-import "./chunk-FXALSZ5Q.js";
+} from "./chunk-LUJOSQHV.js";
+import "./chunk-QUXRNPMX.js";
+import "./chunk-WG2TS3X6.js";
+import "./chunk-FVTKW67D.js";
 export {
   main,
   telemetryCommand

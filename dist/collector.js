@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-PYKLGU3M.js";
-import "./chunk-FXALSZ5Q.js";
+} from "./chunk-QUXRNPMX.js";
+import "./chunk-FVTKW67D.js";
 export {
   isLoopback,
   readOtlpLogs,

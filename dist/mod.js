@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FXALSZ5Q.js";
+} from "./chunk-FVTKW67D.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -137,14 +137,16 @@ export async function drainSpool(
 ): Promise<Drained> {
   const total: Drained = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   // The passes' own settings, with their defaults, as each pass's handler resolves them.
-  const { requestTimeoutMs: requestMs, backoff, random } = resolveOptions(options);
+  const { requestTimeoutMs: requestMs, backoff, random, spoolDir } = resolveOptions(options);
   let failedPasses = 0;
-  for (;;) {
+  for (let pass = 0;; pass++) {
     if (until - Date.now() <= requestMs) {
       total.timeUp = true;
       break;
     }
     if (!consentHolds()) break; // a sender reads the user's decision again
+    // A spool directory removed since the last pass (the user cleared their cache) holds nothing: not made again.
+    if (pass > 0 && spoolDir !== undefined && host().files?.realPath(spoolDir) === undefined) break;
     // The pass may use what is left of the time; it starts no request that would outlast it.
     const handler = new NATTelemetryHandler({
       ...options,
@@ -173,7 +175,9 @@ export async function drainSpool(
 /** Whether the spool holds events of the key that no one has claimed, and no other sender is at work. */
 function hasWork(config: SenderConfig, key: string): boolean {
   const files = host().files;
-  if (!files || senderAlive(files, config.spoolDir, key, Date.now())) return false;
+  // A spool directory removed meanwhile (the user cleared their cache) holds nothing: it is not made again.
+  if (!files || files.realPath(config.spoolDir) === undefined) return false;
+  if (senderAlive(files, config.spoolDir, key, Date.now())) return false;
   const limits = {
     maxEvents: config.spoolMaxEvents,
     maxBytes: config.spoolMaxBytes,

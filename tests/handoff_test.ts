@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
 import { setImmediate } from "node:timers";
@@ -294,6 +294,22 @@ for (const { label, executable } of targets) {
     }
   });
 }
+
+test(`${runtime}: a spool directory removed while its sender works (a cleared cache) is not made again`, async () => {
+  using dir = tempDir();
+  const spool = `${dir.path}/spool`;
+  const server = await TestServer.start(() => ({ status: 200, delayMs: 1000 }));
+  try {
+    const run = await runChild("exit_child.ts", { args: ["natural"], env: handOffEnv(spool, server.url(), "removed") });
+    assert.equal(run.code, 0, run.stderr);
+    await waitFor(() => server.requests.length === 1, "the sender's request");
+    rmSync(spool, { recursive: true, force: true });
+    await sendersGone(spool);
+    assert.equal(existsSync(spool), false);
+  } finally {
+    await server.close();
+  }
+});
 
 test(`${runtime}: with telemetry disabled nothing is handed off: spooled events stay, no sender starts`, async () => {
   using dir = tempDir();

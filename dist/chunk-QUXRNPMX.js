@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-FXALSZ5Q.js";
+} from "./chunk-FVTKW67D.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

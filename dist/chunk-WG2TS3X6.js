@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-FXALSZ5Q.js";
+} from "./chunk-FVTKW67D.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-FXALSZ5Q.js";
+} from "./chunk-FVTKW67D.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

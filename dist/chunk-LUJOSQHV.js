@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-PYKLGU3M.js";
+} from "./chunk-QUXRNPMX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-FXALSZ5Q.js";
+} from "./chunk-FVTKW67D.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -33,14 +33,15 @@ import { parseArgs } from "node:util";
 // src/sender.ts
 var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
-  const { requestTimeoutMs: requestMs, backoff, random } = resolveOptions(options);
+  const { requestTimeoutMs: requestMs, backoff, random, spoolDir } = resolveOptions(options);
   let failedPasses = 0;
-  for (; ; ) {
+  for (let pass = 0; ; pass++) {
     if (until - Date.now() <= requestMs) {
       total.timeUp = true;
       break;
     }
     if (!consentHolds()) break;
+    if (pass > 0 && spoolDir !== void 0 && host().files?.realPath(spoolDir) === void 0) break;
     const handler = new NATTelemetryHandler({
       ...options,
       handOff: false,

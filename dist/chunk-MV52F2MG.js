@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-5UDYEHPX.js";
-import "./chunk-FXALSZ5Q.js";
+} from "./chunk-WG2TS3X6.js";
+import "./chunk-FVTKW67D.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,
