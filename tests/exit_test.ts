@@ -291,7 +291,9 @@ test(`${runtime}: without opting in, no signal listener is installed: Ctrl-C kil
 });
 
 test(`${runtime}: a signal the parent had ignored (trap '' INT) stays as ignored as it would without the package`, {
-  skip: (process.platform === "win32" || !canRun("bash", "-c", "true")) && "needs POSIX signals and bash",
+  skip: (process.platform === "win32" || !canRun("bash", "-c", "true")) && "needs POSIX signals and bash" ||
+    // Deno 2.9 itself undoes the ignore some 0.3-0.8 s into a run: with or without us, when the signal comes decides.
+    (runtime === "deno" && "Deno keeps an inherited ignore for a moment only"),
 }, async () => {
   // The command works for a second and exits with 4; SIGINT and SIGTERM come half way through it.
   const script =

@@ -140,7 +140,9 @@ export function denoHost(deno: DenoNamespace): Host {
     // a shell reads that as a program that handled Ctrl-C, and its loop goes on. No listener: the signal ends the
     // program as it would without us (what was pending is not spooled).
     if (deno.build.os !== "windows" && !granted({ name: "run" })) return () => {};
-    // Deno keeps a signal its parent had ignored ignored, until a listener is added: none is, for such a signal.
+    // A signal its parent had ignored stays ignored in a Deno program for its first moments (Deno 2.9 undoes that
+    // within about a second): no listener for it, so that the signal does what it would without us at any moment;
+    // an end it brings later is not recorded.
     const status = deno.build.os === "linux" && granted({ name: "read", path: PROCESS_STATUS_FILE })
       ? quietly(() => files.read(PROCESS_STATUS_FILE, 65_536))
       : undefined;
