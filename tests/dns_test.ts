@@ -8,6 +8,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { createSocket } from "node:dgram";
 import process from "node:process";
 import { writeFileSync } from "node:fs";
@@ -19,12 +20,32 @@ import { TestServer } from "./helpers/server.ts";
 const asRoot = process.platform === "linux" && process.getuid?.() === 0;
 const skip = !(canUnshare && asRoot) && "needs root to name another resolver in a mount namespace";
 
-/** A resolver that swallows every query, on a loopback address of its own; counts them. */
-async function silentResolver(): Promise<{ address: string; queries: () => number; close: () => void }> {
+/**
+ * A resolver on a loopback address of its own: it answers A queries for names in `zone` (127.0.0.1; AAAA: no
+ * record) and swallows every other query, as a split-horizon or air-gapped resolver may; with no zone, all. Counts
+ * the queries.
+ */
+async function resolverFor(zone?: string): Promise<{ address: string; queries: () => number; close: () => void }> {
   const address = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.53`;
   const socket = createSocket("udp4");
   let queries = 0;
-  socket.on("message", () => queries++);
+  socket.on("message", (message: Buffer, from) => {
+    queries++;
+    const labels: string[] = [];
+    let at = 12;
+    for (; message[at] > 0; at += message[at] + 1) {
+      labels.push(message.subarray(at + 1, at + 1 + message[at]).toString());
+    }
+    const name = labels.join(".").toLowerCase();
+    if (zone === undefined || !name.endsWith(zone)) return;
+    const isA = message.readUInt16BE(at + 1) === 1;
+    const header = Buffer.from(message.subarray(0, at + 5)); // the question, echoed
+    header[2] = 0x81 | (message[2] & 1); // a response, recursion desired as asked
+    header[3] = 0x80; // recursion available, no error
+    header.writeUInt16BE(isA ? 1 : 0, 6); // one answer for A; none (no record) for AAAA
+    const record = isA ? Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]) : Buffer.alloc(0);
+    socket.send(Buffer.concat([header, record]), from.port, from.address);
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once("error", reject);
     socket.bind(53, address, () => resolve());
@@ -32,39 +53,44 @@ async function silentResolver(): Promise<{ address: string; queries: () => numbe
   return { address, queries: () => queries, close: () => socket.close() };
 }
 
+/** Runs the exit fixture (delivering in process) with these resolver and hosts files, in a mount namespace. */
+function runWith(dir: string, endpoint: string, resolvConf: string, hosts = "127.0.0.1 localhost\n") {
+  writeFileSync(`${dir}/resolv.conf`, resolvConf);
+  writeFileSync(`${dir}/hosts`, hosts);
+  const mount = 'mount --bind "$RESOLV" /etc/resolv.conf && mount --bind "$HOSTS" /etc/hosts && exec "$@"';
+  return runChild("exit_child.ts", {
+    executable: "unshare",
+    args: ["--mount", "sh", "-c", mount, "sh", ...runtimeCommand(fixturePath("exit_child.ts")), "natural"],
+    env: {
+      CI: "1",
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: endpoint,
+      NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+      NAT_TEST_COMMAND: "dns",
+      RESOLV: `${dir}/resolv.conf`,
+      HOSTS: `${dir}/hosts`,
+    },
+    limitMs: 60_000,
+  });
+}
+
 test("a DNS server that never answers does not hold a run that delivers in process past its exit budget", {
   skip,
 }, async () => {
   using dir = tempDir();
-  const resolver = await silentResolver();
+  const resolver = await resolverFor();
   // Where the endpoint's address is known without DNS: the hosts file still works.
   const reachable = await TestServer.start();
   try {
     // The system's lookup would wait 30 s for it (once): far past the 2 s budget.
-    writeFileSync(`${dir.path}/resolv.conf`, `nameserver ${resolver.address}\noptions timeout:30 attempts:1\n`);
-    writeFileSync(`${dir.path}/hosts`, `127.0.0.1 localhost\n127.0.0.1 telemetry.hosts.test\n`);
-    const mount = 'mount --bind "$RESOLV" /etc/resolv.conf && mount --bind "$HOSTS" /etc/hosts && exec "$@"';
-    const run = (endpoint: string) =>
-      runChild("exit_child.ts", {
-        executable: "unshare",
-        args: ["--mount", "sh", "-c", mount, "sh", ...runtimeCommand(fixturePath("exit_child.ts")), "natural"],
-        env: {
-          CI: "1",
-          NAT_TELEMETRY_ENABLED: "1",
-          NAT_TELEMETRY_ENDPOINT: endpoint,
-          NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool`,
-          NAT_TEST_COMMAND: "dns",
-          RESOLV: `${dir.path}/resolv.conf`,
-          HOSTS: `${dir.path}/hosts`,
-        },
-        limitMs: 60_000,
-      });
-    const silent = await run("http://telemetry.example.com/v1/events");
+    const conf = `nameserver ${resolver.address}\noptions timeout:30 attempts:1\n`;
+    const silent = await runWith(dir.path, "http://telemetry.example.com/v1/events", conf);
     assert.equal(silent.code, 0, silent.stderr);
     assert.ok(resolver.queries() > 0, "the name was asked of the silent resolver");
     // A hang check, not a speed one: held by the lookup, the run would last 30 s.
     assert.ok(silent.elapsedMs < 20_000, `the run ended after ${Math.round(silent.elapsedMs)} ms`);
-    const listed = await run(`http://telemetry.hosts.test:${reachable.port}/v1/events`);
+    const hosts = "127.0.0.1 localhost\n127.0.0.1\ttelemetry.hosts.test  # the endpoint\n";
+    const listed = await runWith(dir.path, `http://telemetry.hosts.test:${reachable.port}/v1/events`, conf, hosts);
     assert.equal(listed.code, 0, listed.stderr);
     assert.equal(reachable.events().length, 1, "a name in the hosts file is reached, DNS silent");
   } finally {
@@ -72,3 +98,26 @@ test("a DNS server that never answers does not hold a run that delivers in proce
     await reachable.close();
   }
 });
+
+test(
+  "a name the resolver knows only through the search list is reached, other names unanswered",
+  { skip },
+  async () => {
+    using dir = tempDir();
+    const resolver = await resolverFor("corp.test");
+    const endpoint = await TestServer.start();
+    try {
+      const conf = (ndots: number) =>
+        `nameserver ${resolver.address}\nsearch corp.test\noptions timeout:30 attempts:1 ndots:${ndots}\n`;
+      // `collector` is collector.corp.test; with ndots:5 (Kubernetes'), so is `otel.collector`.
+      const short = await runWith(dir.path, `http://collector:${endpoint.port}/v1/events`, conf(1));
+      assert.equal(short.code, 0, short.stderr);
+      const dotted = await runWith(dir.path, `http://otel.collector:${endpoint.port}/v1/events`, conf(5));
+      assert.equal(dotted.code, 0, dotted.stderr);
+      assert.equal(endpoint.events().length, 2, "both delivered in process");
+    } finally {
+      resolver.close();
+      await endpoint.close();
+    }
+  },
+);

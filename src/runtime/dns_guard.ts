@@ -8,12 +8,14 @@
  * a Kubernetes search list. Deno and Bun end their programs regardless.
  *
  * So a name is looked up only once DNS is seen to answer: it is asked first,
- * for the name's A and AAAA records, through Node.js's own DNS client
- * (c-ares, on the event loop, cancelled when the delivery aborts). Any answer,
- * "no such name" included (the system may know the name otherwise, through a
- * search list say), lets the system's lookup go on; no answer fails the
- * request, as a network error. Names in the hosts file, and `localhost`, go
- * to the system's lookup at once: it finds them without DNS.
+ * for the A and AAAA records of each name the system would ask about, in its
+ * order (the search list of /etc/resolv.conf, by `ndots`), through Node.js's
+ * own DNS client (c-ares, on the event loop, cancelled when the delivery
+ * aborts). A name DNS knows lets the system's lookup go on; one it says it
+ * does not know moves to the next; one it does not answer about (where the
+ * system would wait) fails the request, as a network error. Names in the
+ * hosts file, and `localhost`, go to the system's lookup at once: it finds
+ * them without DNS.
  *
  * @module
  */
@@ -28,8 +30,8 @@ export type Lookup = (hostname: string, options: object, callback: (...result: u
 interface NodeDns {
   lookup: Lookup;
   Resolver: new (options: { timeout: number; tries: number }) => {
-    resolve4(name: string, callback: (error: { code?: string } | null) => void): void;
-    resolve6(name: string, callback: (error: { code?: string } | null) => void): void;
+    resolve4(name: string, callback: Answer): void;
+    resolve6(name: string, callback: Answer): void;
     cancel(): void;
   };
 }
@@ -42,7 +44,7 @@ interface NodeFs {
 
 /** Where the system keeps names that need no DNS, and the most of it we read. */
 const HOSTS_FILE = "/etc/hosts";
-const MAX_HOSTS_BYTES = 1 << 20;
+const MAX_HOSTS_BYTES = 64 << 20; // ad-blocking lists run to a few MB
 
 /** How long DNS has to answer, at most: a delivery's abort (its deadline, the exit budget) cuts it sooner. */
 const DNS_TIMEOUT_MS = 5_000;
@@ -73,19 +75,61 @@ export function guardedLookup(load: (name: DnsGuardModule) => unknown, signal: A
     const resolver = new dns.Resolver({ timeout: DNS_TIMEOUT_MS, tries: 1 });
     const onAbort = () => resolver.cancel();
     signal.addEventListener("abort", onAbort, { once: true });
-    let waiting = 2;
-    let silent = false;
-    const answered = (error: { code?: string } | null) => {
-      silent ||= error !== null && NO_ANSWER.has(error.code ?? "");
-      if (--waiting > 0) return;
+    const ask = (query: (name: string, done: Answer) => void, candidate: string) =>
+      new Promise<string | undefined>((resolve) => query.call(resolver, candidate, (error) => resolve(error?.code)));
+    (async () => {
+      // The names the system will ask about, in its order: the first that DNS knows ends its search, one it has
+      // never heard of sends it to the next, and one DNS does not answer about holds it.
+      for (const candidate of searchOrder(load, hostname)) {
+        const codes = await Promise.all([ask(resolver.resolve4, candidate), ask(resolver.resolve6, candidate)]);
+        if (codes.some((code) => NO_ANSWER.has(code ?? ""))) return false;
+        if (codes.some((code) => code === undefined || !NOT_FOUND.has(code))) return true;
+      }
+      return true; // no name known anywhere: the system's own lookup fails at once, or finds it otherwise
+    })().then((answers) => {
       signal.removeEventListener("abort", onAbort);
-      if (!silent && !signal.aborted) return dns.lookup(hostname, options, callback);
-      const failure = Object.assign(new Error(`DNS did not answer for ${hostname}`), { code: "ETIMEOUT" });
-      callback(failure);
-    };
-    resolver.resolve4(name, answered);
-    resolver.resolve6(name, answered);
+      if (answers && !signal.aborted) return dns.lookup(hostname, options, callback);
+      callback(Object.assign(new Error(`DNS did not answer for ${hostname}`), { code: "ETIMEOUT" }));
+    });
   };
+}
+
+/** A c-ares query's callback. */
+type Answer = (error: { code?: string } | null) => void;
+
+/** What c-ares reports when DNS knows no such name (or no such record): the system goes on to its next name. */
+const NOT_FOUND = new Set(["ENOTFOUND", "ENODATA"]);
+
+/** Where the system's resolver takes its search list and `ndots` from, and the most of it we read. */
+const RESOLV_CONF = "/etc/resolv.conf";
+const MAX_RESOLV_CONF_BYTES = 65_536;
+
+/**
+ * The names the system's resolver asks DNS about for a host, in its order (glibc's `res_search`): with fewer dots
+ * than `ndots` (1 by default), the search list's names first, then the name itself; else the name first.
+ */
+function searchOrder(load: (name: DnsGuardModule) => unknown, hostname: string): string[] {
+  if (hostname.endsWith(".")) return [hostname.slice(0, -1)];
+  let search: string[] = [];
+  let ndots = 1;
+  try {
+    const fs = load("node:fs") as NodeFs;
+    const stat = fs.statSync(RESOLV_CONF);
+    const text = stat.isFile() && stat.size <= MAX_RESOLV_CONF_BYTES ? fs.readFileSync(RESOLV_CONF, "latin1") : "";
+    for (const line of text.split("\n")) {
+      const [keyword, ...values] = line.replace(/[#;].*/, "").trim().split(/\s+/);
+      // The last `search` or `domain` line wins, as in glibc.
+      if (keyword === "search" || keyword === "domain") search = values.slice(0, 6);
+      if (keyword === "options") {
+        const dots = values.find((value) => value.startsWith("ndots:"));
+        if (dots !== undefined) ndots = Math.min(15, Number.parseInt(dots.slice(6), 10) || 0);
+      }
+    }
+  } catch {
+    // No configuration to read: the name alone.
+  }
+  const expanded = search.map((domain) => `${hostname}.${domain.replace(/\.$/, "")}`);
+  return (hostname.split(".").length - 1) >= ndots ? [hostname, ...expanded] : [...expanded, hostname];
 }
 
 /** Whether the hosts file names the host: the system finds it there, without DNS. */
