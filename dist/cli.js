@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-LUJOSQHV.js";
-import "./chunk-QUXRNPMX.js";
-import "./chunk-WG2TS3X6.js";
-import "./chunk-FVTKW67D.js";
+} from "./chunk-QYU6D5UK.js";
+import "./chunk-2HL45KZG.js";
+import "./chunk-XCY3L5FU.js";
+import "./chunk-DCLFRHMQ.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-QUXRNPMX.js";
-import "./chunk-FVTKW67D.js";
+} from "./chunk-2HL45KZG.js";
+import "./chunk-DCLFRHMQ.js";
 export {
   isLoopback,
   readOtlpLogs,

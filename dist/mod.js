@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FVTKW67D.js";
+} from "./chunk-DCLFRHMQ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

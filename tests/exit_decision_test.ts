@@ -98,6 +98,11 @@ describe("senderEnvironment", () => {
     assert.deepEqual(senderEnvironment((name) => parent[name], {}, undefined), parent, "unknown: left as they are");
     assert.equal(absolutePath("C:\\certs\\ca.pem", "D:\\work"), "C:\\certs\\ca.pem");
     assert.equal(absolutePath("ca.pem", "/"), "/ca.pem");
+    assert.equal(absolutePath("C:ca.pem", "C:\\proj"), "C:ca.pem", "relative to its drive's own directory: left");
+    const windows: Record<string, string> = { SSL_CERT_DIR: "C:\\certs;more" };
+    assert.deepEqual(senderEnvironment((name) => windows[name], {}, "\\\\server\\share\\proj"), {
+      SSL_CERT_DIR: "C:\\certs;\\\\server\\share\\proj/more",
+    });
   });
 });
 

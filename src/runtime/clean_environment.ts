@@ -87,8 +87,8 @@ export function senderEnvironment(
     if (!PATH_VARIABLES.includes(name)) env[name] = value;
     else if (name !== "SSL_CERT_DIR") env[name] = absolute(value);
     else {
-      // A list, separated as PATH is (`;` on Windows, where a drive letter has a colon).
-      const separator = /^[A-Za-z]:/.test(cwd ?? "") ? ";" : ":";
+      // A list, separated as PATH is (`;` on Windows, where a drive letter has a colon: a cwd on a drive or a share).
+      const separator = /^(?:[A-Za-z]:|\\\\)/.test(cwd ?? "") ? ";" : ":";
       env[name] = value.split(separator).map(absolute).join(separator);
     }
   }
@@ -110,7 +110,8 @@ export function senderEnvironment(
  * ```
  */
 export function absolutePath(path: string, cwd: string | undefined): string {
-  // Absolute: from the root, a drive (`C:\`, `C:/`) or a share (`\\host`).
-  if (cwd === undefined || path === "" || /^(?:[A-Za-z]:)?[\\/]/.test(path)) return path;
+  // Absolute, or not ours to place: from the root, a share (`\\host`), or a drive (`C:\`; `C:ca.pem` is relative
+  // to that drive's own directory, which only Windows knows).
+  if (cwd === undefined || path === "" || /^(?:[A-Za-z]:|[\\/])/.test(path)) return path;
   return `${cwd.replace(/[\\/]+$/, "")}/${path}`;
 }

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-WG2TS3X6.js";
-import "./chunk-FVTKW67D.js";
+} from "./chunk-XCY3L5FU.js";
+import "./chunk-DCLFRHMQ.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

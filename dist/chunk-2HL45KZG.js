@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-FVTKW67D.js";
+} from "./chunk-DCLFRHMQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-FVTKW67D.js";
+} from "./chunk-DCLFRHMQ.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

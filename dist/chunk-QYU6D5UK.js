@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-QUXRNPMX.js";
+} from "./chunk-2HL45KZG.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-FVTKW67D.js";
+} from "./chunk-DCLFRHMQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

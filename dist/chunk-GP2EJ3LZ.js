@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-FVTKW67D.js";
+} from "./chunk-DCLFRHMQ.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
