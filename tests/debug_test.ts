@@ -72,12 +72,7 @@ test(`${runtime}: a trail written into a pipe whose reader has gone changes noth
 }, async () => {
   // The trail goes to a pipe that a reader closes at once: each write meets EPIPE. The program's own exit
   // status is the one bash reports for it (an unhandled EPIPE made it 1 under Node.js and Bun).
-  const script = '"$@" 2>&1 >/dev/null | (exec 0<&-; sleep 1); echo "status=${PIPESTATUS[0]}"';
-  const run = await runChild("debug_child.ts", {
-    executable: "bash",
-    args: ["-c", script, "bash", ...runtimeCommand(fixturePath("debug_child.ts"))],
-    env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },
-  });
+  const run = await tracedInShell('"$@" 2>&1 >/dev/null | (exec 0<&-; sleep 1); echo "status=${PIPESTATUS[0]}"');
   assert.equal(run.stdout.trim(), "status=0", run.stderr);
 });
 
@@ -85,19 +80,23 @@ test(`${runtime}: a trail written into a pipe its reader is slow to read comes w
   skip: !canRun("bash", "-c", "true") && "needs bash",
 }, async () => {
   // The program's 200 KB fill the pipe (and make its stream non-blocking); the reader starts a second later.
-  const script = '"$@" 2>&1 >/dev/null | (sleep 1; cat)';
-  const run = await runChild("debug_child.ts", {
+  const run = await tracedInShell('"$@" 2>&1 >/dev/null | (sleep 1; cat)', { NAT_TEST_NOISE_BYTES: "200000" });
+  const [noise, ...trail] = run.stdout.trimEnd().split("\n");
+  assert.equal(noise.length, 199_999, "the program's own output, whole and first");
+  assert.ok(trail.length >= 5 && trail.every((line) => line.startsWith("[nat-telemetry] ")), run.stdout.slice(-2000));
+  assert.match(trail.at(-1)!, /answer for 1 event\(s\)|dropped|retry|spool/, "to its last line");
+});
+
+/** Runs the debug fixture, its trail on, as `"$@"` in a bash script that pipes its standard error somewhere. */
+function tracedInShell(script: string, env: Record<string, string> = {}) {
+  return runChild("debug_child.ts", {
     executable: "bash",
     args: ["-c", script, "bash", ...runtimeCommand(fixturePath("debug_child.ts"))],
     env: {
       NAT_TELEMETRY_DEBUG: "1",
       NAT_TELEMETRY_ENABLED: "1",
       NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e",
-      NAT_TEST_NOISE_BYTES: "200000",
+      ...env,
     },
   });
-  const [noise, ...trail] = run.stdout.trimEnd().split("\n");
-  assert.equal(noise.length, 199_999, "the program's own output, whole and first");
-  assert.ok(trail.length >= 5 && trail.every((line) => line.startsWith("[nat-telemetry] ")), run.stdout.slice(-2000));
-  assert.match(trail.at(-1)!, /answer for 1 event\(s\)|dropped|retry|spool/, "to its last line");
-});
+}
