@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-QYU6D5UK.js";
-import "./chunk-2HL45KZG.js";
-import "./chunk-XCY3L5FU.js";
-import "./chunk-DCLFRHMQ.js";
+} from "./chunk-6YG6B7TR.js";
+import "./chunk-RXBMMKFF.js";
+import "./chunk-55GRV2DA.js";
+import "./chunk-XRBNSYXU.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2HL45KZG.js";
-import "./chunk-DCLFRHMQ.js";
+} from "./chunk-RXBMMKFF.js";
+import "./chunk-XRBNSYXU.js";
 export {
   isLoopback,
   readOtlpLogs,

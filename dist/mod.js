@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-DCLFRHMQ.js";
+} from "./chunk-XRBNSYXU.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -112,6 +112,8 @@ export function nodeFetch(load: (name: NodeFetchModule) => unknown, env: ReadEnv
       const route = proxyRoute(target, env);
       if (route.kind === "unusable") return reject(new RequestNotBuilt(route.reason));
       const https = target.protocol === "https:";
+      // The endpoint's host, or the proxy's, is looked up only once DNS is seen to answer (dns_guard.ts).
+      const lookup = guardedLookup(load, env, init.signal);
       const options: RequestOptions = {
         method: init.method,
         headers: { ...init.headers, "content-length": Buffer.byteLength(init.body) },
@@ -120,14 +122,16 @@ export function nodeFetch(load: (name: NodeFetchModule) => unknown, env: ReadEnv
       if (route.kind === "direct") {
         // No agent: one connection per request, closed after it, so no pooled socket outlives the delivery.
         options.agent = false;
-        options.lookup = guardedLookup(load, init.signal);
+        options.lookup = lookup;
       } else {
         // No agent either: with `createConnection` set and `agent` unset, node:http uses the one socket it is
         // given, and closes it after the request.
         const { proxy } = route;
         const signal = init.signal;
         options.createConnection = (_, done) => {
-          const socket = https ? tunnel(load, proxy, target, signal) : connectToProxy(load, proxy, signal);
+          const socket = https
+            ? tunnel(load, lookup, proxy, target, signal)
+            : connectToProxy(load, lookup, proxy, signal);
           socket.then((opened) => done(null, opened), (error: Error) => done(error));
           return undefined;
         };
@@ -171,12 +175,12 @@ const MAX_CONNECT_ANSWER = 16_384;
  */
 function connectToProxy(
   load: (name: NodeFetchModule) => unknown,
+  lookup: Lookup,
   proxy: ProxyServer,
   signal: AbortSignal,
 ): Promise<NodeSocket> {
   const net = load("node:net") as NodeNet;
   const { hostname: host, port } = proxy;
-  const lookup = guardedLookup(load, signal);
   return settleWith(signal, (settle) => {
     const socket = proxy.protocol === "https:"
       ? (load("node:tls") as NodeTls).connect({ host, port, servername: net.isIP(host) ? "" : host, lookup })
@@ -192,11 +196,12 @@ function connectToProxy(
  */
 async function tunnel(
   load: (name: NodeFetchModule) => unknown,
+  lookup: Lookup,
   proxy: ProxyServer,
   target: URL,
   signal: AbortSignal,
 ): Promise<NodeSocket> {
-  const raw = await connectToProxy(load, proxy, signal);
+  const raw = await connectToProxy(load, lookup, proxy, signal);
   const authority = `${target.hostname}:${target.port || 443}`;
   await settleWith(signal, (settle, fail) => {
     let answer = "";

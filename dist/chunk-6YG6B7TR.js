@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2HL45KZG.js";
+} from "./chunk-RXBMMKFF.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-DCLFRHMQ.js";
+} from "./chunk-XRBNSYXU.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

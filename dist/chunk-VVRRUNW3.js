@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-XCY3L5FU.js";
-import "./chunk-DCLFRHMQ.js";
+} from "./chunk-55GRV2DA.js";
+import "./chunk-XRBNSYXU.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-DCLFRHMQ.js";
+} from "./chunk-XRBNSYXU.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

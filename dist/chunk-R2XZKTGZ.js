@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-DCLFRHMQ.js";
+} from "./chunk-XRBNSYXU.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-DCLFRHMQ.js";
+} from "./chunk-XRBNSYXU.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {
