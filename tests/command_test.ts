@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import process from "node:process";
 import { setTelemetryEnabled, trackCommand, type TrackCommandOptions } from "../mod.ts";
 import { telemetryCommand } from "../src/cli.ts";
-import { runChild, startChild } from "./helpers/child.ts";
+import { runChild, signalChild, startChild } from "./helpers/child.ts";
 import { TestServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";
 
@@ -127,9 +127,9 @@ test("Ctrl-C is recorded as interrupted (130), spooled, and the process dies of 
       },
     });
     await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
-    started.process.kill("SIGINT");
+    signalChild(started);
     const result = await started.result;
-    assert.ok(result.signal === "SIGINT" || result.code === 130, `${result.signal} ${result.code}`);
+    assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}`);
     const [line] = spooled(`${dir}/spool`);
     const { command, taskStatus, exitCode, errorClass } = line.event.parameters;
     assert.deepEqual(
@@ -204,7 +204,7 @@ async function interruptOwnHandler(server: TestServer, dir: string, mode: "finis
   await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
   // Not started.process.kill(): Deno's node:child_process then reports the child as killed by the signal even
   // when it handled it and exited with a code of its own.
-  process.kill(started.process.pid!, "SIGINT");
+  signalChild(started);
   return await started.result;
 }
 

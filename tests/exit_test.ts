@@ -14,6 +14,7 @@ import {
   fixturePath,
   runChild,
   runtimeCommand,
+  signalChild,
   startChild,
   targetsFor,
 } from "./helpers/child.ts";
@@ -263,9 +264,9 @@ test(`${runtime}: with captureInterrupts, Ctrl-C spools pending events and the p
       runExit("wait", dir.path, server.url(), { env: { NAT_TEST_CAPTURE: "1" } }),
     );
     await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
-    started.process.kill("SIGINT");
+    signalChild(started);
     const result = await started.result;
-    assert.ok(result.signal === "SIGINT" || result.code === 130, `died of SIGINT: ${result.signal} ${result.code}`);
+    assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}`);
     assert.deepEqual(
       spooled(dir.path).map((line) => [line.event.parameters.command, line.event.parameters.taskStatus]),
       [["wait", "success"], ["wait", "interrupted"]],
@@ -281,7 +282,7 @@ test(`${runtime}: without opting in, no signal listener is installed: Ctrl-C kil
   try {
     const started = startChild("exit_child.ts", runExit("wait", dir.path, server.url()));
     await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
-    started.process.kill("SIGINT");
+    signalChild(started);
     const result = await started.result;
     assert.equal(result.signal, "SIGINT");
     assert.deepEqual(readdirSync(dir.path), []);
@@ -328,9 +329,7 @@ test(`${runtime}: Deno that may not signal itself (--allow-run for some programs
   await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
   // Past its first turns: Deno may not have polled a signal listener yet when the program prints.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  // Sent from outside the child's object: Deno's node:child_process reports a signal its kill() sent as the
-  // child's end, whatever the child did.
-  process.kill(started.process.pid!, "SIGINT");
+  signalChild(started);
   const result = await started.result;
   // Exiting with 130 instead would let a shell's loop go on to its next turn.
   assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}`);

@@ -14,7 +14,7 @@ import { setImmediate } from "node:timers";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { START_MARK_MS } from "../src/sender_lock.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
-import { type ChildOptions, runChild, startChild, targetsFor } from "./helpers/child.ts";
+import { type ChildOptions, runChild, signalChild, startChild, targetsFor } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
 import { files as names, forgetHealth, senderLocks, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
@@ -108,9 +108,9 @@ for (const { label, executable } of targets) {
         env: handOff(dir.path, server.url(), "ctrl-c", { NAT_TEST_CAPTURE: "1" }),
       });
       await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
-      process.kill(started.process.pid!, "SIGINT");
+      signalChild(started);
       const result = await started.result;
-      assert.ok(result.signal === "SIGINT" || result.code === 130, `${result.signal} ${result.code}`);
+      assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}`);
       await waitFor(() => server.events().length === 2, "the sender's delivery");
       assert.deepEqual(server.events().map((event) => event.parameters.taskStatus).sort(), ["interrupted", "success"]);
     } finally {

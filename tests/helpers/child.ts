@@ -104,6 +104,17 @@ export function startChild(fixture: string, options: ChildOptions = {}): Started
 }
 
 /**
+ * Sends a signal to a started child from outside its `ChildProcess`: Deno's `node:child_process` reports a signal
+ * its own `kill()` sent as the way the child ended, whatever the child did (died of it, or exited with 130).
+ *
+ * @param child The started child.
+ * @param signal The signal.
+ */
+export function signalChild(child: StartedChild, signal: "SIGINT" | "SIGTERM" = "SIGINT"): void {
+  process.kill(child.process.pid!, signal);
+}
+
+/**
  * Runs a fixture script (or an executable) to its end.
  *
  * @param fixture The file name in `tests/fixtures/`.
