@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6YG6B7TR.js";
-import "./chunk-RXBMMKFF.js";
-import "./chunk-55GRV2DA.js";
-import "./chunk-XRBNSYXU.js";
+} from "./chunk-MV4DRCLT.js";
+import "./chunk-ERGQ4Z7V.js";
+import "./chunk-EFA33VND.js";
+import "./chunk-GC73EJEX.js";
 export {
   main,
   telemetryCommand

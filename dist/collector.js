@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-RXBMMKFF.js";
-import "./chunk-XRBNSYXU.js";
+} from "./chunk-ERGQ4Z7V.js";
+import "./chunk-GC73EJEX.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-XRBNSYXU.js";
+} from "./chunk-GC73EJEX.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

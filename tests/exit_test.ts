@@ -334,3 +334,22 @@ test(`${runtime}: Deno that may not signal itself (--allow-run for some programs
   // Exiting with 130 instead would let a shell's loop go on to its next turn.
   assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}`);
 });
+
+test(
+  `${runtime}: a command that never settles: the program ends as it would, and the outcome recorded at its end is kept`,
+  {
+    // Bun waits forever on a top-level await that never settles, with or without us; Deno does once a signal
+    // listener is added (documented in docs/at-exit.md).
+    skip: runtime !== "node" && "Node.js only ends such a program",
+  },
+  async () => {
+    using dir = tempDir();
+    const run = await runChild("exit_child.ts", runExit("track-never", dir.path, "http://127.0.0.1:9/e"));
+    assert.equal(run.code, 13, "Node.js's status for an unsettled top-level await, as without us");
+    assert.deepEqual(
+      spooled(dir.path).map(({ event }) => [event.parameters.taskStatus, event.parameters.exitCode]),
+      [["failure", 13]],
+      "recorded at the exit, after the handler had stopped, and spooled",
+    );
+  },
+);

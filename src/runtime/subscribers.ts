@@ -59,7 +59,9 @@ export class Subscribers<T> {
 }
 
 /**
- * Calls each member (on a copy of the set, so members may unsubscribe while called), swallowing what it throws.
+ * Calls each member, swallowing what it throws. The set is read as it goes: a member added while members are called
+ * is called too (at the process's exit, a handler stopped earlier hooks in again for an event recorded then), and
+ * one removed before its turn is not.
  *
  * @param members The members.
  * @param call What to do with each.
@@ -72,7 +74,7 @@ export class Subscribers<T> {
  */
 export function callEach<T>(members: ReadonlySet<T>, call: (member: T) => unknown): boolean {
   let any = false;
-  for (const member of [...members]) {
+  for (const member of members) {
     try {
       if (call(member) === true) any = true;
     } catch {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-RXBMMKFF.js";
+} from "./chunk-ERGQ4Z7V.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-XRBNSYXU.js";
+} from "./chunk-GC73EJEX.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

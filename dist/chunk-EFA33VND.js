@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-XRBNSYXU.js";
+} from "./chunk-GC73EJEX.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -2,7 +2,7 @@
 import {
   RequestNotBuilt,
   quietly
-} from "./chunk-XRBNSYXU.js";
+} from "./chunk-GC73EJEX.js";
 
 // src/runtime/dns_guard.ts
 var guardedLookup = (function (load, env, signal) {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-XRBNSYXU.js";
+} from "./chunk-GC73EJEX.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-55GRV2DA.js";
-import "./chunk-XRBNSYXU.js";
+} from "./chunk-EFA33VND.js";
+import "./chunk-GC73EJEX.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

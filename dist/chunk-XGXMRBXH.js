@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-XRBNSYXU.js";
+} from "./chunk-GC73EJEX.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {
