@@ -296,13 +296,14 @@ test(`${runtime}: a signal the parent had ignored (trap '' INT) stays as ignored
     // Deno 2.9 itself undoes the ignore some 0.3-0.8 s into a run: with or without us, when the signal comes decides.
     (runtime === "deno" && "Deno keeps an inherited ignore for a moment only"),
 }, async () => {
-  // The command works for a second and exits with 4; SIGINT and SIGTERM come half way through it.
-  const script =
-    `trap '' INT TERM; "$@" & pid=$!; sleep 0.5; kill -INT $pid; kill -TERM $pid; wait $pid; echo "status=$?"`;
+  // The command works for a second and exits with 4; SIGINT comes once it has started (it says "ready"), after
+  // whatever the runtime does with signals as it starts.
+  const script = `trap '' INT TERM; fifo=$(mktemp -u); mkfifo "$fifo"; "$@" > "$fifo" & pid=$!; read -r _ < "$fifo"
+kill -INT $pid; wait $pid; echo "status=$?"; rm -f "$fifo"`;
   const run = (enabled: string) =>
     runChild("exit_child.ts", {
       executable: "bash",
-      args: ["-c", script, "bash", ...runtimeCommand(fixturePath("exit_child.ts")), "track-work-exit"],
+      args: ["-c", script, "bash", ...runtimeCommand(fixturePath("exit_child.ts")), "track-ready-exit"],
       env: { NAT_TELEMETRY_ENABLED: enabled, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },
     });
   const [without, tracked] = [await run("0"), await run("1")];
