@@ -86,22 +86,28 @@ function readDecision(path: string): FileDecision {
   try {
     text = files.read(path, MAX_CONSENT_FILE_BYTES);
   } catch (error) {
-    const reason = (error as { reason?: string }).reason ?? "unreadable";
     // Python's tomllib rejects such a file as a whole: whatever it says, it decides nothing but "no".
-    if (reason === "not_utf8") {
+    if (refusal(error) === "not_utf8") {
       return { state: "disabled", problem: "is not valid UTF-8 (Python's tomllib rejects it)" };
     }
-    return { state: "disabled", problem: `cannot be read safely (${reason.replaceAll("_", " ")})` };
+    return { state: "disabled", problem: `cannot be read safely (${refusal(error).replaceAll("_", " ")})` };
   }
   if (text === undefined) return { state: "never_asked" };
   try {
     // A file of the user's where another user may rename files could be an old decision put back.
     files.checkPlace(path);
   } catch (error) {
-    const reason = (error as { reason?: string }).reason ?? "unreadable";
-    return { state: "disabled", problem: `is where another user could replace it (${reason.replaceAll("_", " ")})` };
+    return {
+      state: "disabled",
+      problem: `is where another user could replace it (${refusal(error).replaceAll("_", " ")})`,
+    };
   }
   return decisionOf(text);
+}
+
+/** Why the guarded door refused a file (`RefusedPath.reason`), or `unreadable`. */
+function refusal(error: unknown): string {
+  return (error as { reason?: string } | null)?.reason ?? "unreadable";
 }
 
 /**

@@ -20,11 +20,11 @@
  * @module
  */
 
-/** The built-in modules the lookup loads. */
-export type DnsGuardModule = "node:dns" | "node:fs" | "node:os";
-
 import { quietly } from "./host.ts";
 import type { ReadEnvironment } from "./proxy_settings.ts";
+
+/** The built-in modules the lookup loads. */
+export type DnsGuardModule = "node:dns" | "node:fs" | "node:os";
 
 /** A lookup as `net.connect` and `http.request` take it. */
 export type Lookup = (hostname: string, options: object, callback: (...result: unknown[]) => void) => void;
