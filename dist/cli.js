@@ -3,10 +3,10 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MV4DRCLT.js";
-import "./chunk-ERGQ4Z7V.js";
-import "./chunk-EFA33VND.js";
-import "./chunk-GC73EJEX.js";
+} from "./chunk-6GZTKRU7.js";
+import "./chunk-K65JPRJW.js";
+import "./chunk-CS5E4L6D.js";
+import "./chunk-SW6UB6EL.js";
 export {
   main,
   telemetryCommand

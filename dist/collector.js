@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ERGQ4Z7V.js";
-import "./chunk-GC73EJEX.js";
+} from "./chunk-K65JPRJW.js";
+import "./chunk-SW6UB6EL.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-GC73EJEX.js";
+} from "./chunk-SW6UB6EL.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -115,6 +115,14 @@ export function denoHost(deno: DenoNamespace): Host {
   const signalSelf = (signal: InterruptSignal) =>
     deno.build.os !== "windows" && granted({ name: "run" }) &&
     quietly(() => (deno.kill(deno.pid, signal), true)) === true;
+  /**
+   * Ends the program of the signal, as it would have ended without a listener of ours (removed before this); where
+   * it cannot signal itself, or the signal does not end it, with the status a shell reports for the signal.
+   */
+  const endOf = (signal: InterruptSignal) => {
+    if (!signalSelf(signal)) deno.exit(SIGNAL_EXIT_STATUS[signal]);
+    setTimeout(() => deno.exit(SIGNAL_EXIT_STATUS[signal]), 100);
+  };
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
     const beforeExit = (event: Event) => {
@@ -153,10 +161,7 @@ export function denoHost(deno: DenoNamespace): Host {
         if (watch.programListens(signal)) return;
         callEach(members, (callback) => callback(signal));
         interruptHooks.clear();
-        // Die of the signal as we would have without a listener; where we cannot signal ourselves, or the signal
-        // does not end us, exit with the status a shell reports for it.
-        if (!signalSelf(signal)) deno.exit(SIGNAL_EXIT_STATUS[signal]);
-        setTimeout(() => deno.exit(SIGNAL_EXIT_STATUS[signal]), 100);
+        endOf(signal);
       };
       quietly(() => watch.add(signal, listener));
       return [signal, listener] as const;
@@ -317,7 +322,7 @@ export function denoHost(deno: DenoNamespace): Host {
               quietly(() => deno.stdin.setRaw(false));
               if (watch.programListens(signal)) return;
               stopListening();
-              if (!signalSelf(signal)) deno.exit(SIGNAL_EXIT_STATUS[signal]);
+              endOf(signal);
             };
             quietly(() => watch.add(signal, listener));
             return [signal, listener] as const;

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-GC73EJEX.js";
+} from "./chunk-SW6UB6EL.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -4,8 +4,8 @@ import {
   classifyStatus,
   deliver,
   deliverForProgram
-} from "./chunk-EFA33VND.js";
-import "./chunk-GC73EJEX.js";
+} from "./chunk-CS5E4L6D.js";
+import "./chunk-SW6UB6EL.js";
 export {
   MAX_REDIRECTS,
   classifyStatus,

@@ -4,7 +4,7 @@ import {
   host,
   recordConsent,
   setTelemetryEnabled
-} from "./chunk-GC73EJEX.js";
+} from "./chunk-SW6UB6EL.js";
 
 // src/prompt.ts
 var consentDisclosure = (function (optOut) {

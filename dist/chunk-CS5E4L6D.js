@@ -3,7 +3,7 @@ import {
   RequestNotBuilt,
   parseRetryAfter,
   setDeadline
-} from "./chunk-GC73EJEX.js";
+} from "./chunk-SW6UB6EL.js";
 
 // src/delivery.ts
 var deliverForProgram = (function () {

@@ -2,7 +2,7 @@
 import {
   RequestNotBuilt,
   quietly
-} from "./chunk-GC73EJEX.js";
+} from "./chunk-SW6UB6EL.js";
 
 // src/runtime/dns_guard.ts
 var guardedLookup = (function (load, env, signal) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ERGQ4Z7V.js";
+} from "./chunk-K65JPRJW.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-GC73EJEX.js";
+} from "./chunk-SW6UB6EL.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
