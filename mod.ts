@@ -65,7 +65,6 @@ export {
 export { buildPayload, type Envelope, type EnvelopeOptions, formatTimestamp, type WireEvent } from "./src/envelope.ts";
 export { DEFAULT_ENDPOINT } from "./src/config.ts";
 export {
-  askForConsent,
   consentFilePath,
   type ConsentSource,
   type ConsentState,
@@ -76,4 +75,5 @@ export {
   recordConsent,
   setTelemetryEnabled,
 } from "./src/consent.ts";
+export { askForConsent } from "./src/prompt.ts";
 export { type ErrorClass, trackCommand, type TrackCommandOptions } from "./src/command.ts";

@@ -149,20 +149,18 @@ export async function npmLayout(out: string): Promise<string> {
 }
 
 /**
- * Builds `dist/` as it was before a rewrite of its build (`scripts/build_dist.ts --lazy-into` or `--split-into`),
- * into `dir`, loadable by Node.js and Bun as a package of ES modules.
+ * Builds `dist/` as it was before the rewrite of its build that compiles functions with their chunk
+ * (`scripts/build_dist.ts --lazy-into`), into `dir`, loadable by Node.js and Bun as a package of ES modules.
  *
  * @param dir Where to write it.
- * @param before `lazy`: functions compiled on their first call; `split`: a chunk for each set of modules that the
- *   lazily imported modules reach.
  * @returns Its `mod.js`.
  */
-export async function baselineDist(dir: string, before: "lazy" | "split"): Promise<string> {
+export async function baselineDist(dir: string): Promise<string> {
   const { success } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}scripts/build_dist.ts`, `--${before}-into=${dir}`],
+    args: ["run", "-A", `${root}scripts/build_dist.ts`, `--lazy-into=${dir}`],
     stdout: "null",
   }).output();
-  if (!success) throw new Error(`the ${before} build of dist/ failed`);
+  if (!success) throw new Error("the lazily compiled build of dist/ failed");
   Deno.writeTextFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
   return `${dir}/mod.js`;
 }

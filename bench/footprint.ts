@@ -92,7 +92,7 @@ const layout = await npmLayout(`${work}/npm`);
 const publishedLayout = `${work}/npm/dist/mod.js`;
 const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
 /** `dist/` as it was built before its functions were compiled with their chunk (the baseline of that rewrite). */
-const lazy = await baselineDist(`${work}/lazy`, "lazy");
+const lazy = await baselineDist(`${work}/lazy`);
 
 /** The modules a file loads when imported, itself included: the static imports, followed. */
 function staticClosure(file: string, seen = new Set<string>()): Set<string> {

@@ -11,17 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  baselineDist,
-  benchArgs,
-  benchDir,
-  bundle,
-  installPeers,
-  median,
-  npmLayout,
-  runtimes,
-  timed,
-} from "./common.ts";
+import { benchArgs, benchDir, bundle, installPeers, median, npmLayout, runtimes, timed } from "./common.ts";
 
 const { values } = parseArgs({
   args: benchArgs(),
@@ -36,21 +26,16 @@ const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const js = await bundle(bun, `${work}/mod.mjs`);
 const layout = await npmLayout(`${work}/npm`);
 const published = new URL("../dist/mod.js", import.meta.url).pathname;
-/** `dist/` as built before the handler's modules shared one chunk (6 files a run, not 2): the baseline of that. */
-const split = await baselineDist(`${work}/split`, "split");
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const probe = `${benchDir}import_probe.mjs`;
 
 const cases: [string, string, string[], string][] = [
   ["deno", "@nat/telemetry as published (dist/)", [deno, "run", "-A", probe], published],
-  ["deno", "@nat/telemetry, dist/ in 6 chunks (before one shared chunk)", [deno, "run", "-A", probe], split],
   ["deno", "@nat/telemetry (TypeScript sources, one file per module)", [deno, "run", "-A", probe], sources],
   ["node", "@nat/telemetry as published (JSR's npm layer)", [node, probe], `${work}/npm/dist/mod.js`],
-  ["node", "@nat/telemetry, dist/ in 6 chunks (before one shared chunk)", [node, probe], split],
   ["node", "@nat/telemetry (one JavaScript file per module)", [node, probe], layout],
   ["node", "@nat/telemetry (JavaScript, one bundled file)", [node, probe], js],
   ["bun", "@nat/telemetry as published (JSR's npm layer)", [bun, probe], `${work}/npm/dist/mod.js`],
-  ["bun", "@nat/telemetry, dist/ in 6 chunks (before one shared chunk)", [bun, probe], split],
   ["bun", "@nat/telemetry (JavaScript, one bundled file)", [bun, probe], js],
   ["node", "posthog-node 5.70.0", [node, probe], "posthog-node"],
   ["node", "@segment/analytics-node 3.1.0", [node, probe], "@segment/analytics-node"],

@@ -3,10 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6GZTKRU7.js";
-import "./chunk-K65JPRJW.js";
-import "./chunk-CS5E4L6D.js";
-import "./chunk-SW6UB6EL.js";
+} from "./chunk-2BFOZRZC.js";
+import "./chunk-SWWADVV4.js";
+import "./chunk-64RDW4B4.js";
 export {
   main,
   telemetryCommand

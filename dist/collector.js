@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-K65JPRJW.js";
-import "./chunk-SW6UB6EL.js";
+} from "./chunk-SWWADVV4.js";
+import "./chunk-64RDW4B4.js";
 export {
   isLoopback,
   readOtlpLogs,

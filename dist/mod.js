@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-SW6UB6EL.js";
+} from "./chunk-64RDW4B4.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

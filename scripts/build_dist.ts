@@ -10,27 +10,30 @@
  * The entries share their code through chunks (esbuild's code splitting), so
  * a program that imports `@nat/telemetry` and `@nat/telemetry/cli` loads the
  * handler once and keeps one process-wide state (the consent switch, the
- * host). What the sources import lazily (in-process delivery, Node's light
- * client, the consent question) stays in chunks of its own, loaded when used.
+ * host). A program's run loads no other file of the package after its import
+ * (the sources import nothing lazily, which the build checks): a bundler that
+ * splits (ncc, webpack) would put a lazily imported module in a file of its
+ * own, which a Node.js single executable does not embed, so a run there could
+ * never deliver. What a run that hands off never calls costs it only parsing
+ * (`ON_FIRST_CALL`).
  * Each entry names its TypeScript source as its types (`@ts-self-types`):
  * type checks, `deno doc` and JSR's documentation and npm declarations read
  * the sources, as before; only what runs is bundled. `import.meta.main` is
  * false throughout: a program that bundles
  * `@nat/telemetry/cli` into its main module must not run the `nat-telemetry`
  * command, which the package runs from its own entry (`nat_telemetry.ts`).
- * Each chunk's top-level functions are written as parenthesized function
- * expressions, defined before the chunk's other statements
- * (`eager_compile.ts`): V8 then compiles them with the chunk rather than on a
- * run's first call of each, and a code cache keeps them.
+ * Each chunk's top-level functions (but those of `ON_FIRST_CALL`) are written
+ * as parenthesized function expressions, defined before the chunk's other
+ * statements (`eager_compile.ts`): V8 then compiles them with the chunk
+ * rather than on a run's first call of each, and a code cache keeps them.
  * `--check` writes nothing and fails if `dist/` is not what the sources build
  * (the test command's static checks run it); `--lazy-into=DIR` writes the
- * entries without the rewrite to DIR instead, and `--split-into=DIR` with the
- * chunks esbuild makes on its own (the benchmarks' baselines).
+ * entries without the rewrite to DIR instead (the benchmarks' baseline).
  *
  * @module
  */
 import * as esbuild from "esbuild";
-import { assertNoImportCycle, compiledEagerly } from "./eager_compile.ts";
+import { assertNoImportCycle, assertNoLazyImport, compiledEagerly } from "./eager_compile.ts";
 import { ensureDevDependencies } from "./dev_deps.ts";
 
 // The real path (no link in it, no percent-encoding), as esbuild names the files it loads.
@@ -47,38 +50,23 @@ const ENTRIES: Record<string, string> = {
 };
 
 /**
- * The module esbuild starts each entry from: the source's exports; the other entries also import `mod.ts`,
- * so that all of the handler's modules are reached from every entry and share as few chunks as possible.
+ * The modules a run that hands off never calls (the consent question, delivery in process, Node.js's HTTP client,
+ * the printer of the stderr sink): compiled on their first call, so that loading pays only their parsing (under
+ * Node.js 0.9 ms less than compiling them with the chunk; Deno and Bun the same either way).
  */
+const ON_FIRST_CALL: ReadonlySet<string> = new Set([
+  "src/prompt.ts",
+  "src/delivery.ts",
+  "src/runtime/node_fetch.ts",
+  "src/runtime/dns_guard.ts",
+  "src/runtime/proxy_settings.ts",
+  "src/python_json.ts",
+]);
+
+/** The module esbuild starts each entry from: the source's exports; the other entries also import `mod.ts`. */
 function entryModule(name: string): string {
   const shared = name === "mod" ? "" : 'import "./mod.ts";\n';
   return `${shared}export * from "./${ENTRIES[name]}";\n`;
-}
-
-/**
- * The sources that others import lazily (`import("./x.ts")`), by absolute path. Each is built as if it also imported
- * `mod.ts`: otherwise esbuild gives every set of the handler's modules that some lazy module reaches a chunk of its
- * own, and a run loads each of them at once (six files, each a quarter to a whole millisecond under Node.js); reached from
- * everywhere, the handler's modules share one chunk, and a lazy chunk imports only that one, loaded already.
- */
-function lazilyImported(): Set<string> {
-  const paths = new Set<string>();
-  for (const path of sourceFiles(`${root}src`)) {
-    const dir = path.slice(0, path.lastIndexOf("/"));
-    for (const [, , specifier] of Deno.readTextFileSync(path).matchAll(/\bimport\(\s*(["'])(\.{1,2}\/[^"']+\.ts)\1/g)) {
-      paths.add(Deno.realPathSync(decodeURIComponent(new URL(specifier, `file://${dir}/`).pathname)));
-    }
-  }
-  return paths;
-}
-
-/** The TypeScript files under a directory, at any depth. */
-function* sourceFiles(dir: string): Generator<string> {
-  for (const { name, isDirectory } of Deno.readDirSync(dir)) {
-    const path = `${dir}/${name}`;
-    if (isDirectory) yield* sourceFiles(path);
-    else if (name.endsWith(".ts")) yield path;
-  }
 }
 
 /**
@@ -86,11 +74,8 @@ function* sourceFiles(dir: string): Generator<string> {
  *
  * @param eager Whether functions are compiled with their chunk (`eager_compile.ts`); the benchmarks build without
  *   it too, as the baseline of that rewrite.
- * @param merged Whether the handler's modules share one chunk ({@link lazilyImported}); the benchmarks build
- *   without it too, as the baseline of that merge.
  */
-async function build(eager = true, merged = true): Promise<Map<string, string>> {
-  const lazy = merged ? lazilyImported() : new Set<string>();
+async function build(eager = true): Promise<Map<string, string>> {
   const result = await esbuild.build({
     entryPoints: Object.keys(ENTRIES).map((name) => ({ in: `entry:${name}`, out: name })),
     bundle: true,
@@ -118,24 +103,23 @@ async function build(eager = true, merged = true): Promise<Map<string, string>> 
           { filter: /.*/, namespace: "entry" },
           ({ path }) => ({ contents: entryModule(path), resolveDir: root, loader: "js" }),
         );
-        build.onLoad({ filter: /\.ts$/ }, ({ path }) => {
-          if (!lazy.delete(path)) return undefined;
-          return { contents: `${Deno.readTextFileSync(path)}\nimport "${root}mod.ts";\n`, loader: "ts" };
-        });
       },
     }],
   });
   await esbuild.stop();
-  // Each lazy module must have been built as importing mod.ts, or the build would quietly split the handler again.
-  if (lazy.size > 0) throw new Error(`lazily imported, but not built as such: ${[...lazy].join(", ")}`);
   const files = new Map<string, string>();
   for (const { path, text } of result.outputFiles) {
     const name = path.slice(DIST.length + 1);
     const source = ENTRIES[name.replace(/\.js$/, "")];
-    const code = eager ? compiledEagerly(text) : text;
+    const code = eager ? compiledEagerly(text, ON_FIRST_CALL) : text;
     files.set(name, source ? `// @ts-self-types="../${source}"\n${code}` : code);
   }
   assertNoImportCycle(files);
+  assertNoLazyImport(files);
+  const missing = [...ON_FIRST_CALL].filter((path) =>
+    ![...files.values()].some((text) => text.includes(`\n// ${path}\n`))
+  );
+  if (missing.length > 0) throw new Error(`not in dist/, though named to compile on first call: ${missing.join(", ")}`);
   return files;
 }
 
@@ -154,16 +138,11 @@ function current(dir = DIST, files = new Map<string, string | null>()): Map<stri
 }
 
 await ensureDevDependencies();
-/** For the benchmarks, the same entries as they were before a rewrite of the build, in another directory. */
-const baselines: Record<string, () => Promise<Map<string, string>>> = {
-  "--lazy-into=": () => build(false), // functions compiled on their first call
-  "--split-into=": () => build(true, false), // a chunk for each set of modules that the lazy modules reach
-};
-for (const [flag, baseline] of Object.entries(baselines)) {
-  const dir = Deno.args.find((arg) => arg.startsWith(flag))?.slice(flag.length);
-  if (!dir) continue;
-  Deno.mkdirSync(dir, { recursive: true });
-  for (const [name, text] of await baseline()) Deno.writeTextFileSync(`${dir}/${name}`, text);
+// For the benchmarks, the same entries as they were before the rewrite (functions compiled on their first call).
+const baselineDir = Deno.args.find((arg) => arg.startsWith("--lazy-into="))?.slice("--lazy-into=".length);
+if (baselineDir) {
+  Deno.mkdirSync(baselineDir, { recursive: true });
+  for (const [name, text] of await build(false)) Deno.writeTextFileSync(`${baselineDir}/${name}`, text);
   Deno.exit(0);
 }
 const built = await build();

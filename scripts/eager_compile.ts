@@ -1,11 +1,12 @@
 /**
  * The published chunks' functions compiled with their chunk, not on their
  * first call: what `build_dist.ts` does to each chunk esbuild writes, and the
- * check that makes it safe (no import cycle between chunks).
+ * checks on the chunks' imports: no cycle (which makes the rewrite safe), and
+ * no lazy import (a run loads no file of the package after its import).
  *
  * @module
  */
-import { parse } from "acorn";
+import { parse, tokenizer } from "acorn";
 
 /**
  * A chunk with its top-level function declarations turned into parenthesized function expressions
@@ -22,6 +23,9 @@ import { parse } from "acorn";
  * reassigns or wraps itself behaves the same.
  *
  * @param code A chunk as esbuild wrote it.
+ * @param onFirstCall Modules (as esbuild names them in the chunk's comments, `src/delivery.ts`) whose functions
+ *   are left as written, compiled on their first call: those a run seldom calls, so that loading pays only their
+ *   parsing.
  * @returns The same chunk with its functions defined first and eagerly compiled.
  * @example
  * ```ts
@@ -30,9 +34,17 @@ import { parse } from "acorn";
  * // 'var f = (function () {\n  return 1;\n});\nconst x = f();\n\nexport { x };\n'
  * ```
  */
-export function compiledEagerly(code: string): string {
-  const statements = parse(code, { ecmaVersion: "latest", sourceType: "module" }).body;
-  const functions = statements.flatMap((node) => node.type === "FunctionDeclaration" ? [node] : []);
+export function compiledEagerly(code: string, onFirstCall: ReadonlySet<string> = new Set()): string {
+  // esbuild starts each module's code with a comment naming it: `// src/delivery.ts`.
+  const modules: { start: number; path: string }[] = [];
+  const onComment = (block: boolean, text: string, start: number) => {
+    if (!block && /^ \S+\.ts$/.test(text)) modules.push({ start, path: text.slice(1) });
+  };
+  const statements = parse(code, { ecmaVersion: "latest", sourceType: "module", onComment }).body;
+  const moduleAt = (position: number) => modules.findLast(({ start }) => start < position)?.path ?? "";
+  const functions = statements.flatMap((node) =>
+    node.type === "FunctionDeclaration" && !onFirstCall.has(moduleAt(node.start)) ? [node] : []
+  );
   if (statements.some((node) => node.type === "ExportNamedDeclaration" && node.declaration)) {
     throw new Error("esbuild exported a declaration in place: compiledEagerly expects export lists");
   }
@@ -87,4 +99,26 @@ export function assertNoImportCycle(files: Map<string, string>): void {
     done.add(name);
   };
   for (const name of files.keys()) visit(name, []);
+}
+
+/**
+ * Throws if a chunk imports a module lazily (`import(...)`): a bundler that splits (ncc, webpack) would give that
+ * module a file of its own, which a Node.js single executable does not embed, so a run there could not load it.
+ *
+ * @param files The chunks' code, by name.
+ * @throws {Error} Naming the chunk.
+ * @example
+ * ```ts
+ * import { assertNoLazyImport } from "./eager_compile.ts";
+ * assertNoLazyImport(new Map([["a.js", 'import { b } from "./b.js";\nconst text = "import(x)";']])); // returns
+ * ```
+ */
+export function assertNoLazyImport(files: Map<string, string>): void {
+  for (const [name, code] of files) {
+    let previous: string | undefined;
+    for (const { type } of tokenizer(code, { ecmaVersion: "latest", sourceType: "module" })) {
+      if (previous === "import" && type.label === "(") throw new Error(`dist/${name} imports a module lazily`);
+      previous = type.keyword ?? type.label;
+    }
+  }
 }

@@ -4,11 +4,12 @@
  * @module
  */
 import { randomHex } from "./atomic.ts";
-import { askForConsent, isTelemetryEnabled } from "./consent.ts";
+import { isTelemetryEnabled } from "./consent.ts";
 import { choices, describe, unknownOption } from "./describe.ts";
 import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
+import { askForConsent } from "./prompt.ts";
 import { host, runtimeInfo, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
 /** An error class a caller allows to be reported by name. */

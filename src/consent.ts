@@ -355,32 +355,20 @@ export function isTelemetryEnabled(): boolean {
 }
 
 /**
- * Asks for consent if nobody decided yet and the program runs on an
- * interactive terminal (standard input, output and error all terminals, and
- * the process in the foreground: never from a background job);
- * otherwise asks nothing. Never throws. Ctrl-C at the question records
- * nothing and ends the program as Ctrl-C would: the process dies of SIGINT
- * (or exits 130 where it cannot signal itself); a program that listens for
- * SIGINT gets the signal and decides, and this returns `never_asked`. The
- * question's code loads only when it is asked.
+ * The decision in force and what made it, which the live flag starts from unless something set it already: what
+ * `askForConsent` asks on.
  *
- * @param options `optOut`: the command the program's users run to opt out (e.g. `mycli telemetry disable`),
- *   named in the question.
- * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.
+ * @returns The decision and its source (`default` when nobody decided).
  * @example
  * ```ts
- * import { askForConsent } from "@nat/telemetry";
- * await askForConsent({ optOut: "mycli telemetry disable" }); // once, on the first interactive run
+ * import { settledDecision } from "./consent.ts";
+ * if (settledDecision().source === "default") console.log("nobody decided yet");
  * ```
  */
-export async function askForConsent(options: { optOut?: string } = {}): Promise<ConsentState> {
+export function settledDecision(): { enabled: boolean; source: ConsentSource } {
   const current = decision();
   enabled ??= current.enabled;
-  if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
-  const terminal = host().terminal();
-  if (!terminal) return "never_asked";
-  const { ask } = await import("./prompt.ts");
-  return await ask(terminal, options.optOut);
+  return current;
 }
 
 /**

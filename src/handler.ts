@@ -13,11 +13,12 @@ import { consentHolds, effectiveConsent, isTelemetryEnabled } from "./consent.ts
 import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
 import { redact } from "./describe.ts";
-import type { DeliveryOutcome } from "./delivery.ts";
+import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { backlogIsOurs, planExit, startSender } from "./exit_strategy.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { InFlight } from "./in_flight.ts";
+import { pythonJsonDumps } from "./python_json.ts";
 import { host } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 
@@ -472,7 +473,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
   }
 
-  /** One request (or, for the stderr sink, one line); the modules it needs load only when a run sends. */
+  /** One request (or, for the stderr sink, one line). */
   async #deliver(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> {
     const { sink } = this.#options;
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
@@ -480,11 +481,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const body = format.encode(events, this.#options.clock());
     this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${redact(sink.url)}` : ""}: ${body}`);
     if (sink.kind === "stderr") {
-      const { pythonJsonDumps } = await import("./python_json.ts");
       host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}\n`); // the bytes the Python tool prints
       return { kind: "delivered" };
     }
-    const { deliver } = await import("./delivery.ts");
     const classify = format.classify;
     return await deliver({
       url: sink.url,

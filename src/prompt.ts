@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type ConsentState, recordConsent, setTelemetryEnabled } from "./consent.ts";
+import { type ConsentState, recordConsent, setTelemetryEnabled, settledDecision } from "./consent.ts";
 import { host, type HostTerminal, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
 /**
@@ -128,8 +128,7 @@ export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
 }
 
 /**
- * Asks the question on the terminal and records the answer (see `askForConsent` in `consent.ts`, which decides
- * whether to ask, and loads this module only then). Ctrl-C records nothing and ends the program as Ctrl-C
+ * Asks the question on the terminal and records the answer (`askForConsent` decides whether to ask). Ctrl-C records nothing and ends the program as Ctrl-C
  * would: the process dies of SIGINT (or exits 130 where it cannot signal itself); a program that listens for
  * SIGINT gets the signal and decides, and this returns `never_asked`.
  *
@@ -186,4 +185,30 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
     }\n\n`,
   );
   return decision;
+}
+
+/**
+ * Asks for consent if nobody decided yet and the program runs on an
+ * interactive terminal (standard input, output and error all terminals, and
+ * the process in the foreground: never from a background job);
+ * otherwise asks nothing. Never throws. Ctrl-C at the question records
+ * nothing and ends the program as Ctrl-C would: the process dies of SIGINT
+ * (or exits 130 where it cannot signal itself); a program that listens for
+ * SIGINT gets the signal and decides, and this returns `never_asked`.
+ *
+ * @param options `optOut`: the command the program's users run to opt out (e.g. `mycli telemetry disable`),
+ *   named in the question.
+ * @returns The decision in force afterwards: `never_asked` when nothing was asked and nothing is recorded.
+ * @example
+ * ```ts
+ * import { askForConsent } from "@nat/telemetry";
+ * await askForConsent({ optOut: "mycli telemetry disable" }); // once, on the first interactive run
+ * ```
+ */
+export async function askForConsent(options: { optOut?: string } = {}): Promise<ConsentState> {
+  const current = settledDecision();
+  if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
+  const terminal = host().terminal();
+  if (!terminal) return "never_asked";
+  return await ask(terminal, options.optOut);
 }

@@ -2,14 +2,14 @@
  * The rewrite `deno task build:dist` makes to every published chunk (top-level
  * functions as parenthesized expressions, defined first): each module here runs
  * as written and as rewritten, from real files, and must export the same; and
- * the guard against import cycles between chunks, on imports written the ways
- * esbuild writes them.
+ * the guards against import cycles between chunks and lazy imports, on imports
+ * written the ways esbuild writes them.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { assertNoImportCycle, compiledEagerly, staticImports } from "../scripts/eager_compile.ts";
+import { assertNoImportCycle, assertNoLazyImport, compiledEagerly, staticImports } from "../scripts/eager_compile.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
 /** Modules whose meaning a careless rewrite changes. */
@@ -77,6 +77,17 @@ test("a rewritten module exports what it exported as written", async () => {
   }
 });
 
+test("functions of the modules named to compile on first call are left as written, and still run", async () => {
+  using dir = tempDir();
+  const chunk = "// src/a.ts\nfunction a() {\n  return 1;\n}\n\n// src/b.ts\nfunction b() {\n  return a() + 1;\n}\n" +
+    "const value = b();\nexport { value };\n";
+  const rewritten = compiledEagerly(chunk, new Set(["src/b.ts"]));
+  assert.match(rewritten, /^var a = \(function/m);
+  assert.match(rewritten, /^function b\(\)/m);
+  writeFileSync(`${dir.path}/chunk.mjs`, rewritten);
+  assert.equal((await import(pathToFileURL(`${dir.path}/chunk.mjs`).href)).value, 2);
+});
+
 test("the rewrite refuses a chunk that exports a declaration in place, which it does not expect", () => {
   assert.throws(() => compiledEagerly("export function f() {}\n"), /export lists/);
 });
@@ -96,4 +107,15 @@ test("an import cycle between chunks is refused, however the imports are written
   assert.throws(() => assertNoImportCycle(chunks), /a\.js -> b\.js -> c\.js -> a\.js/);
   chunks.set("c.js", 'export const z = () => import("./a.js");\n');
   assert.doesNotThrow(() => assertNoImportCycle(chunks));
+});
+
+test("a lazy import is refused wherever it is written; text that only looks like one passes", () => {
+  for (
+    const code of ['const m = await import("./x.js");\n', 'f(`${await import ("./y.js")}`);\n', "import(\n  u\n);\n"]
+  ) {
+    assert.throws(() => assertNoLazyImport(new Map([["a.js", code]])), /a\.js imports a module lazily/, code);
+  }
+  const lookalikes = 'import { x } from "./b.js";\nconst s = "import(x)";\nconst t = `import(${x})`;\n' +
+    "const r = /import\\(/;\nconst u = import.meta.url; // import(z)\n";
+  assert.doesNotThrow(() => assertNoLazyImport(new Map([["a.js", lookalikes]])));
 });

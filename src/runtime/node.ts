@@ -23,6 +23,7 @@ import { guardedFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
+import { nodeFetch } from "./node_fetch.ts";
 import { nodeFiles, type NodeFs } from "./node_files.ts";
 import { senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
@@ -315,7 +316,9 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
           }),
       };
     },
-    fetch: options.lightFetch && proc.getBuiltinModule ? lazyNodeFetch(proc) : runtimeFetch(),
+    fetch: options.lightFetch && proc.getBuiltinModule
+      ? nodeFetch((name) => proc.getBuiltinModule!(name), (name) => proc.env[name])
+      : runtimeFetch(),
     senderCommand(script, grant) {
       const refused = refusal(grant);
       if (refused) return { refused };
@@ -497,14 +500,3 @@ const writesPending = new WeakMap<NodeWritable, number>();
 
 /** What listens to a stream's errors while our writes are pending. */
 function ignoreError(): void {}
-
-/** The Node.js client, loaded when a run first sends (a run that hands off never does). */
-function lazyNodeFetch(proc: NodeProcess): Fetch {
-  let client: Promise<Fetch> | undefined;
-  return async (url, init) => {
-    client ??= import("./node_fetch.ts").then(({ nodeFetch }) =>
-      nodeFetch((name) => proc.getBuiltinModule!(name), (name) => proc.env[name])
-    );
-    return (await client)(url, init);
-  };
-}

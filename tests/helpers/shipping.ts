@@ -1,12 +1,12 @@
 /**
  * The forms a CLI is shipped in, built for real from `tests/fixtures/shipped/cli.ts`
- * with the pinned tools (esbuild from the dev dependencies, `bun build`,
+ * with the pinned tools (esbuild and ncc from the dev dependencies, `bun build`,
  * Node's single executable applications with postject).
  *
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { canRun, fixturePath } from "./child.ts";
 import { runtimeInfo } from "../../src/runtime/mod.ts";
@@ -30,7 +30,7 @@ function run(argv: readonly string[], cwd = root): void {
   execFileSync(argv[0], argv.slice(1), { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function esbuild(format: "esm" | "cjs", out: string): void {
+function esbuild(format: "esm" | "cjs", out: string, ...flags: string[]): void {
   run([
     `${root}node_modules/.bin/esbuild`,
     entry,
@@ -38,16 +38,34 @@ function esbuild(format: "esm" | "cjs", out: string): void {
     "--platform=node",
     `--format=${format}`,
     `--outfile=${out}`,
+    ...flags,
   ]);
 }
 
-/** A Node.js single executable application of the CommonJS bundle (Node.js only: it copies `node` itself). */
-function singleExecutable(dir: string, bundle: string): string {
-  const config = `${dir}/sea.json`;
-  const blob = `${dir}/sea.blob`;
+/**
+ * The CLI in CommonJS bundled by ncc, in a `"type": "module"` package, as many CLIs are: ncc, like webpack, keeps
+ * what a package imports lazily in files of its own, and names them `.js`, which Node.js reads there as modules.
+ *
+ * @returns The bundle's entry.
+ */
+function ncc(dir: string): string {
+  // The repository's layout, so that the CLI's import of `dist/mod.js`, left to ncc, finds the package.
+  const tree = `${dir}/ncc-input`;
+  cpSync(`${root}dist`, `${tree}/dist`, { recursive: true });
+  const program = `${tree}/tests/fixtures/shipped/cli.cjs`;
+  esbuild("cjs", program, "--external:../../../dist/mod.js");
+  run([`${root}node_modules/.bin/ncc`, "build", program, "--out", `${dir}/ncc`, "--no-cache", "--quiet"]);
+  writeFileSync(`${dir}/ncc/package.json`, '{ "type": "module" }\n');
+  return `${dir}/ncc/index.cjs`;
+}
+
+/** A Node.js single executable application of a CommonJS bundle (Node.js only: it copies `node` itself). */
+function singleExecutable(dir: string, bundle: string, name: string): string {
+  const config = `${dir}/${name}.json`;
+  const blob = `${dir}/${name}.blob`;
   writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
   run([process.execPath, "--experimental-sea-config", config], dir);
-  const executable = `${dir}/cli-sea`;
+  const executable = `${dir}/${name}`;
   copyFileSync(process.execPath, executable);
   run([`${root}node_modules/.bin/postject`, executable, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE], dir);
   return executable;
@@ -55,8 +73,8 @@ function singleExecutable(dir: string, bundle: string): string {
 
 /**
  * Builds the forms the current runtime runs: Deno runs the source; Node.js the source, esbuild ESM and CJS
- * bundles, a `bun build --target=node` bundle and a single executable application; Bun the source and
- * `bun build --compile` executables, with and without `--bytecode`.
+ * bundles, a `bun build --target=node` bundle, an ncc bundle and single executable applications of the esbuild and
+ * ncc bundles; Bun the source and `bun build --compile` executables, with and without `--bytecode`.
  *
  * @returns The forms, built in a fresh temporary directory.
  */
@@ -81,6 +99,7 @@ export function buildShippedForms(): ShippedForm[] {
       esbuild("esm", `${dir}/cli.mjs`);
       esbuild("cjs", `${dir}/cli.cjs`);
       run([...BUN, "build", entry, "--target=node", "--outfile", `${dir}/cli-bun.mjs`]);
+      const nccBundle = ncc(dir);
       return [
         { label: "node source", argv: [process.execPath, entry], handsOff: true },
         { label: "esbuild ESM bundle (node)", argv: [process.execPath, `${dir}/cli.mjs`], handsOff: true },
@@ -91,8 +110,18 @@ export function buildShippedForms(): ShippedForm[] {
           handsOff: true,
         },
         {
+          label: 'ncc bundle in a "type": "module" package (node)',
+          argv: [process.execPath, nccBundle],
+          handsOff: true,
+        },
+        {
           label: "Node.js single executable application",
-          argv: [singleExecutable(dir, `${dir}/cli.cjs`)],
+          argv: [singleExecutable(dir, `${dir}/cli.cjs`, "cli-sea")],
+          handsOff: false,
+        },
+        {
+          label: "Node.js single executable application of the ncc bundle",
+          argv: [singleExecutable(dir, nccBundle, "cli-sea-ncc")],
           handsOff: false,
         },
       ];

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-K65JPRJW.js";
+} from "./chunk-SWWADVV4.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-SW6UB6EL.js";
+} from "./chunk-64RDW4B4.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-SW6UB6EL.js";
+} from "./chunk-64RDW4B4.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
