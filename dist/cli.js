@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-2BFOZRZC.js";
-import "./chunk-SWWADVV4.js";
-import "./chunk-64RDW4B4.js";
+} from "./chunk-PHUX5BOV.js";
+import "./chunk-U6SPO4PS.js";
+import "./chunk-DNE4242S.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-SWWADVV4.js";
-import "./chunk-64RDW4B4.js";
+} from "./chunk-U6SPO4PS.js";
+import "./chunk-DNE4242S.js";
 export {
   isLoopback,
   readOtlpLogs,

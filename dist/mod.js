@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-64RDW4B4.js";
+} from "./chunk-DNE4242S.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

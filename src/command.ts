@@ -5,7 +5,7 @@
  */
 import { randomHex } from "./atomic.ts";
 import { isTelemetryEnabled } from "./consent.ts";
-import { choices, describe, unknownOption } from "./describe.ts";
+import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
 import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
@@ -182,7 +182,7 @@ function checkOptions(options: TrackCommandOptions): void {
   const fail = (message: string): never => {
     throw new TypeError(`Cannot track command: ${message}`);
   };
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+  if (!isPlainObject(options)) {
     fail(`options must be an object, got ${describe(options)}`);
   }
   const unknown = unknownOption(options, OPTION_NAMES);
@@ -212,7 +212,7 @@ function checkOptions(options: TrackCommandOptions): void {
   if (optOutCommand !== undefined && (typeof optOutCommand !== "string" || optOutCommand === "")) {
     fail(`'optOutCommand' must be a non-empty string, got ${describe(optOutCommand)}`);
   }
-  if (handler !== undefined && (typeof handler !== "object" || handler === null || Array.isArray(handler))) {
+  if (handler !== undefined && !isPlainObject(handler)) {
     fail(`'handler' must be an object of handler options, got ${describe(handler)}`);
   }
 }

@@ -46,7 +46,7 @@ export function choices(values: readonly string[]): string {
  * without ever throwing (a getter, a Proxy or a circular object is fine).
  *
  * @param value Anything.
- * @returns A short description, e.g. `"run"`, `-1`, `undefined`, `an object`, `an array`, `a function`.
+ * @returns A short description, e.g. `"run"`, `-1`, `undefined`, `an object`, `an array`, `a Promise`, `a function`.
  * @example
  * ```ts
  * import { describe } from "./describe.ts";
@@ -64,10 +64,40 @@ export function describe(value: unknown): string {
       return String(value);
     case "bigint":
       return `${value}n`;
-    case "object":
-      return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
+    case "object": {
+      if (value === null) return "null";
+      const kind = builtInKind(value);
+      return kind === "Object" || kind === undefined ? "an object" : kind === "Array" ? "an array" : `a ${kind}`;
+    }
     default:
       return `a ${typeof value}`;
+  }
+}
+
+/**
+ * Whether a value is a plain object: written `{...}`, made with `Object.create(null)`, or an instance of the
+ * program's own class; not an array, nor a built-in kind that holds its contents elsewhere than in its own
+ * properties (a Promise, a Map, Headers, a Date). Never throws (a revoked Proxy is not one).
+ *
+ * @param value Anything.
+ * @returns `true` for a plain object.
+ * @example
+ * ```ts
+ * import { isPlainObject } from "./describe.ts";
+ * isPlainObject({ a: "1" }); // true
+ * isPlainObject(new Map([["a", "1"]])); // false
+ * ```
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && builtInKind(value) === "Object";
+}
+
+/** What `Object.prototype.toString` names an object: `Object`, `Array`, `Promise`, `Map`...; never throws. */
+function builtInKind(value: object): string | undefined {
+  try {
+    return Object.prototype.toString.call(value).slice(8, -1);
+  } catch {
+    return undefined; // a revoked Proxy
   }
 }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { describe, isPlainObject } from "./describe.ts";
 import type { EventParameters, TelemetryEvent } from "./events.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 
@@ -209,9 +210,14 @@ export function wireEventJson(event: TelemetryEvent): string {
  */
 function checkedParameters(event: TelemetryEvent): EventParameters {
   const parameters: unknown = event.parameters();
-  const plain = typeof parameters === "object" && parameters !== null && !Array.isArray(parameters)
-    ? { ...parameters }
-    : parameters;
+  if (!isPlainObject(parameters)) {
+    // An `async parameters()`: its rejection is the event's problem, never the program's unhandled rejection.
+    if (parameters instanceof Promise) parameters.catch(() => {});
+    throw new TypeError(
+      `Event '${event.name}' has no parameters object: parameters() returned ${describe(parameters)}`,
+    );
+  }
+  const plain = { ...parameters };
   const problem = parametersProblem(plain);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
   return plain as EventParameters;

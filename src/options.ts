@@ -15,7 +15,7 @@ import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
-import { describe, unknownOption } from "./describe.ts";
+import { describe, isPlainObject, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, runtimeInfo } from "./runtime/mod.ts";
 import type { SpoolLimits } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
@@ -264,7 +264,7 @@ interface NumberRule {
  * ```
  */
 export function resolveOptions(options: NATTelemetryHandlerOptions = {}): ResolvedOptions {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+  if (!isPlainObject(options)) {
     throw new TypeError(`Cannot create handler: options must be an object, got ${describe(options)}`);
   }
   const unknown = unknownOption(options, OPTION_NAMES);
@@ -444,8 +444,7 @@ function resolveFormat(option: unknown, fromEnv: string | undefined): WireFormat
 
 function stringRecord(name: string, option: unknown): Record<string, string> {
   if (option === undefined) return {};
-  const ok = typeof option === "object" && option !== null && !Array.isArray(option) &&
-    Object.values(option).every((value) => typeof value === "string");
+  const ok = isPlainObject(option) && Object.values(option).every((value) => typeof value === "string");
   if (!ok) {
     throw new TypeError(`Cannot create handler: '${name}' must be an object of strings, got ${describe(option)}`);
   }

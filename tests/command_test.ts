@@ -267,6 +267,7 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
     [{ command: "x", askConsent: "no" }, TypeError, /'askConsent' must be a boolean, got "no"/],
     [{ command: "x", optOutCommand: 3 }, TypeError, /'optOutCommand' must be a non-empty string, got 3/],
     [{ command: "x", handler: [] }, TypeError, /'handler' must be an object of handler options, got an array/],
+    [{ command: "x", handler: Promise.resolve({}) }, TypeError, /'handler' must be an object .*, got a Promise$/],
     [{ comand: "x" }, TypeError, /'comand' is not an option \(did you mean 'command'\?\)/],
   ];
   try {

@@ -76,6 +76,36 @@ test("circular objects, BigInt, functions, null and throwing getters are counted
   });
 });
 
+test("parameters() returning a promise, a Map or a Date is a counted drop; a rejection never reaches the program", async () => {
+  const unhandled: unknown[] = [];
+  const record = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", record);
+  try {
+    await withHandler({}, async (handler, server) => {
+      const bad: (() => unknown)[] = [
+        // deno-lint-ignore require-await
+        async () => {
+          throw new Error("async parameters() exploded");
+        },
+        // deno-lint-ignore require-await
+        async () => ({ model: "m" }),
+        () => new Map([["model", "m"]]),
+        () => new Date(),
+      ];
+      handler.enqueue(commandEvent("before"));
+      for (const parameters of bad) handler.enqueue(new AnyEvent(parameters));
+      handler.enqueue(commandEvent("after"));
+      await handler.flush();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // a rejection left unhandled is reported by now
+      assert.deepEqual(handler.stats().dropped, { invalid_event: 4 });
+      assert.deepEqual(commands(server.events()), ["before", "after"]);
+    });
+  } finally {
+    process.off("unhandledRejection", record);
+  }
+  assert.deepEqual(unhandled, []);
+});
+
 test("an event whose schemaVersion getter throws, or a Proxy whose prototype trap throws, is a counted drop", async () => {
   await withHandler({}, async (handler, server) => {
     const throwingVersion = commandEvent("getter");

@@ -89,6 +89,12 @@ test("types: numbers, strings, booleans and functions; undefined is the default,
   refused({ headers: ["x: y"] }, TypeError, /'headers' must be an object of strings, got an array/);
   refused({ random: 4 }, TypeError, /'random' must be a function, got 4/);
   refused([], TypeError, /options must be an object, got an array/);
+  // Kinds whose contents are not their own properties: taken as plain objects, they would be read as empty.
+  refused(Promise.resolve({}), TypeError, /options must be an object, got a Promise/);
+  refused(new Map([["endpoint", ""]]), TypeError, /options must be an object, got a Map/);
+  refused({ headers: new Headers({ authorization: "Bearer K" }) }, TypeError, /'headers' .*, got a Headers$/);
+  refused({ headers: new Map([["authorization", "Bearer K"]]) }, TypeError, /'headers' .*, got a Map$/);
+  refused({ format: "otlp", resource: new Map() }, TypeError, /'resource' must be an object of strings, got a Map$/);
   const defaults = new NATTelemetryHandler({ maxRetries: undefined, endpoint: undefined, spoolDir: undefined });
   void defaults.stop();
 });

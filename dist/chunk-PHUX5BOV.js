@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-SWWADVV4.js";
+} from "./chunk-U6SPO4PS.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-64RDW4B4.js";
+} from "./chunk-DNE4242S.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-64RDW4B4.js";
+} from "./chunk-DNE4242S.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
