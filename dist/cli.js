@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PHUX5BOV.js";
-import "./chunk-U6SPO4PS.js";
-import "./chunk-DNE4242S.js";
+} from "./chunk-Y5CZH6AF.js";
+import "./chunk-4ZPCETZT.js";
+import "./chunk-V2ACYMZ5.js";
 export {
   main,
   telemetryCommand

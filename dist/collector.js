@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-U6SPO4PS.js";
-import "./chunk-DNE4242S.js";
+} from "./chunk-4ZPCETZT.js";
+import "./chunk-V2ACYMZ5.js";
 export {
   isLoopback,
   readOtlpLogs,

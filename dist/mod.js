@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-DNE4242S.js";
+} from "./chunk-V2ACYMZ5.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -274,7 +274,7 @@ interface Settings {
   /** The spool directory, `null` for none. */
   spoolDir: string | null;
   /** How events leave at the end of a run: handed off to a sender process, or not, and why. */
-  atExit: { handOff: boolean; reason?: string };
+  atExit: { handOff: boolean; reason?: string; delivers?: boolean };
   /** Every value not understood, one line each, with what is done instead. */
   problems: string[];
 }
@@ -302,7 +302,7 @@ function settingsInForce(consent: EffectiveConsent): Settings {
   // With telemetry off no spool is opened (opening one creates its directory).
   const decision = enabled
     ? exitDecision(options, Backlog.open(options), enabled)
-    : { handOff: false, reason: "telemetry is disabled" };
+    : { handOff: false, reason: "telemetry is disabled", delivers: false };
   const problems = [...settings.problems];
   if (consent.fileProblem) {
     problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
@@ -315,7 +315,9 @@ function settingsInForce(consent: EffectiveConsent): Settings {
       ? "NAT_TELEMETRY_FORMAT"
       : "the default",
     spoolDir: options.spoolDir ?? null,
-    atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason },
+    atExit: decision.handOff
+      ? { handOff: true }
+      : { handOff: false, reason: decision.reason, delivers: decision.delivers },
     problems,
   };
 }
@@ -352,8 +354,10 @@ function status(output: CliOutput, json: boolean, changeWith?: string): number {
   output.out(
     settings.atExit.handOff
       ? "At exit: events are handed off to a sender process\n"
-      : consent.enabled
+      : consent.enabled && settings.atExit.delivers
       ? `At exit: events are delivered in process (${settings.atExit.reason})\n`
+      : consent.enabled
+      ? `At exit: events are spooled for a later run (${settings.atExit.reason})\n`
       : `At exit: nothing is delivered (${settings.atExit.reason})\n`,
   );
   for (const problem of settings.problems) output.out(`Problem: ${problem}\n`);

@@ -48,8 +48,11 @@ export type ExitPlan =
    * is known to be down: they wait in the spool for the run that probes it, and nothing is prepared to start.
    */
   | { readonly handOff: true; readonly command: SpawnCommand | undefined; readonly backlog: Backlog }
-  /** Deliver them in process, within the exit budget. */
-  | { readonly handOff: false; readonly reason: string };
+  /**
+   * Deliver them in process, within the exit budget; where the program may not connect to the endpoint (Deno
+   * `--allow-net`), `delivers` is `false`: they wait in the spool for a run that may.
+   */
+  | { readonly handOff: false; readonly reason: string; readonly delivers: boolean };
 
 /**
  * Decides how this run's pending events would leave the process, without writing anything (what
@@ -66,6 +69,21 @@ export type ExitPlan =
  * ```
  */
 export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
+  const decision = handOffOrWhyNot(options, backlog, enabled);
+  return decision.handOff ? decision : { ...decision, delivers: mayConnect(options) };
+}
+
+/** The sink is not an HTTP endpoint, or one the program may connect to. */
+function mayConnect(options: ResolvedOptions): boolean {
+  return options.sink.kind !== "http" || host().canConnect(options.sink.url);
+}
+
+/** {@link exitDecision}, but for whether the events may be delivered in process. */
+function handOffOrWhyNot(
+  options: ResolvedOptions,
+  backlog: Backlog | null,
+  enabled: boolean,
+): ExitPlan | { handOff: false; reason: string } {
   try {
     const reason = inProcessReason(options, backlog, enabled);
     if (reason !== undefined || !backlog || options.sink.kind !== "http") {
@@ -109,7 +127,8 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
 export function planExit(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
   const decision = exitDecision(options, backlog, enabled);
   if (decision.handOff && decision.command && !writeScript(decision.backlog)) {
-    return { handOff: false, reason: "the sender's script is not in the spool directory and cannot be written" };
+    const reason = "the sender's script is not in the spool directory and cannot be written";
+    return { handOff: false, reason, delivers: true };
   }
   return decision;
 }
@@ -198,7 +217,7 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
     return "who may change the directories above the spool cannot all be told (Deno without --allow-read, or " +
       "--allow-sys=uid,gid): another user could swap the sender's script there";
   }
-  if (!host().canConnect(sink.url)) return "the program may not connect to the endpoint";
+  if (!mayConnect(options)) return "the program may not connect to the endpoint";
   // While the endpoint is known down, a run delivering itself would only spool too: no need to read the spool
   // (where a long outage has left up to a file per run) to find out whether hand-offs get through.
   const { spool, files, health } = backlog;

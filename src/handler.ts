@@ -675,7 +675,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #handOff(): boolean {
     const plan = planExit(this.#options, this.#openDisk(), isTelemetryEnabled());
     if (!plan.handOff) {
-      this.#log(`at exit: delivering in process: ${plan.reason}`);
+      this.#log(`at exit: ${plan.delivers ? "delivering in process" : "spooled for a later run"}: ${plan.reason}`);
       return false;
     }
     if (!this.#spoolPending(true)) {

@@ -46,7 +46,7 @@ test("status: off by default, and says why", async () => {
     format: "nat",
     formatSource: "the default",
     spoolDir: `${dir.path}/spool`,
-    atExit: { handOff: false, reason: "telemetry is disabled" },
+    atExit: { handOff: false, reason: "telemetry is disabled", delivers: false },
     problems: [],
   });
   assert.equal(existsSync(`${dir.path}/spool`), false, "status with telemetry off creates no spool directory");
@@ -81,7 +81,7 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
   );
   assert.deepEqual(
     [printed.endpoint, printed.atExit],
-    ["stdout", { handOff: false, reason: "the hand-off is off (NAT_TELEMETRY_HANDOFF)" }],
+    ["stdout", { handOff: false, reason: "the hand-off is off (NAT_TELEMETRY_HANDOFF)", delivers: true }],
   );
   const dry = JSON.parse((await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_DRY_RUN: "1" })).stdout);
   assert.deepEqual([dry.endpoint, dry.endpointSource], [null, "nothing is sent: NAT_TELEMETRY_DRY_RUN"]);

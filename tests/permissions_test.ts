@@ -138,7 +138,12 @@ test("Deno that may read only the spool: who may swap it cannot be told, so no s
   try {
     await onTerminal(
       ["--allow-env", "--allow-run", "--allow-net=127.0.0.1", `--allow-read=${dir.path}`, `--allow-write=${dir.path}`],
-      { NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+      {
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        NAT_TELEMETRY_HANDOFF: "1",
+        NAT_TELEMETRY_DEBUG: "1",
+      },
     );
     assert.deepEqual(commands(server.events()), ["permissions"], "delivered before the run ended");
     assert.deepEqual(readdirSync(dir.path).filter((name) => name.startsWith("sender-")), [], "no sender, no script");
@@ -202,11 +207,18 @@ test("Deno with --allow-run but no net: no sender delivers for it either; the ev
   using dir = tempDir();
   const server = await TestServer.start();
   try {
-    await onTerminal(["--allow-env", "--allow-run", `--allow-read=${dir.path}`, `--allow-write=${dir.path}`], {
-      NAT_TELEMETRY_ENDPOINT: server.url(),
-      NAT_TELEMETRY_SPOOL_DIR: dir.path,
-      NAT_TELEMETRY_HANDOFF: "1",
-    });
+    const run = await onTerminal(
+      ["--allow-env", "--allow-run", `--allow-read=${dir.path}`, `--allow-write=${dir.path}`],
+      {
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        NAT_TELEMETRY_HANDOFF: "1",
+        NAT_TELEMETRY_DEBUG: "1",
+      },
+    );
+    // The debug trail says what happened: not a delivery in process.
+    assert.match(run.stdout, /at exit: spooled for a later run: /);
+    assert.doesNotMatch(run.stdout, /delivering in process/);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent
     assert.equal(server.requests.length, 0, "nothing sent by a sender with more permission than the program");
     assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["permissions"]);

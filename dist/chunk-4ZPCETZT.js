@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-DNE4242S.js";
+} from "./chunk-V2ACYMZ5.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
