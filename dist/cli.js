@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-Y5CZH6AF.js";
-import "./chunk-4ZPCETZT.js";
-import "./chunk-V2ACYMZ5.js";
+} from "./chunk-B4Z3NUH2.js";
+import "./chunk-4ZIUVIB4.js";
+import "./chunk-PP2DFXLM.js";
 export {
   main,
   telemetryCommand

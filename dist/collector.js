@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4ZPCETZT.js";
-import "./chunk-V2ACYMZ5.js";
+} from "./chunk-4ZIUVIB4.js";
+import "./chunk-PP2DFXLM.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-V2ACYMZ5.js";
+} from "./chunk-PP2DFXLM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -215,7 +215,8 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
   if (!backlog) return "there is no usable spool directory";
   if (!backlog.spool.ancestorsSeen) {
     return "who may change the directories above the spool cannot all be told (Deno without --allow-read, or " +
-      "--allow-sys=uid,gid): another user could swap the sender's script there";
+      "--allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap " +
+      "the sender's script there";
   }
   if (!mayConnect(options)) return "the program may not connect to the endpoint";
   // While the endpoint is known down, a run delivering itself would only spool too: no need to read the spool

@@ -121,6 +121,24 @@ test(
   },
 );
 
+test(
+  "Node.js --permission granting its code and the directory of the consent file and spool: both used, no sender",
+  { skip: runtimeInfo().name !== "node" && "Node.js's permission model" },
+  async () => {
+    using dir = tempDir();
+    const env = { NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined, NAT_TELEMETRY_HANDOFF: undefined };
+    assert.equal((await cli(dir.path, ["enable"], env)).code, 0);
+    const code = new URL("..", import.meta.url).pathname;
+    // What is above the directory (/tmp) may not be read: the library does not look there, nor fail for it.
+    const flags = `--permission --allow-fs-read=${code} --allow-fs-read=${dir.path}/ --allow-fs-write=${dir.path}/`;
+    const run = await cli(dir.path, ["status", "--json"], { ...env, NODE_OPTIONS: flags });
+    const { enabled, source, spoolDir, atExit, problems } = JSON.parse(run.stdout);
+    assert.deepEqual([enabled, source, spoolDir, problems], [true, "file", `${dir.path}/spool`, []], run.stdout);
+    assert.equal(atExit.handOff, false);
+    assert.match(atExit.reason, /directories above the spool .*--allow-fs-read/);
+  },
+);
+
 test("status names every value of the environment it does not understand, one line each; --json carries them", async () => {
   using dir = tempDir();
   const env = {

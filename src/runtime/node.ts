@@ -24,7 +24,7 @@ import { runtimeInfo } from "./info.ts";
 import { isForegroundJob } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 import { nodeFetch } from "./node_fetch.ts";
-import { nodeFiles, type NodeFs } from "./node_files.ts";
+import { nodeFiles, type NodeFs, type NodePermission } from "./node_files.ts";
 import { senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
 
@@ -117,7 +117,7 @@ export interface NodeProcess {
   ppid?: number;
   versions: Record<string, string | undefined>;
   /** Set under `node --permission`. */
-  permission?: { has(scope: string): boolean };
+  permission?: NodePermission;
   /** Set in a program packaged by `pkg`. */
   pkg?: unknown;
   exit(code: number): void;
@@ -414,7 +414,7 @@ function openFileAccess(proc: NodeProcess): FileAccess {
       return primaryGroup.gid;
     },
   };
-  return { fs, files: fs && guardedFiles(nodeFiles(fs, user, proc.platform === "win32")) };
+  return { fs, files: fs && guardedFiles(nodeFiles(fs, user, proc.platform === "win32", proc.permission)) };
 }
 
 /**

@@ -38,12 +38,19 @@ export interface NodeFs {
   realpathSync(path: string): string;
 }
 
+/** Node.js's permission model (`process.permission`, set under `--permission`). */
+export interface NodePermission {
+  has(scope: string, reference?: string): boolean;
+}
+
 /**
  * Builds the Node.js / Bun file primitives.
  *
  * @param fs `node:fs`.
  * @param user The current user's ids (`process.getuid()`, `process.getgid()`); none on Windows.
  * @param windows Whether permission bits mean nothing here.
+ * @param permission `process.permission` under `node --permission`: a path it does not grant is not looked at
+ *   (as under Deno), so that a spool or consent file the program may read is used with what it may see above it.
  * @returns The primitives.
  * @example
  * ```ts ignore
@@ -53,7 +60,7 @@ export interface NodeFs {
  * const raw = nodeFiles(fs, { uid: process.getuid?.(), gid: process.getgid?.() }, process.platform === "win32");
  * ```
  */
-export function nodeFiles(fs: NodeFs, user: User, windows: boolean): RawFiles {
+export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?: NodePermission): RawFiles {
   const flag = (name: string) => fs.constants[name] ?? 0;
   const guard = flag("O_NOFOLLOW") | flag("O_NONBLOCK");
   const facts = (stats: NodeStats): FileFacts => ({
@@ -97,7 +104,9 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean): RawFiles {
     get gid() {
       return windows ? undefined : user.gid; // read when first needed: where it is costly, it is rarely needed
     },
-    allowed: () => true,
+    allowed: (path, access) =>
+      permission === undefined ||
+      quietly(() => permission.has(access === "read" ? "fs.read" : "fs.write", path)) !== false,
     lstat(path) {
       try {
         const stats = fs.lstatSync(path, { throwIfNoEntry: false });

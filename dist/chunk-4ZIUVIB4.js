@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-V2ACYMZ5.js";
+} from "./chunk-PP2DFXLM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

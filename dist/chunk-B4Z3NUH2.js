@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-4ZPCETZT.js";
+} from "./chunk-4ZIUVIB4.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-V2ACYMZ5.js";
+} from "./chunk-PP2DFXLM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
