@@ -126,7 +126,12 @@ test(
   { skip: runtimeInfo().name !== "node" && "Node.js's permission model" },
   async () => {
     using dir = tempDir();
-    const env = { NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined, NAT_TELEMETRY_HANDOFF: undefined };
+    const env = {
+      NAT_TELEMETRY_ENABLED: undefined,
+      DO_NOT_TRACK: undefined,
+      NAT_TELEMETRY_HANDOFF: undefined,
+      CI: undefined,
+    };
     assert.equal((await cli(dir.path, ["enable"], env)).code, 0);
     const code = new URL("..", import.meta.url).pathname;
     // What is above the directory (/tmp) may not be read: the library does not look there, nor fail for it.
