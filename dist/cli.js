@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-B4Z3NUH2.js";
-import "./chunk-4ZIUVIB4.js";
-import "./chunk-PP2DFXLM.js";
+} from "./chunk-ACSBJZEO.js";
+import "./chunk-IH7KNJF7.js";
+import "./chunk-STGFE2S3.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4ZIUVIB4.js";
-import "./chunk-PP2DFXLM.js";
+} from "./chunk-IH7KNJF7.js";
+import "./chunk-STGFE2S3.js";
 export {
   isLoopback,
   readOtlpLogs,

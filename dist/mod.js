@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-PP2DFXLM.js";
+} from "./chunk-STGFE2S3.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -76,12 +76,16 @@ export interface FileDecision {
  * Reads a consent file through the guarded door. No file is `never_asked`. A
  * file that is there but cannot be read with certainty (not a regular file of
  * the user's, too large, not valid UTF-8 or not valid TOML, or where another
- * user could have put it back) is `disabled`: it never leads to a question or
- * to sending.
+ * user could have put it back), or that the program may not look for (Deno's
+ * or Node.js's permissions: an opt-out there cannot be seen), is `disabled`:
+ * it never leads to a question or to sending.
  */
 function readDecision(path: string): FileDecision {
   const files = host().files;
-  if (!files?.allowed(path, "read")) return { state: "never_asked" };
+  if (!files) return { state: "never_asked" };
+  if (!files.allowed(path, "read")) {
+    return { state: "disabled", problem: "may not be read (the program's permissions)" };
+  }
   let text: string | undefined;
   try {
     text = files.read(path, MAX_CONSENT_FILE_BYTES);
@@ -241,7 +245,7 @@ export function saveConsent(
   // temporary file must sit beside the target: only a rename within one directory replaces it atomically.
   const touched = [dir, temp, path];
   if (!touched.every((each) => files.allowed(each, "write") && files.allowed(each, "read"))) {
-    refused(`the program may not read and write ${dir} (Deno)`);
+    refused(`the program may not read and write ${dir} (its permissions)`);
     return false;
   }
   try {

@@ -191,12 +191,14 @@ export class Spool {
       return undefined;
     };
     const notAllowed = (path: string) => !files.allowed(path, "read") || !files.allowed(path, "write");
-    if (notAllowed(dir)) return none(`the program may not read and write ${dir} (Deno)`);
+    if (notAllowed(dir)) return none(`the program may not read and write ${dir} (its permissions)`);
     try {
       let seen = files.ensureDir(dir, true);
       const real = files.realPath(dir);
       if (real === undefined) return none(`where ${dir} leads cannot be told`);
-      if (notAllowed(real)) return none(`the program may not read and write ${real}, where ${dir} leads (Deno)`);
+      if (notAllowed(real)) {
+        return none(`the program may not read and write ${real}, where ${dir} leads (its permissions)`);
+      }
       if (real !== dir) seen = files.ensureDir(real, true);
       return new Spool(real, files, limits, key, seen);
     } catch (error) {

@@ -141,6 +141,11 @@ test(
     assert.deepEqual([enabled, source, spoolDir, problems], [true, "file", `${dir.path}/spool`, []], run.stdout);
     assert.equal(atExit.handOff, false);
     assert.match(atExit.reason, /directories above the spool .*--allow-fs-read/);
+    // A consent file it may not read could hold an opt-out: read as disabled, so that nothing is asked either.
+    const narrower = `--permission --allow-fs-read=${code} --allow-fs-read=/proc --allow-fs-read=${dir.path}/spool/`;
+    const blind = JSON.parse((await cli(dir.path, ["status", "--json"], { ...env, NODE_OPTIONS: narrower })).stdout);
+    assert.deepEqual([blind.enabled, blind.source], [false, "file"], JSON.stringify(blind));
+    assert.match(blind.problems.join("\n"), /telemetry\.toml may not be read \(the program's permissions\)/);
   },
 );
 

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-PP2DFXLM.js";
+} from "./chunk-STGFE2S3.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-4ZIUVIB4.js";
+} from "./chunk-IH7KNJF7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-PP2DFXLM.js";
+} from "./chunk-STGFE2S3.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
