@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ACSBJZEO.js";
-import "./chunk-IH7KNJF7.js";
-import "./chunk-STGFE2S3.js";
+} from "./chunk-HNK7R5EZ.js";
+import "./chunk-JQMYHYXK.js";
+import "./chunk-W5WMIPSI.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-IH7KNJF7.js";
-import "./chunk-STGFE2S3.js";
+} from "./chunk-JQMYHYXK.js";
+import "./chunk-W5WMIPSI.js";
 export {
   isLoopback,
   readOtlpLogs,

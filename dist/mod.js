@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-STGFE2S3.js";
+} from "./chunk-W5WMIPSI.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -67,7 +67,8 @@ export function describe(value: unknown): string {
     case "object": {
       if (value === null) return "null";
       const kind = builtInKind(value);
-      return kind === "Object" || kind === undefined ? "an object" : kind === "Array" ? "an array" : `a ${kind}`;
+      if (kind === undefined) return "an object that cannot be read";
+      return kind === "Object" ? "an object" : kind === "Array" ? "an array" : `a ${kind}`;
     }
     default:
       return `a ${typeof value}`;
@@ -75,12 +76,13 @@ export function describe(value: unknown): string {
 }
 
 /**
- * Whether a value is a plain object: written `{...}`, made with `Object.create(null)`, or an instance of the
- * program's own class; not an array, nor a built-in kind that holds its contents elsewhere than in its own
- * properties (a Promise, a Map, Headers, a Date). Never throws (a revoked Proxy is not one).
+ * Whether a value can be read as a record through its own properties: an object written `{...}`, made with
+ * `Object.create(null)`, a module's namespace or an instance of the program's own class; not an array, a promise or
+ * any other thenable, nor a built-in kind that holds its contents elsewhere (a Map, Headers, a Date). Never throws
+ * (a Proxy whose traps throw is not one).
  *
  * @param value Anything.
- * @returns `true` for a plain object.
+ * @returns `true` for such an object.
  * @example
  * ```ts
  * import { isPlainObject } from "./describe.ts";
@@ -89,7 +91,53 @@ export function describe(value: unknown): string {
  * ```
  */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && builtInKind(value) === "Object";
+  if (typeof value !== "object" || value === null || isThenable(value)) return false;
+  const kind = builtInKind(value);
+  return kind !== undefined && !NOT_RECORDS.has(kind) && !kind.endsWith("Array");
+}
+
+/** Built-in kinds (as `Object.prototype.toString` names them) whose contents are not their own properties. */
+const NOT_RECORDS = new Set([
+  "Arguments",
+  "ArrayBuffer",
+  "Boolean",
+  "DataView",
+  "Date",
+  "Error",
+  "FormData",
+  "Headers",
+  "Map",
+  "Number",
+  "Promise",
+  "RegExp",
+  "Set",
+  "String",
+  "URL",
+  "URLSearchParams",
+  "WeakMap",
+  "WeakSet",
+]);
+
+/**
+ * Whether a value is a promise or another thenable (from any realm, whatever it calls itself); one whose `then`
+ * cannot even be read counts as one. Never throws.
+ *
+ * @param value Anything.
+ * @returns `true` when it has a `then` method, or hides whether it has one.
+ * @example
+ * ```ts
+ * import { isThenable } from "./describe.ts";
+ * isThenable(Promise.resolve(1)); // true
+ * isThenable({ then: 1 }); // false
+ * ```
+ */
+export function isThenable(value: unknown): boolean {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === "function";
+  } catch {
+    return true;
+  }
 }
 
 /** What `Object.prototype.toString` names an object: `Object`, `Array`, `Promise`, `Map`...; never throws. */

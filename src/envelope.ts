@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describe, isPlainObject } from "./describe.ts";
+import { describe, isPlainObject, isThenable } from "./describe.ts";
 import type { EventParameters, TelemetryEvent } from "./events.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 
@@ -210,9 +210,13 @@ export function wireEventJson(event: TelemetryEvent): string {
  */
 function checkedParameters(event: TelemetryEvent): EventParameters {
   const parameters: unknown = event.parameters();
-  if (!isPlainObject(parameters)) {
+  if (isThenable(parameters)) {
     // An `async parameters()`: its rejection is the event's problem, never the program's unhandled rejection.
-    if (parameters instanceof Promise) parameters.catch(() => {});
+    // Adopting it calls its `then` (from any realm) with handlers of ours, in a job of its own, whatever it throws.
+    Promise.resolve(parameters).catch(() => {});
+    throw new TypeError(`Event '${event.name}' has no parameters object: parameters() returned a promise`);
+  }
+  if (!isPlainObject(parameters)) {
     throw new TypeError(
       `Event '${event.name}' has no parameters object: parameters() returned ${describe(parameters)}`,
     );

@@ -76,6 +76,12 @@ test("circular objects, BigInt, functions, null and throwing getters are counted
   });
 });
 
+class LyingPromise extends Promise<unknown> {
+  override get [Symbol.toStringTag]() {
+    return "Object";
+  }
+}
+
 test("parameters() returning a promise, a Map or a Date is a counted drop; a rejection never reaches the program", async () => {
   const unhandled: unknown[] = [];
   const record = (reason: unknown) => unhandled.push(reason);
@@ -91,13 +97,15 @@ test("parameters() returning a promise, a Map or a Date is a counted drop; a rej
         async () => ({ model: "m" }),
         () => new Map([["model", "m"]]),
         () => new Date(),
+        // A promise that calls itself a plain object: still a promise, and its rejection still handled.
+        () => LyingPromise.reject(new Error("a lying promise rejected")),
       ];
       handler.enqueue(commandEvent("before"));
       for (const parameters of bad) handler.enqueue(new AnyEvent(parameters));
       handler.enqueue(commandEvent("after"));
       await handler.flush();
       await new Promise((resolve) => setTimeout(resolve, 50)); // a rejection left unhandled is reported by now
-      assert.deepEqual(handler.stats().dropped, { invalid_event: 4 });
+      assert.deepEqual(handler.stats().dropped, { invalid_event: 5 });
       assert.deepEqual(commands(server.events()), ["before", "after"]);
     });
   } finally {

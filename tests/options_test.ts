@@ -5,8 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { pathToFileURL } from "node:url";
 import {
   type EventParameters,
   NATTelemetryHandler,
@@ -95,8 +96,28 @@ test("types: numbers, strings, booleans and functions; undefined is the default,
   refused({ headers: new Headers({ authorization: "Bearer K" }) }, TypeError, /'headers' .*, got a Headers$/);
   refused({ headers: new Map([["authorization", "Bearer K"]]) }, TypeError, /'headers' .*, got a Map$/);
   refused({ format: "otlp", resource: new Map() }, TypeError, /'resource' must be an object of strings, got a Map$/);
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  assert.throws(
+    () => new NATTelemetryHandler(revoked.proxy),
+    /options must be an object, got an object that cannot be read$/,
+  );
   const defaults = new NATTelemetryHandler({ maxRetries: undefined, endpoint: undefined, spoolDir: undefined });
   void defaults.stop();
+});
+
+test("options from a module's namespace, a class of the program's (whatever it calls itself) or no prototype", async () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/config.mjs`, 'export const endpoint = "";\nexport const spoolDir = false;\n');
+  const namespace = await import(pathToFileURL(`${dir.path}/config.mjs`).href);
+  class Config {
+    endpoint = "";
+    get [Symbol.toStringTag]() {
+      return "TelemetryConfig";
+    }
+  }
+  const bare = Object.assign(Object.create(null), { endpoint: "" });
+  for (const options of [namespace, new Config(), bare]) void new NATTelemetryHandler(options).stop();
 });
 
 test("a key that is not an option is a TypeError naming it and the nearest option", () => {

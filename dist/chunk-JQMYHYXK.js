@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-STGFE2S3.js";
+} from "./chunk-W5WMIPSI.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-IH7KNJF7.js";
+} from "./chunk-JQMYHYXK.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-STGFE2S3.js";
+} from "./chunk-W5WMIPSI.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
