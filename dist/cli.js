@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-HNK7R5EZ.js";
-import "./chunk-JQMYHYXK.js";
-import "./chunk-W5WMIPSI.js";
+} from "./chunk-X3MZTT7R.js";
+import "./chunk-TVPMGB6F.js";
+import "./chunk-36HMPYDS.js";
 export {
   main,
   telemetryCommand

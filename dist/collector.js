@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JQMYHYXK.js";
-import "./chunk-W5WMIPSI.js";
+} from "./chunk-TVPMGB6F.js";
+import "./chunk-36HMPYDS.js";
 export {
   isLoopback,
   readOtlpLogs,

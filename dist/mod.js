@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-W5WMIPSI.js";
+} from "./chunk-36HMPYDS.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

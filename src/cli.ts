@@ -22,7 +22,7 @@ import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
 import { describe, redact } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
-import { exitDecision } from "./exit_strategy.ts";
+import { exitDecision, type InProcessOutcome } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
 import { EndpointHealth, recordedHealth } from "./health.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -274,7 +274,7 @@ interface Settings {
   /** The spool directory, `null` for none. */
   spoolDir: string | null;
   /** How events leave at the end of a run: handed off to a sender process, or not, and why. */
-  atExit: { handOff: boolean; reason?: string; delivers?: boolean };
+  atExit: { handOff: boolean; reason?: string; then?: InProcessOutcome };
   /** Every value not understood, one line each, with what is done instead. */
   problems: string[];
 }
@@ -302,7 +302,7 @@ function settingsInForce(consent: EffectiveConsent): Settings {
   // With telemetry off no spool is opened (opening one creates its directory).
   const decision = enabled
     ? exitDecision(options, Backlog.open(options), enabled)
-    : { handOff: false, reason: "telemetry is disabled", delivers: false };
+    : { handOff: false, reason: "telemetry is disabled", then: "dropped" as const };
   const problems = [...settings.problems];
   if (consent.fileProblem) {
     problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
@@ -315,9 +315,7 @@ function settingsInForce(consent: EffectiveConsent): Settings {
       ? "NAT_TELEMETRY_FORMAT"
       : "the default",
     spoolDir: options.spoolDir ?? null,
-    atExit: decision.handOff
-      ? { handOff: true }
-      : { handOff: false, reason: decision.reason, delivers: decision.delivers },
+    atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason, then: decision.then },
     problems,
   };
 }
@@ -354,9 +352,9 @@ function status(output: CliOutput, json: boolean, changeWith?: string): number {
   output.out(
     settings.atExit.handOff
       ? "At exit: events are handed off to a sender process\n"
-      : consent.enabled && settings.atExit.delivers
+      : consent.enabled && settings.atExit.then === "delivered"
       ? `At exit: events are delivered in process (${settings.atExit.reason})\n`
-      : consent.enabled
+      : consent.enabled && settings.atExit.then === "spooled"
       ? `At exit: events are spooled for a later run (${settings.atExit.reason})\n`
       : `At exit: nothing is delivered (${settings.atExit.reason})\n`,
   );

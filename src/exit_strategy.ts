@@ -49,10 +49,14 @@ export type ExitPlan =
    */
   | { readonly handOff: true; readonly command: SpawnCommand | undefined; readonly backlog: Backlog }
   /**
-   * Deliver them in process, within the exit budget; where the program may not connect to the endpoint (Deno
-   * `--allow-net`), `delivers` is `false`: they wait in the spool for a run that may.
+   * Deliver them in process, within the exit budget; `then` says what that comes to: `delivered` (or printed),
+   * `spooled` for a later run (the endpoint is known down, or the program may not connect to it: Deno
+   * `--allow-net`), or `dropped` (no endpoint; or neither a connection nor a spool).
    */
-  | { readonly handOff: false; readonly reason: string; readonly delivers: boolean };
+  | { readonly handOff: false; readonly reason: string; readonly then: InProcessOutcome };
+
+/** What delivering in process comes to at the exit: see {@link ExitPlan}. */
+export type InProcessOutcome = "delivered" | "spooled" | "dropped";
 
 /**
  * Decides how this run's pending events would leave the process, without writing anything (what
@@ -70,7 +74,14 @@ export type ExitPlan =
  */
 export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
   const decision = handOffOrWhyNot(options, backlog, enabled);
-  return decision.handOff ? decision : { ...decision, delivers: mayConnect(options) };
+  return decision.handOff ? decision : { ...decision, then: inProcessOutcome(options, backlog) };
+}
+
+/** What delivering in process would come to, from the sink, the program's permissions and the spool. */
+function inProcessOutcome(options: ResolvedOptions, backlog: Backlog | null): InProcessOutcome {
+  if (options.sink.kind === "none") return "dropped";
+  if (mayConnect(options) && backlog?.health.isOpen() !== true) return "delivered";
+  return backlog ? "spooled" : "dropped";
 }
 
 /** The sink is not an HTTP endpoint, or one the program may connect to. */
@@ -128,7 +139,7 @@ export function planExit(options: ResolvedOptions, backlog: Backlog | null, enab
   const decision = exitDecision(options, backlog, enabled);
   if (decision.handOff && decision.command && !writeScript(decision.backlog)) {
     const reason = "the sender's script is not in the spool directory and cannot be written";
-    return { handOff: false, reason, delivers: true };
+    return { handOff: false, reason, then: inProcessOutcome(options, decision.backlog) };
   }
   return decision;
 }

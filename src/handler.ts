@@ -675,7 +675,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #handOff(): boolean {
     const plan = planExit(this.#options, this.#openDisk(), isTelemetryEnabled());
     if (!plan.handOff) {
-      this.#log(`at exit: ${plan.delivers ? "delivering in process" : "spooled for a later run"}: ${plan.reason}`);
+      const then = { delivered: "delivering in process", spooled: "spooled for a later run", dropped: "not delivered" };
+      this.#log(`at exit: ${then[plan.then]}: ${plan.reason}`);
       return false;
     }
     if (!this.#spoolPending(true)) {

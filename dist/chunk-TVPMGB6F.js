@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-W5WMIPSI.js";
+} from "./chunk-36HMPYDS.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
