@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-X3MZTT7R.js";
-import "./chunk-TVPMGB6F.js";
-import "./chunk-36HMPYDS.js";
+} from "./chunk-XPOOY7BG.js";
+import "./chunk-2T6OTZOG.js";
+import "./chunk-RJRNTVA6.js";
 export {
   main,
   telemetryCommand

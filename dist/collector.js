@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-TVPMGB6F.js";
-import "./chunk-36HMPYDS.js";
+} from "./chunk-2T6OTZOG.js";
+import "./chunk-RJRNTVA6.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-36HMPYDS.js";
+} from "./chunk-RJRNTVA6.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -274,7 +274,7 @@ interface Settings {
   /** The spool directory, `null` for none. */
   spoolDir: string | null;
   /** How events leave at the end of a run: handed off to a sender process, or not, and why. */
-  atExit: { handOff: boolean; reason?: string; then?: InProcessOutcome };
+  atExit: { handOff: boolean; reason?: string; outcome?: InProcessOutcome };
   /** Every value not understood, one line each, with what is done instead. */
   problems: string[];
 }
@@ -302,7 +302,7 @@ function settingsInForce(consent: EffectiveConsent): Settings {
   // With telemetry off no spool is opened (opening one creates its directory).
   const decision = enabled
     ? exitDecision(options, Backlog.open(options), enabled)
-    : { handOff: false, reason: "telemetry is disabled", then: "dropped" as const };
+    : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" as const };
   const problems = [...settings.problems];
   if (consent.fileProblem) {
     problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
@@ -315,7 +315,9 @@ function settingsInForce(consent: EffectiveConsent): Settings {
       ? "NAT_TELEMETRY_FORMAT"
       : "the default",
     spoolDir: options.spoolDir ?? null,
-    atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason, then: decision.then },
+    atExit: decision.handOff
+      ? { handOff: true }
+      : { handOff: false, reason: decision.reason, outcome: decision.outcome },
     problems,
   };
 }
@@ -352,9 +354,9 @@ function status(output: CliOutput, json: boolean, changeWith?: string): number {
   output.out(
     settings.atExit.handOff
       ? "At exit: events are handed off to a sender process\n"
-      : consent.enabled && settings.atExit.then === "delivered"
+      : consent.enabled && settings.atExit.outcome === "delivered"
       ? `At exit: events are delivered in process (${settings.atExit.reason})\n`
-      : consent.enabled && settings.atExit.then === "spooled"
+      : consent.enabled && settings.atExit.outcome === "spooled"
       ? `At exit: events are spooled for a later run (${settings.atExit.reason})\n`
       : `At exit: nothing is delivered (${settings.atExit.reason})\n`,
   );

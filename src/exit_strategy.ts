@@ -49,11 +49,11 @@ export type ExitPlan =
    */
   | { readonly handOff: true; readonly command: SpawnCommand | undefined; readonly backlog: Backlog }
   /**
-   * Deliver them in process, within the exit budget; `then` says what that comes to: `delivered` (or printed),
+   * Deliver them in process, within the exit budget; `outcome` says what that comes to: `delivered` (or printed),
    * `spooled` for a later run (the endpoint is known down, or the program may not connect to it: Deno
    * `--allow-net`), or `dropped` (no endpoint; or neither a connection nor a spool).
    */
-  | { readonly handOff: false; readonly reason: string; readonly then: InProcessOutcome };
+  | { readonly handOff: false; readonly reason: string; readonly outcome: InProcessOutcome };
 
 /** What delivering in process comes to at the exit: see {@link ExitPlan}. */
 export type InProcessOutcome = "delivered" | "spooled" | "dropped";
@@ -74,7 +74,7 @@ export type InProcessOutcome = "delivered" | "spooled" | "dropped";
  */
 export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
   const decision = handOffOrWhyNot(options, backlog, enabled);
-  return decision.handOff ? decision : { ...decision, then: inProcessOutcome(options, backlog) };
+  return decision.handOff ? decision : { ...decision, outcome: inProcessOutcome(options, backlog) };
 }
 
 /** What delivering in process would come to, from the sink, the program's permissions and the spool. */
@@ -139,7 +139,7 @@ export function planExit(options: ResolvedOptions, backlog: Backlog | null, enab
   const decision = exitDecision(options, backlog, enabled);
   if (decision.handOff && decision.command && !writeScript(decision.backlog)) {
     const reason = "the sender's script is not in the spool directory and cannot be written";
-    return { handOff: false, reason, then: inProcessOutcome(options, decision.backlog) };
+    return { handOff: false, reason, outcome: inProcessOutcome(options, decision.backlog) };
   }
   return decision;
 }

@@ -675,8 +675,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #handOff(): boolean {
     const plan = planExit(this.#options, this.#openDisk(), isTelemetryEnabled());
     if (!plan.handOff) {
-      const then = { delivered: "delivering in process", spooled: "spooled for a later run", dropped: "not delivered" };
-      this.#log(`at exit: ${then[plan.then]}: ${plan.reason}`);
+      const said = { delivered: "delivering in process", spooled: "spooled for a later run", dropped: "not delivered" };
+      this.#log(`at exit: ${said[plan.outcome]}: ${plan.reason}`);
       return false;
     }
     if (!this.#spoolPending(true)) {

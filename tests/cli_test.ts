@@ -46,7 +46,7 @@ test("status: off by default, and says why", async () => {
     format: "nat",
     formatSource: "the default",
     spoolDir: `${dir.path}/spool`,
-    atExit: { handOff: false, reason: "telemetry is disabled", then: "dropped" },
+    atExit: { handOff: false, reason: "telemetry is disabled", outcome: "dropped" },
     problems: [],
   });
   assert.equal(existsSync(`${dir.path}/spool`), false, "status with telemetry off creates no spool directory");
@@ -81,12 +81,12 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
   );
   assert.deepEqual(
     [printed.endpoint, printed.atExit],
-    ["stdout", { handOff: false, reason: "the hand-off is off (NAT_TELEMETRY_HANDOFF)", then: "delivered" }],
+    ["stdout", { handOff: false, reason: "the hand-off is off (NAT_TELEMETRY_HANDOFF)", outcome: "delivered" }],
   );
   const dryEnv = { NAT_TELEMETRY_DRY_RUN: "1", NAT_TELEMETRY_ENABLED: "1" };
   const dry = JSON.parse((await cli(dir.path, ["status", "--json"], dryEnv)).stdout);
   assert.deepEqual([dry.endpoint, dry.endpointSource], [null, "nothing is sent: NAT_TELEMETRY_DRY_RUN"]);
-  assert.equal(dry.atExit.then, "dropped", "a dry run delivers nothing, in process or not");
+  assert.equal(dry.atExit.outcome, "dropped", "a dry run delivers nothing, in process or not");
   assert.match((await cli(dir.path, ["status"], dryEnv)).stdout, /At exit: nothing is delivered \(/);
   const secret = JSON.parse(
     (await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_ENDPOINT: "https://user:hunter2@example.com/e" }))

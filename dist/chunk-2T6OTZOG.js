@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-36HMPYDS.js";
+} from "./chunk-RJRNTVA6.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

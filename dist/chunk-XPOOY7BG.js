@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-TVPMGB6F.js";
+} from "./chunk-2T6OTZOG.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-36HMPYDS.js";
+} from "./chunk-RJRNTVA6.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -196,7 +196,7 @@ var settingsInForce = (function (consent) {
   const endpointVariable = settings.endpoint !== void 0 ? "NAT_TELEMETRY_ENDPOINT" : format !== "otlp" ? void 0 : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
   const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : settings.dryRun ? "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();
-  const decision = enabled ? exitDecision(options, Backlog.open(options), enabled) : { handOff: false, reason: "telemetry is disabled", then: "dropped" };
+  const decision = enabled ? exitDecision(options, Backlog.open(options), enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
   const problems = [...settings.problems];
   if (consent.fileProblem) {
     problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
@@ -207,7 +207,7 @@ var settingsInForce = (function (consent) {
     format,
     formatSource: ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "") ? "NAT_TELEMETRY_FORMAT" : "the default",
     spoolDir: options.spoolDir ?? null,
-    atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason, then: decision.then },
+    atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason, outcome: decision.outcome },
     problems
   };
 });
@@ -246,8 +246,8 @@ var status = (function (output, json, changeWith) {
   output.out(`Spool: ${settings.spoolDir ?? "none"}
 `);
   output.out(
-    settings.atExit.handOff ? "At exit: events are handed off to a sender process\n" : consent.enabled && settings.atExit.then === "delivered" ? `At exit: events are delivered in process (${settings.atExit.reason})
-` : consent.enabled && settings.atExit.then === "spooled" ? `At exit: events are spooled for a later run (${settings.atExit.reason})
+    settings.atExit.handOff ? "At exit: events are handed off to a sender process\n" : consent.enabled && settings.atExit.outcome === "delivered" ? `At exit: events are delivered in process (${settings.atExit.reason})
+` : consent.enabled && settings.atExit.outcome === "spooled" ? `At exit: events are spooled for a later run (${settings.atExit.reason})
 ` : `At exit: nothing is delivered (${settings.atExit.reason})
 `
   );
