@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XPOOY7BG.js";
-import "./chunk-2T6OTZOG.js";
-import "./chunk-RJRNTVA6.js";
+} from "./chunk-3VQWIV3Q.js";
+import "./chunk-JP3CG7CM.js";
+import "./chunk-ZIAUINTK.js";
 export {
   main,
   telemetryCommand

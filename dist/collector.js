@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2T6OTZOG.js";
-import "./chunk-RJRNTVA6.js";
+} from "./chunk-JP3CG7CM.js";
+import "./chunk-ZIAUINTK.js";
 export {
   isLoopback,
   readOtlpLogs,

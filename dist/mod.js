@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-RJRNTVA6.js";
+} from "./chunk-ZIAUINTK.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

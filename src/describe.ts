@@ -77,9 +77,10 @@ export function describe(value: unknown): string {
 
 /**
  * Whether a value can be read as a record through its own properties: an object written `{...}`, made with
- * `Object.create(null)`, a module's namespace or an instance of the program's own class; not an array, a promise or
- * any other thenable, nor a built-in kind that holds its contents elsewhere (a Map, Headers, a Date). Never throws
- * (a Proxy whose traps throw is not one).
+ * `Object.create(null)`, a module's namespace, an instance of a class that does not name itself; not an array,
+ * a promise, a Map, Headers, an iterator or any other kind that keeps its contents elsewhere (whatever
+ * `Object.prototype.toString` names other than `Object` and `Module`). Never throws (a Proxy whose traps throw
+ * is not one).
  *
  * @param value Anything.
  * @returns `true` for such an object.
@@ -91,32 +92,10 @@ export function describe(value: unknown): string {
  * ```
  */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || isThenable(value)) return false;
+  if (typeof value !== "object" || value === null) return false;
   const kind = builtInKind(value);
-  return kind !== undefined && !NOT_RECORDS.has(kind) && !kind.endsWith("Array");
+  return kind === "Object" || kind === "Module";
 }
-
-/** Built-in kinds (as `Object.prototype.toString` names them) whose contents are not their own properties. */
-const NOT_RECORDS = new Set([
-  "Arguments",
-  "ArrayBuffer",
-  "Boolean",
-  "DataView",
-  "Date",
-  "Error",
-  "FormData",
-  "Headers",
-  "Map",
-  "Number",
-  "Promise",
-  "RegExp",
-  "Set",
-  "String",
-  "URL",
-  "URLSearchParams",
-  "WeakMap",
-  "WeakSet",
-]);
 
 /**
  * Whether a value is a promise or another thenable (from any realm, whatever it calls itself); one whose `then`

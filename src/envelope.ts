@@ -211,10 +211,14 @@ export function wireEventJson(event: TelemetryEvent): string {
 function checkedParameters(event: TelemetryEvent): EventParameters {
   const parameters: unknown = event.parameters();
   if (isThenable(parameters)) {
-    // An `async parameters()`: its rejection is the event's problem, never the program's unhandled rejection.
-    // Adopting it calls its `then` (from any realm) with handlers of ours, in a job of its own, whatever it throws.
-    Promise.resolve(parameters).catch(() => {});
-    throw new TypeError(`Event '${event.name}' has no parameters object: parameters() returned a promise`);
+    // An `async parameters()`: its rejection is the event's problem, never the program's unhandled rejection. Only
+    // a promise (of any realm) is handled so: another thenable's `then` is the program's code, never called.
+    try {
+      Promise.prototype.then.call(parameters, undefined, () => {});
+    } catch {
+      // Not a promise.
+    }
+    throw new TypeError(`Event '${event.name}' has no parameters object: parameters() returned a thenable`);
   }
   if (!isPlainObject(parameters)) {
     throw new TypeError(

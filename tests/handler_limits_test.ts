@@ -85,6 +85,7 @@ class LyingPromise extends Promise<unknown> {
 test("parameters() returning a promise, a Map or a Date is a counted drop; a rejection never reaches the program", async () => {
   const unhandled: unknown[] = [];
   const record = (reason: unknown) => unhandled.push(reason);
+  let thenCalls = 0;
   process.on("unhandledRejection", record);
   try {
     await withHandler({}, async (handler, server) => {
@@ -99,14 +100,21 @@ test("parameters() returning a promise, a Map or a Date is a counted drop; a rej
         () => new Date(),
         // A promise that calls itself a plain object: still a promise, and its rejection still handled.
         () => LyingPromise.reject(new Error("a lying promise rejected")),
+        // Another thenable's `then` is the program's code (a query builder's runs the query): never called.
+        () => ({
+          then() {
+            thenCalls++;
+          },
+        }),
       ];
       handler.enqueue(commandEvent("before"));
       for (const parameters of bad) handler.enqueue(new AnyEvent(parameters));
       handler.enqueue(commandEvent("after"));
       await handler.flush();
       await new Promise((resolve) => setTimeout(resolve, 50)); // a rejection left unhandled is reported by now
-      assert.deepEqual(handler.stats().dropped, { invalid_event: 5 });
+      assert.deepEqual(handler.stats().dropped, { invalid_event: 6 });
       assert.deepEqual(commands(server.events()), ["before", "after"]);
+      assert.equal(thenCalls, 0);
     });
   } finally {
     process.off("unhandledRejection", record);

@@ -95,6 +95,7 @@ test("types: numbers, strings, booleans and functions; undefined is the default,
   refused(new Map([["endpoint", ""]]), TypeError, /options must be an object, got a Map/);
   refused({ headers: new Headers({ authorization: "Bearer K" }) }, TypeError, /'headers' .*, got a Headers$/);
   refused({ headers: new Map([["authorization", "Bearer K"]]) }, TypeError, /'headers' .*, got a Map$/);
+  refused({ headers: new Request("http://localhost/") }, TypeError, /'headers' .*, got a Request$/);
   refused({ format: "otlp", resource: new Map() }, TypeError, /'resource' must be an object of strings, got a Map$/);
   const revoked = Proxy.revocable({}, {});
   revoked.revoke();
@@ -106,18 +107,23 @@ test("types: numbers, strings, booleans and functions; undefined is the default,
   void defaults.stop();
 });
 
-test("options from a module's namespace, a class of the program's (whatever it calls itself) or no prototype", async () => {
+test("options from a module's namespace, a class of the program's or no prototype; not one that names itself", async () => {
   using dir = tempDir();
   writeFileSync(`${dir.path}/config.mjs`, 'export const endpoint = "";\nexport const spoolDir = false;\n');
   const namespace = await import(pathToFileURL(`${dir.path}/config.mjs`).href);
   class Config {
     endpoint = "";
+  }
+  const bare = Object.assign(Object.create(null), { endpoint: "" });
+  for (const options of [namespace, new Config(), bare]) void new NATTelemetryHandler(options).stop();
+  class NamedConfig extends Config {
     get [Symbol.toStringTag]() {
       return "TelemetryConfig";
     }
   }
-  const bare = Object.assign(Object.create(null), { endpoint: "" });
-  for (const options of [namespace, new Config(), bare]) void new NATTelemetryHandler(options).stop();
+  refused(new NamedConfig(), TypeError, /options must be an object, got a TelemetryConfig$/);
+  // A `then` is a key like any other here: not an option.
+  refused({ endpoint: "", then() {} }, TypeError, /'then' is not an option/);
 });
 
 test("a key that is not an option is a TypeError naming it and the nearest option", () => {

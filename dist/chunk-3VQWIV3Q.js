@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2T6OTZOG.js";
+} from "./chunk-JP3CG7CM.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-RJRNTVA6.js";
+} from "./chunk-ZIAUINTK.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-RJRNTVA6.js";
+} from "./chunk-ZIAUINTK.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
