@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-3VQWIV3Q.js";
-import "./chunk-JP3CG7CM.js";
-import "./chunk-ZIAUINTK.js";
+} from "./chunk-YV4STZIT.js";
+import "./chunk-RZ4YI7FD.js";
+import "./chunk-KHQ5DMHL.js";
 export {
   main,
   telemetryCommand

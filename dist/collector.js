@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JP3CG7CM.js";
-import "./chunk-ZIAUINTK.js";
+} from "./chunk-RZ4YI7FD.js";
+import "./chunk-KHQ5DMHL.js";
 export {
   isLoopback,
   readOtlpLogs,

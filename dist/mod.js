@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-ZIAUINTK.js";
+} from "./chunk-KHQ5DMHL.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

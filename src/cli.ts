@@ -370,7 +370,8 @@ function decide(output: CliOutput, state: "enabled" | "disabled", program: strin
   if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
     output.err(
       `${program}: could not save the decision to ${before.path ?? "the consent file"} (${why}); ` +
-        `the previous decision (${before.fileState}) is unchanged.\n`,
+        `the decision it holds (${before.fileProblem ? `unknown: it ${before.fileProblem}` : before.fileState}) ` +
+        "is unchanged.\n",
     );
     return 1;
   }

@@ -613,7 +613,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
     if (pending.length === 0) return true;
     const disk = this.#openDisk();
-    if (!disk && this.#options.spoolDir === undefined) return false;
+    if (!disk && this.#options.spoolDir === undefined) {
+      this.#log(`${pending.length} event(s) not delivered stay in memory: there is no spool`);
+      return false;
+    }
     let written: ReturnType<Backlog["write"]> | undefined;
     try {
       written = disk?.write(pending);

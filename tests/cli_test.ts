@@ -149,6 +149,10 @@ test(
     const blind = JSON.parse((await cli(dir.path, ["status", "--json"], { ...env, NODE_OPTIONS: narrower })).stdout);
     assert.deepEqual([blind.enabled, blind.source], [false, "file"], JSON.stringify(blind));
     assert.match(blind.problems.join("\n"), /telemetry\.toml may not be read \(the program's permissions\)/);
+    // Opting out there cannot be saved, and the decision on disk cannot be known: not "disabled".
+    const optOut = await cli(dir.path, ["disable"], { ...env, NODE_OPTIONS: narrower });
+    assert.equal(optOut.code, 1);
+    assert.match(optOut.stderr, /the decision it holds \(unknown: it may not be read \(the program's permissions\)\)/);
   },
 );
 
@@ -240,7 +244,7 @@ test("a decision that cannot be saved exits 1 with a clear message, the previous
   assert.equal(run.code, 1);
   assert.match(
     run.stderr,
-    /could not save the decision to .*file\/telemetry\.toml \(refused .*file: not_a_directory\); the previous decision \(never_asked\) is unchanged/,
+    /could not save the decision to .*file\/telemetry\.toml \(refused .*file: not_a_directory\); the decision it holds \(never_asked\) is unchanged/,
   );
   assert.equal(run.stdout, "");
 });

@@ -13,14 +13,17 @@ process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing 
 test("stop() takes at most the exit budget against a silent server; the event stays pending", async () => {
   await withServer(async (server) => {
     server.respond(() => ({ hang: true }));
+    const said: string[] = [];
     const handler = new NATTelemetryHandler({
       endpoint: server.url(),
       requestTimeoutSeconds: 30,
       exitTimeoutSeconds: 0.2,
+      logger: (line) => said.push(line),
     });
     handler.enqueue(commandEvent("x"));
     const started = Date.now();
     await handler.stop();
+    assert.match(said.join("\n"), /1 event\(s\) not delivered stay in memory: there is no spool/);
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 150 && elapsed < 5_000, `stop() took ${elapsed} ms with a 200 ms budget`);
     assert.deepEqual(handler.stats(), {

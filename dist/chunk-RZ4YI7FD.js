@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-ZIAUINTK.js";
+} from "./chunk-KHQ5DMHL.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
