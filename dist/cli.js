@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YV4STZIT.js";
-import "./chunk-RZ4YI7FD.js";
-import "./chunk-KHQ5DMHL.js";
+} from "./chunk-HA5DTPAR.js";
+import "./chunk-6NXLGKZM.js";
+import "./chunk-IJOFPC5V.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-RZ4YI7FD.js";
-import "./chunk-KHQ5DMHL.js";
+} from "./chunk-6NXLGKZM.js";
+import "./chunk-IJOFPC5V.js";
 export {
   isLoopback,
   readOtlpLogs,

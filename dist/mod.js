@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KHQ5DMHL.js";
+} from "./chunk-IJOFPC5V.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -94,6 +94,9 @@ function readDecision(path: string): FileDecision {
     if (refusal(error) === "not_utf8") {
       return { state: "disabled", problem: "is not valid UTF-8 (Python's tomllib rejects it)" };
     }
+    if (deniedByPermissions(error)) {
+      return { state: "disabled", problem: "may not be read where it leads (the program's permissions)" };
+    }
     return { state: "disabled", problem: `cannot be read safely (${refusal(error).replaceAll("_", " ")})` };
   }
   if (text === undefined) return { state: "never_asked" };
@@ -107,6 +110,12 @@ function readDecision(path: string): FileDecision {
     };
   }
   return decisionOf(text);
+}
+
+/** Whether the program's permissions refused the access (Deno's `NotCapable`, Node.js's `ERR_ACCESS_DENIED`). */
+function deniedByPermissions(error: unknown): boolean {
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  return name === "NotCapable" || code === "ERR_ACCESS_DENIED";
 }
 
 /** Why the guarded door refused a file (`RefusedPath.reason`), or `unreadable`. */
@@ -275,15 +284,27 @@ export function saveConsent(
  */
 export function effectiveConsent(): EffectiveConsent {
   const path = consentFilePath();
-  const { state: fileState, problem } = path === undefined ? { state: "never_asked" as const } : readDecision(path);
+  const { state: fileState, problem } = fileDecisionAt(path);
   const file = { fileState, path, ...(problem ? { fileProblem: problem } : {}) };
   return { ...(environmentDecision() ?? fileDecision(fileState)), ...file };
 }
 
 /** The decision, and what made it; the consent file is read only when the environment does not decide. */
 function decision(): { enabled: boolean; source: ConsentSource } {
-  const path = consentFilePath();
-  return environmentDecision() ?? fileDecision(path === undefined ? "never_asked" : readDecision(path).state);
+  return environmentDecision() ?? fileDecision(fileDecisionAt(consentFilePath()).state);
+}
+
+/**
+ * What the consent file at `path` decides; with no path, nothing, unless the program's permissions hide where
+ * it is (Deno without `--allow-env` for `NAT_TELEMETRY_CONSENT_FILE` or `HOME`): an opt-out there cannot be seen,
+ * so it decides "no", as a file the program may not read does.
+ */
+function fileDecisionAt(path: string | undefined): FileDecision {
+  const hidden = ["NAT_TELEMETRY_CONSENT_FILE", "HOME"].find((name) => host().envHidden?.(name));
+  if (hidden === "NAT_TELEMETRY_CONSENT_FILE" || (hidden && path === undefined)) {
+    return { state: "disabled", problem: `cannot be found: the program may not read ${hidden} (its permissions)` };
+  }
+  return path === undefined ? { state: "never_asked" } : readDecision(path);
 }
 
 /** What `NAT_TELEMETRY_ENABLED` or `DO_NOT_TRACK` decide, if they decide. */

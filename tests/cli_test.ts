@@ -1,7 +1,7 @@
 /** The nat-telemetry command, run as a child process of the runtime under test. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
@@ -153,6 +153,31 @@ test(
     const optOut = await cli(dir.path, ["disable"], { ...env, NODE_OPTIONS: narrower });
     assert.equal(optOut.code, 1);
     assert.match(optOut.stderr, /the decision it holds \(unknown: it may not be read \(the program's permissions\)\)/);
+  },
+);
+
+test(
+  "Deno whose permissions hide where the consent file is, or where its link leads: read as disabled, and why",
+  { skip: runtimeInfo().name !== "deno" && "Deno's permissions" },
+  async () => {
+    using dir = tempDir();
+    const env = { NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined, CI: undefined };
+    mkdirSync(`${dir.path}/real`);
+    symlinkSync(`${dir.path}/real`, `${dir.path}/link`);
+    const real = { NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/real/telemetry.toml` };
+    assert.equal((await cli(dir.path, ["enable"], { ...env, ...real })).code, 0);
+    const consent = { NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/link/telemetry.toml` }; // as a linked ~/.config is
+    const status = async (denoFlags: string[]) =>
+      JSON.parse((await cli(dir.path, ["status", "--json"], { ...env, ...consent }, { denoFlags })).stdout);
+    // The variable naming the file may not be read: an opt-out there could not be seen.
+    const hidden = await status(["--allow-read", "--allow-write", "--allow-env=HOME,NAT_TELEMETRY_SPOOL_DIR"]);
+    assert.deepEqual([hidden.enabled, hidden.source], [false, "file"]);
+    assert.match(hidden.problems.join("\n"), /cannot be found: the program may not read NAT_TELEMETRY_CONSENT_FILE/);
+    // The link may be read, not where it leads: a matter of permissions, not of a file that cannot be read.
+    const linked = await status([`--allow-read=${dir.path}/link`, "--allow-env"]);
+    assert.deepEqual([linked.enabled, linked.source], [false, "file"]);
+    assert.match(linked.problems.join("\n"), /may not be read where it leads \(the program's permissions\)/);
+    assert.equal((await status(["--allow-read", "--allow-env"])).enabled, true, "granted: the opt-in is read");
   },
 );
 

@@ -204,6 +204,7 @@ export function denoHost(deno: DenoNamespace): Host {
   };
   return {
     env: readEnv,
+    envHidden: (name) => !granted({ name: "env", variable: name }),
     writeStderr: (text) => write(deno.stderr, text),
     writeStdout: (text) => write(deno.stdout, text),
     stdoutIsTerminal: () => quietly(() => deno.stdout.isTerminal()) ?? false,

@@ -213,6 +213,14 @@ export interface Host {
    */
   env(name: string): string | undefined;
   /**
+   * Whether the program's permissions hide an environment variable (Deno without `--allow-env` for it): its
+   * value, set or not, cannot be known. Absent where nothing hides one.
+   *
+   * @param name The variable's name.
+   * @returns `true` when it cannot be read.
+   */
+  envHidden?(name: string): boolean;
+  /**
    * Writes text to standard error; failures are ignored.
    *
    * @param text The text to write, newline included.

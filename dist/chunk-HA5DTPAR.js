@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-RZ4YI7FD.js";
+} from "./chunk-6NXLGKZM.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-KHQ5DMHL.js";
+} from "./chunk-IJOFPC5V.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

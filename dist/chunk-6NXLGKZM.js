@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KHQ5DMHL.js";
+} from "./chunk-IJOFPC5V.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
