@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-HA5DTPAR.js";
-import "./chunk-6NXLGKZM.js";
-import "./chunk-IJOFPC5V.js";
+} from "./chunk-BIP7B5ED.js";
+import "./chunk-WJQ4DCHE.js";
+import "./chunk-2MQKKYOX.js";
 export {
   main,
   telemetryCommand

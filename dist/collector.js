@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-6NXLGKZM.js";
-import "./chunk-IJOFPC5V.js";
+} from "./chunk-WJQ4DCHE.js";
+import "./chunk-2MQKKYOX.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-IJOFPC5V.js";
+} from "./chunk-2MQKKYOX.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -81,7 +81,14 @@ interface Summary {
 async function suite(label: string, cmd: string[], summary: Summary): Promise<void> {
   console.log(`\n== tests: ${label}`);
   // Handlers in the test processes deliver in process, as in CI; handoff_test.ts asks for the hand-off itself.
-  const { ok, output } = await run(cmd, { NAT_TEST_RUNTIME_LABEL: label, NAT_TELEMETRY_HANDOFF: "0" });
+  // The consent file is a fresh one of the suite's, never the developer's own (an opt-out there would stop senders).
+  const consent = await Deno.makeTempDir({ prefix: "nat-telemetry-test-consent-" });
+  const { ok, output } = await run(cmd, {
+    NAT_TEST_RUNTIME_LABEL: label,
+    NAT_TELEMETRY_HANDOFF: "0",
+    NAT_TELEMETRY_CONSENT_FILE: `${consent}/telemetry.toml`,
+  });
+  await Deno.remove(consent, { recursive: true });
   const passed = count(output, summary.passed);
   const failed = summary.failed.reduce((sum, pattern) => sum + (count(output, pattern) ?? 0), 0);
   const skipped = count(output, summary.skipped) ?? 0;

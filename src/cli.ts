@@ -370,7 +370,13 @@ function decide(output: CliOutput, state: "enabled" | "disabled", program: strin
   if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
     output.err(
       `${program}: could not save the decision to ${before.path ?? "the consent file"} (${why}); ` +
-        `the decision it holds (${before.fileProblem ? `unknown: it ${before.fileProblem}` : before.fileState}) ` +
+        `the decision it holds (${
+          before.fileProblem
+            ? `unknown: it ${before.fileProblem}`
+            : before.fileState === "never_asked"
+            ? "none"
+            : before.fileState
+        }) ` +
         "is unchanged.\n",
     );
     return 1;

@@ -47,7 +47,8 @@ export interface EffectiveConsent {
  * The consent file's path: `NAT_TELEMETRY_CONSENT_FILE`, else
  * `~/.config/nat/telemetry.toml` (the Python tool's path, on every platform).
  *
- * @returns The path, or `undefined` without a home directory (or, under Deno, without env permission).
+ * @returns The path, or `undefined` without a home directory, or where the program's permissions hide the variables
+ *   that say where it is (Deno without `--allow-env` for `NAT_TELEMETRY_CONSENT_FILE`, or for `HOME`).
  * @example
  * ```ts
  * import { consentFilePath } from "./consent.ts";
@@ -55,11 +56,23 @@ export interface EffectiveConsent {
  * ```
  */
 export function consentFilePath(): string | undefined {
+  if (hiddenConsentVariable()) return undefined;
   const env = host().env;
   const explicit = env("NAT_TELEMETRY_CONSENT_FILE");
   if (explicit) return explicit;
   const home = env("HOME") ?? env("USERPROFILE");
   return home ? `${home}/.config/nat/telemetry.toml` : undefined;
+}
+
+/**
+ * The variable the program's permissions hide (Deno without `--allow-env` for it) that could say where the consent
+ * file is: `NAT_TELEMETRY_CONSENT_FILE`, or `HOME` when no file is named; then where it is cannot be known.
+ */
+function hiddenConsentVariable(): string | undefined {
+  const { env, envHidden } = host();
+  if (!envHidden) return undefined;
+  if (envHidden("NAT_TELEMETRY_CONSENT_FILE")) return "NAT_TELEMETRY_CONSENT_FILE";
+  return !env("NAT_TELEMETRY_CONSENT_FILE") && envHidden("HOME") ? "HOME" : undefined;
 }
 
 /** A consent file is a few lines; anything larger is not one. */
@@ -243,7 +256,14 @@ export function saveConsent(
 ): boolean {
   const files = host().files;
   if (path === undefined || !files) {
-    refused(path === undefined ? "no home directory" : "no file access");
+    const hidden = hiddenConsentVariable();
+    refused(
+      path !== undefined
+        ? "no file access"
+        : hidden
+        ? `where it is cannot be known: the program may not read ${hidden} (its permissions)`
+        : "no home directory",
+    );
     return false;
   }
   const dir = parentOf(path) ?? ".";
@@ -273,6 +293,9 @@ export function saveConsent(
  * The decision in force: `NAT_TELEMETRY_ENABLED` if set (a yes value enables;
  * any other value disables and suppresses the prompt); else `DO_NOT_TRACK`
  * set to anything but `""` or `0` disables; else the consent file; else off.
+ * A variable or file the program's permissions hide (Deno's `--allow-env`,
+ * `--allow-read`; Node.js's `--permission`) could hold an opt-out: it
+ * disables.
  *
  * @returns The decision and its source.
  * @example
@@ -300,8 +323,8 @@ function decision(): { enabled: boolean; source: ConsentSource } {
  * so it decides "no", as a file the program may not read does.
  */
 function fileDecisionAt(path: string | undefined): FileDecision {
-  const hidden = ["NAT_TELEMETRY_CONSENT_FILE", "HOME"].find((name) => host().envHidden?.(name));
-  if (hidden === "NAT_TELEMETRY_CONSENT_FILE" || (hidden && path === undefined)) {
+  const hidden = hiddenConsentVariable();
+  if (hidden) {
     return { state: "disabled", problem: `cannot be found: the program may not read ${hidden} (its permissions)` };
   }
   return path === undefined ? { state: "never_asked" } : readDecision(path);
@@ -309,7 +332,10 @@ function fileDecisionAt(path: string | undefined): FileDecision {
 
 /** What `NAT_TELEMETRY_ENABLED` or `DO_NOT_TRACK` decide, if they decide. */
 function environmentDecision(): { enabled: boolean; source: ConsentSource } | undefined {
-  const env = host().env;
+  const { env, envHidden } = host();
+  // One the program's permissions hide (Deno's --allow-env) could hold an opt-out: it is taken as one.
+  const hidden = (["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"] as const).find((name) => envHidden?.(name));
+  if (hidden) return { enabled: false, source: hidden };
   const fromEnv = parseFlag(env("NAT_TELEMETRY_ENABLED"));
   if (fromEnv !== undefined) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED" };
   const doNotTrack = env("DO_NOT_TRACK");

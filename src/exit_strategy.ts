@@ -27,6 +27,7 @@ import type { Backlog } from "./backlog.ts";
 import { consentFilePath } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
+import { parentOf } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { SENDER_SCRIPT } from "./sender_script.ts";
@@ -207,10 +208,22 @@ function senderGrant(endpoint: string, dir: string): SenderGrant {
   return {
     endpoint,
     dir,
-    reads: consentFile === undefined ? [] : [consentFile],
+    reads: consentFile === undefined ? [] : consentFileReads(consentFile),
     variables: [...SENDER_READS, "HOME", "USERPROFILE"],
     set: {},
   };
+}
+
+/**
+ * The consent file, and where it leads when a link is on its way (a linked `~/.config`): a sender that may read
+ * only the link could not open the file (Deno checks where it leads), and would take the decision for "no".
+ */
+function consentFileReads(path: string): string[] {
+  const files = host().files;
+  const dir = parentOf(path);
+  const realDir = dir === undefined ? undefined : files?.realPath(dir);
+  const real = realDir === undefined || dir === undefined ? undefined : `${realDir}${path.slice(dir.length)}`;
+  return real === undefined || real === path ? [path] : [path, real];
 }
 
 /** Why the events cannot be handed off, as far as the options and the spool tell. */

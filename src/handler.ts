@@ -614,7 +614,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (pending.length === 0) return true;
     const disk = this.#openDisk();
     if (!disk && this.#options.spoolDir === undefined) {
-      this.#log(`${pending.length} event(s) not delivered stay in memory: there is no spool`);
+      this.#log(`${pending.length} event(s) not delivered are kept in memory only, and go with the process: no spool`);
       return false;
     }
     let written: ReturnType<Backlog["write"]> | undefined;

@@ -170,9 +170,37 @@ test(
     const status = async (denoFlags: string[]) =>
       JSON.parse((await cli(dir.path, ["status", "--json"], { ...env, ...consent }, { denoFlags })).stdout);
     // The variable naming the file may not be read: an opt-out there could not be seen.
-    const hidden = await status(["--allow-read", "--allow-write", "--allow-env=HOME,NAT_TELEMETRY_SPOOL_DIR"]);
+    const variables = "HOME,NAT_TELEMETRY_SPOOL_DIR,NAT_TELEMETRY_ENABLED,DO_NOT_TRACK";
+    const hidden = await status(["--allow-read", "--allow-write", `--allow-env=${variables}`]);
     assert.deepEqual([hidden.enabled, hidden.source], [false, "file"]);
     assert.match(hidden.problems.join("\n"), /cannot be found: the program may not read NAT_TELEMETRY_CONSENT_FILE/);
+    // Nor can an opt-out be saved there: the default file is not the user's.
+    const optOut = await cli(dir.path, ["disable"], { ...env, ...real }, {
+      denoFlags: ["--allow-read", "--allow-write", `--allow-env=${variables}`],
+    });
+    assert.equal(optOut.code, 1);
+    assert.match(optOut.stderr, /where it is cannot be known: the program may not read NAT_TELEMETRY_CONSENT_FILE/);
+    assert.match(readFileSync(`${dir.path}/real/telemetry.toml`, "utf8"), /consent = "enabled"/, "left as it was");
+    // HOME hidden, though another variable could name a home: where the file is cannot be known either.
+    const home = JSON.parse(
+      (await cli(dir.path, ["status", "--json"], {
+        ...env,
+        NAT_TELEMETRY_CONSENT_FILE: undefined,
+        HOME: dir.path,
+        USERPROFILE: `${dir.path}/other`,
+      }, {
+        denoFlags: [
+          "--allow-read",
+          "--allow-env=USERPROFILE,NAT_TELEMETRY_CONSENT_FILE,NAT_TELEMETRY_ENABLED,DO_NOT_TRACK",
+        ],
+      }))
+        .stdout,
+    );
+    assert.deepEqual([home.enabled, home.source], [false, "file"]);
+    assert.match(home.problems.join("\n"), /may not read HOME/);
+    // An opt-out variable it may not read is taken as one.
+    const dnt = await status(["--allow-read", "--allow-env=HOME,NAT_TELEMETRY_CONSENT_FILE,NAT_TELEMETRY_ENABLED"]);
+    assert.deepEqual([dnt.enabled, dnt.source], [false, "DO_NOT_TRACK"]);
     // The link may be read, not where it leads: a matter of permissions, not of a file that cannot be read.
     const linked = await status([`--allow-read=${dir.path}/link`, "--allow-env"]);
     assert.deepEqual([linked.enabled, linked.source], [false, "file"]);
@@ -269,7 +297,7 @@ test("a decision that cannot be saved exits 1 with a clear message, the previous
   assert.equal(run.code, 1);
   assert.match(
     run.stderr,
-    /could not save the decision to .*file\/telemetry\.toml \(refused .*file: not_a_directory\); the decision it holds \(never_asked\) is unchanged/,
+    /could not save the decision to .*file\/telemetry\.toml \(refused .*file: not_a_directory\); the decision it holds \(none\) is unchanged/,
   );
   assert.equal(run.stdout, "");
 });

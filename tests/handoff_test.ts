@@ -7,10 +7,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
 import { setImmediate } from "node:timers";
+import { formatConsentToml } from "../src/consent.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { START_MARK_MS } from "../src/sender_lock.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
@@ -306,6 +307,30 @@ test(`${runtime}: a spool directory removed while its sender works (a cleared ca
     rmSync(spool, { recursive: true, force: true });
     await sendersGone(spool);
     assert.equal(existsSync(spool), false);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a consent file through a linked directory (~/.config): the sender reads where it leads`, async () => {
+  using dir = tempDir();
+  using config = tempDir();
+  mkdirSync(`${config.path}/real`, { mode: 0o700 });
+  writeFileSync(`${config.path}/real/telemetry.toml`, formatConsentToml("enabled", Date.now()), { mode: 0o600 });
+  symlinkSync(`${config.path}/real`, `${config.path}/link`);
+  const server = await TestServer.start();
+  try {
+    const env = {
+      ...handOff(dir.path, server.url(), "linked"),
+      NAT_TELEMETRY_ENABLED: undefined, // the user's decision is the file's
+      NAT_TELEMETRY_CONSENT_FILE: `${config.path}/link/telemetry.toml`,
+    };
+    const run = await runChild("exit_child.ts", { args: ["natural"], env });
+    assert.deepEqual([run.code, run.stderr], [0, ""]);
+    assert.ok(existsSync(`${dir.path}/${SENDER_SCRIPT_NAME}`), "handed off");
+    await waitFor(() => server.events().length === 1, "the sender's delivery");
+    assert.deepEqual(commands(server.events()), ["linked"]);
+    await sendersGone(dir.path);
   } finally {
     await server.close();
   }

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-6NXLGKZM.js";
+} from "./chunk-WJQ4DCHE.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-IJOFPC5V.js";
+} from "./chunk-2MQKKYOX.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -260,7 +260,7 @@ var decide = (function (output, state, program) {
   let why = "";
   if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
     output.err(
-      `${program}: could not save the decision to ${before.path ?? "the consent file"} (${why}); the decision it holds (${before.fileProblem ? `unknown: it ${before.fileProblem}` : before.fileState}) is unchanged.
+      `${program}: could not save the decision to ${before.path ?? "the consent file"} (${why}); the decision it holds (${before.fileProblem ? `unknown: it ${before.fileProblem}` : before.fileState === "never_asked" ? "none" : before.fileState}) is unchanged.
 `
     );
     return 1;

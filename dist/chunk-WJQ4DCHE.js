@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-IJOFPC5V.js";
+} from "./chunk-2MQKKYOX.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
