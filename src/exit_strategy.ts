@@ -90,7 +90,7 @@ function mayConnect(options: ResolvedOptions): boolean {
   return options.sink.kind !== "http" || host().canConnect(options.sink.url);
 }
 
-/** {@link exitDecision}, but for whether the events may be delivered in process. */
+/** {@link exitDecision}, but for what delivering in process would come to (its `outcome`). */
 function handOffOrWhyNot(
   options: ResolvedOptions,
   backlog: Backlog | null,

@@ -128,9 +128,9 @@ export function parseAnswer(line: string): "enabled" | "disabled" | undefined {
 }
 
 /**
- * Asks the question on the terminal and records the answer (`askForConsent` decides whether to ask). Ctrl-C records nothing and ends the program as Ctrl-C
- * would: the process dies of SIGINT (or exits 130 where it cannot signal itself); a program that listens for
- * SIGINT gets the signal and decides, and this returns `never_asked`.
+ * Asks the question on the terminal and records the answer (`askForConsent` decides whether to ask). Ctrl-C
+ * records nothing and ends the program as Ctrl-C would: the process dies of SIGINT (or exits 130 where it cannot
+ * signal itself); a program that listens for SIGINT gets the signal and decides, and this returns `never_asked`.
  *
  * @param terminal The user's terminal.
  * @param optOut The command the program's users run to opt out, named in the question.
