@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BIP7B5ED.js";
-import "./chunk-WJQ4DCHE.js";
-import "./chunk-2MQKKYOX.js";
+} from "./chunk-4VMXOVBL.js";
+import "./chunk-GTZYJELQ.js";
+import "./chunk-EALKVXNM.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-WJQ4DCHE.js";
-import "./chunk-2MQKKYOX.js";
+} from "./chunk-GTZYJELQ.js";
+import "./chunk-EALKVXNM.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-2MQKKYOX.js";
+} from "./chunk-EALKVXNM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

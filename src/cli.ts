@@ -247,7 +247,10 @@ function describeSource(consent: EffectiveConsent): string {
   switch (consent.source) {
     case "NAT_TELEMETRY_ENABLED":
     case "DO_NOT_TRACK":
-      return `the ${consent.source} environment variable`;
+      // Deciding while it reads as unset: the program's permissions hide it, and it could hold an opt-out.
+      return host().env(consent.source) === undefined
+        ? `the ${consent.source} environment variable, which the program may not read (its permissions)`
+        : `the ${consent.source} environment variable`;
     case "file":
       return `the consent file ${consent.path}`;
     default:
@@ -386,7 +389,9 @@ function decide(output: CliOutput, state: "enabled" | "disabled", program: strin
     const deleted = openSpool()?.spool.clear() ?? 0;
     if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s) that had not been sent.\n`);
   }
-  const note = overrideNote(effectiveConsent());
+  const after = effectiveConsent();
+  const note = overrideNote(after) ??
+    (after.fileProblem ? `this program reads it as disabled: it ${after.fileProblem}.` : undefined);
   if (note) output.out(`Note: ${note}\n`);
   return 0;
 }

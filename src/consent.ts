@@ -333,11 +333,11 @@ function fileDecisionAt(path: string | undefined): FileDecision {
 /** What `NAT_TELEMETRY_ENABLED` or `DO_NOT_TRACK` decide, if they decide. */
 function environmentDecision(): { enabled: boolean; source: ConsentSource } | undefined {
   const { env, envHidden } = host();
-  // One the program's permissions hide (Deno's --allow-env) could hold an opt-out: it is taken as one.
-  const hidden = (["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"] as const).find((name) => envHidden?.(name));
-  if (hidden) return { enabled: false, source: hidden };
+  // A variable the program's permissions hide (Deno's --allow-env) could hold an opt-out: it is taken as one.
+  if (envHidden?.("NAT_TELEMETRY_ENABLED")) return { enabled: false, source: "NAT_TELEMETRY_ENABLED" };
   const fromEnv = parseFlag(env("NAT_TELEMETRY_ENABLED"));
   if (fromEnv !== undefined) return { enabled: fromEnv, source: "NAT_TELEMETRY_ENABLED" };
+  if (envHidden?.("DO_NOT_TRACK")) return { enabled: false, source: "DO_NOT_TRACK" };
   const doNotTrack = env("DO_NOT_TRACK");
   if (doNotTrack !== undefined && doNotTrack !== "" && doNotTrack !== "0") {
     return { enabled: false, source: "DO_NOT_TRACK" };

@@ -205,25 +205,29 @@ export function backlogIsOurs(options: ResolvedOptions, backlog: Backlog | null)
 /** What a sender for this endpoint and spool directory may do: what the host's command for it grants. */
 function senderGrant(endpoint: string, dir: string): SenderGrant {
   const consentFile = consentFilePath();
+  const real = consentFile === undefined ? undefined : whereItLeads(consentFile);
   return {
     endpoint,
     dir,
-    reads: consentFile === undefined ? [] : consentFileReads(consentFile),
+    reads: real === undefined ? [] : [real],
     variables: [...SENDER_READS, "HOME", "USERPROFILE"],
-    set: {},
+    set: real === undefined ? {} : { NAT_TELEMETRY_CONSENT_FILE: real },
   };
 }
 
 /**
- * The consent file, and where it leads when a link is on its way (a linked `~/.config`): a sender that may read
- * only the link could not open the file (Deno checks where it leads), and would take the decision for "no".
+ * The file a path names, as the kernel finds it: its directory's real path, and its name. The sender is told this
+ * path, and may read only it: a linked `~/.config` would otherwise have Deno's permission check refuse the file
+ * where it leads, and a `..` after a link be resolved as text, another file than the program's. A name that is not
+ * a file's (`.`, `..`) or a directory that cannot be resolved leaves the path as it is.
  */
-function consentFileReads(path: string): string[] {
-  const files = host().files;
+function whereItLeads(path: string): string {
   const dir = parentOf(path);
-  const realDir = dir === undefined ? undefined : files?.realPath(dir);
-  const real = realDir === undefined || dir === undefined ? undefined : `${realDir}${path.slice(dir.length)}`;
-  return real === undefined || real === path ? [path] : [path, real];
+  const name = dir === undefined ? "" : path.slice(dir.length).replace(/^[\\/]+/, "");
+  const realDir = dir === undefined || ["", ".", ".."].includes(name) || /[\\/]/.test(name)
+    ? undefined
+    : host().files?.realPath(dir);
+  return realDir === undefined ? path : `${realDir.replace(/[\\/]+$/, "")}/${name}`;
 }
 
 /** Why the events cannot be handed off, as far as the options and the spool tell. */

@@ -199,8 +199,15 @@ test(
     assert.deepEqual([home.enabled, home.source], [false, "file"]);
     assert.match(home.problems.join("\n"), /may not read HOME/);
     // An opt-out variable it may not read is taken as one.
-    const dnt = await status(["--allow-read", "--allow-env=HOME,NAT_TELEMETRY_CONSENT_FILE,NAT_TELEMETRY_ENABLED"]);
+    const dntFlags = ["--allow-read", "--allow-env=HOME,NAT_TELEMETRY_CONSENT_FILE,NAT_TELEMETRY_ENABLED"];
+    const dnt = await status(dntFlags);
     assert.deepEqual([dnt.enabled, dnt.source], [false, "DO_NOT_TRACK"]);
+    const said = (await cli(dir.path, ["status"], { ...env, ...consent }, { denoFlags: dntFlags })).stdout;
+    assert.match(said, /Decided by: the DO_NOT_TRACK environment variable, which the program may not read/);
+    // NAT_TELEMETRY_ENABLED, when it can be read, still goes before DO_NOT_TRACK, as it always does.
+    const visible = { ...env, ...consent, NAT_TELEMETRY_ENABLED: "1" };
+    const on = JSON.parse((await cli(dir.path, ["status", "--json"], visible, { denoFlags: dntFlags })).stdout);
+    assert.deepEqual([on.enabled, on.source], [true, "NAT_TELEMETRY_ENABLED"]);
     // The link may be read, not where it leads: a matter of permissions, not of a file that cannot be read.
     const linked = await status([`--allow-read=${dir.path}/link`, "--allow-env"]);
     assert.deepEqual([linked.enabled, linked.source], [false, "file"]);

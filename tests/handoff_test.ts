@@ -331,6 +331,20 @@ test(`${runtime}: a consent file through a linked directory (~/.config): the sen
     await waitFor(() => server.events().length === 1, "the sender's delivery");
     assert.deepEqual(commands(server.events()), ["linked"]);
     await sendersGone(dir.path);
+    // `..` after the link: the program finds the file where the link leads, and so must its sender (Deno resolves
+    // a path it may read only by name as text); as text, the path names an opt-out here.
+    mkdirSync(`${config.path}/real/a`);
+    symlinkSync(`${config.path}/real/a`, `${config.path}/to-a`);
+    writeFileSync(`${config.path}/telemetry.toml`, formatConsentToml("disabled", Date.now()), { mode: 0o600 });
+    const dotted = {
+      ...env,
+      NAT_TELEMETRY_CONSENT_FILE: `${config.path}/to-a/../telemetry.toml`,
+      NAT_TEST_COMMAND: "dotted",
+    };
+    assert.equal((await runChild("exit_child.ts", { args: ["natural"], env: dotted })).code, 0);
+    await waitFor(() => server.events().length === 2, "the sender's delivery, by the file the program read");
+    assert.deepEqual(commands(server.events()), ["linked", "dotted"]);
+    await sendersGone(dir.path);
   } finally {
     await server.close();
   }

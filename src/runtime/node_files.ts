@@ -35,7 +35,7 @@ export interface NodeFs {
   unlinkSync(path: string): void;
   rmdirSync(path: string): void;
   readlinkSync(path: string): string;
-  realpathSync(path: string): string;
+  realpathSync: { (path: string): string; native?(path: string): string };
 }
 
 /** Node.js's permission model (`process.permission`, set under `--permission`). */
@@ -116,7 +116,8 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
         throw error;
       }
     },
-    realPath: (path) => quietly(() => fs.realpathSync(path)),
+    // The system's realpath, as opening the path resolves it: Node.js's own reads a `..` after a link as text.
+    realPath: (path) => quietly(() => (fs.realpathSync.native ?? fs.realpathSync)(path)),
     readLink: (path) => quietly(() => fs.readlinkSync(path)),
     mkdir: (path) => void fs.mkdirSync(path, { mode: 0o700 }),
     list: (path) => fs.readdirSync(path),

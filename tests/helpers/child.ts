@@ -77,6 +77,8 @@ export function startChild(fixture: string, options: ChildOptions = {}): Started
   // process unless a test asks for the exit hand-off (handoff_test.ts), whether or not CI is set.
   env.NAT_TELEMETRY_SPOOL_DIR = "";
   env.NAT_TELEMETRY_HANDOFF = "0";
+  // The test command's consent file, not the developer's own (whose opt-out would stop every sender).
+  if (process.env.NAT_TELEMETRY_CONSENT_FILE) env.NAT_TELEMETRY_CONSENT_FILE = process.env.NAT_TELEMETRY_CONSENT_FILE;
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-WJQ4DCHE.js";
+} from "./chunk-GTZYJELQ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-2MQKKYOX.js";
+} from "./chunk-EALKVXNM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -174,7 +174,7 @@ var describeSource = (function (consent) {
   switch (consent.source) {
     case "NAT_TELEMETRY_ENABLED":
     case "DO_NOT_TRACK":
-      return `the ${consent.source} environment variable`;
+      return host().env(consent.source) === void 0 ? `the ${consent.source} environment variable, which the program may not read (its permissions)` : `the ${consent.source} environment variable`;
     case "file":
       return `the consent file ${consent.path}`;
     default:
@@ -272,7 +272,8 @@ var decide = (function (output, state, program) {
     if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s) that had not been sent.
 `);
   }
-  const note = overrideNote(effectiveConsent());
+  const after = effectiveConsent();
+  const note = overrideNote(after) ?? (after.fileProblem ? `this program reads it as disabled: it ${after.fileProblem}.` : void 0);
   if (note) output.out(`Note: ${note}
 `);
   return 0;

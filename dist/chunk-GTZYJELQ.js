@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-2MQKKYOX.js";
+} from "./chunk-EALKVXNM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
