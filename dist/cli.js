@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-4VMXOVBL.js";
-import "./chunk-GTZYJELQ.js";
-import "./chunk-EALKVXNM.js";
+} from "./chunk-FYGFTUQZ.js";
+import "./chunk-2JQFE4AE.js";
+import "./chunk-HKKRP3ZY.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-GTZYJELQ.js";
-import "./chunk-EALKVXNM.js";
+} from "./chunk-2JQFE4AE.js";
+import "./chunk-HKKRP3ZY.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-EALKVXNM.js";
+} from "./chunk-HKKRP3ZY.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -318,16 +318,16 @@ function decision(): { enabled: boolean; source: ConsentSource } {
 }
 
 /**
- * What the consent file at `path` decides; with no path, nothing, unless the program's permissions hide where
- * it is (Deno without `--allow-env` for `NAT_TELEMETRY_CONSENT_FILE` or `HOME`): an opt-out there cannot be seen,
- * so it decides "no", as a file the program may not read does.
+ * What the consent file at `path` ({@link consentFilePath}) decides; with no path, nothing, unless the program's
+ * permissions hide where it is (Deno without `--allow-env` for `NAT_TELEMETRY_CONSENT_FILE` or `HOME`): an opt-out
+ * there cannot be seen, so it decides "no", as a file the program may not read does.
  */
 function fileDecisionAt(path: string | undefined): FileDecision {
+  if (path !== undefined) return readDecision(path);
   const hidden = hiddenConsentVariable();
-  if (hidden) {
-    return { state: "disabled", problem: `cannot be found: the program may not read ${hidden} (its permissions)` };
-  }
-  return path === undefined ? { state: "never_asked" } : readDecision(path);
+  return hidden
+    ? { state: "disabled", problem: `cannot be found: the program may not read ${hidden} (its permissions)` }
+    : { state: "never_asked" };
 }
 
 /** What `NAT_TELEMETRY_ENABLED` or `DO_NOT_TRACK` decide, if they decide. */

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-EALKVXNM.js";
+} from "./chunk-HKKRP3ZY.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

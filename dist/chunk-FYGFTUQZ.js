@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-GTZYJELQ.js";
+} from "./chunk-2JQFE4AE.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-EALKVXNM.js";
+} from "./chunk-HKKRP3ZY.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
