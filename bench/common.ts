@@ -140,12 +140,23 @@ export async function npmLayout(out: string): Promise<string> {
     );
   }
   await esbuild.stop();
-  await Deno.mkdir(`${out}/dist`, { recursive: true });
-  for (const { name } of Deno.readDirSync(`${root}dist`)) {
-    await Deno.copyFile(`${root}dist/${name}`, `${out}/dist/${name}`);
-  }
+  await distCopy(`${out}/dist`);
   await Deno.writeTextFile(`${out}/package.json`, '{ "type": "module" }\n');
   return `${out}/mod.js`;
+}
+
+/**
+ * Copies `dist/` into `dir`, loadable by Node.js and Bun as a package of ES modules (a `package.json` beside it).
+ *
+ * @returns The copy's `mod.js`.
+ */
+export async function distCopy(dir: string): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const { name } of Deno.readDirSync(`${root}dist`)) {
+    await Deno.copyFile(`${root}dist/${name}`, `${dir}/${name}`);
+  }
+  await Deno.writeTextFile(`${dir}/package.json`, '{ "type": "module" }\n');
+  return `${dir}/mod.js`;
 }
 
 /**

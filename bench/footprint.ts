@@ -25,7 +25,10 @@
  * (each TypeScript source, or its JavaScript), as it was before `dist/`, the
  * baseline of that change; `dist/` built without its functions compiled
  * with their chunk (`build_dist.ts --lazy-into`), the baseline of that
- * rewrite, under Deno and Node.js; an esbuild bundle of the package under Node.js;
+ * rewrite, under Deno and Node.js; `dist/` with each function that none of the
+ * form's runs calls emptied (`unreached.ts`, from V8's coverage of them), under
+ * Deno and Node.js: the most that loading only what a run needs could save
+ * (the benchmark checks that its hand-offs still deliver); an esbuild bundle of the package under Node.js;
  * `bun build --compile` executables with and without the package, and
  * compiled to bytecode (`--bytecode`). Two last variants of each form give
  * the floors of the rest: one starts a process and nothing else (`/bin/true`,
@@ -43,6 +46,7 @@ import {
   baselineDist,
   benchArgs,
   benchDir,
+  distCopy,
   esbuildBundle,
   installPeers,
   median,
@@ -50,6 +54,7 @@ import {
   runtimes,
   timed,
 } from "./common.ts";
+import { type Emptied, emptyUnreached } from "./unreached.ts";
 
 const { values } = parseArgs({
   args: benchArgs(),
@@ -57,7 +62,9 @@ const { values } = parseArgs({
 });
 const RUNS = Number(values.runs);
 if (RUNS < 9) {
-  console.error(`${RUNS} rounds: a difference of medians this few can be off by several ms, even negative; use 15+.`);
+  console.error(
+    `${RUNS} rounds: a difference of medians this few can be off by several ms, even negative; use 15+.`,
+  );
 }
 const VARIANTS = [
   "",
@@ -72,6 +79,16 @@ const VARIANTS = [
   "calls",
   "least",
 ] as const;
+/** The variants that load the package. */
+const PACKAGE_VARIANTS = [
+  "import",
+  "off",
+  "spool",
+  "consent",
+  "outage",
+  "again",
+  "handoff",
+];
 /** Spool files an outage leaves: one per run, up to the spool's bound (1,000 events). */
 const OUTAGE_FILES = 999;
 
@@ -81,10 +98,16 @@ const work = await Deno.makeTempDir({ prefix: "nat-telemetry-footprint-" });
 // A user's decision, as most users' runs find it: in the consent file (the `consent` variant). The shell's own
 // NAT_TELEMETRY_ENABLED or DO_NOT_TRACK would decide before it: the runs do not inherit them.
 const consentFile = `${work}/telemetry.toml`;
-Deno.writeTextFileSync(consentFile, `[telemetry]\nconsent = "enabled"\nprompt_version = "${PROMPT_VERSION}"\n`, {
-  mode: 0o600,
-});
-for (const name of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) Deno.env.delete(name);
+Deno.writeTextFileSync(
+  consentFile,
+  `[telemetry]\nconsent = "enabled"\nprompt_version = "${PROMPT_VERSION}"\n`,
+  {
+    mode: 0o600,
+  },
+);
+for (const name of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) {
+  Deno.env.delete(name);
+}
 const cli = `${benchDir}footprint_cli.mjs`;
 const sources = new URL("../mod.ts", import.meta.url).pathname;
 const published = new URL("../dist/mod.js", import.meta.url).pathname;
@@ -93,6 +116,9 @@ const publishedLayout = `${work}/npm/dist/mod.js`;
 const esm = await esbuildBundle(`${work}/mod.esbuild.mjs`, "esm");
 /** `dist/` as it was built before its functions were compiled with their chunk (the baseline of that rewrite). */
 const lazy = await baselineDist(`${work}/lazy`);
+/** Copies of `dist/` to empty of what each runtime's runs never call (`unreached.ts`). */
+const unreachedByDeno = await distCopy(`${work}/unreached-deno`);
+const unreachedByNode = await distCopy(`${work}/unreached-node`);
 
 /** The modules a file loads when imported, itself included: the static imports, followed. */
 function staticClosure(file: string, seen = new Set<string>()): Set<string> {
@@ -121,7 +147,9 @@ function emptyModules(
     { length: count - 1 },
     (_, i) => `./m${i}.${extension}`,
   );
-  names.forEach((name, i) => Deno.writeTextFileSync(`${dir}/${name}`, `export const m${i} = ${i};\n`));
+  names.forEach((name, i) =>
+    Deno.writeTextFileSync(`${dir}/${name}`, `export const m${i} = ${i};\n`)
+  );
   const entry = `${dir}/mod.${extension}`;
   Deno.writeTextFileSync(
     entry,
@@ -140,10 +168,16 @@ function floorFor(entry: string): string {
 }
 
 /** A Bun executable of the CLI, with the package embedded or without it, compiled to bytecode or not. */
-async function executable(name: string, embedded: boolean, bytecode = false): Promise<string> {
+async function executable(
+  name: string,
+  embedded: boolean,
+  bytecode = false,
+): Promise<string> {
   const entry = `${work}/${name}.mjs`;
   const embed = embedded
-    ? `import * as natTelemetry from ${JSON.stringify(published)};\nglobalThis.natTelemetry = natTelemetry;\n`
+    ? `import * as natTelemetry from ${
+      JSON.stringify(published)
+    };\nglobalThis.natTelemetry = natTelemetry;\n`
     : "";
   await Deno.writeTextFile(
     entry,
@@ -151,7 +185,14 @@ async function executable(name: string, embedded: boolean, bytecode = false): Pr
   );
   const out = `${work}/${name}`;
   const { success } = await new Deno.Command(bun, {
-    args: ["build", "--compile", ...(bytecode ? ["--bytecode", "--format=esm"] : []), entry, "--outfile", out],
+    args: [
+      "build",
+      "--compile",
+      ...(bytecode ? ["--bytecode", "--format=esm"] : []),
+      entry,
+      "--outfile",
+      out,
+    ],
     cwd: work, // bun writes a temporary file in its working directory while it compiles
     stdout: "null",
   })
@@ -167,7 +208,11 @@ const WITHOUT_PACKAGE = new Set(["", "spawn", "calls", "least"]);
 const withPackage = await executable("cli-with", true);
 const withoutPackage = await executable("cli-without", false);
 const withPackageBytecode = await executable("cli-with-bytecode", true, true);
-const withoutPackageBytecode = await executable("cli-without-bytecode", false, true);
+const withoutPackageBytecode = await executable(
+  "cli-without-bytecode",
+  false,
+  true,
+);
 
 /** One shipping form: how to run each variant. */
 interface Form {
@@ -176,12 +221,23 @@ interface Form {
   module?: string;
   /** Set for every run of the form, the baseline's included. */
   env?: Record<string, string>;
+  /**
+   * The variable that has the runtime write V8's coverage: set, the form's module is a copy of `dist/` whose
+   * functions none of the form's runs calls are emptied before its runs (`unreached.ts`).
+   */
+  coverage?: "NODE_V8_COVERAGE" | "DENO_COVERAGE_DIR";
 }
 const forms: Form[] = [
   {
     label: "deno (as published: dist/)",
     run: (v) => [deno, "run", "-A", cli, v],
     module: published,
+  },
+  {
+    label: "deno (dist/, what its runs never call emptied)",
+    run: (v) => [deno, "run", "-A", cli, v],
+    module: unreachedByDeno,
+    coverage: "DENO_COVERAGE_DIR",
   },
   {
     label: "deno (dist/ compiled lazily: before the rewrite)",
@@ -203,6 +259,12 @@ const forms: Form[] = [
     run: (v) => [node, cli, v],
     module: publishedLayout,
     env: { NODE_COMPILE_CACHE: `${work}/node-compile-cache` },
+  },
+  {
+    label: "node (dist/, what its runs never call emptied)",
+    run: (v) => [node, cli, v],
+    module: unreachedByNode,
+    coverage: "NODE_V8_COVERAGE",
   },
   {
     label: "node (dist/ compiled lazily)",
@@ -232,7 +294,12 @@ const forms: Form[] = [
   },
   {
     label: "bun build --compile --bytecode executable",
-    run: (v) => [WITHOUT_PACKAGE.has(v) ? withoutPackageBytecode : withPackageBytecode, v],
+    run: (
+      v,
+    ) => [
+      WITHOUT_PACKAGE.has(v) ? withoutPackageBytecode : withPackageBytecode,
+      v,
+    ],
   },
 ];
 
@@ -266,9 +333,13 @@ function outageSpool(spool: string): Set<string> {
   const now = Date.now();
   for (let i = 0; i < OUTAGE_FILES; i++) {
     const time = now - 3_600_000 + i * 1000;
-    const event = `{"ts":"x","parameters":{"command":"bench"},"name":"nat_cli_command"}`;
-    const line = `{"retries":0,"schemaVersion":"1.5","sessionId":"s","timestamp":${time},"event":${event}}\n`;
-    const name = `e-${time}-1-${line.length}-${spoolKey(down)}-${String(i).padStart(12, "0")}.jsonl`;
+    const event =
+      `{"ts":"x","parameters":{"command":"bench"},"name":"nat_cli_command"}`;
+    const line =
+      `{"retries":0,"schemaVersion":"1.5","sessionId":"s","timestamp":${time},"event":${event}}\n`;
+    const name = `e-${time}-1-${line.length}-${spoolKey(down)}-${
+      String(i).padStart(12, "0")
+    }.jsonl`;
     Deno.writeTextFileSync(`${spool}/${name}`, line, { mode: 0o600 });
   }
   return new Set(Deno.readDirSync(spool).map(({ name }) => name));
@@ -277,7 +348,9 @@ function outageSpool(spool: string): Set<string> {
 /** Removes the spool files runs added since the spool held `names` (the sender's script stays, as it would). */
 function restore(spool: string, names: Set<string>): void {
   for (const { name } of Deno.readDirSync(spool)) {
-    if (name.startsWith("e-") && !names.has(name)) Deno.removeSync(`${spool}/${name}`);
+    if (name.startsWith("e-") && !names.has(name)) {
+      Deno.removeSync(`${spool}/${name}`);
+    }
   }
 }
 
@@ -285,7 +358,9 @@ function restore(spool: string, names: Set<string>): void {
 async function sendersDone(spool: string): Promise<void> {
   const locked = () => {
     try {
-      return [...Deno.readDirSync(spool)].some(({ name }) => /^sender-.*\.lock$/.test(name));
+      return [...Deno.readDirSync(spool)].some(({ name }) =>
+        /^sender-.*\.lock$/.test(name)
+      );
     } catch {
       return false;
     }
@@ -296,11 +371,27 @@ async function sendersDone(spool: string): Promise<void> {
   }
 }
 
+/**
+ * Throws unless the senders delivered every hand-off's event: none is left in the spool for the healthy endpoint (a
+ * form whose code does less than it should, an emptied one, must not be timed as if it did the same).
+ */
+function assertDelivered(spool: string): void {
+  const left = [...Deno.readDirSync(spool)].filter(({ name }) =>
+    name.includes(`-${spoolKey(healthy)}-`)
+  );
+  if (left.length) {
+    throw new Error(
+      `${left.length} hand-off events left undelivered in ${spool}`,
+    );
+  }
+}
+
 /** One run's figures: see {@link Samples}. */
 type Run = { [key in keyof Samples]: number };
 
 /** A value a run reports on stderr as `name=value`, NaN when it does not. */
-const reported = (stderr: string, name: string) => Number(stderr.match(new RegExp(`${name}=(\\d+)`))?.[1] ?? NaN);
+const reported = (stderr: string, name: string) =>
+  Number(stderr.match(new RegExp(`${name}=(\\d+)`))?.[1] ?? NaN);
 
 /** One run: its figures, from its wall time and what it reports on stderr. */
 async function once(cmd: string[], env: Record<string, string>): Promise<Run> {
@@ -318,7 +409,9 @@ async function once(cmd: string[], env: Record<string, string>): Promise<Run> {
 }
 
 const p90 = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
+  [...values].sort((a, b) =>
+    a - b
+  )[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
 const fmt = (ms: number) => ms.toFixed(1);
 /** Memory added, signed (a difference of medians may be below zero). */
 const signed = (mb: number) => `${mb < 0 ? "" : "+"}${mb.toFixed(1)}`;
@@ -335,13 +428,22 @@ interface Samples {
   work: number[];
 }
 /** Fresh, empty samples. */
-const noSamples = (): Samples => ({ ms: [], cpu: [], mb: [], load: [], work: [] });
+const noSamples = (): Samples => ({
+  ms: [],
+  cpu: [],
+  mb: [],
+  load: [],
+  work: [],
+});
 /** Adds one run's figures to samples. */
 function add(samples: Samples, run: Run): void {
-  for (const key of Object.keys(run) as (keyof Samples)[]) samples[key].push(run[key]);
+  for (const key of Object.keys(run) as (keyof Samples)[]) {
+    samples[key].push(run[key]);
+  }
 }
 /** Each run's figure over the baseline run of its round. */
-const addedTo = (base: Samples, used: Samples, key: keyof Samples) => used[key].map((value, i) => value - base[key][i]);
+const addedTo = (base: Samples, used: Samples, key: keyof Samples) =>
+  used[key].map((value, i) => value - base[key][i]);
 /**
  * A row of the README's table: the whole run added, median (p90), the phases in process and their floors, memory,
  * and the least any client that hands off could add to the whole run (the `least` variant), where measured.
@@ -353,20 +455,33 @@ function summaryRow(
   inside?: { phases: number; floors: number; least: Samples },
 ): string {
   const ms = addedTo(base, used, "ms");
-  const phases = inside ? `${fmt(inside.phases)} | ${fmt(inside.floors)}` : "— | —";
-  const least = inside && [addedTo(base, inside.least, "ms"), addedTo(base, inside.least, "mb")];
+  const phases = inside
+    ? `${fmt(inside.phases)} | ${fmt(inside.floors)}`
+    : "— | —";
+  const least = inside &&
+    [addedTo(base, inside.least, "ms"), addedTo(base, inside.least, "mb")];
   return `| ${label} | ${fmt(median(ms))} (${fmt(p90(ms))}) | ${phases} | ${
     signed(median(addedTo(base, used, "mb")))
-  } | ${least ? `${fmt(median(least[0]))} (${fmt(p90(least[0]))}) | ${signed(median(least[1]))}` : "— | —"} |`;
+  } | ${
+    least
+      ? `${fmt(median(least[0]))} (${fmt(p90(least[0]))}) | ${
+        signed(median(least[1]))
+      }`
+      : "— | —"
+  } |`;
 }
 /** A row of the main table: `used` against `base`, paired by run (each against the baseline of its round). */
 function wholeRow(label: string, base: Samples, used: Samples): string {
   const added = (key: keyof Samples) => addedTo(base, used, key);
-  return `| ${label} | ${fmt(median(base.ms))} | ${fmt(median(added("ms")))} | ${fmt(p90(added("ms")))} | ${
-    fmt(median(added("cpu")))
-  } | ${median(base.mb).toFixed(1)} | ${signed(median(added("mb")))} |`;
+  return `| ${label} | ${fmt(median(base.ms))} | ${
+    fmt(median(added("ms")))
+  } | ${fmt(p90(added("ms")))} | ${fmt(median(added("cpu")))} | ${
+    median(base.mb).toFixed(1)
+  } | ${signed(median(added("mb")))} |`;
 }
 
+/** Each form with a module emptied of what its runs never call, and what was emptied. */
+const emptied: [string, Emptied][] = [];
 const rows: string[] = [];
 const phaseRows: string[] = [];
 /** The README's table: each form's whole run, its phases in process summed, and their floors summed. */
@@ -376,7 +491,9 @@ for (const form of forms) {
   markDown(spool);
   const outage = `${spool}-outage`;
   const outageFiles = outageSpool(outage);
-  const floor = form.module && form.module !== esm ? floorFor(form.module) : undefined;
+  const floor = form.module && form.module !== esm
+    ? floorFor(form.module)
+    : undefined;
   const variants: string[] = floor ? [...VARIANTS, "floor"] : [...VARIANTS];
   const samples = new Map<string, Samples>(
     variants.map((variant) => [variant, noSamples()]),
@@ -387,11 +504,36 @@ for (const form of forms) {
       ? { NAT_TELEMETRY_CONSENT_FILE: consentFile }
       : { NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1" }),
     NAT_TELEMETRY_SPOOL_DIR: variant === "outage" ? outage : spool,
-    NAT_TELEMETRY_ENDPOINT: ["spool", "consent", "outage", "again"].includes(variant) ? down : healthy,
+    NAT_TELEMETRY_ENDPOINT:
+      ["spool", "consent", "outage", "again"].includes(variant)
+        ? down
+        : healthy,
     ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
     ...(variant === "floor" ? { NAT_BENCH_MODULE: floor! } : {}),
-    ...(variant === "least" ? { NAT_BENCH_CHILD: JSON.stringify(form.run("")) } : {}),
+    ...(variant === "least"
+      ? { NAT_BENCH_CHILD: JSON.stringify(form.run("")) }
+      : {}),
   });
+  if (form.coverage) {
+    // Which functions run: every variant that loads the package, once, the module's copy as it is.
+    const reports = `${work}/coverage-${rows.length}`;
+    for (const variant of PACKAGE_VARIANTS) {
+      await once(form.run(variant), {
+        ...env(variant),
+        [form.coverage]: reports,
+      });
+    }
+    restore(outage, outageFiles);
+    await sendersDone(spool);
+    const dir = form.module!.slice(0, form.module!.lastIndexOf("/"));
+    const chunks = [...Deno.readDirSync(dir)].filter(({ name }) =>
+      name.endsWith(".js")
+    );
+    emptied.push([
+      form.label,
+      emptyUnreached(reports, chunks.map(({ name }) => `${dir}/${name}`)),
+    ]);
+  }
   // Warm-up: caches, the spool directory, the sender's script in it.
   for (const variant of variants) await once(form.run(variant), env(variant));
   restore(outage, outageFiles);
@@ -403,11 +545,15 @@ for (const form of forms) {
       add(samples.get(variant)!, await once(form.run(variant), env(variant)));
       if (variant === "handoff") await sendersDone(spool);
       // Its child is a baseline run (15-40 ms here), which takes no lock: let it end before the next run.
-      if (variant === "least") await new Promise((resolve) => setTimeout(resolve, 150));
+      if (variant === "least") {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
       if (variant === "outage") restore(outage, outageFiles);
     }
   }
-  const at = (key: keyof Samples, variant: string) => median(samples.get(variant)![key]);
+  assertDelivered(spool);
+  const at = (key: keyof Samples, variant: string) =>
+    median(samples.get(variant)![key]);
   rows.push(wholeRow(form.label, samples.get("")!, samples.get("handoff")!));
   // In process, each phase by difference between variants: far less noisy than whole processes' wall times.
   const phases = [
@@ -419,24 +565,42 @@ for (const form of forms) {
     at("work", "handoff") - at("work", "spool"),
   ];
   // The second command of a process: time, and the peak memory it adds to the first's.
-  const again = `${fmt(at("work", "again"))}, ${signed(at("mb", "again") - at("mb", "spool"))}`;
-  const memory = [at("mb", "import") - at("mb", ""), at("mb", "handoff") - at("mb", "import")];
+  const again = `${fmt(at("work", "again"))}, ${
+    signed(at("mb", "again") - at("mb", "spool"))
+  }`;
+  const memory = [
+    at("mb", "import") - at("mb", ""),
+    at("mb", "handoff") - at("mb", "import"),
+  ];
   const loadingFloor = floor
-    ? `${fmt(at("load", "floor"))} (${staticClosure(form.module!).size}), ${signed(at("mb", "floor") - at("mb", ""))}`
+    ? `${fmt(at("load", "floor"))} (${staticClosure(form.module!).size}), ${
+      signed(at("mb", "floor") - at("mb", ""))
+    }`
     : "—";
-  const spawnFloor = `${fmt(at("work", "spawn"))}, ${signed(at("mb", "spawn") - at("mb", ""))}`;
-  const callsFloor = `${fmt(at("work", "calls"))}, ${signed(at("mb", "calls") - at("mb", ""))}`;
+  const spawnFloor = `${fmt(at("work", "spawn"))}, ${
+    signed(at("mb", "spawn") - at("mb", ""))
+  }`;
+  const callsFloor = `${fmt(at("work", "calls"))}, ${
+    signed(at("mb", "calls") - at("mb", ""))
+  }`;
   phaseRows.push(
-    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${again} | ${loadingFloor} | ${callsFloor} | ${spawnFloor} | ${
+    `| ${form.label} | ${
+      phases.map(fmt).join(" | ")
+    } | ${again} | ${loadingFloor} | ${callsFloor} | ${spawnFloor} | ${
       memory.map(signed).join(" | ")
     } |`,
   );
   // In process: load, setup, event and spool, spawn; the floor: loading (where a file is loaded), first calls, spawn.
   const inProcess = phases[0] + phases[1] + phases[2] + phases[5];
-  const floors = (floor ? at("load", "floor") : 0) + at("work", "calls") + at("work", "spawn");
+  const floors = (floor ? at("load", "floor") : 0) + at("work", "calls") +
+    at("work", "spawn");
   const least = samples.get("least")!;
   summaryRows.push(
-    summaryRow(form.label, samples.get("")!, samples.get("handoff")!, { phases: inProcess, floors, least }),
+    summaryRow(form.label, samples.get("")!, samples.get("handoff")!, {
+      phases: inProcess,
+      floors,
+      least,
+    }),
   );
   console.error(rows.at(-1));
 }
@@ -448,7 +612,9 @@ for (const peer of ["posthog", "segment"]) {
   await once([node, cli, peer], { NAT_TELEMETRY_ENDPOINT: healthy });
   for (let i = 0; i < RUNS; i++) {
     for (
-      const [variant, into] of (i % 2 ? [["", base], [peer, used]] : [[peer, used], ["", base]]) as [string, Samples][]
+      const [variant, into] of (i % 2
+        ? [["", base], [peer, used]]
+        : [[peer, used], ["", base]]) as [string, Samples][]
     ) {
       add(
         into,
@@ -456,7 +622,9 @@ for (const peer of ["posthog", "segment"]) {
       );
     }
   }
-  const label = peer === "posthog" ? "posthog-node 5.70.0 (node)" : "@segment/analytics-node 3.1.0 (node)";
+  const label = peer === "posthog"
+    ? "posthog-node 5.70.0 (node)"
+    : "@segment/analytics-node 3.1.0 (node)";
   rows.push(wholeRow(label, base, used));
   summaryRows.push(summaryRow(label, base, used));
   console.error(rows.at(-1));
@@ -504,8 +672,16 @@ console.log(
     "floor: loading (ms, MB) | floor: first calls (ms, MB) | " +
     "floor: spawn (ms, MB) | RSS: load (MB) | RSS: the rest (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log(
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+);
 for (const row of phaseRows) console.log(row);
+for (const [label, { functions, listed, chars, total }] of emptied) {
+  console.log(
+    `\n${label}: ${functions} functions emptied of the ${listed} its runs' coverage lists, ` +
+      `${(chars / 1000).toFixed(1)} of ${(total / 1000).toFixed(1)} KB.`,
+  );
+}
 console.log(`\n### In short (the README's table)\n`);
 console.log(
   "Whole run added: median (p90), from the first table. In process: load, setup, event and spool, and spawn, from " +
