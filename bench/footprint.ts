@@ -147,9 +147,7 @@ function emptyModules(
     { length: count - 1 },
     (_, i) => `./m${i}.${extension}`,
   );
-  names.forEach((name, i) =>
-    Deno.writeTextFileSync(`${dir}/${name}`, `export const m${i} = ${i};\n`)
-  );
+  names.forEach((name, i) => Deno.writeTextFileSync(`${dir}/${name}`, `export const m${i} = ${i};\n`));
   const entry = `${dir}/mod.${extension}`;
   Deno.writeTextFileSync(
     entry,
@@ -175,9 +173,7 @@ async function executable(
 ): Promise<string> {
   const entry = `${work}/${name}.mjs`;
   const embed = embedded
-    ? `import * as natTelemetry from ${
-      JSON.stringify(published)
-    };\nglobalThis.natTelemetry = natTelemetry;\n`
+    ? `import * as natTelemetry from ${JSON.stringify(published)};\nglobalThis.natTelemetry = natTelemetry;\n`
     : "";
   await Deno.writeTextFile(
     entry,
@@ -333,13 +329,9 @@ function outageSpool(spool: string): Set<string> {
   const now = Date.now();
   for (let i = 0; i < OUTAGE_FILES; i++) {
     const time = now - 3_600_000 + i * 1000;
-    const event =
-      `{"ts":"x","parameters":{"command":"bench"},"name":"nat_cli_command"}`;
-    const line =
-      `{"retries":0,"schemaVersion":"1.5","sessionId":"s","timestamp":${time},"event":${event}}\n`;
-    const name = `e-${time}-1-${line.length}-${spoolKey(down)}-${
-      String(i).padStart(12, "0")
-    }.jsonl`;
+    const event = `{"ts":"x","parameters":{"command":"bench"},"name":"nat_cli_command"}`;
+    const line = `{"retries":0,"schemaVersion":"1.5","sessionId":"s","timestamp":${time},"event":${event}}\n`;
+    const name = `e-${time}-1-${line.length}-${spoolKey(down)}-${String(i).padStart(12, "0")}.jsonl`;
     Deno.writeTextFileSync(`${spool}/${name}`, line, { mode: 0o600 });
   }
   return new Set(Deno.readDirSync(spool).map(({ name }) => name));
@@ -358,9 +350,7 @@ function restore(spool: string, names: Set<string>): void {
 async function sendersDone(spool: string): Promise<void> {
   const locked = () => {
     try {
-      return [...Deno.readDirSync(spool)].some(({ name }) =>
-        /^sender-.*\.lock$/.test(name)
-      );
+      return [...Deno.readDirSync(spool)].some(({ name }) => /^sender-.*\.lock$/.test(name));
     } catch {
       return false;
     }
@@ -376,9 +366,7 @@ async function sendersDone(spool: string): Promise<void> {
  * form whose code does less than it should, an emptied one, must not be timed as if it did the same).
  */
 function assertDelivered(spool: string): void {
-  const left = [...Deno.readDirSync(spool)].filter(({ name }) =>
-    name.includes(`-${spoolKey(healthy)}-`)
-  );
+  const left = [...Deno.readDirSync(spool)].filter(({ name }) => name.includes(`-${spoolKey(healthy)}-`));
   if (left.length) {
     throw new Error(
       `${left.length} hand-off events left undelivered in ${spool}`,
@@ -390,8 +378,7 @@ function assertDelivered(spool: string): void {
 type Run = { [key in keyof Samples]: number };
 
 /** A value a run reports on stderr as `name=value`, NaN when it does not. */
-const reported = (stderr: string, name: string) =>
-  Number(stderr.match(new RegExp(`${name}=(\\d+)`))?.[1] ?? NaN);
+const reported = (stderr: string, name: string) => Number(stderr.match(new RegExp(`${name}=(\\d+)`))?.[1] ?? NaN);
 
 /** One run: its figures, from its wall time and what it reports on stderr. */
 async function once(cmd: string[], env: Record<string, string>): Promise<Run> {
@@ -409,9 +396,7 @@ async function once(cmd: string[], env: Record<string, string>): Promise<Run> {
 }
 
 const p90 = (values: number[]) =>
-  [...values].sort((a, b) =>
-    a - b
-  )[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
 const fmt = (ms: number) => ms.toFixed(1);
 /** Memory added, signed (a difference of medians may be below zero). */
 const signed = (mb: number) => `${mb < 0 ? "" : "+"}${mb.toFixed(1)}`;
@@ -442,8 +427,7 @@ function add(samples: Samples, run: Run): void {
   }
 }
 /** Each run's figure over the baseline run of its round. */
-const addedTo = (base: Samples, used: Samples, key: keyof Samples) =>
-  used[key].map((value, i) => value - base[key][i]);
+const addedTo = (base: Samples, used: Samples, key: keyof Samples) => used[key].map((value, i) => value - base[key][i]);
 /**
  * A row of the README's table: the whole run added, median (p90), the phases in process and their floors, memory,
  * and the least any client that hands off could add to the whole run (the `least` variant), where measured.
@@ -455,29 +439,19 @@ function summaryRow(
   inside?: { phases: number; floors: number; least: Samples },
 ): string {
   const ms = addedTo(base, used, "ms");
-  const phases = inside
-    ? `${fmt(inside.phases)} | ${fmt(inside.floors)}`
-    : "— | —";
+  const phases = inside ? `${fmt(inside.phases)} | ${fmt(inside.floors)}` : "— | —";
   const least = inside &&
     [addedTo(base, inside.least, "ms"), addedTo(base, inside.least, "mb")];
   return `| ${label} | ${fmt(median(ms))} (${fmt(p90(ms))}) | ${phases} | ${
     signed(median(addedTo(base, used, "mb")))
-  } | ${
-    least
-      ? `${fmt(median(least[0]))} (${fmt(p90(least[0]))}) | ${
-        signed(median(least[1]))
-      }`
-      : "— | —"
-  } |`;
+  } | ${least ? `${fmt(median(least[0]))} (${fmt(p90(least[0]))}) | ${signed(median(least[1]))}` : "— | —"} |`;
 }
 /** A row of the main table: `used` against `base`, paired by run (each against the baseline of its round). */
 function wholeRow(label: string, base: Samples, used: Samples): string {
   const added = (key: keyof Samples) => addedTo(base, used, key);
-  return `| ${label} | ${fmt(median(base.ms))} | ${
-    fmt(median(added("ms")))
-  } | ${fmt(p90(added("ms")))} | ${fmt(median(added("cpu")))} | ${
-    median(base.mb).toFixed(1)
-  } | ${signed(median(added("mb")))} |`;
+  return `| ${label} | ${fmt(median(base.ms))} | ${fmt(median(added("ms")))} | ${fmt(p90(added("ms")))} | ${
+    fmt(median(added("cpu")))
+  } | ${median(base.mb).toFixed(1)} | ${signed(median(added("mb")))} |`;
 }
 
 /** Each form with a module emptied of what its runs never call, and what was emptied. */
@@ -491,9 +465,7 @@ for (const form of forms) {
   markDown(spool);
   const outage = `${spool}-outage`;
   const outageFiles = outageSpool(outage);
-  const floor = form.module && form.module !== esm
-    ? floorFor(form.module)
-    : undefined;
+  const floor = form.module && form.module !== esm ? floorFor(form.module) : undefined;
   const variants: string[] = floor ? [...VARIANTS, "floor"] : [...VARIANTS];
   const samples = new Map<string, Samples>(
     variants.map((variant) => [variant, noSamples()]),
@@ -504,15 +476,10 @@ for (const form of forms) {
       ? { NAT_TELEMETRY_CONSENT_FILE: consentFile }
       : { NAT_TELEMETRY_ENABLED: variant === "off" ? "0" : "1" }),
     NAT_TELEMETRY_SPOOL_DIR: variant === "outage" ? outage : spool,
-    NAT_TELEMETRY_ENDPOINT:
-      ["spool", "consent", "outage", "again"].includes(variant)
-        ? down
-        : healthy,
+    NAT_TELEMETRY_ENDPOINT: ["spool", "consent", "outage", "again"].includes(variant) ? down : healthy,
     ...(form.module ? { NAT_BENCH_MODULE: form.module } : {}),
     ...(variant === "floor" ? { NAT_BENCH_MODULE: floor! } : {}),
-    ...(variant === "least"
-      ? { NAT_BENCH_CHILD: JSON.stringify(form.run("")) }
-      : {}),
+    ...(variant === "least" ? { NAT_BENCH_CHILD: JSON.stringify(form.run("")) } : {}),
   });
   if (form.coverage) {
     // Which functions run: every variant that loads the package, once, the module's copy as it is.
@@ -526,9 +493,7 @@ for (const form of forms) {
     restore(outage, outageFiles);
     await sendersDone(spool);
     const dir = form.module!.slice(0, form.module!.lastIndexOf("/"));
-    const chunks = [...Deno.readDirSync(dir)].filter(({ name }) =>
-      name.endsWith(".js")
-    );
+    const chunks = [...Deno.readDirSync(dir)].filter(({ name }) => name.endsWith(".js"));
     emptied.push([
       form.label,
       emptyUnreached(reports, chunks.map(({ name }) => `${dir}/${name}`)),
@@ -552,8 +517,7 @@ for (const form of forms) {
     }
   }
   assertDelivered(spool);
-  const at = (key: keyof Samples, variant: string) =>
-    median(samples.get(variant)![key]);
+  const at = (key: keyof Samples, variant: string) => median(samples.get(variant)![key]);
   rows.push(wholeRow(form.label, samples.get("")!, samples.get("handoff")!));
   // In process, each phase by difference between variants: far less noisy than whole processes' wall times.
   const phases = [
@@ -565,28 +529,18 @@ for (const form of forms) {
     at("work", "handoff") - at("work", "spool"),
   ];
   // The second command of a process: time, and the peak memory it adds to the first's.
-  const again = `${fmt(at("work", "again"))}, ${
-    signed(at("mb", "again") - at("mb", "spool"))
-  }`;
+  const again = `${fmt(at("work", "again"))}, ${signed(at("mb", "again") - at("mb", "spool"))}`;
   const memory = [
     at("mb", "import") - at("mb", ""),
     at("mb", "handoff") - at("mb", "import"),
   ];
   const loadingFloor = floor
-    ? `${fmt(at("load", "floor"))} (${staticClosure(form.module!).size}), ${
-      signed(at("mb", "floor") - at("mb", ""))
-    }`
+    ? `${fmt(at("load", "floor"))} (${staticClosure(form.module!).size}), ${signed(at("mb", "floor") - at("mb", ""))}`
     : "—";
-  const spawnFloor = `${fmt(at("work", "spawn"))}, ${
-    signed(at("mb", "spawn") - at("mb", ""))
-  }`;
-  const callsFloor = `${fmt(at("work", "calls"))}, ${
-    signed(at("mb", "calls") - at("mb", ""))
-  }`;
+  const spawnFloor = `${fmt(at("work", "spawn"))}, ${signed(at("mb", "spawn") - at("mb", ""))}`;
+  const callsFloor = `${fmt(at("work", "calls"))}, ${signed(at("mb", "calls") - at("mb", ""))}`;
   phaseRows.push(
-    `| ${form.label} | ${
-      phases.map(fmt).join(" | ")
-    } | ${again} | ${loadingFloor} | ${callsFloor} | ${spawnFloor} | ${
+    `| ${form.label} | ${phases.map(fmt).join(" | ")} | ${again} | ${loadingFloor} | ${callsFloor} | ${spawnFloor} | ${
       memory.map(signed).join(" | ")
     } |`,
   );
@@ -612,9 +566,7 @@ for (const peer of ["posthog", "segment"]) {
   await once([node, cli, peer], { NAT_TELEMETRY_ENDPOINT: healthy });
   for (let i = 0; i < RUNS; i++) {
     for (
-      const [variant, into] of (i % 2
-        ? [["", base], [peer, used]]
-        : [[peer, used], ["", base]]) as [string, Samples][]
+      const [variant, into] of (i % 2 ? [["", base], [peer, used]] : [[peer, used], ["", base]]) as [string, Samples][]
     ) {
       add(
         into,
@@ -622,9 +574,7 @@ for (const peer of ["posthog", "segment"]) {
       );
     }
   }
-  const label = peer === "posthog"
-    ? "posthog-node 5.70.0 (node)"
-    : "@segment/analytics-node 3.1.0 (node)";
+  const label = peer === "posthog" ? "posthog-node 5.70.0 (node)" : "@segment/analytics-node 3.1.0 (node)";
   rows.push(wholeRow(label, base, used));
   summaryRows.push(summaryRow(label, base, used));
   console.error(rows.at(-1));

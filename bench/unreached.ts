@@ -52,8 +52,7 @@ function calledByRange(coverageDir: string, url: string): Map<string, boolean> {
   for (const { name } of Deno.readDirSync(coverageDir)) {
     if (!name.endsWith(".json")) continue;
     const report = JSON.parse(Deno.readTextFileSync(`${coverageDir}/${name}`));
-    const scripts: { url: string; functions: FunctionCoverage[] }[] =
-      report.result ?? [report];
+    const scripts: { url: string; functions: FunctionCoverage[] }[] = report.result ?? [report];
     for (const script of scripts.filter((script) => script.url === url)) {
       for (const { ranges: [range] } of script.functions) {
         const key = `${range.startOffset}:${range.endOffset}`;
