@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-FYGFTUQZ.js";
-import "./chunk-2JQFE4AE.js";
-import "./chunk-HKKRP3ZY.js";
+} from "./chunk-JWJMDMLV.js";
+import "./chunk-RH5TCJUZ.js";
+import "./chunk-W5WAGDP4.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2JQFE4AE.js";
-import "./chunk-HKKRP3ZY.js";
+} from "./chunk-RH5TCJUZ.js";
+import "./chunk-W5WAGDP4.js";
 export {
   isLoopback,
   readOtlpLogs,

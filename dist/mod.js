@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-HKKRP3ZY.js";
+} from "./chunk-W5WAGDP4.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -70,6 +70,21 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
 ];
 
 /**
+ * What {@link trackCommand} returns for a `main` that returns `T`: `T`, but for
+ * a `main` that returns nothing, the exit code the program set
+ * (`process.exitCode`, `Deno.exitCode`; `undefined` when none), so that
+ * `process.exitCode = await trackCommand(...)` keeps it.
+ *
+ * @example
+ * ```ts
+ * import type { CommandResult } from "@nat/telemetry";
+ * const code: CommandResult<void> = 2; // number | undefined
+ * const value: CommandResult<string> = "done"; // string
+ * ```
+ */
+export type CommandResult<T> = T extends undefined | void ? number | undefined : T;
+
+/**
  * Runs a CLI's main function and records how it ended, as one
  * `nat_cli_command` event per call:
  *
@@ -95,8 +110,10 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  * `main` is done and is released after its final flush (bounded by the exit
  * budget; what it cannot deliver is spooled for a later run), so repeated
  * calls in a long-lived program hold nothing. It returns or rethrows exactly
- * what `main` did and prints nothing (except, once, the consent question on
- * an interactive terminal).
+ * what `main` did, but where `main` returns nothing it returns the exit code
+ * the program has set (`process.exitCode`, `Deno.exitCode`), so that passing
+ * the result on keeps it; it prints nothing (except, once, the consent
+ * question on an interactive terminal).
  *
  * Every option, the handler's included, is checked before anything else,
  * whatever the consent: a mistake throws on the developer's machine
@@ -104,7 +121,7 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  *
  * @param options The command and what may be reported about it.
  * @param main The command's work; may return an exit code.
- * @returns What `main` returned.
+ * @returns What `main` returned; where it returned nothing (`undefined`), the exit code set so far, if any.
  * @throws What `main` threw; before `main` runs, a `TypeError` or `RangeError` for a bad option (e.g.
  *   `options.command` not a non-empty string, `subcommands` not an array of strings, a handler option out of
  *   range), whether telemetry is on or off.
@@ -119,7 +136,10 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  * });
  * ```
  */
-export async function trackCommand<T>(options: TrackCommandOptions, main: () => T | Promise<T>): Promise<T> {
+export async function trackCommand<T>(
+  options: TrackCommandOptions,
+  main: () => T | Promise<T>,
+): Promise<CommandResult<T>> {
   checkOptions(options);
   if (typeof main !== "function") {
     throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
@@ -160,14 +180,16 @@ export async function trackCommand<T>(options: TrackCommandOptions, main: () => 
       record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined"),
   });
   if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
-  if (!isTelemetryEnabled()) return await main();
+  // What main returned, but for nothing: the code the program set, which `process.exitCode = await ...` then keeps.
+  const passedOn = (result: T) => (result === undefined ? host().exitCode() : result) as CommandResult<T>;
+  if (!isTelemetryEnabled()) return passedOn(await main());
   // Registered before the handler's own hooks, so the outcome is recorded before they spool what is pending.
   const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
   handler.start();
   try {
     const result = await main();
     recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
-    return result;
+    return passedOn(result);
   } catch (error) {
     record("failure", 1, reportableClass(error, options.errorClasses ?? []));
     throw error;

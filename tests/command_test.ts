@@ -291,13 +291,22 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
 });
 
 test(
-  "the exit code recorded is the one the process exits with (POSIX: modulo 256; errors the program handles end nothing)",
+  "the exit code recorded is the one the process exits with (POSIX: modulo 256; errors the program handles end nothing; " +
+    "a code main sets is kept when the program passes the result on)",
   {
     skip: process.platform === "win32" && "POSIX exit statuses",
   },
   async () => {
     await withServer(async (server, dir) => {
-      const cases = [["return", 256], ["return", -1], ["return", 300], ["exit", 256], ["exit", 257], ["handled", 0]];
+      const cases = [
+        ["return", 256],
+        ["return", -1],
+        ["return", 300],
+        ["set", 6],
+        ["exit", 256],
+        ["exit", 257],
+        ["handled", 0],
+      ];
       for (const [mode, code] of cases) {
         const run = await runChild("track_child.ts", {
           args: [mode as string, String(code)],
@@ -315,6 +324,9 @@ test(
         rmSync(`${dir}/spool`, { recursive: true, force: true });
         server.requests.length = 0;
       }
+      // With telemetry off, passing the result on keeps the code main set all the same.
+      const off = await runChild("track_child.ts", { args: ["set", "6"], env: { NAT_TELEMETRY_ENABLED: "0" } });
+      assert.equal(off.code, 6, "telemetry off: the process keeps the code main set");
     });
   },
 );

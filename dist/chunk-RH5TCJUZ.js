@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-HKKRP3ZY.js";
+} from "./chunk-W5WAGDP4.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2255,13 +2255,14 @@ var trackCommand = (async function (options, main) {
     captureInterrupts: (signal) => record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined")
   });
   if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
-  if (!isTelemetryEnabled()) return await main();
+  const passedOn = (result) => result === void 0 ? host().exitCode() : result;
+  if (!isTelemetryEnabled()) return passedOn(await main());
   const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
   handler.start();
   try {
     const result = await main();
     recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
-    return result;
+    return passedOn(result);
   } catch (error) {
     record("failure", 1, reportableClass(error, options.errorClasses ?? []));
     throw error;

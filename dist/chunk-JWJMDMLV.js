@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2JQFE4AE.js";
+} from "./chunk-RH5TCJUZ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-HKKRP3ZY.js";
+} from "./chunk-W5WAGDP4.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
