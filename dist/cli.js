@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-JWJMDMLV.js";
-import "./chunk-RH5TCJUZ.js";
-import "./chunk-W5WAGDP4.js";
+} from "./chunk-6ALYYW54.js";
+import "./chunk-CPHMJJAU.js";
+import "./chunk-MD6JQ4BA.js";
 export {
   main,
   telemetryCommand

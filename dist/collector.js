@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-RH5TCJUZ.js";
-import "./chunk-W5WAGDP4.js";
+} from "./chunk-CPHMJJAU.js";
+import "./chunk-MD6JQ4BA.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-W5WAGDP4.js";
+} from "./chunk-MD6JQ4BA.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -7,6 +7,7 @@
 import { describeError } from "./describe.ts";
 import { wireEventJson } from "./envelope.ts";
 import { TelemetryEvent } from "./events.ts";
+import type { ResolvedOptions } from "./options.ts";
 import type { SpoolClaim } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 
@@ -20,6 +21,11 @@ export interface PendingEvent {
   readonly schemaVersion: string;
   /** The session it was recorded in; a batch holds one, so a replayed event keeps its session. */
   readonly sessionId: string;
+  /**
+   * The client version the run that recorded it sends (`sourceClientVersion`); a batch holds one, so a replayed event
+   * keeps it across an upgrade. Unknown for events an older version spooled: those go with the sender's.
+   */
+  readonly clientVersion?: string;
   /** When it happened, in epoch milliseconds. */
   readonly timestamp: number;
   /** Failed deliveries so far. */
@@ -50,18 +56,22 @@ export interface Refusal {
  * getter or proxy that throws, a time outside 1970-9999) or `event_too_large`. Never throws.
  *
  * @param event What was enqueued.
- * @param sessionId The handler's session.
- * @param maxEventBytes The largest serialized event accepted.
+ * @param run The handler's session, client version and largest serialized event accepted.
  * @returns The pending event, or why it is dropped.
  * @example
  * ```ts
  * import { toPending } from "./batch.ts";
  * import { CliCommandEvent } from "./events.ts";
- * toPending(new CliCommandEvent({ command: "run", taskStatus: "success" }), "s", 32768); // { json: '{"ts":…', … }
- * toPending({ name: "fake" }, "s", 32768); // { reason: "not_an_event", detail: "not a TelemetryEvent" }
+ * const run = { sessionId: "s", sourceClientVersion: "1.0.0", maxEventBytes: 32768 };
+ * toPending(new CliCommandEvent({ command: "run", taskStatus: "success" }), run); // { json: '{"ts":…', … }
+ * toPending({ name: "fake" }, run); // { reason: "not_an_event", detail: "not a TelemetryEvent" }
  * ```
  */
-export function toPending(event: unknown, sessionId: string, maxEventBytes: number): PendingEvent | Refusal {
+export function toPending(
+  event: unknown,
+  run: Pick<ResolvedOptions, "sessionId" | "sourceClientVersion" | "maxEventBytes">,
+): PendingEvent | Refusal {
+  const { sessionId, sourceClientVersion: clientVersion, maxEventBytes } = run;
   try {
     if (!(event instanceof TelemetryEvent)) return { reason: "not_an_event", detail: "not a TelemetryEvent" };
   } catch {
@@ -79,15 +89,15 @@ export function toPending(event: unknown, sessionId: string, maxEventBytes: numb
     if (bytes > maxEventBytes) {
       return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };
     }
-    return { json, bytes, schemaVersion, sessionId, timestamp, retries: 0, notBefore: 0 };
+    return { json, bytes, schemaVersion, sessionId, clientVersion, timestamp, retries: 0, notBefore: 0 };
   } catch (error) {
     return { reason: "invalid_event", detail: describeError(error) };
   }
 }
 
 /**
- * Cuts events, in order, into batches of one schema version and session
- * whose envelope stays within `maxBatchBytes`. An event too large for any batch still gets
+ * Cuts events, in order, into batches of one schema version, session and
+ * client version whose envelope stays within `maxBatchBytes`. An event too large for any batch still gets
  * a batch of its own (the handler refuses such events at enqueue).
  *
  * @param events The events, in sending order.
@@ -114,7 +124,8 @@ export function planBatches(
   for (const event of events) {
     const bytes = eventBytes(event);
     const fits = current.length > 0 && event.schemaVersion === current[0].schemaVersion &&
-      event.sessionId === current[0].sessionId && size + 1 + bytes <= maxBatchBytes;
+      event.sessionId === current[0].sessionId && event.clientVersion === current[0].clientVersion &&
+      size + 1 + bytes <= maxBatchBytes;
     if (!fits) {
       current = [];
       batches.push(current);

@@ -160,7 +160,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (!isTelemetryEnabled()) return this.#tellDisabled();
       this.#hookExit();
       this.#enqueued++;
-      const pending = toPending(event, this.#options.sessionId, this.#options.maxEventBytes);
+      const pending = toPending(event, this.#options);
       if ("reason" in pending) return this.#drop(1, pending.reason, pending.detail);
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);

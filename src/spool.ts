@@ -50,6 +50,8 @@ export interface SpooledEvent {
   readonly schemaVersion: string;
   /** The session it was recorded in. */
   readonly sessionId: string;
+  /** The client version the run that recorded it sends; unknown in files of older versions. */
+  readonly clientVersion?: string;
   /** Failed deliveries so far. */
   readonly retries: number;
   /** When it happened, in epoch milliseconds. */
@@ -500,7 +502,9 @@ function parseEntry(name: string): Entry | undefined {
 function spoolLine(event: SpooledEvent): { text: string; bytes: number } {
   const text = `{"retries":${event.retries},"schemaVersion":${JSON.stringify(event.schemaVersion)},"sessionId":${
     JSON.stringify(event.sessionId)
-  },"timestamp":${Math.floor(event.timestamp)},"event":${event.json}}`;
+  },${event.clientVersion === undefined ? "" : `"clientVersion":${JSON.stringify(event.clientVersion)},`}"timestamp":${
+    Math.floor(event.timestamp)
+  },"event":${event.json}}`;
   return { text, bytes: utf8Length(text) };
 }
 
@@ -512,11 +516,14 @@ function leaseOver([, kind, time]: RegExpExecArray, now: number): boolean {
 /** Reads a spool line back, checking it as `enqueue` checks an event, or `undefined` when it is not valid. */
 function parseLine(line: string): SpooledEvent | undefined {
   try {
-    const { retries, schemaVersion, sessionId, timestamp, event } = JSON.parse(line);
+    const { retries, schemaVersion, sessionId, clientVersion, timestamp, event } = JSON.parse(line);
     const valid = Number.isSafeInteger(retries) && retries >= 0 && typeof schemaVersion === "string" &&
-      typeof sessionId === "string" && Number.isFinite(timestamp) && typeof event?.name === "string" &&
-      event.name !== "" && typeof event.ts === "string" && parametersProblem(event.parameters) === undefined;
-    return valid ? { json: JSON.stringify(event), schemaVersion, sessionId, retries, timestamp } : undefined;
+      typeof sessionId === "string" && (clientVersion === undefined || typeof clientVersion === "string") &&
+      Number.isFinite(timestamp) && typeof event?.name === "string" && event.name !== "" &&
+      typeof event.ts === "string" && parametersProblem(event.parameters) === undefined;
+    if (!valid) return undefined;
+    const spooled = { json: JSON.stringify(event), schemaVersion, sessionId, retries, timestamp };
+    return clientVersion === undefined ? spooled : { ...spooled, clientVersion };
   } catch {
     return undefined;
   }

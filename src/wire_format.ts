@@ -63,7 +63,8 @@ export interface WireFormat {
 /**
  * The NAT envelope of the Python tool.
  *
- * @param sourceClientVersion The envelope's `clientVer`.
+ * @param sourceClientVersion The envelope's `clientVer`, but for events recorded under another (replayed after an
+ *   upgrade), which keep theirs.
  * @returns The format.
  * @example
  * ```ts
@@ -72,8 +73,13 @@ export interface WireFormat {
  * ```
  */
 export function natFormat(sourceClientVersion: string): WireFormat {
-  const header = ({ schemaVersion, sessionId }: PendingEvent, sentAt: number) =>
-    envelopeHeader(schemaVersion, { sourceClientVersion, sessionId, cpuArchitecture: runtimeInfo().machine, sentAt });
+  const header = ({ schemaVersion, sessionId, clientVersion = sourceClientVersion }: PendingEvent, sentAt: number) =>
+    envelopeHeader(schemaVersion, {
+      sourceClientVersion: clientVersion,
+      sessionId,
+      cpuArchitecture: runtimeInfo().machine,
+      sentAt,
+    });
   return {
     name: "nat",
     encode: (events, sentAt) => encodeEnvelope(header(events[0], sentAt), events.map((event) => event.json)),
@@ -86,7 +92,8 @@ export function natFormat(sourceClientVersion: string): WireFormat {
 /**
  * OTLP/HTTP logs, JSON encoding.
  *
- * @param sender What the resource says about the sender.
+ * @param sender What the resource says about the sender (its `service.version`, but for events recorded under another
+ *   client version, replayed after an upgrade, which keep theirs).
  * @returns The format.
  * @example
  * ```ts
@@ -95,6 +102,9 @@ export function natFormat(sourceClientVersion: string): WireFormat {
  * ```
  */
 export function otlpFormat(sender: OtlpSender): WireFormat {
+  /** The sender as the run that recorded a batch's events would have described itself. */
+  const recordedBy = ({ clientVersion = sender.serviceVersion }: PendingEvent) =>
+    clientVersion === sender.serviceVersion ? sender : { ...sender, serviceVersion: clientVersion };
   // A record depends on its event alone: encoded once, whether it is sized, sent or resent.
   const encoded = new WeakMap<PendingEvent, string>();
   const record = (event: PendingEvent) => {
@@ -104,8 +114,8 @@ export function otlpFormat(sender: OtlpSender): WireFormat {
   };
   return {
     name: "otlp",
-    encode: (events) => encodeOtlpLogs(events.map(record), events[0].sessionId, sender),
-    emptyBytes: (first) => utf8Length(encodeOtlpLogs([], first.sessionId, sender)),
+    encode: (events) => encodeOtlpLogs(events.map(record), events[0].sessionId, recordedBy(events[0])),
+    emptyBytes: (first) => utf8Length(encodeOtlpLogs([], first.sessionId, recordedBy(first))),
     eventBytes: (event) => utf8Length(record(event)),
     readsAnswer: true,
     resource: { ...sender.resourceAttributes, "service.name": sender.serviceName },

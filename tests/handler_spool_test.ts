@@ -115,6 +115,59 @@ test("two programs (or versions) sharing a spool and endpoint: each one's events
   }
 });
 
+test("one program before and after an upgrade: what the earlier version spooled goes out under its version", async () => {
+  for (const format of ["nat", "otlp"] as const) {
+    using dir = tempDir();
+    const endpoint = await refusedUrl();
+    for (const name of ["earlier", "oldest"]) {
+      const down = handler(dir.path, endpoint, { format });
+      down.enqueue(commandEvent(name));
+      await down.stop();
+    }
+    // As versions before this one left them, under the defaults' key: one that says its version, one that did not.
+    for (const name of files(dir.path).filter((name) => name.startsWith("e-"))) {
+      const line = JSON.parse(readFileSync(`${dir.path}/${name}`, "utf8"));
+      assert.equal(line.clientVersion, CLIENT_VERSION, "a run spools the client version it sends");
+      if (line.event.parameters.command === "earlier") line.clientVersion = "0.0.1-earlier";
+      else delete line.clientVersion;
+      const text = `${JSON.stringify(line)}\n`;
+      const parts = name.split("-");
+      parts[3] = String(new TextEncoder().encode(text).length); // the name says the file's size
+      rmSync(`${dir.path}/${name}`);
+      writeFileSync(`${dir.path}/${parts.join("-")}`, text);
+    }
+    const server = await comeBack(endpoint);
+    try {
+      forgetHealth(dir.path);
+      const up = handler(dir.path, endpoint, { format });
+      up.enqueue(commandEvent("now"));
+      await up.stop();
+      const sent = server.requests.map((request) => {
+        const body = JSON.parse(request.body);
+        if (format === "nat") {
+          return `${body.clientVer} ${
+            body.events.map((e: { parameters: { command: string } }) => e.parameters.command)
+          }`;
+        }
+        const [{ resource, scopeLogs }] = body.resourceLogs;
+        const version = resource.attributes.find((a: { key: string }) => a.key === "service.version").value.stringValue;
+        const commands = scopeLogs[0].logRecords.map((record: { attributes: { key: string; value: unknown }[] }) =>
+          (record.attributes.find((a) => a.key === "command")?.value as { stringValue: string }).stringValue
+        );
+        return `${version} ${commands}`;
+      });
+      assert.deepEqual(
+        sent.sort(),
+        ["0.0.1-earlier earlier", `${CLIENT_VERSION} now`, `${CLIENT_VERSION} oldest`].sort(),
+        `${format}: each request under the version of the run that recorded its events (unknown: this one's)`,
+      );
+      assert.deepEqual(files(dir.path).filter((name) => !name.startsWith("health-")), []);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 test("while the endpoint is known to be down, a run spools at once without trying", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ hang: true }));

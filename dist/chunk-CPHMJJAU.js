@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-W5WAGDP4.js";
+} from "./chunk-MD6JQ4BA.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-RH5TCJUZ.js";
+} from "./chunk-CPHMJJAU.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-W5WAGDP4.js";
+} from "./chunk-MD6JQ4BA.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
