@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6ALYYW54.js";
-import "./chunk-CPHMJJAU.js";
-import "./chunk-MD6JQ4BA.js";
+} from "./chunk-XFBJIEXO.js";
+import "./chunk-HL7W75T4.js";
+import "./chunk-LCDXYPTE.js";
 export {
   main,
   telemetryCommand

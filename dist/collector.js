@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-CPHMJJAU.js";
-import "./chunk-MD6JQ4BA.js";
+} from "./chunk-HL7W75T4.js";
+import "./chunk-LCDXYPTE.js";
 export {
   isLoopback,
   readOtlpLogs,

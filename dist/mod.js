@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-MD6JQ4BA.js";
+} from "./chunk-LCDXYPTE.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

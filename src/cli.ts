@@ -440,7 +440,12 @@ async function flush(output: CliOutput): Promise<number> {
   const count = (claimed: boolean) =>
     ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
   const [left, held] = [count(false), count(true)];
-  const others = held > 0 ? ` (${held} held by another run, which delivers them or lets them go within seconds)` : "";
+  const until = Math.max(...ours.map((file) => file.until ?? 0));
+  const others = held > 0
+    ? ` (${held} held by another run, which delivers them, or another run may take them over after ${
+      formatTimestamp(until)
+    })`
+    : "";
   output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}.\n`);
   return left === 0 ? 0 : 1;
 }

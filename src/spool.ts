@@ -339,18 +339,25 @@ export class Spool {
   /**
    * Reads every spooled event without claiming anything, for inspection.
    *
-   * @returns The events of unclaimed and claimed files, oldest file first, whether each file is claimed,
-   *   whether it is for this spool's endpoint, and the {@link spoolKey} of the endpoint it is for (`undefined`
-   *   for files of older versions).
+   * @returns The events of unclaimed and claimed files, oldest file first, whether each file is claimed (and until
+   *   when, in epoch milliseconds), whether it is for this spool's endpoint, and the {@link spoolKey} of the endpoint
+   *   it is for (`undefined` for files of older versions).
    */
-  peek(): { claimed: boolean; ours: boolean; key: string | undefined; events: SpooledEvent[] }[] {
+  peek(): { claimed: boolean; until?: number; ours: boolean; key: string | undefined; events: SpooledEvent[] }[] {
     return this.#list()
       .flatMap((name) => {
         const claimed = CLAIMED_FILE.exec(name);
         const entry = parseEntry(claimed ? claimed[3] : name);
         if (!entry) return [];
         const events = this.#readFile(`${this.dir}/${name}`).valid;
-        return [{ time: entry.time, claimed: claimed !== null, ours: entry.key === this.key, key: entry.key, events }];
+        const file = {
+          time: entry.time,
+          claimed: claimed !== null,
+          ours: entry.key === this.key,
+          key: entry.key,
+          events,
+        };
+        return [claimed ? { ...file, until: claimEnd(claimed) } : file];
       })
       .sort((a, b) => a.time - b.time)
       .map(({ time: _, ...file }) => file);
@@ -508,9 +515,22 @@ function spoolLine(event: SpooledEvent): { text: string; bytes: number } {
   return { text, bytes: utf8Length(text) };
 }
 
-/** Whether a claim may be taken over: its lease is over, or an older version's claim was left for an hour. */
-function leaseOver([, kind, time]: RegExpExecArray, now: number): boolean {
-  return kind === "l" ? now > Number(time) : now - Number(time) > OLD_CLAIM_MS;
+/**
+ * A claim ending further ahead than this was made while the clock ran ahead (no run leases for longer than
+ * {@link CLAIM_LEASE_MS}; an hour more for a clock set back since): its events would otherwise wait until the clock
+ * came near its end.
+ */
+const CLAIM_AHEAD_MS = CLAIM_LEASE_MS + 3_600_000;
+
+/** When a claim ends: its lease's end (`l-<until>`), or an hour after an older version made it (`c-<since>`). */
+function claimEnd([, kind, time]: RegExpExecArray): number {
+  return kind === "l" ? Number(time) : Number(time) + OLD_CLAIM_MS;
+}
+
+/** Whether a claim may be taken over: it has ended, or it was made while the clock ran ahead. */
+function leaseOver(claimed: RegExpExecArray, now: number): boolean {
+  const end = claimEnd(claimed);
+  return now > end || end - now > CLAIM_AHEAD_MS;
 }
 
 /** Reads a spool line back, checking it as `enqueue` checks an event, or `undefined` when it is not valid. */

@@ -8,6 +8,7 @@ import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, start
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
+import { formatTimestamp } from "../src/envelope.ts";
 import { shortHash } from "../src/hash.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 
@@ -484,10 +485,11 @@ test("flush does not count events another run has claimed as left over: two flus
   try {
     await seedSpool(dir.path, server.url());
     const [name] = files(`${dir.path}/spool`).filter((file) => file.startsWith("e-"));
-    renameSync(`${dir.path}/spool/${name}`, `${dir.path}/spool/l-${Date.now() + 60_000}-${name}`); // another run's
+    const until = Date.now() + 60_000;
+    renameSync(`${dir.path}/spool/${name}`, `${dir.path}/spool/l-${until}-${name}`); // another run's
     const run = await cli(dir.path, ["flush"], { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url() });
     const held = "Delivered 0 event(s); dropped 0; 0 left in the spool (1 held by another run, which delivers them" +
-      " or lets them go within seconds).\n";
+      `, or another run may take them over after ${formatTimestamp(until)}).\n`;
     assert.deepEqual([run.code, run.stdout], [0, held]);
   } finally {
     await server.close();

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-CPHMJJAU.js";
+} from "./chunk-HL7W75T4.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-MD6JQ4BA.js";
+} from "./chunk-LCDXYPTE.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -304,7 +304,8 @@ var flush = (async function (output) {
   const ours = opened.spool.peek().filter((file) => file.ours);
   const count = (claimed) => ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
   const [left, held] = [count(false), count(true)];
-  const others = held > 0 ? ` (${held} held by another run, which delivers them or lets them go within seconds)` : "";
+  const until = Math.max(...ours.map((file) => file.until ?? 0));
+  const others = held > 0 ? ` (${held} held by another run, which delivers them, or another run may take them over after ${formatTimestamp(until)})` : "";
   output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}.
 `);
   return left === 0 ? 0 : 1;

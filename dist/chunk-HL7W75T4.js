@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-MD6JQ4BA.js";
+} from "./chunk-LCDXYPTE.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
