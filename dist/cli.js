@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XFBJIEXO.js";
-import "./chunk-HL7W75T4.js";
-import "./chunk-LCDXYPTE.js";
+} from "./chunk-WV4SUN7F.js";
+import "./chunk-E43D7BRJ.js";
+import "./chunk-UMZNDIKU.js";
 export {
   main,
   telemetryCommand

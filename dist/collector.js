@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HL7W75T4.js";
-import "./chunk-LCDXYPTE.js";
+} from "./chunk-E43D7BRJ.js";
+import "./chunk-UMZNDIKU.js";
 export {
   isLoopback,
   readOtlpLogs,

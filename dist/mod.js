@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-LCDXYPTE.js";
+} from "./chunk-UMZNDIKU.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

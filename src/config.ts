@@ -57,6 +57,24 @@ export function isEndpoint(value: string): boolean {
 }
 
 /**
+ * A path below a directory named by the environment (`HOME`, `XDG_STATE_HOME`), joined with one slash whatever
+ * the directory ends with (`HOME=/` is the root, not `//`).
+ *
+ * @param dir The directory.
+ * @param path The path below it, relative.
+ * @returns The joined path.
+ * @example
+ * ```ts
+ * import { below } from "./config.ts";
+ * below("/", ".config/nat/telemetry.toml"); // "/.config/nat/telemetry.toml"
+ * below("/home/ada/", ".local/state"); // "/home/ada/.local/state"
+ * ```
+ */
+export function below(dir: string, path: string): string {
+  return `${dir.replace(/\/+$/, "")}/${path}`;
+}
+
+/**
  * Whether a path is absolute on an OS: it starts at the root (`/`), or on
  * Windows also at a drive (`C:\`) or a share (`\\server`). A relative path
  * would move with the working directory.
@@ -250,7 +268,7 @@ export function defaultSpoolDir(
   if (state && !isAbsolutePath(state, os)) {
     problems.push(`XDG_STATE_HOME=${describe(state)} is not an absolute path: ignored, as the XDG specification says`);
   } else if (state) {
-    return `${state}/nat/telemetry`;
+    return below(state, "nat/telemetry");
   }
   let dir: string | undefined;
   if (os === "win32") {
@@ -259,7 +277,7 @@ export function defaultSpoolDir(
   } else {
     const home = env("HOME");
     const place = os === "darwin" ? "Library/Application Support" : ".local/state";
-    dir = home ? `${home}/${place}/nat/telemetry` : undefined;
+    dir = home ? below(home, `${place}/nat/telemetry`) : undefined;
   }
   if (dir === undefined || isAbsolutePath(dir, os)) return dir;
   problems.push(`the home directory is not an absolute path: no spool is kept`);

@@ -8,7 +8,7 @@
  * @module
  */
 import { temporaryName, writeAtomically } from "./atomic.ts";
-import { parseFlag } from "./config.ts";
+import { below, parseFlag } from "./config.ts";
 import { describeError } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
@@ -61,7 +61,7 @@ export function consentFilePath(): string | undefined {
   const explicit = env("NAT_TELEMETRY_CONSENT_FILE");
   if (explicit) return explicit;
   const home = env("HOME") ?? env("USERPROFILE");
-  return home ? `${home}/.config/nat/telemetry.toml` : undefined;
+  return home ? below(home, ".config/nat/telemetry.toml") : undefined;
 }
 
 /**

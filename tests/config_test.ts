@@ -40,6 +40,10 @@ test("the spool lives in NAT_TELEMETRY_SPOOL_DIR, else XDG_STATE_HOME, else the 
   assert.equal(defaultSpoolDir(env({ LOCALAPPDATA: "C:\\L" }), "win32"), "C:\\L\\nat\\telemetry");
   assert.equal(defaultSpoolDir(env({ USERPROFILE: "C:\\U" }), "win32"), "C:\\U\\AppData\\Local\\nat\\telemetry");
   assert.equal(defaultSpoolDir(env({}), "linux"), undefined, "no home: no spool");
+  // A home or state directory given with a trailing slash, or the root (a container's HOME=/): one slash.
+  assert.equal(defaultSpoolDir(env({ HOME: "/" }), "linux"), "/.local/state/nat/telemetry");
+  assert.equal(defaultSpoolDir(env({ HOME: "/h/" }), "linux"), "/h/.local/state/nat/telemetry");
+  assert.equal(defaultSpoolDir(env({ XDG_STATE_HOME: "/x//" }), "linux"), "/x/nat/telemetry");
 });
 
 test("cpuArchitecture is spelled as Python's platform.machine() would", () => {

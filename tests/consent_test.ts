@@ -5,7 +5,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, w
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { effectiveConsent, PROMPT_VERSION, recordConsent } from "../mod.ts";
-import { decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
+import { consentFilePath, decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
 import { parseToml } from "../src/toml.ts";
 import fc from "fast-check";
 import { canRun } from "./helpers/child.ts";
@@ -29,6 +29,14 @@ function withEnv(vars: Record<string, string | undefined>, fn: () => void) {
     apply(saved);
   }
 }
+
+test("the consent file is under HOME, joined with one slash (a container's HOME=/, a trailing slash)", () => {
+  for (const [home, path] of [["/h", "/h"], ["/h/", "/h"], ["/", ""]]) {
+    withEnv({ NAT_TELEMETRY_CONSENT_FILE: undefined, HOME: home }, () => {
+      assert.equal(consentFilePath(), `${path}/.config/nat/telemetry.toml`, `HOME=${home}`);
+    });
+  }
+});
 
 test("the consent file the Python tool writes reads as its decision", () => {
   assert.equal(readConsentFile(pythonVector), "enabled");

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-LCDXYPTE.js";
+} from "./chunk-UMZNDIKU.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HL7W75T4.js";
+} from "./chunk-E43D7BRJ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-LCDXYPTE.js";
+} from "./chunk-UMZNDIKU.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
