@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-WV4SUN7F.js";
-import "./chunk-E43D7BRJ.js";
-import "./chunk-UMZNDIKU.js";
+} from "./chunk-PWA43BWX.js";
+import "./chunk-G24KKAV6.js";
+import "./chunk-MCKSORUZ.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-E43D7BRJ.js";
-import "./chunk-UMZNDIKU.js";
+} from "./chunk-G24KKAV6.js";
+import "./chunk-MCKSORUZ.js";
 export {
   isLoopback,
   readOtlpLogs,

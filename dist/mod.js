@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-UMZNDIKU.js";
+} from "./chunk-MCKSORUZ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -396,8 +396,8 @@ function decide(output: CliOutput, state: "enabled" | "disabled", program: strin
   return 0;
 }
 
-/** The spool and endpoint the environment names, as a handler would use them. */
-function openSpool(refused?: (why: string) => void):
+/** The spool and endpoint the environment names, as a handler would use them, or (`look`) only to look in. */
+function openSpool(refused?: (why: string) => void, use: "work" | "look" = "work"):
   | {
     spool: Spool;
     health: EndpointHealth | undefined;
@@ -408,7 +408,7 @@ function openSpool(refused?: (why: string) => void):
   const options = resolveOptions({});
   const files = host().files;
   const spool = options.spoolDir && files
-    ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused)
+    ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use)
     : undefined;
   if (!spool || !files) return undefined;
   const health = options.sink.kind === "http"
@@ -506,7 +506,7 @@ function endpointReports(opened: NonNullable<ReturnType<typeof openSpool>>): End
 
 function inspect(output: CliOutput, json: boolean): number {
   let why: string | undefined;
-  const opened = openSpool((refusal) => why = refusal);
+  const opened = openSpool((refusal) => why = refusal, "look");
   const files = opened?.spool.peek() ?? [];
   const events = files.flatMap((file) =>
     file.events.map((event) => {

@@ -179,6 +179,8 @@ export class Spool {
    * @param limits The bounds.
    * @param key The endpoint's {@link spoolKey}: what this spool writes and claims.
    * @param refused Told why, when there is no spool.
+   * @param use `look`: only to look in (`inspect`): it is not made if missing, and reading it is all the program
+   *   needs to be allowed; its trust is checked all the same.
    * @returns The spool, or `undefined` when the directory cannot be used safely (never a prompt).
    */
   static open(
@@ -187,24 +189,26 @@ export class Spool {
     limits: SpoolLimits,
     key: string,
     refused: (why: string) => void = () => {},
+    use: "work" | "look" = "work",
   ): Spool | undefined {
     const none = (why: string) => {
       refused(why);
       return undefined;
     };
-    const notAllowed = (path: string) => !files.allowed(path, "read") || !files.allowed(path, "write");
-    if (notAllowed(dir)) return none(`the program may not read and write ${dir} (its permissions)`);
+    const make = use === "work";
+    const access = make ? "read and write" : "read";
+    const notAllowed = (path: string) => !files.allowed(path, "read") || (make && !files.allowed(path, "write"));
+    if (notAllowed(dir)) return none(`the program may not ${access} ${dir} (its permissions)`);
     try {
-      let seen = files.ensureDir(dir, true);
+      let seen = files.ensureDir(dir, true, make);
       const real = files.realPath(dir);
       if (real === undefined) return none(`where ${dir} leads cannot be told`);
-      if (notAllowed(real)) {
-        return none(`the program may not read and write ${real}, where ${dir} leads (its permissions)`);
-      }
-      if (real !== dir) seen = files.ensureDir(real, true);
+      if (notAllowed(real)) return none(`the program may not ${access} ${real}, where ${dir} leads (its permissions)`);
+      if (real !== dir) seen = files.ensureDir(real, true, make);
       return new Spool(real, files, limits, key, seen);
     } catch (error) {
-      return none(describeError(error));
+      const missing = (error as { reason?: unknown } | null)?.reason === "missing";
+      return none(missing ? `${dir} does not exist yet` : describeError(error));
     }
   }
 

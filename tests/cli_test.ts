@@ -377,6 +377,30 @@ async function seedSpool(dir: string, endpoint: string) {
   assert.equal(run.code, 3);
 }
 
+test("inspect only looks: it makes no spool directory, and a read-only grant lets it see the spool", async () => {
+  using dir = tempDir();
+  const endpoint = "http://127.0.0.1:9/events";
+  const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
+  const none = await cli(dir.path, ["inspect"], env);
+  assert.match(none.stdout, /^Spool: none \(.*\/spool does not exist yet\)$/m);
+  assert.equal(existsSync(`${dir.path}/spool`), false, "not made");
+  await seedSpool(dir.path, endpoint);
+  const runtime = runtimeInfo().name;
+  const readOnly: ChildOptions | undefined = runtime === "deno"
+    ? { denoFlags: ["--allow-read", "--allow-env"] }
+    : runtime === "node"
+    ? { env: { NODE_OPTIONS: "--permission --allow-fs-read=*" } }
+    : undefined; // Bun has no permissions
+  if (readOnly) {
+    const seen = await cli(dir.path, ["inspect", "--json"], { ...env, ...readOnly.env }, readOnly);
+    const { spoolDir, events } = JSON.parse(seen.stdout);
+    assert.deepEqual([spoolDir, events.map((e: { parameters: { command: string } }) => e.parameters.command)], [
+      `${dir.path}/spool`,
+      ["seeded"],
+    ]);
+  }
+});
+
 test("inspect lists spooled events and the endpoint's health; flush delivers them now", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));

@@ -85,7 +85,7 @@ export class RefusedPath extends Error {
   /**
    * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`,
    * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`, `ancestor_writable_by_group`,
-   * `ancestor_link`.
+   * `ancestor_link`, `missing` (a directory only looked at), `not_allowed` (the program's permissions).
    */
   readonly reason: string;
 
@@ -151,7 +151,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
   return {
     allowed: (path, access) => raw.allowed(path, access),
     realPath: (path) => raw.allowed(path, "read") ? raw.realPath(path) : undefined,
-    ensureDir(given, isPrivate) {
+    ensureDir(given, isPrivate, make = true) {
       // Without its trailing slashes: `lstat("link/")` follows the link, and would see where it leads.
       const path = given.length > 1 ? given.replace(/(?<=[^\\/:])[\\/]+$/, "") : given;
       const missing: string[] = [];
@@ -164,6 +164,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
         if (!raw.allowed(parent, "read")) break;
         facts = raw.lstat(dir = parent);
       }
+      if (!make && missing.length > 0) throw new RefusedPath(path, "missing");
       // What a file will be created in (the consent file's directory), or what a directory will be made in.
       if (rootInOthers(raw.uid, missing.length > 0 ? parentOf(missing[0]) : path)) {
         throw new RefusedPath(path, missing.length > 0 ? "ancestor_not_owner" : "not_owner");
@@ -215,7 +216,11 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     },
     append: (path, text, maxBytes) => raw.append(path, text, regular(path, maxBytes)),
     rename: (from, to) => raw.rename(from, to),
-    remove: (path) => raw.remove(path),
+    remove(path) {
+      // Where a program only looks (`inspect`), a stale file it comes across is left: removing it could prompt (Deno).
+      if (!raw.allowed(path, "write")) throw new RefusedPath(path, "not_allowed");
+      raw.remove(path);
+    },
   };
 }
 

@@ -74,11 +74,13 @@ export interface HostFiles {
    *
    * @param path The directory.
    * @param isPrivate Whether to check owner and mode.
+   * @param make Whether to make it if missing; not, it is only checked (to look in, never to write).
    * @returns Whether every directory above a private one could be looked at (under Deno, only those the program
    *   may read can be): where not, who may swap it for a link cannot be told.
-   * @throws {RefusedPath} When it is a link, not a directory, or (private) not safe to use.
+   * @throws {RefusedPath} When it is a link, not a directory, (private) not safe to use, or missing and not to be
+   *   made (`missing`).
    */
-  ensureDir(path: string, isPrivate: boolean): boolean;
+  ensureDir(path: string, isPrivate: boolean, make?: boolean): boolean;
   /** The names of a directory's entries. */
   list(path: string): string[];
   /**
@@ -112,7 +114,7 @@ export interface HostFiles {
   append(path: string, text: string, maxBytes: number): void;
   /** Renames an entry; fails if `from` no longer exists. */
   rename(from: string, to: string): void;
-  /** Removes a file. */
+  /** Removes a file; refuses (`not_allowed`) where the program's permissions do not let it, rather than prompt. */
   remove(path: string): void;
   /**
    * Checks that no other user could swap a file for another where it is: its directory and every one above it

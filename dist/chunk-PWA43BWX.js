@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-E43D7BRJ.js";
+} from "./chunk-G24KKAV6.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-UMZNDIKU.js";
+} from "./chunk-MCKSORUZ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -278,10 +278,10 @@ var decide = (function (output, state, program) {
 `);
   return 0;
 });
-var openSpool = (function (refused) {
+var openSpool = (function (refused, use = "work") {
   const options = resolveOptions({});
   const files = host().files;
-  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused) : void 0;
+  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use) : void 0;
   if (!spool || !files) return void 0;
   const health = options.sink.kind === "http" ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random) : void 0;
   return { spool, health, options, files };
@@ -342,7 +342,7 @@ var endpointReports = (function (opened) {
 });
 var inspect = (function (output, json) {
   let why;
-  const opened = openSpool((refusal) => why = refusal);
+  const opened = openSpool((refusal) => why = refusal, "look");
   const files = opened?.spool.peek() ?? [];
   const events = files.flatMap(
     (file) => file.events.map((event) => {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-UMZNDIKU.js";
+} from "./chunk-MCKSORUZ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
