@@ -191,6 +191,17 @@ test("trackCommand returns and rethrows exactly what main did, with telemetry of
   await assert.rejects(trackCommand({ command: "" } as any, () => 0), /'command' must be a non-empty string/);
 });
 
+test("trackCommand's types: an exit code where main returns nothing, what main returns otherwise", async () => {
+  const options = { command: "x", askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
+  // Checked by the type checker (`deno check`, the test command's "types"): each line failed to compile once.
+  const nothing: number | undefined = await trackCommand(options, async () => {});
+  const code: number = await trackCommand(options, () => 3);
+  // A program's own generic wrapper keeps its type.
+  const wrapped = <T>(main: () => Promise<T>): Promise<T> => trackCommand(options, main);
+  const text: string = await wrapped(async () => "done");
+  assert.deepEqual([typeof (nothing ?? 0), code, text], ["number", 3, "done"]);
+});
+
 /** Starts the program that handles Ctrl-C itself, waits until it is ready, and sends SIGINT. */
 async function interruptOwnHandler(server: TestServer, dir: string, mode: "finish" | "exit") {
   const started = startChild("own_signal_child.ts", {
