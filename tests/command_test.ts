@@ -198,7 +198,7 @@ test("trackCommand's types: an exit code where main returns nothing, what main r
   const code: number = await trackCommand(options, () => 3);
   // A program's own generic wrapper keeps its type.
   const wrapped = <T>(main: () => Promise<T>): Promise<T> => trackCommand(options, main);
-  const text: string = await wrapped(async () => "done");
+  const text: string = await wrapped(() => Promise.resolve("done"));
   assert.deepEqual([typeof (nothing ?? 0), code, text], ["number", 3, "done"]);
 });
 
