@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PWA43BWX.js";
-import "./chunk-G24KKAV6.js";
-import "./chunk-MCKSORUZ.js";
+} from "./chunk-AWTHW5DM.js";
+import "./chunk-EF5IQTA6.js";
+import "./chunk-T3YD7VUC.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-G24KKAV6.js";
-import "./chunk-MCKSORUZ.js";
+} from "./chunk-EF5IQTA6.js";
+import "./chunk-T3YD7VUC.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-MCKSORUZ.js";
+} from "./chunk-T3YD7VUC.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -519,22 +519,18 @@ function spoolLine(event: SpooledEvent): { text: string; bytes: number } {
   return { text, bytes: utf8Length(text) };
 }
 
-/**
- * A claim ending further ahead than this was made while the clock ran ahead (no run leases for longer than
- * {@link CLAIM_LEASE_MS}; an hour more for a clock set back since): its events would otherwise wait until the clock
- * came near its end.
- */
-const CLAIM_AHEAD_MS = CLAIM_LEASE_MS + 3_600_000;
-
 /** When a claim ends: its lease's end (`l-<until>`), or an hour after an older version made it (`c-<since>`). */
 function claimEnd([, kind, time]: RegExpExecArray): number {
   return kind === "l" ? Number(time) : Number(time) + OLD_CLAIM_MS;
 }
 
-/** Whether a claim may be taken over: it has ended, or it was made while the clock ran ahead. */
+/**
+ * Whether a claim may be taken over: it has ended. However far ahead its end is, it is honoured: a run with a long
+ * exit budget leases for hours, and a claim made while the clock ran ahead cannot be told from a live one once the
+ * clock is set back (taking either over would send its events twice).
+ */
 function leaseOver(claimed: RegExpExecArray, now: number): boolean {
-  const end = claimEnd(claimed);
-  return now > end || end - now > CLAIM_AHEAD_MS;
+  return now > claimEnd(claimed);
 }
 
 /** Reads a spool line back, checking it as `enqueue` checks an event, or `undefined` when it is not valid. */

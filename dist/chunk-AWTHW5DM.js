@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-G24KKAV6.js";
+} from "./chunk-EF5IQTA6.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-MCKSORUZ.js";
+} from "./chunk-T3YD7VUC.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

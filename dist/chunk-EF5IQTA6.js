@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-MCKSORUZ.js";
+} from "./chunk-T3YD7VUC.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
