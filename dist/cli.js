@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-AWTHW5DM.js";
+} from "./chunk-D4BWR2MC.js";
 import "./chunk-EF5IQTA6.js";
 import "./chunk-T3YD7VUC.js";
 export {

@@ -396,25 +396,16 @@ function decide(output: CliOutput, state: "enabled" | "disabled", program: strin
   return 0;
 }
 
-/** The spool and endpoint the environment names, as a handler would use them, or (`look`) only to look in. */
+/** The spool the environment names, as a handler would use it, or (`look`) only to look in. */
 function openSpool(refused?: (why: string) => void, use: "work" | "look" = "work"):
-  | {
-    spool: Spool;
-    health: EndpointHealth | undefined;
-    options: ResolvedOptions;
-    files: NonNullable<ReturnType<typeof host>["files"]>;
-  }
+  | { spool: Spool; options: ResolvedOptions; files: NonNullable<ReturnType<typeof host>["files"]> }
   | undefined {
   const options = resolveOptions({});
   const files = host().files;
   const spool = options.spoolDir && files
     ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use)
     : undefined;
-  if (!spool || !files) return undefined;
-  const health = options.sink.kind === "http"
-    ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random)
-    : undefined;
-  return { spool, health, options, files };
+  return spool && files ? { spool, options, files } : undefined;
 }
 
 /** How long `flush` may deliver. */
@@ -431,12 +422,16 @@ async function flush(output: CliOutput): Promise<number> {
     output.err("nat-telemetry: telemetry is disabled; nothing was sent.\n");
     return 1;
   }
-  opened.health?.forget(); // The user asks to try now.
+  const { spool, options, files } = opened;
+  // The user asks to try now.
+  if (options.sink.kind === "http") {
+    new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random).forget();
+  }
   // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress.
   const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
   // What another run has claimed is that run's to deliver, and other endpoints' events are not ours: not "left".
-  const ours = opened.spool.peek().filter((file) => file.ours);
+  const ours = spool.peek().filter((file) => file.ours);
   const count = (claimed: boolean) =>
     ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
   const [left, held] = [count(false), count(true)];
@@ -465,9 +460,11 @@ interface EndpointReport {
 }
 
 /** The endpoints that have spooled events (and the one in force), with the health recorded for each. */
-function endpointReports(opened: NonNullable<ReturnType<typeof openSpool>>): EndpointReport[] {
-  const { spool, options, files } = opened;
-  const recorded = recordedHealth(files, spool.dir, Date.now());
+function endpointReports(
+  opened: NonNullable<ReturnType<typeof openSpool>>,
+  recorded: ReturnType<typeof recordedHealth>,
+): EndpointReport[] {
+  const { spool, options } = opened;
   // Health files are named by a hash of the URL, and newer ones carry the URL: every endpoint they or the
   // options name, by the spool key its events would carry in each format.
   const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
@@ -520,11 +517,14 @@ function inspect(output: CliOutput, json: boolean): number {
       };
     })
   );
-  const state = opened?.health?.state;
+  // Read as recorded, never through EndpointHealth, which removes a file it finds invalid: inspect only looks.
+  const recorded = opened ? recordedHealth(opened.files, opened.spool.dir, Date.now()) : [];
+  const sink = opened?.options.sink;
+  const state = sink?.kind === "http" ? recorded.find((entry) => entry.hash === shortHash(sink.url))?.state : undefined;
   const health = state
     ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) }
     : { failures: 0, notBefore: null };
-  const endpoints = opened ? endpointReports(opened) : [];
+  const endpoints = opened ? endpointReports(opened, recorded) : [];
   if (json) {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}\n`);
     return 0;

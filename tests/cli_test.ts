@@ -385,6 +385,12 @@ test("inspect only looks: it makes no spool directory, and a read-only grant let
   assert.match(none.stdout, /^Spool: none \(.*\/spool does not exist yet\)$/m);
   assert.equal(existsSync(`${dir.path}/spool`), false, "not made");
   await seedSpool(dir.path, endpoint);
+  // A health file a run would take for invalid (a wait a day long) and remove: inspect leaves it, and all else.
+  const invalid = { failures: 1, notBefore: Date.now() + 86_400_000, endpoint };
+  writeFileSync(`${dir.path}/spool/health-${shortHash(endpoint)}.json`, JSON.stringify(invalid), { mode: 0o600 });
+  const before = files(`${dir.path}/spool`);
+  assert.match((await cli(dir.path, ["inspect"], env)).stdout, /1 spooled event/);
+  assert.deepEqual(files(`${dir.path}/spool`), before, "nothing made, changed or removed");
   const runtime = runtimeInfo().name;
   const readOnly: ChildOptions | undefined = runtime === "deno"
     ? { denoFlags: ["--allow-read", "--allow-env"] }

@@ -282,9 +282,7 @@ var openSpool = (function (refused, use = "work") {
   const options = resolveOptions({});
   const files = host().files;
   const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use) : void 0;
-  if (!spool || !files) return void 0;
-  const health = options.sink.kind === "http" ? new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random) : void 0;
-  return { spool, health, options, files };
+  return spool && files ? { spool, options, files } : void 0;
 });
 var flush = (async function (output) {
   let why = "no spool directory, or no file access";
@@ -298,10 +296,13 @@ var flush = (async function (output) {
     output.err("nat-telemetry: telemetry is disabled; nothing was sent.\n");
     return 1;
   }
-  opened.health?.forget();
+  const { spool, options, files } = opened;
+  if (options.sink.kind === "http") {
+    new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random).forget();
+  }
   const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
-  const ours = opened.spool.peek().filter((file) => file.ours);
+  const ours = spool.peek().filter((file) => file.ours);
   const count = (claimed) => ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
   const [left, held] = [count(false), count(true)];
   const until = Math.max(...ours.map((file) => file.until ?? 0));
@@ -310,9 +311,8 @@ var flush = (async function (output) {
 `);
   return left === 0 ? 0 : 1;
 });
-var endpointReports = (function (opened) {
-  const { spool, options, files } = opened;
-  const recorded = recordedHealth(files, spool.dir, Date.now());
+var endpointReports = (function (opened, recorded) {
+  const { spool, options } = opened;
   const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
   if (options.sink.kind === "http") urls.unshift(options.sink.url);
   const known = /* @__PURE__ */ new Map();
@@ -356,9 +356,11 @@ var inspect = (function (output, json) {
       };
     })
   );
-  const state = opened?.health?.state;
+  const recorded = opened ? recordedHealth(opened.files, opened.spool.dir, Date.now()) : [];
+  const sink = opened?.options.sink;
+  const state = sink?.kind === "http" ? recorded.find((entry) => entry.hash === shortHash(sink.url))?.state : void 0;
   const health = state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : { failures: 0, notBefore: null };
-  const endpoints = opened ? endpointReports(opened) : [];
+  const endpoints = opened ? endpointReports(opened, recorded) : [];
   if (json) {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}
 `);
