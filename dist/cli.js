@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-D4BWR2MC.js";
-import "./chunk-EF5IQTA6.js";
-import "./chunk-T3YD7VUC.js";
+} from "./chunk-AB7LFNMV.js";
+import "./chunk-OGSK25OB.js";
+import "./chunk-NN5J2CR2.js";
 export {
   main,
   telemetryCommand

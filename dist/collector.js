@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-EF5IQTA6.js";
-import "./chunk-T3YD7VUC.js";
+} from "./chunk-OGSK25OB.js";
+import "./chunk-NN5J2CR2.js";
 export {
   isLoopback,
   readOtlpLogs,

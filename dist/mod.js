@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-T3YD7VUC.js";
+} from "./chunk-NN5J2CR2.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

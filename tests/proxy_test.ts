@@ -407,6 +407,52 @@ describe("a run behind a proxy (child processes)", () => {
     });
   }
 
+  it("Deno: a proxy variable the program may not read makes the exit deliver in process, through the proxy", {
+    skip: runtime !== "deno" && "Deno's --allow-env",
+  }, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    const proxy = await TestProxy.start(server.port);
+    try {
+      const env = runEnv({
+        HTTP_PROXY: proxy.url(),
+        NAT_TELEMETRY_ENDPOINT: unreachable("http", server),
+        NAT_TELEMETRY_HANDOFF: "1",
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        NAT_TEST_COMMAND: "behind-a-hidden-proxy",
+        CI: "",
+      });
+      // Every variable the run has, but HTTP_PROXY: Deno's fetch honours it all the same, a sender would not have it.
+      const fixture = ["NAT_TEST_AT", "NAT_TEST_CAPTURE", "NAT_TEST_OPTIONS"]; // what exit_child.ts reads, set or not
+      const names = new Set(
+        [...Object.keys(process.env), ...Object.keys(env), ...fixture].filter((name) => name !== "HTTP_PROXY"),
+      );
+      const result = await runChild("exit_child.ts", {
+        args: ["natural"],
+        env,
+        denoFlags: [
+          "--allow-read",
+          "--allow-write",
+          "--allow-net",
+          "--allow-run",
+          "--allow-sys",
+          `--allow-env=${[...names].join(",")}`,
+        ],
+      });
+      assert.deepEqual([result.code, result.stderr], [0, ""]);
+      assert.deepEqual(
+        server.events().map((event) => event.parameters.command),
+        ["behind-a-hidden-proxy"],
+        "in process",
+      );
+      assert.deepEqual(proxy.asked, [`POST ${unreachable("http", server)}`], "through the proxy, as the program's");
+      assert.deepEqual(spooled(dir.path), []);
+    } finally {
+      await proxy.close();
+      await server.close();
+    }
+  });
+
   it("delivers over https through an https: proxy (TLS to the proxy, and to the endpoint inside the tunnel)", {
     skip: needsCertificate,
   }, async () => {

@@ -183,6 +183,13 @@ export function denoHost(deno: DenoNamespace): Host {
   ): { refused: string } | { executable: string; closer?: Closer; paths: string[]; cwd?: string } => {
     const refused = senderRefusal(deno, granted, files, readEnv);
     if (refused) return { refused };
+    // The sender inherits only what the program may read; Deno's own requests honour these whatever it may read.
+    const hidden = READ_BY_DENO_ITSELF.find((name) => !granted({ name: "env", variable: name }));
+    if (hidden !== undefined) {
+      return {
+        refused: `the program may not read ${hidden} (--allow-env), which its requests honour: a sender would not`,
+      };
+    }
     const executable = quietly(() => deno.execPath());
     if (!executable || !granted({ name: "run", command: executable })) {
       return { refused: "the program may not run Deno itself (--allow-run)" };
@@ -395,6 +402,27 @@ const CLOSERS: readonly Closer[] = [
     'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"',
   ],
   [SH, false, 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"'],
+];
+
+/**
+ * The proxy and certificate settings Deno's own requests honour whatever `--allow-env` grants. A sender inherits
+ * only the variables the program may read: with one of these hidden, it would reach the endpoint otherwise than the
+ * program does (around its proxy, or without its CA), so the exit delivers in process instead.
+ */
+const READ_BY_DENO_ITSELF: readonly string[] = [
+  "HTTP_PROXY",
+  "http_proxy",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+  "NO_PROXY",
+  "no_proxy",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "NODE_EXTRA_CA_CERTS",
 ];
 
 /** Why this Deno process cannot start a sender that outlives it, or `undefined` when it can. */

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-T3YD7VUC.js";
+} from "./chunk-NN5J2CR2.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-EF5IQTA6.js";
+} from "./chunk-OGSK25OB.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-T3YD7VUC.js";
+} from "./chunk-NN5J2CR2.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
