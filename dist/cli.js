@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-AB7LFNMV.js";
-import "./chunk-OGSK25OB.js";
-import "./chunk-NN5J2CR2.js";
+} from "./chunk-7J3TDQAF.js";
+import "./chunk-JUJBUSC7.js";
+import "./chunk-KWLEZOWT.js";
 export {
   main,
   telemetryCommand

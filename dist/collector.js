@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-OGSK25OB.js";
-import "./chunk-NN5J2CR2.js";
+} from "./chunk-JUJBUSC7.js";
+import "./chunk-KWLEZOWT.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-NN5J2CR2.js";
+} from "./chunk-KWLEZOWT.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

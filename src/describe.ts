@@ -179,21 +179,25 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
- * A URL with its password masked, for printing (an endpoint's credentials may be in it).
+ * A URL with its password and the values of its query masked, for printing (an endpoint's credentials or token may
+ * be in them).
  *
  * @param url A URL, or any text.
- * @returns The URL with `***` for its password; the text unchanged when it names no password.
+ * @returns The URL with `***` for its password and each query value; the text unchanged when it has neither.
  * @example
  * ```ts
  * import { redact } from "./describe.ts";
  * redact("https://ingest:t0ken@example.com/v1"); // "https://ingest:***@example.com/v1"
+ * redact("https://example.com/v1?api-key=t0ken"); // "https://example.com/v1?api-key=***"
  * ```
  */
 export function redact(url: string): string {
   try {
     const parsed = new URL(url);
-    if (parsed.password === "") return url;
-    parsed.password = "***";
+    if (parsed.password === "" && parsed.search === "") return url;
+    if (parsed.password !== "") parsed.password = "***";
+    const masked = [...parsed.searchParams.keys()].map((key) => `${encodeURIComponent(key)}=***`);
+    if (parsed.search !== "") parsed.search = masked.join("&");
     return parsed.href;
   } catch {
     return url;

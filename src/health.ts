@@ -220,13 +220,26 @@ export class EndpointHealth {
   #write(state: HealthState): void {
     this.#state = state;
     try {
-      // The URL too, so that `nat-telemetry inspect` can name the endpoint a file is about (unless it is too long
-      // for the file to be read back: the state matters more).
+      // The URL too, so that `nat-telemetry inspect` can name the endpoint a file is about, unless it is too long for
+      // the file to be read back (the state matters more), or may hold a secret (credentials, a query's token):
+      // written to disk nowhere else, it is not written here either.
       const named = JSON.stringify({ failures: state.failures, notBefore: state.notBefore, endpoint: this.#endpoint });
-      const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES ? named : JSON.stringify(state);
+      const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES && !maySecret(this.#endpoint)
+        ? named
+        : JSON.stringify(state);
       writeAtomically(this.#files, this.#dir, this.#name, text, this.#clock());
     } catch {
       // Without a writable directory the state lives in memory only.
     }
+  }
+}
+
+/** Whether a URL may carry a secret: a user name or password, or a query (`?token=...`). */
+function maySecret(url: string): boolean {
+  try {
+    const { username, password, search } = new URL(url);
+    return username !== "" || password !== "" || search !== "";
+  } catch {
+    return true;
   }
 }

@@ -94,6 +94,11 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
       .stdout,
   );
   assert.equal(secret.endpoint, "https://user:***@example.com/e", "a password in the URL is not printed");
+  const token = JSON.parse(
+    (await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_ENDPOINT: "https://example.com/e?api-key=T0KEN&v=2" }))
+      .stdout,
+  );
+  assert.equal(token.endpoint, "https://example.com/e?api-key=***&v=***", "nor a query's values");
 });
 
 test(

@@ -124,4 +124,11 @@ test("a health file names its endpoint's URL, and files of older versions withou
   const long = `https://example.com/${"x".repeat(5000)}`;
   new EndpointHealth(fs, dir.path, long, () => clock.now, () => 0.5).recordFailure();
   assert.equal(new EndpointHealth(fs, dir.path, long, () => clock.now, () => 0.5).state?.failures, 1);
+  // One that may carry a secret (credentials, a query's token) is left out: no secret is written to disk.
+  for (const secret of ["https://ingest:S3CRET@example.com/e", "https://example.com/e?token=T0KEN"]) {
+    new EndpointHealth(fs, dir.path, secret, () => clock.now, () => 0.5).recordFailure();
+    const text = readFileSync(`${dir.path}/health-${shortHash(secret)}.json`, "utf8");
+    assert.doesNotMatch(text, /S3CRET|T0KEN|example\.com/, text);
+    assert.equal(new EndpointHealth(fs, dir.path, secret, () => clock.now, () => 0.5).state?.failures, 1);
+  }
 });

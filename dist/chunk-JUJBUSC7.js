@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-NN5J2CR2.js";
+} from "./chunk-KWLEZOWT.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-OGSK25OB.js";
+} from "./chunk-JUJBUSC7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-NN5J2CR2.js";
+} from "./chunk-KWLEZOWT.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
