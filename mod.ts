@@ -76,4 +76,4 @@ export {
   setTelemetryEnabled,
 } from "./src/consent.ts";
 export { askForConsent } from "./src/prompt.ts";
-export { type ErrorClass, trackCommand, type TrackCommandOptions } from "./src/command.ts";
+export { type CommandResult, type ErrorClass, trackCommand, type TrackCommandOptions } from "./src/command.ts";

@@ -70,6 +70,22 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
 ];
 
 /**
+ * What {@link trackCommand} gives back for a `main` that returns `T`: `T`, where
+ * `undefined` (or `void`) becomes the exit code the program set
+ * (`process.exitCode`, `Deno.exitCode`; `undefined` when none), so that
+ * `process.exitCode = await trackCommand(...)` keeps a code `main` set. A
+ * program's own generic wrapper returns it as `Promise<CommandResult<T>>`.
+ *
+ * @example
+ * ```ts
+ * import type { CommandResult } from "@nat/telemetry";
+ * const code: CommandResult<void> = 2; // number | undefined
+ * const value: CommandResult<string | undefined> = "done"; // string | number | undefined
+ * ```
+ */
+export type CommandResult<T> = T extends undefined | void ? number | undefined : T;
+
+/**
  * Runs a CLI's main function and records how it ended, as one
  * `nat_cli_command` event per call:
  *
@@ -121,30 +137,10 @@ const BUILT_IN_ERRORS: readonly ErrorClass[] = [
  * });
  * ```
  */
-export function trackCommand(
-  options: TrackCommandOptions,
-  main: () => void | Promise<void>,
-): Promise<number | undefined>;
-/**
- * Runs a CLI's main function that returns a value (an exit code, or anything else) and records how it ended; see
- * the signature above.
- *
- * @param options The command and what may be reported about it.
- * @param main The command's work.
- * @returns What `main` returned.
- * @example
- * ```ts
- * import process from "node:process";
- * import { trackCommand } from "@nat/telemetry";
- *
- * process.exitCode = await trackCommand({ command: "fail" }, () => 2);
- * ```
- */
-export function trackCommand<T>(options: TrackCommandOptions, main: () => T | Promise<T>): Promise<T>;
 export async function trackCommand<T>(
   options: TrackCommandOptions,
   main: () => T | Promise<T>,
-): Promise<T | number | undefined> {
+): Promise<CommandResult<T>> {
   checkOptions(options);
   if (typeof main !== "function") {
     throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
@@ -186,7 +182,7 @@ export async function trackCommand<T>(
   });
   if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
   // What main returned, but for nothing: the code the program set, which `process.exitCode = await ...` then keeps.
-  const passedOn = (result: T) => result === undefined ? host().exitCode() : result;
+  const passedOn = (result: T) => (result === undefined ? host().exitCode() : result) as CommandResult<T>;
   if (!isTelemetryEnabled()) return passedOn(await main());
   // Registered before the handler's own hooks, so the outcome is recorded before they spool what is pending.
   const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });

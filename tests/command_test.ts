@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import process from "node:process";
-import { setTelemetryEnabled, trackCommand, type TrackCommandOptions } from "../mod.ts";
+import { type CommandResult, setTelemetryEnabled, trackCommand, type TrackCommandOptions } from "../mod.ts";
 import { telemetryCommand } from "../src/cli.ts";
 import { runChild, signalChild, startChild } from "./helpers/child.ts";
 import { TestServer } from "./helpers/server.ts";
@@ -191,15 +191,33 @@ test("trackCommand returns and rethrows exactly what main did, with telemetry of
   await assert.rejects(trackCommand({ command: "" } as any, () => 0), /'command' must be a non-empty string/);
 });
 
-test("trackCommand's types: an exit code where main returns nothing, what main returns otherwise", async () => {
+test("trackCommand's types: what main returns, with nothing (undefined) become the exit code set", async () => {
   const options = { command: "x", askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
-  // Checked by the type checker (`deno check`, the test command's "types"): each line failed to compile once.
+  // Checked by the type checker (the test command's "types" check); each line failed to compile, or compiled where it
+  // should not, under a typing tried before.
   const nothing: number | undefined = await trackCommand(options, async () => {});
   const code: number = await trackCommand(options, () => 3);
-  // A program's own generic wrapper keeps its type.
-  const wrapped = <T>(main: () => Promise<T>): Promise<T> => trackCommand(options, main);
-  const text: string = await wrapped(() => Promise.resolve("done"));
-  assert.deepEqual([typeof (nothing ?? 0), code, text], ["number", 3, "done"]);
+  // What `process.exitCode = await trackCommand(...)` assigns to (not the test process's own exit code).
+  const passedOn: typeof process.exitCode = await trackCommand(
+    options,
+    (): Promise<number | void> => Promise.resolve(0),
+  );
+  // deno-lint-ignore no-explicit-any
+  const loaded = (): any => "text";
+  const text: string = await trackCommand(options, loaded);
+  // @ts-expect-error: where main returns undefined, the exit code set comes back, not a string | undefined.
+  const maybe: string | undefined = await trackCommand(options, (): string | undefined => undefined);
+  // A program's own generic wrapper says what comes back.
+  const wrapped = <T>(main: () => Promise<T>): Promise<CommandResult<T>> => trackCommand(options, main);
+  const done: string = await wrapped(() => Promise.resolve("done"));
+  assert.deepEqual([typeof (nothing ?? 0), code, passedOn, text, typeof (maybe ?? 0), done], [
+    "number",
+    3,
+    0,
+    "text",
+    "number",
+    "done",
+  ]);
 });
 
 /** Starts the program that handles Ctrl-C itself, waits until it is ready, and sends SIGINT. */
