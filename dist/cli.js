@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7J3TDQAF.js";
-import "./chunk-JUJBUSC7.js";
-import "./chunk-KWLEZOWT.js";
+} from "./chunk-IMMIZUDP.js";
+import "./chunk-2PJYTLYH.js";
+import "./chunk-UVFBJBPY.js";
 export {
   main,
   telemetryCommand

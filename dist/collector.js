@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JUJBUSC7.js";
-import "./chunk-KWLEZOWT.js";
+} from "./chunk-2PJYTLYH.js";
+import "./chunk-UVFBJBPY.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KWLEZOWT.js";
+} from "./chunk-UVFBJBPY.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describe } from "./describe.ts";
+import { describe, redact } from "./describe.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
@@ -159,7 +159,7 @@ export function environmentSettings(): EnvironmentSettings {
   const endpoint = env("NAT_TELEMETRY_ENDPOINT");
   if (endpoint !== undefined && !isEndpoint(endpoint)) {
     problems.push(
-      `NAT_TELEMETRY_ENDPOINT=${describe(endpoint)} is not an http(s) URL, "" or "stdout": nothing is sent`,
+      `NAT_TELEMETRY_ENDPOINT=${describe(redact(endpoint))} is not an http(s) URL, "" or "stdout": nothing is sent`,
     );
   }
   const format = env("NAT_TELEMETRY_FORMAT");
@@ -171,7 +171,7 @@ export function environmentSettings(): EnvironmentSettings {
   for (const name of ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]) {
     const value = env(name);
     if (value && !/^https?:$/.test(safeProtocol(value))) {
-      problems.push(`${name}=${describe(value)} is not an http(s) URL: OTLP events are not sent`);
+      problems.push(`${name}=${describe(redact(value))} is not an http(s) URL: OTLP events are not sent`);
     }
   }
   const list = (name: string) => parseOtelList(env(name), (entry) => problems.push(`${name}: ${entry}: skipped`));

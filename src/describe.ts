@@ -179,27 +179,35 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
- * A URL with its password and the values of its query masked, for printing (an endpoint's credentials or token may
- * be in them).
+ * A URL with its credentials and query masked, for printing: an endpoint's user name or password may be a key
+ * (`https://KEY@host`), and so may a query's value or a bare query (`?KEY`). Text that is not a URL has what looks
+ * like credentials before a host, and everything after a `?`, masked all the same.
  *
  * @param url A URL, or any text.
- * @returns The URL with `***` for its password and each query value; the text unchanged when it has neither.
+ * @returns The URL with `***` for its user name, password, each query value and each bare query; the text unchanged
+ *   when it has none of them.
  * @example
  * ```ts
  * import { redact } from "./describe.ts";
- * redact("https://ingest:t0ken@example.com/v1"); // "https://ingest:***@example.com/v1"
- * redact("https://example.com/v1?api-key=t0ken"); // "https://example.com/v1?api-key=***"
+ * redact("https://ingest:t0ken@example.com/v1"); // "https://***:***@example.com/v1"
+ * redact("https://example.com/v1?api-key=t0ken&KEY"); // "https://example.com/v1?api-key=***&***"
+ * redact("https://ingest:t0ken@example.com:99999/v1"); // "https://***@example.com:99999/v1" (not a URL)
  * ```
  */
 export function redact(url: string): string {
   try {
     const parsed = new URL(url);
-    if (parsed.password === "" && parsed.search === "") return url;
+    if (parsed.username === "" && parsed.password === "" && parsed.search === "") return url;
+    if (parsed.username !== "") parsed.username = "***";
     if (parsed.password !== "") parsed.password = "***";
-    const masked = [...parsed.searchParams.keys()].map((key) => `${encodeURIComponent(key)}=***`);
-    if (parsed.search !== "") parsed.search = masked.join("&");
+    if (parsed.search !== "") {
+      const masked = [...parsed.searchParams].map(([key, value]) =>
+        value === "" ? "***" : `${encodeURIComponent(key)}=***`
+      );
+      parsed.search = masked.join("&");
+    }
     return parsed.href;
   } catch {
-    return url;
+    return url.replace(/(\/\/)[^/?#@\s]*@/, "$1***@").replace(/\?[\s\S]*$/, "?***");
   }
 }

@@ -15,7 +15,7 @@ import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
-import { describe, isPlainObject, unknownOption } from "./describe.ts";
+import { describe, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, runtimeInfo } from "./runtime/mod.ts";
 import type { SpoolLimits } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
@@ -402,7 +402,9 @@ function smallestEvent(
 function resolveSink(option: unknown, fromEnv: string | undefined, dryRun: boolean): Sink {
   if (option !== undefined && (typeof option !== "string" || !isEndpoint(option))) {
     throw new TypeError(
-      `Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${describe(option)}`,
+      `Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${
+        describe(typeof option === "string" ? redact(option) : option)
+      }`,
     );
   }
   const endpoint = (option ?? fromEnv ?? DEFAULT_ENDPOINT) as string;

@@ -93,12 +93,23 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
     (await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_ENDPOINT: "https://user:hunter2@example.com/e" }))
       .stdout,
   );
-  assert.equal(secret.endpoint, "https://user:***@example.com/e", "a password in the URL is not printed");
-  const token = JSON.parse(
-    (await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_ENDPOINT: "https://example.com/e?api-key=T0KEN&v=2" }))
-      .stdout,
+  assert.equal(secret.endpoint, "https://***:***@example.com/e", "credentials in the URL are not printed");
+  const endpointShown = async (endpoint: string) => {
+    const run = await cli(dir.path, ["status", "--json"], { NAT_TELEMETRY_ENDPOINT: endpoint });
+    const { endpoint: shown, problems } = JSON.parse(run.stdout);
+    return [shown, ...problems].join("\n");
+  };
+  assert.equal(
+    await endpointShown("https://example.com/e?api-key=T0KEN&v=2"),
+    "https://example.com/e?api-key=***&v=***",
   );
-  assert.equal(token.endpoint, "https://example.com/e?api-key=***&v=***", "nor a query's values");
+  assert.equal(
+    await endpointShown("https://KEY1@example.com/e?KEY2"),
+    "https://***@example.com/e?***",
+    "a key as user, bare",
+  );
+  // Not a URL (a port out of range): its credentials are not printed in the problem either.
+  assert.doesNotMatch(await endpointShown("https://ingest:S3CRET@example.com:99999/e"), /S3CRET/);
 });
 
 test(

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KWLEZOWT.js";
+} from "./chunk-UVFBJBPY.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

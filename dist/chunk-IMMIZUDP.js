@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JUJBUSC7.js";
+} from "./chunk-2PJYTLYH.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-KWLEZOWT.js";
+} from "./chunk-UVFBJBPY.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
