@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-IMMIZUDP.js";
+} from "./chunk-XGTJDQOJ.js";
 import "./chunk-2PJYTLYH.js";
 import "./chunk-UVFBJBPY.js";
 export {

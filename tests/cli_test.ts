@@ -533,10 +533,21 @@ test("flush does not count events another run has claimed as left over: two flus
     const [name] = files(`${dir.path}/spool`).filter((file) => file.startsWith("e-"));
     const until = Date.now() + 60_000;
     renameSync(`${dir.path}/spool/${name}`, `${dir.path}/spool/l-${until}-${name}`); // another run's
-    const run = await cli(dir.path, ["flush"], { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url() });
+    const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url() };
+    const run = await cli(dir.path, ["flush"], env);
     const held = "Delivered 0 event(s); dropped 0; 0 left in the spool (1 held by another run, which delivers them" +
       `, or another run may take them over after ${formatTimestamp(until)}).\n`;
     assert.deepEqual([run.code, run.stdout], [0, held]);
+    // Two claims, one held for hours (a run with a long exit budget): both times are named.
+    await seedSpool(dir.path, server.url());
+    const [second] = files(`${dir.path}/spool`).filter((file) => file.startsWith("e-"));
+    const later = Date.now() + 3 * 3_600_000;
+    renameSync(`${dir.path}/spool/${second}`, `${dir.path}/spool/l-${later}-${second}`);
+    const both = await cli(dir.path, ["flush"], env);
+    assert.match(
+      both.stdout,
+      new RegExp(`2 held .* between ${formatTimestamp(until)} and ${formatTimestamp(later)}\\)`),
+    );
   } finally {
     await server.close();
   }
