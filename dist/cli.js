@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XGTJDQOJ.js";
-import "./chunk-2PJYTLYH.js";
-import "./chunk-UVFBJBPY.js";
+} from "./chunk-JKF5FHWR.js";
+import "./chunk-YROKSRZB.js";
+import "./chunk-4M753PH2.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2PJYTLYH.js";
-import "./chunk-UVFBJBPY.js";
+} from "./chunk-YROKSRZB.js";
+import "./chunk-4M753PH2.js";
 export {
   isLoopback,
   readOtlpLogs,

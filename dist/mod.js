@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-UVFBJBPY.js";
+} from "./chunk-4M753PH2.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

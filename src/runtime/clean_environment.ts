@@ -28,6 +28,18 @@ const PATH_VARIABLES: readonly string[] = [
   "NAT_TELEMETRY_CONSENT_FILE",
 ];
 
+/** The proxy settings, in both spellings: a sender's requests must go the way the program's go. */
+export const PROXY_VARIABLES: readonly string[] = [
+  "HTTP_PROXY",
+  "http_proxy",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+  "NO_PROXY",
+  "no_proxy",
+];
+
 /**
  * The variables a sender may inherit: where the system and the runtime keep
  * their files (Windows needs `SYSTEMROOT` for networking), the proxy and
@@ -41,14 +53,7 @@ export const SENDER_VARIABLES: readonly string[] = [
   "DENO_TLS_CA_STORE",
   "NODE_USE_SYSTEM_CA",
   "NODE_TLS_REJECT_UNAUTHORIZED",
-  "HTTP_PROXY",
-  "http_proxy",
-  "HTTPS_PROXY",
-  "https_proxy",
-  "ALL_PROXY",
-  "all_proxy",
-  "NO_PROXY",
-  "no_proxy",
+  ...PROXY_VARIABLES,
   "NAT_TELEMETRY_ENABLED",
   "DO_NOT_TRACK",
   ...PATH_VARIABLES,

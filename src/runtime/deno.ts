@@ -21,7 +21,7 @@ import { guardedFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
-import { absolutePath, senderEnvironment } from "./clean_environment.ts";
+import { absolutePath, PROXY_VARIABLES, senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
 
 type Descriptor =
@@ -410,14 +410,7 @@ const CLOSERS: readonly Closer[] = [
  * program does (around its proxy, or without its CA), so the exit delivers in process instead.
  */
 const READ_BY_DENO_ITSELF: readonly string[] = [
-  "HTTP_PROXY",
-  "http_proxy",
-  "HTTPS_PROXY",
-  "https_proxy",
-  "ALL_PROXY",
-  "all_proxy",
-  "NO_PROXY",
-  "no_proxy",
+  ...PROXY_VARIABLES,
   "DENO_CERT",
   "DENO_TLS_CA_STORE",
   "SSL_CERT_FILE",

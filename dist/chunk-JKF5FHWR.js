@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2PJYTLYH.js";
+} from "./chunk-YROKSRZB.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-UVFBJBPY.js";
+} from "./chunk-4M753PH2.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-UVFBJBPY.js";
+} from "./chunk-4M753PH2.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
