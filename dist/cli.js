@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-JKF5FHWR.js";
+} from "./chunk-I6MWIN6C.js";
 import "./chunk-YROKSRZB.js";
 import "./chunk-4M753PH2.js";
 export {

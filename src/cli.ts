@@ -435,11 +435,14 @@ async function flush(output: CliOutput): Promise<number> {
   const count = (claimed: boolean) =>
     ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
   const [left, held] = [count(false), count(true)];
-  const ends = ours.flatMap((file) => file.until ?? []);
-  const [first, last] = [Math.min(...ends), Math.max(...ends)].map(formatTimestamp);
-  const when = first === last ? `after ${last}` : `between ${first} and ${last}`;
+  /** When another run may take over what is held: after the one end, or between the first and the last. */
+  const takeOver = () => {
+    const ends = ours.flatMap((file) => file.until ?? []);
+    const [first, last] = [Math.min(...ends), Math.max(...ends)].map(formatTimestamp);
+    return first === last ? `after ${last}` : `between ${first} and ${last}`;
+  };
   const others = held > 0
-    ? ` (${held} held by another run, which delivers them, or another run may take them over ${when})`
+    ? ` (${held} held by another run, which delivers them, or another run may take them over ${takeOver()})`
     : "";
   output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}.\n`);
   return left === 0 ? 0 : 1;

@@ -36,7 +36,9 @@ test(`${runtime}: NAT_TELEMETRY_DEBUG=1 traces every decision, request, answer a
     assert.match(trail, /telemetry on \(decided by NAT_TELEMETRY_ENABLED\)/);
     assert.match(
       trail,
-      new RegExp(`endpoint: ${endpoint.replace("t0ken", "\\*\\*\\*")}; format: nat; spool: ${dir.path}`),
+      new RegExp(
+        `endpoint: ${endpoint.replace("ingest:t0ken", "\\*\\*\\*:\\*\\*\\*")}; format: nat; spool: ${dir.path}`,
+      ),
     );
     assert.doesNotMatch(trail, /t0ken/);
     assert.match(trail, /dropped 1 event\(s\): invalid_event \(Event 'any_event' parameter 'command' is not/);
