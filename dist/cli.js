@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-I6MWIN6C.js";
-import "./chunk-YROKSRZB.js";
-import "./chunk-4M753PH2.js";
+} from "./chunk-CNAJHD43.js";
+import "./chunk-KYFMSPSA.js";
+import "./chunk-JKBKUUYM.js";
 export {
   main,
   telemetryCommand

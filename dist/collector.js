@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YROKSRZB.js";
-import "./chunk-4M753PH2.js";
+} from "./chunk-KYFMSPSA.js";
+import "./chunk-JKBKUUYM.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-4M753PH2.js";
+} from "./chunk-JKBKUUYM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -139,14 +139,15 @@ export async function drainSpool(
   // The passes' own settings, with their defaults, as each pass's handler resolves them.
   const { requestTimeoutMs: requestMs, backoff, random, spoolDir } = resolveOptions(options);
   let failedPasses = 0;
-  for (let pass = 0;; pass++) {
+  for (;;) {
     if (until - Date.now() <= requestMs) {
       total.timeUp = true;
       break;
     }
     if (!consentHolds()) break; // a sender reads the user's decision again
-    // A spool directory removed since the last pass (the user cleared their cache) holds nothing: not made again.
-    if (pass > 0 && spoolDir !== undefined && host().files?.realPath(spoolDir) === undefined) break;
+    // A spool directory removed since the last pass, or since the sender took its lock (the user cleared their
+    // cache, a test its temporary directory), holds nothing: not made again.
+    if (spoolDir !== undefined && host().files?.realPath(spoolDir) === undefined) break;
     // The pass may use what is left of the time; it starts no request that would outlast it.
     const handler = new NATTelemetryHandler({
       ...options,

@@ -173,8 +173,7 @@ export async function takeSenderLock(files: HostFiles, dir: string, key: string)
     const now = Date.now();
     try {
       // A spool directory removed since the run (the user cleared their cache) has nothing to send: not made again.
-      if (files.realPath(dir) === undefined) return undefined;
-      files.ensureDir(dir, true);
+      files.ensureDir(dir, true, false);
       const before = live(files, dir, key, now);
       if (before.locks.length > 0) {
         // Held: by a sender at work, or a racer. Its lock holds runs off from now on: the marks have done their part.
@@ -220,8 +219,7 @@ export function releaseSenderLock(files: HostFiles, dir: string, lock: SenderLoc
 /** Removes the names `which` gives, once the directory is checked to be still ours (and not made again); never throws. */
 function removeWhileOurs(files: HostFiles, dir: string, which: () => readonly string[]): void {
   try {
-    if (files.realPath(dir) === undefined) return; // removed meanwhile, with what was in it
-    files.ensureDir(dir, true);
+    files.ensureDir(dir, true, false); // removed meanwhile, with what was in it: not made again
     removeAll(files, dir, which());
   } catch {
     // The directory is no longer ours to touch.

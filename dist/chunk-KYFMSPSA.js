@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-4M753PH2.js";
+} from "./chunk-JKBKUUYM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

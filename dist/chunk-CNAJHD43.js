@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YROKSRZB.js";
+} from "./chunk-KYFMSPSA.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-4M753PH2.js";
+} from "./chunk-JKBKUUYM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -35,13 +35,13 @@ var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const { requestTimeoutMs: requestMs, backoff, random, spoolDir } = resolveOptions(options);
   let failedPasses = 0;
-  for (let pass = 0; ; pass++) {
+  for (; ; ) {
     if (until - Date.now() <= requestMs) {
       total.timeUp = true;
       break;
     }
     if (!consentHolds()) break;
-    if (pass > 0 && spoolDir !== void 0 && host().files?.realPath(spoolDir) === void 0) break;
+    if (spoolDir !== void 0 && host().files?.realPath(spoolDir) === void 0) break;
     const handler = new NATTelemetryHandler({
       ...options,
       handOff: false,
