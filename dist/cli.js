@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-CNAJHD43.js";
-import "./chunk-KYFMSPSA.js";
-import "./chunk-JKBKUUYM.js";
+} from "./chunk-LFNN6G5A.js";
+import "./chunk-ACTML3QA.js";
+import "./chunk-H2BB2I5F.js";
 export {
   main,
   telemetryCommand

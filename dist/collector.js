@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-KYFMSPSA.js";
-import "./chunk-JKBKUUYM.js";
+} from "./chunk-ACTML3QA.js";
+import "./chunk-H2BB2I5F.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-JKBKUUYM.js";
+} from "./chunk-H2BB2I5F.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

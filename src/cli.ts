@@ -24,7 +24,7 @@ import { describe, redact } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { exitDecision, type InProcessOutcome } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
-import { EndpointHealth, recordedHealth } from "./health.ts";
+import { EndpointHealth, type HealthState, recordedHealth } from "./health.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host } from "./runtime/mod.ts";
 import { drainSpool } from "./sender.ts";
@@ -462,6 +462,16 @@ interface EndpointReport {
   health: { failures: number; notBefore: string } | null | "unknown";
 }
 
+/** The health recorded for an endpoint, if any: its file is named by a hash of its URL. */
+function recordedState(recorded: ReturnType<typeof recordedHealth>, url: string): HealthState | undefined {
+  return recorded.find((entry) => entry.hash === shortHash(url))?.state;
+}
+
+/** A recorded health as `inspect` shows it. */
+function shownHealth(state: HealthState): { failures: number; notBefore: string } {
+  return { failures: state.failures, notBefore: formatTimestamp(state.notBefore) };
+}
+
 /** The endpoints that have spooled events (and the one in force), with the health recorded for each. */
 function endpointReports(
   opened: NonNullable<ReturnType<typeof openSpool>>,
@@ -488,18 +498,14 @@ function endpointReports(
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
     const named = key === null ? undefined : known.get(key);
-    const state = named && recorded.find((entry) => entry.hash === shortHash(named.endpoint))?.state;
+    const state = named && recordedState(recorded, named.endpoint);
     if (events === 0 && !state) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,
       format: named?.format ?? null,
       key,
       events,
-      health: state
-        ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) }
-        : !named && unaccounted
-        ? "unknown" as const
-        : null,
+      health: state ? shownHealth(state) : !named && unaccounted ? "unknown" as const : null,
     }];
   });
 }
@@ -523,10 +529,8 @@ function inspect(output: CliOutput, json: boolean): number {
   // Read as recorded, never through EndpointHealth, which removes a file it finds invalid: inspect only looks.
   const recorded = opened ? recordedHealth(opened.files, opened.spool.dir, Date.now()) : [];
   const sink = opened?.options.sink;
-  const state = sink?.kind === "http" ? recorded.find((entry) => entry.hash === shortHash(sink.url))?.state : undefined;
-  const health = state
-    ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) }
-    : { failures: 0, notBefore: null };
+  const state = sink?.kind === "http" ? recordedState(recorded, sink.url) : undefined;
+  const health = state ? shownHealth(state) : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened, recorded) : [];
   if (json) {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}\n`);

@@ -7,6 +7,7 @@
 import { describe, redact } from "./describe.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
+import { below } from "./runtime/guarded_files.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 
 /** Where events go when neither the `endpoint` option nor `NAT_TELEMETRY_ENDPOINT` says otherwise. */
@@ -54,24 +55,6 @@ export function isEndpoint(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * A path below a directory named by the environment (`HOME`, `XDG_STATE_HOME`), joined with one slash whatever
- * the directory ends with (`HOME=/` is the root, not `//`).
- *
- * @param dir The directory.
- * @param path The path below it, relative.
- * @returns The joined path.
- * @example
- * ```ts
- * import { below } from "./config.ts";
- * below("/", ".config/nat/telemetry.toml"); // "/.config/nat/telemetry.toml"
- * below("/home/ada/", ".local/state"); // "/home/ada/.local/state"
- * ```
- */
-export function below(dir: string, path: string): string {
-  return `${dir.replace(/\/+$/, "")}/${path}`;
 }
 
 /**

@@ -8,11 +8,11 @@
  * @module
  */
 import { temporaryName, writeAtomically } from "./atomic.ts";
-import { below, parseFlag } from "./config.ts";
+import { parseFlag } from "./config.ts";
 import { describeError } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
-import { parentOf } from "./runtime/guarded_files.ts";
+import { below, parentOf } from "./runtime/guarded_files.ts";
 import { parseToml, type TomlTable } from "./toml.ts";
 
 /** What the user decided: yes, no, or nothing yet. */

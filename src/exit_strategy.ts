@@ -27,7 +27,7 @@ import type { Backlog } from "./backlog.ts";
 import { consentFilePath } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
-import { parentOf } from "./runtime/guarded_files.ts";
+import { below, parentOf } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { SENDER_SCRIPT } from "./sender_script.ts";
@@ -227,7 +227,7 @@ function whereItLeads(path: string): string {
   const realDir = dir === undefined || ["", ".", ".."].includes(name) || /[\\/]/.test(name)
     ? undefined
     : host().files?.realPath(dir);
-  return realDir === undefined ? path : `${realDir.replace(/[\\/]+$/, "")}/${name}`;
+  return realDir === undefined ? path : below(realDir, name);
 }
 
 /** Why the events cannot be handed off, as far as the options and the spool tell. */

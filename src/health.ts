@@ -8,6 +8,7 @@
  */
 import { writeAtomically } from "./atomic.ts";
 import { type BackoffPolicy, MAX_RETRY_AFTER_MS, retryDelay } from "./backoff.ts";
+import { redact } from "./describe.ts";
 import { shortHash } from "./hash.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { utf8Length } from "./utf8.ts";
@@ -221,25 +222,15 @@ export class EndpointHealth {
     this.#state = state;
     try {
       // The URL too, so that `nat-telemetry inspect` can name the endpoint a file is about, unless it is too long for
-      // the file to be read back (the state matters more), or may hold a secret (credentials, a query's token):
+      // the file to be read back (the state matters more), or holds what printing masks (credentials, a query):
       // written to disk nowhere else, it is not written here either.
       const named = JSON.stringify({ failures: state.failures, notBefore: state.notBefore, endpoint: this.#endpoint });
-      const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES && !maySecret(this.#endpoint)
+      const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES && redact(this.#endpoint) === this.#endpoint
         ? named
         : JSON.stringify(state);
       writeAtomically(this.#files, this.#dir, this.#name, text, this.#clock());
     } catch {
       // Without a writable directory the state lives in memory only.
     }
-  }
-}
-
-/** Whether a URL may carry a secret: a user name or password, or a query (`?token=...`). */
-function maySecret(url: string): boolean {
-  try {
-    const { username, password, search } = new URL(url);
-    return username !== "" || password !== "" || search !== "";
-  } catch {
-    return true;
   }
 }

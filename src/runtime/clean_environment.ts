@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { below } from "./guarded_files.ts";
 
 /**
  * The variables a sender inherits that name a file or directory (`SSL_CERT_DIR` a list of them): it runs in the
@@ -118,5 +119,5 @@ export function absolutePath(path: string, cwd: string | undefined): string {
   // Absolute, or not ours to place: from the root, a share (`\\host`), or a drive (`C:\`; `C:ca.pem` is relative
   // to that drive's own directory, which only Windows knows).
   if (cwd === undefined || path === "" || /^(?:[A-Za-z]:|[\\/])/.test(path)) return path;
-  return `${cwd.replace(/[\\/]+$/, "")}/${path}`;
+  return below(cwd, path);
 }

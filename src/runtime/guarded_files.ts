@@ -332,6 +332,24 @@ export function readBounded(
 }
 
 /**
+ * A path below a directory, joined with one separator whatever the directory ends with (`HOME=/` is the root, not
+ * `//`; a working directory or a real path may end in one).
+ *
+ * @param dir The directory.
+ * @param path The path below it, relative.
+ * @returns The joined path.
+ * @example
+ * ```ts
+ * import { below } from "./guarded_files.ts";
+ * below("/", ".config/nat/telemetry.toml"); // "/.config/nat/telemetry.toml"
+ * below("/home/ada/", ".local/state"); // "/home/ada/.local/state"
+ * ```
+ */
+export function below(dir: string, path: string): string {
+  return `${dir.replace(/[\\/]+$/, "")}/${path}`;
+}
+
+/**
  * The directory a path is in.
  *
  * @param path A path with `/` (or, on Windows, `\`) separators.

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-KYFMSPSA.js";
+} from "./chunk-ACTML3QA.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-JKBKUUYM.js";
+} from "./chunk-H2BB2I5F.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -315,6 +315,12 @@ var flush = (async function (output) {
 `);
   return left === 0 ? 0 : 1;
 });
+var recordedState = (function (recorded, url) {
+  return recorded.find((entry) => entry.hash === shortHash(url))?.state;
+});
+var shownHealth = (function (state) {
+  return { failures: state.failures, notBefore: formatTimestamp(state.notBefore) };
+});
 var endpointReports = (function (opened, recorded) {
   const { spool, options } = opened;
   const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
@@ -333,14 +339,14 @@ var endpointReports = (function (opened, recorded) {
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
     const named = key === null ? void 0 : known.get(key);
-    const state = named && recorded.find((entry) => entry.hash === shortHash(named.endpoint))?.state;
+    const state = named && recordedState(recorded, named.endpoint);
     if (events === 0 && !state) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,
       format: named?.format ?? null,
       key,
       events,
-      health: state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : !named && unaccounted ? "unknown" : null
+      health: state ? shownHealth(state) : !named && unaccounted ? "unknown" : null
     }];
   });
 });
@@ -362,8 +368,8 @@ var inspect = (function (output, json) {
   );
   const recorded = opened ? recordedHealth(opened.files, opened.spool.dir, Date.now()) : [];
   const sink = opened?.options.sink;
-  const state = sink?.kind === "http" ? recorded.find((entry) => entry.hash === shortHash(sink.url))?.state : void 0;
-  const health = state ? { failures: state.failures, notBefore: formatTimestamp(state.notBefore) } : { failures: 0, notBefore: null };
+  const state = sink?.kind === "http" ? recordedState(recorded, sink.url) : void 0;
+  const health = state ? shownHealth(state) : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened, recorded) : [];
   if (json) {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}
@@ -501,6 +507,8 @@ var OPTIONS = {
 
 
 var FLUSH_TIME_MS = 3e4;
+
+
 
 
 

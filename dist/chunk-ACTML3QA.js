@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-JKBKUUYM.js";
+} from "./chunk-H2BB2I5F.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
