@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-LFNN6G5A.js";
-import "./chunk-ACTML3QA.js";
-import "./chunk-H2BB2I5F.js";
+} from "./chunk-BOZIDQFH.js";
+import "./chunk-7M53EQQ3.js";
+import "./chunk-LJU2FKSO.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ACTML3QA.js";
-import "./chunk-H2BB2I5F.js";
+} from "./chunk-7M53EQQ3.js";
+import "./chunk-LJU2FKSO.js";
 export {
   isLoopback,
   readOtlpLogs,

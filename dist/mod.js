@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-H2BB2I5F.js";
+} from "./chunk-LJU2FKSO.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -114,6 +114,24 @@ export class Backlog {
     }
   }
 
+  /**
+   * Keeps on disk the claimed events that could not be spooled again: each claimed file that holds only events
+   * taken from it, none of them settled, goes back as it was. The other claims stay held, for
+   * {@link Backlog.releaseAll}.
+   *
+   * @returns How many events the files given back hold.
+   */
+  giveBackUnsettled(): number {
+    let kept = 0;
+    for (const claim of this.#claims) {
+      if (!claim.exact || claim.remaining !== claim.taken) continue;
+      this.spool.giveBack(claim);
+      this.#claims.delete(claim);
+      kept += claim.remaining;
+    }
+    return kept;
+  }
+
   /** Deletes every claimed file: their events are settled, or spooled again. */
   releaseAll(): void {
     for (const claim of this.#claims) this.spool.release(claim);

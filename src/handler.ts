@@ -632,7 +632,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       for (const [reason, count] of Object.entries(written.dropped)) this.#drop(count, reason);
       this.#countFromDisk(written.olderDropped); // earlier runs' events, taken from disk by this run and dropped
     } else {
-      this.#drop(pending.length, "spool_unavailable");
+      // What earlier runs spooled and this one took stays where it was, where its files can go back whole.
+      const kept = disk?.giveBackUnsettled() ?? 0;
+      this.#spooled += kept;
+      this.#drop(pending.length - kept, "spool_unavailable");
     }
     // Events from claimed files are settled now: sent, dropped, or in the new file.
     disk?.releaseAll();

@@ -68,6 +68,10 @@ export interface SpoolClaim {
   until: number;
   /** Events from it not settled yet. */
   remaining: number;
+  /** How many events were taken from it. */
+  readonly taken: number;
+  /** Whether it holds exactly the events taken: none corrupt or expired, none written back for later. */
+  readonly exact: boolean;
 }
 
 /** What writing to the spool dropped to keep its bounds, by reason. */
@@ -268,19 +272,27 @@ export class Spool {
       } catch {
         continue; // Another run claimed it first.
       }
-      const claim: SpoolClaim = { path: claimed, name: entry.name, until: now + leaseMs, remaining: 0 };
       const { valid, corrupt, expired } = this.#readFile(claimed, now);
-      addCount(dropped, "spool_corrupt", corrupt);
-      addCount(dropped, "spool_expired", expired);
-      // A file larger than the room is split: what does not fit goes back, keeping its place in line.
       const taken = valid.slice(0, room - events.length);
+      const claim: SpoolClaim = {
+        path: claimed,
+        name: entry.name,
+        until: now + leaseMs,
+        remaining: taken.length,
+        taken: taken.length,
+        exact: corrupt === 0 && expired === 0 && taken.length === valid.length,
+      };
+      // A file larger than the room is split: what does not fit goes back, keeping its place in line. Where that
+      // cannot be written (a full disk), the file goes back whole, and nothing is taken from it.
       try {
         this.#writeFile(valid.slice(taken.length).map(spoolLine), entry.time);
       } catch {
-        addCount(dropped, "spool_unavailable", valid.length - taken.length);
+        this.giveBack(claim);
+        continue;
       }
+      addCount(dropped, "spool_corrupt", corrupt);
+      addCount(dropped, "spool_expired", expired);
       for (const event of taken) events.push({ ...event, claim });
-      claim.remaining = taken.length;
       if (claim.remaining === 0) this.release(claim);
     }
     return { events, dropped };
@@ -325,6 +337,20 @@ export class Spool {
    */
   waitingSince(now: number): number | undefined {
     return this.#claimable(now)[0]?.entry.time;
+  }
+
+  /**
+   * Gives a claimed file back as it is, to be claimed again at once: what it holds was neither settled nor written
+   * elsewhere (the spool could not be written). Where it cannot be renamed, the claim holds until its lease ends.
+   *
+   * @param claim The claim.
+   */
+  giveBack(claim: SpoolClaim): void {
+    try {
+      this.#files.rename(claim.path, `${this.dir}/${claim.name}`);
+    } catch {
+      // Taken over when its lease ends.
+    }
   }
 
   /**

@@ -330,6 +330,34 @@ test("a spool directory that disappears is counted as spool_unavailable, never t
   assertBalanced(h.stats());
 });
 
+test("a full disk loses none of what earlier runs spooled: a run that cannot spool again gives their files back", async () => {
+  using dir = tempDir();
+  const endpoint = await refusedUrl();
+  const earlier = handler(dir.path, endpoint);
+  for (const name of ["a", "b", "c"]) earlier.enqueue(commandEvent(name));
+  await earlier.stop();
+  const [file] = files(dir.path).filter((name) => name.startsWith("e-"));
+  forgetHealth(dir.path); // the wait is over: the next run takes the spooled events and tries the endpoint
+  const guarded = host().files!;
+  const create = guarded.create;
+  guarded.create = () => {
+    throw Object.assign(new Error("ENOSPC: no space left on device, open"), { code: "ENOSPC" });
+  };
+  const later = handler(dir.path, endpoint);
+  try {
+    later.enqueue(commandEvent("d"));
+    await later.stop();
+  } finally {
+    guarded.create = create;
+  }
+  assert.equal(later.stats().replayed, 3, "the earlier events were taken, and their delivery failed");
+  assert.deepEqual(later.stats().dropped, { spool_unavailable: 1 }, "only the run's own event is lost");
+  assert.equal(later.stats().spooled, 3);
+  assertBalanced(later.stats());
+  assert.deepEqual(files(dir.path).filter((name) => /^[el]-/.test(name)), [file], "the file is back, unclaimed");
+  assert.deepEqual(commands(spooled(dir.path).map(({ event }) => event)).sort(), ["a", "b", "c"]);
+});
+
 test("without a spool, undelivered events stay in memory after stop()", async () => {
   const h = new NATTelemetryHandler({ spoolDir: false, endpoint: await refusedUrl(), exitTimeoutSeconds: 1 });
   h.enqueue(commandEvent("x"));

@@ -76,6 +76,26 @@ test("claims take files oldest first up to the room; the rest of a split file go
   assert.deepEqual(second.events.map((e) => JSON.parse(e.json).parameters.command), ["mid2", "new"]);
 });
 
+test("a file too large for the room, whose rest cannot be written back (a full disk), goes back whole, untaken", () => {
+  using dir = tempDir();
+  const spool = open(dir.path);
+  spool.write([event("one"), event("two"), event("three")], now - 1000);
+  const [name] = files(dir.path);
+  const create = fs.create;
+  fs.create = () => {
+    throw Object.assign(new Error("ENOSPC: no space left on device, open"), { code: "ENOSPC" });
+  };
+  try {
+    assert.deepEqual(spool.claim(2, now, CLAIM_LEASE_MS), { events: [], dropped: {} });
+  } finally {
+    fs.create = create;
+  }
+  assert.deepEqual(files(dir.path), [name], "unclaimed, as it was");
+  const later = spool.claim(2, now, CLAIM_LEASE_MS);
+  assert.deepEqual(later.events.map((e) => JSON.parse(e.json).parameters.command), ["one", "two"]);
+  assert.equal(spool.claim(100, now, CLAIM_LEASE_MS).events.length, 1, "the third, in the rest written back");
+});
+
 test("a corrupt file is skipped, counted and removed; the other files are still read", () => {
   using dir = tempDir();
   const spool = open(dir.path);

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ACTML3QA.js";
+} from "./chunk-7M53EQQ3.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-H2BB2I5F.js";
+} from "./chunk-LJU2FKSO.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-H2BB2I5F.js";
+} from "./chunk-LJU2FKSO.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
