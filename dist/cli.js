@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BOZIDQFH.js";
-import "./chunk-7M53EQQ3.js";
-import "./chunk-LJU2FKSO.js";
+} from "./chunk-I7NZRUDE.js";
+import "./chunk-Q5IXC3UD.js";
+import "./chunk-B5MNU2EB.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-7M53EQQ3.js";
-import "./chunk-LJU2FKSO.js";
+} from "./chunk-Q5IXC3UD.js";
+import "./chunk-B5MNU2EB.js";
 export {
   isLoopback,
   readOtlpLogs,

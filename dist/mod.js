@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-LJU2FKSO.js";
+} from "./chunk-B5MNU2EB.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -8,7 +8,9 @@
  * The program's own code holding the event loop makes a timer late too, and
  * gets the same grace: there too, what arrived could not be read. Graces are
  * bounded (at most {@link MAX_GRACES} of at most 250 ms): they add at most a
- * second to a deadline, besides the stalls themselves.
+ * second to a deadline, besides the stalls themselves. Timers a program
+ * replaced with ones that never fire (a test's fake timers) do not make it
+ * wait forever: the runtime's own `AbortSignal.timeout` ends it a little later.
  *
  * @module
  */
@@ -42,16 +44,44 @@ export function setDeadline(
   fire: () => void,
   unref: (timer: ReturnType<typeof setTimeout>) => void = () => {},
 ): () => void {
-  let timer: ReturnType<typeof setTimeout>;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ticked = false;
+  let over = false;
+  // The timers are the program's to replace: a test's fake timers may never fire. AbortSignal.timeout is the
+  // runtime's own: past the latest the deadline can end with its graces, it ends it, unless the timers did tick
+  // (they give the graces). Unreferenced under Node.js and Bun; under Deno, once its listener is removed.
+  let backstop: AbortSignal | undefined;
+  const stop = () => {
+    over = true;
+    clearTimeout(timer);
+    backstop?.removeEventListener("abort", onBackstop);
+  };
+  const end = () => {
+    if (over) return;
+    stop();
+    fire();
+  };
+  const onBackstop = () => ticked || end();
   const arm = (delay: number, graces: number) => {
     const due = Date.now() + delay;
-    timer = setTimeout(() => {
-      const late = Date.now() - due;
-      if (late <= STALL_MS || graces === 0) return fire();
-      arm(Math.min(Math.max(late, GRACE_MS.min), GRACE_MS.max), graces - 1);
-    }, delay);
-    unref(timer);
+    try {
+      timer = setTimeout(() => {
+        ticked = true;
+        const late = Date.now() - due;
+        if (late <= STALL_MS || graces === 0) return end();
+        arm(Math.min(Math.max(late, GRACE_MS.min), GRACE_MS.max), graces - 1);
+      }, delay);
+      unref(timer);
+    } catch {
+      // A replaced setTimeout that throws: the backstop ends the deadline.
+    }
   };
+  try {
+    backstop = AbortSignal.timeout(ms + (MAX_GRACES + 1) * GRACE_MS.max);
+    backstop.addEventListener("abort", onBackstop);
+  } catch {
+    // A replaced AbortSignal: the timers alone.
+  }
   arm(ms, MAX_GRACES);
-  return () => clearTimeout(timer);
+  return stop;
 }

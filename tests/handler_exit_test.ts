@@ -5,7 +5,7 @@ import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { runChild, startChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { withServer } from "./helpers/server.ts";
-import { tempDir } from "./helpers/spool_dir.ts";
+import { spooled, tempDir } from "./helpers/spool_dir.ts";
 
 setTelemetryEnabled(true);
 process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing reaches the home directory
@@ -203,3 +203,22 @@ for (
     });
   });
 }
+
+test("timers that never fire (a test's fake timers) do not hold a run at its exit: the runtime's own timeout ends the wait", async () => {
+  using dir = tempDir();
+  await withServer(async (server) => {
+    server.respond(() => ({ hang: true }));
+    const run = await runChild("fake_timers_child.ts", {
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+      },
+      limitMs: 30_000,
+    });
+    assert.equal(run.code, 0, `ended, not killed: ${run.stderr}`);
+    assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
+    assert.equal(server.requests.length, 1, "the request was sent, and never answered");
+    assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["fake-timers"]);
+  });
+});

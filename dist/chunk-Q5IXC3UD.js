@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-LJU2FKSO.js";
+} from "./chunk-B5MNU2EB.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

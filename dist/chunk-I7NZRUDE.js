@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-7M53EQQ3.js";
+} from "./chunk-Q5IXC3UD.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-LJU2FKSO.js";
+} from "./chunk-B5MNU2EB.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
