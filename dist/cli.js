@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-I7NZRUDE.js";
-import "./chunk-Q5IXC3UD.js";
-import "./chunk-B5MNU2EB.js";
+} from "./chunk-YBLLZV4Z.js";
+import "./chunk-VDYB5RJV.js";
+import "./chunk-FXTSUL32.js";
 export {
   main,
   telemetryCommand

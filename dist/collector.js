@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-Q5IXC3UD.js";
-import "./chunk-B5MNU2EB.js";
+} from "./chunk-VDYB5RJV.js";
+import "./chunk-FXTSUL32.js";
 export {
   isLoopback,
   readOtlpLogs,

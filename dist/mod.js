@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-B5MNU2EB.js";
+} from "./chunk-FXTSUL32.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -184,9 +184,14 @@ export async function trackCommand<T>(
   // What main returned, but for nothing: the code the program set, which `process.exitCode = await ...` then keeps.
   const passedOn = (result: T) => (result === undefined ? host().exitCode() : result) as CommandResult<T>;
   if (!isTelemetryEnabled()) return passedOn(await main());
-  // Registered before the handler's own hooks, so the outcome is recorded before they spool what is pending.
-  const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
-  handler.start();
+  let unhookExit = () => {};
+  try {
+    // Registered before the handler's own hooks, so the outcome is recorded before they spool what is pending.
+    unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
+    handler.start();
+  } catch {
+    // A program that broke what the hooks rely on (its `process.on`, a built-in's prototype) still runs its command.
+  }
   try {
     const result = await main();
     recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
@@ -196,7 +201,7 @@ export async function trackCommand<T>(
     throw error;
   } finally {
     unhookExit();
-    void handler.stop();
+    handler.stop().catch(() => {});
   }
 }
 

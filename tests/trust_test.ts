@@ -324,6 +324,21 @@ test("a program that removed the TextEncoder and TextDecoder globals: its comman
   assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
 });
 
+test("a program that broke built-ins the hooks rely on: its command runs, and nothing is thrown into it", async () => {
+  using dir = tempDir();
+  const run = await runChild("broken_builtins_child.ts", {
+    env: {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_HANDOFF: "0",
+      NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/v1.1/events/json",
+      NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool`,
+    },
+    limitMs: 20_000,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
+});
+
 /** A constructor that throws `error`, in place of a global one. */
 function throwing(error: Error): never {
   return function () {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-B5MNU2EB.js";
+} from "./chunk-FXTSUL32.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2311,8 +2311,13 @@ var trackCommand = (async function (options, main) {
   if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
   const passedOn = (result) => result === void 0 ? host().exitCode() : result;
   if (!isTelemetryEnabled()) return passedOn(await main());
-  const unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
-  handler.start();
+  let unhookExit = () => {
+  };
+  try {
+    unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
+    handler.start();
+  } catch {
+  }
   try {
     const result = await main();
     recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
@@ -2322,7 +2327,8 @@ var trackCommand = (async function (options, main) {
     throw error;
   } finally {
     unhookExit();
-    void handler.stop();
+    handler.stop().catch(() => {
+    });
   }
 });
 var checkOptions = (function (options) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-Q5IXC3UD.js";
+} from "./chunk-VDYB5RJV.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-B5MNU2EB.js";
+} from "./chunk-FXTSUL32.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
