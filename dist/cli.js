@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YBLLZV4Z.js";
-import "./chunk-VDYB5RJV.js";
-import "./chunk-FXTSUL32.js";
+} from "./chunk-I27332HC.js";
+import "./chunk-4QCCHNRV.js";
+import "./chunk-LLWGF2QM.js";
 export {
   main,
   telemetryCommand

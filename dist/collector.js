@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VDYB5RJV.js";
-import "./chunk-FXTSUL32.js";
+} from "./chunk-4QCCHNRV.js";
+import "./chunk-LLWGF2QM.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FXTSUL32.js";
+} from "./chunk-LLWGF2QM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -81,6 +81,9 @@ export function stamp(ms: number): string {
   return String(Math.floor(ms)).padStart(13, "0");
 }
 
+/** `Math.random` as the package found it: a program may replace it later (with a seeded generator, or worse). */
+const random = Math.random;
+
 /**
  * Random hex digits, for names that must not collide (files written in the
  * same millisecond, session ids). Not secrets, so `Math.random` serves: under
@@ -96,6 +99,13 @@ export function stamp(ms: number): string {
  */
 export function randomHex(digits = 12): string {
   let hex = "";
-  while (hex.length < digits) hex += Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0");
+  while (hex.length < digits) {
+    const value = random();
+    // A replacement that gives anything but a number in [0, 1) (NaN, 1, a string) is not used.
+    const word = value >= 0 && value < 1
+      ? Math.floor(value * 2 ** 32)
+      : globalThis.crypto.getRandomValues(new Uint32Array(1))[0];
+    hex += word.toString(16).padStart(8, "0");
+  }
   return hex.slice(0, digits);
 }

@@ -8,6 +8,7 @@ import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
 import { nodeHost } from "../src/runtime/node.ts";
 import { CLAIM_LEASE_MS, FILES_PER_CALL, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
+import { runChild } from "./helpers/child.ts";
 import { processWith } from "./helpers/node_process.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
 
@@ -470,3 +471,32 @@ test("an older version's claim (c-<since>) is left alone for an hour: the two ve
   assert.equal(open(dir.path).claim(100, now + 60_000, CLAIM_LEASE_MS).events.length, 0, "a minute later: still its");
   assert.equal(open(dir.path).claim(100, now + 3_600_001, CLAIM_LEASE_MS).events.length, 1, "an hour later: taken");
 });
+
+test("a program's Math.random that gives NaN, or 1, still gives spool files names that are claimed, and distinct", () => {
+  using dir = tempDir();
+  const spool = open(dir.path);
+  const random = Math.random;
+  try {
+    for (const broken of [() => NaN, () => 1]) {
+      Math.random = broken;
+      spool.write([event("a")], now);
+      spool.write([event("b")], now);
+    }
+  } finally {
+    Math.random = random;
+  }
+  assert.equal(files(dir.path).length, 4, files(dir.path).join("\n"));
+  const { events } = spool.claim(100, now, CLAIM_LEASE_MS);
+  assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command).sort(), ["a", "a", "b", "b"]);
+});
+
+for (const broken of ["nan", "one"]) {
+  test(`a Math.random replaced before the package loaded, that gives ${broken}: the names are still random hex`, async () => {
+    const run = await runChild("broken_random_child.ts", { args: [broken], limitMs: 20_000 });
+    assert.equal(run.code, 0, run.stderr);
+    const [first, second] = JSON.parse(run.stdout);
+    assert.match(first, /^[0-9a-f]{12}$/);
+    assert.match(second, /^[0-9a-f]{12}$/);
+    assert.notEqual(first, second);
+  });
+}

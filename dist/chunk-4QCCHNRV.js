@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-FXTSUL32.js";
+} from "./chunk-LLWGF2QM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

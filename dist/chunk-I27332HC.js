@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VDYB5RJV.js";
+} from "./chunk-4QCCHNRV.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-FXTSUL32.js";
+} from "./chunk-LLWGF2QM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
