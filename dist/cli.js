@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-I27332HC.js";
-import "./chunk-4QCCHNRV.js";
-import "./chunk-LLWGF2QM.js";
+} from "./chunk-5WVAPAMV.js";
+import "./chunk-4YDQZBUN.js";
+import "./chunk-ZZQTDXSB.js";
 export {
   main,
   telemetryCommand

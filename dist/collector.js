@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4QCCHNRV.js";
-import "./chunk-LLWGF2QM.js";
+} from "./chunk-4YDQZBUN.js";
+import "./chunk-ZZQTDXSB.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-LLWGF2QM.js";
+} from "./chunk-ZZQTDXSB.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

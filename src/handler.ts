@@ -708,6 +708,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   #drop(count: number, reason: string, detail?: string): void {
+    if (count === 0) return;
     addCount(this.#dropped, reason, count);
     this.#log(`dropped ${count} event(s): ${reason}${detail ? ` (${detail})` : ""}`);
   }

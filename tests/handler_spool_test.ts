@@ -343,7 +343,8 @@ test("a full disk loses none of what earlier runs spooled: a run that cannot spo
   guarded.create = () => {
     throw Object.assign(new Error("ENOSPC: no space left on device, open"), { code: "ENOSPC" });
   };
-  const later = handler(dir.path, endpoint);
+  const told: string[] = [];
+  const later = handler(dir.path, endpoint, { logger: (line) => told.push(line) });
   try {
     later.enqueue(commandEvent("d"));
     await later.stop();
@@ -356,6 +357,24 @@ test("a full disk loses none of what earlier runs spooled: a run that cannot spo
   assertBalanced(later.stats());
   assert.deepEqual(files(dir.path).filter((name) => /^[el]-/.test(name)), [file], "the file is back, unclaimed");
   assert.deepEqual(commands(spooled(dir.path).map(({ event }) => event)).sort(), ["a", "b", "c"]);
+  assert.deepEqual(told.filter((line) => line.includes("dropped")), [
+    "[nat-telemetry] dropped 1 event(s): spool_unavailable",
+  ]);
+  // A run with no event of its own loses nothing, and says so.
+  forgetHealth(dir.path);
+  told.length = 0;
+  guarded.create = () => {
+    throw Object.assign(new Error("EMFILE: too many open files, open"), { code: "EMFILE" });
+  };
+  const again = handler(dir.path, endpoint, { logger: (line) => told.push(line) });
+  try {
+    await again.stop();
+  } finally {
+    guarded.create = create;
+  }
+  assert.deepEqual([again.stats().replayed, again.stats().spooled, again.stats().dropped], [3, 3, {}]);
+  assert.deepEqual(told.filter((line) => line.includes("dropped")), []);
+  assert.deepEqual(files(dir.path).filter((name) => /^[el]-/.test(name)), [file]);
 });
 
 test("without a spool, undelivered events stay in memory after stop()", async () => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-4QCCHNRV.js";
+} from "./chunk-4YDQZBUN.js";
 import {
   Backlog,
   EndpointHealth,
@@ -25,7 +25,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-LLWGF2QM.js";
+} from "./chunk-ZZQTDXSB.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-LLWGF2QM.js";
+} from "./chunk-ZZQTDXSB.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
