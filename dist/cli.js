@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-5WVAPAMV.js";
-import "./chunk-4YDQZBUN.js";
-import "./chunk-ZZQTDXSB.js";
+} from "./chunk-GHLDVYEZ.js";
+import "./chunk-4MIDISJV.js";
+import "./chunk-CMK7TLEW.js";
 export {
   main,
   telemetryCommand

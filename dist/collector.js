@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4YDQZBUN.js";
-import "./chunk-ZZQTDXSB.js";
+} from "./chunk-4MIDISJV.js";
+import "./chunk-CMK7TLEW.js";
 export {
   isLoopback,
   readOtlpLogs,

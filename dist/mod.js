@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-ZZQTDXSB.js";
+} from "./chunk-CMK7TLEW.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -85,6 +85,30 @@ export function stamp(ms: number): string {
 const random = Math.random;
 
 /**
+ * A number in [0, 1), for jitter and names: from `Math.random` as the package found it or, where a program's
+ * replacement gives anything else (NaN, 1, a string) or throws, from `crypto.getRandomValues` (under Node.js its
+ * first use costs ms, so only then).
+ *
+ * @returns The number.
+ * @example
+ * ```ts
+ * import { randomFraction } from "./atomic.ts";
+ * const jitter = 1000 * randomFraction(); // within [0, 1000)
+ * ```
+ */
+export function randomFraction(): number {
+  let value: unknown;
+  try {
+    value = random();
+  } catch {
+    // Taken from crypto below.
+  }
+  return typeof value === "number" && value >= 0 && value < 1
+    ? value
+    : globalThis.crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32;
+}
+
+/**
  * Random hex digits, for names that must not collide (files written in the
  * same millisecond, session ids). Not secrets, so `Math.random` serves: under
  * Node.js the first use of `crypto` costs ~7 ms, which a CLI would feel.
@@ -99,13 +123,6 @@ const random = Math.random;
  */
 export function randomHex(digits = 12): string {
   let hex = "";
-  while (hex.length < digits) {
-    const value = random();
-    // A replacement that gives anything but a number in [0, 1) (NaN, 1, a string) is not used.
-    const word = value >= 0 && value < 1
-      ? Math.floor(value * 2 ** 32)
-      : globalThis.crypto.getRandomValues(new Uint32Array(1))[0];
-    hex += word.toString(16).padStart(8, "0");
-  }
+  while (hex.length < digits) hex += Math.floor(randomFraction() * 2 ** 32).toString(16).padStart(8, "0");
   return hex.slice(0, digits);
 }

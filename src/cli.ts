@@ -17,6 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { Backlog, backlogKey } from "./backlog.ts";
+import { randomFraction } from "./atomic.ts";
 import { isLoopback, startCollector } from "./collector.ts";
 import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
@@ -425,7 +426,7 @@ async function flush(output: CliOutput): Promise<number> {
   const { spool, options, files } = opened;
   // The user asks to try now.
   if (options.sink.kind === "http") {
-    new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random).forget();
+    new EndpointHealth(files, spool.dir, options.sink.url, Date.now, randomFraction).forget();
   }
   // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress.
   const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);

@@ -9,11 +9,18 @@
  * gets the same grace: there too, what arrived could not be read. Graces are
  * bounded (at most {@link MAX_GRACES} of at most 250 ms): they add at most a
  * second to a deadline, besides the stalls themselves. Timers a program
- * replaced with ones that never fire (a test's fake timers) do not make it
- * wait forever: the runtime's own `AbortSignal.timeout` ends it a little later.
+ * replaced with ones that never fire (a test's fake timers) do not make the
+ * exit wait forever: the runtime's own `AbortSignal.timeout` ends its deadline
+ * a little later.
  *
  * @module
  */
+
+/**
+ * The longest delay a timer can wait, in milliseconds: `setTimeout` takes a signed 32-bit number (2^31 − 1,
+ * about 24.8 days); a longer one fires at once, in every runtime. Every duration option must fit.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A timer this much late means the process was not running: what arrived meanwhile is read first. */
 const STALL_MS = 25;
@@ -22,6 +29,18 @@ const GRACE_MS = { min: 50, max: 250 };
 /** Graces in a row, while the process keeps being stalled. */
 const MAX_GRACES = 4;
 
+/** How a deadline's timer is kept. */
+export interface DeadlineOptions {
+  /** Keeps the timer from holding the process open (the host's `unrefTimer`). */
+  unref?: (timer: ReturnType<typeof setTimeout>) => void;
+  /**
+   * Whether the runtime's own `AbortSignal.timeout` ends the deadline when the program's timers never fire (a
+   * test's fake timers), 1.25 s past its latest end: for the exit's budget, which a run must never wait past. Not for
+   * each request: a timeout signal cannot be cancelled, and would be held until it fires.
+   */
+  backstop?: boolean;
+}
+
 /**
  * Calls `fire` once `ms` have passed, or, when the process was stalled past
  * that time, a grace as long as the stall (50-250 ms) after it runs again
@@ -29,7 +48,7 @@ const MAX_GRACES = 4;
  *
  * @param ms How long until the deadline.
  * @param fire What the deadline does.
- * @param unref Keeps the timer from holding the process open (the host's `unrefTimer`).
+ * @param options How its timer is kept.
  * @returns A function that cancels the deadline.
  * @example
  * ```ts
@@ -39,17 +58,10 @@ const MAX_GRACES = 4;
  * cancel(); // the request ended in time
  * ```
  */
-export function setDeadline(
-  ms: number,
-  fire: () => void,
-  unref: (timer: ReturnType<typeof setTimeout>) => void = () => {},
-): () => void {
+export function setDeadline(ms: number, fire: () => void, options: DeadlineOptions = {}): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ticked = false;
   let over = false;
-  // The timers are the program's to replace: a test's fake timers may never fire. AbortSignal.timeout is the
-  // runtime's own: past the latest the deadline can end with its graces, it ends it, unless the timers did tick
-  // (they give the graces). Unreferenced under Node.js and Bun; under Deno, once its listener is removed.
   let backstop: AbortSignal | undefined;
   const stop = () => {
     over = true;
@@ -61,6 +73,7 @@ export function setDeadline(
     stop();
     fire();
   };
+  // Unless the timers ticked: they give the graces.
   const onBackstop = () => ticked || end();
   const arm = (delay: number, graces: number) => {
     const due = Date.now() + delay;
@@ -71,16 +84,19 @@ export function setDeadline(
         if (late <= STALL_MS || graces === 0) return end();
         arm(Math.min(Math.max(late, GRACE_MS.min), GRACE_MS.max), graces - 1);
       }, delay);
-      unref(timer);
+      options.unref?.(timer);
     } catch {
-      // A replaced setTimeout that throws: the backstop ends the deadline.
+      // A replaced setTimeout that throws: only a backstop ends the deadline.
     }
   };
-  try {
-    backstop = AbortSignal.timeout(ms + (MAX_GRACES + 1) * GRACE_MS.max);
-    backstop.addEventListener("abort", onBackstop);
-  } catch {
-    // A replaced AbortSignal: the timers alone.
+  if (options.backstop) {
+    try {
+      // Unreferenced under Node.js and Bun; under Deno, once its listener is removed.
+      backstop = AbortSignal.timeout(Math.min(ms + (MAX_GRACES + 1) * GRACE_MS.max, MAX_TIMER_MS));
+      backstop.addEventListener("abort", onBackstop);
+    } catch {
+      // A replaced AbortSignal: the timers alone.
+    }
   }
   arm(ms, MAX_GRACES);
   return stop;

@@ -259,23 +259,37 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (this.#unhook) return;
     this.#tellSettings();
     const runtime = host();
-    const unhookExit = runtime.onExit({
-      beforeExit: () => {
-        const started = this.#stopping === undefined;
-        void this.stop();
-        return started;
-      },
-      exit: () => this.#handOff() || this.#spoolPending(),
-    });
+    // A program that broke what the listeners need (its `process.on`, a built-in's prototype) gets none: what is
+    // recorded waits for its `stop()`; a Ctrl-C ends it as without the handler.
+    const hook = <T>(install: () => T): T | undefined => {
+      try {
+        return install();
+      } catch {
+        this.#log("an exit hook could not be installed: what is recorded waits for stop()");
+        return undefined;
+      }
+    };
+    const unhookExit = hook(() =>
+      runtime.onExit({
+        beforeExit: () => {
+          const started = this.#stopping === undefined;
+          void this.stop();
+          return started;
+        },
+        exit: () => this.#handOff() || this.#spoolPending(),
+      })
+    );
     const onInterrupt = this.#options.captureInterrupts;
     const unhookInterrupts = onInterrupt
-      ? runtime.onInterrupt((signal) => {
-        onInterrupt(signal);
-        if (!this.#handOff()) this.#spoolPending();
-      })
+      ? hook(() =>
+        runtime.onInterrupt((signal) => {
+          onInterrupt(signal);
+          if (!this.#handOff()) this.#spoolPending();
+        })
+      )
       : undefined;
     this.#unhook = () => {
-      unhookExit();
+      unhookExit?.();
       unhookInterrupts?.();
     };
   }
@@ -311,6 +325,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
       // Nothing to send, or the endpoint is known to be down: spool at once, without paying the exit budget.
       if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush(budget);
       this.#spoolPending();
+    } catch (error) {
+      // As a flush: a program that broke a built-in the handler relies on gets no error from `await using`.
+      this.#log(`stop failed unexpectedly: ${error}`);
     } finally {
       budget.clear();
       this.#budget = undefined;
@@ -745,7 +762,7 @@ function startBudget(ms: number): Budget {
     end,
     over: () =>
       over ??= new Promise<false>((resolve) => {
-        cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false));
+        cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false), { backstop: true });
       }),
     clear: () => cancel?.(),
   };

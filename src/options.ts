@@ -11,6 +11,8 @@ import {
   isAbsolutePath,
   isEndpoint,
 } from "./config.ts";
+import { randomFraction } from "./atomic.ts";
+import { MAX_TIMER_MS } from "./deadline.ts";
 import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
@@ -143,7 +145,7 @@ export interface NATTelemetryHandlerOptions {
   logger?: (message: string) => void;
   /** The clock, in epoch milliseconds; for tests. @default {Date.now} */
   clock?: () => number;
-  /** Numbers in `[0, 1)` for backoff jitter; for tests. @default {Math.random} */
+  /** Numbers in `[0, 1)` for backoff jitter; for tests. @default {Math.random, as the package found it} */
   random?: () => number;
 }
 
@@ -187,12 +189,6 @@ export interface ResolvedOptions {
   readonly clock: () => number;
   readonly random: () => number;
 }
-
-/**
- * The longest delay a timer can wait, in milliseconds: `setTimeout` takes a signed 32-bit number (2^31 − 1,
- * about 24.8 days); a longer one fires at once, in every runtime. Every duration option must fit.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The smallest event there can be: what a handler must be able to hold, whatever its options. */
 const SMALLEST_EVENT_JSON = JSON.stringify({ ts: "2026-01-01T00:00:00.000Z", parameters: {}, name: "x" });
@@ -367,7 +363,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional("logger", "function", () => {}),
     clock: optional("clock", "function", Date.now),
-    random: optional("random", "function", Math.random),
+    random: optional("random", "function", randomFraction),
   };
 }
 

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { randomHex, stamp } from "./atomic.ts";
+import { randomFraction, randomHex, stamp } from "./atomic.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 
 /** The longest a sender may live. */
@@ -193,7 +193,7 @@ export async function takeSenderLock(files: HostFiles, dir: string, key: string)
       return undefined; // No directory of ours, or the disk is full: no lock.
     }
     // Others raced and may all have let go: try again after a random pause, so that one tries alone.
-    await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 50));
+    await new Promise((resolve) => setTimeout(resolve, 10 + randomFraction() * 50));
   }
   return undefined;
 }

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { MAX_TIMER_MS } from "../src/deadline.ts";
 import { runChild, startChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { withServer } from "./helpers/server.ts";
@@ -220,5 +221,15 @@ test("timers that never fire (a test's fake timers) do not hold a run at its exi
     assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
     assert.equal(server.requests.length, 1, "the request was sent, and never answered");
     assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["fake-timers"]);
+  });
+});
+
+test("the longest exit budget allowed (2^31 - 1 ms) waits for the answer: its backstop does not overflow a timer", async () => {
+  await withServer(async (server) => {
+    server.respond(() => ({ status: 200, delayMs: 300 }));
+    const handler = new NATTelemetryHandler({ endpoint: server.url(), exitTimeoutSeconds: MAX_TIMER_MS / 1000 });
+    handler.enqueue(commandEvent("x"));
+    await handler.stop();
+    assert.equal(handler.stats().sent, 1, JSON.stringify(handler.stats()));
   });
 });

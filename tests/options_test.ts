@@ -15,7 +15,7 @@ import {
   setTelemetryEnabled,
   TelemetryEvent,
 } from "../mod.ts";
-import { MAX_TIMER_MS } from "../src/options.ts";
+import { MAX_TIMER_MS } from "../src/deadline.ts";
 import { commandEvent } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";

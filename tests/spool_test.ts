@@ -490,13 +490,14 @@ test("a program's Math.random that gives NaN, or 1, still gives spool files name
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command).sort(), ["a", "a", "b", "b"]);
 });
 
-for (const broken of ["nan", "one"]) {
-  test(`a Math.random replaced before the package loaded, that gives ${broken}: the names are still random hex`, async () => {
+for (const broken of ["nan", "one", "symbol", "bigint", "throws"]) {
+  test(`a Math.random replaced before the package loaded (${broken}): names are still random hex, jitter a fraction`, async () => {
     const run = await runChild("broken_random_child.ts", { args: [broken], limitMs: 20_000 });
     assert.equal(run.code, 0, run.stderr);
-    const [first, second] = JSON.parse(run.stdout);
+    const [first, second, fraction] = JSON.parse(run.stdout);
     assert.match(first, /^[0-9a-f]{12}$/);
     assert.match(second, /^[0-9a-f]{12}$/);
     assert.notEqual(first, second);
+    assert.ok(fraction >= 0 && fraction < 1, String(fraction));
   });
 }

@@ -42,7 +42,12 @@ export class Subscribers<T> {
    */
   add(member: T): () => void {
     this.#members.add(member);
-    this.#uninstall ??= this.#install(this.#members);
+    try {
+      this.#uninstall ??= this.#install(this.#members);
+    } catch (error) {
+      this.#members.delete(member); // no listener to call it
+      throw error;
+    }
     return () => {
       if (!this.#members.delete(member) || this.#members.size > 0) return;
       this.#uninstall?.();

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-4YDQZBUN.js";
+} from "./chunk-4MIDISJV.js";
 import {
   Backlog,
   EndpointHealth,
@@ -18,6 +18,7 @@ import {
   formatTimestamp,
   host,
   isTelemetryEnabled,
+  randomFraction,
   recordedHealth,
   redact,
   resolveOptions,
@@ -25,7 +26,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-ZZQTDXSB.js";
+} from "./chunk-CMK7TLEW.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -298,7 +299,7 @@ var flush = (async function (output) {
   }
   const { spool, options, files } = opened;
   if (options.sink.kind === "http") {
-    new EndpointHealth(files, spool.dir, options.sink.url, Date.now, Math.random).forget();
+    new EndpointHealth(files, spool.dir, options.sink.url, Date.now, randomFraction).forget();
   }
   const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-ZZQTDXSB.js";
+} from "./chunk-CMK7TLEW.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
