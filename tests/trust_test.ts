@@ -309,33 +309,30 @@ test("read: a file's exact text, a byte order mark and all; bytes that are not U
   }
 });
 
-test("a program that removed the TextEncoder and TextDecoder globals: its command runs, and nothing is thrown into it", async () => {
-  using dir = tempDir();
-  const run = await runChild("globals_child.ts", {
+/** Runs a fixture of a hostile program, telemetry on, delivering in process to a refused endpoint. */
+async function runHostile(fixture: string, spoolDir: string) {
+  const run = await runChild(fixture, {
     env: {
       NAT_TELEMETRY_ENABLED: "1",
       NAT_TELEMETRY_HANDOFF: "0",
       NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/v1.1/events/json",
-      NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool`,
+      NAT_TELEMETRY_SPOOL_DIR: spoolDir,
     },
     limitMs: 20_000,
   });
   assert.equal(run.code, 0, run.stderr);
+  return run;
+}
+
+test("a program that removed the TextEncoder and TextDecoder globals: its command runs, and nothing is thrown into it", async () => {
+  using dir = tempDir();
+  const run = await runHostile("globals_child.ts", `${dir.path}/spool`);
   assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
 });
 
 test("a program that broke built-ins the handler relies on: its command runs, nothing is thrown into it, its event is counted", async () => {
   using dir = tempDir();
-  const run = await runChild("broken_builtins_child.ts", {
-    env: {
-      NAT_TELEMETRY_ENABLED: "1",
-      NAT_TELEMETRY_HANDOFF: "0",
-      NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/v1.1/events/json",
-      NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool`,
-    },
-    limitMs: 20_000,
-  });
-  assert.equal(run.code, 0, run.stderr);
+  const run = await runHostile("broken_builtins_child.ts", `${dir.path}/spool`);
   const { stats, code } = JSON.parse(run.stdout);
   assert.equal(code, 5);
   assert.equal(stats.enqueued, 1, "counted, though it could not be sent");
