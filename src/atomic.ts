@@ -111,7 +111,7 @@ export function randomFraction(): number {
 /**
  * Random hex digits, for names that must not collide (files written in the
  * same millisecond, session ids). Not secrets, so `Math.random` serves: under
- * Node.js the first use of `crypto` costs ~7 ms, which a CLI would feel.
+ * Node.js the first use of `crypto` costs 2-3 ms, which a CLI would feel.
  *
  * @param digits How many hex digits. @default {12}
  * @returns e.g. `3f9a0c41b2e7`.
