@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-GHLDVYEZ.js";
-import "./chunk-4MIDISJV.js";
-import "./chunk-CMK7TLEW.js";
+} from "./chunk-4OV4FRSM.js";
+import "./chunk-OWH4NJYK.js";
+import "./chunk-CCMUS76L.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4MIDISJV.js";
-import "./chunk-CMK7TLEW.js";
+} from "./chunk-OWH4NJYK.js";
+import "./chunk-CCMUS76L.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-CMK7TLEW.js";
+} from "./chunk-CCMUS76L.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

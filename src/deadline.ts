@@ -9,9 +9,9 @@
  * gets the same grace: there too, what arrived could not be read. Graces are
  * bounded (at most {@link MAX_GRACES} of at most 250 ms): they add at most a
  * second to a deadline, besides the stalls themselves. Timers a program
- * replaced with ones that never fire (a test's fake timers) do not make the
- * exit wait forever: the runtime's own `AbortSignal.timeout` ends its deadline
- * a little later.
+ * replaced with ones that never fire (a test's fake timers) do not make a
+ * deadline wait forever: a watchdog on the runtime's own `AbortSignal.timeout`
+ * ends it a little later.
  *
  * @module
  */
@@ -29,26 +29,58 @@ const GRACE_MS = { min: 50, max: 250 };
 /** Graces in a row, while the process keeps being stalled. */
 const MAX_GRACES = 4;
 
-/** How a deadline's timer is kept. */
-export interface DeadlineOptions {
-  /** Keeps the timer from holding the process open (the host's `unrefTimer`). */
-  unref?: (timer: ReturnType<typeof setTimeout>) => void;
-  /**
-   * Whether the runtime's own `AbortSignal.timeout` ends the deadline when the program's timers never fire (a
-   * test's fake timers), 1.25 s past its latest end: for the exit's budget, which a run must never wait past. Not for
-   * each request: a timeout signal cannot be cancelled, and would be held until it fires.
-   */
-  backstop?: boolean;
+/** How often the watchdog looks at the deadlines it guards. */
+const WATCH_MS = 1_000;
+/** Past its time and its graces, how late a deadline the program's timers did not end may be ended. */
+const BACKSTOP_MS = (MAX_GRACES + 1) * GRACE_MS.max;
+
+/** A deadline the watchdog guards: the watchdog's looks left before it ends it. */
+interface Guarded {
+  looks: number;
+  readonly end: () => void;
 }
+
+/**
+ * The timers are the program's to replace: a test's fake timers may never fire, and a deadline that waits on them
+ * alone would never end. The watchdog counts time on the runtime's own `AbortSignal.timeout`, which they do not
+ * replace: one signal a second at most, for every deadline (a timeout signal cannot be cancelled: one per deadline
+ * would be held until it fired), listened to only while a deadline is guarded (a signal with a listener holds a
+ * Deno process open) and listened to again, while it has not fired, when one is guarded again.
+ */
+const watchdog = {
+  guarded: new Set<Guarded>(),
+  signal: undefined as AbortSignal | undefined,
+  guard(deadline: Guarded): void {
+    this.guarded.add(deadline);
+    this.listen();
+  },
+  release(deadline: Guarded): void {
+    this.guarded.delete(deadline);
+    if (this.guarded.size === 0) this.signal?.removeEventListener("abort", this.look);
+  },
+  listen(): void {
+    try {
+      if (!this.signal || this.signal.aborted) this.signal = AbortSignal.timeout(WATCH_MS);
+      this.signal.addEventListener("abort", this.look); // once: the same listener is not added twice
+    } catch {
+      // A replaced AbortSignal: the timers alone.
+    }
+  },
+  look: () => {
+    for (const deadline of watchdog.guarded) if (--deadline.looks <= 0) deadline.end();
+    if (watchdog.guarded.size > 0) watchdog.listen();
+  },
+};
 
 /**
  * Calls `fire` once `ms` have passed, or, when the process was stalled past
  * that time, a grace as long as the stall (50-250 ms) after it runs again
- * (again, while it stalls, at most {@link MAX_GRACES} times).
+ * (again, while it stalls, at most {@link MAX_GRACES} times). Where the
+ * program's timers never fire, the watchdog ends it 1.25-2.25 s after its time.
  *
  * @param ms How long until the deadline.
  * @param fire What the deadline does.
- * @param options How its timer is kept.
+ * @param unref Keeps the timer from holding the process open (the host's `unrefTimer`).
  * @returns A function that cancels the deadline.
  * @example
  * ```ts
@@ -58,46 +90,40 @@ export interface DeadlineOptions {
  * cancel(); // the request ended in time
  * ```
  */
-export function setDeadline(ms: number, fire: () => void, options: DeadlineOptions = {}): () => void {
+export function setDeadline(
+  ms: number,
+  fire: () => void,
+  unref: (timer: ReturnType<typeof setTimeout>) => void = () => {},
+): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let ticked = false;
   let over = false;
-  let backstop: AbortSignal | undefined;
   const stop = () => {
     over = true;
     clearTimeout(timer);
-    backstop?.removeEventListener("abort", onBackstop);
+    watchdog.release(guarded);
   };
   const end = () => {
     if (over) return;
     stop();
     fire();
   };
-  // Unless the timers ticked: they give the graces.
-  const onBackstop = () => ticked || end();
+  // One look more than the time holds: the first may come at once. Once the timers tick, they give the graces.
+  const guarded: Guarded = { looks: Math.ceil((ms + BACKSTOP_MS) / WATCH_MS) + 1, end };
   const arm = (delay: number, graces: number) => {
     const due = Date.now() + delay;
     try {
       timer = setTimeout(() => {
-        ticked = true;
+        watchdog.release(guarded);
         const late = Date.now() - due;
         if (late <= STALL_MS || graces === 0) return end();
         arm(Math.min(Math.max(late, GRACE_MS.min), GRACE_MS.max), graces - 1);
       }, delay);
-      options.unref?.(timer);
+      unref(timer);
     } catch {
-      // A replaced setTimeout that throws: only a backstop ends the deadline.
+      // A replaced setTimeout that throws: the watchdog ends the deadline.
     }
   };
-  if (options.backstop) {
-    try {
-      // Unreferenced under Node.js and Bun; under Deno, once its listener is removed.
-      backstop = AbortSignal.timeout(Math.min(ms + (MAX_GRACES + 1) * GRACE_MS.max, MAX_TIMER_MS));
-      backstop.addEventListener("abort", onBackstop);
-    } catch {
-      // A replaced AbortSignal: the timers alone.
-    }
-  }
+  watchdog.guard(guarded);
   arm(ms, MAX_GRACES);
   return stop;
 }

@@ -149,7 +149,7 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
   const cancelTimeout = setDeadline(request.timeoutMs, () => {
     timedOut = true;
     controller.abort();
-  }, { unref: request.unrefTimer });
+  }, request.unrefTimer);
   const onOutsideAbort = () => controller.abort();
   request.signal?.addEventListener("abort", onOutsideAbort, { once: true });
   // The deadline holds even for a fetch that does not settle when aborted: the delivery ends, the fetch is left.

@@ -313,6 +313,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // Only when set: under Deno the first timer call of a process loads its timer module (~5 ms).
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
+    let failed = false;
     try {
       // A request in flight carries events the endpoint may have received already: let it end (within the
       // budget) rather than hand them off, or spool them, a second time.
@@ -326,13 +327,17 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush(budget);
       this.#spoolPending();
     } catch (error) {
-      // As a flush: a program that broke a built-in the handler relies on gets no error from `await using`.
+      // As a flush: a program that broke a built-in the handler relies on gets no error from `await using`; the exit
+      // hooks stay, to hand off or spool what is held at the process's end.
       this.#log(`stop failed unexpectedly: ${error}`);
+      failed = true;
     } finally {
       budget.clear();
       this.#budget = undefined;
-      this.#unhook?.();
-      this.#unhook = undefined;
+      if (!failed) {
+        this.#unhook?.();
+        this.#unhook = undefined;
+      }
     }
   }
 
@@ -762,7 +767,7 @@ function startBudget(ms: number): Budget {
     end,
     over: () =>
       over ??= new Promise<false>((resolve) => {
-        cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false), { backstop: true });
+        cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false));
       }),
     clear: () => cancel?.(),
   };

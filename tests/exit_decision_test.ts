@@ -137,6 +137,19 @@ describe("the Node.js and Bun host's interrupt listeners", () => {
     assert.deepEqual(listened({}), ["SIGINT", "SIGTERM"]);
     assert.deepEqual(listened({ pid: 1 }), [], "a listener would record an end that does not come");
   });
+  it("where the program's process.on refuses one signal, listens for none: no signal is left caught for nothing", () => {
+    const listening = new Set<string>();
+    const proc = nodeProcess({
+      versions: { node: "24.9.0" },
+      on: (signal: string) => {
+        if (signal === "SIGTERM") throw new Error("a program's process.on that refuses SIGTERM");
+        listening.add(signal);
+      },
+      removeListener: (signal: string) => listening.delete(signal),
+    });
+    assert.throws(() => nodeHost(proc, { lightFetch: false }).onInterrupt(() => {}), /refuses SIGTERM/);
+    assert.deepEqual([...listening], []);
+  });
 });
 
 describe("the Node.js and Bun host's sender command", () => {

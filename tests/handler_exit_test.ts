@@ -224,6 +224,22 @@ test("timers that never fire (a test's fake timers) do not hold a run at its exi
   });
 });
 
+test("timers that never fire do not hold a flush() either: a request's deadline ends too, and stop() spools", async () => {
+  using dir = tempDir();
+  await withServer(async (server) => {
+    server.respond(() => ({ hang: true }));
+    const run = await runChild("fake_timers_child.ts", {
+      args: ["flush"],
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path },
+      limitMs: 30_000,
+    });
+    assert.equal(run.code, 0, `ended, not killed: ${run.stderr}`);
+    const stats = JSON.parse(run.stdout);
+    assert.deepEqual([stats.enqueued, stats.sent, stats.spooled], [1, 0, 1], run.stdout);
+    assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["flushed"]);
+  });
+});
+
 test("the longest exit budget allowed (2^31 - 1 ms) waits for the answer: its backstop does not overflow a timer", async () => {
   await withServer(async (server) => {
     server.respond(() => ({ status: 200, delayMs: 300 }));

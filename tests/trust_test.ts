@@ -20,7 +20,7 @@ import { Spool, spoolKey } from "../src/spool.ts";
 import { canRun, runChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { TestServer, withServer } from "./helpers/server.ts";
-import { forgetHealth, tempDir } from "./helpers/spool_dir.ts";
+import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
 
 setTelemetryEnabled(true);
 
@@ -336,6 +336,13 @@ test("a program that broke built-ins the handler relies on: its command runs, no
   const { stats, code } = JSON.parse(run.stdout);
   assert.equal(code, 5);
   assert.equal(stats.enqueued, 1, "counted, though it could not be sent");
+});
+
+test("a stop() that a broken built-in makes fail keeps the exit hooks: what it held is spooled at the exit", async () => {
+  using dir = tempDir();
+  const run = await runHostile("broken_stop_child.ts", `${dir.path}/spool`);
+  assert.deepEqual(JSON.parse(run.stdout), { stopped: true }, "nothing thrown into the program");
+  assert.deepEqual(spooled(`${dir.path}/spool`).map((line) => line.event.parameters.command).sort(), ["a", "b", "c"]);
 });
 
 /** A constructor that throws `error`, in place of a global one. */

@@ -184,12 +184,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     const beforeExit = () => void callEach(members, (hooks) => hooks.beforeExit());
     // "exit" also fires after an uncaught exception or unhandled rejection.
     const exit = (code: number) => void callEach(members, (hooks) => hooks.exit(code));
-    proc.on("beforeExit", beforeExit);
-    proc.on("exit", exit);
-    return () => {
-      proc.removeListener("beforeExit", beforeExit);
-      proc.removeListener("exit", exit);
-    };
+    return listenAll(proc, [["beforeExit", beforeExit], ["exit", exit]]);
   });
   // Windows has no signals to send: there, a process exits with the status a shell reports for the signal.
   const signalSelf = (signal: InterruptSignal) =>
@@ -201,21 +196,20 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     if (proc.pid === 1) return () => {};
     const files = proc.versions.bun && proc.platform === "linux" ? access().files : undefined;
     const ignored = ignoredInterrupts(quietly(() => files?.read(PROCESS_STATUS_FILE, 65_536)));
-    const listeners = INTERRUPT_SIGNALS.filter((signal) => !ignored.includes(signal)).map((signal) => {
-      const listener = () => {
-        // The program listens for this signal too: it decides what happens, as it would without us.
-        if (proc.listenerCount(signal) > 1) return;
-        callEach(members, (callback) => callback(signal));
-        interruptHooks.clear();
-        // Die of the signal, exactly as we would have without our listener.
-        if (!signalSelf(signal)) proc.exit(SIGNAL_EXIT_STATUS[signal]);
-      };
-      proc.on(signal, listener);
-      return [signal, listener] as const;
-    });
-    return () => {
-      for (const [signal, listener] of listeners) proc.removeListener(signal, listener);
-    };
+    return listenAll(
+      proc,
+      INTERRUPT_SIGNALS.filter((signal) => !ignored.includes(signal)).map((signal) => {
+        const listener = () => {
+          // The program listens for this signal too: it decides what happens, as it would without us.
+          if (proc.listenerCount(signal) > 1) return;
+          callEach(members, (callback) => callback(signal));
+          interruptHooks.clear();
+          // Die of the signal, exactly as we would have without our listener.
+          if (!signalSelf(signal)) proc.exit(SIGNAL_EXIT_STATUS[signal]);
+        };
+        return [signal, listener] as const;
+      }),
+    );
   });
   return {
     env(name) {
@@ -500,3 +494,26 @@ const writesPending = new WeakMap<NodeWritable, number>();
 
 /** What listens to a stream's errors while our writes are pending. */
 function ignoreError(): void {}
+
+/**
+ * Adds each listener to the process, or none: where the program's `process.on` refuses one (it throws), those added
+ * before it are removed, so that no signal is left caught by a listener with no one behind it.
+ *
+ * @returns A function that removes them.
+ */
+function listenAll(proc: NodeProcess, listeners: readonly (readonly [string, (code: number) => void])[]): () => void {
+  const added: (readonly [string, (code: number) => void])[] = [];
+  const remove = () => {
+    for (const [event, listener] of added) proc.removeListener(event, listener);
+  };
+  try {
+    for (const entry of listeners) {
+      proc.on(entry[0], entry[1]);
+      added.push(entry);
+    }
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return remove;
+}

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-4MIDISJV.js";
+} from "./chunk-OWH4NJYK.js";
 import {
   Backlog,
   EndpointHealth,
@@ -26,7 +26,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-CMK7TLEW.js";
+} from "./chunk-CCMUS76L.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

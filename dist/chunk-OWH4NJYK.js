@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-CMK7TLEW.js";
+} from "./chunk-CCMUS76L.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
