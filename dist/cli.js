@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-4OV4FRSM.js";
-import "./chunk-OWH4NJYK.js";
-import "./chunk-CCMUS76L.js";
+} from "./chunk-APPSNI2L.js";
+import "./chunk-2NIZAZ43.js";
+import "./chunk-SQ6JDNRA.js";
 export {
   main,
   telemetryCommand

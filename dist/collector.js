@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-OWH4NJYK.js";
-import "./chunk-CCMUS76L.js";
+} from "./chunk-2NIZAZ43.js";
+import "./chunk-SQ6JDNRA.js";
 export {
   isLoopback,
   readOtlpLogs,

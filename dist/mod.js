@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-CCMUS76L.js";
+} from "./chunk-SQ6JDNRA.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

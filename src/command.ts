@@ -184,13 +184,19 @@ export async function trackCommand<T>(
   // What main returned, but for nothing: the code the program set, which `process.exitCode = await ...` then keeps.
   const passedOn = (result: T) => (result === undefined ? host().exitCode() : result) as CommandResult<T>;
   if (!isTelemetryEnabled()) return passedOn(await main());
+  // A program that broke what the hooks rely on (its `process.on`, a built-in's prototype) still runs its command,
+  // and the handler starts without the hook it could not have.
   let unhookExit = () => {};
   try {
     // Registered before the handler's own hooks, so the outcome is recorded before they spool what is pending.
     unhookExit = host().onExit({ beforeExit: () => false, exit: recordExit });
+  } catch {
+    // The outcome is recorded when main ends, not at an exit that comes first.
+  }
+  try {
     handler.start();
   } catch {
-    // A program that broke what the hooks rely on (its `process.on`, a built-in's prototype) still runs its command.
+    // A replaced setTimeout that throws: the handler records, and stop() delivers.
   }
   try {
     const result = await main();

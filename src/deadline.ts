@@ -52,6 +52,8 @@ const watchdog = {
   signal: undefined as AbortSignal | undefined,
   guard(deadline: Guarded): void {
     this.guarded.add(deadline);
+    // A signal already pending looks sooner than a second from now: one look more.
+    if (this.signal && !this.signal.aborted) deadline.looks++;
     this.listen();
   },
   release(deadline: Guarded): void {
@@ -76,7 +78,8 @@ const watchdog = {
  * Calls `fire` once `ms` have passed, or, when the process was stalled past
  * that time, a grace as long as the stall (50-250 ms) after it runs again
  * (again, while it stalls, at most {@link MAX_GRACES} times). Where the
- * program's timers never fire, the watchdog ends it 1.25-2.25 s after its time.
+ * program's timers never fire, the watchdog ends it 1.25-2.25 s after its time
+ * (a second more where it joins a look already pending).
  *
  * @param ms How long until the deadline.
  * @param fire What the deadline does.
@@ -107,8 +110,8 @@ export function setDeadline(
     stop();
     fire();
   };
-  // One look more than the time holds: the first may come at once. Once the timers tick, they give the graces.
-  const guarded: Guarded = { looks: Math.ceil((ms + BACKSTOP_MS) / WATCH_MS) + 1, end };
+  // Once the timers tick, they give the graces.
+  const guarded: Guarded = { looks: Math.ceil((ms + BACKSTOP_MS) / WATCH_MS), end };
   const arm = (delay: number, graces: number) => {
     const due = Date.now() + delay;
     try {

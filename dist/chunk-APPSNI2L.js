@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-OWH4NJYK.js";
+} from "./chunk-2NIZAZ43.js";
 import {
   Backlog,
   EndpointHealth,
@@ -26,7 +26,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-CCMUS76L.js";
+} from "./chunk-SQ6JDNRA.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-CCMUS76L.js";
+} from "./chunk-SQ6JDNRA.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
