@@ -196,7 +196,7 @@ export async function trackCommand<T>(
   try {
     handler.start();
   } catch {
-    // A replaced setTimeout that throws: the handler records, and stop() delivers.
+    // A start that a broken built-in cut short: the handler still records, and stop() delivers.
   }
   try {
     const result = await main();
