@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-APPSNI2L.js";
-import "./chunk-2NIZAZ43.js";
-import "./chunk-SQ6JDNRA.js";
+} from "./chunk-2MFATW72.js";
+import "./chunk-B4COAPZ4.js";
+import "./chunk-HGES6V2V.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2NIZAZ43.js";
-import "./chunk-SQ6JDNRA.js";
+} from "./chunk-B4COAPZ4.js";
+import "./chunk-HGES6V2V.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-SQ6JDNRA.js";
+} from "./chunk-HGES6V2V.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

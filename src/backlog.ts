@@ -63,8 +63,10 @@ export class Backlog {
    */
   static open(options: ResolvedOptions, refused?: (why: string) => void): Backlog | null {
     const { sink, spoolDir, spoolLimits, clock, random } = options;
+    if (sink.kind !== "http" || spoolDir === undefined) return null;
+    // Only now: the first look at the host's files loads the runtime's file modules (Bun: ~2 ms).
     const files = host().files;
-    if (sink.kind !== "http" || spoolDir === undefined || !files) return null;
+    if (!files) return null;
     const spool = Spool.open(spoolDir, files, spoolLimits, backlogKey(options), refused);
     if (!spool) return null;
     return new Backlog(spool, new EndpointHealth(files, spool.dir, sink.url, clock, random), files, options);

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { runChild } from "./helpers/child.ts";
+import { withServer } from "./helpers/server.ts";
 
 const root = new URL("..", import.meta.url);
 
@@ -59,5 +60,22 @@ test(
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(JSON.parse(run.stdout), [], JSON.stringify(off));
     }
+  },
+);
+
+test(
+  "a handler without a spool delivers without loading the file system (Bun's node:fs takes ~2 ms)",
+  { skip: runtimeInfo().name === "deno" && "Deno's host uses Deno's own API, which loads nothing" },
+  async () => {
+    await withServer(async (server) => {
+      const run = await runChild("no_spool_child.ts", {
+        args: [server.url()],
+        env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_HANDOFF: "0" },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const { sent, fetched } = JSON.parse(run.stdout);
+      assert.equal(sent, 1, "delivered in process");
+      assert.deepEqual(fetched.filter((name: string) => /^(node:)?fs/.test(name)), [], fetched.join(", "));
+    });
   },
 );

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-SQ6JDNRA.js";
+} from "./chunk-HGES6V2V.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

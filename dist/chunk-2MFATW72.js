@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2NIZAZ43.js";
+} from "./chunk-B4COAPZ4.js";
 import {
   Backlog,
   EndpointHealth,
@@ -26,7 +26,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-SQ6JDNRA.js";
+} from "./chunk-HGES6V2V.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
