@@ -1,17 +1,19 @@
 /**
- * A long-lived host for the throughput benchmark. `deliver N`: enqueue N
- * events in chunks of 500, flushing after each, and time it (in the wire
- * format NAT_BENCH_FORMAT names: `nat` or `otlp`); `baseline N`: the
- * same envelopes built with JSON.stringify and POSTed with fetch, nothing else;
- * `outage N`: a sustained stream against a refused endpoint, sampling memory
- * (the live heap after a full collection, and RSS).
+ * A long-lived host for the throughput benchmark. `deliver N W`: enqueue N
+ * events in chunks of 500, flushing after each, and time the first W events
+ * (a fresh process: the runtime still compiling the code it runs) and the rest
+ * (a long-lived host) apart, in the wire format NAT_BENCH_FORMAT names (`nat`
+ * or `otlp`); `baseline N W`: the same envelopes built with JSON.stringify and
+ * POSTed with fetch, nothing else, timed the same way; `outage N`: a sustained
+ * stream against a refused endpoint, sampling memory (the live heap after a
+ * full collection, and RSS).
  * Prints one JSON line.
  *
  * @module
  */
 const args = globalThis.Deno ? globalThis.Deno.args : globalThis.process.argv.slice(2);
 const env = (name) => globalThis.Deno ? globalThis.Deno.env.get(name) : globalThis.process.env[name];
-const [mode, count] = [args[0], Number(args[1])];
+const [mode, count, warm] = [args[0], Number(args[1]), Number(args[2] ?? 0)];
 const endpoint = env("NAT_TELEMETRY_ENDPOINT");
 const memory = () => globalThis.Deno ? globalThis.Deno.memoryUsage() : globalThis.process.memoryUsage();
 /** Live heap after a full collection (the runtimes are started with GC exposed), and RSS, in MB. */
@@ -39,8 +41,27 @@ const event = (i) =>
   });
 const CHUNK = 500;
 
-if (mode === "baseline") {
+/** Events per second in the first `warm` events and in the rest, from when each chunk ended and what it delivered. */
+const rates = () => {
   const started = performance.now();
+  let warmedAt = started;
+  let warmDelivered = 0;
+  return {
+    chunkDone(next, delivered) {
+      if (next === warm) [warmedAt, warmDelivered] = [performance.now(), delivered];
+    },
+    result(delivered) {
+      const ended = performance.now();
+      return {
+        firstEventsPerSecond: warmDelivered / ((warmedAt - started) / 1000),
+        laterEventsPerSecond: (delivered - warmDelivered) / ((ended - warmedAt) / 1000),
+      };
+    },
+  };
+};
+
+if (mode === "baseline") {
+  const timing = rates();
   for (let i = 0; i < count; i += CHUNK) {
     const events = Array.from({ length: CHUNK }, (_, j) => event(i + j));
     const body = JSON.stringify(
@@ -55,12 +76,9 @@ if (mode === "baseline") {
       headers: { "content-type": "application/json" },
     });
     await response.body?.cancel();
+    timing.chunkDone(i + CHUNK, i + CHUNK);
   }
-  console.log(
-    JSON.stringify({
-      eventsPerSecond: count / ((performance.now() - started) / 1000),
-    }),
-  );
+  console.log(JSON.stringify(timing.result(count)));
 } else {
   const format = env("NAT_BENCH_FORMAT") ?? "nat";
   const handler = new NATTelemetryHandler({
@@ -70,10 +88,11 @@ if (mode === "baseline") {
     format,
   });
   const samples = [];
-  const started = performance.now();
+  const timing = rates();
   for (let i = 0; i < count; i += CHUNK) {
     for (let j = 0; j < CHUNK; j++) handler.enqueue(event(i + j));
     await handler.flush();
+    timing.chunkDone(i + CHUNK, handler.stats().sent);
     // Memory is sampled only in an outage: a full collection inside a timed delivery run would be timed with it.
     if (
       mode === "outage" &&
@@ -82,10 +101,7 @@ if (mode === "baseline") {
       samples.push(sample());
     }
   }
-  const seconds = (performance.now() - started) / 1000;
+  const rate = timing.result(handler.stats().sent);
   await handler.stop();
-  const stats = handler.stats();
-  console.log(
-    JSON.stringify({ eventsPerSecond: stats.sent / seconds, samples, stats }),
-  );
+  console.log(JSON.stringify({ ...rate, samples, stats: handler.stats() }));
 }
