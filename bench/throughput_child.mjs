@@ -40,6 +40,10 @@ const event = (i) =>
     exitCode: 0,
   });
 const CHUNK = 500;
+// The first `warm` events are timed apart at the end of a chunk: a count between chunks would never be reached.
+if (mode !== "outage" && (!(warm > 0) || warm % CHUNK !== 0 || warm >= count)) {
+  throw new RangeError(`the events timed apart must be a multiple of ${CHUNK} below ${count}, got ${args[2]}`);
+}
 
 /** Events per second in the first `warm` events and in the rest, from when each chunk ended and what it delivered. */
 const rates = () => {
@@ -76,6 +80,8 @@ if (mode === "baseline") {
       headers: { "content-type": "application/json" },
     });
     await response.body?.cancel();
+    // The loop counts what it sent as delivered: an answer that says otherwise makes the run worthless, not faster.
+    if (!response.ok) throw new Error(`the collector answered ${response.status}`);
     timing.chunkDone(i + CHUNK, i + CHUNK);
   }
   console.log(JSON.stringify(timing.result(count)));

@@ -64,7 +64,7 @@ test(
 );
 
 test(
-  "a handler without a spool delivers without loading the file system (Bun's node:fs takes ~2 ms)",
+  "a handler without a spool delivers to an address without loading the file system (Bun's node:fs takes ~2 ms)",
   { skip: runtimeInfo().name === "deno" && "Deno's host uses Deno's own API, which loads nothing" },
   async () => {
     await withServer(async (server) => {
