@@ -40,6 +40,11 @@ function staticGraph(): string[] {
   return [...seen].map((href) => href.startsWith(root.href) ? href.slice(root.href.length) : href).sort();
 }
 
+/** The tests of what a run loads through `process.getBuiltinModule`: the Node.js and Bun host's way. */
+const onlyWhereBuiltInsLoad = {
+  skip: runtimeInfo().name === "deno" && "Deno's host uses Deno's own API, which loads nothing",
+};
+
 test("importing mod.ts loads neither the sender, the CLI, the collector nor any built-in module", () => {
   const loaded = staticGraph();
   const neverInTheProgram = ["src/sender.ts", "src/sender_main.ts", "src/cli.ts", "src/collector.ts"];
@@ -53,7 +58,7 @@ test("importing mod.ts loads neither the sender, the CLI, the collector nor any 
 
 test(
   "a run with telemetry turned off by a variable loads no built-in module (Bun's node:fs takes ~2 ms)",
-  { skip: runtimeInfo().name === "deno" && "Deno's host uses Deno's own API, which loads nothing" },
+  onlyWhereBuiltInsLoad,
   async () => {
     for (const off of [{ NAT_TELEMETRY_ENABLED: "0" }, { DO_NOT_TRACK: "1" }]) {
       const run = await runChild("builtins_child.ts", { env: { ...off, NAT_TELEMETRY_SPOOL_DIR: undefined } });
@@ -65,7 +70,7 @@ test(
 
 test(
   "a handler without a spool delivers to an address without loading the file system (Bun's node:fs takes ~2 ms)",
-  { skip: runtimeInfo().name === "deno" && "Deno's host uses Deno's own API, which loads nothing" },
+  onlyWhereBuiltInsLoad,
   async () => {
     await withServer(async (server) => {
       const run = await runChild("no_spool_child.ts", {
