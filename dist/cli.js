@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-2MFATW72.js";
-import "./chunk-B4COAPZ4.js";
-import "./chunk-HGES6V2V.js";
+} from "./chunk-V5VIKVCF.js";
+import "./chunk-NKHJZOTO.js";
+import "./chunk-O7MZGJAE.js";
 export {
   main,
   telemetryCommand

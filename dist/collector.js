@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-B4COAPZ4.js";
-import "./chunk-HGES6V2V.js";
+} from "./chunk-NKHJZOTO.js";
+import "./chunk-O7MZGJAE.js";
 export {
   isLoopback,
   readOtlpLogs,

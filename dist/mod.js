@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-HGES6V2V.js";
+} from "./chunk-O7MZGJAE.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -6,6 +6,7 @@
  */
 import { describe, isPlainObject, isThenable } from "./describe.ts";
 import type { EventParameters, TelemetryEvent } from "./events.ts";
+import { joinBetween } from "./join.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 
 /** One event as it goes on the wire. */
@@ -345,5 +346,5 @@ export function buildPayload(events: readonly TelemetryEvent[], options: Envelop
  * ```
  */
 export function encodeEnvelope(header: EnvelopeHeader, eventJsons: readonly string[]): string {
-  return `${JSON.stringify(header).slice(0, -1)},"events":[${eventJsons.join(",")}]}`;
+  return joinBetween(`${JSON.stringify(header).slice(0, -1)},"events":[`, eventJsons, "]}");
 }

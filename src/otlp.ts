@@ -12,6 +12,7 @@
  */
 import type { PendingEvent } from "./batch.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
+import { joinBetween } from "./join.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -141,7 +142,7 @@ export function encodeOtlpLogs(records: readonly string[], sessionId: string, se
   });
   const head = JSON.stringify({ resource: { attributes: resource }, scopeLogs: [{ scope: SCOPE, logRecords: [] }] });
   // The records are spliced in, already serialized: `...,"logRecords":[]}]}` → `...,"logRecords":[r1,r2]}]}`.
-  return `{"resourceLogs":[${head.slice(0, -4)}${records.join(",")}]}]}]}`;
+  return joinBetween(`{"resourceLogs":[${head.slice(0, -4)}`, records, "]}]}]}");
 }
 
 /**

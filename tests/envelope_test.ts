@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { buildPayload, CliCommandEvent, formatTimestamp, TaskStatus } from "../mod.ts";
 import { encodeEnvelope, envelopeHeader, toWireEvent, wireEventJson } from "../src/envelope.ts";
 import { TelemetryEvent } from "../src/events.ts";
+import { joinBetween } from "../src/join.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 
 const vectorUrl = new URL("./vectors/envelope-nat_cli_command-1.5.json", import.meta.url);
@@ -46,9 +47,23 @@ test("buildPayload reproduces the Python reference envelope exactly (keys, order
 test("encodeEnvelope of pre-serialized events equals JSON.stringify of buildPayload", () => {
   const events = vectorEvents();
   const header = envelopeHeader("1.5", vectorOptions);
-  const encoded = encodeEnvelope(header, events.map((event) => JSON.stringify(toWireEvent(event))));
-  assert.equal(encoded, JSON.stringify(buildPayload(events, vectorOptions)));
+  const jsons = events.map((event) => JSON.stringify(toWireEvent(event)));
+  assert.ok(jsons.length > 1);
+  assert.equal(encodeEnvelope(header, jsons), JSON.stringify(buildPayload(events, vectorOptions)));
+  assert.deepEqual(jsons, events.map((event) => JSON.stringify(toWireEvent(event))), "the events' texts untouched");
+  assert.equal(
+    encodeEnvelope(header, jsons.slice(0, 1)),
+    JSON.stringify(buildPayload(events.slice(0, 1), vectorOptions)),
+  );
   assert.equal(encodeEnvelope(header, []), JSON.stringify({ ...header, events: [] }));
+});
+
+test("joinBetween is the open text, the items joined with commas, and the close, the items untouched", () => {
+  fc.assert(fc.property(fc.string(), fc.array(fc.string()), fc.string(), (open, items, close) => {
+    const before = [...items];
+    assert.equal(joinBetween(open, items, close), `${open}${items.join(",")}${close}`);
+    assert.deepEqual(items, before);
+  }));
 });
 
 test("buildPayload defaults as the Python client: this machine's architecture, session 'undefined'", () => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-B4COAPZ4.js";
+} from "./chunk-NKHJZOTO.js";
 import {
   Backlog,
   EndpointHealth,
@@ -26,7 +26,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-HGES6V2V.js";
+} from "./chunk-O7MZGJAE.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-HGES6V2V.js";
+} from "./chunk-O7MZGJAE.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
