@@ -20,7 +20,7 @@ const { values } = parseArgs({
   options: { runs: { type: "string", default: "5" } },
 });
 const RUNS = Number(values.runs);
-const EVENTS = 100_000;
+const EVENTS = 200_000;
 /** The first events of each run, timed apart: what a fresh process delivers while the runtime compiles its code. */
 const WARM_EVENTS = 20_000;
 const OUTAGE_EVENTS = 200_000;
@@ -58,10 +58,16 @@ async function measure(
 }
 
 /**
- * One delivery run against a fresh collector (one that kept every earlier run's events would slow the later runs
- * with its own garbage collection): the rate, and the request bytes per event the collector received.
+ * A full garbage collection in this process, which runs the collector: what earlier runs' collectors received
+ * (200,000 events each) is garbage here, and collected in the middle of a later run it slowed that run alone (each
+ * round's NAT / baseline ratio ranged 0.77-1.22 without it, 0.85-0.95 with it, 9 rounds under Deno and Bun).
  */
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+if (!collectGarbage) throw new Error("run with --v8-flags=--expose-gc, as `deno task bench:throughput` does");
+
+/** One delivery run against a fresh collector: the rate, and the request bytes per event the collector received. */
 async function delivered(cmd: string[], module: string, mode: "deliver" | "baseline", format: "nat" | "otlp") {
+  collectGarbage!();
   const collector = await startCollector();
   try {
     const url = format === "otlp" ? collector.otlpUrl : collector.url;
