@@ -15,6 +15,18 @@ import { parseArgs } from "node:util";
 import { startCollector } from "../src/collector.ts";
 import { benchArgs, benchDir, median, runtimes, timed } from "./common.ts";
 
+/**
+ * A full garbage collection in this process, which runs the collector: what earlier runs' collectors received
+ * (200,000 events each) is garbage here, and collected in the middle of a later run it slowed that run alone (each
+ * round's NAT / baseline ratio spread over 0.77-1.22 without it, over about 0.1 with it, 9 rounds under Deno and Bun).
+ * Checked before anything starts, so that a run without the flag leaves nothing behind.
+ */
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+if (!collectGarbage) {
+  console.error("run with --v8-flags=--expose-gc, as `deno task bench:throughput` does");
+  Deno.exit(1);
+}
+
 const { values } = parseArgs({
   args: benchArgs(),
   options: { runs: { type: "string", default: "5" } },
@@ -26,7 +38,6 @@ const WARM_EVENTS = 20_000;
 const OUTAGE_EVENTS = 200_000;
 
 const { deno, node, bun, versions } = await runtimes();
-const work = await Deno.makeTempDir({ prefix: "nat-telemetry-bench-" });
 const published = new URL("../dist/mod.js", import.meta.url).pathname;
 const child = `${benchDir}throughput_child.mjs`;
 const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -56,14 +67,6 @@ async function measure(
   if (run.code !== 0) throw new Error(run.stderr);
   return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
 }
-
-/**
- * A full garbage collection in this process, which runs the collector: what earlier runs' collectors received
- * (200,000 events each) is garbage here, and collected in the middle of a later run it slowed that run alone (each
- * round's NAT / baseline ratio ranged 0.77-1.22 without it, 0.85-0.95 with it, 9 rounds under Deno and Bun).
- */
-const collectGarbage = (globalThis as { gc?: () => void }).gc;
-if (!collectGarbage) throw new Error("run with --v8-flags=--expose-gc, as `deno task bench:throughput` does");
 
 /** One delivery run against a fresh collector: the rate, and the request bytes per event the collector received. */
 async function delivered(cmd: string[], module: string, mode: "deliver" | "baseline", format: "nat" | "otlp") {
@@ -160,5 +163,3 @@ console.log(
 );
 console.log("| --- | --- | ---: | ---: | ---: |");
 for (const row of memory) console.log(row);
-
-await Deno.remove(work, { recursive: true });
