@@ -24,8 +24,11 @@ export function loadPackage(path) {
 /**
  * At exit, writes this process's own peak resident memory on stderr (`maxrss_kb=`), and on Linux the CPU time
  * its threads have used (`cpu_us=`, from each thread's schedstat: exact, where `process.cpuUsage()` is not in
- * every runtime). On Linux, getrusage's maxRSS survives exec, so a child would report its parent's size if that
- * is larger: the address space's own high-water mark (VmHWM) is read instead.
+ * every runtime) and its private memory then (`private_kb=`: RssAnon, its anonymous pages, what no other process
+ * shares; the rest of RSS is files mapped from disk, above all the runtime's executable, whose pages each first
+ * use of one of its features brings in and every process of that runtime shares). On Linux, getrusage's maxRSS
+ * survives exec, so a child would report its parent's size if that is larger: the address space's own high-water
+ * mark (VmHWM) is read instead.
  */
 export function reportPeakMemory() {
   process.on("exit", () => {
@@ -48,12 +51,12 @@ export function reportPeakMemory() {
     }
     let kb = process.resourceUsage().maxRSS;
     try {
-      kb = Number(
-        /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ??
-          kb,
-      );
+      const status = readFileSync("/proc/self/status", "utf8");
+      kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? kb);
+      const anonymous = /RssAnon:\s+(\d+)/.exec(status)?.[1];
+      if (anonymous !== undefined) process.stderr.write(`private_kb=${anonymous}\n`);
     } catch {
-      // Not Linux: maxRSS it is.
+      // Not Linux: maxRSS it is, and no private memory.
     }
     process.stderr.write(`maxrss_kb=${kb}\n`);
   });

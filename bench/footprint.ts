@@ -13,7 +13,8 @@
  * by a consent file (read and parsed, as most users' runs); the sender's spawn (a healthy endpoint: the
  * whole hand-off, what a user's run pays); a second command recorded in the same process (what is left once
  * what happens once per process, compiling the code and the runtime's first calls, is paid). Peak memory is each process's own
- * (VmHWM from /proc). Senders are waited for between runs, so none competes
+ * (VmHWM from /proc), and so is its private memory at exit (RssAnon: what no other process shares, where the
+ * rest of RSS is mostly the runtime's executable mapped from disk). Senders are waited for between runs, so none competes
  * with the next run for the CPU. Where the package is loaded one file per
  * module, a last variant loads as many empty modules: the runtime's own cost
  * per module, whatever the modules hold (the floor of that layout).
@@ -370,6 +371,7 @@ async function once(cmd: string[], env: Record<string, string>): Promise<Run> {
     ms: run.ms,
     cpu: reported(run.stderr, "cpu_us") / 1000,
     mb: reported(run.stderr, "maxrss_kb") / 1024,
+    privateMb: reported(run.stderr, "private_kb") / 1024,
     load: reported(run.stderr, "load_us") / 1000,
     work: reported(run.stderr, "work_us") / 1000,
   };
@@ -382,13 +384,14 @@ const fmt = (ms: number) => ms.toFixed(1);
 const signed = (mb: number) => `${mb < 0 ? "" : "+"}${mb.toFixed(1)}`;
 
 /**
- * Runs' figures: wall time, CPU time (ms), peak memory (MB); and in process (ms), loading the package and
- * `trackCommand` (or the spawn alone).
+ * Runs' figures: wall time, CPU time (ms), peak memory and private memory at exit (MB); and in process (ms),
+ * loading the package and `trackCommand` (or the spawn alone).
  */
 interface Samples {
   ms: number[];
   cpu: number[];
   mb: number[];
+  privateMb: number[];
   load: number[];
   work: number[];
 }
@@ -397,6 +400,7 @@ const noSamples = (): Samples => ({
   ms: [],
   cpu: [],
   mb: [],
+  privateMb: [],
   load: [],
   work: [],
 });
@@ -420,18 +424,19 @@ function summaryRow(
 ): string {
   const ms = addedTo(base, used, "ms");
   const phases = inside ? `${fmt(inside.phases)} | ${fmt(inside.floors)}` : "— | —";
-  const least = inside &&
-    [addedTo(base, inside.least, "ms"), addedTo(base, inside.least, "mb")];
-  return `| ${label} | ${fmt(median(ms))} (${fmt(p90(ms))}) | ${phases} | ${
-    signed(median(addedTo(base, used, "mb")))
-  } | ${least ? `${fmt(median(least[0]))} (${fmt(p90(least[0]))}) | ${signed(median(least[1]))}` : "— | —"} |`;
+  const memory = (runs: Samples) =>
+    `${signed(median(addedTo(base, runs, "mb")))} | ${signed(median(addedTo(base, runs, "privateMb")))}`;
+  const least = inside && addedTo(base, inside.least, "ms");
+  return `| ${label} | ${fmt(median(ms))} (${fmt(p90(ms))}) | ${phases} | ${memory(used)} | ${
+    least ? `${fmt(median(least))} (${fmt(p90(least))}) | ${memory(inside.least)}` : "— | — | —"
+  } |`;
 }
 /** A row of the main table: `used` against `base`, paired by run (each against the baseline of its round). */
 function wholeRow(label: string, base: Samples, used: Samples): string {
   const added = (key: keyof Samples) => addedTo(base, used, key);
   return `| ${label} | ${fmt(median(base.ms))} | ${fmt(median(added("ms")))} | ${fmt(p90(added("ms")))} | ${
     fmt(median(added("cpu")))
-  } | ${median(base.mb).toFixed(1)} | ${signed(median(added("mb")))} |`;
+  } | ${median(base.mb).toFixed(1)} | ${signed(median(added("mb")))} | ${signed(median(added("privateMb")))} |`;
 }
 
 /** Each form with a module emptied of what its runs never call, and what was emptied. */
@@ -565,14 +570,17 @@ console.log(
   `${versions}. ${RUNS} rounds, each running every variant of the same CLI once, interleaved; "added" is each ` +
     `whole run (load, trackCommand, exit: the hand-off) minus the baseline run of its round. CPU is the time ` +
     `the process's threads ran (schedstat): it does not count waiting (for a process to start, for the disk), ` +
-    `and varies less on a busy machine than wall time. Peak RSS is the process's own (VmHWM). Peers under ` +
+    `and varies less on a busy machine than wall time. Peak RSS is the process's own (VmHWM); private memory is ` +
+    `its anonymous pages at exit (RssAnon), what no other process shares: the rest of RSS is files mapped from ` +
+    `disk, mostly the runtime's executable, whose pages each feature's first use brings in, shared by every ` +
+    `process of that runtime. Peers under ` +
     `Node.js, against the same loopback endpoint.\n`,
 );
 console.log(
   "| form | baseline run (ms) | whole run added, median (ms) | p90 (ms) | CPU added (ms) | baseline peak RSS (MB) " +
-    "| peak RSS added (MB) |",
+    "| peak RSS added (MB) | private memory added (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of rows) console.log(row);
 console.log(
   `\n### Where it goes: each phase's cost, timed in process, by difference of medians\n`,
@@ -619,14 +627,16 @@ console.log(
     "of its own). The least a hand-off can add: a run of the same CLI that makes the first calls a run that spools " +
     "makes (a file written, renamed and removed in the spool directory) and starts, in a session of its own, what a " +
     "sender is: a process of the same runtime or executable (the baseline CLI), and nothing else; whole run added " +
-    "over the baseline, median (p90), and its peak RSS added. No code of any client's is in it: what any client " +
+    "over the baseline, median (p90), and its peak RSS and private memory added. No code of any client's is in " +
+    "it: what any client " +
     "that hands its events off to a process of its own pays in that form, whatever its code.\n",
 );
 console.log(
   "| form | whole run added, median (p90) (ms) | in process (ms) | its floor (ms) | peak RSS added (MB) | " +
-    "the least a hand-off can add, median (p90) (ms) | its peak RSS added (MB) |",
+    "private memory added (MB) | the least a hand-off can add, median (p90) (ms) | its peak RSS added (MB) | " +
+    "its private memory added (MB) |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const row of summaryRows) console.log(row);
 
 await server.shutdown();
