@@ -380,8 +380,8 @@ async function once(cmd: string[], env: Record<string, string>): Promise<Run> {
 const p90 = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
 const fmt = (ms: number) => ms.toFixed(1);
-/** Memory added, signed (a difference of medians may be below zero). */
-const signed = (mb: number) => `${mb < 0 ? "" : "+"}${mb.toFixed(1)}`;
+/** Memory added, signed (a difference of medians may be below zero); "—" where a run could not tell (not Linux). */
+const signed = (mb: number) => Number.isNaN(mb) ? "—" : `${mb < 0 ? "" : "+"}${mb.toFixed(1)}`;
 
 /**
  * Runs' figures: wall time, CPU time (ms), peak memory and private memory at exit (MB); and in process (ms),
