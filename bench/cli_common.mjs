@@ -24,9 +24,9 @@ export function loadPackage(path) {
 /**
  * At exit, writes this process's own peak resident memory on stderr (`maxrss_kb=`), and on Linux the CPU time
  * its threads have used (`cpu_us=`, from each thread's schedstat: exact, where `process.cpuUsage()` is not in
- * every runtime) and its private memory then (`private_kb=`: RssAnon, its anonymous pages, what no other process
- * shares; the rest of RSS is files mapped from disk, above all the runtime's executable, whose pages each first
- * use of one of its features brings in and every process of that runtime shares). On Linux, getrusage's maxRSS
+ * every runtime) and its private memory then (`private_kb=`: RssAnon, its anonymous pages, what only it holds;
+ * the rest of RSS is files mapped from disk, above all the runtime's executable, whose pages each first use of one
+ * of its features brings in: clean pages, which the kernel can drop and read again). On Linux, getrusage's maxRSS
  * survives exec, so a child would report its parent's size if that is larger: the address space's own high-water
  * mark (VmHWM) is read instead.
  */

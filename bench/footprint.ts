@@ -13,7 +13,7 @@
  * by a consent file (read and parsed, as most users' runs); the sender's spawn (a healthy endpoint: the
  * whole hand-off, what a user's run pays); a second command recorded in the same process (what is left once
  * what happens once per process, compiling the code and the runtime's first calls, is paid). Peak memory is each process's own
- * (VmHWM from /proc), and so is its private memory at exit (RssAnon: what no other process shares, where the
+ * (VmHWM from /proc), and so is its private memory at exit (RssAnon: what only it holds, where the
  * rest of RSS is mostly the runtime's executable mapped from disk). Senders are waited for between runs, so none competes
  * with the next run for the CPU. Where the package is loaded one file per
  * module, a last variant loads as many empty modules: the runtime's own cost
@@ -381,7 +381,11 @@ const p90 = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.9) - 1)];
 const fmt = (ms: number) => ms.toFixed(1);
 /** Memory added, signed (a difference of medians may be below zero); "—" where a run could not tell (not Linux). */
-const signed = (mb: number) => Number.isNaN(mb) ? "—" : `${mb < 0 ? "" : "+"}${mb.toFixed(1)}`;
+const signed = (mb: number) => {
+  if (Number.isNaN(mb)) return "—";
+  const size = Math.abs(mb).toFixed(1);
+  return `${mb < 0 && size !== "0.0" ? "-" : "+"}${size}`;
+};
 
 /**
  * Runs' figures: wall time, CPU time (ms), peak memory and private memory at exit (MB); and in process (ms),
@@ -571,9 +575,9 @@ console.log(
     `whole run (load, trackCommand, exit: the hand-off) minus the baseline run of its round. CPU is the time ` +
     `the process's threads ran (schedstat): it does not count waiting (for a process to start, for the disk), ` +
     `and varies less on a busy machine than wall time. Peak RSS is the process's own (VmHWM); private memory is ` +
-    `its anonymous pages at exit (RssAnon), what no other process shares: the rest of RSS is files mapped from ` +
-    `disk, mostly the runtime's executable, whose pages each feature's first use brings in, shared by every ` +
-    `process of that runtime. Peers under ` +
+    `its anonymous pages at exit (RssAnon), what only it holds: the rest of RSS is files mapped from disk, ` +
+    `mostly the runtime's executable, whose pages each feature's first use brings in, clean pages the kernel ` +
+    `can drop and read again. Peers under ` +
     `Node.js, against the same loopback endpoint.\n`,
 );
 console.log(
