@@ -632,8 +632,7 @@ console.log(
     "makes (a file written, renamed and removed in the spool directory) and starts, in a session of its own, what a " +
     "sender is: a process of the same runtime or executable (the baseline CLI), and nothing else; whole run added " +
     "over the baseline, median (p90), and its peak RSS and private memory added. No code of any client's is in " +
-    "it: what any client " +
-    "that hands its events off to a process of its own pays in that form, whatever its code.\n",
+    "it: what any client that hands its events off to a process of its own pays in that form, whatever its code.\n",
 );
 console.log(
   "| form | whole run added, median (p90) (ms) | in process (ms) | its floor (ms) | peak RSS added (MB) | " +
