@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-V5VIKVCF.js";
-import "./chunk-NKHJZOTO.js";
-import "./chunk-O7MZGJAE.js";
+} from "./chunk-WOFHMB7K.js";
+import "./chunk-JXVCYQSI.js";
+import "./chunk-BFGBS77A.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-NKHJZOTO.js";
-import "./chunk-O7MZGJAE.js";
+} from "./chunk-JXVCYQSI.js";
+import "./chunk-BFGBS77A.js";
 export {
   isLoopback,
   readOtlpLogs,

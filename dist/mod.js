@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-O7MZGJAE.js";
+} from "./chunk-BFGBS77A.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

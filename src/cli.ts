@@ -27,7 +27,8 @@ import { exitDecision, type InProcessOutcome } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
 import { EndpointHealth, type HealthState, recordedHealth } from "./health.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
-import { host } from "./runtime/mod.ts";
+import { host, runtimeInfo } from "./runtime/mod.ts";
+import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
 import { drainSpool } from "./sender.ts";
 import { Spool, spoolKey } from "./spool.ts";
 
@@ -37,8 +38,8 @@ function statusUsage(command: string): string {
 
 Shows whether telemetry is on, what decided it (an environment variable, the consent file, or the default),
 and notes when an environment variable overrides the consent file; then the settings in force (endpoint,
-format, spool directory, how events leave at exit, and why), and every value of the environment or the
-consent file that is not understood, with what is done instead.`;
+format, proxy, spool directory, how events leave at exit, and why), and every value of the environment or
+the consent file that is not understood, with what is done instead.`;
 }
 
 const USAGE: Record<string, string> = {
@@ -275,6 +276,8 @@ interface Settings {
   endpointSource: string;
   format: "nat" | "otlp";
   formatSource: string;
+  /** Which way requests to the endpoint travel (directly, through which proxy), `null` when nothing is sent. */
+  proxy: ProxyReport | null;
   /** The spool directory, `null` for none. */
   spoolDir: string | null;
   /** How events leave at the end of a run: handed off to a sender process, or not, and why. */
@@ -307,9 +310,13 @@ function settingsInForce(consent: EffectiveConsent): Settings {
   const decision = enabled
     ? exitDecision(options, Backlog.open(options), enabled)
     : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" as const };
-  const problems = [...settings.problems];
+  const proxy = sink.kind === "http"
+    ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true)
+    : null;
+  const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
   if (consent.fileProblem) {
-    problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
+    const file = consent.path === undefined ? "the consent file" : `the consent file ${consent.path}`;
+    problems.push(`${file} ${consent.fileProblem}, so it is read as disabled`);
   }
   return {
     endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
@@ -318,6 +325,7 @@ function settingsInForce(consent: EffectiveConsent): Settings {
     formatSource: ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "")
       ? "NAT_TELEMETRY_FORMAT"
       : "the default",
+    proxy,
     spoolDir: options.spoolDir ?? null,
     atExit: decision.handOff
       ? { handOff: true }
@@ -354,6 +362,11 @@ function status(output: CliOutput, json: boolean, changeWith?: string): number {
       : `Endpoint: ${settings.endpoint} (${settings.endpointSource})\n`,
   );
   output.out(`Format: ${settings.format} (${settings.formatSource})\n`);
+  const { proxy } = settings;
+  if (proxy) {
+    const shown = { direct: "none", proxy: proxy.proxy ?? "set", unusable: "none usable", unknown: "not known" };
+    output.out(`Proxy: ${shown[proxy.route]} (${proxy.because})\n`);
+  }
   output.out(`Spool: ${settings.spoolDir ?? "none"}\n`);
   output.out(
     settings.atExit.handOff

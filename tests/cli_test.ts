@@ -4,7 +4,15 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, startChild } from "./helpers/child.ts";
+import {
+  canRun,
+  type ChildOptions,
+  fixturePath,
+  runChild,
+  runtimeCommand,
+  startChild,
+  UNSET_PROXY_VARIABLES,
+} from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
@@ -12,12 +20,13 @@ import { formatTimestamp } from "../src/envelope.ts";
 import { shortHash } from "../src/hash.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 
-/** Runs `nat-telemetry ARGS` with a consent file and spool in `dir`. */
+/** Runs `nat-telemetry ARGS` with a consent file and spool in `dir`, and no proxy the test machine may have. */
 function cli(dir: string, args: string[], env: ChildOptions["env"] = {}, options: ChildOptions = {}) {
   return runChild("../../src/cli.ts", {
     ...options,
     args,
     env: {
+      ...UNSET_PROXY_VARIABLES,
       NAT_TELEMETRY_CONSENT_FILE: `${dir}/telemetry.toml`,
       NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
       ...env,
@@ -33,7 +42,8 @@ test("status: off by default, and says why", async () => {
     run.stdout,
     "Telemetry: disabled\nDecided by: the default: nobody has decided yet\n" +
       "Endpoint: https://events.telemetry.data.nvidia.com/v1.1/events/json (the default)\n" +
-      `Format: nat (the default)\nSpool: ${dir.path}/spool\nAt exit: nothing is delivered (telemetry is disabled)\n`,
+      "Format: nat (the default)\nProxy: none (no proxy variable is set for https: URLs)\n" +
+      `Spool: ${dir.path}/spool\nAt exit: nothing is delivered (telemetry is disabled)\n`,
   );
   const json = JSON.parse((await cli(dir.path, ["status", "--json"])).stdout);
   assert.deepEqual(json, {
@@ -46,6 +56,7 @@ test("status: off by default, and says why", async () => {
     endpointSource: "the default",
     format: "nat",
     formatSource: "the default",
+    proxy: { route: "direct", because: "no proxy variable is set for https: URLs" },
     spoolDir: `${dir.path}/spool`,
     atExit: { handOff: false, reason: "telemetry is disabled", outcome: "dropped" },
     problems: [],
@@ -66,6 +77,7 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
     inProcess.stdout,
     "Telemetry: enabled\nDecided by: the NAT_TELEMETRY_ENABLED environment variable\n" +
       "Endpoint: http://127.0.0.1:9/v1/logs (NAT_TELEMETRY_ENDPOINT)\nFormat: otlp (NAT_TELEMETRY_FORMAT)\n" +
+      "Proxy: none (no proxy variable is set for http: URLs)\n" +
       `Spool: ${dir.path}/spool\nAt exit: events are delivered in process (the hand-off is off (NAT_TELEMETRY_HANDOFF))\n`,
   );
   const handOff = JSON.parse(
@@ -190,7 +202,10 @@ test(
     const variables = "HOME,NAT_TELEMETRY_SPOOL_DIR,NAT_TELEMETRY_ENABLED,DO_NOT_TRACK";
     const hidden = await status(["--allow-read", "--allow-write", `--allow-env=${variables}`]);
     assert.deepEqual([hidden.enabled, hidden.source], [false, "file"]);
-    assert.match(hidden.problems.join("\n"), /cannot be found: the program may not read NAT_TELEMETRY_CONSENT_FILE/);
+    assert.match(
+      hidden.problems.join("\n"),
+      /^the consent file cannot be found: the program may not read NAT_TELEMETRY_CONSENT_FILE/m,
+    );
     // Nor can an opt-out be saved there: the default file is not the user's.
     const optOut = await cli(dir.path, ["disable"], { ...env, ...real }, {
       denoFlags: ["--allow-read", "--allow-write", `--allow-env=${variables}`],

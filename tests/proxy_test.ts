@@ -12,9 +12,10 @@ import process from "node:process";
 import { deliver } from "../src/delivery.ts";
 import { RequestNotBuilt, runtimeInfo } from "../src/runtime/mod.ts";
 import { nodeFetch } from "../src/runtime/node_fetch.ts";
-import { bypassesProxy, parseProxy, proxyRoute } from "../src/runtime/proxy_settings.ts";
+import { noProxyEntries, parseProxy, proxyRoute } from "../src/runtime/proxy_settings.ts";
+import { proxyReport } from "../src/runtime/proxy_report.ts";
 import { makeCertificate } from "./helpers/certificate.ts";
-import { type ChildResult, runChild } from "./helpers/child.ts";
+import { type ChildResult, runChild, UNSET_PROXY_VARIABLES } from "./helpers/child.ts";
 import { TestProxy } from "./helpers/proxy.ts";
 import { TestServer } from "./helpers/server.ts";
 import { forgetHealth, senderLocks, spooled, tempDir, tempDirForTheProcess } from "./helpers/spool_dir.ts";
@@ -28,17 +29,8 @@ const runtime = runtimeInfo().name;
 /** A reader of the environment given as a record. */
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
 
-/** Every proxy variable unset: what the test process has must not leak into a child. */
-const UNSET_PROXY_VARIABLES = {
-  HTTP_PROXY: undefined,
-  http_proxy: undefined,
-  HTTPS_PROXY: undefined,
-  https_proxy: undefined,
-  NO_PROXY: undefined,
-  no_proxy: undefined,
-  ALL_PROXY: undefined,
-  all_proxy: undefined,
-};
+/** Whether a `NO_PROXY` list names the URL's host. */
+const bypassesProxy = (url: URL, list: string) => noProxyEntries(url, list).length > 0;
 
 describe("proxy settings", () => {
   const route = (url: string, vars: Record<string, string>) => {
@@ -139,6 +131,15 @@ describe("proxy settings", () => {
     assert.ok(!bypassesProxy(new URL("http://[::1]:9090/"), "[::1]:8080"));
   });
 
+  it("NO_PROXY: every entry that names the host, as written", () => {
+    assert.deepEqual(noProxyEntries(new URL("http://10.1.2.3/"), " 10.0.0.0/8, a.b ,*,10.1.2.3:81"), [
+      "10.0.0.0/8",
+      "*",
+    ]);
+    assert.deepEqual(noProxyEntries(new URL("https://API.example.com/"), "Example.COM"), ["Example.COM"]);
+    assert.deepEqual(noProxyEntries(new URL("https://api.example.com/"), "localhost"), []);
+  });
+
   it("a proxy URL: http when it names no scheme, the scheme's port by default, credentials as Basic", () => {
     const proxy = (value: string) => {
       const parsed = parseProxy(value);
@@ -180,6 +181,88 @@ describe("proxy settings", () => {
     });
     assert.equal(parseProxy("http://").kind, "unusable");
     assert.equal(proxyRoute(new URL("http://a.b/"), envOf({ HTTP_PROXY: "socks5://p:1" })).kind, "unusable");
+  });
+});
+
+describe("the proxy report (status)", () => {
+  const report = (url: string, vars: Record<string, string>, on: "node" | "bun" | "deno" = "node") =>
+    proxyReport(new URL(url), envOf(vars), on);
+  const via = { HTTP_PROXY: "http://ada:pw@proxy.corp:3128" };
+
+  it("says which way requests go, and what decided it", () => {
+    assert.deepEqual(report("https://e.example/", via), {
+      route: "direct",
+      because: "no proxy variable is set for https: URLs",
+    });
+    assert.deepEqual(report("http://e.example/", { ...via, no_proxy: "x.y, .example" }), {
+      route: "direct",
+      because: "no_proxy names the host: .example",
+    });
+    assert.deepEqual(report("http://e.example/", { ALL_PROXY: "[::1]:3128" }), {
+      route: "proxy",
+      proxy: "http://[::1]:3128",
+      because: "ALL_PROXY",
+    });
+  });
+
+  it("Bun's fetch honours HTTP_PROXY in a CGI program (REQUEST_METHOD set), where the others do not", () => {
+    const cgi = { HTTP_PROXY: "http://proxy.corp:3128", REQUEST_METHOD: "GET" };
+    assert.equal(report("http://e.example/", cgi, "bun").route, "proxy");
+    assert.equal(report("http://e.example/", cgi, "node").route, "direct");
+    assert.equal(report("http://e.example/", cgi, "deno").route, "direct");
+  });
+
+  it("never shows the proxy's credentials", () => {
+    const shown = report("http://e.example/", via);
+    assert.deepEqual(shown, {
+      route: "proxy",
+      proxy: "http://proxy.corp:3128",
+      because: "HTTP_PROXY, with credentials",
+    });
+    assert.doesNotMatch(JSON.stringify(shown), /ada|pw/);
+  });
+
+  it("a proxy that cannot be used: no request is sent, and that is a problem (Node.js, Bun); Deno's fetch speaks socks5", () => {
+    const socks = { HTTP_PROXY: "socks5://ada:pw@127.0.0.1:1080" };
+    for (const on of ["node", "bun"] as const) {
+      const shown = report("http://e.example/", socks, on);
+      assert.equal(shown.route, "unusable");
+      assert.match(shown.problem ?? "", /^HTTP_PROXY cannot be used: socks5: proxies are not supported; requests are/);
+      assert.doesNotMatch(JSON.stringify(shown), /ada|pw/);
+    }
+    assert.deepEqual(report("http://e.example/", socks, "deno"), {
+      route: "proxy",
+      because: "HTTP_PROXY, as Deno's fetch reads it",
+    });
+  });
+
+  it("Deno: an entry with a port, a bracketed IPv6 address or * for an address does not exempt the host", () => {
+    const entries: [string, string][] = [
+      ["http://127.0.0.1:8080/", "127.0.0.1:8080"],
+      ["http://[::1]:8080/", "[::1]"],
+      ["http://127.0.0.1:8080/", "*"],
+      ["http://e.example:8080/", "e.example:8080"],
+    ];
+    for (const [url, entry] of entries) {
+      assert.equal(report(url, { ...via, NO_PROXY: entry }, "bun").route, "direct", entry);
+      const shown = report(url, { ...via, NO_PROXY: entry }, "deno");
+      assert.equal(shown.route, "proxy", entry);
+      assert.match(
+        shown.problem ?? "",
+        new RegExp(`^NO_PROXY names the host \\(${entry.replace(/[[\]*.]/g, "\\$&")}\\), but Deno`),
+      );
+    }
+    assert.equal(report("http://e.example/", { ...via, NO_PROXY: "*" }, "deno").route, "direct", "* for a name");
+    assert.deepEqual(report("http://127.0.0.1:8080/", { ...via, NO_PROXY: "127.0.0.1:8080,127.0.0.1" }, "deno"), {
+      route: "direct",
+      because: "NO_PROXY names the host: 127.0.0.1",
+    });
+  });
+
+  it("Deno: a variable the program may not read makes the route unknown, not a guess", () => {
+    const hidden = (name: string) => name === "https_proxy";
+    assert.equal(proxyReport(new URL("https://e.example/"), envOf({}), "deno", hidden).route, "unknown");
+    assert.equal(proxyReport(new URL("https://e.example/"), envOf({}), "node", hidden).route, "direct");
   });
 });
 
@@ -522,6 +605,33 @@ describe("a run behind a proxy (child processes)", () => {
       assert.equal(printed(result).stats.sent, 1);
       assert.equal(server.events().length, 1);
       assert.deepEqual(proxy.asked, []);
+    } finally {
+      await proxy.close();
+      await server.close();
+    }
+  });
+
+  it("status tells the route a run's requests take, in this runtime (Deno's fetch ignores some NO_PROXY entries)", async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    const proxy = await TestProxy.start(server.port);
+    try {
+      for (const entry of [undefined, "127.0.0.1", `127.0.0.1:${server.port}`, "*", "localhost"]) {
+        const env = runEnv({
+          HTTP_PROXY: proxy.url(),
+          ...(entry === undefined ? {} : { NO_PROXY: entry }),
+          NAT_TELEMETRY_ENDPOINT: server.url(),
+          NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        });
+        const asked = proxy.asked.length;
+        assert.equal(printed(await runChild("handler_child.ts", { args: ["stop", server.url()], env })).stats.sent, 1);
+        const status = await runChild("../../src/cli.ts", { args: ["status", "--json"], env });
+        const { proxy: shown, problems } = JSON.parse(status.stdout);
+        const proxied = proxy.asked.length > asked;
+        assert.equal(shown.route, proxied ? "proxy" : "direct", `NO_PROXY=${entry}: ${shown.because}`);
+        const named = entry !== undefined && entry !== "localhost";
+        assert.equal(problems.some((problem: string) => problem.includes("Deno's fetch ignores")), proxied && named);
+      }
     } finally {
       await proxy.close();
       await server.close();

@@ -61,16 +61,34 @@ export type ProxyRoute =
  * ```
  */
 export function proxyRoute(target: URL, env: ReadEnvironment): ProxyRoute {
+  const variable = proxyVariable(target, env);
+  if (variable === undefined) return { kind: "direct" };
+  const noProxy = noProxyVariable(env);
+  if (noProxy !== undefined && noProxyEntries(target, env(noProxy)!).length > 0) return { kind: "direct" };
+  return parseProxy(env(variable)!.trim());
+}
+
+/**
+ * Which variable names the proxy for `target`, before `NO_PROXY` is consulted.
+ *
+ * @param target The URL requested.
+ * @param env Reads an environment variable.
+ * @returns The variable's name (`https_proxy`, `HTTPS_PROXY`, `ALL_PROXY`...), or `undefined` when none is set.
+ * @example
+ * ```ts
+ * import { proxyVariable } from "./proxy_settings.ts";
+ * const env = (name: string) => ({ HTTPS_PROXY: "http://proxy.corp:3128" })[name];
+ * proxyVariable(new URL("https://telemetry.example/events"), env); // "HTTPS_PROXY"
+ * proxyVariable(new URL("http://telemetry.example/events"), env); // undefined
+ * ```
+ */
+export function proxyVariable(target: URL, env: ReadEnvironment): string | undefined {
   const scheme = target.protocol === "https:"
     ? ["https_proxy", "HTTPS_PROXY"]
     : target.protocol === "http:"
     ? env("REQUEST_METHOD") ? ["http_proxy"] : ["http_proxy", "HTTP_PROXY"]
     : undefined;
-  const value = scheme && firstSet(env, [...scheme, "all_proxy", "ALL_PROXY"]);
-  if (value === undefined) return { kind: "direct" };
-  const noProxy = firstSet(env, ["no_proxy", "NO_PROXY"]);
-  if (noProxy !== undefined && bypassesProxy(target, noProxy)) return { kind: "direct" };
-  return parseProxy(value);
+  return scheme && firstSet(env, [...scheme, "all_proxy", "ALL_PROXY"]);
 }
 
 /**
@@ -107,36 +125,48 @@ export function parseProxy(value: string): ProxyRoute {
 }
 
 /**
- * Whether a `NO_PROXY` list says to reach `target` directly.
+ * Which variable lists the hosts reached directly: `no_proxy` wins over `NO_PROXY`.
+ *
+ * @param env Reads an environment variable.
+ * @returns The variable's name, or `undefined` when neither is set.
+ * @example
+ * ```ts
+ * import { noProxyVariable } from "./proxy_settings.ts";
+ * noProxyVariable((name) => ({ NO_PROXY: "localhost" })[name]); // "NO_PROXY"
+ * ```
+ */
+export function noProxyVariable(env: ReadEnvironment): string | undefined {
+  return firstSet(env, ["no_proxy", "NO_PROXY"]);
+}
+
+/**
+ * The entries of a `NO_PROXY` list that say to reach `target` directly: it is reached directly when there is one.
  *
  * @param target The URL requested.
  * @param noProxy The list: comma-separated host names, domains, IP addresses, CIDR blocks, each with an
  *   optional port, or `*`.
- * @returns `true` when an entry matches the URL's host (and port, where the entry names one).
+ * @returns The entries (trimmed) that match the URL's host, and its port where the entry names one.
  * @example
  * ```ts
- * import { bypassesProxy } from "./proxy_settings.ts";
- * bypassesProxy(new URL("https://api.example.com/"), "localhost,.example.com"); // true
- * bypassesProxy(new URL("http://127.0.0.1:8080/"), "127.0.0.1:9090"); // false: another port
- * bypassesProxy(new URL("http://10.1.2.3/"), "10.0.0.0/8"); // true
+ * import { noProxyEntries } from "./proxy_settings.ts";
+ * noProxyEntries(new URL("https://api.example.com/"), "localhost,.example.com"); // [".example.com"]
+ * noProxyEntries(new URL("http://127.0.0.1:8080/"), "127.0.0.1:9090"); // []: another port
+ * noProxyEntries(new URL("http://10.1.2.3/"), "10.0.0.0/8, *"); // ["10.0.0.0/8", "*"]
  * ```
  */
-export function bypassesProxy(target: URL, noProxy: string): boolean {
+export function noProxyEntries(target: URL, noProxy: string): string[] {
   const host = unbracket(target.hostname.toLowerCase()).replace(/\.$/, "");
   const address = ipAddress(host);
   const port = Number(target.port || (target.protocol === "https:" ? 443 : 80));
-  for (const item of noProxy.split(",")) {
-    const entry = parseEntry(item.trim().toLowerCase());
-    if (entry === undefined) continue;
-    if (entry.port !== undefined && entry.port !== port) continue;
+  return noProxy.split(",").map((item) => item.trim()).filter((item) => {
+    const entry = parseEntry(item.toLowerCase());
+    if (entry === undefined || (entry.port !== undefined && entry.port !== port)) return false;
     if (entry.kind === "all") return true;
     if (entry.kind === "domain") {
-      if (address === undefined && (host === entry.name || host.endsWith(`.${entry.name}`))) return true;
-    } else if (address !== undefined && inBlock(address, entry.address, entry.prefix)) {
-      return true;
+      return address === undefined && (host === entry.name || host.endsWith(`.${entry.name}`));
     }
-  }
-  return false;
+    return address !== undefined && inBlock(address, entry.address, entry.prefix);
+  });
 }
 
 /** One `NO_PROXY` entry. */
@@ -203,13 +233,9 @@ function ipAddress(text: string): number[] | undefined {
   return all.flatMap((group) => [group >> 8, group & 0xff]);
 }
 
-/** The value of the first variable set to something other than blanks, trimmed. */
+/** The name of the first variable set to something other than blanks. */
 function firstSet(env: ReadEnvironment, names: string[]): string | undefined {
-  for (const name of names) {
-    const value = env(name)?.trim();
-    if (value) return value;
-  }
-  return undefined;
+  return names.find((name) => env(name)?.trim());
 }
 
 /** A host without the brackets of an IPv6 literal. */

@@ -38,6 +38,12 @@ export interface ChildOptions {
   ownGroup?: boolean;
 }
 
+/** Every proxy variable unset, for {@link ChildOptions.env}: the test machine's proxy must not reach a child. */
+export const UNSET_PROXY_VARIABLES: Record<string, undefined> = Object.fromEntries(
+  ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"].flatMap((name) => [name, name.toLowerCase()])
+    .map((name) => [name, undefined]),
+);
+
 /** A running child and what it will have done. */
 export interface StartedChild {
   process: ChildProcess;

@@ -2,11 +2,12 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-NKHJZOTO.js";
+} from "./chunk-JXVCYQSI.js";
 import {
   Backlog,
   EndpointHealth,
   NATTelemetryHandler,
+  PROXY_VARIABLES,
   Spool,
   addCount,
   backlogKey,
@@ -18,20 +19,62 @@ import {
   formatTimestamp,
   host,
   isTelemetryEnabled,
+  noProxyEntries,
+  noProxyVariable,
+  parseProxy,
+  proxyVariable,
   randomFraction,
   recordedHealth,
   redact,
   resolveOptions,
   retryDelay,
+  runtimeInfo,
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-O7MZGJAE.js";
+} from "./chunk-BFGBS77A.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
 
-// src/sender.ts
+// src/runtime/proxy_report.ts
+var proxyReport = (function (target, env, runtime, hidden = () => false) {
+  const unread = PROXY_VARIABLES.find(hidden);
+  if (unread !== void 0 && runtime === "deno") {
+    return {
+      route: "unknown",
+      because: `the program may not read ${unread} (--allow-env), which Deno's fetch honours`
+    };
+  }
+  const variable = proxyVariable(
+    target,
+    runtime === "bun" ? (name) => name === "REQUEST_METHOD" ? void 0 : env(name) : env
+  );
+  if (variable === void 0) {
+    return { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
+  }
+  const listName = noProxyVariable(env);
+  const entries = listName === void 0 ? [] : noProxyEntries(target, env(listName));
+  const honoured = runtime === "deno" ? entries.filter((entry) => !denoIgnores(entry, target)) : entries;
+  if (honoured.length > 0) return { route: "direct", because: `${listName} names the host: ${honoured[0]}` };
+  const problem = entries.length === 0 ? void 0 : `${listName} names the host (${entries.join(", ")}), but Deno's fetch ignores an entry with a port, a bracketed IPv6 address, and * for an IP address: requests go through the proxy; name the host alone (127.0.0.1, not 127.0.0.1:8080)`;
+  const route = parseProxy(env(variable));
+  if (route.kind === "proxy") {
+    const { protocol, hostname, port, authorization } = route.proxy;
+    const host2 = hostname.includes(":") ? `[${hostname}]` : hostname;
+    const because = authorization === void 0 ? variable : `${variable}, with credentials`;
+    return { route: "proxy", proxy: `${protocol}//${host2}:${port}`, because, ...problem ? { problem } : {} };
+  }
+  if (route.kind === "unusable" && runtime !== "deno") {
+    const why = `${variable} cannot be used: ${route.reason}`;
+    return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
+  }
+  return { route: "proxy", because: `${variable}, as Deno's fetch reads it` };
+});
+var denoIgnores = (function (entry, target) {
+  const ipHost = target.hostname.startsWith("[") || /^[\d.]+$/.test(target.hostname);
+  return /^[^:]*:\d+$/.test(entry) || entry.startsWith("[") || entry === "*" && ipHost;
+});
 var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
   const { requestTimeoutMs: requestMs, backoff, random, spoolDir } = resolveOptions(options);
@@ -69,8 +112,8 @@ var statusUsage = (function (command) {
 
 Shows whether telemetry is on, what decided it (an environment variable, the consent file, or the default),
 and notes when an environment variable overrides the consent file; then the settings in force (endpoint,
-format, spool directory, how events leave at exit, and why), and every value of the environment or the
-consent file that is not understood, with what is done instead.`;
+format, proxy, spool directory, how events leave at exit, and why), and every value of the environment or
+the consent file that is not understood, with what is done instead.`;
 });
 var defaultOutput = (function () {
   const runtime = host();
@@ -198,15 +241,18 @@ var settingsInForce = (function (consent) {
   const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : settings.dryRun ? "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();
   const decision = enabled ? exitDecision(options, Backlog.open(options), enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
-  const problems = [...settings.problems];
+  const proxy = sink.kind === "http" ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true) : null;
+  const problems = [...settings.problems, ...proxy?.problem ? [proxy.problem] : []];
   if (consent.fileProblem) {
-    problems.push(`the consent file ${consent.path} ${consent.fileProblem}, so it is read as disabled`);
+    const file = consent.path === void 0 ? "the consent file" : `the consent file ${consent.path}`;
+    problems.push(`${file} ${consent.fileProblem}, so it is read as disabled`);
   }
   return {
     endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
     endpointSource,
     format,
     formatSource: ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "") ? "NAT_TELEMETRY_FORMAT" : "the default",
+    proxy,
     spoolDir: options.spoolDir ?? null,
     atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason, outcome: decision.outcome },
     problems
@@ -244,6 +290,12 @@ var status = (function (output, json, changeWith) {
   );
   output.out(`Format: ${settings.format} (${settings.formatSource})
 `);
+  const { proxy } = settings;
+  if (proxy) {
+    const shown = { direct: "none", proxy: proxy.proxy ?? "set", unusable: "none usable", unknown: "not known" };
+    output.out(`Proxy: ${shown[proxy.route]} (${proxy.because})
+`);
+  }
   output.out(`Spool: ${settings.spoolDir ?? "none"}
 `);
   output.out(
@@ -435,6 +487,10 @@ Press Ctrl-C to stop.
   return await new Promise(() => {
   });
 });
+
+
+
+// src/sender.ts
 
 
 // src/cli.ts

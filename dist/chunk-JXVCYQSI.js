@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-O7MZGJAE.js";
+} from "./chunk-BFGBS77A.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
