@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-WOFHMB7K.js";
-import "./chunk-JXVCYQSI.js";
-import "./chunk-BFGBS77A.js";
+} from "./chunk-KAO4THSI.js";
+import "./chunk-M22UXJJH.js";
+import "./chunk-J5A22C47.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JXVCYQSI.js";
-import "./chunk-BFGBS77A.js";
+} from "./chunk-M22UXJJH.js";
+import "./chunk-J5A22C47.js";
 export {
   isLoopback,
   readOtlpLogs,

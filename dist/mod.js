@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-BFGBS77A.js";
+} from "./chunk-J5A22C47.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -72,6 +72,11 @@ describe("proxy settings", () => {
 
   it("HTTP_PROXY is ignored in a CGI program (REQUEST_METHOD set), where a request's Proxy: header sets it", () => {
     assert.equal(route("http://api.example/", { HTTP_PROXY: "http://p:1", REQUEST_METHOD: "GET" }), "direct");
+    assert.equal(
+      route("http://api.example/", { HTTP_PROXY: "http://p:1", REQUEST_METHOD: "" }),
+      "direct",
+      "even empty",
+    );
     assert.equal(route("http://api.example/", { http_proxy: "http://p:1", REQUEST_METHOD: "GET" }), "p:1");
     assert.equal(route("https://api.example/", { HTTPS_PROXY: "http://p:1", REQUEST_METHOD: "GET" }), "p:1");
   });
@@ -230,33 +235,75 @@ describe("the proxy report (status)", () => {
       assert.match(shown.problem ?? "", /^HTTP_PROXY cannot be used: socks5: proxies are not supported; requests are/);
       assert.doesNotMatch(JSON.stringify(shown), /ada|pw/);
     }
-    assert.deepEqual(report("http://e.example/", socks, "deno"), {
-      route: "proxy",
-      because: "HTTP_PROXY, as Deno's fetch reads it",
-    });
+    const shown = report("http://e.example/", socks, "deno");
+    assert.deepEqual([shown.route, shown.proxy, shown.because], [
+      "proxy",
+      "socks5://127.0.0.1:1080",
+      "HTTP_PROXY, with credentials",
+    ]);
+    assert.doesNotMatch(JSON.stringify(shown), /ada|pw/);
   });
 
-  it("Deno: an entry with a port, a bracketed IPv6 address or * for an address does not exempt the host", () => {
-    const entries: [string, string][] = [
+  it("Deno: reads NO_PROXY entries as written: not with a port, brackets, *. or capitals, * for names only", () => {
+    const ignored: [string, string][] = [
       ["http://127.0.0.1:8080/", "127.0.0.1:8080"],
       ["http://[::1]:8080/", "[::1]"],
       ["http://127.0.0.1:8080/", "*"],
       ["http://e.example:8080/", "e.example:8080"],
+      ["http://api.e.example/", "*.e.example"],
+      ["http://e.example/", "E.example"],
+      ["http://e.example./", "e.example"],
     ];
-    for (const [url, entry] of entries) {
+    for (const [url, entry] of ignored) {
       assert.equal(report(url, { ...via, NO_PROXY: entry }, "bun").route, "direct", entry);
       const shown = report(url, { ...via, NO_PROXY: entry }, "deno");
-      assert.equal(shown.route, "proxy", entry);
+      assert.deepEqual([shown.route, shown.proxy], ["proxy", "http://proxy.corp:3128"], entry);
       assert.match(
         shown.problem ?? "",
-        new RegExp(`^NO_PROXY names the host \\(${entry.replace(/[[\]*.]/g, "\\$&")}\\), but Deno`),
+        /^Deno's fetch sends these requests through http:\/\/proxy\.corp:3128 \(HTTP_PROXY/,
       );
+      assert.match(shown.problem ?? "", /where Node\.js and Bun send them directly \(NO_PROXY names the host: /);
     }
-    assert.equal(report("http://e.example/", { ...via, NO_PROXY: "*" }, "deno").route, "direct", "* for a name");
-    assert.deepEqual(report("http://127.0.0.1:8080/", { ...via, NO_PROXY: "127.0.0.1:8080,127.0.0.1" }, "deno"), {
-      route: "direct",
-      because: "NO_PROXY names the host: 127.0.0.1",
-    });
+    const honoured: [string, string][] = [
+      ["http://127.0.0.1:8080/", "127.0.0.1"],
+      ["http://10.1.2.3/", "10.0.0.0/8"],
+      ["http://[::1]:8080/", "::1"],
+      ["http://e.example/", "*"],
+      ["http://api.e.example/", ".e.example"],
+      ["http://api.e.example/", " e.example "],
+    ];
+    for (const [url, entry] of honoured) {
+      assert.deepEqual(report(url, { ...via, NO_PROXY: entry }, "deno"), {
+        route: "direct",
+        because: `NO_PROXY names the host: ${entry.trim()}`,
+      });
+    }
+    assert.equal(report("http://e.example/", { ...via, NO_PROXY: "x.example" }, "deno").route, "proxy", "not a suffix");
+    assert.equal(
+      report("http://ee.example/", { ...via, NO_PROXY: "e.example" }, "deno").route,
+      "proxy",
+      "not mid-label",
+    );
+  });
+
+  it("Deno: uppercase first, ALL_PROXY first, a value it cannot parse skipped, CGI ignoring both spellings", () => {
+    const P = "http://p:1";
+    const Q = "http://q:2";
+    const deno = (url: string, vars: Record<string, string>) => {
+      const shown = report(url, vars, "deno");
+      return shown.route === "proxy" ? shown.proxy : shown.route;
+    };
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: P, http_proxy: Q }), "http://p:1");
+    assert.equal(deno("https://e.example/", { HTTPS_PROXY: P, https_proxy: Q }), "http://p:1");
+    assert.equal(deno("https://e.example/", { HTTPS_PROXY: P, all_proxy: Q }), "http://q:2");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "::::", http_proxy: Q }), "http://q:2");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "ftp://p:1" }), "direct");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: ` ${P}` }), "direct", "blanks around it");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://ada@p:1" }), "direct", "a user without a password");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "p:1" }), "http://p:1", "no scheme: http");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "https://p" }), "https://p:443");
+    assert.equal(deno("http://e.example/", { http_proxy: P, REQUEST_METHOD: "GET" }), "direct");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: P, NO_PROXY: "", no_proxy: "e.example" }), "http://p:1");
   });
 
   it("Deno: a variable the program may not read makes the route unknown, not a guess", () => {
@@ -611,29 +658,46 @@ describe("a run behind a proxy (child processes)", () => {
     }
   });
 
-  it("status tells the route a run's requests take, in this runtime (Deno's fetch ignores some NO_PROXY entries)", async () => {
+  it("status tells the route a run's requests take in this runtime, and where Deno's differs, says so", async () => {
     using dir = tempDir();
     const server = await TestServer.start();
-    const proxy = await TestProxy.start(server.port);
+    const a = await TestProxy.start(server.port);
+    const b = await TestProxy.start(server.port);
+    const [A, B] = [a.url(), b.url()];
+    // Each with whether Deno's route differs from the library's (Node.js's), and why.
+    const cases: [Record<string, string>, boolean][] = [
+      [{ HTTP_PROXY: A }, false],
+      [{ HTTP_PROXY: A, NO_PROXY: "127.0.0.1" }, false],
+      [{ HTTP_PROXY: A, NO_PROXY: `127.0.0.1:${server.port}` }, true], // Deno: not with a port
+      [{ HTTP_PROXY: A, NO_PROXY: "*" }, true], // Deno: * for names only
+      [{ HTTP_PROXY: A, http_proxy: B }, true], // Deno: uppercase first
+      [{ HTTP_PROXY: A, ALL_PROXY: B }, true], // Deno: ALL_PROXY first
+      [{ HTTP_PROXY: A, NO_PROXY: "", no_proxy: "127.0.0.1" }, true], // Deno: an empty NO_PROXY hides no_proxy
+      [{ http_proxy: A, REQUEST_METHOD: "GET" }, true], // Deno: in CGI, neither spelling
+      [{ HTTP_PROXY: A, REQUEST_METHOD: "" }, false], // Bun: HTTP_PROXY in CGI too
+      [{ HTTP_PROXY: "ftp://127.0.0.1:1", http_proxy: " " }, true], // Deno: skipped, so direct; the others: not sent
+    ];
     try {
-      for (const entry of [undefined, "127.0.0.1", `127.0.0.1:${server.port}`, "*", "localhost"]) {
-        const env = runEnv({
-          HTTP_PROXY: proxy.url(),
-          ...(entry === undefined ? {} : { NO_PROXY: entry }),
-          NAT_TELEMETRY_ENDPOINT: server.url(),
-          NAT_TELEMETRY_SPOOL_DIR: dir.path,
-        });
-        const asked = proxy.asked.length;
-        assert.equal(printed(await runChild("handler_child.ts", { args: ["stop", server.url()], env })).stats.sent, 1);
-        const status = await runChild("../../src/cli.ts", { args: ["status", "--json"], env });
-        const { proxy: shown, problems } = JSON.parse(status.stdout);
-        const proxied = proxy.asked.length > asked;
-        assert.equal(shown.route, proxied ? "proxy" : "direct", `NO_PROXY=${entry}: ${shown.because}`);
-        const named = entry !== undefined && entry !== "localhost";
-        assert.equal(problems.some((problem: string) => problem.includes("Deno's fetch ignores")), proxied && named);
+      for (const [vars, denoDiffers] of cases) {
+        const env = runEnv({ ...vars, NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path });
+        const before = [a.asked.length, b.asked.length, server.requests.length];
+        const { stats } = printed(await runChild("handler_child.ts", { args: ["stop", server.url()], env }));
+        const [viaA, viaB, arrived] = [a.asked.length, b.asked.length, server.requests.length].map((n, i) =>
+          n > before[i]
+        );
+        const taken = viaA ? A : viaB ? B : arrived ? "direct" : "not sent";
+        const { proxy: shown, problems } = JSON.parse(
+          (await runChild("../../src/cli.ts", { args: ["status", "--json"], env })).stdout,
+        );
+        const told = shown.route === "proxy" ? shown.proxy : shown.route === "unusable" ? "not sent" : shown.route;
+        assert.equal(told, taken, `${JSON.stringify(vars)}: status says ${JSON.stringify(shown)}`);
+        assert.equal(stats.sent, arrived ? 1 : 0);
+        const named = problems.some((problem: string) => problem.startsWith("Deno's fetch sends"));
+        assert.equal(named, runtime === "deno" && denoDiffers, `${JSON.stringify(vars)}: ${problems}`);
       }
     } finally {
-      await proxy.close();
+      await a.close();
+      await b.close();
       await server.close();
     }
   });

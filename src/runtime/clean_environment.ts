@@ -44,8 +44,10 @@ export const PROXY_VARIABLES: readonly string[] = [
 /**
  * The variables a sender may inherit: where the system and the runtime keep
  * their files (Windows needs `SYSTEMROOT` for networking), the proxy and
- * certificate settings its requests must honour as the program's did, and the
- * user's telemetry decision, which it checks again when it starts.
+ * certificate settings its requests must honour as the program's did (with
+ * `REQUEST_METHOD`: in a CGI program, Deno's fetch and the Node.js client
+ * ignore `HTTP_PROXY`, and Deno `http_proxy` too), and the user's telemetry
+ * decision, which it checks again when it starts.
  */
 export const SENDER_VARIABLES: readonly string[] = [
   "PATH",
@@ -55,6 +57,7 @@ export const SENDER_VARIABLES: readonly string[] = [
   "NODE_USE_SYSTEM_CA",
   "NODE_TLS_REJECT_UNAUTHORIZED",
   ...PROXY_VARIABLES,
+  "REQUEST_METHOD",
   "NAT_TELEMETRY_ENABLED",
   "DO_NOT_TRACK",
   ...PATH_VARIABLES,
@@ -84,7 +87,8 @@ export function senderEnvironment(
   cwd: string | undefined,
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  // In a CGI program, HTTP_PROXY may come from a request's `Proxy:` header: the program ignores it, so does this.
+  // In a CGI program, HTTP_PROXY may come from a request's `Proxy:` header: the program ignores it (but under Bun,
+  // whose fetch honours it), and so does its sender, whatever its runtime.
   const cgi = read("REQUEST_METHOD") !== undefined;
   for (const name of SENDER_VARIABLES) {
     const value = read(name);

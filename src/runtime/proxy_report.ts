@@ -1,21 +1,26 @@
 /**
  * Which way a program's requests to its endpoint travel, as `status` tells
  * it: directly or through which proxy, what said so, and what in the proxy
- * settings does not work. Under Node.js the library's own client follows
- * `proxy_settings.ts`, and Bun's fetch reads the variables the same way, but
- * for `HTTP_PROXY` in a CGI program (`REQUEST_METHOD` set), which Bun honours.
- * Deno's fetch reads them itself and ignores `NO_PROXY` entries the others
- * honour: one with a port (`127.0.0.1:8080`), a bracketed IPv6 address
- * (`[::1]`), and `*` for an IP address (Deno 2.9.6, measured in
- * `tests/proxy_test.ts`); it also prefers the uppercase spellings, which
- * matters only where both are set and differ.
+ * settings does not do what it says. Under Node.js the library's own client
+ * follows `proxy_settings.ts`, and Bun's fetch reads the variables the same
+ * way but for `HTTP_PROXY` in a CGI program (`REQUEST_METHOD` set), which Bun
+ * honours. Deno's fetch reads them its own way ({@link denoRoute}, after Deno's
+ * `ext/fetch/proxy.rs`, checked against Deno 2.9.6 in `tests/proxy_test.ts`);
+ * where that differs from the library's reading, the report says so.
  *
  * @module
  */
 
 import { PROXY_VARIABLES } from "./clean_environment.ts";
 import type { RuntimeName } from "./info.ts";
-import { noProxyEntries, noProxyVariable, parseProxy, proxyVariable, type ReadEnvironment } from "./proxy_settings.ts";
+import {
+  addressInEntry,
+  noProxyEntries,
+  noProxyVariable,
+  parseProxy,
+  proxyVariable,
+  type ReadEnvironment,
+} from "./proxy_settings.ts";
 
 /** Which way requests travel, and why. */
 export interface ProxyReport {
@@ -37,7 +42,7 @@ export interface ProxyReport {
  * @param env Reads an environment variable.
  * @param runtime The runtime whose fetch sends the requests (its reading of the variables differs).
  * @param hidden Whether the program may not read a variable (Deno's `--allow-env`). @default {() => false}
- * @returns The route, the proxy, the reason, and a problem where a setting does not work.
+ * @returns The route, the proxy, the reason, and a problem where a setting does not do what it says.
  * @example
  * ```ts
  * import { proxyReport } from "./proxy_report.ts";
@@ -53,44 +58,95 @@ export function proxyReport(
   runtime: RuntimeName,
   hidden: (name: string) => boolean = () => false,
 ): ProxyReport {
-  const unread = PROXY_VARIABLES.find(hidden);
-  if (unread !== undefined && runtime === "deno") {
+  const ours = libraryRoute(
+    target,
+    runtime === "bun" ? (name) => name === "REQUEST_METHOD" ? undefined : env(name) : env,
+  );
+  if (runtime !== "deno") return ours;
+  const unread = [...PROXY_VARIABLES, "REQUEST_METHOD"].find(hidden);
+  if (unread !== undefined) {
     return {
       route: "unknown",
       because: `the program may not read ${unread} (--allow-env), which Deno's fetch honours`,
     };
   }
-  const variable = proxyVariable(
-    target,
-    runtime === "bun" ? (name) => name === "REQUEST_METHOD" ? undefined : env(name) : env,
-  );
+  const deno = denoRoute(target, env);
+  if (deno.route === ours.route && deno.proxy === ours.proxy) return deno;
+  const theirs = ours.route === "proxy" ? `through ${ours.proxy}` : ours.route === "direct" ? "directly" : "nowhere";
+  const problem = `Deno's fetch sends these requests ${deno.route === "proxy" ? `through ${deno.proxy}` : "directly"}` +
+    ` (${deno.because}), where Node.js and Bun send them ${theirs} (${ours.because}): Deno reads a variable's ` +
+    "uppercase spelling first, ALL_PROXY before the scheme's own, skips a value it cannot parse, and matches a " +
+    "NO_PROXY entry only as written: lowercase, without a port, brackets or *., * for names only";
+  return { ...deno, problem };
+}
+
+/** The route by the library's reading of the variables (`proxy_settings.ts`), as Node.js and Bun take it. */
+function libraryRoute(target: URL, env: ReadEnvironment): ProxyReport {
+  const variable = proxyVariable(target, env);
   if (variable === undefined) {
     return { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
   }
-  const listName = noProxyVariable(env);
-  const entries = listName === undefined ? [] : noProxyEntries(target, env(listName)!);
-  const honoured = runtime === "deno" ? entries.filter((entry) => !denoIgnores(entry, target)) : entries;
-  if (honoured.length > 0) return { route: "direct", because: `${listName} names the host: ${honoured[0]}` };
-  const problem = entries.length === 0 ? undefined : `${listName} names the host (${entries.join(", ")}), ` +
-    "but Deno's fetch ignores an entry with a port, a bracketed IPv6 address, and * for an IP address: " +
-    "requests go through the proxy; name the host alone (127.0.0.1, not 127.0.0.1:8080)";
+  const list = noProxyVariable(env);
+  const [entry] = list === undefined ? [] : noProxyEntries(target, env(list)!);
+  if (entry !== undefined) return { route: "direct", because: `${list} names the host: ${entry}` };
   const route = parseProxy(env(variable)!);
   if (route.kind === "proxy") {
     const { protocol, hostname, port, authorization } = route.proxy;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    const because = authorization === undefined ? variable : `${variable}, with credentials`;
-    return { route: "proxy", proxy: `${protocol}//${host}:${port}`, because, ...(problem ? { problem } : {}) };
+    return through(`${protocol}//${host}:${port}`, variable, authorization !== undefined);
   }
-  if (route.kind === "unusable" && runtime !== "deno") {
-    const why = `${variable} cannot be used: ${route.reason}`;
-    return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
-  }
-  // Deno's fetch speaks socks5 and reads the variable itself: what it makes of it is Deno's.
-  return { route: "proxy", because: `${variable}, as Deno's fetch reads it` };
+  const why = `${variable} cannot be used: ${route.reason}`;
+  return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
 }
 
-/** Whether Deno's fetch ignores a `NO_PROXY` entry that matches `target` (see the module's comment). */
-function denoIgnores(entry: string, target: URL): boolean {
-  const ipHost = target.hostname.startsWith("[") || /^[\d.]+$/.test(target.hostname);
-  return /^[^:]*:\d+$/.test(entry) || entry.startsWith("[") || (entry === "*" && ipHost);
+/**
+ * The route Deno's fetch takes: `ALL_PROXY`, then the scheme's variable (`HTTP_PROXY` not in a CGI program), each
+ * uppercase first, a value it cannot parse skipped; `NO_PROXY` if set (even empty), else `no_proxy`, its entries
+ * compared as written (IP addresses and CIDR blocks with addresses; anything else with host names, case and port
+ * included, a leading dot optional, `*` for every name).
+ */
+function denoRoute(target: URL, env: ReadEnvironment): ProxyReport {
+  const pairs = [["ALL_PROXY", "all_proxy"]];
+  if (target.protocol === "https:") pairs.push(["HTTPS_PROXY", "https_proxy"]);
+  if (target.protocol === "http:" && env("REQUEST_METHOD") === undefined) pairs.push(["HTTP_PROXY", "http_proxy"]);
+  const variable = pairs.flat().find((name) => denoProxy(env(name)) !== undefined);
+  if (variable === undefined) return { route: "direct", because: "no proxy variable Deno's fetch can read is set" };
+  const list = env("NO_PROXY") !== undefined ? "NO_PROXY" : "no_proxy";
+  const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
+  const entry = env(list)
+    ? env(list)!.split(",").map((item) => item.trim()).find((item) => denoExempts(host, item))
+    : undefined;
+  if (entry !== undefined) return { route: "direct", because: `${list} names the host: ${entry}` };
+  const { url, credentials } = denoProxy(env(variable))!;
+  return through(url, variable, credentials);
+}
+
+/** Whether Deno's fetch reaches `host` (a URL's host name: lowercase, IPv6 without brackets) directly for an entry. */
+function denoExempts(host: string, entry: string): boolean {
+  if (/^[\d.]+$|:/.test(host)) return addressInEntry(host, entry);
+  return entry === "*" || `.${host}`.endsWith(entry.startsWith(".") ? entry : `.${entry}`);
+}
+
+/** A proxy variable's value as Deno's fetch parses it (an http, https or socks5 URL, or host:port), or `undefined`. */
+function denoProxy(value: string | undefined): { url: string; credentials: boolean } | undefined {
+  // A URI is printable ASCII, without blanks and a few signs.
+  if (value === undefined || /[^!-~]|["<>\\^`{|}]/.test(value)) return undefined;
+  const written = /^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(value);
+  const scheme = written?.[1].toLowerCase() ?? "http";
+  const authority = written ? written[2].split(/[/?#]/)[0] : value;
+  const at = authority.indexOf("@");
+  const usable = ["http", "https", "socks5", "socks5h"].includes(scheme) && authority !== "" &&
+    !/[/?#]/.test(authority) && (at < 0 || authority.slice(0, at).includes(":"));
+  try {
+    const { host, port } = new URL(`http://${authority.slice(at + 1)}`);
+    const defaultPort = { http: 80, https: 443 }[scheme] ?? 1080;
+    return usable ? { url: `${scheme}://${port ? host : `${host}:${defaultPort}`}`, credentials: at >= 0 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A report of requests through the proxy at `url` (without credentials), set by `variable`. */
+function through(url: string, variable: string, credentials: boolean): ProxyReport {
+  return { route: "proxy", proxy: url, because: credentials ? `${variable}, with credentials` : variable };
 }

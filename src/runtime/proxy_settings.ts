@@ -8,7 +8,7 @@
  * Where the runtimes differ, the choice made here:
  * - The lowercase spelling wins over the uppercase one (Bun, curl, Node's own
  *   `EnvHttpProxyAgent`; Deno prefers uppercase). An empty value counts as unset.
- * - `HTTP_PROXY` (uppercase) is ignored when `REQUEST_METHOD` is set: in a CGI
+ * - `HTTP_PROXY` (uppercase) is ignored when `REQUEST_METHOD` is set, even empty: in a CGI
  *   program it could come from a request's `Proxy:` header (Deno, curl).
  * - No host is exempt by default, not even `localhost` or `127.0.0.1`: with a
  *   proxy set and no `NO_PROXY`, Deno and Bun send loopback requests to the proxy too.
@@ -86,7 +86,7 @@ export function proxyVariable(target: URL, env: ReadEnvironment): string | undef
   const scheme = target.protocol === "https:"
     ? ["https_proxy", "HTTPS_PROXY"]
     : target.protocol === "http:"
-    ? env("REQUEST_METHOD") ? ["http_proxy"] : ["http_proxy", "HTTP_PROXY"]
+    ? env("REQUEST_METHOD") !== undefined ? ["http_proxy"] : ["http_proxy", "HTTP_PROXY"]
     : undefined;
   return scheme && firstSet(env, [...scheme, "all_proxy", "ALL_PROXY"]);
 }
@@ -104,7 +104,7 @@ export function proxyVariable(target: URL, env: ReadEnvironment): string | undef
  * parseProxy("socks5://127.0.0.1:1080"); // { kind: "unusable", reason: "socks5: proxies are not supported" }
  * ```
  */
-export function parseProxy(value: string): ProxyRoute {
+export function parseProxy(value: string): Exclude<ProxyRoute, { kind: "direct" }> {
   const text = value.trim();
   let url: URL;
   try {
@@ -167,6 +167,27 @@ export function noProxyEntries(target: URL, noProxy: string): string[] {
     }
     return address !== undefined && inBlock(address, entry.address, entry.prefix);
   });
+}
+
+/**
+ * Whether an IP address lies in a `NO_PROXY` entry written as an IP address or CIDR block alone: no port, no
+ * brackets (the entries Deno's fetch reads as addresses).
+ *
+ * @param host The address (IPv6 without brackets).
+ * @param entry The entry, trimmed.
+ * @returns `false` too when either is not an address.
+ * @example
+ * ```ts
+ * import { addressInEntry } from "./proxy_settings.ts";
+ * addressInEntry("10.1.2.3", "10.0.0.0/8"); // true
+ * addressInEntry("::1", "[::1]"); // false: brackets
+ * ```
+ */
+export function addressInEntry(host: string, entry: string): boolean {
+  const address = ipAddress(host);
+  const parsed = /^[\d.a-f:/]+$/i.test(entry) ? parseEntry(entry.toLowerCase()) : undefined;
+  return address !== undefined && parsed?.kind === "ip" && parsed.port === undefined &&
+    inBlock(address, parsed.address, parsed.prefix);
 }
 
 /** One `NO_PROXY` entry. */

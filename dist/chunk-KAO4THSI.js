@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JXVCYQSI.js";
+} from "./chunk-M22UXJJH.js";
 import {
   Backlog,
   EndpointHealth,
@@ -10,6 +10,7 @@ import {
   PROXY_VARIABLES,
   Spool,
   addCount,
+  addressInEntry,
   backlogKey,
   consentHolds,
   describe,
@@ -32,48 +33,82 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-BFGBS77A.js";
+} from "./chunk-J5A22C47.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
 
 // src/runtime/proxy_report.ts
 var proxyReport = (function (target, env, runtime, hidden = () => false) {
-  const unread = PROXY_VARIABLES.find(hidden);
-  if (unread !== void 0 && runtime === "deno") {
+  const ours = libraryRoute(
+    target,
+    runtime === "bun" ? (name) => name === "REQUEST_METHOD" ? void 0 : env(name) : env
+  );
+  if (runtime !== "deno") return ours;
+  const unread = [...PROXY_VARIABLES, "REQUEST_METHOD"].find(hidden);
+  if (unread !== void 0) {
     return {
       route: "unknown",
       because: `the program may not read ${unread} (--allow-env), which Deno's fetch honours`
     };
   }
-  const variable = proxyVariable(
-    target,
-    runtime === "bun" ? (name) => name === "REQUEST_METHOD" ? void 0 : env(name) : env
-  );
+  const deno = denoRoute(target, env);
+  if (deno.route === ours.route && deno.proxy === ours.proxy) return deno;
+  const theirs = ours.route === "proxy" ? `through ${ours.proxy}` : ours.route === "direct" ? "directly" : "nowhere";
+  const problem = `Deno's fetch sends these requests ${deno.route === "proxy" ? `through ${deno.proxy}` : "directly"} (${deno.because}), where Node.js and Bun send them ${theirs} (${ours.because}): Deno reads a variable's uppercase spelling first, ALL_PROXY before the scheme's own, skips a value it cannot parse, and matches a NO_PROXY entry only as written: lowercase, without a port, brackets or *., * for names only`;
+  return { ...deno, problem };
+});
+var libraryRoute = (function (target, env) {
+  const variable = proxyVariable(target, env);
   if (variable === void 0) {
     return { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
   }
-  const listName = noProxyVariable(env);
-  const entries = listName === void 0 ? [] : noProxyEntries(target, env(listName));
-  const honoured = runtime === "deno" ? entries.filter((entry) => !denoIgnores(entry, target)) : entries;
-  if (honoured.length > 0) return { route: "direct", because: `${listName} names the host: ${honoured[0]}` };
-  const problem = entries.length === 0 ? void 0 : `${listName} names the host (${entries.join(", ")}), but Deno's fetch ignores an entry with a port, a bracketed IPv6 address, and * for an IP address: requests go through the proxy; name the host alone (127.0.0.1, not 127.0.0.1:8080)`;
+  const list = noProxyVariable(env);
+  const [entry] = list === void 0 ? [] : noProxyEntries(target, env(list));
+  if (entry !== void 0) return { route: "direct", because: `${list} names the host: ${entry}` };
   const route = parseProxy(env(variable));
   if (route.kind === "proxy") {
     const { protocol, hostname, port, authorization } = route.proxy;
     const host2 = hostname.includes(":") ? `[${hostname}]` : hostname;
-    const because = authorization === void 0 ? variable : `${variable}, with credentials`;
-    return { route: "proxy", proxy: `${protocol}//${host2}:${port}`, because, ...problem ? { problem } : {} };
+    return through(`${protocol}//${host2}:${port}`, variable, authorization !== void 0);
   }
-  if (route.kind === "unusable" && runtime !== "deno") {
-    const why = `${variable} cannot be used: ${route.reason}`;
-    return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
-  }
-  return { route: "proxy", because: `${variable}, as Deno's fetch reads it` };
+  const why = `${variable} cannot be used: ${route.reason}`;
+  return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
 });
-var denoIgnores = (function (entry, target) {
-  const ipHost = target.hostname.startsWith("[") || /^[\d.]+$/.test(target.hostname);
-  return /^[^:]*:\d+$/.test(entry) || entry.startsWith("[") || entry === "*" && ipHost;
+var denoRoute = (function (target, env) {
+  const pairs = [["ALL_PROXY", "all_proxy"]];
+  if (target.protocol === "https:") pairs.push(["HTTPS_PROXY", "https_proxy"]);
+  if (target.protocol === "http:" && env("REQUEST_METHOD") === void 0) pairs.push(["HTTP_PROXY", "http_proxy"]);
+  const variable = pairs.flat().find((name) => denoProxy(env(name)) !== void 0);
+  if (variable === void 0) return { route: "direct", because: "no proxy variable Deno's fetch can read is set" };
+  const list = env("NO_PROXY") !== void 0 ? "NO_PROXY" : "no_proxy";
+  const host2 = target.hostname.replace(/^\[(.*)\]$/, "$1");
+  const entry = env(list) ? env(list).split(",").map((item) => item.trim()).find((item) => denoExempts(host2, item)) : void 0;
+  if (entry !== void 0) return { route: "direct", because: `${list} names the host: ${entry}` };
+  const { url, credentials } = denoProxy(env(variable));
+  return through(url, variable, credentials);
+});
+var denoExempts = (function (host2, entry) {
+  if (/^[\d.]+$|:/.test(host2)) return addressInEntry(host2, entry);
+  return entry === "*" || `.${host2}`.endsWith(entry.startsWith(".") ? entry : `.${entry}`);
+});
+var denoProxy = (function (value) {
+  if (value === void 0 || /[^!-~]|["<>\\^`{|}]/.test(value)) return void 0;
+  const written = /^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(value);
+  const scheme = written?.[1].toLowerCase() ?? "http";
+  const authority = written ? written[2].split(/[/?#]/)[0] : value;
+  const at = authority.indexOf("@");
+  const usable = ["http", "https", "socks5", "socks5h"].includes(scheme) && authority !== "" && !/[/?#]/.test(authority) && (at < 0 || authority.slice(0, at).includes(":"));
+  try {
+    const { host: host2, port } = new URL(`http://${authority.slice(at + 1)}`);
+    const defaultPort = { http: 80, https: 443 }[scheme] ?? 1080;
+    return usable ? { url: `${scheme}://${port ? host2 : `${host2}:${defaultPort}`}`, credentials: at >= 0 } : void 0;
+  } catch {
+    return void 0;
+  }
+});
+var through = (function (url, variable, credentials) {
+  return { route: "proxy", proxy: url, because: credentials ? `${variable}, with credentials` : variable };
 });
 var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
@@ -487,6 +522,10 @@ Press Ctrl-C to stop.
   return await new Promise(() => {
   });
 });
+
+
+
+
 
 
 

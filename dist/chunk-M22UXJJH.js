@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-BFGBS77A.js";
+} from "./chunk-J5A22C47.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
