@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-KAO4THSI.js";
-import "./chunk-M22UXJJH.js";
-import "./chunk-J5A22C47.js";
+} from "./chunk-MOXSMXP6.js";
+import "./chunk-OFJJGVOE.js";
+import "./chunk-H5IR4WXH.js";
 export {
   main,
   telemetryCommand

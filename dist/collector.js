@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-M22UXJJH.js";
-import "./chunk-J5A22C47.js";
+} from "./chunk-OFJJGVOE.js";
+import "./chunk-H5IR4WXH.js";
 export {
   isLoopback,
   readOtlpLogs,

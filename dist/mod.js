@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-J5A22C47.js";
+} from "./chunk-H5IR4WXH.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

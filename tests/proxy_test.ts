@@ -210,11 +210,16 @@ describe("the proxy report (status)", () => {
     });
   });
 
-  it("Bun's fetch honours HTTP_PROXY in a CGI program (REQUEST_METHOD set), where the others do not", () => {
+  it("Bun's fetch honours HTTP_PROXY in a CGI program (REQUEST_METHOD set), where the others and its sender do not", () => {
     const cgi = { HTTP_PROXY: "http://proxy.corp:3128", REQUEST_METHOD: "GET" };
-    assert.equal(report("http://e.example/", cgi, "bun").route, "proxy");
+    const bun = report("http://e.example/", cgi, "bun");
+    assert.deepEqual([bun.route, bun.proxy], ["proxy", "http://proxy.corp:3128"]);
+    assert.match(bun.problem ?? "", /this program sends through http:\/\/proxy\.corp:3128, a sender at exit directly$/);
     assert.equal(report("http://e.example/", cgi, "node").route, "direct");
     assert.equal(report("http://e.example/", cgi, "deno").route, "direct");
+    assert.equal(report("http://e.example/", { ...cgi, REQUEST_METHOD: "" }, "bun").route, "proxy", "even empty");
+    const { REQUEST_METHOD: _, ...notCgi } = cgi;
+    assert.equal(report("http://e.example/", notCgi, "bun").problem, undefined);
   });
 
   it("never shows the proxy's credentials", () => {
@@ -302,6 +307,19 @@ describe("the proxy report (status)", () => {
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://ada@p:1" }), "direct", "a user without a password");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "p:1" }), "http://p:1", "no scheme: http");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "https://p" }), "https://p:443");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "https://P:80/" }), "https://p:80");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "socks5h://[::1]" }), "socks5h://[::1]:1080");
+    assert.equal(report("http://e.example/", { HTTP_PROXY: "HTTP://Proxy:0080" }, "deno").problem, undefined);
+    assert.equal(report("http://e.example/", { HTTP_PROXY: "http://0x7f000001:1" }, "deno").problem, undefined);
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://p:99999" }), "http://p:80", "the default port");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://p:1/{x}?a=|^" }), "http://p:1", "a path as written");
+    for (
+      const value of ["SOCKS5://p:1", "http://%", "http://u:p@", "a:b@", "http://loc%61lhost:1", "http://u:a]b@p:1"]
+    ) {
+      assert.equal(deno("http://e.example/", { HTTP_PROXY: value }), "direct", value);
+    }
+    assert.equal(deno("http://127.0.0.1/", { HTTP_PROXY: P, NO_PROXY: "127.000.0.1" }), "http://p:1", "leading zeros");
+    assert.equal(deno("http://127.0.0.1/", { HTTP_PROXY: P, NO_PROXY: "127.0.0.0/08" }), "http://p:1", "leading zeros");
     assert.equal(deno("http://e.example/", { http_proxy: P, REQUEST_METHOD: "GET" }), "direct");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: P, NO_PROXY: "", no_proxy: "e.example" }), "http://p:1");
   });
@@ -537,51 +555,58 @@ describe("a run behind a proxy (child processes)", () => {
     });
   }
 
-  it("Deno: a proxy variable the program may not read makes the exit deliver in process, through the proxy", {
-    skip: runtime !== "deno" && "Deno's --allow-env",
-  }, async () => {
-    using dir = tempDir();
-    const server = await TestServer.start();
-    const proxy = await TestProxy.start(server.port);
-    try {
-      const env = runEnv({
-        HTTP_PROXY: proxy.url(),
-        NAT_TELEMETRY_ENDPOINT: unreachable("http", server),
-        NAT_TELEMETRY_HANDOFF: "1",
-        NAT_TELEMETRY_SPOOL_DIR: dir.path,
-        NAT_TEST_COMMAND: "behind-a-hidden-proxy",
-        CI: "",
-      });
-      // Every variable the run has, but HTTP_PROXY: Deno's fetch honours it all the same, a sender would not have it.
-      const fixture = ["NAT_TEST_AT", "NAT_TEST_CAPTURE", "NAT_TEST_OPTIONS"]; // what exit_child.ts reads, set or not
-      const names = new Set(
-        [...Object.keys(process.env), ...Object.keys(env), ...fixture].filter((name) => name !== "HTTP_PROXY"),
-      );
-      const result = await runChild("exit_child.ts", {
-        args: ["natural"],
-        env,
-        denoFlags: [
-          "--allow-read",
-          "--allow-write",
-          "--allow-net",
-          "--allow-run",
-          "--allow-sys",
-          `--allow-env=${[...names].join(",")}`,
-        ],
-      });
-      assert.deepEqual([result.code, result.stderr], [0, ""]);
-      assert.deepEqual(
-        server.events().map((event) => event.parameters.command),
-        ["behind-a-hidden-proxy"],
-        "in process",
-      );
-      assert.deepEqual(proxy.asked, [`POST ${unreachable("http", server)}`], "through the proxy, as the program's");
-      assert.deepEqual(spooled(dir.path), []);
-    } finally {
-      await proxy.close();
-      await server.close();
-    }
-  });
+  // Deno's fetch honours these whatever the program may read; a sender would not have them.
+  for (const hidden of ["HTTP_PROXY", "REQUEST_METHOD"]) {
+    it(`Deno: a program that may not read ${hidden} delivers in process at exit, through the proxy`, {
+      skip: runtime !== "deno" && "Deno's --allow-env",
+    }, async () => {
+      using dir = tempDir();
+      const server = await TestServer.start();
+      const proxy = await TestProxy.start(server.port);
+      try {
+        const env = runEnv({
+          HTTP_PROXY: proxy.url(),
+          NAT_TELEMETRY_ENDPOINT: unreachable("http", server),
+          NAT_TELEMETRY_HANDOFF: "1",
+          NAT_TELEMETRY_SPOOL_DIR: dir.path,
+          NAT_TELEMETRY_DEBUG: "1",
+          NAT_TEST_COMMAND: "behind-a-hidden-proxy",
+          CI: "",
+        });
+        // Every variable the run has, and REQUEST_METHOD, but the hidden one.
+        const fixture = ["NAT_TEST_AT", "NAT_TEST_CAPTURE", "NAT_TEST_OPTIONS"]; // what exit_child.ts reads, set or not
+        const names = new Set(
+          [...Object.keys(process.env), ...Object.keys(env), ...fixture, "REQUEST_METHOD"].filter((name) =>
+            name !== hidden
+          ),
+        );
+        const result = await runChild("exit_child.ts", {
+          args: ["natural"],
+          env,
+          denoFlags: [
+            "--allow-read",
+            "--allow-write",
+            "--allow-net",
+            "--allow-run",
+            "--allow-sys",
+            `--allow-env=${[...names].join(",")}`,
+          ],
+        });
+        assert.equal(result.code, 0);
+        assert.match(result.stderr, new RegExp(`at exit: delivering in process: the program may not read ${hidden} `));
+        assert.deepEqual(
+          server.events().map((event) => event.parameters.command),
+          ["behind-a-hidden-proxy"],
+          "in process",
+        );
+        assert.deepEqual(proxy.asked, [`POST ${unreachable("http", server)}`], "through the proxy, as the program's");
+        assert.deepEqual(spooled(dir.path), []);
+      } finally {
+        await proxy.close();
+        await server.close();
+      }
+    });
+  }
 
   it("delivers over https through an https: proxy (TLS to the proxy, and to the endpoint inside the tunnel)", {
     skip: needsCertificate,

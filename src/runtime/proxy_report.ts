@@ -58,10 +58,8 @@ export function proxyReport(
   runtime: RuntimeName,
   hidden: (name: string) => boolean = () => false,
 ): ProxyReport {
-  const ours = libraryRoute(
-    target,
-    runtime === "bun" ? (name) => name === "REQUEST_METHOD" ? undefined : env(name) : env,
-  );
+  const ours = libraryRoute(target, env);
+  if (runtime === "bun") return bunRoute(target, env, ours);
   if (runtime !== "deno") return ours;
   const unread = [...PROXY_VARIABLES, "REQUEST_METHOD"].find(hidden);
   if (unread !== undefined) {
@@ -72,12 +70,24 @@ export function proxyReport(
   }
   const deno = denoRoute(target, env);
   if (deno.route === ours.route && deno.proxy === ours.proxy) return deno;
-  const theirs = ours.route === "proxy" ? `through ${ours.proxy}` : ours.route === "direct" ? "directly" : "nowhere";
-  const problem = `Deno's fetch sends these requests ${deno.route === "proxy" ? `through ${deno.proxy}` : "directly"}` +
-    ` (${deno.because}), where Node.js and Bun send them ${theirs} (${ours.because}): Deno reads a variable's ` +
+  const problem = `Deno's fetch sends these requests ${way(deno)} (${deno.because}), where Node.js and Bun send ` +
+    `them ${way(ours)} (${ours.because}): Deno reads a variable's ` +
     "uppercase spelling first, ALL_PROXY before the scheme's own, skips a value it cannot parse, and matches a " +
     "NO_PROXY entry only as written: lowercase, without a port, brackets or *., * for names only";
   return { ...deno, problem };
+}
+
+/**
+ * The route Bun's fetch takes: the library's, but for `HTTP_PROXY` in a CGI program, which Bun honours and a sender,
+ * at exit, does not get (a request's `Proxy:` header may have set it).
+ */
+function bunRoute(target: URL, env: ReadEnvironment, ours: ProxyReport): ProxyReport {
+  const bun = libraryRoute(target, (name) => name === "REQUEST_METHOD" ? undefined : env(name));
+  if (bun.route === ours.route && bun.proxy === ours.proxy) return bun;
+  const problem =
+    `in a CGI program (REQUEST_METHOD is set), Bun's fetch honours HTTP_PROXY, which a request's Proxy: ` +
+    `header may set: this program sends ${way(bun)}, a sender at exit ${way(ours)}`;
+  return { ...bun, problem };
 }
 
 /** The route by the library's reading of the variables (`proxy_settings.ts`), as Node.js and Bun take it. */
@@ -123,27 +133,43 @@ function denoRoute(target: URL, env: ReadEnvironment): ProxyReport {
 
 /** Whether Deno's fetch reaches `host` (a URL's host name: lowercase, IPv6 without brackets) directly for an entry. */
 function denoExempts(host: string, entry: string): boolean {
-  if (/^[\d.]+$|:/.test(host)) return addressInEntry(host, entry);
+  // Deno reads no address with a leading zero (`127.000.0.1`, `/08`): it is a name then, which an address never matches.
+  if (/^[\d.]+$|:/.test(host)) return !/(?:^|[./])0\d/.test(entry) && addressInEntry(host, entry);
   return entry === "*" || `.${host}`.endsWith(entry.startsWith(".") ? entry : `.${entry}`);
 }
 
 /** A proxy variable's value as Deno's fetch parses it (an http, https or socks5 URL, or host:port), or `undefined`. */
 function denoProxy(value: string | undefined): { url: string; credentials: boolean } | undefined {
-  // A URI is printable ASCII, without blanks and a few signs.
-  if (value === undefined || /[^!-~]|["<>\\^`{|}]/.test(value)) return undefined;
+  // A URI of at most 65534 bytes, without blanks or control characters.
+  if (value === undefined || value.length > 65_534 || [...value].some((c) => c <= " " || c === "\x7f")) {
+    return undefined;
+  }
   const written = /^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(value);
-  const scheme = written?.[1].toLowerCase() ?? "http";
+  // http and https in any case, socks5 and socks5h as written; no scheme is http.
+  const scheme = (written?.[1] ?? "http").replace(/^https?$/i, (name) => name.toLowerCase());
   const authority = written ? written[2].split(/[/?#]/)[0] : value;
-  const at = authority.indexOf("@");
-  const usable = ["http", "https", "socks5", "socks5h"].includes(scheme) && authority !== "" &&
-    !/[/?#]/.test(authority) && (at < 0 || authority.slice(0, at).includes(":"));
+  const [, userinfo, host, port = ""] =
+    /^(?:([\w.~!$&'()*+,;=:%-]*)@)?([a-z\d.-]+|\[[\da-f:.]+\])(?::(\d*))?$/i.exec(authority) ?? [];
+  if (!["http", "https", "socks5", "socks5h"].includes(scheme) || host === undefined) return undefined;
+  if (userinfo !== undefined && !userinfo.includes(":")) return undefined;
   try {
-    const { host, port } = new URL(`http://${authority.slice(at + 1)}`);
-    const defaultPort = { http: 80, https: 443 }[scheme] ?? 1080;
-    return usable ? { url: `${scheme}://${port ? host : `${host}:${defaultPort}`}`, credentials: at >= 0 } : undefined;
+    // Shown as the URL parser writes a host (`0x7f000001` is 127.0.0.1); a port out of range is the default one.
+    const { hostname } = new URL(`http://${host}`);
+    const number = /^\d{1,5}$/.test(port) && Number(port) <= 65_535 ? Number(port) : undefined;
+    const shown = `${hostname}:${number ?? ({ http: 80, https: 443 }[scheme] ?? 1080)}`;
+    return { url: `${scheme}://${shown}`, credentials: userinfo !== undefined };
   } catch {
     return undefined;
   }
+}
+
+/** Which way a report says requests go, in words. */
+function way(report: ProxyReport): string {
+  return report.route === "proxy"
+    ? `through ${report.proxy ?? "a proxy"}`
+    : report.route === "direct"
+    ? "directly"
+    : "nowhere";
 }
 
 /** A report of requests through the proxy at `url` (without credentials), set by `variable`. */

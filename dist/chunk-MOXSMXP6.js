@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-M22UXJJH.js";
+} from "./chunk-OFJJGVOE.js";
 import {
   Backlog,
   EndpointHealth,
@@ -33,17 +33,15 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-J5A22C47.js";
+} from "./chunk-H5IR4WXH.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
 
 // src/runtime/proxy_report.ts
 var proxyReport = (function (target, env, runtime, hidden = () => false) {
-  const ours = libraryRoute(
-    target,
-    runtime === "bun" ? (name) => name === "REQUEST_METHOD" ? void 0 : env(name) : env
-  );
+  const ours = libraryRoute(target, env);
+  if (runtime === "bun") return bunRoute(target, env, ours);
   if (runtime !== "deno") return ours;
   const unread = [...PROXY_VARIABLES, "REQUEST_METHOD"].find(hidden);
   if (unread !== void 0) {
@@ -54,9 +52,14 @@ var proxyReport = (function (target, env, runtime, hidden = () => false) {
   }
   const deno = denoRoute(target, env);
   if (deno.route === ours.route && deno.proxy === ours.proxy) return deno;
-  const theirs = ours.route === "proxy" ? `through ${ours.proxy}` : ours.route === "direct" ? "directly" : "nowhere";
-  const problem = `Deno's fetch sends these requests ${deno.route === "proxy" ? `through ${deno.proxy}` : "directly"} (${deno.because}), where Node.js and Bun send them ${theirs} (${ours.because}): Deno reads a variable's uppercase spelling first, ALL_PROXY before the scheme's own, skips a value it cannot parse, and matches a NO_PROXY entry only as written: lowercase, without a port, brackets or *., * for names only`;
+  const problem = `Deno's fetch sends these requests ${way(deno)} (${deno.because}), where Node.js and Bun send them ${way(ours)} (${ours.because}): Deno reads a variable's uppercase spelling first, ALL_PROXY before the scheme's own, skips a value it cannot parse, and matches a NO_PROXY entry only as written: lowercase, without a port, brackets or *., * for names only`;
   return { ...deno, problem };
+});
+var bunRoute = (function (target, env, ours) {
+  const bun = libraryRoute(target, (name) => name === "REQUEST_METHOD" ? void 0 : env(name));
+  if (bun.route === ours.route && bun.proxy === ours.proxy) return bun;
+  const problem = `in a CGI program (REQUEST_METHOD is set), Bun's fetch honours HTTP_PROXY, which a request's Proxy: header may set: this program sends ${way(bun)}, a sender at exit ${way(ours)}`;
+  return { ...bun, problem };
 });
 var libraryRoute = (function (target, env) {
   const variable = proxyVariable(target, env);
@@ -89,23 +92,30 @@ var denoRoute = (function (target, env) {
   return through(url, variable, credentials);
 });
 var denoExempts = (function (host2, entry) {
-  if (/^[\d.]+$|:/.test(host2)) return addressInEntry(host2, entry);
+  if (/^[\d.]+$|:/.test(host2)) return !/(?:^|[./])0\d/.test(entry) && addressInEntry(host2, entry);
   return entry === "*" || `.${host2}`.endsWith(entry.startsWith(".") ? entry : `.${entry}`);
 });
 var denoProxy = (function (value) {
-  if (value === void 0 || /[^!-~]|["<>\\^`{|}]/.test(value)) return void 0;
+  if (value === void 0 || value.length > 65534 || [...value].some((c) => c <= " " || c === "\x7F")) {
+    return void 0;
+  }
   const written = /^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(value);
-  const scheme = written?.[1].toLowerCase() ?? "http";
+  const scheme = (written?.[1] ?? "http").replace(/^https?$/i, (name) => name.toLowerCase());
   const authority = written ? written[2].split(/[/?#]/)[0] : value;
-  const at = authority.indexOf("@");
-  const usable = ["http", "https", "socks5", "socks5h"].includes(scheme) && authority !== "" && !/[/?#]/.test(authority) && (at < 0 || authority.slice(0, at).includes(":"));
+  const [, userinfo, host2, port = ""] = /^(?:([\w.~!$&'()*+,;=:%-]*)@)?([a-z\d.-]+|\[[\da-f:.]+\])(?::(\d*))?$/i.exec(authority) ?? [];
+  if (!["http", "https", "socks5", "socks5h"].includes(scheme) || host2 === void 0) return void 0;
+  if (userinfo !== void 0 && !userinfo.includes(":")) return void 0;
   try {
-    const { host: host2, port } = new URL(`http://${authority.slice(at + 1)}`);
-    const defaultPort = { http: 80, https: 443 }[scheme] ?? 1080;
-    return usable ? { url: `${scheme}://${port ? host2 : `${host2}:${defaultPort}`}`, credentials: at >= 0 } : void 0;
+    const { hostname } = new URL(`http://${host2}`);
+    const number = /^\d{1,5}$/.test(port) && Number(port) <= 65535 ? Number(port) : void 0;
+    const shown = `${hostname}:${number ?? ({ http: 80, https: 443 }[scheme] ?? 1080)}`;
+    return { url: `${scheme}://${shown}`, credentials: userinfo !== void 0 };
   } catch {
     return void 0;
   }
+});
+var way = (function (report) {
+  return report.route === "proxy" ? `through ${report.proxy ?? "a proxy"}` : report.route === "direct" ? "directly" : "nowhere";
 });
 var through = (function (url, variable, credentials) {
   return { route: "proxy", proxy: url, because: credentials ? `${variable}, with credentials` : variable };
@@ -522,6 +532,8 @@ Press Ctrl-C to stop.
   return await new Promise(() => {
   });
 });
+
+
 
 
 

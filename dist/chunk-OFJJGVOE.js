@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-J5A22C47.js";
+} from "./chunk-H5IR4WXH.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
