@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MOXSMXP6.js";
+} from "./chunk-55VEFKTE.js";
 import "./chunk-OFJJGVOE.js";
 import "./chunk-H5IR4WXH.js";
 export {

@@ -318,8 +318,22 @@ describe("the proxy report (status)", () => {
     ) {
       assert.equal(deno("http://e.example/", { HTTP_PROXY: value }), "direct", value);
     }
+    assert.equal(
+      deno("http://e.example/", { HTTP_PROXY: "http://u:p@x@q:2" }),
+      "http://q:2",
+      "the host after the last @",
+    );
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://q:+02" }), "http://q:2", "a port as Rust reads one");
+    assert.equal(deno("http://127.0.0.1/", { HTTP_PROXY: P, NO_PROXY: "127.000.0.0/08" }), "direct", "a block's zeros");
+    assert.equal(deno("http://[::ffff:127.0.0.1]/", { HTTP_PROXY: P, NO_PROXY: "::ffff:7f00:1/128" }), "direct");
+    assert.equal(deno("http://127.0.0.1/", { HTTP_PROXY: P, NO_PROXY: "\ufeff127.0.0.1" }), "http://p:1", "not blank");
+    assert.equal(deno("http://127.0.0.1/", { HTTP_PROXY: P, NO_PROXY: "127.0.0.1\u0085" }), "direct", "blank to Rust");
     assert.equal(deno("http://127.0.0.1/", { HTTP_PROXY: P, NO_PROXY: "127.000.0.1" }), "http://p:1", "leading zeros");
-    assert.equal(deno("http://127.0.0.1/", { HTTP_PROXY: P, NO_PROXY: "127.0.0.0/08" }), "http://p:1", "leading zeros");
+    assert.equal(
+      deno("http://127.0.0.1/", { HTTP_PROXY: P, NO_PROXY: "127.0.0.0/008" }),
+      "http://p:1",
+      "3-digit prefix",
+    );
     assert.equal(deno("http://e.example/", { http_proxy: P, REQUEST_METHOD: "GET" }), "direct");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: P, NO_PROXY: "", no_proxy: "e.example" }), "http://p:1");
   });

@@ -124,7 +124,7 @@ function denoRoute(target: URL, env: ReadEnvironment): ProxyReport {
   const list = env("NO_PROXY") !== undefined ? "NO_PROXY" : "no_proxy";
   const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
   const entry = env(list)
-    ? env(list)!.split(",").map((item) => item.trim()).find((item) => denoExempts(host, item))
+    ? env(list)!.split(",").map((item) => item.replace(RUST_TRIM, "")).find((item) => denoExempts(host, item))
     : undefined;
   if (entry !== undefined) return { route: "direct", because: `${list} names the host: ${entry}` };
   const { url, credentials } = denoProxy(env(variable))!;
@@ -133,8 +133,11 @@ function denoRoute(target: URL, env: ReadEnvironment): ProxyReport {
 
 /** Whether Deno's fetch reaches `host` (a URL's host name: lowercase, IPv6 without brackets) directly for an entry. */
 function denoExempts(host: string, entry: string): boolean {
-  // Deno reads no address with a leading zero (`127.000.0.1`, `/08`): it is a name then, which an address never matches.
-  if (/^[\d.]+$|:/.test(host)) return !/(?:^|[./])0\d/.test(entry) && addressInEntry(host, entry);
+  // Deno reads no address with a leading zero (`127.000.0.1`), but a block may have them (`127.000.0.0/08`), not a
+  // prefix of three digits (`/008`): what it does not read is a name, which an address never matches.
+  if (/^[\d.]+$|:/.test(host)) {
+    return (entry.includes("/") ? !/\/0\d\d/.test(entry) : !/(?:^|\.)0\d/.test(entry)) && addressInEntry(host, entry);
+  }
   return entry === "*" || `.${host}`.endsWith(entry.startsWith(".") ? entry : `.${entry}`);
 }
 
@@ -148,20 +151,26 @@ function denoProxy(value: string | undefined): { url: string; credentials: boole
   // http and https in any case, socks5 and socks5h as written; no scheme is http.
   const scheme = (written?.[1] ?? "http").replace(/^https?$/i, (name) => name.toLowerCase());
   const authority = written ? written[2].split(/[/?#]/)[0] : value;
+  // Credentials end at the first @ (they need a colon), the host starts after the last.
   const [, userinfo, host, port = ""] =
-    /^(?:([\w.~!$&'()*+,;=:%-]*)@)?([a-z\d.-]+|\[[\da-f:.]+\])(?::(\d*))?$/i.exec(authority) ?? [];
+    /^(?:([\w.~!$&'()*+,;=:%-]*)@(?:[\w.~!$&'()*+,;=:%-]*@)*)?([a-z\d.-]+|\[[\da-f:.]+\])(?::(\+?\d*))?$/i
+      .exec(authority) ?? [];
   if (!["http", "https", "socks5", "socks5h"].includes(scheme) || host === undefined) return undefined;
   if (userinfo !== undefined && !userinfo.includes(":")) return undefined;
   try {
     // Shown as the URL parser writes a host (`0x7f000001` is 127.0.0.1); a port out of range is the default one.
     const { hostname } = new URL(`http://${host}`);
-    const number = /^\d{1,5}$/.test(port) && Number(port) <= 65_535 ? Number(port) : undefined;
+    const number = /^\+?\d+$/.test(port) && Number(port) <= 65_535 ? Number(port) : undefined;
     const shown = `${hostname}:${number ?? ({ http: 80, https: 443 }[scheme] ?? 1080)}`;
     return { url: `${scheme}://${shown}`, credentials: userinfo !== undefined };
   } catch {
     return undefined;
   }
 }
+
+/** What Rust's `str::trim` takes off: Unicode's White_Space (JavaScript's `trim` also takes U+FEFF, not U+0085). */
+const WHITE_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+const RUST_TRIM = new RegExp(`^${WHITE_SPACE}+|${WHITE_SPACE}+$`, "g");
 
 /** Which way a report says requests go, in words. */
 function way(report: ProxyReport): string {

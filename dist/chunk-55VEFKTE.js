@@ -86,13 +86,15 @@ var denoRoute = (function (target, env) {
   if (variable === void 0) return { route: "direct", because: "no proxy variable Deno's fetch can read is set" };
   const list = env("NO_PROXY") !== void 0 ? "NO_PROXY" : "no_proxy";
   const host2 = target.hostname.replace(/^\[(.*)\]$/, "$1");
-  const entry = env(list) ? env(list).split(",").map((item) => item.trim()).find((item) => denoExempts(host2, item)) : void 0;
+  const entry = env(list) ? env(list).split(",").map((item) => item.replace(RUST_TRIM, "")).find((item) => denoExempts(host2, item)) : void 0;
   if (entry !== void 0) return { route: "direct", because: `${list} names the host: ${entry}` };
   const { url, credentials } = denoProxy(env(variable));
   return through(url, variable, credentials);
 });
 var denoExempts = (function (host2, entry) {
-  if (/^[\d.]+$|:/.test(host2)) return !/(?:^|[./])0\d/.test(entry) && addressInEntry(host2, entry);
+  if (/^[\d.]+$|:/.test(host2)) {
+    return (entry.includes("/") ? !/\/0\d\d/.test(entry) : !/(?:^|\.)0\d/.test(entry)) && addressInEntry(host2, entry);
+  }
   return entry === "*" || `.${host2}`.endsWith(entry.startsWith(".") ? entry : `.${entry}`);
 });
 var denoProxy = (function (value) {
@@ -102,12 +104,12 @@ var denoProxy = (function (value) {
   const written = /^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(value);
   const scheme = (written?.[1] ?? "http").replace(/^https?$/i, (name) => name.toLowerCase());
   const authority = written ? written[2].split(/[/?#]/)[0] : value;
-  const [, userinfo, host2, port = ""] = /^(?:([\w.~!$&'()*+,;=:%-]*)@)?([a-z\d.-]+|\[[\da-f:.]+\])(?::(\d*))?$/i.exec(authority) ?? [];
+  const [, userinfo, host2, port = ""] = /^(?:([\w.~!$&'()*+,;=:%-]*)@(?:[\w.~!$&'()*+,;=:%-]*@)*)?([a-z\d.-]+|\[[\da-f:.]+\])(?::(\+?\d*))?$/i.exec(authority) ?? [];
   if (!["http", "https", "socks5", "socks5h"].includes(scheme) || host2 === void 0) return void 0;
   if (userinfo !== void 0 && !userinfo.includes(":")) return void 0;
   try {
     const { hostname } = new URL(`http://${host2}`);
-    const number = /^\d{1,5}$/.test(port) && Number(port) <= 65535 ? Number(port) : void 0;
+    const number = /^\+?\d+$/.test(port) && Number(port) <= 65535 ? Number(port) : void 0;
     const shown = `${hostname}:${number ?? ({ http: 80, https: 443 }[scheme] ?? 1080)}`;
     return { url: `${scheme}://${shown}`, credentials: userinfo !== void 0 };
   } catch {
@@ -538,6 +540,8 @@ Press Ctrl-C to stop.
 
 
 
+var WHITE_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+var RUST_TRIM = new RegExp(`^${WHITE_SPACE}+|${WHITE_SPACE}+$`, "g");
 
 
 
