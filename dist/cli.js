@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-55VEFKTE.js";
+} from "./chunk-3LFCLIBZ.js";
 import "./chunk-OFJJGVOE.js";
 import "./chunk-H5IR4WXH.js";
 export {

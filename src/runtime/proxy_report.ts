@@ -120,7 +120,12 @@ function denoRoute(target: URL, env: ReadEnvironment): ProxyReport {
   if (target.protocol === "https:") pairs.push(["HTTPS_PROXY", "https_proxy"]);
   if (target.protocol === "http:" && env("REQUEST_METHOD") === undefined) pairs.push(["HTTP_PROXY", "http_proxy"]);
   const variable = pairs.flat().find((name) => denoProxy(env(name)) !== undefined);
-  if (variable === undefined) return { route: "direct", because: "no proxy variable Deno's fetch can read is set" };
+  if (variable === undefined) {
+    const because = pairs.flat().some((name) => env(name))
+      ? "no proxy variable Deno's fetch can read is set"
+      : `no proxy variable is set for ${target.protocol} URLs`;
+    return { route: "direct", because };
+  }
   const list = env("NO_PROXY") !== undefined ? "NO_PROXY" : "no_proxy";
   const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
   const entry = env(list)

@@ -83,7 +83,10 @@ var denoRoute = (function (target, env) {
   if (target.protocol === "https:") pairs.push(["HTTPS_PROXY", "https_proxy"]);
   if (target.protocol === "http:" && env("REQUEST_METHOD") === void 0) pairs.push(["HTTP_PROXY", "http_proxy"]);
   const variable = pairs.flat().find((name) => denoProxy(env(name)) !== void 0);
-  if (variable === void 0) return { route: "direct", because: "no proxy variable Deno's fetch can read is set" };
+  if (variable === void 0) {
+    const because = pairs.flat().some((name) => env(name)) ? "no proxy variable Deno's fetch can read is set" : `no proxy variable is set for ${target.protocol} URLs`;
+    return { route: "direct", because };
+  }
   const list = env("NO_PROXY") !== void 0 ? "NO_PROXY" : "no_proxy";
   const host2 = target.hostname.replace(/^\[(.*)\]$/, "$1");
   const entry = env(list) ? env(list).split(",").map((item) => item.replace(RUST_TRIM, "")).find((item) => denoExempts(host2, item)) : void 0;
