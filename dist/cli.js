@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-3LFCLIBZ.js";
-import "./chunk-OFJJGVOE.js";
-import "./chunk-H5IR4WXH.js";
+} from "./chunk-H3ILEZDY.js";
+import "./chunk-VREEOVFB.js";
+import "./chunk-MHA64RQY.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-OFJJGVOE.js";
-import "./chunk-H5IR4WXH.js";
+} from "./chunk-VREEOVFB.js";
+import "./chunk-MHA64RQY.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-H5IR4WXH.js";
+} from "./chunk-MHA64RQY.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

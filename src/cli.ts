@@ -364,8 +364,10 @@ function status(output: CliOutput, json: boolean, changeWith?: string): number {
   output.out(`Format: ${settings.format} (${settings.formatSource})\n`);
   const { proxy } = settings;
   if (proxy) {
-    const shown = { direct: "none", proxy: proxy.proxy ?? "set", unusable: "none usable", unknown: "not known" };
-    output.out(`Proxy: ${shown[proxy.route]} (${proxy.because})\n`);
+    const shown = proxy.route === "proxy"
+      ? proxy.proxy
+      : { direct: "none", unusable: "none usable", unknown: "not known" }[proxy.route];
+    output.out(`Proxy: ${shown} (${proxy.because})\n`);
   }
   output.out(`Spool: ${settings.spoolDir ?? "none"}\n`);
   output.out(

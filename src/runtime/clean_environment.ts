@@ -29,7 +29,10 @@ const PATH_VARIABLES: readonly string[] = [
   "NAT_TELEMETRY_CONSENT_FILE",
 ];
 
-/** The proxy settings, in both spellings: a sender's requests must go the way the program's go. */
+/**
+ * The proxy settings, in both spellings, and `REQUEST_METHOD` (set, a CGI program's, Deno's fetch and the Node.js
+ * client ignore `HTTP_PROXY`, and Deno `http_proxy` too): a sender's requests must go the way the program's go.
+ */
 export const PROXY_VARIABLES: readonly string[] = [
   "HTTP_PROXY",
   "http_proxy",
@@ -39,15 +42,14 @@ export const PROXY_VARIABLES: readonly string[] = [
   "all_proxy",
   "NO_PROXY",
   "no_proxy",
+  "REQUEST_METHOD",
 ];
 
 /**
  * The variables a sender may inherit: where the system and the runtime keep
  * their files (Windows needs `SYSTEMROOT` for networking), the proxy and
- * certificate settings its requests must honour as the program's did (with
- * `REQUEST_METHOD`: in a CGI program, Deno's fetch and the Node.js client
- * ignore `HTTP_PROXY`, and Deno `http_proxy` too), and the user's telemetry
- * decision, which it checks again when it starts.
+ * certificate settings its requests must honour as the program's did, and the
+ * user's telemetry decision, which it checks again when it starts.
  */
 export const SENDER_VARIABLES: readonly string[] = [
   "PATH",
@@ -57,7 +59,6 @@ export const SENDER_VARIABLES: readonly string[] = [
   "NODE_USE_SYSTEM_CA",
   "NODE_TLS_REJECT_UNAUTHORIZED",
   ...PROXY_VARIABLES,
-  "REQUEST_METHOD",
   "NAT_TELEMETRY_ENABLED",
   "DO_NOT_TRACK",
   ...PATH_VARIABLES,

@@ -411,7 +411,6 @@ const CLOSERS: readonly Closer[] = [
  */
 const READ_BY_DENO_ITSELF: readonly string[] = [
   ...PROXY_VARIABLES,
-  "REQUEST_METHOD", // set (a CGI program), Deno's requests ignore HTTP_PROXY and http_proxy
   "DENO_CERT",
   "DENO_TLS_CA_STORE",
   "SSL_CERT_FILE",

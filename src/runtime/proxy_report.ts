@@ -13,27 +13,29 @@
 
 import { PROXY_VARIABLES } from "./clean_environment.ts";
 import type { RuntimeName } from "./info.ts";
-import {
-  addressInEntry,
-  noProxyEntries,
-  noProxyVariable,
-  parseProxy,
-  proxyVariable,
-  type ReadEnvironment,
-} from "./proxy_settings.ts";
+import { addressInEntry, proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
 
 /** Which way requests travel, and why. */
-export interface ProxyReport {
-  /** `direct`, through a `proxy`, or not at all (`unusable`: the proxy set cannot be spoken to); `unknown` under
-   * Deno when the program may not read a variable that its fetch honours. */
-  readonly route: "direct" | "proxy" | "unusable" | "unknown";
-  /** The proxy's URL, without its credentials, when the route is `proxy`. */
-  readonly proxy?: string;
-  /** What decided it: the variable, the `NO_PROXY` entry, or that no variable is set. */
-  readonly because: string;
-  /** A setting that does not do what it says, and what happens instead. */
-  readonly problem?: string;
-}
+export type ProxyReport =
+  | {
+    /** Through a proxy. */
+    readonly route: "proxy";
+    /** The proxy's URL, without its credentials. */
+    readonly proxy: string;
+    /** The variable that set it. */
+    readonly because: string;
+    /** A setting that does not do what it says, and what happens instead. */
+    readonly problem?: string;
+  }
+  | {
+    /** `direct`, or not at all (`unusable`: the proxy set cannot be spoken to), or `unknown` under Deno when the
+     * program may not read a variable that its fetch honours. */
+    readonly route: "direct" | "unusable" | "unknown";
+    /** What decided it: the `NO_PROXY` entry, that no variable is set, why the proxy cannot be used. */
+    readonly because: string;
+    /** A setting that does not do what it says, and what happens instead. */
+    readonly problem?: string;
+  };
 
 /**
  * Tells which way requests to `target` travel in this runtime.
@@ -49,7 +51,8 @@ export interface ProxyReport {
  * const env = (name: string) => ({ HTTP_PROXY: "http://ada:pw@proxy.corp:3128", NO_PROXY: "127.0.0.1:8080" })[name];
  * proxyReport(new URL("http://127.0.0.1:8080/events"), env, "node");
  * // { route: "direct", because: "NO_PROXY names the host: 127.0.0.1:8080" }
- * proxyReport(new URL("http://127.0.0.1:8080/events"), env, "deno").proxy; // "http://proxy.corp:3128", and a problem
+ * proxyReport(new URL("http://127.0.0.1:8080/events"), env, "deno");
+ * // { route: "proxy", proxy: "http://proxy.corp:3128", because: "HTTP_PROXY, with credentials", problem: "Deno's..." }
  * ```
  */
 export function proxyReport(
@@ -61,7 +64,7 @@ export function proxyReport(
   const ours = libraryRoute(target, env);
   if (runtime === "bun") return bunRoute(target, env, ours);
   if (runtime !== "deno") return ours;
-  const unread = [...PROXY_VARIABLES, "REQUEST_METHOD"].find(hidden);
+  const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== undefined) {
     return {
       route: "unknown",
@@ -69,7 +72,7 @@ export function proxyReport(
     };
   }
   const deno = denoRoute(target, env);
-  if (deno.route === ours.route && deno.proxy === ours.proxy) return deno;
+  if (where(deno) === where(ours)) return deno;
   const problem = `Deno's fetch sends these requests ${way(deno)} (${deno.because}), where Node.js and Bun send ` +
     `them ${way(ours)} (${ours.because}): Deno reads a variable's ` +
     "uppercase spelling first, ALL_PROXY before the scheme's own, skips a value it cannot parse, and matches a " +
@@ -83,30 +86,29 @@ export function proxyReport(
  */
 function bunRoute(target: URL, env: ReadEnvironment, ours: ProxyReport): ProxyReport {
   const bun = libraryRoute(target, (name) => name === "REQUEST_METHOD" ? undefined : env(name));
-  if (bun.route === ours.route && bun.proxy === ours.proxy) return bun;
+  if (where(bun) === where(ours)) return bun;
   const problem =
     `in a CGI program (REQUEST_METHOD is set), Bun's fetch honours HTTP_PROXY, which a request's Proxy: ` +
     `header may set: this program sends ${way(bun)}, a sender at exit ${way(ours)}`;
   return { ...bun, problem };
 }
 
-/** The route by the library's reading of the variables (`proxy_settings.ts`), as Node.js and Bun take it. */
+/** The route by the library's reading of the variables (`proxyRoute`), as Node.js and Bun take it. */
 function libraryRoute(target: URL, env: ReadEnvironment): ProxyReport {
-  const variable = proxyVariable(target, env);
-  if (variable === undefined) {
-    return { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
-  }
-  const list = noProxyVariable(env);
-  const [entry] = list === undefined ? [] : noProxyEntries(target, env(list)!);
-  if (entry !== undefined) return { route: "direct", because: `${list} names the host: ${entry}` };
-  const route = parseProxy(env(variable)!);
+  const route = proxyRoute(target, env);
   if (route.kind === "proxy") {
     const { protocol, hostname, port, authorization } = route.proxy;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    return through(`${protocol}//${host}:${port}`, variable, authorization !== undefined);
+    return through(`${protocol}//${host}:${port}`, route.setBy, authorization !== undefined);
   }
-  const why = `${variable} cannot be used: ${route.reason}`;
-  return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
+  if (route.kind === "unusable") {
+    const why = `${route.setBy} cannot be used: ${route.reason}`;
+    return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
+  }
+  const { exemptBy } = route;
+  return exemptBy
+    ? { route: "direct", because: `${exemptBy.list} names the host: ${exemptBy.entry}` }
+    : { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
 }
 
 /**
@@ -119,8 +121,9 @@ function denoRoute(target: URL, env: ReadEnvironment): ProxyReport {
   const pairs = [["ALL_PROXY", "all_proxy"]];
   if (target.protocol === "https:") pairs.push(["HTTPS_PROXY", "https_proxy"]);
   if (target.protocol === "http:" && env("REQUEST_METHOD") === undefined) pairs.push(["HTTP_PROXY", "http_proxy"]);
-  const variable = pairs.flat().find((name) => denoProxy(env(name)) !== undefined);
-  if (variable === undefined) {
+  const [variable, proxy] = pairs.flat().map((name) => [name, denoProxy(env(name))] as const)
+    .find(([, read]) => read !== undefined) ?? [];
+  if (variable === undefined || proxy === undefined) {
     const because = pairs.flat().some((name) => env(name))
       ? "no proxy variable Deno's fetch can read is set"
       : `no proxy variable is set for ${target.protocol} URLs`;
@@ -128,12 +131,10 @@ function denoRoute(target: URL, env: ReadEnvironment): ProxyReport {
   }
   const list = env("NO_PROXY") !== undefined ? "NO_PROXY" : "no_proxy";
   const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
-  const entry = env(list)
-    ? env(list)!.split(",").map((item) => item.replace(RUST_TRIM, "")).find((item) => denoExempts(host, item))
-    : undefined;
+  const entry = (env(list) || undefined)?.split(",").map((item) => item.replace(RUST_TRIM, ""))
+    .find((item) => denoExempts(host, item));
   if (entry !== undefined) return { route: "direct", because: `${list} names the host: ${entry}` };
-  const { url, credentials } = denoProxy(env(variable))!;
-  return through(url, variable, credentials);
+  return through(proxy.url, variable, proxy.credentials);
 }
 
 /** Whether Deno's fetch reaches `host` (a URL's host name: lowercase, IPv6 without brackets) directly for an entry. */
@@ -177,13 +178,14 @@ function denoProxy(value: string | undefined): { url: string; credentials: boole
 const WHITE_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 const RUST_TRIM = new RegExp(`^${WHITE_SPACE}+|${WHITE_SPACE}+$`, "g");
 
+/** Where a report says requests go: the proxy's URL, or the route. */
+function where(report: ProxyReport): string {
+  return report.route === "proxy" ? report.proxy : report.route;
+}
+
 /** Which way a report says requests go, in words. */
 function way(report: ProxyReport): string {
-  return report.route === "proxy"
-    ? `through ${report.proxy ?? "a proxy"}`
-    : report.route === "direct"
-    ? "directly"
-    : "nowhere";
+  return report.route === "proxy" ? `through ${report.proxy}` : report.route === "direct" ? "directly" : "nowhere";
 }
 
 /** A report of requests through the proxy at `url` (without credentials), set by `variable`. */

@@ -39,11 +39,18 @@ export interface ProxyServer {
   readonly authorization: string | undefined;
 }
 
-/** Where a request goes: directly to its host, through a proxy, or nowhere (the proxy set cannot be used). */
-export type ProxyRoute =
-  | { readonly kind: "direct" }
+/** A proxy URL read: the proxy, or why it cannot be used. */
+export type ParsedProxy =
   | { readonly kind: "proxy"; readonly proxy: ProxyServer }
   | { readonly kind: "unusable"; readonly reason: string };
+
+/**
+ * Where a request goes: directly to its host (with the `NO_PROXY` entry that says so, if one does), or through the
+ * proxy a variable sets, or nowhere (the proxy set cannot be used).
+ */
+export type ProxyRoute =
+  | { readonly kind: "direct"; readonly exemptBy?: { readonly list: string; readonly entry: string } }
+  | (ParsedProxy & { readonly setBy: string });
 
 /**
  * Decides how a request to `target` travels, given the environment.
@@ -56,33 +63,23 @@ export type ProxyRoute =
  * import { proxyRoute } from "./proxy_settings.ts";
  * const env = (name: string) => ({ HTTPS_PROXY: "http://proxy.corp:3128", NO_PROXY: "localhost" })[name];
  * proxyRoute(new URL("https://telemetry.example/events"), env);
- * // { kind: "proxy", proxy: { protocol: "http:", hostname: "proxy.corp", port: 3128, authorization: undefined } }
+ * // { kind: "proxy", proxy: { protocol: "http:", hostname: "proxy.corp", port: 3128, authorization: undefined },
+ * //   setBy: "HTTPS_PROXY" }
  * proxyRoute(new URL("http://telemetry.example/events"), env); // { kind: "direct" }: no HTTP_PROXY
+ * proxyRoute(new URL("https://localhost/events"), env); // { kind: "direct", exemptBy: { list: "NO_PROXY", entry: "localhost" } }
  * ```
  */
 export function proxyRoute(target: URL, env: ReadEnvironment): ProxyRoute {
   const variable = proxyVariable(target, env);
   if (variable === undefined) return { kind: "direct" };
-  const noProxy = noProxyVariable(env);
-  if (noProxy !== undefined && noProxyEntries(target, env(noProxy)!).length > 0) return { kind: "direct" };
-  return parseProxy(env(variable)!.trim());
+  const list = firstSet(env, ["no_proxy", "NO_PROXY"]);
+  const [entry] = list === undefined ? [] : noProxyEntries(target, env(list)!);
+  if (list !== undefined && entry !== undefined) return { kind: "direct", exemptBy: { list, entry } };
+  return { ...parseProxy(env(variable)!), setBy: variable };
 }
 
-/**
- * Which variable names the proxy for `target`, before `NO_PROXY` is consulted.
- *
- * @param target The URL requested.
- * @param env Reads an environment variable.
- * @returns The variable's name (`https_proxy`, `HTTPS_PROXY`, `ALL_PROXY`...), or `undefined` when none is set.
- * @example
- * ```ts
- * import { proxyVariable } from "./proxy_settings.ts";
- * const env = (name: string) => ({ HTTPS_PROXY: "http://proxy.corp:3128" })[name];
- * proxyVariable(new URL("https://telemetry.example/events"), env); // "HTTPS_PROXY"
- * proxyVariable(new URL("http://telemetry.example/events"), env); // undefined
- * ```
- */
-export function proxyVariable(target: URL, env: ReadEnvironment): string | undefined {
+/** Which variable names the proxy for `target` (`https_proxy`, `HTTPS_PROXY`, `ALL_PROXY`...), before `NO_PROXY`. */
+function proxyVariable(target: URL, env: ReadEnvironment): string | undefined {
   const scheme = target.protocol === "https:"
     ? ["https_proxy", "HTTPS_PROXY"]
     : target.protocol === "http:"
@@ -104,7 +101,7 @@ export function proxyVariable(target: URL, env: ReadEnvironment): string | undef
  * parseProxy("socks5://127.0.0.1:1080"); // { kind: "unusable", reason: "socks5: proxies are not supported" }
  * ```
  */
-export function parseProxy(value: string): Exclude<ProxyRoute, { kind: "direct" }> {
+export function parseProxy(value: string): ParsedProxy {
   const text = value.trim();
   let url: URL;
   try {
@@ -122,21 +119,6 @@ export function parseProxy(value: string): Exclude<ProxyRoute, { kind: "direct" 
     : undefined;
   const port = url.port ? Number(url.port) : protocol === "https:" ? 443 : 80;
   return { kind: "proxy", proxy: { protocol, hostname: unbracket(url.hostname), port, authorization } };
-}
-
-/**
- * Which variable lists the hosts reached directly: `no_proxy` wins over `NO_PROXY`.
- *
- * @param env Reads an environment variable.
- * @returns The variable's name, or `undefined` when neither is set.
- * @example
- * ```ts
- * import { noProxyVariable } from "./proxy_settings.ts";
- * noProxyVariable((name) => ({ NO_PROXY: "localhost" })[name]); // "NO_PROXY"
- * ```
- */
-export function noProxyVariable(env: ReadEnvironment): string | undefined {
-  return firstSet(env, ["no_proxy", "NO_PROXY"]);
 }
 
 /**

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-OFJJGVOE.js";
+} from "./chunk-VREEOVFB.js";
 import {
   Backlog,
   EndpointHealth,
@@ -20,10 +20,7 @@ import {
   formatTimestamp,
   host,
   isTelemetryEnabled,
-  noProxyEntries,
-  noProxyVariable,
-  parseProxy,
-  proxyVariable,
+  proxyRoute,
   randomFraction,
   recordedHealth,
   redact,
@@ -33,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-H5IR4WXH.js";
+} from "./chunk-MHA64RQY.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -43,7 +40,7 @@ var proxyReport = (function (target, env, runtime, hidden = () => false) {
   const ours = libraryRoute(target, env);
   if (runtime === "bun") return bunRoute(target, env, ours);
   if (runtime !== "deno") return ours;
-  const unread = [...PROXY_VARIABLES, "REQUEST_METHOD"].find(hidden);
+  const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== void 0) {
     return {
       route: "unknown",
@@ -51,48 +48,44 @@ var proxyReport = (function (target, env, runtime, hidden = () => false) {
     };
   }
   const deno = denoRoute(target, env);
-  if (deno.route === ours.route && deno.proxy === ours.proxy) return deno;
+  if (where(deno) === where(ours)) return deno;
   const problem = `Deno's fetch sends these requests ${way(deno)} (${deno.because}), where Node.js and Bun send them ${way(ours)} (${ours.because}): Deno reads a variable's uppercase spelling first, ALL_PROXY before the scheme's own, skips a value it cannot parse, and matches a NO_PROXY entry only as written: lowercase, without a port, brackets or *., * for names only`;
   return { ...deno, problem };
 });
 var bunRoute = (function (target, env, ours) {
   const bun = libraryRoute(target, (name) => name === "REQUEST_METHOD" ? void 0 : env(name));
-  if (bun.route === ours.route && bun.proxy === ours.proxy) return bun;
+  if (where(bun) === where(ours)) return bun;
   const problem = `in a CGI program (REQUEST_METHOD is set), Bun's fetch honours HTTP_PROXY, which a request's Proxy: header may set: this program sends ${way(bun)}, a sender at exit ${way(ours)}`;
   return { ...bun, problem };
 });
 var libraryRoute = (function (target, env) {
-  const variable = proxyVariable(target, env);
-  if (variable === void 0) {
-    return { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
-  }
-  const list = noProxyVariable(env);
-  const [entry] = list === void 0 ? [] : noProxyEntries(target, env(list));
-  if (entry !== void 0) return { route: "direct", because: `${list} names the host: ${entry}` };
-  const route = parseProxy(env(variable));
+  const route = proxyRoute(target, env);
   if (route.kind === "proxy") {
     const { protocol, hostname, port, authorization } = route.proxy;
     const host2 = hostname.includes(":") ? `[${hostname}]` : hostname;
-    return through(`${protocol}//${host2}:${port}`, variable, authorization !== void 0);
+    return through(`${protocol}//${host2}:${port}`, route.setBy, authorization !== void 0);
   }
-  const why = `${variable} cannot be used: ${route.reason}`;
-  return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
+  if (route.kind === "unusable") {
+    const why = `${route.setBy} cannot be used: ${route.reason}`;
+    return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
+  }
+  const { exemptBy } = route;
+  return exemptBy ? { route: "direct", because: `${exemptBy.list} names the host: ${exemptBy.entry}` } : { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
 });
 var denoRoute = (function (target, env) {
   const pairs = [["ALL_PROXY", "all_proxy"]];
   if (target.protocol === "https:") pairs.push(["HTTPS_PROXY", "https_proxy"]);
   if (target.protocol === "http:" && env("REQUEST_METHOD") === void 0) pairs.push(["HTTP_PROXY", "http_proxy"]);
-  const variable = pairs.flat().find((name) => denoProxy(env(name)) !== void 0);
-  if (variable === void 0) {
+  const [variable, proxy] = pairs.flat().map((name) => [name, denoProxy(env(name))]).find(([, read]) => read !== void 0) ?? [];
+  if (variable === void 0 || proxy === void 0) {
     const because = pairs.flat().some((name) => env(name)) ? "no proxy variable Deno's fetch can read is set" : `no proxy variable is set for ${target.protocol} URLs`;
     return { route: "direct", because };
   }
   const list = env("NO_PROXY") !== void 0 ? "NO_PROXY" : "no_proxy";
   const host2 = target.hostname.replace(/^\[(.*)\]$/, "$1");
-  const entry = env(list) ? env(list).split(",").map((item) => item.replace(RUST_TRIM, "")).find((item) => denoExempts(host2, item)) : void 0;
+  const entry = (env(list) || void 0)?.split(",").map((item) => item.replace(RUST_TRIM, "")).find((item) => denoExempts(host2, item));
   if (entry !== void 0) return { route: "direct", because: `${list} names the host: ${entry}` };
-  const { url, credentials } = denoProxy(env(variable));
-  return through(url, variable, credentials);
+  return through(proxy.url, variable, proxy.credentials);
 });
 var denoExempts = (function (host2, entry) {
   if (/^[\d.]+$|:/.test(host2)) {
@@ -119,8 +112,11 @@ var denoProxy = (function (value) {
     return void 0;
   }
 });
+var where = (function (report) {
+  return report.route === "proxy" ? report.proxy : report.route;
+});
 var way = (function (report) {
-  return report.route === "proxy" ? `through ${report.proxy ?? "a proxy"}` : report.route === "direct" ? "directly" : "nowhere";
+  return report.route === "proxy" ? `through ${report.proxy}` : report.route === "direct" ? "directly" : "nowhere";
 });
 var through = (function (url, variable, credentials) {
   return { route: "proxy", proxy: url, because: credentials ? `${variable}, with credentials` : variable };
@@ -342,8 +338,8 @@ var status = (function (output, json, changeWith) {
 `);
   const { proxy } = settings;
   if (proxy) {
-    const shown = { direct: "none", proxy: proxy.proxy ?? "set", unusable: "none usable", unknown: "not known" };
-    output.out(`Proxy: ${shown[proxy.route]} (${proxy.because})
+    const shown = proxy.route === "proxy" ? proxy.proxy : { direct: "none", unusable: "none usable", unknown: "not known" }[proxy.route];
+    output.out(`Proxy: ${shown} (${proxy.because})
 `);
   }
   output.out(`Spool: ${settings.spoolDir ?? "none"}
@@ -545,6 +541,7 @@ Press Ctrl-C to stop.
 
 var WHITE_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 var RUST_TRIM = new RegExp(`^${WHITE_SPACE}+|${WHITE_SPACE}+$`, "g");
+
 
 
 

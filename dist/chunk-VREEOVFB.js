@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-H5IR4WXH.js";
+} from "./chunk-MHA64RQY.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
