@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-H3ILEZDY.js";
-import "./chunk-VREEOVFB.js";
-import "./chunk-MHA64RQY.js";
+} from "./chunk-7FFM7DXB.js";
+import "./chunk-NJIV2H7F.js";
+import "./chunk-2UFFPO6V.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VREEOVFB.js";
-import "./chunk-MHA64RQY.js";
+} from "./chunk-NJIV2H7F.js";
+import "./chunk-2UFFPO6V.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-MHA64RQY.js";
+} from "./chunk-2UFFPO6V.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

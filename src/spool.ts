@@ -99,6 +99,9 @@ const STALE_TEMP_MS = 3_600_000;
 /** Files one call reads, renames or removes at most. */
 export const FILES_PER_CALL = 64;
 
+/** The largest spool file read: what a program with a far larger `spoolMaxBytes` than the default wrote. */
+const MAX_FILE_BYTES = 64 * 1_048_576;
+
 /** The shortest a spool line can be: the bytes of its fixed keys. Bounds the count a file of some size can hold. */
 const MIN_LINE_BYTES = 64;
 
@@ -253,8 +256,9 @@ export class Spool {
    * Claims this endpoint's spool files, oldest first, until `room` events are
    * taken, and reads them; of a file larger than what is left of the room,
    * the rest is written back. Corrupt lines and expired events are dropped
-   * and counted; a file that is not a regular file of ours within the spool's
-   * size is removed and counted as one corrupt event.
+   * and counted; a file that cannot be read (not a regular file of ours, too
+   * large, not UTF-8) is removed, counted as as many corrupt events as its
+   * name says it holds.
    *
    * @param room How many events the caller can take.
    * @param now The current time, in epoch milliseconds.
@@ -272,7 +276,7 @@ export class Spool {
       } catch {
         continue; // Another run claimed it first.
       }
-      const { valid, corrupt, expired } = this.#readFile(claimed, now);
+      const { valid, corrupt, expired } = this.#readFile(claimed, entry, now);
       const taken = valid.slice(0, room - events.length);
       const claim: SpoolClaim = {
         path: claimed,
@@ -379,7 +383,7 @@ export class Spool {
         const claimed = CLAIMED_FILE.exec(name);
         const entry = parseEntry(claimed ? claimed[3] : name);
         if (!entry) return [];
-        const events = this.#readFile(`${this.dir}/${name}`).valid;
+        const events = this.#readFile(`${this.dir}/${name}`, entry).valid;
         const file = {
           time: entry.time,
           claimed: claimed !== null,
@@ -432,16 +436,22 @@ export class Spool {
   }
 
   /**
-   * Reads a spool file through the guarded door and checks each line as `enqueue` checks an event. A file
-   * that cannot be read safely counts as one corrupt event. Without `now`, nothing counts as expired.
+   * Reads a spool file through the guarded door and checks each line as `enqueue` checks an event. A file is read
+   * up to the spool's bound or the size its name gives, whichever is larger (a program with a larger `spoolMaxBytes`
+   * wrote it), at most {@link MAX_FILE_BYTES}; one that cannot be read safely counts as corrupt as many events as its
+   * name says it holds. Without `now`, nothing counts as expired.
    */
-  #readFile(path: string, now = -Infinity): { valid: SpooledEvent[]; corrupt: number; expired: number } {
+  #readFile(
+    path: string,
+    entry: Entry,
+    now = -Infinity,
+  ): { valid: SpooledEvent[]; corrupt: number; expired: number } {
     const result = { valid: [] as SpooledEvent[], corrupt: 0, expired: 0 };
     let text: string | undefined;
     try {
-      text = this.#files.read(path, this.#limits.maxBytes);
+      text = this.#files.read(path, Math.min(Math.max(entry.bytes, this.#limits.maxBytes), MAX_FILE_BYTES));
     } catch {
-      result.corrupt = 1;
+      result.corrupt = Math.max(1, entry.events);
     }
     for (const line of text?.split("\n") ?? []) {
       if (line === "") continue;
@@ -507,7 +517,7 @@ export class Spool {
       if (keep.includes(entry.name)) continue;
       if (touched++ >= FILES_PER_CALL) break;
       const path = `${this.dir}/${entry.name}`;
-      const read = this.#readFile(path);
+      const read = this.#readFile(path, entry);
       if (!this.#remove(entry.name)) continue;
       addCount(dropped, "spool_corrupt", read.corrupt);
       addCount(dropped, expired ? "spool_expired" : "spool_full", read.valid.length + read.expired);

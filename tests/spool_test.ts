@@ -223,6 +223,29 @@ test("what pruning drops is counted from the lines a file holds, not from what i
   assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["new"]);
 });
 
+test("a file a program with a larger spool bound wrote is read whole by a run with the default bound", () => {
+  using dir = tempDir();
+  const large = Array.from({ length: 400 }, (_, i) => event(`${i}`.padEnd(3000, "x")));
+  open(dir.path, { ...limits, maxBytes: 10_000_000 }).write(large, now);
+  const [name] = files(dir.path);
+  assert.ok(statSync(`${dir.path}/${name}`).size > limits.maxBytes, "one file, over the default bound");
+  const { events, dropped } = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
+  assert.deepEqual(dropped, {});
+  assert.equal(events.length, 400);
+});
+
+test("a file that cannot be read counts as many corrupt events as its name says it holds, not one", () => {
+  using dir = tempDir();
+  open(dir.path).write([event("a"), event("b"), event("c")], now);
+  const [name] = files(dir.path);
+  const bytes = readFileSync(`${dir.path}/${name}`);
+  bytes[bytes.indexOf("b".charCodeAt(0), bytes.indexOf('"command"'))] = 0xff; // one byte that is not UTF-8
+  writeFileSync(`${dir.path}/${name}`, bytes);
+  const { events, dropped } = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
+  assert.deepEqual([events.length, dropped], [0, { spool_corrupt: 3 }]);
+  assert.deepEqual(files(dir.path), [], "the file is removed");
+});
+
 test("an owner that renews its claim keeps it past the hour; only a claim left alone is taken over", () => {
   using dir = tempDir();
   open(dir.path).write([event("a")], now);

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VREEOVFB.js";
+} from "./chunk-NJIV2H7F.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-MHA64RQY.js";
+} from "./chunk-2UFFPO6V.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

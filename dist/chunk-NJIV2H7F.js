@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-MHA64RQY.js";
+} from "./chunk-2UFFPO6V.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
