@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7FFM7DXB.js";
-import "./chunk-NJIV2H7F.js";
-import "./chunk-2UFFPO6V.js";
+} from "./chunk-MT5FC4W3.js";
+import "./chunk-P5UU7ZTZ.js";
+import "./chunk-4WOY3OLL.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-NJIV2H7F.js";
-import "./chunk-2UFFPO6V.js";
+} from "./chunk-P5UU7ZTZ.js";
+import "./chunk-4WOY3OLL.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-2UFFPO6V.js";
+} from "./chunk-4WOY3OLL.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -9,7 +9,7 @@ import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
 import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
-import { askForConsent } from "./prompt.ts";
+import { askForConsent, optOutProblem } from "./prompt.ts";
 import { host, runtimeInfo, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
 /** An error class a caller allows to be reported by name. */
@@ -18,9 +18,9 @@ export type ErrorClass = abstract new (...args: any[]) => unknown;
 
 /** What {@link trackCommand} records, and how. */
 export interface TrackCommandOptions {
-  /** The command, e.g. `run`: a fixed name from the program, never user text. */
+  /** The command, e.g. `run`: a fixed name from the program (up to 64 characters, no blank), never user text. */
   command: string;
-  /** The subcommand; reported only if it is one of `subcommands`, else `"undefined"`. */
+  /** The subcommand; reported only if it is one of `subcommands` (required with it), else `"undefined"`. */
   subcommand?: string;
   /** The subcommands that may be reported: an array of strings (never one string). @default {[]} */
   subcommands?: readonly string[];
@@ -55,6 +55,9 @@ const OPTION_NAMES: Record<keyof TrackCommandOptions, true> = {
   optOutCommand: true,
   handler: true,
 };
+
+/** A command's name: a word the program fixes, not a command line or a path. */
+const COMMAND_NAME = /^[^\s\p{Cc}/\\]{1,64}$/u;
 
 /** The built-in error classes, reported by name: they say nothing about the program. */
 const BUILT_IN_ERRORS: readonly ErrorClass[] = [
@@ -222,11 +225,17 @@ function checkOptions(options: TrackCommandOptions): void {
   const unknown = unknownOption(options, OPTION_NAMES);
   if (unknown) fail(unknown);
   const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
-  if (typeof command !== "string" || command === "") {
-    fail(`'command' must be a non-empty string, got ${describe(command)}`);
+  if (typeof command !== "string" || !COMMAND_NAME.test(command)) {
+    fail(
+      `'command' must be the command's fixed name (1-64 characters, no blank, slash or control character; never ` +
+        `the arguments), got ${describe(command)}`,
+    );
   }
   if (subcommand !== undefined && typeof subcommand !== "string") {
     fail(`'subcommand' must be a string, got ${describe(subcommand)}`);
+  }
+  if (subcommand !== undefined && subcommands === undefined) {
+    fail("'subcommand' is reported only if 'subcommands' lists it: give 'subcommands', the names that may be reported");
   }
   if (subcommands !== undefined && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
     fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);
@@ -243,9 +252,8 @@ function checkOptions(options: TrackCommandOptions): void {
   if (askConsent !== undefined && typeof askConsent !== "boolean") {
     fail(`'askConsent' must be a boolean, got ${describe(askConsent)}`);
   }
-  if (optOutCommand !== undefined && (typeof optOutCommand !== "string" || optOutCommand === "")) {
-    fail(`'optOutCommand' must be a non-empty string, got ${describe(optOutCommand)}`);
-  }
+  const optOutWrong = optOutProblem("optOutCommand", optOutCommand);
+  if (optOutWrong) fail(optOutWrong);
   if (handler !== undefined && !isPlainObject(handler)) {
     fail(`'handler' must be an object of handler options, got ${describe(handler)}`);
   }

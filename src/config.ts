@@ -206,8 +206,8 @@ function validHeaders(variable: string, entries: Record<string, string>, problem
       problems.push(`${variable}: ${describe(name)} is the HTTP client's to set: skipped, not sent`);
     } else if (!isHeaderValue(value)) {
       problems.push(
-        `${variable}: the value of ${describe(name)} is not a header value (RFC 9110: no control characters, ` +
-          `no leading or trailing space): skipped, not sent`,
+        `${variable}: the value of ${describe(name)} is not a header value (RFC 9110, visible ASCII: no control ` +
+          `characters, no leading or trailing space): skipped, not sent`,
       );
     } else {
       valid[name] = value;

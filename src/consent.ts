@@ -9,7 +9,7 @@
  */
 import { temporaryName, writeAtomically } from "./atomic.ts";
 import { parseFlag } from "./config.ts";
-import { describeError } from "./describe.ts";
+import { describe, describeError } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
@@ -218,7 +218,8 @@ export function formatConsentToml(state: "enabled" | "disabled", now: number): s
 /**
  * Records the user's decision: writes the consent file atomically with
  * owner-only permissions, and updates the live flag (unless an environment
- * variable decides). Never throws.
+ * variable decides). Throws a `TypeError` for arguments it cannot write (the
+ * file is the Python tool's too), never otherwise.
  *
  * @param state The decision.
  * @param path The file. @default {consentFilePath()}
@@ -233,6 +234,12 @@ export function recordConsent(
   state: "enabled" | "disabled",
   path: string | undefined = consentFilePath(),
 ): boolean {
+  if (state !== "enabled" && state !== "disabled") {
+    throw new TypeError(`Cannot record consent: the decision must be "enabled" or "disabled", got ${describe(state)}`);
+  }
+  if (path !== undefined && (typeof path !== "string" || path === "")) {
+    throw new TypeError(`Cannot record consent: the path must be a non-empty string, got ${describe(path)}`);
+  }
   return saveConsent(state, path, () => {});
 }
 

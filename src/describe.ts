@@ -143,23 +143,26 @@ function builtInKind(value: object): string | undefined {
  */
 export function unknownOption(options: object, known: Readonly<Record<string, unknown>>): string | undefined {
   const key = Object.keys(options).find((name) => !Object.hasOwn(known, name));
-  return key === undefined
-    ? undefined
-    : `'${key}' is not an option (did you mean '${closestName(key, Object.keys(known))}'?)`;
+  if (key === undefined) return undefined;
+  const names = Object.keys(known);
+  const closest = closestName(key, names);
+  return `'${key}' is not an option (${closest ? `did you mean '${closest}'?` : `the options: ${names.join(", ")}`})`;
 }
 
 /**
- * The known name closest to a mistyped one (fewest edits; a swap of two
- * neighbouring letters counts as one, case ignored), for "did you mean".
+ * The known name closest to a mistyped one (fewest edits; a swap of two neighbouring letters counts as one; case,
+ * `_` and `-` ignored, so the Python handler's `max_queue_size` finds `maxQueueSize`), for "did you mean"; none
+ * when even the closest is more than a slip away.
  */
 function closestName(word: string, names: readonly string[]): string | undefined {
+  const plain = (name: string) => name.toLowerCase().replace(/[_-]/g, "");
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of names) {
-    const distance = editDistance(word.toLowerCase(), name.toLowerCase());
+    const distance = editDistance(plain(word), plain(name));
     if (distance < bestDistance) [best, bestDistance] = [name, distance];
   }
-  return best;
+  return bestDistance <= Math.max(3, Math.floor(plain(word).length / 3)) ? best : undefined;
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */

@@ -13,10 +13,12 @@
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
- * `field-value = *field-content`: visible ASCII and obs-text (U+0080 to U+00FF), with spaces and tabs only
- * between them (a leading or trailing one is not part of a value). No CR, LF, NUL or other control character.
+ * `field-value = *field-content`, visible ASCII only, with spaces and tabs only between its characters (a leading or
+ * trailing one is not part of a value). No CR, LF, NUL or other control character. RFC 9110 also allows obs-text
+ * (U+0080 to U+00FF), but the runtimes send it as different bytes (Node.js's HTTP client as UTF-8, Deno's and Bun's
+ * fetch as Latin-1), so the same option would reach the endpoint as two values.
  */
-const FIELD_VALUE = /^(?:[!-~\x80-\xff](?:[\t -~\x80-\xff]*[!-~\x80-\xff])?)?$/;
+const FIELD_VALUE = /^(?:[!-~](?:[\t -~]*[!-~])?)?$/;
 
 /**
  * Headers that say how a request is framed or carried, which the HTTP client sets itself: one set as well makes a
@@ -71,7 +73,7 @@ export function isHeaderName(name: string): boolean {
  * Whether a string is a valid header value (an RFC 9110 field value).
  *
  * @param value The value.
- * @returns `false` for a value with CR, LF, NUL or another control character, a character past U+00FF, or a
+ * @returns `false` for a value with CR, LF, NUL or another control character, a character past ASCII, or a
  *   leading or trailing space or tab.
  * @example
  * ```ts

@@ -465,8 +465,9 @@ function requestHeaders(option: unknown): Record<string, string> {
     }
     if (!isHeaderValue(value)) {
       throw new TypeError(
-        `Cannot create handler: 'headers' must have header values (RFC 9110: no CR, LF, NUL or other control ` +
-          `character, no leading or trailing space), got a bad value for ${describe(name)}`,
+        `Cannot create handler: 'headers' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other ` +
+          `control character, no character past ASCII, no leading or trailing space), got a bad value for ` +
+          describe(name),
       );
     }
   }

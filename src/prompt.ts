@@ -9,6 +9,7 @@
  * @module
  */
 import { type ConsentState, recordConsent, setTelemetryEnabled, settledDecision } from "./consent.ts";
+import { describe, isPlainObject, unknownOption } from "./describe.ts";
 import { host, type HostTerminal, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
 /**
@@ -53,12 +54,43 @@ export function consentDisclosure(optOut?: string): string {
     ...DISCLOSED_ITEMS.map((item) => `  - ${item},`),
     "It never collects:",
     ...NEVER_COLLECTED.map((item) => `  - ${item}.`),
-    "Your answer applies to the Python `nat` tool too (they share ~/.config/nat/telemetry.toml).",
+    `Your answer applies to the Python \`nat\` tool too (they share ${sharedFileName()}).`,
     optOut
       ? `Change your mind any time: \`${optOut}\` (or NAT_TELEMETRY_ENABLED=0).`
       : "Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",
     "",
   ].join("\n");
+}
+
+/** The consent file as the question names it: the one `NAT_TELEMETRY_CONSENT_FILE` names, else the default's. */
+function sharedFileName(): string {
+  try {
+    const named = host().env("NAT_TELEMETRY_CONSENT_FILE");
+    return named && !/[\p{Cc}]/u.test(named) ? named : "~/.config/nat/telemetry.toml";
+  } catch {
+    return "~/.config/nat/telemetry.toml";
+  }
+}
+
+/**
+ * What is wrong with an opt-out command given to name in the question, or `undefined` when nothing is: it must be a
+ * non-empty string of one line with no control characters, as the user types it.
+ *
+ * @param name The option's name, for the message.
+ * @param value The value given.
+ * @returns The problem, e.g. "'optOut' must be a non-empty string, got 5".
+ * @example
+ * ```ts
+ * import { optOutProblem } from "./prompt.ts";
+ * optOutProblem("optOut", "mycli telemetry disable"); // undefined
+ * ```
+ */
+export function optOutProblem(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.trim() === "" || /[\p{Cc}]/u.test(value)) {
+    return `'${name}' must be a non-empty command of one line, with no control characters, got ${describe(value)}`;
+  }
+  return undefined;
 }
 
 const QUESTION = "Share anonymous usage data? [Y/n] ";
@@ -191,7 +223,8 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
  * Asks for consent if nobody decided yet and the program runs on an
  * interactive terminal (standard input, output and error all terminals, and
  * the process in the foreground: never from a background job);
- * otherwise asks nothing. Never throws. Ctrl-C at the question records
+ * otherwise asks nothing. Throws a `TypeError` for options it cannot use
+ * (whether or not it would ask), never otherwise. Ctrl-C at the question records
  * nothing and ends the program as Ctrl-C would: the process dies of SIGINT
  * (or exits 130 where it cannot signal itself); a program that listens for
  * SIGINT gets the signal and decides, and this returns `never_asked`.
@@ -206,6 +239,10 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
  * ```
  */
 export async function askForConsent(options: { optOut?: string } = {}): Promise<ConsentState> {
+  const problem = !isPlainObject(options)
+    ? `options must be an object such as { optOut: "mycli telemetry disable" }, got ${describe(options)}`
+    : unknownOption(options, { optOut: true }) ?? optOutProblem("optOut", options.optOut);
+  if (problem) throw new TypeError(`Cannot ask for consent: ${problem}`);
   const current = settledDecision();
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   const terminal = host().terminal();

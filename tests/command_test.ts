@@ -188,7 +188,7 @@ test("trackCommand returns and rethrows exactly what main did, with telemetry of
     setTelemetryEnabled(false);
   }
   // deno-lint-ignore no-explicit-any
-  await assert.rejects(trackCommand({ command: "" } as any, () => 0), /'command' must be a non-empty string/);
+  await assert.rejects(trackCommand({ command: "" } as any, () => 0), /'command' must be the command's fixed name/);
 });
 
 test("trackCommand's types: what main returns, with nothing (undefined) become the exit code set", async () => {
@@ -294,7 +294,17 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
     [{ command: "x", errorClasses: Error }, TypeError, /'errorClasses' must be an array of classes/],
     [{ command: "x", nemoSource: "nope" }, TypeError, /'nemoSource' must be one of "inference", .*, got "nope"/],
     [{ command: "x", askConsent: "no" }, TypeError, /'askConsent' must be a boolean, got "no"/],
-    [{ command: "x", optOutCommand: 3 }, TypeError, /'optOutCommand' must be a non-empty string, got 3/],
+    [{ command: "x", optOutCommand: 3 }, TypeError, /'optOutCommand' must be a non-empty command of one line, .*got 3/],
+    [{ command: "x", optOutCommand: "x\ny" }, TypeError, /'optOutCommand' must be a non-empty command of one line/],
+    // The arguments, a path or a whole command line are user text, never a command's name.
+    [
+      { command: "run --input secret.txt" },
+      TypeError,
+      /'command' must be the command's fixed name .*never the arguments/,
+    ],
+    [{ command: "/home/ada/bin/mycli" }, TypeError, /'command' must be the command's fixed name/],
+    [{ command: "x".repeat(65) }, TypeError, /'command' must be the command's fixed name \(1-64 characters/],
+    [{ command: "x", subcommand: "a" }, TypeError, /'subcommand' is reported only if 'subcommands' lists it/],
     [{ command: "x", handler: [] }, TypeError, /'handler' must be an object of handler options, got an array/],
     [{ command: "x", handler: Promise.resolve({}) }, TypeError, /'handler' must be an object .*, got a Promise$/],
     [{ comand: "x" }, TypeError, /'comand' is not an option \(did you mean 'command'\?\)/],

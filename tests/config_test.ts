@@ -265,8 +265,8 @@ test("values the environment sets that are not understood are listed as problems
     "OTEL_EXPORTER_OTLP_HEADERS: entry 4 is not key=value: skipped",
     "OTEL_EXPORTER_OTLP_HEADERS: entry 5 is not key=value: skipped",
     'OTEL_EXPORTER_OTLP_HEADERS: "bad name" is not a header name (an RFC 9110 token): skipped, not sent',
-    'OTEL_EXPORTER_OTLP_HEADERS: the value of "x-bad-value" is not a header value (RFC 9110: no control ' +
-    "characters, no leading or trailing space): skipped, not sent",
+    'OTEL_EXPORTER_OTLP_HEADERS: the value of "x-bad-value" is not a header value (RFC 9110, visible ASCII: no ' +
+    "control characters, no leading or trailing space): skipped, not sent",
     'OTEL_EXPORTER_OTLP_HEADERS: "Content-Length" is the HTTP client\'s to set: skipped, not sent',
   ]);
   for (const problem of settings.problems) assert.doesNotMatch(problem, /\n/, "one line each");

@@ -194,6 +194,26 @@ test("recordConsent writes atomically, owner-only, creating the directory, and r
   assert.equal(readConsentFile(file), "disabled");
 });
 
+test("recordConsent refuses a decision it cannot write, a TypeError, and leaves the shared file as it was", () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  assert.equal(recordConsent("disabled", file), true);
+  const before = readFileSync(file, "utf8");
+  for (const state of [true, false, "yes", null, undefined, "Enabled"]) {
+    assert.throws(
+      () => recordConsent(state as "enabled", file),
+      (error: Error) => error instanceof TypeError && /must be "enabled" or "disabled", got /.test(error.message),
+    );
+  }
+  for (const path of [5, "", {}]) {
+    assert.throws(
+      () => recordConsent("enabled", path as string),
+      /Cannot record consent: the path must be a non-empty/,
+    );
+  }
+  assert.equal(readFileSync(file, "utf8"), before, "the file the Python tool reads is untouched");
+});
+
 test("a consent file where another user could put an old one back reads as disabled, and is not written there", {
   skip: !(process.platform !== "win32" && process.getuid?.() === 0) && "needs root to give a directory another group",
 }, () => {

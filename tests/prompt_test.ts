@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
-import { PROMPT_VERSION } from "../mod.ts";
+import { askForConsent, PROMPT_VERSION } from "../mod.ts";
 import { consentDisclosure, DISCLOSED_ITEMS, editLine, parseAnswer } from "../src/prompt.ts";
 import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
@@ -140,6 +140,7 @@ test("on a terminal, Enter means yes: recorded, and on for this run", { skip }, 
   const screen = await onTerminal(file, "\r", { NAT_TEST_OPT_OUT: "mycli telemetry disable" });
   assert.match(screen, /never collects:\n {2}- arguments, file paths or file contents/);
   assert.match(screen, /Change your mind any time: `mycli telemetry disable`/, "the opt-out its users have");
+  assert.ok(screen.includes(`(they share ${file})`), "the file NAT_TELEMETRY_CONSENT_FILE names, where it is saved");
   assert.deepEqual(result(screen), { state: "enabled", enabled: true });
   assert.equal(recorded(file), "enabled");
 });
@@ -269,4 +270,23 @@ test("the question names the opt-out its users have: the CLI's own command, neve
   assert.match(own, /Change your mind any time: `mycli telemetry disable` \(or NAT_TELEMETRY_ENABLED=0\)/);
   assert.match(consentDisclosure(), /NAT_TELEMETRY_ENABLED=0/);
   for (const text of [own, consentDisclosure()]) assert.doesNotMatch(text, /nat-telemetry/);
+});
+
+test("options the question cannot use are a TypeError, whether or not it would ask: never shown to the user", async () => {
+  const wrong: [unknown, RegExp][] = [
+    [{ optOut: 5 }, /^Cannot ask for consent: 'optOut' must be a non-empty command of one line, .*got 5$/],
+    [{ optOut: "mycli\x1b[2Jtelemetry disable" }, /'optOut' must be a non-empty command of one line/],
+    [{ optOut: "mycli telemetry disable\nrm -rf" }, /'optOut' must be a non-empty command of one line/],
+    [{ optOut: " " }, /'optOut' must be a non-empty command/],
+    [{ optout: "mycli telemetry disable" }, /'optout' is not an option \(did you mean 'optOut'\?\)/],
+    ["mycli telemetry disable", /options must be an object such as \{ optOut: .* \}, got "mycli telemetry disable"/],
+    [null, /options must be an object/],
+  ];
+  for (const [options, message] of wrong) {
+    await assert.rejects(askForConsent(options as { optOut?: string }), (error: Error) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, message);
+      return true;
+    });
+  }
 });

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-2UFFPO6V.js";
+} from "./chunk-4WOY3OLL.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

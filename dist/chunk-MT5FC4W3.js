@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-NJIV2H7F.js";
+} from "./chunk-P5UU7ZTZ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-2UFFPO6V.js";
+} from "./chunk-4WOY3OLL.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
