@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MT5FC4W3.js";
-import "./chunk-P5UU7ZTZ.js";
-import "./chunk-4WOY3OLL.js";
+} from "./chunk-DJ73PCW4.js";
+import "./chunk-5XWKEAED.js";
+import "./chunk-M7SOJKZH.js";
 export {
   main,
   telemetryCommand

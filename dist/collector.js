@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-P5UU7ZTZ.js";
-import "./chunk-4WOY3OLL.js";
+} from "./chunk-5XWKEAED.js";
+import "./chunk-M7SOJKZH.js";
 export {
   isLoopback,
   readOtlpLogs,

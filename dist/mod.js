@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-4WOY3OLL.js";
+} from "./chunk-M7SOJKZH.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

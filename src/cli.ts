@@ -26,7 +26,7 @@ import { formatTimestamp } from "./envelope.ts";
 import { exitDecision, type InProcessOutcome } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
 import { EndpointHealth, type HealthState, recordedHealth } from "./health.ts";
-import { type ResolvedOptions, resolveOptions } from "./options.ts";
+import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
 import { drainSpool } from "./sender.ts";
@@ -172,6 +172,12 @@ export interface TelemetryCommandOptions {
   name: string;
   /** Where to write. @default {standard output and error} */
   output?: CliOutput;
+  /**
+   * The handler options the CLI passes to `trackCommand` (its `handler`), where they set the endpoint, format or
+   * spool: `status` then shows what the CLI's runs use, and `disable` deletes the events of their spool.
+   * @default {{}}
+   */
+  handler?: NATTelemetryHandlerOptions;
 }
 
 /**
@@ -187,8 +193,10 @@ export interface TelemetryCommandOptions {
  * @param args The arguments after the command: `status` (the default, `--json` for JSON), `enable`, `disable`,
  *   or `--help`.
  * @param options The command's name as the user types it, and where to write.
- * @returns The exit code: 0 success, 1 when the decision could not be saved, 2 bad usage.
- * @throws {TypeError} When `options.name` is not a non-empty string.
+ * @returns The exit code: 0 success, 1 when the decision could not be saved (or, `disable`, the events waiting
+ *   could not be deleted), 2 bad usage.
+ * @throws {TypeError} When `options.name` is not a non-empty string; {TypeError} or {RangeError} for
+ *   `options.handler` as the handler's constructor would.
  * @example
  * ```ts
  * import process from "node:process";
@@ -203,6 +211,9 @@ export function telemetryCommand(args: readonly string[], options: TelemetryComm
   if (typeof name !== "string" || name.trim() === "") {
     throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
   }
+  const handler = options.handler ?? {};
+  resolveOptions(handler); // its mistakes are the developer's: thrown here, as the handler would
+
   const output = options.output ?? defaultOutput();
   const usage = `Usage: ${name} [status|enable|disable] [--json]
 
@@ -237,8 +248,8 @@ For one run only: NAT_TELEMETRY_ENABLED=0 (or DO_NOT_TRACK=1) shares nothing.`;
     output.out(`${usage}\n`);
     return 0;
   }
-  if (command === "status") return status(output, parsed.values.json === true, name);
-  return decide(output, command === "enable" ? "enabled" : "disabled", name);
+  if (command === "status") return status(output, parsed.values.json === true, name, handler);
+  return decide(output, command === "enable" ? "enabled" : "disabled", name, handler);
 }
 
 function paint(output: CliOutput, text: string, on: boolean): string {
@@ -286,14 +297,16 @@ interface Settings {
   problems: string[];
 }
 
-/** Reads the settings in force from the environment, as a handler created with no options would. Writes nothing. */
-function settingsInForce(consent: EffectiveConsent): Settings {
+/** Reads the settings in force, as a handler created with these options would. Writes nothing. */
+function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandlerOptions): Settings {
   const env = host().env;
   const settings = environmentSettings();
-  const options = resolveOptions({});
+  const options = resolveOptions(handler);
   const format = options.format.name;
   const { sink } = options;
-  const endpointVariable = settings.endpoint !== undefined
+  const endpointVariable = handler.endpoint !== undefined
+    ? "the program's options"
+    : settings.endpoint !== undefined
     ? "NAT_TELEMETRY_ENDPOINT"
     : format !== "otlp"
     ? undefined
@@ -307,13 +320,15 @@ function settingsInForce(consent: EffectiveConsent): Settings {
     : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();
   // With telemetry off no spool is opened (opening one creates its directory).
+  let spoolRefused: string | undefined;
   const decision = enabled
-    ? exitDecision(options, Backlog.open(options), enabled)
+    ? exitDecision(options, Backlog.open(options, (why) => spoolRefused = why), enabled)
     : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" as const };
   const proxy = sink.kind === "http"
     ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true)
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
+  if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
   if (consent.fileProblem) {
     const file = consent.path === undefined ? "the consent file" : `the consent file ${consent.path}`;
     problems.push(`${file} ${consent.fileProblem}, so it is read as disabled`);
@@ -322,7 +337,9 @@ function settingsInForce(consent: EffectiveConsent): Settings {
     endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
     endpointSource,
     format,
-    formatSource: ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "")
+    formatSource: handler.format !== undefined
+      ? "the program's options"
+      : ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "")
       ? "NAT_TELEMETRY_FORMAT"
       : "the default",
     proxy,
@@ -334,9 +351,14 @@ function settingsInForce(consent: EffectiveConsent): Settings {
   };
 }
 
-function status(output: CliOutput, json: boolean, changeWith?: string): number {
+function status(
+  output: CliOutput,
+  json: boolean,
+  changeWith?: string,
+  handler: NATTelemetryHandlerOptions = {},
+): number {
   const consent = effectiveConsent();
-  const settings = settingsInForce(consent);
+  const settings = settingsInForce(consent, handler);
   if (json) {
     output.out(`${
       JSON.stringify({
@@ -383,7 +405,12 @@ function status(output: CliOutput, json: boolean, changeWith?: string): number {
   return 0;
 }
 
-function decide(output: CliOutput, state: "enabled" | "disabled", program: string): number {
+function decide(
+  output: CliOutput,
+  state: "enabled" | "disabled",
+  program: string,
+  handler: NATTelemetryHandlerOptions = {},
+): number {
   const before = effectiveConsent();
   let why = "";
   if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
@@ -401,22 +428,38 @@ function decide(output: CliOutput, state: "enabled" | "disabled", program: strin
     return 1;
   }
   output.out(`Telemetry ${state}: saved to ${before.path}.\n`);
+  let code = 0;
   if (state === "disabled") {
-    const deleted = openSpool()?.spool.clear() ?? 0;
-    if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s) that had not been sent.\n`);
+    const { spoolDir } = resolveOptions(handler);
+    let why = "no file access";
+    const deleted = spoolDir === undefined ? 0 : openSpool((refusal) => why = refusal, "work", handler)?.spool.clear();
+    if (deleted === undefined) {
+      // Events may wait there that a later run, once the directory is usable, would send: the user must know.
+      output.err(
+        `${program}: could not delete the events waiting in ${spoolDir} (${why}); delete its e-*.jsonl files ` +
+          "yourself to be sure they are never sent.\n",
+      );
+      code = 1;
+    } else if (deleted > 0) {
+      output.out(`Deleted ${deleted} spooled event(s) that had not been sent.\n`);
+    }
   }
   const after = effectiveConsent();
   const note = overrideNote(after) ??
     (after.fileProblem ? `this program reads it as disabled: it ${after.fileProblem}.` : undefined);
   if (note) output.out(`Note: ${note}\n`);
-  return 0;
+  return code;
 }
 
-/** The spool the environment names, as a handler would use it, or (`look`) only to look in. */
-function openSpool(refused?: (why: string) => void, use: "work" | "look" = "work"):
+/** The spool a handler with these options would use, or (`look`) only to look in. */
+function openSpool(
+  refused?: (why: string) => void,
+  use: "work" | "look" = "work",
+  handler: NATTelemetryHandlerOptions = {},
+):
   | { spool: Spool; options: ResolvedOptions; files: NonNullable<ReturnType<typeof host>["files"]> }
   | undefined {
-  const options = resolveOptions({});
+  const options = resolveOptions(handler);
   const files = host().files;
   const spool = options.spoolDir && files
     ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use)

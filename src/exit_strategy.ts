@@ -282,12 +282,13 @@ function senderConfig(options: ResolvedOptions, spoolDir: string): SenderConfig 
 }
 
 /**
- * Whether the sender's script is in the spool directory: a regular file of the user's under its name (a hash
- * of its text), of its size. Spool files are written whole (a temporary file, then a rename) in a private
- * directory; a file cut short by a crash before it reached the disk, or emptied, is written again.
+ * Whether the sender's script is in the spool directory: a regular file of the user's own (not root's, which the
+ * user's sender may not be able to read: a copy `sudo` made) under its name (a hash of its text), of its size. Spool
+ * files are written whole (a temporary file, then a rename) in a private directory; a file cut short by a crash
+ * before it reached the disk, or emptied, is written again.
  */
 function scriptInPlace({ files, spool }: Backlog): boolean {
-  return files.sizeOf(`${spool.dir}/${SENDER_SCRIPT_NAME}`) === SENDER_SCRIPT_BYTES;
+  return files.sizeOf(`${spool.dir}/${SENDER_SCRIPT_NAME}`, true) === SENDER_SCRIPT_BYTES;
 }
 
 /** Makes sure the sender's script is in the spool directory. */

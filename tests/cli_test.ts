@@ -1,7 +1,16 @@
 /** The nat-telemetry command, run as a child process of the runtime under test. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import {
@@ -586,6 +595,60 @@ test("disable deletes spooled events; a disabled flush sends nothing", async () 
   } finally {
     await server.close();
   }
+});
+
+test("a CLI's telemetry command takes the handler options its runs use: status shows them, disable clears that spool", async () => {
+  using dir = tempDir();
+  const down = await TestServer.start();
+  await down.close();
+  const own = `${dir.path}/own-spool`; // the program's own, not the one the environment names
+  const options = { spoolDir: own, endpoint: down.url() };
+  await runChild("exit_child.ts", {
+    args: ["exit"],
+    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TEST_OPTIONS: JSON.stringify(options), NAT_TEST_COMMAND: "before" },
+  });
+  assert.equal(spooled(own).length, 1, "a run spooled its event in the program's own spool");
+  const command = (args: string[], env: ChildOptions["env"] = {}) =>
+    runChild("telemetry_command_child.ts", {
+      args,
+      env: {
+        ...UNSET_PROXY_VARIABLES,
+        NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/telemetry.toml`,
+        NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/spool`,
+        NAT_TEST_OPTIONS: JSON.stringify(options),
+        ...env,
+      },
+    });
+  const status = await command(["status", "--json"], { NAT_TELEMETRY_ENABLED: "1" });
+  const shown = JSON.parse(status.stdout);
+  assert.equal(shown.spoolDir, own);
+  assert.deepEqual([shown.endpoint, shown.endpointSource], [down.url(), "the program's options"]);
+  const disable = await command(["disable"]);
+  assert.equal(disable.code, 0, disable.stderr);
+  assert.match(disable.stdout, /Deleted 1 spooled event\(s\) that had not been sent/);
+  assert.deepEqual(spooled(own), [], "nothing left that a later opt-in would send");
+  const wrong = await command(["status"], { NAT_TEST_OPTIONS: '{"spoolDir":"relative"}' });
+  assert.match(wrong.stderr, /'spoolDir' must be an absolute path/, "the developer's mistake, as the handler says it");
+});
+
+test("disable says so, and exits 1, when it cannot delete the events waiting (a spool others may write)", {
+  skip: process.platform === "win32" && "POSIX modes",
+}, async () => {
+  using dir = tempDir();
+  const down = await TestServer.start();
+  await down.close();
+  await seedSpool(dir.path, down.url());
+  chmodSync(`${dir.path}/spool`, 0o777); // as a careless chmod left it: no run uses it, nor may it clear it
+  const status = await cli(dir.path, ["status"], { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: down.url() });
+  assert.match(status.stdout, /^Problem: the spool directory cannot be used: refused .*spool: writable_by_others$/m);
+  const disable = await cli(dir.path, ["disable"]);
+  assert.equal(disable.code, 1);
+  assert.match(disable.stdout, /Telemetry disabled: saved to /, "the decision itself is saved");
+  assert.match(
+    disable.stderr,
+    /could not delete the events waiting in .*\/spool \(refused .*: writable_by_others\); delete its e-\*\.jsonl files/,
+  );
+  assert.equal(spooled(`${dir.path}/spool`).length, 1, "still there: the user was told");
 });
 
 test("collector: prints where it listens and one line per event it receives", async () => {

@@ -293,6 +293,16 @@ test("sizeOf: the size of a regular file of the user's, never of a link, a FIFO 
   assert.deepEqual(sizes, [3, undefined, undefined, undefined, undefined]);
 });
 
+test("sizeOf for the sender's script: a file of root's in a user's spool (a copy sudo made) is not the user's own", {
+  skip: noRoot,
+}, () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/script.mjs`, "xyz", { mode: 0o600 }); // root's, which the user may not read
+  const files = guardedFiles(nodeFiles(nodeFs, { uid: 65534, gid: 65534 }, false));
+  assert.equal(files.sizeOf(`${dir.path}/script.mjs`), 3, "root's file is trusted, as everything root owns");
+  assert.equal(files.sizeOf(`${dir.path}/script.mjs`, true), undefined, "but not taken for the user's own");
+});
+
 test("read: a file's exact text, a byte order mark and all; bytes that are not UTF-8 are refused, never replaced", () => {
   using dir = tempDir();
   const files = host().files!;

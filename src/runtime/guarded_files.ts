@@ -198,11 +198,11 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     list: (path) => raw.list(path),
     checkPlace: (path) => void checkAncestors(raw, path),
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
-    sizeOf(path) {
+    sizeOf(path, usersOwn = false) {
       try {
         if (!raw.allowed(path, "read")) return undefined; // looking would prompt (Deno)
         const facts = raw.lstat(path);
-        if (!facts) return undefined;
+        if (!facts || (usersOwn && raw.uid !== undefined && facts.uid !== raw.uid)) return undefined;
         regular(path, Infinity)(facts);
         return facts.size;
       } catch {

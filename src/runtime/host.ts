@@ -98,9 +98,11 @@ export interface HostFiles {
    * not one). Never throws.
    *
    * @param path The path.
+   * @param usersOwn Only a file of the user's own counts, not root's (one the user may not be able to read: a
+   *   file `sudo` left). @default {false}
    * @returns Its size in bytes, or `undefined` when no such file is there (or, Deno, looking would prompt).
    */
-  sizeOf(path: string): number | undefined;
+  sizeOf(path: string, usersOwn?: boolean): number | undefined;
   /** Creates a new file owner-only (0600) and writes UTF-8 text; fails if anything is at the path. */
   create(path: string, text: string): void;
   /**

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-P5UU7ZTZ.js";
+} from "./chunk-5XWKEAED.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-4WOY3OLL.js";
+} from "./chunk-M7SOJKZH.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -213,6 +213,8 @@ var telemetryCommand = (function (args, options) {
   if (typeof name !== "string" || name.trim() === "") {
     throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
   }
+  const handler = options.handler ?? {};
+  resolveOptions(handler);
   const output = options.output ?? defaultOutput();
   const usage = `Usage: ${name} [status|enable|disable] [--json]
 
@@ -254,8 +256,8 @@ ${usage}
 `);
     return 0;
   }
-  if (command === "status") return status(output, parsed.values.json === true, name);
-  return decide(output, command === "enable" ? "enabled" : "disabled", name);
+  if (command === "status") return status(output, parsed.values.json === true, name, handler);
+  return decide(output, command === "enable" ? "enabled" : "disabled", name, handler);
 });
 var paint = (function (output, text, on) {
   return output.color ? `\x1B[${on ? 32 : 31}m${text}\x1B[0m` : text;
@@ -277,18 +279,20 @@ var overrideNote = (function (consent) {
   }
   return `${consent.source} overrides the consent file, which says: ${consent.fileState}.`;
 });
-var settingsInForce = (function (consent) {
+var settingsInForce = (function (consent, handler) {
   const env = host().env;
   const settings = environmentSettings();
-  const options = resolveOptions({});
+  const options = resolveOptions(handler);
   const format = options.format.name;
   const { sink } = options;
-  const endpointVariable = settings.endpoint !== void 0 ? "NAT_TELEMETRY_ENDPOINT" : format !== "otlp" ? void 0 : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
+  const endpointVariable = handler.endpoint !== void 0 ? "the program's options" : settings.endpoint !== void 0 ? "NAT_TELEMETRY_ENDPOINT" : format !== "otlp" ? void 0 : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
   const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : settings.dryRun ? "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();
-  const decision = enabled ? exitDecision(options, Backlog.open(options), enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
+  let spoolRefused;
+  const decision = enabled ? exitDecision(options, Backlog.open(options, (why) => spoolRefused = why), enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
   const proxy = sink.kind === "http" ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true) : null;
   const problems = [...settings.problems, ...proxy?.problem ? [proxy.problem] : []];
+  if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
   if (consent.fileProblem) {
     const file = consent.path === void 0 ? "the consent file" : `the consent file ${consent.path}`;
     problems.push(`${file} ${consent.fileProblem}, so it is read as disabled`);
@@ -297,16 +301,16 @@ var settingsInForce = (function (consent) {
     endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
     endpointSource,
     format,
-    formatSource: ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "") ? "NAT_TELEMETRY_FORMAT" : "the default",
+    formatSource: handler.format !== void 0 ? "the program's options" : ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "") ? "NAT_TELEMETRY_FORMAT" : "the default",
     proxy,
     spoolDir: options.spoolDir ?? null,
     atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason, outcome: decision.outcome },
     problems
   };
 });
-var status = (function (output, json, changeWith) {
+var status = (function (output, json, changeWith, handler = {}) {
   const consent = effectiveConsent();
-  const settings = settingsInForce(consent);
+  const settings = settingsInForce(consent, handler);
   if (json) {
     output.out(`${JSON.stringify({
       enabled: consent.enabled,
@@ -354,7 +358,7 @@ var status = (function (output, json, changeWith) {
 `);
   return 0;
 });
-var decide = (function (output, state, program) {
+var decide = (function (output, state, program, handler = {}) {
   const before = effectiveConsent();
   let why = "";
   if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
@@ -366,19 +370,30 @@ var decide = (function (output, state, program) {
   }
   output.out(`Telemetry ${state}: saved to ${before.path}.
 `);
+  let code = 0;
   if (state === "disabled") {
-    const deleted = openSpool()?.spool.clear() ?? 0;
-    if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s) that had not been sent.
+    const { spoolDir } = resolveOptions(handler);
+    let why2 = "no file access";
+    const deleted = spoolDir === void 0 ? 0 : openSpool((refusal) => why2 = refusal, "work", handler)?.spool.clear();
+    if (deleted === void 0) {
+      output.err(
+        `${program}: could not delete the events waiting in ${spoolDir} (${why2}); delete its e-*.jsonl files yourself to be sure they are never sent.
+`
+      );
+      code = 1;
+    } else if (deleted > 0) {
+      output.out(`Deleted ${deleted} spooled event(s) that had not been sent.
 `);
+    }
   }
   const after = effectiveConsent();
   const note = overrideNote(after) ?? (after.fileProblem ? `this program reads it as disabled: it ${after.fileProblem}.` : void 0);
   if (note) output.out(`Note: ${note}
 `);
-  return 0;
+  return code;
 });
-var openSpool = (function (refused, use = "work") {
-  const options = resolveOptions({});
+var openSpool = (function (refused, use = "work", handler = {}) {
+  const options = resolveOptions(handler);
   const files = host().files;
   const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use) : void 0;
   return spool && files ? { spool, options, files } : void 0;

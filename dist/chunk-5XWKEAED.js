@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-4WOY3OLL.js";
+} from "./chunk-M7SOJKZH.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
