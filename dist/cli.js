@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-DJ73PCW4.js";
-import "./chunk-5XWKEAED.js";
-import "./chunk-M7SOJKZH.js";
+} from "./chunk-GERP4DKB.js";
+import "./chunk-KM4VKADN.js";
+import "./chunk-OMKCBX6I.js";
 export {
   main,
   telemetryCommand

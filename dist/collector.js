@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-5XWKEAED.js";
-import "./chunk-M7SOJKZH.js";
+} from "./chunk-KM4VKADN.js";
+import "./chunk-OMKCBX6I.js";
 export {
   isLoopback,
   readOtlpLogs,

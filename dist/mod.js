@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-M7SOJKZH.js";
+} from "./chunk-OMKCBX6I.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

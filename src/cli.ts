@@ -314,8 +314,12 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
   const endpointSource = sink.kind === "none"
     ? sink.reason === "invalid_endpoint"
       ? `nothing is sent: ${endpointVariable} is not an http(s) URL`
+      : sink.reason === "endpoint_hidden"
+      ? "nothing is sent: the program may not read NAT_TELEMETRY_ENDPOINT"
       : settings.dryRun
-      ? "nothing is sent: NAT_TELEMETRY_DRY_RUN"
+      ? host().env("NAT_TELEMETRY_DRY_RUN") === undefined
+        ? "nothing is sent: the program may not read NAT_TELEMETRY_DRY_RUN"
+        : "nothing is sent: NAT_TELEMETRY_DRY_RUN"
       : "nothing is sent: the endpoint is empty"
     : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();

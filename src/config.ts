@@ -81,7 +81,12 @@ export function isAbsolutePath(path: string, os: string): boolean {
 export interface EnvironmentSettings {
   /** `NAT_TELEMETRY_ENDPOINT`, when set (possibly empty). */
   endpoint: string | undefined;
-  /** `NAT_TELEMETRY_DRY_RUN` is set to a yes value. */
+  /**
+   * The program may not read `NAT_TELEMETRY_ENDPOINT` (Deno's `--allow-env`): where the user sends events cannot be
+   * known, so nothing is sent to the default in its place.
+   */
+  endpointHidden: boolean;
+  /** `NAT_TELEMETRY_DRY_RUN` is set to a yes value, or the program may not read it (it could ask for a dry run). */
   dryRun: boolean;
   /** `NAT_SESSION_PREFIX`, or `""`. */
   sessionPrefix: string;
@@ -112,7 +117,10 @@ export interface EnvironmentSettings {
 
 /**
  * Reads the handler's environment settings. Unreadable variables (no Deno
- * `--allow-env`) read as unset. Values it does not understand never break
+ * `--allow-env`) read as unset, and are listed in `problems`; but for
+ * `NAT_TELEMETRY_ENDPOINT`, which could name another endpoint than the default
+ * (`endpointHidden`), and `NAT_TELEMETRY_DRY_RUN`, which could ask that nothing
+ * be sent (read as a dry run). Values it does not understand never break
  * anything: each is read as documented (a yes/no variable as no, an unknown
  * format as `nat`, a relative spool directory as none, a bad header entry
  * skipped) and listed in `problems`. Never throws.
@@ -138,7 +146,8 @@ export function environmentSettings(): EnvironmentSettings {
     return parseFlag(value);
   };
   flag("NAT_TELEMETRY_ENABLED", "so telemetry is off and nothing is asked");
-  const dryRun = flag("NAT_TELEMETRY_DRY_RUN", "so events are sent") ?? false;
+  const hidden = HIDDEN_SETTINGS.filter((name) => host().envHidden?.(name) === true);
+  const dryRun = flag("NAT_TELEMETRY_DRY_RUN", "so events are sent") ?? hidden.includes("NAT_TELEMETRY_DRY_RUN");
   const endpoint = env("NAT_TELEMETRY_ENDPOINT");
   if (endpoint !== undefined && !isEndpoint(endpoint)) {
     problems.push(
@@ -151,6 +160,9 @@ export function environmentSettings(): EnvironmentSettings {
   }
   const handOff = flag("NAT_TELEMETRY_HANDOFF", "so events are delivered in process at exit") ?? "auto";
   const spoolDir = defaultSpoolDir(env, runtimeInfo().os, problems);
+  for (const name of hidden) {
+    problems.push(`${name} may not be read (the program's permissions): ${HIDDEN_SETTINGS_MEAN[name]}`);
+  }
   for (const name of ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]) {
     const value = env(name);
     if (value && !/^https?:$/.test(safeProtocol(value))) {
@@ -168,6 +180,7 @@ export function environmentSettings(): EnvironmentSettings {
   };
   return {
     endpoint,
+    endpointHidden: hidden.includes("NAT_TELEMETRY_ENDPOINT"),
     dryRun,
     sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
     spoolDir,
@@ -180,6 +193,19 @@ export function environmentSettings(): EnvironmentSettings {
     problems,
   };
 }
+
+/**
+ * The variables of the handler's settings that Deno's `--allow-env` may hide (the opt-outs are consent's), and what
+ * it comes to when one is: where a value could stop or redirect what is sent, nothing is sent.
+ */
+const HIDDEN_SETTINGS_MEAN: Readonly<Record<string, string>> = {
+  NAT_TELEMETRY_ENDPOINT: "it could name another endpoint, so nothing is sent unless the program sets its endpoint",
+  NAT_TELEMETRY_DRY_RUN: "it could ask that nothing be sent, so nothing is sent",
+  NAT_TELEMETRY_FORMAT: "a value set there is not seen",
+  NAT_TELEMETRY_SPOOL_DIR: "a value set there is not seen",
+  NAT_TELEMETRY_HANDOFF: "a value set there is not seen",
+};
+const HIDDEN_SETTINGS = Object.keys(HIDDEN_SETTINGS_MEAN);
 
 /** Whether a yes/no value is one of those this library reads as intended. */
 function isUnderstoodFlag(value: string): boolean {

@@ -39,8 +39,17 @@ export const STALLED_HANDOFF_MS = 60_000;
 /** A sender's own start, which its life includes: a request must fit in what is left. */
 const SENDER_START_MS = 1_000;
 
-/** The environment variables a sender reads: its configuration, and the user's decision. */
-const SENDER_READS = [SENDER_CONFIG_ENV, "NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "NAT_TELEMETRY_CONSENT_FILE"];
+/**
+ * The environment variables a sender reads: its configuration, the user's decision, and a dry run (never set in its
+ * environment, but one it may not read would be taken as set).
+ */
+const SENDER_READS = [
+  SENDER_CONFIG_ENV,
+  "NAT_TELEMETRY_ENABLED",
+  "DO_NOT_TRACK",
+  "NAT_TELEMETRY_CONSENT_FILE",
+  "NAT_TELEMETRY_DRY_RUN",
+];
 
 /** What to do with the events pending at the end. */
 export type ExitPlan =

@@ -36,7 +36,7 @@ export interface TelemetryStats {
   /**
    * Events given up on, by reason: `not_an_event`, `invalid_event`, `event_too_large`, `buffer_full`,
    * `retries_exhausted`, `unsafe_redirect`, `too_many_redirects`, `bad_redirect`, `http_<status>`,
-   * `dry_run`, `invalid_endpoint`; for spooled events `spool_full`, `spool_expired`, `spool_corrupt`,
+   * `dry_run`, `invalid_endpoint`, `endpoint_hidden`; for spooled events `spool_full`, `spool_expired`, `spool_corrupt`,
    * `spool_unavailable` (the spool could not be written); `otlp_rejected` (an OTLP partial success).
    */
   dropped: Record<string, number>;

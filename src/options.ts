@@ -153,7 +153,7 @@ export interface NATTelemetryHandlerOptions {
 export type Sink =
   | { readonly kind: "http"; readonly url: string }
   | { readonly kind: "stderr" }
-  | { readonly kind: "none"; readonly reason: "dry_run" | "invalid_endpoint" };
+  | { readonly kind: "none"; readonly reason: "dry_run" | "invalid_endpoint" | "endpoint_hidden" };
 
 /** The options with defaults applied and times in milliseconds. */
 export interface ResolvedOptions {
@@ -345,7 +345,9 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     sessionId,
     sink: resolveSink(
       options.endpoint,
-      settings.endpoint ?? (format === "otlp" ? settings.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT : undefined),
+      settings.endpointHidden
+        ? HIDDEN
+        : settings.endpoint ?? (format === "otlp" ? settings.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT : undefined),
       settings.dryRun,
     ),
     spoolDir: resolveSpoolDir(options.spoolDir, settings.spoolDir),
@@ -390,12 +392,17 @@ function smallestEvent(
   return { eventBytes: event.bytes, batchBytes: envelopeBytes + SCHEMA_VERSION_SLACK_BYTES + inBatch, envelopeBytes };
 }
 
+/** The environment's endpoint, where the program may not read it. */
+const HIDDEN = Symbol("hidden");
+
 /**
  * Decides where batches go. The `endpoint` option wins over the environment;
  * a bad option is a programming error and throws, a bad environment value is
- * the user's and turns delivery off (every event counted as `invalid_endpoint`).
+ * the user's and turns delivery off (every event counted as `invalid_endpoint`),
+ * and so does one the program may not read (`endpoint_hidden`): the user's
+ * endpoint, not the default.
  */
-function resolveSink(option: unknown, fromEnv: string | undefined, dryRun: boolean): Sink {
+function resolveSink(option: unknown, fromEnv: string | undefined | typeof HIDDEN, dryRun: boolean): Sink {
   if (option !== undefined && (typeof option !== "string" || !isEndpoint(option))) {
     throw new TypeError(
       `Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${
@@ -403,6 +410,7 @@ function resolveSink(option: unknown, fromEnv: string | undefined, dryRun: boole
       }`,
     );
   }
+  if (option === undefined && fromEnv === HIDDEN) return { kind: "none", reason: "endpoint_hidden" };
   const endpoint = (option ?? fromEnv ?? DEFAULT_ENDPOINT) as string;
   if (!isEndpoint(endpoint)) return { kind: "none", reason: "invalid_endpoint" };
   // As in the Python tool, "stdout" prints even in a dry run: printing sends nothing.

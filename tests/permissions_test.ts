@@ -81,6 +81,44 @@ test("Deno without net: spools only, for a later run, no prompt", { skip }, asyn
   }
 });
 
+test(
+  "Deno that may not read NAT_TELEMETRY_ENDPOINT or NAT_TELEMETRY_DRY_RUN sends nothing: they could say where, or not",
+  {
+    skip,
+  },
+  async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const env = { NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_DEBUG: "1" };
+      const read = "NAT_TELEMETRY_SPOOL_DIR,NAT_TELEMETRY_DEBUG,NAT_TELEMETRY_HANDOFF";
+      const hidden = async (more: string) => {
+        const flags = [
+          `--allow-env=${read}${more}`,
+          "--allow-net",
+          `--allow-read=${dir.path}`,
+          `--allow-write=${dir.path}`,
+        ];
+        return (await onTerminal(flags, env)).stdout;
+      };
+      // The user's endpoint, hidden: never the default in its place (a test one, or a company's own, stays theirs).
+      const endpoint = await hidden(",NAT_TELEMETRY_DRY_RUN");
+      assert.match(endpoint, /endpoint: nowhere \(endpoint_hidden\)/);
+      assert.match(endpoint, /dropped 1 event\(s\): endpoint_hidden/);
+      // A dry run, hidden: nothing sent, though the endpoint can be read.
+      const dryRun = await hidden(",NAT_TELEMETRY_ENDPOINT");
+      assert.match(dryRun, /dropped 1 event\(s\): dry_run/);
+      assert.equal(server.requests.length, 0);
+      assert.deepEqual(spooled(dir.path), []);
+      // Both readable: delivered.
+      await hidden(",NAT_TELEMETRY_ENDPOINT,NAT_TELEMETRY_DRY_RUN");
+      await waitFor(() => server.events().length === 1, "the delivery");
+    } finally {
+      await server.close();
+    }
+  },
+);
+
 test("Deno: a 307 to a host:port the program may not reach is dropped, never a prompt", { skip }, async () => {
   const elsewhere = await TestServer.start();
   const server = await TestServer.start(() => ({ status: 307, headers: { location: elsewhere.url() } }));

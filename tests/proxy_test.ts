@@ -589,7 +589,8 @@ describe("a run behind a proxy (child processes)", () => {
           CI: "",
         });
         // Every variable the run has, and REQUEST_METHOD, but the hidden one.
-        const fixture = ["NAT_TEST_AT", "NAT_TEST_CAPTURE", "NAT_TEST_OPTIONS"]; // what exit_child.ts reads, set or not
+        // What exit_child.ts reads, set or not, and a dry run: one the program may not read could be set.
+        const fixture = ["NAT_TEST_AT", "NAT_TEST_CAPTURE", "NAT_TEST_OPTIONS", "NAT_TELEMETRY_DRY_RUN"];
         const names = new Set(
           [...Object.keys(process.env), ...Object.keys(env), ...fixture, "REQUEST_METHOD"].filter((name) =>
             name !== hidden

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-M7SOJKZH.js";
+} from "./chunk-OMKCBX6I.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-5XWKEAED.js";
+} from "./chunk-KM4VKADN.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-M7SOJKZH.js";
+} from "./chunk-OMKCBX6I.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -286,7 +286,7 @@ var settingsInForce = (function (consent, handler) {
   const format = options.format.name;
   const { sink } = options;
   const endpointVariable = handler.endpoint !== void 0 ? "the program's options" : settings.endpoint !== void 0 ? "NAT_TELEMETRY_ENDPOINT" : format !== "otlp" ? void 0 : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
-  const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : settings.dryRun ? "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
+  const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : sink.reason === "endpoint_hidden" ? "nothing is sent: the program may not read NAT_TELEMETRY_ENDPOINT" : settings.dryRun ? host().env("NAT_TELEMETRY_DRY_RUN") === void 0 ? "nothing is sent: the program may not read NAT_TELEMETRY_DRY_RUN" : "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();
   let spoolRefused;
   const decision = enabled ? exitDecision(options, Backlog.open(options, (why) => spoolRefused = why), enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
