@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-GERP4DKB.js";
-import "./chunk-KM4VKADN.js";
-import "./chunk-OMKCBX6I.js";
+} from "./chunk-VQB2ZXFX.js";
+import "./chunk-J3ARMAAT.js";
+import "./chunk-HDY4Y6EP.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-KM4VKADN.js";
-import "./chunk-OMKCBX6I.js";
+} from "./chunk-J3ARMAAT.js";
+import "./chunk-HDY4Y6EP.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-OMKCBX6I.js";
+} from "./chunk-HDY4Y6EP.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -195,8 +195,8 @@ export interface TelemetryCommandOptions {
  * @param options The command's name as the user types it, and where to write.
  * @returns The exit code: 0 success, 1 when the decision could not be saved (or, `disable`, the events waiting
  *   could not be deleted), 2 bad usage.
- * @throws {TypeError} When `options.name` is not a non-empty string; {TypeError} or {RangeError} for
- *   `options.handler` as the handler's constructor would.
+ * @throws {TypeError} When `args` is not an array of strings or `options.name` not a non-empty string; a
+ *   `TypeError` or `RangeError` for `options.handler` as the handler's constructor would throw.
  * @example
  * ```ts
  * import process from "node:process";
@@ -207,6 +207,13 @@ export interface TelemetryCommandOptions {
  * ```
  */
 export function telemetryCommand(args: readonly string[], options: TelemetryCommandOptions): number {
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === "string")) {
+    throw new TypeError(
+      `Cannot run telemetry command: 'args' must be an array of strings (the arguments after the command), got ${
+        describe(args)
+      }`,
+    );
+  }
   const name = options?.name;
   if (typeof name !== "string" || name.trim() === "") {
     throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
@@ -276,6 +283,8 @@ function overrideNote(consent: EffectiveConsent): string | undefined {
   if (consent.source === "file" || consent.source === "default" || consent.fileState === "never_asked") {
     return undefined;
   }
+  // A file that could not be read (or found) says nothing: its problem is told with the others.
+  if (consent.fileProblem) return undefined;
   return `${consent.source} overrides the consent file, which says: ${consent.fileState}.`;
 }
 

@@ -4,7 +4,8 @@
  * @module
  */
 import { randomHex } from "./atomic.ts";
-import { isTelemetryEnabled } from "./consent.ts";
+import { isTelemetryEnabled, liveDecision } from "./consent.ts";
+import { debugTrail } from "./debug.ts";
 import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
 import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
@@ -186,7 +187,10 @@ export async function trackCommand<T>(
   if (options.askConsent ?? true) await askForConsent({ optOut: options.optOutCommand });
   // What main returned, but for nothing: the code the program set, which `process.exitCode = await ...` then keeps.
   const passedOn = (result: T) => (result === undefined ? host().exitCode() : result) as CommandResult<T>;
-  if (!isTelemetryEnabled()) return passedOn(await main());
+  if (!isTelemetryEnabled()) {
+    debugTrail()?.(`telemetry off (decided by ${liveDecision().decidedBy}): the command is not recorded`);
+    return passedOn(await main());
+  }
   // A program that broke what the hooks rely on (its `process.on`, a built-in's prototype) still runs its command,
   // and the handler starts without the hook it could not have.
   let unhookExit = () => {};

@@ -430,6 +430,24 @@ export function settledDecision(): { enabled: boolean; source: ConsentSource } {
 }
 
 /**
+ * Whether telemetry is on for this process, and what decided it: the source of the decision in force, or the program
+ * itself where it turned telemetry the other way ({@link setTelemetryEnabled}, overriding even the environment).
+ *
+ * @returns The state, and what decided it in words, e.g. `the NAT_TELEMETRY_ENABLED environment variable`.
+ * @example
+ * ```ts
+ * import { liveDecision } from "./consent.ts";
+ * const { enabled, decidedBy } = liveDecision();
+ * console.error(`telemetry ${enabled ? "on" : "off"} (decided by ${decidedBy})`);
+ * ```
+ */
+export function liveDecision(): { enabled: boolean; decidedBy: string } {
+  const live = isTelemetryEnabled();
+  const { enabled, source } = decision();
+  return { enabled: live, decidedBy: live === enabled ? source : "the program (setTelemetryEnabled)" };
+}
+
+/**
  * Turns telemetry on or off for this process, effective for the next
  * `enqueue` of every handler. It does not record the user's decision on disk
  * (see {@link recordConsent}).

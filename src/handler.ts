@@ -9,7 +9,7 @@ import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
 import { CLAIM_LEASE_MS, type SpoolClaim } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
-import { consentHolds, effectiveConsent, isTelemetryEnabled } from "./consent.ts";
+import { consentHolds, isTelemetryEnabled, liveDecision } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
 import { redact } from "./describe.ts";
@@ -537,9 +537,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** The trail's lines about the settings in force, once per handler, when it is first used. */
   #tellSettings(): void {
     if (!this.#debug) return;
-    const { enabled, source } = effectiveConsent();
+    const { enabled, decidedBy } = liveDecision();
     const { sink, format, spoolDir, handOff } = this.#options;
-    this.#debug(`telemetry ${enabled || isTelemetryEnabled() ? "on" : "off"} (decided by ${source})`);
+    this.#debug(`telemetry ${enabled ? "on" : "off"} (decided by ${decidedBy})`);
     const where = sink.kind === "http"
       ? redact(sink.url)
       : sink.kind === "stderr"
@@ -555,7 +555,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #tellDisabled(): void {
     if (!this.#debug || this.#toldDisabled) return;
     this.#toldDisabled = true;
-    this.#debug(`telemetry off (decided by ${effectiveConsent().source}): events are not recorded`);
+    this.#debug(`telemetry off (decided by ${liveDecision().decidedBy}): events are not recorded`);
   }
 
   #retryLater(events: readonly PendingEvent[], reason: string, retryAfterMs: number | undefined): void {

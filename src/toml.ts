@@ -23,6 +23,12 @@ const DATE_TIME =
 const NUMBER =
   /^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/;
 
+/**
+ * Arrays and inline tables nested deeper than this are refused: the same in every runtime, whatever its stack
+ * (Python's `tomllib` runs out of recursion at 300-500 levels; no consent file nests at all).
+ */
+const MAX_NESTING = 100;
+
 /** Tables created implicitly (by a dotted key or a header's prefix), which a header may still define once. */
 type Origin = "implicit" | "header" | "dotted" | "inline" | "array";
 
@@ -45,6 +51,7 @@ export function parseToml(text: string): TomlTable {
 class Parser {
   readonly #text: string;
   #at = 0;
+  #depth = 0;
   readonly #origins = new WeakMap<object, Origin>();
 
   constructor(text: string) {
@@ -140,8 +147,12 @@ class Parser {
     if (this.#text.startsWith("'''", this.#at)) return this.#multilineLiteral();
     if (c === '"') return this.#basicString();
     if (c === "'") return this.#literalString();
-    if (c === "[") return this.#array();
-    if (c === "{") return this.#inlineTable();
+    if (c === "[" || c === "{") {
+      if (++this.#depth > MAX_NESTING) this.#fail("values are nested too deeply");
+      const nested = c === "[" ? this.#array() : this.#inlineTable();
+      this.#depth--;
+      return nested;
+    }
     const rest = this.#text.slice(this.#at, this.#at + 64);
     for (const [word, value] of [["true", true], ["false", false]] as const) {
       if (rest.startsWith(word) && !BARE_KEY.test(rest[word.length] ?? "")) {

@@ -370,7 +370,9 @@ test(
   },
 );
 
-test("telemetryCommand needs the command's name", () => {
+test("telemetryCommand needs the command's name, and its arguments as an array", () => {
   // deno-lint-ignore no-explicit-any
   assert.throws(() => telemetryCommand([], {} as any), /^TypeError: Cannot run telemetry command: 'name' must be/);
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => telemetryCommand("status" as any, { name: "mycli telemetry" }), /'args' must be an array of/);
 });

@@ -194,6 +194,21 @@ test("recordConsent writes atomically, owner-only, creating the directory, and r
   assert.equal(readConsentFile(file), "disabled");
 });
 
+test("a consent file nested deeper than 100 levels reads as disabled in every runtime, whatever its stack", () => {
+  const file = (depth: number, open: string, close: string) =>
+    `[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\nx = ${open.repeat(depth)}${open === "[" ? "" : "1"}${
+      close.repeat(depth)
+    }\n`;
+  for (const [open, close] of [["[", "]"], ["{a=", "}"]]) {
+    assert.equal(decisionOf(file(100, open, close)).state, "enabled", `${open}: 100 levels are TOML`);
+    for (const depth of [101, 5000, 100_000]) {
+      const read = decisionOf(file(depth, open, close));
+      assert.equal(read.state, "disabled", `${open}: ${depth} levels`);
+      assert.equal(read.problem, "is not valid TOML");
+    }
+  }
+});
+
 test("recordConsent refuses a decision it cannot write, a TypeError, and leaves the shared file as it was", () => {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;

@@ -62,6 +62,28 @@ test(`${runtime}: with telemetry off, the trail says so once and nothing else ha
   );
 });
 
+test(`${runtime}: the trail names the program as what decided, where it turned telemetry the other way`, async () => {
+  const env = { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENDPOINT: "" };
+  const on = await runChild("debug_child.ts", { env: { ...env, DO_NOT_TRACK: "1", NAT_TEST_SET_ENABLED: "1" } });
+  assert.match(on.stderr, /^\[nat-telemetry\] telemetry on \(decided by the program \(setTelemetryEnabled\)\)$/m);
+  const off = await runChild("debug_child.ts", {
+    env: { ...env, NAT_TELEMETRY_ENABLED: "1", NAT_TEST_SET_ENABLED: "0" },
+  });
+  assert.match(off.stderr, /telemetry off \(decided by the program \(setTelemetryEnabled\)\): events are not recorded/);
+});
+
+test(`${runtime}: trackCommand with telemetry off says so in the trail, once, and runs the command`, async () => {
+  const run = await runChild("track_child.ts", {
+    args: ["return", "4"],
+    env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "0" },
+  });
+  assert.equal(run.code, 4);
+  assert.equal(
+    run.stderr,
+    "[nat-telemetry] telemetry off (decided by NAT_TELEMETRY_ENABLED): the command is not recorded\n",
+  );
+});
+
 test(`${runtime}: without NAT_TELEMETRY_DEBUG nothing is written at all`, async () => {
   const run = await runChild("debug_child.ts", {
     env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-KM4VKADN.js";
+} from "./chunk-J3ARMAAT.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-OMKCBX6I.js";
+} from "./chunk-HDY4Y6EP.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -209,6 +209,11 @@ ${USAGE.main}
   }
 });
 var telemetryCommand = (function (args, options) {
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === "string")) {
+    throw new TypeError(
+      `Cannot run telemetry command: 'args' must be an array of strings (the arguments after the command), got ${describe(args)}`
+    );
+  }
   const name = options?.name;
   if (typeof name !== "string" || name.trim() === "") {
     throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
@@ -277,6 +282,7 @@ var overrideNote = (function (consent) {
   if (consent.source === "file" || consent.source === "default" || consent.fileState === "never_asked") {
     return void 0;
   }
+  if (consent.fileProblem) return void 0;
   return `${consent.source} overrides the consent file, which says: ${consent.fileState}.`;
 });
 var settingsInForce = (function (consent, handler) {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-OMKCBX6I.js";
+} from "./chunk-HDY4Y6EP.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
