@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-VQB2ZXFX.js";
-import "./chunk-J3ARMAAT.js";
-import "./chunk-HDY4Y6EP.js";
+} from "./chunk-DFZPA2KI.js";
+import "./chunk-MFHWUV5I.js";
+import "./chunk-ZM72EGDF.js";
 export {
   main,
   telemetryCommand

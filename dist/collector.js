@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-J3ARMAAT.js";
-import "./chunk-HDY4Y6EP.js";
+} from "./chunk-MFHWUV5I.js";
+import "./chunk-ZM72EGDF.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-HDY4Y6EP.js";
+} from "./chunk-ZM72EGDF.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -5,7 +5,7 @@
  * @module
  */
 import { describe, isPlainObject, isThenable } from "./describe.ts";
-import type { EventParameters, TelemetryEvent } from "./events.ts";
+import { type EventParameters, TelemetryEvent } from "./events.ts";
 import { joinBetween } from "./join.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 
@@ -314,6 +314,7 @@ export function envelopeHeader(schemaVersion: string, options: EnvelopeOptions):
  * @param options The sender's details.
  * @returns The envelope.
  * @throws {RangeError} When `events` is empty.
+ * @throws {TypeError} When `events` is not an array of events, or an option is not a string.
  * @example
  * ```ts
  * import { buildPayload, CliCommandEvent } from "@nat/telemetry";
@@ -325,6 +326,23 @@ export function envelopeHeader(schemaVersion: string, options: EnvelopeOptions):
  * ```
  */
 export function buildPayload(events: readonly TelemetryEvent[], options: EnvelopeOptions): Envelope {
+  const fail = (message: string): never => {
+    throw new TypeError(`Cannot build a payload: ${message}`);
+  };
+  if (!Array.isArray(events)) fail(`'events' must be an array of events, got ${describe(events)}`);
+  const notEvent = events.findIndex((event) => !(event instanceof TelemetryEvent));
+  if (notEvent >= 0) {
+    fail(`'events' must hold events (TelemetryEvent), got ${describe(events[notEvent])} at ${notEvent}`);
+  }
+  if (!isPlainObject(options)) fail(`'options' must be an object, got ${describe(options)}`);
+  if (typeof options.sourceClientVersion !== "string") {
+    fail(`'sourceClientVersion' must be a string, got ${describe(options.sourceClientVersion)}`);
+  }
+  for (const name of ["sessionId", "cpuArchitecture"] as const) {
+    if (options[name] !== undefined && typeof options[name] !== "string") {
+      fail(`'${name}' must be a string, got ${describe(options[name])}`);
+    }
+  }
   if (events.length === 0) throw new RangeError("Cannot build a payload: the event list is empty");
   return { ...envelopeHeader(events[0].schemaVersion, options), events: events.map(toWireEvent) };
 }

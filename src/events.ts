@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { choices, describe } from "./describe.ts";
+import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 
 /** The schema version events use unless they say otherwise. */
@@ -189,6 +189,19 @@ export interface CliCommandEventInit extends Pick<TelemetryEventOptions, "timest
   pythonVersion?: string;
 }
 
+/** Every field of {@link CliCommandEventInit}: a key not here is a typo (or the Python handler's snake_case). */
+const CLI_COMMAND_FIELDS: Record<keyof CliCommandEventInit, true> = {
+  nemoSource: true,
+  command: true,
+  subcommand: true,
+  taskStatus: true,
+  durationMs: true,
+  exitCode: true,
+  errorClass: true,
+  pythonVersion: true,
+  timestamp: true,
+};
+
 /**
  * The `nat_cli_command` event (schema 1.5): one CLI command and how it ended.
  *
@@ -211,7 +224,11 @@ export class CliCommandEvent extends TelemetryEvent {
    * @throws {RangeError} When `durationMs` is below -1.
    */
   constructor(init: CliCommandEventInit) {
-    super("nat_cli_command", { timestamp: init?.timestamp });
+    const wrong = isPlainObject(init)
+      ? unknownOption(init, CLI_COMMAND_FIELDS)?.replace("is not an option", "is not a field")
+      : `its fields must be an object, got ${describe(init)}`;
+    if (wrong) throw new TypeError(`Cannot create event: ${wrong}`);
+    super("nat_cli_command", { timestamp: init.timestamp });
     const durationMs = init.durationMs ?? -1;
     if (typeof durationMs !== "number" || Number.isNaN(durationMs)) {
       throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${describe(durationMs)}`);

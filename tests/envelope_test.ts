@@ -76,8 +76,16 @@ test("buildPayload defaults as the Python client: this machine's architecture, s
   assert.deepEqual(Object.keys(envelope), Object.keys(JSON.parse(readFileSync(vectorUrl, "utf8"))), "no key dropped");
 });
 
-test("buildPayload throws on an empty event list", () => {
+test("buildPayload throws on an empty event list, and says what is wrong with what is not events or options", () => {
   assert.throws(() => buildPayload([], vectorOptions), RangeError);
+  const event = new CliCommandEvent({ command: "run", taskStatus: TaskStatus.SUCCESS });
+  // deno-lint-ignore no-explicit-any
+  const build = (events: any, options: any) => () => buildPayload(events, options);
+  assert.throws(build(event, vectorOptions), /^TypeError: Cannot build a payload: 'events' must be an array of events/);
+  assert.throws(build([event, {}], vectorOptions), /'events' must hold events \(TelemetryEvent\), got an object at 1$/);
+  assert.throws(build([event], { sourceClientVersion: 5 }), /'sourceClientVersion' must be a string, got 5$/);
+  assert.throws(build([event], { sourceClientVersion: "1", sessionId: 7 }), /'sessionId' must be a string, got 7$/);
+  assert.throws(build([event], null), /'options' must be an object, got null$/);
 });
 
 test("timestamps are UTC with milliseconds truncated, not rounded", () => {

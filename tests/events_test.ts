@@ -68,6 +68,13 @@ test("CliCommandEvent rejects wrong types and values outside the value sets, wit
   assert.throws(make({ command: "run", taskStatus: "success", exitCode: 1.5 }), /'exitCode' must be an integer/);
   assert.throws(make({ command: "run", taskStatus: "success", durationMs: "12" }), TypeError);
   assert.throws(make({ command: "run", taskStatus: "success", timestamp: "yesterday" }), TypeError);
+  // The Python handler's field names, or none at all: said as such, not an error from inside.
+  assert.throws(
+    make({ command: "run", taskStatus: "success", exit_code: 2 }),
+    /^TypeError: Cannot create event: 'exit_code' is not a field \(did you mean 'exitCode'\?\)$/,
+  );
+  assert.throws(make(null), /^TypeError: Cannot create event: its fields must be an object, got null$/);
+  assert.throws(make(undefined), /^TypeError: Cannot create event: its fields must be an object, got undefined$/);
 });
 
 test("an event type must declare a name: it does not compile without one and throws in JavaScript", () => {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-HDY4Y6EP.js";
+} from "./chunk-ZM72EGDF.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-J3ARMAAT.js";
+} from "./chunk-MFHWUV5I.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-HDY4Y6EP.js";
+} from "./chunk-ZM72EGDF.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
