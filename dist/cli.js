@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-DFZPA2KI.js";
-import "./chunk-MFHWUV5I.js";
-import "./chunk-ZM72EGDF.js";
+} from "./chunk-RK3MNFSU.js";
+import "./chunk-DXKZIGZ3.js";
+import "./chunk-XN7IBVQM.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-MFHWUV5I.js";
-import "./chunk-ZM72EGDF.js";
+} from "./chunk-DXKZIGZ3.js";
+import "./chunk-XN7IBVQM.js";
 export {
   isLoopback,
   readOtlpLogs,

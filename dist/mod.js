@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-ZM72EGDF.js";
+} from "./chunk-XN7IBVQM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

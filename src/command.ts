@@ -30,9 +30,11 @@ export interface TrackCommandOptions {
   /**
    * Error classes of the program that may be reported by name. The runtime's
    * built-in classes always may; any other error is reported as `"Error"`.
+   * An object names them (`{ ConfigError }`): a minifier renames classes
+   * (`fe`), not an object's keys; an array reports each class's own name.
    * @default {[]}
    */
-  errorClasses?: readonly ErrorClass[];
+  errorClasses?: readonly ErrorClass[] | Readonly<Record<string, ErrorClass>>;
   /** Ask for consent first, on the first interactive run. @default {true} */
   askConsent?: boolean;
   /**
@@ -214,7 +216,10 @@ export async function trackCommand<T>(
     throw error;
   } finally {
     unhookExit();
-    handler.stop().catch(() => {});
+    // Awaited, so the event has left (handed off, or delivered within the exit budget where the exit delivers in
+    // process) before the program goes on: one that exits or rethrows at once would otherwise cut the request, and
+    // spool an event that Bun's HTTP thread may still deliver (sent twice), or that a CI machine never sends.
+    await handler.stop().catch(() => {});
   }
 }
 
@@ -248,10 +253,9 @@ function checkOptions(options: TrackCommandOptions): void {
   if (nemoSource !== undefined && !sources.includes(nemoSource as string)) {
     fail(`'nemoSource' must be one of ${choices(sources)}, got ${describe(nemoSource)}`);
   }
-  if (
-    errorClasses !== undefined && !(Array.isArray(errorClasses) && errorClasses.every((c) => typeof c === "function"))
-  ) {
-    fail(`'errorClasses' must be an array of classes, got ${describe(errorClasses)}`);
+  const classes = Array.isArray(errorClasses) ? errorClasses : isPlainObject(errorClasses) ? errorClasses : undefined;
+  if (errorClasses !== undefined && !(classes && Object.values(classes).every((c) => typeof c === "function"))) {
+    fail(`'errorClasses' must be an array of classes or an object naming them, got ${describe(errorClasses)}`);
   }
   if (askConsent !== undefined && typeof askConsent !== "boolean") {
     fail(`'askConsent' must be a boolean, got ${describe(askConsent)}`);
@@ -272,10 +276,18 @@ function exitStatus(code: number): number {
 }
 
 /** The error's class name if it may be reported, else `"Error"`. */
-function reportableClass(error: unknown, allowed: readonly ErrorClass[]): string {
+function reportableClass(
+  error: unknown,
+  allowed: readonly ErrorClass[] | Readonly<Record<string, ErrorClass>>,
+): string {
   try {
     const constructor = (error as { constructor?: ErrorClass } | null)?.constructor;
-    if (constructor && (BUILT_IN_ERRORS.includes(constructor) || allowed.includes(constructor))) {
+    if (!constructor) return "Error";
+    if (!Array.isArray(allowed)) {
+      const named = Object.entries(allowed).find(([, each]) => each === constructor);
+      if (named) return named[0];
+    }
+    if (BUILT_IN_ERRORS.includes(constructor) || (Array.isArray(allowed) && allowed.includes(constructor))) {
       return constructor.name || "Error";
     }
   } catch {

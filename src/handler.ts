@@ -276,7 +276,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
           void this.stop();
           return started;
         },
-        exit: () => this.#handOff() || this.#spoolPending(),
+        exit: () => this.#handOff() || this.#spoolAtOnce(),
       })
     );
     const onInterrupt = this.#options.captureInterrupts;
@@ -284,7 +284,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       ? hook(() =>
         runtime.onInterrupt((signal) => {
           onInterrupt(signal);
-          if (!this.#handOff()) this.#spoolPending();
+          if (!this.#handOff()) this.#spoolAtOnce();
         })
       )
       : undefined;
@@ -727,6 +727,21 @@ export class NATTelemetryHandler implements AsyncDisposable {
     };
     this.#log(`at exit: handed off to ${to[start]}`);
     return true;
+  }
+
+  /**
+   * At an end that cannot wait on the network (`process.exit()`, an uncaught error, a signal), where no sender takes
+   * the events: they go to the spool for a later run, and the trail says so (it said only how a run that could wait
+   * would have delivered them).
+   *
+   * @returns Whether they were written.
+   */
+  #spoolAtOnce(): boolean {
+    const before = this.#spooled;
+    const written = this.#spoolPending();
+    const count = this.#spooled - before;
+    if (count > 0) this.#log(`at exit: the process ends at once: ${count} event(s) spooled for a later run`);
+    return written;
   }
 
   #drop(count: number, reason: string, detail?: string): void {

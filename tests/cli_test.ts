@@ -163,6 +163,36 @@ test(
 );
 
 test(
+  "Node.js --permission as the README grants it, on a first run: the directories are made, the decision and spool kept",
+  { skip: runtimeInfo().name !== "node" && "Node.js's permission model" },
+  async () => {
+    using dir = tempDir();
+    const home = `${dir.path}/home`;
+    for (const made of [".config", ".local/state"]) mkdirSync(`${home}/${made}`, { recursive: true });
+    const code = new URL("..", import.meta.url).pathname;
+    const granted = [`${home}/.config/nat/*`, `${home}/.local/state/nat/*`];
+    const flags = ["--permission", `--allow-fs-read=${code}`]
+      .concat(granted.flatMap((path) => [`--allow-fs-read=${path}`, `--allow-fs-write=${path}`]));
+    const env = {
+      HOME: home,
+      NAT_TELEMETRY_CONSENT_FILE: undefined,
+      NAT_TELEMETRY_SPOOL_DIR: undefined,
+      XDG_STATE_HOME: undefined,
+      NAT_TELEMETRY_ENABLED: undefined,
+      DO_NOT_TRACK: undefined,
+      NODE_OPTIONS: flags.join(" "),
+    };
+    const enable = await cli(dir.path, ["enable"], env);
+    assert.equal(enable.code, 0, enable.stderr);
+    assert.match(readFileSync(`${home}/.config/nat/telemetry.toml`, "utf8"), /consent = "enabled"/);
+    const status = JSON.parse((await cli(dir.path, ["status", "--json"], env)).stdout);
+    assert.deepEqual([status.enabled, status.source], [true, "file"]);
+    assert.equal(status.spoolDir, `${home}/.local/state/nat/telemetry`);
+    assert.ok(existsSync(status.spoolDir), "the spool directory was made under what was granted");
+  },
+);
+
+test(
   "Node.js --permission granting its code and the directory of the consent file and spool: both used, no sender",
   { skip: runtimeInfo().name !== "node" && "Node.js's permission model" },
   async () => {

@@ -82,6 +82,33 @@ test("a program's own error class is reported only as Error", async () => {
   });
 });
 
+test("errorClasses as an object reports the names it gives them, which a minifier does not rename", async () => {
+  const server = await TestServer.start();
+  setTelemetryEnabled(true);
+  try {
+    const fe = class extends Error {}; // as a minifier leaves `class ConfigError`: its own name is "fe"
+    const handler = { endpoint: server.url(), spoolDir: false as const, handOff: false };
+    const cases: [TrackCommandOptions["errorClasses"], Error, string][] = [
+      [{ ConfigError: fe }, new fe("boom"), "ConfigError"],
+      [[fe], new fe("boom"), "fe"],
+      [{ ConfigError: fe }, new RangeError("boom"), "RangeError"],
+      [{ ConfigError: fe }, new (class Other extends Error {})("boom"), "Error"],
+    ];
+    for (const [errorClasses, thrown, expected] of cases) {
+      await assert.rejects(
+        trackCommand({ command: "x", askConsent: false, errorClasses, handler }, () => {
+          throw thrown;
+        }),
+        (error) => error === thrown,
+      );
+      assert.equal(server.events().at(-1)?.parameters.errorClass, expected);
+    }
+  } finally {
+    setTelemetryEnabled(false);
+    await server.close();
+  }
+});
+
 test("the CLI's own telemetry command records the decision, and is itself never reported", async () => {
   await withServer(async (server, dir) => {
     const env = { NAT_TELEMETRY_ENABLED: undefined };
@@ -291,7 +318,8 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
     ],
     [{ command: "x", subcommands: ["a", 1] }, TypeError, /'subcommands' must be an array of strings/],
     [{ command: "x", subcommand: 7 }, TypeError, /'subcommand' must be a string, got 7/],
-    [{ command: "x", errorClasses: Error }, TypeError, /'errorClasses' must be an array of classes/],
+    [{ command: "x", errorClasses: Error }, TypeError, /'errorClasses' must be an array of classes or an object/],
+    [{ command: "x", errorClasses: { A: "A" } }, TypeError, /'errorClasses' must be an array of classes or an object/],
     [{ command: "x", nemoSource: "nope" }, TypeError, /'nemoSource' must be one of "inference", .*, got "nope"/],
     [{ command: "x", askConsent: "no" }, TypeError, /'askConsent' must be a boolean, got "no"/],
     [{ command: "x", optOutCommand: 3 }, TypeError, /'optOutCommand' must be a non-empty command of one line, .*got 3/],
@@ -327,6 +355,32 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
   } finally {
     setTelemetryEnabled(false);
   }
+});
+
+test("a program that exits or rethrows as soon as trackCommand settles: delivered in process once, nothing spooled", async () => {
+  // In CI or a container the exit delivers in process; the event has left when trackCommand settles, so the
+  // program's own exit neither cuts the request (Bun's HTTP thread then delivered it and the spool kept it too: the
+  // next run sent it again) nor leaves it in a spool that a CI machine never reads again.
+  await withServer(async (server, dir) => {
+    for (
+      const [mode, code, status] of [["then-exit", 5, "failure"], ["throw", 1, "failure"], ["then-exit", 0, "success"]]
+    ) {
+      const run = await runChild("track_child.ts", {
+        args: [mode as string, String(code)],
+        env: {
+          NAT_TELEMETRY_ENABLED: "1",
+          NAT_TELEMETRY_ENDPOINT: server.url(),
+          NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+          NAT_TELEMETRY_HANDOFF: "0",
+        },
+      });
+      assert.equal(run.code, code, `${mode} ${code}: ${run.stderr}`);
+      const sent = server.events().map((event) => [event.parameters.taskStatus, event.parameters.exitCode]);
+      assert.deepEqual(sent, [[status, code]], `${mode} ${code}: delivered once`);
+      assert.deepEqual(spooled(`${dir}/spool`), [], `${mode} ${code}: nothing left for a later run to send again`);
+      server.requests.length = 0;
+    }
+  });
 });
 
 test(

@@ -84,6 +84,26 @@ test(`${runtime}: trackCommand with telemetry off says so in the trail, once, an
   );
 });
 
+test(`${runtime}: an exit that cannot wait says in the trail that the events were spooled, not delivered`, async () => {
+  using dir = tempDir();
+  const run = await runChild("exit_child.ts", {
+    args: ["exit"],
+    env: {
+      NAT_TELEMETRY_DEBUG: "1",
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/events",
+      NAT_TELEMETRY_SPOOL_DIR: dir.path,
+      NAT_TELEMETRY_HANDOFF: "0",
+    },
+  });
+  assert.equal(run.code, 3);
+  assert.match(run.stderr, /at exit: delivering in process: the hand-off is off/);
+  assert.match(
+    run.stderr,
+    /\[nat-telemetry\] at exit: the process ends at once: 1 event\(s\) spooled for a later run\n$/,
+  );
+});
+
 test(`${runtime}: without NAT_TELEMETRY_DEBUG nothing is written at all`, async () => {
   const run = await runChild("debug_child.ts", {
     env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-MFHWUV5I.js";
+} from "./chunk-DXKZIGZ3.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-ZM72EGDF.js";
+} from "./chunk-XN7IBVQM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-ZM72EGDF.js";
+} from "./chunk-XN7IBVQM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
