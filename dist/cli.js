@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-RK3MNFSU.js";
-import "./chunk-DXKZIGZ3.js";
-import "./chunk-XN7IBVQM.js";
+} from "./chunk-KOJL2RGT.js";
+import "./chunk-G4XVECBX.js";
+import "./chunk-2MZOGP6R.js";
 export {
   main,
   telemetryCommand

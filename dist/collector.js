@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DXKZIGZ3.js";
-import "./chunk-XN7IBVQM.js";
+} from "./chunk-G4XVECBX.js";
+import "./chunk-2MZOGP6R.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-XN7IBVQM.js";
+} from "./chunk-2MZOGP6R.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

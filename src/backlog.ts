@@ -154,9 +154,11 @@ export class Backlog {
 
 /**
  * The spool key of a handler's events: its endpoint and format and, where they are not the defaults, what else its
- * requests say about who sends them (the client version, the headers, OTLP's resource). A run delivers only events
- * it would have sent the same way: another program that shares the spool and the endpoint, or this one before an
- * upgrade, leaves its events for its own runs (or for the spool's age bound), never sent under another's name.
+ * requests say about who sends them (the client version, the headers, OTLP's resource) and whether the program sends
+ * them with its own `fetch` (which may sign or route them: no sender, nor a program without it, can). A run delivers
+ * only events it would have sent the same way: another program that shares the spool and the endpoint, or this one
+ * before an upgrade, leaves its events for its own runs (or for the spool's age bound), never sent under another's
+ * name.
  *
  * @param options The handler's options.
  * @returns 8 hex digits.
@@ -174,6 +176,7 @@ export function backlogKey(options: ResolvedOptions): string {
     version: sourceClientVersion === CLIENT_VERSION ? undefined : sourceClientVersion,
     headers: Object.keys(headers).length > 0 ? Object.entries(headers).sort() : undefined,
     resource: format.resource && Object.entries(format.resource).sort(),
+    fetch: options.customFetch ? "own" : undefined,
   };
   const named = JSON.stringify(sender);
   return spoolKey(sink.kind === "http" ? sink.url : "", format.name, named === "{}" ? "" : named);

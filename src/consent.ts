@@ -292,7 +292,7 @@ export function saveConsent(
     refused(describeError(error));
     return false;
   }
-  if (effectiveConsent().source === "file") enabled = state === "enabled";
+  if (effectiveConsent().source === "file") [enabled, fromFile] = [state === "enabled", true];
   return true;
 }
 
@@ -359,6 +359,8 @@ function fileDecision(state: ConsentState): { enabled: boolean; source: ConsentS
 }
 
 let enabled: boolean | undefined;
+/** Whether {@link enabled} is what the consent file says (the file decided, or an answer was just saved there). */
+let fromFile = false;
 /** How a process that outlives the run which started it decides again (a sender); see {@link followConsent}. */
 let decideAgain: (() => boolean) | undefined;
 
@@ -409,7 +411,8 @@ export function consentHolds(): boolean {
  * ```
  */
 export function isTelemetryEnabled(): boolean {
-  return enabled ??= decision().enabled;
+  if (enabled === undefined) settle(decision());
+  return enabled === true;
 }
 
 /**
@@ -425,8 +428,29 @@ export function isTelemetryEnabled(): boolean {
  */
 export function settledDecision(): { enabled: boolean; source: ConsentSource } {
   const current = decision();
-  enabled ??= current.enabled;
+  if (enabled === undefined) settle(current);
   return current;
+}
+
+/** Sets the live flag from the decision in force. */
+function settle(current: { enabled: boolean; source: ConsentSource }): void {
+  [enabled, fromFile] = [current.enabled, current.source === "file"];
+}
+
+/**
+ * Whether telemetry is on in this process because the consent file says yes (it decided, or the answer to the
+ * question was saved there): what a sender must then find there still, so that a file emptied or rewritten by hand
+ * (no decision it can read) stops it as an opt-out would.
+ *
+ * @returns `true` when the consent file turned telemetry on.
+ * @example
+ * ```ts
+ * import { onByConsentFile } from "./consent.ts";
+ * onByConsentFile(); // false unless the file said yes
+ * ```
+ */
+export function onByConsentFile(): boolean {
+  return isTelemetryEnabled() && fromFile;
 }
 
 /**
@@ -464,5 +488,5 @@ export function setTelemetryEnabled(value: boolean): void {
   if (typeof value !== "boolean") {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }
-  enabled = value;
+  [enabled, fromFile] = [value, false];
 }

@@ -24,7 +24,7 @@
  */
 import { writeAtomically } from "./atomic.ts";
 import type { Backlog } from "./backlog.ts";
-import { consentFilePath } from "./consent.ts";
+import { consentFilePath, onByConsentFile } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
@@ -123,7 +123,7 @@ function handOffOrWhyNot(
     if ("refused" in base) return { handOff: false, reason: base.refused };
     // The sender's configuration says how it was started, so that it can start its successor the same way.
     const { cwd: _, ...successor } = base;
-    const config = { ...senderConfig(options, spool.dir), successor };
+    const config = { ...senderConfig(options, spool.dir), successor, onByConsentFile: onByConsentFile() };
     const command = { ...base, env: withSenderConfig(base.env, config) };
     return { handOff: true, command, backlog };
   } catch (error) {
@@ -262,7 +262,11 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
   if (health.isOpen()) return undefined;
   const now = options.clock();
   const waiting = spool.waitingSince(now);
-  if (waiting !== undefined && now - waiting > STALLED_HANDOFF_MS && !senderAlive(files, spool.dir, spool.key, now)) {
+  if (waiting === undefined) return undefined;
+  // Events held back while the endpoint was known down waited for it, not for a sender: the wait counts from the end
+  // of that backoff, when the next hand-off's sender probes it (a run that did would pay a silent endpoint's timeout).
+  const since = Math.max(waiting, health.state?.notBefore ?? -Infinity);
+  if (now - since > STALLED_HANDOFF_MS && !senderAlive(files, spool.dir, spool.key, now)) {
     return "spooled events have waited a minute with no sender at work";
   }
   return undefined;

@@ -59,7 +59,7 @@ export async function runSender(config: SenderConfig): Promise<void> {
   setTimeout(() => runtime.exit(0), MAX_SENDER_LIFETIME_MS);
   deliverForProgram();
   // An opt-out recorded while the sender works (`nat-telemetry disable`) stops it before its next request.
-  followConsent(allowed);
+  followConsent(() => allowed(config));
   try {
     await deliverSpool(config, Date.now() + MAX_SENDER_LIFETIME_MS);
   } catch {
@@ -68,17 +68,21 @@ export async function runSender(config: SenderConfig): Promise<void> {
   runtime.exit(0);
 }
 
-/** Whether the user's decision, read again, lets the sender send: only an explicit "no" stops what the program began. */
-function allowed(): boolean {
+/**
+ * Whether the user's decision, read again, lets the sender send: a "no" stops what the program began, and so does a
+ * consent file that no longer says yes where its yes was what turned the program on. Where nobody decided, the
+ * program turned telemetry on itself (`setTelemetryEnabled`), and what it handed over goes.
+ */
+function allowed(config: SenderConfig): boolean {
   const { enabled, source } = effectiveConsent();
-  return enabled || source === "default";
+  return enabled || (source === "default" && config.onByConsentFile !== true);
 }
 
 async function deliverSpool(config: SenderConfig, deadline: number): Promise<void> {
   const files = host().files;
   const dir = config.spoolDir;
   if (!files) return;
-  const { successor: _, ...options } = config; // the handler's options
+  const { successor: _, onByConsentFile: __, ...options } = config; // the handler's options
   const key = backlogKey(resolveOptions(options)); // the key of the run that started it
   if (!consentHolds()) return clearStartMarks(files, dir, key);
   // A run that handed off after the last look saw the lock and started no sender: after letting go, look once

@@ -41,6 +41,11 @@ export type SenderConfig =
      * with work left (see `sender.ts`).
      */
     readonly successor?: Omit<SpawnCommand, "cwd">;
+    /**
+     * The program was on because the consent file said yes: the sender stops once it no longer does, though no
+     * "no" is written there (a file emptied or rewritten by hand).
+     */
+    readonly onByConsentFile?: boolean;
   };
 
 /**

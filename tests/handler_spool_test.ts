@@ -80,6 +80,11 @@ test("two programs (or versions) sharing a spool and endpoint: each one's events
   const programs = {
     a: { sourceClientVersion: "a-1.0", headers: { "x-tool": "a" } },
     b: { sourceClientVersion: "b-2.0", headers: { "x-tool": "b" } },
+    // A program that sends with its own fetch (one that signs its requests): no other program may send its events.
+    signed: {
+      fetch: (url: string | URL | Request, init?: RequestInit) =>
+        fetch(url, { ...init, headers: { ...init?.headers as Record<string, string>, "x-tool": "signed" } }),
+    },
     // This package's defaults: their key is the one runs of earlier versions wrote.
     plain: {},
   };
@@ -90,7 +95,7 @@ test("two programs (or versions) sharing a spool and endpoint: each one's events
     assert.equal(down.stats().spooled, 1);
   }
   const keys = files(dir.path).filter((name) => name.startsWith("e-")).map((name) => name.split("-")[4]);
-  assert.equal(new Set(keys).size, 3, "three keys");
+  assert.equal(new Set(keys).size, 4, "four keys");
   assert.ok(files(dir.path).some((name) => name.includes(`-${spoolKey(endpoint)}-`)), "the defaults' key unchanged");
 
   const server = await comeBack(endpoint);
@@ -103,12 +108,17 @@ test("two programs (or versions) sharing a spool and endpoint: each one's events
           events.map((e: { parameters: { command: string } }) => e.parameters.command)
         }`;
       });
-    for (const name of ["b", "a", "plain"] as const) {
+    for (const name of ["b", "a", "plain", "signed"] as const) {
       const run = handler(dir.path, endpoint, programs[name]);
       await run.stop();
       assert.equal(run.stats().replayed, 1, `${name} replays its own event only`);
     }
-    assert.deepEqual(sent(), ["b b-2.0 by-b", "a a-1.0 by-a", `undefined ${CLIENT_VERSION} by-plain`]);
+    assert.deepEqual(sent(), [
+      "b b-2.0 by-b",
+      "a a-1.0 by-a",
+      `undefined ${CLIENT_VERSION} by-plain`,
+      `signed ${CLIENT_VERSION} by-signed`,
+    ]);
     assert.deepEqual(files(dir.path), []);
   } finally {
     await server.close();

@@ -12,7 +12,8 @@ import { dirname } from "node:path";
 import process from "node:process";
 import { setImmediate } from "node:timers";
 import { formatConsentToml } from "../src/consent.ts";
-import { runtimeInfo } from "../src/runtime/mod.ts";
+import { EndpointHealth } from "../src/health.ts";
+import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { START_MARK_MS } from "../src/sender_lock.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { type ChildOptions, runChild, signalChild, startChild, targetsFor } from "./helpers/child.ts";
@@ -20,7 +21,7 @@ import { commands } from "./helpers/events.ts";
 import { type Reply, TestServer } from "./helpers/server.ts";
 import { files as names, forgetHealth, senderLocks, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { handOffEnv, senderProcesses, sendersGone } from "./helpers/handoff.ts";
+import { handOffEnv, inContainer, senderProcesses, sendersGone } from "./helpers/handoff.ts";
 
 const runtime = runtimeInfo().name;
 const linux = process.platform === "linux";
@@ -402,6 +403,32 @@ test(`${runtime}: when hand-offs do not get through (events waiting a minute, no
     assert.deepEqual([stats.sent, stats.replayed, stats.spooled], [2, 1, 0], "delivered in process, both");
     assert.deepEqual(commands(server.events()).sort(), ["child", "stranded"]);
     assert.deepEqual(senderLocks(dir.path), [], "no sender was started");
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: events held back by an endpoint known down wait for it, not for a sender: the run hands off`, {
+  skip: inContainer && "in a container, the exit delivers in process: there is no sender",
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    // Spooled two minutes ago and held back since by the endpoint's backoff, which ended ten seconds ago: the run
+    // hands off, and the sender probes the endpoint (a run that probed a silent one would pay its timeout).
+    spoolEvent(dir.path, server.url(), "held-back", "s", 1, 120_000);
+    const { path } = new EndpointHealth(host().files!, dir.path, server.url(), Date.now, Math.random);
+    writeFileSync(path, JSON.stringify({ failures: 2, notBefore: Date.now() - 10_000, endpoint: server.url() }));
+    const run = await runChild("handler_child.ts", {
+      args: ["stop", server.url()],
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const { stats } = JSON.parse(run.stdout);
+    assert.deepEqual([stats.sent, stats.replayed, stats.spooled], [0, 0, 1], "handed off, nothing sent by the run");
+    await waitFor(() => server.events().length === 2, "the sender's delivery of both");
+    assert.deepEqual(commands(server.events()).sort(), ["child", "held-back"]);
+    await sendersGone(dir.path);
   } finally {
     await server.close();
   }

@@ -370,6 +370,43 @@ test(`${runtime}: a sender started after the user opted out sends nothing, leave
   }
 });
 
+test(`${runtime}: a consent file rewritten by hand with no decision in it stops a sender whose program it had turned on`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const spool = `${dir.path}/spool`;
+    mkdirSync(spool, { mode: 0o700 });
+    writeFileSync(`${spool}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT);
+    const consent = `${dir.path}/telemetry.toml`;
+    writeFileSync(consent, "[telemetry]\nenabled = false\n"); // the user's opt-out, not in the file's words
+    const [command, ...args] = runtimeCommand(`${spool}/${SENDER_SCRIPT_NAME}`);
+    const sender = (onByConsentFile: boolean) => {
+      const config = {
+        endpoint: server.url(),
+        spoolDir: spool,
+        format: "nat",
+        requestTimeoutSeconds: 2,
+        onByConsentFile,
+      };
+      return runChild("exit_child.ts", {
+        executable: command,
+        args,
+        env: { NAT_TELEMETRY_SENDER: JSON.stringify(config), NAT_TELEMETRY_CONSENT_FILE: consent },
+      });
+    };
+    const file = spoolEvent(spool, server.url(), "waiting", "s", 1);
+    // The file's yes had turned the program on: it says yes no more, so the sender sends nothing.
+    assert.equal((await sender(true)).code, 0);
+    assert.equal(server.requests.length, 0, "nothing sent");
+    assert.ok(existsSync(file), "the spooled event is untouched");
+    // The program had turned itself on (setTelemetryEnabled), nobody having decided: what it handed over goes.
+    assert.equal((await sender(false)).code, 0);
+    assert.deepEqual(commands(server.events()), ["waiting"]);
+  } finally {
+    await server.close();
+  }
+});
+
 test("node: --permission without --allow-child-process: the exit delivers in process", {
   skip: runtime !== "node" && "Node.js's permission model",
 }, async () => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DXKZIGZ3.js";
+} from "./chunk-G4XVECBX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-XN7IBVQM.js";
+} from "./chunk-2MZOGP6R.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-XN7IBVQM.js";
+} from "./chunk-2MZOGP6R.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
