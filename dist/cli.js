@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-KOJL2RGT.js";
-import "./chunk-G4XVECBX.js";
-import "./chunk-2MZOGP6R.js";
+} from "./chunk-Q2QPURPE.js";
+import "./chunk-FBPKMZX6.js";
+import "./chunk-WGLEXC5X.js";
 export {
   main,
   telemetryCommand

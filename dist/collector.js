@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-G4XVECBX.js";
-import "./chunk-2MZOGP6R.js";
+} from "./chunk-FBPKMZX6.js";
+import "./chunk-WGLEXC5X.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-2MZOGP6R.js";
+} from "./chunk-WGLEXC5X.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

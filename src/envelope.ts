@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describe, isPlainObject, isThenable } from "./describe.ts";
+import { describe, describeError, isPlainObject, isThenable } from "./describe.ts";
 import { type EventParameters, TelemetryEvent } from "./events.ts";
 import { joinBetween } from "./join.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
@@ -211,6 +211,13 @@ export function wireEventJson(event: TelemetryEvent): string {
  */
 function checkedParameters(event: TelemetryEvent): EventParameters {
   const parameters: unknown = event.parameters();
+  const unreadable = (what: string, error: unknown) =>
+    new TypeError(`Event '${event.name}' ${what} cannot be read: ${describeError(error)}`);
+  try {
+    void (parameters as { then?: unknown } | null)?.then; // a Proxy's trap may throw
+  } catch (error) {
+    throw unreadable("parameters() returned an object that", error);
+  }
   if (isThenable(parameters)) {
     // An `async parameters()`: its rejection is the event's problem, never the program's unhandled rejection. Only
     // a promise (of any realm) is handled so: another thenable's `then` is the program's code, never called.
@@ -226,7 +233,20 @@ function checkedParameters(event: TelemetryEvent): EventParameters {
       `Event '${event.name}' has no parameters object: parameters() returned ${describe(parameters)}`,
     );
   }
-  const plain = { ...parameters };
+  let keys: string[];
+  try {
+    keys = Object.keys(parameters);
+  } catch (error) {
+    throw unreadable("parameters", error);
+  }
+  const entries = keys.map((key): [string, unknown] => {
+    try {
+      return [key, parameters[key]];
+    } catch (error) {
+      throw unreadable(`parameter '${key}'`, error); // a getter that throws
+    }
+  });
+  const plain = Object.fromEntries(entries); // own properties, `__proto__` among them
   const problem = parametersProblem(plain);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
   return plain as EventParameters;

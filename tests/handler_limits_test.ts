@@ -76,6 +76,29 @@ test("circular objects, BigInt, functions, null and throwing getters are counted
   });
 });
 
+test("a drop for parameters that cannot be read names the field, or says the object cannot be read", async () => {
+  const logged: string[] = [];
+  await withHandler({ logger: (line) => void logged.push(line) }, async (handler) => {
+    handler.enqueue(
+      new AnyEvent(() => ({
+        ok: 1,
+        get secret() {
+          throw new Error("getter exploded");
+        },
+      })),
+    );
+    const trapped = () => {
+      throw new Error("trap exploded");
+    };
+    handler.enqueue(new AnyEvent(() => new Proxy({}, { get: trapped, ownKeys: trapped })));
+    await handler.flush();
+    assert.deepEqual(handler.stats().dropped, { invalid_event: 2 });
+  });
+  const drops = logged.filter((line) => line.includes("invalid_event"));
+  assert.match(drops[0], /Event 'any_event' parameter 'secret' cannot be read: getter exploded/);
+  assert.match(drops[1], /Event 'any_event' parameters\(\) returned an object that cannot be read: trap exploded/);
+});
+
 class LyingPromise extends Promise<unknown> {
   override get [Symbol.toStringTag]() {
     return "Object";

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-G4XVECBX.js";
+} from "./chunk-FBPKMZX6.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-2MZOGP6R.js";
+} from "./chunk-WGLEXC5X.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-2MZOGP6R.js";
+} from "./chunk-WGLEXC5X.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
