@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-Q2QPURPE.js";
-import "./chunk-FBPKMZX6.js";
-import "./chunk-WGLEXC5X.js";
+} from "./chunk-R7SIPCPU.js";
+import "./chunk-22ZHTJRD.js";
+import "./chunk-BOJAII4K.js";
 export {
   main,
   telemetryCommand

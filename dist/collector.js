@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-FBPKMZX6.js";
-import "./chunk-WGLEXC5X.js";
+} from "./chunk-22ZHTJRD.js";
+import "./chunk-BOJAII4K.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-WGLEXC5X.js";
+} from "./chunk-BOJAII4K.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -239,13 +239,14 @@ function checkedParameters(event: TelemetryEvent): EventParameters {
   } catch (error) {
     throw unreadable("parameters", error);
   }
-  const entries = keys.map((key): [string, unknown] => {
+  const entries: [string, unknown][] = []; // a loop, not map(): a program may have broken Array's methods
+  for (const key of keys) {
     try {
-      return [key, parameters[key]];
+      entries.push([key, parameters[key]]);
     } catch (error) {
       throw unreadable(`parameter '${key}'`, error); // a getter that throws
     }
-  });
+  }
   const plain = Object.fromEntries(entries); // own properties, `__proto__` among them
   const problem = parametersProblem(plain);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);

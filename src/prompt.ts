@@ -40,6 +40,7 @@ export const NEVER_COLLECTED: readonly string[] = [
  *
  * @param optOut The command the program's users run to opt out (e.g. `mycli telemetry disable`): the users of
  *   a CLI have that CLI, not `nat-telemetry`. Without it, the environment variable is named alone.
+ * @param file The consent file, as the user would name it. @default {"~/.config/nat/telemetry.toml"}
  * @returns The text, lines separated by `\n`.
  * @example
  * ```ts
@@ -47,14 +48,14 @@ export const NEVER_COLLECTED: readonly string[] = [
  * consentDisclosure("mycli telemetry disable"); // "...Change your mind any time: `mycli telemetry disable`..."
  * ```
  */
-export function consentDisclosure(optOut?: string): string {
+export function consentDisclosure(optOut?: string, file: string = DEFAULT_FILE_NAME): string {
   return [
     "",
     "NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",
     ...DISCLOSED_ITEMS.map((item) => `  - ${item},`),
     "It never collects:",
     ...NEVER_COLLECTED.map((item) => `  - ${item}.`),
-    `Your answer applies to the Python \`nat\` tool too (they share ${sharedFileName()}).`,
+    `Your answer applies to the Python \`nat\` tool too (they share ${file}).`,
     optOut
       ? `Change your mind any time: \`${optOut}\` (or NAT_TELEMETRY_ENABLED=0).`
       : "Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",
@@ -62,13 +63,16 @@ export function consentDisclosure(optOut?: string): string {
   ].join("\n");
 }
 
+/** The default consent file, as the user names it. */
+const DEFAULT_FILE_NAME = "~/.config/nat/telemetry.toml";
+
 /** The consent file as the question names it: the one `NAT_TELEMETRY_CONSENT_FILE` names, else the default's. */
 function sharedFileName(): string {
   try {
     const named = host().env("NAT_TELEMETRY_CONSENT_FILE");
-    return named && !/[\p{Cc}]/u.test(named) ? named : "~/.config/nat/telemetry.toml";
+    return named && !/[\p{Cc}]/u.test(named) ? named : DEFAULT_FILE_NAME;
   } catch {
-    return "~/.config/nat/telemetry.toml";
+    return DEFAULT_FILE_NAME;
   }
 }
 
@@ -195,7 +199,7 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
       }
       return false;
     });
-    writeStderr(`${consentDisclosure(optOut)}\n${QUESTION}`);
+    writeStderr(`${consentDisclosure(optOut, sharedFileName())}\n${QUESTION}`);
     await answered;
   } catch {
     // A terminal that fails mid-question: no answer.

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-FBPKMZX6.js";
+} from "./chunk-22ZHTJRD.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-WGLEXC5X.js";
+} from "./chunk-BOJAII4K.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-WGLEXC5X.js";
+} from "./chunk-BOJAII4K.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
