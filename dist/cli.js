@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-R7SIPCPU.js";
-import "./chunk-22ZHTJRD.js";
-import "./chunk-BOJAII4K.js";
+} from "./chunk-DHFHWCOD.js";
+import "./chunk-FRAWUYI2.js";
+import "./chunk-NPFV3YIH.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-22ZHTJRD.js";
-import "./chunk-BOJAII4K.js";
+} from "./chunk-FRAWUYI2.js";
+import "./chunk-NPFV3YIH.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-BOJAII4K.js";
+} from "./chunk-NPFV3YIH.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

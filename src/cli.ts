@@ -324,7 +324,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     ? sink.reason === "invalid_endpoint"
       ? `nothing is sent: ${endpointVariable} is not an http(s) URL`
       : sink.reason === "endpoint_hidden"
-      ? "nothing is sent: the program may not read NAT_TELEMETRY_ENDPOINT"
+      ? "nothing is sent: the program may not read the variable that could name the endpoint"
       : settings.dryRun
       ? host().env("NAT_TELEMETRY_DRY_RUN") === undefined
         ? "nothing is sent: the program may not read NAT_TELEMETRY_DRY_RUN"
@@ -444,8 +444,12 @@ function decide(
   let code = 0;
   if (state === "disabled") {
     const { spoolDir } = resolveOptions(handler);
+    const files = host().files;
+    // No spool there (never made, or its parent missing): nothing waits, and none is made just to be emptied.
+    const none = spoolDir === undefined ||
+      (files !== undefined && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === undefined);
     let why = "no file access";
-    const deleted = spoolDir === undefined ? 0 : openSpool((refusal) => why = refusal, "work", handler)?.spool.clear();
+    const deleted = none ? 0 : openSpool((refusal) => why = refusal, "work", handler)?.spool.clear();
     if (deleted === undefined) {
       // Events may wait there that a later run, once the directory is usable, would send: the user must know.
       output.err(

@@ -19,7 +19,7 @@ export type ErrorClass = abstract new (...args: any[]) => unknown;
 
 /** What {@link trackCommand} records, and how. */
 export interface TrackCommandOptions {
-  /** The command, e.g. `run`: a fixed name from the program (up to 64 characters, no blank), never user text. */
+  /** The command, e.g. `run`: a fixed name from the program (up to 64 characters, no flag or path), never user text. */
   command: string;
   /** The subcommand; reported only if it is one of `subcommands` (required with it), else `"undefined"`. */
   subcommand?: string;
@@ -59,8 +59,14 @@ const OPTION_NAMES: Record<keyof TrackCommandOptions, true> = {
   handler: true,
 };
 
-/** A command's name: a word the program fixes, not a command line or a path. */
-const COMMAND_NAME = /^[^\s\p{Cc}/\\]{1,64}$/u;
+/**
+ * Whether a command's name is one the program fixes (`run`, `mcp serve`, `db/migrate`), not a command line (a flag),
+ * a path, or text: 1-64 characters, no blank at either end, no control or invisible formatting character.
+ */
+function isCommandName(name: string): boolean {
+  return name.length > 0 && name.length <= 64 && name.trim() === name && !/[\p{Cc}\p{Cf}\\]/u.test(name) &&
+    !/^[./~]/.test(name) && !/(?:^|\s)-/.test(name);
+}
 
 /** The built-in error classes, reported by name: they say nothing about the program. */
 const BUILT_IN_ERRORS: readonly ErrorClass[] = [
@@ -234,9 +240,9 @@ function checkOptions(options: TrackCommandOptions): void {
   const unknown = unknownOption(options, OPTION_NAMES);
   if (unknown) fail(unknown);
   const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
-  if (typeof command !== "string" || !COMMAND_NAME.test(command)) {
+  if (typeof command !== "string" || !isCommandName(command)) {
     fail(
-      `'command' must be the command's fixed name (1-64 characters, no blank, slash or control character; never ` +
+      `'command' must be the command's fixed name (1-64 characters, no flag, path or control character; never ` +
         `the arguments), got ${describe(command)}`,
     );
   }

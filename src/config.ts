@@ -86,6 +86,8 @@ export interface EnvironmentSettings {
    * known, so nothing is sent to the default in its place.
    */
   endpointHidden: boolean;
+  /** The same for the OTLP endpoint's variables, which name the collector with the OTLP format. */
+  otlpEndpointHidden: boolean;
   /** `NAT_TELEMETRY_DRY_RUN` is set to a yes value, or the program may not read it (it could ask for a dry run). */
   dryRun: boolean;
   /** `NAT_SESSION_PREFIX`, or `""`. */
@@ -182,6 +184,8 @@ export function environmentSettings(): EnvironmentSettings {
   return {
     endpoint,
     endpointHidden: hidden.includes("NAT_TELEMETRY_ENDPOINT"),
+    otlpEndpointHidden: hidden.includes("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") ||
+      (!env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") && hidden.includes("OTEL_EXPORTER_OTLP_ENDPOINT")),
     dryRun,
     sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
     spoolDir,
@@ -205,6 +209,12 @@ const HIDDEN_SETTINGS_MEAN: Readonly<Record<string, string>> = {
   NAT_TELEMETRY_FORMAT: "a value set there is not seen",
   NAT_TELEMETRY_SPOOL_DIR: "a value set there is not seen",
   NAT_TELEMETRY_HANDOFF: "a value set there is not seen",
+  CI: "a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",
+  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: "with the OTLP format it could name the collector, so nothing is sent there " +
+    "unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",
+  OTEL_EXPORTER_OTLP_ENDPOINT: "the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",
+  OTEL_EXPORTER_OTLP_HEADERS: "with the OTLP format, headers set there (a collector's key) are not sent",
+  OTEL_EXPORTER_OTLP_LOGS_HEADERS: "the same",
 };
 const HIDDEN_SETTINGS = Object.keys(HIDDEN_SETTINGS_MEAN);
 

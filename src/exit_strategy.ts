@@ -179,7 +179,8 @@ export function startSender(plan: ExitPlan & { handOff: true }): SenderStart {
     const mark = markSenderStart(files, spool.dir, spool.key);
     if (mark === "at work") return "at work";
     const started = host().spawnDetached(plan.command);
-    if (started !== "started") clearStartMark(files, spool.dir, mark);
+    if (started === "started") health.noteHandOff();
+    else clearStartMark(files, spool.dir, mark);
     return started;
   } catch {
     return "failed";
@@ -263,10 +264,16 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
   const now = options.clock();
   const waiting = spool.waitingSince(now);
   if (waiting === undefined) return undefined;
-  // Events held back while the endpoint was known down waited for it, not for a sender: the wait counts from the end
-  // of that backoff, when the next hand-off's sender probes it (a run that did would pay a silent endpoint's timeout).
-  const since = Math.max(waiting, health.state?.notBefore ?? -Infinity);
-  if (now - since > STALLED_HANDOFF_MS && !senderAlive(files, spool.dir, spool.key, now)) {
+  // With the endpoint's failure on record, the events wait for the endpoint, and the next hand-off's sender probes it
+  // (a run that probed a silent endpoint itself would pay its timeout). They wait for a sender where no failure is on
+  // record, or where a hand-off since has had no report from its sender.
+  const { state } = health;
+  const since = state === undefined
+    ? waiting
+    : state.handedOffAt === undefined
+    ? undefined
+    : Math.max(waiting, state.handedOffAt);
+  if (since !== undefined && now - since > STALLED_HANDOFF_MS && !senderAlive(files, spool.dir, spool.key, now)) {
     return "spooled events have waited a minute with no sender at work";
   }
   return undefined;

@@ -25,6 +25,12 @@ export interface HealthState {
   failures: number;
   /** No delivery before this time, in epoch milliseconds. */
   notBefore: number;
+  /**
+   * When a run last handed the events to a sender with this failure on record, in epoch milliseconds: the sender
+   * probes the endpoint and reports (a success clears the state, a failure writes a new one without this); while it
+   * stays, the sender never reported, and hand-offs do not get through.
+   */
+  handedOffAt?: number;
 }
 
 /** A health file of a spool directory, as {@link recordedHealth} finds it. */
@@ -84,12 +90,11 @@ function readHealth(
   try {
     const text = files.read(path, MAX_HEALTH_FILE_BYTES);
     if (text === undefined) return undefined;
-    const { failures, notBefore, endpoint } = JSON.parse(text);
+    const { failures, notBefore, endpoint, handedOffAt } = JSON.parse(text);
     const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) &&
-      notBefore <= now + MAX_RETRY_AFTER_MS;
-    return valid
-      ? { state: { failures, notBefore }, endpoint: typeof endpoint === "string" ? endpoint : undefined }
-      : "invalid";
+      notBefore <= now + MAX_RETRY_AFTER_MS && (handedOffAt === undefined || Number.isFinite(handedOffAt));
+    const state = handedOffAt === undefined ? { failures, notBefore } : { failures, notBefore, handedOffAt };
+    return valid ? { state, endpoint: typeof endpoint === "string" ? endpoint : undefined } : "invalid";
   } catch {
     return "invalid";
   }
@@ -182,6 +187,16 @@ export class EndpointHealth {
   }
 
   /**
+   * Records that a run handed the events to a sender, which is to probe the endpoint and report, with a failure on
+   * record (once: a later hand-off before the report changes nothing).
+   */
+  noteHandOff(): void {
+    if (this.#state && this.#state.handedOffAt === undefined) {
+      this.#write({ ...this.#state, handedOffAt: this.#clock() });
+    }
+  }
+
+  /**
    * Records a delivery: the endpoint is healthy again.
    *
    * @returns `true` if it was not healthy before.
@@ -224,7 +239,7 @@ export class EndpointHealth {
       // The URL too, so that `nat-telemetry inspect` can name the endpoint a file is about, unless it is too long for
       // the file to be read back (the state matters more), or holds what printing masks (credentials, a query):
       // written to disk nowhere else, it is not written here either.
-      const named = JSON.stringify({ failures: state.failures, notBefore: state.notBefore, endpoint: this.#endpoint });
+      const named = JSON.stringify({ ...state, endpoint: this.#endpoint });
       const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES && redact(this.#endpoint) === this.#endpoint
         ? named
         : JSON.stringify(state);

@@ -347,7 +347,9 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
       options.endpoint,
       settings.endpointHidden
         ? HIDDEN
-        : settings.endpoint ?? (format === "otlp" ? settings.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT : undefined),
+        : settings.endpoint ?? (format === "otlp"
+          ? settings.otlpEndpointHidden ? HIDDEN : settings.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT
+          : undefined),
       settings.dryRun,
     ),
     spoolDir: resolveSpoolDir(options.spoolDir, settings.spoolDir),

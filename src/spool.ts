@@ -99,9 +99,6 @@ const STALE_TEMP_MS = 3_600_000;
 /** Files one call reads, renames or removes at most. */
 export const FILES_PER_CALL = 64;
 
-/** The largest spool file read: what a program with a far larger `spoolMaxBytes` than the default wrote. */
-const MAX_FILE_BYTES = 64 * 1_048_576;
-
 /** The shortest a spool line can be: the bytes of its fixed keys. Bounds the count a file of some size can hold. */
 const MIN_LINE_BYTES = 64;
 
@@ -256,9 +253,9 @@ export class Spool {
    * Claims this endpoint's spool files, oldest first, until `room` events are
    * taken, and reads them; of a file larger than what is left of the room,
    * the rest is written back. Corrupt lines and expired events are dropped
-   * and counted; a file that cannot be read (not a regular file of ours, too
-   * large, not UTF-8) is removed, counted as as many corrupt events as its
-   * name says it holds.
+   * and counted; a file that cannot be read (not a regular file of ours,
+   * larger than the spool's bound, not UTF-8) is removed, counted as as many
+   * corrupt events as its name says it holds, at most what its size can.
    *
    * @param room How many events the caller can take.
    * @param now The current time, in epoch milliseconds.
@@ -436,10 +433,10 @@ export class Spool {
   }
 
   /**
-   * Reads a spool file through the guarded door and checks each line as `enqueue` checks an event. A file is read
-   * up to the spool's bound or the size its name gives, whichever is larger (a program with a larger `spoolMaxBytes`
-   * wrote it), at most {@link MAX_FILE_BYTES}; one that cannot be read safely counts as corrupt as many events as its
-   * name says it holds. Without `now`, nothing counts as expired.
+   * Reads a spool file through the guarded door, up to the spool's bound, and checks each line as `enqueue` checks
+   * an event. One that cannot be read safely (not a regular file of ours, larger than the bound, not UTF-8) counts as
+   * corrupt as many events as its name says it holds, at most as many as its size can (a name can say anything).
+   * Without `now`, nothing counts as expired.
    */
   #readFile(
     path: string,
@@ -449,9 +446,10 @@ export class Spool {
     const result = { valid: [] as SpooledEvent[], corrupt: 0, expired: 0 };
     let text: string | undefined;
     try {
-      text = this.#files.read(path, Math.min(Math.max(entry.bytes, this.#limits.maxBytes), MAX_FILE_BYTES));
+      text = this.#files.read(path, this.#limits.maxBytes);
     } catch {
-      result.corrupt = Math.max(1, entry.events);
+      const size = this.#files.sizeOf(path) ?? 0; // 0 for what is not a regular file of ours
+      result.corrupt = Math.max(1, Math.min(entry.events, Math.floor(size / MIN_LINE_BYTES)));
     }
     for (const line of text?.split("\n") ?? []) {
       if (line === "") continue;

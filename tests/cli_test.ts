@@ -661,6 +661,14 @@ test("a CLI's telemetry command takes the handler options its runs use: status s
   assert.match(wrong.stderr, /'spoolDir' must be an absolute path/, "the developer's mistake, as the handler says it");
 });
 
+test("disable where no spool was ever made (a first run, its parent missing) makes none, and says nothing of it", async () => {
+  using dir = tempDir();
+  const spool = `${dir.path}/state/nat/telemetry`; // as ~/.local/state/nat/telemetry on a fresh machine
+  const disable = await cli(dir.path, ["disable"], { NAT_TELEMETRY_SPOOL_DIR: spool });
+  assert.deepEqual([disable.code, disable.stderr], [0, ""]);
+  assert.equal(existsSync(`${dir.path}/state`), false, "nothing made");
+});
+
 test("disable says so, and exits 1, when it cannot delete the events waiting (a spool others may write)", {
   skip: process.platform === "win32" && "POSIX modes",
 }, async () => {

@@ -331,6 +331,9 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
       /'command' must be the command's fixed name .*never the arguments/,
     ],
     [{ command: "/home/ada/bin/mycli" }, TypeError, /'command' must be the command's fixed name/],
+    [{ command: "run\u202e" }, TypeError, /'command' must be the command's fixed name/],
+    [{ command: ".." }, TypeError, /'command' must be the command's fixed name/],
+    [{ command: " run" }, TypeError, /'command' must be the command's fixed name/],
     [{ command: "x".repeat(65) }, TypeError, /'command' must be the command's fixed name \(1-64 characters/],
     [{ command: "x", subcommand: "a" }, TypeError, /'subcommand' is reported only if 'subcommands' lists it/],
     [{ command: "x", handler: [] }, TypeError, /'handler' must be an object of handler options, got an array/],
@@ -423,6 +426,13 @@ test(
     });
   },
 );
+
+test("a command's name may be a few words or have a slash, as commands are named: only flags and paths are refused", async () => {
+  for (const command of ["run", "mcp serve", "db/migrate", "eval-v2"]) {
+    const options = { command, askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
+    assert.equal(await trackCommand(options, () => 0), 0, command);
+  }
+});
 
 test("telemetryCommand needs the command's name, and its arguments as an array", () => {
   // deno-lint-ignore no-explicit-any

@@ -102,6 +102,12 @@ describe("senderEnvironment", () => {
       HTTPS_PROXY: "proxy:3128",
     });
     assert.deepEqual(senderEnvironment((name) => parent[name], {}, undefined), parent, "unknown: left as they are");
+    // A path the program sets for its sender too: the consent file where it leads, named bare in the program's dir.
+    const set = { NAT_TELEMETRY_CONSENT_FILE: "telemetry.toml", NAT_TELEMETRY_SENDER: "{}" };
+    assert.deepEqual(senderEnvironment(() => undefined, set, "/work/app"), {
+      NAT_TELEMETRY_CONSENT_FILE: "/work/app/telemetry.toml",
+      NAT_TELEMETRY_SENDER: "{}",
+    });
     assert.equal(absolutePath("C:\\certs\\ca.pem", "D:\\work"), "C:\\certs\\ca.pem");
     assert.equal(absolutePath("ca.pem", "/"), "/ca.pem");
     assert.equal(absolutePath("C:ca.pem", "C:\\proj"), "C:ca.pem", "relative to its drive's own directory: left");

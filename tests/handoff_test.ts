@@ -414,11 +414,12 @@ test(`${runtime}: events held back by an endpoint known down wait for it, not fo
   using dir = tempDir();
   const server = await TestServer.start();
   try {
-    // Spooled two minutes ago and held back since by the endpoint's backoff, which ended ten seconds ago: the run
-    // hands off, and the sender probes the endpoint (a run that probed a silent one would pay its timeout).
-    spoolEvent(dir.path, server.url(), "held-back", "s", 1, 120_000);
+    // Spooled an hour ago and held back since by the endpoint's backoff, which ended ten minutes ago (the user runs
+    // the program now and then): the run hands off, and the sender probes the endpoint (a run that probed a silent
+    // one would pay its timeout).
+    spoolEvent(dir.path, server.url(), "held-back", "s", 1, 3_600_000);
     const { path } = new EndpointHealth(host().files!, dir.path, server.url(), Date.now, Math.random);
-    writeFileSync(path, JSON.stringify({ failures: 2, notBefore: Date.now() - 10_000, endpoint: server.url() }));
+    writeFileSync(path, JSON.stringify({ failures: 2, notBefore: Date.now() - 600_000, endpoint: server.url() }));
     const run = await runChild("handler_child.ts", {
       args: ["stop", server.url()],
       env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
@@ -429,6 +430,29 @@ test(`${runtime}: events held back by an endpoint known down wait for it, not fo
     await waitFor(() => server.events().length === 2, "the sender's delivery of both");
     assert.deepEqual(commands(server.events()).sort(), ["child", "held-back"]);
     await sendersGone(dir.path);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a hand-off whose sender never reported on the endpoint down: after a minute the run delivers itself`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    // A failure on record, and a hand-off two minutes ago whose sender neither delivered nor recorded a failure.
+    spoolEvent(dir.path, server.url(), "stranded", "s", 1, 300_000);
+    const { path } = new EndpointHealth(host().files!, dir.path, server.url(), Date.now, Math.random);
+    const now = Date.now();
+    writeFileSync(path, JSON.stringify({ failures: 1, notBefore: now - 240_000, handedOffAt: now - 120_000 }));
+    const run = await runChild("handler_child.ts", {
+      args: ["stop", server.url()],
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const { stats } = JSON.parse(run.stdout);
+    assert.deepEqual([stats.sent, stats.replayed, stats.spooled], [2, 1, 0], "delivered in process, both");
+    assert.deepEqual(senderLocks(dir.path), [], "no sender was started");
+    assert.equal(existsSync(path), false, "the endpoint's recovery is recorded");
   } finally {
     await server.close();
   }

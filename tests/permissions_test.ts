@@ -113,6 +113,16 @@ test(
       // Both readable: delivered.
       await hidden(",NAT_TELEMETRY_ENDPOINT,NAT_TELEMETRY_DRY_RUN");
       await waitFor(() => server.events().length === 1, "the delivery");
+      // With the OTLP format, the collector named by OTEL_EXPORTER_OTLP_ENDPOINT, hidden: never the OTLP default.
+      const { NAT_TELEMETRY_ENDPOINT: _, ...rest } = env; // readable, and not set
+      const otlp = { ...rest, NAT_TELEMETRY_FORMAT: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: server.url() };
+      const flags = [
+        `--allow-env=${read},NAT_TELEMETRY_DRY_RUN,NAT_TELEMETRY_FORMAT,NAT_TELEMETRY_ENDPOINT`,
+        "--allow-net",
+        `--allow-read=${dir.path}`,
+        `--allow-write=${dir.path}`,
+      ];
+      assert.match((await onTerminal(flags, otlp)).stdout, /endpoint: nowhere \(endpoint_hidden\); format: otlp/);
     } finally {
       await server.close();
     }

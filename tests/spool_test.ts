@@ -223,15 +223,24 @@ test("what pruning drops is counted from the lines a file holds, not from what i
   assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["new"]);
 });
 
-test("a file a program with a larger spool bound wrote is read whole by a run with the default bound", () => {
+test("a file larger than the spool's bound (a program with a larger one wrote it) counts every event it holds", () => {
   using dir = tempDir();
   const large = Array.from({ length: 400 }, (_, i) => event(`${i}`.padEnd(3000, "x")));
   open(dir.path, { ...limits, maxBytes: 10_000_000 }).write(large, now);
   const [name] = files(dir.path);
   assert.ok(statSync(`${dir.path}/${name}`).size > limits.maxBytes, "one file, over the default bound");
+  // A run with the default bound keeps its bound: not read (nor held in memory), but counted, 400 and not 1.
   const { events, dropped } = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
-  assert.deepEqual(dropped, {});
-  assert.equal(events.length, 400);
+  assert.deepEqual([events.length, dropped], [0, { spool_corrupt: 400 }]);
+  assert.deepEqual(files(dir.path), []);
+});
+
+test("an unreadable file's count is what its name says, at most what its size can hold: a name can say anything", () => {
+  using dir = tempDir();
+  const liar = `e-${now - 5000}-999999999-99999999999-${KEY}-00000000dead.jsonl`;
+  writeFileSync(`${dir.path}/${liar}`, new Uint8Array(640).fill(0xff)); // not UTF-8, 640 bytes: 10 lines at most
+  const { dropped } = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
+  assert.deepEqual(dropped, { spool_corrupt: 10 });
 });
 
 test("a file that cannot be read counts as many corrupt events as its name says it holds, not one", () => {

@@ -88,13 +88,13 @@ export function senderEnvironment(
   cwd: string | undefined,
 ): Record<string, string> {
   const env: Record<string, string> = {};
+  const absolute = (path: string) => absolutePath(path, cwd);
   // In a CGI program, HTTP_PROXY may come from a request's `Proxy:` header: the program ignores it (but under Bun,
   // whose fetch honours it), and so does its sender, whatever its runtime.
   const cgi = read("REQUEST_METHOD") !== undefined;
   for (const name of SENDER_VARIABLES) {
     const value = read(name);
     if (value === undefined || (cgi && name === "HTTP_PROXY")) continue;
-    const absolute = (path: string) => absolutePath(path, cwd);
     if (!PATH_VARIABLES.includes(name)) env[name] = value;
     else if (name !== "SSL_CERT_DIR") env[name] = absolute(value);
     else {
@@ -103,7 +103,9 @@ export function senderEnvironment(
       env[name] = value.split(separator).map(absolute).join(separator);
     }
   }
-  return { ...env, ...set };
+  // What is set wins, its paths made absolute as well (a consent file named bare, `telemetry.toml`).
+  for (const [name, value] of Object.entries(set)) env[name] = PATH_VARIABLES.includes(name) ? absolute(value) : value;
+  return env;
 }
 
 /**

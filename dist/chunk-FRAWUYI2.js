@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-BOJAII4K.js";
+} from "./chunk-NPFV3YIH.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

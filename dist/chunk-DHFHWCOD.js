@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-22ZHTJRD.js";
+} from "./chunk-FRAWUYI2.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-BOJAII4K.js";
+} from "./chunk-NPFV3YIH.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -292,7 +292,7 @@ var settingsInForce = (function (consent, handler) {
   const format = options.format.name;
   const { sink } = options;
   const endpointVariable = handler.endpoint !== void 0 ? "the program's options" : settings.endpoint !== void 0 ? "NAT_TELEMETRY_ENDPOINT" : format !== "otlp" ? void 0 : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
-  const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : sink.reason === "endpoint_hidden" ? "nothing is sent: the program may not read NAT_TELEMETRY_ENDPOINT" : settings.dryRun ? host().env("NAT_TELEMETRY_DRY_RUN") === void 0 ? "nothing is sent: the program may not read NAT_TELEMETRY_DRY_RUN" : "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
+  const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : sink.reason === "endpoint_hidden" ? "nothing is sent: the program may not read the variable that could name the endpoint" : settings.dryRun ? host().env("NAT_TELEMETRY_DRY_RUN") === void 0 ? "nothing is sent: the program may not read NAT_TELEMETRY_DRY_RUN" : "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();
   let spoolRefused;
   const decision = enabled ? exitDecision(options, Backlog.open(options, (why) => spoolRefused = why), enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
@@ -379,8 +379,10 @@ var decide = (function (output, state, program, handler = {}) {
   let code = 0;
   if (state === "disabled") {
     const { spoolDir } = resolveOptions(handler);
+    const files = host().files;
+    const none = spoolDir === void 0 || files !== void 0 && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === void 0;
     let why2 = "no file access";
-    const deleted = spoolDir === void 0 ? 0 : openSpool((refusal) => why2 = refusal, "work", handler)?.spool.clear();
+    const deleted = none ? 0 : openSpool((refusal) => why2 = refusal, "work", handler)?.spool.clear();
     if (deleted === void 0) {
       output.err(
         `${program}: could not delete the events waiting in ${spoolDir} (${why2}); delete its e-*.jsonl files yourself to be sure they are never sent.
