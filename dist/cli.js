@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-DHFHWCOD.js";
-import "./chunk-FRAWUYI2.js";
-import "./chunk-NPFV3YIH.js";
+} from "./chunk-MGR3FY4V.js";
+import "./chunk-P2Q7JMZW.js";
+import "./chunk-BEXBCBCS.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-FRAWUYI2.js";
-import "./chunk-NPFV3YIH.js";
+} from "./chunk-P2Q7JMZW.js";
+import "./chunk-BEXBCBCS.js";
 export {
   isLoopback,
   readOtlpLogs,

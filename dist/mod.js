@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-NPFV3YIH.js";
+} from "./chunk-BEXBCBCS.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -61,12 +61,16 @@ const OPTION_NAMES: Record<keyof TrackCommandOptions, true> = {
 
 /**
  * Whether a command's name is one the program fixes (`run`, `mcp serve`, `db/migrate`), not a command line (a flag),
- * a path, or text: 1-64 characters, no blank at either end, no control or invisible formatting character.
+ * a path, a URL, an address, or text: 1-64 characters, no blank at either end, no control, invisible or combining
+ * character.
  */
 function isCommandName(name: string): boolean {
-  return name.length > 0 && name.length <= 64 && name.trim() === name && !/[\p{Cc}\p{Cf}\\]/u.test(name) &&
-    !/^[./~]/.test(name) && !/(?:^|\s)-/.test(name);
+  return name.length > 0 && name.length <= 64 && name.trim() === name && !NOT_IN_A_NAME.test(name) &&
+    !/^[./~]|\/\.|\.\.|:\/|@/.test(name) && !/(?:^|\s)-/.test(name);
 }
+
+/** Characters no command name has: control, format, combining, private or unassigned ones, fillers, backslashes. */
+const NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0\\]/u;
 
 /** The built-in error classes, reported by name: they say nothing about the program. */
 const BUILT_IN_ERRORS: readonly ErrorClass[] = [
@@ -242,8 +246,8 @@ function checkOptions(options: TrackCommandOptions): void {
   const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
   if (typeof command !== "string" || !isCommandName(command)) {
     fail(
-      `'command' must be the command's fixed name (1-64 characters, no flag, path or control character; never ` +
-        `the arguments), got ${describe(command)}`,
+      `'command' must be the command's fixed name (1-64 characters, no flag, path, URL, address or invisible ` +
+        `character; never the arguments), got ${describe(command)}`,
     );
   }
   if (subcommand !== undefined && typeof subcommand !== "string") {

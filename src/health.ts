@@ -92,8 +92,10 @@ function readHealth(
     if (text === undefined) return undefined;
     const { failures, notBefore, endpoint, handedOffAt } = JSON.parse(text);
     const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) &&
-      notBefore <= now + MAX_RETRY_AFTER_MS && (handedOffAt === undefined || Number.isFinite(handedOffAt));
-    const state = handedOffAt === undefined ? { failures, notBefore } : { failures, notBefore, handedOffAt };
+      notBefore <= now + MAX_RETRY_AFTER_MS;
+    // A hand-off noted ahead of the clock (one set back since) is not one: no later hand-off could be noted.
+    const noted = Number.isFinite(handedOffAt) && handedOffAt <= now;
+    const state = noted ? { failures, notBefore, handedOffAt } : { failures, notBefore };
     return valid ? { state, endpoint: typeof endpoint === "string" ? endpoint : undefined } : "invalid";
   } catch {
     return "invalid";
@@ -191,8 +193,13 @@ export class EndpointHealth {
    * record (once: a later hand-off before the report changes nothing).
    */
   noteHandOff(): void {
-    if (this.#state && this.#state.handedOffAt === undefined) {
-      this.#write({ ...this.#state, handedOffAt: this.#clock() });
+    if (!this.#state) return;
+    // As the file is now: a sender may have reported since this run read it (a new failure, a recovery), and a run
+    // must not write an older state back. A backoff in force again means the new sender will not probe: no note.
+    const now = this.#clock();
+    this.#state = this.#read();
+    if (this.#state && this.#state.handedOffAt === undefined && this.#state.notBefore <= now) {
+      this.#write({ ...this.#state, handedOffAt: now });
     }
   }
 

@@ -132,3 +132,34 @@ test("a health file names its endpoint's URL, and files of older versions withou
     assert.equal(new EndpointHealth(fs, dir.path, secret, () => clock.now, () => 0.5).state?.failures, 1);
   }
 });
+
+test("a hand-off is noted once on the state as the file has it now, never on an older one the run read at its start", () => {
+  using dir = tempDir();
+  const clock = { now: 1_000_000 };
+  health(dir.path, clock).recordFailure();
+  const run = health(dir.path, clock); // a run reads the state at its start
+  clock.now += CIRCUIT_BACKOFF.initialMs; // the backoff has lapsed
+  run.noteHandOff();
+  assert.deepEqual(health(dir.path, clock).state?.handedOffAt, clock.now, "noted");
+  clock.now += 1000;
+  run.noteHandOff();
+  assert.equal(health(dir.path, clock).state?.handedOffAt, clock.now - 1000, "once");
+  // Meanwhile a sender probed and reported a new failure, with its backoff in force: a run still holding the old
+  // state writes nothing back (the new failure count and backoff stay), and notes nothing (no sender will probe).
+  const older = health(dir.path, clock);
+  clock.now += CIRCUIT_BACKOFF.initialMs;
+  const sender = health(dir.path, clock);
+  sender.recordFailure();
+  const reported = sender.state;
+  older.noteHandOff();
+  assert.deepEqual(health(dir.path, clock).state, reported);
+});
+
+test("a hand-off noted ahead of the clock (one set back since) is not taken for one", () => {
+  using dir = tempDir();
+  const clock = { now: 1_000_000 };
+  const h = health(dir.path, clock);
+  h.recordFailure();
+  writeFileSync(h.path, JSON.stringify({ failures: 1, notBefore: clock.now, handedOffAt: clock.now + 86_400_000 }));
+  assert.deepEqual(health(dir.path, clock).state, { failures: 1, notBefore: clock.now });
+});

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-NPFV3YIH.js";
+} from "./chunk-BEXBCBCS.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-FRAWUYI2.js";
+} from "./chunk-P2Q7JMZW.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-NPFV3YIH.js";
+} from "./chunk-BEXBCBCS.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
