@@ -38,6 +38,19 @@ async function withServer(fn: (server: TestServer, dir: string) => Promise<void>
   }
 }
 
+/** Runs `track_child.ts MODE CODE` with telemetry on, against `server`, with a spool in `dir`. */
+function trackChild(mode: string, code: number, server: TestServer, dir: string, env: Record<string, string> = {}) {
+  return runChild("track_child.ts", {
+    args: [mode, String(code)],
+    env: {
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: server.url(),
+      NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+      ...env,
+    },
+  });
+}
+
 test("success: the command, status, exit code, duration and a random session id are recorded", async () => {
   await withServer(async (server, dir) => {
     const run = await cli(dir, server, ["greet", "Ada"]);
@@ -374,15 +387,7 @@ test("a program that exits or rethrows as soon as trackCommand settles: delivere
     for (
       const [mode, code, status] of [["then-exit", 5, "failure"], ["throw", 1, "failure"], ["then-exit", 0, "success"]]
     ) {
-      const run = await runChild("track_child.ts", {
-        args: [mode as string, String(code)],
-        env: {
-          NAT_TELEMETRY_ENABLED: "1",
-          NAT_TELEMETRY_ENDPOINT: server.url(),
-          NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
-          NAT_TELEMETRY_HANDOFF: "0",
-        },
-      });
+      const run = await trackChild(mode as string, code as number, server, dir, { NAT_TELEMETRY_HANDOFF: "0" });
       assert.equal(run.code, code, `${mode} ${code}: ${run.stderr}`);
       const sent = server.events().map((event) => [event.parameters.taskStatus, event.parameters.exitCode]);
       assert.deepEqual(sent, [[status, code]], `${mode} ${code}: delivered once`);
@@ -410,14 +415,7 @@ test(
         ["handled", 0],
       ];
       for (const [mode, code] of cases) {
-        const run = await runChild("track_child.ts", {
-          args: [mode as string, String(code)],
-          env: {
-            NAT_TELEMETRY_ENABLED: "1",
-            NAT_TELEMETRY_ENDPOINT: server.url(),
-            NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
-          },
-        });
+        const run = await trackChild(mode as string, code as number, server, dir);
         const recorded = [...server.events(), ...spooled(`${dir}/spool`).map((line) => line.event)].at(-1);
         assert.ok(recorded, `${mode} ${code}: an event`);
         const { taskStatus, exitCode } = recorded.parameters;

@@ -388,20 +388,32 @@ test(`${runtime}: with CI set, the run delivers in process, as before`, async ()
   }
 });
 
+/**
+ * Runs `handler_child.ts stop` where it may hand off, over an event spooled `agoMs` ago (`waiting`), with the
+ * endpoint's health file as `health` (none without it), and returns the run's counters.
+ */
+async function runOverBacklog(dir: string, server: TestServer, agoMs: number, health?: object) {
+  spoolEvent(dir, server.url(), "waiting", "s", 1, agoMs);
+  if (health) {
+    const { path } = new EndpointHealth(host().files!, dir, server.url(), Date.now, Math.random);
+    writeFileSync(path, JSON.stringify(health));
+  }
+  const run = await runChild("handler_child.ts", {
+    args: ["stop", server.url()],
+    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir, NAT_TELEMETRY_HANDOFF: "1" },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const { stats } = JSON.parse(run.stdout);
+  return [stats.sent, stats.replayed, stats.spooled];
+}
+
 test(`${runtime}: when hand-offs do not get through (events waiting a minute, no sender), the run delivers itself`, async () => {
   using dir = tempDir();
   const server = await TestServer.start();
   try {
     // An event handed off two minutes ago that no sender ever delivered: a spool file of that time.
-    spoolEvent(dir.path, server.url(), "stranded", "s", 1, 120_000);
-    const run = await runChild("handler_child.ts", {
-      args: ["stop", server.url()],
-      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
-    });
-    assert.equal(run.code, 0, run.stderr);
-    const { stats } = JSON.parse(run.stdout);
-    assert.deepEqual([stats.sent, stats.replayed, stats.spooled], [2, 1, 0], "delivered in process, both");
-    assert.deepEqual(commands(server.events()).sort(), ["child", "stranded"]);
+    assert.deepEqual(await runOverBacklog(dir.path, server, 120_000), [2, 1, 0], "delivered in process, both");
+    assert.deepEqual(commands(server.events()).sort(), ["child", "waiting"]);
     assert.deepEqual(senderLocks(dir.path), [], "no sender was started");
   } finally {
     await server.close();
@@ -417,18 +429,11 @@ test(`${runtime}: events held back by an endpoint known down wait for it, not fo
     // Spooled an hour ago and held back since by the endpoint's backoff, which ended ten minutes ago (the user runs
     // the program now and then): the run hands off, and the sender probes the endpoint (a run that probed a silent
     // one would pay its timeout).
-    spoolEvent(dir.path, server.url(), "held-back", "s", 1, 3_600_000);
-    const { path } = new EndpointHealth(host().files!, dir.path, server.url(), Date.now, Math.random);
-    writeFileSync(path, JSON.stringify({ failures: 2, notBefore: Date.now() - 600_000, endpoint: server.url() }));
-    const run = await runChild("handler_child.ts", {
-      args: ["stop", server.url()],
-      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
-    });
-    assert.equal(run.code, 0, run.stderr);
-    const { stats } = JSON.parse(run.stdout);
-    assert.deepEqual([stats.sent, stats.replayed, stats.spooled], [0, 0, 1], "handed off, nothing sent by the run");
+    const health = { failures: 2, notBefore: Date.now() - 600_000, endpoint: server.url() };
+    const counted = await runOverBacklog(dir.path, server, 3_600_000, health);
+    assert.deepEqual(counted, [0, 0, 1], "handed off, nothing sent by the run");
     await waitFor(() => server.events().length === 2, "the sender's delivery of both");
-    assert.deepEqual(commands(server.events()).sort(), ["child", "held-back"]);
+    assert.deepEqual(commands(server.events()).sort(), ["child", "waiting"]);
     await sendersGone(dir.path);
   } finally {
     await server.close();
@@ -440,19 +445,15 @@ test(`${runtime}: a hand-off whose sender never reported on the endpoint down: a
   const server = await TestServer.start();
   try {
     // A failure on record, and a hand-off two minutes ago whose sender neither delivered nor recorded a failure.
-    spoolEvent(dir.path, server.url(), "stranded", "s", 1, 300_000);
-    const { path } = new EndpointHealth(host().files!, dir.path, server.url(), Date.now, Math.random);
     const now = Date.now();
-    writeFileSync(path, JSON.stringify({ failures: 1, notBefore: now - 240_000, handedOffAt: now - 120_000 }));
-    const run = await runChild("handler_child.ts", {
-      args: ["stop", server.url()],
-      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
-    });
-    assert.equal(run.code, 0, run.stderr);
-    const { stats } = JSON.parse(run.stdout);
-    assert.deepEqual([stats.sent, stats.replayed, stats.spooled], [2, 1, 0], "delivered in process, both");
+    const health = { failures: 1, notBefore: now - 240_000, handedOffAt: now - 120_000 };
+    assert.deepEqual(await runOverBacklog(dir.path, server, 300_000, health), [2, 1, 0], "delivered in process, both");
     assert.deepEqual(senderLocks(dir.path), [], "no sender was started");
-    assert.equal(existsSync(path), false, "the endpoint's recovery is recorded");
+    assert.deepEqual(
+      readdirSync(dir.path).filter((name) => name.startsWith("health-")),
+      [],
+      "the recovery is recorded",
+    );
   } finally {
     await server.close();
   }
