@@ -457,7 +457,8 @@ export function onByConsentFile(): boolean {
  * Whether telemetry is on for this process, and what decided it: the source of the decision in force, or the program
  * itself where it turned telemetry the other way ({@link setTelemetryEnabled}, overriding even the environment).
  *
- * @returns The state, and what decided it in words, e.g. `the NAT_TELEMETRY_ENABLED environment variable`.
+ * @returns The state, and what decided it: a {@link ConsentSource} (`NAT_TELEMETRY_ENABLED`, `file`...), or
+ *   `the program (setTelemetryEnabled)`.
  * @example
  * ```ts
  * import { liveDecision } from "./consent.ts";
