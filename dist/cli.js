@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MGR3FY4V.js";
-import "./chunk-P2Q7JMZW.js";
-import "./chunk-BEXBCBCS.js";
+} from "./chunk-BD6DODOK.js";
+import "./chunk-3FVX36ES.js";
+import "./chunk-O2WSLYXO.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-P2Q7JMZW.js";
-import "./chunk-BEXBCBCS.js";
+} from "./chunk-3FVX36ES.js";
+import "./chunk-O2WSLYXO.js";
 export {
   isLoopback,
   readOtlpLogs,

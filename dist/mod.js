@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-BEXBCBCS.js";
+} from "./chunk-O2WSLYXO.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

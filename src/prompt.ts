@@ -63,6 +63,10 @@ export function consentDisclosure(optOut?: string, file: string = DEFAULT_FILE_N
   ].join("\n");
 }
 
+/** A control character (Unicode's Cc), as a range: a `\p{Cc}` pattern costs far more to compile at its first use. */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 /** The default consent file, as the user names it. */
 const DEFAULT_FILE_NAME = "~/.config/nat/telemetry.toml";
 
@@ -70,7 +74,7 @@ const DEFAULT_FILE_NAME = "~/.config/nat/telemetry.toml";
 function sharedFileName(): string {
   try {
     const named = host().env("NAT_TELEMETRY_CONSENT_FILE");
-    return named && !/[\p{Cc}]/u.test(named) ? named : DEFAULT_FILE_NAME;
+    return named && !CONTROL.test(named) ? named : DEFAULT_FILE_NAME;
   } catch {
     return DEFAULT_FILE_NAME;
   }
@@ -91,7 +95,7 @@ function sharedFileName(): string {
  */
 export function optOutProblem(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || value.trim() === "" || /[\p{Cc}]/u.test(value)) {
+  if (typeof value !== "string" || value.trim() === "" || CONTROL.test(value)) {
     return `'${name}' must be a non-empty command of one line, with no control characters, got ${describe(value)}`;
   }
   return undefined;

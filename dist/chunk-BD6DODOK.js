@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-P2Q7JMZW.js";
+} from "./chunk-3FVX36ES.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-BEXBCBCS.js";
+} from "./chunk-O2WSLYXO.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -2368,7 +2368,7 @@ var startBudget = (function (ms) {
   };
 });
 var isCommandName = (function (name) {
-  return name.length > 0 && name.length <= 64 && name.trim() === name && !NOT_IN_A_NAME.test(name) && !/^[./~]|\/\.|\.\.|:\/|@/.test(name) && !/(?:^|\s)-/.test(name);
+  return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !NOT_IN_A_NAME.test(name));
 });
 var trackCommand = (async function (options, main) {
   checkOptions(options);
@@ -5135,18 +5135,19 @@ function consentDisclosure(optOut, file = DEFAULT_FILE_NAME) {
     ""
   ].join("\n");
 }
+var CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 var DEFAULT_FILE_NAME = "~/.config/nat/telemetry.toml";
 function sharedFileName() {
   try {
     const named = host().env("NAT_TELEMETRY_CONSENT_FILE");
-    return named && !/[\p{Cc}]/u.test(named) ? named : DEFAULT_FILE_NAME;
+    return named && !CONTROL.test(named) ? named : DEFAULT_FILE_NAME;
   } catch {
     return DEFAULT_FILE_NAME;
   }
 }
 function optOutProblem(name, value) {
   if (value === void 0) return void 0;
-  if (typeof value !== "string" || value.trim() === "" || /[\p{Cc}]/u.test(value)) {
+  if (typeof value !== "string" || value.trim() === "" || CONTROL.test(value)) {
     return `'${name}' must be a non-empty command of one line, with no control characters, got ${describe(value)}`;
   }
   return void 0;
@@ -5241,7 +5242,8 @@ var OPTION_NAMES2 = {
   handler: true
 };
 
-var NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0\\]/u;
+var COMMAND_SHAPE = /^(?![./~])(?!.*(?:\/\.|\.\.|:\/|@|\\|(?:^|\s)-))\S(?:.*\S)?$/;
+var NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]/u;
 var BUILT_IN_ERRORS = [
   Error,
   TypeError,

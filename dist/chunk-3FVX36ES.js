@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-BEXBCBCS.js";
+} from "./chunk-O2WSLYXO.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
