@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BD6DODOK.js";
+} from "./chunk-VAVMNUVX.js";
 import "./chunk-3FVX36ES.js";
 import "./chunk-O2WSLYXO.js";
 export {

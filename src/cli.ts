@@ -443,13 +443,14 @@ function decide(
   output.out(`Telemetry ${state}: saved to ${before.path}.\n`);
   let code = 0;
   if (state === "disabled") {
-    const { spoolDir } = resolveOptions(handler);
+    const options = resolveOptions(handler);
+    const { spoolDir } = options;
     const files = host().files;
     // No spool there (never made, or its parent missing): nothing waits, and none is made just to be emptied.
     const none = spoolDir === undefined ||
       (files !== undefined && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === undefined);
     let why = "no file access";
-    const deleted = none ? 0 : openSpool((refusal) => why = refusal, "work", handler)?.spool.clear();
+    const deleted = none ? 0 : openSpool((refusal) => why = refusal, "work", options)?.spool.clear();
     if (deleted === undefined) {
       // Events may wait there that a later run, once the directory is usable, would send: the user must know.
       output.err(
@@ -472,11 +473,10 @@ function decide(
 function openSpool(
   refused?: (why: string) => void,
   use: "work" | "look" = "work",
-  handler: NATTelemetryHandlerOptions = {},
+  options: ResolvedOptions = resolveOptions({}),
 ):
   | { spool: Spool; options: ResolvedOptions; files: NonNullable<ReturnType<typeof host>["files"]> }
   | undefined {
-  const options = resolveOptions(handler);
   const files = host().files;
   const spool = options.spoolDir && files
     ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use)

@@ -378,11 +378,12 @@ var decide = (function (output, state, program, handler = {}) {
 `);
   let code = 0;
   if (state === "disabled") {
-    const { spoolDir } = resolveOptions(handler);
+    const options = resolveOptions(handler);
+    const { spoolDir } = options;
     const files = host().files;
     const none = spoolDir === void 0 || files !== void 0 && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === void 0;
     let why2 = "no file access";
-    const deleted = none ? 0 : openSpool((refusal) => why2 = refusal, "work", handler)?.spool.clear();
+    const deleted = none ? 0 : openSpool((refusal) => why2 = refusal, "work", options)?.spool.clear();
     if (deleted === void 0) {
       output.err(
         `${program}: could not delete the events waiting in ${spoolDir} (${why2}); delete its e-*.jsonl files yourself to be sure they are never sent.
@@ -400,8 +401,7 @@ var decide = (function (output, state, program, handler = {}) {
 `);
   return code;
 });
-var openSpool = (function (refused, use = "work", handler = {}) {
-  const options = resolveOptions(handler);
+var openSpool = (function (refused, use = "work", options = resolveOptions({})) {
   const files = host().files;
   const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use) : void 0;
   return spool && files ? { spool, options, files } : void 0;
