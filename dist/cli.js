@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-VAVMNUVX.js";
-import "./chunk-3FVX36ES.js";
-import "./chunk-O2WSLYXO.js";
+} from "./chunk-SWY47CU3.js";
+import "./chunk-SI3YLFYL.js";
+import "./chunk-UD53OGOI.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-3FVX36ES.js";
-import "./chunk-O2WSLYXO.js";
+} from "./chunk-SI3YLFYL.js";
+import "./chunk-UD53OGOI.js";
 export {
   isLoopback,
   readOtlpLogs,

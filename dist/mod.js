@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-O2WSLYXO.js";
+} from "./chunk-UD53OGOI.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

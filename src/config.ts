@@ -6,7 +6,7 @@
  */
 import { describe, redact } from "./describe.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
-import { otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
+import { OTLP_ENDPOINT_VARIABLES, otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
 import { below } from "./runtime/guarded_files.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 
@@ -166,12 +166,13 @@ export function environmentSettings(): EnvironmentSettings {
   for (const name of hidden) {
     problems.push(`${name} may not be read (the program's permissions): ${HIDDEN_SETTINGS_MEAN[name]}`);
   }
-  for (const name of ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]) {
+  for (const name of OTLP_ENDPOINT_VARIABLES) {
     const value = env(name);
     if (value && !/^https?:$/.test(safeProtocol(value))) {
       problems.push(`${name}=${describe(redact(value))} is not an http(s) URL: OTLP events are not sent`);
     }
   }
+  const otlp = otlpEndpointFromEnv(env, (name) => hidden.includes(name));
   const list = (name: string) => parseOtelList(env(name), (entry) => problems.push(`${name}: ${entry}: skipped`));
   const otlpHeaders = {
     ...validHeaders("OTEL_EXPORTER_OTLP_HEADERS", list("OTEL_EXPORTER_OTLP_HEADERS"), problems),
@@ -184,15 +185,14 @@ export function environmentSettings(): EnvironmentSettings {
   return {
     endpoint,
     endpointHidden: hidden.includes("NAT_TELEMETRY_ENDPOINT"),
-    otlpEndpointHidden: hidden.includes("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") ||
-      (!env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") && hidden.includes("OTEL_EXPORTER_OTLP_ENDPOINT")),
+    otlpEndpointHidden: otlp.hidden,
     dryRun,
     sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
     spoolDir,
     handOff,
     ci: !["", "0", "false"].includes(env("CI")?.trim().toLowerCase() ?? ""),
     format,
-    otlpEndpoint: otlpEndpointFromEnv(env),
+    otlpEndpoint: otlp.endpoint,
     otlpHeaders,
     otlpResource,
     problems,

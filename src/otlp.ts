@@ -228,23 +228,36 @@ export function parseOtelList(text: string | undefined, onSkip?: (entry: string)
   return pairs;
 }
 
+/** The variables that may name the OTLP logs endpoint, in order: the first one set decides. */
+export const OTLP_ENDPOINT_VARIABLES = ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"] as const;
+
 /**
  * The logs endpoint from the OpenTelemetry environment:
  * `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT`
- * with `v1/logs` appended to its path, as the specification says.
+ * with `v1/logs` appended to its path, as the specification says. Where the
+ * variable that would decide may not be read (Deno's `--allow-env`), the
+ * endpoint is hidden: it could have named another collector.
  *
  * @param env Reads an environment variable.
- * @returns The URL, or `undefined` when neither is set.
+ * @param isHidden Whether the program may not read a variable.
+ * @returns The URL (`undefined` when neither is set), and whether it is hidden.
  * @example
  * ```ts
  * import { otlpEndpointFromEnv } from "./otlp.ts";
  * otlpEndpointFromEnv((name) => name === "OTEL_EXPORTER_OTLP_ENDPOINT" ? "http://collector:4318" : undefined);
- * // "http://collector:4318/v1/logs"
+ * // { endpoint: "http://collector:4318/v1/logs", hidden: false }
  * ```
  */
-export function otlpEndpointFromEnv(env: (name: string) => string | undefined): string | undefined {
-  const logs = env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
-  if (logs) return logs;
-  const base = env("OTEL_EXPORTER_OTLP_ENDPOINT");
-  return base ? `${base.replace(/\/+$/, "")}/v1/logs` : undefined;
+export function otlpEndpointFromEnv(
+  env: (name: string) => string | undefined,
+  isHidden: (name: string) => boolean = () => false,
+): { endpoint?: string; hidden: boolean } {
+  for (const name of OTLP_ENDPOINT_VARIABLES) {
+    if (isHidden(name)) return { hidden: true };
+    const value = env(name);
+    if (!value) continue;
+    const endpoint = name === "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT" ? value : `${value.replace(/\/+$/, "")}/v1/logs`;
+    return { endpoint, hidden: false };
+  }
+  return { hidden: false };
 }

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-O2WSLYXO.js";
+} from "./chunk-UD53OGOI.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-3FVX36ES.js";
+} from "./chunk-SI3YLFYL.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-O2WSLYXO.js";
+} from "./chunk-UD53OGOI.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
