@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-SWY47CU3.js";
-import "./chunk-SI3YLFYL.js";
-import "./chunk-UD53OGOI.js";
+} from "./chunk-SRGFODKX.js";
+import "./chunk-M5MSGQF5.js";
+import "./chunk-WOAUAWRG.js";
 export {
   main,
   telemetryCommand

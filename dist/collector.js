@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-SI3YLFYL.js";
-import "./chunk-UD53OGOI.js";
+} from "./chunk-M5MSGQF5.js";
+import "./chunk-WOAUAWRG.js";
 export {
   isLoopback,
   readOtlpLogs,

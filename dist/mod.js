@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-UD53OGOI.js";
+} from "./chunk-WOAUAWRG.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

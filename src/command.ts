@@ -19,7 +19,11 @@ export type ErrorClass = abstract new (...args: any[]) => unknown;
 
 /** What {@link trackCommand} records, and how. */
 export interface TrackCommandOptions {
-  /** The command, e.g. `run`: a fixed name from the program (up to 64 characters, no flag or path), never user text. */
+  /**
+   * The command, e.g. `run`: a fixed name from the program (up to 64 characters, no flag or path), never user text.
+   * A string that is not such a name (`./notes.txt` where a CLI passes its first argument on) is reported as
+   * `"undefined"`, and the command runs all the same: the debug trail says why.
+   */
   command: string;
   /** The subcommand; reported only if it is one of `subcommands` (required with it), else `"undefined"`. */
   subcommand?: string;
@@ -68,6 +72,21 @@ function isCommandName(name: string): boolean {
   // Printable ASCII is read at once; anything else against Unicode's classes, whose pattern costs Node.js and Deno
   // half a millisecond to compile at its first use: only a name that needs it pays that.
   return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !NOT_IN_A_NAME.test(name));
+}
+
+/**
+ * The command's name as it may be reported: a string that is no command's name may be what a user typed (a CLI that
+ * passes its first argument on), a path or a whole command line, and is reported as `"undefined"`, as an unlisted
+ * subcommand is, rather than sent or thrown at the user running the program.
+ */
+function reportableCommand(command: string): string {
+  if (isCommandName(command)) return command;
+  debugTrail()?.(
+    // Not echoed: it may be a user's text, and a trail ends up in bug reports.
+    `'command' (${command.length} characters) is not a command's fixed name (1-64 characters, no flag, path, URL, ` +
+      `address or invisible character; never the arguments): reported as "undefined"`,
+  );
+  return "undefined";
 }
 
 /** No blank at either end, no flag (`-x`), no leading path (`./`, `/`, `~`), no `/.`, `..`, `:/`, `@` or `\\`. */
@@ -144,8 +163,9 @@ export type CommandResult<T> = T extends undefined | void ? number | undefined :
  * @param main The command's work; may return an exit code.
  * @returns What `main` returned; where it returned nothing (`undefined`), the exit code set so far, if any.
  * @throws What `main` threw; before `main` runs, a `TypeError` or `RangeError` for a bad option (e.g.
- *   `options.command` not a non-empty string, `subcommands` not an array of strings, a handler option out of
- *   range), whether telemetry is on or off.
+ *   `options.command` not a string, `subcommands` not an array of strings, a handler option out of range),
+ *   whether telemetry is on or off. A `command` that is a string but not a command's name is not an error: it may
+ *   be what a user typed, which must not stop the program.
  * @example
  * ```ts
  * import process from "node:process";
@@ -167,6 +187,7 @@ export async function trackCommand<T>(
   }
   const started = Date.now(); // milliseconds suffice, and Node.js loads perf_hooks on performance's first use
   const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
+  const command = reportableCommand(options.command);
   let recorded = false;
   /** Records the outcome, once: the first way the command ended is the one reported. */
   const record = (taskStatus: TaskStatus, exitCode: number, errorClass = "undefined") => {
@@ -176,7 +197,7 @@ export async function trackCommand<T>(
       handler.enqueue(
         new CliCommandEvent({
           nemoSource: options.nemoSource,
-          command: options.command,
+          command,
           subcommand,
           taskStatus,
           durationMs: Date.now() - started,
@@ -248,11 +269,8 @@ function checkOptions(options: TrackCommandOptions): void {
   const unknown = unknownOption(options, OPTION_NAMES);
   if (unknown) fail(unknown);
   const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
-  if (typeof command !== "string" || !isCommandName(command)) {
-    fail(
-      `'command' must be the command's fixed name (1-64 characters, no flag, path, URL, address or invisible ` +
-        `character; never the arguments), got ${describe(command)}`,
-    );
+  if (typeof command !== "string") {
+    fail(`'command' must be a string, the command's fixed name, got ${describe(command)}`);
   }
   if (subcommand !== undefined && typeof subcommand !== "string") {
     fail(`'subcommand' must be a string, got ${describe(subcommand)}`);

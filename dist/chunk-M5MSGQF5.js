@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-UD53OGOI.js";
+} from "./chunk-WOAUAWRG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

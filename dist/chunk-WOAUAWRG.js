@@ -2375,6 +2375,14 @@ var startBudget = (function (ms) {
 var isCommandName = (function (name) {
   return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !NOT_IN_A_NAME.test(name));
 });
+var reportableCommand = (function (command) {
+  if (isCommandName(command)) return command;
+  debugTrail()?.(
+    // Not echoed: it may be a user's text, and a trail ends up in bug reports.
+    `'command' (${command.length} characters) is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`
+  );
+  return "undefined";
+});
 var trackCommand = (async function (options, main) {
   checkOptions(options);
   if (typeof main !== "function") {
@@ -2382,6 +2390,7 @@ var trackCommand = (async function (options, main) {
   }
   const started = Date.now();
   const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
+  const command = reportableCommand(options.command);
   let recorded = false;
   const record = (taskStatus, exitCode, errorClass = "undefined") => {
     if (recorded) return;
@@ -2390,7 +2399,7 @@ var trackCommand = (async function (options, main) {
       handler.enqueue(
         new CliCommandEvent({
           nemoSource: options.nemoSource,
-          command: options.command,
+          command,
           subcommand,
           taskStatus,
           durationMs: Date.now() - started,
@@ -2449,10 +2458,8 @@ var checkOptions = (function (options) {
   const unknown = unknownOption(options, OPTION_NAMES2);
   if (unknown) fail(unknown);
   const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
-  if (typeof command !== "string" || !isCommandName(command)) {
-    fail(
-      `'command' must be the command's fixed name (1-64 characters, no flag, path, URL, address or invisible character; never the arguments), got ${describe(command)}`
-    );
+  if (typeof command !== "string") {
+    fail(`'command' must be a string, the command's fixed name, got ${describe(command)}`);
   }
   if (subcommand !== void 0 && typeof subcommand !== "string") {
     fail(`'subcommand' must be a string, got ${describe(subcommand)}`);
@@ -5247,6 +5254,7 @@ var OPTION_NAMES2 = {
   optOutCommand: true,
   handler: true
 };
+
 
 var COMMAND_SHAPE = /^(?![./~])(?!.*(?:\/\.|\.\.|:\/|@|\\|(?:^|\s)-))\S(?:.*\S)?$/;
 var NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]/u;

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-SI3YLFYL.js";
+} from "./chunk-M5MSGQF5.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-UD53OGOI.js";
+} from "./chunk-WOAUAWRG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
