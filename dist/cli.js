@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-SRGFODKX.js";
-import "./chunk-M5MSGQF5.js";
-import "./chunk-WOAUAWRG.js";
+} from "./chunk-QRKDI6KN.js";
+import "./chunk-TJEWJJPB.js";
+import "./chunk-4FJ3HH2L.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-M5MSGQF5.js";
-import "./chunk-WOAUAWRG.js";
+} from "./chunk-TJEWJJPB.js";
+import "./chunk-4FJ3HH2L.js";
 export {
   isLoopback,
   readOtlpLogs,

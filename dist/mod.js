@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-WOAUAWRG.js";
+} from "./chunk-4FJ3HH2L.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

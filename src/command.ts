@@ -25,7 +25,10 @@ export interface TrackCommandOptions {
    * `"undefined"`, and the command runs all the same: the debug trail says why.
    */
   command: string;
-  /** The subcommand; reported only if it is one of `subcommands` (required with it), else `"undefined"`. */
+  /**
+   * The subcommand; reported only if it is one of `subcommands` (required with it, even where the value is
+   * `undefined`), else `"undefined"`.
+   */
   subcommand?: string;
   /** The subcommands that may be reported: an array of strings (never one string). @default {[]} */
   subcommands?: readonly string[];
@@ -268,14 +271,14 @@ function checkOptions(options: TrackCommandOptions): void {
   }
   const unknown = unknownOption(options, OPTION_NAMES);
   if (unknown) fail(unknown);
-  const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
+  const { command, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
   if (typeof command !== "string") {
     fail(`'command' must be a string, the command's fixed name, got ${describe(command)}`);
   }
-  if (subcommand !== undefined && typeof subcommand !== "string") {
-    fail(`'subcommand' must be a string, got ${describe(subcommand)}`);
-  }
-  if (subcommand !== undefined && subcommands === undefined) {
+  // Whether `subcommand` is given, not its value: a program passes a user's argument there (`subcommand: args[0]`),
+  // and a mistake must throw on the developer's run without one, not first on a user's run with one. What a value
+  // may be is not checked for the same reason: one not listed (a flag's `true` included) is reported as "undefined".
+  if (Object.hasOwn(options, "subcommand") && subcommands === undefined) {
     fail("'subcommand' is reported only if 'subcommands' lists it: give 'subcommands', the names that may be reported");
   }
   if (subcommands !== undefined && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {

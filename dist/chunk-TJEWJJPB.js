@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-WOAUAWRG.js";
+} from "./chunk-4FJ3HH2L.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

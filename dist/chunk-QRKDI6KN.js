@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-M5MSGQF5.js";
+} from "./chunk-TJEWJJPB.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-WOAUAWRG.js";
+} from "./chunk-4FJ3HH2L.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

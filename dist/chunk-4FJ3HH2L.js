@@ -2457,14 +2457,11 @@ var checkOptions = (function (options) {
   }
   const unknown = unknownOption(options, OPTION_NAMES2);
   if (unknown) fail(unknown);
-  const { command, subcommand, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
+  const { command, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
   if (typeof command !== "string") {
     fail(`'command' must be a string, the command's fixed name, got ${describe(command)}`);
   }
-  if (subcommand !== void 0 && typeof subcommand !== "string") {
-    fail(`'subcommand' must be a string, got ${describe(subcommand)}`);
-  }
-  if (subcommand !== void 0 && subcommands === void 0) {
+  if (Object.hasOwn(options, "subcommand") && subcommands === void 0) {
     fail("'subcommand' is reported only if 'subcommands' lists it: give 'subcommands', the names that may be reported");
   }
   if (subcommands !== void 0 && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
