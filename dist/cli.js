@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-QRKDI6KN.js";
-import "./chunk-TJEWJJPB.js";
-import "./chunk-4FJ3HH2L.js";
+} from "./chunk-5CAJQCGC.js";
+import "./chunk-6VGPNAJP.js";
+import "./chunk-LIS5C62G.js";
 export {
   main,
   telemetryCommand

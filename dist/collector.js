@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-TJEWJJPB.js";
-import "./chunk-4FJ3HH2L.js";
+} from "./chunk-6VGPNAJP.js";
+import "./chunk-LIS5C62G.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-4FJ3HH2L.js";
+} from "./chunk-LIS5C62G.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

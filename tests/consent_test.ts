@@ -1,7 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { effectiveConsent, PROMPT_VERSION, recordConsent } from "../mod.ts";
@@ -266,6 +276,28 @@ test("a decision that cannot be persisted returns false, leaves what was there, 
   assert.equal(recordConsent("enabled", `${dir.path}/telemetry.toml`), false);
   assert.deepEqual(readdirSync(dir.path).sort(), ["not-a-dir", "telemetry.toml"]);
   assert.deepEqual(readdirSync(`${dir.path}/telemetry.toml`), ["keep"]);
+});
+
+test("a decision is never saved in place of a link or a FIFO (nor a device: NAT_TELEMETRY_CONSENT_FILE=/dev/null)", {
+  skip: process.platform === "win32" && "POSIX links, FIFOs and devices",
+}, () => {
+  using dir = tempDir();
+  const theirs = `${dir.path}/dotfiles-telemetry.toml`;
+  writeFileSync(theirs, "# the user's own, kept in their dotfiles\n");
+  symlinkSync(theirs, `${dir.path}/link.toml`);
+  const places = [`${dir.path}/link.toml`]; // not /dev/null itself: a test that failed would replace it
+  if (canRun("mkfifo", "--version")) {
+    execFileSync("mkfifo", [`${dir.path}/fifo.toml`]);
+    places.push(`${dir.path}/fifo.toml`);
+  }
+  const kinds = () => places.map((path) => [path, lstatSync(path).isSymbolicLink(), lstatSync(path).mode & 0o170000]);
+  const before = kinds();
+  for (const path of places) {
+    for (const state of ["enabled", "disabled"] as const) assert.equal(recordConsent(state, path), false, path);
+  }
+  assert.deepEqual(kinds(), before, "each is what it was");
+  assert.equal(readFileSync(theirs, "utf8"), "# the user's own, kept in their dotfiles\n");
+  assert.ok(!readdirSync(dir.path).some((name) => name.endsWith(".tmp")), "no temporary file is left");
 });
 
 test("mutated consent files read as tomllib reads them: same validity, same decision (property)", {

@@ -215,7 +215,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       takeBackIfRootInOthers(path, raw.remove);
     },
     append: (path, text, maxBytes) => raw.append(path, text, regular(path, maxBytes)),
-    rename: (from, to) => raw.rename(from, to),
+    rename(from, to) {
+      // What would be replaced is looked at where the program may look (Deno): a file in place of a link would
+      // break whatever the link served, in place of a device (`/dev/null`, as root) the system itself.
+      const there = raw.allowed(to, "read") ? raw.lstat(to) : undefined;
+      if (there !== undefined) regular(to, Infinity)(there);
+      raw.rename(from, to);
+    },
     remove(path) {
       // Where a program only looks (`inspect`), a stale file it comes across is left: removing it could prompt (Deno).
       if (!raw.allowed(path, "write")) throw new RefusedPath(path, "not_allowed");

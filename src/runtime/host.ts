@@ -114,7 +114,12 @@ export interface HostFiles {
    * @throws {RefusedPath} When it is a link or not a regular file, not the user's, or too large.
    */
   append(path: string, text: string, maxBytes: number): void;
-  /** Renames an entry; fails if `from` no longer exists. */
+  /**
+   * Renames an entry; fails if `from` no longer exists.
+   *
+   * @throws {RefusedPath} When what it would replace at `to` is a link, not a regular file (a device, a FIFO), or not
+   *   the user's: a file is never put in place of something else (`NAT_TELEMETRY_CONSENT_FILE=/dev/null`, as root).
+   */
   rename(from: string, to: string): void;
   /** Removes a file; refuses (`not_allowed`) where the program's permissions do not let it, rather than prompt. */
   remove(path: string): void;

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-TJEWJJPB.js";
+} from "./chunk-6VGPNAJP.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-4FJ3HH2L.js";
+} from "./chunk-LIS5C62G.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

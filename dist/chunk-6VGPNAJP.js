@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-4FJ3HH2L.js";
+} from "./chunk-LIS5C62G.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
