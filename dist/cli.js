@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-5CAJQCGC.js";
-import "./chunk-6VGPNAJP.js";
-import "./chunk-LIS5C62G.js";
+} from "./chunk-OAGHREHO.js";
+import "./chunk-P6RPOJEO.js";
+import "./chunk-DE42XNR7.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-6VGPNAJP.js";
-import "./chunk-LIS5C62G.js";
+} from "./chunk-P6RPOJEO.js";
+import "./chunk-DE42XNR7.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-LIS5C62G.js";
+} from "./chunk-DE42XNR7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -489,6 +489,27 @@ test("a command that is no name (what a user typed, a path, a command line) is r
   });
 });
 
+test("a clock stepped back while the command ran (NTP): the event is sent, its duration unknown (-1)", async () => {
+  const server = await TestServer.start();
+  const now = Date.now;
+  setTelemetryEnabled(true);
+  try {
+    const handler = { endpoint: server.url(), spoolDir: false as const, handOff: false };
+    const code = await trackCommand({ command: "run", askConsent: false, handler }, () => {
+      const stepped = now() - 500;
+      Date.now = () => stepped;
+      return 0;
+    });
+    Date.now = now;
+    assert.equal(code, 0);
+    assert.deepEqual(server.events().map((event) => event.parameters.durationMs), [-1]);
+  } finally {
+    Date.now = now;
+    setTelemetryEnabled(false);
+    await server.close();
+  }
+});
+
 test("telemetryCommand needs the command's name, and its arguments as an array", () => {
   // deno-lint-ignore no-explicit-any
   assert.throws(() => telemetryCommand([], {} as any), /^TypeError: Cannot run telemetry command: 'name' must be/);

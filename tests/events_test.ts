@@ -50,9 +50,14 @@ test("pythonVersion defaults to the running runtime and its version", () => {
   if (expected) assert.ok(String(label).startsWith(`${expected}/`), `${label} runs on ${expected}`);
 });
 
-test("durationMs below -1 is rejected at construction; fractions are truncated", () => {
-  assert.throws(() => new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: -2 }), RangeError);
+test("durationMs below -1 (a clock stepped back) is recorded as -1, unknown; infinite is rejected; fractions truncated", () => {
+  assert.equal(new CliCommandEvent({ command: "r", taskStatus: "success", durationMs: -2 }).fields.durationMs, -1);
+  assert.equal(new CliCommandEvent({ command: "r", taskStatus: "success", durationMs: -500.5 }).fields.durationMs, -1);
   assert.throws(() => new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: Infinity }), RangeError);
+  assert.throws(
+    () => new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: -Infinity }),
+    RangeError,
+  );
   assert.equal(new CliCommandEvent({ command: "r", taskStatus: "success", durationMs: -1 }).fields.durationMs, -1);
   assert.equal(new CliCommandEvent({ command: "r", taskStatus: "success", durationMs: 12.9 }).fields.durationMs, 12);
 });

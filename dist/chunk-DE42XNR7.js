@@ -3169,19 +3169,21 @@ var CliCommandEvent = class extends TelemetryEvent {
    *
    * @param init The event's fields.
    * @throws {TypeError} When a field has the wrong type or is not in its value set.
-   * @throws {RangeError} When `durationMs` is below -1.
+   * @throws {RangeError} When `durationMs` is infinite. One below -1 (a clock stepped back while the command ran, as
+   *   `Date.now() - started` measures it) is recorded as -1, unknown.
    */
   constructor(init) {
     const wrong = isPlainObject(init) ? unknownOption(init, CLI_COMMAND_FIELDS)?.replace("is not an option", "is not a field") : `its fields must be an object, got ${describe(init)}`;
     if (wrong) throw new TypeError(`Cannot create event: ${wrong}`);
     super("nat_cli_command", { timestamp: init.timestamp });
-    const durationMs = init.durationMs ?? -1;
-    if (typeof durationMs !== "number" || Number.isNaN(durationMs)) {
-      throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${describe(durationMs)}`);
+    const given = init.durationMs ?? -1;
+    if (typeof given !== "number" || Number.isNaN(given)) {
+      throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${describe(given)}`);
     }
-    if (durationMs < -1 || durationMs === Infinity) {
-      throw new RangeError(`Cannot create event: 'durationMs' must be -1 or more and finite, got ${durationMs}`);
+    if (!Number.isFinite(given)) {
+      throw new RangeError(`Cannot create event: 'durationMs' must be finite, got ${given}`);
     }
+    const durationMs = Math.max(given, -1);
     const exitCode = init.exitCode ?? -1;
     if (!Number.isInteger(exitCode)) {
       throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${describe(exitCode)}`);

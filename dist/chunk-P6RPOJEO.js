@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-LIS5C62G.js";
+} from "./chunk-DE42XNR7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

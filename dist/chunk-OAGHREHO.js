@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-6VGPNAJP.js";
+} from "./chunk-P6RPOJEO.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-LIS5C62G.js";
+} from "./chunk-DE42XNR7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
