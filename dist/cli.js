@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-OAGHREHO.js";
-import "./chunk-P6RPOJEO.js";
-import "./chunk-DE42XNR7.js";
+} from "./chunk-C5NN7UWY.js";
+import "./chunk-VITGYYBQ.js";
+import "./chunk-GUXTLXFQ.js";
 export {
   main,
   telemetryCommand

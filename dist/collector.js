@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-P6RPOJEO.js";
-import "./chunk-DE42XNR7.js";
+} from "./chunk-VITGYYBQ.js";
+import "./chunk-GUXTLXFQ.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-DE42XNR7.js";
+} from "./chunk-GUXTLXFQ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

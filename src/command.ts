@@ -22,12 +22,13 @@ export interface TrackCommandOptions {
   /**
    * The command, e.g. `run`: a fixed name from the program (up to 64 characters, no flag or path), never user text.
    * A string that is not such a name (`./notes.txt` where a CLI passes its first argument on) is reported as
-   * `"undefined"`, and the command runs all the same: the debug trail says why.
+   * `"undefined"`, and the command runs all the same: the debug trail says why. So is `undefined` (`positionals[0]`
+   * when the user typed nothing); only a missing key, or a value of another type, throws.
    */
   command: string;
   /**
-   * The subcommand; reported only if it is one of `subcommands` (required with it, even where the value is
-   * `undefined`), else `"undefined"`.
+   * The subcommand; reported only if it is one of `subcommands`, else `"undefined"` (without `subcommands`, always:
+   * the debug trail says so).
    */
   subcommand?: string;
   /** The subcommands that may be reported: an array of strings (never one string). @default {[]} */
@@ -82,13 +83,27 @@ function isCommandName(name: string): boolean {
  * passes its first argument on), a path or a whole command line, and is reported as `"undefined"`, as an unlisted
  * subcommand is, rather than sent or thrown at the user running the program.
  */
-function reportableCommand(command: string): string {
-  if (isCommandName(command)) return command;
+function reportableCommand(command: string | undefined): string {
+  if (command !== undefined && isCommandName(command)) return command;
   debugTrail()?.(
-    // Not echoed: it may be a user's text, and a trail ends up in bug reports.
-    `'command' (${command.length} characters) is not a command's fixed name (1-64 characters, no flag, path, URL, ` +
-      `address or invisible character; never the arguments): reported as "undefined"`,
+    command === undefined
+      ? `'command' is undefined: reported as "undefined"` // Not echoed: it may be a user's text, and a trail ends up in bug reports.
+      : `'command' (${command.length} characters) is not a command's fixed name (1-64 characters, no flag, path, URL, ` +
+        `address or invisible character; never the arguments): reported as "undefined"`,
   );
+  return "undefined";
+}
+
+/** The subcommand as it may be reported: one `subcommands` lists, else `"undefined"`, the trail saying why. */
+function reportableSubcommand({ subcommand, subcommands }: TrackCommandOptions): string {
+  if (subcommand !== undefined && subcommands?.includes(subcommand)) return subcommand;
+  // Said, not thrown: a program passes a user's argument there, and what it is (or whether there is one) is a run's
+  // data, which must not stop the program.
+  if (subcommand !== undefined && subcommands === undefined) {
+    debugTrail()?.(
+      `'subcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`,
+    );
+  }
   return "undefined";
 }
 
@@ -189,7 +204,7 @@ export async function trackCommand<T>(
     throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
   }
   const started = Date.now(); // milliseconds suffice, and Node.js loads perf_hooks on performance's first use
-  const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
+  const subcommand = reportableSubcommand(options);
   const command = reportableCommand(options.command);
   let recorded = false;
   /** Records the outcome, once: the first way the command ended is the one reported. */
@@ -272,14 +287,11 @@ function checkOptions(options: TrackCommandOptions): void {
   const unknown = unknownOption(options, OPTION_NAMES);
   if (unknown) fail(unknown);
   const { command, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
-  if (typeof command !== "string") {
+  // What `command` and `subcommand` hold may be a user's (`positionals[0]`, nothing when nothing was typed): only
+  // what the code decides throws, the key missing or a value of another type, so that it throws on the developer's
+  // first run; the rest is reported as "undefined".
+  if (!Object.hasOwn(options, "command") || (command !== undefined && typeof command !== "string")) {
     fail(`'command' must be a string, the command's fixed name, got ${describe(command)}`);
-  }
-  // Whether `subcommand` is given, not its value: a program passes a user's argument there (`subcommand: args[0]`),
-  // and a mistake must throw on the developer's run without one, not first on a user's run with one. What a value
-  // may be is not checked for the same reason: one not listed (a flag's `true` included) is reported as "undefined".
-  if (Object.hasOwn(options, "subcommand") && subcommands === undefined) {
-    fail("'subcommand' is reported only if 'subcommands' lists it: give 'subcommands', the names that may be reported");
   }
   if (subcommands !== undefined && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
     fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);

@@ -228,7 +228,7 @@ test("trackCommand returns and rethrows exactly what main did, with telemetry of
     setTelemetryEnabled(false);
   }
   // deno-lint-ignore no-explicit-any
-  await assert.rejects(trackCommand({ command: undefined } as any, () => 0), /'command' must be a string/);
+  await assert.rejects(trackCommand({} as any, () => 0), /'command' must be a string/);
 });
 
 test("trackCommand's types: what main returns, with nothing (undefined) become the exit code set", async () => {
@@ -341,9 +341,7 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
       TypeError,
       /^Cannot track command: 'command' must be a string, the command's fixed name, got 42$/,
     ],
-    [{ command: "x", subcommand: "a" }, TypeError, /'subcommand' is reported only if 'subcommands' lists it/],
-    // `subcommand: args[0]` on the developer's run without an argument: thrown there, not first at a user with one.
-    [{ command: "x", subcommand: undefined }, TypeError, /'subcommand' is reported only if 'subcommands' lists it/],
+    [{}, TypeError, /^Cannot track command: 'command' must be a string, the command's fixed name, got undefined$/],
     [{ command: "x", handler: [] }, TypeError, /'handler' must be an object of handler options, got an array/],
     [{ command: "x", handler: Promise.resolve({}) }, TypeError, /'handler' must be an object .*, got a Promise$/],
     [{ comand: "x" }, TypeError, /'comand' is not an option \(did you mean 'command'\?\)/],
@@ -465,7 +463,17 @@ test("a command that is no name (what a user typed, a path, a command line) is r
         JSON.stringify(command),
       );
     }
-    assert.equal(server.events().length, names.length);
+    // What a user's run may leave out: no command typed (`positionals[0]`), a subcommand the program did not list.
+    const unlisted = [
+      { command: undefined as unknown as string },
+      { command: "run", subcommand: "fast" },
+    ];
+    for (const options of unlisted) {
+      assert.equal(await trackCommand({ ...options, askConsent: false, handler }, () => 4), 4, JSON.stringify(options));
+      const { parameters } = server.events().at(-1)!;
+      assert.deepEqual([parameters.command, parameters.subcommand], [options.command ?? "undefined", "undefined"]);
+    }
+    assert.equal(server.events().length, names.length + unlisted.length);
   } finally {
     setTelemetryEnabled(false);
     await server.close();

@@ -2380,11 +2380,19 @@ var isCommandName = (function (name) {
   return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !NOT_IN_A_NAME.test(name));
 });
 var reportableCommand = (function (command) {
-  if (isCommandName(command)) return command;
+  if (command !== void 0 && isCommandName(command)) return command;
   debugTrail()?.(
-    // Not echoed: it may be a user's text, and a trail ends up in bug reports.
-    `'command' (${command.length} characters) is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`
+    command === void 0 ? `'command' is undefined: reported as "undefined"` : `'command' (${command.length} characters) is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`
   );
+  return "undefined";
+});
+var reportableSubcommand = (function ({ subcommand, subcommands }) {
+  if (subcommand !== void 0 && subcommands?.includes(subcommand)) return subcommand;
+  if (subcommand !== void 0 && subcommands === void 0) {
+    debugTrail()?.(
+      `'subcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`
+    );
+  }
   return "undefined";
 });
 var trackCommand = (async function (options, main) {
@@ -2393,7 +2401,7 @@ var trackCommand = (async function (options, main) {
     throw new TypeError(`Cannot track command: 'main' must be a function, got ${describe(main)}`);
   }
   const started = Date.now();
-  const subcommand = options.subcommands?.includes(options.subcommand ?? "") ? options.subcommand : "undefined";
+  const subcommand = reportableSubcommand(options);
   const command = reportableCommand(options.command);
   let recorded = false;
   const record = (taskStatus, exitCode, errorClass = "undefined") => {
@@ -2462,11 +2470,8 @@ var checkOptions = (function (options) {
   const unknown = unknownOption(options, OPTION_NAMES2);
   if (unknown) fail(unknown);
   const { command, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
-  if (typeof command !== "string") {
+  if (!Object.hasOwn(options, "command") || command !== void 0 && typeof command !== "string") {
     fail(`'command' must be a string, the command's fixed name, got ${describe(command)}`);
-  }
-  if (Object.hasOwn(options, "subcommand") && subcommands === void 0) {
-    fail("'subcommand' is reported only if 'subcommands' lists it: give 'subcommands', the names that may be reported");
   }
   if (subcommands !== void 0 && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
     fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);
@@ -5257,6 +5262,7 @@ var OPTION_NAMES2 = {
   optOutCommand: true,
   handler: true
 };
+
 
 
 var COMMAND_SHAPE = /^(?![./~])(?!.*(?:\/\.|\.\.|:\/|@|\\|(?:^|\s)-))\S(?:.*\S)?$/;

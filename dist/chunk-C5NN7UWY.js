@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-P6RPOJEO.js";
+} from "./chunk-VITGYYBQ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-DE42XNR7.js";
+} from "./chunk-GUXTLXFQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-DE42XNR7.js";
+} from "./chunk-GUXTLXFQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
