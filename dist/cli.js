@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-C5NN7UWY.js";
-import "./chunk-VITGYYBQ.js";
-import "./chunk-GUXTLXFQ.js";
+} from "./chunk-CRDEJJHG.js";
+import "./chunk-WR22RP2L.js";
+import "./chunk-6663GJNS.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VITGYYBQ.js";
-import "./chunk-GUXTLXFQ.js";
+} from "./chunk-WR22RP2L.js";
+import "./chunk-6663GJNS.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-GUXTLXFQ.js";
+} from "./chunk-6663GJNS.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

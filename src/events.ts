@@ -169,7 +169,10 @@ function isAbstractEvent(target: unknown): boolean {
 export interface CliCommandEventInit extends Pick<TelemetryEventOptions, "timestamp"> {
   /** The product that ran the command. @default {"agent_toolkit"} */
   nemoSource?: NemoSource;
-  /** The command, e.g. `run`. */
+  /**
+   * The command, e.g. `run`. `undefined` (`process.argv[2]` when the user typed nothing) is recorded as
+   * `"undefined"`: only a missing key, or a value of another type, throws.
+   */
   command: string;
   /** The subcommand, from a fixed list, never user text. @default {"undefined"} */
   subcommand?: string;
@@ -246,7 +249,11 @@ export class CliCommandEvent extends TelemetryEvent {
     }
     this.fields = Object.freeze({
       nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
-      command: text("command", init.command),
+      // A run's data (nothing typed) must not throw at a user; a key left out is the code's, and does.
+      command: text(
+        "command",
+        init.command === undefined && Object.hasOwn(init, "command") ? "undefined" : init.command,
+      ),
       subcommand: text("subcommand", init.subcommand ?? "undefined"),
       taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
       durationMs: Math.trunc(durationMs),

@@ -70,6 +70,12 @@ test("CliCommandEvent rejects wrong types and values outside the value sets, wit
   assert.throws(make({ command: "run" }), /, "undefined", got undefined$/);
   assert.throws(make({ command: "run", taskStatus: "success", nemoSource: "x" }), TypeError);
   assert.throws(make({ command: 42, taskStatus: "success" }), /'command' must be a string, got 42/);
+  assert.throws(make({ taskStatus: "success" }), /'command' must be a string, got undefined/);
+  // What a user's run may leave out (`process.argv[2]` when nothing was typed) is recorded, not thrown at the user.
+  assert.equal(
+    new CliCommandEvent({ command: undefined as unknown as string, taskStatus: "success" }).fields.command,
+    "undefined",
+  );
   assert.throws(make({ command: "run", taskStatus: "success", exitCode: 1.5 }), /'exitCode' must be an integer/);
   assert.throws(make({ command: "run", taskStatus: "success", durationMs: "12" }), TypeError);
   assert.throws(make({ command: "run", taskStatus: "success", timestamp: "yesterday" }), TypeError);

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-GUXTLXFQ.js";
+} from "./chunk-6663GJNS.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

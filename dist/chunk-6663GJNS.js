@@ -3195,7 +3195,11 @@ var CliCommandEvent = class extends TelemetryEvent {
     }
     this.fields = Object.freeze({
       nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
-      command: text("command", init.command),
+      // A run's data (nothing typed) must not throw at a user; a key left out is the code's, and does.
+      command: text(
+        "command",
+        init.command === void 0 && Object.hasOwn(init, "command") ? "undefined" : init.command
+      ),
       subcommand: text("subcommand", init.subcommand ?? "undefined"),
       taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
       durationMs: Math.trunc(durationMs),

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VITGYYBQ.js";
+} from "./chunk-WR22RP2L.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-GUXTLXFQ.js";
+} from "./chunk-6663GJNS.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
