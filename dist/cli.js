@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-CRDEJJHG.js";
-import "./chunk-WR22RP2L.js";
-import "./chunk-6663GJNS.js";
+} from "./chunk-LE27IWLL.js";
+import "./chunk-LHMILJGD.js";
+import "./chunk-UICIB7PH.js";
 export {
   main,
   telemetryCommand

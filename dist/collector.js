@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-WR22RP2L.js";
-import "./chunk-6663GJNS.js";
+} from "./chunk-LHMILJGD.js";
+import "./chunk-UICIB7PH.js";
 export {
   isLoopback,
   readOtlpLogs,

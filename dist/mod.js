@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-6663GJNS.js";
+} from "./chunk-UICIB7PH.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -32,6 +32,23 @@ export function parseFlag(value: string | undefined): boolean | undefined {
   return ["1", "true", "yes"].includes(value.trim().toLowerCase());
 }
 
+/**
+ * Whether `CI` says the program runs in continuous integration: set to anything but `""`, `0` or `false` (as CI
+ * services set it: `true`, `1`, a service's name).
+ *
+ * @param value The value of `CI`, or `undefined` when unset.
+ * @returns `true` in CI.
+ * @example
+ * ```ts
+ * import { isCI } from "./config.ts";
+ * isCI("true"); // true
+ * isCI("0"); // false
+ * ```
+ */
+export function isCI(value: string | undefined): boolean {
+  return !["", "0", "false"].includes(value?.trim().toLowerCase() ?? "");
+}
+
 /** The values a yes/no variable is read as, besides those {@link parseFlag} reads as yes. */
 const UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
 
@@ -190,7 +207,7 @@ export function environmentSettings(): EnvironmentSettings {
     sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
     spoolDir,
     handOff,
-    ci: !["", "0", "false"].includes(env("CI")?.trim().toLowerCase() ?? ""),
+    ci: isCI(env("CI")),
     format,
     otlpEndpoint: otlp.endpoint,
     otlpHeaders,

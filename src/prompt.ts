@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { isCI } from "./config.ts";
 import { type ConsentState, recordConsent, setTelemetryEnabled, settledDecision } from "./consent.ts";
 import { describe, isPlainObject, unknownOption } from "./describe.ts";
 import { host, type HostTerminal, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
@@ -191,17 +192,21 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
     // readRaw switches the terminal to raw mode before it returns, so a Ctrl-C typed as soon as the
     // question shows is read as an answer, not delivered as a signal.
     const answered = terminal.readRaw((bytes) => {
-      // One key at a time, so that keys typed ahead of a repeated question are kept for it.
-      for (const key of bytes) {
-        writeStderr(editLine(state, Uint8Array.of(key)));
+      // One key at a time, so that keys typed ahead of a repeated question are kept for it, and those typed after
+      // the answer for the program.
+      for (let used = 1; used <= bytes.length; used++) {
+        writeStderr(editLine(state, bytes.subarray(used - 1, used)));
         if (state.result === undefined) continue;
-        if (state.interrupted) return interrupted = true;
+        if (state.interrupted) {
+          interrupted = true;
+          return used;
+        }
         decision = state.result === null ? "disabled" : parseAnswer(state.result);
-        if (decision !== undefined || ++attempts === 3) return true;
+        if (decision !== undefined || ++attempts === 3) return used;
         writeStderr(`Please answer y or n. ${QUESTION}`);
         state = { text: "" };
       }
-      return false;
+      return undefined;
     });
     writeStderr(`${consentDisclosure(optOut, sharedFileName())}\n${QUESTION}`);
     await answered;
@@ -227,11 +232,16 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
   return decision;
 }
 
+/** The question of this process, once asked: asked once per process, whatever becomes of the answer. */
+let question: Promise<ConsentState> | undefined;
+
 /**
  * Asks for consent if nobody decided yet and the program runs on an
- * interactive terminal (standard input, output and error all terminals, and
- * the process in the foreground: never from a background job);
- * otherwise asks nothing. Throws a `TypeError` for options it cannot use
+ * interactive terminal (standard input, output and error all terminals, the
+ * process in the foreground: never from a background job; not in CI; and the
+ * program not reading its standard input itself, as a shell of its own does);
+ * otherwise asks nothing. A process asks once: calls at the same time share
+ * the question, and an answer that could not be saved holds for the run. Throws a `TypeError` for options it cannot use
  * (whether or not it would ask), never otherwise. Ctrl-C at the question records
  * nothing and ends the program as Ctrl-C would: the process dies of SIGINT
  * (or exits 130 where it cannot signal itself); a program that listens for
@@ -253,7 +263,11 @@ export async function askForConsent(options: { optOut?: string } = {}): Promise<
   if (problem) throw new TypeError(`Cannot ask for consent: ${problem}`);
   const current = settledDecision();
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
+  if (question) return await question;
+  // A CI job with a terminal (`docker run -t`, a runner's pseudo-terminal) has no one to answer.
+  if (isCI(host().env("CI"))) return "never_asked";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
-  return await ask(terminal, options.optOut);
+  question = ask(terminal, options.optOut);
+  return await question;
 }

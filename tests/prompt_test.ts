@@ -28,7 +28,7 @@ function onTerminal(
   const fixture = fixtureCommand.map((part) => `'${part}'`).join(" ");
   const command = background ? `set -m; ${fixture} & wait` : fixture;
   const childEnv: Record<string, string> = { ...process.env as Record<string, string>, ...env };
-  for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) if (!(key in env)) delete childEnv[key];
+  for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "CI"]) if (!(key in env)) delete childEnv[key];
   childEnv.NAT_TELEMETRY_CONSENT_FILE = consentFile;
   childEnv.NAT_TELEMETRY_SPOOL_DIR = "";
   return new Promise((resolve, reject) => {
@@ -193,7 +193,7 @@ test("a signal at the question (a kill, an IDE's stop) ends the program and give
     ...process.env as Record<string, string>,
     NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/telemetry.toml`,
   };
-  for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"]) delete env[key];
+  for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "CI"]) delete env[key];
   // After the program, the terminal's modes, as the user's shell would find them.
   const child = spawn("script", ["-qec", `${fixture}; stty -a`, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
   const limit = setTimeout(() => child.kill("SIGKILL"), 20_000);
@@ -253,6 +253,49 @@ test("a background job (`my-cli &`) is never asked, so the shell never stops it"
   assert.doesNotMatch(screen, /\[Y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
   assert.equal(recorded(file), undefined);
+});
+
+test("a process asks once: commands at the same time share the question, and an answer not saved holds", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/not-a-dir`, "");
+  const file = `${dir.path}/not-a-dir/telemetry.toml`; // cannot be saved: asked again next run, not next command
+  const screen = await onTerminal(file, "y\r", { NAT_TEST_MODE: "concurrent" });
+  assert.equal(screen.split("[Y/n]").length - 1, 1, `asked once:\n${screen}`);
+  assert.match(screen, /could not be saved/);
+  assert.deepEqual(result(screen), { state: ["enabled", "enabled", "enabled", "enabled"], enabled: true });
+});
+
+test("a program that reads its input itself (a shell of its own) is not asked: the question would take its keys", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const screen = await onTerminal(file, "", { NAT_TEST_MODE: "shell" });
+  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
+  assert.equal(recorded(file), undefined, "asked on a later run that does not read its input first");
+});
+
+test("keys typed ahead of the program's own prompt, after the answer, are left for it", {
+  skip: (skip || process.versions.deno !== undefined) && "Node.js and Bun (Deno cannot put keys back)",
+}, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const screen = await onTerminal(file, "y\rmyproj\r", { NAT_TEST_MODE: "typeahead" });
+  assert.deepEqual(result(screen), { state: "enabled", enabled: true });
+  assert.match(screen, /^LINE myproj$/m);
+});
+
+test("in CI, a terminal (docker run -t, a runner's pseudo-terminal) is not asked: no one is there to answer", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const screen = await onTerminal(file, "", { CI: "true" });
+  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
 });
 
 test("without a terminal (a pipe, CI) nothing is asked and nothing recorded", async () => {

@@ -54,7 +54,12 @@ export interface DenoNamespace extends DenoFs {
   cwd(): string;
   permissions: { querySync?(descriptor: Descriptor): { state: string; partial?: boolean } };
   env: { get(name: string): string | undefined };
-  stdin: { isTerminal(): boolean; setRaw(raw: boolean): void; read(buffer: Uint8Array): Promise<number | null> };
+  stdin: {
+    isTerminal(): boolean;
+    setRaw(raw: boolean): void;
+    read(buffer: Uint8Array): Promise<number | null>;
+    readonly readable: { readonly locked: boolean };
+  };
   stdout: { isTerminal(): boolean; writeSync(bytes: Uint8Array): number };
   args: string[];
   exitCode: number;
@@ -123,6 +128,16 @@ export function denoHost(deno: DenoNamespace): Host {
     if (!signalSelf(signal)) deno.exit(SIGNAL_EXIT_STATUS[signal]);
     setTimeout(() => deno.exit(SIGNAL_EXIT_STATUS[signal]), 100);
   };
+  /**
+   * Whether the program reads its standard input itself (a stream reader of `Deno.stdin.readable`, or readline on
+   * `node:process`'s stdin, a shell of its own): a question would take its keys.
+   */
+  const programReadsStdin = () =>
+    quietly(() => {
+      if (deno.stdin.readable.locked) return true;
+      const stdin = (globalThis as { process?: { stdin?: { listenerCount?(event: string): number } } }).process?.stdin;
+      return ["data", "readable", "keypress"].some((event) => (stdin?.listenerCount?.(event) ?? 0) > 0);
+    }) !== false;
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
     const beforeExit = (event: Event) => {
@@ -316,6 +331,7 @@ export function denoHost(deno: DenoNamespace): Host {
       } catch {
         return undefined;
       }
+      if (programReadsStdin()) return undefined;
       if (!isForegroundJob(files, runtimeInfo().os)) return undefined;
       return {
         async readRaw(onInput) {
@@ -339,7 +355,8 @@ export function denoHost(deno: DenoNamespace): Host {
             const buffer = new Uint8Array(64);
             for (;;) {
               const n = await deno.stdin.read(buffer);
-              if (onInput(n === null ? Uint8Array.of(4) : buffer.slice(0, n)) || n === null) return;
+              // Keys typed after the answer are lost: Deno cannot put them back for the program.
+              if (onInput(n === null ? Uint8Array.of(4) : buffer.slice(0, n)) !== undefined || n === null) return;
             }
           } finally {
             deno.stdin.setRaw(false);

@@ -204,12 +204,13 @@ export interface LocalServer {
 export interface HostTerminal {
   /**
    * Reads raw keystrokes (no echo, no line buffering, Ctrl-C arrives as byte 3)
-   * until `onInput` returns true, then restores the terminal. End of input
-   * arrives as byte 4 (Ctrl-D).
+   * until `onInput` says it is done, then gives the terminal back as it was. End
+   * of input arrives as byte 4 (Ctrl-D). Keys typed after the answer are left for
+   * the program where the runtime can put them back (Node.js, Bun).
    *
-   * @param onInput Receives each chunk of bytes; returns true when done.
+   * @param onInput Receives each chunk of bytes; returns how many of them it used once done, else `undefined`.
    */
-  readRaw(onInput: (bytes: Uint8Array) => boolean): Promise<void>;
+  readRaw(onInput: (bytes: Uint8Array) => number | undefined): Promise<void>;
 }
 
 /** What the package needs from the runtime. Every method is total unless it says otherwise. */

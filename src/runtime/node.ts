@@ -97,9 +97,12 @@ interface NodeHttpServer {
 /** The part of `process.stdin` we use. */
 interface NodeStdin {
   isTTY?: boolean;
+  isRaw?: boolean;
   setRawMode?(raw: boolean): unknown;
   resume(): unknown;
   pause(): unknown;
+  unshift(chunk: Uint8Array): unknown;
+  listenerCount(event: string): number;
   on(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
   removeListener(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
 }
@@ -285,19 +288,33 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     terminal() {
       const { stdin } = proc;
       if (!stdin.isTTY || !proc.stdout.isTTY || !proc.stderr.isTTY || !stdin.setRawMode) return undefined;
+      // The program reads its input itself (readline, a shell of its own): a question would take its keys.
+      if (quietly(() => ["data", "readable", "keypress"].some((event) => stdin.listenerCount(event) > 0)) !== false) {
+        return undefined;
+      }
       if (!isForegroundJob(access().files, runtimeInfo().os)) return undefined;
       return {
         readRaw: (onInput) =>
           new Promise<void>((resolve) => {
-            const finish = () => {
+            const wasRaw = stdin.isRaw === true;
+            const finish = (rest?: Uint8Array) => {
               stdin.removeListener("data", onData);
               stdin.removeListener("end", onEnd);
-              quietly(() => stdin.setRawMode?.(false));
+              quietly(() => stdin.setRawMode?.(wasRaw));
               stdin.pause();
+              // Keys typed after the answer are the program's: put back for it to read.
+              if (rest !== undefined && rest.length > 0) quietly(() => stdin.unshift(rest));
               resolve();
             };
             const onData = (chunk?: Uint8Array) => {
-              if (quietly(() => onInput(new Uint8Array(chunk ?? []))) !== false) finish();
+              const bytes = new Uint8Array(chunk ?? []);
+              let used: number | undefined;
+              try {
+                used = onInput(bytes);
+              } catch {
+                used = bytes.length;
+              }
+              if (used !== undefined) finish(bytes.subarray(used));
             };
             const onEnd = () => {
               quietly(() => onInput(Uint8Array.of(4)));

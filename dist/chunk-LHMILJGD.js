@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-6663GJNS.js";
+} from "./chunk-UICIB7PH.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-WR22RP2L.js";
+} from "./chunk-LHMILJGD.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-6663GJNS.js";
+} from "./chunk-UICIB7PH.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
