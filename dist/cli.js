@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-LE27IWLL.js";
-import "./chunk-LHMILJGD.js";
-import "./chunk-UICIB7PH.js";
+} from "./chunk-ZHO7KUUM.js";
+import "./chunk-PTRYJMYR.js";
+import "./chunk-IM5P25CA.js";
 export {
   main,
   telemetryCommand

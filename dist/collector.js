@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-LHMILJGD.js";
-import "./chunk-UICIB7PH.js";
+} from "./chunk-PTRYJMYR.js";
+import "./chunk-IM5P25CA.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-UICIB7PH.js";
+} from "./chunk-IM5P25CA.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -312,6 +312,9 @@ function checkOptions(options: TrackCommandOptions): void {
   if (handler !== undefined && !isPlainObject(handler)) {
     fail(`'handler' must be an object of handler options, got ${describe(handler)}`);
   }
+  if (handler !== undefined && Object.hasOwn(handler, "captureInterrupts")) {
+    fail("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's outcome");
+  }
 }
 
 /**

@@ -342,6 +342,11 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
       /^Cannot track command: 'command' must be a string, the command's fixed name, got 42$/,
     ],
     [{}, TypeError, /^Cannot track command: 'command' must be a string, the command's fixed name, got undefined$/],
+    [
+      { command: "x", handler: { captureInterrupts: () => {} } },
+      TypeError,
+      /'handler.captureInterrupts' is trackCommand's own/,
+    ],
     [{ command: "x", handler: [] }, TypeError, /'handler' must be an object of handler options, got an array/],
     [{ command: "x", handler: Promise.resolve({}) }, TypeError, /'handler' must be an object .*, got a Promise$/],
     [{ comand: "x" }, TypeError, /'comand' is not an option \(did you mean 'command'\?\)/],

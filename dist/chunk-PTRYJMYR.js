@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-UICIB7PH.js";
+} from "./chunk-IM5P25CA.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-LHMILJGD.js";
+} from "./chunk-PTRYJMYR.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-UICIB7PH.js";
+} from "./chunk-IM5P25CA.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -2513,6 +2513,9 @@ var checkOptions = (function (options) {
   if (handler !== void 0 && !isPlainObject(handler)) {
     fail(`'handler' must be an object of handler options, got ${describe(handler)}`);
   }
+  if (handler !== void 0 && Object.hasOwn(handler, "captureInterrupts")) {
+    fail("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's outcome");
+  }
 });
 var exitStatus = (function (code) {
   return runtimeInfo().os === "win32" ? code >>> 0 : code & 255;
