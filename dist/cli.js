@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ZHO7KUUM.js";
-import "./chunk-PTRYJMYR.js";
-import "./chunk-IM5P25CA.js";
+} from "./chunk-KQ227FZ2.js";
+import "./chunk-F42I7LLU.js";
+import "./chunk-FZVHL2CH.js";
 export {
   main,
   telemetryCommand

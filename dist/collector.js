@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-PTRYJMYR.js";
-import "./chunk-IM5P25CA.js";
+} from "./chunk-F42I7LLU.js";
+import "./chunk-FZVHL2CH.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-IM5P25CA.js";
+} from "./chunk-FZVHL2CH.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -164,6 +164,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if ("reason" in pending) return this.#drop(1, pending.reason, pending.detail);
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);
+      // Recorded from an exit listener of the program's: no exit hook of ours is left to run for it (one registered
+      // now is never called), so it goes where the exit would have sent it, at once.
+      if (host().exiting()) return void (this.#handOff() || this.#spoolAtOnce());
       // After this turn: a handler stopped right after its event (trackCommand's) never sets a timer.
       if (this.#ticking && this.#timer === undefined) queueMicrotask(() => this.#tickFromNowOn());
       if (this.#queue.length >= this.#options.maxQueueSize) void this.flush();

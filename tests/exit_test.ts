@@ -90,6 +90,23 @@ for (const { label, executable } of targets) {
     }
   });
 
+  test(`${label}: an event recorded in the program's own exit listener is delivered, not lost`, async () => {
+    for (const [mode, expected] of [["on-exit", ["on-exit"]], ["on-exit-late", ["late", "on-exit-late"]]] as const) {
+      using dir = tempDir();
+      const server = await TestServer.start();
+      try {
+        const run = await child(mode, dir.path, server.url(), { env: { NAT_TELEMETRY_HANDOFF: "0" } });
+        assert.deepEqual([run.code, run.stdout, run.stderr], [0, "", ""], mode);
+        // In process (as in CI), an exit listener cannot wait on the network: spooled, then the next run delivers.
+        const sent = commands(server.events());
+        const kept = spooled(dir.path).map(({ event: { parameters: p } }) => p.command as string);
+        assert.deepEqual([...sent, ...kept].sort(), expected, `${mode}: sent ${sent}, spooled ${kept}`);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
   test(`${label}: trackCommand records the exit code a command set and returned without`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();

@@ -138,15 +138,23 @@ export function denoHost(deno: DenoNamespace): Host {
       const stdin = (globalThis as { process?: { stdin?: { listenerCount?(event: string): number } } }).process?.stdin;
       return ["data", "readable", "keypress"].some((event) => (stdin?.listenerCount?.(event) ?? 0) > 0);
     }) !== false;
+  let exited = false;
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
     const beforeExit = (event: Event) => {
       if (callEach(members, (hooks) => hooks.beforeExit())) event.preventDefault();
     };
-    const exit = () => void callEach(members, (hooks) => hooks.exit(deno.exitCode));
+    const exit = () => {
+      exited = true;
+      callEach(members, (hooks) => hooks.exit(deno.exitCode));
+    };
     // An uncaught error or rejection ends a Deno process without "unload"; we listen, and never preventDefault.
     // One that a listener of the program's added before ours cancelled ends nothing: the program goes on.
-    const failed = (event: Event) => void (event.defaultPrevented || callEach(members, (hooks) => hooks.exit(1)));
+    const failed = (event: Event) => {
+      if (event.defaultPrevented) return;
+      exited = true;
+      callEach(members, (hooks) => hooks.exit(1));
+    };
     const events: [string, (event: Event) => void][] = [
       ["beforeunload", beforeExit],
       ["unload", exit],
@@ -366,6 +374,8 @@ export function denoHost(deno: DenoNamespace): Host {
       };
     },
     files,
+    // `node:process`'s "exit" listeners run with `_exiting` set (after "unload" at a natural end, before at `exit()`).
+    exiting: () => exited || (globalThis as { process?: { _exiting?: boolean } }).process?._exiting === true,
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback),
   };

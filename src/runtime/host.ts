@@ -339,6 +339,13 @@ export interface Host {
    */
   exitCode(): number | undefined;
   /**
+   * Whether the process is ending: its exit listeners are running, or have run. An event recorded now (from a
+   * listener of the program's) has no exit hook left to come, however the handler registers them.
+   *
+   * @returns `true` once the process exits.
+   */
+  exiting(): boolean;
+  /**
    * Registers exit hooks. However many are registered, the process holds one
    * listener per event for all of them.
    *

@@ -50,6 +50,7 @@ const noHost: Host = {
   stdoutIsTerminal: () => false,
   setExitCode: () => {},
   exitCode: () => undefined,
+  exiting: () => false,
   onExit: () => () => {},
   onInterrupt: () => () => {},
 };

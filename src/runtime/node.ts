@@ -183,10 +183,14 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     const { files, fs } = access();
     return senderRefusal(proc, files, fs);
   };
+  let exited = false;
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     const beforeExit = () => void callEach(members, (hooks) => hooks.beforeExit());
     // "exit" also fires after an uncaught exception or unhandled rejection.
-    const exit = (code: number) => void callEach(members, (hooks) => hooks.exit(code));
+    const exit = (code: number) => {
+      exited = true;
+      callEach(members, (hooks) => hooks.exit(code));
+    };
     return listenAll(proc, [["beforeExit", beforeExit], ["exit", exit]]);
   });
   // Windows has no signals to send: there, a process exits with the status a shell reports for the signal.
@@ -387,6 +391,8 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     get files() {
       return access().files;
     },
+    // Node.js and Bun say so from the first "exit" listener on, the program's included.
+    exiting: () => exited || (proc as { _exiting?: boolean })._exiting === true,
     onExit: (hooks) => exitHooks.add(hooks),
     onInterrupt: (callback) => interruptHooks.add(callback),
   };

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-PTRYJMYR.js";
+} from "./chunk-F42I7LLU.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-IM5P25CA.js";
+} from "./chunk-FZVHL2CH.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

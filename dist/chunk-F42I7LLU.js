@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-IM5P25CA.js";
+} from "./chunk-FZVHL2CH.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
