@@ -196,7 +196,8 @@ export interface TelemetryCommandOptions {
  * @returns The exit code: 0 success, 1 when the decision could not be saved (or, `disable`, the events waiting
  *   could not be deleted), 2 bad usage.
  * @throws {TypeError} When `args` is not an array of strings or `options.name` not a non-empty string; a
- *   `TypeError` or `RangeError` for `options.handler` as the handler's constructor would throw.
+ *   `TypeError` or `RangeError` for `options.handler` as the handler's constructor would throw (but for `disable`,
+ *   which records the opt-out all the same, says it could not delete the spooled events, and returns 1).
  * @example
  * ```ts
  * import process from "node:process";
@@ -219,7 +220,14 @@ export function telemetryCommand(args: readonly string[], options: TelemetryComm
     throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
   }
   const handler = options.handler ?? {};
-  resolveOptions(handler); // its mistakes are the developer's: thrown here, as the handler would
+  // Its mistakes are the developer's: thrown here, as the handler would, but for `disable`, which records the user's
+  // opt-out first: a value the program took from the user's environment (its own endpoint variable) must not stop it.
+  let handlerProblem: Error | undefined;
+  try {
+    resolveOptions(handler);
+  } catch (error) {
+    handlerProblem = error as Error;
+  }
 
   const output = options.output ?? defaultOutput();
   const usage = `Usage: ${name} [status|enable|disable] [--json]
@@ -255,8 +263,9 @@ For one run only: NAT_TELEMETRY_ENABLED=0 (or DO_NOT_TRACK=1) shares nothing.`;
     output.out(`${usage}\n`);
     return 0;
   }
+  if (handlerProblem && command !== "disable") throw handlerProblem;
   if (command === "status") return status(output, parsed.values.json === true, name, handler);
-  return decide(output, command === "enable" ? "enabled" : "disabled", name, handler);
+  return decide(output, command === "enable" ? "enabled" : "disabled", name, handlerProblem ?? handler);
 }
 
 function paint(output: CliOutput, text: string, on: boolean): string {
@@ -418,11 +427,12 @@ function status(
   return 0;
 }
 
+/** Records the decision; for `disable`, clears the spool of the handler options (an `Error` where they are wrong). */
 function decide(
   output: CliOutput,
   state: "enabled" | "disabled",
   program: string,
-  handler: NATTelemetryHandlerOptions = {},
+  handler: NATTelemetryHandlerOptions | Error = {},
 ): number {
   const before = effectiveConsent();
   let why = "";
@@ -442,8 +452,14 @@ function decide(
   }
   output.out(`Telemetry ${state}: saved to ${before.path}.\n`);
   let code = 0;
-  if (state === "disabled") {
-    const options = resolveOptions(handler);
+  if (state === "disabled" && handler instanceof Error) {
+    output.err(
+      `${program}: could not tell where events wait to be deleted: ${handler.message}. They will not be sent while ` +
+        "telemetry is disabled.\n",
+    );
+    code = 1;
+  } else if (state === "disabled") {
+    const options = resolveOptions(handler as NATTelemetryHandlerOptions);
     const { spoolDir } = options;
     const files = host().files;
     // No spool there (never made, or its parent missing): nothing waits, and none is made just to be emptied.

@@ -659,6 +659,13 @@ test("a CLI's telemetry command takes the handler options its runs use: status s
   assert.deepEqual(spooled(own), [], "nothing left that a later opt-in would send");
   const wrong = await command(["status"], { NAT_TEST_OPTIONS: '{"spoolDir":"relative"}' });
   assert.match(wrong.stderr, /'spoolDir' must be an absolute path/, "the developer's mistake, as the handler says it");
+  // A value the program took from the user's environment (its own endpoint variable, mistyped) never stops an opt-out.
+  await command(["enable"]);
+  const optOut = await command(["disable"], { NAT_TEST_OPTIONS: '{"endpoint":"localhost:4318"}' });
+  assert.equal(optOut.code, 1);
+  assert.match(optOut.stdout, /Telemetry disabled: saved to /, "the decision itself is saved");
+  assert.match(optOut.stderr, /could not tell where events wait to be deleted: .*'endpoint' must be an http\(s\) URL/);
+  assert.match(readFileSync(`${dir.path}/telemetry.toml`, "utf8"), /consent = "disabled"/);
 });
 
 test("disable where no spool was ever made (a first run, its parent missing) makes none, and says nothing of it", async () => {
