@@ -107,8 +107,12 @@ function reportableSubcommand({ subcommand, subcommands }: TrackCommandOptions):
   return "undefined";
 }
 
-/** No blank at either end, no flag (`-x`), no leading path (`./`, `/`, `~`), no `/.`, `..`, `:/`, `@` or `\\`. */
-const COMMAND_SHAPE = /^(?![./~])(?!.*(?:\/\.|\.\.|:\/|@|\\|(?:^|\s)-))\S(?:.*\S)?$/;
+/**
+ * No blank at either end, no flag (`-x`), no leading `/`, `~` or `+`, no `.` (a file, a host, an address), `@`, `\\`,
+ * `:/` or `:` before a digit (a port), no run of 4 digits (a number, a key). What is refused is only reported as
+ * `"undefined"`, so the shape errs on the side of refusing; `db:migrate` and `eval-v2` pass.
+ */
+const COMMAND_SHAPE = /^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/;
 
 /** Characters no command name has: control, format, combining, private or unassigned ones, fillers. */
 const NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]/u;

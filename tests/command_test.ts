@@ -424,7 +424,7 @@ test(
 );
 
 test("a command's name may be a few words or have a slash, as commands are named: only flags and paths are refused", async () => {
-  for (const command of ["run", "mcp serve", "db/migrate", "eval-v2"]) {
+  for (const command of ["run", "mcp serve", "db/migrate", "eval-v2", "migrate:fresh"]) {
     const options = { command, askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
     assert.equal(await trackCommand(options, () => 0), 0, command);
   }
@@ -446,6 +446,15 @@ test("a command that is no name (what a user typed, a path, a command line) is r
     "run\u034f",
     "\u3164",
     "x".repeat(65),
+    "notes.txt",
+    "docs/report.pdf",
+    "192.168.1.10",
+    "localhost:3000",
+    "fe80::1",
+    "example.com",
+    "+15551234567",
+    "4111 1111 1111 1111",
+    "sk-proj-abcdef123456",
   ];
   const server = await TestServer.start();
   setTelemetryEnabled(true);
