@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-KQ227FZ2.js";
-import "./chunk-F42I7LLU.js";
-import "./chunk-FZVHL2CH.js";
+} from "./chunk-PMZUPQW2.js";
+import "./chunk-DCPTGAB7.js";
+import "./chunk-6WLMAXH7.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-F42I7LLU.js";
-import "./chunk-FZVHL2CH.js";
+} from "./chunk-DCPTGAB7.js";
+import "./chunk-6WLMAXH7.js";
 export {
   isLoopback,
   readOtlpLogs,

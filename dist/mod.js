@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FZVHL2CH.js";
+} from "./chunk-6WLMAXH7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

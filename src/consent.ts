@@ -57,12 +57,21 @@ export interface EffectiveConsent {
  */
 export function consentFilePath(): string | undefined {
   if (hiddenConsentVariable()) return undefined;
-  const env = host().env;
-  const explicit = env("NAT_TELEMETRY_CONSENT_FILE");
-  if (explicit) return explicit;
+  const { env, files } = host();
   const home = env("HOME") ?? env("USERPROFILE");
-  return home ? below(home, ".config/nat/telemetry.toml") : undefined;
+  const given = env("NAT_TELEMETRY_CONSENT_FILE") || (home ? below(home, ".config/nat/telemetry.toml") : undefined);
+  if (given === undefined || /^(?:[A-Za-z]:|[\\/])/.test(given)) return given;
+  // A relative one (`NAT_TELEMETRY_CONSENT_FILE=telemetry.toml`, a relative HOME) is where it was first read: a
+  // command that changes directory, and the sender it hands off to, follow the decision the run started with.
+  if (relativeConsentFile?.given !== given) {
+    const cwd = files?.realPath(".");
+    relativeConsentFile = { given, path: cwd === undefined ? given : below(cwd, given) };
+  }
+  return relativeConsentFile.path;
 }
+
+/** A relative consent file's path, as it was given and as it was first made absolute. */
+let relativeConsentFile: { given: string; path: string } | undefined;
 
 /**
  * The variable the program's permissions hide (Deno without `--allow-env` for it) that could say where the consent
@@ -381,21 +390,25 @@ export function followConsent(decide: () => boolean): void {
 }
 
 /**
- * Whether a request may start now. In a process that follows the user's decision ({@link followConsent}), that
- * decision read again (and {@link isTelemetryEnabled} with it); elsewhere always: a program's own events, recorded
- * while telemetry was on, go even after an opt-out it records itself, and what earlier runs spooled is not read
- * once telemetry is off.
+ * Whether what is pending may still be sent or spooled. In a process that follows the user's decision
+ * ({@link followConsent}: a sender), or a program that the consent file turned on, that decision read again (and
+ * {@link isTelemetryEnabled} with it): an opt-out taken meanwhile, in another shell or by the program itself, stops
+ * what is not sent yet. Where the environment or the program decided, always.
  *
- * @returns `true` when a request may start.
+ * @returns `true` when a request may start, or events be spooled.
  * @example
  * ```ts
  * import { consentHolds } from "./consent.ts";
- * consentHolds(); // true in a program; in a sender, the decision read again
+ * consentHolds(); // the consent file read again where it turned telemetry on
  * ```
  */
 export function consentHolds(): boolean {
-  if (!decideAgain) return true;
-  return enabled = decideAgain();
+  if (decideAgain) return enabled = decideAgain();
+  // A program that the consent file turned on (or that recorded the user's answer there) follows it: an opt-out
+  // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
+  // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
+  if (!fromFile) return true;
+  return enabled = effectiveConsent().enabled;
 }
 
 /**

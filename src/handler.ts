@@ -37,7 +37,8 @@ export interface TelemetryStats {
    * Events given up on, by reason: `not_an_event`, `invalid_event`, `event_too_large`, `buffer_full`,
    * `retries_exhausted`, `unsafe_redirect`, `too_many_redirects`, `bad_redirect`, `http_<status>`,
    * `dry_run`, `invalid_endpoint`, `endpoint_hidden`; for spooled events `spool_full`, `spool_expired`, `spool_corrupt`,
-   * `spool_unavailable` (the spool could not be written); `otlp_rejected` (an OTLP partial success).
+   * `spool_unavailable` (the spool could not be written); `otlp_rejected` (an OTLP partial success); `opted_out` (the
+   * user opted out during the run: neither sent nor spooled).
    */
   dropped: Record<string, number>;
   /** Events waiting for the next flush. */
@@ -123,6 +124,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   readonly #debug = debugTrail();
   /** Whether the trail has said why events are not recorded. */
   #toldDisabled = false;
+  /** The user opted out during the run: what was pending was dropped, and nothing is handed off. */
+  #optedOut = false;
 
   #stopping: Promise<void> | undefined;
   /** Unregisters the exit hooks and signal listeners; set while they are registered. */
@@ -637,6 +640,15 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#queue = [];
     }
     if (pending.length === 0) return true;
+    if (!consentHolds()) {
+      // The user opted out during the run (the consent file, read again): nothing of it is kept for a later run.
+      this.#optedOut = true;
+      this.#dlq = [];
+      this.#inFlight.clear();
+      this.#queue = [];
+      this.#drop(pending.length, "opted_out");
+      return true;
+    }
     const disk = this.#openDisk();
     if (!disk && this.#options.spoolDir === undefined) {
       this.#log(`${pending.length} event(s) not delivered are kept in memory only, and go with the process: no spool`);
@@ -714,6 +726,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log("at exit: delivering in process: the spool cannot be written");
       return false;
     }
+    if (this.#optedOut) return true; // nothing left to hand off
     const start = startSender(plan);
     if (start === "failed") {
       // The events are in the spool, where a run that delivers in process (this one, unless it is ending now)

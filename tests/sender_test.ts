@@ -27,7 +27,15 @@ import { runtimeInfo } from "../src/runtime/mod.ts";
 import { drainSpool } from "../src/sender.ts";
 import { SENDER_SCRIPT } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
-import { canRun, type ChildOptions, fixturePath, runChild, runtimeCommand, targetsFor } from "./helpers/child.ts";
+import {
+  canRun,
+  type ChildOptions,
+  fixturePath,
+  runChild,
+  runtimeCommand,
+  startChild,
+  targetsFor,
+} from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { type ReceivedRequest, TestServer } from "./helpers/server.ts";
 import { handOffEnv, inContainer, senderProcesses, sendersGone } from "./helpers/handoff.ts";
@@ -176,7 +184,7 @@ for (const { label, executable } of targets) {
     });
   }
 
-  test(`${label}: an opt-out recorded during the run: this run's event goes in process, earlier ones stay unsent`, async () => {
+  test(`${label}: an opt-out recorded during the run: nothing is sent, this run's event is not kept, earlier ones stay unsent`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();
     try {
@@ -190,9 +198,60 @@ for (const { label, executable } of targets) {
       assert.equal(run.code, 0, run.stderr);
       assert.match(readFileSync(consent, "utf8"), /consent = "disabled"/);
       await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent
-      assert.deepEqual(commands(server.events()), ["opting-out"], "only this run's event, as in process");
-      assert.equal(spooled(spool).length, 2, "the earlier events wait, unsent");
+      assert.deepEqual(commands(server.events()), [], "nothing after the opt-out, this run's event included");
+      assert.deepEqual(spooled(spool).map(({ event }) => event.parameters.command).sort(), ["earlier-1", "earlier-2"]);
       assert.deepEqual(senderLocks(spool), []);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${label}: an opt-out in another shell while a command runs: its event is neither sent nor kept`, async () => {
+    for (const handOff of ["1", "0"]) {
+      using dir = tempDir();
+      const server = await TestServer.start();
+      try {
+        const spool = `${dir.path}/spool`;
+        mkdirSync(spool, { mode: 0o700 });
+        const consent = `${dir.path}/telemetry.toml`;
+        writeFileSync(consent, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
+        const env = handOffEnv(spool, server.url(), "paused", { NAT_TELEMETRY_CONSENT_FILE: consent });
+        const started = startChild("exit_child.ts", {
+          executable,
+          args: ["pause"],
+          env: { ...env, NAT_TELEMETRY_ENABLED: undefined, NAT_TELEMETRY_HANDOFF: handOff, CI: undefined },
+        });
+        await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+        // `mycli telemetry disable` in another shell, while the command works.
+        writeFileSync(consent, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n');
+        const run = await started.result;
+        assert.equal(run.code, 0, run.stderr);
+        await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent
+        assert.deepEqual(commands(server.events()), [], `hand-off ${handOff}: nothing sent after the opt-out`);
+        assert.deepEqual(spooled(spool), [], `hand-off ${handOff}: nothing kept for a later run`);
+        assert.deepEqual(senderLocks(spool), []);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  test(`${label}: a consent file named relative, and a command that changes directory: its sender delivers`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const [home, elsewhere, spool] = ["home", "elsewhere", "spool"].map((name) => `${dir.path}/${name}`);
+      for (const path of [home, elsewhere, spool]) mkdirSync(path, { mode: 0o700 });
+      writeFileSync(`${home}/telemetry.toml`, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
+      const env = handOffEnv(spool, server.url(), "moved", { NAT_TELEMETRY_CONSENT_FILE: "telemetry.toml" });
+      const run = await child("natural", {
+        cwd: home,
+        env: { ...env, NAT_TELEMETRY_ENABLED: undefined, NAT_TEST_CHDIR: elsewhere, CI: undefined },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      // The sender follows the decision the run started with, in home/, not one in elsewhere/ that is not there.
+      await waitFor(() => server.events().length > 0, "the sender's delivery", 10_000);
+      assert.deepEqual(commands(server.events()), ["moved"]);
     } finally {
       await server.close();
     }

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-F42I7LLU.js";
+} from "./chunk-DCPTGAB7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-FZVHL2CH.js";
+} from "./chunk-6WLMAXH7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -219,7 +219,12 @@ var telemetryCommand = (function (args, options) {
     throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
   }
   const handler = options.handler ?? {};
-  resolveOptions(handler);
+  let handlerProblem;
+  try {
+    resolveOptions(handler);
+  } catch (error) {
+    handlerProblem = error;
+  }
   const output = options.output ?? defaultOutput();
   const usage = `Usage: ${name} [status|enable|disable] [--json]
 
@@ -261,8 +266,9 @@ ${usage}
 `);
     return 0;
   }
+  if (handlerProblem && command !== "disable") throw handlerProblem;
   if (command === "status") return status(output, parsed.values.json === true, name, handler);
-  return decide(output, command === "enable" ? "enabled" : "disabled", name, handler);
+  return decide(output, command === "enable" ? "enabled" : "disabled", name, handlerProblem ?? handler);
 });
 var paint = (function (output, text, on) {
   return output.color ? `\x1B[${on ? 32 : 31}m${text}\x1B[0m` : text;
@@ -377,7 +383,13 @@ var decide = (function (output, state, program, handler = {}) {
   output.out(`Telemetry ${state}: saved to ${before.path}.
 `);
   let code = 0;
-  if (state === "disabled") {
+  if (state === "disabled" && handler instanceof Error) {
+    output.err(
+      `${program}: could not tell where events wait to be deleted: ${handler.message}. They will not be sent while telemetry is disabled.
+`
+    );
+    code = 1;
+  } else if (state === "disabled") {
     const options = resolveOptions(handler);
     const { spoolDir } = options;
     const files = host().files;

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-FZVHL2CH.js";
+} from "./chunk-6WLMAXH7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
