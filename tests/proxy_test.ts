@@ -590,7 +590,13 @@ describe("a run behind a proxy (child processes)", () => {
         });
         // Every variable the run has, and REQUEST_METHOD, but the hidden one.
         // What exit_child.ts reads, set or not, and a dry run: one the program may not read could be set.
-        const fixture = ["NAT_TEST_AT", "NAT_TEST_CAPTURE", "NAT_TEST_OPTIONS", "NAT_TELEMETRY_DRY_RUN"];
+        const fixture = [
+          "NAT_TEST_AT",
+          "NAT_TEST_CAPTURE",
+          "NAT_TEST_CHDIR",
+          "NAT_TEST_OPTIONS",
+          "NAT_TELEMETRY_DRY_RUN",
+        ];
         const names = new Set(
           [...Object.keys(process.env), ...Object.keys(env), ...fixture, "REQUEST_METHOD"].filter((name) =>
             name !== hidden

@@ -252,6 +252,7 @@ for (const { label, executable } of targets) {
       // The sender follows the decision the run started with, in home/, not one in elsewhere/ that is not there.
       await waitFor(() => server.events().length > 0, "the sender's delivery", 10_000);
       assert.deepEqual(commands(server.events()), ["moved"]);
+      await sendersGone(spool);
     } finally {
       await server.close();
     }
