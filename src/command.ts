@@ -23,7 +23,7 @@ export interface TrackCommandOptions {
    * The command, e.g. `run`: a fixed name from the program (up to 64 characters, no flag or path), never user text.
    * A string that is not such a name (`./notes.txt` where a CLI passes its first argument on) is reported as
    * `"undefined"`, and the command runs all the same: the debug trail says why. So is `undefined` (`positionals[0]`
-   * when the user typed nothing); only a missing key, or a value of another type, throws.
+   * when the user typed nothing) or a number (`mycli 42` as minimist parses it); only a missing key throws.
    */
   command: string;
   /**
@@ -83,13 +83,13 @@ function isCommandName(name: string): boolean {
  * passes its first argument on), a path or a whole command line, and is reported as `"undefined"`, as an unlisted
  * subcommand is, rather than sent or thrown at the user running the program.
  */
-function reportableCommand(command: string | undefined): string {
-  if (command !== undefined && isCommandName(command)) return command;
+function reportableCommand(command: unknown): string {
+  if (typeof command === "string" && isCommandName(command)) return command;
+  // Not echoed: it may be a user's text, and a trail ends up in bug reports.
+  const what = typeof command === "string" ? `(${command.length} characters)` : `(${typeof command}, not a string)`;
   debugTrail()?.(
-    command === undefined
-      ? `'command' is undefined: reported as "undefined"` // Not echoed: it may be a user's text, and a trail ends up in bug reports.
-      : `'command' (${command.length} characters) is not a command's fixed name (1-64 characters, no flag, path, URL, ` +
-        `address or invisible character; never the arguments): reported as "undefined"`,
+    `'command' ${what} is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible ` +
+      `character; never the arguments): reported as "undefined"`,
   );
   return "undefined";
 }
@@ -185,7 +185,7 @@ export type CommandResult<T> = T extends undefined | void ? number | undefined :
  * @param main The command's work; may return an exit code.
  * @returns What `main` returned; where it returned nothing (`undefined`), the exit code set so far, if any.
  * @throws What `main` threw; before `main` runs, a `TypeError` or `RangeError` for a bad option (e.g.
- *   `options.command` not a string, `subcommands` not an array of strings, a handler option out of range),
+ *   `options.command` not given, `subcommands` not an array of strings, a handler option out of range),
  *   whether telemetry is on or off. A `command` that is a string but not a command's name is not an error: it may
  *   be what a user typed, which must not stop the program.
  * @example
@@ -290,13 +290,11 @@ function checkOptions(options: TrackCommandOptions): void {
   }
   const unknown = unknownOption(options, OPTION_NAMES);
   if (unknown) fail(unknown);
-  const { command, subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
-  // What `command` and `subcommand` hold may be a user's (`positionals[0]`, nothing when nothing was typed): only
-  // what the code decides throws, the key missing or a value of another type, so that it throws on the developer's
-  // first run; the rest is reported as "undefined".
-  if (!Object.hasOwn(options, "command") || (command !== undefined && typeof command !== "string")) {
-    fail(`'command' must be a string, the command's fixed name, got ${describe(command)}`);
-  }
+  const { subcommands, nemoSource, errorClasses, askConsent, optOutCommand, handler } = options;
+  // What `command` and `subcommand` hold may be a user's (`positionals[0]`, nothing when nothing was typed, a number
+  // as minimist and yargs parse `mycli 42`): only what the code decides throws, the key missing, so that it throws on
+  // the developer's first run; the rest is reported as "undefined".
+  if (!Object.hasOwn(options, "command")) fail(`'command' must be given: the command's fixed name, e.g. "run"`);
   if (subcommands !== undefined && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
     fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);
   }
