@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PMZUPQW2.js";
-import "./chunk-DCPTGAB7.js";
-import "./chunk-6WLMAXH7.js";
+} from "./chunk-G23VY42F.js";
+import "./chunk-DCV4TT7P.js";
+import "./chunk-OZW7DHRP.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DCPTGAB7.js";
-import "./chunk-6WLMAXH7.js";
+} from "./chunk-DCV4TT7P.js";
+import "./chunk-OZW7DHRP.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-6WLMAXH7.js";
+} from "./chunk-OZW7DHRP.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

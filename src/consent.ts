@@ -70,6 +70,21 @@ export function consentFilePath(): string | undefined {
   return relativeConsentFile.path;
 }
 
+/**
+ * The consent file this run follows: the one that decided, where one did (wherever HOME or the working directory
+ * point since: a command may change them), else {@link consentFilePath}.
+ *
+ * @returns The path, or `undefined` as {@link consentFilePath} returns it.
+ * @example
+ * ```ts
+ * import { consentFileInForce } from "./consent.ts";
+ * consentFileInForce(); // e.g. "/home/ada/.config/nat/telemetry.toml", told to the sender
+ * ```
+ */
+export function consentFileInForce(): string | undefined {
+  return (fromFile ? decidingFile : undefined) ?? consentFilePath();
+}
+
 /** A relative consent file's path, as it was given and as it was first made absolute. */
 let relativeConsentFile: { given: string; path: string } | undefined;
 
@@ -301,7 +316,7 @@ export function saveConsent(
     refused(describeError(error));
     return false;
   }
-  if (effectiveConsent().source === "file") [enabled, fromFile] = [state === "enabled", true];
+  if (effectiveConsent().source === "file") [enabled, fromFile, decidingFile] = [state === "enabled", true, path];
   return true;
 }
 
@@ -370,6 +385,8 @@ function fileDecision(state: ConsentState): { enabled: boolean; source: ConsentS
 let enabled: boolean | undefined;
 /** Whether {@link enabled} is what the consent file says (the file decided, or an answer was just saved there). */
 let fromFile = false;
+/** The consent file that decided, when {@link fromFile}: the one a run follows, wherever HOME points later. */
+let decidingFile: string | undefined;
 /** How a process that outlives the run which started it decides again (a sender); see {@link followConsent}. */
 let decideAgain: (() => boolean) | undefined;
 
@@ -407,8 +424,12 @@ export function consentHolds(): boolean {
   // A program that the consent file turned on (or that recorded the user's answer there) follows it: an opt-out
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
-  if (!fromFile) return true;
-  return enabled = effectiveConsent().enabled;
+  if (!fromFile || decidingFile === undefined) return true;
+  const { state, problem } = fileDecisionAt(decidingFile);
+  // Only a file read cleanly decides again: one that could not be (Deno: replaced, by an atomic rewrite, while it was
+  // read) is no opt-out, and the run keeps the decision it has.
+  if (problem !== undefined) return true;
+  return enabled = fileDecision(state).enabled;
 }
 
 /**
@@ -448,6 +469,7 @@ export function settledDecision(): { enabled: boolean; source: ConsentSource } {
 /** Sets the live flag from the decision in force. */
 function settle(current: { enabled: boolean; source: ConsentSource }): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
+  decidingFile = fromFile ? consentFilePath() : undefined;
 }
 
 /**

@@ -24,7 +24,7 @@
  */
 import { writeAtomically } from "./atomic.ts";
 import type { Backlog } from "./backlog.ts";
-import { consentFilePath, onByConsentFile } from "./consent.ts";
+import { consentFileInForce, onByConsentFile } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
@@ -214,7 +214,7 @@ export function backlogIsOurs(options: ResolvedOptions, backlog: Backlog | null)
 
 /** What a sender for this endpoint and spool directory may do: what the host's command for it grants. */
 function senderGrant(endpoint: string, dir: string): SenderGrant {
-  const consentFile = consentFilePath();
+  const consentFile = consentFileInForce();
   const real = consentFile === undefined ? undefined : whereItLeads(consentFile);
   return {
     endpoint,

@@ -107,6 +107,23 @@ for (const { label, executable } of targets) {
     }
   });
 
+  test(`${label}: a rejection the program handles is no exit: later events are recorded as usual`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const env = { NAT_TELEMETRY_HANDOFF: "0", NAT_TELEMETRY_DEBUG: "1" };
+      const run = await child("handled-later", dir.path, server.url(), { env });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(commands(server.events()).sort(), ["handled-later", "later"]);
+      // Under Deno the library takes the rejection for the end before the program's later listener cancels it
+      // (docs/at-exit.md): what was pending then is spooled; the later event is not.
+      const atOnce = run.stderr.match(/the process ends at once/g)?.length ?? 0;
+      assert.ok(atOnce <= (runtime === "deno" ? 1 : 0), `spooled as if the process were ending:\n${run.stderr}`);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${label}: trackCommand records the exit code a command set and returned without`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();

@@ -276,6 +276,10 @@ test("a program that reads its input itself (a shell of its own) is not asked: t
   assert.doesNotMatch(screen, /\[Y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
   assert.equal(recorded(file), undefined, "asked on a later run that does not read its input first");
+  // A menu that picked the command with readline, closed before the command runs, is asked.
+  const closed = await onTerminal(file, "y\r", { NAT_TEST_MODE: "shell-closed" });
+  assert.deepEqual(result(closed), { state: "enabled", enabled: true });
+  assert.equal(recorded(file), "enabled");
 });
 
 test("keys typed ahead of the program's own prompt, after the answer, are left for it", {

@@ -594,6 +594,7 @@ describe("a run behind a proxy (child processes)", () => {
           "NAT_TEST_AT",
           "NAT_TEST_CAPTURE",
           "NAT_TEST_CHDIR",
+          "NAT_TEST_HOME",
           "NAT_TEST_OPTIONS",
           "NAT_TELEMETRY_DRY_RUN",
         ];

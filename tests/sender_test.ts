@@ -236,6 +236,35 @@ for (const { label, executable } of targets) {
     }
   });
 
+  test(`${label}: a command that points HOME elsewhere follows the consent file that decided: delivered`, async () => {
+    for (const handOff of ["1", "0"]) {
+      using dir = tempDir();
+      const server = await TestServer.start();
+      try {
+        const [home, sandbox, spool] = ["home", "sandbox", "spool"].map((name) => `${dir.path}/${name}`);
+        for (const path of [`${home}/.config/nat`, sandbox, spool]) mkdirSync(path, { recursive: true, mode: 0o700 });
+        const enabled = '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n';
+        writeFileSync(`${home}/.config/nat/telemetry.toml`, enabled);
+        const env = handOffEnv(spool, server.url(), "sandboxed", { HOME: home, NAT_TEST_HOME: sandbox });
+        const run = await child("natural", {
+          env: {
+            ...env,
+            NAT_TELEMETRY_ENABLED: undefined,
+            NAT_TELEMETRY_CONSENT_FILE: undefined,
+            NAT_TELEMETRY_HANDOFF: handOff,
+            CI: undefined,
+          },
+        });
+        assert.equal(run.code, 0, run.stderr);
+        await waitFor(() => server.events().length > 0, `hand-off ${handOff}: the delivery`, 10_000);
+        assert.deepEqual(commands(server.events()), ["sandboxed"]);
+        await sendersGone(spool);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
   test(`${label}: a consent file named relative, and a command that changes directory: its sender delivers`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();

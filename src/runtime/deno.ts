@@ -19,7 +19,7 @@ import {
 import { denoFiles, type DenoFs } from "./deno_files.ts";
 import { guardedFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
-import { isForegroundJob } from "./job_control.ts";
+import { isForegroundJob, type ProgramInput, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 import { absolutePath, PROXY_VARIABLES, senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
@@ -132,12 +132,9 @@ export function denoHost(deno: DenoNamespace): Host {
    * Whether the program reads its standard input itself (a stream reader of `Deno.stdin.readable`, or readline on
    * `node:process`'s stdin, a shell of its own): a question would take its keys.
    */
-  const programReadsStdin = () =>
-    quietly(() => {
-      if (deno.stdin.readable.locked) return true;
-      const stdin = (globalThis as { process?: { stdin?: { listenerCount?(event: string): number } } }).process?.stdin;
-      return ["data", "readable", "keypress"].some((event) => (stdin?.listenerCount?.(event) ?? 0) > 0);
-    }) !== false;
+  /** `node:process`'s standard input, which a program may use under Deno too (readline). */
+  const nodeStdin = () => (globalThis as { process?: { stdin?: ProgramInput & { isRaw?: boolean } } }).process?.stdin;
+  const programReadsStdin = () => quietly(() => deno.stdin.readable.locked || programReadsInput(nodeStdin())) !== false;
   let exited = false;
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
@@ -150,11 +147,8 @@ export function denoHost(deno: DenoNamespace): Host {
     };
     // An uncaught error or rejection ends a Deno process without "unload"; we listen, and never preventDefault.
     // One that a listener of the program's added before ours cancelled ends nothing: the program goes on.
-    const failed = (event: Event) => {
-      if (event.defaultPrevented) return;
-      exited = true;
-      callEach(members, (hooks) => hooks.exit(1));
-    };
+    // Not `exited`: a listener of the program's added after ours may cancel it, and the program goes on.
+    const failed = (event: Event) => void (event.defaultPrevented || callEach(members, (hooks) => hooks.exit(1)));
     const events: [string, (event: Event) => void][] = [
       ["beforeunload", beforeExit],
       ["unload", exit],
@@ -343,6 +337,8 @@ export function denoHost(deno: DenoNamespace): Host {
       if (!isForegroundJob(files, runtimeInfo().os)) return undefined;
       return {
         async readRaw(onInput) {
+          // Deno cannot tell a raw mode set with `Deno.stdin.setRaw`: one set through `node:process` is given back.
+          const wasRaw = quietly(() => nodeStdin()?.isRaw) === true;
           deno.stdin.setRaw(true);
           // A signal during the question (a `kill`, an IDE's stop button) ends the program, and Deno would leave
           // the terminal raw, without echo: it is given back first, then the signal ends the program as it would.
@@ -367,7 +363,7 @@ export function denoHost(deno: DenoNamespace): Host {
               if (onInput(n === null ? Uint8Array.of(4) : buffer.slice(0, n)) !== undefined || n === null) return;
             }
           } finally {
-            deno.stdin.setRaw(false);
+            deno.stdin.setRaw(wasRaw);
             stopListening();
           }
         },

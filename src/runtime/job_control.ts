@@ -40,3 +40,29 @@ export function isForegroundJob(files: HostFiles | undefined, os: string): boole
     return false;
   }
 }
+
+/** The part of `node:process`'s standard input that shows whether a program reads it. */
+export interface ProgramInput {
+  readonly readableFlowing?: boolean | null;
+  listenerCount?(event: string): number;
+}
+
+/**
+ * Whether the program reads its standard input itself (a readline interface at work, a shell of its own, a `data`
+ * listener): a question would take its keys. One whose readline interface was closed does not (the listener of its
+ * key decoder stays, and is not counted), nor one that has not touched its input.
+ *
+ * @param input `process.stdin`, where the runtime has it.
+ * @returns `true` when the input is the program's.
+ * @example
+ * ```ts
+ * import process from "node:process";
+ * import { programReadsInput } from "./job_control.ts";
+ * programReadsInput(process.stdin); // false in a program that has not read its input
+ * ```
+ */
+export function programReadsInput(input: ProgramInput | undefined): boolean {
+  if (input === undefined) return false;
+  const listening = (event: string) => (input.listenerCount?.(event) ?? 0) > 0;
+  return input.readableFlowing === true || listening("keypress") || listening("readable");
+}

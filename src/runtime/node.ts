@@ -21,7 +21,7 @@ import {
 } from "./host.ts";
 import { guardedFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
-import { isForegroundJob } from "./job_control.ts";
+import { isForegroundJob, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 import { nodeFetch } from "./node_fetch.ts";
 import { nodeFiles, type NodeFs, type NodePermission } from "./node_files.ts";
@@ -102,6 +102,7 @@ interface NodeStdin {
   resume(): unknown;
   pause(): unknown;
   unshift(chunk: Uint8Array): unknown;
+  readonly readableFlowing?: boolean | null;
   listenerCount(event: string): number;
   on(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
   removeListener(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
@@ -293,9 +294,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
       const { stdin } = proc;
       if (!stdin.isTTY || !proc.stdout.isTTY || !proc.stderr.isTTY || !stdin.setRawMode) return undefined;
       // The program reads its input itself (readline, a shell of its own): a question would take its keys.
-      if (quietly(() => ["data", "readable", "keypress"].some((event) => stdin.listenerCount(event) > 0)) !== false) {
-        return undefined;
-      }
+      if (quietly(() => programReadsInput(stdin)) !== false) return undefined;
       if (!isForegroundJob(access().files, runtimeInfo().os)) return undefined;
       return {
         readRaw: (onInput) =>

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-6WLMAXH7.js";
+} from "./chunk-OZW7DHRP.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DCPTGAB7.js";
+} from "./chunk-DCV4TT7P.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-6WLMAXH7.js";
+} from "./chunk-OZW7DHRP.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
