@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-G23VY42F.js";
-import "./chunk-DCV4TT7P.js";
-import "./chunk-OZW7DHRP.js";
+} from "./chunk-EVHFY4ZO.js";
+import "./chunk-JJK5MEMG.js";
+import "./chunk-HXVNFHUF.js";
 export {
   main,
   telemetryCommand

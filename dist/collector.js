@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DCV4TT7P.js";
-import "./chunk-OZW7DHRP.js";
+} from "./chunk-JJK5MEMG.js";
+import "./chunk-HXVNFHUF.js";
 export {
   isLoopback,
   readOtlpLogs,

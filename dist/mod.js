@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-OZW7DHRP.js";
+} from "./chunk-HXVNFHUF.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -116,8 +116,11 @@ export interface FileDecision {
  * user could have put it back), or that the program may not look for (Deno's
  * or Node.js's permissions: an opt-out there cannot be seen), is `disabled`:
  * it never leads to a question or to sending.
+ *
+ * @param placeChecked The directories above it were checked by an earlier read (a run reading again whether the
+ *   user opted out since, which only a clean read of a decision other than yes may stop): not walked again.
  */
-function readDecision(path: string): FileDecision {
+function readDecision(path: string, placeChecked = false): FileDecision {
   const files = host().files;
   if (!files) return { state: "never_asked" };
   if (!files.allowed(path, "read")) {
@@ -137,6 +140,7 @@ function readDecision(path: string): FileDecision {
     return { state: "disabled", problem: `cannot be read safely (${refusal(error).replaceAll("_", " ")})` };
   }
   if (text === undefined) return { state: "never_asked" };
+  if (placeChecked) return decisionOf(text);
   try {
     // A file of the user's where another user may rename files could be an old decision put back.
     files.checkPlace(path);
@@ -425,7 +429,7 @@ export function consentHolds(): boolean {
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
   if (!fromFile || decidingFile === undefined) return true;
-  const { state, problem } = fileDecisionAt(decidingFile);
+  const { state, problem } = readDecision(decidingFile, true);
   // Only a file read cleanly decides again: one that could not be (Deno: replaced, by an atomic rewrite, while it was
   // read) is no opt-out, and the run keeps the decision it has.
   if (problem !== undefined) return true;

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DCV4TT7P.js";
+} from "./chunk-JJK5MEMG.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-OZW7DHRP.js";
+} from "./chunk-HXVNFHUF.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

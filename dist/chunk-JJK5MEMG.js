@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-OZW7DHRP.js";
+} from "./chunk-HXVNFHUF.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
