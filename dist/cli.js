@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-EVHFY4ZO.js";
-import "./chunk-JJK5MEMG.js";
-import "./chunk-HXVNFHUF.js";
+} from "./chunk-OYQRZAOI.js";
+import "./chunk-KSMOSCKE.js";
+import "./chunk-SAANUJPG.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JJK5MEMG.js";
-import "./chunk-HXVNFHUF.js";
+} from "./chunk-KSMOSCKE.js";
+import "./chunk-SAANUJPG.js";
 export {
   isLoopback,
   readOtlpLogs,

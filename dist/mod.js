@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-HXVNFHUF.js";
+} from "./chunk-SAANUJPG.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

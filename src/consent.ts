@@ -320,7 +320,10 @@ export function saveConsent(
     refused(describeError(error));
     return false;
   }
-  if (effectiveConsent().source === "file") [enabled, fromFile, decidingFile] = [state === "enabled", true, path];
+  const after = effectiveConsent();
+  // The file the decision in force is read from (the consent file, made absolute), not the one written: a copy saved
+  // elsewhere, or a relative path the working directory moves, must not become the file the run follows.
+  if (after.source === "file") [enabled, fromFile, decidingFile] = [state === "enabled", true, after.path];
   return true;
 }
 
@@ -429,11 +432,11 @@ export function consentHolds(): boolean {
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
   if (!fromFile || decidingFile === undefined) return true;
-  const { state, problem } = readDecision(decidingFile, true);
-  // Only a file read cleanly decides again: one that could not be (Deno: replaced, by an atomic rewrite, while it was
-  // read) is no opt-out, and the run keeps the decision it has.
-  if (problem !== undefined) return true;
-  return enabled = fileDecision(state).enabled;
+  let read = readDecision(decidingFile, true);
+  // A file replaced by an atomic rewrite as it was read (Deno: changed while it was opened) is read once more; one
+  // that still cannot be read with certainty (a link, not TOML...) is disabled, as at the start of a run.
+  if (read.problem !== undefined) read = readDecision(decidingFile, true);
+  return enabled = read.problem === undefined && fileDecision(read.state).enabled;
 }
 
 /**

@@ -14,8 +14,8 @@ import {
 } from "node:fs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { effectiveConsent, PROMPT_VERSION, recordConsent } from "../mod.ts";
-import { consentFilePath, decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
+import { effectiveConsent, PROMPT_VERSION, recordConsent, setTelemetryEnabled } from "../mod.ts";
+import { consentFilePath, consentHolds, decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
 import { parseToml } from "../src/toml.ts";
 import fc from "fast-check";
 import { canRun } from "./helpers/child.ts";
@@ -298,6 +298,31 @@ test("a decision is never saved in place of a link or a FIFO (nor a device: NAT_
   assert.deepEqual(kinds(), before, "each is what it was");
   assert.equal(readFileSync(theirs, "utf8"), "# the user's own, kept in their dotfiles\n");
   assert.ok(!readdirSync(dir.path).some((name) => name.endsWith(".tmp")), "no temporary file is left");
+});
+
+test("a run follows the consent file that decided: not a copy the program saved elsewhere, nor a relative name moved", () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const cwd = process.cwd();
+  mkdirSync(`${dir.path}/elsewhere`);
+  try {
+    withEnv({ NAT_TELEMETRY_CONSENT_FILE: file, NAT_TELEMETRY_ENABLED: undefined, DO_NOT_TRACK: undefined }, () => {
+      assert.equal(recordConsent("enabled"), true);
+      assert.equal(recordConsent("enabled", `${dir.path}/copy.toml`), true, "a copy elsewhere");
+      assert.equal(consentHolds(), true);
+      writeFileSync(file, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n'); // the user opts out
+      assert.equal(consentHolds(), false, "the opt-out in the consent file, not the copy, stops the run");
+    });
+    process.chdir(dir.path);
+    withEnv({ NAT_TELEMETRY_CONSENT_FILE: "telemetry.toml", NAT_TELEMETRY_ENABLED: undefined }, () => {
+      assert.equal(recordConsent("enabled", "telemetry.toml"), true);
+      process.chdir(`${dir.path}/elsewhere`); // a command that changes directory
+      assert.equal(consentHolds(), true, "the file read where the run started, which says yes");
+    });
+  } finally {
+    process.chdir(cwd);
+    setTelemetryEnabled(false);
+  }
 });
 
 test("mutated consent files read as tomllib reads them: same validity, same decision (property)", {

@@ -276,6 +276,10 @@ test("a program that reads its input itself (a shell of its own) is not asked: t
   assert.doesNotMatch(screen, /\[Y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
   assert.equal(recorded(file), undefined, "asked on a later run that does not read its input first");
+  // One that reads it in its own time (paused) is not asked either.
+  const paused = await onTerminal(file, "", { NAT_TEST_MODE: "reader-paused" });
+  assert.doesNotMatch(paused, /\[Y\/n\]/);
+  assert.deepEqual(result(paused), { state: "never_asked", enabled: false });
   // A menu that picked the command with readline, closed before the command runs, is asked.
   const closed = await onTerminal(file, "y\r", { NAT_TEST_MODE: "shell-closed" });
   assert.deepEqual(result(closed), { state: "enabled", enabled: true });

@@ -18,6 +18,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import process from "node:process";
@@ -207,7 +208,8 @@ for (const { label, executable } of targets) {
   });
 
   test(`${label}: an opt-out in another shell while a command runs: its event is neither sent nor kept`, async () => {
-    for (const handOff of ["1", "0"]) {
+    // `disable` (the file rewritten), or the file replaced by a link to one that says no (read as no, as at a start).
+    for (const [handOff, optOut] of [["1", "disable"], ["0", "disable"], ["0", "link"]]) {
       using dir = tempDir();
       const server = await TestServer.start();
       try {
@@ -223,7 +225,13 @@ for (const { label, executable } of targets) {
         });
         await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
         // `mycli telemetry disable` in another shell, while the command works.
-        writeFileSync(consent, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n');
+        const disabled = '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n';
+        if (optOut === "disable") writeFileSync(consent, disabled);
+        else {
+          writeFileSync(`${dir.path}/dotfiles.toml`, disabled);
+          rmSync(consent);
+          symlinkSync(`${dir.path}/dotfiles.toml`, consent);
+        }
         const run = await started.result;
         assert.equal(run.code, 0, run.stderr);
         await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender, had one started, would have sent

@@ -48,9 +48,10 @@ export interface ProgramInput {
 }
 
 /**
- * Whether the program reads its standard input itself (a readline interface at work, a shell of its own, a `data`
- * listener): a question would take its keys. One whose readline interface was closed does not (the listener of its
- * key decoder stays, and is not counted), nor one that has not touched its input.
+ * Whether the program reads its standard input itself (a readline interface at work, paused or not, a shell of its
+ * own, a `data` listener): a question would take its keys. One whose readline interface was closed does not (the
+ * `data` listener of its key decoder stays until the next key, and is not counted), nor one that has not touched its
+ * input.
  *
  * @param input `process.stdin`, where the runtime has it.
  * @returns `true` when the input is the program's.
@@ -63,6 +64,9 @@ export interface ProgramInput {
  */
 export function programReadsInput(input: ProgramInput | undefined): boolean {
   if (input === undefined) return false;
-  const listening = (event: string) => (input.listenerCount?.(event) ?? 0) > 0;
-  return input.readableFlowing === true || listening("keypress") || listening("readable");
+  const listeners = (event: string) => input.listenerCount?.(event) ?? 0;
+  if (input.readableFlowing === true || listeners("keypress") > 0 || listeners("readable") > 0) return true;
+  // Node.js's readline (and Bun's and Deno's, its ports) leaves `emitKeypressEvents`'s decoder listening for `data`.
+  const decoderLeft = Object.getOwnPropertySymbols(input).some((key) => key.description === "keypress-decoder");
+  return listeners("data") > (decoderLeft ? 1 : 0);
 }

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JJK5MEMG.js";
+} from "./chunk-KSMOSCKE.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-HXVNFHUF.js";
+} from "./chunk-SAANUJPG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-HXVNFHUF.js";
+} from "./chunk-SAANUJPG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
