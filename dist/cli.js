@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-OYQRZAOI.js";
-import "./chunk-KSMOSCKE.js";
-import "./chunk-SAANUJPG.js";
+} from "./chunk-BAJOGJQI.js";
+import "./chunk-KAYKYKJD.js";
+import "./chunk-S5PL6UZQ.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-KSMOSCKE.js";
-import "./chunk-SAANUJPG.js";
+} from "./chunk-KAYKYKJD.js";
+import "./chunk-S5PL6UZQ.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-SAANUJPG.js";
+} from "./chunk-S5PL6UZQ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

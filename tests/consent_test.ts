@@ -260,6 +260,22 @@ test("a consent file where another user could put an old one back reads as disab
   assert.equal(readConsentFile(file), "enabled", "the same file, in a directory only its owner may write");
 });
 
+test("a consent file others may write reads as disabled; one its owner's own group may write (umask 002) is read", {
+  skip: process.platform === "win32" && "POSIX modes",
+}, () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  assert.equal(recordConsent("enabled", file), true);
+  const read = () => withEnvResult({ NAT_TELEMETRY_CONSENT_FILE: file, NAT_TELEMETRY_ENABLED: undefined });
+  chmodSync(file, 0o666); // another user could put an old "enabled" back after the user's "disabled"
+  assert.equal(read().enabled, false);
+  assert.match(read().fileProblem ?? "", /writable by others/);
+  chmodSync(file, 0o664); // the user's own file in the user's own group, as `umask 002` leaves it
+  assert.equal(read().enabled, statSync(file).gid === process.getgid?.());
+  chmodSync(file, 0o644);
+  assert.deepEqual([read().enabled, read().fileProblem], [true, undefined]);
+});
+
 /** The consent in force with environment variables set (or unset). */
 function withEnvResult(vars: Record<string, string | undefined>) {
   let result: ReturnType<typeof effectiveConsent> | undefined;

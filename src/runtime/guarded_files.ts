@@ -146,6 +146,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
   const regular = (path: string, maxBytes: number) => (facts: FileFacts) => {
     if (facts.kind !== "file") throw new RefusedPath(path, facts.kind === "symlink" ? "symlink" : "not_a_regular_file");
     owned(path, facts);
+    // Whoever else may write it could put an old decision back in it (a consent file left 0666): as for a directory
+    // above a private one, its group may write it only where that is the user's own file and group (`umask 002`).
+    const { mode } = facts;
+    const groupOfOthers = raw.gid === undefined || facts.gid !== raw.gid || facts.uid !== raw.uid;
+    if (mode !== undefined && ((mode & 0o002) !== 0 || ((mode & 0o020) !== 0 && groupOfOthers))) {
+      throw new RefusedPath(path, "writable_by_others");
+    }
     if (facts.size > maxBytes) throw new RefusedPath(path, "too_large");
   };
   return {

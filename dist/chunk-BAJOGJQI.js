@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-KSMOSCKE.js";
+} from "./chunk-KAYKYKJD.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-SAANUJPG.js";
+} from "./chunk-S5PL6UZQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-SAANUJPG.js";
+} from "./chunk-S5PL6UZQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
