@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BAJOGJQI.js";
+} from "./chunk-3J25JKYD.js";
 import "./chunk-KAYKYKJD.js";
 import "./chunk-S5PL6UZQ.js";
 export {

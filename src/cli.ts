@@ -222,11 +222,11 @@ export function telemetryCommand(args: readonly string[], options: TelemetryComm
   const handler = options.handler ?? {};
   // Its mistakes are the developer's: thrown here, as the handler would, but for `disable`, which records the user's
   // opt-out first: a value the program took from the user's environment (its own endpoint variable) must not stop it.
-  let handlerProblem: Error | undefined;
+  let resolved: ResolvedOptions | Error;
   try {
-    resolveOptions(handler);
+    resolved = resolveOptions(handler);
   } catch (error) {
-    handlerProblem = error as Error;
+    resolved = error as Error;
   }
 
   const output = options.output ?? defaultOutput();
@@ -263,9 +263,9 @@ For one run only: NAT_TELEMETRY_ENABLED=0 (or DO_NOT_TRACK=1) shares nothing.`;
     output.out(`${usage}\n`);
     return 0;
   }
-  if (handlerProblem && command !== "disable") throw handlerProblem;
+  if (resolved instanceof Error && command !== "disable") throw resolved;
   if (command === "status") return status(output, parsed.values.json === true, name, handler);
-  return decide(output, command === "enable" ? "enabled" : "disabled", name, handlerProblem ?? handler);
+  return decide(output, command === "enable" ? "enabled" : "disabled", name, resolved);
 }
 
 function paint(output: CliOutput, text: string, on: boolean): string {
@@ -427,12 +427,12 @@ function status(
   return 0;
 }
 
-/** Records the decision; for `disable`, clears the spool of the handler options (an `Error` where they are wrong). */
+/** Records the decision; for `disable`, clears the spool of the resolved options (an `Error` where they are wrong). */
 function decide(
   output: CliOutput,
   state: "enabled" | "disabled",
   program: string,
-  handler: NATTelemetryHandlerOptions | Error = {},
+  options: ResolvedOptions | Error = resolveOptions({}),
 ): number {
   const before = effectiveConsent();
   let why = "";
@@ -452,14 +452,13 @@ function decide(
   }
   output.out(`Telemetry ${state}: saved to ${before.path}.\n`);
   let code = 0;
-  if (state === "disabled" && handler instanceof Error) {
+  if (state === "disabled" && options instanceof Error) {
     output.err(
-      `${program}: could not tell where events wait to be deleted: ${handler.message}. They will not be sent while ` +
+      `${program}: could not tell where events wait to be deleted: ${options.message}. They will not be sent while ` +
         "telemetry is disabled.\n",
     );
     code = 1;
-  } else if (state === "disabled") {
-    const options = resolveOptions(handler as NATTelemetryHandlerOptions);
+  } else if (state === "disabled" && !(options instanceof Error)) {
     const { spoolDir } = options;
     const files = host().files;
     // No spool there (never made, or its parent missing): nothing waits, and none is made just to be emptied.

@@ -219,11 +219,11 @@ var telemetryCommand = (function (args, options) {
     throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
   }
   const handler = options.handler ?? {};
-  let handlerProblem;
+  let resolved;
   try {
-    resolveOptions(handler);
+    resolved = resolveOptions(handler);
   } catch (error) {
-    handlerProblem = error;
+    resolved = error;
   }
   const output = options.output ?? defaultOutput();
   const usage = `Usage: ${name} [status|enable|disable] [--json]
@@ -266,9 +266,9 @@ ${usage}
 `);
     return 0;
   }
-  if (handlerProblem && command !== "disable") throw handlerProblem;
+  if (resolved instanceof Error && command !== "disable") throw resolved;
   if (command === "status") return status(output, parsed.values.json === true, name, handler);
-  return decide(output, command === "enable" ? "enabled" : "disabled", name, handlerProblem ?? handler);
+  return decide(output, command === "enable" ? "enabled" : "disabled", name, resolved);
 });
 var paint = (function (output, text, on) {
   return output.color ? `\x1B[${on ? 32 : 31}m${text}\x1B[0m` : text;
@@ -370,7 +370,7 @@ var status = (function (output, json, changeWith, handler = {}) {
 `);
   return 0;
 });
-var decide = (function (output, state, program, handler = {}) {
+var decide = (function (output, state, program, options = resolveOptions({})) {
   const before = effectiveConsent();
   let why = "";
   if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
@@ -383,14 +383,13 @@ var decide = (function (output, state, program, handler = {}) {
   output.out(`Telemetry ${state}: saved to ${before.path}.
 `);
   let code = 0;
-  if (state === "disabled" && handler instanceof Error) {
+  if (state === "disabled" && options instanceof Error) {
     output.err(
-      `${program}: could not tell where events wait to be deleted: ${handler.message}. They will not be sent while telemetry is disabled.
+      `${program}: could not tell where events wait to be deleted: ${options.message}. They will not be sent while telemetry is disabled.
 `
     );
     code = 1;
-  } else if (state === "disabled") {
-    const options = resolveOptions(handler);
+  } else if (state === "disabled" && !(options instanceof Error)) {
     const { spoolDir } = options;
     const files = host().files;
     const none = spoolDir === void 0 || files !== void 0 && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === void 0;
