@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-3J25JKYD.js";
-import "./chunk-KAYKYKJD.js";
-import "./chunk-S5PL6UZQ.js";
+} from "./chunk-JHVUIRWN.js";
+import "./chunk-CPNFGUCX.js";
+import "./chunk-U27VFA6Q.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-KAYKYKJD.js";
-import "./chunk-S5PL6UZQ.js";
+} from "./chunk-CPNFGUCX.js";
+import "./chunk-U27VFA6Q.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-S5PL6UZQ.js";
+} from "./chunk-U27VFA6Q.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

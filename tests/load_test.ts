@@ -12,6 +12,10 @@ import { readFileSync } from "node:fs";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { runChild } from "./helpers/child.ts";
 import { withServer } from "./helpers/server.ts";
+import { commands } from "./helpers/events.ts";
+import { sendersGone } from "./helpers/handoff.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const root = new URL("..", import.meta.url);
 
@@ -81,6 +85,29 @@ test(
       const { sent, fetched } = JSON.parse(run.stdout);
       assert.equal(sent, 1, "delivered in process");
       assert.deepEqual(fetched.filter((name: string) => /^(node:)?fs/.test(name)), [], fetched.join(", "));
+    });
+  },
+);
+
+test(
+  "a Deno program of Deno's own APIs never loads Deno's Node.js layer (a first read of globalThis.process: 11-20 ms)",
+  { skip: runtimeInfo().name !== "deno" && "Deno's Node.js layer is Deno's" },
+  async () => {
+    using dir = tempDir();
+    await withServer(async (server) => {
+      const env = {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        NAT_TELEMETRY_HANDOFF: "1",
+      };
+      const run = await runChild("deno_native_child.ts", { env });
+      assert.deepEqual([run.code, run.stderr], [0, ""]);
+      assert.deepEqual(JSON.parse(run.stdout), { reads: 0 });
+      // Handed off: the run's exit did what a Deno program's exit does, and its sender delivered.
+      await waitFor(() => server.events().length === 1, "the sender's delivery");
+      assert.deepEqual(commands(server.events()), ["deno-native"]);
+      await sendersGone(dir.path);
     });
   },
 );

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-KAYKYKJD.js";
+} from "./chunk-CPNFGUCX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-S5PL6UZQ.js";
+} from "./chunk-U27VFA6Q.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-S5PL6UZQ.js";
+} from "./chunk-U27VFA6Q.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
