@@ -6,7 +6,43 @@
  *
  * @module
  */
-import process from "node:process";
+/**
+ * What the CLIs use of their process: Deno's own APIs under Deno, `node:process` elsewhere. A Deno CLI does not load
+ * Deno's Node.js layer (`node:process`, or a first read of `globalThis.process`: 11-20 ms and 7 MB), so neither does
+ * the baseline here: what a client loads of it is the client's cost.
+ */
+export const cli = globalThis.Deno
+  ? {
+    args: () => Deno.args,
+    env: (name) => Deno.env.get(name),
+    onExit: (listener) => globalThis.addEventListener("unload", listener),
+    writeStderr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+    setExitCode: (code) => void (Deno.exitCode = code),
+  }
+  : {
+    args: () => globalThis.process.argv.slice(2),
+    env: (name) => globalThis.process.env[name],
+    onExit: (listener) => globalThis.process.on("exit", listener),
+    writeStderr: (text) => void globalThis.process.stderr.write(text),
+    setExitCode: (code) => void (globalThis.process.exitCode = code),
+  };
+
+/**
+ * Reads a file of `/proc` as text, as each runtime does; under Node.js and Bun `node:fs` is loaded at the first
+ * read, at exit: the package's own use of it (~2 ms under Bun) must not be hidden by the CLI's.
+ */
+function readProc(path) {
+  return globalThis.Deno
+    ? Deno.readTextFileSync(path)
+    : globalThis.process.getBuiltinModule("node:fs").readFileSync(path, "utf8");
+}
+
+/** The names in a directory of `/proc`, as each runtime lists them. */
+function procEntries(path) {
+  return globalThis.Deno
+    ? [...Deno.readDirSync(path)].map(({ name }) => name)
+    : globalThis.process.getBuiltinModule("node:fs").readdirSync(path);
+}
 
 /**
  * Loads the package as the benchmark built it: a `.cjs` build with `require`, as a CommonJS program (a `pkg` or
@@ -17,7 +53,7 @@ import process from "node:process";
  */
 export function loadPackage(path) {
   if (!path.endsWith(".cjs")) return import(path);
-  const { createRequire } = process.getBuiltinModule("node:module");
+  const { createRequire } = globalThis.process.getBuiltinModule("node:module");
   return Promise.resolve(createRequire(import.meta.url)(path));
 }
 
@@ -31,34 +67,26 @@ export function loadPackage(path) {
  * mark (VmHWM) is read instead.
  */
 export function reportPeakMemory() {
-  process.on("exit", () => {
-    // Loaded at the end: the package's own use of node:fs (~2 ms under Bun) must not be hidden by the CLI's.
-    const { readdirSync, readFileSync } = process.getBuiltinModule("node:fs");
+  cli.onExit(() => {
     try {
-      const ns = readdirSync("/proc/self/task").reduce(
-        (sum, task) =>
-          sum +
-          Number(
-            readFileSync(`/proc/self/task/${task}/schedstat`, "utf8").split(
-              " ",
-            )[0],
-          ),
+      const ns = procEntries("/proc/self/task").reduce(
+        (sum, task) => sum + Number(readProc(`/proc/self/task/${task}/schedstat`).split(" ")[0]),
         0,
       );
-      process.stderr.write(`cpu_us=${Math.round(ns / 1000)}\n`);
+      cli.writeStderr(`cpu_us=${Math.round(ns / 1000)}\n`);
     } catch {
       // Not Linux: no CPU time.
     }
-    let kb = process.resourceUsage().maxRSS;
+    let kb = globalThis.Deno ? 0 : globalThis.process.resourceUsage().maxRSS;
     try {
-      const status = readFileSync("/proc/self/status", "utf8");
+      const status = readProc("/proc/self/status");
       kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? kb);
       const anonymous = /RssAnon:\s+(\d+)/.exec(status)?.[1];
-      if (anonymous !== undefined) process.stderr.write(`private_kb=${anonymous}\n`);
+      if (anonymous !== undefined) cli.writeStderr(`private_kb=${anonymous}\n`);
     } catch {
-      // Not Linux: maxRSS it is, and no private memory.
+      // Not Linux: maxRSS it is (none under Deno), and no private memory.
     }
-    process.stderr.write(`maxrss_kb=${kb}\n`);
+    cli.writeStderr(`maxrss_kb=${kb}\n`);
   });
 }
 
@@ -122,7 +150,7 @@ export function startProcess(executable, args = []) {
     Bun.spawn([executable, ...args], { stdio: ["ignore", "ignore", "ignore"], detached: true }).unref();
     return;
   }
-  const { spawn } = process.getBuiltinModule("node:child_process");
+  const { spawn } = globalThis.process.getBuiltinModule("node:child_process");
   spawn(executable, args, { detached: true, stdio: "ignore" }).unref();
 }
 
@@ -160,6 +188,7 @@ export function firstCalls(dir) {
     deno.removeSync(`${file}.moved`);
     return;
   }
+  const { process } = globalThis;
   const file = `${dir}/probe-${process.pid}`;
   void process.env.NAT_TELEMETRY_ENABLED;
   process.on("SIGINT", listener);

@@ -11,23 +11,22 @@
  *
  * @module
  */
-import process from "node:process";
-import { loadPackage, recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
+import { cli, loadPackage, recordWithPeer, reportPeakMemory } from "./cli_common.mjs";
 
 reportPeakMemory();
 
 /** The moment the CLI's own work is done: what follows is the exit. */
 const mainDone = () =>
-  process.stderr.write(
+  cli.writeStderr(
     `main_done_ms=${performance.timeOrigin + performance.now()}\n`,
   );
 
-const client = process.argv[2];
-const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
+const client = cli.args()[0];
+const endpoint = cli.env("NAT_TELEMETRY_ENDPOINT") ?? "";
 
 if (client === "telemetry") {
   const { CliCommandEvent, NATTelemetryHandler } = await loadPackage(
-    process.env.NAT_BENCH_MODULE ?? "../mod.ts",
+    cli.env("NAT_BENCH_MODULE") ?? "../mod.ts",
   );
   await using telemetry = new NATTelemetryHandler();
   telemetry.enqueue(

@@ -20,7 +20,8 @@
  * per module, whatever the modules hold (the floor of that layout).
  *
  * Forms: the package as published (`dist/`, the entries `deno task build:dist`
- * bundles) under Deno, and under Node.js and Bun as JSR's npm layer serves it,
+ * bundles) under Deno, by a CLI of Deno's own APIs and by one that has loaded
+ * Deno's Node.js layer (`node:process`: npm code does), and under Node.js and Bun as JSR's npm layer serves it,
  * and under Node.js with its compile cache on (`NODE_COMPILE_CACHE`, what a CLI
  * gets from `module.enableCompileCache()`); the same code one file per module
  * (each TypeScript source, or its JavaScript), as it was before `dist/`, the
@@ -209,6 +210,12 @@ const forms: Form[] = [
     label: "deno (as published: dist/)",
     run: (v) => [deno, "run", "-A", cli, v],
     module: published,
+  },
+  {
+    label: "deno (as published), a CLI that loads node:process",
+    run: (v) => [deno, "run", "-A", cli, v],
+    module: published,
+    env: { NAT_BENCH_NODE_PROCESS: "1" },
   },
   {
     label: "deno (dist/, what its runs never call emptied)",

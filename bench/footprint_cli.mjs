@@ -29,23 +29,24 @@
  *
  * @module
  */
-import process from "node:process";
-import { firstCalls, loadPackage, recordWithPeer, reportPeakMemory, startProcess } from "./cli_common.mjs";
+import { cli, firstCalls, loadPackage, recordWithPeer, reportPeakMemory, startProcess } from "./cli_common.mjs";
 
+// A CLI that has loaded Deno's Node.js layer itself (NAT_BENCH_NODE_PROCESS): what a client loads of it is then paid.
+if (globalThis.Deno && cli.env("NAT_BENCH_NODE_PROCESS")) await import("node:process");
 reportPeakMemory();
 
-const variant = process.argv[2] ?? "";
-const endpoint = process.env.NAT_TELEMETRY_ENDPOINT ?? "";
+const variant = cli.args()[0] ?? "";
+const endpoint = cli.env("NAT_TELEMETRY_ENDPOINT") ?? "";
 /** The package: embedded by an executable's entry, or loaded from NAT_BENCH_MODULE. */
-const load = async () => globalThis.natTelemetry ?? await loadPackage(process.env.NAT_BENCH_MODULE);
+const load = async () => globalThis.natTelemetry ?? await loadPackage(cli.env("NAT_BENCH_MODULE"));
 
 // What this run spent, in process: loading the package, and `trackCommand` (or the spawn alone), hand-off included.
 const started = performance.now();
 let loaded = started;
 let worked = started;
-process.on("exit", () => {
+cli.onExit(() => {
   const us = (ms) => Math.round(ms * 1000);
-  process.stderr.write(`load_us=${us(loaded - started)}\nwork_us=${us(worked - loaded)}\n`);
+  cli.writeStderr(`load_us=${us(loaded - started)}\nwork_us=${us(worked - loaded)}\n`);
 });
 
 if (["import", "off", "spool", "consent", "outage", "handoff", "again"].includes(variant)) {
@@ -53,7 +54,7 @@ if (["import", "off", "spool", "consent", "outage", "handoff", "again"].includes
   if (variant === "again") await trackCommand({ command: "bench" }, () => 0); // the first, not timed
   loaded = worked = performance.now();
   if (variant !== "import") {
-    process.exitCode = await trackCommand({ command: "bench" }, () => 0);
+    cli.setExitCode(await trackCommand({ command: "bench" }, () => 0));
     worked = performance.now();
   }
 } else if (variant === "floor") {
@@ -63,11 +64,11 @@ if (["import", "off", "spool", "consent", "outage", "handoff", "again"].includes
   startProcess("/bin/true");
   worked = performance.now();
 } else if (variant === "calls") {
-  firstCalls(process.env.NAT_TELEMETRY_SPOOL_DIR);
+  firstCalls(cli.env("NAT_TELEMETRY_SPOOL_DIR"));
   worked = performance.now();
 } else if (variant === "least") {
-  firstCalls(process.env.NAT_TELEMETRY_SPOOL_DIR);
-  const [executable, ...args] = JSON.parse(process.env.NAT_BENCH_CHILD);
+  firstCalls(cli.env("NAT_TELEMETRY_SPOOL_DIR"));
+  const [executable, ...args] = JSON.parse(cli.env("NAT_BENCH_CHILD"));
   startProcess(executable, args);
   worked = performance.now();
 } else if (variant === "posthog" || variant === "segment") {
