@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-JHVUIRWN.js";
-import "./chunk-CPNFGUCX.js";
-import "./chunk-U27VFA6Q.js";
+} from "./chunk-MFPK645W.js";
+import "./chunk-I5HA2ND4.js";
+import "./chunk-VNUVUZ3W.js";
 export {
   main,
   telemetryCommand

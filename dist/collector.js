@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-CPNFGUCX.js";
-import "./chunk-U27VFA6Q.js";
+} from "./chunk-I5HA2ND4.js";
+import "./chunk-VNUVUZ3W.js";
 export {
   isLoopback,
   readOtlpLogs,

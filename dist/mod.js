@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-U27VFA6Q.js";
+} from "./chunk-VNUVUZ3W.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

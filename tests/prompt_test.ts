@@ -11,6 +11,7 @@ import { askForConsent, PROMPT_VERSION } from "../mod.ts";
 import { consentDisclosure, DISCLOSED_ITEMS, editLine, parseAnswer } from "../src/prompt.ts";
 import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
 
 const skip = !canRun("script", "--version") && "needs script(1) for a pseudo-terminal";
 
@@ -341,3 +342,25 @@ test("options the question cannot use are a TypeError, whether or not it would a
     });
   }
 });
+
+test(
+  "a run whose user was never asked, its output going to a pipe, does not make process.stdin (Node.js: ~2 ms)",
+  {
+    skip: runtimeInfo().name === "deno"
+      ? "Deno's host asks Deno.stdin, which costs nothing"
+      : runtimeInfo().name === "bun" && "Bun's process.stdin is made without a getter that could be watched",
+  },
+  async () => {
+    using dir = tempDir();
+    const env = {
+      CI: undefined,
+      NAT_TELEMETRY_ENABLED: undefined,
+      DO_NOT_TRACK: undefined,
+      NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/telemetry.toml`,
+      NAT_TELEMETRY_SPOOL_DIR: dir.path,
+    };
+    const run = await runChild("stdin_reads_child.ts", { env });
+    assert.deepEqual([run.code, run.stderr, JSON.parse(run.stdout)], [0, "", { reads: 0 }]);
+    assert.equal(existsSync(`${dir.path}/telemetry.toml`), false, "not asked: nothing recorded");
+  },
+);

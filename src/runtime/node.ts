@@ -291,6 +291,12 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     },
     canConnect: () => true,
     terminal() {
+      // A terminal is a character device: a standard stream that is a pipe or a file is told from one by `fstat`,
+      // before `process.stdin`, which is made at its first read (Node.js ~2 ms, Bun ~8: it loads node:tty and
+      // node:net), and which every run of a user never asked would pay where its output goes to a pipe or a file.
+      const { fs } = access();
+      const notDevice = (fd: number) => quietly(() => fs?.fstatSync(fd).isCharacterDevice()) === false;
+      if (proc.platform !== "win32" && [1, 2, 0].some(notDevice)) return undefined;
       const { stdin } = proc;
       if (!stdin.isTTY || !proc.stdout.isTTY || !proc.stderr.isTTY || !stdin.setRawMode) return undefined;
       // The program reads its input itself (readline, a shell of its own): a question would take its keys.

@@ -12,6 +12,7 @@ import { quietly } from "./host.ts";
 
 interface NodeStats {
   isFile(): boolean;
+  isCharacterDevice(): boolean;
   isDirectory(): boolean;
   isSymbolicLink(): boolean;
   uid: number;

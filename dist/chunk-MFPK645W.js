@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-CPNFGUCX.js";
+} from "./chunk-I5HA2ND4.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-U27VFA6Q.js";
+} from "./chunk-VNUVUZ3W.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-U27VFA6Q.js";
+} from "./chunk-VNUVUZ3W.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
