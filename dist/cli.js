@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MFPK645W.js";
-import "./chunk-I5HA2ND4.js";
-import "./chunk-VNUVUZ3W.js";
+} from "./chunk-7YTSRQMP.js";
+import "./chunk-OAAMZAA2.js";
+import "./chunk-W4K5ERGV.js";
 export {
   main,
   telemetryCommand

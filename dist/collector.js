@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-I5HA2ND4.js";
-import "./chunk-VNUVUZ3W.js";
+} from "./chunk-OAAMZAA2.js";
+import "./chunk-W4K5ERGV.js";
 export {
   isLoopback,
   readOtlpLogs,

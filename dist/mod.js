@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-VNUVUZ3W.js";
+} from "./chunk-W4K5ERGV.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

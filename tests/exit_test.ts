@@ -93,7 +93,10 @@ for (const { label, executable } of targets) {
   test(`${label}: an event recorded in the program's own exit (or Deno unload) listener is delivered, not lost`, async () => {
     const modes: [string, string[]][] = [["on-exit", ["on-exit"]], ["on-exit-late", ["late", "on-exit-late"]]];
     // Deno's own end of a process: its "unload" event, whose listeners the program may add before the handler's.
-    if (runtime === "deno") modes.push(["on-unload", ["on-unload"]]);
+    if (runtime === "deno") {
+      modes.push(["on-unload", ["on-unload"]], ["on-unload-first", ["on-unload-first"]]);
+      modes.push(["on-unload-first-late", ["late", "on-unload-first-late"]]);
+    }
     for (const [mode, expected] of modes) {
       using dir = tempDir();
       const server = await TestServer.start();

@@ -140,6 +140,7 @@ export function denoHost(deno: DenoNamespace): Host {
     const beforeExit = (event: Event) => {
       if (callEach(members, (hooks) => hooks.beforeExit())) event.preventDefault();
     };
+    // Called by the package's own listener of "unload" (see `unloading`), the first it could add.
     const exit = () => void callEach(members, (hooks) => hooks.exit(deno.exitCode));
     // An uncaught error or rejection ends a Deno process without "unload"; we listen, and never preventDefault.
     // One that a listener of the program's added before ours cancelled ends nothing: the program goes on.
@@ -147,13 +148,14 @@ export function denoHost(deno: DenoNamespace): Host {
     const failed = (event: Event) => void (event.defaultPrevented || callEach(members, (hooks) => hooks.exit(1)));
     const events: [string, (event: Event) => void][] = [
       ["beforeunload", beforeExit],
-      ["unload", exit],
       ["error", failed],
       ["unhandledrejection", failed],
     ];
     for (const [type, listener] of events) globalThis.addEventListener(type, listener);
+    atUnload.add(exit);
     return () => {
       for (const [type, listener] of events) globalThis.removeEventListener(type, listener);
+      atUnload.delete(exit);
     };
   });
   const interruptHooks: Subscribers<(signal: InterruptSignal) => void> = new Subscribers((members) => {
@@ -519,15 +521,22 @@ function watchSignals(deno: DenoNamespace): SignalWatch {
 const loadedDeno = (globalThis as any).Deno as DenoNamespace | undefined;
 
 /**
- * Whether the process is ending: "unload" has been dispatched (a natural end, `Deno.exit()`). Listened for from
- * when this module loads (before the program's own code runs, and its own listeners of "unload" are added), so that
- * an event the program records in those listeners, or in `node:process`'s "exit" ones (which Deno calls after
- * "unload"), is spooled or handed off at once. (`process.exit()` calls them before "unload", whose listeners then
- * find what they recorded.) Not read from `node:process`'s `_exiting`: the first read of `globalThis.process` loads
- * Deno's Node.js layer, 11-20 ms and 7 MB that a program of Deno's own APIs would pay.
+ * Whether the process is ending: "unload" has been dispatched (a natural end, `Deno.exit()`). One listener, added
+ * when this module loads, tells it and then runs the hosts' exit hooks (`atUnload`), those added meanwhile included:
+ * an event the program records in a listener of "unload" of its own goes with them, whether that listener came
+ * before this one (a module imported before the package) or after (then the event is spooled or handed off at once,
+ * as one recorded in `node:process`'s "exit" listeners, which Deno calls after "unload"; `process.exit()` calls them
+ * before). Not read from `node:process`'s `_exiting`: the first read of `globalThis.process` loads Deno's Node.js
+ * layer, 11-20 ms and 7 MB that a program of Deno's own APIs would pay.
  */
 let unloading = false;
-if (loadedDeno) globalThis.addEventListener("unload", () => void (unloading = true));
+const atUnload = new Set<() => void>();
+if (loadedDeno) {
+  globalThis.addEventListener("unload", () => {
+    unloading = true;
+    for (const exit of atUnload) exit(); // a Set's loop reaches what is added to it meanwhile
+  });
+}
 const signalWatch: SignalWatch | undefined = typeof loadedDeno?.addSignalListener === "function"
   ? watchSignals(loadedDeno)
   : undefined;

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-I5HA2ND4.js";
+} from "./chunk-OAAMZAA2.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-VNUVUZ3W.js";
+} from "./chunk-W4K5ERGV.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-VNUVUZ3W.js";
+} from "./chunk-W4K5ERGV.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
