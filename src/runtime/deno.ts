@@ -128,12 +128,12 @@ export function denoHost(deno: DenoNamespace): Host {
     if (!signalSelf(signal)) deno.exit(SIGNAL_EXIT_STATUS[signal]);
     setTimeout(() => deno.exit(SIGNAL_EXIT_STATUS[signal]), 100);
   };
+  /** `node:process`'s standard input, which a program may use under Deno too (readline). */
+  const nodeStdin = () => (globalThis as { process?: { stdin?: ProgramInput & { isRaw?: boolean } } }).process?.stdin;
   /**
    * Whether the program reads its standard input itself (a stream reader of `Deno.stdin.readable`, or readline on
    * `node:process`'s stdin, a shell of its own): a question would take its keys.
    */
-  /** `node:process`'s standard input, which a program may use under Deno too (readline). */
-  const nodeStdin = () => (globalThis as { process?: { stdin?: ProgramInput & { isRaw?: boolean } } }).process?.stdin;
   const programReadsStdin = () => quietly(() => deno.stdin.readable.locked || programReadsInput(nodeStdin())) !== false;
   const exitHooks = new Subscribers<ExitHooks>((members) => {
     // Deno unloads right after "beforeunload" unless the event is cancelled, even with work pending.
