@@ -178,6 +178,20 @@ export class EndpointHealth {
   }
 
   /**
+   * Records that the server asked to wait (`Retry-After`) while it accepted other requests: the endpoint is up, but
+   * no run or sender tries it before then. Recorded as a first failure would be, without the backoff's wait; a wait
+   * already recorded that ends later stands.
+   *
+   * @param retryAfterMs The server's `Retry-After`.
+   */
+  recordWait(retryAfterMs: number): void {
+    const notBefore = this.#clock() + retryAfterMs;
+    this.#probing = false;
+    if (this.#state && this.#state.notBefore >= notBefore) return;
+    this.#write({ failures: this.#state?.failures ?? 1, notBefore });
+  }
+
+  /**
    * Holds other runs off while this one probes a recovering endpoint; this one may still deliver.
    *
    * @param ms How long the probe may take.

@@ -52,6 +52,23 @@ test("a success clears the state and the file, and says whether there was one", 
   assert.equal(health(dir.path, clock).state, undefined);
 });
 
+test("a wait the server asked for while it delivered holds every run off for that long, exactly; a later wait stands", () => {
+  using dir = tempDir();
+  const clock = { now: 1_000_000 };
+  const h = health(dir.path, clock);
+  h.recordWait(60_000);
+  assert.deepEqual(h.state, { failures: 1, notBefore: clock.now + 60_000 }, "the server's time, not the backoff's");
+  assert.equal(health(dir.path, clock).isOpen(), true, "a later run reads it from disk");
+  h.recordWait(5_000);
+  assert.equal(h.state?.notBefore, clock.now + 60_000, "a shorter wait does not cut a longer one");
+  h.recordFailure();
+  h.recordWait(1_000);
+  assert.deepEqual(h.state, { failures: 2, notBefore: clock.now + CIRCUIT_BACKOFF.initialMs * 2 * 0.75 });
+  clock.now += 3_600_000;
+  h.recordWait(1_000);
+  assert.deepEqual(h.state, { failures: 2, notBefore: clock.now + 1_000 }, "the failures on record are kept");
+});
+
 test("a probing run holds the others off with a lease", () => {
   using dir = tempDir();
   const clock = { now: 0 };
