@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7YTSRQMP.js";
-import "./chunk-OAAMZAA2.js";
-import "./chunk-W4K5ERGV.js";
+} from "./chunk-SRXWNJUR.js";
+import "./chunk-XPCVYQQD.js";
+import "./chunk-W3DRLFH5.js";
 export {
   main,
   telemetryCommand

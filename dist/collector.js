@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-OAAMZAA2.js";
-import "./chunk-W4K5ERGV.js";
+} from "./chunk-XPCVYQQD.js";
+import "./chunk-W3DRLFH5.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-W4K5ERGV.js";
+} from "./chunk-W3DRLFH5.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -7,7 +7,8 @@
  *
  * - it lives at most {@link MAX_SENDER_LIFETIME_MS}, and starts no request
  *   that could not end before then, so it never abandons one the endpoint may
- *   have received; when its life ends with work left (a slow endpoint, runs
+ *   have received (stopped by the OS past its end, it reads what arrived
+ *   meanwhile first, for at most a second); when its life ends with work left (a slow endpoint, runs
  *   that kept handing off), and it made progress, it starts its successor;
  * - at most one sender works on an endpoint's spooled events at a time;
  * - it reads the user's decision again when it starts and before each
@@ -22,6 +23,7 @@
  * @module
  */
 import { consentHolds, effectiveConsent, followConsent } from "./consent.ts";
+import { setDeadline } from "./deadline.ts";
 import { deliverForProgram } from "./delivery.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
@@ -55,8 +57,10 @@ const END_MARGIN_MS = 250;
  */
 export async function runSender(config: SenderConfig): Promise<void> {
   const runtime = host();
-  // The hard bound: whatever is still going on then, the process ends.
-  setTimeout(() => runtime.exit(0), MAX_SENDER_LIFETIME_MS);
+  // The hard bound: whatever is still going on then, the process ends; a sender the OS stopped past it (a loaded
+  // machine, a stopped job) first reads the answers that arrived meanwhile, as a request's deadline does, and the
+  // events they accepted are not sent again.
+  setDeadline(MAX_SENDER_LIFETIME_MS, () => runtime.exit(0));
   deliverForProgram();
   // An opt-out recorded while the sender works (`nat-telemetry disable`) stops it before its next request.
   followConsent(() => allowed(config));

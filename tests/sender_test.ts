@@ -571,6 +571,63 @@ test(`${runtime}: a backlog longer than a sender's life: its successor goes on, 
   }
 });
 
+test(
+  `${runtime}: a sender the OS stops past the end of its life reads the answers that arrived first: none is sent twice`,
+  {
+    skip: (inContainer && "in a container, the exit delivers in process: there is no sender") ||
+      (process.platform === "win32" && "no SIGSTOP"),
+  },
+  async () => {
+    using dir = tempDir();
+    // Requests of one event each, four at a time, answered after 1.8 s: the last the sender starts are answered near
+    // the end of its 15 s life. It is stopped just before those answers come, and let run again after its life's end.
+    let first = 0;
+    let stalled = false;
+    const stall = () => {
+      for (const pid of senderProcesses(dir.path)) process.kill(pid, "SIGSTOP");
+      setTimeout(() => {
+        for (const pid of senderProcesses(dir.path)) process.kill(pid, "SIGCONT");
+      }, first + 15_500 - Date.now());
+    };
+    const server = await TestServer.start(() => {
+      first ||= Date.now();
+      if (stalled) return { status: 200 };
+      if (Date.now() - first >= 11_000) {
+        stalled = true;
+        setTimeout(stall, 1_600);
+      }
+      return { status: 200, delayMs: 1_800 };
+    });
+    try {
+      mkdirSync(dir.path, { recursive: true, mode: 0o700 });
+      for (let i = 0; i < 40; i++) spoolEvent(dir.path, server.url(), `waiting-${i}`, `s${i}`, i);
+      const env = { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' };
+      const run = await runChild("exit_child.ts", {
+        args: ["natural"],
+        env: handOffEnv(dir.path, server.url(), "a", env),
+      });
+      assert.equal(run.code, 0, run.stderr);
+      await waitFor(() => stalled, "a request late in the sender's life", 20_000);
+      // Its lock stays, as a killed sender's does, until its life has passed: the process's end is what counts.
+      await waitFor(() => senderProcesses(dir.path).length === 0, "the sender's end", 20_000);
+      // What is left waits for a later run (the stopped sender's claims have lapsed by now).
+      await waitFor(() => Date.now() > first + 17_000, "the claims' end", 20_000);
+      const later = await runChild("exit_child.ts", {
+        args: ["natural"],
+        env: handOffEnv(dir.path, server.url(), "b", env),
+      });
+      assert.equal(later.code, 0, later.stderr);
+      await waitFor(() => new Set(commands(server.events())).size >= 42, "all 42 events", 30_000);
+      await sendersGone(dir.path);
+      const sent = commands(server.events()).map(String);
+      const twice = sent.filter((command, i) => sent.indexOf(command) !== i);
+      assert.deepEqual(twice, [], "no event the endpoint accepted is sent again");
+    } finally {
+      await server.close();
+    }
+  },
+);
+
 test(`${runtime}: no sender can be started (its runtime removed): the exit delivers in process`, {
   skip: runtime === "deno" && "Deno's sender starts through a shell, which reports a missing runtime too late",
 }, async () => {

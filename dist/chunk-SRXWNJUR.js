@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-OAAMZAA2.js";
+} from "./chunk-XPCVYQQD.js";
 import {
   Backlog,
   EndpointHealth,
@@ -30,7 +30,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-W4K5ERGV.js";
+} from "./chunk-W3DRLFH5.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

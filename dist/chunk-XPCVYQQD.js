@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-W4K5ERGV.js";
+} from "./chunk-W3DRLFH5.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
