@@ -7,7 +7,7 @@
 import { describe, redact } from "./describe.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { OTLP_ENDPOINT_VARIABLES, otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
-import { below } from "./runtime/guarded_files.ts";
+import { below, isAbsolutePath } from "./runtime/guarded_files.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 
 /** Where events go when neither the `endpoint` option nor `NAT_TELEMETRY_ENDPOINT` says otherwise. */
@@ -72,26 +72,6 @@ export function isEndpoint(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Whether a path is absolute on an OS: it starts at the root (`/`), or on
- * Windows also at a drive (`C:\`) or a share (`\\server`). A relative path
- * would move with the working directory.
- *
- * @param path The path.
- * @param os The OS, as Node names it.
- * @returns `true` for an absolute path.
- * @example
- * ```ts
- * import { isAbsolutePath } from "./config.ts";
- * isAbsolutePath("/var/spool", "linux"); // true
- * isAbsolutePath("relative/spool", "linux"); // false
- * isAbsolutePath("C:\\spool", "win32"); // true
- * ```
- */
-export function isAbsolutePath(path: string, os: string): boolean {
-  return os === "win32" ? /^([A-Za-z]:)?[\\/]/.test(path) : path.startsWith("/");
 }
 
 /** The handler settings the environment can change. */

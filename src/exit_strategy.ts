@@ -227,17 +227,20 @@ function senderGrant(endpoint: string, dir: string): SenderGrant {
 
 /**
  * The file a path names, as the kernel finds it: its directory's real path, and its name. The sender is told this
- * path, and may read only it: a linked `~/.config` would otherwise have Deno's permission check refuse the file
- * where it leads, and a `..` after a link be resolved as text, another file than the program's. A name that is not
- * a file's (`.`, `..`) or a directory that cannot be resolved leaves the path as it is.
+ * path, and may read only it (Deno): a `..` after a link would otherwise be resolved as text, another file than the
+ * program's. A name that is not a file's (`.`, `..`), a directory that cannot be resolved, or a real path the
+ * program may not read (Deno and Node.js grant paths as given; a Node.js sender has the program's grants) leaves the
+ * path as it is.
  */
 function whereItLeads(path: string): string {
   const dir = parentOf(path);
   const name = dir === undefined ? "" : path.slice(dir.length).replace(/^[\\/]+/, "");
+  const files = host().files;
   const realDir = dir === undefined || ["", ".", ".."].includes(name) || /[\\/]/.test(name)
     ? undefined
-    : host().files?.realPath(dir);
-  return realDir === undefined ? path : below(realDir, name);
+    : files?.realPath(dir);
+  const real = realDir === undefined ? undefined : below(realDir, name);
+  return real !== undefined && files?.allowed(real, "read") ? real : path;
 }
 
 /** Why the events cannot be handed off, as far as the options and the spool tell. */

@@ -4,13 +4,7 @@
  *
  * @module
  */
-import {
-  DEFAULT_ENDPOINT,
-  type EnvironmentSettings,
-  environmentSettings,
-  isAbsolutePath,
-  isEndpoint,
-} from "./config.ts";
+import { DEFAULT_ENDPOINT, type EnvironmentSettings, environmentSettings, isEndpoint } from "./config.ts";
 import { randomFraction } from "./atomic.ts";
 import { MAX_TIMER_MS } from "./deadline.ts";
 import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
@@ -19,6 +13,7 @@ import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
 import { describe, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, runtimeInfo } from "./runtime/mod.ts";
+import { isAbsolutePath } from "./runtime/guarded_files.ts";
 import type { SpoolLimits } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";

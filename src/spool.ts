@@ -176,7 +176,8 @@ export class Spool {
    * Opens the spool directory, creating it owner-only if missing. An existing
    * one must be a real directory of the current user that no one else can
    * write; otherwise there is no spool. A path through a link is worked in by
-   * where it leads (`dir` of the spool), as Deno checks its permissions there.
+   * where it leads (`dir` of the spool), as Deno checks its permissions there,
+   * or as given where Node.js's `--permission` grants only that path.
    *
    * @param dir The directory.
    * @param files File access.
@@ -207,7 +208,12 @@ export class Spool {
       let seen = files.ensureDir(dir, true, make);
       const real = files.realPath(dir);
       if (real === undefined) return none(`where ${dir} leads cannot be told`);
-      if (notAllowed(real)) return none(`the program may not ${access} ${real}, where ${dir} leads (its permissions)`);
+      if (real !== dir && notAllowed(real)) {
+        // Granted as given, not where it leads (a HOME of /home/u linked to /var/home/u, granted as $HOME): Node.js
+        // works there by the path given; Deno would refuse a file's stat there.
+        if (!files.permissionsFollowLinks) return new Spool(dir, files, limits, key, seen);
+        return none(`the program may not ${access} ${real}, where ${dir} leads (its permissions)`);
+      }
       if (real !== dir) seen = files.ensureDir(real, true, make);
       return new Spool(real, files, limits, key, seen);
     } catch (error) {

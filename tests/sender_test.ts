@@ -523,6 +523,75 @@ test("node: --permission without --allow-child-process: the exit delivers in pro
   }
 });
 
+test(
+  "node: --permission granted where HOME is given, not where its link leads (/home/u linked to /var/home/u): spooled, and its sender delivers",
+  {
+    // Deno checks a file's stat where a link leads: there the spool must be granted where it leads (security.md).
+    skip: (runtime !== "node" && "Node.js's permission model") ||
+      (inContainer && "in a container, the exit delivers in process: there is no sender"),
+  },
+  async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      mkdirSync(`${dir.path}/var/u/.config/nat`, { recursive: true, mode: 0o700 });
+      symlinkSync(`${dir.path}/var`, `${dir.path}/home`);
+      const home = `${dir.path}/home/u`;
+      writeFileSync(`${home}/.config/nat/telemetry.toml`, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
+      // Everything may be read (who may change the directories above the spool is told), only HOME written, as given.
+      const flags = ["--permission", "--allow-fs-read=*", `--allow-fs-write=${home}/*`, "--allow-child-process"];
+      const run = await runChild("exit_child.ts", {
+        executable: process.execPath,
+        args: [...flags, fixturePath("exit_child.ts"), "natural"],
+        env: {
+          ...handOffEnv(`${home}/.local/state/nat/telemetry`, server.url(), "linked"),
+          HOME: home,
+          NAT_TELEMETRY_ENABLED: undefined,
+          NAT_TELEMETRY_CONSENT_FILE: undefined,
+          NAT_TELEMETRY_DEBUG: "1",
+        },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /at exit: handed off to a sender/);
+      await waitFor(() => server.events().length > 0, "the sender's delivery", 10_000);
+      await sendersGone(`${home}/.local/state/nat/telemetry`);
+      assert.deepEqual(commands(server.events()), ["linked"]);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test("node: --permission granting a path relative or with a space (passed on to a sender unquoted): in process", {
+  skip: runtime !== "node" && "Node.js's permission model",
+}, async () => {
+  for (const grant of ["--allow-fs-read=./configs/*", "--allow-fs-read=/srv/my configs/*"]) {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      const run = await runChild("exit_child.ts", {
+        executable: process.execPath,
+        args: [
+          "--permission",
+          "--allow-fs-read=*",
+          `--allow-fs-write=${dir.path}/*`,
+          grant,
+          "--allow-child-process",
+          fixturePath("exit_child.ts"),
+          "natural",
+        ],
+        env: { ...handOffEnv(dir.path, server.url(), "granted"), NAT_TELEMETRY_DEBUG: "1" },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /delivering in process: Node\.js runs with --permission granting a path relative/);
+      assert.deepEqual(commands(server.events()), ["granted"], `${grant}: delivered before the run ended`);
+      assert.deepEqual(senderLocks(dir.path), []);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 test(`${runtime}: a spool whose parent another user owns is not used (it could be swapped for a link): in process`, {
   skip: !(asRoot && canRun("setpriv", "--version")) && "needs root to make a second user's directory",
 }, async () => {

@@ -100,6 +100,7 @@ export function denoFiles(
     uid: user.uid,
     gid: user.gid,
     allowed,
+    permissionsFollowLinks: true, // `FsFile.statSync()` asks for the file where it is, links resolved
     lstat(path) {
       const info = lstat(path);
       return info && facts(info);

@@ -41,6 +41,8 @@ export interface RawFiles {
   readonly gid: number | undefined;
   /** Whether the program may read or write a path without being asked. */
   allowed(path: string, access: "read" | "write"): boolean;
+  /** Whether permissions are checked where a link leads rather than on the path as given (see `HostFiles`). */
+  readonly permissionsFollowLinks: boolean;
   /** The facts about a path itself (a link is not followed), or `undefined` when nothing is there. */
   lstat(path: string): FileFacts | undefined;
   /** Where a path leads, every link on the way followed; `undefined` when that cannot be told. */
@@ -157,6 +159,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
   };
   return {
     allowed: (path, access) => raw.allowed(path, access),
+    permissionsFollowLinks: raw.permissionsFollowLinks,
     realPath: (path) => raw.allowed(path, "read") ? raw.realPath(path) : undefined,
     ensureDir(given, isPrivate, make = true) {
       // Without its trailing slashes: `lstat("link/")` follows the link, and would see where it leads.
@@ -360,6 +363,26 @@ export function readBounded(
  */
 export function below(dir: string, path: string): string {
   return `${dir.replace(/[\\/]+$/, "")}/${path}`;
+}
+
+/**
+ * Whether a path is absolute on an OS: it starts at the root (`/`), or on
+ * Windows also at a drive (`C:\`) or a share (`\\server`). A relative path
+ * would move with the working directory.
+ *
+ * @param path The path.
+ * @param os The OS, as Node names it.
+ * @returns `true` for an absolute path.
+ * @example
+ * ```ts
+ * import { isAbsolutePath } from "./guarded_files.ts";
+ * isAbsolutePath("/var/spool", "linux"); // true
+ * isAbsolutePath("relative/spool", "linux"); // false
+ * isAbsolutePath("C:\\spool", "win32"); // true
+ * ```
+ */
+export function isAbsolutePath(path: string, os: string): boolean {
+  return os === "win32" ? /^([A-Za-z]:)?[\\/]/.test(path) : path.startsWith("/");
 }
 
 /**

@@ -65,6 +65,11 @@ export interface HostFiles {
    * @param access What the caller wants to do.
    */
   allowed(path: string, access: "read" | "write"): boolean;
+  /**
+   * Whether the program's permissions are checked where a link leads (Deno, for an open file's `stat`) rather than
+   * on a path as it is given (Node.js's `--permission`): what a program may do below a link, granted as given.
+   */
+  readonly permissionsFollowLinks: boolean;
   /** Where a path leads, every link followed; `undefined` when that cannot be told (or looking would prompt). */
   realPath(path: string): string | undefined;
   /**

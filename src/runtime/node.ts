@@ -19,7 +19,7 @@ import {
   type SenderGrant,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
-import { guardedFiles } from "./guarded_files.ts";
+import { guardedFiles, isAbsolutePath } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
@@ -452,6 +452,33 @@ function trustFlags(proc: NodeProcess): string[] {
   return [...new Set([...(proc.execArgv ?? []), ...fromOptions].filter((flag) => TRUST_FLAG.test(flag)))];
 }
 
+/** A `--allow-fs-read` or `--allow-fs-write` flag, with its path or without (the path is the next argument). */
+const FS_GRANT = /^--allow-fs-(?:read|write)(?:=([^]*))?$/;
+
+/**
+ * Whether the program's file grants mean the same to its sender: Node.js passes the `--permission` flags of its
+ * command line on to every Node.js process it starts, in `NODE_OPTIONS`, unquoted, whatever environment it is
+ * given; a path with a space would split there, and a relative one be read from the sender's own directory.
+ *
+ * @param execArgv The program's Node.js flags.
+ * @param os The platform.
+ * @returns `false` when a granted path would be read otherwise.
+ * @example
+ * ```ts ignore
+ * grantsCarryOver(["--permission", "--allow-fs-read=*", "--allow-fs-write=/home/ada/*"], "linux"); // true
+ * grantsCarryOver(["--permission", "--allow-fs-write=./state/*"], "linux"); // false
+ * ```
+ */
+function grantsCarryOver(execArgv: readonly string[], os: string): boolean {
+  for (let i = 0; i < execArgv.length; i++) {
+    const match = FS_GRANT.exec(execArgv[i]);
+    if (!match) continue;
+    const path = match[1] ?? execArgv[++i] ?? "";
+    if (path !== "*" && (/\s/.test(path) || !isAbsolutePath(path, os))) return false;
+  }
+  return true;
+}
+
 /** Why this Node.js or Bun process cannot start a sender that outlives it, or `undefined` when it can. */
 function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: NodeFs | undefined): string | undefined {
   const load = proc.getBuiltinModule;
@@ -463,6 +490,10 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: Node
   }
   if (quietly(() => proc.permission?.has("child")) === false) {
     return "Node.js runs with --permission and without --allow-child-process";
+  }
+  if (proc.permission && !grantsCarryOver(proc.execArgv ?? [], proc.platform)) {
+    return "Node.js runs with --permission granting a path relative or with a space, which it passes on to the " +
+      "sender unquoted in NODE_OPTIONS, where the sender (started in the spool) would read another";
   }
   return survivalProblem({
     pid: proc.pid,

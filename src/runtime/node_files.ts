@@ -105,6 +105,7 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
     get gid() {
       return windows ? undefined : user.gid; // read when first needed: where it is costly, it is rarely needed
     },
+    permissionsFollowLinks: false, // --permission compares paths as given, and follows links past its checks
     allowed: (path, access) =>
       permission === undefined ||
       quietly(() => permission.has(access === "read" ? "fs.read" : "fs.write", path)) !== false,
