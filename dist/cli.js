@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-SRXWNJUR.js";
-import "./chunk-XPCVYQQD.js";
-import "./chunk-W3DRLFH5.js";
+} from "./chunk-ISR3I3PH.js";
+import "./chunk-ZQHMWWIJ.js";
+import "./chunk-SJ6DBJ2F.js";
 export {
   main,
   telemetryCommand

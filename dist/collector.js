@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-XPCVYQQD.js";
-import "./chunk-W3DRLFH5.js";
+} from "./chunk-ZQHMWWIJ.js";
+import "./chunk-SJ6DBJ2F.js";
 export {
   isLoopback,
   readOtlpLogs,

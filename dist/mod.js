@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-W3DRLFH5.js";
+} from "./chunk-SJ6DBJ2F.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -30,6 +30,7 @@ import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions }
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
 import { drainSpool } from "./sender.ts";
+import { senderDrops } from "./sender_drops.ts";
 import { Spool, spoolKey } from "./spool.ts";
 
 /** The help of `status`, under the name the user runs it by. */
@@ -343,14 +344,19 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
   const enabled = isTelemetryEnabled();
   // With telemetry off no spool is opened (opening one creates its directory).
   let spoolRefused: string | undefined;
+  const backlog = enabled ? Backlog.open(options, (why) => spoolRefused = why) : null;
   const decision = enabled
-    ? exitDecision(options, Backlog.open(options, (why) => spoolRefused = why), enabled)
+    ? exitDecision(options, backlog, enabled)
     : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" as const };
   const proxy = sink.kind === "http"
     ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true)
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
+  const drops = backlog && sink.kind === "http" ? senderDrops(backlog.files, backlog.spool.dir, sink.url) : undefined;
+  if (drops) {
+    problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
+  }
   if (consent.fileProblem) {
     const file = consent.path === undefined ? "the consent file" : `the consent file ${consent.path}`;
     problems.push(`${file} ${consent.fileProblem}, so it is read as disabled`);
@@ -551,6 +557,15 @@ interface EndpointReport {
   events: number;
   /** Its recorded state: `null` when healthy, `"unknown"` when it cannot be told which health file is its. */
   health: { failures: number; notBefore: string } | null | "unknown";
+  /** What senders dropped for it (they have no output), by reason, and since and until when; `null` when nothing. */
+  droppedBySenders: { dropped: Record<string, number>; since: string; last: string } | null;
+}
+
+/** What senders dropped, in a line: how many, by reason, since when (a timestamp as shown). */
+function shownDrops(dropped: Readonly<Record<string, number>>, since: string): string {
+  const reasons = Object.entries(dropped);
+  const total = reasons.reduce((sum, [, n]) => sum + n, 0);
+  return `${total} event(s) since ${since} (${reasons.map(([reason, n]) => `${reason}: ${n}`).join(", ")})`;
 }
 
 /** The health recorded for an endpoint, if any: its file is named by a hash of its URL. */
@@ -590,13 +605,17 @@ function endpointReports(
   return [...counts].flatMap(([key, events]) => {
     const named = key === null ? undefined : known.get(key);
     const state = named && recordedState(recorded, named.endpoint);
-    if (events === 0 && !state) return [];
+    const drops = named && senderDrops(opened.files, spool.dir, named.endpoint);
+    if (events === 0 && !state && !drops) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,
       format: named?.format ?? null,
       key,
       events,
       health: state ? shownHealth(state) : !named && unaccounted ? "unknown" as const : null,
+      droppedBySenders: drops
+        ? { dropped: { ...drops.dropped }, since: formatTimestamp(drops.since), last: formatTimestamp(drops.last) }
+        : null,
     }];
   });
 }
@@ -648,7 +667,9 @@ function inspect(output: CliOutput, json: boolean): number {
       : report.health
       ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}`
       : "no recorded failure";
-    output.out(`  ${name}: ${report.events} spooled event(s); ${health}\n`);
+    const drops = report.droppedBySenders;
+    const dropped = drops ? `; senders dropped ${shownDrops(drops.dropped, drops.since)}` : "";
+    output.out(`  ${name}: ${report.events} spooled event(s); ${health}${dropped}\n`);
   }
   return 0;
 }

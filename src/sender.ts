@@ -38,6 +38,7 @@ import {
 import { type NATTelemetryHandlerOptions, resolveOptions } from "./options.ts";
 import { retryDelay } from "./backoff.ts";
 import { addCount } from "./tally.ts";
+import { recordSenderDrops } from "./sender_drops.ts";
 import { Spool } from "./spool.ts";
 import { backlogKey } from "./backlog.ts";
 
@@ -87,14 +88,18 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
   const dir = config.spoolDir;
   if (!files) return;
   const { successor: _, onByConsentFile: __, ...options } = config; // the handler's options
-  const key = backlogKey(resolveOptions(options)); // the key of the run that started it
+  const resolved = resolveOptions(options);
+  const key = backlogKey(resolved); // the key of the run that started it
   if (!consentHolds()) return clearStartMarks(files, dir, key);
   // A run that handed off after the last look saw the lock and started no sender: after letting go, look once
   // more, and take the spool again if there is work; a second look that finds nothing it can take ends it.
   for (let look = 0; look < 2; look++) {
     const lock = await takeSenderLock(files, dir, key);
     if (!lock) return;
-    const { replayed, spooled, sent, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS);
+    const { replayed, spooled, sent, dropped, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS);
+    // Not what the user's opt-out removed, nor what another process took over: those are not lost.
+    const { opted_out: _optedOut, claim_lost: _claimLost, ...lost } = dropped;
+    if (resolved.sink.kind === "http") recordSenderDrops(files, dir, resolved.sink.url, lost, Date.now());
     releaseSenderLock(files, dir, lock);
     if (!hasWork(config, key)) return;
     // Time is up with work left, and the endpoint takes what it is sent: a successor goes on.

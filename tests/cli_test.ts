@@ -27,7 +27,8 @@ import { TestServer } from "./helpers/server.ts";
 import { files, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { formatTimestamp } from "../src/envelope.ts";
 import { shortHash } from "../src/hash.ts";
-import { runtimeInfo } from "../src/runtime/mod.ts";
+import { host, runtimeInfo } from "../src/runtime/mod.ts";
+import { recordSenderDrops } from "../src/sender_drops.ts";
 
 /** Runs `nat-telemetry ARGS` with a consent file and spool in `dir`, and no proxy the test machine may have. */
 function cli(dir: string, args: string[], env: ChildOptions["env"] = {}, options: ChildOptions = {}) {
@@ -507,6 +508,29 @@ test("inspect lists spooled events and the endpoint's health; flush delivers the
   } finally {
     await server.close();
   }
+});
+
+test("status and inspect tell what senders dropped (they have no output of their own), for the endpoint in force", async () => {
+  using dir = tempDir();
+  const endpoint = "http://127.0.0.1:9/refusing";
+  mkdirSync(`${dir.path}/spool`, { mode: 0o700 });
+  recordSenderDrops(host().files!, `${dir.path}/spool`, endpoint, { http_400: 2, retries_exhausted: 1 }, 1_000);
+  const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
+  const since = formatTimestamp(1_000);
+  assert.match(
+    (await cli(dir.path, ["status"], env)).stdout,
+    new RegExp(`\nProblem: senders dropped 3 event\\(s\\) since ${since} \\(http_400: 2, retries_exhausted: 1\\)`),
+  );
+  const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
+  assert.deepEqual(inspected.endpoints.map((e: { droppedBySenders: unknown }) => e.droppedBySenders), [
+    { dropped: { http_400: 2, retries_exhausted: 1 }, since, last: since },
+  ]);
+  assert.match(
+    (await cli(dir.path, ["inspect"], env)).stdout,
+    /: 0 spooled event\(s\); no recorded failure; senders dropped 3/,
+  );
+  const other = { ...env, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/other" };
+  assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "another endpoint's");
 });
 
 test("inspect shows the health of every endpoint that has spooled events, named by its URL", async () => {

@@ -24,8 +24,9 @@ import {
 import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { MAX_CONCURRENT_REQUESTS } from "../src/handler.ts";
-import { runtimeInfo } from "../src/runtime/mod.ts";
+import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { drainSpool } from "../src/sender.ts";
+import { senderDrops } from "../src/sender_drops.ts";
 import { SENDER_SCRIPT } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import {
@@ -635,6 +636,26 @@ test(`${runtime}: a backlog longer than a sender's life: its successor goes on, 
     await sendersGone(dir.path);
     assert.equal(new Set(commands(server.events())).size, 41, "each once");
     assert.equal(server.events().length, 41);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: what a sender drops (an endpoint that refuses the events) is recorded for status and inspect`, {
+  skip: inContainer && "in a container, the exit delivers in process: there is no sender",
+}, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 400 }));
+  try {
+    const run = await runChild("exit_child.ts", {
+      args: ["natural"],
+      env: handOffEnv(dir.path, server.url(), "refused"),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    await waitFor(() => server.requests.length > 0, "the sender's request");
+    await sendersGone(dir.path);
+    assert.deepEqual(senderDrops(host().files!, dir.path, server.url())?.dropped, { http_400: 1 });
+    assert.deepEqual(spooled(dir.path), []);
   } finally {
     await server.close();
   }

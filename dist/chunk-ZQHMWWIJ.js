@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-W3DRLFH5.js";
+} from "./chunk-SJ6DBJ2F.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

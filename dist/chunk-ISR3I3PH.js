@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-XPCVYQQD.js";
+} from "./chunk-ZQHMWWIJ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -12,6 +12,7 @@ import {
   addCount,
   addressInEntry,
   backlogKey,
+  below,
   consentHolds,
   describe,
   effectiveConsent,
@@ -30,7 +31,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-W3DRLFH5.js";
+} from "./chunk-SJ6DBJ2F.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -120,6 +121,28 @@ var way = (function (report) {
 });
 var through = (function (url, variable, credentials) {
   return { route: "proxy", proxy: url, because: credentials ? `${variable}, with credentials` : variable };
+});
+var senderDrops = (function (files, dir, endpoint) {
+  const read = readDrops(files, dropsPath(dir, endpoint));
+  return typeof read === "object" ? read : void 0;
+});
+var readDrops = (function (files, path) {
+  try {
+    const text = files.read(path, MAX_DROPS_FILE_BYTES);
+    if (text === void 0) return void 0;
+    const { since, last, dropped } = JSON.parse(text);
+    const counts = typeof dropped === "object" && dropped !== null && !Array.isArray(dropped) ? Object.entries(dropped) : [];
+    const valid = Number.isSafeInteger(since) && Number.isSafeInteger(last) && since <= last && counts.length > 0 && counts.length <= MAX_REASONS && counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && n > 0);
+    return valid ? { since, last, dropped: Object.fromEntries(counts) } : "invalid";
+  } catch {
+    return "invalid";
+  }
+});
+var dropsName = (function (endpoint) {
+  return `drops-${shortHash(endpoint)}.json`;
+});
+var dropsPath = (function (dir, endpoint) {
+  return below(dir, dropsName(endpoint));
 });
 var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
@@ -301,10 +324,15 @@ var settingsInForce = (function (consent, handler) {
   const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : sink.reason === "endpoint_hidden" ? "nothing is sent: the program may not read the variable that could name the endpoint" : settings.dryRun ? host().env("NAT_TELEMETRY_DRY_RUN") === void 0 ? "nothing is sent: the program may not read NAT_TELEMETRY_DRY_RUN" : "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();
   let spoolRefused;
-  const decision = enabled ? exitDecision(options, Backlog.open(options, (why) => spoolRefused = why), enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
+  const backlog = enabled ? Backlog.open(options, (why) => spoolRefused = why) : null;
+  const decision = enabled ? exitDecision(options, backlog, enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
   const proxy = sink.kind === "http" ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true) : null;
   const problems = [...settings.problems, ...proxy?.problem ? [proxy.problem] : []];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
+  const drops = backlog && sink.kind === "http" ? senderDrops(backlog.files, backlog.spool.dir, sink.url) : void 0;
+  if (drops) {
+    problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
+  }
   if (consent.fileProblem) {
     const file = consent.path === void 0 ? "the consent file" : `the consent file ${consent.path}`;
     problems.push(`${file} ${consent.fileProblem}, so it is read as disabled`);
@@ -448,6 +476,11 @@ var flush = (async function (output) {
 `);
   return left === 0 ? 0 : 1;
 });
+var shownDrops = (function (dropped, since) {
+  const reasons = Object.entries(dropped);
+  const total = reasons.reduce((sum, [, n]) => sum + n, 0);
+  return `${total} event(s) since ${since} (${reasons.map(([reason, n]) => `${reason}: ${n}`).join(", ")})`;
+});
 var recordedState = (function (recorded, url) {
   return recorded.find((entry) => entry.hash === shortHash(url))?.state;
 });
@@ -473,13 +506,15 @@ var endpointReports = (function (opened, recorded) {
   return [...counts].flatMap(([key, events]) => {
     const named = key === null ? void 0 : known.get(key);
     const state = named && recordedState(recorded, named.endpoint);
-    if (events === 0 && !state) return [];
+    const drops = named && senderDrops(opened.files, spool.dir, named.endpoint);
+    if (events === 0 && !state && !drops) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,
       format: named?.format ?? null,
       key,
       events,
-      health: state ? shownHealth(state) : !named && unaccounted ? "unknown" : null
+      health: state ? shownHealth(state) : !named && unaccounted ? "unknown" : null,
+      droppedBySenders: drops ? { dropped: { ...drops.dropped }, since: formatTimestamp(drops.since), last: formatTimestamp(drops.last) } : null
     }];
   });
 });
@@ -525,7 +560,9 @@ var inspect = (function (output, json) {
   for (const report of endpoints) {
     const name = report.endpoint === null ? `an endpoint no file names, or another program or version (${report.key === null ? "events of an older version" : `key ${report.key}`})` : `${report.endpoint} (${report.format})`;
     const health2 = report.health === "unknown" ? "health unknown" : report.health ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}` : "no recorded failure";
-    output.out(`  ${name}: ${report.events} spooled event(s); ${health2}
+    const drops = report.droppedBySenders;
+    const dropped = drops ? `; senders dropped ${shownDrops(drops.dropped, drops.since)}` : "";
+    output.out(`  ${name}: ${report.events} spooled event(s); ${health2}${dropped}
 `);
   }
   return 0;
@@ -575,6 +612,15 @@ Press Ctrl-C to stop.
 
 var WHITE_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 var RUST_TRIM = new RegExp(`^${WHITE_SPACE}+|${WHITE_SPACE}+$`, "g");
+
+
+
+
+// src/sender_drops.ts
+var MAX_DROPS_FILE_BYTES = 4096;
+var MAX_REASONS = 32;
+var REASON = /^[a-z0-9_]{1,40}$/;
+
 
 
 
@@ -653,6 +699,7 @@ var OPTIONS = {
 
 
 var FLUSH_TIME_MS = 3e4;
+
 
 
 
