@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ISR3I3PH.js";
-import "./chunk-ZQHMWWIJ.js";
-import "./chunk-SJ6DBJ2F.js";
+} from "./chunk-T66AXX7J.js";
+import "./chunk-TWIGQEY5.js";
+import "./chunk-DJNINGZP.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ZQHMWWIJ.js";
-import "./chunk-SJ6DBJ2F.js";
+} from "./chunk-TWIGQEY5.js";
+import "./chunk-DJNINGZP.js";
 export {
   isLoopback,
   readOtlpLogs,

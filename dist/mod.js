@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-SJ6DBJ2F.js";
+} from "./chunk-DJNINGZP.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

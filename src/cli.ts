@@ -353,7 +353,10 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
-  const drops = backlog && sink.kind === "http" ? senderDrops(backlog.files, backlog.spool.dir, sink.url) : undefined;
+  const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
+  const drops = backlog && sink.kind === "http"
+    ? senderDrops(backlog.files, backlog.spool.dir, sink.url, keptSince)
+    : undefined;
   if (drops) {
     problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
   }
@@ -605,7 +608,8 @@ function endpointReports(
   return [...counts].flatMap(([key, events]) => {
     const named = key === null ? undefined : known.get(key);
     const state = named && recordedState(recorded, named.endpoint);
-    const drops = named && senderDrops(opened.files, spool.dir, named.endpoint);
+    const drops = named &&
+      senderDrops(opened.files, spool.dir, named.endpoint, Date.now() - options.spoolLimits.maxAgeMs);
     if (events === 0 && !state && !drops) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,

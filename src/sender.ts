@@ -99,7 +99,10 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
     const { replayed, spooled, sent, dropped, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS);
     // Not what the user's opt-out removed, nor what another process took over: those are not lost.
     const { opted_out: _optedOut, claim_lost: _claimLost, ...lost } = dropped;
-    if (resolved.sink.kind === "http") recordSenderDrops(files, dir, resolved.sink.url, lost, Date.now());
+    if (resolved.sink.kind === "http") {
+      const now = Date.now();
+      recordSenderDrops(files, dir, resolved.sink.url, lost, now, now - resolved.spoolLimits.maxAgeMs);
+    }
     releaseSenderLock(files, dir, lock);
     if (!hasWork(config, key)) return;
     // Time is up with work left, and the endpoint takes what it is sent: a successor goes on.

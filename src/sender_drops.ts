@@ -35,6 +35,8 @@ export interface SenderDrops {
  * @param files File access.
  * @param dir The spool directory.
  * @param endpoint The endpoint's URL.
+ * @param keptSince A record whose last drop is older than this (epoch milliseconds) is none: the spool's age bound,
+ *   beyond which what it tells is history.
  * @returns The record, or `undefined` when there is none, or it is not a valid one of ours.
  * @example
  * ```ts
@@ -44,9 +46,14 @@ export interface SenderDrops {
  * if (files) console.log(senderDrops(files, "/tmp/spool", "https://example.com/events")?.dropped);
  * ```
  */
-export function senderDrops(files: HostFiles, dir: string, endpoint: string): SenderDrops | undefined {
+export function senderDrops(
+  files: HostFiles,
+  dir: string,
+  endpoint: string,
+  keptSince = -Infinity,
+): SenderDrops | undefined {
   const read = readDrops(files, dropsPath(dir, endpoint));
-  return typeof read === "object" ? read : undefined;
+  return typeof read === "object" && read.last >= keptSince ? read : undefined;
 }
 
 /**
@@ -79,6 +86,7 @@ function readDrops(files: HostFiles, path: string): SenderDrops | "invalid" | un
  * @param endpoint The endpoint's URL.
  * @param dropped What the sender dropped, by reason.
  * @param now The current time, in epoch milliseconds.
+ * @param keptSince A record whose last drop is older than this is started again (see {@link senderDrops}).
  * @example
  * ```ts
  * import { recordSenderDrops } from "./sender_drops.ts";
@@ -93,6 +101,7 @@ export function recordSenderDrops(
   endpoint: string,
   dropped: Readonly<Record<string, number>>,
   now: number,
+  keptSince = -Infinity,
 ): void {
   const added = Object.entries(dropped).filter(([reason, n]) =>
     REASON.test(reason) && Number.isSafeInteger(n) && n > 0
@@ -100,7 +109,7 @@ export function recordSenderDrops(
   if (added.length === 0) return;
   const path = dropsPath(dir, endpoint);
   const read = readDrops(files, path);
-  const before = typeof read === "object" ? read : undefined;
+  const before = typeof read === "object" && read.last >= keptSince ? read : undefined;
   try {
     // Not ours (a link, a FIFO, garbage): removed, never written through; the record starts again.
     if (read === "invalid") files.remove(path);

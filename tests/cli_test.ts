@@ -514,9 +514,10 @@ test("status and inspect tell what senders dropped (they have no output of their
   using dir = tempDir();
   const endpoint = "http://127.0.0.1:9/refusing";
   mkdirSync(`${dir.path}/spool`, { mode: 0o700 });
-  recordSenderDrops(host().files!, `${dir.path}/spool`, endpoint, { http_400: 2, retries_exhausted: 1 }, 1_000);
+  const at = Date.now() - 60_000;
+  recordSenderDrops(host().files!, `${dir.path}/spool`, endpoint, { http_400: 2, retries_exhausted: 1 }, at);
   const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
-  const since = formatTimestamp(1_000);
+  const since = formatTimestamp(at);
   assert.match(
     (await cli(dir.path, ["status"], env)).stdout,
     new RegExp(`\nProblem: senders dropped 3 event\\(s\\) since ${since} \\(http_400: 2, retries_exhausted: 1\\)`),
@@ -531,6 +532,9 @@ test("status and inspect tell what senders dropped (they have no output of their
   );
   const other = { ...env, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/other" };
   assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "another endpoint's");
+  const eightDaysAgo = Date.now() - 8 * 86_400_000;
+  recordSenderDrops(host().files!, `${dir.path}/spool`, other.NAT_TELEMETRY_ENDPOINT, { http_400: 1 }, eightDaysAgo);
+  assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "older than events are kept");
 });
 
 test("inspect shows the health of every endpoint that has spooled events, named by its URL", async () => {

@@ -24,6 +24,9 @@ test("what senders drop adds up per endpoint and reason, from the first drop to 
     dropped: { http_400: 3, spool_full: 3 },
   });
   assert.equal(senderDrops(files, dir.path, "https://other.example/v1"), undefined, "endpoints do not share it");
+  assert.equal(senderDrops(files, dir.path, endpoint, 5_001), undefined, "older than what is kept: history");
+  recordSenderDrops(files, dir.path, endpoint, { http_413: 1 }, 9_000, 5_001);
+  assert.deepEqual(senderDrops(files, dir.path, endpoint), { since: 9_000, last: 9_000, dropped: { http_413: 1 } });
   assert.deepEqual(readdirSync(dir.path), [name], "one file, written atomically (no temporary left)");
 });
 

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ZQHMWWIJ.js";
+} from "./chunk-TWIGQEY5.js";
 import {
   Backlog,
   EndpointHealth,
@@ -31,7 +31,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-SJ6DBJ2F.js";
+} from "./chunk-DJNINGZP.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -122,9 +122,9 @@ var way = (function (report) {
 var through = (function (url, variable, credentials) {
   return { route: "proxy", proxy: url, because: credentials ? `${variable}, with credentials` : variable };
 });
-var senderDrops = (function (files, dir, endpoint) {
+var senderDrops = (function (files, dir, endpoint, keptSince = -Infinity) {
   const read = readDrops(files, dropsPath(dir, endpoint));
-  return typeof read === "object" ? read : void 0;
+  return typeof read === "object" && read.last >= keptSince ? read : void 0;
 });
 var readDrops = (function (files, path) {
   try {
@@ -329,7 +329,8 @@ var settingsInForce = (function (consent, handler) {
   const proxy = sink.kind === "http" ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true) : null;
   const problems = [...settings.problems, ...proxy?.problem ? [proxy.problem] : []];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
-  const drops = backlog && sink.kind === "http" ? senderDrops(backlog.files, backlog.spool.dir, sink.url) : void 0;
+  const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
+  const drops = backlog && sink.kind === "http" ? senderDrops(backlog.files, backlog.spool.dir, sink.url, keptSince) : void 0;
   if (drops) {
     problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
   }
@@ -506,7 +507,7 @@ var endpointReports = (function (opened, recorded) {
   return [...counts].flatMap(([key, events]) => {
     const named = key === null ? void 0 : known.get(key);
     const state = named && recordedState(recorded, named.endpoint);
-    const drops = named && senderDrops(opened.files, spool.dir, named.endpoint);
+    const drops = named && senderDrops(opened.files, spool.dir, named.endpoint, Date.now() - options.spoolLimits.maxAgeMs);
     if (events === 0 && !state && !drops) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-SJ6DBJ2F.js";
+} from "./chunk-DJNINGZP.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
