@@ -420,10 +420,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const health = this.#disk?.health;
       if (result.delivered && health?.recordSuccess()) this.#replayDone = false;
       else if (result.failed && !result.delivered) health?.recordFailure(result.retryAfterMs);
-      // Some answers delivered, one asked to wait: what goes back to the spool loses its own wait (each event's
-      // `notBefore` lives in memory), so the wait is the endpoint's, for every run and sender (a sender's next pass
-      // would otherwise resend within a second).
-      if (result.delivered && result.retryAfterMs) health?.recordWait(result.retryAfterMs);
+      // Some answers delivered, one asked to wait, as this handler stops: what goes back to the spool loses its own
+      // wait (each event's `notBefore` lives in memory), so the wait is the endpoint's, for every run and sender (a
+      // sender's next pass would otherwise resend within a second). A running handler keeps each event's wait.
+      if (this.#budget && result.delivered && result.retryAfterMs) health?.recordWait(result.retryAfterMs);
     } catch (error) {
       this.#log(`flush failed unexpectedly: ${error}`);
     }

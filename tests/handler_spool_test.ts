@@ -269,6 +269,27 @@ test("a Retry-After among answers that delivered holds later runs off too: the e
   }
 });
 
+test("a running handler keeps a Retry-After among answers that delivered to the events it concerns: others go on", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    server.reply({ status: 200 }, { status: 429, headers: { "retry-after": "3600" } });
+    const running = handler(dir.path, server.url(), { maxBatchBytes: 2_500 });
+    running.enqueue(commandEvent("a".padEnd(1_000, "x")));
+    running.enqueue(commandEvent("b".padEnd(1_000, "x")));
+    await running.flush();
+    assert.equal(server.requests.length, 2);
+    running.enqueue(commandEvent("c"));
+    await running.flush();
+    assert.equal(server.requests.length, 3, "a later event is sent: the endpoint is not held off an hour");
+    assert.deepEqual(commands(JSON.parse(server.requests[2].body).events), ["c"]);
+    assert.equal(running.stats().dlq, 1, "the event asked to wait waits");
+    await running.stop();
+  } finally {
+    await server.close();
+  }
+});
+
 test("after the wait one run probes; success clears the health state and drains the spool", async () => {
   using dir = tempDir();
   const clock = { now: Date.now() };
