@@ -26,7 +26,7 @@ import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { MAX_CONCURRENT_REQUESTS } from "../src/handler.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { drainSpool } from "../src/sender.ts";
-import { senderDrops } from "../src/sender_drops.ts";
+import { recordedSenderDrops } from "../src/sender_drops.ts";
 import { SENDER_SCRIPT } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import {
@@ -563,36 +563,54 @@ test(
   },
 );
 
-test("node: --permission granting a path relative or with a space (passed on to a sender unquoted): in process", {
-  skip: runtime !== "node" && "Node.js's permission model",
-}, async () => {
-  for (const grant of ["--allow-fs-read=./configs/*", "--allow-fs-read=/srv/my configs/*"]) {
-    using dir = tempDir();
-    const server = await TestServer.start();
-    try {
-      const run = await runChild("exit_child.ts", {
-        executable: process.execPath,
-        args: [
-          "--permission",
-          "--allow-fs-read=*",
-          `--allow-fs-write=${dir.path}/*`,
-          grant,
-          "--allow-child-process",
-          fixturePath("exit_child.ts"),
-          "natural",
-        ],
-        env: { ...handOffEnv(dir.path, server.url(), "granted"), NAT_TELEMETRY_DEBUG: "1" },
-      });
-      assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stderr, /delivering in process: Node\.js runs with --permission granting a path relative/);
-      assert.deepEqual(commands(server.events()), ["granted"], `${grant}: delivered before the run ended`);
-      assert.deepEqual(senderLocks(dir.path), []);
-    } finally {
-      await server.close();
+test(
+  "node: --permission flags a sender would not get as they are (NODE_OPTIONS; a path relative, split, quoted, in the next argument): in process",
+  {
+    skip: runtime !== "node" && "Node.js's permission model",
+  },
+  async () => {
+    const cases: [string, string[], string | undefined][] = [
+      ["a relative path", ["--allow-fs-read=./configs/*"], undefined],
+      ["a space", ["--allow-fs-read=/srv/my configs/*"], undefined],
+      ["a quote", ['--allow-fs-read=/srv/"configs"/*'], undefined],
+      ["the path in the next argument", ["--allow-fs-read", "/srv/configs/*"], undefined],
+      ["flags in NODE_OPTIONS", [], "--permission --allow-fs-read=* --allow-child-process"],
+    ];
+    for (const [what, grant, nodeOptions] of cases) {
+      using dir = tempDir();
+      const server = await TestServer.start();
+      try {
+        const flags = nodeOptions === undefined ? ["--permission", "--allow-fs-read=*", "--allow-child-process"] : [];
+        const write = `--allow-fs-write=${dir.path}/*`;
+        const run = await runChild("exit_child.ts", {
+          executable: process.execPath,
+          args: [
+            ...flags,
+            ...(nodeOptions === undefined ? [write] : []),
+            ...grant,
+            fixturePath("exit_child.ts"),
+            "natural",
+          ],
+          env: {
+            ...handOffEnv(dir.path, server.url(), "granted"),
+            NAT_TELEMETRY_DEBUG: "1",
+            ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: `${nodeOptions} ${write}` }),
+          },
+        });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(
+          run.stderr,
+          /delivering in process: Node\.js runs with --permission flags its sender would not/,
+          what,
+        );
+        assert.deepEqual(commands(server.events()), ["granted"], `${what}: delivered before the run ended`);
+        assert.deepEqual(senderLocks(dir.path), []);
+      } finally {
+        await server.close();
+      }
     }
-  }
-});
-
+  },
+);
 test(`${runtime}: a spool whose parent another user owns is not used (it could be swapped for a link): in process`, {
   skip: !(asRoot && canRun("setpriv", "--version")) && "needs root to make a second user's directory",
 }, async () => {
@@ -654,7 +672,10 @@ test(`${runtime}: what a sender drops (an endpoint that refuses the events) is r
     assert.equal(run.code, 0, run.stderr);
     await waitFor(() => server.requests.length > 0, "the sender's request");
     await sendersGone(dir.path);
-    assert.deepEqual(senderDrops(host().files!, dir.path, server.url())?.dropped, { http_400: 1 });
+    const recorded = recordedSenderDrops(host().files!, dir.path);
+    assert.deepEqual(recorded.map(({ endpoint, dropped }) => ({ endpoint, dropped })), [
+      { endpoint: server.url(), dropped: { http_400: 1 } },
+    ]);
     assert.deepEqual(spooled(dir.path), []);
   } finally {
     await server.close();

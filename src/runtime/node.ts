@@ -452,31 +452,33 @@ function trustFlags(proc: NodeProcess): string[] {
   return [...new Set([...(proc.execArgv ?? []), ...fromOptions].filter((flag) => TRUST_FLAG.test(flag)))];
 }
 
-/** A `--allow-fs-read` or `--allow-fs-write` flag, with its path or without (the path is the next argument). */
+/** A `--allow-fs-read` or `--allow-fs-write` flag, with its path (`=path`) or without (the next argument). */
 const FS_GRANT = /^--allow-fs-(?:read|write)(?:=([^]*))?$/;
 
 /**
- * Whether the program's file grants mean the same to its sender: Node.js passes the `--permission` flags of its
- * command line on to every Node.js process it starts, in `NODE_OPTIONS`, unquoted, whatever environment it is
- * given; a path with a space would split there, and a relative one be read from the sender's own directory.
+ * Whether the sender would run under the program's permissions as they are: Node.js passes the permission flags of
+ * the command line (not those of `NODE_OPTIONS`) on to every Node.js process it starts, in `NODE_OPTIONS`, unquoted,
+ * whatever environment it is given. There a path with a space splits, a quote or backslash is read as one, a path
+ * in the next argument loses it (`--allow-fs-read requires an argument`), and a relative one is read from the
+ * sender's own directory.
  *
  * @param execArgv The program's Node.js flags.
  * @param os The platform.
- * @returns `false` when a granted path would be read otherwise.
+ * @returns `false` when the sender would run without them or with other ones.
  * @example
  * ```ts ignore
- * grantsCarryOver(["--permission", "--allow-fs-read=*", "--allow-fs-write=/home/ada/*"], "linux"); // true
- * grantsCarryOver(["--permission", "--allow-fs-write=./state/*"], "linux"); // false
+ * permissionCarriesOver(["--permission", "--allow-fs-read=*", "--allow-fs-write=/home/ada/*"], "linux"); // true
+ * permissionCarriesOver(["--permission", "--allow-fs-write=./state/*"], "linux"); // false
  * ```
  */
-function grantsCarryOver(execArgv: readonly string[], os: string): boolean {
-  for (let i = 0; i < execArgv.length; i++) {
-    const match = FS_GRANT.exec(execArgv[i]);
-    if (!match) continue;
-    const path = match[1] ?? execArgv[++i] ?? "";
-    if (path !== "*" && (/\s/.test(path) || !isAbsolutePath(path, os))) return false;
-  }
-  return true;
+function permissionCarriesOver(execArgv: readonly string[], os: string): boolean {
+  if (!execArgv.some((flag) => flag === "--permission" || flag === "--experimental-permission")) return false;
+  return execArgv.every((flag) => {
+    const match = FS_GRANT.exec(flag);
+    if (!match) return true;
+    const path = match[1];
+    return path === "*" || (path !== undefined && !/[\s"'\\]/.test(path) && isAbsolutePath(path, os));
+  });
 }
 
 /** Why this Node.js or Bun process cannot start a sender that outlives it, or `undefined` when it can. */
@@ -491,9 +493,10 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: Node
   if (quietly(() => proc.permission?.has("child")) === false) {
     return "Node.js runs with --permission and without --allow-child-process";
   }
-  if (proc.permission && !grantsCarryOver(proc.execArgv ?? [], proc.platform)) {
-    return "Node.js runs with --permission granting a path relative or with a space, which it passes on to the " +
-      "sender unquoted in NODE_OPTIONS, where the sender (started in the spool) would read another";
+  if (proc.permission && !permissionCarriesOver(proc.execArgv ?? [], proc.platform)) {
+    return "Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS, " +
+      "which the sender does not inherit, or granting a path Node.js passes on unquoted that the sender, started in " +
+      "the spool, would read otherwise: relative, or with a space, quote or backslash)";
   }
   return survivalProblem({
     pid: proc.pid,
