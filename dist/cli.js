@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-T66AXX7J.js";
-import "./chunk-TWIGQEY5.js";
-import "./chunk-DJNINGZP.js";
+} from "./chunk-6CW2L64M.js";
+import "./chunk-YJ7GOWHG.js";
+import "./chunk-XOQHFOWU.js";
 export {
   main,
   telemetryCommand

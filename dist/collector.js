@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-TWIGQEY5.js";
-import "./chunk-DJNINGZP.js";
+} from "./chunk-YJ7GOWHG.js";
+import "./chunk-XOQHFOWU.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-DJNINGZP.js";
+} from "./chunk-XOQHFOWU.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

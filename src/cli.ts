@@ -30,7 +30,7 @@ import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions }
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
 import { drainSpool } from "./sender.ts";
-import { senderDrops } from "./sender_drops.ts";
+import { recordedSenderDrops, type SenderDrops, senderDrops } from "./sender_drops.ts";
 import { Spool, spoolKey } from "./spool.ts";
 
 /** The help of `status`, under the name the user runs it by. */
@@ -354,9 +354,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
-  const drops = backlog && sink.kind === "http"
-    ? senderDrops(backlog.files, backlog.spool.dir, sink.url, keptSince)
-    : undefined;
+  const drops = backlog && senderDrops(backlog.files, backlog.spool.dir, backlog.spool.key, keptSince);
   if (drops) {
     problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
   }
@@ -589,7 +587,13 @@ function endpointReports(
   const { spool, options } = opened;
   // Health files are named by a hash of the URL, and newer ones carry the URL: every endpoint they or the
   // options name, by the spool key its events would carry in each format.
-  const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
+  const drops = new Map<string, SenderDrops>();
+  for (
+    const { key, ...record } of recordedSenderDrops(opened.files, spool.dir, Date.now() - options.spoolLimits.maxAgeMs)
+  ) {
+    drops.set(key, record);
+  }
+  const urls = [...recorded, ...drops.values()].flatMap((entry) => entry.endpoint ?? []);
   if (options.sink.kind === "http") urls.unshift(options.sink.url);
   const known = new Map<string, { endpoint: string; format: "nat" | "otlp" }>();
   for (const endpoint of urls) {
@@ -602,23 +606,30 @@ function endpointReports(
     counts.set(file.key ?? null, (counts.get(file.key ?? null) ?? 0) + file.events.length);
   }
   if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
+  for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
   const namedHashes = new Set(urls.map((url) => shortHash(url)));
   // A health file no URL accounts for (an older version's) may be that of any endpoint no file names.
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
-    const named = key === null ? undefined : known.get(key);
+    const dropped = key === null ? undefined : drops.get(key);
+    // A key with more than the URL and format in it (a version, headers) is named by what its senders recorded.
+    const named = key === null
+      ? undefined
+      : known.get(key) ?? (dropped?.endpoint === undefined ? undefined : { endpoint: dropped.endpoint, format: null });
     const state = named && recordedState(recorded, named.endpoint);
-    const drops = named &&
-      senderDrops(opened.files, spool.dir, named.endpoint, Date.now() - options.spoolLimits.maxAgeMs);
-    if (events === 0 && !state && !drops) return [];
+    if (events === 0 && !state && !dropped) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,
       format: named?.format ?? null,
       key,
       events,
       health: state ? shownHealth(state) : !named && unaccounted ? "unknown" as const : null,
-      droppedBySenders: drops
-        ? { dropped: { ...drops.dropped }, since: formatTimestamp(drops.since), last: formatTimestamp(drops.last) }
+      droppedBySenders: dropped
+        ? {
+          dropped: { ...dropped.dropped },
+          since: formatTimestamp(dropped.since),
+          last: formatTimestamp(dropped.last),
+        }
         : null,
     }];
   });
@@ -665,6 +676,8 @@ function inspect(output: CliOutput, json: boolean): number {
       ? `an endpoint no file names, or another program or version (${
         report.key === null ? "events of an older version" : `key ${report.key}`
       })`
+      : report.format === null
+      ? report.endpoint
       : `${report.endpoint} (${report.format})`;
     const health = report.health === "unknown"
       ? "health unknown"

@@ -161,8 +161,11 @@ const three = (value: number) => value < 10 ? `00${value}` : value < 100 ? `0${v
 /** Milliseconds in a day. */
 const DAY_MS = 86_400_000;
 
-/** The largest distance from the epoch a time may have (ECMAScript's time value range: 100,000,000 days). */
-const MAX_TIME_MS = 8.64e15;
+/**
+ * The largest distance from the epoch a time may have (ECMAScript's time value range: 100,000,000 days): what
+ * {@link formatTimestamp} can show.
+ */
+export const MAX_TIME_MS = 8.64e15;
 
 /**
  * Turns an event into its wire form, checking that every parameter is a

@@ -101,7 +101,7 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
     const { opted_out: _optedOut, claim_lost: _claimLost, ...lost } = dropped;
     if (resolved.sink.kind === "http") {
       const now = Date.now();
-      recordSenderDrops(files, dir, resolved.sink.url, lost, now, now - resolved.spoolLimits.maxAgeMs);
+      recordSenderDrops(files, dir, key, resolved.sink.url, lost, now, now - resolved.spoolLimits.maxAgeMs);
     }
     releaseSenderLock(files, dir, lock);
     if (!hasWork(config, key)) return;

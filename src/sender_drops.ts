@@ -1,25 +1,29 @@
 /**
- * What senders dropped, per endpoint, kept beside the spool. A sender has no
- * output: the events it drops (an endpoint that refuses them, retries spent,
- * a spool past its bounds) would be counted where no one sees them, and a
- * program that hands off would never learn that its endpoint refuses its
- * events. `nat-telemetry status` and `inspect` show what is recorded here.
+ * What senders dropped, per spool key (an endpoint, as one program's runs
+ * send to it), kept beside the spool. A sender has no output: the events it
+ * drops (an endpoint that refuses them, retries spent, a spool past its
+ * bounds) would be counted where no one sees them, and a program that hands
+ * off would never learn that its endpoint refuses its events.
+ * `nat-telemetry status` and `inspect` show what is recorded here. One sender
+ * at a time works on a key's events (its lock), so one writes its record.
  *
  * @module
  */
 import { writeAtomically } from "./atomic.ts";
-import { shortHash } from "./hash.ts";
+import { redact } from "./describe.ts";
+import { MAX_TIME_MS } from "./envelope.ts";
 import { below } from "./runtime/guarded_files.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 
-/** A record is a few counters; anything larger is not ours. */
+/** A record is a few counters and a URL; anything larger is not ours. */
 const MAX_DROPS_FILE_BYTES = 4096;
 /** Reasons kept at most (the package has about twenty; an endpoint's statuses add a few). */
 const MAX_REASONS = 32;
 const REASON = /^[a-z0-9_]{1,40}$/;
+const DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
 
-/** What senders dropped for one endpoint. */
+/** What senders dropped for one spool key. */
 export interface SenderDrops {
   /** When the first of them was recorded, in epoch milliseconds. */
   readonly since: number;
@@ -27,14 +31,16 @@ export interface SenderDrops {
   readonly last: number;
   /** Events dropped, by reason (`http_400`, `retries_exhausted`, `spool_full`...). */
   readonly dropped: Readonly<Record<string, number>>;
+  /** The endpoint's URL, where it could be written (not one with credentials or a query). */
+  readonly endpoint?: string;
 }
 
 /**
- * The drops senders recorded for an endpoint in a spool directory. Never throws.
+ * The drops senders recorded for a spool key in a spool directory. Never throws.
  *
  * @param files File access.
  * @param dir The spool directory.
- * @param endpoint The endpoint's URL.
+ * @param key The spool key (`backlogKey`).
  * @param keptSince A record whose last drop is older than this (epoch milliseconds) is none: the spool's age bound,
  *   beyond which what it tells is history.
  * @returns The record, or `undefined` when there is none, or it is not a valid one of ours.
@@ -43,47 +49,60 @@ export interface SenderDrops {
  * import { senderDrops } from "./sender_drops.ts";
  * import { host } from "./runtime/mod.ts";
  * const files = host().files;
- * if (files) console.log(senderDrops(files, "/tmp/spool", "https://example.com/events")?.dropped);
+ * if (files) console.log(senderDrops(files, "/tmp/spool", "0a1b2c3d")?.dropped);
  * ```
  */
 export function senderDrops(
   files: HostFiles,
   dir: string,
-  endpoint: string,
+  key: string,
   keptSince = -Infinity,
 ): SenderDrops | undefined {
-  const read = readDrops(files, dropsPath(dir, endpoint));
+  const read = readDrops(files, dropsPath(dir, key));
   return typeof read === "object" && read.last >= keptSince ? read : undefined;
 }
 
 /**
- * Reads a record through the guarded door: `undefined` when there is none, `"invalid"` when it is not a regular
- * file of the user's that only they may write, or not a valid record.
+ * Every record of senders' drops in a spool directory, by spool key (for `nat-telemetry inspect`). Never throws.
+ *
+ * @param files File access.
+ * @param dir The spool directory.
+ * @param keptSince As for {@link senderDrops}.
+ * @returns The records, with their keys.
+ * @example
+ * ```ts
+ * import { recordedSenderDrops } from "./sender_drops.ts";
+ * import { host } from "./runtime/mod.ts";
+ * const files = host().files;
+ * if (files) for (const { key, dropped } of recordedSenderDrops(files, "/tmp/spool")) console.log(key, dropped);
+ * ```
  */
-function readDrops(files: HostFiles, path: string): SenderDrops | "invalid" | undefined {
+export function recordedSenderDrops(
+  files: HostFiles,
+  dir: string,
+  keptSince = -Infinity,
+): (SenderDrops & { key: string })[] {
+  let names: string[];
   try {
-    const text = files.read(path, MAX_DROPS_FILE_BYTES);
-    if (text === undefined) return undefined;
-    const { since, last, dropped } = JSON.parse(text);
-    const counts = typeof dropped === "object" && dropped !== null && !Array.isArray(dropped)
-      ? Object.entries(dropped)
-      : [];
-    const valid = Number.isSafeInteger(since) && Number.isSafeInteger(last) && since <= last &&
-      counts.length > 0 && counts.length <= MAX_REASONS &&
-      counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && (n as number) > 0);
-    return valid ? { since, last, dropped: Object.fromEntries(counts) as Record<string, number> } : "invalid";
+    names = files.list(dir);
   } catch {
-    return "invalid";
+    return [];
   }
+  return names.flatMap((name) => {
+    const key = DROPS_FILE.exec(name)?.[1];
+    const drops = key === undefined ? undefined : senderDrops(files, dir, key, keptSince);
+    return key === undefined || drops === undefined ? [] : [{ key, ...drops }];
+  });
 }
 
 /**
- * Adds a sender's drops to the endpoint's record (what is in its place that is not a valid record of ours is removed,
+ * Adds a sender's drops to its key's record (what is in its place that is not a valid record of ours is removed,
  * and the record started again). Never throws: where it cannot be written, the counts go with the sender.
  *
  * @param files File access.
  * @param dir The spool directory.
- * @param endpoint The endpoint's URL.
+ * @param key The spool key the sender works for (`backlogKey`).
+ * @param endpoint The endpoint's URL: written with the counts unless printing would mask part of it.
  * @param dropped What the sender dropped, by reason.
  * @param now The current time, in epoch milliseconds.
  * @param keptSince A record whose last drop is older than this is started again (see {@link senderDrops}).
@@ -92,12 +111,13 @@ function readDrops(files: HostFiles, path: string): SenderDrops | "invalid" | un
  * import { recordSenderDrops } from "./sender_drops.ts";
  * import { host } from "./runtime/mod.ts";
  * const files = host().files;
- * if (files) recordSenderDrops(files, "/tmp/spool", "https://example.com/events", { http_400: 2 }, Date.now());
+ * if (files) recordSenderDrops(files, "/tmp/spool", "0a1b2c3d", "https://example.com/v1", { http_400: 2 }, Date.now());
  * ```
  */
 export function recordSenderDrops(
   files: HostFiles,
   dir: string,
+  key: string,
   endpoint: string,
   dropped: Readonly<Record<string, number>>,
   now: number,
@@ -106,8 +126,8 @@ export function recordSenderDrops(
   const added = Object.entries(dropped).filter(([reason, n]) =>
     REASON.test(reason) && Number.isSafeInteger(n) && n > 0
   );
-  if (added.length === 0) return;
-  const path = dropsPath(dir, endpoint);
+  if (added.length === 0 || !validTime(now)) return;
+  const path = dropsPath(dir, key);
   const read = readDrops(files, path);
   const before = typeof read === "object" && read.last >= keptSince ? read : undefined;
   try {
@@ -121,23 +141,45 @@ export function recordSenderDrops(
     if (reason in counts || Object.keys(counts).length < MAX_REASONS) addCount(counts, reason, n);
   }
   for (const reason of Object.keys(counts)) counts[reason] = Math.min(counts[reason], Number.MAX_SAFE_INTEGER);
-  const record: SenderDrops = {
-    since: before?.since ?? now,
-    last: Math.max(now, before?.last ?? now),
-    dropped: counts,
-  };
+  const since = Math.min(before?.since ?? now, now);
+  const record = { since, last: Math.max(now, before?.last ?? now), dropped: counts };
+  // As in a health file: a URL whose printing masks part of it (credentials, a query) is written nowhere.
+  const text = JSON.stringify(redact(endpoint) === endpoint ? { ...record, endpoint } : record);
   try {
-    writeAtomically(files, dir, dropsName(endpoint), JSON.stringify(record), now);
+    if (text.length <= MAX_DROPS_FILE_BYTES) writeAtomically(files, dir, `drops-${key}.json`, text, now);
   } catch {
     // No writable spool: the counts go with the sender.
   }
 }
 
-/** The record's file name: named by a hash of the endpoint's URL, as its health file is. */
-function dropsName(endpoint: string): string {
-  return `drops-${shortHash(endpoint)}.json`;
+/**
+ * Reads a record through the guarded door: `undefined` when there is none, `"invalid"` when it is not a regular
+ * file of the user's that only they may write, or not a valid record.
+ */
+function readDrops(files: HostFiles, path: string): SenderDrops | "invalid" | undefined {
+  try {
+    const text = files.read(path, MAX_DROPS_FILE_BYTES);
+    if (text === undefined) return undefined;
+    const { since, last, dropped, endpoint } = JSON.parse(text);
+    const counts = typeof dropped === "object" && dropped !== null && !Array.isArray(dropped)
+      ? Object.entries(dropped)
+      : [];
+    const valid = validTime(since) && validTime(last) && since <= last &&
+      counts.length > 0 && counts.length <= MAX_REASONS &&
+      counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && (n as number) > 0);
+    if (!valid) return "invalid";
+    const record = { since, last, dropped: Object.fromEntries(counts) as Record<string, number> };
+    return typeof endpoint === "string" && redact(endpoint) === endpoint ? { ...record, endpoint } : record;
+  } catch {
+    return "invalid";
+  }
 }
 
-function dropsPath(dir: string, endpoint: string): string {
-  return below(dir, dropsName(endpoint));
+/** A time a timestamp can show: a whole number of milliseconds from 1970 to the year 275760. */
+function validTime(ms: unknown): ms is number {
+  return Number.isSafeInteger(ms) && (ms as number) >= 0 && (ms as number) <= MAX_TIME_MS;
+}
+
+function dropsPath(dir: string, key: string): string {
+  return below(dir, `drops-${key}.json`);
 }

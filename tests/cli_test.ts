@@ -29,6 +29,7 @@ import { formatTimestamp } from "../src/envelope.ts";
 import { shortHash } from "../src/hash.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { recordSenderDrops } from "../src/sender_drops.ts";
+import { spoolKey } from "../src/spool.ts";
 
 /** Runs `nat-telemetry ARGS` with a consent file and spool in `dir`, and no proxy the test machine may have. */
 function cli(dir: string, args: string[], env: ChildOptions["env"] = {}, options: ChildOptions = {}) {
@@ -515,7 +516,9 @@ test("status and inspect tell what senders dropped (they have no output of their
   const endpoint = "http://127.0.0.1:9/refusing";
   mkdirSync(`${dir.path}/spool`, { mode: 0o700 });
   const at = Date.now() - 60_000;
-  recordSenderDrops(host().files!, `${dir.path}/spool`, endpoint, { http_400: 2, retries_exhausted: 1 }, at);
+  const spool = `${dir.path}/spool`;
+  const dropped = { http_400: 2, retries_exhausted: 1 };
+  recordSenderDrops(host().files!, spool, spoolKey(endpoint), endpoint, dropped, at);
   const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
   const since = formatTimestamp(at);
   assert.match(
@@ -533,7 +536,8 @@ test("status and inspect tell what senders dropped (they have no output of their
   const other = { ...env, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/other" };
   assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "another endpoint's");
   const eightDaysAgo = Date.now() - 8 * 86_400_000;
-  recordSenderDrops(host().files!, `${dir.path}/spool`, other.NAT_TELEMETRY_ENDPOINT, { http_400: 1 }, eightDaysAgo);
+  const otherUrl = other.NAT_TELEMETRY_ENDPOINT;
+  recordSenderDrops(host().files!, spool, spoolKey(otherUrl), otherUrl, { http_400: 1 }, eightDaysAgo);
   assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "older than events are kept");
 });
 

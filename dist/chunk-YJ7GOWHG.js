@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-DJNINGZP.js";
+} from "./chunk-XOQHFOWU.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,10 +2,11 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-TWIGQEY5.js";
+} from "./chunk-YJ7GOWHG.js";
 import {
   Backlog,
   EndpointHealth,
+  MAX_TIME_MS,
   NATTelemetryHandler,
   PROXY_VARIABLES,
   Spool,
@@ -31,7 +32,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-DJNINGZP.js";
+} from "./chunk-XOQHFOWU.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -122,27 +123,42 @@ var way = (function (report) {
 var through = (function (url, variable, credentials) {
   return { route: "proxy", proxy: url, because: credentials ? `${variable}, with credentials` : variable };
 });
-var senderDrops = (function (files, dir, endpoint, keptSince = -Infinity) {
-  const read = readDrops(files, dropsPath(dir, endpoint));
+var senderDrops = (function (files, dir, key, keptSince = -Infinity) {
+  const read = readDrops(files, dropsPath(dir, key));
   return typeof read === "object" && read.last >= keptSince ? read : void 0;
+});
+var recordedSenderDrops = (function (files, dir, keptSince = -Infinity) {
+  let names;
+  try {
+    names = files.list(dir);
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    const key = DROPS_FILE.exec(name)?.[1];
+    const drops = key === void 0 ? void 0 : senderDrops(files, dir, key, keptSince);
+    return key === void 0 || drops === void 0 ? [] : [{ key, ...drops }];
+  });
 });
 var readDrops = (function (files, path) {
   try {
     const text = files.read(path, MAX_DROPS_FILE_BYTES);
     if (text === void 0) return void 0;
-    const { since, last, dropped } = JSON.parse(text);
+    const { since, last, dropped, endpoint } = JSON.parse(text);
     const counts = typeof dropped === "object" && dropped !== null && !Array.isArray(dropped) ? Object.entries(dropped) : [];
-    const valid = Number.isSafeInteger(since) && Number.isSafeInteger(last) && since <= last && counts.length > 0 && counts.length <= MAX_REASONS && counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && n > 0);
-    return valid ? { since, last, dropped: Object.fromEntries(counts) } : "invalid";
+    const valid = validTime(since) && validTime(last) && since <= last && counts.length > 0 && counts.length <= MAX_REASONS && counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && n > 0);
+    if (!valid) return "invalid";
+    const record = { since, last, dropped: Object.fromEntries(counts) };
+    return typeof endpoint === "string" && redact(endpoint) === endpoint ? { ...record, endpoint } : record;
   } catch {
     return "invalid";
   }
 });
-var dropsName = (function (endpoint) {
-  return `drops-${shortHash(endpoint)}.json`;
+var validTime = (function (ms) {
+  return Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_TIME_MS;
 });
-var dropsPath = (function (dir, endpoint) {
-  return below(dir, dropsName(endpoint));
+var dropsPath = (function (dir, key) {
+  return below(dir, `drops-${key}.json`);
 });
 var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
@@ -330,7 +346,7 @@ var settingsInForce = (function (consent, handler) {
   const problems = [...settings.problems, ...proxy?.problem ? [proxy.problem] : []];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
-  const drops = backlog && sink.kind === "http" ? senderDrops(backlog.files, backlog.spool.dir, sink.url, keptSince) : void 0;
+  const drops = backlog && senderDrops(backlog.files, backlog.spool.dir, backlog.spool.key, keptSince);
   if (drops) {
     problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
   }
@@ -490,7 +506,11 @@ var shownHealth = (function (state) {
 });
 var endpointReports = (function (opened, recorded) {
   const { spool, options } = opened;
-  const urls = recorded.flatMap((entry) => entry.endpoint ?? []);
+  const drops = /* @__PURE__ */ new Map();
+  for (const { key, ...record } of recordedSenderDrops(opened.files, spool.dir, Date.now() - options.spoolLimits.maxAgeMs)) {
+    drops.set(key, record);
+  }
+  const urls = [...recorded, ...drops.values()].flatMap((entry) => entry.endpoint ?? []);
   if (options.sink.kind === "http") urls.unshift(options.sink.url);
   const known = /* @__PURE__ */ new Map();
   for (const endpoint of urls) {
@@ -502,20 +522,25 @@ var endpointReports = (function (opened, recorded) {
     counts.set(file.key ?? null, (counts.get(file.key ?? null) ?? 0) + file.events.length);
   }
   if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
+  for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
   const namedHashes = new Set(urls.map((url) => shortHash(url)));
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
-    const named = key === null ? void 0 : known.get(key);
+    const dropped = key === null ? void 0 : drops.get(key);
+    const named = key === null ? void 0 : known.get(key) ?? (dropped?.endpoint === void 0 ? void 0 : { endpoint: dropped.endpoint, format: null });
     const state = named && recordedState(recorded, named.endpoint);
-    const drops = named && senderDrops(opened.files, spool.dir, named.endpoint, Date.now() - options.spoolLimits.maxAgeMs);
-    if (events === 0 && !state && !drops) return [];
+    if (events === 0 && !state && !dropped) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,
       format: named?.format ?? null,
       key,
       events,
       health: state ? shownHealth(state) : !named && unaccounted ? "unknown" : null,
-      droppedBySenders: drops ? { dropped: { ...drops.dropped }, since: formatTimestamp(drops.since), last: formatTimestamp(drops.last) } : null
+      droppedBySenders: dropped ? {
+        dropped: { ...dropped.dropped },
+        since: formatTimestamp(dropped.since),
+        last: formatTimestamp(dropped.last)
+      } : null
     }];
   });
 });
@@ -559,7 +584,7 @@ var inspect = (function (output, json) {
   }
   output.out(endpoints.length === 0 ? "Endpoints: none with spooled events or recorded failures\n" : "Endpoints:\n");
   for (const report of endpoints) {
-    const name = report.endpoint === null ? `an endpoint no file names, or another program or version (${report.key === null ? "events of an older version" : `key ${report.key}`})` : `${report.endpoint} (${report.format})`;
+    const name = report.endpoint === null ? `an endpoint no file names, or another program or version (${report.key === null ? "events of an older version" : `key ${report.key}`})` : report.format === null ? report.endpoint : `${report.endpoint} (${report.format})`;
     const health2 = report.health === "unknown" ? "health unknown" : report.health ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}` : "no recorded failure";
     const drops = report.droppedBySenders;
     const dropped = drops ? `; senders dropped ${shownDrops(drops.dropped, drops.since)}` : "";
@@ -621,6 +646,8 @@ var RUST_TRIM = new RegExp(`^${WHITE_SPACE}+|${WHITE_SPACE}+$`, "g");
 var MAX_DROPS_FILE_BYTES = 4096;
 var MAX_REASONS = 32;
 var REASON = /^[a-z0-9_]{1,40}$/;
+var DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
+
 
 
 
