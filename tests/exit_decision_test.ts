@@ -246,7 +246,14 @@ describe("the Node.js and Bun host's sender command", () => {
     assert.match(refused({ pkg: {} })!, /pkg/);
     assert.match(refused({ versions: { ...process.versions, electron: "39.0.0" } })!, /Electron/);
     assert.match(refused({ permission: { has: (scope: string) => scope !== "child" } })!, /--allow-child-process/);
-    assert.equal(refused({ permission: { has: () => true } }), undefined);
+    const permitted = (...execArgv: string[]) => refused({ permission: { has: () => true }, execArgv });
+    assert.equal(permitted("--permission", "--allow-fs-read=*", "--allow-fs-write=/home/ada/*"), undefined);
+    assert.equal(permitted("--experimental-permission", "--allow-fs-write=/home/ada/*"), undefined);
+    // Node.js passes command-line permission flags on to the sender unquoted, and those of NODE_OPTIONS not at all.
+    assert.match(permitted()!, /given in NODE_OPTIONS/);
+    for (const grant of [["--allow-fs-read=rel/*"], ["--allow-fs-read=/a b/*"], ["--allow-fs-read", "/srv/*"]]) {
+      assert.match(permitted("--permission", ...grant)!, /--permission flags its sender would not get/, `${grant}`);
+    }
     assert.match(refused({ pid: 1, ppid: 0 })!, /PID 1/);
   });
 });
