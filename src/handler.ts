@@ -126,6 +126,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #toldDisabled = false;
   /** The user opted out during the run: what was pending was dropped, and nothing is handed off. */
   #optedOut = false;
+  /**
+   * Until when a server asked to wait (`Retry-After`) while it accepted other requests: events written to the spool
+   * lose their own wait (each event's `notBefore` lives in memory), so as they go there it becomes the endpoint's,
+   * for every run and sender (a sender's next pass would otherwise resend within a second).
+   */
+  #serverWaitUntil = 0;
 
   #stopping: Promise<void> | undefined;
   /** Unregisters the exit hooks and signal listeners; set while they are registered. */
@@ -420,10 +426,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const health = this.#disk?.health;
       if (result.delivered && health?.recordSuccess()) this.#replayDone = false;
       else if (result.failed && !result.delivered) health?.recordFailure(result.retryAfterMs);
-      // Some answers delivered, one asked to wait, as this handler stops: what goes back to the spool loses its own
-      // wait (each event's `notBefore` lives in memory), so the wait is the endpoint's, for every run and sender (a
-      // sender's next pass would otherwise resend within a second). A running handler keeps each event's wait.
-      if (this.#budget && result.delivered && result.retryAfterMs) health?.recordWait(result.retryAfterMs);
+      // Some answers delivered, one asked to wait: the events wait in memory; kept until they go to the spool.
+      if (result.delivered && result.retryAfterMs) {
+        this.#serverWaitUntil = Math.max(this.#serverWaitUntil, this.#options.clock() + result.retryAfterMs);
+      }
     } catch (error) {
       this.#log(`flush failed unexpectedly: ${error}`);
     }
@@ -669,6 +675,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#inFlight.clear();
     this.#queue = [];
     if (written) {
+      const wait = this.#serverWaitUntil - this.#options.clock();
+      if (wait > 0) disk?.health.recordWait(wait);
       this.#spooled += written.spooled;
       for (const [reason, count] of Object.entries(written.dropped)) this.#drop(count, reason);
       this.#countFromDisk(written.olderDropped); // earlier runs' events, taken from disk by this run and dropped

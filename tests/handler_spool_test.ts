@@ -235,40 +235,42 @@ test("while the endpoint is known down, an exit reads the spool's directory once
   );
 });
 
-test("a Retry-After among answers that delivered holds later runs off too: the events spooled lose no wait", async () => {
-  using dir = tempDir();
-  const clock = { now: Date.now() };
-  // One event a request (each padded to ~1 KB): the first answered 200, the second asked to wait a minute.
-  const server = await TestServer.start();
-  try {
-    server.reply({ status: 200 }, { status: 429, headers: { "retry-after": "60" } });
-    const options = { clock: () => clock.now, maxBatchBytes: 2_500 };
-    const first = handler(dir.path, server.url(), options);
-    first.enqueue(commandEvent("a".padEnd(1_000, "x")));
-    first.enqueue(commandEvent("b".padEnd(1_000, "x")));
-    await first.stop();
-    assert.equal(server.requests.length, 2, JSON.stringify(first.stats()));
-    assert.deepEqual([first.stats().sent, first.stats().spooled], [1, 1]);
-    clock.now += 59_000;
-    const early = handler(dir.path, server.url(), options);
-    early.enqueue(commandEvent("c"));
-    await early.stop();
-    assert.equal(server.requests.length, 2, "no request before the server's time, though its endpoint delivered");
-    assert.equal(early.stats().spooled, 1);
-    clock.now += 1_000;
-    const after = handler(dir.path, server.url(), options);
-    await after.stop();
-    assert.deepEqual(
-      commands(server.events()).map((command) => String(command)[0]).sort(),
-      ["a", "b", "b", "c"],
-      "the event asked to wait, once more, and the one spooled meanwhile",
-    );
-    assert.deepEqual(files(dir.path), [], "spool drained and health file removed");
-  } finally {
-    await server.close();
-  }
-});
-
+for (const when of ["stop()", "a flush before stop()"]) {
+  test(`a Retry-After among answers that delivered, at ${when}, holds later runs off too: spooled events lose no wait`, async () => {
+    using dir = tempDir();
+    const clock = { now: Date.now() };
+    // One event a request (each padded to ~1 KB): the first answered 200, the second asked to wait a minute.
+    const server = await TestServer.start();
+    try {
+      server.reply({ status: 200 }, { status: 429, headers: { "retry-after": "60" } });
+      const options = { clock: () => clock.now, maxBatchBytes: 2_500 };
+      const first = handler(dir.path, server.url(), options);
+      first.enqueue(commandEvent("a".padEnd(1_000, "x")));
+      first.enqueue(commandEvent("b".padEnd(1_000, "x")));
+      if (when !== "stop()") await first.flush();
+      await first.stop();
+      assert.equal(server.requests.length, 2, JSON.stringify(first.stats()));
+      assert.deepEqual([first.stats().sent, first.stats().spooled], [1, 1]);
+      clock.now += 59_000;
+      const early = handler(dir.path, server.url(), options);
+      early.enqueue(commandEvent("c"));
+      await early.stop();
+      assert.equal(server.requests.length, 2, "no request before the server's time, though its endpoint delivered");
+      assert.equal(early.stats().spooled, 1);
+      clock.now += 1_000;
+      const after = handler(dir.path, server.url(), options);
+      await after.stop();
+      assert.deepEqual(
+        commands(server.events()).map((command) => String(command)[0]).sort(),
+        ["a", "b", "b", "c"],
+        "the event asked to wait, once more, and the one spooled meanwhile",
+      );
+      assert.deepEqual(files(dir.path), [], "spool drained and health file removed");
+    } finally {
+      await server.close();
+    }
+  });
+}
 test("a running handler keeps a Retry-After among answers that delivered to the events it concerns: others go on", async () => {
   using dir = tempDir();
   const server = await TestServer.start();
