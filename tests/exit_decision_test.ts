@@ -251,7 +251,16 @@ describe("the Node.js and Bun host's sender command", () => {
     assert.equal(permitted("--experimental-permission", "--allow-fs-write=/home/ada/*"), undefined);
     // Node.js passes command-line permission flags on to the sender unquoted, and those of NODE_OPTIONS not at all.
     assert.match(permitted()!, /given in NODE_OPTIONS/);
-    for (const grant of [["--allow-fs-read=rel/*"], ["--allow-fs-read=/a b/*"], ["--allow-fs-read", "/srv/*"]]) {
+    const split = refused({
+      permission: { has: () => true },
+      execArgv: ["--permission", "--allow-fs-read=*"],
+      env: { NODE_OPTIONS: "--allow-fs-write=/home/ada/*" },
+    });
+    assert.match(split!, /given in NODE_OPTIONS/, "a grant in NODE_OPTIONS beside the command line's flags");
+    const underscored = ["--allow_fs_write=/home/ada/*"];
+    for (
+      const grant of [["--allow-fs-read=rel/*"], ["--allow-fs-read=/a b/*"], ["--allow-fs-read", "/srv/*"], underscored]
+    ) {
       assert.match(permitted("--permission", ...grant)!, /--permission flags its sender would not get/, `${grant}`);
     }
     assert.match(refused({ pid: 1, ppid: 0 })!, /PID 1/);

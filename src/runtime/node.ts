@@ -454,26 +454,31 @@ function trustFlags(proc: NodeProcess): string[] {
 
 /** A `--allow-fs-read` or `--allow-fs-write` flag, with its path (`=path`) or without (the next argument). */
 const FS_GRANT = /^--allow-fs-(?:read|write)(?:=([^]*))?$/;
+/** A permission flag, in any spelling Node.js takes (`_` for `-`). */
+const PERMISSION_FLAG = /--(?:experimental[-_])?permission|--allow[-_]/;
 
 /**
  * Whether the sender would run under the program's permissions as they are: Node.js passes the permission flags of
- * the command line (not those of `NODE_OPTIONS`) on to every Node.js process it starts, in `NODE_OPTIONS`, unquoted,
- * whatever environment it is given. There a path with a space splits, a quote or backslash is read as one, a path
- * in the next argument loses it (`--allow-fs-read requires an argument`), and a relative one is read from the
- * sender's own directory.
+ * the command line (not those of `NODE_OPTIONS`, nor those spelled with `_`) on to every Node.js process it starts,
+ * in `NODE_OPTIONS`, unquoted, whatever environment it is given. There a path with a space splits, a quote or
+ * backslash is read as one, a path in the next argument loses it (`--allow-fs-read requires an argument`), and a
+ * relative one is read from the sender's own directory.
  *
  * @param execArgv The program's Node.js flags.
+ * @param nodeOptions The program's `NODE_OPTIONS`.
  * @param os The platform.
  * @returns `false` when the sender would run without them or with other ones.
  * @example
  * ```ts ignore
- * permissionCarriesOver(["--permission", "--allow-fs-read=*", "--allow-fs-write=/home/ada/*"], "linux"); // true
- * permissionCarriesOver(["--permission", "--allow-fs-write=./state/*"], "linux"); // false
+ * permissionCarriesOver(["--permission", "--allow-fs-write=/home/ada/*"], undefined, "linux"); // true
+ * permissionCarriesOver(["--permission", "--allow-fs-write=./state/*"], undefined, "linux"); // false
  * ```
  */
-function permissionCarriesOver(execArgv: readonly string[], os: string): boolean {
+function permissionCarriesOver(execArgv: readonly string[], nodeOptions: string | undefined, os: string): boolean {
+  if (nodeOptions !== undefined && PERMISSION_FLAG.test(nodeOptions)) return false;
   if (!execArgv.some((flag) => flag === "--permission" || flag === "--experimental-permission")) return false;
   return execArgv.every((flag) => {
+    if (PERMISSION_FLAG.test(flag) && /^[^=]*_/.test(flag)) return false;
     const match = FS_GRANT.exec(flag);
     if (!match) return true;
     const path = match[1];
@@ -493,10 +498,10 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: Node
   if (quietly(() => proc.permission?.has("child")) === false) {
     return "Node.js runs with --permission and without --allow-child-process";
   }
-  if (proc.permission && !permissionCarriesOver(proc.execArgv ?? [], proc.platform)) {
-    return "Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS, " +
-      "which the sender does not inherit, or granting a path Node.js passes on unquoted that the sender, started in " +
-      "the spool, would read otherwise: relative, or with a space, quote or backslash)";
+  if (proc.permission && !permissionCarriesOver(proc.execArgv ?? [], proc.env.NODE_OPTIONS, proc.platform)) {
+    return "Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS or " +
+      "spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the " +
+      "sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)";
   }
   return survivalProblem({
     pid: proc.pid,
