@@ -30,8 +30,9 @@ import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions }
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
 import { drainSpool } from "./sender.ts";
-import { recordedSenderDrops, type SenderDrops, senderDrops } from "./sender_drops.ts";
+import { recordedSenderDrops, type SenderDrops } from "./sender_drops.ts";
 import { Spool, spoolKey } from "./spool.ts";
+import { addCount } from "./tally.ts";
 
 /** The help of `status`, under the name the user runs it by. */
 function statusUsage(command: string): string {
@@ -354,7 +355,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
-  const drops = backlog && senderDrops(backlog.files, backlog.spool.dir, backlog.spool.key, keptSince);
+  const drops = backlog && sink.kind === "http" ? endpointDrops(backlog, sink.url, keptSince) : undefined;
   if (drops) {
     problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
   }
@@ -560,6 +561,23 @@ interface EndpointReport {
   health: { failures: number; notBefore: string } | null | "unknown";
   /** What senders dropped for it (they have no output), by reason, and since and until when; `null` when nothing. */
   droppedBySenders: { dropped: Record<string, number>; since: string; last: string } | null;
+}
+
+/**
+ * What senders dropped for an endpoint, summed over the spool keys of its programs (a version, headers make keys of
+ * their own, and `status` is run without them): the key in force, and every record that names the endpoint.
+ */
+function endpointDrops(
+  backlog: Backlog,
+  url: string,
+  keptSince: number,
+): { dropped: Record<string, number>; since: number } | undefined {
+  const records = recordedSenderDrops(backlog.files, backlog.spool.dir, keptSince)
+    .filter((record) => record.key === backlog.spool.key || record.endpoint === url);
+  if (records.length === 0) return undefined;
+  const dropped: Record<string, number> = {};
+  for (const record of records) for (const [reason, n] of Object.entries(record.dropped)) addCount(dropped, reason, n);
+  return { dropped, since: Math.min(...records.map((record) => record.since)) };
 }
 
 /** What senders dropped, in a line: how many, by reason, since when (a timestamp as shown). */

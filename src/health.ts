@@ -91,7 +91,8 @@ function readHealth(
     const text = files.read(path, MAX_HEALTH_FILE_BYTES);
     if (text === undefined) return undefined;
     const { failures, notBefore, endpoint, handedOffAt } = JSON.parse(text);
-    const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) &&
+    // A time a timestamp can show (`inspect` prints it): from 1970 on, and not past the longest wait from now.
+    const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) && notBefore >= 0 &&
       notBefore <= now + MAX_RETRY_AFTER_MS;
     // A hand-off noted ahead of the clock (one set back since) is not one: no later hand-off could be noted.
     const noted = Number.isFinite(handedOffAt) && handedOffAt <= now;

@@ -519,16 +519,24 @@ test("status and inspect tell what senders dropped (they have no output of their
   const spool = `${dir.path}/spool`;
   const dropped = { http_400: 2, retries_exhausted: 1 };
   recordSenderDrops(host().files!, spool, spoolKey(endpoint), endpoint, dropped, at);
+  // The same endpoint, as a program that sets its sourceClientVersion sends to it (a spool key of its own).
+  const versioned = spoolKey(endpoint, "nat", '{"version":"2.0.0"}');
+  recordSenderDrops(host().files!, spool, versioned, endpoint, { http_400: 1 }, at + 1_000);
   const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
   const since = formatTimestamp(at);
   assert.match(
     (await cli(dir.path, ["status"], env)).stdout,
-    new RegExp(`\nProblem: senders dropped 3 event\\(s\\) since ${since} \\(http_400: 2, retries_exhausted: 1\\)`),
+    new RegExp(`\nProblem: senders dropped 4 event\\(s\\) since ${since} \\(http_400: 3, retries_exhausted: 1\\)`),
   );
   const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
-  assert.deepEqual(inspected.endpoints.map((e: { droppedBySenders: unknown }) => e.droppedBySenders), [
-    { dropped: { http_400: 2, retries_exhausted: 1 }, since, last: since },
-  ]);
+  const later = formatTimestamp(at + 1_000);
+  assert.deepEqual(
+    inspected.endpoints.map((e: { key: string; droppedBySenders: unknown }) => [e.key, e.droppedBySenders]),
+    [
+      [spoolKey(endpoint), { dropped: { http_400: 2, retries_exhausted: 1 }, since, last: since }],
+      [versioned, { dropped: { http_400: 1 }, since: later, last: later }],
+    ],
+  );
   assert.match(
     (await cli(dir.path, ["inspect"], env)).stdout,
     /: 0 spooled event\(s\); no recorded failure; senders dropped 3/,

@@ -108,6 +108,16 @@ test("a health file set too far ahead (written while the clock ran ahead) is rem
   );
 });
 
+test("a health file with a time before 1970 (no timestamp shows it) is invalid: inspect leaves it out, a run removes it", () => {
+  using dir = tempDir();
+  const clock = { now: 1_000_000_000_000 };
+  const h = health(dir.path, clock);
+  writeFileSync(h.path, JSON.stringify({ failures: 1, notBefore: -1e20, endpoint }));
+  assert.deepEqual(recordedHealth(fs, dir.path, clock.now), [], "inspect, which prints the time, never sees it");
+  assert.equal(health(dir.path, clock).isOpen(), false);
+  assert.equal(existsSync(h.path), false);
+});
+
 test("a link or a FIFO in a health file's place is removed, never followed or opened for reading", () => {
   using dir = tempDir();
   const h = health(dir.path, { now: 0 });
