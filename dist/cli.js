@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6CW2L64M.js";
-import "./chunk-YJ7GOWHG.js";
-import "./chunk-XOQHFOWU.js";
+} from "./chunk-AA4CQTW4.js";
+import "./chunk-E2QW4PS5.js";
+import "./chunk-2RWCWEP5.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YJ7GOWHG.js";
-import "./chunk-XOQHFOWU.js";
+} from "./chunk-E2QW4PS5.js";
+import "./chunk-2RWCWEP5.js";
 export {
   isLoopback,
   readOtlpLogs,

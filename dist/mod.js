@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-XOQHFOWU.js";
+} from "./chunk-2RWCWEP5.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YJ7GOWHG.js";
+} from "./chunk-E2QW4PS5.js";
 import {
   Backlog,
   EndpointHealth,
@@ -32,7 +32,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-XOQHFOWU.js";
+} from "./chunk-2RWCWEP5.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -346,7 +346,7 @@ var settingsInForce = (function (consent, handler) {
   const problems = [...settings.problems, ...proxy?.problem ? [proxy.problem] : []];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
-  const drops = backlog && senderDrops(backlog.files, backlog.spool.dir, backlog.spool.key, keptSince);
+  const drops = backlog && sink.kind === "http" ? endpointDrops(backlog, sink.url, keptSince) : void 0;
   if (drops) {
     problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
   }
@@ -492,6 +492,13 @@ var flush = (async function (output) {
   output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}.
 `);
   return left === 0 ? 0 : 1;
+});
+var endpointDrops = (function (backlog, url, keptSince) {
+  const records = recordedSenderDrops(backlog.files, backlog.spool.dir, keptSince).filter((record) => record.key === backlog.spool.key || record.endpoint === url);
+  if (records.length === 0) return void 0;
+  const dropped = {};
+  for (const record of records) for (const [reason, n] of Object.entries(record.dropped)) addCount(dropped, reason, n);
+  return { dropped, since: Math.min(...records.map((record) => record.since)) };
 });
 var shownDrops = (function (dropped, since) {
   const reasons = Object.entries(dropped);
@@ -727,6 +734,7 @@ var OPTIONS = {
 
 
 var FLUSH_TIME_MS = 3e4;
+
 
 
 

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-XOQHFOWU.js";
+} from "./chunk-2RWCWEP5.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
