@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-AA4CQTW4.js";
-import "./chunk-E2QW4PS5.js";
-import "./chunk-2RWCWEP5.js";
+} from "./chunk-VOA5X7F3.js";
+import "./chunk-IJMBD4WZ.js";
+import "./chunk-5PNGYJLO.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-E2QW4PS5.js";
-import "./chunk-2RWCWEP5.js";
+} from "./chunk-IJMBD4WZ.js";
+import "./chunk-5PNGYJLO.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-2RWCWEP5.js";
+} from "./chunk-5PNGYJLO.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -10,6 +10,7 @@ import { writeAtomically } from "./atomic.ts";
 import { type BackoffPolicy, MAX_RETRY_AFTER_MS, retryDelay } from "./backoff.ts";
 import { redact } from "./describe.ts";
 import { shortHash } from "./hash.ts";
+import { readNamed } from "./named_files.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { utf8Length } from "./utf8.ts";
 
@@ -64,16 +65,9 @@ const HEALTH_FILE = /^health-([0-9a-f]{8})\.json$/;
  * ```
  */
 export function recordedHealth(files: HostFiles, dir: string, now: number): RecordedHealth[] {
-  let names: string[];
-  try {
-    names = files.list(dir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const hash = HEALTH_FILE.exec(name)?.[1];
-    const read = hash === undefined ? undefined : readHealth(files, `${dir}/${name}`, now);
-    return hash === undefined || typeof read !== "object" ? [] : [{ hash, ...read }];
+  return readNamed(files, dir, HEALTH_FILE, (hash, name) => {
+    const read = readHealth(files, `${dir}/${name}`, now);
+    return typeof read === "object" ? { hash, ...read } : undefined;
   });
 }
 

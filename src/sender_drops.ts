@@ -12,6 +12,7 @@
 import { writeAtomically } from "./atomic.ts";
 import { redact } from "./describe.ts";
 import { MAX_TIME_MS } from "./envelope.ts";
+import { readNamed } from "./named_files.ts";
 import { below } from "./runtime/guarded_files.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
@@ -82,16 +83,9 @@ export function recordedSenderDrops(
   dir: string,
   keptSince = -Infinity,
 ): (SenderDrops & { key: string })[] {
-  let names: string[];
-  try {
-    names = files.list(dir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const key = DROPS_FILE.exec(name)?.[1];
-    const drops = key === undefined ? undefined : senderDrops(files, dir, key, keptSince);
-    return key === undefined || drops === undefined ? [] : [{ key, ...drops }];
+  return readNamed(files, dir, DROPS_FILE, (key) => {
+    const drops = senderDrops(files, dir, key, keptSince);
+    return drops && { key, ...drops };
   });
 }
 

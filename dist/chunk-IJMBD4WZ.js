@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-2RWCWEP5.js";
+} from "./chunk-5PNGYJLO.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

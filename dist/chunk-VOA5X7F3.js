@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-E2QW4PS5.js";
+} from "./chunk-IJMBD4WZ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,6 +24,7 @@ import {
   isTelemetryEnabled,
   proxyRoute,
   randomFraction,
+  readNamed,
   recordedHealth,
   redact,
   resolveOptions,
@@ -32,7 +33,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-2RWCWEP5.js";
+} from "./chunk-5PNGYJLO.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -128,16 +129,9 @@ var senderDrops = (function (files, dir, key, keptSince = -Infinity) {
   return typeof read === "object" && read.last >= keptSince ? read : void 0;
 });
 var recordedSenderDrops = (function (files, dir, keptSince = -Infinity) {
-  let names;
-  try {
-    names = files.list(dir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const key = DROPS_FILE.exec(name)?.[1];
-    const drops = key === void 0 ? void 0 : senderDrops(files, dir, key, keptSince);
-    return key === void 0 || drops === void 0 ? [] : [{ key, ...drops }];
+  return readNamed(files, dir, DROPS_FILE, (key) => {
+    const drops = senderDrops(files, dir, key, keptSince);
+    return drops && { key, ...drops };
   });
 });
 var readDrops = (function (files, path) {
