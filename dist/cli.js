@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-VOA5X7F3.js";
-import "./chunk-IJMBD4WZ.js";
-import "./chunk-5PNGYJLO.js";
+} from "./chunk-X3ILWICH.js";
+import "./chunk-27PYDR6Q.js";
+import "./chunk-OHTOFVDR.js";
 export {
   main,
   telemetryCommand

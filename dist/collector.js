@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-IJMBD4WZ.js";
-import "./chunk-5PNGYJLO.js";
+} from "./chunk-27PYDR6Q.js";
+import "./chunk-OHTOFVDR.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-5PNGYJLO.js";
+} from "./chunk-OHTOFVDR.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -573,7 +573,7 @@ function endpointDrops(
   keptSince: number,
 ): { dropped: Record<string, number>; since: number } | undefined {
   const records = recordedSenderDrops(backlog.files, backlog.spool.dir, keptSince)
-    .filter((record) => record.key === backlog.spool.key || record.endpoint === url);
+    .filter((record) => record.key === backlog.spool.key || record.endpointHash === shortHash(url));
   if (records.length === 0) return undefined;
   const dropped: Record<string, number> = {};
   for (const record of records) for (const [reason, n] of Object.entries(record.dropped)) addCount(dropped, reason, n);

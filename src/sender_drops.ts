@@ -12,6 +12,7 @@
 import { writeAtomically } from "./atomic.ts";
 import { redact } from "./describe.ts";
 import { MAX_TIME_MS } from "./envelope.ts";
+import { shortHash } from "./hash.ts";
 import { readNamed } from "./named_files.ts";
 import { below } from "./runtime/guarded_files.ts";
 import type { HostFiles } from "./runtime/mod.ts";
@@ -22,6 +23,7 @@ const MAX_DROPS_FILE_BYTES = 4096;
 /** Reasons kept at most (the package has about twenty; an endpoint's statuses add a few). */
 const MAX_REASONS = 32;
 const REASON = /^[a-z0-9_]{1,40}$/;
+const HASH = /^[0-9a-f]{8}$/;
 const DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
 
 /** What senders dropped for one spool key. */
@@ -34,6 +36,8 @@ export interface SenderDrops {
   readonly dropped: Readonly<Record<string, number>>;
   /** The endpoint's URL, where it could be written (not one with credentials or a query). */
   readonly endpoint?: string;
+  /** A hash of the endpoint's URL (as its health file's name has), written always: what names it otherwise. */
+  readonly endpointHash?: string;
 }
 
 /**
@@ -138,7 +142,8 @@ export function recordSenderDrops(
   const since = Math.min(before?.since ?? now, now);
   const record = { since, last: Math.max(now, before?.last ?? now), dropped: counts };
   // As in a health file: a URL whose printing masks part of it (credentials, a query) is written nowhere.
-  const text = JSON.stringify(redact(endpoint) === endpoint ? { ...record, endpoint } : record);
+  const named = { ...record, endpointHash: shortHash(endpoint) };
+  const text = JSON.stringify(redact(endpoint) === endpoint ? { ...named, endpoint } : named);
   try {
     if (text.length <= MAX_DROPS_FILE_BYTES) writeAtomically(files, dir, `drops-${key}.json`, text, now);
   } catch {
@@ -154,7 +159,7 @@ function readDrops(files: HostFiles, path: string): SenderDrops | "invalid" | un
   try {
     const text = files.read(path, MAX_DROPS_FILE_BYTES);
     if (text === undefined) return undefined;
-    const { since, last, dropped, endpoint } = JSON.parse(text);
+    const { since, last, dropped, endpoint, endpointHash } = JSON.parse(text);
     const counts = typeof dropped === "object" && dropped !== null && !Array.isArray(dropped)
       ? Object.entries(dropped)
       : [];
@@ -162,7 +167,12 @@ function readDrops(files: HostFiles, path: string): SenderDrops | "invalid" | un
       counts.length > 0 && counts.length <= MAX_REASONS &&
       counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && (n as number) > 0);
     if (!valid) return "invalid";
-    const record = { since, last, dropped: Object.fromEntries(counts) as Record<string, number> };
+    const record: SenderDrops = {
+      since,
+      last,
+      dropped: Object.fromEntries(counts) as Record<string, number>,
+      ...(typeof endpointHash === "string" && HASH.test(endpointHash) ? { endpointHash } : {}),
+    };
     return typeof endpoint === "string" && redact(endpoint) === endpoint ? { ...record, endpoint } : record;
   } catch {
     return "invalid";

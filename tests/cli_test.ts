@@ -544,6 +544,11 @@ test("status and inspect tell what senders dropped (they have no output of their
   const other = { ...env, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/other" };
   assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "another endpoint's");
   const eightDaysAgo = Date.now() - 8 * 86_400_000;
+  // An endpoint whose URL holds a query is not written in the record (its hash is): status still sums its keys.
+  const query = { ...env, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/v1?tenant=acme" };
+  const queryKey = spoolKey(query.NAT_TELEMETRY_ENDPOINT, "nat", '{"version":"2.0.0"}');
+  recordSenderDrops(host().files!, spool, queryKey, query.NAT_TELEMETRY_ENDPOINT, { http_400: 5 }, at);
+  assert.match((await cli(dir.path, ["status"], query)).stdout, /senders dropped 5 event\(s\)/);
   const otherUrl = other.NAT_TELEMETRY_ENDPOINT;
   recordSenderDrops(host().files!, spool, spoolKey(otherUrl), otherUrl, { http_400: 1 }, eightDaysAgo);
   assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "older than events are kept");

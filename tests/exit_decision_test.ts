@@ -258,6 +258,7 @@ describe("the Node.js and Bun host's sender command", () => {
     });
     assert.match(split!, /given in NODE_OPTIONS/, "a grant in NODE_OPTIONS beside the command line's flags");
     const underscored = ["--allow_fs_write=/home/ada/*"];
+    assert.match(permitted("--experimental-config-file=node.config.json", "--permission")!, /a configuration file/);
     for (
       const grant of [["--allow-fs-read=rel/*"], ["--allow-fs-read=/a b/*"], ["--allow-fs-read", "/srv/*"], underscored]
     ) {

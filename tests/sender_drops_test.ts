@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { shortHash } from "../src/hash.ts";
 import { host } from "../src/runtime/mod.ts";
 import { recordedSenderDrops, recordSenderDrops, senderDrops } from "../src/sender_drops.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
@@ -18,7 +19,8 @@ test("what senders drop adds up per spool key and reason, from the first drop to
   recordSenderDrops(files, dir.path, key, endpoint, { http_400: 2, retries_exhausted: 0 }, 1_000);
   recordSenderDrops(files, dir.path, key, endpoint, { http_400: 1, spool_full: 3 }, 5_000);
   recordSenderDrops(files, dir.path, key, endpoint, {}, 9_000);
-  const expected = { since: 1_000, last: 5_000, dropped: { http_400: 3, spool_full: 3 }, endpoint };
+  const endpointHash = shortHash(endpoint);
+  const expected = { since: 1_000, last: 5_000, dropped: { http_400: 3, spool_full: 3 }, endpointHash, endpoint };
   assert.deepEqual(senderDrops(files, dir.path, key), expected);
   assert.equal(senderDrops(files, dir.path, "ffffffff"), undefined, "keys do not share it");
   assert.deepEqual(readdirSync(dir.path), [name], "one file, written atomically (no temporary left)");
@@ -30,9 +32,15 @@ test("what senders drop adds up per spool key and reason, from the first drop to
 
 test("a URL whose printing masks part of it (credentials, a query) is not written; the counts are", () => {
   using dir = tempDir();
-  recordSenderDrops(files, dir.path, key, "https://user:secret@telemetry.example/v1?token=t", { http_401: 1 }, 1_000);
+  const masked = "https://user:secret@telemetry.example/v1?token=t";
+  recordSenderDrops(files, dir.path, key, masked, { http_401: 1 }, 1_000);
   assert.doesNotMatch(readFileSync(`${dir.path}/${name}`, "utf8"), /secret|token/);
-  assert.deepEqual(senderDrops(files, dir.path, key), { since: 1_000, last: 1_000, dropped: { http_401: 1 } });
+  assert.deepEqual(senderDrops(files, dir.path, key), {
+    since: 1_000,
+    last: 1_000,
+    dropped: { http_401: 1 },
+    endpointHash: shortHash(masked),
+  });
 });
 
 test("a record that is not ours (corrupt, huge, odd reasons, times no timestamp shows) reads as none, and starts again", () => {

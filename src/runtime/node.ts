@@ -456,10 +456,13 @@ function trustFlags(proc: NodeProcess): string[] {
 const FS_GRANT = /^--allow-fs-(?:read|write)(?:=([^]*))?$/;
 /** A permission flag, in any spelling Node.js takes (`_` for `-`). */
 const PERMISSION_FLAG = /--(?:experimental[-_])?permission|--allow[-_]/;
+/** A Node.js configuration file, which may grant permissions (`"nodeOptions": { "allow-fs-read": [...] }`). */
+const CONFIG_FILE_FLAG = /^--experimental[-_](?:default[-_])?config[-_]file/;
 
 /**
  * Whether the sender would run under the program's permissions as they are: Node.js passes the permission flags of
- * the command line (not those of `NODE_OPTIONS`, nor those spelled with `_`) on to every Node.js process it starts,
+ * the command line (not those of `NODE_OPTIONS` or a configuration file, nor those spelled with `_`) on to every
+ * Node.js process it starts,
  * in `NODE_OPTIONS`, unquoted, whatever environment it is given. There a path with a space splits, a quote or
  * backslash is read as one, a path in the next argument loses it (`--allow-fs-read requires an argument`), and a
  * relative one is read from the sender's own directory.
@@ -479,6 +482,7 @@ function permissionCarriesOver(execArgv: readonly string[], nodeOptions: string 
   if (!execArgv.some((flag) => flag === "--permission" || flag === "--experimental-permission")) return false;
   return execArgv.every((flag) => {
     if (PERMISSION_FLAG.test(flag) && /^[^=]*_/.test(flag)) return false;
+    if (CONFIG_FILE_FLAG.test(flag)) return false; // its grants are not passed on either
     const match = FS_GRANT.exec(flag);
     if (!match) return true;
     const path = match[1];
@@ -500,7 +504,7 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: Node
   }
   if (proc.permission && !permissionCarriesOver(proc.execArgv ?? [], proc.env.NODE_OPTIONS, proc.platform)) {
     return "Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS or " +
-      "spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the " +
+      "a configuration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the " +
       "sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)";
   }
   return survivalProblem({

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-5PNGYJLO.js";
+} from "./chunk-OHTOFVDR.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-IJMBD4WZ.js";
+} from "./chunk-27PYDR6Q.js";
 import {
   Backlog,
   EndpointHealth,
@@ -33,7 +33,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-5PNGYJLO.js";
+} from "./chunk-OHTOFVDR.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -138,11 +138,16 @@ var readDrops = (function (files, path) {
   try {
     const text = files.read(path, MAX_DROPS_FILE_BYTES);
     if (text === void 0) return void 0;
-    const { since, last, dropped, endpoint } = JSON.parse(text);
+    const { since, last, dropped, endpoint, endpointHash } = JSON.parse(text);
     const counts = typeof dropped === "object" && dropped !== null && !Array.isArray(dropped) ? Object.entries(dropped) : [];
     const valid = validTime(since) && validTime(last) && since <= last && counts.length > 0 && counts.length <= MAX_REASONS && counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && n > 0);
     if (!valid) return "invalid";
-    const record = { since, last, dropped: Object.fromEntries(counts) };
+    const record = {
+      since,
+      last,
+      dropped: Object.fromEntries(counts),
+      ...typeof endpointHash === "string" && HASH.test(endpointHash) ? { endpointHash } : {}
+    };
     return typeof endpoint === "string" && redact(endpoint) === endpoint ? { ...record, endpoint } : record;
   } catch {
     return "invalid";
@@ -488,7 +493,7 @@ var flush = (async function (output) {
   return left === 0 ? 0 : 1;
 });
 var endpointDrops = (function (backlog, url, keptSince) {
-  const records = recordedSenderDrops(backlog.files, backlog.spool.dir, keptSince).filter((record) => record.key === backlog.spool.key || record.endpoint === url);
+  const records = recordedSenderDrops(backlog.files, backlog.spool.dir, keptSince).filter((record) => record.key === backlog.spool.key || record.endpointHash === shortHash(url));
   if (records.length === 0) return void 0;
   const dropped = {};
   for (const record of records) for (const [reason, n] of Object.entries(record.dropped)) addCount(dropped, reason, n);
@@ -647,6 +652,7 @@ var RUST_TRIM = new RegExp(`^${WHITE_SPACE}+|${WHITE_SPACE}+$`, "g");
 var MAX_DROPS_FILE_BYTES = 4096;
 var MAX_REASONS = 32;
 var REASON = /^[a-z0-9_]{1,40}$/;
+var HASH = /^[0-9a-f]{8}$/;
 var DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
 
 
