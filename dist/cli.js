@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-X3ILWICH.js";
+} from "./chunk-67A5KZN6.js";
 import "./chunk-27PYDR6Q.js";
 import "./chunk-OHTOFVDR.js";
 export {

@@ -631,9 +631,14 @@ function endpointReports(
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? undefined : drops.get(key);
     // A key with more than the URL and format in it (a version, headers) is named by what its senders recorded.
+    // A URL a record could not hold (credentials, a query) is known by its hash where it is the endpoint in force.
+    const inForce = options.sink.kind === "http" && dropped?.endpointHash === shortHash(options.sink.url)
+      ? options.sink.url
+      : undefined;
+    const endpoint = dropped?.endpoint ?? inForce;
     const named = key === null
       ? undefined
-      : known.get(key) ?? (dropped?.endpoint === undefined ? undefined : { endpoint: dropped.endpoint, format: null });
+      : known.get(key) ?? (endpoint === undefined ? undefined : { endpoint, format: null });
     const state = named && recordedState(recorded, named.endpoint);
     if (events === 0 && !state && !dropped) return [];
     return [{

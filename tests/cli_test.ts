@@ -549,6 +549,13 @@ test("status and inspect tell what senders dropped (they have no output of their
   const queryKey = spoolKey(query.NAT_TELEMETRY_ENDPOINT, "nat", '{"version":"2.0.0"}');
   recordSenderDrops(host().files!, spool, queryKey, query.NAT_TELEMETRY_ENDPOINT, { http_400: 5 }, at);
   assert.match((await cli(dir.path, ["status"], query)).stdout, /senders dropped 5 event\(s\)/);
+  const named = JSON.parse((await cli(dir.path, ["inspect", "--json"], query)).stdout).endpoints
+    .find((e: { key: string }) => e.key === queryKey);
+  assert.equal(
+    named.endpoint,
+    "http://127.0.0.1:9/v1?tenant=***",
+    "named by its hash as the endpoint in force, masked",
+  );
   const otherUrl = other.NAT_TELEMETRY_ENDPOINT;
   recordSenderDrops(host().files!, spool, spoolKey(otherUrl), otherUrl, { http_400: 1 }, eightDaysAgo);
   assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "older than events are kept");

@@ -533,7 +533,9 @@ var endpointReports = (function (opened, recorded) {
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? void 0 : drops.get(key);
-    const named = key === null ? void 0 : known.get(key) ?? (dropped?.endpoint === void 0 ? void 0 : { endpoint: dropped.endpoint, format: null });
+    const inForce = options.sink.kind === "http" && dropped?.endpointHash === shortHash(options.sink.url) ? options.sink.url : void 0;
+    const endpoint = dropped?.endpoint ?? inForce;
+    const named = key === null ? void 0 : known.get(key) ?? (endpoint === void 0 ? void 0 : { endpoint, format: null });
     const state = named && recordedState(recorded, named.endpoint);
     if (events === 0 && !state && !dropped) return [];
     return [{
