@@ -8,8 +8,9 @@
  * - it lives at most {@link MAX_SENDER_LIFETIME_MS}, and starts no request
  *   that could not end before then, so it never abandons one the endpoint may
  *   have received (stopped by the OS past its end, it reads what arrived
- *   meanwhile first, for at most a second); when its life ends with work left (a slow endpoint, runs
- *   that kept handing off), and it made progress, it starts its successor;
+ *   meanwhile first, for at most a second); when its life ends with work
+ *   left (a slow endpoint, runs that kept handing off), and it made progress,
+ *   it starts its successor;
  * - at most one sender works on an endpoint's spooled events at a time;
  * - it reads the user's decision again when it starts and before each
  *   request: an opt-out recorded since in the consent file (or set in its
