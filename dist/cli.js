@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-67A5KZN6.js";
-import "./chunk-27PYDR6Q.js";
-import "./chunk-OHTOFVDR.js";
+} from "./chunk-JUR3RUS2.js";
+import "./chunk-UBP3JFVQ.js";
+import "./chunk-2Z6VJS5J.js";
 export {
   main,
   telemetryCommand

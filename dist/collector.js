@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-27PYDR6Q.js";
-import "./chunk-OHTOFVDR.js";
+} from "./chunk-UBP3JFVQ.js";
+import "./chunk-2Z6VJS5J.js";
 export {
   isLoopback,
   readOtlpLogs,

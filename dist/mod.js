@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-OHTOFVDR.js";
+} from "./chunk-2Z6VJS5J.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

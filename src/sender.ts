@@ -92,9 +92,10 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
   const resolved = resolveOptions(options);
   const key = backlogKey(resolved); // the key of the run that started it
   if (!consentHolds()) return clearStartMarks(files, dir, key);
-  // A run that handed off after the last look saw the lock and started no sender: after letting go, look once
-  // more, and take the spool again if there is work; a second look that finds nothing it can take ends it.
-  for (let look = 0; look < 2; look++) {
+  // A run that handed off after the last look saw the lock and started no sender: after letting go, look again,
+  // and take the spool again if there is work, as long as looks take some (runs ending in waves, on a loaded
+  // machine, may each find the lock taken); a look after the first that finds nothing it can take ends it.
+  for (let look = 0;; look++) {
     const lock = await takeSenderLock(files, dir, key);
     if (!lock) return;
     const { replayed, spooled, sent, dropped, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS);
@@ -110,6 +111,7 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
     if (timeUp && sent > 0 && consentHolds()) return startSuccessor(config);
     // The endpoint failed (the handler recorded it for later runs): stop.
     if (replayed > 0 && spooled > 0) return;
+    if (look > 0 && replayed === 0) return;
   }
 }
 

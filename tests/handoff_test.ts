@@ -219,7 +219,10 @@ for (const { label, executable } of targets) {
       // four on a loaded machine (a fresh-clone CI run saw three), where the runs are preempted between their mark's
       // time and its file (docs/at-exit.md). The senders' lock then decides; each event still arrives once.
       assert.ok(starters >= 1 && starters <= 4, `${starters} of 8 runs started a sender:\n${trails}`);
-      await waitFor(() => server.events().length >= 8, "eight deliveries");
+      await waitFor(() => server.events().length >= 8, "eight deliveries").catch((error) => {
+        const arrived = commands(server.events()).join(", ");
+        throw new Error(`${error.message}: arrived ${arrived}; left ${names(dir.path).join(", ")}\n${trails}`);
+      });
       await sendersGone(dir.path);
       const received = commands(server.events()).map(String).sort();
       assert.deepEqual(received, Array.from({ length: 8 }, (_, i) => `together-${i}`).sort(), "each exactly once");

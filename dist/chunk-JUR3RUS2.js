@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-27PYDR6Q.js";
+} from "./chunk-UBP3JFVQ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -33,7 +33,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-OHTOFVDR.js";
+} from "./chunk-2Z6VJS5J.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

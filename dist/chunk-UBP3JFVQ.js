@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-OHTOFVDR.js";
+} from "./chunk-2Z6VJS5J.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
