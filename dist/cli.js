@@ -3,7 +3,7 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-JUR3RUS2.js";
+} from "./chunk-MXSB62I4.js";
 import "./chunk-UBP3JFVQ.js";
 import "./chunk-2Z6VJS5J.js";
 export {

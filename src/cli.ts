@@ -605,12 +605,12 @@ function endpointReports(
   const { spool, options } = opened;
   // Health files are named by a hash of the URL, and newer ones carry the URL: every endpoint they or the
   // options name, by the spool key its events would carry in each format.
-  const drops = new Map<string, SenderDrops>();
-  for (
-    const { key, ...record } of recordedSenderDrops(opened.files, spool.dir, Date.now() - options.spoolLimits.maxAgeMs)
-  ) {
-    drops.set(key, record);
-  }
+  const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
+  const drops = new Map<string, SenderDrops>(
+    recordedSenderDrops(opened.files, spool.dir, keptSince).map(({ key, ...record }) => [key, record]),
+  );
+  // A URL a drop record could not hold (credentials, a query) is known by its hash where it is the endpoint in force.
+  const inForce = options.sink.kind === "http" ? { url: options.sink.url, hash: shortHash(options.sink.url) } : null;
   const urls = [...recorded, ...drops.values()].flatMap((entry) => entry.endpoint ?? []);
   if (options.sink.kind === "http") urls.unshift(options.sink.url);
   const known = new Map<string, { endpoint: string; format: "nat" | "otlp" }>();
@@ -631,11 +631,8 @@ function endpointReports(
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? undefined : drops.get(key);
     // A key with more than the URL and format in it (a version, headers) is named by what its senders recorded.
-    // A URL a record could not hold (credentials, a query) is known by its hash where it is the endpoint in force.
-    const inForce = options.sink.kind === "http" && dropped?.endpointHash === shortHash(options.sink.url)
-      ? options.sink.url
-      : undefined;
-    const endpoint = dropped?.endpoint ?? inForce;
+    const endpoint = dropped?.endpoint ??
+      (inForce !== null && dropped?.endpointHash === inForce.hash ? inForce.url : undefined);
     const named = key === null
       ? undefined
       : known.get(key) ?? (endpoint === undefined ? undefined : { endpoint, format: null });

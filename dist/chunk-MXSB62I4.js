@@ -512,10 +512,11 @@ var shownHealth = (function (state) {
 });
 var endpointReports = (function (opened, recorded) {
   const { spool, options } = opened;
-  const drops = /* @__PURE__ */ new Map();
-  for (const { key, ...record } of recordedSenderDrops(opened.files, spool.dir, Date.now() - options.spoolLimits.maxAgeMs)) {
-    drops.set(key, record);
-  }
+  const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
+  const drops = new Map(
+    recordedSenderDrops(opened.files, spool.dir, keptSince).map(({ key, ...record }) => [key, record])
+  );
+  const inForce = options.sink.kind === "http" ? { url: options.sink.url, hash: shortHash(options.sink.url) } : null;
   const urls = [...recorded, ...drops.values()].flatMap((entry) => entry.endpoint ?? []);
   if (options.sink.kind === "http") urls.unshift(options.sink.url);
   const known = /* @__PURE__ */ new Map();
@@ -533,8 +534,7 @@ var endpointReports = (function (opened, recorded) {
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? void 0 : drops.get(key);
-    const inForce = options.sink.kind === "http" && dropped?.endpointHash === shortHash(options.sink.url) ? options.sink.url : void 0;
-    const endpoint = dropped?.endpoint ?? inForce;
+    const endpoint = dropped?.endpoint ?? (inForce !== null && dropped?.endpointHash === inForce.hash ? inForce.url : void 0);
     const named = key === null ? void 0 : known.get(key) ?? (endpoint === void 0 ? void 0 : { endpoint, format: null });
     const state = named && recordedState(recorded, named.endpoint);
     if (events === 0 && !state && !dropped) return [];
