@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MXSB62I4.js";
-import "./chunk-UBP3JFVQ.js";
-import "./chunk-2Z6VJS5J.js";
+} from "./chunk-6ZBMKVJU.js";
+import "./chunk-EBLFKKIP.js";
+import "./chunk-URRTIHLN.js";
 export {
   main,
   telemetryCommand

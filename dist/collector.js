@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-UBP3JFVQ.js";
-import "./chunk-2Z6VJS5J.js";
+} from "./chunk-EBLFKKIP.js";
+import "./chunk-URRTIHLN.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-2Z6VJS5J.js";
+} from "./chunk-URRTIHLN.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -89,8 +89,8 @@ export function senderEnvironment(
 ): Record<string, string> {
   const env: Record<string, string> = {};
   const absolute = (path: string) => absolutePath(path, cwd);
-  // In a CGI program, HTTP_PROXY may come from a request's `Proxy:` header: the program ignores it (but under Bun,
-  // whose fetch honours it), and so does its sender, whatever its runtime.
+  // In a CGI program, HTTP_PROXY may come from a request's `Proxy:` header: the program ignores it, and so does its
+  // sender, whatever its runtime.
   const cgi = read("REQUEST_METHOD") !== undefined;
   for (const name of SENDER_VARIABLES) {
     const value = read(name);

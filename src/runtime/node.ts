@@ -24,6 +24,7 @@ import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
 import { nodeFetch } from "./node_fetch.ts";
+import { proxyRoute, type ProxyServer, type ReadEnvironment } from "./proxy_settings.ts";
 import { nodeFiles, type NodeFs, type NodePermission } from "./node_files.ts";
 import { senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
@@ -338,7 +339,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     },
     fetch: options.lightFetch && proc.getBuiltinModule
       ? nodeFetch((name) => proc.getBuiltinModule!(name), (name) => proc.env[name])
-      : runtimeFetch(),
+      : runtimeFetch((name) => proc.env[name], proc.versions.bun !== undefined),
     senderCommand(script, grant) {
       const refused = refusal(grant);
       if (refused) return { refused };
@@ -518,14 +519,27 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: Node
 }
 
 /**
- * The runtime's own fetch (Bun's), with Bun's refusal to build a request (a proxy scheme it cannot speak,
- * `UnsupportedProxyProtocol`) told apart from a network error: no connection was made, so it is not the
- * endpoint's failure.
+ * The runtime's own fetch (Bun's), sent the way the library reads the proxy variables (`proxyRoute`), as the
+ * Node.js client is and as `status` tells: through the proxy it names, given to Bun's fetch as an option, or
+ * directly (`proxy: false`), never by Bun's own reading of the variables, which ignores an `ALL_PROXY` it cannot
+ * speak (a socks5 one: it went directly, past the proxy) and fails to resolve a value with blanks around it or
+ * credentials without a scheme. A proxy the library cannot use is a request not built (no connection was made,
+ * so not the endpoint's failure), and so is any proxy where the global fetch is not Bun's (Node.js before 22.3,
+ * without `process.getBuiltinModule`: its fetch ignores proxies).
+ *
+ * @param env Reads an environment variable, at request time.
+ * @param isBun Whether the global fetch is Bun's, which takes a `proxy` option.
  */
-function runtimeFetch(): Fetch {
+function runtimeFetch(env: ReadEnvironment, isBun: boolean): Fetch {
   return async (url, init) => {
+    const route = proxyRoute(new URL(url), env);
+    if (route.kind === "unusable") throw new RequestNotBuilt(route.reason);
+    if (route.kind === "proxy" && !isBun) throw new RequestNotBuilt("this runtime's fetch cannot use a proxy");
     try {
-      return await fetch(url, init);
+      return await fetch(
+        url,
+        { ...init, proxy: route.kind === "proxy" ? bunProxy(route.proxy) : false } as RequestInit,
+      );
     } catch (error) {
       const code = quietly(() => (error as { code?: unknown } | null)?.code);
       throw code === "UnsupportedProxyProtocol"
@@ -533,6 +547,16 @@ function runtimeFetch(): Fetch {
         : error;
     }
   };
+}
+
+/**
+ * A proxy as Bun's fetch takes it: its URL without credentials, which go as the `Proxy-Authorization` header, and
+ * `NO_PROXY` not applied again (the route has applied it).
+ */
+function bunProxy({ protocol, hostname, port, authorization }: ProxyServer) {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const headers: Record<string, string> = authorization === undefined ? {} : { "Proxy-Authorization": authorization };
+  return { url: `${protocol}//${host}:${port}`, headers, respectNoProxy: false };
 }
 
 /**

@@ -2,9 +2,8 @@
  * Which way a program's requests to its endpoint travel, as `status` tells
  * it: directly or through which proxy, what said so, and what in the proxy
  * settings does not do what it says. Under Node.js the library's own client
- * follows `proxy_settings.ts`, and Bun's fetch reads the variables the same
- * way but for `HTTP_PROXY` in a CGI program (`REQUEST_METHOD` set), which Bun
- * honours. Deno's fetch reads them its own way ({@link denoRoute}, after Deno's
+ * follows `proxy_settings.ts`, and under Bun its fetch is given that route
+ * (`runtimeFetch` in `node.ts`). Deno's fetch reads them its own way ({@link denoRoute}, after Deno's
  * `ext/fetch/proxy.rs`, checked against Deno 2.9.6 in `tests/proxy_test.ts`);
  * where that differs from the library's reading, the report says so.
  *
@@ -62,7 +61,6 @@ export function proxyReport(
   hidden: (name: string) => boolean = () => false,
 ): ProxyReport {
   const ours = libraryRoute(target, env);
-  if (runtime === "bun") return bunRoute(target, env, ours);
   if (runtime !== "deno") return ours;
   const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== undefined) {
@@ -80,20 +78,7 @@ export function proxyReport(
   return { ...deno, problem };
 }
 
-/**
- * The route Bun's fetch takes: the library's, but for `HTTP_PROXY` in a CGI program, which Bun honours and a sender,
- * at exit, does not get (a request's `Proxy:` header may have set it).
- */
-function bunRoute(target: URL, env: ReadEnvironment, ours: ProxyReport): ProxyReport {
-  const bun = libraryRoute(target, (name) => name === "REQUEST_METHOD" ? undefined : env(name));
-  if (where(bun) === where(ours)) return bun;
-  const problem =
-    `in a CGI program (REQUEST_METHOD is set), Bun's fetch honours HTTP_PROXY, which a request's Proxy: ` +
-    `header may set: this program sends ${way(bun)}, a sender at exit ${way(ours)}`;
-  return { ...bun, problem };
-}
-
-/** The route by the library's reading of the variables (`proxyRoute`), as Node.js and Bun take it. */
+/** The route by the library's reading of the variables (`proxyRoute`), which Node.js and Bun take. */
 function libraryRoute(target: URL, env: ReadEnvironment): ProxyReport {
   const route = proxyRoute(target, env);
   if (route.kind === "proxy") {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-UBP3JFVQ.js";
+} from "./chunk-EBLFKKIP.js";
 import {
   Backlog,
   EndpointHealth,
@@ -33,7 +33,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-2Z6VJS5J.js";
+} from "./chunk-URRTIHLN.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -41,7 +41,6 @@ import { parseArgs } from "node:util";
 // src/runtime/proxy_report.ts
 var proxyReport = (function (target, env, runtime, hidden = () => false) {
   const ours = libraryRoute(target, env);
-  if (runtime === "bun") return bunRoute(target, env, ours);
   if (runtime !== "deno") return ours;
   const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== void 0) {
@@ -54,12 +53,6 @@ var proxyReport = (function (target, env, runtime, hidden = () => false) {
   if (where(deno) === where(ours)) return deno;
   const problem = `Deno's fetch sends these requests ${way(deno)} (${deno.because}), where Node.js and Bun send them ${way(ours)} (${ours.because}): Deno reads a variable's uppercase spelling first, ALL_PROXY before the scheme's own, skips a value it cannot parse, and matches a NO_PROXY entry only as written: lowercase, without a port, brackets or *., * for names only`;
   return { ...deno, problem };
-});
-var bunRoute = (function (target, env, ours) {
-  const bun = libraryRoute(target, (name) => name === "REQUEST_METHOD" ? void 0 : env(name));
-  if (where(bun) === where(ours)) return bun;
-  const problem = `in a CGI program (REQUEST_METHOD is set), Bun's fetch honours HTTP_PROXY, which a request's Proxy: header may set: this program sends ${way(bun)}, a sender at exit ${way(ours)}`;
-  return { ...bun, problem };
 });
 var libraryRoute = (function (target, env) {
   const route = proxyRoute(target, env);
@@ -638,7 +631,6 @@ Press Ctrl-C to stop.
   return await new Promise(() => {
   });
 });
-
 
 
 

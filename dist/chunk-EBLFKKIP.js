@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-2Z6VJS5J.js";
+} from "./chunk-URRTIHLN.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
