@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6ZBMKVJU.js";
-import "./chunk-EBLFKKIP.js";
-import "./chunk-URRTIHLN.js";
+} from "./chunk-HRZ76WM7.js";
+import "./chunk-QNTR72WX.js";
+import "./chunk-OAXAWZUE.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-EBLFKKIP.js";
-import "./chunk-URRTIHLN.js";
+} from "./chunk-QNTR72WX.js";
+import "./chunk-OAXAWZUE.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-URRTIHLN.js";
+} from "./chunk-OAXAWZUE.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

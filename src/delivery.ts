@@ -65,6 +65,11 @@ export interface DeliveryRequest {
    * target it may not reach is dropped as `unsafe_redirect` rather than prompting. @default {() => true}
    */
   mayConnect?: (url: string) => boolean;
+  /**
+   * Whether a request to a URL carries the proxy's credentials to its host (Deno's fetch): a redirect to another
+   * origin is then dropped as `unsafe_redirect`, as it would take them there. @default {() => false}
+   */
+  sendsProxyCredentials?: (url: string) => boolean;
 }
 
 /** Whether this process delivers for a program with more permissions than its own: see {@link deliverForProgram}. */
@@ -190,8 +195,12 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       if (hop === MAX_REDIRECTS) return { kind: "rejected", reason: "too_many_redirects" };
       const next = redirectTarget(location, url);
       if (next === undefined) return { kind: "rejected", reason: "bad_redirect" };
-      // Never from https to http (the body would travel in clear), never where the program may not connect.
+      // Never from https to http (the body would travel in clear), never to another origin with the proxy's
+      // credentials, never where the program may not connect.
       if (next.startsWith("http:") && url.startsWith("https:")) return { kind: "rejected", reason: "unsafe_redirect" };
+      if (new URL(next).origin !== origin && request.sendsProxyCredentials?.(next)) {
+        return { kind: "rejected", reason: "unsafe_redirect" };
+      }
       if (request.mayConnect?.(next) === false) {
         return forProgram
           ? { kind: "not_sent", reason: "a redirect beyond the sender's permissions, left for the program" }

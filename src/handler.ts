@@ -535,6 +535,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       now: this.#options.clock,
       unrefTimer: host().unrefTimer,
       mayConnect: host().canConnect,
+      sendsProxyCredentials: host().sendsProxyCredentials,
     });
   }
 

@@ -96,6 +96,25 @@ for (const [client, fetchImpl] of clients) {
     });
   });
 
+  test(`${client}: where the proxy's credentials would go to the host, a redirect to another origin is dropped`, async () => {
+    await withServer(async (server) => {
+      const carried: string[] = [];
+      const viaProxy = (url: string, sendsProxyCredentials: (url: string) => boolean) =>
+        deliver({ url, body: "{}", fetch: fetchImpl, timeoutMs: 2000, now: Date.now, sendsProxyCredentials });
+      const everywhere = (url: string) => (carried.push(url), true);
+      // Same origin: followed (the endpoint has them already); another (localhost, not 127.0.0.1): not requested.
+      server.reply({ status: 307, headers: { location: "/moved" } });
+      assert.deepEqual(await viaProxy(server.url(), everywhere), { kind: "delivered" });
+      const elsewhere = server.url("/other").replace("127.0.0.1", "localhost");
+      server.reply({ status: 308, headers: { location: elsewhere } });
+      assert.deepEqual(await viaProxy(server.url(), everywhere), { kind: "rejected", reason: "unsafe_redirect" });
+      assert.deepEqual(carried, [elsewhere], "asked only for the other origin");
+      server.reply({ status: 308, headers: { location: elsewhere } });
+      assert.deepEqual(await viaProxy(server.url(), () => false), { kind: "delivered" });
+      assert.deepEqual(server.requests.map((r) => r.path), ["/events", "/moved", "/events", "/events", "/other"]);
+    });
+  });
+
   test(`${client}: a redirect loop stops after a few hops; a redirect without a usable Location is dropped`, async () => {
     await withServer(async (server) => {
       server.respond(() => ({ status: 308, headers: { location: "/again" } }));

@@ -23,6 +23,8 @@ import { waitFor } from "./helpers/wait.ts";
 
 /** The host of every proxied endpoint: `.invalid` never resolves, so only a proxy can reach it. */
 const UNRESOLVABLE = "telemetry.invalid";
+/** Another host the test certificate names, reached through the proxy too: another origin. */
+const ELSEWHERE = "elsewhere.telemetry.invalid";
 
 const runtime = runtimeInfo().name;
 
@@ -488,7 +490,7 @@ describe("the Node.js client (node_fetch.ts) through a proxy", () => {
   }
 });
 
-const certificate = makeCertificate(tempDirForTheProcess(), [UNRESOLVABLE]);
+const certificate = makeCertificate(tempDirForTheProcess(), [UNRESOLVABLE, ELSEWHERE]);
 const needsCertificate = !certificate && "needs openssl to make a certificate";
 
 /** An endpoint that only `proxy` can reach, served by `server`. */
@@ -630,6 +632,35 @@ describe("a run behind a proxy (child processes)", () => {
       }
     });
   }
+
+  it("a redirect to another host with the proxy's credentials: Deno, whose fetch would send them there, drops it", {
+    skip: needsCertificate,
+  }, async () => {
+    const server = await TestServer.start(undefined, certificate);
+    const proxy = await TestProxy.start(server.port);
+    server.reply({ status: 307, headers: { location: `https://${ELSEWHERE}:${server.port}/moved` } });
+    try {
+      const { stats } = printed(
+        await runChild("handler_child.ts", {
+          args: ["stop", unreachable("https", server)],
+          env: runEnv({ HTTPS_PROXY: proxy.url("ada:pw") }),
+        }),
+      );
+      const first = `CONNECT ${UNRESOLVABLE}:${server.port}`;
+      if (runtime === "deno") {
+        assert.deepEqual([stats.sent, stats.dropped], [0, { unsafe_redirect: 1 }]);
+        assert.deepEqual(proxy.asked, [first], "the other host was never asked");
+      } else {
+        // Node.js and Bun send the credentials to the proxy only: the redirect is followed.
+        assert.equal(stats.sent, 1);
+        assert.deepEqual(proxy.asked, [first, `CONNECT ${ELSEWHERE}:${server.port}`]);
+        assert.equal(server.requests[1].headers["proxy-authorization"], undefined);
+      }
+    } finally {
+      await proxy.close();
+      await server.close();
+    }
+  });
 
   it("delivers over https through an https: proxy (TLS to the proxy, and to the endpoint inside the tunnel)", {
     skip: needsCertificate,

@@ -18,6 +18,7 @@ import {
 } from "./host.ts";
 import { denoFiles, type DenoFs } from "./deno_files.ts";
 import { guardedFiles } from "./guarded_files.ts";
+import { denoSendsProxyCredentials } from "./deno_proxy.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, type ProgramInput, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
@@ -282,6 +283,15 @@ export function denoHost(deno: DenoNamespace): Host {
         return granted({ name: "net", host: netHost(url) });
       } catch {
         return false;
+      }
+    },
+    sendsProxyCredentials(url) {
+      // Deno's fetch reads the variables whatever the program may read: one it may not read could name a proxy.
+      try {
+        return PROXY_VARIABLES.some((name) => !granted({ name: "env", variable: name })) ||
+          denoSendsProxyCredentials(new URL(url), readEnv);
+      } catch {
+        return true;
       }
     },
     fetch: undefined,

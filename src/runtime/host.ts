@@ -254,6 +254,13 @@ export interface Host {
    */
   canConnect(url: string): boolean;
   /**
+   * Whether a request to a URL carries the proxy's credentials to its host, not only to the proxy (Deno's fetch,
+   * inside an https tunnel): a redirect to another origin is then refused.
+   *
+   * @param url The URL.
+   */
+  sendsProxyCredentials(url: string): boolean;
+  /**
    * A lighter HTTP client than `globalThis.fetch`, where the runtime's fetch
    * is costly to load (Node.js: undici takes ~50 ms and ~30 MB on first use);
    * `undefined` elsewhere. It implements only what a delivery uses.

@@ -36,6 +36,7 @@ const noHost: Host = {
   writeStderr: () => {},
   unrefTimer: () => {},
   canConnect: () => true,
+  sendsProxyCredentials: () => false,
   fetch: undefined,
   terminal: () => undefined,
   files: undefined,

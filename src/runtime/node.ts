@@ -291,6 +291,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
       (timer as { unref?: () => void } | undefined)?.unref?.();
     },
     canConnect: () => true,
+    sendsProxyCredentials: () => false,
     terminal() {
       // A terminal is a character device: a standard stream that is a pipe or a file is told from one by `fstat`,
       // before `process.stdin`, which is made at its first read (Node.js ~2 ms, Bun ~8: it loads node:tty and

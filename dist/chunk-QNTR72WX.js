@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-URRTIHLN.js";
+} from "./chunk-OAXAWZUE.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

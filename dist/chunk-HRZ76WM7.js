@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-EBLFKKIP.js";
+} from "./chunk-QNTR72WX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -11,10 +11,10 @@ import {
   PROXY_VARIABLES,
   Spool,
   addCount,
-  addressInEntry,
   backlogKey,
   below,
   consentHolds,
+  denoProxyRoute,
   describe,
   effectiveConsent,
   environmentSettings,
@@ -33,7 +33,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-URRTIHLN.js";
+} from "./chunk-OAXAWZUE.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -69,44 +69,8 @@ var libraryRoute = (function (target, env) {
   return exemptBy ? { route: "direct", because: `${exemptBy.list} names the host: ${exemptBy.entry}` } : { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
 });
 var denoRoute = (function (target, env) {
-  const pairs = [["ALL_PROXY", "all_proxy"]];
-  if (target.protocol === "https:") pairs.push(["HTTPS_PROXY", "https_proxy"]);
-  if (target.protocol === "http:" && env("REQUEST_METHOD") === void 0) pairs.push(["HTTP_PROXY", "http_proxy"]);
-  const [variable, proxy] = pairs.flat().map((name) => [name, denoProxy(env(name))]).find(([, read]) => read !== void 0) ?? [];
-  if (variable === void 0 || proxy === void 0) {
-    const because = pairs.flat().some((name) => env(name)) ? "no proxy variable Deno's fetch can read is set" : `no proxy variable is set for ${target.protocol} URLs`;
-    return { route: "direct", because };
-  }
-  const list = env("NO_PROXY") !== void 0 ? "NO_PROXY" : "no_proxy";
-  const host2 = target.hostname.replace(/^\[(.*)\]$/, "$1");
-  const entry = (env(list) || void 0)?.split(",").map((item) => item.replace(RUST_TRIM, "")).find((item) => denoExempts(host2, item));
-  if (entry !== void 0) return { route: "direct", because: `${list} names the host: ${entry}` };
-  return through(proxy.url, variable, proxy.credentials);
-});
-var denoExempts = (function (host2, entry) {
-  if (/^[\d.]+$|:/.test(host2)) {
-    return (entry.includes("/") ? !/\/0\d\d/.test(entry) : !/(?:^|\.)0\d/.test(entry)) && addressInEntry(host2, entry);
-  }
-  return entry === "*" || `.${host2}`.endsWith(entry.startsWith(".") ? entry : `.${entry}`);
-});
-var denoProxy = (function (value) {
-  if (value === void 0 || value.length > 65534 || [...value].some((c) => c <= " " || c === "\x7F")) {
-    return void 0;
-  }
-  const written = /^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(value);
-  const scheme = (written?.[1] ?? "http").replace(/^https?$/i, (name) => name.toLowerCase());
-  const authority = written ? written[2].split(/[/?#]/)[0] : value;
-  const [, userinfo, host2, port = ""] = /^(?:([\w.~!$&'()*+,;=:%-]*)@(?:[\w.~!$&'()*+,;=:%-]*@)*)?([a-z\d.-]+|\[[\da-f:.]+\])(?::(\+?\d*))?$/i.exec(authority) ?? [];
-  if (!["http", "https", "socks5", "socks5h"].includes(scheme) || host2 === void 0) return void 0;
-  if (userinfo !== void 0 && !userinfo.includes(":")) return void 0;
-  try {
-    const { hostname } = new URL(`http://${host2}`);
-    const number = /^\+?\d+$/.test(port) && Number(port) <= 65535 ? Number(port) : void 0;
-    const shown = `${hostname}:${number ?? ({ http: 80, https: 443 }[scheme] ?? 1080)}`;
-    return { url: `${scheme}://${shown}`, credentials: userinfo !== void 0 };
-  } catch {
-    return void 0;
-  }
+  const way2 = denoProxyRoute(target, env);
+  return way2.kind === "direct" ? { route: "direct", because: way2.because } : through(way2.url, way2.variable, way2.credentials);
 });
 var where = (function (report) {
   return report.route === "proxy" ? report.proxy : report.route;
@@ -634,10 +598,6 @@ Press Ctrl-C to stop.
 
 
 
-
-
-var WHITE_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
-var RUST_TRIM = new RegExp(`^${WHITE_SPACE}+|${WHITE_SPACE}+$`, "g");
 
 
 
