@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-HRZ76WM7.js";
-import "./chunk-QNTR72WX.js";
-import "./chunk-OAXAWZUE.js";
+} from "./chunk-ZI7XB3TE.js";
+import "./chunk-BDSFMJIL.js";
+import "./chunk-NU536ABD.js";
 export {
   main,
   telemetryCommand

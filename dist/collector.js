@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-QNTR72WX.js";
-import "./chunk-OAXAWZUE.js";
+} from "./chunk-BDSFMJIL.js";
+import "./chunk-NU536ABD.js";
 export {
   isLoopback,
   readOtlpLogs,

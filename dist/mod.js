@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-OAXAWZUE.js";
+} from "./chunk-NU536ABD.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -195,16 +195,16 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       if (hop === MAX_REDIRECTS) return { kind: "rejected", reason: "too_many_redirects" };
       const next = redirectTarget(location, url);
       if (next === undefined) return { kind: "rejected", reason: "bad_redirect" };
-      // Never from https to http (the body would travel in clear), never to another origin with the proxy's
-      // credentials, never where the program may not connect.
+      // Never from https to http (the body would travel in clear), never where the program may not connect, never
+      // to another origin with the proxy's credentials.
       if (next.startsWith("http:") && url.startsWith("https:")) return { kind: "rejected", reason: "unsafe_redirect" };
-      if (new URL(next).origin !== origin && request.sendsProxyCredentials?.(next)) {
-        return { kind: "rejected", reason: "unsafe_redirect" };
-      }
       if (request.mayConnect?.(next) === false) {
         return forProgram
           ? { kind: "not_sent", reason: "a redirect beyond the sender's permissions, left for the program" }
           : { kind: "rejected", reason: "unsafe_redirect" };
+      }
+      if (new URL(next).origin !== origin && request.sendsProxyCredentials?.(next)) {
+        return { kind: "rejected", reason: "unsafe_redirect" };
       }
       url = next;
     }

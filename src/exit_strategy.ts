@@ -27,6 +27,7 @@ import type { Backlog } from "./backlog.ts";
 import { consentFileInForce, onByConsentFile } from "./consent.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
+import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
@@ -220,7 +221,8 @@ function senderGrant(endpoint: string, dir: string): SenderGrant {
     endpoint,
     dir,
     reads: real === undefined ? [] : [real],
-    variables: [...SENDER_READS, "HOME", "USERPROFILE"],
+    // The proxy settings too: under Deno, one it may not read could hold credentials its fetch would send further.
+    variables: [...SENDER_READS, ...PROXY_VARIABLES, "HOME", "USERPROFILE"],
     set: real === undefined ? {} : { NAT_TELEMETRY_CONSENT_FILE: real },
   };
 }

@@ -14,6 +14,7 @@ import { RequestNotBuilt, runtimeInfo } from "../src/runtime/mod.ts";
 import { nodeFetch } from "../src/runtime/node_fetch.ts";
 import { noProxyEntries, parseProxy, proxyRoute } from "../src/runtime/proxy_settings.ts";
 import { type ProxyReport, proxyReport } from "../src/runtime/proxy_report.ts";
+import { denoSendsProxyCredentials } from "../src/runtime/deno_proxy.ts";
 import { makeCertificate } from "./helpers/certificate.ts";
 import { type ChildResult, runChild, UNSET_PROXY_VARIABLES } from "./helpers/child.ts";
 import { TestProxy } from "./helpers/proxy.ts";
@@ -219,10 +220,32 @@ describe("the proxy report (status)", () => {
     for (const on of ["node", "bun", "deno"] as const) {
       assert.deepEqual(report("http://e.example/", cgi, on), {
         route: "direct",
-        because: "no proxy variable is set for http: URLs",
+        because: "HTTP_PROXY ignored in a CGI program (REQUEST_METHOD is set)",
       });
     }
     assert.equal(report("http://e.example/", { ...cgi, REQUEST_METHOD: "" }, "bun").route, "direct", "even empty");
+    const both = { ...cgi, http_proxy: "http://other:1" };
+    assert.equal(
+      report("http://e.example/", both, "deno").because,
+      "HTTP_PROXY and http_proxy ignored in a CGI program (REQUEST_METHOD is set)",
+    );
+    assert.equal(report("http://e.example/", both, "node").route, "proxy", "the library takes http_proxy there");
+  });
+
+  it("Deno sends the proxy's credentials to the host only through an http: proxy, for https URLs", () => {
+    const sends = (url: string, proxy: string) =>
+      denoSendsProxyCredentials(new URL(url), envOf({ HTTPS_PROXY: proxy, HTTP_PROXY: proxy }));
+    assert.equal(sends("https://e.example/", "http://ada:pw@proxy.corp:3128"), true);
+    assert.equal(sends("https://e.example/", "ada:pw@proxy.corp:3128"), true, "no scheme: http");
+    // Brackets in pairs are credentials Deno reads (one alone makes it skip the value: direct).
+    assert.equal(sends("https://e.example/", "http://ada:[::1]@proxy.corp:3128"), true);
+    assert.equal(sends("https://e.example/", "http://ada:p[w]@proxy.corp:3128"), true);
+    assert.equal(sends("https://e.example/", "http://ada:p[w@proxy.corp:3128"), false);
+    // To the proxy only: over TLS to an https: proxy, in a socks5 login, or without credentials, or in absolute form.
+    assert.equal(sends("https://e.example/", "https://ada:pw@proxy.corp:3128"), false);
+    assert.equal(sends("https://e.example/", "socks5://ada:pw@proxy.corp:1080"), false);
+    assert.equal(sends("https://e.example/", "http://proxy.corp:3128"), false);
+    assert.equal(sends("http://e.example/", "http://ada:pw@proxy.corp:3128"), false);
   });
 
   it("never shows the proxy's credentials", () => {
@@ -756,6 +779,7 @@ describe("a run behind a proxy (child processes)", () => {
       [{ HTTP_PROXY: A, REQUEST_METHOD: "" }, false], // Bun's fetch alone would take HTTP_PROXY in CGI
       [{ HTTP_PROXY: "ftp://127.0.0.1:1", http_proxy: " " }, true], // Deno: skipped, so direct; the others: not sent
       [{ HTTP_PROXY: ` ${A} ` }, true], // Deno: skipped; Bun's fetch alone would fail to resolve it
+      [{ HTTP_PROXY: a.url("ada:p[w]") }, false], // brackets in pairs: Deno reads the credentials
       [{ HTTP_PROXY: `ada:pw@${A.slice("http://".length)}` }, false], // no scheme: Bun's fetch alone would look up "ada"
       // A scheme no runtime here speaks but Deno: Bun's fetch alone would go directly, past it.
       ...runtime === "deno"

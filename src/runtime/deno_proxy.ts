@@ -7,12 +7,13 @@
  * @module
  */
 
-import { addressInEntry, type ReadEnvironment } from "./proxy_settings.ts";
+import { addressInEntry, cgiIgnores, type ReadEnvironment } from "./proxy_settings.ts";
 
 /**
  * Whether Deno's fetch sends the proxy's credentials to `target`'s host itself, not only to the proxy: an https
- * request through a proxy whose URL has credentials, which Deno 2.9.6 also sends inside the tunnel (measured in
- * `tests/proxy_test.ts`). A redirect must not take them to another host.
+ * request through an `http:` proxy whose URL has credentials, which Deno 2.9.6 also sends inside the tunnel
+ * (measured in `tests/proxy_test.ts`; not through an `https:` or socks5 proxy). A redirect must not take them to
+ * another host.
  *
  * @param target The URL requested.
  * @param env Reads an environment variable.
@@ -23,11 +24,12 @@ import { addressInEntry, type ReadEnvironment } from "./proxy_settings.ts";
  * const env = (name: string) => ({ HTTPS_PROXY: "http://ada:pw@proxy.corp:3128" })[name];
  * denoSendsProxyCredentials(new URL("https://telemetry.example/events"), env); // true
  * denoSendsProxyCredentials(new URL("http://telemetry.example/events"), env); // false: no HTTP_PROXY
+ * denoSendsProxyCredentials(new URL("https://telemetry.example/events"), () => "https://ada:pw@proxy.corp"); // false
  * ```
  */
 export function denoSendsProxyCredentials(target: URL, env: ReadEnvironment): boolean {
   const way = denoProxyRoute(target, env);
-  return target.protocol === "https:" && way.kind === "proxy" && way.credentials;
+  return target.protocol === "https:" && way.kind === "proxy" && way.credentials && way.url.startsWith("http:");
 }
 
 /**
@@ -60,7 +62,7 @@ export function denoProxyRoute(
   if (variable === undefined || proxy === undefined) {
     const because = pairs.flat().some((name) => env(name))
       ? "no proxy variable Deno's fetch can read is set"
-      : `no proxy variable is set for ${target.protocol} URLs`;
+      : cgiIgnores(target, env, ["HTTP_PROXY", "http_proxy"]) ?? `no proxy variable is set for ${target.protocol} URLs`;
     return { kind: "direct", because };
   }
   const list = env("NO_PROXY") !== undefined ? "NO_PROXY" : "no_proxy";
@@ -91,10 +93,8 @@ function denoProxy(value: string | undefined): { url: string; credentials: boole
   // http and https in any case, socks5 and socks5h as written; no scheme is http.
   const scheme = (written?.[1] ?? "http").replace(/^https?$/i, (name) => name.toLowerCase());
   const authority = written ? written[2].split(/[/?#]/)[0] : value;
-  // Credentials end at the first @ (they need a colon), the host starts after the last.
-  const [, userinfo, host, port = ""] =
-    /^(?:([\w.~!$&'()*+,;=:%-]*)@(?:[\w.~!$&'()*+,;=:%-]*@)*)?([a-z\d.-]+|\[[\da-f:.]+\])(?::(\+?\d*))?$/i
-      .exec(authority) ?? [];
+  // Credentials end at the first @ (they need a colon), the host starts after the last; brackets in them in pairs.
+  const [, userinfo, host, port = ""] = PROXY_AUTHORITY.exec(authority) ?? [];
   if (!["http", "https", "socks5", "socks5h"].includes(scheme) || host === undefined) return undefined;
   if (userinfo !== undefined && !userinfo.includes(":")) return undefined;
   try {
@@ -107,6 +107,15 @@ function denoProxy(value: string | undefined): { url: string; credentials: boole
     return undefined;
   }
 }
+
+/** Credentials as Deno's fetch reads them in a proxy URL: a URI's user information, with `[...]` groups. */
+const USERINFO = "(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=:%-]*\\])*";
+
+/** A proxy URL's authority: credentials (and any more `...@`), a host name or bracketed IPv6 address, a port. */
+const PROXY_AUTHORITY = new RegExp(
+  `^(?:(${USERINFO})@(?:${USERINFO}@)*)?([a-z\\d.-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,
+  "i",
+);
 
 /** What Rust's `str::trim` takes off: Unicode's White_Space (JavaScript's `trim` also takes U+FEFF, not U+0085). */
 const WHITE_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";

@@ -12,7 +12,7 @@
 import { PROXY_VARIABLES } from "./clean_environment.ts";
 import type { RuntimeName } from "./info.ts";
 import { denoProxyRoute } from "./deno_proxy.ts";
-import { proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
+import { cgiIgnores, proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
 
 /** Which way requests travel, and why. */
 export type ProxyReport =
@@ -91,9 +91,10 @@ function libraryRoute(target: URL, env: ReadEnvironment): ProxyReport {
     return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
   }
   const { exemptBy } = route;
-  return exemptBy
-    ? { route: "direct", because: `${exemptBy.list} names the host: ${exemptBy.entry}` }
-    : { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
+  return exemptBy ? { route: "direct", because: `${exemptBy.list} names the host: ${exemptBy.entry}` } : {
+    route: "direct",
+    because: cgiIgnores(target, env, ["HTTP_PROXY"]) ?? `no proxy variable is set for ${target.protocol} URLs`,
+  };
 }
 
 /** The route Deno's fetch takes, as a report. */

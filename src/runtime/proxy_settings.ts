@@ -89,6 +89,28 @@ function proxyVariable(target: URL, env: ReadEnvironment): string | undefined {
 }
 
 /**
+ * Why a request to an http URL goes without the proxy `names` set in a CGI program (`REQUEST_METHOD` set), where a
+ * request's `Proxy:` header may have set it: the reason, or `undefined` when that is not why.
+ *
+ * @param target The URL requested.
+ * @param env Reads an environment variable.
+ * @param names The variables the runtime ignores there: `HTTP_PROXY` (the library), and `http_proxy` too (Deno).
+ * @returns e.g. `HTTP_PROXY ignored in a CGI program (REQUEST_METHOD is set)`.
+ * @example
+ * ```ts
+ * import { cgiIgnores } from "./proxy_settings.ts";
+ * const env = (name: string) => ({ HTTP_PROXY: "http://p:1", REQUEST_METHOD: "GET" })[name];
+ * cgiIgnores(new URL("http://api.example/"), env, ["HTTP_PROXY"]); // "HTTP_PROXY ignored in a CGI program (REQUEST_METHOD is set)"
+ * cgiIgnores(new URL("https://api.example/"), env, ["HTTP_PROXY"]); // undefined
+ * ```
+ */
+export function cgiIgnores(target: URL, env: ReadEnvironment, names: readonly string[]): string | undefined {
+  const ignored = names.filter((name) => env(name));
+  if (target.protocol !== "http:" || env("REQUEST_METHOD") === undefined || ignored.length === 0) return undefined;
+  return `${ignored.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`;
+}
+
+/**
  * Parses a proxy URL as found in `HTTP_PROXY` or `HTTPS_PROXY`.
  *
  * @param value The variable's value, e.g. `http://user:pass@proxy.corp:3128` or `proxy.corp:3128`.

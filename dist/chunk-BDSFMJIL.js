@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-OAXAWZUE.js";
+} from "./chunk-NU536ABD.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-QNTR72WX.js";
+} from "./chunk-BDSFMJIL.js";
 import {
   Backlog,
   EndpointHealth,
@@ -13,6 +13,7 @@ import {
   addCount,
   backlogKey,
   below,
+  cgiIgnores,
   consentHolds,
   denoProxyRoute,
   describe,
@@ -33,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-OAXAWZUE.js";
+} from "./chunk-NU536ABD.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -66,7 +67,10 @@ var libraryRoute = (function (target, env) {
     return { route: "unusable", because: why, problem: `${why}; requests are not sent while it is set` };
   }
   const { exemptBy } = route;
-  return exemptBy ? { route: "direct", because: `${exemptBy.list} names the host: ${exemptBy.entry}` } : { route: "direct", because: `no proxy variable is set for ${target.protocol} URLs` };
+  return exemptBy ? { route: "direct", because: `${exemptBy.list} names the host: ${exemptBy.entry}` } : {
+    route: "direct",
+    because: cgiIgnores(target, env, ["HTTP_PROXY"]) ?? `no proxy variable is set for ${target.protocol} URLs`
+  };
 });
 var denoRoute = (function (target, env) {
   const way2 = denoProxyRoute(target, env);
