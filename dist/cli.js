@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ZI7XB3TE.js";
-import "./chunk-BDSFMJIL.js";
-import "./chunk-NU536ABD.js";
+} from "./chunk-MHVT7G7K.js";
+import "./chunk-GWBCJVZ4.js";
+import "./chunk-7KI5FBOH.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-BDSFMJIL.js";
-import "./chunk-NU536ABD.js";
+} from "./chunk-GWBCJVZ4.js";
+import "./chunk-7KI5FBOH.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-NU536ABD.js";
+} from "./chunk-7KI5FBOH.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -59,8 +59,9 @@ export interface NATTelemetryHandlerOptions {
   /** The most seconds `stop()` may take in total; at most 2147483.647. @default {requestTimeoutSeconds} */
   exitTimeoutSeconds?: number;
   /**
-   * The fetch to deliver with.
-   * @default {globalThis.fetch; under Node.js a lighter client on node:http, which loads ~40 ms faster}
+   * The fetch to deliver with. A `globalThis.fetch` the program puts in place after loading the package (one that
+   * adds its own credentials) is not used unless given here.
+   * @default {Deno's or Bun's fetch as it was when the package loaded; under Node.js a lighter client on node:http, which loads ~40 ms faster}
    */
   fetch?: typeof fetch;
   /**
@@ -358,7 +359,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     customFetch: options.fetch !== undefined,
     format: wireFormat,
     headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...requestHeaders(options.headers) },
-    // globalThis.fetch is looked up at delivery time: under Node.js, touching it loads undici.
+    // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional("logger", "function", () => {}),
     clock: optional("clock", "function", Date.now),

@@ -54,6 +54,25 @@ test("flush() delivers queued events in one envelope with the handler's version 
   });
 });
 
+test("a program that replaces globalThis.fetch later (an interceptor with its credentials) does not carry telemetry", async () => {
+  const original = globalThis.fetch;
+  let intercepted = 0;
+  globalThis.fetch = (input, init) => {
+    intercepted++;
+    return original(input, { ...init, headers: { ...init?.headers, authorization: "Bearer program-secret" } });
+  };
+  try {
+    await using t = await setup();
+    t.handler.enqueue(commandEvent("a"));
+    await t.handler.flush();
+    assert.equal(t.handler.stats().sent, 1);
+    assert.equal(t.server.requests[0].headers.authorization, undefined);
+    assert.equal(intercepted, 0);
+  } finally {
+    globalThis.fetch = original;
+  }
+});
+
 test("flush() with nothing queued sends nothing", async () => {
   await using t = await setup();
   await t.handler.flush();

@@ -6,6 +6,7 @@
  */
 import {
   type ExitHooks,
+  type Fetch,
   type Host,
   type HostFiles,
   ignoredInterrupts,
@@ -80,6 +81,7 @@ export interface DenoNamespace extends DenoFs {
  * Builds the Deno host.
  *
  * @param deno The `Deno` namespace.
+ * @param fetchAtLoad Deno's fetch as it was when the package loaded, for deliveries.
  * @returns A host that degrades quietly when a permission is missing.
  * @example
  * ```ts ignore
@@ -88,7 +90,7 @@ export interface DenoNamespace extends DenoFs {
  * host.env("HOME");
  * ```
  */
-export function denoHost(deno: DenoNamespace): Host {
+export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
   const permission = (descriptor: Descriptor): string | undefined => {
     try {
       return deno.permissions.querySync?.(descriptor).state;
@@ -294,7 +296,7 @@ export function denoHost(deno: DenoNamespace): Host {
         return true;
       }
     },
-    fetch: undefined,
+    fetch: fetchAtLoad,
     senderRefusal(grant) {
       const start = senderStart(grant);
       return "refused" in start ? start.refused : undefined;

@@ -261,9 +261,9 @@ export interface Host {
    */
   sendsProxyCredentials(url: string): boolean;
   /**
-   * A lighter HTTP client than `globalThis.fetch`, where the runtime's fetch
-   * is costly to load (Node.js: undici takes ~50 ms and ~30 MB on first use);
-   * `undefined` elsewhere. It implements only what a delivery uses.
+   * The HTTP client deliveries use unless the program gives its own: under Node.js a lighter one than
+   * `globalThis.fetch` (undici takes ~50 ms and ~30 MB on first use), under Deno and Bun the runtime's fetch as it
+   * was when the package loaded, not one the program put in its place later; `undefined` where there is none.
    */
   readonly fetch: Fetch | undefined;
   /**

@@ -4,7 +4,7 @@
  * @module
  */
 import { denoHost } from "./deno.ts";
-import type { Host } from "./host.ts";
+import type { Fetch, Host } from "./host.ts";
 import { nodeHost } from "./node.ts";
 import { runtimeInfo } from "./info.ts";
 
@@ -59,6 +59,13 @@ const noHost: Host = {
 let cached: Host | undefined;
 
 /**
+ * Deno's or Bun's fetch as it was when the package loaded: a program that replaces `globalThis.fetch` afterwards (an
+ * interceptor adding the program's own credentials to its requests) does not have telemetry's go through it. Not
+ * Node.js's, which loads undici at its first touch: its host has a client of its own.
+ */
+const fetchAtLoad: Fetch | undefined = g.Deno || g.Bun ? g.fetch : undefined;
+
+/**
  * The host for the current runtime, built once.
  *
  * @returns The Deno host, the Node/Bun host, or a host that does nothing.
@@ -71,10 +78,10 @@ let cached: Host | undefined;
 export function host(): Host {
   if (cached) return cached;
   const name = runtimeInfo().name;
-  cached = name === "deno"
-    ? denoHost(g.Deno)
-    : name === "unknown"
-    ? noHost
-    : nodeHost(g.process, { lightFetch: name === "node", bunSpawn: name === "bun" ? g.Bun?.spawn : undefined });
+  cached = name === "deno" ? denoHost(g.Deno, fetchAtLoad) : name === "unknown" ? noHost : nodeHost(g.process, {
+    lightFetch: name === "node",
+    fetchAtLoad,
+    bunSpawn: name === "bun" ? g.Bun?.spawn : undefined,
+  });
   return cached;
 }

@@ -162,7 +162,8 @@ export interface NodeProcess {
  *
  * @param proc The `process` global.
  * @param options `lightFetch`: deliver with {@link nodeFetch} (Node.js) rather than the global fetch (Bun's is
- *   native); `bunSpawn`: start senders with Bun's own spawn (Bun) rather than `node:child_process`.
+ *   native); `fetchAtLoad`: that fetch as it was when the package loaded (Bun), not one the program put in its
+ *   place; `bunSpawn`: start senders with Bun's own spawn (Bun) rather than `node:child_process`.
  * @returns A host over `process`.
  * @example
  * ```ts ignore
@@ -171,7 +172,10 @@ export interface NodeProcess {
  * nodeHost(process, { lightFetch: true }).env("HOME");
  * ```
  */
-export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunSpawn?: BunSpawn }): Host {
+export function nodeHost(
+  proc: NodeProcess,
+  options: { lightFetch: boolean; fetchAtLoad?: Fetch; bunSpawn?: BunSpawn },
+): Host {
   // Loaded when a run first reads or writes a file: one that never does (telemetry turned off by a variable) does
   // not load Bun's node:fs (~2 ms; Node.js has it loaded already).
   let fileAccess: FileAccess | undefined;
@@ -340,7 +344,7 @@ export function nodeHost(proc: NodeProcess, options: { lightFetch: boolean; bunS
     },
     fetch: options.lightFetch && proc.getBuiltinModule
       ? nodeFetch((name) => proc.getBuiltinModule!(name), (name) => proc.env[name])
-      : runtimeFetch((name) => proc.env[name], proc.versions.bun !== undefined),
+      : runtimeFetch(options.fetchAtLoad, (name) => proc.env[name], proc.versions.bun !== undefined),
     senderCommand(script, grant) {
       const refused = refusal(grant);
       if (refused) return { refused };
@@ -528,10 +532,12 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: Node
  * so not the endpoint's failure), and so is any proxy where the global fetch is not Bun's (Node.js before 22.3,
  * without `process.getBuiltinModule`: its fetch ignores proxies).
  *
+ * @param fetchAtLoad The runtime's fetch when the package loaded, else the global one at each request.
  * @param env Reads an environment variable, at request time.
  * @param isBun Whether the global fetch is Bun's, which takes a `proxy` option.
  */
-function runtimeFetch(env: ReadEnvironment, isBun: boolean): Fetch {
+function runtimeFetch(fetchAtLoad: Fetch | undefined, env: ReadEnvironment, isBun: boolean): Fetch {
+  const fetch = fetchAtLoad ?? ((url, init) => globalThis.fetch(url, init));
   return async (url, init) => {
     const route = proxyRoute(new URL(url), env);
     if (route.kind === "unusable") throw new RequestNotBuilt(route.reason);
@@ -539,7 +545,7 @@ function runtimeFetch(env: ReadEnvironment, isBun: boolean): Fetch {
     try {
       return await fetch(
         url,
-        { ...init, proxy: route.kind === "proxy" ? bunProxy(route.proxy) : false } as RequestInit,
+        { ...init, proxy: route.kind === "proxy" ? bunProxy(route.proxy) : false } as typeof init,
       );
     } catch (error) {
       const code = quietly(() => (error as { code?: unknown } | null)?.code);

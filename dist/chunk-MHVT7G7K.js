@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-BDSFMJIL.js";
+} from "./chunk-GWBCJVZ4.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-NU536ABD.js";
+} from "./chunk-7KI5FBOH.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-NU536ABD.js";
+} from "./chunk-7KI5FBOH.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
