@@ -87,7 +87,11 @@ export function toPending(
     }
     const bytes = utf8Length(json); // over the whole text, which flattens it: a held event keeps one string
     if (bytes > maxEventBytes) {
-      return { reason: "event_too_large", detail: `${bytes} bytes serialized, more than ${maxEventBytes}` };
+      return {
+        reason: "event_too_large",
+        detail:
+          `${bytes} bytes serialized, more than ${maxEventBytes} (maxEventBytes, or what maxBatchBytes leaves beside the envelope)`,
+      };
     }
     return { json, bytes, schemaVersion, sessionId, clientVersion, timestamp, retries: 0, notBefore: 0 };
   } catch (error) {

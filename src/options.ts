@@ -301,30 +301,30 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     );
   }
   const settings = environmentSettings();
-  const format = resolveFormat(options.format, settings.format);
   const sourceClientVersion = optional("sourceClientVersion", "string", CLIENT_VERSION);
-  const resource = { ...settings.otlpResource, ...stringRecord("resource", options.resource) };
-  const sessionId = settings.sessionPrefix + optional("sessionId", "string", "undefined");
-  const wireFormat = format === "otlp"
-    ? otlpFormat({
-      serviceName: resource["service.name"] ?? DEFAULT_SERVICE_NAME,
-      serviceVersion: sourceClientVersion,
-      resourceAttributes: resource,
-    })
-    : natFormat(sourceClientVersion);
-  const smallest = smallestEvent(wireFormat, sessionId);
+  const ownResource = stringRecord("resource", options.resource);
+  const ownSessionId = optional("sessionId", "string", "undefined");
+  const format = resolveFormat(options.format, settings.format);
+  const wireFormat = wireFormatFor(format, sourceClientVersion, { ...settings.otlpResource, ...ownResource });
+  const smallest = smallestEvent(wireFormat, settings.sessionPrefix + ownSessionId);
+  // The least sizes are the program's alone to meet: checked against its options, not the user's environment (a
+  // session prefix, OTLP resource attributes, the format), so that what passes on its author's machine passes on
+  // every user's. What the environment adds can leave an event no room in a batch: it is dropped, counted as
+  // event_too_large.
+  const ownFormat = resolveFormat(options.format, undefined);
+  const least = smallestEvent(wireFormatFor(ownFormat, sourceClientVersion, ownResource), ownSessionId);
   const maxEventBytes = number("maxEventBytes", 32_768, count);
-  if (maxEventBytes < smallest.eventBytes) {
+  if (maxEventBytes < least.eventBytes) {
     throw new RangeError(
-      `Cannot create handler: 'maxEventBytes' must be at least ${smallest.eventBytes} (the smallest event), ` +
+      `Cannot create handler: 'maxEventBytes' must be at least ${least.eventBytes} (the smallest event), ` +
         `got ${maxEventBytes}`,
     );
   }
   const maxBatchBytes = number("maxBatchBytes", 500_000, count);
-  if (maxBatchBytes < smallest.batchBytes) {
+  if (maxBatchBytes < least.batchBytes) {
     throw new RangeError(
-      `Cannot create handler: 'maxBatchBytes' must be at least ${smallest.batchBytes} ` +
-        `(one ${format} envelope holding the smallest event), got ${maxBatchBytes}`,
+      `Cannot create handler: 'maxBatchBytes' must be at least ${least.batchBytes} ` +
+        `(one ${ownFormat} envelope holding the smallest event), got ${maxBatchBytes}`,
     );
   }
   return {
@@ -338,7 +338,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     maxEventBytes: Math.min(maxEventBytes, maxBatchBytes - smallest.envelopeBytes - SCHEMA_VERSION_SLACK_BYTES),
     maxBatchBytes,
     sourceClientVersion,
-    sessionId,
+    sessionId: settings.sessionPrefix + ownSessionId,
     sink: resolveSink(
       options.endpoint,
       settings.endpointHidden
@@ -388,6 +388,17 @@ function smallestEvent(
   const inBatch = Math.max(event.bytes, format.eventBytes(event));
   const envelopeBytes = format.emptyBytes(event);
   return { eventBytes: event.bytes, batchBytes: envelopeBytes + SCHEMA_VERSION_SLACK_BYTES + inBatch, envelopeBytes };
+}
+
+/** The wire format by its name: OTLP with the resource it describes the sender with. */
+function wireFormatFor(format: WireFormatName, sourceClientVersion: string, resource: Record<string, string>) {
+  return format === "otlp"
+    ? otlpFormat({
+      serviceName: resource["service.name"] ?? DEFAULT_SERVICE_NAME,
+      serviceVersion: sourceClientVersion,
+      resourceAttributes: resource,
+    })
+    : natFormat(sourceClientVersion);
 }
 
 /** The environment's endpoint, where the program may not read it. */

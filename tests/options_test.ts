@@ -168,6 +168,26 @@ test("header names must be RFC 9110 tokens, not framing headers, and values fiel
   void fine.stop();
 });
 
+/** The least `maxBatchBytes` a handler with `options` accepts, read from the error of a value below it. */
+function least(options: NATTelemetryHandlerOptions): number {
+  try {
+    new NATTelemetryHandler({ ...options, maxBatchBytes: 10 });
+  } catch (error) {
+    return Number(/at least (\d+)/.exec((error as Error).message)![1]);
+  }
+  throw new Error("not refused");
+}
+
+/** The smallest event there can be: a one-letter name, no parameters. */
+class Smallest extends TelemetryEvent {
+  constructor() {
+    super("x");
+  }
+  parameters(): EventParameters {
+    return {};
+  }
+}
+
 test("sizes must hold one event: maxBatchBytes below one envelope with the smallest event is a RangeError", async () => {
   refused({ maxBatchBytes: 10 }, RangeError, /^Cannot create handler: 'maxBatchBytes' must be at least \d+ \(one nat/);
   refused({ maxBatchBytes: 10, format: "otlp" }, RangeError, /'maxBatchBytes' must be at least \d+ \(one otlp/);
@@ -177,23 +197,6 @@ test("sizes must hold one event: maxBatchBytes below one envelope with the small
     /^Cannot create handler: 'maxEventBytes' must be at least \d+ \(the smallest/,
   );
   // The least accepted value is enough: the smallest event is delivered in a batch of that size.
-  const least = (options: NATTelemetryHandlerOptions) => {
-    try {
-      new NATTelemetryHandler({ ...options, maxBatchBytes: 10 });
-    } catch (error) {
-      return Number(/at least (\d+)/.exec((error as Error).message)![1]);
-    }
-    throw new Error("not refused");
-  };
-  /** The smallest event there can be: a one-letter name, no parameters. */
-  class Smallest extends TelemetryEvent {
-    constructor() {
-      super("x");
-    }
-    parameters(): EventParameters {
-      return {};
-    }
-  }
   const server = await TestServer.start();
   setTelemetryEnabled(true);
   try {
@@ -207,6 +210,38 @@ test("sizes must hold one event: maxBatchBytes below one envelope with the small
       assert.equal(handler.stats().sent, 1, `${format}: the smallest event fits maxBatchBytes ${maxBatchBytes}`);
       assert.ok(server.requests.at(-1)!.body.length <= maxBatchBytes);
     }
+  } finally {
+    setTelemetryEnabled(false);
+    await server.close();
+  }
+});
+
+test("what the user's environment adds to envelopes never makes a program's sizes throw: what no longer fits is counted", async () => {
+  const server = await TestServer.start();
+  const endpoint = server.url();
+  const own = { nat: least({ endpoint }), otlp: least({ endpoint, format: "otlp" }) };
+  // A long session prefix, a Kubernetes-style resource, and the user choosing OTLP: each makes envelopes larger.
+  const environments = [
+    { NAT_SESSION_PREFIX: "p".repeat(1200) },
+    { OTEL_RESOURCE_ATTRIBUTES: `k8s.pod.name=${"x".repeat(600)}`, NAT_TELEMETRY_FORMAT: "otlp" },
+  ];
+  setTelemetryEnabled(true);
+  try {
+    for (const vars of environments) {
+      Object.assign(process.env, vars);
+      try {
+        for (const [format, maxBatchBytes] of Object.entries(own)) {
+          const options = { endpoint, maxBatchBytes, ...(format === "otlp" ? { format } : {}) } as const;
+          const handler = new NATTelemetryHandler(options);
+          handler.enqueue(new Smallest());
+          await handler.stop();
+          assert.deepEqual(handler.stats().dropped, { event_too_large: 1 }, `${JSON.stringify(vars)}, ${format}`);
+        }
+      } finally {
+        for (const name of Object.keys(vars)) delete process.env[name];
+      }
+    }
+    assert.equal(server.requests.length, 0);
   } finally {
     setTelemetryEnabled(false);
     await server.close();
