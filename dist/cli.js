@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MHVT7G7K.js";
-import "./chunk-GWBCJVZ4.js";
-import "./chunk-7KI5FBOH.js";
+} from "./chunk-QUFSFMTC.js";
+import "./chunk-CAPT527H.js";
+import "./chunk-RGLAKMXF.js";
 export {
   main,
   telemetryCommand

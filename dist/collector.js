@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-GWBCJVZ4.js";
-import "./chunk-7KI5FBOH.js";
+} from "./chunk-CAPT527H.js";
+import "./chunk-RGLAKMXF.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-7KI5FBOH.js";
+} from "./chunk-RGLAKMXF.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -69,7 +69,8 @@ export class Backlog {
     if (!files) return null;
     const spool = Spool.open(spoolDir, files, spoolLimits, backlogKey(options), refused);
     if (!spool) return null;
-    return new Backlog(spool, new EndpointHealth(files, spool.dir, sink.url, clock, random), files, options);
+    const health = new EndpointHealth(files, spool.dir, sink.url, clock, random, options.customFetch);
+    return new Backlog(spool, health, files, options);
   }
 
   /**

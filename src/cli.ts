@@ -25,7 +25,7 @@ import { describe, redact } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { exitDecision, type InProcessOutcome } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
-import { EndpointHealth, type HealthState, recordedHealth } from "./health.ts";
+import { EndpointHealth, healthHash, type HealthState, recordedHealth } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
@@ -587,9 +587,16 @@ function shownDrops(dropped: Readonly<Record<string, number>>, since: string): s
   return `${total} event(s) since ${since} (${reasons.map(([reason, n]) => `${reason}: ${n}`).join(", ")})`;
 }
 
-/** The health recorded for an endpoint, if any: its file is named by a hash of its URL. */
-function recordedState(recorded: ReturnType<typeof recordedHealth>, url: string): HealthState | undefined {
-  return recorded.find((entry) => entry.hash === shortHash(url))?.state;
+/**
+ * The health recorded for an endpoint, if any: its file is named by a hash of its URL ({@link healthHash}), for a
+ * program with a `fetch` of its own (`ownFetch`) a hash of its own.
+ */
+function recordedState(
+  recorded: ReturnType<typeof recordedHealth>,
+  url: string,
+  ownFetch = false,
+): HealthState | undefined {
+  return recorded.find((entry) => entry.hash === healthHash(url, ownFetch))?.state;
 }
 
 /** A recorded health as `inspect` shows it. */
@@ -625,7 +632,7 @@ function endpointReports(
   }
   if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
   for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
-  const namedHashes = new Set(urls.map((url) => shortHash(url)));
+  const namedHashes = new Set(urls.flatMap((url) => [healthHash(url), healthHash(url, true)]));
   // A health file no URL accounts for (an older version's) may be that of any endpoint no file names.
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
@@ -636,7 +643,7 @@ function endpointReports(
     const named = key === null
       ? undefined
       : known.get(key) ?? (endpoint === undefined ? undefined : { endpoint, format: null });
-    const state = named && recordedState(recorded, named.endpoint);
+    const state = named && recordedState(recorded, named.endpoint, key === spool.key && options.customFetch);
     if (events === 0 && !state && !dropped) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,

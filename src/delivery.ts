@@ -7,6 +7,7 @@
  */
 import { parseRetryAfter } from "./backoff.ts";
 import { setDeadline } from "./deadline.ts";
+import { describeError } from "./describe.ts";
 import { type Fetch, type FetchResponse, RequestNotBuilt } from "./runtime/mod.ts";
 
 export type { Fetch, FetchResponse } from "./runtime/mod.ts";
@@ -22,8 +23,11 @@ export type DeliveryOutcome =
   | { readonly kind: "rejected"; readonly reason: string }
   /** 413: send the batch again in halves. */
   | { readonly kind: "too_large" }
-  /** A passing failure: keep the events and retry, not before `retryAfterMs` if the server said so. */
-  | { readonly kind: "retry"; readonly reason: string; readonly retryAfterMs?: number }
+  /**
+   * A passing failure: keep the events and retry, not before `retryAfterMs` if the server said so; `thrown`: what
+   * the fetch threw, for a program to read about its own.
+   */
+  | { readonly kind: "retry"; readonly reason: string; readonly retryAfterMs?: number; readonly thrown?: string }
   /** Cut short by the caller's signal (the exit budget ran out): the events stay pending, unchanged. */
   | { readonly kind: "interrupted" }
   /**
@@ -212,7 +216,11 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
     if (request.signal?.aborted && !timedOut) return { kind: "interrupted" };
     // Not sent at all: not the endpoint's failure. After a redirect the endpoint was asked: a retry, with its limits.
     if (error instanceof RequestNotBuilt && hop === 0) return { kind: "not_sent", reason: error.message };
-    return { kind: "retry", reason: timedOut ? "timeout" : "network_error" };
+    return timedOut ? { kind: "retry", reason: "timeout" } : {
+      kind: "retry",
+      reason: "network_error",
+      thrown: describeError(error),
+    };
   } finally {
     cancelTimeout();
     request.signal?.removeEventListener("abort", onOutsideAbort);

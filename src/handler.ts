@@ -545,8 +545,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const retryAfter = outcome.kind === "retry" && outcome.retryAfterMs !== undefined
       ? `, not before ${outcome.retryAfterMs / 1000} s`
       : "";
+    // What a program's own fetch threw is its to read; the runtime's errors may hold what the trail masks.
+    const thrown = outcome.kind === "retry" && outcome.thrown !== undefined && this.#options.customFetch
+      ? `: its fetch threw ${outcome.thrown}`
+      : "";
     const what = outcome.kind === "rejected" || outcome.kind === "retry" || outcome.kind === "not_sent"
-      ? ` (${outcome.reason}${retryAfter})`
+      ? ` (${outcome.reason}${retryAfter}${thrown})`
       : "";
     this.#debug(`answer for ${count} event(s): ${outcome.kind}${what}`);
   }

@@ -38,13 +38,31 @@ export interface HealthState {
 export interface RecordedHealth {
   /** The endpoint's URL; `undefined` in a file written before files named it. */
   readonly endpoint: string | undefined;
-  /** The hash of the URL that names the file (`health-<hash>.json`). */
+  /** The hash that names the file (`health-<hash>.json`, {@link healthHash}). */
   readonly hash: string;
   /** The state it records. */
   readonly state: HealthState;
 }
 
 const HEALTH_FILE = /^health-([0-9a-f]{8})\.json$/;
+
+/**
+ * The hash that names an endpoint's health file (`health-<hash>.json`): of its URL, or, for a program that delivers
+ * with a `fetch` of its own, of the URL marked so: such a program's failures may be its fetch's, and must not keep
+ * other programs from an endpoint that answers them.
+ *
+ * @param endpoint The endpoint's URL.
+ * @param ownFetch Whether the program delivers with a `fetch` of its own. @default {false}
+ * @returns Eight hex digits.
+ * @example
+ * ```ts
+ * import { healthHash } from "./health.ts";
+ * healthHash("https://example.com/events") !== healthHash("https://example.com/events", true); // true
+ * ```
+ */
+export function healthHash(endpoint: string, ownFetch = false): string {
+  return shortHash(ownFetch ? `${endpoint} (own fetch)` : endpoint);
+}
 
 /**
  * The endpoint health recorded in a spool directory, one entry per valid
@@ -132,11 +150,20 @@ export class EndpointHealth {
    * @param endpoint The endpoint URL (its hash names the file).
    * @param clock The clock.
    * @param random Jitter source.
+   * @param ownFetch Whether the program delivers with a `fetch` of its own: its health is its own
+   *   ({@link healthHash}). @default {false}
    */
-  constructor(files: HostFiles, dir: string, endpoint: string, clock: () => number, random: () => number) {
+  constructor(
+    files: HostFiles,
+    dir: string,
+    endpoint: string,
+    clock: () => number,
+    random: () => number,
+    ownFetch = false,
+  ) {
     this.#dir = dir;
     this.#endpoint = endpoint;
-    this.#name = `health-${shortHash(endpoint)}.json`;
+    this.#name = `health-${healthHash(endpoint, ownFetch)}.json`;
     this.path = `${dir}/${this.#name}`;
     this.#files = files;
     this.#clock = clock;

@@ -104,6 +104,16 @@ test(`${runtime}: an exit that cannot wait says in the trail that the events wer
   );
 });
 
+test(`${runtime}: the trail says what a program's own fetch threw, where it keeps its events for later`, async () => {
+  using dir = tempDir();
+  const run = await runChild("handler_child.ts", {
+    args: ["stop-throwing-fetch", "http://127.0.0.1:9/events"],
+    env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /answer for 1 event\(s\): retry \(network_error: its fetch threw no signing key\)/);
+});
+
 test(`${runtime}: without NAT_TELEMETRY_DEBUG nothing is written at all`, async () => {
   const run = await runChild("debug_child.ts", {
     env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/e" },

@@ -201,6 +201,31 @@ test("while the endpoint is known to be down, a run spools at once without tryin
   }
 });
 
+test("a program whose own fetch fails keeps its health to itself: another program sharing the spool delivers", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    // Its signing helper throws, say, on this machine: the endpoint never sees a request.
+    const failing = handler(dir.path, server.url(), { fetch: () => Promise.reject(new TypeError("no signing key")) });
+    failing.enqueue(commandEvent("own"));
+    await failing.stop();
+    assert.equal(failing.stats().spooled, 1);
+    const again = handler(dir.path, server.url(), { fetch: () => Promise.reject(new TypeError("no signing key")) });
+    again.enqueue(commandEvent("own-again"));
+    await again.stop();
+    assert.equal(server.requests.length, 0);
+    assert.equal(again.stats().spooled, 1, "its own health holds it back: spooled at once");
+
+    const other = handler(dir.path, server.url());
+    other.enqueue(commandEvent("other"));
+    await other.stop();
+    assert.deepEqual(commands(server.events()), ["other"], "the endpoint is not down for it");
+    assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command).sort(), ["own", "own-again"]);
+  } finally {
+    await server.close();
+  }
+});
+
 test("while the endpoint is known down, an exit reads the spool's directory once, however many files an outage left, and prepares no sender", async () => {
   using dir = tempDir();
   const endpoint = await refusedUrl();

@@ -1,4 +1,5 @@
 import { CliCommandEvent, type EventParameters, TelemetryEvent } from "../../mod.ts";
+import type { DeliveryOutcome } from "../../src/delivery.ts";
 
 /** A CLI event whose command names it, so tests can follow it on the wire. */
 export function commandEvent(command: string): CliCommandEvent {
@@ -25,4 +26,10 @@ export class AnyEvent extends TelemetryEvent {
 /** The sum of a stats object's dropped counters. */
 export function droppedTotal(dropped: Record<string, number>): number {
   return Object.values(dropped).reduce((sum, n) => sum + n, 0);
+}
+
+/** A delivery's outcome without what its fetch threw (the wording is the runtime's), to compare the rest. */
+export function withoutThrown(outcome: DeliveryOutcome): DeliveryOutcome {
+  const { thrown: _, ...rest } = outcome as DeliveryOutcome & { thrown?: string };
+  return rest as DeliveryOutcome;
 }

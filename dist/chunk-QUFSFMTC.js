@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-GWBCJVZ4.js";
+} from "./chunk-CAPT527H.js";
 import {
   Backlog,
   EndpointHealth,
@@ -21,6 +21,7 @@ import {
   environmentSettings,
   exitDecision,
   formatTimestamp,
+  healthHash,
   host,
   isTelemetryEnabled,
   proxyRoute,
@@ -34,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-7KI5FBOH.js";
+} from "./chunk-RGLAKMXF.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -465,8 +466,8 @@ var shownDrops = (function (dropped, since) {
   const total = reasons.reduce((sum, [, n]) => sum + n, 0);
   return `${total} event(s) since ${since} (${reasons.map(([reason, n]) => `${reason}: ${n}`).join(", ")})`;
 });
-var recordedState = (function (recorded, url) {
-  return recorded.find((entry) => entry.hash === shortHash(url))?.state;
+var recordedState = (function (recorded, url, ownFetch = false) {
+  return recorded.find((entry) => entry.hash === healthHash(url, ownFetch))?.state;
 });
 var shownHealth = (function (state) {
   return { failures: state.failures, notBefore: formatTimestamp(state.notBefore) };
@@ -491,13 +492,13 @@ var endpointReports = (function (opened, recorded) {
   }
   if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
   for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
-  const namedHashes = new Set(urls.map((url) => shortHash(url)));
+  const namedHashes = new Set(urls.flatMap((url) => [healthHash(url), healthHash(url, true)]));
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? void 0 : drops.get(key);
     const endpoint = dropped?.endpoint ?? (inForce !== null && dropped?.endpointHash === inForce.hash ? inForce.url : void 0);
     const named = key === null ? void 0 : known.get(key) ?? (endpoint === void 0 ? void 0 : { endpoint, format: null });
-    const state = named && recordedState(recorded, named.endpoint);
+    const state = named && recordedState(recorded, named.endpoint, key === spool.key && options.customFetch);
     if (events === 0 && !state && !dropped) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-7KI5FBOH.js";
+} from "./chunk-RGLAKMXF.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
