@@ -396,6 +396,23 @@ let fromFile = false;
 let decidingFile: string | undefined;
 /** How a process that outlives the run which started it decides again (a sender); see {@link followConsent}. */
 let decideAgain: (() => boolean) | undefined;
+/** Whether the program decided, with {@link setTelemetryEnabled}: nobody is then asked. */
+let programDecided = false;
+
+/**
+ * Whether the program has turned telemetry on or off itself ({@link setTelemetryEnabled}), from a setting of its
+ * own: `askForConsent` then asks nothing, as the user has answered the program.
+ *
+ * @returns Whether `setTelemetryEnabled` was called in this process.
+ * @example
+ * ```ts
+ * import { programHasDecided } from "./consent.ts";
+ * if (!programHasDecided()) console.log("the user may be asked");
+ * ```
+ */
+export function programHasDecided(): boolean {
+  return programDecided;
+}
 
 /**
  * Makes {@link consentHolds} decide again at each call, with `decide`: for a process that delivers what earlier
@@ -516,8 +533,9 @@ export function liveDecision(): { enabled: boolean; decidedBy: string } {
 
 /**
  * Turns telemetry on or off for this process, effective for the next
- * `enqueue` of every handler. It does not record the user's decision on disk
- * (see {@link recordConsent}).
+ * `enqueue` of every handler, and the question is then never asked (`askForConsent`): the program has decided, from
+ * a setting of its own. It does not record the user's decision on disk (see {@link recordConsent}), which, made
+ * later in the process (the user's `telemetry enable`), decides from then on.
  *
  * @param value `true` to collect events, `false` to ignore them.
  * @throws {TypeError} When `value` is not a boolean.
@@ -531,5 +549,5 @@ export function setTelemetryEnabled(value: boolean): void {
   if (typeof value !== "boolean") {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }
-  [enabled, fromFile] = [value, false];
+  [enabled, fromFile, programDecided] = [value, false, true];
 }

@@ -9,7 +9,13 @@
  * @module
  */
 import { isCI } from "./config.ts";
-import { type ConsentState, recordConsent, setTelemetryEnabled, settledDecision } from "./consent.ts";
+import {
+  type ConsentState,
+  programHasDecided,
+  recordConsent,
+  setTelemetryEnabled,
+  settledDecision,
+} from "./consent.ts";
 import { describe, isPlainObject, unknownOption } from "./describe.ts";
 import { host, type HostTerminal, SIGNAL_EXIT_STATUS } from "./runtime/mod.ts";
 
@@ -236,7 +242,8 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
 let question: Promise<ConsentState> | undefined;
 
 /**
- * Asks for consent if nobody decided yet and the program runs on an
+ * Asks for consent if nobody decided yet (the environment, the consent file, nor the program with
+ * `setTelemetryEnabled`) and the program runs on an
  * interactive terminal (standard input, output and error all terminals, the
  * process in the foreground: never from a background job; not in CI; and the
  * program not reading its standard input itself, as a shell of its own does);
@@ -264,6 +271,8 @@ export async function askForConsent(options: { optOut?: string } = {}): Promise<
   const current = settledDecision();
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   if (question) return await question;
+  // The program turned telemetry on or off from a setting of its own: its user has answered it.
+  if (programHasDecided()) return "never_asked";
   // A CI job with a terminal (`docker run -t`, a runner's pseudo-terminal) has no one to answer.
   if (isCI(host().env("CI"))) return "never_asked";
   const terminal = host().terminal();

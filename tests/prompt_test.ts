@@ -245,6 +245,12 @@ test("a decision already made, or NAT_TELEMETRY_ENABLED, means no question", { s
   const overridden = await onTerminal(`${dir.path}/other.toml`, "", { NAT_TELEMETRY_ENABLED: "0" });
   assert.doesNotMatch(overridden, /\[Y\/n\]/);
   assert.equal(recorded(`${dir.path}/other.toml`), undefined);
+  // A program's own setting (setTelemetryEnabled, as the README shows): its user has answered it; trackCommand asks
+  // nothing, and a key typed at a question would have turned it on.
+  const programs = await onTerminal(`${dir.path}/own.toml`, "\r", { NAT_TEST_MODE: "program-setting" });
+  assert.doesNotMatch(programs, /\[Y\/n\]/);
+  assert.deepEqual(result(programs), { state: "never_asked", enabled: false });
+  assert.equal(recorded(`${dir.path}/own.toml`), undefined);
 });
 
 test("a background job (`my-cli &`) is never asked, so the shell never stops it", { skip }, async () => {
