@@ -266,7 +266,7 @@ export async function trackCommand<T>(
   }
   try {
     const result = await main();
-    recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
+    recordExit(exitCodeOf(result) ?? host().exitCode() ?? 0);
     return passedOn(result);
   } catch (error) {
     record("failure", 1, reportableClass(error, options.errorClasses ?? []));
@@ -346,4 +346,13 @@ function reportableClass(
     // A revoked Proxy or a throwing getter: what `main` threw is rethrown all the same, and recorded as an Error.
   }
   return "Error";
+}
+
+/**
+ * The exit code a command's result sets where the program passes it on (`process.exitCode = result`): an integer, or
+ * a string the runtimes take for one as Node.js does (`"2"`, `"0x2"`, `"-1"`); `undefined` for anything else.
+ */
+function exitCodeOf(result: unknown): number | undefined {
+  const code = typeof result === "string" && result !== "" ? Number(result) : result;
+  return typeof code === "number" && Number.isInteger(code) ? code : undefined;
 }

@@ -39,7 +39,13 @@ async function withServer(fn: (server: TestServer, dir: string) => Promise<void>
 }
 
 /** Runs `track_child.ts MODE CODE` with telemetry on, against `server`, with a spool in `dir`. */
-function trackChild(mode: string, code: number, server: TestServer, dir: string, env: Record<string, string> = {}) {
+function trackChild(
+  mode: string,
+  code: number | string,
+  server: TestServer,
+  dir: string,
+  env: Record<string, string> = {},
+) {
   return runChild("track_child.ts", {
     args: [mode, String(code)],
     env: {
@@ -396,13 +402,15 @@ test(
         ["return", 256],
         ["return", -1],
         ["return", 300],
+        ["return-text", "2"],
+        ["return-text", "0x3"],
         ["set", 6],
         ["exit", 256],
         ["exit", 257],
         ["handled", 0],
       ];
       for (const [mode, code] of cases) {
-        const run = await trackChild(mode as string, code as number, server, dir);
+        const run = await trackChild(mode as string, code, server, dir);
         const recorded = [...server.events(), ...spooled(`${dir}/spool`).map((line) => line.event)].at(-1);
         assert.ok(recorded, `${mode} ${code}: an event`);
         const { taskStatus, exitCode } = recorded.parameters;
