@@ -170,8 +170,9 @@ export interface CliCommandEventInit extends Pick<TelemetryEventOptions, "timest
   /** The product that ran the command. @default {"agent_toolkit"} */
   nemoSource?: NemoSource;
   /**
-   * The command, e.g. `run`. `undefined` (`process.argv[2]` when the user typed nothing) is recorded as
-   * `"undefined"`: only a missing key, or a value of another type, throws.
+   * The command, e.g. `run`. `undefined` (`process.argv[2]` when the user typed nothing) or a number (what an
+   * argument parser makes of `mycli 42`) is recorded as `"undefined"`, as `trackCommand` records what is not a
+   * command's name: only a missing key, or a value of another type, throws.
    */
   command: string;
   /** The subcommand, from a fixed list, never user text. @default {"undefined"} */
@@ -249,10 +250,12 @@ export class CliCommandEvent extends TelemetryEvent {
     }
     this.fields = Object.freeze({
       nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
-      // A run's data (nothing typed) must not throw at a user; a key left out is the code's, and does.
+      // A run's data (nothing typed, a number typed) must not throw at a user; a key left out is the code's, and does.
       command: text(
         "command",
-        init.command === undefined && Object.hasOwn(init, "command") ? "undefined" : init.command,
+        (init.command === undefined && Object.hasOwn(init, "command")) || typeof init.command === "number"
+          ? "undefined"
+          : init.command,
       ),
       subcommand: text("subcommand", init.subcommand ?? "undefined"),
       taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
