@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-QUFSFMTC.js";
-import "./chunk-CAPT527H.js";
-import "./chunk-RGLAKMXF.js";
+} from "./chunk-AU4NADE7.js";
+import "./chunk-2WZ4WWTK.js";
+import "./chunk-VAQDEBOU.js";
 export {
   main,
   telemetryCommand

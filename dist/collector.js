@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-CAPT527H.js";
-import "./chunk-RGLAKMXF.js";
+} from "./chunk-2WZ4WWTK.js";
+import "./chunk-VAQDEBOU.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-RGLAKMXF.js";
+} from "./chunk-VAQDEBOU.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -1865,6 +1865,9 @@ var environmentDecision = (function () {
 var fileDecision = (function (state) {
   return state === "never_asked" ? { enabled: false, source: "default" } : { enabled: state === "enabled", source: "file" };
 });
+var programHasDecided = (function () {
+  return programDecided;
+});
 var consentHolds = (function () {
   if (decideAgain) return enabled = decideAgain();
   if (!fromFile || decidingFile === void 0) return true;
@@ -1897,7 +1900,7 @@ var setTelemetryEnabled = (function (value) {
   if (typeof value !== "boolean") {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }
-  [enabled, fromFile] = [value, false];
+  [enabled, fromFile, programDecided] = [value, false, true];
 });
 var setDeadline = (function (ms, fire, unref = () => {
 }) {
@@ -2611,7 +2614,7 @@ var trackCommand = (async function (options, main) {
   }
   try {
     const result = await main();
-    recordExit(typeof result === "number" && Number.isInteger(result) ? result : host().exitCode() ?? 0);
+    recordExit(exitCodeOf(result) ?? host().exitCode() ?? 0);
     return passedOn(result);
   } catch (error) {
     record("failure", 1, reportableClass(error, options.errorClasses ?? []));
@@ -2673,6 +2676,10 @@ var reportableClass = (function (error, allowed) {
   } catch {
   }
   return "Error";
+});
+var exitCodeOf = (function (result) {
+  const code = typeof result === "string" && result !== "" ? Number(result) : result;
+  return typeof code === "number" && Number.isInteger(code) ? code : void 0;
 });
 
 
@@ -3394,10 +3401,10 @@ var CliCommandEvent = class extends TelemetryEvent {
     }
     this.fields = Object.freeze({
       nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
-      // A run's data (nothing typed) must not throw at a user; a key left out is the code's, and does.
+      // A run's data (nothing typed, a number typed) must not throw at a user; a key left out is the code's, and does.
       command: text(
         "command",
-        init.command === void 0 && Object.hasOwn(init, "command") ? "undefined" : init.command
+        init.command === void 0 && Object.hasOwn(init, "command") || typeof init.command === "number" ? "undefined" : init.command
       ),
       subcommand: text("subcommand", init.subcommand ?? "undefined"),
       taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
@@ -3813,6 +3820,8 @@ var enabled;
 var fromFile = false;
 var decidingFile;
 var decideAgain;
+var programDecided = false;
+
 
 
 
@@ -5514,6 +5523,7 @@ async function askForConsent(options = {}) {
   const current = settledDecision();
   if (current.source !== "default") return current.enabled ? "enabled" : "disabled";
   if (question) return await question;
+  if (programHasDecided()) return "never_asked";
   if (isCI(host().env("CI"))) return "never_asked";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
@@ -5548,6 +5558,7 @@ var BUILT_IN_ERRORS = [
   AggregateError,
   ...typeof DOMException === "function" ? [DOMException] : []
 ];
+
 
 
 

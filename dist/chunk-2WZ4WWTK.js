@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-RGLAKMXF.js";
+} from "./chunk-VAQDEBOU.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

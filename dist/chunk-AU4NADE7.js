@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-CAPT527H.js";
+} from "./chunk-2WZ4WWTK.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-RGLAKMXF.js";
+} from "./chunk-VAQDEBOU.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
