@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-AU4NADE7.js";
-import "./chunk-2WZ4WWTK.js";
-import "./chunk-VAQDEBOU.js";
+} from "./chunk-LRAHL7HK.js";
+import "./chunk-JGDPU2B5.js";
+import "./chunk-BMQUD43B.js";
 export {
   main,
   telemetryCommand

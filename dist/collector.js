@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2WZ4WWTK.js";
-import "./chunk-VAQDEBOU.js";
+} from "./chunk-JGDPU2B5.js";
+import "./chunk-BMQUD43B.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-VAQDEBOU.js";
+} from "./chunk-BMQUD43B.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -124,6 +124,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   readonly #debug = debugTrail();
   /** Whether the trail has said why events are not recorded. */
   #toldDisabled = false;
+  /** Whether the trail has had this handler's settings. */
+  #toldSettings = false;
   /** The user opted out during the run: what was pending was dropped, and nothing is handed off. */
   #optedOut = false;
   /**
@@ -167,15 +169,18 @@ export class NATTelemetryHandler implements AsyncDisposable {
   enqueue(event: TelemetryEvent): void {
     try {
       if (!isTelemetryEnabled()) return this.#tellDisabled();
-      this.#hookExit();
+      // Recorded from an exit listener of the program's (after a stop(), as trackCommand records a command that
+      // never settled): a hook added now would run in this very exit, and hand off a second time.
+      const exiting = host().exiting();
+      if (exiting) this.#tellSettings();
+      else this.#hookExit();
       this.#enqueued++;
       const pending = toPending(event, this.#options);
       if ("reason" in pending) return this.#drop(1, pending.reason, pending.detail);
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);
-      // Recorded from an exit listener of the program's: no exit hook of ours is left to run for it (one registered
-      // now is never called), so it goes where the exit would have sent it, at once.
-      if (host().exiting()) return void (this.#handOff() || this.#spoolAtOnce());
+      // No exit hook of ours is left to run for it: it goes where the exit would have sent it, at once.
+      if (exiting) return void (this.#handOff() || this.#spoolAtOnce());
       // After this turn: a handler stopped right after its event (trackCommand's) never sets a timer.
       if (this.#ticking && this.#timer === undefined) queueMicrotask(() => this.#tickFromNowOn());
       if (this.#queue.length >= this.#options.maxQueueSize) void this.flush();
@@ -557,7 +562,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** The trail's lines about the settings in force, once per handler, when it is first used. */
   #tellSettings(): void {
-    if (!this.#debug) return;
+    if (!this.#debug || this.#toldSettings) return;
+    this.#toldSettings = true;
     const { enabled, decidedBy } = liveDecision();
     const { sink, format, spoolDir, handOff } = this.#options;
     this.#debug(`telemetry ${enabled ? "on" : "off"} (decided by ${decidedBy})`);

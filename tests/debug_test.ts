@@ -9,7 +9,7 @@ import { runtimeInfo } from "../src/runtime/mod.ts";
 import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
-import { tempDir } from "./helpers/spool_dir.ts";
+import { spooled, tempDir } from "./helpers/spool_dir.ts";
 
 const runtime = runtimeInfo().name;
 
@@ -112,6 +112,26 @@ test(`${runtime}: the trail says what a program's own fetch threw, where it keep
   });
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /answer for 1 event\(s\): retry \(network_error: its fetch threw no signing key\)/);
+});
+
+test(`${runtime}: a command that never settles is recorded once as the process ends, and the trail says so once`, async () => {
+  using dir = tempDir();
+  const run = await runChild("track_child.ts", {
+    args: ["never", "0"],
+    env: {
+      NAT_TELEMETRY_DEBUG: "1",
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/events",
+      NAT_TELEMETRY_SPOOL_DIR: dir.path,
+      NAT_TELEMETRY_HANDOFF: "0",
+    },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const trail = run.stderr.trim().split("\n");
+  assert.equal(trail.filter((line) => line.includes("telemetry on (decided by")).length, 1, run.stderr);
+  assert.equal(trail.filter((line) => line.includes("spooled for a later run")).length, 1, run.stderr);
+  const recorded = spooled(dir.path).map((line) => line.event.parameters);
+  assert.deepEqual(recorded.map(({ taskStatus, exitCode }) => [taskStatus, exitCode]), [["success", 0]]);
 });
 
 test(`${runtime}: without NAT_TELEMETRY_DEBUG nothing is written at all`, async () => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2WZ4WWTK.js";
+} from "./chunk-JGDPU2B5.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-VAQDEBOU.js";
+} from "./chunk-BMQUD43B.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

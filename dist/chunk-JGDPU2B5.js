@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-VAQDEBOU.js";
+} from "./chunk-BMQUD43B.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
