@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-LRAHL7HK.js";
-import "./chunk-JGDPU2B5.js";
-import "./chunk-BMQUD43B.js";
+} from "./chunk-LMALABMD.js";
+import "./chunk-XZMYOBK7.js";
+import "./chunk-HAS2JRZK.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JGDPU2B5.js";
-import "./chunk-BMQUD43B.js";
+} from "./chunk-XZMYOBK7.js";
+import "./chunk-HAS2JRZK.js";
 export {
   isLoopback,
   readOtlpLogs,

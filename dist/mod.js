@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-BMQUD43B.js";
+} from "./chunk-HAS2JRZK.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

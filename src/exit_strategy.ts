@@ -296,7 +296,7 @@ function senderConfig(options: ResolvedOptions, spoolDir: string): SenderConfig 
     backoffInitialSeconds: backoff.initialMs / 1000,
     backoffMaxSeconds: backoff.maxMs / 1000,
     maxBatchBytes: options.maxBatchBytes,
-    maxEventBytes: options.maxEventBytes,
+    maxEventBytes: options.maxEventBytesOption,
     spoolMaxEvents: spoolLimits.maxEvents,
     spoolMaxBytes: spoolLimits.maxBytes,
     spoolMaxAgeDays: spoolLimits.maxAgeMs / 86_400_000,

@@ -12,7 +12,7 @@ import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
 import { describe, isPlainObject, redact, unknownOption } from "./describe.ts";
-import { type Fetch, host, type InterruptSignal, runtimeInfo } from "./runtime/mod.ts";
+import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { isAbsolutePath } from "./runtime/guarded_files.ts";
 import type { SpoolLimits } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
@@ -160,8 +160,13 @@ export interface ResolvedOptions {
   readonly exitTimeoutMs: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly maxBufferedEvents: number;
-  /** The largest event accepted: the option, or less where an envelope of `maxBatchBytes` could not hold it. */
+  /**
+   * The largest event accepted: the option, or less where an envelope of `maxBatchBytes` could not hold it (0 or
+   * less where the user's environment leaves no room).
+   */
   readonly maxEventBytes: number;
+  /** The `maxEventBytes` option as given (a sender is configured with it, and resolves its own room). */
+  readonly maxEventBytesOption: number;
   readonly maxBatchBytes: number;
   readonly sourceClientVersion: string;
   readonly sessionId: string;
@@ -308,11 +313,14 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   const wireFormat = wireFormatFor(format, sourceClientVersion, { ...settings.otlpResource, ...ownResource });
   const smallest = smallestEvent(wireFormat, settings.sessionPrefix + ownSessionId);
   // The least sizes are the program's alone to meet: checked against its options, not the user's environment (a
-  // session prefix, OTLP resource attributes, the format), so that what passes on its author's machine passes on
-  // every user's. What the environment adds can leave an event no room in a batch: it is dropped, counted as
+  // session prefix, OTLP resource attributes, the format) or runtime, so that what passes on its author's machine
+  // passes on every user's. What the environment adds can leave an event no room in a batch: it is dropped, counted as
   // event_too_large.
   const ownFormat = resolveFormat(options.format, undefined);
-  const least = smallestEvent(wireFormatFor(ownFormat, sourceClientVersion, ownResource), ownSessionId);
+  const least = smallestEvent(
+    wireFormatFor(ownFormat, sourceClientVersion, ownResource, LONGEST_RUNTIME),
+    ownSessionId,
+  );
   const maxEventBytes = number("maxEventBytes", 32_768, count);
   if (maxEventBytes < least.eventBytes) {
     throw new RangeError(
@@ -336,6 +344,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     backoff: { initialMs: backoffInitialSeconds * 1000, maxMs: backoffMaxSeconds * 1000 },
     maxBufferedEvents: number("maxBufferedEvents", 1000, count),
     maxEventBytes: Math.min(maxEventBytes, maxBatchBytes - smallest.envelopeBytes - SCHEMA_VERSION_SLACK_BYTES),
+    maxEventBytesOption: maxEventBytes,
     maxBatchBytes,
     sourceClientVersion,
     sessionId: settings.sessionPrefix + ownSessionId,
@@ -391,15 +400,27 @@ function smallestEvent(
 }
 
 /** The wire format by its name: OTLP with the resource it describes the sender with. */
-function wireFormatFor(format: WireFormatName, sourceClientVersion: string, resource: Record<string, string>) {
+function wireFormatFor(
+  format: WireFormatName,
+  sourceClientVersion: string,
+  resource: Record<string, string>,
+  runtime?: RuntimeInfo,
+) {
   return format === "otlp"
     ? otlpFormat({
       serviceName: resource["service.name"] ?? DEFAULT_SERVICE_NAME,
       serviceVersion: sourceClientVersion,
       resourceAttributes: resource,
-    })
-    : natFormat(sourceClientVersion);
+    }, runtime)
+    : natFormat(sourceClientVersion, runtime);
 }
+
+/**
+ * A runtime and machine whose names are as long as any a user's may have (Node.js's names, the longer, a version
+ * of 24 characters, a machine of 16): the least sizes are the same on every machine, where the runtime's own
+ * differ by a few bytes (a Linux x86_64 Node.js's envelope is a byte larger than a macOS arm64 one's).
+ */
+const LONGEST_RUNTIME: RuntimeInfo = { name: "node", version: "x".repeat(24), machine: "x".repeat(16), os: "linux" };
 
 /** The environment's endpoint, where the program may not read it. */
 const HIDDEN = Symbol("hidden");

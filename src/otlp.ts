@@ -13,7 +13,7 @@
 import type { PendingEvent } from "./batch.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import { joinBetween } from "./join.ts";
-import { runtimeInfo } from "./runtime/mod.ts";
+import { type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
 /** The `service.name` of the resource when `OTEL_SERVICE_NAME` (or `OTEL_RESOURCE_ATTRIBUTES`) does not name one. */
@@ -118,6 +118,7 @@ export function otlpRecord(event: PendingEvent): Record<string, unknown> {
  * @param records The batch's log records, already encoded as JSON text (see {@link otlpRecord}).
  * @param sessionId The batch's session.
  * @param sender What the resource says about the sender.
+ * @param runtime The runtime and machine it names. @default {runtimeInfo()}
  * @returns The request body.
  * @example
  * ```ts
@@ -126,8 +127,12 @@ export function otlpRecord(event: PendingEvent): Record<string, unknown> {
  * JSON.parse(body).resourceLogs[0].scopeLogs[0].scope.name; // "@nat/telemetry"
  * ```
  */
-export function encodeOtlpLogs(records: readonly string[], sessionId: string, sender: OtlpSender): string {
-  const runtime = runtimeInfo();
+export function encodeOtlpLogs(
+  records: readonly string[],
+  sessionId: string,
+  sender: OtlpSender,
+  runtime: RuntimeInfo = runtimeInfo(),
+): string {
   const resource = attributes({
     ...sender.resourceAttributes,
     "service.name": sender.serviceName,

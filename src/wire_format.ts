@@ -11,7 +11,7 @@ import type { PendingEvent } from "./batch.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import { encodeEnvelope, envelopeHeader } from "./envelope.ts";
 import { classifyOtlp, encodeOtlpLogs, otlpRecord, type OtlpSender } from "./otlp.ts";
-import { runtimeInfo } from "./runtime/mod.ts";
+import { type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { utf8Length } from "./utf8.ts";
 
 /** The names of the wire formats. */
@@ -65,6 +65,7 @@ export interface WireFormat {
  *
  * @param sourceClientVersion The envelope's `clientVer`, but for events recorded under another (replayed after an
  *   upgrade), which keep theirs.
+ * @param runtime The runtime and machine the envelope names. @default {runtimeInfo()}
  * @returns The format.
  * @example
  * ```ts
@@ -72,12 +73,12 @@ export interface WireFormat {
  * natFormat("1.2.3").name; // "nat"
  * ```
  */
-export function natFormat(sourceClientVersion: string): WireFormat {
+export function natFormat(sourceClientVersion: string, runtime: RuntimeInfo = runtimeInfo()): WireFormat {
   const header = ({ schemaVersion, sessionId, clientVersion = sourceClientVersion }: PendingEvent, sentAt: number) =>
     envelopeHeader(schemaVersion, {
       sourceClientVersion: clientVersion,
       sessionId,
-      cpuArchitecture: runtimeInfo().machine,
+      cpuArchitecture: runtime.machine,
       sentAt,
     });
   return {
@@ -94,6 +95,7 @@ export function natFormat(sourceClientVersion: string): WireFormat {
  *
  * @param sender What the resource says about the sender (its `service.version`, but for events recorded under another
  *   client version, replayed after an upgrade, which keep theirs).
+ * @param runtime The runtime and machine the resource names. @default {runtimeInfo()}
  * @returns The format.
  * @example
  * ```ts
@@ -101,7 +103,7 @@ export function natFormat(sourceClientVersion: string): WireFormat {
  * otlpFormat({ serviceName: "my-cli", serviceVersion: "1.2.3", resourceAttributes: {} }).readsAnswer; // true
  * ```
  */
-export function otlpFormat(sender: OtlpSender): WireFormat {
+export function otlpFormat(sender: OtlpSender, runtime: RuntimeInfo = runtimeInfo()): WireFormat {
   /** The sender as the run that recorded a batch's events would have described itself. */
   const recordedBy = ({ clientVersion = sender.serviceVersion }: PendingEvent) =>
     clientVersion === sender.serviceVersion ? sender : { ...sender, serviceVersion: clientVersion };
@@ -114,8 +116,8 @@ export function otlpFormat(sender: OtlpSender): WireFormat {
   };
   return {
     name: "otlp",
-    encode: (events) => encodeOtlpLogs(events.map(record), events[0].sessionId, recordedBy(events[0])),
-    emptyBytes: (first) => utf8Length(encodeOtlpLogs([], first.sessionId, recordedBy(first))),
+    encode: (events) => encodeOtlpLogs(events.map(record), events[0].sessionId, recordedBy(events[0]), runtime),
+    emptyBytes: (first) => utf8Length(encodeOtlpLogs([], first.sessionId, recordedBy(first), runtime)),
     eventBytes: (event) => utf8Length(record(event)),
     readsAnswer: true,
     resource: { ...sender.resourceAttributes, "service.name": sender.serviceName },

@@ -15,7 +15,11 @@ import {
   setTelemetryEnabled,
   TelemetryEvent,
 } from "../mod.ts";
+import { Backlog } from "../src/backlog.ts";
 import { MAX_TIMER_MS } from "../src/deadline.ts";
+import { exitDecision } from "../src/exit_strategy.ts";
+import { resolveOptions } from "../src/options.ts";
+import { parseSenderConfig, SENDER_CONFIG_ENV } from "../src/sender_config.ts";
 import { commandEvent } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -245,6 +249,24 @@ test("what the user's environment adds to envelopes never makes a program's size
   } finally {
     setTelemetryEnabled(false);
     await server.close();
+  }
+});
+
+test("a sender is configured with the program's own sizes, where the user's environment leaves its run no room", () => {
+  using dir = tempDir();
+  const endpoint = "http://127.0.0.1:9/events";
+  process.env.NAT_SESSION_PREFIX = "p".repeat(1200);
+  try {
+    const options = resolveOptions({ endpoint, spoolDir: dir.path, maxBatchBytes: least({ endpoint }), handOff: true });
+    assert.ok(options.maxEventBytes <= 0, "the environment leaves this run no room");
+    const plan = exitDecision(options, Backlog.open(options), true);
+    assert.ok(plan.handOff && plan.command, JSON.stringify(plan));
+    const config = parseSenderConfig(plan.command.env[SENDER_CONFIG_ENV])!;
+    assert.equal(config.maxEventBytes, 32_768, "the option as given");
+    const { successor: _, onByConsentFile: __, ...senderOptions } = config;
+    resolveOptions(senderOptions); // as the sender does: a throw there ended it, its events left waiting
+  } finally {
+    delete process.env.NAT_SESSION_PREFIX;
   }
 });
 

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JGDPU2B5.js";
+} from "./chunk-XZMYOBK7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-BMQUD43B.js";
+} from "./chunk-HAS2JRZK.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

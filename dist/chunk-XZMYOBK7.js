@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-BMQUD43B.js";
+} from "./chunk-HAS2JRZK.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
