@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-LMALABMD.js";
-import "./chunk-XZMYOBK7.js";
-import "./chunk-HAS2JRZK.js";
+} from "./chunk-BTU6AJNB.js";
+import "./chunk-4CJHPG47.js";
+import "./chunk-DDXK3IM7.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-XZMYOBK7.js";
-import "./chunk-HAS2JRZK.js";
+} from "./chunk-4CJHPG47.js";
+import "./chunk-DDXK3IM7.js";
 export {
   isLoopback,
   readOtlpLogs,

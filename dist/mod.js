@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-HAS2JRZK.js";
+} from "./chunk-DDXK3IM7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -69,7 +69,8 @@ export class Backlog {
     if (!files) return null;
     const spool = Spool.open(spoolDir, files, spoolLimits, backlogKey(options), refused);
     if (!spool) return null;
-    const health = new EndpointHealth(files, spool.dir, sink.url, clock, random, options.customFetch);
+    const ownFetchKey = options.customFetch ? spool.key : undefined;
+    const health = new EndpointHealth(files, spool.dir, sink.url, clock, random, ownFetchKey);
     return new Backlog(spool, health, files, options);
   }
 

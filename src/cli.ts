@@ -522,9 +522,15 @@ async function flush(output: CliOutput): Promise<number> {
     return 1;
   }
   const { spool, options, files } = opened;
-  // The user asks to try now.
+  // The user asks to try now: the endpoint's failures are forgotten, those of programs with a fetch of their own too.
   if (options.sink.kind === "http") {
-    new EndpointHealth(files, spool.dir, options.sink.url, Date.now, randomFraction).forget();
+    const url = options.sink.url;
+    for (const { endpoint, hash } of recordedHealth(files, spool.dir, Date.now())) {
+      if (hash === healthHash(url) || endpoint === url) {
+        const ownFetchKey = hash === healthHash(url) ? undefined : hash;
+        new EndpointHealth(files, spool.dir, url, Date.now, randomFraction, ownFetchKey).forget();
+      }
+    }
   }
   // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress.
   const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
@@ -588,15 +594,15 @@ function shownDrops(dropped: Readonly<Record<string, number>>, since: string): s
 }
 
 /**
- * The health recorded for an endpoint, if any: its file is named by a hash of its URL ({@link healthHash}), for a
- * program with a `fetch` of its own (`ownFetch`) a hash of its own.
+ * The health recorded for an endpoint, if any: its file is named by a hash of its URL, for a program with a `fetch`
+ * of its own by its spool key ({@link healthHash}).
  */
 function recordedState(
   recorded: ReturnType<typeof recordedHealth>,
   url: string,
-  ownFetch = false,
+  ownFetchKey?: string,
 ): HealthState | undefined {
-  return recorded.find((entry) => entry.hash === healthHash(url, ownFetch))?.state;
+  return recorded.find((entry) => entry.hash === healthHash(url, ownFetchKey))?.state;
 }
 
 /** A recorded health as `inspect` shows it. */
@@ -632,18 +638,25 @@ function endpointReports(
   }
   if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
   for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
-  const namedHashes = new Set(urls.flatMap((url) => [healthHash(url), healthHash(url, true)]));
+  // A program with a fetch of its own records its health under its key: shown with that key's events.
+  const ownFetchHealth = new Map(
+    recorded.filter((entry) => entry.endpoint !== undefined && entry.hash !== healthHash(entry.endpoint))
+      .map((entry) => [entry.hash, entry]),
+  );
+  for (const key of ownFetchHealth.keys()) if (!counts.has(key)) counts.set(key, 0);
+  const namedHashes = new Set([...urls.map((url) => healthHash(url)), ...ownFetchHealth.keys()]);
   // A health file no URL accounts for (an older version's) may be that of any endpoint no file names.
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? undefined : drops.get(key);
     // A key with more than the URL and format in it (a version, headers) is named by what its senders recorded.
-    const endpoint = dropped?.endpoint ??
+    const own = key === null ? undefined : ownFetchHealth.get(key);
+    const endpoint = dropped?.endpoint ?? own?.endpoint ??
       (inForce !== null && dropped?.endpointHash === inForce.hash ? inForce.url : undefined);
     const named = key === null
       ? undefined
       : known.get(key) ?? (endpoint === undefined ? undefined : { endpoint, format: null });
-    const state = named && recordedState(recorded, named.endpoint, key === spool.key && options.customFetch);
+    const state = own?.state ?? (named && recordedState(recorded, named.endpoint));
     if (events === 0 && !state && !dropped) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,
@@ -681,7 +694,8 @@ function inspect(output: CliOutput, json: boolean): number {
   // Read as recorded, never through EndpointHealth, which removes a file it finds invalid: inspect only looks.
   const recorded = opened ? recordedHealth(opened.files, opened.spool.dir, Date.now()) : [];
   const sink = opened?.options.sink;
-  const state = sink?.kind === "http" ? recordedState(recorded, sink.url) : undefined;
+  const ownFetchKey = opened?.options.customFetch ? opened.spool.key : undefined;
+  const state = sink?.kind === "http" ? recordedState(recorded, sink.url, ownFetchKey) : undefined;
   const health = state ? shownHealth(state) : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened, recorded) : [];
   if (json) {

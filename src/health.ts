@@ -48,20 +48,20 @@ const HEALTH_FILE = /^health-([0-9a-f]{8})\.json$/;
 
 /**
  * The hash that names an endpoint's health file (`health-<hash>.json`): of its URL, or, for a program that delivers
- * with a `fetch` of its own, of the URL marked so: such a program's failures may be its fetch's, and must not keep
- * other programs from an endpoint that answers them.
+ * with a `fetch` of its own, its spool key: such a program's failures may be its fetch's, and must not keep other
+ * programs from an endpoint that answers them, whether or not they have a fetch of their own.
  *
  * @param endpoint The endpoint's URL.
- * @param ownFetch Whether the program delivers with a `fetch` of its own. @default {false}
+ * @param ownFetchKey The spool key of a program that delivers with a `fetch` of its own.
  * @returns Eight hex digits.
  * @example
  * ```ts
  * import { healthHash } from "./health.ts";
- * healthHash("https://example.com/events") !== healthHash("https://example.com/events", true); // true
+ * healthHash("https://example.com/events", "6d428015"); // "6d428015"
  * ```
  */
-export function healthHash(endpoint: string, ownFetch = false): string {
-  return shortHash(ownFetch ? `${endpoint} (own fetch)` : endpoint);
+export function healthHash(endpoint: string, ownFetchKey?: string): string {
+  return ownFetchKey ?? shortHash(endpoint);
 }
 
 /**
@@ -150,8 +150,8 @@ export class EndpointHealth {
    * @param endpoint The endpoint URL (its hash names the file).
    * @param clock The clock.
    * @param random Jitter source.
-   * @param ownFetch Whether the program delivers with a `fetch` of its own: its health is its own
-   *   ({@link healthHash}). @default {false}
+   * @param ownFetchKey The spool key of a program that delivers with a `fetch` of its own: its health is its own
+   *   ({@link healthHash}).
    */
   constructor(
     files: HostFiles,
@@ -159,11 +159,11 @@ export class EndpointHealth {
     endpoint: string,
     clock: () => number,
     random: () => number,
-    ownFetch = false,
+    ownFetchKey?: string,
   ) {
     this.#dir = dir;
     this.#endpoint = endpoint;
-    this.#name = `health-${healthHash(endpoint, ownFetch)}.json`;
+    this.#name = `health-${healthHash(endpoint, ownFetchKey)}.json`;
     this.path = `${dir}/${this.#name}`;
     this.#files = files;
     this.#clock = clock;

@@ -22,7 +22,8 @@ import {
   startChild,
   UNSET_PROXY_VARIABLES,
 } from "./helpers/child.ts";
-import { commands } from "./helpers/events.ts";
+import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { commandEvent, commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { formatTimestamp } from "../src/envelope.ts";
@@ -509,6 +510,30 @@ test("inspect lists spooled events and the endpoint's health; flush delivers the
   } finally {
     await server.close();
   }
+});
+
+test("inspect shows the health a program with a fetch of its own keeps to itself; flush forgets it", async () => {
+  using dir = tempDir();
+  const endpoint = "http://127.0.0.1:9/events";
+  setTelemetryEnabled(true);
+  try {
+    const fetch = () => Promise.reject(new TypeError("no signing key"));
+    const own = new NATTelemetryHandler({ endpoint, spoolDir: `${dir.path}/spool`, fetch, exitTimeoutSeconds: 1 });
+    own.enqueue(commandEvent("own"));
+    await own.stop();
+  } finally {
+    setTelemetryEnabled(false);
+  }
+  const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
+  const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
+  assert.equal(inspected.health.failures, 0, "the endpoint is not down for the programs without one");
+  const reported = inspected.endpoints.filter((entry: { health: unknown }) => entry.health !== null);
+  assert.equal(reported.length, 1, JSON.stringify(inspected.endpoints));
+  assert.deepEqual([reported[0].endpoint, reported[0].events, reported[0].health.failures], [endpoint, 1, 1]);
+  const healthFiles = () => files(`${dir.path}/spool`).filter((name) => name.startsWith("health-"));
+  assert.equal(healthFiles().length, 1);
+  await cli(dir.path, ["flush"], env);
+  assert.deepEqual(healthFiles(), [], "the user asked to try now");
 });
 
 test("status and inspect tell what senders dropped (they have no output of their own), for the endpoint in force", async () => {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-HAS2JRZK.js";
+} from "./chunk-DDXK3IM7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-XZMYOBK7.js";
+} from "./chunk-4CJHPG47.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-HAS2JRZK.js";
+} from "./chunk-DDXK3IM7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -437,7 +437,13 @@ var flush = (async function (output) {
   }
   const { spool, options, files } = opened;
   if (options.sink.kind === "http") {
-    new EndpointHealth(files, spool.dir, options.sink.url, Date.now, randomFraction).forget();
+    const url = options.sink.url;
+    for (const { endpoint, hash } of recordedHealth(files, spool.dir, Date.now())) {
+      if (hash === healthHash(url) || endpoint === url) {
+        const ownFetchKey = hash === healthHash(url) ? void 0 : hash;
+        new EndpointHealth(files, spool.dir, url, Date.now, randomFraction, ownFetchKey).forget();
+      }
+    }
   }
   const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
@@ -466,8 +472,8 @@ var shownDrops = (function (dropped, since) {
   const total = reasons.reduce((sum, [, n]) => sum + n, 0);
   return `${total} event(s) since ${since} (${reasons.map(([reason, n]) => `${reason}: ${n}`).join(", ")})`;
 });
-var recordedState = (function (recorded, url, ownFetch = false) {
-  return recorded.find((entry) => entry.hash === healthHash(url, ownFetch))?.state;
+var recordedState = (function (recorded, url, ownFetchKey) {
+  return recorded.find((entry) => entry.hash === healthHash(url, ownFetchKey))?.state;
 });
 var shownHealth = (function (state) {
   return { failures: state.failures, notBefore: formatTimestamp(state.notBefore) };
@@ -492,13 +498,18 @@ var endpointReports = (function (opened, recorded) {
   }
   if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
   for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
-  const namedHashes = new Set(urls.flatMap((url) => [healthHash(url), healthHash(url, true)]));
+  const ownFetchHealth = new Map(
+    recorded.filter((entry) => entry.endpoint !== void 0 && entry.hash !== healthHash(entry.endpoint)).map((entry) => [entry.hash, entry])
+  );
+  for (const key of ownFetchHealth.keys()) if (!counts.has(key)) counts.set(key, 0);
+  const namedHashes = /* @__PURE__ */ new Set([...urls.map((url) => healthHash(url)), ...ownFetchHealth.keys()]);
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? void 0 : drops.get(key);
-    const endpoint = dropped?.endpoint ?? (inForce !== null && dropped?.endpointHash === inForce.hash ? inForce.url : void 0);
+    const own = key === null ? void 0 : ownFetchHealth.get(key);
+    const endpoint = dropped?.endpoint ?? own?.endpoint ?? (inForce !== null && dropped?.endpointHash === inForce.hash ? inForce.url : void 0);
     const named = key === null ? void 0 : known.get(key) ?? (endpoint === void 0 ? void 0 : { endpoint, format: null });
-    const state = named && recordedState(recorded, named.endpoint, key === spool.key && options.customFetch);
+    const state = own?.state ?? (named && recordedState(recorded, named.endpoint));
     if (events === 0 && !state && !dropped) return [];
     return [{
       endpoint: named ? redact(named.endpoint) : null,
@@ -532,7 +543,8 @@ var inspect = (function (output, json) {
   );
   const recorded = opened ? recordedHealth(opened.files, opened.spool.dir, Date.now()) : [];
   const sink = opened?.options.sink;
-  const state = sink?.kind === "http" ? recordedState(recorded, sink.url) : void 0;
+  const ownFetchKey = opened?.options.customFetch ? opened.spool.key : void 0;
+  const state = sink?.kind === "http" ? recordedState(recorded, sink.url, ownFetchKey) : void 0;
   const health = state ? shownHealth(state) : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened, recorded) : [];
   if (json) {
