@@ -214,3 +214,19 @@ export function redact(url: string): string {
     return url.replace(/(\/\/)[^/?#@\s]*@/, "$1***@").replace(/\?[\s\S]*$/, "?***");
   }
 }
+
+/**
+ * A text with every URL in it masked as {@link redact} masks one: what a program's fetch threw may quote the URL it
+ * was given, credentials and all.
+ *
+ * @param text The text, e.g. an error's message.
+ * @returns The text, its URLs masked.
+ * @example
+ * ```ts
+ * import { maskUrls } from "./describe.ts";
+ * maskUrls("cannot sign http://ada:pw@host/e"); // "cannot sign http://***:***@host/e"
+ * ```
+ */
+export function maskUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z\d+.-]*:\/\/[^\s"'<>]+/gi, (url) => redact(url));
+}

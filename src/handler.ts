@@ -12,7 +12,7 @@ import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, isTelemetryEnabled, liveDecision } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
-import { redact } from "./describe.ts";
+import { maskUrls, redact } from "./describe.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { backlogIsOurs, planExit, startSender } from "./exit_strategy.ts";
@@ -552,7 +552,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       : "";
     // What a program's own fetch threw is its to read; the runtime's errors may hold what the trail masks.
     const thrown = outcome.kind === "retry" && outcome.thrown !== undefined && this.#options.customFetch
-      ? `: its fetch threw ${outcome.thrown}`
+      ? `: its fetch threw ${maskUrls(outcome.thrown)}`
       : "";
     const what = outcome.kind === "rejected" || outcome.kind === "retry" || outcome.kind === "not_sent"
       ? ` (${outcome.reason}${retryAfter}${thrown})`

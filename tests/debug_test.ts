@@ -107,11 +107,16 @@ test(`${runtime}: an exit that cannot wait says in the trail that the events wer
 test(`${runtime}: the trail says what a program's own fetch threw, where it keeps its events for later`, async () => {
   using dir = tempDir();
   const run = await runChild("handler_child.ts", {
-    args: ["stop-throwing-fetch", "http://127.0.0.1:9/events"],
+    args: ["stop-throwing-fetch", "http://ada:s3cret@127.0.0.1:9/events"],
     env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path },
   });
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stderr, /answer for 1 event\(s\): retry \(network_error: its fetch threw no signing key\)/);
+  // The URL it quotes is masked, as everywhere in the trail.
+  assert.match(
+    run.stderr,
+    /answer for 1 event\(s\): retry \(network_error: its fetch threw no signing key for http:\/\/\*\*\*:\*\*\*@127/,
+  );
+  assert.doesNotMatch(run.stderr, /s3cret/);
 });
 
 test(`${runtime}: a command that never settles is recorded once as the process ends, and the trail says so once`, async () => {
