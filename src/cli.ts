@@ -389,11 +389,14 @@ function status(
 ): number {
   const consent = effectiveConsent();
   const settings = settingsInForce(consent, handler);
+  // The program may have turned it the other way itself (setTelemetryEnabled, from a setting of its own).
+  const enabled = isTelemetryEnabled();
+  const byProgram = enabled !== consent.enabled;
   if (json) {
     output.out(`${
       JSON.stringify({
-        enabled: consent.enabled,
-        source: consent.source,
+        enabled,
+        source: byProgram ? "program" : consent.source,
         consentFile: consent.path ?? null,
         fileState: consent.fileState,
         overriddenByEnvironment: overrideNote(consent) !== undefined,
@@ -403,8 +406,12 @@ function status(
     }\n`);
     return 0;
   }
-  output.out(`Telemetry: ${paint(output, consent.enabled ? "enabled" : "disabled", consent.enabled)}\n`);
-  output.out(`Decided by: ${describeSource(consent)}\n`);
+  output.out(`Telemetry: ${paint(output, enabled ? "enabled" : "disabled", enabled)}\n`);
+  output.out(
+    `Decided by: ${
+      byProgram ? `the program (setTelemetryEnabled), over ${describeSource(consent)}` : describeSource(consent)
+    }\n`,
+  );
   const note = overrideNote(consent);
   if (note) output.out(`Note: ${note}\n`);
   if (changeWith) output.out(`Change it with: ${changeWith} enable | disable\n`);
@@ -425,9 +432,9 @@ function status(
   output.out(
     settings.atExit.handOff
       ? "At exit: events are handed off to a sender process\n"
-      : consent.enabled && settings.atExit.outcome === "delivered"
+      : enabled && settings.atExit.outcome === "delivered"
       ? `At exit: events are delivered in process (${settings.atExit.reason})\n`
-      : consent.enabled && settings.atExit.outcome === "spooled"
+      : enabled && settings.atExit.outcome === "spooled"
       ? `At exit: events are spooled for a later run (${settings.atExit.reason})\n`
       : `At exit: nothing is delivered (${settings.atExit.reason})\n`,
   );

@@ -8,7 +8,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import process from "node:process";
-import { type CommandResult, setTelemetryEnabled, trackCommand, type TrackCommandOptions } from "../mod.ts";
+import {
+  type CommandResult,
+  effectiveConsent,
+  setTelemetryEnabled,
+  trackCommand,
+  type TrackCommandOptions,
+} from "../mod.ts";
 import { telemetryCommand } from "../src/cli.ts";
 import { runChild, signalChild, startChild } from "./helpers/child.ts";
 import { TestServer } from "./helpers/server.ts";
@@ -536,6 +542,30 @@ test("a clock stepped back while the command ran (NTP): the event is sent, its d
     setTelemetryEnabled(false);
     await server.close();
   }
+});
+
+test("status tells a decision the program made from a setting of its own (setTelemetryEnabled)", () => {
+  let printed = "";
+  const output = { out: (text: string) => void (printed += text), err: () => {}, color: false };
+  const status = (args: string[]) => {
+    printed = "";
+    telemetryCommand(args, { name: "mycli telemetry", output, handler: { spoolDir: false } });
+    return printed;
+  };
+  // The other way than the user's decision (the test's own: nobody decided, unless its environment did).
+  const { enabled, source } = effectiveConsent();
+  setTelemetryEnabled(!enabled);
+  try {
+    const decided = `^Telemetry: ${
+      enabled ? "disabled" : "enabled"
+    }\nDecided by: the program \\(setTelemetryEnabled\\), over `;
+    assert.match(status(["status"]), new RegExp(decided));
+    const json = JSON.parse(status(["status", "--json"]));
+    assert.deepEqual([json.enabled, json.source], [!enabled, "program"]);
+  } finally {
+    setTelemetryEnabled(enabled);
+  }
+  assert.equal(JSON.parse(status(["status", "--json"])).source, source, "the same way: the user's decision shows");
 });
 
 test("telemetryCommand needs the command's name, and its arguments as an array", () => {
