@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BTU6AJNB.js";
-import "./chunk-4CJHPG47.js";
-import "./chunk-DDXK3IM7.js";
+} from "./chunk-XXWHP7RZ.js";
+import "./chunk-O5FNJ7DR.js";
+import "./chunk-AO4K7HT6.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4CJHPG47.js";
-import "./chunk-DDXK3IM7.js";
+} from "./chunk-O5FNJ7DR.js";
+import "./chunk-AO4K7HT6.js";
 export {
   isLoopback,
   readOtlpLogs,

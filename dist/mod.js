@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-DDXK3IM7.js";
+} from "./chunk-AO4K7HT6.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

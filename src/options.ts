@@ -59,9 +59,9 @@ export interface NATTelemetryHandlerOptions {
   /** The most seconds `stop()` may take in total; at most 2147483.647. @default {requestTimeoutSeconds} */
   exitTimeoutSeconds?: number;
   /**
-   * The fetch to deliver with. A `globalThis.fetch` the program puts in place after loading the package (one that
-   * adds its own credentials) is not used unless given here.
-   * @default {Deno's or Bun's fetch as it was when the package loaded; under Node.js a lighter client on node:http, which loads ~40 ms faster}
+   * The fetch to deliver with. A `globalThis.fetch` the program puts in place (one that adds its own credentials)
+   * is not used unless given here; under Deno, only one put in place after the package loaded.
+   * @default {Bun.fetch; Deno's fetch as it was when the package loaded; under Node.js a lighter client on node:http, which loads ~40 ms faster}
    */
   fetch?: typeof fetch;
   /**

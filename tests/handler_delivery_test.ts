@@ -5,6 +5,8 @@ import { CLIENT_VERSION, NATTelemetryHandler, type NATTelemetryHandlerOptions, s
 import { commandEvent, commands } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { runChild } from "./helpers/child.ts";
+import { runtimeInfo } from "../src/runtime/mod.ts";
 
 setTelemetryEnabled(true);
 process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing reaches the home directory
@@ -70,6 +72,23 @@ test("a program that replaces globalThis.fetch later (an interceptor with its cr
     assert.equal(intercepted, 0);
   } finally {
     globalThis.fetch = original;
+  }
+});
+
+test("a fetch the program replaced before loading the package does not carry telemetry either (but under Deno)", {
+  skip: runtimeInfo().name === "deno" && "Deno has no fetch but the global one: documented (api.md, `fetch`)",
+}, async () => {
+  const server = await TestServer.start();
+  try {
+    const run = await runChild("intercepted_child.ts", {
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: "" },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { intercepted: 0 });
+    assert.deepEqual(commands(server.events()), ["intercepted"]);
+    assert.equal(server.requests[0].headers.authorization, undefined);
+  } finally {
+    await server.close();
   }
 });
 

@@ -59,11 +59,12 @@ const noHost: Host = {
 let cached: Host | undefined;
 
 /**
- * Deno's or Bun's fetch as it was when the package loaded: a program that replaces `globalThis.fetch` afterwards (an
- * interceptor adding the program's own credentials to its requests) does not have telemetry's go through it. Not
- * Node.js's, which loads undici at its first touch: its host has a client of its own.
+ * The runtime's own fetch: Bun's `Bun.fetch`, which a program that replaces `globalThis.fetch` (an interceptor
+ * adding its own credentials to its requests, a preload's instrumentation) leaves in place; Deno's, as it was when
+ * the package loaded (a program that replaced it before, in a preload or a module loaded first, is not told apart).
+ * Not Node.js's, which loads undici at its first touch: its host has a client of its own.
  */
-const fetchAtLoad: Fetch | undefined = g.Deno || g.Bun ? g.fetch : undefined;
+const fetchAtLoad: Fetch | undefined = g.Bun?.fetch ?? (g.Deno ? g.fetch : undefined);
 
 /**
  * The host for the current runtime, built once.

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-4CJHPG47.js";
+} from "./chunk-O5FNJ7DR.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-DDXK3IM7.js";
+} from "./chunk-AO4K7HT6.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -329,10 +329,12 @@ var settingsInForce = (function (consent, handler) {
 var status = (function (output, json, changeWith, handler = {}) {
   const consent = effectiveConsent();
   const settings = settingsInForce(consent, handler);
+  const enabled = isTelemetryEnabled();
+  const byProgram = enabled !== consent.enabled;
   if (json) {
     output.out(`${JSON.stringify({
-      enabled: consent.enabled,
-      source: consent.source,
+      enabled,
+      source: byProgram ? "program" : consent.source,
       consentFile: consent.path ?? null,
       fileState: consent.fileState,
       overriddenByEnvironment: overrideNote(consent) !== void 0,
@@ -342,10 +344,12 @@ var status = (function (output, json, changeWith, handler = {}) {
 `);
     return 0;
   }
-  output.out(`Telemetry: ${paint(output, consent.enabled ? "enabled" : "disabled", consent.enabled)}
+  output.out(`Telemetry: ${paint(output, enabled ? "enabled" : "disabled", enabled)}
 `);
-  output.out(`Decided by: ${describeSource(consent)}
-`);
+  output.out(
+    `Decided by: ${byProgram ? `the program (setTelemetryEnabled), over ${describeSource(consent)}` : describeSource(consent)}
+`
+  );
   const note = overrideNote(consent);
   if (note) output.out(`Note: ${note}
 `);
@@ -367,8 +371,8 @@ var status = (function (output, json, changeWith, handler = {}) {
   output.out(`Spool: ${settings.spoolDir ?? "none"}
 `);
   output.out(
-    settings.atExit.handOff ? "At exit: events are handed off to a sender process\n" : consent.enabled && settings.atExit.outcome === "delivered" ? `At exit: events are delivered in process (${settings.atExit.reason})
-` : consent.enabled && settings.atExit.outcome === "spooled" ? `At exit: events are spooled for a later run (${settings.atExit.reason})
+    settings.atExit.handOff ? "At exit: events are handed off to a sender process\n" : enabled && settings.atExit.outcome === "delivered" ? `At exit: events are delivered in process (${settings.atExit.reason})
+` : enabled && settings.atExit.outcome === "spooled" ? `At exit: events are spooled for a later run (${settings.atExit.reason})
 ` : `At exit: nothing is delivered (${settings.atExit.reason})
 `
   );

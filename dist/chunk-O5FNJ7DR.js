@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-DDXK3IM7.js";
+} from "./chunk-AO4K7HT6.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
