@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XXWHP7RZ.js";
-import "./chunk-O5FNJ7DR.js";
-import "./chunk-AO4K7HT6.js";
+} from "./chunk-PGGRJQWB.js";
+import "./chunk-VUDPUGVV.js";
+import "./chunk-USB2XUZN.js";
 export {
   main,
   telemetryCommand

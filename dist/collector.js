@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-O5FNJ7DR.js";
-import "./chunk-AO4K7HT6.js";
+} from "./chunk-VUDPUGVV.js";
+import "./chunk-USB2XUZN.js";
 export {
   isLoopback,
   readOtlpLogs,

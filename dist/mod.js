@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-AO4K7HT6.js";
+} from "./chunk-USB2XUZN.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -89,8 +89,8 @@ export function toPending(
     if (bytes > maxEventBytes) {
       return {
         reason: "event_too_large",
-        detail:
-          `${bytes} bytes serialized, more than ${maxEventBytes} (maxEventBytes, or what maxBatchBytes leaves beside the envelope)`,
+        detail: `${bytes} bytes serialized, more than ${maxEventBytes} (maxEventBytes, or what maxBatchBytes leaves ` +
+          "beside the envelope, which NAT_SESSION_PREFIX and OTEL resource attributes make larger)",
       };
     }
     return { json, bytes, schemaVersion, sessionId, clientVersion, timestamp, retries: 0, notBefore: 0 };

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-O5FNJ7DR.js";
+} from "./chunk-VUDPUGVV.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-AO4K7HT6.js";
+} from "./chunk-USB2XUZN.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

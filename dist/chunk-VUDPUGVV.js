@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-AO4K7HT6.js";
+} from "./chunk-USB2XUZN.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
