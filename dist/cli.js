@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PGGRJQWB.js";
-import "./chunk-VUDPUGVV.js";
-import "./chunk-USB2XUZN.js";
+} from "./chunk-XWC3XNEE.js";
+import "./chunk-OYU2QOTG.js";
+import "./chunk-463UMACM.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VUDPUGVV.js";
-import "./chunk-USB2XUZN.js";
+} from "./chunk-OYU2QOTG.js";
+import "./chunk-463UMACM.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-USB2XUZN.js";
+} from "./chunk-463UMACM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -532,8 +532,8 @@ async function flush(output: CliOutput): Promise<number> {
   // The user asks to try now: the endpoint's failures are forgotten, those of programs with a fetch of their own too.
   if (options.sink.kind === "http") {
     const url = options.sink.url;
-    for (const { endpoint, hash } of recordedHealth(files, spool.dir, Date.now())) {
-      if (hash === healthHash(url) || endpoint === url) {
+    for (const { hash, endpointHash } of recordedHealth(files, spool.dir, Date.now())) {
+      if (endpointHash === healthHash(url)) {
         const ownFetchKey = hash === healthHash(url) ? undefined : hash;
         new EndpointHealth(files, spool.dir, url, Date.now, randomFraction, ownFetchKey).forget();
       }
@@ -647,8 +647,7 @@ function endpointReports(
   for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
   // A program with a fetch of its own records its health under its key: shown with that key's events.
   const ownFetchHealth = new Map(
-    recorded.filter((entry) => entry.endpoint !== undefined && entry.hash !== healthHash(entry.endpoint))
-      .map((entry) => [entry.hash, entry]),
+    recorded.filter((entry) => entry.endpointHash !== entry.hash).map((entry) => [entry.hash, entry]),
   );
   for (const key of ownFetchHealth.keys()) if (!counts.has(key)) counts.set(key, 0);
   const namedHashes = new Set([...urls.map((url) => healthHash(url)), ...ownFetchHealth.keys()]);
@@ -658,8 +657,9 @@ function endpointReports(
     const dropped = key === null ? undefined : drops.get(key);
     // A key with more than the URL and format in it (a version, headers) is named by what its senders recorded.
     const own = key === null ? undefined : ownFetchHealth.get(key);
+    const endpointHash = dropped?.endpointHash ?? own?.endpointHash;
     const endpoint = dropped?.endpoint ?? own?.endpoint ??
-      (inForce !== null && dropped?.endpointHash === inForce.hash ? inForce.url : undefined);
+      (inForce !== null && endpointHash === inForce.hash ? inForce.url : undefined);
     const named = key === null
       ? undefined
       : known.get(key) ?? (endpoint === undefined ? undefined : { endpoint, format: null });
@@ -725,7 +725,7 @@ function inspect(output: CliOutput, json: boolean): number {
         report.key === null ? "events of an older version" : `key ${report.key}`
       })`
       : report.format === null
-      ? report.endpoint
+      ? `${report.endpoint} (key ${report.key}: another program or version)`
       : `${report.endpoint} (${report.format})`;
     const health = report.health === "unknown"
       ? "health unknown"

@@ -25,7 +25,7 @@
 import { writeAtomically } from "./atomic.ts";
 import type { Backlog } from "./backlog.ts";
 import { consentFileInForce, onByConsentFile } from "./consent.ts";
-import type { ResolvedOptions } from "./options.ts";
+import { type ResolvedOptions, senderSizes } from "./options.ts";
 import { host, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
@@ -295,8 +295,7 @@ function senderConfig(options: ResolvedOptions, spoolDir: string): SenderConfig 
     requestTimeoutSeconds: options.requestTimeoutMs / 1000,
     backoffInitialSeconds: backoff.initialMs / 1000,
     backoffMaxSeconds: backoff.maxMs / 1000,
-    maxBatchBytes: options.maxBatchBytes,
-    maxEventBytes: options.maxEventBytesOption,
+    ...senderSizes(options),
     spoolMaxEvents: spoolLimits.maxEvents,
     spoolMaxBytes: spoolLimits.maxBytes,
     spoolMaxAgeDays: spoolLimits.maxAgeMs / 86_400_000,

@@ -40,6 +40,11 @@ export interface RecordedHealth {
   readonly endpoint: string | undefined;
   /** The hash that names the file (`health-<hash>.json`, {@link healthHash}). */
   readonly hash: string;
+  /**
+   * The hash of the endpoint's URL: the file's own name for an endpoint's file; for a program's with a fetch of its
+   * own (named by its spool key), what it records, or `undefined` (an older file).
+   */
+  readonly endpointHash: string | undefined;
   /** The state it records. */
   readonly state: HealthState;
 }
@@ -85,7 +90,7 @@ export function healthHash(endpoint: string, ownFetchKey?: string): string {
 export function recordedHealth(files: HostFiles, dir: string, now: number): RecordedHealth[] {
   return readNamed(files, dir, HEALTH_FILE, (hash, name) => {
     const read = readHealth(files, `${dir}/${name}`, now);
-    return typeof read === "object" ? { hash, ...read } : undefined;
+    return typeof read === "object" ? { hash, ...read, endpointHash: read.endpointHash ?? hash } : undefined;
   });
 }
 
@@ -98,18 +103,23 @@ function readHealth(
   files: HostFiles,
   path: string,
   now: number,
-): { state: HealthState; endpoint: string | undefined } | "invalid" | undefined {
+): { state: HealthState; endpoint: string | undefined; endpointHash: string | undefined } | "invalid" | undefined {
   try {
     const text = files.read(path, MAX_HEALTH_FILE_BYTES);
     if (text === undefined) return undefined;
-    const { failures, notBefore, endpoint, handedOffAt } = JSON.parse(text);
+    const { failures, notBefore, endpoint, endpointHash, handedOffAt } = JSON.parse(text);
     // A time a timestamp can show (`inspect` prints it): from 1970 on, and not past the longest wait from now.
     const valid = Number.isSafeInteger(failures) && failures > 0 && Number.isFinite(notBefore) && notBefore >= 0 &&
       notBefore <= now + MAX_RETRY_AFTER_MS;
     // A hand-off noted ahead of the clock (one set back since) is not one: no later hand-off could be noted.
     const noted = Number.isFinite(handedOffAt) && handedOffAt <= now;
     const state = noted ? { failures, notBefore, handedOffAt } : { failures, notBefore };
-    return valid ? { state, endpoint: typeof endpoint === "string" ? endpoint : undefined } : "invalid";
+    if (!valid) return "invalid";
+    return {
+      state,
+      endpoint: typeof endpoint === "string" ? endpoint : undefined,
+      endpointHash: typeof endpointHash === "string" && /^[0-9a-f]{8}$/.test(endpointHash) ? endpointHash : undefined,
+    };
   } catch {
     return "invalid";
   }
@@ -134,6 +144,8 @@ export class EndpointHealth {
   readonly path: string;
   readonly #dir: string;
   readonly #name: string;
+  /** The file is a program's with a fetch of its own (named by its spool key). */
+  readonly #ownFetch: boolean;
   readonly #endpoint: string;
   readonly #files: HostFiles;
   readonly #clock: () => number;
@@ -164,6 +176,7 @@ export class EndpointHealth {
     this.#dir = dir;
     this.#endpoint = endpoint;
     this.#name = `health-${healthHash(endpoint, ownFetchKey)}.json`;
+    this.#ownFetch = ownFetchKey !== undefined;
     this.path = `${dir}/${this.#name}`;
     this.#files = files;
     this.#clock = clock;
@@ -282,10 +295,13 @@ export class EndpointHealth {
       // The URL too, so that `nat-telemetry inspect` can name the endpoint a file is about, unless it is too long for
       // the file to be read back (the state matters more), or holds what printing masks (credentials, a query):
       // written to disk nowhere else, it is not written here either.
-      const named = JSON.stringify({ ...state, endpoint: this.#endpoint });
+      // A program's own file (named by its spool key) says which endpoint it is about by its URL's hash too, which
+      // is no secret, for `nat-telemetry flush` and `inspect` to find it where the URL is not written.
+      const own = this.#ownFetch ? { endpointHash: shortHash(this.#endpoint) } : {};
+      const named = JSON.stringify({ ...state, ...own, endpoint: this.#endpoint });
       const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES && redact(this.#endpoint) === this.#endpoint
         ? named
-        : JSON.stringify(state);
+        : JSON.stringify({ ...state, ...own });
       writeAtomically(this.#files, this.#dir, this.#name, text, this.#clock());
     } catch {
       // Without a writable directory the state lives in memory only.

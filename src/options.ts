@@ -416,11 +416,36 @@ function wireFormatFor(
 }
 
 /**
- * A runtime and machine whose names are as long as any a user's may have (Node.js's names, the longer, a version
- * of 24 characters, a machine of 16): the least sizes are the same on every machine, where the runtime's own
- * differ by a few bytes (a Linux x86_64 Node.js's envelope is a byte larger than a macOS arm64 one's).
+ * A runtime and machine whose names are as long as a user's are (Node.js's names, the longer; a version of 12
+ * characters, as `24.10.0-rc.1`; a machine of 11, as `loongarch64`, the longest `uname -m` among Node.js's
+ * platforms): the least sizes are the same on every machine, where the runtime's own differ by a few bytes (a Linux
+ * x86_64 Node.js's envelope is a byte larger than a macOS arm64 one's). A longer name takes from the 64 bytes of
+ * slack an envelope keeps.
  */
-const LONGEST_RUNTIME: RuntimeInfo = { name: "node", version: "x".repeat(24), machine: "x".repeat(16), os: "linux" };
+const LONGEST_RUNTIME: RuntimeInfo = { name: "node", version: "x".repeat(12), machine: "x".repeat(11), os: "linux" };
+
+/**
+ * The sizes a sender is configured with: the options as given, raised to the least the sender's own options allow,
+ * which are the format and resource the program's environment gave it (a sender has a clean environment): it would
+ * refuse less, and end with its events waiting. An event too large for a batch goes alone, as in the program.
+ *
+ * @param options The program's resolved options.
+ * @returns `maxBatchBytes` and `maxEventBytes` for the sender.
+ * @example
+ * ```ts
+ * import { resolveOptions, senderSizes } from "./options.ts";
+ * senderSizes(resolveOptions({ maxBatchBytes: 4096 })).maxBatchBytes; // 4096
+ * ```
+ */
+export function senderSizes(options: ResolvedOptions): { maxBatchBytes: number; maxEventBytes: number } {
+  const { format, sourceClientVersion } = options;
+  const resource = format.resource ?? {};
+  const least = smallestEvent(wireFormatFor(format.name, sourceClientVersion, resource, LONGEST_RUNTIME), "undefined");
+  return {
+    maxBatchBytes: Math.max(options.maxBatchBytes, least.batchBytes),
+    maxEventBytes: Math.max(options.maxEventBytesOption, least.eventBytes),
+  };
+}
 
 /** The environment's endpoint, where the program may not read it. */
 const HIDDEN = Symbol("hidden");

@@ -513,27 +513,34 @@ test("inspect lists spooled events and the endpoint's health; flush delivers the
 });
 
 test("inspect shows the health a program with a fetch of its own keeps to itself; flush forgets it", async () => {
-  using dir = tempDir();
-  const endpoint = "http://127.0.0.1:9/events";
-  setTelemetryEnabled(true);
-  try {
-    const fetch = () => Promise.reject(new TypeError("no signing key"));
-    const own = new NATTelemetryHandler({ endpoint, spoolDir: `${dir.path}/spool`, fetch, exitTimeoutSeconds: 1 });
-    own.enqueue(commandEvent("own"));
-    await own.stop();
-  } finally {
-    setTelemetryEnabled(false);
+  // An endpoint whose URL the health file may hold, and one with a key in its query, which it never holds.
+  const endpoints: [string, string][] = [
+    ["http://127.0.0.1:9/events", "http://127.0.0.1:9/events"],
+    ["http://127.0.0.1:9/e?key=abc", "http://127.0.0.1:9/e?key=***"],
+  ];
+  for (const [endpoint, shown] of endpoints) {
+    using dir = tempDir();
+    setTelemetryEnabled(true);
+    try {
+      const fetch = () => Promise.reject(new TypeError("no signing key"));
+      const own = new NATTelemetryHandler({ endpoint, spoolDir: `${dir.path}/spool`, fetch, exitTimeoutSeconds: 1 });
+      own.enqueue(commandEvent("own"));
+      await own.stop();
+    } finally {
+      setTelemetryEnabled(false);
+    }
+    const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
+    const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
+    assert.equal(inspected.health.failures, 0, "the endpoint is not down for the programs without one");
+    const reported = inspected.endpoints.filter((entry: { health: unknown }) => entry.health !== null);
+    assert.equal(reported.length, 1, JSON.stringify(inspected.endpoints));
+    assert.deepEqual([reported[0].endpoint, reported[0].events, reported[0].health.failures], [shown, 1, 1]);
+    assert.match((await cli(dir.path, ["inspect"], env)).stdout, /\(key [0-9a-f]{8}: another program or version\)/);
+    const healthFiles = () => files(`${dir.path}/spool`).filter((name) => name.startsWith("health-"));
+    assert.equal(healthFiles().length, 1);
+    await cli(dir.path, ["flush"], env);
+    assert.deepEqual(healthFiles(), [], `${endpoint}: the user asked to try now`);
   }
-  const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
-  const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
-  assert.equal(inspected.health.failures, 0, "the endpoint is not down for the programs without one");
-  const reported = inspected.endpoints.filter((entry: { health: unknown }) => entry.health !== null);
-  assert.equal(reported.length, 1, JSON.stringify(inspected.endpoints));
-  assert.deepEqual([reported[0].endpoint, reported[0].events, reported[0].health.failures], [endpoint, 1, 1]);
-  const healthFiles = () => files(`${dir.path}/spool`).filter((name) => name.startsWith("health-"));
-  assert.equal(healthFiles().length, 1);
-  await cli(dir.path, ["flush"], env);
-  assert.deepEqual(healthFiles(), [], "the user asked to try now");
 });
 
 test("status and inspect tell what senders dropped (they have no output of their own), for the endpoint in force", async () => {

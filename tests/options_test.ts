@@ -252,21 +252,29 @@ test("what the user's environment adds to envelopes never makes a program's size
   }
 });
 
-test("a sender is configured with the program's own sizes, where the user's environment leaves its run no room", () => {
+test("a sender takes the sizes it is configured with, whatever the user's environment gave its program", () => {
   using dir = tempDir();
   const endpoint = "http://127.0.0.1:9/events";
-  process.env.NAT_SESSION_PREFIX = "p".repeat(1200);
-  try {
-    const options = resolveOptions({ endpoint, spoolDir: dir.path, maxBatchBytes: least({ endpoint }), handOff: true });
-    assert.ok(options.maxEventBytes <= 0, "the environment leaves this run no room");
-    const plan = exitDecision(options, Backlog.open(options), true);
-    assert.ok(plan.handOff && plan.command, JSON.stringify(plan));
-    const config = parseSenderConfig(plan.command.env[SENDER_CONFIG_ENV])!;
-    assert.equal(config.maxEventBytes, 32_768, "the option as given");
-    const { successor: _, onByConsentFile: __, ...senderOptions } = config;
-    resolveOptions(senderOptions); // as the sender does: a throw there ended it, its events left waiting
-  } finally {
-    delete process.env.NAT_SESSION_PREFIX;
+  // A prefix the sender does not get (it leaves the program no room); a format and resource it gets as options.
+  const environments = [
+    { NAT_SESSION_PREFIX: "p".repeat(1200) },
+    { NAT_TELEMETRY_FORMAT: "otlp", OTEL_RESOURCE_ATTRIBUTES: `k8s.pod.name=${"x".repeat(600)}` },
+  ];
+  for (const vars of environments) {
+    Object.assign(process.env, vars);
+    try {
+      const maxBatchBytes = least({ endpoint });
+      const options = resolveOptions({ endpoint, spoolDir: dir.path, maxBatchBytes, handOff: true });
+      const plan = exitDecision(options, Backlog.open(options), true);
+      assert.ok(plan.handOff && plan.command, JSON.stringify(plan));
+      const config = parseSenderConfig(plan.command.env[SENDER_CONFIG_ENV])!;
+      assert.ok(config.maxBatchBytes >= maxBatchBytes && config.maxEventBytes >= 32_768, JSON.stringify(vars));
+      const { successor: _, onByConsentFile: __, ...senderOptions } = config;
+      for (const name of Object.keys(vars)) delete process.env[name]; // a sender's environment is clean
+      resolveOptions(senderOptions); // as the sender does: a throw there ended it, its events left waiting
+    } finally {
+      for (const name of Object.keys(vars)) delete process.env[name];
+    }
   }
 });
 

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VUDPUGVV.js";
+} from "./chunk-OYU2QOTG.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-USB2XUZN.js";
+} from "./chunk-463UMACM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -442,8 +442,8 @@ var flush = (async function (output) {
   const { spool, options, files } = opened;
   if (options.sink.kind === "http") {
     const url = options.sink.url;
-    for (const { endpoint, hash } of recordedHealth(files, spool.dir, Date.now())) {
-      if (hash === healthHash(url) || endpoint === url) {
+    for (const { hash, endpointHash } of recordedHealth(files, spool.dir, Date.now())) {
+      if (endpointHash === healthHash(url)) {
         const ownFetchKey = hash === healthHash(url) ? void 0 : hash;
         new EndpointHealth(files, spool.dir, url, Date.now, randomFraction, ownFetchKey).forget();
       }
@@ -503,7 +503,7 @@ var endpointReports = (function (opened, recorded) {
   if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
   for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
   const ownFetchHealth = new Map(
-    recorded.filter((entry) => entry.endpoint !== void 0 && entry.hash !== healthHash(entry.endpoint)).map((entry) => [entry.hash, entry])
+    recorded.filter((entry) => entry.endpointHash !== entry.hash).map((entry) => [entry.hash, entry])
   );
   for (const key of ownFetchHealth.keys()) if (!counts.has(key)) counts.set(key, 0);
   const namedHashes = /* @__PURE__ */ new Set([...urls.map((url) => healthHash(url)), ...ownFetchHealth.keys()]);
@@ -511,7 +511,8 @@ var endpointReports = (function (opened, recorded) {
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? void 0 : drops.get(key);
     const own = key === null ? void 0 : ownFetchHealth.get(key);
-    const endpoint = dropped?.endpoint ?? own?.endpoint ?? (inForce !== null && dropped?.endpointHash === inForce.hash ? inForce.url : void 0);
+    const endpointHash = dropped?.endpointHash ?? own?.endpointHash;
+    const endpoint = dropped?.endpoint ?? own?.endpoint ?? (inForce !== null && endpointHash === inForce.hash ? inForce.url : void 0);
     const named = key === null ? void 0 : known.get(key) ?? (endpoint === void 0 ? void 0 : { endpoint, format: null });
     const state = own?.state ?? (named && recordedState(recorded, named.endpoint));
     if (events === 0 && !state && !dropped) return [];
@@ -570,7 +571,7 @@ var inspect = (function (output, json) {
   }
   output.out(endpoints.length === 0 ? "Endpoints: none with spooled events or recorded failures\n" : "Endpoints:\n");
   for (const report of endpoints) {
-    const name = report.endpoint === null ? `an endpoint no file names, or another program or version (${report.key === null ? "events of an older version" : `key ${report.key}`})` : report.format === null ? report.endpoint : `${report.endpoint} (${report.format})`;
+    const name = report.endpoint === null ? `an endpoint no file names, or another program or version (${report.key === null ? "events of an older version" : `key ${report.key}`})` : report.format === null ? `${report.endpoint} (key ${report.key}: another program or version)` : `${report.endpoint} (${report.format})`;
     const health2 = report.health === "unknown" ? "health unknown" : report.health ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}` : "no recorded failure";
     const drops = report.droppedBySenders;
     const dropped = drops ? `; senders dropped ${shownDrops(drops.dropped, drops.since)}` : "";

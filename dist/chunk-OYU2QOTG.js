@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-USB2XUZN.js";
+} from "./chunk-463UMACM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
