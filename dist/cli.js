@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XWC3XNEE.js";
-import "./chunk-OYU2QOTG.js";
-import "./chunk-463UMACM.js";
+} from "./chunk-G7XHMZW7.js";
+import "./chunk-B7WFUSUJ.js";
+import "./chunk-G7HOFYSP.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-OYU2QOTG.js";
-import "./chunk-463UMACM.js";
+} from "./chunk-B7WFUSUJ.js";
+import "./chunk-G7HOFYSP.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-463UMACM.js";
+} from "./chunk-G7HOFYSP.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

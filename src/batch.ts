@@ -90,7 +90,7 @@ export function toPending(
       return {
         reason: "event_too_large",
         detail: `${bytes} bytes serialized, more than ${maxEventBytes} (maxEventBytes, or what maxBatchBytes leaves ` +
-          "beside the envelope, which NAT_SESSION_PREFIX and OTEL resource attributes make larger)",
+          "beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)",
       };
     }
     return { json, bytes, schemaVersion, sessionId, clientVersion, timestamp, retries: 0, notBefore: 0 };

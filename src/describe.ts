@@ -211,22 +211,51 @@ export function redact(url: string): string {
     }
     return parsed.href;
   } catch {
-    return url.replace(/(\/\/)[^/?#@\s]*@/, "$1***@").replace(/\?[\s\S]*$/, "?***");
+    return url.replace(/(\/\/)[^/?#\s]*@/, "$1***@").replace(/\?[\s\S]*$/, "?***");
   }
 }
 
 /**
- * A text with every URL in it masked as {@link redact} masks one: what a program's fetch threw may quote the URL it
- * was given, credentials and all.
+ * A text with every URL in it masked as {@link redact} masks one (JSON's escaped slashes too), and the secrets of
+ * `url` (its user name, password and query values, as written and decoded) wherever they are: what a program's
+ * fetch threw may quote the URL it was given in any shape.
  *
  * @param text The text, e.g. an error's message.
- * @returns The text, its URLs masked.
+ * @param url The URL whose secrets are masked wherever they appear.
+ * @returns The text, masked.
  * @example
  * ```ts
  * import { maskUrls } from "./describe.ts";
  * maskUrls("cannot sign http://ada:pw@host/e"); // "cannot sign http://***:***@host/e"
+ * maskUrls("no key for ada:s3cret@host", "http://ada:s3cret@host/e"); // "no key for ***:***@host"
  * ```
  */
-export function maskUrls(text: string): string {
-  return text.replace(/\b[a-z][a-z\d+.-]*:\/\/[^\s"'<>]+/gi, (url) => redact(url));
+export function maskUrls(text: string, url?: string): string {
+  let masked = text.replace(/[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>]+/gi, (found) => redact(found.replaceAll("\\/", "/")));
+  for (const secret of url === undefined ? [] : urlSecrets(url)) masked = masked.replaceAll(secret, "***");
+  return masked;
+}
+
+/** A URL's user name, password and query values, as written and decoded, longest first (none shorter than 2). */
+function urlSecrets(url: string): string[] {
+  try {
+    const { username, password, search } = new URL(url);
+    const written = [
+      username,
+      password,
+      ...search.slice(1).split("&").map((pair) => pair.slice(pair.indexOf("=") + 1)),
+    ];
+    const decoded = written.map((part) => {
+      try {
+        return decodeURIComponent(part.replaceAll("+", " "));
+      } catch {
+        return part;
+      }
+    });
+    return [...new Set([...written, ...decoded])].filter((part) => part.length >= 2).sort((a, b) =>
+      b.length - a.length
+    );
+  } catch {
+    return [];
+  }
 }

@@ -552,7 +552,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
       : "";
     // What a program's own fetch threw is its to read; the runtime's errors may hold what the trail masks.
     const thrown = outcome.kind === "retry" && outcome.thrown !== undefined && this.#options.customFetch
-      ? `: its fetch threw ${maskUrls(outcome.thrown)}`
+      ? `: its fetch threw ${
+        maskUrls(outcome.thrown, this.#options.sink.kind === "http" ? this.#options.sink.url : undefined)
+      }`
       : "";
     const what = outcome.kind === "rejected" || outcome.kind === "retry" || outcome.kind === "not_sent"
       ? ` (${outcome.reason}${retryAfter}${thrown})`

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-463UMACM.js";
+} from "./chunk-G7HOFYSP.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-OYU2QOTG.js";
+} from "./chunk-B7WFUSUJ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-463UMACM.js";
+} from "./chunk-G7HOFYSP.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
