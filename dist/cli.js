@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-G7XHMZW7.js";
-import "./chunk-B7WFUSUJ.js";
-import "./chunk-G7HOFYSP.js";
+} from "./chunk-6OVCLXXI.js";
+import "./chunk-VRBKKQLX.js";
+import "./chunk-KIAPYESM.js";
 export {
   main,
   telemetryCommand

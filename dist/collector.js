@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-B7WFUSUJ.js";
-import "./chunk-G7HOFYSP.js";
+} from "./chunk-VRBKKQLX.js";
+import "./chunk-KIAPYESM.js";
 export {
   isLoopback,
   readOtlpLogs,

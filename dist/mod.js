@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-G7HOFYSP.js";
+} from "./chunk-KIAPYESM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

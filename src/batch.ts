@@ -89,8 +89,9 @@ export function toPending(
     if (bytes > maxEventBytes) {
       return {
         reason: "event_too_large",
-        detail: `${bytes} bytes serialized, more than ${maxEventBytes} (maxEventBytes, or what maxBatchBytes leaves ` +
-          "beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)",
+        detail: `${bytes} bytes serialized, more than ${Math.max(maxEventBytes, 0)} (maxEventBytes, or what ` +
+          "maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and " +
+          "NAT_TELEMETRY_FORMAT make larger)",
       };
     }
     return { json, bytes, schemaVersion, sessionId, clientVersion, timestamp, retries: 0, notBefore: 0 };

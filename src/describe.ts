@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { utf8Base64 } from "./runtime/proxy_settings.ts";
 
 /**
  * What went wrong, in one line, whatever was thrown: an `Error`'s message, else the kind of value thrown; never
@@ -231,30 +232,39 @@ export function redact(url: string): string {
  * ```
  */
 export function maskUrls(text: string, url?: string): string {
-  let masked = text.replace(/[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>]+/gi, (found) => redact(found.replaceAll("\\/", "/")));
-  for (const secret of url === undefined ? [] : urlSecrets(url)) masked = masked.replaceAll(secret, "***");
+  let masked = text.replace(
+    /[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,
+    (found) => redact(found.replaceAll("\\/", "/")),
+  );
+  for (const secret of url === undefined ? [] : urlSecrets(url)) {
+    // As a whole word: a user name "api" or a value "json" among other words is no secret there.
+    const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    masked = masked.replace(new RegExp(`(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])`, "g"), "***");
+  }
   return masked;
 }
 
-/** A URL's user name, password and query values, as written and decoded, longest first (none shorter than 2). */
+/**
+ * A URL's user name, password and query values, as written and decoded, and its credentials as a `Basic` header
+ * carries them; longest first. Not a user name or password shorter than 4 characters, nor a query value shorter
+ * than 8 (`json`, `true`): masked wherever they are, they would leave little readable, and what is in a URL is masked
+ * with it.
+ */
 function urlSecrets(url: string): string[] {
   try {
     const { username, password, search } = new URL(url);
-    const written = [
-      username,
-      password,
-      ...search.slice(1).split("&").map((pair) => pair.slice(pair.indexOf("=") + 1)),
-    ];
-    const decoded = written.map((part) => {
+    const decode = (part: string) => {
       try {
         return decodeURIComponent(part.replaceAll("+", " "));
       } catch {
         return part;
       }
-    });
-    return [...new Set([...written, ...decoded])].filter((part) => part.length >= 2).sort((a, b) =>
-      b.length - a.length
-    );
+    };
+    const credentials = [username, password].flatMap((part) => [part, decode(part)]).filter((part) => part.length >= 4);
+    const values = search.slice(1).split("&").map((pair) => pair.slice(pair.indexOf("=") + 1))
+      .flatMap((part) => [part, decode(part)]).filter((part) => part.length >= 8);
+    const basic = username || password ? [utf8Base64(`${decode(username)}:${decode(password)}`)] : [];
+    return [...new Set([...credentials, ...values, ...basic])].sort((a, b) => b.length - a.length);
   } catch {
     return [];
   }

@@ -90,7 +90,10 @@ export function healthHash(endpoint: string, ownFetchKey?: string): string {
 export function recordedHealth(files: HostFiles, dir: string, now: number): RecordedHealth[] {
   return readNamed(files, dir, HEALTH_FILE, (hash, name) => {
     const read = readHealth(files, `${dir}/${name}`, now);
-    return typeof read === "object" ? { hash, ...read, endpointHash: read.endpointHash ?? hash } : undefined;
+    if (typeof read !== "object") return undefined;
+    // A file that records no hash is the endpoint's own (its name), or names the endpoint (an earlier version's).
+    const endpointHash = read.endpointHash ?? (read.endpoint === undefined ? hash : healthHash(read.endpoint));
+    return { hash, ...read, endpointHash };
   });
 }
 

@@ -84,17 +84,20 @@ test(`${runtime}: trackCommand with telemetry off says so in the trail, once, an
   );
 });
 
+/** A traced run whose exit delivers in process, to an endpoint that refuses connections, spooling in `spool`. */
+const tracedInProcess = (spool: string) => ({
+  NAT_TELEMETRY_DEBUG: "1",
+  NAT_TELEMETRY_ENABLED: "1",
+  NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/events",
+  NAT_TELEMETRY_SPOOL_DIR: spool,
+  NAT_TELEMETRY_HANDOFF: "0",
+});
+
 test(`${runtime}: an exit that cannot wait says in the trail that the events were spooled, not delivered`, async () => {
   using dir = tempDir();
   const run = await runChild("exit_child.ts", {
     args: ["exit"],
-    env: {
-      NAT_TELEMETRY_DEBUG: "1",
-      NAT_TELEMETRY_ENABLED: "1",
-      NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/events",
-      NAT_TELEMETRY_SPOOL_DIR: dir.path,
-      NAT_TELEMETRY_HANDOFF: "0",
-    },
+    env: tracedInProcess(dir.path),
   });
   assert.equal(run.code, 3);
   assert.match(run.stderr, /at exit: delivering in process: the hand-off is off/);
@@ -123,13 +126,7 @@ test(`${runtime}: a command that never settles is recorded once as the process e
   using dir = tempDir();
   const run = await runChild("track_child.ts", {
     args: ["never", "0"],
-    env: {
-      NAT_TELEMETRY_DEBUG: "1",
-      NAT_TELEMETRY_ENABLED: "1",
-      NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/events",
-      NAT_TELEMETRY_SPOOL_DIR: dir.path,
-      NAT_TELEMETRY_HANDOFF: "0",
-    },
+    env: tracedInProcess(dir.path),
   });
   assert.equal(run.code, 0, run.stderr);
   const trail = run.stderr.trim().split("\n");

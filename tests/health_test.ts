@@ -160,6 +160,25 @@ test("a health file names its endpoint's URL, and files of older versions withou
   }
 });
 
+test("a program with a fetch of its own keeps its health under its key, and says which endpoint's it is", () => {
+  using dir = tempDir();
+  const clock = { now: 1_000_000 };
+  const own = (url: string) => new EndpointHealth(fs, dir.path, url, () => clock.now, () => 0.5, "0123abcd");
+  const secret = "https://ingest:S3CRET@example.com/e";
+  for (const url of [endpoint, secret]) {
+    own(url).recordFailure();
+    const text = readFileSync(`${dir.path}/health-0123abcd.json`, "utf8");
+    assert.doesNotMatch(text, /S3CRET/, text);
+    const [entry] = recordedHealth(fs, dir.path, clock.now);
+    assert.deepEqual([entry.hash, entry.endpointHash], ["0123abcd", shortHash(url)], "its endpoint's hash, kept");
+    assert.equal(health(dir.path, clock).state, undefined, "not the endpoint's own health");
+    own(url).forget();
+  }
+  // As this version wrote it first: the URL, without its hash.
+  writeFileSync(`${dir.path}/health-0123abcd.json`, JSON.stringify({ failures: 1, notBefore: 2_000_000, endpoint }));
+  assert.equal(recordedHealth(fs, dir.path, clock.now)[0].endpointHash, shortHash(endpoint));
+});
+
 test("a hand-off is noted once on the state as the file has it now, never on an older one the run read at its start", () => {
   using dir = tempDir();
   const clock = { now: 1_000_000 };

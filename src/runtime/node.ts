@@ -162,8 +162,7 @@ export interface NodeProcess {
  *
  * @param proc The `process` global.
  * @param options `lightFetch`: deliver with {@link nodeFetch} (Node.js) rather than the global fetch (Bun's is
- *   native); `fetchAtLoad`: that fetch as it was when the package loaded (Bun), not one the program put in its
- *   place; `bunSpawn`: start senders with Bun's own spawn (Bun) rather than `node:child_process`.
+ *   native); `fetchAtLoad`: Bun's own fetch (`Bun.fetch`), not one the program put in the global's place; `bunSpawn`: start senders with Bun's own spawn (Bun) rather than `node:child_process`.
  * @returns A host over `process`.
  * @example
  * ```ts ignore
@@ -532,7 +531,7 @@ function senderRefusal(proc: NodeProcess, files: HostFiles | undefined, fs: Node
  * so not the endpoint's failure), and so is any proxy where the global fetch is not Bun's (Node.js before 22.3,
  * without `process.getBuiltinModule`: its fetch ignores proxies).
  *
- * @param fetchAtLoad The runtime's fetch when the package loaded, else the global one at each request.
+ * @param fetchAtLoad Bun's own fetch (`Bun.fetch`), else the global one at each request.
  * @param env Reads an environment variable, at request time.
  * @param isBun Whether the global fetch is Bun's, which takes a `proxy` option.
  */

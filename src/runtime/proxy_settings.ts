@@ -137,7 +137,7 @@ export function parseProxy(value: string): ParsedProxy {
   }
   if (url.hostname === "") return { kind: "unusable", reason: "the proxy URL names no host" };
   const authorization = url.username || url.password
-    ? `Basic ${base64(`${percentDecode(url.username)}:${percentDecode(url.password)}`)}`
+    ? `Basic ${utf8Base64(`${percentDecode(url.username)}:${percentDecode(url.password)}`)}`
     : undefined;
   const port = url.port ? Number(url.port) : protocol === "https:" ? 443 : 80;
   return { kind: "proxy", proxy: { protocol, hostname: unbracket(url.hostname), port, authorization } };
@@ -277,8 +277,18 @@ function percentDecode(text: string): string {
   }
 }
 
-/** Base64 of a string's UTF-8 bytes. */
-function base64(text: string): string {
+/**
+ * Base64 of a string's UTF-8 bytes, as a `Basic` authorization carries credentials.
+ *
+ * @param text The text.
+ * @returns Its base64.
+ * @example
+ * ```ts
+ * import { utf8Base64 } from "./proxy_settings.ts";
+ * utf8Base64("ada:é"); // "YWRhOsOp"
+ * ```
+ */
+export function utf8Base64(text: string): string {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-B7WFUSUJ.js";
+} from "./chunk-VRBKKQLX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-G7HOFYSP.js";
+} from "./chunk-KIAPYESM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-G7HOFYSP.js";
+} from "./chunk-KIAPYESM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
