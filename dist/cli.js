@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6OVCLXXI.js";
-import "./chunk-VRBKKQLX.js";
-import "./chunk-KIAPYESM.js";
+} from "./chunk-DCKHOGMY.js";
+import "./chunk-DBP5L23O.js";
+import "./chunk-QII77J4Z.js";
 export {
   main,
   telemetryCommand

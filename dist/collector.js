@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VRBKKQLX.js";
-import "./chunk-KIAPYESM.js";
+} from "./chunk-DBP5L23O.js";
+import "./chunk-QII77J4Z.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KIAPYESM.js";
+} from "./chunk-QII77J4Z.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

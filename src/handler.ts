@@ -524,7 +524,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const body = format.encode(events, this.#options.clock());
     this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${redact(sink.url)}` : ""}: ${body}`);
     if (sink.kind === "stderr") {
-      host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}\n`); // the bytes the Python tool prints
+      printBody(body);
       return { kind: "delivered" };
     }
     const classify = format.classify;
@@ -670,6 +670,18 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#inFlight.clear();
       this.#queue = [];
       this.#drop(pending.length, "opted_out");
+      return true;
+    }
+    // Printed, not kept: the sink that writes to standard error delivers at once, even as the process ends.
+    if (this.#options.sink.kind === "stderr") {
+      this.#dlq = [];
+      this.#inFlight.clear();
+      this.#queue = [];
+      const { format, maxBatchBytes, clock } = this.#options;
+      for (const batch of planBatches(pending, maxBatchBytes, format.emptyBytes, format.eventBytes)) {
+        printBody(format.encode(batch, clock()));
+        this.#sent += batch.length;
+      }
       return true;
     }
     const disk = this.#openDisk();
@@ -827,4 +839,9 @@ function startBudget(ms: number): Budget {
       }),
     clear: () => cancel?.(),
   };
+}
+
+/** Writes a batch's body to standard error, one line, as the Python tool prints it (the `stdout` sink). */
+function printBody(body: string): void {
+  host().writeStderr(`${pythonJsonDumps(JSON.parse(body))}\n`);
 }

@@ -112,6 +112,19 @@ test("NAT_TELEMETRY_ENDPOINT=stdout writes each batch as one JSON line to stderr
   assert.equal(result.stats.sent, 1);
 });
 
+test("NAT_TELEMETRY_ENDPOINT=stdout prints what is pending at an exit that cannot wait, as it would at any other", async () => {
+  for (const mode of ["exit", "track-exit"]) {
+    const result = await runChild("exit_child.ts", {
+      args: [mode],
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: "stdout", NAT_TELEMETRY_SPOOL_DIR: "" },
+    });
+    assert.equal(result.stdout, "", "nothing on standard output");
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `${mode}: ${result.stderr}`);
+    assert.equal(JSON.parse(lines[0]).events.length, 1, mode);
+  }
+});
+
 const hasPython = canRun("python3", "--version");
 
 test("the stdout sink prints the bytes Python's json.dumps prints for the same envelope, even in a dry run", async () => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VRBKKQLX.js";
+} from "./chunk-DBP5L23O.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-KIAPYESM.js";
+} from "./chunk-QII77J4Z.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

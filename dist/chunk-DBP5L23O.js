@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KIAPYESM.js";
+} from "./chunk-QII77J4Z.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
