@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-DCKHOGMY.js";
-import "./chunk-DBP5L23O.js";
-import "./chunk-QII77J4Z.js";
+} from "./chunk-GQXU2KCS.js";
+import "./chunk-2DQFV4Q7.js";
+import "./chunk-NA6RX47N.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DBP5L23O.js";
-import "./chunk-QII77J4Z.js";
+} from "./chunk-2DQFV4Q7.js";
+import "./chunk-NA6RX47N.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-QII77J4Z.js";
+} from "./chunk-NA6RX47N.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -423,8 +423,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (batch.length === 0) return;
       this.#dlq = this.#dlq.filter((event) => event.notBefore > now);
       this.#queue = [];
-      const { format, maxBatchBytes } = this.#options;
-      const batches = planBatches(batch, maxBatchBytes, format.emptyBytes, format.eventBytes);
+      const batches = this.#batches(batch);
       for (const events of batches) this.#inFlight.add(events);
       const result: FlushResult = { delivered: false, failed: false };
       await this.#sendAll(batches, result);
@@ -514,6 +513,19 @@ export class NATTelemetryHandler implements AsyncDisposable {
     } finally {
       this.#requestStarts.delete(request);
     }
+  }
+
+  /** Events cut into the batches of the wire format, within `maxBatchBytes`. */
+  #batches(events: readonly PendingEvent[]): PendingEvent[][] {
+    const { format, maxBatchBytes } = this.#options;
+    return planBatches(events, maxBatchBytes, format.emptyBytes, format.eventBytes);
+  }
+
+  /** Lets go of every event held: queued, waiting in the DLQ, in flight (they went to the spool, or are no more). */
+  #releaseHeld(): void {
+    this.#dlq = [];
+    this.#inFlight.clear();
+    this.#queue = [];
   }
 
   /** One request (or, for the stderr sink, one line). */
@@ -666,20 +678,15 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (!consentHolds()) {
       // The user opted out during the run (the consent file, read again): nothing of it is kept for a later run.
       this.#optedOut = true;
-      this.#dlq = [];
-      this.#inFlight.clear();
-      this.#queue = [];
+      this.#releaseHeld();
       this.#drop(pending.length, "opted_out");
       return true;
     }
     // Printed, not kept: the sink that writes to standard error delivers at once, even as the process ends.
     if (this.#options.sink.kind === "stderr") {
-      this.#dlq = [];
-      this.#inFlight.clear();
-      this.#queue = [];
-      const { format, maxBatchBytes, clock } = this.#options;
-      for (const batch of planBatches(pending, maxBatchBytes, format.emptyBytes, format.eventBytes)) {
-        printBody(format.encode(batch, clock()));
+      this.#releaseHeld();
+      for (const batch of this.#batches(pending)) {
+        printBody(this.#options.format.encode(batch, this.#options.clock()));
         this.#sent += batch.length;
       }
       return true;
@@ -696,9 +703,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       written = undefined;
     }
     if (!written && keepOnFailure) return false;
-    this.#dlq = [];
-    this.#inFlight.clear();
-    this.#queue = [];
+    this.#releaseHeld();
     if (written) {
       const wait = this.#serverWaitUntil - this.#options.clock();
       if (wait > 0) disk?.health.recordWait(wait);

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-QII77J4Z.js";
+} from "./chunk-NA6RX47N.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DBP5L23O.js";
+} from "./chunk-2DQFV4Q7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-QII77J4Z.js";
+} from "./chunk-NA6RX47N.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
