@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-GQXU2KCS.js";
-import "./chunk-2DQFV4Q7.js";
-import "./chunk-NA6RX47N.js";
+} from "./chunk-AJA4QSAY.js";
+import "./chunk-BG2ZJELM.js";
+import "./chunk-AYMVFK2X.js";
 export {
   main,
   telemetryCommand

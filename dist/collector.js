@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2DQFV4Q7.js";
-import "./chunk-NA6RX47N.js";
+} from "./chunk-BG2ZJELM.js";
+import "./chunk-AYMVFK2X.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-NA6RX47N.js";
+} from "./chunk-AYMVFK2X.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

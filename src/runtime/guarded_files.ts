@@ -150,9 +150,10 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     owned(path, facts);
     // Whoever else may write it could put an old decision back in it (a consent file left 0666): as for a directory
     // above a private one, its group may write it only where that is the user's own file and group (`umask 002`).
+    // The user's group is read only where a group may write (reading it loads node:os under Node.js and Bun).
     const { mode } = facts;
-    const groupOfOthers = raw.gid === undefined || facts.gid !== raw.gid || facts.uid !== raw.uid;
-    if (mode !== undefined && ((mode & 0o002) !== 0 || ((mode & 0o020) !== 0 && groupOfOthers))) {
+    const groupOfOthers = () => raw.gid === undefined || facts.gid !== raw.gid || facts.uid !== raw.uid;
+    if (mode !== undefined && ((mode & 0o002) !== 0 || ((mode & 0o020) !== 0 && groupOfOthers()))) {
       throw new RefusedPath(path, "writable_by_others");
     }
     if (facts.size > maxBytes) throw new RefusedPath(path, "too_large");

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2DQFV4Q7.js";
+} from "./chunk-BG2ZJELM.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-NA6RX47N.js";
+} from "./chunk-AYMVFK2X.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

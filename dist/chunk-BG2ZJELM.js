@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-NA6RX47N.js";
+} from "./chunk-AYMVFK2X.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
