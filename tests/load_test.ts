@@ -8,7 +8,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { shortHash } from "../src/hash.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { runChild } from "./helpers/child.ts";
 import { withServer } from "./helpers/server.ts";
@@ -69,6 +70,23 @@ test(
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(JSON.parse(run.stdout), [], JSON.stringify(off));
     }
+  },
+);
+
+test(
+  "a run that spools (its endpoint marked down) loads node:fs and node:buffer's UTF-8 check, not node:os (0.3 ms)",
+  onlyWhereBuiltInsLoad,
+  async () => {
+    using dir = tempDir();
+    const endpoint = "http://127.0.0.1:9/down";
+    const down = { failures: 1, notBefore: Date.now() + 3_600_000, endpoint };
+    writeFileSync(`${dir.path}/health-${shortHash(endpoint)}.json`, JSON.stringify(down), { mode: 0o600 });
+    const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint, NAT_TELEMETRY_SPOOL_DIR: dir.path };
+    const run = await runChild("builtins_child.ts", { env });
+    assert.equal(run.code, 0, run.stderr);
+    // The user's group (node:os) is read only where a group may write a file or a directory above the spool.
+    assert.deepEqual(JSON.parse(run.stdout), ["node:fs", "node:buffer"]);
+    assert.equal(readdirSync(dir.path).filter((name) => name.endsWith(".jsonl")).length, 1, "the event spooled");
   },
 );
 
