@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-AJA4QSAY.js";
-import "./chunk-BG2ZJELM.js";
-import "./chunk-AYMVFK2X.js";
+} from "./chunk-YBPFBBJX.js";
+import "./chunk-QXWXFI4K.js";
+import "./chunk-CT5DO74F.js";
 export {
   main,
   telemetryCommand

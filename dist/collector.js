@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-BG2ZJELM.js";
-import "./chunk-AYMVFK2X.js";
+} from "./chunk-QXWXFI4K.js";
+import "./chunk-CT5DO74F.js";
 export {
   isLoopback,
   readOtlpLogs,

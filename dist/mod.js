@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-AYMVFK2X.js";
+} from "./chunk-CT5DO74F.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -237,18 +237,28 @@ export function maskUrls(text: string, url?: string): string {
     (found) => redact(found.replaceAll("\\/", "/")),
   );
   for (const secret of url === undefined ? [] : urlSecrets(url)) {
-    // As a whole word: a user name "api" or a value "json" among other words is no secret there.
-    const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    // As a whole word: a user name "api" or a value "json" among other words is no secret there. A percent-escape
+    // in either case (`%2f`, `%2F`): both decode the same.
+    const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      .replace(
+        /%([\dA-Fa-f])([\dA-Fa-f])/g,
+        (_, high: string, low: string) => `%${eitherCase(high)}${eitherCase(low)}`,
+      );
     masked = masked.replace(new RegExp(`(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])`, "g"), "***");
   }
   return masked;
 }
 
+/** A hexadecimal digit as a pattern that matches it in either case. */
+function eitherCase(digit: string): string {
+  return /\d/.test(digit) ? digit : `[${digit.toLowerCase()}${digit.toUpperCase()}]`;
+}
+
 /**
- * A URL's user name, password and query values, as written and decoded, and its credentials as a `Basic` header
- * carries them; longest first. Not a user name or password shorter than 4 characters, nor a query value shorter
- * than 8 (`json`, `true`): masked wherever they are, they would leave little readable, and what is in a URL is masked
- * with it.
+ * A URL's user name, password and query values, as written, decoded and quoted in JSON, and its credentials as a
+ * `Basic` header carries them; longest first. Not a user name or password shorter than 4 characters, nor a query
+ * value shorter than 8 (`json`, `true`): masked wherever they are, they would leave little readable, and what is in
+ * a URL is masked with it.
  */
 function urlSecrets(url: string): string[] {
   try {
@@ -264,7 +274,9 @@ function urlSecrets(url: string): string[] {
     const values = search.slice(1).split("&").map((pair) => pair.slice(pair.indexOf("=") + 1))
       .flatMap((part) => [part, decode(part)]).filter((part) => part.length >= 8);
     const basic = username || password ? [utf8Base64(`${decode(username)}:${decode(password)}`)] : [];
-    return [...new Set([...credentials, ...values, ...basic])].sort((a, b) => b.length - a.length);
+    // As JSON quotes them too: a quote or a backslash in a password, escaped.
+    const quoted = [...credentials, ...values].map((part) => JSON.stringify(part).slice(1, -1));
+    return [...new Set([...credentials, ...values, ...quoted, ...basic])].sort((a, b) => b.length - a.length);
   } catch {
     return [];
   }

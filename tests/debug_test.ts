@@ -5,6 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { maskUrls } from "../src/describe.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
@@ -120,6 +121,22 @@ test(`${runtime}: the trail says what a program's own fetch threw, where it keep
     /answer for 1 event\(s\): retry \(network_error: its fetch threw no signing key for http:\/\/\*\*\*:\*\*\*@127/,
   );
   assert.doesNotMatch(run.stderr, /s3cret/);
+});
+
+test("what a program's fetch threw is masked with the endpoint's secrets in any case of percent-escape and as JSON quotes them", () => {
+  const url = "http://ada:p%2Fss%22w0rd@127.0.0.1:9/events?tenant=acme-corp-42";
+  const threw = [
+    "no key for ada:p%2fss%22w0rd (lower-case escapes)",
+    'config {"password":"p/ss\\"w0rd","tenant":"acme-corp-42"}',
+    'decoded: p/ss"w0rd',
+  ].join("; ");
+  const masked = maskUrls(threw, url);
+  assert.equal(
+    masked,
+    'no key for ada:*** (lower-case escapes); config {"password":"***","tenant":"***"}; decoded: ***',
+  );
+  // A user name shorter than 4 characters is not masked (it would be wherever it is); nor is what is not a secret.
+  assert.equal(maskUrls("p%2fss is not the password", url), "p%2fss is not the password");
 });
 
 test(`${runtime}: a command that never settles is recorded once as the process ends, and the trail says so once`, async () => {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-AYMVFK2X.js";
+} from "./chunk-CT5DO74F.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-BG2ZJELM.js";
+} from "./chunk-QXWXFI4K.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-AYMVFK2X.js";
+} from "./chunk-CT5DO74F.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
