@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YBPFBBJX.js";
-import "./chunk-QXWXFI4K.js";
-import "./chunk-CT5DO74F.js";
+} from "./chunk-7KWMJ2DV.js";
+import "./chunk-CQVZO54S.js";
+import "./chunk-VB43BUKX.js";
 export {
   main,
   telemetryCommand

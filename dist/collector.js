@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-QXWXFI4K.js";
-import "./chunk-CT5DO74F.js";
+} from "./chunk-CQVZO54S.js";
+import "./chunk-VB43BUKX.js";
 export {
   isLoopback,
   readOtlpLogs,

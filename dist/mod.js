@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-CT5DO74F.js";
+} from "./chunk-VB43BUKX.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -234,8 +234,9 @@ export class Spool {
   write(events: readonly SpooledEvent[], now: number): SpoolWriteDrops {
     const written: Record<string, number> = {};
     const lines = events.map(spoolLine);
-    let bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
+    // The newest within the bound on events, then within the bound on bytes: what the first cut dropped is not counted.
     let first = Math.max(0, lines.length - this.#limits.maxEvents);
+    let bytes = lines.slice(first).reduce((sum, line) => sum + line.bytes + 1, 0);
     while (first < lines.length && bytes > this.#limits.maxBytes) bytes -= lines[first++].bytes + 1;
     addCount(written, "spool_full", first);
     // One file per session, as one request carries one session: a delivered request settles whole files.

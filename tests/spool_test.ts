@@ -135,6 +135,18 @@ test("the spool keeps at most maxEvents: the oldest files go first, counted as s
   assert.equal(spooled(dir.path).length, 5, "a write larger than the spool keeps its newest events");
 });
 
+test("a write of more events than maxEvents keeps the newest maxEvents where they fit in maxBytes, whatever the rest weighs", () => {
+  using dir = tempDir();
+  using probe = tempDir();
+  open(probe.path).write([event("n00")], now);
+  const lineBytes = statSync(`${probe.path}/${files(probe.path)[0]}`).size + 1;
+  // Five lines fit; twenty do not, by far: the fifteen cut for the bound on events must not count against the bytes.
+  const spool = open(dir.path, { ...limits, maxEvents: 5, maxBytes: 5 * lineBytes + 10 });
+  const events = Array.from({ length: 20 }, (_, i) => event(`n${String(i).padStart(2, "0")}`));
+  assert.deepEqual(spool.write(events, now), { written: { spool_full: 15 }, older: {} });
+  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["n15", "n16", "n17", "n18", "n19"]);
+});
+
 test("the spool keeps at most maxBytes", () => {
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxBytes: 600 });

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-QXWXFI4K.js";
+} from "./chunk-CQVZO54S.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-CT5DO74F.js";
+} from "./chunk-VB43BUKX.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

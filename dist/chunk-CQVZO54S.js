@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-CT5DO74F.js";
+} from "./chunk-VB43BUKX.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
