@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-7KWMJ2DV.js";
-import "./chunk-CQVZO54S.js";
-import "./chunk-VB43BUKX.js";
+} from "./chunk-W2IIDVBW.js";
+import "./chunk-N42LSEFJ.js";
+import "./chunk-QPLD74MB.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-CQVZO54S.js";
-import "./chunk-VB43BUKX.js";
+} from "./chunk-N42LSEFJ.js";
+import "./chunk-QPLD74MB.js";
 export {
   isLoopback,
   readOtlpLogs,

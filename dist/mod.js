@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-VB43BUKX.js";
+} from "./chunk-QPLD74MB.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

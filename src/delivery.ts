@@ -54,6 +54,11 @@ export interface DeliveryRequest {
   classify?: (status: number, retryAfterMs: number | undefined, body: string | undefined) => DeliveryOutcome;
   /** Read the body of a 2xx answer for `classify` (OTLP partial success); otherwise it is never read. */
   readAnswer?: boolean;
+  /**
+   * Called when a 2xx answer's status has come and its body is still to be read (`readAnswer`): the endpoint has
+   * the events, whatever the body adds, so one that cuts the delivery short (the exit budget) may count them sent.
+   */
+  onAccepted?: () => void;
   /** The fetch to use. */
   fetch: Fetch;
   /** The deadline for the whole delivery, redirects included, in milliseconds. */
@@ -190,6 +195,7 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), request.now());
       if (request.readAnswer && status >= 200 && status < 300) {
         // The status decides: a body cut short, or still coming at the deadline, loses only what it would add.
+        request.onAccepted?.();
         const answer = await Promise.race([readAnswer(response), deadline]).catch(() => undefined);
         return classify(status, retryAfter, answer);
       }

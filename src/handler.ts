@@ -116,8 +116,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #waitingFlush: Promise<void> | undefined;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interruptController: AbortController | undefined;
-  /** When each request in flight started (epoch ms), to tell a request's own timeout from the budget's. */
-  readonly #requestStarts = new Set<{ readonly started: number }>();
+  /**
+   * Each request in flight: when it started (epoch ms), to tell a request's own timeout from the budget's; its
+   * events; and whether a 2xx answer has come for them, its body still coming (OTLP).
+   */
+  readonly #requests = new Set<{ readonly started: number; readonly events: PendingEvent[]; accepted: boolean }>();
   /** The exit budget, while `stop()` runs. */
   #budget: Budget | undefined;
   /** The `NAT_TELEMETRY_DEBUG` trail, when it is on. */
@@ -375,7 +378,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #cutInFlight(): void {
     const now = Date.now();
     const verdictAfter = this.#options.requestTimeoutMs * TIMED_OUT_SHARE;
-    const timedOut = [...this.#requestStarts].some(({ started }) => now - started >= verdictAfter);
+    const requests = [...this.#requests];
+    // Accepted, the answer's body still coming: delivered (what the body would add, an OTLP partial success, is lost).
+    for (const { events, accepted } of requests) if (accepted && this.#inFlight.settle(events)) this.#delivered(events);
+    const timedOut = requests.some(({ started, accepted }) => !accepted && now - started >= verdictAfter);
     this.#interruptController?.abort();
     this.#interruptController = undefined;
     this.#dlq.unshift(...this.#inFlight.events());
@@ -480,14 +486,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
       return;
     }
     switch (outcome.kind) {
-      case "delivered": {
+      case "delivered":
         result.delivered = true;
-        // OTLP partial success: the server says how many it rejected (not which); those are never retried.
-        const rejected = Math.min(outcome.rejected ?? 0, events.length);
-        this.#sent += events.length - rejected;
-        if (rejected > 0) this.#drop(rejected, "otlp_rejected");
-        return this.#settle(events);
-      }
+        return this.#delivered(events, outcome.rejected);
       case "too_large":
         this.#drop(1, "http_413");
         return this.#settle(events);
@@ -505,13 +506,21 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
   }
 
-  async #post(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> {
-    const request = { started: Date.now() };
-    this.#requestStarts.add(request);
+  /** Events the endpoint has: sent, but for those an OTLP partial success says it rejected (never retried). */
+  #delivered(events: PendingEvent[], rejectedCount = 0): void {
+    const rejected = Math.min(rejectedCount, events.length);
+    this.#sent += events.length - rejected;
+    if (rejected > 0) this.#drop(rejected, "otlp_rejected");
+    this.#settle(events);
+  }
+
+  async #post(events: PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> {
+    const request = { started: Date.now(), events, accepted: false };
+    this.#requests.add(request);
     try {
-      return await this.#deliver(events, signal);
+      return await this.#deliver(events, signal, () => request.accepted = true);
     } finally {
-      this.#requestStarts.delete(request);
+      this.#requests.delete(request);
     }
   }
 
@@ -529,7 +538,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /** One request (or, for the stderr sink, one line). */
-  async #deliver(events: readonly PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> {
+  async #deliver(
+    events: readonly PendingEvent[],
+    signal: AbortSignal,
+    onAccepted: () => void,
+  ): Promise<DeliveryOutcome> {
     const { sink } = this.#options;
     if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
     const { format, headers } = this.#options;
@@ -546,6 +559,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       headers,
       classify: classify && ((status, retryAfterMs, answer) => classify(status, retryAfterMs, answer, events.length)),
       readAnswer: format.readsAnswer,
+      onAccepted,
       fetch: this.#options.fetch,
       timeoutMs: this.#options.requestTimeoutMs,
       signal,

@@ -6,6 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import process from "node:process";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -176,6 +177,25 @@ test("a 2xx is a delivery even when its body is cut short or stalls: sent once, 
       assert.equal(handler.stats().spooled, 0);
     });
   }
+});
+
+test("a 2xx whose body still comes when stop()'s budget ends is a delivery: not sent again, the endpoint not marked down", async () => {
+  await withServer(async (server) => {
+    server.reply({ status: 200, body: '{"partialSuccess":{}}', stallMidBody: true });
+    using dir = tempDir();
+    // The defaults' shape: the exit budget no longer than a request's own timeout, so the budget ends first.
+    const handler = otlp(server.url(), { spoolDir: dir.path, requestTimeoutSeconds: 0.5, handOff: false });
+    for (const name of ["a", "b", "c"]) handler.enqueue(commandEvent(name));
+    await handler.stop();
+    assert.equal(server.requests.length, 1);
+    const { sent, spooled, dropped } = handler.stats();
+    assert.deepEqual({ sent, spooled, dropped }, { sent: 3, spooled: 0, dropped: {} });
+    assert.deepEqual(
+      readdirSync(dir.path).filter((name) => !name.startsWith("sender-")),
+      [],
+      "no spool, no health file",
+    );
+  });
 });
 
 test("only 429, 502, 503, 504 and a proxy's 407 are retried (after Retry-After); 400 and 500 are dropped; 413 splits", async () => {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-VB43BUKX.js";
+} from "./chunk-QPLD74MB.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-CQVZO54S.js";
+} from "./chunk-N42LSEFJ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-VB43BUKX.js";
+} from "./chunk-QPLD74MB.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
