@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-W2IIDVBW.js";
-import "./chunk-N42LSEFJ.js";
-import "./chunk-QPLD74MB.js";
+} from "./chunk-CRUIULAQ.js";
+import "./chunk-5MYUI3IP.js";
+import "./chunk-2IACUCSN.js";
 export {
   main,
   telemetryCommand

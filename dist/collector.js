@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-N42LSEFJ.js";
-import "./chunk-QPLD74MB.js";
+} from "./chunk-5MYUI3IP.js";
+import "./chunk-2IACUCSN.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-QPLD74MB.js";
+} from "./chunk-2IACUCSN.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

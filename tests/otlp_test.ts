@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import process from "node:process";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -176,6 +177,26 @@ test("a 2xx is a delivery even when its body is cut short or stalls: sent once, 
       await handler.stop();
       assert.equal(handler.stats().spooled, 0);
     });
+  }
+});
+
+test("a partial success is read from a server that compresses what a request does not refuse", async () => {
+  const partial = '{"partialSuccess":{"rejectedLogRecords":"1"}}';
+  // As HTTP lets a server do: no Accept-Encoding means any coding will do.
+  const server = await TestServer.start(({ headers }) =>
+    /^identity$/.test(headers["accept-encoding"] ?? "")
+      ? { status: 200, body: partial }
+      : { status: 200, body: gzipSync(partial), headers: { "content-encoding": "gzip" } }
+  );
+  try {
+    const handler = otlp(server.url());
+    for (const name of ["a", "b", "c"]) handler.enqueue(commandEvent(name));
+    await handler.flush();
+    const { sent, dropped } = handler.stats();
+    assert.deepEqual({ sent, dropped }, { sent: 2, dropped: { otlp_rejected: 1 } });
+    await handler.stop();
+  } finally {
+    await server.close();
   }
 });
 

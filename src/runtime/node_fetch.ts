@@ -116,7 +116,8 @@ export function nodeFetch(load: (name: NodeFetchModule) => unknown, env: ReadEnv
       const lookup = guardedLookup(load, env, init.signal);
       const options: RequestOptions = {
         method: init.method,
-        headers: { ...init.headers, "content-length": Buffer.byteLength(init.body) },
+        // An answer is read as it comes (OTLP's partial success): none in a coding node:http would leave undecoded.
+        headers: { ...init.headers, "content-length": Buffer.byteLength(init.body), "accept-encoding": "identity" },
         signal: init.signal,
       };
       if (route.kind === "direct") {

@@ -15,8 +15,8 @@ export interface Reply {
   status?: number;
   /** Extra response headers. */
   headers?: Record<string, string>;
-  /** Response body. @default {""} */
-  body?: string;
+  /** Response body: text, or bytes (an encoded one). @default {""} */
+  body?: string | Uint8Array;
   /** Wait this long before answering. */
   delayMs?: number;
   /** Never answer. */

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-QPLD74MB.js";
+} from "./chunk-2IACUCSN.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-N42LSEFJ.js";
+} from "./chunk-5MYUI3IP.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-QPLD74MB.js";
+} from "./chunk-2IACUCSN.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
