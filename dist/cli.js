@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-CRUIULAQ.js";
-import "./chunk-5MYUI3IP.js";
-import "./chunk-2IACUCSN.js";
+} from "./chunk-YPND47ZI.js";
+import "./chunk-2MA3IZGA.js";
+import "./chunk-MXP4RMDA.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-5MYUI3IP.js";
-import "./chunk-2IACUCSN.js";
+} from "./chunk-2MA3IZGA.js";
+import "./chunk-MXP4RMDA.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-2IACUCSN.js";
+} from "./chunk-MXP4RMDA.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -147,6 +147,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #spoolRefusal: string | undefined;
   /** Whether the spool has been read since the endpoint was last known healthy. */
   #replayDone = false;
+  /** This handler's failed flushes in a row, and when its own backoff lets it try again (epoch ms). */
+  #ownFailures = 0;
+  #ownRetryAt: number | undefined;
 
   /**
    * Creates a handler. It sends nothing, touches no file and starts no timer until used.
@@ -412,17 +415,43 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (this.#inFlight.settle(events)) this.#dlq.push(...events);
   }
 
-  /** Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it. */
+  /**
+   * Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it.
+   * The endpoint's health is every run's: it keeps new runs and senders off for up to an hour. A handler that runs
+   * on (not stopping) tries again when its own backoff says (`backoffMaxSeconds` at most, never before a
+   * `Retry-After` it was given), as a long-lived program's events would otherwise wait out a short outage's hour.
+   */
   #deliveryPaused(): boolean {
-    const { sink } = this.#options;
-    return sink.kind === "http" && (this.#openDisk()?.health.isOpen() === true || !host().canConnect(sink.url));
+    const { sink, clock } = this.#options;
+    if (sink.kind !== "http") return false;
+    if (!host().canConnect(sink.url)) return true;
+    const ownTurn = this.#budget === undefined && this.#ownRetryAt !== undefined && clock() >= this.#ownRetryAt;
+    return this.#openDisk()?.health.isOpen() === true && !ownTurn;
+  }
+
+  /** A flush's verdict on the endpoint, for every run (its health) and for this handler's own backoff. */
+  #judgeEndpoint(result: FlushResult): void {
+    const health = this.#disk?.health;
+    if (result.delivered) {
+      [this.#ownFailures, this.#ownRetryAt] = [0, undefined];
+      if (health?.recordSuccess()) this.#replayDone = false;
+    } else if (result.failed) {
+      health?.recordFailure(result.retryAfterMs);
+      const { backoff, random, clock } = this.#options;
+      this.#ownRetryAt = clock() + retryDelay(++this.#ownFailures, backoff, random, result.retryAfterMs);
+    }
   }
 
   async #flushDue(): Promise<void> {
     try {
       this.#disk?.renewClaims(this.#claimLease());
       this.#replay();
-      if (this.#deliveryPaused()) return;
+      if (this.#deliveryPaused()) {
+        // Paused by the health this handler last read: read again, as another run's delivery, or `nat-telemetry
+        // flush`, may have ended the pause since.
+        this.#disk?.health.refresh();
+        if (this.#deliveryPaused()) return;
+      }
       const now = this.#options.clock();
       const due = this.#dlq.filter((event) => event.notBefore <= now);
       const batch = due.concat(this.#queue);
@@ -433,9 +462,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       for (const events of batches) this.#inFlight.add(events);
       const result: FlushResult = { delivered: false, failed: false };
       await this.#sendAll(batches, result);
-      const health = this.#disk?.health;
-      if (result.delivered && health?.recordSuccess()) this.#replayDone = false;
-      else if (result.failed && !result.delivered) health?.recordFailure(result.retryAfterMs);
+      this.#judgeEndpoint(result);
       // Some answers delivered, one asked to wait: the events wait in memory; kept until they go to the spool.
       if (result.delivered && result.retryAfterMs) {
         this.#serverWaitUntil = Math.max(this.#serverWaitUntil, this.#options.clock() + result.retryAfterMs);

@@ -266,6 +266,14 @@ export class EndpointHealth {
     return wasDown;
   }
 
+  /**
+   * Reads the state again, as another process may have changed it since (a delivery ended the pause, a failure
+   * lengthened it, `nat-telemetry flush` forgot it); not while this one probes.
+   */
+  refresh(): void {
+    if (!this.#probing) this.#state = this.#read();
+  }
+
   /** Forgets past failures, so the next run tries at once (`nat-telemetry flush`). */
   forget(): void {
     if (this.#state === undefined) return;

@@ -322,6 +322,52 @@ test("a running handler keeps a Retry-After among answers that delivered to the 
   }
 });
 
+test("a running handler tries again after its own backoff, where the endpoint's health keeps new runs off longer", async () => {
+  using dir = tempDir();
+  const clock = { now: Date.now() };
+  const server = await TestServer.start();
+  try {
+    server.reply({ status: 503 });
+    const options = { clock: () => clock.now, random: () => 0.5, backoffInitialSeconds: 1, backoffMaxSeconds: 2 };
+    const running = handler(dir.path, server.url(), options);
+    running.enqueue(commandEvent("a"));
+    await running.flush();
+    assert.equal(server.requests.length, 1);
+    clock.now += 2_000; // past its own backoff (0.75 s), well within the endpoint's pause (at least 15 s)
+    const newRun = handler(dir.path, server.url(), { clock: () => clock.now });
+    newRun.enqueue(commandEvent("b"));
+    await newRun.stop();
+    assert.equal(server.requests.length, 1, "a new run spools without trying");
+    await running.flush();
+    assert.deepEqual(commands(server.events()), ["a", "a"], "the running handler tried again");
+    assert.equal(running.stats().sent, 1);
+    assert.deepEqual(files(dir.path).filter((name) => name.startsWith("health-")), [], "its success ends the pause");
+    await running.stop();
+  } finally {
+    await server.close();
+  }
+});
+
+test("a running handler held off by a Retry-After goes on once another run's delivery or `flush` ends the pause", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    server.reply({ status: 503, headers: { "retry-after": "3600" } });
+    const running = handler(dir.path, server.url());
+    running.enqueue(commandEvent("a"));
+    await running.flush();
+    running.enqueue(commandEvent("b"));
+    await running.flush();
+    assert.equal(server.requests.length, 1, "held off");
+    forgetHealth(dir.path); // as `nat-telemetry flush` does, or a run that delivered
+    await running.flush();
+    assert.deepEqual(commands(server.events()), ["a", "b"], "the events not held by their own Retry-After");
+    await running.stop();
+  } finally {
+    await server.close();
+  }
+});
+
 test("after the wait one run probes; success clears the health state and drains the spool", async () => {
   using dir = tempDir();
   const clock = { now: Date.now() };

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-2IACUCSN.js";
+} from "./chunk-MXP4RMDA.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

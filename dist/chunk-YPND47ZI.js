@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-5MYUI3IP.js";
+} from "./chunk-2MA3IZGA.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-2IACUCSN.js";
+} from "./chunk-MXP4RMDA.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
