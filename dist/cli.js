@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YPND47ZI.js";
-import "./chunk-2MA3IZGA.js";
-import "./chunk-MXP4RMDA.js";
+} from "./chunk-MTU254F6.js";
+import "./chunk-B7W5EUJL.js";
+import "./chunk-UFIOZHDN.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2MA3IZGA.js";
-import "./chunk-MXP4RMDA.js";
+} from "./chunk-B7W5EUJL.js";
+import "./chunk-UFIOZHDN.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-MXP4RMDA.js";
+} from "./chunk-UFIOZHDN.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -523,11 +523,13 @@ export class Spool {
       if (touched++ >= FILES_PER_CALL) break;
       const path = `${this.dir}/${entry.name}`;
       const read = this.#readFile(path, entry);
+      // Removed, or not ours to remove: gone already (another run pruning or claiming it at the same time), or
+      // stuck. Either way it is out of this count, lest newer files go in its place.
+      events -= entry.events;
+      bytes -= entry.bytes;
       if (!this.#remove(entry.name)) continue;
       addCount(dropped, "spool_corrupt", read.corrupt);
       addCount(dropped, expired ? "spool_expired" : "spool_full", read.valid.length + read.expired);
-      events -= entry.events;
-      bytes -= entry.bytes;
     }
     return dropped;
   }

@@ -147,6 +147,21 @@ test("a write of more events than maxEvents keeps the newest maxEvents where the
   assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["n15", "n16", "n17", "n18", "n19"]);
 });
 
+test("a file another run pruned or claimed first is out of the count: no newer file goes in its place", () => {
+  using dir = tempDir();
+  // What a listing taken a moment earlier still names: the oldest file, of 3 events, gone since.
+  const gone = `e-${now - 60_000}-3-300-${KEY}-0123456789ab.jsonl`;
+  const staleListing = { ...fs, list: (path: string) => [...fs.list(path), gone] };
+  const spool = Spool.open(dir.path, staleListing, { ...limits, maxEvents: 5 }, KEY)!;
+  for (let i = 0; i < 5; i++) spool.write([event(`old${i}`)], now - 5_000 + i);
+  assert.deepEqual(spool.write([event("new")], now), { written: {}, older: { spool_full: 1 } });
+  assert.deepEqual(
+    spooled(dir.path).map((line) => line.event.parameters.command),
+    ["old1", "old2", "old3", "old4", "new"],
+    "one file removed for the one event over the bound",
+  );
+});
+
 test("the spool keeps at most maxBytes", () => {
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxBytes: 600 });

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-MXP4RMDA.js";
+} from "./chunk-UFIOZHDN.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

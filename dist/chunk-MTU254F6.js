@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2MA3IZGA.js";
+} from "./chunk-B7W5EUJL.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-MXP4RMDA.js";
+} from "./chunk-UFIOZHDN.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
