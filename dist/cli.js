@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-MTU254F6.js";
-import "./chunk-B7W5EUJL.js";
-import "./chunk-UFIOZHDN.js";
+} from "./chunk-WMZ33RLF.js";
+import "./chunk-UYP7WUJI.js";
+import "./chunk-SC5TJWCM.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-B7W5EUJL.js";
-import "./chunk-UFIOZHDN.js";
+} from "./chunk-UYP7WUJI.js";
+import "./chunk-SC5TJWCM.js";
 export {
   isLoopback,
   readOtlpLogs,

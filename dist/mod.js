@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-UFIOZHDN.js";
+} from "./chunk-SC5TJWCM.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -156,11 +156,13 @@ export class Backlog {
 
 /**
  * The spool key of a handler's events: its endpoint and format and, where they are not the defaults, what else its
- * requests say about who sends them (the client version, the headers, OTLP's resource) and whether the program sends
- * them with its own `fetch` (which may sign or route them: no sender, nor a program without it, can). A run delivers
- * only events it would have sent the same way: another program that shares the spool and the endpoint, or this one
- * before an upgrade, leaves its events for its own runs (or for the spool's age bound), never sent under another's
- * name.
+ * requests say about who sends them (the headers, OTLP's resource) and whether the program sends them with its own
+ * `fetch` (which may sign or route them: no sender, nor a program without it, can). A run delivers only events it
+ * would have sent the same way: another program that shares the spool and the endpoint leaves its events for its own
+ * runs (or for the spool's age bound), never sent with another's headers or fetch. The client version is in it only for
+ * a program with a fetch of its own (no other tells such programs apart): each event's line says the version that
+ * recorded it, and it goes out under that one, so that a program that sets `sourceClientVersion` delivers, once
+ * upgraded, what its earlier version spooled.
  *
  * @param options The handler's options.
  * @returns 8 hex digits.
@@ -169,16 +171,18 @@ export class Backlog {
  * import { backlogKey } from "./backlog.ts";
  * import { resolveOptions } from "./options.ts";
  * const endpoint = "https://example.com/events";
- * backlogKey(resolveOptions({ endpoint })) !== backlogKey(resolveOptions({ endpoint, sourceClientVersion: "2.0" }));
+ * backlogKey(resolveOptions({ endpoint })) === backlogKey(resolveOptions({ endpoint, sourceClientVersion: "2.0" }));
+ * backlogKey(resolveOptions({ endpoint })) !== backlogKey(resolveOptions({ endpoint, headers: { "x-api-key": "k" } }));
  * ```
  */
 export function backlogKey(options: ResolvedOptions): string {
-  const { sink, format, sourceClientVersion, headers } = options;
+  const { sink, format, sourceClientVersion, headers, customFetch } = options;
   const sender = {
-    version: sourceClientVersion === CLIENT_VERSION ? undefined : sourceClientVersion,
+    // What tells apart programs with a fetch of their own, each of which may sign or route for its own account.
+    version: customFetch && sourceClientVersion !== CLIENT_VERSION ? sourceClientVersion : undefined,
     headers: Object.keys(headers).length > 0 ? Object.entries(headers).sort() : undefined,
     resource: format.resource && Object.entries(format.resource).sort(),
-    fetch: options.customFetch ? "own" : undefined,
+    fetch: customFetch ? "own" : undefined,
   };
   const named = JSON.stringify(sender);
   return spoolKey(sink.kind === "http" ? sink.url : "", format.name, named === "{}" ? "" : named);

@@ -551,9 +551,9 @@ test("status and inspect tell what senders dropped (they have no output of their
   const spool = `${dir.path}/spool`;
   const dropped = { http_400: 2, retries_exhausted: 1 };
   recordSenderDrops(host().files!, spool, spoolKey(endpoint), endpoint, dropped, at);
-  // The same endpoint, as a program that sets its sourceClientVersion sends to it (a spool key of its own).
-  const versioned = spoolKey(endpoint, "nat", '{"version":"2.0.0"}');
-  recordSenderDrops(host().files!, spool, versioned, endpoint, { http_400: 1 }, at + 1_000);
+  // The same endpoint, as a program that sets headers of its own sends to it (a spool key of its own).
+  const withHeaders = spoolKey(endpoint, "nat", '{"headers":[["x-tool","a"]]}');
+  recordSenderDrops(host().files!, spool, withHeaders, endpoint, { http_400: 1 }, at + 1_000);
   const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
   const since = formatTimestamp(at);
   assert.match(
@@ -566,7 +566,7 @@ test("status and inspect tell what senders dropped (they have no output of their
     inspected.endpoints.map((e: { key: string; droppedBySenders: unknown }) => [e.key, e.droppedBySenders]),
     [
       [spoolKey(endpoint), { dropped: { http_400: 2, retries_exhausted: 1 }, since, last: since }],
-      [versioned, { dropped: { http_400: 1 }, since: later, last: later }],
+      [withHeaders, { dropped: { http_400: 1 }, since: later, last: later }],
     ],
   );
   assert.match(
@@ -578,7 +578,7 @@ test("status and inspect tell what senders dropped (they have no output of their
   const eightDaysAgo = Date.now() - 8 * 86_400_000;
   // An endpoint whose URL holds a query is not written in the record (its hash is): status still sums its keys.
   const query = { ...env, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/v1?tenant=acme" };
-  const queryKey = spoolKey(query.NAT_TELEMETRY_ENDPOINT, "nat", '{"version":"2.0.0"}');
+  const queryKey = spoolKey(query.NAT_TELEMETRY_ENDPOINT, "nat", '{"headers":[["x-tool","a"]]}');
   recordSenderDrops(host().files!, spool, queryKey, query.NAT_TELEMETRY_ENDPOINT, { http_400: 5 }, at);
   assert.match((await cli(dir.path, ["status"], query)).stdout, /senders dropped 5 event\(s\)/);
   const named = JSON.parse((await cli(dir.path, ["inspect", "--json"], query)).stdout).endpoints

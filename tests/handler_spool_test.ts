@@ -178,6 +178,30 @@ test("one program before and after an upgrade: what the earlier version spooled 
   }
 });
 
+test("a program that sets its own version, upgraded, delivers what its earlier version spooled, under that version", async () => {
+  using dir = tempDir();
+  const endpoint = await refusedUrl();
+  const earlier = handler(dir.path, endpoint, { sourceClientVersion: "1.4.0" });
+  earlier.enqueue(commandEvent("by-1.4.0"));
+  await earlier.stop();
+  assert.equal(earlier.stats().spooled, 1);
+  const server = await comeBack(endpoint);
+  try {
+    forgetHealth(dir.path);
+    const upgraded = handler(dir.path, endpoint, { sourceClientVersion: "1.5.0" });
+    upgraded.enqueue(commandEvent("by-1.5.0"));
+    await upgraded.stop();
+    const sent = server.requests.map((request) => {
+      const { clientVer, events } = JSON.parse(request.body);
+      return `${clientVer} ${events.map((e: { parameters: { command: string } }) => e.parameters.command)}`;
+    });
+    assert.deepEqual(sent.sort(), ["1.4.0 by-1.4.0", "1.5.0 by-1.5.0"]);
+    assert.deepEqual(files(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
 test("while the endpoint is known to be down, a run spools at once without trying", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ hang: true }));

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-UFIOZHDN.js";
+} from "./chunk-SC5TJWCM.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-B7W5EUJL.js";
+} from "./chunk-UYP7WUJI.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-UFIOZHDN.js";
+} from "./chunk-SC5TJWCM.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
