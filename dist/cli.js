@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-WMZ33RLF.js";
-import "./chunk-UYP7WUJI.js";
-import "./chunk-SC5TJWCM.js";
+} from "./chunk-S6K6CGZL.js";
+import "./chunk-YHCTU7HR.js";
+import "./chunk-FW5NZYOG.js";
 export {
   main,
   telemetryCommand

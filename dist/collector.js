@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-UYP7WUJI.js";
-import "./chunk-SC5TJWCM.js";
+} from "./chunk-YHCTU7HR.js";
+import "./chunk-FW5NZYOG.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-SC5TJWCM.js";
+} from "./chunk-FW5NZYOG.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

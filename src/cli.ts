@@ -23,7 +23,7 @@ import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
 import { describe, redact } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
-import { exitDecision, type InProcessOutcome } from "./exit_strategy.ts";
+import { exitDecision, type InProcessOutcome, removeSenderScripts } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
 import { EndpointHealth, healthHash, type HealthState, recordedHealth } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -480,7 +480,9 @@ function decide(
     const none = spoolDir === undefined ||
       (files !== undefined && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === undefined);
     let why = "no file access";
-    const deleted = none ? 0 : openSpool((refusal) => why = refusal, "work", options)?.spool.clear();
+    const opened = none ? undefined : openSpool((refusal) => why = refusal, "work", options);
+    const deleted = none ? 0 : opened?.spool.clear();
+    if (opened) removeSenderScripts(opened.files, opened.spool.dir, "none");
     if (deleted === undefined) {
       // Events may wait there that a later run, once the directory is usable, would send: the user must know.
       output.err(

@@ -26,7 +26,7 @@ import { writeAtomically } from "./atomic.ts";
 import type { Backlog } from "./backlog.ts";
 import { consentFileInForce, onByConsentFile } from "./consent.ts";
 import { type ResolvedOptions, senderSizes } from "./options.ts";
-import { host, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
+import { host, type HostFiles, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, type SenderConfig, withSenderConfig } from "./sender_config.ts";
@@ -315,13 +315,59 @@ function scriptInPlace({ files, spool }: Backlog): boolean {
   return files.sizeOf(`${spool.dir}/${SENDER_SCRIPT_NAME}`, true) === SENDER_SCRIPT_BYTES;
 }
 
-/** Makes sure the sender's script is in the spool directory. */
+/**
+ * Makes sure the sender's script is in the spool directory. Writing it (a version's first hand-off there), it removes
+ * other versions' scripts past {@link OTHER_SCRIPTS_KEPT}: each is 70-100 KB, and the spool's bounds count events.
+ */
 function writeScript(backlog: Backlog): boolean {
   if (scriptInPlace(backlog)) return true;
   try {
     writeAtomically(backlog.files, backlog.spool.dir, SENDER_SCRIPT_NAME, SENDER_SCRIPT, Date.now());
-    return true;
   } catch {
     return false;
+  }
+  removeSenderScripts(backlog.files, backlog.spool.dir, OTHER_SCRIPTS_KEPT);
+  return true;
+}
+
+/**
+ * Other versions' scripts a spool directory keeps: programs of as many versions, sharing it, each find theirs in
+ * place (one removed is written again at its version's next hand-off).
+ */
+const OTHER_SCRIPTS_KEPT = 3;
+
+/** A sender's script, of any version (`sender_script_name.ts`). */
+const SCRIPT_FILE = /^sender-[0-9a-f]{8}\.mjs$/;
+
+/**
+ * Removes the senders' scripts of other versions than this one from a spool directory, but `kept` of them; with
+ * `kept` at `"none"`, this version's too (`nat-telemetry disable`: a hand-off writes it again when needed). Never
+ * throws. A sender at work has read its script already.
+ *
+ * @param files File access.
+ * @param dir The spool directory.
+ * @param kept How many other versions' scripts stay, or `"none"`.
+ * @example
+ * ```ts
+ * import { removeSenderScripts } from "./exit_strategy.ts";
+ * import { host } from "./runtime/mod.ts";
+ * const files = host().files;
+ * if (files) removeSenderScripts(files, "/tmp/spool", "none");
+ * ```
+ */
+export function removeSenderScripts(files: HostFiles, dir: string, kept: number | "none"): void {
+  let scripts: string[];
+  try {
+    scripts = files.list(dir).filter((name) => SCRIPT_FILE.test(name)).sort();
+  } catch {
+    return;
+  }
+  const removed = kept === "none" ? scripts : scripts.filter((name) => name !== SENDER_SCRIPT_NAME).slice(kept);
+  for (const name of removed) {
+    try {
+      files.remove(`${dir}/${name}`);
+    } catch {
+      // Gone already, or not ours to remove.
+    }
   }
 }

@@ -5,6 +5,7 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -691,16 +692,19 @@ test("flush does not count events another run has claimed as left over: two flus
   }
 });
 
-test("disable deletes spooled events; a disabled flush sends nothing", async () => {
+test("disable deletes spooled events and the senders' scripts; a disabled flush sends nothing", async () => {
   using dir = tempDir();
   const server = await TestServer.start();
   try {
     const down = await TestServer.start();
     await down.close();
     await seedSpool(dir.path, down.url());
+    const scripts = () => readdirSync(`${dir.path}/spool`).filter((name) => /^sender-.*\.mjs$/.test(name));
+    writeFileSync(`${dir.path}/spool/sender-00000000.mjs`, "// another version's sender\n", { mode: 0o600 });
     const run = await cli(dir.path, ["disable"]);
     assert.match(run.stdout, /Deleted 1 spooled event\(s\) that had not been sent/);
     assert.deepEqual(spooled(`${dir.path}/spool`), []);
+    assert.deepEqual(scripts(), [], "a hand-off writes its own again when needed");
     await seedSpool(dir.path, down.url());
     const flush = await cli(dir.path, ["flush"], { NAT_TELEMETRY_ENDPOINT: server.url() });
     assert.equal(flush.code, 1);

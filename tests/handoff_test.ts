@@ -354,6 +354,23 @@ test(`${runtime}: a consent file through a linked directory (~/.config): the sen
   }
 });
 
+test(`${runtime}: a version's first hand-off keeps three other versions' scripts in the spool, not every one`, async () => {
+  using dir = tempDir();
+  const others = ["1", "2", "3", "4", "5"].map((digit) => `sender-${digit.repeat(8)}.mjs`);
+  for (const name of others) writeFileSync(`${dir.path}/${name}`, "// another version's sender\n", { mode: 0o600 });
+  const server = await TestServer.start();
+  try {
+    const run = await runChild("exit_child.ts", { args: ["natural"], env: handOff(dir.path, server.url(), "first") });
+    assert.equal(run.code, 0, run.stderr);
+    await waitFor(() => server.events().length === 1, "the sender's delivery");
+    await sendersGone(dir.path);
+    const scripts = names(dir.path).filter((name) => name.startsWith("sender-") && name.endsWith(".mjs"));
+    assert.deepEqual(scripts, [...others.slice(0, 3), SENDER_SCRIPT_NAME].sort());
+  } finally {
+    await server.close();
+  }
+});
+
 test(`${runtime}: with telemetry disabled nothing is handed off: spooled events stay, no sender starts`, async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));

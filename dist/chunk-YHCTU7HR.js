@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-SC5TJWCM.js";
+} from "./chunk-FW5NZYOG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

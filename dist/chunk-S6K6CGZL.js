@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-UYP7WUJI.js";
+} from "./chunk-YHCTU7HR.js";
 import {
   Backlog,
   EndpointHealth,
@@ -29,13 +29,14 @@ import {
   readNamed,
   recordedHealth,
   redact,
+  removeSenderScripts,
   resolveOptions,
   retryDelay,
   runtimeInfo,
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-SC5TJWCM.js";
+} from "./chunk-FW5NZYOG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -404,7 +405,9 @@ var decide = (function (output, state, program, options = resolveOptions({})) {
     const files = host().files;
     const none = spoolDir === void 0 || files !== void 0 && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === void 0;
     let why2 = "no file access";
-    const deleted = none ? 0 : openSpool((refusal) => why2 = refusal, "work", options)?.spool.clear();
+    const opened = none ? void 0 : openSpool((refusal) => why2 = refusal, "work", options);
+    const deleted = none ? 0 : opened?.spool.clear();
+    if (opened) removeSenderScripts(opened.files, opened.spool.dir, "none");
     if (deleted === void 0) {
       output.err(
         `${program}: could not delete the events waiting in ${spoolDir} (${why2}); delete its e-*.jsonl files yourself to be sure they are never sent.
