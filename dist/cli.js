@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-S6K6CGZL.js";
-import "./chunk-YHCTU7HR.js";
-import "./chunk-FW5NZYOG.js";
+} from "./chunk-DTAGIJMY.js";
+import "./chunk-ZAUDVOZX.js";
+import "./chunk-46VCBAKO.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YHCTU7HR.js";
-import "./chunk-FW5NZYOG.js";
+} from "./chunk-ZAUDVOZX.js";
+import "./chunk-46VCBAKO.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FW5NZYOG.js";
+} from "./chunk-46VCBAKO.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

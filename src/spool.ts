@@ -515,10 +515,13 @@ export class Spool {
     // Within bounds, nothing expired: the common case, decided without sorting what a long outage left.
     const { maxAgeMs, maxEvents, maxBytes } = this.#limits;
     if (now - oldest <= maxAgeMs && events <= maxEvents && bytes <= maxBytes) return dropped;
+    // Never a file as new as those just written: another run's, written at the same time, is the newer; its run
+    // prunes ours. (Each removing the other's to make room for its own, they would leave neither.)
+    const ours = Math.min(...entries.flatMap((entry) => keep.includes(entry.name) ? [entry.time] : []));
     let touched = 0;
     for (const entry of entries.sort((a, b) => a.time - b.time)) {
       const expired = now - entry.time > maxAgeMs;
-      if (!expired && events <= maxEvents && bytes <= maxBytes) break;
+      if (!expired && (events <= maxEvents && bytes <= maxBytes || entry.time >= ours)) break;
       if (keep.includes(entry.name)) continue;
       if (touched++ >= FILES_PER_CALL) break;
       const path = `${this.dir}/${entry.name}`;

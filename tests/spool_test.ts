@@ -162,6 +162,19 @@ test("a file another run pruned or claimed first is out of the count: no newer f
   );
 });
 
+test("two runs writing at once never remove the newer one's file to make room for their own: the older goes", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxEvents: 5 });
+  const commandsLeft = () => spooled(dir.path).map((line) => line.event.parameters.command);
+  // A run whose file is the newer has written it and not pruned yet; one whose file is older prunes now.
+  spool.write(["b1", "b2", "b3", "b4"].map((name) => event(name)), now + 1);
+  assert.deepEqual(spool.write(["a1", "a2", "a3", "a4"].map((name) => event(name)), now), { written: {}, older: {} });
+  assert.deepEqual(commandsLeft().sort(), ["a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"], "over the bound for now");
+  // The newer run's pruning, or the next run's, takes the older file.
+  assert.deepEqual(spool.write([event("c")], now + 2), { written: {}, older: { spool_full: 4 } });
+  assert.deepEqual(commandsLeft().sort(), ["b1", "b2", "b3", "b4", "c"]);
+});
+
 test("the spool keeps at most maxBytes", () => {
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxBytes: 600 });

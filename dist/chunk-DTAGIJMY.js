@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YHCTU7HR.js";
+} from "./chunk-ZAUDVOZX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-FW5NZYOG.js";
+} from "./chunk-46VCBAKO.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-FW5NZYOG.js";
+} from "./chunk-46VCBAKO.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
