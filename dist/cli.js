@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-DTAGIJMY.js";
-import "./chunk-ZAUDVOZX.js";
-import "./chunk-46VCBAKO.js";
+} from "./chunk-PBGZFGSP.js";
+import "./chunk-QZTCVDXX.js";
+import "./chunk-TLSFQYPT.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ZAUDVOZX.js";
-import "./chunk-46VCBAKO.js";
+} from "./chunk-QZTCVDXX.js";
+import "./chunk-TLSFQYPT.js";
 export {
   isLoopback,
   readOtlpLogs,

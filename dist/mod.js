@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-46VCBAKO.js";
+} from "./chunk-TLSFQYPT.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

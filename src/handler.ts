@@ -16,6 +16,7 @@ import { maskUrls, redact } from "./describe.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { backlogIsOurs, planExit, startSender } from "./exit_strategy.ts";
+import type { HealthState } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { InFlight } from "./in_flight.ts";
 import { pythonJsonDumps } from "./python_json.ts";
@@ -147,9 +148,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #spoolRefusal: string | undefined;
   /** Whether the spool has been read since the endpoint was last known healthy. */
   #replayDone = false;
-  /** This handler's failed flushes in a row, and when its own backoff lets it try again (epoch ms). */
-  #ownFailures = 0;
-  #ownRetryAt: number | undefined;
+  /**
+   * The endpoint's health as this handler's own failed flush left it on record; this handler's failed flushes in a
+   * row; and when its own backoff lets it probe the endpoint again (epoch ms).
+   */
+  #ownPause: { readonly state: HealthState; readonly failures: number; readonly probeAt: number } | undefined;
 
   /**
    * Creates a handler. It sends nothing, touches no file and starts no timer until used.
@@ -415,43 +418,59 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (this.#inFlight.settle(events)) this.#dlq.push(...events);
   }
 
-  /**
-   * Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it.
-   * The endpoint's health is every run's: it keeps new runs and senders off for up to an hour. A handler that runs
-   * on (not stopping) tries again when its own backoff says (`backoffMaxSeconds` at most, never before a
-   * `Retry-After` it was given), as a long-lived program's events would otherwise wait out a short outage's hour.
-   */
+  /** Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it. */
   #deliveryPaused(): boolean {
-    const { sink, clock } = this.#options;
-    if (sink.kind !== "http") return false;
-    if (!host().canConnect(sink.url)) return true;
-    const ownTurn = this.#budget === undefined && this.#ownRetryAt !== undefined && clock() >= this.#ownRetryAt;
-    return this.#openDisk()?.health.isOpen() === true && !ownTurn;
+    const { sink } = this.#options;
+    return sink.kind === "http" && (this.#openDisk()?.health.isOpen() === true || !host().canConnect(sink.url));
   }
 
-  /** A flush's verdict on the endpoint, for every run (its health) and for this handler's own backoff. */
+  /**
+   * Whether a handler that runs on (not stopping) may probe the endpoint while its health keeps new runs and senders
+   * off (for up to an hour): when its own backoff says (`backoffMaxSeconds` at most, never before a `Retry-After`
+   * it was given), where the pause on record is the one its own failure left (another process's, a server's
+   * `Retry-After` perhaps, holds it as every run), so that a long-lived program's events do not wait out an hour.
+   */
+  #mayProbe(): boolean {
+    const { sink, clock } = this.#options;
+    const pause = this.#ownPause;
+    const state = this.#disk?.health.state;
+    return this.#budget === undefined && pause !== undefined && state !== undefined &&
+      state.failures === pause.state.failures && state.notBefore === pause.state.notBefore &&
+      clock() >= pause.probeAt && sink.kind === "http" && host().canConnect(sink.url);
+  }
+
+  /**
+   * A flush's verdict on the endpoint, for every run (its health) and for this handler's own backoff. A probe's
+   * failure tells nothing new (the endpoint was known down): it is not recorded as another, which would hold new runs
+   * off longer, and the server's `Retry-After` is recorded only where it ends later than the wait on record.
+   */
   #judgeEndpoint(result: FlushResult): void {
     const health = this.#disk?.health;
     if (result.delivered) {
-      [this.#ownFailures, this.#ownRetryAt] = [0, undefined];
+      this.#ownPause = undefined;
       if (health?.recordSuccess()) this.#replayDone = false;
-    } else if (result.failed) {
-      health?.recordFailure(result.retryAfterMs);
-      const { backoff, random, clock } = this.#options;
-      this.#ownRetryAt = clock() + retryDelay(++this.#ownFailures, backoff, random, result.retryAfterMs);
+      return;
     }
+    if (!result.failed) return;
+    if (!result.probing) health?.recordFailure(result.retryAfterMs);
+    else if (result.retryAfterMs) health?.recordWait(result.retryAfterMs);
+    const failures = (this.#ownPause?.failures ?? 0) + 1;
+    const { backoff, random, clock } = this.#options;
+    const probeAt = clock() + retryDelay(failures, backoff, random, result.retryAfterMs);
+    this.#ownPause = health?.state && { state: health.state, failures, probeAt };
   }
 
   async #flushDue(): Promise<void> {
     try {
       this.#disk?.renewClaims(this.#claimLease());
+      // Failures on record when this handler last read the endpoint's health: read it again, as another process may
+      // have ended the pause since (a delivery, `nat-telemetry flush`) or made it longer (a server's Retry-After).
+      const health = this.#options.sink.kind === "http" ? this.#openDisk()?.health : undefined;
+      if (health?.state) health.refresh();
       this.#replay();
-      if (this.#deliveryPaused()) {
-        // Paused by the health this handler last read: read again, as another run's delivery, or `nat-telemetry
-        // flush`, may have ended the pause since.
-        this.#disk?.health.refresh();
-        if (this.#deliveryPaused()) return;
-      }
+      // Still paused, a probe (#mayProbe) sends this handler's own events only: other runs' wait in the spool.
+      const probing = this.#deliveryPaused();
+      if (probing && !this.#mayProbe()) return;
       const now = this.#options.clock();
       const due = this.#dlq.filter((event) => event.notBefore <= now);
       const batch = due.concat(this.#queue);
@@ -460,7 +479,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#queue = [];
       const batches = this.#batches(batch);
       for (const events of batches) this.#inFlight.add(events);
-      const result: FlushResult = { delivered: false, failed: false };
+      const result: FlushResult = { delivered: false, failed: false, probing };
       await this.#sendAll(batches, result);
       this.#judgeEndpoint(result);
       // Some answers delivered, one asked to wait: the events wait in memory; kept until they go to the spool.
@@ -529,6 +548,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       case "retry":
         result.failed = true;
         result.retryAfterMs = Math.max(result.retryAfterMs ?? 0, outcome.retryAfterMs ?? 0);
+        // A probe's events wait for the endpoint, as they did before it: no retry is counted against them.
+        if (result.probing) return void this.#dlq.unshift(...events);
         return this.#retryLater(events, outcome.reason, outcome.retryAfterMs);
     }
   }
@@ -866,6 +887,8 @@ interface FlushResult {
   delivered: boolean;
   failed: boolean;
   retryAfterMs?: number;
+  /** The endpoint known down, the flush probes it (`#mayProbe`). */
+  readonly probing: boolean;
 }
 
 /**

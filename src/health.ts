@@ -208,11 +208,12 @@ export class EndpointHealth {
    */
   recordFailure(retryAfterMs?: number): void {
     this.#probing = false;
-    const failures = (this.#state?.failures ?? 0) + 1;
-    this.#write({
-      failures,
-      notBefore: this.#clock() + retryDelay(failures, CIRCUIT_BACKOFF, this.#random, retryAfterMs),
-    });
+    // As the file is now: another process may have recorded failures, or a longer wait (a server's Retry-After),
+    // since this one read it; a wait on record that ends later stands.
+    const recorded = this.#read() ?? this.#state;
+    const failures = (recorded?.failures ?? 0) + 1;
+    const notBefore = this.#clock() + retryDelay(failures, CIRCUIT_BACKOFF, this.#random, retryAfterMs);
+    this.#write({ failures, notBefore: Math.max(notBefore, recorded?.notBefore ?? 0) });
   }
 
   /**

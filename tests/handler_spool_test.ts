@@ -372,6 +372,59 @@ test("a running handler tries again after its own backoff, where the endpoint's 
   }
 });
 
+test("a running handler's probes of an endpoint known down count no retry, record no new failure, replay nothing", async () => {
+  using dir = tempDir();
+  const clock = { now: Date.now() };
+  const server = await TestServer.start(() => ({ status: 503 }));
+  try {
+    const options = { clock: () => clock.now, random: () => 0.5, backoffMaxSeconds: 2, maxRetries: 1 };
+    const running = handler(dir.path, server.url(), options);
+    running.enqueue(commandEvent("own"));
+    await running.flush(); // a retry counted; the endpoint marked down
+    const health = () => files(dir.path).find((name) => name.startsWith("health-"));
+    const failures = () => JSON.parse(readFileSync(`${dir.path}/${health()}`, "utf8")).failures;
+    assert.equal(failures(), 1);
+    const other = handler(dir.path, server.url(), { clock: () => clock.now });
+    other.enqueue(commandEvent("other"));
+    await other.stop(); // the endpoint known down: spooled without trying
+    for (let probe = 0; probe < 3; probe++) {
+      clock.now += 5_000; // past its own backoff, within the endpoint's pause
+      await running.flush();
+    }
+    assert.deepEqual(commands(server.events()), ["own", "own", "own", "own"], "a first attempt, three probes");
+    assert.deepEqual(running.stats().dropped, {}, "no retry counted: nothing exhausted");
+    assert.equal(failures(), 1, "new runs are held off no longer than before");
+    await running.stop();
+    assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command).sort(), ["other", "own"]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a running handler does not probe past a wait another process recorded (a server's Retry-After)", async () => {
+  using dir = tempDir();
+  const clock = { now: Date.now() };
+  const server = await TestServer.start(() => ({ status: 503 }));
+  try {
+    const options = { clock: () => clock.now, random: () => 0.5, backoffMaxSeconds: 2 };
+    const running = handler(dir.path, server.url(), options);
+    running.enqueue(commandEvent("own"));
+    await running.flush();
+    server.respond(() => ({ status: 429, headers: { "retry-after": "600" } }));
+    const other = handler(dir.path, server.url(), { clock: () => clock.now, exitTimeoutSeconds: 1 });
+    other.enqueue(commandEvent("other"));
+    forgetHealth(dir.path); // so that the other run tries, and is told to wait ten minutes
+    await other.stop();
+    assert.equal(server.requests.length, 2);
+    clock.now += 60_000;
+    await running.flush();
+    assert.equal(server.requests.length, 2, "the server's wait holds this handler too");
+    await running.stop();
+  } finally {
+    await server.close();
+  }
+});
+
 test("a running handler held off by a Retry-After goes on once another run's delivery or `flush` ends the pause", async () => {
   using dir = tempDir();
   const server = await TestServer.start();

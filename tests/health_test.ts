@@ -63,7 +63,9 @@ test("a wait the server asked for while it delivered holds every run off for tha
   assert.equal(h.state?.notBefore, clock.now + 60_000, "a shorter wait does not cut a longer one");
   h.recordFailure();
   h.recordWait(1_000);
-  assert.deepEqual(h.state, { failures: 2, notBefore: clock.now + CIRCUIT_BACKOFF.initialMs * 2 * 0.75 });
+  // The backoff after a second failure (45 s) ends before the server's wait: that stands too.
+  assert.equal(CIRCUIT_BACKOFF.initialMs * 2 * 0.75, 45_000);
+  assert.deepEqual(h.state, { failures: 2, notBefore: clock.now + 60_000 });
   clock.now += 3_600_000;
   h.recordWait(1_000);
   assert.deepEqual(h.state, { failures: 2, notBefore: clock.now + 1_000 }, "the failures on record are kept");
@@ -131,6 +133,16 @@ test("a link or a FIFO in a health file's place is removed, never followed or op
     assert.equal(health(dir.path, { now: 0 }).isOpen(), false);
     assert.equal(existsSync(h.path), false, "the FIFO is gone");
   }
+});
+
+test("a failure counts on what the file says now, and never shortens a longer wait another process recorded", () => {
+  using dir = tempDir();
+  const clock = { now: 1_000_000 };
+  const first = health(dir.path, clock); // read while the endpoint was healthy
+  health(dir.path, clock).recordFailure(600_000); // another process: a server asked for ten minutes
+  first.recordFailure();
+  assert.deepEqual(first.state, { failures: 2, notBefore: clock.now + 600_000 });
+  assert.deepEqual(health(dir.path, clock).state, first.state);
 });
 
 test("a health file names its endpoint's URL, and files of older versions without it still read", () => {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-46VCBAKO.js";
+} from "./chunk-TLSFQYPT.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

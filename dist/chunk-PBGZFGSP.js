@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ZAUDVOZX.js";
+} from "./chunk-QZTCVDXX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-46VCBAKO.js";
+} from "./chunk-TLSFQYPT.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
