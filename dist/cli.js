@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PBGZFGSP.js";
-import "./chunk-QZTCVDXX.js";
-import "./chunk-TLSFQYPT.js";
+} from "./chunk-WVJLAENV.js";
+import "./chunk-KFWYZBVE.js";
+import "./chunk-Q4UNTKCK.js";
 export {
   main,
   telemetryCommand

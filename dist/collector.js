@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-QZTCVDXX.js";
-import "./chunk-TLSFQYPT.js";
+} from "./chunk-KFWYZBVE.js";
+import "./chunk-Q4UNTKCK.js";
 export {
   isLoopback,
   readOtlpLogs,

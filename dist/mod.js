@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-TLSFQYPT.js";
+} from "./chunk-Q4UNTKCK.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

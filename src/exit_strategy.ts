@@ -331,8 +331,8 @@ function writeScript(backlog: Backlog): boolean {
 }
 
 /**
- * Other versions' scripts a spool directory keeps: programs of as many versions, sharing it, each find theirs in
- * place (one removed is written again at its version's next hand-off).
+ * Other versions' scripts a spool directory keeps, the most recently written: programs of as many versions, sharing
+ * it, each find theirs in place (one removed is written again at its version's next hand-off).
  */
 const OTHER_SCRIPTS_KEPT = 3;
 
@@ -340,13 +340,15 @@ const OTHER_SCRIPTS_KEPT = 3;
 const SCRIPT_FILE = /^sender-[0-9a-f]{8}\.mjs$/;
 
 /**
- * Removes the senders' scripts of other versions than this one from a spool directory, but `kept` of them; with
- * `kept` at `"none"`, this version's too (`nat-telemetry disable`: a hand-off writes it again when needed). Never
- * throws. A sender at work has read its script already.
+ * Removes the senders' scripts of other versions than this one from a spool directory, but the `kept` most recently
+ * written, and those written less than a sender's life ago (another version's run may be starting its sender with
+ * it); with `kept` at `"none"`, every script, this version's too (`nat-telemetry disable`: a hand-off writes it again
+ * when needed). Never throws. A sender at work has read its script already.
  *
  * @param files File access.
  * @param dir The spool directory.
  * @param kept How many other versions' scripts stay, or `"none"`.
+ * @param now The current time, in epoch milliseconds.
  * @example
  * ```ts
  * import { removeSenderScripts } from "./exit_strategy.ts";
@@ -355,14 +357,21 @@ const SCRIPT_FILE = /^sender-[0-9a-f]{8}\.mjs$/;
  * if (files) removeSenderScripts(files, "/tmp/spool", "none");
  * ```
  */
-export function removeSenderScripts(files: HostFiles, dir: string, kept: number | "none"): void {
+export function removeSenderScripts(files: HostFiles, dir: string, kept: number | "none", now = Date.now()): void {
   let scripts: string[];
   try {
-    scripts = files.list(dir).filter((name) => SCRIPT_FILE.test(name)).sort();
+    scripts = files.list(dir).filter((name) => SCRIPT_FILE.test(name));
   } catch {
     return;
   }
-  const removed = kept === "none" ? scripts : scripts.filter((name) => name !== SENDER_SCRIPT_NAME).slice(kept);
+  // A script whose time cannot be told (a link, root's copy) is taken as just written: it stays.
+  const removed = kept === "none" ? scripts : scripts
+    .filter((name) => name !== SENDER_SCRIPT_NAME)
+    .map((name) => ({ name, written: files.modifiedAt(`${dir}/${name}`) ?? now }))
+    .sort((a, b) => b.written - a.written)
+    .slice(kept)
+    .filter(({ written }) => now - written > MAX_SENDER_LIFETIME_MS)
+    .map(({ name }) => name);
   for (const name of removed) {
     try {
       files.remove(`${dir}/${name}`);

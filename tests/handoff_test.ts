@@ -7,7 +7,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
 import { setImmediate } from "node:timers";
@@ -354,10 +363,18 @@ test(`${runtime}: a consent file through a linked directory (~/.config): the sen
   }
 });
 
-test(`${runtime}: a version's first hand-off keeps three other versions' scripts in the spool, not every one`, async () => {
+test(`${runtime}: a version's first hand-off keeps the three other versions' scripts written last, and any written just now`, async () => {
   using dir = tempDir();
-  const others = ["1", "2", "3", "4", "5"].map((digit) => `sender-${digit.repeat(8)}.mjs`);
-  for (const name of others) writeFileSync(`${dir.path}/${name}`, "// another version's sender\n", { mode: 0o600 });
+  // Four written just now (other versions' runs at work: a fourth stays for that), two written days ago.
+  const fresh = ["0", "a", "b", "c"].map((digit) => `sender-${digit.repeat(8)}.mjs`);
+  const old = ["1", "2"].map((digit) => `sender-${digit.repeat(8)}.mjs`);
+  for (const name of [...fresh, ...old]) {
+    writeFileSync(`${dir.path}/${name}`, "// another version's sender\n", { mode: 0o600 });
+  }
+  for (const [days, name] of old.entries()) {
+    const written = new Date(Date.now() - (days + 1) * 86_400_000);
+    utimesSync(`${dir.path}/${name}`, written, written);
+  }
   const server = await TestServer.start();
   try {
     const run = await runChild("exit_child.ts", { args: ["natural"], env: handOff(dir.path, server.url(), "first") });
@@ -365,7 +382,7 @@ test(`${runtime}: a version's first hand-off keeps three other versions' scripts
     await waitFor(() => server.events().length === 1, "the sender's delivery");
     await sendersGone(dir.path);
     const scripts = names(dir.path).filter((name) => name.startsWith("sender-") && name.endsWith(".mjs"));
-    assert.deepEqual(scripts, [...others.slice(0, 3), SENDER_SCRIPT_NAME].sort());
+    assert.deepEqual(scripts, [...fresh, SENDER_SCRIPT_NAME].sort());
   } finally {
     await server.close();
   }

@@ -7,7 +7,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import process from "node:process";
 import { NATTelemetryHandler, recordConsent, setTelemetryEnabled } from "../mod.ts";
 import { startCollector } from "../src/collector.ts";
@@ -280,17 +289,28 @@ test("the collector listens on loopback only, unless told otherwise", async () =
   await collector.close();
 });
 
-test("sizeOf: the size of a regular file of the user's, never of a link, a FIFO or a directory", {
+test("sizeOf, modifiedAt: a regular file of the user's, never a link, a FIFO or a directory", {
   skip: !hasFifo && "needs mkfifo",
 }, () => {
   using dir = tempDir();
   const files = host().files!;
   writeFileSync(`${dir.path}/file`, "xyz");
+  const written = new Date(Date.now() - 86_400_000);
+  utimesSync(`${dir.path}/file`, written, written);
   symlinkSync(`${dir.path}/file`, `${dir.path}/link`);
   execFileSync("mkfifo", [`${dir.path}/fifo`]);
   mkdirSync(`${dir.path}/dir`);
-  const sizes = ["file", "link", "fifo", "dir", "missing"].map((name) => files.sizeOf(`${dir.path}/${name}`));
-  assert.deepEqual(sizes, [3, undefined, undefined, undefined, undefined]);
+  const names = ["file", "link", "fifo", "dir", "missing"];
+  assert.deepEqual(names.map((name) => files.sizeOf(`${dir.path}/${name}`)), [
+    3,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  const times = names.map((name) => files.modifiedAt(`${dir.path}/${name}`));
+  assert.deepEqual(times.slice(1), [undefined, undefined, undefined, undefined]);
+  assert.ok(Math.abs(times[0]! - written.getTime()) < 1, `${times[0]}: to the millisecond (Node.js gives a fraction)`);
 });
 
 test("sizeOf for the sender's script: a file of root's in a user's spool (a copy sudo made) is not the user's own", {

@@ -19,6 +19,7 @@ interface DenoFileInfo {
   gid: number | null;
   mode: number | null;
   size: number;
+  mtime: Date | null;
   dev: number;
   ino: number | null;
 }
@@ -72,6 +73,7 @@ export function denoFiles(
     gid: windows || info.gid === null ? undefined : info.gid,
     mode: windows || info.mode === null ? undefined : info.mode & 0o7777,
     size: info.size,
+    modified: info.mtime?.getTime(),
   });
   const lstat = (path: string): DenoFileInfo | undefined => {
     try {

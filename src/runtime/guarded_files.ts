@@ -31,6 +31,8 @@ export interface FileFacts {
   readonly mode: number | undefined;
   /** The size in bytes. */
   readonly size: number;
+  /** When it was last modified, in epoch milliseconds; `undefined` where the runtime does not say. */
+  readonly modified?: number;
 }
 
 /** The primitives a runtime supplies; each throws the runtime's own error on failure. */
@@ -158,6 +160,18 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     }
     if (facts.size > maxBytes) throw new RefusedPath(path, "too_large");
   };
+  /** What `lstat` tells of the regular file of the user's (or root's) at a path, without opening it. */
+  const regularFacts = (path: string, usersOwn: boolean): FileFacts | undefined => {
+    try {
+      if (!raw.allowed(path, "read")) return undefined; // looking would prompt (Deno)
+      const facts = raw.lstat(path);
+      if (!facts || (usersOwn && raw.uid !== undefined && facts.uid !== raw.uid)) return undefined;
+      regular(path, Infinity)(facts);
+      return facts;
+    } catch {
+      return undefined;
+    }
+  };
   return {
     allowed: (path, access) => raw.allowed(path, access),
     permissionsFollowLinks: raw.permissionsFollowLinks,
@@ -209,17 +223,8 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     list: (path) => raw.list(path),
     checkPlace: (path) => void checkAncestors(raw, path),
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
-    sizeOf(path, usersOwn = false) {
-      try {
-        if (!raw.allowed(path, "read")) return undefined; // looking would prompt (Deno)
-        const facts = raw.lstat(path);
-        if (!facts || (usersOwn && raw.uid !== undefined && facts.uid !== raw.uid)) return undefined;
-        regular(path, Infinity)(facts);
-        return facts.size;
-      } catch {
-        return undefined;
-      }
-    },
+    sizeOf: (path, usersOwn = false) => regularFacts(path, usersOwn)?.size,
+    modifiedAt: (path) => regularFacts(path, true)?.modified,
     create(path, text) {
       // Where root is known, `ensureDir` has judged the directory already: nothing more between a name and its file.
       raw.create(path, text);

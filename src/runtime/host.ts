@@ -108,6 +108,14 @@ export interface HostFiles {
    * @returns Its size in bytes, or `undefined` when no such file is there (or, Deno, looking would prompt).
    */
   sizeOf(path: string, usersOwn?: boolean): number | undefined;
+  /**
+   * When the regular file of the current user's own at a path was last modified, without opening it (a link is not
+   * one). Never throws.
+   *
+   * @param path The path.
+   * @returns Epoch milliseconds, or `undefined` when no such file is there or the runtime does not say.
+   */
+  modifiedAt(path: string): number | undefined;
   /** Creates a new file owner-only (0600) and writes UTF-8 text; fails if anything is at the path. */
   create(path: string, text: string): void;
   /**

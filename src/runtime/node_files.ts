@@ -19,6 +19,7 @@ interface NodeStats {
   gid: number;
   mode: number;
   size: number;
+  mtimeMs: number;
 }
 
 /** The part of `node:fs` we use. */
@@ -70,6 +71,7 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
     gid: windows ? undefined : stats.gid,
     mode: windows ? undefined : stats.mode & 0o7777,
     size: stats.size,
+    modified: stats.mtimeMs,
   });
   /** Opens with the guard flags; when the kernel refuses a link (ELOOP) or a socket (ENXIO), `check` says why. */
   const open = (path: string, flags: number, check: (facts: FileFacts) => void, mode?: number) => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-QZTCVDXX.js";
+} from "./chunk-KFWYZBVE.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-TLSFQYPT.js";
+} from "./chunk-Q4UNTKCK.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

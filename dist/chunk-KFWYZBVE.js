@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-TLSFQYPT.js";
+} from "./chunk-Q4UNTKCK.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
