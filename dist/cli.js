@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-WVJLAENV.js";
-import "./chunk-KFWYZBVE.js";
-import "./chunk-Q4UNTKCK.js";
+} from "./chunk-KOGCYI7G.js";
+import "./chunk-IXIGMHSU.js";
+import "./chunk-AVEVYHDE.js";
 export {
   main,
   telemetryCommand

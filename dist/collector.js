@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-KFWYZBVE.js";
-import "./chunk-Q4UNTKCK.js";
+} from "./chunk-IXIGMHSU.js";
+import "./chunk-AVEVYHDE.js";
 export {
   isLoopback,
   readOtlpLogs,

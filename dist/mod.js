@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-Q4UNTKCK.js";
+} from "./chunk-AVEVYHDE.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -19,7 +19,7 @@ import {
   type SenderGrant,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
-import { guardedFiles, isAbsolutePath } from "./guarded_files.ts";
+import { type FileFacts, guardedFiles, isAbsolutePath } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
@@ -429,19 +429,50 @@ function openFileAccess(proc: NodeProcess): FileAccess {
     fs = undefined;
   }
   // The user's own group is the primary one of their account, not the one the program runs with (`newgrp devs`, a
-  // setgid launcher): read only where a directory above the spool is group-writable.
+  // setgid launcher): read only where a group may write a file or a directory above the spool.
   let primaryGroup: { gid: number | undefined } | undefined;
   const user = {
     uid: proc.getuid?.(),
     get gid() {
-      primaryGroup ??= {
-        gid: quietly(() => (proc.getBuiltinModule?.("node:os") as NodeOs | undefined)?.userInfo().gid) ??
-          proc.getgid?.(),
-      };
+      primaryGroup ??= { gid: accountGroup() };
       return primaryGroup.gid;
     },
   };
-  return { fs, files: fs && guardedFiles(nodeFiles(fs, user, proc.platform === "win32", proc.permission)) };
+  const raw = fs && nodeFiles(fs, user, proc.platform === "win32", proc.permission);
+  // Node.js reads the account (getpwuid; without one, a container's arbitrary uid, the group it runs with). Bun's
+  // userInfo() gives the group it runs with: the account is read from /etc/passwd (root's, that only root may write),
+  // and without an entry there (an account in LDAP, say) no group is taken for the user's.
+  const accountGroup = () =>
+    proc.versions.bun
+      ? passwdGroup(quietly(() => raw?.read(PASSWD_FILE, MAX_PASSWD_BYTES, writtenByRootAlone)), user.uid)
+      : quietly(() => (proc.getBuiltinModule?.("node:os") as NodeOs | undefined)?.userInfo().gid) ?? proc.getgid?.();
+  return { fs, files: raw && guardedFiles(raw) };
+}
+
+const PASSWD_FILE = "/etc/passwd";
+const MAX_PASSWD_BYTES = 16 * 1024 * 1024;
+
+/** Refuses a file that is not a regular file of root's that only root may write. */
+function writtenByRootAlone(facts: FileFacts): void {
+  if (facts.kind !== "file" || facts.uid !== 0 || ((facts.mode ?? 0) & 0o022) !== 0) {
+    throw new Error(`${PASSWD_FILE} is not root's alone`);
+  }
+}
+
+/**
+ * The primary group of a user's entry in the passwd file's text (`name:password:uid:gid:...`).
+ *
+ * @param text The file's text; `undefined` when it could not be read.
+ * @param uid The user's id.
+ * @returns The group id, or `undefined` where there is no such entry.
+ */
+function passwdGroup(text: string | undefined, uid: number | undefined): number | undefined {
+  if (text === undefined || uid === undefined) return undefined;
+  for (const line of text.split("\n")) {
+    const [, , id, gid] = line.split(":");
+    if (/^\d+$/.test(id ?? "") && Number(id) === uid && /^\d+$/.test(gid ?? "")) return Number(gid);
+  }
+  return undefined;
 }
 
 /**

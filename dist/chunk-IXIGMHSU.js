@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-Q4UNTKCK.js";
+} from "./chunk-AVEVYHDE.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

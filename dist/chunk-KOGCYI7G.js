@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-KFWYZBVE.js";
+} from "./chunk-IXIGMHSU.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-Q4UNTKCK.js";
+} from "./chunk-AVEVYHDE.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
