@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-KOGCYI7G.js";
-import "./chunk-IXIGMHSU.js";
-import "./chunk-AVEVYHDE.js";
+} from "./chunk-M25YSHKX.js";
+import "./chunk-227A245L.js";
+import "./chunk-2VVXQ35C.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-IXIGMHSU.js";
-import "./chunk-AVEVYHDE.js";
+} from "./chunk-227A245L.js";
+import "./chunk-2VVXQ35C.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-AVEVYHDE.js";
+} from "./chunk-2VVXQ35C.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

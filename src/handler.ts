@@ -452,12 +452,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
       return;
     }
     if (!result.failed) return;
-    if (!result.probing) health?.recordFailure(result.retryAfterMs);
-    else if (result.retryAfterMs) health?.recordWait(result.retryAfterMs);
+    // A longer wait another process recorded stands: the pause is not this handler's own to probe.
+    const othersWait = !result.probing && health?.recordFailure(result.retryAfterMs) === true;
+    if (result.probing && result.retryAfterMs) health?.recordWait(result.retryAfterMs);
     const failures = (this.#ownPause?.failures ?? 0) + 1;
     const { backoff, random, clock } = this.#options;
     const probeAt = clock() + retryDelay(failures, backoff, random, result.retryAfterMs);
-    this.#ownPause = health?.state && { state: health.state, failures, probeAt };
+    this.#ownPause = othersWait || !health?.state ? undefined : { state: health.state, failures, probeAt };
   }
 
   async #flushDue(): Promise<void> {

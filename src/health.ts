@@ -205,15 +205,18 @@ export class EndpointHealth {
    * Records a retryable failure: the next attempt waits a jittered, doubling delay, at least `retryAfterMs`.
    *
    * @param retryAfterMs The server's `Retry-After`, if any.
+   * @returns Whether a longer wait on record stood (another process's: a server's `Retry-After`, say).
    */
-  recordFailure(retryAfterMs?: number): void {
+  recordFailure(retryAfterMs?: number): boolean {
     this.#probing = false;
     // As the file is now: another process may have recorded failures, or a longer wait (a server's Retry-After),
     // since this one read it; a wait on record that ends later stands.
     const recorded = this.#read() ?? this.#state;
     const failures = (recorded?.failures ?? 0) + 1;
     const notBefore = this.#clock() + retryDelay(failures, CIRCUIT_BACKOFF, this.#random, retryAfterMs);
-    this.#write({ failures, notBefore: Math.max(notBefore, recorded?.notBefore ?? 0) });
+    const longerStood = (recorded?.notBefore ?? 0) > notBefore;
+    this.#write({ failures, notBefore: longerStood ? recorded!.notBefore : notBefore });
+    return longerStood;
   }
 
   /**

@@ -420,6 +420,22 @@ test("a running handler does not probe past a wait another process recorded (a s
     await running.flush();
     assert.equal(server.requests.length, 2, "the server's wait holds this handler too");
     await running.stop();
+    // The other way round: the wait is on record before this handler's own failure, which does not make it its own.
+    using fresh = tempDir();
+    server.respond(() => ({ status: 429, headers: { "retry-after": "600" } }));
+    const unaware = handler(fresh.path, server.url(), options);
+    await unaware.flush(); // nothing to send: it reads the endpoint's health, healthy
+    const first = handler(fresh.path, server.url(), { clock: () => clock.now, exitTimeoutSeconds: 1 });
+    first.enqueue(commandEvent("first"));
+    await first.stop();
+    server.respond(() => ({ status: 503 }));
+    unaware.enqueue(commandEvent("unaware"));
+    await unaware.flush();
+    assert.equal(server.requests.length, 4);
+    clock.now += 60_000;
+    await unaware.flush();
+    assert.equal(server.requests.length, 4, "the server's wait, on record before its failure, holds it");
+    await unaware.stop();
   } finally {
     await server.close();
   }

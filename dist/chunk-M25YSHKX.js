@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-IXIGMHSU.js";
+} from "./chunk-227A245L.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-AVEVYHDE.js";
+} from "./chunk-2VVXQ35C.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

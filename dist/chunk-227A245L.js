@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-AVEVYHDE.js";
+} from "./chunk-2VVXQ35C.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
