@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-M25YSHKX.js";
-import "./chunk-227A245L.js";
-import "./chunk-2VVXQ35C.js";
+} from "./chunk-YX2HQKW6.js";
+import "./chunk-DXHV5O2K.js";
+import "./chunk-FFWCIGQW.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-227A245L.js";
-import "./chunk-2VVXQ35C.js";
+} from "./chunk-DXHV5O2K.js";
+import "./chunk-FFWCIGQW.js";
 export {
   isLoopback,
   readOtlpLogs,

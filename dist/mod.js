@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-2VVXQ35C.js";
+} from "./chunk-FFWCIGQW.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

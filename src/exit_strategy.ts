@@ -364,10 +364,15 @@ export function removeSenderScripts(files: HostFiles, dir: string, kept: number 
   } catch {
     return;
   }
-  // A script whose time cannot be told (a link, root's copy) is taken as just written: it stays.
+  // What is not a script of the user's (a link, a FIFO, root's copy), or says it was written in the future (a clock
+  // that ran ahead), has no time that tells: it goes first, as the oldest.
+  const writtenAt = (name: string) => {
+    const written = files.modifiedAt(`${dir}/${name}`);
+    return written === undefined || written > now + MAX_SENDER_LIFETIME_MS ? -Infinity : written;
+  };
   const removed = kept === "none" ? scripts : scripts
     .filter((name) => name !== SENDER_SCRIPT_NAME)
-    .map((name) => ({ name, written: files.modifiedAt(`${dir}/${name}`) ?? now }))
+    .map((name) => ({ name, written: writtenAt(name) }))
     .sort((a, b) => b.written - a.written)
     .slice(kept)
     .filter(({ written }) => now - written > MAX_SENDER_LIFETIME_MS)

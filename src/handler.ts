@@ -464,10 +464,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
   async #flushDue(): Promise<void> {
     try {
       this.#disk?.renewClaims(this.#claimLease());
-      // Failures on record when this handler last read the endpoint's health: read it again, as another process may
-      // have ended the pause since (a delivery, `nat-telemetry flush`) or made it longer (a server's Retry-After).
+      // The endpoint's health as it is now, where this handler runs on, or knew of failures: another process may have
+      // ended a pause since (a delivery, `nat-telemetry flush`), or recorded one (a server's Retry-After).
       const health = this.#options.sink.kind === "http" ? this.#openDisk()?.health : undefined;
-      if (health?.state) health.refresh();
+      if (health && (health.state || this.#budget === undefined)) health.refresh();
       this.#replay();
       // Still paused, a probe (#mayProbe) sends this handler's own events only: other runs' wait in the spool.
       const probing = this.#deliveryPaused();

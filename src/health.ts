@@ -209,10 +209,10 @@ export class EndpointHealth {
    */
   recordFailure(retryAfterMs?: number): boolean {
     this.#probing = false;
-    // As the file is now: another process may have recorded failures, or a longer wait (a server's Retry-After),
-    // since this one read it; a wait on record that ends later stands.
-    const recorded = this.#read() ?? this.#state;
-    const failures = (recorded?.failures ?? 0) + 1;
+    // One more than this run knew of: runs that fail together in one outage are one failure, not a doubling each.
+    // But as the file is now, a wait on record that ends later (another process's: a server's Retry-After) stands.
+    const recorded = this.#read();
+    const failures = Math.max((this.#state?.failures ?? 0) + 1, recorded?.failures ?? 0);
     const notBefore = this.#clock() + retryDelay(failures, CIRCUIT_BACKOFF, this.#random, retryAfterMs);
     const longerStood = (recorded?.notBefore ?? 0) > notBefore;
     this.#write({ failures, notBefore: longerStood ? recorded!.notBefore : notBefore });
@@ -229,8 +229,13 @@ export class EndpointHealth {
   recordWait(retryAfterMs: number): void {
     const notBefore = this.#clock() + retryAfterMs;
     this.#probing = false;
-    if (this.#state && this.#state.notBefore >= notBefore) return;
-    this.#write({ failures: this.#state?.failures ?? 1, notBefore });
+    // As the file is now: another process may have recorded a longer wait, or more failures, since this one read it.
+    const recorded = this.#read() ?? this.#state;
+    if (recorded && recorded.notBefore >= notBefore) {
+      this.#state = recorded;
+      return;
+    }
+    this.#write({ failures: recorded?.failures ?? 1, notBefore });
   }
 
   /**

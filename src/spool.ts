@@ -99,6 +99,9 @@ const STALE_TEMP_MS = 3_600_000;
 /** Files one call reads, renames or removes at most. */
 export const FILES_PER_CALL = 64;
 
+/** How much later than a run's own file another run's may be stamped and still be taken as written alongside it. */
+const ALONGSIDE_MS = 60_000;
+
 /** The shortest a spool line can be: the bytes of its fixed keys. Bounds the count a file of some size can hold. */
 const MIN_LINE_BYTES = 64;
 
@@ -515,14 +518,16 @@ export class Spool {
     // Within bounds, nothing expired: the common case, decided without sorting what a long outage left.
     const { maxAgeMs, maxEvents, maxBytes } = this.#limits;
     if (now - oldest <= maxAgeMs && events <= maxEvents && bytes <= maxBytes) return dropped;
-    // Never a file as new as those just written: another run's, written at the same time, is the newer; its run
-    // prunes ours. (Each removing the other's to make room for its own, they would leave neither.)
+    // Never a file as new as those just written, within a moment: another run's, written at the same time, is the
+    // newer, and its run prunes ours (each removing the other's to make room for its own, they would leave neither).
+    // One stamped further ahead was written by a clock ahead of this one's: the oldest in truth, perhaps.
     const ours = Math.min(...entries.flatMap((entry) => keep.includes(entry.name) ? [entry.time] : []));
+    const writtenAlongside = (time: number) => time >= ours && time - ours <= ALONGSIDE_MS;
     let touched = 0;
     for (const entry of entries.sort((a, b) => a.time - b.time)) {
       const expired = now - entry.time > maxAgeMs;
-      if (!expired && (events <= maxEvents && bytes <= maxBytes || entry.time >= ours)) break;
-      if (keep.includes(entry.name)) continue;
+      if (!expired && events <= maxEvents && bytes <= maxBytes) break;
+      if (keep.includes(entry.name) || (!expired && writtenAlongside(entry.time))) continue;
       if (touched++ >= FILES_PER_CALL) break;
       const path = `${this.dir}/${entry.name}`;
       const read = this.#readFile(path, entry);

@@ -420,22 +420,48 @@ test("a running handler does not probe past a wait another process recorded (a s
     await running.flush();
     assert.equal(server.requests.length, 2, "the server's wait holds this handler too");
     await running.stop();
-    // The other way round: the wait is on record before this handler's own failure, which does not make it its own.
+    // The other way round: another process records the wait while this handler's request is out; the failure that
+    // follows finds it on record, which does not make the pause this handler's own to probe.
     using fresh = tempDir();
-    server.respond(() => ({ status: 429, headers: { "retry-after": "600" } }));
+    server.respond((request) =>
+      commands(JSON.parse(request.body).events)[0] === "unaware"
+        ? { status: 503, delayMs: 500 }
+        : { status: 429, headers: { "retry-after": "600" } }
+    );
     const unaware = handler(fresh.path, server.url(), options);
-    await unaware.flush(); // nothing to send: it reads the endpoint's health, healthy
+    unaware.enqueue(commandEvent("unaware"));
+    const flushing = unaware.flush();
+    await waitFor(() => server.requests.length === 3, "its request");
     const first = handler(fresh.path, server.url(), { clock: () => clock.now, exitTimeoutSeconds: 1 });
     first.enqueue(commandEvent("first"));
     await first.stop();
-    server.respond(() => ({ status: 503 }));
-    unaware.enqueue(commandEvent("unaware"));
-    await unaware.flush();
+    await flushing;
     assert.equal(server.requests.length, 4);
     clock.now += 60_000;
     await unaware.flush();
     assert.equal(server.requests.length, 4, "the server's wait, on record before its failure, holds it");
     await unaware.stop();
+  } finally {
+    await server.close();
+  }
+});
+
+test("a running handler that delivers reads at each flush a wait another process recorded (a server's Retry-After)", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const running = handler(dir.path, server.url());
+    running.enqueue(commandEvent("first"));
+    await running.flush();
+    server.respond(() => ({ status: 429, headers: { "retry-after": "600" } }));
+    const other = handler(dir.path, server.url());
+    other.enqueue(commandEvent("other"));
+    await other.stop();
+    assert.equal(server.requests.length, 2);
+    running.enqueue(commandEvent("later"));
+    await running.flush();
+    assert.equal(server.requests.length, 2, "held off with every run");
+    await running.stop();
   } finally {
     await server.close();
   }

@@ -375,6 +375,11 @@ test(`${runtime}: a version's first hand-off keeps the three other versions' scr
     const written = new Date(Date.now() - (days + 1) * 86_400_000);
     utimesSync(`${dir.path}/${name}`, written, written);
   }
+  // What has no time that tells: a link, and one dated tomorrow (a clock that ran ahead). They go first.
+  symlinkSync(`${dir.path}/${fresh[0]}`, `${dir.path}/sender-dddddddd.mjs`);
+  writeFileSync(`${dir.path}/sender-eeeeeeee.mjs`, "// dated tomorrow\n", { mode: 0o600 });
+  const tomorrow = new Date(Date.now() + 86_400_000);
+  utimesSync(`${dir.path}/sender-eeeeeeee.mjs`, tomorrow, tomorrow);
   const server = await TestServer.start();
   try {
     const run = await runChild("exit_child.ts", { args: ["natural"], env: handOff(dir.path, server.url(), "first") });

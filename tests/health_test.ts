@@ -135,14 +135,21 @@ test("a link or a FIFO in a health file's place is removed, never followed or op
   }
 });
 
-test("a failure counts on what the file says now, and never shortens a longer wait another process recorded", () => {
+test("runs failing together are one failure; none shortens a longer wait another process recorded", () => {
   using dir = tempDir();
   const clock = { now: 1_000_000 };
   const first = health(dir.path, clock); // read while the endpoint was healthy
+  const second = health(dir.path, clock);
   health(dir.path, clock).recordFailure(600_000); // another process: a server asked for ten minutes
   first.recordFailure();
-  assert.deepEqual(first.state, { failures: 2, notBefore: clock.now + 600_000 });
-  assert.deepEqual(health(dir.path, clock).state, first.state);
+  assert.deepEqual(first.state, { failures: 1, notBefore: clock.now + 600_000 }, "one outage, the longer wait");
+  second.recordWait(60_000); // a probe told to wait a minute
+  assert.deepEqual(health(dir.path, clock).state, { failures: 1, notBefore: clock.now + 600_000 });
+  // A run that read the failure on record, and fails again after the wait: one more.
+  clock.now += 600_000;
+  const later = health(dir.path, clock);
+  later.recordFailure();
+  assert.equal(later.state?.failures, 2);
 });
 
 test("a health file names its endpoint's URL, and files of older versions without it still read", () => {

@@ -175,6 +175,17 @@ test("two runs writing at once never remove the newer one's file to make room fo
   assert.deepEqual(commandsLeft().sort(), ["b1", "b2", "b3", "b4", "c"]);
 });
 
+test("a file stamped well ahead of a run's own (a clock that ran ahead) is pruned as any other", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxEvents: 5 });
+  spool.write(["ahead1", "ahead2", "ahead3", "ahead4"].map((name) => event(name)), now + 86_400_000);
+  assert.deepEqual(spool.write(["a1", "a2", "a3", "a4"].map((name) => event(name)), now), {
+    written: {},
+    older: { spool_full: 4 },
+  });
+  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["a1", "a2", "a3", "a4"]);
+});
+
 test("the spool keeps at most maxBytes", () => {
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxBytes: 600 });

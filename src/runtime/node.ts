@@ -19,7 +19,7 @@ import {
   type SenderGrant,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
-import { type FileFacts, guardedFiles, isAbsolutePath } from "./guarded_files.ts";
+import { type FileFacts, guardedFiles, isAbsolutePath, type RawFiles } from "./guarded_files.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
@@ -433,16 +433,16 @@ function openFileAccess(proc: NodeProcess): FileAccess {
   let primaryGroup: { gid: number | undefined } | undefined;
   const user = {
     uid: proc.getuid?.(),
-    get gid() {
+    get gid(): number | undefined {
       primaryGroup ??= { gid: accountGroup() };
       return primaryGroup.gid;
     },
   };
-  const raw = fs && nodeFiles(fs, user, proc.platform === "win32", proc.permission);
+  const raw: RawFiles | undefined = fs && nodeFiles(fs, user, proc.platform === "win32", proc.permission);
   // Node.js reads the account (getpwuid; without one, a container's arbitrary uid, the group it runs with). Bun's
   // userInfo() gives the group it runs with: the account is read from /etc/passwd (root's, that only root may write),
   // and without an entry there (an account in LDAP, say) no group is taken for the user's.
-  const accountGroup = () =>
+  const accountGroup = (): number | undefined =>
     proc.versions.bun
       ? passwdGroup(quietly(() => raw?.read(PASSWD_FILE, MAX_PASSWD_BYTES, writtenByRootAlone)), user.uid)
       : quietly(() => (proc.getBuiltinModule?.("node:os") as NodeOs | undefined)?.userInfo().gid) ?? proc.getgid?.();

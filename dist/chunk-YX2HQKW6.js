@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-227A245L.js";
+} from "./chunk-DXHV5O2K.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-2VVXQ35C.js";
+} from "./chunk-FFWCIGQW.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-2VVXQ35C.js";
+} from "./chunk-FFWCIGQW.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
