@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YX2HQKW6.js";
-import "./chunk-DXHV5O2K.js";
-import "./chunk-FFWCIGQW.js";
+} from "./chunk-TVQXIDEV.js";
+import "./chunk-PBS42DNF.js";
+import "./chunk-NUNIIUW3.js";
 export {
   main,
   telemetryCommand

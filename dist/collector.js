@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DXHV5O2K.js";
-import "./chunk-FFWCIGQW.js";
+} from "./chunk-PBS42DNF.js";
+import "./chunk-NUNIIUW3.js";
 export {
   isLoopback,
   readOtlpLogs,

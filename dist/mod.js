@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FFWCIGQW.js";
+} from "./chunk-NUNIIUW3.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

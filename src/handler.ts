@@ -549,10 +549,18 @@ export class NATTelemetryHandler implements AsyncDisposable {
       case "retry":
         result.failed = true;
         result.retryAfterMs = Math.max(result.retryAfterMs ?? 0, outcome.retryAfterMs ?? 0);
-        // A probe's events wait for the endpoint, as they did before it: no retry is counted against them.
-        if (result.probing) return void this.#dlq.unshift(...events);
+        // A probe's events wait for the endpoint, as they did before it: no retry is counted against them, and none
+        // goes again before a Retry-After it was given, whatever becomes of the pause.
+        if (result.probing) return this.#waitAgain(events, outcome.retryAfterMs);
         return this.#retryLater(events, outcome.reason, outcome.retryAfterMs);
     }
+  }
+
+  /** Events a probe carried back to the DLQ, untouched but for a `Retry-After` it was given. */
+  #waitAgain(events: PendingEvent[], retryAfterMs = 0): void {
+    const notBefore = this.#options.clock() + retryAfterMs;
+    for (const event of events) event.notBefore = Math.max(event.notBefore, notBefore);
+    this.#dlq.unshift(...events);
   }
 
   /** Events the endpoint has: sent, but for those an OTLP partial success says it rejected (never retried). */

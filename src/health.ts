@@ -229,8 +229,9 @@ export class EndpointHealth {
   recordWait(retryAfterMs: number): void {
     const notBefore = this.#clock() + retryAfterMs;
     this.#probing = false;
-    // As the file is now: another process may have recorded a longer wait, or more failures, since this one read it.
-    const recorded = this.#read() ?? this.#state;
+    // As the file is now: another process may have recorded a longer wait, or more failures, since this one read it,
+    // or ended the pause (the server's wait is then written, whatever this run last read).
+    const recorded = this.#read();
     if (recorded && recorded.notBefore >= notBefore) {
       this.#state = recorded;
       return;

@@ -99,7 +99,7 @@ const STALE_TEMP_MS = 3_600_000;
 /** Files one call reads, renames or removes at most. */
 export const FILES_PER_CALL = 64;
 
-/** How much later than a run's own file another run's may be stamped and still be taken as written alongside it. */
+/** How far apart in time two runs' files may be written and still be taken as written alongside each other. */
 const ALONGSIDE_MS = 60_000;
 
 /** The shortest a spool line can be: the bytes of its fixed keys. Bounds the count a file of some size can hold. */
@@ -518,16 +518,26 @@ export class Spool {
     // Within bounds, nothing expired: the common case, decided without sorting what a long outage left.
     const { maxAgeMs, maxEvents, maxBytes } = this.#limits;
     if (now - oldest <= maxAgeMs && events <= maxEvents && bytes <= maxBytes) return dropped;
-    // Never a file as new as those just written, within a moment: another run's, written at the same time, is the
-    // newer, and its run prunes ours (each removing the other's to make room for its own, they would leave neither).
-    // One stamped further ahead was written by a clock ahead of this one's: the oldest in truth, perhaps.
-    const ours = Math.min(...entries.flatMap((entry) => keep.includes(entry.name) ? [entry.time] : []));
-    const writtenAlongside = (time: number) => time >= ours && time - ours <= ALONGSIDE_MS;
+    // Never a file stamped as new as those just written and written alongside them (the file system's time, which
+    // no program's clock skews): another run's, written at the same time, is the newer, and its run prunes ours (each
+    // removing the other's to make room for its own, they would leave neither). One stamped ahead but written long
+    // before was written by a clock that ran ahead: the oldest in truth, perhaps.
+    const ourNames = entries.filter((entry) => keep.includes(entry.name));
+    const ours = Math.min(...ourNames.map((entry) => entry.time));
+    const writtenAt = (name: string) => this.#files.modifiedAt(`${this.dir}/${name}`);
+    const oursWritten = Math.max(...ourNames.map((entry) => writtenAt(entry.name) ?? -Infinity));
+    const writtenAlongside = (entry: Entry) => {
+      if (entry.time < ours) return false;
+      const written = writtenAt(entry.name);
+      return written === undefined || !Number.isFinite(oursWritten)
+        ? entry.time - ours <= ALONGSIDE_MS
+        : Math.abs(written - oursWritten) <= ALONGSIDE_MS;
+    };
     let touched = 0;
     for (const entry of entries.sort((a, b) => a.time - b.time)) {
       const expired = now - entry.time > maxAgeMs;
       if (!expired && events <= maxEvents && bytes <= maxBytes) break;
-      if (keep.includes(entry.name) || (!expired && writtenAlongside(entry.time))) continue;
+      if (keep.includes(entry.name) || (!expired && writtenAlongside(entry))) continue;
       if (touched++ >= FILES_PER_CALL) break;
       const path = `${this.dir}/${entry.name}`;
       const read = this.#readFile(path, entry);

@@ -446,6 +446,36 @@ test("a running handler does not probe past a wait another process recorded (a s
   }
 });
 
+test("a running handler's probe told to wait (Retry-After) waits, even where another run ends the pause meanwhile", async () => {
+  using dir = tempDir();
+  const clock = { now: Date.now() };
+  const server = await TestServer.start(() => ({ status: 503 }));
+  try {
+    const running = handler(dir.path, server.url(), {
+      clock: () => clock.now,
+      random: () => 0.5,
+      backoffMaxSeconds: 2,
+    });
+    running.enqueue(commandEvent("own"));
+    await running.flush();
+    server.respond(() => ({ status: 429, headers: { "retry-after": "10" } }));
+    clock.now += 5_000;
+    await running.flush(); // the probe, told to wait ten seconds
+    assert.equal(server.requests.length, 2);
+    forgetHealth(dir.path); // another run's delivery, or `nat-telemetry flush`
+    server.respond(() => ({ status: 200 }));
+    clock.now += 1_000;
+    await running.flush();
+    assert.equal(server.requests.length, 2, "not before the ten seconds");
+    clock.now += 10_000;
+    await running.flush();
+    assert.deepEqual(commands(server.events()), ["own", "own", "own"]);
+    await running.stop();
+  } finally {
+    await server.close();
+  }
+});
+
 test("a running handler that delivers reads at each flush a wait another process recorded (a server's Retry-After)", async () => {
   using dir = tempDir();
   const server = await TestServer.start();

@@ -145,6 +145,10 @@ test("runs failing together are one failure; none shortens a longer wait another
   assert.deepEqual(first.state, { failures: 1, notBefore: clock.now + 600_000 }, "one outage, the longer wait");
   second.recordWait(60_000); // a probe told to wait a minute
   assert.deepEqual(health(dir.path, clock).state, { failures: 1, notBefore: clock.now + 600_000 });
+  // A pause ended by another run meanwhile: the server's wait is written, whatever this run last read.
+  health(dir.path, clock).forget();
+  second.recordWait(60_000);
+  assert.equal(health(dir.path, clock).state?.notBefore, clock.now + 60_000);
   // A run that read the failure on record, and fails again after the wait: one more.
   clock.now += 600_000;
   const later = health(dir.path, clock);

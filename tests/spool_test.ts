@@ -175,10 +175,17 @@ test("two runs writing at once never remove the newer one's file to make room fo
   assert.deepEqual(commandsLeft().sort(), ["b1", "b2", "b3", "b4", "c"]);
 });
 
-test("a file stamped well ahead of a run's own (a clock that ran ahead) is pruned as any other", () => {
+test("a file stamped ahead of a run's own: kept if written alongside it, else (a clock that ran ahead) pruned", () => {
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxEvents: 5 });
+  // Another run, its clock two minutes ahead, writing at the same time: its file is the newer.
+  spool.write(["b1", "b2", "b3", "b4"].map((name) => event(name)), now + 120_000);
+  assert.deepEqual(spool.write(["a1", "a2", "a3", "a4"].map((name) => event(name)), now), { written: {}, older: {} });
+  for (const name of files(dir.path)) nodeFs.rmSync(`${dir.path}/${name}`);
+  // Written a day ago by a clock a day ahead of the time it was: the oldest in truth.
   spool.write(["ahead1", "ahead2", "ahead3", "ahead4"].map((name) => event(name)), now + 86_400_000);
+  const dayAgo = new Date(Date.now() - 86_400_000);
+  for (const name of files(dir.path)) nodeFs.utimesSync(`${dir.path}/${name}`, dayAgo, dayAgo);
   assert.deepEqual(spool.write(["a1", "a2", "a3", "a4"].map((name) => event(name)), now), {
     written: {},
     older: { spool_full: 4 },

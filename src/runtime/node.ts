@@ -469,6 +469,7 @@ function writtenByRootAlone(facts: FileFacts): void {
 function passwdGroup(text: string | undefined, uid: number | undefined): number | undefined {
   if (text === undefined || uid === undefined) return undefined;
   for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue; // a comment, as glibc reads it
     const [, , id, gid] = line.split(":");
     if (/^\d+$/.test(id ?? "") && Number(id) === uid && /^\d+$/.test(gid ?? "")) return Number(gid);
   }

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DXHV5O2K.js";
+} from "./chunk-PBS42DNF.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-FFWCIGQW.js";
+} from "./chunk-NUNIIUW3.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

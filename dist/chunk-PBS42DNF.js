@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-FFWCIGQW.js";
+} from "./chunk-NUNIIUW3.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
