@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-TVQXIDEV.js";
-import "./chunk-PBS42DNF.js";
-import "./chunk-NUNIIUW3.js";
+} from "./chunk-YUTAO2W5.js";
+import "./chunk-LOSQP34U.js";
+import "./chunk-OSKB5PVN.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-PBS42DNF.js";
-import "./chunk-NUNIIUW3.js";
+} from "./chunk-LOSQP34U.js";
+import "./chunk-OSKB5PVN.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-NUNIIUW3.js";
+} from "./chunk-OSKB5PVN.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

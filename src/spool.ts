@@ -522,10 +522,10 @@ export class Spool {
     // no program's clock skews): another run's, written at the same time, is the newer, and its run prunes ours (each
     // removing the other's to make room for its own, they would leave neither). One stamped ahead but written long
     // before was written by a clock that ran ahead: the oldest in truth, perhaps.
-    const ourNames = entries.filter((entry) => keep.includes(entry.name));
-    const ours = Math.min(...ourNames.map((entry) => entry.time));
+    const ourFiles = entries.filter((entry) => keep.includes(entry.name));
+    const ours = Math.min(...ourFiles.map((entry) => entry.time));
     const writtenAt = (name: string) => this.#files.modifiedAt(`${this.dir}/${name}`);
-    const oursWritten = Math.max(...ourNames.map((entry) => writtenAt(entry.name) ?? -Infinity));
+    const oursWritten = Math.max(...ourFiles.map((entry) => writtenAt(entry.name) ?? -Infinity));
     const writtenAlongside = (entry: Entry) => {
       if (entry.time < ours) return false;
       const written = writtenAt(entry.name);

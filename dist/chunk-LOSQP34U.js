@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-NUNIIUW3.js";
+} from "./chunk-OSKB5PVN.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-PBS42DNF.js";
+} from "./chunk-LOSQP34U.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-NUNIIUW3.js";
+} from "./chunk-OSKB5PVN.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

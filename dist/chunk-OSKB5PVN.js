@@ -4534,10 +4534,10 @@ var Spool = class _Spool {
     }
     const { maxAgeMs, maxEvents, maxBytes } = this.#limits;
     if (now - oldest <= maxAgeMs && events <= maxEvents && bytes <= maxBytes) return dropped;
-    const ourNames = entries.filter((entry) => keep.includes(entry.name));
-    const ours = Math.min(...ourNames.map((entry) => entry.time));
+    const ourFiles = entries.filter((entry) => keep.includes(entry.name));
+    const ours = Math.min(...ourFiles.map((entry) => entry.time));
     const writtenAt = (name) => this.#files.modifiedAt(`${this.dir}/${name}`);
-    const oursWritten = Math.max(...ourNames.map((entry) => writtenAt(entry.name) ?? -Infinity));
+    const oursWritten = Math.max(...ourFiles.map((entry) => writtenAt(entry.name) ?? -Infinity));
     const writtenAlongside = (entry) => {
       if (entry.time < ours) return false;
       const written = writtenAt(entry.name);
