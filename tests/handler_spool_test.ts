@@ -34,6 +34,17 @@ function handler(spoolDir: string, endpoint: string, options: NATTelemetryHandle
   return new NATTelemetryHandler({ spoolDir, endpoint, exitTimeoutSeconds: 1, ...options });
 }
 
+/**
+ * A running handler on a fake clock whose first flush, of one event ("own"), failed: the endpoint's pause on record is
+ * its own, and its own backoff (0.75 s, the jitter at its middle) ends well within it.
+ */
+async function failedOnce(dir: string, url: string, clock: { now: number }, options: NATTelemetryHandlerOptions = {}) {
+  const running = handler(dir, url, { clock: () => clock.now, random: () => 0.5, backoffMaxSeconds: 2, ...options });
+  running.enqueue(commandEvent("own"));
+  await running.flush();
+  return running;
+}
+
 function assertBalanced(stats: TelemetryStats) {
   const out = stats.sent + droppedTotal(stats.dropped) + stats.queued + stats.dlq + stats.inFlight + stats.spooled;
   assert.equal(stats.enqueued + stats.replayed, out, JSON.stringify(stats));
@@ -352,10 +363,7 @@ test("a running handler tries again after its own backoff, where the endpoint's 
   const server = await TestServer.start();
   try {
     server.reply({ status: 503 });
-    const options = { clock: () => clock.now, random: () => 0.5, backoffInitialSeconds: 1, backoffMaxSeconds: 2 };
-    const running = handler(dir.path, server.url(), options);
-    running.enqueue(commandEvent("a"));
-    await running.flush();
+    const running = await failedOnce(dir.path, server.url(), clock);
     assert.equal(server.requests.length, 1);
     clock.now += 2_000; // past its own backoff (0.75 s), well within the endpoint's pause (at least 15 s)
     const newRun = handler(dir.path, server.url(), { clock: () => clock.now });
@@ -363,7 +371,7 @@ test("a running handler tries again after its own backoff, where the endpoint's 
     await newRun.stop();
     assert.equal(server.requests.length, 1, "a new run spools without trying");
     await running.flush();
-    assert.deepEqual(commands(server.events()), ["a", "a"], "the running handler tried again");
+    assert.deepEqual(commands(server.events()), ["own", "own"], "the running handler tried again");
     assert.equal(running.stats().sent, 1);
     assert.deepEqual(files(dir.path).filter((name) => name.startsWith("health-")), [], "its success ends the pause");
     await running.stop();
@@ -377,10 +385,7 @@ test("a running handler's probes of an endpoint known down count no retry, recor
   const clock = { now: Date.now() };
   const server = await TestServer.start(() => ({ status: 503 }));
   try {
-    const options = { clock: () => clock.now, random: () => 0.5, backoffMaxSeconds: 2, maxRetries: 1 };
-    const running = handler(dir.path, server.url(), options);
-    running.enqueue(commandEvent("own"));
-    await running.flush(); // a retry counted; the endpoint marked down
+    const running = await failedOnce(dir.path, server.url(), clock, { maxRetries: 1 }); // a retry counted
     const health = () => files(dir.path).find((name) => name.startsWith("health-"));
     const failures = () => JSON.parse(readFileSync(`${dir.path}/${health()}`, "utf8")).failures;
     assert.equal(failures(), 1);
@@ -406,10 +411,7 @@ test("a running handler does not probe past a wait another process recorded (a s
   const clock = { now: Date.now() };
   const server = await TestServer.start(() => ({ status: 503 }));
   try {
-    const options = { clock: () => clock.now, random: () => 0.5, backoffMaxSeconds: 2 };
-    const running = handler(dir.path, server.url(), options);
-    running.enqueue(commandEvent("own"));
-    await running.flush();
+    const running = await failedOnce(dir.path, server.url(), clock);
     server.respond(() => ({ status: 429, headers: { "retry-after": "600" } }));
     const other = handler(dir.path, server.url(), { clock: () => clock.now, exitTimeoutSeconds: 1 });
     other.enqueue(commandEvent("other"));
@@ -428,7 +430,11 @@ test("a running handler does not probe past a wait another process recorded (a s
         ? { status: 503, delayMs: 500 }
         : { status: 429, headers: { "retry-after": "600" } }
     );
-    const unaware = handler(fresh.path, server.url(), options);
+    const unaware = handler(fresh.path, server.url(), {
+      clock: () => clock.now,
+      random: () => 0.5,
+      backoffMaxSeconds: 2,
+    });
     unaware.enqueue(commandEvent("unaware"));
     const flushing = unaware.flush();
     await waitFor(() => server.requests.length === 3, "its request");
@@ -451,13 +457,7 @@ test("a running handler's probe told to wait (Retry-After) waits, even where ano
   const clock = { now: Date.now() };
   const server = await TestServer.start(() => ({ status: 503 }));
   try {
-    const running = handler(dir.path, server.url(), {
-      clock: () => clock.now,
-      random: () => 0.5,
-      backoffMaxSeconds: 2,
-    });
-    running.enqueue(commandEvent("own"));
-    await running.flush();
+    const running = await failedOnce(dir.path, server.url(), clock);
     server.respond(() => ({ status: 429, headers: { "retry-after": "10" } }));
     clock.now += 5_000;
     await running.flush(); // the probe, told to wait ten seconds
