@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YUTAO2W5.js";
-import "./chunk-LOSQP34U.js";
-import "./chunk-OSKB5PVN.js";
+} from "./chunk-6RVYW4ZY.js";
+import "./chunk-VJEYG3PI.js";
+import "./chunk-STQOK7MP.js";
 export {
   main,
   telemetryCommand

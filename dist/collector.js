@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-LOSQP34U.js";
-import "./chunk-OSKB5PVN.js";
+} from "./chunk-VJEYG3PI.js";
+import "./chunk-STQOK7MP.js";
 export {
   isLoopback,
   readOtlpLogs,

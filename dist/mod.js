@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-OSKB5PVN.js";
+} from "./chunk-STQOK7MP.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -465,8 +465,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
     try {
       this.#disk?.renewClaims(this.#claimLease());
       // The endpoint's health as it is now, where this handler runs on, or knew of failures: another process may have
-      // ended a pause since (a delivery, `nat-telemetry flush`), or recorded one (a server's Retry-After).
-      const health = this.#options.sink.kind === "http" ? this.#openDisk()?.health : undefined;
+      // ended a pause since (a delivery, `nat-telemetry flush`), or recorded one (a server's Retry-After). A spool not
+      // opened yet reads it as it opens.
+      const health = this.#options.sink.kind === "http" ? this.#disk?.health : undefined;
       if (health && (health.state || this.#budget === undefined)) health.refresh();
       this.#replay();
       // Still paused, a probe (#mayProbe) sends this handler's own events only: other runs' wait in the spool.

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-LOSQP34U.js";
+} from "./chunk-VJEYG3PI.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-OSKB5PVN.js";
+} from "./chunk-STQOK7MP.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

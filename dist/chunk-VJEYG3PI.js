@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-OSKB5PVN.js";
+} from "./chunk-STQOK7MP.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
