@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-6RVYW4ZY.js";
-import "./chunk-VJEYG3PI.js";
-import "./chunk-STQOK7MP.js";
+} from "./chunk-HQ4O2DPG.js";
+import "./chunk-62KS4WKB.js";
+import "./chunk-GG4A4AED.js";
 export {
   main,
   telemetryCommand

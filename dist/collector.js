@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VJEYG3PI.js";
-import "./chunk-STQOK7MP.js";
+} from "./chunk-62KS4WKB.js";
+import "./chunk-GG4A4AED.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-STQOK7MP.js";
+} from "./chunk-GG4A4AED.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

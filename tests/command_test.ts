@@ -310,6 +310,36 @@ test("a program whose own Ctrl-C handler exits keeps its exit code; the event is
   });
 });
 
+for (const mode of ["v4", "v3", "in-command", "two-copies"]) {
+  test(`Ctrl-C ends a program whose other listeners stand aside too (${mode}): signal-exit's, another copy's`, async () => {
+    // Each ends the process only when no one else listens: had each taken the others for the program's, each would
+    // have waited for the others, and Ctrl-C would have ended nothing.
+    await withServer(async (_server, dir) => {
+      const started = startChild("signal_exit_child.ts", {
+        args: [mode],
+        env: {
+          NAT_TELEMETRY_ENABLED: "1",
+          NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/",
+          NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+        },
+        limitMs: 20_000,
+      });
+      await new Promise<void>((resolve) => started.process.stdout?.once("data", () => resolve()));
+      signalChild(started);
+      const result = await started.result;
+      assert.equal(result.signal, "SIGINT", `died of SIGINT, not exited with ${result.code}: ${result.stderr}`);
+      const recorded = spooled(`${dir}/spool`).map((line) =>
+        `${line.event.parameters.command} ${line.event.parameters.taskStatus}`
+      );
+      assert.deepEqual(
+        recorded.sort(),
+        mode === "two-copies" ? ["inner interrupted", "outer interrupted"] : ["outer interrupted"],
+      );
+      if (mode !== "two-copies") assert.equal(result.stdout, "ready\nsignal-exit ran\n", "signal-exit's callback ran");
+    });
+  });
+}
+
 test("10,000 trackCommand calls in one process hold no listeners, print no warning, keep the heap flat", async () => {
   const run = await runChild("track_many_child.ts", {
     args: ["10000"],

@@ -25,6 +25,7 @@ import { isForegroundJob, type ProgramInput, programReadsInput } from "./job_con
 import { callEach, Subscribers } from "./subscribers.ts";
 import { absolutePath, PROXY_VARIABLES, senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
+import { markStandingAside, standsAside } from "./standing_aside.ts";
 
 type Descriptor =
   | { name: "env"; variable: string }
@@ -174,13 +175,13 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       : undefined;
     const ignored = ignoredInterrupts(status);
     const listeners = INTERRUPT_SIGNALS.filter((signal) => !ignored.includes(signal)).map((signal) => {
-      const listener = () => {
+      const listener = markStandingAside(() => {
         // The program listens for this signal too: it decides what happens, as it would without us.
         if (watch.programListens(signal)) return;
         callEach(members, (callback) => callback(signal));
         interruptHooks.clear();
         endOf(signal);
-      };
+      });
       quietly(() => watch.add(signal, listener));
       return [signal, listener] as const;
     });
@@ -498,7 +499,8 @@ async function readBody(request: Request, maxBytes: number): Promise<string | un
  * two functions that add and remove signal listeners are wrapped, once, when
  * this module loads (before the program's own code runs): the wrappers call
  * the originals unchanged and count the program's listeners. The package's
- * own listeners go through the originals and are not counted.
+ * own listeners go through the originals and are not counted, nor are another
+ * copy's of the package, which stand aside as ours do.
  */
 interface SignalWatch {
   /** Whether the program listens for the signal itself. */
@@ -516,7 +518,8 @@ function watchSignals(deno: DenoNamespace): SignalWatch {
   try {
     deno.addSignalListener = (signal, listener) => {
       add(signal, listener);
-      program.set(signal, (program.get(signal) ?? new Set()).add(listener));
+      // Another copy of the package's listener (a dependency's own copy): it stands aside, as ours does.
+      if (!standsAside(listener)) program.set(signal, (program.get(signal) ?? new Set()).add(listener));
     };
     deno.removeSignalListener = (signal, listener) => {
       remove(signal, listener);

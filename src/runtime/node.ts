@@ -28,6 +28,7 @@ import { proxyRoute, type ProxyServer, type ReadEnvironment } from "./proxy_sett
 import { nodeFiles, type NodeFs, type NodePermission } from "./node_files.ts";
 import { senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
+import { markStandingAside, programListens } from "./standing_aside.ts";
 
 /** The part of `node:child_process` we use. */
 interface NodeChildProcess {
@@ -153,7 +154,7 @@ export interface NodeProcess {
   exitCode?: number | string;
   on(event: string, listener: (code: number) => void): unknown;
   removeListener(event: string, listener: (code: number) => void): unknown;
-  listenerCount(event: string): number;
+  listeners(event: string): readonly unknown[];
   kill(pid: number, signal: InterruptSignal): unknown;
 }
 
@@ -211,14 +212,14 @@ export function nodeHost(
     return listenAll(
       proc,
       INTERRUPT_SIGNALS.filter((signal) => !ignored.includes(signal)).map((signal) => {
-        const listener = () => {
+        const listener = markStandingAside(() => {
           // The program listens for this signal too: it decides what happens, as it would without us.
-          if (proc.listenerCount(signal) > 1) return;
+          if (programListens(proc, signal)) return;
           callEach(members, (callback) => callback(signal));
           interruptHooks.clear();
           // Die of the signal, exactly as we would have without our listener.
           if (!signalSelf(signal)) proc.exit(SIGNAL_EXIT_STATUS[signal]);
-        };
+        });
         return [signal, listener] as const;
       }),
     );

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-VJEYG3PI.js";
+} from "./chunk-62KS4WKB.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-STQOK7MP.js";
+} from "./chunk-GG4A4AED.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-STQOK7MP.js";
+} from "./chunk-GG4A4AED.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
