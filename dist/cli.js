@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-HQ4O2DPG.js";
-import "./chunk-62KS4WKB.js";
-import "./chunk-GG4A4AED.js";
+} from "./chunk-3VFEMFRU.js";
+import "./chunk-DYYKRQJZ.js";
+import "./chunk-MR2QWAY7.js";
 export {
   main,
   telemetryCommand

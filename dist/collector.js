@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-62KS4WKB.js";
-import "./chunk-GG4A4AED.js";
+} from "./chunk-DYYKRQJZ.js";
+import "./chunk-MR2QWAY7.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-GG4A4AED.js";
+} from "./chunk-MR2QWAY7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

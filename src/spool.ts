@@ -99,6 +99,9 @@ const STALE_TEMP_MS = 3_600_000;
 /** Files one call reads, renames or removes at most. */
 export const FILES_PER_CALL = 64;
 
+/** The lease of a file claimed to cut its oldest events: a run that dies meanwhile leaves it to another this soon. */
+const CUT_LEASE_MS = 60_000;
+
 /** How far apart in time two runs' files may be written and still be taken as written alongside each other. */
 const ALONGSIDE_MS = 60_000;
 
@@ -433,11 +436,15 @@ export class Spool {
     return this.#list().flatMap((name) => parseEntry(name) ?? []);
   }
 
-  /** Writes lines as one spool file named for `time`, and returns its name; nothing for no lines. */
-  #writeFile(lines: readonly { text: string; bytes: number }[], time: number): string | undefined {
+  /** Writes lines as one spool file named for `time` and a key, and returns its name; nothing for no lines. */
+  #writeFile(
+    lines: readonly { text: string; bytes: number }[],
+    time: number,
+    key: string | undefined = this.key,
+  ): string | undefined {
     if (lines.length === 0) return undefined;
     const bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
-    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${this.key}-${randomHex()}.jsonl`;
+    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${key === undefined ? "" : `${key}-`}${randomHex()}.jsonl`;
     writeAtomically(this.#files, this.dir, name, lines.map((line) => `${line.text}\n`).join(""), time);
     return name;
   }
@@ -539,17 +546,67 @@ export class Spool {
       if (!expired && events <= maxEvents && bytes <= maxBytes) break;
       if (keep.includes(entry.name) || (!expired && writtenAlongside(entry))) continue;
       if (touched++ >= FILES_PER_CALL) break;
-      const path = `${this.dir}/${entry.name}`;
-      const read = this.#readFile(path, entry);
-      // Removed, or not ours to remove: gone already (another run pruning or claiming it at the same time), or
-      // stuck. Either way it is out of this count, lest newer files go in its place.
+      // Removed, cut, or not ours to remove: gone already (another run pruning or claiming it at the same time), or
+      // stuck. Either way it is out of this count, lest newer files go in its place; what a cut keeps is back in it.
       events -= entry.events;
       bytes -= entry.bytes;
+      if (!expired && events < maxEvents && bytes < maxBytes) {
+        const cut = this.#cut(entry, maxEvents - events, maxBytes - bytes, now);
+        if (cut === undefined) continue;
+        events += cut.kept.events;
+        bytes += cut.kept.bytes;
+        addCount(dropped, "spool_corrupt", cut.corrupt);
+        addCount(dropped, "spool_full", cut.cut);
+        continue;
+      }
+      const read = this.#readFile(`${this.dir}/${entry.name}`, entry);
       if (!this.#remove(entry.name)) continue;
       addCount(dropped, "spool_corrupt", read.corrupt);
       addCount(dropped, expired ? "spool_expired" : "spool_full", read.valid.length + read.expired);
     }
     return dropped;
+  }
+
+  /**
+   * Cuts the oldest events of a file whose newest fit in the room left: one new event must not push out a long-lived
+   * program's thousand, spooled as one file. The file is claimed while it is cut (no sender takes it meanwhile; a run
+   * that dies then leaves a claim another takes over when its short lease ends), and what fits goes back in its place
+   * in line. Where that cannot be written (a full disk), the file goes whole.
+   *
+   * @returns What was kept and cut, or `undefined` when the file is not there to claim.
+   */
+  #cut(
+    entry: Entry,
+    roomEvents: number,
+    roomBytes: number,
+    now: number,
+  ): { kept: { events: number; bytes: number }; cut: number; corrupt: number } | undefined {
+    const claimed = this.#claimPath(entry.name, now + CUT_LEASE_MS);
+    try {
+      this.#files.rename(`${this.dir}/${entry.name}`, claimed);
+    } catch {
+      return undefined;
+    }
+    const { valid, corrupt } = this.#readFile(claimed, entry);
+    const lines = valid.map(spoolLine);
+    let first = Math.max(0, lines.length - roomEvents);
+    let bytes = lines.slice(first).reduce((sum, line) => sum + line.bytes + 1, 0);
+    while (first < lines.length && bytes > roomBytes) bytes -= lines[first++].bytes + 1;
+    let kept = { events: lines.length - first, bytes };
+    let written: string | undefined;
+    try {
+      written = this.#writeFile(lines.slice(first), entry.time, entry.key);
+    } catch {
+      kept = { events: 0, bytes: 0 };
+    }
+    try {
+      this.#files.remove(claimed);
+    } catch {
+      // The claim stays, whole, and another run takes it over when its lease ends: not what is kept a second time.
+      if (written !== undefined) this.#remove(written);
+      return undefined;
+    }
+    return { kept, cut: lines.length - kept.events, corrupt };
   }
 
   #remove(name: string): boolean {

@@ -120,17 +120,17 @@ test("a torn line loses only itself", () => {
   assert.deepEqual(dropped, { spool_corrupt: 1 });
 });
 
-test("the spool keeps at most maxEvents: the oldest files go first, counted as spool_full", () => {
+test("the spool keeps at most maxEvents: the oldest events go first, counted as spool_full", () => {
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxEvents: 5 });
   spool.write([event("1"), event("2")], now - 3000);
   spool.write([event("3"), event("4")], now - 2000);
-  assert.deepEqual(spool.write([event("5"), event("6")], now), { written: {}, older: { spool_full: 2 } });
-  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["3", "4", "5", "6"]);
+  assert.deepEqual(spool.write([event("5"), event("6")], now), { written: {}, older: { spool_full: 1 } });
+  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["2", "3", "4", "5", "6"]);
   assert.deepEqual(
     spool.write([1, 2, 3, 4, 5, 6, 7].map((i) => event(`n${i}`)), now + 1),
-    { written: { spool_full: 2 }, older: { spool_full: 4 } },
-    "the two oldest of the events written, and the four of older files, each said apart",
+    { written: { spool_full: 2 }, older: { spool_full: 5 } },
+    "the two oldest of the events written, and the five of older files, each said apart",
   );
   assert.equal(spooled(dir.path).length, 5, "a write larger than the spool keeps its newest events");
 });
@@ -145,6 +145,23 @@ test("a write of more events than maxEvents keeps the newest maxEvents where the
   const events = Array.from({ length: 20 }, (_, i) => event(`n${String(i).padStart(2, "0")}`));
   assert.deepEqual(spool.write(events, now), { written: { spool_full: 15 }, older: {} });
   assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["n15", "n16", "n17", "n18", "n19"]);
+});
+
+test("one event over the bound cuts the oldest event of a long-lived program's file, not its thousand", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxEvents: 100 });
+  const other = open(dir.path, { ...limits, maxEvents: 100 }, spoolKey("https://other.example/v1"));
+  // One session's 99 events, one file, spooled by a program of another endpoint as it stopped.
+  other.write(Array.from({ length: 99 }, (_, i) => event(`long${String(i).padStart(2, "0")}`)), now - 5000);
+  const [long] = files(dir.path);
+  assert.deepEqual(spool.write([event("run1")], now - 10), { written: {}, older: {} });
+  assert.deepEqual(spool.write([event("run2"), event("run3")], now), { written: {}, older: { spool_full: 2 } });
+  const left = spooled(dir.path).map((line) => line.event.parameters.command);
+  assert.equal(left.length, 100);
+  assert.deepEqual(left.slice(0, 2), ["long02", "long03"], "the two oldest went, and the rest keeps its place in line");
+  const cut = files(dir.path).find((name) => name !== long && name.startsWith(long.slice(0, 16)));
+  assert.match(cut ?? "", new RegExp(`^e-${now - 5000}-97-\\d+-${spoolKey("https://other.example/v1")}-`));
+  assert.equal(other.claim(1000, now, CLAIM_LEASE_MS).events.length, 97, "still its endpoint's, to its own runs");
 });
 
 test("a file another run pruned or claimed first is out of the count: no newer file goes in its place", () => {
@@ -188,9 +205,9 @@ test("a file stamped ahead of a run's own: kept if written alongside it, else (a
   for (const name of files(dir.path)) nodeFs.utimesSync(`${dir.path}/${name}`, dayAgo, dayAgo);
   assert.deepEqual(spool.write(["a1", "a2", "a3", "a4"].map((name) => event(name)), now), {
     written: {},
-    older: { spool_full: 4 },
+    older: { spool_full: 3 },
   });
-  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["a1", "a2", "a3", "a4"]);
+  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["a1", "a2", "a3", "a4", "ahead4"]);
 });
 
 test("the spool keeps at most maxBytes", () => {
@@ -273,7 +290,7 @@ test("one claim touches a bounded number of files: a spool full of junk costs ea
 
 test("what pruning drops is counted from the lines a file holds, not from what its name says", () => {
   using dir = tempDir();
-  const spool = open(dir.path, { ...limits, maxEvents: 5 });
+  const spool = open(dir.path, { ...limits, maxEvents: 1 });
   const liar = `e-${now - 5000}-900-${900 * 100}-${KEY}-000000000bad.jsonl`;
   writeFileSync(`${dir.path}/${liar}`, `${JSON.stringify({ ...spoolLine("liar") })}\n`);
   const result = spool.write([event("new")], now);

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-GG4A4AED.js";
+} from "./chunk-MR2QWAY7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

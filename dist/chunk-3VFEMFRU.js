@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-62KS4WKB.js";
+} from "./chunk-DYYKRQJZ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-GG4A4AED.js";
+} from "./chunk-MR2QWAY7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
