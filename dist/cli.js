@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-3VFEMFRU.js";
-import "./chunk-DYYKRQJZ.js";
-import "./chunk-MR2QWAY7.js";
+} from "./chunk-IPOA7RXP.js";
+import "./chunk-6SHGXDEL.js";
+import "./chunk-ZMZ7OTWQ.js";
 export {
   main,
   telemetryCommand

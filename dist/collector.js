@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DYYKRQJZ.js";
-import "./chunk-MR2QWAY7.js";
+} from "./chunk-6SHGXDEL.js";
+import "./chunk-ZMZ7OTWQ.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-MR2QWAY7.js";
+} from "./chunk-ZMZ7OTWQ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -30,7 +30,7 @@ import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions }
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
 import { drainSpool } from "./sender.ts";
-import { recordedSenderDrops, type SenderDrops } from "./sender_drops.ts";
+import { type DropsRecord, dropsRecords } from "./drops_record.ts";
 import { Spool, spoolKey } from "./spool.ts";
 import { addCount } from "./tally.ts";
 
@@ -357,7 +357,9 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
   const drops = backlog && sink.kind === "http" ? endpointDrops(backlog, sink.url, keptSince) : undefined;
   if (drops) {
-    problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
+    problems.push(
+      `runs and senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`,
+    );
   }
   if (consent.fileProblem) {
     const file = consent.path === undefined ? "the consent file" : `the consent file ${consent.path}`;
@@ -491,7 +493,7 @@ function decide(
       );
       code = 1;
     } else if (deleted > 0) {
-      output.out(`Deleted ${deleted} spooled event(s) that had not been sent.\n`);
+      output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on.\n`);
     }
   }
   const after = effectiveConsent();
@@ -574,12 +576,12 @@ interface EndpointReport {
   events: number;
   /** Its recorded state: `null` when healthy, `"unknown"` when it cannot be told which health file is its. */
   health: { failures: number; notBefore: string } | null | "unknown";
-  /** What senders dropped for it (they have no output), by reason, and since and until when; `null` when nothing. */
+  /** What runs and senders dropped for it (no one reads their counts), by reason, and since and until when; `null` when nothing. */
   droppedBySenders: { dropped: Record<string, number>; since: string; last: string } | null;
 }
 
 /**
- * What senders dropped for an endpoint, summed over the spool keys of its programs (a version, headers make keys of
+ * What runs and senders dropped for an endpoint, summed over the spool keys of its programs (a version, headers make keys of
  * their own, and `status` is run without them): the key in force, and every record that names the endpoint.
  */
 function endpointDrops(
@@ -587,7 +589,7 @@ function endpointDrops(
   url: string,
   keptSince: number,
 ): { dropped: Record<string, number>; since: number } | undefined {
-  const records = recordedSenderDrops(backlog.files, backlog.spool.dir, keptSince)
+  const records = dropsRecords(backlog.files, backlog.spool.dir, keptSince)
     .filter((record) => record.key === backlog.spool.key || record.endpointHash === shortHash(url));
   if (records.length === 0) return undefined;
   const dropped: Record<string, number> = {};
@@ -595,7 +597,7 @@ function endpointDrops(
   return { dropped, since: Math.min(...records.map((record) => record.since)) };
 }
 
-/** What senders dropped, in a line: how many, by reason, since when (a timestamp as shown). */
+/** What runs and senders dropped, in a line: how many, by reason, since when (a timestamp as shown). */
 function shownDrops(dropped: Readonly<Record<string, number>>, since: string): string {
   const reasons = Object.entries(dropped);
   const total = reasons.reduce((sum, [, n]) => sum + n, 0);
@@ -628,8 +630,8 @@ function endpointReports(
   // Health files are named by a hash of the URL, and newer ones carry the URL: every endpoint they or the
   // options name, by the spool key its events would carry in each format.
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
-  const drops = new Map<string, SenderDrops>(
-    recordedSenderDrops(opened.files, spool.dir, keptSince).map(({ key, ...record }) => [key, record]),
+  const drops = new Map<string, DropsRecord>(
+    dropsRecords(opened.files, spool.dir, keptSince).map(({ key, ...record }) => [key, record]),
   );
   // A URL a drop record could not hold (credentials, a query) is known by its hash where it is the endpoint in force.
   const inForce = options.sink.kind === "http" ? { url: options.sink.url, hash: shortHash(options.sink.url) } : null;
@@ -735,7 +737,7 @@ function inspect(output: CliOutput, json: boolean): number {
       ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}`
       : "no recorded failure";
     const drops = report.droppedBySenders;
-    const dropped = drops ? `; senders dropped ${shownDrops(drops.dropped, drops.since)}` : "";
+    const dropped = drops ? `; runs and senders dropped ${shownDrops(drops.dropped, drops.since)}` : "";
     output.out(`  ${name}: ${report.events} spooled event(s); ${health}${dropped}\n`);
   }
   return 0;

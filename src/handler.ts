@@ -22,6 +22,7 @@ import { InFlight } from "./in_flight.ts";
 import { pythonJsonDumps } from "./python_json.ts";
 import { host } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
+import { recordDrops } from "./drops_record.ts";
 
 /**
  * A handler's counters. At every moment
@@ -109,6 +110,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #sent = 0;
   #spooled = 0;
   readonly #dropped: Record<string, number> = {};
+  /** Of those, what {@link #tellDrops} has recorded beside the spool. */
+  readonly #dropsTold: Record<string, number> = {};
   #ticking = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** The end of the chain of flushes; flushes never overlap. */
@@ -302,7 +305,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
           void this.stop();
           return started;
         },
-        exit: () => this.#handOff() || this.#spoolAtOnce(),
+        exit: () => {
+          if (!this.#handOff()) this.#spoolAtOnce();
+          this.#tellDrops();
+        },
       })
     );
     const onInterrupt = this.#options.captureInterrupts;
@@ -311,6 +317,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
         runtime.onInterrupt((signal) => {
           onInterrupt(signal);
           if (!this.#handOff()) this.#spoolAtOnce();
+          this.#tellDrops();
         })
       )
       : undefined;
@@ -358,6 +365,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log(`stop failed unexpectedly: ${error}`);
       failed = true;
     } finally {
+      this.#tellDrops();
       budget.clear();
       this.#budget = undefined;
       if (!failed) {
@@ -872,6 +880,26 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const count = this.#spooled - before;
     if (count > 0) this.#log(`at exit: the process ends at once: ${count} event(s) spooled for a later run`);
     return written;
+  }
+
+  /**
+   * Records beside the spool what this handler dropped since it last did, for `nat-telemetry status`: what a CLI's
+   * run or a sender drops, no one would see otherwise. Not what the user's opt-out removed, nor what another process
+   * took over: those are not lost. Only when something was, and never throws.
+   */
+  #tellDrops(): void {
+    const lost: Record<string, number> = {};
+    for (const [reason, count] of Object.entries(this.#dropped)) {
+      const told = this.#dropsTold[reason] ?? 0;
+      if (count > told && reason !== "opted_out" && reason !== "claim_lost") lost[reason] = count - told;
+    }
+    const { sink, spoolLimits } = this.#options;
+    if (Object.keys(lost).length === 0 || sink.kind !== "http") return;
+    const disk = this.#openDisk();
+    if (!disk) return;
+    for (const reason of Object.keys(lost)) this.#dropsTold[reason] = this.#dropped[reason];
+    const now = Date.now();
+    recordDrops(disk.files, disk.spool.dir, disk.spool.key, sink.url, lost, now, now - spoolLimits.maxAgeMs);
   }
 
   #drop(count: number, reason: string, detail?: string): void {

@@ -39,7 +39,6 @@ import {
 import { type NATTelemetryHandlerOptions, resolveOptions } from "./options.ts";
 import { retryDelay } from "./backoff.ts";
 import { addCount } from "./tally.ts";
-import { recordSenderDrops } from "./sender_drops.ts";
 import { Spool } from "./spool.ts";
 import { backlogKey } from "./backlog.ts";
 
@@ -98,13 +97,8 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
   for (let look = 0;; look++) {
     const lock = await takeSenderLock(files, dir, key);
     if (!lock) return;
-    const { replayed, spooled, sent, dropped, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS);
-    // Not what the user's opt-out removed, nor what another process took over: those are not lost.
-    const { opted_out: _optedOut, claim_lost: _claimLost, ...lost } = dropped;
-    if (resolved.sink.kind === "http") {
-      const now = Date.now();
-      recordSenderDrops(files, dir, key, resolved.sink.url, lost, now, now - resolved.spoolLimits.maxAgeMs);
-    }
+    // What its passes drop, each pass's handler records as it stops, for `nat-telemetry status`.
+    const { replayed, spooled, sent, timeUp } = await drainSpool(options, deadline - END_MARGIN_MS);
     releaseSenderLock(files, dir, lock);
     if (!hasWork(config, key)) return;
     // Time is up with work left, and the endpoint takes what it is sent: a successor goes on.

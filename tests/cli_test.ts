@@ -30,7 +30,7 @@ import { files, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { formatTimestamp } from "../src/envelope.ts";
 import { shortHash } from "../src/hash.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
-import { recordSenderDrops } from "../src/sender_drops.ts";
+import { recordDrops } from "../src/drops_record.ts";
 import { spoolKey } from "../src/spool.ts";
 
 /** Runs `nat-telemetry ARGS` with a consent file and spool in `dir`, and no proxy the test machine may have. */
@@ -544,22 +544,24 @@ test("inspect shows the health a program with a fetch of its own keeps to itself
   }
 });
 
-test("status and inspect tell what senders dropped (they have no output of their own), for the endpoint in force", async () => {
+test("status and inspect tell what runs and senders dropped (they have no output of their own), for the endpoint in force", async () => {
   using dir = tempDir();
   const endpoint = "http://127.0.0.1:9/refusing";
   mkdirSync(`${dir.path}/spool`, { mode: 0o700 });
   const at = Date.now() - 60_000;
   const spool = `${dir.path}/spool`;
   const dropped = { http_400: 2, retries_exhausted: 1 };
-  recordSenderDrops(host().files!, spool, spoolKey(endpoint), endpoint, dropped, at);
+  recordDrops(host().files!, spool, spoolKey(endpoint), endpoint, dropped, at);
   // The same endpoint, as a program that sets headers of its own sends to it (a spool key of its own).
   const withHeaders = spoolKey(endpoint, "nat", '{"headers":[["x-tool","a"]]}');
-  recordSenderDrops(host().files!, spool, withHeaders, endpoint, { http_400: 1 }, at + 1_000);
+  recordDrops(host().files!, spool, withHeaders, endpoint, { http_400: 1 }, at + 1_000);
   const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
   const since = formatTimestamp(at);
   assert.match(
     (await cli(dir.path, ["status"], env)).stdout,
-    new RegExp(`\nProblem: senders dropped 4 event\\(s\\) since ${since} \\(http_400: 3, retries_exhausted: 1\\)`),
+    new RegExp(
+      `\nProblem: runs and senders dropped 4 event\\(s\\) since ${since} \\(http_400: 3, retries_exhausted: 1\\)`,
+    ),
   );
   const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
   const later = formatTimestamp(at + 1_000);
@@ -572,16 +574,20 @@ test("status and inspect tell what senders dropped (they have no output of their
   );
   assert.match(
     (await cli(dir.path, ["inspect"], env)).stdout,
-    /: 0 spooled event\(s\); no recorded failure; senders dropped 3/,
+    /: 0 spooled event\(s\); no recorded failure; runs and senders dropped 3/,
   );
   const other = { ...env, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/other" };
-  assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "another endpoint's");
+  assert.doesNotMatch(
+    (await cli(dir.path, ["status"], other)).stdout,
+    /runs and senders dropped/,
+    "another endpoint's",
+  );
   const eightDaysAgo = Date.now() - 8 * 86_400_000;
   // An endpoint whose URL holds a query is not written in the record (its hash is): status still sums its keys.
   const query = { ...env, NAT_TELEMETRY_ENDPOINT: "http://127.0.0.1:9/v1?tenant=acme" };
   const queryKey = spoolKey(query.NAT_TELEMETRY_ENDPOINT, "nat", '{"headers":[["x-tool","a"]]}');
-  recordSenderDrops(host().files!, spool, queryKey, query.NAT_TELEMETRY_ENDPOINT, { http_400: 5 }, at);
-  assert.match((await cli(dir.path, ["status"], query)).stdout, /senders dropped 5 event\(s\)/);
+  recordDrops(host().files!, spool, queryKey, query.NAT_TELEMETRY_ENDPOINT, { http_400: 5 }, at);
+  assert.match((await cli(dir.path, ["status"], query)).stdout, /runs and senders dropped 5 event\(s\)/);
   const named = JSON.parse((await cli(dir.path, ["inspect", "--json"], query)).stdout).endpoints
     .find((e: { key: string }) => e.key === queryKey);
   assert.equal(
@@ -590,8 +596,12 @@ test("status and inspect tell what senders dropped (they have no output of their
     "named by its hash as the endpoint in force, masked",
   );
   const otherUrl = other.NAT_TELEMETRY_ENDPOINT;
-  recordSenderDrops(host().files!, spool, spoolKey(otherUrl), otherUrl, { http_400: 1 }, eightDaysAgo);
-  assert.doesNotMatch((await cli(dir.path, ["status"], other)).stdout, /senders dropped/, "older than events are kept");
+  recordDrops(host().files!, spool, spoolKey(otherUrl), otherUrl, { http_400: 1 }, eightDaysAgo);
+  assert.doesNotMatch(
+    (await cli(dir.path, ["status"], other)).stdout,
+    /runs and senders dropped/,
+    "older than events are kept",
+  );
 });
 
 test("inspect shows the health of every endpoint that has spooled events, named by its URL", async () => {
@@ -702,7 +712,7 @@ test("disable deletes spooled events and the senders' scripts; a disabled flush 
     const scripts = () => readdirSync(`${dir.path}/spool`).filter((name) => /^sender-.*\.mjs$/.test(name));
     writeFileSync(`${dir.path}/spool/sender-00000000.mjs`, "// another version's sender\n", { mode: 0o600 });
     const run = await cli(dir.path, ["disable"]);
-    assert.match(run.stdout, /Deleted 1 spooled event\(s\) that had not been sent/);
+    assert.match(run.stdout, /Deleted 1 spooled event\(s\): none of them is sent from now on/);
     assert.deepEqual(spooled(`${dir.path}/spool`), []);
     assert.deepEqual(scripts(), [], "a hand-off writes its own again when needed");
     await seedSpool(dir.path, down.url());
@@ -743,7 +753,7 @@ test("a CLI's telemetry command takes the handler options its runs use: status s
   assert.deepEqual([shown.endpoint, shown.endpointSource], [down.url(), "the program's options"]);
   const disable = await command(["disable"]);
   assert.equal(disable.code, 0, disable.stderr);
-  assert.match(disable.stdout, /Deleted 1 spooled event\(s\) that had not been sent/);
+  assert.match(disable.stdout, /Deleted 1 spooled event\(s\): none of them is sent from now on/);
   assert.deepEqual(spooled(own), [], "nothing left that a later opt-in would send");
   const wrong = await command(["status"], { NAT_TEST_OPTIONS: '{"spoolDir":"relative"}' });
   assert.match(wrong.stderr, /'spoolDir' must be an absolute path/, "the developer's mistake, as the handler says it");

@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import {
@@ -255,7 +255,9 @@ for (const { label, executable } of targets) {
       const result = await child("natural", dir.path, server.url());
       assert.deepEqual([result.code, result.stderr], [0, ""]);
       assert.deepEqual(commands(server.events()), ["natural"]);
-      assert.deepEqual(readdirSync(dir.path), ["e-not-even-a-name.jsonl"], "the corrupt spool file is gone");
+      assert.deepEqual(readdirSync(dir.path).sort(), [`drops-${key}.json`, "e-not-even-a-name.jsonl"], "it is gone");
+      const record = JSON.parse(readFileSync(`${dir.path}/drops-${key}.json`, "utf8"));
+      assert.deepEqual(Object.keys(record.dropped), ["spool_corrupt"], "and counted where status tells");
     } finally {
       await server.close();
     }

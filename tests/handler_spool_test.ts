@@ -11,6 +11,7 @@ import {
 import { host } from "../src/runtime/mod.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { Spool, spoolKey } from "../src/spool.ts";
+import { dropsRecords } from "../src/drops_record.ts";
 import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -845,6 +846,25 @@ test("a stopping handler leases what it claims only for what is left of its budg
     assert.equal(leases.length, 1, "the spooled file was claimed");
     const left = leases[0] - Date.now();
     assert.ok(left > 0 && left < 10_000, `a lease of seconds (the 2 s budget + 1 s), not an hour: ${left} ms`);
+  } finally {
+    await server.close();
+  }
+});
+
+test("what a run drops is recorded beside the spool for status, once each", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 400 }));
+  try {
+    const run = handler(dir.path, server.url(), { maxBufferedEvents: 2 });
+    run.enqueue(commandEvent("refused"));
+    await run.flush();
+    for (const name of ["a", "b", "c"]) run.enqueue(commandEvent(name)); // the third finds the buffer full
+    await run.stop();
+    await run.stop();
+    assert.deepEqual(run.stats().dropped, { http_400: 3, buffer_full: 1 });
+    const recorded = () =>
+      dropsRecords(host().files!, dir.path).map(({ dropped, endpoint }) => ({ dropped, endpoint }));
+    assert.deepEqual(recorded(), [{ dropped: { http_400: 3, buffer_full: 1 }, endpoint: server.url() }]);
   } finally {
     await server.close();
   }

@@ -26,7 +26,7 @@ import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { MAX_CONCURRENT_REQUESTS } from "../src/handler.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { drainSpool } from "../src/sender.ts";
-import { recordedSenderDrops } from "../src/sender_drops.ts";
+import { dropsRecords } from "../src/drops_record.ts";
 import { SENDER_SCRIPT } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import {
@@ -672,7 +672,7 @@ test(`${runtime}: what a sender drops (an endpoint that refuses the events) is r
     assert.equal(run.code, 0, run.stderr);
     await waitFor(() => server.requests.length > 0, "the sender's request");
     await sendersGone(dir.path);
-    const recorded = recordedSenderDrops(host().files!, dir.path);
+    const recorded = dropsRecords(host().files!, dir.path);
     assert.deepEqual(recorded.map(({ endpoint, dropped }) => ({ endpoint, dropped })), [
       { endpoint: server.url(), dropped: { http_400: 1 } },
     ]);

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFil
 import process from "node:process";
 import { shortHash } from "../src/hash.ts";
 import { host } from "../src/runtime/mod.ts";
-import { recordedSenderDrops, recordSenderDrops, senderDrops } from "../src/sender_drops.ts";
+import { dropsRecord, dropsRecords, recordDrops } from "../src/drops_record.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
 const files = host().files!;
@@ -15,27 +15,27 @@ const name = `drops-${key}.json`;
 
 test("what senders drop adds up per spool key and reason, from the first drop to the last, with the endpoint", () => {
   using dir = tempDir();
-  assert.equal(senderDrops(files, dir.path, key), undefined);
-  recordSenderDrops(files, dir.path, key, endpoint, { http_400: 2, retries_exhausted: 0 }, 1_000);
-  recordSenderDrops(files, dir.path, key, endpoint, { http_400: 1, spool_full: 3 }, 5_000);
-  recordSenderDrops(files, dir.path, key, endpoint, {}, 9_000);
+  assert.equal(dropsRecord(files, dir.path, key), undefined);
+  recordDrops(files, dir.path, key, endpoint, { http_400: 2, retries_exhausted: 0 }, 1_000);
+  recordDrops(files, dir.path, key, endpoint, { http_400: 1, spool_full: 3 }, 5_000);
+  recordDrops(files, dir.path, key, endpoint, {}, 9_000);
   const endpointHash = shortHash(endpoint);
   const expected = { since: 1_000, last: 5_000, dropped: { http_400: 3, spool_full: 3 }, endpointHash, endpoint };
-  assert.deepEqual(senderDrops(files, dir.path, key), expected);
-  assert.equal(senderDrops(files, dir.path, "ffffffff"), undefined, "keys do not share it");
+  assert.deepEqual(dropsRecord(files, dir.path, key), expected);
+  assert.equal(dropsRecord(files, dir.path, "ffffffff"), undefined, "keys do not share it");
   assert.deepEqual(readdirSync(dir.path), [name], "one file, written atomically (no temporary left)");
-  assert.deepEqual(recordedSenderDrops(files, dir.path), [{ key, ...expected }]);
-  assert.equal(senderDrops(files, dir.path, key, 5_001), undefined, "older than what is kept: history");
-  recordSenderDrops(files, dir.path, key, endpoint, { http_413: 1 }, 9_000, 5_001);
-  assert.deepEqual(senderDrops(files, dir.path, key)?.dropped, { http_413: 1 }, "started again");
+  assert.deepEqual(dropsRecords(files, dir.path), [{ key, ...expected }]);
+  assert.equal(dropsRecord(files, dir.path, key, 5_001), undefined, "older than what is kept: history");
+  recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, 9_000, 5_001);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_413: 1 }, "started again");
 });
 
 test("a URL whose printing masks part of it (credentials, a query) is not written; the counts are", () => {
   using dir = tempDir();
   const masked = "https://user:secret@telemetry.example/v1?token=t";
-  recordSenderDrops(files, dir.path, key, masked, { http_401: 1 }, 1_000);
+  recordDrops(files, dir.path, key, masked, { http_401: 1 }, 1_000);
   assert.doesNotMatch(readFileSync(`${dir.path}/${name}`, "utf8"), /secret|token/);
-  assert.deepEqual(senderDrops(files, dir.path, key), {
+  assert.deepEqual(dropsRecord(files, dir.path, key), {
     since: 1_000,
     last: 1_000,
     dropped: { http_401: 1 },
@@ -58,11 +58,11 @@ test("a record that is not ours (corrupt, huge, odd reasons, times no timestamp 
     ]
   ) {
     writeFileSync(path, text, { mode: 0o600 });
-    assert.equal(senderDrops(files, dir.path, key), undefined, text.slice(0, 60));
-    assert.deepEqual(recordedSenderDrops(files, dir.path), []);
+    assert.equal(dropsRecord(files, dir.path, key), undefined, text.slice(0, 60));
+    assert.deepEqual(dropsRecords(files, dir.path), []);
   }
-  recordSenderDrops(files, dir.path, key, endpoint, { http_413: 1 }, 7_000);
-  assert.deepEqual(senderDrops(files, dir.path, key)?.dropped, { http_413: 1 });
+  recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, 7_000);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_413: 1 });
 });
 
 test("a link or a FIFO in the record's place is never followed or read, and is replaced, not written through", {
@@ -73,15 +73,15 @@ test("a link or a FIFO in the record's place is never followed or read, and is r
   const target = `${dir.path}/elsewhere.json`;
   writeFileSync(target, JSON.stringify({ since: 1, last: 1, dropped: { http_400: 9 } }), { mode: 0o600 });
   symlinkSync(target, path);
-  assert.equal(senderDrops(files, dir.path, key), undefined);
-  recordSenderDrops(files, dir.path, key, endpoint, { http_400: 1 }, 2_000);
+  assert.equal(dropsRecord(files, dir.path, key), undefined);
+  recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, 2_000);
   assert.deepEqual(JSON.parse(readFileSync(target, "utf8")).dropped, { http_400: 9 }, "the link's target untouched");
-  assert.deepEqual(senderDrops(files, dir.path, key)?.dropped, { http_400: 1 });
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_400: 1 });
   execFileSync("rm", [path]);
   execFileSync("mkfifo", [path]);
-  assert.equal(senderDrops(files, dir.path, key), undefined, "read without blocking");
-  recordSenderDrops(files, dir.path, key, endpoint, { http_400: 1 }, 3_000);
-  assert.deepEqual(senderDrops(files, dir.path, key)?.dropped, { http_400: 1 });
+  assert.equal(dropsRecord(files, dir.path, key), undefined, "read without blocking");
+  recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, 3_000);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_400: 1 });
 });
 
 test("a record others may write is not trusted; one that cannot be written leaves the sender's counts with it", {
@@ -91,8 +91,8 @@ test("a record others may write is not trusted; one that cannot be written leave
   const path = `${dir.path}/${name}`;
   writeFileSync(path, JSON.stringify({ since: 1, last: 1, dropped: { http_400: 1 } }));
   chmodSync(path, 0o666);
-  assert.equal(senderDrops(files, dir.path, key), undefined, "writable by others");
+  assert.equal(dropsRecord(files, dir.path, key), undefined, "writable by others");
   const missing = `${dir.path}/gone`;
-  recordSenderDrops(files, missing, key, endpoint, { http_400: 1 }, 1_000); // never throws
+  recordDrops(files, missing, key, endpoint, { http_400: 1 }, 1_000); // never throws
   assert.equal(existsSync(missing), false, "no directory made for it");
 });

@@ -2,21 +2,20 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DYYKRQJZ.js";
+} from "./chunk-6SHGXDEL.js";
 import {
   Backlog,
   EndpointHealth,
-  MAX_TIME_MS,
   NATTelemetryHandler,
   PROXY_VARIABLES,
   Spool,
   addCount,
   backlogKey,
-  below,
   cgiIgnores,
   consentHolds,
   denoProxyRoute,
   describe,
+  dropsRecords,
   effectiveConsent,
   environmentSettings,
   exitDecision,
@@ -26,7 +25,6 @@ import {
   isTelemetryEnabled,
   proxyRoute,
   randomFraction,
-  readNamed,
   recordedHealth,
   redact,
   removeSenderScripts,
@@ -36,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-MR2QWAY7.js";
+} from "./chunk-ZMZ7OTWQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -86,41 +84,6 @@ var way = (function (report) {
 });
 var through = (function (url, variable, credentials) {
   return { route: "proxy", proxy: url, because: credentials ? `${variable}, with credentials` : variable };
-});
-var senderDrops = (function (files, dir, key, keptSince = -Infinity) {
-  const read = readDrops(files, dropsPath(dir, key));
-  return typeof read === "object" && read.last >= keptSince ? read : void 0;
-});
-var recordedSenderDrops = (function (files, dir, keptSince = -Infinity) {
-  return readNamed(files, dir, DROPS_FILE, (key) => {
-    const drops = senderDrops(files, dir, key, keptSince);
-    return drops && { key, ...drops };
-  });
-});
-var readDrops = (function (files, path) {
-  try {
-    const text = files.read(path, MAX_DROPS_FILE_BYTES);
-    if (text === void 0) return void 0;
-    const { since, last, dropped, endpoint, endpointHash } = JSON.parse(text);
-    const counts = typeof dropped === "object" && dropped !== null && !Array.isArray(dropped) ? Object.entries(dropped) : [];
-    const valid = validTime(since) && validTime(last) && since <= last && counts.length > 0 && counts.length <= MAX_REASONS && counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && n > 0);
-    if (!valid) return "invalid";
-    const record = {
-      since,
-      last,
-      dropped: Object.fromEntries(counts),
-      ...typeof endpointHash === "string" && HASH.test(endpointHash) ? { endpointHash } : {}
-    };
-    return typeof endpoint === "string" && redact(endpoint) === endpoint ? { ...record, endpoint } : record;
-  } catch {
-    return "invalid";
-  }
-});
-var validTime = (function (ms) {
-  return Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_TIME_MS;
-});
-var dropsPath = (function (dir, key) {
-  return below(dir, `drops-${key}.json`);
 });
 var drainSpool = (async function (options, until) {
   const total = { replayed: 0, spooled: 0, sent: 0, dropped: {}, timeUp: false };
@@ -310,7 +273,9 @@ var settingsInForce = (function (consent, handler) {
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
   const drops = backlog && sink.kind === "http" ? endpointDrops(backlog, sink.url, keptSince) : void 0;
   if (drops) {
-    problems.push(`senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`);
+    problems.push(
+      `runs and senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`
+    );
   }
   if (consent.fileProblem) {
     const file = consent.path === void 0 ? "the consent file" : `the consent file ${consent.path}`;
@@ -415,7 +380,7 @@ var decide = (function (output, state, program, options = resolveOptions({})) {
       );
       code = 1;
     } else if (deleted > 0) {
-      output.out(`Deleted ${deleted} spooled event(s) that had not been sent.
+      output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on.
 `);
     }
   }
@@ -468,7 +433,7 @@ var flush = (async function (output) {
   return left === 0 ? 0 : 1;
 });
 var endpointDrops = (function (backlog, url, keptSince) {
-  const records = recordedSenderDrops(backlog.files, backlog.spool.dir, keptSince).filter((record) => record.key === backlog.spool.key || record.endpointHash === shortHash(url));
+  const records = dropsRecords(backlog.files, backlog.spool.dir, keptSince).filter((record) => record.key === backlog.spool.key || record.endpointHash === shortHash(url));
   if (records.length === 0) return void 0;
   const dropped = {};
   for (const record of records) for (const [reason, n] of Object.entries(record.dropped)) addCount(dropped, reason, n);
@@ -489,7 +454,7 @@ var endpointReports = (function (opened, recorded) {
   const { spool, options } = opened;
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
   const drops = new Map(
-    recordedSenderDrops(opened.files, spool.dir, keptSince).map(({ key, ...record }) => [key, record])
+    dropsRecords(opened.files, spool.dir, keptSince).map(({ key, ...record }) => [key, record])
   );
   const inForce = options.sink.kind === "http" ? { url: options.sink.url, hash: shortHash(options.sink.url) } : null;
   const urls = [...recorded, ...drops.values()].flatMap((entry) => entry.endpoint ?? []);
@@ -577,7 +542,7 @@ var inspect = (function (output, json) {
     const name = report.endpoint === null ? `an endpoint no file names, or another program or version (${report.key === null ? "events of an older version" : `key ${report.key}`})` : report.format === null ? `${report.endpoint} (key ${report.key}: another program or version)` : `${report.endpoint} (${report.format})`;
     const health2 = report.health === "unknown" ? "health unknown" : report.health ? `down after ${report.health.failures} failure(s); next try after ${report.health.notBefore}` : "no recorded failure";
     const drops = report.droppedBySenders;
-    const dropped = drops ? `; senders dropped ${shownDrops(drops.dropped, drops.since)}` : "";
+    const dropped = drops ? `; runs and senders dropped ${shownDrops(drops.dropped, drops.since)}` : "";
     output.out(`  ${name}: ${report.events} spooled event(s); ${health2}${dropped}
 `);
   }
@@ -621,18 +586,6 @@ Press Ctrl-C to stop.
   });
 });
 
-
-
-
-
-
-
-// src/sender_drops.ts
-var MAX_DROPS_FILE_BYTES = 4096;
-var MAX_REASONS = 32;
-var REASON = /^[a-z0-9_]{1,40}$/;
-var HASH = /^[0-9a-f]{8}$/;
-var DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
 
 
 

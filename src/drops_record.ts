@@ -1,11 +1,12 @@
 /**
- * What senders dropped, per spool key (an endpoint, as one program's runs
- * send to it), kept beside the spool. A sender has no output: the events it
- * drops (an endpoint that refuses them, retries spent, a spool past its
- * bounds) would be counted where no one sees them, and a program that hands
- * off would never learn that its endpoint refuses its events.
- * `nat-telemetry status` and `inspect` show what is recorded here. One sender
- * at a time works on a key's events (its lock), so one writes its record.
+ * What runs and senders dropped, per spool key (an endpoint, as one program's
+ * runs send to it), kept beside the spool. A sender has no output, and a CLI's
+ * run no `stats()` anyone reads: the events they drop (an endpoint that
+ * refuses them, retries spent, a spool past its bounds) would be counted where
+ * no one sees them, and a program would never learn that its endpoint refuses
+ * its events. `nat-telemetry status` and `inspect` show what is recorded
+ * here. A record is written whole (read, added to, renamed into place): runs
+ * ending at the same instant may each miss what the other added.
  *
  * @module
  */
@@ -27,7 +28,7 @@ const HASH = /^[0-9a-f]{8}$/;
 const DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
 
 /** What senders dropped for one spool key. */
-export interface SenderDrops {
+export interface DropsRecord {
   /** When the first of them was recorded, in epoch milliseconds. */
   readonly since: number;
   /** When the last was, in epoch milliseconds. */
@@ -51,18 +52,18 @@ export interface SenderDrops {
  * @returns The record, or `undefined` when there is none, or it is not a valid one of ours.
  * @example
  * ```ts
- * import { senderDrops } from "./sender_drops.ts";
+ * import { dropsRecord } from "./drops_record.ts";
  * import { host } from "./runtime/mod.ts";
  * const files = host().files;
- * if (files) console.log(senderDrops(files, "/tmp/spool", "0a1b2c3d")?.dropped);
+ * if (files) console.log(dropsRecord(files, "/tmp/spool", "0a1b2c3d")?.dropped);
  * ```
  */
-export function senderDrops(
+export function dropsRecord(
   files: HostFiles,
   dir: string,
   key: string,
   keptSince = -Infinity,
-): SenderDrops | undefined {
+): DropsRecord | undefined {
   const read = readDrops(files, dropsPath(dir, key));
   return typeof read === "object" && read.last >= keptSince ? read : undefined;
 }
@@ -72,47 +73,47 @@ export function senderDrops(
  *
  * @param files File access.
  * @param dir The spool directory.
- * @param keptSince As for {@link senderDrops}.
+ * @param keptSince As for {@link dropsRecord}.
  * @returns The records, with their keys.
  * @example
  * ```ts
- * import { recordedSenderDrops } from "./sender_drops.ts";
+ * import { dropsRecords } from "./drops_record.ts";
  * import { host } from "./runtime/mod.ts";
  * const files = host().files;
- * if (files) for (const { key, dropped } of recordedSenderDrops(files, "/tmp/spool")) console.log(key, dropped);
+ * if (files) for (const { key, dropped } of dropsRecords(files, "/tmp/spool")) console.log(key, dropped);
  * ```
  */
-export function recordedSenderDrops(
+export function dropsRecords(
   files: HostFiles,
   dir: string,
   keptSince = -Infinity,
-): (SenderDrops & { key: string })[] {
+): (DropsRecord & { key: string })[] {
   return readNamed(files, dir, DROPS_FILE, (key) => {
-    const drops = senderDrops(files, dir, key, keptSince);
+    const drops = dropsRecord(files, dir, key, keptSince);
     return drops && { key, ...drops };
   });
 }
 
 /**
- * Adds a sender's drops to its key's record (what is in its place that is not a valid record of ours is removed,
- * and the record started again). Never throws: where it cannot be written, the counts go with the sender.
+ * Adds a run's drops to its key's record (what is in its place that is not a valid record of ours is removed,
+ * and the record started again). Never throws: where it cannot be written, the counts go with the run.
  *
  * @param files File access.
  * @param dir The spool directory.
- * @param key The spool key the sender works for (`backlogKey`).
+ * @param key The spool key the run works for (`backlogKey`).
  * @param endpoint The endpoint's URL: written with the counts unless printing would mask part of it.
- * @param dropped What the sender dropped, by reason.
+ * @param dropped What the run dropped, by reason.
  * @param now The current time, in epoch milliseconds.
- * @param keptSince A record whose last drop is older than this is started again (see {@link senderDrops}).
+ * @param keptSince A record whose last drop is older than this is started again (see {@link dropsRecord}).
  * @example
  * ```ts
- * import { recordSenderDrops } from "./sender_drops.ts";
+ * import { recordDrops } from "./drops_record.ts";
  * import { host } from "./runtime/mod.ts";
  * const files = host().files;
- * if (files) recordSenderDrops(files, "/tmp/spool", "0a1b2c3d", "https://example.com/v1", { http_400: 2 }, Date.now());
+ * if (files) recordDrops(files, "/tmp/spool", "0a1b2c3d", "https://example.com/v1", { http_400: 2 }, Date.now());
  * ```
  */
-export function recordSenderDrops(
+export function recordDrops(
   files: HostFiles,
   dir: string,
   key: string,
@@ -155,7 +156,7 @@ export function recordSenderDrops(
  * Reads a record through the guarded door: `undefined` when there is none, `"invalid"` when it is not a regular
  * file of the user's that only they may write, or not a valid record.
  */
-function readDrops(files: HostFiles, path: string): SenderDrops | "invalid" | undefined {
+function readDrops(files: HostFiles, path: string): DropsRecord | "invalid" | undefined {
   try {
     const text = files.read(path, MAX_DROPS_FILE_BYTES);
     if (text === undefined) return undefined;
@@ -167,7 +168,7 @@ function readDrops(files: HostFiles, path: string): SenderDrops | "invalid" | un
       counts.length > 0 && counts.length <= MAX_REASONS &&
       counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && (n as number) > 0);
     if (!valid) return "invalid";
-    const record: SenderDrops = {
+    const record: DropsRecord = {
       since,
       last,
       dropped: Object.fromEntries(counts) as Record<string, number>,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-MR2QWAY7.js";
+} from "./chunk-ZMZ7OTWQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
