@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-IPOA7RXP.js";
-import "./chunk-6SHGXDEL.js";
-import "./chunk-ZMZ7OTWQ.js";
+} from "./chunk-3IW7U72I.js";
+import "./chunk-5QSXU6MG.js";
+import "./chunk-RYTILGEG.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-6SHGXDEL.js";
-import "./chunk-ZMZ7OTWQ.js";
+} from "./chunk-5QSXU6MG.js";
+import "./chunk-RYTILGEG.js";
 export {
   isLoopback,
   readOtlpLogs,

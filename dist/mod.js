@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-ZMZ7OTWQ.js";
+} from "./chunk-RYTILGEG.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

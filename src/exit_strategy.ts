@@ -29,7 +29,7 @@ import { type ResolvedOptions, senderSizes } from "./options.ts";
 import { host, type HostFiles, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
-import { SENDER_CONFIG_ENV, type SenderConfig, withSenderConfig } from "./sender_config.ts";
+import { SENDER_CONFIG_ENV, SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { SENDER_SCRIPT } from "./sender_script.ts";
 import { SENDER_SCRIPT_BYTES, SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
@@ -336,14 +336,12 @@ function writeScript(backlog: Backlog): boolean {
  */
 const OTHER_SCRIPTS_KEPT = 3;
 
-/** A sender's script, of any version (`sender_script_name.ts`). */
-const SCRIPT_FILE = /^sender-[0-9a-f]{8}\.mjs$/;
-
 /**
  * Removes the senders' scripts of other versions than this one from a spool directory, but the `kept` most recently
  * written, and those written less than a sender's life ago (another version's run may be starting its sender with
  * it); with `kept` at `"none"`, every script, this version's too (`nat-telemetry disable`: a hand-off writes it again
- * when needed). Never throws. A sender at work has read its script already.
+ * when needed). Never throws. A sender at work has read its script already, and dates it anew before it starts a
+ * successor with it.
  *
  * @param files File access.
  * @param dir The spool directory.
@@ -360,7 +358,7 @@ const SCRIPT_FILE = /^sender-[0-9a-f]{8}\.mjs$/;
 export function removeSenderScripts(files: HostFiles, dir: string, kept: number | "none", now = Date.now()): void {
   let scripts: string[];
   try {
-    scripts = files.list(dir).filter((name) => SCRIPT_FILE.test(name));
+    scripts = files.list(dir).filter((name) => SENDER_SCRIPT_FILE.test(name));
   } catch {
     return;
   }

@@ -28,7 +28,8 @@ import { setDeadline } from "./deadline.ts";
 import { deliverForProgram } from "./delivery.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
-import { type SenderConfig, withSenderConfig } from "./sender_config.ts";
+import { quietly } from "./runtime/host.ts";
+import { SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import {
   clearStartMarks,
   MAX_SENDER_LIFETIME_MS,
@@ -113,6 +114,11 @@ async function deliverSpool(config: SenderConfig, deadline: number): Promise<voi
 function startSuccessor(config: SenderConfig): void {
   if (!config.successor) return;
   const { argv, env, leavesSession } = config.successor;
+  // Its script (where it is run as one), dated anew: a version's first hand-off keeps the scripts written last.
+  const { files } = host();
+  const dir = `${config.spoolDir}/`;
+  const script = argv.find((arg) => arg.startsWith(dir) && SENDER_SCRIPT_FILE.test(arg.slice(dir.length)));
+  if (files && script !== undefined) quietly(() => files.touch(script, Date.now()));
   host().spawnDetached({ argv, env: withSenderConfig(env, config), cwd: config.spoolDir, leavesSession });
 }
 

@@ -10,6 +10,9 @@
 import type { NATTelemetryHandlerOptions } from "./options.ts";
 import type { SpawnCommand } from "./runtime/host.ts";
 
+/** A sender's script in the spool directory, of any version (its name is a hash of its text). */
+export const SENDER_SCRIPT_FILE = /^sender-[0-9a-f]{8}\.mjs$/;
+
 /** The environment variable that carries a sender's configuration. */
 export const SENDER_CONFIG_ENV = "NAT_TELEMETRY_SENDER";
 

@@ -18,6 +18,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -636,28 +637,37 @@ test(`${runtime}: a spool whose parent another user owns is not used (it could b
   }
 });
 
-test(`${runtime}: a backlog longer than a sender's life: its successor goes on, every event arrives once`, {
-  skip: inContainer && "in a container, the exit delivers in process: there is no sender",
-}, async () => {
-  using dir = tempDir();
-  const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 }));
-  try {
-    // 40 runs' events waiting (a session each): four requests at a time, 1.5 s each, are more than 15 s' work.
-    mkdirSync(dir.path, { recursive: true, mode: 0o700 });
-    for (let i = 0; i < 40; i++) spoolEvent(dir.path, server.url(), `waiting-${i}`, `s${i}`, i);
-    const run = await runChild("exit_child.ts", {
-      args: ["natural"],
-      env: handOffEnv(dir.path, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
-    });
-    assert.equal(run.code, 0, run.stderr);
-    await waitFor(() => server.events().length >= 41, "all 41 events", 45_000);
-    await sendersGone(dir.path);
-    assert.equal(new Set(commands(server.events())).size, 41, "each once");
-    assert.equal(server.events().length, 41);
-  } finally {
-    await server.close();
-  }
-});
+test(
+  `${runtime}: a backlog longer than a sender's life: its successor goes on, with its script dated anew, once each`,
+  {
+    skip: inContainer && "in a container, the exit delivers in process: there is no sender",
+  },
+  async () => {
+    using dir = tempDir();
+    const server = await TestServer.start(() => ({ status: 200, delayMs: 1500 }));
+    try {
+      // 40 runs' events waiting (a session each): four requests at a time, 1.5 s each, are more than 15 s' work.
+      mkdirSync(dir.path, { recursive: true, mode: 0o700 });
+      for (let i = 0; i < 40; i++) spoolEvent(dir.path, server.url(), `waiting-${i}`, `s${i}`, i);
+      const run = await runChild("exit_child.ts", {
+        args: ["natural"],
+        env: handOffEnv(dir.path, server.url(), "last", { NAT_TEST_OPTIONS: '{"requestTimeoutSeconds":2}' }),
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const handedOff = Date.now();
+      await waitFor(() => server.events().length >= 41, "all 41 events", 45_000);
+      await sendersGone(dir.path);
+      assert.equal(new Set(commands(server.events())).size, 41, "each once");
+      assert.equal(server.events().length, 41);
+      // Dated when the successor started (a sender's life after the hand-off): a newer version's first hand-off, which
+      // keeps the scripts written last, does not take it from the successors still to come.
+      const dated = statSync(`${dir.path}/${SENDER_SCRIPT_NAME}`).mtimeMs;
+      assert.ok(dated > handedOff + 5_000, `dated ${((dated - handedOff) / 1000).toFixed(1)} s after the hand-off`);
+    } finally {
+      await server.close();
+    }
+  },
+);
 
 test(`${runtime}: what a sender drops (an endpoint that refuses the events) is recorded for status and inspect`, {
   skip: inContainer && "in a container, the exit delivers in process: there is no sender",

@@ -13,6 +13,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -311,6 +312,31 @@ test("sizeOf, modifiedAt: a regular file of the user's, never a link, a FIFO or 
   const times = names.map((name) => files.modifiedAt(`${dir.path}/${name}`));
   assert.deepEqual(times.slice(1), [undefined, undefined, undefined, undefined]);
   assert.ok(Math.abs(times[0]! - written.getTime()) < 1, `${times[0]}: to the millisecond (Node.js gives a fraction)`);
+});
+
+test("touch dates a regular file of the user's anew; never a link's target, a FIFO, a directory, root's file", {
+  skip: !hasFifo && "needs mkfifo",
+}, () => {
+  using dir = tempDir();
+  const files = host().files!;
+  const written = new Date(Date.now() - 86_400_000);
+  writeFileSync(`${dir.path}/file`, "xyz");
+  writeFileSync(`${dir.path}/target`, "xyz");
+  utimesSync(`${dir.path}/target`, written, written);
+  symlinkSync(`${dir.path}/target`, `${dir.path}/link`);
+  execFileSync("mkfifo", [`${dir.path}/fifo`]);
+  mkdirSync(`${dir.path}/dir`);
+  const now = Date.now() + 60_000;
+  files.touch(`${dir.path}/file`, now);
+  assert.ok(Math.abs(statSync(`${dir.path}/file`).mtimeMs - now) < 1, "dated as told");
+  for (const name of ["link", "fifo", "dir", "missing"]) {
+    assert.throws(() => files.touch(`${dir.path}/${name}`, now), `${name} refused`);
+  }
+  assert.ok(Math.abs(statSync(`${dir.path}/target`).mtimeMs - written.getTime()) < 1, "the link was not followed");
+  if (!noRoot) {
+    const asUser = guardedFiles(nodeFiles(nodeFs, { uid: 65534, gid: 65534 }, false));
+    assert.throws(() => asUser.touch(`${dir.path}/target`, now), /not_owner/, "root's file is not the user's own");
+  }
 });
 
 test("sizeOf for the sender's script: a file of root's in a user's spool (a copy sudo made) is not the user's own", {

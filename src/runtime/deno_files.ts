@@ -28,6 +28,7 @@ interface DenoFile {
   statSync(): DenoFileInfo;
   readSync(buffer: Uint8Array): number | null;
   writeSync(bytes: Uint8Array): number;
+  utimeSync(atime: Date, mtime: Date): void;
   close(): void;
 }
 
@@ -149,6 +150,17 @@ export function denoFiles(
         : deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
       try {
         writeAll(file, text);
+      } finally {
+        file.close();
+      }
+    },
+    touch(path, time, check) {
+      const before = lstat(path);
+      if (before === undefined) throw new Error(`cannot date ${path}: nothing is there`);
+      check(facts(before));
+      const file = openChecked(path, before, { read: true });
+      try {
+        file.utimeSync(new Date(time), new Date(time));
       } finally {
         file.close();
       }

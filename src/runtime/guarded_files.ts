@@ -68,6 +68,11 @@ export interface RawFiles {
    * facts of what was opened, then writes `text` in one piece.
    */
   append(path: string, text: string, check: (facts: FileFacts) => void): void;
+  /**
+   * Opens a file without following a link or blocking, shows `check` the facts of what was opened, then sets its
+   * access and modification times; throws where nothing is there.
+   */
+  touch(path: string, time: number, check: (facts: FileFacts) => void): void;
   /** Renames an entry. */
   rename(from: string, to: string): void;
   /** Removes a file. */
@@ -225,6 +230,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
     sizeOf: (path, usersOwn = false) => regularFacts(path, usersOwn)?.size,
     modifiedAt: (path) => regularFacts(path, true)?.modified,
+    touch(path, time) {
+      if (!raw.allowed(path, "write")) throw new RefusedPath(path, "not_allowed"); // asking would prompt (Deno)
+      raw.touch(path, time, (facts) => {
+        if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
+        regular(path, Infinity)(facts);
+      });
+    },
     create(path, text) {
       // Where root is known, `ensureDir` has judged the directory already: nothing more between a name and its file.
       raw.create(path, text);

@@ -116,6 +116,15 @@ export interface HostFiles {
    * @returns Epoch milliseconds, or `undefined` when no such file is there or the runtime does not say.
    */
   modifiedAt(path: string): number | undefined;
+  /**
+   * Dates the regular file of the current user's own at a path anew, as `touch` does a file that is there (its access
+   * and modification times); a link is not followed, nothing is created.
+   *
+   * @param path The file.
+   * @param time The time, in epoch milliseconds.
+   * @throws When no such file is there, or the program may not write it.
+   */
+  touch(path: string, time: number): void;
   /** Creates a new file owner-only (0600) and writes UTF-8 text; fails if anything is at the path. */
   create(path: string, text: string): void;
   /**

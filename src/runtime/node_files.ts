@@ -33,6 +33,7 @@ export interface NodeFs {
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: null): number;
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
   closeSync(fd: number): void;
+  futimesSync(fd: number, atime: number, mtime: number): void;
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
   rmdirSync(path: string): void;
@@ -161,6 +162,16 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
       try {
         check(facts(fs.fstatSync(fd)));
         writeAll(fd, Buffer.from(text));
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    touch(path, time, check) {
+      const fd = open(path, flag("O_RDONLY"), check);
+      if (fd === undefined) throw new Error(`cannot date ${path}: nothing is there`);
+      try {
+        check(facts(fs.fstatSync(fd)));
+        fs.futimesSync(fd, time / 1000, time / 1000);
       } finally {
         fs.closeSync(fd);
       }

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-6SHGXDEL.js";
+} from "./chunk-5QSXU6MG.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-ZMZ7OTWQ.js";
+} from "./chunk-RYTILGEG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

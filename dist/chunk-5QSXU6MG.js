@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-ZMZ7OTWQ.js";
+} from "./chunk-RYTILGEG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
