@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-3IW7U72I.js";
-import "./chunk-5QSXU6MG.js";
-import "./chunk-RYTILGEG.js";
+} from "./chunk-VBUVDME3.js";
+import "./chunk-7HWRBGKP.js";
+import "./chunk-ETIBGAGK.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-5QSXU6MG.js";
-import "./chunk-RYTILGEG.js";
+} from "./chunk-7HWRBGKP.js";
+import "./chunk-ETIBGAGK.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-RYTILGEG.js";
+} from "./chunk-ETIBGAGK.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -254,7 +254,7 @@ export class Spool {
     }
     const names: string[] = [];
     try {
-      for (const session of sessions.values()) names.push(this.#writeFile(session, now)!);
+      for (const session of sessions.values()) names.push(this.#writeFile(session, now, this.key)!);
     } catch (error) {
       for (const name of names) this.#remove(name); // all or nothing: the caller counts every event as not written
       throw error;
@@ -299,7 +299,7 @@ export class Spool {
       // A file larger than the room is split: what does not fit goes back, keeping its place in line. Where that
       // cannot be written (a full disk), the file goes back whole, and nothing is taken from it.
       try {
-        this.#writeFile(valid.slice(taken.length).map(spoolLine), entry.time);
+        this.#writeFile(valid.slice(taken.length).map(spoolLine), entry.time, this.key);
       } catch {
         this.giveBack(claim);
         continue;
@@ -436,16 +436,14 @@ export class Spool {
     return this.#list().flatMap((name) => parseEntry(name) ?? []);
   }
 
-  /** Writes lines as one spool file named for `time` and a key, and returns its name; nothing for no lines. */
-  #writeFile(
-    lines: readonly { text: string; bytes: number }[],
-    time: number,
-    key: string | undefined = this.key,
-  ): string | undefined {
+  /**
+   * Writes lines as one spool file named for `time` and an endpoint's key (none: an older version's file, which no
+   * run claims), and returns its name; nothing for no lines.
+   */
+  #writeFile(lines: readonly SpoolLine[], time: number, key: string | undefined): string | undefined {
     if (lines.length === 0) return undefined;
-    const bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
-    const name = `e-${stamp(time)}-${lines.length}-${bytes}-${key === undefined ? "" : `${key}-`}${randomHex()}.jsonl`;
-    writeAtomically(this.#files, this.dir, name, lines.map((line) => `${line.text}\n`).join(""), time);
+    const name = fileName(lines, time, key);
+    writeAtomically(this.#files, this.dir, name, spoolText(lines), time);
     return name;
   }
 
@@ -480,7 +478,7 @@ export class Spool {
 
   /** Where a claimed file is: renamed to carry the end of its lease, so a lease that ran out is seen. */
   #claimPath(name: string, until: number): string {
-    return `${this.dir}/l-${stamp(until)}-${name}`;
+    return `${this.dir}/${claimName(name, until)}`;
   }
 
   #list(): string[] {
@@ -569,11 +567,12 @@ export class Spool {
 
   /**
    * Cuts the oldest events of a file whose newest fit in the room left: one new event must not push out a long-lived
-   * program's thousand, spooled as one file. The file is claimed while it is cut (no sender takes it meanwhile; a run
-   * that dies then leaves a claim another takes over when its short lease ends), and what fits goes back in its place
-   * in line. Where that cannot be written (a full disk), the file goes whole.
+   * program's thousand, spooled as one file. The file is claimed while it is cut (no sender takes it meanwhile), the
+   * claim becomes what is kept, in place, and goes back in line under a name that counts it: a run that dies on the way
+   * leaves a claim of the whole, or of what is kept, that another run takes over when its short lease ends, and sends
+   * nothing twice. Where no copy fits beside the whole (a nearly full disk), the whole goes first.
    *
-   * @returns What was kept and cut, or `undefined` when the file is not there to claim.
+   * @returns What was kept and cut, or `undefined` when the file is not there to claim, or its claim cannot be undone.
    */
   #cut(
     entry: Entry,
@@ -581,32 +580,37 @@ export class Spool {
     roomBytes: number,
     now: number,
   ): { kept: { events: number; bytes: number }; cut: number; corrupt: number } | undefined {
-    const claimed = this.#claimPath(entry.name, now + CUT_LEASE_MS);
+    const claimed = claimName(entry.name, now + CUT_LEASE_MS);
     try {
-      this.#files.rename(`${this.dir}/${entry.name}`, claimed);
+      this.#files.rename(`${this.dir}/${entry.name}`, `${this.dir}/${claimed}`);
     } catch {
       return undefined;
     }
-    const { valid, corrupt } = this.#readFile(claimed, entry);
+    const { valid, corrupt } = this.#readFile(`${this.dir}/${claimed}`, entry);
     const lines = valid.map(spoolLine);
     let first = Math.max(0, lines.length - roomEvents);
     let bytes = lines.slice(first).reduce((sum, line) => sum + line.bytes + 1, 0);
     while (first < lines.length && bytes > roomBytes) bytes -= lines[first++].bytes + 1;
-    let kept = { events: lines.length - first, bytes };
-    let written: string | undefined;
+    const kept = lines.slice(first);
+    const done = { kept: { events: kept.length, bytes }, cut: first, corrupt };
+    if (kept.length === 0) return this.#remove(claimed) ? done : undefined;
     try {
-      written = this.#writeFile(lines.slice(first), entry.time, entry.key);
+      writeAtomically(this.#files, this.dir, claimed, spoolText(kept), now);
     } catch {
-      kept = { events: 0, bytes: 0 };
+      if (!this.#remove(claimed)) return undefined;
+      try {
+        this.#writeFile(kept, entry.time, entry.key);
+      } catch {
+        return { kept: { events: 0, bytes: 0 }, cut: lines.length, corrupt };
+      }
+      return done;
     }
     try {
-      this.#files.remove(claimed);
+      this.#files.rename(`${this.dir}/${claimed}`, `${this.dir}/${fileName(kept, entry.time, entry.key)}`);
     } catch {
-      // The claim stays, whole, and another run takes it over when its lease ends: not what is kept a second time.
-      if (written !== undefined) this.#remove(written);
-      return undefined;
+      // What is kept waits in its claim until the lease ends.
     }
-    return { kept, cut: lines.length - kept.events, corrupt };
+    return done;
   }
 
   #remove(name: string): boolean {
@@ -627,14 +631,36 @@ function parseEntry(name: string): Entry | undefined {
   return { name, time: Number(match[1]), events, bytes, key: match[4] };
 }
 
+/** A spool line: its text, and its length in UTF-8 bytes. */
+interface SpoolLine {
+  readonly text: string;
+  readonly bytes: number;
+}
+
+/** The name of a spool file of these lines: stamped `time`, of an endpoint's key (none for an older version's). */
+function fileName(lines: readonly SpoolLine[], time: number, key: string | undefined): string {
+  const bytes = lines.reduce((sum, line) => sum + line.bytes + 1, 0);
+  return `e-${stamp(time)}-${lines.length}-${bytes}-${key === undefined ? "" : `${key}-`}${randomHex()}.jsonl`;
+}
+
+/** What a spool file of these lines holds. */
+function spoolText(lines: readonly SpoolLine[]): string {
+  return lines.map((line) => `${line.text}\n`).join("");
+}
+
 /** One spool line, built without serializing the event again. */
-function spoolLine(event: SpooledEvent): { text: string; bytes: number } {
+function spoolLine(event: SpooledEvent): SpoolLine {
   const text = `{"retries":${event.retries},"schemaVersion":${JSON.stringify(event.schemaVersion)},"sessionId":${
     JSON.stringify(event.sessionId)
   },${event.clientVersion === undefined ? "" : `"clientVersion":${JSON.stringify(event.clientVersion)},`}"timestamp":${
     Math.floor(event.timestamp)
   },"event":${event.json}}`;
   return { text, bytes: utf8Length(text) };
+}
+
+/** A spool file's name once claimed until a time (`CLAIMED_FILE`). */
+function claimName(name: string, until: number): string {
+  return `l-${stamp(until)}-${name}`;
 }
 
 /** When a claim ends: its lease's end (`l-<until>`), or an hour after an older version made it (`c-<since>`). */

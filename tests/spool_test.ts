@@ -164,6 +164,68 @@ test("one event over the bound cuts the oldest event of a long-lived program's f
   assert.equal(other.claim(1000, now, CLAIM_LEASE_MS).events.length, 97, "still its endpoint's, to its own runs");
 });
 
+test("an older version's file, without an endpoint's key, is cut as it was: still no run's to claim", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxEvents: 3 });
+  const lines = ["o1", "o2", "o3"].map((name) => JSON.stringify(spoolLine(name))).join("\n");
+  writeFileSync(`${dir.path}/e-${now - 5000}-3-${lines.length + 1}-00000000000a.jsonl`, `${lines}\n`);
+  assert.deepEqual(spool.write([event("new")], now), { written: {}, older: { spool_full: 1 } });
+  assert.match(
+    files(dir.path).join(" "),
+    new RegExp(`^e-${now - 5000}-2-\\d+-[0-9a-f]{12}\\.jsonl `),
+    "no key given it",
+  );
+  assert.deepEqual(spool.claim(100, now, CLAIM_LEASE_MS).events.map((e) => JSON.parse(e.json).parameters.command), [
+    "new",
+  ]);
+});
+
+test("a cut holds each event once at every step (a run killed at any of them sends nothing twice)", () => {
+  using dir = tempDir();
+  // What the directory holds before each change a run makes to it: what a run killed at that moment leaves.
+  const states: string[][] = [];
+  const look = () =>
+    states.push(
+      files(dir.path).filter((name) => /^[el]-/.test(name)).flatMap((name) =>
+        readFileSync(`${dir.path}/${name}`, "utf8").split("\n").filter(Boolean).map((line) =>
+          JSON.parse(line).event.parameters.command
+        )
+      ),
+    );
+  const watched = {
+    ...fs,
+    rename: (from: string, to: string) => (look(), fs.rename(from, to)),
+    remove: (path: string) => (look(), fs.remove(path)),
+  };
+  open(dir.path).write(["a", "b", "c"].map((name) => event(name)), now - 5000);
+  const spool = Spool.open(dir.path, watched, { ...limits, maxEvents: 3 }, KEY)!;
+  assert.deepEqual(spool.write([event("d")], now), { written: {}, older: { spool_full: 1 } });
+  look();
+  assert.ok(states.length > 3, `${states.length} states`);
+  for (const state of states) {
+    assert.equal(new Set(state).size, state.length, `each event once: ${state}`);
+    for (const kept of ["b", "c"]) assert.ok(state.includes(kept), `${kept} kept: ${state}`);
+  }
+  assert.deepEqual(states.at(-1), ["b", "c", "d"]);
+});
+
+test("a cut where no copy fits beside the whole (a nearly full disk) removes the whole first, and keeps the rest", () => {
+  using dir = tempDir();
+  let creates = 0;
+  const nearlyFull = {
+    ...fs,
+    create(path: string, text: string) {
+      if (++creates === 3) throw new Error("ENOSPC"); // the third file: the cut's copy, after the run's own
+      fs.create(path, text);
+    },
+  };
+  const spool = Spool.open(dir.path, nearlyFull, { ...limits, maxEvents: 3 }, KEY)!;
+  spool.write(["a", "b", "c"].map((name) => event(name)), now - 5000);
+  assert.deepEqual(spool.write([event("d")], now), { written: {}, older: { spool_full: 1 } });
+  assert.equal(creates, 4, "the copy failed, and was written again once the whole was gone");
+  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["b", "c", "d"]);
+});
+
 test("a file another run pruned or claimed first is out of the count: no newer file goes in its place", () => {
   using dir = tempDir();
   // What a listing taken a moment earlier still names: the oldest file, of 3 events, gone since.

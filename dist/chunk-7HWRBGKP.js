@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-RYTILGEG.js";
+} from "./chunk-ETIBGAGK.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

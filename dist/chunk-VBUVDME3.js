@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-5QSXU6MG.js";
+} from "./chunk-7HWRBGKP.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-RYTILGEG.js";
+} from "./chunk-ETIBGAGK.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
