@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-VBUVDME3.js";
-import "./chunk-7HWRBGKP.js";
-import "./chunk-ETIBGAGK.js";
+} from "./chunk-Y5LRMFSM.js";
+import "./chunk-HRR5CQQT.js";
+import "./chunk-TZYJVNIL.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-7HWRBGKP.js";
-import "./chunk-ETIBGAGK.js";
+} from "./chunk-HRR5CQQT.js";
+import "./chunk-TZYJVNIL.js";
 export {
   isLoopback,
   readOtlpLogs,

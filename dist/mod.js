@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-ETIBGAGK.js";
+} from "./chunk-TZYJVNIL.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

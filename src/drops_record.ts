@@ -5,8 +5,9 @@
  * refuses them, retries spent, a spool past its bounds) would be counted where
  * no one sees them, and a program would never learn that its endpoint refuses
  * its events. `nat-telemetry status` and `inspect` show what is recorded
- * here. A record is written whole (read, added to, renamed into place): runs
- * ending at the same instant may each miss what the other added.
+ * here. Each run adds a line in one write (appended: runs ending at the same
+ * instant each keep theirs, where rewriting the whole would lose one's); past
+ * a size, the lines are summed into one.
  *
  * @module
  */
@@ -19,15 +20,17 @@ import { below } from "./runtime/guarded_files.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 
-/** A record is a few counters and a URL; anything larger is not ours. */
-const MAX_DROPS_FILE_BYTES = 4096;
+/** Past this size, a record's lines are summed into one as the next is added. */
+const COMPACT_AT_BYTES = 16_384;
+/** A record is lines of a few counters and a URL, a few more than runs added at once past its size; larger is not ours. */
+const MAX_DROPS_FILE_BYTES = 2 * COMPACT_AT_BYTES;
 /** Reasons kept at most (the package has about twenty; an endpoint's statuses add a few). */
 const MAX_REASONS = 32;
 const REASON = /^[a-z0-9_]{1,40}$/;
 const HASH = /^[0-9a-f]{8}$/;
 const DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
 
-/** What senders dropped for one spool key. */
+/** What runs and senders dropped for one spool key. */
 export interface DropsRecord {
   /** When the first of them was recorded, in epoch milliseconds. */
   readonly since: number;
@@ -42,13 +45,13 @@ export interface DropsRecord {
 }
 
 /**
- * The drops senders recorded for a spool key in a spool directory. Never throws.
+ * The drops runs and senders recorded for a spool key in a spool directory. Never throws.
  *
  * @param files File access.
  * @param dir The spool directory.
  * @param key The spool key (`backlogKey`).
- * @param keptSince A record whose last drop is older than this (epoch milliseconds) is none: the spool's age bound,
- *   beyond which what it tells is history.
+ * @param keptSince Drops recorded before this (epoch milliseconds) are left out: the spool's age bound, beyond which
+ *   what they tell is history.
  * @returns The record, or `undefined` when there is none, or it is not a valid one of ours.
  * @example
  * ```ts
@@ -65,11 +68,11 @@ export function dropsRecord(
   keptSince = -Infinity,
 ): DropsRecord | undefined {
   const read = readDrops(files, dropsPath(dir, key));
-  return typeof read === "object" && read.last >= keptSince ? read : undefined;
+  return typeof read === "object" ? sum(read.lines, keptSince) : undefined;
 }
 
 /**
- * Every record of senders' drops in a spool directory, by spool key (for `nat-telemetry inspect`). Never throws.
+ * Every record of drops in a spool directory, by spool key (for `nat-telemetry inspect`). Never throws.
  *
  * @param files File access.
  * @param dir The spool directory.
@@ -95,8 +98,9 @@ export function dropsRecords(
 }
 
 /**
- * Adds a run's drops to its key's record (what is in its place that is not a valid record of ours is removed,
- * and the record started again). Never throws: where it cannot be written, the counts go with the run.
+ * Adds a run's drops to its key's record, as a line of its own (what is in its place that is not a valid record of
+ * ours is removed, and the record started again). Never throws: where it cannot be written, the counts go with the
+ * run.
  *
  * @param files File access.
  * @param dir The spool directory.
@@ -104,7 +108,7 @@ export function dropsRecords(
  * @param endpoint The endpoint's URL: written with the counts unless printing would mask part of it.
  * @param dropped What the run dropped, by reason.
  * @param now The current time, in epoch milliseconds.
- * @param keptSince A record whose last drop is older than this is started again (see {@link dropsRecord}).
+ * @param keptSince Lines older than this are left out when the record's lines are summed into one.
  * @example
  * ```ts
  * import { recordDrops } from "./drops_record.ts";
@@ -126,40 +130,73 @@ export function recordDrops(
     REASON.test(reason) && Number.isSafeInteger(n) && n > 0
   );
   if (added.length === 0 || !validTime(now)) return;
+  // As in a health file: a URL whose printing masks part of it (credentials, a query) is written nowhere.
+  const named = { since: now, last: now, dropped: Object.fromEntries(added.slice(0, MAX_REASONS)) };
+  const hashed = { ...named, endpointHash: shortHash(endpoint) };
+  const line: DropsRecord = redact(endpoint) === endpoint ? { ...hashed, endpoint } : hashed;
+  const text = `${JSON.stringify(line)}\n`;
   const path = dropsPath(dir, key);
   const read = readDrops(files, path);
-  const before = typeof read === "object" && read.last >= keptSince ? read : undefined;
   try {
+    if (read === undefined || (read !== "invalid" && read.bytes + text.length <= COMPACT_AT_BYTES)) {
+      return files.append(path, text, COMPACT_AT_BYTES);
+    }
     // Not ours (a link, a FIFO, garbage): removed, never written through; the record starts again.
     if (read === "invalid") files.remove(path);
+    const summed = sum([...(read === "invalid" ? [] : read.lines), line], keptSince);
+    writeAtomically(files, dir, `drops-${key}.json`, `${JSON.stringify(summed)}\n`, now);
   } catch {
-    return;
-  }
-  const counts: Record<string, number> = { ...before?.dropped };
-  for (const [reason, n] of added) {
-    if (reason in counts || Object.keys(counts).length < MAX_REASONS) addCount(counts, reason, n);
-  }
-  for (const reason of Object.keys(counts)) counts[reason] = Math.min(counts[reason], Number.MAX_SAFE_INTEGER);
-  const since = Math.min(before?.since ?? now, now);
-  const record = { since, last: Math.max(now, before?.last ?? now), dropped: counts };
-  // As in a health file: a URL whose printing masks part of it (credentials, a query) is written nowhere.
-  const named = { ...record, endpointHash: shortHash(endpoint) };
-  const text = JSON.stringify(redact(endpoint) === endpoint ? { ...named, endpoint } : named);
-  try {
-    if (text.length <= MAX_DROPS_FILE_BYTES) writeAtomically(files, dir, `drops-${key}.json`, text, now);
-  } catch {
-    // No writable spool: the counts go with the sender.
+    // No writable spool: the counts go with the run.
   }
 }
 
 /**
- * Reads a record through the guarded door: `undefined` when there is none, `"invalid"` when it is not a regular
- * file of the user's that only they may write, or not a valid record.
+ * The lines of a record summed, those whose last drop is older than `keptSince` left out: from the first drop to the
+ * last, the counts by reason (at most {@link MAX_REASONS} of them), and the endpoint the last line names.
  */
-function readDrops(files: HostFiles, path: string): DropsRecord | "invalid" | undefined {
+function sum(lines: readonly DropsRecord[], keptSince: number): DropsRecord | undefined {
+  const kept = lines.filter((line) => line.last >= keptSince);
+  if (kept.length === 0) return undefined;
+  const counts: Record<string, number> = {};
+  for (const line of kept) {
+    for (const [reason, n] of Object.entries(line.dropped)) {
+      if (reason in counts || Object.keys(counts).length < MAX_REASONS) addCount(counts, reason, n);
+    }
+  }
+  for (const reason of Object.keys(counts)) counts[reason] = Math.min(counts[reason], Number.MAX_SAFE_INTEGER);
+  const { endpoint, endpointHash } = kept[kept.length - 1];
+  return {
+    since: Math.min(...kept.map((line) => line.since)),
+    last: Math.max(...kept.map((line) => line.last)),
+    dropped: counts,
+    ...(endpointHash === undefined ? {} : { endpointHash }),
+    ...(endpoint === undefined ? {} : { endpoint }),
+  };
+}
+
+/**
+ * Reads a record through the guarded door: its lines and size; `undefined` when there is none, `"invalid"` when it
+ * is not a regular file of the user's that only they may write, or a line of it is not a valid record.
+ */
+function readDrops(
+  files: HostFiles,
+  path: string,
+): { lines: DropsRecord[]; bytes: number } | "invalid" | undefined {
   try {
     const text = files.read(path, MAX_DROPS_FILE_BYTES);
     if (text === undefined) return undefined;
+    const lines = text.split("\n").filter((line) => line !== "").map(parseRecord);
+    return lines.length > 0 && lines.every((line) => line !== undefined)
+      ? { lines: lines as DropsRecord[], bytes: text.length }
+      : "invalid";
+  } catch {
+    return "invalid";
+  }
+}
+
+/** A line of a record, checked: `undefined` when it is not a valid one. */
+function parseRecord(text: string): DropsRecord | undefined {
+  try {
     const { since, last, dropped, endpoint, endpointHash } = JSON.parse(text);
     const counts = typeof dropped === "object" && dropped !== null && !Array.isArray(dropped)
       ? Object.entries(dropped)
@@ -167,7 +204,7 @@ function readDrops(files: HostFiles, path: string): DropsRecord | "invalid" | un
     const valid = validTime(since) && validTime(last) && since <= last &&
       counts.length > 0 && counts.length <= MAX_REASONS &&
       counts.every(([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && (n as number) > 0);
-    if (!valid) return "invalid";
+    if (!valid) return undefined;
     const record: DropsRecord = {
       since,
       last,
@@ -176,7 +213,7 @@ function readDrops(files: HostFiles, path: string): DropsRecord | "invalid" | un
     };
     return typeof endpoint === "string" && redact(endpoint) === endpoint ? { ...record, endpoint } : record;
   } catch {
-    return "invalid";
+    return undefined;
   }
 }
 

@@ -6,6 +6,7 @@ import process from "node:process";
 import { shortHash } from "../src/hash.ts";
 import { host } from "../src/runtime/mod.ts";
 import { dropsRecord, dropsRecords, recordDrops } from "../src/drops_record.ts";
+import { startChild } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
 const files = host().files!;
@@ -13,7 +14,7 @@ const endpoint = "https://telemetry.example/v1.1/events/json";
 const key = "0a1b2c3d";
 const name = `drops-${key}.json`;
 
-test("what senders drop adds up per spool key and reason, from the first drop to the last, with the endpoint", () => {
+test("what runs drop adds up per spool key and reason, from the first drop to the last, with the endpoint", () => {
   using dir = tempDir();
   assert.equal(dropsRecord(files, dir.path, key), undefined);
   recordDrops(files, dir.path, key, endpoint, { http_400: 2, retries_exhausted: 0 }, 1_000);
@@ -23,11 +24,35 @@ test("what senders drop adds up per spool key and reason, from the first drop to
   const expected = { since: 1_000, last: 5_000, dropped: { http_400: 3, spool_full: 3 }, endpointHash, endpoint };
   assert.deepEqual(dropsRecord(files, dir.path, key), expected);
   assert.equal(dropsRecord(files, dir.path, "ffffffff"), undefined, "keys do not share it");
-  assert.deepEqual(readdirSync(dir.path), [name], "one file, written atomically (no temporary left)");
+  assert.deepEqual(readdirSync(dir.path), [name], "one file, no temporary left");
   assert.deepEqual(dropsRecords(files, dir.path), [{ key, ...expected }]);
   assert.equal(dropsRecord(files, dir.path, key, 5_001), undefined, "older than what is kept: history");
   recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, 9_000, 5_001);
-  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_413: 1 }, "started again");
+  assert.deepEqual(dropsRecord(files, dir.path, key, 5_001)?.dropped, { http_413: 1 }, "what is kept: from then on");
+});
+
+test("a record's lines are summed into one past its size; the counts stay whole, what is history goes", () => {
+  using dir = tempDir();
+  for (let i = 0; i < 400; i++) recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, 1_000 + i);
+  const lines = () => readFileSync(`${dir.path}/${name}`, "utf8").split("\n").filter(Boolean).length;
+  assert.ok(lines() < 200, `${lines()} lines`);
+  assert.deepEqual(dropsRecord(files, dir.path, key), {
+    since: 1_000,
+    last: 1_399,
+    dropped: { http_400: 400 },
+    endpointHash: shortHash(endpoint),
+    endpoint,
+  });
+  // Summed again once older than what is kept: those lines are left out.
+  for (let i = 0; i < 400; i++) recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, 9_000 + i, 5_000);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_413: 400 });
+});
+
+test("runs ending at the same instant each keep their drops: none is written over by another's", async () => {
+  using dir = tempDir();
+  const runs = Array.from({ length: 8 }, () => startChild("record_drops_child.ts", { args: [dir.path, key, "5"] }));
+  for (const run of runs) assert.equal((await run.result).code, 0);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_400: 40 });
 });
 
 test("a URL whose printing masks part of it (credentials, a query) is not written; the counts are", () => {
@@ -54,7 +79,8 @@ test("a record that is not ours (corrupt, huge, odd reasons, times no timestamp 
       JSON.stringify({ since: 3, last: 2, dropped: { http_400: 1 } }),
       JSON.stringify({ since: 1, last: Number.MAX_SAFE_INTEGER, dropped: { http_400: 1 } }),
       JSON.stringify({ since: -5, last: 2, dropped: { http_400: 1 } }),
-      JSON.stringify({ since: 1, last: 2, dropped: { http_400: 1 }, pad: "x".repeat(5_000) }),
+      JSON.stringify({ since: 1, last: 2, dropped: { http_400: 1 }, pad: "x".repeat(40_000) }),
+      `${JSON.stringify({ since: 1, last: 2, dropped: { http_400: 1 } })}\n{"torn`,
     ]
   ) {
     writeFileSync(path, text, { mode: 0o600 });

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-7HWRBGKP.js";
+} from "./chunk-HRR5CQQT.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-ETIBGAGK.js";
+} from "./chunk-TZYJVNIL.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

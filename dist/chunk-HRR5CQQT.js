@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-ETIBGAGK.js";
+} from "./chunk-TZYJVNIL.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
