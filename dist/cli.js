@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-Y5LRMFSM.js";
-import "./chunk-HRR5CQQT.js";
-import "./chunk-TZYJVNIL.js";
+} from "./chunk-UNXRPBUI.js";
+import "./chunk-36L33PNY.js";
+import "./chunk-7Y3MXQQB.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HRR5CQQT.js";
-import "./chunk-TZYJVNIL.js";
+} from "./chunk-36L33PNY.js";
+import "./chunk-7Y3MXQQB.js";
 export {
   isLoopback,
   readOtlpLogs,

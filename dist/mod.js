@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-TZYJVNIL.js";
+} from "./chunk-7Y3MXQQB.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

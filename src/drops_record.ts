@@ -143,7 +143,7 @@ export function recordDrops(
     }
     // Not ours (a link, a FIFO, garbage): removed, never written through; the record starts again.
     if (read === "invalid") files.remove(path);
-    const summed = sum([...(read === "invalid" ? [] : read.lines), line], keptSince);
+    const summed = sum([...(read === "invalid" ? [] : read.lines), line], keptSince) ?? line;
     writeAtomically(files, dir, `drops-${key}.json`, `${JSON.stringify(summed)}\n`, now);
   } catch {
     // No writable spool: the counts go with the run.
