@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-UNXRPBUI.js";
-import "./chunk-36L33PNY.js";
-import "./chunk-7Y3MXQQB.js";
+} from "./chunk-PC7RTT3W.js";
+import "./chunk-DIHYC7E2.js";
+import "./chunk-6UYFZCBZ.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-36L33PNY.js";
-import "./chunk-7Y3MXQQB.js";
+} from "./chunk-DIHYC7E2.js";
+import "./chunk-6UYFZCBZ.js";
 export {
   isLoopback,
   readOtlpLogs,

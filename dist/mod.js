@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-7Y3MXQQB.js";
+} from "./chunk-6UYFZCBZ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { randomHex, stamp, TEMP_FILE, writeAtomically } from "./atomic.ts";
+import { randomHex, stamp, TEMP_FILE, temporaryName, writeAtomically } from "./atomic.ts";
 import { describeError } from "./describe.ts";
 import { parametersProblem } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
@@ -570,7 +570,8 @@ export class Spool {
    * program's thousand, spooled as one file. The file is claimed while it is cut (no sender takes it meanwhile), the
    * claim becomes what is kept, in place, and goes back in line under a name that counts it: a run that dies on the way
    * leaves a claim of the whole, or of what is kept, that another run takes over when its short lease ends, and sends
-   * nothing twice. Where no copy fits beside the whole (a nearly full disk), the whole goes first.
+   * nothing twice. A run stopped for half the lease while it cuts gives up, lest another took its claim over meanwhile.
+   * Where no copy fits beside the whole (a nearly full disk), the whole goes first.
    *
    * @returns What was kept and cut, or `undefined` when the file is not there to claim, or its claim cannot be undone.
    */
@@ -581,6 +582,7 @@ export class Spool {
     now: number,
   ): { kept: { events: number; bytes: number }; cut: number; corrupt: number } | undefined {
     const claimed = claimName(entry.name, now + CUT_LEASE_MS);
+    const started = performance.now();
     try {
       this.#files.rename(`${this.dir}/${entry.name}`, `${this.dir}/${claimed}`);
     } catch {
@@ -594,9 +596,18 @@ export class Spool {
     const kept = lines.slice(first);
     const done = { kept: { events: kept.length, bytes }, cut: first, corrupt };
     if (kept.length === 0) return this.#remove(claimed) ? done : undefined;
+    const temp = temporaryName(this.dir, now);
+    const discard = () => {
+      try {
+        this.#files.remove(temp);
+      } catch {
+        // Left for the cleaner (an hour).
+      }
+    };
     try {
-      writeAtomically(this.#files, this.dir, claimed, spoolText(kept), now);
+      this.#files.create(temp, spoolText(kept));
     } catch {
+      discard();
       if (!this.#remove(claimed)) return undefined;
       try {
         this.#writeFile(kept, entry.time, entry.key);
@@ -604,6 +615,15 @@ export class Spool {
         return { kept: { events: 0, bytes: 0 }, cut: lines.length, corrupt };
       }
       return done;
+    }
+    // A run stopped meanwhile (Ctrl-Z, SIGSTOP) for half its lease may have lost its claim to another, which sends
+    // the whole: what is kept must not take the claim's name again. It gives up, and counts nothing.
+    if (performance.now() - started > CUT_LEASE_MS / 2) return void discard();
+    try {
+      this.#files.rename(temp, `${this.dir}/${claimed}`);
+    } catch {
+      discard();
+      return undefined;
     }
     try {
       this.#files.rename(`${this.dir}/${claimed}`, `${this.dir}/${fileName(kept, entry.time, entry.key)}`);

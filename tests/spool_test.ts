@@ -209,6 +209,34 @@ test("a cut holds each event once at every step (a run killed at any of them sen
   assert.deepEqual(states.at(-1), ["b", "c", "d"]);
 });
 
+test("a cut stopped for half its lease gives up: what it keeps never takes the claim's name again", () => {
+  using dir = tempDir();
+  open(dir.path).write(["a", "b", "c"].map((name) => event(name)), now - 5000);
+  let creates = 0;
+  const stopped = {
+    ...fs,
+    create(path: string, text: string) {
+      fs.create(path, text);
+      // The second file, the cut's copy: the run is stopped there for 31 s (Ctrl-Z), and another took its claim over.
+      if (++creates === 2) {
+        Object.defineProperty(performance, "now", { value: () => 31_000 + Date.now(), configurable: true });
+      }
+    },
+  };
+  const realNow = Object.getOwnPropertyDescriptor(performance, "now"); // Bun's own; Node.js's and Deno's inherited
+  try {
+    const spool = Spool.open(dir.path, stopped, { ...limits, maxEvents: 3 }, KEY)!;
+    assert.deepEqual(spool.write([event("d")], now), { written: {}, older: {} }, "nothing counted");
+  } finally {
+    if (realNow) Object.defineProperty(performance, "now", realNow);
+    else delete (performance as { now?: unknown }).now;
+  }
+  assert.equal(creates, 2);
+  assert.deepEqual(files(dir.path).filter((name) => !/^[el]-/.test(name)), [], "no temporary file left");
+  const later = open(dir.path).claim(100, now + 61_000, CLAIM_LEASE_MS).events;
+  assert.deepEqual(later.map((e) => JSON.parse(e.json).parameters.command), ["a", "b", "c", "d"], "the claim, whole");
+});
+
 test("a cut where no copy fits beside the whole (a nearly full disk) removes the whole first, and keeps the rest", () => {
   using dir = tempDir();
   let creates = 0;

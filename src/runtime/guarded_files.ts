@@ -231,7 +231,8 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     sizeOf: (path, usersOwn = false) => regularFacts(path, usersOwn)?.size,
     modifiedAt: (path) => regularFacts(path, true)?.modified,
     touch(path, time) {
-      if (!raw.allowed(path, "write")) throw new RefusedPath(path, "not_allowed"); // asking would prompt (Deno)
+      // Asking would prompt (Deno): it looks at the file before it opens it.
+      if (!raw.allowed(path, "write") || !raw.allowed(path, "read")) throw new RefusedPath(path, "not_allowed");
       raw.touch(path, time, (facts) => {
         if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
         regular(path, Infinity)(facts);
