@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PC7RTT3W.js";
-import "./chunk-DIHYC7E2.js";
-import "./chunk-6UYFZCBZ.js";
+} from "./chunk-Y2NKVMHC.js";
+import "./chunk-ZTMLHDUN.js";
+import "./chunk-5446ERD2.js";
 export {
   main,
   telemetryCommand

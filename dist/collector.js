@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DIHYC7E2.js";
-import "./chunk-6UYFZCBZ.js";
+} from "./chunk-ZTMLHDUN.js";
+import "./chunk-5446ERD2.js";
 export {
   isLoopback,
   readOtlpLogs,

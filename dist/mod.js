@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-6UYFZCBZ.js";
+} from "./chunk-5446ERD2.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

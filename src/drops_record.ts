@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { writeAtomically } from "./atomic.ts";
+import { temporaryName } from "./atomic.ts";
 import { redact } from "./describe.ts";
 import { MAX_TIME_MS } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
@@ -24,6 +24,8 @@ import { addCount } from "./tally.ts";
 const COMPACT_AT_BYTES = 16_384;
 /** A record is lines of a few counters and a URL, a few more than runs added at once past its size; larger is not ours. */
 const MAX_DROPS_FILE_BYTES = 2 * COMPACT_AT_BYTES;
+/** The size a record may have for a line to be added: what runs adding at once past {@link COMPACT_AT_BYTES} add. */
+const APPEND_UP_TO_BYTES = MAX_DROPS_FILE_BYTES - 4096;
 /** Reasons kept at most (the package has about twenty; an endpoint's statuses add a few). */
 const MAX_REASONS = 32;
 const REASON = /^[a-z0-9_]{1,40}$/;
@@ -98,8 +100,8 @@ export function dropsRecords(
 }
 
 /**
- * Adds a run's drops to its key's record, as a line of its own (what is in its place that is not a valid record of
- * ours is removed, and the record started again). Never throws: where it cannot be written, the counts go with the
+ * Adds a run's drops to its key's record, as a line of its own (what is in its place that is not a file of the user's
+ * is removed, and the record started again). Never throws: where it cannot be written, the counts go with the
  * run.
  *
  * @param files File access.
@@ -136,15 +138,21 @@ export function recordDrops(
   const line: DropsRecord = redact(endpoint) === endpoint ? { ...hashed, endpoint } : hashed;
   const text = `${JSON.stringify(line)}\n`;
   const path = dropsPath(dir, key);
-  const read = readDrops(files, path);
   try {
-    if (read === undefined || (read !== "invalid" && read.bytes + text.length <= COMPACT_AT_BYTES)) {
-      return files.append(path, text, COMPACT_AT_BYTES);
-    }
-    // Not ours (a link, a FIFO, garbage): removed, never written through; the record starts again.
+    const read = readDrops(files, path);
+    // Not ours (a link, a FIFO, another user's file): removed, never written through; the record starts again.
     if (read === "invalid") files.remove(path);
-    const summed = sum([...(read === "invalid" ? [] : read.lines), line], keptSince) ?? line;
-    writeAtomically(files, dir, `drops-${key}.json`, `${JSON.stringify(summed)}\n`, now);
+    if (typeof read !== "object" || read.bytes + text.length <= COMPACT_AT_BYTES) {
+      // After a line not ended (an earlier version's record; a write a crash cut short), on a line of its own.
+      return files.append(path, typeof read === "object" && !read.ended ? `\n${text}` : text, APPEND_UP_TO_BYTES);
+    }
+    // Summed: the record set aside first, so that what runs add meanwhile goes to a new one, not lost in a rewrite.
+    const aside = temporaryName(dir, now);
+    files.rename(path, aside);
+    const setAside = readDrops(files, aside);
+    files.remove(aside);
+    const summed = sum([...(typeof setAside === "object" ? setAside.lines : []), line], keptSince) ?? line;
+    files.append(path, `${JSON.stringify(summed)}\n`, APPEND_UP_TO_BYTES);
   } catch {
     // No writable spool: the counts go with the run.
   }
@@ -175,20 +183,19 @@ function sum(lines: readonly DropsRecord[], keptSince: number): DropsRecord | un
 }
 
 /**
- * Reads a record through the guarded door: its lines and size; `undefined` when there is none, `"invalid"` when it
- * is not a regular file of the user's that only they may write, or a line of it is not a valid record.
+ * Reads a record through the guarded door: its valid lines (one another run is writing, or a crash cut short, or
+ * garbage, is none), its size, and whether it ends a line; `undefined` when there is none, `"invalid"` when it is not
+ * a regular file of the user's that only they may write.
  */
 function readDrops(
   files: HostFiles,
   path: string,
-): { lines: DropsRecord[]; bytes: number } | "invalid" | undefined {
+): { lines: DropsRecord[]; bytes: number; ended: boolean } | "invalid" | undefined {
   try {
     const text = files.read(path, MAX_DROPS_FILE_BYTES);
     if (text === undefined) return undefined;
-    const lines = text.split("\n").filter((line) => line !== "").map(parseRecord);
-    return lines.length > 0 && lines.every((line) => line !== undefined)
-      ? { lines: lines as DropsRecord[], bytes: text.length }
-      : "invalid";
+    const lines = text.split("\n").flatMap((line) => parseRecord(line) ?? []);
+    return { lines, bytes: text.length, ended: text === "" || text.endsWith("\n") };
   } catch {
     return "invalid";
   }

@@ -80,7 +80,6 @@ test("a record that is not ours (corrupt, huge, odd reasons, times no timestamp 
       JSON.stringify({ since: 1, last: Number.MAX_SAFE_INTEGER, dropped: { http_400: 1 } }),
       JSON.stringify({ since: -5, last: 2, dropped: { http_400: 1 } }),
       JSON.stringify({ since: 1, last: 2, dropped: { http_400: 1 }, pad: "x".repeat(40_000) }),
-      `${JSON.stringify({ since: 1, last: 2, dropped: { http_400: 1 } })}\n{"torn`,
     ]
   ) {
     writeFileSync(path, text, { mode: 0o600 });
@@ -89,6 +88,24 @@ test("a record that is not ours (corrupt, huge, odd reasons, times no timestamp 
   }
   recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, 7_000);
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_413: 1 });
+});
+
+test("a line cut short is skipped, an earlier version's record (no line's end) read; the next goes on a line of its own", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/${name}`;
+  const record = (since: number, http_400: number) => JSON.stringify({ since, last: since, dropped: { http_400 } });
+  for (
+    const [text, before] of [
+      [`${record(1_000, 2)}\n${record(2_000, 5).slice(0, 20)}`, 2], // a crash cut the second line short
+      [record(1_000, 3), 3], // as earlier versions wrote it
+      ["", undefined], // made by a run that has not written yet
+    ] as const
+  ) {
+    writeFileSync(path, text, { mode: 0o600 });
+    assert.equal(dropsRecord(files, dir.path, key)?.dropped.http_400, before, JSON.stringify(text));
+    recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, 3_000);
+    assert.equal(dropsRecord(files, dir.path, key)?.dropped.http_400, (before ?? 0) + 1, JSON.stringify(text));
+  }
 });
 
 test("a link or a FIFO in the record's place is never followed or read, and is replaced, not written through", {

@@ -46,7 +46,7 @@ export interface DenoFs {
   ): DenoFile;
   renameSync(from: string, to: string): void;
   removeSync(path: string): void;
-  errors: { NotFound: new (...args: never[]) => Error };
+  errors: { NotFound: new (...args: never[]) => Error; AlreadyExists: new (...args: never[]) => Error };
 }
 
 /**
@@ -143,11 +143,20 @@ export function denoFiles(
       file.close();
     },
     append(path, text, check) {
+      const openExisting = (found: DenoFileInfo) => {
+        check(facts(found));
+        return openChecked(path, found, { append: true });
+      };
       const before = lstat(path);
-      if (before) check(facts(before));
-      const file = before
-        ? openChecked(path, before, { append: true })
-        : deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+      let file: DenoFile;
+      try {
+        file = before ? openExisting(before) : deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+      } catch (error) {
+        // Created by another process since it was looked at (two first writers): appended to, once checked.
+        const now = error instanceof deno.errors.AlreadyExists ? lstat(path) : undefined;
+        if (now === undefined) throw error;
+        file = openExisting(now);
+      }
       try {
         writeAll(file, text);
       } finally {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DIHYC7E2.js";
+} from "./chunk-ZTMLHDUN.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-6UYFZCBZ.js";
+} from "./chunk-5446ERD2.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
