@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-Y2NKVMHC.js";
-import "./chunk-ZTMLHDUN.js";
-import "./chunk-5446ERD2.js";
+} from "./chunk-HJ2LCXGY.js";
+import "./chunk-HMJV6TJW.js";
+import "./chunk-ZZVG2MHC.js";
 export {
   main,
   telemetryCommand

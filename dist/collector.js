@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-ZTMLHDUN.js";
-import "./chunk-5446ERD2.js";
+} from "./chunk-HMJV6TJW.js";
+import "./chunk-ZZVG2MHC.js";
 export {
   isLoopback,
   readOtlpLogs,

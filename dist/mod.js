@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-5446ERD2.js";
+} from "./chunk-ZZVG2MHC.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -16,7 +16,7 @@ import { redact } from "./describe.ts";
 import { MAX_TIME_MS } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
 import { readNamed } from "./named_files.ts";
-import { below } from "./runtime/guarded_files.ts";
+import { below, RefusedPath } from "./runtime/guarded_files.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 
@@ -150,9 +150,9 @@ export function recordDrops(
     const aside = temporaryName(dir, now);
     files.rename(path, aside);
     const setAside = readDrops(files, aside);
-    files.remove(aside);
     const summed = sum([...(typeof setAside === "object" ? setAside.lines : []), line], keptSince) ?? line;
     files.append(path, `${JSON.stringify(summed)}\n`, APPEND_UP_TO_BYTES);
+    files.remove(aside);
   } catch {
     // No writable spool: the counts go with the run.
   }
@@ -196,8 +196,9 @@ function readDrops(
     if (text === undefined) return undefined;
     const lines = text.split("\n").flatMap((line) => parseRecord(line) ?? []);
     return { lines, bytes: text.length, ended: text === "" || text.endsWith("\n") };
-  } catch {
-    return "invalid";
+  } catch (error) {
+    // Not ours; or changing as it is read (replaced by a run summing it, under Deno): none to remove, then.
+    return error instanceof RefusedPath ? "invalid" : undefined;
   }
 }
 

@@ -150,7 +150,10 @@ export function denoFiles(
       const before = lstat(path);
       let file: DenoFile;
       try {
-        file = before ? openExisting(before) : deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+        // Appending from the start: another writer that finds it made appends after this one's text, never under it.
+        file = before
+          ? openExisting(before)
+          : deno.openSync(path, { write: true, append: true, createNew: true, mode: 0o600 });
       } catch (error) {
         // Created by another process since it was looked at (two first writers): appended to, once checked.
         const now = error instanceof deno.errors.AlreadyExists ? lstat(path) : undefined;

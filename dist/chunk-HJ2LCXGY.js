@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-ZTMLHDUN.js";
+} from "./chunk-HMJV6TJW.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-5446ERD2.js";
+} from "./chunk-ZZVG2MHC.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-5446ERD2.js";
+} from "./chunk-ZZVG2MHC.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
