@@ -240,10 +240,7 @@ export class Spool {
   write(events: readonly SpooledEvent[], now: number): SpoolWriteDrops {
     const written: Record<string, number> = {};
     const lines = events.map(spoolLine);
-    // The newest within the bound on events, then within the bound on bytes: what the first cut dropped is not counted.
-    let first = Math.max(0, lines.length - this.#limits.maxEvents);
-    let bytes = lines.slice(first).reduce((sum, line) => sum + line.bytes + 1, 0);
-    while (first < lines.length && bytes > this.#limits.maxBytes) bytes -= lines[first++].bytes + 1;
+    const { first } = newestThatFit(lines, this.#limits.maxEvents, this.#limits.maxBytes);
     addCount(written, "spool_full", first);
     // One file per session, as one request carries one session: a delivered request settles whole files.
     const sessions = new Map<string, typeof lines>();
@@ -590,9 +587,7 @@ export class Spool {
     }
     const { valid, corrupt } = this.#readFile(`${this.dir}/${claimed}`, entry);
     const lines = valid.map(spoolLine);
-    let first = Math.max(0, lines.length - roomEvents);
-    let bytes = lines.slice(first).reduce((sum, line) => sum + line.bytes + 1, 0);
-    while (first < lines.length && bytes > roomBytes) bytes -= lines[first++].bytes + 1;
+    const { first, bytes } = newestThatFit(lines, roomEvents, roomBytes);
     const kept = lines.slice(first);
     const done = { kept: { events: kept.length, bytes }, cut: first, corrupt };
     if (kept.length === 0) return this.#remove(claimed) ? done : undefined;
@@ -655,6 +650,21 @@ function parseEntry(name: string): Entry | undefined {
 interface SpoolLine {
   readonly text: string;
   readonly bytes: number;
+}
+
+/**
+ * Where the newest lines that fit in a room begin: within the bound on events, then within the bound on bytes (what
+ * the first bound cut is not counted against the second); and how many bytes they take, line ends included.
+ */
+function newestThatFit(
+  lines: readonly SpoolLine[],
+  maxEvents: number,
+  maxBytes: number,
+): { first: number; bytes: number } {
+  let first = Math.max(0, lines.length - maxEvents);
+  let bytes = lines.slice(first).reduce((sum, line) => sum + line.bytes + 1, 0);
+  while (first < lines.length && bytes > maxBytes) bytes -= lines[first++].bytes + 1;
+  return { first, bytes };
 }
 
 /** The name of a spool file of these lines: stamped `time`, of an endpoint's key (none for an older version's). */
