@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-HJ2LCXGY.js";
-import "./chunk-HMJV6TJW.js";
-import "./chunk-ZZVG2MHC.js";
+} from "./chunk-5L4L2EGT.js";
+import "./chunk-DJWDXQPJ.js";
+import "./chunk-VBICWITW.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HMJV6TJW.js";
-import "./chunk-ZZVG2MHC.js";
+} from "./chunk-DJWDXQPJ.js";
+import "./chunk-VBICWITW.js";
 export {
   isLoopback,
   readOtlpLogs,

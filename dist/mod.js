@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-ZZVG2MHC.js";
+} from "./chunk-VBICWITW.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -166,12 +166,17 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     if (facts.size > maxBytes) throw new RefusedPath(path, "too_large");
   };
   /** What `lstat` tells of the regular file of the user's (or root's) at a path, without opening it. */
+  /** As `regular`, of any size, and the user's own: not root's (a file `sudo` left). */
+  const usersOwnRegular = (path: string) => (facts: FileFacts) => {
+    if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
+    regular(path, Infinity)(facts);
+  };
   const regularFacts = (path: string, usersOwn: boolean): FileFacts | undefined => {
     try {
       if (!raw.allowed(path, "read")) return undefined; // looking would prompt (Deno)
       const facts = raw.lstat(path);
-      if (!facts || (usersOwn && raw.uid !== undefined && facts.uid !== raw.uid)) return undefined;
-      regular(path, Infinity)(facts);
+      if (!facts) return undefined;
+      (usersOwn ? usersOwnRegular(path) : regular(path, Infinity))(facts);
       return facts;
     } catch {
       return undefined;
@@ -233,10 +238,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     touch(path, time) {
       // Asking would prompt (Deno): it looks at the file before it opens it.
       if (!raw.allowed(path, "write") || !raw.allowed(path, "read")) throw new RefusedPath(path, "not_allowed");
-      raw.touch(path, time, (facts) => {
-        if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
-        regular(path, Infinity)(facts);
-      });
+      raw.touch(path, time, usersOwnRegular(path));
     },
     create(path, text) {
       // Where root is known, `ensureDir` has judged the directory already: nothing more between a name and its file.

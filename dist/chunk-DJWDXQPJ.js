@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-ZZVG2MHC.js";
+} from "./chunk-VBICWITW.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HMJV6TJW.js";
+} from "./chunk-DJWDXQPJ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-ZZVG2MHC.js";
+} from "./chunk-VBICWITW.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
