@@ -143,22 +143,23 @@ export function denoFiles(
       file.close();
     },
     append(path, text, check) {
-      const openExisting = (found: DenoFileInfo) => {
-        check(facts(found));
-        return openChecked(path, found, { append: true });
+      const open = (): DenoFile => {
+        const before = lstat(path);
+        if (before) {
+          check(facts(before));
+          return openChecked(path, before, { append: true });
+        }
+        // Appending from the start: another writer that finds it made appends after this one's text, never under it.
+        return deno.openSync(path, { write: true, append: true, createNew: true, mode: 0o600 });
       };
-      const before = lstat(path);
       let file: DenoFile;
       try {
-        // Appending from the start: another writer that finds it made appends after this one's text, never under it.
-        file = before
-          ? openExisting(before)
-          : deno.openSync(path, { write: true, append: true, createNew: true, mode: 0o600 });
+        file = open();
       } catch (error) {
-        // Created by another process since it was looked at (two first writers): appended to, once checked.
-        const now = error instanceof deno.errors.AlreadyExists ? lstat(path) : undefined;
-        if (now === undefined) throw error;
-        file = openExisting(now);
+        // Created by another process since it was looked at (two first writers), or renamed away (a run summing a
+        // record sets it aside) or replaced in between: looked at again, once.
+        if (error instanceof RefusedPath) throw error;
+        file = open();
       }
       try {
         writeAll(file, text);
