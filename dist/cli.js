@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-5L4L2EGT.js";
-import "./chunk-DJWDXQPJ.js";
-import "./chunk-VBICWITW.js";
+} from "./chunk-GPCRFUU3.js";
+import "./chunk-HIPMIQ7M.js";
+import "./chunk-Y7XFA2MF.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DJWDXQPJ.js";
-import "./chunk-VBICWITW.js";
+} from "./chunk-HIPMIQ7M.js";
+import "./chunk-Y7XFA2MF.js";
 export {
   isLoopback,
   readOtlpLogs,

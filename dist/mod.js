@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-VBICWITW.js";
+} from "./chunk-Y7XFA2MF.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -7,11 +7,13 @@
  * its events. `nat-telemetry status` and `inspect` show what is recorded
  * here. Each run adds a line in one write (appended: runs ending at the same
  * instant each keep theirs, where rewriting the whole would lose one's); past
- * a size, the lines are summed into one.
+ * a size, the lines are summed into one, the record set aside first, and kept
+ * aside until it is quiet, so that lines other runs append to it as it is set
+ * aside are summed too, later.
  *
  * @module
  */
-import { temporaryName } from "./atomic.ts";
+import { randomHex, stamp } from "./atomic.ts";
 import { redact } from "./describe.ts";
 import { MAX_TIME_MS } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
@@ -31,6 +33,14 @@ const MAX_REASONS = 32;
 const REASON = /^[a-z0-9_]{1,40}$/;
 const HASH = /^[0-9a-f]{8}$/;
 const DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
+/**
+ * A record a run set aside to sum it: its key, when it was set aside (or taken over), and how much of it (characters)
+ * is summed into the record already. A run that has it open to append may still write into it just after, so it is
+ * kept until it is quiet, and what comes after that mark is summed then.
+ */
+const SET_ASIDE = /^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+-(\d{1,6})\.aside$/;
+/** A record set aside this long ago (or ahead, by a clock set wrong) is quiet: appends to it come within moments. */
+const QUIET_AFTER_MS = 60_000;
 
 /** What runs and senders dropped for one spool key. */
 export interface DropsRecord {
@@ -70,7 +80,10 @@ export function dropsRecord(
   keptSince = -Infinity,
 ): DropsRecord | undefined {
   const read = readDrops(files, dropsPath(dir, key));
-  return typeof read === "object" ? sum(read.lines, keptSince) : undefined;
+  // Not a record a run has just set aside and is summing (its lines will be in the record in a moment).
+  const setAside = asidesOf(files, dir, key, Date.now()).filter((aside) => aside.quiet || aside.summed > 0);
+  const unsummed = setAside.flatMap((aside) => unsummedOf(files, aside).lines);
+  return sum([...(typeof read === "object" ? read.lines : []), ...unsummed], keptSince);
 }
 
 /**
@@ -93,9 +106,13 @@ export function dropsRecords(
   dir: string,
   keptSince = -Infinity,
 ): (DropsRecord & { key: string })[] {
-  return readNamed(files, dir, DROPS_FILE, (key) => {
+  const keys = new Set([
+    ...readNamed(files, dir, DROPS_FILE, (key) => key),
+    ...readNamed(files, dir, SET_ASIDE, (key) => key),
+  ]);
+  return [...keys].flatMap((key) => {
     const drops = dropsRecord(files, dir, key, keptSince);
-    return drops && { key, ...drops };
+    return drops ? [{ key, ...drops }] : [];
   });
 }
 
@@ -136,25 +153,93 @@ export function recordDrops(
   const named = { since: now, last: now, dropped: Object.fromEntries(added.slice(0, MAX_REASONS)) };
   const hashed = { ...named, endpointHash: shortHash(endpoint) };
   const line: DropsRecord = redact(endpoint) === endpoint ? { ...hashed, endpoint } : hashed;
-  const text = `${JSON.stringify(line)}\n`;
   const path = dropsPath(dir, key);
   try {
+    // What other runs set aside and is quiet now: taken over first (renamed), so that no two runs sum it.
+    const quiet = asidesOf(files, dir, key, now).filter((other) => other.quiet).flatMap((other) => {
+      const taken = asideName(dir, key, now, other.summed);
+      return tryRename(files, other.path, taken) ? [{ ...other, path: taken }] : [];
+    });
+    const lines = [...quiet.flatMap((aside) => unsummedOf(files, aside).lines), line];
     const read = readDrops(files, path);
     // Not ours (a link, a FIFO, another user's file): removed, never written through; the record starts again.
     if (read === "invalid") files.remove(path);
+    const added = sum(lines, keptSince) ?? line;
+    const text = `${JSON.stringify(added)}\n`;
     if (typeof read !== "object" || read.bytes + text.length <= COMPACT_AT_BYTES) {
       // After a line not ended (an earlier version's record; a write a crash cut short), on a line of its own.
-      return files.append(path, typeof read === "object" && !read.ended ? `\n${text}` : text, APPEND_UP_TO_BYTES);
+      files.append(path, typeof read === "object" && !read.ended ? `\n${text}` : text, APPEND_UP_TO_BYTES);
+    } else {
+      sumRecord(files, dir, key, now, added, keptSince);
     }
-    // Summed: the record set aside first, so that what runs add meanwhile goes to a new one, not lost in a rewrite.
-    const aside = temporaryName(dir, now);
-    files.rename(path, aside);
-    const setAside = readDrops(files, aside);
-    const summed = sum([...(typeof setAside === "object" ? setAside.lines : []), line], keptSince) ?? line;
-    files.append(path, `${JSON.stringify(summed)}\n`, APPEND_UP_TO_BYTES);
-    files.remove(aside);
+    for (const aside of quiet) files.remove(aside.path);
   } catch {
     // No writable spool: the counts go with the run.
+  }
+}
+
+/**
+ * Sums a record into one line with a run's: the record set aside first, so that what runs add meanwhile goes to a
+ * new one, not lost in a rewrite; what runs append to it just after is kept with it, beyond the mark of what was
+ * summed, until it is quiet.
+ */
+function sumRecord(
+  files: HostFiles,
+  dir: string,
+  key: string,
+  now: number,
+  added: DropsRecord,
+  keptSince: number,
+): void {
+  const path = dropsPath(dir, key);
+  const aside = { path: asideName(dir, key, now, 0), summed: 0, quiet: false };
+  // Where another run set it aside first, this run's line goes to the record that run starts.
+  const { lines, upTo } = tryRename(files, path, aside.path) ? unsummedOf(files, aside) : { lines: [], upTo: 0 };
+  files.append(path, `${JSON.stringify(sum([...lines, added], keptSince) ?? added)}\n`, APPEND_UP_TO_BYTES);
+  if (upTo > 0) tryRename(files, aside.path, asideName(dir, key, now, upTo));
+}
+
+/** A record set aside: where, how much of it is summed, and whether it is {@link QUIET_AFTER_MS quiet}. */
+interface SetAside {
+  readonly path: string;
+  readonly summed: number;
+  readonly quiet: boolean;
+}
+
+/** A fresh name for a record set aside, with how much of it is summed. */
+function asideName(dir: string, key: string, now: number, summed: number): string {
+  return below(dir, `drops-${key}-${stamp(now)}-${randomHex()}-${summed}.aside`);
+}
+
+/** The records of a key set aside. */
+function asidesOf(files: HostFiles, dir: string, key: string, now: number): SetAside[] {
+  return readNamed(files, dir, SET_ASIDE, (of, name) => {
+    const [, , time, summed] = SET_ASIDE.exec(name) ?? [];
+    const quiet = Math.abs(now - Number(time)) >= QUIET_AFTER_MS;
+    return of === key ? { path: below(dir, name), summed: Number(summed), quiet } : undefined;
+  });
+}
+
+/**
+ * The valid lines of a record set aside beyond what is summed, and up to where they end (none when unreadable): its
+ * ended lines, and once it is quiet, a last one not ended too (an earlier version's record; a write a crash cut short).
+ */
+function unsummedOf(files: HostFiles, aside: SetAside): { lines: DropsRecord[]; upTo: number } {
+  try {
+    const text = files.read(aside.path, MAX_DROPS_FILE_BYTES)?.slice(aside.summed) ?? "";
+    const end = aside.quiet ? text.length : text.lastIndexOf("\n") + 1;
+    return { lines: parseLines(text.slice(0, end)), upTo: aside.summed + end };
+  } catch {
+    return { lines: [], upTo: aside.summed };
+  }
+}
+
+function tryRename(files: HostFiles, from: string, to: string): boolean {
+  try {
+    files.rename(from, to);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -194,12 +279,16 @@ function readDrops(
   try {
     const text = files.read(path, MAX_DROPS_FILE_BYTES);
     if (text === undefined) return undefined;
-    const lines = text.split("\n").flatMap((line) => parseRecord(line) ?? []);
-    return { lines, bytes: text.length, ended: text === "" || text.endsWith("\n") };
+    return { lines: parseLines(text), bytes: text.length, ended: text === "" || text.endsWith("\n") };
   } catch (error) {
     // Not ours; or changing as it is read (replaced by a run summing it, under Deno): none to remove, then.
     return error instanceof RefusedPath ? "invalid" : undefined;
   }
+}
+
+/** The valid lines of a record's text. */
+function parseLines(text: string): DropsRecord[] {
+  return text.split("\n").flatMap((line) => parseRecord(line) ?? []);
 }
 
 /** A line of a record, checked: `undefined` when it is not a valid one. */

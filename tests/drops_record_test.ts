@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { stamp } from "../src/atomic.ts";
 import { shortHash } from "../src/hash.ts";
 import { host } from "../src/runtime/mod.ts";
 import { dropsRecord, dropsRecords, recordDrops } from "../src/drops_record.ts";
@@ -53,6 +54,66 @@ test("runs ending at the same instant each keep their drops: none is written ove
   const runs = Array.from({ length: 8 }, () => startChild("record_drops_child.ts", { args: [dir.path, key, "5"] }));
   for (const run of runs) assert.equal((await run.result).code, 0);
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_400: 40 });
+});
+
+test("a record set aside to be summed: what runs append to it after is summed once it is quiet, once", () => {
+  using dir = tempDir();
+  const now = Date.now();
+  const line = (dropped: Record<string, number>) => `${JSON.stringify({ since: now, last: now, dropped })}\n`;
+  const aside = (time: number, summed: number) => `drops-${key}-${stamp(time)}-c0de-${summed}.aside`;
+  const set = (name: string, text: string) => writeFileSync(`${dir.path}/${name}`, text, { mode: 0o600 });
+  const summed = line({ http_400: 1000 });
+  // Summed up to its mark, then two lines appended (quiet now); a run died summing another (quiet, none summed);
+  // a run is summing a third (not quiet, none summed: its lines are in the record in a moment); a fourth was summed
+  // a moment ago, and a run appended a line just after.
+  set(aside(now - 120_000, summed.length), summed + line({ http_400: 3 }).repeat(2));
+  set(aside(now - 120_000, 0), line({ http_400: 7 }).repeat(2));
+  const live = aside(now, 0);
+  set(live, summed);
+  const recent = aside(now, summed.length);
+  set(recent, summed + line({ http_400: 5 }));
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_400: 25 });
+  assert.deepEqual(dropsRecords(files, dir.path).map(({ key }) => key), [key], "a key with no record but those");
+  set(name, line({ spool_full: 1 }).repeat(300));
+  recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now);
+  const expected = { http_400: 25, spool_full: 300, http_413: 1 };
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, expected);
+  const left = readdirSync(dir.path).sort();
+  assert.deepEqual(left.filter((file) => file.endsWith(".aside")).length, 3, `the quiet ones taken in: ${left}`);
+  assert.ok(left.includes(live) && left.includes(recent), "the others left to quiet down");
+  recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { ...expected, http_413: 2 }, "once");
+  // The record just set aside, written to after its mark: read now, summed once it is quiet, as the others.
+  const mine = left.find((file) => file.endsWith(".aside") && !file.includes("-c0de-"))!;
+  writeFileSync(`${dir.path}/${mine}`, line({ http_400: 2 }), { flag: "a" });
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { ...expected, http_413: 2, http_400: 27 });
+  writeFileSync(`${dir.path}/${name}`, line({ spool_full: 1 }).repeat(300), { flag: "a" });
+  recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now + 60_000);
+  const after = { http_400: 20 + 1000 + 5 + 2, spool_full: 600, http_413: 3 };
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, after, "the one a run died summing counts once quiet");
+  assert.equal(readdirSync(dir.path).filter((file) => file.endsWith(".aside")).length, 1, "this run's");
+});
+
+test("a run that adds its line takes in what is set aside and quiet, so that none is left for good", () => {
+  using dir = tempDir();
+  const time = Date.now() - 120_000;
+  const line = `${JSON.stringify({ since: time, last: time, dropped: { spool_full: 1 } })}\n`;
+  writeFileSync(`${dir.path}/drops-${key}-${stamp(time)}-c0de-${line.length}.aside`, line.repeat(3), { mode: 0o600 });
+  recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, time + 120_000);
+  assert.deepEqual(readdirSync(dir.path), [name]);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: 2, http_400: 1 });
+  assert.equal(readFileSync(`${dir.path}/${name}`, "utf8").split("\n").length, 2, "one line");
+});
+
+test("runs summing at the same instant lose nothing of the record, and take what is quiet once", async () => {
+  using dir = tempDir();
+  const time = Date.now();
+  const line = `${JSON.stringify({ since: time, last: time, dropped: { spool_full: 1 } })}\n`;
+  writeFileSync(`${dir.path}/drops-${key}-${stamp(time - 120_000)}-0a1b-0.aside`, line.repeat(50), { mode: 0o600 });
+  writeFileSync(`${dir.path}/${name}`, line.repeat(270), { mode: 0o600 });
+  const runs = Array.from({ length: 8 }, () => startChild("record_drops_child.ts", { args: [dir.path, key, "60"] }));
+  for (const run of runs) assert.equal((await run.result).code, 0);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: 320, http_400: 480 });
 });
 
 test("a URL whose printing masks part of it (credentials, a query) is not written; the counts are", () => {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-VBICWITW.js";
+} from "./chunk-Y7XFA2MF.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

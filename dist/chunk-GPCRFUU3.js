@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-DJWDXQPJ.js";
+} from "./chunk-HIPMIQ7M.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-VBICWITW.js";
+} from "./chunk-Y7XFA2MF.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
