@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-GPCRFUU3.js";
-import "./chunk-HIPMIQ7M.js";
-import "./chunk-Y7XFA2MF.js";
+} from "./chunk-TE5MXFKE.js";
+import "./chunk-FA3AADIP.js";
+import "./chunk-KUC4L7DP.js";
 export {
   main,
   telemetryCommand

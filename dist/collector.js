@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HIPMIQ7M.js";
-import "./chunk-Y7XFA2MF.js";
+} from "./chunk-FA3AADIP.js";
+import "./chunk-KUC4L7DP.js";
 export {
   isLoopback,
   readOtlpLogs,

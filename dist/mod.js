@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-Y7XFA2MF.js";
+} from "./chunk-KUC4L7DP.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

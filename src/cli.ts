@@ -544,7 +544,7 @@ async function flush(output: CliOutput): Promise<number> {
     }
   }
   // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress.
-  const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
+  const stats = await drainSpool({}, host().monotonicMs() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
   // What another run has claimed is that run's to deliver, and other endpoints' events are not ours: not "left".
   const ours = spool.peek().filter((file) => file.ours);

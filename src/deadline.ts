@@ -1,8 +1,8 @@
 /**
  * A deadline that a stalled process does not misread. A process the OS did
- * not run for a while (a loaded machine, a stopped job, a laptop waking up)
- * finds, when it runs again, its timer due and, often, the answer it was
- * waiting for already on the socket; timers run before I/O is read, so the
+ * not run for a while (a loaded machine, a stopped job) finds, when it runs
+ * again, its timer due and, often, the answer it was waiting for already on
+ * the socket; timers run before I/O is read, so the
  * timeout would win, and an event the endpoint accepted would be sent again.
  * When the timer fires late, the deadline first lets what has arrived be read.
  * The program's own code holding the event loop makes a timer late too, and
@@ -11,10 +11,12 @@
  * second to a deadline, besides the stalls themselves. Timers a program
  * replaced with ones that never fire (a test's fake timers) do not make a
  * deadline wait forever: a watchdog on the runtime's own `AbortSignal.timeout`
- * ends it a little later.
+ * ends it a little later. Lateness is read on the host's monotonic clock: a
+ * wall clock stepped ahead is no stall.
  *
  * @module
  */
+import { host } from "./runtime/mod.ts";
 
 /**
  * The longest delay a timer can wait, in milliseconds: `setTimeout` takes a signed 32-bit number (2^31 − 1,
@@ -113,11 +115,11 @@ export function setDeadline(
   // Once the timers tick, they give the graces.
   const guarded: Guarded = { looks: Math.ceil((ms + BACKSTOP_MS) / WATCH_MS), end };
   const arm = (delay: number, graces: number) => {
-    const due = Date.now() + delay;
+    const due = host().monotonicMs() + delay;
     try {
       timer = setTimeout(() => {
         watchdog.release(guarded);
-        const late = Date.now() - due;
+        const late = host().monotonicMs() - due;
         if (late <= STALL_MS || graces === 0) return end();
         arm(Math.min(Math.max(late, GRACE_MS.min), GRACE_MS.max), graces - 1);
       }, delay);

@@ -64,7 +64,7 @@ export const MAX_CONCURRENT_REQUESTS = 4;
 
 /** The exit budget of `stop()`: when it ends, and a promise that resolves then. */
 interface Budget {
-  /** When it ends, in epoch milliseconds (not `performance.now()`: under Node.js its first use loads perf_hooks). */
+  /** When it ends, on the host's monotonic clock: a wall clock stepped back would let requests start past it. */
   readonly end: number;
   /** Resolves with `false` when it ends; its timer starts when first asked for (a hand-off never waits). */
   over(): Promise<false>;
@@ -121,7 +121,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interruptController: AbortController | undefined;
   /**
-   * Each request in flight: when it started (epoch ms), to tell a request's own timeout from the budget's; its
+   * Each request in flight: when it started (the host's monotonic clock), to tell a request's own timeout from the budget's; its
    * events; and whether a 2xx answer has come for them, its body still coming (OTLP).
    */
   readonly #requests = new Set<{ readonly started: number; readonly events: PendingEvent[]; accepted: boolean }>();
@@ -390,7 +390,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * cutting a request shorter is this run's doing, not a verdict on the endpoint.
    */
   #cutInFlight(): void {
-    const now = Date.now();
+    const now = host().monotonicMs();
     const verdictAfter = this.#options.requestTimeoutMs * TIMED_OUT_SHARE;
     const requests = [...this.#requests];
     // Accepted, the answer's body still coming: delivered (what the body would add, an OTLP partial success, is lost).
@@ -418,7 +418,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (signal.aborted || !consentHolds()) return false;
     const { requestTimeoutMs, exitTimeoutMs } = this.#options;
     const budget = this.#budget;
-    return !budget || exitTimeoutMs <= requestTimeoutMs || budget.end - Date.now() >= requestTimeoutMs;
+    return !budget || exitTimeoutMs <= requestTimeoutMs || budget.end - host().monotonicMs() >= requestTimeoutMs;
   }
 
   /** A batch whose request may not start goes back to the DLQ untouched, unless the exit deadline took it back. */
@@ -581,7 +581,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   async #post(events: PendingEvent[], signal: AbortSignal): Promise<DeliveryOutcome> {
-    const request = { started: Date.now(), events, accepted: false };
+    const request = { started: host().monotonicMs(), events, accepted: false };
     this.#requests.add(request);
     try {
       return await this.#deliver(events, signal, () => request.accepted = true);
@@ -722,7 +722,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   #claimLease(): number {
     const budget = this.#budget;
-    return budget ? Math.max(0, budget.end - Date.now()) + CLAIM_MARGIN_MS : CLAIM_LEASE_MS;
+    return budget ? Math.max(0, budget.end - host().monotonicMs()) + CLAIM_MARGIN_MS : CLAIM_LEASE_MS;
   }
 
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */
@@ -935,14 +935,14 @@ interface FlushResult {
  * the rest of its code not run) when the program's own `fetch` held nothing open.
  */
 function startBudget(ms: number): Budget {
-  const end = Date.now() + ms;
+  const end = host().monotonicMs() + ms;
   let cancel: (() => void) | undefined;
   let over: Promise<false> | undefined;
   return {
     end,
     over: () =>
       over ??= new Promise<false>((resolve) => {
-        cancel = setDeadline(Math.max(0, end - Date.now()), () => resolve(false));
+        cancel = setDeadline(Math.max(0, end - host().monotonicMs()), () => resolve(false));
       }),
     clear: () => cancel?.(),
   };

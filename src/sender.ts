@@ -67,7 +67,7 @@ export async function runSender(config: SenderConfig): Promise<void> {
   // An opt-out recorded while the sender works (`nat-telemetry disable`) stops it before its next request.
   followConsent(() => allowed(config));
   try {
-    await deliverSpool(config, Date.now() + MAX_SENDER_LIFETIME_MS);
+    await deliverSpool(config, host().monotonicMs() + MAX_SENDER_LIFETIME_MS);
   } catch {
     // Nothing to report to: the sender has no output.
   }
@@ -143,11 +143,13 @@ export interface Drained {
  * the next waits as an event's retries wait (`backoffInitialSeconds`, doubling). Never throws.
  *
  * @param options The options of each pass's handler (its `exitTimeoutSeconds` is what is left of the time).
- * @param until When to stop starting passes, in epoch milliseconds.
+ * @param until When to stop starting passes, on the host's monotonic clock (`host().monotonicMs()`): a wall clock
+ *   stepped back (NTP, a VM restored) would give a pass hours, and its requests would be cut at the sender's end, then
+ *   sent again.
  * @returns What the passes did.
  * @example
  * ```ts ignore
- * const { sent } = await drainSpool({ endpoint, spoolDir }, Date.now() + 10_000);
+ * const { sent } = await drainSpool({ endpoint, spoolDir }, host().monotonicMs() + 10_000);
  * ```
  */
 export async function drainSpool(
@@ -159,7 +161,7 @@ export async function drainSpool(
   const { requestTimeoutMs: requestMs, backoff, random, spoolDir } = resolveOptions(options);
   let failedPasses = 0;
   for (;;) {
-    if (until - Date.now() <= requestMs) {
+    if (until - host().monotonicMs() <= requestMs) {
       total.timeUp = true;
       break;
     }
@@ -171,7 +173,7 @@ export async function drainSpool(
     const handler = new NATTelemetryHandler({
       ...options,
       handOff: false,
-      exitTimeoutSeconds: (until - Date.now()) / 1000,
+      exitTimeoutSeconds: (until - host().monotonicMs()) / 1000,
     });
     handler.start();
     await handler.stop();
@@ -183,9 +185,9 @@ export async function drainSpool(
     if (replayed <= spooled) break; // no progress: nothing left, or the endpoint fails
     // Some went back to the spool with time left: a request failed. The next pass waits as a handler's retries
     // wait, not milliseconds, which would spend an event's retries on an endpoint that fails every other request.
-    if (spooled > 0 && until - Date.now() > requestMs) {
+    if (spooled > 0 && until - host().monotonicMs() > requestMs) {
       const waitMs = retryDelay(++failedPasses, backoff, random);
-      if (until - Date.now() - waitMs <= requestMs) break; // a later run's try
+      if (until - host().monotonicMs() - waitMs <= requestMs) break; // a later run's try
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }

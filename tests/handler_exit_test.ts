@@ -90,6 +90,37 @@ test("near the end of the exit budget no 413 half starts that the budget would c
   });
 });
 
+test("a wall clock stepped back during stop() (NTP, a VM restored) starts no request the budget would cut", async () => {
+  const now = Date.now;
+  try {
+    await withServer(async (server) => {
+      // Halves of at most two events, ~900 ms each: a first wave fits the budget, a second would be cut.
+      server.respond((request) => {
+        if (JSON.parse(request.body).events.length > 2) return { status: 413 };
+        Date.now = () => now() - 3_600_000; // an hour behind from the first request on
+        return { delayMs: 900 };
+      });
+      const handler = new NATTelemetryHandler({
+        endpoint: server.url(),
+        requestTimeoutSeconds: 1,
+        exitTimeoutSeconds: 1.5,
+        maxQueueSize: 1_000,
+      });
+      for (let i = 0; i < 40; i++) handler.enqueue(commandEvent(`e${i}`));
+      await handler.stop();
+      Date.now = now;
+      const stats = handler.stats();
+      const accepted = server.requests.map((request) => JSON.parse(request.body).events).filter((events) =>
+        events.length <= 2
+      );
+      assert.equal(stats.sent + stats.dlq, 40, JSON.stringify(stats));
+      assert.equal(stats.sent, accepted.flat().length, "every event the server took is counted sent, none kept");
+    });
+  } finally {
+    Date.now = now;
+  }
+});
+
 test("stop() is idempotent and a flush() after it still delivers", async () => {
   await withServer(async (server) => {
     const handler = new NATTelemetryHandler({ endpoint: server.url() });

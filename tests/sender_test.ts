@@ -383,7 +383,7 @@ test(`${runtime}: a sender's passes against an endpoint that fails every other r
     for (let n = 0; n < 12; n++) spoolEvent(spool, server.url(), `e${n}`, `s${n}`, n);
     setTelemetryEnabled(true);
     const options = { endpoint: server.url(), spoolDir: spool, backoffInitialSeconds: 0.2 };
-    const drained = await drainSpool(options, Date.now() + 10_000);
+    const drained = await drainSpool(options, host().monotonicMs() + 10_000);
     for (const [command, times] of tries) {
       // The first retry waits 0.1-0.2 s (half the backoff, and a random share of the other half), later ones more.
       const gaps = times.slice(1).map((time, i) => time - times[i]);

@@ -281,6 +281,7 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
         // Already fired or cleared.
       }
     },
+    monotonicMs: () => performance.now(),
     canConnect(url) {
       try {
         return granted({ name: "net", host: netHost(url) });

@@ -265,6 +265,11 @@ export interface Host {
    */
   unrefTimer(timer: unknown): void;
   /**
+   * Milliseconds on a clock that only moves forward, from an arbitrary origin: budgets and deadlines within a
+   * process, which a wall clock stepped back or ahead (NTP, a VM restored, a laptop resumed) would stretch or cut.
+   */
+  monotonicMs(): number;
+  /**
    * Whether the program may connect to a URL's host without being asked (Deno `--allow-net`).
    *
    * @param url The URL.

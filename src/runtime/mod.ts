@@ -35,6 +35,7 @@ const noHost: Host = {
   env: () => undefined,
   writeStderr: () => {},
   unrefTimer: () => {},
+  monotonicMs: () => performance.now(),
   canConnect: () => true,
   sendsProxyCredentials: () => false,
   fetch: undefined,

@@ -127,6 +127,7 @@ export interface NodeProcess {
   /** Set in a program packaged by `pkg`. */
   pkg?: unknown;
   exit(code: number): void;
+  hrtime(): [number, number];
   platform: string;
   getuid?(): number;
   getgid?(): number;
@@ -293,6 +294,11 @@ export function nodeHost(
     },
     unrefTimer(timer) {
       (timer as { unref?: () => void } | undefined)?.unref?.();
+    },
+    monotonicMs() {
+      // Not `performance.now()`: under Node.js its first use loads perf_hooks (~1 ms).
+      const [seconds, nanoseconds] = proc.hrtime();
+      return seconds * 1000 + nanoseconds / 1e6;
     },
     canConnect: () => true,
     sendsProxyCredentials: () => false,

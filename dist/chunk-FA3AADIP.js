@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-Y7XFA2MF.js";
+} from "./chunk-KUC4L7DP.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HIPMIQ7M.js";
+} from "./chunk-FA3AADIP.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-Y7XFA2MF.js";
+} from "./chunk-KUC4L7DP.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -90,7 +90,7 @@ var drainSpool = (async function (options, until) {
   const { requestTimeoutMs: requestMs, backoff, random, spoolDir } = resolveOptions(options);
   let failedPasses = 0;
   for (; ; ) {
-    if (until - Date.now() <= requestMs) {
+    if (until - host().monotonicMs() <= requestMs) {
       total.timeUp = true;
       break;
     }
@@ -99,7 +99,7 @@ var drainSpool = (async function (options, until) {
     const handler = new NATTelemetryHandler({
       ...options,
       handOff: false,
-      exitTimeoutSeconds: (until - Date.now()) / 1e3
+      exitTimeoutSeconds: (until - host().monotonicMs()) / 1e3
     });
     handler.start();
     await handler.stop();
@@ -109,9 +109,9 @@ var drainSpool = (async function (options, until) {
     total.sent += sent;
     for (const [reason, count] of Object.entries(dropped)) addCount(total.dropped, reason, count);
     if (replayed <= spooled) break;
-    if (spooled > 0 && until - Date.now() > requestMs) {
+    if (spooled > 0 && until - host().monotonicMs() > requestMs) {
       const waitMs = retryDelay(++failedPasses, backoff, random);
-      if (until - Date.now() - waitMs <= requestMs) break;
+      if (until - host().monotonicMs() - waitMs <= requestMs) break;
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }
@@ -417,7 +417,7 @@ var flush = (async function (output) {
       }
     }
   }
-  const stats = await drainSpool({}, Date.now() + FLUSH_TIME_MS);
+  const stats = await drainSpool({}, host().monotonicMs() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
   const ours = spool.peek().filter((file) => file.ours);
   const count = (claimed) => ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
