@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-TE5MXFKE.js";
-import "./chunk-FA3AADIP.js";
-import "./chunk-KUC4L7DP.js";
+} from "./chunk-BGMWCZNF.js";
+import "./chunk-2AQBPO6Q.js";
+import "./chunk-UGVF63RF.js";
 export {
   main,
   telemetryCommand

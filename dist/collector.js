@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-FA3AADIP.js";
-import "./chunk-KUC4L7DP.js";
+} from "./chunk-2AQBPO6Q.js";
+import "./chunk-UGVF63RF.js";
 export {
   isLoopback,
   readOtlpLogs,

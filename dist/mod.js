@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KUC4L7DP.js";
+} from "./chunk-UGVF63RF.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

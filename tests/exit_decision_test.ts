@@ -192,8 +192,31 @@ describe("the Node.js and Bun host's sender command", () => {
       env: { NODE_OPTIONS: "--tls-min-v1.3 --require ./hook.cjs", SSL_CERT_FILE: "/etc/corp/ca.pem" },
     });
     const command = nodeHost(proc, { lightFetch: true }).senderCommand(script, grant) as SpawnCommand;
-    assert.deepEqual(command.argv, ["/usr/bin/node", "--use-openssl-ca", "--tls-min-v1.3", script]);
+    assert.deepEqual(command.argv, ["/usr/bin/node", "--tls-min-v1.3", "--use-openssl-ca", script]);
     assert.equal(command.env.SSL_CERT_FILE, "/etc/corp/ca.pem");
+  });
+  it("reads the trust flags as Node.js does: quotes, a value in the next argument, `_`, `--no-`, the last word", () => {
+    const command = (execArgv: string[], NODE_OPTIONS: string) => {
+      const proc = nodeProcess({
+        getBuiltinModule: load(false),
+        execPath: "/usr/bin/node",
+        execArgv,
+        versions: { node: "24.9.0" },
+        env: { NODE_OPTIONS },
+      });
+      return (nodeHost(proc, { lightFetch: true }).senderCommand(script, grant) as SpawnCommand).argv.slice(1, -1);
+    };
+    const ciphers = "ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256";
+    assert.deepEqual(command([], `--tls-cipher-list="${ciphers}" --require "./a b.cjs"`), [
+      `--tls-cipher-list=${ciphers}`,
+    ]);
+    assert.deepEqual(command(["--tls-cipher-list", ciphers], ""), [`--tls-cipher-list=${ciphers}`]);
+    assert.deepEqual(command(["--no-use-system-ca"], "--use-system-ca"), [], "the command line wins");
+    assert.deepEqual(command(["--tls_min_v1.3", "--openssl-config=/etc/a.cnf"], "--openssl-config=/etc/b.cnf"), [
+      "--openssl-config=/etc/a.cnf",
+      "--tls-min-v1.3",
+    ]);
+    assert.deepEqual(command([], '--title="x \\" --use-openssl-ca" --inspect'), [], "a quoted word is one word");
   });
   it("makes a Bun executable a `bun` with BUN_BE_BUN, whatever the program did to its arguments", () => {
     const proc = nodeProcess({

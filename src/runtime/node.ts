@@ -485,15 +485,55 @@ function passwdGroup(text: string | undefined, uid: number | undefined): number 
 
 /**
  * Node.js's flags that decide which certificates and TLS versions a request trusts (`--use-openssl-ca`, say,
- * with `SSL_CERT_FILE`): a sender must trust what the program trusts, or it fails where the program succeeds.
+ * with `SSL_CERT_FILE`): a sender must trust what the program trusts, or it fails where the program succeeds, or
+ * trusts what the program refuses. Each takes no value (and `--no-` turns it off) but the last two.
  */
-const TRUST_FLAG =
-  /^--(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23]|openssl-config=.+|tls-cipher-list=.+)$/;
+const TRUST_SWITCH =
+  /^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/;
+const TRUST_VALUE = /^(openssl-config|tls-cipher-list)$/;
 
-/** The program's trust flags, from its command line and `NODE_OPTIONS`, for its sender (nothing else of them). */
+/**
+ * The program's trust flags as Node.js reads them, from `NODE_OPTIONS` then its command line (which wins), for its
+ * sender (nothing else of them): each flag's last word, a value given as the next argument, `_` for `-`, `--no-`.
+ */
 function trustFlags(proc: NodeProcess): string[] {
-  const fromOptions = (proc.env.NODE_OPTIONS ?? "").split(/\s+/);
-  return [...new Set([...(proc.execArgv ?? []), ...fromOptions].filter((flag) => TRUST_FLAG.test(flag)))];
+  const args = [...nodeOptionsArgs(proc.env.NODE_OPTIONS ?? ""), ...(proc.execArgv ?? [])];
+  const settings = new Map<string, string | boolean>();
+  for (let i = 0; i < args.length; i++) {
+    const [, no, spelled, value] = /^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(args[i]) ?? [];
+    const name = spelled?.replaceAll("_", "-");
+    if (name === undefined) continue;
+    if (TRUST_SWITCH.test(name) && value === undefined) settings.set(name, !no);
+    else if (TRUST_VALUE.test(name) && !no) settings.set(name, value ?? args[++i] ?? "");
+  }
+  return [...settings].flatMap(([name, value]) =>
+    value === true ? [`--${name}`] : typeof value === "string" ? [`--${name}=${value}`] : []
+  );
+}
+
+/**
+ * `NODE_OPTIONS` split as Node.js splits it: at spaces, but within double quotes, where a backslash escapes the
+ * next character (`--tls-cipher-list="A:B"` is `--tls-cipher-list=A:B`).
+ */
+function nodeOptionsArgs(text: string): string[] {
+  const args: string[] = [];
+  let quoted = false;
+  let next = true;
+  for (let i = 0; i < text.length; i++) {
+    let char = text[i];
+    if (char === "\\" && quoted) char = text[++i] ?? "";
+    else if (char === " " && !quoted) {
+      next = true;
+      continue;
+    } else if (char === '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (next) args.push("");
+    next = false;
+    args[args.length - 1] += char;
+  }
+  return args;
 }
 
 /** A `--allow-fs-read` or `--allow-fs-write` flag, with its path (`=path`) or without (the next argument). */

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-FA3AADIP.js";
+} from "./chunk-2AQBPO6Q.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-KUC4L7DP.js";
+} from "./chunk-UGVF63RF.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KUC4L7DP.js";
+} from "./chunk-UGVF63RF.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
