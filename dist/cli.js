@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BGMWCZNF.js";
-import "./chunk-2AQBPO6Q.js";
-import "./chunk-UGVF63RF.js";
+} from "./chunk-5CL7W57A.js";
+import "./chunk-AWA5PAI7.js";
+import "./chunk-N4DDGXEY.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2AQBPO6Q.js";
-import "./chunk-UGVF63RF.js";
+} from "./chunk-AWA5PAI7.js";
+import "./chunk-N4DDGXEY.js";
 export {
   isLoopback,
   readOtlpLogs,

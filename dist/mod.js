@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-UGVF63RF.js";
+} from "./chunk-N4DDGXEY.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -4,6 +4,7 @@
  * @module
  */
 import { randomHex } from "./atomic.ts";
+import { reportableName } from "./command_name.ts";
 import { isTelemetryEnabled, liveDecision } from "./consent.ts";
 import { debugTrail } from "./debug.ts";
 import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
@@ -67,33 +68,6 @@ const OPTION_NAMES: Record<keyof TrackCommandOptions, true> = {
   handler: true,
 };
 
-/**
- * Whether a command's name is one the program fixes (`run`, `mcp serve`, `db/migrate`), not a command line (a flag),
- * a path, a URL, an address, or text: 1-64 characters, no blank at either end, no control, invisible or combining
- * character.
- */
-function isCommandName(name: string): boolean {
-  // Printable ASCII is read at once; anything else against Unicode's classes, whose pattern costs Node.js and Deno
-  // half a millisecond to compile at its first use: only a name that needs it pays that.
-  return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !NOT_IN_A_NAME.test(name));
-}
-
-/**
- * The command's name as it may be reported: a string that is no command's name may be what a user typed (a CLI that
- * passes its first argument on), a path or a whole command line, and is reported as `"undefined"`, as an unlisted
- * subcommand is, rather than sent or thrown at the user running the program.
- */
-function reportableCommand(command: unknown): string {
-  if (typeof command === "string" && isCommandName(command)) return command;
-  // Not echoed: it may be a user's text, and a trail ends up in bug reports.
-  const what = typeof command === "string" ? `(${command.length} characters)` : `(${typeof command}, not a string)`;
-  debugTrail()?.(
-    `'command' ${what} is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible ` +
-      `character; never the arguments): reported as "undefined"`,
-  );
-  return "undefined";
-}
-
 /** The subcommand as it may be reported: one `subcommands` lists, else `"undefined"`, the trail saying why. */
 function reportableSubcommand({ subcommand, subcommands }: TrackCommandOptions): string {
   if (subcommand !== undefined && subcommands?.includes(subcommand)) return subcommand;
@@ -106,16 +80,6 @@ function reportableSubcommand({ subcommand, subcommands }: TrackCommandOptions):
   }
   return "undefined";
 }
-
-/**
- * No blank at either end, no flag (`-x`), no leading `/`, `~` or `+`, no `.` (a file, a host, an address), `@`, `\\`,
- * `:/` or `:` before a digit (a port), no run of 4 digits (a number, a key). What is refused is only reported as
- * `"undefined"`, so the shape errs on the side of refusing; `db:migrate` and `eval-v2` pass.
- */
-const COMMAND_SHAPE = /^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/;
-
-/** Characters no command name has: control, format, combining, private or unassigned ones, fillers. */
-const NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]/u;
 
 /** The built-in error classes, reported by name: they say nothing about the program. */
 const BUILT_IN_ERRORS: readonly ErrorClass[] = [
@@ -209,7 +173,7 @@ export async function trackCommand<T>(
   }
   const started = Date.now(); // milliseconds suffice, and Node.js loads perf_hooks on performance's first use
   const subcommand = reportableSubcommand(options);
-  const command = reportableCommand(options.command);
+  const command = reportableName("command", options.command);
   let recorded = false;
   /** Records the outcome, once: the first way the command ended is the one reported. */
   const record = (taskStatus: TaskStatus, exitCode: number, errorClass = "undefined") => {

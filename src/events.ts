@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { reportableClassName, reportableName } from "./command_name.ts";
 import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 
@@ -170,12 +171,13 @@ export interface CliCommandEventInit extends Pick<TelemetryEventOptions, "timest
   /** The product that ran the command. @default {"agent_toolkit"} */
   nemoSource?: NemoSource;
   /**
-   * The command, e.g. `run`. `undefined` (`process.argv[2]` when the user typed nothing) or a number (what an
-   * argument parser makes of `mycli 42`) is recorded as `"undefined"`, as `trackCommand` records what is not a
-   * command's name: only a missing key, or a value of another type, throws.
+   * The command, e.g. `run`: a name the program fixes. `undefined` (`process.argv[2]` when the user typed nothing),
+   * a number (what an argument parser makes of `mycli 42`) and what is plainly not a command's name (a path, a URL,
+   * an address: a user's text passed on) are recorded as `"undefined"`, as `trackCommand` records them, the debug
+   * trail saying why: only a missing key, or a value of another type, throws.
    */
   command: string;
-  /** The subcommand, from a fixed list, never user text. @default {"undefined"} */
+  /** The subcommand, from a fixed list, never user text (what is plainly no name is recorded as `"undefined"`). */
   subcommand?: string;
   /** How the command ended. */
   taskStatus: TaskStatus;
@@ -183,7 +185,10 @@ export interface CliCommandEventInit extends Pick<TelemetryEventOptions, "timest
   durationMs?: number;
   /** The command's exit code; -1 when unknown. @default {-1} */
   exitCode?: number;
-  /** The class of the error that ended the command. @default {"undefined"} */
+  /**
+   * The class of the error that ended the command (`ValueError`), never its message: what is no class's name is
+   * recorded as `"undefined"`. @default {"undefined"}
+   */
   errorClass?: string;
   /**
    * The schema's slot for the runtime. The Python client sends its Python
@@ -251,17 +256,21 @@ export class CliCommandEvent extends TelemetryEvent {
     this.fields = Object.freeze({
       nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
       // A run's data (nothing typed, a number typed) must not throw at a user; a key left out is the code's, and does.
-      command: text(
+      // What is plainly no name the program fixes (a path, an address: a user's text passed on) is not sent.
+      command: reportableName(
         "command",
-        (init.command === undefined && Object.hasOwn(init, "command")) || typeof init.command === "number"
-          ? "undefined"
-          : init.command,
+        text(
+          "command",
+          (init.command === undefined && Object.hasOwn(init, "command")) || typeof init.command === "number"
+            ? "undefined"
+            : init.command,
+        ),
       ),
-      subcommand: text("subcommand", init.subcommand ?? "undefined"),
+      subcommand: reportableName("subcommand", text("subcommand", init.subcommand ?? "undefined")),
       taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
       durationMs: Math.trunc(durationMs),
       exitCode,
-      errorClass: text("errorClass", init.errorClass ?? "undefined"),
+      errorClass: reportableClassName(text("errorClass", init.errorClass ?? "undefined")),
       pythonVersion: text("pythonVersion", init.pythonVersion ?? runtimeLabel()),
     });
   }

@@ -62,6 +62,23 @@ test("durationMs below -1 (a clock stepped back) is recorded as -1, unknown; inf
   assert.equal(new CliCommandEvent({ command: "r", taskStatus: "success", durationMs: 12.9 }).fields.durationMs, 12);
 });
 
+test('CliCommandEvent sends no user text passed on: a path, an address, an error\'s message are "undefined"', () => {
+  const { command, subcommand, errorClass } = new CliCommandEvent({
+    command: "/home/ada/Clients/acme-merger.docx",
+    subcommand: "ada@example.com",
+    taskStatus: "failure",
+    errorClass: "cannot open /home/ada/Clients/acme-merger.docx",
+  }).parameters();
+  assert.deepEqual([command, subcommand, errorClass], ["undefined", "undefined", "undefined"]);
+  const named = new CliCommandEvent({
+    command: "db migrate",
+    subcommand: "up",
+    taskStatus: "failure",
+    errorClass: "ValueError",
+  }).parameters();
+  assert.deepEqual([named.command, named.subcommand, named.errorClass], ["db migrate", "up", "ValueError"]);
+});
+
 test("CliCommandEvent rejects wrong types and values outside the value sets, with a clear message", () => {
   // deno-lint-ignore no-explicit-any
   const make = (init: any) => () => new CliCommandEvent(init);

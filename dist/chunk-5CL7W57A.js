@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2AQBPO6Q.js";
+} from "./chunk-AWA5PAI7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-UGVF63RF.js";
+} from "./chunk-N4DDGXEY.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

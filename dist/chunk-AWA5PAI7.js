@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-UGVF63RF.js";
+} from "./chunk-N4DDGXEY.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

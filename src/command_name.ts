@@ -1,0 +1,78 @@
+/**
+ * The names an event carries where a program could pass a user's text on: a command's or subcommand's name, which
+ * the program fixes (`run`, `mcp serve`, `db/migrate`), and an error's class (`ValueError`). What is plainly no such
+ * name (a flag, a path, a URL, an address, an error's message) may be what a user typed, and is reported as
+ * `"undefined"`, the debug trail saying why, rather than sent, or thrown at the user running the program.
+ *
+ * @module
+ */
+import { debugTrail } from "./debug.ts";
+
+/**
+ * No blank at either end, no flag (`-x`), no leading `/`, `~` or `+`, no `.` (a file, a host, an address), `@`, `\\`,
+ * `:/` or `:` before a digit (a port), no run of 4 digits (a number, a key). What is refused is only reported as
+ * `"undefined"`, so the shape errs on the side of refusing; `db:migrate` and `eval-v2` pass.
+ */
+const COMMAND_SHAPE = /^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/;
+
+/** Characters no command name has: control, format, combining, private or unassigned ones, fillers. */
+const NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]/u;
+
+/** An error class's name, as a program's language spells one: a letter, `_` or `$`, then letters and digits. */
+const CLASS_NAME = /^[A-Za-z_$][\w$]{0,63}$/;
+
+/**
+ * Whether a command's name is one the program fixes, not a command line (a flag), a path, a URL, an address, or
+ * text: 1-64 characters, no blank at either end, no control, invisible or combining character.
+ */
+function isCommandName(name: string): boolean {
+  // Printable ASCII is read at once; anything else against Unicode's classes, whose pattern costs Node.js and Deno
+  // half a millisecond to compile at its first use: only a name that needs it pays that.
+  return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !NOT_IN_A_NAME.test(name));
+}
+
+/**
+ * A command's or subcommand's name as it may be reported: `"undefined"` for what is no such name, or not a string.
+ *
+ * @param field The event's field, named in the trail.
+ * @param name What the program passed.
+ * @returns The name, or `"undefined"`.
+ * @example
+ * ```ts
+ * import { reportableName } from "./command_name.ts";
+ * reportableName("command", "db migrate"); // "db migrate"
+ * reportableName("command", "./notes.txt"); // "undefined"
+ * ```
+ */
+export function reportableName(field: "command" | "subcommand", name: unknown): string {
+  if (typeof name === "string" && (name === "undefined" || isCommandName(name))) return name;
+  // Not echoed: it may be a user's text, and a trail ends up in bug reports.
+  const what = typeof name === "string" ? `(${name.length} characters)` : `(${typeof name}, not a string)`;
+  debugTrail()?.(
+    `'${field}' ${what} is not a command's fixed name (1-64 characters, no flag, path, URL, address or invisible ` +
+      `character; never the arguments): reported as "undefined"`,
+  );
+  return "undefined";
+}
+
+/**
+ * An error class's name as it may be reported: `"undefined"` for what is no class's name (an error's message, which
+ * may hold a path or a user's text).
+ *
+ * @param name What the program passed.
+ * @returns The name, or `"undefined"`.
+ * @example
+ * ```ts
+ * import { reportableClassName } from "./command_name.ts";
+ * reportableClassName("ValueError"); // "ValueError"
+ * reportableClassName("cannot open /home/ada/notes.txt"); // "undefined"
+ * ```
+ */
+export function reportableClassName(name: string): string {
+  if (CLASS_NAME.test(name)) return name;
+  debugTrail()?.(
+    `'errorClass' (${name.length} characters) is not a class's name (a letter, then letters and digits; never the ` +
+      `error's message): reported as "undefined"`,
+  );
+  return "undefined";
+}
