@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-5CL7W57A.js";
-import "./chunk-AWA5PAI7.js";
-import "./chunk-N4DDGXEY.js";
+} from "./chunk-S7GNLOWK.js";
+import "./chunk-M4JRIAWM.js";
+import "./chunk-DENBURUC.js";
 export {
   main,
   telemetryCommand

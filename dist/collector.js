@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-AWA5PAI7.js";
-import "./chunk-N4DDGXEY.js";
+} from "./chunk-M4JRIAWM.js";
+import "./chunk-DENBURUC.js";
 export {
   isLoopback,
   readOtlpLogs,

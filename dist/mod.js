@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-N4DDGXEY.js";
+} from "./chunk-DENBURUC.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -79,11 +79,12 @@ export function dropsRecord(
   key: string,
   keptSince = -Infinity,
 ): DropsRecord | undefined {
+  const now = Date.now();
   const read = readDrops(files, dropsPath(dir, key));
   // Not a record a run has just set aside and is summing (its lines will be in the record in a moment).
-  const setAside = asidesOf(files, dir, key, Date.now()).filter((aside) => aside.quiet || aside.summed > 0);
+  const setAside = asidesOf(files, dir, key, now).filter((aside) => aside.quiet || aside.summed > 0);
   const unsummed = setAside.flatMap((aside) => unsummedOf(files, aside).lines);
-  return sum([...(typeof read === "object" ? read.lines : []), ...unsummed], keptSince);
+  return sum([...(typeof read === "object" ? read.lines : []), ...unsummed], keptSince, now);
 }
 
 /**
@@ -164,7 +165,7 @@ export function recordDrops(
     const read = readDrops(files, path);
     // Not ours (a link, a FIFO, another user's file): removed, never written through; the record starts again.
     if (read === "invalid") files.remove(path);
-    const added = sum(lines, keptSince) ?? line;
+    const added = sum(lines, keptSince, now) ?? line;
     const text = `${JSON.stringify(added)}\n`;
     if (typeof read !== "object" || read.bytes + text.length <= COMPACT_AT_BYTES) {
       // After a line not ended (an earlier version's record; a write a crash cut short), on a line of its own.
@@ -195,7 +196,7 @@ function sumRecord(
   const aside = { path: asideName(dir, key, now, 0), summed: 0, quiet: false };
   // Where another run set it aside first, this run's line goes to the record that run starts.
   const { lines, upTo } = tryRename(files, path, aside.path) ? unsummedOf(files, aside) : { lines: [], upTo: 0 };
-  files.append(path, `${JSON.stringify(sum([...lines, added], keptSince) ?? added)}\n`, APPEND_UP_TO_BYTES);
+  files.append(path, `${JSON.stringify(sum([...lines, added], keptSince, now) ?? added)}\n`, APPEND_UP_TO_BYTES);
   if (upTo > 0) tryRename(files, aside.path, asideName(dir, key, now, upTo));
 }
 
@@ -245,10 +246,12 @@ function tryRename(files: HostFiles, from: string, to: string): boolean {
 
 /**
  * The lines of a record summed, those whose last drop is older than `keptSince` left out: from the first drop to the
- * last, the counts by reason (at most {@link MAX_REASONS} of them), and the endpoint the last line names.
+ * last, the counts by reason (at most {@link MAX_REASONS} of them), and the endpoint the last line names. A time
+ * ahead of `now` (a run whose clock was set ahead) is taken as now: it would otherwise never age out.
  */
-function sum(lines: readonly DropsRecord[], keptSince: number): DropsRecord | undefined {
-  const kept = lines.filter((line) => line.last >= keptSince);
+function sum(lines: readonly DropsRecord[], keptSince: number, now: number): DropsRecord | undefined {
+  const kept = lines.map((line) => ({ ...line, since: Math.min(line.since, now), last: Math.min(line.last, now) }))
+    .filter((line) => line.last >= keptSince);
   if (kept.length === 0) return undefined;
   const counts: Record<string, number> = {};
   for (const line of kept) {

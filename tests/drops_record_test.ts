@@ -49,6 +49,19 @@ test("a record's lines are summed into one past its size; the counts stay whole,
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { http_413: 400 });
 });
 
+test("drops dated ahead (a run whose clock was set ahead) are read as now, and age out as others do", () => {
+  using dir = tempDir();
+  const now = Date.now();
+  const ahead = now + 400 * 86_400_000;
+  const line = `${JSON.stringify({ since: ahead, last: ahead, dropped: { http_400: 1 } })}\n`;
+  writeFileSync(`${dir.path}/${name}`, line.repeat(300), { mode: 0o600 });
+  const read = dropsRecord(files, dir.path, key);
+  assert.ok(read && read.since <= Date.now() && read.last <= Date.now(), JSON.stringify(read));
+  recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, now); // summed: written as now
+  assert.equal(dropsRecord(files, dir.path, key)?.dropped.http_400, 301);
+  assert.equal(dropsRecord(files, dir.path, key, now + 1), undefined, "history once older than what is kept");
+});
+
 test("runs ending at the same instant each keep their drops: none is written over by another's", async () => {
   using dir = tempDir();
   const runs = Array.from({ length: 8 }, () => startChild("record_drops_child.ts", { args: [dir.path, key, "5"] }));

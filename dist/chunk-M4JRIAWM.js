@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-N4DDGXEY.js";
+} from "./chunk-DENBURUC.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

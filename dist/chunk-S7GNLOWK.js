@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-AWA5PAI7.js";
+} from "./chunk-M4JRIAWM.js";
 import {
   Backlog,
   EndpointHealth,
@@ -34,7 +34,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-N4DDGXEY.js";
+} from "./chunk-DENBURUC.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
