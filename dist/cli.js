@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-S7GNLOWK.js";
-import "./chunk-M4JRIAWM.js";
-import "./chunk-DENBURUC.js";
+} from "./chunk-HZEBDFBC.js";
+import "./chunk-TNY32WPQ.js";
+import "./chunk-F2Y5D762.js";
 export {
   main,
   telemetryCommand

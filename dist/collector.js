@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-M4JRIAWM.js";
-import "./chunk-DENBURUC.js";
+} from "./chunk-TNY32WPQ.js";
+import "./chunk-F2Y5D762.js";
 export {
   isLoopback,
   readOtlpLogs,

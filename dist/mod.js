@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-DENBURUC.js";
+} from "./chunk-F2Y5D762.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -25,7 +25,7 @@ import { describe, redact } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { exitDecision, type InProcessOutcome, removeSenderScripts } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
-import { EndpointHealth, healthHash, type HealthState, recordedHealth } from "./health.ts";
+import { downUntil, EndpointHealth, healthHash, type HealthState, recordedHealth } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
@@ -354,11 +354,13 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
+  // Runs spool without trying it, whatever their way out at exit says (a later run tries again; `flush` now).
+  if (backlog?.health.isOpen()) problems.push(downUntil(backlog.health));
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
   const drops = backlog && sink.kind === "http" ? endpointDrops(backlog, sink.url, keptSince) : undefined;
   if (drops) {
     problems.push(
-      `runs and senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`,
+      `runs and senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))}`,
     );
   }
   if (consent.fileProblem) {

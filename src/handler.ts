@@ -16,7 +16,7 @@ import { maskUrls, redact } from "./describe.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
 import { backlogIsOurs, planExit, startSender } from "./exit_strategy.ts";
-import type { HealthState } from "./health.ts";
+import { downUntil, type HealthState } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { InFlight } from "./in_flight.ts";
 import { pythonJsonDumps } from "./python_json.ts";
@@ -838,10 +838,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * @returns `false` when this run delivers in process instead (the events are still pending).
    */
   #handOff(): boolean {
-    const plan = planExit(this.#options, this.#openDisk(), isTelemetryEnabled());
+    const disk = this.#openDisk();
+    const plan = planExit(this.#options, disk, isTelemetryEnabled());
     if (!plan.handOff) {
       const said = { delivered: "delivering in process", spooled: "spooled for a later run", dropped: "not delivered" };
-      this.#log(`at exit: ${said[plan.outcome]}: ${plan.reason}`);
+      // Spooled where it would have been delivered: the endpoint is down, which is the reason to tell first.
+      const down = plan.outcome === "spooled" && disk?.health.isOpen() ? downUntil(disk.health) : undefined;
+      this.#log(`at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}`);
       return false;
     }
     if (!this.#spoolPending(true)) {

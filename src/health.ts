@@ -9,6 +9,7 @@
 import { writeAtomically } from "./atomic.ts";
 import { type BackoffPolicy, MAX_RETRY_AFTER_MS, retryDelay } from "./backoff.ts";
 import { redact } from "./describe.ts";
+import { formatTimestamp } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
 import { readNamed } from "./named_files.ts";
 import type { HostFiles } from "./runtime/mod.ts";
@@ -328,4 +329,21 @@ export class EndpointHealth {
       // Without a writable directory the state lives in memory only.
     }
   }
+}
+
+/**
+ * Why a run spools rather than tries its endpoint, as the trail and `status` say it.
+ *
+ * @param health The endpoint's health, down.
+ * @returns e.g. `the endpoint is down (3 failure(s) in a row): not tried before 2026-12-05T12:40:05.000Z`.
+ * @example
+ * ```ts
+ * import { downUntil, EndpointHealth } from "./health.ts";
+ * declare const health: EndpointHealth;
+ * if (health.isOpen()) console.log(downUntil(health));
+ * ```
+ */
+export function downUntil(health: EndpointHealth): string {
+  const { failures = 0, notBefore = 0 } = health.state ?? {};
+  return `the endpoint is down (${failures} failure(s) in a row): not tried before ${formatTimestamp(notBefore)}`;
 }

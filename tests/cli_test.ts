@@ -154,7 +154,13 @@ test(
     };
     const status = async (options: ChildOptions = {}) =>
       JSON.parse((await cli(dir.path, ["status", "--json"], { ...env, ...options.env }, options)).stdout);
-    assert.deepEqual((await status()).atExit, { handOff: true }, "down: spooled for a later run");
+    const shown = await status();
+    assert.deepEqual(shown.atExit, { handOff: true }, "down: spooled for a later run");
+    assert.deepEqual(
+      shown.problems.map((problem: string) => problem.replace(/before \S+$/, "before T")),
+      ["the endpoint is down (9 failure(s) in a row): not tried before T"],
+      "runs spool without trying it, whatever their way out",
+    );
     // Every permission but starting processes.
     const { atExit } = await status(
       runtimeInfo().name === "deno"

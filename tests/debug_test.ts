@@ -5,7 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { maskUrls } from "../src/describe.ts";
+import { shortHash } from "../src/hash.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
@@ -137,6 +139,20 @@ test("what a program's fetch threw is masked with the endpoint's secrets in any 
   );
   // A user name shorter than 4 characters is not masked (it would be wherever it is); nor is what is not a secret.
   assert.equal(maskUrls("p%2fss is not the password", url), "p%2fss is not the password");
+});
+
+test(`${runtime}: a run that spools because its endpoint is down says so first, whatever else keeps it in process`, async () => {
+  using dir = tempDir();
+  const down = { failures: 3, notBefore: Date.now() + 3_600_000 };
+  writeFileSync(`${dir.path}/health-${shortHash("http://127.0.0.1:9/events")}.json`, JSON.stringify(down), {
+    mode: 0o600,
+  });
+  const run = await runChild("debug_child.ts", { env: tracedInProcess(dir.path) });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stderr,
+    /at exit: spooled for a later run: the endpoint is down \(3 failure\(s\) in a row\): not tried before \S+; in process, as /,
+  );
 });
 
 test(`${runtime}: a command that never settles is recorded once as the process ends, and the trail says so once`, async () => {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-M4JRIAWM.js";
+} from "./chunk-TNY32WPQ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -15,6 +15,7 @@ import {
   consentHolds,
   denoProxyRoute,
   describe,
+  downUntil,
   dropsRecords,
   effectiveConsent,
   environmentSettings,
@@ -34,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-DENBURUC.js";
+} from "./chunk-F2Y5D762.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -270,11 +271,12 @@ var settingsInForce = (function (consent, handler) {
   const proxy = sink.kind === "http" ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true) : null;
   const problems = [...settings.problems, ...proxy?.problem ? [proxy.problem] : []];
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
+  if (backlog?.health.isOpen()) problems.push(downUntil(backlog.health));
   const keptSince = Date.now() - options.spoolLimits.maxAgeMs;
   const drops = backlog && sink.kind === "http" ? endpointDrops(backlog, sink.url, keptSince) : void 0;
   if (drops) {
     problems.push(
-      `runs and senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))} (nat-telemetry inspect)`
+      `runs and senders dropped ${shownDrops(drops.dropped, formatTimestamp(drops.since))}`
     );
   }
   if (consent.fileProblem) {
