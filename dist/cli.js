@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-HZEBDFBC.js";
-import "./chunk-TNY32WPQ.js";
-import "./chunk-F2Y5D762.js";
+} from "./chunk-4FRVK7Q3.js";
+import "./chunk-AM7LCUBF.js";
+import "./chunk-HKVMZO2X.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-TNY32WPQ.js";
-import "./chunk-F2Y5D762.js";
+} from "./chunk-AM7LCUBF.js";
+import "./chunk-HKVMZO2X.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-F2Y5D762.js";
+} from "./chunk-HKVMZO2X.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

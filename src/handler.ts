@@ -771,6 +771,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
       }
       return true;
     }
+    // Nowhere to send them (a dry run, no valid endpoint): dropped for that, as a flush drops them; never spooled.
+    if (this.#options.sink.kind === "none") {
+      this.#releaseHeld();
+      this.#drop(pending.length, this.#options.sink.reason);
+      return true;
+    }
     const disk = this.#openDisk();
     if (!disk && this.#options.spoolDir === undefined) {
       this.#log(`${pending.length} event(s) not delivered are kept in memory only, and go with the process: no spool`);
@@ -844,7 +850,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const said = { delivered: "delivering in process", spooled: "spooled for a later run", dropped: "not delivered" };
       // Spooled where it would have been delivered: the endpoint is down, which is the reason to tell first.
       const down = plan.outcome === "spooled" && disk?.health.isOpen() ? downUntil(disk.health) : undefined;
-      this.#log(`at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}`);
+      // Said once, of what it is said of: an exit hook that finds nothing left (its event went at once) says nothing.
+      if (this.#held() > 0) {
+        this.#log(`at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}`);
+      }
       return false;
     }
     if (!this.#spoolPending(true)) {

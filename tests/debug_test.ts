@@ -141,6 +141,19 @@ test("what a program's fetch threw is masked with the endpoint's secrets in any 
   assert.equal(maskUrls("p%2fss is not the password", url), "p%2fss is not the password");
 });
 
+test(`${runtime}: a dry run that ends through exit() drops its event for that, once, and spools nothing`, async () => {
+  using dir = tempDir();
+  const run = await runChild("exit_child.ts", {
+    args: ["track-exit"],
+    env: { ...tracedInProcess(dir.path), NAT_TELEMETRY_DRY_RUN: "1" },
+  });
+  assert.equal(run.code, 4, run.stderr);
+  assert.match(run.stderr, /dropped 1 event\(s\): dry_run/);
+  assert.doesNotMatch(run.stderr, /spool_unavailable/);
+  assert.equal(run.stderr.split("at exit: not delivered").length, 2, run.stderr);
+  assert.deepEqual(spooled(dir.path), []);
+});
+
 test(`${runtime}: a run that spools because its endpoint is down says so first, whatever else keeps it in process`, async () => {
   using dir = tempDir();
   const down = { failures: 3, notBefore: Date.now() + 3_600_000 };

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-TNY32WPQ.js";
+} from "./chunk-AM7LCUBF.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-F2Y5D762.js";
+} from "./chunk-HKVMZO2X.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-F2Y5D762.js";
+} from "./chunk-HKVMZO2X.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
