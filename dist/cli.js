@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-4FRVK7Q3.js";
-import "./chunk-AM7LCUBF.js";
-import "./chunk-HKVMZO2X.js";
+} from "./chunk-R7Z5MKV3.js";
+import "./chunk-7PPKUY6R.js";
+import "./chunk-DTUPBZPX.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-AM7LCUBF.js";
-import "./chunk-HKVMZO2X.js";
+} from "./chunk-7PPKUY6R.js";
+import "./chunk-DTUPBZPX.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-HKVMZO2X.js";
+} from "./chunk-DTUPBZPX.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

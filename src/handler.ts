@@ -125,6 +125,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * events; and whether a 2xx answer has come for them, its body still coming (OTLP).
    */
   readonly #requests = new Set<{ readonly started: number; readonly events: PendingEvent[]; accepted: boolean }>();
+  /** A spool write failed (a full disk, a read-only one): the endpoint's health no longer holds this run off. */
+  #spoolRefused = false;
   /** The exit budget, while `stop()` runs. */
   #budget: Budget | undefined;
   /** The `NAT_TELEMETRY_DEBUG` trail, when it is on. */
@@ -356,7 +358,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
       // The exit that never waits on the network: spool, and let a sender process deliver (exit_strategy.ts).
       if (this.#held() > 0 && this.#handOff()) return;
       this.#replay();
-      // Nothing to send, or the endpoint is known to be down: spool at once, without paying the exit budget.
+      // The endpoint known to be down: spool at once, without paying the exit budget; but where the spool cannot
+      // take them (a full disk), a try in process is their only chance (#deliveryPaused).
+      if (this.#held() > 0 && this.#deliveryPaused()) this.#spoolPending(true);
       if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush(budget);
       this.#spoolPending();
     } catch (error) {
@@ -429,7 +433,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** Whether delivery must wait: the endpoint is known to be down, or (Deno) there is no permission to reach it. */
   #deliveryPaused(): boolean {
     const { sink } = this.#options;
-    return sink.kind === "http" && (this.#openDisk()?.health.isOpen() === true || !host().canConnect(sink.url));
+    const down = !this.#spoolRefused && this.#openDisk()?.health.isOpen() === true;
+    return sink.kind === "http" && (down || !host().canConnect(sink.url));
   }
 
   /**
@@ -788,6 +793,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     } catch {
       written = undefined;
     }
+    // An endpoint held down is tried from now on: what the spool cannot take has no other way to go.
+    if (!written) this.#spoolRefused = true;
     if (!written && keepOnFailure) return false;
     this.#releaseHeld();
     if (written) {

@@ -28,6 +28,7 @@ import { MAX_CONCURRENT_REQUESTS } from "../src/handler.ts";
 import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { drainSpool } from "../src/sender.ts";
 import { dropsRecords } from "../src/drops_record.ts";
+import { shortHash } from "../src/hash.ts";
 import { SENDER_SCRIPT } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import {
@@ -114,6 +115,9 @@ for (const { label, executable } of targets) {
       'mount -t tmpfs -o size=1m,mode=0700 tmpfs "$SPOOL"; cp "$SCRIPT" "$SPOOL/"; mount -o remount,ro "$SPOOL"',
     "a full disk":
       'mount -t tmpfs -o size=256k,mode=0700 tmpfs "$SPOOL"; cp "$SCRIPT" "$SPOOL/"; cat /dev/zero > "$SPOOL/fill" || true',
+    // The endpoint held down by an earlier run's failure, then the disk filled: the spool cannot take the events.
+    "a full disk and the endpoint marked down before it filled":
+      'mount -t tmpfs -o size=256k,mode=0700 tmpfs "$SPOOL"; cp "$SCRIPT" "$SPOOL/"; printf %s "$HEALTH" > "$SPOOL/$HEALTH_FILE"; chmod 600 "$SPOOL/$HEALTH_FILE"; cat /dev/zero > "$SPOOL/fill" || true',
   };
   for (const [kind, mount] of Object.entries(mounts)) {
     test(`${label}: with ${kind}, the exit delivers in process and leaves nothing behind`, {
@@ -138,6 +142,8 @@ for (const { label, executable } of targets) {
             ...handOffEnv(spool, server.url(), "unwritable"),
             SPOOL: spool,
             SCRIPT: `${dir.path}/${SENDER_SCRIPT_NAME}`,
+            HEALTH_FILE: `health-${shortHash(server.url())}.json`,
+            HEALTH: JSON.stringify({ failures: 1, notBefore: Date.now() + 3_600_000 }),
           },
         });
         assert.equal(run.code, 0, run.stderr);

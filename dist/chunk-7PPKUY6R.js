@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-HKVMZO2X.js";
+} from "./chunk-DTUPBZPX.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-AM7LCUBF.js";
+} from "./chunk-7PPKUY6R.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,7 +35,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-HKVMZO2X.js";
+} from "./chunk-DTUPBZPX.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
