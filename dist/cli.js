@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-R7Z5MKV3.js";
-import "./chunk-7PPKUY6R.js";
-import "./chunk-DTUPBZPX.js";
+} from "./chunk-XFHI75RQ.js";
+import "./chunk-LXIZBNFJ.js";
+import "./chunk-TNH6XCZ3.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-7PPKUY6R.js";
-import "./chunk-DTUPBZPX.js";
+} from "./chunk-LXIZBNFJ.js";
+import "./chunk-TNH6XCZ3.js";
 export {
   isLoopback,
   readOtlpLogs,

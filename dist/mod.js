@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-DTUPBZPX.js";
+} from "./chunk-TNH6XCZ3.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -29,6 +29,7 @@ import { downUntil, EndpointHealth, healthHash, type HealthState, recordedHealth
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
+import { optOutProblem } from "./prompt.ts";
 import { drainSpool } from "./sender.ts";
 import { type DropsRecord, dropsRecords } from "./drops_record.ts";
 import { Spool, spoolKey } from "./spool.ts";
@@ -179,7 +180,7 @@ export interface TelemetryCommandOptions {
    * spool: `status` then shows what the CLI's runs use, and `disable` deletes the events of their spool.
    * @default {{}}
    */
-  handler?: NATTelemetryHandlerOptions;
+  handler?: Omit<NATTelemetryHandlerOptions, "captureInterrupts">;
 }
 
 /**
@@ -218,8 +219,12 @@ export function telemetryCommand(args: readonly string[], options: TelemetryComm
     );
   }
   const name = options?.name;
-  if (typeof name !== "string" || name.trim() === "") {
-    throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
+  // Printed in the usage and in "Change it with" lines: one line, as the user types it.
+  const nameProblem = typeof name === "string"
+    ? optOutProblem("name", name)
+    : `'name' must be a non-empty string, got ${describe(name)}`;
+  if (typeof name !== "string" || nameProblem !== undefined) {
+    throw new TypeError(`Cannot run telemetry command: ${nameProblem}`);
   }
   const handler = options.handler ?? {};
   // Its mistakes are the developer's: thrown here, as the handler would, but for `disable`, which records the user's

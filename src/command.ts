@@ -52,8 +52,11 @@ export interface TrackCommandOptions {
    * @default {undefined: the question names NAT_TELEMETRY_ENABLED=0}
    */
   optOutCommand?: string;
-  /** Options of the handler trackCommand creates (the session id is a random 32-hex one). */
-  handler?: NATTelemetryHandlerOptions;
+  /**
+   * Options of the handler trackCommand creates (the session id is a random 32-hex one), but `captureInterrupts`,
+   * which is trackCommand's own.
+   */
+  handler?: Omit<NATTelemetryHandlerOptions, "captureInterrupts">;
 }
 
 /** Every option of {@link TrackCommandOptions}: a key not here is a typo. */

@@ -151,12 +151,15 @@ export function unknownOption(options: object, known: Readonly<Record<string, un
 }
 
 /**
- * The known name closest to a mistyped one (fewest edits; a swap of two neighbouring letters counts as one; case,
- * `_` and `-` ignored, so the Python handler's `max_queue_size` finds `maxQueueSize`), for "did you mean"; none
- * when even the closest is more than a slip away.
+ * The known name closest to a mistyped one, for "did you mean": the one name it begins (`flushInterval` for
+ * `flushIntervalSeconds`, its unit left out), else the fewest edits away (a swap of two neighbouring letters counts as
+ * one); case, `_` and `-` ignored, so the Python handler's `max_queue_size` finds `maxQueueSize`. None when even the
+ * closest is more than a slip away.
  */
 function closestName(word: string, names: readonly string[]): string | undefined {
   const plain = (name: string) => name.toLowerCase().replace(/[_-]/g, "");
+  const begun = names.filter((name) => plain(word).length >= 4 && plain(name).startsWith(plain(word)));
+  if (begun.length === 1) return begun[0];
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of names) {

@@ -330,9 +330,14 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   }
   const maxBatchBytes = number("maxBatchBytes", 500_000, count);
   if (maxBatchBytes < least.batchBytes) {
+    const envelope = `one ${ownFormat} envelope holding the smallest event`;
+    // Not set: what the program set that goes in every envelope is what does not fit.
     throw new RangeError(
-      `Cannot create handler: 'maxBatchBytes' must be at least ${least.batchBytes} ` +
-        `(one ${ownFormat} envelope holding the smallest event), got ${maxBatchBytes}`,
+      options.maxBatchBytes === undefined
+        ? `Cannot create handler: 'sourceClientVersion', 'sessionId' or 'resource' make ${envelope} ` +
+          `${least.batchBytes} bytes, more than 'maxBatchBytes' (${maxBatchBytes} by default)`
+        : `Cannot create handler: 'maxBatchBytes' must be at least ${least.batchBytes} (${envelope}), ` +
+          `got ${maxBatchBytes}`,
     );
   }
   return {

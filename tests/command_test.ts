@@ -601,6 +601,8 @@ test("status tells a decision the program made from a setting of its own (setTel
 test("telemetryCommand needs the command's name, and its arguments as an array", () => {
   // deno-lint-ignore no-explicit-any
   assert.throws(() => telemetryCommand([], {} as any), /^TypeError: Cannot run telemetry command: 'name' must be/);
+  // Printed in the usage and the "Change it with" lines: one line.
+  assert.throws(() => telemetryCommand([], { name: "my\ncli" }), /'name' must be a non-empty command of one line/);
   // deno-lint-ignore no-explicit-any
   assert.throws(() => telemetryCommand("status" as any, { name: "mycli telemetry" }), /'args' must be an array of/);
 });

@@ -140,6 +140,10 @@ test("a key that is not an option is a TypeError naming it and the nearest optio
   refused({ spool_dir: "/tmp/x" }, TypeError, /'spool_dir' is not an option \(did you mean 'spoolDir'\?\)/);
   refused({ ENDPOINT: "https://x" }, TypeError, /'ENDPOINT' is not an option \(did you mean 'endpoint'\?\)/);
   refused({ max_queue_size: 5 }, TypeError, /'max_queue_size' is not an option \(did you mean 'maxQueueSize'\?\)/);
+  // The name without its unit.
+  for (const [given, meant] of [["flushInterval", "flushIntervalSeconds"], ["exitTimeout", "exitTimeoutSeconds"]]) {
+    refused({ [given]: 5 }, TypeError, new RegExp(`'${given}' is not an option \\(did you mean '${meant}'\\?\\)`));
+  }
   // Nothing is near: the options are listed rather than a guess that misleads.
   refused(
     { batchSize: 5 },
@@ -195,6 +199,12 @@ class Smallest extends TelemetryEvent {
 test("sizes must hold one event: maxBatchBytes below one envelope with the smallest event is a RangeError", async () => {
   refused({ maxBatchBytes: 10 }, RangeError, /^Cannot create handler: 'maxBatchBytes' must be at least \d+ \(one nat/);
   refused({ maxBatchBytes: 10, format: "otlp" }, RangeError, /'maxBatchBytes' must be at least \d+ \(one otlp/);
+  // Left at its default: what the program put in every envelope is named, not an option it never set.
+  refused(
+    { sourceClientVersion: "1".repeat(600_000) },
+    RangeError,
+    /^Cannot create handler: 'sourceClientVersion', 'sessionId' or 'resource' make one nat envelope .* more than 'maxBatchBytes' \(500000 by default\)$/,
+  );
   refused(
     { maxEventBytes: 10 },
     RangeError,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-7PPKUY6R.js";
+} from "./chunk-LXIZBNFJ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -24,6 +24,7 @@ import {
   healthHash,
   host,
   isTelemetryEnabled,
+  optOutProblem,
   proxyRoute,
   randomFraction,
   recordedHealth,
@@ -35,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-DTUPBZPX.js";
+} from "./chunk-TNH6XCZ3.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -180,8 +181,9 @@ var telemetryCommand = (function (args, options) {
     );
   }
   const name = options?.name;
-  if (typeof name !== "string" || name.trim() === "") {
-    throw new TypeError(`Cannot run telemetry command: 'name' must be a non-empty string, got ${describe(name)}`);
+  const nameProblem = typeof name === "string" ? optOutProblem("name", name) : `'name' must be a non-empty string, got ${describe(name)}`;
+  if (typeof name !== "string" || nameProblem !== void 0) {
+    throw new TypeError(`Cannot run telemetry command: ${nameProblem}`);
   }
   const handler = options.handler ?? {};
   let resolved;

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-DTUPBZPX.js";
+} from "./chunk-TNH6XCZ3.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
