@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-XFHI75RQ.js";
-import "./chunk-LXIZBNFJ.js";
-import "./chunk-TNH6XCZ3.js";
+} from "./chunk-4TCPRPBU.js";
+import "./chunk-JHKMYX46.js";
+import "./chunk-HWVGCPGT.js";
 export {
   main,
   telemetryCommand

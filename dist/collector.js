@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-LXIZBNFJ.js";
-import "./chunk-TNH6XCZ3.js";
+} from "./chunk-JHKMYX46.js";
+import "./chunk-HWVGCPGT.js";
 export {
   isLoopback,
   readOtlpLogs,

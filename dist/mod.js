@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-TNH6XCZ3.js";
+} from "./chunk-HWVGCPGT.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

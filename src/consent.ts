@@ -528,7 +528,10 @@ export function onByConsentFile(): boolean {
 export function liveDecision(): { enabled: boolean; decidedBy: string } {
   const live = isTelemetryEnabled();
   const { enabled, source } = decision();
-  return { enabled: live, decidedBy: live === enabled ? source : "the program (setTelemetryEnabled)" };
+  // A variable the program may not read (Deno's --allow-env) decided "no" as one that could hold an opt-out: said so.
+  const hidden = source !== "file" && source !== "default" && host().envHidden?.(source) === true;
+  const said = hidden ? `${source}, which the program may not read (its permissions)` : source;
+  return { enabled: live, decidedBy: live === enabled ? said : "the program (setTelemetryEnabled)" };
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-TNH6XCZ3.js";
+} from "./chunk-HWVGCPGT.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-LXIZBNFJ.js";
+} from "./chunk-JHKMYX46.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-TNH6XCZ3.js";
+} from "./chunk-HWVGCPGT.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
