@@ -5,7 +5,7 @@ import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { MAX_TIMER_MS } from "../src/deadline.ts";
 import { runChild, startChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
-import { withServer } from "./helpers/server.ts";
+import { type TestServer, withServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";
 
 setTelemetryEnabled(true);
@@ -64,29 +64,38 @@ test("the exit budget covers every retry, split and request, not each one", asyn
   });
 });
 
+/**
+ * Stops a handler holding 40 events against a server that takes at most two a request (413 for more: the halves go
+ * one after another), answering each after `delayMs` (`onHalf` called as it takes one). Returns its stats, and how
+ * many events the server took.
+ */
+async function stopAgainstHalves(server: TestServer, exitTimeoutSeconds: number, delayMs: number, onHalf = () => {}) {
+  server.respond((request) => {
+    if (JSON.parse(request.body).events.length > 2) return { status: 413 };
+    onHalf();
+    return { delayMs };
+  });
+  const handler = new NATTelemetryHandler({
+    endpoint: server.url(),
+    requestTimeoutSeconds: 1,
+    exitTimeoutSeconds,
+    maxQueueSize: 1_000,
+  });
+  for (let i = 0; i < 40; i++) handler.enqueue(commandEvent(`e${i}`));
+  await handler.stop();
+  const taken = server.requests.map((request) => JSON.parse(request.body).events).filter((events) =>
+    events.length <= 2
+  );
+  return { stats: handler.stats(), taken: taken.flat().length };
+}
+
 test("near the end of the exit budget no 413 half starts that the budget would cut: no event is both received and kept", async () => {
   await withServer(async (server) => {
-    // At most two events a request; the halves go one after another, ~150 ms each, past the budget's end.
-    server.respond((request) => JSON.parse(request.body).events.length > 2 ? { status: 413 } : { delayMs: 150 });
-    const handler = new NATTelemetryHandler({
-      endpoint: server.url(),
-      requestTimeoutSeconds: 1,
-      exitTimeoutSeconds: 2.2,
-      maxQueueSize: 1_000,
-    });
-    for (let i = 0; i < 40; i++) handler.enqueue(commandEvent(`e${i}`));
-    await handler.stop();
-    const stats = handler.stats();
-    const accepted = server.requests.map((request) => JSON.parse(request.body).events).filter((events) =>
-      events.length <= 2
-    );
+    // ~150 ms each, past the budget's end.
+    const { stats, taken } = await stopAgainstHalves(server, 2.2, 150);
     assert.ok(stats.dlq > 0, `the budget ran out before the last halves: ${JSON.stringify(stats)}`);
     assert.equal(stats.sent + stats.dlq, 40, JSON.stringify(stats));
-    assert.equal(
-      stats.sent,
-      accepted.flat().length,
-      "every event the server took is counted sent, none kept to resend",
-    );
+    assert.equal(stats.sent, taken, "every event the server took is counted sent, none kept to resend");
   });
 });
 
@@ -94,27 +103,11 @@ test("a wall clock stepped back during stop() (NTP, a VM restored) starts no req
   const now = Date.now;
   try {
     await withServer(async (server) => {
-      // Halves of at most two events, ~900 ms each: a first wave fits the budget, a second would be cut.
-      server.respond((request) => {
-        if (JSON.parse(request.body).events.length > 2) return { status: 413 };
-        Date.now = () => now() - 3_600_000; // an hour behind from the first request on
-        return { delayMs: 900 };
-      });
-      const handler = new NATTelemetryHandler({
-        endpoint: server.url(),
-        requestTimeoutSeconds: 1,
-        exitTimeoutSeconds: 1.5,
-        maxQueueSize: 1_000,
-      });
-      for (let i = 0; i < 40; i++) handler.enqueue(commandEvent(`e${i}`));
-      await handler.stop();
+      // ~900 ms each: a first wave fits the budget, a second would be cut. An hour behind from the first on.
+      const { stats, taken } = await stopAgainstHalves(server, 1.5, 900, () => Date.now = () => now() - 3_600_000);
       Date.now = now;
-      const stats = handler.stats();
-      const accepted = server.requests.map((request) => JSON.parse(request.body).events).filter((events) =>
-        events.length <= 2
-      );
       assert.equal(stats.sent + stats.dlq, 40, JSON.stringify(stats));
-      assert.equal(stats.sent, accepted.flat().length, "every event the server took is counted sent, none kept");
+      assert.equal(stats.sent, taken, "every event the server took is counted sent, none kept");
     });
   } finally {
     Date.now = now;
