@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-4TCPRPBU.js";
-import "./chunk-JHKMYX46.js";
-import "./chunk-HWVGCPGT.js";
+} from "./chunk-G62EJV2R.js";
+import "./chunk-YXFYGLIF.js";
+import "./chunk-CW4DQW7W.js";
 export {
   main,
   telemetryCommand

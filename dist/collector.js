@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JHKMYX46.js";
-import "./chunk-HWVGCPGT.js";
+} from "./chunk-YXFYGLIF.js";
+import "./chunk-CW4DQW7W.js";
 export {
   isLoopback,
   readOtlpLogs,

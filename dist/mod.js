@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-HWVGCPGT.js";
+} from "./chunk-CW4DQW7W.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -5331,8 +5331,8 @@ var NATTelemetryHandler = class {
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interruptController;
   /**
-   * Each request in flight: when it started (the host's monotonic clock), to tell a request's own timeout from the budget's; its
-   * events; and whether a 2xx answer has come for them, its body still coming (OTLP).
+   * Each request in flight: when it started (the host's monotonic clock), to tell a request's own timeout from the
+   * budget's; its events; and whether a 2xx answer has come for them, its body still coming (OTLP).
    */
   #requests = /* @__PURE__ */ new Set();
   /** A spool write failed (a full disk, a read-only one): the endpoint's health no longer holds this run off. */

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-HWVGCPGT.js";
+} from "./chunk-CW4DQW7W.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JHKMYX46.js";
+} from "./chunk-YXFYGLIF.js";
 import {
   Backlog,
   EndpointHealth,
@@ -36,7 +36,7 @@ import {
   saveConsent,
   shortHash,
   spoolKey
-} from "./chunk-HWVGCPGT.js";
+} from "./chunk-CW4DQW7W.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
