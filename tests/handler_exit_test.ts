@@ -52,7 +52,7 @@ test("the exit budget covers every retry, split and request, not each one", asyn
       maxBatchBytes: 1_600, // a few events a batch: more batches than fit the budget, even four at a time
       maxQueueSize: 1_000,
     });
-    for (let i = 0; i < 30; i++) handler.enqueue(commandEvent(`e${i}`.padEnd(300, "x")));
+    for (let i = 0; i < 30; i++) handler.enqueue(commandEvent(`e${i}`, 300));
     const started = Date.now();
     await handler.stop();
     const elapsed = Date.now() - started;

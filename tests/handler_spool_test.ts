@@ -194,20 +194,20 @@ test("a program that sets its own version, upgraded, delivers what its earlier v
   using dir = tempDir();
   const endpoint = await refusedUrl();
   const earlier = handler(dir.path, endpoint, { sourceClientVersion: "1.4.0" });
-  earlier.enqueue(commandEvent("by-1.4.0"));
+  earlier.enqueue(commandEvent("by-earlier"));
   await earlier.stop();
   assert.equal(earlier.stats().spooled, 1);
   const server = await comeBack(endpoint);
   try {
     forgetHealth(dir.path);
     const upgraded = handler(dir.path, endpoint, { sourceClientVersion: "1.5.0" });
-    upgraded.enqueue(commandEvent("by-1.5.0"));
+    upgraded.enqueue(commandEvent("by-upgraded"));
     await upgraded.stop();
     const sent = server.requests.map((request) => {
       const { clientVer, events } = JSON.parse(request.body);
       return `${clientVer} ${events.map((e: { parameters: { command: string } }) => e.parameters.command)}`;
     });
-    assert.deepEqual(sent.sort(), ["1.4.0 by-1.4.0", "1.5.0 by-1.5.0"]);
+    assert.deepEqual(sent.sort(), ["1.4.0 by-earlier", "1.5.0 by-upgraded"]);
     assert.deepEqual(files(dir.path), []);
   } finally {
     await server.close();
@@ -311,8 +311,8 @@ for (const when of ["stop()", "a flush before stop()"]) {
       server.reply({ status: 200 }, { status: 429, headers: { "retry-after": "60" } });
       const options = { clock: () => clock.now, maxBatchBytes: 2_500 };
       const first = handler(dir.path, server.url(), options);
-      first.enqueue(commandEvent("a".padEnd(1_000, "x")));
-      first.enqueue(commandEvent("b".padEnd(1_000, "x")));
+      first.enqueue(commandEvent("a", 1_000));
+      first.enqueue(commandEvent("b", 1_000));
       if (when !== "stop()") await first.flush();
       await first.stop();
       assert.equal(server.requests.length, 2, JSON.stringify(first.stats()));
@@ -343,8 +343,8 @@ test("a running handler keeps a Retry-After among answers that delivered to the 
   try {
     server.reply({ status: 200 }, { status: 429, headers: { "retry-after": "3600" } });
     const running = handler(dir.path, server.url(), { maxBatchBytes: 2_500 });
-    running.enqueue(commandEvent("a".padEnd(1_000, "x")));
-    running.enqueue(commandEvent("b".padEnd(1_000, "x")));
+    running.enqueue(commandEvent("a", 1_000));
+    running.enqueue(commandEvent("b", 1_000));
     await running.flush();
     assert.equal(server.requests.length, 2);
     running.enqueue(commandEvent("c"));

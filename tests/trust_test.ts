@@ -28,7 +28,7 @@ import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
 import { Spool, spoolKey } from "../src/spool.ts";
 import { canRun, runChild } from "./helpers/child.ts";
-import { commandEvent, commands } from "./helpers/events.ts";
+import { AnyEvent, commandEvent, commands } from "./helpers/events.ts";
 import { TestServer, withServer } from "./helpers/server.ts";
 import { forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
 
@@ -236,7 +236,7 @@ test("the collector's --jsonl refuses a symlink, creates its file 0600 and appen
     const collector = await startCollector({ jsonlPath, log: (line) => log.push(line) });
     try {
       const handler = new NATTelemetryHandler({ endpoint: collector.url, spoolDir: false });
-      handler.enqueue(commandEvent("x\n$(touch pwned)"));
+      handler.enqueue(new AnyEvent(() => ({ command: "x\n$(touch pwned)" })));
       await handler.stop();
     } finally {
       await collector.close();

@@ -2,8 +2,10 @@ import { CliCommandEvent, type EventParameters, TelemetryEvent } from "../../mod
 import type { DeliveryOutcome } from "../../src/delivery.ts";
 
 /** A CLI event whose command names it, so tests can follow it on the wire. */
-export function commandEvent(command: string): CliCommandEvent {
-  return new CliCommandEvent({ command, taskStatus: "success", durationMs: 5, exitCode: 0 });
+export function commandEvent(command: string, padBytes = 0): CliCommandEvent {
+  // Padded where a test needs events of a size: in a field the event never checks for a name.
+  const pythonVersion = padBytes > 0 ? "x".repeat(padBytes) : undefined;
+  return new CliCommandEvent({ command, taskStatus: "success", durationMs: 5, exitCode: 0, pythonVersion });
 }
 
 /** The commands of the events a server received, in order. */
