@@ -19,6 +19,7 @@ import { MAX_TIME_MS } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
 import { readNamed } from "./named_files.ts";
 import { below, RefusedPath } from "./runtime/guarded_files.ts";
+import { quietly } from "./runtime/host.ts";
 import type { HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 
@@ -156,12 +157,11 @@ export function recordDrops(
   const line: DropsRecord = redact(endpoint) === endpoint ? { ...hashed, endpoint } : hashed;
   const path = dropsPath(dir, key);
   try {
-    // What other runs set aside and is quiet now: taken over first (renamed), so that no two runs sum it.
-    const quiet = asidesOf(files, dir, key, now).filter((other) => other.quiet).flatMap((other) => {
-      const taken = asideName(dir, key, now, other.summed);
-      return tryRename(files, other.path, taken) ? [{ ...other, path: taken }] : [];
-    });
-    const lines = [...quiet.flatMap((aside) => unsummedOf(files, aside).lines), line];
+    // What other runs set aside and is quiet now, what lies beyond its mark: each taken with what it holds.
+    const quiet = asidesOf(files, dir, key, now).filter((aside) => aside.quiet).map((aside) =>
+      takeUnsummed(files, aside, dir, key, now)
+    );
+    const lines = [...quiet.flatMap((taken) => taken.lines), line];
     const read = readDrops(files, path);
     // Not ours (a link, a FIFO, another user's file): removed, never written through; the record starts again.
     if (read === "invalid") files.remove(path);
@@ -173,7 +173,7 @@ export function recordDrops(
     } else {
       sumRecord(files, dir, key, now, added, keptSince);
     }
-    for (const aside of quiet) files.remove(aside.path);
+    for (const { path } of quiet) if (path !== undefined) quietly(() => files.remove(path));
   } catch {
     // No writable spool: the counts go with the run.
   }
@@ -195,9 +195,30 @@ function sumRecord(
   const path = dropsPath(dir, key);
   const aside = { path: asideName(dir, key, now, 0), summed: 0, quiet: false };
   // Where another run set it aside first, this run's line goes to the record that run starts.
-  const { lines, upTo } = tryRename(files, path, aside.path) ? unsummedOf(files, aside) : { lines: [], upTo: 0 };
+  const { lines } = tryRename(files, path, aside.path) ? takeUnsummed(files, aside, dir, key, now) : { lines: [] };
   files.append(path, `${JSON.stringify(sum([...lines, added], keptSince, now) ?? added)}\n`, APPEND_UP_TO_BYTES);
-  if (upTo > 0) tryRename(files, aside.path, asideName(dir, key, now, upTo));
+}
+
+/**
+ * What lies beyond a set-aside record's mark, taken: read, then the record renamed, marked as summed up to where it
+ * was read, before the sum is written. Where another run renamed it first (it took it over, or this run was stopped
+ * until it was quiet), its lines are that run's to sum: none here. A run stopped before it writes the sum has its
+ * mark in place, so none sums them again; one killed then loses them. What is not a regular file is removed.
+ */
+function takeUnsummed(
+  files: HostFiles,
+  aside: SetAside,
+  dir: string,
+  key: string,
+  now: number,
+): { lines: DropsRecord[]; path?: string } {
+  if (files.sizeOf(aside.path) === undefined) {
+    quietly(() => files.remove(aside.path)); // a link, a FIFO, a directory (which stays): never read
+    return { lines: [] };
+  }
+  const { lines, upTo } = unsummedOf(files, aside);
+  const marked = asideName(dir, key, now, upTo);
+  return tryRename(files, aside.path, marked) ? { lines, path: marked } : { lines: [] };
 }
 
 /** A record set aside: where, how much of it is summed, and whether it is {@link QUIET_AFTER_MS quiet}. */
@@ -236,12 +257,10 @@ function unsummedOf(files: HostFiles, aside: SetAside): { lines: DropsRecord[]; 
 }
 
 function tryRename(files: HostFiles, from: string, to: string): boolean {
-  try {
+  return quietly(() => {
     files.rename(from, to);
     return true;
-  } catch {
-    return false;
-  }
+  }) ?? false;
 }
 
 /**

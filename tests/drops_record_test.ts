@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { stamp } from "../src/atomic.ts";
 import { shortHash } from "../src/hash.ts";
@@ -116,6 +116,40 @@ test("a run that adds its line takes in what is set aside and quiet, so that non
   assert.deepEqual(readdirSync(dir.path), [name]);
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: 2, http_400: 1 });
   assert.equal(readFileSync(`${dir.path}/${name}`, "utf8").split("\n").length, 2, "one line");
+});
+
+test("a run stopped past a minute as it sums, while another takes its part over as quiet, counts it once", () => {
+  using dir = tempDir();
+  const now = Date.now();
+  const line = `${JSON.stringify({ since: now, last: now, dropped: { spool_full: 1 } })}\n`;
+  writeFileSync(`${dir.path}/${name}`, line.repeat(300), { mode: 0o600 });
+  let meanwhile = false;
+  const stopped: typeof files = {
+    ...files,
+    rename(from, to) {
+      // Just as it marks what it read as summed: a run a minute later finds the part quiet, and takes it.
+      if (!meanwhile && from.endsWith("-0.aside") && !to.endsWith("-0.aside")) {
+        meanwhile = true;
+        recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now + 61_000);
+      }
+      files.rename(from, to);
+    },
+  };
+  recordDrops(stopped, dir.path, key, endpoint, { http_400: 1 }, now);
+  assert.ok(meanwhile);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: 300, http_413: 1, http_400: 1 });
+});
+
+test("what is named like a set-aside part but is no file is never taken, and keeps no part from being removed", () => {
+  using dir = tempDir();
+  const old = stamp(Date.now() - 120_000);
+  const line = `${JSON.stringify({ since: 1, last: 1, dropped: { spool_full: 5 } })}\n`;
+  mkdirSync(`${dir.path}/drops-${key}-${old}-0000-0.aside`);
+  writeFileSync(`${dir.path}/drops-${key}-${old}-0000-0.aside/inside`, ""); // not empty: no runtime removes it
+  writeFileSync(`${dir.path}/drops-${key}-${old}-ffff-0.aside`, line, { mode: 0o600 });
+  for (let i = 0; i < 2; i++) recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, Date.now());
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: 5, http_400: 2 });
+  assert.deepEqual(readdirSync(dir.path).sort(), [`drops-${key}-${old}-0000-0.aside`, name]);
 });
 
 test("runs summing at the same instant lose nothing of the record, and take what is quiet once", async () => {
