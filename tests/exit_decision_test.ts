@@ -211,7 +211,15 @@ describe("the Node.js and Bun host's sender command", () => {
       `--tls-cipher-list=${ciphers}`,
     ]);
     assert.deepEqual(command(["--tls-cipher-list", ciphers], ""), [`--tls-cipher-list=${ciphers}`]);
-    assert.deepEqual(command(["--no-use-system-ca"], "--use-system-ca"), [], "the command line wins");
+    assert.deepEqual(
+      command(["--no-use-system-ca"], "--use-system-ca"),
+      ["--no-use-system-ca"],
+      "the command line wins",
+    );
+    assert.deepEqual(command(["--no-use-system-ca=1"], "--use-system-ca=true --tls-min-v1.3=false"), [
+      "--no-use-system-ca",
+      "--tls-min-v1.3",
+    ], "a switch given a value is set, as Node.js reads it");
     assert.deepEqual(command(["--tls_min_v1.3", "--openssl-config=/etc/a.cnf"], "--openssl-config=/etc/b.cnf"), [
       "--openssl-config=/etc/a.cnf",
       "--tls-min-v1.3",

@@ -495,6 +495,7 @@ const TRUST_VALUE = /^(openssl-config|tls-cipher-list)$/;
 /**
  * The program's trust flags as Node.js reads them, from `NODE_OPTIONS` then its command line (which wins), for its
  * sender (nothing else of them): each flag's last word, a value given as the next argument, `_` for `-`, `--no-`.
+ * (Those of a configuration file, `--experimental-config-file`, are not read: the sender goes without them.)
  */
 function trustFlags(proc: NodeProcess): string[] {
   const args = [...nodeOptionsArgs(proc.env.NODE_OPTIONS ?? ""), ...(proc.execArgv ?? [])];
@@ -503,11 +504,14 @@ function trustFlags(proc: NodeProcess): string[] {
     const [, no, spelled, value] = /^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(args[i]) ?? [];
     const name = spelled?.replaceAll("_", "-");
     if (name === undefined) continue;
-    if (TRUST_SWITCH.test(name) && value === undefined) settings.set(name, !no);
+    // A switch given a value is set all the same (`--use-system-ca=false` is on), as Node.js reads it.
+    if (TRUST_SWITCH.test(name)) settings.set(name, !no);
     else if (TRUST_VALUE.test(name) && !no) settings.set(name, value ?? args[++i] ?? "");
   }
-  return [...settings].flatMap(([name, value]) =>
-    value === true ? [`--${name}`] : typeof value === "string" ? [`--${name}=${value}`] : []
+  // A switch turned off is passed off (`--no-use-system-ca`): the sender's environment may turn it on
+  // (NODE_USE_SYSTEM_CA), and the program's flag is what overrode that.
+  return [...settings].map(([name, value]) =>
+    value === true ? `--${name}` : value === false ? `--no-${name}` : `--${name}=${value}`
   );
 }
 
