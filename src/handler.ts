@@ -670,6 +670,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       ? redact(sink.url)
       : sink.kind === "stderr"
       ? "standard error"
+      : sink.reason === "dry_run" && host().envHidden?.("NAT_TELEMETRY_DRY_RUN")
+      ? "nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"
       : `nowhere (${sink.reason})`;
     this.#debug(`endpoint: ${where}; format: ${format.name}; spool: ${spoolDir ?? "none"}`);
     this.#debug(

@@ -52,7 +52,7 @@ test("Deno with no permission at all: no prompt, no error, nothing sent or writt
   }
 });
 
-test("Deno that may read the debug variable alone: the trail says the opt-out is read from what it may not read", {
+test("Deno that may read the debug variable alone: the trail names what it may not read, where it decides", {
   skip,
 }, async () => {
   const run = await runChild("debug_child.ts", {
@@ -61,6 +61,17 @@ test("Deno that may read the debug variable alone: the trail says the opt-out is
   });
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /telemetry off \(decided by NAT_TELEMETRY_ENABLED, which the program may not read/);
+  const turnedOn = await runChild("debug_child.ts", {
+    denoFlags: [
+      "--allow-env=NAT_TELEMETRY_DEBUG,NAT_TELEMETRY_ENABLED,NAT_TEST_NOISE_BYTES,NAT_TEST_SET_ENABLED,NAT_TEST_OPTIONS",
+    ],
+    env: {
+      NAT_TELEMETRY_DEBUG: "1",
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TEST_OPTIONS: '{"endpoint":"http://127.0.0.1:9/e"}',
+    },
+  });
+  assert.match(turnedOn.stderr, /nowhere \(dry_run: the program may not read NAT_TELEMETRY_DRY_RUN/);
 });
 
 test("Deno with env and net but no write: delivers, keeps no spool, no prompt", { skip }, async () => {
