@@ -21,7 +21,7 @@ import { randomFraction } from "./atomic.ts";
 import { isLoopback, startCollector } from "./collector.ts";
 import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
-import { describe, redact } from "./describe.ts";
+import { describe, redact, unknownOption } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { exitDecision, type InProcessOutcome, removeSenderScripts } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
@@ -226,6 +226,9 @@ export function telemetryCommand(args: readonly string[], options: TelemetryComm
   if (typeof name !== "string" || nameProblem !== undefined) {
     throw new TypeError(`Cannot run telemetry command: ${nameProblem}`);
   }
+  // A key mistyped (`handlers`) would leave `disable` clearing another spool than the runs': said, as the handler says.
+  const unknown = unknownOption(options, { name: true, output: true, handler: true });
+  if (unknown) throw new TypeError(`Cannot run telemetry command: ${unknown}`);
   const handler = options.handler ?? {};
   // Its mistakes are the developer's: thrown here, as the handler would, but for `disable`, which records the user's
   // opt-out first: a value the program took from the user's environment (its own endpoint variable) must not stop it.

@@ -603,6 +603,11 @@ test("telemetryCommand needs the command's name, and its arguments as an array",
   assert.throws(() => telemetryCommand([], {} as any), /^TypeError: Cannot run telemetry command: 'name' must be/);
   // Printed in the usage and the "Change it with" lines: one line.
   assert.throws(() => telemetryCommand([], { name: "my\ncli" }), /'name' must be a non-empty command of one line/);
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => telemetryCommand([], { name: "mycli telemetry", handlers: {} } as any),
+    /'handlers' is not an option \(did you mean 'handler'\?\)/,
+  );
   // deno-lint-ignore no-explicit-any
   assert.throws(() => telemetryCommand("status" as any, { name: "mycli telemetry" }), /'args' must be an array of/);
 });
