@@ -18,8 +18,13 @@ const COMMAND_SHAPE = /^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*
 /** Characters no command name has: control, format, combining, private or unassigned ones, fillers. */
 const NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]/u;
 
-/** An error class's name, as a program's language spells one: a letter, `_` or `$`, then letters and digits. */
-const CLASS_NAME = /^[A-Za-z_$][\w$]{0,63}$/;
+/**
+ * An error class's name, as a program's language spells one: a letter, `_` or `$`, then letters and digits; qualified
+ * (`requests.exceptions.HTTPError`, `Foo::Bar`) too. No blank, so never an error's message.
+ */
+const CLASS_NAME = /^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/;
+/** The same, in any script (`ÜberError`): its pattern costs more to compile at first use, so only such a name pays. */
+const CLASS_NAME_ANY_SCRIPT = /^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$/u;
 
 /**
  * Whether a command's name is one the program fixes, not a command line (a flag), a path, a URL, an address, or
@@ -69,10 +74,11 @@ export function reportableName(field: "command" | "subcommand", name: unknown): 
  * ```
  */
 export function reportableClassName(name: string): string {
-  if (CLASS_NAME.test(name)) return name;
+  const ascii = /^[ -~]*$/.test(name);
+  if (name.length <= 64 && (ascii ? CLASS_NAME : CLASS_NAME_ANY_SCRIPT).test(name)) return name;
   debugTrail()?.(
-    `'errorClass' (${name.length} characters) is not a class's name (a letter, then letters and digits; never the ` +
-      `error's message): reported as "undefined"`,
+    `'errorClass' (${name.length} characters) is not a class's name (1-64 characters, a letter, then letters and ` +
+      `digits; never the error's message): reported as "undefined"`,
   );
   return "undefined";
 }

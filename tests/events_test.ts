@@ -77,6 +77,12 @@ test('CliCommandEvent sends no user text passed on: a path, an address, an error
     errorClass: "ValueError",
   }).parameters();
   assert.deepEqual([named.command, named.subcommand, named.errorClass], ["db migrate", "up", "ValueError"]);
+  for (const errorClass of ["requests.exceptions.HTTPError", "Foo::Bar", "ÜberError", "$Error"]) {
+    assert.equal(
+      new CliCommandEvent({ command: "run", taskStatus: "failure", errorClass }).parameters().errorClass,
+      errorClass,
+    );
+  }
 });
 
 test("CliCommandEvent rejects wrong types and values outside the value sets, with a clear message", () => {
