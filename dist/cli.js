@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-G62EJV2R.js";
-import "./chunk-YXFYGLIF.js";
-import "./chunk-CW4DQW7W.js";
+} from "./chunk-TU2BF6U6.js";
+import "./chunk-A4ALEJQX.js";
+import "./chunk-TF4SFDN5.js";
 export {
   main,
   telemetryCommand

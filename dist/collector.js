@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YXFYGLIF.js";
-import "./chunk-CW4DQW7W.js";
+} from "./chunk-A4ALEJQX.js";
+import "./chunk-TF4SFDN5.js";
 export {
   isLoopback,
   readOtlpLogs,

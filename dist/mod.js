@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-CW4DQW7W.js";
+} from "./chunk-TF4SFDN5.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

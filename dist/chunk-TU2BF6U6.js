@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YXFYGLIF.js";
+} from "./chunk-A4ALEJQX.js";
 import {
   Backlog,
   EndpointHealth,
@@ -35,8 +35,9 @@ import {
   runtimeInfo,
   saveConsent,
   shortHash,
-  spoolKey
-} from "./chunk-CW4DQW7W.js";
+  spoolKey,
+  unknownOption
+} from "./chunk-TF4SFDN5.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -185,6 +186,8 @@ var telemetryCommand = (function (args, options) {
   if (typeof name !== "string" || nameProblem !== void 0) {
     throw new TypeError(`Cannot run telemetry command: ${nameProblem}`);
   }
+  const unknown = unknownOption(options, { name: true, output: true, handler: true });
+  if (unknown) throw new TypeError(`Cannot run telemetry command: ${unknown}`);
   const handler = options.handler ?? {};
   let resolved;
   try {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-CW4DQW7W.js";
+} from "./chunk-TF4SFDN5.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
