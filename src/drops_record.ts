@@ -35,11 +35,11 @@ const REASON = /^[a-z0-9_]{1,40}$/;
 const HASH = /^[0-9a-f]{8}$/;
 const DROPS_FILE = /^drops-([0-9a-f]{8})\.json$/;
 /**
- * A record a run set aside to sum it: its key, when it was set aside (or taken over), and how much of it (characters)
- * is summed into the record already. A run that has it open to append may still write into it just after, so it is
- * kept until it is quiet, and what comes after that mark is summed then.
+ * A record a run set aside to sum it: its key, when it was set aside (or taken over), and once it is marked, how much
+ * of it (characters) is summed into the record already. A run that has it open to append may still write into it just
+ * after, so it is kept until it is quiet, and what comes after that mark is summed then.
  */
-const SET_ASIDE = /^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+-(\d{1,6})\.aside$/;
+const SET_ASIDE = /^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/;
 /** A record set aside this long ago (or ahead, by a clock set wrong) is quiet: appends to it come within moments. */
 const QUIET_AFTER_MS = 60_000;
 
@@ -83,7 +83,7 @@ export function dropsRecord(
   const now = Date.now();
   const read = readDrops(files, dropsPath(dir, key));
   // Not a record a run has just set aside and is summing (its lines will be in the record in a moment).
-  const setAside = asidesOf(files, dir, key, now).filter((aside) => aside.quiet || aside.summed > 0);
+  const setAside = asidesOf(files, dir, key, now).filter((aside) => aside.quiet || aside.summed !== undefined);
   const unsummed = setAside.flatMap((aside) => unsummedOf(files, aside).lines);
   return sum([...(typeof read === "object" ? read.lines : []), ...unsummed], keptSince, now);
 }
@@ -159,20 +159,21 @@ export function recordDrops(
   try {
     // What other runs set aside and is quiet now, what lies beyond its mark: each taken with what it holds.
     const quiet = asidesOf(files, dir, key, now).filter((aside) => aside.quiet).map((aside) =>
-      takeUnsummed(files, aside, dir, key, now)
+      takeUnsummed(files, aside, dir, key)
     );
-    const lines = [...quiet.flatMap((taken) => taken.lines), line];
-    const read = readDrops(files, path);
-    // Not ours (a link, a FIFO, another user's file): removed, never written through; the record starts again.
-    if (read === "invalid") files.remove(path);
-    const added = sum(lines, keptSince, now) ?? line;
-    const text = `${JSON.stringify(added)}\n`;
-    if (typeof read !== "object" || read.bytes + text.length <= COMPACT_AT_BYTES) {
-      // After a line not ended (an earlier version's record; a write a crash cut short), on a line of its own.
-      files.append(path, typeof read === "object" && !read.ended ? `\n${text}` : text, APPEND_UP_TO_BYTES);
-    } else {
-      sumRecord(files, dir, key, now, added, keptSince);
-    }
+    const added = sum([...quiet.flatMap((taken) => taken.lines), line], keptSince, now) ?? line;
+    afterwardOrBack(files, dir, key, quiet, () => {
+      const read = readDrops(files, path);
+      // Not ours (a link, a FIFO, another user's file): removed, never written through; the record starts again.
+      if (read === "invalid") files.remove(path);
+      const text = `${JSON.stringify(added)}\n`;
+      if (typeof read !== "object" || read.bytes + text.length <= COMPACT_AT_BYTES) {
+        // After a line not ended (an earlier version's record; a write a crash cut short), on a line of its own.
+        files.append(path, typeof read === "object" && !read.ended ? `\n${text}` : text, APPEND_UP_TO_BYTES);
+      } else {
+        sumRecord(files, dir, key, added, keptSince, now);
+      }
+    });
     for (const { path } of quiet) if (path !== undefined) quietly(() => files.remove(path));
   } catch {
     // No writable spool: the counts go with the run.
@@ -188,15 +189,28 @@ function sumRecord(
   files: HostFiles,
   dir: string,
   key: string,
-  now: number,
   added: DropsRecord,
   keptSince: number,
+  now: number,
 ): void {
   const path = dropsPath(dir, key);
-  const aside = { path: asideName(dir, key, now, 0), summed: 0, quiet: false };
+  const aside = { path: asideName(dir, key), quiet: false };
   // Where another run set it aside first, this run's line goes to the record that run starts.
-  const { lines } = tryRename(files, path, aside.path) ? takeUnsummed(files, aside, dir, key, now) : { lines: [] };
-  files.append(path, `${JSON.stringify(sum([...lines, added], keptSince, now) ?? added)}\n`, APPEND_UP_TO_BYTES);
+  const taken = tryRename(files, path, aside.path) ? takeUnsummed(files, aside, dir, key) : { lines: [] };
+  afterwardOrBack(files, dir, key, [taken], () => {
+    files.append(
+      path,
+      `${JSON.stringify(sum([...taken.lines, added], keptSince, now) ?? added)}\n`,
+      APPEND_UP_TO_BYTES,
+    );
+  });
+}
+
+/** What a run took of a set-aside record: its lines beyond the mark, where it is now, and its mark before. */
+interface Taken {
+  readonly lines: DropsRecord[];
+  readonly path?: string;
+  readonly summed?: number;
 }
 
 /**
@@ -205,32 +219,54 @@ function sumRecord(
  * until it was quiet), its lines are that run's to sum: none here. A run stopped before it writes the sum has its
  * mark in place, so none sums them again; one killed then loses them. What is not a regular file is removed.
  */
-function takeUnsummed(
-  files: HostFiles,
-  aside: SetAside,
-  dir: string,
-  key: string,
-  now: number,
-): { lines: DropsRecord[]; path?: string } {
+function takeUnsummed(files: HostFiles, aside: SetAside, dir: string, key: string): Taken {
   if (files.sizeOf(aside.path) === undefined) {
     quietly(() => files.remove(aside.path)); // a link, a FIFO, a directory (which stays): never read
-    return { lines: [] };
+    return { lines: [], summed: aside.summed };
   }
   const { lines, upTo } = unsummedOf(files, aside);
-  const marked = asideName(dir, key, now, upTo);
-  return tryRename(files, aside.path, marked) ? { lines, path: marked } : { lines: [] };
+  const marked = asideName(dir, key, upTo);
+  return tryRename(files, aside.path, marked)
+    ? { lines, path: marked, summed: aside.summed }
+    : { lines: [], summed: aside.summed };
 }
 
-/** A record set aside: where, how much of it is summed, and whether it is {@link QUIET_AFTER_MS quiet}. */
+/**
+ * Writes what sums what was taken; where that fails (a full disk), gives it back under its mark as it was, for a
+ * later run to sum, and throws.
+ */
+function afterwardOrBack(
+  files: HostFiles,
+  dir: string,
+  key: string,
+  taken: readonly Taken[],
+  write: () => void,
+): void {
+  try {
+    write();
+  } catch (error) {
+    for (const { path, summed } of taken) if (path !== undefined) tryRename(files, path, asideName(dir, key, summed));
+    throw error;
+  }
+}
+
+/**
+ * A record set aside: where, how much of it is summed (none yet marked: a run has just set it aside), and whether it
+ * is {@link QUIET_AFTER_MS quiet}.
+ */
 interface SetAside {
   readonly path: string;
-  readonly summed: number;
+  readonly summed?: number;
   readonly quiet: boolean;
 }
 
-/** A fresh name for a record set aside, with how much of it is summed. */
-function asideName(dir: string, key: string, now: number, summed: number): string {
-  return below(dir, `drops-${key}-${stamp(now)}-${randomHex()}-${summed}.aside`);
+/**
+ * A fresh name for a record set aside, with how much of it is summed; dated as it is named (not when the run began:
+ * a run stopped a minute in between would name a part that other runs take at once for quiet).
+ */
+function asideName(dir: string, key: string, summed?: number): string {
+  const mark = summed === undefined ? "" : `-${summed}`;
+  return below(dir, `drops-${key}-${stamp(Date.now())}-${randomHex()}${mark}.aside`);
 }
 
 /** The records of a key set aside. */
@@ -238,7 +274,9 @@ function asidesOf(files: HostFiles, dir: string, key: string, now: number): SetA
   return readNamed(files, dir, SET_ASIDE, (of, name) => {
     const [, , time, summed] = SET_ASIDE.exec(name) ?? [];
     const quiet = Math.abs(now - Number(time)) >= QUIET_AFTER_MS;
-    return of === key ? { path: below(dir, name), summed: Number(summed), quiet } : undefined;
+    return of === key
+      ? { path: below(dir, name), summed: summed === undefined ? undefined : Number(summed), quiet }
+      : undefined;
   });
 }
 
@@ -248,11 +286,12 @@ function asidesOf(files: HostFiles, dir: string, key: string, now: number): SetA
  */
 function unsummedOf(files: HostFiles, aside: SetAside): { lines: DropsRecord[]; upTo: number } {
   try {
-    const text = files.read(aside.path, MAX_DROPS_FILE_BYTES)?.slice(aside.summed) ?? "";
+    const summed = aside.summed ?? 0;
+    const text = files.read(aside.path, MAX_DROPS_FILE_BYTES)?.slice(summed) ?? "";
     const end = aside.quiet ? text.length : text.lastIndexOf("\n") + 1;
-    return { lines: parseLines(text.slice(0, end)), upTo: aside.summed + end };
+    return { lines: parseLines(text.slice(0, end)), upTo: summed + end };
   } catch {
-    return { lines: [], upTo: aside.summed };
+    return { lines: [], upTo: aside.summed ?? 0 };
   }
 }
 

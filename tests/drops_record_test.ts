@@ -73,15 +73,17 @@ test("a record set aside to be summed: what runs append to it after is summed on
   using dir = tempDir();
   const now = Date.now();
   const line = (dropped: Record<string, number>) => `${JSON.stringify({ since: now, last: now, dropped })}\n`;
-  const aside = (time: number, summed: number) => `drops-${key}-${stamp(time)}-c0de-${summed}.aside`;
+  // Marked with how much is summed, or not yet (a run has just set it aside).
+  const aside = (time: number, summed?: number) =>
+    `drops-${key}-${stamp(time)}-c0de${summed === undefined ? "" : `-${summed}`}.aside`;
   const set = (name: string, text: string) => writeFileSync(`${dir.path}/${name}`, text, { mode: 0o600 });
   const summed = line({ http_400: 1000 });
-  // Summed up to its mark, then two lines appended (quiet now); a run died summing another (quiet, none summed);
-  // a run is summing a third (not quiet, none summed: its lines are in the record in a moment); a fourth was summed
+  // Summed up to its mark, then two lines appended (quiet now); a run died summing another (quiet, not marked);
+  // a run is summing a third (not quiet, not marked: its lines are in the record in a moment); a fourth was summed
   // a moment ago, and a run appended a line just after.
   set(aside(now - 120_000, summed.length), summed + line({ http_400: 3 }).repeat(2));
-  set(aside(now - 120_000, 0), line({ http_400: 7 }).repeat(2));
-  const live = aside(now, 0);
+  set(aside(now - 120_000), line({ http_400: 7 }).repeat(2));
+  const live = aside(now);
   set(live, summed);
   const recent = aside(now, summed.length);
   set(recent, summed + line({ http_400: 5 }));
@@ -97,11 +99,11 @@ test("a record set aside to be summed: what runs append to it after is summed on
   recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now);
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { ...expected, http_413: 2 }, "once");
   // The record just set aside, written to after its mark: read now, summed once it is quiet, as the others.
-  const mine = left.find((file) => file.endsWith(".aside") && !file.includes("-c0de-"))!;
+  const mine = left.find((file) => file.endsWith(".aside") && !file.includes("-c0de"))!;
   writeFileSync(`${dir.path}/${mine}`, line({ http_400: 2 }), { flag: "a" });
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { ...expected, http_413: 2, http_400: 27 });
   writeFileSync(`${dir.path}/${name}`, line({ spool_full: 1 }).repeat(300), { flag: "a" });
-  recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now + 60_000);
+  recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now + 61_000);
   const after = { http_400: 20 + 1000 + 5 + 2, spool_full: 600, http_413: 3 };
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, after, "the one a run died summing counts once quiet");
   assert.equal(readdirSync(dir.path).filter((file) => file.endsWith(".aside")).length, 1, "this run's");
@@ -128,7 +130,8 @@ test("a run stopped past a minute as it sums, while another takes its part over 
     ...files,
     rename(from, to) {
       // Just as it marks what it read as summed: a run a minute later finds the part quiet, and takes it.
-      if (!meanwhile && from.endsWith("-0.aside") && !to.endsWith("-0.aside")) {
+      const marked = (path: string) => path.slice(path.lastIndexOf("/") + 1).split("-").length === 5;
+      if (!meanwhile && from.endsWith(".aside") && !marked(from) && marked(to)) {
         meanwhile = true;
         recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now + 61_000);
       }
@@ -138,6 +141,34 @@ test("a run stopped past a minute as it sums, while another takes its part over 
   recordDrops(stopped, dir.path, key, endpoint, { http_400: 1 }, now);
   assert.ok(meanwhile);
   assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: 300, http_413: 1, http_400: 1 });
+});
+
+test("what a run took to sum, where it cannot write the sum (a full disk), goes back for a later run to sum", () => {
+  using dir = tempDir();
+  const now = Date.now();
+  const line = `${JSON.stringify({ since: now, last: now, dropped: { spool_full: 1 } })}\n`;
+  writeFileSync(`${dir.path}/drops-${key}-${stamp(now - 120_000)}-c0de-0.aside`, line.repeat(5), { mode: 0o600 });
+  const full: typeof files = {
+    ...files,
+    append() {
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    },
+  };
+  recordDrops(full, dir.path, key, endpoint, { http_400: 1 }, now); // its own line goes with it
+  writeFileSync(`${dir.path}/${name}`, line.repeat(300), { mode: 0o600 });
+  recordDrops(full, dir.path, key, endpoint, { http_400: 1 }, now); // the record set aside, to sum: given back too
+  recordDrops(files, dir.path, key, endpoint, { http_413: 1 }, now + 61_000);
+  assert.deepEqual(dropsRecord(files, dir.path, key)?.dropped, { spool_full: 305, http_413: 1 });
+});
+
+test("a part is dated as it is set aside: a run stopped a minute before does not name one quiet at once", () => {
+  using dir = tempDir();
+  const line = `${JSON.stringify({ since: 1, last: 1, dropped: { spool_full: 1 } })}\n`;
+  writeFileSync(`${dir.path}/${name}`, line.repeat(400), { mode: 0o600 }); // past 16 KB: the next sums it
+  recordDrops(files, dir.path, key, endpoint, { http_400: 1 }, Date.now() - 65_000); // its time read a minute ago
+  const [part] = readdirSync(dir.path).filter((file) => file.endsWith(".aside"));
+  const time = Number(/-(\d{13})-/.exec(part)?.[1]);
+  assert.ok(Math.abs(Date.now() - time) < 10_000, part);
 });
 
 test("what is named like a set-aside part but is no file is never taken, and keeps no part from being removed", () => {
