@@ -11,6 +11,9 @@
 import { type FileFacts, type RawFiles, readBounded, RefusedPath, type User } from "./guarded_files.ts";
 import { quietly } from "./host.ts";
 
+/** How often an append looks again at a file that changed as it was opened. */
+const APPEND_ATTEMPTS = 4;
+
 interface DenoFileInfo {
   isFile: boolean;
   isDirectory: boolean;
@@ -152,14 +155,15 @@ export function denoFiles(
         // Appending from the start: another writer that finds it made appends after this one's text, never under it.
         return deno.openSync(path, { write: true, append: true, createNew: true, mode: 0o600 });
       };
-      let file: DenoFile;
-      try {
-        file = open();
-      } catch (error) {
-        // Created by another process since it was looked at (two first writers), or renamed away (a run summing a
-        // record sets it aside) or replaced in between: looked at again, once.
-        if (error instanceof RefusedPath) throw error;
-        file = open();
+      // Created by another process since it was looked at (two first writers), or renamed away (a run summing a
+      // record sets it aside) or replaced in between: looked at again, a few times (runs summing at once).
+      let file: DenoFile | undefined;
+      for (let attempt = 1; file === undefined; attempt++) {
+        try {
+          file = open();
+        } catch (error) {
+          if (error instanceof RefusedPath || attempt === APPEND_ATTEMPTS) throw error;
+        }
       }
       try {
         writeAll(file, text);
