@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-TU2BF6U6.js";
-import "./chunk-A4ALEJQX.js";
-import "./chunk-TF4SFDN5.js";
+} from "./chunk-TYENBRON.js";
+import "./chunk-2A54OH2J.js";
+import "./chunk-E6OIKLKV.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-A4ALEJQX.js";
-import "./chunk-TF4SFDN5.js";
+} from "./chunk-2A54OH2J.js";
+import "./chunk-E6OIKLKV.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-TF4SFDN5.js";
+} from "./chunk-E6OIKLKV.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

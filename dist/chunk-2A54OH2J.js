@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-TF4SFDN5.js";
+} from "./chunk-E6OIKLKV.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-A4ALEJQX.js";
+} from "./chunk-2A54OH2J.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-TF4SFDN5.js";
+} from "./chunk-E6OIKLKV.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
