@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-TYENBRON.js";
-import "./chunk-2A54OH2J.js";
-import "./chunk-E6OIKLKV.js";
+} from "./chunk-ZM3HYOSU.js";
+import "./chunk-OUKWA7EK.js";
+import "./chunk-JYQKOVPG.js";
 export {
   main,
   telemetryCommand

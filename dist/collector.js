@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2A54OH2J.js";
-import "./chunk-E6OIKLKV.js";
+} from "./chunk-OUKWA7EK.js";
+import "./chunk-JYQKOVPG.js";
 export {
   isLoopback,
   readOtlpLogs,

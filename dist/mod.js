@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-E6OIKLKV.js";
+} from "./chunk-JYQKOVPG.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -147,12 +147,12 @@ export function recordDrops(
   now: number,
   keptSince = -Infinity,
 ): void {
-  const added = Object.entries(dropped).filter(([reason, n]) =>
+  const counts = Object.entries(dropped).filter(([reason, n]) =>
     REASON.test(reason) && Number.isSafeInteger(n) && n > 0
   );
-  if (added.length === 0 || !validTime(now)) return;
+  if (counts.length === 0 || !validTime(now)) return;
   // As in a health file: a URL whose printing masks part of it (credentials, a query) is written nowhere.
-  const named = { since: now, last: now, dropped: Object.fromEntries(added.slice(0, MAX_REASONS)) };
+  const named = { since: now, last: now, dropped: Object.fromEntries(counts.slice(0, MAX_REASONS)) };
   const hashed = { ...named, endpointHash: shortHash(endpoint) };
   const line: DropsRecord = redact(endpoint) === endpoint ? { ...hashed, endpoint } : hashed;
   const path = dropsPath(dir, key);

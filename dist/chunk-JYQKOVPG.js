@@ -2785,11 +2785,11 @@ var dropsRecords = (function (files, dir, keptSince = -Infinity) {
   });
 });
 var recordDrops = (function (files, dir, key, endpoint, dropped, now, keptSince = -Infinity) {
-  const added = Object.entries(dropped).filter(
+  const counts = Object.entries(dropped).filter(
     ([reason, n]) => REASON.test(reason) && Number.isSafeInteger(n) && n > 0
   );
-  if (added.length === 0 || !validTime(now)) return;
-  const named = { since: now, last: now, dropped: Object.fromEntries(added.slice(0, MAX_REASONS)) };
+  if (counts.length === 0 || !validTime(now)) return;
+  const named = { since: now, last: now, dropped: Object.fromEntries(counts.slice(0, MAX_REASONS)) };
   const hashed = { ...named, endpointHash: shortHash(endpoint) };
   const line = redact(endpoint) === endpoint ? { ...hashed, endpoint } : hashed;
   const path = dropsPath(dir, key);
@@ -2797,17 +2797,17 @@ var recordDrops = (function (files, dir, key, endpoint, dropped, now, keptSince 
     const quiet = asidesOf(files, dir, key, now).filter((aside) => aside.quiet).map(
       (aside) => takeUnsummed(files, aside, dir, key)
     );
-    const added2 = sum([...quiet.flatMap((taken) => taken.lines), line], keptSince, now) ?? line;
+    const added = sum([...quiet.flatMap((taken) => taken.lines), line], keptSince, now) ?? line;
     afterwardOrBack(files, dir, key, quiet, () => {
       const read = readDrops(files, path);
       if (read === "invalid") files.remove(path);
-      const text2 = `${JSON.stringify(added2)}
+      const text2 = `${JSON.stringify(added)}
 `;
       if (typeof read !== "object" || read.bytes + text2.length <= COMPACT_AT_BYTES) {
         files.append(path, typeof read === "object" && !read.ended ? `
 ${text2}` : text2, APPEND_UP_TO_BYTES);
       } else {
-        sumRecord(files, dir, key, added2, keptSince, now);
+        sumRecord(files, dir, key, added, keptSince, now);
       }
     });
     for (const { path: path2 } of quiet) if (path2 !== void 0) quietly(() => files.remove(path2));

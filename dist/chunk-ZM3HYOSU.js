@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2A54OH2J.js";
+} from "./chunk-OUKWA7EK.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-E6OIKLKV.js";
+} from "./chunk-JYQKOVPG.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-E6OIKLKV.js";
+} from "./chunk-JYQKOVPG.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
