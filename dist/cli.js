@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ZM3HYOSU.js";
-import "./chunk-OUKWA7EK.js";
-import "./chunk-JYQKOVPG.js";
+} from "./chunk-VMQYIXVS.js";
+import "./chunk-JQURSO6E.js";
+import "./chunk-RB53VE5N.js";
 export {
   main,
   telemetryCommand

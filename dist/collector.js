@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-OUKWA7EK.js";
-import "./chunk-JYQKOVPG.js";
+} from "./chunk-JQURSO6E.js";
+import "./chunk-RB53VE5N.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-JYQKOVPG.js";
+} from "./chunk-RB53VE5N.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -28,7 +28,7 @@ import { randomHex, stamp, TEMP_FILE, temporaryName, writeAtomically } from "./a
 import { describeError } from "./describe.ts";
 import { parametersProblem } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
-import type { HostFiles } from "./runtime/mod.ts";
+import { host, type HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
 
@@ -579,7 +579,7 @@ export class Spool {
     now: number,
   ): { kept: { events: number; bytes: number }; cut: number; corrupt: number } | undefined {
     const claimed = claimName(entry.name, now + CUT_LEASE_MS);
-    const started = performance.now();
+    const started = host().monotonicMs();
     try {
       this.#files.rename(`${this.dir}/${entry.name}`, `${this.dir}/${claimed}`);
     } catch {
@@ -613,7 +613,7 @@ export class Spool {
     }
     // A run stopped meanwhile (Ctrl-Z, SIGSTOP) for half its lease may have lost its claim to another, which sends
     // the whole: what is kept must not take the claim's name again. It gives up, and counts nothing.
-    if (performance.now() - started > CUT_LEASE_MS / 2) return void discard();
+    if (host().monotonicMs() - started > CUT_LEASE_MS / 2) return void discard();
     try {
       this.#files.rename(temp, `${this.dir}/${claimed}`);
     } catch {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-JYQKOVPG.js";
+} from "./chunk-RB53VE5N.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

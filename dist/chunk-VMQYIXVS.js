@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-OUKWA7EK.js";
+} from "./chunk-JQURSO6E.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-JYQKOVPG.js";
+} from "./chunk-RB53VE5N.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
