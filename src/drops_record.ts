@@ -17,6 +17,7 @@ import { randomHex, stamp } from "./atomic.ts";
 import { redact } from "./describe.ts";
 import { MAX_TIME_MS } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
+import { jsonLine } from "./json_line.ts";
 import { readNamed } from "./named_files.ts";
 import { below, RefusedPath } from "./runtime/guarded_files.ts";
 import { quietly } from "./runtime/host.ts";
@@ -166,7 +167,7 @@ export function recordDrops(
       const read = readDrops(files, path);
       // Not ours (a link, a FIFO, another user's file): removed, never written through; the record starts again.
       if (read === "invalid") files.remove(path);
-      const text = `${JSON.stringify(added)}\n`;
+      const text = `${jsonLine(added)}\n`;
       if (typeof read !== "object" || read.bytes + text.length <= COMPACT_AT_BYTES) {
         // After a line not ended (an earlier version's record; a write a crash cut short), on a line of its own.
         files.append(path, typeof read === "object" && !read.ended ? `\n${text}` : text, APPEND_UP_TO_BYTES);
@@ -200,7 +201,7 @@ function sumRecord(
   afterwardOrBack(files, dir, key, [taken], () => {
     files.append(
       path,
-      `${JSON.stringify(sum([...taken.lines, added], keptSince, now) ?? added)}\n`,
+      `${jsonLine(sum([...taken.lines, added], keptSince, now) ?? added)}\n`,
       APPEND_UP_TO_BYTES,
     );
   });

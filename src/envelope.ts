@@ -7,6 +7,7 @@
 import { describe, describeError, isPlainObject, isThenable } from "./describe.ts";
 import { type EventParameters, TelemetryEvent } from "./events.ts";
 import { joinBetween } from "./join.ts";
+import { jsonLine } from "./json_line.ts";
 import { runtimeInfo } from "./runtime/mod.ts";
 
 /** One event as it goes on the wire. */
@@ -204,7 +205,7 @@ export function toWireEvent(event: TelemetryEvent): WireEvent {
 export function wireEventJson(event: TelemetryEvent): string {
   const { name } = event;
   if (typeof name !== "string" || name === "") throw new TypeError("Event name is not a non-empty string");
-  const parameters = JSON.stringify(checkedParameters(event));
+  const parameters = jsonLine(checkedParameters(event));
   return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
 }
 

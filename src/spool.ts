@@ -28,6 +28,7 @@ import { randomHex, stamp, TEMP_FILE, temporaryName, writeAtomically } from "./a
 import { describeError } from "./describe.ts";
 import { parametersProblem } from "./envelope.ts";
 import { shortHash } from "./hash.ts";
+import { jsonLine } from "./json_line.ts";
 import { host, type HostFiles } from "./runtime/mod.ts";
 import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
@@ -716,7 +717,7 @@ function parseLine(line: string): SpooledEvent | undefined {
       Number.isFinite(timestamp) && typeof event?.name === "string" && event.name !== "" &&
       typeof event.ts === "string" && parametersProblem(event.parameters) === undefined;
     if (!valid) return undefined;
-    const spooled = { json: JSON.stringify(event), schemaVersion, sessionId, retries, timestamp };
+    const spooled = { json: jsonLine(event), schemaVersion, sessionId, retries, timestamp };
     return clientVersion === undefined ? spooled : { ...spooled, clientVersion };
   } catch {
     return undefined;

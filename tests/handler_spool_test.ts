@@ -86,6 +86,32 @@ test("stop() spools what it could not deliver; the next handler delivers it with
   }
 });
 
+test("a program whose JSON.stringify indents (a debugging aid) spools each event on one line: a later run delivers it", async () => {
+  using dir = tempDir();
+  const endpoint = await refusedUrl();
+  const { stringify } = JSON;
+  JSON.stringify = (value: unknown, replacer?: never) => stringify(value, replacer, 2);
+  try {
+    const down = handler(dir.path, endpoint);
+    down.enqueue(commandEvent("indented"));
+    await down.stop();
+    assert.equal(down.stats().spooled, 1);
+    assert.equal(spooled(dir.path).length, 1, "one line, one event");
+    const server = await comeBack(endpoint);
+    try {
+      forgetHealth(dir.path);
+      const up = handler(dir.path, endpoint);
+      await up.stop();
+      assert.deepEqual(commands(server.events()), ["indented"]);
+      assert.deepEqual(up.stats().dropped, {}, "nothing read as corrupt");
+    } finally {
+      await server.close();
+    }
+  } finally {
+    JSON.stringify = stringify;
+  }
+});
+
 test("two programs (or versions) sharing a spool and endpoint: each one's events go out under its own name", async () => {
   using dir = tempDir();
   const endpoint = await refusedUrl();
