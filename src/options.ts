@@ -191,8 +191,11 @@ export interface ResolvedOptions {
   readonly random: () => number;
 }
 
-/** The smallest event there can be: what a handler must be able to hold, whatever its options. */
-const SMALLEST_EVENT_JSON = JSON.stringify({ ts: "2026-01-01T00:00:00.000Z", parameters: {}, name: "x" });
+/**
+ * The smallest event there can be: what a handler must be able to hold, whatever its options. Written out, not
+ * serialized at load: a program that broke `JSON.stringify` before loading the package could not import it.
+ */
+const SMALLEST_EVENT_JSON = '{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}';
 
 /**
  * Bytes an envelope may grow by when its events carry a longer schema version than the default "1.5": kept
