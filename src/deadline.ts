@@ -44,18 +44,21 @@ interface Guarded {
 
 /**
  * The timers are the program's to replace: a test's fake timers may never fire, and a deadline that waits on them
- * alone would never end. The watchdog counts time on the runtime's own `AbortSignal.timeout`, which they do not
- * replace: one signal a second at most, for every deadline (a timeout signal cannot be cancelled: one per deadline
- * would be held until it fired), listened to only while a deadline is guarded (a signal with a listener holds a
- * Deno process open) and listened to again, while it has not fired, when one is guarded again.
+ * alone would never end. The watchdog counts time on a clock they do not replace: the host's `watchTick` where it
+ * has one (Node.js, whose `AbortSignal.timeout` runs on the `node:timers` functions that `@sinonjs/fake-timers`
+ * replaces, where it is first used after them), otherwise the runtime's own `AbortSignal.timeout`: one signal a
+ * second at most, for every deadline (a timeout signal cannot be cancelled: one per deadline would be held until it
+ * fired), listened to only while a deadline is guarded (a signal with a listener holds a Deno process open) and
+ * listened to again, while it has not fired, when one is guarded again.
  */
 const watchdog = {
   guarded: new Set<Guarded>(),
   signal: undefined as AbortSignal | undefined,
+  ticking: false,
   guard(deadline: Guarded): void {
     this.guarded.add(deadline);
-    // A signal already pending looks sooner than a second from now: one look more.
-    if (this.signal && !this.signal.aborted) deadline.looks++;
+    // A look already pending comes sooner than a second from now: one look more.
+    if (this.ticking || (this.signal && !this.signal.aborted)) deadline.looks++;
     this.listen();
   },
   release(deadline: Guarded): void {
@@ -63,6 +66,17 @@ const watchdog = {
     if (this.guarded.size === 0) this.signal?.removeEventListener("abort", this.look);
   },
   listen(): void {
+    const tick = host().watchTick;
+    if (tick) {
+      if (!this.ticking) {
+        this.ticking = true;
+        tick(WATCH_MS, () => {
+          this.ticking = false;
+          this.look();
+        });
+      }
+      return;
+    }
     try {
       if (!this.signal || this.signal.aborted) this.signal = AbortSignal.timeout(WATCH_MS);
       this.signal.addEventListener("abort", this.look); // once: the same listener is not added twice
@@ -85,7 +99,8 @@ const watchdog = {
  *
  * @param ms How long until the deadline.
  * @param fire What the deadline does.
- * @param unref Keeps the timer from holding the process open (the host's `unrefTimer`).
+ * @param unref Keeps the timer from holding the process open (the host's `unrefTimer`). Without it the deadline
+ *   holds the process open until it ends, even where the program's timers are fake (the host's `holdOpen`).
  * @returns A function that cancels the deadline.
  * @example
  * ```ts
@@ -98,14 +113,16 @@ const watchdog = {
 export function setDeadline(
   ms: number,
   fire: () => void,
-  unref: (timer: ReturnType<typeof setTimeout>) => void = () => {},
+  unref?: (timer: ReturnType<typeof setTimeout>) => void,
 ): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let over = false;
+  const release = unref ? undefined : host().holdOpen?.();
   const stop = () => {
     over = true;
     clearTimeout(timer);
     watchdog.release(guarded);
+    release?.();
   };
   const end = () => {
     if (over) return;
@@ -123,7 +140,7 @@ export function setDeadline(
         if (late <= STALL_MS || graces === 0) return end();
         arm(Math.min(Math.max(late, GRACE_MS.min), GRACE_MS.max), graces - 1);
       }, delay);
-      unref(timer);
+      unref?.(timer);
     } catch {
       // A replaced setTimeout that throws: the watchdog ends the deadline.
     }

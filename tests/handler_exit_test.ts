@@ -248,6 +248,27 @@ test("timers that never fire (a test's fake timers) do not hold a run at its exi
   });
 });
 
+test("fake timers as sinon installs them (process.nextTick, node:timers) neither end a run mid-await nor hold it", async () => {
+  using dir = tempDir();
+  await withServer(async (server) => {
+    const run = await runChild("fake_timers_child.ts", {
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        LIKE_SINON_INSTALL: "1",
+      },
+      limitMs: 30_000,
+    });
+    // Node.js ended it with 13 ("unsettled top-level await") where nothing held the process open for the watchdog, and
+    // held it until killed where the watchdog's AbortSignal.timeout ran on the fake node:timers.
+    assert.equal(run.code, 0, `ended with its command's status, not killed: ${run.stderr}`);
+    assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
+    const left = spooled(dir.path).map((line) => line.event.parameters.command);
+    assert.equal(server.requests.length + left.length, 1, "delivered or spooled, once");
+  });
+});
+
 test("timers that never fire do not hold a flush() either: a request's deadline ends too, and stop() spools", async () => {
   using dir = tempDir();
   await withServer(async (server) => {

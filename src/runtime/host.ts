@@ -270,6 +270,21 @@ export interface Host {
    */
   monotonicMs(): number;
   /**
+   * Holds the process open until the function returned is called, where the program's timers may not (fake timers):
+   * a deadline the program awaits. Absent where the runtime's own timeout holds it (Deno, Bun).
+   *
+   * @returns The release.
+   */
+  holdOpen?(): () => void;
+  /**
+   * Calls `then` once, `ms` from now, on a clock the program's fake timers do not replace, holding nothing open:
+   * the deadlines' watchdog. Absent where the runtime's own `AbortSignal.timeout` is such a clock (Deno, Bun).
+   *
+   * @param ms How long from now.
+   * @param then What to call.
+   */
+  watchTick?(ms: number, then: () => void): void;
+  /**
    * Whether the program may connect to a URL's host without being asked (Deno `--allow-net`).
    *
    * @param url The URL.

@@ -29,6 +29,7 @@ import { nodeFiles, type NodeFs, type NodePermission } from "./node_files.ts";
 import { senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
 import { markStandingAside, programListens } from "./standing_aside.ts";
+import { loopHold, watchTick } from "./node_watchdog.ts";
 
 /** The part of `node:child_process` we use. */
 interface NodeChildProcess {
@@ -295,6 +296,9 @@ export function nodeHost(
     unrefTimer(timer) {
       (timer as { unref?: () => void } | undefined)?.unref?.();
     },
+    // Under Bun the runtime's own `AbortSignal.timeout` is a clock fake timers do not replace, and holds the process.
+    holdOpen: proc.versions.bun ? undefined : loopHold(proc),
+    watchTick: proc.versions.bun ? undefined : watchTick,
     monotonicMs() {
       // Not `performance.now()`: under Node.js its first use loads perf_hooks (~1 ms).
       const [seconds, nanoseconds] = proc.hrtime();
