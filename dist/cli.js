@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-VMQYIXVS.js";
-import "./chunk-JQURSO6E.js";
-import "./chunk-RB53VE5N.js";
+} from "./chunk-NJ6AT5DN.js";
+import "./chunk-YUTJX7I6.js";
+import "./chunk-VJWHOXJR.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-JQURSO6E.js";
-import "./chunk-RB53VE5N.js";
+} from "./chunk-YUTJX7I6.js";
+import "./chunk-VJWHOXJR.js";
 export {
   isLoopback,
   readOtlpLogs,

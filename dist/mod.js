@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-RB53VE5N.js";
+} from "./chunk-VJWHOXJR.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

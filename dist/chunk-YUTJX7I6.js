@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-RB53VE5N.js";
+} from "./chunk-VJWHOXJR.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-JQURSO6E.js";
+} from "./chunk-YUTJX7I6.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-RB53VE5N.js";
+} from "./chunk-VJWHOXJR.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
