@@ -107,6 +107,8 @@ export interface FileDecision {
   state: ConsentState;
   /** Why the file was read as `disabled` without saying so, e.g. "is a symlink". */
   problem?: string;
+  /** The file's text, where it was read. */
+  text?: string;
 }
 
 /**
@@ -140,7 +142,7 @@ function readDecision(path: string, placeChecked = false): FileDecision {
     return { state: "disabled", problem: `cannot be read safely (${refusal(error).replaceAll("_", " ")})` };
   }
   if (text === undefined) return { state: "never_asked" };
-  if (placeChecked) return decisionOf(text);
+  if (placeChecked) return { ...decisionOf(text), text };
   try {
     // A file of the user's where another user may rename files could be an old decision put back.
     files.checkPlace(path);
@@ -150,7 +152,7 @@ function readDecision(path: string, placeChecked = false): FileDecision {
       problem: `is where another user could replace it (${refusal(error).replaceAll("_", " ")})`,
     };
   }
-  return decisionOf(text);
+  return { ...decisionOf(text), text };
 }
 
 /** Whether the program's permissions refused the access (Deno's `NotCapable`, Node.js's `ERR_ACCESS_DENIED`). */
@@ -323,7 +325,10 @@ export function saveConsent(
   const after = effectiveConsent();
   // The file the decision in force is read from (the consent file, made absolute), not the one written: a copy saved
   // elsewhere, or a relative path the working directory moves, must not become the file the run follows.
-  if (after.source === "file") [enabled, fromFile, decidingFile] = [state === "enabled", true, after.path];
+  if (after.source === "file") {
+    [enabled, fromFile, decidingFile] = [state === "enabled", true, after.path];
+    decidedText = after.path === undefined ? undefined : readDecision(after.path, true).text;
+  }
   return true;
 }
 
@@ -350,9 +355,15 @@ export function effectiveConsent(): EffectiveConsent {
   return { ...(environmentDecision() ?? fileDecision(fileState)), ...file };
 }
 
-/** The decision, and what made it; the consent file is read only when the environment does not decide. */
-function decision(): { enabled: boolean; source: ConsentSource } {
-  return environmentDecision() ?? fileDecision(fileDecisionAt(consentFilePath()).state);
+/**
+ * The decision, and what made it; the consent file is read only when the environment does not decide, and then its
+ * text is given too.
+ */
+function decision(): { enabled: boolean; source: ConsentSource; text?: string } {
+  const environment = environmentDecision();
+  if (environment) return environment;
+  const { state, text } = fileDecisionAt(consentFilePath());
+  return { ...fileDecision(state), text };
 }
 
 /**
@@ -394,6 +405,8 @@ let enabled: boolean | undefined;
 let fromFile = false;
 /** The consent file that decided, when {@link fromFile}: the one a run follows, wherever HOME points later. */
 let decidingFile: string | undefined;
+/** Its text then (or once the program saved the user's answer there): a decision written since is another one. */
+let decidedText: string | undefined;
 /** How a process that outlives the run which started it decides again (a sender); see {@link followConsent}. */
 let decideAgain: (() => boolean) | undefined;
 /** Whether the program decided, with {@link setTelemetryEnabled}: nobody is then asked. */
@@ -453,7 +466,10 @@ export function consentHolds(): boolean {
   // A file replaced by an atomic rewrite as it was read (Deno: changed while it was opened) is read once more; one
   // that still cannot be read with certainty (a link, not TOML...) is disabled, as at the start of a run.
   if (read.problem !== undefined) read = readDecision(decidingFile, true);
-  return enabled = read.problem === undefined && fileDecision(read.state).enabled;
+  // A decision written since the run's own, even a yes again (`disable`, then `enable`, between two looks), may have
+  // followed an opt-out that what is pending must honour: the run sends, spools and records nothing more (a later run
+  // follows the new decision).
+  return enabled = read.problem === undefined && read.text === decidedText && fileDecision(read.state).enabled;
 }
 
 /**
@@ -469,7 +485,10 @@ export function consentHolds(): boolean {
  * ```
  */
 export function isTelemetryEnabled(): boolean {
-  if (enabled === undefined) settle(decision());
+  if (enabled === undefined) {
+    const { text, ...current } = decision();
+    settle(current, text);
+  }
   return enabled === true;
 }
 
@@ -485,15 +504,15 @@ export function isTelemetryEnabled(): boolean {
  * ```
  */
 export function settledDecision(): { enabled: boolean; source: ConsentSource } {
-  const current = decision();
-  if (enabled === undefined) settle(current);
+  const { text, ...current } = decision();
+  if (enabled === undefined) settle(current, text);
   return current;
 }
 
-/** Sets the live flag from the decision in force. */
-function settle(current: { enabled: boolean; source: ConsentSource }): void {
+/** Sets the live flag from the decision in force, and the consent file's text where it decided. */
+function settle(current: { enabled: boolean; source: ConsentSource }, text: string | undefined): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
-  decidingFile = fromFile ? consentFilePath() : undefined;
+  [decidingFile, decidedText] = fromFile ? [consentFilePath(), text] : [undefined, undefined];
 }
 
 /**

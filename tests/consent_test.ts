@@ -14,12 +14,21 @@ import {
 } from "node:fs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { effectiveConsent, PROMPT_VERSION, recordConsent, setTelemetryEnabled } from "../mod.ts";
+import {
+  effectiveConsent,
+  isTelemetryEnabled,
+  NATTelemetryHandler,
+  PROMPT_VERSION,
+  recordConsent,
+  setTelemetryEnabled,
+} from "../mod.ts";
 import { consentFilePath, consentHolds, decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
 import { parseToml } from "../src/toml.ts";
 import fc from "fast-check";
 import { canRun } from "./helpers/child.ts";
-import { tempDir } from "./helpers/spool_dir.ts";
+import { commandEvent } from "./helpers/events.ts";
+import { withServer } from "./helpers/server.ts";
+import { files, tempDir } from "./helpers/spool_dir.ts";
 
 const pythonVector = new URL("./vectors/consent-written-by-python-reference.toml", import.meta.url).pathname;
 
@@ -338,6 +347,38 @@ test("a run follows the consent file that decided: not a copy the program saved 
   } finally {
     process.chdir(cwd);
     setTelemetryEnabled(false);
+  }
+});
+
+test("a decision written during a run, even a yes again (disable, then enable, between two looks), stops what it holds", async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const saved = [process.env.NAT_TELEMETRY_CONSENT_FILE, process.env.NAT_TELEMETRY_ENABLED, process.env.DO_NOT_TRACK];
+  process.env.NAT_TELEMETRY_CONSENT_FILE = file;
+  delete process.env.NAT_TELEMETRY_ENABLED;
+  delete process.env.DO_NOT_TRACK;
+  try {
+    assert.equal(recordConsent("enabled"), true, "the user's answer, saved by the program");
+    assert.equal(consentHolds(), true, "the program's own save is the run's decision");
+    await withServer(async (server) => {
+      const handler = new NATTelemetryHandler({ endpoint: server.url(), spoolDir: `${dir.path}/spool` });
+      handler.enqueue(commandEvent("held"));
+      // In another shell, between two looks of the run: `disable`, then `enable` a second later.
+      writeFileSync(file, formatConsentToml("disabled", Date.now()));
+      writeFileSync(file, formatConsentToml("enabled", Date.now() + 1_000));
+      await handler.stop();
+      assert.equal(server.requests.length, 0, "nothing held through the opt-out is sent");
+      assert.deepEqual(handler.stats().dropped, { opted_out: 1 });
+      assert.deepEqual(files(`${dir.path}/spool`).filter((name) => name.endsWith(".jsonl")), [], "nor spooled");
+    });
+    assert.equal(isTelemetryEnabled(), false, "the run records nothing more; a later run follows the new decision");
+    assert.equal(consentHolds(), false);
+  } finally {
+    setTelemetryEnabled(false);
+    const names = ["NAT_TELEMETRY_CONSENT_FILE", "NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"];
+    names.forEach((name, index) =>
+      saved[index] === undefined ? delete process.env[name] : process.env[name] = saved[index]
+    );
   }
 });
 
