@@ -28,7 +28,7 @@ import { consentFileInForce, onByConsentFile } from "./consent.ts";
 import { type ResolvedOptions, senderSizes } from "./options.ts";
 import { host, type HostFiles, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
-import { below, parentOf } from "./runtime/guarded_files.ts";
+import { below, parentOf, RefusedPath } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
 import { SENDER_SCRIPT } from "./sender_script.ts";
@@ -316,17 +316,27 @@ function scriptInPlace({ files, spool }: Backlog): boolean {
 }
 
 /**
- * Makes sure the sender's script is in the spool directory. Writing it (a version's first hand-off there), it removes
- * other versions' scripts past {@link OTHER_SCRIPTS_KEPT}: each is 70-100 KB, and the spool's bounds count events.
+ * Makes sure the sender's script is in the spool directory. What else is under its name (a link, a FIFO, a copy of
+ * root's that `sudo` left) is removed, never written through, as the health and drops records are: left, it kept
+ * every later run from handing off. Writing it (a version's first hand-off there), it removes other versions'
+ * scripts past {@link OTHER_SCRIPTS_KEPT}: each is 70-100 KB, and the spool's bounds count events.
  */
 function writeScript(backlog: Backlog): boolean {
   if (scriptInPlace(backlog)) return true;
+  const { files, spool } = backlog;
+  const write = () => writeAtomically(files, spool.dir, SENDER_SCRIPT_NAME, SENDER_SCRIPT, Date.now());
   try {
-    writeAtomically(backlog.files, backlog.spool.dir, SENDER_SCRIPT_NAME, SENDER_SCRIPT, Date.now());
-  } catch {
-    return false;
+    write();
+  } catch (error) {
+    if (!(error instanceof RefusedPath)) return false;
+    try {
+      files.remove(`${spool.dir}/${SENDER_SCRIPT_NAME}`);
+      write();
+    } catch {
+      return false;
+    }
   }
-  removeSenderScripts(backlog.files, backlog.spool.dir, OTHER_SCRIPTS_KEPT);
+  removeSenderScripts(files, spool.dir, OTHER_SCRIPTS_KEPT);
   return true;
 }
 

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -388,6 +389,25 @@ test(`${runtime}: a version's first hand-off keeps the three other versions' scr
     await sendersGone(dir.path);
     const scripts = names(dir.path).filter((name) => name.startsWith("sender-") && name.endsWith(".mjs"));
     assert.deepEqual(scripts, [...fresh, SENDER_SCRIPT_NAME].sort());
+  } finally {
+    await server.close();
+  }
+});
+
+test(`${runtime}: a link under the sender's script's name is removed, never written through, and the script written: runs hand off`, async () => {
+  using dir = tempDir();
+  // What a directory others could once write may hold: a link to a script of someone else's.
+  const theirs = `${dir.path}/theirs.mjs`;
+  writeFileSync(theirs, "// someone else's script\n", { mode: 0o600 });
+  symlinkSync(theirs, `${dir.path}/${SENDER_SCRIPT_NAME}`);
+  const server = await TestServer.start();
+  try {
+    const run = await runChild("exit_child.ts", { args: ["natural"], env: handOff(dir.path, server.url(), "linked") });
+    assert.deepEqual([run.code, run.stderr], [0, ""]);
+    await waitFor(() => server.events().length === 1, "the sender's delivery");
+    await sendersGone(dir.path);
+    assert.ok(lstatSync(`${dir.path}/${SENDER_SCRIPT_NAME}`).isFile(), "the script itself, in place of the link");
+    assert.equal(readFileSync(theirs, "utf8"), "// someone else's script\n", "the link's target untouched");
   } finally {
     await server.close();
   }
