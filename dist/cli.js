@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-NJ6AT5DN.js";
-import "./chunk-YUTJX7I6.js";
-import "./chunk-VJWHOXJR.js";
+} from "./chunk-JX7H7KV3.js";
+import "./chunk-SBG34ZRC.js";
+import "./chunk-IT2MU6KZ.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-YUTJX7I6.js";
-import "./chunk-VJWHOXJR.js";
+} from "./chunk-SBG34ZRC.js";
+import "./chunk-IT2MU6KZ.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-VJWHOXJR.js";
+} from "./chunk-IT2MU6KZ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

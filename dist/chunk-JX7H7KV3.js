@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-YUTJX7I6.js";
+} from "./chunk-SBG34ZRC.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-VJWHOXJR.js";
+} from "./chunk-IT2MU6KZ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

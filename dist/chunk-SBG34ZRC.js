@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-VJWHOXJR.js";
+} from "./chunk-IT2MU6KZ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
