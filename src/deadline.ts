@@ -66,15 +66,13 @@ const watchdog = {
     if (this.guarded.size === 0) this.signal?.removeEventListener("abort", this.look);
   },
   listen(): void {
-    const tick = host().watchTick;
-    if (tick) {
-      if (!this.ticking) {
-        this.ticking = true;
-        tick(WATCH_MS, () => {
-          this.ticking = false;
-          this.look();
-        });
-      }
+    if (this.ticking) return;
+    const tick = () => {
+      this.ticking = false;
+      this.look();
+    };
+    if (host().watchTick?.(WATCH_MS, tick)) {
+      this.ticking = true;
       return;
     }
     try {
@@ -117,7 +115,7 @@ export function setDeadline(
 ): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let over = false;
-  const release = unref ? undefined : host().holdOpen?.();
+  let release: (() => void) | undefined;
   const stop = () => {
     over = true;
     clearTimeout(timer);
@@ -147,5 +145,6 @@ export function setDeadline(
   };
   watchdog.guard(guarded);
   arm(ms, MAX_GRACES);
+  if (!unref) release = host().holdOpen?.();
   return stop;
 }

@@ -282,8 +282,9 @@ export interface Host {
    *
    * @param ms How long from now.
    * @param then What to call.
+   * @returns Whether it will be called (`false`: the program removed what it needs).
    */
-  watchTick?(ms: number, then: () => void): void;
+  watchTick?(ms: number, then: () => void): boolean;
   /**
    * Whether the program may connect to a URL's host without being asked (Deno `--allow-net`).
    *

@@ -71,17 +71,24 @@ let cell: Int32Array | undefined;
 
 /**
  * The host's `watchTick`: `then` called once, `ms` from now, on V8's own clock (`Atomics.waitAsync`), which holds
- * nothing open. `undefined` where the runtime has no `Atomics.waitAsync`.
+ * nothing open.
  *
+ * @param ms How long from now.
+ * @param then What to call.
+ * @returns Whether it will be called: not where the program removed `Atomics` or `SharedArrayBuffer` (a hardening
+ *   shim, `--enable-sharedarraybuffer-per-context`), which leaves the runtime's `AbortSignal.timeout` to count.
  * @example
  * ```ts
  * import { watchTick } from "./node_watchdog.ts";
- * watchTick?.(1_000, () => console.log("a second, whatever the program did to its timers"));
+ * watchTick(1_000, () => console.log("a second, whatever the program did to its timers"));
  * ```
  */
-export const watchTick: ((ms: number, then: () => void) => void) | undefined = typeof Atomics.waitAsync === "function"
-  ? (ms, then) => {
+export function watchTick(ms: number, then: () => void): boolean {
+  try {
     cell ??= new Int32Array(new SharedArrayBuffer(4));
     void Promise.resolve(Atomics.waitAsync(cell, 0, 0, ms).value).then(() => then());
+    return true;
+  } catch {
+    return false;
   }
-  : undefined;
+}
