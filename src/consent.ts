@@ -327,7 +327,9 @@ export function saveConsent(
   // elsewhere, or a relative path the working directory moves, must not become the file the run follows.
   if (after.source === "file") {
     [enabled, fromFile, decidingFile] = [state === "enabled", true, after.path];
-    decidedText = after.path === undefined ? undefined : readDecision(after.path, true).text;
+    decided = after.path === undefined
+      ? {}
+      : { text: readDecision(after.path, true).text, modified: files.modifiedAt(after.path) };
   }
   return true;
 }
@@ -405,8 +407,11 @@ let enabled: boolean | undefined;
 let fromFile = false;
 /** The consent file that decided, when {@link fromFile}: the one a run follows, wherever HOME points later. */
 let decidingFile: string | undefined;
-/** Its text then (or once the program saved the user's answer there): a decision written since is another one. */
-let decidedText: string | undefined;
+/**
+ * Its text and modification time then (or once the program saved the user's answer there): a decision written since
+ * is another one. The time tells apart a decision written again to the same text (`consented_at` counts seconds).
+ */
+let decided: { text?: string; modified?: number } = {};
 /** How a process that outlives the run which started it decides again (a sender); see {@link followConsent}. */
 let decideAgain: (() => boolean) | undefined;
 /** Whether the program decided, with {@link setTelemetryEnabled}: nobody is then asked. */
@@ -469,7 +474,8 @@ export function consentHolds(): boolean {
   // A decision written since the run's own, even a yes again (`disable`, then `enable`, between two looks), may have
   // followed an opt-out that what is pending must honour: the run sends, spools and records nothing more (a later run
   // follows the new decision).
-  return enabled = read.problem === undefined && read.text === decidedText && fileDecision(read.state).enabled;
+  const same = read.text === decided.text && host().files?.modifiedAt(decidingFile) === decided.modified;
+  return enabled = read.problem === undefined && same && fileDecision(read.state).enabled;
 }
 
 /**
@@ -512,7 +518,8 @@ export function settledDecision(): { enabled: boolean; source: ConsentSource } {
 /** Sets the live flag from the decision in force, and the consent file's text where it decided. */
 function settle(current: { enabled: boolean; source: ConsentSource }, text: string | undefined): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
-  [decidingFile, decidedText] = fromFile ? [consentFilePath(), text] : [undefined, undefined];
+  decidingFile = fromFile ? consentFilePath() : undefined;
+  decided = decidingFile === undefined ? {} : { text, modified: host().files?.modifiedAt(decidingFile) };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   readFileSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { Buffer } from "node:buffer";
@@ -350,7 +351,11 @@ test("a run follows the consent file that decided: not a copy the program saved 
   }
 });
 
-test("a decision written during a run, even a yes again (disable, then enable, between two looks), stops what it holds", async () => {
+/**
+ * A run on the consent file's yes holds one event while `rewrite` changes the file as another shell would; then it
+ * stops. Returns what the endpoint received, the run's counters, what it spooled, and whether telemetry is still on.
+ */
+async function heldThroughRewrite(rewrite: (file: string, original: string) => void) {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
   const saved = [process.env.NAT_TELEMETRY_CONSENT_FILE, process.env.NAT_TELEMETRY_ENABLED, process.env.DO_NOT_TRACK];
@@ -360,19 +365,17 @@ test("a decision written during a run, even a yes again (disable, then enable, b
   try {
     assert.equal(recordConsent("enabled"), true, "the user's answer, saved by the program");
     assert.equal(consentHolds(), true, "the program's own save is the run's decision");
+    let outcome: { received: number; dropped: Record<string, number>; spooled: string[]; on: boolean } | undefined;
     await withServer(async (server) => {
       const handler = new NATTelemetryHandler({ endpoint: server.url(), spoolDir: `${dir.path}/spool` });
       handler.enqueue(commandEvent("held"));
-      // In another shell, between two looks of the run: `disable`, then `enable` a second later.
-      writeFileSync(file, formatConsentToml("disabled", Date.now()));
-      writeFileSync(file, formatConsentToml("enabled", Date.now() + 1_000));
+      rewrite(file, readFileSync(file, "utf8"));
       await handler.stop();
-      assert.equal(server.requests.length, 0, "nothing held through the opt-out is sent");
-      assert.deepEqual(handler.stats().dropped, { opted_out: 1 });
-      assert.deepEqual(files(`${dir.path}/spool`).filter((name) => name.endsWith(".jsonl")), [], "nor spooled");
+      const spooled = files(`${dir.path}/spool`).filter((name) => name.endsWith(".jsonl"));
+      const { dropped } = handler.stats();
+      outcome = { received: server.requests.length, dropped, spooled, on: isTelemetryEnabled() && consentHolds() };
     });
-    assert.equal(isTelemetryEnabled(), false, "the run records nothing more; a later run follows the new decision");
-    assert.equal(consentHolds(), false);
+    return outcome!;
   } finally {
     setTelemetryEnabled(false);
     const names = ["NAT_TELEMETRY_CONSENT_FILE", "NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK"];
@@ -380,6 +383,26 @@ test("a decision written during a run, even a yes again (disable, then enable, b
       saved[index] === undefined ? delete process.env[name] : process.env[name] = saved[index]
     );
   }
+}
+
+test("a decision written during a run, even a yes again (disable, then enable, between two looks), stops what it holds", async () => {
+  const outcome = await heldThroughRewrite((file) => {
+    writeFileSync(file, formatConsentToml("disabled", Date.now()));
+    writeFileSync(file, formatConsentToml("enabled", Date.now() + 1_000));
+  });
+  // Nothing held through the opt-out is sent or spooled, and the run records nothing more (a later run follows the
+  // new decision).
+  assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
+});
+
+test("a decision written again to the very same text (disable, then enable, within a second) stops what it holds too", async () => {
+  const outcome = await heldThroughRewrite((file, original) => {
+    writeFileSync(file, formatConsentToml("disabled", Date.now()));
+    writeFileSync(file, original); // `consented_at` counts seconds
+    const later = new Date(Date.now() + 1_000); // the file's time tells, where the clock has moved on
+    utimesSync(file, later, later);
+  });
+  assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
 });
 
 test("mutated consent files read as tomllib reads them: same validity, same decision (property)", {
