@@ -9,6 +9,7 @@
  */
 import type { PendingEvent } from "./batch.ts";
 import { EndpointHealth } from "./health.ts";
+import { jsonLine } from "./json_line.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type HostFiles } from "./runtime/mod.ts";
 import { Spool, type SpoolClaim, spoolKey } from "./spool.ts";
@@ -184,6 +185,6 @@ export function backlogKey(options: ResolvedOptions): string {
     resource: format.resource && Object.entries(format.resource).sort(),
     fetch: customFetch ? "own" : undefined,
   };
-  const named = JSON.stringify(sender);
+  const named = jsonLine(sender);
   return spoolKey(sink.kind === "http" ? sink.url : "", format.name, named === "{}" ? "" : named);
 }

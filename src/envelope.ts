@@ -206,7 +206,7 @@ export function wireEventJson(event: TelemetryEvent): string {
   const { name } = event;
   if (typeof name !== "string" || name === "") throw new TypeError("Event name is not a non-empty string");
   const parameters = jsonLine(checkedParameters(event));
-  return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${JSON.stringify(name)}}`;
+  return `{"ts":"${formatTimestamp(event.timestamp)}","parameters":${parameters},"name":${jsonLine(name)}}`;
 }
 
 /**
@@ -389,5 +389,5 @@ export function buildPayload(events: readonly TelemetryEvent[], options: Envelop
  * ```
  */
 export function encodeEnvelope(header: EnvelopeHeader, eventJsons: readonly string[]): string {
-  return joinBetween(`${JSON.stringify(header).slice(0, -1)},"events":[`, eventJsons, "]}");
+  return joinBetween(`${jsonLine(header).slice(0, -1)},"events":[`, eventJsons, "]}");
 }

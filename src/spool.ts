@@ -681,9 +681,9 @@ function spoolText(lines: readonly SpoolLine[]): string {
 
 /** One spool line, built without serializing the event again. */
 function spoolLine(event: SpooledEvent): SpoolLine {
-  const text = `{"retries":${event.retries},"schemaVersion":${JSON.stringify(event.schemaVersion)},"sessionId":${
-    JSON.stringify(event.sessionId)
-  },${event.clientVersion === undefined ? "" : `"clientVersion":${JSON.stringify(event.clientVersion)},`}"timestamp":${
+  const text = `{"retries":${event.retries},"schemaVersion":${jsonLine(event.schemaVersion)},"sessionId":${
+    jsonLine(event.sessionId)
+  },${event.clientVersion === undefined ? "" : `"clientVersion":${jsonLine(event.clientVersion)},`}"timestamp":${
     Math.floor(event.timestamp)
   },"event":${event.json}}`;
   return { text, bytes: utf8Length(text) };

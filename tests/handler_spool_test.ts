@@ -11,6 +11,8 @@ import {
 import { host } from "../src/runtime/mod.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { Spool, spoolKey } from "../src/spool.ts";
+import { backlogKey } from "../src/backlog.ts";
+import { resolveOptions } from "../src/options.ts";
 import { dropsRecords } from "../src/drops_record.ts";
 import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
@@ -90,7 +92,10 @@ test("a program whose JSON.stringify indents (a debugging aid) spools each event
   using dir = tempDir();
   const endpoint = await refusedUrl();
   const { stringify } = JSON;
-  JSON.stringify = (value: unknown, replacer?: never) => stringify(value, replacer, 2);
+  JSON.stringify = (value: unknown, replacer?: never) => `${stringify(value, replacer, 2)}\n`;
+  // Headers make the spool's key of more than the endpoint: a sender, in a process of its own, must find the same.
+  const handler = (spoolDir: string, url: string) =>
+    new NATTelemetryHandler({ spoolDir, endpoint: url, exitTimeoutSeconds: 1, headers: { "x-team": "a" } });
   try {
     const down = handler(dir.path, endpoint);
     down.enqueue(commandEvent("indented"));
@@ -104,6 +109,10 @@ test("a program whose JSON.stringify indents (a debugging aid) spools each event
       await up.stop();
       assert.deepEqual(commands(server.events()), ["indented"]);
       assert.deepEqual(up.stats().dropped, {}, "nothing read as corrupt");
+      const key = () => backlogKey(resolveOptions({ endpoint, headers: { "x-team": "a" } }));
+      const patched = key();
+      JSON.stringify = stringify;
+      assert.equal(patched, key(), "the key a sender, in a process of its own, computes");
     } finally {
       await server.close();
     }

@@ -1,0 +1,29 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { jsonLine } from "../src/json_line.ts";
+
+const values = [
+  { command: "run", nested: { list: [1, "two", true, null], empty: {} }, none: [] },
+  { quoted: 'say "hi" \\ there', spaced: "  a\tb \n c\r\n", separators: "\u2028\u2029", braces: "{ [ , : ] }" },
+  "a string alone",
+  [["x-team", "a"], ["x-key", "b c"]],
+];
+
+test("jsonLine writes what JSON.stringify writes without indenting, whatever the program made of it", () => {
+  const { stringify } = JSON;
+  const expected = values.map((value) => stringify(value));
+  const patches: Record<string, (value: unknown) => string> = {
+    "two spaces": (value) => stringify(value, null, 2),
+    "tabs and CRLF": (value) => stringify(value, null, "\t").replaceAll("\n", "\r\n"),
+    "a line break after": (value) => `${stringify(value)}\n`,
+  };
+  for (const [name, patch] of Object.entries(patches)) {
+    JSON.stringify = patch as typeof JSON.stringify;
+    try {
+      assert.deepEqual(values.map((value) => jsonLine(value)), expected, name);
+    } finally {
+      JSON.stringify = stringify;
+    }
+  }
+  assert.deepEqual(values.map((value) => jsonLine(value)), expected, "unpatched");
+});
