@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-JX7H7KV3.js";
-import "./chunk-SBG34ZRC.js";
-import "./chunk-IT2MU6KZ.js";
+} from "./chunk-BOONMKWD.js";
+import "./chunk-2E2KOVKI.js";
+import "./chunk-4SZVR3DD.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-SBG34ZRC.js";
-import "./chunk-IT2MU6KZ.js";
+} from "./chunk-2E2KOVKI.js";
+import "./chunk-4SZVR3DD.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-IT2MU6KZ.js";
+} from "./chunk-4SZVR3DD.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-IT2MU6KZ.js";
+} from "./chunk-4SZVR3DD.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

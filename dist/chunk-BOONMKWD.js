@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-SBG34ZRC.js";
+} from "./chunk-2E2KOVKI.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-IT2MU6KZ.js";
+} from "./chunk-4SZVR3DD.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
