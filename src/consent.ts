@@ -237,6 +237,10 @@ export function formatConsentToml(state: "enabled" | "disabled", now: number): s
     "# NeMo Agent Toolkit telemetry consent.",
     "# To change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,",
     "# or set the NAT_TELEMETRY_ENABLED environment variable.",
+    // To the millisecond, where `consented_at` counts seconds: a decision written again within the second (disable,
+    // then enable) is another text, which a run at work tells from its own where the file system dates files by the
+    // second.
+    `# Saved ${formatTimestamp(now)}.`,
     "[telemetry]",
     `consent = "${state}"`,
     `consented_at = "${formatTimestamp(now).replace(/\.\d{3}Z$/, "Z")}"`,

@@ -405,6 +405,18 @@ test("a decision written again to the very same text (disable, then enable, with
   assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
 });
 
+test("on a file system that dates files by the second, a decision written again within it still stops what is held", async () => {
+  const outcome = await heldThroughRewrite((file, original) => {
+    const { mtime } = statSync(file);
+    const saved = Date.parse(/^# Saved (\S+)\.$/m.exec(original)![1]);
+    writeFileSync(file, formatConsentToml("disabled", saved));
+    // `enable` in the same second as the run's own decision, and a file time that did not move.
+    writeFileSync(file, formatConsentToml("enabled", saved % 1000 === 999 ? saved - 1 : saved + 1));
+    utimesSync(file, mtime, mtime);
+  });
+  assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
+});
+
 test("mutated consent files read as tomllib reads them: same validity, same decision (property)", {
   skip: !canRun("python3", "-c", "import tomllib") && "needs python3 >= 3.11",
 }, () => {
