@@ -17,6 +17,7 @@
  * @module
  */
 import { host } from "./runtime/mod.ts";
+import { quietly } from "./runtime/host.ts";
 
 /**
  * The longest delay a timer can wait, in milliseconds: `setTimeout` takes a signed 32-bit number (2^31 − 1,
@@ -145,6 +146,6 @@ export function setDeadline(
   };
   watchdog.guard(guarded);
   arm(ms, MAX_GRACES);
-  if (!unref) release = host().holdOpen?.();
+  if (!unref) release = quietly(() => host().holdOpen?.());
   return stop;
 }

@@ -46,6 +46,7 @@ export function loopHold(proc: BeforeExitEmitter): () => () => void {
   let holds = 0;
   let port: Referenced | undefined;
   const onEmpty = () => {
+    if (holds === 0) return;
     try {
       port ??= new MessageChannel().port1 as unknown as Referenced;
       port.ref();
@@ -54,20 +55,31 @@ export function loopHold(proc: BeforeExitEmitter): () => () => void {
     }
   };
   return () => {
-    if (holds++ === 0) proc.on("beforeExit", onEmpty);
+    try {
+      if (holds === 0) proc.on("beforeExit", onEmpty);
+    } catch {
+      return () => {}; // A replaced process.on: the program's timers alone.
+    }
+    holds++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       if (--holds > 0) return;
-      proc.removeListener("beforeExit", onEmpty);
       port?.unref();
+      try {
+        proc.removeListener("beforeExit", onEmpty);
+      } catch {
+        // A replaced process.removeListener: the listener stays, and holds nothing while no hold is taken.
+      }
     };
   };
 }
 
 /** The cell `Atomics.waitAsync` waits on: nothing ever notifies it, so each wait ends at its timeout. */
 let cell: Int32Array | undefined;
+/** Whether a wait failed (a replaced `Atomics.waitAsync`): the watchdog counts on `AbortSignal.timeout` then. */
+let broken = false;
 
 /**
  * The host's `watchTick`: `then` called once, `ms` from now, on V8's own clock (`Atomics.waitAsync`), which holds
@@ -84,9 +96,15 @@ let cell: Int32Array | undefined;
  * ```
  */
 export function watchTick(ms: number, then: () => void): boolean {
+  if (broken) return false;
   try {
     cell ??= new Int32Array(new SharedArrayBuffer(4));
-    void Promise.resolve(Atomics.waitAsync(cell, 0, 0, ms).value).then(() => then());
+    const settled = Promise.resolve(Atomics.waitAsync(cell, 0, 0, ms).value);
+    settled.then(() => then(), () => {
+      // A replaced Atomics.waitAsync that fails: the runtime's AbortSignal.timeout counts from now on.
+      broken = true;
+      then();
+    });
     return true;
   } catch {
     return false;
