@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BOONMKWD.js";
-import "./chunk-2E2KOVKI.js";
-import "./chunk-4SZVR3DD.js";
+} from "./chunk-JLCUI44F.js";
+import "./chunk-MHATTQKZ.js";
+import "./chunk-TH3R5ELU.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-2E2KOVKI.js";
-import "./chunk-4SZVR3DD.js";
+} from "./chunk-MHATTQKZ.js";
+import "./chunk-TH3R5ELU.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-4SZVR3DD.js";
+} from "./chunk-TH3R5ELU.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

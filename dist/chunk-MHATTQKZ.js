@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-4SZVR3DD.js";
+} from "./chunk-TH3R5ELU.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-2E2KOVKI.js";
+} from "./chunk-MHATTQKZ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-4SZVR3DD.js";
+} from "./chunk-TH3R5ELU.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
