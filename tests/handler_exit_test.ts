@@ -269,6 +269,24 @@ test("fake timers as sinon installs them (process.nextTick, node:timers) neither
   });
 });
 
+test("a setTimeout that throws reaches neither the program nor its exit code, its trail on stderr included", async () => {
+  using dir = tempDir();
+  await withServer(async (server) => {
+    const run = await runChild("fake_timers_child.ts", {
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        NAT_TELEMETRY_DEBUG: "1",
+        THROWING_TIMERS: "1",
+      },
+      limitMs: 30_000,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
+  });
+});
+
 test("timers that never fire do not hold a flush() either: a request's deadline ends too, and stop() spools", async () => {
   using dir = tempDir();
   await withServer(async (server) => {

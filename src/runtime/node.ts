@@ -663,13 +663,20 @@ function writeQuietly(stream: NodeWritable, text: string): void {
   const pending = writesPending.get(stream) ?? 0;
   if (pending === 0) stream.on("error", ignoreError);
   writesPending.set(stream, pending + 1);
-  // Removed a turn after the last write settles: a stream emits a write's error after calling its callback.
-  const settled = () =>
-    setTimeout(() => {
-      const left = (writesPending.get(stream) ?? 1) - 1;
-      writesPending.set(stream, left);
-      if (left === 0) stream.removeListener("error", ignoreError);
-    }, 0);
+  const release = () => {
+    const left = (writesPending.get(stream) ?? 1) - 1;
+    writesPending.set(stream, left);
+    if (left === 0) stream.removeListener("error", ignoreError);
+  };
+  // Removed a turn after the last write settles: a stream emits a write's error after calling its callback. Where the
+  // program's setTimeout throws, at once.
+  const settled = () => {
+    try {
+      setTimeout(release, 0);
+    } catch {
+      release();
+    }
+  };
   try {
     stream.write(text, settled);
   } catch {
