@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-JLCUI44F.js";
-import "./chunk-MHATTQKZ.js";
-import "./chunk-TH3R5ELU.js";
+} from "./chunk-KPSMN3HY.js";
+import "./chunk-G5AAXYK7.js";
+import "./chunk-TUFIOPCJ.js";
 export {
   main,
   telemetryCommand

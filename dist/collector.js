@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-MHATTQKZ.js";
-import "./chunk-TH3R5ELU.js";
+} from "./chunk-G5AAXYK7.js";
+import "./chunk-TUFIOPCJ.js";
 export {
   isLoopback,
   readOtlpLogs,

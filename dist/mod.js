@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-TH3R5ELU.js";
+} from "./chunk-TUFIOPCJ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

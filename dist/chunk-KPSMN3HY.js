@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-MHATTQKZ.js";
+} from "./chunk-G5AAXYK7.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-TH3R5ELU.js";
+} from "./chunk-TUFIOPCJ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-TH3R5ELU.js";
+} from "./chunk-TUFIOPCJ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
