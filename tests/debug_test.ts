@@ -194,8 +194,12 @@ test(`${runtime}: a trail written into a pipe whose reader has gone changes noth
 }, async () => {
   // The trail goes to a pipe that a reader closes at once: each write meets EPIPE. The program's own exit
   // status is the one bash reports for it (an unhandled EPIPE made it 1 under Node.js and Bun).
-  const run = await tracedInShell('"$@" 2>&1 >/dev/null | (exec 0<&-; sleep 1); echo "status=${PIPESTATUS[0]}"');
+  const script = '"$@" 2>&1 >/dev/null | (exec 0<&-; sleep 1); echo "status=${PIPESTATUS[0]}"';
+  const run = await tracedInShell(script);
   assert.equal(run.stdout.trim(), "status=0", run.stderr);
+  // A program whose setTimeout throws: the listener that takes the pipe's errors must not go before they come.
+  const throwing = await tracedInShell(script, { NAT_TEST_THROWING_TIMERS: "1" });
+  assert.equal(throwing.stdout.trim(), "status=0", throwing.stderr);
 });
 
 test(`${runtime}: a trail written into a pipe its reader is slow to read comes whole, after the program's own output`, {

@@ -669,12 +669,13 @@ function writeQuietly(stream: NodeWritable, text: string): void {
     if (left === 0) stream.removeListener("error", ignoreError);
   };
   // Removed a turn after the last write settles: a stream emits a write's error after calling its callback. Where the
-  // program's setTimeout throws, at once.
+  // program's setTimeout throws, never (as where its timers never fire): removed at once, the listener missed the error
+  // of a write into a closed pipe, which then ended the program.
   const settled = () => {
     try {
       setTimeout(release, 0);
     } catch {
-      release();
+      // The listener stays.
     }
   };
   try {
