@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-KPSMN3HY.js";
-import "./chunk-G5AAXYK7.js";
-import "./chunk-TUFIOPCJ.js";
+} from "./chunk-LZMK4PGY.js";
+import "./chunk-HCYVIAF6.js";
+import "./chunk-PXXR425K.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-G5AAXYK7.js";
-import "./chunk-TUFIOPCJ.js";
+} from "./chunk-HCYVIAF6.js";
+import "./chunk-PXXR425K.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-TUFIOPCJ.js";
+} from "./chunk-PXXR425K.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-TUFIOPCJ.js";
+} from "./chunk-PXXR425K.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-G5AAXYK7.js";
+} from "./chunk-HCYVIAF6.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-TUFIOPCJ.js";
+} from "./chunk-PXXR425K.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
