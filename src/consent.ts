@@ -495,10 +495,7 @@ export function consentHolds(): boolean {
  * ```
  */
 export function isTelemetryEnabled(): boolean {
-  if (enabled === undefined) {
-    const { text, ...current } = decision();
-    settle(current, text);
-  }
+  if (enabled === undefined) settle(decision());
   return enabled === true;
 }
 
@@ -514,16 +511,16 @@ export function isTelemetryEnabled(): boolean {
  * ```
  */
 export function settledDecision(): { enabled: boolean; source: ConsentSource } {
-  const { text, ...current } = decision();
-  if (enabled === undefined) settle(current, text);
-  return current;
+  const current = decision();
+  if (enabled === undefined) settle(current);
+  return { enabled: current.enabled, source: current.source };
 }
 
-/** Sets the live flag from the decision in force, and the consent file's text where it decided. */
-function settle(current: { enabled: boolean; source: ConsentSource }, text: string | undefined): void {
+/** Sets the live flag from the decision in force, and keeps the consent file's text where it decided. */
+function settle(current: { enabled: boolean; source: ConsentSource; text?: string }): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
   decidingFile = fromFile ? consentFilePath() : undefined;
-  decided = decidingFile === undefined ? {} : { text, modified: host().files?.modifiedAt(decidingFile) };
+  decided = decidingFile === undefined ? {} : { text: current.text, modified: host().files?.modifiedAt(decidingFile) };
 }
 
 /**
