@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-LZMK4PGY.js";
-import "./chunk-HCYVIAF6.js";
-import "./chunk-PXXR425K.js";
+} from "./chunk-ZC5ZZKCV.js";
+import "./chunk-FO7R5B5N.js";
+import "./chunk-Z7JIKHZV.js";
 export {
   main,
   telemetryCommand

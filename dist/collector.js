@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-HCYVIAF6.js";
-import "./chunk-PXXR425K.js";
+} from "./chunk-FO7R5B5N.js";
+import "./chunk-Z7JIKHZV.js";
 export {
   isLoopback,
   readOtlpLogs,

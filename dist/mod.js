@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-PXXR425K.js";
+} from "./chunk-Z7JIKHZV.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

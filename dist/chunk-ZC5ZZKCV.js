@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-HCYVIAF6.js";
+} from "./chunk-FO7R5B5N.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-PXXR425K.js";
+} from "./chunk-Z7JIKHZV.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-PXXR425K.js";
+} from "./chunk-Z7JIKHZV.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
