@@ -251,9 +251,11 @@ export function formatConsentToml(state: "enabled" | "disabled", now: number): s
 
 /**
  * Records the user's decision: writes the consent file atomically with
- * owner-only permissions, and updates the live flag (unless an environment
- * variable decides). Throws a `TypeError` for arguments it cannot write (the
- * file is the Python tool's too), never otherwise.
+ * owner-only permissions (unless it says so already: a run at work elsewhere
+ * takes a file written anew for a new decision), and updates the live flag
+ * (unless an environment variable decides). Throws a `TypeError` for
+ * arguments it cannot write (the file is the Python tool's too), never
+ * otherwise.
  *
  * @param state The decision.
  * @param path The file. @default {consentFilePath()}
@@ -318,13 +320,18 @@ export function saveConsent(
     refused(`the program may not read and write ${dir} (its permissions)`);
     return false;
   }
-  try {
-    files.ensureDir(dir, false);
-    files.checkPlace(path);
-    writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
-  } catch (error) {
-    refused(describeError(error));
-    return false;
+  // The same decision there already (a second `enable`, two programs asking at once) is left as it is: a run at work
+  // takes a file written anew for a new decision, which might have followed an opt-out, and would stop.
+  const there = readDecision(path);
+  if (there.problem !== undefined || there.state !== state) {
+    try {
+      files.ensureDir(dir, false);
+      files.checkPlace(path);
+      writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
+    } catch (error) {
+      refused(describeError(error));
+      return false;
+    }
   }
   const after = effectiveConsent();
   // The file the decision in force is read from (the consent file, made absolute), not the one written: a copy saved

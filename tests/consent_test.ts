@@ -417,6 +417,23 @@ test("on a file system that dates files by the second, a decision written again 
   assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
 });
 
+test("the same decision saved again (a second enable, two programs asking at once) leaves the file as it is", () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const state = () => [readFileSync(file, "utf8"), statSync(file).mtimeMs, statSync(file).ino];
+  try {
+    assert.equal(recordConsent("enabled", file), true);
+    const first = state();
+    // A run at work elsewhere takes a file written anew for a new decision: this one is not.
+    assert.equal(recordConsent("enabled", file), true, "the decision is on disk");
+    assert.deepEqual(state(), first);
+    assert.equal(recordConsent("disabled", file), true);
+    assert.match(readFileSync(file, "utf8"), /consent = "disabled"/, "another decision is written");
+  } finally {
+    setTelemetryEnabled(false);
+  }
+});
+
 test("mutated consent files read as tomllib reads them: same validity, same decision (property)", {
   skip: !canRun("python3", "-c", "import tomllib") && "needs python3 >= 3.11",
 }, () => {
