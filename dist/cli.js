@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ZC5ZZKCV.js";
-import "./chunk-FO7R5B5N.js";
-import "./chunk-Z7JIKHZV.js";
+} from "./chunk-W2YXQRQI.js";
+import "./chunk-D3X2AJWZ.js";
+import "./chunk-OUTNGWAI.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-FO7R5B5N.js";
-import "./chunk-Z7JIKHZV.js";
+} from "./chunk-D3X2AJWZ.js";
+import "./chunk-OUTNGWAI.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-Z7JIKHZV.js";
+} from "./chunk-OUTNGWAI.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-FO7R5B5N.js";
+} from "./chunk-D3X2AJWZ.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-Z7JIKHZV.js";
+} from "./chunk-OUTNGWAI.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";

@@ -2086,13 +2086,16 @@ var saveConsent = (function (state, path, refused) {
     refused(`the program may not read and write ${dir} (its permissions)`);
     return false;
   }
-  try {
-    files.ensureDir(dir, false);
-    files.checkPlace(path);
-    writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
-  } catch (error) {
-    refused(describeError(error));
-    return false;
+  const there = readDecision(path);
+  if (there.problem !== void 0 || there.state !== state) {
+    try {
+      files.ensureDir(dir, false);
+      files.checkPlace(path);
+      writeAtomically(files, dir, name, formatConsentToml(state, now), now, temp);
+    } catch (error) {
+      refused(describeError(error));
+      return false;
+    }
   }
   const after = effectiveConsent();
   if (after.source === "file") {

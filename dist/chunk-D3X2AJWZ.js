@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-Z7JIKHZV.js";
+} from "./chunk-OUTNGWAI.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
