@@ -320,10 +320,11 @@ export function saveConsent(
     refused(`the program may not read and write ${dir} (its permissions)`);
     return false;
   }
-  // The same decision there already (a second `enable`, two programs asking at once) is left as it is: a run at work
-  // takes a file written anew for a new decision, which might have followed an opt-out, and would stop.
+  // The same decision there already (a second `enable`, two programs asking at once) is left as it is, where no one
+  // else may write it: a run at work takes a file written anew for a new decision, which might have followed an
+  // opt-out, and would stop. One that others may write is written again, owner-only.
   const there = readDecision(path);
-  if (there.problem !== undefined || there.state !== state) {
+  if (there.problem !== undefined || there.state !== state || !files.isPrivate(path)) {
     try {
       files.ensureDir(dir, false);
       files.checkPlace(path);

@@ -429,6 +429,11 @@ test("the same decision saved again (a second enable, two programs asking at onc
     assert.deepEqual(state(), first);
     assert.equal(recordConsent("disabled", file), true);
     assert.match(readFileSync(file, "utf8"), /consent = "disabled"/, "another decision is written");
+    // One that others of the user's group may write (umask 002) is written again, owner-only: left, it could be
+    // turned back by them.
+    chmodSync(file, 0o660);
+    assert.equal(recordConsent("disabled", file), true);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
   } finally {
     setTelemetryEnabled(false);
   }

@@ -235,6 +235,10 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     read: (path, maxBytes) => raw.read(path, maxBytes, regular(path, maxBytes)),
     sizeOf: (path, usersOwn = false) => regularFacts(path, usersOwn)?.size,
     modifiedAt: (path) => regularFacts(path, true)?.modified,
+    isPrivate(path) {
+      const mode = regularFacts(path, true)?.mode;
+      return mode !== undefined && (mode & 0o022) === 0;
+    },
     touch(path, time) {
       // Asking would prompt (Deno): it looks at the file before it opens it.
       if (!raw.allowed(path, "write") || !raw.allowed(path, "read")) throw new RefusedPath(path, "not_allowed");

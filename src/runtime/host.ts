@@ -117,6 +117,14 @@ export interface HostFiles {
    */
   modifiedAt(path: string): number | undefined;
   /**
+   * Whether the regular file of the current user's own at a path is one no one else may write (no group or other
+   * write bit), without opening it. Never throws.
+   *
+   * @param path The path.
+   * @returns `false` also where no such file is there or the runtime does not say.
+   */
+  isPrivate(path: string): boolean;
+  /**
    * Dates the regular file of the current user's own at a path anew, as `touch` does a file that is there (its access
    * and modification times); a link is not followed, nothing is created.
    *
