@@ -463,7 +463,8 @@ function decide(
 ): number {
   const before = effectiveConsent();
   let why = "";
-  if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
+  const saved = saveConsent(state, before.path, (refusal) => why = refusal);
+  if (!saved) {
     output.err(
       `${program}: could not save the decision to ${before.path ?? "the consent file"} (${why}); ` +
         `the decision it holds (${
@@ -475,10 +476,12 @@ function decide(
         }) ` +
         "is unchanged.\n",
     );
-    return 1;
+    // An opt-out that cannot be saved still deletes what waits to be sent: the user asked that nothing more goes.
+    if (state === "enabled") return 1;
+  } else {
+    output.out(`Telemetry ${state}: saved to ${before.path}.\n`);
   }
-  output.out(`Telemetry ${state}: saved to ${before.path}.\n`);
-  let code = 0;
+  let code = saved ? 0 : 1;
   if (state === "disabled" && options instanceof Error) {
     output.err(
       `${program}: could not tell where events wait to be deleted: ${options.message}. They will not be sent while ` +

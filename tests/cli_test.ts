@@ -800,6 +800,23 @@ test("disable says so, and exits 1, when it cannot delete the events waiting (a 
   assert.equal(spooled(`${dir.path}/spool`).length, 1, "still there: the user was told");
 });
 
+test("disable that cannot save the decision still deletes the events waiting, and exits 1", async () => {
+  using dir = tempDir();
+  const down = await TestServer.start();
+  await down.close();
+  await seedSpool(dir.path, down.url());
+  writeFileSync(`${dir.path}/file`, "");
+  const consent = { NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/file/telemetry.toml` }; // under a file: never saved
+  const disable = await cli(dir.path, ["disable"], consent);
+  assert.equal(disable.code, 1);
+  assert.match(disable.stderr, /could not save the decision to .*file\/telemetry\.toml/);
+  assert.match(disable.stdout, /Deleted 1 spooled event\(s\): none of them is sent from now on/);
+  assert.deepEqual(spooled(`${dir.path}/spool`), [], "the user asked that nothing more goes");
+  const enable = await cli(dir.path, ["enable"], consent);
+  assert.equal(enable.code, 1);
+  assert.doesNotMatch(enable.stdout, /Deleted/);
+});
+
 test("collector: prints where it listens and one line per event it receives", async () => {
   using dir = tempDir();
   const collector = startChild("../../src/cli.ts", { args: ["collector", "--jsonl", `${dir.path}/events.jsonl`] });
