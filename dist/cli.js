@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-W2YXQRQI.js";
-import "./chunk-D3X2AJWZ.js";
-import "./chunk-OUTNGWAI.js";
+} from "./chunk-24ZTU432.js";
+import "./chunk-5MXLPZYC.js";
+import "./chunk-OM5KNZMJ.js";
 export {
   main,
   telemetryCommand

@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-D3X2AJWZ.js";
-import "./chunk-OUTNGWAI.js";
+} from "./chunk-5MXLPZYC.js";
+import "./chunk-OM5KNZMJ.js";
 export {
   isLoopback,
   readOtlpLogs,

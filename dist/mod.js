@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-OUTNGWAI.js";
+} from "./chunk-OM5KNZMJ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-D3X2AJWZ.js";
+} from "./chunk-5MXLPZYC.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-OUTNGWAI.js";
+} from "./chunk-OM5KNZMJ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -356,16 +356,18 @@ var status = (function (output, json, changeWith, handler = {}) {
 var decide = (function (output, state, program, options = resolveOptions({})) {
   const before = effectiveConsent();
   let why = "";
-  if (!saveConsent(state, before.path, (refusal) => why = refusal)) {
+  const saved = saveConsent(state, before.path, (refusal) => why = refusal);
+  if (!saved) {
     output.err(
       `${program}: could not save the decision to ${before.path ?? "the consent file"} (${why}); the decision it holds (${before.fileProblem ? `unknown: it ${before.fileProblem}` : before.fileState === "never_asked" ? "none" : before.fileState}) is unchanged.
 `
     );
-    return 1;
-  }
-  output.out(`Telemetry ${state}: saved to ${before.path}.
+    if (state === "enabled") return 1;
+  } else {
+    output.out(`Telemetry ${state}: saved to ${before.path}.
 `);
-  let code = 0;
+  }
+  let code = saved ? 0 : 1;
   if (state === "disabled" && options instanceof Error) {
     output.err(
       `${program}: could not tell where events wait to be deleted: ${options.message}. They will not be sent while telemetry is disabled.

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-OUTNGWAI.js";
+} from "./chunk-OM5KNZMJ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
