@@ -229,18 +229,23 @@ for (
   });
 }
 
+/**
+ * Runs the program whose timers never fire (`fake_timers_child.ts`) with telemetry on, against `server`, its spool in
+ * `dir`, with what `env` adds.
+ */
+function withFakeTimers(server: TestServer, dir: string, env: Record<string, string> = {}, args: string[] = []) {
+  return runChild("fake_timers_child.ts", {
+    args,
+    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: dir, ...env },
+    limitMs: 30_000,
+  });
+}
+
 test("timers that never fire (a test's fake timers) do not hold a run at its exit: the runtime's own timeout ends the wait", async () => {
   using dir = tempDir();
   await withServer(async (server) => {
     server.respond(() => ({ hang: true }));
-    const run = await runChild("fake_timers_child.ts", {
-      env: {
-        NAT_TELEMETRY_ENABLED: "1",
-        NAT_TELEMETRY_ENDPOINT: server.url(),
-        NAT_TELEMETRY_SPOOL_DIR: dir.path,
-      },
-      limitMs: 30_000,
-    });
+    const run = await withFakeTimers(server, dir.path);
     assert.equal(run.code, 0, `ended, not killed: ${run.stderr}`);
     assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
     assert.equal(server.requests.length, 1, "the request was sent, and never answered");
@@ -251,15 +256,7 @@ test("timers that never fire (a test's fake timers) do not hold a run at its exi
 test("fake timers as sinon installs them (process.nextTick, node:timers) neither end a run mid-await nor hold it", async () => {
   using dir = tempDir();
   await withServer(async (server) => {
-    const run = await runChild("fake_timers_child.ts", {
-      env: {
-        NAT_TELEMETRY_ENABLED: "1",
-        NAT_TELEMETRY_ENDPOINT: server.url(),
-        NAT_TELEMETRY_SPOOL_DIR: dir.path,
-        LIKE_SINON_INSTALL: "1",
-      },
-      limitMs: 30_000,
-    });
+    const run = await withFakeTimers(server, dir.path, { LIKE_SINON_INSTALL: "1" });
     // Node.js ended it with 13 ("unsettled top-level await") where nothing held the process open for the watchdog, and
     // held it until killed where the watchdog's AbortSignal.timeout ran on the fake node:timers.
     assert.equal(run.code, 0, `ended with its command's status, not killed: ${run.stderr}`);
@@ -272,16 +269,7 @@ test("fake timers as sinon installs them (process.nextTick, node:timers) neither
 test("a setTimeout that throws reaches neither the program nor its exit code, its trail on stderr included", async () => {
   using dir = tempDir();
   await withServer(async (server) => {
-    const run = await runChild("fake_timers_child.ts", {
-      env: {
-        NAT_TELEMETRY_ENABLED: "1",
-        NAT_TELEMETRY_ENDPOINT: server.url(),
-        NAT_TELEMETRY_SPOOL_DIR: dir.path,
-        NAT_TELEMETRY_DEBUG: "1",
-        THROWING_TIMERS: "1",
-      },
-      limitMs: 30_000,
-    });
+    const run = await withFakeTimers(server, dir.path, { NAT_TELEMETRY_DEBUG: "1", THROWING_TIMERS: "1" });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), { code: 5 });
   });
@@ -291,11 +279,7 @@ test("timers that never fire do not hold a flush() either: a request's deadline 
   using dir = tempDir();
   await withServer(async (server) => {
     server.respond(() => ({ hang: true }));
-    const run = await runChild("fake_timers_child.ts", {
-      args: ["flush"],
-      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path },
-      limitMs: 30_000,
-    });
+    const run = await withFakeTimers(server, dir.path, {}, ["flush"]);
     assert.equal(run.code, 0, `ended, not killed: ${run.stderr}`);
     const stats = JSON.parse(run.stdout);
     assert.deepEqual([stats.enqueued, stats.sent, stats.spooled], [1, 0, 1], run.stdout);
