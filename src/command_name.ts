@@ -15,16 +15,26 @@ import { debugTrail } from "./debug.ts";
  */
 const COMMAND_SHAPE = /^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/;
 
+/**
+ * A pattern of Unicode's classes, made at its first use. Not a literal: V8 checks a `\p{…}` literal's classes as it
+ * parses the module, which cost every Node.js run 2 ms (a fifth of the package's load) for names that are nearly
+ * always printable ASCII, read without it.
+ */
+function madeOnFirstUse(source: string): () => RegExp {
+  let pattern: RegExp | undefined;
+  return () => pattern ??= new RegExp(source, "u");
+}
+
 /** Characters no command name has: control, format, combining, private or unassigned ones, fillers. */
-const NOT_IN_A_NAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]/u;
+const notInAName = madeOnFirstUse(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]`);
 
 /**
  * An error class's name, as a program's language spells one: a letter, `_` or `$`, then letters and digits; qualified
  * (`requests.exceptions.HTTPError`, `Foo::Bar`) too. No blank, so never an error's message.
  */
 const CLASS_NAME = /^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/;
-/** The same, in any script (`ÜberError`): its pattern costs more to compile at first use, so only such a name pays. */
-const CLASS_NAME_ANY_SCRIPT = /^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$/u;
+/** The same, in any script (`ÜberError`): only such a name pays for its pattern. */
+const classNameAnyScript = madeOnFirstUse(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`);
 
 /**
  * Whether a command's name is one the program fixes, not a command line (a flag), a path, a URL, an address, or
@@ -33,7 +43,7 @@ const CLASS_NAME_ANY_SCRIPT = /^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p
 function isCommandName(name: string): boolean {
   // Printable ASCII is read at once; anything else against Unicode's classes, whose pattern costs Node.js and Deno
   // half a millisecond to compile at its first use: only a name that needs it pays that.
-  return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !NOT_IN_A_NAME.test(name));
+  return name.length <= 64 && COMMAND_SHAPE.test(name) && (/^[ -~]*$/.test(name) || !notInAName().test(name));
 }
 
 /**
@@ -75,7 +85,7 @@ export function reportableName(field: "command" | "subcommand", name: unknown): 
  */
 export function reportableClassName(name: string): string {
   const ascii = /^[ -~]*$/.test(name);
-  if (name.length <= 64 && (ascii ? CLASS_NAME : CLASS_NAME_ANY_SCRIPT).test(name)) return name;
+  if (name.length <= 64 && (ascii ? CLASS_NAME : classNameAnyScript()).test(name)) return name;
   debugTrail()?.(
     `'errorClass' (${name.length} characters) is not a class's name (1-64 characters, a letter, then letters and ` +
       `digits; never the error's message): reported as "undefined"`,

@@ -85,6 +85,21 @@ test('CliCommandEvent sends no user text passed on: a path, an address, an error
   }
 });
 
+test('names in any script are reported; invisible, combining and control characters make them "undefined"', () => {
+  const reported = (command: string, errorClass = "ValueError") => {
+    const parameters = new CliCommandEvent({ command, taskStatus: "failure", errorClass }).parameters();
+    return [parameters.command, parameters.errorClass];
+  };
+  assert.deepEqual(reported("déployer", "Über.Fehler"), ["déployer", "Über.Fehler"]);
+  assert.deepEqual(reported("部署 上线", "配置错误"), ["部署 上线", "配置错误"]);
+  for (const command of ["run\u200b", "e\u0301t\u00e9", "\u3164", "ru\u0007n", "d\ue000b"]) {
+    assert.deepEqual(reported(command), ["undefined", "ValueError"], JSON.stringify(command));
+  }
+  for (const errorClass of ["Über Fehler", "Über\u200bError", "9Über"]) {
+    assert.deepEqual(reported("run", errorClass), ["run", "undefined"], JSON.stringify(errorClass));
+  }
+});
+
 test("CliCommandEvent rejects wrong types and values outside the value sets, with a clear message", () => {
   // deno-lint-ignore no-explicit-any
   const make = (init: any) => () => new CliCommandEvent(init);
