@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-24ZTU432.js";
-import "./chunk-5MXLPZYC.js";
-import "./chunk-OM5KNZMJ.js";
+} from "./chunk-BP2BEPQE.js";
+import "./chunk-EQXOWOXH.js";
+import "./chunk-PNDF4JHP.js";
 export {
   main,
   telemetryCommand

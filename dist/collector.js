@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-5MXLPZYC.js";
-import "./chunk-OM5KNZMJ.js";
+} from "./chunk-EQXOWOXH.js";
+import "./chunk-PNDF4JHP.js";
 export {
   isLoopback,
   readOtlpLogs,

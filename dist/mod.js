@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-OM5KNZMJ.js";
+} from "./chunk-PNDF4JHP.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

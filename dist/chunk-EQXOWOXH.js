@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-OM5KNZMJ.js";
+} from "./chunk-PNDF4JHP.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-5MXLPZYC.js";
+} from "./chunk-EQXOWOXH.js";
 import {
   Backlog,
   EndpointHealth,
@@ -37,7 +37,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-OM5KNZMJ.js";
+} from "./chunk-PNDF4JHP.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
