@@ -8,10 +8,11 @@
  * @module
  */
 import type { PendingEvent } from "./batch.ts";
+import { fallbackSpoolDir } from "./config.ts";
 import { EndpointHealth } from "./health.ts";
 import { jsonLine } from "./json_line.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { host, type HostFiles } from "./runtime/mod.ts";
+import { host, type HostFiles, runtimeInfo } from "./runtime/mod.ts";
 import { Spool, type SpoolClaim, spoolKey } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
@@ -24,6 +25,52 @@ export interface SpoolOutcome {
   readonly dropped: Record<string, number>;
   /** Events of older files removed to keep the bounds (earlier runs'), by reason. */
   readonly olderDropped: Record<string, number>;
+}
+
+/**
+ * Told why the spool's directory cannot be used: `keptIn` names the directory runs keep it in instead, if any.
+ */
+export type SpoolRefused = (why: string, keptIn?: string) => void;
+
+/**
+ * The spool of a handler with these options: in its directory or, where that is the platform's default place and
+ * cannot be used (or there is none: no home), in {@link fallbackSpoolDir}.
+ *
+ * @param options The handler's options.
+ * @param files The host's files.
+ * @param refused Told why the directory cannot be used (and where the spool is kept instead, if anywhere).
+ * @param use `"look"`: only to look in, nothing is made. @default {"work"}
+ * @returns The spool, or `undefined` when there is none.
+ * @example
+ * ```ts
+ * import { openSpool } from "./backlog.ts";
+ * import { resolveOptions } from "./options.ts";
+ * import { host } from "./runtime/mod.ts";
+ * openSpool(resolveOptions({}), host().files!, (why, keptIn) => console.log(why, keptIn))?.dir;
+ * ```
+ */
+export function openSpool(
+  options: ResolvedOptions,
+  files: HostFiles,
+  refused: SpoolRefused = () => {},
+  use: "work" | "look" = "work",
+): Spool | undefined {
+  const { spoolDir, spoolLimits } = options;
+  const key = backlogKey(options);
+  let why = "there is no home directory";
+  const spool = spoolDir === undefined
+    ? undefined
+    : Spool.open(spoolDir, files, spoolLimits, key, (reason) => why = reason, use);
+  const fallback = spool || !options.spoolFallback
+    ? undefined
+    : fallbackSpoolDir(host().env, runtimeInfo().os, files.uid);
+  if (fallback === undefined) {
+    if (!spool && spoolDir !== undefined) refused(why);
+    return spool;
+  }
+  const kept = Spool.open(fallback, files, spoolLimits, key, (reason) => why += `; nor in ${fallback}: ${reason}`, use);
+  refused(why, kept?.dir);
+  return kept;
 }
 
 /**
@@ -59,16 +106,16 @@ export class Backlog {
    * Opens the backlog of an HTTP sink with a usable spool.
    *
    * @param options The handler's options.
-   * @param refused Told why, when a spool directory is set but cannot be used.
+   * @param refused Told why, when a spool directory is set but cannot be used (see {@link openSpool}).
    * @returns The backlog, or `null` when there is no spool (no directory, an unsafe one, or not an HTTP sink).
    */
-  static open(options: ResolvedOptions, refused?: (why: string) => void): Backlog | null {
-    const { sink, spoolDir, spoolLimits, clock, random } = options;
-    if (sink.kind !== "http" || spoolDir === undefined) return null;
+  static open(options: ResolvedOptions, refused?: SpoolRefused): Backlog | null {
+    const { sink, clock, random } = options;
+    if (sink.kind !== "http" || (options.spoolDir === undefined && !options.spoolFallback)) return null;
     // Only now: the first look at the host's files loads the runtime's file modules (Bun: ~2 ms).
     const files = host().files;
     if (!files) return null;
-    const spool = Spool.open(spoolDir, files, spoolLimits, backlogKey(options), refused);
+    const spool = openSpool(options, files, refused);
     if (!spool) return null;
     const ownFetchKey = options.customFetch ? spool.key : undefined;
     const health = new EndpointHealth(files, spool.dir, sink.url, clock, random, ownFetchKey);

@@ -16,10 +16,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Backlog, backlogKey } from "./backlog.ts";
+import { Backlog, backlogKey, openSpool as openOptionsSpool } from "./backlog.ts";
 import { randomFraction } from "./atomic.ts";
 import { isLoopback, startCollector } from "./collector.ts";
-import { environmentSettings } from "./config.ts";
+import { environmentSettings, fallbackSpoolDir } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
 import { describe, redact, unknownOption } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
@@ -353,7 +353,9 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
   const enabled = isTelemetryEnabled();
   // With telemetry off no spool is opened (opening one creates its directory).
   let spoolRefused: string | undefined;
-  const backlog = enabled ? Backlog.open(options, (why) => spoolRefused = why) : null;
+  const backlog = enabled
+    ? Backlog.open(options, (why, keptIn) => spoolRefused = keptIn ? `${why}: runs keep it in ${keptIn}` : why)
+    : null;
   const decision = enabled
     ? exitDecision(options, backlog, enabled)
     : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" as const };
@@ -385,7 +387,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
       ? "NAT_TELEMETRY_FORMAT"
       : "the default",
     proxy,
-    spoolDir: options.spoolDir ?? null,
+    spoolDir: backlog?.spool.dir ?? options.spoolDir ?? null,
     atExit: decision.handOff
       ? { handOff: true }
       : { handOff: false, reason: decision.reason, outcome: decision.outcome },
@@ -489,25 +491,29 @@ function decide(
     );
     code = 1;
   } else if (state === "disabled" && !(options instanceof Error)) {
-    const { spoolDir } = options;
     const files = host().files;
-    // No spool there (never made, or its parent missing): nothing waits, and none is made just to be emptied.
-    const none = spoolDir === undefined ||
-      (files !== undefined && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === undefined);
-    let why = "no file access";
-    const opened = none ? undefined : openSpool((refusal) => why = refusal, "work", options);
-    const deleted = none ? 0 : opened?.spool.clear();
-    if (opened) removeSenderScripts(opened.files, opened.spool.dir, "none");
-    if (deleted === undefined) {
-      // Events may wait there that a later run, once the directory is usable, would send: the user must know.
-      output.err(
-        `${program}: could not delete the events waiting in ${spoolDir} (${why}); delete its e-*.jsonl files ` +
-          "yourself to be sure they are never sent.\n",
-      );
-      code = 1;
-    } else if (deleted > 0) {
-      output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on.\n`);
+    const fallback = options.spoolFallback && fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid);
+    let deleted = 0;
+    for (const dir of [options.spoolDir, fallback || undefined]) {
+      // No spool there (never made, or its parent missing): nothing waits, and none is made just to be emptied.
+      if (dir === undefined || (files?.allowed(dir, "read") && files.realPath(dir) === undefined)) continue;
+      let why = "no file access";
+      const spool = files &&
+        Spool.open(dir, files, options.spoolLimits, backlogKey(options), (refusal) => why = refusal);
+      const cleared = spool?.clear();
+      if (spool) removeSenderScripts(files, spool.dir, "none");
+      if (cleared === undefined) {
+        // Events may wait there that a later run, once the directory is usable, would send: the user must know.
+        output.err(
+          `${program}: could not delete the events waiting in ${dir} (${why}); delete its e-*.jsonl files ` +
+            "yourself to be sure they are never sent.\n",
+        );
+        code = 1;
+      } else {
+        deleted += cleared;
+      }
     }
+    if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on.\n`);
   }
   const after = effectiveConsent();
   const note = overrideNote(after) ??
@@ -516,18 +522,16 @@ function decide(
   return code;
 }
 
-/** The spool a handler with these options would use, or (`look`) only to look in. */
+/** The spool a handler with no options would use, or (`look`) only to look in. */
 function openSpool(
   refused?: (why: string) => void,
   use: "work" | "look" = "work",
-  options: ResolvedOptions = resolveOptions({}),
 ):
   | { spool: Spool; options: ResolvedOptions; files: NonNullable<ReturnType<typeof host>["files"]> }
   | undefined {
+  const options = resolveOptions({});
   const files = host().files;
-  const spool = options.spoolDir && files
-    ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use)
-    : undefined;
+  const spool = files && openOptionsSpool(options, files, (why) => refused?.(why), use);
   return spool && files ? { spool, options, files } : undefined;
 }
 
@@ -556,8 +560,9 @@ async function flush(output: CliOutput): Promise<number> {
       }
     }
   }
-  // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress.
-  const stats = await drainSpool({}, host().monotonicMs() + FLUSH_TIME_MS);
+  // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress; in the spool
+  // opened here (the platform's place, or the one runs keep where it cannot be used).
+  const stats = await drainSpool({ spoolDir: spool.dir }, host().monotonicMs() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
   // What another run has claimed is that run's to deliver, and other endpoints' events are not ours: not "left".
   const ours = spool.peek().filter((file) => file.ours);

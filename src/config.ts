@@ -91,6 +91,11 @@ export interface EnvironmentSettings {
   sessionPrefix: string;
   /** Where the spool lives, or `undefined` when there is nowhere (see {@link defaultSpoolDir}). */
   spoolDir: string | undefined;
+  /**
+   * Whether `spoolDir` is the platform's place, not one the user named (`NAT_TELEMETRY_SPOOL_DIR`): where it cannot
+   * be used, runs keep their spool in {@link fallbackSpoolDir} instead.
+   */
+  spoolFallback: boolean;
   /** `NAT_TELEMETRY_HANDOFF`: `true`/`false` when set, else `"auto"` (hand off unless in CI). */
   handOff: boolean | "auto";
   /** `CI` is set to anything but `""`, `0` or `false`. */
@@ -186,6 +191,7 @@ export function environmentSettings(): EnvironmentSettings {
     dryRun,
     sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
     spoolDir,
+    spoolFallback: env("NAT_TELEMETRY_SPOOL_DIR") === undefined,
     handOff,
     ci: isCI(env("CI")),
     format,
@@ -299,4 +305,32 @@ export function defaultSpoolDir(
   if (dir === undefined || isAbsolutePath(dir, os)) return dir;
   problems.push(`the home directory is not an absolute path: no spool is kept`);
   return undefined;
+}
+
+/**
+ * Where runs keep their spool when the platform's place cannot be used (no home, or one the program may not write:
+ * a container run as a user of its own): `nat-telemetry-<uid>` in `$TMPDIR`, else in `/tmp`. Without a spool a run
+ * would remember nothing, not even that the endpoint is down, and would pay its timeout at every exit. The directory
+ * is checked as the spool's place always is (the user's own, owner-only, no link), so another user who made it first
+ * only leaves the runs as they were without it. None on Windows, whose temporary directory is the user's own place
+ * already, nor where the user's id is not known.
+ *
+ * @param env Reads an environment variable.
+ * @param os The OS, as Node names it.
+ * @param uid The current user's id.
+ * @returns The directory, or `undefined`.
+ * @example
+ * ```ts
+ * import { fallbackSpoolDir } from "./config.ts";
+ * fallbackSpoolDir(() => undefined, "linux", 1000); // "/tmp/nat-telemetry-1000"
+ * ```
+ */
+export function fallbackSpoolDir(
+  env: (name: string) => string | undefined,
+  os: string,
+  uid: number | undefined,
+): string | undefined {
+  if (os === "win32" || uid === undefined) return undefined;
+  const temporary = env("TMPDIR");
+  return below(temporary && isAbsolutePath(temporary, os) ? temporary : "/tmp", `nat-telemetry-${uid}`);
 }

@@ -715,9 +715,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #openDisk(): Backlog | null {
     // A spool that cannot be used is looked at again at the next need (a long-lived host's directory may be made or
     // mended meanwhile); why it cannot is told once, and again only when the reason changes.
-    this.#disk ??= Backlog.open(this.#options, (why) => {
-      if (why !== this.#spoolRefusal) this.#log(`no spool: ${why}`);
-      this.#spoolRefusal = why;
+    this.#disk ??= Backlog.open(this.#options, (why, keptIn) => {
+      const told = keptIn === undefined
+        ? `no spool: ${why}`
+        : `spool kept in ${keptIn}, as its place cannot be used: ${why}`;
+      if (told !== this.#spoolRefusal) this.#log(told);
+      this.#spoolRefusal = told;
     });
     return this.#disk;
   }

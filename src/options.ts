@@ -172,6 +172,8 @@ export interface ResolvedOptions {
   readonly sessionId: string;
   readonly sink: Sink;
   readonly spoolDir: string | undefined;
+  /** Whether `spoolDir` is the default place, which runs may trade for the fallback (`fallbackSpoolDir`). */
+  readonly spoolFallback: boolean;
   readonly spoolLimits: SpoolLimits;
   readonly captureInterrupts: false | ((signal: InterruptSignal) => void);
   /** Whether to hand off at the end, and what decided it. */
@@ -366,6 +368,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
       settings.dryRun,
     ),
     spoolDir: resolveSpoolDir(options.spoolDir, settings.spoolDir),
+    spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", 1000, count),
       maxBytes: number("spoolMaxBytes", 1_048_576, count),

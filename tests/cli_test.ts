@@ -772,6 +772,38 @@ test("a CLI's telemetry command takes the handler options its runs use: status s
   assert.match(readFileSync(`${dir.path}/telemetry.toml`, "utf8"), /consent = "disabled"/);
 });
 
+test("a spool's place runs cannot use: status names the one they keep instead, inspect shows it, disable empties it", {
+  skip: process.platform === "win32" && "POSIX user ids",
+}, async () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/home`, ""); // a file where the state directory would be made: root cannot make it either
+  const fallback = `${dir.path}/nat-telemetry-${process.getuid!()}`;
+  const down = await TestServer.start();
+  await down.close();
+  const env = {
+    NAT_TELEMETRY_SPOOL_DIR: undefined,
+    XDG_STATE_HOME: `${dir.path}/home/state`,
+    TMPDIR: dir.path,
+    NAT_TELEMETRY_ENDPOINT: down.url(),
+  };
+  const seeded = await runChild("exit_child.ts", {
+    args: ["exit"],
+    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TEST_COMMAND: "seeded", ...env },
+  });
+  assert.equal(seeded.code, 3, seeded.stderr);
+  assert.equal(spooled(fallback).length, 1, "the run kept its event in the fallback");
+  const status = await cli(dir.path, ["status"], { NAT_TELEMETRY_ENABLED: "1", ...env });
+  assert.ok(status.stdout.includes(`\nSpool: ${fallback}\n`), status.stdout);
+  assert.match(status.stdout, /^Problem: the spool directory cannot be used: .*home\/state.*: runs keep it in \S+$/m);
+  const inspected = await cli(dir.path, ["inspect", "--json"], env);
+  const { spoolDir, events } = JSON.parse(inspected.stdout);
+  assert.deepEqual([spoolDir, events.length], [fallback, 1]);
+  const disable = await cli(dir.path, ["disable"], env);
+  assert.deepEqual([disable.code, disable.stderr], [0, ""]);
+  assert.match(disable.stdout, /^Deleted 1 spooled event\(s\)/m);
+  assert.deepEqual(spooled(fallback), []);
+});
+
 test("disable where no spool was ever made (a first run, its parent missing) makes none, and says nothing of it", async () => {
   using dir = tempDir();
   const spool = `${dir.path}/state/nat/telemetry`; // as ~/.local/state/nat/telemetry on a fresh machine

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { CLIENT_VERSION } from "../mod.ts";
-import { defaultSpoolDir, environmentSettings, parseFlag } from "../src/config.ts";
+import { defaultSpoolDir, environmentSettings, fallbackSpoolDir, parseFlag } from "../src/config.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { pythonJsonDumps } from "../src/python_json.ts";
 import { pythonMachineName } from "../src/runtime/info.ts";
@@ -44,6 +44,15 @@ test("the spool lives in NAT_TELEMETRY_SPOOL_DIR, else XDG_STATE_HOME, else the 
   assert.equal(defaultSpoolDir(env({ HOME: "/" }), "linux"), "/.local/state/nat/telemetry");
   assert.equal(defaultSpoolDir(env({ HOME: "/h/" }), "linux"), "/h/.local/state/nat/telemetry");
   assert.equal(defaultSpoolDir(env({ XDG_STATE_HOME: "/x//" }), "linux"), "/x/nat/telemetry");
+});
+
+test("where the platform's place cannot be used, the spool is kept in the temporary directory, under the user's id", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  assert.equal(fallbackSpoolDir(env({}), "linux", 1000), "/tmp/nat-telemetry-1000");
+  assert.equal(fallbackSpoolDir(env({ TMPDIR: "/var/tmp/" }), "darwin", 501), "/var/tmp/nat-telemetry-501");
+  assert.equal(fallbackSpoolDir(env({ TMPDIR: "tmp" }), "linux", 0), "/tmp/nat-telemetry-0", "a relative TMPDIR");
+  assert.equal(fallbackSpoolDir(env({}), "linux", undefined), undefined, "the user's id unknown");
+  assert.equal(fallbackSpoolDir(env({ TEMP: "C:\\T" }), "win32", undefined), undefined, "Windows");
 });
 
 test("cpuArchitecture is spelled as Python's platform.machine() would", () => {

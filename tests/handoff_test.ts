@@ -521,6 +521,51 @@ test(`${runtime}: a hand-off whose sender never reported on the endpoint down: a
   }
 });
 
+test(
+  `${runtime}: a spool's place runs cannot use (a container's user of its own): the spool is kept in the temporary directory, and an endpoint down is remembered`,
+  {
+    skip: !linux && "POSIX user ids",
+  },
+  async () => {
+    using dir = tempDir();
+    writeFileSync(`${dir.path}/home`, ""); // a file where the state directory would be made: root cannot make it either
+    const fallback = `${dir.path}/nat-telemetry-${process.getuid!()}`;
+    const silent = await TestServer.start(() => ({ hang: true }));
+    const env = (endpoint: string, command: string, extra: Record<string, string> = {}) => ({
+      ...handOff(dir.path, endpoint, command, extra),
+      NAT_TELEMETRY_SPOOL_DIR: undefined,
+      XDG_STATE_HOME: `${dir.path}/home/state`,
+      TMPDIR: dir.path,
+    });
+    try {
+      for (const command of ["first", "second"]) {
+        const run = await runChild("exit_child.ts", {
+          args: ["natural"],
+          env: env(silent.url(), command, { NAT_TELEMETRY_HANDOFF: "0" }),
+        });
+        assert.equal(run.code, 0, run.stderr);
+      }
+      assert.equal(silent.requests.length, 1, "the second run knows the endpoint is down: it does not try");
+      assert.deepEqual(spooled(fallback).map((line) => line.event.parameters.command).sort(), ["first", "second"]);
+      assert.equal(lstatSync(fallback).mode & 0o777, 0o700, "the user's own");
+    } finally {
+      await silent.close();
+    }
+    forgetHealth(fallback);
+    // Back at the same URL (spooled events belong to their endpoint).
+    const server = await TestServer.start(undefined, undefined, Number(new URL(silent.url()).port));
+    try {
+      const run = await runChild("exit_child.ts", { args: ["natural"], env: env(server.url(), "third") });
+      assert.equal(run.code, 0, run.stderr);
+      await waitFor(() => server.events().length === 3, "the sender's delivery of all three, from the fallback");
+      assert.deepEqual(commands(server.events()).sort(), ["first", "second", "third"]);
+      await sendersGone(dir.path);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
 /**
  * Waits until the process that leads `group` has a child in that group, or has ended. It polls without pause,
  * yielding only to let the test's own server answer (a server held up past its client's timeout would make

@@ -300,6 +300,19 @@ test("spoolDir must be absolute: a relative one is refused (it would move with t
   void absolute.stop();
 });
 
+test("only the spool's default place may be traded for the temporary directory, not one the program or user named", () => {
+  const saved = process.env.NAT_TELEMETRY_SPOOL_DIR;
+  try {
+    assert.equal(resolveOptions({}).spoolFallback, false, "NAT_TELEMETRY_SPOOL_DIR set, even empty");
+    delete process.env.NAT_TELEMETRY_SPOOL_DIR;
+    assert.equal(resolveOptions({}).spoolFallback, true);
+    assert.equal(resolveOptions({ spoolDir: "/srv/spool" }).spoolFallback, false);
+    assert.equal(resolveOptions({ spoolDir: false }).spoolFallback, false);
+  } finally {
+    process.env.NAT_TELEMETRY_SPOOL_DIR = saved;
+  }
+});
+
 test("exitTimeoutSeconds: 0 against a healthy endpoint spools the event and never marks the endpoint down", async () => {
   using dir = tempDir();
   const server = await TestServer.start();

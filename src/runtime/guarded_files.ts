@@ -185,6 +185,7 @@ export function guardedFiles(raw: RawFiles): HostFiles {
   return {
     allowed: (path, access) => raw.allowed(path, access),
     permissionsFollowLinks: raw.permissionsFollowLinks,
+    uid: raw.uid,
     realPath: (path) => raw.allowed(path, "read") ? raw.realPath(path) : undefined,
     ensureDir(given, isPrivate, make = true) {
       // Without its trailing slashes: `lstat("link/")` follows the link, and would see where it leads.

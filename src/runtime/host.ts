@@ -70,6 +70,8 @@ export interface HostFiles {
    * on a path as it is given (Node.js's `--permission`): what a program may do below a link, granted as given.
    */
   readonly permissionsFollowLinks: boolean;
+  /** The current user's id, where the runtime tells it (not on Windows, nor under Deno without `--allow-sys=uid`). */
+  readonly uid: number | undefined;
   /** Where a path leads, every link followed; `undefined` when that cannot be told (or looking would prompt). */
   realPath(path: string): string | undefined;
   /**
