@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-BP2BEPQE.js";
-import "./chunk-EQXOWOXH.js";
-import "./chunk-PNDF4JHP.js";
+} from "./chunk-PW7WQQXU.js";
+import "./chunk-LN53PTAG.js";
+import "./chunk-KLYCXZ4D.js";
 export {
   main,
   telemetryCommand

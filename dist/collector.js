@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-EQXOWOXH.js";
-import "./chunk-PNDF4JHP.js";
+} from "./chunk-LN53PTAG.js";
+import "./chunk-KLYCXZ4D.js";
 export {
   isLoopback,
   readOtlpLogs,

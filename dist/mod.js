@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-PNDF4JHP.js";
+} from "./chunk-KLYCXZ4D.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-EQXOWOXH.js";
+} from "./chunk-LN53PTAG.js";
 import {
   Backlog,
   EndpointHealth,
@@ -20,10 +20,12 @@ import {
   effectiveConsent,
   environmentSettings,
   exitDecision,
+  fallbackSpoolDir,
   formatTimestamp,
   healthHash,
   host,
   isTelemetryEnabled,
+  openSpool,
   optOutProblem,
   proxyRoute,
   randomFraction,
@@ -37,7 +39,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-PNDF4JHP.js";
+} from "./chunk-KLYCXZ4D.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -271,7 +273,7 @@ var settingsInForce = (function (consent, handler) {
   const endpointSource = sink.kind === "none" ? sink.reason === "invalid_endpoint" ? `nothing is sent: ${endpointVariable} is not an http(s) URL` : sink.reason === "endpoint_hidden" ? "nothing is sent: the program may not read the variable that could name the endpoint" : settings.dryRun ? host().env("NAT_TELEMETRY_DRY_RUN") === void 0 ? "nothing is sent: the program may not read NAT_TELEMETRY_DRY_RUN" : "nothing is sent: NAT_TELEMETRY_DRY_RUN" : "nothing is sent: the endpoint is empty" : endpointVariable ?? (format === "otlp" ? "the OTLP default" : "the default");
   const enabled = isTelemetryEnabled();
   let spoolRefused;
-  const backlog = enabled ? Backlog.open(options, (why) => spoolRefused = why) : null;
+  const backlog = enabled ? Backlog.open(options, (why, keptIn) => spoolRefused = keptIn ? `${why}: runs keep it in ${keptIn}` : why) : null;
   const decision = enabled ? exitDecision(options, backlog, enabled) : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" };
   const proxy = sink.kind === "http" ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true) : null;
   const problems = [...settings.problems, ...proxy?.problem ? [proxy.problem] : []];
@@ -294,7 +296,7 @@ var settingsInForce = (function (consent, handler) {
     format,
     formatSource: handler.format !== void 0 ? "the program's options" : ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "") ? "NAT_TELEMETRY_FORMAT" : "the default",
     proxy,
-    spoolDir: options.spoolDir ?? null,
+    spoolDir: backlog?.spool.dir ?? options.spoolDir ?? null,
     atExit: decision.handOff ? { handOff: true } : { handOff: false, reason: decision.reason, outcome: decision.outcome },
     problems
   };
@@ -375,23 +377,27 @@ var decide = (function (output, state, program, options = resolveOptions({})) {
     );
     code = 1;
   } else if (state === "disabled" && !(options instanceof Error)) {
-    const { spoolDir } = options;
     const files = host().files;
-    const none = spoolDir === void 0 || files !== void 0 && files.allowed(spoolDir, "read") && files.realPath(spoolDir) === void 0;
-    let why2 = "no file access";
-    const opened = none ? void 0 : openSpool((refusal) => why2 = refusal, "work", options);
-    const deleted = none ? 0 : opened?.spool.clear();
-    if (opened) removeSenderScripts(opened.files, opened.spool.dir, "none");
-    if (deleted === void 0) {
-      output.err(
-        `${program}: could not delete the events waiting in ${spoolDir} (${why2}); delete its e-*.jsonl files yourself to be sure they are never sent.
+    const fallback = options.spoolFallback && fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid);
+    let deleted = 0;
+    for (const dir of [options.spoolDir, fallback || void 0]) {
+      if (dir === void 0 || files?.allowed(dir, "read") && files.realPath(dir) === void 0) continue;
+      let why2 = "no file access";
+      const spool = files && Spool.open(dir, files, options.spoolLimits, backlogKey(options), (refusal) => why2 = refusal);
+      const cleared = spool?.clear();
+      if (spool) removeSenderScripts(files, spool.dir, "none");
+      if (cleared === void 0) {
+        output.err(
+          `${program}: could not delete the events waiting in ${dir} (${why2}); delete its e-*.jsonl files yourself to be sure they are never sent.
 `
-      );
-      code = 1;
-    } else if (deleted > 0) {
-      output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on.
-`);
+        );
+        code = 1;
+      } else {
+        deleted += cleared;
+      }
     }
+    if (deleted > 0) output.out(`Deleted ${deleted} spooled event(s): none of them is sent from now on.
+`);
   }
   const after = effectiveConsent();
   const note = overrideNote(after) ?? (after.fileProblem ? `this program reads it as disabled: it ${after.fileProblem}.` : void 0);
@@ -399,14 +405,15 @@ var decide = (function (output, state, program, options = resolveOptions({})) {
 `);
   return code;
 });
-var openSpool = (function (refused, use = "work", options = resolveOptions({})) {
+var openSpool2 = (function (refused, use = "work") {
+  const options = resolveOptions({});
   const files = host().files;
-  const spool = options.spoolDir && files ? Spool.open(options.spoolDir, files, options.spoolLimits, backlogKey(options), refused, use) : void 0;
+  const spool = files && openSpool(options, files, (why) => refused?.(why), use);
   return spool && files ? { spool, options, files } : void 0;
 });
 var flush = (async function (output) {
   let why = "no spool directory, or no file access";
-  const opened = openSpool((refusal) => why = refusal);
+  const opened = openSpool2((refusal) => why = refusal);
   if (!opened) {
     output.err(`nat-telemetry: there is no spool (${why}).
 `);
@@ -426,7 +433,7 @@ var flush = (async function (output) {
       }
     }
   }
-  const stats = await drainSpool({}, host().monotonicMs() + FLUSH_TIME_MS);
+  const stats = await drainSpool({ spoolDir: spool.dir }, host().monotonicMs() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
   const ours = spool.peek().filter((file) => file.ours);
   const count = (claimed) => ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
@@ -509,7 +516,7 @@ var endpointReports = (function (opened, recorded) {
 });
 var inspect = (function (output, json) {
   let why;
-  const opened = openSpool((refusal) => why = refusal, "look");
+  const opened = openSpool2((refusal) => why = refusal, "look");
   const files = opened?.spool.peek() ?? [];
   const events = files.flatMap(
     (file) => file.events.map((event) => {

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-PNDF4JHP.js";
+} from "./chunk-KLYCXZ4D.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
