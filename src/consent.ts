@@ -430,6 +430,25 @@ let decideAgain: (() => boolean) | undefined;
 let programDecided = false;
 
 /**
+ * The program's last decision ({@link setTelemetryEnabled}), kept on the global object for every copy of the package
+ * in the process (a plugin, or a dependency, may bundle a copy of its own): the program decides for the process, so an
+ * opt-out made with one copy stops the others. Its serial tells a copy whether it has followed it yet.
+ */
+const PROGRAM_DECISION = Symbol.for("@nat/telemetry: the program's decision");
+/** The global object, as it holds the program's decision. */
+const shared = globalThis as { [PROGRAM_DECISION]?: { readonly value: boolean; readonly serial: number } };
+/** The serial of the program's decision this copy follows: 0 for none. */
+let followedSerial = 0;
+
+/** Follows a decision the program made with another copy of the package, if it made one since this copy looked. */
+function followProgram(): void {
+  const made = shared[PROGRAM_DECISION];
+  if (made === undefined || made.serial === followedSerial) return;
+  followedSerial = made.serial;
+  [enabled, fromFile, programDecided] = [made.value === true, false, true];
+}
+
+/**
  * Whether the program has turned telemetry on or off itself ({@link setTelemetryEnabled}), from a setting of its
  * own: `askForConsent` then asks nothing, as the user has answered the program.
  *
@@ -441,6 +460,7 @@ let programDecided = false;
  * ```
  */
 export function programHasDecided(): boolean {
+  followProgram();
   return programDecided;
 }
 
@@ -475,6 +495,7 @@ export function followConsent(decide: () => boolean): void {
  */
 export function consentHolds(): boolean {
   if (decideAgain) return enabled = decideAgain();
+  followProgram();
   // A program that the consent file turned on (or that recorded the user's answer there) follows it: an opt-out
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
@@ -503,6 +524,7 @@ export function consentHolds(): boolean {
  * ```
  */
 export function isTelemetryEnabled(): boolean {
+  followProgram();
   if (enabled === undefined) settle(decision());
   return enabled === true;
 }
@@ -572,7 +594,8 @@ export function liveDecision(): { enabled: boolean; decidedBy: string } {
 /**
  * Turns telemetry on or off for this process, effective for the next
  * `enqueue` of every handler, and the question is then never asked (`askForConsent`): the program has decided, from
- * a setting of its own. It does not record the user's decision on disk (see {@link recordConsent}), which, made
+ * a setting of its own. Every copy of the package in the process follows it (a plugin's bundled copy too, of this
+ * version or later). It does not record the user's decision on disk (see {@link recordConsent}), which, made
  * later in the process (the user's `telemetry enable`), decides from then on.
  *
  * @param value `true` to collect events, `false` to ignore them.
@@ -588,4 +611,6 @@ export function setTelemetryEnabled(value: boolean): void {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }
   [enabled, fromFile, programDecided] = [value, false, true];
+  followedSerial = (shared[PROGRAM_DECISION]?.serial ?? 0) + 1;
+  shared[PROGRAM_DECISION] = { value, serial: followedSerial };
 }

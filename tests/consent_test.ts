@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
+  cpSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -26,9 +27,9 @@ import {
 import { consentFilePath, consentHolds, decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
 import { parseToml } from "../src/toml.ts";
 import fc from "fast-check";
-import { canRun } from "./helpers/child.ts";
+import { canRun, runChild } from "./helpers/child.ts";
 import { commandEvent } from "./helpers/events.ts";
-import { withServer } from "./helpers/server.ts";
+import { TestServer, withServer } from "./helpers/server.ts";
 import { files, tempDir } from "./helpers/spool_dir.ts";
 
 const pythonVector = new URL("./vectors/consent-written-by-python-reference.toml", import.meta.url).pathname;
@@ -348,6 +349,25 @@ test("a run follows the consent file that decided: not a copy the program saved 
   } finally {
     process.chdir(cwd);
     setTelemetryEnabled(false);
+  }
+});
+
+test("an opt-out the program makes with one copy of the package stops every copy in the process (a plugin's own)", async () => {
+  using dir = tempDir();
+  cpSync(new URL("../dist", import.meta.url), dir.path, { recursive: true });
+  const server = await TestServer.start();
+  try {
+    for (const optingOut of ["own", "plugin"]) {
+      const run = await runChild("two_copies_child.ts", {
+        args: [dir.path, optingOut, server.url()],
+        env: { NAT_TELEMETRY_ENABLED: "1" },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout), { enabled: [false, false], sent: [0, 0] }, optingOut);
+    }
+    assert.equal(server.requests.length, 0);
+  } finally {
+    await server.close();
   }
 });
 
