@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PW7WQQXU.js";
-import "./chunk-LN53PTAG.js";
-import "./chunk-KLYCXZ4D.js";
+} from "./chunk-ZCYGREPW.js";
+import "./chunk-74SFZH6Z.js";
+import "./chunk-7RYGAUJ7.js";
 export {
   main,
   telemetryCommand

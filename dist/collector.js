@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-LN53PTAG.js";
-import "./chunk-KLYCXZ4D.js";
+} from "./chunk-74SFZH6Z.js";
+import "./chunk-7RYGAUJ7.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-KLYCXZ4D.js";
+} from "./chunk-7RYGAUJ7.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -6,7 +6,7 @@ import {
   host,
   parametersProblem,
   utf8Length
-} from "./chunk-KLYCXZ4D.js";
+} from "./chunk-7RYGAUJ7.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-LN53PTAG.js";
+} from "./chunk-74SFZH6Z.js";
 import {
   Backlog,
   EndpointHealth,
@@ -39,7 +39,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-KLYCXZ4D.js";
+} from "./chunk-7RYGAUJ7.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
