@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { describe, describeError, unknownOption } from "./describe.ts";
 import { formatTimestamp, parametersProblem } from "./envelope.ts";
 import { NemoSource, TaskStatus } from "./events.ts";
 import { host, type ServedAnswer, type ServedRequest } from "./runtime/mod.ts";
@@ -333,12 +334,69 @@ export function summarize(event: CollectedEvent): string {
   return `${time} ${event.name} ${p.command}${sub} ${p.taskStatus} exit=${p.exitCode}${error} ${p.durationMs}ms ${p.pythonVersion} ${session}`;
 }
 
+/** Every option of {@link CollectorOptions}: a key not here is a typo. */
+const COLLECTOR_OPTIONS: Record<keyof CollectorOptions, true> = {
+  port: true,
+  hostname: true,
+  allowRemote: true,
+  maxBodyBytes: true,
+  maxConnections: true,
+  status: true,
+  retryAfterSeconds: true,
+  delayMs: true,
+  silent: true,
+  jsonlPath: true,
+  log: true,
+};
+
+/** The whole numbers each numeric option takes, inclusive. */
+const COLLECTOR_RANGES: Partial<Record<keyof CollectorOptions, readonly [number, number]>> = {
+  port: [0, 65_535],
+  maxBodyBytes: [1, Number.MAX_SAFE_INTEGER],
+  maxConnections: [1, Number.MAX_SAFE_INTEGER],
+  status: [200, 599],
+  retryAfterSeconds: [0, Number.MAX_SAFE_INTEGER],
+  delayMs: [0, 2_147_483_647],
+};
+
+/**
+ * Checks a collector's options: a mistake is told at its start (a status no server may send, a port that is not one,
+ * a misspelt option), never at its first request.
+ *
+ * @throws {TypeError} For an option that is not one, or of the wrong type.
+ * @throws {RangeError} For a number out of its range.
+ */
+function checkCollectorOptions(options: CollectorOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot start collector: the options must be an object, got ${describe(options)}`);
+  }
+  const unknown = unknownOption(options, COLLECTOR_OPTIONS);
+  if (unknown) throw new TypeError(`Cannot start collector: ${unknown}`);
+  for (const [name, [least, most]] of Object.entries(COLLECTOR_RANGES)) {
+    const value = options[name as keyof CollectorOptions];
+    if (value !== undefined && !(Number.isInteger(value) && (value as number) >= least && (value as number) <= most)) {
+      throw new RangeError(
+        `Cannot start collector: '${name}' must be a whole number from ${least} to ${most}, got ${describe(value)}`,
+      );
+    }
+  }
+  const kinds = { hostname: "string", jsonlPath: "string", allowRemote: "boolean", silent: "boolean", log: "function" };
+  for (const [name, kind] of Object.entries(kinds)) {
+    const value = options[name as keyof CollectorOptions];
+    if (value !== undefined && typeof value !== kind) {
+      throw new TypeError(`Cannot start collector: '${name}' must be a ${kind}, got ${describe(value)}`);
+    }
+  }
+}
+
 /**
  * Starts a collector on loopback.
  *
  * @param options Port, fault injection, JSONL file and log.
  * @returns The running collector.
- * @throws When the port cannot be listened on.
+ * @throws {TypeError} For an option that is not one, or of the wrong type.
+ * @throws {RangeError} For a number out of its range (a status from 200 to 599), or an address not loopback.
+ * @throws When the JSON Lines file cannot be written, or the port cannot be listened on.
  * @example
  * ```ts
  * import { startCollector } from "@nat/telemetry/collector";
@@ -346,11 +404,22 @@ export function summarize(event: CollectedEvent): string {
  * ```
  */
 export async function startCollector(options: CollectorOptions = {}): Promise<Collector> {
+  checkCollectorOptions(options);
   const hostname = options.hostname ?? "127.0.0.1";
   if (!options.allowRemote && !isLoopback(hostname)) {
     throw new RangeError(
       `Cannot start collector: '${hostname}' is not a loopback address; pass allowRemote (--allow-remote) to listen on it`,
     );
+  }
+  if (options.jsonlPath !== undefined) {
+    // Made (0600) and checked now: a file it may not write would lose every event it answers 200 for.
+    try {
+      const files = host().files;
+      if (!files) throw new Error("the runtime gives no access to files");
+      files.append(options.jsonlPath, "", Infinity);
+    } catch (error) {
+      throw new Error(`Cannot start collector: cannot write ${options.jsonlPath}: ${describeError(error)}`);
+    }
   }
   const events: CollectedEvent[] = [];
   const seen = new Set<string>();

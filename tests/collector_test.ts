@@ -101,6 +101,25 @@ test("accepted events are appended to a JSON Lines file", async () => {
   });
 });
 
+test("a collector's mistaken options are told at its start: a status no server may send, a typo, a JSONL file it cannot write", async () => {
+  using dir = tempDir();
+  for (const status of [42, 0, 1000, 199, 600, 503.5]) {
+    await assert.rejects(startCollector({ status }), /'status' must be a whole number from 200 to 599/, String(status));
+  }
+  await assert.rejects(startCollector({ port: "abc" as never }), /^RangeError: .*'port' must be a whole number/);
+  await assert.rejects(startCollector({ port: 70_000 }), /'port' must be a whole number from 0 to 65535/);
+  await assert.rejects(
+    startCollector({ prot: 0 } as never),
+    /^TypeError: .*'prot' is not an option \(did you mean 'port'\?\)/,
+  );
+  await assert.rejects(startCollector({ log: "yes" as never }), /'log' must be a function/);
+  await assert.rejects(
+    startCollector({ jsonlPath: `${dir.path}/missing/events.jsonl` }),
+    /^Error: Cannot start collector: cannot write .*missing\/events\.jsonl/,
+  );
+  await withCollector({ status: 599 }, async (collector) => assert.equal((await post(collector, vector)).status, 599));
+});
+
 test("fault injection: a status with Retry-After keeps the handler's events for later", async () => {
   await withCollector({ status: 503, retryAfterSeconds: 30 }, async (collector) => {
     const handler = new NATTelemetryHandler({ endpoint: collector.url });

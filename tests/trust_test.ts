@@ -13,6 +13,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
@@ -226,37 +227,43 @@ test("a health file that says to wait past the longest backoff is reset, not obe
   });
 });
 
-test("the collector's --jsonl refuses a symlink, creates its file 0600 and appends whole lines", async () => {
+test("the collector's --jsonl refuses a symlink at its start, creates its file 0600 and appends whole lines", async () => {
   using dir = tempDir();
   const target = `${dir.path}/.bashrc`;
   writeFileSync(target, "# a shell start-up file\n");
   symlinkSync(target, `${dir.path}/linked.jsonl`);
-  const log: string[] = [];
-  for (const jsonlPath of [`${dir.path}/linked.jsonl`, `${dir.path}/events.jsonl`]) {
-    const collector = await startCollector({ jsonlPath, log: (line) => log.push(line) });
-    try {
-      const handler = new NATTelemetryHandler({ endpoint: collector.url, spoolDir: false });
-      handler.enqueue(new AnyEvent(() => ({ command: "x\n$(touch pwned)" })));
-      await handler.stop();
-    } finally {
-      await collector.close();
-    }
+  await assert.rejects(
+    startCollector({ jsonlPath: `${dir.path}/linked.jsonl` }),
+    /^Error: Cannot start collector: cannot write .*linked\.jsonl: refused .*: symlink$/,
+  );
+  const collector = await startCollector({ jsonlPath: `${dir.path}/events.jsonl` });
+  try {
+    const handler = new NATTelemetryHandler({ endpoint: collector.url, spoolDir: false });
+    handler.enqueue(new AnyEvent(() => ({ command: "x\n$(touch pwned)" })));
+    await handler.stop();
+  } finally {
+    await collector.close();
   }
   assert.equal(readFileSync(target, "utf8"), "# a shell start-up file\n", "the link's target is untouched");
-  assert.ok(log.some((line) => /could not append to .*linked\.jsonl/.test(line)), log.join("\n"));
   assert.equal(lstatSync(`${dir.path}/events.jsonl`).mode & 0o777, 0o600);
   const lines = readFileSync(`${dir.path}/events.jsonl`, "utf8").split("\n");
   assert.deepEqual(lines.length, 2, "one whole line and the final newline");
   assert.equal(JSON.parse(lines[0]).parameters.command, "x\n$(touch pwned)");
 });
 
-test("the collector's --jsonl refuses a file another user owns", { skip: noRoot }, async () => {
+test("the collector's --jsonl refuses a file another user owns, and one swapped for a link after its start", {
+  skip: noRoot,
+}, async () => {
   using dir = tempDir();
   chmodSync(dir.path, 0o777);
   asNobody("sh", "-c", `umask 0; : > ${dir.path}/theirs.jsonl`);
+  await assert.rejects(startCollector({ jsonlPath: `${dir.path}/theirs.jsonl` }), /cannot write .*: not_owner$/);
+  assert.equal(readFileSync(`${dir.path}/theirs.jsonl`, "utf8"), "");
   const log: string[] = [];
-  const collector = await startCollector({ jsonlPath: `${dir.path}/theirs.jsonl`, log: (line) => log.push(line) });
+  const collector = await startCollector({ jsonlPath: `${dir.path}/mine.jsonl`, log: (line) => log.push(line) });
   try {
+    rmSync(`${dir.path}/mine.jsonl`);
+    symlinkSync(`${dir.path}/theirs.jsonl`, `${dir.path}/mine.jsonl`);
     const handler = new NATTelemetryHandler({ endpoint: collector.url, spoolDir: false });
     handler.enqueue(commandEvent("x"));
     await handler.stop();
@@ -264,7 +271,7 @@ test("the collector's --jsonl refuses a file another user owns", { skip: noRoot 
     await collector.close();
   }
   assert.equal(readFileSync(`${dir.path}/theirs.jsonl`, "utf8"), "");
-  assert.ok(log.some((line) => /could not append .*not_owner/.test(line)), log.join("\n"));
+  assert.ok(log.some((line) => /could not append to .*mine\.jsonl.*symlink/.test(line)), log.join("\n"));
 });
 
 test("the collector answers an oversized body 413 without reading it, and keeps serving", async () => {
