@@ -14,6 +14,7 @@ import { jsonLine } from "./json_line.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type HostFiles, runtimeInfo } from "./runtime/mod.ts";
 import { Spool, type SpoolClaim, spoolKey } from "./spool.ts";
+import { addCount } from "./tally.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -136,7 +137,14 @@ export class Backlog {
     this.renewClaims(leaseMs);
     const { events, dropped } = this.spool.claim(room, this.#options.clock(), leaseMs);
     for (const event of events) this.#claims.add(event.claim);
-    return { events: events.map((event) => ({ ...event, bytes: utf8Length(event.json), notBefore: 0 })), dropped };
+    const pending = events.map((event) => ({ ...event, bytes: utf8Length(event.json), notBefore: 0 }));
+    // A spooled event is held to this handler's bound as a new one is (a file written by hand, or by a program with a
+    // larger bound): one larger would make a request larger than any batch may be.
+    const tooLarge = pending.filter(({ bytes }) => bytes > this.#options.maxEventBytes);
+    if (tooLarge.length === 0) return { events: pending, dropped };
+    this.settle(tooLarge);
+    addCount(dropped, "event_too_large", tooLarge.length);
+    return { events: pending.filter(({ bytes }) => bytes <= this.#options.maxEventBytes), dropped };
   }
 
   /**

@@ -16,7 +16,7 @@ import { resolveOptions } from "../src/options.ts";
 import { dropsRecords } from "../src/drops_record.ts";
 import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
-import { files, forgetHealth, spooled, tempDir } from "./helpers/spool_dir.ts";
+import { files, forgetHealth, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 setTelemetryEnabled(true);
@@ -619,6 +619,25 @@ test("retry limits hold across runs: a spooled event past maxRetries is dropped,
     }
     assert.equal(server.requests.length, 3, "one try and two retries, over three runs");
     assert.deepEqual(spooled(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a spooled event larger than the handler's bound (written by hand) is dropped as event_too_large, not sent", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    spoolEvent(dir.path, server.url(), "x".repeat(600_000), "s", 1);
+    spoolEvent(dir.path, server.url(), "fits", "s", 2);
+    const replayer = handler(dir.path, server.url());
+    replayer.start();
+    await replayer.stop();
+    assert.deepEqual(replayer.stats().dropped, { event_too_large: 1 });
+    assertBalanced(replayer.stats());
+    assert.deepEqual(commands(server.events()), ["fits"]);
+    assert.ok(server.requests.every((request) => request.body.length <= 500_000), "no request over maxBatchBytes");
+    assert.deepEqual(spooled(dir.path), [], "its file is gone");
   } finally {
     await server.close();
   }
