@@ -550,6 +550,13 @@ async function flush(output: CliOutput): Promise<number> {
     return 1;
   }
   const { spool, options, files } = opened;
+  if (options.sink.kind !== "http") {
+    const why = options.sink.kind === "stderr"
+      ? 'the endpoint is "stdout"'
+      : `nothing is sent (${options.sink.reason})`;
+    output.err(`nat-telemetry: ${why}: the spooled events are left as they are.\n`);
+    return 1;
+  }
   // The user asks to try now: the endpoint's failures are forgotten, those of programs with a fetch of their own too.
   if (options.sink.kind === "http") {
     const url = options.sink.url;

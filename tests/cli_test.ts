@@ -874,6 +874,19 @@ test("collector: prints where it listens and one line per event it receives", as
   assert.match(result.stdout, /nat_cli_command via-collector success exit=0/);
 });
 
+test("collector: a status no server may send is a usage error (2), a JSON Lines file it cannot write a failure (1)", async () => {
+  using dir = tempDir();
+  const status = await cli(dir.path, ["collector", "--status", "42"]);
+  assert.deepEqual([status.code, status.stdout], [2, ""]);
+  assert.match(
+    status.stderr,
+    /^nat-telemetry: Cannot start collector: 'status' must be a whole number from 200 to 599, got 42$/m,
+  );
+  const jsonl = await cli(dir.path, ["collector", "--jsonl", `${dir.path}/missing/events.jsonl`]);
+  assert.deepEqual([jsonl.code, jsonl.stdout], [1, ""]);
+  assert.match(jsonl.stderr, /^nat-telemetry: Cannot start collector: cannot write .*missing\/events\.jsonl/m);
+});
+
 test(
   "colour on a terminal, none with NO_COLOR or through a pipe",
   { skip: !canRun("script", "--version") && "needs script(1)" },
@@ -892,6 +905,19 @@ test(
     assert.ok(!(await cli(dir.path, [])).stdout.includes(escape));
   },
 );
+
+test('flush where nothing is sent (a dry run, the endpoint "stdout") says so, exits 1, and leaves the spool', async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  await server.close();
+  await seedSpool(dir.path, server.url());
+  for (const env of [{ NAT_TELEMETRY_DRY_RUN: "1" }, { NAT_TELEMETRY_ENDPOINT: "stdout" }]) {
+    const flushed = await cli(dir.path, ["flush"], { NAT_TELEMETRY_ENABLED: "1", ...env });
+    assert.deepEqual([flushed.code, flushed.stdout], [1, ""], JSON.stringify(env));
+    assert.match(flushed.stderr, /^nat-telemetry: .*: the spooled events are left as they are\.$/m);
+  }
+  assert.equal(spooled(`${dir.path}/spool`).length, 1);
+});
 
 test("flush delivers the whole spool, pass after pass, not only the 64 files one pass takes", async () => {
   using dir = tempDir();
