@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ZCYGREPW.js";
-import "./chunk-74SFZH6Z.js";
-import "./chunk-7RYGAUJ7.js";
+} from "./chunk-PJ7F2YS2.js";
+import "./chunk-I7JUSQUY.js";
+import "./chunk-GLXF5INQ.js";
 export {
   main,
   telemetryCommand

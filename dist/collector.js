@@ -6,8 +6,8 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-74SFZH6Z.js";
-import "./chunk-7RYGAUJ7.js";
+} from "./chunk-I7JUSQUY.js";
+import "./chunk-GLXF5INQ.js";
 export {
   isLoopback,
   readOtlpLogs,

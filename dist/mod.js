@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-7RYGAUJ7.js";
+} from "./chunk-GLXF5INQ.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -2,11 +2,14 @@
 import {
   NemoSource,
   TaskStatus,
+  describe,
+  describeError,
   formatTimestamp,
   host,
   parametersProblem,
+  unknownOption,
   utf8Length
-} from "./chunk-7RYGAUJ7.js";
+} from "./chunk-GLXF5INQ.js";
 
 // src/collector.ts
 var isLoopback = (function (hostname) {
@@ -139,12 +142,44 @@ var summarize = (function (event) {
   const error = p.errorClass === "undefined" ? "" : ` ${p.errorClass}`;
   return `${time} ${event.name} ${p.command}${sub} ${p.taskStatus} exit=${p.exitCode}${error} ${p.durationMs}ms ${p.pythonVersion} ${session}`;
 });
+var checkCollectorOptions = (function (options) {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot start collector: the options must be an object, got ${describe(options)}`);
+  }
+  const unknown = unknownOption(options, COLLECTOR_OPTIONS);
+  if (unknown) throw new TypeError(`Cannot start collector: ${unknown}`);
+  for (const [name, [least, most]] of Object.entries(COLLECTOR_RANGES)) {
+    const value = options[name];
+    if (value !== void 0 && !(Number.isInteger(value) && value >= least && value <= most)) {
+      throw new RangeError(
+        `Cannot start collector: '${name}' must be a whole number from ${least} to ${most}, got ${describe(value)}`
+      );
+    }
+  }
+  const kinds = { hostname: "string", jsonlPath: "string", allowRemote: "boolean", silent: "boolean", log: "function" };
+  for (const [name, kind] of Object.entries(kinds)) {
+    const value = options[name];
+    if (value !== void 0 && typeof value !== kind) {
+      throw new TypeError(`Cannot start collector: '${name}' must be a ${kind}, got ${describe(value)}`);
+    }
+  }
+});
 var startCollector = (async function (options = {}) {
+  checkCollectorOptions(options);
   const hostname = options.hostname ?? "127.0.0.1";
   if (!options.allowRemote && !isLoopback(hostname)) {
     throw new RangeError(
       `Cannot start collector: '${hostname}' is not a loopback address; pass allowRemote (--allow-remote) to listen on it`
     );
+  }
+  if (options.jsonlPath !== void 0) {
+    try {
+      const files = host().files;
+      if (!files) throw new Error("the runtime gives no access to files");
+      files.append(options.jsonlPath, "", Infinity);
+    } catch (error) {
+      throw new Error(`Cannot start collector: cannot write ${options.jsonlPath}: ${describeError(error)}`);
+    }
   }
   const events = [];
   const seen = /* @__PURE__ */ new Set();
@@ -260,6 +295,28 @@ var CLI_COMMAND_PARAMETERS = {
 
 
 
+
+var COLLECTOR_OPTIONS = {
+  port: true,
+  hostname: true,
+  allowRemote: true,
+  maxBodyBytes: true,
+  maxConnections: true,
+  status: true,
+  retryAfterSeconds: true,
+  delayMs: true,
+  silent: true,
+  jsonlPath: true,
+  log: true
+};
+var COLLECTOR_RANGES = {
+  port: [0, 65535],
+  maxBodyBytes: [1, Number.MAX_SAFE_INTEGER],
+  maxConnections: [1, Number.MAX_SAFE_INTEGER],
+  status: [200, 599],
+  retryAfterSeconds: [0, Number.MAX_SAFE_INTEGER],
+  delayMs: [0, 2147483647]
+};
 
 
 

@@ -2,7 +2,7 @@
 import {
   isLoopback,
   startCollector
-} from "./chunk-74SFZH6Z.js";
+} from "./chunk-I7JUSQUY.js";
 import {
   Backlog,
   EndpointHealth,
@@ -39,7 +39,7 @@ import {
   shortHash,
   spoolKey,
   unknownOption
-} from "./chunk-7RYGAUJ7.js";
+} from "./chunk-GLXF5INQ.js";
 
 // src/cli.ts
 import { parseArgs } from "node:util";
@@ -424,6 +424,12 @@ var flush = (async function (output) {
     return 1;
   }
   const { spool, options, files } = opened;
+  if (options.sink.kind !== "http") {
+    const why2 = options.sink.kind === "stderr" ? 'the endpoint is "stdout"' : `nothing is sent (${options.sink.reason})`;
+    output.err(`nat-telemetry: ${why2}: the spooled events are left as they are.
+`);
+    return 1;
+  }
   if (options.sink.kind === "http") {
     const url = options.sink.url;
     for (const { hash, endpointHash } of recordedHealth(files, spool.dir, Date.now())) {
