@@ -18,7 +18,8 @@
 import { parseArgs } from "node:util";
 import { Backlog, backlogKey, openSpool as openOptionsSpool } from "./backlog.ts";
 import { randomFraction } from "./atomic.ts";
-import { isLoopback, startCollector } from "./collector.ts";
+import { clearTextSecrets, isLoopback } from "./clear_text.ts";
+import { startCollector } from "./collector.ts";
 import { environmentSettings, fallbackSpoolDir } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
 import { describe, redact, unknownOption } from "./describe.ts";
@@ -363,6 +364,8 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true)
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
+  const clearText = sink.kind === "http" ? clearTextSecrets(sink.url, options.headers) : undefined;
+  if (clearText) problems.push(clearText);
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
   // Runs spool without trying it, whatever their way out at exit says (a later run tries again; `flush` now).
   if (backlog?.health.isOpen()) problems.push(downUntil(backlog.health));

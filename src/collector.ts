@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { isLoopback } from "./clear_text.ts";
 import { describe, describeError, unknownOption } from "./describe.ts";
 import { formatTimestamp, parametersProblem } from "./envelope.ts";
 import { NemoSource, TaskStatus } from "./events.ts";
@@ -90,22 +91,8 @@ const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 /** Requests the collector handles at once by default. */
 const DEFAULT_MAX_CONNECTIONS = 64;
 
-/**
- * Whether an address is a loopback one: `localhost`, `127.0.0.0/8` or `::1`.
- *
- * @param hostname The address.
- * @returns `true` for loopback.
- * @example
- * ```ts
- * import { isLoopback } from "./collector.ts";
- * isLoopback("127.0.0.1"); // true
- * isLoopback("0.0.0.0"); // false
- * ```
- */
-export function isLoopback(hostname: string): boolean {
-  const bare = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
-}
+// Where it listens is judged as the handler judges an endpoint; exported here as before.
+export { isLoopback };
 
 const HEADER_KEYS = [
   "browserType",

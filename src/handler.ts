@@ -12,6 +12,7 @@ import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, isTelemetryEnabled, liveDecision } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
+import { clearTextSecrets } from "./clear_text.ts";
 import { maskUrls, redact } from "./describe.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
@@ -674,6 +675,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       ? "nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"
       : `nowhere (${sink.reason})`;
     this.#debug(`endpoint: ${where}; format: ${format.name}; spool: ${spoolDir ?? "none"}`);
+    const clearText = sink.kind === "http" ? clearTextSecrets(sink.url, this.#options.headers) : undefined;
+    if (clearText) this.#debug(`warning: ${clearText}`);
     this.#debug(
       `at exit: ${handOff.enabled ? "hand off where a sender can be started" : "in process"} (${handOff.source})`,
     );

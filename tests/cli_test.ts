@@ -906,6 +906,17 @@ test(
   },
 );
 
+test("status warns of credentials or headers an http: endpoint on another machine would carry unencrypted", async () => {
+  using dir = tempDir();
+  const run = await cli(dir.path, ["status"], {
+    NAT_TELEMETRY_ENABLED: "1",
+    NAT_TELEMETRY_ENDPOINT: "http://ada:secret@192.0.2.2/v1.1/events/json",
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^Problem: the URL's credentials go unencrypted \(http:\) to 192\.0\.2\.2$/m);
+  assert.ok(!run.stdout.includes("secret"), "the password is never shown");
+});
+
 test('flush where nothing is sent (a dry run, the endpoint "stdout") says so, exits 1, and leaves the spool', async () => {
   using dir = tempDir();
   const server = await TestServer.start();

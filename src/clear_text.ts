@@ -1,0 +1,53 @@
+/**
+ * What a request would carry unencrypted off this machine: an `http:` endpoint on another host, with credentials in
+ * its URL or headers of the program's (an API key). Not refused (a collector on a private network may be reached so),
+ * but told, in the debug trail and by `status`, so that a mistyped scheme is found before a key travels in clear.
+ *
+ * @module
+ */
+
+/**
+ * Whether an address is a loopback one: `localhost`, `127.0.0.0/8` or `::1`.
+ *
+ * @param hostname The address.
+ * @returns `true` for loopback.
+ * @example
+ * ```ts
+ * import { isLoopback } from "./clear_text.ts";
+ * isLoopback("127.0.0.1"); // true
+ * isLoopback("0.0.0.0"); // false
+ * ```
+ */
+export function isLoopback(hostname: string): boolean {
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/**
+ * What of a request to an endpoint would travel unencrypted to another machine, said for a person to read.
+ *
+ * @param endpoint The endpoint's URL.
+ * @param headers The request headers the program adds.
+ * @returns E.g. `the headers x-api-key go unencrypted (http:) to collector.example`, or `undefined` when nothing
+ *   secret does (an `https:` endpoint, a loopback one, no credentials and no headers).
+ * @example
+ * ```ts
+ * import { clearTextSecrets } from "./clear_text.ts";
+ * clearTextSecrets("http://ada:secret@192.0.2.2/events", {}); // "the URL's credentials go unencrypted (http:) to 192.0.2.2"
+ * clearTextSecrets("https://192.0.2.2/events", { "x-api-key": "k" }); // undefined
+ * ```
+ */
+export function clearTextSecrets(endpoint: string, headers: Readonly<Record<string, string>>): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "http:" || isLoopback(url.hostname)) return undefined;
+  const secrets = [
+    ...(url.username || url.password ? ["the URL's credentials"] : []),
+    ...(Object.keys(headers).length > 0 ? [`the headers ${Object.keys(headers).join(", ")}`] : []),
+  ];
+  return secrets.length === 0 ? undefined : `${secrets.join(" and ")} go unencrypted (http:) to ${url.hostname}`;
+}

@@ -1,0 +1,27 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { clearTextSecrets, isLoopback } from "../src/clear_text.ts";
+
+test("loopback addresses: localhost, 127.0.0.0/8 and ::1, bracketed or not, any case", () => {
+  for (const address of ["localhost", "LOCALHOST", "127.0.0.1", "127.255.0.9", "::1", "[::1]"]) {
+    assert.equal(isLoopback(address), true, address);
+  }
+  for (const address of ["0.0.0.0", "192.0.2.2", "localhost.example", "128.0.0.1", "::", "example.com"]) {
+    assert.equal(isLoopback(address), false, address);
+  }
+});
+
+test("credentials and headers sent by http: to another machine are told; https:, loopback and nothing secret are not", () => {
+  assert.equal(
+    clearTextSecrets("http://ada:secret@192.0.2.2/e", { "x-api-key": "k" }),
+    "the URL's credentials and the headers x-api-key go unencrypted (http:) to 192.0.2.2",
+  );
+  assert.equal(
+    clearTextSecrets("http://collector.example/e", { authorization: "Bearer k" }),
+    "the headers authorization go unencrypted (http:) to collector.example",
+  );
+  assert.equal(clearTextSecrets("http://collector.example/e", {}), undefined, "nothing secret");
+  assert.equal(clearTextSecrets("https://ada:secret@collector.example/e", { "x-api-key": "k" }), undefined);
+  assert.equal(clearTextSecrets("http://ada:secret@127.0.0.1:4318/e", { "x-api-key": "k" }), undefined);
+  assert.equal(clearTextSecrets("not a URL", { "x-api-key": "k" }), undefined);
+});
