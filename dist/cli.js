@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-PJ7F2YS2.js";
-import "./chunk-I7JUSQUY.js";
-import "./chunk-GLXF5INQ.js";
+} from "./chunk-ZLEZHNKF.js";
+import "./chunk-3IJEHZSY.js";
+import "./chunk-FM7HFF5I.js";
 export {
   main,
   telemetryCommand

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-GLXF5INQ.js";
+} from "./chunk-FM7HFF5I.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

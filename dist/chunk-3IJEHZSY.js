@@ -6,16 +6,13 @@ import {
   describeError,
   formatTimestamp,
   host,
+  isLoopback,
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-GLXF5INQ.js";
+} from "./chunk-FM7HFF5I.js";
 
 // src/collector.ts
-var isLoopback = (function (hostname) {
-  const bare = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
-});
 var validateEnvelope = (function (body) {
   let envelope;
   try {
@@ -247,7 +244,6 @@ var startCollector = (async function (options = {}) {
 });
 var DEFAULT_MAX_BODY_BYTES = 1048576;
 var DEFAULT_MAX_CONNECTIONS = 64;
-
 var HEADER_KEYS = [
   "browserType",
   "clientId",
@@ -321,7 +317,6 @@ var COLLECTOR_RANGES = {
 
 
 export {
-  isLoopback,
   validateEnvelope,
   readOtlpLogs,
   summarize,
