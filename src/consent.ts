@@ -373,11 +373,11 @@ export function effectiveConsent(): EffectiveConsent {
  * The decision, and what made it; the consent file is read only when the environment does not decide, and then its
  * text is given too.
  */
-function decision(): { enabled: boolean; source: ConsentSource; text?: string } {
+function decision(): { enabled: boolean; source: ConsentSource; text?: string; problem?: string } {
   const environment = environmentDecision();
   if (environment) return environment;
-  const { state, text } = fileDecisionAt(consentFilePath());
-  return { ...fileDecision(state), text };
+  const { state, text, problem } = fileDecisionAt(consentFilePath());
+  return { ...fileDecision(state), text, ...(problem ? { problem } : {}) };
 }
 
 /**
@@ -584,10 +584,15 @@ export function onByConsentFile(): boolean {
  */
 export function liveDecision(): { enabled: boolean; decidedBy: string } {
   const live = isTelemetryEnabled();
-  const { enabled, source } = decision();
-  // A variable the program may not read (Deno's --allow-env) decided "no" as one that could hold an opt-out: said so.
+  const { enabled, source, problem } = decision();
+  // A variable the program may not read (Deno's --allow-env) decided "no" as one that could hold an opt-out: said so;
+  // as a consent file read as "no" because it could not be read with certainty (Deno without --allow-read for it).
   const hidden = source !== "file" && source !== "default" && host().envHidden?.(source) === true;
-  const said = hidden ? `${source}, which the program may not read (its permissions)` : source;
+  const said = hidden
+    ? `${source}, which the program may not read (its permissions)`
+    : problem
+    ? `${source}: the consent file ${problem}, so it is read as disabled`
+    : source;
   return { enabled: live, decidedBy: live === enabled ? said : "the program (setTelemetryEnabled)" };
 }
 

@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { symlinkSync, writeFileSync } from "node:fs";
 import { maskUrls } from "../src/describe.ts";
 import { shortHash } from "../src/hash.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
@@ -62,6 +62,20 @@ test(`${runtime}: with telemetry off, the trail says so once and nothing else ha
   assert.equal(
     run.stderr,
     "[nat-telemetry] telemetry off (decided by NAT_TELEMETRY_ENABLED): events are not recorded\n",
+  );
+});
+
+test(`${runtime}: a consent file read as "no" because it cannot be read with certainty: the trail says why`, async () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/elsewhere.toml`, '[telemetry]\nconsent = "enabled"\nprompt_version = "1.0"\n');
+  symlinkSync(`${dir.path}/elsewhere.toml`, `${dir.path}/telemetry.toml`);
+  const run = await runChild("debug_child.ts", {
+    env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/telemetry.toml` },
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stderr,
+    /^\[nat-telemetry\] telemetry off \(decided by file: the consent file .*, so it is read as disabled\): events are not recorded$/m,
   );
 });
 
