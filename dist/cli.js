@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-ZLEZHNKF.js";
-import "./chunk-3IJEHZSY.js";
-import "./chunk-FM7HFF5I.js";
+} from "./chunk-4OEAMMZ3.js";
+import "./chunk-RPI2NBX2.js";
+import "./chunk-F57V3G2Z.js";
 export {
   main,
   telemetryCommand

@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-3IJEHZSY.js";
+} from "./chunk-RPI2NBX2.js";
 import {
   isLoopback
-} from "./chunk-FM7HFF5I.js";
+} from "./chunk-F57V3G2Z.js";
 export {
   isLoopback,
   readOtlpLogs,

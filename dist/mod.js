@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FM7HFF5I.js";
+} from "./chunk-F57V3G2Z.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

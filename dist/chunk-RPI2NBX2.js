@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-FM7HFF5I.js";
+} from "./chunk-F57V3G2Z.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
