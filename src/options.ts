@@ -523,9 +523,22 @@ function stringRecord(name: string, option: unknown): Record<string, string> {
   return { ...option as Record<string, string> };
 }
 
+/**
+ * The most the `headers` option may add to a request's head, as `name: value` lines: servers refuse a larger head
+ * (nginx's buffers hold 8 KiB a line, Node.js's server 16 KiB in all: 431), so every delivery would fail.
+ */
+const MAX_HEADERS_BYTES = 8192;
+
 /** The `headers` option, each name an RFC 9110 token and each value a field value (never echoed: it may be a key). */
 function requestHeaders(option: unknown): Record<string, string> {
   const headers = stringRecord("headers", option);
+  const bytes = Object.entries(headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
+  if (bytes > MAX_HEADERS_BYTES) {
+    throw new RangeError(
+      `Cannot create handler: 'headers' must add at most ${MAX_HEADERS_BYTES} bytes to a request (servers refuse a ` +
+        `larger head), got ${bytes}`,
+    );
+  }
   for (const [name, value] of Object.entries(headers)) {
     if (!isHeaderName(name)) {
       throw new TypeError(

@@ -155,6 +155,12 @@ test("a key that is not an option is a TypeError naming it and the nearest optio
 test("header names must be RFC 9110 tokens, not framing headers, and values field values, or construction fails", () => {
   refused({ headers: { "bad header": "x" } }, TypeError, /'headers' must have header names .*, got "bad header"/);
   refused({ headers: { "x-key:": "x" } }, TypeError, /'headers' must have header names/);
+  refused(
+    { headers: { "x-key": "k".repeat(10_000_000) } },
+    RangeError,
+    /'headers' must add at most 8192 bytes .*got 10000009$/,
+  );
+  assert.doesNotThrow(() => resolveOptions({ headers: { "x-key": "k".repeat(8000) } }));
   refused({ headers: { "": "x" } }, TypeError, /'headers' must have header names/);
   // Past ASCII too: Node.js's client sent "clé" as UTF-8, Deno's and Bun's fetch as Latin-1, two values for one.
   for (const value of ["a\r\nInjected: 1", "a\nb", "a\0b", "a\x7fb", " padded", "padded\t", "ü€", "clé", "\xa0x"]) {
