@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-4OEAMMZ3.js";
-import "./chunk-RPI2NBX2.js";
-import "./chunk-F57V3G2Z.js";
+} from "./chunk-YN2LPKHM.js";
+import "./chunk-N6UWRZHC.js";
+import "./chunk-VGEWXH5X.js";
 export {
   main,
   telemetryCommand

@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-RPI2NBX2.js";
+} from "./chunk-N6UWRZHC.js";
 import {
   isLoopback
-} from "./chunk-F57V3G2Z.js";
+} from "./chunk-VGEWXH5X.js";
 export {
   isLoopback,
   readOtlpLogs,

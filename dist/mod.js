@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-F57V3G2Z.js";
+} from "./chunk-VGEWXH5X.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

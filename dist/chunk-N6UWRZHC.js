@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-F57V3G2Z.js";
+} from "./chunk-VGEWXH5X.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
