@@ -430,22 +430,23 @@ let decideAgain: (() => boolean) | undefined;
 let programDecided = false;
 
 /**
- * The program's last decision ({@link setTelemetryEnabled}), kept on the global object for every copy of the package
- * in the process (a plugin, or a dependency, may bundle a copy of its own): the program decides for the process, so an
- * opt-out made with one copy stops the others. Its serial tells a copy whether it has followed it yet.
+ * The program's last opt-out ({@link setTelemetryEnabled} with `false`), kept on the global object for every copy of
+ * the package in the process (a plugin, or a dependency, may bundle a copy of its own), so that an opt-out made with
+ * one copy stops them all. Turning telemetry on is not shared: a plugin's copy that turns itself on must not turn on
+ * the program's, which the user may have opted out of. Its serial tells a copy whether it has followed it yet.
  */
-const PROGRAM_DECISION = Symbol.for("@nat/telemetry: the program's decision");
-/** The global object, as it holds the program's decision. */
-const shared = globalThis as { [PROGRAM_DECISION]?: { readonly value: boolean; readonly serial: number } };
-/** The serial of the program's decision this copy follows: 0 for none. */
+const PROGRAM_OPT_OUT = Symbol.for("@nat/telemetry: the program's opt-out");
+/** The global object, as it holds the program's opt-out. */
+const shared = globalThis as { [PROGRAM_OPT_OUT]?: { readonly serial: number } };
+/** The serial of the program's opt-out this copy follows: 0 for none. */
 let followedSerial = 0;
 
-/** Follows a decision the program made with another copy of the package, if it made one since this copy looked. */
+/** Follows an opt-out the program made with another copy of the package, if it made one since this copy looked. */
 function followProgram(): void {
-  const made = shared[PROGRAM_DECISION];
-  if (made === undefined || made.serial === followedSerial) return;
-  followedSerial = made.serial;
-  [enabled, fromFile, programDecided] = [made.value === true, false, true];
+  const serial = shared[PROGRAM_OPT_OUT]?.serial;
+  if (serial === undefined || serial === followedSerial) return;
+  followedSerial = serial;
+  [enabled, fromFile, programDecided] = [false, false, true];
 }
 
 /**
@@ -599,8 +600,8 @@ export function liveDecision(): { enabled: boolean; decidedBy: string } {
 /**
  * Turns telemetry on or off for this process, effective for the next
  * `enqueue` of every handler, and the question is then never asked (`askForConsent`): the program has decided, from
- * a setting of its own. Every copy of the package in the process follows it (a plugin's bundled copy too, of this
- * version or later). It does not record the user's decision on disk (see {@link recordConsent}), which, made
+ * a setting of its own. An opt-out (`false`) holds for every copy of the package in the process (a plugin's bundled
+ * copy too, of this version or later); turning telemetry on holds for this copy only. It does not record the user's decision on disk (see {@link recordConsent}), which, made
  * later in the process (the user's `telemetry enable`), decides from then on.
  *
  * @param value `true` to collect events, `false` to ignore them.
@@ -616,6 +617,7 @@ export function setTelemetryEnabled(value: boolean): void {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }
   [enabled, fromFile, programDecided] = [value, false, true];
-  followedSerial = (shared[PROGRAM_DECISION]?.serial ?? 0) + 1;
-  shared[PROGRAM_DECISION] = { value, serial: followedSerial };
+  if (value) return;
+  followedSerial = (shared[PROGRAM_OPT_OUT]?.serial ?? 0) + 1;
+  shared[PROGRAM_OPT_OUT] = { serial: followedSerial };
 }

@@ -352,7 +352,7 @@ test("a run follows the consent file that decided: not a copy the program saved 
   }
 });
 
-test("an opt-out the program makes with one copy of the package stops every copy in the process (a plugin's own)", async () => {
+test("an opt-out the program makes with one copy of the package stops every copy in the process; turning on is one copy's", async () => {
   using dir = tempDir();
   cpSync(new URL("../dist", import.meta.url), dir.path, { recursive: true });
   const server = await TestServer.start();
@@ -366,6 +366,13 @@ test("an opt-out the program makes with one copy of the package stops every copy
       assert.deepEqual(JSON.parse(run.stdout), { enabled: [false, false], sent: [0, 0] }, optingOut);
     }
     assert.equal(server.requests.length, 0);
+    // The user opted out; a plugin turns its own copy on: the program's stays off.
+    const run = await runChild("two_copies_child.ts", {
+      args: [dir.path, "plugin-on", server.url()],
+      env: { NAT_TELEMETRY_ENABLED: "0" },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { enabled: [false, true], sent: [0, 1] });
   } finally {
     await server.close();
   }
