@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-YN2LPKHM.js";
-import "./chunk-N6UWRZHC.js";
-import "./chunk-VGEWXH5X.js";
+} from "./chunk-4IN6BVHF.js";
+import "./chunk-R4H4JJGU.js";
+import "./chunk-IMGBEUJR.js";
 export {
   main,
   telemetryCommand

@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-N6UWRZHC.js";
+} from "./chunk-R4H4JJGU.js";
 import {
   isLoopback
-} from "./chunk-VGEWXH5X.js";
+} from "./chunk-IMGBEUJR.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-VGEWXH5X.js";
+} from "./chunk-IMGBEUJR.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-VGEWXH5X.js";
+} from "./chunk-IMGBEUJR.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
