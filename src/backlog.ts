@@ -35,7 +35,8 @@ export type SpoolRefused = (why: string, keptIn?: string) => void;
 
 /**
  * The spool of a handler with these options: in its directory or, where that is the platform's default place and
- * cannot be used (or there is none: no home), in {@link fallbackSpoolDir}.
+ * cannot be used (or there is none: no home), in {@link fallbackSpoolDir}. Once the default place can be used again,
+ * what runs kept in the fallback is moved there (a file at a time, at most 64 a run), as nothing else looks there.
  *
  * @param options The handler's options.
  * @param files The host's files.
@@ -62,10 +63,13 @@ export function openSpool(
   const spool = spoolDir === undefined
     ? undefined
     : Spool.open(spoolDir, files, spoolLimits, key, (reason) => why = reason, use);
-  const fallback = spool || !options.spoolFallback
-    ? undefined
-    : fallbackSpoolDir(host().env, runtimeInfo().os, files.uid);
-  if (fallback === undefined) {
+  const fallback = options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files.uid) : undefined;
+  if (spool && fallback !== undefined && use === "work" && files.allowed(fallback, "read")) {
+    // One look (a realpath) in an ordinary run; the fallback is opened only where it is there.
+    const kept = files.realPath(fallback) === undefined ? undefined : Spool.open(fallback, files, spoolLimits, key);
+    if (kept && kept.dir !== spool.dir) spool.adopt(kept, options.clock());
+  }
+  if (spool || fallback === undefined) {
     if (!spool && spoolDir !== undefined) refused(why);
     return spool;
   }

@@ -406,6 +406,46 @@ export class Spool {
   }
 
   /**
+   * Moves the waiting files of another spool of the user's here, whatever endpoint their events are for: runs kept
+   * that spool while this one could not be used, and no run looks there once this one can. Each file is claimed there
+   * first (another run moving it at the same moment finds it gone), its valid events written here under its time and
+   * key, then removed there; at most {@link FILES_PER_CALL} files a call, those another run holds left where they are.
+   * The bounds are kept afterwards, as after a write.
+   *
+   * @param other The other spool.
+   * @param now The current time, in epoch milliseconds.
+   * @returns How many events were moved.
+   */
+  adopt(other: Spool, now: number): number {
+    const names: string[] = [];
+    let moved = 0;
+    for (const name of other.#list()) {
+      if (names.length >= FILES_PER_CALL) break;
+      // Unclaimed files, and claims whose lease ran out (a run that died while it held them, or moved them).
+      const lease = CLAIMED_FILE.exec(name);
+      const entry = lease ? (leaseOver(lease, now) ? parseEntry(lease[3]) : undefined) : parseEntry(name);
+      if (entry === undefined) continue;
+      const claimed = other.#claimPath(entry.name, now + STALE_TEMP_MS);
+      try {
+        other.#files.rename(`${other.dir}/${name}`, claimed);
+      } catch {
+        continue; // Another run moved or claimed it first.
+      }
+      const { valid } = other.#readFile(claimed, entry, now);
+      try {
+        const written = this.#writeFile(valid.map(spoolLine), entry.time, entry.key);
+        if (written !== undefined) names.push(written);
+      } catch {
+        break; // This spool cannot be written: the claim runs out, and a later run moves the file.
+      }
+      other.#remove(claimed.slice(other.dir.length + 1));
+      moved += valid.length;
+    }
+    if (names.length > 0) this.#prune(now, names);
+    return moved;
+  }
+
+  /**
    * Deletes every spooled event, claimed or not, of every endpoint: what the user no longer agrees to send.
    *
    * @returns How many events were deleted, as their files' names count them.

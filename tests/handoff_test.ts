@@ -560,6 +560,15 @@ test(
       await waitFor(() => server.events().length === 3, "the sender's delivery of all three, from the fallback");
       assert.deepEqual(commands(server.events()).sort(), ["first", "second", "third"]);
       await sendersGone(dir.path);
+      // The state directory can be made again: what waits in the fallback moves there, and is delivered.
+      spoolEvent(fallback, server.url(), "waiting", "s", 1);
+      rmSync(`${dir.path}/home`);
+      const later = await runChild("exit_child.ts", { args: ["natural"], env: env(server.url(), "fourth") });
+      assert.equal(later.code, 0, later.stderr);
+      await waitFor(() => server.events().length === 5, "the delivery of what waited in the fallback");
+      assert.deepEqual(commands(server.events()).slice(3).sort(), ["fourth", "waiting"]);
+      assert.deepEqual(spooled(fallback), [], "nothing left behind");
+      await sendersGone(dir.path);
     } finally {
       await server.close();
     }

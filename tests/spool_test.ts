@@ -42,6 +42,30 @@ test("spooled events come back unchanged: wire JSON, original timestamp, retry c
   assert.deepEqual(events.map(({ claim: _, ...rest }) => rest), written);
 });
 
+test("adopt moves another spool's files here, every endpoint's, not those another run holds; each event once", () => {
+  using dir = tempDir();
+  const other = spoolKey("https://other.example/events");
+  open(`${dir.path}/fallback`).write([event("a"), event("b", 1, now - 5000)], now);
+  open(`${dir.path}/fallback`, limits, other).write([event("c")], now);
+  open(`${dir.path}/fallback`).write([event("held")], now - 10_000); // the oldest file: claimed first
+  const held = open(`${dir.path}/fallback`).claim(1, now, CLAIM_LEASE_MS); // another run at work on it
+  assert.deepEqual(held.events.map((e) => JSON.parse(e.json).parameters.command), ["held"]);
+  const here = open(`${dir.path}/spool`);
+  const moved = here.adopt(open(`${dir.path}/fallback`), now);
+  assert.equal(moved, 3);
+  assert.equal(here.adopt(open(`${dir.path}/fallback`), now), 0, "a second look finds nothing more");
+  const claimed = (key: string) =>
+    open(`${dir.path}/spool`, limits, key).claim(100, now, CLAIM_LEASE_MS).events.map(({ claim: _, ...rest }) => rest);
+  const ours = claimed(KEY);
+  assert.deepEqual([...ours, ...claimed(other)].map((e) => JSON.parse(e.json).parameters.command).sort(), [
+    "a",
+    "b",
+    "c",
+  ]);
+  assert.ok(ours.some((e) => e.retries === 1 && e.timestamp === now - 5000), "retries and time kept");
+  assert.equal(files(`${dir.path}/fallback`).length, 1, "the held file stays with its run");
+});
+
 test("the spool directory is owner-only (0700) and its files 0600; no temporary file is left", () => {
   using dir = tempDir();
   const path = `${dir.path}/nested/spool`;
