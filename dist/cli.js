@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-4IN6BVHF.js";
-import "./chunk-R4H4JJGU.js";
-import "./chunk-IMGBEUJR.js";
+} from "./chunk-3Q24FNQ4.js";
+import "./chunk-QPSE3HH5.js";
+import "./chunk-TAFOTRLY.js";
 export {
   main,
   telemetryCommand

@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-R4H4JJGU.js";
+} from "./chunk-QPSE3HH5.js";
 import {
   isLoopback
-} from "./chunk-IMGBEUJR.js";
+} from "./chunk-TAFOTRLY.js";
 export {
   isLoopback,
   readOtlpLogs,

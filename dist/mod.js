@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-IMGBEUJR.js";
+} from "./chunk-TAFOTRLY.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-IMGBEUJR.js";
+} from "./chunk-TAFOTRLY.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
