@@ -7,7 +7,8 @@
  */
 
 /**
- * Whether an address is a loopback one: `localhost`, `127.0.0.0/8` or `::1`.
+ * Whether an address is a loopback one: `localhost` (with or without its final dot), `127.0.0.0/8`, `::1`, or
+ * `127.0.0.0/8` mapped to IPv6 (`::ffff:127.0.0.1`, which a URL writes `::ffff:7f00:1`).
  *
  * @param hostname The address.
  * @returns `true` for loopback.
@@ -19,8 +20,9 @@
  * ```
  */
 export function isLoopback(hostname: string): boolean {
-  const bare = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase().replace(/^localhost\.$/, "localhost");
+  return bare === "localhost" || bare === "::1" || /^(?:::ffff:)?127(\.\d{1,3}){3}$/.test(bare) ||
+    /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(bare);
 }
 
 /**

@@ -441,9 +441,22 @@ const shared = globalThis as { [PROGRAM_OPT_OUT]?: { readonly serial: number } }
 /** The serial of the program's opt-out this copy follows: 0 for none. */
 let followedSerial = 0;
 
+/**
+ * The serial of the last opt-out a copy shared, `undefined` for none; `NaN` where what is there cannot be read as one
+ * (a getter that throws, something else put there): taken as an opt-out, at every look.
+ */
+function sharedOptOut(): number | undefined {
+  try {
+    const serial = shared[PROGRAM_OPT_OUT]?.serial;
+    return serial === undefined || typeof serial === "number" ? serial : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Follows an opt-out the program made with another copy of the package, if it made one since this copy looked. */
 function followProgram(): void {
-  const serial = shared[PROGRAM_OPT_OUT]?.serial;
+  const serial = sharedOptOut();
   if (serial === undefined || serial === followedSerial) return;
   followedSerial = serial;
   [enabled, fromFile, programDecided] = [false, false, true];
@@ -617,7 +630,13 @@ export function setTelemetryEnabled(value: boolean): void {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }
   [enabled, fromFile, programDecided] = [value, false, true];
+  // This copy's decision stands over an opt-out another copy shared before it; an opt-out is shared with them all.
+  const before = sharedOptOut() ?? 0;
+  followedSerial = value ? before : before + 1;
   if (value) return;
-  followedSerial = (shared[PROGRAM_OPT_OUT]?.serial ?? 0) + 1;
-  shared[PROGRAM_OPT_OUT] = { serial: followedSerial };
+  try {
+    shared[PROGRAM_OPT_OUT] = { serial: followedSerial };
+  } catch {
+    // A frozen global object: the opt-out holds for this copy.
+  }
 }

@@ -3,10 +3,13 @@ import assert from "node:assert/strict";
 import { clearTextSecrets, isLoopback } from "../src/clear_text.ts";
 
 test("loopback addresses: localhost, 127.0.0.0/8 and ::1, bracketed or not, any case", () => {
-  for (const address of ["localhost", "LOCALHOST", "127.0.0.1", "127.255.0.9", "::1", "[::1]"]) {
+  const mapped = new URL("http://[::ffff:127.0.0.1]/").hostname; // "[::ffff:7f00:1]"
+  for (const address of ["localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.255.0.9", "::1", "[::1]", mapped]) {
     assert.equal(isLoopback(address), true, address);
   }
-  for (const address of ["0.0.0.0", "192.0.2.2", "localhost.example", "128.0.0.1", "::", "example.com"]) {
+  for (
+    const address of ["0.0.0.0", "192.0.2.2", "localhost.example", "128.0.0.1", "::", "example.com", "[::ffff:808:808]"]
+  ) {
     assert.equal(isLoopback(address), false, address);
   }
 });

@@ -373,6 +373,18 @@ test("an opt-out the program makes with one copy of the package stops every copy
     });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), { enabled: [false, true], sent: [0, 1] });
+    // The program turns its own copy on after a plugin opted out: its decision stands, at once.
+    const after = await runChild("two_copies_child.ts", {
+      args: [dir.path, "plugin-then-own-on", server.url()],
+      env: { NAT_TELEMETRY_ENABLED: "1" },
+    });
+    assert.deepEqual(JSON.parse(after.stdout), { enabled: [true, false], sent: [1, 0] });
+    // A global object that takes no new property: the opt-out holds for the copy that made it, and nothing throws.
+    const sealed = await runChild("two_copies_child.ts", {
+      args: [dir.path, "sealed", server.url()],
+      env: { NAT_TELEMETRY_ENABLED: "1" },
+    });
+    assert.deepEqual(JSON.parse(sealed.stdout).enabled?.[0], false, sealed.stdout);
   } finally {
     await server.close();
   }
