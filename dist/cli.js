@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-3Q24FNQ4.js";
-import "./chunk-QPSE3HH5.js";
-import "./chunk-TAFOTRLY.js";
+} from "./chunk-I27UL3EU.js";
+import "./chunk-GXGGYMOG.js";
+import "./chunk-RMFD23WT.js";
 export {
   main,
   telemetryCommand

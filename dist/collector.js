@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-QPSE3HH5.js";
+} from "./chunk-GXGGYMOG.js";
 import {
   isLoopback
-} from "./chunk-TAFOTRLY.js";
+} from "./chunk-RMFD23WT.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-TAFOTRLY.js";
+} from "./chunk-RMFD23WT.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

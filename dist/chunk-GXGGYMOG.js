@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-TAFOTRLY.js";
+} from "./chunk-RMFD23WT.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
