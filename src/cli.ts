@@ -21,7 +21,7 @@ import { randomFraction } from "./atomic.ts";
 import { clearTextSecrets, isLoopback } from "./clear_text.ts";
 import { startCollector } from "./collector.ts";
 import { environmentSettings, fallbackSpoolDir } from "./config.ts";
-import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, saveConsent } from "./consent.ts";
+import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, PROMPT_VERSION, saveConsent } from "./consent.ts";
 import { describe, redact, unknownOption } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { exitDecision, type InProcessOutcome, removeSenderScripts } from "./exit_strategy.ts";
@@ -294,7 +294,11 @@ function describeSource(consent: EffectiveConsent): string {
     case "file":
       return `the consent file ${consent.path}`;
     default:
-      return "the default: nobody has decided yet";
+      return consent.fileOutdatedYes === undefined
+        ? "the default: nobody has decided yet"
+        : `the default: the consent file's yes answered another question (${
+          consent.fileOutdatedYes === "" ? "no prompt_version" : `prompt_version ${consent.fileOutdatedYes}`
+        }; this one is ${PROMPT_VERSION}), so it is asked again`;
   }
 }
 

@@ -41,6 +41,12 @@ export interface EffectiveConsent {
   path: string | undefined;
   /** Why the consent file, though present, was read as `disabled`, e.g. "is a symlink"; absent when it was fine. */
   fileProblem?: string;
+  /**
+   * The prompt version a yes in the consent file was given under, where it is not this one's (`"0.9"`; `""` for a
+   * file that names none): that yes answered another question, so the file reads as `never_asked` and the user is
+   * asked again.
+   */
+  fileOutdatedYes?: string;
 }
 
 /**
@@ -107,6 +113,8 @@ export interface FileDecision {
   state: ConsentState;
   /** Why the file was read as `disabled` without saying so, e.g. "is a symlink". */
   problem?: string;
+  /** The prompt version of a yes given to another question (read as `never_asked`), as the file says it; `""` for none. */
+  outdatedYes?: string;
   /** The file's text, where it was read. */
   text?: string;
 }
@@ -198,7 +206,11 @@ export function decisionOf(text: string): FileDecision {
   const { consent, prompt_version: version } = table;
   if (consent === undefined) return { state: "never_asked" };
   if (consent === "disabled") return { state: "disabled" };
-  if (consent === "enabled") return { state: version === PROMPT_VERSION ? "enabled" : "never_asked" };
+  if (consent === "enabled") {
+    return version === PROMPT_VERSION
+      ? { state: "enabled" }
+      : { state: "never_asked", outdatedYes: version === undefined ? "" : String(version) };
+  }
   return { state: "disabled", problem: "has a consent value this tool does not know" };
 }
 
@@ -364,8 +376,13 @@ export function saveConsent(
  */
 export function effectiveConsent(): EffectiveConsent {
   const path = consentFilePath();
-  const { state: fileState, problem } = fileDecisionAt(path);
-  const file = { fileState, path, ...(problem ? { fileProblem: problem } : {}) };
+  const { state: fileState, problem, outdatedYes } = fileDecisionAt(path);
+  const file = {
+    fileState,
+    path,
+    ...(problem ? { fileProblem: problem } : {}),
+    ...(outdatedYes === undefined ? {} : { fileOutdatedYes: outdatedYes }),
+  };
   return { ...(environmentDecision() ?? fileDecision(fileState)), ...file };
 }
 

@@ -917,6 +917,16 @@ test("status warns of credentials or headers an http: endpoint on another machin
   assert.ok(!run.stdout.includes("secret"), "the password is never shown");
 });
 
+test("status says when the consent file's yes answered an earlier question, which is then asked again", async () => {
+  using dir = tempDir();
+  writeFileSync(`${dir.path}/telemetry.toml`, '[telemetry]\nconsent = "enabled"\nprompt_version = "0.9"\n');
+  const run = await cli(dir.path, ["status"]);
+  assert.match(
+    run.stdout,
+    /^Decided by: the default: the consent file's yes answered another question \(prompt_version 0\.9; this one is 1\.0\), so it is asked again$/m,
+  );
+});
+
 test('flush where nothing is sent (a dry run, the endpoint "stdout") says so, exits 1, and leaves the spool', async () => {
   using dir = tempDir();
   const server = await TestServer.start();
