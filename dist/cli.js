@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-I27UL3EU.js";
-import "./chunk-GXGGYMOG.js";
-import "./chunk-RMFD23WT.js";
+} from "./chunk-RHOGYE2I.js";
+import "./chunk-EPO4BHC2.js";
+import "./chunk-FPRZMA7E.js";
 export {
   main,
   telemetryCommand

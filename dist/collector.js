@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-GXGGYMOG.js";
+} from "./chunk-EPO4BHC2.js";
 import {
   isLoopback
-} from "./chunk-RMFD23WT.js";
+} from "./chunk-FPRZMA7E.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-RMFD23WT.js";
+} from "./chunk-FPRZMA7E.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

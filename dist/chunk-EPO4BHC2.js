@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-RMFD23WT.js";
+} from "./chunk-FPRZMA7E.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
