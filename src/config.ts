@@ -150,6 +150,7 @@ export function environmentSettings(): EnvironmentSettings {
     return parseFlag(value);
   };
   flag("NAT_TELEMETRY_ENABLED", "so telemetry is off and nothing is asked");
+  flag("NAT_TELEMETRY_DEBUG", "so no debug trail is written");
   const hidden: string[] = []; // loops, not filter(): a program may have broken Array's methods
   for (const name of HIDDEN_SETTINGS) if (host().envHidden?.(name) === true) hidden.push(name);
   const dryRun = flag("NAT_TELEMETRY_DRY_RUN", "so events are sent") ?? hidden.includes("NAT_TELEMETRY_DRY_RUN");

@@ -927,6 +927,15 @@ test("status says when the consent file's yes answered an earlier question, whic
   );
 });
 
+test("status names a NAT_TELEMETRY_DEBUG that is no yes/no value, which writes no trail", async () => {
+  using dir = tempDir();
+  const run = await cli(dir.path, ["status"], { NAT_TELEMETRY_DEBUG: "2" });
+  assert.match(
+    run.stdout,
+    /^Problem: NAT_TELEMETRY_DEBUG="2" is not a yes\/no value .*: read as no, so no debug trail is written$/m,
+  );
+});
+
 test('flush where nothing is sent (a dry run, the endpoint "stdout") says so, exits 1, and leaves the spool', async () => {
   using dir = tempDir();
   const server = await TestServer.start();
