@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-RHOGYE2I.js";
-import "./chunk-EPO4BHC2.js";
-import "./chunk-FPRZMA7E.js";
+} from "./chunk-DCNWMGP4.js";
+import "./chunk-VEA23L2E.js";
+import "./chunk-P2HXVUN3.js";
 export {
   main,
   telemetryCommand

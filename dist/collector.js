@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-EPO4BHC2.js";
+} from "./chunk-VEA23L2E.js";
 import {
   isLoopback
-} from "./chunk-FPRZMA7E.js";
+} from "./chunk-P2HXVUN3.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-FPRZMA7E.js";
+} from "./chunk-P2HXVUN3.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

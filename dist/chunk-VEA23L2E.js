@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-FPRZMA7E.js";
+} from "./chunk-P2HXVUN3.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
