@@ -454,7 +454,15 @@ let programDecided = false;
  */
 const PROGRAM_OPT_OUT = Symbol.for("@nat/telemetry: the program's opt-out");
 /** The global object, as it holds the program's opt-out. */
-const shared = globalThis as { [PROGRAM_OPT_OUT]?: { readonly serial: number } };
+const shared = globalThis as { [PROGRAM_OPT_OUT]?: { serial: number } };
+// The holder is put there as the first copy loads, fixed (neither replaced nor removed): a program that freezes its
+// global object later, to harden it, still lets an opt-out reach every copy. Where it cannot be (a global object
+// frozen before), an opt-out holds for the copy that made it.
+try {
+  if (shared[PROGRAM_OPT_OUT] === undefined) Object.defineProperty(shared, PROGRAM_OPT_OUT, { value: { serial: 0 } });
+} catch {
+  // Frozen already.
+}
 /** The serial of the program's opt-out this copy follows: 0 for none. */
 let followedSerial = 0;
 
@@ -464,8 +472,10 @@ let followedSerial = 0;
  */
 function sharedOptOut(): number | undefined {
   try {
-    const serial = shared[PROGRAM_OPT_OUT]?.serial;
-    return serial === undefined || typeof serial === "number" ? serial : NaN;
+    const holder = shared[PROGRAM_OPT_OUT];
+    if (holder === undefined) return undefined;
+    const { serial } = holder;
+    return Number.isSafeInteger(serial) && serial >= 0 && serial < Number.MAX_SAFE_INTEGER ? serial : NaN;
   } catch {
     return NaN;
   }
@@ -652,8 +662,8 @@ export function setTelemetryEnabled(value: boolean): void {
   followedSerial = value ? before : before + 1;
   if (value) return;
   try {
-    shared[PROGRAM_OPT_OUT] = { serial: followedSerial };
+    shared[PROGRAM_OPT_OUT]!.serial = followedSerial;
   } catch {
-    // A frozen global object: the opt-out holds for this copy.
+    // No holder (a global object frozen before the package loaded), or one that cannot be written: this copy's.
   }
 }

@@ -436,7 +436,13 @@ export class Spool {
         const written = this.#writeFile(valid.map(spoolLine), entry.time, entry.key);
         if (written !== undefined) names.push(written);
       } catch {
-        break; // This spool cannot be written: the claim runs out, and a later run moves the file.
+        // This spool cannot be written (a full disk): the file goes back as it was, for a later run.
+        try {
+          other.#files.rename(claimed, `${other.dir}/${entry.name}`);
+        } catch {
+          // Its claim runs out within the hour.
+        }
+        break;
       }
       other.#remove(claimed.slice(other.dir.length + 1));
       moved += valid.length;
