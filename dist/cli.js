@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-DCNWMGP4.js";
-import "./chunk-VEA23L2E.js";
-import "./chunk-P2HXVUN3.js";
+} from "./chunk-NFXSQ3QE.js";
+import "./chunk-4TLOTSSL.js";
+import "./chunk-IQFODUBT.js";
 export {
   main,
   telemetryCommand

@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-VEA23L2E.js";
+} from "./chunk-4TLOTSSL.js";
 import {
   isLoopback
-} from "./chunk-P2HXVUN3.js";
+} from "./chunk-IQFODUBT.js";
 export {
   isLoopback,
   readOtlpLogs,

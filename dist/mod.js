@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-P2HXVUN3.js";
+} from "./chunk-IQFODUBT.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

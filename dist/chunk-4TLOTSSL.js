@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-P2HXVUN3.js";
+} from "./chunk-IQFODUBT.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
