@@ -741,12 +741,16 @@ function inspect(output: CliOutput, json: boolean): number {
   const state = sink?.kind === "http" ? recordedState(recorded, sink.url, ownFetchKey) : undefined;
   const health = state ? shownHealth(state) : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened, recorded) : [];
+  const corrupt = files.reduce((sum, file) => sum + file.corrupt, 0);
   if (json) {
-    output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, health, endpoints })}\n`);
+    output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, corrupt, health, endpoints })}\n`);
     return 0;
   }
   output.out(`Spool: ${opened?.spool.dir ?? `none${why ? ` (${why})` : ""}`}\n`);
   output.out(`${events.length} spooled event(s)\n`);
+  if (corrupt > 0) {
+    output.out(`${corrupt} more that cannot be read (malformed, or a file not the user's own): a run drops them\n`);
+  }
   for (const event of events) {
     const p = event.parameters;
     const what = event.name === "nat_cli_command" ? `${p.command} ${p.taskStatus} exit=${p.exitCode}` : "";

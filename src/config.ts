@@ -165,6 +165,13 @@ export function environmentSettings(): EnvironmentSettings {
     problems.push(`NAT_TELEMETRY_FORMAT=${describe(format)} is not a format (nat, otlp): the nat envelope is sent`);
   }
   const handOff = flag("NAT_TELEMETRY_HANDOFF", "so events are delivered in process at exit") ?? "auto";
+  const consentFile = env("NAT_TELEMETRY_CONSENT_FILE");
+  if (consentFile && !isAbsolutePath(consentFile, runtimeInfo().os)) {
+    problems.push(
+      `NAT_TELEMETRY_CONSENT_FILE=${describe(consentFile)} is not an absolute path: it is read in the directory each ` +
+        "run starts in, so each directory may hold another decision",
+    );
+  }
   const spoolDir = defaultSpoolDir(env, runtimeInfo().os, problems);
   for (const name of hidden) {
     problems.push(`${name} may not be read (the program's permissions): ${HIDDEN_SETTINGS_MEAN[name]}`);

@@ -382,22 +382,31 @@ export class Spool {
    * Reads every spooled event without claiming anything, for inspection.
    *
    * @returns The events of unclaimed and claimed files, oldest file first, whether each file is claimed (and until
-   *   when, in epoch milliseconds), whether it is for this spool's endpoint, and the {@link spoolKey} of the endpoint
-   *   it is for (`undefined` for files of older versions).
+   *   when, in epoch milliseconds), whether it is for this spool's endpoint, the {@link spoolKey} of the endpoint it is
+   *   for (`undefined` for files of older versions), and how many of its events cannot be read (`spool_corrupt` when a
+   *   run claims them: a malformed line, a file not the user's own or too large).
    */
-  peek(): { claimed: boolean; until?: number; ours: boolean; key: string | undefined; events: SpooledEvent[] }[] {
+  peek(): {
+    claimed: boolean;
+    until?: number;
+    ours: boolean;
+    key: string | undefined;
+    events: SpooledEvent[];
+    corrupt: number;
+  }[] {
     return this.#list()
       .flatMap((name) => {
         const claimed = CLAIMED_FILE.exec(name);
         const entry = parseEntry(claimed ? claimed[3] : name);
         if (!entry) return [];
-        const events = this.#readFile(`${this.dir}/${name}`, entry).valid;
+        const { valid: events, corrupt } = this.#readFile(`${this.dir}/${name}`, entry);
         const file = {
           time: entry.time,
           claimed: claimed !== null,
           ours: entry.key === this.key,
           key: entry.key,
           events,
+          corrupt,
         };
         return [claimed ? { ...file, until: claimEnd(claimed) } : file];
       })

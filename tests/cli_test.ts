@@ -487,6 +487,20 @@ test("inspect only looks: it makes no spool directory, and a read-only grant let
   }
 });
 
+test("inspect counts what it cannot read (a malformed line, a file not the user's own); status names a relative consent file", async () => {
+  using dir = tempDir();
+  const endpoint = "http://127.0.0.1:9/events";
+  const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: endpoint };
+  await seedSpool(dir.path, endpoint);
+  const [seeded] = files(`${dir.path}/spool`).filter((name) => name.startsWith("e-"));
+  writeFileSync(`${dir.path}/spool/${seeded}`, "not an event\n", { flag: "a" });
+  const text = await cli(dir.path, ["inspect"], env);
+  assert.match(text.stdout, /^1 spooled event\(s\)\n1 more that cannot be read .*: a run drops them$/m);
+  assert.equal(JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout).corrupt, 1);
+  const status = await cli(dir.path, ["status"], { NAT_TELEMETRY_CONSENT_FILE: "telemetry.toml" }, { cwd: dir.path });
+  assert.match(status.stdout, /^Problem: NAT_TELEMETRY_CONSENT_FILE="telemetry\.toml" is not an absolute path: /m);
+});
+
 test("inspect lists spooled events and the endpoint's health; flush delivers them now", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));
