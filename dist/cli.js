@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-NFXSQ3QE.js";
-import "./chunk-4TLOTSSL.js";
-import "./chunk-IQFODUBT.js";
+} from "./chunk-FPAOL63L.js";
+import "./chunk-DPQPXZGC.js";
+import "./chunk-GIZQFQD4.js";
 export {
   main,
   telemetryCommand

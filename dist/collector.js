@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-4TLOTSSL.js";
+} from "./chunk-DPQPXZGC.js";
 import {
   isLoopback
-} from "./chunk-IQFODUBT.js";
+} from "./chunk-GIZQFQD4.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-IQFODUBT.js";
+} from "./chunk-GIZQFQD4.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

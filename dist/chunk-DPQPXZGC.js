@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-IQFODUBT.js";
+} from "./chunk-GIZQFQD4.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
