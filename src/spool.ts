@@ -430,9 +430,7 @@ export class Spool {
     let moved = 0;
     for (const name of other.#list()) {
       if (names.length >= FILES_PER_CALL) break;
-      // Unclaimed files, and claims whose lease ran out (a run that died while it held them, or moved them).
-      const lease = CLAIMED_FILE.exec(name);
-      const entry = lease ? (leaseOver(lease, now) ? parseEntry(lease[3]) : undefined) : parseEntry(name);
+      const entry = claimableEntry(name, now); // a run that died while it moved it leaves a claim that runs out
       if (entry === undefined) continue;
       const claimed = other.#claimPath(entry.name, now + STALE_TEMP_MS);
       try {
@@ -547,9 +545,8 @@ export class Spool {
     const found: { entry: Entry; path: string }[] = [];
     let removed = 0;
     for (const name of this.#list()) {
-      const claimed = CLAIMED_FILE.exec(name);
       const temp = TEMP_FILE.exec(name);
-      const entry = claimed ? (leaseOver(claimed, now) ? parseEntry(claimed[3]) : undefined) : parseEntry(name);
+      const entry = claimableEntry(name, now);
       if (entry?.key === this.key) found.push({ entry, path: `${this.dir}/${name}` });
       else if (temp && now - Number(temp[1]) > STALE_TEMP_MS && removed < FILES_PER_CALL && this.#remove(name)) {
         removed++;
@@ -692,6 +689,12 @@ export class Spool {
       return false;
     }
   }
+}
+
+/** The spool file a name is, where a run may claim it now: an unclaimed file, or a claim whose lease ran out. */
+function claimableEntry(name: string, now: number): Entry | undefined {
+  const claimed = CLAIMED_FILE.exec(name);
+  return claimed ? (leaseOver(claimed, now) ? parseEntry(claimed[3]) : undefined) : parseEntry(name);
 }
 
 function parseEntry(name: string): Entry | undefined {
