@@ -34,6 +34,25 @@ export interface SpoolOutcome {
 export type SpoolRefused = (why: string, keptIn?: string) => void;
 
 /**
+ * Where runs with these options keep their spool when its directory cannot be used: {@link fallbackSpoolDir} for the
+ * platform's default place, none for a directory the program or the user named.
+ *
+ * @param options The handler's options.
+ * @param files The host's files (which know the user's id).
+ * @returns The directory, or `undefined`.
+ * @example
+ * ```ts
+ * import { spoolFallbackOf } from "./backlog.ts";
+ * import { resolveOptions } from "./options.ts";
+ * import { host } from "./runtime/mod.ts";
+ * spoolFallbackOf(resolveOptions({}), host().files); // e.g. "/tmp/nat-telemetry-1000"
+ * ```
+ */
+export function spoolFallbackOf(options: ResolvedOptions, files: HostFiles | undefined): string | undefined {
+  return options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid) : undefined;
+}
+
+/**
  * The spool of a handler with these options: in its directory or, where that is the platform's default place and
  * cannot be used (or there is none: no home), in {@link fallbackSpoolDir}. Once the default place can be used again,
  * what runs kept in the fallback is moved there (a file at a time, at most 64 a run), as nothing else looks there.
@@ -63,7 +82,7 @@ export function openSpool(
   const spool = spoolDir === undefined
     ? undefined
     : Spool.open(spoolDir, files, spoolLimits, key, (reason) => why = reason, use);
-  const fallback = options.spoolFallback ? fallbackSpoolDir(host().env, runtimeInfo().os, files.uid) : undefined;
+  const fallback = spoolFallbackOf(options, files);
   if (spool && fallback !== undefined && use === "work" && files.allowed(fallback, "read")) {
     // One look (a realpath) in an ordinary run; the fallback is opened only where it is there.
     const kept = files.realPath(fallback) === undefined ? undefined : Spool.open(fallback, files, spoolLimits, key);

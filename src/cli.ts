@@ -16,11 +16,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Backlog, backlogKey, openSpool as openOptionsSpool } from "./backlog.ts";
+import { Backlog, backlogKey, openSpool as openOptionsSpool, spoolFallbackOf } from "./backlog.ts";
 import { randomFraction } from "./atomic.ts";
 import { clearTextSecrets, isLoopback } from "./clear_text.ts";
 import { startCollector } from "./collector.ts";
-import { environmentSettings, fallbackSpoolDir } from "./config.ts";
+import { environmentSettings } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, PROMPT_VERSION, saveConsent } from "./consent.ts";
 import { describe, redact, unknownOption } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
@@ -368,7 +368,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true)
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
-  const clearText = sink.kind === "http" ? clearTextSecrets(sink.url, options.headers) : undefined;
+  const clearText = clearTextSecrets(sink, options.headers);
   if (clearText) problems.push(clearText);
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);
   // Runs spool without trying it, whatever their way out at exit says (a later run tries again; `flush` now).
@@ -499,9 +499,8 @@ function decide(
     code = 1;
   } else if (state === "disabled" && !(options instanceof Error)) {
     const files = host().files;
-    const fallback = options.spoolFallback && fallbackSpoolDir(host().env, runtimeInfo().os, files?.uid);
     let deleted = 0;
-    for (const dir of [options.spoolDir, fallback || undefined]) {
+    for (const dir of [options.spoolDir, spoolFallbackOf(options, files)]) {
       // No spool there (never made, or its parent missing): nothing waits, and none is made just to be emptied.
       if (dir === undefined || (files?.allowed(dir, "read") && files.realPath(dir) === undefined)) continue;
       let why = "no file access";
