@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Sink } from "./options.ts";
 
 /**
  * Whether an address is a loopback one: `localhost` (with or without its final dot), `127.0.0.0/8`, `::1`, or
@@ -28,21 +29,22 @@ export function isLoopback(hostname: string): boolean {
 /**
  * What of a request to an endpoint would travel unencrypted to another machine, said for a person to read.
  *
- * @param endpoint The endpoint's URL.
+ * @param sink Where events go (only an HTTP endpoint carries anything).
  * @param headers The request headers the program adds.
  * @returns E.g. `the headers x-api-key go unencrypted (http:) to collector.example`, or `undefined` when nothing
  *   secret does (an `https:` endpoint, a loopback one, no credentials and no headers).
  * @example
  * ```ts
  * import { clearTextSecrets } from "./clear_text.ts";
- * clearTextSecrets("http://ada:secret@192.0.2.2/events", {}); // "the URL's credentials go unencrypted (http:) to 192.0.2.2"
- * clearTextSecrets("https://192.0.2.2/events", { "x-api-key": "k" }); // undefined
+ * clearTextSecrets({ kind: "http", url: "http://ada:secret@192.0.2.2/events" }, {}); // "the URL's credentials go unencrypted (http:) to 192.0.2.2"
+ * clearTextSecrets({ kind: "http", url: "https://192.0.2.2/events" }, { "x-api-key": "k" }); // undefined
  * ```
  */
-export function clearTextSecrets(endpoint: string, headers: Readonly<Record<string, string>>): string | undefined {
+export function clearTextSecrets(sink: Sink, headers: Readonly<Record<string, string>>): string | undefined {
+  if (sink.kind !== "http") return undefined;
   let url: URL;
   try {
-    url = new URL(endpoint);
+    url = new URL(sink.url);
   } catch {
     return undefined;
   }

@@ -675,7 +675,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       ? "nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"
       : `nowhere (${sink.reason})`;
     this.#debug(`endpoint: ${where}; format: ${format.name}; spool: ${spoolDir ?? "none"}`);
-    const clearText = sink.kind === "http" ? clearTextSecrets(sink.url, this.#options.headers) : undefined;
+    const clearText = clearTextSecrets(sink, this.#options.headers);
     if (clearText) this.#debug(`warning: ${clearText}`);
     this.#debug(
       `at exit: ${handOff.enabled ? "hand off where a sender can be started" : "in process"} (${handOff.source})`,

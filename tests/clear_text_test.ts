@@ -14,17 +14,21 @@ test("loopback addresses: localhost, 127.0.0.0/8 and ::1, bracketed or not, any 
   }
 });
 
+/** An HTTP endpoint, as the options resolve one. */
+const http = (url: string) => ({ kind: "http" as const, url });
+
 test("credentials and headers sent by http: to another machine are told; https:, loopback and nothing secret are not", () => {
   assert.equal(
-    clearTextSecrets("http://ada:secret@192.0.2.2/e", { "x-api-key": "k" }),
+    clearTextSecrets(http("http://ada:secret@192.0.2.2/e"), { "x-api-key": "k" }),
     "the URL's credentials and the headers x-api-key go unencrypted (http:) to 192.0.2.2",
   );
   assert.equal(
-    clearTextSecrets("http://collector.example/e", { authorization: "Bearer k" }),
+    clearTextSecrets(http("http://collector.example/e"), { authorization: "Bearer k" }),
     "the headers authorization go unencrypted (http:) to collector.example",
   );
-  assert.equal(clearTextSecrets("http://collector.example/e", {}), undefined, "nothing secret");
-  assert.equal(clearTextSecrets("https://ada:secret@collector.example/e", { "x-api-key": "k" }), undefined);
-  assert.equal(clearTextSecrets("http://ada:secret@127.0.0.1:4318/e", { "x-api-key": "k" }), undefined);
-  assert.equal(clearTextSecrets("not a URL", { "x-api-key": "k" }), undefined);
+  assert.equal(clearTextSecrets(http("http://collector.example/e"), {}), undefined, "nothing secret");
+  assert.equal(clearTextSecrets(http("https://ada:secret@collector.example/e"), { "x-api-key": "k" }), undefined);
+  assert.equal(clearTextSecrets(http("http://ada:secret@127.0.0.1:4318/e"), { "x-api-key": "k" }), undefined);
+  assert.equal(clearTextSecrets(http("not a URL"), { "x-api-key": "k" }), undefined);
+  assert.equal(clearTextSecrets({ kind: "stderr" }, { "x-api-key": "k" }), undefined, "no HTTP endpoint");
 });
