@@ -3,9 +3,9 @@
 import {
   main,
   telemetryCommand
-} from "./chunk-FPAOL63L.js";
-import "./chunk-DPQPXZGC.js";
-import "./chunk-GIZQFQD4.js";
+} from "./chunk-D22STYMU.js";
+import "./chunk-TVPHO4EP.js";
+import "./chunk-6RJZEAKP.js";
 export {
   main,
   telemetryCommand

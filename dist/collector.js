@@ -5,10 +5,10 @@ import {
   startCollector,
   summarize,
   validateEnvelope
-} from "./chunk-DPQPXZGC.js";
+} from "./chunk-TVPHO4EP.js";
 import {
   isLoopback
-} from "./chunk-GIZQFQD4.js";
+} from "./chunk-6RJZEAKP.js";
 export {
   isLoopback,
   readOtlpLogs,

@@ -23,7 +23,7 @@ import {
   recordConsent,
   setTelemetryEnabled,
   trackCommand
-} from "./chunk-GIZQFQD4.js";
+} from "./chunk-6RJZEAKP.js";
 export {
   CLIENT_VERSION,
   CliCommandEvent,

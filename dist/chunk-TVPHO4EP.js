@@ -10,7 +10,7 @@ import {
   parametersProblem,
   unknownOption,
   utf8Length
-} from "./chunk-GIZQFQD4.js";
+} from "./chunk-6RJZEAKP.js";
 
 // src/collector.ts
 var validateEnvelope = (function (body) {
