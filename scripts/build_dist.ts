@@ -35,6 +35,7 @@
 import * as esbuild from "esbuild";
 import { assertNoImportCycle, assertNoLazyImport, compiledEagerly } from "./eager_compile.ts";
 import { ensureDevDependencies } from "./dev_deps.ts";
+import { minified } from "./minify.ts";
 
 // The real path (no link in it, no percent-encoding), as esbuild names the files it loads.
 const root = `${Deno.realPathSync(decodeURIComponent(new URL("..", import.meta.url).pathname))}/`;
@@ -89,7 +90,6 @@ async function build(eager = true): Promise<Map<string, string>> {
     target: "es2022",
     external: ["node:*"],
     define: { "import.meta.main": "false" },
-    banner: { js: HEADER },
     legalComments: "none",
     logLevel: "warning",
     plugins: [{
@@ -106,18 +106,18 @@ async function build(eager = true): Promise<Map<string, string>> {
       },
     }],
   });
-  await esbuild.stop();
   const files = new Map<string, string>();
   for (const { path, text } of result.outputFiles) {
     const name = path.slice(DIST.length + 1);
     const source = ENTRIES[name.replace(/\.js$/, "")];
-    const code = eager ? compiledEagerly(text, ON_FIRST_CALL) : text;
+    const code = `${HEADER}\n${await minified(eager ? compiledEagerly(text, ON_FIRST_CALL) : text)}`;
     files.set(name, source ? `// @ts-self-types="../${source}"\n${code}` : code);
   }
+  await esbuild.stop();
   assertNoImportCycle(files);
   assertNoLazyImport(files);
   const missing = [...ON_FIRST_CALL].filter((path) =>
-    ![...files.values()].some((text) => text.includes(`\n// ${path}\n`))
+    ![...files.values()].some((text) => text.includes(`//! ${path}\n`))
   );
   if (missing.length > 0) throw new Error(`not in dist/, though named to compile on first call: ${missing.join(", ")}`);
   return files;

@@ -26,12 +26,12 @@ function staticClosure(file: string, seen = new Set<string>()): Set<string> {
   return seen;
 }
 
-/** The source modules bundled into some published files (esbuild marks each with a `// path.ts` line). */
+/** The source modules bundled into some published files (the build marks each with a `//! path.ts` comment). */
 function sourcesIn(files: Iterable<string>): Set<string> {
   const sources = new Set<string>();
   for (const file of files) {
     for (
-      const [, source] of readFileSync(`${root}dist/${file}`, "utf8").matchAll(/^\/\/ ((?:src\/|mod)[\w/]*\.ts)$/gm)
+      const [, source] of readFileSync(`${root}dist/${file}`, "utf8").matchAll(/\/\/! ((?:src\/|mod)[\w/]*\.ts)$/gm)
     ) {
       sources.add(source);
     }
