@@ -108,8 +108,8 @@ function staticClosure(file: string, seen = new Set<string>()): Set<string> {
   seen.add(file);
   const code = Deno.readTextFileSync(file);
   for (
-    const [, , spec] of code.matchAll(
-      /^(import|export)\s[^;]*?from\s*"(\.{1,2}\/[^"]+)"/gm,
+    const [, , , spec] of code.matchAll(
+      /(^|;)\s*(import|export)\b[^;]*?from\s*"(\.{1,2}\/[^"]+)"/gm, // as written, or minified (`;import{a}from"./b.js"`)
     )
   ) {
     staticClosure(new URL(spec, `file://${file}`).pathname, seen);

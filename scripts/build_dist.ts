@@ -26,6 +26,9 @@
  * as parenthesized function expressions, defined before the chunk's other
  * statements (`eager_compile.ts`): V8 then compiles them with the chunk
  * rather than on a run's first call of each, and a code cache keeps them.
+ * Each file is then minified, its exports' names kept (`minify.ts`): a run
+ * parses the whole chunk it loads. Its readers read the sources, published
+ * beside it.
  * `--check` writes nothing and fails if `dist/` is not what the sources build
  * (the test command's static checks run it); `--lazy-into=DIR` writes the
  * entries without the rewrite to DIR instead (the benchmarks' baseline).
