@@ -92,6 +92,21 @@ test("a fetch the program replaced before loading the package does not carry tel
   }
 });
 
+test("a program that broke globalThis.fetch before the package loaded still runs its command; the package does not throw", async () => {
+  const server = await TestServer.start();
+  try {
+    const run = await runChild("broken_fetch_child.ts", {
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: "" },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { code: 7 });
+    // Node.js and Bun deliver with their own clients; Deno's fetch is the global, which the program broke.
+    assert.deepEqual(commands(server.events()), "Deno" in globalThis ? [] : ["unfetched"]);
+  } finally {
+    await server.close();
+  }
+});
+
 test("flush() with nothing queued sends nothing", async () => {
   await using t = await setup();
   await t.handler.flush();
