@@ -26,9 +26,9 @@
  * as parenthesized function expressions, defined before the chunk's other
  * statements (`eager_compile.ts`): V8 then compiles them with the chunk
  * rather than on a run's first call of each, and a code cache keeps them.
- * Each file is then minified, its exports' names kept (`minify.ts`): a run
- * parses the whole chunk it loads. Its readers read the sources, published
- * beside it.
+ * Each file is then minified, the names of the package's API kept
+ * (`minify.ts`): a run parses the whole chunk it loads. Its readers read the
+ * sources, published beside it.
  * `--check` writes nothing and fails if `dist/` is not what the sources build
  * (the test command's static checks run it); `--lazy-into=DIR` writes the
  * entries without the rewrite to DIR instead (the benchmarks' baseline).
@@ -109,20 +109,22 @@ async function build(eager = true): Promise<Map<string, string>> {
       },
     }],
   });
+  const written = new Map(result.outputFiles.map(({ path, text }) => [
+    path.slice(DIST.length + 1),
+    eager ? compiledEagerly(text, ON_FIRST_CALL) : text,
+  ]));
+  const missing = [...ON_FIRST_CALL].filter((path) =>
+    ![...written.values()].some((text) => text.includes(`\n// ${path}\n`))
+  );
+  if (missing.length > 0) throw new Error(`not in dist/, though named to compile on first call: ${missing.join(", ")}`);
   const files = new Map<string, string>();
-  for (const { path, text } of result.outputFiles) {
-    const name = path.slice(DIST.length + 1);
+  for (const [name, code] of await minified(written, Object.keys(ENTRIES).map((entry) => `${entry}.js`))) {
     const source = ENTRIES[name.replace(/\.js$/, "")];
-    const code = `${HEADER}\n${await minified(eager ? compiledEagerly(text, ON_FIRST_CALL) : text)}`;
-    files.set(name, source ? `// @ts-self-types="../${source}"\n${code}` : code);
+    files.set(name, `${source ? `// @ts-self-types="../${source}"\n` : ""}${HEADER}\n${code}`);
   }
   await esbuild.stop();
   assertNoImportCycle(files);
   assertNoLazyImport(files);
-  const missing = [...ON_FIRST_CALL].filter((path) =>
-    ![...files.values()].some((text) => text.includes(`//! ${path}\n`))
-  );
-  if (missing.length > 0) throw new Error(`not in dist/, though named to compile on first call: ${missing.join(", ")}`);
   return files;
 }
 

@@ -26,15 +26,12 @@ function staticClosure(file: string, seen = new Set<string>()): Set<string> {
   return seen;
 }
 
-/** The source modules bundled into some published files (the build marks each with a `//! path.ts` comment). */
+/** The source modules bundled into some published files (the build names them on a line of each). */
 function sourcesIn(files: Iterable<string>): Set<string> {
   const sources = new Set<string>();
   for (const file of files) {
-    for (
-      const [, source] of readFileSync(`${root}dist/${file}`, "utf8").matchAll(/\/\/! ((?:src\/|mod)[\w/]*\.ts)$/gm)
-    ) {
-      sources.add(source);
-    }
+    const origin = /^\/\/ Bundled from: (.*)$/m.exec(readFileSync(`${root}dist/${file}`, "utf8"))?.[1];
+    for (const source of origin?.split(", ") ?? []) sources.add(source);
   }
   return sources;
 }
