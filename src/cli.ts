@@ -324,6 +324,8 @@ interface Settings {
   proxy: ProxyReport | null;
   /** The spool directory, `null` for none. */
   spoolDir: string | null;
+  /** Why there is none, when there is none. */
+  noSpool: string | null;
   /** How events leave at the end of a run: handed off to a sender process, or not, and why. */
   atExit: { handOff: boolean; reason?: string; outcome?: InProcessOutcome };
   /** Every value not understood, one line each, with what is done instead. */
@@ -395,6 +397,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
       : "the default",
     proxy,
     spoolDir: backlog?.spool.dir ?? options.spoolDir ?? null,
+    noSpool: (backlog?.spool.dir ?? options.spoolDir) ? null : spoolRefused ?? settings.noSpool ?? "no file access",
     atExit: decision.handOff
       ? { handOff: true }
       : { handOff: false, reason: decision.reason, outcome: decision.outcome },
@@ -449,7 +452,7 @@ function status(
       : { direct: "none", unusable: "none usable", unknown: "not known" }[proxy.route];
     output.out(`Proxy: ${shown} (${proxy.because})\n`);
   }
-  output.out(`Spool: ${settings.spoolDir ?? "none"}\n`);
+  output.out(`Spool: ${settings.spoolDir ?? `none (${settings.noSpool})`}\n`);
   output.out(
     settings.atExit.handOff
       ? "At exit: events are handed off to a sender process\n"
@@ -745,7 +748,7 @@ function inspect(output: CliOutput, json: boolean): number {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, corrupt, health, endpoints })}\n`);
     return 0;
   }
-  output.out(`Spool: ${opened?.spool.dir ?? `none${why ? ` (${why})` : ""}`}\n`);
+  output.out(`Spool: ${opened?.spool.dir ?? `none (${why ?? environmentSettings().noSpool ?? "no file access"})`}\n`);
   output.out(`${events.length} spooled event(s)\n`);
   if (corrupt > 0) {
     output.out(`${corrupt} more that cannot be read (malformed, or a file not the user's own): a run drops them\n`);

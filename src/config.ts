@@ -91,6 +91,8 @@ export interface EnvironmentSettings {
   sessionPrefix: string;
   /** Where the spool lives, or `undefined` when there is nowhere (see {@link defaultSpoolDir}). */
   spoolDir: string | undefined;
+  /** Why there is nowhere, when there is not: `NAT_TELEMETRY_SPOOL_DIR` empty, no home, or a home not to be read. */
+  noSpool: string | undefined;
   /**
    * Whether `spoolDir` is the platform's place, not one the user named (`NAT_TELEMETRY_SPOOL_DIR`): where it cannot
    * be used, runs keep their spool in {@link fallbackSpoolDir} instead.
@@ -173,6 +175,24 @@ export function environmentSettings(): EnvironmentSettings {
     );
   }
   const spoolDir = defaultSpoolDir(env, runtimeInfo().os, problems);
+  const explicitSpoolDir = env("NAT_TELEMETRY_SPOOL_DIR");
+  const home = runtimeInfo().os === "win32" ? "LOCALAPPDATA" : "HOME";
+  const homeHidden = spoolDir === undefined && explicitSpoolDir === undefined && host().envHidden?.(home) === true;
+  if (homeHidden) {
+    problems.push(
+      `${home} may not be read (the program's permissions): no spool is kept, so a run delivers at exit what it can ` +
+        "and loses the rest",
+    );
+  }
+  const noSpool = spoolDir !== undefined
+    ? undefined
+    : explicitSpoolDir === ""
+    ? "NAT_TELEMETRY_SPOOL_DIR is empty"
+    : explicitSpoolDir !== undefined
+    ? "NAT_TELEMETRY_SPOOL_DIR is not an absolute path"
+    : homeHidden
+    ? `the program may not read ${home} (its permissions)`
+    : "there is no home directory";
   for (const name of hidden) {
     problems.push(`${name} may not be read (the program's permissions): ${HIDDEN_SETTINGS_MEAN[name]}`);
   }
@@ -199,7 +219,8 @@ export function environmentSettings(): EnvironmentSettings {
     dryRun,
     sessionPrefix: env("NAT_SESSION_PREFIX") ?? "",
     spoolDir,
-    spoolFallback: env("NAT_TELEMETRY_SPOOL_DIR") === undefined,
+    noSpool,
+    spoolFallback: explicitSpoolDir === undefined,
     handOff,
     ci: isCI(env("CI")),
     format,

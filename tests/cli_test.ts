@@ -71,6 +71,7 @@ test("status: off by default, and says why", async () => {
     formatSource: "the default",
     proxy: { route: "direct", because: "no proxy variable is set for https: URLs" },
     spoolDir: `${dir.path}/spool`,
+    noSpool: null,
     atExit: { handOff: false, reason: "telemetry is disabled", outcome: "dropped" },
     problems: [],
   });
@@ -328,7 +329,7 @@ test("status names every value of the environment it does not understand, one li
   );
   assert.match(run.stdout, /^Endpoint: none \(nothing is sent: NAT_TELEMETRY_ENDPOINT is not an http\(s\) URL\)$/m);
   assert.match(run.stdout, /^Format: nat \(the default\)$/m);
-  assert.match(run.stdout, /^Spool: none$/m);
+  assert.match(run.stdout, /^Spool: none \(NAT_TELEMETRY_SPOOL_DIR is not an absolute path\)$/m);
   const json = JSON.parse((await cli(dir.path, ["status", "--json"], env)).stdout);
   assert.deepEqual(json.problems, problems.map((line) => line.slice("Problem: ".length)), "--json carries the same");
   assert.deepEqual((JSON.parse((await cli(dir.path, ["status", "--json"])).stdout)).problems, []);
@@ -484,6 +485,14 @@ test("inspect only looks: it makes no spool directory, and a read-only grant let
       `${dir.path}/spool`,
       ["seeded"],
     ]);
+  }
+  // Where there is no spool, inspect and status say why.
+  for (const command of ["inspect", "status"]) {
+    const empty = await cli(dir.path, [command], { ...env, NAT_TELEMETRY_SPOOL_DIR: "" });
+    assert.match(empty.stdout, /^Spool: none \(NAT_TELEMETRY_SPOOL_DIR is empty\)$/m, command);
+    if (runtime !== "deno") continue;
+    const blind = await cli(dir.path, [command], env, { denoFlags: ["--allow-read"] });
+    assert.match(blind.stdout, /^Spool: none \(the program may not read HOME \(its permissions\)\)$/m, command);
   }
 });
 
