@@ -95,13 +95,20 @@ test("a fetch the program replaced before loading the package does not carry tel
 test("a program that broke globalThis.fetch before the package loaded still runs its command; the package does not throw", async () => {
   const server = await TestServer.start();
   try {
-    const run = await runChild("broken_fetch_child.ts", {
-      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url(), NAT_TELEMETRY_SPOOL_DIR: "" },
-    });
-    assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), { code: 7 });
+    for (const broken of ["number", "getter"]) {
+      const run = await runChild("broken_fetch_child.ts", {
+        env: {
+          NAT_TELEMETRY_ENABLED: "1",
+          NAT_TELEMETRY_ENDPOINT: server.url(),
+          NAT_TELEMETRY_SPOOL_DIR: "",
+          NAT_TEST_BROKEN_FETCH: broken,
+        },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout), { code: 7 }, broken);
+    }
     // Node.js and Bun deliver with their own clients; Deno's fetch is the global, which the program broke.
-    assert.deepEqual(commands(server.events()), "Deno" in globalThis ? [] : ["unfetched"]);
+    assert.deepEqual(commands(server.events()), "Deno" in globalThis ? [] : ["unfetched", "unfetched"]);
   } finally {
     await server.close();
   }

@@ -4,7 +4,7 @@
  * @module
  */
 import { denoHost } from "./deno.ts";
-import type { Fetch, Host } from "./host.ts";
+import { type Fetch, type Host, quietly } from "./host.ts";
 import { nodeHost } from "./node.ts";
 import { runtimeInfo } from "./info.ts";
 
@@ -64,12 +64,11 @@ let cached: Host | undefined;
  * adding its own credentials to its requests, a preload's instrumentation) leaves in place; Deno's, as it was when
  * the package loaded (a program that replaced it before, in a preload or a module loaded first, is not told apart).
  * Not Node.js's, which loads undici at its first touch: its host has a client of its own. Only a function: a
- * program that put something else in the global's place before is not the package's to fail (the global is looked up
- * at delivery time instead, and its failure counted there).
+ * program that put something else in the global's place before (or a getter that throws) is not the package's to
+ * fail (the global is looked up at delivery time instead, and its failure counted there).
  */
-const fetchAtLoad: Fetch | undefined = [g.Bun?.fetch, g.Deno ? g.fetch : undefined].find((each) =>
-  typeof each === "function"
-);
+const fetchAtLoad: Fetch | undefined = [quietly(() => g.Bun?.fetch), g.Deno ? quietly(() => g.fetch) : undefined]
+  .find((each) => typeof each === "function");
 
 /**
  * The host for the current runtime, built once.
