@@ -707,24 +707,25 @@ monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1
 senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",
 spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runt\
 ime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},
-onInterrupt:()=>()=>{}},Ne,_r=[Q.Bun?.fetch,Q.Deno?Q.fetch:void 0].find(e=>typeof e=="function"),Fs="nat-cli",pt={name:"\
-@nat/telemetry",version:$e},$r=e=>Object.entries(e).map(([t,n])=>({key:t,value:on(n)})),Sr=["OTEL_EXPORTER_OTLP_LOGS_END\
-POINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Or="https://events.telemetry.data.nvidia.com/v1.1/events/json",Us=["","0","false",
-"no","off"],kr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its e\
-ndpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set\
- there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is \
-not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"\
-with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program \
-sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"\
-with the OTLP format, headers set there (a collector's key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Hs=Object.
-keys(kr),Ys=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,Vs=un(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),
-zs=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,Xs=un(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),
-vt="1.5",xr=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"\
-interrupted",UNDEFINED:"undefined"}),Ae=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigne\
-r",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"\
-agent_toolkit",UNDEFINED:"undefined"}),ue=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Ki(new.target))throw new TypeError(
-"Cannot create event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`C\
-annot create event: an event type must declare a name (pass it to super()), got ${$(e)}`);const n=t.schemaVersion??vt;if(typeof n!=
+onInterrupt:()=>()=>{}},Ne,_r=[S(()=>Q.Bun?.fetch),Q.Deno?S(()=>Q.fetch):void 0].find(e=>typeof e=="function"),Fs="nat-c\
+li",pt={name:"@nat/telemetry",version:$e},$r=e=>Object.entries(e).map(([t,n])=>({key:t,value:on(n)})),Sr=["OTEL_EXPORTER\
+_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Or="https://events.telemetry.data.nvidia.com/v1.1/events/json",Us=["",
+"0","false","no","off"],kr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the progra\
+m sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
+a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value se\
+t there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then s\
+tops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unles\
+s NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OT\
+LP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector's key) are\
+ not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Hs=Object.keys(kr),Ys=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
+Vs=un(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),zs=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
+Xs=un(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),vt="1.5",xr=Object.freeze({SUCCESS:"\
+success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
+undefined"}),Ae=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
+GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
+undefined"}),ue=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Ki(new.target))throw new TypeError("Cannot cre\
+ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
+e event: an event type must declare a name (pass it to super()), got ${$(e)}`);const n=t.schemaVersion??vt;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${$(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},Ws={nemoSource:!0,
@@ -1216,637 +1217,637 @@ Timer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCrede
 {},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to star\
 t a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP s\
 erver in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiti\
-ng:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Ce,Mt=[se.Bun?.fetch,se.Deno?se.fetch:void 0].find(e=>typeof e=="fun\
-ction");function y(){if(Ce)return Ce;let e=O().name;return Ce=e==="deno"?gt(se.Deno,Mt):e==="unknown"?vi:Lt(se.process,{\
-lightFetch:e==="node",fetchAtLoad:Mt,bunSpawn:e==="bun"?se.Bun?.spawn:void 0}),Ce}var Dt=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;f\
-unction Z(e,n,t,r,o,i=Fe(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){try{e.remove(i)}catch{}thro\
-w a}}function Fe(e,n){return`${e==="/"?"":e}/t-${U(n)}-${G()}.tmp`}function U(e){return String(Math.floor(e)).padStart(1\
-3,"0")}var Si=Math.random;function be(){let e;try{e=Si()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto\
-.getRandomValues(new Uint32Array(1))[0]/2**32}function G(e=12){let n="";for(;n.length<e;)n+=Math.floor(be()*2**32).toStr\
-ing(16).padStart(8,"0");return n.slice(0,e)}function j(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}ca\
-tch{return"threw something that cannot be described"}}function N(e){switch(typeof e){case"string":return JSON.stringify(\
-e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`\
-${e}n`;case"object":{if(e===null)return"null";let n=Ht(e);return n===void 0?"an object that cannot be read":n==="Object"\
-?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function ae(e){if(typeof e!="object"||e===nu\
-ll)return!1;let n=Ht(e);return n==="Object"||n==="Module"}function Ft(e){if(typeof e!="object"&&typeof e!="function"||e=\
-==null)return!1;try{return typeof e.then=="function"}catch{return!0}}function Ht(e){try{return Object.prototype.toString\
-.call(e).slice(8,-1)}catch{return}}function fn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)retu\
-rn;let r=Object.keys(n),o=wi(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", "\
-)}`})`}function wi(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.filter(a=>t(e).length>=4&&t(a).startsWith(t(e))\
-);if(r.length===1)return r[0];let o,i=1/0;for(let a of n){let s=Ti(t(e),t(a));s<i&&([o,i]=[a,s])}return i<=Math.max(3,Ma\
-th.floor(t(e).length/3))?o:void 0}function Ti(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length)\
-.fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]==\
-=n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]\
-=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function L(e){try{let n=new URL(e);if(n.username===""&&n.\
-password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"),n.searc\
-h!==""){let t=[...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURIComponent(r)}=***`);n.search=t.join("&")}return \
-n.href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")}}function Bt(e,n){let t=e.replac\
-e(/[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>L(r.replaceAll("\\\\/","/")));for(let r of n===void 0?[]:xi(n)){let o=r.r\
-eplace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,a,s)=>`%${Ct(a)}${Ct(s)}`);t=t.replace(new \
-RegExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function Ct(e){return/\\d/.test(e)?e:`[${e.toLowerCase(\
-)}${e.toUpperCase()}]`}function xi(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURICompo\
-nent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),a=r.slice(1).split("&")\
-.map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),s=n||t?[sn(`${o(n)}:${o(t)}`)]:[],d=[...i\
-,...a].map(u=>JSON.stringify(u).slice(1,-1));return[...new Set([...i,...a,...d,...s])].sort((u,c)=>c.length-u.length)}ca\
-tch{return[]}}var _i=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Ri=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,ki=new Set(["connection","cont\
-ent-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function He(e){return ki.has(e.toLowerCas\
-e())}function Be(e){return _i.test(e)}function Ue(e){return Ri.test(e)}function je(e,n,t){if(n.length===0)return e+t;let\
- r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var de="0.1.0";var jt="nat-cli",mn={name:"@nat/telemetry",v\
-ersion:de};function Vt(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteg\
-er(e)?{intValue:String(e)}:{doubleValue:e}}var Yt=e=>Object.entries(e).map(([n,t])=>({key:n,value:Vt(t)}));function Ut(e\
-){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ni(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aar\
-ch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}functi\
-on Gt(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:Ut(e.timestamp),observedTimeUnixNano:Ut(e.times\
-tamp),eventName:n,attributes:[...Yt(t),{key:"nat.event.schema_version",value:Vt(e.schemaVersion)}]}}function hn(e,n,t,r=\
-O()){let o=Yt({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"h\
-ost.arch":Ni(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":mn.name,"\
-telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":mn.version}),i=JSON.stringify({resource:\
-{attributes:o},scopeLogs:[{scope:mn,logRecords:[]}]});return je(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function\
- Wt(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Oi(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}retur\
-n e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry\
-",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Oi(e){try{let n=Number(JSON.parse(e??\
-"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function zt(e,n){l\
-et t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),a=s=>n?.(`entry ${r+1\
-} ${s}`);if(i<0||o.slice(0,i).trim()===""){a("is not key=value");continue}try{let s=decodeURIComponent(o.slice(0,i).trim\
-()),d=decodeURIComponent(o.slice(i+1).trim());s!==""?t[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}\
-}return t}var pn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Xt(e,n=()=>!1){for(let t of\
- pn){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.r\
-eplace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Jt="https://events.telemetry.data.nvidia.com/v1.1/events/js\
-on";function ue(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Ai(e){return!["","0"\
-,"false"].includes(e?.trim().toLowerCase()??"")}var Ii=["","0","false","no","off"];function Ve(e){if(e===""||e==="stdout\
-")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}function Kt(){let e=y().env,n=[],t\
-=(m,E)=>{let w=e(m);return w!==void 0&&!Li(w)&&n.push(`${m}=${N(w)} is not a yes/no value (1, true, yes / 0, false, no):\
- read as no, ${E}`),ue(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG"\
-,"so no debug trail is written");let r=[];for(let m of $i)y().envHidden?.(m)===!0&&r.push(m);let o=t("NAT_TELEMETRY_DRY_\
-RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),i=e("NAT_TELEMETRY_ENDPOINT");i!==void 0&&!Ve(i)&&n.push\
-(`NAT_TELEMETRY_ENDPOINT=${N(L(i))} is not an http(s) URL, "" or "stdout": nothing is sent`);let a=e("NAT_TELEMETRY_FORM\
-AT");a!==void 0&&!["","nat","otlp"].includes(a.trim().toLowerCase())&&n.push(`NAT_TELEMETRY_FORMAT=${N(a)} is not a form\
-at (nat, otlp): the nat envelope is sent`);let s=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")\
-??"auto",d=e("NAT_TELEMETRY_CONSENT_FILE");d&&!F(d,O().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(d)} is not an absolut\
-e path: it is read in the directory each run starts in, so each directory may hold another decision`);let u=Mi(e,O().os,\
-n),c=e("NAT_TELEMETRY_SPOOL_DIR"),l=O().os==="win32"?"LOCALAPPDATA":"HOME",h=u===void 0&&c===void 0&&y().envHidden?.(l)=\
-==!0;h&&n.push(`${l} may not be read (the program\'s permissions): no spool is kept, so a run delivers at exit what it ca\
-n and loses the rest`);let f=u!==void 0?void 0:c===""?"NAT_TELEMETRY_SPOOL_DIR is empty":c!==void 0?"NAT_TELEMETRY_SPOOL\
-_DIR is not an absolute path":h?`the program may not read ${l} (its permissions)`:"there is no home directory";for(let m\
- of r)n.push(`${m} may not be read (the program\'s permissions): ${Zt[m]}`);for(let m of pn){let E=e(m);E&&!/^https?:$/.t\
-est(Pi(E))&&n.push(`${m}=${N(L(E))} is not an http(s) URL: OTLP events are not sent`)}let p=Xt(e,m=>r.includes(m)),g=m=>\
-zt(e(m),E=>n.push(`${m}: ${E}: skipped`)),b={...qt("OTEL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),n),...qt\
-("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},S={...g("OTEL_RESOURCE_ATTRIBUTES"),...e("OT\
-EL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:i,endpointHidden:r.includes("NAT_TELEMETRY\
-_ENDPOINT"),otlpEndpointHidden:p.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:u,noSpool:f,spoolFal\
-lback:c===void 0,handOff:s,ci:Ai(e("CI")),format:a,otlpEndpoint:p.endpoint,otlpHeaders:b,otlpResource:S,problems:n}}var \
-Zt={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",NAT\
-_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is no\
-t seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI\
-:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTL\
-P_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOIN\
-T or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not\
- set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTE\
-R_OTLP_LOGS_HEADERS:"the same"},$i=Object.keys(Zt);function Li(e){let n=e.trim().toLowerCase();return ue(n)===!0||Ii.inc\
-ludes(n)}function Pi(e){try{return new URL(e).protocol}catch{return""}}function qt(e,n,t){let r={};for(let[o,i]of Object\
-.entries(n))Be(o)?He(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):Ue(i)?r[o]=i:t.push(`${e}\
-: the value of ${N(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing spa\
-ce): skipped, not sent`):t.push(`${e}: ${N(o)} is not a header name (an RFC 9110 token): skipped, not sent`);return r}fu\
-nction Mi(e,n,t=[]){let r=e("NAT_TELEMETRY_SPOOL_DIR");if(r!==void 0){if(r==="")return;if(F(r,n))return r;t.push(`NAT_TE\
-LEMETRY_SPOOL_DIR=${N(r)} is not an absolute path: no spool is kept`);return}let o=e("XDG_STATE_HOME");if(o&&!F(o,n))t.p\
-ush(`XDG_STATE_HOME=${N(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)return $(o,"nat/\
-telemetry");let i;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);i=a\
-?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");i=a?$(a,`${n==="darwin"?"Library/Application Support":".local/state"\
-}/nat/telemetry`):void 0}if(i===void 0||F(i,n))return i;t.push("the home directory is not an absolute path: no spool is \
-kept")}function Qt(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return $(r&&F(r,n)?r:"/tmp",`nat-telemetry\
--${t}`)}function gn(){let e=y();if(ue(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}fun\
-ction er(e){let n;return()=>n??=new RegExp(e,"u")}var Ad=er(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{M}\\u115f\\u1160\\u2800\\\
-u3164\\uffa0]`);var Id=er(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var yn="1.5",Hd=O\
-bject.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"i\
-nterrupted",UNDEFINED:"undefined"}),Bd=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner\
-",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKI\
-T:"agent_toolkit",UNDEFINED:"undefined"}),ce=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Di(new.target))th\
-row new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)thro\
-w new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${N(n)}`);let r=t.sche\
-maVersion??yn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a no\
-n-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeEr\
-ror("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this\
-.timestamp=o}};function Di(e){return e===ce}function P(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.te\
-st(n)?Ci(n):n}function Ci(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'\
-&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}var Fi="184482118588404";function ve(e){let n=Math.fl\
-oor(e);if(!(Math.abs(n)<=En))throw new RangeError("Invalid time value");let t=Math.floor(n/nr),r=n-t*nr;t!==bn.days&&(bn\
-={days:t,date:Hi(t)});let o=Math.floor(r/1e3);return`${bn.date}T${Ee(Math.floor(o/3600))}:${Ee(Math.floor(o/60)%60)}:${E\
-e(o%60)}.${Bi(r%1e3)}Z`}var bn={days:NaN,date:""};function Hi(e){let n=Math.floor((e+719468)/146097),t=e+719468-n*146097\
-,r=Math.floor((t-Math.floor(t/1460)+Math.floor(t/36524)-Math.floor(t/146096))/365),o=t-(365*r+Math.floor(r/4)-Math.floor\
-(r/100)),i=Math.floor((5*o+2)/153),a=o-Math.floor((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:0);return`${d>=0&&d<=9\
-999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,"0")}`}-${Ee(s)}-${Ee(a)}`}var Ee=e=>e<10?\
-`0${e}`:`${e}`,Bi=e=>e<10?`00${e}`:e<100?`0${e}`:`${e}`,nr=864e5,En=864e13;function tr(e){let{name:n}=e;if(typeof n!="st\
-ring"||n==="")throw new TypeError("Event name is not a non-empty string");let t=P(Ui(e));return`{"ts":"${ve(e.timestamp)\
-}","parameters":${t},"name":${P(n)}}`}function Ui(e){let n=e.parameters(),t=(s,d)=>new TypeError(`Event \'${e.name}\' ${s}\
- cannot be read: ${j(d)}`);try{n?.then}catch(s){throw t("parameters() returned an object that",s)}if(Ft(n)){try{Promise.\
-prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters(\
-) returned a thenable`)}if(!ae(n))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned\
- ${N(n)}`);let r;try{r=Object.keys(n)}catch(s){throw t("parameters",s)}let o=[];for(let s of r)try{o.push([s,n[s]])}catc\
-h(d){throw t(`parameter \'${s}\'`,d)}let i=Object.fromEntries(o),a=vn(i);if(a)throw new TypeError(`Event \'${e.name}\' ${a}`\
-);return i}function vn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n o\
-f Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))retur\
-n`parameter \'${n}\' is not a string, finite number or boolean`}}function rr(e,n){return{browserType:"undefined",clientId:\
-Fi,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??O().ma\
-chine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"u\
-ndefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:\
-"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"Non\
-e",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",s\
-entTs:ve(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Sn(e,n){return je(`${P\
-(e).slice(0,-1)},"events":[`,n,"]}")}var or=/[A-Za-z0-9_-]/,ji=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?\
-(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Vi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-\
-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function ir(e){r\
-eturn new xn(e).document()}var xn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for\
-(;;){if(this.#b(),this.#n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#\
-e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=\
-i===r.length-1;if(s&&t){let u=wn(o,a)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\
-\' is not an array of tables`);let c=this.#E({},"header");return u.push(c),Ye(o,a,u),c}let d=wn(o,a);d===void 0?Ye(o,a,d=\
-this.#E({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Tn(d)?s?(this.#t.get(d\
-)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&t\
-his.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a table`),o=d}return o}#d(n){let t=this.#l();this.#y(),this.#\
-k("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=wn(o,a);s===void 0?Ye(o,a,s=this.#E({},"dotted"))\
-:(!Tn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="i\
-mplicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),Ye(o,i,\
-r)}#l(){let n=[];for(;;){this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(this.#T());else{l\
-et r=this.#n;for(;this.#n<this.#e.length&&or.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),\
-n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(this.#e.starts\
-With(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#f();i\
-f(n==="\'")return this.#T();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?thi\
-s.#u():this.#h();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(\
-t.startsWith(i)&&!or.test(t[i.length]??""))return this.#n+=i.length,a;let r=ji.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].len\
-gth]??""))return this.#n+=r[0].length,r[0];let o=Vi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0]\
-.length,Yi(o[0])):this.#i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)n.push(this.#r\
-()),this.#b(),this.#s()===","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#\
-n++;let n=this.#E({},"inline");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y();let t=this.#\
-e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){this.#t.set(n,"\
-inline");for(let t of Object.values(n))Tn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t==\
-=void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():Ge(t)&&t!=="	"?this.\
-#i("a string holds a control character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(\
-this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>Ge(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#\
-n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";for(;;){if(this\
-.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t\
-=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(t\
-his.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else Ge(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#s()===`\n`)?th\
-is.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()\
-===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&\
-&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n+\
-+],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.sl\
-ice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string h\
-olds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoin\
-t(i))}#y(){for(;this.#s()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===`\n`)this.#n++;\
-else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;this.#n<this.#e.l\
-ength&&this.#s()!==`\n`;){let n=this.#e[this.#n++];Ge(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a comment is ma\
-lformed")}}#A(){this.#y(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#\
-n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\
-\'${n}\' is missing`),this.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e\
-.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function wn(e,n){return O\
-bject.hasOwn(e,n)?e[n]:void 0}function Ye(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurab\
-le:!0})}function Tn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function Ge(e){let n=e.charCodeAt(0);retur\
-n n<32||n===127}function Yi(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?n\
-an$/.test(n)?NaN:Number(n)}var Gi="1.0";function We(){if(ur())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"\
-),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?$(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.\
-test(r))return r;if(_n?.given!==r){let o=n?.realPath(".");_n={given:r,path:o===void 0?r:$(o,r)}}return _n.path}function \
-dr(){return(fe?W:void 0)??We()}var _n;function ur(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE\
-")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Wi=65536;function kn(e,n=!\
-1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be\
- read (the program\'s permissions)"};let r;try{r=t.read(e,Wi)}catch(o){return Rn(o)==="not_utf8"?{state:"disabled",proble\
-m:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:zi(o)?{state:"disabled",problem:"may not be read where it leads (t\
-he program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Rn(o).replaceAll("_"," ")})`}}if(r===voi\
-d 0)return{state:"never_asked"};if(n)return{...sr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",proble\
-m:`is where another user could replace it (${Rn(o).replaceAll("_"," ")})`}}return{...sr(r),text:r}}function zi(e){let{na\
-me:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Rn(e){return e?.reason??"unreadable"}functi\
-on sr(e){let n;try{n=ir(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)re\
-turn{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' tha\
-t is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disa\
-bled"}:r==="enabled"?o===Gi?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled\
-",problem:"has a consent value this tool does not know"}}function cr(){let e=We(),{state:n,problem:t,outdatedYes:r}=fr(e\
-),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...mr()??$n(n),...o}}functi\
-on lr(){let e=mr();if(e)return e;let{state:n,text:t,problem:r}=fr(We());return{...$n(n),text:t,...r?{problem:r}:{}}}func\
-tion fr(e){if(e!==void 0)return kn(e);let n=ur();return n?{state:"disabled",problem:`cannot be found: the program may no\
-t read ${n} (its permissions)`}:{state:"never_asked"}}function mr(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENA\
-BLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ue(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabl\
-ed:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRA\
-CK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function $n(e){return e==="never_asked"?{en\
-abled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var le,fe=!1,W,Nn={},On,Xi=!1,An=Symbol.for("@nat/telem\
-etry: the program\'s opt-out"),In=globalThis;try{In[An]===void 0&&Object.defineProperty(In,An,{value:{serial:0}})}catch{}\
-var ar=0;function qi(){try{let e=In[An];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Num\
-ber.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function hr(){let e=qi();e===void 0||e===ar||(ar=e,[le,fe,Xi]=[!1,!1,!0])}f\
-unction pr(e){On=e}function Q(){if(On)return le=On();if(hr(),!fe||W===void 0)return!0;let e=kn(W,!0);e.problem!==void 0&\
-&(e=kn(W,!0));let n=e.text===Nn.text&&y().files?.modifiedAt(W)===Nn.modified;return le=e.problem===void 0&&n&&$n(e.state\
-).enabled}function ee(){return hr(),le===void 0&&Ji(lr()),le===!0}function Ji(e){[le,fe]=[e.enabled,e.source==="file"],W\
-=fe?We():void 0,Nn=W===void 0?{}:{text:e.text,modified:y().files?.modifiedAt(W)}}function gr(){return ee()&&fe}function \
-Ln(){let e=ee(),{enabled:n,source:t,problem:r}=lr(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`${t}, which th\
-e program may not read (its permissions)`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,\
-decidedBy:e===n?i:"the program (setTelemetryEnabled)"}}var Dn=2**31-1,Ki=25,Pn={min:50,max:250},yr=4,Mn=1e3,Zi=(yr+1)*Pn\
-.max,me={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.\
-aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventList\
-ener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Mn,e\
-)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Mn)),this.signal.add\
-EventListener("abort",this.look)}catch{}},look:()=>{for(let e of me.guarded)--e.looks<=0&&e.end();me.guarded.size>0&&me.\
-listen()}};function he(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),me.release(d),i?.()},s=()=>{o||(a(),n())},d={look\
-s:Math.ceil((e+Zi)/Mn),end:s},u=(c,l)=>{let h=y().monotonicMs()+c;try{r=setTimeout(()=>{me.release(d);let f=y().monotoni\
-cMs()-h;if(f<=Ki||l===0)return s();u(Math.min(Math.max(f,Pn.min),Pn.max),l-1)},c),t?.(r)}catch{}};return me.guard(d),u(e\
-,yr),t||(i=v(()=>y().holdOpen?.())),a}function br(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3\
-:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ne(e,n,t,r=0){\
-let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Qi=3,Er=!1;function vr()\
-{Er=!0}var es=new Set([407,408,429,500,502,503,504]),ns=new Set([501,505]);function ts(e,n){return e>=200&&e<300?{kind:"\
-delivered"}:e===413?{kind:"too_large"}:es.has(e)||e>=500&&e<600&&!ns.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}\
-:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{\
-kind:"rejected",reason:`http_${e}`}}async function Sr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new Abort\
-Controller,t=!1,r=he(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o\
-,{once:!0});let i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch\
-(()=>{});let a=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??ts;for(;;a++){let c=new URL(s).origin===d?e.headers:v\
-oid 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redire\
-ct:"manual",signal:n.signal}),i]),h=rs(l);if(h===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.ge\
-t("location"),p=br(l.headers.get("retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();let b=await Pr\
-omise.race([os(l),i]).catch(()=>{});return u(h,p,b)}if(l.body?.cancel().catch(()=>{}),h!==307&&h!==308)return u(h,p,void\
- 0);if(a===Qi)return{kind:"rejected",reason:"too_many_redirects"};let g=ss(f,s);if(g===void 0)return{kind:"rejected",rea\
-son:"bad_redirect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if\
-(e.mayConnect?.(g)===!1)return Er?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the prog\
-ram"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rej\
-ected",reason:"unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof C&&a===0?{\
-kind:"not_sent",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:j(s)}}fi\
-nally{r(),e.signal?.removeEventListener("abort",o)}}function rs(e){let n=e?.status;return typeof n=="number"&&Number.isI\
-nteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function os(e){let n=e.body?.getReader?.();i\
-f(!n)return"";let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length\
-,o>is)return"";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var is=65536;funct\
-ion ss(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{re\
-turn}}function te(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.to\
-String(16).padStart(8,"0")}function Cn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i\
-)?.[1],s=a===void 0?void 0:r(a,i);return s===void 0?[]:[s]})}function M(e){let n=e.search(as);if(n===-1)return e.length;\
-let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+\
-1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var us={initialMs:3e4,maxMs:36e5},wr=4096;function cs(\
-e,n){return n??te(e)}function ls(e,n,t){try{let r=e.read(n,wr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:\
-a,endpointHash:s,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Numb\
-er.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a\
-=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}\
-var ze=class{path;#e;#n;#o;#t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${cs(r,a)}.\
-json`,this.#o=a!==void 0,this.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get state(){return \
-this.#r}isOpen(){return!this.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#h\
-(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#d()+ne(r,us,this.#l,n),i=(t?.notBefore??0)>o;return this.\
-#f({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if(r&&r.notBefor\
-e>=t){this.#r=r;return}this.#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures:this.#r.failu\
-res,notBefore:this.#d()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h(),this.#r&&this\
-.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void\
- 0;return this.forget(),n}refresh(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,t\
-his.#a())}#h(){let n=ls(this.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#\
-a(){try{this.#c.remove(this.path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.#t)}:{},r=JSON.stringi\
-fy({...n,...t,endpoint:this.#t}),o=M(r)<=wr&&L(this.#t)===this.#t?r:JSON.stringify({...n,...t});Z(this.#c,this.#e,this.#\
-n,o,this.#d())}catch{}}};function Tr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} fa\
-ilure(s) in a row): not tried before ${ve(t)}`}function I(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var $r=36e5,xr=36e5,Xe=64,_r=6e\
-4,Rr=6e4,Lr=64,fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Fn=/^([lc])-(\\d{13})-(e-.+)$/,ms=36e\
-5;function Pr(e,n="nat",t=""){return te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var z=class e{dir;key;ancestorsSeen;#e;#n;c\
-onstructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},a="wor\
-k"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n)\
-)return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),h=t.realPath(n);return h===vo\
-id 0?s(`where ${n} leads cannot be told`):h!==n&&c(h)?t.permissionsFollowLinks?s(`the program may not ${u} ${h}, where $\
-{n} leads (its permissions)`):new e(n,t,r,o,l):(h!==n&&(l=t.ensureDir(h,!0,d)),new e(h,t,r,o,l))}catch(l){let h=l?.reaso\
-n==="missing";return s(h?`${n} does not exist yet`:j(l))}}write(n,t){let r={},o=n.map(qe),{first:i}=Nr(o,this.#n.maxEven\
-ts,this.#n.maxBytes);I(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d++){let u=a.get(n[d].sessionId)??[];u.pus\
-h(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this.#t(d,t,this.key))}catch(d){for(let u of\
- s)this.#a(u);throw d}return{written:r,older:this.#u(t,s)}}claim(n,t,r){let o=[],i={};for(let{entry:a,path:s}of this.#r(\
-t).slice(0,Xe)){if(o.length>=n)break;let d=this.#d(a.name,t+r);try{this.#e.rename(s,d)}catch{continue}let{valid:u,corrup\
-t:c,expired:l}=this.#c(d,a,t),h=u.slice(0,n-o.length),f={path:d,name:a.name,until:t+r,remaining:h.length,taken:h.length,\
-exact:c===0&&l===0&&h.length===u.length};try{this.#t(u.slice(h.length).map(qe),a.time,this.key)}catch{this.giveBack(f);c\
-ontinue}I(i,"spool_corrupt",c),I(i,"spool_expired",l);for(let p of h)o.push({...p,claim:f});f.remaining===0&&this.releas\
-e(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.\
-path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(n)[0]?.entry.time}giv\
-eBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek()\
-{return this.#l().flatMap(n=>{let t=Fn.exec(n),r=Se(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#c(`${this.dir}\
-/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...a,until:Mr(t)\
-}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(r.length>=Xe)b\
-reak;let a=kr(i,t);if(a===void 0)continue;let s=n.#d(a.name,t+xr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{\
-valid:d}=n.#c(s,a,t);try{let u=this.#t(d.map(qe),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/$\
-{a.name}`)}catch{}break}n.#a(s.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),o}clear(){let n=0;for(\
-let t of this.#l()){let r=Fn.exec(t),o=Se(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(){return this.#o().sor\
-t((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(n=>Se(n)??[])}#t(n,t,r){if(n.length===0)return;let o=Or(n,t,r);ret\
-urn Z(this.#e,this.dir,o,Ar(n),t),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#n.m\
-axBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/Lr)))}for(let a of i?.spli\
-t(`\n`)??[]){if(a==="")continue;let s=ps(a);s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.pus\
-h(s)}return o}#d(n,t){return`${this.dir}/${Ir(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{return[]}}#r(n){let t=\
-[],r=0;for(let o of this.#l()){let i=Dt.exec(o),a=kr(o,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&\
-&n-Number(i[1])>xr&&r<Xe&&this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={},o=this.#o(),i\
-=0,a=0,s=1/0;for(let S of o)i+=S.events,a+=S.bytes,s=Math.min(s,S.time);let{maxAgeMs:d,maxEvents:u,maxBytes:c}=this.#n;i\
-f(n-s<=d&&i<=u&&a<=c)return r;let l=o.filter(S=>t.includes(S.name)),h=Math.min(...l.map(S=>S.time)),f=S=>this.#e.modifie\
-dAt(`${this.dir}/${S}`),p=Math.max(...l.map(S=>f(S.name)??-1/0)),g=S=>{if(S.time<h)return!1;let m=f(S.name);return m===v\
-oid 0||!Number.isFinite(p)?S.time-h<=Rr:Math.abs(m-p)<=Rr},b=0;for(let S of o.sort((m,E)=>m.time-E.time)){let m=n-S.time\
->d;if(!m&&i<=u&&a<=c)break;if(t.includes(S.name)||!m&&g(S))continue;if(b++>=Xe)break;if(i-=S.events,a-=S.bytes,!m&&i<u&&\
-a<c){let w=this.#h(S,u-i,c-a,n);if(w===void 0)continue;i+=w.kept.events,a+=w.kept.bytes,I(r,"spool_corrupt",w.corrupt),I\
-(r,"spool_full",w.cut);continue}let E=this.#c(`${this.dir}/${S.name}`,S);this.#a(S.name)&&(I(r,"spool_corrupt",E.corrupt\
-),I(r,m?"spool_expired":"spool_full",E.valid.length+E.expired))}return r}#h(n,t,r,o){let i=Ir(n.name,o+_r),a=y().monoton\
-icMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#c(`${thi\
-s.dir}/${i}`,n),u=s.map(qe),{first:c,bytes:l}=Nr(u,t,r),h=u.slice(c),f={kept:{events:h.length,bytes:l},cut:c,corrupt:d};\
-if(h.length===0)return this.#a(i)?f:void 0;let p=Fe(this.dir,o),g=()=>{try{this.#e.remove(p)}catch{}};try{this.#e.create\
-(p,Ar(h))}catch{if(g(),!this.#a(i))return;try{this.#t(h,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,\
-corrupt:d}}return f}if(y().monotonicMs()-a>_r/2)return void g();try{this.#e.rename(p,`${this.dir}/${i}`)}catch{g();retur\
-n}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Or(h,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e.re\
-move(`${this.dir}/${n}`),!0}catch{return!1}}};function kr(e,n){let t=Fn.exec(e);return t?hs(t,n)?Se(t[3]):void 0:Se(e)}f\
-unction Se(e){let n=fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Lr));return{name:e,t\
-ime:Number(n[1]),events:r,bytes:t,key:n[4]}}function Nr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,a)=>i\
-+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Or(e,n,t){let r=e.reduce((o,i)=>o\
-+i.bytes+1,0);return`e-${U(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${G()}.jsonl`}function Ar(e){return e.map(n=>`${\
-n.text}\n`).join("")}function qe(e){let n=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVersion)},"sessionId":${P(\
-e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp":${Math.floor(e.timestam\
-p)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function Ir(e,n){return`l-${U(n)}-${e}`}function Mr([,e,n]){return e==\
-="l"?Number(n):Number(n)+ms}function hs(e,n){return n>Mr(e)}function ps(e){try{let{retries:n,schemaVersion:t,sessionId:r\
-,clientVersion:o,timestamp:i,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="s\
-tring"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="strin\
-g"&&vn(a.parameters)===void 0))return;let d={json:P(a),schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===voi\
-d 0?d:{...d,clientVersion:o}}catch{return}}function gs(e,n){return e.spoolFallback?Qt(y().env,O().os,n?.uid):void 0}func\
-tion ys(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,a=Hn(e),s="there is no home directory",d=o===void 0?void \
-0:z.open(o,n,i,a,l=>s=l,r),u=gs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?voi\
-d 0:z.open(u,n,i,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=z.open(u,\
-n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var Je=class e{spool;health;files;#e;#n=new Set;constructor(n,\
-t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="ht\
-tp"||n.spoolDir===void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=ys(n,a,t);if(!s)return nu\
-ll;let d=n.customFetch?s.key:void 0,u=new ze(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);\
-let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,\
-bytes:M(s.json),notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}\
-:(this.settle(a),I(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}wri\
-te(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:\
-n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.\
-release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),th\
-is.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewCl\
-aims(n){let t=this.#e.clock();for(let r of this.#n)r.until-t<n*.75&&this.spool.renew(r,t+n)}};function Hn(e){let{sink:n,\
-format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==de?r:void 0,headers:Object.keys(o).length>0?\
-Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=P(a);retu\
-rn Pr(n.kind==="http"?n.url:"",t.name,s==="{}"?"":s)}var bs=0xe677d21fdbff;function Dr(e,n){let{sessionId:t,sourceClient\
-Version:r,maxEventBytes:o}=n;try{if(!(e instanceof ce))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch\
-{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let i=tr(e),{schemaVersion:a,timestamp:s}=e\
-;if(typeof a!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(s))retu\
-rn{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>bs)return{reason:"invalid_event",detail:"\
-timestamp outside the years 1970-9999 that both wire formats carry"};let d=M(i);return d>o?{reason:"event_too_large",det\
-ail:`${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope,\
- which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:d,schemaVersio\
-n:a,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:j(i)}}}\
-function Cr(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVe\
-rsion&&s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.\
-push(s)}return o}function Es(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");re\
-turn n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(\
-n)}function Fr(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Es(t.host\
-name))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Ob\
-ject.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}f\
-unction Hr(e,n=O()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>rr(r,{sourceClientVersion:i,sessionId:o,c\
-puArchitecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Sn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>M(Sn(t(\
-r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Br(e,n=O()){let t=({clientVersion:i=e.serviceVersion})=>i===e.s\
-erviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(G\
-t(i))),a};return{name:"otlp",encode:i=>hn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M(hn([],i.sessionId,t(i),n)),\
-eventBytes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Wt}}var vs\
-="http://localhost:4318/v1/logs",Ss=120,ws=50,Ts=3,xs=2,Ur=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\
-\',Yr=64,_s={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessio\
-nId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,max\
-EventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,ha\
-ndOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function we(e={}){if(!ae(e))throw new TypeError(\
-`Cannot create handler: options must be an object, got ${N(e)}`);let n=fn(e,_s);if(n)throw new TypeError(`Cannot create \
-handler: ${n}`);let t=(_,x,T)=>{let R=e[_]===void 0?x:e[_],D=T.integer?`${T.sign} integer`:`${T.sign} number`,A=`Cannot \
-create handler: \'${_}\' must be a ${D}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${A}, got ${N(R)}`);i\
-f(!((T.sign==="positive"?R>0:R>=0)&&(T.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${A}, \
-got ${R}`);if(T.timer&&R*1e3>Dn)throw new RangeError(`Cannot create handler: \'${_}\' must be at most ${Dn/1e3} seconds (t\
-he longest a timer can wait), got ${R}`);return R},r=(_,x,T)=>{let R=e[_]===void 0?T:e[_];if(typeof R!==x)throw new Type\
-Error(`Cannot create handler: \'${_}\' must be a ${x}, got ${N(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-n\
-egative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",xs,o),d=t("backoffInitialSeconds",1,i),u=t\
-("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'bac\
-koffInitialSeconds\' (${d}), got ${u}`);let c=Kt(),l=r("sourceClientVersion","string",de),h=zr("resource",e.resource),f=r\
-("sessionId","string","undefined"),p=jr(e.format,c.format),g=Un(p,l,{...c.otlpResource,...h}),b=Bn(g,c.sessionPrefix+f),\
-S=jr(e.format,void 0),m=Bn(Un(S,l,h,Gr),f),E=t("maxEventBytes",32768,a);if(E<m.eventBytes)throw new RangeError(`Cannot c\
-reate handler: \'maxEventBytes\' must be at least ${m.eventBytes} (the smallest event), got ${E}`);let w=t("maxBatchBytes"\
-,5e5,a);if(w<m.batchBytes){let _=`one ${S} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===v\
-oid 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${_} ${m.batchBytes} bytes, more tha\
-n \'maxBatchBytes\' (${w} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${m.batchBytes} (${_}), go\
-t ${w}`)}return{flushIntervalMs:t("flushIntervalSeconds",Ss,o)*1e3,maxQueueSize:t("maxQueueSize",ws,a),maxRetries:t("max\
-Retries",Ts,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backo\
-ff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(E,w-b.envelopeByt\
-es-Yr),maxEventBytesOption:E,maxBatchBytes:w,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Rs(e.endpoint,c.endp\
-ointHidden?jn:c.endpoint??(p==="otlp"?c.otlpEndpointHidden?jn:c.otlpEndpoint??vs:void 0),c.dryRun),spoolDir:ks(e.spoolDi\
-r,c.spoolDir),spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",1e3,a),maxByt\
-es:t("spoolMaxBytes",1048576,a),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts:As(e.captureI\
-nterrupts),handOff:Os(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,heade\
-rs:{...p==="otlp"?c.otlpHeaders:{},...Ns(e.headers)},fetch:r("fetch","function",y().fetch??((_,x)=>globalThis.fetch(_,x)\
-)),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",be)}}function \
-Bn(e,n){let t={json:Ur,bytes:M(Ur),schemaVersion:yn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.\
-eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+Yr+r,envelopeBytes:o}}function Un(e,n,t,r){retur\
-n e==="otlp"?Br({serviceName:t["service.name"]??jt,serviceVersion:n,resourceAttributes:t},r):Hr(n,r)}var Gr={name:"node"\
-,version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Wr(e){let{format:n,sourceClientVersion:t}=e,r=n.reso\
-urce??{},o=Bn(Un(n.name,t,r,Gr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:M\
-ath.max(e.maxEventBytesOption,o.eventBytes)}}var jn=Symbol("hidden");function Rs(e,n,t){if(e!==void 0&&(typeof e!="strin\
-g"||!Ve(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${N(typeo\
-f e=="string"?L(e):e)}`);if(e===void 0&&n===jn)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??Jt;return Ve(r)?\
-r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_e\
-ndpoint"}}function ks(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot c\
-reate handler: \'spoolDir\' must be a non-empty string or false, got ${N(e)}`);if(!F(e,O().os))throw new TypeError(`Cannot\
- create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${N(e)}`);re\
-turn e}}function jr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must \
-be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function zr(e,n){if(n===void\
- 0)return{};if(!(ae(n)&&Object.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler: \'${e}\
-\' must be an object of strings, got ${N(n)}`);return{...n}}var Vr=8192;function Ns(e){let n=zr("headers",e),t=Object.ent\
-ries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>Vr)throw new RangeError(`Cannot create handler: \'headers\' must a\
-dd at most ${Vr} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Be(\
-r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(r)}`);if(He(r\
-))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)}: the HTTP client frames the request itself`\
-);if(!Ue(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (RFC 9110, visible ASCII: no C\
-R, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad value for "+N(r\
-))}return n}function Os(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff\
-,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function As(e){if(e===void \
-0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'\
-captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var Ke=/^sender-[0-9a-f]{8}\\.mjs$/,Te="NAT_TELEMETRY_S\
-ENDER";function Ze(e,n){return{...e,[Te]:JSON.stringify(n)}}function Xr(e){if(e)try{let n=JSON.parse(e);return typeof n=\
-="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var V=15e3,Is=250;f\
-unction pe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(le\
-t a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?V:Is;d+u>r&&d<=r+u?(s[2]==="lock"?i.\
-locks:i.marks).push(a):en(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function Qe(e,n,t,r){try{return pe(e,n,t\
-,r).locks.length>0}catch{return!1}}function qr(e,n,t){let r;try{e.ensureDir(n,!0);let o=pe(e,n,t,Date.now());if(o.locks.\
-length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${U(i)}-${G()}.start`,e.create(`${n}/${r}`,""\
-);let a=pe(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(en(e,`${n}/${r}`),"at work")}catch{return r}}function J\
-r(e,n,t){t!==void 0&&Yn(e,n,()=>[t])}function Kr(e,n,t){Yn(e,n,()=>pe(e,n,t,Date.now()).marks)}async function Zr(e,n,t){\
-for(let r=0;r<$s;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=pe(e,n,t,o);if(i.locks.length>0){Vn(e,n,i.marks);r\
-eturn}let a=`sender-${t}-${U(o)}-${G()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=pe(e,n,t,o);if(s.join()===a)\
-return Vn(e,n,d),a;en(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*50))}}var $s=5;function Qr(e\
-,n,t){Yn(e,n,()=>[t])}function Yn(e,n,t){try{e.ensureDir(n,!0,!1),Vn(e,n,t())}catch{}}function Vn(e,n,t){for(let r of t)\
-en(e,`${n}/${r}`)}function en(e,n){try{e.remove(n)}catch{}}var Ms=6e4,Ds=1e3,Cs=[Te,"NAT_TELEMETRY_ENABLED","DO_NOT_TRAC\
-K","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Fs(e,n,t){let r=Hs(e,n,t);return r.handOff?r:{...r,out\
-come:eo(e,n)}}function eo(e,n){return e.sink.kind==="none"?"dropped":no(e)&&n?.health.isOpen()!==!0?"delivered":n?"spool\
-ed":"dropped"}function no(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function Hs(e,n,t){try{let r=so(e,n\
-,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=io(e.sink.\
-url,o.dir);if(i.isOpen()){let h=y().senderRefusal(a);return h===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1\
-,reason:h}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,..\
-.u}=s,c={...Us(e,o.dir),successor:u,onByConsentFile:gr()};return{handOff:!0,command:{...s,env:Ze(s.env,c)},backlog:n}}ca\
-tch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function to(e,n,t){let r=Fs(e,n,t);return r.handOff&&r.co\
-mmand&&!Vs(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outco\
-me:eo(e,r.backlog)}:r}function ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())retur\
-n"endpoint down";let o=qr(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i===\
-"started"?t.noteHandOff():Jr(r,n.dir,o),i}catch{return"failed"}}function oo(e,n){if(n===null||n.health.isOpen()||n.spool\
-.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return so(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(\
-io(t.url,n.spool.dir))!==void 0}function io(e,n){let t=dr(),r=t===void 0?void 0:Bs(t);return{endpoint:e,dir:n,reads:r===\
-void 0?[]:[r],variables:[...Cs,...ie,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Bs\
-(e){let n=H(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(\
-t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:$(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}functio\
-n so(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"th\
-e events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender \
-process cannot call";if(e.requestTimeoutMs>V-Ds)return`a request may take longer (requestTimeoutSeconds) than a sender l\
-ives (${V/1e3} s)`;if(!t)return"telemetry was turned off during the run";if(!n)return"there is no usable spool directory\
-";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --all\
-ow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sen\
-der\'s script there";if(!no(e))return"the program may not connect to the endpoint";let{spool:i,files:a,health:s}=n;if(s.i\
-sOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===void 0)return;let{state:c}=s,l=c===void 0?u:c.handedOffAt===vo\
-id 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Ms&&!Qe(a,i.dir,i.key,d))return"spooled events have waited a mi\
-nute with no sender at work"}function Us(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="h\
-ttp"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffIniti\
-alSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Wr(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spo\
-olMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}\
-}function js({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Vs(e){if(js(e))return!0;let{files:n,sp\
-ool:t}=e,r=()=>Z(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof k))return!1;try{n.remove(`${t.dir}/${""}`)\
-,r()}catch{return!1}}return Gs(n,t.dir,Ys),!0}var Ys=3;function Gs(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>K\
-e.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+V?-1/0:d},a=t==="none"?o:o.filt\
-er(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>V).map\
-(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var nn=class{#e=new Set;#n=0;get size(){return this.#n}\
-add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...\
-this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ao(){throw new Error("a sender prints nothing")}var co=1638\
-4,Wn=2*co,lo=Wn-4096,zn=32,fo=/^[a-z0-9_]{1,40}$/,Ws=/^[0-9a-f]{8}$/;var uo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-\
-(\\d{1,6}))?\\.aside$/,zs=6e4;function mo(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([h,f])=>fo.test(h)&&Number.i\
-sSafeInteger(f)&&f>0);if(s.length===0||!Gn(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,zn))\
-},endpointHash:te(r)},c=L(r)===r?{...u,endpoint:r}:u,l=bo(n,t);try{let h=qs(e,n,t,i).filter(p=>p.quiet).map(p=>ho(e,p,n,\
-t)),f=go([...h.flatMap(p=>p.lines),c],a,i)??c;po(e,n,t,h,()=>{let p=Ks(e,l);p==="invalid"&&e.remove(l);let g=`${P(f)}\n`;\
-typeof p!="object"||p.bytes+g.length<=co?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,lo):Xs(e,n,t,f,a,i)});for(let\
-{path:p}of h)p!==void 0&&v(()=>e.remove(p))}catch{}}function Xs(e,n,t,r,o,i){let a=bo(n,t),s={path:Xn(n,t),quiet:!1},d=q\
-n(e,a,s.path)?ho(e,s,n,t):{lines:[]};po(e,n,t,[d],()=>{e.append(a,`${P(go([...d.lines,r],o,i)??r)}\n`,lo)})}function ho(e\
-,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Js(e,\
-n),a=Xn(t,r,i);return qn(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function po(e,n,t,r,o){\
-try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&qn(e,a,Xn(n,t,s));throw i}}function Xn(e,n,t){let r=t===void 0\
-?"":`-${t}`;return $(e,`drops-${n}-${U(Date.now())}-${G()}${r}.aside`)}function qs(e,n,t,r){return Cn(e,n,uo,(o,i)=>{let\
-[,,a,s]=uo.exec(i)??[],d=Math.abs(r-Number(a))>=zs;return o===t?{path:$(n,i),summed:s===void 0?void 0:Number(s),quiet:d}\
-:void 0})}function Js(e,n){try{let t=n.summed??0,r=e.read(n.path,Wn)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)\
-+1;return{lines:yo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function qn(e,n,t){return v(()=>(e.r\
-ename(n,t),!0))??!1}function go(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter\
-(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.k\
-eys(o).length<zn)&&I(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpo\
-intHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a==\
-=void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ks(e,n){try{let t=e.read(n,Wn);return t===void 0?voi\
-d 0:{lines:yo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof k?"invalid":void 0}}function\
- yo(e){return e.split(`\n`).flatMap(n=>Zs(n)??[])}function Zs(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash\
-:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Gn(n)&&Gn(t)&&n<=t&&a.leng\
-th>0&&a.length<=zn&&a.every(([u,c])=>fo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Obj\
-ect.fromEntries(a),...typeof i=="string"&&Ws.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&L(o)===o?{...d,endp\
-oint:o}:d}catch{return}}function Gn(e){return Number.isSafeInteger(e)&&e>=0&&e<=En}function bo(e,n){return $(e,`drops-${\
-n}.json`)}var Qs=.9,ea=1e3,na=4,tn=class{#e;#n=[];#o=[];#t=new nn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f;#T=Promise.re\
-solve();#x;#R;#_=new Set;#y=!1;#b;#m=gn();#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){this.#e=we(n)}en\
-queue(n){try{if(!ee())return this.#le();let t=y().exiting();t?this.#q():this.#B(),this.#c++;let r=Dr(n,this.#e);if("reas\
-on"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(t\
-his.#n.push(r),t)return void(this.#M()||this.#C());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#U()),this.#n.leng\
-th>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#i||(this.#a=!0,this.#B(),this.#S()>0?this.#U():ee(\
-)&&!this.#N()&&oo(this.#e,this.#w())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=vo\
-id 0,this.#ie()));return this.#x=n,this.#T=n,n}stop(){return this.#i??=this.#ee()}[Symbol.asyncDispose](){return this.st\
-op()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#\
-o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#B(){if(this.#I)r\
-eturn;this.#q();let n=y(),t=a=>{try{return a()}catch{this.#g("an exit hook could not be installed: what is recorded wait\
-s for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#i===void 0;return this.stop(),a},exit:()=>{this.#M\
-()||this.#C(),this.#F()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#M()||this.#C(),this.#F()}\
-)):void 0;this.#I=()=>{r?.(),i?.()}}#U(){this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=setTimeout(()=>{this.flush().\
-then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs),y().unrefTimer(this.#f)}async#ee(){this.#a=!1,this.#f!==void 0&\
-&clearTimeout(this.#f);let n=this.#b=ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.\
-then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M())return;this.#K(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()\
->0&&!this.#N()&&await this.#ne(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#F(),n.\
-clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ne(n){let t=this.#w()?.health;t?.state&&t.lease(this.#e.ex\
-itTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#V()}#V(){let n=y().monotonicMs(),t=this\
-.#e.requestTimeoutMs*Qs,r=[...this.#_];for(let{events:i,accepted:a}of r)a&&this.#t.settle(i)&&this.#z(i);let o=r.some(({\
-started:i,accepted:a})=>!a&&n-i>=t);this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear()\
-,o&&this.#v?.health.recordFailure()}#te(){return this.#R??=new AbortController}#Y(n){if(n.aborted||!Q())return!1;let{req\
-uestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!o||r<=t||o.end-y().monotonicMs()>=t}#G(n){this.#t.settle(n)&&t\
-his.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&this.#w()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().\
-canConnect(n.url))}#re(){let{sink:n,clock:t}=this.#e,r=this.#$,o=this.#v?.health.state;return this.#b===void 0&&r!==void\
- 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().can\
-Connect(n.url)}#oe(n){let t=this.#v?.health;if(n.delivered){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!n\
-.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryA\
-fterMs);let o=(this.#$?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ne(o,i,a,n.retryAfterMs);this.#$=r||!t\
-?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ie(){try{this.#v?.renewClaims(this.#J());let n=this.#e.sink.ki\
-nd==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#K();let t=this.#N();if(t&&!this.#re\
-())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.\
-#o.filter(d=>d.notBefore>r),this.#n=[];let a=this.#X(i);for(let d of a)this.#t.add(d);let s={delivered:!1,failed:!1,prob\
-ing:t};await this.#se(a,s),this.#oe(s),s.delivered&&s.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+s.retryAft\
-erMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=async()=>{for(;\
-o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(na,n.length)\
-},i));for(let a of n.slice(o))this.#G(a)}async#W(n,t,r){let o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.length===0)ret\
-urn;this.#t.add(o),n=o}let i=await this.#de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n\
-.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#Y\
-(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#z(n,i.rejected);ca\
-se"too_large":return this.#p(1,"http_413"),this.#O(n);case"rejected":return this.#p(n.length,i.reason),this.#O(n);case"i\
-nterrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAf\
-terMs??0,i.retryAfterMs??0),r.probing?this.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae(n,t=0){let r=\
-this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Math.min(t,n.\
-length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r={started:y().monotonicMs(),ev\
-ents:n,accepted:!1};this.#_.add(r);try{return await this.#ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#X(n){let\
-{format:t,maxBatchBytes:r}=this.#e;return Cr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}a\
-sync#ue(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=th\
-is.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${L(o.url)}`:""}: $\
-{s}`),o.kind==="stderr")return Eo(s),{kind:"delivered"};let d=i.classify;return await Sr({url:o.url,body:s,headers:a,cla\
-ssify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.reques\
-tTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().send\
-sProxyCredentials})}#ce(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryA\
-fterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${Bt(n.thrown,this.#e.si\
-nk.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reaso\
-n}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!0;let{enabl\
-ed:n,decidedBy:t}=Ln(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t\
-})`);let s=r.kind==="http"?L(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEME\
-TRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r\
-.reason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=Fr(r,this.#e.headers);d&&this.#m(`war\
-ning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#le(){\
-!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off (decided by ${Ln().decidedBy}): events are not recorded`))}#fe(n,t\
-,r){let{maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c\
-);continue}c.notBefore=d+ne(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.len\
-gth-u.length} event(s) kept for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u\
-)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=Je.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept i\
-n ${t}, as its place cannot be used: ${n}`;r!==this.#H&&this.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;return n?Math.\
-max(0,n.end-y().monotonicMs())+ea:$r}#K(){if(this.#D||!ee()||this.#N())return;this.#D=!0;let n=this.#w()?.replay(this.#e\
-.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.length,this.#o.push(...n.events))}#P(n=\
-!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.le\
-ngth===0)return!0;if(!Q())return this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){\
-this.#L();for(let a of this.#X(r))Eo(this.#e.format.encode(a,this.#e.clock())),this.#l+=a.length;return!0}if(this.#e.sin\
-k.kind==="none")return this.#L(),this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void\
- 0)return this.#g(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;le\
-t i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let a=this.#E-this.#e.clock();a>0\
-&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#p(d,s);this.#Q(i.olderDroppe\
-d)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#p(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==vo\
-id 0}#Z(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.ho\
-lds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#p(i.length,"claim_lost"),\
-this.#O(i),n.filter(({claim:a})=>!a||!o.has(a))}#Q(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#M(){let \
-n=this.#w(),t=to(this.#e,n,ee());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled for a later ru\
-n",dropped:"not delivered"},a=t.outcome==="spooled"&&n?.health.isOpen()?Tr(n.health):void 0;return this.#S()>0&&this.#g(\
-`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("at exit\
-: delivering in process: the spool cannot be written"),!1;if(this.#s)return!0;let r=ro(t);if(r==="failed")return this.#g\
-("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the sender at wor\
-k","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a se\
-nder)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#C(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.\
-#g(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#F(){let n={};for(let[a,s]of Object.ent\
-ries(this.#u)){let d=this.#h[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;\
-if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#w();if(!o)return;for(let a of Object.keys(n))this.#h[a]\
-=this.#u[a];let i=Date.now();mo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(I(this.#u,t,n)\
-,this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] $\
-{n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function ta(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=\
->r??=new Promise(o=>{t=he(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Eo(e){y().writeStderr(`\
-${ao(JSON.parse(e))}\n`)}var ra=250;async function vo(e){let n=y();he(V,()=>n.exit(0)),vr(),pr(()=>oa(e));try{await ia(e,\
-y().monotonicMs()+V)}catch{}n.exit(0)}function oa(e){let{enabled:n,source:t}=cr();return n||t==="default"&&e.onByConsent\
-File!==!0}async function ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=w\
-e(a),d=Hn(s);if(!Q())return Kr(t,r,d);for(let u=0;;u++){let c=await Zr(t,r,d);if(!c)return;let{replayed:l,spooled:h,sent\
-:f,timeUp:p}=await aa(a,n-ra);if(Qr(t,r,c),!da(e,d))return;if(p&&f>0&&Q())return sa(e);if(l>0&&h>0||u>0&&l===0)return}}f\
-unction sa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.\
-find(s=>s.startsWith(i)&&Ke.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv\
-:n,env:Ze(t,e),cwd:e.spoolDir,leavesSession:r})}async function aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},tim\
-eUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=we(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;brea\
-k}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new tn({...e,handOff:!1,exitTimeoutSeconds:(n-y().mon\
-otonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:h}=d.stats();t.replayed+=u,t.spooled+\
-=c,t.sent+=l;for(let[f,p]of Object.entries(h))I(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ne(++s\
-,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function da(e,n){let t=y().files\
-;if(!t||t.realPath(e.spoolDir)===void 0||Qe(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxByt\
-es:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return z.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}\
-var So=Xr(y().env(Te));So&&await vo(So);\n',me="sender-e566759b.mjs",ka=112753,xa=6e4,Na=1e3,Aa=[Kr,"NAT_TELEMETRY_ENABL\
-ED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Ra=3,Ma=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
-this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
-flat()}clear(){this.#e.clear(),this.#t=0}};function St(e){return e===null?"null":typeof e=="string"?Qr(e):typeof e=="num\
-ber"?La(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(St).join(", ")}]`:typeof e=="object"?`{${Object.entries(
-e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Qr(n)}: ${St(r)}`).join(", ")}}`:"null"}function Qr(e){return JSON.stringify(
-e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function La(e){if(Number.isNaN(e))
-return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
-e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
-.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var ei=16384,Ot=2*ei,ti=Ot-4096,kt=32,ni=/^[a-z0-9_]{1,40}$/,
-Ia=/^[0-9a-f]{8}$/,Ca=/^drops-([0-9a-f]{8})\.json$/,xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+ng:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Ce,Mt=[v(()=>se.Bun?.fetch),se.Deno?v(()=>se.fetch):void 0].find(e=>\
+typeof e=="function");function y(){if(Ce)return Ce;let e=O().name;return Ce=e==="deno"?gt(se.Deno,Mt):e==="unknown"?vi:L\
+t(se.process,{lightFetch:e==="node",fetchAtLoad:Mt,bunSpawn:e==="bun"?se.Bun?.spawn:void 0}),Ce}var Dt=/^t-(\\d{13})-[0-9\
+a-f]+\\.tmp$/;function Z(e,n,t,r,o,i=Fe(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){try{e.remove(\
+i)}catch{}throw a}}function Fe(e,n){return`${e==="/"?"":e}/t-${U(n)}-${G()}.tmp`}function U(e){return String(Math.floor(\
+e)).padStart(13,"0")}var Si=Math.random;function be(){let e;try{e=Si()}catch{}return typeof e=="number"&&e>=0&&e<1?e:glo\
+balThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function G(e=12){let n="";for(;n.length<e;)n+=Math.floor(be(\
+)*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function j(e){try{return e instanceof Error?e.message:`threw $\
+{typeof e}`}catch{return"threw something that cannot be described"}}function N(e){switch(typeof e){case"string":return J\
+SON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"b\
+igint":return`${e}n`;case"object":{if(e===null)return"null";let n=Ht(e);return n===void 0?"an object that cannot be read\
+":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function ae(e){if(typeof e!="o\
+bject"||e===null)return!1;let n=Ht(e);return n==="Object"||n==="Module"}function Ft(e){if(typeof e!="object"&&typeof e!=\
+"function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function Ht(e){try{return Object.prot\
+otype.toString.call(e).slice(8,-1)}catch{return}}function fn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t\
+===void 0)return;let r=Object.keys(n),o=wi(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options:\
+ ${r.join(", ")}`})`}function wi(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.filter(a=>t(e).length>=4&&t(a).st\
+artsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let a of n){let s=Ti(t(e),t(a));s<i&&([o,i]=[a,s])}return i<\
+=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Ti(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new A\
+rray(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){\
+let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[\
+o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function L(e){try{let n=new URL(e);if(n.use\
+rname===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password=\
+"***"),n.search!==""){let t=[...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURIComponent(r)}=***`);n.search=t.joi\
+n("&")}return n.href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")}}function Bt(e,n){\
+let t=e.replace(/[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>L(r.replaceAll("\\\\/","/")));for(let r of n===void 0?[]:xi\
+(n)){let o=r.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,a,s)=>`%${Ct(a)}${Ct(s)}`);t=\
+t.replace(new RegExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function Ct(e){return/\\d/.test(e)?e:`[${\
+e.toLowerCase()}${e.toUpperCase()}]`}function xi(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return \
+decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),a=r.slice\
+(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),s=n||t?[sn(`${o(n)}:${o(t)}\
+`)]:[],d=[...i,...a].map(u=>JSON.stringify(u).slice(1,-1));return[...new Set([...i,...a,...d,...s])].sort((u,c)=>c.lengt\
+h-u.length)}catch{return[]}}var _i=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Ri=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,ki=new Set(["con\
+nection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function He(e){return ki.ha\
+s(e.toLowerCase())}function Be(e){return _i.test(e)}function Ue(e){return Ri.test(e)}function je(e,n,t){if(n.length===0)\
+return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var de="0.1.0";var jt="nat-cli",mn={name:"@na\
+t/telemetry",version:de};function Vt(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Numb\
+er.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Yt=e=>Object.entries(e).map(([n,t])=>({key:n,value:Vt(t)}))\
+;function Ut(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ni(e){return{x86_64:"amd64",AMD64:"amd64",amd\
+64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"\
+}[e]??e}function Gt(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:Ut(e.timestamp),observedTimeUnixN\
+ano:Ut(e.timestamp),eventName:n,attributes:[...Yt(t),{key:"nat.event.schema_version",value:Vt(e.schemaVersion)}]}}functi\
+on hn(e,n,t,r=O()){let o=Yt({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"se\
+ssion.id":n,"host.arch":Ni(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.n\
+ame":mn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":mn.version}),i=JSON.string\
+ify({resource:{attributes:o},scopeLogs:[{scope:mn,logRecords:[]}]});return je(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]\
+}]}")}function Wt(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Oi(t));return o>0?{kind:"delivered",rejected:o}:{kind:"del\
+ivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`\
+}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Oi(e){try{let n=Number(\
+JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}func\
+tion zt(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),a=s=>n?\
+.(`entry ${r+1} ${s}`);if(i<0||o.slice(0,i).trim()===""){a("is not key=value");continue}try{let s=decodeURIComponent(o.s\
+lice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());s!==""?t[s]=d:a("has an empty key")}catch{a("has a bad perce\
+nt-encoding")}}return t}var pn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Xt(e,n=()=>!1\
+){for(let t of pn){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDP\
+OINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Jt="https://events.telemetry.data.nvidia.com/\
+v1.1/events/json";function ue(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Ai(e){\
+return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Ii=["","0","false","no","off"];function Ve(e){if(e==="\
+"||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}function Kt(){let e=\
+y().env,n=[],t=(m,E)=>{let w=e(m);return w!==void 0&&!Li(w)&&n.push(`${m}=${N(w)} is not a yes/no value (1, true, yes / \
+0, false, no): read as no, ${E}`),ue(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TE\
+LEMETRY_DEBUG","so no debug trail is written");let r=[];for(let m of $i)y().envHidden?.(m)===!0&&r.push(m);let o=t("NAT_\
+TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),i=e("NAT_TELEMETRY_ENDPOINT");i!==void 0&&\
+!Ve(i)&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(L(i))} is not an http(s) URL, "" or "stdout": nothing is sent`);let a=e("NAT_\
+TELEMETRY_FORMAT");a!==void 0&&!["","nat","otlp"].includes(a.trim().toLowerCase())&&n.push(`NAT_TELEMETRY_FORMAT=${N(a)}\
+ is not a format (nat, otlp): the nat envelope is sent`);let s=t("NAT_TELEMETRY_HANDOFF","so events are delivered in pro\
+cess at exit")??"auto",d=e("NAT_TELEMETRY_CONSENT_FILE");d&&!F(d,O().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(d)} is \
+not an absolute path: it is read in the directory each run starts in, so each directory may hold another decision`);let \
+u=Mi(e,O().os,n),c=e("NAT_TELEMETRY_SPOOL_DIR"),l=O().os==="win32"?"LOCALAPPDATA":"HOME",h=u===void 0&&c===void 0&&y().e\
+nvHidden?.(l)===!0;h&&n.push(`${l} may not be read (the program\'s permissions): no spool is kept, so a run delivers at e\
+xit what it can and loses the rest`);let f=u!==void 0?void 0:c===""?"NAT_TELEMETRY_SPOOL_DIR is empty":c!==void 0?"NAT_T\
+ELEMETRY_SPOOL_DIR is not an absolute path":h?`the program may not read ${l} (its permissions)`:"there is no home direct\
+ory";for(let m of r)n.push(`${m} may not be read (the program\'s permissions): ${Zt[m]}`);for(let m of pn){let E=e(m);E&&\
+!/^https?:$/.test(Pi(E))&&n.push(`${m}=${N(L(E))} is not an http(s) URL: OTLP events are not sent`)}let p=Xt(e,m=>r.incl\
+udes(m)),g=m=>zt(e(m),E=>n.push(`${m}: ${E}: skipped`)),b={...qt("OTEL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEAD\
+ERS"),n),...qt("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},S={...g("OTEL_RESOURCE_ATTRIBU\
+TES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:i,endpointHidden:r.includes(\
+"NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:p.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:u,noSp\
+ool:f,spoolFallback:c===void 0,handOff:s,ci:Ai(e("CI")),format:a,otlpEndpoint:p.endpoint,otlpHeaders:b,otlpResource:S,pr\
+oblems:n}}var Zt={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its\
+ endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value s\
+et there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there i\
+s not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTE\
+L_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TEL\
+EMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_E\
+NDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent\
+",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},$i=Object.keys(Zt);function Li(e){let n=e.trim().toLowerCase();return ue(n\
+)===!0||Ii.includes(n)}function Pi(e){try{return new URL(e).protocol}catch{return""}}function qt(e,n,t){let r={};for(let\
+[o,i]of Object.entries(n))Be(o)?He(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):Ue(i)?r[o]=\
+i:t.push(`${e}: the value of ${N(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading o\
+r trailing space): skipped, not sent`):t.push(`${e}: ${N(o)} is not a header name (an RFC 9110 token): skipped, not sent\
+`);return r}function Mi(e,n,t=[]){let r=e("NAT_TELEMETRY_SPOOL_DIR");if(r!==void 0){if(r==="")return;if(F(r,n))return r;\
+t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(r)} is not an absolute path: no spool is kept`);return}let o=e("XDG_STATE_HOME");if(\
+o&&!F(o,n))t.push(`XDG_STATE_HOME=${N(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)re\
+turn $(o,"nat/telemetry");let i;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppDat\
+a\\\\Local`);i=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");i=a?$(a,`${n==="darwin"?"Library/Application Support":\
+".local/state"}/nat/telemetry`):void 0}if(i===void 0||F(i,n))return i;t.push("the home directory is not an absolute path\
+: no spool is kept")}function Qt(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return $(r&&F(r,n)?r:"/tmp",\
+`nat-telemetry-${t}`)}function gn(){let e=y();if(ue(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetr\
+y] ${n}\n`)}function er(e){let n;return()=>n??=new RegExp(e,"u")}var Id=er(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{M}\\u115\
+f\\u1160\\u2800\\u3164\\uffa0]`);var $d=er(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var\
+ yn="1.5",Bd=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",\
+INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Ud=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER\
+:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer\
+",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ce=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Di(\
+new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.l\
+ength===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${N(n)}`\
+);let r=t.schemaVersion??yn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\
+\' must be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))th\
+row new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schema\
+Version=r,this.timestamp=o}};function Di(e){return e===ce}function P(e){let n=JSON.stringify(e);return typeof n=="string\
+"&&/[\\r\\n]/.test(n)?Ci(n):n}function Ci(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++\
+r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}var Fi="184482118588404";function ve(e)\
+{let n=Math.floor(e);if(!(Math.abs(n)<=En))throw new RangeError("Invalid time value");let t=Math.floor(n/nr),r=n-t*nr;t!\
+==bn.days&&(bn={days:t,date:Hi(t)});let o=Math.floor(r/1e3);return`${bn.date}T${Ee(Math.floor(o/3600))}:${Ee(Math.floor(\
+o/60)%60)}:${Ee(o%60)}.${Bi(r%1e3)}Z`}var bn={days:NaN,date:""};function Hi(e){let n=Math.floor((e+719468)/146097),t=e+7\
+19468-n*146097,r=Math.floor((t-Math.floor(t/1460)+Math.floor(t/36524)-Math.floor(t/146096))/365),o=t-(365*r+Math.floor(r\
+/4)-Math.floor(r/100)),i=Math.floor((5*o+2)/153),a=o-Math.floor((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:0);retur\
+n`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,"0")}`}-${Ee(s)}-${Ee(a)}`}v\
+ar Ee=e=>e<10?`0${e}`:`${e}`,Bi=e=>e<10?`00${e}`:e<100?`0${e}`:`${e}`,nr=864e5,En=864e13;function tr(e){let{name:n}=e;if\
+(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=P(Ui(e));return`{"ts":"${v\
+e(e.timestamp)}","parameters":${t},"name":${P(n)}}`}function Ui(e){let n=e.parameters(),t=(s,d)=>new TypeError(`Event \'$\
+{e.name}\' ${s} cannot be read: ${j(d)}`);try{n?.then}catch(s){throw t("parameters() returned an object that",s)}if(Ft(n)\
+){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters objec\
+t: parameters() returned a thenable`)}if(!ae(n))throw new TypeError(`Event \'${e.name}\' has no parameters object: paramet\
+ers() returned ${N(n)}`);let r;try{r=Object.keys(n)}catch(s){throw t("parameters",s)}let o=[];for(let s of r)try{o.push(\
+[s,n[s]])}catch(d){throw t(`parameter \'${s}\'`,d)}let i=Object.fromEntries(o),a=vn(i);if(a)throw new TypeError(`Event \'${\
+e.name}\' ${a}`);return i}function vn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters objec\
+t";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFi\
+nite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function rr(e,n){return{browserType:"undefi\
+ned",clientId:Fi,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchit\
+ecture??O().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined"\
+,deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",\
+eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdpr\
+FuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion\
+:"undefined",sentTs:ve(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Sn(e,n){\
+return je(`${P(e).slice(0,-1)},"events":[`,n,"]}")}var or=/[A-Za-z0-9_-]/,ji=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\\
+d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Vi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A\
+-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;fu\
+nction ir(e){return new xn(e).document()}var xn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){le\
+t n={},t=n;for(;;){if(this.#b(),this.#n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n\
+){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,a]of r.ent\
+ries()){let s=i===r.length-1;if(s&&t){let u=wn(o,a)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&\
+this.#i(`\'${a}\' is not an array of tables`);let c=this.#E({},"header");return u.push(c),Ye(o,a,u),c}let d=wn(o,a);d===vo\
+id 0?Ye(o,a,d=this.#E({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Tn(d)?s?\
+(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)\
+==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a table`),o=d}return o}#d(n){let t=this.#l();th\
+is.#y(),this.#k("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=wn(o,a);s===void 0?Ye(o,a,s=this.#E\
+({},"dotted")):(!Tn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.\
+#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined t\
+wice`),Ye(o,i,r)}#l(){let n=[];for(;;){this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(thi\
+s.#T());else{let r=this.#n;for(;this.#n<this.#e.length&&or.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key\
+ is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(\
+this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')retu\
+rn this.#f();if(n==="\'")return this.#T();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let\
+ i=n==="["?this.#u():this.#h();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["f\
+alse",!1]])if(t.startsWith(i)&&!or.test(t[i.length]??""))return this.#n+=i.length,a;let r=ji.exec(t);if(r&&!/[\\w:.+-]/.t\
+est(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=Vi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?\
+(this.#n+=o[0].length,Yi(o[0])):this.#i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)\
+n.push(this.#r()),this.#b(),this.#s()===","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++\
+,n}#h(){this.#n++;let n=this.#E({},"inline");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y(\
+);let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){t\
+his.#t.set(n,"inline");for(let t of Object.values(n))Tn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[thi\
+s.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():Ge(t)&\
+&t!=="	"?this.#i("a string holds a control character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":\
+this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>Ge(r)&&r!=="	"))&&this.#i("a literal string is malf\
+ormed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";f\
+or(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.rep\
+eat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\\
+n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else Ge(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.\
+#s()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#\
+n+=2:this.#s()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let\
+ t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=th\
+is.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:\
+0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.\
+#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,Strin\
+g.fromCodePoint(i))}#y(){for(;this.#s()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===\
+`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;thi\
+s.#n<this.#e.length&&this.#s()!==`\n`;){let n=this.#e[this.#n++];Ge(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a\
+ comment is malformed")}}#A(){this.#y(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s(\
+)===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.\
+#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n)\
+{let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function wn\
+(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function Ye(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable\
+:!0,configurable:!0})}function Tn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function Ge(e){let n=e.charC\
+odeAt(0);return n<32||n===127}function Yi(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/\
+0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Gi="1.0";function We(){if(ur())return;let{env:e,files:n}=y(),t=e("HOME")??e\
+("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?$(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Z\
+a-z]:|[\\\\/])/.test(r))return r;if(_n?.given!==r){let o=n?.realPath(".");_n={given:r,path:o===void 0?r:$(o,r)}}return _n.\
+path}function dr(){return(fe?W:void 0)??We()}var _n;function ur(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETR\
+Y_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Wi=65536;fun\
+ction kn(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",probl\
+em:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Wi)}catch(o){return Rn(o)==="not_utf8"?{state:"di\
+sabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:zi(o)?{state:"disabled",problem:"may not be read whe\
+re it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Rn(o).replaceAll("_"," ")}\
+)`}}if(r===void 0)return{state:"never_asked"};if(n)return{...sr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"di\
+sabled",problem:`is where another user could replace it (${Rn(o).replaceAll("_"," ")})`}}return{...sr(r),text:r}}functio\
+n zi(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Rn(e){return e?.reason??"unre\
+adable"}function sr(e){let n;try{n=ir(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if\
+(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'\
+telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled\
+"?{state:"disabled"}:r==="enabled"?o===Gi?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{s\
+tate:"disabled",problem:"has a consent value this tool does not know"}}function cr(){let e=We(),{state:n,problem:t,outda\
+tedYes:r}=fr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...mr()??$n(n\
+),...o}}function lr(){let e=mr();if(e)return e;let{state:n,text:t,problem:r}=fr(We());return{...$n(n),text:t,...r?{probl\
+em:r}:{}}}function fr(e){if(e!==void 0)return kn(e);let n=ur();return n?{state:"disabled",problem:`cannot be found: the \
+program may not read ${n} (its permissions)`}:{state:"never_asked"}}function mr(){let{env:e,envHidden:n}=y();if(n?.("NAT\
+_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ue(e("NAT_TELEMETRY_ENABLED"));if(t!==void \
+0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r\
+=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function $n(e){return e==="ne\
+ver_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var le,fe=!1,W,Nn={},On,Xi=!1,An=Symbol.f\
+or("@nat/telemetry: the program\'s opt-out"),In=globalThis;try{In[An]===void 0&&Object.defineProperty(In,An,{value:{seria\
+l:0}})}catch{}var ar=0;function qi(){try{let e=In[An];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n\
+)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function hr(){let e=qi();e===void 0||e===ar||(ar=e,[le,fe,Xi]\
+=[!1,!1,!0])}function pr(e){On=e}function Q(){if(On)return le=On();if(hr(),!fe||W===void 0)return!0;let e=kn(W,!0);e.pro\
+blem!==void 0&&(e=kn(W,!0));let n=e.text===Nn.text&&y().files?.modifiedAt(W)===Nn.modified;return le=e.problem===void 0&\
+&n&&$n(e.state).enabled}function ee(){return hr(),le===void 0&&Ji(lr()),le===!0}function Ji(e){[le,fe]=[e.enabled,e.sour\
+ce==="file"],W=fe?We():void 0,Nn=W===void 0?{}:{text:e.text,modified:y().files?.modifiedAt(W)}}function gr(){return ee()\
+&&fe}function Ln(){let e=ee(),{enabled:n,source:t,problem:r}=lr(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`\
+${t}, which the program may not read (its permissions)`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;ret\
+urn{enabled:e,decidedBy:e===n?i:"the program (setTelemetryEnabled)"}}var Dn=2**31-1,Ki=25,Pn={min:50,max:250},yr=4,Mn=1e\
+3,Zi=(yr+1)*Pn.max,me={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&\
+&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.r\
+emoveEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().wa\
+tchTick?.(Mn,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Mn)),t\
+his.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of me.guarded)--e.looks<=0&&e.end();me.guard\
+ed.size>0&&me.listen()}};function he(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),me.release(d),i?.()},s=()=>{o||(a()\
+,n())},d={looks:Math.ceil((e+Zi)/Mn),end:s},u=(c,l)=>{let h=y().monotonicMs()+c;try{r=setTimeout(()=>{me.release(d);let \
+f=y().monotonicMs()-h;if(f<=Ki||l===0)return s();u(Math.min(Math.max(f,Pn.min),Pn.max),l-1)},c),t?.(r)}catch{}};return m\
+e.guard(d),u(e,yr),t||(i=v(()=>y().holdOpen?.())),a}function br(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)\
+?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function \
+ne(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Qi=3,Er=!1\
+;function vr(){Er=!0}var es=new Set([407,408,429,500,502,503,504]),ns=new Set([501,505]);function ts(e,n){return e>=200&\
+&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:es.has(e)||e>=500&&e<600&&!ns.has(e)?n===void 0?{kind:"retry",reaso\
+n:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsaf\
+e_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Sr(e){if(e.signal?.aborted)return{kind:"interrupted"};l\
+et n=new AbortController,t=!1,r=he(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventList\
+ener("abort",o,{once:!0});let i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:\
+!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??ts;for(;;a++){let c=new URL(s).origin==\
+=d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body\
+:e.body,redirect:"manual",signal:n.signal}),i]),h=rs(l);if(h===void 0)return{kind:"rejected",reason:"bad_response"};let \
+f=l.headers.get("location"),p=br(l.headers.get("retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();\
+let b=await Promise.race([os(l),i]).catch(()=>{});return u(h,p,b)}if(l.body?.cancel().catch(()=>{}),h!==307&&h!==308)ret\
+urn u(h,p,void 0);if(a===Qi)return{kind:"rejected",reason:"too_many_redirects"};let g=ss(f,s);if(g===void 0)return{kind:\
+"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe\
+_redirect"};if(e.mayConnect?.(g)===!1)return Er?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, lef\
+t for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))re\
+turn{kind:"rejected",reason:"unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanc\
+eof C&&a===0?{kind:"not_sent",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",t\
+hrown:j(s)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function rs(e){let n=e?.status;return typeof n=="numbe\
+r"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function os(e){let n=e.body?.g\
+etReader?.();if(!n)return"";let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=\
+i.value.length,o>is)return"";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var \
+is=65536;function ss(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:v\
+oid 0}catch{return}}function te(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>\
+>0;return n.toString(16).padStart(8,"0")}function Cn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{\
+let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);return s===void 0?[]:[s]})}function M(e){let n=e.search(as);if(n===-1)re\
+turn e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e\
+.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var us={initialMs:3e4,maxMs:36e5},wr=409\
+6;function cs(e,n){return n??te(e)}function ls(e,n,t){try{let r=e.read(n,wr);if(r===void 0)return;let{failures:o,notBefo\
+re:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<\
+=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,end\
+point:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{ret\
+urn"invalid"}}var ze=class{path;#e;#n;#o;#t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`heal\
+th-${cs(r,a)}.json`,this.#o=a!==void 0,this.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get s\
+tate(){return this.#r}isOpen(){return!this.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1\
+;let t=this.#h(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#d()+ne(r,us,this.#l,n),i=(t?.notBefore??0)>\
+o;return this.#f({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if\
+(r&&r.notBefore>=t){this.#r=r;return}this.#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures\
+:this.#r.failures,notBefore:this.#d()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h()\
+,this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=\
+this.#r!==void 0;return this.forget(),n}refresh(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void \
+0,this.#u=!1,this.#a())}#h(){let n=ls(this.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.\
+state:void 0}#a(){try{this.#c.remove(this.path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.#t)}:{},\
+r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r)<=wr&&L(this.#t)===this.#t?r:JSON.stringify({...n,...t});Z(this.#c,\
+this.#e,this.#n,o,this.#d())}catch{}}};function Tr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is\
+ down (${n} failure(s) in a row): not tried before ${ve(t)}`}function I(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var $r=36e5,xr=36\
+e5,Xe=64,_r=6e4,Rr=6e4,Lr=64,fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Fn=/^([lc])-(\\d{13})-(\
+e-.+)$/,ms=36e5;function Pr(e,n="nat",t=""){return te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var z=class e{dir;key;ancesto\
+rsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i\
+=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"w\
+rite");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),h=t.realPath(n)\
+;return h===void 0?s(`where ${n} leads cannot be told`):h!==n&&c(h)?t.permissionsFollowLinks?s(`the program may not ${u}\
+ ${h}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(h!==n&&(l=t.ensureDir(h,!0,d)),new e(h,t,r,o,l))}catch(l){\
+let h=l?.reason==="missing";return s(h?`${n} does not exist yet`:j(l))}}write(n,t){let r={},o=n.map(qe),{first:i}=Nr(o,t\
+his.#n.maxEvents,this.#n.maxBytes);I(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d++){let u=a.get(n[d].sessio\
+nId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this.#t(d,t,this.key))}catch(d\
+){for(let u of s)this.#a(u);throw d}return{written:r,older:this.#u(t,s)}}claim(n,t,r){let o=[],i={};for(let{entry:a,path\
+:s}of this.#r(t).slice(0,Xe)){if(o.length>=n)break;let d=this.#d(a.name,t+r);try{this.#e.rename(s,d)}catch{continue}let{\
+valid:u,corrupt:c,expired:l}=this.#c(d,a,t),h=u.slice(0,n-o.length),f={path:d,name:a.name,until:t+r,remaining:h.length,t\
+aken:h.length,exact:c===0&&l===0&&h.length===u.length};try{this.#t(u.slice(h.length).map(qe),a.time,this.key)}catch{this\
+.giveBack(f);continue}I(i,"spool_corrupt",c),I(i,"spool_expired",l);for(let p of h)o.push({...p,claim:f});f.remaining===\
+0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}catch{retu\
+rn!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(n)[0]?.\
+entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}\
+catch{}}peek(){return this.#l().flatMap(n=>{let t=Fn.exec(n),r=Se(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#\
+c(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{..\
+.a,until:Mr(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(\
+r.length>=Xe)break;let a=kr(i,t);if(a===void 0)continue;let s=n.#d(a.name,t+xr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch\
+{continue}let{valid:d}=n.#c(s,a,t);try{let u=this.#t(d.map(qe),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename\
+(s,`${n.dir}/${a.name}`)}catch{}break}n.#a(s.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),o}clear(\
+){let n=0;for(let t of this.#l()){let r=Fn.exec(t),o=Se(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(){return\
+ this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(n=>Se(n)??[])}#t(n,t,r){if(n.length===0)return;let o\
+=Or(n,t,r);return Z(this.#e,this.dir,o,Ar(n),t),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.re\
+ad(n,this.#n.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/Lr)))}for(le\
+t a of i?.split(`\n`)??[]){if(a==="")continue;let s=ps(a);s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired\
+++:o.valid.push(s)}return o}#d(n,t){return`${this.dir}/${Ir(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{return[]\
+}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Dt.exec(o),a=kr(o,n);a?.key===this.key?t.push({entry:a,path:`${this.d\
+ir}/${o}`}):i&&n-Number(i[1])>xr&&r<Xe&&this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={}\
+,o=this.#o(),i=0,a=0,s=1/0;for(let S of o)i+=S.events,a+=S.bytes,s=Math.min(s,S.time);let{maxAgeMs:d,maxEvents:u,maxByte\
+s:c}=this.#n;if(n-s<=d&&i<=u&&a<=c)return r;let l=o.filter(S=>t.includes(S.name)),h=Math.min(...l.map(S=>S.time)),f=S=>t\
+his.#e.modifiedAt(`${this.dir}/${S}`),p=Math.max(...l.map(S=>f(S.name)??-1/0)),g=S=>{if(S.time<h)return!1;let m=f(S.name\
+);return m===void 0||!Number.isFinite(p)?S.time-h<=Rr:Math.abs(m-p)<=Rr},b=0;for(let S of o.sort((m,E)=>m.time-E.time)){\
+let m=n-S.time>d;if(!m&&i<=u&&a<=c)break;if(t.includes(S.name)||!m&&g(S))continue;if(b++>=Xe)break;if(i-=S.events,a-=S.b\
+ytes,!m&&i<u&&a<c){let w=this.#h(S,u-i,c-a,n);if(w===void 0)continue;i+=w.kept.events,a+=w.kept.bytes,I(r,"spool_corrupt\
+",w.corrupt),I(r,"spool_full",w.cut);continue}let E=this.#c(`${this.dir}/${S.name}`,S);this.#a(S.name)&&(I(r,"spool_corr\
+upt",E.corrupt),I(r,m?"spool_expired":"spool_full",E.valid.length+E.expired))}return r}#h(n,t,r,o){let i=Ir(n.name,o+_r)\
+,a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=\
+this.#c(`${this.dir}/${i}`,n),u=s.map(qe),{first:c,bytes:l}=Nr(u,t,r),h=u.slice(c),f={kept:{events:h.length,bytes:l},cut\
+:c,corrupt:d};if(h.length===0)return this.#a(i)?f:void 0;let p=Fe(this.dir,o),g=()=>{try{this.#e.remove(p)}catch{}};try{\
+this.#e.create(p,Ar(h))}catch{if(g(),!this.#a(i))return;try{this.#t(h,n.time,n.key)}catch{return{kept:{events:0,bytes:0}\
+,cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-a>_r/2)return void g();try{this.#e.rename(p,`${this.dir}/${i}`)}c\
+atch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Or(h,n.time,n.key)}`)}catch{}return f}#a(n){try{ret\
+urn this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function kr(e,n){let t=Fn.exec(e);return t?hs(t,n)?Se(t[3]):\
+void 0:Se(e)}function Se(e){let n=fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Lr));r\
+eturn{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Nr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).r\
+educe((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Or(e,n,t){let r=e.r\
+educe((o,i)=>o+i.bytes+1,0);return`e-${U(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${G()}.jsonl`}function Ar(e){retur\
+n e.map(n=>`${n.text}\n`).join("")}function qe(e){let n=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVersion)},"s\
+essionId":${P(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp":${Math.fl\
+oor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function Ir(e,n){return`l-${U(n)}-${e}`}function Mr([,e,\
+n]){return e==="l"?Number(n):Number(n)+ms}function hs(e,n){return n>Mr(e)}function ps(e){try{let{retries:n,schemaVersion\
+:t,sessionId:r,clientVersion:o,timestamp:i,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"\
+&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof a?.name=="string"&&a.name!==""&&typeo\
+f a.ts=="string"&&vn(a.parameters)===void 0))return;let d={json:P(a),schemaVersion:t,sessionId:r,retries:n,timestamp:i};\
+return o===void 0?d:{...d,clientVersion:o}}catch{return}}function gs(e,n){return e.spoolFallback?Qt(y().env,O().os,n?.ui\
+d):void 0}function ys(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,a=Hn(e),s="there is no home directory",d=o=\
+==void 0?void 0:z.open(o,n,i,a,l=>s=l,r),u=gs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u\
+)===void 0?void 0:z.open(u,n,i,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;l\
+et c=z.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var Je=class e{spool;health;files;#e;#n=new Set;\
+constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;i\
+f(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=ys(n,a,t);i\
+f(!s)return null;let d=n.customFetch?s.key:void 0,u=new ze(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.r\
+enewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.\
+map(s=>({...s,bytes:M(s.json),notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{event\
+s:i,dropped:o}:(this.settle(a),I(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),d\
+ropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);r\
+eturn{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(\
+t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.\
+giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.c\
+lear()}renewClaims(n){let t=this.#e.clock();for(let r of this.#n)r.until-t<n*.75&&this.spool.renew(r,t+n)}};function Hn(\
+e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==de?r:void 0,headers:Object.key\
+s(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void \
+0},s=P(a);return Pr(n.kind==="http"?n.url:"",t.name,s==="{}"?"":s)}var bs=0xe677d21fdbff;function Dr(e,n){let{sessionId:\
+t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof ce))return{reason:"not_an_event",detail:"not a Telemetr\
+yEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let i=tr(e),{schemaVersion:a,\
+timestamp:s}=e;if(typeof a!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.is\
+Finite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>bs)return{reason:"invalid_e\
+vent",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let d=M(i);return d>o?{reason:"event_\
+too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside\
+ the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:\
+d,schemaVersion:a,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",\
+detail:j(i)}}}function Cr(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion==\
+=i[0].schemaVersion&&s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s\
+)-1),a+=1+d,i.push(s)}return o}function Es(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"\
+localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f\
+]{1,4}$/.test(n)}function Fr(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="htt\
+p:"||Es(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`th\
+e headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${\
+t.hostname}`}function Hr(e,n=O()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>rr(r,{sourceClientVersion:i\
+,sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Sn(t(r[0],o),r.map(i=>i.json)),emptyBy\
+tes:r=>M(Sn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Br(e,n=O()){let t=({clientVersion:i=e.serviceVers\
+ion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JS\
+ON.stringify(Gt(i))),a};return{name:"otlp",encode:i=>hn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M(hn([],i.sessi\
+onId,t(i),n)),eventBytes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},class\
+ify:Wt}}var vs="http://localhost:4318/v1/logs",Ss=120,ws=50,Ts=3,xs=2,Ur=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":\
+{},"name":"x"}\',Yr=64,_s={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVer\
+sion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBuffere\
+dEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureIn\
+terrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function we(e={}){if(!ae(e))throw \
+new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=fn(e,_s);if(n)throw new TypeError(`\
+Cannot create handler: ${n}`);let t=(_,x,T)=>{let R=e[_]===void 0?x:e[_],D=T.integer?`${T.sign} integer`:`${T.sign} numb\
+er`,A=`Cannot create handler: \'${_}\' must be a ${D}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${A}, g\
+ot ${N(R)}`);if(!((T.sign==="positive"?R>0:R>=0)&&(T.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new Rang\
+eError(`${A}, got ${R}`);if(T.timer&&R*1e3>Dn)throw new RangeError(`Cannot create handler: \'${_}\' must be at most ${Dn/1\
+e3} seconds (the longest a timer can wait), got ${R}`);return R},r=(_,x,T)=>{let R=e[_]===void 0?T:e[_];if(typeof R!==x)\
+throw new TypeError(`Cannot create handler: \'${_}\' must be a ${x}, got ${N(R)}`);return R},o={sign:"positive",timer:!0},\
+i={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",xs,o),d=t("backoffInitialSec\
+onds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be\
+ at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=Kt(),l=r("sourceClientVersion","string",de),h=zr("resource",e\
+.resource),f=r("sessionId","string","undefined"),p=jr(e.format,c.format),g=Un(p,l,{...c.otlpResource,...h}),b=Bn(g,c.ses\
+sionPrefix+f),S=jr(e.format,void 0),m=Bn(Un(S,l,h,Gr),f),E=t("maxEventBytes",32768,a);if(E<m.eventBytes)throw new RangeE\
+rror(`Cannot create handler: \'maxEventBytes\' must be at least ${m.eventBytes} (the smallest event), got ${E}`);let w=t("\
+maxBatchBytes",5e5,a);if(w<m.batchBytes){let _=`one ${S} envelope holding the smallest event`;throw new RangeError(e.max\
+BatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${_} ${m.batchBytes} b\
+ytes, more than \'maxBatchBytes\' (${w} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${m.batchByt\
+es} (${_}), got ${w}`)}return{flushIntervalMs:t("flushIntervalSeconds",Ss,o)*1e3,maxQueueSize:t("maxQueueSize",ws,a),max\
+Retries:t("maxRetries",Ts,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",\
+s,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(E,w\
+-b.envelopeBytes-Yr),maxEventBytesOption:E,maxBatchBytes:w,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Rs(e.e\
+ndpoint,c.endpointHidden?jn:c.endpoint??(p==="otlp"?c.otlpEndpointHidden?jn:c.otlpEndpoint??vs:void 0),c.dryRun),spoolDi\
+r:ks(e.spoolDir,c.spoolDir),spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents"\
+,1e3,a),maxBytes:t("spoolMaxBytes",1048576,a),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts\
+:As(e.captureInterrupts),handOff:Os(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,\
+format:g,headers:{...p==="otlp"?c.otlpHeaders:{},...Ns(e.headers)},fetch:r("fetch","function",y().fetch??((_,x)=>globalT\
+his.fetch(_,x))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",\
+be)}}function Bn(e,n){let t={json:Ur,bytes:M(Ur),schemaVersion:yn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.\
+max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+Yr+r,envelopeBytes:o}}function Un(\
+e,n,t,r){return e==="otlp"?Br({serviceName:t["service.name"]??jt,serviceVersion:n,resourceAttributes:t},r):Hr(n,r)}var G\
+r={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Wr(e){let{format:n,sourceClientVersion\
+:t}=e,r=n.resource??{},o=Bn(Un(n.name,t,r,Gr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),m\
+axEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var jn=Symbol("hidden");function Rs(e,n,t){if(e!==void 0&&(ty\
+peof e!="string"||!Ve(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout",\
+ got ${N(typeof e=="string"?L(e):e)}`);if(e===void 0&&n===jn)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??Jt\
+;return Ve(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",rea\
+son:"invalid_endpoint"}}function ks(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeE\
+rror(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${N(e)}`);if(!F(e,O().os))throw new Typ\
+eError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), go\
+t ${N(e)}`);return e}}function jr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \
+\'format\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function zr(e,\
+n){if(n===void 0)return{};if(!(ae(n)&&Object.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create \
+handler: \'${e}\' must be an object of strings, got ${N(n)}`);return{...n}}var Vr=8192;function Ns(e){let n=zr("headers",e\
+),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>Vr)throw new RangeError(`Cannot create handler: \'h\
+eaders\' must add at most ${Vr} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entri\
+es(n)){if(!Be(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N\
+(r)}`);if(He(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)}: the HTTP client frames the r\
+equest itself`);if(!Ue(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (RFC 9110, visib\
+le ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad v\
+alue for "+N(r))}return n}function Os(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{ena\
+bled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function As(e\
+){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot cre\
+ate handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var Ke=/^sender-[0-9a-f]{8}\\.mjs$/,Te="N\
+AT_TELEMETRY_SENDER";function Ze(e,n){return{...e,[Te]:JSON.stringify(n)}}function Xr(e){if(e)try{let n=JSON.parse(e);re\
+turn typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var V\
+=15e3,Is=250;function pe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],ma\
+rks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?V:Is;d+u>r&&d<=r+u?(s[\
+2]==="lock"?i.locks:i.marks).push(a):en(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function Qe(e,n,t,r){try{r\
+eturn pe(e,n,t,r).locks.length>0}catch{return!1}}function qr(e,n,t){let r;try{e.ensureDir(n,!0);let o=pe(e,n,t,Date.now(\
+));if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${U(i)}-${G()}.start`,e.create(\
+`${n}/${r}`,"");let a=pe(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(en(e,`${n}/${r}`),"at work")}catch{return\
+ r}}function Jr(e,n,t){t!==void 0&&Yn(e,n,()=>[t])}function Kr(e,n,t){Yn(e,n,()=>pe(e,n,t,Date.now()).marks)}async funct\
+ion Zr(e,n,t){for(let r=0;r<$s;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=pe(e,n,t,o);if(i.locks.length>0){Vn(\
+e,n,i.marks);return}let a=`sender-${t}-${U(o)}-${G()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=pe(e,n,t,o);if\
+(s.join()===a)return Vn(e,n,d),a;en(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*50))}}var $s=5\
+;function Qr(e,n,t){Yn(e,n,()=>[t])}function Yn(e,n,t){try{e.ensureDir(n,!0,!1),Vn(e,n,t())}catch{}}function Vn(e,n,t){f\
+or(let r of t)en(e,`${n}/${r}`)}function en(e,n){try{e.remove(n)}catch{}}var Ms=6e4,Ds=1e3,Cs=[Te,"NAT_TELEMETRY_ENABLED\
+","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Fs(e,n,t){let r=Hs(e,n,t);return r.handO\
+ff?r:{...r,outcome:eo(e,n)}}function eo(e,n){return e.sink.kind==="none"?"dropped":no(e)&&n?.health.isOpen()!==!0?"deliv\
+ered":n?"spooled":"dropped"}function no(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function Hs(e,n,t){tr\
+y{let r=so(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=\
+n,a=io(e.sink.url,o.dir);if(i.isOpen()){let h=y().senderRefusal(a);return h===void 0?{handOff:!0,command:void 0,backlog:\
+n}:{handOff:!1,reason:h}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused\
+};let{cwd:d,...u}=s,c={...Us(e,o.dir),successor:u,onByConsentFile:gr()};return{handOff:!0,command:{...s,env:Ze(s.env,c)}\
+,backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function to(e,n,t){let r=Fs(e,n,t);return r\
+.handOff&&r.command&&!Vs(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be \
+written",outcome:eo(e,r.backlog)}:r}function ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.\
+isOpen())return"endpoint down";let o=qr(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.comman\
+d);return i==="started"?t.noteHandOff():Jr(r,n.dir,o),i}catch{return"failed"}}function oo(e,n){if(n===null||n.health.isO\
+pen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return so(e,n,!0)!==void 0||t.kind==="http"&&y().\
+senderRefusal(io(t.url,n.spool.dir))!==void 0}function io(e,n){let t=dr(),r=t===void 0?void 0:Bs(t);return{endpoint:e,di\
+r:n,reads:r===void 0?[]:[r],variables:[...Cs,...ie,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r\
+}}}function Bs(e){let n=H(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".","\
+.."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:$(o,t);return i!==void 0&&r?.allowed(i,"read\
+")?i:e}function so(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="h\
+ttp")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, w\
+hich a sender process cannot call";if(e.requestTimeoutMs>V-Ds)return`a request may take longer (requestTimeoutSeconds) t\
+han a sender lives (${V/1e3} s)`;if(!t)return"telemetry was turned off during the run";if(!n)return"there is no usable s\
+pool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno\
+ without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user coul\
+d swap the sender\'s script there";if(!no(e))return"the program may not connect to the endpoint";let{spool:i,files:a,heal\
+th:s}=n;if(s.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===void 0)return;let{state:c}=s,l=c===void 0?u:c.ha\
+ndedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Ms&&!Qe(a,i.dir,i.key,d))return"spooled events ha\
+ve waited a minute with no sender at work"}function Us(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoi\
+nt:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e\
+3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Wr(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:\
+o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{.\
+..r.resource}}}function js({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Vs(e){if(js(e))return!0;\
+let{files:n,spool:t}=e,r=()=>Z(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof k))return!1;try{n.remove(`${\
+t.dir}/${""}`),r()}catch{return!1}}return Gs(n,t.dir,Ys),!0}var Ys=3;function Gs(e,n,t,r=Date.now()){let o;try{o=e.list(\
+n).filter(s=>Ke.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+V?-1/0:d},a=t==="\
+none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s\
+})=>r-s>V).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var nn=class{#e=new Set;#n=0;get size(){r\
+eturn this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}event\
+s(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ao(){throw new Error("a sender prints nothing\
+")}var co=16384,Wn=2*co,lo=Wn-4096,zn=32,fo=/^[a-z0-9_]{1,40}$/,Ws=/^[0-9a-f]{8}$/;var uo=/^drops-([0-9a-f]{8})-(\\d{13})\
+-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,zs=6e4;function mo(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([h,f])=>fo.tes\
+t(h)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!Gn(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(\
+s.slice(0,zn))},endpointHash:te(r)},c=L(r)===r?{...u,endpoint:r}:u,l=bo(n,t);try{let h=qs(e,n,t,i).filter(p=>p.quiet).ma\
+p(p=>ho(e,p,n,t)),f=go([...h.flatMap(p=>p.lines),c],a,i)??c;po(e,n,t,h,()=>{let p=Ks(e,l);p==="invalid"&&e.remove(l);let\
+ g=`${P(f)}\n`;typeof p!="object"||p.bytes+g.length<=co?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,lo):Xs(e,n,t,f,\
+a,i)});for(let{path:p}of h)p!==void 0&&v(()=>e.remove(p))}catch{}}function Xs(e,n,t,r,o,i){let a=bo(n,t),s={path:Xn(n,t)\
+,quiet:!1},d=qn(e,a,s.path)?ho(e,s,n,t):{lines:[]};po(e,n,t,[d],()=>{e.append(a,`${P(go([...d.lines,r],o,i)??r)}\n`,lo)})\
+}function ho(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o\
+,upTo:i}=Js(e,n),a=Xn(t,r,i);return qn(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function \
+po(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&qn(e,a,Xn(n,t,s));throw i}}function Xn(e,n,t){le\
+t r=t===void 0?"":`-${t}`;return $(e,`drops-${n}-${U(Date.now())}-${G()}${r}.aside`)}function qs(e,n,t,r){return Cn(e,n,\
+uo,(o,i)=>{let[,,a,s]=uo.exec(i)??[],d=Math.abs(r-Number(a))>=zs;return o===t?{path:$(n,i),summed:s===void 0?void 0:Numb\
+er(s),quiet:d}:void 0})}function Js(e,n){try{let t=n.summed??0,r=e.read(n.path,Wn)?.slice(t)??"",o=n.quiet?r.length:r.la\
+stIndexOf(`\n`)+1;return{lines:yo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function qn(e,n,t){ret\
+urn v(()=>(e.rename(n,t),!0))??!1}function go(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.las\
+t,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d \
+in o||Object.keys(o).length<zn)&&I(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{en\
+dpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dr\
+opped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ks(e,n){try{let t=e.read(n,Wn);return \
+t===void 0?void 0:{lines:yo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof k?"invalid":vo\
+id 0}}function yo(e){return e.split(`\n`).flatMap(n=>Zs(n)??[])}function Zs(e){try{let{since:n,last:t,dropped:r,endpoint:\
+o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Gn(n)&&Gn(t)\
+&&n<=t&&a.length>0&&a.length<=zn&&a.every(([u,c])=>fo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last\
+:t,dropped:Object.fromEntries(a),...typeof i=="string"&&Ws.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&L(o)=\
+==o?{...d,endpoint:o}:d}catch{return}}function Gn(e){return Number.isSafeInteger(e)&&e>=0&&e<=En}function bo(e,n){return\
+ $(e,`drops-${n}.json`)}var Qs=.9,ea=1e3,na=4,tn=class{#e;#n=[];#o=[];#t=new nn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f\
+;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=gn();#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){th\
+is.#e=we(n)}enqueue(n){try{if(!ee())return this.#le();let t=y().exiting();t?this.#q():this.#B(),this.#c++;let r=Dr(n,thi\
+s.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#p(1,"buff\
+er_full");if(this.#n.push(r),t)return void(this.#M()||this.#C());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#U()\
+),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#i||(this.#a=!0,this.#B(),this.#S()>0\
+?this.#U():ee()&&!this.#N()&&oo(this.#e,this.#w())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then((\
+)=>(this.#x=void 0,this.#ie()));return this.#x=n,this.#T=n,n}stop(){return this.#i??=this.#ee()}[Symbol.asyncDispose](){\
+return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.len\
+gth,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#B(\
+){if(this.#I)return;this.#q();let n=y(),t=a=>{try{return a()}catch{this.#g("an exit hook could not be installed: what is\
+ recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#i===void 0;return this.stop(),a},exi\
+t:()=>{this.#M()||this.#C(),this.#F()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#M()||this.#\
+C(),this.#F()})):void 0;this.#I=()=>{r?.(),i?.()}}#U(){this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=setTimeout(()=>\
+{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs),y().unrefTimer(this.#f)}async#ee(){this.#a=!1,thi\
+s.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.\
+race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M())return;this.#K(),this.#S()>0&&this.#N()&&this.#P\
+(!0),this.#S()>0&&!this.#N()&&await this.#ne(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finall\
+y{this.#F(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ne(n){let t=this.#w()?.health;t?.state&&t.le\
+ase(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#V()}#V(){let n=y().monoto\
+nicMs(),t=this.#e.requestTimeoutMs*Qs,r=[...this.#_];for(let{events:i,accepted:a}of r)a&&this.#t.settle(i)&&this.#z(i);l\
+et o=r.some(({started:i,accepted:a})=>!a&&n-i>=t);this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),t\
+his.#t.clear(),o&&this.#v?.health.recordFailure()}#te(){return this.#R??=new AbortController}#Y(n){if(n.aborted||!Q())re\
+turn!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!o||r<=t||o.end-y().monotonicMs()>=t}#G(n){this.#\
+t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&this.#w()?.health.isOpen()===!0;return n.kind==="ht\
+tp"&&(t||!y().canConnect(n.url))}#re(){let{sink:n,clock:t}=this.#e,r=this.#$,o=this.#v?.health.state;return this.#b===vo\
+id 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="\
+http"&&y().canConnect(n.url)}#oe(n){let t=this.#v?.health;if(n.delivered){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1\
+);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recor\
+dWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ne(o,i,a,n.retryAfterMs)\
+;this.#$=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ie(){try{this.#v?.renewClaims(this.#J());let n=t\
+his.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#K();let t=this.#N();i\
+f(t&&!this.#re())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return\
+;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let a=this.#X(i);for(let d of a)this.#t.add(d);let s={delivered:!1,\
+failed:!1,probing:t};await this.#se(a,s),this.#oe(s),s.delivered&&s.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.cloc\
+k()+s.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=a\
+sync()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,t)};await Promise.all(Array.from({length:Math.mi\
+n(na,n.length)},i));for(let a of n.slice(o))this.#G(a)}async#W(n,t,r){let o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.\
+length===0)return;this.#t.add(o),n=o}let i=await this.#de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n)){if(i.kind===\
+"too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let \
+d of s)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#z(n,\
+i.rejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);case"rejected":return this.#p(n.length,i.reason),thi\
+s.#O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math\
+.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae\
+(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r\
+=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r={started:y().mo\
+notonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete\
+(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Cr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(\
+),this.#n=[]}async#ue(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i\
+,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${L(o\
+.url)}`:""}: ${s}`),o.kind==="stderr")return Eo(s),{kind:"delivered"};let d=i.classify;return await Sr({url:o.url,body:s\
+,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:\
+this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCreden\
+tials:y().sendsProxyCredentials})}#ce(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not bef\
+ore ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${Bt(n.thr\
+own,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent\
+"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#\
+k=!0;let{enabled:n,decidedBy:t}=Ln(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (\
+decided by ${t})`);let s=r.kind==="http"?L(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden\
+?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"\
+:`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=Fr(r,this.#e.headers);d\
+&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.sou\
+rce})`)}#le(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off (decided by ${Ln().decidedBy}): events are not recor\
+ded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retri\
+es>o){u.push(c);continue}c.notBefore=d+ne(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (\
+${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${\
+t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=Je.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`\
+:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#H&&this.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;\
+return n?Math.max(0,n.end-y().monotonicMs())+ea:$r}#K(){if(this.#D||!ee()||this.#N())return;this.#D=!0;let n=this.#w()?.\
+replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.length,this.#o.push(...n.\
+events))}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),th\
+is.#n=[]),r.length===0)return!0;if(!Q())return this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kin\
+d==="stderr"){this.#L();for(let a of this.#X(r))Eo(this.#e.format.encode(a,this.#e.clock())),this.#l+=a.length;return!0}\
+if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.s\
+poolDir===void 0)return this.#g(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no\
+ spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let a=this.#E-this.\
+#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#p(d,s);this.#Q\
+(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#p(r.length-a,"spool_unavailable")}return o?.relea\
+seAll(),i!==void 0}#Z(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||\
+(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#p(i.length,\
+"claim_lost"),this.#O(i),n.filter(({claim:a})=>!a||!o.has(a))}#Q(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(\
+r,t)}#M(){let n=this.#w(),t=to(this.#e,n,ee());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled \
+for a later run",dropped:"not delivered"},a=t.outcome==="spooled"&&n?.health.isOpen()?Tr(n.health):void 0;return this.#S\
+()>0&&this.#g(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return th\
+is.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#s)return!0;let r=ro(t);if(r==="failed")\
+return this.#g("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the\
+ sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left\
+ to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#C(){let n=this.#r,t=this.#P(),r=this.#r-n;ret\
+urn r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#F(){let n={};for(let[a,s\
+]of Object.entries(this.#u)){let d=this.#h[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimi\
+ts:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#w();if(!o)return;for(let a of Object.keys\
+(n))this.#h[a]=this.#u[a];let i=Date.now();mo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(\
+I(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[na\
+t-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function ta(e){let n=y().monotonicMs()+e,t,r;return{\
+end:n,over:()=>r??=new Promise(o=>{t=he(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Eo(e){y()\
+.writeStderr(`${ao(JSON.parse(e))}\n`)}var ra=250;async function vo(e){let n=y();he(V,()=>n.exit(0)),vr(),pr(()=>oa(e));t\
+ry{await ia(e,y().monotonicMs()+V)}catch{}n.exit(0)}function oa(e){let{enabled:n,source:t}=cr();return n||t==="default"&\
+&e.onByConsentFile!==!0}async function ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile\
+:i,...a}=e,s=we(a),d=Hn(s);if(!Q())return Kr(t,r,d);for(let u=0;;u++){let c=await Zr(t,r,d);if(!c)return;let{replayed:l,\
+spooled:h,sent:f,timeUp:p}=await aa(a,n-ra);if(Qr(t,r,c),!da(e,d))return;if(p&&f>0&&Q())return sa(e);if(l>0&&h>0||u>0&&l\
+===0)return}}function sa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.sp\
+oolDir}/`,a=n.find(s=>s.startsWith(i)&&Ke.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawn\
+Detached({argv:n,env:Ze(t,e),cwd:e.spoolDir,leavesSession:r})}async function aa(e,n){let t={replayed:0,spooled:0,sent:0,\
+dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=we(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.\
+timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new tn({...e,handOff:!1,exitTimeoutSeco\
+nds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:h}=d.stats();t.replayed\
++=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(h))I(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r\
+){let f=ne(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function da(e,n){l\
+et t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Qe(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMa\
+xEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return z.open(e.spoolDir,t,r,n)?.waitingSince(Date.no\
+w())!==void 0}var So=Xr(y().env(Te));So&&await vo(So);\n',me="sender-743ca77f.mjs",ka=112767,xa=6e4,Na=1e3,Aa=[Kr,"NAT_T\
+ELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Ra=3,Ma=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function St(e){return e===null?"null":typeof e=="string"?Qr(
+e):typeof e=="number"?La(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(St).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Qr(n)}: ${St(r)}`).join(", ")}}`:"null"}function Qr(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function La(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var ei=16384,Ot=2*ei,ti=Ot-4096,
+kt=32,ni=/^[a-z0-9_]{1,40}$/,Ia=/^[0-9a-f]{8}$/,Ca=/^drops-([0-9a-f]{8})\.json$/,xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 Da=6e4,Pa=.9,Ba=1e3,ja=4,ri=class{#e;#t=[];#i=[];#n=new Ma;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.resolve();#$;#O;#S=new Set;#y=!1;#g;#f=re();#A=!1;#k=!1;#s=!1;#E=0;#o;#R;#w;#j;#D=!1;#M;constructor(e={}){
 this.#e=xn(e)}enqueue(e){try{if(!U())return this.#ue();const t=b().exiting();t?this.#q():this.#F(),this.#l++;const n=Oo(
 e,this.#e);if("reason"in n)return this.#p(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#p(1,
