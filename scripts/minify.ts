@@ -36,8 +36,8 @@ const LINE_LIMIT = 120;
  * const chunk = "// src/a.ts\nvar trackCommand = (function (x) {\n  return x;\n});\nexport { trackCommand };\n";
  * const entry = 'import { trackCommand } from "./chunk.js";\nexport { trackCommand };\n';
  * (await minified(new Map([["chunk.js", chunk], ["mod.js", entry]]), ["mod.js"])).get("chunk.js");
- * // '// Bundled from: src/a.ts\nvar r=(function(n){return n});export{r as trackCommand};\n' +
- * //   'Object.defineProperty(r,"name",{value:"trackCommand"});\n'
+ * // '// Bundled from: src/a.ts\nvar n=(function(r){return r});export{n as trackCommand};\n' +
+ * //   'Object.defineProperty(n,"name",{value:"trackCommand"});\n'
  * ```
  */
 export async function minified(files: Map<string, string>, entries: string[]): Promise<Map<string, string>> {
