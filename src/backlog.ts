@@ -78,7 +78,7 @@ export function openSpool(
 ): Spool | undefined {
   const { spoolDir, spoolLimits } = options;
   const key = backlogKey(options);
-  let why = "there is no home directory";
+  let why = options.noSpool ?? "there is no spool directory";
   const spool = spoolDir === undefined
     ? undefined
     : Spool.open(spoolDir, files, spoolLimits, key, (reason) => why = reason, use);

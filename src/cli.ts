@@ -386,6 +386,8 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     const file = consent.path === undefined ? "the consent file" : `the consent file ${consent.path}`;
     problems.push(`${file} ${consent.fileProblem}, so it is read as disabled`);
   }
+  // A spool a run could not open is none; where telemetry is off or nothing is sent, none is opened: the one runs use.
+  const spoolDir = (enabled && sink.kind === "http" ? backlog?.spool.dir : options.spoolDir) ?? null;
   return {
     endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
     endpointSource,
@@ -396,8 +398,8 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
       ? "NAT_TELEMETRY_FORMAT"
       : "the default",
     proxy,
-    spoolDir: backlog?.spool.dir ?? options.spoolDir ?? null,
-    noSpool: (backlog?.spool.dir ?? options.spoolDir) ? null : spoolRefused ?? settings.noSpool ?? "no file access",
+    spoolDir,
+    noSpool: spoolDir === null ? whyNoSpool(spoolRefused) : null,
     atExit: decision.handOff
       ? { handOff: true }
       : { handOff: false, reason: decision.reason, outcome: decision.outcome },
@@ -720,6 +722,22 @@ function endpointReports(
   });
 }
 
+/**
+ * Why there is no spool: the directory's refusal, else what the environment says, and why the temporary directory
+ * could not take it where it could have.
+ */
+function whyNoSpool(refused: string | undefined): string {
+  if (refused) return refused;
+  const { noSpool, spoolFallback } = environmentSettings();
+  const files = host().files;
+  if (!files) return "the runtime gives no file access";
+  const without = noSpool ?? "there is no spool directory";
+  return spoolFallback && files.uid === undefined && runtimeInfo().os !== "win32"
+    ? `${without}; nor in the temporary directory, which is the user's own by their id, which the program may not ` +
+      "know (its permissions)"
+    : without;
+}
+
 function inspect(output: CliOutput, json: boolean): number {
   let why: string | undefined;
   const opened = openSpool((refusal) => why = refusal, "look");
@@ -748,7 +766,7 @@ function inspect(output: CliOutput, json: boolean): number {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, corrupt, health, endpoints })}\n`);
     return 0;
   }
-  output.out(`Spool: ${opened?.spool.dir ?? `none (${why ?? environmentSettings().noSpool ?? "no file access"})`}\n`);
+  output.out(`Spool: ${opened?.spool.dir ?? `none (${whyNoSpool(why)})`}\n`);
   output.out(`${events.length} spooled event(s)\n`);
   if (corrupt > 0) {
     output.out(`${corrupt} more that cannot be read (malformed, or a file not the user's own): a run drops them\n`);

@@ -174,25 +174,16 @@ export function environmentSettings(): EnvironmentSettings {
         "run starts in, so each directory may hold another decision",
     );
   }
-  const spoolDir = defaultSpoolDir(env, runtimeInfo().os, problems);
+  let noSpool: string | undefined;
+  const spoolDir = defaultSpoolDir(env, runtimeInfo().os, problems, (why) => noSpool = why);
   const explicitSpoolDir = env("NAT_TELEMETRY_SPOOL_DIR");
   const home = runtimeInfo().os === "win32" ? "LOCALAPPDATA" : "HOME";
-  const homeHidden = spoolDir === undefined && explicitSpoolDir === undefined && host().envHidden?.(home) === true;
-  if (homeHidden) {
+  if (spoolDir === undefined && explicitSpoolDir === undefined && host().envHidden?.(home) === true) {
+    noSpool = `the program may not read ${home} (its permissions)`;
     problems.push(
-      `${home} may not be read (the program's permissions): no spool is kept, so a run delivers at exit what it can ` +
-        "and loses the rest",
+      `${home} may not be read (the program's permissions): the spool cannot be kept in the home directory`,
     );
   }
-  const noSpool = spoolDir !== undefined
-    ? undefined
-    : explicitSpoolDir === ""
-    ? "NAT_TELEMETRY_SPOOL_DIR is empty"
-    : explicitSpoolDir !== undefined
-    ? "NAT_TELEMETRY_SPOOL_DIR is not an absolute path"
-    : homeHidden
-    ? `the program may not read ${home} (its permissions)`
-    : "there is no home directory";
   for (const name of hidden) {
     problems.push(`${name} may not be read (the program's permissions): ${HIDDEN_SETTINGS_MEAN[name]}`);
   }
@@ -297,6 +288,7 @@ function validHeaders(variable: string, entries: Record<string, string>, problem
  * @param env Reads an environment variable.
  * @param os The OS, as Node names it.
  * @param problems Receives one line per value not understood. @default {[]}
+ * @param none Told why there is none, when there is none.
  * @returns The directory, or `undefined` when there is none.
  * @example
  * ```ts
@@ -308,13 +300,14 @@ export function defaultSpoolDir(
   env: (name: string) => string | undefined,
   os: string,
   problems: string[] = [],
+  none: (why: string) => void = () => {},
 ): string | undefined {
   const explicit = env("NAT_TELEMETRY_SPOOL_DIR");
   if (explicit !== undefined) {
-    if (explicit === "") return undefined;
+    if (explicit === "") return void none("NAT_TELEMETRY_SPOOL_DIR is empty");
     if (isAbsolutePath(explicit, os)) return explicit;
     problems.push(`NAT_TELEMETRY_SPOOL_DIR=${describe(explicit)} is not an absolute path: no spool is kept`);
-    return undefined;
+    return void none("NAT_TELEMETRY_SPOOL_DIR is not an absolute path");
   }
   const state = env("XDG_STATE_HOME");
   if (state && !isAbsolutePath(state, os)) {
@@ -331,9 +324,10 @@ export function defaultSpoolDir(
     const place = os === "darwin" ? "Library/Application Support" : ".local/state";
     dir = home ? below(home, `${place}/nat/telemetry`) : undefined;
   }
-  if (dir === undefined || isAbsolutePath(dir, os)) return dir;
-  problems.push(`the home directory is not an absolute path: no spool is kept`);
-  return undefined;
+  if (dir === undefined) return void none("there is no home directory");
+  if (isAbsolutePath(dir, os)) return dir;
+  problems.push(`the home directory is not an absolute path: no spool is kept there`);
+  return void none("the home directory is not an absolute path");
 }
 
 /**

@@ -172,6 +172,8 @@ export interface ResolvedOptions {
   readonly sessionId: string;
   readonly sink: Sink;
   readonly spoolDir: string | undefined;
+  /** Why there is no `spoolDir`, when there is none (`spoolDir: false`, or what the environment says). */
+  readonly noSpool: string | undefined;
   /** Whether `spoolDir` is the default place, which runs may trade for the fallback (`fallbackSpoolDir`). */
   readonly spoolFallback: boolean;
   readonly spoolLimits: SpoolLimits;
@@ -368,6 +370,11 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
       settings.dryRun,
     ),
     spoolDir: resolveSpoolDir(options.spoolDir, settings.spoolDir),
+    noSpool: options.spoolDir === false
+      ? "the program's options keep none (spoolDir: false)"
+      : options.spoolDir === undefined
+      ? settings.noSpool
+      : undefined,
     spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", 1000, count),

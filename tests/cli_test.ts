@@ -491,9 +491,27 @@ test("inspect only looks: it makes no spool directory, and a read-only grant let
     const empty = await cli(dir.path, [command], { ...env, NAT_TELEMETRY_SPOOL_DIR: "" });
     assert.match(empty.stdout, /^Spool: none \(NAT_TELEMETRY_SPOOL_DIR is empty\)$/m, command);
     if (runtime !== "deno") continue;
+    // Nor may it know the user's id (--allow-sys), which the temporary directory's place is named by.
     const blind = await cli(dir.path, [command], env, { denoFlags: ["--allow-read"] });
-    assert.match(blind.stdout, /^Spool: none \(the program may not read HOME \(its permissions\)\)$/m, command);
+    assert.match(
+      blind.stdout,
+      /^Spool: none \(the program may not read HOME \(its permissions\); nor in the temporary directory, .* id, .*\)$/m,
+      command,
+    );
   }
+  // A spool a run cannot use is none, and why; a relative home is named as the reason the fallback is used.
+  writeFileSync(`${dir.path}/file`, "");
+  const refused = await cli(dir.path, ["status", "--json"], { ...env, NAT_TELEMETRY_SPOOL_DIR: `${dir.path}/file` });
+  const { spoolDir, noSpool } = JSON.parse(refused.stdout);
+  assert.deepEqual([spoolDir, /not_a_directory/.test(noSpool)], [null, true], noSpool);
+  const relative = await cli(dir.path, ["status"], {
+    ...env,
+    NAT_TELEMETRY_SPOOL_DIR: undefined,
+    HOME: "rel",
+    XDG_STATE_HOME: undefined,
+    TMPDIR: dir.path,
+  }, { cwd: dir.path }); // where a runtime's own cache (Deno's, in $HOME/.cache) lands
+  assert.match(relative.stdout, /^Problem: the spool directory cannot be used: the home directory is not an absolute/m);
 });
 
 test("inspect counts what it cannot read (a malformed line, a file not the user's own); status names a relative consent file", async () => {
