@@ -640,9 +640,11 @@ export function liveDecision(): { enabled: boolean; decidedBy: string } {
 /**
  * Turns telemetry on or off for this process, effective for the next
  * `enqueue` of every handler, and the question is then never asked (`askForConsent`): the program has decided, from
- * a setting of its own. An opt-out (`false`) holds for every copy of the package in the process (a plugin's bundled
- * copy too, of this version or later); turning telemetry on holds for this copy only. It does not record the user's decision on disk (see {@link recordConsent}), which, made
- * later in the process (the user's `telemetry enable`), decides from then on.
+ * a setting of its own. An opt-out (`false`) holds for every copy of the package in the thread (a plugin's bundled
+ * copy too, of this version or later; a worker thread has a global object of its own, where the program opts out
+ * again); turning telemetry on holds for this copy only. Events recorded before an opt-out are still delivered. It
+ * does not record the user's decision on disk (see {@link recordConsent}), which, made later in the process (the
+ * user's `telemetry enable`), decides from then on.
  *
  * @param value `true` to collect events, `false` to ignore them.
  * @throws {TypeError} When `value` is not a boolean.
