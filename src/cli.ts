@@ -400,9 +400,14 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     proxy,
     spoolDir,
     noSpool: spoolDir === null ? whyNoSpool(spoolRefused) : null,
-    atExit: decision.handOff
-      ? { handOff: true }
-      : { handOff: false, reason: decision.reason, outcome: decision.outcome },
+    atExit: decision.handOff ? { handOff: true } : {
+      handOff: false,
+      // Why no sender; and, where the events cannot leave in process either, the permission that keeps them.
+      reason: enabled && decision.outcome === "dropped" && sink.kind === "http" && !host().canConnect(sink.url)
+        ? `the program may not connect to the endpoint (its permissions), and ${decision.reason}`
+        : decision.reason,
+      outcome: decision.outcome,
+    },
     problems,
   };
 }

@@ -514,6 +514,19 @@ test("inspect only looks: it makes no spool directory, and a read-only grant let
   assert.match(relative.stdout, /^Problem: the spool directory cannot be used: the home directory is not an absolute/m);
 });
 
+test("Deno that may not connect nor keep a spool: status says the permission is why nothing is delivered", {
+  skip: runtimeInfo().name !== "deno" && "Deno's permissions",
+}, async () => {
+  using dir = tempDir();
+  const run = await cli(dir.path, ["status"], { NAT_TELEMETRY_ENABLED: "1" }, {
+    denoFlags: ["--allow-read", "--allow-env"],
+  });
+  assert.match(
+    run.stdout,
+    /^At exit: nothing is delivered \(the program may not connect to the endpoint \(its permissions\), and /m,
+  );
+});
+
 test("inspect counts what it cannot read (a malformed line, a file not the user's own); status names a relative consent file", async () => {
   using dir = tempDir();
   const endpoint = "http://127.0.0.1:9/events";
