@@ -116,47 +116,47 @@ e[ur]===!0}),wi=(function(e,t){try{return e.listeners(t).filter(r=>!Zt(r)).lengt
 const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o=="number"&&Number.isSafeInteger(o)&&o>0?
 o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),Ti=(function(e,t){const n=m=>{
 try{return e.permissions.querySync?.(m).state}catch{return}},r=m=>n(m)==="granted",i=()=>{const m=S(()=>e.permissions.querySync?.(
-{name:"net"}));return m?.state==="granted"&&m.partial!==!0},o=(m,g)=>r({name:g,path:m}),a=m=>r({name:"sys",kind:m})?S(()=>e[m]())??
-void 0:void 0,s=Ut(pi(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,g)=>{try{let w=new TextEncoder().encode(g);for(;w.length>0;)
-w=w.subarray(m.writeSync(w))}catch{}},c=e===ke&&vr?vr:en(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(
+{name:"net"}));return m?.state==="granted"&&m.partial!==!0},o=(m,E)=>r({name:E,path:m}),a=m=>r({name:"sys",kind:m})?S(()=>e[m]())??
+void 0:void 0,s=Ut(pi(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,E)=>{try{let _=new TextEncoder().encode(E);for(;_.length>0;)
+_=_.subarray(m.writeSync(_))}catch{}},c=e===ke&&vr?vr:en(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(
 e.pid,m),!0))===!0,l=m=>{u(m)||e.exit(K[m]),setTimeout(()=>e.exit(K[m]),100)},f=()=>globalThis.process?.stdin,h=()=>S(()=>e.
-stdin.readable.locked||Xt(f()))!==!1,p=new Oe(m=>{const g=T=>{X(m,k=>k.beforeExit())&&T.preventDefault()},w=()=>{X(m,T=>T.
-exit(e.exitCode))},O=T=>{T.defaultPrevented||X(m,k=>k.exit(1))},_=[["beforeunload",g],["error",O],["unhandledrejection",
-O]];for(const[T,k]of _)globalThis.addEventListener(T,k);return ft.add(w),()=>{for(const[T,k]of _)globalThis.removeEventListener(
-T,k);ft.delete(w)}}),v=new Oe(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const g=e.build.os==="linux"&&
-r({name:"read",path:ut})?S(()=>s.read(ut,65536)):void 0,w=Ft(g),O=Se.filter(_=>!w.includes(_)).map(_=>{const T=Jt(()=>{c.
-programListens(_)||(X(m,k=>k(_)),v.clear(),l(_))});return S(()=>c.add(_,T)),[_,T]});return()=>{for(const[_,T]of O)S(()=>c.
-remove(_,T))}}),y=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},E=m=>{const g=$i(e,r,s,y);
-if(g)return{refused:g};const w=ws.find(N=>!r({name:"env",variable:N}));if(w!==void 0)return{refused:`the program may not\
- read ${w} (--allow-env), which its requests honour: a sender would not`};const O=S(()=>e.execPath());if(!O||!r({name:"r\
-un",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const _=r({name:"read",path:"."})?S(
-()=>e.cwd()):void 0,T=[m.dir,...m.reads].map(N=>Gt(N,_)),k=[...T,O].find(N=>N.includes(","));if(k!==void 0)return{refused:`\
-Deno's permission flags cannot name a path with a comma: ${k}`};if(e.build.os==="windows")return{executable:O,paths:T,cwd:_};
-const R=Es.find(([N,Y])=>r({name:"run",command:N})&&(!Y||s.sizeOf(N)!==void 0));return R?{executable:O,closer:R,paths:T,
-cwd:_}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${mr}`}};return{env:y,envHidden:m=>!r(
+stdin.readable.locked||Xt(f()))!==!1,p=new Oe(m=>{const E=b=>{X(m,k=>k.beforeExit())&&b.preventDefault()},_=()=>{X(m,b=>b.
+exit(e.exitCode))},O=b=>{b.defaultPrevented||X(m,k=>k.exit(1))},T=[["beforeunload",E],["error",O],["unhandledrejection",
+O]];for(const[b,k]of T)globalThis.addEventListener(b,k);return ft.add(_),()=>{for(const[b,k]of T)globalThis.removeEventListener(
+b,k);ft.delete(_)}}),v=new Oe(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const E=e.build.os==="linux"&&
+r({name:"read",path:ut})?S(()=>s.read(ut,65536)):void 0,_=Ft(E),O=Se.filter(T=>!_.includes(T)).map(T=>{const b=Jt(()=>{c.
+programListens(T)||(X(m,k=>k(T)),v.clear(),l(T))});return S(()=>c.add(T,b)),[T,b]});return()=>{for(const[T,b]of O)S(()=>c.
+remove(T,b))}}),g=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},y=m=>{const E=$i(e,r,s,g);
+if(E)return{refused:E};const _=ws.find(N=>!r({name:"env",variable:N}));if(_!==void 0)return{refused:`the program may not\
+ read ${_} (--allow-env), which its requests honour: a sender would not`};const O=S(()=>e.execPath());if(!O||!r({name:"r\
+un",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const T=r({name:"read",path:"."})?S(
+()=>e.cwd()):void 0,b=[m.dir,...m.reads].map(N=>Gt(N,T)),k=[...b,O].find(N=>N.includes(","));if(k!==void 0)return{refused:`\
+Deno's permission flags cannot name a path with a comma: ${k}`};if(e.build.os==="windows")return{executable:O,paths:b,cwd:T};
+const R=Es.find(([N,Y])=>r({name:"run",command:N})&&(!Y||s.sizeOf(N)!==void 0));return R?{executable:O,closer:R,paths:b,
+cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${mr}`}};return{env:g,envHidden:m=>!r(
 {name:"env",variable:m}),writeStderr:m=>d(e.stderr,m),writeStdout:m=>d(e.stdout,m),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??
-!1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,g,w,O){const _=new Set;let T=0;
+!1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,E,_,O){const T=new Set;let b=0;
 const k=async N=>{if(Number(N.headers.get("content-length")??0)>O.maxBodyBytes)return Qt(N);const Y=await Si(N,O.maxBodyBytes);
-if(Y===void 0)return Qt(N);const V=new URL(N.url),q=await w({method:N.method,path:V.pathname+V.search,body:Y});return q?
-new Response(q.body??null,{status:q.status,headers:q.headers}):(await new Promise(te=>_.add(te)),new Response(null,{status:503}))},
-R=e.serve({hostname:m,port:g,onListen(){}},async N=>{if(T>=O.maxConnections)return new Response(null,{status:503,headers:{
-connection:"close"}});T++;try{return await k(N)}finally{T--}});return Promise.resolve({port:R.addr.port,async close(){for(const N of _)
+if(Y===void 0)return Qt(N);const V=new URL(N.url),q=await _({method:N.method,path:V.pathname+V.search,body:Y});return q?
+new Response(q.body??null,{status:q.status,headers:q.headers}):(await new Promise(te=>T.add(te)),new Response(null,{status:503}))},
+R=e.serve({hostname:m,port:E,onListen(){}},async N=>{if(b>=O.maxConnections)return new Response(null,{status:503,headers:{
+connection:"close"}});b++;try{return await k(N)}finally{b--}});return Promise.resolve({port:R.addr.port,async close(){for(const N of T)
 N();await R.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(m){try{return r({name:"net",host:Kt(m)})}catch{return!1}},sendsProxyCredentials(m){try{return le.some(g=>!r(
-{name:"env",variable:g}))||vi(new URL(m),y)}catch{return!0}},fetch:t,senderRefusal(m){const g=E(m);return"refused"in g?g.
-refused:void 0},senderCommand(m,g){const w=E(g);if("refused"in w)return w;const{executable:O,closer:_,paths:T,cwd:k}=w,R=_&&
-_i(e,n),N=_?[...R?[R]:[],_[0],O]:[O],Y=i()?"--allow-net":`--allow-net=${Kt(g.endpoint)}`,V=[O,"run","--quiet","--no-prom\
-pt","--no-config","--no-lock","--no-npm","--no-remote"];V.push("--allow-sys=uid,gid",`--allow-env=${g.variables.join(",")}`,
-Y,`--allow-run=${N.join(",")}`),V.push(`--allow-read=${T.join(",")}`,`--allow-write=${g.dir}`,m);const q={DENO_NO_UPDATE_CHECK:"\
-1",DENO_NO_PACKAGE_JSON:"1"},te=Wt(y,{...g.set,...q},k);if(!_)return{argv:V,env:te,cwd:g.dir};const Mt=[_[0],"-c",_[2],"\
-nat-telemetry-sender",...V];return R?{argv:[R,...Mt],env:te,cwd:g.dir,leavesSession:!0}:{argv:Mt,env:te,cwd:g.dir}},spawnDetached(m){
-try{const[g,...w]=m.argv,_={stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.
-Command(g,{args:w,env:m.env,cwd:m.cwd,..._}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:u,
+now(),canConnect(m){try{return r({name:"net",host:Kt(m)})}catch{return!1}},sendsProxyCredentials(m){try{return le.some(E=>!r(
+{name:"env",variable:E}))||vi(new URL(m),g)}catch{return!0}},fetch:t,senderRefusal(m){const E=y(m);return"refused"in E?E.
+refused:void 0},senderCommand(m,E){const _=y(E);if("refused"in _)return _;const{executable:O,closer:T,paths:b,cwd:k}=_,R=T&&
+_i(e,n),N=T?[...R?[R]:[],T[0],O]:[O],Y=i()?"--allow-net":`--allow-net=${Kt(E.endpoint)}`,V=[O,"run","--quiet","--no-prom\
+pt","--no-config","--no-lock","--no-npm","--no-remote"];V.push("--allow-sys=uid,gid",`--allow-env=${E.variables.join(",")}`,
+Y,`--allow-run=${N.join(",")}`),V.push(`--allow-read=${b.join(",")}`,`--allow-write=${E.dir}`,m);const q={DENO_NO_UPDATE_CHECK:"\
+1",DENO_NO_PACKAGE_JSON:"1"},te=Wt(g,{...E.set,...q},k);if(!T)return{argv:V,env:te,cwd:E.dir};const Mt=[T[0],"-c",T[2],"\
+nat-telemetry-sender",...V];return R?{argv:[R,...Mt],env:te,cwd:E.dir,leavesSession:!0}:{argv:Mt,env:te,cwd:E.dir}},spawnDetached(m){
+try{const[E,..._]=m.argv,T={stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.
+Command(E,{args:_,env:m.env,cwd:m.cwd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:u,
 terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&zt(
-s,A().os))return{async readRaw(m){const g=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const w=()=>{for(const[_,T]of O)S(()=>c.
-remove(_,T))},O=Se.map(_=>{const T=()=>{S(()=>e.stdin.setRaw(!1)),!c.programListens(_)&&(w(),l(_))};return S(()=>c.add(_,
-T)),[_,T]});try{const _=new Uint8Array(64);for(;;){const T=await e.stdin.read(_);if(m(T===null?Uint8Array.of(4):_.slice(
-0,T))!==void 0||T===null)return}}finally{e.stdin.setRaw(g),w()}}}},files:s,exiting:()=>pr,onExit:m=>p.add(m),onInterrupt:m=>v.
+s,A().os))return{async readRaw(m){const E=S(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const _=()=>{for(const[T,b]of O)S(()=>c.
+remove(T,b))},O=Se.map(T=>{const b=()=>{S(()=>e.stdin.setRaw(!1)),!c.programListens(T)&&(_(),l(T))};return S(()=>c.add(T,
+b)),[T,b]});try{const T=new Uint8Array(64);for(;;){const b=await e.stdin.read(T);if(m(b===null?Uint8Array.of(4):T.slice(
+0,b))!==void 0||b===null)return}}finally{e.stdin.setRaw(E),_()}}}},files:s,exiting:()=>pr,onExit:m=>p.add(m),onInterrupt:m=>v.
 add(m)}}),Kt=(function(e){const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),_i=(function(e,t){
 const n=fr.map(r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return fr.find((r,i)=>{
 if(n[i].some(a=>a!=="granted"))return!1;const o=S(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==
@@ -170,21 +170,21 @@ e),n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(
 add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),Oi=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i("O_NOFO\
 LLOW")|i("O_NONBLOCK"),a=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":h.isDirectory()?"directory":"other",uid:n?
-void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs}),s=(h,p,v,y)=>{try{return e.openSync(
-h,p|o,y)}catch(E){const m=E.code;if(m==="ENOENT"||m==="ENOTDIR")return;const g=m==="ELOOP"||m==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):
-void 0;throw g&&v(a(g)),E}},d=(h,p)=>{for(let v=0;v<p.length;)v+=e.writeSync(h,p,v,p.length-v)},{Buffer:c,process:u}=globalThis;
+void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs}),s=(h,p,v,g)=>{try{return e.openSync(
+h,p|o,g)}catch(y){const m=y.code;if(m==="ENOENT"||m==="ENOTDIR")return;const E=m==="ELOOP"||m==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):
+void 0;throw E&&v(a(E)),y}},d=(h,p)=>{for(let v=0;v<p.length;)v+=e.writeSync(h,p,v,p.length-v)},{Buffer:c,process:u}=globalThis;
 let l;const f=(h,p)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??ki,!l(p))throw new x(h,"not_utf8");return c.from(
 p).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,p)=>r===
 void 0||S(()=>r.has(p==="read"?"fs.read":"fs.write",h))!==!1,lstat(h){try{const p=e.lstatSync(h,{throwIfNoEntry:!1});return p&&
 a(p)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:h=>S(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>S(
-()=>e.readlinkSync(h)),mkdir:h=>{e.mkdirSync(h,{mode:448})},list:h=>e.readdirSync(h),read(h,p,v){const y=s(h,i("O_RDONLY"),
-v);if(y!==void 0)try{const E=a(e.fstatSync(y));v(E);const m=Ht((g,w)=>e.readSync(y,g,w,g.length-w,null),E.size,p);return v(
-{...E,size:m.length}),f(h,m)}finally{e.closeSync(y)}},create(h,p){const v=s(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},
-384);if(v===void 0)throw new Error(`cannot create ${h}: no such directory`);try{d(v,c.from(p))}catch(y){throw e.closeSync(
-v),e.unlinkSync(h),y}e.closeSync(v)},append(h,p,v){const y=s(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(y===void 0)
-throw new Error(`cannot append to ${h}: no such directory`);try{v(a(e.fstatSync(y))),d(y,c.from(p))}finally{e.closeSync(
-y)}},touch(h,p,v){const y=s(h,i("O_RDONLY"),v);if(y===void 0)throw new Error(`cannot date ${h}: nothing is there`);try{v(
-a(e.fstatSync(y))),e.futimesSync(y,p/1e3,p/1e3)}finally{e.closeSync(y)}},rename:(h,p)=>e.renameSync(h,p),remove:h=>e.unlinkSync(
+()=>e.readlinkSync(h)),mkdir:h=>{e.mkdirSync(h,{mode:448})},list:h=>e.readdirSync(h),read(h,p,v){const g=s(h,i("O_RDONLY"),
+v);if(g!==void 0)try{const y=a(e.fstatSync(g));v(y);const m=Ht((E,_)=>e.readSync(g,E,_,E.length-_,null),y.size,p);return v(
+{...y,size:m.length}),f(h,m)}finally{e.closeSync(g)}},create(h,p){const v=s(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},
+384);if(v===void 0)throw new Error(`cannot create ${h}: no such directory`);try{d(v,c.from(p))}catch(g){throw e.closeSync(
+v),e.unlinkSync(h),g}e.closeSync(v)},append(h,p,v){const g=s(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(g===void 0)
+throw new Error(`cannot append to ${h}: no such directory`);try{v(a(e.fstatSync(g))),d(g,c.from(p))}finally{e.closeSync(
+g)}},touch(h,p,v){const g=s(h,i("O_RDONLY"),v);if(g===void 0)throw new Error(`cannot date ${h}: nothing is there`);try{v(
+a(e.fstatSync(g))),e.futimesSync(g,p/1e3,p/1e3)}finally{e.closeSync(g)}},rename:(h,p)=>e.renameSync(h,p),remove:h=>e.unlinkSync(
 h),removeDir:h=>e.rmdirSync(h)}}),ki=(function(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}),
 xi=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&
 e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener(
@@ -198,27 +198,27 @@ files:void 0,l=Ft(S(()=>u?.read(ut,65536)));return rn(e,Se.filter(f=>!l.includes
 c,p=>p(f)),d.clear(),s(f)||e.exit(K[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},writeStderr:c=>tn(
 e.stderr,c),writeStdout:c=>tn(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){
 e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.
-getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP server in this runtime");const p=h.createServer((y,E)=>{const m=()=>{
-E.writeHead(413,{"content-type":"application/json",connection:"close"}),E.end('{"error":"the body is too large"}',()=>y.
-socket.destroy())};if(Number(y.headers["content-length"]??0)>f.maxBodyBytes)return m();const g=new TextDecoder;let w="",
-O=0,_=!1;y.on("data",T=>{if(!_){if(O+=T.length,O>f.maxBodyBytes)return _=!0,w="",y.pause(),m();w+=g.decode(T,{stream:!0})}}),
-y.on("end",async()=>{if(_)return;const T=await l({method:y.method??"GET",path:y.url??"/",body:w});T&&(E.writeHead(T.status,
-T.headers??{}),E.end(T.body))})});p.maxConnections=f.maxConnections,await new Promise((y,E)=>{p.once("error",E),p.listen(
-u,c,y)});const v=p.address();return{port:typeof v=="object"&&v?v.port:u,close:()=>new Promise(y=>{p.close(()=>y()),p.closeAllConnections?.()})}},
+getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP server in this runtime");const p=h.createServer((g,y)=>{const m=()=>{
+y.writeHead(413,{"content-type":"application/json",connection:"close"}),y.end('{"error":"the body is too large"}',()=>g.
+socket.destroy())};if(Number(g.headers["content-length"]??0)>f.maxBodyBytes)return m();const E=new TextDecoder;let _="",
+O=0,T=!1;g.on("data",b=>{if(!T){if(O+=b.length,O>f.maxBodyBytes)return T=!0,_="",g.pause(),m();_+=E.decode(b,{stream:!0})}}),
+g.on("end",async()=>{if(T)return;const b=await l({method:g.method??"GET",path:g.url??"/",body:_});b&&(y.writeHead(b.status,
+b.headers??{}),y.end(b.body))})});p.maxConnections=f.maxConnections,await new Promise((g,y)=>{p.once("error",y),p.listen(
+u,c,g)});const v=p.address();return{port:typeof v=="object"&&v?v.port:u,close:()=>new Promise(g=>{p.close(()=>g()),p.closeAllConnections?.()})}},
 unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:xi(e),watchTick:e.versions.bun?void 0:Ni,monotonicMs(){const[
 c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>S(()=>c?.
 fstatSync(f).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u))return;const{stdin:l}=e;if(!(!l.isTTY||!e.
 stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Xt(l))===!1&&zt(r().files,A().os))return{readRaw:f=>new Promise(h=>{
-const p=l.isRaw===!0,v=m=>{l.removeListener("data",y),l.removeListener("end",E),S(()=>l.setRawMode?.(p)),l.pause(),m!==void 0&&
-m.length>0&&S(()=>l.unshift(m)),h()},y=m=>{const g=new Uint8Array(m??[]);let w;try{w=f(g)}catch{w=g.length}w!==void 0&&v(
-g.subarray(w))},E=()=>{S(()=>f(Uint8Array.of(4))),v()};l.on("data",y),l.on("end",E),l.setRawMode?.(!0),l.resume()})}},fetch:t.
+const p=l.isRaw===!0,v=m=>{l.removeListener("data",g),l.removeListener("end",y),S(()=>l.setRawMode?.(p)),l.pause(),m!==void 0&&
+m.length>0&&S(()=>l.unshift(m)),h()},g=m=>{const E=new Uint8Array(m??[]);let _;try{_=f(E)}catch{_=E.length}_!==void 0&&v(
+E.subarray(_))},y=()=>{S(()=>f(Uint8Array.of(4))),v()};l.on("data",g),l.on("end",y),l.setRawMode?.(!0),l.resume()})}},fetch:t.
 lightFetch&&e.getBuiltinModule?As(c=>e.getBuiltinModule(c),c=>e.env[c]):Bi(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),
 senderCommand(c,u){const l=i(u);if(l)return{refused:l};const f=e.versions.bun?Ls:{},h=Wt(v=>e.env[v],{...u.set,...f},S(()=>e.
 cwd?.())),p=e.versions.bun?[]:Ii(e);return{argv:[e.execPath,...p,c],env:h,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{
-const{argv:u,env:l,cwd:f}=c;if(t.bunSpawn){const E=["ignore","ignore","ignore"];try{const m=t.bunSpawn([...u],{detached:!0,
-stdio:E,windowsHide:!0,env:{...l},cwd:f});return m.unref(),m.pid!==void 0?"started":"failed"}catch(m){return m?.code==="\
+const{argv:u,env:l,cwd:f}=c;if(t.bunSpawn){const y=["ignore","ignore","ignore"];try{const m=t.bunSpawn([...u],{detached:!0,
+stdio:y,windowsHide:!0,env:{...l},cwd:f});return m.unref(),m.pid!==void 0?"started":"failed"}catch(m){return m?.code==="\
 EAGAIN"?"no processes":"failed"}}const h=e.getBuiltinModule?.("node:child_process");if(!h)return"failed";const[p,...v]=u,
-y=h.spawn(p,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:f});return y.on("error",()=>{}),y.unref(),y.pid!==void 0?
+g=h.spawn(p,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:f});return g.on("error",()=>{}),g.unref(),g.pid!==void 0?
 "started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:s,get files(){return r().files},exiting:()=>o||e.
 _exiting===!0,onExit:c=>a.add(c),onInterrupt:c=>d.add(c)}}),Ri=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{
 t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&Oi(t,r,e.platform==="win32",e.permission),
@@ -249,7 +249,7 @@ hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===voi
 url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),tn=(function(e,t){const n=xe.get(e)??0;n===0&&e.on("error",nn),xe.set(
 e,n+1);const r=()=>{const o=(xe.get(e)??1)-1;xe.set(e,o),o===0&&e.removeListener("error",nn)},i=()=>{try{setTimeout(r,0)}catch{}};
 try{e.write(t,i)}catch{i()}}),nn=(function(){}),rn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
-i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),b=(function(){if(Ne)return Ne;const e=A().
+i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),w=(function(){if(Ne)return Ne;const e=A().
 name;return Ne=e==="deno"?Ti(Q.Deno,_r):e==="unknown"?js:Ai(Q.process,{lightFetch:e==="node",fetchAtLoad:_r,bunSpawn:e===
 "bun"?Q.Bun?.spawn:void 0}),Ne}),on=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
 Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}),sn=(function(e){const t=Math.floor(e);return t===0?"0":`${t}\
@@ -271,40 +271,40 @@ trim());s!==""?n[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding"
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),ve=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),dn=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),Be=(function(e){if(e===
-""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),cn=(function(){const e=b().
-env,t=[],n=(m,g)=>{const w=e(m);return w!==void 0&&!Xi(w)&&t.push(`${m}=${$(w)} is not a yes/no value (1, true, yes / 0,\
- false, no): read as no, ${g}`),ve(w)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELE\
-METRY_DEBUG","so no debug trail is written");const r=[];for(const m of Hs)b().envHidden?.(m)===!0&&r.push(m);const i=n("\
+""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),cn=(function(){const e=w().
+env,t=[],n=(y,m)=>{const E=e(y);return E!==void 0&&!Xi(E)&&t.push(`${y}=${$(E)} is not a yes/no value (1, true, yes / 0,\
+ false, no): read as no, ${m}`),ve(E)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELE\
+METRY_DEBUG","so no debug trail is written");const r=[];for(const y of Hs)w().envHidden?.(y)===!0&&r.push(y);const i=n("\
 NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),o=e("NAT_TELEMETRY_ENDPOINT");o!==void 0&&
 !Be(o)&&t.push(`NAT_TELEMETRY_ENDPOINT=${$(L(o))} is not an http(s) URL, "" or "stdout": nothing is sent`);const a=e("NA\
 T_TELEMETRY_FORMAT");a!==void 0&&!["","nat","otlp"].includes(a.trim().toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${$(a)}\
  is not a format (nat, otlp): the nat envelope is sent`);const s=n("NAT_TELEMETRY_HANDOFF","so events are delivered in p\
 rocess at exit")??"auto",d=e("NAT_TELEMETRY_CONSENT_FILE");d&&!z(d,A().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${$(d)} i\
-s not an absolute path: it is read in the directory each run starts in, so each directory may hold another decision`);const c=Gi(
-e,A().os,t),u=e("NAT_TELEMETRY_SPOOL_DIR"),l=A().os==="win32"?"LOCALAPPDATA":"HOME",f=c===void 0&&u===void 0&&b().envHidden?.(
-l)===!0;f&&t.push(`${l} may not be read (the program's permissions): no spool is kept, so a run delivers at exit what it\
- can and loses the rest`);const h=c!==void 0?void 0:u===""?"NAT_TELEMETRY_SPOOL_DIR is empty":u!==void 0?"NAT_TELEMETRY_\
-SPOOL_DIR is not an absolute path":f?`the program may not read ${l} (its permissions)`:"there is no home directory";for(const m of r)
-t.push(`${m} may not be read (the program's permissions): ${kr[m]}`);for(const m of Sr){const g=e(m);g&&!/^https?:$/.test(
-Wi(g))&&t.push(`${m}=${$(L(g))} is not an http(s) URL: OTLP events are not sent`)}const p=zi(e,m=>r.includes(m)),v=m=>Vi(
-e(m),g=>t.push(`${m}: ${g}: skipped`)),y={...ln("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),t),...ln("O\
-TEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},E={...v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_\
-SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:o,endpointHidden:r.includes("NAT_TELEMETRY_EN\
-DPOINT"),otlpEndpointHidden:p.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:c,noSpool:h,spoolFallback:u===
-void 0,handOff:s,ci:dn(e("CI")),format:a,otlpEndpoint:p.endpoint,otlpHeaders:y,otlpResource:E,problems:t}}),Xi=(function(e){
-const t=e.trim().toLowerCase();return ve(t)===!0||Us.includes(t)}),Wi=(function(e){try{return new URL(e).protocol}catch{
-return""}}),ln=(function(e,t,n){const r={};for(const[i,o]of Object.entries(t))Pt(i)?Dt(i)?n.push(`${e}: ${$(i)} is the H\
-TTP client's to set: skipped, not sent`):Bt(o)?r[i]=o:n.push(`${e}: the value of ${$(i)} is not a header value (RFC 9110\
-, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):n.push(`${e}: ${$(i)} is not \
-a header name (an RFC 9110 token): skipped, not sent`);return r}),Gi=(function(e,t,n=[]){const r=e("NAT_TELEMETRY_SPOOL_\
-DIR");if(r!==void 0){if(r==="")return;if(z(r,t))return r;n.push(`NAT_TELEMETRY_SPOOL_DIR=${$(r)} is not an absolute path\
-: no spool is kept`);return}const i=e("XDG_STATE_HOME");if(i&&!z(i,t))n.push(`XDG_STATE_HOME=${$(i)} is not an absolute \
-path: ignored, as the XDG specification says`);else if(i)return I(i,"nat/telemetry");let o;if(t==="win32"){const a=e("LO\
-CALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);o=a?`${a}\\nat\\telemetry`:void 0}else{const a=e(
-"HOME");o=a?I(a,`${t==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}if(o===void 0||z(o,
-t))return o;n.push("the home directory is not an absolute path: no spool is kept")}),qi=(function(e,t,n){if(t==="win32"||
-n===void 0)return;const r=e("TMPDIR");return I(r&&z(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),re=(function(){const e=b();if(ve(
-e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
+s not an absolute path: it is read in the directory each run starts in, so each directory may hold another decision`);let c;
+const u=Gi(e,A().os,t,y=>c=y),l=e("NAT_TELEMETRY_SPOOL_DIR"),f=A().os==="win32"?"LOCALAPPDATA":"HOME";u===void 0&&l===void 0&&
+w().envHidden?.(f)===!0&&(c=`the program may not read ${f} (its permissions)`,t.push(`${f} may not be read (the program'\
+s permissions): the spool cannot be kept in the home directory`));for(const y of r)t.push(`${y} may not be read (the pro\
+gram's permissions): ${kr[y]}`);for(const y of Sr){const m=e(y);m&&!/^https?:$/.test(Wi(m))&&t.push(`${y}=${$(L(m))} is \
+not an http(s) URL: OTLP events are not sent`)}const h=zi(e,y=>r.includes(y)),p=y=>Vi(e(y),m=>t.push(`${y}: ${m}: skippe\
+d`)),v={...ln("OTEL_EXPORTER_OTLP_HEADERS",p("OTEL_EXPORTER_OTLP_HEADERS"),t),...ln("OTEL_EXPORTER_OTLP_LOGS_HEADERS",p(
+"OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},g={...p("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("\
+OTEL_SERVICE_NAME")}:{}};return{endpoint:o,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:h.hidden,
+dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:u,noSpool:c,spoolFallback:l===void 0,handOff:s,ci:dn(e("CI")),
+format:a,otlpEndpoint:h.endpoint,otlpHeaders:v,otlpResource:g,problems:t}}),Xi=(function(e){const t=e.trim().toLowerCase();
+return ve(t)===!0||Us.includes(t)}),Wi=(function(e){try{return new URL(e).protocol}catch{return""}}),ln=(function(e,t,n){
+const r={};for(const[i,o]of Object.entries(t))Pt(i)?Dt(i)?n.push(`${e}: ${$(i)} is the HTTP client's to set: skipped, no\
+t sent`):Bt(o)?r[i]=o:n.push(`${e}: the value of ${$(i)} is not a header value (RFC 9110, visible ASCII: no control char\
+acters, no leading or trailing space): skipped, not sent`):n.push(`${e}: ${$(i)} is not a header name (an RFC 9110 token\
+): skipped, not sent`);return r}),Gi=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===
+""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):z(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${$(i)} is not an absolute path:\
+ no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XDG_STATE_HOME");if(o&&!z(o,t))
+n.push(`XDG_STATE_HOME=${$(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)return I(o,"n\
+at/telemetry");let a;if(t==="win32"){const s=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);
+a=s?`${s}\\nat\\telemetry`:void 0}else{const s=e("HOME");a=s?I(s,`${t==="darwin"?"Library/Application Support":".local/s\
+tate"}/nat/telemetry`):void 0}return a===void 0?void r("there is no home directory"):z(a,t)?a:(n.push("the home director\
+y is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),qi=(function(e,t,n){
+if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return I(r&&z(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),re=(function(){
+const e=w();if(ve(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
 `)}),un=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Ji=(function(e){return e.length<=64&&Ys.test(e)&&(/^[ -~]*$/.
 test(e)||!Vs().test(e))}),je=(function(e,t){if(typeof t=="string"&&(t==="undefined"||Ji(t)))return t;const n=typeof t=="\
 string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return re()?.(`'${e}' ${n} is not a command's fixed nam\
@@ -354,11 +354,11 @@ crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),oe=(function(e=12){le
 return Object.hasOwn(e,t)?e[t]:void 0}),Ee=(function(e,t,n){Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,
 configurable:!0})}),Ve=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}),we=(function(e){const t=e.charCodeAt(
 0);return t<32||t===127}),so=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:
-1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),Z=(function(){if(ze())return;const{env:e,files:t}=b(),n=e("HOME")??e("USERPROFI\
+1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),Z=(function(){if(ze())return;const{env:e,files:t}=w(),n=e("HOME")??e("USERPROFI\
 LE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?I(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.
 test(r))return r;if(Et?.given!==r){const i=t?.realPath(".");Et={given:r,path:i===void 0?r:I(i,r)}}return Et.path}),ao=(function(){
-return(H?j:void 0)??Z()}),ze=(function(){const{env:e,envHidden:t}=b();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_T\
-ELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),se=(function(e,t=!1){const n=b().files;
+return(H?j:void 0)??Z()}),ze=(function(){const{env:e,envHidden:t}=w();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_T\
+ELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),se=(function(e,t=!1){const n=w().files;
 if(!n)return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program'\
 s permissions)"};let r;try{r=n.read(e,na)}catch(i){return Xe(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF\
 -8 (Python's tomllib rejects it)"}:co(i)?{state:"disabled",problem:"may not be read where it leads (the program's permis\
@@ -376,7 +376,7 @@ METRY_ENABLED environment variable.",`# Saved ${W(t)}.`,"[telemetry]",`consent =
 /\.\d{3}Z$/,"Z")}"`,`prompt_version = "${gt}"`,""].join(`
 `)}),yn=(function(e,t=Z()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision mus\
 t be "enabled" or "disabled", got ${$(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot reco\
-rd consent: the path must be a non-empty string, got ${$(t)}`);return gn(e,t,()=>{})}),gn=(function(e,t,n){const r=b().files;
+rd consent: the path must be a non-empty string, got ${$(t)}`);return gn(e,t,()=>{})}),gn=(function(e,t,n){const r=w().files;
 if(t===void 0||!r){const l=ze();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not\
  read ${l} (its permissions)`:"no home directory"),!1}const i=F(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf(
 "\\"))+1),a=Date.now(),s=Ue(i,a);if(![i,s,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program m\
@@ -386,7 +386,7 @@ r.ensureDir(i,!1),r.checkPlace(t),ge(r,i,o,lo(e,a),a,s)}catch(l){return n(J(l)),
 const e=Z(),{state:t,problem:n,outdatedYes:r}=wn(e),i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};
 return{...bn()??Ge(t),...i}}),We=(function(){const e=bn();if(e)return e;const{state:t,text:n,problem:r}=wn(Z());return{...Ge(
 t),text:n,...r?{problem:r}:{}}}),wn=(function(e){if(e!==void 0)return se(e);const t=ze();return t?{state:"disabled",problem:`\
-cannot be found: the program may not read ${t} (its permissions)`}:{state:"never_asked"}}),bn=(function(){const{env:e,envHidden:t}=b();
+cannot be found: the program may not read ${t} (its permissions)`}:{state:"never_asked"}}),bn=(function(){const{env:e,envHidden:t}=w();
 if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=ve(e("NAT_TELEMETRY_ENABLED"));
 if(n!==void 0)return{enabled:n,source:"NAT_TELEMETRY_ENABLED"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_T\
 RACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),Ge=(function(e){
@@ -394,11 +394,11 @@ return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",so
 if(e===void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),
 qe=(function(){const e=Tn();e===void 0||e===Ie||(Ie=e,[B,H,wt]=[!1,!1,!0])}),uo=(function(){return qe(),wt}),Je=(function(){
 if(Lr)return B=Lr();if(qe(),!H||j===void 0)return!0;let e=se(j,!0);e.problem!==void 0&&(e=se(j,!0));const t=e.text===Re.
-text&&b().files?.modifiedAt(j)===Re.modified;return B=e.problem===void 0&&t&&Ge(e.state).enabled}),U=(function(){return qe(),
+text&&w().files?.modifiedAt(j)===Re.modified;return B=e.problem===void 0&&t&&Ge(e.state).enabled}),U=(function(){return qe(),
 B===void 0&&_n(We()),B===!0}),ho=(function(){const e=We();return B===void 0&&_n(e),{enabled:e.enabled,source:e.source}}),
-_n=(function(e){[B,H]=[e.enabled,e.source==="file"],j=H?Z():void 0,Re=j===void 0?{}:{text:e.text,modified:b().files?.modifiedAt(
+_n=(function(e){[B,H]=[e.enabled,e.source==="file"],j=H?Z():void 0,Re=j===void 0?{}:{text:e.text,modified:w().files?.modifiedAt(
 j)}}),fo=(function(){return U()&&H}),Ze=(function(){const e=U(),{enabled:t,source:n,problem:r}=We(),o=n!=="file"&&n!=="d\
-efault"&&b().envHidden?.(n)===!0?`${n}, which the program may not read (its permissions)`:r?`${n}: the consent file ${r}\
+efault"&&w().envHidden?.(n)===!0?`${n}, which the program may not read (its permissions)`:r?`${n}: the consent file ${r}\
 , so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?o:"the program (setTelemetryEnabled)"}}),$n=(function(e){
 if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);
 [B,H,wt]=[e,!1,!0];const t=Tn()??0;if(Ie=e?t:t+1,!e)try{Le[Me].serial=Ie}catch{}}),Sn=(function(e){const t=e.replace(/^\[(.*)\]$/,
@@ -407,9 +407,9 @@ test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}),On=(function(e,t){if(e
 e.url)}catch{return}if(n.protocol!=="http:"||Sn(n.hostname))return;const r=[...n.username||n.password?["the URL's creden\
 tials"]:[],...Object.keys(t).length>0?[`the headers ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(
 " and ")} go unencrypted (http:) to ${n.hostname}`}),kn=(function(e,t,n){let r,i=!1,o;const a=()=>{i=!0,clearTimeout(r),
-ee.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+ia)/Tt),end:s},c=(u,l)=>{const f=b().monotonicMs()+u;try{
-r=setTimeout(()=>{ee.release(d);const h=b().monotonicMs()-f;if(h<=ra||l===0)return s();c(Math.min(Math.max(h,bt.min),bt.
-max),l-1)},u),n?.(r)}catch{}};return ee.guard(d),c(e,Cr),n||(o=S(()=>b().holdOpen?.())),a}),P=(function(e){const t=e.search(
+ee.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+ia)/Tt),end:s},c=(u,l)=>{const f=w().monotonicMs()+u;try{
+r=setTimeout(()=>{ee.release(d);const h=w().monotonicMs()-f;if(h<=ra||l===0)return s();c(Math.min(Math.max(h,bt.min),bt.
+max),l-1)},u),n?.(r)}catch{}};return ee.guard(d),c(e,Cr),n||(o=S(()=>w().holdOpen?.())),a}),P=(function(e){const t=e.search(
 oa);if(t===-1)return e.length;let n=e.length;for(let r=t;r<e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=
 55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):n+=2)}return n}),mo=(function(e,t=A()){const n=({schemaVersion:r,
 sessionId:i,clientVersion:o=e},a)=>mn(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:a});return{name:"\
@@ -418,74 +418,74 @@ po=(function(e,t=A()){const n=({clientVersion:o=e.serviceVersion})=>o===e.servic
 i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(Ui(o))),a};return{name:"otlp",encode:o=>an(o.map(i),o[0].
 sessionId,n(o[0]),t),emptyBytes:o=>P(an([],o.sessionId,n(o),t)),eventBytes:o=>P(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,
 "service.name":e.serviceName},classify:Hi}}),xn=(function(e={}){if(!D(e))throw new TypeError(`Cannot create handler: opt\
-ions must be an object, got ${$(e)}`);const t=ne(e,aa);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(O,_,T)=>{
-const k=e[O]===void 0?_:e[O],R=T.integer?`${T.sign} integer`:`${T.sign} number`,N=`Cannot create handler: '${O}' must be\
- a ${R}`;if(typeof k!="number"||Number.isNaN(k))throw new TypeError(`${N}, got ${$(k)}`);if(!((T.sign==="positive"?k>0:k>=
-0)&&(T.integer?Number.isSafeInteger(k):Number.isFinite(k))))throw new RangeError(`${N}, got ${k}`);if(T.timer&&k*1e3>Ir)
+ions must be an object, got ${$(e)}`);const t=ne(e,aa);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(O,T,b)=>{
+const k=e[O]===void 0?T:e[O],R=b.integer?`${b.sign} integer`:`${b.sign} number`,N=`Cannot create handler: '${O}' must be\
+ a ${R}`;if(typeof k!="number"||Number.isNaN(k))throw new TypeError(`${N}, got ${$(k)}`);if(!((b.sign==="positive"?k>0:k>=
+0)&&(b.integer?Number.isSafeInteger(k):Number.isFinite(k))))throw new RangeError(`${N}, got ${k}`);if(b.timer&&k*1e3>Ir)
 throw new RangeError(`Cannot create handler: '${O}' must be at most ${Ir/1e3} seconds (the longest a timer can wait), go\
-t ${k}`);return k},r=(O,_,T)=>{const k=e[O]===void 0?T:e[O];if(typeof k!==_)throw new TypeError(`Cannot create handler: \
-'${O}' must be a ${_}, got ${$(k)}`);return k},i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},a={sign:"po\
+t ${k}`);return k},r=(O,T,b)=>{const k=e[O]===void 0?b:e[O];if(typeof k!==T)throw new TypeError(`Cannot create handler: \
+'${O}' must be a ${T}, got ${$(k)}`);return k},i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},a={sign:"po\
 sitive",integer:!0},s=n("requestTimeoutSeconds",jr,i),d=n("backoffInitialSeconds",1,o),c=n("backoffMaxSeconds",60,o);if(c<
 d)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${d}), got ${c}`);
 const u=cn(),l=r("sourceClientVersion","string",$e),f=An("resource",e.resource),h=r("sessionId","string","undefined"),p=Nn(
-e.format,u.format),v=Qe(p,l,{...u.otlpResource,...f}),y=Ke(v,u.sessionPrefix+h),E=Nn(e.format,void 0),m=Ke(Qe(E,l,f,Hr),
-h),g=n("maxEventBytes",32768,a);if(g<m.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be a\
-t least ${m.eventBytes} (the smallest event), got ${g}`);const w=n("maxBatchBytes",5e5,a);if(w<m.batchBytes){const O=`on\
-e ${E} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourc\
-eClientVersion', 'sessionId' or 'resource' make ${O} ${m.batchBytes} bytes, more than 'maxBatchBytes' (${w} by default)`:
-`Cannot create handler: 'maxBatchBytes' must be at least ${m.batchBytes} (${O}), got ${w}`)}return{flushIntervalMs:n("fl\
+e.format,u.format),v=Qe(p,l,{...u.otlpResource,...f}),g=Ke(v,u.sessionPrefix+h),y=Nn(e.format,void 0),m=Ke(Qe(y,l,f,Hr),
+h),E=n("maxEventBytes",32768,a);if(E<m.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be a\
+t least ${m.eventBytes} (the smallest event), got ${E}`);const _=n("maxBatchBytes",5e5,a);if(_<m.batchBytes){const O=`on\
+e ${y} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourc\
+eClientVersion', 'sessionId' or 'resource' make ${O} ${m.batchBytes} bytes, more than 'maxBatchBytes' (${_} by default)`:
+`Cannot create handler: 'maxBatchBytes' must be at least ${m.batchBytes} (${O}), got ${_}`)}return{flushIntervalMs:n("fl\
 ushIntervalSeconds",Dr,i)*1e3,maxQueueSize:n("maxQueueSize",Pr,a),maxRetries:n("maxRetries",Br,{sign:"non-negative",integer:!0}),
 requestTimeoutMs:s*1e3,exitTimeoutMs:n("exitTimeoutSeconds",s,o)*1e3,backoff:{initialMs:d*1e3,maxMs:c*1e3},maxBufferedEvents:n(
-"maxBufferedEvents",1e3,a),maxEventBytes:Math.min(g,w-y.envelopeBytes-Ur),maxEventBytesOption:g,maxBatchBytes:w,sourceClientVersion:l,
+"maxBufferedEvents",1e3,a),maxEventBytes:Math.min(E,_-g.envelopeBytes-Ur),maxEventBytesOption:E,maxBatchBytes:_,sourceClientVersion:l,
 sessionId:u.sessionPrefix+h,sink:yo(e.endpoint,u.endpointHidden?_t:u.endpoint??(p==="otlp"?u.otlpEndpointHidden?_t:u.otlpEndpoint??
-sa:void 0),u.dryRun),spoolDir:go(e.spoolDir,u.spoolDir),spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{
-maxEvents:n("spoolMaxEvents",1e3,a),maxBytes:n("spoolMaxBytes",1048576,a),maxAgeMs:n("spoolMaxAgeDays",7,{sign:"positive"})*
-864e5},captureInterrupts:bo(e.captureInterrupts),handOff:wo(e.handOff===void 0?void 0:r("handOff","boolean",!0),u),customFetch:e.
-fetch!==void 0,format:v,headers:{...p==="otlp"?u.otlpHeaders:{},...Eo(e.headers)},fetch:r("fetch","function",b().fetch??
-((O,_)=>globalThis.fetch(O,_))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("rand\
-om","function",He)}}),Ke=(function(e,t){const n={json:Fr,bytes:P(Fr),schemaVersion:vt,sessionId:t,timestamp:0,retries:0,
-notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+Ur+r,envelopeBytes:i}}),
-Qe=(function(e,t,n,r){return e==="otlp"?po({serviceName:n["service.name"]??Fs,serviceVersion:t,resourceAttributes:n},r):
-mo(t,r)}),vo=(function(e){const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=Ke(Qe(t.name,n,r,Hr),"undefined");return{
-maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),yo=(function(e,t,n){
-if(e!==void 0&&(typeof e!="string"||!Be(e)))throw new TypeError(`Cannot create handler: 'endpoint' must be an http(s) UR\
-L, "" or "stdout", got ${$(typeof e=="string"?L(e):e)}`);if(e===void 0&&t===_t)return{kind:"none",reason:"endpoint_hidde\
-n"};const r=e??t??Or;return Be(r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:
-{kind:"none",reason:"invalid_endpoint"}}),go=(function(e,t){if(e!==!1){if(e===void 0)return t;if(typeof e!="string"||e===
-"")throw new TypeError(`Cannot create handler: 'spoolDir' must be a non-empty string or false, got ${$(e)}`);if(!z(e,A().
-os))throw new TypeError(`Cannot create handler: 'spoolDir' must be an absolute path (a relative one moves with the worki\
-ng directory), got ${$(e)}`);return e}}),Nn=(function(e,t){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Can\
-not create handler: 'format' must be "nat" or "otlp", got ${$(e)}`);return e??(t?.trim().toLowerCase()==="otlp"?"otlp":"\
-nat")}),An=(function(e,t){if(t===void 0)return{};if(!(D(t)&&Object.values(t).every(r=>typeof r=="string")))throw new TypeError(
-`Cannot create handler: '${e}' must be an object of strings, got ${$(t)}`);return{...t}}),Eo=(function(e){const t=An("he\
-aders",e),n=Object.entries(t).reduce((r,[i,o])=>r+i.length+o.length+4,0);if(n>Yr)throw new RangeError(`Cannot create han\
-dler: 'headers' must add at most ${Yr} bytes to a request (servers refuse a larger head), got ${n}`);for(const[r,i]of Object.
-entries(t)){if(!Pt(r))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), go\
-t ${$(r)}`);if(Dt(r))throw new TypeError(`Cannot create handler: 'headers' must not set ${$(r)}: the HTTP client frames \
-the request itself`);if(!Bt(i))throw new TypeError("Cannot create handler: 'headers' must have header values (RFC 9110, \
-visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a \
-bad value for "+$(r))}return t}),wo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="au\
-to"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),bo=(function(e){
-if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot creat\
-e handler: 'captureInterrupts' must be a boolean or a function, got ${$(e)}`)}),To=(function(e,t){if(e===null)return;const n=e.
-trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.
-max(i,0),Vr)}),be=(function(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.
-max(o,r)}),ae=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.
-toString(16).padStart(8,"0")}),Te=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const a=n.
-exec(o)?.[1],s=a===void 0?void 0:r(a,o);return s===void 0?[]:[s]})}),et=(function(e,t){return t??ae(e)}),_o=(function(e,t,n){
-return Te(e,t,ca,(r,i)=>{const o=Rn(e,`${t}/${i}`,n);if(typeof o!="object")return;const a=o.endpointHash??(o.endpoint===
-void 0?r:et(o.endpoint));return{hash:r,...o,endpointHash:a}})}),Rn=(function(e,t,n){try{const r=e.read(t,zr);if(r===void 0)
-return;const{failures:i,notBefore:o,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>
-0&&Number.isFinite(o)&&o>=0&&o<=n+Vr,l=Number.isFinite(d)&&d<=n?{failures:i,notBefore:o,handedOffAt:d}:{failures:i,notBefore:o};
-return c?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:
-"invalid"}catch{return"invalid"}}),Mn=(function(e){const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is \
-down (${t} failure(s) in a row): not tried before ${W(n)}`}),M=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Ln=(function(e,t="\
-nat",n=""){return ae(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),In=(function(e,t){const n=$t.exec(e);return n?$o(n,t)?de(n[3]):
-void 0:de(e)}),de=(function(e){const t=ua.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/
-Jr));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Cn=(function(e,t,n){let r=Math.max(0,e.length-t),i=e.slice(
-r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.length&&i>n;)i-=e[r++].bytes+1;return{first:r,bytes:i}}),Dn=(function(e,t,n){const r=e.
-reduce((i,o)=>i+o.bytes+1,0);return`e-${ie(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${oe()}.jsonl`}),Pn=(function(e){
-return e.map(t=>`${t.text}
+sa:void 0),u.dryRun),spoolDir:go(e.spoolDir,u.spoolDir),noSpool:e.spoolDir===!1?"the program's options keep none (spoolD\
+ir: false)":e.spoolDir===void 0?u.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n(
+"spoolMaxEvents",1e3,a),maxBytes:n("spoolMaxBytes",1048576,a),maxAgeMs:n("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts:bo(
+e.captureInterrupts),handOff:wo(e.handOff===void 0?void 0:r("handOff","boolean",!0),u),customFetch:e.fetch!==void 0,format:v,
+headers:{...p==="otlp"?u.otlpHeaders:{},...Eo(e.headers)},fetch:r("fetch","function",w().fetch??((O,T)=>globalThis.fetch(
+O,T))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",He)}}),Ke=(function(e,t){
+const n={json:Fr,bytes:P(Fr),schemaVersion:vt,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(
+n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+Ur+r,envelopeBytes:i}}),Qe=(function(e,t,n,r){return e==="o\
+tlp"?po({serviceName:n["service.name"]??Fs,serviceVersion:t,resourceAttributes:n},r):mo(t,r)}),vo=(function(e){const{format:t,
+sourceClientVersion:n}=e,r=t.resource??{},i=Ke(Qe(t.name,n,r,Hr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
+i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),yo=(function(e,t,n){if(e!==void 0&&(typeof e!=
+"string"||!Be(e)))throw new TypeError(`Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${$(
+typeof e=="string"?L(e):e)}`);if(e===void 0&&t===_t)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Or;return Be(
+r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invali\
+d_endpoint"}}),go=(function(e,t){if(e!==!1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Ca\
+nnot create handler: 'spoolDir' must be a non-empty string or false, got ${$(e)}`);if(!z(e,A().os))throw new TypeError(`\
+Cannot create handler: 'spoolDir' must be an absolute path (a relative one moves with the working directory), got ${$(e)}`);
+return e}}),Nn=(function(e,t){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: 'format' \
+must be "nat" or "otlp", got ${$(e)}`);return e??(t?.trim().toLowerCase()==="otlp"?"otlp":"nat")}),An=(function(e,t){if(t===
+void 0)return{};if(!(D(t)&&Object.values(t).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler: '${e}\
+' must be an object of strings, got ${$(t)}`);return{...t}}),Eo=(function(e){const t=An("headers",e),n=Object.entries(t).
+reduce((r,[i,o])=>r+i.length+o.length+4,0);if(n>Yr)throw new RangeError(`Cannot create handler: 'headers' must add at mo\
+st ${Yr} bytes to a request (servers refuse a larger head), got ${n}`);for(const[r,i]of Object.entries(t)){if(!Pt(r))throw new TypeError(
+`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${$(r)}`);if(Dt(r))throw new TypeError(`\
+Cannot create handler: 'headers' must not set ${$(r)}: the HTTP client frames the request itself`);if(!Bt(i))throw new TypeError(
+"Cannot create handler: 'headers' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control char\
+acter, no character past ASCII, no leading or trailing space), got a bad value for "+$(r))}return t}),wo=(function(e,t){
+return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOF\
+F"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),bo=(function(e){if(e===void 0||e===!1)return!1;if(e===
+!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be\
+ a boolean or a function, got ${$(e)}`)}),To=(function(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(
+n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),Vr)}),be=(function(e,t,n,r=0){
+const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}),ae=(function(e){let t=2166136261;
+for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),Te=(function(e,t,n,r){
+let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===void 0?void 0:r(a,o);return s===void 0?
+[]:[s]})}),et=(function(e,t){return t??ae(e)}),_o=(function(e,t,n){return Te(e,t,ca,(r,i)=>{const o=Rn(e,`${t}/${i}`,n);
+if(typeof o!="object")return;const a=o.endpointHash??(o.endpoint===void 0?r:et(o.endpoint));return{hash:r,...o,endpointHash:a}})}),
+Rn=(function(e,t,n){try{const r=e.read(t,zr);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:a,endpointHash:s,
+handedOffAt:d}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+Vr,l=Number.isFinite(d)&&d<=
+n?{failures:i,notBefore:o,handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof a=="string"?a:void 0,
+endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}),Mn=(function(e){const{
+failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${W(n)}`}),
+M=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Ln=(function(e,t="nat",n=""){return ae(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),
+In=(function(e,t){const n=$t.exec(e);return n?$o(n,t)?de(n[3]):void 0:de(e)}),de=(function(e){const t=ua.exec(e);if(!t)return;
+const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/Jr));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),
+Cn=(function(e,t,n){let r=Math.max(0,e.length-t),i=e.slice(r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.length&&i>n;)i-=e[r++].
+bytes+1;return{first:r,bytes:i}}),Dn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ie(t)}-${e.length}\
+-${r}-${n===void 0?"":`${n}-`}${oe()}.jsonl`}),Pn=(function(e){return e.map(t=>`${t.text}
 `).join("")}),_e=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${C(e.schemaVersion)},"sessionId":${C(e.sessionId)}\
 ,${e.clientVersion===void 0?"":`"clientVersion":${C(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.
 json}}`;return{text:t,bytes:P(t)}}),Bn=(function(e,t){return`l-${ie(t)}-${e}`}),jn=(function([,e,t]){return e==="l"?Number(
@@ -493,47 +493,47 @@ t):Number(t)+ha}),$o=(function(e,t){return t>jn(e)}),So=(function(e){try{const{r
 timestamp:o,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===void 0||
 typeof i=="string")&&Number.isFinite(o)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Fe(a.parameters)===
 void 0))return;const d={json:C(a),schemaVersion:n,sessionId:r,retries:t,timestamp:o};return i===void 0?d:{...d,clientVersion:i}}catch{
-return}}),Fn=(function(e,t){return e.spoolFallback?qi(b().env,A().os,t?.uid):void 0}),Un=(function(e,t,n=()=>{},r="work"){
-const{spoolDir:i,spoolLimits:o}=e,a=Hn(e);let s="there is no home directory";const d=i===void 0?void 0:De.open(i,t,o,a,l=>s=
-l,r),c=Fn(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:De.open(c,t,o,a);
-l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=De.open(c,t,o,a,l=>s+=`; no\
-r in ${c}: ${l}`,r);return n(s,u?.dir),u}),Hn=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,
-a={version:o&&r!==$e?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.
-entries(n.resource).sort(),fetch:o?"own":void 0},s=C(a);return Ln(t.kind==="http"?t.url:"",n.name,s==="{}"?"":s)}),Oo=(function(e,t){
-const{sessionId:n,sourceClientVersion:r,maxEventBytes:i}=t;try{if(!(e instanceof ue))return{reason:"not_an_event",detail:"\
-not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const o=ro(e),{
-schemaVersion:a,timestamp:s}=e;if(typeof a!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};
-if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>fa)return{reason:"\
-invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};const d=P(o);return d>i?{reason:"\
-event_too_large",detail:`${d} bytes serialized, more than ${Math.max(i,0)} (maxEventBytes, or what maxBatchBytes leaves \
-beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:o,
-bytes:d,schemaVersion:a,sessionId:n,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(o){return{reason:"invalid_e\
-vent",detail:J(o)}}}),ko=(function(e,t,n,r=i=>i.bytes){const i=[];let o=[],a=0;for(const s of e){const d=r(s);o.length>0&&
-s.schemaVersion===o[0].schemaVersion&&s.sessionId===o[0].sessionId&&s.clientVersion===o[0].clientVersion&&a+1+d<=t||(o=[],
-i.push(o),a=n(s)-1),a+=1+d,o.push(s)}return i}),xo=(function(e,t){return{...e,[Kr]:JSON.stringify(t)}}),tt=(function(e,t,n,r){
-const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const a of e.list(t)){
-const s=i.exec(a);if(!s)continue;const d=Number(s[1]),c=s[2]==="lock"?fe:Sa;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).
-push(a):nt(e,`${t}/${a}`)}return o.locks.sort(),o.marks.sort(),o}),No=(function(e,t,n,r){try{return tt(e,t,n,r).locks.length>
-0}catch{return!1}}),Ao=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=tt(e,t,n,Date.now());if(i.locks.length>0||i.
-marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${ie(o)}-${oe()}.start`,e.create(`${t}/${r}`,"");const a=tt(
-e,t,n,o);return a.locks.length===0&&a.marks[0]===r?r:(nt(e,`${t}/${r}`),"at work")}catch{return r}}),Ro=(function(e,t,n){
+return}}),Fn=(function(e,t){return e.spoolFallback?qi(w().env,A().os,t?.uid):void 0}),Un=(function(e,t,n=()=>{},r="work"){
+const{spoolDir:i,spoolLimits:o}=e,a=Hn(e);let s=e.noSpool??"there is no spool directory";const d=i===void 0?void 0:De.open(
+i,t,o,a,l=>s=l,r),c=Fn(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:De.
+open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=De.open(c,t,o,
+a,l=>s+=`; nor in ${c}: ${l}`,r);return n(s,u?.dir),u}),Hn=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,
+customFetch:o}=e,a={version:o&&r!==$e?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.
+resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},s=C(a);return Ln(t.kind==="http"?t.url:"",n.name,s==="\
+{}"?"":s)}),Oo=(function(e,t){const{sessionId:n,sourceClientVersion:r,maxEventBytes:i}=t;try{if(!(e instanceof ue))return{
+reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be i\
+nspected"}}try{const o=ro(e),{schemaVersion:a,timestamp:s}=e;if(typeof a!="string")return{reason:"invalid_event",detail:"\
+schemaVersion is not a string"};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite n\
+umber"};if(s<0||s>fa)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats \
+carry"};const d=P(o);return d>i?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(i,0)} (max\
+EventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT\
+_TELEMETRY_FORMAT make larger)`}:{json:o,bytes:d,schemaVersion:a,sessionId:n,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(o){
+return{reason:"invalid_event",detail:J(o)}}}),ko=(function(e,t,n,r=i=>i.bytes){const i=[];let o=[],a=0;for(const s of e){
+const d=r(s);o.length>0&&s.schemaVersion===o[0].schemaVersion&&s.sessionId===o[0].sessionId&&s.clientVersion===o[0].clientVersion&&
+a+1+d<=t||(o=[],i.push(o),a=n(s)-1),a+=1+d,o.push(s)}return i}),xo=(function(e,t){return{...e,[Kr]:JSON.stringify(t)}}),
+tt=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const a of e.
+list(t)){const s=i.exec(a);if(!s)continue;const d=Number(s[1]),c=s[2]==="lock"?fe:Sa;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:
+o.marks).push(a):nt(e,`${t}/${a}`)}return o.locks.sort(),o.marks.sort(),o}),No=(function(e,t,n,r){try{return tt(e,t,n,r).
+locks.length>0}catch{return!1}}),Ao=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=tt(e,t,n,Date.now());if(i.locks.
+length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${ie(o)}-${oe()}.start`,e.create(`${t}/${r}`,
+"");const a=tt(e,t,n,o);return a.locks.length===0&&a.marks[0]===r?r:(nt(e,`${t}/${r}`),"at work")}catch{return r}}),Ro=(function(e,t,n){
 n!==void 0&&Mo(e,t,()=>[n])}),Mo=(function(e,t,n){try{e.ensureDir(t,!0,!1),Lo(e,t,n())}catch{}}),Lo=(function(e,t,n){for(const r of n)
 nt(e,`${t}/${r}`)}),nt=(function(e,t){try{e.remove(t)}catch{}}),Yn=(function(e,t,n){const r=Io(e,t,n);return r.handOff?r:
 {...r,outcome:Vn(e,t)}}),Vn=(function(e,t){return e.sink.kind==="none"?"dropped":zn(e)&&t?.health.isOpen()!==!0?"deliver\
-ed":t?"spooled":"dropped"}),zn=(function(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}),Io=(function(e,t,n){
+ed":t?"spooled":"dropped"}),zn=(function(e){return e.sink.kind!=="http"||w().canConnect(e.sink.url)}),Io=(function(e,t,n){
 try{const r=Wn(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
-a=Xn(e.sink.url,i.dir);if(o.isOpen()){const f=b().senderRefusal(a);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
-{handOff:!1,reason:f}}const s=b().senderCommand(`${i.dir}/${me}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};
+a=Xn(e.sink.url,i.dir);if(o.isOpen()){const f=w().senderRefusal(a);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
+{handOff:!1,reason:f}}const s=w().senderCommand(`${i.dir}/${me}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};
 const{cwd:d,...c}=s,u={...jo(e,i.dir),successor:c,onByConsentFile:fo()};return{handOff:!0,command:{...s,env:xo(s.env,u)},
 backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),Co=(function(e,t,n){const r=Yn(e,t,n);return r.
 handOff&&r.command&&!Uo(r.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be w\
 ritten",outcome:Vn(e,r.backlog)}:r}),Do=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||
-n.isOpen())return"endpoint down";const i=Ao(r,t.dir,t.key);if(i==="at work")return"at work";const o=b().spawnDetached(e.
+n.isOpen())return"endpoint down";const i=Ao(r,t.dir,t.key);if(i==="at work")return"at work";const o=w().spawnDetached(e.
 command);return o==="started"?n.noteHandOff():Ro(r,t.dir,i),o}catch{return"failed"}}),Po=(function(e,t){if(t===null||t.health.
 isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return Wn(e,t,!0)!==void 0||n.kind==="http"&&
-b().senderRefusal(Xn(n.url,t.spool.dir))!==void 0}),Xn=(function(e,t){const n=ao(),r=n===void 0?void 0:Bo(n);return{endpoint:e,
+w().senderRefusal(Xn(n.url,t.spool.dir))!==void 0}),Xn=(function(e,t){const n=ao(),r=n===void 0?void 0:Bo(n);return{endpoint:e,
 dir:t,reads:r===void 0?[]:[r],variables:[...Aa,...le,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
-Bo=(function(e){const t=F(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=b().files,i=t===void 0||["",".","\
+Bo=(function(e){const t=F(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=w().files,i=t===void 0||["",".","\
 .."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:I(i,n);return o!==void 0&&r?.allowed(o,"read")?
 o:e}),Wn=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
 "http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
@@ -584,9 +584,9 @@ void 0:{lines:er(n),bytes:n.length,ended:n===""||n.endsWith(`
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(st(t)&&st(n)&&t<=n&&a.length>0&&a.length<=kt&&a.every(([
 c,u])=>ni.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const d={since:t,last:n,dropped:Object.fromEntries(a),...typeof o==
 "string"&&Ia.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&L(i)===i?{...d,endpoint:i}:d}catch{return}}),st=(function(e){
-return Number.isSafeInteger(e)&&e>=0&&e<=Rr}),at=(function(e,t){return I(e,`drops-${t}.json`)}),Wo=(function(e){const t=b().
-monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(i=>{n=kn(Math.max(0,t-b().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),
-tr=(function(e){b().writeStderr(`${St(JSON.parse(e))}
+return Number.isSafeInteger(e)&&e>=0&&e<=Rr}),at=(function(e,t){return I(e,`drops-${t}.json`)}),Wo=(function(e){const t=w().
+monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(i=>{n=kn(Math.max(0,t-w().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),
+tr=(function(e){w().writeStderr(`${St(JSON.parse(e))}
 `)}),Go=(function({subcommand:e,subcommands:t}){return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&re()?.(`'su\
 bcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`),"undefined")}),qo=(async function(e,t){
 if(Jo(e),typeof t!="function")throw new TypeError(`Cannot track command: 'main' must be a function, got ${$(t)}`);const n=Date.
@@ -594,9 +594,9 @@ now(),r=Go(e),i=je("command",e.command);let o=!1;const a=(l,f,h="undefined")=>{i
 nemoSource,command:i,subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},s=l=>{const f=Zo(
 l);a(f===0?"success":"failure",f)},d=new ri({sessionId:oe(32),...e.handler,captureInterrupts:l=>a("interrupted",K[l],l===
 "SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await si({optOut:e.optOutCommand});const c=l=>l===void 0?
-b().exitCode():l;if(!U())return re()?.(`telemetry off (decided by ${Ze().decidedBy}): the command is not recorded`),c(await t());
-let u=()=>{};try{u=b().onExit({beforeExit:()=>!1,exit:s})}catch{}try{d.start()}catch{}try{const l=await t();return s(Qo(
-l)??b().exitCode()??0),c(l)}catch(l){throw a("failure",1,Ko(l,e.errorClasses??[])),l}finally{u(),await d.stop().catch(()=>{})}}),
+w().exitCode():l;if(!U())return re()?.(`telemetry off (decided by ${Ze().decidedBy}): the command is not recorded`),c(await t());
+let u=()=>{};try{u=w().onExit({beforeExit:()=>!1,exit:s})}catch{}try{d.start()}catch{}try{const l=await t();return s(Qo(
+l)??w().exitCode()??0),c(l)}catch(l){throw a("failure",1,Ko(l,e.errorClasses??[])),l}finally{u(),await d.stop().catch(()=>{})}}),
 Jo=(function(e){const t=f=>{throw new TypeError(`Cannot track command: ${f}`)};D(e)||t(`options must be an object, got ${$(
 e)}`);const n=ne(e,Wa);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:a,optOutCommand:s,handler:d}=e;
 Object.hasOwn(e,"command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(
@@ -674,11 +674,11 @@ r.size<=n?e.readFileSync(t,"latin1"):""}function Ns(e,t){const n=S(()=>yr(e("nod
 `,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}function As(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,a)=>{const s=new URL(r),d=dt(s,t);if(d.kind==="unusable")return a(new ce(d.reason));const c=s.protocol==="https:",u=Ss(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
-signal:i.signal};if(d.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=d,p=i.signal;l.createConnection=(v,y)=>{
-(c?Ms(e,u,h,s,p):gr(e,u,h,p)).then(m=>y(null,m),m=>y(m))},c||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,
+signal:i.signal};if(d.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=d,p=i.signal;l.createConnection=(v,g)=>{
+(c?Ms(e,u,h,s,p):gr(e,u,h,p)).then(m=>g(null,m),m=>g(m))},c||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,
 h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(s,l);
-f.on("error",a),f.on("response",h=>{const p=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const y=p(
-v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
+f.on("error",a),f.on("response",h=>{const p=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const g=p(
+v);return g===void 0?null:Array.isArray(g)?g.join(", "):g}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
 "node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}var Rs=16384;function gr(e,t,n,r){const i=e("node:net"),
 {hostname:o,port:a}=n;return mt(r,s=>{const d=n.protocol==="https:"?e("node:tls").connect({host:o,port:a,servername:i.isIP(
 o)?"":o,lookup:t}):i.connect({host:o,port:a,lookup:t});return d.once(n.protocol==="https:"?"secureConnect":"connect",()=>s(
@@ -687,7 +687,7 @@ const f=h=>{l+=h.toString("latin1");const p=l.indexOf(`\r
 \r
 `);if(p<0){l.length>Rs&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
 const v=Number(/^HTTP\/1\.[01] (\d{3})/.exec(l)?.[1]??0);if(v<200||v>299)return u(new Error(`the proxy answered CONNECT \
-with ${v||"garbage"}`));const y=h.subarray(h.length-(l.length-p-4));y.length>0&&o.unshift(y),c(void 0)};return o.on("dat\
+with ${v||"garbage"}`));const g=h.subarray(h.length-(l.length-p-4));g.length>0&&o.unshift(g),c(void 0)};return o.on("dat\
 a",f),o.write(`CONNECT ${a} HTTP/1.1\r
 Host: ${a}\r
 `+(n.authorization?`Proxy-Authorization: ${n.authorization}\r
@@ -798,7 +798,7 @@ for("@nat/telemetry: the program's opt-out"),Le=globalThis;try{Le[Me]===void 0&&
 var Ie=0,Ir=2**31-1,ra=25,bt={min:50,max:250},Cr=4,Tt=1e3,ia=(Cr+1)*bt.max,ee={guarded:new Set,signal:void 0,ticking:!1,
 guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.
 guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;
-const e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Tt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
+const e=()=>{this.ticking=!1,this.look()};if(w().watchTick?.(Tt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
 aborted)&&(this.signal=AbortSignal.timeout(Tt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ee.
 guarded)--e.looks<=0&&e.end();ee.guarded.size>0&&ee.listen()}},oa=/[^\x00-\x7f]/,sa="http://localhost:4318/v1/logs",Dr=120,
 Pr=50,Br=3,jr=2,Fr='{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}',Ur=64,aa={flushIntervalSeconds:!0,maxQueueSize:!0,
@@ -850,23 +850,23 @@ Math.max(1,Math.min(n.events,Math.floor(a/Jr)))}for(const a of o?.split(`
 s)}return i}#d(t,n){return`${this.dir}/${Bn(t,n)}`}#u(){try{return this.#e.list(this.dir)}catch{return[]}}#r(t){const n=[];
 let r=0;for(const i of this.#u()){const o=Js.exec(i),a=In(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
 o&&t-Number(o[1])>Wr&&r<Ce&&this.#a(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#c(t,n){const r={},i=this.#i();
-let o=0,a=0,s=1/0;for(const E of i)o+=E.events,a+=E.bytes,s=Math.min(s,E.time);const{maxAgeMs:d,maxEvents:c,maxBytes:u}=this.#t;
-if(t-s<=d&&o<=c&&a<=u)return r;const l=i.filter(E=>n.includes(E.name)),f=Math.min(...l.map(E=>E.time)),h=E=>this.#e.modifiedAt(
-`${this.dir}/${E}`),p=Math.max(...l.map(E=>h(E.name)??-1/0)),v=E=>{if(E.time<f)return!1;const m=h(E.name);return m===void 0||
-!Number.isFinite(p)?E.time-f<=qr:Math.abs(m-p)<=qr};let y=0;for(const E of i.sort((m,g)=>m.time-g.time)){const m=t-E.time>
-d;if(!m&&o<=c&&a<=u)break;if(n.includes(E.name)||!m&&v(E))continue;if(y++>=Ce)break;if(o-=E.events,a-=E.bytes,!m&&o<c&&a<
-u){const w=this.#m(E,c-o,u-a,t);if(w===void 0)continue;o+=w.kept.events,a+=w.kept.bytes,M(r,"spool_corrupt",w.corrupt),M(
-r,"spool_full",w.cut);continue}const g=this.#l(`${this.dir}/${E.name}`,E);this.#a(E.name)&&(M(r,"spool_corrupt",g.corrupt),
-M(r,m?"spool_expired":"spool_full",g.valid.length+g.expired))}return r}#m(t,n,r,i){const o=Bn(t.name,i+Gr),a=b().monotonicMs();
+let o=0,a=0,s=1/0;for(const y of i)o+=y.events,a+=y.bytes,s=Math.min(s,y.time);const{maxAgeMs:d,maxEvents:c,maxBytes:u}=this.#t;
+if(t-s<=d&&o<=c&&a<=u)return r;const l=i.filter(y=>n.includes(y.name)),f=Math.min(...l.map(y=>y.time)),h=y=>this.#e.modifiedAt(
+`${this.dir}/${y}`),p=Math.max(...l.map(y=>h(y.name)??-1/0)),v=y=>{if(y.time<f)return!1;const m=h(y.name);return m===void 0||
+!Number.isFinite(p)?y.time-f<=qr:Math.abs(m-p)<=qr};let g=0;for(const y of i.sort((m,E)=>m.time-E.time)){const m=t-y.time>
+d;if(!m&&o<=c&&a<=u)break;if(n.includes(y.name)||!m&&v(y))continue;if(g++>=Ce)break;if(o-=y.events,a-=y.bytes,!m&&o<c&&a<
+u){const _=this.#m(y,c-o,u-a,t);if(_===void 0)continue;o+=_.kept.events,a+=_.kept.bytes,M(r,"spool_corrupt",_.corrupt),M(
+r,"spool_full",_.cut);continue}const E=this.#l(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(M(r,"spool_corrupt",E.corrupt),
+M(r,m?"spool_expired":"spool_full",E.valid.length+E.expired))}return r}#m(t,n,r,i){const o=Bn(t.name,i+Gr),a=w().monotonicMs();
 try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}const{valid:s,corrupt:d}=this.#l(`${this.dir}\
 /${o}`,t),c=s.map(_e),{first:u,bytes:l}=Cn(c,n,r),f=c.slice(u),h={kept:{events:f.length,bytes:l},cut:u,corrupt:d};if(f.length===
 0)return this.#a(o)?h:void 0;const p=Ue(this.dir,i),v=()=>{try{this.#e.remove(p)}catch{}};try{this.#e.create(p,Pn(f))}catch{
 if(v(),!this.#a(o))return;try{this.#n(f,t.time,t.key)}catch{return{kept:{events:0,bytes:0},cut:c.length,corrupt:d}}return h}
-if(b().monotonicMs()-a>Gr/2)return void v();try{this.#e.rename(p,`${this.dir}/${o}`)}catch{v();return}try{this.#e.rename(
+if(w().monotonicMs()-a>Gr/2)return void v();try{this.#e.rename(p,`${this.dir}/${o}`)}catch{v();return}try{this.#e.rename(
 `${this.dir}/${o}`,`${this.dir}/${Dn(f,t.time,t.key)}`)}catch{}return h}#a(t){try{return this.#e.remove(`${this.dir}/${t}`),
 !0}catch{return!1}}},Zr=class ai{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.files=
 r,this.#e=i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===void 0&&!t.spoolFallback)
-return null;const a=b().files;if(!a)return null;const s=Un(t,a,n);if(!s)return null;const d=t.customFetch?s.key:void 0,c=new Xr(
+return null;const a=w().files;if(!a)return null;const s=Un(t,a,n);if(!s)return null;const d=t.customFetch?s.key:void 0,c=new Xr(
 a,s.dir,r.url,i,o,d);return new ai(s,c,a,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.spool.claim(t,
 this.#e.clock(),n);for(const s of r)this.#t.add(s.claim);const o=r.map(s=>({...s,bytes:P(s.json),notBefore:0})),a=o.filter(
 ({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:o,dropped:i}:(this.settle(a),M(i,"event_too_large",a.length),
@@ -885,7 +885,7 @@ rted")),{once:!0})});o.catch(()=>{});let a=0;try{let s=e.url;const d=new URL(s).
 s).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...u,"content-type":"application/\
 json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=wa(l);if(f===void 0)return{kind:"rejected",reason:"bad_resp\
 onse"};const h=l.headers.get("location"),p=To(l.headers.get("retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();
-const y=await Promise.race([ba(l),o]).catch(()=>{});return c(f,p,y)}if(l.body?.cancel().catch(()=>{}),f!==307&&f!==308)return c(
+const g=await Promise.race([ba(l),o]).catch(()=>{});return c(f,p,g)}if(l.body?.cancel().catch(()=>{}),f!==307&&f!==308)return c(
 f,p,void 0);if(a===ma)return{kind:"rejected",reason:"too_many_redirects"};const v=_a(h,s);if(v===void 0)return{kind:"rej\
 ected",reason:"bad_redirect"};if(v.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_red\
 irect"};if(e.mayConnect?.(v)===!1)return pa?{kind:"not_sent",reason:"a redirect beyond the sender's permissions, left fo\
@@ -900,58 +900,58 @@ function _a(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:
 return}}var $a=/^sender-[0-9a-f]{8}\.mjs$/,Kr="NAT_TELEMETRY_SENDER",fe=15e3,Sa=250,Oa='var oe=["SIGINT","SIGTERM"],J={S\
 IGINT:130,SIGTERM:143},ye="/proc/self/status";function _e(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===vo\
 id 0)return[];let t=r=>BigInt(J[r]-129);return oe.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var C=class extends TypeEr\
-ror{constructor(n){super(`fetch failed: ${n}`),this.name="RequestNotBuilt"}};function v(e){try{return e()}catch{return}}\
+ror{constructor(n){super(`fetch failed: ${n}`),this.name="RequestNotBuilt"}};function S(e){try{return e()}catch{return}}\
 var k=class extends Error{reason;constructor(n,t){super(`refused ${n}: ${t}`),this.name="RefusedPath",this.reason=t}},Kn\
 =64;function ke(e){let n=(s,d,u="not_owner")=>{if(e.uid!==void 0&&d.uid!==void 0&&d.uid!==e.uid&&d.uid!==0)throw new k(s\
 ,u)},t=(s,d)=>{if(s!==0||d===void 0)return!1;let u=e.allowed(d,"read")?e.realPath(d):void 0,c=u!==void 0&&e.allowed(u,"r\
 ead")?e.lstat(u)?.uid:void 0;return c!==void 0&&c!==0},r=(s,d)=>{if(!(e.uid!==void 0||!e.allowed(s,"read"))&&t(e.lstat(s\
-)?.uid,H(s)))throw d(s),new k(s,"ancestor_not_owner")},o=(s,d)=>u=>{if(u.kind!=="file")throw new k(s,u.kind==="symlink"?\
+)?.uid,B(s)))throw d(s),new k(s,"ancestor_not_owner")},o=(s,d)=>u=>{if(u.kind!=="file")throw new k(s,u.kind==="symlink"?\
 "symlink":"not_a_regular_file");n(s,u);let{mode:c}=u,l=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(c!==void 0&&(\
 (c&2)!==0||(c&16)!==0&&l()))throw new k(s,"writable_by_others");if(u.size>d)throw new k(s,"too_large")},i=s=>d=>{if(e.ui\
 d!==void 0&&d.uid!==e.uid)throw new k(s,"not_owner");o(s,1/0)(d)},a=(s,d)=>{try{if(!e.allowed(s,"read"))return;let u=e.l\
 stat(s);return u?((d?i(s):o(s,1/0))(u),u):void 0}catch{return}};return{allowed:(s,d)=>e.allowed(s,d),permissionsFollowLi\
 nks:e.permissionsFollowLinks,uid:e.uid,realPath:s=>e.allowed(s,"read")?e.realPath(s):void 0,ensureDir(s,d,u=!0){let c=s.\
-length>1?s.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):s,l=[],h=e.lstat(c);for(let f=c;h===void 0;){l.unshift(f);let p=H(f);if(p==\
-=void 0||l.length>Kn)throw new k(c,"no_parent");if(!e.allowed(p,"read"))break;h=e.lstat(f=p)}if(!u&&l.length>0)throw new\
- k(c,"missing");if(t(e.uid,l.length>0?H(l[0]):c))throw new k(c,l.length>0?"ancestor_not_owner":"not_owner");d&&l.length>\
+length>1?s.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):s,l=[],m=e.lstat(c);for(let f=c;m===void 0;){l.unshift(f);let p=B(f);if(p==\
+=void 0||l.length>Kn)throw new k(c,"no_parent");if(!e.allowed(p,"read"))break;m=e.lstat(f=p)}if(!u&&l.length>0)throw new\
+ k(c,"missing");if(t(e.uid,l.length>0?B(l[0]):c))throw new k(c,l.length>0?"ancestor_not_owner":"not_owner");d&&l.length>\
 0&&Re(e,l[0]);for(let f of l)try{e.mkdir(f),f===l[0]&&r(f,e.removeDir)}catch(p){if(p instanceof k)throw p;let g=e.lstat(\
 f);if(g===void 0)throw p;if(g.kind!=="directory")throw new k(c,g.kind==="symlink"?"symlink":"not_a_directory");n(c,g,f==\
-=c?"not_owner":"ancestor_not_owner")}if(l.length>0&&(h=e.lstat(c)),h?.kind==="symlink")throw new k(c,"symlink");if(h?.ki\
-nd!=="directory")throw new k(c,"not_a_directory");if(!d)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new k(c,"not_own\
-er");if(h.mode!==void 0&&(h.mode&18)!==0)throw new k(c,"writable_by_others");return Re(e,c)},list:s=>e.list(s),checkPlac\
+=c?"not_owner":"ancestor_not_owner")}if(l.length>0&&(m=e.lstat(c)),m?.kind==="symlink")throw new k(c,"symlink");if(m?.ki\
+nd!=="directory")throw new k(c,"not_a_directory");if(!d)return!0;if(e.uid!==void 0&&m.uid!==e.uid)throw new k(c,"not_own\
+er");if(m.mode!==void 0&&(m.mode&18)!==0)throw new k(c,"writable_by_others");return Re(e,c)},list:s=>e.list(s),checkPlac\
 e:s=>{Re(e,s)},read:(s,d)=>e.read(s,d,o(s,d)),sizeOf:(s,d=!1)=>a(s,d)?.size,modifiedAt:s=>a(s,!0)?.modified,isPrivate(s)\
 {let d=a(s,!0)?.mode;return d!==void 0&&(d&18)===0},touch(s,d){if(!e.allowed(s,"write")||!e.allowed(s,"read"))throw new \
 k(s,"not_allowed");e.touch(s,d,i(s))},create(s,d){e.create(s,d),r(s,e.remove)},append:(s,d,u)=>e.append(s,d,o(s,u)),rena\
 me(s,d){let u=e.allowed(d,"read")?e.lstat(d):void 0;u!==void 0&&o(d,1/0)(u),e.rename(s,d)},remove(s){if(!e.allowed(s,"wr\
-ite"))throw new k(s,"not_allowed");e.remove(s)}}}function Re(e,n,t=H(n),r=0){for(let o=t;o!==void 0;o=H(o),r++){if(r>=Kn\
+ite"))throw new k(s,"not_allowed");e.remove(s)}}}function Re(e,n,t=B(n),r=0){for(let o=t;o!==void 0;o=B(o),r++){if(r>=Kn\
 ||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0||e.uid===void 0&&i.mode!==void 0)return!1;if(e.uid!==void\
  0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new k(n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0)\
 {let a=wo(e,o);if(a===void 0)throw new k(n,"ancestor_link");if(!Re(e,n,a))return!1;continue}if(!(i.mode===void 0||(i.mod\
 e&512)!==0)){if((i.mode&2)!==0)throw new k(n,"ancestor_writable_by_others");if((i.mode&16)!==0){if(e.gid===void 0)return\
-!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new k(n,"ancestor_writable_by_group")}}}return!0}function wo(e,n){let t=H(n);if\
+!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new k(n,"ancestor_writable_by_group")}}}return!0}function wo(e,n){let t=B(n);if\
 (t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o===void 0\
 ||i===void 0))return To(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function To(e){let n=[];for(let t of e.split("/"))\
 t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function Ne(e,n,t){let r=new Uint8Array(Math.min(t,n\
 ||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let a=new Uint8Array(Math.min(t+1,r.length*2));a.set(r),r=a}let i=e\
 (r,o);if(!i)break;o+=i}return r.subarray(0,o)}function $(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function F(e,n){re\
-turn n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function H(e){let n=e.length>1?e.replace(/[\\\\/]+$/,""):e\
+turn n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function B(e){let n=e.length>1?e.replace(/[\\\\/]+$/,""):e\
 ,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t===0?n.s\
 lice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var xo=4;function Zn(e,n,t){let r=e.build.os==="w\
 indows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d\
 .uid,gid:r||d.gid===null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime()})\
 ,i=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADirectory")return;throw u}},a\
-=(d,u,c)=>{let l=e.openSync(d,c),h=l.statSync();if(h.dev!==u.dev||h.ino!==u.ino||!h.isFile)throw l.close(),new Error(`${\
+=(d,u,c)=>{let l=e.openSync(d,c),m=l.statSync();if(m.dev!==u.dev||m.ino!==u.ino||!m.isFile)throw l.close(),new Error(`${\
 d} changed while it was opened`);return l},s=(d,u)=>{let c=new TextEncoder().encode(u);for(;c.length>0;)c=c.subarray(d.w\
 riteSync(c))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(d){let u=i(d);return u&&o(u)},realPat\
-h:d=>v(()=>e.realPathSync(d)),readLink:d=>v(()=>e.readLinkSync(d)),mkdir:d=>e.mkdirSync(d,{mode:448}),list:d=>[...e.read\
-DirSync(d)].map(u=>u.name),read(d,u,c){let l=i(d);if(l===void 0)return;c(o(l));let h=a(d,l,{read:!0});try{let f=Ne((p,g)\
-=>h.readSync(p.subarray(g)),l.size,u);c({...o(l),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:\
-!0}).decode(f)}catch{throw new k(d,"not_utf8")}}finally{h.close()}},create(d,u){let c=e.openSync(d,{write:!0,createNew:!\
+h:d=>S(()=>e.realPathSync(d)),readLink:d=>S(()=>e.readLinkSync(d)),mkdir:d=>e.mkdirSync(d,{mode:448}),list:d=>[...e.read\
+DirSync(d)].map(u=>u.name),read(d,u,c){let l=i(d);if(l===void 0)return;c(o(l));let m=a(d,l,{read:!0});try{let f=Ne((p,g)\
+=>m.readSync(p.subarray(g)),l.size,u);c({...o(l),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:\
+!0}).decode(f)}catch{throw new k(d,"not_utf8")}}finally{m.close()}},create(d,u){let c=e.openSync(d,{write:!0,createNew:!\
 0,mode:384});try{s(c,u)}catch(l){throw c.close(),e.removeSync(d),l}c.close()},append(d,u,c){let l=()=>{let f=i(d);return\
- f?(c(o(f)),a(d,f,{append:!0})):e.openSync(d,{write:!0,append:!0,createNew:!0,mode:384})},h;for(let f=1;h===void 0;f++)t\
-ry{h=l()}catch(p){if(p instanceof k||f===xo)throw p}try{s(h,u)}finally{h.close()}},touch(d,u,c){let l=i(d);if(l===void 0\
-)throw new Error(`cannot date ${d}: nothing is there`);c(o(l));let h=a(d,l,{read:!0});try{h.utimeSync(new Date(u),new Da\
-te(u))}finally{h.close()}},rename:(d,u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}funct\
+ f?(c(o(f)),a(d,f,{append:!0})):e.openSync(d,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)t\
+ry{m=l()}catch(p){if(p instanceof k||f===xo)throw p}try{s(m,u)}finally{m.close()}},touch(d,u,c){let l=i(d);if(l===void 0\
+)throw new Error(`cannot date ${d}: nothing is there`);c(o(l));let m=a(d,l,{read:!0});try{m.utimeSync(new Date(u),new Da\
+te(u))}finally{m.close()}},rename:(d,u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}funct\
 ion Oe(e,n){let t=_o(e,n);if(t===void 0)return{kind:"direct"};let r=ot(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:ko(e\
 ,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Ro(n(t)),setBy:t}}function _o(e,n){le\
 t t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]\
@@ -998,22 +998,22 @@ lobalThis;function O(){return Lo??=Po()}var Lo;function Po(){if(typeof K.Deno?.v
 ld.os==="windows"?"win32":K.Deno.build.os;return{name:"deno",version:K.Deno.version.deno,machine:dt(n,K.Deno.build.arch)\
 ,os:n}}let e=K.process?.versions;if(typeof e?.node=="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch\
 :r}=K.process;return{name:n,version:e[n],machine:dt(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:"\
-"}}function dt(e,n){let t=Mo[n]??n;return(e==="win32"||e==="windows"?Ho:e==="darwin"?Co:e.endsWith("bsd")?Fo:Do)[t]??t}v\
+"}}function dt(e,n){let t=Mo[n]??n;return(e==="win32"||e==="windows"?Bo:e==="darwin"?Co:e.endsWith("bsd")?Fo:Do)[t]??t}v\
 ar Mo={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Do={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64\
 :"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},Co={x64:"x86_64",arm64\
-:"arm64"},Fo={x64:"amd64",arm64:"arm64",ia32:"i386"},Ho={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function Ae(e,n){if(n==="\
+:"arm64"},Fo={x64:"amd64",arm64:"arm64",ia32:"i386"},Bo={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function Ae(e,n){if(n==="\
 win32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{let t=e.read("/proc/self/stat",4096)?\
 ?"",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1\
 }}function Ie(e){if(e===void 0)return!1;let n=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===!0||n("keypress")>0||n("\
 readable")>0)return!0;let t=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-decoder");return n("data")\
 >(t?1:0)}var Y=class{#e=new Set;#n;#o;constructor(n){this.#n=n}add(n){this.#e.add(n);try{this.#o??=this.#n(this.#e)}catc\
 h(t){throw this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.size>0||(this.#o?.(),this.#o=void 0)}}clear(){this\
-.#e.clear(),this.#o?.(),this.#o=void 0}};function B(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}v\
+.#e.clear(),this.#o?.(),this.#o=void 0}};function H(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}v\
 ar an=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_\
 CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],ie=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_p\
-roxy","ALL_PROXY","all_proxy","NO_PROXY","no_proxy","REQUEST_METHOD"],Bo=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STOR\
+roxy","ALL_PROXY","all_proxy","NO_PROXY","no_proxy","REQUEST_METHOD"],Ho=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STOR\
 E","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...ie,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...an];function $e(e\
-,n,t){let r={},o=a=>dn(a,t),i=e("REQUEST_METHOD")!==void 0;for(let a of Bo){let s=e(a);if(!(s===void 0||i&&a==="HTTP_PRO\
+,n,t){let r={},o=a=>dn(a,t),i=e("REQUEST_METHOD")!==void 0;for(let a of Ho){let s=e(a);if(!(s===void 0||i&&a==="HTTP_PRO\
 XY"))if(!an.includes(a))r[a]=s;else if(a!=="SSL_CERT_DIR")r[a]=o(s);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":"\
 ;r[a]=s.split(d).map(o).join(d)}}for(let[a,s]of Object.entries(n))r[a]=an.includes(a)?o(s):s;return r}function dn(e,n){r\
 eturn n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:$(n,e)}var Uo="pid:[4026531836]";function Le(e){if(e.os!=="wi\
@@ -1027,59 +1027,59 @@ h stops what it leaves behind"}}}var ut=Symbol.for("@nat/telemetry: a signal lis
 {return Object.defineProperty(e,ut,{value:!0}),e}function un(e){return(typeof e=="function"||typeof e=="object"&&e!==nul\
 l)&&e[ut]===!0}function ct(e,n){try{return e.listeners(n).filter(r=>!un(r)).length>jo(e)}catch{return!0}}function jo(e){\
 let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0}\
-,t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function gt(e,n){let t=m=>\
-{try{return e.permissions.querySync?.(m).state}catch{return}},r=m=>t(m)==="granted",o=()=>{let m=v(()=>e.permissions.que\
-rySync?.({name:"net"}));return m?.state==="granted"&&m.partial!==!0},i=(m,E)=>r({name:E,path:m}),a=m=>r({name:"sys",kind\
-:m})?v(()=>e[m]())??void 0:void 0,s=ke(Zn(e,{uid:a("uid"),gid:a("gid")},i)),d=(m,E)=>{try{let w=new TextEncoder().encode\
-(E);for(;w.length>0;)w=w.subarray(m.writeSync(w))}catch{}},u=e===Me&&pt?pt:bt(e),c=m=>e.build.os!=="windows"&&r({name:"r\
-un"})&&v(()=>(e.kill(e.pid,m),!0))===!0,l=m=>{c(m)||e.exit(J[m]),setTimeout(()=>e.exit(J[m]),100)},h=()=>globalThis.proc\
-ess?.stdin,f=()=>v(()=>e.stdin.readable.locked||Ie(h()))!==!1,p=new Y(m=>{let E=T=>{B(m,R=>R.beforeExit())&&T.preventDef\
-ault()},w=()=>{B(m,T=>T.exit(e.exitCode))},_=T=>{T.defaultPrevented||B(m,R=>R.exit(1))},x=[["beforeunload",E],["error",_\
-],["unhandledrejection",_]];for(let[T,R]of x)globalThis.addEventListener(T,R);return cn.add(w),()=>{for(let[T,R]of x)glo\
-balThis.removeEventListener(T,R);cn.delete(w)}}),g=new Y(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};le\
-t E=e.build.os==="linux"&&r({name:"read",path:ye})?v(()=>s.read(ye,65536)):void 0,w=_e(E),_=oe.filter(x=>!w.includes(x))\
-.map(x=>{let T=Pe(()=>{u.programListens(x)||(B(m,R=>R(x)),g.clear(),l(x))});return v(()=>u.add(x,T)),[x,T]});return()=>{\
-for(let[x,T]of _)v(()=>u.remove(x,T))}}),b=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},\
-S=m=>{let E=Wo(e,r,s,b);if(E)return{refused:E};let w=Go.find(A=>!r({name:"env",variable:A}));if(w!==void 0)return{refuse\
-d:`the program may not read ${w} (--allow-env), which its requests honour: a sender would not`};let _=v(()=>e.execPath()\
-);if(!_||!r({name:"run",command:_}))return{refused:"the program may not run Deno itself (--allow-run)"};let x=r({name:"r\
-ead",path:"."})?v(()=>e.cwd()):void 0,T=[m.dir,...m.reads].map(A=>dn(A,x)),R=[...T,_].find(A=>A.includes(","));if(R!==vo\
+,t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function gt(e,n){let t=h=>\
+{try{return e.permissions.querySync?.(h).state}catch{return}},r=h=>t(h)==="granted",o=()=>{let h=S(()=>e.permissions.que\
+rySync?.({name:"net"}));return h?.state==="granted"&&h.partial!==!0},i=(h,v)=>r({name:v,path:h}),a=h=>r({name:"sys",kind\
+:h})?S(()=>e[h]())??void 0:void 0,s=ke(Zn(e,{uid:a("uid"),gid:a("gid")},i)),d=(h,v)=>{try{let x=new TextEncoder().encode\
+(v);for(;x.length>0;)x=x.subarray(h.writeSync(x))}catch{}},u=e===Me&&pt?pt:bt(e),c=h=>e.build.os!=="windows"&&r({name:"r\
+un"})&&S(()=>(e.kill(e.pid,h),!0))===!0,l=h=>{c(h)||e.exit(J[h]),setTimeout(()=>e.exit(J[h]),100)},m=()=>globalThis.proc\
+ess?.stdin,f=()=>S(()=>e.stdin.readable.locked||Ie(m()))!==!1,p=new Y(h=>{let v=w=>{H(h,R=>R.beforeExit())&&w.preventDef\
+ault()},x=()=>{H(h,w=>w.exit(e.exitCode))},_=w=>{w.defaultPrevented||H(h,R=>R.exit(1))},T=[["beforeunload",v],["error",_\
+],["unhandledrejection",_]];for(let[w,R]of T)globalThis.addEventListener(w,R);return cn.add(x),()=>{for(let[w,R]of T)glo\
+balThis.removeEventListener(w,R);cn.delete(x)}}),g=new Y(h=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};le\
+t v=e.build.os==="linux"&&r({name:"read",path:ye})?S(()=>s.read(ye,65536)):void 0,x=_e(v),_=oe.filter(T=>!x.includes(T))\
+.map(T=>{let w=Pe(()=>{u.programListens(T)||(H(h,R=>R(T)),g.clear(),l(T))});return S(()=>u.add(T,w)),[T,w]});return()=>{\
+for(let[T,w]of _)S(()=>u.remove(T,w))}}),E=h=>{try{return r({name:"env",variable:h})?e.env.get(h):void 0}catch{return}},\
+y=h=>{let v=Wo(e,r,s,E);if(v)return{refused:v};let x=Go.find(A=>!r({name:"env",variable:A}));if(x!==void 0)return{refuse\
+d:`the program may not read ${x} (--allow-env), which its requests honour: a sender would not`};let _=S(()=>e.execPath()\
+);if(!_||!r({name:"run",command:_}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"r\
+ead",path:"."})?S(()=>e.cwd()):void 0,w=[h.dir,...h.reads].map(A=>dn(A,T)),R=[...w,_].find(A=>A.includes(","));if(R!==vo\
 id 0)return{refused:`Deno\'s permission flags cannot name a path with a comma: ${R}`};if(e.build.os==="windows")return{ex\
-ecutable:_,paths:T,cwd:x};let D=Yo.find(([A,X])=>r({name:"run",command:A})&&(!X||s.sizeOf(A)!==void 0));return D?{execut\
-able:_,closer:D,paths:T,cwd:x}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${yt}`}};r\
-eturn{env:b,envHidden:m=>!r({name:"env",variable:m}),writeStderr:m=>d(e.stderr,m),writeStdout:m=>d(e.stdout,m),stdoutIsT\
-erminal:()=>v(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||\
-void 0,serve(m,E,w,_){let x=new Set,T=0,R=async A=>{if(Number(A.headers.get("content-length")??0)>_.maxBodyBytes)return \
-ht(A);let X=await zo(A,_.maxBodyBytes);if(X===void 0)return ht(A);let q=new URL(A.url),re=await w({method:A.method,path:\
+ecutable:_,paths:w,cwd:T};let D=Yo.find(([A,X])=>r({name:"run",command:A})&&(!X||s.sizeOf(A)!==void 0));return D?{execut\
+able:_,closer:D,paths:w,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${yt}`}};r\
+eturn{env:E,envHidden:h=>!r({name:"env",variable:h}),writeStderr:h=>d(e.stderr,h),writeStdout:h=>d(e.stdout,h),stdoutIsT\
+erminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCode||\
+void 0,serve(h,v,x,_){let T=new Set,w=0,R=async A=>{if(Number(A.headers.get("content-length")??0)>_.maxBodyBytes)return \
+ht(A);let X=await zo(A,_.maxBodyBytes);if(X===void 0)return ht(A);let q=new URL(A.url),re=await x({method:A.method,path:\
 q.pathname+q.search,body:X});return re?new Response(re.body??null,{status:re.status,headers:re.headers}):(await new Prom\
-ise(ge=>x.add(ge)),new Response(null,{status:503}))},D=e.serve({hostname:m,port:E,onListen(){}},async A=>{if(T>=_.maxCon\
-nections)return new Response(null,{status:503,headers:{connection:"close"}});T++;try{return await R(A)}finally{T--}});re\
-turn Promise.resolve({port:D.addr.port,async close(){for(let A of x)A();await D.shutdown()}})},unrefTimer(m){try{typeof \
-m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(m){try{return r({name:"ne\
-t",host:ft(m)})}catch{return!1}},sendsProxyCredentials(m){try{return ie.some(E=>!r({name:"env",variable:E}))||at(new URL\
-(m),b)}catch{return!0}},fetch:n,senderRefusal(m){let E=S(m);return"refused"in E?E.refused:void 0},senderCommand(m,E){let\
- w=S(E);if("refused"in w)return w;let{executable:_,closer:x,paths:T,cwd:R}=w,D=x&&Vo(e,t),A=x?[...D?[D]:[],x[0],_]:[_],X\
-=o()?"--allow-net":`--allow-net=${ft(E.endpoint)}`,q=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-np\
-m","--no-remote"];q.push("--allow-sys=uid,gid",`--allow-env=${E.variables.join(",")}`,X,`--allow-run=${A.join(",")}`),q.\
-push(`--allow-read=${T.join(",")}`,`--allow-write=${E.dir}`,m);let re={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"\
-},ge=$e(b,{...E.set,...re},R);if(!x)return{argv:q,env:ge,cwd:E.dir};let Jn=[x[0],"-c",x[2],"nat-telemetry-sender",...q];\
-return D?{argv:[D,...Jn],env:ge,cwd:E.dir,leavesSession:!0}:{argv:Jn,env:ge,cwd:E.dir}},spawnDetached(m){try{let[E,...w]\
-=m.argv,x={stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.Command(E,{a\
-rgs:w,env:m.env,cwd:m.cwd,...x}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:c,termina\
+ise(ge=>T.add(ge)),new Response(null,{status:503}))},D=e.serve({hostname:h,port:v,onListen(){}},async A=>{if(w>=_.maxCon\
+nections)return new Response(null,{status:503,headers:{connection:"close"}});w++;try{return await R(A)}finally{w--}});re\
+turn Promise.resolve({port:D.addr.port,async close(){for(let A of T)A();await D.shutdown()}})},unrefTimer(h){try{typeof \
+h=="number"?e.unrefTimer(h):h?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(h){try{return r({name:"ne\
+t",host:ft(h)})}catch{return!1}},sendsProxyCredentials(h){try{return ie.some(v=>!r({name:"env",variable:v}))||at(new URL\
+(h),E)}catch{return!0}},fetch:n,senderRefusal(h){let v=y(h);return"refused"in v?v.refused:void 0},senderCommand(h,v){let\
+ x=y(v);if("refused"in x)return x;let{executable:_,closer:T,paths:w,cwd:R}=x,D=T&&Vo(e,t),A=T?[...D?[D]:[],T[0],_]:[_],X\
+=o()?"--allow-net":`--allow-net=${ft(v.endpoint)}`,q=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-np\
+m","--no-remote"];q.push("--allow-sys=uid,gid",`--allow-env=${v.variables.join(",")}`,X,`--allow-run=${A.join(",")}`),q.\
+push(`--allow-read=${w.join(",")}`,`--allow-write=${v.dir}`,h);let re={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"\
+},ge=$e(E,{...v.set,...re},R);if(!T)return{argv:q,env:ge,cwd:v.dir};let Jn=[T[0],"-c",T[2],"nat-telemetry-sender",...q];\
+return D?{argv:[D,...Jn],env:ge,cwd:v.dir,leavesSession:!0}:{argv:Jn,env:ge,cwd:v.dir}},spawnDetached(h){try{let[v,...x]\
+=h.argv,T={stdin:"null",stdout:"null",stderr:"null",detached:h.leavesSession!==!0,clearEnv:!0};return new e.Command(v,{a\
+rgs:x,env:h.env,cwd:h.cwd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:h=>e.exit(h),signalSelf:c,termina\
 l(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ae(s,O().o\
-s))return{async readRaw(m){let E=v(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);let w=()=>{for(let[x,T]of _)v(()=>u.remove(x,\
-T))},_=oe.map(x=>{let T=()=>{v(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(w(),l(x))};return v(()=>u.add(x,T)),[x,T]}\
-);try{let x=new Uint8Array(64);for(;;){let T=await e.stdin.read(x);if(m(T===null?Uint8Array.of(4):x.slice(0,T))!==void 0\
-||T===null)return}}finally{e.stdin.setRaw(E),w()}}}},files:s,exiting:()=>Et,onExit:m=>p.add(m),onInterrupt:m=>g.add(m)}}\
+s))return{async readRaw(h){let v=S(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let x=()=>{for(let[T,w]of _)S(()=>u.remove(T,\
+w))},_=oe.map(T=>{let w=()=>{S(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(x(),l(T))};return S(()=>u.add(T,w)),[T,w]}\
+);try{let T=new Uint8Array(64);for(;;){let w=await e.stdin.read(T);if(h(w===null?Uint8Array.of(4):T.slice(0,w))!==void 0\
+||w===null)return}}finally{e.stdin.setRaw(v),x()}}}},files:s,exiting:()=>Et,onExit:h=>p.add(h),onInterrupt:h=>g.add(h)}}\
 var lt="/proc/self/ns/pid";function ft(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?44\
 3:80)}`}var mt=["/usr/bin/setsid","/bin/setsid"];function Vo(e,n){let t=mt.map(r=>[n({name:"read",path:r}),n({name:"run"\
-,command:r})]);if(!t.flat().includes("denied"))return mt.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;let i=v(()\
+,command:r})]);if(!t.flat().includes("denied"))return mt.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;let i=S(()\
 =>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var yt="/bin/sh",Yo=[["/b\
 in/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec\
  "$@"\'],[yt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Go=[...ie,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CER\
 T_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Wo(e,n,t,r){return e.build.standalone?"a deno compile executable:\
- it runs only its program":Le({pid:e.pid,ppid:v(()=>e.ppid),os:O().os,env:r,read:o=>n({name:"read",path:o})?v(()=>t.read\
-(o,65536)):void 0,pidNamespace:O().os==="linux"&&n({name:"read",path:lt})?v(()=>e.readLinkSync(lt)):void 0})}function ht\
+ it runs only its program":Le({pid:e.pid,ppid:S(()=>e.ppid),os:O().os,env:r,read:o=>n({name:"read",path:o})?S(()=>t.read\
+(o,65536)):void 0,pidNamespace:O().os==="linux"&&n({name:"read",path:lt})?S(()=>e.readLinkSync(lt)):void 0})}function ht\
 (e){return e.body?.cancel().catch(()=>{}),new Response(\'{"error":"the body is too large"}\',{status:413,headers:{"content\
 -type":"application/json",connection:"close"}})}async function zo(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=\
 0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function bt(e){let\
@@ -1090,34 +1090,34 @@ n=new Set;Me&&globalThis.addEventListener("unload",()=>{Et=!0;for(let e of cn)e(
 ="function"?bt(Me):void 0;var Xo="/etc/hosts",qo=16<<20,Jo=5e3,Ko=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);func\
 tion vt(e,n,t){let r=e("node:dns");return(o,i,a)=>{let s=o.toLowerCase().replace(/\\.$/,"");if(s==="localhost"||s.endsWit\
 h(".localhost")||ni(e,s))return r.lookup(o,i,a);let d=new r.Resolver({timeout:Jo,tries:1}),u=()=>d.cancel();t.addEventLi\
-stener("abort",u,{once:!0});let c=(l,h)=>new Promise(f=>l.call(d,h,p=>f(p?.code)));(async()=>{for(let l of ei(e,n,o)){le\
-t h=await Promise.all([c(d.resolve4,l),c(d.resolve6,l)]);if(h.some(f=>Ko.has(f??"")))return!1;if(h.includes(void 0))retu\
+stener("abort",u,{once:!0});let c=(l,m)=>new Promise(f=>l.call(d,m,p=>f(p?.code)));(async()=>{for(let l of ei(e,n,o)){le\
+t m=await Promise.all([c(d.resolve4,l),c(d.resolve6,l)]);if(m.some(f=>Ko.has(f??"")))return!1;if(m.includes(void 0))retu\
 rn!0}return!0})().then(l=>{if(t.removeEventListener("abort",u),l&&!t.aborted)return r.lookup(o,i,a);a(Object.assign(new \
 Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var Zo="/etc/resolv.conf",Qo=65536;function ei(e,n,t){if(t.e\
 ndsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math.min(15,Nu\
-mber.parseInt(c.slice(6),10)||0))},a=e("node:fs");for(let u of(v(()=>St(a,Zo,Qo))??"").split(`\n`)){let[c,...l]=u.replace\
+mber.parseInt(c.slice(6),10)||0))},a=e("node:fs");for(let u of(S(()=>St(a,Zo,Qo))??"").split(`\n`)){let[c,...l]=u.replace\
 (/[#;].*/,"").trim().split(/\\s+/);(c==="search"||c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.trim().spl\
-it(/\\s+/)??[]);let s=n("LOCALDOMAIN")?.trim();s&&(r=s.split(/\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.\
+it(/\\s+/)??[]);let s=n("LOCALDOMAIN")?.trim();s&&(r=s.split(/\\s+/)),r??=[S(()=>e("node:os").hostname().replace(/^[^.]*\\.\
 ?/,""))??""].filter(Boolean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(\
 ".").length-1>=o?[t,...d]:[...d,t]}function St(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,\
-"latin1"):""}function ni(e,n){let t=v(()=>St(e("node:fs"),Xo,qo))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let \
+"latin1"):""}function ni(e,n){let t=S(()=>St(e("node:fs"),Xo,qo))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let \
 o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index\
 );if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function wt(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise\
 ((i,a)=>{let s=new URL(r),d=Oe(s,n);if(d.kind==="unusable")return a(new C(d.reason));let u=s.protocol==="https:",c=vt(e,\
 n,o.signal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"}\
-,signal:o.signal};if(d.kind==="direct")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,p=o.signal;l.createConnection=(g,b)=>{(\
-u?ri(e,c,f,s,p):Tt(e,c,f,p)).then(m=>b(null,m),m=>b(m))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,f\
-.authorization&&(l.headers["proxy-authorization"]=f.authorization))}let h=e(u?"node:https":"node:http").request(s,l);h.o\
-n("error",a),h.on("response",f=>{let p=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let b=p(\
-g);return b===void 0?null:Array.isArray(b)?b.join(", "):b}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:(\
-)=>e("node:stream").Readable.toWeb(f).getReader()}})}),h.end(o.body)})}var ti=16384;function Tt(e,n,t,r){let o=e("node:n\
+,signal:o.signal};if(d.kind==="direct")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,p=o.signal;l.createConnection=(g,E)=>{(\
+u?ri(e,c,f,s,p):Tt(e,c,f,p)).then(h=>E(null,h),h=>E(h))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,f\
+.authorization&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").request(s,l);m.o\
+n("error",a),m.on("response",f=>{let p=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let E=p(\
+g);return E===void 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:(\
+)=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var ti=16384;function Tt(e,n,t,r){let o=e("node:n\
 et"),{hostname:i,port:a}=t;return ln(r,s=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:a,servername:o\
 .isIP(i)?"":i,lookup:n}):o.connect({host:i,port:a,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connec\
 t",()=>s(d)),d})}async function ri(e,n,t,r,o){let i=await Tt(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await ln(o,(u,c)=\
->{let l="",h=f=>{l+=f.toString("latin1");let p=l.indexOf(`\\r\n\\r\n`);if(p<0){l.length>ti&&c(new Error("the proxy\'s answer \
-to CONNECT is too long"));return}i.removeListener("data",h),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?.[1]\
-??0);if(g<200||g>299)return c(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let b=f.subarray(f.length-(l\
-.length-p-4));b.length>0&&i.unshift(b),u(void 0)};return i.on("data",h),i.write(`CONNECT ${a} HTTP/1.1\\r\nHost: ${a}\\r\n`+\
+>{let l="",m=f=>{l+=f.toString("latin1");let p=l.indexOf(`\\r\n\\r\n`);if(p<0){l.length>ti&&c(new Error("the proxy\'s answer \
+to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?.[1]\
+??0);if(g<200||g>299)return c(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let E=f.subarray(f.length-(l\
+.length-p-4));E.length>0&&i.unshift(E),u(void 0)};return i.on("data",m),i.write(`CONNECT ${a} HTTP/1.1\\r\nHost: ${a}\\r\n`+\
 (t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let s=e("node:net"),d=r.hostname.replace(/^\
 \\[(.*)\\]$/,"$1");return ln(o,u=>{let c=s.isIP(d)?"":d,l=e("node:tls").connect({socket:i,host:d,servername:c});return l.o\
 n("close",()=>i.destroy()),l.once("secureConnect",()=>u(l)),l})}function ln(e,n){return new Promise((t,r)=>{let o,i={out\
@@ -1128,21 +1128,21 @@ Error("aborted"));e.addEventListener("abort",u,{once:!0});try{o=n(s,d)}catch(l){
 String(l)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d)\
 ,o.on("close",c))})}function xt(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),a=f=>({kind:f.isSy\
 mbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:\
-t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),s=(f,p,g,b)=>{try{return e.openSync(f,p|i,b)}catch(S){let m=S.code\
-;if(m==="ENOENT"||m==="ENOTDIR")return;let E=m==="ELOOP"||m==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw E&\
-&g(a(E)),S}},d=(f,p)=>{for(let g=0;g<p.length;)g+=e.writeSync(f,p,g,p.length-g)},{Buffer:u,process:c}=globalThis,l,h=(f,\
+t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),s=(f,p,g,E)=>{try{return e.openSync(f,p|i,E)}catch(y){let h=y.code\
+;if(h==="ENOENT"||h==="ENOTDIR")return;let v=h==="ELOOP"||h==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw v&\
+&g(a(v)),y}},d=(f,p)=>{for(let g=0;g<p.length;)g+=e.writeSync(f,p,g,p.length-g)},{Buffer:u,process:c}=globalThis,l,m=(f,\
 p)=>{if(l??=c?.getBuiltinModule?.("node:buffer")?.isUtf8??oi,!l(p))throw new k(f,"not_utf8");return u.from(p).toString("\
 utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,p)=>r===void 0||\
-v(()=>r.has(p==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&a(p\
-)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:f=>v(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink\
-:f=>v(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,p,g){let b=s(f,o("O_RD\
-ONLY"),g);if(b!==void 0)try{let S=a(e.fstatSync(b));g(S);let m=Ne((E,w)=>e.readSync(b,E,w,E.length-w,null),S.size,p);ret\
-urn g({...S,size:m.length}),h(f,m)}finally{e.closeSync(b)}},create(f,p){let g=s(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL")\
-,()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(p))}catch(b){throw e.\
-closeSync(g),e.unlinkSync(f),b}e.closeSync(g)},append(f,p,g){let b=s(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);i\
-f(b===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(a(e.fstatSync(b))),d(b,u.from(p))}finally\
-{e.closeSync(b)}},touch(f,p,g){let b=s(f,o("O_RDONLY"),g);if(b===void 0)throw new Error(`cannot date ${f}: nothing is th\
-ere`);try{g(a(e.fstatSync(b))),e.futimesSync(b,p/1e3,p/1e3)}finally{e.closeSync(b)}},rename:(f,p)=>e.renameSync(f,p),rem\
+S(()=>r.has(p==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&a(p\
+)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:f=>S(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink\
+:f=>S(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,p,g){let E=s(f,o("O_RD\
+ONLY"),g);if(E!==void 0)try{let y=a(e.fstatSync(E));g(y);let h=Ne((v,x)=>e.readSync(E,v,x,v.length-x,null),y.size,p);ret\
+urn g({...y,size:h.length}),m(f,h)}finally{e.closeSync(E)}},create(f,p){let g=s(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL")\
+,()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(p))}catch(E){throw e.\
+closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},append(f,p,g){let E=s(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);i\
+f(E===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(a(e.fstatSync(E))),d(E,u.from(p))}finally\
+{e.closeSync(E)}},touch(f,p,g){let E=s(f,o("O_RDONLY"),g);if(E===void 0)throw new Error(`cannot date ${f}: nothing is th\
+ere`);try{g(a(e.fstatSync(E))),e.futimesSync(E,p/1e3,p/1e3)}finally{e.closeSync(E)}},rename:(f,p)=>e.renameSync(f,p),rem\
 ove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function oi(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode\
 (e),!0}catch{return!1}}function kt(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};retu\
 rn()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try\
@@ -1150,38 +1150,38 @@ rn()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=
 (new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(_t,0,0,e).value).then(()=>n(),()=>{Rt=!0,n()}),!0}catch{ret\
 urn!1}}var ii={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Lt(e,n){let t,r=()=>t??=si(e),o=({dir:u})=\
 >{let c=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${O().name} cannot ru\
-n a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:h}=r();return yi(e,l,h)},i=!1,a=new Y(u=>$t(e,[["before\
-Exit",()=>{B(u,h=>h.beforeExit())}],["exit",h=>{i=!0,B(u,f=>f.exit(h))}]])),s=u=>e.platform!=="win32"&&v(()=>(e.kill(e.p\
-id,u),!0))===!0,d=new Y(u=>{if(e.pid===1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=_e(v\
-(()=>c?.read(ye,65536)));return $t(e,oe.filter(h=>!l.includes(h)).map(h=>{let f=Pe(()=>{ct(e,h)||(B(u,p=>p(h)),d.clear()\
-,s(h)||e.exit(J[h]))});return[h,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>At(e.stderr,u),w\
+n a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:m}=r();return yi(e,l,m)},i=!1,a=new Y(u=>$t(e,[["before\
+Exit",()=>{H(u,m=>m.beforeExit())}],["exit",m=>{i=!0,H(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&S(()=>(e.kill(e.p\
+id,u),!0))===!0,d=new Y(u=>{if(e.pid===1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=_e(S\
+(()=>c?.read(ye,65536)));return $t(e,oe.filter(m=>!l.includes(m)).map(m=>{let f=Pe(()=>{ct(e,m)||(H(u,p=>p(m)),d.clear()\
+,s(m)||e.exit(J[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>At(e.stderr,u),w\
 riteStdout:u=>At(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode\
-=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,h){let f=e.getBuilti\
-nModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let p=f.createServer((b,S)=>{let m=()=>{S\
-.writeHead(413,{"content-type":"application/json",connection:"close"}),S.end(\'{"error":"the body is too large"}\',()=>b.s\
-ocket.destroy())};if(Number(b.headers["content-length"]??0)>h.maxBodyBytes)return m();let E=new TextDecoder,w="",_=0,x=!\
-1;b.on("data",T=>{if(!x){if(_+=T.length,_>h.maxBodyBytes)return x=!0,w="",b.pause(),m();w+=E.decode(T,{stream:!0})}}),b.\
-on("end",async()=>{if(x)return;let T=await l({method:b.method??"GET",path:b.url??"/",body:w});T&&(S.writeHead(T.status,T\
-.headers??{}),S.end(T.body))})});p.maxConnections=h.maxConnections,await new Promise((b,S)=>{p.once("error",S),p.listen(\
-c,u,b)});let g=p.address();return{port:typeof g=="object"&&g?g.port:c,close:()=>new Promise(b=>{p.close(()=>b()),p.close\
+=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=e.getBuilti\
+nModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let p=f.createServer((E,y)=>{let h=()=>{y\
+.writeHead(413,{"content-type":"application/json",connection:"close"}),y.end(\'{"error":"the body is too large"}\',()=>E.s\
+ocket.destroy())};if(Number(E.headers["content-length"]??0)>m.maxBodyBytes)return h();let v=new TextDecoder,x="",_=0,T=!\
+1;E.on("data",w=>{if(!T){if(_+=w.length,_>m.maxBodyBytes)return T=!0,x="",E.pause(),h();x+=v.decode(w,{stream:!0})}}),E.\
+on("end",async()=>{if(T)return;let w=await l({method:E.method??"GET",path:E.url??"/",body:x});w&&(y.writeHead(w.status,w\
+.headers??{}),y.end(w.body))})});p.maxConnections=m.maxConnections,await new Promise((E,y)=>{p.once("error",y),p.listen(\
+c,u,E)});let g=p.address();return{port:typeof g=="object"&&g?g.port:c,close:()=>new Promise(E=>{p.close(()=>E()),p.close\
 AllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:kt(e),watchTick:e.versions.bun?void 0:\
 Nt,monotonicMs(){let[u,c]=e.hrtime();return u*1e3+c/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{f\
-s:u}=r(),c=h=>v(()=>u?.fstatSync(h).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return;let{stdin:\
-l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&v(()=>Ie(l))===!1&&Ae(r().files,O().os))return{rea\
-dRaw:h=>new Promise(f=>{let p=l.isRaw===!0,g=m=>{l.removeListener("data",b),l.removeListener("end",S),v(()=>l.setRawMode\
-?.(p)),l.pause(),m!==void 0&&m.length>0&&v(()=>l.unshift(m)),f()},b=m=>{let E=new Uint8Array(m??[]),w;try{w=h(E)}catch{w\
-=E.length}w!==void 0&&g(E.subarray(w))},S=()=>{v(()=>h(Uint8Array.of(4))),g()};l.on("data",b),l.on("end",S),l.setRawMode\
+s:u}=r(),c=m=>S(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return;let{stdin:\
+l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Ie(l))===!1&&Ae(r().files,O().os))return{rea\
+dRaw:m=>new Promise(f=>{let p=l.isRaw===!0,g=h=>{l.removeListener("data",E),l.removeListener("end",y),S(()=>l.setRawMode\
+?.(p)),l.pause(),h!==void 0&&h.length>0&&S(()=>l.unshift(h)),f()},E=h=>{let v=new Uint8Array(h??[]),x;try{x=m(v)}catch{x\
+=v.length}x!==void 0&&g(v.subarray(x))},y=()=>{S(()=>m(Uint8Array.of(4))),g()};l.on("data",E),l.on("end",y),l.setRawMode\
 ?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?wt(u=>e.getBuiltinModule(u),u=>e.env[u]):bi(n.fetchAtLoad,u\
-=>e.env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let h=e.versions.bun?ii:{},f=$e\
-(g=>e.env[g],{...c.set,...h},v(()=>e.cwd?.())),p=e.versions.bun?[]:fi(e);return{argv:[e.execPath,...p,u],env:f,cwd:c.dir\
-}},senderRefusal:o,spawnDetached(u){try{let{argv:c,env:l,cwd:h}=u;if(n.bunSpawn){let S=["ignore","ignore","ignore"];try{\
-let m=n.bunSpawn([...c],{detached:!0,stdio:S,windowsHide:!0,env:{...l},cwd:h});return m.unref(),m.pid!==void 0?"started"\
-:"failed"}catch(m){return m?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");i\
-f(!f)return"failed";let[p,...g]=c,b=f.spawn(p,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:h});return b.on("er\
-ror",()=>{}),b.unref(),b.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:s,get files\
+=>e.env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun?ii:{},f=$e\
+(g=>e.env[g],{...c.set,...m},S(()=>e.cwd?.())),p=e.versions.bun?[]:fi(e);return{argv:[e.execPath,...p,u],env:f,cwd:c.dir\
+}},senderRefusal:o,spawnDetached(u){try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let y=["ignore","ignore","ignore"];try{\
+let h=n.bunSpawn([...c],{detached:!0,stdio:y,windowsHide:!0,env:{...l},cwd:m});return h.unref(),h.pid!==void 0?"started"\
+:"failed"}catch(h){return h?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");i\
+f(!f)return"failed";let[p,...g]=c,E=f.spawn(p,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:m});return E.on("er\
+ror",()=>{}),E.unref(),E.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:s,get files\
 (){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>a.add(u),onInterrupt:u=>d.add(u)}}function si(e){let n;try\
 {n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&\
-xt(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?ui(v(()=>o?.read(Pt,ai,di)),r.uid):v(()=>e.getBuiltinModu\
+xt(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?ui(S(()=>o?.read(Pt,ai,di)),r.uid):S(()=>e.getBuiltinModu\
 le?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&ke(o)}}var Pt="/etc/passwd",ai=16*1024*1024;function\
  di(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${Pt} is not root\'s alone`)}function ui(e,n)\
 {if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$\
@@ -1197,16 +1197,16 @@ lt[-_])?config[-_]file/;function gi(e,n,t){return n!==void 0&&Ot.test(n)||!e.som
 ntal-permission")?!1:e.every(r=>{if(Ot.test(r)&&/^[^=]*_/.test(r)||pi.test(r))return!1;let o=hi.exec(r);if(!o)return!0;l\
 et i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&F(i,t)})}function yi(e,n,t){let r=e.getBuiltinModule;return r\
 ?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its \
-executable runs only the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executab\
-le runs only the program":v(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-chi\
+executable runs only the program":S(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executab\
+le runs only the program":S(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-chi\
 ld-process":e.permission&&!gi(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its se\
 nder would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not\
  pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: rel\
-ative, or with a space, quote or backslash)":Le({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>v(()=>n?.re\
-ad(o,65536)),pidNamespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot\
+ative, or with a space, quote or backslash)":Le({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>S(()=>n?.re\
+ad(o,65536)),pidNamespace:e.platform==="linux"?S(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot\
  start processes"}function bi(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let a=Oe(new URL(o),n);\
 if(a.kind==="unusable")throw new C(a.reason);if(a.kind==="proxy"&&!t)throw new C("this runtime\'s fetch cannot use a prox\
-y");try{return await r(o,{...i,proxy:a.kind==="proxy"?Ei(a.proxy):!1})}catch(s){throw v(()=>s?.code)==="UnsupportedProxy\
+y");try{return await r(o,{...i,proxy:a.kind==="proxy"?Ei(a.proxy):!1})}catch(s){throw S(()=>s?.code)==="UnsupportedProxy\
 Protocol"?new C("the proxy setting\'s scheme is not supported"):s}}}function Ei({protocol:e,hostname:n,port:t,authorizati\
 on:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i\
 ,respectNoProxy:!1}}function At(e,n){let t=De.get(e)??0;t===0&&e.on("error",It),De.set(e,t+1);let r=()=>{let i=(De.get(e\
@@ -1217,8 +1217,8 @@ Timer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCrede
 {},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to star\
 t a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP s\
 erver in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiti\
-ng:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Ce,Mt=[v(()=>se.Bun?.fetch),se.Deno?v(()=>se.fetch):void 0].find(e=>\
-typeof e=="function");function y(){if(Ce)return Ce;let e=O().name;return Ce=e==="deno"?gt(se.Deno,Mt):e==="unknown"?vi:L\
+ng:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Ce,Mt=[S(()=>se.Bun?.fetch),se.Deno?S(()=>se.fetch):void 0].find(e=>\
+typeof e=="function");function b(){if(Ce)return Ce;let e=O().name;return Ce=e==="deno"?gt(se.Deno,Mt):e==="unknown"?vi:L\
 t(se.process,{lightFetch:e==="node",fetchAtLoad:Mt,bunSpawn:e==="bun"?se.Bun?.spawn:void 0}),Ce}var Dt=/^t-(\\d{13})-[0-9\
 a-f]+\\.tmp$/;function Z(e,n,t,r,o,i=Fe(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){try{e.remove(\
 i)}catch{}throw a}}function Fe(e,n){return`${e==="/"?"":e}/t-${U(n)}-${G()}.tmp`}function U(e){return String(Math.floor(\
@@ -1227,10 +1227,10 @@ balThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function G(e=12){let
 )*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function j(e){try{return e instanceof Error?e.message:`threw $\
 {typeof e}`}catch{return"threw something that cannot be described"}}function N(e){switch(typeof e){case"string":return J\
 SON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"b\
-igint":return`${e}n`;case"object":{if(e===null)return"null";let n=Ht(e);return n===void 0?"an object that cannot be read\
+igint":return`${e}n`;case"object":{if(e===null)return"null";let n=Bt(e);return n===void 0?"an object that cannot be read\
 ":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function ae(e){if(typeof e!="o\
-bject"||e===null)return!1;let n=Ht(e);return n==="Object"||n==="Module"}function Ft(e){if(typeof e!="object"&&typeof e!=\
-"function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function Ht(e){try{return Object.prot\
+bject"||e===null)return!1;let n=Bt(e);return n==="Object"||n==="Module"}function Ft(e){if(typeof e!="object"&&typeof e!=\
+"function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function Bt(e){try{return Object.prot\
 otype.toString.call(e).slice(8,-1)}catch{return}}function fn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t\
 ===void 0)return;let r=Object.keys(n),o=wi(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options:\
  ${r.join(", ")}`})`}function wi(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.filter(a=>t(e).length>=4&&t(a).st\
@@ -1241,7 +1241,7 @@ let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i
 o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function L(e){try{let n=new URL(e);if(n.use\
 rname===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password=\
 "***"),n.search!==""){let t=[...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURIComponent(r)}=***`);n.search=t.joi\
-n("&")}return n.href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")}}function Bt(e,n){\
+n("&")}return n.href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")}}function Ht(e,n){\
 let t=e.replace(/[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>L(r.replaceAll("\\\\/","/")));for(let r of n===void 0?[]:xi\
 (n)){let o=r.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,a,s)=>`%${Ct(a)}${Ct(s)}`);t=\
 t.replace(new RegExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function Ct(e){return/\\d/.test(e)?e:`[${\
@@ -1250,8 +1250,8 @@ decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u
 (1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),s=n||t?[sn(`${o(n)}:${o(t)}\
 `)]:[],d=[...i,...a].map(u=>JSON.stringify(u).slice(1,-1));return[...new Set([...i,...a,...d,...s])].sort((u,c)=>c.lengt\
 h-u.length)}catch{return[]}}var _i=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Ri=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,ki=new Set(["con\
-nection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function He(e){return ki.ha\
-s(e.toLowerCase())}function Be(e){return _i.test(e)}function Ue(e){return Ri.test(e)}function je(e,n,t){if(n.length===0)\
+nection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function Be(e){return ki.ha\
+s(e.toLowerCase())}function He(e){return _i.test(e)}function Ue(e){return Ri.test(e)}function je(e,n,t){if(n.length===0)\
 return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var de="0.1.0";var jt="nat-cli",mn={name:"@na\
 t/telemetry",version:de};function Vt(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Numb\
 er.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Yt=e=>Object.entries(e).map(([n,t])=>({key:n,value:Vt(t)}))\
@@ -1276,569 +1276,570 @@ OINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Jt="
 v1.1/events/json";function ue(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Ai(e){\
 return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Ii=["","0","false","no","off"];function Ve(e){if(e==="\
 "||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}function Kt(){let e=\
-y().env,n=[],t=(m,E)=>{let w=e(m);return w!==void 0&&!Li(w)&&n.push(`${m}=${N(w)} is not a yes/no value (1, true, yes / \
-0, false, no): read as no, ${E}`),ue(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TE\
-LEMETRY_DEBUG","so no debug trail is written");let r=[];for(let m of $i)y().envHidden?.(m)===!0&&r.push(m);let o=t("NAT_\
+b().env,n=[],t=(y,h)=>{let v=e(y);return v!==void 0&&!Li(v)&&n.push(`${y}=${N(v)} is not a yes/no value (1, true, yes / \
+0, false, no): read as no, ${h}`),ue(v)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TE\
+LEMETRY_DEBUG","so no debug trail is written");let r=[];for(let y of $i)b().envHidden?.(y)===!0&&r.push(y);let o=t("NAT_\
 TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),i=e("NAT_TELEMETRY_ENDPOINT");i!==void 0&&\
 !Ve(i)&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(L(i))} is not an http(s) URL, "" or "stdout": nothing is sent`);let a=e("NAT_\
 TELEMETRY_FORMAT");a!==void 0&&!["","nat","otlp"].includes(a.trim().toLowerCase())&&n.push(`NAT_TELEMETRY_FORMAT=${N(a)}\
  is not a format (nat, otlp): the nat envelope is sent`);let s=t("NAT_TELEMETRY_HANDOFF","so events are delivered in pro\
 cess at exit")??"auto",d=e("NAT_TELEMETRY_CONSENT_FILE");d&&!F(d,O().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${N(d)} is \
 not an absolute path: it is read in the directory each run starts in, so each directory may hold another decision`);let \
-u=Mi(e,O().os,n),c=e("NAT_TELEMETRY_SPOOL_DIR"),l=O().os==="win32"?"LOCALAPPDATA":"HOME",h=u===void 0&&c===void 0&&y().e\
-nvHidden?.(l)===!0;h&&n.push(`${l} may not be read (the program\'s permissions): no spool is kept, so a run delivers at e\
-xit what it can and loses the rest`);let f=u!==void 0?void 0:c===""?"NAT_TELEMETRY_SPOOL_DIR is empty":c!==void 0?"NAT_T\
-ELEMETRY_SPOOL_DIR is not an absolute path":h?`the program may not read ${l} (its permissions)`:"there is no home direct\
-ory";for(let m of r)n.push(`${m} may not be read (the program\'s permissions): ${Zt[m]}`);for(let m of pn){let E=e(m);E&&\
-!/^https?:$/.test(Pi(E))&&n.push(`${m}=${N(L(E))} is not an http(s) URL: OTLP events are not sent`)}let p=Xt(e,m=>r.incl\
-udes(m)),g=m=>zt(e(m),E=>n.push(`${m}: ${E}: skipped`)),b={...qt("OTEL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEAD\
-ERS"),n),...qt("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},S={...g("OTEL_RESOURCE_ATTRIBU\
-TES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:i,endpointHidden:r.includes(\
-"NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:p.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:u,noSp\
-ool:f,spoolFallback:c===void 0,handOff:s,ci:Ai(e("CI")),format:a,otlpEndpoint:p.endpoint,otlpHeaders:b,otlpResource:S,pr\
-oblems:n}}var Zt={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its\
- endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value s\
-et there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there i\
-s not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTE\
-L_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TEL\
-EMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_E\
-NDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent\
-",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},$i=Object.keys(Zt);function Li(e){let n=e.trim().toLowerCase();return ue(n\
-)===!0||Ii.includes(n)}function Pi(e){try{return new URL(e).protocol}catch{return""}}function qt(e,n,t){let r={};for(let\
-[o,i]of Object.entries(n))Be(o)?He(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):Ue(i)?r[o]=\
-i:t.push(`${e}: the value of ${N(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading o\
-r trailing space): skipped, not sent`):t.push(`${e}: ${N(o)} is not a header name (an RFC 9110 token): skipped, not sent\
-`);return r}function Mi(e,n,t=[]){let r=e("NAT_TELEMETRY_SPOOL_DIR");if(r!==void 0){if(r==="")return;if(F(r,n))return r;\
-t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(r)} is not an absolute path: no spool is kept`);return}let o=e("XDG_STATE_HOME");if(\
-o&&!F(o,n))t.push(`XDG_STATE_HOME=${N(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)re\
-turn $(o,"nat/telemetry");let i;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppDat\
-a\\\\Local`);i=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");i=a?$(a,`${n==="darwin"?"Library/Application Support":\
-".local/state"}/nat/telemetry`):void 0}if(i===void 0||F(i,n))return i;t.push("the home directory is not an absolute path\
-: no spool is kept")}function Qt(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return $(r&&F(r,n)?r:"/tmp",\
-`nat-telemetry-${t}`)}function gn(){let e=y();if(ue(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetr\
-y] ${n}\n`)}function er(e){let n;return()=>n??=new RegExp(e,"u")}var Id=er(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{M}\\u115\
-f\\u1160\\u2800\\u3164\\uffa0]`);var $d=er(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var\
- yn="1.5",Bd=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",\
-INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Ud=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER\
-:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer\
-",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ce=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Di(\
-new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.l\
-ength===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${N(n)}`\
-);let r=t.schemaVersion??yn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\
-\' must be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))th\
-row new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schema\
-Version=r,this.timestamp=o}};function Di(e){return e===ce}function P(e){let n=JSON.stringify(e);return typeof n=="string\
-"&&/[\\r\\n]/.test(n)?Ci(n):n}function Ci(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++\
-r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}var Fi="184482118588404";function ve(e)\
-{let n=Math.floor(e);if(!(Math.abs(n)<=En))throw new RangeError("Invalid time value");let t=Math.floor(n/nr),r=n-t*nr;t!\
-==bn.days&&(bn={days:t,date:Hi(t)});let o=Math.floor(r/1e3);return`${bn.date}T${Ee(Math.floor(o/3600))}:${Ee(Math.floor(\
-o/60)%60)}:${Ee(o%60)}.${Bi(r%1e3)}Z`}var bn={days:NaN,date:""};function Hi(e){let n=Math.floor((e+719468)/146097),t=e+7\
-19468-n*146097,r=Math.floor((t-Math.floor(t/1460)+Math.floor(t/36524)-Math.floor(t/146096))/365),o=t-(365*r+Math.floor(r\
-/4)-Math.floor(r/100)),i=Math.floor((5*o+2)/153),a=o-Math.floor((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:0);retur\
-n`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,"0")}`}-${Ee(s)}-${Ee(a)}`}v\
-ar Ee=e=>e<10?`0${e}`:`${e}`,Bi=e=>e<10?`00${e}`:e<100?`0${e}`:`${e}`,nr=864e5,En=864e13;function tr(e){let{name:n}=e;if\
-(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=P(Ui(e));return`{"ts":"${v\
-e(e.timestamp)}","parameters":${t},"name":${P(n)}}`}function Ui(e){let n=e.parameters(),t=(s,d)=>new TypeError(`Event \'$\
-{e.name}\' ${s} cannot be read: ${j(d)}`);try{n?.then}catch(s){throw t("parameters() returned an object that",s)}if(Ft(n)\
-){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters objec\
-t: parameters() returned a thenable`)}if(!ae(n))throw new TypeError(`Event \'${e.name}\' has no parameters object: paramet\
-ers() returned ${N(n)}`);let r;try{r=Object.keys(n)}catch(s){throw t("parameters",s)}let o=[];for(let s of r)try{o.push(\
-[s,n[s]])}catch(d){throw t(`parameter \'${s}\'`,d)}let i=Object.fromEntries(o),a=vn(i);if(a)throw new TypeError(`Event \'${\
-e.name}\' ${a}`);return i}function vn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters objec\
-t";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFi\
-nite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function rr(e,n){return{browserType:"undefi\
-ned",clientId:Fi,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchit\
-ecture??O().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined"\
-,deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",\
-eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdpr\
-FuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion\
-:"undefined",sentTs:ve(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Sn(e,n){\
-return je(`${P(e).slice(0,-1)},"events":[`,n,"]}")}var or=/[A-Za-z0-9_-]/,ji=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\\
-d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Vi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A\
--Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;fu\
-nction ir(e){return new xn(e).document()}var xn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){le\
-t n={},t=n;for(;;){if(this.#b(),this.#n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n\
-){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,a]of r.ent\
-ries()){let s=i===r.length-1;if(s&&t){let u=wn(o,a)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&\
-this.#i(`\'${a}\' is not an array of tables`);let c=this.#E({},"header");return u.push(c),Ye(o,a,u),c}let d=wn(o,a);d===vo\
-id 0?Ye(o,a,d=this.#E({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Tn(d)?s?\
-(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)\
-==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a table`),o=d}return o}#d(n){let t=this.#l();th\
-is.#y(),this.#k("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=wn(o,a);s===void 0?Ye(o,a,s=this.#E\
-({},"dotted")):(!Tn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.\
-#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined t\
-wice`),Ye(o,i,r)}#l(){let n=[];for(;;){this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(thi\
-s.#T());else{let r=this.#n;for(;this.#n<this.#e.length&&or.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key\
- is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(\
-this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')retu\
-rn this.#f();if(n==="\'")return this.#T();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let\
- i=n==="["?this.#u():this.#h();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["f\
-alse",!1]])if(t.startsWith(i)&&!or.test(t[i.length]??""))return this.#n+=i.length,a;let r=ji.exec(t);if(r&&!/[\\w:.+-]/.t\
-est(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=Vi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?\
-(this.#n+=o[0].length,Yi(o[0])):this.#i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)\
-n.push(this.#r()),this.#b(),this.#s()===","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++\
-,n}#h(){this.#n++;let n=this.#E({},"inline");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y(\
-);let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){t\
-his.#t.set(n,"inline");for(let t of Object.values(n))Tn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[thi\
-s.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():Ge(t)&\
-&t!=="	"?this.#i("a string holds a control character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":\
-this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>Ge(r)&&r!=="	"))&&this.#i("a literal string is malf\
-ormed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";f\
-or(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.rep\
-eat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\\
-n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else Ge(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.\
-#s()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#\
-n+=2:this.#s()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let\
- t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=th\
-is.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:\
-0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.\
-#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,Strin\
-g.fromCodePoint(i))}#y(){for(;this.#s()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===\
-`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;thi\
-s.#n<this.#e.length&&this.#s()!==`\n`;){let n=this.#e[this.#n++];Ge(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a\
- comment is malformed")}}#A(){this.#y(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s(\
-)===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.\
-#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n)\
-{let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function wn\
-(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function Ye(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable\
-:!0,configurable:!0})}function Tn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function Ge(e){let n=e.charC\
-odeAt(0);return n<32||n===127}function Yi(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/\
-0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Gi="1.0";function We(){if(ur())return;let{env:e,files:n}=y(),t=e("HOME")??e\
-("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?$(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Z\
-a-z]:|[\\\\/])/.test(r))return r;if(_n?.given!==r){let o=n?.realPath(".");_n={given:r,path:o===void 0?r:$(o,r)}}return _n.\
-path}function dr(){return(fe?W:void 0)??We()}var _n;function ur(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETR\
-Y_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Wi=65536;fun\
-ction kn(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",probl\
-em:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Wi)}catch(o){return Rn(o)==="not_utf8"?{state:"di\
-sabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:zi(o)?{state:"disabled",problem:"may not be read whe\
-re it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Rn(o).replaceAll("_"," ")}\
-)`}}if(r===void 0)return{state:"never_asked"};if(n)return{...sr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"di\
-sabled",problem:`is where another user could replace it (${Rn(o).replaceAll("_"," ")})`}}return{...sr(r),text:r}}functio\
-n zi(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Rn(e){return e?.reason??"unre\
-adable"}function sr(e){let n;try{n=ir(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if\
-(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'\
-telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled\
-"?{state:"disabled"}:r==="enabled"?o===Gi?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{s\
-tate:"disabled",problem:"has a consent value this tool does not know"}}function cr(){let e=We(),{state:n,problem:t,outda\
-tedYes:r}=fr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...mr()??$n(n\
-),...o}}function lr(){let e=mr();if(e)return e;let{state:n,text:t,problem:r}=fr(We());return{...$n(n),text:t,...r?{probl\
-em:r}:{}}}function fr(e){if(e!==void 0)return kn(e);let n=ur();return n?{state:"disabled",problem:`cannot be found: the \
-program may not read ${n} (its permissions)`}:{state:"never_asked"}}function mr(){let{env:e,envHidden:n}=y();if(n?.("NAT\
-_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ue(e("NAT_TELEMETRY_ENABLED"));if(t!==void \
-0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r\
-=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function $n(e){return e==="ne\
-ver_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var le,fe=!1,W,Nn={},On,Xi=!1,An=Symbol.f\
-or("@nat/telemetry: the program\'s opt-out"),In=globalThis;try{In[An]===void 0&&Object.defineProperty(In,An,{value:{seria\
-l:0}})}catch{}var ar=0;function qi(){try{let e=In[An];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n\
-)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function hr(){let e=qi();e===void 0||e===ar||(ar=e,[le,fe,Xi]\
-=[!1,!1,!0])}function pr(e){On=e}function Q(){if(On)return le=On();if(hr(),!fe||W===void 0)return!0;let e=kn(W,!0);e.pro\
-blem!==void 0&&(e=kn(W,!0));let n=e.text===Nn.text&&y().files?.modifiedAt(W)===Nn.modified;return le=e.problem===void 0&\
-&n&&$n(e.state).enabled}function ee(){return hr(),le===void 0&&Ji(lr()),le===!0}function Ji(e){[le,fe]=[e.enabled,e.sour\
-ce==="file"],W=fe?We():void 0,Nn=W===void 0?{}:{text:e.text,modified:y().files?.modifiedAt(W)}}function gr(){return ee()\
-&&fe}function Ln(){let e=ee(),{enabled:n,source:t,problem:r}=lr(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`\
-${t}, which the program may not read (its permissions)`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;ret\
-urn{enabled:e,decidedBy:e===n?i:"the program (setTelemetryEnabled)"}}var Dn=2**31-1,Ki=25,Pn={min:50,max:250},yr=4,Mn=1e\
-3,Zi=(yr+1)*Pn.max,me={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&\
-&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.r\
-emoveEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().wa\
-tchTick?.(Mn,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Mn)),t\
-his.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of me.guarded)--e.looks<=0&&e.end();me.guard\
-ed.size>0&&me.listen()}};function he(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),me.release(d),i?.()},s=()=>{o||(a()\
-,n())},d={looks:Math.ceil((e+Zi)/Mn),end:s},u=(c,l)=>{let h=y().monotonicMs()+c;try{r=setTimeout(()=>{me.release(d);let \
-f=y().monotonicMs()-h;if(f<=Ki||l===0)return s();u(Math.min(Math.max(f,Pn.min),Pn.max),l-1)},c),t?.(r)}catch{}};return m\
-e.guard(d),u(e,yr),t||(i=v(()=>y().holdOpen?.())),a}function br(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)\
-?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function \
-ne(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Qi=3,Er=!1\
-;function vr(){Er=!0}var es=new Set([407,408,429,500,502,503,504]),ns=new Set([501,505]);function ts(e,n){return e>=200&\
-&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:es.has(e)||e>=500&&e<600&&!ns.has(e)?n===void 0?{kind:"retry",reaso\
-n:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsaf\
-e_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Sr(e){if(e.signal?.aborted)return{kind:"interrupted"};l\
-et n=new AbortController,t=!1,r=he(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventList\
-ener("abort",o,{once:!0});let i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:\
-!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??ts;for(;;a++){let c=new URL(s).origin==\
-=d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body\
-:e.body,redirect:"manual",signal:n.signal}),i]),h=rs(l);if(h===void 0)return{kind:"rejected",reason:"bad_response"};let \
-f=l.headers.get("location"),p=br(l.headers.get("retry-after"),e.now());if(e.readAnswer&&h>=200&&h<300){e.onAccepted?.();\
-let b=await Promise.race([os(l),i]).catch(()=>{});return u(h,p,b)}if(l.body?.cancel().catch(()=>{}),h!==307&&h!==308)ret\
-urn u(h,p,void 0);if(a===Qi)return{kind:"rejected",reason:"too_many_redirects"};let g=ss(f,s);if(g===void 0)return{kind:\
-"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe\
-_redirect"};if(e.mayConnect?.(g)===!1)return Er?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, lef\
-t for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))re\
-turn{kind:"rejected",reason:"unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanc\
-eof C&&a===0?{kind:"not_sent",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",t\
-hrown:j(s)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function rs(e){let n=e?.status;return typeof n=="numbe\
-r"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function os(e){let n=e.body?.g\
-etReader?.();if(!n)return"";let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=\
-i.value.length,o>is)return"";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var \
-is=65536;function ss(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:v\
-oid 0}catch{return}}function te(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>\
->0;return n.toString(16).padStart(8,"0")}function Cn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{\
-let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);return s===void 0?[]:[s]})}function M(e){let n=e.search(as);if(n===-1)re\
-turn e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e\
-.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var us={initialMs:3e4,maxMs:36e5},wr=409\
-6;function cs(e,n){return n??te(e)}function ls(e,n,t){try{let r=e.read(n,wr);if(r===void 0)return;let{failures:o,notBefo\
-re:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<\
-=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,end\
-point:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{ret\
-urn"invalid"}}var ze=class{path;#e;#n;#o;#t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`heal\
-th-${cs(r,a)}.json`,this.#o=a!==void 0,this.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get s\
-tate(){return this.#r}isOpen(){return!this.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1\
-;let t=this.#h(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#d()+ne(r,us,this.#l,n),i=(t?.notBefore??0)>\
-o;return this.#f({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if\
-(r&&r.notBefore>=t){this.#r=r;return}this.#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures\
-:this.#r.failures,notBefore:this.#d()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h()\
-,this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=\
-this.#r!==void 0;return this.forget(),n}refresh(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void \
-0,this.#u=!1,this.#a())}#h(){let n=ls(this.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.\
-state:void 0}#a(){try{this.#c.remove(this.path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.#t)}:{},\
-r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r)<=wr&&L(this.#t)===this.#t?r:JSON.stringify({...n,...t});Z(this.#c,\
-this.#e,this.#n,o,this.#d())}catch{}}};function Tr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is\
- down (${n} failure(s) in a row): not tried before ${ve(t)}`}function I(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var $r=36e5,xr=36\
-e5,Xe=64,_r=6e4,Rr=6e4,Lr=64,fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Fn=/^([lc])-(\\d{13})-(\
-e-.+)$/,ms=36e5;function Pr(e,n="nat",t=""){return te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var z=class e{dir;key;ancesto\
-rsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i\
-=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"w\
-rite");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),h=t.realPath(n)\
-;return h===void 0?s(`where ${n} leads cannot be told`):h!==n&&c(h)?t.permissionsFollowLinks?s(`the program may not ${u}\
- ${h}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(h!==n&&(l=t.ensureDir(h,!0,d)),new e(h,t,r,o,l))}catch(l){\
-let h=l?.reason==="missing";return s(h?`${n} does not exist yet`:j(l))}}write(n,t){let r={},o=n.map(qe),{first:i}=Nr(o,t\
-his.#n.maxEvents,this.#n.maxBytes);I(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d++){let u=a.get(n[d].sessio\
-nId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this.#t(d,t,this.key))}catch(d\
-){for(let u of s)this.#a(u);throw d}return{written:r,older:this.#u(t,s)}}claim(n,t,r){let o=[],i={};for(let{entry:a,path\
-:s}of this.#r(t).slice(0,Xe)){if(o.length>=n)break;let d=this.#d(a.name,t+r);try{this.#e.rename(s,d)}catch{continue}let{\
-valid:u,corrupt:c,expired:l}=this.#c(d,a,t),h=u.slice(0,n-o.length),f={path:d,name:a.name,until:t+r,remaining:h.length,t\
-aken:h.length,exact:c===0&&l===0&&h.length===u.length};try{this.#t(u.slice(h.length).map(qe),a.time,this.key)}catch{this\
-.giveBack(f);continue}I(i,"spool_corrupt",c),I(i,"spool_expired",l);for(let p of h)o.push({...p,claim:f});f.remaining===\
-0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}catch{retu\
-rn!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(n)[0]?.\
-entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}\
-catch{}}peek(){return this.#l().flatMap(n=>{let t=Fn.exec(n),r=Se(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#\
-c(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{..\
-.a,until:Mr(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(\
-r.length>=Xe)break;let a=kr(i,t);if(a===void 0)continue;let s=n.#d(a.name,t+xr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch\
-{continue}let{valid:d}=n.#c(s,a,t);try{let u=this.#t(d.map(qe),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename\
-(s,`${n.dir}/${a.name}`)}catch{}break}n.#a(s.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),o}clear(\
-){let n=0;for(let t of this.#l()){let r=Fn.exec(t),o=Se(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(){return\
- this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(n=>Se(n)??[])}#t(n,t,r){if(n.length===0)return;let o\
-=Or(n,t,r);return Z(this.#e,this.dir,o,Ar(n),t),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.re\
-ad(n,this.#n.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/Lr)))}for(le\
-t a of i?.split(`\n`)??[]){if(a==="")continue;let s=ps(a);s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired\
-++:o.valid.push(s)}return o}#d(n,t){return`${this.dir}/${Ir(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{return[]\
-}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Dt.exec(o),a=kr(o,n);a?.key===this.key?t.push({entry:a,path:`${this.d\
-ir}/${o}`}):i&&n-Number(i[1])>xr&&r<Xe&&this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={}\
-,o=this.#o(),i=0,a=0,s=1/0;for(let S of o)i+=S.events,a+=S.bytes,s=Math.min(s,S.time);let{maxAgeMs:d,maxEvents:u,maxByte\
-s:c}=this.#n;if(n-s<=d&&i<=u&&a<=c)return r;let l=o.filter(S=>t.includes(S.name)),h=Math.min(...l.map(S=>S.time)),f=S=>t\
-his.#e.modifiedAt(`${this.dir}/${S}`),p=Math.max(...l.map(S=>f(S.name)??-1/0)),g=S=>{if(S.time<h)return!1;let m=f(S.name\
-);return m===void 0||!Number.isFinite(p)?S.time-h<=Rr:Math.abs(m-p)<=Rr},b=0;for(let S of o.sort((m,E)=>m.time-E.time)){\
-let m=n-S.time>d;if(!m&&i<=u&&a<=c)break;if(t.includes(S.name)||!m&&g(S))continue;if(b++>=Xe)break;if(i-=S.events,a-=S.b\
-ytes,!m&&i<u&&a<c){let w=this.#h(S,u-i,c-a,n);if(w===void 0)continue;i+=w.kept.events,a+=w.kept.bytes,I(r,"spool_corrupt\
-",w.corrupt),I(r,"spool_full",w.cut);continue}let E=this.#c(`${this.dir}/${S.name}`,S);this.#a(S.name)&&(I(r,"spool_corr\
-upt",E.corrupt),I(r,m?"spool_expired":"spool_full",E.valid.length+E.expired))}return r}#h(n,t,r,o){let i=Ir(n.name,o+_r)\
-,a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=\
-this.#c(`${this.dir}/${i}`,n),u=s.map(qe),{first:c,bytes:l}=Nr(u,t,r),h=u.slice(c),f={kept:{events:h.length,bytes:l},cut\
-:c,corrupt:d};if(h.length===0)return this.#a(i)?f:void 0;let p=Fe(this.dir,o),g=()=>{try{this.#e.remove(p)}catch{}};try{\
-this.#e.create(p,Ar(h))}catch{if(g(),!this.#a(i))return;try{this.#t(h,n.time,n.key)}catch{return{kept:{events:0,bytes:0}\
-,cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-a>_r/2)return void g();try{this.#e.rename(p,`${this.dir}/${i}`)}c\
-atch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Or(h,n.time,n.key)}`)}catch{}return f}#a(n){try{ret\
-urn this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function kr(e,n){let t=Fn.exec(e);return t?hs(t,n)?Se(t[3]):\
-void 0:Se(e)}function Se(e){let n=fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Lr));r\
-eturn{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Nr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).r\
-educe((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Or(e,n,t){let r=e.r\
-educe((o,i)=>o+i.bytes+1,0);return`e-${U(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${G()}.jsonl`}function Ar(e){retur\
-n e.map(n=>`${n.text}\n`).join("")}function qe(e){let n=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVersion)},"s\
-essionId":${P(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp":${Math.fl\
-oor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function Ir(e,n){return`l-${U(n)}-${e}`}function Mr([,e,\
-n]){return e==="l"?Number(n):Number(n)+ms}function hs(e,n){return n>Mr(e)}function ps(e){try{let{retries:n,schemaVersion\
-:t,sessionId:r,clientVersion:o,timestamp:i,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"\
-&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof a?.name=="string"&&a.name!==""&&typeo\
-f a.ts=="string"&&vn(a.parameters)===void 0))return;let d={json:P(a),schemaVersion:t,sessionId:r,retries:n,timestamp:i};\
-return o===void 0?d:{...d,clientVersion:o}}catch{return}}function gs(e,n){return e.spoolFallback?Qt(y().env,O().os,n?.ui\
-d):void 0}function ys(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,a=Hn(e),s="there is no home directory",d=o=\
-==void 0?void 0:z.open(o,n,i,a,l=>s=l,r),u=gs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u\
-)===void 0?void 0:z.open(u,n,i,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;l\
-et c=z.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var Je=class e{spool;health;files;#e;#n=new Set;\
-constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;i\
-f(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=ys(n,a,t);i\
-f(!s)return null;let d=n.customFetch?s.key:void 0,u=new ze(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.r\
-enewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.\
-map(s=>({...s,bytes:M(s.json),notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{event\
-s:i,dropped:o}:(this.settle(a),I(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),d\
-ropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);r\
-eturn{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(\
-t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.\
-giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.c\
-lear()}renewClaims(n){let t=this.#e.clock();for(let r of this.#n)r.until-t<n*.75&&this.spool.renew(r,t+n)}};function Hn(\
-e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==de?r:void 0,headers:Object.key\
-s(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void \
-0},s=P(a);return Pr(n.kind==="http"?n.url:"",t.name,s==="{}"?"":s)}var bs=0xe677d21fdbff;function Dr(e,n){let{sessionId:\
-t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof ce))return{reason:"not_an_event",detail:"not a Telemetr\
-yEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let i=tr(e),{schemaVersion:a,\
-timestamp:s}=e;if(typeof a!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.is\
-Finite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>bs)return{reason:"invalid_e\
-vent",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let d=M(i);return d>o?{reason:"event_\
-too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside\
- the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:\
-d,schemaVersion:a,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",\
-detail:j(i)}}}function Cr(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion==\
-=i[0].schemaVersion&&s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s\
-)-1),a+=1+d,i.push(s)}return o}function Es(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"\
-localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f\
-]{1,4}$/.test(n)}function Fr(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="htt\
-p:"||Es(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`th\
-e headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${\
-t.hostname}`}function Hr(e,n=O()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>rr(r,{sourceClientVersion:i\
-,sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Sn(t(r[0],o),r.map(i=>i.json)),emptyBy\
-tes:r=>M(Sn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Br(e,n=O()){let t=({clientVersion:i=e.serviceVers\
-ion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JS\
-ON.stringify(Gt(i))),a};return{name:"otlp",encode:i=>hn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M(hn([],i.sessi\
-onId,t(i),n)),eventBytes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},class\
-ify:Wt}}var vs="http://localhost:4318/v1/logs",Ss=120,ws=50,Ts=3,xs=2,Ur=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":\
-{},"name":"x"}\',Yr=64,_s={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVer\
-sion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBuffere\
-dEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureIn\
-terrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function we(e={}){if(!ae(e))throw \
-new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=fn(e,_s);if(n)throw new TypeError(`\
-Cannot create handler: ${n}`);let t=(_,x,T)=>{let R=e[_]===void 0?x:e[_],D=T.integer?`${T.sign} integer`:`${T.sign} numb\
-er`,A=`Cannot create handler: \'${_}\' must be a ${D}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${A}, g\
-ot ${N(R)}`);if(!((T.sign==="positive"?R>0:R>=0)&&(T.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new Rang\
-eError(`${A}, got ${R}`);if(T.timer&&R*1e3>Dn)throw new RangeError(`Cannot create handler: \'${_}\' must be at most ${Dn/1\
-e3} seconds (the longest a timer can wait), got ${R}`);return R},r=(_,x,T)=>{let R=e[_]===void 0?T:e[_];if(typeof R!==x)\
-throw new TypeError(`Cannot create handler: \'${_}\' must be a ${x}, got ${N(R)}`);return R},o={sign:"positive",timer:!0},\
-i={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",xs,o),d=t("backoffInitialSec\
-onds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be\
- at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=Kt(),l=r("sourceClientVersion","string",de),h=zr("resource",e\
-.resource),f=r("sessionId","string","undefined"),p=jr(e.format,c.format),g=Un(p,l,{...c.otlpResource,...h}),b=Bn(g,c.ses\
-sionPrefix+f),S=jr(e.format,void 0),m=Bn(Un(S,l,h,Gr),f),E=t("maxEventBytes",32768,a);if(E<m.eventBytes)throw new RangeE\
-rror(`Cannot create handler: \'maxEventBytes\' must be at least ${m.eventBytes} (the smallest event), got ${E}`);let w=t("\
-maxBatchBytes",5e5,a);if(w<m.batchBytes){let _=`one ${S} envelope holding the smallest event`;throw new RangeError(e.max\
-BatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${_} ${m.batchBytes} b\
-ytes, more than \'maxBatchBytes\' (${w} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${m.batchByt\
-es} (${_}), got ${w}`)}return{flushIntervalMs:t("flushIntervalSeconds",Ss,o)*1e3,maxQueueSize:t("maxQueueSize",ws,a),max\
-Retries:t("maxRetries",Ts,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",\
-s,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(E,w\
--b.envelopeBytes-Yr),maxEventBytesOption:E,maxBatchBytes:w,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Rs(e.e\
-ndpoint,c.endpointHidden?jn:c.endpoint??(p==="otlp"?c.otlpEndpointHidden?jn:c.otlpEndpoint??vs:void 0),c.dryRun),spoolDi\
-r:ks(e.spoolDir,c.spoolDir),spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents"\
-,1e3,a),maxBytes:t("spoolMaxBytes",1048576,a),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts\
-:As(e.captureInterrupts),handOff:Os(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,\
-format:g,headers:{...p==="otlp"?c.otlpHeaders:{},...Ns(e.headers)},fetch:r("fetch","function",y().fetch??((_,x)=>globalT\
-his.fetch(_,x))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",\
-be)}}function Bn(e,n){let t={json:Ur,bytes:M(Ur),schemaVersion:yn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.\
-max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+Yr+r,envelopeBytes:o}}function Un(\
-e,n,t,r){return e==="otlp"?Br({serviceName:t["service.name"]??jt,serviceVersion:n,resourceAttributes:t},r):Hr(n,r)}var G\
-r={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Wr(e){let{format:n,sourceClientVersion\
-:t}=e,r=n.resource??{},o=Bn(Un(n.name,t,r,Gr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),m\
-axEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var jn=Symbol("hidden");function Rs(e,n,t){if(e!==void 0&&(ty\
-peof e!="string"||!Ve(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout",\
- got ${N(typeof e=="string"?L(e):e)}`);if(e===void 0&&n===jn)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??Jt\
-;return Ve(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",rea\
-son:"invalid_endpoint"}}function ks(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeE\
-rror(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${N(e)}`);if(!F(e,O().os))throw new Typ\
-eError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), go\
-t ${N(e)}`);return e}}function jr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \
-\'format\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function zr(e,\
-n){if(n===void 0)return{};if(!(ae(n)&&Object.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create \
-handler: \'${e}\' must be an object of strings, got ${N(n)}`);return{...n}}var Vr=8192;function Ns(e){let n=zr("headers",e\
-),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>Vr)throw new RangeError(`Cannot create handler: \'h\
-eaders\' must add at most ${Vr} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entri\
-es(n)){if(!Be(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N\
-(r)}`);if(He(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)}: the HTTP client frames the r\
-equest itself`);if(!Ue(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (RFC 9110, visib\
-le ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad v\
-alue for "+N(r))}return n}function Os(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{ena\
-bled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function As(e\
-){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot cre\
-ate handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var Ke=/^sender-[0-9a-f]{8}\\.mjs$/,Te="N\
-AT_TELEMETRY_SENDER";function Ze(e,n){return{...e,[Te]:JSON.stringify(n)}}function Xr(e){if(e)try{let n=JSON.parse(e);re\
-turn typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var V\
-=15e3,Is=250;function pe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],ma\
-rks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?V:Is;d+u>r&&d<=r+u?(s[\
-2]==="lock"?i.locks:i.marks).push(a):en(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function Qe(e,n,t,r){try{r\
-eturn pe(e,n,t,r).locks.length>0}catch{return!1}}function qr(e,n,t){let r;try{e.ensureDir(n,!0);let o=pe(e,n,t,Date.now(\
-));if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${U(i)}-${G()}.start`,e.create(\
-`${n}/${r}`,"");let a=pe(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(en(e,`${n}/${r}`),"at work")}catch{return\
- r}}function Jr(e,n,t){t!==void 0&&Yn(e,n,()=>[t])}function Kr(e,n,t){Yn(e,n,()=>pe(e,n,t,Date.now()).marks)}async funct\
-ion Zr(e,n,t){for(let r=0;r<$s;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=pe(e,n,t,o);if(i.locks.length>0){Vn(\
-e,n,i.marks);return}let a=`sender-${t}-${U(o)}-${G()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=pe(e,n,t,o);if\
-(s.join()===a)return Vn(e,n,d),a;en(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*50))}}var $s=5\
-;function Qr(e,n,t){Yn(e,n,()=>[t])}function Yn(e,n,t){try{e.ensureDir(n,!0,!1),Vn(e,n,t())}catch{}}function Vn(e,n,t){f\
-or(let r of t)en(e,`${n}/${r}`)}function en(e,n){try{e.remove(n)}catch{}}var Ms=6e4,Ds=1e3,Cs=[Te,"NAT_TELEMETRY_ENABLED\
-","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Fs(e,n,t){let r=Hs(e,n,t);return r.handO\
-ff?r:{...r,outcome:eo(e,n)}}function eo(e,n){return e.sink.kind==="none"?"dropped":no(e)&&n?.health.isOpen()!==!0?"deliv\
-ered":n?"spooled":"dropped"}function no(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function Hs(e,n,t){tr\
-y{let r=so(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=\
-n,a=io(e.sink.url,o.dir);if(i.isOpen()){let h=y().senderRefusal(a);return h===void 0?{handOff:!0,command:void 0,backlog:\
-n}:{handOff:!1,reason:h}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused\
-};let{cwd:d,...u}=s,c={...Us(e,o.dir),successor:u,onByConsentFile:gr()};return{handOff:!0,command:{...s,env:Ze(s.env,c)}\
-,backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function to(e,n,t){let r=Fs(e,n,t);return r\
-.handOff&&r.command&&!Vs(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be \
-written",outcome:eo(e,r.backlog)}:r}function ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.\
-isOpen())return"endpoint down";let o=qr(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.comman\
-d);return i==="started"?t.noteHandOff():Jr(r,n.dir,o),i}catch{return"failed"}}function oo(e,n){if(n===null||n.health.isO\
-pen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return so(e,n,!0)!==void 0||t.kind==="http"&&y().\
-senderRefusal(io(t.url,n.spool.dir))!==void 0}function io(e,n){let t=dr(),r=t===void 0?void 0:Bs(t);return{endpoint:e,di\
-r:n,reads:r===void 0?[]:[r],variables:[...Cs,...ie,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r\
-}}}function Bs(e){let n=H(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".","\
-.."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:$(o,t);return i!==void 0&&r?.allowed(i,"read\
-")?i:e}function so(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="h\
-ttp")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, w\
-hich a sender process cannot call";if(e.requestTimeoutMs>V-Ds)return`a request may take longer (requestTimeoutSeconds) t\
-han a sender lives (${V/1e3} s)`;if(!t)return"telemetry was turned off during the run";if(!n)return"there is no usable s\
-pool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno\
- without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user coul\
-d swap the sender\'s script there";if(!no(e))return"the program may not connect to the endpoint";let{spool:i,files:a,heal\
-th:s}=n;if(s.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===void 0)return;let{state:c}=s,l=c===void 0?u:c.ha\
-ndedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Ms&&!Qe(a,i.dir,i.key,d))return"spooled events ha\
-ve waited a minute with no sender at work"}function Us(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoi\
-nt:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e\
-3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Wr(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:\
-o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{.\
-..r.resource}}}function js({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Vs(e){if(js(e))return!0;\
-let{files:n,spool:t}=e,r=()=>Z(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof k))return!1;try{n.remove(`${\
-t.dir}/${""}`),r()}catch{return!1}}return Gs(n,t.dir,Ys),!0}var Ys=3;function Gs(e,n,t,r=Date.now()){let o;try{o=e.list(\
-n).filter(s=>Ke.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+V?-1/0:d},a=t==="\
-none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s\
-})=>r-s>V).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var nn=class{#e=new Set;#n=0;get size(){r\
-eturn this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}event\
-s(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ao(){throw new Error("a sender prints nothing\
-")}var co=16384,Wn=2*co,lo=Wn-4096,zn=32,fo=/^[a-z0-9_]{1,40}$/,Ws=/^[0-9a-f]{8}$/;var uo=/^drops-([0-9a-f]{8})-(\\d{13})\
--[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,zs=6e4;function mo(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([h,f])=>fo.tes\
-t(h)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!Gn(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(\
-s.slice(0,zn))},endpointHash:te(r)},c=L(r)===r?{...u,endpoint:r}:u,l=bo(n,t);try{let h=qs(e,n,t,i).filter(p=>p.quiet).ma\
-p(p=>ho(e,p,n,t)),f=go([...h.flatMap(p=>p.lines),c],a,i)??c;po(e,n,t,h,()=>{let p=Ks(e,l);p==="invalid"&&e.remove(l);let\
- g=`${P(f)}\n`;typeof p!="object"||p.bytes+g.length<=co?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,lo):Xs(e,n,t,f,\
-a,i)});for(let{path:p}of h)p!==void 0&&v(()=>e.remove(p))}catch{}}function Xs(e,n,t,r,o,i){let a=bo(n,t),s={path:Xn(n,t)\
-,quiet:!1},d=qn(e,a,s.path)?ho(e,s,n,t):{lines:[]};po(e,n,t,[d],()=>{e.append(a,`${P(go([...d.lines,r],o,i)??r)}\n`,lo)})\
-}function ho(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o\
-,upTo:i}=Js(e,n),a=Xn(t,r,i);return qn(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function \
-po(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&qn(e,a,Xn(n,t,s));throw i}}function Xn(e,n,t){le\
-t r=t===void 0?"":`-${t}`;return $(e,`drops-${n}-${U(Date.now())}-${G()}${r}.aside`)}function qs(e,n,t,r){return Cn(e,n,\
-uo,(o,i)=>{let[,,a,s]=uo.exec(i)??[],d=Math.abs(r-Number(a))>=zs;return o===t?{path:$(n,i),summed:s===void 0?void 0:Numb\
-er(s),quiet:d}:void 0})}function Js(e,n){try{let t=n.summed??0,r=e.read(n.path,Wn)?.slice(t)??"",o=n.quiet?r.length:r.la\
-stIndexOf(`\n`)+1;return{lines:yo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function qn(e,n,t){ret\
-urn v(()=>(e.rename(n,t),!0))??!1}function go(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.las\
-t,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d \
-in o||Object.keys(o).length<zn)&&I(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{en\
-dpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dr\
-opped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ks(e,n){try{let t=e.read(n,Wn);return \
-t===void 0?void 0:{lines:yo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof k?"invalid":vo\
-id 0}}function yo(e){return e.split(`\n`).flatMap(n=>Zs(n)??[])}function Zs(e){try{let{since:n,last:t,dropped:r,endpoint:\
-o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Gn(n)&&Gn(t)\
-&&n<=t&&a.length>0&&a.length<=zn&&a.every(([u,c])=>fo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last\
-:t,dropped:Object.fromEntries(a),...typeof i=="string"&&Ws.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&L(o)=\
-==o?{...d,endpoint:o}:d}catch{return}}function Gn(e){return Number.isSafeInteger(e)&&e>=0&&e<=En}function bo(e,n){return\
- $(e,`drops-${n}.json`)}var Qs=.9,ea=1e3,na=4,tn=class{#e;#n=[];#o=[];#t=new nn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f\
-;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=gn();#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){th\
-is.#e=we(n)}enqueue(n){try{if(!ee())return this.#le();let t=y().exiting();t?this.#q():this.#B(),this.#c++;let r=Dr(n,thi\
-s.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#p(1,"buff\
-er_full");if(this.#n.push(r),t)return void(this.#M()||this.#C());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#U()\
-),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#i||(this.#a=!0,this.#B(),this.#S()>0\
-?this.#U():ee()&&!this.#N()&&oo(this.#e,this.#w())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then((\
-)=>(this.#x=void 0,this.#ie()));return this.#x=n,this.#T=n,n}stop(){return this.#i??=this.#ee()}[Symbol.asyncDispose](){\
-return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.len\
-gth,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#B(\
-){if(this.#I)return;this.#q();let n=y(),t=a=>{try{return a()}catch{this.#g("an exit hook could not be installed: what is\
- recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#i===void 0;return this.stop(),a},exi\
-t:()=>{this.#M()||this.#C(),this.#F()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#M()||this.#\
-C(),this.#F()})):void 0;this.#I=()=>{r?.(),i?.()}}#U(){this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=setTimeout(()=>\
-{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs),y().unrefTimer(this.#f)}async#ee(){this.#a=!1,thi\
-s.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.\
-race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M())return;this.#K(),this.#S()>0&&this.#N()&&this.#P\
-(!0),this.#S()>0&&!this.#N()&&await this.#ne(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finall\
-y{this.#F(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ne(n){let t=this.#w()?.health;t?.state&&t.le\
-ase(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#V()}#V(){let n=y().monoto\
-nicMs(),t=this.#e.requestTimeoutMs*Qs,r=[...this.#_];for(let{events:i,accepted:a}of r)a&&this.#t.settle(i)&&this.#z(i);l\
-et o=r.some(({started:i,accepted:a})=>!a&&n-i>=t);this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),t\
-his.#t.clear(),o&&this.#v?.health.recordFailure()}#te(){return this.#R??=new AbortController}#Y(n){if(n.aborted||!Q())re\
-turn!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!o||r<=t||o.end-y().monotonicMs()>=t}#G(n){this.#\
-t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&this.#w()?.health.isOpen()===!0;return n.kind==="ht\
-tp"&&(t||!y().canConnect(n.url))}#re(){let{sink:n,clock:t}=this.#e,r=this.#$,o=this.#v?.health.state;return this.#b===vo\
-id 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="\
-http"&&y().canConnect(n.url)}#oe(n){let t=this.#v?.health;if(n.delivered){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1\
-);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recor\
-dWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ne(o,i,a,n.retryAfterMs)\
-;this.#$=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ie(){try{this.#v?.renewClaims(this.#J());let n=t\
-his.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#K();let t=this.#N();i\
-f(t&&!this.#re())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return\
-;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let a=this.#X(i);for(let d of a)this.#t.add(d);let s={delivered:!1,\
-failed:!1,probing:t};await this.#se(a,s),this.#oe(s),s.delivered&&s.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.cloc\
-k()+s.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=a\
-sync()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,t)};await Promise.all(Array.from({length:Math.mi\
-n(na,n.length)},i));for(let a of n.slice(o))this.#G(a)}async#W(n,t,r){let o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.\
-length===0)return;this.#t.add(o),n=o}let i=await this.#de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n)){if(i.kind===\
-"too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let \
-d of s)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#z(n,\
-i.rejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);case"rejected":return this.#p(n.length,i.reason),thi\
-s.#O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math\
-.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae\
-(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r\
-=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r={started:y().mo\
-notonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete\
-(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Cr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(\
-),this.#n=[]}async#ue(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i\
-,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${L(o\
-.url)}`:""}: ${s}`),o.kind==="stderr")return Eo(s),{kind:"delivered"};let d=i.classify;return await Sr({url:o.url,body:s\
-,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:\
-this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCreden\
-tials:y().sendsProxyCredentials})}#ce(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not bef\
-ore ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${Bt(n.thr\
-own,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent\
-"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#\
-k=!0;let{enabled:n,decidedBy:t}=Ln(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (\
-decided by ${t})`);let s=r.kind==="http"?L(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden\
-?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"\
-:`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=Fr(r,this.#e.headers);d\
-&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.sou\
-rce})`)}#le(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off (decided by ${Ln().decidedBy}): events are not recor\
-ded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retri\
-es>o){u.push(c);continue}c.notBefore=d+ne(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (\
-${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${\
-t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=Je.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`\
-:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#H&&this.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;\
-return n?Math.max(0,n.end-y().monotonicMs())+ea:$r}#K(){if(this.#D||!ee()||this.#N())return;this.#D=!0;let n=this.#w()?.\
-replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.length,this.#o.push(...n.\
-events))}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),th\
-is.#n=[]),r.length===0)return!0;if(!Q())return this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kin\
-d==="stderr"){this.#L();for(let a of this.#X(r))Eo(this.#e.format.encode(a,this.#e.clock())),this.#l+=a.length;return!0}\
-if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.s\
-poolDir===void 0)return this.#g(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no\
- spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let a=this.#E-this.\
-#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#p(d,s);this.#Q\
-(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#p(r.length-a,"spool_unavailable")}return o?.relea\
-seAll(),i!==void 0}#Z(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||\
-(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#p(i.length,\
-"claim_lost"),this.#O(i),n.filter(({claim:a})=>!a||!o.has(a))}#Q(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(\
-r,t)}#M(){let n=this.#w(),t=to(this.#e,n,ee());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled \
-for a later run",dropped:"not delivered"},a=t.outcome==="spooled"&&n?.health.isOpen()?Tr(n.health):void 0;return this.#S\
-()>0&&this.#g(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return th\
-is.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#s)return!0;let r=ro(t);if(r==="failed")\
-return this.#g("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the\
- sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left\
- to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#C(){let n=this.#r,t=this.#P(),r=this.#r-n;ret\
-urn r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#F(){let n={};for(let[a,s\
-]of Object.entries(this.#u)){let d=this.#h[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimi\
-ts:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#w();if(!o)return;for(let a of Object.keys\
-(n))this.#h[a]=this.#u[a];let i=Date.now();mo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(\
-I(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[na\
-t-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function ta(e){let n=y().monotonicMs()+e,t,r;return{\
-end:n,over:()=>r??=new Promise(o=>{t=he(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Eo(e){y()\
-.writeStderr(`${ao(JSON.parse(e))}\n`)}var ra=250;async function vo(e){let n=y();he(V,()=>n.exit(0)),vr(),pr(()=>oa(e));t\
-ry{await ia(e,y().monotonicMs()+V)}catch{}n.exit(0)}function oa(e){let{enabled:n,source:t}=cr();return n||t==="default"&\
-&e.onByConsentFile!==!0}async function ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile\
-:i,...a}=e,s=we(a),d=Hn(s);if(!Q())return Kr(t,r,d);for(let u=0;;u++){let c=await Zr(t,r,d);if(!c)return;let{replayed:l,\
-spooled:h,sent:f,timeUp:p}=await aa(a,n-ra);if(Qr(t,r,c),!da(e,d))return;if(p&&f>0&&Q())return sa(e);if(l>0&&h>0||u>0&&l\
-===0)return}}function sa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.sp\
-oolDir}/`,a=n.find(s=>s.startsWith(i)&&Ke.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawn\
-Detached({argv:n,env:Ze(t,e),cwd:e.spoolDir,leavesSession:r})}async function aa(e,n){let t={replayed:0,spooled:0,sent:0,\
-dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=we(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.\
-timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new tn({...e,handOff:!1,exitTimeoutSeco\
-nds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:h}=d.stats();t.replayed\
-+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(h))I(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r\
-){let f=ne(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function da(e,n){l\
-et t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Qe(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMa\
-xEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return z.open(e.spoolDir,t,r,n)?.waitingSince(Date.no\
-w())!==void 0}var So=Xr(y().env(Te));So&&await vo(So);\n',me="sender-743ca77f.mjs",ka=112767,xa=6e4,Na=1e3,Aa=[Kr,"NAT_T\
-ELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Ra=3,Ma=class{#e=new Set;#t=0;get size(){
+u,c=Mi(e,O().os,n,y=>u=y),l=e("NAT_TELEMETRY_SPOOL_DIR"),m=O().os==="win32"?"LOCALAPPDATA":"HOME";c===void 0&&l===void 0\
+&&b().envHidden?.(m)===!0&&(u=`the program may not read ${m} (its permissions)`,n.push(`${m} may not be read (the progra\
+m\'s permissions): the spool cannot be kept in the home directory`));for(let y of r)n.push(`${y} may not be read (the pro\
+gram\'s permissions): ${Zt[y]}`);for(let y of pn){let h=e(y);h&&!/^https?:$/.test(Pi(h))&&n.push(`${y}=${N(L(h))} is not \
+an http(s) URL: OTLP events are not sent`)}let f=Xt(e,y=>r.includes(y)),p=y=>zt(e(y),h=>n.push(`${y}: ${h}: skipped`)),g\
+={...qt("OTEL_EXPORTER_OTLP_HEADERS",p("OTEL_EXPORTER_OTLP_HEADERS"),n),...qt("OTEL_EXPORTER_OTLP_LOGS_HEADERS",p("OTEL_\
+EXPORTER_OTLP_LOGS_HEADERS"),n)},E={...p("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_S\
+ERVICE_NAME")}:{}};return{endpoint:i,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:f.hidden,dry\
+Run:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:c,noSpool:u,spoolFallback:l===void 0,handOff:s,ci:Ai(e("CI")),f\
+ormat:a,otlpEndpoint:f.endpoint,otlpHeaders:g,otlpResource:E,problems:n}}var Zt={NAT_TELEMETRY_ENDPOINT:"it could name a\
+nother endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothi\
+ng be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value se\
+t there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI t\
+he exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it co\
+uld name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EX\
+PORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the \
+OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},$i=Object.k\
+eys(Zt);function Li(e){let n=e.trim().toLowerCase();return ue(n)===!0||Ii.includes(n)}function Pi(e){try{return new URL(\
+e).protocol}catch{return""}}function qt(e,n,t){let r={};for(let[o,i]of Object.entries(n))He(o)?Be(o)?t.push(`${e}: ${N(o\
+)} is the HTTP client\'s to set: skipped, not sent`):Ue(i)?r[o]=i:t.push(`${e}: the value of ${N(o)} is not a header valu\
+e (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: ${N(\
+o)} is not a header name (an RFC 9110 token): skipped, not sent`);return r}function Mi(e,n,t=[],r=()=>{}){let o=e("NAT_T\
+ELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):F(o,n)?o:(t.push(`NAT_TELEME\
+TRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute pat\
+h"));let i=e("XDG_STATE_HOME");if(i&&!F(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: ignored, as the XDG\
+ specification says`);else if(i)return $(i,"nat/telemetry");let a;if(n==="win32"){let s=e("LOCALAPPDATA")??(e("USERPROFI\
+LE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);a=s?`${s}\\\\nat\\\\telemetry`:void 0}else{let s=e("HOME");a=s?$(s,`${n==="darw\
+in"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return a===void 0?void r("there is no home dire\
+ctory"):F(a,n)?a:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the home director\
+y is not an absolute path"))}function Qt(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return $(r&&F(r,n)?r\
+:"/tmp",`nat-telemetry-${t}`)}function gn(){let e=b();if(ue(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-\
+telemetry] ${n}\n`)}function er(e){let n;return()=>n??=new RegExp(e,"u")}var Id=er(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p\
+{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var $d=er(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)\
+*$`);var yn="1.5",Hd=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"ca\
+nceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Ud=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATA\
+DESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"an\
+onymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ce=class{name;schemaVersion;timestamp;constructor(n,t={}\
+){if(Di(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="stri\
+ng"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got \
+${N(n)}`);let r=t.schemaVersion??yn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schem\
+aVersion\' must be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFini\
+te(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,thi\
+s.schemaVersion=r,this.timestamp=o}};function Di(e){return e===ce}function P(e){let n=JSON.stringify(e);return typeof n=\
+="string"&&/[\\r\\n]/.test(n)?Ci(n):n}function Ci(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"\
+?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}var Fi="184482118588404";functi\
+on ve(e){let n=Math.floor(e);if(!(Math.abs(n)<=En))throw new RangeError("Invalid time value");let t=Math.floor(n/nr),r=n\
+-t*nr;t!==bn.days&&(bn={days:t,date:Bi(t)});let o=Math.floor(r/1e3);return`${bn.date}T${Ee(Math.floor(o/3600))}:${Ee(Mat\
+h.floor(o/60)%60)}:${Ee(o%60)}.${Hi(r%1e3)}Z`}var bn={days:NaN,date:""};function Bi(e){let n=Math.floor((e+719468)/14609\
+7),t=e+719468-n*146097,r=Math.floor((t-Math.floor(t/1460)+Math.floor(t/36524)-Math.floor(t/146096))/365),o=t-(365*r+Math\
+.floor(r/4)-Math.floor(r/100)),i=Math.floor((5*o+2)/153),a=o-Math.floor((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:\
+0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,"0")}`}-${Ee(s)}-${E\
+e(a)}`}var Ee=e=>e<10?`0${e}`:`${e}`,Hi=e=>e<10?`00${e}`:e<100?`0${e}`:`${e}`,nr=864e5,En=864e13;function tr(e){let{name\
+:n}=e;if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=P(Ui(e));return`{"\
+ts":"${ve(e.timestamp)}","parameters":${t},"name":${P(n)}}`}function Ui(e){let n=e.parameters(),t=(s,d)=>new TypeError(`\
+Event \'${e.name}\' ${s} cannot be read: ${j(d)}`);try{n?.then}catch(s){throw t("parameters() returned an object that",s)}\
+if(Ft(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no paramete\
+rs object: parameters() returned a thenable`)}if(!ae(n))throw new TypeError(`Event \'${e.name}\' has no parameters object:\
+ parameters() returned ${N(n)}`);let r;try{r=Object.keys(n)}catch(s){throw t("parameters",s)}let o=[];for(let s of r)try\
+{o.push([s,n[s]])}catch(d){throw t(`parameter \'${s}\'`,d)}let i=Object.fromEntries(o),a=vn(i);if(a)throw new TypeError(`E\
+vent \'${e.name}\' ${a}`);return i}function vn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no paramete\
+rs object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Num\
+ber.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function rr(e,n){return{browserType\
+:"undefined",clientId:Fi,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.c\
+puArchitecture??O().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"un\
+defined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"und\
+efined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"No\
+ne",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",produc\
+tVersion:"undefined",sentTs:ve(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function \
+Sn(e,n){return je(`${P(e).slice(0,-1)},"events":[`,n,"]}")}var or=/[A-Za-z0-9_-]/,ji=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}\
+:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Vi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?\
+:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)\
+*)?)/;function ir(e){return new xn(e).document()}var xn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}docum\
+ent(){let n={},t=n;for(;;){if(this.#b(),this.#n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A\
+()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,a]\
+of r.entries()){let s=i===r.length-1;if(s&&t){let u=wn(o,a)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="a\
+rray")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#E({},"header");return u.push(c),Ye(o,a,u),c}let d=wn(o,a\
+);d===void 0?Ye(o,a,d=this.#E({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:\
+Tn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#\
+t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a table`),o=d}return o}#d(n){let t=this\
+.#l();this.#y(),this.#k("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=wn(o,a);s===void 0?Ye(o,a,s\
+=this.#E({},"dotted")):(!Tn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined\
+`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is d\
+efined twice`),Ye(o,i,r)}#l(){let n=[];for(;;){this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.\
+push(this.#T());else{let r=this.#n;for(;this.#n<this.#e.length&&or.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#\
+i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.\
+#s();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\
+\'"\')return this.#f();if(n==="\'")return this.#T();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deep\
+ly");let i=n==="["?this.#u():this.#h();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true"\
+,!0],["false",!1]])if(t.startsWith(i)&&!or.test(t[i.length]??""))return this.#n+=i.length,a;let r=ji.exec(t);if(r&&!/[\\w\
+:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=Vi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].lengt\
+h]??"")?(this.#n+=o[0].length,Yi(o[0])):this.#i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()\
+!=="]";)n.push(this.#r()),this.#b(),this.#s()===","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return t\
+his.#n++,n}#h(){this.#n++;let n=this.#E({},"inline");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),\
+this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n\
+}#a(n){this.#t.set(n,"inline");for(let t of Object.values(n))Tn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=thi\
+s.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_(\
+):Ge(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t\
+=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>Ge(r)&&r!=="	"))&&this.#i("a literal string\
+ is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;le\
+t n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n\
++\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \
+\\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else Ge(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r\
+"&&this.#s()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n\
+)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not clos\
+ed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){\
+let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n=\
+=="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>11141\
+11?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+\
+=r,String.fromCodePoint(i))}#y(){for(;this.#s()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s()\
+;if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){\
+for(;this.#n<this.#e.length&&this.#s()!==`\n`;){let n=this.#e[this.#n++];Ge(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&th\
+is.#i("a comment is malformed")}}#A(){this.#y(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:\
+this.#s()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWith\
+(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t)\
+,n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};fun\
+ction wn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function Ye(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,en\
+umerable:!0,configurable:!0})}function Tn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function Ge(e){let n\
+=e.charCodeAt(0);return n<32||n===127}function Yi(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith(\
+"-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Gi="1.0";function We(){if(ur())return;let{env:e,files:n}=b(),t=e("H\
+OME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?$(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/\
+^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(_n?.given!==r){let o=n?.realPath(".");_n={given:r,path:o===void 0?r:$(o,r)}}re\
+turn _n.path}function dr(){return(fe?W:void 0)??We()}var _n;function ur(){let{env:e,envHidden:n}=b();if(n)return n("NAT_\
+TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Wi=6\
+5536;function kn(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disable\
+d",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Wi)}catch(o){return Rn(o)==="not_utf8"?{s\
+tate:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:zi(o)?{state:"disabled",problem:"may not be \
+read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Rn(o).replaceAll("\
+_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...sr(r),text:r};try{t.checkPlace(e)}catch(o){return{s\
+tate:"disabled",problem:`is where another user could replace it (${Rn(o).replaceAll("_"," ")})`}}return{...sr(r),text:r}\
+}function zi(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Rn(e){return e?.reaso\
+n??"unreadable"}function sr(e){let n;try{n=ir(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.tele\
+metry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:\
+"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="\
+disabled"?{state:"disabled"}:r==="enabled"?o===Gi?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":Strin\
+g(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function cr(){let e=We(),{state:n,problem\
+:t,outdatedYes:r}=fr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...mr\
+()??$n(n),...o}}function lr(){let e=mr();if(e)return e;let{state:n,text:t,problem:r}=fr(We());return{...$n(n),text:t,...\
+r?{problem:r}:{}}}function fr(e){if(e!==void 0)return kn(e);let n=ur();return n?{state:"disabled",problem:`cannot be fou\
+nd: the program may not read ${n} (its permissions)`}:{state:"never_asked"}}function mr(){let{env:e,envHidden:n}=b();if(\
+n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ue(e("NAT_TELEMETRY_ENABLED"));if(t\
+!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK\
+"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function $n(e){return\
+ e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var le,fe=!1,W,Nn={},On,Xi=!1,An=\
+Symbol.for("@nat/telemetry: the program\'s opt-out"),In=globalThis;try{In[An]===void 0&&Object.defineProperty(In,An,{valu\
+e:{serial:0}})}catch{}var ar=0;function qi(){try{let e=In[An];if(e===void 0)return;let{serial:n}=e;return Number.isSafeI\
+nteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function hr(){let e=qi();e===void 0||e===ar||(ar=e,[l\
+e,fe,Xi]=[!1,!1,!0])}function pr(e){On=e}function Q(){if(On)return le=On();if(hr(),!fe||W===void 0)return!0;let e=kn(W,!\
+0);e.problem!==void 0&&(e=kn(W,!0));let n=e.text===Nn.text&&b().files?.modifiedAt(W)===Nn.modified;return le=e.problem==\
+=void 0&&n&&$n(e.state).enabled}function ee(){return hr(),le===void 0&&Ji(lr()),le===!0}function Ji(e){[le,fe]=[e.enable\
+d,e.source==="file"],W=fe?We():void 0,Nn=W===void 0?{}:{text:e.text,modified:b().files?.modifiedAt(W)}}function gr(){ret\
+urn ee()&&fe}function Ln(){let e=ee(),{enabled:n,source:t,problem:r}=lr(),i=t!=="file"&&t!=="default"&&b().envHidden?.(t\
+)===!0?`${t}, which the program may not read (its permissions)`:r?`${t}: the consent file ${r}, so it is read as disable\
+d`:t;return{enabled:e,decidedBy:e===n?i:"the program (setTelemetryEnabled)"}}var Dn=2**31-1,Ki=25,Pn={min:50,max:250},yr\
+=4,Mn=1e3,Zi=(yr+1)*Pn.max,me={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this\
+.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.s\
+ignal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};i\
+f(b().watchTick?.(Mn,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeou\
+t(Mn)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of me.guarded)--e.looks<=0&&e.end();\
+me.guarded.size>0&&me.listen()}};function he(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),me.release(d),i?.()},s=()=>\
+{o||(a(),n())},d={looks:Math.ceil((e+Zi)/Mn),end:s},u=(c,l)=>{let m=b().monotonicMs()+c;try{r=setTimeout(()=>{me.release\
+(d);let f=b().monotonicMs()-m;if(f<=Ki||l===0)return s();u(Math.min(Math.max(f,Pn.min),Pn.max),l-1)},c),t?.(r)}catch{}};\
+return me.guard(d),u(e,yr),t||(i=S(()=>b().holdOpen?.())),a}function br(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/\
+.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}f\
+unction ne(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Qi\
+=3,Er=!1;function vr(){Er=!0}var es=new Set([407,408,429,500,502,503,504]),ns=new Set([501,505]);function ts(e,n){return\
+ e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:es.has(e)||e>=500&&e<600&&!ns.has(e)?n===void 0?{kind:"retr\
+y",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reaso\
+n:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Sr(e){if(e.signal?.aborted)return{kind:"interru\
+pted"};let n=new AbortController,t=!1,r=he(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addE\
+ventListener("abort",o,{once:!0});let i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")\
+),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??ts;for(;;a++){let c=new URL(s).\
+origin===d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/jso\
+n"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=rs(l);if(m===void 0)return{kind:"rejected",reason:"bad_respons\
+e"};let f=l.headers.get("location"),p=br(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccep\
+ted?.();let E=await Promise.race([os(l),i]).catch(()=>{});return u(m,p,E)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!=\
+=308)return u(m,p,void 0);if(a===Qi)return{kind:"rejected",reason:"too_many_redirects"};let g=ss(f,s);if(g===void 0)retu\
+rn{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason\
+:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Er?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissi\
+ons, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials\
+?.(g))return{kind:"rejected",reason:"unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s\
+ instanceof C&&a===0?{kind:"not_sent",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_\
+error",thrown:j(s)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function rs(e){let n=e?.status;return typeof n\
+=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function os(e){let n=e\
+.body?.getReader?.();if(!n)return"";let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()\
+){if(o+=i.value.length,o>is)return"";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{\
+})}}var is=65536;function ss(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?\
+t.href:void 0}catch{return}}function te(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),167\
+77619)>>>0;return n.toString(16).padStart(8,"0")}function Cn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flat\
+Map(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);return s===void 0?[]:[s]})}function M(e){let n=e.search(as);if(n\
+===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<5\
+6320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var us={initialMs:3e4,maxMs:36e5\
+},wr=4096;function cs(e,n){return n??te(e)}function ls(e,n,t){try{let r=e.read(n,wr);if(r===void 0)return;let{failures:o\
+,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&\
+i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{sta\
+te:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}c\
+atch{return"invalid"}}var ze=class{path;#e;#n;#o;#t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.\
+#n=`health-${cs(r,a)}.json`,this.#o=a!==void 0,this.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h\
+()}get state(){return this.#r}isOpen(){return!this.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){th\
+is.#u=!1;let t=this.#h(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#d()+ne(r,us,this.#l,n),i=(t?.notBef\
+ore??0)>o;return this.#f({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this\
+.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({\
+failures:this.#r.failures,notBefore:this.#d()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=t\
+his.#h(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(\
+){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.\
+#r=void 0,this.#u=!1,this.#a())}#h(){let n=ls(this.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="ob\
+ject"?n.state:void 0}#a(){try{this.#c.remove(this.path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.\
+#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r)<=wr&&L(this.#t)===this.#t?r:JSON.stringify({...n,...t});Z(\
+this.#c,this.#e,this.#n,o,this.#d())}catch{}}};function Tr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the end\
+point is down (${n} failure(s) in a row): not tried before ${ve(t)}`}function I(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var $r=36\
+e5,xr=36e5,Xe=64,_r=6e4,Rr=6e4,Lr=64,fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Fn=/^([lc])-(\\\
+d{13})-(e-.+)$/,ms=36e5;function Pr(e,n="nat",t=""){return te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var z=class e{dir;key\
+;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n\
+,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allo\
+wed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.rea\
+lPath(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFollowLinks?s(`the program may \
+not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}c\
+atch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:j(l))}}write(n,t){let r={},o=n.map(qe),{first:i\
+}=Nr(o,this.#n.maxEvents,this.#n.maxBytes);I(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d++){let u=a.get(n[d\
+].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this.#t(d,t,this.key))\
+}catch(d){for(let u of s)this.#a(u);throw d}return{written:r,older:this.#u(t,s)}}claim(n,t,r){let o=[],i={};for(let{entr\
+y:a,path:s}of this.#r(t).slice(0,Xe)){if(o.length>=n)break;let d=this.#d(a.name,t+r);try{this.#e.rename(s,d)}catch{conti\
+nue}let{valid:u,corrupt:c,expired:l}=this.#c(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,until:t+r,remaining:m.\
+length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#t(u.slice(m.length).map(qe),a.time,this.key)}ca\
+tch{this.giveBack(f);continue}I(i,"spool_corrupt",c),I(i,"spool_expired",l);for(let p of m)o.push({...p,claim:f});f.rema\
+ining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}ca\
+tch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r\
+(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(\
+n.path)}catch{}}peek(){return this.#l().flatMap(n=>{let t=Fn.exec(n),r=Se(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i\
+}=this.#c(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};retu\
+rn[t?{...a,until:Mr(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#\
+l()){if(r.length>=Xe)break;let a=kr(i,t);if(a===void 0)continue;let s=n.#d(a.name,t+xr);try{n.#e.rename(`${n.dir}/${i}`,\
+s)}catch{continue}let{valid:d}=n.#c(s,a,t);try{let u=this.#t(d.map(qe),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n.#\
+e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#a(s.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),\
+o}clear(){let n=0;for(let t of this.#l()){let r=Fn.exec(t),o=Se(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(\
+){return this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(n=>Se(n)??[])}#t(n,t,r){if(n.length===0)retu\
+rn;let o=Or(n,t,r);return Z(this.#e,this.dir,o,Ar(n),t),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=th\
+is.#e.read(n,this.#n.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/Lr))\
+)}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=ps(a);s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o\
+.expired++:o.valid.push(s)}return o}#d(n,t){return`${this.dir}/${Ir(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{\
+return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Dt.exec(o),a=kr(o,n);a?.key===this.key?t.push({entry:a,path:`\
+${this.dir}/${o}`}):i&&n-Number(i[1])>xr&&r<Xe&&this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){\
+let r={},o=this.#o(),i=0,a=0,s=1/0;for(let y of o)i+=y.events,a+=y.bytes,s=Math.min(s,y.time);let{maxAgeMs:d,maxEvents:u\
+,maxBytes:c}=this.#n;if(n-s<=d&&i<=u&&a<=c)return r;let l=o.filter(y=>t.includes(y.name)),m=Math.min(...l.map(y=>y.time)\
+),f=y=>this.#e.modifiedAt(`${this.dir}/${y}`),p=Math.max(...l.map(y=>f(y.name)??-1/0)),g=y=>{if(y.time<m)return!1;let h=\
+f(y.name);return h===void 0||!Number.isFinite(p)?y.time-m<=Rr:Math.abs(h-p)<=Rr},E=0;for(let y of o.sort((h,v)=>h.time-v\
+.time)){let h=n-y.time>d;if(!h&&i<=u&&a<=c)break;if(t.includes(y.name)||!h&&g(y))continue;if(E++>=Xe)break;if(i-=y.event\
+s,a-=y.bytes,!h&&i<u&&a<c){let x=this.#h(y,u-i,c-a,n);if(x===void 0)continue;i+=x.kept.events,a+=x.kept.bytes,I(r,"spool\
+_corrupt",x.corrupt),I(r,"spool_full",x.cut);continue}let v=this.#c(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(I(r,"sp\
+ool_corrupt",v.corrupt),I(r,h?"spool_expired":"spool_full",v.valid.length+v.expired))}return r}#h(n,t,r,o){let i=Ir(n.na\
+me,o+_r),a=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,cor\
+rupt:d}=this.#c(`${this.dir}/${i}`,n),u=s.map(qe),{first:c,bytes:l}=Nr(u,t,r),m=u.slice(c),f={kept:{events:m.length,byte\
+s:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:void 0;let p=Fe(this.dir,o),g=()=>{try{this.#e.remove(p)}catch\
+{}};try{this.#e.create(p,Ar(m))}catch{if(g(),!this.#a(i))return;try{this.#t(m,n.time,n.key)}catch{return{kept:{events:0,\
+bytes:0},cut:u.length,corrupt:d}}return f}if(b().monotonicMs()-a>_r/2)return void g();try{this.#e.rename(p,`${this.dir}/\
+${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Or(m,n.time,n.key)}`)}catch{}return f}#a(n)\
+{try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function kr(e,n){let t=Fn.exec(e);return t?hs(t,n)?S\
+e(t[3]):void 0:Se(e)}function Se(e){let n=fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(\
+t/Lr));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Nr(e,n,t){let r=Math.max(0,e.length-n),o=e.sl\
+ice(r).reduce((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Or(e,n,t){l\
+et r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${U(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${G()}.jsonl`}function Ar(\
+e){return e.map(n=>`${n.text}\n`).join("")}function qe(e){let n=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVers\
+ion)},"sessionId":${P(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp":$\
+{Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function Ir(e,n){return`l-${U(n)}-${e}`}function\
+ Mr([,e,n]){return e==="l"?Number(n):Number(n)+ms}function hs(e,n){return n>Mr(e)}function ps(e){try{let{retries:n,schem\
+aVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t==\
+"string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof a?.name=="string"&&a.name!=="\
+"&&typeof a.ts=="string"&&vn(a.parameters)===void 0))return;let d={json:P(a),schemaVersion:t,sessionId:r,retries:n,times\
+tamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{return}}function gs(e,n){return e.spoolFallback?Qt(b().env,O().\
+os,n?.uid):void 0}function ys(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,a=Bn(e),s=e.noSpool??"there is no s\
+pool directory",d=o===void 0?void 0:z.open(o,n,i,a,l=>s=l,r),u=gs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")\
+){let l=n.realPath(u)===void 0?void 0:z.open(u,n,i,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&\
+o!==void 0&&t(s),d;let c=z.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var Je=class e{spool;health;\
+files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,c\
+lock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let a=b().files;if(!a)return nu\
+ll;let s=ys(n,a,t);if(!s)return null;let d=n.customFetch?s.key:void 0,u=new ze(a,s.dir,r.url,o,i,d);return new e(s,u,a,n\
+)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.a\
+dd(s.claim);let i=r.map(s=>({...s,bytes:M(s.json),notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return\
+ a.length===0?{events:i,dropped:o}:(this.settle(a),I(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this\
+.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).re\
+duce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining==\
+=0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t\
+.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.\
+release(n);this.#n.clear()}renewClaims(n){let t=this.#e.clock();for(let r of this.#n)r.until-t<n*.75&&this.spool.renew(r\
+,t+n)}};function Bn(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==de?r:void \
+0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort()\
+,fetch:i?"own":void 0},s=P(a);return Pr(n.kind==="http"?n.url:"",t.name,s==="{}"?"":s)}var bs=0xe677d21fdbff;function Dr\
+(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof ce))return{reason:"not_an_event",de\
+tail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let i=tr(\
+e),{schemaVersion:a,timestamp:s}=e;if(typeof a!="string")return{reason:"invalid_event",detail:"schemaVersion is not a st\
+ring"};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>bs)retu\
+rn{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let d=M(i);return\
+ d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatc\
+hBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larg\
+er)`}:{json:i,bytes:d,schemaVersion:a,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{rea\
+son:"invalid_event",detail:j(i)}}}function Cr(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>\
+0&&s.schemaVersion===i[0].schemaVersion&&s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(\
+i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return o}function Es(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().repla\
+ce(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7\
+f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Fr(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}\
+if(t.protocol!=="http:"||Es(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.k\
+eys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unenc\
+rypted (http:) to ${t.hostname}`}function Br(e,n=O()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>rr(r,{s\
+ourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Sn(t(r[0],o),r.map\
+(i=>i.json)),emptyBytes:r=>M(Sn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Hr(e,n=O()){let t=({clientVer\
+sion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===\
+void 0&&r.set(i,a=JSON.stringify(Gt(i))),a};return{name:"otlp",encode:i=>hn(i.map(o),i[0].sessionId,t(i[0]),n),emptyByte\
+s:i=>M(hn([],i.sessionId,t(i),n)),eventBytes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":\
+e.serviceName},classify:Wt}}var vs="http://localhost:4318/v1/logs",Ss=120,ws=50,Ts=3,xs=2,Ur=\'{"ts":"2026-01-01T00:00:00\
+.000Z","parameters":{},"name":"x"}\',Yr=64,_s={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSecond\
+s:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxS\
+econds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMax\
+AgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function we(e=\
+{}){if(!ae(e))throw new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=fn(e,_s);if(n)t\
+hrow new TypeError(`Cannot create handler: ${n}`);let t=(_,T,w)=>{let R=e[_]===void 0?T:e[_],D=w.integer?`${w.sign} inte\
+ger`:`${w.sign} number`,A=`Cannot create handler: \'${_}\' must be a ${D}`;if(typeof R!="number"||Number.isNaN(R))throw ne\
+w TypeError(`${A}, got ${N(R)}`);if(!((w.sign==="positive"?R>0:R>=0)&&(w.integer?Number.isSafeInteger(R):Number.isFinite\
+(R))))throw new RangeError(`${A}, got ${R}`);if(w.timer&&R*1e3>Dn)throw new RangeError(`Cannot create handler: \'${_}\' mu\
+st be at most ${Dn/1e3} seconds (the longest a timer can wait), got ${R}`);return R},r=(_,T,w)=>{let R=e[_]===void 0?w:e\
+[_];if(typeof R!==T)throw new TypeError(`Cannot create handler: \'${_}\' must be a ${T}, got ${N(R)}`);return R},o={sign:"\
+positive",timer:!0},i={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",xs,o),d=\
+t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backof\
+fMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=Kt(),l=r("sourceClientVersion","string",d\
+e),m=zr("resource",e.resource),f=r("sessionId","string","undefined"),p=jr(e.format,c.format),g=Un(p,l,{...c.otlpResource\
+,...m}),E=Hn(g,c.sessionPrefix+f),y=jr(e.format,void 0),h=Hn(Un(y,l,m,Gr),f),v=t("maxEventBytes",32768,a);if(v<h.eventBy\
+tes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event), \
+got ${v}`);let x=t("maxBatchBytes",5e5,a);if(x<h.batchBytes){let _=`one ${y} envelope holding the smallest event`;throw \
+new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${\
+_} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${x} by default)`:`Cannot create handler: \'maxBatchBytes\' must be a\
+t least ${h.batchBytes} (${_}), got ${x}`)}return{flushIntervalMs:t("flushIntervalSeconds",Ss,o)*1e3,maxQueueSize:t("max\
+QueueSize",ws,a),maxRetries:t("maxRetries",Ts,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("\
+exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEve\
+ntBytes:Math.min(v,x-E.envelopeBytes-Yr),maxEventBytesOption:v,maxBatchBytes:x,sourceClientVersion:l,sessionId:c.session\
+Prefix+f,sink:Rs(e.endpoint,c.endpointHidden?jn:c.endpoint??(p==="otlp"?c.otlpEndpointHidden?jn:c.otlpEndpoint??vs:void \
+0),c.dryRun),spoolDir:ks(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: fals\
+e)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("sp\
+oolMaxEvents",1e3,a),maxBytes:t("spoolMaxBytes",1048576,a),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"positive"})*864e5},capt\
+ureInterrupts:As(e.captureInterrupts),handOff:Os(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fe\
+tch!==void 0,format:g,headers:{...p==="otlp"?c.otlpHeaders:{},...Ns(e.headers)},fetch:r("fetch","function",b().fetch??((\
+_,T)=>globalThis.fetch(_,T))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random\
+","function",be)}}function Hn(e,n){let t={json:Ur,bytes:M(Ur),schemaVersion:yn,sessionId:n,timestamp:0,retries:0,notBefo\
+re:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+Yr+r,envelopeBytes:o}\
+}function Un(e,n,t,r){return e==="otlp"?Hr({serviceName:t["service.name"]??jt,serviceVersion:n,resourceAttributes:t},r):\
+Br(n,r)}var Gr={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Wr(e){let{format:n,source\
+ClientVersion:t}=e,r=n.resource??{},o=Hn(Un(n.name,t,r,Gr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.\
+batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var jn=Symbol("hidden");function Rs(e,n,t){if(e!\
+==void 0&&(typeof e!="string"||!Ve(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, ""\
+ or "stdout", got ${N(typeof e=="string"?L(e):e)}`);if(e===void 0&&n===jn)return{kind:"none",reason:"endpoint_hidden"};l\
+et r=e??n??Jt;return Ve(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{ki\
+nd:"none",reason:"invalid_endpoint"}}function ks(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")th\
+row new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${N(e)}`);if(!F(e,O().os))\
+throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working d\
+irectory), got ${N(e)}`);return e}}function jr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot cre\
+ate handler: \'format\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}f\
+unction zr(e,n){if(n===void 0)return{};if(!(ae(n)&&Object.values(n).every(r=>typeof r=="string")))throw new TypeError(`C\
+annot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);return{...n}}var Vr=8192;function Ns(e){let n=z\
+r("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>Vr)throw new RangeError(`Cannot creat\
+e handler: \'headers\' must add at most ${Vr} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of\
+ Object.entries(n)){if(!He(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tok\
+ens), got ${N(r)}`);if(Be(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)}: the HTTP client\
+ frames the request itself`);if(!Ue(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (RF\
+C 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space)\
+, got a bad value for "+N(r))}return n}function Os(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!\
+=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}\
+function As(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeErro\
+r(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var Ke=/^sender-[0-9a-f]{8}\
+\\.mjs$/,Te="NAT_TELEMETRY_SENDER";function Ze(e,n){return{...e,[Te]:JSON.stringify(n)}}function Xr(e){if(e)try{let n=JSO\
+N.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{\
+return}}var V=15e3,Is=250;function pe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i\
+={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?V:Is;d+u>\
+r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):en(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function Qe(e\
+,n,t,r){try{return pe(e,n,t,r).locks.length>0}catch{return!1}}function qr(e,n,t){let r;try{e.ensureDir(n,!0);let o=pe(e,\
+n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${U(i)}-${G()}.sta\
+rt`,e.create(`${n}/${r}`,"");let a=pe(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(en(e,`${n}/${r}`),"at work")\
+}catch{return r}}function Jr(e,n,t){t!==void 0&&Yn(e,n,()=>[t])}function Kr(e,n,t){Yn(e,n,()=>pe(e,n,t,Date.now()).marks\
+)}async function Zr(e,n,t){for(let r=0;r<$s;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=pe(e,n,t,o);if(i.locks.\
+length>0){Vn(e,n,i.marks);return}let a=`sender-${t}-${U(o)}-${G()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=p\
+e(e,n,t,o);if(s.join()===a)return Vn(e,n,d),a;en(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*5\
+0))}}var $s=5;function Qr(e,n,t){Yn(e,n,()=>[t])}function Yn(e,n,t){try{e.ensureDir(n,!0,!1),Vn(e,n,t())}catch{}}functio\
+n Vn(e,n,t){for(let r of t)en(e,`${n}/${r}`)}function en(e,n){try{e.remove(n)}catch{}}var Ms=6e4,Ds=1e3,Cs=[Te,"NAT_TELE\
+METRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Fs(e,n,t){let r=Bs(e,n,t);r\
+eturn r.handOff?r:{...r,outcome:eo(e,n)}}function eo(e,n){return e.sink.kind==="none"?"dropped":no(e)&&n?.health.isOpen(\
+)!==!0?"delivered":n?"spooled":"dropped"}function no(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function\
+ Bs(e,n,t){try{let r=so(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool\
+:o,health:i}=n,a=io(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(a);return m===void 0?{handOff:!0,command:vo\
+id 0,backlog:n}:{handOff:!1,reason:m}}let s=b().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,rea\
+son:s.refused};let{cwd:d,...u}=s,c={...Us(e,o.dir),successor:u,onByConsentFile:gr()};return{handOff:!0,command:{...s,env\
+:Ze(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function to(e,n,t){let r=Fs(e,\
+n,t);return r.handOff&&r.command&&!Vs(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory a\
+nd cannot be written",outcome:eo(e,r.backlog)}:r}function ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command\
+===void 0||t.isOpen())return"endpoint down";let o=qr(r,n.dir,n.key);if(o==="at work")return"at work";let i=b().spawnDeta\
+ched(e.command);return i==="started"?t.noteHandOff():Jr(r,n.dir,o),i}catch{return"failed"}}function oo(e,n){if(n===null|\
+|n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return so(e,n,!0)!==void 0||t.kind==\
+="http"&&b().senderRefusal(io(t.url,n.spool.dir))!==void 0}function io(e,n){let t=dr(),r=t===void 0?void 0:Hs(t);return{\
+endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Cs,...ie,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_C\
+ONSENT_FILE:r}}}function Hs(e){let n=B(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n===void\
+ 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:$(o,t);return i!==void 0&&r?.al\
+lowed(i,"read")?i:e}function so(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;i\
+f(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its\
+ own fetch, which a sender process cannot call";if(e.requestTimeoutMs>V-Ds)return`a request may take longer (requestTime\
+outSeconds) than a sender lives (${V/1e3} s)`;if(!t)return"telemetry was turned off during the run";if(!n)return"there i\
+s no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all \
+be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): anot\
+her user could swap the sender\'s script there";if(!no(e))return"the program may not connect to the endpoint";let{spool:i\
+,files:a,health:s}=n;if(s.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===void 0)return;let{state:c}=s,l=c===\
+void 0?u:c.handedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Ms&&!Qe(a,i.dir,i.key,d))return"spoo\
+led events have waited a minute with no sender at work"}function Us(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;\
+return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.reques\
+tTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Wr(e),spoolMaxEvents:o.maxEvents,s\
+poolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers\
+},resource:{...r.resource}}}function js({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Vs(e){if(js\
+(e))return!0;let{files:n,spool:t}=e,r=()=>Z(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof k))return!1;try\
+{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Gs(n,t.dir,Ys),!0}var Ys=3;function Gs(e,n,t,r=Date.now()){let o;\
+try{o=e.list(n).filter(s=>Ke.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+V?-1\
+/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filte\
+r(({written:s})=>r-s>V).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var nn=class{#e=new Set;#n=0\
+;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length\
+,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ao(){throw new Error("a sender p\
+rints nothing")}var co=16384,Wn=2*co,lo=Wn-4096,zn=32,fo=/^[a-z0-9_]{1,40}$/,Ws=/^[0-9a-f]{8}$/;var uo=/^drops-([0-9a-f]\
+{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,zs=6e4;function mo(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([\
+m,f])=>fo.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!Gn(i))return;let u={...{since:i,last:i,dropped:Object\
+.fromEntries(s.slice(0,zn))},endpointHash:te(r)},c=L(r)===r?{...u,endpoint:r}:u,l=bo(n,t);try{let m=qs(e,n,t,i).filter(p\
+=>p.quiet).map(p=>ho(e,p,n,t)),f=go([...m.flatMap(p=>p.lines),c],a,i)??c;po(e,n,t,m,()=>{let p=Ks(e,l);p==="invalid"&&e.\
+remove(l);let g=`${P(f)}\n`;typeof p!="object"||p.bytes+g.length<=co?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,lo\
+):Xs(e,n,t,f,a,i)});for(let{path:p}of m)p!==void 0&&S(()=>e.remove(p))}catch{}}function Xs(e,n,t,r,o,i){let a=bo(n,t),s=\
+{path:Xn(n,t),quiet:!1},d=qn(e,a,s.path)?ho(e,s,n,t):{lines:[]};po(e,n,t,[d],()=>{e.append(a,`${P(go([...d.lines,r],o,i)\
+??r)}\n`,lo)})}function ho(e,n,t,r){if(e.sizeOf(n.path)===void 0)return S(()=>e.remove(n.path)),{lines:[],summed:n.summed\
+};let{lines:o,upTo:i}=Js(e,n),a=Xn(t,r,i);return qn(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summ\
+ed}}function po(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&qn(e,a,Xn(n,t,s));throw i}}function\
+ Xn(e,n,t){let r=t===void 0?"":`-${t}`;return $(e,`drops-${n}-${U(Date.now())}-${G()}${r}.aside`)}function qs(e,n,t,r){r\
+eturn Cn(e,n,uo,(o,i)=>{let[,,a,s]=uo.exec(i)??[],d=Math.abs(r-Number(a))>=zs;return o===t?{path:$(n,i),summed:s===void \
+0?void 0:Number(s),quiet:d}:void 0})}function Js(e,n){try{let t=n.summed??0,r=e.read(n.path,Wn)?.slice(t)??"",o=n.quiet?\
+r.length:r.lastIndexOf(`\n`)+1;return{lines:yo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function \
+qn(e,n,t){return S(()=>(e.rename(n,t),!0))??!1}function go(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:M\
+ath.min(s.last,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s\
+.dropped))(d in o||Object.keys(o).length<zn)&&I(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_IN\
+TEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s\
+=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ks(e,n){try{let t=e.read(\
+n,Wn);return t===void 0?void 0:{lines:yo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof k\
+?"invalid":void 0}}function yo(e){return e.split(`\n`).flatMap(n=>Zs(n)??[])}function Zs(e){try{let{since:n,last:t,droppe\
+d:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!\
+(Gn(n)&&Gn(t)&&n<=t&&a.length>0&&a.length<=zn&&a.every(([u,c])=>fo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d=\
+{since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"&&Ws.test(i)?{endpointHash:i}:{}};return typeof o=="s\
+tring"&&L(o)===o?{...d,endpoint:o}:d}catch{return}}function Gn(e){return Number.isSafeInteger(e)&&e>=0&&e<=En}function b\
+o(e,n){return $(e,`drops-${n}.json`)}var Qs=.9,ea=1e3,na=4,tn=class{#e;#n=[];#o=[];#t=new nn;#c=0;#d=0;#l=0;#r=0;#u={};#\
+h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=gn();#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#B;#D=!1;#$;constru\
+ctor(n={}){this.#e=we(n)}enqueue(n){try{if(!ee())return this.#le();let t=b().exiting();t?this.#q():this.#H(),this.#c++;l\
+et r=Dr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return th\
+is.#p(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#C());this.#a&&this.#f===void 0&&queueMicrotask(\
+()=>this.#U()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#i||(this.#a=!0,this.#H(\
+),this.#S()>0?this.#U():ee()&&!this.#N()&&oo(this.#e,this.#w())&&this.flush())}flush(){if(this.#x)return this.#x;let n=t\
+his.#T.then(()=>(this.#x=void 0,this.#ie()));return this.#x=n,this.#T=n,n}stop(){return this.#i??=this.#ee()}[Symbol.asy\
+ncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queue\
+d:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+thi\
+s.#t.size}#H(){if(this.#I)return;this.#q();let n=b(),t=a=>{try{return a()}catch{this.#g("an exit hook could not be insta\
+lled: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#i===void 0;return this.\
+stop(),a},exit:()=>{this.#M()||this.#C(),this.#F()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this\
+.#M()||this.#C(),this.#F()})):void 0;this.#I=()=>{r?.(),i?.()}}#U(){this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=se\
+tTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs),b().unrefTimer(this.#f)}async#ee(){t\
+his.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!a\
+wait Promise.race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M())return;this.#K(),this.#S()>0&&this.\
+#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#ne(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`\
+),t=!0}finally{this.#F(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ne(n){let t=this.#w()?.health;t\
+?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#V()}#V(){let\
+ n=b().monotonicMs(),t=this.#e.requestTimeoutMs*Qs,r=[...this.#_];for(let{events:i,accepted:a}of r)a&&this.#t.settle(i)&\
+&this.#z(i);let o=r.some(({started:i,accepted:a})=>!a&&n-i>=t);this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#\
+t.events()),this.#t.clear(),o&&this.#v?.health.recordFailure()}#te(){return this.#R??=new AbortController}#Y(n){if(n.abo\
+rted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!o||r<=t||o.end-b().monotonicMs()>=t\
+}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&this.#w()?.health.isOpen()===!0;return\
+ n.kind==="http"&&(t||!b().canConnect(n.url))}#re(){let{sink:n,clock:t}=this.#e,r=this.#$,o=this.#v?.health.state;return\
+ this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeA\
+t&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t=this.#v?.health;if(n.delivered){this.#$=void 0,t?.recordSuccess()\
+&&(this.#D=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfte\
+rMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ne(o,i,a,n.\
+retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ie(){try{this.#v?.renewClaims(this.\
+#J());let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#K();let \
+t=this.#N();if(t&&!this.#re())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.leng\
+th===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let a=this.#X(i);for(let d of a)this.#t.add(d);let s={\
+delivered:!1,failed:!1,probing:t};await this.#se(a,s),this.#oe(s),s.delivered&&s.retryAfterMs&&(this.#E=Math.max(this.#E\
+,this.#e.clock()+s.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}async#se(n,t){let{signal:r}=this.\
+#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,t)};await Promise.all(Array.from({l\
+ength:Math.min(na,n.length)},i));for(let a of n.slice(o))this.#G(a)}async#W(n,t,r){let o=this.#Z(n);if(o!==n){if(this.#t\
+.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n))\
+{if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.ad\
+d(d);for(let d of s)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.kind){case"delivered":return r.delivered=\
+!0,this.#z(n,i.rejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);case"rejected":return this.#p(n.length,\
+i.reason),this.#O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retr\
+yAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retryA\
+fterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#z\
+(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r={s\
+tarted:b().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#ue(n,t,()=>r.accepted=!0)}finally{t\
+his.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Cr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],t\
+his.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason}\
+;let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="htt\
+p"?` to ${L(o.url)}`:""}: ${s}`),o.kind==="stderr")return Eo(s),{kind:"delivered"};let d=i.classify;return await Sr({url\
+:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fet\
+ch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sen\
+dsProxyCredentials:b().sendsProxyCredentials})}#ce(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void\
+ 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch thr\
+ew ${Ht(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kin\
+d==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#k)\
+return;this.#k=!0;let{enabled:n,decidedBy:t}=Ln(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?\
+"on":"off"} (decided by ${t})`);let s=r.kind==="http"?L(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&\
+b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
+ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=Fr(r,this.\
+#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in proce\
+ss"} (${a.source})`)}#le(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off (decided by ${Ln().decidedBy}): events \
+are not recorded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retr\
+ies++,c.retries>o){u.push(c);continue}c.notBefore=d+ne(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#g(`deli\
+very failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`las\
+t failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=Je.open(this.#e,(n,t)=>{let r=t===void 0?`no\
+ spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#B&&this.#g(r),this.#B=r}),this.#v}#J(){l\
+et n=this.#b;return n?Math.max(0,n.end-b().monotonicMs())+ea:$r}#K(){if(this.#D||!ee()||this.#N())return;this.#D=!0;let \
+n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.length,this.\
+#o.push(...n.events))}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,this.\
+#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(thi\
+s.#e.sink.kind==="stderr"){this.#L();for(let a of this.#X(r))Eo(this.#e.format.encode(a,this.#e.clock())),this.#l+=a.len\
+gth;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();if(\
+!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not delivered are kept in memory only, and go with th\
+e process: no spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let a=\
+this.#E-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#p\
+(d,s);this.#Q(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#p(r.length-a,"spool_unavailable")}re\
+turn o?.releaseAll(),i!==void 0}#Z(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!\
+a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this\
+.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim:a})=>!a||!o.has(a))}#Q(n){for(let[t,r]of Object.entries(n))this.#\
+d+=r,this.#p(r,t)}#M(){let n=this.#w(),t=to(this.#e,n,ee());if(!t.handOff){let i={delivered:"delivering in process",spoo\
+led:"spooled for a later run",dropped:"not delivered"},a=t.outcome==="spooled"&&n?.health.isOpen()?Tr(n.health):void 0;r\
+eturn this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(\
+!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#s)return!0;let r=ro(t);if(\
+r==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","\
+at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no p\
+rocesses left to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#C(){let n=this.#r,t=this.#P(),r=\
+this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#F(){let n={\
+};for(let[a,s]of Object.entries(this.#u)){let d=this.#h[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sin\
+k:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#w();if(!o)return;for(let a o\
+f Object.keys(n))this.#h[a]=this.#u[a];let i=Date.now();mo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,\
+t,r){n!==0&&(I(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#\
+e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function ta(e){let n=b().monotonicMs()+\
+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=he(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}funct\
+ion Eo(e){b().writeStderr(`${ao(JSON.parse(e))}\n`)}var ra=250;async function vo(e){let n=b();he(V,()=>n.exit(0)),vr(),pr\
+(()=>oa(e));try{await ia(e,b().monotonicMs()+V)}catch{}n.exit(0)}function oa(e){let{enabled:n,source:t}=cr();return n||t\
+==="default"&&e.onByConsentFile!==!0}async function ia(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,on\
+ByConsentFile:i,...a}=e,s=we(a),d=Bn(s);if(!Q())return Kr(t,r,d);for(let u=0;;u++){let c=await Zr(t,r,d);if(!c)return;le\
+t{replayed:l,spooled:m,sent:f,timeUp:p}=await aa(a,n-ra);if(Qr(t,r,c),!da(e,d))return;if(p&&f>0&&Q())return sa(e);if(l>0\
+&&m>0||u>0&&l===0)return}}function sa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=\
+b(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&Ke.test(s.slice(i.length)));o&&a!==void 0&&S(()=>o.touch(a,Date.now(\
+))),b().spawnDetached({argv:n,env:Ze(t,e),cwd:e.spoolDir,leavesSession:r})}async function aa(e,n){let t={replayed:0,spoo\
+led:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=we(e),s=0;for(;;){if(n-b().monoton\
+icMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&b().files?.realPath(a)===void 0)break;let d=new tn({...e,handOff:!1,ex\
+itTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats\
+();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))I(t.dropped,f,p);if(u<=c)break;if(c>0&&n-b().mo\
+notonicMs()>r){let f=ne(++s,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}funct\
+ion da(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||Qe(t,e.spoolDir,n,Date.now()))return!1;let r={maxEve\
+nts:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return z.open(e.spoolDir,t,r,n)?.waiting\
+Since(Date.now())!==void 0}var So=Xr(b().env(Te));So&&await vo(So);\n',me="sender-717c7d24.mjs",ka=112900,xa=6e4,Na=1e3,
+Aa=[Kr,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Ra=3,Ma=class{#e=new Set;#t=0;get size(){
 return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
 return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function St(e){return e===null?"null":typeof e=="string"?Qr(
 e):typeof e=="number"?La(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(St).join(", ")}]`:typeof e=="object"?
@@ -1849,7 +1850,7 @@ e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(
 isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var ei=16384,Ot=2*ei,ti=Ot-4096,
 kt=32,ni=/^[a-z0-9_]{1,40}$/,Ia=/^[0-9a-f]{8}$/,Ca=/^drops-([0-9a-f]{8})\.json$/,xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 Da=6e4,Pa=.9,Ba=1e3,ja=4,ri=class{#e;#t=[];#i=[];#n=new Ma;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.resolve();#$;#O;#S=new Set;#y=!1;#g;#f=re();#A=!1;#k=!1;#s=!1;#E=0;#o;#R;#w;#j;#D=!1;#M;constructor(e={}){
-this.#e=xn(e)}enqueue(e){try{if(!U())return this.#ue();const t=b().exiting();t?this.#q():this.#F(),this.#l++;const n=Oo(
+this.#e=xn(e)}enqueue(e){try{if(!U())return this.#ue();const t=w().exiting();t?this.#q():this.#F(),this.#l++;const n=Oo(
 e,this.#e);if("reason"in n)return this.#p(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#p(1,
 "buffer_full");if(this.#t.push(n),t)return void(this.#C()||this.#P());this.#a&&this.#h===void 0&&queueMicrotask(()=>this.#U()),
 this.#t.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#o||(this.#a=!0,this.#F(),this.#b()>0?this.#U():
@@ -1857,23 +1858,23 @@ U()&&!this.#x()&&Po(this.#e,this.#T())&&this.flush())}flush(){if(this.#$)return 
 void 0,this.#oe()));return this.#$=e,this.#_=e,e}stop(){return this.#o??=this.#ee()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#l,replayed:this.#d,sent:this.#u,dropped:{...this.#c},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#F(){if(this.#R)return;
-this.#q();const e=b(),t=o=>{try{return o()}catch{this.#v("an exit hook could not be installed: what is recorded waits fo\
+this.#q();const e=w(),t=o=>{try{return o()}catch{this.#v("an exit hook could not be installed: what is recorded waits fo\
 r stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#o===void 0;return this.stop(),o},exit:()=>{this.#C()||
 this.#P(),this.#B()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#C()||this.#P(),this.#B()})):void 0;
 this.#R=()=>{n?.(),i?.()}}#U(){this.#a&&this.#h===void 0&&this.#H()}#H(){this.#h=setTimeout(()=>{this.flush().then(()=>{
-this.#a&&this.#H()})},this.#e.flushIntervalMs),b().unrefTimer(this.#h)}async#ee(){this.#a=!1,this.#h!==void 0&&clearTimeout(
+this.#a&&this.#H()})},this.#e.flushIntervalMs),w().unrefTimer(this.#h)}async#ee(){this.#a=!1,this.#h!==void 0&&clearTimeout(
 this.#h);const e=this.#g=Wo(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#_.then(()=>!0),
 e.over()])&&this.#Y(),this.#b()>0&&this.#C())return;this.#Z(),this.#b()>0&&this.#x()&&this.#I(!0),this.#b()>0&&!this.#x()&&
 await this.#te(e),this.#I()}catch(n){this.#v(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#B(),e.clear(),this.#g=
 void 0,t||(this.#R?.(),this.#R=void 0)}}async#te(e){const t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
-await Promise.race([this.flush().then(()=>!0),e.over()])||this.#Y()}#Y(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*
+await Promise.race([this.flush().then(()=>!0),e.over()])||this.#Y()}#Y(){const e=w().monotonicMs(),t=this.#e.requestTimeoutMs*
 Pa,n=[...this.#S];for(const{events:i,accepted:o}of n)o&&this.#n.settle(i)&&this.#W(i);const r=n.some(({started:i,accepted:o})=>!o&&
 e-i>=t);this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),r&&this.#w?.health.recordFailure()}#ne(){
 return this.#O??=new AbortController}#V(e){if(e.aborted||!Je())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,
-r=this.#g;return!r||n<=t||r.end-b().monotonicMs()>=t}#z(e){this.#n.settle(e)&&this.#i.push(...e)}#x(){const{sink:e}=this.#e,
-t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().canConnect(e.url))}#re(){const{sink:e,clock:t}=this.#e,
+r=this.#g;return!r||n<=t||r.end-w().monotonicMs()>=t}#z(e){this.#n.settle(e)&&this.#i.push(...e)}#x(){const{sink:e}=this.#e,
+t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#re(){const{sink:e,clock:t}=this.#e,
 n=this.#M,r=this.#w?.health.state;return this.#g===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===
-n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(e.url)}#ie(e){const t=this.#w?.health;if(e.delivered){
+n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().canConnect(e.url)}#ie(e){const t=this.#w?.health;if(e.delivered){
 this.#M=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===
 !0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#M?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,
 s=a()+be(r,i,o,e.retryAfterMs);this.#M=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#oe(){try{this.#w?.
@@ -1892,20 +1893,20 @@ e.length,i.reason),this.#N(e);case"interrupted":case"not_sent":this.#i.unshift(.
 !0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#ae(e,i.retryAfterMs):this.#he(e,i.reason,
 i.retryAfterMs)}}}#ae(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(
 ...e)}#W(e,t=0){const n=Math.min(t,e.length);this.#u+=e.length-n,n>0&&this.#p(n,"otlp_rejected"),this.#N(e)}async#de(e,t){
-const n={started:b().monotonicMs(),events:e,accepted:!1};this.#S.add(n);try{return await this.#ce(e,t,()=>n.accepted=!0)}finally{
+const n={started:w().monotonicMs(),events:e,accepted:!1};this.#S.add(n);try{return await this.#ce(e,t,()=>n.accepted=!0)}finally{
 this.#S.delete(n)}}#G(e){const{format:t,maxBatchBytes:n}=this.#e;return ko(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],
 this.#n.clear(),this.#t=[]}async#ce(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
 const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="ht\
 tp"?` to ${L(r.url)}`:""}: ${a}`),r.kind==="stderr")return tr(a),{kind:"delivered"};const s=i.classify;return await Ea({
 url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
-fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,
-sendsProxyCredentials:b().sendsProxyCredentials})}#le(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
+fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,
+sendsProxyCredentials:w().sendsProxyCredentials})}#le(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  threw ${ui(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||e.
 kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} event(s): ${e.kind}${i}`)}#q(){if(!this.#f||this.#k)
 return;this.#k=!0;const{enabled:e,decidedBy:t}=Ze(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#f(`telemetry ${e?
 "on":"off"} (decided by ${t})`);const a=n.kind==="http"?L(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
-b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
+w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
 ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=On(n,this.#e.
 headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
  (${o.source})`)}#ue(){!this.#f||this.#A||(this.#A=!0,this.#f(`telemetry off (decided by ${Ze().decidedBy}): events are \
@@ -1914,7 +1915,7 @@ c.retries>r){d.push(c);continue}c.notBefore=s+be(c.retries,i,a,n),this.#i.push(c
 ailed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#p(d.length,"retries_exhausted",`last fail\
 ure: ${t}`),this.#N(d)}#N(e){this.#w?.settle(e)}#T(){return this.#w??=Zr.open(this.#e,(e,t)=>{const n=t===void 0?`no spo\
 ol: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#j&&this.#v(n),this.#j=n}),this.#w}#J(){const e=this.#g;
-return e?Math.max(0,e.end-b().monotonicMs())+Ba:la}#Z(){if(this.#D||!U()||this.#x())return;this.#D=!0;const e=this.#T()?.
+return e?Math.max(0,e.end-w().monotonicMs())+Ba:la}#Z(){if(this.#D||!U()||this.#x())return;this.#D=!0;const e=this.#T()?.
 replay(this.#e.maxBufferedEvents-this.#b(),this.#J());e&&(this.#Q(e.dropped),this.#d+=e.events.length,this.#i.push(...e.
 events))}#I(e=!1){const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#K(t);if(n!==t&&(this.#i=n,this.#n.clear(),
 this.#t=[]),n.length===0)return!0;if(!Je())return this.#s=!0,this.#L(),this.#p(n.length,"opted_out"),!0;if(this.#e.sink.
@@ -1948,7 +1949,7 @@ s, or any other personal information"];function Ha(e,t=Nt){return["","NVIDIA NeM
  data to improve its tools:",...Fa.map(n=>`  - ${n},`),"It never collects:",...Ua.map(n=>`  - ${n}.`),`Your answer appli\
 es to the Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0)\
 .`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
-`)}var ii=/[\u0000-\u001f\u007f-\u009f]/,Nt="~/.config/nat/telemetry.toml";function Ya(){try{const e=b().env("NAT_TELEME\
+`)}var ii=/[\u0000-\u001f\u007f-\u009f]/,Nt="~/.config/nat/telemetry.toml";function Ya(){try{const e=w().env("NAT_TELEME\
 TRY_CONSENT_FILE");return e&&!ii.test(e)?e:Nt}catch{return Nt}}function At(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
 ""||ii.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${$(t)}`}var oi="\
 Share anonymous usage data? [Y/n] ";function Va(e,t){let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?
@@ -1957,25 +1958,25 @@ Share anonymous usage data? [Y/n] ";function Va(e,t){let n="";for(const r of t){
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
 fromCharCode(r),n+=String.fromCharCode(r))}return n}function za(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
-"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function Xa(e,t){const{writeStderr:n}=b();let r,i={text:""},
+"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function Xa(e,t){const{writeStderr:n}=w();let r,i={text:""},
 o=0,a=!1;try{const d=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(Va(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
 return a=!0,u;if(r=i.result===null?"disabled":za(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${oi}`),
 i={text:""}}});n(`${Ha(t,Ya())}
-${oi}`),await d}catch{}if(a){const d=b();return d.signalSelf("SIGINT")||d.exit(K.SIGINT),await new Promise(c=>setTimeout(
+${oi}`),await d}catch{}if(a){const d=w();return d.signalSelf("SIGINT")||d.exit(K.SIGINT),await new Promise(c=>setTimeout(
 c,50)),"never_asked"}r??="disabled",$n(r==="enabled");const s=yn(r);return n(`${r==="enabled"?"Thank you. Usage data wil\
 l be shared.":"Usage data will not be shared."}${s?"":" (Your choice could not be saved; you will be asked again.)"}
 
 `),r}var Pe;async function si(e={}){const t=D(e)?ne(e,{optOut:!0})??At("optOut",e.optOut):`options must be an object suc\
 h as { optOut: "mycli telemetry disable" }, got ${$(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=ho();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Pe)return await Pe;if(uo()||dn(b().env("CI")))return"ne\
-ver_asked";const r=b().terminal();return r?(Pe=Xa(r,e.optOut),await Pe):"never_asked"}var Wa={command:!0,subcommand:!0,subcommands:!0,
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Pe)return await Pe;if(uo()||dn(w().env("CI")))return"ne\
+ver_asked";const r=w().terminal();return r?(Pe=Xa(r,e.optOut),await Pe):"never_asked"}var Wa={command:!0,subcommand:!0,subcommands:!0,
 nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},Ga=[Error,TypeError,RangeError,SyntaxError,ReferenceError,
 EvalError,URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{Zr as Backlog,$e as CLIENT_VERSION,Nr as CliCommandEvent,Or as DEFAULT_ENDPOINT,Dr as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Pr as DEFAULT_MAX_QUEUE_SIZE,Br as DEFAULT_MAX_RETRIES,jr as DEFAULT_REQUEST_TIMEOUT_SECONDS,vt as DEFAULT_SCHEMA_VERSION,
 Xr as EndpointHealth,ri as NATTelemetryHandler,Ae as NemoSource,gt as PROMPT_VERSION,le as PROXY_VARIABLES,De as Spool,xr as TaskStatus,
 ue as TelemetryEvent,M as addCount,si as askForConsent,Hn as backlogKey,io as buildPayload,nr as cgiIgnores,On as clearTextSecrets,
 Z as consentFilePath,Je as consentHolds,Yt as denoProxyRoute,$ as describe,J as describeError,Mn as downUntil,Yo as dropsRecords,
-En as effectiveConsent,cn as environmentSettings,Yn as exitDecision,W as formatTimestamp,et as healthHash,b as host,Sn as isLoopback,
+En as effectiveConsent,cn as environmentSettings,Yn as exitDecision,W as formatTimestamp,et as healthHash,w as host,Sn as isLoopback,
 U as isTelemetryEnabled,Un as openSpool,At as optOutProblem,Fe as parametersProblem,dt as proxyRoute,He as randomFraction,
 yn as recordConsent,_o as recordedHealth,L as redact,Gn as removeSenderScripts,xn as resolveOptions,be as retryDelay,A as runtimeInfo,
 gn as saveConsent,$n as setTelemetryEnabled,ae as shortHash,Fn as spoolFallbackOf,Ln as spoolKey,qo as trackCommand,ne as unknownOption,
