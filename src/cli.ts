@@ -399,7 +399,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
       : "the default",
     proxy,
     spoolDir,
-    noSpool: spoolDir === null ? whyNoSpool(spoolRefused) : null,
+    noSpool: spoolDir === null ? whyNoSpool(spoolRefused, options) : null,
     atExit: decision.handOff ? { handOff: true } : {
       handOff: false,
       // Why no sender; and, where the events cannot leave in process either, the permission that keeps them.
@@ -728,18 +728,17 @@ function endpointReports(
 }
 
 /**
- * Why there is no spool: the directory's refusal, else what the environment says, and why the temporary directory
+ * Why there is no spool: the directory's refusal, else why the options have none, and why the temporary directory
  * could not take it where it could have.
  */
-function whyNoSpool(refused: string | undefined): string {
+function whyNoSpool(refused: string | undefined, options: ResolvedOptions): string {
   if (refused) return refused;
-  const { noSpool, spoolFallback } = environmentSettings();
   const files = host().files;
   if (!files) return "the runtime gives no file access";
-  const without = noSpool ?? "there is no spool directory";
-  return spoolFallback && files.uid === undefined && runtimeInfo().os !== "win32"
-    ? `${without}; nor in the temporary directory, which is the user's own by their id, which the program may not ` +
-      "know (its permissions)"
+  const without = options.noSpool ?? "there is no spool directory";
+  return options.spoolFallback && files.uid === undefined && runtimeInfo().os !== "win32"
+    ? `${without}; nor in the temporary directory, whose place is named by the user's id, which the program may ` +
+      "not know (its permissions)"
     : without;
 }
 
@@ -771,7 +770,7 @@ function inspect(output: CliOutput, json: boolean): number {
     output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, corrupt, health, endpoints })}\n`);
     return 0;
   }
-  output.out(`Spool: ${opened?.spool.dir ?? `none (${whyNoSpool(why)})`}\n`);
+  output.out(`Spool: ${opened?.spool.dir ?? `none (${whyNoSpool(why, resolveOptions({}))})`}\n`);
   output.out(`${events.length} spooled event(s)\n`);
   if (corrupt > 0) {
     output.out(`${corrupt} more that cannot be read (malformed, or a file not the user's own): a run drops them\n`);
