@@ -243,15 +243,22 @@ function checkedParameters(event: TelemetryEvent): EventParameters {
   } catch (error) {
     throw unreadable("parameters", error);
   }
-  const entries: [string, unknown][] = []; // a loop, not map(): a program may have broken Array's methods
+  const plain: Record<string, unknown> = {}; // a loop, not map(): a program may have broken Array's methods
   for (const key of keys) {
+    let value: unknown;
     try {
-      entries.push([key, parameters[key]]);
+      value = parameters[key];
     } catch (error) {
       throw unreadable(`parameter '${key}'`, error); // a getter that throws
     }
+    // Assigned: a copy made so costs a third of Object.fromEntries. A name the prototype has (`__proto__`, or
+    // `toString` where a program froze Object.prototype) is defined instead: an own property, never the prototype's.
+    if (key in plain) {
+      Object.defineProperty(plain, key, { value, writable: true, enumerable: true, configurable: true });
+    } else {
+      plain[key] = value;
+    }
   }
-  const plain = Object.fromEntries(entries); // own properties, `__proto__` among them
   const problem = parametersProblem(plain);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);
   return plain as EventParameters;

@@ -7,6 +7,7 @@ import { encodeEnvelope, envelopeHeader, toWireEvent, wireEventJson } from "../s
 import { TelemetryEvent } from "../src/events.ts";
 import { joinBetween } from "../src/join.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
+import { runChild } from "./helpers/child.ts";
 
 const vectorUrl = new URL("./vectors/envelope-nat_cli_command-1.5.json", import.meta.url);
 
@@ -169,6 +170,28 @@ test("an event's JSON carries what was checked: each parameter read once, no inh
     const event = Object.defineProperty(new FlexibleEvent({ command: "run" }), "name", { value: name });
     assert.throws(() => wireEventJson(event), TypeError, String(typeof name));
   }
+});
+
+test("parameters named as Object.prototype's members are the event's own: __proto__, toString, constructor", () => {
+  const parameters = JSON.parse('{"__proto__":"a","toString":"b","constructor":1,"hasOwnProperty":true,"command":"x"}');
+  const wire = toWireEvent(new FlexibleEvent(parameters)).parameters;
+  const own = Object.entries(wire);
+  assert.deepEqual(own, [["__proto__", "a"], ["toString", "b"], ["constructor", 1], ["hasOwnProperty", true], [
+    "command",
+    "x",
+  ]]);
+  assert.equal(Object.getPrototypeOf(wire), Object.prototype, "a plain object still");
+  assert.equal(
+    wireEventJson(new FlexibleEvent(parameters)),
+    JSON.stringify(toWireEvent(new FlexibleEvent(parameters))),
+  );
+  assert.deepEqual(Object.entries(JSON.parse(wireEventJson(new FlexibleEvent(parameters))).parameters), own);
+});
+
+test("under a frozen Object.prototype, parameters named as its members are copied all the same", async () => {
+  const run = await runChild("frozen_prototype_child.ts", { env: { NAT_TELEMETRY_ENABLED: "0" } });
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { parameters: { toString: "b", constructor: 1, command: "x" }, code: 3 });
 });
 
 test("property: an event's JSON is JSON.stringify of its wire form, whatever its parameters and name", () => {
