@@ -37,7 +37,7 @@ const LINE_LIMIT = 120;
  * const entry = 'import { trackCommand } from "./chunk.js";\nexport { trackCommand };\n';
  * (await minified(new Map([["chunk.js", chunk], ["mod.js", entry]]), ["mod.js"])).get("chunk.js");
  * // '// Bundled from: src/a.ts\nvar n=(function(r){return r});export{n as trackCommand};\n' +
- * //   'Object.defineProperty(n,"name",{value:"trackCommand"});\n'
+ * //   'try{\nObject.defineProperty(n,"name",{value:"trackCommand"});\n}catch{}\n'
  * ```
  */
 export async function minified(files: Map<string, string>, entries: string[]): Promise<Map<string, string>> {
@@ -124,7 +124,8 @@ function apiNames(files: Map<string, string>, entries: string[]): Map<string, Ma
  *
  * @param code A minified file.
  * @param api The file's exports that are the package's API: each export's name, and the API's name for it.
- * @returns One `Object.defineProperty` statement per such function or class, on a line of their own (empty if none).
+ * @returns One `Object.defineProperty` statement per such function or class, each on a line of its own, in a `try`
+ *   (empty if none).
  */
 function namesKept(code: string, api: Map<string, string> = new Map()): string {
   const { exports, callable } = linksOf(code);
@@ -134,5 +135,6 @@ function namesKept(code: string, api: Map<string, string> = new Map()): string {
       ? [`Object.defineProperty(${local},"name",{value:${JSON.stringify(name)}});`]
       : [];
   });
-  return naming.length === 0 ? "" : `${naming.join("\n")}\n`;
+  // In a try: a name is for people, and a program that replaced Object.defineProperty must still load the package.
+  return naming.length === 0 ? "" : `try{\n${naming.join("\n")}\n}catch{}\n`;
 }

@@ -243,7 +243,7 @@ function checkedParameters(event: TelemetryEvent): EventParameters {
   } catch (error) {
     throw unreadable("parameters", error);
   }
-  const plain: Record<string, unknown> = {}; // a loop, not map(): a program may have broken Array's methods
+  let plain: Record<string, unknown> = {}; // a loop, not map(): a program may have broken Array's methods
   for (const key of keys) {
     let value: unknown;
     try {
@@ -252,12 +252,10 @@ function checkedParameters(event: TelemetryEvent): EventParameters {
       throw unreadable(`parameter '${key}'`, error); // a getter that throws
     }
     // Assigned: a copy made so costs a third of Object.fromEntries. A name the prototype has (`__proto__`, or
-    // `toString` where a program froze Object.prototype) is defined instead: an own property, never the prototype's.
-    if (key in plain) {
-      Object.defineProperty(plain, key, { value, writable: true, enumerable: true, configurable: true });
-    } else {
-      plain[key] = value;
-    }
+    // `toString` where a program froze Object.prototype) is defined instead, by a spread, which no program can
+    // replace as it can Object.defineProperty: an own property, never the prototype's.
+    if (key in plain) plain = { ...plain, [key]: value };
+    else plain[key] = value;
   }
   const problem = parametersProblem(plain);
   if (problem) throw new TypeError(`Event '${event.name}' ${problem}`);

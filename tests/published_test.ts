@@ -80,6 +80,28 @@ test("a run loads, with its import, all it may call, and not the collector or th
   assert.equal(loaded.size, 2, `dist/mod.js loads ${[...loaded].join(", ")}`);
 });
 
+test("a program that replaced Object.defineProperty still loads the package and runs its command", () => {
+  using dir = tempDir();
+  const program = `${dir.path}/program.mjs`;
+  writeFileSync(
+    program,
+    "Object.defineProperty = () => { throw new Error('replaced'); };\n" +
+      `const { buildPayload, TelemetryEvent, trackCommand } = await import(${
+        JSON.stringify(`${root}dist/mod.js`)
+      });\n` +
+      "class Odd extends TelemetryEvent { constructor() { super('odd'); } parameters() " +
+      '{ return JSON.parse(\'{"__proto__":"a","command":"x"}\'); } }\n' +
+      "const { parameters } = buildPayload([new Odd()], { sourceClientVersion: 't', sessionId: 's' }).events[0];\n" +
+      "const code = await trackCommand({ command: 'run', askConsent: false }, () => 3);\n" +
+      "console.log(JSON.stringify({ own: Object.entries(parameters), code }));\n",
+  );
+  const [command, ...args] = runtimeCommand(program);
+  const env = { ...process.env, NAT_TELEMETRY_ENABLED: "0", NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/consent.toml` };
+  const run = spawnSync(command, args, { env, encoding: "utf8" });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { own: [["__proto__", "a"], ["command", "x"]], code: 3 });
+});
+
 test("the entries share their code: a consent recorded through @nat/telemetry/cli is what @nat/telemetry reads", async () => {
   using dir = tempDir();
   const result = await runChild("published_child.ts", {
