@@ -329,51 +329,51 @@ return`{"ts":"${W(e.timestamp)}","parameters":${n},"name":${C(t)}}`}),fn=(functi
 `Event '${e.name}' ${a} cannot be read: ${J(s)}`);try{t?.then}catch(a){throw n("parameters() returned an object that",a)}
 if(di(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event '${e.name}' has no paramete\
 rs object: parameters() returned a thenable`)}if(!D(t))throw new TypeError(`Event '${e.name}' has no parameters object: \
-parameters() returned ${$(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}const i={};for(const a of r){
-let s;try{s=t[a]}catch(d){throw n(`parameter '${a}'`,d)}a in i?Object.defineProperty(i,a,{value:s,writable:!0,enumerable:!0,
-configurable:!0}):i[a]=s}const o=Fe(i);if(o)throw new TypeError(`Event '${e.name}' ${o}`);return i}),Fe=(function(e){if(typeof e!=
-"object"||e===null||Array.isArray(e))return"has no parameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n==
-"string"||typeof n=="boolean"||typeof n=="number"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite n\
-umber or boolean`}}),mn=(function(e,t){return{browserType:"undefined",clientId:Gs,clientType:"Native",clientVariant:"Rel\
-ease",clientVer:t.sourceClientVersion,cpuArchitecture:t.cpuArchitecture??A().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"\
-None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",
-deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",
-externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"\
-undefined",productName:"undefined",productVersion:"undefined",sentTs:W(+(t.sentAt??Date.now())),sessionId:t.sessionId??"\
-undefined",userId:"undefined"}}),io=(function(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.
-isArray(e)||n(`'events' must be an array of events, got ${$(e)}`);const r=e.findIndex(i=>!(i instanceof ue));r>=0&&n(`'e\
-vents' must hold events (TelemetryEvent), got ${$(e[r])} at ${r}`),D(t)||n(`'options' must be an object, got ${$(t)}`),typeof t.
-sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${$(t.sourceClientVersion)}`);for(const i of[
-"sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${$(t[i])}`);if(e.length===
-0)throw new RangeError("Cannot build a payload: the event list is empty");return{...mn(e[0].schemaVersion,t),events:e.map(
-no)}}),pn=(function(e,t){return jt(`${C(e).slice(0,-1)},"events":[`,t,"]}")}),ge=(function(e,t,n,r,i,o=Ue(t,i)){e.create(
-o,r);try{e.rename(o,`${t==="/"?"":t}/${n}`)}catch(a){try{e.remove(o)}catch{}throw a}}),Ue=(function(e,t){return`${e==="/"?
-"":e}/t-${ie(t)}-${oe()}.tmp`}),ie=(function(e){return String(Math.floor(e)).padStart(13,"0")}),He=(function(){let e;try{
-e=Zs()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),
-oe=(function(e=12){let t="";for(;t.length<e;)t+=Math.floor(He()*4294967296).toString(16).padStart(8,"0");return t.slice(
-0,e)}),oo=(function(e){return new ta(e).document()}),Ye=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Ee=(function(e,t,n){
-Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,configurable:!0})}),Ve=(function(e){return typeof e=="objec\
-t"&&e!==null&&!Array.isArray(e)}),we=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),so=(function(e){const t=e.
-replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),Z=(function(){
-if(ze())return;const{env:e,files:t}=w(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?I(n,".config\
-/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Et?.given!==r){const i=t?.realPath(
-".");Et={given:r,path:i===void 0?r:I(i,r)}}return Et.path}),ao=(function(){return(H?j:void 0)??Z()}),ze=(function(){const{
-env:e,envHidden:t}=w();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSEN\
-T_FILE")&&t("HOME")?"HOME":void 0}),se=(function(e,t=!1){const n=w().files;if(!n)return{state:"never_asked"};if(!n.allowed(
-e,"read"))return{state:"disabled",problem:"may not be read (the program's permissions)"};let r;try{r=n.read(e,na)}catch(i){
-return Xe(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's tomllib rejects it)"}:co(i)?{state:"di\
-sabled",problem:"may not be read where it leads (the program's permissions)"}:{state:"disabled",problem:`cannot be read \
-safely (${Xe(i).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(t)return{...vn(r),text:r};try{n.checkPlace(
-e)}catch(i){return{state:"disabled",problem:`is where another user could replace it (${Xe(i).replaceAll("_"," ")})`}}return{
-...vn(r),text:r}}),co=(function(e){const{name:t,code:n}=e??{};return t==="NotCapable"||n==="ERR_ACCESS_DENIED"}),Xe=(function(e){
-return e?.reason??"unreadable"}),vn=(function(e){let t;try{t=oo(e)}catch{return{state:"disabled",problem:"is not valid T\
-OML"}}const n=t.telemetry;if(n===void 0)return{state:"never_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"\
-disabled",problem:"has a 'telemetry' that is not a table"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"\
-never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?i===gt?{state:"enabled"}:{state:"never_asked",outdatedYes:i===
-void 0?"":String(i)}:{state:"disabled",problem:"has a consent value this tool does not know"}}),lo=(function(e,t){return[
-"# NeMo Agent Toolkit telemetry consent.","# To change, run `nat configure telemetry --enable | --disable` or `nat-telem\
-etry enable | disable`,","# or set the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${W(t)}.`,"[telemetry]",`co\
-nsent = "${e}"`,`consented_at = "${W(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${gt}"`,""].join(`
+parameters() returned ${$(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}let i={};for(const a of r){let s;
+try{s=t[a]}catch(d){throw n(`parameter '${a}'`,d)}a in i?i={...i,[a]:s}:i[a]=s}const o=Fe(i);if(o)throw new TypeError(`E\
+vent '${e.name}' ${o}`);return i}),Fe=(function(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no param\
+eters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n=="boolean"||typeof n=="numbe\
+r"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),mn=(function(e,t){return{browserType:"\
+undefined",clientId:Gs,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,cpuArchitecture:t.cpuArchitecture??
+A().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"\
+undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"\
+1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",
+gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:W(
++(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefined"}}),io=(function(e,t){const n=i=>{throw new TypeError(
+`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${$(e)}`);const r=e.findIndex(
+i=>!(i instanceof ue));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${$(e[r])} at ${r}`),D(t)||n(`'options' \
+must be an object, got ${$(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${$(
+t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' \
+must be a string, got ${$(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the event list is empty");
+return{...mn(e[0].schemaVersion,t),events:e.map(no)}}),pn=(function(e,t){return jt(`${C(e).slice(0,-1)},"events":[`,t,"]\
+}")}),ge=(function(e,t,n,r,i,o=Ue(t,i)){e.create(o,r);try{e.rename(o,`${t==="/"?"":t}/${n}`)}catch(a){try{e.remove(o)}catch{}
+throw a}}),Ue=(function(e,t){return`${e==="/"?"":e}/t-${ie(t)}-${oe()}.tmp`}),ie=(function(e){return String(Math.floor(e)).
+padStart(13,"0")}),He=(function(){let e;try{e=Zs()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(
+new Uint32Array(1))[0]/4294967296}),oe=(function(e=12){let t="";for(;t.length<e;)t+=Math.floor(He()*4294967296).toString(
+16).padStart(8,"0");return t.slice(0,e)}),oo=(function(e){return new ta(e).document()}),Ye=(function(e,t){return Object.
+hasOwn(e,t)?e[t]:void 0}),Ee=(function(e,t,n){Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,configurable:!0})}),
+Ve=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}),we=(function(e){const t=e.charCodeAt(0);return t<
+32||t===127}),so=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
+test(t)?NaN:Number(t)}),Z=(function(){if(ze())return;const{env:e,files:t}=w(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TEL\
+EMETRY_CONSENT_FILE")||(n?I(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;
+if(Et?.given!==r){const i=t?.realPath(".");Et={given:r,path:i===void 0?r:I(i,r)}}return Et.path}),ao=(function(){return(H?
+j:void 0)??Z()}),ze=(function(){const{env:e,envHidden:t}=w();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_\
+CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),se=(function(e,t=!1){const n=w().files;if(!n)return{
+state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's permissions\
+)"};let r;try{r=n.read(e,na)}catch(i){return Xe(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python's \
+tomllib rejects it)"}:co(i)?{state:"disabled",problem:"may not be read where it leads (the program's permissions)"}:{state:"\
+disabled",problem:`cannot be read safely (${Xe(i).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(t)
+return{...vn(r),text:r};try{n.checkPlace(e)}catch(i){return{state:"disabled",problem:`is where another user could replac\
+e it (${Xe(i).replaceAll("_"," ")})`}}return{...vn(r),text:r}}),co=(function(e){const{name:t,code:n}=e??{};return t==="N\
+otCapable"||n==="ERR_ACCESS_DENIED"}),Xe=(function(e){return e?.reason??"unreadable"}),vn=(function(e){let t;try{t=oo(e)}catch{
+return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"never_asked"};if(typeof n!=
+"object"||Array.isArray(n))return{state:"disabled",problem:"has a 'telemetry' that is not a table"};const{consent:r,prompt_version:i}=n;
+return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?i===gt?{state:"enabled"}:{state:"\
+never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"disabled",problem:"has a consent value this tool does not know"}}),
+lo=(function(e,t){return["# NeMo Agent Toolkit telemetry consent.","# To change, run `nat configure telemetry --enable |\
+ --disable` or `nat-telemetry enable | disable`,","# or set the NAT_TELEMETRY_ENABLED environment variable.",`# Saved ${W(
+t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = "${W(t).replace(/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${gt}"`,""].
+join(`
 `)}),yn=(function(e,t=Z()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision mus\
 t be "enabled" or "disabled", got ${$(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot reco\
 rd consent: the path must be a non-empty string, got ${$(t)}`);return gn(e,t,()=>{})}),gn=(function(e,t,n){const r=w().files;
@@ -1343,593 +1343,593 @@ Event \'${e.name}\' ${a} cannot be read: ${j(s)}`);try{n?.then}catch(a){throw t(
 if(Ft(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no paramete\
 rs object: parameters() returned a thenable`)}if(!ae(n))throw new TypeError(`Event \'${e.name}\' has no parameters object:\
  parameters() returned ${N(n)}`);let r;try{r=Object.keys(n)}catch(a){throw t("parameters",a)}let o={};for(let a of r){le\
-t s;try{s=n[a]}catch(d){throw t(`parameter \'${a}\'`,d)}a in o?Object.defineProperty(o,a,{value:s,writable:!0,enumerable:!\
-0,configurable:!0}):o[a]=s}let i=vn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function vn(e){if(typ\
-eof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(\
-!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a stri\
-ng, finite number or boolean`}}function rr(e,n){return{browserType:"undefined",clientId:Fi,clientType:"Native",clientVar\
-iant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??O().machine,deviceGdprBehOptIn:"None",\
-deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined\
-",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysV\
-er:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"u\
-ndefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:ve(+(n.sentAt??Date.now())\
-),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Sn(e,n){return je(`${P(e).slice(0,-1)},"events":[`,n,"\
-]}")}var or=/[A-Za-z0-9_-]/,ji=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2\
-}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Vi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*\
-|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function ir(e){return new xn(e).document()}var x\
-n=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#b(),this.#n>=this.\
-#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.\
-#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=wn\
-(o,a)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);le\
-t c=this.#E({},"header");return u.push(c),Ye(o,a,u),c}let d=wn(o,a);d===void 0?Ye(o,a,d=this.#E({},s?"header":"implicit"\
-)):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Tn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'\
-${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline tabl\
-e`):this.#i(`\'${a}\' is not a table`),o=d}return o}#d(n){let t=this.#l();this.#y(),this.#k("="),this.#y();let r=this.#r()\
-,o=n;for(let a of t.slice(0,-1)){let s=wn(o,a);s===void 0?Ye(o,a,s=this.#E({},"dotted")):(!Tn(s)||!["dotted","implicit"]\
-.includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"\
-),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),Ye(o,i,r)}#l(){let n=[];for(;;){this.#y\
-();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(this.#T());else{let r=this.#n;for(;this.#n<this.#\
-e.length&&or.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))\
-}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(this.#e.startsWith(\'"""\',this.#n))return this.\
-#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#f();if(n==="\'")return this.#T();if(n=\
-=="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#u():this.#h();return this.#o-\
--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!or.test(t[i.le\
-ngth]??""))return this.#n+=i.length,a;let r=ji.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].l\
-ength,r[0];let o=Vi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,Yi(o[0])):this.#i("a val\
-ue is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)n.push(this.#r()),this.#b(),this.#s()===","?th\
-is.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#E({},"inline");i\
-f(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!\
-==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){this.#t.set(n,"inline");for(let t of Object.val\
-ues(n))Tn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i(\
-"a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():Ge(t)&&t!=="	"?this.#i("a string holds a control cha\
-racter"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.include\
-s(`\n`)||[...t].some(r=>Ge(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.\
-startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){l\
-et r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void \
-0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n\
-+=r[0].length:n+=this.#_()}else Ge(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#s()===`\n`)?this.#i("a string holds a control \
-character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n=this.#e.\
-indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=t\
-his.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",\
-r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseIn\
-t(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=552\
-96&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#s()===" "|\
-|this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#\
-n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;this.#n<this.#e.length&&this.#s()!==`\n`;){let n=t\
-his.#e[this.#n++];Ge(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a comment is malformed")}}#A(){this.#y(),this.#\
-s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#n++:this.#n<this.#e.length&&this\
-.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.l\
-ength}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).len\
-gth;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function wn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}fu\
-nction Ye(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Tn(e){return ty\
-peof e=="object"&&e!==null&&!Array.isArray(e)}function Ge(e){let n=e.charCodeAt(0);return n<32||n===127}function Yi(e){l\
-et n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var G\
-i="1.0";function We(){if(ur())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FIL\
-E")||(t?$(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(_n?.given!==\
-r){let o=n?.realPath(".");_n={given:r,path:o===void 0?r:$(o,r)}}return _n.path}function dr(){return(fe?W:void 0)??We()}v\
-ar _n;function ur(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":\
-!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Wi=65536;function kn(e,n=!1){let t=b().files;if(!t)return{\
-state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions\
-)"};let r;try{r=t.read(e,Wi)}catch(o){return Rn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s \
-tomllib rejects it)"}:zi(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{sta\
-te:"disabled",problem:`cannot be read safely (${Rn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};\
-if(n)return{...sr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could r\
-eplace it (${Rn(o).replaceAll("_"," ")})`}}return{...sr(r),text:r}}function zi(e){let{name:n,code:t}=e??{};return n==="N\
-otCapable"||t==="ERR_ACCESS_DENIED"}function Rn(e){return e?.reason??"unreadable"}function sr(e){let n;try{n=ir(e)}catch\
-{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typ\
-eof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r\
-,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Gi?{sta\
-te:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value t\
-his tool does not know"}}function cr(){let e=We(),{state:n,problem:t,outdatedYes:r}=fr(e),o={fileState:n,path:e,...t?{fi\
-leProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...mr()??$n(n),...o}}function lr(){let e=mr();if(e)return e\
-;let{state:n,text:t,problem:r}=fr(We());return{...$n(n),text:t,...r?{problem:r}:{}}}function fr(e){if(e!==void 0)return \
-kn(e);let n=ur();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (its permissions)`}:\
-{state:"never_asked"}}function mr(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:\
-"NAT_TELEMETRY_ENABLED"};let t=ue(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABL\
-ED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!==\
-"0")return{enabled:!1,source:"DO_NOT_TRACK"}}function $n(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enab\
-led:e==="enabled",source:"file"}}var le,fe=!1,W,Nn={},On,Xi=!1,An=Symbol.for("@nat/telemetry: the program\'s opt-out"),In\
-=globalThis;try{In[An]===void 0&&Object.defineProperty(In,An,{value:{serial:0}})}catch{}var ar=0;function qi(){try{let e\
-=In[An];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch\
-{return NaN}}function hr(){let e=qi();e===void 0||e===ar||(ar=e,[le,fe,Xi]=[!1,!1,!0])}function pr(e){On=e}function Q(){\
-if(On)return le=On();if(hr(),!fe||W===void 0)return!0;let e=kn(W,!0);e.problem!==void 0&&(e=kn(W,!0));let n=e.text===Nn.\
-text&&b().files?.modifiedAt(W)===Nn.modified;return le=e.problem===void 0&&n&&$n(e.state).enabled}function ee(){return h\
-r(),le===void 0&&Ji(lr()),le===!0}function Ji(e){[le,fe]=[e.enabled,e.source==="file"],W=fe?We():void 0,Nn=W===void 0?{}\
-:{text:e.text,modified:b().files?.modifiedAt(W)}}function gr(){return ee()&&fe}function Ln(){let e=ee(),{enabled:n,sourc\
-e:t,problem:r}=lr(),i=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0?`${t}, which the program may not read (its perm\
-issions)`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:"the program (\
-setTelemetryEnabled)"}}var Dn=2**31-1,Ki=25,Pn={min:50,max:250},yr=4,Mn=1e3,Zi=(yr+1)*Pn.max,me={guarded:new Set,signal:\
-void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen(\
-)},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(\
-){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Mn,e)){this.ticking=!0;return}try{(!\
-this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Mn)),this.signal.addEventListener("abort",this.look)\
-}catch{}},look:()=>{for(let e of me.guarded)--e.looks<=0&&e.end();me.guarded.size>0&&me.listen()}};function he(e,n,t){le\
-t r,o=!1,i,a=()=>{o=!0,clearTimeout(r),me.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Zi)/Mn),end:s},u=\
-(c,l)=>{let m=b().monotonicMs()+c;try{r=setTimeout(()=>{me.release(d);let f=b().monotonicMs()-m;if(f<=Ki||l===0)return s\
-();u(Math.min(Math.max(f,Pn.min),Pn.max),l-1)},c),t?.(r)}catch{}};return me.guard(d),u(e,yr),t||(i=S(()=>b().holdOpen?.(\
-))),a}function br(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(\
-t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ne(e,n,t,r=0){let o=Math.min(n.maxMs,n.initial\
-Ms*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Qi=3,Er=!1;function vr(){Er=!0}var es=new Set([407,408,4\
-29,500,502,503,504]),ns=new Set([501,505]);function ts(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_l\
-arge"}:es.has(e)||e>=500&&e<600&&!ns.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}\
-`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e\
-}`}}async function Sr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=he(e.timeoutMs\
-,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((s\
-,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url\
-,d=new URL(s).origin,u=e.classify??ts;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.race([e.fe\
-tch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]\
-),m=rs(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),p=br(l.headers.get\
-("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promise.race([os(l),i]).catch(()=>\
-{});return u(m,p,E)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,p,void 0);if(a===Qi)return{kind:"rejec\
-ted",reason:"too_many_redirects"};let g=ss(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsW\
-ith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return E\
-r?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"u\
-nsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"}\
-;s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof C&&a===0?{kind:"not_sent",reason:s.message\
-}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:j(s)}}finally{r(),e.signal?.removeEventL\
-istener("abort",o)}}function rs(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeo\
-f e.headers?.get=="function"?n:void 0}async function os(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDeco\
-der,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>is)return"";r+=t.decode(i.val\
-ue,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var is=65536;function ss(e,n){if(e!==null)try{let \
-t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function te(e){let n=21661\
-36261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}funct\
-ion Cn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i\
-);return s===void 0?[]:[s]})}function M(e){let n=e.search(as);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.l\
-ength;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=\
-2)}return t}var as=/[^\\x00-\\x7f]/;var us={initialMs:3e4,maxMs:36e5},wr=4096;function cs(e,n){return n??te(e)}function ls\
-(e,n,t){try{let r=e.read(n,wr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=\
-JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o\
-,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash\
-:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var ze=class{path;#e;#n;#o;#t;#c\
-;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${cs(r,a)}.json`,this.#o=a!==void 0,this.pa\
-th=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get state(){return this.#r}isOpen(){return!this.#u&\
-&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#h(),r=Math.max((this.#r?.failures\
-??0)+1,t?.failures??0),o=this.#d()+ne(r,us,this.#l,n),i=(t?.notBefore??0)>o;return this.#f({failures:r,notBefore:i?t.not\
-Before:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.#f({\
-failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures:this.#r.failures,notBefore:this.#d()+n}),this\
-.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h(),this.#r&&this.#r.handedOffAt===void 0&&this.#\
-r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refres\
-h(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#a())}#h(){let n=ls(this.#c,\
-this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#a(){try{this.#c.remove(this.path\
-)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t})\
-,o=M(r)<=wr&&L(this.#t)===this.#t?r:JSON.stringify({...n,...t});Z(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};functio\
-n Tr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried be\
-fore ${ve(t)}`}function I(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var $r=36e5,xr=36e5,Xe=64,_r=6e4,Rr=6e4,Lr=64,fs=/^e-(\\d{13})-(\
-\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Fn=/^([lc])-(\\d{13})-(e-.+)$/,ms=36e5;function Pr(e,n="nat",t=""){re\
-turn te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var z=class e{dir;key;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n\
-,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work"\
-,u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return s(`the program may not $\
-{u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot \
-be told`):m!==n&&c(m)?t.permissionsFollowLinks?s(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):ne\
-w e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} d\
-oes not exist yet`:j(l))}}write(n,t){let r={},o=n.map(qe),{first:i}=Nr(o,this.#n.maxEvents,this.#n.maxBytes);I(r,"spool_\
-full",i);let a=new Map;for(let d=i;d<o.length;d++){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}\
-let s=[];try{for(let d of a.values())s.push(this.#t(d,t,this.key))}catch(d){for(let u of s)this.#a(u);throw d}return{wri\
-tten:r,older:this.#u(t,s)}}claim(n,t,r){let o=[],i={};for(let{entry:a,path:s}of this.#r(t).slice(0,Xe)){if(o.length>=n)b\
-reak;let d=this.#d(a.name,t+r);try{this.#e.rename(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#c(d,a,t),m=\
-u.slice(0,n-o.length),f={path:d,name:a.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u\
-.length};try{this.#t(u.slice(m.length).map(qe),a.time,this.key)}catch{this.giveBack(f);continue}I(i,"spool_corrupt",c),I\
-(i,"spool_expired",l);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}\
-renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){ret\
-urn this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.pa\
-th,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#l().flatMap(n=>{le\
-t t=Fn.exec(n),r=Se(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#c(`${this.dir}/${n}`,r),a={time:r.time,claimed\
-:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...a,until:Mr(t)}:a]}).sort((n,t)=>n.time-t.time\
-).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(r.length>=Xe)break;let a=kr(i,t);if(a===void 0\
-)continue;let s=n.#d(a.name,t+xr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#c(s,a,t);try{let u=t\
-his.#t(d.map(qe),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#a(s.s\
-lice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),o}clear(){let n=0;for(let t of this.#l()){let r=Fn.exe\
-c(t),o=Se(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(){return this.#o().sort((n,t)=>n.time-t.time)}#o(){ret\
-urn this.#l().flatMap(n=>Se(n)??[])}#t(n,t,r){if(n.length===0)return;let o=Or(n,t,r);return Z(this.#e,this.dir,o,Ar(n),t\
-),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#n.maxBytes)}catch{let a=this.#e.siz\
-eOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/Lr)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;l\
-et s=ps(a);s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#d(n,t){return`${t\
-his.dir}/${Ir(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){l\
-et i=Dt.exec(o),a=kr(o,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>xr&&r<Xe&&this.#\
-a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={},o=this.#o(),i=0,a=0,s=1/0;for(let y of o)i+=y\
-.events,a+=y.bytes,s=Math.min(s,y.time);let{maxAgeMs:d,maxEvents:u,maxBytes:c}=this.#n;if(n-s<=d&&i<=u&&a<=c)return r;le\
-t l=o.filter(y=>t.includes(y.name)),m=Math.min(...l.map(y=>y.time)),f=y=>this.#e.modifiedAt(`${this.dir}/${y}`),p=Math.m\
-ax(...l.map(y=>f(y.name)??-1/0)),g=y=>{if(y.time<m)return!1;let h=f(y.name);return h===void 0||!Number.isFinite(p)?y.tim\
-e-m<=Rr:Math.abs(h-p)<=Rr},E=0;for(let y of o.sort((h,v)=>h.time-v.time)){let h=n-y.time>d;if(!h&&i<=u&&a<=c)break;if(t.\
-includes(y.name)||!h&&g(y))continue;if(E++>=Xe)break;if(i-=y.events,a-=y.bytes,!h&&i<u&&a<c){let x=this.#h(y,u-i,c-a,n);\
-if(x===void 0)continue;i+=x.kept.events,a+=x.kept.bytes,I(r,"spool_corrupt",x.corrupt),I(r,"spool_full",x.cut);continue}\
-let v=this.#c(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(I(r,"spool_corrupt",v.corrupt),I(r,h?"spool_expired":"spool_f\
-ull",v.valid.length+v.expired))}return r}#h(n,t,r,o){let i=Ir(n.name,o+_r),a=b().monotonicMs();try{this.#e.rename(`${thi\
-s.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#c(`${this.dir}/${i}`,n),u=s.map(qe),{fir\
-st:c,bytes:l}=Nr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i\
-)?f:void 0;let p=Fe(this.dir,o),g=()=>{try{this.#e.remove(p)}catch{}};try{this.#e.create(p,Ar(m))}catch{if(g(),!this.#a(\
-i))return;try{this.#t(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(b().monot\
-onicMs()-a>_r/2)return void g();try{this.#e.rename(p,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir\
-}/${i}`,`${this.dir}/${Or(m,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catc\
-h{return!1}}};function kr(e,n){let t=Fn.exec(e);return t?hs(t,n)?Se(t[3]):void 0:Se(e)}function Se(e){let n=fs.exec(e);i\
-f(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Lr));return{name:e,time:Number(n[1]),events:r,bytes:\
-t,key:n[4]}}function Nr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o\
->t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Or(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${U(n)}-$\
-{e.length}-${r}-${t===void 0?"":`${t}-`}${G()}.jsonl`}function Ar(e){return e.map(n=>`${n.text}\n`).join("")}function qe(\
-e){let n=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVersion)},"sessionId":${P(e.sessionId)},${e.clientVersion=\
-==void 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{t\
-ext:n,bytes:M(n)}}function Ir(e,n){return`l-${U(n)}-${e}`}function Mr([,e,n]){return e==="l"?Number(n):Number(n)+ms}func\
-tion hs(e,n){return n>Mr(e)}function ps(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,timestamp:i,eve\
-nt:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="\
-string")&&Number.isFinite(i)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&vn(a.parameters)===void 0))r\
-eturn;let d={json:P(a),schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===void 0?d:{...d,clientVersion:o}}cat\
-ch{return}}function gs(e,n){return e.spoolFallback?Qt(b().env,O().os,n?.uid):void 0}function ys(e,n,t=()=>{},r="work"){l\
-et{spoolDir:o,spoolLimits:i}=e,a=Bn(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:z.open(o,n,i,a,l=>\
-s=l,r),u=gs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:z.open(u,n,i,a);\
-l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=z.open(u,n,i,a,l=>s+=`; nor i\
-n ${u}: ${l}`,r);return t(s,c?.dir),c}var Je=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,\
-this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===vo\
-id 0&&!n.spoolFallback)return null;let a=b().files;if(!a)return null;let s=ys(n,a,t);if(!s)return null;let d=n.customFet\
-ch?s.key:void 0,u=new ze(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped\
-:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:M(s.json),notB\
-efore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),I(o\
-,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,\
-older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t\
-,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBack\
-Unsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t\
-.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n){let t=this.#\
-e.clock();for(let r of this.#n)r.until-t<n*.75&&this.spool.renew(r,t+n)}};function Bn(e){let{sink:n,format:t,sourceClien\
-tVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==de?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).so\
-rt():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=P(a);return Pr(n.kind==="http\
-"?n.url:"",t.name,s==="{}"?"":s)}var bs=0xe677d21fdbff;function Dr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBy\
-tes:o}=n;try{if(!(e instanceof ce))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_\
-an_event",detail:"a proxy that cannot be inspected"}}try{let i=tr(e),{schemaVersion:a,timestamp:s}=e;if(typeof a!="strin\
-g")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(s))return{reason:"invalid_e\
-vent",detail:"timestamp is not a finite number"};if(s<0||s>bs)return{reason:"invalid_event",detail:"timestamp outside th\
-e years 1970-9999 that both wire formats carry"};let d=M(i);return d>o?{reason:"event_too_large",detail:`${d} bytes seri\
-alized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_P\
-REFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:d,schemaVersion:a,sessionId:t,clie\
-ntVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:j(i)}}}function Cr(e,n,t,r=\
-o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&s.sessionId==\
-=i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return o}fun\
-ction Es(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"\
-||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Fr(e,n){\
-if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Es(t.hostname))return;let r=[\
-...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(",\
- ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Br(e,n=O()){\
-let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>rr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.mac\
-hine,sentAt:a});return{name:"nat",encode:(r,o)=>Sn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>M(Sn(t(r,0),[])),eventBytes\
-:r=>r.bytes,readsAnswer:!1}}function Hr(e,n=O()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...\
-e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(Gt(i))),a};return{nam\
-e:"otlp",encode:i=>hn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M(hn([],i.sessionId,t(i),n)),eventBytes:i=>M(o(i)\
-),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Wt}}var vs="http://localhost:4\
-318/v1/logs",Ss=120,ws=50,Ts=3,xs=2,Ur=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Yr=64,_s={flushInt\
-ervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,e\
-xitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBat\
-chBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,h\
-eaders:!0,resource:!0,logger:!0,clock:!0,random:!0};function we(e={}){if(!ae(e))throw new TypeError(`Cannot create handl\
-er: options must be an object, got ${N(e)}`);let n=fn(e,_s);if(n)throw new TypeError(`Cannot create handler: ${n}`);let \
-t=(_,T,w)=>{let R=e[_]===void 0?T:e[_],D=w.integer?`${w.sign} integer`:`${w.sign} number`,A=`Cannot create handler: \'${_\
-}\' must be a ${D}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${A}, got ${N(R)}`);if(!((w.sign==="posit\
-ive"?R>0:R>=0)&&(w.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${A}, got ${R}`);if(w.time\
-r&&R*1e3>Dn)throw new RangeError(`Cannot create handler: \'${_}\' must be at most ${Dn/1e3} seconds (the longest a timer c\
-an wait), got ${R}`);return R},r=(_,T,w)=>{let R=e[_]===void 0?w:e[_];if(typeof R!==T)throw new TypeError(`Cannot create\
- handler: \'${_}\' must be a ${T}, got ${N(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},a\
-={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",xs,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds"\
-,60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' \
-(${d}), got ${u}`);let c=Kt(),l=r("sourceClientVersion","string",de),m=zr("resource",e.resource),f=r("sessionId","string\
-","undefined"),p=jr(e.format,c.format),g=Un(p,l,{...c.otlpResource,...m}),E=Hn(g,c.sessionPrefix+f),y=jr(e.format,void 0\
-),h=Hn(Un(y,l,m,Gr),f),v=t("maxEventBytes",32768,a);if(v<h.eventBytes)throw new RangeError(`Cannot create handler: \'maxE\
-ventBytes\' must be at least ${h.eventBytes} (the smallest event), got ${v}`);let x=t("maxBatchBytes",5e5,a);if(x<h.batch\
-Bytes){let _=`one ${y} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create\
- handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${_} ${h.batchBytes} bytes, more than \'maxBatchBytes\' ($\
-{x} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${_}), got ${x}`)}return{flus\
-hIntervalMs:t("flushIntervalSeconds",Ss,o)*1e3,maxQueueSize:t("maxQueueSize",ws,a),maxRetries:t("maxRetries",Ts,{sign:"n\
-on-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e3,\
-maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(v,x-E.envelopeBytes-Yr),maxEventBytes\
-Option:v,maxBatchBytes:x,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Rs(e.endpoint,c.endpointHidden?jn:c.endp\
-oint??(p==="otlp"?c.otlpEndpointHidden?jn:c.otlpEndpoint??vs:void 0),c.dryRun),spoolDir:ks(e.spoolDir,c.spoolDir),noSpoo\
-l:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback\
-:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",1e3,a),maxBytes:t("spoolMaxBytes",104857\
-6,a),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts:As(e.captureInterrupts),handOff:Os(e.han\
-dOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...p==="otlp"?c.otlpHea\
-ders:{},...Ns(e.headers)},fetch:r("fetch","function",b().fetch??((_,T)=>globalThis.fetch(_,T))),logger:r("logger","funct\
-ion",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",be)}}function Hn(e,n){let t={json:Ur,byte\
-s:M(Ur),schemaVersion:yn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyByt\
-es(t);return{eventBytes:t.bytes,batchBytes:o+Yr+r,envelopeBytes:o}}function Un(e,n,t,r){return e==="otlp"?Hr({serviceNam\
-e:t["service.name"]??jt,serviceVersion:n,resourceAttributes:t},r):Br(n,r)}var Gr={name:"node",version:"x".repeat(12),mac\
-hine:"x".repeat(11),os:"linux"};function Wr(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Hn(Un(n.name,t,r\
-,Gr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOpti\
-on,o.eventBytes)}}var jn=Symbol("hidden");function Rs(e,n,t){if(e!==void 0&&(typeof e!="string"||!Ve(e)))throw new TypeE\
-rror(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${N(typeof e=="string"?L(e):e)}`);if\
-(e===void 0&&n===jn)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??Jt;return Ve(r)?r==="stdout"?{kind:"stderr"\
-}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function ks(e,n){\
-if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' m\
-ust be a non-empty string or false, got ${N(e)}`);if(!F(e,O().os))throw new TypeError(`Cannot create handler: \'spoolDir\'\
- must be an absolute path (a relative one moves with the working directory), got ${N(e)}`);return e}}function jr(e,n){if\
-(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${N\
-(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function zr(e,n){if(n===void 0)return{};if(!(ae(n)&&Obj\
-ect.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of stri\
-ngs, got ${N(n)}`);return{...n}}var Vr=8192;function Ns(e){let n=zr("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r\
-+o.length+i.length+4,0);if(t>Vr)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${Vr} bytes to a\
- request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!He(r))throw new TypeError(`Can\
-not create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(r)}`);if(Be(r))throw new TypeError(`Cann\
-ot create handler: \'headers\' must not set ${N(r)}: the HTTP client frames the request itself`);if(!Ue(o))throw new TypeE\
-rror("Cannot create handler: \'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control\
- character, no character past ASCII, no leading or trailing space), got a bad value for "+N(r))}return n}function Os(e,n\
-){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HAND\
-OFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function As(e){if(e===void 0||e===!1)return!1;if(e===!\
-0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be \
-a boolean or a function, got ${N(e)}`)}var Ke=/^sender-[0-9a-f]{8}\\.mjs$/,Te="NAT_TELEMETRY_SENDER";function Ze(e,n){ret\
-urn{...e,[Te]:JSON.stringify(n)}}function Xr(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof\
- n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var V=15e3,Is=250;function pe(e,n,t,r){let o=n\
-ew RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.e\
-xec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?V:Is;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):en(e\
-,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function Qe(e,n,t,r){try{return pe(e,n,t,r).locks.length>0}catch{re\
-turn!1}}function qr(e,n,t){let r;try{e.ensureDir(n,!0);let o=pe(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)\
-return"at work";let i=Date.now();r=`sender-${t}-${U(i)}-${G()}.start`,e.create(`${n}/${r}`,"");let a=pe(e,n,t,i);return \
-a.locks.length===0&&a.marks[0]===r?r:(en(e,`${n}/${r}`),"at work")}catch{return r}}function Jr(e,n,t){t!==void 0&&Yn(e,n\
-,()=>[t])}function Kr(e,n,t){Yn(e,n,()=>pe(e,n,t,Date.now()).marks)}async function Zr(e,n,t){for(let r=0;r<$s;r++){let o\
-=Date.now();try{e.ensureDir(n,!0,!1);let i=pe(e,n,t,o);if(i.locks.length>0){Vn(e,n,i.marks);return}let a=`sender-${t}-${\
-U(o)}-${G()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=pe(e,n,t,o);if(s.join()===a)return Vn(e,n,d),a;en(e,`${\
-n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()*50))}}var $s=5;function Qr(e,n,t){Yn(e,n,()=>[t])}funct\
-ion Yn(e,n,t){try{e.ensureDir(n,!0,!1),Vn(e,n,t())}catch{}}function Vn(e,n,t){for(let r of t)en(e,`${n}/${r}`)}function \
-en(e,n){try{e.remove(n)}catch{}}var Ms=6e4,Ds=1e3,Cs=[Te,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_F\
-ILE","NAT_TELEMETRY_DRY_RUN"];function Fs(e,n,t){let r=Bs(e,n,t);return r.handOff?r:{...r,outcome:eo(e,n)}}function eo(e\
-,n){return e.sink.kind==="none"?"dropped":no(e)&&n?.health.isOpen()!==!0?"delivered":n?"spooled":"dropped"}function no(e\
-){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}function Bs(e,n,t){try{let r=so(e,n,t);if(r!==void 0||!n||e.si\
-nk.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=io(e.sink.url,o.dir);if(i.isOpen()){l\
-et m=b().senderRefusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=b().sender\
-Command(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...Us(e,o.dir),suc\
-cessor:u,onByConsentFile:gr()};return{handOff:!0,command:{...s,env:Ze(s.env,c)},backlog:n}}catch(r){return{handOff:!1,re\
-ason:`the hand-off failed (${r})`}}}function to(e,n,t){let r=Fs(e,n,t);return r.handOff&&r.command&&!Vs(r.backlog)?{hand\
-Off:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:eo(e,r.backlog)}:r}funct\
-ion ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=qr(r\
-,n.dir,n.key);if(o==="at work")return"at work";let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():J\
-r(r,n.dir,o),i}catch{return"failed"}}function oo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===\
-void 0)return!1;let{sink:t}=e;return so(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(io(t.url,n.spool.dir))!==vo\
-id 0}function io(e,n){let t=dr(),r=t===void 0?void 0:Hs(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[..\
-.Cs,...ie,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Hs(e){let n=B(e),t=n===void 0\
-?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:\
-r?.realPath(n),i=o===void 0?void 0:$(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function so(e,n,t){let{handOff:r,s\
-ink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HT\
-TP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.r\
-equestTimeoutMs>V-Ds)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${V/1e3} s)`;if(!t)re\
-turn"telemetry was turned off during the run";if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen\
-)return"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid\
-,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!no(\
-e))return"the program may not connect to the endpoint";let{spool:i,files:a,health:s}=n;if(s.isOpen())return;let d=e.cloc\
-k(),u=i.waitingSince(d);if(u===void 0)return;let{state:c}=s,l=c===void 0?u:c.handedOffAt===void 0?void 0:Math.max(u,c.ha\
-ndedOffAt);if(l!==void 0&&d-l>Ms&&!Qe(a,i.dir,i.key,d))return"spooled events have waited a minute with no sender at work\
-"}function Us(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name\
-,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,b\
-ackoffMaxSeconds:i.maxMs/1e3,...Wr(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864\
-e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function js({files:e,spool\
-:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Vs(e){if(js(e))return!0;let{files:n,spool:t}=e,r=()=>Z(n,t.dir,""\
-,"",Date.now());try{r()}catch(o){if(!(o instanceof k))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return\
- Gs(n,t.dir,Ys),!0}var Ys=3;function Gs(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>Ke.test(s))}catch{return}let\
- i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+V?-1/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name\
-:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>V).map(({name:s})=>s);for(let s o\
-f a)try{e.remove(`${n}/${s}`)}catch{}}var nn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.\
-#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){thi\
-s.#e.clear(),this.#n=0}};function ao(){throw new Error("a sender prints nothing")}var co=16384,Wn=2*co,lo=Wn-4096,zn=32,\
-fo=/^[a-z0-9_]{1,40}$/,Ws=/^[0-9a-f]{8}$/;var uo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,zs=6e4\
-;function mo(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>fo.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.\
-length===0||!Gn(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,zn))},endpointHash:te(r)},c=L(r\
-)===r?{...u,endpoint:r}:u,l=bo(n,t);try{let m=qs(e,n,t,i).filter(p=>p.quiet).map(p=>ho(e,p,n,t)),f=go([...m.flatMap(p=>p\
-.lines),c],a,i)??c;po(e,n,t,m,()=>{let p=Ks(e,l);p==="invalid"&&e.remove(l);let g=`${P(f)}\n`;typeof p!="object"||p.bytes\
-+g.length<=co?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,lo):Xs(e,n,t,f,a,i)});for(let{path:p}of m)p!==void 0&&S(\
-()=>e.remove(p))}catch{}}function Xs(e,n,t,r,o,i){let a=bo(n,t),s={path:Xn(n,t),quiet:!1},d=qn(e,a,s.path)?ho(e,s,n,t):{\
-lines:[]};po(e,n,t,[d],()=>{e.append(a,`${P(go([...d.lines,r],o,i)??r)}\n`,lo)})}function ho(e,n,t,r){if(e.sizeOf(n.path)\
-===void 0)return S(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Js(e,n),a=Xn(t,r,i);return qn(e,\
-n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function po(e,n,t,r,o){try{o()}catch(i){for(let{pa\
-th:a,summed:s}of r)a!==void 0&&qn(e,a,Xn(n,t,s));throw i}}function Xn(e,n,t){let r=t===void 0?"":`-${t}`;return $(e,`dro\
-ps-${n}-${U(Date.now())}-${G()}${r}.aside`)}function qs(e,n,t,r){return Cn(e,n,uo,(o,i)=>{let[,,a,s]=uo.exec(i)??[],d=Ma\
-th.abs(r-Number(a))>=zs;return o===t?{path:$(n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void 0})}function Js(e,n){\
-try{let t=n.summed??0,r=e.read(n.path,Wn)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yo(r.slice(\
-0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function qn(e,n,t){return S(()=>(e.rename(n,t),!0))??!1}functio\
-n go(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s.last>=n);if(r.length=\
-==0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.keys(o).length<zn)&&I(o,d,u)\
-;for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];re\
-turn{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a}\
-,...i===void 0?{}:{endpoint:i}}}function Ks(e,n){try{let t=e.read(n,Wn);return t===void 0?void 0:{lines:yo(t),bytes:t.le\
-ngth,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof k?"invalid":void 0}}function yo(e){return e.split(`\n`).\
-flatMap(n=>Zs(n)??[])}function Zs(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof \
-r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Gn(n)&&Gn(t)&&n<=t&&a.length>0&&a.length<=zn&&a.every\
-(([u,c])=>fo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeo\
-f i=="string"&&Ws.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&L(o)===o?{...d,endpoint:o}:d}catch{return}}fun\
-ction Gn(e){return Number.isSafeInteger(e)&&e>=0&&e<=En}function bo(e,n){return $(e,`drops-${n}.json`)}var Qs=.9,ea=1e3,\
-na=4,tn=class{#e;#n=[];#o=[];#t=new nn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y\
-=!1;#b;#m=gn();#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#B;#D=!1;#$;constructor(n={}){this.#e=we(n)}enqueue(n){try{if(!ee())retur\
-n this.#le();let t=b().exiting();t?this.#q():this.#H(),this.#c++;let r=Dr(n,this.#e);if("reason"in r)return this.#p(1,r.\
-reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#n.push(r),t)return voi\
-d(this.#M()||this.#C());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#U()),this.#n.length>=this.#e.maxQueueSize&&t\
-his.flush()}catch{}}start(){this.#a||this.#i||(this.#a=!0,this.#H(),this.#S()>0?this.#U():ee()&&!this.#N()&&oo(this.#e,t\
-his.#w())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#ie()));return th\
-is.#x=n,this.#T=n,n}stop(){return this.#i??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueue\
-d:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.s\
-ize,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#H(){if(this.#I)return;this.#q();let n=b(),t\
-=a=>{try{return a()}catch{this.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t\
-(()=>n.onExit({beforeExit:()=>{let a=this.#i===void 0;return this.stop(),a},exit:()=>{this.#M()||this.#C(),this.#F()}}))\
-,o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#M()||this.#C(),this.#F()})):void 0;this.#I=()=>{r?.(\
-),i?.()}}#U(){this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j(\
-)})},this.#e.flushIntervalMs),b().unrefTimer(this.#f)}async#ee(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let \
-n=this.#b=ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&th\
-is.#V(),this.#S()>0&&this.#M())return;this.#K(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.\
-#ne(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#F(),n.clear(),this.#b=void 0,t||(\
-this.#I?.(),this.#I=void 0)}}async#ne(n){let t=this.#w()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Prom\
-ise.race([this.flush().then(()=>!0),n.over()])||this.#V()}#V(){let n=b().monotonicMs(),t=this.#e.requestTimeoutMs*Qs,r=[\
-...this.#_];for(let{events:i,accepted:a}of r)a&&this.#t.settle(i)&&this.#z(i);let o=r.some(({started:i,accepted:a})=>!a&\
-&n-i>=t);this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#v?.health.recordF\
-ailure()}#te(){return this.#R??=new AbortController}#Y(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeout\
-Ms:r}=this.#e,o=this.#b;return!o||r<=t||o.end-b().monotonicMs()>=t}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{\
-sink:n}=this.#e,t=!this.#y&&this.#w()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#re(){le\
-t{sink:n,clock:t}=this.#e,r=this.#$,o=this.#v?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures=\
-==r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t\
-=this.#v?.health;if(n.delivered){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!n.failed)return;let r=!n.pro\
-bing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.fai\
-lures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ne(o,i,a,n.retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.sta\
-te,failures:o,probeAt:d}}async#ie(){try{this.#v?.renewClaims(this.#J());let n=this.#e.sink.kind==="http"?this.#v?.health\
-:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#K();let t=this.#N();if(t&&!this.#re())return;let r=this.#e.clo\
-ck(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r)\
-,this.#n=[];let a=this.#X(i);for(let d of a)this.#t.add(d);let s={delivered:!1,failed:!1,probing:t};await this.#se(a,s),\
-this.#oe(s),s.delivered&&s.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+s.retryAfterMs))}catch(n){this.#g(`fl\
-ush failed unexpectedly: ${n}`)}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this\
-.#Y(r);)await this.#W(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(na,n.length)},i));for(let a of n.slice(\
-o))this.#G(a)}async#W(n,t,r){let o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let \
-i=await this.#de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor\
-(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#Y(t)?await this.#W(d,t,r):th\
-is.#G(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#z(n,i.rejected);case"too_large":return this.#\
-p(1,"http_413"),this.#O(n);case"rejected":return this.#p(n.length,i.reason),this.#O(n);case"interrupted":case"not_sent":\
-this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0)\
-,r.probing?this.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let o\
- of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r\
-,r>0&&this.#p(r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#_\
-.add(r);try{return await this.#ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=\
-this.#e;return Cr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}=\
-this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.\
-clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${L(o.url)}`:""}: ${s}`),o.kind==="stderr")ret\
-urn Eo(s),{kind:"delivered"};let d=i.classify;return await Sr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,\
-n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:thi\
-s.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ce(n,t\
-){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind=\
-=="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${Ht(n.thrown,this.#e.sink.kind==="http"?this.#e.si\
-nk.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`an\
-swer for ${t} event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Ln(),{sin\
-k:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?\
-L(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry\
-_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoin\
-t: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=Fr(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at ex\
-it: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#le(){!this.#m||this.#A||(this.#A\
-=!0,this.#m(`telemetry off (decided by ${Ln().decidedBy}): events are not recorded`))}#fe(n,t,r){let{maxRetries:o,backof\
-f:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+ne\
-(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept\
- for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}\
-#w(){return this.#v??=Je.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot\
- be used: ${n}`;r!==this.#B&&this.#g(r),this.#B=r}),this.#v}#J(){let n=this.#b;return n?Math.max(0,n.end-b().monotonicMs\
-())+ea:$r}#K(){if(this.#D||!ee()||this.#N())return;this.#D=!0;let n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(\
-),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.length,this.#o.push(...n.events))}#P(n=!1){let t=[...this.#o,...th\
-is.#t.events(),...this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())r\
-eturn this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this\
-.#X(r))Eo(this.#e.format.encode(a,this.#e.clock())),this.#l+=a.length;return!0}if(this.#e.sink.kind==="none")return this\
-.#L(),this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.leng\
-th} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;let i;try{i=o?.write(r)}catch\
-{i=void 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let a=this.#E-this.#e.clock();a>0&&o?.health.recordWait(a),t\
-his.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#p(d,s);this.#Q(i.olderDropped)}else{let a=o?.giveBackUn\
-settled()??0;this.#r+=a,this.#p(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#Z(n){let t=this.#v?.s\
-pool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size\
-===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim\
-:a})=>!a||!o.has(a))}#Q(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#M(){let n=this.#w(),t=to(this.#e,n,\
-ee());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"}\
-,a=t.outcome==="spooled"&&n?.health.isOpen()?Tr(n.health):void 0;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: \
-${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("at exit: delivering in process: th\
-e spool cannot be written"),!1;if(this.#s)return!0;let r=ro(t);if(r==="failed")return this.#g("at exit: delivering in pr\
-ocess: no sender could be started"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spo\
-ol (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#g(`at \
-exit: handed off to ${o[r]}`),!0}#C(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#g(`at exit: the process en\
-ds at once: ${r} event(s) spooled for a later run`),t}#F(){let n={};for(let[a,s]of Object.entries(this.#u)){let d=this.#\
-h[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===\
-0||t.kind!=="http")return;let o=this.#w();if(!o)return;for(let a of Object.keys(n))this.#h[a]=this.#u[a];let i=Date.now(\
-);mo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(I(this.#u,t,n),this.#g(`dropped ${n} even\
-t(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&\
-&t.catch(()=>{})}catch{}}};function ta(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=he(M\
-ath.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Eo(e){b().writeStderr(`${ao(JSON.parse(e))}\n`)}var\
- ra=250;async function vo(e){let n=b();he(V,()=>n.exit(0)),vr(),pr(()=>oa(e));try{await ia(e,b().monotonicMs()+V)}catch{\
-}n.exit(0)}function oa(e){let{enabled:n,source:t}=cr();return n||t==="default"&&e.onByConsentFile!==!0}async function ia\
-(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=we(a),d=Bn(s);if(!Q())return\
- Kr(t,r,d);for(let u=0;;u++){let c=await Zr(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await aa(a,n-r\
-a);if(Qr(t,r,c),!da(e,d))return;if(p&&f>0&&Q())return sa(e);if(l>0&&m>0||u>0&&l===0)return}}function sa(e){if(!e.success\
-or)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&Ke\
-.test(s.slice(i.length)));o&&a!==void 0&&S(()=>o.touch(a,Date.now())),b().spawnDetached({argv:n,env:Ze(t,e),cwd:e.spoolD\
-ir,leavesSession:r})}async function aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r\
-,backoff:o,random:i,spoolDir:a}=we(e),s=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&b().\
-files?.realPath(a)===void 0)break;let d=new tn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start()\
-,await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of\
- Object.entries(m))I(t.dropped,f,p);if(u<=c)break;if(c>0&&n-b().monotonicMs()>r){let f=ne(++s,o,i);if(n-b().monotonicMs(\
-)-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function da(e,n){let t=b().files;if(!t||t.realPath(e.spoolD\
-ir)===void 0||Qe(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs\
-:e.spoolMaxAgeDays*864e5};return z.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var So=Xr(b().env(Te));So&&\
-await vo(So);\n',me="sender-8c6183b9.mjs",ka=112966,xa=6e4,Na=1e3,Aa=[Kr,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TEL\
-EMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Ra=3,Ma=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(
-e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
-this.#e.clear(),this.#t=0}};function St(e){return e===null?"null":typeof e=="string"?Qr(e):typeof e=="number"?La(e):typeof e==
-"boolean"?String(e):Array.isArray(e)?`[${e.map(St).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${Qr(n)}: ${St(r)}`).join(", ")}}`:"null"}function Qr(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function La(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var ei=16384,Ot=2*ei,ti=Ot-4096,kt=32,ni=/^[a-z0-9_]{1,40}$/,Ia=/^[0-9a-f]{8}$/,Ca=/^drops-([0-9a-f]{8})\.json$/,
-xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Da=6e4,Pa=.9,Ba=1e3,ja=4,ri=class{#e;#t=[];#i=[];#n=new Ma;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.
-resolve();#$;#O;#S=new Set;#y=!1;#g;#f=re();#A=!1;#k=!1;#s=!1;#E=0;#o;#R;#w;#j;#D=!1;#M;constructor(e={}){this.#e=xn(e)}enqueue(e){
-try{if(!U())return this.#ue();const t=w().exiting();t?this.#q():this.#F(),this.#l++;const n=Oo(e,this.#e);if("reason"in n)
-return this.#p(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#t.push(
-n),t)return void(this.#C()||this.#P());this.#a&&this.#h===void 0&&queueMicrotask(()=>this.#U()),this.#t.length>=this.#e.
-maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#o||(this.#a=!0,this.#F(),this.#b()>0?this.#U():U()&&!this.#x()&&
-Po(this.#e,this.#T())&&this.flush())}flush(){if(this.#$)return this.#$;const e=this.#_.then(()=>(this.#$=void 0,this.#oe()));
-return this.#$=e,this.#_=e,e}stop(){return this.#o??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{
-enqueued:this.#l,replayed:this.#d,sent:this.#u,dropped:{...this.#c},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.
-size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#F(){if(this.#R)return;this.#q();const e=w(),
-t=o=>{try{return o()}catch{this.#v("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(
-()=>e.onExit({beforeExit:()=>{const o=this.#o===void 0;return this.stop(),o},exit:()=>{this.#C()||this.#P(),this.#B()}})),
-r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#C()||this.#P(),this.#B()})):void 0;this.#R=()=>{n?.(),
-i?.()}}#U(){this.#a&&this.#h===void 0&&this.#H()}#H(){this.#h=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#H()})},
-this.#e.flushIntervalMs),w().unrefTimer(this.#h)}async#ee(){this.#a=!1,this.#h!==void 0&&clearTimeout(this.#h);const e=this.#g=
-Wo(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#_.then(()=>!0),e.over()])&&this.#Y(),
-this.#b()>0&&this.#C())return;this.#Z(),this.#b()>0&&this.#x()&&this.#I(!0),this.#b()>0&&!this.#x()&&await this.#te(e),this.#I()}catch(n){
-this.#v(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#B(),e.clear(),this.#g=void 0,t||(this.#R?.(),this.#R=void 0)}}async#te(e){
-const t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||
-this.#Y()}#Y(){const e=w().monotonicMs(),t=this.#e.requestTimeoutMs*Pa,n=[...this.#S];for(const{events:i,accepted:o}of n)
-o&&this.#n.settle(i)&&this.#W(i);const r=n.some(({started:i,accepted:o})=>!o&&e-i>=t);this.#O?.abort(),this.#O=void 0,this.#i.
-unshift(...this.#n.events()),this.#n.clear(),r&&this.#w?.health.recordFailure()}#ne(){return this.#O??=new AbortController}#V(e){
-if(e.aborted||!Je())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;return!r||n<=t||r.end-w().monotonicMs()>=
-t}#z(e){this.#n.settle(e)&&this.#i.push(...e)}#x(){const{sink:e}=this.#e,t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.
-kind==="http"&&(t||!w().canConnect(e.url))}#re(){const{sink:e,clock:t}=this.#e,n=this.#M,r=this.#w?.health.state;return this.#g===
-void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind===
-"http"&&w().canConnect(e.url)}#ie(e){const t=this.#w?.health;if(e.delivered){this.#M=void 0,t?.recordSuccess()&&(this.#D=
-!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(
-e.retryAfterMs);const r=(this.#M?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+be(r,i,o,e.retryAfterMs);this.#M=
-n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#oe(){try{this.#w?.renewClaims(this.#J());const e=this.#e.
-sink.kind==="http"?this.#w?.health:void 0;e&&(e.state||this.#g===void 0)&&e.refresh(),this.#Z();const t=this.#x();if(t&&
-!this.#re())return;const n=this.#e.clock(),i=this.#i.filter(s=>s.notBefore<=n).concat(this.#t);if(i.length===0)return;this.#i=
-this.#i.filter(s=>s.notBefore>n),this.#t=[];const o=this.#G(i);for(const s of o)this.#n.add(s);const a={delivered:!1,failed:!1,
-probing:t};await this.#se(o,a),this.#ie(a),a.delivered&&a.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(e){
-this.#v(`flush failed unexpectedly: ${e}`)}}async#se(e,t){const{signal:n}=this.#ne();let r=0;const i=async()=>{for(;r<e.
-length&&!t.failed&&this.#V(n);)await this.#X(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(ja,e.length)},i));
-for(const o of e.slice(r))this.#z(o)}async#X(e,t,n){const r=this.#K(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;
-this.#n.add(r),e=r}const i=await this.#de(e,t);if(this.#le(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>
-1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#V(t)?
-await this.#X(s,t,n):this.#z(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#W(e,i.rejected);case"t\
-oo_large":return this.#p(1,"http_413"),this.#N(e);case"rejected":return this.#p(e.length,i.reason),this.#N(e);case"inter\
-rupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
-0,i.retryAfterMs??0),n.probing?this.#ae(e,i.retryAfterMs):this.#he(e,i.reason,i.retryAfterMs)}}}#ae(e,t=0){const n=this.#e.
-clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#W(e,t=0){const n=Math.min(t,e.length);
-this.#u+=e.length-n,n>0&&this.#p(n,"otlp_rejected"),this.#N(e)}async#de(e,t){const n={started:w().monotonicMs(),events:e,
-accepted:!1};this.#S.add(n);try{return await this.#ce(e,t,()=>n.accepted=!0)}finally{this.#S.delete(n)}}#G(e){const{format:t,
-maxBatchBytes:n}=this.#e;return ko(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#ce(e,t,n){
-const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(
-e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${L(r.url)}`:""}: ${a}`),r.kind==="s\
-tderr")return tr(a),{kind:"delivered"};const s=i.classify;return await Ea({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(
-d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.
-clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().sendsProxyCredentials})}#le(e,t){if(!this.#f)
-return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
-thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${ui(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
-"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} eve\
-nt(s): ${e.kind}${i}`)}#q(){if(!this.#f||this.#k)return;this.#k=!0;const{enabled:e,decidedBy:t}=Ze(),{sink:n,format:r,spoolDir:i,
-handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?L(n.url):n.kind==="std\
-err"?"standard error":n.reason==="dry_run"&&w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
-not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}\
-; spool: ${i??"none"}`);const s=On(n,this.#e.headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand of\
-f where a sender can be started":"in process"} (${o.source})`)}#ue(){!this.#f||this.#A||(this.#A=!0,this.#f(`telemetry o\
-ff (decided by ${Ze().decidedBy}): events are not recorded`))}#he(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,
-s=o(),d=[];for(const c of e){if(c.retries++,c.retries>r){d.push(c);continue}c.notBefore=s+be(c.retries,i,a,n),this.#i.push(
-c)}d.length<e.length&&this.#v(`delivery failed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#p(
-d.length,"retries_exhausted",`last failure: ${t}`),this.#N(d)}#N(e){this.#w?.settle(e)}#T(){return this.#w??=Zr.open(this.#e,
-(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#j&&this.#v(
-n),this.#j=n}),this.#w}#J(){const e=this.#g;return e?Math.max(0,e.end-w().monotonicMs())+Ba:la}#Z(){if(this.#D||!U()||this.#x())
-return;this.#D=!0;const e=this.#T()?.replay(this.#e.maxBufferedEvents-this.#b(),this.#J());e&&(this.#Q(e.dropped),this.#d+=
-e.events.length,this.#i.push(...e.events))}#I(e=!1){const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#K(t);if(n!==
-t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Je())return this.#s=!0,this.#L(),this.#p(n.length,"o\
-pted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(const o of this.#G(n))tr(this.#e.format.encode(o,this.#e.clock())),
-this.#u+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(n.length,this.#e.sink.reason),!0;const r=this.#T();
-if(!r&&this.#e.spoolDir===void 0)return this.#v(`${n.length} event(s) not delivered are kept in memory only, and go with\
- the process: no spool`),!1;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#y=!0),!i&&e)return!1;if(this.#L(),i){const o=this.#E-
-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#p(s,a);
-this.#Q(i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,this.#p(n.length-o,"spool_unavailable")}return r?.
-releaseAll(),i!==void 0}#K(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||
-n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#p(
-i.length,"claim_lost"),this.#N(i),e.filter(({claim:o})=>!o||!r.has(o))}#Q(e){for(const[t,n]of Object.entries(e))this.#d+=
-n,this.#p(n,t)}#C(){const e=this.#T(),t=Co(this.#e,e,U());if(!t.handOff){const i={delivered:"delivering in process",spooled:"\
-spooled for a later run",dropped:"not delivered"},o=t.outcome==="spooled"&&e?.health.isOpen()?Mn(e.health):void 0;return this.#b()>
+t s;try{s=n[a]}catch(d){throw t(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o[a]=s}let i=vn(o);if(i)throw new TypeError(\
+`Event \'${e.name}\' ${i}`);return o}function vn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parame\
+ters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&N\
+umber.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function rr(e,n){return{browserTy\
+pe:"undefined",clientId:Fi,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n\
+.cpuArchitecture??O().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"\
+undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"u\
+ndefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"\
+None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",prod\
+uctVersion:"undefined",sentTs:ve(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}functio\
+n Sn(e,n){return je(`${P(e).slice(0,-1)},"events":[`,n,"]}")}var or=/[A-Za-z0-9_-]/,ji=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{\
+2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Vi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f]\
+(?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\\
+d)*)?)/;function ir(e){return new xn(e).document()}var xn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}doc\
+ument(){let n={},t=n;for(;;){if(this.#b(),this.#n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.\
+#A()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,\
+a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=wn(o,a)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!==\
+"array")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#E({},"header");return u.push(c),Ye(o,a,u),c}let d=wn(o\
+,a);d===void 0?Ye(o,a,d=this.#E({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1\
+]:Tn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this\
+.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a table`),o=d}return o}#d(n){let t=th\
+is.#l();this.#y(),this.#k("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=wn(o,a);s===void 0?Ye(o,a\
+,s=this.#E({},"dotted")):(!Tn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defin\
+ed`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is\
+ defined twice`),Ye(o,i,r)}#l(){let n=[];for(;;){this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")\
+n.push(this.#T());else{let r=this.#n;for(;this.#n<this.#e.length&&or.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this\
+.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=thi\
+s.#s();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n=\
+==\'"\')return this.#f();if(n==="\'")return this.#T();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too de\
+eply");let i=n==="["?this.#u():this.#h();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["tru\
+e",!0],["false",!1]])if(t.startsWith(i)&&!or.test(t[i.length]??""))return this.#n+=i.length,a;let r=ji.exec(t);if(r&&!/[\
+\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=Vi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].len\
+gth]??"")?(this.#n+=o[0].length,Yi(o[0])):this.#i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s\
+()!=="]";)n.push(this.#r()),this.#b(),this.#s()===","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return\
+ this.#n++,n}#h(){this.#n++;let n=this.#E({},"inline");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n\
+),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n)\
+,n}#a(n){this.#t.set(n,"inline");for(let t of Object.values(n))Tn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=t\
+his.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#\
+_():Ge(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n)\
+,t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>Ge(r)&&r!=="	"))&&this.#i("a literal stri\
+ng is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;\
+let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r\
+,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^\
+[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else Ge(t)&&t!==`\n`&&t!=="	"&&!(t==="\
+\\r"&&this.#s()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.\
+#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not cl\
+osed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(\
+){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:\
+n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>111\
+4111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#\
+n+=r,String.fromCodePoint(i))}#y(){for(;this.#s()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s\
+();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(\
+){for(;this.#n<this.#e.length&&this.#s()!==`\n`;){let n=this.#e[this.#n++];Ge(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&\
+this.#i("a comment is malformed")}}#A(){this.#y(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=\
+2:this.#s()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWi\
+th(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,\
+t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};f\
+unction wn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function Ye(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,\
+enumerable:!0,configurable:!0})}function Tn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function Ge(e){let\
+ n=e.charCodeAt(0);return n<32||n===127}function Yi(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWit\
+h("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Gi="1.0";function We(){if(ur())return;let{env:e,files:n}=b(),t=e(\
+"HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?$(t,".config/nat/telemetry.toml"):void 0);if(r===void 0|\
+|/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(_n?.given!==r){let o=n?.realPath(".");_n={given:r,path:o===void 0?r:$(o,r)}}\
+return _n.path}function dr(){return(fe?W:void 0)??We()}var _n;function ur(){let{env:e,envHidden:n}=b();if(n)return n("NA\
+T_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Wi\
+=65536;function kn(e,n=!1){let t=b().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disab\
+led",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Wi)}catch(o){return Rn(o)==="not_utf8"?\
+{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:zi(o)?{state:"disabled",problem:"may not b\
+e read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Rn(o).replaceAll\
+("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...sr(r),text:r};try{t.checkPlace(e)}catch(o){return\
+{state:"disabled",problem:`is where another user could replace it (${Rn(o).replaceAll("_"," ")})`}}return{...sr(r),text:\
+r}}function zi(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Rn(e){return e?.rea\
+son??"unreadable"}function sr(e){let n;try{n=ir(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.te\
+lemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",proble\
+m:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==\
+="disabled"?{state:"disabled"}:r==="enabled"?o===Gi?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":Str\
+ing(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function cr(){let e=We(),{state:n,probl\
+em:t,outdatedYes:r}=fr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...\
+mr()??$n(n),...o}}function lr(){let e=mr();if(e)return e;let{state:n,text:t,problem:r}=fr(We());return{...$n(n),text:t,.\
+..r?{problem:r}:{}}}function fr(e){if(e!==void 0)return kn(e);let n=ur();return n?{state:"disabled",problem:`cannot be f\
+ound: the program may not read ${n} (its permissions)`}:{state:"never_asked"}}function mr(){let{env:e,envHidden:n}=b();i\
+f(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ue(e("NAT_TELEMETRY_ENABLED"));if\
+(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRA\
+CK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function $n(e){retu\
+rn e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var le,fe=!1,W,Nn={},On,Xi=!1,A\
+n=Symbol.for("@nat/telemetry: the program\'s opt-out"),In=globalThis;try{In[An]===void 0&&Object.defineProperty(In,An,{va\
+lue:{serial:0}})}catch{}var ar=0;function qi(){try{let e=In[An];if(e===void 0)return;let{serial:n}=e;return Number.isSaf\
+eInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function hr(){let e=qi();e===void 0||e===ar||(ar=e,\
+[le,fe,Xi]=[!1,!1,!0])}function pr(e){On=e}function Q(){if(On)return le=On();if(hr(),!fe||W===void 0)return!0;let e=kn(W\
+,!0);e.problem!==void 0&&(e=kn(W,!0));let n=e.text===Nn.text&&b().files?.modifiedAt(W)===Nn.modified;return le=e.problem\
+===void 0&&n&&$n(e.state).enabled}function ee(){return hr(),le===void 0&&Ji(lr()),le===!0}function Ji(e){[le,fe]=[e.enab\
+led,e.source==="file"],W=fe?We():void 0,Nn=W===void 0?{}:{text:e.text,modified:b().files?.modifiedAt(W)}}function gr(){r\
+eturn ee()&&fe}function Ln(){let e=ee(),{enabled:n,source:t,problem:r}=lr(),i=t!=="file"&&t!=="default"&&b().envHidden?.\
+(t)===!0?`${t}, which the program may not read (its permissions)`:r?`${t}: the consent file ${r}, so it is read as disab\
+led`:t;return{enabled:e,decidedBy:e===n?i:"the program (setTelemetryEnabled)"}}var Dn=2**31-1,Ki=25,Pn={min:50,max:250},\
+yr=4,Mn=1e3,Zi=(yr+1)*Pn.max,me={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||th\
+is.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this\
+.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()}\
+;if(b().watchTick?.(Mn,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.time\
+out(Mn)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of me.guarded)--e.looks<=0&&e.end(\
+);me.guarded.size>0&&me.listen()}};function he(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),me.release(d),i?.()},s=()\
+=>{o||(a(),n())},d={looks:Math.ceil((e+Zi)/Mn),end:s},u=(c,l)=>{let m=b().monotonicMs()+c;try{r=setTimeout(()=>{me.relea\
+se(d);let f=b().monotonicMs()-m;if(f<=Ki||l===0)return s();u(Math.min(Math.max(f,Pn.min),Pn.max),l-1)},c),t?.(r)}catch{}\
+};return me.guard(d),u(e,yr),t||(i=S(()=>b().holdOpen?.())),a}function br(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+\
+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)\
+}function ne(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var \
+Qi=3,Er=!1;function vr(){Er=!0}var es=new Set([407,408,429,500,502,503,504]),ns=new Set([501,505]);function ts(e,n){retu\
+rn e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:es.has(e)||e>=500&&e<600&&!ns.has(e)?n===void 0?{kind:"re\
+try",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",rea\
+son:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Sr(e){if(e.signal?.aborted)return{kind:"inter\
+rupted"};let n=new AbortController,t=!1,r=he(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.ad\
+dEventListener("abort",o,{once:!0});let i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted\
+")),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??ts;for(;;a++){let c=new URL(s\
+).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/j\
+son"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=rs(l);if(m===void 0)return{kind:"rejected",reason:"bad_respo\
+nse"};let f=l.headers.get("location"),p=br(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAcc\
+epted?.();let E=await Promise.race([os(l),i]).catch(()=>{});return u(m,p,E)}if(l.body?.cancel().catch(()=>{}),m!==307&&m\
+!==308)return u(m,p,void 0);if(a===Qi)return{kind:"rejected",reason:"too_many_redirects"};let g=ss(f,s);if(g===void 0)re\
+turn{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reas\
+on:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Er?{kind:"not_sent",reason:"a redirect beyond the sender\'s permis\
+sions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentia\
+ls?.(g))return{kind:"rejected",reason:"unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}\
+:s instanceof C&&a===0?{kind:"not_sent",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"networ\
+k_error",thrown:j(s)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function rs(e){let n=e?.status;return typeof\
+ n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function os(e){let n\
+=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read\
+()){if(o+=i.value.length,o>is)return"";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=\
+>{})}}var is=65536;function ss(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:\
+"?t.href:void 0}catch{return}}function te(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),1\
+6777619)>>>0;return n.toString(16).padStart(8,"0")}function Cn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.fl\
+atMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);return s===void 0?[]:[s]})}function M(e){let n=e.search(as);if\
+(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o\
+<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var us={initialMs:3e4,maxMs:36\
+e5},wr=4096;function cs(e,n){return n??te(e)}function ls(e,n,t){try{let r=e.read(n,wr);if(r===void 0)return;let{failures\
+:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)\
+&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{s\
+tate:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"\
+}catch{return"invalid"}}var ze=class{path;#e;#n;#o;#t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,thi\
+s.#n=`health-${cs(r,a)}.json`,this.#o=a!==void 0,this.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.\
+#h()}get state(){return this.#r}isOpen(){return!this.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){\
+this.#u=!1;let t=this.#h(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#d()+ne(r,us,this.#l,n),i=(t?.notB\
+efore??0)>o;return this.#f({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=th\
+is.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f\
+({failures:this.#r.failures,notBefore:this.#d()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r\
+=this.#h(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSucces\
+s(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(thi\
+s.#r=void 0,this.#u=!1,this.#a())}#h(){let n=ls(this.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="\
+object"?n.state:void 0}#a(){try{this.#c.remove(this.path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:te(thi\
+s.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r)<=wr&&L(this.#t)===this.#t?r:JSON.stringify({...n,...t});\
+Z(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};function Tr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the e\
+ndpoint is down (${n} failure(s) in a row): not tried before ${ve(t)}`}function I(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var $r=\
+36e5,xr=36e5,Xe=64,_r=6e4,Rr=6e4,Lr=64,fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Fn=/^([lc])-\
+(\\d{13})-(e-.+)$/,ms=36e5;function Pr(e,n="nat",t=""){return te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var z=class e{dir;k\
+ey;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open\
+(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.al\
+lowed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.r\
+ealPath(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFollowLinks?s(`the program ma\
+y not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))\
+}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:j(l))}}write(n,t){let r={},o=n.map(qe),{first\
+:i}=Nr(o,this.#n.maxEvents,this.#n.maxBytes);I(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d++){let u=a.get(n\
+[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this.#t(d,t,this.key\
+))}catch(d){for(let u of s)this.#a(u);throw d}return{written:r,older:this.#u(t,s)}}claim(n,t,r){let o=[],i={};for(let{en\
+try:a,path:s}of this.#r(t).slice(0,Xe)){if(o.length>=n)break;let d=this.#d(a.name,t+r);try{this.#e.rename(s,d)}catch{con\
+tinue}let{valid:u,corrupt:c,expired:l}=this.#c(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,until:t+r,remaining:\
+m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#t(u.slice(m.length).map(qe),a.time,this.key)}\
+catch{this.giveBack(f);continue}I(i,"spool_corrupt",c),I(i,"spool_expired",l);for(let p of m)o.push({...p,claim:f});f.re\
+maining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}\
+catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.\
+#r(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remov\
+e(n.path)}catch{}}peek(){return this.#l().flatMap(n=>{let t=Fn.exec(n),r=Se(t?t[3]:n);if(!r)return[];let{valid:o,corrupt\
+:i}=this.#c(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};re\
+turn[t?{...a,until:Mr(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n\
+.#l()){if(r.length>=Xe)break;let a=kr(i,t);if(a===void 0)continue;let s=n.#d(a.name,t+xr);try{n.#e.rename(`${n.dir}/${i}\
+`,s)}catch{continue}let{valid:d}=n.#c(s,a,t);try{let u=this.#t(d.map(qe),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n\
+.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#a(s.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r\
+),o}clear(){let n=0;for(let t of this.#l()){let r=Fn.exec(t),o=Se(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entrie\
+s(){return this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(n=>Se(n)??[])}#t(n,t,r){if(n.length===0)re\
+turn;let o=Or(n,t,r);return Z(this.#e,this.dir,o,Ar(n),t),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=\
+this.#e.read(n,this.#n.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/Lr\
+)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=ps(a);s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs\
+?o.expired++:o.valid.push(s)}return o}#d(n,t){return`${this.dir}/${Ir(n,t)}`}#l(){try{return this.#e.list(this.dir)}catc\
+h{return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Dt.exec(o),a=kr(o,n);a?.key===this.key?t.push({entry:a,path\
+:`${this.dir}/${o}`}):i&&n-Number(i[1])>xr&&r<Xe&&this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t\
+){let r={},o=this.#o(),i=0,a=0,s=1/0;for(let y of o)i+=y.events,a+=y.bytes,s=Math.min(s,y.time);let{maxAgeMs:d,maxEvents\
+:u,maxBytes:c}=this.#n;if(n-s<=d&&i<=u&&a<=c)return r;let l=o.filter(y=>t.includes(y.name)),m=Math.min(...l.map(y=>y.tim\
+e)),f=y=>this.#e.modifiedAt(`${this.dir}/${y}`),p=Math.max(...l.map(y=>f(y.name)??-1/0)),g=y=>{if(y.time<m)return!1;let \
+h=f(y.name);return h===void 0||!Number.isFinite(p)?y.time-m<=Rr:Math.abs(h-p)<=Rr},E=0;for(let y of o.sort((h,v)=>h.time\
+-v.time)){let h=n-y.time>d;if(!h&&i<=u&&a<=c)break;if(t.includes(y.name)||!h&&g(y))continue;if(E++>=Xe)break;if(i-=y.eve\
+nts,a-=y.bytes,!h&&i<u&&a<c){let x=this.#h(y,u-i,c-a,n);if(x===void 0)continue;i+=x.kept.events,a+=x.kept.bytes,I(r,"spo\
+ol_corrupt",x.corrupt),I(r,"spool_full",x.cut);continue}let v=this.#c(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(I(r,"\
+spool_corrupt",v.corrupt),I(r,h?"spool_expired":"spool_full",v.valid.length+v.expired))}return r}#h(n,t,r,o){let i=Ir(n.\
+name,o+_r),a=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,c\
+orrupt:d}=this.#c(`${this.dir}/${i}`,n),u=s.map(qe),{first:c,bytes:l}=Nr(u,t,r),m=u.slice(c),f={kept:{events:m.length,by\
+tes:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:void 0;let p=Fe(this.dir,o),g=()=>{try{this.#e.remove(p)}cat\
+ch{}};try{this.#e.create(p,Ar(m))}catch{if(g(),!this.#a(i))return;try{this.#t(m,n.time,n.key)}catch{return{kept:{events:\
+0,bytes:0},cut:u.length,corrupt:d}}return f}if(b().monotonicMs()-a>_r/2)return void g();try{this.#e.rename(p,`${this.dir\
+}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Or(m,n.time,n.key)}`)}catch{}return f}#a(\
+n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function kr(e,n){let t=Fn.exec(e);return t?hs(t,n)\
+?Se(t[3]):void 0:Se(e)}function Se(e){let n=fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floo\
+r(t/Lr));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Nr(e,n,t){let r=Math.max(0,e.length-n),o=e.\
+slice(r).reduce((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Or(e,n,t)\
+{let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${U(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${G()}.jsonl`}function A\
+r(e){return e.map(n=>`${n.text}\n`).join("")}function qe(e){let n=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVe\
+rsion)},"sessionId":${P(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp"\
+:${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function Ir(e,n){return`l-${U(n)}-${e}`}functi\
+on Mr([,e,n]){return e==="l"?Number(n):Number(n)+ms}function hs(e,n){return n>Mr(e)}function ps(e){try{let{retries:n,sch\
+emaVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t\
+=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof a?.name=="string"&&a.name!=\
+=""&&typeof a.ts=="string"&&vn(a.parameters)===void 0))return;let d={json:P(a),schemaVersion:t,sessionId:r,retries:n,tim\
+estamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{return}}function gs(e,n){return e.spoolFallback?Qt(b().env,O(\
+).os,n?.uid):void 0}function ys(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,a=Bn(e),s=e.noSpool??"there is no\
+ spool directory",d=o===void 0?void 0:z.open(o,n,i,a,l=>s=l,r),u=gs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read\
+")){let l=n.realPath(u)===void 0?void 0:z.open(u,n,i,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d\
+&&o!==void 0&&t(s),d;let c=z.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var Je=class e{spool;healt\
+h;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r\
+,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let a=b().files;if(!a)return \
+null;let s=ys(n,a,t);if(!s)return null;let d=n.customFetch?s.key:void 0,u=new ze(a,s.dir,r.url,o,i,d);return new e(s,u,a\
+,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n\
+.add(s.claim);let i=r.map(s=>({...s,bytes:M(s.json),notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);retu\
+rn a.length===0?{events:i,dropped:o}:(this.settle(a),I(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=th\
+is.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).\
+reduce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining\
+===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!=\
+=t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spoo\
+l.release(n);this.#n.clear()}renewClaims(n){let t=this.#e.clock();for(let r of this.#n)r.until-t<n*.75&&this.spool.renew\
+(r,t+n)}};function Bn(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==de?r:voi\
+d 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort\
+(),fetch:i?"own":void 0},s=P(a);return Pr(n.kind==="http"?n.url:"",t.name,s==="{}"?"":s)}var bs=0xe677d21fdbff;function \
+Dr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof ce))return{reason:"not_an_event",\
+detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let i=t\
+r(e),{schemaVersion:a,timestamp:s}=e;if(typeof a!="string")return{reason:"invalid_event",detail:"schemaVersion is not a \
+string"};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>bs)re\
+turn{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let d=M(i);retu\
+rn d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBa\
+tchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make la\
+rger)`}:{json:i,bytes:d,schemaVersion:a,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{r\
+eason:"invalid_event",detail:j(i)}}}function Cr(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.lengt\
+h>0&&s.schemaVersion===i[0].schemaVersion&&s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n|\
+|(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return o}function Es(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().rep\
+lace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff\
+:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Fr(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{retur\
+n}if(t.protocol!=="http:"||Es(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object\
+.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go une\
+ncrypted (http:) to ${t.hostname}`}function Br(e,n=O()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>rr(r,\
+{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Sn(t(r[0],o),r.m\
+ap(i=>i.json)),emptyBytes:r=>M(Sn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Hr(e,n=O()){let t=({clientV\
+ersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a=\
+==void 0&&r.set(i,a=JSON.stringify(Gt(i))),a};return{name:"otlp",encode:i=>hn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBy\
+tes:i=>M(hn([],i.sessionId,t(i),n)),eventBytes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name\
+":e.serviceName},classify:Wt}}var vs="http://localhost:4318/v1/logs",Ss=120,ws=50,Ts=3,xs=2,Ur=\'{"ts":"2026-01-01T00:00:\
+00.000Z","parameters":{},"name":"x"}\',Yr=64,_s={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeco\
+nds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMa\
+xSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolM\
+axAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function we(\
+e={}){if(!ae(e))throw new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=fn(e,_s);if(n\
+)throw new TypeError(`Cannot create handler: ${n}`);let t=(_,T,w)=>{let R=e[_]===void 0?T:e[_],D=w.integer?`${w.sign} in\
+teger`:`${w.sign} number`,A=`Cannot create handler: \'${_}\' must be a ${D}`;if(typeof R!="number"||Number.isNaN(R))throw \
+new TypeError(`${A}, got ${N(R)}`);if(!((w.sign==="positive"?R>0:R>=0)&&(w.integer?Number.isSafeInteger(R):Number.isFini\
+te(R))))throw new RangeError(`${A}, got ${R}`);if(w.timer&&R*1e3>Dn)throw new RangeError(`Cannot create handler: \'${_}\' \
+must be at most ${Dn/1e3} seconds (the longest a timer can wait), got ${R}`);return R},r=(_,T,w)=>{let R=e[_]===void 0?w\
+:e[_];if(typeof R!==T)throw new TypeError(`Cannot create handler: \'${_}\' must be a ${T}, got ${N(R)}`);return R},o={sign\
+:"positive",timer:!0},i={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",xs,o),\
+d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'back\
+offMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=Kt(),l=r("sourceClientVersion","string"\
+,de),m=zr("resource",e.resource),f=r("sessionId","string","undefined"),p=jr(e.format,c.format),g=Un(p,l,{...c.otlpResour\
+ce,...m}),E=Hn(g,c.sessionPrefix+f),y=jr(e.format,void 0),h=Hn(Un(y,l,m,Gr),f),v=t("maxEventBytes",32768,a);if(v<h.event\
+Bytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event)\
+, got ${v}`);let x=t("maxBatchBytes",5e5,a);if(x<h.batchBytes){let _=`one ${y} envelope holding the smallest event`;thro\
+w new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make \
+${_} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${x} by default)`:`Cannot create handler: \'maxBatchBytes\' must be\
+ at least ${h.batchBytes} (${_}), got ${x}`)}return{flushIntervalMs:t("flushIntervalSeconds",Ss,o)*1e3,maxQueueSize:t("m\
+axQueueSize",ws,a),maxRetries:t("maxRetries",Ts,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t\
+("exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxE\
+ventBytes:Math.min(v,x-E.envelopeBytes-Yr),maxEventBytesOption:v,maxBatchBytes:x,sourceClientVersion:l,sessionId:c.sessi\
+onPrefix+f,sink:Rs(e.endpoint,c.endpointHidden?jn:c.endpoint??(p==="otlp"?c.otlpEndpointHidden?jn:c.otlpEndpoint??vs:voi\
+d 0),c.dryRun),spoolDir:ks(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: fa\
+lse)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("\
+spoolMaxEvents",1e3,a),maxBytes:t("spoolMaxBytes",1048576,a),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"positive"})*864e5},ca\
+ptureInterrupts:As(e.captureInterrupts),handOff:Os(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.\
+fetch!==void 0,format:g,headers:{...p==="otlp"?c.otlpHeaders:{},...Ns(e.headers)},fetch:r("fetch","function",b().fetch??\
+((_,T)=>globalThis.fetch(_,T))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("rand\
+om","function",be)}}function Hn(e,n){let t={json:Ur,bytes:M(Ur),schemaVersion:yn,sessionId:n,timestamp:0,retries:0,notBe\
+fore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+Yr+r,envelopeBytes:\
+o}}function Un(e,n,t,r){return e==="otlp"?Hr({serviceName:t["service.name"]??jt,serviceVersion:n,resourceAttributes:t},r\
+):Br(n,r)}var Gr={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Wr(e){let{format:n,sour\
+ceClientVersion:t}=e,r=n.resource??{},o=Hn(Un(n.name,t,r,Gr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,\
+o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var jn=Symbol("hidden");function Rs(e,n,t){if(\
+e!==void 0&&(typeof e!="string"||!Ve(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, \
+"" or "stdout", got ${N(typeof e=="string"?L(e):e)}`);if(e===void 0&&n===jn)return{kind:"none",reason:"endpoint_hidden"}\
+;let r=e??n??Jt;return Ve(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{\
+kind:"none",reason:"invalid_endpoint"}}function ks(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")\
+throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${N(e)}`);if(!F(e,O().os\
+))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working\
+ directory), got ${N(e)}`);return e}}function jr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot c\
+reate handler: \'format\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")\
+}function zr(e,n){if(n===void 0)return{};if(!(ae(n)&&Object.values(n).every(r=>typeof r=="string")))throw new TypeError(\
+`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);return{...n}}var Vr=8192;function Ns(e){let n\
+=zr("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>Vr)throw new RangeError(`Cannot cre\
+ate handler: \'headers\' must add at most ${Vr} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]\
+of Object.entries(n)){if(!He(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 t\
+okens), got ${N(r)}`);if(Be(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)}: the HTTP clie\
+nt frames the request itself`);if(!Ue(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (\
+RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing spac\
+e), got a bad value for "+N(r))}return n}function Os(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOf\
+f!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"\
+}}function As(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeEr\
+ror(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var Ke=/^sender-[0-9a-f]{\
+8}\\.mjs$/,Te="NAT_TELEMETRY_SENDER";function Ze(e,n){return{...e,[Te]:JSON.stringify(n)}}function Xr(e){if(e)try{let n=J\
+SON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catc\
+h{return}}var V=15e3,Is=250;function pe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`)\
+,i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?V:Is;d+\
+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):en(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function Qe\
+(e,n,t,r){try{return pe(e,n,t,r).locks.length>0}catch{return!1}}function qr(e,n,t){let r;try{e.ensureDir(n,!0);let o=pe(\
+e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${U(i)}-${G()}.s\
+tart`,e.create(`${n}/${r}`,"");let a=pe(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(en(e,`${n}/${r}`),"at work\
+")}catch{return r}}function Jr(e,n,t){t!==void 0&&Yn(e,n,()=>[t])}function Kr(e,n,t){Yn(e,n,()=>pe(e,n,t,Date.now()).mar\
+ks)}async function Zr(e,n,t){for(let r=0;r<$s;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=pe(e,n,t,o);if(i.lock\
+s.length>0){Vn(e,n,i.marks);return}let a=`sender-${t}-${U(o)}-${G()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}\
+=pe(e,n,t,o);if(s.join()===a)return Vn(e,n,d),a;en(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+be()\
+*50))}}var $s=5;function Qr(e,n,t){Yn(e,n,()=>[t])}function Yn(e,n,t){try{e.ensureDir(n,!0,!1),Vn(e,n,t())}catch{}}funct\
+ion Vn(e,n,t){for(let r of t)en(e,`${n}/${r}`)}function en(e,n){try{e.remove(n)}catch{}}var Ms=6e4,Ds=1e3,Cs=[Te,"NAT_TE\
+LEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Fs(e,n,t){let r=Bs(e,n,t)\
+;return r.handOff?r:{...r,outcome:eo(e,n)}}function eo(e,n){return e.sink.kind==="none"?"dropped":no(e)&&n?.health.isOpe\
+n()!==!0?"delivered":n?"spooled":"dropped"}function no(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}functi\
+on Bs(e,n,t){try{let r=so(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spo\
+ol:o,health:i}=n,a=io(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(a);return m===void 0?{handOff:!0,command:\
+void 0,backlog:n}:{handOff:!1,reason:m}}let s=b().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,r\
+eason:s.refused};let{cwd:d,...u}=s,c={...Us(e,o.dir),successor:u,onByConsentFile:gr()};return{handOff:!0,command:{...s,e\
+nv:Ze(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function to(e,n,t){let r=Fs(\
+e,n,t);return r.handOff&&r.command&&!Vs(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory\
+ and cannot be written",outcome:eo(e,r.backlog)}:r}function ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.comma\
+nd===void 0||t.isOpen())return"endpoint down";let o=qr(r,n.dir,n.key);if(o==="at work")return"at work";let i=b().spawnDe\
+tached(e.command);return i==="started"?t.noteHandOff():Jr(r,n.dir,o),i}catch{return"failed"}}function oo(e,n){if(n===nul\
+l||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return so(e,n,!0)!==void 0||t.kind\
+==="http"&&b().senderRefusal(io(t.url,n.spool.dir))!==void 0}function io(e,n){let t=dr(),r=t===void 0?void 0:Hs(t);retur\
+n{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Cs,...ie,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY\
+_CONSENT_FILE:r}}}function Hs(e){let n=B(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b().files,o=n===vo\
+id 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:$(o,t);return i!==void 0&&r?.\
+allowed(i,"read")?i:e}function so(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`\
+;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with i\
+ts own fetch, which a sender process cannot call";if(e.requestTimeoutMs>V-Ds)return`a request may take longer (requestTi\
+meoutSeconds) than a sender lives (${V/1e3} s)`;if(!t)return"telemetry was turned off during the run";if(!n)return"there\
+ is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot al\
+l be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): an\
+other user could swap the sender\'s script there";if(!no(e))return"the program may not connect to the endpoint";let{spool\
+:i,files:a,health:s}=n;if(s.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===void 0)return;let{state:c}=s,l=c=\
+==void 0?u:c.handedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Ms&&!Qe(a,i.dir,i.key,d))return"sp\
+ooled events have waited a minute with no sender at work"}function Us(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=\
+e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requ\
+estTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Wr(e),spoolMaxEvents:o.maxEvents\
+,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.heade\
+rs},resource:{...r.resource}}}function js({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Vs(e){if(\
+js(e))return!0;let{files:n,spool:t}=e,r=()=>Z(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof k))return!1;t\
+ry{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Gs(n,t.dir,Ys),!0}var Ys=3;function Gs(e,n,t,r=Date.now()){let \
+o;try{o=e.list(n).filter(s=>Ke.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+V?\
+-1/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).fil\
+ter(({written:s})=>r-s>V).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var nn=class{#e=new Set;#n\
+=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.leng\
+th,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ao(){throw new Error("a sender\
+ prints nothing")}var co=16384,Wn=2*co,lo=Wn-4096,zn=32,fo=/^[a-z0-9_]{1,40}$/,Ws=/^[0-9a-f]{8}$/;var uo=/^drops-([0-9a-\
+f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,zs=6e4;function mo(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(\
+([m,f])=>fo.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!Gn(i))return;let u={...{since:i,last:i,dropped:Obje\
+ct.fromEntries(s.slice(0,zn))},endpointHash:te(r)},c=L(r)===r?{...u,endpoint:r}:u,l=bo(n,t);try{let m=qs(e,n,t,i).filter\
+(p=>p.quiet).map(p=>ho(e,p,n,t)),f=go([...m.flatMap(p=>p.lines),c],a,i)??c;po(e,n,t,m,()=>{let p=Ks(e,l);p==="invalid"&&\
+e.remove(l);let g=`${P(f)}\n`;typeof p!="object"||p.bytes+g.length<=co?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,\
+lo):Xs(e,n,t,f,a,i)});for(let{path:p}of m)p!==void 0&&S(()=>e.remove(p))}catch{}}function Xs(e,n,t,r,o,i){let a=bo(n,t),\
+s={path:Xn(n,t),quiet:!1},d=qn(e,a,s.path)?ho(e,s,n,t):{lines:[]};po(e,n,t,[d],()=>{e.append(a,`${P(go([...d.lines,r],o,\
+i)??r)}\n`,lo)})}function ho(e,n,t,r){if(e.sizeOf(n.path)===void 0)return S(()=>e.remove(n.path)),{lines:[],summed:n.summ\
+ed};let{lines:o,upTo:i}=Js(e,n),a=Xn(t,r,i);return qn(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.su\
+mmed}}function po(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&qn(e,a,Xn(n,t,s));throw i}}functi\
+on Xn(e,n,t){let r=t===void 0?"":`-${t}`;return $(e,`drops-${n}-${U(Date.now())}-${G()}${r}.aside`)}function qs(e,n,t,r)\
+{return Cn(e,n,uo,(o,i)=>{let[,,a,s]=uo.exec(i)??[],d=Math.abs(r-Number(a))>=zs;return o===t?{path:$(n,i),summed:s===voi\
+d 0?void 0:Number(s),quiet:d}:void 0})}function Js(e,n){try{let t=n.summed??0,r=e.read(n.path,Wn)?.slice(t)??"",o=n.quie\
+t?r.length:r.lastIndexOf(`\n`)+1;return{lines:yo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}functio\
+n qn(e,n,t){return S(()=>(e.rename(n,t),!0))??!1}function go(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last\
+:Math.min(s.last,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries\
+(s.dropped))(d in o||Object.keys(o).length<zn)&&I(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_\
+INTEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map\
+(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ks(e,n){try{let t=e.rea\
+d(n,Wn);return t===void 0?void 0:{lines:yo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof\
+ k?"invalid":void 0}}function yo(e){return e.split(`\n`).flatMap(n=>Zs(n)??[])}function Zs(e){try{let{since:n,last:t,drop\
+ped:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if\
+(!(Gn(n)&&Gn(t)&&n<=t&&a.length>0&&a.length<=zn&&a.every(([u,c])=>fo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let \
+d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"&&Ws.test(i)?{endpointHash:i}:{}};return typeof o==\
+"string"&&L(o)===o?{...d,endpoint:o}:d}catch{return}}function Gn(e){return Number.isSafeInteger(e)&&e>=0&&e<=En}function\
+ bo(e,n){return $(e,`drops-${n}.json`)}var Qs=.9,ea=1e3,na=4,tn=class{#e;#n=[];#o=[];#t=new nn;#c=0;#d=0;#l=0;#r=0;#u={}\
+;#h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=gn();#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#B;#D=!1;#$;const\
+ructor(n={}){this.#e=we(n)}enqueue(n){try{if(!ee())return this.#le();let t=b().exiting();t?this.#q():this.#H(),this.#c++\
+;let r=Dr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return \
+this.#p(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#C());this.#a&&this.#f===void 0&&queueMicrotas\
+k(()=>this.#U()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#i||(this.#a=!0,this.#\
+H(),this.#S()>0?this.#U():ee()&&!this.#N()&&oo(this.#e,this.#w())&&this.flush())}flush(){if(this.#x)return this.#x;let n\
+=this.#T.then(()=>(this.#x=void 0,this.#ie()));return this.#x=n,this.#T=n,n}stop(){return this.#i??=this.#ee()}[Symbol.a\
+syncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},que\
+ued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+t\
+his.#t.size}#H(){if(this.#I)return;this.#q();let n=b(),t=a=>{try{return a()}catch{this.#g("an exit hook could not be ins\
+talled: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#i===void 0;return thi\
+s.stop(),a},exit:()=>{this.#M()||this.#C(),this.#F()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),th\
+is.#M()||this.#C(),this.#F()})):void 0;this.#I=()=>{r?.(),i?.()}}#U(){this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=\
+setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs),b().unrefTimer(this.#f)}async#ee()\
+{this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&\
+!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M())return;this.#K(),this.#S()>0&&thi\
+s.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#ne(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r\
+}`),t=!0}finally{this.#F(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ne(n){let t=this.#w()?.health\
+;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#V()}#V(){l\
+et n=b().monotonicMs(),t=this.#e.requestTimeoutMs*Qs,r=[...this.#_];for(let{events:i,accepted:a}of r)a&&this.#t.settle(i\
+)&&this.#z(i);let o=r.some(({started:i,accepted:a})=>!a&&n-i>=t);this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this\
+.#t.events()),this.#t.clear(),o&&this.#v?.health.recordFailure()}#te(){return this.#R??=new AbortController}#Y(n){if(n.a\
+borted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!o||r<=t||o.end-b().monotonicMs()>\
+=t}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&this.#w()?.health.isOpen()===!0;retu\
+rn n.kind==="http"&&(t||!b().canConnect(n.url))}#re(){let{sink:n,clock:t}=this.#e,r=this.#$,o=this.#v?.health.state;retu\
+rn this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.prob\
+eAt&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t=this.#v?.health;if(n.delivered){this.#$=void 0,t?.recordSuccess\
+()&&(this.#D=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAf\
+terMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ne(o,i,a,\
+n.retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ie(){try{this.#v?.renewClaims(thi\
+s.#J());let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#K();le\
+t t=this.#N();if(t&&!this.#re())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.le\
+ngth===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let a=this.#X(i);for(let d of a)this.#t.add(d);let s\
+={delivered:!1,failed:!1,probing:t};await this.#se(a,s),this.#oe(s),s.delivered&&s.retryAfterMs&&(this.#E=Math.max(this.\
+#E,this.#e.clock()+s.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}async#se(n,t){let{signal:r}=thi\
+s.#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,t)};await Promise.all(Array.from(\
+{length:Math.min(na,n.length)},i));for(let a of n.slice(o))this.#G(a)}async#W(n,t,r){let o=this.#Z(n);if(o!==n){if(this.\
+#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n\
+)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.\
+add(d);for(let d of s)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.kind){case"delivered":return r.delivere\
+d=!0,this.#z(n,i.rejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);case"rejected":return this.#p(n.lengt\
+h,i.reason),this.#O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.re\
+tryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retr\
+yAfterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}\
+#z(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r=\
+{started:b().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#ue(n,t,()=>r.accepted=!0)}finally\
+{this.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Cr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[]\
+,this.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reaso\
+n};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="h\
+ttp"?` to ${L(o.url)}`:""}: ${s}`),o.kind==="stderr")return Eo(s),{kind:"delivered"};let d=i.classify;return await Sr({u\
+rl:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.f\
+etch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,s\
+endsProxyCredentials:b().sendsProxyCredentials})}#ce(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==vo\
+id 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch t\
+hrew ${Ht(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.k\
+ind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#\
+k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Ln(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${\
+n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?L(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"\
+&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which coul\
+d ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=Fr(r,thi\
+s.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in pro\
+cess"} (${a.source})`)}#le(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off (decided by ${Ln().decidedBy}): event\
+s are not recorded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.re\
+tries++,c.retries>o){u.push(c);continue}c.notBefore=d+ne(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#g(`de\
+livery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`l\
+ast failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=Je.open(this.#e,(n,t)=>{let r=t===void 0?`\
+no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#B&&this.#g(r),this.#B=r}),this.#v}#J()\
+{let n=this.#b;return n?Math.max(0,n.end-b().monotonicMs())+ea:$r}#K(){if(this.#D||!ee()||this.#N())return;this.#D=!0;le\
+t n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.length,thi\
+s.#o.push(...n.events))}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,thi\
+s.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(t\
+his.#e.sink.kind==="stderr"){this.#L();for(let a of this.#X(r))Eo(this.#e.format.encode(a,this.#e.clock())),this.#l+=a.l\
+ength;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();i\
+f(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not delivered are kept in memory only, and go with \
+the process: no spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let \
+a=this.#E-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.\
+#p(d,s);this.#Q(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#p(r.length-a,"spool_unavailable")}\
+return o?.releaseAll(),i!==void 0}#Z(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n\
+)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return th\
+is.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim:a})=>!a||!o.has(a))}#Q(n){for(let[t,r]of Object.entries(n))this\
+.#d+=r,this.#p(r,t)}#M(){let n=this.#w(),t=to(this.#e,n,ee());if(!t.handOff){let i={delivered:"delivering in process",sp\
+ooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome==="spooled"&&n?.health.isOpen()?Tr(n.health):void 0\
+;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#\
+P(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#s)return!0;let r=ro(t);i\
+f(r==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender"\
+,"at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no\
+ processes left to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#C(){let n=this.#r,t=this.#P(),\
+r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#F(){let n\
+={};for(let[a,s]of Object.entries(this.#u)){let d=this.#h[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{s\
+ink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#w();if(!o)return;for(let a\
+ of Object.keys(n))this.#h[a]=this.#u[a];let i=Date.now();mo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(\
+n,t,r){n!==0&&(I(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this\
+.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function ta(e){let n=b().monotonicMs(\
+)+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=he(Math.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}fun\
+ction Eo(e){b().writeStderr(`${ao(JSON.parse(e))}\n`)}var ra=250;async function vo(e){let n=b();he(V,()=>n.exit(0)),vr(),\
+pr(()=>oa(e));try{await ia(e,b().monotonicMs()+V)}catch{}n.exit(0)}function oa(e){let{enabled:n,source:t}=cr();return n|\
+|t==="default"&&e.onByConsentFile!==!0}async function ia(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,\
+onByConsentFile:i,...a}=e,s=we(a),d=Bn(s);if(!Q())return Kr(t,r,d);for(let u=0;;u++){let c=await Zr(t,r,d);if(!c)return;\
+let{replayed:l,spooled:m,sent:f,timeUp:p}=await aa(a,n-ra);if(Qr(t,r,c),!da(e,d))return;if(p&&f>0&&Q())return sa(e);if(l\
+>0&&m>0||u>0&&l===0)return}}function sa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o\
+}=b(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&Ke.test(s.slice(i.length)));o&&a!==void 0&&S(()=>o.touch(a,Date.no\
+w())),b().spawnDetached({argv:n,env:Ze(t,e),cwd:e.spoolDir,leavesSession:r})}async function aa(e,n){let t={replayed:0,sp\
+ooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=we(e),s=0;for(;;){if(n-b().monot\
+onicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&b().files?.realPath(a)===void 0)break;let d=new tn({...e,handOff:!1,\
+exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.sta\
+ts();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))I(t.dropped,f,p);if(u<=c)break;if(c>0&&n-b().\
+monotonicMs()>r){let f=ne(++s,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}fun\
+ction da(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||Qe(t,e.spoolDir,n,Date.now()))return!1;let r={maxE\
+vents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return z.open(e.spoolDir,t,r,n)?.waiti\
+ngSince(Date.now())!==void 0}var So=Xr(b().env(Te));So&&await vo(So);\n',me="sender-5cd913b2.mjs",ka=112902,xa=6e4,Na=1e3,
+Aa=[Kr,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Ra=3,Ma=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function St(e){return e===null?"null":typeof e=="string"?Qr(
+e):typeof e=="number"?La(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(St).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Qr(n)}: ${St(r)}`).join(", ")}}`:"null"}function Qr(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function La(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var ei=16384,Ot=2*ei,ti=Ot-4096,
+kt=32,ni=/^[a-z0-9_]{1,40}$/,Ia=/^[0-9a-f]{8}$/,Ca=/^drops-([0-9a-f]{8})\.json$/,xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+Da=6e4,Pa=.9,Ba=1e3,ja=4,ri=class{#e;#t=[];#i=[];#n=new Ma;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.resolve();#$;#O;#S=new Set;#y=!1;#g;#f=re();#A=!1;#k=!1;#s=!1;#E=0;#o;#R;#w;#j;#D=!1;#M;constructor(e={}){
+this.#e=xn(e)}enqueue(e){try{if(!U())return this.#ue();const t=w().exiting();t?this.#q():this.#F(),this.#l++;const n=Oo(
+e,this.#e);if("reason"in n)return this.#p(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#p(1,
+"buffer_full");if(this.#t.push(n),t)return void(this.#C()||this.#P());this.#a&&this.#h===void 0&&queueMicrotask(()=>this.#U()),
+this.#t.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#o||(this.#a=!0,this.#F(),this.#b()>0?this.#U():
+U()&&!this.#x()&&Po(this.#e,this.#T())&&this.flush())}flush(){if(this.#$)return this.#$;const e=this.#_.then(()=>(this.#$=
+void 0,this.#oe()));return this.#$=e,this.#_=e,e}stop(){return this.#o??=this.#ee()}[Symbol.asyncDispose](){return this.
+stop()}stats(){return{enqueued:this.#l,replayed:this.#d,sent:this.#u,dropped:{...this.#c},queued:this.#t.length,dlq:this.#i.
+length,inFlight:this.#n.size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#F(){if(this.#R)return;
+this.#q();const e=w(),t=o=>{try{return o()}catch{this.#v("an exit hook could not be installed: what is recorded waits fo\
+r stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#o===void 0;return this.stop(),o},exit:()=>{this.#C()||
+this.#P(),this.#B()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#C()||this.#P(),this.#B()})):void 0;
+this.#R=()=>{n?.(),i?.()}}#U(){this.#a&&this.#h===void 0&&this.#H()}#H(){this.#h=setTimeout(()=>{this.flush().then(()=>{
+this.#a&&this.#H()})},this.#e.flushIntervalMs),w().unrefTimer(this.#h)}async#ee(){this.#a=!1,this.#h!==void 0&&clearTimeout(
+this.#h);const e=this.#g=Wo(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#_.then(()=>!0),
+e.over()])&&this.#Y(),this.#b()>0&&this.#C())return;this.#Z(),this.#b()>0&&this.#x()&&this.#I(!0),this.#b()>0&&!this.#x()&&
+await this.#te(e),this.#I()}catch(n){this.#v(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#B(),e.clear(),this.#g=
+void 0,t||(this.#R?.(),this.#R=void 0)}}async#te(e){const t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
+await Promise.race([this.flush().then(()=>!0),e.over()])||this.#Y()}#Y(){const e=w().monotonicMs(),t=this.#e.requestTimeoutMs*
+Pa,n=[...this.#S];for(const{events:i,accepted:o}of n)o&&this.#n.settle(i)&&this.#W(i);const r=n.some(({started:i,accepted:o})=>!o&&
+e-i>=t);this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),r&&this.#w?.health.recordFailure()}#ne(){
+return this.#O??=new AbortController}#V(e){if(e.aborted||!Je())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,
+r=this.#g;return!r||n<=t||r.end-w().monotonicMs()>=t}#z(e){this.#n.settle(e)&&this.#i.push(...e)}#x(){const{sink:e}=this.#e,
+t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#re(){const{sink:e,clock:t}=this.#e,
+n=this.#M,r=this.#w?.health.state;return this.#g===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===
+n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().canConnect(e.url)}#ie(e){const t=this.#w?.health;if(e.delivered){
+this.#M=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===
+!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#M?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,
+s=a()+be(r,i,o,e.retryAfterMs);this.#M=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#oe(){try{this.#w?.
+renewClaims(this.#J());const e=this.#e.sink.kind==="http"?this.#w?.health:void 0;e&&(e.state||this.#g===void 0)&&e.refresh(),
+this.#Z();const t=this.#x();if(t&&!this.#re())return;const n=this.#e.clock(),i=this.#i.filter(s=>s.notBefore<=n).concat(
+this.#t);if(i.length===0)return;this.#i=this.#i.filter(s=>s.notBefore>n),this.#t=[];const o=this.#G(i);for(const s of o)
+this.#n.add(s);const a={delivered:!1,failed:!1,probing:t};await this.#se(o,a),this.#ie(a),a.delivered&&a.retryAfterMs&&(this.#E=
+Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(e){this.#v(`flush failed unexpectedly: ${e}`)}}async#se(e,t){const{
+signal:n}=this.#ne();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#V(n);)await this.#X(e[r++],n,t)};await Promise.
+all(Array.from({length:Math.min(ja,e.length)},i));for(const o of e.slice(r))this.#z(o)}async#X(e,t,n){const r=this.#K(e);
+if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#de(e,t);if(this.#le(i,e.length),
+!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)
+this.#n.add(s);for(const s of a)this.#V(t)?await this.#X(s,t,n):this.#z(s);return}switch(i.kind){case"delivered":return n.
+delivered=!0,this.#W(e,i.rejected);case"too_large":return this.#p(1,"http_413"),this.#N(e);case"rejected":return this.#p(
+e.length,i.reason),this.#N(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=
+!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#ae(e,i.retryAfterMs):this.#he(e,i.reason,
+i.retryAfterMs)}}}#ae(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(
+...e)}#W(e,t=0){const n=Math.min(t,e.length);this.#u+=e.length-n,n>0&&this.#p(n,"otlp_rejected"),this.#N(e)}async#de(e,t){
+const n={started:w().monotonicMs(),events:e,accepted:!1};this.#S.add(n);try{return await this.#ce(e,t,()=>n.accepted=!0)}finally{
+this.#S.delete(n)}}#G(e){const{format:t,maxBatchBytes:n}=this.#e;return ko(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],
+this.#n.clear(),this.#t=[]}async#ce(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
+const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="ht\
+tp"?` to ${L(r.url)}`:""}: ${a}`),r.kind==="stderr")return tr(a),{kind:"delivered"};const s=i.classify;return await Ea({
+url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
+fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,
+sendsProxyCredentials:w().sendsProxyCredentials})}#le(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
+void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
+ threw ${ui(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||e.
+kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} event(s): ${e.kind}${i}`)}#q(){if(!this.#f||this.#k)
+return;this.#k=!0;const{enabled:e,decidedBy:t}=Ze(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#f(`telemetry ${e?
+"on":"off"} (decided by ${t})`);const a=n.kind==="http"?L(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
+w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
+ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=On(n,this.#e.
+headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
+ (${o.source})`)}#ue(){!this.#f||this.#A||(this.#A=!0,this.#f(`telemetry off (decided by ${Ze().decidedBy}): events are \
+not recorded`))}#he(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,s=o(),d=[];for(const c of e){if(c.retries++,
+c.retries>r){d.push(c);continue}c.notBefore=s+be(c.retries,i,a,n),this.#i.push(c)}d.length<e.length&&this.#v(`delivery f\
+ailed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#p(d.length,"retries_exhausted",`last fail\
+ure: ${t}`),this.#N(d)}#N(e){this.#w?.settle(e)}#T(){return this.#w??=Zr.open(this.#e,(e,t)=>{const n=t===void 0?`no spo\
+ol: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#j&&this.#v(n),this.#j=n}),this.#w}#J(){const e=this.#g;
+return e?Math.max(0,e.end-w().monotonicMs())+Ba:la}#Z(){if(this.#D||!U()||this.#x())return;this.#D=!0;const e=this.#T()?.
+replay(this.#e.maxBufferedEvents-this.#b(),this.#J());e&&(this.#Q(e.dropped),this.#d+=e.events.length,this.#i.push(...e.
+events))}#I(e=!1){const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#K(t);if(n!==t&&(this.#i=n,this.#n.clear(),
+this.#t=[]),n.length===0)return!0;if(!Je())return this.#s=!0,this.#L(),this.#p(n.length,"opted_out"),!0;if(this.#e.sink.
+kind==="stderr"){this.#L();for(const o of this.#G(n))tr(this.#e.format.encode(o,this.#e.clock())),this.#u+=o.length;return!0}
+if(this.#e.sink.kind==="none")return this.#L(),this.#p(n.length,this.#e.sink.reason),!0;const r=this.#T();if(!r&&this.#e.
+spoolDir===void 0)return this.#v(`${n.length} event(s) not delivered are kept in memory only, and go with the process: n\
+o spool`),!1;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#y=!0),!i&&e)return!1;if(this.#L(),i){const o=this.#E-this.#e.
+clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#p(s,a);this.#Q(
+i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,this.#p(n.length-o,"spool_unavailable")}return r?.releaseAll(),
+i!==void 0}#K(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.
+add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#p(i.length,"\
+claim_lost"),this.#N(i),e.filter(({claim:o})=>!o||!r.has(o))}#Q(e){for(const[t,n]of Object.entries(e))this.#d+=n,this.#p(
+n,t)}#C(){const e=this.#T(),t=Co(this.#e,e,U());if(!t.handOff){const i={delivered:"delivering in process",spooled:"spool\
+ed for a later run",dropped:"not delivered"},o=t.outcome==="spooled"&&e?.health.isOpen()?Mn(e.health):void 0;return this.#b()>
 0&&this.#v(`at exit: ${i[t.outcome]}: ${o?`${o}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#I(!0))return this.#v(
 "at exit: delivering in process: the spool cannot be written"),!1;if(this.#s)return!0;const n=Do(t);if(n==="failed")return this.#v(
 "at exit: delivering in process: no sender could be started"),!1;const r={started:"a sender","at work":"the sender at wo\
@@ -1981,6 +1981,7 @@ U as isTelemetryEnabled,Un as openSpool,At as optOutProblem,Fe as parametersProb
 yn as recordConsent,_o as recordedHealth,L as redact,Gn as removeSenderScripts,xn as resolveOptions,be as retryDelay,A as runtimeInfo,
 gn as saveConsent,$n as setTelemetryEnabled,ae as shortHash,Fn as spoolFallbackOf,Ln as spoolKey,qo as trackCommand,ne as unknownOption,
 P as utf8Length};
+try{
 Object.defineProperty(Nr,"name",{value:"CliCommandEvent"});
 Object.defineProperty(ri,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(ue,"name",{value:"TelemetryEvent"});
@@ -1994,3 +1995,4 @@ Object.defineProperty(yn,"name",{value:"recordConsent"});
 Object.defineProperty($n,"name",{value:"setTelemetryEnabled"});
 Object.defineProperty(qo,"name",{value:"trackCommand"});
 Object.defineProperty(Sn,"name",{value:"isLoopback"});
+}catch{}
