@@ -53,22 +53,29 @@ export async function minified(files: Map<string, string>, entries: string[]): P
     });
     small.set(name, result.code);
   }
-  const api = apiNames(small, entries);
+  const links = new Map([...small].map(([name, code]) => [name, linksOf(code)]));
+  const api = apiNames(links, entries);
   return new Map(
     [...small].map(([name, code]) => {
       const modules = new Set([...files.get(name)!.matchAll(/^\/\/ (\S+\.ts)$/gm)].map(([, path]) => path));
       const origin = modules.size > 0 ? `// Bundled from: ${[...modules].join(", ")}\n` : "";
-      return [name, origin + code + namesKept(code, api.get(name))];
+      return [name, origin + code + namesKept(links.get(name)!, api.get(name))];
     }),
   );
 }
 
-/** What a minified file imports (by local name: the file and the name it exports) and exports (name to local). */
-function linksOf(code: string): {
+/** How a minified file links to the others, and which of its top-level names are functions or classes. */
+interface Links {
+  /** What it imports, by local name: the file, and the name that file exports. */
   imports: Map<string, { file: string; name: string }>;
+  /** What it exports: each exported name, and its local name. */
   exports: Map<string, string>;
+  /** Its top-level functions and classes, by local name. */
   callable: Set<string>;
-} {
+}
+
+/** The {@link Links} of a minified file. */
+function linksOf(code: string): Links {
   const imports = new Map<string, { file: string; name: string }>();
   const exports = new Map<string, string>();
   const callable = new Set<string>();
@@ -101,8 +108,7 @@ function linksOf(code: string): {
  * The names each file exports that an entry exports, followed through the files that import and export them again,
  * with the name the entry gives each: file, then its export's name, then the entry's name for it.
  */
-function apiNames(files: Map<string, string>, entries: string[]): Map<string, Map<string, string>> {
-  const links = new Map([...files].map(([name, code]) => [name, linksOf(code)]));
+function apiNames(links: Map<string, Links>, entries: string[]): Map<string, Map<string, string>> {
   const api = new Map<string, Map<string, string>>();
   const visit = (file: string, exported: string, name: string) => {
     const names = api.get(file) ?? new Map<string, string>();
@@ -122,13 +128,12 @@ function apiNames(files: Map<string, string>, entries: string[]): Map<string, Ma
 /**
  * The statements that give each function and class of the API that a file defines its name again.
  *
- * @param code A minified file.
+ * @param links The file's links.
  * @param api The file's exports that are the package's API: each export's name, and the API's name for it.
  * @returns One `Object.defineProperty` statement per such function or class, each on a line of its own, in a `try`
  *   (empty if none).
  */
-function namesKept(code: string, api: Map<string, string> = new Map()): string {
-  const { exports, callable } = linksOf(code);
+function namesKept({ exports, callable }: Links, api: Map<string, string> = new Map()): string {
   const naming = [...api].flatMap(([exported, name]) => {
     const local = exports.get(exported);
     return local !== undefined && local !== name && callable.has(local)
