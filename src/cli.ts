@@ -574,13 +574,12 @@ async function flush(output: CliOutput): Promise<number> {
     return 1;
   }
   // The user asks to try now: the endpoint's failures are forgotten, those of programs with a fetch of their own too.
-  if (options.sink.kind === "http") {
-    const url = options.sink.url;
-    for (const { hash, endpointHash } of recordedHealth(files, spool.dir, Date.now())) {
-      if (endpointHash === healthHash(url)) {
-        const ownFetchKey = hash === healthHash(url) ? undefined : hash;
-        new EndpointHealth(files, spool.dir, url, Date.now, randomFraction, ownFetchKey).forget();
-      }
+  const url = options.sink.url;
+  const ofUrl = healthHash(url);
+  for (const { hash, endpointHash } of recordedHealth(files, spool.dir, Date.now())) {
+    if (endpointHash === ofUrl) {
+      const ownFetchKey = hash === ofUrl ? undefined : hash;
+      new EndpointHealth(files, spool.dir, url, Date.now, randomFraction, ownFetchKey).forget();
     }
   }
   // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress; in the spool
