@@ -9,7 +9,6 @@ import { wireEventJson } from "./envelope.ts";
 import { TelemetryEvent } from "./events.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { SpoolClaim } from "./spool.ts";
-import { utf8Length } from "./utf8.ts";
 
 /** An event held by a handler: serialized once at enqueue, with its retry state. */
 export interface PendingEvent {
@@ -78,14 +77,13 @@ export function toPending(
     return { reason: "not_an_event", detail: "a proxy that cannot be inspected" };
   }
   try {
-    const json = wireEventJson(event);
+    const { json, bytes } = wireEventJson(event);
     const { schemaVersion, timestamp } = event;
     if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
     if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
     if (timestamp < 0 || timestamp > LATEST_WIRE_TIME_MS) {
       return { reason: "invalid_event", detail: "timestamp outside the years 1970-9999 that both wire formats carry" };
     }
-    const bytes = utf8Length(json); // over the whole text, which flattens it: a held event keeps one string
     if (bytes > maxEventBytes) {
       return {
         reason: "event_too_large",

@@ -9,6 +9,8 @@ import { joinBetween } from "../src/join.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { runChild } from "./helpers/child.ts";
 
+const encoder = new TextEncoder();
+
 const vectorUrl = new URL("./vectors/envelope-nat_cli_command-1.5.json", import.meta.url);
 
 function vectorEvents() {
@@ -94,6 +96,15 @@ test("timestamps are UTC with milliseconds truncated, not rounded", () => {
   assert.equal(formatTimestamp(1.999), "1970-01-01T00:00:00.001Z");
 });
 
+test("timestamps one after another, within a second and across seconds, days and the epoch", () => {
+  for (const start of [Date.UTC(2026, 0, 1) - 2_500, -2_500, Date.UTC(1999, 11, 31, 23, 59, 58)]) {
+    for (let ms = start; ms < start + 5_000; ms += 7) {
+      assert.equal(formatTimestamp(ms), new Date(ms).toISOString(), String(ms));
+      assert.equal(formatTimestamp(ms + 0.5), new Date(ms).toISOString(), String(ms + 0.5));
+    }
+  }
+});
+
 test("property: timestamps are what Date.prototype.toISOString writes, over the whole range of times", () => {
   const edges = [
     0,
@@ -161,10 +172,10 @@ test("an event's JSON carries what was checked: each parameter read once, no inh
     enumerable: true,
     get: () => reads++ === 0 ? "calm" : { nested: true }, // valid when checked, not after
   });
-  assert.deepEqual(JSON.parse(wireEventJson(new FlexibleEvent(changing))).parameters, { mood: "calm" });
+  assert.deepEqual(JSON.parse(wireEventJson(new FlexibleEvent(changing)).json).parameters, { mood: "calm" });
   assert.equal(reads, 1);
   const withToJson = Object.assign(Object.create({ toJSON: () => ({ nested: { x: 1 } }) }), { command: "run" });
-  assert.deepEqual(JSON.parse(wireEventJson(new FlexibleEvent(withToJson))).parameters, { command: "run" });
+  assert.deepEqual(JSON.parse(wireEventJson(new FlexibleEvent(withToJson)).json).parameters, { command: "run" });
   for (const name of [undefined, Symbol("s"), { toJSON: () => "x" }, 7]) {
     // The constructor checks the name; an instance can still be changed after it (it is not frozen).
     const event = Object.defineProperty(new FlexibleEvent({ command: "run" }), "name", { value: name });
@@ -182,10 +193,10 @@ test("parameters named as Object.prototype's members are the event's own: __prot
   ]]);
   assert.equal(Object.getPrototypeOf(wire), Object.prototype, "a plain object still");
   assert.equal(
-    wireEventJson(new FlexibleEvent(parameters)),
+    wireEventJson(new FlexibleEvent(parameters)).json,
     JSON.stringify(toWireEvent(new FlexibleEvent(parameters))),
   );
-  assert.deepEqual(Object.entries(JSON.parse(wireEventJson(new FlexibleEvent(parameters))).parameters), own);
+  assert.deepEqual(Object.entries(JSON.parse(wireEventJson(new FlexibleEvent(parameters)).json).parameters), own);
 });
 
 test("under a frozen Object.prototype, parameters named as its members are copied all the same", async () => {
@@ -214,9 +225,36 @@ test("property: an event's JSON is JSON.stringify of its wire form, whatever its
             return parameters;
           }
         })();
-        assert.equal(wireEventJson(event), JSON.stringify(toWireEvent(event)));
+        const { json, bytes } = wireEventJson(event);
+        assert.equal(json, JSON.stringify(toWireEvent(event)));
+        assert.equal(bytes, encoder.encode(json).length);
       },
     ),
     { numRuns: 2000 },
   );
+});
+
+test("an event's size is its JSON's UTF-8 length, event after event, as names change and come back", () => {
+  const named = (name: string, parameters: Record<string, unknown>) =>
+    new (class extends TelemetryEvent {
+      constructor() {
+        super(name, { timestamp: Date.UTC(2026, 0, 2, 3, 4, 5, 6) });
+      }
+      override parameters() {
+        return parameters as Record<string, string>;
+      }
+    })();
+  for (
+    const event of [
+      named("a", { command: "run" }),
+      named("a", { command: "café" }),
+      named("événement", { command: "run", "clé": "😀" }),
+      named("a", {}),
+      named("événement", { n: -1.5e-7, b: true }),
+      new CliCommandEvent({ command: "run", taskStatus: "success", timestamp: -8.64e15 }),
+    ]
+  ) {
+    const { json, bytes } = wireEventJson(event);
+    assert.equal(bytes, encoder.encode(json).length, json);
+  }
 });
