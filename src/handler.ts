@@ -7,7 +7,7 @@
  */
 import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
-import { CLAIM_LEASE_MS, type SpoolClaim } from "./spool.ts";
+import type { SpoolClaim } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, isTelemetryEnabled, liveDecision } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
@@ -59,6 +59,12 @@ const TIMED_OUT_SHARE = 0.9;
 
 /** What a stopping handler's claims outlast its exit budget by: time for its last spool write. */
 const CLAIM_MARGIN_MS = 1_000;
+
+/** The shortest lease of a running handler's claims, which its periodic flush renews while it holds them. */
+const CLAIM_LEASE_MS = 300_000;
+
+/** The longest: a handler that flushes less often than this lets its claims go between two flushes. */
+const MAX_CLAIM_LEASE_MS = 3_600_000;
 
 /** Requests one flush has in flight at most: a backlog of many runs (sessions) goes out a few at a time. */
 export const MAX_CONCURRENT_REQUESTS = 4;
@@ -729,13 +735,17 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * How long this handler holds what it claims from the spool: a running handler, an hour (renewed while it
-   * holds them); a stopping one, only what is left of its exit budget, and a little for its last spool write, so
-   * that what a run killed at its exit (a sender, a CLI) had claimed waits seconds, not an hour.
+   * How long this handler holds what it claims from the spool. A running one: two flush intervals and a request, at
+   * least five minutes and at most an hour, renewed by each flush while it holds them, so that what a run killed while
+   * it works (a CI job cancelled, a service ended by SIGTERM) had claimed waits minutes, not an hour. A stopping one:
+   * what is left of its exit budget, and a little for its last spool write, so that what a run killed at its exit (a
+   * sender, a CLI) had claimed waits seconds.
    */
   #claimLease(): number {
     const budget = this.#budget;
-    return budget ? Math.max(0, budget.end - host().monotonicMs()) + CLAIM_MARGIN_MS : CLAIM_LEASE_MS;
+    if (budget) return Math.max(0, budget.end - host().monotonicMs()) + CLAIM_MARGIN_MS;
+    const { flushIntervalMs, requestTimeoutMs } = this.#options;
+    return Math.min(MAX_CLAIM_LEASE_MS, Math.max(CLAIM_LEASE_MS, 2 * flushIntervalMs + requestTimeoutMs));
   }
 
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */

@@ -91,9 +91,6 @@ export interface ClaimResult {
   readonly dropped: Record<string, number>;
 }
 
-/** The lease of a running handler's claims, renewed while it holds them; an ending run leases for less. */
-export const CLAIM_LEASE_MS = 3_600_000;
-
 /** A temporary file this old was left by a writer that died. */
 const STALE_TEMP_MS = 3_600_000;
 

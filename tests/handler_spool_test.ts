@@ -843,7 +843,7 @@ test("each run's stats say which drops were its own events and which were older 
   );
 });
 
-test("a long-lived owner keeps its claim while it retries; another run an hour later does not take it", async () => {
+test("a long-lived owner keeps its claim while it flushes; once it stops flushing, another run takes it minutes later", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503, headers: { "retry-after": "3600" } }));
   const clock = { now: Date.now() };
@@ -868,18 +868,48 @@ test("a long-lived owner keeps its claim while it retries; another run an hour l
     const owner = handler(dir.path, server.url(), { clock: () => clock.now, maxRetries: 10 });
     owner.start();
     await owner.flush();
-    assert.equal(server.requests.length, 1, "the owner tried once and keeps the event for an hour");
-    clock.now += 40 * 60_000;
-    await owner.flush(); // nothing due yet; the owner renews its claim
-    clock.now += 21 * 60_000;
-    forgetHealth(dir.path);
-    const other = handler(dir.path, server.url(), { clock: () => clock.now });
-    other.start();
-    await other.flush();
-    assert.equal(other.stats().replayed, 0, "the claim is its owner's: not taken over");
+    assert.equal(server.requests.length, 1, "the owner tried once and keeps the event for an hour (Retry-After)");
+    const other = () => handler(dir.path, server.url(), { clock: () => clock.now });
+    for (let flushes = 0; flushes < 12; flushes++) {
+      clock.now += 4 * 60_000; // the lease (five minutes) would have ended by the second
+      await owner.flush(); // nothing due yet; the owner renews its claim
+      forgetHealth(dir.path);
+      const later = other();
+      await later.flush();
+      assert.equal(later.stats().replayed, 0, `the claim is its owner's after ${flushes + 1} flushes: not taken over`);
+      await later.stop();
+    }
     assert.equal(server.requests.length, 1, "no duplicate send");
-    await other.stop();
+    clock.now += 5 * 60_000 + 1; // the owner flushed no more (killed: a CI job cancelled, a service's SIGTERM)
+    forgetHealth(dir.path);
+    const taker = other();
+    await taker.flush();
+    assert.equal(taker.stats().replayed, 1, "taken over five minutes after the owner's last flush, not an hour");
+    await taker.stop();
     await owner.stop();
+  } finally {
+    await server.close();
+  }
+});
+
+test("a running handler leases its claims for two flush intervals and a request, at least five minutes, at most an hour", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 503 }));
+  try {
+    for (const [flushIntervalSeconds, leaseMs] of [[120, 300_000], [600, 1_202_000], [7_200, 3_600_000]]) {
+      const first = handler(dir.path, server.url(), { handOff: false });
+      first.enqueue(commandEvent("waiting"));
+      await first.stop(); // refused: spooled
+      forgetHealth(dir.path);
+      const running = handler(dir.path, server.url(), { flushIntervalSeconds, requestTimeoutSeconds: 2 });
+      await running.flush(); // takes the backlog, which the endpoint refuses: held, to retry
+      const leases = files(dir.path).filter((name) => name.startsWith("l-")).map((name) => Number(name.split("-")[1]));
+      assert.equal(leases.length, 1, `the spooled file was claimed (${flushIntervalSeconds} s)`);
+      const left = leases[0] - Date.now();
+      assert.ok(left > leaseMs - 30_000 && left <= leaseMs, `${flushIntervalSeconds} s: ${left} ms, not ${leaseMs}`);
+      await running.stop();
+      forgetHealth(dir.path);
+    }
   } finally {
     await server.close();
   }

@@ -7,10 +7,13 @@ import { guardedFiles } from "../src/runtime/guarded_files.ts";
 import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
 import { nodeHost } from "../src/runtime/node.ts";
-import { CLAIM_LEASE_MS, FILES_PER_CALL, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
+import { FILES_PER_CALL, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
 import { runChild } from "./helpers/child.ts";
 import { processWith } from "./helpers/node_process.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
+
+/** The lease of the claims below: an hour. */
+const LEASE_MS = 3_600_000;
 
 const limits = { maxEvents: 1000, maxBytes: 1_048_576, maxAgeMs: 7 * 86_400_000 };
 const now = Date.parse("2026-11-28T12:00:00Z");
@@ -37,7 +40,7 @@ test("spooled events come back unchanged: wire JSON, original timestamp, retry c
   using dir = tempDir();
   const written = [event("a", 0), event("b", 2, now - 5000)];
   assert.deepEqual(open(dir.path).write(written, now), { written: {}, older: {} });
-  const { events, dropped } = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
+  const { events, dropped } = open(dir.path).claim(100, now, LEASE_MS);
   assert.deepEqual(dropped, {});
   assert.deepEqual(events.map(({ claim: _, ...rest }) => rest), written);
 });
@@ -48,14 +51,14 @@ test("adopt moves another spool's files here, every endpoint's, not those anothe
   open(`${dir.path}/fallback`).write([event("a"), event("b", 1, now - 5000)], now);
   open(`${dir.path}/fallback`, limits, other).write([event("c")], now);
   open(`${dir.path}/fallback`).write([event("held")], now - 10_000); // the oldest file: claimed first
-  const held = open(`${dir.path}/fallback`).claim(1, now, CLAIM_LEASE_MS); // another run at work on it
+  const held = open(`${dir.path}/fallback`).claim(1, now, LEASE_MS); // another run at work on it
   assert.deepEqual(held.events.map((e) => JSON.parse(e.json).parameters.command), ["held"]);
   const here = open(`${dir.path}/spool`);
   const moved = here.adopt(open(`${dir.path}/fallback`), now);
   assert.equal(moved, 3);
   assert.equal(here.adopt(open(`${dir.path}/fallback`), now), 0, "a second look finds nothing more");
   const claimed = (key: string) =>
-    open(`${dir.path}/spool`, limits, key).claim(100, now, CLAIM_LEASE_MS).events.map(({ claim: _, ...rest }) => rest);
+    open(`${dir.path}/spool`, limits, key).claim(100, now, LEASE_MS).events.map(({ claim: _, ...rest }) => rest);
   const ours = claimed(KEY);
   assert.deepEqual([...ours, ...claimed(other)].map((e) => JSON.parse(e.json).parameters.command).sort(), [
     "a",
@@ -80,8 +83,8 @@ test("the spool directory is owner-only (0700) and its files 0600; no temporary 
 test("a claim is exclusive: a second claimer gets nothing; release deletes the claimed file", () => {
   using dir = tempDir();
   open(dir.path).write([event("a"), event("b")], now);
-  const first = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
-  const second = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
+  const first = open(dir.path).claim(100, now, LEASE_MS);
+  const second = open(dir.path).claim(100, now, LEASE_MS);
   assert.equal(first.events.length, 2);
   assert.equal(second.events.length, 0);
   assert.match(files(dir.path)[0], /^l-\d{13}-e-/);
@@ -95,9 +98,9 @@ test("claims take files oldest first up to the room; the rest of a split file go
   spool.write([event("old1"), event("old2")], now - 2000);
   spool.write([event("mid1"), event("mid2")], now - 1000);
   spool.write([event("new")], now);
-  const first = spool.claim(3, now, CLAIM_LEASE_MS);
+  const first = spool.claim(3, now, LEASE_MS);
   assert.deepEqual(first.events.map((e) => JSON.parse(e.json).parameters.command), ["old1", "old2", "mid1"]);
-  const second = spool.claim(100, now, CLAIM_LEASE_MS);
+  const second = spool.claim(100, now, LEASE_MS);
   assert.deepEqual(second.events.map((e) => JSON.parse(e.json).parameters.command), ["mid2", "new"]);
 });
 
@@ -111,14 +114,14 @@ test("a file too large for the room, whose rest cannot be written back (a full d
     throw Object.assign(new Error("ENOSPC: no space left on device, open"), { code: "ENOSPC" });
   };
   try {
-    assert.deepEqual(spool.claim(2, now, CLAIM_LEASE_MS), { events: [], dropped: {} });
+    assert.deepEqual(spool.claim(2, now, LEASE_MS), { events: [], dropped: {} });
   } finally {
     fs.create = create;
   }
   assert.deepEqual(files(dir.path), [name], "unclaimed, as it was");
-  const later = spool.claim(2, now, CLAIM_LEASE_MS);
+  const later = spool.claim(2, now, LEASE_MS);
   assert.deepEqual(later.events.map((e) => JSON.parse(e.json).parameters.command), ["one", "two"]);
-  assert.equal(spool.claim(100, now, CLAIM_LEASE_MS).events.length, 1, "the third, in the rest written back");
+  assert.equal(spool.claim(100, now, LEASE_MS).events.length, 1, "the third, in the rest written back");
 });
 
 test("a corrupt file is skipped, counted and removed; the other files are still read", () => {
@@ -127,7 +130,7 @@ test("a corrupt file is skipped, counted and removed; the other files are still 
   spool.write([event("good")], now);
   writeFileSync(`${dir.path}/e-${now - 10}-3-500-${KEY}-00000000dead.jsonl`, "\u0000garbage{{{\n[1,2]\n");
   writeFileSync(`${dir.path}/notes.txt`, "not ours");
-  const { events, dropped } = spool.claim(100, now, CLAIM_LEASE_MS);
+  const { events, dropped } = spool.claim(100, now, LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["good"]);
   assert.deepEqual(dropped, { spool_corrupt: 2 }, "the two bad lines it holds, not the three its name promised");
   assert.deepEqual(files(dir.path).filter((name) => name !== "notes.txt").length, 1, "only the good claim is left");
@@ -139,7 +142,7 @@ test("a torn line loses only itself", () => {
   spool.write([event("a"), event("b")], now);
   const [name] = files(dir.path);
   writeFileSync(`${dir.path}/${name}`, spooled(dir.path).map((line) => JSON.stringify(line)).join("\n").slice(0, -10));
-  const { events, dropped } = spool.claim(100, now, CLAIM_LEASE_MS);
+  const { events, dropped } = spool.claim(100, now, LEASE_MS);
   assert.equal(events.length, 1);
   assert.deepEqual(dropped, { spool_corrupt: 1 });
 });
@@ -185,7 +188,7 @@ test("one event over the bound cuts the oldest event of a long-lived program's f
   assert.deepEqual(left.slice(0, 2), ["long02", "long03"], "the two oldest went, and the rest keeps its place in line");
   const cut = files(dir.path).find((name) => name !== long && name.startsWith(long.slice(0, 16)));
   assert.match(cut ?? "", new RegExp(`^e-${now - 5000}-97-\\d+-${spoolKey("https://other.example/v1")}-`));
-  assert.equal(other.claim(1000, now, CLAIM_LEASE_MS).events.length, 97, "still its endpoint's, to its own runs");
+  assert.equal(other.claim(1000, now, LEASE_MS).events.length, 97, "still its endpoint's, to its own runs");
 });
 
 test("an older version's file, without an endpoint's key, is cut as it was: still no run's to claim", () => {
@@ -199,7 +202,7 @@ test("an older version's file, without an endpoint's key, is cut as it was: stil
     new RegExp(`^e-${now - 5000}-2-\\d+-[0-9a-f]{12}\\.jsonl `),
     "no key given it",
   );
-  assert.deepEqual(spool.claim(100, now, CLAIM_LEASE_MS).events.map((e) => JSON.parse(e.json).parameters.command), [
+  assert.deepEqual(spool.claim(100, now, LEASE_MS).events.map((e) => JSON.parse(e.json).parameters.command), [
     "new",
   ]);
 });
@@ -255,7 +258,7 @@ test("a cut stopped for half its lease gives up: what it keeps never takes the c
   }
   assert.equal(creates, 2);
   assert.deepEqual(files(dir.path).filter((name) => !/^[el]-/.test(name)), [], "no temporary file left");
-  const later = open(dir.path).claim(100, now + 61_000, CLAIM_LEASE_MS).events;
+  const later = open(dir.path).claim(100, now + 61_000, LEASE_MS).events;
   assert.deepEqual(later.map((e) => JSON.parse(e.json).parameters.command), ["a", "b", "c", "d"], "the claim, whole");
 });
 
@@ -339,7 +342,7 @@ test("events older than maxAge are dropped as spool_expired, at write and at cla
     written: {},
     older: { spool_expired: 1 },
   });
-  const { events, dropped } = spool.claim(100, now, CLAIM_LEASE_MS);
+  const { events, dropped } = spool.claim(100, now, LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["fresh"]);
   assert.deepEqual(dropped, { spool_expired: 1 });
 });
@@ -347,9 +350,9 @@ test("events older than maxAge are dropped as spool_expired, at write and at cla
 test("a claim older than an hour belongs to a dead run and is taken over; a fresh one is not", () => {
   using dir = tempDir();
   open(dir.path).write([event("a")], now);
-  assert.equal(open(dir.path).claim(100, now, CLAIM_LEASE_MS).events.length, 1);
-  assert.equal(open(dir.path).claim(100, now + CLAIM_LEASE_MS - 1, CLAIM_LEASE_MS).events.length, 0);
-  const takeover = open(dir.path).claim(100, now + CLAIM_LEASE_MS + 1, CLAIM_LEASE_MS);
+  assert.equal(open(dir.path).claim(100, now, LEASE_MS).events.length, 1);
+  assert.equal(open(dir.path).claim(100, now + LEASE_MS - 1, LEASE_MS).events.length, 0);
+  const takeover = open(dir.path).claim(100, now + LEASE_MS + 1, LEASE_MS);
   assert.equal(takeover.events.length, 1);
   assert.equal(files(dir.path).length, 1, "still one file, claimed anew");
 });
@@ -359,16 +362,16 @@ test("a claim holds until it ends, however far ahead: a long exit budget's lease
   open(dir.path).write([event("a")], now);
   const [name] = files(dir.path);
   // What a run with a three-hour exit budget leases at its exit, looked at by a run whose clock is an hour behind.
-  renameSync(`${dir.path}/${name}`, `${dir.path}/l-${now + 3 * CLAIM_LEASE_MS}-${name}`);
-  assert.equal(open(dir.path).claim(100, now - CLAIM_LEASE_MS, CLAIM_LEASE_MS).events.length, 0, "not taken");
-  assert.equal(open(dir.path).claim(100, now + 3 * CLAIM_LEASE_MS + 1, CLAIM_LEASE_MS).events.length, 1, "then taken");
+  renameSync(`${dir.path}/${name}`, `${dir.path}/l-${now + 3 * LEASE_MS}-${name}`);
+  assert.equal(open(dir.path).claim(100, now - LEASE_MS, LEASE_MS).events.length, 0, "not taken");
+  assert.equal(open(dir.path).claim(100, now + 3 * LEASE_MS + 1, LEASE_MS).events.length, 1, "then taken");
 });
 
 test("temporary files a crashed writer left are removed once stale", () => {
   using dir = tempDir();
   writeFileSync(`${dir.path}/t-${now - 3_600_000 - 5}-abcdef.tmp`, "half");
   writeFileSync(`${dir.path}/t-${now}-abcdef.tmp`, "being written right now");
-  open(dir.path).claim(100, now, CLAIM_LEASE_MS);
+  open(dir.path).claim(100, now, LEASE_MS);
   assert.deepEqual(files(dir.path), [`t-${now}-abcdef.tmp`]);
 });
 
@@ -385,7 +388,7 @@ test("a spooled line that enqueue would refuse (a null parameter) is dropped alo
   const [name] = files(dir.path);
   const bad = { ...spooled(dir.path)[0], event: { name: "nat_cli_command", ts: "x", parameters: { command: null } } };
   writeFileSync(`${dir.path}/${name}`, `${readFileSync(`${dir.path}/${name}`, "utf8")}${JSON.stringify(bad)}\n`);
-  const { events, dropped } = spool.claim(100, now, CLAIM_LEASE_MS);
+  const { events, dropped } = spool.claim(100, now, LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["a", "b"]);
   assert.deepEqual(dropped, { spool_corrupt: 1 });
 });
@@ -395,7 +398,7 @@ test("one claim touches a bounded number of files: a spool full of junk costs ea
   for (let i = 0; i < FILES_PER_CALL * 3; i++) {
     writeFileSync(`${dir.path}/e-${now - 10_000 + i}-1-100-${KEY}-${String(i).padStart(12, "0")}.jsonl`, "junk\n");
   }
-  const first = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
+  const first = open(dir.path).claim(1000, now, LEASE_MS);
   assert.deepEqual(first.dropped, { spool_corrupt: FILES_PER_CALL });
   assert.equal(files(dir.path).length, FILES_PER_CALL * 2, "the rest is left for later runs");
 });
@@ -417,7 +420,7 @@ test("a file larger than the spool's bound (a program with a larger one wrote it
   const [name] = files(dir.path);
   assert.ok(statSync(`${dir.path}/${name}`).size > limits.maxBytes, "one file, over the default bound");
   // A run with the default bound keeps its bound: not read (nor held in memory), but counted, 400 and not 1.
-  const { events, dropped } = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
+  const { events, dropped } = open(dir.path).claim(1000, now, LEASE_MS);
   assert.deepEqual([events.length, dropped], [0, { spool_corrupt: 400 }]);
   assert.deepEqual(files(dir.path), []);
 });
@@ -426,7 +429,7 @@ test("an unreadable file's count is what its name says, at most what its size ca
   using dir = tempDir();
   const liar = `e-${now - 5000}-999999999-99999999999-${KEY}-00000000dead.jsonl`;
   writeFileSync(`${dir.path}/${liar}`, new Uint8Array(640).fill(0xff)); // not UTF-8, 640 bytes: 10 lines at most
-  const { dropped } = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
+  const { dropped } = open(dir.path).claim(1000, now, LEASE_MS);
   assert.deepEqual(dropped, { spool_corrupt: 10 });
 });
 
@@ -437,7 +440,7 @@ test("a file that cannot be read counts as many corrupt events as its name says 
   const bytes = readFileSync(`${dir.path}/${name}`);
   bytes[bytes.indexOf("b".charCodeAt(0), bytes.indexOf('"command"'))] = 0xff; // one byte that is not UTF-8
   writeFileSync(`${dir.path}/${name}`, bytes);
-  const { events, dropped } = open(dir.path).claim(1000, now, CLAIM_LEASE_MS);
+  const { events, dropped } = open(dir.path).claim(1000, now, LEASE_MS);
   assert.deepEqual([events.length, dropped], [0, { spool_corrupt: 3 }]);
   assert.deepEqual(files(dir.path), [], "the file is removed");
 });
@@ -446,19 +449,19 @@ test("an owner that renews its claim keeps it past the hour; only a claim left a
   using dir = tempDir();
   open(dir.path).write([event("a")], now);
   const owner = open(dir.path);
-  const { events } = owner.claim(100, now, CLAIM_LEASE_MS);
+  const { events } = owner.claim(100, now, LEASE_MS);
   assert.equal(events.length, 1);
-  assert.equal(owner.renew(events[0].claim, now + CLAIM_LEASE_MS * 1.5), true);
-  const later = (ms: number) => open(dir.path).claim(100, now + ms, CLAIM_LEASE_MS).events.length;
-  assert.equal(later(CLAIM_LEASE_MS + 1), 0, "renewed: still its owner's");
-  assert.equal(later(CLAIM_LEASE_MS * 1.5 + 1), 1, "left alone: taken over");
+  assert.equal(owner.renew(events[0].claim, now + LEASE_MS * 1.5), true);
+  const later = (ms: number) => open(dir.path).claim(100, now + ms, LEASE_MS).events.length;
+  assert.equal(later(LEASE_MS + 1), 0, "renewed: still its owner's");
+  assert.equal(later(LEASE_MS * 1.5 + 1), 1, "left alone: taken over");
 });
 
 test("each spool claims only its own endpoint's files; others stay for their own", () => {
   using dir = tempDir();
   open(dir.path, limits, spoolKey("https://production.example.com/events")).write([event("prod")], now);
   open(dir.path).write([event("ours")], now);
-  const { events } = open(dir.path).claim(100, now, CLAIM_LEASE_MS);
+  const { events } = open(dir.path).claim(100, now, LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command), ["ours"]);
   assert.equal(files(dir.path).filter((name) => name.startsWith("e-")).length, 1, "production's file is untouched");
 });
@@ -498,7 +501,7 @@ test("two first runs at once: a spool directory another process makes between th
   assert.ok(spool, "the spool opens");
   spool.write([event("raced")], now);
   assert.deepEqual(
-    open(path).claim(100, now, CLAIM_LEASE_MS).events.map((e) => JSON.parse(e.json).parameters.command),
+    open(path).claim(100, now, LEASE_MS).events.map((e) => JSON.parse(e.json).parameters.command),
     [
       "raced",
     ],
@@ -693,8 +696,8 @@ test("an older version's claim (c-<since>) is left alone for an hour: the two ve
   open(dir.path).write([event("a")], now);
   const [name] = files(dir.path);
   renameSync(`${dir.path}/${name}`, `${dir.path}/c-${now}-${name}`);
-  assert.equal(open(dir.path).claim(100, now + 60_000, CLAIM_LEASE_MS).events.length, 0, "a minute later: still its");
-  assert.equal(open(dir.path).claim(100, now + 3_600_001, CLAIM_LEASE_MS).events.length, 1, "an hour later: taken");
+  assert.equal(open(dir.path).claim(100, now + 60_000, LEASE_MS).events.length, 0, "a minute later: still its");
+  assert.equal(open(dir.path).claim(100, now + 3_600_001, LEASE_MS).events.length, 1, "an hour later: taken");
 });
 
 test("a program's Math.random that gives NaN, or 1, still gives spool files names that are claimed, and distinct", () => {
@@ -711,7 +714,7 @@ test("a program's Math.random that gives NaN, or 1, still gives spool files name
     Math.random = random;
   }
   assert.equal(files(dir.path).length, 4, files(dir.path).join("\n"));
-  const { events } = spool.claim(100, now, CLAIM_LEASE_MS);
+  const { events } = spool.claim(100, now, LEASE_MS);
   assert.deepEqual(events.map((e) => JSON.parse(e.json).parameters.command).sort(), ["a", "a", "b", "b"]);
 });
 
