@@ -758,6 +758,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#countFromDisk(replayed.dropped);
     this.#replayed += replayed.events.length;
     this.#dlq.push(...replayed.events);
+    // Held now: a started handler's periodic flush retries them, and renews their claims meanwhile.
+    if (replayed.events.length > 0) this.#tickFromNowOn();
   }
 
   /**

@@ -892,6 +892,26 @@ test("a long-lived owner keeps its claim while it flushes; once it stops flushin
   }
 });
 
+test("a started handler retries the backlog it took on its periodic flush, which renews its claims", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start((_, index) => ({ status: index === 0 ? 503 : 200 }));
+  try {
+    spoolEvent(dir.path, server.url(), "earlier", "s", 1);
+    const running = handler(dir.path, server.url(), {
+      handOff: false, // as in CI: its exit would deliver the backlog itself, so it starts now
+      flushIntervalSeconds: 0.05,
+      random: () => 0.5,
+      backoffMaxSeconds: 2,
+    });
+    running.start(); // takes the backlog, which the endpoint refuses once: held, to retry
+    await waitFor(() => running.stats().sent === 1, "the retry, with no flush asked for");
+    assert.deepEqual(commands(server.events()), ["earlier", "earlier"], "refused once, then delivered");
+    await running.stop();
+  } finally {
+    await server.close();
+  }
+});
+
 test("a running handler leases its claims for two flush intervals and a request, at least five minutes, at most an hour", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));
