@@ -4,12 +4,13 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import { readFileSync } from "node:fs";
-import { CLIENT_VERSION } from "../mod.ts";
+import { CLIENT_VERSION, recordConsent } from "../mod.ts";
 import { defaultSpoolDir, environmentSettings, fallbackSpoolDir, parseFlag } from "../src/config.ts";
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { pythonJsonDumps } from "../src/python_json.ts";
 import { pythonMachineName } from "../src/runtime/info.ts";
-import { canRun, runChild } from "./helpers/child.ts";
+import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
+import { tempDir } from "./helpers/spool_dir.ts";
 import { TestServer } from "./helpers/server.ts";
 
 test("CLIENT_VERSION is kept equal to deno.json's version", () => {
@@ -105,6 +106,39 @@ test("NAT_TELEMETRY_ENABLED sets the initial flag in a fresh process; unset mean
     assert.equal(off.enabled, false, `NAT_TELEMETRY_ENABLED=${value}`);
     assert.equal(off.stats.enqueued, 0);
   }
+});
+
+test("a variable set to bytes that are not UTF-8 is set, not unset: an opt-out there opts out, an endpoint is refused", async () => {
+  using dir = tempDir();
+  const consentFile = `${dir.path}/telemetry.toml`;
+  assert.equal(recordConsent("enabled", consentFile), true);
+  // The shell puts the byte 0xFF in the variable: no runtime can spawn a child with bytes that are not UTF-8.
+  const withBytes = async (name: string, printfFormat: string) => {
+    const result = await runChild("settings_child.ts", {
+      executable: "/bin/sh",
+      args: [
+        "-c",
+        `${name}="$(printf '${printfFormat}')" exec "$@"`,
+        "sh",
+        ...runtimeCommand(fixturePath("settings_child.ts")),
+      ],
+      env: {
+        NAT_TELEMETRY_CONSENT_FILE: consentFile,
+        NAT_TELEMETRY_ENABLED: undefined,
+        DO_NOT_TRACK: undefined,
+        NAT_TELEMETRY_ENDPOINT: "",
+        NAT_TELEMETRY_DEBUG: "1",
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    return { ...JSON.parse(result.stdout), stderr: result.stderr };
+  };
+  assert.equal((await withBytes("NAT_UNRELATED", "x")).enabled, true, "the consent file says yes");
+  assert.equal((await withBytes("DO_NOT_TRACK", "1\\377")).enabled, false, "DO_NOT_TRACK opts out");
+  assert.equal((await withBytes("NAT_TELEMETRY_ENABLED", "0\\377")).enabled, false, "NAT_TELEMETRY_ENABLED opts out");
+  const endpoint = await withBytes("NAT_TELEMETRY_ENDPOINT", "http://127.0.0.1:9/\\377");
+  assert.doesNotMatch(endpoint.stderr, /events\.telemetry\.data\.nvidia\.com/, "never the default endpoint");
+  assert.equal(endpoint.stats.sent, 0);
 });
 
 test("NAT_TELEMETRY_ENDPOINT=stdout writes each batch as one JSON line to stderr, nothing to stdout, no network", async () => {

@@ -189,11 +189,17 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       for (const [signal, listener] of listeners) quietly(() => watch.remove(signal, listener));
     };
   });
+  /**
+   * A variable's value; `undefined` when it is unset or the permissions hide it. A value that is not valid Unicode,
+   * which Deno refuses to read, is read as U+FFFD, as Node.js and Bun read its invalid bytes: set, and never what
+   * the user meant (an opt-out's value opts out, an endpoint's is refused), never taken for unset.
+   */
   const readEnv = (name: string) => {
+    if (!granted({ name: "env", variable: name })) return undefined;
     try {
-      return granted({ name: "env", variable: name }) ? deno.env.get(name) : undefined;
+      return deno.env.get(name);
     } catch {
-      return undefined;
+      return "\uFFFD";
     }
   };
   /** What starting a sender takes here, Deno's executable and the shell that closes descriptors, or why it cannot. */
