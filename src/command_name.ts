@@ -25,8 +25,8 @@ function madeOnFirstUse(source: string): () => RegExp {
   return () => pattern ??= new RegExp(source, "u");
 }
 
-/** Characters no command name has: control, format, combining, private or unassigned ones, fillers. */
-const notInAName = madeOnFirstUse(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]`);
+/** Characters no command name has: control, format, combining, private, unassigned or lone surrogate ones, fillers. */
+const notInAName = madeOnFirstUse(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`);
 
 /**
  * An error class's name, as a program's language spells one: a letter, `_` or `$`, then letters and digits; qualified

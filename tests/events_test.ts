@@ -85,17 +85,18 @@ test('CliCommandEvent sends no user text passed on: a path, an address, an error
   }
 });
 
-test('names in any script are reported; invisible, combining and control characters make them "undefined"', () => {
+test('names in any script are reported; invisible, combining, control and lone surrogate characters make them "undefined"', () => {
   const reported = (command: string, errorClass = "ValueError") => {
     const parameters = new CliCommandEvent({ command, taskStatus: "failure", errorClass }).parameters();
     return [parameters.command, parameters.errorClass];
   };
   assert.deepEqual(reported("déployer", "Über.Fehler"), ["déployer", "Über.Fehler"]);
   assert.deepEqual(reported("部署 上线", "配置错误"), ["部署 上线", "配置错误"]);
-  for (const command of ["run\u200b", "e\u0301t\u00e9", "\u3164", "ru\u0007n", "d\ue000b"]) {
+  // A lone surrogate is no text at all: a UTF-8 reader (the Python ingest's) fails on it.
+  for (const command of ["run\u200b", "e\u0301t\u00e9", "\u3164", "ru\u0007n", "d\ue000b", "dep\ud800loy", "\udc00"]) {
     assert.deepEqual(reported(command), ["undefined", "ValueError"], JSON.stringify(command));
   }
-  for (const errorClass of ["Über Fehler", "Über\u200bError", "9Über"]) {
+  for (const errorClass of ["Über Fehler", "Über\u200bError", "9Über", "Über\ud800"]) {
     assert.deepEqual(reported("run", errorClass), ["run", "undefined"], JSON.stringify(errorClass));
   }
 });
