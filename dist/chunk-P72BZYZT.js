@@ -126,10 +126,10 @@ O]];for(const[b,k]of T)globalThis.addEventListener(b,k);return mt.add(_),()=>{fo
 b,k);mt.delete(_)}}),v=new Oe(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const E=e.build.os==="linux"&&
 r({name:"read",path:ht})?S(()=>s.read(ht,65536)):void 0,_=Ut(E),O=Se.filter(T=>!_.includes(T)).map(T=>{const b=Zt(()=>{c.
 programListens(T)||(W(m,k=>k(T)),v.clear(),l(T))});return S(()=>c.add(T,b)),[T,b]});return()=>{for(const[T,b]of O)S(()=>c.
-remove(T,b))}}),g=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},y=m=>{const E=Si(e,r,s,g);
-if(E)return{refused:E};const _=bs.find(N=>!r({name:"env",variable:N}));if(_!==void 0)return{refused:`the program may not\
- read ${_} (--allow-env), which its requests honour: a sender would not`};const O=S(()=>e.execPath());if(!O||!r({name:"r\
-un",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const T=r({name:"read",path:"."})?S(
+remove(T,b))}}),g=m=>{if(r({name:"env",variable:m}))try{return e.env.get(m)}catch{return"\uFFFD"}},y=m=>{const E=Si(e,r,
+s,g);if(E)return{refused:E};const _=bs.find(N=>!r({name:"env",variable:N}));if(_!==void 0)return{refused:`the program ma\
+y not read ${_} (--allow-env), which its requests honour: a sender would not`};const O=S(()=>e.execPath());if(!O||!r({name:"\
+run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const T=r({name:"read",path:"."})?S(
 ()=>e.cwd()):void 0,b=[m.dir,...m.reads].map(N=>qt(N,T)),k=[...b,O].find(N=>N.includes(","));if(k!==void 0)return{refused:`\
 Deno's permission flags cannot name a path with a comma: ${k}`};if(e.build.os==="windows")return{executable:O,paths:b,cwd:T};
 const R=ws.find(([N,Y])=>r({name:"run",command:N})&&(!Y||s.sizeOf(N)!==void 0));return R?{executable:O,closer:R,paths:b,
@@ -719,7 +719,7 @@ tops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the c
 s NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OT\
 LP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector's key) are\
  not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Ys=Object.keys(xr),Vs=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
-zs=hn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),Ws=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
+zs=hn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),Ws=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
 Xs=hn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),yt="1.5",Nr=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ae=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
@@ -1041,818 +1041,818 @@ ault()},x=()=>{H(h,w=>w.exit(e.exitCode))},_=w=>{w.defaultPrevented||H(h,R=>R.ex
 balThis.removeEventListener(w,R);ln.delete(x)}}),g=new Y(h=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};le\
 t v=e.build.os==="linux"&&r({name:"read",path:ye})?S(()=>a.read(ye,65536)):void 0,x=_e(v),_=oe.filter(T=>!x.includes(T))\
 .map(T=>{let w=Me(()=>{u.programListens(T)||(H(h,R=>R(T)),g.clear(),l(T))});return S(()=>u.add(T,w)),[T,w]});return()=>{\
-for(let[T,w]of _)S(()=>u.remove(T,w))}}),E=h=>{try{return r({name:"env",variable:h})?e.env.get(h):void 0}catch{return}},\
-y=h=>{let v=Wo(e,r,a,E);if(v)return{refused:v};let x=Go.find(A=>!r({name:"env",variable:A}));if(x!==void 0)return{refuse\
-d:`the program may not read ${x} (--allow-env), which its requests honour: a sender would not`};let _=S(()=>e.execPath()\
-);if(!_||!r({name:"run",command:_}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"r\
-ead",path:"."})?S(()=>e.cwd()):void 0,w=[h.dir,...h.reads].map(A=>un(A,T)),R=[...w,_].find(A=>A.includes(","));if(R!==vo\
-id 0)return{refused:`Deno\'s permission flags cannot name a path with a comma: ${R}`};if(e.build.os==="windows")return{ex\
-ecutable:_,paths:w,cwd:T};let D=Yo.find(([A,X])=>r({name:"run",command:A})&&(!X||a.sizeOf(A)!==void 0));return D?{execut\
-able:_,closer:D,paths:w,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${bt}`}};r\
-eturn{env:E,envHidden:h=>!r({name:"env",variable:h}),writeStderr:h=>d(e.stderr,h),writeStdout:h=>d(e.stdout,h),stdoutIsT\
-erminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCode||\
-void 0,serve(h,v,x,_){let T=new Set,w=0,R=async A=>{if(Number(A.headers.get("content-length")??0)>_.maxBodyBytes)return \
-pt(A);let X=await zo(A,_.maxBodyBytes);if(X===void 0)return pt(A);let q=new URL(A.url),re=await x({method:A.method,path:\
-q.pathname+q.search,body:X});return re?new Response(re.body??null,{status:re.status,headers:re.headers}):(await new Prom\
-ise(ge=>T.add(ge)),new Response(null,{status:503}))},D=e.serve({hostname:h,port:v,onListen(){}},async A=>{if(w>=_.maxCon\
-nections)return new Response(null,{status:503,headers:{connection:"close"}});w++;try{return await R(A)}finally{w--}});re\
-turn Promise.resolve({port:D.addr.port,async close(){for(let A of T)A();await D.shutdown()}})},unrefTimer(h){try{typeof \
-h=="number"?e.unrefTimer(h):h?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(h){try{return r({name:"ne\
-t",host:mt(h)})}catch{return!1}},sendsProxyCredentials(h){try{return ie.some(v=>!r({name:"env",variable:v}))||dt(new URL\
-(h),E)}catch{return!0}},fetch:n,senderRefusal(h){let v=y(h);return"refused"in v?v.refused:void 0},senderCommand(h,v){let\
- x=y(v);if("refused"in x)return x;let{executable:_,closer:T,paths:w,cwd:R}=x,D=T&&Vo(e,t),A=T?[...D?[D]:[],T[0],_]:[_],X\
-=o()?"--allow-net":`--allow-net=${mt(v.endpoint)}`,q=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-np\
-m","--no-remote"];q.push("--allow-sys=uid,gid",`--allow-env=${v.variables.join(",")}`,X,`--allow-run=${A.join(",")}`),q.\
-push(`--allow-read=${w.join(",")}`,`--allow-write=${v.dir}`,h);let re={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"\
-},ge=$e(E,{...v.set,...re},R);if(!T)return{argv:q,env:ge,cwd:v.dir};let Kn=[T[0],"-c",T[2],"nat-telemetry-sender",...q];\
-return D?{argv:[D,...Kn],env:ge,cwd:v.dir,leavesSession:!0}:{argv:Kn,env:ge,cwd:v.dir}},spawnDetached(h){try{let[v,...x]\
-=h.argv,T={stdin:"null",stdout:"null",stderr:"null",detached:h.leavesSession!==!0,clearEnv:!0};return new e.Command(v,{a\
-rgs:x,env:h.env,cwd:h.cwd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:h=>e.exit(h),signalSelf:c,termina\
-l(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ae(a,O().o\
-s))return{async readRaw(h){let v=S(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let x=()=>{for(let[T,w]of _)S(()=>u.remove(T,\
-w))},_=oe.map(T=>{let w=()=>{S(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(x(),l(T))};return S(()=>u.add(T,w)),[T,w]}\
-);try{let T=new Uint8Array(64);for(;;){let w=await e.stdin.read(T);if(h(w===null?Uint8Array.of(4):T.slice(0,w))!==void 0\
-||w===null)return}}finally{e.stdin.setRaw(v),x()}}}},files:a,exiting:()=>vt,onExit:h=>p.add(h),onInterrupt:h=>g.add(h)}}\
-var ft="/proc/self/ns/pid";function mt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?44\
-3:80)}`}var ht=["/usr/bin/setsid","/bin/setsid"];function Vo(e,n){let t=ht.map(r=>[n({name:"read",path:r}),n({name:"run"\
-,command:r})]);if(!t.flat().includes("denied"))return ht.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=S(()\
-=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var bt="/bin/sh",Yo=[["/b\
-in/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec\
- "$@"\'],[bt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Go=[...ie,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CER\
-T_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Wo(e,n,t,r){return e.build.standalone?"a deno compile executable:\
- it runs only its program":Le({pid:e.pid,ppid:S(()=>e.ppid),os:O().os,env:r,read:o=>n({name:"read",path:o})?S(()=>t.read\
-(o,65536)):void 0,pidNamespace:O().os==="linux"&&n({name:"read",path:ft})?S(()=>e.readLinkSync(ft)):void 0})}function pt\
-(e){return e.body?.cancel().catch(()=>{}),new Response(\'{"error":"the body is too large"}\',{status:413,headers:{"content\
--type":"application/json",connection:"close"}})}async function zo(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=\
-0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function Et(e){let\
- n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),cn(i)||\
-r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programList\
-ens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var Pe=globalThis.Deno,vt=!1,l\
-n=new Set;Pe&&globalThis.addEventListener("unload",()=>{vt=!0;for(let e of ln)e()});var gt=typeof Pe?.addSignalListener=\
-="function"?Et(Pe):void 0;var Xo="/etc/hosts",qo=16<<20,Jo=5e3,Ko=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);func\
-tion St(e,n,t){let r=e("node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWit\
-h(".localhost")||ni(e,a))return r.lookup(o,i,s);let d=new r.Resolver({timeout:Jo,tries:1}),u=()=>d.cancel();t.addEventLi\
-stener("abort",u,{once:!0});let c=(l,m)=>new Promise(f=>l.call(d,m,p=>f(p?.code)));(async()=>{for(let l of ei(e,n,o)){le\
-t m=await Promise.all([c(d.resolve4,l),c(d.resolve6,l)]);if(m.some(f=>Ko.has(f??"")))return!1;if(m.includes(void 0))retu\
-rn!0}return!0})().then(l=>{if(t.removeEventListener("abort",u),l&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new \
-Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var Zo="/etc/resolv.conf",Qo=65536;function ei(e,n,t){if(t.e\
-ndsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math.min(15,Nu\
-mber.parseInt(c.slice(6),10)||0))},s=e("node:fs");for(let u of(S(()=>wt(s,Zo,Qo))??"").split(`\n`)){let[c,...l]=u.replace\
-(/[#;].*/,"").trim().split(/\\s+/);(c==="search"||c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.trim().spl\
-it(/\\s+/)??[]);let a=n("LOCALDOMAIN")?.trim();a&&(r=a.split(/\\s+/)),r??=[S(()=>e("node:os").hostname().replace(/^[^.]*\\.\
-?/,""))??""].filter(Boolean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(\
-".").length-1>=o?[t,...d]:[...d,t]}function wt(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,\
-"latin1"):""}function ni(e,n){let t=S(()=>wt(e("node:fs"),Xo,qo))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let \
-o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index\
-);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function Tt(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise\
-((i,s)=>{let a=new URL(r),d=Oe(a,n);if(d.kind==="unusable")return s(new C(d.reason));let u=a.protocol==="https:",c=St(e,\
-n,o.signal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"}\
-,signal:o.signal};if(d.kind==="direct")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,p=o.signal;l.createConnection=(g,E)=>{(\
-u?ri(e,c,f,a,p):xt(e,c,f,p)).then(h=>E(null,h),h=>E(h))},u||(l.path=`${a.protocol}//${a.host}${a.pathname}${a.search}`,f\
-.authorization&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").request(a,l);m.o\
-n("error",s),m.on("response",f=>{let p=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let E=p(\
-g);return E===void 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:(\
-)=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var ti=16384;function xt(e,n,t,r){let o=e("node:n\
-et"),{hostname:i,port:s}=t;return fn(r,a=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o\
-.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connec\
-t",()=>a(d)),d})}async function ri(e,n,t,r,o){let i=await xt(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await fn(o,(u,c)=\
->{let l="",m=f=>{l+=f.toString("latin1");let p=l.indexOf(`\\r\n\\r\n`);if(p<0){l.length>ti&&c(new Error("the proxy\'s answer \
-to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?.[1]\
-??0);if(g<200||g>299)return c(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let E=f.subarray(f.length-(l\
-.length-p-4));E.length>0&&i.unshift(E),u(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+\
-(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let a=e("node:net"),d=r.hostname.replace(/^\
-\\[(.*)\\]$/,"$1");return fn(o,u=>{let c=a.isIP(d)?"":d,l=e("node:tls").connect({socket:i,host:d,servername:c});return l.o\
-n("close",()=>i.destroy()),l.once("secureConnect",()=>u(l)),l})}function fn(e,n){return new Promise((t,r)=>{let o,i={out\
-come:"pending"},s=()=>{e.removeEventListener("abort",u),o?.removeListener("error",d),o?.removeListener("close",c)},a=l=>\
-{i.outcome==="pending"&&(i.outcome="settled",s(),t(l))};function d(l){i.outcome==="pending"&&(i.outcome="failed",s(),o?.\
-destroy(),r(l))}let u=()=>d(new Error("aborted")),c=()=>d(new Error("the connection closed"));if(e.aborted)return r(new \
-Error("aborted"));e.addEventListener("abort",u,{once:!0});try{o=n(a,d)}catch(l){return d(l instanceof Error?l:new Error(\
-String(l)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d)\
-,o.on("close",c))})}function _t(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSy\
-mbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:\
-t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),a=(f,p,g,E)=>{try{return e.openSync(f,p|i,E)}catch(y){let h=y.code\
-;if(h==="ENOENT"||h==="ENOTDIR")return;let v=h==="ELOOP"||h==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw v&\
-&g(s(v)),y}},d=(f,p)=>{for(let g=0;g<p.length;)g+=e.writeSync(f,p,g,p.length-g)},{Buffer:u,process:c}=globalThis,l,m=(f,\
-p)=>{if(l??=c?.getBuiltinModule?.("node:buffer")?.isUtf8??oi,!l(p))throw new k(f,"not_utf8");return u.from(p).toString("\
-utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,p)=>r===void 0||\
-S(()=>r.has(p==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&s(p\
-)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:f=>S(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink\
-:f=>S(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,p,g){let E=a(f,o("O_RD\
-ONLY"),g);if(E!==void 0)try{let y=s(e.fstatSync(E));g(y);let h=Ne((v,x)=>e.readSync(E,v,x,v.length-x,null),y.size,p);ret\
-urn g({...y,size:h.length}),m(f,h)}finally{e.closeSync(E)}},create(f,p){let g=a(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL")\
-,()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(p))}catch(E){throw e.\
-closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},append(f,p,g){let E=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);i\
-f(E===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(E))),d(E,u.from(p))}finally\
-{e.closeSync(E)}},touch(f,p,g){let E=a(f,o("O_RDONLY"),g);if(E===void 0)throw new Error(`cannot date ${f}: nothing is th\
-ere`);try{g(s(e.fstatSync(E))),e.futimesSync(E,p/1e3,p/1e3)}finally{e.closeSync(E)}},rename:(f,p)=>e.renameSync(f,p),rem\
-ove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function oi(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode\
-(e),!0}catch{return!1}}function Nt(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};retu\
-rn()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try\
-{e.removeListener("beforeExit",r)}catch{}}}}}var Rt,kt=!1;function Ot(e,n){if(kt)return!1;try{return Rt??=new Int32Array\
-(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(Rt,0,0,e).value).then(()=>n(),()=>{kt=!0,n()}),!0}catch{ret\
-urn!1}}var ii={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Mt(e,n){let t,r=()=>t??=si(e),o=({dir:u})=\
->{let c=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${O().name} cannot ru\
-n a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:m}=r();return yi(e,l,m)},i=!1,s=new Y(u=>Lt(e,[["before\
-Exit",()=>{H(u,m=>m.beforeExit())}],["exit",m=>{i=!0,H(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&S(()=>(e.kill(e.p\
-id,u),!0))===!0,d=new Y(u=>{if(e.pid===1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=_e(S\
-(()=>c?.read(ye,65536)));return Lt(e,oe.filter(m=>!l.includes(m)).map(m=>{let f=Me(()=>{lt(e,m)||(H(u,p=>p(m)),d.clear()\
-,a(m)||e.exit(J[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>It(e.stderr,u),w\
-riteStdout:u=>It(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode\
-=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=e.getBuilti\
-nModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let p=f.createServer((E,y)=>{let h=()=>{y\
-.writeHead(413,{"content-type":"application/json",connection:"close"}),y.end(\'{"error":"the body is too large"}\',()=>E.s\
-ocket.destroy())};if(Number(E.headers["content-length"]??0)>m.maxBodyBytes)return h();let v=new TextDecoder,x="",_=0,T=!\
-1;E.on("data",w=>{if(!T){if(_+=w.length,_>m.maxBodyBytes)return T=!0,x="",E.pause(),h();x+=v.decode(w,{stream:!0})}}),E.\
-on("end",async()=>{if(T)return;let w=await l({method:E.method??"GET",path:E.url??"/",body:x});w&&(y.writeHead(w.status,w\
-.headers??{}),y.end(w.body))})});p.maxConnections=m.maxConnections,await new Promise((E,y)=>{p.once("error",y),p.listen(\
-c,u,E)});let g=p.address();return{port:typeof g=="object"&&g?g.port:c,close:()=>new Promise(E=>{p.close(()=>E()),p.close\
-AllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:Nt(e),watchTick:e.versions.bun?void 0:\
-Ot,monotonicMs(){let[u,c]=e.hrtime();return u*1e3+c/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{f\
-s:u}=r(),c=m=>S(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return;let{stdin:\
-l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Ie(l))===!1&&Ae(r().files,O().os))return{rea\
-dRaw:m=>new Promise(f=>{let p=l.isRaw===!0,g=h=>{l.removeListener("data",E),l.removeListener("end",y),S(()=>l.setRawMode\
-?.(p)),l.pause(),h!==void 0&&h.length>0&&S(()=>l.unshift(h)),f()},E=h=>{let v=new Uint8Array(h??[]),x;try{x=m(v)}catch{x\
-=v.length}x!==void 0&&g(v.subarray(x))},y=()=>{S(()=>m(Uint8Array.of(4))),g()};l.on("data",E),l.on("end",y),l.setRawMode\
-?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Tt(u=>e.getBuiltinModule(u),u=>e.env[u]):bi(n.fetchAtLoad,u\
-=>e.env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun?ii:{},f=$e\
-(g=>e.env[g],{...c.set,...m},S(()=>e.cwd?.())),p=e.versions.bun?[]:fi(e);return{argv:[e.execPath,...p,u],env:f,cwd:c.dir\
-}},senderRefusal:o,spawnDetached(u){try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let y=["ignore","ignore","ignore"];try{\
-let h=n.bunSpawn([...c],{detached:!0,stdio:y,windowsHide:!0,env:{...l},cwd:m});return h.unref(),h.pid!==void 0?"started"\
-:"failed"}catch(h){return h?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");i\
-f(!f)return"failed";let[p,...g]=c,E=f.spawn(p,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:m});return E.on("er\
-ror",()=>{}),E.unref(),E.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get files\
-(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function si(e){let n;try\
-{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&\
-_t(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?ui(S(()=>o?.read(Pt,ai,di)),r.uid):S(()=>e.getBuiltinModu\
-le?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&ke(o)}}var Pt="/etc/passwd",ai=16*1024*1024;function\
- di(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${Pt} is not root\'s alone`)}function ui(e,n)\
-{if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$\
-/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var ci=/^(use-openssl-ca|use-bundled-ca|use-system-c\
-a|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,li=/^(opens\
-sl-config|tls-cipher-list)$/;function fi(e){let n=[...mi(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=\
-0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(ci\
-.test(a)?t.set(a,!o):li.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}\
-`:`--${r}=${o}`)}function mi(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";el\
-se if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var hi=/^--\
-allow-fs-(?:read|write)(?:=([^]*))?$/,At=/--(?:experimental[-_])?permission|--allow[-_]/,pi=/^--experimental[-_](?:defau\
-lt[-_])?config[-_]file/;function gi(e,n,t){return n!==void 0&&At.test(n)||!e.some(r=>r==="--permission"||r==="--experime\
-ntal-permission")?!1:e.every(r=>{if(At.test(r)&&/^[^=]*_/.test(r)||pi.test(r))return!1;let o=hi.exec(r);if(!o)return!0;l\
-et i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&F(i,t)})}function yi(e,n,t){let r=e.getBuiltinModule;return r\
-?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its \
-executable runs only the program":S(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executab\
-le runs only the program":S(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-chi\
-ld-process":e.permission&&!gi(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its se\
-nder would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not\
- pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: rel\
-ative, or with a space, quote or backslash)":Le({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>S(()=>n?.re\
-ad(o,65536)),pidNamespace:e.platform==="linux"?S(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot\
- start processes"}function bi(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Oe(new URL(o),n);\
-if(s.kind==="unusable")throw new C(s.reason);if(s.kind==="proxy"&&!t)throw new C("this runtime\'s fetch cannot use a prox\
-y");try{return await r(o,{...i,proxy:s.kind==="proxy"?Ei(s.proxy):!1})}catch(a){throw S(()=>a?.code)==="UnsupportedProxy\
-Protocol"?new C("the proxy setting\'s scheme is not supported"):a}}}function Ei({protocol:e,hostname:n,port:t,authorizati\
-on:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i\
-,respectNoProxy:!1}}function It(e,n){let t=De.get(e)??0;t===0&&e.on("error",$t),De.set(e,t+1);let r=()=>{let i=(De.get(e\
-)??1)-1;De.set(e,i),i===0&&e.removeListener("error",$t)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}\
-}var De=new WeakMap;function $t(){}function Lt(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let \
-o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var se=globalThis,vi={env:()=>{},writeStderr:()=>{},unref\
-Timer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>\
-{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to star\
-t a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP s\
-erver in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiti\
-ng:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Ce,Dt=[S(()=>se.Bun?.fetch),se.Deno?S(()=>se.fetch):void 0].find(e=>\
-typeof e=="function");function b(){if(Ce)return Ce;let e=O().name;return Ce=e==="deno"?yt(se.Deno,Dt):e==="unknown"?vi:M\
-t(se.process,{lightFetch:e==="node",fetchAtLoad:Dt,bunSpawn:e==="bun"?se.Bun?.spawn:void 0}),Ce}var Ct=/^t-(\\d{13})-[0-9\
-a-f]+\\.tmp$/;function Z(e,n,t,r,o,i=Fe(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(\
-i)}catch{}throw s}}function Fe(e,n){return`${e==="/"?"":e}/t-${U(n)}-${G()}.tmp`}function U(e){return String(Math.floor(\
-e)).padStart(13,"0")}var Si=Math.random;function be(){let e;try{e=Si()}catch{}return typeof e=="number"&&e>=0&&e<1?e:glo\
-balThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function G(e=12){let n="";for(;n.length<e;)n+=Math.floor(be(\
-)*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function j(e){try{return e instanceof Error?e.message:`threw $\
-{typeof e}`}catch{return"threw something that cannot be described"}}function N(e){switch(typeof e){case"string":return J\
-SON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"b\
-igint":return`${e}n`;case"object":{if(e===null)return"null";let n=Ht(e)?.slice(8,-1);return n===void 0?"an object that c\
-annot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function ae(e){if\
-(typeof e!="object"||e===null)return!1;let n=Ht(e);return n==="[object Object]"||n==="[object Module]"}function Bt(e){if\
-(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}functi\
-on Ht(e){try{return Object.prototype.toString.call(e)}catch{return}}function mn(e,n){let t=Object.keys(e).find(i=>!Objec\
-t.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=wi(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${\
-o}\'?`:`the options: ${r.join(", ")}`})`}function wi(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e)\
-.length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=Ti(t(e),t(s));a<i&&([o,\
-i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Ti(e,n){let t=Array.from({length:e.length+1}\
-,(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=\
-1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===\
-n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function M(e){try{let n=\
-new URL(e);if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password\
-!==""&&(n.password="***"),n.search!==""){let t=[...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURIComponent(r)}=*\
-**`);n.search=t.join("&")}return n.href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")\
-}}function Ut(e,n){let t=e.replace(/[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>M(r.replaceAll("\\\\/","/")));for(let r \
-of n===void 0?[]:xi(n)){let o=r.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,s,a)=>`%${\
-Ft(s)}${Ft(a)}`);t=t.replace(new RegExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function Ft(e){return\
-/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function xi(e){try{let{username:n,password:t,search:r}=new URL(e\
-),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.l\
-ength>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[\
-an(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...new Set([...i,...s,...d,...a])].\
-sort((u,c)=>c.length-u.length)}catch{return[]}}var _i=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Ri=/^(?:[!-~](?:[\\t -~]*[!-~])?)?\
-$/,ki=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function\
- Be(e){return ki.has(e.toLowerCase())}function He(e){return _i.test(e)}function Ue(e){return Ri.test(e)}function je(e,n,\
-t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var de="0.1.0";var Vt="nat\
--cli",hn={name:"@nat/telemetry",version:de};function Yt(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"\
-?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Gt=e=>Object.entries(e).map(([n,t])=>({k\
-ey:n,value:Yt(t)}));function jt(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ni(e){return{x86_64:"amd64\
-",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"p\
-pc64",s390x:"s390x"}[e]??e}function Wt(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:jt(e.timestamp\
-),observedTimeUnixNano:jt(e.timestamp),eventName:n,attributes:[...Gt(t),{key:"nat.event.schema_version",value:Yt(e.schem\
-aVersion)}]}}function pn(e,n,t,r=O()){let o=Gt({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t\
-.serviceVersion,"session.id":n,"host.arch":Ni(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.versi\
-on,"telemetry.sdk.name":hn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":hn.vers\
-ion}),i=JSON.stringify({resource:{attributes:o},scopeLogs:[{scope:hn,logRecords:[]}]});return je(`{"resourceLogs":[${i.s\
-lice(0,-4)}`,e,"]}]}]}")}function zt(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Oi(t));return o>0?{kind:"delivered",rej\
-ected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry"\
-,reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Oi(e\
-){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}c\
-atch{return 0}}function Xt(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.i\
-ndexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=dec\
-odeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch\
-{s("has a bad percent-encoding")}}return t}var gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];fun\
-ction qt(e,n=()=>!1){for(let t of gn){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPO\
-RTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Kt="https://events.telemet\
-ry.data.nvidia.com/v1.1/events/json";function ue(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase\
-())}function Ai(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Ii=["","0","false","no","off"];func\
-tion Ve(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}f\
-unction Zt(){let e=b().env,n=[],t=(y,h)=>{let v=e(y);return v!==void 0&&!Li(v)&&n.push(`${y}=${N(v)} is not a yes/no val\
-ue (1, true, yes / 0, false, no): read as no, ${h}`),ue(v)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing i\
-s asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[];for(let y of $i)b().envHidden?.(y)===!0&&r.pu\
-sh(y);let o=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),i=e("NAT_TELEMETRY_ENDP\
-OINT");i!==void 0&&!Ve(i)&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(M(i))} is not an http(s) URL, "" or "stdout": nothing is s\
-ent`);let s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().toLowerCase())&&n.push(`NAT_TELEM\
-ETRY_FORMAT=${N(s)} is not a format (nat, otlp): the nat envelope is sent`);let a=t("NAT_TELEMETRY_HANDOFF","so events a\
-re delivered in process at exit")??"auto",d=e("NAT_TELEMETRY_CONSENT_FILE");d&&!F(d,O().os)&&n.push(`NAT_TELEMETRY_CONSE\
-NT_FILE=${N(d)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold anot\
-her decision`);let u,c=Pi(e,O().os,n,y=>u=y),l=e("NAT_TELEMETRY_SPOOL_DIR"),m=O().os==="win32"?"LOCALAPPDATA":"HOME";c==\
-=void 0&&l===void 0&&b().envHidden?.(m)===!0&&(u=`the program may not read ${m} (its permissions)`,n.push(`${m} may not \
-be read (the program\'s permissions): the spool cannot be kept in the home directory`));for(let y of r)n.push(`${y} may n\
-ot be read (the program\'s permissions): ${Qt[y]}`);for(let y of gn){let h=e(y);h&&!/^https?:$/.test(Mi(h))&&n.push(`${y}\
-=${N(M(h))} is not an http(s) URL: OTLP events are not sent`)}let f=qt(e,y=>r.includes(y)),p=y=>Xt(e(y),h=>n.push(`${y}:\
- ${h}: skipped`)),g={...Jt("OTEL_EXPORTER_OTLP_HEADERS",p("OTEL_EXPORTER_OTLP_HEADERS"),n),...Jt("OTEL_EXPORTER_OTLP_LOG\
-S_HEADERS",p("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},E={...p("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"serv\
-ice.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:i,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpoint\
-Hidden:f.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:c,noSpool:u,spoolFallback:l===void 0,handOff\
-:a,ci:Ai(e("CI")),format:s,otlpEndpoint:f.endpoint,otlpHeaders:g,otlpResource:E,problems:n}}var Qt={NAT_TELEMETRY_ENDPOI\
-NT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it c\
-ould ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SP\
-OOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is n\
-ot seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with th\
-e OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets th\
-e endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP\
-_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the\
- same"},$i=Object.keys(Qt);function Li(e){let n=e.trim().toLowerCase();return ue(n)===!0||Ii.includes(n)}function Mi(e){\
-try{return new URL(e).protocol}catch{return""}}function Jt(e,n,t){let r={};for(let[o,i]of Object.entries(n))He(o)?Be(o)?\
-t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):Ue(i)?r[o]=i:t.push(`${e}: the value of ${N(o)} i\
-s not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`)\
-:t.push(`${e}: ${N(o)} is not a header name (an RFC 9110 token): skipped, not sent`);return r}function Pi(e,n,t=[],r=()=\
->{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):F(o,n)?o:\
-(t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is \
-not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!F(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: \
-ignored, as the XDG specification says`);else if(i)return $(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDA\
-TA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s\
-=a?$(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("th\
-ere is no home directory"):F(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r\
-("the home directory is not an absolute path"))}function er(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");r\
-eturn $(r&&F(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function yn(){let e=b();if(ue(e.env("NAT_TELEMETRY_DEBUG")))return n=>e\
-.writeStderr(`[nat-telemetry] ${n}\n`)}function nr(e){let n;return()=>n??=new RegExp(e,"u")}var Md=nr(String.raw`[\\p{Cc}\\\
-p{Cf}\\p{Co}\\p{Cn}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Pd=nr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}\
-_$][\\p{L}\\p{N}_$]*)*$`);var bn="1.5",Vd=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"\
-error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Yd=Object.freeze({INFERENCE:"inference",AUD\
-ITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesi\
-zer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ce=class{name;schemaVersion;timestamp\
-;constructor(n,t={}){if(Di(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it")\
-;if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass i\
-t to super()), got ${N(n)}`);let r=t.schemaVersion??bn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot c\
-reate event: \'schemaVersion\' must be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestam\
-p;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch millisecond\
-s");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Di(e){return e===ce}function P(e){let n=JSON.stringify(\
-e);return typeof n=="string"&&/[\\r\\n]/.test(n)?Ci(n):n}function Ci(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[\
-r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function L(e\
-){let n=e.search(Fi);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(\
-o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Fi=/[^\\x00-\\x7f]/;var Bi=\
-"184482118588404";function ve(e){let n=Math.floor(e);if(!(Math.abs(n)<=vn))throw new RangeError("Invalid time value");le\
-t t=Math.floor(n/1e3);if(t!==En.second){let r=Math.floor(t/tr),o=t-r*tr,i=`${Ee(Math.floor(o/3600))}:${Ee(Math.floor(o/6\
-0)%60)}:${Ee(o%60)}`;En={second:t,text:`${Hi(r)}T${i}.`}}return`${En.text}${Ui(n-t*1e3)}Z`}var En={second:NaN,text:""};f\
-unction Hi(e){let n=Math.floor((e+719468)/146097),t=e+719468-n*146097,r=Math.floor((t-Math.floor(t/1460)+Math.floor(t/36\
-524)-Math.floor(t/146096))/365),o=t-(365*r+Math.floor(r/4)-Math.floor(r/100)),i=Math.floor((5*o+2)/153),s=o-Math.floor((\
-153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${Stri\
-ng(Math.abs(d)).padStart(6,"0")}`}-${Ee(a)}-${Ee(s)}`}var Ee=e=>e<10?`0${e}`:`${e}`,Ui=e=>e<10?`00${e}`:e<100?`0${e}`:`$\
-{e}`,tr=86400,vn=864e13;function rr(e){let{name:n}=e;if(typeof n!="string"||n==="")throw new TypeError("Event name is no\
-t a non-empty string");let t=P(Vi(e));if(n!==Ye.name){let o=P(n);Ye={name:n,json:o,bytes:L(o)}}let r=ve(e.timestamp);ret\
-urn{json:`{"ts":"${r}","parameters":${t},"name":${Ye.json}}`,bytes:ji+r.length+L(t)+Ye.bytes}}var Ye={name:"",json:"",by\
-tes:0},ji=31;function Vi(e){let n=e.parameters(),t=(s,a)=>new TypeError(`Event \'${e.name}\' ${s} cannot be read: ${j(a)}`\
-);try{n?.then}catch(s){throw t("parameters() returned an object that",s)}if(Bt(n)){try{Promise.prototype.then.call(n,voi\
-d 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}i\
-f(!ae(n))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${N(n)}`);let r;try{r=Ob\
-ject.keys(n)}catch(s){throw t("parameters",s)}let o={};for(let s of r){let a;try{a=n[s]}catch(d){throw t(`parameter \'${s\
-}\'`,d)}s in o?o={...o,[s]:a}:o[s]=a}let i=Sn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Sn(\
-e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t\
-=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is n\
-ot a string, finite number or boolean`}}function or(e,n){return{browserType:"undefined",clientId:Bi,clientType:"Native",\
-clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??O().machine,deviceGdprBehOptI\
-n:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"\
-undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,\
-eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None"\
-,idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:ve(+(n.sentAt??Da\
-te.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function wn(e,n){return je(`${P(e).slice(0,-1)},"event\
-s":[`,n,"]}")}var ir=/[A-Za-z0-9_-]/,Yi=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2}\
-)?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Gi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?\
-:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function sr(e){return new _n(e).documen\
-t()}var _n=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#b(),this.\
-#n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#e.startsWith("[[",this.\
-#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t)\
-{let u=Tn(o,s)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of ta\
-bles`);let c=this.#E({},"header");return u.push(c),Ge(o,s,u),c}let d=Tn(o,s);d===void 0?Ge(o,s,d=this.#E({},a?"header":"\
-implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:xn(d)?a?(this.#t.get(d)!=="implicit"&&this.#i\
-(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an in\
-line table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#d(n){let t=this.#l();this.#y(),this.#k("="),this.#y();let r=\
-this.#r(),o=n;for(let s of t.slice(0,-1)){let a=Tn(o,s);a===void 0?Ge(o,s,a=this.#E({},"dotted")):(!xn(a)||!["dotted","i\
-mplicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a\
-,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),Ge(o,i,r)}#l(){let n=[];for(;;\
-){this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(this.#T());else{let r=this.#n;for(;this.\
-#n<this.#e.length&&ir.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,\
-this.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(this.#e.startsWith(\'"""\',this.#n))ret\
-urn this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#f();if(n==="\'")return this.#\
-T();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#u():this.#h();return\
- this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,s]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!ir.te\
-st(t[i.length]??""))return this.#n+=i.length,s;let r=Yi.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#\
-n+=r[0].length,r[0];let o=Gi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,Wi(o[0])):this.\
-#i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)n.push(this.#r()),this.#b(),this.#s()\
-===","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#E({},"i\
-nline");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y();let t=this.#e[this.#n++];if(t==="}"\
-)break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){this.#t.set(n,"inline");for(let t of O\
-bject.values(n))xn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return\
- this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():We(t)&&t!=="	"?this.#i("a string holds a co\
-ntrol character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||\
-t.includes(`\n`)||[...t].some(r=>We(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3\
-,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',th\
-is.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(\
-t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));\
-r?this.#n+=r[0].length:n+=this.#_()}else We(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#s()===`\n`)?this.#i("a string holds a\
- control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n\
-=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t+\
-+;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n\
-`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),\
-i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"\
-):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#s\
-()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.\
-#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;this.#n<this.#e.length&&this.#s()!==`\n`;\
-){let n=this.#e[this.#n++];We(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a comment is malformed")}}#A(){this.#y\
-(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#n++:this.#n<this.#e.len\
-gth&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),thi\
-s.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split\
-(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Tn(e,n){return Object.hasOwn(e,n)?e[n]:\
-void 0}function Ge(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function xn(e){\
-return typeof e=="object"&&e!==null&&!Array.isArray(e)}function We(e){let n=e.charCodeAt(0);return n<32||n===127}functio\
-n Wi(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number\
-(n)}var zi="1.0";function ze(){if(cr())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CO\
-NSENT_FILE")||(t?$(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Rn?\
-.given!==r){let o=n?.realPath(".");Rn={given:r,path:o===void 0?r:$(o,r)}}return Rn.path}function ur(){return(fe?W:void 0\
-)??ze()}var Rn;function cr(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSE\
-NT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Xi=65536;function Nn(e,n=!1){let t=b().files;if(!\
-t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s pe\
-rmissions)"};let r;try{r=t.read(e,Xi)}catch(o){return kn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (\
-Python\'s tomllib rejects it)"}:qi(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permission\
-s)"}:{state:"disabled",problem:`cannot be read safely (${kn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never\
-_asked"};if(n)return{...ar(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another use\
-r could replace it (${kn(o).replaceAll("_"," ")})`}}return{...ar(r),text:r}}function qi(e){let{name:n,code:t}=e??{};retu\
-rn n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function kn(e){return e?.reason??"unreadable"}function ar(e){let n;try{n=sr\
-(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked\
-"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{\
-consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o=\
-==zi?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consen\
-t value this tool does not know"}}function lr(){let e=ze(),{state:n,problem:t,outdatedYes:r}=mr(e),o={fileState:n,path:e\
-,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...hr()??Ln(n),...o}}function fr(){let e=hr();if(e\
-)return e;let{state:n,text:t,problem:r}=mr(ze());return{...Ln(n),text:t,...r?{problem:r}:{}}}function mr(e){if(e!==void \
-0)return Nn(e);let n=cr();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (its permis\
-sions)`}:{state:"never_asked"}}function hr(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!\
-1,source:"NAT_TELEMETRY_ENABLED"};let t=ue(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEME\
-TRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!=\
-=""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Ln(e){return e==="never_asked"?{enabled:!1,source:"defaul\
-t"}:{enabled:e==="enabled",source:"file"}}var le,fe=!1,W,On={},An,Ji=!1,In=Symbol.for("@nat/telemetry: the program\'s opt\
--out"),$n=globalThis;try{$n[In]===void 0&&Object.defineProperty($n,In,{value:{serial:0}})}catch{}var dr=0;function Ki(){\
-try{let e=$n[In];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:\
-NaN}catch{return NaN}}function pr(){let e=Ki();e===void 0||e===dr||(dr=e,[le,fe,Ji]=[!1,!1,!0])}function gr(e){An=e}func\
-tion Q(){if(An)return le=An();if(pr(),!fe||W===void 0)return!0;let e=Nn(W,!0);e.problem!==void 0&&(e=Nn(W,!0));let n=e.t\
-ext===On.text&&b().files?.modifiedAt(W)===On.modified;return le=e.problem===void 0&&n&&Ln(e.state).enabled}function ee()\
-{return pr(),le===void 0&&Zi(fr()),le===!0}function Zi(e){[le,fe]=[e.enabled,e.source==="file"],W=fe?ze():void 0,On=W===\
-void 0?{}:{text:e.text,modified:b().files?.modifiedAt(W)}}function yr(){return ee()&&fe}function Mn(){let e=ee(),{enable\
-d:n,source:t,problem:r}=fr(),i=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0?`${t}, which the program may not read \
-(its permissions)`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:"the \
-program (setTelemetryEnabled)"}}var Cn=2**31-1,Qi=25,Pn={min:50,max:250},br=4,Dn=1e3,es=(br+1)*Pn.max,me={guarded:new Se\
-t,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,thi\
-s.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)\
-},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Dn,e)){this.ticking=!0;retu\
-rn}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Dn)),this.signal.addEventListener("abort",t\
-his.look)}catch{}},look:()=>{for(let e of me.guarded)--e.looks<=0&&e.end();me.guarded.size>0&&me.listen()}};function he(\
-e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),me.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+es)/Dn),\
-end:a},u=(c,l)=>{let m=b().monotonicMs()+c;try{r=setTimeout(()=>{me.release(d);let f=b().monotonicMs()-m;if(f<=Qi||l===0\
-)return a();u(Math.min(Math.max(f,Pn.min),Pn.max),l-1)},c),t?.(r)}catch{}};return me.guard(d),u(e,br),t||(i=S(()=>b().ho\
-ldOpen?.())),s}function Er(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Da\
-te.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ne(e,n,t,r=0){let o=Math.min(n.maxMs,\
-n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ns=3,vr=!1;function Sr(){vr=!0}var ts=new Set([\
-407,408,429,500,502,503,504]),rs=new Set([501,505]);function os(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{ki\
-nd:"too_large"}:ts.has(e)||e>=500&&e<600&&!rs.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`\
-http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:\
-`http_${e}`}}async function wr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=he(e.\
-timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new P\
-romise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{le\
-t a=e.url,d=new URL(a).origin,u=e.classify??os;for(;;s++){let c=new URL(a).origin===d?e.headers:void 0,l=await Promise.r\
-ace([e.fetch(a,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.si\
-gnal}),i]),m=is(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),p=Er(l.he\
-aders.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promise.race([ss(l),i]).c\
-atch(()=>{});return u(m,p,E)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,p,void 0);if(s===ns)return{ki\
-nd:"rejected",reason:"too_many_redirects"};let g=ds(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(\
-g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1\
-)return vr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",\
-reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_r\
-edirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof C&&s===0?{kind:"not_sent",reason:\
-a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:j(a)}}finally{r(),e.signal?.rem\
-oveEventListener("abort",o)}}function is(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=5\
-99&&typeof e.headers?.get=="function"?n:void 0}async function ss(e){let n=e.body?.getReader?.();if(!n)return"";let t=new\
- TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>as)return"";r+=t.dec\
-ode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var as=65536;function ds(e,n){if(e!==null\
-)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function te(e){le\
-t n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"\
-0")}function Fn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?voi\
-d 0:r(s,i);return a===void 0?[]:[a]})}var cs={initialMs:3e4,maxMs:36e5},Tr=4096;function ls(e,n){return n??te(e)}functio\
-n fs(e,n,t){try{let r=e.read(n,Tr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt\
-:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failur\
-es:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof s=="string"?s:void 0,endpoint\
-Hash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var Xe=class{path;#e;#n;#o;#\
-t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${ls(r,s)}.json`,this.#o=s!==void 0,thi\
-s.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get state(){return this.#r}isOpen(){return!this\
-.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#h(),r=Math.max((this.#r?.fail\
-ures??0)+1,t?.failures??0),o=this.#d()+ne(r,cs,this.#l,n),i=(t?.notBefore??0)>o;return this.#f({failures:r,notBefore:i?t\
-.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.\
-#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures:this.#r.failures,notBefore:this.#d()+n}),\
-this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h(),this.#r&&this.#r.handedOffAt===void 0&&th\
-is.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}re\
-fresh(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#a())}#h(){let n=fs(this\
-.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#a(){try{this.#c.remove(this.\
-path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.\
-#t}),o=L(r)<=Tr&&M(this.#t)===this.#t?r:JSON.stringify({...n,...t});Z(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};fun\
-ction xr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not trie\
-d before ${ve(t)}`}function I(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _r=36e5,qe=64,Rr=6e4,kr=6e4,Lr=64,ms=/^e-(\\d{13})-(\\d+)\
--(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Bn=/^([lc])-(\\d{13})-(e-.+)$/,hs=36e5;function Mr(e,n="nat",t=""){return\
- te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var z=class e{dir;key;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,thi\
-s.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=l=>{i(l)},d=s==="work",u=d\
-?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return a(`the program may not ${u} \
-${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be t\
-old`):m!==n&&c(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(\
-n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return a(m?`${n} does \
-not exist yet`:j(l))}}write(n,t){let r={},o=n.map(Je),{first:i}=Or(o,this.#n.maxEvents,this.#n.maxBytes);I(r,"spool_full\
-",i);let s=new Map;for(let d=i;d<o.length;d++){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let \
-a=[];try{for(let d of s.values())a.push(this.#t(d,t,this.key))}catch(d){for(let u of a)this.#a(u);throw d}return{written\
-:r,older:this.#u(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#r(t).slice(0,qe)){if(o.length>=n)break\
-;let d=this.#d(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#c(d,s,t),m=u.sl\
-ice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.len\
-gth};try{this.#t(u.slice(m.length).map(Je),s.time,this.key)}catch{this.giveBack(f);continue}I(i,"spool_corrupt",c),I(i,"\
-spool_expired",l);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}rene\
-w(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return \
-this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`\
-${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#l().flatMap(n=>{let t=\
-Bn.exec(n),r=Se(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#c(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!=\
-=null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Pr(t)}:s]}).sort((n,t)=>n.time-t.time).ma\
-p(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(r.length>=qe)break;let s=Nr(i,t);if(s===void 0)con\
-tinue;let a=n.#d(s.name,t+_r);try{n.#e.rename(`${n.dir}/${i}`,a)}catch{continue}let{valid:d}=n.#c(a,s,t);try{let u=this.\
-#t(d.map(Je),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(a,`${n.dir}/${s.name}`)}catch{}break}n.#a(a.slice\
-(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),o}clear(){let n=0;for(let t of this.#l()){let r=Bn.exec(t)\
-,o=Se(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(){return this.#o().sort((n,t)=>n.time-t.time)}#o(){return \
-this.#l().flatMap(n=>Se(n)??[])}#t(n,t,r){if(n.length===0)return;let o=Ar(n,t,r);return Z(this.#e,this.dir,o,Ir(n),t),o}\
-#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#n.maxBytes)}catch{let s=this.#e.sizeOf(\
-n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Lr)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a\
-=gs(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#d(n,t){return`${this.\
-dir}/${$r(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i\
-=Ct.exec(o),s=Nr(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>_r&&r<qe&&this.#a(o)\
-&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={},o=this.#o(),i=0,s=0,a=1/0;for(let y of o)i+=y.eve\
-nts,s+=y.bytes,a=Math.min(a,y.time);let{maxAgeMs:d,maxEvents:u,maxBytes:c}=this.#n;if(n-a<=d&&i<=u&&s<=c)return r;let l=\
-o.filter(y=>t.includes(y.name)),m=Math.min(...l.map(y=>y.time)),f=y=>this.#e.modifiedAt(`${this.dir}/${y}`),p=Math.max(.\
-..l.map(y=>f(y.name)??-1/0)),g=y=>{if(y.time<m)return!1;let h=f(y.name);return h===void 0||!Number.isFinite(p)?y.time-m<\
-=kr:Math.abs(h-p)<=kr},E=0;for(let y of o.sort((h,v)=>h.time-v.time)){let h=n-y.time>d;if(!h&&i<=u&&s<=c)break;if(t.incl\
-udes(y.name)||!h&&g(y))continue;if(E++>=qe)break;if(i-=y.events,s-=y.bytes,!h&&i<u&&s<c){let x=this.#h(y,u-i,c-s,n);if(x\
-===void 0)continue;i+=x.kept.events,s+=x.kept.bytes,I(r,"spool_corrupt",x.corrupt),I(r,"spool_full",x.cut);continue}let \
-v=this.#c(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(I(r,"spool_corrupt",v.corrupt),I(r,h?"spool_expired":"spool_full"\
-,v.valid.length+v.expired))}return r}#h(n,t,r,o){let i=$r(n.name,o+Rr),s=b().monotonicMs();try{this.#e.rename(`${this.di\
-r}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#c(`${this.dir}/${i}`,n),u=a.map(Je),{first:c\
-,bytes:l}=Or(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:\
-void 0;let p=Fe(this.dir,o),g=()=>{try{this.#e.remove(p)}catch{}};try{this.#e.create(p,Ir(m))}catch{if(g(),!this.#a(i))r\
-eturn;try{this.#t(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(b().monotonic\
-Ms()-s>Rr/2)return void g();try{this.#e.rename(p,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${\
-i}`,`${this.dir}/${Ar(m,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{re\
-turn!1}}};function Nr(e,n){let t=Bn.exec(e);return t?ps(t,n)?Se(t[3]):void 0:Se(e)}function Se(e){let n=ms.exec(e);if(!n\
-)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Lr));return{name:e,time:Number(n[1]),events:r,bytes:t,ke\
-y:n[4]}}function Or(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,s)=>i+s.bytes+1,0);for(;r<e.length&&o>t;)\
-o-=e[r++].bytes+1;return{first:r,bytes:o}}function Ar(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${U(n)}-${e.l\
-ength}-${r}-${t===void 0?"":`${t}-`}${G()}.jsonl`}function Ir(e){return e.map(n=>`${n.text}\n`).join("")}function Je(e){l\
-et n=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVersion)},"sessionId":${P(e.sessionId)},${e.clientVersion===vo\
-id 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:\
-n,bytes:L(n)}}function $r(e,n){return`l-${U(n)}-${e}`}function Pr([,e,n]){return e==="l"?Number(n):Number(n)+hs}function\
- ps(e,n){return n>Pr(e)}function gs(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:s\
-}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="stri\
-ng")&&Number.isFinite(i)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&Sn(s.parameters)===void 0))retur\
-n;let d={json:P(s),schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{r\
-eturn}}function ys(e,n){return e.spoolFallback?er(b().env,O().os,n?.uid):void 0}function bs(e,n,t=()=>{},r="work"){let{s\
-poolDir:o,spoolLimits:i}=e,s=Hn(e),a=e.noSpool??"there is no spool directory",d=o===void 0?void 0:z.open(o,n,i,s,l=>a=l,\
-r),u=ys(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:z.open(u,n,i,s);l&&l\
-.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(a),d;let c=z.open(u,n,i,s,l=>a+=`; nor in ${\
-u}: ${l}`,r);return t(a,c?.dir),c}var Ke=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this\
-.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0\
-&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let a=bs(n,s,t);if(!a)return null;let d=n.customFetch?a\
-.key:void 0,u=new Xe(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=\
-this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:L(a.json),notBefor\
-e:0})),s=i.filter(({bytes:a})=>a>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),I(o,"ev\
-ent_too_large",s.length),{events:i.filter(({bytes:a})=>a<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,olde\
-r:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,old\
-erDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnse\
-ttled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.rem\
-aining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n){let t=this.#e.cl\
-ock();for(let r of this.#n)r.until-t<n*.75&&this.spool.renew(r,t+n)}};function Hn(e){let{sink:n,format:t,sourceClientVer\
-sion:r,headers:o,customFetch:i}=e,s={version:i&&r!==de?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort()\
-:void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=P(s);return Mr(n.kind==="http"?n.\
-url:"",t.name,a==="{}"?"":a)}var Es=0xe677d21fdbff;function Dr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:\
-o}=n;try{if(!(e instanceof ce))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_e\
-vent",detail:"a proxy that cannot be inspected"}}try{let{json:i,bytes:s}=rr(e),{schemaVersion:a,timestamp:d}=e;return ty\
-peof a!="string"?{reason:"invalid_event",detail:"schemaVersion is not a string"}:Number.isFinite(d)?d<0||d>Es?{reason:"i\
-nvalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"}:s>o?{reason:"event_too_large"\
-,detail:`${s} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envel\
-ope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:s,schemaVe\
-rsion:a,sessionId:t,clientVersion:r,timestamp:d,retries:0,notBefore:0}:{reason:"invalid_event",detail:"timestamp is not \
-a finite number"}}catch(i){return{reason:"invalid_event",detail:j(i)}}}function Cr(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0\
-;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVers\
-ion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function vs(e){let n=e.replace(/\
-^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?12\
-7(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Fr(e,n){if(e.kind!=="http")return;let\
- t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||vs(t.hostname))return;let r=[...t.username||t.password?["t\
-he URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===\
-0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Br(e,n=O()){let t=({schemaVersion:r,sessi\
-onId:o,clientVersion:i=e},s)=>or(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"\
-nat",encode:(r,o)=>wn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>L(wn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}f\
-unction Hr(e,n=O()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new Wea\
-kMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Wt(i))),s};return{name:"otlp",encode:i=>pn(i.map(o\
-),i[0].sessionId,t(i[0]),n),emptyBytes:i=>L(pn([],i.sessionId,t(i),n)),eventBytes:i=>L(o(i)),readsAnswer:!0,resource:{..\
-.e.resourceAttributes,"service.name":e.serviceName},classify:zt}}var Ss="http://localhost:4318/v1/logs",ws=120,Ts=50,xs=\
-3,_s=2,Ur=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Yr=64,Rs={flushIntervalSeconds:!0,maxQueueSize:\
-!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0\
-,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolM\
-axEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:\
-!0,clock:!0,random:!0};function we(e={}){if(!ae(e))throw new TypeError(`Cannot create handler: options must be an object\
-, got ${N(e)}`);let n=mn(e,Rs);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(_,T,w)=>{let R=e[_]===void\
- 0?T:e[_],D=w.integer?`${w.sign} integer`:`${w.sign} number`,A=`Cannot create handler: \'${_}\' must be a ${D}`;if(typeof \
-R!="number"||Number.isNaN(R))throw new TypeError(`${A}, got ${N(R)}`);if(!((w.sign==="positive"?R>0:R>=0)&&(w.integer?Nu\
-mber.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${A}, got ${R}`);if(w.timer&&R*1e3>Cn)throw new RangeEr\
-ror(`Cannot create handler: \'${_}\' must be at most ${Cn/1e3} seconds (the longest a timer can wait), got ${R}`);return R\
-},r=(_,T,w)=>{let R=e[_]===void 0?w:e[_];if(typeof R!==T)throw new TypeError(`Cannot create handler: \'${_}\' must be a ${\
-T}, got ${N(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0}\
-,a=t("requestTimeoutSeconds",_s,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new Range\
-Error(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=Zt()\
-,l=r("sourceClientVersion","string",de),m=zr("resource",e.resource),f=r("sessionId","string","undefined"),p=jr(e.format,\
-c.format),g=jn(p,l,{...c.otlpResource,...m}),E=Un(g,c.sessionPrefix+f),y=jr(e.format,void 0),h=Un(jn(y,l,m,Gr),f),v=t("m\
-axEventBytes",32768,s);if(v<h.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least $\
-{h.eventBytes} (the smallest event), got ${v}`);let x=t("maxBatchBytes",5e5,s);if(x<h.batchBytes){let _=`one ${y} envelo\
-pe holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersio\
-n\', \'sessionId\' or \'resource\' make ${_} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${x} by default)`:`Cannot crea\
-te handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${_}), got ${x}`)}return{flushIntervalMs:t("flushIntervalS\
-econds",ws,o)*1e3,maxQueueSize:t("maxQueueSize",Ts,s),maxRetries:t("maxRetries",xs,{sign:"non-negative",integer:!0}),req\
-uestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvent\
-s:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(v,x-E.envelopeBytes-Yr),maxEventBytesOption:v,maxBatchBytes:x,sour\
-ceClientVersion:l,sessionId:c.sessionPrefix+f,sink:ks(e.endpoint,c.endpointHidden?Vn:c.endpoint??(p==="otlp"?c.otlpEndpo\
-intHidden?Vn:c.otlpEndpoint??Ss:void 0),c.dryRun),spoolDir:Ns(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the progra\
-m\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spool\
-Fallback,spoolLimits:{maxEvents:t("spoolMaxEvents",1e3,s),maxBytes:t("spoolMaxBytes",1048576,s),maxAgeMs:t("spoolMaxAgeD\
-ays",7,{sign:"positive"})*864e5},captureInterrupts:Is(e.captureInterrupts),handOff:As(e.handOff===void 0?void 0:r("handO\
-ff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...p==="otlp"?c.otlpHeaders:{},...Os(e.headers)},fet\
-ch:r("fetch","function",b().fetch??((_,T)=>globalThis.fetch(_,T))),logger:r("logger","function",()=>{}),clock:r("clock",\
-"function",Date.now),random:r("random","function",be)}}function Un(e,n){let t={json:Ur,bytes:L(Ur),schemaVersion:bn,sess\
-ionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.byt\
-es,batchBytes:o+Yr+r,envelopeBytes:o}}function jn(e,n,t,r){return e==="otlp"?Hr({serviceName:t["service.name"]??Vt,servi\
-ceVersion:n,resourceAttributes:t},r):Br(n,r)}var Gr={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux\
-"};function Wr(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Un(jn(n.name,t,r,Gr),"undefined");return{maxB\
-atchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var Vn=Symb\
-ol("hidden");function ks(e,n,t){if(e!==void 0&&(typeof e!="string"||!Ve(e)))throw new TypeError(`Cannot create handler: \
-\'endpoint\' must be an http(s) URL, "" or "stdout", got ${N(typeof e=="string"?M(e):e)}`);if(e===void 0&&n===Vn)return{ki\
-nd:"none",reason:"endpoint_hidden"};let r=e??n??Kt;return Ve(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reas\
-on:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Ns(e,n){if(e!==!1){if(e===void 0)retu\
-rn n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or \
-false, got ${N(e)}`);if(!F(e,O().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a \
-relative one moves with the working directory), got ${N(e)}`);return e}}function jr(e,n){if(e!==void 0&&e!=="nat"&&e!=="\
-otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().t\
-oLowerCase()==="otlp"?"otlp":"nat")}function zr(e,n){if(n===void 0)return{};if(!(ae(n)&&Object.values(n).every(r=>typeof\
- r=="string")))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);return{...\
-n}}var Vr=8192;function Os(e){let n=zr("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>\
-Vr)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${Vr} bytes to a request (servers refuse a la\
-rger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!He(r))throw new TypeError(`Cannot create handler: \'headers\'\
- must have header names (RFC 9110 tokens), got ${N(r)}`);if(Be(r))throw new TypeError(`Cannot create handler: \'headers\' \
-must not set ${N(r)}: the HTTP client frames the request itself`);if(!Ue(o))throw new TypeError("Cannot create handler: \
-\'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past\
- ASCII, no leading or trailing space), got a bad value for "+N(r))}return n}function As(e,n){return e!==void 0?{enabled:\
-e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source\
-:"CI"}:{enabled:!0,source:"default"}}function Is(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="\
-function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got \
-${N(e)}`)}var Ze=/^sender-[0-9a-f]{8}\\.mjs$/,Te="NAT_TELEMETRY_SENDER";function Qe(e,n){return{...e,[Te]:JSON.stringify(\
-n)}}function Xr(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof\
- n.endpoint=="string"?n:void 0}catch{return}}var V=15e3,$s=250;function pe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{\
-13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=N\
-umber(a[1]),u=a[2]==="lock"?V:$s;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).push(s):nn(e,`${n}/${s}`)}return i.locks.\
-sort(),i.marks.sort(),i}function en(e,n,t,r){try{return pe(e,n,t,r).locks.length>0}catch{return!1}}function qr(e,n,t){le\
-t r;try{e.ensureDir(n,!0);let o=pe(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.no\
-w();r=`sender-${t}-${U(i)}-${G()}.start`,e.create(`${n}/${r}`,"");let s=pe(e,n,t,i);return s.locks.length===0&&s.marks[0\
-]===r?r:(nn(e,`${n}/${r}`),"at work")}catch{return r}}function Jr(e,n,t){t!==void 0&&Gn(e,n,()=>[t])}function Kr(e,n,t){\
-Gn(e,n,()=>pe(e,n,t,Date.now()).marks)}async function Zr(e,n,t){for(let r=0;r<Ls;r++){let o=Date.now();try{e.ensureDir(n\
-,!0,!1);let i=pe(e,n,t,o);if(i.locks.length>0){Yn(e,n,i.marks);return}let s=`sender-${t}-${U(o)}-${G()}.lock`;e.create(`\
-${n}/${s}`,"");let{locks:a,marks:d}=pe(e,n,t,o);if(a.join()===s)return Yn(e,n,d),s;nn(e,`${n}/${s}`)}catch{return}await \
-new Promise(i=>setTimeout(i,10+be()*50))}}var Ls=5;function Qr(e,n,t){Gn(e,n,()=>[t])}function Gn(e,n,t){try{e.ensureDir\
-(n,!0,!1),Yn(e,n,t())}catch{}}function Yn(e,n,t){for(let r of t)nn(e,`${n}/${r}`)}function nn(e,n){try{e.remove(n)}catch\
-{}}var Ds=6e4,Cs=1e3,Fs=[Te,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"]\
-;function Bs(e,n,t){let r=Hs(e,n,t);return r.handOff?r:{...r,outcome:eo(e,n)}}function eo(e,n){return e.sink.kind==="non\
-e"?"dropped":no(e)&&n?.health.isOpen()!==!0?"delivered":n?"spooled":"dropped"}function no(e){return e.sink.kind!=="http"\
-||b().canConnect(e.sink.url)}function Hs(e,n,t){try{let r=so(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handO\
-ff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=io(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);ret\
-urn m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);i\
-f("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,c={...js(e,o.dir),successor:u,onByConsentFile:yr()\
-};return{handOff:!0,command:{...a,env:Qe(a.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${\
-r})`}}}function to(e,n,t){let r=Bs(e,n,t);return r.handOff&&r.command&&!Ys(r.backlog)?{handOff:!1,reason:"the sender\'s s\
-cript is not in the spool directory and cannot be written",outcome:eo(e,r.backlog)}:r}function ro(e){try{let{spool:n,hea\
-lth:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=qr(r,n.dir,n.key);if(o==="at work\
-")return"at work";let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():Jr(r,n.dir,o),i}catch{return"f\
-ailed"}}function oo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e\
-;return so(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(io(t.url,n.spool.dir))!==void 0}function io(e,n){let t=u\
-r(),r=t===void 0?void 0:Us(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Fs,...ie,"HOME","USERPROFILE\
-"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Us(e){let n=B(e),t=n===void 0?"":e.slice(n.length).replace\
-(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?v\
-oid 0:$(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function so(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return\
-`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch\
-)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>V-Cs)return`a\
- request may take longer (requestTimeoutSeconds) than a sender lives (${V/1e3} s)`;if(!t)return"telemetry was turned off\
- during the run";if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the di\
-rectories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission wi\
-thout --allow-fs-read for them): another user could swap the sender\'s script there";if(!no(e))return"the program may not\
- connect to the endpoint";let{spool:i,files:s,health:a}=n;if(a.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u=\
-==void 0)return;let{state:c}=a,l=c===void 0?u:c.handedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l\
->Ds&&!en(s,i.dir,i.key,d))return"spooled events have waited a minute with no sender at work"}function js(e,n){let{sink:t\
-,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxR\
-etries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,\
-...Wr(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sour\
-ceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function Vs({files:e,spool:n}){return e.sizeOf(`${n.dir\
-}/${""}`,!0)===0}function Ys(e){if(Vs(e))return!0;let{files:n,spool:t}=e,r=()=>Z(n,t.dir,"","",Date.now());try{r()}catch\
-(o){if(!(o instanceof k))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ws(n,t.dir,Gs),!0}var Gs=3;f\
-unction Ws(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>Ze.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${\
-n}/${a}`);return d===void 0||d>r+V?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)\
-=>d.written-a.written).slice(t).filter(({written:a})=>r-a>V).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)\
-}catch{}}var tn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return\
- this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};func\
-tion ao(){throw new Error("a sender prints nothing")}var co=16384,zn=2*co,lo=zn-4096,Xn=32,fo=/^[a-z0-9_]{1,40}$/,zs=/^[\
-0-9a-f]{8}$/;var uo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Xs=6e4;function mo(e,n,t,r,o,i,s=-1\
-/0){let a=Object.entries(o).filter(([m,f])=>fo.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Wn(i))return;let\
- u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,Xn))},endpointHash:te(r)},c=M(r)===r?{...u,endpoint:r}:u,l=b\
-o(n,t);try{let m=Js(e,n,t,i).filter(p=>p.quiet).map(p=>ho(e,p,n,t)),f=go([...m.flatMap(p=>p.lines),c],s,i)??c;po(e,n,t,m\
-,()=>{let p=Zs(e,l);p==="invalid"&&e.remove(l);let g=`${P(f)}\n`;typeof p!="object"||p.bytes+g.length<=co?e.append(l,type\
-of p=="object"&&!p.ended?`\n${g}`:g,lo):qs(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&S(()=>e.remove(p))}catch{}}func\
-tion qs(e,n,t,r,o,i){let s=bo(n,t),a={path:qn(n,t),quiet:!1},d=Jn(e,s,a.path)?ho(e,a,n,t):{lines:[]};po(e,n,t,[d],()=>{e\
-.append(s,`${P(go([...d.lines,r],o,i)??r)}\n`,lo)})}function ho(e,n,t,r){if(e.sizeOf(n.path)===void 0)return S(()=>e.remo\
-ve(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Ks(e,n),s=qn(t,r,i);return Jn(e,n.path,s)?{lines:o,path:s,sum\
-med:n.summed}:{lines:[],summed:n.summed}}function po(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0\
-&&Jn(e,s,qn(n,t,a));throw i}}function qn(e,n,t){let r=t===void 0?"":`-${t}`;return $(e,`drops-${n}-${U(Date.now())}-${G(\
-)}${r}.aside`)}function Js(e,n,t,r){return Fn(e,n,uo,(o,i)=>{let[,,s,a]=uo.exec(i)??[],d=Math.abs(r-Number(s))>=Xs;retur\
-n o===t?{path:$(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function Ks(e,n){try{let t=n.summed??0,r=e.rea\
-d(n.path,zn)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yo(r.slice(0,o)),upTo:t+o}}catch{return{\
-lines:[],upTo:n.summed??0}}}function Jn(e,n,t){return S(()=>(e.rename(n,t),!0))??!1}function go(e,n,t){let r=e.map(a=>({\
-...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a\
- of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<Xn)&&I(o,d,u);for(let a of Object.keys(o))\
-o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(\
-a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i\
-}}}function Zs(e,n){try{let t=e.read(n,zn);return t===void 0?void 0:{lines:yo(t),bytes:t.length,ended:t===""||t.endsWith\
-(`\n`)}}catch(t){return t instanceof k?"invalid":void 0}}function yo(e){return e.split(`\n`).flatMap(n=>Qs(n)??[])}functio\
-n Qs(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array\
-.isArray(r)?Object.entries(r):[];if(!(Wn(n)&&Wn(t)&&n<=t&&s.length>0&&s.length<=Xn&&s.every(([u,c])=>fo.test(u)&&Number.\
-isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&zs.test(i)?{en\
-dpointHash:i}:{}};return typeof o=="string"&&M(o)===o?{...d,endpoint:o}:d}catch{return}}function Wn(e){return Number.isS\
-afeInteger(e)&&e>=0&&e<=vn}function bo(e,n){return $(e,`drops-${n}.json`)}var ea=.9,na=1e3,ta=3e5,ra=36e5,oa=4,rn=class{\
-#e;#n=[];#o=[];#t=new tn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=yn()\
-;#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){this.#e=we(n)}enqueue(n){try{if(!ee())return this.#le();l\
-et t=b().exiting();t?this.#q():this.#U(),this.#c++;let r=Dr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detai\
-l);if(this.#S()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#n.push(r),t)return void(this.#P()||t\
-his.#F());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#C()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}ca\
-tch{}}start(){this.#a||this.#i||(this.#a=!0,this.#U(),this.#S()>0?this.#C():ee()&&!this.#N()&&oo(this.#e,this.#w())&&thi\
-s.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#ie()));return this.#x=n,this.#\
-T=n,n}stop(){return this.#i??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#c,repl\
-ayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:th\
-is.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#U(){if(this.#I)return;this.#q();let n=b(),t=s=>{try{retur\
-n s()}catch{this.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit(\
-{beforeExit:()=>{let s=this.#i===void 0;return this.stop(),s},exit:()=>{this.#P()||this.#F(),this.#B()}})),o=this.#e.cap\
-tureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#P()||this.#F(),this.#B()})):void 0;this.#I=()=>{r?.(),i?.()}}#C(){\
-this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.f\
-lushIntervalMs),b().unrefTimer(this.#f)}async#ee(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=ia(t\
-his.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#\
-S()>0&&this.#P())return;this.#K(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!this.#N()&&await this.#ne(n),this.#M\
-()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#B(),n.clear(),this.#b=void 0,t||(this.#I?.(),th\
-is.#I=void 0)}}async#ne(n){let t=this.#w()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this\
-.flush().then(()=>!0),n.over()])||this.#V()}#V(){let n=b().monotonicMs(),t=this.#e.requestTimeoutMs*ea,r=[...this.#_];fo\
-r(let{events:i,accepted:s}of r)s&&this.#t.settle(i)&&this.#z(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i>=t);this.\
-#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#v?.health.recordFailure()}#te()\
-{return this.#R??=new AbortController}#Y(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,\
-o=this.#b;return!o||r<=t||o.end-b().monotonicMs()>=t}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#\
-e,t=!this.#y&&this.#w()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#re(){let{sink:n,clock\
-:t}=this.#e,r=this.#$,o=this.#v?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.fail\
-ures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t=this.#v?.heal\
-th;if(n.delivered){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recor\
-dFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{b\
-ackoff:i,random:s,clock:a}=this.#e,d=a()+ne(o,i,s,n.retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,failures:o,\
-probeAt:d}}async#ie(){try{this.#v?.renewClaims(this.#J());let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.\
-state||this.#b===void 0)&&n.refresh(),this.#K();let t=this.#N();if(t&&!this.#re())return;let r=this.#e.clock(),i=this.#o\
-.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];le\
-t s=this.#X(i);for(let d of s)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#se(s,a),this.#oe(a),a.\
-delivered&&a.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush failed une\
-xpectedly: ${n}`)}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await \
-this.#W(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(oa,n.length)},i));for(let s of n.slice(o))this.#G(s)}\
-async#W(n,t,r){let o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#\
-de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a\
-=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Y(t)?await this.#W(d,t,r):this.#G(d);retur\
-n}switch(i.kind){case"delivered":return r.delivered=!0,this.#z(n,i.rejected);case"too_large":return this.#p(1,"http_413"\
-),this.#O(n);case"rejected":return this.#p(n.length,i.reason),this.#O(n);case"interrupted":case"not_sent":this.#o.unshif\
-t(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?thi\
-s.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBef\
-ore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(\
-r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{re\
-turn await this.#ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return\
- Cr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}=this.#e;if(o.k\
-ind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(th\
-is.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${M(o.url)}`:""}: ${a}`),o.kind==="stderr")return Eo(a),{kin\
-d:"delivered"};let d=i.classify;return await wr({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l,n.length)),rea\
-dAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unr\
-efTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ce(n,t){if(!this.#m)\
-return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.t\
-hrown!==void 0&&this.#e.customFetch?`: its fetch threw ${Ut(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)\
-}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} \
-event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Mn(),{sink:r,format:o,s\
-poolDir:i,handOff:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"?M(r.url):r.kin\
-d==="stderr"?"standard error":r.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the prog\
-ram may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${a}; forma\
-t: ${o.name}; spool: ${i??"none"}`);let d=Fr(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${s.enable\
-d?"hand off where a sender can be started":"in process"} (${s.source})`)}#le(){!this.#m||this.#A||(this.#A=!0,this.#m(`t\
-elemetry off (decided by ${Mn().decidedBy}): events are not recorded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,clock:s,ra\
-ndom:a}=this.#e,d=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+ne(c.retries,i,a\
-,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u\
-.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return th\
-is.#v??=Ke.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}\
-`;r!==this.#H&&this.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonicMs())+na;let{\
-flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.min(ra,Math.max(ta,2*t+r))}#K(){if(this.#D||!ee()||this.#N())r\
-eturn;this.#D=!0;let n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=\
-n.events.length,this.#o.push(...n.events),n.events.length>0&&this.#C())}#M(n=!1){let t=[...this.#o,...this.#t.events(),.\
-..this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#s=!0\
-,this.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let s of this.#X(r))Eo(this.#\
-e.format.encode(s,this.#e.clock())),this.#l+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.\
-length,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not\
- delivered are kept in memory only, and go with the process: no spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||\
-(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let s=this.#E-this.#e.clock();s>0&&o?.health.recordWait(s),this.#r+=i.spoole\
-d;for(let[a,d]of Object.entries(i.dropped))this.#p(d,a);this.#Q(i.olderDropped)}else{let s=o?.giveBackUnsettled()??0;thi\
-s.#r+=s,this.#p(r.length-s,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#Z(n){let t=this.#v?.spool;if(!t)retur\
-n n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;le\
-t i=n.filter(({claim:s})=>s&&o.has(s));return this.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim:s})=>!s||!o.has\
-(s))}#Q(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#P(){let n=this.#w(),t=to(this.#e,n,ee());if(!t.hand\
-Off){let i={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outcome==="\
-spooled"&&n?.health.isOpen()?xr(n.health):void 0;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in pr\
-ocess, as ${t.reason}`:t.reason}`),!1}if(!this.#M(!0))return this.#g("at exit: delivering in process: the spool cannot b\
-e written"),!1;if(this.#s)return!0;let r=ro(t);if(r==="failed")return this.#g("at exit: delivering in process: no sender\
- could be started"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint dow\
-n)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#g(`at exit: handed off\
- to ${o[r]}`),!0}#F(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r}\
- event(s) spooled for a later run`),t}#B(){let n={};for(let[s,a]of Object.entries(this.#u)){let d=this.#h[s]??0;a>d&&s!=\
-="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="htt\
-p")return;let o=this.#w();if(!o)return;for(let s of Object.keys(n))this.#h[s]=this.#u[s];let i=Date.now();mo(o.files,o.s\
-pool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(I(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` \
-(${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})\
-}catch{}}};function ia(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=he(Math.max(0,n-b().\
-monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Eo(e){b().writeStderr(`${ao(JSON.parse(e))}\n`)}var sa=250;async fu\
-nction vo(e){let n=b();he(V,()=>n.exit(0)),Sr(),gr(()=>aa(e));try{await da(e,b().monotonicMs()+V)}catch{}n.exit(0)}funct\
-ion aa(e){let{enabled:n,source:t}=lr();return n||t==="default"&&e.onByConsentFile!==!0}async function da(e,n){let t=b().\
-files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=we(s),d=Hn(a);if(!Q())return Kr(t,r,d);for(l\
-et u=0;;u++){let c=await Zr(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await ca(s,n-sa);if(Qr(t,r,c),\
-!la(e,d))return;if(p&&f>0&&Q())return ua(e);if(l>0&&m>0||u>0&&l===0)return}}function ua(e){if(!e.successor)return;let{ar\
-gv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&Ze.test(a.slice(i.\
-length)));o&&s!==void 0&&S(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Qe(t,e),cwd:e.spoolDir,leavesSession\
-:r})}async function ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,rando\
-m:i,spoolDir:s}=we(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||s!==void 0&&b().files?.realPath(\
-s)===void 0)break;let d=new rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();\
-let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(\
-m))I(t.dropped,f,p);if(u<=c)break;if(c>0&&n-b().monotonicMs()>r){let f=ne(++a,o,i);if(n-b().monotonicMs()-f<=r)break;awa\
-it new Promise(p=>setTimeout(p,f))}}return t}function la(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||en\
-(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDa\
-ys*864e5};return z.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var So=Xr(b().env(Te));So&&await vo(So);\n',
-me="sender-7899478d.mjs",xa=113190,Na=6e4,Aa=1e3,Ra=[Qr,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FI\
-LE","NAT_TELEMETRY_DRY_RUN"],Ma=3,La=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
-return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
-function Ot(e){return e===null?"null":typeof e=="string"?ei(e):typeof e=="number"?Ia(e):typeof e=="boolean"?String(e):Array.
-isArray(e)?`[${e.map(Ot).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${ei(
-n)}: ${Ot(r)}`).join(", ")}}`:"null"}function ei(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
-0).toString(16).padStart(4,"0")}`)}function Ia(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
-nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
-n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
-padStart(2,"0")}`}var ti=16384,kt=2*ti,ni=kt-4096,xt=32,ri=/^[a-z0-9_]{1,40}$/,Ca=/^[0-9a-f]{8}$/,Da=/^drops-([0-9a-f]{8})\.json$/,
+for(let[T,w]of _)S(()=>u.remove(T,w))}}),E=h=>{if(r({name:"env",variable:h}))try{return e.env.get(h)}catch{return"\\uFFFD\
+"}},y=h=>{let v=Wo(e,r,a,E);if(v)return{refused:v};let x=Go.find(A=>!r({name:"env",variable:A}));if(x!==void 0)return{re\
+fused:`the program may not read ${x} (--allow-env), which its requests honour: a sender would not`};let _=S(()=>e.execPa\
+th());if(!_||!r({name:"run",command:_}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({nam\
+e:"read",path:"."})?S(()=>e.cwd()):void 0,w=[h.dir,...h.reads].map(A=>un(A,T)),R=[...w,_].find(A=>A.includes(","));if(R!\
+==void 0)return{refused:`Deno\'s permission flags cannot name a path with a comma: ${R}`};if(e.build.os==="windows")retur\
+n{executable:_,paths:w,cwd:T};let D=Yo.find(([A,X])=>r({name:"run",command:A})&&(!X||a.sizeOf(A)!==void 0));return D?{ex\
+ecutable:_,closer:D,paths:w,cwd:T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${bt}`\
+}};return{env:E,envHidden:h=>!r({name:"env",variable:h}),writeStderr:h=>d(e.stderr,h),writeStdout:h=>d(e.stdout,h),stdou\
+tIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCo\
+de||void 0,serve(h,v,x,_){let T=new Set,w=0,R=async A=>{if(Number(A.headers.get("content-length")??0)>_.maxBodyBytes)ret\
+urn pt(A);let X=await zo(A,_.maxBodyBytes);if(X===void 0)return pt(A);let q=new URL(A.url),re=await x({method:A.method,p\
+ath:q.pathname+q.search,body:X});return re?new Response(re.body??null,{status:re.status,headers:re.headers}):(await new \
+Promise(ge=>T.add(ge)),new Response(null,{status:503}))},D=e.serve({hostname:h,port:v,onListen(){}},async A=>{if(w>=_.ma\
+xConnections)return new Response(null,{status:503,headers:{connection:"close"}});w++;try{return await R(A)}finally{w--}}\
+);return Promise.resolve({port:D.addr.port,async close(){for(let A of T)A();await D.shutdown()}})},unrefTimer(h){try{typ\
+eof h=="number"?e.unrefTimer(h):h?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(h){try{return r({name\
+:"net",host:mt(h)})}catch{return!1}},sendsProxyCredentials(h){try{return ie.some(v=>!r({name:"env",variable:v}))||dt(new\
+ URL(h),E)}catch{return!0}},fetch:n,senderRefusal(h){let v=y(h);return"refused"in v?v.refused:void 0},senderCommand(h,v)\
+{let x=y(v);if("refused"in x)return x;let{executable:_,closer:T,paths:w,cwd:R}=x,D=T&&Vo(e,t),A=T?[...D?[D]:[],T[0],_]:[\
+_],X=o()?"--allow-net":`--allow-net=${mt(v.endpoint)}`,q=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--n\
+o-npm","--no-remote"];q.push("--allow-sys=uid,gid",`--allow-env=${v.variables.join(",")}`,X,`--allow-run=${A.join(",")}`\
+),q.push(`--allow-read=${w.join(",")}`,`--allow-write=${v.dir}`,h);let re={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON\
+:"1"},ge=$e(E,{...v.set,...re},R);if(!T)return{argv:q,env:ge,cwd:v.dir};let Kn=[T[0],"-c",T[2],"nat-telemetry-sender",..\
+.q];return D?{argv:[D,...Kn],env:ge,cwd:v.dir,leavesSession:!0}:{argv:Kn,env:ge,cwd:v.dir}},spawnDetached(h){try{let[v,.\
+..x]=h.argv,T={stdin:"null",stdout:"null",stderr:"null",detached:h.leavesSession!==!0,clearEnv:!0};return new e.Command(\
+v,{args:x,env:h.env,cwd:h.cwd,...T}).spawn().unref(),"started"}catch{return"failed"}},exit:h=>e.exit(h),signalSelf:c,ter\
+minal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ae(a,O\
+().os))return{async readRaw(h){let v=S(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let x=()=>{for(let[T,w]of _)S(()=>u.remov\
+e(T,w))},_=oe.map(T=>{let w=()=>{S(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(x(),l(T))};return S(()=>u.add(T,w)),[T\
+,w]});try{let T=new Uint8Array(64);for(;;){let w=await e.stdin.read(T);if(h(w===null?Uint8Array.of(4):T.slice(0,w))!==vo\
+id 0||w===null)return}}finally{e.stdin.setRaw(v),x()}}}},files:a,exiting:()=>vt,onExit:h=>p.add(h),onInterrupt:h=>g.add(\
+h)}}var ft="/proc/self/ns/pid";function mt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:\
+"?443:80)}`}var ht=["/usr/bin/setsid","/bin/setsid"];function Vo(e,n){let t=ht.map(r=>[n({name:"read",path:r}),n({name:"\
+run",command:r})]);if(!t.flat().includes("denied"))return ht.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=\
+S(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var bt="/bin/sh",Yo=[\
+["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; \
+exec "$@"\'],[bt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Go=[...ie,"DENO_CERT","DENO_TLS_CA_STORE","SSL\
+_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Wo(e,n,t,r){return e.build.standalone?"a deno compile executa\
+ble: it runs only its program":Le({pid:e.pid,ppid:S(()=>e.ppid),os:O().os,env:r,read:o=>n({name:"read",path:o})?S(()=>t.\
+read(o,65536)):void 0,pidNamespace:O().os==="linux"&&n({name:"read",path:ft})?S(()=>e.readLinkSync(ft)):void 0})}functio\
+n pt(e){return e.body?.cancel().catch(()=>{}),new Response(\'{"error":"the body is too large"}\',{status:413,headers:{"con\
+tent-type":"application/json",connection:"close"}})}async function zo(e,n){if(!e.body)return"";let t=new TextDecoder,r="\
+",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function Et(e)\
+{let n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),cn(\
+i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{program\
+Listens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var Pe=globalThis.Deno,vt=\
+!1,ln=new Set;Pe&&globalThis.addEventListener("unload",()=>{vt=!0;for(let e of ln)e()});var gt=typeof Pe?.addSignalListe\
+ner=="function"?Et(Pe):void 0;var Xo="/etc/hosts",qo=16<<20,Jo=5e3,Ko=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);\
+function St(e,n,t){let r=e("node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.end\
+sWith(".localhost")||ni(e,a))return r.lookup(o,i,s);let d=new r.Resolver({timeout:Jo,tries:1}),u=()=>d.cancel();t.addEve\
+ntListener("abort",u,{once:!0});let c=(l,m)=>new Promise(f=>l.call(d,m,p=>f(p?.code)));(async()=>{for(let l of ei(e,n,o)\
+){let m=await Promise.all([c(d.resolve4,l),c(d.resolve6,l)]);if(m.some(f=>Ko.has(f??"")))return!1;if(m.includes(void 0))\
+return!0}return!0})().then(l=>{if(t.removeEventListener("abort",u),l&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(\
+new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var Zo="/etc/resolv.conf",Qo=65536;function ei(e,n,t){if\
+(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math.min(1\
+5,Number.parseInt(c.slice(6),10)||0))},s=e("node:fs");for(let u of(S(()=>wt(s,Zo,Qo))??"").split(`\n`)){let[c,...l]=u.rep\
+lace(/[#;].*/,"").trim().split(/\\s+/);(c==="search"||c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.trim()\
+.split(/\\s+/)??[]);let a=n("LOCALDOMAIN")?.trim();a&&(r=a.split(/\\s+/)),r??=[S(()=>e("node:os").hostname().replace(/^[^.\
+]*\\.?/,""))??""].filter(Boolean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.sp\
+lit(".").length-1>=o?[t,...d]:[...d,t]}function wt(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSyn\
+c(n,"latin1"):""}function ni(e,n){let t=S(()=>wt(e("node:fs"),Xo,qo))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(\
+let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.i\
+ndex);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function Tt(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Pro\
+mise((i,s)=>{let a=new URL(r),d=Oe(a,n);if(d.kind==="unusable")return s(new C(d.reason));let u=a.protocol==="https:",c=S\
+t(e,n,o.signal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identi\
+ty"},signal:o.signal};if(d.kind==="direct")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,p=o.signal;l.createConnection=(g,E)\
+=>{(u?ri(e,c,f,a,p):xt(e,c,f,p)).then(h=>E(null,h),h=>E(h))},u||(l.path=`${a.protocol}//${a.host}${a.pathname}${a.search\
+}`,f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").request(a,l)\
+;m.on("error",s),m.on("response",f=>{let p=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let \
+E=p(g);return E===void 0?null:Array.isArray(E)?E.join(", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getRead\
+er:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var ti=16384;function xt(e,n,t,r){let o=e("no\
+de:net"),{hostname:i,port:s}=t;return fn(r,a=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:s,serverna\
+me:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"co\
+nnect",()=>a(d)),d})}async function ri(e,n,t,r,o){let i=await xt(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await fn(o,(u\
+,c)=>{let l="",m=f=>{l+=f.toString("latin1");let p=l.indexOf(`\\r\n\\r\n`);if(p<0){l.length>ti&&c(new Error("the proxy\'s ans\
+wer to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?\
+.[1]??0);if(g<200||g>299)return c(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let E=f.subarray(f.lengt\
+h-(l.length-p-4));E.length>0&&i.unshift(E),u(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\\
+r\n`+(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let a=e("node:net"),d=r.hostname.replac\
+e(/^\\[(.*)\\]$/,"$1");return fn(o,u=>{let c=a.isIP(d)?"":d,l=e("node:tls").connect({socket:i,host:d,servername:c});return\
+ l.on("close",()=>i.destroy()),l.once("secureConnect",()=>u(l)),l})}function fn(e,n){return new Promise((t,r)=>{let o,i=\
+{outcome:"pending"},s=()=>{e.removeEventListener("abort",u),o?.removeListener("error",d),o?.removeListener("close",c)},a\
+=l=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(l))};function d(l){i.outcome==="pending"&&(i.outcome="failed",s()\
+,o?.destroy(),r(l))}let u=()=>d(new Error("aborted")),c=()=>d(new Error("the connection closed"));if(e.aborted)return r(\
+new Error("aborted"));e.addEventListener("abort",u,{once:!0});try{o=n(a,d)}catch(l){return d(l instanceof Error?l:new Er\
+ror(String(l)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error\
+",d),o.on("close",c))})}function _t(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.\
+isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,m\
+ode:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),a=(f,p,g,E)=>{try{return e.openSync(f,p|i,E)}catch(y){let h=y.\
+code;if(h==="ENOENT"||h==="ENOTDIR")return;let v=h==="ELOOP"||h==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;thro\
+w v&&g(s(v)),y}},d=(f,p)=>{for(let g=0;g<p.length;)g+=e.writeSync(f,p,g,p.length-g)},{Buffer:u,process:c}=globalThis,l,m\
+=(f,p)=>{if(l??=c?.getBuiltinModule?.("node:buffer")?.isUtf8??oi,!l(p))throw new k(f,"not_utf8");return u.from(p).toStri\
+ng("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,p)=>r===void\
+ 0||S(()=>r.has(p==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let p=e.lstatSync(f,{throwIfNoEntry:!1});return p&\
+&s(p)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:f=>S(()=>(e.realpathSync.native??e.realpathSync)(f)),read\
+Link:f=>S(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,p,g){let E=a(f,o("\
+O_RDONLY"),g);if(E!==void 0)try{let y=s(e.fstatSync(E));g(y);let h=Ne((v,x)=>e.readSync(E,v,x,v.length-x,null),y.size,p)\
+;return g({...y,size:h.length}),m(f,h)}finally{e.closeSync(E)}},create(f,p){let g=a(f,o("O_WRONLY")|o("O_CREAT")|o("O_EX\
+CL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(p))}catch(E){thro\
+w e.closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},append(f,p,g){let E=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,38\
+4);if(E===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(E))),d(E,u.from(p))}fin\
+ally{e.closeSync(E)}},touch(f,p,g){let E=a(f,o("O_RDONLY"),g);if(E===void 0)throw new Error(`cannot date ${f}: nothing i\
+s there`);try{g(s(e.fstatSync(E))),e.futimesSync(E,p/1e3,p/1e3)}finally{e.closeSync(E)}},rename:(f,p)=>e.renameSync(f,p)\
+,remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function oi(e){try{return new TextDecoder("utf-8",{fatal:!0}).de\
+code(e),!0}catch{return!1}}function Nt(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};\
+return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref()\
+;try{e.removeListener("beforeExit",r)}catch{}}}}}var Rt,kt=!1;function Ot(e,n){if(kt)return!1;try{return Rt??=new Int32A\
+rray(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(Rt,0,0,e).value).then(()=>n(),()=>{kt=!0,n()}),!0}catch\
+{return!1}}var ii={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Mt(e,n){let t,r=()=>t??=si(e),o=({dir:\
+u})=>{let c=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${O().name} canno\
+t run a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:m}=r();return yi(e,l,m)},i=!1,s=new Y(u=>Lt(e,[["be\
+foreExit",()=>{H(u,m=>m.beforeExit())}],["exit",m=>{i=!0,H(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&S(()=>(e.kill\
+(e.pid,u),!0))===!0,d=new Y(u=>{if(e.pid===1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=\
+_e(S(()=>c?.read(ye,65536)));return Lt(e,oe.filter(m=>!l.includes(m)).map(m=>{let f=Me(()=>{lt(e,m)||(H(u,p=>p(m)),d.cle\
+ar(),a(m)||e.exit(J[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>It(e.stderr,\
+u),writeStdout:u=>It(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exit\
+Code=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=e.getBu\
+iltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let p=f.createServer((E,y)=>{let h=()\
+=>{y.writeHead(413,{"content-type":"application/json",connection:"close"}),y.end(\'{"error":"the body is too large"}\',()=\
+>E.socket.destroy())};if(Number(E.headers["content-length"]??0)>m.maxBodyBytes)return h();let v=new TextDecoder,x="",_=0\
+,T=!1;E.on("data",w=>{if(!T){if(_+=w.length,_>m.maxBodyBytes)return T=!0,x="",E.pause(),h();x+=v.decode(w,{stream:!0})}}\
+),E.on("end",async()=>{if(T)return;let w=await l({method:E.method??"GET",path:E.url??"/",body:x});w&&(y.writeHead(w.stat\
+us,w.headers??{}),y.end(w.body))})});p.maxConnections=m.maxConnections,await new Promise((E,y)=>{p.once("error",y),p.lis\
+ten(c,u,E)});let g=p.address();return{port:typeof g=="object"&&g?g.port:c,close:()=>new Promise(E=>{p.close(()=>E()),p.c\
+loseAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:Nt(e),watchTick:e.versions.bun?voi\
+d 0:Ot,monotonicMs(){let[u,c]=e.hrtime();return u*1e3+c/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){l\
+et{fs:u}=r(),c=m=>S(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return;let{st\
+din:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Ie(l))===!1&&Ae(r().files,O().os))return\
+{readRaw:m=>new Promise(f=>{let p=l.isRaw===!0,g=h=>{l.removeListener("data",E),l.removeListener("end",y),S(()=>l.setRaw\
+Mode?.(p)),l.pause(),h!==void 0&&h.length>0&&S(()=>l.unshift(h)),f()},E=h=>{let v=new Uint8Array(h??[]),x;try{x=m(v)}cat\
+ch{x=v.length}x!==void 0&&g(v.subarray(x))},y=()=>{S(()=>m(Uint8Array.of(4))),g()};l.on("data",E),l.on("end",y),l.setRaw\
+Mode?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Tt(u=>e.getBuiltinModule(u),u=>e.env[u]):bi(n.fetchAtLo\
+ad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun?ii:{},\
+f=$e(g=>e.env[g],{...c.set,...m},S(()=>e.cwd?.())),p=e.versions.bun?[]:fi(e);return{argv:[e.execPath,...p,u],env:f,cwd:c\
+.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let y=["ignore","ignore","ignore"];\
+try{let h=n.bunSpawn([...c],{detached:!0,stdio:y,windowsHide:!0,env:{...l},cwd:m});return h.unref(),h.pid!==void 0?"star\
+ted":"failed"}catch(h){return h?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process\
+");if(!f)return"failed";let[p,...g]=c,E=f.spawn(p,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:m});return E.on\
+("error",()=>{}),E.unref(),E.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get f\
+iles(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function si(e){let n\
+;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o\
+=n&&_t(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?ui(S(()=>o?.read(Pt,ai,di)),r.uid):S(()=>e.getBuiltin\
+Module?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&ke(o)}}var Pt="/etc/passwd",ai=16*1024*1024;func\
+tion di(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${Pt} is not root\'s alone`)}function ui(\
+e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\
+\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var ci=/^(use-openssl-ca|use-bundled-ca|use-syst\
+em-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,li=/^(o\
+penssl-config|tls-cipher-list)$/;function fi(e){let n=[...mi(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(le\
+t r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&\
+&(ci.test(a)?t.set(a,!o):li.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-\
+${r}`:`--${r}=${o}`)}function mi(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"\
+";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var hi=\
+/^--allow-fs-(?:read|write)(?:=([^]*))?$/,At=/--(?:experimental[-_])?permission|--allow[-_]/,pi=/^--experimental[-_](?:d\
+efault[-_])?config[-_]file/;function gi(e,n,t){return n!==void 0&&At.test(n)||!e.some(r=>r==="--permission"||r==="--expe\
+rimental-permission")?!1:e.every(r=>{if(At.test(r)&&/^[^=]*_/.test(r)||pi.test(r))return!1;let o=hi.exec(r);if(!o)return\
+!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&F(i,t)})}function yi(e,n,t){let r=e.getBuiltinModule;retu\
+rn r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: \
+its executable runs only the program":S(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its exec\
+utable runs only the program":S(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow\
+-child-process":e.permission&&!gi(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags it\
+s sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does\
+ not pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise:\
+ relative, or with a space, quote or backslash)":Le({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>S(()=>n\
+?.read(o,65536)),pidNamespace:e.platform==="linux"?S(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime ca\
+nnot start processes"}function bi(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Oe(new URL(o)\
+,n);if(s.kind==="unusable")throw new C(s.reason);if(s.kind==="proxy"&&!t)throw new C("this runtime\'s fetch cannot use a \
+proxy");try{return await r(o,{...i,proxy:s.kind==="proxy"?Ei(s.proxy):!1})}catch(a){throw S(()=>a?.code)==="UnsupportedP\
+roxyProtocol"?new C("the proxy setting\'s scheme is not supported"):a}}}function Ei({protocol:e,hostname:n,port:t,authori\
+zation:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,heade\
+rs:i,respectNoProxy:!1}}function It(e,n){let t=De.get(e)??0;t===0&&e.on("error",$t),De.set(e,t+1);let r=()=>{let i=(De.g\
+et(e)??1)-1;De.set(e,i),i===0&&e.removeListener("error",$t)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{\
+o()}}var De=new WeakMap;function $t(){}function Lt(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(\
+let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var se=globalThis,vi={env:()=>{},writeStderr:()=>{},u\
+nrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:\
+()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to \
+start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HT\
+TP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},e\
+xiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Ce,Dt=[S(()=>se.Bun?.fetch),se.Deno?S(()=>se.fetch):void 0].find\
+(e=>typeof e=="function");function b(){if(Ce)return Ce;let e=O().name;return Ce=e==="deno"?yt(se.Deno,Dt):e==="unknown"?\
+vi:Mt(se.process,{lightFetch:e==="node",fetchAtLoad:Dt,bunSpawn:e==="bun"?se.Bun?.spawn:void 0}),Ce}var Ct=/^t-(\\d{13})-\
+[0-9a-f]+\\.tmp$/;function Z(e,n,t,r,o,i=Fe(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.rem\
+ove(i)}catch{}throw s}}function Fe(e,n){return`${e==="/"?"":e}/t-${U(n)}-${G()}.tmp`}function U(e){return String(Math.fl\
+oor(e)).padStart(13,"0")}var Si=Math.random;function be(){let e;try{e=Si()}catch{}return typeof e=="number"&&e>=0&&e<1?e\
+:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function G(e=12){let n="";for(;n.length<e;)n+=Math.floor\
+(be()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function j(e){try{return e instanceof Error?e.message:`thr\
+ew ${typeof e}`}catch{return"threw something that cannot be described"}}function N(e){switch(typeof e){case"string":retu\
+rn JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);ca\
+se"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Ht(e)?.slice(8,-1);return n===void 0?"an object th\
+at cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function ae(e\
+){if(typeof e!="object"||e===null)return!1;let n=Ht(e);return n==="[object Object]"||n==="[object Module]"}function Bt(e\
+){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}fu\
+nction Ht(e){try{return Object.prototype.toString.call(e)}catch{return}}function mn(e,n){let t=Object.keys(e).find(i=>!O\
+bject.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=wi(t,r);return`\'${t}\' is not an option (${o?`did you mean\
+ \'${o}\'?`:`the options: ${r.join(", ")}`})`}function wi(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>\
+t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let a=Ti(t(e),t(s));a<i&&\
+([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Ti(e,n){let t=Array.from({length:e.lengt\
+h+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(le\
+t o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1\
+]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function M(e){try{le\
+t n=new URL(e);if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.pass\
+word!==""&&(n.password="***"),n.search!==""){let t=[...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURIComponent(r\
+)}=***`);n.search=t.join("&")}return n.href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?*\
+**")}}function Ut(e,n){let t=e.replace(/[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>M(r.replaceAll("\\\\/","/")));for(le\
+t r of n===void 0?[]:xi(n)){let o=r.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,s,a)=>\
+`%${Ft(s)}${Ft(a)}`);t=t.replace(new RegExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function Ft(e){re\
+turn/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function xi(e){try{let{username:n,password:t,search:r}=new U\
+RL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=\
+>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n|\
+|t?[an(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...new Set([...i,...s,...d,...a\
+])].sort((u,c)=>c.length-u.length)}catch{return[]}}var _i=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Ri=/^(?:[!-~](?:[\\t -~]*[!-~]\
+)?)?$/,ki=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);func\
+tion Be(e){return ki.has(e.toLowerCase())}function He(e){return _i.test(e)}function Ue(e){return Ri.test(e)}function je(\
+e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var de="0.1.0";var Vt=\
+"nat-cli",hn={name:"@nat/telemetry",version:de};function Yt(e){return typeof e=="string"?{stringValue:e}:typeof e=="bool\
+ean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Gt=e=>Object.entries(e).map(([n,t])=\
+>({key:n,value:Yt(t)}));function jt(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ni(e){return{x86_64:"a\
+md64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64l\
+e:"ppc64",s390x:"s390x"}[e]??e}function Wt(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:jt(e.times\
+tamp),observedTimeUnixNano:jt(e.timestamp),eventName:n,attributes:[...Gt(t),{key:"nat.event.schema_version",value:Yt(e.s\
+chemaVersion)}]}}function pn(e,n,t,r=O()){let o=Gt({...t.resourceAttributes,"service.name":t.serviceName,"service.versio\
+n":t.serviceVersion,"session.id":n,"host.arch":Ni(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.v\
+ersion,"telemetry.sdk.name":hn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":hn.\
+version}),i=JSON.stringify({resource:{attributes:o},scopeLogs:[{scope:hn,logRecords:[]}]});return je(`{"resourceLogs":[$\
+{i.slice(0,-4)}`,e,"]}]}]}")}function zt(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Oi(t));return o>0?{kind:"delivered"\
+,rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"re\
+try",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function \
+Oi(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n\
+:0}catch{return 0}}function Xt(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i\
+=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a\
+=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}c\
+atch{s("has a bad percent-encoding")}}return t}var gn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"]\
+;function qt(e,n=()=>!1){for(let t of gn){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_\
+EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Kt="https://events.tel\
+emetry.data.nvidia.com/v1.1/events/json";function ue(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLower\
+Case())}function Ai(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Ii=["","0","false","no","off"];\
+function Ve(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!\
+1}}function Zt(){let e=b().env,n=[],t=(y,h)=>{let v=e(y);return v!==void 0&&!Li(v)&&n.push(`${y}=${N(v)} is not a yes/no\
+ value (1, true, yes / 0, false, no): read as no, ${h}`),ue(v)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothi\
+ng is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[];for(let y of $i)b().envHidden?.(y)===!0&&\
+r.push(y);let o=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),i=e("NAT_TELEMETRY_\
+ENDPOINT");i!==void 0&&!Ve(i)&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(M(i))} is not an http(s) URL, "" or "stdout": nothing \
+is sent`);let s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().toLowerCase())&&n.push(`NAT_T\
+ELEMETRY_FORMAT=${N(s)} is not a format (nat, otlp): the nat envelope is sent`);let a=t("NAT_TELEMETRY_HANDOFF","so even\
+ts are delivered in process at exit")??"auto",d=e("NAT_TELEMETRY_CONSENT_FILE");d&&!F(d,O().os)&&n.push(`NAT_TELEMETRY_C\
+ONSENT_FILE=${N(d)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold \
+another decision`);let u,c=Pi(e,O().os,n,y=>u=y),l=e("NAT_TELEMETRY_SPOOL_DIR"),m=O().os==="win32"?"LOCALAPPDATA":"HOME"\
+;c===void 0&&l===void 0&&b().envHidden?.(m)===!0&&(u=`the program may not read ${m} (its permissions)`,n.push(`${m} may \
+not be read (the program\'s permissions): the spool cannot be kept in the home directory`));for(let y of r)n.push(`${y} m\
+ay not be read (the program\'s permissions): ${Qt[y]}`);for(let y of gn){let h=e(y);h&&!/^https?:$/.test(Mi(h))&&n.push(`\
+${y}=${N(M(h))} is not an http(s) URL: OTLP events are not sent`)}let f=qt(e,y=>r.includes(y)),p=y=>Xt(e(y),h=>n.push(`$\
+{y}: ${h}: skipped`)),g={...Jt("OTEL_EXPORTER_OTLP_HEADERS",p("OTEL_EXPORTER_OTLP_HEADERS"),n),...Jt("OTEL_EXPORTER_OTLP\
+_LOGS_HEADERS",p("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},E={...p("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"\
+service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:i,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndp\
+ointHidden:f.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:c,noSpool:u,spoolFallback:l===void 0,han\
+dOff:a,ci:Ai(e("CI")),format:s,otlpEndpoint:f.endpoint,otlpHeaders:g,otlpResource:E,problems:n}}var Qt={NAT_TELEMETRY_EN\
+DPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"\
+it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETR\
+Y_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there \
+is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"wit\
+h the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program set\
+s the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_\
+OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:\
+"the same"},$i=Object.keys(Qt);function Li(e){let n=e.trim().toLowerCase();return ue(n)===!0||Ii.includes(n)}function Mi\
+(e){try{return new URL(e).protocol}catch{return""}}function Jt(e,n,t){let r={};for(let[o,i]of Object.entries(n))He(o)?Be\
+(o)?t.push(`${e}: ${N(o)} is the HTTP client\'s to set: skipped, not sent`):Ue(i)?r[o]=i:t.push(`${e}: the value of ${N(o\
+)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not se\
+nt`):t.push(`${e}: ${N(o)} is not a header name (an RFC 9110 token): skipped, not sent`);return r}function Pi(e,n,t=[],r\
+=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):F(o,n\
+)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR\
+ is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!F(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute pa\
+th: ignored, as the XDG specification says`);else if(i)return $(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALA\
+PPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME\
+");s=a?$(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r\
+("there is no home directory"):F(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),vo\
+id r("the home directory is not an absolute path"))}function er(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR\
+");return $(r&&F(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function yn(){let e=b();if(ue(e.env("NAT_TELEMETRY_DEBUG")))return \
+n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function nr(e){let n;return()=>n??=new RegExp(e,"u")}var Md=nr(String.raw`[\\p{\
+Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Pd=nr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.\
+|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var bn="1.5",Vd=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"complete\
+d",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Yd=Object.freeze({INFERENCE:"infe\
+rence",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"saf\
+e-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ce=class{name;schemaVersion\
+;timestamp;constructor(n,t={}){if(Di(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, e\
+xtend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a na\
+me (pass it to super()), got ${N(n)}`);let r=t.schemaVersion??bn;if(typeof r!="string"||r.length===0)throw new TypeError\
+(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+\
+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch m\
+illiseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Di(e){return e===ce}function P(e){let n=JSON.\
+stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?Ci(n):n}function Ci(e){let n="",t=!1;for(let r=0;r<e.length;r++\
+){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}fu\
+nction L(e){let n=e.search(Fi);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r\
+);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Fi=/[^\\x00-\\x7f\
+]/;var Bi="184482118588404";function ve(e){let n=Math.floor(e);if(!(Math.abs(n)<=vn))throw new RangeError("Invalid time \
+value");let t=Math.floor(n/1e3);if(t!==En.second){let r=Math.floor(t/tr),o=t-r*tr,i=`${Ee(Math.floor(o/3600))}:${Ee(Math\
+.floor(o/60)%60)}:${Ee(o%60)}`;En={second:t,text:`${Hi(r)}T${i}.`}}return`${En.text}${Ui(n-t*1e3)}Z`}var En={second:NaN,\
+text:""};function Hi(e){let n=Math.floor((e+719468)/146097),t=e+719468-n*146097,r=Math.floor((t-Math.floor(t/1460)+Math.\
+floor(t/36524)-Math.floor(t/146096))/365),o=t-(365*r+Math.floor(r/4)-Math.floor(r/100)),i=Math.floor((5*o+2)/153),s=o-Ma\
+th.floor((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":\
+"+"}${String(Math.abs(d)).padStart(6,"0")}`}-${Ee(a)}-${Ee(s)}`}var Ee=e=>e<10?`0${e}`:`${e}`,Ui=e=>e<10?`00${e}`:e<100?\
+`0${e}`:`${e}`,tr=86400,vn=864e13;function rr(e){let{name:n}=e;if(typeof n!="string"||n==="")throw new TypeError("Event \
+name is not a non-empty string");let t=P(Vi(e));if(n!==Ye.name){let o=P(n);Ye={name:n,json:o,bytes:L(o)}}let r=ve(e.time\
+stamp);return{json:`{"ts":"${r}","parameters":${t},"name":${Ye.json}}`,bytes:ji+r.length+L(t)+Ye.bytes}}var Ye={name:"",\
+json:"",bytes:0},ji=31;function Vi(e){let n=e.parameters(),t=(s,a)=>new TypeError(`Event \'${e.name}\' ${s} cannot be read\
+: ${j(a)}`);try{n?.then}catch(s){throw t("parameters() returned an object that",s)}if(Bt(n)){try{Promise.prototype.then.\
+call(n,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a th\
+enable`)}if(!ae(n))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${N(n)}`);let \
+r;try{r=Object.keys(n)}catch(s){throw t("parameters",s)}let o={};for(let s of r){let a;try{a=n[s]}catch(d){throw t(`para\
+meter \'${s}\'`,d)}s in o?o={...o,[s]:a}:o[s]=a}let i=Sn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}fu\
+nction Sn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys\
+(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'\
+${n}\' is not a string, finite number or boolean`}}function or(e,n){return{browserType:"undefined",clientId:Bi,clientType\
+:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??O().machine,deviceG\
+dprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",dev\
+iceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSc\
+hemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOp\
+tIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:ve(+(n.\
+sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function wn(e,n){return je(`${P(e).slice(0,-\
+1)},"events":[`,n,"]}")}var ir=/[A-Za-z0-9_-]/,Yi=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\\
+d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Gi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])\
+*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function sr(e){return new _n(\
+e).document()}var _n=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.\
+#b(),this.#n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#e.startsWith(\
+"[[",this.#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-\
+1;if(a&&t){let u=Tn(o,s)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an a\
+rray of tables`);let c=this.#E({},"header");return u.push(c),Ge(o,s,u),c}let d=Tn(o,s);d===void 0?Ge(o,s,d=this.#E({},a?\
+"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:xn(d)?a?(this.#t.get(d)!=="implicit\
+"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\
+\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#d(n){let t=this.#l();this.#y(),this.#k("="),this.#\
+y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=Tn(o,s);a===void 0?Ge(o,s,a=this.#E({},"dotted")):(!xn(a)||!["\
+dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&thi\
+s.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),Ge(o,i,r)}#l(){let n\
+=[];for(;;){this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(this.#T());else{let r=this.#n;\
+for(;this.#n<this.#e.length&&ir.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#\
+e.slice(r,this.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(this.#e.startsWith(\'"""\',th\
+is.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#f();if(n==="\'")ret\
+urn this.#T();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#u():this.#\
+h();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,s]of[["true",!0],["false",!1]])if(t.startsWith(\
+i)&&!ir.test(t[i.length]??""))return this.#n+=i.length,s;let r=Yi.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))ret\
+urn this.#n+=r[0].length,r[0];let o=Gi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,Wi(o[\
+0])):this.#i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)n.push(this.#r()),this.#b()\
+,this.#s()===","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=thi\
+s.#E({},"inline");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y();let t=this.#e[this.#n++];\
+if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){this.#t.set(n,"inline");for(\
+let t of Object.values(n))xn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===\
+`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():We(t)&&t!=="	"?this.#i("a string \
+holds a control character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);re\
+turn(n<0||t.includes(`\n`)||[...t].some(r=>We(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){\
+this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWit\
+h(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this\
+.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(\
+this.#n));r?this.#n+=r[0].length:n+=this.#_()}else We(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#s()===`\n`)?this.#i("a stri\
+ng holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.\
+#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]\
+==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",\
+t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,t\
+his.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an inval\
+id escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){fo\
+r(;this.#s()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===`\n`)this.#n++;else if(n==="\
+\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;this.#n<this.#e.length&&this.#\
+s()!==`\n`;){let n=this.#e[this.#n++];We(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a comment is malformed")}}#A\
+(){this.#y(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#n++:this.#n<t\
+his.#e.length&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is mis\
+sing`),this.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this\
+.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Tn(e,n){return Object.hasOwn(\
+e,n)?e[n]:void 0}function Ge(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}funct\
+ion xn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function We(e){let n=e.charCodeAt(0);return n<32||n===1\
+27}function Wi(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?\
+NaN:Number(n)}var zi="1.0";function ze(){if(cr())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TE\
+LEMETRY_CONSENT_FILE")||(t?$(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))retur\
+n r;if(Rn?.given!==r){let o=n?.realPath(".");Rn={given:r,path:o===void 0?r:$(o,r)}}return Rn.path}function ur(){return(f\
+e?W:void 0)??ze()}var Rn;function cr(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEM\
+ETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Xi=65536;function Nn(e,n=!1){let t=b().\
+files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the pr\
+ogram\'s permissions)"};let r;try{r=t.read(e,Xi)}catch(o){return kn(o)==="not_utf8"?{state:"disabled",problem:"is not val\
+id UTF-8 (Python\'s tomllib rejects it)"}:qi(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s \
+permissions)"}:{state:"disabled",problem:`cannot be read safely (${kn(o).replaceAll("_"," ")})`}}if(r===void 0)return{st\
+ate:"never_asked"};if(n)return{...ar(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where a\
+nother user could replace it (${kn(o).replaceAll("_"," ")})`}}return{...ar(r),text:r}}function qi(e){let{name:n,code:t}=\
+e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function kn(e){return e?.reason??"unreadable"}function ar(e){let \
+n;try{n=sr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"n\
+ever_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a ta\
+ble"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="e\
+nabled"?o===zi?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"ha\
+s a consent value this tool does not know"}}function lr(){let e=ze(),{state:n,problem:t,outdatedYes:r}=mr(e),o={fileStat\
+e:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...hr()??Ln(n),...o}}function fr(){let e\
+=hr();if(e)return e;let{state:n,text:t,problem:r}=mr(ze());return{...Ln(n),text:t,...r?{problem:r}:{}}}function mr(e){if\
+(e!==void 0)return Nn(e);let n=cr();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (\
+its permissions)`}:{state:"never_asked"}}function hr(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return\
+{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ue(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"\
+NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==v\
+oid 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Ln(e){return e==="never_asked"?{enabled:!1,sour\
+ce:"default"}:{enabled:e==="enabled",source:"file"}}var le,fe=!1,W,On={},An,Ji=!1,In=Symbol.for("@nat/telemetry: the pro\
+gram\'s opt-out"),$n=globalThis;try{$n[In]===void 0&&Object.defineProperty($n,In,{value:{serial:0}})}catch{}var dr=0;func\
+tion Ki(){try{let e=$n[In];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_\
+INTEGER?n:NaN}catch{return NaN}}function pr(){let e=Ki();e===void 0||e===dr||(dr=e,[le,fe,Ji]=[!1,!1,!0])}function gr(e)\
+{An=e}function Q(){if(An)return le=An();if(pr(),!fe||W===void 0)return!0;let e=Nn(W,!0);e.problem!==void 0&&(e=Nn(W,!0))\
+;let n=e.text===On.text&&b().files?.modifiedAt(W)===On.modified;return le=e.problem===void 0&&n&&Ln(e.state).enabled}fun\
+ction ee(){return pr(),le===void 0&&Zi(fr()),le===!0}function Zi(e){[le,fe]=[e.enabled,e.source==="file"],W=fe?ze():void\
+ 0,On=W===void 0?{}:{text:e.text,modified:b().files?.modifiedAt(W)}}function yr(){return ee()&&fe}function Mn(){let e=ee\
+(),{enabled:n,source:t,problem:r}=fr(),i=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0?`${t}, which the program may\
+ not read (its permissions)`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e==\
+=n?i:"the program (setTelemetryEnabled)"}}var Cn=2**31-1,Qi=25,Pn={min:50,max:250},br=4,Dn=1e3,es=(br+1)*Pn.max,me={guar\
+ded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.l\
+ooks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",\
+this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Dn,e)){this.ticki\
+ng=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Dn)),this.signal.addEventListener\
+("abort",this.look)}catch{}},look:()=>{for(let e of me.guarded)--e.looks<=0&&e.end();me.guarded.size>0&&me.listen()}};fu\
+nction he(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),me.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((\
+e+es)/Dn),end:a},u=(c,l)=>{let m=b().monotonicMs()+c;try{r=setTimeout(()=>{me.release(d);let f=b().monotonicMs()-m;if(f<\
+=Qi||l===0)return a();u(Math.min(Math.max(f,Pn.min),Pn.max),l-1)},c),t?.(r)}catch{}};return me.guard(d),u(e,br),t||(i=S(\
+()=>b().holdOpen?.())),s}function Er(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.\
+test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ne(e,n,t,r=0){let o=Math.mi\
+n(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ns=3,vr=!1;function Sr(){vr=!0}var ts\
+=new Set([407,408,429,500,502,503,504]),rs=new Set([501,505]);function os(e,n){return e>=200&&e<300?{kind:"delivered"}:e\
+===413?{kind:"too_large"}:ts.has(e)||e>=500&&e<600&&!rs.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry\
+",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejecte\
+d",reason:`http_${e}`}}async function wr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=\
+!1,r=he(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});l\
+et i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let \
+s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??os;for(;;s++){let c=new URL(a).origin===d?e.headers:void 0,l=await\
+ Promise.race([e.fetch(a,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",s\
+ignal:n.signal}),i]),m=is(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location")\
+,p=Er(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promise.race([s\
+s(l),i]).catch(()=>{});return u(m,p,E)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,p,void 0);if(s===ns\
+)return{kind:"rejected",reason:"too_many_redirects"};let g=ds(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redi\
+rect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect\
+?.(g)===!1)return vr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"\
+rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason\
+:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof C&&s===0?{kind:"not_sen\
+t",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:j(a)}}finally{r(),e.s\
+ignal?.removeEventListener("abort",o)}}function is(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>\
+=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function ss(e){let n=e.body?.getReader?.();if(!n)return""\
+;let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>as)return"\
+";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var as=65536;function ds(e,n){i\
+f(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}functio\
+n te(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).pa\
+dStart(8,"0")}function Fn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===\
+void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var cs={initialMs:3e4,maxMs:36e5},Tr=4096;function ls(e,n){return n??te(\
+e)}function fs(e,n,t){try{let r=e.read(n,Tr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,h\
+andedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<\
+=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof s=="string"?s:void \
+0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var Xe=class{path;\
+#e;#n;#o;#t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${ls(r,s)}.json`,this.#o=s!==\
+void 0,this.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get state(){return this.#r}isOpen(){r\
+eturn!this.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#h(),r=Math.max((thi\
+s.#r?.failures??0)+1,t?.failures??0),o=this.#d()+ne(r,cs,this.#l,n),i=(t?.notBefore??0)>o;return this.#f({failures:r,not\
+Before:i?t.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if(r&&r.notBefore>=t){this.#r=r;re\
+turn}this.#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures:this.#r.failures,notBefore:this\
+.#d()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h(),this.#r&&this.#r.handedOffAt===\
+void 0&&this.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.for\
+get(),n}refresh(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#a())}#h(){let\
+ n=fs(this.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#a(){try{this.#c.re\
+move(this.path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:te(this.#t)}:{},r=JSON.stringify({...n,...t,endp\
+oint:this.#t}),o=L(r)<=Tr&&M(this.#t)===this.#t?r:JSON.stringify({...n,...t});Z(this.#c,this.#e,this.#n,o,this.#d())}cat\
+ch{}}};function xr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row)\
+: not tried before ${ve(t)}`}function I(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var _r=36e5,qe=64,Rr=6e4,kr=6e4,Lr=64,ms=/^e-(\\d{\
+13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Bn=/^([lc])-(\\d{13})-(e-.+)$/,hs=36e5;function Mr(e,n="nat",t=\
+""){return te(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var z=class e{dir;key;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this\
+.dir=n,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=l=>{i(l)},d=s===\
+"work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return a(`the program may\
+ not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads c\
+annot be told`):m!==n&&c(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions\
+)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return a(m?`\
+${n} does not exist yet`:j(l))}}write(n,t){let r={},o=n.map(Je),{first:i}=Or(o,this.#n.maxEvents,this.#n.maxBytes);I(r,"\
+spool_full",i);let s=new Map;for(let d=i;d<o.length;d++){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].session\
+Id,u)}let a=[];try{for(let d of s.values())a.push(this.#t(d,t,this.key))}catch(d){for(let u of a)this.#a(u);throw d}retu\
+rn{written:r,older:this.#u(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#r(t).slice(0,qe)){if(o.lengt\
+h>=n)break;let d=this.#d(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#c(d,s\
+,t),m=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.leng\
+th===u.length};try{this.#t(u.slice(m.length).map(Je),s.time,this.key)}catch{this.giveBack(f);continue}I(i,"spool_corrupt\
+",c),I(i,"spool_expired",l);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropp\
+ed:i}}renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(\
+n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(n)[0]?.entry.time}giveBack(n){try{this.#e.renam\
+e(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#l().flatMap(\
+n=>{let t=Bn.exec(n),r=Se(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#c(`${this.dir}/${n}`,r),s={time:r.time,c\
+laimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Pr(t)}:s]}).sort((n,t)=>n.time-\
+t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(r.length>=qe)break;let s=Nr(i,t);if(s===\
+void 0)continue;let a=n.#d(s.name,t+_r);try{n.#e.rename(`${n.dir}/${i}`,a)}catch{continue}let{valid:d}=n.#c(a,s,t);try{l\
+et u=this.#t(d.map(Je),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(a,`${n.dir}/${s.name}`)}catch{}break}n.\
+#a(a.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),o}clear(){let n=0;for(let t of this.#l()){let r=\
+Bn.exec(t),o=Se(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(){return this.#o().sort((n,t)=>n.time-t.time)}#o\
+(){return this.#l().flatMap(n=>Se(n)??[])}#t(n,t,r){if(n.length===0)return;let o=Ar(n,t,r);return Z(this.#e,this.dir,o,I\
+r(n),t),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#n.maxBytes)}catch{let s=this.\
+#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Lr)))}for(let s of i?.split(`\n`)??[]){if(s==="")cont\
+inue;let a=gs(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#d(n,t){retu\
+rn`${this.dir}/${$r(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{return[]}}#r(n){let t=[],r=0;for(let o of this.#\
+l()){let i=Ct.exec(o),s=Nr(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>_r&&r<qe&&\
+this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={},o=this.#o(),i=0,s=0,a=1/0;for(let y of \
+o)i+=y.events,s+=y.bytes,a=Math.min(a,y.time);let{maxAgeMs:d,maxEvents:u,maxBytes:c}=this.#n;if(n-a<=d&&i<=u&&s<=c)retur\
+n r;let l=o.filter(y=>t.includes(y.name)),m=Math.min(...l.map(y=>y.time)),f=y=>this.#e.modifiedAt(`${this.dir}/${y}`),p=\
+Math.max(...l.map(y=>f(y.name)??-1/0)),g=y=>{if(y.time<m)return!1;let h=f(y.name);return h===void 0||!Number.isFinite(p)\
+?y.time-m<=kr:Math.abs(h-p)<=kr},E=0;for(let y of o.sort((h,v)=>h.time-v.time)){let h=n-y.time>d;if(!h&&i<=u&&s<=c)break\
+;if(t.includes(y.name)||!h&&g(y))continue;if(E++>=qe)break;if(i-=y.events,s-=y.bytes,!h&&i<u&&s<c){let x=this.#h(y,u-i,c\
+-s,n);if(x===void 0)continue;i+=x.kept.events,s+=x.kept.bytes,I(r,"spool_corrupt",x.corrupt),I(r,"spool_full",x.cut);con\
+tinue}let v=this.#c(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(I(r,"spool_corrupt",v.corrupt),I(r,h?"spool_expired":"s\
+pool_full",v.valid.length+v.expired))}return r}#h(n,t,r,o){let i=$r(n.name,o+Rr),s=b().monotonicMs();try{this.#e.rename(\
+`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#c(`${this.dir}/${i}`,n),u=a.map(Je\
+),{first:c,bytes:l}=Or(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return thi\
+s.#a(i)?f:void 0;let p=Fe(this.dir,o),g=()=>{try{this.#e.remove(p)}catch{}};try{this.#e.create(p,Ir(m))}catch{if(g(),!th\
+is.#a(i))return;try{this.#t(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(b()\
+.monotonicMs()-s>Rr/2)return void g();try{this.#e.rename(p,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${th\
+is.dir}/${i}`,`${this.dir}/${Ar(m,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e.remove(`${this.dir}/${n}`),!\
+0}catch{return!1}}};function Nr(e,n){let t=Bn.exec(e);return t?ps(t,n)?Se(t[3]):void 0:Se(e)}function Se(e){let n=ms.exe\
+c(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Lr));return{name:e,time:Number(n[1]),events:r,\
+bytes:t,key:n[4]}}function Or(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,s)=>i+s.bytes+1,0);for(;r<e.len\
+gth&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Ar(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${U\
+(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${G()}.jsonl`}function Ir(e){return e.map(n=>`${n.text}\n`).join("")}functi\
+on Je(e){let n=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVersion)},"sessionId":${P(e.sessionId)},${e.clientVe\
+rsion===void 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;re\
+turn{text:n,bytes:L(n)}}function $r(e,n){return`l-${U(n)}-${e}`}function Pr([,e,n]){return e==="l"?Number(n):Number(n)+h\
+s}function ps(e,n){return n>Pr(e)}function gs(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,timestamp\
+:i,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeo\
+f o=="string")&&Number.isFinite(i)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&Sn(s.parameters)===voi\
+d 0))return;let d={json:P(s),schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===void 0?d:{...d,clientVersion:\
+o}}catch{return}}function ys(e,n){return e.spoolFallback?er(b().env,O().os,n?.uid):void 0}function bs(e,n,t=()=>{},r="wo\
+rk"){let{spoolDir:o,spoolLimits:i}=e,s=Hn(e),a=e.noSpool??"there is no spool directory",d=o===void 0?void 0:z.open(o,n,i\
+,s,l=>a=l,r),u=ys(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:z.open(u,n\
+,i,s);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(a),d;let c=z.open(u,n,i,s,l=>a+=`;\
+ nor in ${u}: ${l}`,r);return t(a,c?.dir),c}var Ke=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.sp\
+ool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDi\
+r===void 0&&!n.spoolFallback)return null;let s=b().files;if(!s)return null;let a=bs(n,s,t);if(!a)return null;let d=n.cus\
+tomFetch?a.key:void 0,u=new Xe(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,d\
+ropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:L(a.json\
+),notBefore:0})),s=i.filter(({bytes:a})=>a>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(\
+s),I(o,"event_too_large",s.length),{events:i.filter(({bytes:a})=>a<=this.#e.maxEventBytes),dropped:o})}write(n){let{writ\
+ten:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dro\
+pped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}gi\
+veBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t\
+),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n){let t=\
+this.#e.clock();for(let r of this.#n)r.until-t<n*.75&&this.spool.renew(r,t+n)}};function Hn(e){let{sink:n,format:t,sourc\
+eClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==de?r:void 0,headers:Object.keys(o).length>0?Object.entries\
+(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=P(s);return Mr(n.kind==\
+="http"?n.url:"",t.name,a==="{}"?"":a)}var Es=0xe677d21fdbff;function Dr(e,n){let{sessionId:t,sourceClientVersion:r,maxE\
+ventBytes:o}=n;try{if(!(e instanceof ce))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason\
+:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{json:i,bytes:s}=rr(e),{schemaVersion:a,timestamp:d}=e\
+;return typeof a!="string"?{reason:"invalid_event",detail:"schemaVersion is not a string"}:Number.isFinite(d)?d<0||d>Es?\
+{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"}:s>o?{reason:"event_\
+too_large",detail:`${s} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside\
+ the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:\
+s,schemaVersion:a,sessionId:t,clientVersion:r,timestamp:d,retries:0,notBefore:0}:{reason:"invalid_event",detail:"timesta\
+mp is not a finite number"}}catch(i){return{reason:"invalid_event",detail:j(i)}}}function Cr(e,n,t,r=o=>o.bytes){let o=[\
+],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.\
+clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function vs(e){let n=e\
+.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?::\
+:ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Fr(e,n){if(e.kind!=="http")\
+return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||vs(t.hostname))return;let r=[...t.username||t.pa\
+ssword?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r\
+.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Br(e,n=O()){let t=({schemaVersi\
+on:r,sessionId:o,clientVersion:i=e},s)=>or(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});ret\
+urn{name:"nat",encode:(r,o)=>wn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>L(wn(t(r,0),[])),eventBytes:r=>r.bytes,readsAn\
+swer:!1}}function Hr(e,n=O()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i}\
+,r=new WeakMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Wt(i))),s};return{name:"otlp",encode:i=>\
+pn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>L(pn([],i.sessionId,t(i),n)),eventBytes:i=>L(o(i)),readsAnswer:!0,re\
+source:{...e.resourceAttributes,"service.name":e.serviceName},classify:zt}}var Ss="http://localhost:4318/v1/logs",ws=120\
+,Ts=50,xs=3,_s=2,Ur=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Yr=64,Rs={flushIntervalSeconds:!0,max\
+QueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!\
+0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir\
+:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:\
+!0,logger:!0,clock:!0,random:!0};function we(e={}){if(!ae(e))throw new TypeError(`Cannot create handler: options must be\
+ an object, got ${N(e)}`);let n=mn(e,Rs);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(_,T,w)=>{let R=e\
+[_]===void 0?T:e[_],D=w.integer?`${w.sign} integer`:`${w.sign} number`,A=`Cannot create handler: \'${_}\' must be a ${D}`;\
+if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${A}, got ${N(R)}`);if(!((w.sign==="positive"?R>0:R>=0)&&(w.\
+integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${A}, got ${R}`);if(w.timer&&R*1e3>Cn)throw n\
+ew RangeError(`Cannot create handler: \'${_}\' must be at most ${Cn/1e3} seconds (the longest a timer can wait), got ${R}`\
+);return R},r=(_,T,w)=>{let R=e[_]===void 0?w:e[_];if(typeof R!==T)throw new TypeError(`Cannot create handler: \'${_}\' mu\
+st be a ${T}, got ${N(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",i\
+nteger:!0},a=t("requestTimeoutSeconds",_s,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw\
+ new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);\
+let c=Zt(),l=r("sourceClientVersion","string",de),m=zr("resource",e.resource),f=r("sessionId","string","undefined"),p=jr\
+(e.format,c.format),g=jn(p,l,{...c.otlpResource,...m}),E=Un(g,c.sessionPrefix+f),y=jr(e.format,void 0),h=Un(jn(y,l,m,Gr)\
+,f),v=t("maxEventBytes",32768,s);if(v<h.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be \
+at least ${h.eventBytes} (the smallest event), got ${v}`);let x=t("maxBatchBytes",5e5,s);if(x<h.batchBytes){let _=`one $\
+{y} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceCl\
+ientVersion\', \'sessionId\' or \'resource\' make ${_} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${x} by default)`:`C\
+annot create handler: \'maxBatchBytes\' must be at least ${h.batchBytes} (${_}), got ${x}`)}return{flushIntervalMs:t("flus\
+hIntervalSeconds",ws,o)*1e3,maxQueueSize:t("maxQueueSize",Ts,s),maxRetries:t("maxRetries",xs,{sign:"non-negative",intege\
+r:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBuf\
+feredEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(v,x-E.envelopeBytes-Yr),maxEventBytesOption:v,maxBatchBy\
+tes:x,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:ks(e.endpoint,c.endpointHidden?Vn:c.endpoint??(p==="otlp"?c\
+.otlpEndpointHidden?Vn:c.otlpEndpoint??Ss:void 0),c.dryRun),spoolDir:Ns(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"\
+the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void \
+0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",1e3,s),maxBytes:t("spoolMaxBytes",1048576,s),maxAgeMs:t("sp\
+oolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts:Is(e.captureInterrupts),handOff:As(e.handOff===void 0?void \
+0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...p==="otlp"?c.otlpHeaders:{},...Os(e.hea\
+ders)},fetch:r("fetch","function",b().fetch??((_,T)=>globalThis.fetch(_,T))),logger:r("logger","function",()=>{}),clock:\
+r("clock","function",Date.now),random:r("random","function",be)}}function Un(e,n){let t={json:Ur,bytes:L(Ur),schemaVersi\
+on:bn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventB\
+ytes:t.bytes,batchBytes:o+Yr+r,envelopeBytes:o}}function jn(e,n,t,r){return e==="otlp"?Hr({serviceName:t["service.name"]\
+??Vt,serviceVersion:n,resourceAttributes:t},r):Br(n,r)}var Gr={name:"node",version:"x".repeat(12),machine:"x".repeat(11)\
+,os:"linux"};function Wr(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Un(jn(n.name,t,r,Gr),"undefined");r\
+eturn{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}v\
+ar Vn=Symbol("hidden");function ks(e,n,t){if(e!==void 0&&(typeof e!="string"||!Ve(e)))throw new TypeError(`Cannot create\
+ handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${N(typeof e=="string"?M(e):e)}`);if(e===void 0&&n===Vn\
+)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??Kt;return Ve(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"\
+none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Ns(e,n){if(e!==!1){if(e===v\
+oid 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty \
+string or false, got ${N(e)}`);if(!F(e,O().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolut\
+e path (a relative one moves with the working directory), got ${N(e)}`);return e}}function jr(e,n){if(e!==void 0&&e!=="n\
+at"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${N(e)}`);return e??(n\
+?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function zr(e,n){if(n===void 0)return{};if(!(ae(n)&&Object.values(n).every\
+(r=>typeof r=="string")))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);\
+return{...n}}var Vr=8192;function Os(e){let n=zr("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+\
+4,0);if(t>Vr)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${Vr} bytes to a request (servers r\
+efuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!He(r))throw new TypeError(`Cannot create handler:\
+ \'headers\' must have header names (RFC 9110 tokens), got ${N(r)}`);if(Be(r))throw new TypeError(`Cannot create handler: \
+\'headers\' must not set ${N(r)}: the HTTP client frames the request itself`);if(!Ue(o))throw new TypeError("Cannot create\
+ handler: \'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no char\
+acter past ASCII, no leading or trailing space), got a bad value for "+N(r))}return n}function As(e,n){return e!==void 0\
+?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled\
+:!1,source:"CI"}:{enabled:!0,source:"default"}}function Is(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(t\
+ypeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a func\
+tion, got ${N(e)}`)}var Ze=/^sender-[0-9a-f]{8}\\.mjs$/,Te="NAT_TELEMETRY_SENDER";function Qe(e,n){return{...e,[Te]:JSON.\
+stringify(n)}}function Xr(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="strin\
+g"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var V=15e3,$s=250;function pe(e,n,t,r){let o=new RegExp(`^sender-\
+${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)contin\
+ue;let d=Number(a[1]),u=a[2]==="lock"?V:$s;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).push(s):nn(e,`${n}/${s}`)}retur\
+n i.locks.sort(),i.marks.sort(),i}function en(e,n,t,r){try{return pe(e,n,t,r).locks.length>0}catch{return!1}}function qr\
+(e,n,t){let r;try{e.ensureDir(n,!0);let o=pe(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let\
+ i=Date.now();r=`sender-${t}-${U(i)}-${G()}.start`,e.create(`${n}/${r}`,"");let s=pe(e,n,t,i);return s.locks.length===0&\
+&s.marks[0]===r?r:(nn(e,`${n}/${r}`),"at work")}catch{return r}}function Jr(e,n,t){t!==void 0&&Gn(e,n,()=>[t])}function \
+Kr(e,n,t){Gn(e,n,()=>pe(e,n,t,Date.now()).marks)}async function Zr(e,n,t){for(let r=0;r<Ls;r++){let o=Date.now();try{e.e\
+nsureDir(n,!0,!1);let i=pe(e,n,t,o);if(i.locks.length>0){Yn(e,n,i.marks);return}let s=`sender-${t}-${U(o)}-${G()}.lock`;\
+e.create(`${n}/${s}`,"");let{locks:a,marks:d}=pe(e,n,t,o);if(a.join()===s)return Yn(e,n,d),s;nn(e,`${n}/${s}`)}catch{ret\
+urn}await new Promise(i=>setTimeout(i,10+be()*50))}}var Ls=5;function Qr(e,n,t){Gn(e,n,()=>[t])}function Gn(e,n,t){try{e\
+.ensureDir(n,!0,!1),Yn(e,n,t())}catch{}}function Yn(e,n,t){for(let r of t)nn(e,`${n}/${r}`)}function nn(e,n){try{e.remov\
+e(n)}catch{}}var Ds=6e4,Cs=1e3,Fs=[Te,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY\
+_DRY_RUN"];function Bs(e,n,t){let r=Hs(e,n,t);return r.handOff?r:{...r,outcome:eo(e,n)}}function eo(e,n){return e.sink.k\
+ind==="none"?"dropped":no(e)&&n?.health.isOpen()!==!0?"delivered":n?"spooled":"dropped"}function no(e){return e.sink.kin\
+d!=="http"||b().canConnect(e.sink.url)}function Hs(e,n,t){try{let r=so(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")re\
+turn{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=io(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefu\
+sal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/$\
+{""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,c={...js(e,o.dir),successor:u,onByConsen\
+tFile:yr()};return{handOff:!0,command:{...a,env:Qe(a.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off \
+failed (${r})`}}}function to(e,n,t){let r=Bs(e,n,t);return r.handOff&&r.command&&!Ys(r.backlog)?{handOff:!1,reason:"the \
+sender\'s script is not in the spool directory and cannot be written",outcome:eo(e,r.backlog)}:r}function ro(e){try{let{s\
+pool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=qr(r,n.dir,n.key);if(o=\
+=="at work")return"at work";let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():Jr(r,n.dir,o),i}catc\
+h{return"failed"}}function oo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let\
+{sink:t}=e;return so(e,n,!0)!==void 0||t.kind==="http"&&b().senderRefusal(io(t.url,n.spool.dir))!==void 0}function io(e,\
+n){let t=ur(),r=t===void 0?void 0:Us(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Fs,...ie,"HOME","U\
+SERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Us(e){let n=B(e),t=n===void 0?"":e.slice(n.lengt\
+h).replace(/^[\\\\/]+/,""),r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o=\
+==void 0?void 0:$(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function so(e,n,t){let{handOff:r,sink:o}=e;if(!r.enab\
+led)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.c\
+ustomFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>V-C\
+s)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${V/1e3} s)`;if(!t)return"telemetry was \
+turned off during the run";if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may cha\
+nge the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --per\
+mission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!no(e))return"the progr\
+am may not connect to the endpoint";let{spool:i,files:s,health:a}=n;if(a.isOpen())return;let d=e.clock(),u=i.waitingSinc\
+e(d);if(u===void 0)return;let{state:c}=a,l=c===void 0?u:c.handedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==v\
+oid 0&&d-l>Ds&&!en(s,i.dir,i.key,d))return"spooled events have waited a minute with no sender at work"}function js(e,n){\
+let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetr\
+ies:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.\
+maxMs/1e3,...Wr(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVers\
+ion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function Vs({files:e,spool:n}){return e.sizeO\
+f(`${n.dir}/${""}`,!0)===0}function Ys(e){if(Vs(e))return!0;let{files:n,spool:t}=e,r=()=>Z(n,t.dir,"","",Date.now());try\
+{r()}catch(o){if(!(o instanceof k))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ws(n,t.dir,Gs),!0}\
+var Gs=3;function Ws(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>Ze.test(a))}catch{return}let i=a=>{let d=e.modi\
+fiedAt(`${n}/${a}`);return d===void 0||d>r+V?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).\
+sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>V).map(({name:a})=>a);for(let a of s)try{e.remove(`$\
+{n}/${a}`)}catch{}}var tn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle\
+(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#\
+n=0}};function ao(){throw new Error("a sender prints nothing")}var co=16384,zn=2*co,lo=zn-4096,Xn=32,fo=/^[a-z0-9_]{1,40\
+}$/,zs=/^[0-9a-f]{8}$/;var uo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Xs=6e4;function mo(e,n,t,\
+r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>fo.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Wn(i))\
+return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,Xn))},endpointHash:te(r)},c=M(r)===r?{...u,endpoin\
+t:r}:u,l=bo(n,t);try{let m=Js(e,n,t,i).filter(p=>p.quiet).map(p=>ho(e,p,n,t)),f=go([...m.flatMap(p=>p.lines),c],s,i)??c;\
+po(e,n,t,m,()=>{let p=Zs(e,l);p==="invalid"&&e.remove(l);let g=`${P(f)}\n`;typeof p!="object"||p.bytes+g.length<=co?e.app\
+end(l,typeof p=="object"&&!p.ended?`\n${g}`:g,lo):qs(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&S(()=>e.remove(p))}ca\
+tch{}}function qs(e,n,t,r,o,i){let s=bo(n,t),a={path:qn(n,t),quiet:!1},d=Jn(e,s,a.path)?ho(e,a,n,t):{lines:[]};po(e,n,t,\
+[d],()=>{e.append(s,`${P(go([...d.lines,r],o,i)??r)}\n`,lo)})}function ho(e,n,t,r){if(e.sizeOf(n.path)===void 0)return S(\
+()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Ks(e,n),s=qn(t,r,i);return Jn(e,n.path,s)?{lines:o,\
+path:s,summed:n.summed}:{lines:[],summed:n.summed}}function po(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)\
+s!==void 0&&Jn(e,s,qn(n,t,a));throw i}}function qn(e,n,t){let r=t===void 0?"":`-${t}`;return $(e,`drops-${n}-${U(Date.no\
+w())}-${G()}${r}.aside`)}function Js(e,n,t,r){return Fn(e,n,uo,(o,i)=>{let[,,s,a]=uo.exec(i)??[],d=Math.abs(r-Number(s))\
+>=Xs;return o===t?{path:$(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function Ks(e,n){try{let t=n.summed?\
+?0,r=e.read(n.path,zn)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:yo(r.slice(0,o)),upTo:t+o}}cat\
+ch{return{lines:[],upTo:n.summed??0}}}function Jn(e,n,t){return S(()=>(e.rename(n,t),!0))??!1}function go(e,n,t){let r=e\
+.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={}\
+;for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<Xn)&&I(o,d,u);for(let a of Objec\
+t.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min\
+(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{\
+endpoint:i}}}function Zs(e,n){try{let t=e.read(n,zn);return t===void 0?void 0:{lines:yo(t),bytes:t.length,ended:t===""||\
+t.endsWith(`\n`)}}catch(t){return t instanceof k?"invalid":void 0}}function yo(e){return e.split(`\n`).flatMap(n=>Qs(n)??[\
+])}function Qs(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==nu\
+ll&&!Array.isArray(r)?Object.entries(r):[];if(!(Wn(n)&&Wn(t)&&n<=t&&s.length>0&&s.length<=Xn&&s.every(([u,c])=>fo.test(u\
+)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&zs.t\
+est(i)?{endpointHash:i}:{}};return typeof o=="string"&&M(o)===o?{...d,endpoint:o}:d}catch{return}}function Wn(e){return \
+Number.isSafeInteger(e)&&e>=0&&e<=vn}function bo(e,n){return $(e,`drops-${n}.json`)}var ea=.9,na=1e3,ta=3e5,ra=36e5,oa=4\
+,rn=class{#e;#n=[];#o=[];#t=new tn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;\
+#b;#m=yn();#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){this.#e=we(n)}enqueue(n){try{if(!ee())return th\
+is.#le();let t=b().exiting();t?this.#q():this.#U(),this.#c++;let r=Dr(n,this.#e);if("reason"in r)return this.#p(1,r.reas\
+on,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#n.push(r),t)return void(th\
+is.#P()||this.#F());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#C()),this.#n.length>=this.#e.maxQueueSize&&this.\
+flush()}catch{}}start(){this.#a||this.#i||(this.#a=!0,this.#U(),this.#S()>0?this.#C():ee()&&!this.#N()&&oo(this.#e,this.\
+#w())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#ie()));return this.#\
+x=n,this.#T=n,n}stop(){return this.#i??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:th\
+is.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,\
+spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#U(){if(this.#I)return;this.#q();let n=b(),t=s=>\
+{try{return s()}catch{this.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=\
+>n.onExit({beforeExit:()=>{let s=this.#i===void 0;return this.stop(),s},exit:()=>{this.#P()||this.#F(),this.#B()}})),o=t\
+his.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#P()||this.#F(),this.#B()})):void 0;this.#I=()=>{r?.(),i?\
+.()}}#C(){this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j()})}\
+,this.#e.flushIntervalMs),b().unrefTimer(this.#f)}async#ee(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=th\
+is.#b=ia(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#\
+V(),this.#S()>0&&this.#P())return;this.#K(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!this.#N()&&await this.#ne(\
+n),this.#M()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#B(),n.clear(),this.#b=void 0,t||(this\
+.#I?.(),this.#I=void 0)}}async#ne(n){let t=this.#w()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.\
+race([this.flush().then(()=>!0),n.over()])||this.#V()}#V(){let n=b().monotonicMs(),t=this.#e.requestTimeoutMs*ea,r=[...t\
+his.#_];for(let{events:i,accepted:s}of r)s&&this.#t.settle(i)&&this.#z(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i\
+>=t);this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#v?.health.recordFailu\
+re()}#te(){return this.#R??=new AbortController}#Y(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r\
+}=this.#e,o=this.#b;return!o||r<=t||o.end-b().monotonicMs()>=t}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink\
+:n}=this.#e,t=!this.#y&&this.#w()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#re(){let{si\
+nk:n,clock:t}=this.#e,r=this.#$,o=this.#v?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.\
+state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t=thi\
+s.#v?.health;if(n.delivered){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!n.failed)return;let r=!n.probing\
+&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failure\
+s??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+ne(o,i,s,n.retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,f\
+ailures:o,probeAt:d}}async#ie(){try{this.#v?.renewClaims(this.#J());let n=this.#e.sink.kind==="http"?this.#v?.health:voi\
+d 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#K();let t=this.#N();if(t&&!this.#re())return;let r=this.#e.clock()\
+,i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),thi\
+s.#n=[];let s=this.#X(i);for(let d of s)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#se(s,a),this\
+.#oe(a),a.delivered&&a.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush \
+failed unexpectedly: ${n}`)}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Y(\
+r);)await this.#W(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(oa,n.length)},i));for(let s of n.slice(o))t\
+his.#G(s)}async#W(n,t,r){let o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=aw\
+ait this.#de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.l\
+ength/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Y(t)?await this.#W(d,t,r):this.#\
+G(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#z(n,i.rejected);case"too_large":return this.#p(1,\
+"http_413"),this.#O(n);case"rejected":return this.#p(n.length,i.reason),this.#O(n);case"interrupted":case"not_sent":this\
+.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.p\
+robing?this.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let o of \
+n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0\
+&&this.#p(r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#_.add\
+(r);try{return await this.#ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=this\
+.#e;return Cr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}=this\
+.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.cloc\
+k());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${M(o.url)}`:""}: ${a}`),o.kind==="stderr")return \
+Eo(a),{kind:"delivered"};let d=i.classify;return await wr({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l,n.le\
+ngth)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e\
+.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ce(n,t){if\
+(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="r\
+etry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${Ut(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.u\
+rl:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer\
+ for ${t} event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Mn(),{sink:r,\
+format:o,spoolDir:i,handOff:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"?M(r.\
+url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run\
+: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: $\
+{a}; format: ${o.name}; spool: ${i??"none"}`);let d=Fr(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: \
+${s.enabled?"hand off where a sender can be started":"in process"} (${s.source})`)}#le(){!this.#m||this.#A||(this.#A=!0,\
+this.#m(`telemetry off (decided by ${Mn().decidedBy}): events are not recorded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,\
+clock:s,random:a}=this.#e,d=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+ne(c.r\
+etries,i,a,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept for\
+ retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w()\
+{return this.#v??=Ke.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be \
+used: ${n}`;r!==this.#H&&this.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonicMs(\
+))+na;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.min(ra,Math.max(ta,2*t+r))}#K(){if(this.#D||!ee()||t\
+his.#N())return;this.#D=!0;let n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped)\
+,this.#d+=n.events.length,this.#o.push(...n.events),n.events.length>0&&this.#C())}#M(n=!1){let t=[...this.#o,...this.#t.\
+events(),...this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return \
+this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let s of this.#X(r)\
+)Eo(this.#e.format.encode(s,this.#e.clock())),this.#l+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),\
+this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} ev\
+ent(s) not delivered are kept in memory only, and go with the process: no spool`),!1;let i;try{i=o?.write(r)}catch{i=voi\
+d 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let s=this.#E-this.#e.clock();s>0&&o?.health.recordWait(s),this.#r\
++=i.spooled;for(let[a,d]of Object.entries(i.dropped))this.#p(d,a);this.#Q(i.olderDropped)}else{let s=o?.giveBackUnsettle\
+d()??0;this.#r+=s,this.#p(r.length-s,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#Z(n){let t=this.#v?.spool;i\
+f(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)r\
+eturn n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim:s})=>\
+!s||!o.has(s))}#Q(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#P(){let n=this.#w(),t=to(this.#e,n,ee());\
+if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.o\
+utcome==="spooled"&&n?.health.isOpen()?xr(n.health):void 0;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: ${s?`$\
+{s}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#M(!0))return this.#g("at exit: delivering in process: the spoo\
+l cannot be written"),!1;if(this.#s)return!0;let r=ro(t);if(r==="failed")return this.#g("at exit: delivering in process:\
+ no sender could be started"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (en\
+dpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#g(`at exit: \
+handed off to ${o[r]}`),!0}#F(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at \
+once: ${r} event(s) spooled for a later run`),t}#B(){let n={};for(let[s,a]of Object.entries(this.#u)){let d=this.#h[s]??\
+0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.k\
+ind!=="http")return;let o=this.#w();if(!o)return;for(let s of Object.keys(n))this.#h[s]=this.#u[s];let i=Date.now();mo(o\
+.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(I(this.#u,t,n),this.#g(`dropped ${n} event(s): \
+${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.cat\
+ch(()=>{})}catch{}}};function ia(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=he(Math.ma\
+x(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Eo(e){b().writeStderr(`${ao(JSON.parse(e))}\n`)}var sa=25\
+0;async function vo(e){let n=b();he(V,()=>n.exit(0)),Sr(),gr(()=>aa(e));try{await da(e,b().monotonicMs()+V)}catch{}n.exi\
+t(0)}function aa(e){let{enabled:n,source:t}=lr();return n||t==="default"&&e.onByConsentFile!==!0}async function da(e,n){\
+let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=we(s),d=Hn(a);if(!Q())return Kr(t,\
+r,d);for(let u=0;;u++){let c=await Zr(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await ca(s,n-sa);if(\
+Qr(t,r,c),!la(e,d))return;if(p&&f>0&&Q())return ua(e);if(l>0&&m>0||u>0&&l===0)return}}function ua(e){if(!e.successor)ret\
+urn;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&Ze.test(\
+a.slice(i.length)));o&&s!==void 0&&S(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:Qe(t,e),cwd:e.spoolDir,lea\
+vesSession:r})}async function ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backo\
+ff:o,random:i,spoolDir:s}=we(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||s!==void 0&&b().files?\
+.realPath(s)===void 0)break;let d=new rn({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await\
+ d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Objec\
+t.entries(m))I(t.dropped,f,p);if(u<=c)break;if(c>0&&n-b().monotonicMs()>r){let f=ne(++a,o,i);if(n-b().monotonicMs()-f<=r\
+)break;await new Promise(p=>setTimeout(p,f))}}return t}function la(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===\
+void 0||en(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spo\
+olMaxAgeDays*864e5};return z.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var So=Xr(b().env(Te));So&&await \
+vo(So);\n',me="sender-7d4563f7.mjs",xa=113200,Na=6e4,Aa=1e3,Ra=[Qr,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY\
+_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Ma=3,La=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=
+e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.
+clear(),this.#t=0}};function Ot(e){return e===null?"null":typeof e=="string"?ei(e):typeof e=="number"?Ia(e):typeof e=="b\
+oolean"?String(e):Array.isArray(e)?`[${e.map(Ot).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${ei(n)}: ${Ot(r)}`).join(", ")}}`:"null"}function ei(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Ia(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var ti=16384,kt=2*ti,ni=kt-4096,xt=32,ri=/^[a-z0-9_]{1,40}$/,Ca=/^[0-9a-f]{8}$/,Da=/^drops-([0-9a-f]{8})\.json$/,
 Nt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Pa=6e4,Ba=.9,ja=1e3,Fa=3e5,Ua=36e5,Ha=4,ii=class{#e;#t=[];#i=[];#n=new La;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.
 resolve();#$;#O;#S=new Set;#y=!1;#g;#f=re();#A=!1;#k=!1;#s=!1;#E=0;#o;#R;#w;#F;#D=!1;#M;constructor(e={}){this.#e=Nn(e)}enqueue(e){
 try{if(!U())return this.#ue();const t=w().exiting();t?this.#q():this.#U(),this.#l++;const n=ko(e,this.#e);if("reason"in n)
