@@ -20,7 +20,7 @@ import { Backlog, backlogKey, openSpool as openOptionsSpool, spoolFallbackOf } f
 import { randomFraction } from "./atomic.ts";
 import { clearTextSecrets, isLoopback } from "./clear_text.ts";
 import { startCollector } from "./collector.ts";
-import { environmentSettings } from "./config.ts";
+import { environmentSettings, whyHidden } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, PROMPT_VERSION, saveConsent } from "./consent.ts";
 import { describe, redact, unknownOption } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
@@ -289,7 +289,7 @@ function describeSource(consent: EffectiveConsent): string {
     case "DO_NOT_TRACK":
       // Deciding while it reads as unset: the program's permissions hide it, and it could hold an opt-out.
       return host().env(consent.source) === undefined
-        ? `the ${consent.source} environment variable, which the program may not read (its permissions)`
+        ? `the ${consent.source} environment variable, which the program may not read (${whyHidden(consent.source)})`
         : `the ${consent.source} environment variable`;
     case "file":
       return `the consent file ${consent.path}`;
@@ -367,7 +367,13 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     ? exitDecision(options, backlog, enabled)
     : { handOff: false, reason: "telemetry is disabled", outcome: "dropped" as const };
   const proxy = sink.kind === "http"
-    ? proxyReport(new URL(sink.url), env, runtimeInfo().name, (name) => host().envHidden?.(name) === true)
+    ? proxyReport(
+      new URL(sink.url),
+      env,
+      runtimeInfo().name,
+      (name) => host().envHidden?.(name) === true,
+      (name) => host().envNotUnicode?.(name) === true,
+    )
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
   const clearText = clearTextSecrets(sink, options.headers);

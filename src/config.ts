@@ -33,6 +33,22 @@ export function parseFlag(value: string | undefined): boolean | undefined {
 }
 
 /**
+ * Why the program cannot know a variable's value, for a message: its permissions (Deno's `--allow-env`), or a value
+ * Deno cannot read.
+ *
+ * @param name A variable the host hides (its `envHidden`).
+ * @returns `its permissions`, or `its value is not valid Unicode`.
+ * @example
+ * ```ts
+ * import { whyHidden } from "./config.ts";
+ * `the program may not read HOME (${whyHidden("HOME")})`;
+ * ```
+ */
+export function whyHidden(name: string): string {
+  return host().envNotUnicode?.(name) ? "its value is not valid Unicode" : "its permissions";
+}
+
+/**
  * Whether `CI` says the program runs in continuous integration: set to anything but `""`, `0` or `false` (as CI
  * services set it: `true`, `1`, a service's name).
  *
@@ -179,13 +195,13 @@ export function environmentSettings(): EnvironmentSettings {
   const explicitSpoolDir = env("NAT_TELEMETRY_SPOOL_DIR");
   const home = runtimeInfo().os === "win32" ? "LOCALAPPDATA" : "HOME";
   if (spoolDir === undefined && explicitSpoolDir === undefined && host().envHidden?.(home) === true) {
-    noSpool = `the program may not read ${home} (its permissions)`;
+    noSpool = `the program may not read ${home} (${whyHidden(home)})`;
     problems.push(
       `${home} may not be read (the program's permissions): the spool cannot be kept in the home directory`,
     );
   }
   for (const name of hidden) {
-    problems.push(`${name} may not be read (the program's permissions): ${HIDDEN_SETTINGS_MEAN[name]}`);
+    problems.push(`${name} may not be read (${whyHidden(name)}): ${HIDDEN_SETTINGS_MEAN[name]}`);
   }
   for (const name of OTLP_ENDPOINT_VARIABLES) {
     const value = env(name);

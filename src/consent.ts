@@ -8,7 +8,7 @@
  * @module
  */
 import { temporaryName, writeAtomically } from "./atomic.ts";
-import { parseFlag } from "./config.ts";
+import { parseFlag, whyHidden } from "./config.ts";
 import { describe, describeError } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
@@ -316,7 +316,7 @@ export function saveConsent(
       path !== undefined
         ? "no file access"
         : hidden
-        ? `where it is cannot be known: the program may not read ${hidden} (its permissions)`
+        ? `where it is cannot be known: the program may not read ${hidden} (${whyHidden(hidden)})`
         : "no home directory",
     );
     return false;
@@ -406,7 +406,7 @@ function fileDecisionAt(path: string | undefined): FileDecision {
   if (path !== undefined) return readDecision(path);
   const hidden = hiddenConsentVariable();
   return hidden
-    ? { state: "disabled", problem: `cannot be found: the program may not read ${hidden} (its permissions)` }
+    ? { state: "disabled", problem: `cannot be found: the program may not read ${hidden} (${whyHidden(hidden)})` }
     : { state: "never_asked" };
 }
 
@@ -630,7 +630,7 @@ export function liveDecision(): { enabled: boolean; decidedBy: string } {
   // as a consent file read as "no" because it could not be read with certainty (Deno without --allow-read for it).
   const hidden = source !== "file" && source !== "default" && host().envHidden?.(source) === true;
   const said = hidden
-    ? `${source}, which the program may not read (its permissions)`
+    ? `${source}, which the program may not read (${whyHidden(source)})`
     : problem
     ? `${source}: the consent file ${problem}, so it is read as disabled`
     : source;

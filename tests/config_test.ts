@@ -9,7 +9,7 @@ import { defaultSpoolDir, environmentSettings, fallbackSpoolDir, parseFlag } fro
 import { runtimeInfo } from "../src/runtime/mod.ts";
 import { pythonJsonDumps } from "../src/python_json.ts";
 import { pythonMachineName } from "../src/runtime/info.ts";
-import { canRun, fixturePath, runChild, runtimeCommand } from "./helpers/child.ts";
+import { canRun, fixturePath, runChild, runtimeCommand, UNSET_PROXY_VARIABLES } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 import { TestServer } from "./helpers/server.ts";
 
@@ -108,37 +108,55 @@ test("NAT_TELEMETRY_ENABLED sets the initial flag in a fresh process; unset mean
   }
 });
 
-test("a variable set to bytes that are not UTF-8 is set, not unset: an opt-out there opts out, an endpoint is refused", async () => {
+test("a variable set to bytes that are not UTF-8 lets in nothing it could keep out: opt-outs, endpoint, home, proxy", async () => {
   using dir = tempDir();
   const consentFile = `${dir.path}/telemetry.toml`;
   assert.equal(recordConsent("enabled", consentFile), true);
-  // The shell puts the byte 0xFF in the variable: no runtime can spawn a child with bytes that are not UTF-8.
-  const withBytes = async (name: string, printfFormat: string) => {
-    const result = await runChild("settings_child.ts", {
-      executable: "/bin/sh",
-      args: [
-        "-c",
-        `${name}="$(printf '${printfFormat}')" exec "$@"`,
-        "sh",
-        ...runtimeCommand(fixturePath("settings_child.ts")),
-      ],
-      env: {
-        NAT_TELEMETRY_CONSENT_FILE: consentFile,
-        NAT_TELEMETRY_ENABLED: undefined,
-        DO_NOT_TRACK: undefined,
-        NAT_TELEMETRY_ENDPOINT: "",
-        NAT_TELEMETRY_DEBUG: "1",
-      },
-    });
-    assert.equal(result.code, 0, result.stderr);
-    return { ...JSON.parse(result.stdout), stderr: result.stderr };
-  };
-  assert.equal((await withBytes("NAT_UNRELATED", "x")).enabled, true, "the consent file says yes");
-  assert.equal((await withBytes("DO_NOT_TRACK", "1\\377")).enabled, false, "DO_NOT_TRACK opts out");
-  assert.equal((await withBytes("NAT_TELEMETRY_ENABLED", "0\\377")).enabled, false, "NAT_TELEMETRY_ENABLED opts out");
-  const endpoint = await withBytes("NAT_TELEMETRY_ENDPOINT", "http://127.0.0.1:9/\\377");
-  assert.doesNotMatch(endpoint.stderr, /events\.telemetry\.data\.nvidia\.com/, "never the default endpoint");
-  assert.equal(endpoint.stats.sent, 0);
+  // Where a home read as U+FFFD alone, a relative path, would lead from the working directory: a "yes" never read.
+  const work = `${dir.path}/work`;
+  assert.equal(recordConsent("enabled", `${work}/\uFFFD/.config/nat/telemetry.toml`), true);
+  const server = await TestServer.start();
+  try {
+    // The shell puts the byte 0xFF in the variable: no runtime can spawn a child with bytes that are not UTF-8.
+    const withBytes = async (name: string, printfFormat: string, env: Record<string, string | undefined> = {}) => {
+      const result = await runChild("settings_child.ts", {
+        executable: "/bin/sh",
+        args: [
+          "-c",
+          `${name}="$(printf '${printfFormat}')" exec "$@"`,
+          "sh",
+          ...runtimeCommand(fixturePath("settings_child.ts")),
+        ],
+        cwd: work,
+        env: {
+          NAT_TELEMETRY_CONSENT_FILE: consentFile,
+          NAT_TELEMETRY_ENABLED: undefined,
+          DO_NOT_TRACK: undefined,
+          NAT_TELEMETRY_ENDPOINT: server.url(),
+          NAT_TELEMETRY_DEBUG: "1",
+          ...UNSET_PROXY_VARIABLES,
+          ...env,
+        },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      return { ...JSON.parse(result.stdout), stderr: result.stderr };
+    };
+    const control = await withBytes("NAT_UNRELATED", "x");
+    assert.equal(control.enabled, true, "the consent file says yes");
+    assert.equal(control.stats.sent, 1, "and the event is sent");
+    assert.equal((await withBytes("DO_NOT_TRACK", "1\\377")).enabled, false, "DO_NOT_TRACK opts out");
+    assert.equal((await withBytes("NAT_TELEMETRY_ENABLED", "0\\377")).enabled, false, "NAT_TELEMETRY_ENABLED opts out");
+    const home = await withBytes("HOME", "/home/jos\\351", { NAT_TELEMETRY_CONSENT_FILE: undefined });
+    assert.equal(home.enabled, false, "no consent file is found, none beside the working directory");
+    const endpoint = await withBytes("NAT_TELEMETRY_ENDPOINT", "http://127.0.0.1:9/\\377");
+    assert.doesNotMatch(endpoint.stderr, /events\.telemetry\.data\.nvidia\.com/, "never the default endpoint");
+    assert.equal(endpoint.stats.sent, 0);
+    const proxy = await withBytes("HTTP_PROXY", "http://proxy.invalid\\377:3128");
+    assert.equal(proxy.stats.sent, 0, "never around the proxy");
+    assert.equal(server.requests.length, 1, "the control's request alone");
+  } finally {
+    await server.close();
+  }
 });
 
 test("NAT_TELEMETRY_ENDPOINT=stdout writes each batch as one JSON line to stderr, nothing to stdout, no network", async () => {

@@ -370,6 +370,16 @@ describe("the proxy report (status)", () => {
     assert.equal(proxyReport(new URL("https://e.example/"), envOf({}), "deno", hidden).route, "unknown");
     assert.equal(proxyReport(new URL("https://e.example/"), envOf({}), "node", hidden).route, "direct");
   });
+
+  it("Deno: a proxy setting that is not valid Unicode, which Deno's fetch skips, makes the route unusable", () => {
+    const notUnicode = (name: string) => name === "HTTPS_PROXY";
+    const report = proxyReport(new URL("https://e.example/"), envOf({}), "deno", notUnicode, notUnicode);
+    assert.deepEqual([report.route, report.because], [
+      "unusable",
+      "HTTPS_PROXY is not valid Unicode: Deno's fetch would go around the proxy it names, so nothing is sent",
+    ]);
+    assert.equal(proxyReport(new URL("https://e.example/"), envOf({}), "node", notUnicode, notUnicode).route, "direct");
+  });
 });
 
 /** The Node.js client, reading its proxy settings from `vars`. */

@@ -29,17 +29,22 @@ const PATH_VARIABLES: readonly string[] = [
   "NAT_TELEMETRY_CONSENT_FILE",
 ];
 
-/**
- * The proxy settings, in both spellings, and `REQUEST_METHOD` (set, a CGI program's, Deno's fetch and the Node.js
- * client ignore `HTTP_PROXY`, and Deno `http_proxy` too): a sender's requests must go the way the program's go.
- */
-export const PROXY_VARIABLES: readonly string[] = [
+/** The variables that name a proxy, in both spellings (not those that exempt hosts from one). */
+export const PROXY_SETTINGS: readonly string[] = [
   "HTTP_PROXY",
   "http_proxy",
   "HTTPS_PROXY",
   "https_proxy",
   "ALL_PROXY",
   "all_proxy",
+];
+
+/**
+ * The proxy settings, in both spellings, and `REQUEST_METHOD` (set, a CGI program's, Deno's fetch and the Node.js
+ * client ignore `HTTP_PROXY`, and Deno `http_proxy` too): a sender's requests must go the way the program's go.
+ */
+export const PROXY_VARIABLES: readonly string[] = [
+  ...PROXY_SETTINGS,
   "NO_PROXY",
   "no_proxy",
   "REQUEST_METHOD",

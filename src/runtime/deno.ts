@@ -14,6 +14,7 @@ import {
   type InterruptSignal,
   PROCESS_STATUS_FILE,
   quietly,
+  RequestNotBuilt,
   type SenderGrant,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
@@ -23,7 +24,7 @@ import { denoSendsProxyCredentials } from "./deno_proxy.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, type ProgramInput, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
-import { absolutePath, PROXY_VARIABLES, senderEnvironment } from "./clean_environment.ts";
+import { absolutePath, PROXY_SETTINGS, PROXY_VARIABLES, senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
 import { markStandingAside, standsAside } from "./standing_aside.ts";
 
@@ -189,17 +190,26 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       for (const [signal, listener] of listeners) quietly(() => watch.remove(signal, listener));
     };
   });
-  /**
-   * A variable's value; `undefined` when it is unset or the permissions hide it. A value that is not valid Unicode,
-   * which Deno refuses to read, is read as U+FFFD, as Node.js and Bun read its invalid bytes: set, and never what
-   * the user meant (an opt-out's value opts out, an endpoint's is refused), never taken for unset.
-   */
-  const readEnv = (name: string) => {
-    if (!granted({ name: "env", variable: name })) return undefined;
+  /** Whether a variable the program may read is set to what Deno refuses to read: a value that is not valid Unicode. */
+  const notUnicode = (name: string) => {
+    if (!granted({ name: "env", variable: name })) return false; // not read: no permission error, never a prompt
     try {
-      return deno.env.get(name);
+      deno.env.get(name);
+      return false;
     } catch {
-      return "\uFFFD";
+      return true;
+    }
+  };
+  /**
+   * Whether the program cannot know a variable's value: its permissions hide it, or Deno cannot read it (Node.js and
+   * Bun read such bytes as U+FFFD). Either could hold an opt-out, another endpoint, a proxy: it is taken as such.
+   */
+  const envHidden = (name: string) => !granted({ name: "env", variable: name }) || notUnicode(name);
+  const readEnv = (name: string) => {
+    try {
+      return granted({ name: "env", variable: name }) ? deno.env.get(name) : undefined;
+    } catch {
+      return undefined;
     }
   };
   /** What starting a sender takes here, Deno's executable and the shell that closes descriptors, or why it cannot. */
@@ -209,11 +219,10 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
     const refused = senderRefusal(deno, granted, files, readEnv);
     if (refused) return { refused };
     // The sender inherits only what the program may read; Deno's own requests honour these whatever it may read.
-    const hidden = READ_BY_DENO_ITSELF.find((name) => !granted({ name: "env", variable: name }));
+    const hidden = READ_BY_DENO_ITSELF.find(envHidden);
     if (hidden !== undefined) {
-      return {
-        refused: `the program may not read ${hidden} (--allow-env), which its requests honour: a sender would not`,
-      };
+      const why = notUnicode(hidden) ? "its value is not valid Unicode" : "--allow-env";
+      return { refused: `the program may not read ${hidden} (${why}), which its requests honour: a sender would not` };
     }
     const executable = quietly(() => deno.execPath());
     if (!executable || !granted({ name: "run", command: executable })) {
@@ -236,7 +245,8 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
   };
   return {
     env: readEnv,
-    envHidden: (name) => !granted({ name: "env", variable: name }),
+    envHidden,
+    envNotUnicode: notUnicode,
     writeStderr: (text) => write(deno.stderr, text),
     writeStdout: (text) => write(deno.stdout, text),
     stdoutIsTerminal: () => quietly(() => deno.stdout.isTerminal()) ?? false,
@@ -298,13 +308,20 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
     sendsProxyCredentials(url) {
       // Deno's fetch reads the variables whatever the program may read: one it may not read could name a proxy.
       try {
-        return PROXY_VARIABLES.some((name) => !granted({ name: "env", variable: name })) ||
+        return PROXY_VARIABLES.some(envHidden) ||
           denoSendsProxyCredentials(new URL(url), readEnv);
       } catch {
         return true;
       }
     },
-    fetch: fetchAtLoad,
+    // Deno's fetch skips a proxy setting it cannot read (not valid Unicode): it would go around the proxy named there.
+    async fetch(url, init) {
+      const unread = PROXY_SETTINGS.find(notUnicode);
+      if (unread !== undefined) {
+        throw new RequestNotBuilt(`${unread} is not valid Unicode: Deno would go around its proxy`);
+      }
+      return await (fetchAtLoad ?? globalThis.fetch)(url, init);
+    },
     senderRefusal(grant) {
       const start = senderStart(grant);
       return "refused" in start ? start.refused : undefined;

@@ -255,13 +255,22 @@ export interface Host {
    */
   env(name: string): string | undefined;
   /**
-   * Whether the program's permissions hide an environment variable (Deno without `--allow-env` for it): its
-   * value, set or not, cannot be known. Absent where nothing hides one.
+   * Whether the program's permissions hide an environment variable (Deno without `--allow-env` for it), or its
+   * value cannot be read: its value, set or not, cannot be known. Absent where nothing hides one.
    *
    * @param name The variable's name.
    * @returns `true` when it cannot be read.
    */
   envHidden?(name: string): boolean;
+  /**
+   * Whether a variable the program may read is set to what the runtime cannot read (Deno: a value that is not valid
+   * Unicode, which Node.js and Bun read with U+FFFD in place of its bad bytes); such a variable is hidden too. Absent
+   * where every value can be read.
+   *
+   * @param name The variable's name.
+   * @returns `true` when its value cannot be read.
+   */
+  envNotUnicode?(name: string): boolean;
   /**
    * Writes text to standard error; failures are ignored.
    *

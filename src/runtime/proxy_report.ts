@@ -9,7 +9,7 @@
  * @module
  */
 
-import { PROXY_VARIABLES } from "./clean_environment.ts";
+import { PROXY_SETTINGS, PROXY_VARIABLES } from "./clean_environment.ts";
 import type { RuntimeName } from "./info.ts";
 import { denoProxyRoute } from "./deno_proxy.ts";
 import { cgiIgnores, proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
@@ -42,7 +42,9 @@ export type ProxyReport =
  * @param target The endpoint's URL.
  * @param env Reads an environment variable.
  * @param runtime The runtime whose fetch sends the requests (its reading of the variables differs).
- * @param hidden Whether the program may not read a variable (Deno's `--allow-env`). @default {() => false}
+ * @param hidden Whether the program may not read a variable (Deno's `--allow-env`, or a value Deno cannot read).
+ *   @default {() => false}
+ * @param notUnicode Whether a variable is set to what Deno cannot read (not valid Unicode). @default {() => false}
  * @returns The route, the proxy, the reason, and a problem where a setting does not do what it says.
  * @example
  * ```ts
@@ -59,9 +61,18 @@ export function proxyReport(
   env: ReadEnvironment,
   runtime: RuntimeName,
   hidden: (name: string) => boolean = () => false,
+  notUnicode: (name: string) => boolean = () => false,
 ): ProxyReport {
   const ours = libraryRoute(target, env);
   if (runtime !== "deno") return ours;
+  const unreadable = PROXY_SETTINGS.find(notUnicode);
+  if (unreadable !== undefined) {
+    return {
+      route: "unusable",
+      because:
+        `${unreadable} is not valid Unicode: Deno's fetch would go around the proxy it names, so nothing is sent`,
+    };
+  }
   const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== undefined) {
     return {
