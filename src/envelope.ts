@@ -219,10 +219,11 @@ export function wireEventJson(event: TelemetryEvent): { json: string; bytes: num
     const json = jsonLine(name);
     lastName = { name, json, bytes: utf8Length(json) };
   }
-  const ts = formatTimestamp(event.timestamp); // digits and signs: nothing to escape, and its length is its size
+  const ts = formatTimestamp(event.timestamp); // digits and signs: nothing to escape
   return {
     json: `{"ts":"${ts}","parameters":${parameters},"name":${lastName.json}}`,
-    bytes: EVENT_FRAME_BYTES + ts.length + utf8Length(parameters) + lastName.bytes,
+    // The time's size counted too, not taken from its length: a program may have replaced the padStart it calls.
+    bytes: EVENT_FRAME_BYTES + utf8Length(ts) + utf8Length(parameters) + lastName.bytes,
   };
 }
 

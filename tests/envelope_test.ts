@@ -234,6 +234,21 @@ test("property: an event's JSON is JSON.stringify of its wire form, whatever its
   );
 });
 
+test("an event's size is its JSON's UTF-8 length even where a program replaced String.prototype.padStart", () => {
+  const padStart = String.prototype.padStart;
+  String.prototype.padStart = function (this: string, width: number, fill?: string) {
+    return `é${padStart.call(this, width, fill)}`;
+  };
+  try {
+    const { json, bytes } = wireEventJson(
+      new CliCommandEvent({ command: "run", taskStatus: "success", timestamp: Date.UTC(1987, 5, 4, 3, 2, 1) }), // a second no other test writes
+    );
+    assert.equal(bytes, encoder.encode(json).length, json);
+  } finally {
+    String.prototype.padStart = padStart;
+  }
+});
+
 test("an event's size is its JSON's UTF-8 length, event after event, as names change and come back", () => {
   const named = (name: string, parameters: Record<string, unknown>) =>
     new (class extends TelemetryEvent {
