@@ -14,11 +14,11 @@ the options: ${r.join(", ")}`})`}),mi=(function(e,t){const n=a=>a.toLowerCase().
 s])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}),pi=(function(e,t){const n=Array.from({length:e.length+1},
 (r,i)=>[i,...new Array(t.length).fill(0)]);for(let r=1;r<=t.length;r++)n[0][r]=r;for(let r=1;r<=e.length;r++)for(let i=1;i<=
 t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>1&&e[r-1]===t[i-
-2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}),C=(function(e){try{const t=new URL(
+2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}),D=(function(e){try{const t=new URL(
 e);if(t.username===""&&t.password===""&&t.search==="")return e;if(t.username!==""&&(t.username="***"),t.password!==""&&(t.
 password="***"),t.search!==""){const n=[...t.searchParams].map(([r,i])=>i===""?"***":`${encodeURIComponent(r)}=***`);t.search=
 n.join("&")}return t.href}catch{return e.replace(/(\/\/)[^/?#\s]*@/,"$1***@").replace(/\?[\s\S]*$/,"?***")}}),vi=(function(e,t){
-let n=e.replace(/[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,r=>C(r.replaceAll("\\/","/")));for(const r of t===void 0?[]:
+let n=e.replace(/[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,r=>D(r.replaceAll("\\/","/")));for(const r of t===void 0?[]:
 yi(t)){const i=r.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(o,a,s)=>`%${Ft(a)}${Ft(s)}`);
 n=n.replace(new RegExp(`(?<![A-Za-z0-9])${i}(?![A-Za-z0-9])`,"g"),"***")}return n}),Ft=(function(e){return/\d/.test(e)?e:
 `[${e.toLowerCase()}${e.toUpperCase()}]`}),yi=(function(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{try{
@@ -59,7 +59,7 @@ group")}}}return!0}),gi=(function(e,t){const n=H(t);if(n===void 0||!e.allowed(n,
 realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))return Ei(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),
 Ei=(function(e){const t=[];for(const n of e.split("/"))n===".."?t.pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}),
 Wt=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)break;const a=new Uint8Array(
-Math.min(n+1,r.length*2));a.set(r),r=a}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,i)}),D=(function(e,t){return`${e.
+Math.min(n+1,r.length*2));a.set(r),r=a}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,i)}),P=(function(e,t){return`${e.
 replace(/[\\/]+$/,"")}/${t}`}),X=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),H=(function(e){
 const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.
 test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),wi=(function(e,t,n){const r=e.
@@ -104,7 +104,7 @@ let n=!1;for(const r of e)try{t(r)===!0&&(n=!0)}catch{}return n}),Kt=(function(e
 ST_METHOD")!==void 0;for(const a of Ts){const s=e(a);if(!(s===void 0||o&&a==="HTTP_PROXY"))if(!vt.includes(a))r[a]=s;else if(a!==
 "SSL_CERT_DIR")r[a]=i(s);else{const d=/^(?:[A-Za-z]:|\\\\)/.test(n??"")?";":":";r[a]=s.split(d).map(i).join(d)}}for(const[
 a,s]of Object.entries(t))r[a]=vt.includes(a)?i(s):s;return r}),Qt=(function(e,t){return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.
-test(e)?e:D(t,e)}),en=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==_s)return"it runs in \
+test(e)?e:P(t,e)}),en=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==_s)return"it runs in \
 a PID namespace of its own (a container): what it starts ends with the container's first process";if(e.pid===1)return"th\
 is process is PID 1 of its PID namespace (a container's main process): what it starts ends with it";if(e.ppid===1)return"\
 its parent is PID 1 (a container init, or a service manager running it as a service): what it leaves behind ends with it";
@@ -279,7 +279,7 @@ y);return N!==void 0&&!Zi(N)&&t.push(`${y}=${_(N)} is not a yes/no value (1, tru
 Ee(N)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail \
 is written");const r=[];for(const y of Ws)b().envHidden?.(y)===!0&&r.push(y);const i=n("NAT_TELEMETRY_DRY_RUN","so event\
 s are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),o=e("NAT_TELEMETRY_ENDPOINT");o!==void 0&&!He(o)&&t.push(`NAT_TELEMETR\
-Y_ENDPOINT=${_(C(o))} is not an http(s) URL, "" or "stdout": nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&
+Y_ENDPOINT=${_(D(o))} is not an http(s) URL, "" or "stdout": nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&
 !["","nat","otlp"].includes(a.trim().toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${_(a)} is not a format (nat, otlp): t\
 he nat envelope is sent`);const s=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",d=e("N\
 AT_TELEMETRY_CONSENT_FILE");d&&!X(d,M().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${_(d)} is not an absolute path: it is r\
@@ -287,7 +287,7 @@ ead in the directory each run starts in, so each directory may hold another deci
 y),l=e("NAT_TELEMETRY_SPOOL_DIR"),f=M().os==="win32"?"LOCALAPPDATA":"HOME";u===void 0&&l===void 0&&b().envHidden?.(f)===
 !0&&(c=`the program may not read ${f} (${Q(f)})`,t.push(`${f} may not be read (the program's permissions): the spool can\
 not be kept in the home directory`));for(const y of r)t.push(`${y} may not be read (${Q(y)}): ${Mr[y]}`);for(const y of Rr){
-const E=e(y);E&&!/^https?:$/.test(Ki(E))&&t.push(`${y}=${_(C(E))} is not an http(s) URL: OTLP events are not sent`)}const h=Ji(
+const E=e(y);E&&!/^https?:$/.test(Ki(E))&&t.push(`${y}=${_(D(E))} is not an http(s) URL: OTLP events are not sent`)}const h=Ji(
 e,y=>r.includes(y)),m=y=>qi(e(y),E=>t.push(`${y}: ${E}: skipped`)),v={...pn("OTEL_EXPORTER_OTLP_HEADERS",m("OTEL_EXPORTE\
 R_OTLP_HEADERS"),t),...pn("OTEL_EXPORTER_OTLP_LOGS_HEADERS",m("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},g={...m("OTEL_RESOU\
 RCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:o,endpointHidden:r.
@@ -301,11 +301,11 @@ er value (RFC 9110, visible ASCII: no control characters, no leading or trailing
 "NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):X(i,t)?i:(n.push(`NAT_\
 TELEMETRY_SPOOL_DIR=${_(i)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolu\
 te path"));const o=e("XDG_STATE_HOME");if(o&&!X(o,t))n.push(`XDG_STATE_HOME=${_(o)} is not an absolute path: ignored, as\
- the XDG specification says`);else if(o)return D(o,"nat/telemetry");let a;if(t==="win32"){const s=e("LOCALAPPDATA")??(e(
-"USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);a=s?`${s}\\nat\\telemetry`:void 0}else{const s=e("HOME");a=s?D(s,
+ the XDG specification says`);else if(o)return P(o,"nat/telemetry");let a;if(t==="win32"){const s=e("LOCALAPPDATA")??(e(
+"USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);a=s?`${s}\\nat\\telemetry`:void 0}else{const s=e("HOME");a=s?P(s,
 `${t==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return a===void 0?void r("there is \
 no home directory"):X(a,t)?a:(n.push("the home directory is not an absolute path: no spool is kept there"),void r("the h\
-ome directory is not an absolute path"))}),eo=(function(e,t,n){if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return D(
+ome directory is not an absolute path"))}),eo=(function(e,t,n){if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return P(
 r&&X(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),ae=(function(){const e=b();if(Ee(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(
 `[nat-telemetry] ${t}
 `)}),vn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),to=(function(e){return e.length<=64&&Gs.test(e)&&(/^[ -~]*$/.
@@ -317,10 +317,10 @@ e (1-64 characters, no flag, path, URL, address or invisible character; never th
 message): reported as "undefined"`),"undefined")}),ro=(function(e){return e===me}),io=(function(){const{name:e,version:t}=M();
 return t?`${e}/${t}`:e}),we=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' must b\
 e a string, got ${_(t)}`);return t}),yn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cann\
-ot create event: '${e}' must be one of ${Bt(Object.values(n))}, got ${_(t)}`)}),P=(function(e){const t=JSON.stringify(e);
+ot create event: '${e}' must be one of ${Bt(Object.values(n))}, got ${_(t)}`)}),B=(function(e){const t=JSON.stringify(e);
 return typeof t=="string"&&/[\r\n]/.test(t)?oo(t):t}),oo=(function(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
 n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
-`.includes(i)||(t+=i)}return t}),B=(function(e){const t=e.search(Qs);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
+`.includes(i)||(t+=i)}return t}),I=(function(e){const t=e.search(Qs);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
 e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):
 n+=2)}return n}),G=(function(e){const t=Math.floor(e);if(!(Math.abs(t)<=Dr))throw new RangeError("Invalid time value");const n=Math.
 floor(t/1e3);if(n!==Tt.second){const r=Math.floor(n/Cr),i=n-r*Cr,o=`${pe(Math.floor(i/3600))}:${pe(Math.floor(i/60)%60)}\
@@ -329,10 +329,10 @@ floor(t/1e3);if(n!==Tt.second){const r=Math.floor(n/Cr),i=n-r*Cr,o=`${pe(Math.fl
 i=n-(365*r+Math.floor(r/4)-Math.floor(r/100)),o=Math.floor((5*i+2)/153),a=i-Math.floor((153*o+2)/5)+1,s=o<10?o+3:o-9,d=r+
 t*400+(s<=2?1:0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,"0")}`}\
 -${pe(s)}-${pe(a)}`}),ao=(function(e){const t=gn(e);return{ts:G(e.timestamp),parameters:t,name:e.name}}),co=(function(e){
-const{name:t}=e;if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty string");const n=P(gn(e));
-if(t!==Ie.name){const i=P(t);Ie={name:t,json:i,bytes:B(i)}}const r=G(e.timestamp);return{json:`{"ts":"${r}","parameters"\
-:${n},"name":${Ie.json}}`,bytes:na+r.length+B(n)+Ie.bytes}}),gn=(function(e){const t=e.parameters(),n=(a,s)=>new TypeError(
-`Event '${e.name}' ${a} cannot be read: ${K(s)}`);try{t?.then}catch(a){throw n("parameters() returned an object that",a)}
+const{name:t}=e;if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty string");const n=B(gn(e));
+if(t!==Ie.name){const i=B(t);Ie={name:t,json:i,bytes:I(i)}}const r=G(e.timestamp);return{json:`{"ts":"${r}","parameters"\
+:${n},"name":${Ie.json}}`,bytes:na+I(r)+I(n)+Ie.bytes}}),gn=(function(e){const t=e.parameters(),n=(a,s)=>new TypeError(`\
+Event '${e.name}' ${a} cannot be read: ${K(s)}`);try{t?.then}catch(a){throw n("parameters() returned an object that",a)}
 if(fi(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event '${e.name}' has no paramete\
 rs object: parameters() returned a thenable`)}if(!j(t))throw new TypeError(`Event '${e.name}' has no parameters object: \
 parameters() returned ${_(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}let i={};for(const a of r){let s;
@@ -351,7 +351,7 @@ i=>!(i instanceof me));r>=0&&n(`'events' must hold events (TelemetryEvent), got 
 must be an object, got ${_(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${_(
 t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' \
 must be a string, got ${_(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the event list is empty");
-return{...En(e[0].schemaVersion,t),events:e.map(ao)}}),wn=(function(e,t){return zt(`${P(e).slice(0,-1)},"events":[`,t,"]\
+return{...En(e[0].schemaVersion,t),events:e.map(ao)}}),wn=(function(e,t){return zt(`${B(e).slice(0,-1)},"events":[`,t,"]\
 }")}),be=(function(e,t,n,r,i,o=Ve(t,i)){e.create(o,r);try{e.rename(o,`${t==="/"?"":t}/${n}`)}catch(a){try{e.remove(o)}catch{}
 throw a}}),Ve=(function(e,t){return`${e==="/"?"":e}/t-${de(t)}-${ce()}.tmp`}),de=(function(e){return String(Math.floor(e)).
 padStart(13,"0")}),Xe=(function(){let e;try{e=ia()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(
@@ -361,8 +361,8 @@ hasOwn(e,t)?e[t]:void 0}),Te=(function(e,t,n){Object.defineProperty(e,t,{value:n
 Ge=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}),_e=(function(e){const t=e.charCodeAt(0);return t<
 32||t===127}),ho=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
 test(t)?NaN:Number(t)}),ee=(function(){if(qe())return;const{env:e,files:t}=b(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TE\
-LEMETRY_CONSENT_FILE")||(n?D(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;
-if($t?.given!==r){const i=t?.realPath(".");$t={given:r,path:i===void 0?r:D(i,r)}}return $t.path}),fo=(function(){return(z?
+LEMETRY_CONSENT_FILE")||(n?P(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;
+if($t?.given!==r){const i=t?.realPath(".");$t={given:r,path:i===void 0?r:P(i,r)}}return $t.path}),fo=(function(){return(z?
 U:void 0)??ee()}),qe=(function(){const{env:e,envHidden:t}=b();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY\
 _CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),le=(function(e,t=!1){const n=b().files;if(!n)
 return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's perm\
@@ -417,10 +417,10 @@ ie.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+ua)/xt),end:s},c
 r=setTimeout(()=>{ie.release(d);const h=b().monotonicMs()-f;if(h<=la||l===0)return s();c(Math.min(Math.max(h,Ot.min),Ot.
 max),l-1)},u),n?.(r)}catch{}};return ie.guard(d),c(e,Fr),n||(o=$(()=>b().holdOpen?.())),a}),Eo=(function(e,t=M()){const n=({
 schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>En(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:a});
-return{name:"nat",encode:(r,i)=>wn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>B(wn(n(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),
+return{name:"nat",encode:(r,i)=>wn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>I(wn(n(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),
 wo=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,
 i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(Xi(o))),a};return{name:"otlp",encode:o=>hn(o.map(i),o[0].
-sessionId,n(o[0]),t),emptyBytes:o=>B(hn([],o.sessionId,n(o),t)),eventBytes:o=>B(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,
+sessionId,n(o[0]),t),emptyBytes:o=>I(hn([],o.sessionId,n(o),t)),eventBytes:o=>I(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,
 "service.name":e.serviceName},classify:Wi}}),Ln=(function(e={}){if(!j(e))throw new TypeError(`Cannot create handler: opt\
 ions must be an object, got ${_(e)}`);const t=se(e,fa);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(T,S,O)=>{
 const w=e[T]===void 0?S:e[T],x=O.integer?`${O.sign} integer`:`${O.sign} number`,A=`Cannot create handler: '${T}' must be\
@@ -448,13 +448,13 @@ ir: false)":e.spoolDir===void 0?u.noSpool:void 0,spoolFallback:e.spoolDir===void
 e.captureInterrupts),handOff:So(e.handOff===void 0?void 0:r("handOff","boolean",!0),u),customFetch:e.fetch!==void 0,format:v,
 headers:{...m==="otlp"?u.otlpHeaders:{},...$o(e.headers)},fetch:r("fetch","function",b().fetch??((T,S)=>globalThis.fetch(
 T,S))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",Xe)}}),nt=(function(e,t){
-const n={json:Vr,bytes:B(Vr),schemaVersion:bt,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(
+const n={json:Vr,bytes:I(Vr),schemaVersion:bt,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(
 n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+Xr+r,envelopeBytes:i}}),rt=(function(e,t,n,r){return e==="o\
 tlp"?wo({serviceName:n["service.name"]??Vs,serviceVersion:t,resourceAttributes:n},r):Eo(t,r)}),bo=(function(e){const{format:t,
 sourceClientVersion:n}=e,r=t.resource??{},i=nt(rt(t.name,n,r,Wr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
 i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),To=(function(e,t,n){if(e!==void 0&&(typeof e!=
 "string"||!He(e)))throw new TypeError(`Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${_(
-typeof e=="string"?C(e):e)}`);if(e===void 0&&t===Nt)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Ar;return He(
+typeof e=="string"?D(e):e)}`);if(e===void 0&&t===Nt)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Ar;return He(
 r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invali\
 d_endpoint"}}),_o=(function(e,t){if(e!==!1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Ca\
 nnot create handler: 'spoolDir' must be a non-empty string or false, got ${_(e)}`);if(!X(e,M().os))throw new TypeError(`\
@@ -484,26 +484,26 @@ handedOffAt:d}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&
 n?{failures:i,notBefore:o,handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof a=="string"?a:void 0,
 endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}),Pn=(function(e){const{
 failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${G(n)}`}),
-I=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Bn=(function(e,t="nat",n=""){return ue(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),
+C=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Bn=(function(e,t="nat",n=""){return ue(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),
 jn=(function(e,t){const n=kt.exec(e);return n?ko(n,t)?he(n[3]):void 0:he(e)}),he=(function(e){const t=va.exec(e);if(!t)return;
 const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/ti));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),
 Fn=(function(e,t,n){let r=Math.max(0,e.length-t),i=e.slice(r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.length&&i>n;)i-=e[r++].
 bytes+1;return{first:r,bytes:i}}),Un=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${de(t)}-${e.length}\
 -${r}-${n===void 0?"":`${n}-`}${ce()}.jsonl`}),Hn=(function(e){return e.map(t=>`${t.text}
-`).join("")}),Oe=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${P(e.schemaVersion)},"sessionId":${P(e.sessionId)}\
-,${e.clientVersion===void 0?"":`"clientVersion":${P(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.
-json}}`;return{text:t,bytes:B(t)}}),Yn=(function(e,t){return`l-${de(t)}-${e}`}),zn=(function([,e,t]){return e==="l"?Number(
+`).join("")}),Oe=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${B(e.schemaVersion)},"sessionId":${B(e.sessionId)}\
+,${e.clientVersion===void 0?"":`"clientVersion":${B(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.
+json}}`;return{text:t,bytes:I(t)}}),Yn=(function(e,t){return`l-${de(t)}-${e}`}),zn=(function([,e,t]){return e==="l"?Number(
 t):Number(t)+ya}),ko=(function(e,t){return t>zn(e)}),Ro=(function(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,
 timestamp:o,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===void 0||
 typeof i=="string")&&Number.isFinite(o)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&ze(a.parameters)===
-void 0))return;const d={json:P(a),schemaVersion:n,sessionId:r,retries:t,timestamp:o};return i===void 0?d:{...d,clientVersion:i}}catch{
+void 0))return;const d={json:B(a),schemaVersion:n,sessionId:r,retries:t,timestamp:o};return i===void 0?d:{...d,clientVersion:i}}catch{
 return}}),Vn=(function(e,t){return e.spoolFallback?eo(b().env,M().os,t?.uid):void 0}),Xn=(function(e,t,n=()=>{},r="work"){
 const{spoolDir:i,spoolLimits:o}=e,a=Wn(e);let s=e.noSpool??"there is no spool directory";const d=i===void 0?void 0:Fe.open(
 i,t,o,a,l=>s=l,r),c=Vn(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:Fe.
 open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=Fe.open(c,t,o,
 a,l=>s+=`; nor in ${c}: ${l}`,r);return n(s,u?.dir),u}),Wn=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,
 customFetch:o}=e,a={version:o&&r!==xe?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.
-resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},s=P(a);return Bn(t.kind==="http"?t.url:"",n.name,s==="\
+resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},s=B(a);return Bn(t.kind==="http"?t.url:"",n.name,s==="\
 {}"?"":s)}),Ao=(function(e,t){const{sessionId:n,sourceClientVersion:r,maxEventBytes:i}=t;try{if(!(e instanceof me))return{
 reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be i\
 nspected"}}try{const{json:o,bytes:a}=co(e),{schemaVersion:s,timestamp:d}=e;return typeof s!="string"?{reason:"invalid_ev\
@@ -538,7 +538,7 @@ isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;retu
 b().senderRefusal(Zn(n.url,t.spool.dir))!==void 0}),Zn=(function(e,t){const n=fo(),r=n===void 0?void 0:Yo(n);return{endpoint:e,
 dir:t,reads:r===void 0?[]:[r],variables:[...Ca,...fe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
 Yo=(function(e){const t=H(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=b().files,i=t===void 0||["",".","\
-.."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:D(i,n);return o!==void 0&&r?.allowed(o,"read")?
+.."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:P(i,n);return o!==void 0&&r?.allowed(o,"read")?
 o:e}),Kn=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
 "http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
  which a sender process cannot call";if(e.requestTimeoutMs>ve-Ia)return`a request may take longer (requestTimeoutSeconds\
@@ -562,24 +562,24 @@ o=ir(e,ut(t,n)),s=nr(e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(d=>r
 bject"?o.lines:[],...s],r,i)}),Go=(function(e,t,n=-1/0){return[...new Set([...Se(e,t,Fa,i=>i),...Se(e,t,Lt,i=>i)])].flatMap(
 i=>{const o=Wo(e,t,i,n);return o?[{key:i,...o}]:[]})}),qo=(function(e,t,n,r,i,o,a=-1/0){const s=Object.entries(i).filter(
 ([f,h])=>ai.test(f)&&Number.isSafeInteger(h)&&h>0);if(s.length===0||!lt(o))return;const c={...{since:o,last:o,dropped:Object.
-fromEntries(s.slice(0,Mt))},endpointHash:ue(r)},u=C(r)===r?{...c,endpoint:r}:c,l=ut(t,n);try{const f=nr(e,t,n,o).filter(
+fromEntries(s.slice(0,Mt))},endpointHash:ue(r)},u=D(r)===r?{...c,endpoint:r}:c,l=ut(t,n);try{const f=nr(e,t,n,o).filter(
 m=>m.quiet).map(m=>er(e,m,t,n)),h=ct([...f.flatMap(m=>m.lines),u],a,o)??u;tr(e,t,n,f,()=>{const m=ir(e,l);m==="invalid"&&
-e.remove(l);const v=`${P(h)}
+e.remove(l);const v=`${B(h)}
 `;typeof m!="object"||m.bytes+v.length<=oi?e.append(l,typeof m=="object"&&!m.ended?`
 ${v}`:v,si):Jo(e,t,n,h,a,o)});for(const{path:m}of f)m!==void 0&&$(()=>e.remove(m))}catch{}}),Jo=(function(e,t,n,r,i,o){const a=ut(
-t,n),s={path:at(t,n),quiet:!1},d=dt(e,a,s.path)?er(e,s,t,n):{lines:[]};tr(e,t,n,[d],()=>{e.append(a,`${P(ct([...d.lines,
+t,n),s={path:at(t,n),quiet:!1},d=dt(e,a,s.path)?er(e,s,t,n):{lines:[]};tr(e,t,n,[d],()=>{e.append(a,`${B(ct([...d.lines,
 r],i,o)??r)}
 `,si)})}),er=(function(e,t,n,r){if(e.sizeOf(t.path)===void 0)return $(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=rr(e,t),a=at(n,r,o);return dt(e,t.path,a)?{lines:i,path:a,summed:t.summed}:{lines:[],summed:t.summed}}),
 tr=(function(e,t,n,r,i){try{i()}catch(o){for(const{path:a,summed:s}of r)a!==void 0&&dt(e,a,at(t,n,s));throw o}}),at=(function(e,t,n){
-const r=n===void 0?"":`-${n}`;return D(e,`drops-${t}-${de(Date.now())}-${ce()}${r}.aside`)}),nr=(function(e,t,n,r){return Se(
-e,t,Lt,(i,o)=>{const[,,a,s]=Lt.exec(o)??[],d=Math.abs(r-Number(a))>=Ua;return i===n?{path:D(t,o),summed:s===void 0?void 0:
+const r=n===void 0?"":`-${n}`;return P(e,`drops-${t}-${de(Date.now())}-${ce()}${r}.aside`)}),nr=(function(e,t,n,r){return Se(
+e,t,Lt,(i,o)=>{const[,,a,s]=Lt.exec(o)??[],d=Math.abs(r-Number(a))>=Ua;return i===n?{path:P(t,o),summed:s===void 0?void 0:
 Number(s),quiet:d}:void 0})}),rr=(function(e,t){try{const n=t.summed??0,r=e.read(t.path,At)?.slice(n)??"",i=t.quiet?r.length:
 r.lastIndexOf(`
 `)+1;return{lines:or(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}),dt=(function(e,t,n){return $(()=>(e.
 rename(t,n),!0))??!1}),ct=(function(e,t,n){const r=e.map(s=>({...s,since:Math.min(s.since,n),last:Math.min(s.last,n)})).
 filter(s=>s.last>=t);if(r.length===0)return;const i={};for(const s of r)for(const[d,c]of Object.entries(s.dropped))(d in
-i||Object.keys(i).length<Mt)&&I(i,d,c);for(const s of Object.keys(i))i[s]=Math.min(i[s],Number.MAX_SAFE_INTEGER);const{endpoint:o,
+i||Object.keys(i).length<Mt)&&C(i,d,c);for(const s of Object.keys(i))i[s]=Math.min(i[s],Number.MAX_SAFE_INTEGER);const{endpoint:o,
 endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:i,...a===
 void 0?{}:{endpointHash:a},...o===void 0?{}:{endpoint:o}}}),ir=(function(e,t){try{const n=e.read(t,At);return n===void 0?
 void 0:{lines:or(n),bytes:n.length,ended:n===""||n.endsWith(`
@@ -587,8 +587,8 @@ void 0:{lines:or(n),bytes:n.length,ended:n===""||n.endsWith(`
 `).flatMap(t=>Zo(t)??[])}),Zo=(function(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),a=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(lt(t)&&lt(n)&&t<=n&&a.length>0&&a.length<=Mt&&a.every(([
 c,u])=>ai.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const d={since:t,last:n,dropped:Object.fromEntries(a),...typeof o==
-"string"&&ja.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&C(i)===i?{...d,endpoint:i}:d}catch{return}}),lt=(function(e){
-return Number.isSafeInteger(e)&&e>=0&&e<=Dr}),ut=(function(e,t){return D(e,`drops-${t}.json`)}),Ko=(function(e){const t=b().
+"string"&&ja.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&D(i)===i?{...d,endpoint:i}:d}catch{return}}),lt=(function(e){
+return Number.isSafeInteger(e)&&e>=0&&e<=Dr}),ut=(function(e,t){return P(e,`drops-${t}.json`)}),Ko=(function(e){const t=b().
 monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(i=>{n=Mn(Math.max(0,t-b().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),
 sr=(function(e){b().writeStderr(`${Rt(JSON.parse(e))}
 `)}),Qo=(function({subcommand:e,subcommands:t}){return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&ae()?.(`'su\
@@ -822,7 +822,7 @@ this.#r.handedOffAt===void 0&&this.#r.notBefore<=e&&this.#h({...this.#r,handedOf
 void 0;return this.forget(),e}refresh(){this.#c||(this.#r=this.#m())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#c=
 !1,this.#a())}#m(){const e=Dn(this.#l,this.path,this.#d());return e==="invalid"&&this.#a(),typeof e=="object"?e.state:void 0}#a(){
 try{this.#l.remove(this.path)}catch{}}#h(e){this.#r=e;try{const t=this.#i?{endpointHash:ue(this.#n)}:{},n=JSON.stringify(
-{...e,...t,endpoint:this.#n}),r=B(n)<=Jr&&C(this.#n)===this.#n?n:JSON.stringify({...e,...t});be(this.#l,this.#e,this.#t,
+{...e,...t,endpoint:this.#n}),r=I(n)<=Jr&&D(this.#n)===this.#n?n:JSON.stringify({...e,...t});be(this.#l,this.#e,this.#t,
 r,this.#d())}catch{}}},Kr=36e5,je=64,Qr=6e4,ei=6e4,ti=64,va=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
 kt=/^([lc])-(\d{13})-(e-.+)$/,ya=36e5,Fe=class Dt{dir;key;ancestorsSeen;#e;#t;constructor(t,n,r,i,o){this.dir=t,this.#e=
 n,this.#t=r,this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},a="work"){const s=l=>{o(l)},d=a==="work",c=d?"r\
@@ -830,14 +830,14 @@ ead and write":"read",u=l=>!n.allowed(l,"read")||d&&!n.allowed(l,"write");if(u(t
  (its permissions)`);try{let l=n.ensureDir(t,!0,d);const f=n.realPath(t);return f===void 0?s(`where ${t} leads cannot be\
  told`):f!==t&&u(f)?n.permissionsFollowLinks?s(`the program may not ${c} ${f}, where ${t} leads (its permissions)`):new Dt(
 t,n,r,i,l):(f!==t&&(l=n.ensureDir(f,!0,d)),new Dt(f,n,r,i,l))}catch(l){const f=l?.reason==="missing";return s(f?`${t} do\
-es not exist yet`:K(l))}}write(t,n){const r={},i=t.map(Oe),{first:o}=Fn(i,this.#t.maxEvents,this.#t.maxBytes);I(r,"spool\
+es not exist yet`:K(l))}}write(t,n){const r={},i=t.map(Oe),{first:o}=Fn(i,this.#t.maxEvents,this.#t.maxBytes);C(r,"spool\
 _full",o);const a=new Map;for(let d=o;d<i.length;d++){const c=a.get(t[d].sessionId)??[];c.push(i[d]),a.set(t[d].sessionId,
 c)}const s=[];try{for(const d of a.values())s.push(this.#n(d,n,this.key))}catch(d){for(const c of s)this.#a(c);throw d}return{
 written:r,older:this.#c(n,s)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#r(n).slice(0,je)){if(i.length>=
 t)break;const d=this.#d(a.name,n+r);try{this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#l(d,
 a,n),f=c.slice(0,t-i.length),h={path:d,name:a.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===
-c.length};try{this.#n(c.slice(f.length).map(Oe),a.time,this.key)}catch{this.giveBack(h);continue}I(o,"spool_corrupt",u),
-I(o,"spool_expired",l);for(const m of f)i.push({...m,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){
+c.length};try{this.#n(c.slice(f.length).map(Oe),a.time,this.key)}catch{this.giveBack(h);continue}C(o,"spool_corrupt",u),
+C(o,"spool_expired",l);for(const m of f)i.push({...m,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){
 const r=this.#d(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.
 sizeOf(t.path)!==void 0}waitingSince(t){return this.#r(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}\
 /${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#u().flatMap(t=>{const n=kt.exec(t),
@@ -860,9 +860,9 @@ if(t-s<=d&&o<=c&&a<=u)return r;const l=i.filter(y=>n.includes(y.name)),f=Math.mi
 `${this.dir}/${y}`),m=Math.max(...l.map(y=>h(y.name)??-1/0)),v=y=>{if(y.time<f)return!1;const E=h(y.name);return E===void 0||
 !Number.isFinite(m)?y.time-f<=ei:Math.abs(E-m)<=ei};let g=0;for(const y of i.sort((E,N)=>E.time-N.time)){const E=t-y.time>
 d;if(!E&&o<=c&&a<=u)break;if(n.includes(y.name)||!E&&v(y))continue;if(g++>=je)break;if(o-=y.events,a-=y.bytes,!E&&o<c&&a<
-u){const p=this.#m(y,c-o,u-a,t);if(p===void 0)continue;o+=p.kept.events,a+=p.kept.bytes,I(r,"spool_corrupt",p.corrupt),I(
-r,"spool_full",p.cut);continue}const N=this.#l(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(I(r,"spool_corrupt",N.corrupt),
-I(r,E?"spool_expired":"spool_full",N.valid.length+N.expired))}return r}#m(t,n,r,i){const o=Yn(t.name,i+Qr),a=b().monotonicMs();
+u){const p=this.#m(y,c-o,u-a,t);if(p===void 0)continue;o+=p.kept.events,a+=p.kept.bytes,C(r,"spool_corrupt",p.corrupt),C(
+r,"spool_full",p.cut);continue}const N=this.#l(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(C(r,"spool_corrupt",N.corrupt),
+C(r,E?"spool_expired":"spool_full",N.valid.length+N.expired))}return r}#m(t,n,r,i){const o=Yn(t.name,i+Qr),a=b().monotonicMs();
 try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}const{valid:s,corrupt:d}=this.#l(`${this.dir}\
 /${o}`,t),c=s.map(Oe),{first:u,bytes:l}=Fn(c,n,r),f=c.slice(u),h={kept:{events:f.length,bytes:l},cut:u,corrupt:d};if(f.length===
 0)return this.#a(o)?h:void 0;const m=Ve(this.dir,i),v=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(m,Hn(f))}catch{
@@ -873,8 +873,8 @@ if(b().monotonicMs()-a>Qr/2)return void v();try{this.#e.rename(m,`${this.dir}/${
 r,this.#e=i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===void 0&&!t.spoolFallback)
 return null;const a=b().files;if(!a)return null;const s=Xn(t,a,n);if(!s)return null;const d=t.customFetch?s.key:void 0,c=new Zr(
 a,s.dir,r.url,i,o,d);return new hi(s,c,a,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.spool.claim(t,
-this.#e.clock(),n);for(const s of r)this.#t.add(s.claim);const o=r.map(s=>({...s,bytes:B(s.json),notBefore:0})),a=o.filter(
-({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:o,dropped:i}:(this.settle(a),I(i,"event_too_large",a.length),
+this.#e.clock(),n);for(const s of r)this.#t.add(s.claim);const o=r.map(s=>({...s,bytes:I(s.json),notBefore:0})),a=o.filter(
+({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:o,dropped:i}:(this.settle(a),C(i,"event_too_large",a.length),
 {events:o.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:i})}write(t){const{written:n,older:r}=this.spool.write(t,
 this.#e.clock()),i=Object.values(n).reduce((o,a)=>o+a,0);return{spooled:t.length-i,dropped:n,olderDropped:r}}settle(t){for(const{
 claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(n))}giveBackUnsettled(){let t=0;for(const n of this.#t)
@@ -938,7 +938,7 @@ e&512)!==0)){if((i.mode&2)!==0)throw new k(n,"ancestor_writable_by_others");if((
 ||i===void 0))return ko(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function ko(e){let n=[];for(let t of e.split("/"))\
 t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function Ie(e,n,t){let r=new Uint8Array(Math.min(t,n\
 ||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let s=new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r=s}let i=e\
-(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function P(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function H(e,n){re\
+(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function M(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function H(e,n){re\
 turn n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function U(e){let n=e.length>1?e.replace(/[\\\\/]+$/,""):e\
 ,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t===0?n.s\
 lice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var No=4;function rt(e,n,t){let r=e.build.os==="w\
@@ -1021,7 +1021,7 @@ TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...ae,"NAT_TEL
 nction Me(e,n,t){let r={},o=s=>mn(s,t),i=e("REQUEST_METHOD")!==void 0;for(let s of Yo){let a=e(s);if(!(a===void 0||i&&s=\
 =="HTTP_PROXY"))if(!ln.includes(s))r[s]=a;else if(s!=="SSL_CERT_DIR")r[s]=o(a);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??\
 "")?";":":";r[s]=a.split(d).map(o).join(d)}}for(let[s,a]of Object.entries(n))r[s]=ln.includes(s)?o(a):a;return r}functio\
-n mn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:P(n,e)}var Go="pid:[4026531836]";function De(e){if\
+n mn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:M(n,e)}var Go="pid:[4026531836]";function De(e){if\
 (e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Go)return"it runs in a PID namespace of its own (a contain\
 er): what it starts ends with the container\'s first process";if(e.pid===1)return"this process is PID 1 of its PID namesp\
 ace (a container\'s main process): what it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container ini\
@@ -1318,11 +1318,11 @@ urn new URL(e).protocol}catch{return""}}function er(e,n,t){let r={};for(let[o,i]
 t o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):H(o,n)?o:(t.push\
 (`NAT_TELEMETRY_SPOOL_DIR=${O(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an \
 absolute path"));let i=e("XDG_STATE_HOME");if(i&&!H(i,n))t.push(`XDG_STATE_HOME=${O(i)} is not an absolute path: ignored\
-, as the XDG specification says`);else if(i)return P(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(\
-e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?P(a,\
+, as the XDG specification says`);else if(i)return M(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(\
+e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?M(a,\
 `${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is \
 no home directory"):H(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the h\
-ome directory is not an absolute path"))}function or(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return P\
+ome directory is not an absolute path"))}function or(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return M\
 (r&&H(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Sn(){let e=b();if(le(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeS\
 tderr(`[nat-telemetry] ${n}\n`)}function ir(e){let n;return()=>n??=new RegExp(e,"u")}var Fd=ir(String.raw`[\\p{Cc}\\p{Cf}\\p\
 {Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Bd=ir(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_\
@@ -1337,7 +1337,7 @@ eate event: \'schemaVersion\' must be a non-empty string, got ${O(r)}`);let o=t.
 ;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds\
 ");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Hi(e){return e===fe}function C(e){let n=JSON.stringify(e\
 );return typeof n=="string"&&/[\\r\\n]/.test(n)?Ui(n):n}function Ui(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r\
-];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function M(e)\
+];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function L(e)\
 {let n=e.search(ji);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o\
 <2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var ji=/[^\\x00-\\x7f]/;var Vi="\
 184482118588404";function Te(e){let n=Math.floor(e);if(!(Math.abs(n)<=xn))throw new RangeError("Invalid time value");let\
@@ -1348,509 +1348,509 @@ nction Yi(e){let n=Math.floor((e+719468)/146097),t=e+719468-n*146097,r=Math.floo
 53*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${Strin\
 g(Math.abs(d)).padStart(6,"0")}`}-${we(a)}-${we(s)}`}var we=e=>e<10?`0${e}`:`${e}`,Gi=e=>e<10?`00${e}`:e<100?`0${e}`:`${\
 e}`,sr=86400,xn=864e13;function ar(e){let{name:n}=e;if(typeof n!="string"||n==="")throw new TypeError("Event name is not\
- a non-empty string");let t=C(zi(e));if(n!==ze.name){let o=C(n);ze={name:n,json:o,bytes:M(o)}}let r=Te(e.timestamp);retu\
-rn{json:`{"ts":"${r}","parameters":${t},"name":${ze.json}}`,bytes:Wi+r.length+M(t)+ze.bytes}}var ze={name:"",json:"",byt\
-es:0},Wi=31;function zi(e){let n=e.parameters(),t=(s,a)=>new TypeError(`Event \'${e.name}\' ${s} cannot be read: ${Y(a)}`)\
-;try{n?.then}catch(s){throw t("parameters() returned an object that",s)}if(Vt(n)){try{Promise.prototype.then.call(n,void\
- 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if\
-(!ue(n))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${O(n)}`);let r;try{r=Obj\
-ect.keys(n)}catch(s){throw t("parameters",s)}let o={};for(let s of r){let a;try{a=n[s]}catch(d){throw t(`parameter \'${s}\
-\'`,d)}s in o?o={...o,[s]:a}:o[s]=a}let i=_n(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function _n(e\
-){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=\
-e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is no\
-t a string, finite number or boolean`}}function dr(e,n){return{browserType:"undefined",clientId:Vi,clientType:"Native",c\
-lientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??A().machine,deviceGdprBehOptIn\
-:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"u\
-ndefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,e\
-ventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",\
-idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Te(+(n.sentAt??Dat\
-e.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Rn(e,n){return Ge(`${C(e).slice(0,-1)},"events\
-":[`,n,"]}")}var ur=/[A-Za-z0-9_-]/,Xi=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})\
-?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,qi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:\
-_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function cr(e){return new On(e).document\
-()}var On=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#b(),this.#\
-n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#e.startsWith("[[",this.#\
-n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){\
-let u=kn(o,s)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tab\
-les`);let c=this.#E({},"header");return u.push(c),Xe(o,s,u),c}let d=kn(o,s);d===void 0?Xe(o,s,d=this.#E({},a?"header":"i\
-mplicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:Nn(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(\
-`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inl\
-ine table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#d(n){let t=this.#l();this.#y(),this.#k("="),this.#y();let r=t\
-his.#r(),o=n;for(let s of t.slice(0,-1)){let a=kn(o,s);a===void 0?Xe(o,s,a=this.#E({},"dotted")):(!Nn(a)||!["dotted","im\
-plicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,\
-"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),Xe(o,i,r)}#l(){let n=[];for(;;)\
-{this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(this.#T());else{let r=this.#n;for(;this.#\
-n<this.#e.length&&ur.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,t\
-his.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(this.#e.startsWith(\'"""\',this.#n))retu\
-rn this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#f();if(n==="\'")return this.#T\
-();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#u():this.#h();return \
-this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,s]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!ur.tes\
-t(t[i.length]??""))return this.#n+=i.length,s;let r=Xi.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n\
-+=r[0].length,r[0];let o=qi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,Ji(o[0])):this.#\
-i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)n.push(this.#r()),this.#b(),this.#s()=\
-==","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#E({},"in\
-line");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y();let t=this.#e[this.#n++];if(t==="}")\
-break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){this.#t.set(n,"inline");for(let t of Ob\
-ject.values(n))Nn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return \
-this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():qe(t)&&t!=="	"?this.#i("a string holds a con\
-trol character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t\
-.includes(`\n`)||[...t].some(r=>qe(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,\
-this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',thi\
-s.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t\
-===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r\
-?this.#n+=r[0].length:n+=this.#_()}else qe(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#s()===`\n`)?this.#i("a string holds a \
-control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n=\
-this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++\
-;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`\
-,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i\
-=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape")\
-:(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#s(\
-)===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#\
-e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;this.#n<this.#e.length&&this.#s()!==`\n`;)\
-{let n=this.#e[this.#n++];qe(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a comment is malformed")}}#A(){this.#y(\
-),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#n++:this.#n<this.#e.leng\
-th&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this\
-.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(\
-`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function kn(e,n){return Object.hasOwn(e,n)?e[n]:v\
-oid 0}function Xe(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Nn(e){r\
-eturn typeof e=="object"&&e!==null&&!Array.isArray(e)}function qe(e){let n=e.charCodeAt(0);return n<32||n===127}function\
- Ji(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(\
-n)}var Ki="1.0";function Je(){if(hr())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CON\
-SENT_FILE")||(t?P(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(An?.\
-given!==r){let o=n?.realPath(".");An={given:r,path:o===void 0?r:P(o,r)}}return An.path}function mr(){return(he?X:void 0)\
-??Je()}var An;function hr(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSEN\
-T_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Zi=65536;function $n(e,n=!1){let t=b().files;if(!t\
-)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s per\
-missions)"};let r;try{r=t.read(e,Zi)}catch(o){return In(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (P\
-ython\'s tomllib rejects it)"}:Qi(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions\
-)"}:{state:"disabled",problem:`cannot be read safely (${In(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_\
-asked"};if(n)return{...lr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user\
- could replace it (${In(o).replaceAll("_"," ")})`}}return{...lr(r),text:r}}function Qi(e){let{name:n,code:t}=e??{};retur\
-n n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function In(e){return e?.reason??"unreadable"}function lr(e){let n;try{n=cr(\
-e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"\
-};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{c\
-onsent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o==\
-=Ki?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent\
- value this tool does not know"}}function pr(){let e=Je(),{state:n,problem:t,outdatedYes:r}=yr(e),o={fileState:n,path:e,\
-...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...br()??Cn(n),...o}}function gr(){let e=br();if(e)\
-return e;let{state:n,text:t,problem:r}=yr(Je());return{...Cn(n),text:t,...r?{problem:r}:{}}}function yr(e){if(e!==void 0\
-)return $n(e);let n=hr();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${Se(n)})`}\
-:{state:"never_asked"}}function br(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source\
-:"NAT_TELEMETRY_ENABLED"};let t=le(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENAB\
-LED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=\
-="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Cn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{ena\
-bled:e==="enabled",source:"file"}}var me,he=!1,X,Ln={},Pn,es=!1,Mn=Symbol.for("@nat/telemetry: the program\'s opt-out"),D\
-n=globalThis;try{Dn[Mn]===void 0&&Object.defineProperty(Dn,Mn,{value:{serial:0}})}catch{}var fr=0;function ns(){try{let \
-e=Dn[Mn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catc\
-h{return NaN}}function Er(){let e=ns();e===void 0||e===fr||(fr=e,[me,he,es]=[!1,!1,!0])}function vr(e){Pn=e}function ee(\
-){if(Pn)return me=Pn();if(Er(),!he||X===void 0)return!0;let e=$n(X,!0);e.problem!==void 0&&(e=$n(X,!0));let n=e.text===L\
-n.text&&b().files?.modifiedAt(X)===Ln.modified;return me=e.problem===void 0&&n&&Cn(e.state).enabled}function ne(){return\
- Er(),me===void 0&&ts(gr()),me===!0}function ts(e){[me,he]=[e.enabled,e.source==="file"],X=he?Je():void 0,Ln=X===void 0?\
-{}:{text:e.text,modified:b().files?.modifiedAt(X)}}function Sr(){return ne()&&he}function Fn(){let e=ne(),{enabled:n,sou\
-rce:t,problem:r}=gr(),i=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0?`${t}, which the program may not read (${Se(t\
-)})`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:"the program (setTe\
-lemetryEnabled)"}}var Un=2**31-1,rs=25,Bn={min:50,max:250},wr=4,Hn=1e3,os=(wr+1)*Bn.max,pe={guarded:new Set,signal:void \
-0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},re\
-lease(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(\
-this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Hn,e)){this.ticking=!0;return}try{(!this.\
-signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Hn)),this.signal.addEventListener("abort",this.look)}catc\
-h{}},look:()=>{for(let e of pe.guarded)--e.looks<=0&&e.end();pe.guarded.size>0&&pe.listen()}};function ge(e,n,t){let r,o\
-=!1,i,s=()=>{o=!0,clearTimeout(r),pe.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+os)/Hn),end:a},u=(c,l)\
-=>{let m=b().monotonicMs()+c;try{r=setTimeout(()=>{pe.release(d);let f=b().monotonicMs()-m;if(f<=rs||l===0)return a();u(\
-Math.min(Math.max(f,Bn.min),Bn.max),l-1)},c),t?.(r)}catch{}};return pe.guard(d),u(e,wr),t||(i=v(()=>b().holdOpen?.())),s\
-}function Tr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:\
-NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function te(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2*\
-*Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var is=3,xr=!1;function _r(){xr=!0}var ss=new Set([407,408,429,50\
-0,502,503,504]),as=new Set([501,505]);function ds(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"\
-}:ss.has(e)||e>=500&&e<600&&!as.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,ret\
-ryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}a\
-sync function Rr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=ge(e.timeoutMs,()=>\
-{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>\
-{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=ne\
-w URL(a).origin,u=e.classify??ds;for(;;s++){let c=new URL(a).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(a\
-,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=u\
-s(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Tr(l.headers.get("ret\
-ry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promise.race([cs(l),i]).catch(()=>{});r\
-eturn u(m,h,E)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(s===is)return{kind:"rejected",\
-reason:"too_many_redirects"};let g=fs(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("\
-http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return xr?{ki\
-nd:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe\
-_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}\
-}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof F&&s===0?{kind:"not_sent",reason:a.message}:t?{\
-kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:Y(a)}}finally{r(),e.signal?.removeEventListen\
-er("abort",o)}}function us(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.h\
-eaders?.get=="function"?n:void 0}async function cs(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,r\
-="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>ls)return"";r+=t.decode(i.value,{s\
-tream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var ls=65536;function fs(e,n){if(e!==null)try{let t=new\
- URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function re(e){let n=2166136261\
-;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function j\
-n(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);ret\
-urn a===void 0?[]:[a]})}var hs={initialMs:3e4,maxMs:36e5},kr=4096;function ps(e,n){return n??re(e)}function gs(e,n,t){tr\
-y{let r=e.read(n,kr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse\
-(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore\
-:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=\
-="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var Ke=class{path;#e;#n;#o;#t;#c;#d;#l;#r;\
-#u=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${ps(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/$\
-{this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get state(){return this.#r}isOpen(){return!this.#u&&this.#r!=\
-=void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#h(),r=Math.max((this.#r?.failures??0)+1,t?.\
-failures??0),o=this.#d()+te(r,hs,this.#l,n),i=(t?.notBefore??0)>o;return this.#f({failures:r,notBefore:i?t.notBefore:o})\
-,i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.#f({failures:r\
-?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures:this.#r.failures,notBefore:this.#d()+n}),this.#u=!0)}no\
-teHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefor\
-e<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#\
-u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#a())}#h(){let n=gs(this.#c,this.path,\
-this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#a(){try{this.#c.remove(this.path)}catch{}}\
-#f(n){this.#r=n;try{let t=this.#o?{endpointHash:re(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r)<=k\
-r&&D(this.#t)===this.#t?r:JSON.stringify({...n,...t});Q(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};function Nr(e){le\
-t{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Te(\
-t)}`}function L(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Or=36e5,Ze=64,Ar=6e4,Ir=6e4,Cr=64,ys=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-\
-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Vn=/^([lc])-(\\d{13})-(e-.+)$/,bs=36e5;function Fr(e,n="nat",t=""){return re(t===""?`${\
-n} ${e}`:`${n} ${e} ${t}`)}var q=class e{dir;key;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n\
-=r,this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=l=>{i(l)},d=s==="work",u=d?"read and wri\
-te":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return a(`the program may not ${u} ${n} (its perm\
-issions)`);try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&c\
-(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!\
-==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return a(m?`${n} does not exist yet`\
-:Y(l))}}write(n,t){let r={},o=n.map(Qe),{first:i}=Lr(o,this.#n.maxEvents,this.#n.maxBytes);L(r,"spool_full",i);let s=new\
- Map;for(let d=i;d<o.length;d++){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(l\
-et d of s.values())a.push(this.#t(d,t,this.key))}catch(d){for(let u of a)this.#a(u);throw d}return{written:r,older:this.\
-#u(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#r(t).slice(0,Ze)){if(o.length>=n)break;let d=this.#d\
-(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#c(d,s,t),m=u.slice(0,n-o.leng\
-th),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.\
-#t(u.slice(m.length).map(Qe),s.time,this.key)}catch{this.giveBack(f);continue}L(i,"spool_corrupt",c),L(i,"spool_expired"\
-,l);for(let h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=t\
-his.#d(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf\
-(n.path)!==void 0}waitingSince(n){return this.#r(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${\
-n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#l().flatMap(n=>{let t=Vn.exec(n),r=x\
-e(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#c(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.k\
-ey===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Br(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...\
-t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(r.length>=Ze)break;let s=$r(i,t);if(s===void 0)continue;let a=n.\
-#d(s.name,t+Or);try{n.#e.rename(`${n.dir}/${i}`,a)}catch{continue}let{valid:d}=n.#c(a,s,t);try{let u=this.#t(d.map(Qe),s\
-.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(a,`${n.dir}/${s.name}`)}catch{}break}n.#a(a.slice(n.dir.length+\
-1)),o+=d.length}return r.length>0&&this.#u(t,r),o}clear(){let n=0;for(let t of this.#l()){let r=Vn.exec(t),o=xe(r?r[3]:t\
-);o&&this.#a(t)&&(n+=o.events)}return n}entries(){return this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flat\
-Map(n=>xe(n)??[])}#t(n,t,r){if(n.length===0)return;let o=Pr(n,t,r);return Q(this.#e,this.dir,o,Mr(n),t),o}#c(n,t,r=-1/0)\
-{let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#n.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrup\
-t=Math.max(1,Math.min(t.events,Math.floor(s/Cr)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=vs(s);a===voi\
-d 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#d(n,t){return`${this.dir}/${Dr(n,t)\
-}`}#l(){try{return this.#e.list(this.dir)}catch{return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Ut.exec(o),s=\
-$r(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Or&&r<Ze&&this.#a(o)&&r++}return t\
-.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={},o=this.#o(),i=0,s=0,a=1/0;for(let y of o)i+=y.events,s+=y.bytes\
-,a=Math.min(a,y.time);let{maxAgeMs:d,maxEvents:u,maxBytes:c}=this.#n;if(n-a<=d&&i<=u&&s<=c)return r;let l=o.filter(y=>t.\
-includes(y.name)),m=Math.min(...l.map(y=>y.time)),f=y=>this.#e.modifiedAt(`${this.dir}/${y}`),h=Math.max(...l.map(y=>f(y\
-.name)??-1/0)),g=y=>{if(y.time<m)return!1;let S=f(y.name);return S===void 0||!Number.isFinite(h)?y.time-m<=Ir:Math.abs(S\
--h)<=Ir},E=0;for(let y of o.sort((S,N)=>S.time-N.time)){let S=n-y.time>d;if(!S&&i<=u&&s<=c)break;if(t.includes(y.name)||\
-!S&&g(y))continue;if(E++>=Ze)break;if(i-=y.events,s-=y.bytes,!S&&i<u&&s<c){let p=this.#h(y,u-i,c-s,n);if(p===void 0)cont\
-inue;i+=p.kept.events,s+=p.kept.bytes,L(r,"spool_corrupt",p.corrupt),L(r,"spool_full",p.cut);continue}let N=this.#c(`${t\
-his.dir}/${y.name}`,y);this.#a(y.name)&&(L(r,"spool_corrupt",N.corrupt),L(r,S?"spool_expired":"spool_full",N.valid.lengt\
-h+N.expired))}return r}#h(n,t,r,o){let i=Dr(n.name,o+Ar),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,\
-`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#c(`${this.dir}/${i}`,n),u=a.map(Qe),{first:c,bytes:l}=Lr(u\
-,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:void 0;let h=U\
-e(this.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Mr(m))}catch{if(g(),!this.#a(i))return;try{this\
-.#t(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(b().monotonicMs()-s>Ar/2)re\
-turn void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.di\
-r}/${Pr(m,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};func\
-tion $r(e,n){let t=Vn.exec(e);return t?Es(t,n)?xe(t[3]):void 0:xe(e)}function xe(e){let n=ys.exec(e);if(!n)return;let t=\
-Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Cr));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}functi\
-on Lr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,s)=>i+s.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].byte\
-s+1;return{first:r,bytes:o}}function Pr(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${V(n)}-${e.length}-${r}-${\
-t===void 0?"":`${t}-`}${z()}.jsonl`}function Mr(e){return e.map(n=>`${n.text}\n`).join("")}function Qe(e){let n=`{"retrie\
-s":${e.retries},"schemaVersion":${C(e.schemaVersion)},"sessionId":${C(e.sessionId)},${e.clientVersion===void 0?"":`"clie\
-ntVersion":${C(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}\
-function Dr(e,n){return`l-${V(n)}-${e}`}function Br([,e,n]){return e==="l"?Number(n):Number(n)+bs}function Es(e,n){retur\
-n n>Br(e)}function vs(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:s}=JSON.parse(e\
-);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.i\
-sFinite(i)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&_n(s.parameters)===void 0))return;let d={json:\
-C(s),schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{return}}functio\
-n Ss(e,n){return e.spoolFallback?or(b().env,A().os,n?.uid):void 0}function ws(e,n,t=()=>{},r="work"){let{spoolDir:o,spoo\
-lLimits:i}=e,s=Yn(e),a=e.noSpool??"there is no spool directory",d=o===void 0?void 0:q.open(o,n,i,s,l=>a=l,r),u=Ss(e,n);i\
-f(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:q.open(u,n,i,s);l&&l.dir!==d.dir&&\
-d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(a),d;let c=q.open(u,n,i,s,l=>a+=`; nor in ${u}: ${l}`,r);r\
-eturn t(a,c?.dir),c}var en=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this\
-.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFall\
-back)return null;let s=b().files;if(!s)return null;let a=ws(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=\
-new Ke(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.cla\
-im(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:M(a.json),notBefore:0})),s=i.fil\
-ter(({bytes:a})=>a>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),L(o,"event_too_large"\
-,s.length),{events:i.filter(({bytes:a})=>a<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spoo\
-l.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}s\
-ettle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=\
-0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return\
- n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n){let t=this.#e.clock();for(let \
-r of this.#n)r.until-t<n*.75&&this.spool.renew(r,t+n)}};function Yn(e){let{sink:n,format:t,sourceClientVersion:r,headers\
-:o,customFetch:i}=e,s={version:i&&r!==ce?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resour\
-ce:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=C(s);return Fr(n.kind==="http"?n.url:"",t.name,\
-a==="{}"?"":a)}var Ts=0xe677d21fdbff;function Hr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(\
-e instanceof fe))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"\
-a proxy that cannot be inspected"}}try{let{json:i,bytes:s}=ar(e),{schemaVersion:a,timestamp:d}=e;return typeof a!="strin\
-g"?{reason:"invalid_event",detail:"schemaVersion is not a string"}:Number.isFinite(d)?d<0||d>Ts?{reason:"invalid_event",\
-detail:"timestamp outside the years 1970-9999 that both wire formats carry"}:s>o?{reason:"event_too_large",detail:`${s} \
-bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT\
-_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:s,schemaVersion:a,sessio\
-nId:t,clientVersion:r,timestamp:d,retries:0,notBefore:0}:{reason:"invalid_event",detail:"timestamp is not a finite numbe\
-r"}}catch(i){return{reason:"invalid_event",detail:Y(i)}}}function Ur(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of \
-e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].cli\
-entVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function xs(e){let n=e.replace(/^\\[(.*)\\]$/,"$\
-1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3\
-}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function jr(e,n){if(e.kind!=="http")return;let t;try{t=new U\
-RL(e.url)}catch{return}if(t.protocol!=="http:"||xs(t.hostname))return;let r=[...t.username||t.password?["the URL\'s crede\
-ntials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.\
-join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Vr(e,n=A()){let t=({schemaVersion:r,sessionId:o,clientV\
-ersion:i=e},s)=>dr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r\
-,o)=>Rn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>M(Rn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Yr(e,n\
-=A()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let\
- s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Jt(i))),s};return{name:"otlp",encode:i=>En(i.map(o),i[0].session\
-Id,t(i[0]),n),emptyBytes:i=>M(En([],i.sessionId,t(i),n)),eventBytes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAtt\
-ributes,"service.name":e.serviceName},classify:Kt}}var _s="http://localhost:4318/v1/logs",Rs=120,ks=50,Ns=3,Os=2,Gr=\'{"t\
-s":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Xr=64,As={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:\
-!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitia\
-lSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,sp\
-oolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,ra\
-ndom:!0};function _e(e={}){if(!ue(e))throw new TypeError(`Cannot create handler: options must be an object, got ${O(e)}`\
-);let n=yn(e,As);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(T,x,_)=>{let w=e[T]===void 0?x:e[T],R=_.\
-integer?`${_.sign} integer`:`${_.sign} number`,$=`Cannot create handler: \'${T}\' must be a ${R}`;if(typeof w!="number"||N\
-umber.isNaN(w))throw new TypeError(`${$}, got ${O(w)}`);if(!((_.sign==="positive"?w>0:w>=0)&&(_.integer?Number.isSafeInt\
-eger(w):Number.isFinite(w))))throw new RangeError(`${$}, got ${w}`);if(_.timer&&w*1e3>Un)throw new RangeError(`Cannot cr\
-eate handler: \'${T}\' must be at most ${Un/1e3} seconds (the longest a timer can wait), got ${w}`);return w},r=(T,x,_)=>{\
-let w=e[T]===void 0?_:e[T];if(typeof w!==x)throw new TypeError(`Cannot create handler: \'${T}\' must be a ${x}, got ${O(w)\
-}`);return w},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestT\
-imeoutSeconds",Os,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot \
-create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=tr(),l=r("sourceCl\
-ientVersion","string",ce),m=Kr("resource",e.resource),f=r("sessionId","string","undefined"),h=Wr(e.format,c.format),g=Wn\
-(h,l,{...c.otlpResource,...m}),E=Gn(g,c.sessionPrefix+f),y=Wr(e.format,void 0),S=Gn(Wn(y,l,m,qr),f),N=t("maxEventBytes",\
-32768,s);if(N<S.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${S.eventBytes}\
- (the smallest event), got ${N}`);let p=t("maxBatchBytes",5e5,s);if(p<S.batchBytes){let T=`one ${y} envelope holding the\
- smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\
-\' or \'resource\' make ${T} ${S.batchBytes} bytes, more than \'maxBatchBytes\' (${p} by default)`:`Cannot create handler: \'m\
-axBatchBytes\' must be at least ${S.batchBytes} (${T}), got ${p}`)}return{flushIntervalMs:t("flushIntervalSeconds",Rs,o)*\
-1e3,maxQueueSize:t("maxQueueSize",ks,s),maxRetries:t("maxRetries",Ns,{sign:"non-negative",integer:!0}),requestTimeoutMs:\
-a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBuffer\
-edEvents",1e3,s),maxEventBytes:Math.min(N,p-E.envelopeBytes-Xr),maxEventBytesOption:N,maxBatchBytes:p,sourceClientVersio\
-n:l,sessionId:c.sessionPrefix+f,sink:Is(e.endpoint,c.endpointHidden?zn:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?zn:c\
-.otlpEndpoint??_s:void 0),c.dryRun),spoolDir:$s(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options ke\
-ep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spool\
-Limits:{maxEvents:t("spoolMaxEvents",1e3,s),maxBytes:t("spoolMaxBytes",1048576,s),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"\
-positive"})*864e5},captureInterrupts:Ms(e.captureInterrupts),handOff:Ps(e.handOff===void 0?void 0:r("handOff","boolean",\
-!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...Ls(e.headers)},fetch:r("fetch","\
-function",b().fetch??((T,x)=>globalThis.fetch(T,x))),logger:r("logger","function",()=>{}),clock:r("clock","function",Dat\
-e.now),random:r("random","function",ve)}}function Gn(e,n){let t={json:Gr,bytes:M(Gr),schemaVersion:wn,sessionId:n,timest\
-amp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:\
-o+Xr+r,envelopeBytes:o}}function Wn(e,n,t,r){return e==="otlp"?Yr({serviceName:t["service.name"]??zt,serviceVersion:n,re\
-sourceAttributes:t},r):Vr(n,r)}var qr={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Jr\
-(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Gn(Wn(n.name,t,r,qr),"undefined");return{maxBatchBytes:Math\
-.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var zn=Symbol("hidden");f\
-unction Is(e,n,t){if(e!==void 0&&(typeof e!="string"||!We(e)))throw new TypeError(`Cannot create handler: \'endpoint\' mus\
-t be an http(s) URL, "" or "stdout", got ${O(typeof e=="string"?D(e):e)}`);if(e===void 0&&n===zn)return{kind:"none",reas\
-on:"endpoint_hidden"};let r=e??n??nr;return We(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:\
-{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function $s(e,n){if(e!==!1){if(e===void 0)return n;if(typeof\
- e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${O\
-(e)}`);if(!H(e,A().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one m\
-oves with the working directory), got ${O(e)}`);return e}}function Wr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw ne\
-w TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${O(e)}`);return e??(n?.trim().toLowerCase()==\
-="otlp"?"otlp":"nat")}function Kr(e,n){if(n===void 0)return{};if(!(ue(n)&&Object.values(n).every(r=>typeof r=="string"))\
-)throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);return{...n}}var zr=8192\
-;function Ls(e){let n=Kr("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>zr)throw new R\
-angeError(`Cannot create handler: \'headers\' must add at most ${zr} bytes to a request (servers refuse a larger head), go\
-t ${t}`);for(let[r,o]of Object.entries(n)){if(!Ve(r))throw new TypeError(`Cannot create handler: \'headers\' must have hea\
-der names (RFC 9110 tokens), got ${O(r)}`);if(je(r))throw new TypeError(`Cannot create handler: \'headers\' must not set $\
-{O(r)}: the HTTP client frames the request itself`);if(!Ye(o))throw new TypeError("Cannot create handler: \'headers\' must\
- have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no lea\
-ding or trailing space), got a bad value for "+O(r))}return n}function Ps(e,n){return e!==void 0?{enabled:e,source:"hand\
-Off option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enable\
-d:!0,source:"default"}}function Ms(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")retu\
-rn e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${O(e)}`)}var \
-nn=/^sender-[0-9a-f]{8}\\.mjs$/,Re="NAT_TELEMETRY_SENDER";function tn(e,n){return{...e,[Re]:JSON.stringify(n)}}function Z\
-r(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="\
-string"?n:void 0}catch{return}}var G=15e3,Ds=250;function ye(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{\
-12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=\
-a[2]==="lock"?G:Ds;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).push(s):on(e,`${n}/${s}`)}return i.locks.sort(),i.marks\
-.sort(),i}function rn(e,n,t,r){try{return ye(e,n,t,r).locks.length>0}catch{return!1}}function Qr(e,n,t){let r;try{e.ensu\
-reDir(n,!0);let o=ye(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-\
-${t}-${V(i)}-${z()}.start`,e.create(`${n}/${r}`,"");let s=ye(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(on(e,\
-`${n}/${r}`),"at work")}catch{return r}}function eo(e,n,t){t!==void 0&&qn(e,n,()=>[t])}function no(e,n,t){qn(e,n,()=>ye(\
-e,n,t,Date.now()).marks)}async function to(e,n,t){for(let r=0;r<Cs;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=\
-ye(e,n,t,o);if(i.locks.length>0){Xn(e,n,i.marks);return}let s=`sender-${t}-${V(o)}-${z()}.lock`;e.create(`${n}/${s}`,"")\
-;let{locks:a,marks:d}=ye(e,n,t,o);if(a.join()===s)return Xn(e,n,d),s;on(e,`${n}/${s}`)}catch{return}await new Promise(i=\
->setTimeout(i,10+ve()*50))}}var Cs=5;function ro(e,n,t){qn(e,n,()=>[t])}function qn(e,n,t){try{e.ensureDir(n,!0,!1),Xn(e\
-,n,t())}catch{}}function Xn(e,n,t){for(let r of t)on(e,`${n}/${r}`)}function on(e,n){try{e.remove(n)}catch{}}var Hs=6e4,\
-Us=1e3,js=[Re,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Vs(e\
-,n,t){let r=Ys(e,n,t);return r.handOff?r:{...r,outcome:oo(e,n)}}function oo(e,n){return e.sink.kind==="none"?"dropped":i\
-o(e)&&n?.health.isOpen()!==!0?"delivered":n?"spooled":"dropped"}function io(e){return e.sink.kind!=="http"||b().canConne\
-ct(e.sink.url)}function Ys(e,n,t){try{let r=lo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r\
-??"no spool"};let{spool:o,health:i}=n,s=co(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0\
-?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in \
-a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,c={...Ws(e,o.dir),successor:u,onByConsentFile:Sr()};return{handO\
-ff:!0,command:{...a,env:tn(a.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}functio\
-n so(e,n,t){let r=Vs(e,n,t);return r.handOff&&r.command&&!Xs(r.backlog)?{handOff:!1,reason:"the sender\'s script is not i\
-n the spool directory and cannot be written",outcome:oo(e,r.backlog)}:r}function ao(e){try{let{spool:n,health:t,files:r}\
-=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Qr(r,n.dir,n.key);if(o==="at work")return"at wo\
-rk";let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():eo(r,n.dir,o),i}catch{return"failed"}}functi\
-on uo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return lo(e,n\
-,!0)!==void 0||t.kind==="http"&&b().senderRefusal(co(t.url,n.spool.dir))!==void 0}function co(e,n){let t=mr(),r=t===void\
- 0?void 0:Gs(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...js,...ae,"HOME","USERPROFILE"],set:r===voi\
-d 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Gs(e){let n=U(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,"")\
-,r=b().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:P(o,t);r\
-eturn i!==void 0&&r?.allowed(i,"read")?i:e}function lo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off \
-is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the pr\
-ogram delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>G-Us)return`a request may t\
-ake longer (requestTimeoutSeconds) than a sender lives (${G/1e3} s)`;if(!t)return"telemetry was turned off during the ru\
-n";if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories abov\
-e the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-\
-fs-read for them): another user could swap the sender\'s script there";if(!io(e))return"the program may not connect to th\
-e endpoint";let{spool:i,files:s,health:a}=n;if(a.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===void 0)retur\
-n;let{state:c}=a,l=c===void 0?u:c.handedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Hs&&!rn(s,i.d\
-ir,i.key,d))return"spooled events have waited a minute with no sender at work"}function Ws(e,n){let{sink:t,format:r,spoo\
-lLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,request\
-TimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Jr(e),spool\
-MaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersio\
-n,headers:{...e.headers},resource:{...r.resource}}}function zs({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)==\
-=0}function Xs(e){if(zs(e))return!0;let{files:n,spool:t}=e,r=()=>Q(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o ins\
-tanceof k))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Js(n,t.dir,qs),!0}var qs=3;function Js(e,n\
-,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>nn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);retu\
-rn d===void 0||d>r+G?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.\
-written).slice(t).filter(({written:a})=>r-a>G).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var s\
-n=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delet\
-e(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function fo(){thro\
-w new Error("a sender prints nothing")}var ho=16384,Kn=2*ho,po=Kn-4096,Zn=32,go=/^[a-z0-9_]{1,40}$/,Ks=/^[0-9a-f]{8}$/;v\
-ar mo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Zs=6e4;function yo(e,n,t,r,o,i,s=-1/0){let a=Obje\
-ct.entries(o).filter(([m,f])=>go.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Jn(i))return;let u={...{since:\
-i,last:i,dropped:Object.fromEntries(a.slice(0,Zn))},endpointHash:re(r)},c=D(r)===r?{...u,endpoint:r}:u,l=wo(n,t);try{let\
- m=ea(e,n,t,i).filter(h=>h.quiet).map(h=>bo(e,h,n,t)),f=vo([...m.flatMap(h=>h.lines),c],s,i)??c;Eo(e,n,t,m,()=>{let h=ta\
-(e,l);h==="invalid"&&e.remove(l);let g=`${C(f)}\n`;typeof h!="object"||h.bytes+g.length<=ho?e.append(l,typeof h=="object"\
-&&!h.ended?`\n${g}`:g,po):Qs(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&v(()=>e.remove(h))}catch{}}function Qs(e,n,t,\
-r,o,i){let s=wo(n,t),a={path:Qn(n,t),quiet:!1},d=et(e,s,a.path)?bo(e,a,n,t):{lines:[]};Eo(e,n,t,[d],()=>{e.append(s,`${C\
-(vo([...d.lines,r],o,i)??r)}\n`,po)})}function bo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{l\
-ines:[],summed:n.summed};let{lines:o,upTo:i}=na(e,n),s=Qn(t,r,i);return et(e,n.path,s)?{lines:o,path:s,summed:n.summed}:\
-{lines:[],summed:n.summed}}function Eo(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&et(e,s,Qn(n,\
-t,a));throw i}}function Qn(e,n,t){let r=t===void 0?"":`-${t}`;return P(e,`drops-${n}-${V(Date.now())}-${z()}${r}.aside`)\
-}function ea(e,n,t,r){return jn(e,n,mo,(o,i)=>{let[,,s,a]=mo.exec(i)??[],d=Math.abs(r-Number(s))>=Zs;return o===t?{path:\
-P(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function na(e,n){try{let t=n.summed??0,r=e.read(n.path,Kn)?.\
-slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:So(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:\
-n.summed??0}}}function et(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function vo(e,n,t){let r=e.map(a=>({...a,since:Mat\
-h.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[\
-d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<Zn)&&L(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(\
-o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),l\
-ast:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ta\
-(e,n){try{let t=e.read(n,Kn);return t===void 0?void 0:{lines:So(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t\
-){return t instanceof k?"invalid":void 0}}function So(e){return e.split(`\n`).flatMap(n=>ra(n)??[])}function ra(e){try{le\
-t{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Ob\
-ject.entries(r):[];if(!(Jn(n)&&Jn(t)&&n<=t&&s.length>0&&s.length<=Zn&&s.every(([u,c])=>go.test(u)&&Number.isSafeInteger(\
-c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ks.test(i)?{endpointHash:i}:\
-{}};return typeof o=="string"&&D(o)===o?{...d,endpoint:o}:d}catch{return}}function Jn(e){return Number.isSafeInteger(e)&\
-&e>=0&&e<=xn}function wo(e,n){return P(e,`drops-${n}.json`)}var oa=.9,ia=1e3,sa=3e5,aa=36e5,da=4,an=class{#e;#n=[];#o=[]\
-;#t=new sn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=Sn();#A=!1;#k=!1;#\
-s=!1;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){this.#e=_e(n)}enqueue(n){try{if(!ne())return this.#le();let t=b().exiti\
-ng();t?this.#q():this.#U(),this.#c++;let r=Hr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S(\
-)>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#F());this\
-.#a&&this.#f===void 0&&queueMicrotask(()=>this.#C()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){\
-this.#a||this.#i||(this.#a=!0,this.#U(),this.#S()>0?this.#C():ne()&&!this.#N()&&uo(this.#e,this.#w())&&this.flush())}flu\
-sh(){if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#ie()));return this.#x=n,this.#T=n,n}stop(){r\
-eturn this.#i??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,s\
-ent:this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){re\
-turn this.#n.length+this.#o.length+this.#t.size}#U(){if(this.#I)return;this.#q();let n=b(),t=s=>{try{return s()}catch{th\
-is.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()\
-=>{let s=this.#i===void 0;return this.stop(),s},exit:()=>{this.#M()||this.#F(),this.#B()}})),o=this.#e.captureInterrupts\
-,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#M()||this.#F(),this.#B()})):void 0;this.#I=()=>{r?.(),i?.()}}#C(){this.#a&&this.\
-#f===void 0&&this.#j()}#j(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs\
-),b().unrefTimer(this.#f)}async#ee(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=ua(this.#e.exitTim\
-eoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M\
-())return;this.#K(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#ne(n),this.#P()}catch(r){th\
-is.#g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#B(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}\
-}async#ne(n){let t=this.#w()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(\
-()=>!0),n.over()])||this.#V()}#V(){let n=b().monotonicMs(),t=this.#e.requestTimeoutMs*oa,r=[...this.#_];for(let{events:i\
-,accepted:s}of r)s&&this.#t.settle(i)&&this.#z(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i>=t);this.#R?.abort(),th\
-is.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#v?.health.recordFailure()}#te(){return this.#\
-R??=new AbortController}#Y(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;ret\
-urn!o||r<=t||o.end-b().monotonicMs()>=t}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&\
-&this.#w()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#re(){let{sink:n,clock:t}=this.#e,r\
-=this.#$,o=this.#v?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBe\
-fore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t=this.#v?.health;if(n.deliv\
-ered){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.re\
-tryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{backoff:i,rand\
-om:s,clock:a}=this.#e,d=a()+te(o,i,s,n.retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}as\
-ync#ie(){try{this.#v?.renewClaims(this.#J());let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#\
-b===void 0)&&n.refresh(),this.#K();let t=this.#N();if(t&&!this.#re())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.\
-notBefore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let s=this.#X(i\
-);for(let d of s)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#se(s,a),this.#oe(a),a.delivered&&a.\
-retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${\
-n}`)}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++\
-],r,t)};await Promise.all(Array.from({length:Math.min(da,n.length)},i));for(let s of n.slice(o))this.#G(s)}async#W(n,t,r\
-){let o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#de(n,t);if(th\
-is.#ce(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s\
-),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.ki\
-nd){case"delivered":return r.delivered=!0,this.#z(n,i.rejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);\
-case"rejected":return this.#p(n.length,i.reason),this.#O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);retur\
-n;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ae(n,i.ret\
-ryAfterMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(\
-o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejec\
-ted"),this.#O(n)}async#de(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await th\
-is.#ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Ur(n,r,t.emp\
-tyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")\
-return{kind:"rejected",reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#m?.(`send\
-ing ${n.length} event(s)${o.kind==="http"?` to ${D(o.url)}`:""}: ${a}`),o.kind==="stderr")return To(a),{kind:"delivered"\
-};let d=i.classify;return await Rr({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.rea\
-dsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().u\
-nrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ce(n,t){if(!this.#m)return;let r=\
-n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void \
-0&&this.#e.customFetch?`: its fetch threw ${Gt(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kin\
-d==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n\
-.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Fn(),{sink:r,format:o,spoolDir:i,han\
-dOff:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"?D(r.url):r.kind==="stderr"?\
-"standard error":r.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not r\
-ead NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${a}; format: ${o.name};\
- spool: ${i??"none"}`);let d=jr(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${s.enabled?"hand off w\
-here a sender can be started":"in process"} (${s.source})`)}#le(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off \
-(decided by ${Fn().decidedBy}): events are not recorded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.\
-#e,d=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+te(c.retries,i,a,r),this.#o.p\
-ush(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&th\
-is.#p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=en.op\
-en(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#H\
-&&this.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonicMs())+ia;let{flushInterval\
-Ms:t,requestTimeoutMs:r}=this.#e;return Math.min(aa,Math.max(sa,2*t+r))}#K(){if(this.#D||!ne()||this.#N())return;this.#D\
-=!0;let n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.leng\
-th,this.#o.push(...n.events),n.events.length>0&&this.#C())}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=\
-this.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!ee())return this.#s=!0,this.#L(),t\
-his.#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let s of this.#X(r))To(this.#e.format.enc\
-ode(s,this.#e.clock())),this.#l+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.length,this.\
-#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not delivered a\
-re kept in memory only, and go with the process: no spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0)\
-,!i&&n)return!1;if(this.#L(),i){let s=this.#E-this.#e.clock();s>0&&o?.health.recordWait(s),this.#r+=i.spooled;for(let[a,\
-d]of Object.entries(i.dropped))this.#p(d,a);this.#Q(i.olderDropped)}else{let s=o?.giveBackUnsettled()??0;this.#r+=s,this\
-.#p(r.length-s,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#Z(n){let t=this.#v?.spool;if(!t)return n;let r=ne\
-w Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter\
-(({claim:s})=>s&&o.has(s));return this.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim:s})=>!s||!o.has(s))}#Q(n){f\
-or(let[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#M(){let n=this.#w(),t=so(this.#e,n,ne());if(!t.handOff){let i={\
-delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outcome==="spooled"&&n?\
-.health.isOpen()?Nr(n.health):void 0;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in process, as ${\
-t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),\
-!1;if(this.#s)return!0;let r=ao(t);if(r==="failed")return this.#g("at exit: delivering in process: no sender could be st\
-arted"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no proc\
-esses":"the spool (the system has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`\
-),!0}#F(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) sp\
-ooled for a later run`),t}#B(){let n={};for(let[s,a]of Object.entries(this.#u)){let d=this.#h[s]??0;a>d&&s!=="opted_out"\
-&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;le\
-t o=this.#w();if(!o)return;for(let s of Object.keys(n))this.#h[s]=this.#u[s];let i=Date.now();yo(o.files,o.spool.dir,o.s\
-pool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(L(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`\
-))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};f\
-unction ua(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=ge(Math.max(0,n-b().monotonicMs(\
-)),()=>o(!1))}),clear:()=>t?.()}}function To(e){b().writeStderr(`${fo(JSON.parse(e))}\n`)}var ca=250;async function xo(e)\
-{let n=b();ge(G,()=>n.exit(0)),_r(),vr(()=>la(e));try{await fa(e,b().monotonicMs()+G)}catch{}n.exit(0)}function la(e){le\
-t{enabled:n,source:t}=pr();return n||t==="default"&&e.onByConsentFile!==!0}async function fa(e,n){let t=b().files,r=e.sp\
-oolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=_e(s),d=Yn(a);if(!ee())return no(t,r,d);for(let u=0;;u++\
-){let c=await to(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await ha(s,n-ca);if(ro(t,r,c),!pa(e,d))re\
-turn;if(h&&f>0&&ee())return ma(e);if(l>0&&m>0||u>0&&l===0)return}}function ma(e){if(!e.successor)return;let{argv:n,env:t\
-,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&nn.test(a.slice(i.length)));\
-o&&s!==void 0&&v(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:tn(t,e),cwd:e.spoolDir,leavesSession:r})}async\
- function ha(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolD\
-ir:s}=_e(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void\
- 0)break;let d=new an({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{repla\
-yed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))L(t.dr\
-opped,f,h);if(u<=c)break;if(c>0&&n-b().monotonicMs()>r){let f=te(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Pr\
-omise(h=>setTimeout(h,f))}}return t}function pa(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||rn(t,e.spoo\
-lDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5}\
-;return q.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var _o=Zr(b().env(Re));_o&&await xo(_o);\n',ye="send\
-er-b5de1ac7.mjs",Ma=113541,La=6e4,Ia=1e3,Ca=[ri,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT\
-_TELEMETRY_DRY_RUN"],Da=3,Pa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+ a non-empty string");let t=C(zi(e));if(n!==ze.name){let o=C(n);ze={name:n,json:o,bytes:L(o)}}let r=Te(e.timestamp);retu\
+rn{json:`{"ts":"${r}","parameters":${t},"name":${ze.json}}`,bytes:Wi+L(r)+L(t)+ze.bytes}}var ze={name:"",json:"",bytes:0\
+},Wi=31;function zi(e){let n=e.parameters(),t=(s,a)=>new TypeError(`Event \'${e.name}\' ${s} cannot be read: ${Y(a)}`);try\
+{n?.then}catch(s){throw t("parameters() returned an object that",s)}if(Vt(n)){try{Promise.prototype.then.call(n,void 0,(\
+)=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!ue\
+(n))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${O(n)}`);let r;try{r=Object.\
+keys(n)}catch(s){throw t("parameters",s)}let o={};for(let s of r){let a;try{a=n[s]}catch(d){throw t(`parameter \'${s}\'`,d\
+)}s in o?o={...o,[s]:a}:o[s]=a}let i=_n(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function _n(e){if\
+(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n]\
+;if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a \
+string, finite number or boolean`}}function dr(e,n){return{browserType:"undefined",clientId:Vi,clientType:"Native",clien\
+tVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??A().machine,deviceGdprBehOptIn:"No\
+ne",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undef\
+ined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,event\
+SysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpI\
+d:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Te(+(n.sentAt??Date.no\
+w())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Rn(e,n){return Ge(`${C(e).slice(0,-1)},"events":[`\
+,n,"]}")}var ur=/[A-Za-z0-9_-]/,Xi=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\
+\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,qi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[0\
+1])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function cr(e){return new On(e).document()}v\
+ar On=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#b(),this.#n>=t\
+his.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#e.startsWith("[[",this.#n);t\
+his.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){let \
+u=kn(o,s)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`\
+);let c=this.#E({},"header");return u.push(c),Xe(o,s,u),c}let d=kn(o,s);d===void 0?Xe(o,s,d=this.#E({},a?"header":"impli\
+cit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:Nn(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(`tab\
+le \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inline \
+table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#d(n){let t=this.#l();this.#y(),this.#k("="),this.#y();let r=this.\
+#r(),o=n;for(let s of t.slice(0,-1)){let a=kn(o,s);a===void 0?Xe(o,s,a=this.#E({},"dotted")):(!Nn(a)||!["dotted","implic\
+it"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,"dot\
+ted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),Xe(o,i,r)}#l(){let n=[];for(;;){thi\
+s.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(this.#T());else{let r=this.#n;for(;this.#n<th\
+is.#e.length&&ur.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.\
+#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(this.#e.startsWith(\'"""\',this.#n))return t\
+his.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#f();if(n==="\'")return this.#T();i\
+f(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#u():this.#h();return this\
+.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,s]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!ur.test(t[\
+i.length]??""))return this.#n+=i.length,s;let r=Xi.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[\
+0].length,r[0];let o=qi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,Ji(o[0])):this.#i("a\
+ value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)n.push(this.#r()),this.#b(),this.#s()===",\
+"?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#E({},"inline\
+");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y();let t=this.#e[this.#n++];if(t==="}")brea\
+k;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){this.#t.set(n,"inline");for(let t of Object\
+.values(n))Nn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this\
+.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():qe(t)&&t!=="	"?this.#i("a string holds a control\
+ character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.inc\
+ludes(`\n`)||[...t].some(r=>qe(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this\
+.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n\
+)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===v\
+oid 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?thi\
+s.#n+=r[0].length:n+=this.#_()}else qe(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#s()===`\n`)?this.#i("a string holds a cont\
+rol character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n=this\
+.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let\
+ r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\
+\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=par\
+seInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>\
+=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#s()===\
+" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[th\
+is.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;this.#n<this.#e.length&&this.#s()!==`\n`;){let\
+ n=this.#e[this.#n++];qe(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a comment is malformed")}}#A(){this.#y(),th\
+is.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#n++:this.#n<this.#e.length&&\
+this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+\
+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`)\
+.length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function kn(e,n){return Object.hasOwn(e,n)?e[n]:void \
+0}function Xe(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Nn(e){retur\
+n typeof e=="object"&&e!==null&&!Array.isArray(e)}function qe(e){let n=e.charCodeAt(0);return n<32||n===127}function Ji(\
+e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}v\
+ar Ki="1.0";function Je(){if(hr())return;let{env:e,files:n}=b(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT\
+_FILE")||(t?M(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(An?.give\
+n!==r){let o=n?.realPath(".");An={given:r,path:o===void 0?r:M(o,r)}}return An.path}function mr(){return(he?X:void 0)??Je\
+()}var An;function hr(){let{env:e,envHidden:n}=b();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FI\
+LE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Zi=65536;function $n(e,n=!1){let t=b().files;if(!t)ret\
+urn{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permiss\
+ions)"};let r;try{r=t.read(e,Zi)}catch(o){return In(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Pytho\
+n\'s tomllib rejects it)"}:Qi(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:\
+{state:"disabled",problem:`cannot be read safely (${In(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_aske\
+d"};if(n)return{...lr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user cou\
+ld replace it (${In(o).replaceAll("_"," ")})`}}return{...lr(r),text:r}}function Qi(e){let{name:n,code:t}=e??{};return n=\
+=="NotCapable"||t==="ERR_ACCESS_DENIED"}function In(e){return e?.reason??"unreadable"}function lr(e){let n;try{n=cr(e)}c\
+atch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if\
+(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{conse\
+nt:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Ki?\
+{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent val\
+ue this tool does not know"}}function pr(){let e=Je(),{state:n,problem:t,outdatedYes:r}=yr(e),o={fileState:n,path:e,...t\
+?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...br()??Cn(n),...o}}function gr(){let e=br();if(e)retu\
+rn e;let{state:n,text:t,problem:r}=yr(Je());return{...Cn(n),text:t,...r?{problem:r}:{}}}function yr(e){if(e!==void 0)ret\
+urn $n(e);let n=hr();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${Se(n)})`}:{st\
+ate:"never_asked"}}function br(){let{env:e,envHidden:n}=b();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NA\
+T_TELEMETRY_ENABLED"};let t=le(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"\
+};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0"\
+)return{enabled:!1,source:"DO_NOT_TRACK"}}function Cn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled\
+:e==="enabled",source:"file"}}var me,he=!1,X,Ln={},Pn,es=!1,Mn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Dn=gl\
+obalThis;try{Dn[Mn]===void 0&&Object.defineProperty(Dn,Mn,{value:{serial:0}})}catch{}var fr=0;function ns(){try{let e=Dn\
+[Mn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{re\
+turn NaN}}function Er(){let e=ns();e===void 0||e===fr||(fr=e,[me,he,es]=[!1,!1,!0])}function vr(e){Pn=e}function ee(){if\
+(Pn)return me=Pn();if(Er(),!he||X===void 0)return!0;let e=$n(X,!0);e.problem!==void 0&&(e=$n(X,!0));let n=e.text===Ln.te\
+xt&&b().files?.modifiedAt(X)===Ln.modified;return me=e.problem===void 0&&n&&Cn(e.state).enabled}function ne(){return Er(\
+),me===void 0&&ts(gr()),me===!0}function ts(e){[me,he]=[e.enabled,e.source==="file"],X=he?Je():void 0,Ln=X===void 0?{}:{\
+text:e.text,modified:b().files?.modifiedAt(X)}}function Sr(){return ne()&&he}function Fn(){let e=ne(),{enabled:n,source:\
+t,problem:r}=gr(),i=t!=="file"&&t!=="default"&&b().envHidden?.(t)===!0?`${t}, which the program may not read (${Se(t)})`\
+:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:"the program (setTeleme\
+tryEnabled)"}}var Un=2**31-1,rs=25,Bn={min:50,max:250},wr=4,Hn=1e3,os=(wr+1)*Bn.max,pe={guarded:new Set,signal:void 0,ti\
+cking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},releas\
+e(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this\
+.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Hn,e)){this.ticking=!0;return}try{(!this.sign\
+al||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Hn)),this.signal.addEventListener("abort",this.look)}catch{}}\
+,look:()=>{for(let e of pe.guarded)--e.looks<=0&&e.end();pe.guarded.size>0&&pe.listen()}};function ge(e,n,t){let r,o=!1,\
+i,s=()=>{o=!0,clearTimeout(r),pe.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+os)/Hn),end:a},u=(c,l)=>{l\
+et m=b().monotonicMs()+c;try{r=setTimeout(()=>{pe.release(d);let f=b().monotonicMs()-m;if(f<=rs||l===0)return a();u(Math\
+.min(Math.max(f,Bn.min),Bn.max),l-1)},c),t?.(r)}catch{}};return pe.guard(d),u(e,wr),t||(i=v(()=>b().holdOpen?.())),s}fun\
+ction Tr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;\
+if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function te(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Mat\
+h.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var is=3,xr=!1;function _r(){xr=!0}var ss=new Set([407,408,429,500,50\
+2,503,504]),as=new Set([501,505]);function ds(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:ss\
+.has(e)||e>=500&&e<600&&!as.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAf\
+terMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async\
+ function Rr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=ge(e.timeoutMs,()=>{t=!\
+0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.s\
+ignal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new UR\
+L(a).origin,u=e.classify??ds;for(;;s++){let c=new URL(a).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(a,{me\
+thod:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=us(l)\
+;if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Tr(l.headers.get("retry-a\
+fter"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promise.race([cs(l),i]).catch(()=>{});retur\
+n u(m,h,E)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(s===is)return{kind:"rejected",reas\
+on:"too_many_redirects"};let g=fs(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http\
+:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return xr?{kind:"\
+not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_red\
+irect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}}cat\
+ch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof F&&s===0?{kind:"not_sent",reason:a.message}:t?{kind\
+:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:Y(a)}}finally{r(),e.signal?.removeEventListener("\
+abort",o)}}function us(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.heade\
+rs?.get=="function"?n:void 0}async function cs(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,r="",\
+o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>ls)return"";r+=t.decode(i.value,{strea\
+m:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var ls=65536;function fs(e,n){if(e!==null)try{let t=new URL\
+(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function re(e){let n=2166136261;for\
+(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function jn(e,\
+n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return \
+a===void 0?[]:[a]})}var hs={initialMs:3e4,maxMs:36e5},kr=4096;function ps(e,n){return n??re(e)}function gs(e,n,t){try{le\
+t r=e.read(n,kr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),\
+u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,h\
+andedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="st\
+ring"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var Ke=class{path;#e;#n;#o;#t;#c;#d;#l;#r;#u=!\
+1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${ps(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${thi\
+s.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get state(){return this.#r}isOpen(){return!this.#u&&this.#r!==voi\
+d 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#h(),r=Math.max((this.#r?.failures??0)+1,t?.fail\
+ures??0),o=this.#d()+te(r,hs,this.#l,n),i=(t?.notBefore??0)>o;return this.#f({failures:r,notBefore:i?t.notBefore:o}),i}r\
+ecordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.#f({failures:r?.fa\
+ilures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures:this.#r.failures,notBefore:this.#d()+n}),this.#u=!0)}noteHa\
+ndOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n\
+&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#u||(\
+this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#a())}#h(){let n=gs(this.#c,this.path,this\
+.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#a(){try{this.#c.remove(this.path)}catch{}}#f(n\
+){this.#r=n;try{let t=this.#o?{endpointHash:re(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=L(r)<=kr&&D\
+(this.#t)===this.#t?r:JSON.stringify({...n,...t});Q(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};function Nr(e){let{fa\
+ilures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Te(t)}`\
+}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Or=36e5,Ze=64,Ar=6e4,Ir=6e4,Cr=64,ys=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f\
+]{8})-)?[0-9a-f]{12}\\.jsonl$/,Vn=/^([lc])-(\\d{13})-(e-.+)$/,bs=36e5;function Fr(e,n="nat",t=""){return re(t===""?`${n} $\
+{e}`:`${n} ${e} ${t}`)}var q=class e{dir;key;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,t\
+his.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=l=>{i(l)},d=s==="work",u=d?"read and write":\
+"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return a(`the program may not ${u} ${n} (its permissi\
+ons)`);try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&c(m)?\
+t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&\
+&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return a(m?`${n} does not exist yet`:Y(l\
+))}}write(n,t){let r={},o=n.map(Qe),{first:i}=Lr(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",i);let s=new Map\
+;for(let d=i;d<o.length;d++){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d\
+ of s.values())a.push(this.#t(d,t,this.key))}catch(d){for(let u of a)this.#a(u);throw d}return{written:r,older:this.#u(t\
+,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#r(t).slice(0,Ze)){if(o.length>=n)break;let d=this.#d(s.n\
+ame,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#c(d,s,t),m=u.slice(0,n-o.length),\
+f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#t(u\
+.slice(m.length).map(Qe),s.time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",c),P(i,"spool_expired",l);\
+for(let h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.\
+#d(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.p\
+ath)!==void 0}waitingSince(n){return this.#r(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.na\
+me}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#l().flatMap(n=>{let t=Vn.exec(n),r=xe(t?\
+t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#c(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key==\
+=this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Br(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=\
+>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(r.length>=Ze)break;let s=$r(i,t);if(s===void 0)continue;let a=n.#d(s\
+.name,t+Or);try{n.#e.rename(`${n.dir}/${i}`,a)}catch{continue}let{valid:d}=n.#c(a,s,t);try{let u=this.#t(d.map(Qe),s.tim\
+e,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(a,`${n.dir}/${s.name}`)}catch{}break}n.#a(a.slice(n.dir.length+1)),\
+o+=d.length}return r.length>0&&this.#u(t,r),o}clear(){let n=0;for(let t of this.#l()){let r=Vn.exec(t),o=xe(r?r[3]:t);o&\
+&this.#a(t)&&(n+=o.events)}return n}entries(){return this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(\
+n=>xe(n)??[])}#t(n,t,r){if(n.length===0)return;let o=Pr(n,t,r);return Q(this.#e,this.dir,o,Mr(n),t),o}#c(n,t,r=-1/0){let\
+ o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#n.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Ma\
+th.max(1,Math.min(t.events,Math.floor(s/Cr)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=vs(s);a===void 0?\
+o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#d(n,t){return`${this.dir}/${Dr(n,t)}`}#\
+l(){try{return this.#e.list(this.dir)}catch{return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Ut.exec(o),s=$r(o\
+,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Or&&r<Ze&&this.#a(o)&&r++}return t.sor\
+t((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={},o=this.#o(),i=0,s=0,a=1/0;for(let y of o)i+=y.events,s+=y.bytes,a=M\
+ath.min(a,y.time);let{maxAgeMs:d,maxEvents:u,maxBytes:c}=this.#n;if(n-a<=d&&i<=u&&s<=c)return r;let l=o.filter(y=>t.incl\
+udes(y.name)),m=Math.min(...l.map(y=>y.time)),f=y=>this.#e.modifiedAt(`${this.dir}/${y}`),h=Math.max(...l.map(y=>f(y.nam\
+e)??-1/0)),g=y=>{if(y.time<m)return!1;let S=f(y.name);return S===void 0||!Number.isFinite(h)?y.time-m<=Ir:Math.abs(S-h)<\
+=Ir},E=0;for(let y of o.sort((S,N)=>S.time-N.time)){let S=n-y.time>d;if(!S&&i<=u&&s<=c)break;if(t.includes(y.name)||!S&&\
+g(y))continue;if(E++>=Ze)break;if(i-=y.events,s-=y.bytes,!S&&i<u&&s<c){let p=this.#h(y,u-i,c-s,n);if(p===void 0)continue\
+;i+=p.kept.events,s+=p.kept.bytes,P(r,"spool_corrupt",p.corrupt),P(r,"spool_full",p.cut);continue}let N=this.#c(`${this.\
+dir}/${y.name}`,y);this.#a(y.name)&&(P(r,"spool_corrupt",N.corrupt),P(r,S?"spool_expired":"spool_full",N.valid.length+N.\
+expired))}return r}#h(n,t,r,o){let i=Dr(n.name,o+Ar),s=b().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${t\
+his.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#c(`${this.dir}/${i}`,n),u=a.map(Qe),{first:c,bytes:l}=Lr(u,t,r\
+),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:void 0;let h=Ue(th\
+is.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Mr(m))}catch{if(g(),!this.#a(i))return;try{this.#t(\
+m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(b().monotonicMs()-s>Ar/2)return\
+ void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/$\
+{Pr(m,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function\
+ $r(e,n){let t=Vn.exec(e);return t?Es(t,n)?xe(t[3]):void 0:xe(e)}function xe(e){let n=ys.exec(e);if(!n)return;let t=Numb\
+er(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Cr));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function L\
+r(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,s)=>i+s.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;\
+return{first:r,bytes:o}}function Pr(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${V(n)}-${e.length}-${r}-${t===\
+void 0?"":`${t}-`}${z()}.jsonl`}function Mr(e){return e.map(n=>`${n.text}\n`).join("")}function Qe(e){let n=`{"retries":$\
+{e.retries},"schemaVersion":${C(e.schemaVersion)},"sessionId":${C(e.sessionId)},${e.clientVersion===void 0?"":`"clientVe\
+rsion":${C(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:L(n)}}func\
+tion Dr(e,n){return`l-${V(n)}-${e}`}function Br([,e,n]){return e==="l"?Number(n):Number(n)+bs}function Es(e,n){return n>\
+Br(e)}function vs(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:s}=JSON.parse(e);if\
+(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFin\
+ite(i)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&_n(s.parameters)===void 0))return;let d={json:C(s)\
+,schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{return}}function Ss\
+(e,n){return e.spoolFallback?or(b().env,A().os,n?.uid):void 0}function ws(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLim\
+its:i}=e,s=Yn(e),a=e.noSpool??"there is no spool directory",d=o===void 0?void 0:q.open(o,n,i,s,l=>a=l,r),u=Ss(e,n);if(d&\
+&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:q.open(u,n,i,s);l&&l.dir!==d.dir&&d.ad\
+opt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(a),d;let c=q.open(u,n,i,s,l=>a+=`; nor in ${u}: ${l}`,r);retur\
+n t(a,c?.dir),c}var en=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.fil\
+es=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback\
+)return null;let s=b().files;if(!s)return null;let a=ws(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new \
+Ke(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n\
+,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:L(a.json),notBefore:0})),s=i.filter(\
+({bytes:a})=>a>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),P(o,"event_too_large",s.l\
+ength),{events:i.filter(({bytes:a})=>a<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.wr\
+ite(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settl\
+e(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;fo\
+r(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}r\
+eleaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n){let t=this.#e.clock();for(let r of\
+ this.#n)r.until-t<n*.75&&this.spool.renew(r,t+n)}};function Yn(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,c\
+ustomFetch:i}=e,s={version:i&&r!==ce?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t\
+.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=C(s);return Fr(n.kind==="http"?n.url:"",t.name,a===\
+"{}"?"":a)}var Ts=0xe677d21fdbff;function Hr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e in\
+stanceof fe))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a pr\
+oxy that cannot be inspected"}}try{let{json:i,bytes:s}=ar(e),{schemaVersion:a,timestamp:d}=e;return typeof a!="string"?{\
+reason:"invalid_event",detail:"schemaVersion is not a string"}:Number.isFinite(d)?d<0||d>Ts?{reason:"invalid_event",deta\
+il:"timestamp outside the years 1970-9999 that both wire formats carry"}:s>o?{reason:"event_too_large",detail:`${s} byte\
+s serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SES\
+SION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:s,schemaVersion:a,sessionId:\
+t,clientVersion:r,timestamp:d,retries:0,notBefore:0}:{reason:"invalid_event",detail:"timestamp is not a finite number"}}\
+catch(i){return{reason:"invalid_event",detail:Y(i)}}}function Ur(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){l\
+et d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientV\
+ersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function xs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").\
+toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.\
+test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function jr(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e\
+.url)}catch{return}if(t.protocol!=="http:"||xs(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentia\
+ls"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join\
+(" and ")} go unencrypted (http:) to ${t.hostname}`}function Vr(e,n=A()){let t=({schemaVersion:r,sessionId:o,clientVersi\
+on:i=e},s)=>dr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=\
+>Rn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>L(Rn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Yr(e,n=A()\
+){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r\
+.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Jt(i))),s};return{name:"otlp",encode:i=>En(i.map(o),i[0].sessionId,t\
+(i[0]),n),emptyBytes:i=>L(En([],i.sessionId,t(i),n)),eventBytes:i=>L(o(i)),readsAnswer:!0,resource:{...e.resourceAttribu\
+tes,"service.name":e.serviceName},classify:Kt}}var _s="http://localhost:4318/v1/logs",Rs=120,ks=50,Ns=3,Os=2,Gr=\'{"ts":"\
+2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Xr=64,As={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,r\
+equestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSec\
+onds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolM\
+axBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random\
+:!0};function _e(e={}){if(!ue(e))throw new TypeError(`Cannot create handler: options must be an object, got ${O(e)}`);le\
+t n=yn(e,As);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(T,x,_)=>{let w=e[T]===void 0?x:e[T],R=_.inte\
+ger?`${_.sign} integer`:`${_.sign} number`,$=`Cannot create handler: \'${T}\' must be a ${R}`;if(typeof w!="number"||Numbe\
+r.isNaN(w))throw new TypeError(`${$}, got ${O(w)}`);if(!((_.sign==="positive"?w>0:w>=0)&&(_.integer?Number.isSafeInteger\
+(w):Number.isFinite(w))))throw new RangeError(`${$}, got ${w}`);if(_.timer&&w*1e3>Un)throw new RangeError(`Cannot create\
+ handler: \'${T}\' must be at most ${Un/1e3} seconds (the longest a timer can wait), got ${w}`);return w},r=(T,x,_)=>{let \
+w=e[T]===void 0?_:e[T];if(typeof w!==x)throw new TypeError(`Cannot create handler: \'${T}\' must be a ${x}, got ${O(w)}`);\
+return w},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeo\
+utSeconds",Os,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot crea\
+te handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=tr(),l=r("sourceClient\
+Version","string",ce),m=Kr("resource",e.resource),f=r("sessionId","string","undefined"),h=Wr(e.format,c.format),g=Wn(h,l\
+,{...c.otlpResource,...m}),E=Gn(g,c.sessionPrefix+f),y=Wr(e.format,void 0),S=Gn(Wn(y,l,m,qr),f),N=t("maxEventBytes",3276\
+8,s);if(N<S.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${S.eventBytes} (th\
+e smallest event), got ${N}`);let p=t("maxBatchBytes",5e5,s);if(p<S.batchBytes){let T=`one ${y} envelope holding the sma\
+llest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or\
+ \'resource\' make ${T} ${S.batchBytes} bytes, more than \'maxBatchBytes\' (${p} by default)`:`Cannot create handler: \'maxBa\
+tchBytes\' must be at least ${S.batchBytes} (${T}), got ${p}`)}return{flushIntervalMs:t("flushIntervalSeconds",Rs,o)*1e3,\
+maxQueueSize:t("maxQueueSize",ks,s),maxRetries:t("maxRetries",Ns,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e\
+3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEv\
+ents",1e3,s),maxEventBytes:Math.min(N,p-E.envelopeBytes-Xr),maxEventBytesOption:N,maxBatchBytes:p,sourceClientVersion:l,\
+sessionId:c.sessionPrefix+f,sink:Is(e.endpoint,c.endpointHidden?zn:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?zn:c.otl\
+pEndpoint??_s:void 0),c.dryRun),spoolDir:$s(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep n\
+one (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimi\
+ts:{maxEvents:t("spoolMaxEvents",1e3,s),maxBytes:t("spoolMaxBytes",1048576,s),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"posi\
+tive"})*864e5},captureInterrupts:Ms(e.captureInterrupts),handOff:Ps(e.handOff===void 0?void 0:r("handOff","boolean",!0),\
+c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...Ls(e.headers)},fetch:r("fetch","func\
+tion",b().fetch??((T,x)=>globalThis.fetch(T,x))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.no\
+w),random:r("random","function",ve)}}function Gn(e,n){let t={json:Gr,bytes:L(Gr),schemaVersion:wn,sessionId:n,timestamp:\
+0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+Xr\
++r,envelopeBytes:o}}function Wn(e,n,t,r){return e==="otlp"?Yr({serviceName:t["service.name"]??zt,serviceVersion:n,resour\
+ceAttributes:t},r):Vr(n,r)}var qr={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Jr(e){\
+let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Gn(Wn(n.name,t,r,qr),"undefined");return{maxBatchBytes:Math.max\
+(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var zn=Symbol("hidden");funct\
+ion Is(e,n,t){if(e!==void 0&&(typeof e!="string"||!We(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be\
+ an http(s) URL, "" or "stdout", got ${O(typeof e=="string"?D(e):e)}`);if(e===void 0&&n===zn)return{kind:"none",reason:"\
+endpoint_hidden"};let r=e??n??nr;return We(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kin\
+d:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function $s(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!=\
+"string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${O(e)}\
+`);if(!H(e,A().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves\
+ with the working directory), got ${O(e)}`);return e}}function Wr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new Ty\
+peError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${O(e)}`);return e??(n?.trim().toLowerCase()==="ot\
+lp"?"otlp":"nat")}function Kr(e,n){if(n===void 0)return{};if(!(ue(n)&&Object.values(n).every(r=>typeof r=="string")))thr\
+ow new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);return{...n}}var zr=8192;fun\
+ction Ls(e){let n=Kr("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>zr)throw new Range\
+Error(`Cannot create handler: \'headers\' must add at most ${zr} bytes to a request (servers refuse a larger head), got ${\
+t}`);for(let[r,o]of Object.entries(n)){if(!Ve(r))throw new TypeError(`Cannot create handler: \'headers\' must have header \
+names (RFC 9110 tokens), got ${O(r)}`);if(je(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${O(r\
+)}: the HTTP client frames the request itself`);if(!Ye(o))throw new TypeError("Cannot create handler: \'headers\' must hav\
+e header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading\
+ or trailing space), got a bad value for "+O(r))}return n}function Ps(e,n){return e!==void 0?{enabled:e,source:"handOff \
+option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0\
+,source:"default"}}function Ms(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e\
+;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${O(e)}`)}var nn=/\
+^sender-[0-9a-f]{8}\\.mjs$/,Re="NAT_TELEMETRY_SENDER";function tn(e,n){return{...e,[Re]:JSON.stringify(n)}}function Zr(e)\
+{if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="stri\
+ng"?n:void 0}catch{return}}var G=15e3,Ds=250;function ye(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\
+\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=a[2]\
+==="lock"?G:Ds;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).push(s):on(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sor\
+t(),i}function rn(e,n,t,r){try{return ye(e,n,t,r).locks.length>0}catch{return!1}}function Qr(e,n,t){let r;try{e.ensureDi\
+r(n,!0);let o=ye(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}\
+-${V(i)}-${z()}.start`,e.create(`${n}/${r}`,"");let s=ye(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(on(e,`${n\
+}/${r}`),"at work")}catch{return r}}function eo(e,n,t){t!==void 0&&qn(e,n,()=>[t])}function no(e,n,t){qn(e,n,()=>ye(e,n,\
+t,Date.now()).marks)}async function to(e,n,t){for(let r=0;r<Cs;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=ye(e\
+,n,t,o);if(i.locks.length>0){Xn(e,n,i.marks);return}let s=`sender-${t}-${V(o)}-${z()}.lock`;e.create(`${n}/${s}`,"");let\
+{locks:a,marks:d}=ye(e,n,t,o);if(a.join()===s)return Xn(e,n,d),s;on(e,`${n}/${s}`)}catch{return}await new Promise(i=>set\
+Timeout(i,10+ve()*50))}}var Cs=5;function ro(e,n,t){qn(e,n,()=>[t])}function qn(e,n,t){try{e.ensureDir(n,!0,!1),Xn(e,n,t\
+())}catch{}}function Xn(e,n,t){for(let r of t)on(e,`${n}/${r}`)}function on(e,n){try{e.remove(n)}catch{}}var Hs=6e4,Us=1\
+e3,js=[Re,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Vs(e,n,t\
+){let r=Ys(e,n,t);return r.handOff?r:{...r,outcome:oo(e,n)}}function oo(e,n){return e.sink.kind==="none"?"dropped":io(e)\
+&&n?.health.isOpen()!==!0?"delivered":n?"spooled":"dropped"}function io(e){return e.sink.kind!=="http"||b().canConnect(e\
+.sink.url)}function Ys(e,n,t){try{let r=lo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"n\
+o spool"};let{spool:o,health:i}=n,s=co(e.sink.url,o.dir);if(i.isOpen()){let m=b().senderRefusal(s);return m===void 0?{ha\
+ndOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=b().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)re\
+turn{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,c={...Ws(e,o.dir),successor:u,onByConsentFile:Sr()};return{handOff:!\
+0,command:{...a,env:tn(a.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function so\
+(e,n,t){let r=Vs(e,n,t);return r.handOff&&r.command&&!Xs(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in th\
+e spool directory and cannot be written",outcome:oo(e,r.backlog)}:r}function ao(e){try{let{spool:n,health:t,files:r}=e.b\
+acklog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Qr(r,n.dir,n.key);if(o==="at work")return"at work";\
+let i=b().spawnDetached(e.command);return i==="started"?t.noteHandOff():eo(r,n.dir,o),i}catch{return"failed"}}function u\
+o(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return lo(e,n,!0)\
+!==void 0||t.kind==="http"&&b().senderRefusal(co(t.url,n.spool.dir))!==void 0}function co(e,n){let t=mr(),r=t===void 0?v\
+oid 0:Gs(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...js,...ae,"HOME","USERPROFILE"],set:r===void 0?\
+{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Gs(e){let n=U(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=b\
+().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:M(o,t);retur\
+n i!==void 0&&r?.allowed(i,"read")?i:e}function lo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is o\
+ff (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the progra\
+m delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>G-Us)return`a request may take \
+longer (requestTimeoutSeconds) than a sender lives (${G/1e3} s)`;if(!t)return"telemetry was turned off during the run";i\
+f(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above th\
+e spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-r\
+ead for them): another user could swap the sender\'s script there";if(!io(e))return"the program may not connect to the en\
+dpoint";let{spool:i,files:s,health:a}=n;if(a.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===void 0)return;le\
+t{state:c}=a,l=c===void 0?u:c.handedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Hs&&!rn(s,i.dir,i\
+.key,d))return"spooled events have waited a minute with no sender at work"}function Ws(e,n){let{sink:t,format:r,spoolLim\
+its:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTime\
+outSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Jr(e),spoolMaxE\
+vents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,he\
+aders:{...e.headers},resource:{...r.resource}}}function zs({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}f\
+unction Xs(e){if(zs(e))return!0;let{files:n,spool:t}=e,r=()=>Q(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanc\
+eof k))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Js(n,t.dir,qs),!0}var qs=3;function Js(e,n,t,r\
+=Date.now()){let o;try{o=e.list(n).filter(a=>nn.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d\
+===void 0||d>r+G?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.writ\
+ten).slice(t).filter(({written:a})=>r-a>G).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var sn=cl\
+ass{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)\
+?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function fo(){throw ne\
+w Error("a sender prints nothing")}var ho=16384,Kn=2*ho,po=Kn-4096,Zn=32,go=/^[a-z0-9_]{1,40}$/,Ks=/^[0-9a-f]{8}$/;var m\
+o=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Zs=6e4;function yo(e,n,t,r,o,i,s=-1/0){let a=Object.e\
+ntries(o).filter(([m,f])=>go.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Jn(i))return;let u={...{since:i,la\
+st:i,dropped:Object.fromEntries(a.slice(0,Zn))},endpointHash:re(r)},c=D(r)===r?{...u,endpoint:r}:u,l=wo(n,t);try{let m=e\
+a(e,n,t,i).filter(h=>h.quiet).map(h=>bo(e,h,n,t)),f=vo([...m.flatMap(h=>h.lines),c],s,i)??c;Eo(e,n,t,m,()=>{let h=ta(e,l\
+);h==="invalid"&&e.remove(l);let g=`${C(f)}\n`;typeof h!="object"||h.bytes+g.length<=ho?e.append(l,typeof h=="object"&&!h\
+.ended?`\n${g}`:g,po):Qs(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&v(()=>e.remove(h))}catch{}}function Qs(e,n,t,r,o,\
+i){let s=wo(n,t),a={path:Qn(n,t),quiet:!1},d=et(e,s,a.path)?bo(e,a,n,t):{lines:[]};Eo(e,n,t,[d],()=>{e.append(s,`${C(vo(\
+[...d.lines,r],o,i)??r)}\n`,po)})}function bo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines\
+:[],summed:n.summed};let{lines:o,upTo:i}=na(e,n),s=Qn(t,r,i);return et(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lin\
+es:[],summed:n.summed}}function Eo(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&et(e,s,Qn(n,t,a)\
+);throw i}}function Qn(e,n,t){let r=t===void 0?"":`-${t}`;return M(e,`drops-${n}-${V(Date.now())}-${z()}${r}.aside`)}fun\
+ction ea(e,n,t,r){return jn(e,n,mo,(o,i)=>{let[,,s,a]=mo.exec(i)??[],d=Math.abs(r-Number(s))>=Zs;return o===t?{path:M(n,\
+i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function na(e,n){try{let t=n.summed??0,r=e.read(n.path,Kn)?.slic\
+e(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:So(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.su\
+mmed??0}}}function et(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function vo(e,n,t){let r=e.map(a=>({...a,since:Math.mi\
+n(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]\
+of Object.entries(a.dropped))(d in o||Object.keys(o).length<Zn)&&P(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a]\
+,Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:\
+Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ta(e,n\
+){try{let t=e.read(n,Kn);return t===void 0?void 0:{lines:So(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){re\
+turn t instanceof k?"invalid":void 0}}function So(e){return e.split(`\n`).flatMap(n=>ra(n)??[])}function ra(e){try{let{si\
+nce:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object\
+.entries(r):[];if(!(Jn(n)&&Jn(t)&&n<=t&&s.length>0&&s.length<=Zn&&s.every(([u,c])=>go.test(u)&&Number.isSafeInteger(c)&&\
+c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ks.test(i)?{endpointHash:i}:{}};\
+return typeof o=="string"&&D(o)===o?{...d,endpoint:o}:d}catch{return}}function Jn(e){return Number.isSafeInteger(e)&&e>=\
+0&&e<=xn}function wo(e,n){return M(e,`drops-${n}.json`)}var oa=.9,ia=1e3,sa=3e5,aa=36e5,da=4,an=class{#e;#n=[];#o=[];#t=\
+new sn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=Sn();#A=!1;#k=!1;#s=!1\
+;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){this.#e=_e(n)}enqueue(n){try{if(!ne())return this.#le();let t=b().exiting()\
+;t?this.#q():this.#U(),this.#c++;let r=Hr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=t\
+his.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#F());this.#a&\
+&this.#f===void 0&&queueMicrotask(()=>this.#C()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this\
+.#a||this.#i||(this.#a=!0,this.#U(),this.#S()>0?this.#C():ne()&&!this.#N()&&uo(this.#e,this.#w())&&this.flush())}flush()\
+{if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#ie()));return this.#x=n,this.#T=n,n}stop(){retur\
+n this.#i??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:\
+this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return\
+ this.#n.length+this.#o.length+this.#t.size}#U(){if(this.#I)return;this.#q();let n=b(),t=s=>{try{return s()}catch{this.#\
+g("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{l\
+et s=this.#i===void 0;return this.stop(),s},exit:()=>{this.#M()||this.#F(),this.#B()}})),o=this.#e.captureInterrupts,i=o\
+?t(()=>n.onInterrupt(s=>{o(s),this.#M()||this.#F(),this.#B()})):void 0;this.#I=()=>{r?.(),i?.()}}#C(){this.#a&&this.#f==\
+=void 0&&this.#j()}#j(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs),b(\
+).unrefTimer(this.#f)}async#ee(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=ua(this.#e.exitTimeout\
+Ms),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M())r\
+eturn;this.#K(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#ne(n),this.#P()}catch(r){this.#\
+g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#B(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}asy\
+nc#ne(n){let t=this.#w()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>\
+!0),n.over()])||this.#V()}#V(){let n=b().monotonicMs(),t=this.#e.requestTimeoutMs*oa,r=[...this.#_];for(let{events:i,acc\
+epted:s}of r)s&&this.#t.settle(i)&&this.#z(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i>=t);this.#R?.abort(),this.#\
+R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#v?.health.recordFailure()}#te(){return this.#R??=\
+new AbortController}#Y(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!\
+o||r<=t||o.end-b().monotonicMs()>=t}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&thi\
+s.#w()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#re(){let{sink:n,clock:t}=this.#e,r=thi\
+s.#$,o=this.#v?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore\
+===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t=this.#v?.health;if(n.delivered\
+){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryA\
+fterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{backoff:i,random:s\
+,clock:a}=this.#e,d=a()+te(o,i,s,n.retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#\
+ie(){try{this.#v?.renewClaims(this.#J());let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===\
+void 0)&&n.refresh(),this.#K();let t=this.#N();if(t&&!this.#re())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notB\
+efore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let s=this.#X(i);fo\
+r(let d of s)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#se(s,a),this.#oe(a),a.delivered&&a.retr\
+yAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)\
+}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,\
+t)};await Promise.all(Array.from({length:Math.min(da,n.length)},i));for(let s of n.slice(o))this.#G(s)}async#W(n,t,r){le\
+t o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#de(n,t);if(this.#\
+ce(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.\
+slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.kind){\
+case"delivered":return r.delivered=!0,this.#z(n,i.rejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);case\
+"rejected":return this.#p(n.length,i.reason),this.#O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;ca\
+se"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ae(n,i.retryAf\
+terMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.no\
+tBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejected"\
+),this.#O(n)}async#de(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#\
+ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Ur(n,r,t.emptyBy\
+tes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")retu\
+rn{kind:"rejected",reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#m?.(`sending \
+${n.length} event(s)${o.kind==="http"?` to ${D(o.url)}`:""}: ${a}`),o.kind==="stderr")return To(a),{kind:"delivered"};le\
+t d=i.classify;return await Rr({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAn\
+swer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unref\
+Timer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ce(n,t){if(!this.#m)return;let r=n.ki\
+nd==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&t\
+his.#e.customFetch?`: its fetch threw ${Gt(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind===\
+"rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kin\
+d}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Fn(),{sink:r,format:o,spoolDir:i,handOff\
+:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"?D(r.url):r.kind==="stderr"?"sta\
+ndard error":r.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read \
+NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${a}; format: ${o.name}; spo\
+ol: ${i??"none"}`);let d=jr(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${s.enabled?"hand off where\
+ a sender can be started":"in process"} (${s.source})`)}#le(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off (dec\
+ided by ${Fn().decidedBy}): events are not recorded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.#e,d\
+=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+te(c.retries,i,a,r),this.#o.push(\
+c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#\
+p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=en.open(t\
+his.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#H&&th\
+is.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonicMs())+ia;let{flushIntervalMs:t\
+,requestTimeoutMs:r}=this.#e;return Math.min(aa,Math.max(sa,2*t+r))}#K(){if(this.#D||!ne()||this.#N())return;this.#D=!0;\
+let n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.length,t\
+his.#o.push(...n.events),n.events.length>0&&this.#C())}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this\
+.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!ee())return this.#s=!0,this.#L(),this.\
+#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let s of this.#X(r))To(this.#e.format.encode(\
+s,this.#e.clock())),this.#l+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.length,this.#e.s\
+ink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not delivered are k\
+ept in memory only, and go with the process: no spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0),!i&\
+&n)return!1;if(this.#L(),i){let s=this.#E-this.#e.clock();s>0&&o?.health.recordWait(s),this.#r+=i.spooled;for(let[a,d]of\
+ Object.entries(i.dropped))this.#p(d,a);this.#Q(i.olderDropped)}else{let s=o?.giveBackUnsettled()??0;this.#r+=s,this.#p(\
+r.length-s,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#Z(n){let t=this.#v?.spool;if(!t)return n;let r=new Se\
+t,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({c\
+laim:s})=>s&&o.has(s));return this.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim:s})=>!s||!o.has(s))}#Q(n){for(l\
+et[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#M(){let n=this.#w(),t=so(this.#e,n,ne());if(!t.handOff){let i={deli\
+vered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outcome==="spooled"&&n?.hea\
+lth.isOpen()?Nr(n.health):void 0;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in process, as ${t.re\
+ason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;i\
+f(this.#s)return!0;let r=ao(t);if(r==="failed")return this.#g("at exit: delivering in process: no sender could be starte\
+d"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processe\
+s":"the spool (the system has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0\
+}#F(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spoole\
+d for a later run`),t}#B(){let n={};for(let[s,a]of Object.entries(this.#u)){let d=this.#h[s]??0;a>d&&s!=="opted_out"&&s!\
+=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=\
+this.#w();if(!o)return;for(let s of Object.keys(n))this.#h[s]=this.#u[s];let i=Date.now();yo(o.files,o.spool.dir,o.spool\
+.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(P(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#\
+g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};funct\
+ion ua(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=ge(Math.max(0,n-b().monotonicMs()),(\
+)=>o(!1))}),clear:()=>t?.()}}function To(e){b().writeStderr(`${fo(JSON.parse(e))}\n`)}var ca=250;async function xo(e){let\
+ n=b();ge(G,()=>n.exit(0)),_r(),vr(()=>la(e));try{await fa(e,b().monotonicMs()+G)}catch{}n.exit(0)}function la(e){let{en\
+abled:n,source:t}=pr();return n||t==="default"&&e.onByConsentFile!==!0}async function fa(e,n){let t=b().files,r=e.spoolD\
+ir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=_e(s),d=Yn(a);if(!ee())return no(t,r,d);for(let u=0;;u++){le\
+t c=await to(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await ha(s,n-ca);if(ro(t,r,c),!pa(e,d))return\
+;if(h&&f>0&&ee())return ma(e);if(l>0&&m>0||u>0&&l===0)return}}function ma(e){if(!e.successor)return;let{argv:n,env:t,lea\
+vesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&nn.test(a.slice(i.length)));o&&s\
+!==void 0&&v(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:tn(t,e),cwd:e.spoolDir,leavesSession:r})}async fun\
+ction ha(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s\
+}=_e(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)b\
+reak;let d=new an({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:\
+u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.droppe\
+d,f,h);if(u<=c)break;if(c>0&&n-b().monotonicMs()>r){let f=te(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promis\
+e(h=>setTimeout(h,f))}}return t}function pa(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||rn(t,e.spoolDir\
+,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};ret\
+urn q.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var _o=Zr(b().env(Re));_o&&await xo(_o);\n',ye="sender-9\
+0143d35.mjs",Ma=113537,La=6e4,Ia=1e3,Ca=[ri,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TEL\
+EMETRY_DRY_RUN"],Da=3,Pa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
 return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
 function Rt(e){return e===null?"null":typeof e=="string"?ii(e):typeof e=="number"?Ba(e):typeof e=="boolean"?String(e):Array.
 isArray(e)?`[${e.map(Rt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${ii(
@@ -1907,7 +1907,7 @@ this.#u+=e.length-n,n>0&&this.#p(n,"otlp_rejected"),this.#k(e)}async#de(e,t){con
 accepted:!1};this.#S.add(n);try{return await this.#ce(e,t,()=>n.accepted=!0)}finally{this.#S.delete(n)}}#G(e){const{format:t,
 maxBatchBytes:n}=this.#e;return Mo(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#ce(e,t,n){
 const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(
-e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${C(r.url)}`:""}: ${a}`),r.kind==="s\
+e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${D(r.url)}`:""}: ${a}`),r.kind==="s\
 tderr")return sr(a),{kind:"delivered"};const s=i.classify;return await $a({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(
 d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.
 clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#le(e,t){if(!this.#f)
@@ -1915,7 +1915,7 @@ return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retry
 thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${vi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
 "",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} eve\
 nt(s): ${e.kind}${i}`)}#q(){if(!this.#f||this.#x)return;this.#x=!0;const{enabled:e,decidedBy:t}=tt(),{sink:n,format:r,spoolDir:i,
-handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?C(n.url):n.kind==="std\
+handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?D(n.url):n.kind==="std\
 err"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
 not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}\
 ; spool: ${i??"none"}`);const s=An(n,this.#e.headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand of\
@@ -1949,7 +1949,7 @@ ender)"};return this.#v(`at exit: handed off to ${r[n]}`),!0}#B(){const e=this.#
 `at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#j(){const e={};for(const[o,a]of Object.entries(
 this.#c)){const s=this.#m[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.
 keys(e).length===0||t.kind!=="http")return;const r=this.#T();if(!r)return;for(const o of Object.keys(e))this.#m[o]=this.#c[o];
-const i=Date.now();qo(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#p(e,t,n){e!==0&&(I(this.#c,t,e),this.#v(`\
+const i=Date.now();qo(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#p(e,t,n){e!==0&&(C(this.#c,t,e),this.#v(`\
 dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#v(e){this.#f?.(e);try{const t=this.#e.logger(`[nat-telemetry] ${e}`);t instanceof
 Promise&&t.catch(()=>{})}catch{}}},Wa=["the product and the command that ran, and a subcommand the program registered","\
 how it ended: success, failure or interrupted, the exit code, and the class name of an error (such as ValueError or Type\
@@ -1985,13 +1985,13 @@ nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},td=[Err
 EvalError,URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{ni as Backlog,xe as CLIENT_VERSION,Ir as CliCommandEvent,Ar as DEFAULT_ENDPOINT,Ur as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Hr as DEFAULT_MAX_QUEUE_SIZE,Yr as DEFAULT_MAX_RETRIES,zr as DEFAULT_REQUEST_TIMEOUT_SECONDS,bt as DEFAULT_SCHEMA_VERSION,
 Zr as EndpointHealth,di as NATTelemetryHandler,Le as NemoSource,_t as PROMPT_VERSION,yt as PROXY_SETTINGS,fe as PROXY_VARIABLES,
-Fe as Spool,Lr as TaskStatus,me as TelemetryEvent,I as addCount,ui as askForConsent,Wn as backlogKey,lo as buildPayload,
+Fe as Spool,Lr as TaskStatus,me as TelemetryEvent,C as addCount,ui as askForConsent,Wn as backlogKey,lo as buildPayload,
 ar as cgiIgnores,An as clearTextSecrets,ee as consentFilePath,et as consentHolds,Gt as denoProxyRoute,_ as describe,K as describeError,
 Pn as downUntil,Go as dropsRecords,$n as effectiveConsent,mn as environmentSettings,Gn as exitDecision,G as formatTimestamp,
 it as healthHash,b as host,Rn as isLoopback,Y as isTelemetryEnabled,Xn as openSpool,Ct as optOutProblem,ze as parametersProblem,
-ht as proxyRoute,Xe as randomFraction,Tn as recordConsent,No as recordedHealth,C as redact,Qn as removeSenderScripts,Ln as resolveOptions,
+ht as proxyRoute,Xe as randomFraction,Tn as recordConsent,No as recordedHealth,D as redact,Qn as removeSenderScripts,Ln as resolveOptions,
 $e as retryDelay,M as runtimeInfo,_n as saveConsent,kn as setTelemetryEnabled,ue as shortHash,Vn as spoolFallbackOf,Bn as spoolKey,
-es as trackCommand,se as unknownOption,B as utf8Length,Q as whyHidden};
+es as trackCommand,se as unknownOption,I as utf8Length,Q as whyHidden};
 try{
 Object.defineProperty(Ir,"name",{value:"CliCommandEvent"});
 Object.defineProperty(di,"name",{value:"NATTelemetryHandler"});
