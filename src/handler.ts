@@ -522,6 +522,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     let next = 0;
     const worker = async () => {
       while (next < batches.length && !result.failed && this.#mayStartRequest(signal)) {
+        this.#disk?.renewClaims(this.#claimLease()); // a flush may outlast a lease: what waits stays this run's
         await this.#send(batches[next++], signal, result);
       }
     };

@@ -912,6 +912,32 @@ test("a started handler retries the backlog it took on its periodic flush, which
   }
 });
 
+test("a long flush renews its claims before each request: none lapses while the rest wait their turn", async () => {
+  using dir = tempDir();
+  const clock = { now: Date.now() };
+  const lapsed: string[] = [];
+  const server = await TestServer.start((_, index) => {
+    clock.now += 30_000; // each request takes half a minute: the twenty, four at a time, outlast a lease of five
+    // From the fifth on, a request starts once an earlier one ended: what waits must still be this run's.
+    if (index >= 4) {
+      for (const name of files(dir.path)) {
+        if (name.startsWith("l-") && Number(name.split("-")[1]) <= clock.now) lapsed.push(name);
+      }
+    }
+    return { status: 200 };
+  });
+  try {
+    for (let n = 0; n < 20; n++) spoolEvent(dir.path, server.url(), `run-${n}`, `session-${n}`, n); // a request each
+    const running = handler(dir.path, server.url(), { clock: () => clock.now });
+    await running.flush();
+    assert.equal(running.stats().sent, 20);
+    assert.deepEqual(lapsed, [], "no claim another run could take over");
+    await running.stop();
+  } finally {
+    await server.close();
+  }
+});
+
 test("a running handler leases its claims for two flush intervals and a request, at least five minutes, at most an hour", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));
