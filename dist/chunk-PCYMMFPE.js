@@ -750,12 +750,12 @@ sa=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[
 aa=100,da=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#g(),
 this.#t>=this.#e.length)return e;this.#s()==="["?t=this.#l(e):this.#d(t),this.#R()}}#l(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#u();this.#x(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
-1;if(a&&t){const d=We(r,o)??this.#E([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
- array of tables`);const c=this.#E({},"header");return d.push(c),Te(r,o,d),c}let s=We(r,o);s===void 0?Te(r,o,s=this.#E({},
+1;if(a&&t){const d=We(r,o)??this.#w([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
+ array of tables`);const c=this.#w({},"header");return d.push(c),Te(r,o,d),c}let s=We(r,o);s===void 0?Te(r,o,s=this.#w({},
 a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:Ge(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#o(`'${o}\
 ' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#d(e){const t=this.#u();this.#y(),this.#x("="),this.#y();
-const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=We(r,o);a===void 0?Te(r,o,a=this.#E({},"dotted")):(!Ge(a)||
+const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=We(r,o);a===void 0?Te(r,o,a=this.#w({},"dotted")):(!Ge(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
 this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),Te(r,i,n)}#u(){
 const e=[];for(;;){this.#y();const t=this.#s();if(t==='"')e.push(this.#h());else if(t==="'")e.push(this.#_());else{const n=this.#t;
@@ -767,7 +767,7 @@ i}const t=this.#e.slice(this.#t,this.#t+64);for(const[i,o]of[["true",!0],["false
 length]??""))return this.#t+=i.length,o;const n=oa.exec(t);if(n&&!/[\w:.+-]/.test(t[n[0].length]??""))return this.#t+=n[0].
 length,n[0];const r=sa.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,ho(r[0])):this.#o("a \
 value is malformed")}#c(){this.#t++;const e=[];for(;this.#g(),this.#s()!=="]";)e.push(this.#r()),this.#g(),this.#s()==="\
-,"?this.#t++:this.#s()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#m(){this.#t++;const e=this.#E({},"inl\
+,"?this.#t++:this.#s()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#m(){this.#t++;const e=this.#w({},"inl\
 ine");if(this.#y(),this.#s()==="}")return this.#t++,e;for(;;){this.#d(e),this.#y();const t=this.#e[this.#t++];if(t==="}")
 break;t!==","&&this.#o("an inline table is malformed")}return this.#a(e),e}#a(e){this.#n.set(e,"inline");for(const t of Object.
 values(e))Ge(t)&&this.#a(t)}#h(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
@@ -796,7 +796,7 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `)&&this.#o("a comment is malformed")}}#R(){this.#y(),this.#s()==="#"&&this.#f(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#s()===`
 `?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#x(e){this.#e.startsWith(e,this.#t)||this.#o(
-`'${e}' is missing`),this.#t+=e.length}#s(){return this.#e[this.#t]}#E(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
+`'${e}' is missing`),this.#t+=e.length}#s(){return this.#e[this.#t]}#w(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},_t="1.0",$t,ca=65536,F,z=!1,U,Ce={},Br,St=!1,De=Symbol.
 for("@nat/telemetry: the program's opt-out"),Pe=globalThis;try{Pe[De]===void 0&&Object.defineProperty(Pe,De,{value:{serial:0}})}catch{}
@@ -1371,12 +1371,12 @@ w())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Rn(e,n){re
 ar On=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#b(),this.#n>=t\
 his.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#e.startsWith("[[",this.#n);t\
 his.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){let \
-u=kn(o,s)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`\
-);let c=this.#E({},"header");return u.push(c),Xe(o,s,u),c}let d=kn(o,s);d===void 0?Xe(o,s,d=this.#E({},a?"header":"impli\
+u=kn(o,s)??this.#v([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`\
+);let c=this.#v({},"header");return u.push(c),Xe(o,s,u),c}let d=kn(o,s);d===void 0?Xe(o,s,d=this.#v({},a?"header":"impli\
 cit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:Nn(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(`tab\
 le \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inline \
 table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#d(n){let t=this.#l();this.#y(),this.#k("="),this.#y();let r=this.\
-#r(),o=n;for(let s of t.slice(0,-1)){let a=kn(o,s);a===void 0?Xe(o,s,a=this.#E({},"dotted")):(!Nn(a)||!["dotted","implic\
+#r(),o=n;for(let s of t.slice(0,-1)){let a=kn(o,s);a===void 0?Xe(o,s,a=this.#v({},"dotted")):(!Nn(a)||!["dotted","implic\
 it"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,"dot\
 ted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),Xe(o,i,r)}#l(){let n=[];for(;;){thi\
 s.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(this.#T());else{let r=this.#n;for(;this.#n<th\
@@ -1388,7 +1388,7 @@ f(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i
 i.length]??""))return this.#n+=i.length,s;let r=Xi.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[\
 0].length,r[0];let o=qi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,Ji(o[0])):this.#i("a\
  value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)n.push(this.#r()),this.#b(),this.#s()===",\
-"?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#E({},"inline\
+"?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#v({},"inline\
 ");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y();let t=this.#e[this.#n++];if(t==="}")brea\
 k;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){this.#t.set(n,"inline");for(let t of Object\
 .values(n))Nn(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this\
@@ -1410,7 +1410,7 @@ is.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;this
  n=this.#e[this.#n++];qe(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a comment is malformed")}}#A(){this.#y(),th\
 is.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#n++:this.#n<this.#e.length&&\
 this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+\
-=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`)\
+=n.length}#s(){return this.#e[this.#n]}#v(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`)\
 .length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function kn(e,n){return Object.hasOwn(e,n)?e[n]:void \
 0}function Xe(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Nn(e){retur\
 n typeof e=="object"&&e!==null&&!Array.isArray(e)}function qe(e){let n=e.charCodeAt(0);return n<32||n===127}function Ji(\
@@ -1739,173 +1739,173 @@ c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="s
 return typeof o=="string"&&D(o)===o?{...d,endpoint:o}:d}catch{return}}function Jn(e){return Number.isSafeInteger(e)&&e>=\
 0&&e<=xn}function wo(e,n){return M(e,`drops-${n}.json`)}var oa=.9,ia=1e3,sa=3e5,aa=36e5,da=4,an=class{#e;#n=[];#o=[];#t=\
 new sn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=Sn();#A=!1;#k=!1;#s=!1\
-;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){this.#e=_e(n)}enqueue(n){try{if(!ne())return this.#le();let t=b().exiting()\
-;t?this.#q():this.#U(),this.#c++;let r=Hr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=t\
-his.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#F());this.#a&\
+;#v=0;#i;#I;#E;#U;#D=!1;#$;constructor(n={}){this.#e=_e(n)}enqueue(n){try{if(!ne())return this.#le();let t=b().exiting()\
+;t?this.#J():this.#j(),this.#c++;let r=Hr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=t\
+his.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#B());this.#a&\
 &this.#f===void 0&&queueMicrotask(()=>this.#C()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this\
-.#a||this.#i||(this.#a=!0,this.#U(),this.#S()>0?this.#C():ne()&&!this.#N()&&uo(this.#e,this.#w())&&this.flush())}flush()\
+.#a||this.#i||(this.#a=!0,this.#j(),this.#S()>0?this.#C():ne()&&!this.#N()&&uo(this.#e,this.#w())&&this.flush())}flush()\
 {if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#ie()));return this.#x=n,this.#T=n,n}stop(){retur\
 n this.#i??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:\
 this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return\
- this.#n.length+this.#o.length+this.#t.size}#U(){if(this.#I)return;this.#q();let n=b(),t=s=>{try{return s()}catch{this.#\
+ this.#n.length+this.#o.length+this.#t.size}#j(){if(this.#I)return;this.#J();let n=b(),t=s=>{try{return s()}catch{this.#\
 g("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{l\
-et s=this.#i===void 0;return this.stop(),s},exit:()=>{this.#M()||this.#F(),this.#B()}})),o=this.#e.captureInterrupts,i=o\
-?t(()=>n.onInterrupt(s=>{o(s),this.#M()||this.#F(),this.#B()})):void 0;this.#I=()=>{r?.(),i?.()}}#C(){this.#a&&this.#f==\
-=void 0&&this.#j()}#j(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs),b(\
+et s=this.#i===void 0;return this.stop(),s},exit:()=>{this.#M()||this.#B(),this.#H()}})),o=this.#e.captureInterrupts,i=o\
+?t(()=>n.onInterrupt(s=>{o(s),this.#M()||this.#B(),this.#H()})):void 0;this.#I=()=>{r?.(),i?.()}}#C(){this.#a&&this.#f==\
+=void 0&&this.#V()}#V(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#V()})},this.#e.flushIntervalMs),b(\
 ).unrefTimer(this.#f)}async#ee(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=ua(this.#e.exitTimeout\
-Ms),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M())r\
+Ms),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#Y(),this.#S()>0&&this.#M())r\
 eturn;this.#K(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#ne(n),this.#P()}catch(r){this.#\
-g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#B(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}asy\
+g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#H(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}asy\
 nc#ne(n){let t=this.#w()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>\
-!0),n.over()])||this.#V()}#V(){let n=b().monotonicMs(),t=this.#e.requestTimeoutMs*oa,r=[...this.#_];for(let{events:i,acc\
-epted:s}of r)s&&this.#t.settle(i)&&this.#z(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i>=t);this.#R?.abort(),this.#\
-R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#v?.health.recordFailure()}#te(){return this.#R??=\
-new AbortController}#Y(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!\
-o||r<=t||o.end-b().monotonicMs()>=t}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&thi\
+!0),n.over()])||this.#Y()}#Y(){let n=b().monotonicMs(),t=this.#e.requestTimeoutMs*oa,r=[...this.#_];for(let{events:i,acc\
+epted:s}of r)s&&this.#t.settle(i)&&this.#X(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i>=t);this.#R?.abort(),this.#\
+R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#E?.health.recordFailure()}#te(){return this.#R??=\
+new AbortController}#G(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!\
+o||r<=t||o.end-b().monotonicMs()>=t}#W(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&thi\
 s.#w()?.health.isOpen()===!0;return n.kind==="http"&&(t||!b().canConnect(n.url))}#re(){let{sink:n,clock:t}=this.#e,r=thi\
-s.#$,o=this.#v?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore\
-===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t=this.#v?.health;if(n.delivered\
+s.#$,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore\
+===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&b().canConnect(n.url)}#oe(n){let t=this.#E?.health;if(n.delivered\
 ){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryA\
 fterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{backoff:i,random:s\
 ,clock:a}=this.#e,d=a()+te(o,i,s,n.retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#\
-ie(){try{this.#v?.renewClaims(this.#J());let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===\
+ie(){try{this.#E?.renewClaims(this.#F());let n=this.#e.sink.kind==="http"?this.#E?.health:void 0;n&&(n.state||this.#b===\
 void 0)&&n.refresh(),this.#K();let t=this.#N();if(t&&!this.#re())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notB\
-efore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let s=this.#X(i);fo\
+efore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let s=this.#q(i);fo\
 r(let d of s)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#se(s,a),this.#oe(a),a.delivered&&a.retr\
-yAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)\
-}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,\
-t)};await Promise.all(Array.from({length:Math.min(da,n.length)},i));for(let s of n.slice(o))this.#G(s)}async#W(n,t,r){le\
-t o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#de(n,t);if(this.#\
-ce(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.\
-slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.kind){\
-case"delivered":return r.delivered=!0,this.#z(n,i.rejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);case\
-"rejected":return this.#p(n.length,i.reason),this.#O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;ca\
-se"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ae(n,i.retryAf\
-terMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.no\
-tBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejected"\
-),this.#O(n)}async#de(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#\
-ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Ur(n,r,t.emptyBy\
-tes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")retu\
-rn{kind:"rejected",reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#m?.(`sending \
-${n.length} event(s)${o.kind==="http"?` to ${D(o.url)}`:""}: ${a}`),o.kind==="stderr")return To(a),{kind:"delivered"};le\
-t d=i.classify;return await Rr({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAn\
-swer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unref\
-Timer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ce(n,t){if(!this.#m)return;let r=n.ki\
-nd==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&t\
-his.#e.customFetch?`: its fetch threw ${Gt(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind===\
-"rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kin\
-d}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Fn(),{sink:r,format:o,spoolDir:i,handOff\
-:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"?D(r.url):r.kind==="stderr"?"sta\
-ndard error":r.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read \
-NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${a}; format: ${o.name}; spo\
-ol: ${i??"none"}`);let d=jr(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${s.enabled?"hand off where\
- a sender can be started":"in process"} (${s.source})`)}#le(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off (dec\
-ided by ${Fn().decidedBy}): events are not recorded`))}#fe(n,t,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.#e,d\
-=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+te(c.retries,i,a,r),this.#o.push(\
-c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#\
-p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=en.open(t\
-his.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#H&&th\
-is.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;if(n)return Math.max(0,n.end-b().monotonicMs())+ia;let{flushIntervalMs:t\
-,requestTimeoutMs:r}=this.#e;return Math.min(aa,Math.max(sa,2*t+r))}#K(){if(this.#D||!ne()||this.#N())return;this.#D=!0;\
-let n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#Q(n.dropped),this.#d+=n.events.length,t\
-his.#o.push(...n.events),n.events.length>0&&this.#C())}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this\
-.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!ee())return this.#s=!0,this.#L(),this.\
-#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let s of this.#X(r))To(this.#e.format.encode(\
-s,this.#e.clock())),this.#l+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.length,this.#e.s\
-ink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not delivered are k\
-ept in memory only, and go with the process: no spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0),!i&\
-&n)return!1;if(this.#L(),i){let s=this.#E-this.#e.clock();s>0&&o?.health.recordWait(s),this.#r+=i.spooled;for(let[a,d]of\
- Object.entries(i.dropped))this.#p(d,a);this.#Q(i.olderDropped)}else{let s=o?.giveBackUnsettled()??0;this.#r+=s,this.#p(\
-r.length-s,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#Z(n){let t=this.#v?.spool;if(!t)return n;let r=new Se\
-t,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({c\
-laim:s})=>s&&o.has(s));return this.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim:s})=>!s||!o.has(s))}#Q(n){for(l\
-et[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#M(){let n=this.#w(),t=so(this.#e,n,ne());if(!t.handOff){let i={deli\
-vered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outcome==="spooled"&&n?.hea\
-lth.isOpen()?Nr(n.health):void 0;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in process, as ${t.re\
-ason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;i\
-f(this.#s)return!0;let r=ao(t);if(r==="failed")return this.#g("at exit: delivering in process: no sender could be starte\
-d"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processe\
-s":"the spool (the system has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0\
-}#F(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spoole\
-d for a later run`),t}#B(){let n={};for(let[s,a]of Object.entries(this.#u)){let d=this.#h[s]??0;a>d&&s!=="opted_out"&&s!\
-=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=\
-this.#w();if(!o)return;for(let s of Object.keys(n))this.#h[s]=this.#u[s];let i=Date.now();yo(o.files,o.spool.dir,o.spool\
-.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(P(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#\
-g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};funct\
-ion ua(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=ge(Math.max(0,n-b().monotonicMs()),(\
-)=>o(!1))}),clear:()=>t?.()}}function To(e){b().writeStderr(`${fo(JSON.parse(e))}\n`)}var ca=250;async function xo(e){let\
- n=b();ge(G,()=>n.exit(0)),_r(),vr(()=>la(e));try{await fa(e,b().monotonicMs()+G)}catch{}n.exit(0)}function la(e){let{en\
-abled:n,source:t}=pr();return n||t==="default"&&e.onByConsentFile!==!0}async function fa(e,n){let t=b().files,r=e.spoolD\
-ir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=_e(s),d=Yn(a);if(!ee())return no(t,r,d);for(let u=0;;u++){le\
-t c=await to(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await ha(s,n-ca);if(ro(t,r,c),!pa(e,d))return\
-;if(h&&f>0&&ee())return ma(e);if(l>0&&m>0||u>0&&l===0)return}}function ma(e){if(!e.successor)return;let{argv:n,env:t,lea\
-vesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&nn.test(a.slice(i.length)));o&&s\
-!==void 0&&v(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:tn(t,e),cwd:e.spoolDir,leavesSession:r})}async fun\
-ction ha(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s\
-}=_e(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b().files?.realPath(s)===void 0)b\
-reak;let d=new an({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:\
-u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.droppe\
-d,f,h);if(u<=c)break;if(c>0&&n-b().monotonicMs()>r){let f=te(++a,o,i);if(n-b().monotonicMs()-f<=r)break;await new Promis\
-e(h=>setTimeout(h,f))}}return t}function pa(e,n){let t=b().files;if(!t||t.realPath(e.spoolDir)===void 0||rn(t,e.spoolDir\
-,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};ret\
-urn q.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var _o=Zr(b().env(Re));_o&&await xo(_o);\n',ye="sender-9\
-0143d35.mjs",Ma=113537,La=6e4,Ia=1e3,Ca=[ri,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TEL\
-EMETRY_DRY_RUN"],Da=3,Pa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
-return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
-function Rt(e){return e===null?"null":typeof e=="string"?ii(e):typeof e=="number"?Ba(e):typeof e=="boolean"?String(e):Array.
-isArray(e)?`[${e.map(Rt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${ii(
-n)}: ${Rt(r)}`).join(", ")}}`:"null"}function ii(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
-0).toString(16).padStart(4,"0")}`)}function Ba(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
-nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
-n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
-padStart(2,"0")}`}var oi=16384,At=2*oi,si=At-4096,Mt=32,ai=/^[a-z0-9_]{1,40}$/,ja=/^[0-9a-f]{8}$/,Fa=/^drops-([0-9a-f]{8})\.json$/,
+yAfterMs&&(this.#v=Math.max(this.#v,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)\
+}}async#se(n,t){let{signal:r}=this.#te(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#G(r);)this.#E?.renewClaims(th\
+is.#F()),await this.#z(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(da,n.length)},i));for(let s of n.slice\
+(o))this.#W(s)}async#z(n,t,r){let o=this.#Z(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let\
+ i=await this.#de(n,t);if(this.#ce(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floo\
+r(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#G(t)?await this.#z(d,t,r):t\
+his.#W(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#X(n,i.rejected);case"too_large":return this.\
+#p(1,"http_413"),this.#O(n);case"rejected":return this.#p(n.length,i.reason),this.#O(n);case"interrupted":case"not_sent"\
+:this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0\
+),r.probing?this.#ae(n,i.retryAfterMs):this.#fe(n,i.reason,i.retryAfterMs)}}}#ae(n,t=0){let r=this.#e.clock()+t;for(let \
+o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#X(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-\
+r,r>0&&this.#p(r,"otlp_rejected"),this.#O(n)}async#de(n,t){let r={started:b().monotonicMs(),events:n,accepted:!1};this.#\
+_.add(r);try{return await this.#ue(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#q(n){let{format:t,maxBatchBytes:r}\
+=this.#e;return Ur(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#ue(n,t,r){let{sink:o}\
+=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e\
+.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${D(o.url)}`:""}: ${a}`),o.kind==="stderr")re\
+turn To(a),{kind:"delivered"};let d=i.classify;return await Rr({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l\
+,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:th\
+is.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ce(n,\
+t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind\
+==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${Gt(n.thrown,this.#e.sink.kind==="http"?this.#e.s\
+ink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`a\
+nswer for ${t} event(s): ${n.kind}${i}`)}#J(){if(!this.#m||this.#k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Fn(),{si\
+nk:r,format:o,spoolDir:i,handOff:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"\
+?D(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dr\
+y_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoi\
+nt: ${a}; format: ${o.name}; spool: ${i??"none"}`);let d=jr(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at e\
+xit: ${s.enabled?"hand off where a sender can be started":"in process"} (${s.source})`)}#le(){!this.#m||this.#A||(this.#\
+A=!0,this.#m(`telemetry off (decided by ${Fn().decidedBy}): events are not recorded`))}#fe(n,t,r){let{maxRetries:o,backo\
+ff:i,clock:s,random:a}=this.#e,d=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+t\
+e(c.retries,i,a,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kep\
+t for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u)}#O(n){this.#E?.settle(n)\
+}#w(){return this.#E??=en.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place canno\
+t be used: ${n}`;r!==this.#U&&this.#g(r),this.#U=r}),this.#E}#F(){let n=this.#b;if(n)return Math.max(0,n.end-b().monoton\
+icMs())+ia;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.min(aa,Math.max(sa,2*t+r))}#K(){if(this.#D||!ne\
+()||this.#N())return;this.#D=!0;let n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#F());n&&(this.#Q(n.dro\
+pped),this.#d+=n.events.length,this.#o.push(...n.events),n.events.length>0&&this.#C())}#P(n=!1){let t=[...this.#o,...thi\
+s.#t.events(),...this.#n],r=this.#Z(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!ee())r\
+eturn this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let s of this\
+.#q(r))To(this.#e.format.encode(s,this.#e.clock())),this.#l+=s.length;return!0}if(this.#e.sink.kind==="none")return this\
+.#L(),this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.leng\
+th} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;let i;try{i=o?.write(r)}catch\
+{i=void 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let s=this.#v-this.#e.clock();s>0&&o?.health.recordWait(s),t\
+his.#r+=i.spooled;for(let[a,d]of Object.entries(i.dropped))this.#p(d,a);this.#Q(i.olderDropped)}else{let s=o?.giveBackUn\
+settled()??0;this.#r+=s,this.#p(r.length-s,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#Z(n){let t=this.#E?.s\
+pool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size\
+===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim\
+:s})=>!s||!o.has(s))}#Q(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#M(){let n=this.#w(),t=so(this.#e,n,\
+ne());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"}\
+,s=t.outcome==="spooled"&&n?.health.isOpen()?Nr(n.health):void 0;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: \
+${s?`${s}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("at exit: delivering in process: th\
+e spool cannot be written"),!1;if(this.#s)return!0;let r=ao(t);if(r==="failed")return this.#g("at exit: delivering in pr\
+ocess: no sender could be started"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spo\
+ol (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#g(`at \
+exit: handed off to ${o[r]}`),!0}#B(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#g(`at exit: the process en\
+ds at once: ${r} event(s) spooled for a later run`),t}#H(){let n={};for(let[s,a]of Object.entries(this.#u)){let d=this.#\
+h[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===\
+0||t.kind!=="http")return;let o=this.#w();if(!o)return;for(let s of Object.keys(n))this.#h[s]=this.#u[s];let i=Date.now(\
+);yo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(P(this.#u,t,n),this.#g(`dropped ${n} even\
+t(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&\
+&t.catch(()=>{})}catch{}}};function ua(e){let n=b().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=ge(M\
+ath.max(0,n-b().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function To(e){b().writeStderr(`${fo(JSON.parse(e))}\n`)}var\
+ ca=250;async function xo(e){let n=b();ge(G,()=>n.exit(0)),_r(),vr(()=>la(e));try{await fa(e,b().monotonicMs()+G)}catch{\
+}n.exit(0)}function la(e){let{enabled:n,source:t}=pr();return n||t==="default"&&e.onByConsentFile!==!0}async function fa\
+(e,n){let t=b().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=_e(s),d=Yn(a);if(!ee())retur\
+n no(t,r,d);for(let u=0;;u++){let c=await to(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await ha(s,n-\
+ca);if(ro(t,r,c),!pa(e,d))return;if(h&&f>0&&ee())return ma(e);if(l>0&&m>0||u>0&&l===0)return}}function ma(e){if(!e.succe\
+ssor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=b(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&\
+nn.test(a.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),b().spawnDetached({argv:n,env:tn(t,e),cwd:e.spoo\
+lDir,leavesSession:r})}async function ha(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs\
+:r,backoff:o,random:i,spoolDir:s}=_e(e),a=0;for(;;){if(n-b().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&b\
+().files?.realPath(s)===void 0)break;let d=new an({...e,handOff:!1,exitTimeoutSeconds:(n-b().monotonicMs())/1e3});d.star\
+t(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h\
+]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-b().monotonicMs()>r){let f=te(++a,o,i);if(n-b().monotonic\
+Ms()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function pa(e,n){let t=b().files;if(!t||t.realPath(e.spo\
+olDir)===void 0||rn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAg\
+eMs:e.spoolMaxAgeDays*864e5};return q.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var _o=Zr(b().env(Re));_\
+o&&await xo(_o);\n',ye="sender-6055f1c5.mjs",Ma=113569,La=6e4,Ia=1e3,Ca=[ri,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_\
+TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Da=3,Pa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
+add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
+this.#e.clear(),this.#t=0}};function Rt(e){return e===null?"null":typeof e=="string"?ii(e):typeof e=="number"?Ba(e):typeof e==
+"boolean"?String(e):Array.isArray(e)?`[${e.map(Rt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${ii(n)}: ${Rt(r)}`).join(", ")}}`:"null"}function ii(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Ba(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var oi=16384,At=2*oi,si=At-4096,Mt=32,ai=/^[a-z0-9_]{1,40}$/,ja=/^[0-9a-f]{8}$/,Fa=/^drops-([0-9a-f]{8})\.json$/,
 Lt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Ua=6e4,Ha=.9,Ya=1e3,za=3e5,Va=36e5,Xa=4,di=class{#e;#t=[];#i=[];#n=new Pa;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.
-resolve();#$;#O;#S=new Set;#y=!1;#g;#f=ae();#R=!1;#x=!1;#s=!1;#E=0;#o;#A;#w;#F;#D=!1;#M;constructor(e={}){this.#e=Ln(e)}enqueue(e){
-try{if(!Y())return this.#ue();const t=b().exiting();t?this.#q():this.#U(),this.#l++;const n=Ao(e,this.#e);if("reason"in n)
+resolve();#$;#O;#S=new Set;#y=!1;#g;#f=ae();#R=!1;#x=!1;#s=!1;#w=0;#o;#A;#E;#U;#D=!1;#M;constructor(e={}){this.#e=Ln(e)}enqueue(e){
+try{if(!Y())return this.#ue();const t=b().exiting();t?this.#J():this.#H(),this.#l++;const n=Ao(e,this.#e);if("reason"in n)
 return this.#p(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#t.push(
-n),t)return void(this.#C()||this.#B());this.#a&&this.#h===void 0&&queueMicrotask(()=>this.#P()),this.#t.length>=this.#e.
-maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#o||(this.#a=!0,this.#U(),this.#b()>0?this.#P():Y()&&!this.#N()&&
+n),t)return void(this.#C()||this.#j());this.#a&&this.#h===void 0&&queueMicrotask(()=>this.#P()),this.#t.length>=this.#e.
+maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#o||(this.#a=!0,this.#H(),this.#b()>0?this.#P():Y()&&!this.#N()&&
 Ho(this.#e,this.#T())&&this.flush())}flush(){if(this.#$)return this.#$;const e=this.#_.then(()=>(this.#$=void 0,this.#oe()));
 return this.#$=e,this.#_=e,e}stop(){return this.#o??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{
 enqueued:this.#l,replayed:this.#d,sent:this.#u,dropped:{...this.#c},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.
-size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#U(){if(this.#A)return;this.#q();const e=b(),
+size,spooled:this.#r}}#b(){return this.#t.length+this.#i.length+this.#n.size}#H(){if(this.#A)return;this.#J();const e=b(),
 t=o=>{try{return o()}catch{this.#v("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(
-()=>e.onExit({beforeExit:()=>{const o=this.#o===void 0;return this.stop(),o},exit:()=>{this.#C()||this.#B(),this.#j()}})),
-r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#C()||this.#B(),this.#j()})):void 0;this.#A=()=>{n?.(),
-i?.()}}#P(){this.#a&&this.#h===void 0&&this.#H()}#H(){this.#h=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#H()})},
+()=>e.onExit({beforeExit:()=>{const o=this.#o===void 0;return this.stop(),o},exit:()=>{this.#C()||this.#j(),this.#F()}})),
+r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#C()||this.#j(),this.#F()})):void 0;this.#A=()=>{n?.(),
+i?.()}}#P(){this.#a&&this.#h===void 0&&this.#Y()}#Y(){this.#h=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#Y()})},
 this.#e.flushIntervalMs),b().unrefTimer(this.#h)}async#ee(){this.#a=!1,this.#h!==void 0&&clearTimeout(this.#h);const e=this.#g=
-Ko(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#_.then(()=>!0),e.over()])&&this.#Y(),
+Ko(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#_.then(()=>!0),e.over()])&&this.#z(),
 this.#b()>0&&this.#C())return;this.#Z(),this.#b()>0&&this.#N()&&this.#I(!0),this.#b()>0&&!this.#N()&&await this.#te(e),this.#I()}catch(n){
-this.#v(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#j(),e.clear(),this.#g=void 0,t||(this.#A?.(),this.#A=void 0)}}async#te(e){
+this.#v(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#F(),e.clear(),this.#g=void 0,t||(this.#A?.(),this.#A=void 0)}}async#te(e){
 const t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||
-this.#Y()}#Y(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*Ha,n=[...this.#S];for(const{events:i,accepted:o}of n)
-o&&this.#n.settle(i)&&this.#W(i);const r=n.some(({started:i,accepted:o})=>!o&&e-i>=t);this.#O?.abort(),this.#O=void 0,this.#i.
-unshift(...this.#n.events()),this.#n.clear(),r&&this.#w?.health.recordFailure()}#ne(){return this.#O??=new AbortController}#z(e){
+this.#z()}#z(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*Ha,n=[...this.#S];for(const{events:i,accepted:o}of n)
+o&&this.#n.settle(i)&&this.#G(i);const r=n.some(({started:i,accepted:o})=>!o&&e-i>=t);this.#O?.abort(),this.#O=void 0,this.#i.
+unshift(...this.#n.events()),this.#n.clear(),r&&this.#E?.health.recordFailure()}#ne(){return this.#O??=new AbortController}#V(e){
 if(e.aborted||!et())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;return!r||n<=t||r.end-b().monotonicMs()>=
-t}#V(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.
-kind==="http"&&(t||!b().canConnect(e.url))}#re(){const{sink:e,clock:t}=this.#e,n=this.#M,r=this.#w?.health.state;return this.#g===
+t}#X(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.
+kind==="http"&&(t||!b().canConnect(e.url))}#re(){const{sink:e,clock:t}=this.#e,n=this.#M,r=this.#E?.health.state;return this.#g===
 void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind===
-"http"&&b().canConnect(e.url)}#ie(e){const t=this.#w?.health;if(e.delivered){this.#M=void 0,t?.recordSuccess()&&(this.#D=
+"http"&&b().canConnect(e.url)}#ie(e){const t=this.#E?.health;if(e.delivered){this.#M=void 0,t?.recordSuccess()&&(this.#D=
 !1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(
 e.retryAfterMs);const r=(this.#M?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+$e(r,i,o,e.retryAfterMs);this.#M=
-n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#oe(){try{this.#w?.renewClaims(this.#J());const e=this.#e.
-sink.kind==="http"?this.#w?.health:void 0;e&&(e.state||this.#g===void 0)&&e.refresh(),this.#Z();const t=this.#N();if(t&&
+n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#oe(){try{this.#E?.renewClaims(this.#B());const e=this.#e.
+sink.kind==="http"?this.#E?.health:void 0;e&&(e.state||this.#g===void 0)&&e.refresh(),this.#Z();const t=this.#N();if(t&&
 !this.#re())return;const n=this.#e.clock(),i=this.#i.filter(s=>s.notBefore<=n).concat(this.#t);if(i.length===0)return;this.#i=
-this.#i.filter(s=>s.notBefore>n),this.#t=[];const o=this.#G(i);for(const s of o)this.#n.add(s);const a={delivered:!1,failed:!1,
-probing:t};await this.#se(o,a),this.#ie(a),a.delivered&&a.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(e){
+this.#i.filter(s=>s.notBefore>n),this.#t=[];const o=this.#q(i);for(const s of o)this.#n.add(s);const a={delivered:!1,failed:!1,
+probing:t};await this.#se(o,a),this.#ie(a),a.delivered&&a.retryAfterMs&&(this.#w=Math.max(this.#w,this.#e.clock()+a.retryAfterMs))}catch(e){
 this.#v(`flush failed unexpectedly: ${e}`)}}async#se(e,t){const{signal:n}=this.#ne();let r=0;const i=async()=>{for(;r<e.
-length&&!t.failed&&this.#z(n);)await this.#X(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(Xa,e.length)},i));
-for(const o of e.slice(r))this.#V(o)}async#X(e,t,n){const r=this.#K(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;
-this.#n.add(r),e=r}const i=await this.#de(e,t);if(this.#le(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>
-1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#z(t)?
-await this.#X(s,t,n):this.#V(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#W(e,i.rejected);case"t\
-oo_large":return this.#p(1,"http_413"),this.#k(e);case"rejected":return this.#p(e.length,i.reason),this.#k(e);case"inter\
-rupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
-0,i.retryAfterMs??0),n.probing?this.#ae(e,i.retryAfterMs):this.#he(e,i.reason,i.retryAfterMs)}}}#ae(e,t=0){const n=this.#e.
-clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#W(e,t=0){const n=Math.min(t,e.length);
-this.#u+=e.length-n,n>0&&this.#p(n,"otlp_rejected"),this.#k(e)}async#de(e,t){const n={started:b().monotonicMs(),events:e,
-accepted:!1};this.#S.add(n);try{return await this.#ce(e,t,()=>n.accepted=!0)}finally{this.#S.delete(n)}}#G(e){const{format:t,
-maxBatchBytes:n}=this.#e;return Mo(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#ce(e,t,n){
+length&&!t.failed&&this.#V(n);)this.#E?.renewClaims(this.#B()),await this.#W(e[r++],n,t)};await Promise.all(Array.from({
+length:Math.min(Xa,e.length)},i));for(const o of e.slice(r))this.#X(o)}async#W(e,t,n){const r=this.#K(e);if(r!==e){if(this.#n.
+settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#de(e,t);if(this.#le(i,e.length),!!this.#n.settle(e)){
+if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.
+add(s);for(const s of a)this.#V(t)?await this.#W(s,t,n):this.#X(s);return}switch(i.kind){case"delivered":return n.delivered=
+!0,this.#G(e,i.rejected);case"too_large":return this.#p(1,"http_413"),this.#k(e);case"rejected":return this.#p(e.length,
+i.reason),this.#k(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=
+Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#ae(e,i.retryAfterMs):this.#he(e,i.reason,i.retryAfterMs)}}}#ae(e,t=0){
+const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#G(e,t=0){const n=Math.
+min(t,e.length);this.#u+=e.length-n,n>0&&this.#p(n,"otlp_rejected"),this.#k(e)}async#de(e,t){const n={started:b().monotonicMs(),
+events:e,accepted:!1};this.#S.add(n);try{return await this.#ce(e,t,()=>n.accepted=!0)}finally{this.#S.delete(n)}}#q(e){const{
+format:t,maxBatchBytes:n}=this.#e;return Mo(e,n,t.emptyBytes,t.eventBytes)}#L(){this.#i=[],this.#n.clear(),this.#t=[]}async#ce(e,t,n){
 const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(
 e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${D(r.url)}`:""}: ${a}`),r.kind==="s\
 tderr")return sr(a),{kind:"delivered"};const s=i.classify;return await $a({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(
@@ -1914,7 +1914,7 @@ clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:
 return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
 thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${vi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
 "",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} eve\
-nt(s): ${e.kind}${i}`)}#q(){if(!this.#f||this.#x)return;this.#x=!0;const{enabled:e,decidedBy:t}=tt(),{sink:n,format:r,spoolDir:i,
+nt(s): ${e.kind}${i}`)}#J(){if(!this.#f||this.#x)return;this.#x=!0;const{enabled:e,decidedBy:t}=tt(),{sink:n,format:r,spoolDir:i,
 handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?D(n.url):n.kind==="std\
 err"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
 not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}\
@@ -1923,20 +1923,20 @@ f where a sender can be started":"in process"} (${o.source})`)}#ue(){!this.#f||t
 ff (decided by ${tt().decidedBy}): events are not recorded`))}#he(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,
 s=o(),d=[];for(const c of e){if(c.retries++,c.retries>r){d.push(c);continue}c.notBefore=s+$e(c.retries,i,a,n),this.#i.push(
 c)}d.length<e.length&&this.#v(`delivery failed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#p(
-d.length,"retries_exhausted",`last failure: ${t}`),this.#k(d)}#k(e){this.#w?.settle(e)}#T(){return this.#w??=ni.open(this.#e,
-(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#F&&this.#v(
-n),this.#F=n}),this.#w}#J(){const e=this.#g;if(e)return Math.max(0,e.end-b().monotonicMs())+Ya;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
+d.length,"retries_exhausted",`last failure: ${t}`),this.#k(d)}#k(e){this.#E?.settle(e)}#T(){return this.#E??=ni.open(this.#e,
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#U&&this.#v(
+n),this.#U=n}),this.#E}#B(){const e=this.#g;if(e)return Math.max(0,e.end-b().monotonicMs())+Ya;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
 return Math.min(Va,Math.max(za,2*t+n))}#Z(){if(this.#D||!Y()||this.#N())return;this.#D=!0;const e=this.#T()?.replay(this.#e.
-maxBufferedEvents-this.#b(),this.#J());e&&(this.#Q(e.dropped),this.#d+=e.events.length,this.#i.push(...e.events),e.events.
+maxBufferedEvents-this.#b(),this.#B());e&&(this.#Q(e.dropped),this.#d+=e.events.length,this.#i.push(...e.events),e.events.
 length>0&&this.#P())}#I(e=!1){const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#K(t);if(n!==t&&(this.#i=n,this.#n.
 clear(),this.#t=[]),n.length===0)return!0;if(!et())return this.#s=!0,this.#L(),this.#p(n.length,"opted_out"),!0;if(this.#e.
-sink.kind==="stderr"){this.#L();for(const o of this.#G(n))sr(this.#e.format.encode(o,this.#e.clock())),this.#u+=o.length;
+sink.kind==="stderr"){this.#L();for(const o of this.#q(n))sr(this.#e.format.encode(o,this.#e.clock())),this.#u+=o.length;
 return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(n.length,this.#e.sink.reason),!0;const r=this.#T();if(!r&&
 this.#e.spoolDir===void 0)return this.#v(`${n.length} event(s) not delivered are kept in memory only, and go with the pr\
-ocess: no spool`),!1;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#y=!0),!i&&e)return!1;if(this.#L(),i){const o=this.#E-
+ocess: no spool`),!1;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#y=!0),!i&&e)return!1;if(this.#L(),i){const o=this.#w-
 this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#p(s,a);
 this.#Q(i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,this.#p(n.length-o,"spool_unavailable")}return r?.
-releaseAll(),i!==void 0}#K(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||
+releaseAll(),i!==void 0}#K(e){const t=this.#E?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||
 n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#p(
 i.length,"claim_lost"),this.#k(i),e.filter(({claim:o})=>!o||!r.has(o))}#Q(e){for(const[t,n]of Object.entries(e))this.#d+=
 n,this.#p(n,t)}#C(){const e=this.#T(),t=Fo(this.#e,e,Y());if(!t.handOff){const i={delivered:"delivering in process",spooled:"\
@@ -1945,8 +1945,8 @@ spooled for a later run",dropped:"not delivered"},o=t.outcome==="spooled"&&e?.he
 "at exit: delivering in process: the spool cannot be written"),!1;if(this.#s)return!0;const n=Uo(t);if(n==="failed")return this.#v(
 "at exit: delivering in process: no sender could be started"),!1;const r={started:"a sender","at work":"the sender at wo\
 rk","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a s\
-ender)"};return this.#v(`at exit: handed off to ${r[n]}`),!0}#B(){const e=this.#r,t=this.#I(),n=this.#r-e;return n>0&&this.#v(
-`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#j(){const e={};for(const[o,a]of Object.entries(
+ender)"};return this.#v(`at exit: handed off to ${r[n]}`),!0}#j(){const e=this.#r,t=this.#I(),n=this.#r-e;return n>0&&this.#v(
+`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#F(){const e={};for(const[o,a]of Object.entries(
 this.#c)){const s=this.#m[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.
 keys(e).length===0||t.kind!=="http")return;const r=this.#T();if(!r)return;for(const o of Object.keys(e))this.#m[o]=this.#c[o];
 const i=Date.now();qo(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#p(e,t,n){e!==0&&(C(this.#c,t,e),this.#v(`\
