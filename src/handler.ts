@@ -63,7 +63,7 @@ const CLAIM_MARGIN_MS = 1_000;
 /** The shortest lease of a running handler's claims, which its periodic flush renews while it holds them. */
 const CLAIM_LEASE_MS = 300_000;
 
-/** The longest: a handler that flushes less often than this lets its claims go between two flushes. */
+/** The longest that flushes make it: a handler that flushes less often than this lets its claims go between two. */
 const MAX_CLAIM_LEASE_MS = 3_600_000;
 
 /** Requests one flush has in flight at most: a backlog of many runs (sessions) goes out a few at a time. */
@@ -736,17 +736,18 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * How long this handler holds what it claims from the spool. A running one: two flush intervals and a request, at
-   * least five minutes and at most an hour, renewed by each flush while it holds them, so that what a run killed while
-   * it works (a CI job cancelled, a service ended by SIGTERM) had claimed waits minutes, not an hour. A stopping one:
-   * what is left of its exit budget, and a little for its last spool write, so that what a run killed at its exit (a
-   * sender, a CLI) had claimed waits seconds.
+   * How long this handler holds what it claims from the spool. A running one: five minutes, or two flush intervals (an
+   * hour at most) or two request timeouts where longer; renewed by each flush, and before each request, once a
+   * quarter of it has passed, so that no request outlasts it. What a run killed while it works (a CI job cancelled, a
+   * service ended by SIGTERM) had claimed waits minutes, not an hour. A stopping one: what is left of its exit
+   * budget, and a little for its last spool write, so that what a run killed at its exit (a sender, a CLI) had claimed
+   * waits seconds.
    */
   #claimLease(): number {
     const budget = this.#budget;
     if (budget) return Math.max(0, budget.end - host().monotonicMs()) + CLAIM_MARGIN_MS;
     const { flushIntervalMs, requestTimeoutMs } = this.#options;
-    return Math.min(MAX_CLAIM_LEASE_MS, Math.max(CLAIM_LEASE_MS, 2 * flushIntervalMs + requestTimeoutMs));
+    return Math.max(CLAIM_LEASE_MS, Math.min(MAX_CLAIM_LEASE_MS, 2 * flushIntervalMs), 2 * requestTimeoutMs);
   }
 
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */

@@ -938,16 +938,21 @@ test("a long flush renews its claims before each request: none lapses while the 
   }
 });
 
-test("a running handler leases its claims for two flush intervals and a request, at least five minutes, at most an hour", async () => {
+test("a running handler leases its claims for two flush intervals (an hour at most) or two request timeouts, five minutes at least", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));
   try {
-    for (const [flushIntervalSeconds, leaseMs] of [[120, 300_000], [600, 1_202_000], [7_200, 3_600_000]]) {
+    const cases = [[120, 2, 300_000], [600, 2, 1_200_000], [7_200, 2, 3_600_000], [1, 300, 600_000], [
+      7_200,
+      3_000,
+      6e6,
+    ]];
+    for (const [flushIntervalSeconds, requestTimeoutSeconds, leaseMs] of cases) {
       const first = handler(dir.path, server.url(), { handOff: false });
       first.enqueue(commandEvent("waiting"));
       await first.stop(); // refused: spooled
       forgetHealth(dir.path);
-      const running = handler(dir.path, server.url(), { flushIntervalSeconds, requestTimeoutSeconds: 2 });
+      const running = handler(dir.path, server.url(), { flushIntervalSeconds, requestTimeoutSeconds });
       await running.flush(); // takes the backlog, which the endpoint refuses: held, to retry
       const leases = files(dir.path).filter((name) => name.startsWith("l-")).map((name) => Number(name.split("-")[1]));
       assert.equal(leases.length, 1, `the spooled file was claimed (${flushIntervalSeconds} s)`);
