@@ -292,7 +292,9 @@ function describeSource(consent: EffectiveConsent): string {
         ? `the ${consent.source} environment variable, which the program may not read (${whyHidden(consent.source)})`
         : `the ${consent.source} environment variable`;
     case "file":
-      return `the consent file ${consent.path}`;
+      return consent.path === undefined
+        ? "the consent file, which cannot be found"
+        : `the consent file ${consent.path}`;
     default:
       return consent.fileOutdatedYes === undefined
         ? "the default: nobody has decided yet"
@@ -376,6 +378,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     )
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
+  if (proxy?.route === "unusable") problems.push(`nothing can be sent: the proxy cannot be used (${proxy.because})`);
   const clearText = clearTextSecrets(sink, options.headers);
   if (clearText) problems.push(clearText);
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);

@@ -197,7 +197,7 @@ export function environmentSettings(): EnvironmentSettings {
   if (spoolDir === undefined && explicitSpoolDir === undefined && host().envHidden?.(home) === true) {
     noSpool = `the program may not read ${home} (${whyHidden(home)})`;
     problems.push(
-      `${home} may not be read (the program's permissions): the spool cannot be kept in the home directory`,
+      `${home} may not be read (${whyHidden(home)}): the spool cannot be kept in the home directory`,
     );
   }
   for (const name of hidden) {

@@ -313,6 +313,23 @@ test("in CI, a terminal (docker run -t, a runner's pseudo-terminal) is not asked
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
 });
 
+test("in CI named by a value that is not valid UTF-8 (which Deno cannot read), a terminal is not asked either", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const command = [
+    "/bin/sh",
+    "-c",
+    'CI="$(printf "tru\\377")" exec "$@"',
+    "sh",
+    ...runtimeCommand(fixturePath("prompt_child.ts")),
+  ];
+  const screen = await onTerminal(file, "", {}, false, command);
+  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
+});
+
 test("without a terminal (a pipe, CI) nothing is asked and nothing recorded", async () => {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;

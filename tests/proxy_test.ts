@@ -376,9 +376,14 @@ describe("the proxy report (status)", () => {
     const report = proxyReport(new URL("https://e.example/"), envOf({}), "deno", notUnicode, notUnicode);
     assert.deepEqual([report.route, report.because], [
       "unusable",
-      "HTTPS_PROXY is not valid Unicode: Deno's fetch would go around the proxy it names, so nothing is sent",
+      "HTTPS_PROXY is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there",
     ]);
     assert.equal(proxyReport(new URL("https://e.example/"), envOf({}), "node", notUnicode, notUnicode).route, "direct");
+    const noProxy = (name: string) => name === "NO_PROXY";
+    assert.match(
+      proxyReport(new URL("https://e.example/"), envOf({}), "deno", noProxy, noProxy).because,
+      /may not read NO_PROXY \(its value is not valid Unicode\)/,
+    );
   });
 });
 

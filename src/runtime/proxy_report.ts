@@ -69,15 +69,16 @@ export function proxyReport(
   if (unreadable !== undefined) {
     return {
       route: "unusable",
-      because:
-        `${unreadable} is not valid Unicode: Deno's fetch would go around the proxy it names, so nothing is sent`,
+      because: `${unreadable} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`,
     };
   }
   const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== undefined) {
     return {
       route: "unknown",
-      because: `the program may not read ${unread} (--allow-env), which Deno's fetch honours`,
+      because: `the program may not read ${unread} (${
+        notUnicode(unread) ? "its value is not valid Unicode" : "--allow-env"
+      }), which Deno's fetch honours`,
     };
   }
   const deno = denoRoute(target, env);
