@@ -195,7 +195,7 @@ export function toWireEvent(event: TelemetryEvent): WireEvent {
 /**
  * An event's wire form as JSON, `JSON.stringify(toWireEvent(event))`, and its size: written without building the wire
  * object, and sized from its parts (this runs once per event enqueued). Sizing the whole text would first copy its
- * parts into one string: under Bun that copy and the name's JSON, written again for each event, were an eighth of the
+ * parts into one string: under Bun that copy and the name's JSON, written again for each event, were a tenth of the
  * handler's CPU time in a long-lived host.
  *
  * @param event The event.
