@@ -28,7 +28,7 @@ n)}`)]:[],d=[...o,...a].map(c=>JSON.stringify(c).slice(1,-1));return[...new Set(
 c.length)}catch{return[]}}),Ut=(function(e){return us.has(e.toLowerCase())}),Ht=(function(e){return cs.test(e)}),Yt=(function(e){
 return ls.test(e)}),zt=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=e+r[0],r[r.length-1]+=n,
 r.join(",")}),Vt=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(
-te[r]-129);return Ne.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),$=(function(e){try{return e()}catch{return}}),Xt=(function(e){
+te[r]-129);return xe.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),$=(function(e){try{return e()}catch{return}}),Xt=(function(e){
 const t=(s,d,c="not_owner")=>{if(e.uid!==void 0&&d.uid!==void 0&&d.uid!==e.uid&&d.uid!==0)throw new k(s,c)},n=(s,d)=>{if(s!==
 0||d===void 0)return!1;const c=e.allowed(d,"read")?e.realPath(d):void 0,u=c!==void 0&&e.allowed(c,"read")?e.lstat(c)?.uid:
 void 0;return u!==void 0&&u!==0},r=(s,d)=>{if(!(e.uid!==void 0||!e.allowed(s,"read"))&&n(e.lstat(s)?.uid,H(s)))throw d(s),
@@ -114,52 +114,52 @@ if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/cgroup")?.
 return Object.defineProperty(e,vr,{value:!0}),e}),nn=(function(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&
 e[vr]===!0}),Si=(function(e,t){try{return e.listeners(t).filter(r=>!nn(r)).length>Oi(e)}catch{return!0}}),Oi=(function(e){
 const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o=="number"&&Number.isSafeInteger(o)&&o>0?
-o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),xi=(function(e,t){const n=p=>{
+o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),Ni=(function(e,t){const n=p=>{
 try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=$(()=>e.permissions.querySync?.(
 {name:"net"}));return p?.state==="granted"&&p.partial!==!0},o=(p,T)=>r({name:T,path:p}),a=p=>r({name:"sys",kind:p})?$(()=>e[p]())??
 void 0:void 0,s=Xt(wi(e,{uid:a("uid"),gid:a("gid")},o)),d=(p,T)=>{try{let S=new TextEncoder().encode(T);for(;S.length>0;)
 S=S.subarray(p.writeSync(S))}catch{}},c=e===Re&&br?br:sn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&$(()=>(e.kill(
 e.pid,p),!0))===!0,l=p=>{u(p)||e.exit(te[p]),setTimeout(()=>e.exit(te[p]),100)},f=()=>globalThis.process?.stdin,h=()=>$(
-()=>e.stdin.readable.locked||Zt(f()))!==!1,m=new ke(p=>{const T=x=>{W(p,A=>A.beforeExit())&&x.preventDefault()},S=()=>{W(
-p,x=>x.exit(e.exitCode))},O=x=>{x.defaultPrevented||W(p,A=>A.exit(1))},w=[["beforeunload",T],["error",O],["unhandledreje\
-ction",O]];for(const[x,A]of w)globalThis.addEventListener(x,A);return gt.add(S),()=>{for(const[x,A]of w)globalThis.removeEventListener(
-x,A);gt.delete(S)}}),v=new ke(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const T=e.build.os==="linux"&&
-r({name:"read",path:pt})?$(()=>s.read(pt,65536)):void 0,S=Vt(T),O=Ne.filter(w=>!S.includes(w)).map(w=>{const x=tn(()=>{c.
-programListens(w)||(W(p,A=>A(w)),v.clear(),l(w))});return $(()=>c.add(w,x)),[w,x]});return()=>{for(const[w,x]of O)$(()=>c.
-remove(w,x))}}),g=p=>{if(!r({name:"env",variable:p}))return!1;try{return e.env.get(p),!1}catch{return!0}},y=p=>!r({name:"\
-env",variable:p})||g(p),E=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},N=p=>{const T=ki(
+()=>e.stdin.readable.locked||Zt(f()))!==!1,m=new ke(p=>{const T=N=>{W(p,A=>A.beforeExit())&&N.preventDefault()},S=()=>{W(
+p,N=>N.exit(e.exitCode))},O=N=>{N.defaultPrevented||W(p,A=>A.exit(1))},w=[["beforeunload",T],["error",O],["unhandledreje\
+ction",O]];for(const[N,A]of w)globalThis.addEventListener(N,A);return gt.add(S),()=>{for(const[N,A]of w)globalThis.removeEventListener(
+N,A);gt.delete(S)}}),v=new ke(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const T=e.build.os==="linux"&&
+r({name:"read",path:pt})?$(()=>s.read(pt,65536)):void 0,S=Vt(T),O=xe.filter(w=>!S.includes(w)).map(w=>{const N=tn(()=>{c.
+programListens(w)||(W(p,A=>A(w)),v.clear(),l(w))});return $(()=>c.add(w,N)),[w,N]});return()=>{for(const[w,N]of O)$(()=>c.
+remove(w,N))}}),g=p=>{if(!r({name:"env",variable:p}))return!1;try{return e.env.get(p),!1}catch{return!0}},y=p=>!r({name:"\
+env",variable:p})||g(p),E=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},x=p=>{const T=ki(
 e,r,s,E);if(T)return{refused:T};const S=Ss.find(y);if(S!==void 0){const R=g(S)?"its value is not valid Unicode":"--allow\
 -env";return{refused:`the program may not read ${S} (${R}), which its requests honour: a sender would not`}}const O=$(()=>e.
 execPath());if(!O||!r({name:"run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const w=r(
-{name:"read",path:"."})?$(()=>e.cwd()):void 0,x=[p.dir,...p.reads].map(R=>Qt(R,w)),A=[...x,O].find(R=>R.includes(","));if(A!==
+{name:"read",path:"."})?$(()=>e.cwd()):void 0,N=[p.dir,...p.reads].map(R=>Qt(R,w)),A=[...N,O].find(R=>R.includes(","));if(A!==
 void 0)return{refused:`Deno's permission flags cannot name a path with a comma: ${A}`};if(e.build.os==="windows")return{
-executable:O,paths:x,cwd:w};const L=$s.find(([R,Z])=>r({name:"run",command:R})&&(!Z||s.sizeOf(R)!==void 0));return L?{executable:O,
-closer:L,paths:x,cwd:w}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Er}`}};return{env:E,
+executable:O,paths:N,cwd:w};const L=$s.find(([R,Z])=>r({name:"run",command:R})&&(!Z||s.sizeOf(R)!==void 0));return L?{executable:O,
+closer:L,paths:N,cwd:w}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Er}`}};return{env:E,
 envHidden:y,envNotUnicode:g,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>$(()=>e.stdout.
 isTerminal())??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,S,O){const w=new Set;
-let x=0;const A=async R=>{if(Number(R.headers.get("content-length")??0)>O.maxBodyBytes)return on(R);const Z=await Ri(R,O.
+let N=0;const A=async R=>{if(Number(R.headers.get("content-length")??0)>O.maxBodyBytes)return on(R);const Z=await Ri(R,O.
 maxBodyBytes);if(Z===void 0)return on(R);const V=new URL(R.url),K=await S({method:R.method,path:V.pathname+V.search,body:Z});
 return K?new Response(K.body??null,{status:K.status,headers:K.headers}):(await new Promise(oe=>w.add(oe)),new Response(null,
-{status:503}))},L=e.serve({hostname:p,port:T,onListen(){}},async R=>{if(x>=O.maxConnections)return new Response(null,{status:503,
-headers:{connection:"close"}});x++;try{return await A(R)}finally{x--}});return Promise.resolve({port:L.addr.port,async close(){
+{status:503}))},L=e.serve({hostname:p,port:T,onListen(){}},async R=>{if(N>=O.maxConnections)return new Response(null,{status:503,
+headers:{connection:"close"}});N++;try{return await A(R)}finally{N--}});return Promise.resolve({port:L.addr.port,async close(){
 for(const R of w)R();await L.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(p){try{return r({name:"net",host:rn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return fe.some(y)||
 bi(new URL(p),E)}catch{return!0}},async fetch(p,T){const S=yt.find(g);if(S!==void 0)throw new ne(`${S} is not valid Unic\
-ode: Deno would go around its proxy`);return await(t??globalThis.fetch)(p,T)},senderRefusal(p){const T=N(p);return"refus\
-ed"in T?T.refused:void 0},senderCommand(p,T){const S=N(T);if("refused"in S)return S;const{executable:O,closer:w,paths:x,
-cwd:A}=S,L=w&&Ni(e,n),R=w?[...L?[L]:[],w[0],O]:[O],Z=i()?"--allow-net":`--allow-net=${rn(T.endpoint)}`,V=[O,"run","--qui\
+ode: Deno would go around its proxy`);return await(t??globalThis.fetch)(p,T)},senderRefusal(p){const T=x(p);return"refus\
+ed"in T?T.refused:void 0},senderCommand(p,T){const S=x(T);if("refused"in S)return S;const{executable:O,closer:w,paths:N,
+cwd:A}=S,L=w&&xi(e,n),R=w?[...L?[L]:[],w[0],O]:[O],Z=i()?"--allow-net":`--allow-net=${rn(T.endpoint)}`,V=[O,"run","--qui\
 et","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];V.push("--allow-sys=uid,gid",`--allow-env=${T.variables.
-join(",")}`,Z,`--allow-run=${R.join(",")}`),V.push(`--allow-read=${x.join(",")}`,`--allow-write=${T.dir}`,p);const K={DENO_NO_UPDATE_CHECK:"\
+join(",")}`,Z,`--allow-run=${R.join(",")}`),V.push(`--allow-read=${N.join(",")}`,`--allow-write=${T.dir}`,p);const K={DENO_NO_UPDATE_CHECK:"\
 1",DENO_NO_PACKAGE_JSON:"1"},oe=Kt(E,{...T.set,...K},A);if(!w)return{argv:V,env:oe,cwd:T.dir};const Pt=[w[0],"-c",w[2],"\
 nat-telemetry-sender",...V];return L?{argv:[L,...Pt],env:oe,cwd:T.dir,leavesSession:!0}:{argv:Pt,env:oe,cwd:T.dir}},spawnDetached(p){
 try{const[T,...S]=p.argv,w={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.
 Command(T,{args:S,env:p.env,cwd:p.cwd,...w}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,
 terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Jt(
-s,M().os))return{async readRaw(p){const T=$(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const S=()=>{for(const[w,x]of O)$(()=>c.
-remove(w,x))},O=Ne.map(w=>{const x=()=>{$(()=>e.stdin.setRaw(!1)),!c.programListens(w)&&(S(),l(w))};return $(()=>c.add(w,
-x)),[w,x]});try{const w=new Uint8Array(64);for(;;){const x=await e.stdin.read(w);if(p(x===null?Uint8Array.of(4):w.slice(
-0,x))!==void 0||x===null)return}}finally{e.stdin.setRaw(T),S()}}}},files:s,exiting:()=>wr,onExit:p=>m.add(p),onInterrupt:p=>v.
-add(p)}}),rn=(function(e){const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Ni=(function(e,t){
+s,M().os))return{async readRaw(p){const T=$(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const S=()=>{for(const[w,N]of O)$(()=>c.
+remove(w,N))},O=xe.map(w=>{const N=()=>{$(()=>e.stdin.setRaw(!1)),!c.programListens(w)&&(S(),l(w))};return $(()=>c.add(w,
+N)),[w,N]});try{const w=new Uint8Array(64);for(;;){const N=await e.stdin.read(w);if(p(N===null?Uint8Array.of(4):w.slice(
+0,N))!==void 0||N===null)return}}finally{e.stdin.setRaw(T),S()}}}},files:s,exiting:()=>wr,onExit:p=>m.add(p),onInterrupt:p=>v.
+add(p)}}),rn=(function(e){const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),xi=(function(e,t){
 const n=gr.map(r=>[t({name:"read",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return gr.find((r,i)=>{
 if(n[i].some(a=>a!=="granted"))return!1;const o=$(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==
 null&&(o.mode&18)===0})}),ki=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its p\
@@ -173,14 +173,14 @@ add(o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return
 programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),Ai=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i("O_NOFO\
 LLOW")|i("O_NONBLOCK"),a=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":h.isDirectory()?"directory":"other",uid:n?
 void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs}),s=(h,m,v,g)=>{try{return e.openSync(
-h,m|o,g)}catch(y){const E=y.code;if(E==="ENOENT"||E==="ENOTDIR")return;const N=E==="ELOOP"||E==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):
-void 0;throw N&&v(a(N)),y}},d=(h,m)=>{for(let v=0;v<m.length;)v+=e.writeSync(h,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;
+h,m|o,g)}catch(y){const E=y.code;if(E==="ENOENT"||E==="ENOTDIR")return;const x=E==="ELOOP"||E==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):
+void 0;throw x&&v(a(x)),y}},d=(h,m)=>{for(let v=0;v<m.length;)v+=e.writeSync(h,m,v,m.length-v)},{Buffer:c,process:u}=globalThis;
 let l;const f=(h,m)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Mi,!l(m))throw new k(h,"not_utf8");return c.from(
 m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,m)=>r===
 void 0||$(()=>r.has(m==="read"?"fs.read":"fs.write",h))!==!1,lstat(h){try{const m=e.lstatSync(h,{throwIfNoEntry:!1});return m&&
 a(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},realPath:h=>$(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>$(
 ()=>e.readlinkSync(h)),mkdir:h=>{e.mkdirSync(h,{mode:448})},list:h=>e.readdirSync(h),read(h,m,v){const g=s(h,i("O_RDONLY"),
-v);if(g!==void 0)try{const y=a(e.fstatSync(g));v(y);const E=Wt((N,p)=>e.readSync(g,N,p,N.length-p,null),y.size,m);return v(
+v);if(g!==void 0)try{const y=a(e.fstatSync(g));v(y);const E=Wt((x,p)=>e.readSync(g,x,p,x.length-p,null),y.size,m);return v(
 {...y,size:E.length}),f(h,E)}finally{e.closeSync(g)}},create(h,m){const v=s(h,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},
 384);if(v===void 0)throw new Error(`cannot create ${h}: no such directory`);try{d(v,c.from(m))}catch(g){throw e.closeSync(
 v),e.unlinkSync(h),g}e.closeSync(v)},append(h,m,v){const g=s(h,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(g===void 0)
@@ -196,14 +196,14 @@ Di(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/
 name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return Hi(e,l,f)};let o=!1;const a=new ke(
 c=>cn(e,[["beforeExit",()=>{W(c,f=>f.beforeExit())}],["exit",f=>{o=!0,W(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
 $(()=>(e.kill(e.pid,c),!0))===!0,d=new ke(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
-files:void 0,l=Vt($(()=>u?.read(pt,65536)));return cn(e,Ne.filter(f=>!l.includes(f)).map(f=>{const h=tn(()=>{Si(e,f)||(W(
+files:void 0,l=Vt($(()=>u?.read(pt,65536)));return cn(e,xe.filter(f=>!l.includes(f)).map(f=>{const h=tn(()=>{Si(e,f)||(W(
 c,m=>m(f)),d.clear(),s(f)||e.exit(te[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},writeStderr:c=>an(
 e.stderr,c),writeStdout:c=>an(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){
 e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.
 getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP server in this runtime");const m=h.createServer((g,y)=>{const E=()=>{
 y.writeHead(413,{"content-type":"application/json",connection:"close"}),y.end('{"error":"the body is too large"}',()=>g.
-socket.destroy())};if(Number(g.headers["content-length"]??0)>f.maxBodyBytes)return E();const N=new TextDecoder;let p="",
-T=0,S=!1;g.on("data",O=>{if(!S){if(T+=O.length,T>f.maxBodyBytes)return S=!0,p="",g.pause(),E();p+=N.decode(O,{stream:!0})}}),
+socket.destroy())};if(Number(g.headers["content-length"]??0)>f.maxBodyBytes)return E();const x=new TextDecoder;let p="",
+T=0,S=!1;g.on("data",O=>{if(!S){if(T+=O.length,T>f.maxBodyBytes)return S=!0,p="",g.pause(),E();p+=x.decode(O,{stream:!0})}}),
 g.on("end",async()=>{if(S)return;const O=await l({method:g.method??"GET",path:g.url??"/",body:p});O&&(y.writeHead(O.status,
 O.headers??{}),y.end(O.body))})});m.maxConnections=f.maxConnections,await new Promise((g,y)=>{m.once("error",y),m.listen(
 u,c,g)});const v=m.address();return{port:typeof v=="object"&&v?v.port:u,close:()=>new Promise(g=>{m.close(()=>g()),m.closeAllConnections?.()})}},
@@ -212,8 +212,8 @@ c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>
 fstatSync(f).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u))return;const{stdin:l}=e;if(!(!l.isTTY||!e.
 stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&$(()=>Zt(l))===!1&&Jt(r().files,M().os))return{readRaw:f=>new Promise(h=>{
 const m=l.isRaw===!0,v=E=>{l.removeListener("data",g),l.removeListener("end",y),$(()=>l.setRawMode?.(m)),l.pause(),E!==void 0&&
-E.length>0&&$(()=>l.unshift(E)),h()},g=E=>{const N=new Uint8Array(E??[]);let p;try{p=f(N)}catch{p=N.length}p!==void 0&&v(
-N.subarray(p))},y=()=>{$(()=>f(Uint8Array.of(4))),v()};l.on("data",g),l.on("end",y),l.setRawMode?.(!0),l.resume()})}},fetch:t.
+E.length>0&&$(()=>l.unshift(E)),h()},g=E=>{const x=new Uint8Array(E??[]);let p;try{p=f(x)}catch{p=x.length}p!==void 0&&v(
+x.subarray(p))},y=()=>{$(()=>f(Uint8Array.of(4))),v()};l.on("data",g),l.on("end",y),l.setRawMode?.(!0),l.resume()})}},fetch:t.
 lightFetch&&e.getBuiltinModule?Cs(c=>e.getBuiltinModule(c),c=>e.env[c]):Yi(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),
 senderCommand(c,u){const l=i(u);if(l)return{refused:l};const f=e.versions.bun?Bs:{},h=Kt(v=>e.env[v],{...u.set,...f},$(()=>e.
 cwd?.())),m=e.versions.bun?[]:ji(e);return{argv:[e.execPath,...m,c],env:h,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{
@@ -232,8 +232,8 @@ i)}}),ji=(function(e){const t=[...Fi(e.env.NODE_OPTIONS??""),...e.execArgv??[]],
 ,i,o,a]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],s=o?.replaceAll("_","-");s!==void 0&&(Fs.test(s)?n.set(s,!i):Us.
 test(s)&&!i&&n.set(s,a??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),Fi=(function(e){
 const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o==="\\"&&n)o=e[++i]??"";else if(o===" "&&!n){r=!0;continue}else if(o===
-'"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),Ui=(function(e,t,n){return t!==void 0&&xr.test(t)||!e.
-some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(xr.test(r)&&/^[^=]*_/.test(r)||Ys.test(r))
+'"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),Ui=(function(e,t,n){return t!==void 0&&Nr.test(t)||!e.
+some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Nr.test(r)&&/^[^=]*_/.test(r)||Ys.test(r))
 return!1;const i=Hs.exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&X(o,n)})}),Hi=(function(e,t,n){
 const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?
 "a program packaged by pkg: its executable runs only the program":$(()=>r("node:sea")?.isSea?.())?"a Node.js single exec\
@@ -252,7 +252,7 @@ url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),an=(function(e,t){const n=A
 e,n+1);const r=()=>{const o=(Ae.get(e)??1)-1;Ae.set(e,o),o===0&&e.removeListener("error",dn)},i=()=>{try{setTimeout(r,0)}catch{}};
 try{e.write(t,i)}catch{i()}}),dn=(function(){}),cn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
 i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),b=(function(){if(Me)return Me;const e=M().
-name;return Me=e==="deno"?xi(re.Deno,Nr):e==="unknown"?zs:Ci(re.process,{lightFetch:e==="node",fetchAtLoad:Nr,bunSpawn:e===
+name;return Me=e==="deno"?Ni(re.Deno,xr):e==="unknown"?zs:Ci(re.process,{lightFetch:e==="node",fetchAtLoad:xr,bunSpawn:e===
 "bun"?re.Bun?.spawn:void 0}),Me}),ln=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
 Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}),un=(function(e){const t=Math.floor(e);return t===0?"0":`${t}\
 000000`}),Vi=(function(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",
@@ -274,9 +274,9 @@ if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Ee=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),G=(function(e){return b().envNotUnicode?.(e)?"its value is not valid Unicode":"its permissions"}),fn=(function(e){
 return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),He=(function(e){if(e===""||e==="stdout")return!0;try{return[
-"http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),mn=(function(){const e=b().env,t=[],n=(y,E)=>{const N=e(
-y);return N!==void 0&&!Zi(N)&&t.push(`${y}=${_(N)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${E}`),
-Ee(N)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail \
+"http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),mn=(function(){const e=b().env,t=[],n=(y,E)=>{const x=e(
+y);return x!==void 0&&!Zi(x)&&t.push(`${y}=${_(x)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${E}`),
+Ee(x)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail \
 is written");const r=[];for(const y of Ws)b().envHidden?.(y)===!0&&r.push(y);const i=n("NAT_TELEMETRY_DRY_RUN","so event\
 s are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),o=e("NAT_TELEMETRY_ENDPOINT");o!==void 0&&!He(o)&&t.push(`NAT_TELEMETR\
 Y_ENDPOINT=${_(D(o))} is not an http(s) URL, "" or "stdout": nothing is sent`);const a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&
@@ -396,24 +396,24 @@ problem:`cannot be found: the program may not read ${t} (${G(t)})`}:{state:"neve
 if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=Ee(e("NAT_TELEMETRY_ENABLED"));
 if(n!==void 0)return{enabled:n,source:"NAT_TELEMETRY_ENABLED"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_T\
 RACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),Ke=(function(e){
-return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}),xn=(function(){try{const e=Pe[De];
+return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}),Nn=(function(){try{const e=Pe[De];
 if(e===void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),
-Qe=(function(){const e=xn();e===void 0||e===Be||(Be=e,[F,z,St]=[!1,!1,!0])}),vo=(function(){return Qe(),St}),et=(function(){
+Qe=(function(){const e=Nn();e===void 0||e===Be||(Be=e,[F,z,St]=[!1,!1,!0])}),vo=(function(){return Qe(),St}),et=(function(){
 if(Br)return F=Br();if(Qe(),!z||U===void 0)return!0;let e=le(U,!0);e.problem!==void 0&&(e=le(U,!0));const t=e.text===Ce.
 text&&b().files?.modifiedAt(U)===Ce.modified;return F=e.problem===void 0&&t&&Ke(e.state).enabled}),Y=(function(){return Qe(),
-F===void 0&&Nn(Ze()),F===!0}),yo=(function(){const e=Ze();return F===void 0&&Nn(e),{enabled:e.enabled,source:e.source}}),
-Nn=(function(e){[F,z]=[e.enabled,e.source==="file"],U=z?ee():void 0,Ce=U===void 0?{}:{text:e.text,modified:b().files?.modifiedAt(
+F===void 0&&xn(Ze()),F===!0}),yo=(function(){const e=Ze();return F===void 0&&xn(e),{enabled:e.enabled,source:e.source}}),
+xn=(function(e){[F,z]=[e.enabled,e.source==="file"],U=z?ee():void 0,Ce=U===void 0?{}:{text:e.text,modified:b().files?.modifiedAt(
 U)}}),go=(function(){return Y()&&z}),tt=(function(){const e=Y(),{enabled:t,source:n,problem:r}=Ze(),o=n!=="file"&&n!=="d\
 efault"&&b().envHidden?.(n)===!0?`${n}, which the program may not read (${G(n)})`:r?`${n}: the consent file ${r}, so it \
 is read as disabled`:n;return{enabled:e,decidedBy:e===t?o:"the program (setTelemetryEnabled)"}}),kn=(function(e){if(typeof e!=
 "boolean")throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[F,z,St]=[e,
-!1,!0];const t=xn()??0;if(Be=e?t:t+1,!e)try{Pe[De].serial=Be}catch{}}),Rn=(function(e){const t=e.replace(/^\[(.*)\]$/,"$\
+!1,!0];const t=Nn()??0;if(Be=e?t:t+1,!e)try{Pe[De].serial=Be}catch{}}),Rn=(function(e){const t=e.replace(/^\[(.*)\]$/,"$\
 1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
 test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}),An=(function(e,t){if(e.kind!=="http")return;let n;try{n=new URL(
 e.url)}catch{return}if(n.protocol!=="http:"||Rn(n.hostname))return;const r=[...n.username||n.password?["the URL's creden\
 tials"]:[],...Object.keys(t).length>0?[`the headers ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(
 " and ")} go unencrypted (http:) to ${n.hostname}`}),Mn=(function(e,t,n){let r,i=!1,o;const a=()=>{i=!0,clearTimeout(r),
-ie.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+ua)/xt),end:s},c=(u,l)=>{const f=b().monotonicMs()+u;try{
+ie.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+ua)/Nt),end:s},c=(u,l)=>{const f=b().monotonicMs()+u;try{
 r=setTimeout(()=>{ie.release(d);const h=b().monotonicMs()-f;if(h<=la||l===0)return s();c(Math.min(Math.max(h,Ot.min),Ot.
 max),l-1)},u),n?.(r)}catch{}};return ie.guard(d),c(e,Fr),n||(o=$(()=>b().holdOpen?.())),a}),Eo=(function(e,t=M()){const n=({
 schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>En(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:a});
@@ -423,25 +423,25 @@ i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(Xi(o))),a};retu
 sessionId,n(o[0]),t),emptyBytes:o=>I(hn([],o.sessionId,n(o),t)),eventBytes:o=>I(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,
 "service.name":e.serviceName},classify:Wi}}),Ln=(function(e={}){if(!j(e))throw new TypeError(`Cannot create handler: opt\
 ions must be an object, got ${_(e)}`);const t=se(e,fa);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(T,S,O)=>{
-const w=e[T]===void 0?S:e[T],x=O.integer?`${O.sign} integer`:`${O.sign} number`,A=`Cannot create handler: '${T}' must be\
- a ${x}`;if(typeof w!="number"||Number.isNaN(w))throw new TypeError(`${A}, got ${_(w)}`);if(!((O.sign==="positive"?w>0:w>=
+const w=e[T]===void 0?S:e[T],N=O.integer?`${O.sign} integer`:`${O.sign} number`,A=`Cannot create handler: '${T}' must be\
+ a ${N}`;if(typeof w!="number"||Number.isNaN(w))throw new TypeError(`${A}, got ${_(w)}`);if(!((O.sign==="positive"?w>0:w>=
 0)&&(O.integer?Number.isSafeInteger(w):Number.isFinite(w))))throw new RangeError(`${A}, got ${w}`);if(O.timer&&w*1e3>jr)
 throw new RangeError(`Cannot create handler: '${T}' must be at most ${jr/1e3} seconds (the longest a timer can wait), go\
 t ${w}`);return w},r=(T,S,O)=>{const w=e[T]===void 0?O:e[T];if(typeof w!==S)throw new TypeError(`Cannot create handler: \
 '${T}' must be a ${S}, got ${_(w)}`);return w},i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},a={sign:"po\
 sitive",integer:!0},s=n("requestTimeoutSeconds",zr,i),d=n("backoffInitialSeconds",1,o),c=n("backoffMaxSeconds",60,o);if(c<
 d)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${d}), got ${c}`);
-const u=mn(),l=r("sourceClientVersion","string",xe),f=Cn("resource",e.resource),h=r("sessionId","string","undefined"),m=In(
+const u=mn(),l=r("sourceClientVersion","string",Ne),f=Cn("resource",e.resource),h=r("sessionId","string","undefined"),m=In(
 e.format,u.format),v=rt(m,l,{...u.otlpResource,...f}),g=nt(v,u.sessionPrefix+h),y=In(e.format,void 0),E=nt(rt(y,l,f,Wr),
-h),N=n("maxEventBytes",32768,a);if(N<E.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be a\
-t least ${E.eventBytes} (the smallest event), got ${N}`);const p=n("maxBatchBytes",5e5,a);if(p<E.batchBytes){const T=`on\
+h),x=n("maxEventBytes",32768,a);if(x<E.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be a\
+t least ${E.eventBytes} (the smallest event), got ${x}`);const p=n("maxBatchBytes",5e5,a);if(p<E.batchBytes){const T=`on\
 e ${y} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourc\
 eClientVersion', 'sessionId' or 'resource' make ${T} ${E.batchBytes} bytes, more than 'maxBatchBytes' (${p} by default)`:
 `Cannot create handler: 'maxBatchBytes' must be at least ${E.batchBytes} (${T}), got ${p}`)}return{flushIntervalMs:n("fl\
 ushIntervalSeconds",Ur,i)*1e3,maxQueueSize:n("maxQueueSize",Hr,a),maxRetries:n("maxRetries",Yr,{sign:"non-negative",integer:!0}),
 requestTimeoutMs:s*1e3,exitTimeoutMs:n("exitTimeoutSeconds",s,o)*1e3,backoff:{initialMs:d*1e3,maxMs:c*1e3},maxBufferedEvents:n(
-"maxBufferedEvents",1e3,a),maxEventBytes:Math.min(N,p-g.envelopeBytes-Xr),maxEventBytesOption:N,maxBatchBytes:p,sourceClientVersion:l,
-sessionId:u.sessionPrefix+h,sink:To(e.endpoint,u.endpointHidden?Nt:u.endpoint??(m==="otlp"?u.otlpEndpointHidden?Nt:u.otlpEndpoint??
+"maxBufferedEvents",1e3,a),maxEventBytes:Math.min(x,p-g.envelopeBytes-Xr),maxEventBytesOption:x,maxBatchBytes:p,sourceClientVersion:l,
+sessionId:u.sessionPrefix+h,sink:To(e.endpoint,u.endpointHidden?xt:u.endpoint??(m==="otlp"?u.otlpEndpointHidden?xt:u.otlpEndpoint??
 ha:void 0),u.dryRun),spoolDir:_o(e.spoolDir,u.spoolDir),noSpool:e.spoolDir===!1?"the program's options keep none (spoolD\
 ir: false)":e.spoolDir===void 0?u.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n(
 "spoolMaxEvents",1e3,a),maxBytes:n("spoolMaxBytes",1048576,a),maxAgeMs:n("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts:Oo(
@@ -454,7 +454,7 @@ tlp"?wo({serviceName:n["service.name"]??Vs,serviceVersion:t,resourceAttributes:n
 sourceClientVersion:n}=e,r=t.resource??{},i=nt(rt(t.name,n,r,Wr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
 i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),To=(function(e,t,n){if(e!==void 0&&(typeof e!=
 "string"||!He(e)))throw new TypeError(`Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${_(
-typeof e=="string"?D(e):e)}`);if(e===void 0&&t===Nt)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Ar;return He(
+typeof e=="string"?D(e):e)}`);if(e===void 0&&t===xt)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Ar;return He(
 r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invali\
 d_endpoint"}}),_o=(function(e,t){if(e!==!1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Ca\
 nnot create handler: 'spoolDir' must be a non-empty string or false, got ${_(e)}`);if(!X(e,M().os))throw new TypeError(`\
@@ -472,12 +472,12 @@ acter, no character past ASCII, no leading or trailing space), got a bad value f
 return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOF\
 F"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),Oo=(function(e){if(e===void 0||e===!1)return!1;if(e===
 !0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be\
- a boolean or a function, got ${_(e)}`)}),xo=(function(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(
+ a boolean or a function, got ${_(e)}`)}),No=(function(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(
 n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),qr)}),$e=(function(e,t,n,r=0){
 const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}),ue=(function(e){let t=2166136261;
 for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),Se=(function(e,t,n,r){
 let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===void 0?void 0:r(a,o);return s===void 0?
-[]:[s]})}),it=(function(e,t){return t??ue(e)}),No=(function(e,t,n){return Se(e,t,pa,(r,i)=>{const o=Dn(e,`${t}/${i}`,n);
+[]:[s]})}),it=(function(e,t){return t??ue(e)}),xo=(function(e,t,n){return Se(e,t,pa,(r,i)=>{const o=Dn(e,`${t}/${i}`,n);
 if(typeof o!="object")return;const a=o.endpointHash??(o.endpoint===void 0?r:it(o.endpoint));return{hash:r,...o,endpointHash:a}})}),
 Dn=(function(e,t,n){try{const r=e.read(t,Jr);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:a,endpointHash:s,
 handedOffAt:d}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+qr,l=Number.isFinite(d)&&d<=
@@ -502,7 +502,7 @@ const{spoolDir:i,spoolLimits:o}=e,a=Wn(e);let s=e.noSpool??"there is no spool di
 i,t,o,a,l=>s=l,r),c=Vn(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:Fe.
 open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=Fe.open(c,t,o,
 a,l=>s+=`; nor in ${c}: ${l}`,r);return n(s,u?.dir),u}),Wn=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,
-customFetch:o}=e,a={version:o&&r!==xe?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.
+customFetch:o}=e,a={version:o&&r!==Ne?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.
 resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},s=B(a);return Bn(t.kind==="http"?t.url:"",n.name,s==="\
 {}"?"":s)}),Ao=(function(e,t){const{sessionId:n,sourceClientVersion:r,maxEventBytes:i}=t;try{if(!(e instanceof me))return{
 reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be i\
@@ -613,7 +613,7 @@ Object.hasOwn(d,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCom
 M as the command's outcome")}),ns=(function(e){return M().os==="win32"?e>>>0:e&255}),rs=(function(e,t){try{const n=e?.constructor;
 if(!n)return"Error";if(!Array.isArray(t)){const r=Object.entries(t).find(([,i])=>i===n);if(r)return r[0]}if(td.includes(
 n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}return"Error"}),is=(function(e){const t=typeof e=="str\
-ing"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),xe="0.1.0";function ht(e,t){const n=os(
+ing"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),Ne="0.1.0";function ht(e,t){const n=os(
 e,t);if(n===void 0)return{kind:"direct"};const r=lr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:as(e,t(r));return r!==void 0&&
 i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...ss(t(n)),setBy:n}}function os(e,t){const n=e.protocol==="https:"?
 ["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:
@@ -641,7 +641,7 @@ s.length).fill(0),...s]).flatMap(c=>[c>>8,c&255])}function lr(e,t){return t.find
 startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function ur(e){try{return decodeURIComponent(e)}catch{return e}}function hr(e){
 let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(t)}var cs=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 ls=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,us=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]),Ne=["SIGINT","SIGTERM"],te={SIGINT:130,SIGTERM:143},pt="/proc/self/status",ne=class extends TypeError{constructor(e){
+er-encoding","upgrade"]),xe=["SIGINT","SIGTERM"],te={SIGINT:130,SIGTERM:143},pt="/proc/self/status",ne=class extends TypeError{constructor(e){
 super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}},k=class extends Error{reason;constructor(e,t){super(`refused ${e}\
 : ${t}`),this.name="RefusedPath",this.reason=t}},fr=64,hs=4,mr="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=:%-]*\\])*",
 fs=new RegExp(`^(?:(${mr})@(?:${mr}@)*)?([a-z\\d.-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,"i"),pr="[\\t\\n\\v\\f\\r \\u0085\\u0\
@@ -660,9 +660,9 @@ setsid"],Er="/bin/sh",$s=[["/bin/bash",!0,'for f in /dev/fd/*; do n=${f##*/}; ca
 ; esac; done 2>/dev/null; exec "$@"'],[Er,!1,'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Ss=[...fe,"DENO_CERT",
 "DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],Re=globalThis.Deno,wr=!1,gt=new Set;Re&&globalThis.
 addEventListener("unload",()=>{wr=!0;for(const e of gt)e()});var br=typeof Re?.addSignalListener=="function"?sn(Re):void 0,
-Os="/etc/hosts",xs=16<<20,Ns=5e3,ks=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Rs(e,t,n){const r=e("node\
+Os="/etc/hosts",Ns=16<<20,xs=5e3,ks=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Rs(e,t,n){const r=e("node\
 :dns");return(i,o,a)=>{const s=i.toLowerCase().replace(/\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||Is(e,s))return r.
-lookup(i,o,a);const d=new r.Resolver({timeout:Ns,tries:1}),c=()=>d.cancel();n.addEventListener("abort",c,{once:!0});const u=(l,f)=>new Promise(
+lookup(i,o,a);const d=new r.Resolver({timeout:xs,tries:1}),c=()=>d.cancel();n.addEventListener("abort",c,{once:!0});const u=(l,f)=>new Promise(
 h=>l.call(d,f,m=>h(m?.code)));(async()=>{for(const l of Ls(e,t,i)){const f=await Promise.all([u(d.resolve4,l),u(d.resolve6,
 l)]);if(f.some(h=>ks.has(h??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(l=>{if(n.removeEventListener(
 "abort",c),l&&!n.aborted)return r.lookup(i,o,a);a(Object.assign(new Error(`DNS did not answer for ${i}`),{code:"ETIMEOUT"}))})}}
@@ -673,7 +673,7 @@ find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.sli
 "RES_OPTIONS")?.trim().split(/\s+/)??[]);const s=t("LOCALDOMAIN")?.trim();s&&(r=s.split(/\s+/)),r??=[$(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const d=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
 /\.$/,"")}`);return n.split(".").length-1>=i?[n,...d]:[...d,n]}function Tr(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function Is(e,t){const n=$(()=>Tr(e("node:fs"),Os,xs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+r.size<=n?e.readFileSync(t,"latin1"):""}function Is(e,t){const n=$(()=>Tr(e("node:fs"),Os,Ns))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
 `,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}function Cs(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,a)=>{const s=new URL(r),d=ht(s,t);if(d.kind==="unusable")return a(new ne(d.reason));const c=s.protocol==="https:",u=Rs(
@@ -705,14 +705,14 @@ ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("ab
 return d(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
 o.outcome==="pending"&&(i.on("error",d),i.on("close",u))})}var $r,Sr=!1,Bs={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"\
 0"},Or="/etc/passwd",js=16*1024*1024,Fs=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
-Us=/^(openssl-config|tls-cipher-list)$/,Hs=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,xr=/--(?:experimental[-_])?permission|--allow[-_]/,
+Us=/^(openssl-config|tls-cipher-list)$/,Hs=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Nr=/--(?:experimental[-_])?permission|--allow[-_]/,
 Ys=/^--experimental[-_](?:default[-_])?config[-_]file/,Ae=new WeakMap,re=globalThis,zs={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},
 monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,
 senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",
 spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runt\
 ime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},
-onInterrupt:()=>()=>{}},Me,Nr=[$(()=>re.Bun?.fetch),re.Deno?$(()=>re.fetch):void 0].find(e=>typeof e=="function"),Vs="na\
-t-cli",wt={name:"@nat/telemetry",version:xe},kr=e=>Object.entries(e).map(([t,n])=>({key:t,value:ln(n)})),Rr=["OTEL_EXPOR\
+onInterrupt:()=>()=>{}},Me,xr=[$(()=>re.Bun?.fetch),re.Deno?$(()=>re.fetch):void 0].find(e=>typeof e=="function"),Vs="na\
+t-cli",wt={name:"@nat/telemetry",version:Ne},kr=e=>Object.entries(e).map(([t,n])=>({key:t,value:ln(n)})),Rr=["OTEL_EXPOR\
 TER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Ar="https://events.telemetry.data.nvidia.com/v1.1/events/json",Xs=[
 "","0","false","no","off"],Mr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the pro\
 gram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
@@ -749,12 +749,12 @@ ia=Math.random,Pr=/[A-Za-z0-9_-]/,oa=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\
 sa=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
 aa=100,da=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#g(),
 this.#t>=this.#e.length)return e;this.#s()==="["?t=this.#l(e):this.#d(t),this.#R()}}#l(e){const t=this.#e.startsWith("[[",
-this.#t);this.#t+=t?2:1;const n=this.#u();this.#x(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
+this.#t);this.#t+=t?2:1;const n=this.#u();this.#N(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
 1;if(a&&t){const d=We(r,o)??this.#w([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
  array of tables`);const c=this.#w({},"header");return d.push(c),Te(r,o,d),c}let s=We(r,o);s===void 0?Te(r,o,s=this.#w({},
 a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:Ge(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#o(`'${o}\
-' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#d(e){const t=this.#u();this.#y(),this.#x("="),this.#y();
+' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#d(e){const t=this.#u();this.#y(),this.#N("="),this.#y();
 const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=We(r,o);a===void 0?Te(r,o,a=this.#w({},"dotted")):(!Ge(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
 this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),Te(r,i,n)}#u(){
@@ -795,22 +795,22 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `;){const e=this.#e[this.#t++];_e(e)&&e!=="	"&&!(e==="\r"&&this.#s()===`
 `)&&this.#o("a comment is malformed")}}#R(){this.#y(),this.#s()==="#"&&this.#f(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#s()===`
-`?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#x(e){this.#e.startsWith(e,this.#t)||this.#o(
+`?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#N(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#s(){return this.#e[this.#t]}#w(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},_t="1.0",$t,ca=65536,F,z=!1,U,Ce={},Br,St=!1,De=Symbol.
 for("@nat/telemetry: the program's opt-out"),Pe=globalThis;try{Pe[De]===void 0&&Object.defineProperty(Pe,De,{value:{serial:0}})}catch{}
-var Be=0,jr=2**31-1,la=25,Ot={min:50,max:250},Fr=4,xt=1e3,ua=(Fr+1)*Ot.max,ie={guarded:new Set,signal:void 0,ticking:!1,
+var Be=0,jr=2**31-1,la=25,Ot={min:50,max:250},Fr=4,Nt=1e3,ua=(Fr+1)*Ot.max,ie={guarded:new Set,signal:void 0,ticking:!1,
 guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.
 guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;
-const e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(xt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
-aborted)&&(this.signal=AbortSignal.timeout(xt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ie.
+const e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Nt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
+aborted)&&(this.signal=AbortSignal.timeout(Nt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ie.
 guarded)--e.looks<=0&&e.end();ie.guarded.size>0&&ie.listen()}},ha="http://localhost:4318/v1/logs",Ur=120,Hr=50,Yr=3,zr=2,
 Vr='{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}',Xr=64,fa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,
 requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,
 backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,
 spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},Wr={name:"\
-node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Nt=Symbol("hidden"),Gr=8192,qr=36e5,ma={initialMs:3e4,maxMs:36e5},
+node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},xt=Symbol("hidden"),Gr=8192,qr=36e5,ma={initialMs:3e4,maxMs:36e5},
 Jr=4096,pa=/^health-([0-9a-f]{8})\.json$/,Zr=class{path;#e;#t;#i;#n;#l;#d;#u;#r;#c=!1;constructor(e,t,n,r,i,o){this.#e=t,
 this.#n=n,this.#t=`health-${it(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#l=e,this.#d=r,this.#u=i,
 this.#r=this.#m()}get state(){return this.#r}isOpen(){return!this.#c&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(e){
@@ -858,11 +858,11 @@ o&&t-Number(o[1])>Kr&&r<je&&this.#a(i)&&r++}return n.sort((i,o)=>i.entry.time-o.
 let o=0,a=0,s=1/0;for(const y of i)o+=y.events,a+=y.bytes,s=Math.min(s,y.time);const{maxAgeMs:d,maxEvents:c,maxBytes:u}=this.#t;
 if(t-s<=d&&o<=c&&a<=u)return r;const l=i.filter(y=>n.includes(y.name)),f=Math.min(...l.map(y=>y.time)),h=y=>this.#e.modifiedAt(
 `${this.dir}/${y}`),m=Math.max(...l.map(y=>h(y.name)??-1/0)),v=y=>{if(y.time<f)return!1;const E=h(y.name);return E===void 0||
-!Number.isFinite(m)?y.time-f<=ei:Math.abs(E-m)<=ei};let g=0;for(const y of i.sort((E,N)=>E.time-N.time)){const E=t-y.time>
+!Number.isFinite(m)?y.time-f<=ei:Math.abs(E-m)<=ei};let g=0;for(const y of i.sort((E,x)=>E.time-x.time)){const E=t-y.time>
 d;if(!E&&o<=c&&a<=u)break;if(n.includes(y.name)||!E&&v(y))continue;if(g++>=je)break;if(o-=y.events,a-=y.bytes,!E&&o<c&&a<
 u){const p=this.#m(y,c-o,u-a,t);if(p===void 0)continue;o+=p.kept.events,a+=p.kept.bytes,C(r,"spool_corrupt",p.corrupt),C(
-r,"spool_full",p.cut);continue}const N=this.#l(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(C(r,"spool_corrupt",N.corrupt),
-C(r,E?"spool_expired":"spool_full",N.valid.length+N.expired))}return r}#m(t,n,r,i){const o=Yn(t.name,i+Qr),a=b().monotonicMs();
+r,"spool_full",p.cut);continue}const x=this.#l(`${this.dir}/${y.name}`,y);this.#a(y.name)&&(C(r,"spool_corrupt",x.corrupt),
+C(r,E?"spool_expired":"spool_full",x.valid.length+x.expired))}return r}#m(t,n,r,i){const o=Yn(t.name,i+Qr),a=b().monotonicMs();
 try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}const{valid:s,corrupt:d}=this.#l(`${this.dir}\
 /${o}`,t),c=s.map(Oe),{first:u,bytes:l}=Fn(c,n,r),f=c.slice(u),h={kept:{events:f.length,bytes:l},cut:u,corrupt:d};if(f.length===
 0)return this.#a(o)?h:void 0;const m=Ve(this.dir,i),v=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(m,Hn(f))}catch{
@@ -889,9 +889,9 @@ addEventListener("abort",i,{once:!0});const o=new Promise((s,d)=>{t.signal.addEv
 rted")),{once:!0})});o.catch(()=>{});let a=0;try{let s=e.url;const d=new URL(s).origin,c=e.classify??_a;for(;;a++){const u=new URL(
 s).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...u,"content-type":"application/\
 json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=Sa(l);if(f===void 0)return{kind:"rejected",reason:"bad_resp\
-onse"};const h=l.headers.get("location"),m=xo(l.headers.get("retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();
+onse"};const h=l.headers.get("location"),m=No(l.headers.get("retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();
 const g=await Promise.race([Oa(l),o]).catch(()=>{});return c(f,m,g)}if(l.body?.cancel().catch(()=>{}),f!==307&&f!==308)return c(
-f,m,void 0);if(a===Ea)return{kind:"rejected",reason:"too_many_redirects"};const v=Na(h,s);if(v===void 0)return{kind:"rej\
+f,m,void 0);if(a===Ea)return{kind:"rejected",reason:"too_many_redirects"};const v=xa(h,s);if(v===void 0)return{kind:"rej\
 ected",reason:"bad_redirect"};if(v.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_red\
 irect"};if(e.mayConnect?.(v)===!1)return wa?{kind:"not_sent",reason:"a redirect beyond the sender's permissions, left fo\
 r the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(v).origin!==d&&e.sendsProxyCredentials?.(v))return{
@@ -900,8 +900,8 @@ a===0?{kind:"not_sent",reason:s.message}:n?{kind:"retry",reason:"timeout"}:{kind
 s)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function Sa(e){const t=e?.status;return typeof t=="number"&&Number.
 isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}async function Oa(e){const t=e.body?.getReader?.();
 if(!t)return"";const n=new TextDecoder;let r="",i=0;try{for(let o=await t.read();!o.done;o=await t.read()){if(i+=o.value.
-length,i>xa)return"";r+=n.decode(o.value,{stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var xa=65536;
-function Na(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{
+length,i>Na)return"";r+=n.decode(o.value,{stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var Na=65536;
+function xa(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{
 return}}var ka=/^sender-[0-9a-f]{8}\.mjs$/,ri="NAT_TELEMETRY_SENDER",ve=15e3,Ra=250,Aa='var se=["SIGINT","SIGTERM"],K={S\
 IGINT:130,SIGTERM:143},ve="/proc/self/status";function Ne(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===vo\
 id 0)return[];let t=r=>BigInt(K[r]-129);return se.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var F=class extends TypeEr\
@@ -1860,11 +1860,11 @@ e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)re
 split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
 Math.abs(r)).padStart(2,"0")}`}var oi=16384,At=2*oi,si=At-4096,Mt=32,ai=/^[a-z0-9_]{1,40}$/,ja=/^[0-9a-f]{8}$/,Fa=/^drops-([0-9a-f]{8})\.json$/,
 Lt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Ua=6e4,Ha=.9,Ya=1e3,za=3e5,Va=36e5,Xa=4,di=class{#e;#t=[];#i=[];#n=new Pa;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.
-resolve();#$;#O;#S=new Set;#y=!1;#g;#f=ae();#R=!1;#x=!1;#s=!1;#w=0;#o;#A;#E;#U;#D=!1;#M;constructor(e={}){this.#e=Ln(e)}enqueue(e){
+resolve();#$;#O;#S=new Set;#y=!1;#g;#f=ae();#R=!1;#N=!1;#s=!1;#w=0;#o;#A;#E;#U;#D=!1;#M;constructor(e={}){this.#e=Ln(e)}enqueue(e){
 try{if(!Y())return this.#ue();const t=b().exiting();t?this.#J():this.#H(),this.#l++;const n=Ao(e,this.#e);if("reason"in n)
 return this.#p(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#t.push(
 n),t)return void(this.#C()||this.#j());this.#a&&this.#h===void 0&&queueMicrotask(()=>this.#P()),this.#t.length>=this.#e.
-maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#o||(this.#a=!0,this.#H(),this.#b()>0?this.#P():Y()&&!this.#N()&&
+maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#o||(this.#a=!0,this.#H(),this.#b()>0?this.#P():Y()&&!this.#x()&&
 Ho(this.#e,this.#T())&&this.flush())}flush(){if(this.#$)return this.#$;const e=this.#_.then(()=>(this.#$=void 0,this.#oe()));
 return this.#$=e,this.#_=e,e}stop(){return this.#o??=this.#ee()}[Symbol.asyncDispose](){return this.stop()}stats(){return{
 enqueued:this.#l,replayed:this.#d,sent:this.#u,dropped:{...this.#c},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.
@@ -1875,21 +1875,21 @@ r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#C()||this.#j(
 i?.()}}#P(){this.#a&&this.#h===void 0&&this.#Y()}#Y(){this.#h=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#Y()})},
 this.#e.flushIntervalMs),b().unrefTimer(this.#h)}async#ee(){this.#a=!1,this.#h!==void 0&&clearTimeout(this.#h);const e=this.#g=
 Ko(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#_.then(()=>!0),e.over()])&&this.#z(),
-this.#b()>0&&this.#C())return;this.#Z(),this.#b()>0&&this.#N()&&this.#I(!0),this.#b()>0&&!this.#N()&&await this.#te(e),this.#I()}catch(n){
+this.#b()>0&&this.#C())return;this.#Z(),this.#b()>0&&this.#x()&&this.#I(!0),this.#b()>0&&!this.#x()&&await this.#te(e),this.#I()}catch(n){
 this.#v(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#F(),e.clear(),this.#g=void 0,t||(this.#A?.(),this.#A=void 0)}}async#te(e){
 const t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||
 this.#z()}#z(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*Ha,n=[...this.#S];for(const{events:i,accepted:o}of n)
 o&&this.#n.settle(i)&&this.#G(i);const r=n.some(({started:i,accepted:o})=>!o&&e-i>=t);this.#O?.abort(),this.#O=void 0,this.#i.
 unshift(...this.#n.events()),this.#n.clear(),r&&this.#E?.health.recordFailure()}#ne(){return this.#O??=new AbortController}#V(e){
 if(e.aborted||!et())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;return!r||n<=t||r.end-b().monotonicMs()>=
-t}#X(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.
+t}#X(e){this.#n.settle(e)&&this.#i.push(...e)}#x(){const{sink:e}=this.#e,t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.
 kind==="http"&&(t||!b().canConnect(e.url))}#re(){const{sink:e,clock:t}=this.#e,n=this.#M,r=this.#E?.health.state;return this.#g===
 void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind===
 "http"&&b().canConnect(e.url)}#ie(e){const t=this.#E?.health;if(e.delivered){this.#M=void 0,t?.recordSuccess()&&(this.#D=
 !1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(
 e.retryAfterMs);const r=(this.#M?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+$e(r,i,o,e.retryAfterMs);this.#M=
 n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#oe(){try{this.#E?.renewClaims(this.#B());const e=this.#e.
-sink.kind==="http"?this.#E?.health:void 0;e&&(e.state||this.#g===void 0)&&e.refresh(),this.#Z();const t=this.#N();if(t&&
+sink.kind==="http"?this.#E?.health:void 0;e&&(e.state||this.#g===void 0)&&e.refresh(),this.#Z();const t=this.#x();if(t&&
 !this.#re())return;const n=this.#e.clock(),i=this.#i.filter(s=>s.notBefore<=n).concat(this.#t);if(i.length===0)return;this.#i=
 this.#i.filter(s=>s.notBefore>n),this.#t=[];const o=this.#q(i);for(const s of o)this.#n.add(s);const a={delivered:!1,failed:!1,
 probing:t};await this.#se(o,a),this.#ie(a),a.delivered&&a.retryAfterMs&&(this.#w=Math.max(this.#w,this.#e.clock()+a.retryAfterMs))}catch(e){
@@ -1914,7 +1914,7 @@ clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:
 return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
 thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${vi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
 "",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} eve\
-nt(s): ${e.kind}${i}`)}#J(){if(!this.#f||this.#x)return;this.#x=!0;const{enabled:e,decidedBy:t}=tt(),{sink:n,format:r,spoolDir:i,
+nt(s): ${e.kind}${i}`)}#J(){if(!this.#f||this.#N)return;this.#N=!0;const{enabled:e,decidedBy:t}=tt(),{sink:n,format:r,spoolDir:i,
 handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?D(n.url):n.kind==="std\
 err"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
 not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}\
@@ -1926,7 +1926,7 @@ c)}d.length<e.length&&this.#v(`delivery failed (${t}): ${e.length-d.length} even
 d.length,"retries_exhausted",`last failure: ${t}`),this.#k(d)}#k(e){this.#E?.settle(e)}#T(){return this.#E??=ni.open(this.#e,
 (e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#U&&this.#v(
 n),this.#U=n}),this.#E}#B(){const e=this.#g;if(e)return Math.max(0,e.end-b().monotonicMs())+Ya;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;
-return Math.max(za,Math.min(Va,2*t),2*n)}#Z(){if(this.#D||!Y()||this.#N())return;this.#D=!0;const e=this.#T()?.replay(this.#e.
+return Math.max(za,Math.min(Va,2*t),2*n)}#Z(){if(this.#D||!Y()||this.#x())return;this.#D=!0;const e=this.#T()?.replay(this.#e.
 maxBufferedEvents-this.#b(),this.#B());e&&(this.#Q(e.dropped),this.#d+=e.events.length,this.#i.push(...e.events),e.events.
 length>0&&this.#P())}#I(e=!1){const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#K(t);if(n!==t&&(this.#i=n,this.#n.
 clear(),this.#t=[]),n.length===0)return!0;if(!et())return this.#s=!0,this.#L(),this.#p(n.length,"opted_out"),!0;if(this.#e.
@@ -1979,18 +1979,18 @@ l be shared.":"Usage data will not be shared."}${s?"":" (Your choice could not b
 
 `),r}var Ue;async function ui(e={}){const t=j(e)?se(e,{optOut:!0})??Ct("optOut",e.optOut):`options must be an object suc\
 h as { optOut: "mycli telemetry disable" }, got ${_(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=yo();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Ue)return await Ue;if(vo()||fn(b().env("CI"))||b().envHidden?.(
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Ue)return await Ue;if(vo()||fn(b().env("CI"))||b().envNotUnicode?.(
 "CI"))return"never_asked";const r=b().terminal();return r?(Ue=Qa(r,e.optOut),await Ue):"never_asked"}var ed={command:!0,
 subcommand:!0,subcommands:!0,nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},td=[Error,TypeError,
 RangeError,SyntaxError,ReferenceError,EvalError,URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:
-[]];export{ni as Backlog,xe as CLIENT_VERSION,Ir as CliCommandEvent,Ar as DEFAULT_ENDPOINT,Ur as DEFAULT_FLUSH_INTERVAL_SECONDS,
+[]];export{ni as Backlog,Ne as CLIENT_VERSION,Ir as CliCommandEvent,Ar as DEFAULT_ENDPOINT,Ur as DEFAULT_FLUSH_INTERVAL_SECONDS,
 Hr as DEFAULT_MAX_QUEUE_SIZE,Yr as DEFAULT_MAX_RETRIES,zr as DEFAULT_REQUEST_TIMEOUT_SECONDS,bt as DEFAULT_SCHEMA_VERSION,
 Zr as EndpointHealth,di as NATTelemetryHandler,Le as NemoSource,_t as PROMPT_VERSION,yt as PROXY_SETTINGS,fe as PROXY_VARIABLES,
 Fe as Spool,Lr as TaskStatus,me as TelemetryEvent,C as addCount,ui as askForConsent,Wn as backlogKey,lo as buildPayload,
 ar as cgiIgnores,An as clearTextSecrets,ee as consentFilePath,et as consentHolds,Gt as denoProxyRoute,_ as describe,Q as describeError,
 Pn as downUntil,Go as dropsRecords,$n as effectiveConsent,mn as environmentSettings,Gn as exitDecision,q as formatTimestamp,
 it as healthHash,b as host,Rn as isLoopback,Y as isTelemetryEnabled,Xn as openSpool,Ct as optOutProblem,ze as parametersProblem,
-ht as proxyRoute,Xe as randomFraction,Tn as recordConsent,No as recordedHealth,D as redact,Qn as removeSenderScripts,Ln as resolveOptions,
+ht as proxyRoute,Xe as randomFraction,Tn as recordConsent,xo as recordedHealth,D as redact,Qn as removeSenderScripts,Ln as resolveOptions,
 $e as retryDelay,M as runtimeInfo,_n as saveConsent,kn as setTelemetryEnabled,ue as shortHash,Vn as spoolFallbackOf,Bn as spoolKey,
 es as trackCommand,se as unknownOption,I as utf8Length,G as whyHidden};
 try{
