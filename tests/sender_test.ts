@@ -177,7 +177,9 @@ for (const { label, executable } of targets) {
           }),
         });
         assert.equal(run.code, 0, run.stderr);
-        // The pipeline ended while the sender still waits on the silent endpoint: it never held the pipe.
+        // The pipeline ended while the sender still waits on the silent endpoint: it never held the pipe. (Looked for
+        // a little while: once, on a loaded machine, it was not seen at once.)
+        await waitFor(() => senderProcesses(dir.path).length > 0, "the sender at work", 3_000);
         const alive = senderProcesses(dir.path);
         assert.equal(alive.length, 1, "the sender is still at work");
         const environ = readFileSync(`/proc/${alive[0]}/environ`, "latin1").split("\0");
