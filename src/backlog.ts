@@ -222,14 +222,15 @@ export class Backlog {
   }
 
   /**
-   * Renews the leases of the claims held, once a quarter of a lease has passed, so no other run takes them over
-   * while this one still retries their events.
+   * Renews the leases of the claims held that end too soon, so no other run takes them over while this one still
+   * retries their events.
    *
    * @param leaseMs The new lease.
+   * @param renewBelowMs A claim with less than this left is renewed. @default {a quarter of the lease passed}
    */
-  renewClaims(leaseMs: number): void {
+  renewClaims(leaseMs: number, renewBelowMs = leaseMs * 0.75): void {
     const now = this.#options.clock();
-    for (const claim of this.#claims) if (claim.until - now < leaseMs * 0.75) this.spool.renew(claim, now + leaseMs);
+    for (const claim of this.#claims) if (claim.until - now < renewBelowMs) this.spool.renew(claim, now + leaseMs);
   }
 }
 

@@ -483,7 +483,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   async #flushDue(): Promise<void> {
     try {
-      this.#disk?.renewClaims(this.#claimLease());
+      this.#renewClaims();
       // The endpoint's health as it is now, where this handler runs on, or knew of failures: another process may have
       // ended a pause since (a delivery, `nat-telemetry flush`), or recorded one (a server's Retry-After). A spool not
       // opened yet reads it as it opens.
@@ -522,7 +522,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
     let next = 0;
     const worker = async () => {
       while (next < batches.length && !result.failed && this.#mayStartRequest(signal)) {
-        this.#disk?.renewClaims(this.#claimLease()); // a flush may outlast a lease: what waits stays this run's
         await this.#send(batches[next++], signal, result);
       }
     };
@@ -532,6 +531,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** Sends one batch and settles its events: sent, dropped, split (413), retried or left pending. */
   async #send(events: PendingEvent[], signal: AbortSignal, result: FlushResult): Promise<void> {
+    this.#renewClaims(); // a flush (its halves after a 413 too) may outlast a lease: what it holds stays this run's
     const ours = this.#stillOurs(events);
     if (ours !== events) {
       this.#inFlight.settle(events);
@@ -748,6 +748,16 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (budget) return Math.max(0, budget.end - host().monotonicMs()) + CLAIM_MARGIN_MS;
     const { flushIntervalMs, requestTimeoutMs } = this.#options;
     return Math.max(CLAIM_LEASE_MS, Math.min(MAX_CLAIM_LEASE_MS, 2 * flushIntervalMs), 2 * requestTimeoutMs);
+  }
+
+  /**
+   * Renews what this handler holds from the spool, so that no request it starts outlasts its claims: a running one's
+   * once a quarter of their lease has passed; a stopping one's whenever they end before its budget does (its lease
+   * ends with its budget, which bounds its requests).
+   */
+  #renewClaims(): void {
+    const lease = this.#claimLease();
+    this.#disk?.renewClaims(lease, this.#budget ? lease : lease * 0.75);
   }
 
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */

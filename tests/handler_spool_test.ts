@@ -938,6 +938,42 @@ test("a long flush renews its claims before each request: none lapses while the 
   }
 });
 
+test("the halves of a batch the endpoint found too large (413) renew the claims too", async () => {
+  using dir = tempDir();
+  const clock = { now: Date.now() };
+  const lapsed: string[] = [];
+  const server = await TestServer.start((request) => {
+    clock.now += 4 * 60_000; // each answer takes four minutes: two outlast a lease of five
+    for (const name of files(dir.path)) {
+      if (name.startsWith("l-") && Number(name.split("-")[1]) <= clock.now) lapsed.push(name);
+    }
+    return { status: JSON.parse(request.body).events.length > 1 ? 413 : 200 };
+  });
+  try {
+    const seed = Spool.open(
+      dir.path,
+      host().files!,
+      { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 86_400_000 },
+      spoolKey(server.url()),
+    )!;
+    const event = (n: number) => ({
+      json: JSON.stringify({ ts: new Date(clock.now).toISOString(), parameters: { command: `c${n}` }, name: "x" }),
+      schemaVersion: "1.5",
+      sessionId: "s",
+      retries: 0,
+      timestamp: clock.now,
+    });
+    seed.write([event(0), event(1), event(2), event(3)], clock.now); // one file: one batch, split twice
+    const running = handler(dir.path, server.url(), { clock: () => clock.now });
+    await running.flush();
+    assert.equal(running.stats().sent, 4);
+    assert.deepEqual(lapsed, [], "no claim another run could take over");
+    await running.stop();
+  } finally {
+    await server.close();
+  }
+});
+
 test("a running handler leases its claims for two flush intervals (an hour at most) or two request timeouts, five minutes at least", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ status: 503 }));
