@@ -378,7 +378,6 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     )
     : null;
   const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
-  if (proxy?.route === "unusable") problems.push(`nothing can be sent: the proxy cannot be used (${proxy.because})`);
   const clearText = clearTextSecrets(sink, options.headers);
   if (clearText) problems.push(clearText);
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);

@@ -33,6 +33,21 @@ export function parseFlag(value: string | undefined): boolean | undefined {
 }
 
 /**
+ * Whether this run is in continuous integration ({@link isCI}), `CI` set to what Deno cannot read (not valid Unicode)
+ * included: it is set, so a CI service set it.
+ *
+ * @returns `true` in CI.
+ * @example
+ * ```ts
+ * import { runsInCI } from "./config.ts";
+ * if (runsInCI()) console.log("no one to ask");
+ * ```
+ */
+export function runsInCI(): boolean {
+  return isCI(host().env("CI")) || host().envNotUnicode?.("CI") === true;
+}
+
+/**
  * Why the program cannot know a variable's value, for a message: its permissions (Deno's `--allow-env`), or a value
  * Deno cannot read.
  *
@@ -170,7 +185,10 @@ export function environmentSettings(): EnvironmentSettings {
   flag("NAT_TELEMETRY_ENABLED", "so telemetry is off and nothing is asked");
   flag("NAT_TELEMETRY_DEBUG", "so no debug trail is written");
   const hidden: string[] = []; // loops, not filter(): a program may have broken Array's methods
-  for (const name of HIDDEN_SETTINGS) if (host().envHidden?.(name) === true) hidden.push(name);
+  const ci = runsInCI(); // a CI set to what Deno cannot read is set: in CI, not unseen
+  for (const name of HIDDEN_SETTINGS) {
+    if (host().envHidden?.(name) === true && !(name === "CI" && ci)) hidden.push(name);
+  }
   const dryRun = flag("NAT_TELEMETRY_DRY_RUN", "so events are sent") ?? hidden.includes("NAT_TELEMETRY_DRY_RUN");
   const endpoint = env("NAT_TELEMETRY_ENDPOINT");
   if (endpoint !== undefined && !isEndpoint(endpoint)) {
@@ -229,7 +247,7 @@ export function environmentSettings(): EnvironmentSettings {
     noSpool,
     spoolFallback: explicitSpoolDir === undefined,
     handOff,
-    ci: isCI(env("CI")),
+    ci,
     format,
     otlpEndpoint: otlp.endpoint,
     otlpHeaders,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { isCI } from "./config.ts";
+import { runsInCI } from "./config.ts";
 import {
   type ConsentState,
   programHasDecided,
@@ -273,9 +273,8 @@ export async function askForConsent(options: { optOut?: string } = {}): Promise<
   if (question) return await question;
   // The program turned telemetry on or off from a setting of its own: its user has answered it.
   if (programHasDecided()) return "never_asked";
-  // A CI job with a terminal (`docker run -t`, a runner's pseudo-terminal) has no one to answer; a CI set to what Deno
-  // cannot read (not valid Unicode) is set.
-  if (isCI(host().env("CI")) || host().envNotUnicode?.("CI")) return "never_asked";
+  // A CI job with a terminal (`docker run -t`, a runner's pseudo-terminal) has no one to answer.
+  if (runsInCI()) return "never_asked";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
   question = ask(terminal, options.optOut);

@@ -67,10 +67,9 @@ export function proxyReport(
   if (runtime !== "deno") return ours;
   const unreadable = PROXY_SETTINGS.find(notUnicode);
   if (unreadable !== undefined) {
-    return {
-      route: "unusable",
-      because: `${unreadable} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`,
-    };
+    const because =
+      `${unreadable} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;
+    return { route: "unusable", because, problem: `nothing is sent: ${because}` };
   }
   const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== undefined) {
