@@ -37,6 +37,28 @@ function handler(spoolDir: string, endpoint: string, options: NATTelemetryHandle
   return new NATTelemetryHandler({ spoolDir, endpoint, exitTimeoutSeconds: 1, ...options });
 }
 
+/** Writes one session's events into the spool, in one file, as a run that spooled them at `at` would. */
+function spoolSession(dir: string, url: string, commands: string[], at: number): void {
+  const limits = { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 86_400_000 };
+  const spool = Spool.open(dir, host().files!, limits, spoolKey(url))!;
+  const ts = new Date(at).toISOString();
+  spool.write(
+    commands.map((command) => ({
+      json: JSON.stringify({ ts, parameters: { command }, name: "nat_cli_command" }),
+      schemaVersion: "1.5",
+      sessionId: "s",
+      retries: 0,
+      timestamp: at,
+    })),
+    at,
+  );
+}
+
+/** The claims in a spool whose lease has ended by `now`: what another run could take over. */
+function lapsedClaims(dir: string, now: number): string[] {
+  return files(dir).filter((name) => name.startsWith("l-") && Number(name.split("-")[1]) <= now);
+}
+
 /**
  * A running handler on a fake clock whose first flush, of one event ("own"), failed: the endpoint's pause on record is
  * its own, and its own backoff (0.75 s, the jitter at its middle) ends well within it.
@@ -848,23 +870,7 @@ test("a long-lived owner keeps its claim while it flushes; once it stops flushin
   const server = await TestServer.start(() => ({ status: 503, headers: { "retry-after": "3600" } }));
   const clock = { now: Date.now() };
   try {
-    const seed = Spool.open(
-      dir.path,
-      host().files!,
-      { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 86_400_000 },
-      spoolKey(server.url()),
-    )!;
-    seed.write([{
-      json: JSON.stringify({
-        ts: new Date(clock.now).toISOString(),
-        parameters: { command: "spooled" },
-        name: "nat_cli_command",
-      }),
-      schemaVersion: "1.5",
-      sessionId: "s",
-      retries: 0,
-      timestamp: clock.now,
-    }], clock.now);
+    spoolSession(dir.path, server.url(), ["spooled"], clock.now);
     const owner = handler(dir.path, server.url(), { clock: () => clock.now, maxRetries: 10 });
     owner.start();
     await owner.flush();
@@ -919,11 +925,7 @@ test("a long flush renews its claims before each request: none lapses while the 
   const server = await TestServer.start((_, index) => {
     clock.now += 30_000; // each request takes half a minute: the twenty, four at a time, outlast a lease of five
     // From the fifth on, a request starts once an earlier one ended: what waits must still be this run's.
-    if (index >= 4) {
-      for (const name of files(dir.path)) {
-        if (name.startsWith("l-") && Number(name.split("-")[1]) <= clock.now) lapsed.push(name);
-      }
-    }
+    if (index >= 4) lapsed.push(...lapsedClaims(dir.path, clock.now));
     return { status: 200 };
   });
   try {
@@ -944,26 +946,11 @@ test("the halves of a batch the endpoint found too large (413) renew the claims 
   const lapsed: string[] = [];
   const server = await TestServer.start((request) => {
     clock.now += 4 * 60_000; // each answer takes four minutes: two outlast a lease of five
-    for (const name of files(dir.path)) {
-      if (name.startsWith("l-") && Number(name.split("-")[1]) <= clock.now) lapsed.push(name);
-    }
+    lapsed.push(...lapsedClaims(dir.path, clock.now));
     return { status: JSON.parse(request.body).events.length > 1 ? 413 : 200 };
   });
   try {
-    const seed = Spool.open(
-      dir.path,
-      host().files!,
-      { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 86_400_000 },
-      spoolKey(server.url()),
-    )!;
-    const event = (n: number) => ({
-      json: JSON.stringify({ ts: new Date(clock.now).toISOString(), parameters: { command: `c${n}` }, name: "x" }),
-      schemaVersion: "1.5",
-      sessionId: "s",
-      retries: 0,
-      timestamp: clock.now,
-    });
-    seed.write([event(0), event(1), event(2), event(3)], clock.now); // one file: one batch, split twice
+    spoolSession(dir.path, server.url(), ["c0", "c1", "c2", "c3"], clock.now); // one file: one batch, split twice
     const running = handler(dir.path, server.url(), { clock: () => clock.now });
     await running.flush();
     assert.equal(running.stats().sent, 4);
