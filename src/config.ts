@@ -8,7 +8,7 @@ import { describe, redact } from "./describe.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { OTLP_ENDPOINT_VARIABLES, otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
 import { below, isAbsolutePath } from "./runtime/guarded_files.ts";
-import { host, runtimeInfo } from "./runtime/mod.ts";
+import { hiddenBecause, host, runtimeInfo } from "./runtime/mod.ts";
 
 /** Where events go when neither the `endpoint` option nor `NAT_TELEMETRY_ENDPOINT` says otherwise. */
 export const DEFAULT_ENDPOINT = "https://events.telemetry.data.nvidia.com/v1.1/events/json";
@@ -60,7 +60,7 @@ export function runsInCI(): boolean {
  * ```
  */
 export function whyHidden(name: string): string {
-  return host().envNotUnicode?.(name) ? "its value is not valid Unicode" : "its permissions";
+  return hiddenBecause(host().envNotUnicode?.(name) === true, "its permissions");
 }
 
 /**

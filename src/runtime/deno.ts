@@ -7,6 +7,7 @@
 import {
   type ExitHooks,
   type Fetch,
+  hiddenBecause,
   type Host,
   type HostFiles,
   ignoredInterrupts,
@@ -190,9 +191,8 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       for (const [signal, listener] of listeners) quietly(() => watch.remove(signal, listener));
     };
   });
-  /** Whether a variable the program may read is set to what Deno refuses to read: a value that is not valid Unicode. */
-  const notUnicode = (name: string) => {
-    if (!granted({ name: "env", variable: name })) return false; // not read: no permission error, never a prompt
+  /** Whether Deno refuses to read a variable the program may read: its value is not valid Unicode. */
+  const refusesToRead = (name: string) => {
     try {
       deno.env.get(name);
       return false;
@@ -200,11 +200,13 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       return true;
     }
   };
+  /** Whether a variable the program may read is set to what Deno refuses to read. Never a prompt: read if granted. */
+  const notUnicode = (name: string) => granted({ name: "env", variable: name }) && refusesToRead(name);
   /**
    * Whether the program cannot know a variable's value: its permissions hide it, or Deno cannot read it (Node.js and
    * Bun read such bytes as U+FFFD). Either could hold an opt-out, another endpoint, a proxy: it is taken as such.
    */
-  const envHidden = (name: string) => !granted({ name: "env", variable: name }) || notUnicode(name);
+  const envHidden = (name: string) => !granted({ name: "env", variable: name }) || refusesToRead(name);
   const readEnv = (name: string) => {
     try {
       return granted({ name: "env", variable: name }) ? deno.env.get(name) : undefined;
@@ -221,7 +223,7 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
     // The sender inherits only what the program may read; Deno's own requests honour these whatever it may read.
     const hidden = READ_BY_DENO_ITSELF.find(envHidden);
     if (hidden !== undefined) {
-      const why = notUnicode(hidden) ? "its value is not valid Unicode" : "--allow-env";
+      const why = hiddenBecause(notUnicode(hidden), "--allow-env");
       return { refused: `the program may not read ${hidden} (${why}), which its requests honour: a sender would not` };
     }
     const executable = quietly(() => deno.execPath());

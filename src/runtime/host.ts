@@ -484,6 +484,23 @@ export class RequestNotBuilt extends TypeError {
 }
 
 /**
+ * Why a variable the host hides cannot be read, for a message: a value the runtime cannot read, or the permission
+ * that hides it.
+ *
+ * @param notUnicode Whether its value is what the runtime cannot read ({@link Host.envNotUnicode}).
+ * @param permission How the message names the permission: `--allow-env`, `its permissions`.
+ * @returns `its value is not valid Unicode`, or the permission.
+ * @example
+ * ```ts
+ * import { hiddenBecause } from "./host.ts";
+ * `the program may not read HTTPS_PROXY (${hiddenBecause(false, "--allow-env")})`;
+ * ```
+ */
+export function hiddenBecause(notUnicode: boolean, permission: string): string {
+  return notUnicode ? "its value is not valid Unicode" : permission;
+}
+
+/**
  * Runs a hook, swallowing anything it throws: a hook must never break the host program.
  *
  * @param hook The hook.

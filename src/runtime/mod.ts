@@ -24,7 +24,7 @@ export type {
   SpawnResult,
 } from "./host.ts";
 export { runtimeInfo } from "./info.ts";
-export { RequestNotBuilt, SIGNAL_EXIT_STATUS } from "./host.ts";
+export { hiddenBecause, RequestNotBuilt, SIGNAL_EXIT_STATUS } from "./host.ts";
 export type { RuntimeInfo, RuntimeName } from "./info.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -10,6 +10,7 @@
  */
 
 import { PROXY_SETTINGS, PROXY_VARIABLES } from "./clean_environment.ts";
+import { hiddenBecause } from "./host.ts";
 import type { RuntimeName } from "./info.ts";
 import { denoProxyRoute } from "./deno_proxy.ts";
 import { cgiIgnores, proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
@@ -76,7 +77,7 @@ export function proxyReport(
     return {
       route: "unknown",
       because: `the program may not read ${unread} (${
-        notUnicode(unread) ? "its value is not valid Unicode" : "--allow-env"
+        hiddenBecause(notUnicode(unread), "--allow-env")
       }), which Deno's fetch honours`,
     };
   }
