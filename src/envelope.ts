@@ -125,7 +125,8 @@ export function formatTimestamp(epochMs: number): string {
     const days = Math.floor(second / DAY_SECONDS);
     const inDay = second - days * DAY_SECONDS;
     const time = `${two(Math.floor(inDay / 3_600))}:${two(Math.floor(inDay / 60) % 60)}:${two(inDay % 60)}`;
-    lastSecond = { second, text: `${calendarDate(days)}T${time}.` };
+    const text = `${calendarDate(days)}T${time}.`;
+    lastSecond = { second, text, bytes: utf8Length(text) };
   }
   return `${lastSecond.text}${three(ms - second * 1_000)}Z`;
 }
@@ -134,7 +135,7 @@ export function formatTimestamp(epochMs: number): string {
  * The second {@link formatTimestamp} wrote last, up to its milliseconds: the events of a run share it, and a time
  * held in memory (a queue of events waiting for the endpoint) is then two strings, not one per field.
  */
-let lastSecond = { second: NaN, text: "" };
+let lastSecond = { second: NaN, text: "", bytes: 0 };
 
 /**
  * A day since the epoch as `YYYY-MM-DD` (`±YYYYYY` beyond years 0-9999), as `Date.prototype.toISOString` writes
@@ -220,10 +221,12 @@ export function wireEventJson(event: TelemetryEvent): { json: string; bytes: num
     lastName = { name, json, bytes: utf8Length(json) };
   }
   const ts = formatTimestamp(event.timestamp); // digits and signs: nothing to escape
+  // The time's size is its second's, counted when formatTimestamp wrote it (a program may have replaced the padStart
+  // it calls), and the milliseconds after it, which are a number's digits.
+  const tsBytes = lastSecond.bytes + ts.length - lastSecond.text.length;
   return {
     json: `{"ts":"${ts}","parameters":${parameters},"name":${lastName.json}}`,
-    // The time's size counted too, not taken from its length: a program may have replaced the padStart it calls.
-    bytes: EVENT_FRAME_BYTES + utf8Length(ts) + utf8Length(parameters) + lastName.bytes,
+    bytes: EVENT_FRAME_BYTES + tsBytes + utf8Length(parameters) + lastName.bytes,
   };
 }
 
