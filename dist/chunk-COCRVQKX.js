@@ -28,7 +28,7 @@ n)}`)]:[],d=[...o,...a].map(c=>JSON.stringify(c).slice(1,-1));return[...new Set(
 c.length)}catch{return[]}}),Yt=(function(e){return ms.has(e.toLowerCase())}),Vt=(function(e){return hs.test(e)}),zt=(function(e){
 return fs.test(e)}),Xt=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=e+r[0],r[r.length-1]+=n,
 r.join(",")}),Wt=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(
-ne[r]-129);return Ne.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),Ye=(function(e,t){return e?"its value is not valid Un\
+ne[r]-129);return Ae.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),Ve=(function(e,t){return e?"its value is not valid Un\
 icode":t}),T=(function(e){try{return e()}catch{return}}),Gt=(function(e){const t=(s,d,c="not_owner")=>{if(e.uid!==void 0&&
 d.uid!==void 0&&d.uid!==e.uid&&d.uid!==0)throw new A(s,c)},n=(s,d)=>{if(s!==0||d===void 0)return!1;const c=e.allowed(d,"\
 read")?e.realPath(d):void 0,u=c!==void 0&&e.allowed(c,"read")?e.lstat(c)?.uid:void 0;return u!==void 0&&u!==0},r=(s,d)=>{
@@ -41,19 +41,19 @@ allowed(s,d),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:
 ensureDir(s,d,c=!0){const u=s.length>1?s.replace(/(?<=[^\\/:])[\\/]+$/,""):s,l=[];let f=e.lstat(u);for(let h=u;f===void 0;){
 l.unshift(h);const m=Y(h);if(m===void 0||l.length>pr)throw new A(u,"no_parent");if(!e.allowed(m,"read"))break;f=e.lstat(
 h=m)}if(!c&&l.length>0)throw new A(u,"missing");if(n(e.uid,l.length>0?Y(l[0]):u))throw new A(u,l.length>0?"ancestor_not_\
-owner":"not_owner");d&&l.length>0&&Ee(e,l[0]);for(const h of l)try{e.mkdir(h),h===l[0]&&r(h,e.removeDir)}catch(m){if(m instanceof
+owner":"not_owner");d&&l.length>0&&we(e,l[0]);for(const h of l)try{e.mkdir(h),h===l[0]&&r(h,e.removeDir)}catch(m){if(m instanceof
 A)throw m;const v=e.lstat(h);if(v===void 0)throw m;if(v.kind!=="directory")throw new A(u,v.kind==="symlink"?"symlink":"n\
 ot_a_directory");t(u,v,h===u?"not_owner":"ancestor_not_owner")}if(l.length>0&&(f=e.lstat(u)),f?.kind==="symlink")throw new A(
 u,"symlink");if(f?.kind!=="directory")throw new A(u,"not_a_directory");if(!d)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new A(
-u,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new A(u,"writable_by_others");return Ee(e,u)},list:s=>e.list(s),
-checkPlace:s=>{Ee(e,s)},read:(s,d)=>e.read(s,d,i(s,d)),sizeOf:(s,d=!1)=>a(s,d)?.size,modifiedAt:s=>a(s,!0)?.modified,isPrivate(s){
+u,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new A(u,"writable_by_others");return we(e,u)},list:s=>e.list(s),
+checkPlace:s=>{we(e,s)},read:(s,d)=>e.read(s,d,i(s,d)),sizeOf:(s,d=!1)=>a(s,d)?.size,modifiedAt:s=>a(s,!0)?.modified,isPrivate(s){
 const d=a(s,!0)?.mode;return d!==void 0&&(d&18)===0},touch(s,d){if(!e.allowed(s,"write")||!e.allowed(s,"read"))throw new A(
 s,"not_allowed");e.touch(s,d,o(s))},create(s,d){e.create(s,d),r(s,e.remove)},append:(s,d,c)=>e.append(s,d,i(s,c)),rename(s,d){
 const c=e.allowed(d,"read")?e.lstat(d):void 0;c!==void 0&&i(d,1/0)(c),e.rename(s,d)},remove(s){if(!e.allowed(s,"write"))
-throw new A(s,"not_allowed");e.remove(s)}}}),Ee=(function(e,t,n=Y(t),r=0){for(let i=n;i!==void 0;i=Y(i),r++){if(r>=pr||!e.
+throw new A(s,"not_allowed");e.remove(s)}}}),we=(function(e,t,n=Y(t),r=0){for(let i=n;i!==void 0;i=Y(i),r++){if(r>=pr||!e.
 allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&
 o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new A(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const a=wi(
-e,i);if(a===void 0)throw new A(t,"ancestor_link");if(!Ee(e,t,a))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){
+e,i);if(a===void 0)throw new A(t,"ancestor_link");if(!we(e,t,a))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){
 if((o.mode&2)!==0)throw new A(t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==
 e.uid||o.gid!==e.gid)throw new A(t,"ancestor_writable_by_group")}}}return!0}),wi=(function(e,t){const n=Y(t);if(n===void 0||
 !e.allowed(n,"read"))return;const r=e.readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))
@@ -102,9 +102,9 @@ lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(r)&&r>0&&r===
 void 0)return!1;const t=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===!0||t("keypress")>0||t("readable")>0)return!0;
 const n=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-decoder");return t("data")>(n?1:0)}),G=(function(e,t){
 let n=!1;for(const r of e)try{t(r)===!0&&(n=!0)}catch{}return n}),en=(function(e,t,n){const r={},i=a=>tn(a,n),o=e("REQUE\
-ST_METHOD")!==void 0;for(const a of Ss){const s=e(a);if(!(s===void 0||o&&a==="HTTP_PROXY"))if(!gt.includes(a))r[a]=s;else if(a!==
+ST_METHOD")!==void 0;for(const a of Ss){const s=e(a);if(!(s===void 0||o&&a==="HTTP_PROXY"))if(!Et.includes(a))r[a]=s;else if(a!==
 "SSL_CERT_DIR")r[a]=i(s);else{const d=/^(?:[A-Za-z]:|\\\\)/.test(n??"")?";":":";r[a]=s.split(d).map(i).join(d)}}for(const[
-a,s]of Object.entries(t))r[a]=gt.includes(a)?i(s):s;return r}),tn=(function(e,t){return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.
+a,s]of Object.entries(t))r[a]=Et.includes(a)?i(s):s;return r}),tn=(function(e,t){return t===void 0||e===""||/^(?:[A-Za-z]:|[\\/])/.
 test(e)?e:B(t,e)}),nn=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Os)return"it runs in \
 a PID namespace of its own (a container): what it starts ends with the container's first process";if(e.pid===1)return"th\
 is process is PID 1 of its PID namespace (a container's main process): what it starts ends with it";if(e.ppid===1)return"\
@@ -119,17 +119,17 @@ o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__
 try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=T(()=>e.permissions.querySync?.(
 {name:"net"}));return p?.state==="granted"&&p.partial!==!0},o=(p,$)=>r({name:$,path:p}),a=p=>r({name:"sys",kind:p})?T(()=>e[p]())??
 void 0:void 0,s=Gt(Ti(e,{uid:a("uid"),gid:a("gid")},o)),d=(p,$)=>{try{let _=new TextEncoder().encode($);for(;_.length>0;)
-_=_.subarray(p.writeSync(_))}catch{}},c=e===Re&&_r?_r:dn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&T(()=>(e.kill(
+_=_.subarray(p.writeSync(_))}catch{}},c=e===Me&&_r?_r:dn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&T(()=>(e.kill(
 e.pid,p),!0))===!0,l=p=>{u(p)||e.exit(ne[p]),setTimeout(()=>e.exit(ne[p]),100)},f=()=>globalThis.process?.stdin,h=()=>T(
-()=>e.stdin.readable.locked||Qt(f()))!==!1,m=new Ae(p=>{const $=k=>{G(p,L=>L.beforeExit())&&k.preventDefault()},_=()=>{G(
+()=>e.stdin.readable.locked||Qt(f()))!==!1,m=new Re(p=>{const $=k=>{G(p,L=>L.beforeExit())&&k.preventDefault()},_=()=>{G(
 p,k=>k.exit(e.exitCode))},O=k=>{k.defaultPrevented||G(p,L=>L.exit(1))},S=[["beforeunload",$],["error",O],["unhandledreje\
-ction",O]];for(const[k,L]of S)globalThis.addEventListener(k,L);return wt.add(_),()=>{for(const[k,L]of S)globalThis.removeEventListener(
-k,L);wt.delete(_)}}),v=new Ae(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const $=e.build.os==="linux"&&
-r({name:"read",path:yt})?T(()=>s.read(yt,65536)):void 0,_=Wt($),O=Ne.filter(S=>!_.includes(S)).map(S=>{const k=rn(()=>{c.
+ction",O]];for(const[k,L]of S)globalThis.addEventListener(k,L);return bt.add(_),()=>{for(const[k,L]of S)globalThis.removeEventListener(
+k,L);bt.delete(_)}}),v=new Re(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const $=e.build.os==="linux"&&
+r({name:"read",path:gt})?T(()=>s.read(gt,65536)):void 0,_=Wt($),O=Ae.filter(S=>!_.includes(S)).map(S=>{const k=rn(()=>{c.
 programListens(S)||(G(p,L=>L(S)),v.clear(),l(S))});return T(()=>c.add(S,k)),[S,k]});return()=>{for(const[S,k]of O)T(()=>c.
 remove(S,k))}}),g=p=>{try{return e.env.get(p),!1}catch{return!0}},E=p=>r({name:"env",variable:p})&&g(p),y=p=>!r({name:"e\
 nv",variable:p})||g(p),x=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},N=p=>{const $=Ri(e,
-r,s,x);if($)return{refused:$};const _=xs.find(y);if(_!==void 0){const R=Ye(E(_),"--allow-env");return{refused:`the progr\
+r,s,x);if($)return{refused:$};const _=xs.find(y);if(_!==void 0){const R=Ve(E(_),"--allow-env");return{refused:`the progr\
 am may not read ${_} (${R}), which its requests honour: a sender would not`}}const O=T(()=>e.execPath());if(!O||!r({name:"\
 run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?T(
 ()=>e.cwd()):void 0,k=[p.dir,...p.reads].map(R=>tn(R,S)),L=[...k,O].find(R=>R.includes(","));if(L!==void 0)return{refused:`\
@@ -145,7 +145,7 @@ D=e.serve({hostname:p,port:$,onListen(){}},async R=>{if(k>=O.maxConnections)retu
 connection:"close"}});k++;try{return await L(R)}finally{k--}});return Promise.resolve({port:D.addr.port,async close(){for(const R of S)
 R();await D.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(p){try{return r({name:"net",host:sn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return me.some(y)||
-_i(new URL(p),x)}catch{return!0}},async fetch(p,$){const _=Et.find(E);if(_!==void 0)throw new re(`${_} is not valid Unic\
+_i(new URL(p),x)}catch{return!0}},async fetch(p,$){const _=wt.find(E);if(_!==void 0)throw new re(`${_} is not valid Unic\
 ode: Deno would go around its proxy`);return await(t??globalThis.fetch)(p,$)},senderRefusal(p){const $=N(p);return"refus\
 ed"in $?$.refused:void 0},senderCommand(p,$){const _=N($);if("refused"in _)return _;const{executable:O,closer:S,paths:k,
 cwd:L}=_,D=S&&Ai(e,n),R=S?[...D?[D]:[],S[0],O]:[O],K=i()?"--allow-net":`--allow-net=${sn($.endpoint)}`,X=[O,"run","--qui\
@@ -157,7 +157,7 @@ try{const[$,..._]=p.argv,S={stdin:"null",stdout:"null",stderr:"null",detached:p.
 Command($,{args:_,env:p.env,cwd:p.cwd,...S}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,
 terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&Kt(
 s,M().os))return{async readRaw(p){const $=T(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const _=()=>{for(const[S,k]of O)T(()=>c.
-remove(S,k))},O=Ne.map(S=>{const k=()=>{T(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(_(),l(S))};return T(()=>c.add(S,
+remove(S,k))},O=Ae.map(S=>{const k=()=>{T(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(_(),l(S))};return T(()=>c.add(S,
 k)),[S,k]});try{const S=new Uint8Array(64);for(;;){const k=await e.stdin.read(S);if(p(k===null?Uint8Array.of(4):S.slice(
 0,k))!==void 0||k===null)return}}finally{e.stdin.setRaw($),_()}}}},files:s,exiting:()=>Tr,onExit:p=>m.add(p),onInterrupt:p=>v.
 add(p)}}),sn=(function(e){const{hostname:t,port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Ai=(function(e,t){
@@ -194,10 +194,10 @@ e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(-
 "beforeExit",r)}catch{}}}}}),Di=(function(e,t){if(kr)return!1;try{return Or??=new Int32Array(new SharedArrayBuffer(4)),Promise.
 resolve(Atomics.waitAsync(Or,0,0,e).value).then(()=>t(),()=>{kr=!0,t()}),!0}catch{return!1}}),Pi=(function(e,t){let n;const r=()=>n??=
 Bi(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
-name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return Vi(e,l,f)};let o=!1;const a=new Ae(
+name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return Vi(e,l,f)};let o=!1;const a=new Re(
 c=>un(e,[["beforeExit",()=>{G(c,f=>f.beforeExit())}],["exit",f=>{o=!0,G(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
-T(()=>(e.kill(e.pid,c),!0))===!0,d=new Ae(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
-files:void 0,l=Wt(T(()=>u?.read(yt,65536)));return un(e,Ne.filter(f=>!l.includes(f)).map(f=>{const h=rn(()=>{ki(e,f)||(G(
+T(()=>(e.kill(e.pid,c),!0))===!0,d=new Re(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
+files:void 0,l=Wt(T(()=>u?.read(gt,65536)));return un(e,Ae.filter(f=>!l.includes(f)).map(f=>{const h=rn(()=>{ki(e,f)||(G(
 c,m=>m(f)),d.clear(),s(f)||e.exit(ne[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},writeStderr:c=>cn(
 e.stderr,c),writeStdout:c=>cn(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){
 e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.
@@ -245,24 +245,24 @@ d with _, which Node.js does not pass on, or granting a path Node.js passes on u
 spool, would read otherwise: relative, or with a space, quote or backslash)":nn({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.
 env[i],read:i=>T(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?T(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):
 "this runtime cannot start processes"}),zi=(function(e,t,n){const r=e??((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{
-const a=mt(new URL(i),t);if(a.kind==="unusable")throw new re(a.reason);if(a.kind==="proxy"&&!n)throw new re("this runtim\
+const a=pt(new URL(i),t);if(a.kind==="unusable")throw new re(a.reason);if(a.kind==="proxy"&&!n)throw new re("this runtim\
 e's fetch cannot use a proxy");try{return await r(i,{...o,proxy:a.kind==="proxy"?Xi(a.proxy):!1})}catch(s){throw T(()=>s?.
 code)==="UnsupportedProxyProtocol"?new re("the proxy setting's scheme is not supported"):s}}}),Xi=(function({protocol:e,
 hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===void 0?{}:{"Proxy-Authorization":r};return{
-url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),cn=(function(e,t){const n=Me.get(e)??0;n===0&&e.on("error",ln),Me.set(
-e,n+1);const r=()=>{const o=(Me.get(e)??1)-1;Me.set(e,o),o===0&&e.removeListener("error",ln)},i=()=>{try{setTimeout(r,0)}catch{}};
+url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),cn=(function(e,t){const n=Le.get(e)??0;n===0&&e.on("error",ln),Le.set(
+e,n+1);const r=()=>{const o=(Le.get(e)??1)-1;Le.set(e,o),o===0&&e.removeListener("error",ln)},i=()=>{try{setTimeout(r,0)}catch{}};
 try{e.write(t,i)}catch{i()}}),ln=(function(){}),un=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
-i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),w=(function(){if(Le)return Le;const e=M().
-name;return Le=e==="deno"?Ni(ie.Deno,Ar):e==="unknown"?Ws:Pi(ie.process,{lightFetch:e==="node",fetchAtLoad:Ar,bunSpawn:e===
-"bun"?ie.Bun?.spawn:void 0}),Le}),hn=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
+i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),w=(function(){if(Ie)return Ie;const e=M().
+name;return Ie=e==="deno"?Ni(ie.Deno,Ar):e==="unknown"?Ws:Pi(ie.process,{lightFetch:e==="node",fetchAtLoad:Ar,bunSpawn:e===
+"bun"?ie.Bun?.spawn:void 0}),Ie}),hn=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
 Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}),fn=(function(e){const t=Math.floor(e);return t===0?"0":`${t}\
 000000`}),Wi=(function(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",
 i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}),Gi=(function(e){const{name:t,parameters:n}=JSON.
 parse(e.json);return{timeUnixNano:fn(e.timestamp),observedTimeUnixNano:fn(e.timestamp),eventName:t,attributes:[...Rr(n),
 {key:"nat.event.schema_version",value:hn(e.schemaVersion)}]}}),mn=(function(e,t,n,r=M()){const i=Rr({...n.resourceAttributes,
 "service.name":n.serviceName,"service.version":n.serviceVersion,"session.id":t,"host.arch":Wi(r.machine),"process.runtim\
-e.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Tt.name,"telemetry.sdk.language":r.name==="deno"?
-"deno":"nodejs","telemetry.sdk.version":Tt.version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Tt,logRecords:[]}]});
+e.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":_t.name,"telemetry.sdk.language":r.name==="deno"?
+"deno":"nodejs","telemetry.sdk.version":_t.version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:_t,logRecords:[]}]});
 return Xt(`{"resourceLogs":[${o.slice(0,-4)}`,e,"]}]}]}")}),qi=(function(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,Ji(
 n));return i>0?{kind:"delivered",rejected:i}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].
 includes(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejecte\
@@ -272,15 +272,15 @@ entries()){if(i.trim()==="")continue;const o=i.indexOf("="),a=s=>t?.(`entry ${r+
 ""){a("is not key=value");continue}try{const s=decodeURIComponent(i.slice(0,o).trim()),d=decodeURIComponent(i.slice(o+1).
 trim());s!==""?n[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}}return n}),Ki=(function(e,t=()=>!1){for(const n of Mr){
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
-/\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),we=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
-toLowerCase())}),pn=(function(){return Qi(w().env("CI"))||w().envNotUnicode?.("CI")===!0}),q=(function(e){return Ye(w().
+/\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),be=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
+toLowerCase())}),pn=(function(){return Qi(w().env("CI"))||w().envNotUnicode?.("CI")===!0}),q=(function(e){return Ve(w().
 envNotUnicode?.(e)===!0,"its permissions")}),Qi=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),
-Ve=(function(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),
+ze=(function(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),
 vn=(function(){const e=w().env,t=[],n=(y,x)=>{const N=e(y);return N!==void 0&&!eo(N)&&t.push(`${y}=${b(N)} is not a yes/\
-no value (1, true, yes / 0, false, no): read as no, ${x}`),we(N)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and not\
+no value (1, true, yes / 0, false, no): read as no, ${x}`),be(N)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and not\
 hing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=pn();for(const y of Js)w().envHidden?.(
 y)===!0&&!(y==="CI"&&i)&&r.push(y);const o=n("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DR\
-Y_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!Ve(a)&&t.push(`NAT_TELEMETRY_ENDPOINT=${b(P(a))} is not an http(s) UR\
+Y_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!ze(a)&&t.push(`NAT_TELEMETRY_ENDPOINT=${b(P(a))} is not an http(s) UR\
 L, "" or "stdout": nothing is sent`);const s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().
 toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${b(s)} is not a format (nat, otlp): the nat envelope is sent`);const d=n("\
 NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TELEMETRY_CONSENT_FILE");c&&!W(c,M().
@@ -294,7 +294,7 @@ P(x))} is not an http(s) URL: OTLP events are not sent`)}const m=Ki(e,y=>r.inclu
 DERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},E={...v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.n\
 ame":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:a,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:m.
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:l,noSpool:u,spoolFallback:f===void 0,handOff:d,ci:i,format:s,
-otlpEndpoint:m.endpoint,otlpHeaders:g,otlpResource:E,problems:t}}),eo=(function(e){const t=e.trim().toLowerCase();return we(
+otlpEndpoint:m.endpoint,otlpHeaders:g,otlpResource:E,problems:t}}),eo=(function(e){const t=e.trim().toLowerCase();return be(
 t)===!0||qs.includes(t)}),to=(function(e){try{return new URL(e).protocol}catch{return""}}),yn=(function(e,t,n){const r={};
 for(const[i,o]of Object.entries(t))Vt(i)?Yt(i)?n.push(`${e}: ${b(i)} is the HTTP client's to set: skipped, not sent`):zt(
 o)?r[i]=o:n.push(`${e}: the value of ${b(i)} is not a header value (RFC 9110, visible ASCII: no control characters, no l\
@@ -308,15 +308,15 @@ try");let a;if(t==="win32"){const s=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("
 t/telemetry`):void 0}return a===void 0?void r("there is no home directory"):W(a,t)?a:(n.push("the home directory is not \
 an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),ro=(function(e,t,n){if(t===
 "win32"||n===void 0)return;const r=e("TMPDIR");return B(r&&W(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),de=(function(){const e=w();
-if(we(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
+if(be(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
 `)}),gn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),io=(function(e){return e.length<=64&&Zs.test(e)&&(/^[ -~]*$/.
-test(e)||!Ks().test(e))}),ze=(function(e,t){if(typeof t=="string"&&(t==="undefined"||io(t)))return t;const n=typeof t=="\
+test(e)||!Ks().test(e))}),Xe=(function(e,t){if(typeof t=="string"&&(t==="undefined"||io(t)))return t;const n=typeof t=="\
 string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return de()?.(`'${e}' ${n} is not a command's fixed nam\
 e (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
 "undefined"}),oo=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?Qs:ea()).test(e)?e:(de()?.(`'errorClass\
 ' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
 message): reported as "undefined"`),"undefined")}),so=(function(e){return e===pe}),ao=(function(){const{name:e,version:t}=M();
-return t?`${e}/${t}`:e}),be=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' must b\
+return t?`${e}/${t}`:e}),Te=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' must b\
 e a string, got ${b(t)}`);return t}),En=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cann\
 ot create event: '${e}' must be one of ${Ft(Object.values(n))}, got ${b(t)}`)}),j=(function(e){const t=JSON.stringify(e);
 return typeof t=="string"&&/[\r\n]/.test(t)?co(t):t}),co=(function(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
@@ -324,91 +324,91 @@ n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
 `.includes(i)||(t+=i)}return t}),I=(function(e){const t=e.search(na);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
 e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):
 n+=2)}return n}),J=(function(e){const t=Math.floor(e);if(!(Math.abs(t)<=Br))throw new RangeError("Invalid time value");const n=Math.
-floor(t/1e3);if(n!==$t.second){const r=Math.floor(n/Pr),i=n-r*Pr,o=`${ve(Math.floor(i/3600))}:${ve(Math.floor(i/60)%60)}\
-:${ve(i%60)}`;$t={second:n,text:`${lo(r)}T${o}.`}}return`${$t.text}${ia(t-n*1e3)}Z`}),lo=(function(e){const t=Math.floor(
-(e+719468)/146097),n=e+719468-t*146097,r=Math.floor((n-Math.floor(n/1460)+Math.floor(n/36524)-Math.floor(n/146096))/365),
-i=n-(365*r+Math.floor(r/4)-Math.floor(r/100)),o=Math.floor((5*i+2)/153),a=i-Math.floor((153*o+2)/5)+1,s=o<10?o+3:o-9,d=r+
-t*400+(s<=2?1:0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,"0")}`}\
--${ve(s)}-${ve(a)}`}),uo=(function(e){const t=wn(e);return{ts:J(e.timestamp),parameters:t,name:e.name}}),ho=(function(e){
+floor(t/1e3);if(n!==ve.second){const r=Math.floor(n/Pr),i=n-r*Pr,o=`${ye(Math.floor(i/3600))}:${ye(Math.floor(i/60)%60)}\
+:${ye(i%60)}`,a=`${lo(r)}T${o}.`;ve={second:n,text:a,bytes:I(a)}}return`${ve.text}${ia(t-n*1e3)}Z`}),lo=(function(e){const t=Math.
+floor((e+719468)/146097),n=e+719468-t*146097,r=Math.floor((n-Math.floor(n/1460)+Math.floor(n/36524)-Math.floor(n/146096))/
+365),i=n-(365*r+Math.floor(r/4)-Math.floor(r/100)),o=Math.floor((5*i+2)/153),a=i-Math.floor((153*o+2)/5)+1,s=o<10?o+3:o-
+9,d=r+t*400+(s<=2?1:0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,
+"0")}`}-${ye(s)}-${ye(a)}`}),uo=(function(e){const t=wn(e);return{ts:J(e.timestamp),parameters:t,name:e.name}}),ho=(function(e){
 const{name:t}=e;if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty string");const n=j(wn(e));
-if(t!==Ce.name){const i=j(t);Ce={name:t,json:i,bytes:I(i)}}const r=J(e.timestamp);return{json:`{"ts":"${r}","parameters"\
-:${n},"name":${Ce.json}}`,bytes:oa+I(r)+I(n)+Ce.bytes}}),wn=(function(e){const t=e.parameters(),n=(a,s)=>new TypeError(`\
-Event '${e.name}' ${a} cannot be read: ${ee(s)}`);try{t?.then}catch(a){throw n("parameters() returned an object that",a)}
-if(pi(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event '${e.name}' has no paramete\
-rs object: parameters() returned a thenable`)}if(!F(t))throw new TypeError(`Event '${e.name}' has no parameters object: \
-parameters() returned ${b(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}let i={};for(const a of r){let s;
-try{s=t[a]}catch(d){throw n(`parameter '${a}'`,d)}a in i?i={...i,[a]:s}:i[a]=s}const o=Xe(i);if(o)throw new TypeError(`E\
-vent '${e.name}' ${o}`);return i}),Xe=(function(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no param\
-eters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n=="boolean"||typeof n=="numbe\
-r"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),bn=(function(e,t){return{browserType:"\
-undefined",clientId:ra,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,cpuArchitecture:t.cpuArchitecture??
-M().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"\
-undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"\
-1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",
-gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:J(
-+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefined"}}),fo=(function(e,t){const n=i=>{throw new TypeError(
-`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of events, got ${b(e)}`);const r=e.findIndex(
-i=>!(i instanceof pe));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(e[r])} at ${r}`),F(t)||n(`'options' \
-must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceClientVersion' must be a string, got ${b(
-t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' \
-must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a payload: the event list is empty");
-return{...bn(e[0].schemaVersion,t),events:e.map(uo)}}),Tn=(function(e,t){return Xt(`${j(e).slice(0,-1)},"events":[`,t,"]\
-}")}),Te=(function(e,t,n,r,i,o=We(t,i)){e.create(o,r);try{e.rename(o,`${t==="/"?"":t}/${n}`)}catch(a){try{e.remove(o)}catch{}
-throw a}}),We=(function(e,t){return`${e==="/"?"":e}/t-${ce(t)}-${le()}.tmp`}),ce=(function(e){return String(Math.floor(e)).
-padStart(13,"0")}),Ge=(function(){let e;try{e=aa()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(
-new Uint32Array(1))[0]/4294967296}),le=(function(e=12){let t="";for(;t.length<e;)t+=Math.floor(Ge()*4294967296).toString(
-16).padStart(8,"0");return t.slice(0,e)}),mo=(function(e){return new ua(e).document()}),qe=(function(e,t){return Object.
-hasOwn(e,t)?e[t]:void 0}),_e=(function(e,t,n){Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,configurable:!0})}),
-Je=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}),$e=(function(e){const t=e.charCodeAt(0);return t<
-32||t===127}),po=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.
-test(t)?NaN:Number(t)}),te=(function(){if(Ze())return;const{env:e,files:t}=w(),n=e("HOME")??e("USERPROFILE"),r=e("NAT_TE\
-LEMETRY_CONSENT_FILE")||(n?B(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.test(r))return r;
-if(Ot?.given!==r){const i=t?.realPath(".");Ot={given:r,path:i===void 0?r:B(i,r)}}return Ot.path}),vo=(function(){return(z?
-H:void 0)??te()}),Ze=(function(){const{env:e,envHidden:t}=w();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY\
-_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),ue=(function(e,t=!1){const n=w().files;if(!n)
-return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program's perm\
-issions)"};let r;try{r=n.read(e,ha)}catch(i){return Ke(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Py\
-thon's tomllib rejects it)"}:yo(i)?{state:"disabled",problem:"may not be read where it leads (the program's permissions)"}:
-{state:"disabled",problem:`cannot be read safely (${Ke(i).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_aske\
-d"};if(t)return{..._n(r),text:r};try{n.checkPlace(e)}catch(i){return{state:"disabled",problem:`is where another user cou\
-ld replace it (${Ke(i).replaceAll("_"," ")})`}}return{..._n(r),text:r}}),yo=(function(e){const{name:t,code:n}=e??{};return t===
-"NotCapable"||n==="ERR_ACCESS_DENIED"}),Ke=(function(e){return e?.reason??"unreadable"}),_n=(function(e){let t;try{t=mo(
-e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"never_aske\
-d"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"has a 'telemetry' that is not a table"};const{
-consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?i===
-St?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"disabled",problem:"has a consent \
-value this tool does not know"}}),go=(function(e,t){return["# NeMo Agent Toolkit telemetry consent.","# To change, run `\
-nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or set the NAT_TELEMETRY_ENABLED \
-environment variable.",`# Saved ${J(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = "${J(t).replace(/\.\d{3}Z$/,"\
-Z")}"`,`prompt_version = "${St}"`,""].join(`
+if(t!==De.name){const o=j(t);De={name:t,json:o,bytes:I(o)}}const r=J(e.timestamp),i=ve.bytes+r.length-ve.text.length;return{
+json:`{"ts":"${r}","parameters":${n},"name":${De.json}}`,bytes:oa+i+I(n)+De.bytes}}),wn=(function(e){const t=e.parameters(),
+n=(a,s)=>new TypeError(`Event '${e.name}' ${a} cannot be read: ${ee(s)}`);try{t?.then}catch(a){throw n("parameters() ret\
+urned an object that",a)}if(pi(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event '${e.
+name}' has no parameters object: parameters() returned a thenable`)}if(!F(t))throw new TypeError(`Event '${e.name}' has \
+no parameters object: parameters() returned ${b(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}let i={};
+for(const a of r){let s;try{s=t[a]}catch(d){throw n(`parameter '${a}'`,d)}a in i?i={...i,[a]:s}:i[a]=s}const o=We(i);if(o)
+throw new TypeError(`Event '${e.name}' ${o}`);return i}),We=(function(e){if(typeof e!="object"||e===null||Array.isArray(
+e))return"has no parameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n=="bool\
+ean"||typeof n=="number"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),bn=(function(e,t){
+return{browserType:"undefined",clientId:ra,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,cpuArchitecture:t.
+cpuArchitecture??M().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"u\
+ndefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"un\
+defined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"N\
+one",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"\
+undefined",sentTs:J(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefined"}}),fo=(function(e,t){
+const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events' must be an array of event\
+s, got ${b(e)}`);const r=e.findIndex(i=>!(i instanceof pe));r>=0&&n(`'events' must hold events (TelemetryEvent), got ${b(
+e[r])} at ${r}`),F(t)||n(`'options' must be an object, got ${b(t)}`),typeof t.sourceClientVersion!="string"&&n(`'sourceC\
+lientVersion' must be a string, got ${b(t.sourceClientVersion)}`);for(const i of["sessionId","cpuArchitecture"])t[i]!==void 0&&
+typeof t[i]!="string"&&n(`'${i}' must be a string, got ${b(t[i])}`);if(e.length===0)throw new RangeError("Cannot build a\
+ payload: the event list is empty");return{...bn(e[0].schemaVersion,t),events:e.map(uo)}}),Tn=(function(e,t){return Xt(`${j(
+e).slice(0,-1)},"events":[`,t,"]}")}),_e=(function(e,t,n,r,i,o=Ge(t,i)){e.create(o,r);try{e.rename(o,`${t==="/"?"":t}/${n}`)}catch(a){
+try{e.remove(o)}catch{}throw a}}),Ge=(function(e,t){return`${e==="/"?"":e}/t-${ce(t)}-${le()}.tmp`}),ce=(function(e){return String(
+Math.floor(e)).padStart(13,"0")}),qe=(function(){let e;try{e=aa()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.
+crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),le=(function(e=12){let t="";for(;t.length<e;)t+=Math.floor(qe()*
+4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),mo=(function(e){return new ua(e).document()}),Je=(function(e,t){
+return Object.hasOwn(e,t)?e[t]:void 0}),$e=(function(e,t,n){Object.defineProperty(e,t,{value:n,writable:!0,enumerable:!0,
+configurable:!0})}),Ze=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}),Se=(function(e){const t=e.charCodeAt(
+0);return t<32||t===127}),po=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.test(t)?t.startsWith("-")?-1/0:
+1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),te=(function(){if(Ke())return;const{env:e,files:t}=w(),n=e("HOME")??e("USERPROF\
+ILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?B(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\/])/.
+test(r))return r;if(Ot?.given!==r){const i=t?.realPath(".");Ot={given:r,path:i===void 0?r:B(i,r)}}return Ot.path}),vo=(function(){
+return(z?H:void 0)??te()}),Ke=(function(){const{env:e,envHidden:t}=w();if(t)return t("NAT_TELEMETRY_CONSENT_FILE")?"NAT_\
+TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),ue=(function(e,t=!1){const n=w().files;
+if(!n)return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program'\
+s permissions)"};let r;try{r=n.read(e,ha)}catch(i){return Qe(i)==="not_utf8"?{state:"disabled",problem:"is not valid UTF\
+-8 (Python's tomllib rejects it)"}:yo(i)?{state:"disabled",problem:"may not be read where it leads (the program's permis\
+sions)"}:{state:"disabled",problem:`cannot be read safely (${Qe(i).replaceAll("_"," ")})`}}if(r===void 0)return{state:"n\
+ever_asked"};if(t)return{..._n(r),text:r};try{n.checkPlace(e)}catch(i){return{state:"disabled",problem:`is where another\
+ user could replace it (${Qe(i).replaceAll("_"," ")})`}}return{..._n(r),text:r}}),yo=(function(e){const{name:t,code:n}=e??
+{};return t==="NotCapable"||n==="ERR_ACCESS_DENIED"}),Qe=(function(e){return e?.reason??"unreadable"}),_n=(function(e){let t;
+try{t=mo(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"n\
+ever_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"has a 'telemetry' that is not a ta\
+ble"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r===
+"enabled"?i===St?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"disabled",problem:"\
+has a consent value this tool does not know"}}),go=(function(e,t){return["# NeMo Agent Toolkit telemetry consent.","# To\
+ change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or set the NAT_TELE\
+METRY_ENABLED environment variable.",`# Saved ${J(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = "${J(t).replace(
+/\.\d{3}Z$/,"Z")}"`,`prompt_version = "${St}"`,""].join(`
 `)}),$n=(function(e,t=te()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision mu\
 st be "enabled" or "disabled", got ${b(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot rec\
 ord consent: the path must be a non-empty string, got ${b(t)}`);return Sn(e,t,()=>{})}),Sn=(function(e,t,n){const r=w().
-files;if(t===void 0||!r){const l=Ze();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program m\
+files;if(t===void 0||!r){const l=Ke();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program m\
 ay not read ${l} (${q(l)})`:"no home directory"),!1}const i=Y(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf(
-"\\"))+1),a=Date.now(),s=We(i,a);if(![i,s,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program m\
+"\\"))+1),a=Date.now(),s=Ge(i,a);if(![i,s,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program m\
 ay not read and write ${i} (its permissions)`),!1;const c=ue(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{
-r.ensureDir(i,!1),r.checkPlace(t),Te(r,i,o,go(e,a),a,s)}catch(l){return n(ee(l)),!1}const u=On();return u.source==="file"&&
-([U,z,H]=[e==="enabled",!0,u.path],De=u.path===void 0?{}:{text:ue(u.path,!0).text,modified:r.modifiedAt(u.path)}),!0}),On=(function(){
+r.ensureDir(i,!1),r.checkPlace(t),_e(r,i,o,go(e,a),a,s)}catch(l){return n(ee(l)),!1}const u=On();return u.source==="file"&&
+([U,z,H]=[e==="enabled",!0,u.path],Pe=u.path===void 0?{}:{text:ue(u.path,!0).text,modified:r.modifiedAt(u.path)}),!0}),On=(function(){
 const e=te(),{state:t,problem:n,outdatedYes:r}=kn(e),i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};
-return{...xn()??et(t),...i}}),Qe=(function(){const e=xn();if(e)return e;const{state:t,text:n,problem:r}=kn(te());return{
-...et(t),text:n,...r?{problem:r}:{}}}),kn=(function(e){if(e!==void 0)return ue(e);const t=Ze();return t?{state:"disabled",
+return{...xn()??tt(t),...i}}),et=(function(){const e=xn();if(e)return e;const{state:t,text:n,problem:r}=kn(te());return{
+...tt(t),text:n,...r?{problem:r}:{}}}),kn=(function(e){if(e!==void 0)return ue(e);const t=Ke();return t?{state:"disabled",
 problem:`cannot be found: the program may not read ${t} (${q(t)})`}:{state:"never_asked"}}),xn=(function(){const{env:e,envHidden:t}=w();
-if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=we(e("NAT_TELEMETRY_ENABLED"));
+if(t?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=be(e("NAT_TELEMETRY_ENABLED"));
 if(n!==void 0)return{enabled:n,source:"NAT_TELEMETRY_ENABLED"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_T\
-RACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),et=(function(e){
-return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}),Nn=(function(){try{const e=Be[Pe];
+RACK"};const r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),tt=(function(e){
+return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}),Nn=(function(){try{const e=je[Be];
 if(e===void 0)return;const{serial:t}=e;return Number.isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),
-tt=(function(){const e=Nn();e===void 0||e===je||(je=e,[U,z,kt]=[!1,!1,!0])}),Eo=(function(){return tt(),kt}),nt=(function(){
-if(Fr)return U=Fr();if(tt(),!z||H===void 0)return!0;let e=ue(H,!0);e.problem!==void 0&&(e=ue(H,!0));const t=e.text===De.
-text&&w().files?.modifiedAt(H)===De.modified;return U=e.problem===void 0&&t&&et(e.state).enabled}),V=(function(){return tt(),
-U===void 0&&An(Qe()),U===!0}),wo=(function(){const e=Qe();return U===void 0&&An(e),{enabled:e.enabled,source:e.source}}),
-An=(function(e){[U,z]=[e.enabled,e.source==="file"],H=z?te():void 0,De=H===void 0?{}:{text:e.text,modified:w().files?.modifiedAt(
-H)}}),bo=(function(){return V()&&z}),rt=(function(){const e=V(),{enabled:t,source:n,problem:r}=Qe(),o=n!=="file"&&n!=="d\
+nt=(function(){const e=Nn();e===void 0||e===Fe||(Fe=e,[U,z,kt]=[!1,!1,!0])}),Eo=(function(){return nt(),kt}),rt=(function(){
+if(Fr)return U=Fr();if(nt(),!z||H===void 0)return!0;let e=ue(H,!0);e.problem!==void 0&&(e=ue(H,!0));const t=e.text===Pe.
+text&&w().files?.modifiedAt(H)===Pe.modified;return U=e.problem===void 0&&t&&tt(e.state).enabled}),V=(function(){return nt(),
+U===void 0&&An(et()),U===!0}),wo=(function(){const e=et();return U===void 0&&An(e),{enabled:e.enabled,source:e.source}}),
+An=(function(e){[U,z]=[e.enabled,e.source==="file"],H=z?te():void 0,Pe=H===void 0?{}:{text:e.text,modified:w().files?.modifiedAt(
+H)}}),bo=(function(){return V()&&z}),it=(function(){const e=V(),{enabled:t,source:n,problem:r}=et(),o=n!=="file"&&n!=="d\
 efault"&&w().envHidden?.(n)===!0?`${n}, which the program may not read (${q(n)})`:r?`${n}: the consent file ${r}, so it \
 is read as disabled`:n;return{enabled:e,decidedBy:e===t?o:"the program (setTelemetryEnabled)"}}),Rn=(function(e){if(typeof e!=
 "boolean")throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[U,z,kt]=[e,
-!1,!0];const t=Nn()??0;if(je=e?t:t+1,!e)try{Be[Pe].serial=je}catch{}}),Mn=(function(e){const t=e.replace(/^\[(.*)\]$/,"$\
+!1,!0];const t=Nn()??0;if(Fe=e?t:t+1,!e)try{je[Be].serial=Fe}catch{}}),Mn=(function(e){const t=e.replace(/^\[(.*)\]$/,"$\
 1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
 test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}),Ln=(function(e,t){if(e.kind!=="http")return;let n;try{n=new URL(
 e.url)}catch{return}if(n.protocol!=="http:"||Mn(n.hostname))return;const r=[...n.username||n.password?["the URL's creden\
@@ -432,8 +432,8 @@ t ${O}`);return O},r=(p,$,_)=>{const O=e[p]===void 0?_:e[p];if(typeof O!==$)thro
 '${p}' must be a ${$}, got ${b(O)}`);return O},i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},a={sign:"po\
 sitive",integer:!0},s=n("requestTimeoutSeconds",Xr,i),d=n("backoffInitialSeconds",1,o),c=n("backoffMaxSeconds",60,o);if(c<
 d)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${d}), got ${c}`);
-const u=vn(),l=r("sourceClientVersion","string",xe),f=Pn("resource",e.resource),h=r("sessionId","string","undefined"),m=Dn(
-e.format,u.format),v=ot(m,l,{...u.otlpResource,...f}),g=it(v,u.sessionPrefix+h),E=Dn(e.format,void 0),y=it(ot(E,l,f,qr),
+const u=vn(),l=r("sourceClientVersion","string",Ne),f=Pn("resource",e.resource),h=r("sessionId","string","undefined"),m=Dn(
+e.format,u.format),v=st(m,l,{...u.otlpResource,...f}),g=ot(v,u.sessionPrefix+h),E=Dn(e.format,void 0),y=ot(st(E,l,f,qr),
 h),x=n("maxEventBytes",32768,a);if(x<y.eventBytes)throw new RangeError(`Cannot create handler: 'maxEventBytes' must be a\
 t least ${y.eventBytes} (the smallest event), got ${x}`);const N=n("maxBatchBytes",5e5,a);if(N<y.batchBytes){const p=`on\
 e ${E} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: 'sourc\
@@ -448,14 +448,14 @@ ir: false)":e.spoolDir===void 0?u.noSpool:void 0,spoolFallback:e.spoolDir===void
 "spoolMaxEvents",1e3,a),maxBytes:n("spoolMaxBytes",1048576,a),maxAgeMs:n("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts:No(
 e.captureInterrupts),handOff:xo(e.handOff===void 0?void 0:r("handOff","boolean",!0),u),customFetch:e.fetch!==void 0,format:v,
 headers:{...m==="otlp"?u.otlpHeaders:{},...ko(e.headers)},fetch:r("fetch","function",w().fetch??((p,$)=>globalThis.fetch(
-p,$))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",Ge)}}),it=(function(e,t){
-const n={json:Wr,bytes:I(Wr),schemaVersion:_t,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(
-n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+Gr+r,envelopeBytes:i}}),ot=(function(e,t,n,r){return e==="o\
+p,$))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",qe)}}),ot=(function(e,t){
+const n={json:Wr,bytes:I(Wr),schemaVersion:$t,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(
+n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+Gr+r,envelopeBytes:i}}),st=(function(e,t,n,r){return e==="o\
 tlp"?_o({serviceName:n["service.name"]??Gs,serviceVersion:t,resourceAttributes:n},r):To(t,r)}),$o=(function(e){const{format:t,
-sourceClientVersion:n}=e,r=t.resource??{},i=it(ot(t.name,n,r,qr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
+sourceClientVersion:n}=e,r=t.resource??{},i=ot(st(t.name,n,r,qr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,
 i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,i.eventBytes)}}),So=(function(e,t,n){if(e!==void 0&&(typeof e!=
-"string"||!Ve(e)))throw new TypeError(`Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${b(
-typeof e=="string"?P(e):e)}`);if(e===void 0&&t===At)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Lr;return Ve(
+"string"||!ze(e)))throw new TypeError(`Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${b(
+typeof e=="string"?P(e):e)}`);if(e===void 0&&t===At)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Lr;return ze(
 r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invali\
 d_endpoint"}}),Oo=(function(e,t){if(e!==!1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Ca\
 nnot create handler: 'spoolDir' must be a non-empty string or false, got ${b(e)}`);if(!W(e,M().os))throw new TypeError(`\
@@ -474,12 +474,12 @@ return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enable
 F"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),No=(function(e){if(e===void 0||e===!1)return!1;if(e===
 !0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be\
  a boolean or a function, got ${b(e)}`)}),Ao=(function(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(
-n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),Zr)}),Se=(function(e,t,n,r=0){
+n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),Zr)}),Oe=(function(e,t,n,r=0){
 const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}),he=(function(e){let t=2166136261;
-for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),Oe=(function(e,t,n,r){
+for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),ke=(function(e,t,n,r){
 let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===void 0?void 0:r(a,o);return s===void 0?
-[]:[s]})}),st=(function(e,t){return t??he(e)}),Ro=(function(e,t,n){return Oe(e,t,ga,(r,i)=>{const o=Bn(e,`${t}/${i}`,n);
-if(typeof o!="object")return;const a=o.endpointHash??(o.endpoint===void 0?r:st(o.endpoint));return{hash:r,...o,endpointHash:a}})}),
+[]:[s]})}),at=(function(e,t){return t??he(e)}),Ro=(function(e,t,n){return ke(e,t,ga,(r,i)=>{const o=Bn(e,`${t}/${i}`,n);
+if(typeof o!="object")return;const a=o.endpointHash??(o.endpoint===void 0?r:at(o.endpoint));return{hash:r,...o,endpointHash:a}})}),
 Bn=(function(e,t,n){try{const r=e.read(t,Kr);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:a,endpointHash:s,
 handedOffAt:d}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+Zr,l=Number.isFinite(d)&&d<=
 n?{failures:i,notBefore:o,handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof a=="string"?a:void 0,
@@ -491,19 +491,19 @@ const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/ri));return{name:e,tim
 Hn=(function(e,t,n){let r=Math.max(0,e.length-t),i=e.slice(r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.length&&i>n;)i-=e[r++].
 bytes+1;return{first:r,bytes:i}}),Yn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ce(t)}-${e.length}\
 -${r}-${n===void 0?"":`${n}-`}${le()}.jsonl`}),Vn=(function(e){return e.map(t=>`${t.text}
-`).join("")}),ke=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${j(e.schemaVersion)},"sessionId":${j(e.sessionId)}\
+`).join("")}),xe=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${j(e.schemaVersion)},"sessionId":${j(e.sessionId)}\
 ,${e.clientVersion===void 0?"":`"clientVersion":${j(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.
 json}}`;return{text:t,bytes:I(t)}}),zn=(function(e,t){return`l-${ce(t)}-${e}`}),Xn=(function([,e,t]){return e==="l"?Number(
 t):Number(t)+wa}),Mo=(function(e,t){return t>Xn(e)}),Lo=(function(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,
 timestamp:o,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===void 0||
-typeof i=="string")&&Number.isFinite(o)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Xe(a.parameters)===
+typeof i=="string")&&Number.isFinite(o)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&We(a.parameters)===
 void 0))return;const d={json:j(a),schemaVersion:n,sessionId:r,retries:t,timestamp:o};return i===void 0?d:{...d,clientVersion:i}}catch{
 return}}),Wn=(function(e,t){return e.spoolFallback?ro(w().env,M().os,t?.uid):void 0}),Gn=(function(e,t,n=()=>{},r="work"){
-const{spoolDir:i,spoolLimits:o}=e,a=qn(e);let s=e.noSpool??"there is no spool directory";const d=i===void 0?void 0:Ue.open(
-i,t,o,a,l=>s=l,r),c=Wn(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:Ue.
-open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=Ue.open(c,t,o,
+const{spoolDir:i,spoolLimits:o}=e,a=qn(e);let s=e.noSpool??"there is no spool directory";const d=i===void 0?void 0:He.open(
+i,t,o,a,l=>s=l,r),c=Wn(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:He.
+open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=He.open(c,t,o,
 a,l=>s+=`; nor in ${c}: ${l}`,r);return n(s,u?.dir),u}),qn=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,
-customFetch:o}=e,a={version:o&&r!==xe?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.
+customFetch:o}=e,a={version:o&&r!==Ne?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.
 resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},s=j(a);return Fn(t.kind==="http"?t.url:"",n.name,s==="\
 {}"?"":s)}),Io=(function(e,t){const{sessionId:n,sourceClientVersion:r,maxEventBytes:i}=t;try{if(!(e instanceof pe))return{
 reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be i\
@@ -515,20 +515,20 @@ resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:o,bytes:a,sche
 timestamp:d,retries:0,notBefore:0}:{reason:"invalid_event",detail:"timestamp is not a finite number"}}catch(o){return{reason:"\
 invalid_event",detail:ee(o)}}}),Co=(function(e,t,n,r=i=>i.bytes){const i=[];let o=[],a=0;for(const s of e){const d=r(s);
 o.length>0&&s.schemaVersion===o[0].schemaVersion&&s.sessionId===o[0].sessionId&&s.clientVersion===o[0].clientVersion&&a+
-1+d<=t||(o=[],i.push(o),a=n(s)-1),a+=1+d,o.push(s)}return i}),Do=(function(e,t){return{...e,[oi]:JSON.stringify(t)}}),at=(function(e,t,n,r){
+1+d<=t||(o=[],i.push(o),a=n(s)-1),a+=1+d,o.push(s)}return i}),Do=(function(e,t){return{...e,[oi]:JSON.stringify(t)}}),dt=(function(e,t,n,r){
 const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const a of e.list(t)){
-const s=i.exec(a);if(!s)continue;const d=Number(s[1]),c=s[2]==="lock"?ye:La;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).
-push(a):dt(e,`${t}/${a}`)}return o.locks.sort(),o.marks.sort(),o}),Po=(function(e,t,n,r){try{return at(e,t,n,r).locks.length>
-0}catch{return!1}}),Bo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=at(e,t,n,Date.now());if(i.locks.length>0||i.
-marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${ce(o)}-${le()}.start`,e.create(`${t}/${r}`,"");const a=at(
-e,t,n,o);return a.locks.length===0&&a.marks[0]===r?r:(dt(e,`${t}/${r}`),"at work")}catch{return r}}),jo=(function(e,t,n){
+const s=i.exec(a);if(!s)continue;const d=Number(s[1]),c=s[2]==="lock"?ge:La;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).
+push(a):ct(e,`${t}/${a}`)}return o.locks.sort(),o.marks.sort(),o}),Po=(function(e,t,n,r){try{return dt(e,t,n,r).locks.length>
+0}catch{return!1}}),Bo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=dt(e,t,n,Date.now());if(i.locks.length>0||i.
+marks.length>0)return"at work";const o=Date.now();r=`sender-${n}-${ce(o)}-${le()}.start`,e.create(`${t}/${r}`,"");const a=dt(
+e,t,n,o);return a.locks.length===0&&a.marks[0]===r?r:(ct(e,`${t}/${r}`),"at work")}catch{return r}}),jo=(function(e,t,n){
 n!==void 0&&Fo(e,t,()=>[n])}),Fo=(function(e,t,n){try{e.ensureDir(t,!0,!1),Uo(e,t,n())}catch{}}),Uo=(function(e,t,n){for(const r of n)
-dt(e,`${t}/${r}`)}),dt=(function(e,t){try{e.remove(t)}catch{}}),Jn=(function(e,t,n){const r=Ho(e,t,n);return r.handOff?r:
+ct(e,`${t}/${r}`)}),ct=(function(e,t){try{e.remove(t)}catch{}}),Jn=(function(e,t,n){const r=Ho(e,t,n);return r.handOff?r:
 {...r,outcome:Zn(e,t)}}),Zn=(function(e,t){return e.sink.kind==="none"?"dropped":Kn(e)&&t?.health.isOpen()!==!0?"deliver\
 ed":t?"spooled":"dropped"}),Kn=(function(e){return e.sink.kind!=="http"||w().canConnect(e.sink.url)}),Ho=(function(e,t,n){
 try{const r=er(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
 a=Qn(e.sink.url,i.dir);if(o.isOpen()){const f=w().senderRefusal(a);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
-{handOff:!1,reason:f}}const s=w().senderCommand(`${i.dir}/${ge}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};
+{handOff:!1,reason:f}}const s=w().senderCommand(`${i.dir}/${Ee}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};
 const{cwd:d,...c}=s,u={...Wo(e,i.dir),successor:c,onByConsentFile:bo()};return{handOff:!0,command:{...s,env:Do(s.env,u)},
 backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),Yo=(function(e,t,n){const r=Jn(e,t,n);return r.
 handOff&&r.command&&!qo(r.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be w\
@@ -542,8 +542,8 @@ Xo=(function(e){const t=Y(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/
 .."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:B(i,n);return o!==void 0&&r?.allowed(o,"read")?
 o:e}),er=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
 "http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
- which a sender process cannot call";if(e.requestTimeoutMs>ye-Pa)return`a request may take longer (requestTimeoutSeconds\
-) than a sender lives (${ye/1e3} s)`;if(!n)return"telemetry was turned off during the run";if(!t)return"there is no usab\
+ which a sender process cannot call";if(e.requestTimeoutMs>ge-Pa)return`a request may take longer (requestTimeoutSeconds\
+) than a sender lives (${ge/1e3} s)`;if(!n)return"telemetry was turned off during the run";if(!t)return"there is no usab\
 le spool directory";if(!t.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (\
 Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user \
 could swap the sender's script there";if(!Kn(e))return"the program may not connect to the endpoint";const{spool:o,files:a,
@@ -553,32 +553,32 @@ nts have waited a minute with no sender at work"}),Wo=(function(e,t){const{sink:
 endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/
 1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...$o(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.
 maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.
-resource}}}),Go=(function({files:e,spool:t}){return e.sizeOf(`${t.dir}/${ge}`,!0)===Ca}),qo=(function(e){if(Go(e))return!0;
-const{files:t,spool:n}=e,r=()=>Te(t,n.dir,ge,Ia,Date.now());try{r()}catch(i){if(!(i instanceof A))return!1;try{t.remove(
-`${n.dir}/${ge}`),r()}catch{return!1}}return tr(t,n.dir,ja),!0}),tr=(function(e,t,n,r=Date.now()){let i;try{i=e.list(t).
-filter(s=>Ma.test(s))}catch{return}const o=s=>{const d=e.modifiedAt(`${t}/${s}`);return d===void 0||d>r+ye?-1/0:d},a=n===
-"none"?i:i.filter(s=>s!==ge).map(s=>({name:s,written:o(s)})).sort((s,d)=>d.written-s.written).slice(n).filter(({written:s})=>r-
-s>ye).map(({name:s})=>s);for(const s of a)try{e.remove(`${t}/${s}`)}catch{}}),Jo=(function(e,t,n,r=-1/0){const i=Date.now(),
-o=sr(e,ft(t,n)),s=ir(e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(d=>or(e,d).lines);return ut([...typeof o=="o\
-bject"?o.lines:[],...s],r,i)}),Zo=(function(e,t,n=-1/0){return[...new Set([...Oe(e,t,Ya,i=>i),...Oe(e,t,Ct,i=>i)])].flatMap(
+resource}}}),Go=(function({files:e,spool:t}){return e.sizeOf(`${t.dir}/${Ee}`,!0)===Ca}),qo=(function(e){if(Go(e))return!0;
+const{files:t,spool:n}=e,r=()=>_e(t,n.dir,Ee,Ia,Date.now());try{r()}catch(i){if(!(i instanceof A))return!1;try{t.remove(
+`${n.dir}/${Ee}`),r()}catch{return!1}}return tr(t,n.dir,ja),!0}),tr=(function(e,t,n,r=Date.now()){let i;try{i=e.list(t).
+filter(s=>Ma.test(s))}catch{return}const o=s=>{const d=e.modifiedAt(`${t}/${s}`);return d===void 0||d>r+ge?-1/0:d},a=n===
+"none"?i:i.filter(s=>s!==Ee).map(s=>({name:s,written:o(s)})).sort((s,d)=>d.written-s.written).slice(n).filter(({written:s})=>r-
+s>ge).map(({name:s})=>s);for(const s of a)try{e.remove(`${t}/${s}`)}catch{}}),Jo=(function(e,t,n,r=-1/0){const i=Date.now(),
+o=sr(e,mt(t,n)),s=ir(e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(d=>or(e,d).lines);return ht([...typeof o=="o\
+bject"?o.lines:[],...s],r,i)}),Zo=(function(e,t,n=-1/0){return[...new Set([...ke(e,t,Ya,i=>i),...ke(e,t,Ct,i=>i)])].flatMap(
 i=>{const o=Jo(e,t,i,n);return o?[{key:i,...o}]:[]})}),Ko=(function(e,t,n,r,i,o,a=-1/0){const s=Object.entries(i).filter(
-([f,h])=>ci.test(f)&&Number.isSafeInteger(h)&&h>0);if(s.length===0||!ht(o))return;const c={...{since:o,last:o,dropped:Object.
-fromEntries(s.slice(0,It))},endpointHash:he(r)},u=P(r)===r?{...c,endpoint:r}:c,l=ft(t,n);try{const f=ir(e,t,n,o).filter(
-m=>m.quiet).map(m=>nr(e,m,t,n)),h=ut([...f.flatMap(m=>m.lines),u],a,o)??u;rr(e,t,n,f,()=>{const m=sr(e,l);m==="invalid"&&
+([f,h])=>ci.test(f)&&Number.isSafeInteger(h)&&h>0);if(s.length===0||!ft(o))return;const c={...{since:o,last:o,dropped:Object.
+fromEntries(s.slice(0,It))},endpointHash:he(r)},u=P(r)===r?{...c,endpoint:r}:c,l=mt(t,n);try{const f=ir(e,t,n,o).filter(
+m=>m.quiet).map(m=>nr(e,m,t,n)),h=ht([...f.flatMap(m=>m.lines),u],a,o)??u;rr(e,t,n,f,()=>{const m=sr(e,l);m==="invalid"&&
 e.remove(l);const v=`${j(h)}
 `;typeof m!="object"||m.bytes+v.length<=ai?e.append(l,typeof m=="object"&&!m.ended?`
-${v}`:v,di):Qo(e,t,n,h,a,o)});for(const{path:m}of f)m!==void 0&&T(()=>e.remove(m))}catch{}}),Qo=(function(e,t,n,r,i,o){const a=ft(
-t,n),s={path:ct(t,n),quiet:!1},d=lt(e,a,s.path)?nr(e,s,t,n):{lines:[]};rr(e,t,n,[d],()=>{e.append(a,`${j(ut([...d.lines,
+${v}`:v,di):Qo(e,t,n,h,a,o)});for(const{path:m}of f)m!==void 0&&T(()=>e.remove(m))}catch{}}),Qo=(function(e,t,n,r,i,o){const a=mt(
+t,n),s={path:lt(t,n),quiet:!1},d=ut(e,a,s.path)?nr(e,s,t,n):{lines:[]};rr(e,t,n,[d],()=>{e.append(a,`${j(ht([...d.lines,
 r],i,o)??r)}
 `,di)})}),nr=(function(e,t,n,r){if(e.sizeOf(t.path)===void 0)return T(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
-lines:i,upTo:o}=or(e,t),a=ct(n,r,o);return lt(e,t.path,a)?{lines:i,path:a,summed:t.summed}:{lines:[],summed:t.summed}}),
-rr=(function(e,t,n,r,i){try{i()}catch(o){for(const{path:a,summed:s}of r)a!==void 0&&lt(e,a,ct(t,n,s));throw o}}),ct=(function(e,t,n){
-const r=n===void 0?"":`-${n}`;return B(e,`drops-${t}-${ce(Date.now())}-${le()}${r}.aside`)}),ir=(function(e,t,n,r){return Oe(
+lines:i,upTo:o}=or(e,t),a=lt(n,r,o);return ut(e,t.path,a)?{lines:i,path:a,summed:t.summed}:{lines:[],summed:t.summed}}),
+rr=(function(e,t,n,r,i){try{i()}catch(o){for(const{path:a,summed:s}of r)a!==void 0&&ut(e,a,lt(t,n,s));throw o}}),lt=(function(e,t,n){
+const r=n===void 0?"":`-${n}`;return B(e,`drops-${t}-${ce(Date.now())}-${le()}${r}.aside`)}),ir=(function(e,t,n,r){return ke(
 e,t,Ct,(i,o)=>{const[,,a,s]=Ct.exec(o)??[],d=Math.abs(r-Number(a))>=Va;return i===n?{path:B(t,o),summed:s===void 0?void 0:
 Number(s),quiet:d}:void 0})}),or=(function(e,t){try{const n=t.summed??0,r=e.read(t.path,Lt)?.slice(n)??"",i=t.quiet?r.length:
 r.lastIndexOf(`
-`)+1;return{lines:ar(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}),lt=(function(e,t,n){return T(()=>(e.
-rename(t,n),!0))??!1}),ut=(function(e,t,n){const r=e.map(s=>({...s,since:Math.min(s.since,n),last:Math.min(s.last,n)})).
+`)+1;return{lines:ar(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}),ut=(function(e,t,n){return T(()=>(e.
+rename(t,n),!0))??!1}),ht=(function(e,t,n){const r=e.map(s=>({...s,since:Math.min(s.since,n),last:Math.min(s.last,n)})).
 filter(s=>s.last>=t);if(r.length===0)return;const i={};for(const s of r)for(const[d,c]of Object.entries(s.dropped))(d in
 i||Object.keys(i).length<It)&&C(i,d,c);for(const s of Object.keys(i))i[s]=Math.min(i[s],Number.MAX_SAFE_INTEGER);const{endpoint:o,
 endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:i,...a===
@@ -586,26 +586,26 @@ void 0?{}:{endpointHash:a},...o===void 0?{}:{endpoint:o}}}),sr=(function(e,t){tr
 void 0:{lines:ar(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof A?"invalid":void 0}}),ar=(function(e){return e.split(`
 `).flatMap(t=>es(t)??[])}),es=(function(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),a=typeof r==
-"object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ht(t)&&ht(n)&&t<=n&&a.length>0&&a.length<=It&&a.every(([
+"object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ft(t)&&ft(n)&&t<=n&&a.length>0&&a.length<=It&&a.every(([
 c,u])=>ci.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const d={since:t,last:n,dropped:Object.fromEntries(a),...typeof o==
-"string"&&Ha.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&P(i)===i?{...d,endpoint:i}:d}catch{return}}),ht=(function(e){
-return Number.isSafeInteger(e)&&e>=0&&e<=Br}),ft=(function(e,t){return B(e,`drops-${t}.json`)}),ts=(function(e){const t=w().
+"string"&&Ha.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&P(i)===i?{...d,endpoint:i}:d}catch{return}}),ft=(function(e){
+return Number.isSafeInteger(e)&&e>=0&&e<=Br}),mt=(function(e,t){return B(e,`drops-${t}.json`)}),ts=(function(e){const t=w().
 monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(i=>{n=In(Math.max(0,t-w().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),
 dr=(function(e){w().writeStderr(`${Mt(JSON.parse(e))}
 `)}),ns=(function({subcommand:e,subcommands:t}){return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&de()?.(`'su\
 bcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`),"undefined")}),rs=(async function(e,t){
 if(is(e),typeof t!="function")throw new TypeError(`Cannot track command: 'main' must be a function, got ${b(t)}`);const n=Date.
-now(),r=ns(e),i=ze("command",e.command);let o=!1;const a=(l,f,h="undefined")=>{if(!o){o=!0;try{d.enqueue(new Dr({nemoSource:e.
+now(),r=ns(e),i=Xe("command",e.command);let o=!1;const a=(l,f,h="undefined")=>{if(!o){o=!0;try{d.enqueue(new Dr({nemoSource:e.
 nemoSource,command:i,subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},s=l=>{const f=os(
 l);a(f===0?"success":"failure",f)},d=new li({sessionId:le(32),...e.handler,captureInterrupts:l=>a("interrupted",ne[l],l===
 "SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await fi({optOut:e.optOutCommand});const c=l=>l===void 0?
-w().exitCode():l;if(!V())return de()?.(`telemetry off (decided by ${rt().decidedBy}): the command is not recorded`),c(await t());
+w().exitCode():l;if(!V())return de()?.(`telemetry off (decided by ${it().decidedBy}): the command is not recorded`),c(await t());
 let u=()=>{};try{u=w().onExit({beforeExit:()=>!1,exit:s})}catch{}try{d.start()}catch{}try{const l=await t();return s(as(
 l)??w().exitCode()??0),c(l)}catch(l){throw a("failure",1,ss(l,e.errorClasses??[])),l}finally{u(),await d.stop().catch(()=>{})}}),
 is=(function(e){const t=f=>{throw new TypeError(`Cannot track command: ${f}`)};F(e)||t(`options must be an object, got ${b(
 e)}`);const n=ae(e,rd);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:a,optOutCommand:s,handler:d}=e;
 Object.hasOwn(e,"command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(
-r)&&r.every(f=>typeof f=="string"))&&t(`'subcommands' must be an array of strings, got ${b(r)}`);const c=Object.values(Ie);
+r)&&r.every(f=>typeof f=="string"))&&t(`'subcommands' must be an array of strings, got ${b(r)}`);const c=Object.values(Ce);
 i!==void 0&&!c.includes(i)&&t(`'nemoSource' must be one of ${Ft(c)}, got ${b(i)}`);const u=Array.isArray(o)||F(o)?o:void 0;
 o!==void 0&&!(u&&Object.values(u).every(f=>typeof f=="function"))&&t(`'errorClasses' must be an array of classes or an o\
 bject naming them, got ${b(o)}`),a!==void 0&&typeof a!="boolean"&&t(`'askConsent' must be a boolean, got ${b(a)}`);const l=Pt(
@@ -614,7 +614,7 @@ Object.hasOwn(d,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCom
 M as the command's outcome")}),os=(function(e){return M().os==="win32"?e>>>0:e&255}),ss=(function(e,t){try{const n=e?.constructor;
 if(!n)return"Error";if(!Array.isArray(t)){const r=Object.entries(t).find(([,i])=>i===n);if(r)return r[0]}if(id.includes(
 n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}return"Error"}),as=(function(e){const t=typeof e=="str\
-ing"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),xe="0.1.0";function mt(e,t){const n=ds(
+ing"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),Ne="0.1.0";function pt(e,t){const n=ds(
 e,t);if(n===void 0)return{kind:"direct"};const r=hr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:ls(e,t(r));return r!==void 0&&
 i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...cs(t(n)),setBy:n}}function ds(e,t){const n=e.protocol==="https:"?
 ["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:
@@ -624,43 +624,43 @@ set)`}function cs(e){const t=e.trim();let n;try{n=new URL(/^[a-z][a-z0-9+.-]*:\/
 kind:"unusable",reason:"the proxy URL cannot be parsed"}}const{protocol:r}=n;if(r!=="http:"&&r!=="https:")return{kind:"u\
 nusable",reason:`${r} proxies are not supported`};if(n.hostname==="")return{kind:"unusable",reason:"the proxy URL names \
 no host"};const i=n.username||n.password?`Basic ${mr(`${fr(n.username)}:${fr(n.password)}`)}`:void 0,o=n.port?Number(n.port):
-r==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:vt(n.hostname),port:o,authorization:i}}}function ls(e,t){
-const n=vt(e.hostname.toLowerCase()).replace(/\.$/,""),r=pt(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.
+r==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:yt(n.hostname),port:o,authorization:i}}}function ls(e,t){
+const n=yt(e.hostname.toLowerCase()).replace(/\.$/,""),r=vt(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.
 split(",").map(o=>o.trim()).filter(o=>{const a=lr(o.toLowerCase());return a===void 0||a.port!==void 0&&a.port!==i?!1:a.kind===
 "all"?!0:a.kind==="domain"?r===void 0&&(n===a.name||n.endsWith(`.${a.name}`)):r!==void 0&&ur(r,a.address,a.prefix)})}function us(e,t){
-const n=pt(e),r=/^[\d.a-f:/]+$/i.test(t)?lr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
+const n=vt(e),r=/^[\d.a-f:/]+$/i.test(t)?lr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&
 ur(n,r.address,r.prefix)}function lr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?
 void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const s=/^(.*):(\d+)$/.exec(e);s&&([t,n]=[s[1],Number(s[2])])}
-if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=pt(i?i[1]:t);if(o!==void 0){const s=i?Number(
+if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=vt(i?i[1]:t);if(o!==void 0){const s=i?Number(
 i[2]):o.length*8;return s<=o.length*8?{kind:"ip",address:o,prefix:s,port:n}:void 0}if(i)return;const a=t.replace(/^\*?\./,
 "").replace(/\.$/,"");return a===""||a.includes("*")?void 0:{kind:"domain",name:a,port:n}}function ur(e,t,n){if(e.length!==
 t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&i)!==(t[r/8]&i))return!1}return!0}
-function pt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.slice(1).map(Number);return c.
-every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=vt(new URL(`http://[${e}]/`).hostname)}catch{return}const[
+function vt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.slice(1).map(Number);return c.
+every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=yt(new URL(`http://[${e}]/`).hostname)}catch{return}const[
 r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],a=o(r),s=o(i);return(i===void 0?a:[...a,...Array(8-a.length-
-s.length).fill(0),...s]).flatMap(c=>[c>>8,c&255])}function hr(e,t){return t.find(n=>e(n)?.trim())}function vt(e){return e.
+s.length).fill(0),...s]).flatMap(c=>[c>>8,c&255])}function hr(e,t){return t.find(n=>e(n)?.trim())}function yt(e){return e.
 startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function fr(e){try{return decodeURIComponent(e)}catch{return e}}function mr(e){
 let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(t)}var hs=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,
 fs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,ms=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]),Ne=["SIGINT","SIGTERM"],ne={SIGINT:130,SIGTERM:143},yt="/proc/self/status",re=class extends TypeError{constructor(e){
+er-encoding","upgrade"]),Ae=["SIGINT","SIGTERM"],ne={SIGINT:130,SIGTERM:143},gt="/proc/self/status",re=class extends TypeError{constructor(e){
 super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}},A=class extends Error{reason;constructor(e,t){super(`refused ${e}\
 : ${t}`),this.name="RefusedPath",this.reason=t}},pr=64,ps=4,vr="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=:%-]*\\])*",
 vs=new RegExp(`^(?:(${vr})@(?:${vr}@)*)?([a-z\\d.-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,"i"),yr="[\\t\\n\\v\\f\\r \\u0085\\u0\
 0a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",ys=new RegExp(`^${yr}+|${yr}+$`,"g"),Z=globalThis,gs,Es={
 x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},ws={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64\
 le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},bs={x64:"x86_64",arm64:"arm64"},
-Ts={x64:"amd64",arm64:"arm64",ia32:"i386"},_s={x64:"AMD64",arm64:"ARM64",ia32:"x86"},$s=4096,Ae=class{#e=new Set;#t;#i;constructor(e){
+Ts={x64:"amd64",arm64:"arm64",ia32:"i386"},_s={x64:"AMD64",arm64:"ARM64",ia32:"x86"},$s=4096,Re=class{#e=new Set;#t;#i;constructor(e){
 this.#t=e}add(e){this.#e.add(e);try{this.#i??=this.#t(this.#e)}catch(t){throw this.#e.delete(e),t}return()=>{!this.#e.delete(
-e)||this.#e.size>0||(this.#i?.(),this.#i=void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#i=void 0}},gt=["HOME","USERP\
+e)||this.#e.size>0||(this.#i?.(),this.#i=void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#i=void 0}},Et=["HOME","USERP\
 ROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FIL\
-E","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],Et=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","a\
-ll_proxy"],me=[...Et,"NO_PROXY","no_proxy","REQUEST_METHOD"],Ss=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_\
-USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...me,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...gt],Os="pid:[4026531836]",
+E","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],wt=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","a\
+ll_proxy"],me=[...wt,"NO_PROXY","no_proxy","REQUEST_METHOD"],Ss=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_\
+USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...me,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Et],Os="pid:[4026531836]",
 gr=Symbol.for("@nat/telemetry: a signal listener that stands aside"),Er="/proc/self/ns/pid",wr=["/usr/bin/setsid","/bin/\
 setsid"],br="/bin/sh",ks=[["/bin/bash",!0,'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";\
 ; esac; done 2>/dev/null; exec "$@"'],[br,!1,'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],xs=[...me,"DENO_CERT",
-"DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],Re=globalThis.Deno,Tr=!1,wt=new Set;Re&&globalThis.
-addEventListener("unload",()=>{Tr=!0;for(const e of wt)e()});var _r=typeof Re?.addSignalListener=="function"?dn(Re):void 0,
+"DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],Me=globalThis.Deno,Tr=!1,bt=new Set;Me&&globalThis.
+addEventListener("unload",()=>{Tr=!0;for(const e of bt)e()});var _r=typeof Me?.addSignalListener=="function"?dn(Me):void 0,
 Ns="/etc/hosts",As=16<<20,Rs=5e3,Ms=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Ls(e,t,n){const r=e("node\
 :dns");return(i,o,a)=>{const s=i.toLowerCase().replace(/\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||Ps(e,s))return r.
 lookup(i,o,a);const d=new r.Resolver({timeout:Rs,tries:1}),c=()=>d.cancel();n.addEventListener("abort",c,{once:!0});const u=(l,f)=>new Promise(
@@ -677,7 +677,7 @@ hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const d=r.slice(0,6).fi
 r.size<=n?e.readFileSync(t,"latin1"):""}function Ps(e,t){const n=T(()=>$r(e("node:fs"),Ns,As))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
 `,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}function Bs(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
-(o,a)=>{const s=new URL(r),d=mt(s,t);if(d.kind==="unusable")return a(new re(d.reason));const c=s.protocol==="https:",u=Ls(
+(o,a)=>{const s=new URL(r),d=pt(s,t);if(d.kind==="unusable")return a(new re(d.reason));const c=s.protocol==="https:",u=Ls(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(d.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=d,m=i.signal;l.createConnection=(v,g)=>{
 (c?Fs(e,u,h,s,m):Sr(e,u,h,m)).then(y=>g(null,y),y=>g(y))},c||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,
@@ -685,9 +685,9 @@ h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c
 f.on("error",a),f.on("response",h=>{const m=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const g=m(
 v);return g===void 0?null:Array.isArray(g)?g.join(", "):g}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
 "node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}var js=16384;function Sr(e,t,n,r){const i=e("node:net"),
-{hostname:o,port:a}=n;return bt(r,s=>{const d=n.protocol==="https:"?e("node:tls").connect({host:o,port:a,servername:i.isIP(
+{hostname:o,port:a}=n;return Tt(r,s=>{const d=n.protocol==="https:"?e("node:tls").connect({host:o,port:a,servername:i.isIP(
 o)?"":o,lookup:t}):i.connect({host:o,port:a,lookup:t});return d.once(n.protocol==="https:"?"secureConnect":"connect",()=>s(
-d)),d})}async function Fs(e,t,n,r,i){const o=await Sr(e,t,n,i),a=`${r.hostname}:${r.port||443}`;await bt(i,(c,u)=>{let l="";
+d)),d})}async function Fs(e,t,n,r,i){const o=await Sr(e,t,n,i),a=`${r.hostname}:${r.port||443}`;await Tt(i,(c,u)=>{let l="";
 const f=h=>{l+=h.toString("latin1");const m=l.indexOf(`\r
 \r
 `);if(m<0){l.length>js&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
@@ -697,8 +697,8 @@ a",f),o.write(`CONNECT ${a} HTTP/1.1\r
 Host: ${a}\r
 `+(n.authorization?`Proxy-Authorization: ${n.authorization}\r
 `:"")+`\r
-`),o});const s=e("node:net"),d=r.hostname.replace(/^\[(.*)\]$/,"$1");return bt(i,c=>{const u=s.isIP(d)?"":d,l=e("node:tl\
-s").connect({socket:o,host:d,servername:u});return l.on("close",()=>o.destroy()),l.once("secureConnect",()=>c(l)),l})}function bt(e,t){
+`),o});const s=e("node:net"),d=r.hostname.replace(/^\[(.*)\]$/,"$1");return Tt(i,c=>{const u=s.isIP(d)?"":d,l=e("node:tl\
+s").connect({socket:o,host:d,servername:u});return l.on("close",()=>o.destroy()),l.once("secureConnect",()=>c(l)),l})}function Tt(e,t){
 return new Promise((n,r)=>{let i;const o={outcome:"pending"},a=()=>{e.removeEventListener("abort",c),i?.removeListener("\
 error",d),i?.removeListener("close",u)},s=l=>{o.outcome==="pending"&&(o.outcome="settled",a(),n(l))};function d(l){o.outcome===
 "pending"&&(o.outcome="failed",a(),i?.destroy(),r(l))}const c=()=>d(new Error("aborted")),u=()=>d(new Error("the connect\
@@ -707,13 +707,13 @@ return d(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.ou
 o.outcome==="pending"&&(i.on("error",d),i.on("close",u))})}var Or,kr=!1,Us={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"\
 0"},xr="/etc/passwd",Hs=16*1024*1024,Ys=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
 Vs=/^(openssl-config|tls-cipher-list)$/,zs=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Nr=/--(?:experimental[-_])?permission|--allow[-_]/,
-Xs=/^--experimental[-_](?:default[-_])?config[-_]file/,Me=new WeakMap,ie=globalThis,Ws={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},
+Xs=/^--experimental[-_](?:default[-_])?config[-_]file/,Le=new WeakMap,ie=globalThis,Ws={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},
 monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,
 senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",
 spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runt\
 ime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},
-onInterrupt:()=>()=>{}},Le,Ar=[T(()=>ie.Bun?.fetch),ie.Deno?T(()=>ie.fetch):void 0].find(e=>typeof e=="function"),Gs="na\
-t-cli",Tt={name:"@nat/telemetry",version:xe},Rr=e=>Object.entries(e).map(([t,n])=>({key:t,value:hn(n)})),Mr=["OTEL_EXPOR\
+onInterrupt:()=>()=>{}},Ie,Ar=[T(()=>ie.Bun?.fetch),ie.Deno?T(()=>ie.fetch):void 0].find(e=>typeof e=="function"),Gs="na\
+t-cli",_t={name:"@nat/telemetry",version:Ne},Rr=e=>Object.entries(e).map(([t,n])=>({key:t,value:hn(n)})),Mr=["OTEL_EXPOR\
 TER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Lr="https://events.telemetry.data.nvidia.com/v1.1/events/json",qs=[
 "","0","false","no","off"],Ir={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the pro\
 gram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
@@ -724,13 +724,13 @@ s NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_EN
 LP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector's key) are\
  not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Js=Object.keys(Ir),Zs=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
 Ks=gn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),Qs=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-ea=gn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),_t="1.5",Cr=Object.freeze({SUCCESS:"\
+ea=gn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),$t="1.5",Cr=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
-undefined"}),Ie=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
+undefined"}),Ce=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
 undefined"}),pe=class{name;schemaVersion;timestamp;constructor(e,t={}){if(so(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
-e event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??_t;if(typeof n!=
+e event: an event type must declare a name (pass it to super()), got ${b(e)}`);const n=t.schemaVersion??$t;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${b(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},ta={nemoSource:!0,
@@ -740,25 +740,25 @@ const t=F(e)?ae(e,ta)?.replace("is not an option","is not a field"):`its fields 
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${b(n)}`);if(!Number.
 isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be finite, got ${n}`);const r=Math.max(n,-1),i=e.
 exitCode??-1;if(!Number.isInteger(i))throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${b(i)}`);
-this.fields=Object.freeze({nemoSource:En("nemoSource",e.nemoSource??Ie.AGENT_TOOLKIT,Ie),command:ze("command",be("comman\
-d",e.command===void 0&&Object.hasOwn(e,"command")||typeof e.command=="number"?"undefined":e.command)),subcommand:ze("sub\
-command",be("subcommand",e.subcommand??"undefined")),taskStatus:En("taskStatus",e.taskStatus,Cr),durationMs:Math.trunc(r),
-exitCode:i,errorClass:oo(be("errorClass",e.errorClass??"undefined")),pythonVersion:be("pythonVersion",e.pythonVersion??ao())})}parameters(){
-return{...this.fields}}},na=/[^\x00-\x7f]/,ra="184482118588404",$t={second:NaN,text:""},ve=e=>e<10?`0${e}`:`${e}`,ia=e=>e<
-10?`00${e}`:e<100?`0${e}`:`${e}`,Pr=86400,Br=864e13,Ce={name:"",json:"",bytes:0},oa=31,sa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
+this.fields=Object.freeze({nemoSource:En("nemoSource",e.nemoSource??Ce.AGENT_TOOLKIT,Ce),command:Xe("command",Te("comman\
+d",e.command===void 0&&Object.hasOwn(e,"command")||typeof e.command=="number"?"undefined":e.command)),subcommand:Xe("sub\
+command",Te("subcommand",e.subcommand??"undefined")),taskStatus:En("taskStatus",e.taskStatus,Cr),durationMs:Math.trunc(r),
+exitCode:i,errorClass:oo(Te("errorClass",e.errorClass??"undefined")),pythonVersion:Te("pythonVersion",e.pythonVersion??ao())})}parameters(){
+return{...this.fields}}},na=/[^\x00-\x7f]/,ra="184482118588404",ve={second:NaN,text:"",bytes:0},ye=e=>e<10?`0${e}`:`${e}`,
+ia=e=>e<10?`00${e}`:e<100?`0${e}`:`${e}`,Pr=86400,Br=864e13,De={name:"",json:"",bytes:0},oa=31,sa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
 aa=Math.random,jr=/[A-Za-z0-9_-]/,da=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,
 ca=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
 la=100,ua=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#g(),
 this.#t>=this.#e.length)return e;this.#s()==="["?t=this.#l(e):this.#d(t),this.#A()}}#l(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#u();this.#k(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
-1;if(a&&t){const d=qe(r,o)??this.#E([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
- array of tables`);const c=this.#E({},"header");return d.push(c),_e(r,o,d),c}let s=qe(r,o);s===void 0?_e(r,o,s=this.#E({},
-a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:Je(s)?a?(this.#n.get(s)!=="implic\
+1;if(a&&t){const d=Je(r,o)??this.#E([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
+ array of tables`);const c=this.#E({},"header");return d.push(c),$e(r,o,d),c}let s=Je(r,o);s===void 0?$e(r,o,s=this.#E({},
+a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:Ze(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#o(`'${o}\
 ' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#d(e){const t=this.#u();this.#y(),this.#k("="),this.#y();
-const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=qe(r,o);a===void 0?_e(r,o,a=this.#E({},"dotted")):(!Je(a)||
+const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=Je(r,o);a===void 0?$e(r,o,a=this.#E({},"dotted")):(!Ze(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
-this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),_e(r,i,n)}#u(){
+this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),$e(r,i,n)}#u(){
 const e=[];for(;;){this.#y();const t=this.#s();if(t==='"')e.push(this.#h());else if(t==="'")e.push(this.#_());else{const n=this.#t;
 for(;this.#t<this.#e.length&&jr.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#s()!==".")return e;this.#t++}}#r(){const e=this.#s();if(this.#e.startsWith('"""',this.#t))
@@ -771,16 +771,16 @@ value is malformed")}#c(){this.#t++;const e=[];for(;this.#g(),this.#s()!=="]";)e
 ,"?this.#t++:this.#s()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#m(){this.#t++;const e=this.#E({},"inl\
 ine");if(this.#y(),this.#s()==="}")return this.#t++,e;for(;;){this.#d(e),this.#y();const t=this.#e[this.#t++];if(t==="}")
 break;t!==","&&this.#o("an inline table is malformed")}return this.#a(e),e}#a(e){this.#n.set(e,"inline");for(const t of Object.
-values(e))Je(t)&&this.#a(t)}#h(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
-`)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#S():$e(t)&&t!=="	"?this.#o("a string ho\
+values(e))Ze(t)&&this.#a(t)}#h(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
+`)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#S():Se(t)&&t!=="	"?this.#o("a string ho\
 lds a control character"):e+=t}}#_(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
-`)||[...t].some(n=>$e(n)&&n!=="	"))&&this.#o("a literal string is malformed"),this.#t=e+1,t}#$(){this.#t+=3,this.#e.startsWith(
+`)||[...t].some(n=>Se(n)&&n!=="	"))&&this.#o("a literal string is malformed"),this.#t=e+1,t}#$(){this.#t+=3,this.#e.startsWith(
 `\r
 `,this.#t)?this.#t+=2:this.#s()===`
 `&&this.#t++;let e="";for(;;){if(this.#e.startsWith('"""',this.#t)){let n=3;for(;n<5&&this.#e[this.#t+n]==='"';)n++;return this.#t+=
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
-exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#S()}else $e(t)&&t!==`
+exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#S()}else Se(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#s()===`
 `)?this.#o("a string holds a control character"):e+=t}}#O(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#s()===`
@@ -793,15 +793,15 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 " "||this.#s()==="	";)this.#t++}#g(){for(;;){this.#y();const e=this.#s();if(e===`
 `)this.#t++;else if(e==="\r"&&this.#e[this.#t+1]===`
 `)this.#t+=2;else if(e==="#")this.#f();else return}}#f(){for(;this.#t<this.#e.length&&this.#s()!==`
-`;){const e=this.#e[this.#t++];$e(e)&&e!=="	"&&!(e==="\r"&&this.#s()===`
+`;){const e=this.#e[this.#t++];Se(e)&&e!=="	"&&!(e==="\r"&&this.#s()===`
 `)&&this.#o("a comment is malformed")}}#A(){this.#y(),this.#s()==="#"&&this.#f(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#s()===`
 `?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#k(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#s(){return this.#e[this.#t]}#E(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
-`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},St="1.0",Ot,ha=65536,U,z=!1,H,De={},Fr,kt=!1,Pe=Symbol.
-for("@nat/telemetry: the program's opt-out"),Be=globalThis;try{Be[Pe]===void 0&&Object.defineProperty(Be,Pe,{value:{serial:0}})}catch{}
-var je=0,Ur=2**31-1,fa=25,xt={min:50,max:250},Hr=4,Nt=1e3,ma=(Hr+1)*xt.max,oe={guarded:new Set,signal:void 0,ticking:!1,
+`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},St="1.0",Ot,ha=65536,U,z=!1,H,Pe={},Fr,kt=!1,Be=Symbol.
+for("@nat/telemetry: the program's opt-out"),je=globalThis;try{je[Be]===void 0&&Object.defineProperty(je,Be,{value:{serial:0}})}catch{}
+var Fe=0,Ur=2**31-1,fa=25,xt={min:50,max:250},Hr=4,Nt=1e3,ma=(Hr+1)*xt.max,oe={guarded:new Set,signal:void 0,ticking:!1,
 guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.
 guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;
 const e=()=>{this.ticking=!1,this.look()};if(w().watchTick?.(Nt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
@@ -813,9 +813,9 @@ backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoo
 spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},qr={name:"\
 node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},At=Symbol("hidden"),Jr=8192,Zr=36e5,ya={initialMs:3e4,maxMs:36e5},
 Kr=4096,ga=/^health-([0-9a-f]{8})\.json$/,Qr=class{path;#e;#t;#i;#n;#l;#d;#u;#r;#c=!1;constructor(e,t,n,r,i,o){this.#e=t,
-this.#n=n,this.#t=`health-${st(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#l=e,this.#d=r,this.#u=i,
+this.#n=n,this.#t=`health-${at(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#l=e,this.#d=r,this.#u=i,
 this.#r=this.#m()}get state(){return this.#r}isOpen(){return!this.#c&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(e){
-this.#c=!1;const t=this.#m(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#d()+Se(n,ya,this.#u,e),i=(t?.notBefore??
+this.#c=!1;const t=this.#m(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#d()+Oe(n,ya,this.#u,e),i=(t?.notBefore??
 0)>r;return this.#h({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#d()+e;this.#c=!1;const n=this.#m();
 if(n&&n.notBefore>=t){this.#r=n;return}this.#h({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#h({failures:this.#r.
 failures,notBefore:this.#d()+e}),this.#c=!0)}noteHandOff(){if(!this.#r)return;const e=this.#d();this.#r=this.#m(),this.#r&&
@@ -823,50 +823,50 @@ this.#r.handedOffAt===void 0&&this.#r.notBefore<=e&&this.#h({...this.#r,handedOf
 void 0;return this.forget(),e}refresh(){this.#c||(this.#r=this.#m())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#c=
 !1,this.#a())}#m(){const e=Bn(this.#l,this.path,this.#d());return e==="invalid"&&this.#a(),typeof e=="object"?e.state:void 0}#a(){
 try{this.#l.remove(this.path)}catch{}}#h(e){this.#r=e;try{const t=this.#i?{endpointHash:he(this.#n)}:{},n=JSON.stringify(
-{...e,...t,endpoint:this.#n}),r=I(n)<=Kr&&P(this.#n)===this.#n?n:JSON.stringify({...e,...t});Te(this.#l,this.#e,this.#t,
-r,this.#d())}catch{}}},ei=36e5,Fe=64,ti=6e4,ni=6e4,ri=64,Ea=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
-Rt=/^([lc])-(\d{13})-(e-.+)$/,wa=36e5,Ue=class Bt{dir;key;ancestorsSeen;#e;#t;constructor(t,n,r,i,o){this.dir=t,this.#e=
+{...e,...t,endpoint:this.#n}),r=I(n)<=Kr&&P(this.#n)===this.#n?n:JSON.stringify({...e,...t});_e(this.#l,this.#e,this.#t,
+r,this.#d())}catch{}}},ei=36e5,Ue=64,ti=6e4,ni=6e4,ri=64,Ea=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,
+Rt=/^([lc])-(\d{13})-(e-.+)$/,wa=36e5,He=class Bt{dir;key;ancestorsSeen;#e;#t;constructor(t,n,r,i,o){this.dir=t,this.#e=
 n,this.#t=r,this.key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},a="work"){const s=l=>{o(l)},d=a==="work",c=d?"r\
 ead and write":"read",u=l=>!n.allowed(l,"read")||d&&!n.allowed(l,"write");if(u(t))return s(`the program may not ${c} ${t}\
  (its permissions)`);try{let l=n.ensureDir(t,!0,d);const f=n.realPath(t);return f===void 0?s(`where ${t} leads cannot be\
  told`):f!==t&&u(f)?n.permissionsFollowLinks?s(`the program may not ${c} ${f}, where ${t} leads (its permissions)`):new Bt(
 t,n,r,i,l):(f!==t&&(l=n.ensureDir(f,!0,d)),new Bt(f,n,r,i,l))}catch(l){const f=l?.reason==="missing";return s(f?`${t} do\
-es not exist yet`:ee(l))}}write(t,n){const r={},i=t.map(ke),{first:o}=Hn(i,this.#t.maxEvents,this.#t.maxBytes);C(r,"spoo\
+es not exist yet`:ee(l))}}write(t,n){const r={},i=t.map(xe),{first:o}=Hn(i,this.#t.maxEvents,this.#t.maxBytes);C(r,"spoo\
 l_full",o);const a=new Map;for(let d=o;d<i.length;d++){const c=a.get(t[d].sessionId)??[];c.push(i[d]),a.set(t[d].sessionId,
 c)}const s=[];try{for(const d of a.values())s.push(this.#n(d,n,this.key))}catch(d){for(const c of s)this.#a(c);throw d}return{
-written:r,older:this.#c(n,s)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#r(n).slice(0,Fe)){if(i.length>=
+written:r,older:this.#c(n,s)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#r(n).slice(0,Ue)){if(i.length>=
 t)break;const d=this.#d(a.name,n+r);try{this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#l(d,
 a,n),f=c.slice(0,t-i.length),h={path:d,name:a.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===
-c.length};try{this.#n(c.slice(f.length).map(ke),a.time,this.key)}catch{this.giveBack(h);continue}C(o,"spool_corrupt",u),
+c.length};try{this.#n(c.slice(f.length).map(xe),a.time,this.key)}catch{this.giveBack(h);continue}C(o,"spool_corrupt",u),
 C(o,"spool_expired",l);for(const m of f)i.push({...m,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){
 const r=this.#d(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.
 sizeOf(t.path)!==void 0}waitingSince(t){return this.#r(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}\
 /${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#u().flatMap(t=>{const n=Rt.exec(t),
 r=fe(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#l(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.
 key===this.key,key:r.key,events:i,corrupt:o};return[n?{...a,until:Xn(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
-const r=[];let i=0;for(const o of t.#u()){if(r.length>=Fe)break;const a=Un(o,n);if(a===void 0)continue;const s=t.#d(a.name,
-n+ei);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{continue}const{valid:d}=t.#l(s,a,n);try{const c=this.#n(d.map(ke),a.time,
+const r=[];let i=0;for(const o of t.#u()){if(r.length>=Ue)break;const a=Un(o,n);if(a===void 0)continue;const s=t.#d(a.name,
+n+ei);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{continue}const{valid:d}=t.#l(s,a,n);try{const c=this.#n(d.map(xe),a.time,
 a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(s,`${t.dir}/${a.name}`)}catch{}break}t.#a(s.slice(t.dir.length+1)),i+=
 d.length}return r.length>0&&this.#c(n,r),i}clear(){let t=0;for(const n of this.#u()){const r=Rt.exec(n),i=fe(r?r[3]:n);i&&
 this.#a(n)&&(t+=i.events)}return t}entries(){return this.#i().sort((t,n)=>t.time-n.time)}#i(){return this.#u().flatMap(t=>fe(
-t)??[])}#n(t,n,r){if(t.length===0)return;const i=Yn(t,n,r);return Te(this.#e,this.dir,i,Vn(t),n),i}#l(t,n,r=-1/0){const i={
+t)??[])}#n(t,n,r){if(t.length===0)return;const i=Yn(t,n,r);return _e(this.#e,this.dir,i,Vn(t),n),i}#l(t,n,r=-1/0){const i={
 valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#t.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=
 Math.max(1,Math.min(n.events,Math.floor(a/ri)))}for(const a of o?.split(`
 `)??[]){if(a==="")continue;const s=Lo(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 s)}return i}#d(t,n){return`${this.dir}/${zn(t,n)}`}#u(){try{return this.#e.list(this.dir)}catch{return[]}}#r(t){const n=[];
 let r=0;for(const i of this.#u()){const o=sa.exec(i),a=Un(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>ei&&r<Fe&&this.#a(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#c(t,n){const r={},i=this.#i();
+o&&t-Number(o[1])>ei&&r<Ue&&this.#a(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#c(t,n){const r={},i=this.#i();
 let o=0,a=0,s=1/0;for(const E of i)o+=E.events,a+=E.bytes,s=Math.min(s,E.time);const{maxAgeMs:d,maxEvents:c,maxBytes:u}=this.#t;
 if(t-s<=d&&o<=c&&a<=u)return r;const l=i.filter(E=>n.includes(E.name)),f=Math.min(...l.map(E=>E.time)),h=E=>this.#e.modifiedAt(
 `${this.dir}/${E}`),m=Math.max(...l.map(E=>h(E.name)??-1/0)),v=E=>{if(E.time<f)return!1;const y=h(E.name);return y===void 0||
 !Number.isFinite(m)?E.time-f<=ni:Math.abs(y-m)<=ni};let g=0;for(const E of i.sort((y,x)=>y.time-x.time)){const y=t-E.time>
-d;if(!y&&o<=c&&a<=u)break;if(n.includes(E.name)||!y&&v(E))continue;if(g++>=Fe)break;if(o-=E.events,a-=E.bytes,!y&&o<c&&a<
+d;if(!y&&o<=c&&a<=u)break;if(n.includes(E.name)||!y&&v(E))continue;if(g++>=Ue)break;if(o-=E.events,a-=E.bytes,!y&&o<c&&a<
 u){const N=this.#m(E,c-o,u-a,t);if(N===void 0)continue;o+=N.kept.events,a+=N.kept.bytes,C(r,"spool_corrupt",N.corrupt),C(
 r,"spool_full",N.cut);continue}const x=this.#l(`${this.dir}/${E.name}`,E);this.#a(E.name)&&(C(r,"spool_corrupt",x.corrupt),
 C(r,y?"spool_expired":"spool_full",x.valid.length+x.expired))}return r}#m(t,n,r,i){const o=zn(t.name,i+ti),a=w().monotonicMs();
 try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}const{valid:s,corrupt:d}=this.#l(`${this.dir}\
-/${o}`,t),c=s.map(ke),{first:u,bytes:l}=Hn(c,n,r),f=c.slice(u),h={kept:{events:f.length,bytes:l},cut:u,corrupt:d};if(f.length===
-0)return this.#a(o)?h:void 0;const m=We(this.dir,i),v=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(m,Vn(f))}catch{
+/${o}`,t),c=s.map(xe),{first:u,bytes:l}=Hn(c,n,r),f=c.slice(u),h={kept:{events:f.length,bytes:l},cut:u,corrupt:d};if(f.length===
+0)return this.#a(o)?h:void 0;const m=Ge(this.dir,i),v=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(m,Vn(f))}catch{
 if(v(),!this.#a(o))return;try{this.#n(f,t.time,t.key)}catch{return{kept:{events:0,bytes:0},cut:c.length,corrupt:d}}return h}
 if(w().monotonicMs()-a>ti/2)return void v();try{this.#e.rename(m,`${this.dir}/${o}`)}catch{v();return}try{this.#e.rename(
 `${this.dir}/${o}`,`${this.dir}/${Yn(f,t.time,t.key)}`)}catch{}return h}#a(t){try{return this.#e.remove(`${this.dir}/${t}`),
@@ -903,62 +903,62 @@ isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}async f
 if(!t)return"";const n=new TextDecoder;let r="",i=0;try{for(let o=await t.read();!o.done;o=await t.read()){if(i+=o.value.
 length,i>Aa)return"";r+=n.decode(o.value,{stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var Aa=65536;
 function Ra(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{
-return}}var Ma=/^sender-[0-9a-f]{8}\.mjs$/,oi="NAT_TELEMETRY_SENDER",ye=15e3,La=250,Ia='var ae=["SIGINT","SIGTERM"],Z={S\
-IGINT:130,SIGTERM:143},Se="/proc/self/status";function Ae(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===vo\
+return}}var Ma=/^sender-[0-9a-f]{8}\.mjs$/,oi="NAT_TELEMETRY_SENDER",ge=15e3,La=250,Ia='var ae=["SIGINT","SIGTERM"],Z={S\
+IGINT:130,SIGTERM:143},Se="/proc/self/status";function Ie(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===vo\
 id 0)return[];let t=r=>BigInt(Z[r]-129);return ae.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var B=class extends TypeEr\
 ror{constructor(n){super(`fetch failed: ${n}`),this.name="RequestNotBuilt"}};function we(e,n){return e?"its value is not\
  valid Unicode":n}function v(e){try{return e()}catch{return}}var N=class extends Error{reason;constructor(n,t){super(`re\
-fused ${n}: ${t}`),this.name="RefusedPath",this.reason=t}},ot=64;function $e(e){let n=(s,d,u="not_owner")=>{if(e.uid!==v\
-oid 0&&d.uid!==void 0&&d.uid!==e.uid&&d.uid!==0)throw new N(s,u)},t=(s,d)=>{if(s!==0||d===void 0)return!1;let u=e.allowe\
-d(d,"read")?e.realPath(d):void 0,c=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:void 0;return c!==void 0&&c!==0},r=(s\
-,d)=>{if(!(e.uid!==void 0||!e.allowed(s,"read"))&&t(e.lstat(s)?.uid,j(s)))throw d(s),new N(s,"ancestor_not_owner")},o=(s\
-,d)=>u=>{if(u.kind!=="file")throw new N(s,u.kind==="symlink"?"symlink":"not_a_regular_file");n(s,u);let{mode:c}=u,l=()=>\
-e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(c!==void 0&&((c&2)!==0||(c&16)!==0&&l()))throw new N(s,"writable_by_othe\
-rs");if(u.size>d)throw new N(s,"too_large")},i=s=>d=>{if(e.uid!==void 0&&d.uid!==e.uid)throw new N(s,"not_owner");o(s,1/\
-0)(d)},a=(s,d)=>{try{if(!e.allowed(s,"read"))return;let u=e.lstat(s);return u?((d?i(s):o(s,1/0))(u),u):void 0}catch{retu\
-rn}};return{allowed:(s,d)=>e.allowed(s,d),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:s=>e.allowe\
-d(s,"read")?e.realPath(s):void 0,ensureDir(s,d,u=!0){let c=s.length>1?s.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):s,l=[],m=e.lst\
+fused ${n}: ${t}`),this.name="RefusedPath",this.reason=t}},ot=64;function Le(e){let n=(a,d,u="not_owner")=>{if(e.uid!==v\
+oid 0&&d.uid!==void 0&&d.uid!==e.uid&&d.uid!==0)throw new N(a,u)},t=(a,d)=>{if(a!==0||d===void 0)return!1;let u=e.allowe\
+d(d,"read")?e.realPath(d):void 0,c=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:void 0;return c!==void 0&&c!==0},r=(a\
+,d)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&t(e.lstat(a)?.uid,j(a)))throw d(a),new N(a,"ancestor_not_owner")},o=(a\
+,d)=>u=>{if(u.kind!=="file")throw new N(a,u.kind==="symlink"?"symlink":"not_a_regular_file");n(a,u);let{mode:c}=u,l=()=>\
+e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(c!==void 0&&((c&2)!==0||(c&16)!==0&&l()))throw new N(a,"writable_by_othe\
+rs");if(u.size>d)throw new N(a,"too_large")},i=a=>d=>{if(e.uid!==void 0&&d.uid!==e.uid)throw new N(a,"not_owner");o(a,1/\
+0)(d)},s=(a,d)=>{try{if(!e.allowed(a,"read"))return;let u=e.lstat(a);return u?((d?i(a):o(a,1/0))(u),u):void 0}catch{retu\
+rn}};return{allowed:(a,d)=>e.allowed(a,d),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowe\
+d(a,"read")?e.realPath(a):void 0,ensureDir(a,d,u=!0){let c=a.length>1?a.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):a,l=[],m=e.lst\
 at(c);for(let f=c;m===void 0;){l.unshift(f);let h=j(f);if(h===void 0||l.length>ot)throw new N(c,"no_parent");if(!e.allow\
 ed(h,"read"))break;m=e.lstat(f=h)}if(!u&&l.length>0)throw new N(c,"missing");if(t(e.uid,l.length>0?j(l[0]):c))throw new \
-N(c,l.length>0?"ancestor_not_owner":"not_owner");d&&l.length>0&&Ie(e,l[0]);for(let f of l)try{e.mkdir(f),f===l[0]&&r(f,e\
+N(c,l.length>0?"ancestor_not_owner":"not_owner");d&&l.length>0&&$e(e,l[0]);for(let f of l)try{e.mkdir(f),f===l[0]&&r(f,e\
 .removeDir)}catch(h){if(h instanceof N)throw h;let g=e.lstat(f);if(g===void 0)throw h;if(g.kind!=="directory")throw new \
 N(c,g.kind==="symlink"?"symlink":"not_a_directory");n(c,g,f===c?"not_owner":"ancestor_not_owner")}if(l.length>0&&(m=e.ls\
 tat(c)),m?.kind==="symlink")throw new N(c,"symlink");if(m?.kind!=="directory")throw new N(c,"not_a_directory");if(!d)ret\
 urn!0;if(e.uid!==void 0&&m.uid!==e.uid)throw new N(c,"not_owner");if(m.mode!==void 0&&(m.mode&18)!==0)throw new N(c,"wri\
-table_by_others");return Ie(e,c)},list:s=>e.list(s),checkPlace:s=>{Ie(e,s)},read:(s,d)=>e.read(s,d,o(s,d)),sizeOf:(s,d=!\
-1)=>a(s,d)?.size,modifiedAt:s=>a(s,!0)?.modified,isPrivate(s){let d=a(s,!0)?.mode;return d!==void 0&&(d&18)===0},touch(s\
-,d){if(!e.allowed(s,"write")||!e.allowed(s,"read"))throw new N(s,"not_allowed");e.touch(s,d,i(s))},create(s,d){e.create(\
-s,d),r(s,e.remove)},append:(s,d,u)=>e.append(s,d,o(s,u)),rename(s,d){let u=e.allowed(d,"read")?e.lstat(d):void 0;u!==voi\
-d 0&&o(d,1/0)(u),e.rename(s,d)},remove(s){if(!e.allowed(s,"write"))throw new N(s,"not_allowed");e.remove(s)}}}function I\
+table_by_others");return $e(e,c)},list:a=>e.list(a),checkPlace:a=>{$e(e,a)},read:(a,d)=>e.read(a,d,o(a,d)),sizeOf:(a,d=!\
+1)=>s(a,d)?.size,modifiedAt:a=>s(a,!0)?.modified,isPrivate(a){let d=s(a,!0)?.mode;return d!==void 0&&(d&18)===0},touch(a\
+,d){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new N(a,"not_allowed");e.touch(a,d,i(a))},create(a,d){e.create(\
+a,d),r(a,e.remove)},append:(a,d,u)=>e.append(a,d,o(a,u)),rename(a,d){let u=e.allowed(d,"read")?e.lstat(d):void 0;u!==voi\
+d 0&&o(d,1/0)(u),e.rename(a,d)},remove(a){if(!e.allowed(a,"write"))throw new N(a,"not_allowed");e.remove(a)}}}function $\
 e(e,n,t=j(n),r=0){for(let o=t;o!==void 0;o=j(o),r++){if(r>=ot||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===voi\
 d 0||e.uid===void 0&&i.mode!==void 0)return!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new N(n,\
-"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0){let a=No(e,o);if(a===void 0)throw new N(n,"ancestor_link")\
-;if(!Ie(e,n,a))return!1;continue}if(!(i.mode===void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new N(n,"ancestor_writ\
+"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0){let s=No(e,o);if(s===void 0)throw new N(n,"ancestor_link")\
+;if(!$e(e,n,s))return!1;continue}if(!(i.mode===void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new N(n,"ancestor_writ\
 able_by_others");if((i.mode&16)!==0){if(e.gid===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new N(n,"ancestor_\
 writable_by_group")}}}return!0}function No(e,n){let t=j(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n\
 ),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o===void 0||i===void 0))return Oo(r.startsWith("/")?r:`${o}/${r}`)===\
 i?i:void 0}function Oo(e){let n=[];for(let t of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.joi\
-n("/")}`}function Le(e,n,t){let r=new Uint8Array(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let a=\
-new Uint8Array(Math.min(t+1,r.length*2));a.set(r),r=a}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function D(e,\
+n("/")}`}function Pe(e,n,t){let r=new Uint8Array(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let s=\
+new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r=s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function D(e,\
 n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function U(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith(\
 "/")}function j(e){let n=e.length>1?e.replace(/[\\\\/]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<\
 0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n\
 .slice(0,t)}var Ao=4;function it(e,n,t){let r=e.build.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file":d\
 .isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d.uid,gid:r||d.gid===null?void 0:d.gid,mode:r||d.mode===null\
 ?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime()}),i=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof e\
-.errors.NotFound||u.name==="NotADirectory")return;throw u}},a=(d,u,c)=>{let l=e.openSync(d,c),m=l.statSync();if(m.dev!==\
-u.dev||m.ino!==u.ino||!m.isFile)throw l.close(),new Error(`${d} changed while it was opened`);return l},s=(d,u)=>{let c=\
+.errors.NotFound||u.name==="NotADirectory")return;throw u}},s=(d,u,c)=>{let l=e.openSync(d,c),m=l.statSync();if(m.dev!==\
+u.dev||m.ino!==u.ino||!m.isFile)throw l.close(),new Error(`${d} changed while it was opened`);return l},a=(d,u)=>{let c=\
 new TextEncoder().encode(u);for(;c.length>0;)c=c.subarray(d.writeSync(c))};return{uid:n.uid,gid:n.gid,allowed:t,permissi\
 onsFollowLinks:!0,lstat(d){let u=i(d);return u&&o(u)},realPath:d=>v(()=>e.realPathSync(d)),readLink:d=>v(()=>e.readLinkS\
 ync(d)),mkdir:d=>e.mkdirSync(d,{mode:448}),list:d=>[...e.readDirSync(d)].map(u=>u.name),read(d,u,c){let l=i(d);if(l===vo\
-id 0)return;c(o(l));let m=a(d,l,{read:!0});try{let f=Le((h,g)=>m.readSync(h.subarray(g)),l.size,u);c({...o(l),size:f.len\
+id 0)return;c(o(l));let m=s(d,l,{read:!0});try{let f=Pe((h,g)=>m.readSync(h.subarray(g)),l.size,u);c({...o(l),size:f.len\
 gth});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new N(d,"not_utf8")}}finally{m.c\
-lose()}},create(d,u){let c=e.openSync(d,{write:!0,createNew:!0,mode:384});try{s(c,u)}catch(l){throw c.close(),e.removeSy\
-nc(d),l}c.close()},append(d,u,c){let l=()=>{let f=i(d);return f?(c(o(f)),a(d,f,{append:!0})):e.openSync(d,{write:!0,appe\
-nd:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=l()}catch(h){if(h instanceof N||f===Ao)throw h}try{s(m\
+lose()}},create(d,u){let c=e.openSync(d,{write:!0,createNew:!0,mode:384});try{a(c,u)}catch(l){throw c.close(),e.removeSy\
+nc(d),l}c.close()},append(d,u,c){let l=()=>{let f=i(d);return f?(c(o(f)),s(d,f,{append:!0})):e.openSync(d,{write:!0,appe\
+nd:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=l()}catch(h){if(h instanceof N||f===Ao)throw h}try{a(m\
 ,u)}finally{m.close()}},touch(d,u,c){let l=i(d);if(l===void 0)throw new Error(`cannot date ${d}: nothing is there`);c(o(\
-l));let m=a(d,l,{read:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(d,u)=>e.renameSync(d,u),\
-remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}function Pe(e,n){let t=Io(e,n);if(t===void 0)return{kind:"direct\
+l));let m=s(d,l,{read:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(d,u)=>e.renameSync(d,u),\
+remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}function Me(e,n){let t=Io(e,n);if(t===void 0)return{kind:"direct\
 "};let r=lt(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:Lo(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptB\
 y:{list:r,entry:o}}:{...$o(n(t)),setBy:t}}function Io(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.p\
 rotocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return t&&lt(n,[...t,"a\
@@ -967,37 +967,37 @@ ll_proxy","ALL_PROXY"])}function at(e,n,t){let r=t.filter(o=>n(o));if(!(e.protoc
 m(),t;try{t=new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return{kind:"unusable",reason:"the proxy U\
 RL cannot be parsed"}}let{protocol:r}=t;if(r!=="http:"&&r!=="https:")return{kind:"unusable",reason:`${r} proxies are not\
  supported`};if(t.hostname==="")return{kind:"unusable",reason:"the proxy URL names no host"};let o=t.username||t.passwor\
-d?`Basic ${fn(`${st(t.username)}:${st(t.password)}`)}`:void 0,i=t.port?Number(t.port):r==="https:"?443:80;return{kind:"p\
-roxy",proxy:{protocol:r,hostname:ln(t.hostname),port:i,authorization:o}}}function Lo(e,n){let t=ln(e.hostname.toLowerCas\
-e()).replace(/\\.$/,""),r=cn(t),o=Number(e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.trim()).fil\
-ter(i=>{let a=ut(i.toLowerCase());return a===void 0||a.port!==void 0&&a.port!==o?!1:a.kind==="all"?!0:a.kind==="domain"?\
-r===void 0&&(t===a.name||t.endsWith(`.${a.name}`)):r!==void 0&&ct(r,a.address,a.prefix)})}function dt(e,n){let t=cn(e),r\
+d?`Basic ${mn(`${st(t.username)}:${st(t.password)}`)}`:void 0,i=t.port?Number(t.port):r==="https:"?443:80;return{kind:"p\
+roxy",proxy:{protocol:r,hostname:fn(t.hostname),port:i,authorization:o}}}function Lo(e,n){let t=fn(e.hostname.toLowerCas\
+e()).replace(/\\.$/,""),r=ln(t),o=Number(e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.trim()).fil\
+ter(i=>{let s=ut(i.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==o?!1:s.kind==="all"?!0:s.kind==="domain"?\
+r===void 0&&(t===s.name||t.endsWith(`.${s.name}`)):r!==void 0&&ct(r,s.address,s.prefix)})}function dt(e,n){let t=ln(e),r\
 =/^[\\d.a-f:/]+$/i.test(n)?ut(n.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&&r.port===void 0&&ct(t,r.address,\
 r.prefix)}function ut(e){let n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=r[2]===void 0?void 0:Number(r[2])\
-;else if(e.indexOf(":")===e.lastIndexOf(":")){let s=/^(.*):(\\d+)$/.exec(e);s&&([n,t]=[s[1],Number(s[2])])}if(n==="*")ret\
-urn{kind:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=cn(o?o[1]:n);if(i!==void 0){let s=o?Number(o[2]):i.length*8;r\
-eturn s<=i.length*8?{kind:"ip",address:i,prefix:s,port:t}:void 0}if(o)return;let a=n.replace(/^\\*?\\./,"").replace(/\\.$/,\
-"");return a===""||a.includes("*")?void 0:{kind:"domain",name:a,port:t}}function ct(e,n,t){if(e.length!==n.length)return\
-!1;for(let r=0;r<t;r+=8){let o=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function cn(e){l\
+;else if(e.indexOf(":")===e.lastIndexOf(":")){let a=/^(.*):(\\d+)$/.exec(e);a&&([n,t]=[a[1],Number(a[2])])}if(n==="*")ret\
+urn{kind:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=ln(o?o[1]:n);if(i!==void 0){let a=o?Number(o[2]):i.length*8;r\
+eturn a<=i.length*8?{kind:"ip",address:i,prefix:a,port:t}:void 0}if(o)return;let s=n.replace(/^\\*?\\./,"").replace(/\\.$/,\
+"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:t}}function ct(e,n,t){if(e.length!==n.length)return\
+!1;for(let r=0;r<t;r+=8){let o=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function ln(e){l\
 et n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(Number);return u.every(c=>c<=255)\
-?u:void 0}if(!e.includes(":"))return;let t;try{t=ln(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.split(":\
-:"),i=u=>u?u.split(":").map(c=>parseInt(c,16)):[],a=i(r),s=i(o);return(o===void 0?a:[...a,...Array(8-a.length-s.length).\
-fill(0),...s]).flatMap(u=>[u>>8,u&255])}function lt(e,n){return n.find(t=>e(t)?.trim())}function ln(e){return e.startsWi\
-th("[")&&e.endsWith("]")?e.slice(1,-1):e}function st(e){try{return decodeURIComponent(e)}catch{return e}}function fn(e){\
+?u:void 0}if(!e.includes(":"))return;let t;try{t=fn(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.split(":\
+:"),i=u=>u?u.split(":").map(c=>parseInt(c,16)):[],s=i(r),a=i(o);return(o===void 0?s:[...s,...Array(8-s.length-a.length).\
+fill(0),...a]).flatMap(u=>[u>>8,u&255])}function lt(e,n){return n.find(t=>e(t)?.trim())}function fn(e){return e.startsWi\
+th("[")&&e.endsWith("]")?e.slice(1,-1):e}function st(e){try{return decodeURIComponent(e)}catch{return e}}function mn(e){\
 let n="";for(let t of new TextEncoder().encode(e))n+=String.fromCharCode(t);return btoa(n)}function ht(e,n){let t=Po(e,n\
 );return e.protocol==="https:"&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http:")}function Po(e,n){let t=[["ALL\
 _PROXY","all_proxy"]];e.protocol==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&n("REQUEST_METH\
 OD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(d=>[d,Do(n(d))]).find(([,d])=>d!==void 0)??[];i\
 f(r===void 0||o===void 0)return{kind:"direct",because:t.flat().some(u=>n(u))?"no proxy variable Deno\'s fetch can read is\
  set":at(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`};let i=n("NO_PROXY")!==void\
- 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),s=(n(i)||void 0)?.split(",").map(d=>d.replace(Fo,"")).f\
-ind(d=>Mo(a,d));return s!==void 0?{kind:"direct",because:`${i} names the host: ${s}`}:{kind:"proxy",variable:r,...o}}fun\
+ 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),a=(n(i)||void 0)?.split(",").map(d=>d.replace(Fo,"")).f\
+ind(d=>Mo(s,d));return a!==void 0?{kind:"direct",because:`${i} names the host: ${a}`}:{kind:"proxy",variable:r,...o}}fun\
 ction Mo(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&dt(e,n):n==="*"||`\
-.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Do(e){if(e===void 0||e.length>65534||[...e].some(s=>s<=" "||s==="\\\
-x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,s=>s.toLowerCase()),\
-r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,a=""]=Co.exec(r)??[];if(!(!["http","https","socks5","socks5h"].includes(t)||i===void \
-0)&&!(o!==void 0&&!o.includes(":")))try{let{hostname:s}=new URL(`http://${i}`),d=/^\\+?\\d+$/.test(a)&&Number(a)<=65535?Nu\
-mber(a):void 0,u=`${s}:${d??{http:80,https:443}[t]??1080}`;return{url:`${t}://${u}`,credentials:o!==void 0}}catch{return\
+.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Do(e){if(e===void 0||e.length>65534||[...e].some(a=>a<=" "||a==="\\\
+x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,a=>a.toLowerCase()),\
+r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Co.exec(r)??[];if(!(!["http","https","socks5","socks5h"].includes(t)||i===void \
+0)&&!(o!==void 0&&!o.includes(":")))try{let{hostname:a}=new URL(`http://${i}`),d=/^\\+?\\d+$/.test(s)&&Number(s)<=65535?Nu\
+mber(s):void 0,u=`${a}:${d??{http:80,https:443}[t]??1080}`;return{url:`${t}://${u}`,credentials:o!==void 0}}catch{return\
 }}var ft="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Co=new RegExp(`^(?:(${ft})@(?:${ft}@)*)?([a-z\\\\d.-]+|\
 \\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),mt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\
 \\\\u205f\\\\u3000]",Fo=new RegExp(`^${mt}+|${mt}+$`,"g");var Q=globalThis;function I(){return Bo??=Ho()}var Bo;function Ho(\
@@ -1008,52 +1008,52 @@ mber(a):void 0,u=`${s}:${d??{http:80,https:443}[t]??1080}`;return{url:`${t}://${
 "windows"?Go:e==="darwin"?Vo:e.endsWith("bsd")?Yo:jo)[t]??t}var Uo={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},jo\
 ={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongar\
 ch64",mipsel:"mips",mips64el:"mips64"},Vo={x64:"x86_64",arm64:"arm64"},Yo={x64:"amd64",arm64:"arm64",ia32:"i386"},Go={x6\
-4:"AMD64",arm64:"ARM64",ia32:"x86"};function Me(e,n){if(n==="win32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/sta\
+4:"AMD64",arm64:"ARM64",ia32:"x86"};function De(e,n){if(n==="win32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/sta\
 t","read"))return!1;try{let t=e.read("/proc/self/stat",4096)??"",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").map(\
-Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1}}function De(e){if(e===void 0)return!1;let n=r=>e.listener\
+Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1}}function Ce(e){if(e===void 0)return!1;let n=r=>e.listener\
 Count?.(r)??0;if(e.readableFlowing===!0||n("keypress")>0||n("readable")>0)return!0;let t=Object.getOwnPropertySymbols(e)\
 .some(r=>r.description==="keypress-decoder");return n("data")>(t?1:0)}var z=class{#e=new Set;#n;#o;constructor(n){this.#\
 n=n}add(n){this.#e.add(n);try{this.#o??=this.#n(this.#e)}catch(t){throw this.#e.delete(n),t}return()=>{!this.#e.delete(n\
 )||this.#e.size>0||(this.#o?.(),this.#o=void 0)}}clear(){this.#e.clear(),this.#o?.(),this.#o=void 0}};function V(e,n){le\
-t t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var mn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPP\
+t t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var hn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPP\
 DATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSEN\
-T_FILE"],hn=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],de=[...hn,"NO_PROXY","no_pro\
+T_FILE"],pn=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],de=[...pn,"NO_PROXY","no_pro\
 xy","REQUEST_METHOD"],Wo=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHO\
-RIZED",...de,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...mn];function Ce(e,n,t){let r={},o=a=>pn(a,t),i=e("REQUEST_METHOD"\
-)!==void 0;for(let a of Wo){let s=e(a);if(!(s===void 0||i&&a==="HTTP_PROXY"))if(!mn.includes(a))r[a]=s;else if(a!=="SSL_\
-CERT_DIR")r[a]=o(s);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[a]=s.split(d).map(o).join(d)}}for(let[a,s]of \
-Object.entries(n))r[a]=mn.includes(a)?o(s):s;return r}function pn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/\
-.test(e)?e:D(n,e)}var zo="pid:[4026531836]";function Fe(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace\
+RIZED",...de,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...hn];function Fe(e,n,t){let r={},o=s=>gn(s,t),i=e("REQUEST_METHOD"\
+)!==void 0;for(let s of Wo){let a=e(s);if(!(a===void 0||i&&s==="HTTP_PROXY"))if(!hn.includes(s))r[s]=a;else if(s!=="SSL_\
+CERT_DIR")r[s]=o(a);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=a.split(d).map(o).join(d)}}for(let[s,a]of \
+Object.entries(n))r[s]=hn.includes(s)?o(a):a;return r}function gn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/\
+.test(e)?e:D(n,e)}var zo="pid:[4026531836]";function Be(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace\
 !==zo)return"it runs in a PID namespace of its own (a container): what it starts ends with the container\'s first process\
 ";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container\'s main process): what it starts ends with \
 it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a service): what it l\
 eaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup")?.split(`\n`),t=n?\
 .find(o=>o.startsWith("0::"))??n?.find(o=>o.includes("name=systemd:"));if((n===void 0?".service":t?.trim().split("/").at\
 (-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}var gt=Symbol.f\
-or("@nat/telemetry: a signal listener that stands aside");function Be(e){return Object.defineProperty(e,gt,{value:!0}),e\
-}function gn(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[gt]===!0}function yt(e,n){try{return e.lis\
-teners(n).filter(r=>!gn(r)).length>Xo(e)}catch{return!0}}function Xo(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.c\
+or("@nat/telemetry: a signal listener that stands aside");function He(e){return Object.defineProperty(e,gt,{value:!0}),e\
+}function yn(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[gt]===!0}function yt(e,n){try{return e.lis\
+teners(n).filter(r=>!yn(r)).length>Xo(e)}catch{return!0}}function Xo(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.c\
 ount:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit emitter")]\
 ,r=e.__signal_exit_emitter__;return n(t)+n(r)}function Tt(e,n){let t=p=>{try{return e.permissions.querySync?.(p).state}c\
 atch{return}},r=p=>t(p)==="granted",o=()=>{let p=v(()=>e.permissions.querySync?.({name:"net"}));return p?.state==="grant\
-ed"&&p.partial!==!0},i=(p,T)=>r({name:T,path:p}),a=p=>r({name:"sys",kind:p})?v(()=>e[p]())??void 0:void 0,s=$e(it(e,{uid\
-:a("uid"),gid:a("gid")},i)),d=(p,T)=>{try{let w=new TextEncoder().encode(T);for(;w.length>0;)w=w.subarray(p.writeSync(w)\
-)}catch{}},u=e===He&&wt?wt:_t(e),c=p=>e.build.os!=="windows"&&r({name:"run"})&&v(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{c(\
+ed"&&p.partial!==!0},i=(p,T)=>r({name:T,path:p}),s=p=>r({name:"sys",kind:p})?v(()=>e[p]())??void 0:void 0,a=Le(it(e,{uid\
+:s("uid"),gid:s("gid")},i)),d=(p,T)=>{try{let w=new TextEncoder().encode(T);for(;w.length>0;)w=w.subarray(p.writeSync(w)\
+)}catch{}},u=e===Ue&&wt?wt:_t(e),c=p=>e.build.os!=="windows"&&r({name:"run"})&&v(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{c(\
 p)||e.exit(Z[p]),setTimeout(()=>e.exit(Z[p]),100)},m=()=>globalThis.process?.stdin,f=()=>v(()=>e.stdin.readable.locked||\
-De(m()))!==!1,h=new z(p=>{let T=R=>{V(p,L=>L.beforeExit())&&R.preventDefault()},w=()=>{V(p,R=>R.exit(e.exitCode))},_=R=>\
+Ce(m()))!==!1,h=new z(p=>{let T=R=>{V(p,L=>L.beforeExit())&&R.preventDefault()},w=()=>{V(p,R=>R.exit(e.exitCode))},_=R=>\
 {R.defaultPrevented||V(p,L=>L.exit(1))},x=[["beforeunload",T],["error",_],["unhandledrejection",_]];for(let[R,L]of x)glo\
-balThis.addEventListener(R,L);return yn.add(w),()=>{for(let[R,L]of x)globalThis.removeEventListener(R,L);yn.delete(w)}})\
+balThis.addEventListener(R,L);return bn.add(w),()=>{for(let[R,L]of x)globalThis.removeEventListener(R,L);bn.delete(w)}})\
 ,g=new z(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let T=e.build.os==="linux"&&r({name:"read",path:Se\
-})?v(()=>s.read(Se,65536)):void 0,w=Ae(T),_=ae.filter(x=>!w.includes(x)).map(x=>{let R=Be(()=>{u.programListens(x)||(V(p\
+})?v(()=>a.read(Se,65536)):void 0,w=Ie(T),_=ae.filter(x=>!w.includes(x)).map(x=>{let R=He(()=>{u.programListens(x)||(V(p\
 ,L=>L(x)),g.clear(),l(x))});return v(()=>u.add(x,R)),[x,R]});return()=>{for(let[x,R]of _)v(()=>u.remove(x,R))}}),E=p=>{t\
 ry{return e.env.get(p),!1}catch{return!0}},S=p=>r({name:"env",variable:p})&&E(p),b=p=>!r({name:"env",variable:p})||E(p),\
-k=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},O=p=>{let T=Zo(e,r,s,k);if(T)return{refus\
+k=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},O=p=>{let T=Zo(e,r,a,k);if(T)return{refus\
 ed:T};let w=Ko.find(b);if(w!==void 0){let $=we(S(w),"--allow-env");return{refused:`the program may not read ${w} (${$}),\
  which its requests honour: a sender would not`}}let _=v(()=>e.execPath());if(!_||!r({name:"run",command:_}))return{refu\
 sed:"the program may not run Deno itself (--allow-run)"};let x=r({name:"read",path:"."})?v(()=>e.cwd()):void 0,R=[p.dir,\
-...p.reads].map($=>pn($,x)),L=[...R,_].find($=>$.includes(","));if(L!==void 0)return{refused:`Deno\'s permission flags ca\
+...p.reads].map($=>gn($,x)),L=[...R,_].find($=>$.includes(","));if(L!==void 0)return{refused:`Deno\'s permission flags ca\
 nnot name a path with a comma: ${L}`};if(e.build.os==="windows")return{executable:_,paths:R,cwd:x};let H=Jo.find(([$,ie]\
-)=>r({name:"run",command:$})&&(!ie||s.sizeOf($)!==void 0));return H?{executable:_,closer:H,paths:R,cwd:x}:{refused:`Deno\
+)=>r({name:"run",command:$})&&(!ie||a.sizeOf($)!==void 0));return H?{executable:_,closer:H,paths:R,cwd:x}:{refused:`Deno\
  passes inherited descriptors on; closing them needs --allow-run=${xt}`}};return{env:k,envHidden:b,envNotUnicode:S,write\
 Stderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>v(()=>e.stdout.isTerminal())??!1,args:()=>[...\
 e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,w,_){let x=new Set,R=0,L=async $=>{if(Num\
@@ -1064,93 +1064,93 @@ e.serve({hostname:p,port:T,onListen(){}},async $=>{if(R>=_.maxConnections)return
 connection:"close"}});R++;try{return await L($)}finally{R--}});return Promise.resolve({port:H.addr.port,async close(){fo\
 r(let $ of x)$();await H.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monot\
 onicMs:()=>performance.now(),canConnect(p){try{return r({name:"net",host:Et(p)})}catch{return!1}},sendsProxyCredentials(\
-p){try{return de.some(b)||ht(new URL(p),k)}catch{return!0}},async fetch(p,T){let w=hn.find(S);if(w!==void 0)throw new B(\
+p){try{return de.some(b)||ht(new URL(p),k)}catch{return!0}},async fetch(p,T){let w=pn.find(S);if(w!==void 0)throw new B(\
 `${w} is not valid Unicode: Deno would go around its proxy`);return await(n??globalThis.fetch)(p,T)},senderRefusal(p){le\
 t T=O(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){let w=O(T);if("refused"in w)return w;let{executable:_,\
 closer:x,paths:R,cwd:L}=w,H=x&&qo(e,t),$=x?[...H?[H]:[],x[0],_]:[_],ie=o()?"--allow-net":`--allow-net=${Et(T.endpoint)}`\
 ,K=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];K.push("--allow-sys=uid,gid",`--\
 allow-env=${T.variables.join(",")}`,ie,`--allow-run=${$.join(",")}`),K.push(`--allow-read=${R.join(",")}`,`--allow-write\
-=${T.dir}`,p);let se={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},ve=Ce(k,{...T.set,...se},L);if(!x)return{argv:K\
+=${T.dir}`,p);let se={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},ve=Fe(k,{...T.set,...se},L);if(!x)return{argv:K\
 ,env:ve,cwd:T.dir};let rt=[x[0],"-c",x[2],"nat-telemetry-sender",...K];return H?{argv:[H,...rt],env:ve,cwd:T.dir,leavesS\
 ession:!0}:{argv:rt,env:ve,cwd:T.dir}},spawnDetached(p){try{let[T,...w]=p.argv,x={stdin:"null",stdout:"null",stderr:"nul\
 l",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(T,{args:w,env:p.env,cwd:p.cwd,...x}).spawn().unref(),\
 "started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:c,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTer\
-minal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Me(s,I().os))return{async readRaw(p){let T=v(()=>m()?.isRaw\
+minal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&De(a,I().os))return{async readRaw(p){let T=v(()=>m()?.isRaw\
 )===!0;e.stdin.setRaw(!0);let w=()=>{for(let[x,R]of _)v(()=>u.remove(x,R))},_=ae.map(x=>{let R=()=>{v(()=>e.stdin.setRaw\
 (!1)),!u.programListens(x)&&(w(),l(x))};return v(()=>u.add(x,R)),[x,R]});try{let x=new Uint8Array(64);for(;;){let R=awai\
 t e.stdin.read(x);if(p(R===null?Uint8Array.of(4):x.slice(0,R))!==void 0||R===null)return}}finally{e.stdin.setRaw(T),w()}\
-}}},files:s,exiting:()=>Rt,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var bt="/proc/self/ns/pid";function Et(e){let{hos\
+}}},files:a,exiting:()=>Rt,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var bt="/proc/self/ns/pid";function Et(e){let{hos\
 tname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var vt=["/usr/bin/setsid","/bin/setsid"];\
 function qo(e,n){let t=vt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes("denied"))re\
-turn vt.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;let i=v(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0\
+turn vt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=v(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0\
 &&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var xt="/bin/sh",Jo=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; c\
 ase $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[xt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&\
 - 9>&-; exec "$@"\']],Ko=[...de,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];fun\
-ction Zo(e,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its program":Fe({pid:e.pid,ppid:v((\
+ction Zo(e,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its program":Be({pid:e.pid,ppid:v((\
 )=>e.ppid),os:I().os,env:r,read:o=>n({name:"read",path:o})?v(()=>t.read(o,65536)):void 0,pidNamespace:I().os==="linux"&&\
 n({name:"read",path:bt})?v(()=>e.readLinkSync(bt)):void 0})}function St(e){return e.body?.cancel().catch(()=>{}),new Res\
 ponse(\'{"error":"the body is too large"}\',{status:413,headers:{"content-type":"application/json",connection:"close"}})}a\
 sync function Qo(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)r\
 eturn;r+=t.decode(i,{stream:!0})}return r+t.decode()}function _t(e){let n=e.addSignalListener.bind(e),t=e.removeSignalLi\
-stener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),gn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSign\
+stener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),yn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSign\
 alListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:n,remove:t}}return{programListens:\
-o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var He=globalThis.Deno,Rt=!1,yn=new Set;He&&globalThis.addEventListener("unload\
-",()=>{Rt=!0;for(let e of yn)e()});var wt=typeof He?.addSignalListener=="function"?_t(He):void 0;var ei="/etc/hosts",ni=\
-16<<20,ti=5e3,ri=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function kt(e,n,t){let r=e("node:dns");return(o,i,a)=\
->{let s=o.toLowerCase().replace(/\\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||ai(e,s))return r.lookup(o,i,a);l\
+o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var Ue=globalThis.Deno,Rt=!1,bn=new Set;Ue&&globalThis.addEventListener("unload\
+",()=>{Rt=!0;for(let e of bn)e()});var wt=typeof Ue?.addSignalListener=="function"?_t(Ue):void 0;var ei="/etc/hosts",ni=\
+16<<20,ti=5e3,ri=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function kt(e,n,t){let r=e("node:dns");return(o,i,s)=\
+>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"||a.endsWith(".localhost")||ai(e,a))return r.lookup(o,i,s);l\
 et d=new r.Resolver({timeout:ti,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!0});let c=(l,m)=>new Prom\
 ise(f=>l.call(d,m,h=>f(h?.code)));(async()=>{for(let l of si(e,n,o)){let m=await Promise.all([c(d.resolve4,l),c(d.resolv\
 e6,l)]);if(m.some(f=>ri.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0})().then(l=>{if(t.removeEventListen\
-er("abort",u),l&&!t.aborted)return r.lookup(o,i,a);a(Object.assign(new Error(`DNS did not answer for ${o}`),{code:"ETIME\
+er("abort",u),l&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS did not answer for ${o}`),{code:"ETIME\
 OUT"}))})}}var oi="/etc/resolv.conf",ii=65536;function si(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=\
->{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math.min(15,Number.parseInt(c.slice(6),10)||0))},a=e("node:fs")\
-;for(let u of(v(()=>Nt(a,oi,ii))??"").split(`\n`)){let[c,...l]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(c==="search"||\
-c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let s=n("LOCALDOMAIN")?.trim();s&&\
-(r=s.split(/\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let d=r.slice(0,6).f\
+>{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math.min(15,Number.parseInt(c.slice(6),10)||0))},s=e("node:fs")\
+;for(let u of(v(()=>Nt(s,oi,ii))??"").split(`\n`)){let[c,...l]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(c==="search"||\
+c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let a=n("LOCALDOMAIN")?.trim();a&&\
+(r=a.split(/\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let d=r.slice(0,6).f\
 ilter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...d]:[...d,t]}function Nt(e,\
 n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function ai(e,n){let t=v(()=>Nt(e("n\
 ode:fs"),ei,ni))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\
 \\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}retu\
-rn!1}function Ot(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,a)=>{let s=new URL(r),d=Pe(s,n);if(d.kind==="\
-unusable")return a(new B(d.reason));let u=s.protocol==="https:",c=kt(e,n,o.signal),l={method:o.method,headers:{...o.head\
+rn!1}function Ot(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let a=new URL(r),d=Me(a,n);if(d.kind==="\
+unusable")return s(new B(d.reason));let u=a.protocol==="https:",c=kt(e,n,o.signal),l={method:o.method,headers:{...o.head\
 ers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(d.kind==="direct")l.agent=!1\
-,l.lookup=c;else{let{proxy:f}=d,h=o.signal;l.createConnection=(g,E)=>{(u?ui(e,c,f,s,h):At(e,c,f,h)).then(b=>E(null,b),b=\
->E(b))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,f.authorization&&(l.headers["proxy-authorization"]\
-=f.authorization))}let m=e(u?"node:https":"node:http").request(s,l);m.on("error",a),m.on("response",f=>{let h=g=>f.heade\
+,l.lookup=c;else{let{proxy:f}=d,h=o.signal;l.createConnection=(g,E)=>{(u?ui(e,c,f,a,h):At(e,c,f,h)).then(b=>E(null,b),b=\
+>E(b))},u||(l.path=`${a.protocol}//${a.host}${a.pathname}${a.search}`,f.authorization&&(l.headers["proxy-authorization"]\
+=f.authorization))}let m=e(u?"node:https":"node:http").request(a,l);m.on("error",s),m.on("response",f=>{let h=g=>f.heade\
 rs[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let E=h(g);return E===void 0?null:Array.isArray(E)?E.join\
 (", "):E}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f).getReader()\
-}})}),m.end(o.body)})}var di=16384;function At(e,n,t,r){let o=e("node:net"),{hostname:i,port:a}=t;return bn(r,s=>{let d=\
-t.protocol==="https:"?e("node:tls").connect({host:i,port:a,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:a\
-,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>s(d)),d})}async function ui(e,n,t,r,o){let\
- i=await At(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await bn(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin1");let h=l.\
+}})}),m.end(o.body)})}var di=16384;function At(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return En(r,a=>{let d=\
+t.protocol==="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s\
+,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>a(d)),d})}async function ui(e,n,t,r,o){let\
+ i=await At(e,n,t,o),s=`${r.hostname}:${r.port||443}`;await En(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin1");let h=l.\
 indexOf(`\\r\n\\r\n`);if(h<0){l.length>di&&c(new Error("the proxy\'s answer to CONNECT is too long"));return}i.removeListener\
 ("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?.[1]??0);if(g<200||g>299)return c(new Error(`the prox\
 y answered CONNECT with ${g||"garbage"}`));let E=f.subarray(f.length-(l.length-h-4));E.length>0&&i.unshift(E),u(void 0)}\
-;return i.on("data",m),i.write(`CONNECT ${a} HTTP/1.1\\r\nHost: ${a}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.author\
-ization}\\r\n`:"")+`\\r\n`),i});let s=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return bn(o,u=>{let c=s.isIP(d)?\
+;return i.on("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.author\
+ization}\\r\n`:"")+`\\r\n`),i});let a=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return En(o,u=>{let c=a.isIP(d)?\
 "":d,l=e("node:tls").connect({socket:i,host:d,servername:c});return l.on("close",()=>i.destroy()),l.once("secureConnect"\
-,()=>u(l)),l})}function bn(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending"},a=()=>{e.removeEventListener("abo\
-rt",u),o?.removeListener("error",d),o?.removeListener("close",c)},s=l=>{i.outcome==="pending"&&(i.outcome="settled",a(),\
-t(l))};function d(l){i.outcome==="pending"&&(i.outcome="failed",a(),o?.destroy(),r(l))}let u=()=>d(new Error("aborted"))\
+,()=>u(l)),l})}function En(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending"},s=()=>{e.removeEventListener("abo\
+rt",u),o?.removeListener("error",d),o?.removeListener("close",c)},a=l=>{i.outcome==="pending"&&(i.outcome="settled",s(),\
+t(l))};function d(l){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(l))}let u=()=>d(new Error("aborted"))\
 ,c=()=>d(new Error("the connection closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{o\
-nce:!0});try{o=n(s,d)}catch(l){return d(l instanceof Error?l:new Error(String(l)))}if(o.on("error",()=>{}),i.outcome==="\
+nce:!0});try{o=n(a,d)}catch(l){return d(l instanceof Error?l:new Error(String(l)))}if(o.on("error",()=>{}),i.outcome==="\
 failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",c))})}function It(e,n,t,r){let o=f=\
->e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),a=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDire\
+>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDire\
 ctory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modified:f.mtime\
-Ms}),s=(f,h,g,E)=>{try{return e.openSync(f,h|i,E)}catch(S){let b=S.code;if(b==="ENOENT"||b==="ENOTDIR")return;let k=b===\
-"ELOOP"||b==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw k&&g(a(k)),S}},d=(f,h)=>{for(let g=0;g<h.length;)g+\
+Ms}),a=(f,h,g,E)=>{try{return e.openSync(f,h|i,E)}catch(S){let b=S.code;if(b==="ENOENT"||b==="ENOTDIR")return;let k=b===\
+"ELOOP"||b==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw k&&g(s(k)),S}},d=(f,h)=>{for(let g=0;g<h.length;)g+\
 =e.writeSync(f,h,g,h.length-g)},{Buffer:u,process:c}=globalThis,l,m=(f,h)=>{if(l??=c?.getBuiltinModule?.("node:buffer")?\
 .isUtf8??ci,!l(h))throw new N(f,"not_utf8");return u.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){retur\
 n t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,h)=>r===void 0||v(()=>r.has(h==="read"?"fs.read":"fs.write",f))!=\
-=!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});return h&&a(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}}\
+=!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}}\
 ,realPath:f=>v(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>v(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSyn\
-c(f,{mode:448})},list:f=>e.readdirSync(f),read(f,h,g){let E=s(f,o("O_RDONLY"),g);if(E!==void 0)try{let S=a(e.fstatSync(E\
-));g(S);let b=Le((k,O)=>e.readSync(E,k,O,k.length-O,null),S.size,h);return g({...S,size:b.length}),m(f,b)}finally{e.clos\
-eSync(E)}},create(f,h){let g=s(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`canno\
+c(f,{mode:448})},list:f=>e.readdirSync(f),read(f,h,g){let E=a(f,o("O_RDONLY"),g);if(E!==void 0)try{let S=s(e.fstatSync(E\
+));g(S);let b=Pe((k,O)=>e.readSync(E,k,O,k.length-O,null),S.size,h);return g({...S,size:b.length}),m(f,b)}finally{e.clos\
+eSync(E)}},create(f,h){let g=a(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`canno\
 t create ${f}: no such directory`);try{d(g,u.from(h))}catch(E){throw e.closeSync(g),e.unlinkSync(f),E}e.closeSync(g)},ap\
-pend(f,h,g){let E=s(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(E===void 0)throw new Error(`cannot append to ${\
-f}: no such directory`);try{g(a(e.fstatSync(E))),d(E,u.from(h))}finally{e.closeSync(E)}},touch(f,h,g){let E=s(f,o("O_RDO\
-NLY"),g);if(E===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g(a(e.fstatSync(E))),e.futimesSync(E,h/\
+pend(f,h,g){let E=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(E===void 0)throw new Error(`cannot append to ${\
+f}: no such directory`);try{g(s(e.fstatSync(E))),d(E,u.from(h))}finally{e.closeSync(E)}},touch(f,h,g){let E=a(f,o("O_RDO\
+NLY"),g);if(E===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g(s(e.fstatSync(E))),e.futimesSync(E,h/\
 1e3,h/1e3)}finally{e.closeSync(E)}},rename:(f,h)=>e.renameSync(f,h),remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f\
 )}}function ci(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function Pt(e){let n=0,t,r\
 =()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{retu\
@@ -1159,10 +1159,10 @@ $t,Lt=!1;function Mt(e,n){if(Lt)return!1;try{return $t??=new Int32Array(new Shar
 s.waitAsync($t,0,0,e).value).then(()=>n(),()=>{Lt=!0,n()}),!0}catch{return!1}}var li={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPI\
 LER_CACHE_PATH:"0"};function Ht(e,n){let t,r=()=>t??=fi(e),o=({dir:u})=>{let c=e.platform==="win32"?void 0:u.match(e.ver\
 sions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${I().name} cannot run a script from a path with a \'${c}\' in it: ${u}`\
-;let{files:l,fs:m}=r();return Ti(e,l,m)},i=!1,a=new z(u=>Bt(e,[["beforeExit",()=>{V(u,m=>m.beforeExit())}],["exit",m=>{i\
-=!0,V(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))===!0,d=new z(u=>{if(e.pid===1)return()\
-=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=Ae(v(()=>c?.read(Se,65536)));return Bt(e,ae.filter(m=\
->!l.includes(m)).map(m=>{let f=Be(()=>{yt(e,m)||(V(u,h=>h(m)),d.clear(),s(m)||e.exit(Z[m]))});return[m,f]}))});return{en\
+;let{files:l,fs:m}=r();return Ti(e,l,m)},i=!1,s=new z(u=>Bt(e,[["beforeExit",()=>{V(u,m=>m.beforeExit())}],["exit",m=>{i\
+=!0,V(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))===!0,d=new z(u=>{if(e.pid===1)return()\
+=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=Ie(v(()=>c?.read(Se,65536)));return Bt(e,ae.filter(m=\
+>!l.includes(m)).map(m=>{let f=He(()=>{yt(e,m)||(V(u,h=>h(m)),d.clear(),a(m)||e.exit(Z[m]))});return[m,f]}))});return{en\
 v(u){try{return e.env[u]}catch{return}},writeStderr:u=>Ct(e.stderr,u),writeStdout:u=>Ct(e.stdout,u),stdoutIsTerminal:()=\
 >e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);retu\
 rn Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no \
@@ -1176,28 +1176,28 @@ hod:E.method??"GET",path:E.url??"/",body:O});w&&(S.writeHead(w.status,w.headers?
 },holdOpen:e.versions.bun?void 0:Pt(e),watchTick:e.versions.bun?void 0:Mt,monotonicMs(){let[u,c]=e.hrtime();return u*1e3\
 +c/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),c=m=>v(()=>u?.fstatSync(m).isCharacterDe\
 vice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return;let{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.is\
-TTY||!l.setRawMode)&&v(()=>De(l))===!1&&Me(r().files,I().os))return{readRaw:m=>new Promise(f=>{let h=l.isRaw===!0,g=b=>{\
+TTY||!l.setRawMode)&&v(()=>Ce(l))===!1&&De(r().files,I().os))return{readRaw:m=>new Promise(f=>{let h=l.isRaw===!0,g=b=>{\
 l.removeListener("data",E),l.removeListener("end",S),v(()=>l.setRawMode?.(h)),l.pause(),b!==void 0&&b.length>0&&v(()=>l.\
 unshift(b)),f()},E=b=>{let k=new Uint8Array(b??[]),O;try{O=m(k)}catch{O=k.length}O!==void 0&&g(k.subarray(O))},S=()=>{v(\
 ()=>m(Uint8Array.of(4))),g()};l.on("data",E),l.on("end",S),l.setRawMode?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBu\
 iltinModule?Ot(u=>e.getBuiltinModule(u),u=>e.env[u]):xi(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand\
-(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun?li:{},f=Ce(g=>e.env[g],{...c.set,...m},v(()=>e.cwd?.())),h=\
+(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun?li:{},f=Fe(g=>e.env[g],{...c.set,...m},v(()=>e.cwd?.())),h=\
 e.versions.bun?[]:bi(e);return{argv:[e.execPath,...h,u],env:f,cwd:c.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:\
 c,env:l,cwd:m}=u;if(n.bunSpawn){let S=["ignore","ignore","ignore"];try{let b=n.bunSpawn([...c],{detached:!0,stdio:S,wind\
 owsHide:!0,env:{...l},cwd:m});return b.unref(),b.pid!==void 0?"started":"failed"}catch(b){return b?.code==="EAGAIN"?"no \
 processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f)return"failed";let[h,...g]=c,E=f.spawn(h,g,{\
 detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:m});return E.on("error",()=>{}),E.unref(),E.pid!==void 0?"started":"\
-failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:s,get files(){return r().files},exiting:()=>i||e._exiting===\
-!0,onExit:u=>a.add(u),onInterrupt:u=>d.add(u)}}function fi(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0\
+failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:a,get files(){return r().files},exiting:()=>i||e._exiting===\
+!0,onExit:u=>s.add(u),onInterrupt:u=>d.add(u)}}function fi(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0\
 }let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&It(n,r,e.platform==="win32",e.permission),i=()=>e\
 .versions.bun?pi(v(()=>o?.read(Ut,mi,hi)),r.uid):v(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();re\
-turn{fs:n,files:o&&$e(o)}}var Ut="/etc/passwd",mi=16*1024*1024;function hi(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0\
+turn{fs:n,files:o&&Le(o)}}var Ut="/etc/passwd",mi=16*1024*1024;function hi(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0\
 )&18)!==0)throw new Error(`${Ut} is not root\'s alone`)}function pi(e,n){if(!(e===void 0||n===void 0))for(let t of e.spli\
 t(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??"")\
 )return Number(o)}}var gi=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|e\
 nable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,yi=/^(openssl-config|tls-cipher-list)$/;function bi(e){let n\
-=[...Ei(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,a]=/^--(no[-_])?([^=]+\
-)(?:=([^]*))?$/.exec(n[r])??[],s=i?.replaceAll("_","-");s!==void 0&&(gi.test(s)?t.set(s,!o):yi.test(s)&&!o&&t.set(s,a??n\
+=[...Ei(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+\
+)(?:=([^]*))?$/.exec(n[r])??[],a=i?.replaceAll("_","-");a!==void 0&&(gi.test(a)?t.set(a,!o):yi.test(a)&&!o&&t.set(a,s??n\
 [++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function Ei(e){let n=[],t=!1,r=!\
 0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\')\
 {t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var vi=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Dt=/--(?:ex\
@@ -1210,26 +1210,26 @@ ea")?.isSea?.())?"a Node.js single executable application: its executable runs o
 ("child"))===!1?"Node.js runs with --permission and without --allow-child-process":e.permission&&!wi(e.execArgv??[],e.en\
 v.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPT\
 IONS or a configuration file, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on un\
-quoted that the sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":Fe({\
+quoted that the sender, started in the spool, would read otherwise: relative, or with a space, quote or backslash)":Be({\
 pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>v(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?v(\
 ()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot start processes"}function xi(e,n,t){let r=e??((o\
-,i)=>globalThis.fetch(o,i));return async(o,i)=>{let a=Pe(new URL(o),n);if(a.kind==="unusable")throw new B(a.reason);if(a\
-.kind==="proxy"&&!t)throw new B("this runtime\'s fetch cannot use a proxy");try{return await r(o,{...i,proxy:a.kind==="pr\
-oxy"?_i(a.proxy):!1})}catch(s){throw v(()=>s?.code)==="UnsupportedProxyProtocol"?new B("the proxy setting\'s scheme is no\
-t supported"):s}}}function _i({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===voi\
-d 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function Ct(e,n){let t=Ue.get\
-(e)??0;t===0&&e.on("error",Ft),Ue.set(e,t+1);let r=()=>{let i=(Ue.get(e)??1)-1;Ue.set(e,i),i===0&&e.removeListener("erro\
-r",Ft)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var Ue=new WeakMap;function Ft(){}function Bt(e,\
+,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=Me(new URL(o),n);if(s.kind==="unusable")throw new B(s.reason);if(s\
+.kind==="proxy"&&!t)throw new B("this runtime\'s fetch cannot use a proxy");try{return await r(o,{...i,proxy:s.kind==="pr\
+oxy"?_i(s.proxy):!1})}catch(a){throw v(()=>a?.code)==="UnsupportedProxyProtocol"?new B("the proxy setting\'s scheme is no\
+t supported"):a}}}function _i({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===voi\
+d 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function Ct(e,n){let t=je.get\
+(e)??0;t===0&&e.on("error",Ft),je.set(e,t+1);let r=()=>{let i=(je.get(e)??1)-1;je.set(e,i),i===0&&e.removeListener("erro\
+r",Ft)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var je=new WeakMap;function Ft(){}function Bt(e,\
 n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r\
 (),o}return r}var ue=globalThis,Ri={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),ca\
 nConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no r\
 untime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",spawnDetached:()=>"failed",exit\
 :()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>[],writeStdout:\
 ()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{\
-}},je,jt=[v(()=>ue.Bun?.fetch),ue.Deno?v(()=>ue.fetch):void 0].find(e=>typeof e=="function");function y(){if(je)return j\
-e;let e=I().name;return je=e==="deno"?Tt(ue.Deno,jt):e==="unknown"?Ri:Ht(ue.process,{lightFetch:e==="node",fetchAtLoad:j\
-t,bunSpawn:e==="bun"?ue.Bun?.spawn:void 0}),je}var Vt=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function ee(e,n,t,r,o,i=Ve(n,o)){e.c\
-reate(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){try{e.remove(i)}catch{}throw a}}function Ve(e,n){return`${e==\
+}},Ve,jt=[v(()=>ue.Bun?.fetch),ue.Deno?v(()=>ue.fetch):void 0].find(e=>typeof e=="function");function y(){if(Ve)return V\
+e;let e=I().name;return Ve=e==="deno"?Tt(ue.Deno,jt):e==="unknown"?Ri:Ht(ue.process,{lightFetch:e==="node",fetchAtLoad:j\
+t,bunSpawn:e==="bun"?ue.Bun?.spawn:void 0}),Ve}var Vt=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function ee(e,n,t,r,o,i=Ye(n,o)){e.c\
+reate(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}function Ye(e,n){return`${e==\
 ="/"?"":e}/t-${Y(n)}-${X()}.tmp`}function Y(e){return String(Math.floor(e)).padStart(13,"0")}var ki=Math.random;function\
  Te(){let e;try{e=ki()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1\
 ))[0]/2**32}function X(e=12){let n="";for(;n.length<e;)n+=Math.floor(Te()*2**32).toString(16).padStart(8,"0");return n.s\
@@ -1240,10 +1240,10 @@ eturn"null";let n=Wt(e)?.slice(8,-1);return n===void 0?"an object that cannot be
 ay"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function ce(e){if(typeof e!="object"||e===null)return!1;let n=Wt(\
 e);return n==="[object Object]"||n==="[object Module]"}function Gt(e){if(typeof e!="object"&&typeof e!="function"||e===n\
 ull)return!1;try{return typeof e.then=="function"}catch{return!0}}function Wt(e){try{return Object.prototype.toString.ca\
-ll(e)}catch{return}}function En(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object\
+ll(e)}catch{return}}function vn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object\
 .keys(n),o=Ni(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function\
- Ni(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.filter(a=>t(e).length>=4&&t(a).startsWith(t(e)));if(r.length==\
-=1)return r[0];let o,i=1/0;for(let a of n){let s=Oi(t(e),t(a));s<i&&([o,i]=[a,s])}return i<=Math.max(3,Math.floor(t(e).l\
+ Ni(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length==\
+=1)return r[0];let o,i=1/0;for(let s of n){let a=Oi(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.floor(t(e).l\
 ength/3))?o:void 0}function Oi(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(\
 let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r\
 ][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][\
@@ -1252,58 +1252,58 @@ n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(
 ...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURIComponent(r)}=***`);n.search=t.join("&")}return n.href}catch{re\
 turn e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")}}function zt(e,n){let t=e.replace(/[a-z][a-z\\d+\
 .-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>C(r.replaceAll("\\\\/","/")));for(let r of n===void 0?[]:Ai(n)){let o=r.replace(/[.*+?^$\
-{}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,a,s)=>`%${Yt(a)}${Yt(s)}`);t=t.replace(new RegExp(`(?<![A-\
+{}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,s,a)=>`%${Yt(s)}${Yt(a)}`);t=t.replace(new RegExp(`(?<![A-\
 Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function Yt(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCa\
 se()}]`}function Ai(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceA\
-ll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),a=r.slice(1).split("&").map(u=>u.slice\
-(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),s=n||t?[fn(`${o(n)}:${o(t)}`)]:[],d=[...i,...a].map(u=>J\
-SON.stringify(u).slice(1,-1));return[...new Set([...i,...a,...d,...s])].sort((u,c)=>c.length-u.length)}catch{return[]}}v\
+ll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice\
+(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[mn(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>J\
+SON.stringify(u).slice(1,-1));return[...new Set([...i,...s,...d,...a])].sort((u,c)=>c.length-u.length)}catch{return[]}}v\
 ar Ii=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,$i=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,Li=new Set(["connection","content-length","ho\
-st","keep-alive","te","trailer","transfer-encoding","upgrade"]);function Ye(e){return Li.has(e.toLowerCase())}function G\
-e(e){return Ii.test(e)}function We(e){return $i.test(e)}function ze(e,n,t){if(n.length===0)return e+t;let r=n.slice();re\
-turn r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var le="0.1.0";var qt="nat-cli",vn={name:"@nat/telemetry",version:le};func\
+st","keep-alive","te","trailer","transfer-encoding","upgrade"]);function Ge(e){return Li.has(e.toLowerCase())}function W\
+e(e){return Ii.test(e)}function ze(e){return $i.test(e)}function Xe(e,n,t){if(n.length===0)return e+t;let r=n.slice();re\
+turn r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var le="0.1.0";var qt="nat-cli",Sn={name:"@nat/telemetry",version:le};func\
 tion Jt(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue\
 :String(e)}:{doubleValue:e}}var Kt=e=>Object.entries(e).map(([n,t])=>({key:n,value:Jt(t)}));function Xt(e){let n=Math.fl\
 oor(e);return n===0?"0":`${n}000000`}function Pi(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",ar\
 m64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Zt(e){let{na\
 me:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:Xt(e.timestamp),observedTimeUnixNano:Xt(e.timestamp),eventName\
-:n,attributes:[...Kt(t),{key:"nat.event.schema_version",value:Jt(e.schemaVersion)}]}}function Sn(e,n,t,r=I()){let o=Kt({\
+:n,attributes:[...Kt(t),{key:"nat.event.schema_version",value:Jt(e.schemaVersion)}]}}function wn(e,n,t,r=I()){let o=Kt({\
 ...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":Pi(r.\
-machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":vn.name,"telemetry.sdk.l\
-anguage":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":vn.version}),i=JSON.stringify({resource:{attributes:o},\
-scopeLogs:[{scope:vn,logRecords:[]}]});return ze(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Qt(e,n,t,r){if\
+machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Sn.name,"telemetry.sdk.l\
+anguage":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Sn.version}),i=JSON.stringify({resource:{attributes:o},\
+scopeLogs:[{scope:Sn,logRecords:[]}]});return Xe(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Qt(e,n,t,r){if\
 (e>=200&&e<300){let o=Math.min(r,Mi(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind\
 :"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_\
 ${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Mi(e){try{let n=Number(JSON.parse(e??"{}")?.partialS\
 uccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function er(e,n){let t={};for(let\
-[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),a=s=>n?.(`entry ${r+1} ${s}`);if(i<0\
-||o.slice(0,i).trim()===""){a("is not key=value");continue}try{let s=decodeURIComponent(o.slice(0,i).trim()),d=decodeURI\
-Component(o.slice(i+1).trim());s!==""?t[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}}return t}var w\
-n=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function nr(e,n=()=>!1){for(let t of wn){if(n(t))re\
+[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<0\
+||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeURI\
+Component(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var T\
+n=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function nr(e,n=()=>!1){for(let t of Tn){if(n(t))re\
 turn{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"\
 ")}/v1/logs`,hidden:!1}}return{hidden:!1}}var rr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function me\
 (e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Di(){return Ci(y().env("CI"))||y().\
 envNotUnicode?.("CI")===!0}function fe(e){return we(y().envNotUnicode?.(e)===!0,"its permissions")}function Ci(e){return\
-!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Fi=["","0","false","no","off"];function Xe(e){if(e===""||e==\
+!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Fi=["","0","false","no","off"];function qe(e){if(e===""||e==\
 ="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}function or(){let e=y().en\
 v,n=[],t=(b,k)=>{let O=e(b);return O!==void 0&&!Hi(O)&&n.push(`${b}=${A(O)} is not a yes/no value (1, true, yes / 0, fal\
 se, no): read as no, ${k}`),me(O)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETR\
 Y_DEBUG","so no debug trail is written");let r=[],o=Di();for(let b of Bi)y().envHidden?.(b)===!0&&!(b==="CI"&&o)&&r.push\
-(b);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),a=e("NAT_TELEMETRY_ENDPOI\
-NT");a!==void 0&&!Xe(a)&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(C(a))} is not an http(s) URL, "" or "stdout": nothing is sen\
-t`);let s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().toLowerCase())&&n.push(`NAT_TELEMET\
-RY_FORMAT=${A(s)} is not a format (nat, otlp): the nat envelope is sent`);let d=t("NAT_TELEMETRY_HANDOFF","so events are\
+(b);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOI\
+NT");s!==void 0&&!qe(s)&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(C(s))} is not an http(s) URL, "" or "stdout": nothing is sen\
+t`);let a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&!["","nat","otlp"].includes(a.trim().toLowerCase())&&n.push(`NAT_TELEMET\
+RY_FORMAT=${A(a)} is not a format (nat, otlp): the nat envelope is sent`);let d=t("NAT_TELEMETRY_HANDOFF","so events are\
  delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!U(u,I().os)&&n.push(`NAT_TELEMETRY_CONSENT\
 _FILE=${A(u)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold anothe\
 r decision`);let c,l=ji(e,I().os,n,b=>c=b),m=e("NAT_TELEMETRY_SPOOL_DIR"),f=I().os==="win32"?"LOCALAPPDATA":"HOME";l===v\
 oid 0&&m===void 0&&y().envHidden?.(f)===!0&&(c=`the program may not read ${f} (${fe(f)})`,n.push(`${f} may not be read (\
 ${fe(f)}): the spool cannot be kept in the home directory`));for(let b of r)n.push(`${b} may not be read (${fe(b)}): ${i\
-r[b]}`);for(let b of wn){let k=e(b);k&&!/^https?:$/.test(Ui(k))&&n.push(`${b}=${A(C(k))} is not an http(s) URL: OTLP eve\
+r[b]}`);for(let b of Tn){let k=e(b);k&&!/^https?:$/.test(Ui(k))&&n.push(`${b}=${A(C(k))} is not an http(s) URL: OTLP eve\
 nts are not sent`)}let h=nr(e,b=>r.includes(b)),g=b=>er(e(b),k=>n.push(`${b}: ${k}: skipped`)),E={...tr("OTEL_EXPORTER_O\
 TLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),n),...tr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADE\
 RS"),n)},S={...g("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};retur\
-n{endpoint:a,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:h.hidden,dryRun:i,sessionPrefix:e("N\
-AT_SESSION_PREFIX")??"",spoolDir:l,noSpool:c,spoolFallback:m===void 0,handOff:d,ci:o,format:s,otlpEndpoint:h.endpoint,ot\
+n{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:h.hidden,dryRun:i,sessionPrefix:e("N\
+AT_SESSION_PREFIX")??"",spoolDir:l,noSpool:c,spoolFallback:m===void 0,handOff:d,ci:o,format:a,otlpEndpoint:h.endpoint,ot\
 lpHeaders:E,otlpResource:S,problems:n}}var ir={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sen\
 t unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NA\
 T_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY\
@@ -1313,555 +1313,556 @@ he CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format
 ere OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a \
 collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},Bi=Object.keys(ir);function Hi(e){let n=e.tri\
 m().toLowerCase();return me(n)===!0||Fi.includes(n)}function Ui(e){try{return new URL(e).protocol}catch{return""}}functi\
-on tr(e,n,t){let r={};for(let[o,i]of Object.entries(n))Ge(o)?Ye(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: sk\
-ipped, not sent`):We(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visible ASCII: no con\
+on tr(e,n,t){let r={};for(let[o,i]of Object.entries(n))We(o)?Ge(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: sk\
+ipped, not sent`):ze(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visible ASCII: no con\
 trol characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: ${A(o)} is not a header name (an RFC 9\
 110 token): skipped, not sent`);return r}function ji(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0\
 )return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):U(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an ab\
 solute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(\
 i&&!U(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says`);else if(i)re\
-turn D(i,"nat/telemetry");let a;if(n==="win32"){let s=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppDat\
-a\\\\Local`);a=s?`${s}\\\\nat\\\\telemetry`:void 0}else{let s=e("HOME");a=s?D(s,`${n==="darwin"?"Library/Application Support":\
-".local/state"}/nat/telemetry`):void 0}return a===void 0?void r("there is no home directory"):U(a,n)?a:(t.push("the home\
+turn D(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppDat\
+a\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("HOME");s=a?D(a,`${n==="darwin"?"Library/Application Support":\
+".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):U(s,n)?s:(t.push("the home\
  directory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}funct\
 ion sr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return D(r&&U(r,n)?r:"/tmp",`nat-telemetry-${t}`)}func\
-tion Tn(){let e=y();if(me(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function ar(e){\
+tion xn(){let e=y();if(me(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function ar(e){\
 let n;return()=>n??=new RegExp(e,"u")}var Ud=ar(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\\
-uffa0]`);var jd=ar(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var xn="1.5",Jd=Object.\
+uffa0]`);var jd=ar(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var _n="1.5",Jd=Object.\
 freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interru\
 pted",UNDEFINED:"undefined"}),Kd=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVAL\
 UATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"age\
 nt_toolkit",UNDEFINED:"undefined"}),he=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Vi(new.target))throw ne\
 w TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new \
 TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVers\
-ion??xn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empt\
+ion??_n;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empt\
 y string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("C\
 annot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.times\
 tamp=o}};function Vi(e){return e===he}function F(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?\
 Yi(n):n}function Yi(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!\
 1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function P(e){let n=e.search(Gi);if(n===-1)return e.length;\
 let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+\
-1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Gi=/[^\\x00-\\x7f]/;var Wi="184482118588404";function _e(e){let n=Math.flo\
-or(e);if(!(Math.abs(n)<=Rn))throw new RangeError("Invalid time value");let t=Math.floor(n/1e3);if(t!==_n.second){let r=M\
-ath.floor(t/dr),o=t-r*dr,i=`${xe(Math.floor(o/3600))}:${xe(Math.floor(o/60)%60)}:${xe(o%60)}`;_n={second:t,text:`${zi(r)\
-}T${i}.`}}return`${_n.text}${Xi(n-t*1e3)}Z`}var _n={second:NaN,text:""};function zi(e){let n=Math.floor((e+719468)/14609\
-7),t=e+719468-n*146097,r=Math.floor((t-Math.floor(t/1460)+Math.floor(t/36524)-Math.floor(t/146096))/365),o=t-(365*r+Math\
-.floor(r/4)-Math.floor(r/100)),i=Math.floor((5*o+2)/153),a=o-Math.floor((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:\
-0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart(6,"0")}`}-${xe(s)}-${x\
-e(a)}`}var xe=e=>e<10?`0${e}`:`${e}`,Xi=e=>e<10?`00${e}`:e<100?`0${e}`:`${e}`,dr=86400,Rn=864e13;function ur(e){let{name\
-:n}=e;if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=F(Ji(e));if(n!==qe\
-.name){let o=F(n);qe={name:n,json:o,bytes:P(o)}}let r=_e(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name"\
-:${qe.json}}`,bytes:qi+P(r)+P(t)+qe.bytes}}var qe={name:"",json:"",bytes:0},qi=31;function Ji(e){let n=e.parameters(),t=\
-(a,s)=>new TypeError(`Event \'${e.name}\' ${a} cannot be read: ${G(s)}`);try{n?.then}catch(a){throw t("parameters() return\
-ed an object that",a)}if(Gt(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.\
-name}\' has no parameters object: parameters() returned a thenable`)}if(!ce(n))throw new TypeError(`Event \'${e.name}\' has\
- no parameters object: parameters() returned ${A(n)}`);let r;try{r=Object.keys(n)}catch(a){throw t("parameters",a)}let o\
-={};for(let a of r){let s;try{s=n[a]}catch(d){throw t(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o[a]=s}let i=kn(o);if(\
-i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function kn(e){if(typeof e!="object"||e===null||Array.isArray(e\
-))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"|\
-|typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function cr\
-(e,n){return{browserType:"undefined",clientId:Wi,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVer\
-sion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechO\
-ptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"un\
-defined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"und\
-efined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",produc\
-tName:"undefined",productVersion:"undefined",sentTs:_e(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userI\
-d:"undefined"}}function Nn(e,n){return ze(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var lr=/[A-Za-z0-9_-]/,Ki=/^(?:\\d{4}-\
-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Zi=/^(?:[+-]?(?:\
-inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*\
-)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function fr(e){return new In(e).document()}var In=class{#e;#n=0;#o=0;#t=new WeakMap;constr\
-uctor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#b(),this.#n>=this.#e.length)return n;this.#s()==="["?t=this.\
-#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"\
-]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=On(o,a)??this.#E([],"array");(!Array.isArray\
-(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#E({},"header");return u.push(c),\
-Je(o,a,u),c}let d=On(o,a);d===void 0?Je(o,a,d=this.#E({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="arr\
-ay"&&!s?d=d[d.length-1]:An(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t\
-.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a table`),o=d}r\
-eturn o}#d(n){let t=this.#l();this.#y(),this.#k("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=On(\
-o,a);s===void 0?Je(o,a,s=this.#E({},"dotted")):(!An(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'\
-${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,\
-i)&&this.#i(`\'${i}\' is defined twice`),Je(o,i,r)}#l(){let n=[];for(;;){this.#y();let t=this.#s();if(t===\'"\')n.push(this.\
-#f());else if(t==="\'")n.push(this.#T());else{let r=this.#n;for(;this.#n<this.#e.length&&lr.test(this.#e[this.#n]);)this.\
-#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#s()!==".")return n;thi\
-s.#n++}}#r(){let n=this.#s();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))\
-return this.#R();if(n===\'"\')return this.#f();if(n==="\'")return this.#T();if(n==="["||n==="{"){++this.#o>100&&this.#i("va\
-lues are nested too deeply");let i=n==="["?this.#u():this.#h();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64\
-);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!lr.test(t[i.length]??""))return this.#n+=i.length,a;let \
-r=Ki.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=Zi.exec(t);return o&&!/[\\\
-w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,Qi(o[0])):this.#i("a value is malformed")}#u(){this.#n++;let n=[];\
-for(;this.#b(),this.#s()!=="]";)n.push(this.#r()),this.#b(),this.#s()===","?this.#n++:this.#s()!=="]"&&this.#i("an array\
- is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#E({},"inline");if(this.#y(),this.#s()==="}")return this.#n\
-++,n;for(;;){this.#d(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malform\
-ed")}return this.#a(n),n}#a(n){this.#t.set(n,"inline");for(let t of Object.values(n))An(t)&&this.#a(t)}#f(){this.#n++;le\
-t n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')retur\
-n n;t==="\\\\"?n+=this.#_():Ke(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#T(){this.#n++;let n=this.#\
-e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>Ke(r)&&r!=="	"))&&t\
-his.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.\
-#s()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';\
-)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed")\
-;if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else Ke(t)&&t!=\
-=`\n`&&t!=="	"&&!(t==="\\r"&&this.#s()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.\
-startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.\
-#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);re\
-turn this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return\
- t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o\
-)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an i\
-nvalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#s()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){t\
-his.#y();let n=this.#s();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this\
-.#m();else return}}#m(){for(;this.#n<this.#e.length&&this.#s()!==`\n`;){let n=this.#e[this.#n++];Ke(n)&&n!=="	"&&!(n==="\\\
-r"&&this.#s()===`\n`)&&this.#i("a comment is malformed")}}#A(){this.#y(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\\
-r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}\
-#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t)\
-{return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at\
- line ${t}: ${n}`)}};function On(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function Je(e,n,t){Object.defineProperty(e,n\
-,{value:t,writable:!0,enumerable:!0,configurable:!0})}function An(e){return typeof e=="object"&&e!==null&&!Array.isArray\
-(e)}function Ke(e){let n=e.charCodeAt(0);return n<32||n===127}function Qi(e){let n=e.replaceAll("_","");return/^[+-]?inf\
-$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var es="1.0";function Ze(){if(gr())return;let{e\
-nv:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?D(t,".config/nat/telemetry.toml"):\
-void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if($n?.given!==r){let o=n?.realPath(".");$n={given:r,path\
-:o===void 0?r:D(o,r)}}return $n.path}function pr(){return(ge?q:void 0)??Ze()}var $n;function gr(){let{env:e,envHidden:n}\
-=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME"\
-)?"HOME":void 0}var ns=65536;function Pn(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read\
-"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,ns)}catch(o){retu\
-rn Ln(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ts(o)?{state:"disabl\
-ed",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safe\
-ly (${Ln(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...mr(r),text:r};try{t.checkPl\
-ace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${Ln(o).replaceAll("_"," ")})`}\
-}return{...mr(r),text:r}}function ts(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}functi\
-on Ln(e){return e?.reason??"unreadable"}function mr(e){let n;try{n=fr(e)}catch{return{state:"disabled",problem:"is not v\
-alid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{s\
-tate:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{st\
-ate:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===es?{state:"enabled"}:{state:"never_asked",outdate\
-dYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function yr(){let\
- e=Ze(),{state:n,problem:t,outdatedYes:r}=Er(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutd\
-atedYes:r}};return{...vr()??Bn(n),...o}}function br(){let e=vr();if(e)return e;let{state:n,text:t,problem:r}=Er(Ze());re\
-turn{...Bn(n),text:t,...r?{problem:r}:{}}}function Er(e){if(e!==void 0)return Pn(e);let n=gr();return n?{state:"disabled\
-",problem:`cannot be found: the program may not read ${n} (${fe(n)})`}:{state:"never_asked"}}function vr(){let{env:e,env\
-Hidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=me(e("NAT_TELEMETR\
-Y_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,sou\
-rce:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}func\
-tion Bn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var pe,ge=!1,q,M\
-n={},Dn,rs=!1,Cn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Fn=globalThis;try{Fn[Cn]===void 0&&Object.definePro\
-perty(Fn,Cn,{value:{serial:0}})}catch{}var hr=0;function os(){try{let e=Fn[Cn];if(e===void 0)return;let{serial:n}=e;retu\
-rn Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Sr(){let e=os();e===void 0|\
-|e===hr||(hr=e,[pe,ge,rs]=[!1,!1,!0])}function wr(e){Dn=e}function ne(){if(Dn)return pe=Dn();if(Sr(),!ge||q===void 0)ret\
-urn!0;let e=Pn(q,!0);e.problem!==void 0&&(e=Pn(q,!0));let n=e.text===Mn.text&&y().files?.modifiedAt(q)===Mn.modified;ret\
-urn pe=e.problem===void 0&&n&&Bn(e.state).enabled}function te(){return Sr(),pe===void 0&&is(br()),pe===!0}function is(e)\
-{[pe,ge]=[e.enabled,e.source==="file"],q=ge?Ze():void 0,Mn=q===void 0?{}:{text:e.text,modified:y().files?.modifiedAt(q)}\
-}function Tr(){return te()&&ge}function Hn(){let e=te(),{enabled:n,source:t,problem:r}=br(),i=t!=="file"&&t!=="default"&\
-&y().envHidden?.(t)===!0?`${t}, which the program may not read (${fe(t)})`:r?`${t}: the consent file ${r}, so it is read\
- as disabled`:t;return{enabled:e,decidedBy:e===n?i:"the program (setTelemetryEnabled)"}}var Vn=2**31-1,ss=25,Un={min:50,\
-max:250},xr=4,jn=1e3,as=(xr+1)*Un.max,ye={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ti\
-cking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size=\
-==0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,thi\
-s.look()};if(y().watchTick?.(jn,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSi\
-gnal.timeout(jn)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of ye.guarded)--e.looks<=\
-0&&e.end();ye.guarded.size>0&&ye.listen()}};function be(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),ye.release(d),i?\
-.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+as)/jn),end:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>\
-{ye.release(d);let f=y().monotonicMs()-m;if(f<=ss||l===0)return s();u(Math.min(Math.max(f,Un.min),Un.max),l-1)},c),t?.(r\
-)}catch{}};return ye.guard(d),u(e,xr),t||(i=v(()=>y().holdOpen?.())),a}function _r(e,n){if(e===null)return;let t=e.trim(\
-),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o\
-,0),36e5)}function re(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(\
-i,r)}var ds=3,Rr=!1;function kr(){Rr=!0}var us=new Set([407,408,429,500,502,503,504]),cs=new Set([501,505]);function ls(\
-e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:us.has(e)||e>=500&&e<600&&!cs.has(e)?n===void 0?\
-{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"reje\
-cted",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Nr(e){if(e.signal?.aborted)return{ki\
-nd:"interrupted"};let n=new AbortController,t=!1,r=be(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.s\
-ignal?.addEventListener("abort",o,{once:!0});let i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error\
-("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??ls;for(;;a++){let c=\
-new URL(s).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type":"appl\
-ication/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=fs(l);if(m===void 0)return{kind:"rejected",reason:"\
-bad_response"};let f=l.headers.get("location"),h=_r(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300\
-){e.onAccepted?.();let E=await Promise.race([ms(l),i]).catch(()=>{});return u(m,h,E)}if(l.body?.cancel().catch(()=>{}),m\
-!==307&&m!==308)return u(m,h,void 0);if(a===ds)return{kind:"rejected",reason:"too_many_redirects"};let g=ps(f,s);if(g===\
-void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejec\
-ted",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Rr?{kind:"not_sent",reason:"a redirect beyond the sender\
-\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxy\
-Credentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"inte\
-rrupted"}:s instanceof B&&a===0?{kind:"not_sent",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reaso\
-n:"network_error",thrown:G(s)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function fs(e){let n=e?.status;retu\
-rn typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function ms\
-(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=awa\
-it n.read()){if(o+=i.value.length,o>hs)return"";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().\
-catch(()=>{})}}var hs=65536;function ps(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol=\
-=="https:"?t.href:void 0}catch{return}}function oe(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCo\
-deAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function Yn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}re\
-turn o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);return s===void 0?[]:[s]})}var ys={initialMs:3e4,maxM\
-s:36e5},Or=4096;function bs(e,n){return n??oe(e)}function Es(e,n,t){try{let r=e.read(n,Or);if(r===void 0)return;let{fail\
-ures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinit\
-e(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return \
-u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"inva\
-lid"}catch{return"invalid"}}var Qe=class{path;#e;#n;#o;#t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r\
-,this.#n=`health-${bs(r,a)}.json`,this.#o=a!==void 0,this.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=t\
-his.#h()}get state(){return this.#r}isOpen(){return!this.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure\
-(n){this.#u=!1;let t=this.#h(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#d()+re(r,ys,this.#l,n),i=(t?.\
-notBefore??0)>o;return this.#f({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let \
-r=this.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(thi\
-s.#f({failures:this.#r.failures,notBefore:this.#d()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();thi\
-s.#r=this.#h(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSu\
-ccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&\
-(this.#r=void 0,this.#u=!1,this.#a())}#h(){let n=Es(this.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof \
-n=="object"?n.state:void 0}#a(){try{this.#c.remove(this.path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:oe\
-(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=P(r)<=Or&&C(this.#t)===this.#t?r:JSON.stringify({...n,...\
-t});ee(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};function Ar(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`\
-the endpoint is down (${n} failure(s) in a row): not tried before ${_e(t)}`}function M(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}va\
-r Ir=36e5,en=64,$r=6e4,Lr=6e4,Br=64,vs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Gn=/^([lc])-(\\d\
-{13})-(e-.+)$/,Ss=36e5;function Hr(e,n="nat",t=""){return oe(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var J=class e{dir;key;\
-ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,\
-t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allow\
-ed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.real\
-Path(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFollowLinks?s(`the program may n\
-ot ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}ca\
-tch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:G(l))}}write(n,t){let r={},o=n.map(nn),{first:i}\
-=Mr(o,this.#n.maxEvents,this.#n.maxBytes);M(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d++){let u=a.get(n[d]\
-.sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this.#t(d,t,this.key))}\
-catch(d){for(let u of s)this.#a(u);throw d}return{written:r,older:this.#u(t,s)}}claim(n,t,r){let o=[],i={};for(let{entry\
-:a,path:s}of this.#r(t).slice(0,en)){if(o.length>=n)break;let d=this.#d(a.name,t+r);try{this.#e.rename(s,d)}catch{contin\
-ue}let{valid:u,corrupt:c,expired:l}=this.#c(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,until:t+r,remaining:m.l\
-ength,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#t(u.slice(m.length).map(nn),a.time,this.key)}cat\
-ch{this.giveBack(f);continue}M(i,"spool_corrupt",c),M(i,"spool_expired",l);for(let h of m)o.push({...h,claim:f});f.remai\
-ning===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}cat\
-ch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(\
-n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n\
-.path)}catch{}}peek(){return this.#l().flatMap(n=>{let t=Gn.exec(n),r=Re(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}\
-=this.#c(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};retur\
-n[t?{...a,until:Ur(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l\
-()){if(r.length>=en)break;let a=Pr(i,t);if(a===void 0)continue;let s=n.#d(a.name,t+Ir);try{n.#e.rename(`${n.dir}/${i}`,s\
-)}catch{continue}let{valid:d}=n.#c(s,a,t);try{let u=this.#t(d.map(nn),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n.#e\
-.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#a(s.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),o\
-}clear(){let n=0;for(let t of this.#l()){let r=Gn.exec(t),o=Re(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries()\
-{return this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(n=>Re(n)??[])}#t(n,t,r){if(n.length===0)retur\
-n;let o=Dr(n,t,r);return ee(this.#e,this.dir,o,Cr(n),t),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=th\
-is.#e.read(n,this.#n.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/Br))\
-)}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Ts(a);s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o\
-.expired++:o.valid.push(s)}return o}#d(n,t){return`${this.dir}/${Fr(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{\
-return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Vt.exec(o),a=Pr(o,n);a?.key===this.key?t.push({entry:a,path:`\
-${this.dir}/${o}`}):i&&n-Number(i[1])>Ir&&r<en&&this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){\
-let r={},o=this.#o(),i=0,a=0,s=1/0;for(let S of o)i+=S.events,a+=S.bytes,s=Math.min(s,S.time);let{maxAgeMs:d,maxEvents:u\
-,maxBytes:c}=this.#n;if(n-s<=d&&i<=u&&a<=c)return r;let l=o.filter(S=>t.includes(S.name)),m=Math.min(...l.map(S=>S.time)\
-),f=S=>this.#e.modifiedAt(`${this.dir}/${S}`),h=Math.max(...l.map(S=>f(S.name)??-1/0)),g=S=>{if(S.time<m)return!1;let b=\
-f(S.name);return b===void 0||!Number.isFinite(h)?S.time-m<=Lr:Math.abs(b-h)<=Lr},E=0;for(let S of o.sort((b,k)=>b.time-k\
-.time)){let b=n-S.time>d;if(!b&&i<=u&&a<=c)break;if(t.includes(S.name)||!b&&g(S))continue;if(E++>=en)break;if(i-=S.event\
-s,a-=S.bytes,!b&&i<u&&a<c){let O=this.#h(S,u-i,c-a,n);if(O===void 0)continue;i+=O.kept.events,a+=O.kept.bytes,M(r,"spool\
-_corrupt",O.corrupt),M(r,"spool_full",O.cut);continue}let k=this.#c(`${this.dir}/${S.name}`,S);this.#a(S.name)&&(M(r,"sp\
-ool_corrupt",k.corrupt),M(r,b?"spool_expired":"spool_full",k.valid.length+k.expired))}return r}#h(n,t,r,o){let i=Fr(n.na\
-me,o+$r),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,cor\
-rupt:d}=this.#c(`${this.dir}/${i}`,n),u=s.map(nn),{first:c,bytes:l}=Mr(u,t,r),m=u.slice(c),f={kept:{events:m.length,byte\
-s:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:void 0;let h=Ve(this.dir,o),g=()=>{try{this.#e.remove(h)}catch\
-{}};try{this.#e.create(h,Cr(m))}catch{if(g(),!this.#a(i))return;try{this.#t(m,n.time,n.key)}catch{return{kept:{events:0,\
-bytes:0},cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-a>$r/2)return void g();try{this.#e.rename(h,`${this.dir}/\
-${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Dr(m,n.time,n.key)}`)}catch{}return f}#a(n)\
-{try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Pr(e,n){let t=Gn.exec(e);return t?ws(t,n)?R\
-e(t[3]):void 0:Re(e)}function Re(e){let n=vs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(\
-t/Br));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Mr(e,n,t){let r=Math.max(0,e.length-n),o=e.sl\
-ice(r).reduce((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Dr(e,n,t){l\
-et r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Y(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${X()}.jsonl`}function Cr(\
-e){return e.map(n=>`${n.text}\n`).join("")}function nn(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVers\
-ion)},"sessionId":${F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}"timestamp":$\
-{Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:P(n)}}function Fr(e,n){return`l-${Y(n)}-${e}`}function\
- Ur([,e,n]){return e==="l"?Number(n):Number(n)+Ss}function ws(e,n){return n>Ur(e)}function Ts(e){try{let{retries:n,schem\
-aVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t==\
-"string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof a?.name=="string"&&a.name!=="\
-"&&typeof a.ts=="string"&&kn(a.parameters)===void 0))return;let d={json:F(a),schemaVersion:t,sessionId:r,retries:n,times\
-tamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{return}}function xs(e,n){return e.spoolFallback?sr(y().env,I().\
-os,n?.uid):void 0}function _s(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,a=Wn(e),s=e.noSpool??"there is no s\
-pool directory",d=o===void 0?void 0:J.open(o,n,i,a,l=>s=l,r),u=xs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")\
-){let l=n.realPath(u)===void 0?void 0:J.open(u,n,i,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&\
-o!==void 0&&t(s),d;let c=J.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var tn=class e{spool;health;\
-files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,c\
-lock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return nu\
-ll;let s=_s(n,a,t);if(!s)return null;let d=n.customFetch?s.key:void 0,u=new Qe(a,s.dir,r.url,o,i,d);return new e(s,u,a,n\
-)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.a\
-dd(s.claim);let i=r.map(s=>({...s,bytes:P(s.json),notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return\
- a.length===0?{events:i,dropped:o}:(this.settle(a),M(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this\
-.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).re\
-duce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining==\
-=0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t\
-.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.\
-release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.ren\
-ew(o,r+n)}};function Wn(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==le?r:v\
-oid 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).so\
-rt(),fetch:i?"own":void 0},s=F(a);return Hr(n.kind==="http"?n.url:"",t.name,s==="{}"?"":s)}var Rs=0xe677d21fdbff;functio\
-n jr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof he))return{reason:"not_an_event\
-",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{j\
-son:i,bytes:a}=ur(e),{schemaVersion:s,timestamp:d}=e;return typeof s!="string"?{reason:"invalid_event",detail:"schemaVer\
-sion is not a string"}:Number.isFinite(d)?d<0||d>Rs?{reason:"invalid_event",detail:"timestamp outside the years 1970-999\
-9 that both wire formats carry"}:a>o?{reason:"event_too_large",detail:`${a} bytes serialized, more than ${Math.max(o,0)}\
- (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes an\
-d NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:a,schemaVersion:s,sessionId:t,clientVersion:r,timestamp:d,retries:0,\
-notBefore:0}:{reason:"invalid_event",detail:"timestamp is not a finite number"}}catch(i){return{reason:"invalid_event",d\
-etail:G(i)}}}function Vr(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===\
-i[0].schemaVersion&&s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)\
--1),a+=1+d,i.push(s)}return o}function ks(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"l\
-ocalhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]\
-{1,4}$/.test(n)}function Yr(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http\
-:"||ks(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the\
- headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t\
-.hostname}`}function Gr(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>cr(r,{sourceClientVersion:i,\
-sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Nn(t(r[0],o),r.map(i=>i.json)),emptyByt\
-es:r=>P(Nn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function Wr(e,n=I()){let t=({clientVersion:i=e.serviceVersi\
-on})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSO\
-N.stringify(Zt(i))),a};return{name:"otlp",encode:i=>Sn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>P(Sn([],i.sessio\
-nId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classi\
-fy:Qt}}var Ns="http://localhost:4318/v1/logs",Os=120,As=50,Is=3,$s=2,zr=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{\
-},"name":"x"}\',Jr=64,Ls={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVers\
-ion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBuffered\
-Events:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInt\
-errupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function ke(e={}){if(!ce(e))throw n\
-ew TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=En(e,Ls);if(n)throw new TypeError(`C\
-annot create handler: ${n}`);let t=(p,T,w)=>{let _=e[p]===void 0?T:e[p],x=w.integer?`${w.sign} integer`:`${w.sign} numbe\
-r`,R=`Cannot create handler: \'${p}\' must be a ${x}`;if(typeof _!="number"||Number.isNaN(_))throw new TypeError(`${R}, go\
-t ${A(_)}`);if(!((w.sign==="positive"?_>0:_>=0)&&(w.integer?Number.isSafeInteger(_):Number.isFinite(_))))throw new Range\
-Error(`${R}, got ${_}`);if(w.timer&&_*1e3>Vn)throw new RangeError(`Cannot create handler: \'${p}\' must be at most ${Vn/1e\
-3} seconds (the longest a timer can wait), got ${_}`);return _},r=(p,T,w)=>{let _=e[p]===void 0?w:e[p];if(typeof _!==T)t\
-hrow new TypeError(`Cannot create handler: \'${p}\' must be a ${T}, got ${A(_)}`);return _},o={sign:"positive",timer:!0},i\
-={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",$s,o),d=t("backoffInitialSeco\
-nds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be \
-at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=or(),l=r("sourceClientVersion","string",le),m=Qr("resource",e.\
-resource),f=r("sessionId","string","undefined"),h=Xr(e.format,c.format),g=Xn(h,l,{...c.otlpResource,...m}),E=zn(g,c.sess\
-ionPrefix+f),S=Xr(e.format,void 0),b=zn(Xn(S,l,m,Kr),f),k=t("maxEventBytes",32768,a);if(k<b.eventBytes)throw new RangeEr\
-ror(`Cannot create handler: \'maxEventBytes\' must be at least ${b.eventBytes} (the smallest event), got ${k}`);let O=t("m\
-axBatchBytes",5e5,a);if(O<b.batchBytes){let p=`one ${S} envelope holding the smallest event`;throw new RangeError(e.maxB\
-atchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${b.batchBytes} by\
-tes, more than \'maxBatchBytes\' (${O} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${b.batchByte\
-s} (${p}), got ${O}`)}return{flushIntervalMs:t("flushIntervalSeconds",Os,o)*1e3,maxQueueSize:t("maxQueueSize",As,a),maxR\
-etries:t("maxRetries",Is,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s\
-,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,O-\
-E.envelopeBytes-Jr),maxEventBytesOption:k,maxBatchBytes:O,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Ps(e.en\
-dpoint,c.endpointHidden?qn:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?qn:c.otlpEndpoint??Ns:void 0),c.dryRun),spoolDir\
-:Ms(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void\
- 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",1e3,a),\
-maxBytes:t("spoolMaxBytes",1048576,a),maxAgeMs:t("spoolMaxAgeDays",7,{sign:"positive"})*864e5},captureInterrupts:Fs(e.ca\
-ptureInterrupts),handOff:Cs(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g\
-,headers:{...h==="otlp"?c.otlpHeaders:{},...Ds(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>globalThis.fetc\
-h(p,T))),logger:r("logger","function",()=>{}),clock:r("clock","function",Date.now),random:r("random","function",Te)}}fun\
-ction zn(e,n){let t={json:zr,bytes:P(zr),schemaVersion:xn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.by\
-tes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+Jr+r,envelopeBytes:o}}function Xn(e,n,t,r)\
-{return e==="otlp"?Wr({serviceName:t["service.name"]??qt,serviceVersion:n,resourceAttributes:t},r):Gr(n,r)}var Kr={name:\
-"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function Zr(e){let{format:n,sourceClientVersion:t}=e,r=\
-n.resource??{},o=zn(Xn(n.name,t,r,Kr),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventB\
-ytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var qn=Symbol("hidden");function Ps(e,n,t){if(e!==void 0&&(typeof e!=\
-"string"||!Xe(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${A\
-(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===qn)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??rr;return \
-Xe(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"inv\
-alid_endpoint"}}function Ms(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Ca\
-nnot create handler: \'spoolDir\' must be a non-empty string or false, got ${A(e)}`);if(!U(e,I().os))throw new TypeError(`\
-Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${A(e)\
-}`);return e}}function Xr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\'\
- must be "nat" or "otlp", got ${A(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function Qr(e,n){if(n=\
-==void 0)return{};if(!(ce(n)&&Object.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler:\
- \'${e}\' must be an object of strings, got ${A(n)}`);return{...n}}var qr=8192;function Ds(e){let n=Qr("headers",e),t=Obje\
-ct.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>qr)throw new RangeError(`Cannot create handler: \'headers\' \
-must add at most ${qr} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){i\
-f(!Ge(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(r)}`);i\
-f(Ye(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(r)}: the HTTP client frames the request i\
-tself`);if(!We(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (RFC 9110, visible ASCII\
-: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad value for\
- "+A(r))}return n}function Cs(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.h\
-andOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Fs(e){if(e==\
-=void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create hand\
-ler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var rn=/^sender-[0-9a-f]{8}\\.mjs$/,Ne="NAT_TELEM\
-ETRY_SENDER";function on(e,n){return{...e,[Ne]:JSON.stringify(n)}}function eo(e){if(e)try{let n=JSON.parse(e);return typ\
-eof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var W=15e3,Bs\
-=250;function Ee(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};\
-for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?W:Bs;d+u>r&&d<=r+u?(s[2]==="lo\
-ck"?i.locks:i.marks).push(a):an(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function sn(e,n,t,r){try{return Ee\
-(e,n,t,r).locks.length>0}catch{return!1}}function no(e,n,t){let r;try{e.ensureDir(n,!0);let o=Ee(e,n,t,Date.now());if(o.\
-locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${Y(i)}-${X()}.start`,e.create(`${n}/${\
-r}`,"");let a=Ee(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(an(e,`${n}/${r}`),"at work")}catch{return r}}func\
-tion to(e,n,t){t!==void 0&&Kn(e,n,()=>[t])}function ro(e,n,t){Kn(e,n,()=>Ee(e,n,t,Date.now()).marks)}async function oo(e\
-,n,t){for(let r=0;r<Hs;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ee(e,n,t,o);if(i.locks.length>0){Jn(e,n,i.ma\
-rks);return}let a=`sender-${t}-${Y(o)}-${X()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=Ee(e,n,t,o);if(s.join(\
-)===a)return Jn(e,n,d),a;an(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+Te()*50))}}var Hs=5;functio\
-n io(e,n,t){Kn(e,n,()=>[t])}function Kn(e,n,t){try{e.ensureDir(n,!0,!1),Jn(e,n,t())}catch{}}function Jn(e,n,t){for(let r\
- of t)an(e,`${n}/${r}`)}function an(e,n){try{e.remove(n)}catch{}}var Vs=6e4,Ys=1e3,Gs=[Ne,"NAT_TELEMETRY_ENABLED","DO_NO\
-T_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Ws(e,n,t){let r=zs(e,n,t);return r.handOff?r:{..\
-.r,outcome:so(e,n)}}function so(e,n){return e.sink.kind==="none"?"dropped":ao(e)&&n?.health.isOpen()!==!0?"delivered":n?\
-"spooled":"dropped"}function ao(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function zs(e,n,t){try{let r=\
-mo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=fo(e\
-.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{hand\
-Off:!1,reason:m}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cw\
-d:d,...u}=s,c={...qs(e,o.dir),successor:u,onByConsentFile:Tr()};return{handOff:!0,command:{...s,env:on(s.env,c)},backlog\
-:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function uo(e,n,t){let r=Ws(e,n,t);return r.handOff\
-&&r.command&&!Ks(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written"\
-,outcome:so(e,r.backlog)}:r}function co(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen()\
-)return"endpoint down";let o=no(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);retur\
-n i==="started"?t.noteHandOff():to(r,n.dir,o),i}catch{return"failed"}}function lo(e,n){if(n===null||n.health.isOpen()||n\
-.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return mo(e,n,!0)!==void 0||t.kind==="http"&&y().senderRe\
-fusal(fo(t.url,n.spool.dir))!==void 0}function fo(e,n){let t=pr(),r=t===void 0?void 0:Xs(t);return{endpoint:e,dir:n,read\
-s:r===void 0?[]:[r],variables:[...Gs,...de,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}funct\
-ion Xs(e){let n=j(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].inc\
-ludes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:D(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}f\
-unction mo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")ret\
-urn"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a s\
-ender process cannot call";if(e.requestTimeoutMs>W-Ys)return`a request may take longer (requestTimeoutSeconds) than a se\
-nder lives (${W/1e3} s)`;if(!t)return"telemetry was turned off during the run";if(!n)return"there is no usable spool dir\
-ectory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without\
- --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap t\
-he sender\'s script there";if(!ao(e))return"the program may not connect to the endpoint";let{spool:i,files:a,health:s}=n;\
-if(s.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===void 0)return;let{state:c}=s,l=c===void 0?u:c.handedOffA\
-t===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Vs&&!sn(a,i.dir,i.key,d))return"spooled events have waite\
-d a minute with no sender at work"}function qs(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kin\
-d==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backof\
-fInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Zr(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxByt\
-es,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.reso\
-urce}}}function Js({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Ks(e){if(Js(e))return!0;let{file\
-s:n,spool:t}=e,r=()=>ee(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t.dir}/\
-${""}`),r()}catch{return!1}}return Qs(n,t.dir,Zs),!0}var Zs=3;function Qs(e,n,t,r=Date.now()){let o;try{o=e.list(n).filt\
-er(s=>rn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+W?-1/0:d},a=t==="none"?o\
-:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s\
->W).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var dn=class{#e=new Set;#n=0;get size(){return t\
-his.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){ret\
-urn[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ho(){throw new Error("a sender prints nothing")}var \
-go=16384,Qn=2*go,yo=Qn-4096,et=32,bo=/^[a-z0-9_]{1,40}$/,ea=/^[0-9a-f]{8}$/;var po=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-\
-f]+(?:-(\\d{1,6}))?\\.aside$/,na=6e4;function Eo(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>bo.test(m)&&N\
-umber.isSafeInteger(f)&&f>0);if(s.length===0||!Zn(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice\
-(0,et))},endpointHash:oe(r)},c=C(r)===r?{...u,endpoint:r}:u,l=xo(n,t);try{let m=ra(e,n,t,i).filter(h=>h.quiet).map(h=>vo\
-(e,h,n,t)),f=wo([...m.flatMap(h=>h.lines),c],a,i)??c;So(e,n,t,m,()=>{let h=ia(e,l);h==="invalid"&&e.remove(l);let g=`${F\
-(f)}\n`;typeof h!="object"||h.bytes+g.length<=go?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,yo):ta(e,n,t,f,a,i)});\
-for(let{path:h}of m)h!==void 0&&v(()=>e.remove(h))}catch{}}function ta(e,n,t,r,o,i){let a=xo(n,t),s={path:nt(n,t),quiet:\
-!1},d=tt(e,a,s.path)?vo(e,s,n,t):{lines:[]};So(e,n,t,[d],()=>{e.append(a,`${F(wo([...d.lines,r],o,i)??r)}\n`,yo)})}functi\
-on vo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i\
-}=oa(e,n),a=nt(t,r,i);return tt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function So(e,n,\
-t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&tt(e,a,nt(n,t,s));throw i}}function nt(e,n,t){let r=t==\
-=void 0?"":`-${t}`;return D(e,`drops-${n}-${Y(Date.now())}-${X()}${r}.aside`)}function ra(e,n,t,r){return Yn(e,n,po,(o,i\
-)=>{let[,,a,s]=po.exec(i)??[],d=Math.abs(r-Number(a))>=na;return o===t?{path:D(n,i),summed:s===void 0?void 0:Number(s),q\
-uiet:d}:void 0})}function oa(e,n){try{let t=n.summed??0,r=e.read(n.path,Qn)?.slice(t)??"",o=n.quiet?r.length:r.lastIndex\
-Of(`\n`)+1;return{lines:To(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function tt(e,n,t){return v((\
-)=>(e.rename(n,t),!0))??!1}function wo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)}))\
-.filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||O\
-bject.keys(o).length<et)&&M(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:\
-i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o\
-,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function ia(e,n){try{let t=e.read(n,Qn);return t===voi\
-d 0?void 0:{lines:To(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":void 0}}f\
-unction To(e){return e.split(`\n`).flatMap(n=>sa(n)??[])}function sa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpo\
-intHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Zn(n)&&Zn(t)&&n<=t&\
-&a.length>0&&a.length<=et&&a.every(([u,c])=>bo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,drop\
-ped:Object.fromEntries(a),...typeof i=="string"&&ea.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{..\
-.d,endpoint:o}:d}catch{return}}function Zn(e){return Number.isSafeInteger(e)&&e>=0&&e<=Rn}function xo(e,n){return D(e,`d\
-rops-${n}.json`)}var aa=.9,da=1e3,ua=3e5,ca=36e5,la=4,un=class{#e;#n=[];#o=[];#t=new dn;#c=0;#d=0;#l=0;#r=0;#u={};#h={};\
-#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=Tn();#A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(\
-n={}){this.#e=ke(n)}enqueue(n){try{if(!te())return this.#fe();let t=y().exiting();t?this.#q():this.#U(),this.#c++;let r=\
-jr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)return this.#p\
-(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#F());this.#a&&this.#f===void 0&&queueMicrotask(()=>t\
-his.#C()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#i||(this.#a=!0,this.#U(),thi\
-s.#S()>0?this.#C():te()&&!this.#N()&&lo(this.#e,this.#w())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#\
-T.then(()=>(this.#x=void 0,this.#se()));return this.#x=n,this.#T=n,n}stop(){return this.#i??=this.#ne()}[Symbol.asyncDis\
-pose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:thi\
-s.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.length+this.#t.\
-size}#U(){if(this.#I)return;this.#q();let n=y(),t=a=>{try{return a()}catch{this.#g("an exit hook could not be installed:\
- what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#i===void 0;return this.stop(\
-),a},exit:()=>{this.#M()||this.#F(),this.#B()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#M()\
-||this.#F(),this.#B()})):void 0;this.#I=()=>{r?.(),i?.()}}#C(){this.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=setTime\
-out(()=>{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flushIntervalMs),y().unrefTimer(this.#f)}async#ne(){this.#\
-a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=fa(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await \
-Promise.race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S()>0&&this.#M())return;this.#Z(),this.#S()>0&&this.#N()&\
-&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#te(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!\
-0}finally{this.#B(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#te(n){let t=this.#w()?.health;t?.sta\
-te&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#V()}#V(){let n=y(\
-).monotonicMs(),t=this.#e.requestTimeoutMs*aa,r=[...this.#_];for(let{events:i,accepted:a}of r)a&&this.#t.settle(i)&&this\
-.#z(i);let o=r.some(({started:i,accepted:a})=>!a&&n-i>=t);this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.eve\
-nts()),this.#t.clear(),o&&this.#v?.health.recordFailure()}#re(){return this.#R??=new AbortController}#Y(n){if(n.aborted|\
-|!ne())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;return!o||r<=t||o.end-y().monotonicMs()>=t}#G(\
-n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#y&&this.#w()?.health.isOpen()===!0;return n.k\
-ind==="http"&&(t||!y().canConnect(n.url))}#oe(){let{sink:n,clock:t}=this.#e,r=this.#$,o=this.#v?.health.state;return thi\
-s.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n\
-.kind==="http"&&y().canConnect(n.url)}#ie(n){let t=this.#v?.health;if(n.delivered){this.#$=void 0,t?.recordSuccess()&&(t\
-his.#D=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&\
-&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+re(o,i,a,n.retr\
-yAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#se(){try{this.#K();let n=this.#e.sink.k\
-ind==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#Z();let t=this.#N();if(t&&!this.#o\
-e())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return;this.#o=this\
-.#o.filter(d=>d.notBefore>r),this.#n=[];let a=this.#X(i);for(let d of a)this.#t.add(d);let s={delivered:!1,failed:!1,pro\
-bing:t};await this.#ae(a,s),this.#ie(s),s.delivered&&s.retryAfterMs&&(this.#E=Math.max(this.#E,this.#e.clock()+s.retryAf\
-terMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}async#ae(n,t){let{signal:r}=this.#re(),o=0,i=async()=>{for(\
-;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(la,n.length\
-)},i));for(let a of n.slice(o))this.#G(a)}async#W(n,t,r){this.#K();let o=this.#Q(n);if(o!==n){if(this.#t.settle(n),o.len\
-gth===0)return;this.#t.add(o),n=o}let i=await this.#ue(n,t);if(this.#le(i,n.length),!!this.#t.settle(n)){if(i.kind==="to\
-o_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d o\
-f s)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#z(n,i.r\
-ejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);case"rejected":return this.#p(n.length,i.reason),this.#\
-O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.ma\
-x(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#de(n,i.retryAfterMs):this.#me(n,i.reason,i.retryAfterMs)}}}#de(n,\
-t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Ma\
-th.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejected"),this.#O(n)}async#ue(n,t){let r={started:y().monot\
-onicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#ce(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)\
-}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Vr(n,r,t.emptyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),t\
-his.#n=[]}async#ce(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,he\
-aders:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.ur\
-l)}`:""}: ${s}`),o.kind==="stderr")return _o(s),{kind:"delivered"};let d=i.classify;return await Nr({url:o.url,body:s,he\
-aders:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:thi\
-s.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentia\
-ls:y().sendsProxyCredentials})}#le(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before\
- ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${zt(n.thrown\
-,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?`\
- (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!\
-0;let{enabled:n,decidedBy:t}=Hn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (dec\
-ided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.(\
-"NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`n\
-owhere (${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=Yr(r,this.#e.headers);d&&t\
-his.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source\
-})`)}#fe(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off (decided by ${Hn().decidedBy}): events are not recorded\
-`))}#me(n,t,r){let{maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>\
-o){u.push(c);continue}c.notBefore=d+re(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (${t\
-}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#p(u.length,"retries_exhausted",`last failure: ${t}`\
-),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=tn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`s\
-pool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#H&&this.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;if(\
-n)return Math.max(0,n.end-y().monotonicMs())+da;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(ua,Mat\
-h.min(ca,2*t),2*r)}#K(){let n=this.#J();this.#v?.renewClaims(n,this.#b?n:n*.75)}#Z(){if(this.#D||!te()||this.#N())return\
-;this.#D=!0;let n=this.#w()?.replay(this.#e.maxBufferedEvents-this.#S(),this.#J());n&&(this.#ee(n.dropped),this.#d+=n.ev\
-ents.length,this.#o.push(...n.events),n.events.length>0&&this.#C())}#P(n=!1){let t=[...this.#o,...this.#t.events(),...th\
-is.#n],r=this.#Q(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!ne())return this.#s=!0,th\
-is.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(let a of this.#X(r))_o(this.#e.f\
-ormat.encode(a,this.#e.clock())),this.#l+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),this.#p(r.len\
-gth,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not de\
-livered are kept in memory only, and go with the process: no spool`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(th\
-is.#y=!0),!i&&n)return!1;if(this.#L(),i){let a=this.#E-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;f\
-or(let[s,d]of Object.entries(i.dropped))this.#p(d,s);this.#ee(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.\
-#r+=a,this.#p(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#Q(n){let t=this.#v?.spool;if(!t)return \
-n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let \
-i=n.filter(({claim:a})=>a&&o.has(a));return this.#p(i.length,"claim_lost"),this.#O(i),n.filter(({claim:a})=>!a||!o.has(a\
-))}#ee(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t)}#M(){let n=this.#w(),t=uo(this.#e,n,te());if(!t.handO\
-ff){let i={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome==="s\
-pooled"&&n?.health.isOpen()?Ar(n.health):void 0;return this.#S()>0&&this.#g(`at exit: ${i[t.outcome]}: ${a?`${a}; in pro\
-cess, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("at exit: delivering in process: the spool cannot be\
- written"),!1;if(this.#s)return!0;let r=co(t);if(r==="failed")return this.#g("at exit: delivering in process: no sender \
-could be started"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down\
-)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#g(`at exit: handed off \
-to ${o[r]}`),!0}#F(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r} \
-event(s) spooled for a later run`),t}#B(){let n={};for(let[a,s]of Object.entries(this.#u)){let d=this.#h[a]??0;s>d&&a!==\
-"opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http\
-")return;let o=this.#w();if(!o)return;for(let a of Object.keys(n))this.#h[a]=this.#u[a];let i=Date.now();Eo(o.files,o.sp\
-ool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(M(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (\
-${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}\
-catch{}}};function fa(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=be(Math.max(0,n-y().m\
-onotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function _o(e){y().writeStderr(`${ho(JSON.parse(e))}\n`)}var ma=250;async fun\
-ction Ro(e){let n=y();be(W,()=>n.exit(0)),kr(),wr(()=>ha(e));try{await pa(e,y().monotonicMs()+W)}catch{}n.exit(0)}functi\
-on ha(e){let{enabled:n,source:t}=yr();return n||t==="default"&&e.onByConsentFile!==!0}async function pa(e,n){let t=y().f\
-iles,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=ke(a),d=Wn(s);if(!ne())return ro(t,r,d);for(l\
-et u=0;;u++){let c=await oo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await ya(a,n-ma);if(io(t,r,c),\
-!ba(e,d))return;if(h&&f>0&&ne())return ga(e);if(l>0&&m>0||u>0&&l===0)return}}function ga(e){if(!e.successor)return;let{a\
-rgv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&rn.test(s.slice(i\
-.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:on(t,e),cwd:e.spoolDir,leavesSessio\
-n:r})}async function ya(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,rand\
-om:i,spoolDir:a}=ke(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!ne()||a!==void 0&&y().files?.realPat\
-h(a)===void 0)break;let d=new un({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop(\
-);let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entrie\
-s(m))M(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=re(++s,o,i);if(n-y().monotonicMs()-f<=r)break;a\
-wait new Promise(h=>setTimeout(h,f))}}return t}function ba(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||\
-sn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAge\
-Days*864e5};return J.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ko=eo(y().env(Ne));ko&&await Ro(ko);\n',
-ge="sender-07836c75.mjs",Ca=113672,Da=6e4,Pa=1e3,Ba=[oi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FI\
-LE","NAT_TELEMETRY_DRY_RUN"],ja=3,Fa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
-return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
-function Mt(e){return e===null?"null":typeof e=="string"?si(e):typeof e=="number"?Ua(e):typeof e=="boolean"?String(e):Array.
-isArray(e)?`[${e.map(Mt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${si(
-n)}: ${Mt(r)}`).join(", ")}}`:"null"}function si(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
-0).toString(16).padStart(4,"0")}`)}function Ua(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
-nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
-n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
-padStart(2,"0")}`}var ai=16384,Lt=2*ai,di=Lt-4096,It=32,ci=/^[a-z0-9_]{1,40}$/,Ha=/^[0-9a-f]{8}$/,Ya=/^drops-([0-9a-f]{8})\.json$/,
-Ct=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Va=6e4,za=.9,Xa=1e3,Wa=3e5,Ga=36e5,qa=4,li=class{#e;#t=[];#i=[];#n=new Fa;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.
+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Gi=/[^\\x00-\\x7f]/;var Wi="184482118588404";function Re(e){let n=Math.flo\
+or(e);if(!(Math.abs(n)<=Rn))throw new RangeError("Invalid time value");let t=Math.floor(n/1e3);if(t!==xe.second){let r=M\
+ath.floor(t/dr),o=t-r*dr,i=`${_e(Math.floor(o/3600))}:${_e(Math.floor(o/60)%60)}:${_e(o%60)}`,s=`${zi(r)}T${i}.`;xe={sec\
+ond:t,text:s,bytes:P(s)}}return`${xe.text}${Xi(n-t*1e3)}Z`}var xe={second:NaN,text:"",bytes:0};function zi(e){let n=Math\
+.floor((e+719468)/146097),t=e+719468-n*146097,r=Math.floor((t-Math.floor(t/1460)+Math.floor(t/36524)-Math.floor(t/146096\
+))/365),o=t-(365*r+Math.floor(r/4)-Math.floor(r/100)),i=Math.floor((5*o+2)/153),s=o-Math.floor((153*i+2)/5)+1,a=i<10?i+3\
+:i-9,d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?String(d).padStart(4,"0"):`${d<0?"-":"+"}${String(Math.abs(d)).padStart\
+(6,"0")}`}-${_e(a)}-${_e(s)}`}var _e=e=>e<10?`0${e}`:`${e}`,Xi=e=>e<10?`00${e}`:e<100?`0${e}`:`${e}`,dr=86400,Rn=864e13;\
+function ur(e){let{name:n}=e;if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");l\
+et t=F(Ji(e));if(n!==Je.name){let i=F(n);Je={name:n,json:i,bytes:P(i)}}let r=Re(e.timestamp),o=xe.bytes+r.length-xe.text\
+.length;return{json:`{"ts":"${r}","parameters":${t},"name":${Je.json}}`,bytes:qi+o+P(t)+Je.bytes}}var Je={name:"",json:"\
+",bytes:0},qi=31;function Ji(e){let n=e.parameters(),t=(s,a)=>new TypeError(`Event \'${e.name}\' ${s} cannot be read: ${G(\
+a)}`);try{n?.then}catch(s){throw t("parameters() returned an object that",s)}if(Gt(n)){try{Promise.prototype.then.call(n\
+,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable\
+`)}if(!ce(n))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(n)}`);let r;try{\
+r=Object.keys(n)}catch(s){throw t("parameters",s)}let o={};for(let s of r){let a;try{a=n[s]}catch(d){throw t(`parameter \
+\'${s}\'`,d)}s in o?o={...o,[s]:a}:o[s]=a}let i=kn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function\
+ kn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){l\
+et t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' \
+is not a string, finite number or boolean`}}function cr(e,n){return{browserType:"undefined",clientId:Wi,clientType:"Nati\
+ve",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBeh\
+OptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceMod\
+el:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVe\
+r:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"N\
+one",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Re(+(n.sentAt\
+??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Nn(e,n){return Xe(`${F(e).slice(0,-1)},"e\
+vents":[`,n,"]}")}var lr=/[A-Za-z0-9_-]/,Ki=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\\
+d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,Zi=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[0\
+1](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function fr(e){return new In(e).doc\
+ument()}var In=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#b(),t\
+his.#n>=this.#e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#A()}}#c(n){let t=this.#e.startsWith("[[",t\
+his.#n);this.#n+=t?2:1;let r=this.#l();this.#k(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a\
+&&t){let u=On(o,s)??this.#E([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array o\
+f tables`);let c=this.#E({},"header");return u.push(c),Ke(o,s,u),c}let d=On(o,s);d===void 0?Ke(o,s,d=this.#E({},a?"heade\
+r":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:An(d)?a?(this.#t.get(d)!=="implicit"&&thi\
+s.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is a\
+n inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#d(n){let t=this.#l();this.#y(),this.#k("="),this.#y();le\
+t r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=On(o,s);a===void 0?Ke(o,s,a=this.#E({},"dotted")):(!An(a)||!["dotted\
+","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.s\
+et(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),Ke(o,i,r)}#l(){let n=[];fo\
+r(;;){this.#y();let t=this.#s();if(t===\'"\')n.push(this.#f());else if(t==="\'")n.push(this.#T());else{let r=this.#n;for(;t\
+his.#n<this.#e.length&&lr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slic\
+e(r,this.#n))}if(this.#y(),this.#s()!==".")return n;this.#n++}}#r(){let n=this.#s();if(this.#e.startsWith(\'"""\',this.#n)\
+)return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#f();if(n==="\'")return th\
+is.#T();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#u():this.#h();re\
+turn this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,s]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!l\
+r.test(t[i.length]??""))return this.#n+=i.length,s;let r=Ki.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return th\
+is.#n+=r[0].length,r[0];let o=Zi.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,Qi(o[0])):t\
+his.#i("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#b(),this.#s()!=="]";)n.push(this.#r()),this.#b(),this.\
+#s()===","?this.#n++:this.#s()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#E({\
+},"inline");if(this.#y(),this.#s()==="}")return this.#n++,n;for(;;){this.#d(n),this.#y();let t=this.#e[this.#n++];if(t==\
+="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#a(n),n}#a(n){this.#t.set(n,"inline");for(let t \
+of Object.values(n))An(t)&&this.#a(t)}#f(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)re\
+turn this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():Ze(t)&&t!=="	"?this.#i("a string holds \
+a control character"):n+=t}}#T(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n\
+<0||t.includes(`\n`)||[...t].some(r=>Ze(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#\
+n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\
+\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++]\
+;if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#\
+n));r?this.#n+=r[0].length:n+=this.#_()}else Ze(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#s()===`\n`)?this.#i("a string hol\
+ds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`&&this.#n++;l\
+et n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'"\
+;)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",\
+n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n\
++r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid esc\
+ape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;thi\
+s.#s()===" "||this.#s()==="	";)this.#n++}#b(){for(;;){this.#y();let n=this.#s();if(n===`\n`)this.#n++;else if(n==="\\r"&&t\
+his.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#m();else return}}#m(){for(;this.#n<this.#e.length&&this.#s()!==\
+`\n`;){let n=this.#e[this.#n++];Ze(n)&&n!=="	"&&!(n==="\\r"&&this.#s()===`\n`)&&this.#i("a comment is malformed")}}#A(){thi\
+s.#y(),this.#s()==="#"&&this.#m(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#s()===`\n`?this.#n++:this.#n<this.#e\
+.length&&this.#i("a line has more than one statement")}#k(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`)\
+,this.#n+=n.length}#s(){return this.#e[this.#n]}#E(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).s\
+plit(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function On(e,n){return Object.hasOwn(e,n)?e\
+[n]:void 0}function Ke(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function An\
+(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function Ze(e){let n=e.charCodeAt(0);return n<32||n===127}fun\
+ction Qi(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Nu\
+mber(n)}var es="1.0";function Qe(){if(gr())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETR\
+Y_CONSENT_FILE")||(t?D(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if\
+($n?.given!==r){let o=n?.realPath(".");$n={given:r,path:o===void 0?r:D(o,r)}}return $n.path}function pr(){return(ge?q:vo\
+id 0)??Qe()}var $n;function gr(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_C\
+ONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var ns=65536;function Pn(e,n=!1){let t=y().files;\
+if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'\
+s permissions)"};let r;try{r=t.read(e,ns)}catch(o){return Ln(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF\
+-8 (Python\'s tomllib rejects it)"}:ts(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permis\
+sions)"}:{state:"disabled",problem:`cannot be read safely (${Ln(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"n\
+ever_asked"};if(n)return{...mr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another\
+ user could replace it (${Ln(o).replaceAll("_"," ")})`}}return{...mr(r),text:r}}function ts(e){let{name:n,code:t}=e??{};\
+return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Ln(e){return e?.reason??"unreadable"}function mr(e){let n;try{\
+n=fr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_a\
+sked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};\
+let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled\
+"?o===es?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a co\
+nsent value this tool does not know"}}function yr(){let e=Qe(),{state:n,problem:t,outdatedYes:r}=Er(e),o={fileState:n,pa\
+th:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...vr()??Bn(n),...o}}function br(){let e=vr();\
+if(e)return e;let{state:n,text:t,problem:r}=Er(Qe());return{...Bn(n),text:t,...r?{problem:r}:{}}}function Er(e){if(e!==v\
+oid 0)return Pn(e);let n=gr();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${fe(n\
+)})`}:{state:"never_asked"}}function vr(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,s\
+ource:"NAT_TELEMETRY_ENABLED"};let t=me(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY\
+_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""\
+&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Bn(e){return e==="never_asked"?{enabled:!1,source:"default"}\
+:{enabled:e==="enabled",source:"file"}}var pe,ge=!1,q,Mn={},Dn,rs=!1,Cn=Symbol.for("@nat/telemetry: the program\'s opt-ou\
+t"),Fn=globalThis;try{Fn[Cn]===void 0&&Object.defineProperty(Fn,Cn,{value:{serial:0}})}catch{}var hr=0;function os(){try\
+{let e=Fn[Cn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN\
+}catch{return NaN}}function Sr(){let e=os();e===void 0||e===hr||(hr=e,[pe,ge,rs]=[!1,!1,!0])}function wr(e){Dn=e}functio\
+n ne(){if(Dn)return pe=Dn();if(Sr(),!ge||q===void 0)return!0;let e=Pn(q,!0);e.problem!==void 0&&(e=Pn(q,!0));let n=e.tex\
+t===Mn.text&&y().files?.modifiedAt(q)===Mn.modified;return pe=e.problem===void 0&&n&&Bn(e.state).enabled}function te(){r\
+eturn Sr(),pe===void 0&&is(br()),pe===!0}function is(e){[pe,ge]=[e.enabled,e.source==="file"],q=ge?Qe():void 0,Mn=q===vo\
+id 0?{}:{text:e.text,modified:y().files?.modifiedAt(q)}}function Tr(){return te()&&ge}function Hn(){let e=te(),{enabled:\
+n,source:t,problem:r}=br(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`${t}, which the program may not read ($\
+{fe(t)})`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:"the program (\
+setTelemetryEnabled)"}}var Vn=2**31-1,ss=25,Un={min:50,max:250},xr=4,jn=1e3,as=(xr+1)*Un.max,ye={guarded:new Set,signal:\
+void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen(\
+)},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(\
+){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(jn,e)){this.ticking=!0;return}try{(!\
+this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(jn)),this.signal.addEventListener("abort",this.look)\
+}catch{}},look:()=>{for(let e of ye.guarded)--e.looks<=0&&e.end();ye.guarded.size>0&&ye.listen()}};function be(e,n,t){le\
+t r,o=!1,i,s=()=>{o=!0,clearTimeout(r),ye.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+as)/jn),end:a},u=\
+(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{ye.release(d);let f=y().monotonicMs()-m;if(f<=ss||l===0)return a\
+();u(Math.min(Math.max(f,Un.min),Un.max),l-1)},c),t?.(r)}catch{}};return ye.guard(d),u(e,xr),t||(i=v(()=>y().holdOpen?.(\
+))),s}function _r(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(\
+t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function re(e,n,t,r=0){let o=Math.min(n.maxMs,n.initial\
+Ms*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var ds=3,Rr=!1;function kr(){Rr=!0}var us=new Set([407,408,4\
+29,500,502,503,504]),cs=new Set([501,505]);function ls(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_l\
+arge"}:us.has(e)||e>=500&&e<600&&!cs.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}\
+`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e\
+}`}}async function Nr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=be(e.timeoutMs\
+,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a\
+,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url\
+,d=new URL(a).origin,u=e.classify??ls;for(;;s++){let c=new URL(a).origin===d?e.headers:void 0,l=await Promise.race([e.fe\
+tch(a,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]\
+),m=fs(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=_r(l.headers.get\
+("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let E=await Promise.race([ms(l),i]).catch(()=>\
+{});return u(m,h,E)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(s===ds)return{kind:"rejec\
+ted",reason:"too_many_redirects"};let g=ps(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsW\
+ith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return R\
+r?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"u\
+nsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"}\
+;a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof B&&s===0?{kind:"not_sent",reason:a.message\
+}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:G(a)}}finally{r(),e.signal?.removeEventL\
+istener("abort",o)}}function fs(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeo\
+f e.headers?.get=="function"?n:void 0}async function ms(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDeco\
+der,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>hs)return"";r+=t.decode(i.val\
+ue,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var hs=65536;function ps(e,n){if(e!==null)try{let \
+t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function oe(e){let n=21661\
+36261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}funct\
+ion Yn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i\
+);return a===void 0?[]:[a]})}var ys={initialMs:3e4,maxMs:36e5},Or=4096;function bs(e,n){return n??oe(e)}function Es(e,n,\
+t){try{let r=e.read(n,Or);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.\
+parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notB\
+efore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof s=="string"?s:void 0,endpointHash:type\
+of a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var en=class{path;#e;#n;#o;#t;#c;#d;#\
+l;#r;#u=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${bs(r,s)}.json`,this.#o=s!==void 0,this.path=`$\
+{t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#h()}get state(){return this.#r}isOpen(){return!this.#u&&this\
+.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#h(),r=Math.max((this.#r?.failures??0)+\
+1,t?.failures??0),o=this.#d()+re(r,ys,this.#l,n),i=(t?.notBefore??0)>o;return this.#f({failures:r,notBefore:i?t.notBefor\
+e:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.#f({failu\
+res:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures:this.#r.failures,notBefore:this.#d()+n}),this.#u=!\
+0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#h(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.not\
+Before<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){t\
+his.#u||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#a())}#h(){let n=Es(this.#c,this.\
+path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#a(){try{this.#c.remove(this.path)}cat\
+ch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:oe(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=P(\
+r)<=Or&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ee(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};function Ar\
+(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before\
+ ${Re(t)}`}function M(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Ir=36e5,nn=64,$r=6e4,Lr=6e4,Br=64,vs=/^e-(\\d{13})-(\\d+)-(\\d+)-(\
+?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Gn=/^([lc])-(\\d{13})-(e-.+)$/,Ss=36e5;function Hr(e,n="nat",t=""){return oe(t===\
+""?`${n} ${e}`:`${n} ${e} ${t}`)}var J=class e{dir;key;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,t\
+his.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=l=>{i(l)},d=s==="work",u=d?"read a\
+nd write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return a(`the program may not ${u} ${n} (it\
+s permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!\
+==n&&c(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,\
+l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return a(m?`${n} does not exis\
+t yet`:G(l))}}write(n,t){let r={},o=n.map(tn),{first:i}=Mr(o,this.#n.maxEvents,this.#n.maxBytes);M(r,"spool_full",i);let\
+ s=new Map;for(let d=i;d<o.length;d++){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try\
+{for(let d of s.values())a.push(this.#t(d,t,this.key))}catch(d){for(let u of a)this.#a(u);throw d}return{written:r,older\
+:this.#u(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#r(t).slice(0,nn)){if(o.length>=n)break;let d=t\
+his.#d(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#c(d,s,t),m=u.slice(0,n-\
+o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try\
+{this.#t(u.slice(m.length).map(tn),s.time,this.key)}catch{this.giveBack(f);continue}M(i,"spool_corrupt",c),M(i,"spool_ex\
+pired",l);for(let h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){l\
+et r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.\
+sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.d\
+ir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#l().flatMap(n=>{let t=Gn.exec(\
+n),r=ke(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#c(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ou\
+rs:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Ur(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time\
+:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(r.length>=nn)break;let s=Pr(i,t);if(s===void 0)continue;le\
+t a=n.#d(s.name,t+Ir);try{n.#e.rename(`${n.dir}/${i}`,a)}catch{continue}let{valid:d}=n.#c(a,s,t);try{let u=this.#t(d.map\
+(tn),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(a,`${n.dir}/${s.name}`)}catch{}break}n.#a(a.slice(n.dir.l\
+ength+1)),o+=d.length}return r.length>0&&this.#u(t,r),o}clear(){let n=0;for(let t of this.#l()){let r=Gn.exec(t),o=ke(r?\
+r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(){return this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l(\
+).flatMap(n=>ke(n)??[])}#t(n,t,r){if(n.length===0)return;let o=Dr(n,t,r);return ee(this.#e,this.dir,o,Cr(n),t),o}#c(n,t,\
+r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#n.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o\
+.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Br)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Ts(s);\
+a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#d(n,t){return`${this.dir}/${\
+Fr(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Vt.exe\
+c(o),s=Pr(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Ir&&r<nn&&this.#a(o)&&r++}r\
+eturn t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={},o=this.#o(),i=0,s=0,a=1/0;for(let S of o)i+=S.events,s+=\
+S.bytes,a=Math.min(a,S.time);let{maxAgeMs:d,maxEvents:u,maxBytes:c}=this.#n;if(n-a<=d&&i<=u&&s<=c)return r;let l=o.filte\
+r(S=>t.includes(S.name)),m=Math.min(...l.map(S=>S.time)),f=S=>this.#e.modifiedAt(`${this.dir}/${S}`),h=Math.max(...l.map\
+(S=>f(S.name)??-1/0)),g=S=>{if(S.time<m)return!1;let b=f(S.name);return b===void 0||!Number.isFinite(h)?S.time-m<=Lr:Mat\
+h.abs(b-h)<=Lr},E=0;for(let S of o.sort((b,k)=>b.time-k.time)){let b=n-S.time>d;if(!b&&i<=u&&s<=c)break;if(t.includes(S.\
+name)||!b&&g(S))continue;if(E++>=nn)break;if(i-=S.events,s-=S.bytes,!b&&i<u&&s<c){let O=this.#h(S,u-i,c-s,n);if(O===void\
+ 0)continue;i+=O.kept.events,s+=O.kept.bytes,M(r,"spool_corrupt",O.corrupt),M(r,"spool_full",O.cut);continue}let k=this.\
+#c(`${this.dir}/${S.name}`,S);this.#a(S.name)&&(M(r,"spool_corrupt",k.corrupt),M(r,b?"spool_expired":"spool_full",k.vali\
+d.length+k.expired))}return r}#h(n,t,r,o){let i=Fr(n.name,o+$r),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.\
+name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#c(`${this.dir}/${i}`,n),u=a.map(tn),{first:c,bytes:\
+l}=Mr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:void 0;\
+let h=Ye(this.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Cr(m))}catch{if(g(),!this.#a(i))return;t\
+ry{this.#t(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-s>\
+$r/2)return void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${\
+this.dir}/${Dr(m,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}\
+}};function Pr(e,n){let t=Gn.exec(e);return t?ws(t,n)?ke(t[3]):void 0:ke(e)}function ke(e){let n=vs.exec(e);if(!n)return\
+;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Br));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}\
+}function Mr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,s)=>i+s.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r+\
++].bytes+1;return{first:r,bytes:o}}function Dr(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${Y(n)}-${e.length}-\
+${r}-${t===void 0?"":`${t}-`}${X()}.jsonl`}function Cr(e){return e.map(n=>`${n.text}\n`).join("")}function tn(e){let n=`{\
+"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)},${e.clientVersion===void 0?""\
+:`"clientVersion":${F(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes\
+:P(n)}}function Fr(e,n){return`l-${Y(n)}-${e}`}function Ur([,e,n]){return e==="l"?Number(n):Number(n)+Ss}function ws(e,n\
+){return n>Ur(e)}function Ts(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:s}=JSON.\
+parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&N\
+umber.isFinite(i)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&kn(s.parameters)===void 0))return;let d\
+={json:F(s),schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{return}}\
+function xs(e,n){return e.spoolFallback?sr(y().env,I().os,n?.uid):void 0}function _s(e,n,t=()=>{},r="work"){let{spoolDir\
+:o,spoolLimits:i}=e,s=Wn(e),a=e.noSpool??"there is no spool directory",d=o===void 0?void 0:J.open(o,n,i,s,l=>a=l,r),u=xs\
+(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:J.open(u,n,i,s);l&&l.dir!==\
+d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(a),d;let c=J.open(u,n,i,s,l=>a+=`; nor in ${u}: ${l\
+}`,r);return t(a,c?.dir),c}var rn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health\
+=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.sp\
+oolFallback)return null;let s=y().files;if(!s)return null;let a=_s(n,s,t);if(!a)return null;let d=n.customFetch?a.key:vo\
+id 0,u=new en(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.sp\
+ool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:P(a.json),notBefore:0})),\
+s=i.filter(({bytes:a})=>a>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),M(o,"event_too\
+_large",s.length),{events:i.filter(({bytes:a})=>a<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=th\
+is.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropp\
+ed:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled()\
+{let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining)\
+;return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.c\
+lock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function Wn(e){let{sink:n,format:t,sourceClientVersio\
+n:r,headers:o,customFetch:i}=e,s={version:i&&r!==le?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():vo\
+id 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=F(s);return Hr(n.kind==="http"?n.url\
+:"",t.name,a==="{}"?"":a)}var Rs=0xe677d21fdbff;function jr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=\
+n;try{if(!(e instanceof he))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_even\
+t",detail:"a proxy that cannot be inspected"}}try{let{json:i,bytes:s}=ur(e),{schemaVersion:a,timestamp:d}=e;return typeo\
+f a!="string"?{reason:"invalid_event",detail:"schemaVersion is not a string"}:Number.isFinite(d)?d<0||d>Rs?{reason:"inva\
+lid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"}:s>o?{reason:"event_too_large",de\
+tail:`${s} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope\
+, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:i,bytes:s,schemaVersi\
+on:a,sessionId:t,clientVersion:r,timestamp:d,retries:0,notBefore:0}:{reason:"invalid_event",detail:"timestamp is not a f\
+inite number"}}catch(i){return{reason:"invalid_event",detail:G(i)}}}function Vr(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;fo\
+r(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion\
+===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function ks(e){let n=e.replace(/^\\[\
+(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\\
+.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Yr(e,n){if(e.kind!=="http")return;let t;\
+try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||ks(t.hostname))return;let r=[...t.username||t.password?["the \
+URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?v\
+oid 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Gr(e,n=I()){let t=({schemaVersion:r,sessionI\
+d:o,clientVersion:i=e},s)=>cr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat\
+",encode:(r,o)=>Nn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>P(Nn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}func\
+tion Wr(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMa\
+p,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Zt(i))),s};return{name:"otlp",encode:i=>wn(i.map(o),i\
+[0].sessionId,t(i[0]),n),emptyBytes:i=>P(wn([],i.sessionId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{...e.\
+resourceAttributes,"service.name":e.serviceName},classify:Qt}}var Ns="http://localhost:4318/v1/logs",Os=120,As=50,Is=3,$\
+s=2,zr=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Jr=64,Ls={flushIntervalSeconds:!0,maxQueueSize:!0,\
+maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,ba\
+ckoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxE\
+vents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,\
+clock:!0,random:!0};function Ne(e={}){if(!ce(e))throw new TypeError(`Cannot create handler: options must be an object, g\
+ot ${A(e)}`);let n=vn(e,Ls);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(p,T,w)=>{let _=e[p]===void 0?\
+T:e[p],x=w.integer?`${w.sign} integer`:`${w.sign} number`,R=`Cannot create handler: \'${p}\' must be a ${x}`;if(typeof _!=\
+"number"||Number.isNaN(_))throw new TypeError(`${R}, got ${A(_)}`);if(!((w.sign==="positive"?_>0:_>=0)&&(w.integer?Numbe\
+r.isSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${R}, got ${_}`);if(w.timer&&_*1e3>Vn)throw new RangeError\
+(`Cannot create handler: \'${p}\' must be at most ${Vn/1e3} seconds (the longest a timer can wait), got ${_}`);return _},r\
+=(p,T,w)=>{let _=e[p]===void 0?w:e[p];if(typeof _!==T)throw new TypeError(`Cannot create handler: \'${p}\' must be a ${T},\
+ got ${A(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=\
+t("requestTimeoutSeconds",$s,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeErr\
+or(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=or(),l=\
+r("sourceClientVersion","string",le),m=Qr("resource",e.resource),f=r("sessionId","string","undefined"),h=Xr(e.format,c.f\
+ormat),g=Xn(h,l,{...c.otlpResource,...m}),E=zn(g,c.sessionPrefix+f),S=Xr(e.format,void 0),b=zn(Xn(S,l,m,Kr),f),k=t("maxE\
+ventBytes",32768,s);if(k<b.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${b.\
+eventBytes} (the smallest event), got ${k}`);let O=t("maxBatchBytes",5e5,s);if(O<b.batchBytes){let p=`one ${S} envelope \
+holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\',\
+ \'sessionId\' or \'resource\' make ${p} ${b.batchBytes} bytes, more than \'maxBatchBytes\' (${O} by default)`:`Cannot create \
+handler: \'maxBatchBytes\' must be at least ${b.batchBytes} (${p}), got ${O}`)}return{flushIntervalMs:t("flushIntervalSeco\
+nds",Os,o)*1e3,maxQueueSize:t("maxQueueSize",As,s),maxRetries:t("maxRetries",Is,{sign:"non-negative",integer:!0}),reques\
+tTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t\
+("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(k,O-E.envelopeBytes-Jr),maxEventBytesOption:k,maxBatchBytes:O,sourceC\
+lientVersion:l,sessionId:c.sessionPrefix+f,sink:Ps(e.endpoint,c.endpointHidden?qn:c.endpoint??(h==="otlp"?c.otlpEndpoint\
+Hidden?qn:c.otlpEndpoint??Ns:void 0),c.dryRun),spoolDir:Ms(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s\
+ options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFal\
+lback,spoolLimits:{maxEvents:t("spoolMaxEvents",1e3,s),maxBytes:t("spoolMaxBytes",1048576,s),maxAgeMs:t("spoolMaxAgeDays\
+",7,{sign:"positive"})*864e5},captureInterrupts:Fs(e.captureInterrupts),handOff:Cs(e.handOff===void 0?void 0:r("handOff"\
+,"boolean",!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...Ds(e.headers)},fetch:\
+r("fetch","function",y().fetch??((p,T)=>globalThis.fetch(p,T))),logger:r("logger","function",()=>{}),clock:r("clock","fu\
+nction",Date.now),random:r("random","function",Te)}}function zn(e,n){let t={json:zr,bytes:P(zr),schemaVersion:_n,session\
+Id:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,\
+batchBytes:o+Jr+r,envelopeBytes:o}}function Xn(e,n,t,r){return e==="otlp"?Wr({serviceName:t["service.name"]??qt,serviceV\
+ersion:n,resourceAttributes:t},r):Gr(n,r)}var Kr={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};\
+function Zr(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=zn(Xn(n.name,t,r,Kr),"undefined");return{maxBatc\
+hBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var qn=Symbol(\
+"hidden");function Ps(e,n,t){if(e!==void 0&&(typeof e!="string"||!qe(e)))throw new TypeError(`Cannot create handler: \'en\
+dpoint\' must be an http(s) URL, "" or "stdout", got ${A(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===qn)return{kind:\
+"none",reason:"endpoint_hidden"};let r=e??n??rr;return qe(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:\
+"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Ms(e,n){if(e!==!1){if(e===void 0)return \
+n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or fal\
+se, got ${A(e)}`);if(!U(e,I().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a rel\
+ative one moves with the working directory), got ${A(e)}`);return e}}function Xr(e,n){if(e!==void 0&&e!=="nat"&&e!=="otl\
+p")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${A(e)}`);return e??(n?.trim().toLo\
+werCase()==="otlp"?"otlp":"nat")}function Qr(e,n){if(n===void 0)return{};if(!(ce(n)&&Object.values(n).every(r=>typeof r=\
+="string")))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);return{...n}}\
+var qr=8192;function Ds(e){let n=Qr("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>qr)\
+throw new RangeError(`Cannot create handler: \'headers\' must add at most ${qr} bytes to a request (servers refuse a large\
+r head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!We(r))throw new TypeError(`Cannot create handler: \'headers\' mu\
+st have header names (RFC 9110 tokens), got ${A(r)}`);if(Ge(r))throw new TypeError(`Cannot create handler: \'headers\' mus\
+t not set ${A(r)}: the HTTP client frames the request itself`);if(!ze(o))throw new TypeError("Cannot create handler: \'he\
+aders\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past AS\
+CII, no leading or trailing space), got a bad value for "+A(r))}return n}function Cs(e,n){return e!==void 0?{enabled:e,s\
+ource:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"C\
+I"}:{enabled:!0,source:"default"}}function Fs(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="fun\
+ction")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A\
+(e)}`)}var on=/^sender-[0-9a-f]{8}\\.mjs$/,Oe="NAT_TELEMETRY_SENDER";function sn(e,n){return{...e,[Oe]:JSON.stringify(n)}\
+}function eo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.\
+endpoint=="string"?n:void 0}catch{return}}var W=15e3,Bs=250;function Ee(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13}\
+)-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Numb\
+er(a[1]),u=a[2]==="lock"?W:Bs;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).push(s):dn(e,`${n}/${s}`)}return i.locks.sor\
+t(),i.marks.sort(),i}function an(e,n,t,r){try{return Ee(e,n,t,r).locks.length>0}catch{return!1}}function no(e,n,t){let r\
+;try{e.ensureDir(n,!0);let o=Ee(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now()\
+;r=`sender-${t}-${Y(i)}-${X()}.start`,e.create(`${n}/${r}`,"");let s=Ee(e,n,t,i);return s.locks.length===0&&s.marks[0]==\
+=r?r:(dn(e,`${n}/${r}`),"at work")}catch{return r}}function to(e,n,t){t!==void 0&&Kn(e,n,()=>[t])}function ro(e,n,t){Kn(\
+e,n,()=>Ee(e,n,t,Date.now()).marks)}async function oo(e,n,t){for(let r=0;r<Hs;r++){let o=Date.now();try{e.ensureDir(n,!0\
+,!1);let i=Ee(e,n,t,o);if(i.locks.length>0){Jn(e,n,i.marks);return}let s=`sender-${t}-${Y(o)}-${X()}.lock`;e.create(`${n\
+}/${s}`,"");let{locks:a,marks:d}=Ee(e,n,t,o);if(a.join()===s)return Jn(e,n,d),s;dn(e,`${n}/${s}`)}catch{return}await new\
+ Promise(i=>setTimeout(i,10+Te()*50))}}var Hs=5;function io(e,n,t){Kn(e,n,()=>[t])}function Kn(e,n,t){try{e.ensureDir(n,\
+!0,!1),Jn(e,n,t())}catch{}}function Jn(e,n,t){for(let r of t)dn(e,`${n}/${r}`)}function dn(e,n){try{e.remove(n)}catch{}}\
+var Vs=6e4,Ys=1e3,Gs=[Oe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];fu\
+nction Ws(e,n,t){let r=zs(e,n,t);return r.handOff?r:{...r,outcome:so(e,n)}}function so(e,n){return e.sink.kind==="none"?\
+"dropped":ao(e)&&n?.health.isOpen()!==!0?"delivered":n?"spooled":"dropped"}function ao(e){return e.sink.kind!=="http"||y\
+().canConnect(e.sink.url)}function zs(e,n,t){try{let r=mo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:\
+!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=fo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return\
+ m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("\
+refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,c={...qs(e,o.dir),successor:u,onByConsentFile:Tr()};r\
+eturn{handOff:!0,command:{...a,env:sn(a.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})\
+`}}}function uo(e,n,t){let r=Ws(e,n,t);return r.handOff&&r.command&&!Ks(r.backlog)?{handOff:!1,reason:"the sender\'s scri\
+pt is not in the spool directory and cannot be written",outcome:so(e,r.backlog)}:r}function co(e){try{let{spool:n,health\
+:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=no(r,n.dir,n.key);if(o==="at work")r\
+eturn"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():to(r,n.dir,o),i}catch{return"fail\
+ed"}}function lo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;re\
+turn mo(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(fo(t.url,n.spool.dir))!==void 0}function fo(e,n){let t=pr()\
+,r=t===void 0?void 0:Xs(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Gs,...de,"HOME","USERPROFILE"],\
+set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Xs(e){let n=j(e),t=n===void 0?"":e.slice(n.length).replace(/^\
+[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void\
+ 0:D(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function mo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`th\
+e hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)re\
+turn"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>W-Ys)return`a re\
+quest may take longer (requestTimeoutSeconds) than a sender lives (${W/1e3} s)`;if(!t)return"telemetry was turned off du\
+ring the run";if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the direc\
+tories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission witho\
+ut --allow-fs-read for them): another user could swap the sender\'s script there";if(!ao(e))return"the program may not co\
+nnect to the endpoint";let{spool:i,files:s,health:a}=n;if(a.isOpen())return;let d=e.clock(),u=i.waitingSince(d);if(u===v\
+oid 0)return;let{state:c}=a,l=c===void 0?u:c.handedOffAt===void 0?void 0:Math.max(u,c.handedOffAt);if(l!==void 0&&d-l>Vs\
+&&!an(s,i.dir,i.key,d))return"spooled events have waited a minute with no sender at work"}function qs(e,n){let{sink:t,fo\
+rmat:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetr\
+ies,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...\
+Zr(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceC\
+lientVersion,headers:{...e.headers},resource:{...r.resource}}}function Js({files:e,spool:n}){return e.sizeOf(`${n.dir}/$\
+{""}`,!0)===0}function Ks(e){if(Js(e))return!0;let{files:n,spool:t}=e,r=()=>ee(n,t.dir,"","",Date.now());try{r()}catch(o\
+){if(!(o instanceof N))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Qs(n,t.dir,Zs),!0}var Zs=3;fun\
+ction Qs(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>on.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}\
+/${a}`);return d===void 0||d>r+W?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>\
+d.written-a.written).slice(t).filter(({written:a})=>r-a>W).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}c\
+atch{}}var un=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return t\
+his.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};functi\
+on ho(){throw new Error("a sender prints nothing")}var go=16384,Qn=2*go,yo=Qn-4096,et=32,bo=/^[a-z0-9_]{1,40}$/,ea=/^[0-\
+9a-f]{8}$/;var po=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,na=6e4;function Eo(e,n,t,r,o,i,s=-1/0\
+){let a=Object.entries(o).filter(([m,f])=>bo.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!Zn(i))return;let u\
+={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,et))},endpointHash:oe(r)},c=C(r)===r?{...u,endpoint:r}:u,l=xo(\
+n,t);try{let m=ra(e,n,t,i).filter(h=>h.quiet).map(h=>vo(e,h,n,t)),f=wo([...m.flatMap(h=>h.lines),c],s,i)??c;So(e,n,t,m,(\
+)=>{let h=ia(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=go?e.append(l,typeof\
+ h=="object"&&!h.ended?`\n${g}`:g,yo):ta(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&v(()=>e.remove(h))}catch{}}functi\
+on ta(e,n,t,r,o,i){let s=xo(n,t),a={path:nt(n,t),quiet:!1},d=tt(e,s,a.path)?vo(e,a,n,t):{lines:[]};So(e,n,t,[d],()=>{e.a\
+ppend(s,`${F(wo([...d.lines,r],o,i)??r)}\n`,yo)})}function vo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove\
+(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=oa(e,n),s=nt(t,r,i);return tt(e,n.path,s)?{lines:o,path:s,summe\
+d:n.summed}:{lines:[],summed:n.summed}}function So(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&\
+tt(e,s,nt(n,t,a));throw i}}function nt(e,n,t){let r=t===void 0?"":`-${t}`;return D(e,`drops-${n}-${Y(Date.now())}-${X()}\
+${r}.aside`)}function ra(e,n,t,r){return Yn(e,n,po,(o,i)=>{let[,,s,a]=po.exec(i)??[],d=Math.abs(r-Number(s))>=na;return \
+o===t?{path:D(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function oa(e,n){try{let t=n.summed??0,r=e.read(\
+n.path,Qn)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:To(r.slice(0,o)),upTo:t+o}}catch{return{li\
+nes:[],upTo:n.summed??0}}}function tt(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function wo(e,n,t){let r=e.map(a=>({..\
+.a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a o\
+f r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<et)&&M(o,d,u);for(let a of Object.keys(o))o[\
+a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=\
+>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}\
+}function ia(e,n){try{let t=e.read(n,Qn);return t===void 0?void 0:{lines:To(t),bytes:t.length,ended:t===""||t.endsWith(`\
+\n`)}}catch(t){return t instanceof N?"invalid":void 0}}function To(e){return e.split(`\n`).flatMap(n=>sa(n)??[])}function \
+sa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.i\
+sArray(r)?Object.entries(r):[];if(!(Zn(n)&&Zn(t)&&n<=t&&s.length>0&&s.length<=et&&s.every(([u,c])=>bo.test(u)&&Number.is\
+SafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&ea.test(i)?{endp\
+ointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function Zn(e){return Number.isSaf\
+eInteger(e)&&e>=0&&e<=Rn}function xo(e,n){return D(e,`drops-${n}.json`)}var aa=.9,da=1e3,ua=3e5,ca=36e5,la=4,cn=class{#e\
+;#n=[];#o=[];#t=new un;#c=0;#d=0;#l=0;#r=0;#u={};#h={};#a=!1;#f;#T=Promise.resolve();#x;#R;#_=new Set;#y=!1;#b;#m=xn();#\
+A=!1;#k=!1;#s=!1;#E=0;#i;#I;#v;#H;#D=!1;#$;constructor(n={}){this.#e=Ne(n)}enqueue(n){try{if(!te())return this.#fe();let\
+ t=y().exiting();t?this.#q():this.#U(),this.#c++;let r=jr(n,this.#e);if("reason"in r)return this.#p(1,r.reason,r.detail)\
+;if(this.#S()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||thi\
+s.#F());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#C()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catc\
+h{}}start(){this.#a||this.#i||(this.#a=!0,this.#U(),this.#S()>0?this.#C():te()&&!this.#N()&&lo(this.#e,this.#w())&&this.\
+flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#se()));return this.#x=n,this.#T=\
+n,n}stop(){return this.#i??=this.#ne()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#c,replay\
+ed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this\
+.#r}}#S(){return this.#n.length+this.#o.length+this.#t.size}#U(){if(this.#I)return;this.#q();let n=y(),t=s=>{try{return \
+s()}catch{this.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({b\
+eforeExit:()=>{let s=this.#i===void 0;return this.stop(),s},exit:()=>{this.#M()||this.#F(),this.#B()}})),o=this.#e.captu\
+reInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#M()||this.#F(),this.#B()})):void 0;this.#I=()=>{r?.(),i?.()}}#C(){th\
+is.#a&&this.#f===void 0&&this.#j()}#j(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.#j()})},this.#e.flu\
+shIntervalMs),y().unrefTimer(this.#f)}async#ne(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=fa(thi\
+s.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&&this.#V(),this.#S(\
+)>0&&this.#M())return;this.#Z(),this.#S()>0&&this.#N()&&this.#P(!0),this.#S()>0&&!this.#N()&&await this.#te(n),this.#P()\
+}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#B(),n.clear(),this.#b=void 0,t||(this.#I?.(),this\
+.#I=void 0)}}async#te(n){let t=this.#w()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.f\
+lush().then(()=>!0),n.over()])||this.#V()}#V(){let n=y().monotonicMs(),t=this.#e.requestTimeoutMs*aa,r=[...this.#_];for(\
+let{events:i,accepted:s}of r)s&&this.#t.settle(i)&&this.#z(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i>=t);this.#R\
+?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#v?.health.recordFailure()}#re(){r\
+eturn this.#R??=new AbortController}#Y(n){if(n.aborted||!ne())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o\
+=this.#b;return!o||r<=t||o.end-y().monotonicMs()>=t}#G(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e\
+,t=!this.#y&&this.#w()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#oe(){let{sink:n,clock:\
+t}=this.#e,r=this.#$,o=this.#v?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failu\
+res&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ie(n){let t=this.#v?.healt\
+h;if(n.delivered){this.#$=void 0,t?.recordSuccess()&&(this.#D=!1);return}if(!n.failed)return;let r=!n.probing&&t?.record\
+Failure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#$?.failures??0)+1,{ba\
+ckoff:i,random:s,clock:a}=this.#e,d=a()+re(o,i,s,n.retryAfterMs);this.#$=r||!t?.state?void 0:{state:t.state,failures:o,p\
+robeAt:d}}async#se(){try{this.#K();let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#b===void 0\
+)&&n.refresh(),this.#Z();let t=this.#N();if(t&&!this.#oe())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<\
+=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let s=this.#X(i);for(let \
+d of s)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#ae(s,a),this.#ie(a),a.delivered&&a.retryAfter\
+Ms&&(this.#E=Math.max(this.#E,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}asyn\
+c#ae(n,t){let{signal:r}=this.#re(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Y(r);)await this.#W(n[o++],r,t)};aw\
+ait Promise.all(Array.from({length:Math.min(la,n.length)},i));for(let s of n.slice(o))this.#G(s)}async#W(n,t,r){this.#K(\
+);let o=this.#Q(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#ue(n,t);if(th\
+is.#le(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s\
+),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#Y(t)?await this.#W(d,t,r):this.#G(d);return}switch(i.ki\
+nd){case"delivered":return r.delivered=!0,this.#z(n,i.rejected);case"too_large":return this.#p(1,"http_413"),this.#O(n);\
+case"rejected":return this.#p(n.length,i.reason),this.#O(n);case"interrupted":case"not_sent":this.#o.unshift(...n);retur\
+n;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#de(n,i.ret\
+ryAfterMs):this.#me(n,i.reason,i.retryAfterMs)}}}#de(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(\
+o.notBefore,r);this.#o.unshift(...n)}#z(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#p(r,"otlp_rejec\
+ted"),this.#O(n)}async#ue(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await th\
+is.#ce(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r)}}#X(n){let{format:t,maxBatchBytes:r}=this.#e;return Vr(n,r,t.emp\
+tyBytes,t.eventBytes)}#L(){this.#o=[],this.#t.clear(),this.#n=[]}async#ce(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")\
+return{kind:"rejected",reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#m?.(`send\
+ing ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${a}`),o.kind==="stderr")return _o(a),{kind:"delivered"\
+};let d=i.classify;return await Nr({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.rea\
+dsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().u\
+nrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#le(n,t){if(!this.#m)return;let r=\
+n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void \
+0&&this.#e.customFetch?`: its fetch threw ${zt(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kin\
+d==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n\
+.kind}${i}`)}#q(){if(!this.#m||this.#k)return;this.#k=!0;let{enabled:n,decidedBy:t}=Hn(),{sink:r,format:o,spoolDir:i,han\
+dOff:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"?C(r.url):r.kind==="stderr"?\
+"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not r\
+ead NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${a}; format: ${o.name};\
+ spool: ${i??"none"}`);let d=Yr(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${s.enabled?"hand off w\
+here a sender can be started":"in process"} (${s.source})`)}#fe(){!this.#m||this.#A||(this.#A=!0,this.#m(`telemetry off \
+(decided by ${Hn().decidedBy}): events are not recorded`))}#me(n,t,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.\
+#e,d=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+re(c.retries,i,a,r),this.#o.p\
+ush(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&th\
+is.#p(u.length,"retries_exhausted",`last failure: ${t}`),this.#O(u)}#O(n){this.#v?.settle(n)}#w(){return this.#v??=rn.op\
+en(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#H\
+&&this.#g(r),this.#H=r}),this.#v}#J(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+da;let{flushInterval\
+Ms:t,requestTimeoutMs:r}=this.#e;return Math.max(ua,Math.min(ca,2*t),2*r)}#K(){let n=this.#J();this.#v?.renewClaims(n,th\
+is.#b?n:n*.75)}#Z(){if(this.#D||!te()||this.#N())return;this.#D=!0;let n=this.#w()?.replay(this.#e.maxBufferedEvents-thi\
+s.#S(),this.#J());n&&(this.#ee(n.dropped),this.#d+=n.events.length,this.#o.push(...n.events),n.events.length>0&&this.#C(\
+))}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#Q(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=\
+[]),r.length===0)return!0;if(!ne())return this.#s=!0,this.#L(),this.#p(r.length,"opted_out"),!0;if(this.#e.sink.kind==="\
+stderr"){this.#L();for(let s of this.#X(r))_o(this.#e.format.encode(s,this.#e.clock())),this.#l+=s.length;return!0}if(th\
+is.#e.sink.kind==="none")return this.#L(),this.#p(r.length,this.#e.sink.reason),!0;let o=this.#w();if(!o&&this.#e.spoolD\
+ir===void 0)return this.#g(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spoo\
+l`),!1;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#y=!0),!i&&n)return!1;if(this.#L(),i){let s=this.#E-this.#e.cl\
+ock();s>0&&o?.health.recordWait(s),this.#r+=i.spooled;for(let[a,d]of Object.entries(i.dropped))this.#p(d,a);this.#ee(i.o\
+lderDropped)}else{let s=o?.giveBackUnsettled()??0;this.#r+=s,this.#p(r.length-s,"spool_unavailable")}return o?.releaseAl\
+l(),i!==void 0}#Q(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.a\
+dd(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#p(i.length,"cla\
+im_lost"),this.#O(i),n.filter(({claim:s})=>!s||!o.has(s))}#ee(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#p(r,t\
+)}#M(){let n=this.#w(),t=uo(this.#e,n,te());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled for\
+ a later run",dropped:"not delivered"},s=t.outcome==="spooled"&&n?.health.isOpen()?Ar(n.health):void 0;return this.#S()>\
+0&&this.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.\
+#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#s)return!0;let r=co(t);if(r==="failed")ret\
+urn this.#g("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the se\
+nder at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to\
+ start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#F(){let n=this.#r,t=this.#P(),r=this.#r-n;return\
+ r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#B(){let n={};for(let[s,a]of\
+ Object.entries(this.#u)){let d=this.#h[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:\
+r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#w();if(!o)return;for(let s of Object.keys(n)\
+)this.#h[s]=this.#u[s];let i=Date.now();Eo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#p(n,t,r){n!==0&&(M(t\
+his.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-t\
+elemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function fa(e){let n=y().monotonicMs()+e,t,r;return{end\
+:n,over:()=>r??=new Promise(o=>{t=be(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function _o(e){y().wr\
+iteStderr(`${ho(JSON.parse(e))}\n`)}var ma=250;async function Ro(e){let n=y();be(W,()=>n.exit(0)),kr(),wr(()=>ha(e));try{\
+await pa(e,y().monotonicMs()+W)}catch{}n.exit(0)}function ha(e){let{enabled:n,source:t}=yr();return n||t==="default"&&e.\
+onByConsentFile!==!0}async function pa(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,\
+...s}=e,a=Ne(s),d=Wn(a);if(!ne())return ro(t,r,d);for(let u=0;;u++){let c=await oo(t,r,d);if(!c)return;let{replayed:l,sp\
+ooled:m,sent:f,timeUp:h}=await ya(s,n-ma);if(io(t,r,c),!ba(e,d))return;if(h&&f>0&&ne())return ga(e);if(l>0&&m>0||u>0&&l=\
+==0)return}}function ga(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spo\
+olDir}/`,s=n.find(a=>a.startsWith(i)&&on.test(a.slice(i.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnD\
+etached({argv:n,env:sn(t,e),cwd:e.spoolDir,leavesSession:r})}async function ya(e,n){let t={replayed:0,spooled:0,sent:0,d\
+ropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ne(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.t\
+imeUp=!0;break}if(!ne()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new cn({...e,handOff:!1,exitTimeoutSeco\
+nds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed\
++=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))M(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r\
+){let f=re(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function ba(e,n){l\
+et t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||an(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMa\
+xEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return J.open(e.spoolDir,t,r,n)?.waitingSince(Date.no\
+w())!==void 0}var ko=eo(y().env(Oe));ko&&await Ro(ko);\n',Ee="sender-f4bf4710.mjs",Ca=113727,Da=6e4,Pa=1e3,Ba=[oi,"NAT_T\
+ELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],ja=3,Fa=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Mt(e){return e===null?"null":typeof e=="string"?si(
+e):typeof e=="number"?Ua(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Mt).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${si(n)}: ${Mt(r)}`).join(", ")}}`:"null"}function si(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Ua(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var ai=16384,Lt=2*ai,di=Lt-4096,
+It=32,ci=/^[a-z0-9_]{1,40}$/,Ha=/^[0-9a-f]{8}$/,Ya=/^drops-([0-9a-f]{8})\.json$/,Ct=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+Va=6e4,za=.9,Xa=1e3,Wa=3e5,Ga=36e5,qa=4,li=class{#e;#t=[];#i=[];#n=new Fa;#l=0;#d=0;#u=0;#r=0;#c={};#m={};#a=!1;#h;#_=Promise.
 resolve();#$;#O;#S=new Set;#y=!1;#g;#f=de();#A=!1;#k=!1;#s=!1;#E=0;#o;#R;#w;#F;#D=!1;#M;constructor(e={}){this.#e=Cn(e)}enqueue(e){
 try{if(!V())return this.#he();const t=w().exiting();t?this.#q():this.#U(),this.#l++;const n=Io(e,this.#e);if("reason"in n)
 return this.#p(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#p(1,"buffer_full");if(this.#t.push(
@@ -1883,13 +1884,13 @@ const t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Pro
 this.#Y()}#Y(){const e=w().monotonicMs(),t=this.#e.requestTimeoutMs*za,n=[...this.#S];for(const{events:i,accepted:o}of n)
 o&&this.#n.settle(i)&&this.#W(i);const r=n.some(({started:i,accepted:o})=>!o&&e-i>=t);this.#O?.abort(),this.#O=void 0,this.#i.
 unshift(...this.#n.events()),this.#n.clear(),r&&this.#w?.health.recordFailure()}#re(){return this.#O??=new AbortController}#V(e){
-if(e.aborted||!nt())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;return!r||n<=t||r.end-w().monotonicMs()>=
+if(e.aborted||!rt())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;return!r||n<=t||r.end-w().monotonicMs()>=
 t}#z(e){this.#n.settle(e)&&this.#i.push(...e)}#x(){const{sink:e}=this.#e,t=!this.#y&&this.#T()?.health.isOpen()===!0;return e.
 kind==="http"&&(t||!w().canConnect(e.url))}#ie(){const{sink:e,clock:t}=this.#e,n=this.#M,r=this.#w?.health.state;return this.#g===
 void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind===
 "http"&&w().canConnect(e.url)}#oe(e){const t=this.#w?.health;if(e.delivered){this.#M=void 0,t?.recordSuccess()&&(this.#D=
 !1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(
-e.retryAfterMs);const r=(this.#M?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Se(r,i,o,e.retryAfterMs);this.#M=
+e.retryAfterMs);const r=(this.#M?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Oe(r,i,o,e.retryAfterMs);this.#M=
 n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#se(){try{this.#Z();const e=this.#e.sink.kind==="http"?this.#w?.
 health:void 0;e&&(e.state||this.#g===void 0)&&e.refresh(),this.#K();const t=this.#x();if(t&&!this.#ie())return;const n=this.#e.
 clock(),i=this.#i.filter(s=>s.notBefore<=n).concat(this.#t);if(i.length===0)return;this.#i=this.#i.filter(s=>s.notBefore>
@@ -1916,14 +1917,14 @@ unrefTimer:w().unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().se
 return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
 thrown!==void 0&&this.#e.customFetch?`: its fetch threw ${gi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
 "",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} eve\
-nt(s): ${e.kind}${i}`)}#q(){if(!this.#f||this.#k)return;this.#k=!0;const{enabled:e,decidedBy:t}=rt(),{sink:n,format:r,spoolDir:i,
+nt(s): ${e.kind}${i}`)}#q(){if(!this.#f||this.#k)return;this.#k=!0;const{enabled:e,decidedBy:t}=it(),{sink:n,format:r,spoolDir:i,
 handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?P(n.url):n.kind==="std\
 err"?"standard error":n.reason==="dry_run"&&w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
 not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}\
 ; spool: ${i??"none"}`);const s=Ln(n,this.#e.headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand of\
 f where a sender can be started":"in process"} (${o.source})`)}#he(){!this.#f||this.#A||(this.#A=!0,this.#f(`telemetry o\
-ff (decided by ${rt().decidedBy}): events are not recorded`))}#fe(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,
-s=o(),d=[];for(const c of e){if(c.retries++,c.retries>r){d.push(c);continue}c.notBefore=s+Se(c.retries,i,a,n),this.#i.push(
+ff (decided by ${it().decidedBy}): events are not recorded`))}#fe(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,
+s=o(),d=[];for(const c of e){if(c.retries++,c.retries>r){d.push(c);continue}c.notBefore=s+Oe(c.retries,i,a,n),this.#i.push(
 c)}d.length<e.length&&this.#v(`delivery failed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#p(
 d.length,"retries_exhausted",`last failure: ${t}`),this.#N(d)}#N(e){this.#w?.settle(e)}#T(){return this.#w??=ii.open(this.#e,
 (e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#F&&this.#v(
@@ -1931,7 +1932,7 @@ n),this.#F=n}),this.#w}#J(){const e=this.#g;if(e)return Math.max(0,e.end-w().mon
 return Math.max(Wa,Math.min(Ga,2*t),2*n)}#Z(){const e=this.#J();this.#w?.renewClaims(e,this.#g?e:e*.75)}#K(){if(this.#D||
 !V()||this.#x())return;this.#D=!0;const e=this.#T()?.replay(this.#e.maxBufferedEvents-this.#b(),this.#J());e&&(this.#ee(
 e.dropped),this.#d+=e.events.length,this.#i.push(...e.events),e.events.length>0&&this.#P())}#I(e=!1){const t=[...this.#i,
-...this.#n.events(),...this.#t],n=this.#Q(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!nt())
+...this.#n.events(),...this.#t],n=this.#Q(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!rt())
 return this.#s=!0,this.#L(),this.#p(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#L();for(const o of this.#G(
 n))dr(this.#e.format.encode(o,this.#e.clock())),this.#u+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#L(),
 this.#p(n.length,this.#e.sink.reason),!0;const r=this.#T();if(!r&&this.#e.spoolDir===void 0)return this.#v(`${n.length} \
@@ -1980,20 +1981,20 @@ ${hi}`),await d}catch{}if(a){const d=w();return d.signalSelf("SIGINT")||d.exit(n
 c,50)),"never_asked"}r??="disabled",Rn(r==="enabled");const s=$n(r);return n(`${r==="enabled"?"Thank you. Usage data wil\
 l be shared.":"Usage data will not be shared."}${s?"":" (Your choice could not be saved; you will be asked again.)"}
 
-`),r}var He;async function fi(e={}){const t=F(e)?ae(e,{optOut:!0})??Pt("optOut",e.optOut):`options must be an object suc\
+`),r}var Ye;async function fi(e={}){const t=F(e)?ae(e,{optOut:!0})??Pt("optOut",e.optOut):`options must be an object suc\
 h as { optOut: "mycli telemetry disable" }, got ${b(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=wo();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(He)return await He;if(Eo()||pn())return"never_asked";const r=w().
-terminal();return r?(He=nd(r,e.optOut),await He):"never_asked"}var rd={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Ye)return await Ye;if(Eo()||pn())return"never_asked";const r=w().
+terminal();return r?(Ye=nd(r,e.optOut),await Ye):"never_asked"}var rd={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,
 errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},id=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,
-URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{ii as Backlog,xe as CLIENT_VERSION,Dr as CliCommandEvent,Lr as DEFAULT_ENDPOINT,Yr as DEFAULT_FLUSH_INTERVAL_SECONDS,
-Vr as DEFAULT_MAX_QUEUE_SIZE,zr as DEFAULT_MAX_RETRIES,Xr as DEFAULT_REQUEST_TIMEOUT_SECONDS,_t as DEFAULT_SCHEMA_VERSION,
-Qr as EndpointHealth,li as NATTelemetryHandler,Ie as NemoSource,St as PROMPT_VERSION,Et as PROXY_SETTINGS,me as PROXY_VARIABLES,
-Ue as Spool,Cr as TaskStatus,pe as TelemetryEvent,C as addCount,fi as askForConsent,qn as backlogKey,fo as buildPayload,
-cr as cgiIgnores,Ln as clearTextSecrets,te as consentFilePath,nt as consentHolds,Jt as denoProxyRoute,b as describe,ee as describeError,
+URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{ii as Backlog,Ne as CLIENT_VERSION,Dr as CliCommandEvent,Lr as DEFAULT_ENDPOINT,Yr as DEFAULT_FLUSH_INTERVAL_SECONDS,
+Vr as DEFAULT_MAX_QUEUE_SIZE,zr as DEFAULT_MAX_RETRIES,Xr as DEFAULT_REQUEST_TIMEOUT_SECONDS,$t as DEFAULT_SCHEMA_VERSION,
+Qr as EndpointHealth,li as NATTelemetryHandler,Ce as NemoSource,St as PROMPT_VERSION,wt as PROXY_SETTINGS,me as PROXY_VARIABLES,
+He as Spool,Cr as TaskStatus,pe as TelemetryEvent,C as addCount,fi as askForConsent,qn as backlogKey,fo as buildPayload,
+cr as cgiIgnores,Ln as clearTextSecrets,te as consentFilePath,rt as consentHolds,Jt as denoProxyRoute,b as describe,ee as describeError,
 jn as downUntil,Zo as dropsRecords,On as effectiveConsent,vn as environmentSettings,Jn as exitDecision,J as formatTimestamp,
-st as healthHash,Ye as hiddenBecause,w as host,Mn as isLoopback,V as isTelemetryEnabled,Gn as openSpool,Pt as optOutProblem,
-Xe as parametersProblem,mt as proxyRoute,Ge as randomFraction,$n as recordConsent,Ro as recordedHealth,P as redact,tr as removeSenderScripts,
-Cn as resolveOptions,Se as retryDelay,M as runtimeInfo,Sn as saveConsent,Rn as setTelemetryEnabled,he as shortHash,Wn as spoolFallbackOf,
+at as healthHash,Ve as hiddenBecause,w as host,Mn as isLoopback,V as isTelemetryEnabled,Gn as openSpool,Pt as optOutProblem,
+We as parametersProblem,pt as proxyRoute,qe as randomFraction,$n as recordConsent,Ro as recordedHealth,P as redact,tr as removeSenderScripts,
+Cn as resolveOptions,Oe as retryDelay,M as runtimeInfo,Sn as saveConsent,Rn as setTelemetryEnabled,he as shortHash,Wn as spoolFallbackOf,
 Fn as spoolKey,rs as trackCommand,ae as unknownOption,I as utf8Length,q as whyHidden};
 try{
 Object.defineProperty(Dr,"name",{value:"CliCommandEvent"});
