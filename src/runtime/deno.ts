@@ -21,7 +21,7 @@ import {
 } from "./host.ts";
 import { denoFiles, type DenoFs } from "./deno_files.ts";
 import { guardedFiles } from "./guarded_files.ts";
-import { denoSendsProxyCredentials } from "./deno_proxy.ts";
+import { denoGoesAround, denoSendsProxyCredentials } from "./deno_proxy.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, type ProgramInput, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
@@ -316,12 +316,15 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
         return true;
       }
     },
-    // Deno's fetch skips a proxy setting it cannot read (not valid Unicode): it would go around the proxy named there.
+    // Deno's fetch skips a proxy setting it cannot read (not valid Unicode) or parse: it would go around the proxy
+    // named there.
     async fetch(url, init) {
       const unread = PROXY_SETTINGS.find(notUnicode);
       if (unread !== undefined) {
         throw new RequestNotBuilt(`${unread} is not valid Unicode: Deno would go around its proxy`);
       }
+      const around = denoGoesAround(new URL(url), readEnv);
+      if (around !== undefined) throw new RequestNotBuilt(around);
       return await (fetchAtLoad ?? globalThis.fetch)(url, init);
     },
     senderRefusal(grant) {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { addressInEntry, cgiIgnores, type ReadEnvironment } from "./proxy_settings.ts";
+import { addressInEntry, cgiIgnores, proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
 
 /**
  * Whether Deno's fetch sends the proxy's credentials to `target`'s host itself, not only to the proxy: an https
@@ -33,6 +33,30 @@ export function denoSendsProxyCredentials(target: URL, env: ReadEnvironment): bo
 }
 
 /**
+ * Why Deno's fetch would send a request around the proxy the variables name: it skips a proxy variable whose value it
+ * cannot parse (one with a blank after it, as a `.env` file may leave, say), and goes directly, where Node.js and Bun
+ * trim the value and send through the proxy, or send nothing. Such a request is not to be sent.
+ *
+ * @param target The URL requested.
+ * @param env Reads an environment variable.
+ * @returns The reason, or `undefined` where Deno's fetch takes a proxy, or goes directly as the library's reading does.
+ * @example
+ * ```ts
+ * import { denoGoesAround } from "./deno_proxy.ts";
+ * const env = (name: string) => ({ HTTPS_PROXY: "http://proxy.corp:3128 " })[name];
+ * denoGoesAround(new URL("https://telemetry.example/events"), env);
+ * // "Deno's fetch cannot parse HTTPS_PROXY, which it skips: it would go around the proxy named there"
+ * ```
+ */
+export function denoGoesAround(target: URL, env: ReadEnvironment): string | undefined {
+  const deno = denoProxyRoute(target, env);
+  if (deno.kind !== "direct" || deno.skipped === undefined || proxyRoute(target, env).kind === "direct") {
+    return undefined;
+  }
+  return `Deno's fetch cannot parse ${deno.skipped}, which it skips: it would go around the proxy named there`;
+}
+
+/**
  * The route Deno's fetch takes for a request: `ALL_PROXY`, then the scheme's variable (`HTTP_PROXY` not in a CGI program), each
  * uppercase first, a value it cannot parse skipped; `NO_PROXY` if set (even empty), else `no_proxy`, its entries
  * compared as written (IP addresses and CIDR blocks with addresses; anything else with host names, case and port
@@ -40,8 +64,8 @@ export function denoSendsProxyCredentials(target: URL, env: ReadEnvironment): bo
  *
  * @param target The URL requested.
  * @param env Reads an environment variable.
- * @returns `direct` and why, or the proxy: the variable that names it, its URL without credentials, and whether
- *   it has credentials.
+ * @returns `direct` and why (and the first variable it skipped, if any), or the proxy: the variable that names it,
+ *   its URL without credentials, and whether it has credentials.
  * @example
  * ```ts
  * import { denoProxyRoute } from "./deno_proxy.ts";
@@ -53,16 +77,21 @@ export function denoSendsProxyCredentials(target: URL, env: ReadEnvironment): bo
 export function denoProxyRoute(
   target: URL,
   env: ReadEnvironment,
-): { kind: "direct"; because: string } | { kind: "proxy"; variable: string; url: string; credentials: boolean } {
+):
+  | { kind: "direct"; because: string; skipped?: string }
+  | { kind: "proxy"; variable: string; url: string; credentials: boolean } {
   const pairs = [["ALL_PROXY", "all_proxy"]];
   if (target.protocol === "https:") pairs.push(["HTTPS_PROXY", "https_proxy"]);
   if (target.protocol === "http:" && env("REQUEST_METHOD") === undefined) pairs.push(["HTTP_PROXY", "http_proxy"]);
   const [variable, proxy] = pairs.flat().map((name) => [name, denoProxy(env(name))] as const)
     .find(([, read]) => read !== undefined) ?? [];
   if (variable === undefined || proxy === undefined) {
-    const because = pairs.flat().some((name) => env(name))
-      ? "no proxy variable Deno's fetch can read is set"
-      : cgiIgnores(target, env, ["HTTP_PROXY", "http_proxy"]) ?? `no proxy variable is set for ${target.protocol} URLs`;
+    const skipped = pairs.flat().find((name) => env(name));
+    if (skipped !== undefined) {
+      return { kind: "direct", because: "no proxy variable Deno's fetch can read is set", skipped };
+    }
+    const because = cgiIgnores(target, env, ["HTTP_PROXY", "http_proxy"]) ??
+      `no proxy variable is set for ${target.protocol} URLs`;
     return { kind: "direct", because };
   }
   const list = env("NO_PROXY") !== undefined ? "NO_PROXY" : "no_proxy";

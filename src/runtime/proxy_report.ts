@@ -12,7 +12,7 @@
 import { PROXY_SETTINGS, PROXY_VARIABLES } from "./clean_environment.ts";
 import { hiddenBecause } from "./host.ts";
 import type { RuntimeName } from "./info.ts";
-import { denoProxyRoute } from "./deno_proxy.ts";
+import { denoGoesAround, denoProxyRoute } from "./deno_proxy.ts";
 import { cgiIgnores, proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
 
 /** Which way requests travel, and why. */
@@ -72,6 +72,8 @@ export function proxyReport(
       `${unreadable} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;
     return { route: "unusable", because, problem: `nothing is sent: ${because}` };
   }
+  const around = denoGoesAround(target, env);
+  if (around !== undefined) return { route: "unusable", because: around, problem: `nothing is sent: ${around}` };
   const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== undefined) {
     return {
