@@ -118,15 +118,16 @@ const CLIENT_ID = "184482118588404";
  * ```
  */
 export function formatTimestamp(epochMs: number): string {
-  const ms = Math.floor(epochMs);
-  if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new RangeError("Invalid time value");
-  const second = Math.floor(ms / 1_000);
+  // By operators alone, no Math or String method a program may have replaced: the text is always a number's digits,
+  // signs and the format's own characters (ASCII, nothing JSON escapes).
+  const ms = floor(epochMs);
+  if (!(ms >= -MAX_TIME_MS && ms <= MAX_TIME_MS)) throw new RangeError("Invalid time value");
+  const second = floor(ms / 1_000);
   if (second !== lastSecond.second) {
-    const days = Math.floor(second / DAY_SECONDS);
+    const days = floor(second / DAY_SECONDS);
     const inDay = second - days * DAY_SECONDS;
-    const time = `${two(Math.floor(inDay / 3_600))}:${two(Math.floor(inDay / 60) % 60)}:${two(inDay % 60)}`;
-    const text = `${calendarDate(days)}T${time}.`;
-    lastSecond = { second, text, bytes: utf8Length(text) };
+    const time = `${two(floor(inDay / 3_600))}:${two(floor(inDay / 60) % 60)}:${two(inDay % 60)}`;
+    lastSecond = { second, text: `${calendarDate(days)}T${time}.` };
   }
   return `${lastSecond.text}${three(ms - second * 1_000)}Z`;
 }
@@ -135,7 +136,7 @@ export function formatTimestamp(epochMs: number): string {
  * The second {@link formatTimestamp} wrote last, up to its milliseconds: the events of a run share it, and a time
  * held in memory (a queue of events waiting for the endpoint) is then two strings, not one per field.
  */
-let lastSecond = { second: NaN, text: "", bytes: 0 };
+let lastSecond = { second: NaN, text: "" };
 
 /**
  * A day since the epoch as `YYYY-MM-DD` (`±YYYYYY` beyond years 0-9999), as `Date.prototype.toISOString` writes
@@ -143,21 +144,34 @@ let lastSecond = { second: NaN, text: "", bytes: 0 };
  * time zone data (~1 MB, ~0.3 ms), which a UTC time never needs.
  */
 function calendarDate(days: number): string {
-  const era = Math.floor((days + 719_468) / 146_097);
+  const era = floor((days + 719_468) / 146_097);
   const dayOfEra = days + 719_468 - era * 146_097;
-  const yearOfEra = Math.floor(
-    (dayOfEra - Math.floor(dayOfEra / 1_460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+  const yearOfEra = floor(
+    (dayOfEra - floor(dayOfEra / 1_460) + floor(dayOfEra / 36_524) - floor(dayOfEra / 146_096)) / 365,
   );
-  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
-  const shiftedMonth = Math.floor((5 * dayOfYear + 2) / 153);
-  const day = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
+  const dayOfYear = dayOfEra - (365 * yearOfEra + floor(yearOfEra / 4) - floor(yearOfEra / 100));
+  const shiftedMonth = floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - floor((153 * shiftedMonth + 2) / 5) + 1;
   const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
   const yyyy = year >= 0 && year <= 9999
-    ? String(year).padStart(4, "0")
-    : `${year < 0 ? "-" : "+"}${String(Math.abs(year)).padStart(6, "0")}`;
+    ? digits(year, 4)
+    : `${year < 0 ? "-" : "+"}${digits(year < 0 ? -year : year, 6)}`;
   return `${yyyy}-${two(month)}-${two(day)}`;
 }
+
+/** `Math.floor`, by operators: what is left of a number after its fraction is exact, and so is their difference. */
+const floor = (value: number) => {
+  const whole = value - (value % 1);
+  return whole > value ? whole - 1 : whole;
+};
+
+/** A whole number in at least `width` digits. */
+const digits = (value: number, width: number) => {
+  let text = `${value}`;
+  while (text.length < width) text = `0${text}`;
+  return text;
+};
 
 /** A number below 100 in two digits. */
 const two = (value: number) => value < 10 ? `0${value}` : `${value}`;
@@ -220,13 +234,10 @@ export function wireEventJson(event: TelemetryEvent): { json: string; bytes: num
     const json = jsonLine(name);
     lastName = { name, json, bytes: utf8Length(json) };
   }
-  const ts = formatTimestamp(event.timestamp); // digits and signs: nothing to escape
-  // The time's size is its second's, counted when formatTimestamp wrote it (a program may have replaced the padStart
-  // it calls), and the milliseconds after it, which are a number's digits.
-  const tsBytes = lastSecond.bytes + ts.length - lastSecond.text.length;
+  const ts = formatTimestamp(event.timestamp); // ASCII, nothing to escape: its length is its size
   return {
     json: `{"ts":"${ts}","parameters":${parameters},"name":${lastName.json}}`,
-    bytes: EVENT_FRAME_BYTES + tsBytes + utf8Length(parameters) + lastName.bytes,
+    bytes: EVENT_FRAME_BYTES + ts.length + utf8Length(parameters) + lastName.bytes,
   };
 }
 

@@ -234,20 +234,28 @@ test("property: an event's JSON is JSON.stringify of its wire form, whatever its
   );
 });
 
-test("an event's size is its JSON's UTF-8 length even where a program replaced String.prototype.padStart", () => {
-  const padStart = String.prototype.padStart;
+test("an event's time is the same, and its JSON valid and sized, whatever a program made of Math, String and padStart", () => {
+  const times = [Date.UTC(1987, 5, 4, 3, 2, 1, 1), Date.UTC(1987, 5, 4, 3, 2, 1, 999), -1, 253_402_300_799_999];
+  const expected = times.map((time) => new Date(time).toISOString());
+  const events = times.map((timestamp) => new CliCommandEvent({ command: "run", taskStatus: "success", timestamp }));
+  const saved = { padStart: String.prototype.padStart, floor: Math.floor, abs: Math.abs, String: globalThis.String };
+  // A second no other test writes, then another time in it (the second's text is kept), and the years' edges.
   String.prototype.padStart = function (this: string, width: number, fill?: string) {
-    return `é${padStart.call(this, width, fill)}`;
+    return `"é${saved.padStart.call(this, width, fill)}`;
   };
+  Math.floor = ((value: number) => `"${saved.floor(value)}`) as unknown as typeof Math.floor;
+  Math.abs = ((value: number) => `"${saved.abs(value)}`) as unknown as typeof Math.abs;
+  globalThis.String = ((value: unknown) => `"é${value}`) as unknown as StringConstructor;
   try {
-    // A second no other test writes, then another time in it: the second's text is written once, and counted once.
-    for (const ms of [1, 999]) {
-      const timestamp = Date.UTC(1987, 5, 4, 3, 2, 1, ms);
-      const { json, bytes } = wireEventJson(new CliCommandEvent({ command: "run", taskStatus: "success", timestamp }));
+    for (const [i, timestamp] of times.entries()) {
+      assert.equal(formatTimestamp(timestamp), expected[i]);
+      const { json, bytes } = wireEventJson(events[i]);
+      assert.equal(JSON.parse(json).ts, expected[i]);
       assert.equal(bytes, encoder.encode(json).length, json);
     }
   } finally {
-    String.prototype.padStart = padStart;
+    globalThis.String = saved.String;
+    [String.prototype.padStart, Math.floor, Math.abs] = [saved.padStart, saved.floor, saved.abs];
   }
 });
 
