@@ -525,7 +525,9 @@ export function followConsent(decide: () => boolean): void {
  * Whether what is pending may still be sent or spooled. In a process that follows the user's decision
  * ({@link followConsent}: a sender), or a program that the consent file turned on, that decision read again (and
  * {@link isTelemetryEnabled} with it): an opt-out taken meanwhile, in another shell or by the program itself, stops
- * what is not sent yet. Where the environment or the program decided, always.
+ * what is not sent yet. So does an opt-out the program put in its environment since (`DO_NOT_TRACK`, or
+ * `NAT_TELEMETRY_ENABLED=0`, from a `--no-telemetry` flag it parses in the command it tracks), unless the program
+ * decided with {@link setTelemetryEnabled}. Where the environment or the program decided otherwise, always.
  *
  * @returns `true` when a request may start, or events be spooled.
  * @example
@@ -537,6 +539,10 @@ export function followConsent(decide: () => boolean): void {
 export function consentHolds(): boolean {
   if (decideAgain) return enabled = decideAgain();
   followProgram();
+  // The environment read again, as at the start of a run: a decision the program made last (`setTelemetryEnabled`,
+  // not an answer it saved to the consent file since) overrides it.
+  const programsOwn = programDecided && !fromFile;
+  if (!programsOwn && environmentDecision()?.enabled === false) return enabled = false;
   // A program that the consent file turned on (or that recorded the user's answer there) follows it: an opt-out
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.

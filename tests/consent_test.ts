@@ -457,6 +457,22 @@ test("on a file system that dates files by the second, a decision written again 
   assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
 });
 
+for (const [name, value] of [["DO_NOT_TRACK", "1"], ["NAT_TELEMETRY_ENABLED", "0"]]) {
+  test(`an opt-out the program puts in its environment during a run (${name}=${value}) stops what it holds`, async () => {
+    // A CLI that maps its `--no-telemetry` flag to the variable, in the command trackCommand runs.
+    const outcome = await heldThroughRewrite(() => process.env[name] = value);
+    assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
+  });
+}
+
+test("an opt-out put in the environment during a run does not undo the program's own setTelemetryEnabled(true)", async () => {
+  const outcome = await heldThroughRewrite(() => {
+    setTelemetryEnabled(true);
+    process.env.DO_NOT_TRACK = "1";
+  });
+  assert.deepEqual(outcome, { received: 1, dropped: {}, spooled: [], on: true });
+});
+
 test("the same decision saved again (a second enable, two programs asking at once) leaves the file as it is", () => {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
