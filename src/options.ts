@@ -11,7 +11,7 @@ import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
-import { describe, isPlainObject, redact, unknownOption } from "./describe.ts";
+import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { isAbsolutePath } from "./runtime/guarded_files.ts";
 import type { SpoolLimits } from "./spool.ts";
@@ -389,10 +389,33 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional("logger", "function", () => {}),
-    clock: optional("clock", "function", Date.now),
+    clock: checkedClock(optional("clock", "function", Date.now)),
     random: optional("random", "function", randomFraction),
   };
 }
+
+/**
+ * The `clock` option, called once to check it: it names spool files and times retries, and a value it cannot use
+ * (`Date`, which returns a string; `performance.now` unbound, which throws) would lose events far from the mistake.
+ */
+function checkedClock(clock: () => number): () => number {
+  let now: unknown;
+  try {
+    now = clock();
+  } catch (error) {
+    throw new TypeError(
+      `Cannot create handler: 'clock' failed: ${describeError(error)} (a method needs its object: ` +
+        "() => performance.timeOrigin + performance.now())",
+    );
+  }
+  if (typeof now !== "number" || !(now >= 0 && now < LATEST_CLOCK_MS)) {
+    throw new RangeError(`Cannot create handler: 'clock' must return epoch milliseconds, got ${describe(now)}`);
+  }
+  return clock;
+}
+
+/** The first millisecond a spool file's name cannot carry (its time has 13 digits): in the year 2286. */
+const LATEST_CLOCK_MS = 1e13;
 
 /**
  * What the smallest event takes: on its own (as `maxEventBytes` counts it), and in a batch of its own; and what

@@ -134,7 +134,7 @@ test(`${runtime}: the trail says what a program's own fetch threw, where it keep
   // The URL it quotes is masked, as everywhere in the trail.
   assert.match(
     run.stderr,
-    /answer for 1 event\(s\): retry \(network_error: its fetch threw no signing key for http:\/\/\*\*\*:\*\*\*@127/,
+    /answer for 1 event\(s\): retry \(network_error: its fetch failed: no signing key for http:\/\/\*\*\*:\*\*\*@127/,
   );
   assert.doesNotMatch(run.stderr, /s3cret/);
 });

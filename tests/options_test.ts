@@ -78,6 +78,30 @@ test("every duration must fit a timer: at most 2^31 - 1 ms, so 3e6 seconds is a 
   void longest.stop();
 });
 
+test("clock: called once, it must return epoch milliseconds a spool file's name can carry; what throws is named", () => {
+  const notTime = /^Cannot create handler: 'clock' must return epoch milliseconds, got /;
+  for (const clock of [Date, () => NaN, () => -1, () => 1e13, () => "0", () => 1n]) {
+    refused({ clock }, RangeError, notTime);
+  }
+  // An unbound method (Node.js's performance.now throws without its object; the others return a number).
+  const unbound = () => {
+    throw new TypeError('Value of "this" must be of type Performance');
+  };
+  refused({ clock: unbound }, TypeError, /^Cannot create handler: 'clock' failed: Value of "this" must be .*\(\) =>/);
+  refused(
+    {
+      clock: () => {
+        throw "no time";
+      },
+    },
+    TypeError,
+    /'clock' failed: threw string/,
+  );
+  for (const clock of [() => 0, () => 1e13 - 1, () => Date.now() + 0.5]) {
+    new NATTelemetryHandler({ clock, endpoint: "" });
+  }
+});
+
 test("types: numbers, strings, booleans and functions; undefined is the default, null is not", () => {
   refused(
     { maxRetries: -1 },
