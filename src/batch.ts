@@ -77,13 +77,13 @@ export function toPending(
     return { reason: "not_an_event", detail: "a proxy that cannot be inspected" };
   }
   try {
-    const { json, bytes } = wireEventJson(event);
     const { schemaVersion, timestamp } = event;
     if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
     if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
     if (timestamp < 0 || timestamp > LATEST_WIRE_TIME_MS) {
       return { reason: "invalid_event", detail: "timestamp outside the years 1970-9999 that both wire formats carry" };
     }
+    const { json, bytes } = wireEventJson(event);
     if (bytes > maxEventBytes) {
       return {
         reason: "event_too_large",

@@ -227,7 +227,12 @@ export function toWireEvent(event: TelemetryEvent): WireEvent {
  * ```
  */
 export function wireEventJson(event: TelemetryEvent): { json: string; bytes: number } {
-  const { name } = event;
+  let name: unknown;
+  try {
+    name = event.name; // a getter may throw
+  } catch (error) {
+    throw new TypeError(`Event name cannot be read: ${describeError(error)}`);
+  }
   if (typeof name !== "string" || name === "") throw new TypeError("Event name is not a non-empty string");
   const parameters = jsonLine(checkedParameters(event));
   if (name !== lastName.name) {
@@ -252,9 +257,14 @@ const EVENT_FRAME_BYTES = '{"ts":"","parameters":,"name":}'.length;
  * what was checked (a getter may answer differently each time; `JSON.stringify` would call an inherited `toJSON`).
  */
 function checkedParameters(event: TelemetryEvent): EventParameters {
-  const parameters: unknown = event.parameters();
   const unreadable = (what: string, error: unknown) =>
     new TypeError(`Event '${event.name}' ${what} cannot be read: ${describeError(error)}`);
+  let parameters: unknown;
+  try {
+    parameters = event.parameters();
+  } catch (error) {
+    throw unreadable("parameters", error);
+  }
   try {
     void (parameters as { then?: unknown } | null)?.then; // a Proxy's trap may throw
   } catch (error) {

@@ -91,12 +91,18 @@ test("a drop for parameters that cannot be read names the field, or says the obj
       throw new Error("trap exploded");
     };
     handler.enqueue(new AnyEvent(() => new Proxy({}, { get: trapped, ownKeys: trapped })));
+    handler.enqueue(
+      new AnyEvent(() => {
+        throw "no parameters"; // a string: the drop still names the event and what failed
+      }),
+    );
     await handler.flush();
-    assert.deepEqual(handler.stats().dropped, { invalid_event: 2 });
+    assert.deepEqual(handler.stats().dropped, { invalid_event: 3 });
   });
   const drops = logged.filter((line) => line.includes("invalid_event"));
   assert.match(drops[0], /Event 'any_event' parameter 'secret' cannot be read: getter exploded/);
   assert.match(drops[1], /Event 'any_event' parameters\(\) returned an object that cannot be read: trap exploded/);
+  assert.match(drops[2], /Event 'any_event' parameters cannot be read: threw string/);
 });
 
 class LyingPromise extends Promise<unknown> {
