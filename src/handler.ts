@@ -132,6 +132,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * budget's; its events; and whether a 2xx answer has come for them, its body still coming (OTLP).
    */
   readonly #requests = new Set<{ readonly started: number; readonly events: PendingEvent[]; accepted: boolean }>();
+  /** How long the last request that ended took, on the host's monotonic clock: what the next may take. */
+  #lastRequestMs: number | undefined;
   /** A spool write failed (a full disk, a read-only one): the endpoint's health no longer holds this run off. */
   #spoolRefused = false;
   /** The exit budget, while `stop()` runs. */
@@ -423,13 +425,19 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * Whether a flush may start another request now: never once the exit budget has run out (`signal` aborted), or
    * once the user has opted out while a sender delivers ({@link consentHolds});
    * near its end only if the request's timeout ends within the budget (so none is cut that the endpoint may have
-   * received), unless the budget is no longer than one request (the program chose to cut it); otherwise always.
+   * received). A budget no longer than one request's timeout (the defaults: 2 s each) never has that much left once
+   * it runs: there a request starts while what is left is twice what the last one took, so that a slow endpoint
+   * (1.5 s an answer) gets one wave of requests at the exit, not a second that the budget cuts after the endpoint
+   * received it, to be sent again by the next run; otherwise always.
    */
   #mayStartRequest(signal: AbortSignal): boolean {
     if (signal.aborted || !consentHolds()) return false;
     const { requestTimeoutMs, exitTimeoutMs } = this.#options;
     const budget = this.#budget;
-    return !budget || exitTimeoutMs <= requestTimeoutMs || budget.end - host().monotonicMs() >= requestTimeoutMs;
+    if (!budget) return true;
+    const left = budget.end - host().monotonicMs();
+    if (left >= requestTimeoutMs) return true;
+    return exitTimeoutMs <= requestTimeoutMs && !(2 * (this.#lastRequestMs ?? 0) > left);
   }
 
   /** A batch whose request may not start goes back to the DLQ untouched, unless the exit deadline took it back. */
@@ -600,6 +608,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       return await this.#deliver(events, signal, () => request.accepted = true);
     } finally {
       this.#requests.delete(request);
+      this.#lastRequestMs = host().monotonicMs() - request.started;
     }
   }
 

@@ -114,6 +114,27 @@ test("a wall clock stepped back during stop() (NTP, a VM restored) starts no req
   }
 });
 
+test("a budget no longer than one request's timeout (the defaults' shape): one wave against a slow endpoint, none cut", async () => {
+  await withServer(async (server) => {
+    // 600 ms an answer: after the first wave (four requests at once) 400 ms are left, less than another would take;
+    // a second wave would be cut after the server took it, and its events sent again by a later run.
+    server.respond(() => ({ status: 200, delayMs: 600 }));
+    const handler = new NATTelemetryHandler({
+      endpoint: server.url(),
+      requestTimeoutSeconds: 1,
+      exitTimeoutSeconds: 1,
+      maxBatchBytes: 1_600, // one event a batch
+      maxQueueSize: 1_000,
+    });
+    for (let i = 0; i < 8; i++) handler.enqueue(commandEvent(`e${i}`, 300));
+    await handler.stop();
+    const stats = handler.stats();
+    assert.equal(stats.sent + stats.dlq, 8, JSON.stringify(stats));
+    assert.ok(stats.sent > 0, `a first wave went: ${JSON.stringify(stats)}`);
+    assert.equal(server.requests.length, stats.sent, "every request the server took was answered: none cut");
+  });
+});
+
 test("stop() is idempotent and a flush() after it still delivers", async () => {
   await withServer(async (server) => {
     const handler = new NATTelemetryHandler({ endpoint: server.url() });
