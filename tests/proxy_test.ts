@@ -334,6 +334,13 @@ describe("the proxy report (status)", () => {
     assert.equal(deno("http://e.example/", { HTTP_PROXY: ` ${P}` }), "direct", "blanks around it");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://ada@p:1" }), "direct", "a user without a password");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "p:1" }), "http://p:1", "no scheme: http");
+    // A host name of a URI's unreserved characters and sub-delimiters (a Compose service's `my_proxy`); not `%`.
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://my_proxy:1" }), "http://my_proxy:1");
+    assert.equal(
+      deno("http://e.example/", { HTTP_PROXY: "a~b!c$d&e'f(g)h*i+j,k;l=m:1" }),
+      "http://a~b!c$d&e'f(g)h*i+j,k;l=m:1",
+    );
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://m%41:1" }), "direct");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "https://p" }), "https://p:443");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "https://P:80/" }), "https://p:80");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "socks5h://[::1]" }), "socks5h://[::1]:1080");
@@ -657,6 +664,7 @@ describe("a run behind a proxy (child processes)", () => {
           "NAT_TEST_CHDIR",
           "NAT_TEST_HOME",
           "NAT_TEST_OPTIONS",
+          "NAT_TEST_PROGRAM_ON",
           "NAT_TELEMETRY_DRY_RUN",
         ];
         const names = new Set(

@@ -140,9 +140,12 @@ function denoProxy(value: string | undefined): { url: string; credentials: boole
 /** Credentials as Deno's fetch reads them in a proxy URL: a URI's user information, with `[...]` groups. */
 const USERINFO = "(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=:%-]*\\])*";
 
-/** A proxy URL's authority: credentials (and any more `...@`), a host name or bracketed IPv6 address, a port. */
+/**
+ * A proxy URL's authority: credentials (and any more `...@`), a host name (a URI's unreserved characters and
+ * sub-delimiters, `_` as a Compose service's name has it; not `%`) or bracketed IPv6 address, a port.
+ */
 const PROXY_AUTHORITY = new RegExp(
-  `^(?:(${USERINFO})@(?:${USERINFO}@)*)?([a-z\\d.-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,
+  `^(?:(${USERINFO})@(?:${USERINFO}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,
   "i",
 );
 
