@@ -132,7 +132,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * budget's; its events; and whether a 2xx answer has come for them, its body still coming (OTLP).
    */
   readonly #requests = new Set<{ readonly started: number; readonly events: PendingEvent[]; accepted: boolean }>();
-  /** How long the last request that ended took, on the host's monotonic clock: what the next may take. */
+  /** How long the last request that ended since the exit budget began took: what the next may take. */
   #lastRequestMs: number | undefined;
   /** A spool write failed (a full disk, a read-only one): the endpoint's health no longer holds this run off. */
   #spoolRefused = false;
@@ -357,6 +357,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // Only when set: under Deno the first timer call of a process loads its timer module (~5 ms).
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
+    this.#lastRequestMs = undefined; // what the endpoint takes now: a slow answer long before says little
     let failed = false;
     try {
       // A request in flight carries events the endpoint may have received already: let it end (within the

@@ -135,6 +135,24 @@ test("a budget no longer than one request's timeout (the defaults' shape): one w
   });
 });
 
+test("a slow answer before the exit does not hold back the exit's requests once the endpoint is fast again", async () => {
+  await withServer(async (server) => {
+    let answered = 0;
+    server.respond(() => ({ status: 200, delayMs: answered++ === 0 ? 1_200 : 0 }));
+    // The defaults' shape (2 s each): a request that took 1.2 s long before the exit says little of the next.
+    const handler = new NATTelemetryHandler({
+      endpoint: server.url(),
+      requestTimeoutSeconds: 2,
+      exitTimeoutSeconds: 2,
+    });
+    handler.enqueue(commandEvent("slow"));
+    await handler.flush();
+    handler.enqueue(commandEvent("at-exit"));
+    await handler.stop();
+    assert.deepEqual(commands(server.events()), ["slow", "at-exit"]);
+  });
+});
+
 test("stop() is idempotent and a flush() after it still delivers", async () => {
   await withServer(async (server) => {
     const handler = new NATTelemetryHandler({ endpoint: server.url() });
