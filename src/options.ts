@@ -397,6 +397,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
 /**
  * The `clock` option, called once to check it: it names spool files and times retries, and a value it cannot use
  * (`Date`, which returns a string; `performance.now` unbound, which throws) would lose events far from the mistake.
+ * One it cannot use later (a fake clock run past its range, one that throws) is taken as the system's time.
  */
 function checkedClock(clock: () => number): () => number {
   let now: unknown;
@@ -408,14 +409,22 @@ function checkedClock(clock: () => number): () => number {
         "() => performance.timeOrigin + performance.now())",
     );
   }
-  if (typeof now !== "number" || !(now >= 0 && now < LATEST_CLOCK_MS)) {
+  if (!isClockTime(now)) {
     throw new RangeError(`Cannot create handler: 'clock' must return epoch milliseconds, got ${describe(now)}`);
   }
-  return clock;
+  if (clock === Date.now) return clock;
+  return () => {
+    try {
+      const time = clock();
+      return isClockTime(time) ? time : Date.now();
+    } catch {
+      return Date.now();
+    }
+  };
 }
 
-/** The first millisecond a spool file's name cannot carry (its time has 13 digits): in the year 2286. */
-const LATEST_CLOCK_MS = 1e13;
+/** Epoch milliseconds a spool file's name can carry: from 1970 to the year 2286 (13 digits). */
+const isClockTime = (time: unknown): time is number => typeof time === "number" && time >= 0 && time < 1e13;
 
 /**
  * What the smallest event takes: on its own (as `maxEventBytes` counts it), and in a batch of its own; and what

@@ -100,6 +100,23 @@ test("clock: called once, it must return epoch milliseconds a spool file's name 
   for (const clock of [() => 0, () => 1e13 - 1, () => Date.now() + 0.5]) {
     new NATTelemetryHandler({ clock, endpoint: "" });
   }
+  // One that goes bad later is taken as the system's time there: spool files keep names a later run reads.
+  for (const bad of [NaN, 2e13, "later", undefined]) {
+    let calls = 0;
+    const { clock } = resolveOptions({ clock: () => (calls++ === 0 ? 1_000 : bad) as number, endpoint: "" });
+    const before = Date.now();
+    assert.ok(clock() >= before, String(bad));
+  }
+  let called = false;
+  const { clock } = resolveOptions({
+    clock: () => {
+      if (called) throw new Error("stopped");
+      called = true;
+      return 1_000;
+    },
+    endpoint: "",
+  });
+  assert.ok(clock() >= Date.now() - 1_000, "one that throws later");
 });
 
 test("types: numbers, strings, booleans and functions; undefined is the default, null is not", () => {
