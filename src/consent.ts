@@ -446,6 +446,12 @@ let decideAgain: (() => boolean) | undefined;
 /** Whether the program decided, with {@link setTelemetryEnabled}: nobody is then asked. */
 let programDecided = false;
 
+/** What {@link consentHolds} says turned telemetry off during the run, for the trail; cleared by the program's own say. */
+let stoppedBy: string | undefined;
+
+/** {@link stoppedBy} for an opt-out the program put in its environment during the run. */
+const ENVIRONMENT_OPT_OUT = "an opt-out set in the environment during the run";
+
 /**
  * The program's last opt-out ({@link setTelemetryEnabled} with `false`), kept on the global object for every copy of
  * the package in the process (a plugin, or a dependency, may bundle a copy of its own), so that an opt-out made with
@@ -540,9 +546,13 @@ export function consentHolds(): boolean {
   if (decideAgain) return enabled = decideAgain();
   followProgram();
   // The environment read again, as at the start of a run: a decision the program made last (`setTelemetryEnabled`,
-  // not an answer it saved to the consent file since) overrides it.
+  // not an answer it saved to the consent file since) overrides it. An opt-out seen there holds for the rest of the
+  // run, as one written to the consent file does, even if the program takes the variable away again.
   const programsOwn = programDecided && !fromFile;
-  if (!programsOwn && environmentDecision()?.enabled === false) return enabled = false;
+  if (!programsOwn && (stoppedBy === ENVIRONMENT_OPT_OUT || environmentDecision()?.enabled === false)) {
+    stoppedBy = ENVIRONMENT_OPT_OUT;
+    return enabled = false;
+  }
   // A program that the consent file turned on (or that recorded the user's answer there) follows it: an opt-out
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
@@ -555,7 +565,27 @@ export function consentHolds(): boolean {
   // followed an opt-out that what is pending must honour: the run sends, spools and records nothing more (a later run
   // follows the new decision).
   const same = read.text === decided.text && host().files?.modifiedAt(decidingFile) === decided.modified;
-  return enabled = read.problem === undefined && same && fileDecision(read.state).enabled;
+  enabled = read.problem === undefined && same && fileDecision(read.state).enabled;
+  if (!enabled) stoppedBy ??= "the consent file, written again during the run";
+  return enabled;
+}
+
+/**
+ * The opt-out that the program's own `setTelemetryEnabled(true)` turned telemetry on over, if any (`DO_NOT_TRACK`,
+ * `NAT_TELEMETRY_ENABLED`, the consent file): a sender, which reads the user's decision again and cannot tell that the
+ * program overrode it, would send nothing, so the run delivers its events itself.
+ *
+ * @returns What says no, or `undefined`.
+ * @example
+ * ```ts
+ * import { optOutOverridden } from "./consent.ts";
+ * optOutOverridden(); // "DO_NOT_TRACK" where it is set and the program called setTelemetryEnabled(true)
+ * ```
+ */
+export function optOutOverridden(): ConsentSource | undefined {
+  if (!programDecided || fromFile || enabled !== true) return undefined;
+  const user = effectiveConsent();
+  return user.enabled || user.source === "default" ? undefined : user.source;
 }
 
 /**
@@ -640,7 +670,7 @@ export function liveDecision(): { enabled: boolean; decidedBy: string } {
     : problem
     ? `${source}: the consent file ${problem}, so it is read as disabled`
     : source;
-  return { enabled: live, decidedBy: live === enabled ? said : "the program (setTelemetryEnabled)" };
+  return { enabled: live, decidedBy: live === enabled ? said : stoppedBy ?? "the program (setTelemetryEnabled)" };
 }
 
 /**
@@ -664,7 +694,7 @@ export function setTelemetryEnabled(value: boolean): void {
   if (typeof value !== "boolean") {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }
-  [enabled, fromFile, programDecided] = [value, false, true];
+  [enabled, fromFile, programDecided, stoppedBy] = [value, false, true, undefined];
   // This copy's decision stands over an opt-out another copy shared before it; an opt-out is shared with them all.
   const before = sharedOptOut() ?? 0;
   followedSerial = value ? before : before + 1;

@@ -24,7 +24,14 @@ import {
   recordConsent,
   setTelemetryEnabled,
 } from "../mod.ts";
-import { consentFilePath, consentHolds, decisionOf, formatConsentToml, readConsentFile } from "../src/consent.ts";
+import {
+  consentFilePath,
+  consentHolds,
+  decisionOf,
+  formatConsentToml,
+  liveDecision,
+  readConsentFile,
+} from "../src/consent.ts";
 import { parseToml } from "../src/toml.ts";
 import fc from "fast-check";
 import { canRun, runChild } from "./helpers/child.ts";
@@ -464,6 +471,18 @@ for (const [name, value] of [["DO_NOT_TRACK", "1"], ["NAT_TELEMETRY_ENABLED", "0
     assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
   });
 }
+
+test("an opt-out seen in the environment holds for the rest of the run, even taken away again; the trail says so", async () => {
+  let decidedBy = "";
+  const outcome = await heldThroughRewrite(() => {
+    process.env.DO_NOT_TRACK = "1"; // for a tool the program runs, say, while a flush looks
+    assert.equal(consentHolds(), false);
+    delete process.env.DO_NOT_TRACK;
+    decidedBy = liveDecision().decidedBy;
+  });
+  assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
+  assert.equal(decidedBy, "an opt-out set in the environment during the run");
+});
 
 test("an opt-out put in the environment during a run does not undo the program's own setTelemetryEnabled(true)", async () => {
   const outcome = await heldThroughRewrite(() => {

@@ -450,6 +450,22 @@ test(`${runtime}: with CI set, the run delivers in process, as before`, async ()
   }
 });
 
+test(`${runtime}: a program that turned telemetry on over DO_NOT_TRACK delivers itself: a sender would follow the no`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    const extra = { DO_NOT_TRACK: "1", NAT_TEST_PROGRAM_ON: "1" };
+    const env = { ...handOff(dir.path, server.url(), "program-on", extra), NAT_TELEMETRY_ENABLED: undefined };
+    const run = await runChild("exit_child.ts", { args: ["natural"], env });
+    assert.deepEqual([run.code, run.stderr], [0, ""]);
+    assert.deepEqual(commands(server.events()), ["program-on"], "delivered before the run ended");
+    assert.deepEqual(senderLocks(dir.path), []);
+    assert.deepEqual(spooled(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
 /**
  * Runs `handler_child.ts stop` where it may hand off, over an event spooled `agoMs` ago (`waiting`), with the
  * endpoint's health file as `health` (none without it), and returns the run's counters.
