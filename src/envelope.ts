@@ -109,7 +109,8 @@ const CLIENT_ID = "184482118588404";
 /**
  * Formats a time the way the wire wants it: UTC, milliseconds truncated.
  *
- * @param epochMs Epoch milliseconds; a fraction is truncated, not rounded.
+ * @param epochMs Epoch milliseconds; a fraction is dropped (floored: -0.5 is the millisecond before the epoch), not
+ *   rounded.
  * @returns e.g. `2026-01-02T03:04:05.678Z`.
  * @example
  * ```ts
