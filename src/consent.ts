@@ -571,24 +571,6 @@ export function consentHolds(): boolean {
 }
 
 /**
- * The opt-out that the program's own `setTelemetryEnabled(true)` turned telemetry on over, if any (`DO_NOT_TRACK`,
- * `NAT_TELEMETRY_ENABLED`, the consent file): a sender, which reads the user's decision again and cannot tell that the
- * program overrode it, would send nothing, so the run delivers its events itself.
- *
- * @returns What says no, or `undefined`.
- * @example
- * ```ts
- * import { optOutOverridden } from "./consent.ts";
- * optOutOverridden(); // "DO_NOT_TRACK" where it is set and the program called setTelemetryEnabled(true)
- * ```
- */
-export function optOutOverridden(): ConsentSource | undefined {
-  if (!programDecided || fromFile || enabled !== true) return undefined;
-  const user = effectiveConsent();
-  return user.enabled || user.source === "default" ? undefined : user.source;
-}
-
-/**
  * Whether telemetry is on right now. Starts from {@link effectiveConsent}
  * (the environment, else the consent file, else off) and follows
  * {@link setTelemetryEnabled} afterwards.
