@@ -132,8 +132,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * budget's; its events; and whether a 2xx answer has come for them, its body still coming (OTLP).
    */
   readonly #requests = new Set<{ readonly started: number; readonly events: PendingEvent[]; accepted: boolean }>();
-  /** How long the last request that ended since the exit budget began took: what the next may take. */
-  #lastRequestMs: number | undefined;
+  /** How long the last request that ended took, and when it ended (the host's monotonic clock): what the next may take. */
+  #lastRequest: { readonly ms: number; readonly endedAt: number } | undefined;
   /** A spool write failed (a full disk, a read-only one): the endpoint's health no longer holds this run off. */
   #spoolRefused = false;
   /** The exit budget, while `stop()` runs. */
@@ -357,7 +357,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // Only when set: under Deno the first timer call of a process loads its timer module (~5 ms).
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
-    this.#lastRequestMs = undefined; // what the endpoint takes now: a slow answer long before says little
     let failed = false;
     try {
       // A request in flight carries events the endpoint may have received already: let it end (within the
@@ -427,18 +426,22 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * once the user has opted out while a sender delivers ({@link consentHolds});
    * near its end only if the request's timeout ends within the budget (so none is cut that the endpoint may have
    * received). A budget no longer than one request's timeout (the defaults: 2 s each) never has that much left once
-   * it runs: there a request starts while what is left is twice what the last one took, so that a slow endpoint
-   * (1.5 s an answer) gets one wave of requests at the exit, not a second that the budget cuts after the endpoint
-   * received it, to be sent again by the next run; otherwise always.
+   * it runs: there a request starts while what is left is twice what the last one took, where that one ended within a
+   * request's timeout (a slow answer long before says little of the endpoint now), so that a slow endpoint (1.5 s an
+   * answer) gets one wave of requests at the exit, not a second that the budget cuts after the endpoint received it,
+   * to be sent again by the next run; otherwise always.
    */
   #mayStartRequest(signal: AbortSignal): boolean {
     if (signal.aborted || !consentHolds()) return false;
     const { requestTimeoutMs, exitTimeoutMs } = this.#options;
     const budget = this.#budget;
     if (!budget) return true;
-    const left = budget.end - host().monotonicMs();
+    const now = host().monotonicMs();
+    const left = budget.end - now;
     if (left >= requestTimeoutMs) return true;
-    return exitTimeoutMs <= requestTimeoutMs && !(2 * (this.#lastRequestMs ?? 0) > left);
+    const last = this.#lastRequest;
+    const lately = last !== undefined && now - last.endedAt <= requestTimeoutMs ? last.ms : 0;
+    return exitTimeoutMs <= requestTimeoutMs && !(2 * lately > left);
   }
 
   /** A batch whose request may not start goes back to the DLQ untouched, unless the exit deadline took it back. */
@@ -609,7 +612,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       return await this.#deliver(events, signal, () => request.accepted = true);
     } finally {
       this.#requests.delete(request);
-      this.#lastRequestMs = host().monotonicMs() - request.started;
+      const endedAt = host().monotonicMs();
+      this.#lastRequest = { ms: endedAt - request.started, endedAt };
     }
   }
 

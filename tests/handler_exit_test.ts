@@ -135,22 +135,27 @@ test("a budget no longer than one request's timeout (the defaults' shape): one w
   });
 });
 
-test("a slow answer before the exit does not hold back the exit's requests once the endpoint is fast again", async () => {
-  await withServer(async (server) => {
-    let answered = 0;
-    server.respond(() => ({ status: 200, delayMs: answered++ === 0 ? 1_200 : 0 }));
-    // The defaults' shape (2 s each): a request that took 1.2 s long before the exit says little of the next.
-    const handler = new NATTelemetryHandler({
-      endpoint: server.url(),
-      requestTimeoutSeconds: 2,
-      exitTimeoutSeconds: 2,
+test("a slow answer just before the exit holds back a request the budget would cut; one long before does not", async () => {
+  for (const pauseMs of [0, 1_100]) {
+    await withServer(async (server) => {
+      let answered = 0;
+      server.respond(() => ({ status: 200, delayMs: answered++ === 0 ? 600 : 0 }));
+      // The defaults' shape, scaled (1 s each): twice the 600 ms just taken would end past the budget.
+      const handler = new NATTelemetryHandler({
+        endpoint: server.url(),
+        requestTimeoutSeconds: 1,
+        exitTimeoutSeconds: 1,
+      });
+      handler.enqueue(commandEvent("slow"));
+      await handler.flush();
+      await new Promise((resolve) => setTimeout(resolve, pauseMs)); // longer than a request's timeout: says little now
+      handler.enqueue(commandEvent("at-exit"));
+      await handler.stop();
+      const expected = pauseMs === 0 ? ["slow"] : ["slow", "at-exit"];
+      assert.deepEqual(commands(server.events()), expected, `${pauseMs} ms between`);
+      assert.equal(handler.stats().dlq, pauseMs === 0 ? 1 : 0, "held back, not lost");
     });
-    handler.enqueue(commandEvent("slow"));
-    await handler.flush();
-    handler.enqueue(commandEvent("at-exit"));
-    await handler.stop();
-    assert.deepEqual(commands(server.events()), ["slow", "at-exit"]);
-  });
+  }
 });
 
 test("stop() is idempotent and a flush() after it still delivers", async () => {
