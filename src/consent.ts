@@ -613,6 +613,24 @@ function settle(current: { enabled: boolean; source: ConsentSource; text?: strin
 }
 
 /**
+ * Whether the user's own decision (the environment, the consent file) is a no that the program's
+ * `setTelemetryEnabled(true)` overrides: the program's own events go, but what other runs left in the spool waits for
+ * the user, as a sender, which reads that decision again, leaves it.
+ *
+ * @returns `true` when the program turned telemetry on over the user's opt-out.
+ * @example
+ * ```ts
+ * import { optOutOverridden } from "./consent.ts";
+ * optOutOverridden(); // true where DO_NOT_TRACK is set and the program called setTelemetryEnabled(true)
+ * ```
+ */
+export function optOutOverridden(): boolean {
+  if (!programDecided || fromFile || enabled !== true) return false;
+  const user = effectiveConsent();
+  return !user.enabled && user.source !== "default";
+}
+
+/**
  * Whether telemetry is on in this process because the consent file says yes (it decided, or the answer to the
  * question was saved there): what a sender must then find there still, so that a file emptied or rewritten by hand
  * (no decision it can read) stops it as an opt-out would.

@@ -9,7 +9,7 @@ import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
 import type { SpoolClaim } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
-import { consentHolds, isTelemetryEnabled, liveDecision } from "./consent.ts";
+import { consentHolds, isTelemetryEnabled, liveDecision, optOutOverridden } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
 import { debugTrail } from "./debug.ts";
 import { clearTextSecrets } from "./clear_text.ts";
@@ -776,10 +776,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */
   #replay(): void {
-    // Events spooled before the user opted out stay unsent: their decision now is what counts.
+    // Events spooled before the user opted out stay unsent: their decision now is what counts. So do they where the
+    // program turned telemetry on over the user's no (its own events go): looked at again at each flush.
     if (this.#replayDone || !isTelemetryEnabled() || this.#deliveryPaused()) return;
+    const disk = this.#openDisk();
+    if (disk && optOutOverridden()) return;
     this.#replayDone = true;
-    const replayed = this.#openDisk()?.replay(this.#options.maxBufferedEvents - this.#held(), this.#claimLease());
+    const replayed = disk?.replay(this.#options.maxBufferedEvents - this.#held(), this.#claimLease());
     if (!replayed) return;
     this.#countFromDisk(replayed.dropped);
     this.#replayed += replayed.events.length;

@@ -468,6 +468,22 @@ test(`${runtime}: a program that turned telemetry on over DO_NOT_TRACK hands off
   }
 });
 
+test(`${runtime}: delivering in process over the user's no, a program sends its own events, not what others left`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    spoolEvent(dir.path, server.url(), "earlier", "s", 1);
+    const extra = { DO_NOT_TRACK: "1", NAT_TEST_PROGRAM_ON: "1", NAT_TELEMETRY_HANDOFF: "0" };
+    const env = { ...handOff(dir.path, server.url(), "program-on", extra), NAT_TELEMETRY_ENABLED: undefined };
+    const run = await runChild("exit_child.ts", { args: ["natural"], env });
+    assert.deepEqual([run.code, run.stderr], [0, ""]);
+    assert.deepEqual(commands(server.events()), ["program-on"]);
+    assert.equal(spooled(dir.path).length, 1, "the earlier run's event waits for the user");
+  } finally {
+    await server.close();
+  }
+});
+
 /**
  * Runs `handler_child.ts stop` where it may hand off, over an event spooled `agoMs` ago (`waiting`), with the
  * endpoint's health file as `health` (none without it), and returns the run's counters.
