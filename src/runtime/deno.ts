@@ -25,7 +25,7 @@ import { denoGoesAround, denoSendsProxyCredentials } from "./deno_proxy.ts";
 import { runtimeInfo } from "./info.ts";
 import { isForegroundJob, type ProgramInput, programReadsInput } from "./job_control.ts";
 import { callEach, Subscribers } from "./subscribers.ts";
-import { absolutePath, PROXY_SETTINGS, PROXY_VARIABLES, senderEnvironment } from "./clean_environment.ts";
+import { absolutePath, PROXY_VARIABLES, senderEnvironment } from "./clean_environment.ts";
 import { survivalProblem } from "./survival.ts";
 import { markStandingAside, standsAside } from "./standing_aside.ts";
 
@@ -319,11 +319,7 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
     // Deno's fetch skips a proxy setting it cannot read (not valid Unicode) or parse: it would go around the proxy
     // named there.
     async fetch(url, init) {
-      const unread = PROXY_SETTINGS.find(notUnicode);
-      if (unread !== undefined) {
-        throw new RequestNotBuilt(`${unread} is not valid Unicode: Deno would go around its proxy`);
-      }
-      const around = denoGoesAround(new URL(url), readEnv);
+      const around = denoGoesAround(new URL(url), readEnv, notUnicode);
       if (around !== undefined) throw new RequestNotBuilt(around);
       return await (fetchAtLoad ?? globalThis.fetch)(url, init);
     },

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { PROXY_SETTINGS } from "./clean_environment.ts";
 import { addressInEntry, cgiIgnores, proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
 
 /**
@@ -34,11 +35,13 @@ export function denoSendsProxyCredentials(target: URL, env: ReadEnvironment): bo
 
 /**
  * Why Deno's fetch would send a request around the proxy the variables name: it skips a proxy variable whose value it
- * cannot parse (one with a blank after it, as a `.env` file may leave, say), and goes directly, where Node.js and Bun
- * trim the value and send through the proxy, or send nothing. Such a request is not to be sent.
+ * cannot read (not valid Unicode) or parse (one with a blank after it, as a `.env` file may leave, say), and goes
+ * directly, where Node.js and Bun trim the value and send through the proxy, or send nothing. Such a request is not to
+ * be sent: the one reason the Deno host's fetch refuses it with, and `status` gives.
  *
  * @param target The URL requested.
  * @param env Reads an environment variable.
+ * @param notUnicode Whether a variable is set to what Deno cannot read. @default {() => false}
  * @returns The reason, or `undefined` where Deno's fetch takes a proxy, or goes directly as the library's reading does.
  * @example
  * ```ts
@@ -48,7 +51,15 @@ export function denoSendsProxyCredentials(target: URL, env: ReadEnvironment): bo
  * // "Deno's fetch cannot parse HTTPS_PROXY, which it skips: it would go around the proxy named there"
  * ```
  */
-export function denoGoesAround(target: URL, env: ReadEnvironment): string | undefined {
+export function denoGoesAround(
+  target: URL,
+  env: ReadEnvironment,
+  notUnicode: (name: string) => boolean = () => false,
+): string | undefined {
+  const unreadable = PROXY_SETTINGS.find(notUnicode);
+  if (unreadable !== undefined) {
+    return `${unreadable} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;
+  }
   const deno = denoProxyRoute(target, env);
   if (deno.kind !== "direct" || deno.skipped === undefined || proxyRoute(target, env).kind === "direct") {
     return undefined;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { PROXY_SETTINGS, PROXY_VARIABLES } from "./clean_environment.ts";
+import { PROXY_VARIABLES } from "./clean_environment.ts";
 import { hiddenBecause } from "./host.ts";
 import type { RuntimeName } from "./info.ts";
 import { denoGoesAround, denoProxyRoute } from "./deno_proxy.ts";
@@ -66,13 +66,7 @@ export function proxyReport(
 ): ProxyReport {
   const ours = libraryRoute(target, env);
   if (runtime !== "deno") return ours;
-  const unreadable = PROXY_SETTINGS.find(notUnicode);
-  if (unreadable !== undefined) {
-    const because =
-      `${unreadable} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;
-    return { route: "unusable", because, problem: `nothing is sent: ${because}` };
-  }
-  const around = denoGoesAround(target, env);
+  const around = denoGoesAround(target, env, notUnicode);
   if (around !== undefined) return { route: "unusable", because: around, problem: `nothing is sent: ${around}` };
   const unread = PROXY_VARIABLES.find(hidden);
   if (unread !== undefined) {
