@@ -127,10 +127,10 @@ export function formatTimestamp(epochMs: number): string {
   if (second !== lastSecond.second) {
     const days = floor(second / DAY_SECONDS);
     const inDay = second - days * DAY_SECONDS;
-    const time = `${two(floor(inDay / 3_600))}:${two(floor(inDay / 60) % 60)}:${two(inDay % 60)}`;
+    const time = `${digits(floor(inDay / 3_600), 2)}:${digits(floor(inDay / 60) % 60, 2)}:${digits(inDay % 60, 2)}`;
     lastSecond = { second, text: `${calendarDate(days)}T${time}.` };
   }
-  return `${lastSecond.text}${three(ms - second * 1_000)}Z`;
+  return `${lastSecond.text}${digits(ms - second * 1_000, 3)}Z`;
 }
 
 /**
@@ -158,7 +158,7 @@ function calendarDate(days: number): string {
   const yyyy = year >= 0 && year <= 9999
     ? digits(year, 4)
     : `${year < 0 ? "-" : "+"}${digits(year < 0 ? -year : year, 6)}`;
-  return `${yyyy}-${two(month)}-${two(day)}`;
+  return `${yyyy}-${digits(month, 2)}-${digits(day, 2)}`;
 }
 
 /** `Math.floor`, by operators: what is left of a number after its fraction is exact, and so is their difference. */
@@ -173,12 +173,6 @@ const digits = (value: number, width: number) => {
   while (text.length < width) text = `0${text}`;
   return text;
 };
-
-/** A number below 100 in two digits. */
-const two = (value: number) => value < 10 ? `0${value}` : `${value}`;
-
-/** A number below 1000 in three digits. */
-const three = (value: number) => value < 10 ? `00${value}` : value < 100 ? `0${value}` : `${value}`;
 
 /** Seconds in a day. */
 const DAY_SECONDS = 86_400;
