@@ -341,6 +341,9 @@ describe("the proxy report (status)", () => {
       "http://a~b!c$d&e'f(g)h*i+j,k;l=m:1",
     );
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://m%41:1" }), "direct");
+    // Hosts the URL parser refuses, which Deno's fetch looks up as names (checked against Deno 2.9.6: it uses them).
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "http://XN--a:1" }), "http://xn--a:1");
+    assert.equal(deno("http://e.example/", { HTTP_PROXY: "999.1.1.1:1" }), "http://999.1.1.1:1");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "https://p" }), "https://p:443");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "https://P:80/" }), "https://p:80");
     assert.equal(deno("http://e.example/", { HTTP_PROXY: "socks5h://[::1]" }), "socks5h://[::1]:1080");

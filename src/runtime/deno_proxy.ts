@@ -137,14 +137,21 @@ function denoProxy(value: string | undefined): { url: string; credentials: boole
   const [, userinfo, host, port = ""] = PROXY_AUTHORITY.exec(authority) ?? [];
   if (!["http", "https", "socks5", "socks5h"].includes(scheme) || host === undefined) return undefined;
   if (userinfo !== undefined && !userinfo.includes(":")) return undefined;
+  // A port out of range is the default one.
+  const number = /^\+?\d+$/.test(port) && Number(port) <= 65_535 ? Number(port) : undefined;
+  const shown = `${shownHost(host)}:${number ?? ({ http: 80, https: 443 }[scheme] ?? 1080)}`;
+  return { url: `${scheme}://${shown}`, credentials: userinfo !== undefined };
+}
+
+/**
+ * A proxy's host as the URL parser writes it (`0x7f000001` is 127.0.0.1), or as written, lowercase, where it refuses
+ * one Deno's fetch still connects to (`xn--a`, `999.1.1.1`: it looks the name up, and the requests go nowhere).
+ */
+function shownHost(host: string): string {
   try {
-    // Shown as the URL parser writes a host (`0x7f000001` is 127.0.0.1); a port out of range is the default one.
-    const { hostname } = new URL(`http://${host}`);
-    const number = /^\+?\d+$/.test(port) && Number(port) <= 65_535 ? Number(port) : undefined;
-    const shown = `${hostname}:${number ?? ({ http: 80, https: 443 }[scheme] ?? 1080)}`;
-    return { url: `${scheme}://${shown}`, credentials: userinfo !== undefined };
+    return new URL(`http://${host}`).hostname;
   } catch {
-    return undefined;
+    return host.toLowerCase();
   }
 }
 
