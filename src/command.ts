@@ -233,7 +233,11 @@ export async function trackCommand<T>(
   }
   try {
     const result = await main();
-    recordExit(exitCodeOf(result) ?? host().exitCode() ?? 0);
+    const code = exitCodeOf(result);
+    if (code === undefined && result !== undefined) {
+      debugTrail()?.(`main returned ${describe(result)}, which is not an exit code: the program's is recorded`);
+    }
+    recordExit(code ?? host().exitCode() ?? 0);
     return passedOn(result);
   } catch (error) {
     record("failure", 1, reportableClass(error, options.errorClasses ?? []));

@@ -462,6 +462,23 @@ test(
   },
 );
 
+test("a main that returns what is not an exit code: the program's code is recorded, and the trail says why", async () => {
+  // 2.5 as text, which the program then fails to pass on: it exits 1, after the event went with the code it had.
+  await withServer(async (server, dir) => {
+    const run = await runChild("track_child.ts", {
+      args: ["return-text", "2.5"],
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_ENDPOINT: server.url(),
+        NAT_TELEMETRY_SPOOL_DIR: `${dir}/spool`,
+        NAT_TELEMETRY_DEBUG: "1",
+      },
+    });
+    assert.match(run.stderr, /main returned "2\.5", which is not an exit code: the program's is recorded/);
+    assert.deepEqual(server.events().map((event) => event.parameters.exitCode), [0]);
+  });
+});
+
 test("a command's name may be a few words or have a slash, as commands are named: only flags and paths are refused", async () => {
   for (const command of ["run", "mcp serve", "db/migrate", "eval-v2", "migrate:fresh"]) {
     const options = { command, askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
