@@ -14,7 +14,7 @@ import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./w
 import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { isAbsolutePath } from "./runtime/guarded_files.ts";
-import type { SpoolLimits } from "./spool.ts";
+import { DEFAULT_MAX_AGE_DAYS, type SpoolLimits } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -379,7 +379,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", 1000, count),
       maxBytes: number("spoolMaxBytes", 1_048_576, count),
-      maxAgeMs: number("spoolMaxAgeDays", 7, { sign: "positive" }) * 86_400_000,
+      maxAgeMs: number("spoolMaxAgeDays", DEFAULT_MAX_AGE_DAYS, { sign: "positive" }) * 86_400_000,
     },
     captureInterrupts: resolveInterrupts(options.captureInterrupts),
     handOff: resolveHandOff(options.handOff === undefined ? undefined : optional("handOff", "boolean", true), settings),

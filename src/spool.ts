@@ -97,6 +97,9 @@ const STALE_TEMP_MS = 3_600_000;
 /** Files one call reads, renames or removes at most. */
 export const FILES_PER_CALL = 64;
 
+/** How long spooled events are kept unless a program says otherwise (`spoolMaxAgeDays`). */
+export const DEFAULT_MAX_AGE_DAYS = 7;
+
 /** The lease of a file claimed to cut its oldest events: a run that dies meanwhile leaves it to another this soon. */
 const CUT_LEASE_MS = 60_000;
 
@@ -553,12 +556,16 @@ export class Spool {
   }
 
   /**
-   * Removes the oldest files (of any endpoint) past the bounds, at most {@link FILES_PER_CALL} of them, never
-   * those just written. What it drops is counted from the lines each file really holds.
+   * Removes this endpoint's oldest files (and those of versions before endpoint keys) past the bounds, at most
+   * {@link FILES_PER_CALL} of them, never those just written. What it drops is counted from the lines each file
+   * really holds. Other endpoints' files are their programs' to bound and count, with bounds of their own: they are
+   * only removed once expired, uncounted here (see {@link Spool.#expireOthers}).
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
-    const entries = this.#entries();
+    const all = this.#entries();
+    const entries = all.filter((entry) => entry.key === this.key || entry.key === undefined);
+    this.#expireOthers(all.filter((entry) => !entries.includes(entry)), now);
     let events = 0;
     let bytes = 0;
     let oldest = Infinity;
@@ -610,6 +617,19 @@ export class Spool {
       addCount(dropped, expired ? "spool_expired" : "spool_full", read.valid.length + read.expired);
     }
     return dropped;
+  }
+
+  /**
+   * Removes other endpoints' files older than {@link DEFAULT_MAX_AGE_DAYS}, or this spool's bound on age if longer,
+   * at most {@link FILES_PER_CALL} of them: what no run of theirs came to expire (a program removed, a key no run
+   * has any more) does not stay for ever. Neither a program's smaller bounds nor its endpoint's outage remove
+   * another program's events, which a run of that program counts, as its own, if they expire.
+   */
+  #expireOthers(entries: readonly Entry[], now: number): void {
+    const maxAgeMs = Math.max(this.#limits.maxAgeMs, DEFAULT_MAX_AGE_DAYS * 86_400_000);
+    entries.filter((entry) => now - entry.time > maxAgeMs).slice(0, FILES_PER_CALL).forEach((entry) =>
+      this.#remove(entry.name)
+    );
   }
 
   /**

@@ -177,8 +177,8 @@ test("a write of more events than maxEvents keeps the newest maxEvents where the
 test("one event over the bound cuts the oldest event of a long-lived program's file, not its thousand", () => {
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxEvents: 100 });
-  const other = open(dir.path, { ...limits, maxEvents: 100 }, spoolKey("https://other.example/v1"));
-  // One session's 99 events, one file, spooled by a program of another endpoint as it stopped.
+  const other = open(dir.path, { ...limits, maxEvents: 100 });
+  // One session's 99 events, one file, spooled by a long-lived program of the same endpoint as it stopped.
   other.write(Array.from({ length: 99 }, (_, i) => event(`long${String(i).padStart(2, "0")}`)), now - 5000);
   const [long] = files(dir.path);
   assert.deepEqual(spool.write([event("run1")], now - 10), { written: {}, older: {} });
@@ -187,8 +187,28 @@ test("one event over the bound cuts the oldest event of a long-lived program's f
   assert.equal(left.length, 100);
   assert.deepEqual(left.slice(0, 2), ["long02", "long03"], "the two oldest went, and the rest keeps its place in line");
   const cut = files(dir.path).find((name) => name !== long && name.startsWith(long.slice(0, 16)));
-  assert.match(cut ?? "", new RegExp(`^e-${now - 5000}-97-\\d+-${spoolKey("https://other.example/v1")}-`));
-  assert.equal(other.claim(1000, now, LEASE_MS).events.length, 97, "still its endpoint's, to its own runs");
+  assert.match(cut ?? "", new RegExp(`^e-${now - 5000}-97-\\d+-${KEY}-`));
+  assert.equal(other.claim(1000, now, LEASE_MS).events.length, 100, "still its endpoint's, with the runs' events");
+});
+
+test("a program's bounds remove only its endpoint's events: another's go only past the default age, uncounted", () => {
+  using dir = tempDir();
+  const otherKey = spoolKey("https://other.example/v1");
+  const other = open(dir.path, limits, otherKey);
+  other.write([event("o1"), event("o2"), event("o3")], now - 5000);
+  // A program with small bounds, its own events over them: its oldest go, none of the other endpoint's.
+  const small = open(dir.path, { ...limits, maxEvents: 2, maxAgeMs: 1000 });
+  small.write([event("a1"), event("a2")], now - 10);
+  assert.deepEqual(small.write([event("a3")], now), { written: {}, older: { spool_full: 1 } });
+  // With the other endpoint's older than its own bound on age, and more of it than its bound on events.
+  assert.deepEqual(small.write([event("a4")], now + 1), { written: {}, older: { spool_full: 1 } });
+  const waiting = (key: string) => open(dir.path, limits, key).entries().filter((entry) => entry.key === key);
+  assert.equal(waiting(otherKey).length, 1, "the other endpoint's file stays");
+  // Past the default age (7 days), another endpoint's file is removed, and counted by no run but its own program's.
+  const week = 7 * 86_400_000;
+  assert.deepEqual(small.write([event("a5")], now + week + 5000), { written: {}, older: { spool_expired: 2 } });
+  assert.deepEqual(waiting(otherKey), []);
+  assert.deepEqual(waiting(KEY).map((entry) => entry.events), [1]);
 });
 
 test("an older version's file, without an endpoint's key, is cut as it was: still no run's to claim", () => {
