@@ -100,6 +100,10 @@ export const FILES_PER_CALL = 64;
 /** How long spooled events are kept unless a program says otherwise (`spoolMaxAgeDays`). */
 export const DEFAULT_MAX_AGE_DAYS = 7;
 
+/** The most other endpoints' files may hold in all, seen from one program: ten programs' default bounds. */
+const OTHERS_MAX_EVENTS = 10_000;
+const OTHERS_MAX_BYTES = 10 * 1_048_576;
+
 /** The lease of a file claimed to cut its oldest events: a run that dies meanwhile leaves it to another this soon. */
 const CUT_LEASE_MS = 60_000;
 
@@ -620,16 +624,33 @@ export class Spool {
   }
 
   /**
-   * Removes other endpoints' files older than {@link DEFAULT_MAX_AGE_DAYS}, or this spool's bound on age if longer,
-   * at most {@link FILES_PER_CALL} of them: what no run of theirs came to expire (a program removed, a key no run
-   * has any more) does not stay for ever. Neither a program's smaller bounds nor its endpoint's outage remove
-   * another program's events, which a run of that program counts, as its own, if they expire.
+   * Removes other endpoints' files older than {@link DEFAULT_MAX_AGE_DAYS} (or this spool's bound on age, if
+   * longer), and their oldest while they hold more than {@link OTHERS_MAX_EVENTS} or {@link OTHERS_MAX_BYTES} in
+   * all, at most {@link FILES_PER_CALL} of them, uncounted here: what no run of theirs comes to expire (a program
+   * removed, a key no run has any more, as a program whose headers change at every run makes) does not stay for
+   * ever. Neither a program's smaller bounds nor its endpoint's outage remove another program's events.
    */
   #expireOthers(entries: readonly Entry[], now: number): void {
     const maxAgeMs = Math.max(this.#limits.maxAgeMs, DEFAULT_MAX_AGE_DAYS * 86_400_000);
-    entries.filter((entry) => now - entry.time > maxAgeMs).slice(0, FILES_PER_CALL).forEach((entry) =>
-      this.#remove(entry.name)
-    );
+    let events = 0;
+    let bytes = 0;
+    let oldest = Infinity;
+    for (const entry of entries) {
+      events += entry.events;
+      bytes += entry.bytes;
+      oldest = Math.min(oldest, entry.time);
+    }
+    if (now - oldest <= maxAgeMs && events <= OTHERS_MAX_EVENTS && bytes <= OTHERS_MAX_BYTES) return;
+    let removed = 0;
+    for (const entry of [...entries].sort((a, b) => a.time - b.time)) {
+      const expired = now - entry.time > maxAgeMs;
+      if ((!expired && events <= OTHERS_MAX_EVENTS && bytes <= OTHERS_MAX_BYTES) || removed++ >= FILES_PER_CALL) {
+        break;
+      }
+      this.#remove(entry.name);
+      events -= entry.events;
+      bytes -= entry.bytes;
+    }
   }
 
   /**

@@ -209,6 +209,17 @@ test("a program's bounds remove only its endpoint's events: another's go only pa
   assert.deepEqual(small.write([event("a5")], now + week + 5000), { written: {}, older: { spool_expired: 2 } });
   assert.deepEqual(waiting(otherKey), []);
   assert.deepEqual(waiting(KEY).map((entry) => entry.events), [1]);
+  // Other endpoints' files past ten programs' default bounds in all (a program whose headers change at every run
+  // spools under a new key each time): their oldest go.
+  const line = JSON.stringify(spoolLine("x"));
+  for (const [time, events] of [[now + week, 9000], [now + week + 1, 2000]]) {
+    const name = `e-${time}-${events}-${events * (line.length + 1)}-${otherKey}-${
+      String(events).padStart(12, "0")
+    }.jsonl`;
+    writeFileSync(`${dir.path}/${name}`, `${line}\n`.repeat(events));
+  }
+  small.write([event("a6")], now + week + 6000);
+  assert.deepEqual(waiting(otherKey).map((entry) => entry.events), [2000]);
 });
 
 test("an older version's file, without an endpoint's key, is cut as it was: still no run's to claim", () => {
