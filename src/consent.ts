@@ -12,6 +12,7 @@ import { parseFlag, whyHidden } from "./config.ts";
 import { describe, describeError } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
+import { quietly } from "./runtime/host.ts";
 import { below, parentOf } from "./runtime/guarded_files.ts";
 import { parseToml, type TomlTable } from "./toml.ts";
 
@@ -445,12 +446,28 @@ let decided: { text?: string; modified?: number } = {};
 let decideAgain: (() => boolean) | undefined;
 /** Whether the program decided, with {@link setTelemetryEnabled}: nobody is then asked. */
 let programDecided = false;
+/**
+ * The consent file as it was when the program turned telemetry on ({@link setTelemetryEnabled}): its path and when
+ * it was written (`undefined`: not there, or not to be read). A decision written there since is the user's newer
+ * word, which the program's cannot have answered.
+ */
+let programFile: { path: string; modified: number | undefined } | undefined;
 
 /** What {@link consentHolds} says turned telemetry off during the run, for the trail; cleared by the program's own say. */
 let stoppedBy: string | undefined;
 
 /** {@link stoppedBy} for an opt-out the program put in its environment during the run. */
 const ENVIRONMENT_OPT_OUT = "an opt-out set in the environment during the run";
+
+/** {@link stoppedBy} for a decision written to the consent file after the program turned telemetry on. */
+const WRITTEN_SINCE_PROGRAM = "the consent file, written since the program turned telemetry on";
+
+/** Whether the consent file was written (or made, or removed) since the program turned telemetry on. */
+function writtenSinceProgram(): boolean {
+  if (programFile === undefined) return false;
+  const { path, modified } = programFile;
+  return host().files?.modifiedAt(path) !== modified;
+}
 
 /**
  * The program's last opt-out ({@link setTelemetryEnabled} with `false`), kept on the global object for every copy of
@@ -533,7 +550,8 @@ export function followConsent(decide: () => boolean): void {
  * {@link isTelemetryEnabled} with it): an opt-out taken meanwhile, in another shell or by the program itself, stops
  * what is not sent yet. So does an opt-out the program put in its environment since (`DO_NOT_TRACK`, or
  * `NAT_TELEMETRY_ENABLED=0`, from a `--no-telemetry` flag it parses in the command it tracks), unless the program
- * decided with {@link setTelemetryEnabled}. Where the environment or the program decided otherwise, always.
+ * decided with {@link setTelemetryEnabled}, whose decision only one the user writes to the consent file since stops.
+ * Where the environment or the program decided otherwise, always.
  *
  * @returns `true` when a request may start, or events be spooled.
  * @example
@@ -551,6 +569,12 @@ export function consentHolds(): boolean {
   const programsOwn = programDecided && !fromFile;
   if (!programsOwn && (stoppedBy === ENVIRONMENT_OPT_OUT || environmentDecision()?.enabled === false)) {
     stoppedBy = ENVIRONMENT_OPT_OUT;
+    return enabled = false;
+  }
+  // Nor does it override a decision the user wrote to the consent file since (`mycli telemetry disable` in another
+  // shell), which it never saw: even a yes again, which may have followed a no.
+  if (programsOwn && (stoppedBy === WRITTEN_SINCE_PROGRAM || writtenSinceProgram())) {
+    stoppedBy = WRITTEN_SINCE_PROGRAM;
     return enabled = false;
   }
   // A program that the consent file turned on (or that recorded the user's answer there) follows it: an opt-out
@@ -613,21 +637,21 @@ function settle(current: { enabled: boolean; source: ConsentSource; text?: strin
 }
 
 /**
- * Whether the user's own decision (the environment, the consent file) is a no that the program's
- * `setTelemetryEnabled(true)` overrides: the program's own events go, but what other runs left in the spool waits for
- * the user, as a sender, which reads that decision again, leaves it.
+ * The user's own decision (the environment, the consent file) that the program's `setTelemetryEnabled(true)`
+ * overrides, where it is a no: the program's own events go, delivered by the run itself, as a sender and every later
+ * run, which read that decision again, follow the no; what other runs left in the spool waits for the user.
  *
- * @returns `true` when the program turned telemetry on over the user's opt-out.
+ * @returns What says no (`DO_NOT_TRACK`, `NAT_TELEMETRY_ENABLED`, `file`), or `undefined`.
  * @example
  * ```ts
  * import { optOutOverridden } from "./consent.ts";
- * optOutOverridden(); // true where DO_NOT_TRACK is set and the program called setTelemetryEnabled(true)
+ * optOutOverridden(); // "DO_NOT_TRACK" where it is set and the program called setTelemetryEnabled(true)
  * ```
  */
-export function optOutOverridden(): boolean {
-  if (!programDecided || fromFile || enabled !== true) return false;
+export function optOutOverridden(): ConsentSource | undefined {
+  if (!programDecided || fromFile || enabled !== true) return undefined;
   const user = effectiveConsent();
-  return !user.enabled && user.source !== "default";
+  return user.enabled || user.source === "default" ? undefined : user.source;
 }
 
 /**
@@ -681,6 +705,9 @@ export function liveDecision(): { enabled: boolean; decidedBy: string } {
  * again); turning telemetry on holds for this copy only. Events recorded before an opt-out are still delivered. It
  * does not record the user's decision on disk (see {@link recordConsent}), which, made later in the process (the
  * user's `telemetry enable`), decides from then on.
+ * Over the user's no (the environment's, the consent file's), it turns telemetry on for this run alone: its events
+ * are delivered in process and never spooled, as a sender and later runs follow the no; a decision the user writes
+ * to the consent file meanwhile stops it.
  *
  * @param value `true` to collect events, `false` to ignore them.
  * @throws {TypeError} When `value` is not a boolean.
@@ -695,6 +722,8 @@ export function setTelemetryEnabled(value: boolean): void {
     throw new TypeError(`Cannot set telemetry enabled: the value must be a boolean, got ${typeof value}`);
   }
   [enabled, fromFile, programDecided, stoppedBy] = [value, false, true, undefined];
+  const path = value ? quietly(consentFilePath) : undefined;
+  programFile = path === undefined ? undefined : { path, modified: quietly(() => host().files?.modifiedAt(path)) };
   // This copy's decision stands over an opt-out another copy shared before it; an opt-out is shared with them all.
   const before = sharedOptOut() ?? 0;
   followedSerial = value ? before : before + 1;

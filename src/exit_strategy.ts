@@ -24,7 +24,7 @@
  */
 import { writeAtomically } from "./atomic.ts";
 import type { Backlog } from "./backlog.ts";
-import { consentFileInForce, onByConsentFile } from "./consent.ts";
+import { consentFileInForce, onByConsentFile, optOutOverridden } from "./consent.ts";
 import { type ResolvedOptions, senderSizes } from "./options.ts";
 import { host, type HostFiles, type SenderGrant, type SpawnCommand } from "./runtime/mod.ts";
 import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
@@ -255,6 +255,12 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
     return `a request may take longer (requestTimeoutSeconds) than a sender lives (${MAX_SENDER_LIFETIME_MS / 1000} s)`;
   }
   if (!enabled) return "telemetry was turned off during the run";
+  const overridden = optOutOverridden();
+  if (overridden !== undefined) {
+    return `the program turned telemetry on over ${
+      overridden === "file" ? "the consent file" : overridden
+    }'s no, which a sender, reading the user's decision again, would follow`;
+  }
   if (!backlog) return "there is no usable spool directory";
   if (!backlog.spool.ancestorsSeen) {
     return "who may change the directories above the spool cannot all be told (Deno without --allow-read, or " +

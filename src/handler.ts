@@ -780,7 +780,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // program turned telemetry on over the user's no (its own events go): looked at again at each flush.
     if (this.#replayDone || !isTelemetryEnabled() || this.#deliveryPaused()) return;
     const disk = this.#openDisk();
-    if (disk && optOutOverridden()) return;
+    if (disk && optOutOverridden() !== undefined) return;
     this.#replayDone = true;
     const replayed = disk?.replay(this.#options.maxBufferedEvents - this.#held(), this.#claimLease());
     if (!replayed) return;
@@ -814,6 +814,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#optedOut = true;
       this.#releaseHeld();
       this.#drop(pending.length, "opted_out");
+      return true;
+    }
+    // Recorded where the program turned telemetry on over the user's no: a later run, or a sender, follows the no,
+    // and one that the user's setting turns on (another program's, another shell's) would send them, unasked.
+    if (optOutOverridden() !== undefined) {
+      this.#releaseHeld();
+      this.#drop(pending.length, "opted_out", "not spooled: the program turned telemetry on over the user's no");
       return true;
     }
     // Printed, not kept: the sink that writes to standard error delivers at once, even as the process ends.

@@ -492,6 +492,19 @@ test("an opt-out put in the environment during a run does not undo the program's
   assert.deepEqual(outcome, { received: 1, dropped: {}, spooled: [], on: true });
 });
 
+test("a decision the user writes to the consent file after the program turned telemetry on stops what it holds", async () => {
+  let decidedBy = "";
+  const outcome = await heldThroughRewrite((file) => {
+    setTelemetryEnabled(true); // the README's pattern, or a setting of the program's
+    writeFileSync(file, formatConsentToml("disabled", Date.now())); // `mycli telemetry disable` in another shell
+    const later = new Date(Date.now() + 1_000);
+    utimesSync(file, later, later);
+    decidedBy = (consentHolds(), liveDecision().decidedBy);
+  });
+  assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
+  assert.equal(decidedBy, "file", "the user's newer word");
+});
+
 test("the same decision saved again (a second enable, two programs asking at once) leaves the file as it is", () => {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;

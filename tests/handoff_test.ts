@@ -450,7 +450,7 @@ test(`${runtime}: with CI set, the run delivers in process, as before`, async ()
   }
 });
 
-test(`${runtime}: a program that turned telemetry on over DO_NOT_TRACK hands off; its sender follows the user's no`, async () => {
+test(`${runtime}: a program that turned telemetry on over DO_NOT_TRACK delivers itself: a sender would follow the no`, async () => {
   using dir = tempDir();
   const server = await TestServer.start();
   try {
@@ -458,14 +458,28 @@ test(`${runtime}: a program that turned telemetry on over DO_NOT_TRACK hands off
     const env = { ...handOff(dir.path, server.url(), "program-on", extra), NAT_TELEMETRY_ENABLED: undefined };
     const run = await runChild("exit_child.ts", { args: ["natural"], env });
     assert.deepEqual([run.code, run.stderr], [0, ""]);
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // a sender that sent would have by now
-    await sendersGone(dir.path);
-    // Never sent while the user's opt-out holds, nor what other runs left in the spool: it waits, as theirs do.
-    assert.equal(server.requests.length, 0);
-    assert.equal(spooled(dir.path).length, 1);
+    assert.deepEqual(commands(server.events()), ["program-on"], "delivered before the run ended");
+    assert.deepEqual(senderLocks(dir.path), []);
+    assert.deepEqual(spooled(dir.path), []);
   } finally {
     await server.close();
   }
+});
+
+test(`${runtime}: what a program recorded over the user's no and could not deliver is not spooled for another to send`, async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  const down = server.url();
+  await server.close(); // refused: the run cannot deliver
+  const extra = { DO_NOT_TRACK: "1", NAT_TEST_PROGRAM_ON: "1", NAT_TELEMETRY_DEBUG: "1" };
+  const env = { ...handOff(dir.path, down, "program-on", extra), NAT_TELEMETRY_ENABLED: undefined };
+  const run = await runChild("exit_child.ts", { args: ["natural"], env });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /delivering in process: the program turned telemetry on over DO_NOT_TRACK's no/);
+  assert.match(run.stderr, /dropped 1 event\(s\): opted_out \(not spooled: the program turned telemetry on over/);
+  // A later run that the user's setting turns on (another program, another shell) finds nothing of it to send.
+  assert.deepEqual(spooled(dir.path), []);
+  assert.deepEqual(senderLocks(dir.path), []);
 });
 
 test(`${runtime}: delivering in process over the user's no, a program sends its own events, not what others left`, async () => {
