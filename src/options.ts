@@ -14,7 +14,7 @@ import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./w
 import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { isAbsolutePath } from "./runtime/guarded_files.ts";
-import { DEFAULT_MAX_AGE_DAYS, type SpoolLimits } from "./spool.ts";
+import { DEFAULT_SPOOL_LIMITS, type SpoolLimits } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -377,9 +377,10 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
       : undefined,
     spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
-      maxEvents: number("spoolMaxEvents", 1000, count),
-      maxBytes: number("spoolMaxBytes", 1_048_576, count),
-      maxAgeMs: number("spoolMaxAgeDays", DEFAULT_MAX_AGE_DAYS, { sign: "positive" }) * 86_400_000,
+      maxEvents: number("spoolMaxEvents", DEFAULT_SPOOL_LIMITS.maxEvents, count),
+      maxBytes: number("spoolMaxBytes", DEFAULT_SPOOL_LIMITS.maxBytes, count),
+      maxAgeMs: number("spoolMaxAgeDays", DEFAULT_SPOOL_LIMITS.maxAgeMs / 86_400_000, { sign: "positive" }) *
+        86_400_000,
     },
     captureInterrupts: resolveInterrupts(options.captureInterrupts),
     handOff: resolveHandOff(options.handOff === undefined ? undefined : optional("handOff", "boolean", true), settings),

@@ -97,12 +97,11 @@ const STALE_TEMP_MS = 3_600_000;
 /** Files one call reads, renames or removes at most. */
 export const FILES_PER_CALL = 64;
 
-/** How long spooled events are kept unless a program says otherwise (`spoolMaxAgeDays`). */
-export const DEFAULT_MAX_AGE_DAYS = 7;
-
-/** The most other endpoints' files may hold in all, seen from one program: ten programs' default bounds. */
-const OTHERS_MAX_EVENTS = 10_000;
-const OTHERS_MAX_BYTES = 10 * 1_048_576;
+/**
+ * The spool's bounds unless a program sets its own (`spoolMaxEvents`, `spoolMaxBytes`, `spoolMaxAgeDays`): the least
+ * the spool keeps for every endpoint, whatever bounds another program sharing it has.
+ */
+export const DEFAULT_SPOOL_LIMITS: SpoolLimits = { maxEvents: 1000, maxBytes: 1_048_576, maxAgeMs: 7 * 86_400_000 };
 
 /** The lease of a file claimed to cut its oldest events: a run that dies meanwhile leaves it to another this soon. */
 const CUT_LEASE_MS = 60_000;
@@ -560,57 +559,83 @@ export class Spool {
   }
 
   /**
-   * Removes this endpoint's oldest files (and those of versions before endpoint keys) past the bounds, at most
-   * {@link FILES_PER_CALL} of them, never those just written. What it drops is counted from the lines each file
-   * really holds. Other endpoints' files are their programs' to bound and count, with bounds of their own: they are
-   * only removed once expired, uncounted here (see {@link Spool.#expireOthers}).
+   * Keeps the spool within its bounds, at most {@link FILES_PER_CALL} files removed or cut, never those just
+   * written; what it drops is counted from the lines each file really holds, all under this endpoint. This
+   * endpoint's files (and those of versions before endpoint keys) are held to this program's bounds; the whole
+   * directory to the larger of its bounds and {@link DEFAULT_SPOOL_LIMITS}, so that a program with small bounds or
+   * a short age does not take another endpoint's events. Expired files go first, then this endpoint's oldest while
+   * it is over its bounds, then, while the whole is over, the oldest of the endpoint that holds the most events:
+   * one endpoint's long outage takes its own events, not another's few.
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
-    const all = this.#entries();
-    const entries = all.filter((entry) => entry.key === this.key || entry.key === undefined);
-    this.#expireOthers(all.filter((entry) => !entries.includes(entry)), now);
-    let events = 0;
-    let bytes = 0;
-    let oldest = Infinity;
-    for (const entry of entries) {
-      events += entry.events;
-      bytes += entry.bytes;
-      oldest = Math.min(oldest, entry.time);
-    }
+    const limits = this.#limits;
+    const whole = {
+      maxAgeMs: Math.max(limits.maxAgeMs, DEFAULT_SPOOL_LIMITS.maxAgeMs),
+      maxEvents: Math.max(limits.maxEvents, DEFAULT_SPOOL_LIMITS.maxEvents),
+      maxBytes: Math.max(limits.maxBytes, DEFAULT_SPOOL_LIMITS.maxBytes),
+    };
+    const isOurs = (entry: { key: string | undefined }) => entry.key === this.key || entry.key === undefined;
+    const expired = (entry: Entry) => now - entry.time > (isOurs(entry) ? limits.maxAgeMs : whole.maxAgeMs);
+    const entries = this.#entries();
+    const ours = { events: 0, bytes: 0 };
+    const all = { events: 0, bytes: 0 };
+    const byKey = new Map<string | undefined, number>();
+    const count = (entry: { key: string | undefined }, events: number, bytes: number) => {
+      if (isOurs(entry)) [ours.events, ours.bytes] = [ours.events + events, ours.bytes + bytes];
+      [all.events, all.bytes] = [all.events + events, all.bytes + bytes];
+      byKey.set(entry.key, (byKey.get(entry.key) ?? 0) + events);
+    };
+    for (const entry of entries) count(entry, entry.events, entry.bytes);
+    const over = (held: { events: number; bytes: number }, bounds: SpoolLimits) =>
+      held.events > bounds.maxEvents || held.bytes > bounds.maxBytes;
     // Within bounds, nothing expired: the common case, decided without sorting what a long outage left.
-    const { maxAgeMs, maxEvents, maxBytes } = this.#limits;
-    if (now - oldest <= maxAgeMs && events <= maxEvents && bytes <= maxBytes) return dropped;
+    if (!over(ours, limits) && !over(all, whole) && !entries.some(expired)) return dropped;
     // Never a file stamped as new as those just written and written alongside them (the file system's time, which
     // no program's clock skews): another run's, written at the same time, is the newer, and its run prunes ours (each
     // removing the other's to make room for its own, they would leave neither). One stamped ahead but written long
     // before was written by a clock that ran ahead: the oldest in truth, perhaps.
     const ourFiles = entries.filter((entry) => keep.includes(entry.name));
-    const ours = Math.min(...ourFiles.map((entry) => entry.time));
+    const newest = Math.min(...ourFiles.map((entry) => entry.time));
     const writtenAt = (name: string) => this.#files.modifiedAt(`${this.dir}/${name}`);
-    const oursWritten = Math.max(...ourFiles.map((entry) => writtenAt(entry.name) ?? -Infinity));
+    const newestWritten = Math.max(...ourFiles.map((entry) => writtenAt(entry.name) ?? -Infinity));
     const writtenAlongside = (entry: Entry) => {
-      if (entry.time < ours) return false;
+      if (entry.time < newest) return false;
       const written = writtenAt(entry.name);
-      return written === undefined || !Number.isFinite(oursWritten)
-        ? entry.time - ours <= ALONGSIDE_MS
-        : Math.abs(written - oursWritten) <= ALONGSIDE_MS;
+      return written === undefined || !Number.isFinite(newestWritten)
+        ? entry.time - newest <= ALONGSIDE_MS
+        : Math.abs(written - newestWritten) <= ALONGSIDE_MS;
     };
-    let touched = 0;
-    for (const entry of entries.sort((a, b) => a.time - b.time)) {
-      const expired = now - entry.time > maxAgeMs;
-      if (!expired && events <= maxEvents && bytes <= maxBytes) break;
-      if (keep.includes(entry.name) || (!expired && writtenAlongside(entry))) continue;
-      if (touched++ >= FILES_PER_CALL) break;
+    const candidates = entries.filter((entry) => !keep.includes(entry.name)).sort((a, b) => a.time - b.time);
+    /**
+     * The oldest file of the endpoint that holds the most events (of those that hold as many, the oldest file), or
+     * none where all of its files were just written: the whole then waits for the next write, over by one write's.
+     */
+    const ofLargest = () => {
+      const most = Math.max(...byKey.values());
+      return candidates.find((entry) => byKey.get(entry.key) === most);
+    };
+    for (let touched = 0; touched < FILES_PER_CALL;) {
+      const entry = candidates.find(expired) ??
+        (over(ours, limits) ? candidates.find(isOurs) : over(all, whole) ? ofLargest() : undefined);
+      if (entry === undefined) break;
+      candidates.splice(candidates.indexOf(entry), 1);
+      const gone = expired(entry);
+      if (!gone && writtenAlongside(entry)) continue;
+      touched++;
       // Removed, cut, or not ours to remove: gone already (another run pruning or claiming it at the same time), or
       // stuck. Either way it is out of this count, lest newer files go in its place; what a cut keeps is back in it.
-      events -= entry.events;
-      bytes -= entry.bytes;
-      if (!expired && events < maxEvents && bytes < maxBytes) {
-        const cut = this.#cut(entry, maxEvents - events, maxBytes - bytes, now);
+      count(entry, -entry.events, -entry.bytes);
+      const room = isOurs(entry)
+        ? {
+          events: Math.min(limits.maxEvents - ours.events, whole.maxEvents - all.events),
+          bytes: Math.min(limits.maxBytes - ours.bytes, whole.maxBytes - all.bytes),
+        }
+        : { events: whole.maxEvents - all.events, bytes: whole.maxBytes - all.bytes };
+      if (!gone && room.events > 0 && room.bytes > 0) {
+        const cut = this.#cut(entry, room.events, room.bytes, now);
         if (cut === undefined) continue;
-        events += cut.kept.events;
-        bytes += cut.kept.bytes;
+        count(entry, cut.kept.events, cut.kept.bytes);
         addCount(dropped, "spool_corrupt", cut.corrupt);
         addCount(dropped, "spool_full", cut.cut);
         continue;
@@ -618,39 +643,9 @@ export class Spool {
       const read = this.#readFile(`${this.dir}/${entry.name}`, entry);
       if (!this.#remove(entry.name)) continue;
       addCount(dropped, "spool_corrupt", read.corrupt);
-      addCount(dropped, expired ? "spool_expired" : "spool_full", read.valid.length + read.expired);
+      addCount(dropped, gone ? "spool_expired" : "spool_full", read.valid.length + read.expired);
     }
     return dropped;
-  }
-
-  /**
-   * Removes other endpoints' files older than {@link DEFAULT_MAX_AGE_DAYS} (or this spool's bound on age, if
-   * longer), and their oldest while they hold more than {@link OTHERS_MAX_EVENTS} or {@link OTHERS_MAX_BYTES} in
-   * all, at most {@link FILES_PER_CALL} of them, uncounted here: what no run of theirs comes to expire (a program
-   * removed, a key no run has any more, as a program whose headers change at every run makes) does not stay for
-   * ever. Neither a program's smaller bounds nor its endpoint's outage remove another program's events.
-   */
-  #expireOthers(entries: readonly Entry[], now: number): void {
-    const maxAgeMs = Math.max(this.#limits.maxAgeMs, DEFAULT_MAX_AGE_DAYS * 86_400_000);
-    let events = 0;
-    let bytes = 0;
-    let oldest = Infinity;
-    for (const entry of entries) {
-      events += entry.events;
-      bytes += entry.bytes;
-      oldest = Math.min(oldest, entry.time);
-    }
-    if (now - oldest <= maxAgeMs && events <= OTHERS_MAX_EVENTS && bytes <= OTHERS_MAX_BYTES) return;
-    let removed = 0;
-    for (const entry of [...entries].sort((a, b) => a.time - b.time)) {
-      const expired = now - entry.time > maxAgeMs;
-      if ((!expired && events <= OTHERS_MAX_EVENTS && bytes <= OTHERS_MAX_BYTES) || removed++ >= FILES_PER_CALL) {
-        break;
-      }
-      this.#remove(entry.name);
-      events -= entry.events;
-      bytes -= entry.bytes;
-    }
   }
 
   /**

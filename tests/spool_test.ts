@@ -191,35 +191,46 @@ test("one event over the bound cuts the oldest event of a long-lived program's f
   assert.equal(other.claim(1000, now, LEASE_MS).events.length, 100, "still its endpoint's, with the runs' events");
 });
 
-test("a program's bounds remove only its endpoint's events: another's go only past the default age, uncounted", () => {
+test("a program with small bounds or a short age keeps them with its own events: another endpoint's keep the defaults", () => {
+  using dir = tempDir();
+  const otherKey = spoolKey("https://other.example/v1");
+  open(dir.path, limits, otherKey).write([event("o1"), event("o2"), event("o3")], now - 86_400_000);
+  const small = open(dir.path, { ...limits, maxEvents: 2, maxAgeMs: 1000 });
+  small.write([event("a1"), event("a2")], now - 10);
+  assert.deepEqual(small.write([event("a3")], now), { written: {}, older: { spool_full: 1 } });
+  const waiting = (key: string) => small.entries().filter((entry) => entry.key === key);
+  assert.equal(waiting(otherKey).length, 1, "a day old, and more events than its bound: still there");
+  // Past the default age (7 days), another endpoint's events expire, as their own runs would drop them.
+  assert.deepEqual(small.write([event("a4")], now + 7 * 86_400_000), {
+    written: {},
+    older: { spool_expired: 5 },
+  });
+  assert.deepEqual(waiting(otherKey), []);
+});
+
+test("one endpoint's long outage takes its own oldest events, not another endpoint's few", () => {
   using dir = tempDir();
   const otherKey = spoolKey("https://other.example/v1");
   const other = open(dir.path, limits, otherKey);
   other.write([event("o1"), event("o2"), event("o3")], now - 5000);
-  // A program with small bounds, its own events over them: its oldest go, none of the other endpoint's.
-  const small = open(dir.path, { ...limits, maxEvents: 2, maxAgeMs: 1000 });
-  small.write([event("a1"), event("a2")], now - 10);
-  assert.deepEqual(small.write([event("a3")], now), { written: {}, older: { spool_full: 1 } });
-  // With the other endpoint's older than its own bound on age, and more of it than its bound on events.
-  assert.deepEqual(small.write([event("a4")], now + 1), { written: {}, older: { spool_full: 1 } });
-  const waiting = (key: string) => open(dir.path, limits, key).entries().filter((entry) => entry.key === key);
-  assert.equal(waiting(otherKey).length, 1, "the other endpoint's file stays");
-  // Past the default age (7 days), another endpoint's file is removed, and counted by no run but its own program's.
-  const week = 7 * 86_400_000;
-  assert.deepEqual(small.write([event("a5")], now + week + 5000), { written: {}, older: { spool_expired: 2 } });
-  assert.deepEqual(waiting(otherKey), []);
-  assert.deepEqual(waiting(KEY).map((entry) => entry.events), [1]);
-  // Other endpoints' files past ten programs' default bounds in all (a program whose headers change at every run
-  // spools under a new key each time): their oldest go.
+  // This endpoint, down: 998 events of a long-lived program, then a run's two; the whole is over 1,000.
+  const spool = open(dir.path, limits);
+  spool.write(Array.from({ length: 998 }, (_, i) => event(`long${i}`)), now - 4000);
+  assert.deepEqual(spool.write([event("r1"), event("r2")], now), { written: {}, older: { spool_full: 3 } });
+  assert.equal(other.claim(100, now, LEASE_MS).events.length, 3, "the other endpoint's events all wait");
+  assert.equal(spool.claim(1000, now, LEASE_MS).events.length, 997);
+});
+
+test("many endpoints of one event each (a program whose headers change every run) are held to the bounds together", () => {
+  using dir = tempDir();
   const line = JSON.stringify(spoolLine("x"));
-  for (const [time, events] of [[now + week, 9000], [now + week + 1, 2000]]) {
-    const name = `e-${time}-${events}-${events * (line.length + 1)}-${otherKey}-${
-      String(events).padStart(12, "0")
-    }.jsonl`;
-    writeFileSync(`${dir.path}/${name}`, `${line}\n`.repeat(events));
+  for (let i = 0; i < 1005; i++) {
+    const key = spoolKey(`https://example.com/v1?run=${i}`);
+    const name = `e-${now - 10_000 + i}-1-${line.length + 1}-${key}-${String(i).padStart(12, "0")}.jsonl`;
+    writeFileSync(`${dir.path}/${name}`, `${line}\n`);
   }
-  small.write([event("a6")], now + week + 6000);
-  assert.deepEqual(waiting(otherKey).map((entry) => entry.events), [2000]);
+  assert.deepEqual(open(dir.path, limits).write([event("run")], now), { written: {}, older: { spool_full: 6 } });
+  assert.equal(files(dir.path).filter((name) => name.endsWith(".jsonl")).length, 1000, "the oldest six went");
 });
 
 test("an older version's file, without an endpoint's key, is cut as it was: still no run's to claim", () => {
