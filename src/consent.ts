@@ -649,7 +649,8 @@ function settle(current: { enabled: boolean; source: ConsentSource; text?: strin
  * ```
  */
 export function optOutOverridden(): ConsentSource | undefined {
-  if (!programDecided || fromFile || enabled !== true) return undefined;
+  // A no written since the program decided is the user's newer word, which stops the run: nothing is overridden.
+  if (!programDecided || fromFile || enabled !== true || writtenSinceProgram()) return undefined;
   const user = effectiveConsent();
   return user.enabled || user.source === "default" ? undefined : user.source;
 }

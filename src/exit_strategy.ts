@@ -92,7 +92,8 @@ export function exitDecision(options: ResolvedOptions, backlog: Backlog | null, 
 function inProcessOutcome(options: ResolvedOptions, backlog: Backlog | null): InProcessOutcome {
   if (options.sink.kind === "none") return "dropped";
   if (mayConnect(options) && backlog?.health.isOpen() !== true) return "delivered";
-  return backlog ? "spooled" : "dropped";
+  // What the program recorded over the user's no is never spooled (see the handler's spooling).
+  return backlog && optOutOverridden() === undefined ? "spooled" : "dropped";
 }
 
 /** The sink is not an HTTP endpoint, or one the program may connect to. */

@@ -30,6 +30,7 @@ import {
   decisionOf,
   formatConsentToml,
   liveDecision,
+  optOutOverridden,
   readConsentFile,
 } from "../src/consent.ts";
 import { parseToml } from "../src/toml.ts";
@@ -499,6 +500,8 @@ test("a decision the user writes to the consent file after the program turned te
     writeFileSync(file, formatConsentToml("disabled", Date.now())); // `mycli telemetry disable` in another shell
     const later = new Date(Date.now() + 1_000);
     utimesSync(file, later, later);
+    // Not the program overriding a no, which its exit would say: the user's newer word, which it never saw.
+    assert.equal(optOutOverridden(), undefined);
     decidedBy = (consentHolds(), liveDecision().decidedBy);
   });
   assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });

@@ -477,6 +477,7 @@ test(`${runtime}: what a program recorded over the user's no and could not deliv
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /delivering in process: the program turned telemetry on over DO_NOT_TRACK's no/);
   assert.match(run.stderr, /dropped 1 event\(s\): opted_out \(not spooled: the program turned telemetry on over/);
+  assert.doesNotMatch(run.stderr, /spooled for a later run/);
   // A later run that the user's setting turns on (another program, another shell) finds nothing of it to send.
   assert.deepEqual(spooled(dir.path), []);
   assert.deepEqual(senderLocks(dir.path), []);
