@@ -9,7 +9,7 @@
  */
 import type { PendingEvent } from "./batch.ts";
 import { fallbackSpoolDir } from "./config.ts";
-import { EndpointHealth, ownHealthKey } from "./health.ts";
+import { EndpointHealth } from "./health.ts";
 import { jsonLine } from "./json_line.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { host, type HostFiles, runtimeInfo } from "./runtime/mod.ts";
@@ -141,7 +141,8 @@ export class Backlog {
     if (!files) return null;
     const spool = openSpool(options, files, refused);
     if (!spool) return null;
-    const health = new EndpointHealth(files, spool.dir, sink.url, clock, random, ownHealthKey(spool.key, options));
+    const ownFetchKey = options.customFetch ? spool.key : undefined;
+    const health = new EndpointHealth(files, spool.dir, sink.url, clock, random, ownFetchKey);
     return new Backlog(spool, health, files, options);
   }
 

@@ -26,7 +26,7 @@ import { describe, redact, unknownOption } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { exitDecision, type InProcessOutcome, removeSenderScripts } from "./exit_strategy.ts";
 import { shortHash } from "./hash.ts";
-import { downUntil, EndpointHealth, healthHash, type HealthState, ownHealthKey, recordedHealth } from "./health.ts";
+import { downUntil, EndpointHealth, healthHash, type HealthState, recordedHealth } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { host, runtimeInfo } from "./runtime/mod.ts";
 import { type ProxyReport, proxyReport } from "./runtime/proxy_report.ts";
@@ -586,8 +586,8 @@ async function flush(output: CliOutput): Promise<number> {
   const ofUrl = healthHash(url);
   for (const { hash, endpointHash } of recordedHealth(files, spool.dir, Date.now())) {
     if (endpointHash === ofUrl) {
-      const ownKey = hash === ofUrl ? undefined : hash;
-      new EndpointHealth(files, spool.dir, url, Date.now, randomFraction, ownKey).forget();
+      const ownFetchKey = hash === ofUrl ? undefined : hash;
+      new EndpointHealth(files, spool.dir, url, Date.now, randomFraction, ownFetchKey).forget();
     }
   }
   // Pass after pass, as a sender does (one pass takes at most 64 files), while passes make progress; in the spool
@@ -653,15 +653,15 @@ function shownDrops(dropped: Readonly<Record<string, number>>, since: string): s
 }
 
 /**
- * The health recorded for an endpoint, if any: its file is named by a hash of its URL, for a program with headers
- * or a `fetch` of its own by its spool key ({@link healthHash}).
+ * The health recorded for an endpoint, if any: its file is named by a hash of its URL, for a program with a `fetch`
+ * of its own by its spool key ({@link healthHash}).
  */
 function recordedState(
   recorded: ReturnType<typeof recordedHealth>,
   url: string,
-  ownKey?: string,
+  ownFetchKey?: string,
 ): HealthState | undefined {
-  return recorded.find((entry) => entry.hash === healthHash(url, ownKey))?.state;
+  return recorded.find((entry) => entry.hash === healthHash(url, ownFetchKey))?.state;
 }
 
 /** A recorded health as `inspect` shows it. */
@@ -697,18 +697,18 @@ function endpointReports(
   }
   if (options.sink.kind === "http" && !counts.has(spool.key)) counts.set(spool.key, 0);
   for (const key of drops.keys()) if (!counts.has(key)) counts.set(key, 0);
-  // A program with headers or a fetch of its own records its health under its key: shown with that key's events.
-  const ownHealth = new Map(
+  // A program with a fetch of its own records its health under its key: shown with that key's events.
+  const ownFetchHealth = new Map(
     recorded.filter((entry) => entry.endpointHash !== entry.hash).map((entry) => [entry.hash, entry]),
   );
-  for (const key of ownHealth.keys()) if (!counts.has(key)) counts.set(key, 0);
-  const namedHashes = new Set([...urls.map((url) => healthHash(url)), ...ownHealth.keys()]);
+  for (const key of ownFetchHealth.keys()) if (!counts.has(key)) counts.set(key, 0);
+  const namedHashes = new Set([...urls.map((url) => healthHash(url)), ...ownFetchHealth.keys()]);
   // A health file no URL accounts for (an older version's) may be that of any endpoint no file names.
   const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? undefined : drops.get(key);
     // A key with more than the URL and format in it (a version, headers) is named by what its senders recorded.
-    const own = key === null ? undefined : ownHealth.get(key);
+    const own = key === null ? undefined : ownFetchHealth.get(key);
     const endpointHash = dropped?.endpointHash ?? own?.endpointHash;
     const endpoint = dropped?.endpoint ?? own?.endpoint ??
       (inForce !== null && endpointHash === inForce.hash ? inForce.url : undefined);
@@ -768,8 +768,8 @@ function inspect(output: CliOutput, json: boolean): number {
   // Read as recorded, never through EndpointHealth, which removes a file it finds invalid: inspect only looks.
   const recorded = opened ? recordedHealth(opened.files, opened.spool.dir, Date.now()) : [];
   const sink = opened?.options.sink;
-  const ownKey = opened ? ownHealthKey(opened.spool.key, opened.options) : undefined;
-  const state = sink?.kind === "http" ? recordedState(recorded, sink.url, ownKey) : undefined;
+  const ownFetchKey = opened?.options.customFetch ? opened.spool.key : undefined;
+  const state = sink?.kind === "http" ? recordedState(recorded, sink.url, ownFetchKey) : undefined;
   const health = state ? shownHealth(state) : { failures: 0, notBefore: null };
   const endpoints = opened ? endpointReports(opened, recorded) : [];
   const corrupt = files.reduce((sum, file) => sum + file.corrupt, 0);

@@ -42,8 +42,8 @@ export interface RecordedHealth {
   /** The hash that names the file (`health-<hash>.json`, {@link healthHash}). */
   readonly hash: string;
   /**
-   * The hash of the endpoint's URL: the file's own name for an endpoint's file; for a program's own (named by its
-   * spool key: {@link ownHealthKey}), what it records, or `undefined` (an older file).
+   * The hash of the endpoint's URL: the file's own name for an endpoint's file; for a program's with a fetch of its
+   * own (named by its spool key), what it records, or `undefined` (an older file).
    */
   readonly endpointHash: string | undefined;
   /** The state it records. */
@@ -53,34 +53,12 @@ export interface RecordedHealth {
 const HEALTH_FILE = /^health-([0-9a-f]{8})\.json$/;
 
 /**
- * The spool key under which a program records its endpoint's health, where the endpoint's answers are its own: its
- * requests say who sends them (`headers`: a token, which the endpoint may rate-limit alone), or it sends with a
- * `fetch` of its own; `undefined` where they are the endpoint's, which every program without either shares.
- *
- * @param key The program's spool key.
- * @param program Its `headers`, and its `fetch` if it has one.
- * @returns The key, or `undefined`.
- * @example
- * ```ts
- * import { ownHealthKey } from "./health.ts";
- * ownHealthKey("6d428015", { headers: { authorization: "Bearer t0ken" } }); // "6d428015"
- * ownHealthKey("6d428015", { headers: {} }); // undefined
- * ```
- */
-export function ownHealthKey(
-  key: string,
-  program: { headers: Readonly<Record<string, string>>; customFetch?: unknown },
-): string | undefined {
-  return program.customFetch || Object.keys(program.headers).length > 0 ? key : undefined;
-}
-
-/**
- * The hash that names an endpoint's health file (`health-<hash>.json`): of its URL, or, for a program whose endpoint's answers
- * are its own ({@link ownHealthKey}), its spool key: such a program's failures may be its token's (a rate limit) or
- * its fetch's, and must not keep other programs from an endpoint that answers them.
+ * The hash that names an endpoint's health file (`health-<hash>.json`): of its URL, or, for a program that delivers
+ * with a `fetch` of its own, its spool key: such a program's failures may be its fetch's, and must not keep other
+ * programs from an endpoint that answers them, whether or not they have a fetch of their own.
  *
  * @param endpoint The endpoint's URL.
- * @param ownKey The spool key of a program whose endpoint's answers are its own ({@link ownHealthKey}).
+ * @param ownFetchKey The spool key of a program that delivers with a `fetch` of its own.
  * @returns Eight hex digits.
  * @example
  * ```ts
@@ -88,8 +66,8 @@ export function ownHealthKey(
  * healthHash("https://example.com/events", "6d428015"); // "6d428015"
  * ```
  */
-export function healthHash(endpoint: string, ownKey?: string): string {
-  return ownKey ?? shortHash(endpoint);
+export function healthHash(endpoint: string, ownFetchKey?: string): string {
+  return ownFetchKey ?? shortHash(endpoint);
 }
 
 /**
@@ -170,8 +148,8 @@ export class EndpointHealth {
   readonly path: string;
   readonly #dir: string;
   readonly #name: string;
-  /** The file is a program's own (named by its spool key: {@link ownHealthKey}). */
-  readonly #own: boolean;
+  /** The file is a program's with a fetch of its own (named by its spool key). */
+  readonly #ownFetch: boolean;
   readonly #endpoint: string;
   readonly #files: HostFiles;
   readonly #clock: () => number;
@@ -188,7 +166,7 @@ export class EndpointHealth {
    * @param endpoint The endpoint URL (its hash names the file).
    * @param clock The clock.
    * @param random Jitter source.
-   * @param ownKey The spool key of a program whose endpoint's answers are its own ({@link ownHealthKey}): its health is its own
+   * @param ownFetchKey The spool key of a program that delivers with a `fetch` of its own: its health is its own
    *   ({@link healthHash}).
    */
   constructor(
@@ -197,12 +175,12 @@ export class EndpointHealth {
     endpoint: string,
     clock: () => number,
     random: () => number,
-    ownKey?: string,
+    ownFetchKey?: string,
   ) {
     this.#dir = dir;
     this.#endpoint = endpoint;
-    this.#name = `health-${healthHash(endpoint, ownKey)}.json`;
-    this.#own = ownKey !== undefined;
+    this.#name = `health-${healthHash(endpoint, ownFetchKey)}.json`;
+    this.#ownFetch = ownFetchKey !== undefined;
     this.path = `${dir}/${this.#name}`;
     this.#files = files;
     this.#clock = clock;
@@ -341,7 +319,7 @@ export class EndpointHealth {
       // written to disk nowhere else, it is not written here either.
       // A program's own file (named by its spool key) says which endpoint it is about by its URL's hash too, which
       // is no secret, for `nat-telemetry flush` and `inspect` to find it where the URL is not written.
-      const own = this.#own ? { endpointHash: shortHash(this.#endpoint) } : {};
+      const own = this.#ownFetch ? { endpointHash: shortHash(this.#endpoint) } : {};
       const named = JSON.stringify({ ...state, ...own, endpoint: this.#endpoint });
       const text = utf8Length(named) <= MAX_HEALTH_FILE_BYTES && redact(this.#endpoint) === this.#endpoint
         ? named

@@ -324,32 +324,6 @@ test("a program whose own fetch fails keeps its health to itself: another progra
   }
 });
 
-test("a program whose token the endpoint rate-limits keeps that to itself: another program on the endpoint delivers", async () => {
-  using dir = tempDir();
-  const limited = (request: { headers: Record<string, string> }) =>
-    request.headers["x-token"] === "A" ? { status: 429, headers: { "retry-after": "600" } } : { status: 200 };
-  const server = await TestServer.start(limited);
-  try {
-    const first = handler(dir.path, server.url(), { headers: { "x-token": "A" } });
-    first.enqueue(commandEvent("a1"));
-    await first.stop();
-    const again = handler(dir.path, server.url(), { headers: { "x-token": "A" } });
-    again.enqueue(commandEvent("a2"));
-    await again.stop();
-    assert.equal(server.requests.length, 1, "its own Retry-After holds it back");
-    // A program without the token, and one with another: the endpoint answers them, and nothing holds them off.
-    for (const [name, headers] of [["plain", {}], ["b", { "x-token": "B" }]] as const) {
-      const other = handler(dir.path, server.url(), { headers });
-      other.enqueue(commandEvent(name));
-      await other.stop();
-    }
-    assert.deepEqual(commands(server.events()), ["a1", "plain", "b"], "a1 refused (429), the others delivered");
-    assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command).sort(), ["a1", "a2"]);
-  } finally {
-    await server.close();
-  }
-});
-
 test("while the endpoint is known down, an exit reads the spool's directory once, however many files an outage left, and prepares no sender", async () => {
   using dir = tempDir();
   const endpoint = await refusedUrl();
