@@ -564,8 +564,8 @@ export class Spool {
    * endpoint's files (and those of versions before endpoint keys) are held to this program's bounds; the whole
    * directory to the larger of its bounds and {@link DEFAULT_SPOOL_LIMITS}, so that a program with small bounds or
    * a short age does not take another endpoint's events. Expired files go first, then this endpoint's oldest while
-   * it is over its bounds, then, while the whole is over, the oldest of the endpoint that holds the most events:
-   * one endpoint's long outage takes its own events, not another's few.
+   * it is over its bounds, then, while the whole is over, the oldest of an endpoint holding more than half of it
+   * (one endpoint's long outage takes its own events, not another's few), else the oldest.
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
@@ -580,11 +580,12 @@ export class Spool {
     const entries = this.#entries();
     const ours = { events: 0, bytes: 0 };
     const all = { events: 0, bytes: 0 };
-    const byKey = new Map<string | undefined, number>();
+    const byKey = new Map<string | undefined, { events: number; bytes: number }>();
     const count = (entry: { key: string | undefined }, events: number, bytes: number) => {
       if (isOurs(entry)) [ours.events, ours.bytes] = [ours.events + events, ours.bytes + bytes];
       [all.events, all.bytes] = [all.events + events, all.bytes + bytes];
-      byKey.set(entry.key, (byKey.get(entry.key) ?? 0) + events);
+      const held = byKey.get(entry.key) ?? { events: 0, bytes: 0 };
+      byKey.set(entry.key, { events: held.events + events, bytes: held.bytes + bytes });
     };
     for (const entry of entries) count(entry, entry.events, entry.bytes);
     const over = (held: { events: number; bytes: number }, bounds: SpoolLimits) =>
@@ -608,16 +609,22 @@ export class Spool {
     };
     const candidates = entries.filter((entry) => !keep.includes(entry.name)).sort((a, b) => a.time - b.time);
     /**
-     * The oldest file of the endpoint that holds the most events (of those that hold as many, the oldest file), or
-     * none where all of its files were just written: the whole then waits for the next write, over by one write's.
+     * While the whole is over: the oldest file of an endpoint holding more than half of what is over (events or
+     * bytes), or none where all of its files were just written (the whole then waits for the next write, over by one
+     * write's); else the oldest file. A program whose headers change every run spreads its events over an endpoint
+     * key per run, none holding much: the oldest go then, whichever endpoint's.
      */
-    const ofLargest = () => {
-      const most = Math.max(...byKey.values());
-      return candidates.find((entry) => byKey.get(entry.key) === most);
+    const forWhole = () => {
+      for (const [held, bound] of [["events", whole.maxEvents], ["bytes", whole.maxBytes]] as const) {
+        if (all[held] <= bound) continue;
+        const dominant = [...byKey].find(([, holds]) => holds[held] * 2 > all[held]);
+        if (dominant) return candidates.find((entry) => entry.key === dominant[0]);
+      }
+      return candidates[0];
     };
     for (let touched = 0; touched < FILES_PER_CALL;) {
       const entry = candidates.find(expired) ??
-        (over(ours, limits) ? candidates.find(isOurs) : over(all, whole) ? ofLargest() : undefined);
+        (over(ours, limits) ? candidates.find(isOurs) : over(all, whole) ? forWhole() : undefined);
       if (entry === undefined) break;
       candidates.splice(candidates.indexOf(entry), 1);
       const gone = expired(entry);

@@ -221,16 +221,36 @@ test("one endpoint's long outage takes its own oldest events, not another endpoi
   assert.equal(spool.claim(1000, now, LEASE_MS).events.length, 997);
 });
 
-test("many endpoints of one event each (a program whose headers change every run) are held to the bounds together", () => {
+test("many endpoints of one event each (a program whose headers change every run): the oldest go, whichever endpoint's", () => {
   using dir = tempDir();
   const line = JSON.stringify(spoolLine("x"));
-  for (let i = 0; i < 1005; i++) {
+  for (let i = 0; i < 1002; i++) {
     const key = spoolKey(`https://example.com/v1?run=${i}`);
     const name = `e-${now - 10_000 + i}-1-${line.length + 1}-${key}-${String(i).padStart(12, "0")}.jsonl`;
     writeFileSync(`${dir.path}/${name}`, `${line}\n`);
   }
-  assert.deepEqual(open(dir.path, limits).write([event("run")], now), { written: {}, older: { spool_full: 6 } });
-  assert.equal(files(dir.path).filter((name) => name.endsWith(".jsonl")).length, 1000, "the oldest six went");
+  // Another endpoint's few, newer: none of those endpoints holds more than any other, and its events are not first.
+  const otherKey = spoolKey("https://other.example/v1");
+  open(dir.path, limits, otherKey).write([event("o1"), event("o2"), event("o3")], now - 5);
+  // Over by five as the other endpoint's three were written, by one as this run's: the oldest six went.
+  assert.deepEqual(open(dir.path, limits).write([event("run")], now), { written: {}, older: { spool_full: 1 } });
+  assert.equal(files(dir.path).filter((name) => name.endsWith(".jsonl")).length, 998);
+  assert.equal(open(dir.path, limits, otherKey).claim(10, now, LEASE_MS).events.length, 3);
+});
+
+test("an endpoint whose large events hold most of the bytes loses its own oldest, not another's many small ones", () => {
+  using dir = tempDir();
+  const otherKey = spoolKey("https://other.example/v1");
+  const small = Array.from({ length: 100 }, (_, i) => event(`small${i}-${"y".repeat(300)}`));
+  open(dir.path, limits, otherKey).write(small, now - 5000);
+  const large = (name: string) => event(`${name}-${"x".repeat(30_000)}`);
+  const spool = open(dir.path, limits);
+  for (let i = 0; i < 33; i++) spool.write([{ ...large(`l${i}`), sessionId: `s${i}` }], now - 4000 + i);
+  // This endpoint within its own bounds (34 events of 30 KB), the whole over its bytes.
+  const { older } = spool.write([{ ...large("last"), sessionId: "last" }], now);
+  assert.ok((older.spool_full ?? 0) > 0, "the whole was over its bytes");
+  assert.ok(spool.claim(100, now, LEASE_MS).events.length < 34, "its own oldest went");
+  assert.equal(open(dir.path, limits, otherKey).claim(1000, now, LEASE_MS).events.length, 100, "the small ones wait");
 });
 
 test("an older version's file, without an endpoint's key, is cut as it was: still no run's to claim", () => {
