@@ -778,7 +778,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #replay(): void {
     // Events spooled before the user opted out stay unsent: their decision now is what counts. So do they where the
     // program turned telemetry on over the user's no (its own events go): looked at again at each flush.
-    if (this.#replayDone || !isTelemetryEnabled() || this.#deliveryPaused()) return;
+    if (this.#replayDone || !isTelemetryEnabled() || this.#deliveryPaused() || !consentHolds()) return;
     const disk = this.#openDisk();
     if (disk && optOutOverridden() !== undefined) return;
     this.#replayDone = true;
@@ -816,13 +816,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#drop(pending.length, "opted_out");
       return true;
     }
-    // Recorded where the program turned telemetry on over the user's no: a later run, or a sender, follows the no,
-    // and one that the user's setting turns on (another program's, another shell's) would send them, unasked.
-    if (optOutOverridden() !== undefined) {
-      this.#releaseHeld();
-      this.#drop(pending.length, "opted_out", "not spooled: the program turned telemetry on over the user's no");
-      return true;
-    }
     // Printed, not kept: the sink that writes to standard error delivers at once, even as the process ends.
     if (this.#options.sink.kind === "stderr") {
       this.#releaseHeld();
@@ -842,6 +835,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (!disk && this.#options.spoolDir === undefined) {
       this.#log(`${pending.length} event(s) not delivered are kept in memory only, and go with the process: no spool`);
       return false;
+    }
+    // Recorded where the program turned telemetry on over the user's no: a later run, or a sender, follows the no,
+    // and one that the user's setting turns on (another program's, another shell's) would send them, unasked.
+    if (optOutOverridden() !== undefined) {
+      this.#releaseHeld();
+      this.#drop(pending.length, "opted_out", "not spooled: the program turned telemetry on over the user's no");
+      return true;
     }
     let written: ReturnType<Backlog["write"]> | undefined;
     try {
@@ -911,8 +911,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const plan = planExit(this.#options, disk, isTelemetryEnabled());
     if (!plan.handOff) {
       const said = { delivered: "delivering in process", spooled: "spooled for a later run", dropped: "not delivered" };
-      // Spooled where it would have been delivered: the endpoint is down, which is the reason to tell first.
-      const down = plan.outcome === "spooled" && disk?.health.isOpen() ? downUntil(disk.health) : undefined;
+      // Spooled (or dropped) where it would have been delivered: the endpoint is down, the reason to tell first.
+      const down = plan.outcome !== "delivered" && disk?.health.isOpen() ? downUntil(disk.health) : undefined;
       // Said once, of what it is said of: an exit hook that finds nothing left (its event went at once) says nothing.
       if (this.#held() > 0) {
         this.#log(`at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}`);
