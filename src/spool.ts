@@ -559,13 +559,14 @@ export class Spool {
   }
 
   /**
-   * Keeps the spool within its bounds, at most {@link FILES_PER_CALL} files removed or cut, never those just
+   * Keeps the spool within its bounds, at most {@link FILES_PER_CALL} files removed or cut, never another run's just
    * written; what it drops is counted from the lines each file really holds, all under this endpoint. This
    * endpoint's files (and those of versions before endpoint keys) are held to this program's bounds; the whole
    * directory to the larger of its bounds and {@link DEFAULT_SPOOL_LIMITS}, so that a program with small bounds or
    * a short age does not take another endpoint's events. Expired files go first, then this endpoint's oldest while
-   * it is over its bounds, then, while the whole is over, the oldest of an endpoint holding more than half of it
-   * (one endpoint's long outage takes its own events, not another's few), else the oldest.
+   * it is over its bounds, then, while the whole is over, this endpoint's oldest where it holds at least half of it
+   * (its files just written too), or another's holding more than half (one endpoint's long outage takes its own
+   * events, not another's few), else the oldest.
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
@@ -608,16 +609,18 @@ export class Spool {
         : Math.abs(written - newestWritten) <= ALONGSIDE_MS;
     };
     const candidates = entries.filter((entry) => !keep.includes(entry.name)).sort((a, b) => a.time - b.time);
+    const justWritten = entries.filter((entry) => keep.includes(entry.name)).sort((a, b) => a.time - b.time);
     /**
-     * While the whole is over: the oldest file of an endpoint holding more than half of what is over (events or
-     * bytes), or none where all of its files were just written (the whole then waits for the next write, over by one
-     * write's); else the oldest file. A program whose headers change every run spreads its events over an endpoint
-     * key per run, none holding much: the oldest go then, whichever endpoint's.
+     * While the whole is over (its events or its bytes): this endpoint's oldest file where it holds at least half,
+     * its files just written last (the writer pays for what its write put over); else the oldest file of another
+     * endpoint holding more than half; else the oldest file. A program whose headers change every run spreads its
+     * events over an endpoint key per run, none holding much: the oldest go then, whichever endpoint's.
      */
     const forWhole = () => {
       for (const [held, bound] of [["events", whole.maxEvents], ["bytes", whole.maxBytes]] as const) {
         if (all[held] <= bound) continue;
-        const dominant = [...byKey].find(([, holds]) => holds[held] * 2 > all[held]);
+        if (ours[held] * 2 >= all[held]) return candidates.find(isOurs) ?? justWritten.shift();
+        const dominant = [...byKey].find(([key, holds]) => !isOurs({ key }) && holds[held] * 2 > all[held]);
         if (dominant) return candidates.find((entry) => entry.key === dominant[0]);
       }
       return candidates[0];
@@ -626,9 +629,9 @@ export class Spool {
       const entry = candidates.find(expired) ??
         (over(ours, limits) ? candidates.find(isOurs) : over(all, whole) ? forWhole() : undefined);
       if (entry === undefined) break;
-      candidates.splice(candidates.indexOf(entry), 1);
+      if (candidates.includes(entry)) candidates.splice(candidates.indexOf(entry), 1);
       const gone = expired(entry);
-      if (!gone && writtenAlongside(entry)) continue;
+      if (!gone && !keep.includes(entry.name) && writtenAlongside(entry)) continue;
       touched++;
       // Removed, cut, or not ours to remove: gone already (another run pruning or claiming it at the same time), or
       // stuck. Either way it is out of this count, lest newer files go in its place; what a cut keeps is back in it.

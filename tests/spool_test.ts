@@ -213,12 +213,31 @@ test("one endpoint's long outage takes its own oldest events, not another endpoi
   const otherKey = spoolKey("https://other.example/v1");
   const other = open(dir.path, limits, otherKey);
   other.write([event("o1"), event("o2"), event("o3")], now - 5000);
-  // This endpoint, down: 998 events of a long-lived program, then a run's two; the whole is over 1,000.
+  // This endpoint, down: 998 events of a long-lived program (the whole over 1,000 by one: the writer pays, its own
+  // file just written cut), then a run's two.
   const spool = open(dir.path, limits);
-  spool.write(Array.from({ length: 998 }, (_, i) => event(`long${i}`)), now - 4000);
-  assert.deepEqual(spool.write([event("r1"), event("r2")], now), { written: {}, older: { spool_full: 3 } });
+  const long = Array.from({ length: 998 }, (_, i) => event(`long${i}`));
+  assert.deepEqual(spool.write(long, now - 4000), { written: {}, older: { spool_full: 1 } });
+  assert.deepEqual(spool.write([event("r1"), event("r2")], now), { written: {}, older: { spool_full: 2 } });
   assert.equal(other.claim(100, now, LEASE_MS).events.length, 3, "the other endpoint's events all wait");
   assert.equal(spool.claim(1000, now, LEASE_MS).events.length, 997);
+});
+
+test("a long-lived program whose exit puts the whole over pays for it from what it wrote, at once", () => {
+  using dir = tempDir();
+  const otherKey = spoolKey("https://other.example/v1");
+  const other = open(dir.path, limits, otherKey);
+  other.write(Array.from({ length: 999 }, (_, i) => event(`o${i}`)), now - 5000);
+  // Its thousand, one file: it holds at least half of the whole, and its file just written is cut to what fits.
+  const spool = open(dir.path, limits);
+  const thousand = Array.from({ length: 1000 }, (_, i) => event(`long${i}`));
+  assert.deepEqual(spool.write(thousand, now), { written: {}, older: { spool_full: 999 } });
+  const held = (key: string) =>
+    spool.entries().filter((entry) => entry.key === key).reduce((sum, entry) => sum + entry.events, 0);
+  assert.deepEqual([held(otherKey), held(KEY)], [999, 1], "the other endpoint's events all wait; the whole is 1,000");
+  // Nothing left over for the next run of anything to pay: one more event puts it over by one.
+  const third = open(dir.path, limits, spoolKey("https://third.example/v1"));
+  assert.deepEqual(third.write([event("t")], now + 1), { written: {}, older: { spool_full: 1 } });
 });
 
 test("many endpoints of one event each (a program whose headers change every run): the oldest go, whichever endpoint's", () => {
