@@ -559,14 +559,14 @@ export class Spool {
   }
 
   /**
-   * Keeps the spool within its bounds, at most {@link FILES_PER_CALL} files removed or cut, never another run's just
+   * Keeps the spool within its bounds, at most {@link FILES_PER_CALL} files removed or cut, never those just
    * written; what it drops is counted from the lines each file really holds, all under this endpoint. This
    * endpoint's files (and those of versions before endpoint keys) are held to this program's bounds; the whole
    * directory to the larger of its bounds and {@link DEFAULT_SPOOL_LIMITS}, so that a program with small bounds or
    * a short age does not take another endpoint's events. Expired files go first, then this endpoint's oldest while
-   * it is over its bounds, then, while the whole is over, this endpoint's oldest where it holds at least half of it
-   * (its files just written too), or another's holding more than half (one endpoint's long outage takes its own
-   * events, not another's few), else the oldest.
+   * it is over its bounds, then the oldest, whichever endpoint's, while the whole is over. (Choosing which endpoint
+   * pays by its share of the whole was tried: a program whose headers change every run has an endpoint key per run,
+   * none holding much, and runs ending together each removed what the others had just written.)
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
@@ -576,17 +576,14 @@ export class Spool {
       maxEvents: Math.max(limits.maxEvents, DEFAULT_SPOOL_LIMITS.maxEvents),
       maxBytes: Math.max(limits.maxBytes, DEFAULT_SPOOL_LIMITS.maxBytes),
     };
-    const isOurs = (entry: { key: string | undefined }) => entry.key === this.key || entry.key === undefined;
+    const isOurs = (entry: Entry) => entry.key === this.key || entry.key === undefined;
     const expired = (entry: Entry) => now - entry.time > (isOurs(entry) ? limits.maxAgeMs : whole.maxAgeMs);
     const entries = this.#entries();
     const ours = { events: 0, bytes: 0 };
     const all = { events: 0, bytes: 0 };
-    const byKey = new Map<string | undefined, { events: number; bytes: number }>();
-    const count = (entry: { key: string | undefined }, events: number, bytes: number) => {
+    const count = (entry: Entry, events: number, bytes: number) => {
       if (isOurs(entry)) [ours.events, ours.bytes] = [ours.events + events, ours.bytes + bytes];
       [all.events, all.bytes] = [all.events + events, all.bytes + bytes];
-      const held = byKey.get(entry.key) ?? { events: 0, bytes: 0 };
-      byKey.set(entry.key, { events: held.events + events, bytes: held.bytes + bytes });
     };
     for (const entry of entries) count(entry, entry.events, entry.bytes);
     const over = (held: { events: number; bytes: number }, bounds: SpoolLimits) =>
@@ -609,29 +606,13 @@ export class Spool {
         : Math.abs(written - newestWritten) <= ALONGSIDE_MS;
     };
     const candidates = entries.filter((entry) => !keep.includes(entry.name)).sort((a, b) => a.time - b.time);
-    const justWritten = entries.filter((entry) => keep.includes(entry.name)).sort((a, b) => a.time - b.time);
-    /**
-     * While the whole is over (its events or its bytes): this endpoint's oldest file where it holds at least half,
-     * its files just written last (the writer pays for what its write put over); else the oldest file of another
-     * endpoint holding more than half; else the oldest file. A program whose headers change every run spreads its
-     * events over an endpoint key per run, none holding much: the oldest go then, whichever endpoint's.
-     */
-    const forWhole = () => {
-      for (const [held, bound] of [["events", whole.maxEvents], ["bytes", whole.maxBytes]] as const) {
-        if (all[held] <= bound) continue;
-        if (ours[held] * 2 >= all[held]) return candidates.find(isOurs) ?? justWritten.shift();
-        const dominant = [...byKey].find(([key, holds]) => !isOurs({ key }) && holds[held] * 2 > all[held]);
-        if (dominant) return candidates.find((entry) => entry.key === dominant[0]);
-      }
-      return candidates[0];
-    };
     for (let touched = 0; touched < FILES_PER_CALL;) {
       const entry = candidates.find(expired) ??
-        (over(ours, limits) ? candidates.find(isOurs) : over(all, whole) ? forWhole() : undefined);
+        (over(ours, limits) ? candidates.find(isOurs) : over(all, whole) ? candidates[0] : undefined);
       if (entry === undefined) break;
-      if (candidates.includes(entry)) candidates.splice(candidates.indexOf(entry), 1);
+      candidates.splice(candidates.indexOf(entry), 1);
       const gone = expired(entry);
-      if (!gone && !keep.includes(entry.name) && writtenAlongside(entry)) continue;
+      if (!gone && writtenAlongside(entry)) continue;
       touched++;
       // Removed, cut, or not ours to remove: gone already (another run pruning or claiming it at the same time), or
       // stuck. Either way it is out of this count, lest newer files go in its place; what a cut keeps is back in it.

@@ -208,38 +208,6 @@ test("a program with small bounds or a short age keeps them with its own events:
   assert.deepEqual(waiting(otherKey), []);
 });
 
-test("one endpoint's long outage takes its own oldest events, not another endpoint's few", () => {
-  using dir = tempDir();
-  const otherKey = spoolKey("https://other.example/v1");
-  const other = open(dir.path, limits, otherKey);
-  other.write([event("o1"), event("o2"), event("o3")], now - 5000);
-  // This endpoint, down: 998 events of a long-lived program (the whole over 1,000 by one: the writer pays, its own
-  // file just written cut), then a run's two.
-  const spool = open(dir.path, limits);
-  const long = Array.from({ length: 998 }, (_, i) => event(`long${i}`));
-  assert.deepEqual(spool.write(long, now - 4000), { written: {}, older: { spool_full: 1 } });
-  assert.deepEqual(spool.write([event("r1"), event("r2")], now), { written: {}, older: { spool_full: 2 } });
-  assert.equal(other.claim(100, now, LEASE_MS).events.length, 3, "the other endpoint's events all wait");
-  assert.equal(spool.claim(1000, now, LEASE_MS).events.length, 997);
-});
-
-test("a long-lived program whose exit puts the whole over pays for it from what it wrote, at once", () => {
-  using dir = tempDir();
-  const otherKey = spoolKey("https://other.example/v1");
-  const other = open(dir.path, limits, otherKey);
-  other.write(Array.from({ length: 999 }, (_, i) => event(`o${i}`)), now - 5000);
-  // Its thousand, one file: it holds at least half of the whole, and its file just written is cut to what fits.
-  const spool = open(dir.path, limits);
-  const thousand = Array.from({ length: 1000 }, (_, i) => event(`long${i}`));
-  assert.deepEqual(spool.write(thousand, now), { written: {}, older: { spool_full: 999 } });
-  const held = (key: string) =>
-    spool.entries().filter((entry) => entry.key === key).reduce((sum, entry) => sum + entry.events, 0);
-  assert.deepEqual([held(otherKey), held(KEY)], [999, 1], "the other endpoint's events all wait; the whole is 1,000");
-  // Nothing left over for the next run of anything to pay: one more event puts it over by one.
-  const third = open(dir.path, limits, spoolKey("https://third.example/v1"));
-  assert.deepEqual(third.write([event("t")], now + 1), { written: {}, older: { spool_full: 1 } });
-});
-
 test("many endpoints of one event each (a program whose headers change every run): the oldest go, whichever endpoint's", () => {
   using dir = tempDir();
   const line = JSON.stringify(spoolLine("x"));
@@ -255,21 +223,6 @@ test("many endpoints of one event each (a program whose headers change every run
   assert.deepEqual(open(dir.path, limits).write([event("run")], now), { written: {}, older: { spool_full: 1 } });
   assert.equal(files(dir.path).filter((name) => name.endsWith(".jsonl")).length, 998);
   assert.equal(open(dir.path, limits, otherKey).claim(10, now, LEASE_MS).events.length, 3);
-});
-
-test("an endpoint whose large events hold most of the bytes loses its own oldest, not another's many small ones", () => {
-  using dir = tempDir();
-  const otherKey = spoolKey("https://other.example/v1");
-  const small = Array.from({ length: 100 }, (_, i) => event(`small${i}-${"y".repeat(300)}`));
-  open(dir.path, limits, otherKey).write(small, now - 5000);
-  const large = (name: string) => event(`${name}-${"x".repeat(30_000)}`);
-  const spool = open(dir.path, limits);
-  for (let i = 0; i < 33; i++) spool.write([{ ...large(`l${i}`), sessionId: `s${i}` }], now - 4000 + i);
-  // This endpoint within its own bounds (34 events of 30 KB), the whole over its bytes.
-  const { older } = spool.write([{ ...large("last"), sessionId: "last" }], now);
-  assert.ok((older.spool_full ?? 0) > 0, "the whole was over its bytes");
-  assert.ok(spool.claim(100, now, LEASE_MS).events.length < 34, "its own oldest went");
-  assert.equal(open(dir.path, limits, otherKey).claim(1000, now, LEASE_MS).events.length, 100, "the small ones wait");
 });
 
 test("an older version's file, without an endpoint's key, is cut as it was: still no run's to claim", () => {
