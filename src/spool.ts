@@ -607,8 +607,10 @@ export class Spool {
     };
     const candidates = entries.filter((entry) => !keep.includes(entry.name)).sort((a, b) => a.time - b.time);
     for (let touched = 0; touched < FILES_PER_CALL;) {
-      const entry = candidates.find(expired) ??
-        (over(ours, limits) ? candidates.find(isOurs) : over(all, whole) ? candidates[0] : undefined);
+      const old = candidates.find(expired);
+      // This endpoint over its own bounds: its oldest, cut to them; the whole's excess is the oldest files' to pay.
+      const ownTurn = old === undefined && over(ours, limits);
+      const entry = old ?? (ownTurn ? candidates.find(isOurs) : over(all, whole) ? candidates[0] : undefined);
       if (entry === undefined) break;
       candidates.splice(candidates.indexOf(entry), 1);
       const gone = expired(entry);
@@ -617,11 +619,8 @@ export class Spool {
       // Removed, cut, or not ours to remove: gone already (another run pruning or claiming it at the same time), or
       // stuck. Either way it is out of this count, lest newer files go in its place; what a cut keeps is back in it.
       count(entry, -entry.events, -entry.bytes);
-      const room = isOurs(entry)
-        ? {
-          events: Math.min(limits.maxEvents - ours.events, whole.maxEvents - all.events),
-          bytes: Math.min(limits.maxBytes - ours.bytes, whole.maxBytes - all.bytes),
-        }
+      const room = ownTurn
+        ? { events: limits.maxEvents - ours.events, bytes: limits.maxBytes - ours.bytes }
         : { events: whole.maxEvents - all.events, bytes: whole.maxBytes - all.bytes };
       if (!gone && room.events > 0 && room.bytes > 0) {
         const cut = this.#cut(entry, room.events, room.bytes, now);
