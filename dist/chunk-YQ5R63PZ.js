@@ -121,49 +121,49 @@ e[Or]===!0}),Bi=(function(e,t){try{return e.listeners(t).filter(r=>!fn(r)).lengt
 const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o=="number"&&Number.isSafeInteger(o)&&o>0?
 o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),Fi=(function(e,t){const n=p=>{
 try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>n(p)==="granted",i=()=>{const p=_(()=>e.permissions.querySync?.(
-{name:"net"}));return p?.state==="granted"&&p.partial!==!0},o=(p,S)=>r({name:S,path:p}),a=p=>r({name:"sys",kind:p})?_(()=>e[p]())??
-void 0:void 0,s=nn(Mi(e,{uid:a("uid"),gid:a("gid")},o)),d=(p,S)=>{try{let $=new TextEncoder().encode(S);for(;$.length>0;)
+{name:"net"}));return p?.state==="granted"&&p.partial!==!0},o=(p,b)=>r({name:b,path:p}),a=p=>r({name:"sys",kind:p})?_(()=>e[p]())??
+void 0:void 0,s=nn(Mi(e,{uid:a("uid"),gid:a("gid")},o)),d=(p,b)=>{try{let $=new TextEncoder().encode(b);for(;$.length>0;)
 $=$.subarray(p.writeSync($))}catch{}},c=e===Be&&Rr?Rr:vn(e),u=p=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
 e.pid,p),!0))===!0,l=p=>{u(p)||e.exit(se[p]),setTimeout(()=>e.exit(se[p]),100)},h=()=>globalThis.process?.stdin,f=()=>_(
-()=>e.stdin.readable.locked||ln(h()))!==!1,m=new Pe(p=>{const S=k=>{J(p,L=>L.beforeExit())&&k.preventDefault()},$=()=>{J(
-p,k=>k.exit(e.exitCode))},O=k=>{k.defaultPrevented||J(p,L=>L.exit(1))},x=[["beforeunload",S],["error",O],["unhandledreje\
-ction",O]];for(const[k,L]of x)globalThis.addEventListener(k,L);return xt.add($),()=>{for(const[k,L]of x)globalThis.removeEventListener(
-k,L);xt.delete($)}}),v=new Pe(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const S=e.build.os==="linux"&&
-r({name:"read",path:St})?_(()=>s.read(St,65536)):void 0,$=tn(S),O=De.filter(x=>!$.includes(x)).map(x=>{const k=hn(()=>{c.
-programListens(x)||(J(p,L=>L(x)),v.clear(),l(x))});return _(()=>c.add(x,k)),[x,k]});return()=>{for(const[x,k]of O)_(()=>c.
-remove(x,k))}}),E=p=>{try{return e.env.get(p),!1}catch{return!0}},N=p=>r({name:"env",variable:p})&&E(p),g=p=>!r({name:"e\
-nv",variable:p})||E(p),y=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},b=p=>{const S=Hi(e,
-r,s,y);if(S)return{refused:S};const $=Fs.find(g);if($!==void 0){const R=Ze(N($),"--allow-env");return{refused:`the progr\
+()=>e.stdin.readable.locked||ln(h()))!==!1,m=new Pe(p=>{const b=x=>{J(p,L=>L.beforeExit())&&x.preventDefault()},$=()=>{J(
+p,x=>x.exit(e.exitCode))},O=x=>{x.defaultPrevented||J(p,L=>L.exit(1))},S=[["beforeunload",b],["error",O],["unhandledreje\
+ction",O]];for(const[x,L]of S)globalThis.addEventListener(x,L);return xt.add($),()=>{for(const[x,L]of S)globalThis.removeEventListener(
+x,L);xt.delete($)}}),v=new Pe(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const b=e.build.os==="linux"&&
+r({name:"read",path:St})?_(()=>s.read(St,65536)):void 0,$=tn(b),O=De.filter(S=>!$.includes(S)).map(S=>{const x=hn(()=>{c.
+programListens(S)||(J(p,L=>L(S)),v.clear(),l(S))});return _(()=>c.add(S,x)),[S,x]});return()=>{for(const[S,x]of O)_(()=>c.
+remove(S,x))}}),E=p=>{try{return e.env.get(p),!1}catch{return!0}},N=p=>r({name:"env",variable:p})&&E(p),g=p=>!r({name:"e\
+nv",variable:p})||E(p),y=p=>{try{return r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},k=p=>{const b=Hi(e,
+r,s,y);if(b)return{refused:b};const $=Fs.find(g);if($!==void 0){const R=Ze(N($),"--allow-env");return{refused:`the progr\
 am may not read ${$} (${R}), which its requests honour: a sender would not`}}const O=_(()=>e.execPath());if(!O||!r({name:"\
-run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const x=r({name:"read",path:"."})?_(
-()=>e.cwd()):void 0,k=[p.dir,...p.reads].map(R=>sn(R,x)),L=[...k,O].find(R=>R.includes(","));if(L!==void 0)return{refused:`\
-Deno's permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")return{executable:O,paths:k,cwd:x};
-const P=js.find(([R,re])=>r({name:"run",command:R})&&(!re||s.sizeOf(R)!==void 0));return P?{executable:O,closer:P,paths:k,
-cwd:x}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Nr}`}};return{env:y,envHidden:g,
+run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?_(
+()=>e.cwd()):void 0,x=[p.dir,...p.reads].map(R=>sn(R,S)),L=[...x,O].find(R=>R.includes(","));if(L!==void 0)return{refused:`\
+Deno's permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")return{executable:O,paths:x,cwd:S};
+const P=js.find(([R,re])=>r({name:"run",command:R})&&(!re||s.sizeOf(R)!==void 0));return P?{executable:O,closer:P,paths:x,
+cwd:S}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Nr}`}};return{env:y,envHidden:g,
 envNotUnicode:N,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>_(()=>e.stdout.isTerminal())??
-!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,S,$,O){const x=new Set;let k=0;
+!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,b,$,O){const S=new Set;let x=0;
 const L=async R=>{if(Number(R.headers.get("content-length")??0)>O.maxBodyBytes)return pn(R);const re=await Yi(R,O.maxBodyBytes);
 if(re===void 0)return pn(R);const q=new URL(R.url),ie=await $({method:R.method,path:q.pathname+q.search,body:re});return ie?
-new Response(ie.body??null,{status:ie.status,headers:ie.headers}):(await new Promise(ue=>x.add(ue)),new Response(null,{status:503}))},
-P=e.serve({hostname:p,port:S,onListen(){}},async R=>{if(k>=O.maxConnections)return new Response(null,{status:503,headers:{
-connection:"close"}});k++;try{return await L(R)}finally{k--}});return Promise.resolve({port:P.addr.port,async close(){for(const R of x)
+new Response(ie.body??null,{status:ie.status,headers:ie.headers}):(await new Promise(ue=>S.add(ue)),new Response(null,{status:503}))},
+P=e.serve({hostname:p,port:b,onListen(){}},async R=>{if(x>=O.maxConnections)return new Response(null,{status:503,headers:{
+connection:"close"}});x++;try{return await L(R)}finally{x--}});return Promise.resolve({port:P.addr.port,async close(){for(const R of S)
 R();await P.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(p){try{return r({name:"net",host:mn(p)})}catch{return!1}},sendsProxyCredentials(p){try{return ge.some(g)||
-Li(new URL(p),y)}catch{return!0}},async fetch(p,S){const $=an(new URL(p),y,N);if($!==void 0)throw new ae($);return await(t??
-globalThis.fetch)(p,S)},senderRefusal(p){const S=b(p);return"refused"in S?S.refused:void 0},senderCommand(p,S){const $=b(
-S);if("refused"in $)return $;const{executable:O,closer:x,paths:k,cwd:L}=$,P=x&&Ui(e,n),R=x?[...P?[P]:[],x[0],O]:[O],re=i()?
-"--allow-net":`--allow-net=${mn(S.endpoint)}`,q=[O,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
--no-remote"];q.push("--allow-sys=uid,gid",`--allow-env=${S.variables.join(",")}`,re,`--allow-run=${R.join(",")}`),q.push(
-`--allow-read=${k.join(",")}`,`--allow-write=${S.dir}`,p);const ie={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},ue=on(
-y,{...S.set,...ie},L);if(!x)return{argv:q,env:ue,cwd:S.dir};const Wt=[x[0],"-c",x[2],"nat-telemetry-sender",...q];return P?
-{argv:[P,...Wt],env:ue,cwd:S.dir,leavesSession:!0}:{argv:Wt,env:ue,cwd:S.dir}},spawnDetached(p){try{const[S,...$]=p.argv,
-x={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(S,{args:$,env:p.
-env,cwd:p.cwd,...x}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
+Li(new URL(p),y)}catch{return!0}},async fetch(p,b){const $=an(new URL(p),y,N);if($!==void 0)throw new ae($);return await(t??
+globalThis.fetch)(p,b)},senderRefusal(p){const b=k(p);return"refused"in b?b.refused:void 0},senderCommand(p,b){const $=k(
+b);if("refused"in $)return $;const{executable:O,closer:S,paths:x,cwd:L}=$,P=S&&Ui(e,n),R=S?[...P?[P]:[],S[0],O]:[O],re=i()?
+"--allow-net":`--allow-net=${mn(b.endpoint)}`,q=[O,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+-no-remote"];q.push("--allow-sys=uid,gid",`--allow-env=${b.variables.join(",")}`,re,`--allow-run=${R.join(",")}`),q.push(
+`--allow-read=${x.join(",")}`,`--allow-write=${b.dir}`,p);const ie={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},ue=on(
+y,{...b.set,...ie},L);if(!S)return{argv:q,env:ue,cwd:b.dir};const Wt=[S[0],"-c",S[2],"nat-telemetry-sender",...q];return P?
+{argv:[P,...Wt],env:ue,cwd:b.dir,leavesSession:!0}:{argv:Wt,env:ue,cwd:b.dir}},spawnDetached(p){try{const[b,...$]=p.argv,
+S={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(b,{args:$,env:p.
+env,cwd:p.cwd,...S}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:u,terminal(){try{if(!e.
 stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&cn(s,M().os))return{async readRaw(p){
-const S=_(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);const $=()=>{for(const[x,k]of O)_(()=>c.remove(x,k))},O=De.map(x=>{const k=()=>{
-_(()=>e.stdin.setRaw(!1)),!c.programListens(x)&&($(),l(x))};return _(()=>c.add(x,k)),[x,k]});try{const x=new Uint8Array(
-64);for(;;){const k=await e.stdin.read(x);if(p(k===null?Uint8Array.of(4):x.slice(0,k))!==void 0||k===null)return}}finally{
-e.stdin.setRaw(S),$()}}}},files:s,exiting:()=>Ar,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),mn=(function(e){const{hostname:t,
+const b=_(()=>h()?.isRaw)===!0;e.stdin.setRaw(!0);const $=()=>{for(const[S,x]of O)_(()=>c.remove(S,x))},O=De.map(S=>{const x=()=>{
+_(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&($(),l(S))};return _(()=>c.add(S,x)),[S,x]});try{const S=new Uint8Array(
+64);for(;;){const x=await e.stdin.read(S);if(p(x===null?Uint8Array.of(4):S.slice(0,x))!==void 0||x===null)return}}finally{
+e.stdin.setRaw(b),$()}}}},files:s,exiting:()=>Ar,onExit:p=>m.add(p),onInterrupt:p=>v.add(p)}}),mn=(function(e){const{hostname:t,
 port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Ui=(function(e,t){const n=kr.map(r=>[t({name:"r\
 ead",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return kr.find((r,i)=>{if(n[i].some(a=>a!=="gr\
 anted"))return!1;const o=_(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&18)===
@@ -185,7 +185,7 @@ m).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.gid},
 void 0||_(()=>r.has(m==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{const m=e.lstatSync(f,{throwIfNoEntry:!1});return m&&
 a(m)}catch(m){if(m.code==="ENOTDIR")return;throw m}},realPath:f=>_(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>_(
 ()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,m,v){const E=s(f,i("O_RDONLY"),
-v);if(E!==void 0)try{const N=a(e.fstatSync(E));v(N);const g=rn((y,b)=>e.readSync(E,y,b,y.length-b,null),N.size,m);return v(
+v);if(E!==void 0)try{const N=a(e.fstatSync(E));v(N);const g=rn((y,k)=>e.readSync(E,y,k,y.length-k,null),N.size,m);return v(
 {...N,size:g.length}),h(f,g)}finally{e.closeSync(E)}},create(f,m){const v=s(f,i("O_WRONLY")|i("O_CREAT")|i("O_EXCL"),()=>{},
 384);if(v===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(v,c.from(m))}catch(E){throw e.closeSync(
 v),e.unlinkSync(f),E}e.closeSync(v)},append(f,m,v){const E=s(f,i("O_WRONLY")|i("O_APPEND")|i("O_CREAT"),v,384);if(E===void 0)
@@ -207,9 +207,9 @@ e.stderr,c),writeStdout:c=>yn(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===
 e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,h){const f=e.
 getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");const m=f.createServer((E,N)=>{const g=()=>{
 N.writeHead(413,{"content-type":"application/json",connection:"close"}),N.end('{"error":"the body is too large"}',()=>E.
-socket.destroy())};if(Number(E.headers["content-length"]??0)>h.maxBodyBytes)return g();const y=new TextDecoder;let b="",
-p=0,S=!1;E.on("data",$=>{if(!S){if(p+=$.length,p>h.maxBodyBytes)return S=!0,b="",E.pause(),g();b+=y.decode($,{stream:!0})}}),
-E.on("end",async()=>{if(S)return;const $=await l({method:E.method??"GET",path:E.url??"/",body:b});$&&(N.writeHead($.status,
+socket.destroy())};if(Number(E.headers["content-length"]??0)>h.maxBodyBytes)return g();const y=new TextDecoder;let k="",
+p=0,b=!1;E.on("data",$=>{if(!b){if(p+=$.length,p>h.maxBodyBytes)return b=!0,k="",E.pause(),g();k+=y.decode($,{stream:!0})}}),
+E.on("end",async()=>{if(b)return;const $=await l({method:E.method??"GET",path:E.url??"/",body:k});$&&(N.writeHead($.status,
 $.headers??{}),N.end($.body))})});m.maxConnections=h.maxConnections,await new Promise((E,N)=>{m.once("error",N),m.listen(
 u,c,E)});const v=m.address();return{port:typeof v=="object"&&v?v.port:u,close:()=>new Promise(E=>{m.close(()=>E()),m.closeAllConnections?.()})}},
 unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:Xi(e),watchTick:e.versions.bun?void 0:Wi,monotonicMs(){const[
@@ -217,8 +217,8 @@ c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>
 fstatSync(h).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u))return;const{stdin:l}=e;if(!(!l.isTTY||!e.
 stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&_(()=>ln(l))===!1&&cn(r().files,M().os))return{readRaw:h=>new Promise(f=>{
 const m=l.isRaw===!0,v=g=>{l.removeListener("data",E),l.removeListener("end",N),_(()=>l.setRawMode?.(m)),l.pause(),g!==void 0&&
-g.length>0&&_(()=>l.unshift(g)),f()},E=g=>{const y=new Uint8Array(g??[]);let b;try{b=h(y)}catch{b=y.length}b!==void 0&&v(
-y.subarray(b))},N=()=>{_(()=>h(Uint8Array.of(4))),v()};l.on("data",E),l.on("end",N),l.setRawMode?.(!0),l.resume()})}},fetch:t.
+g.length>0&&_(()=>l.unshift(g)),f()},E=g=>{const y=new Uint8Array(g??[]);let k;try{k=h(y)}catch{k=y.length}k!==void 0&&v(
+y.subarray(k))},N=()=>{_(()=>h(Uint8Array.of(4))),v()};l.on("data",E),l.on("end",N),l.setRawMode?.(!0),l.resume()})}},fetch:t.
 lightFetch&&e.getBuiltinModule?Zs(c=>e.getBuiltinModule(c),c=>e.env[c]):no(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),
 senderCommand(c,u){const l=i(u);if(l)return{refused:l};const h=e.versions.bun?Qs:{},f=on(v=>e.env[v],{...u.set,...h},_(()=>e.
 cwd?.())),m=e.versions.bun?[]:Ki(e);return{argv:[e.execPath,...m,c],env:f,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{
@@ -280,8 +280,8 @@ if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_
 toLowerCase())}),_n=(function(){return uo(w().env("CI"))||w().envNotUnicode?.("CI")===!0}),K=(function(e){return Ze(w().
 envNotUnicode?.(e)===!0,"its permissions")}),uo=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),
 Ke=(function(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),
-$n=(function(){const e=w().env,t=[],n=(g,y)=>{const b=e(g);return b!==void 0&&!ho(b)&&t.push(`${g}=${T(b)} is not a yes/\
-no value (1, true, yes / 0, false, no): read as no, ${y}`),$e(b)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and not\
+$n=(function(){const e=w().env,t=[],n=(g,y)=>{const k=e(g);return k!==void 0&&!ho(k)&&t.push(`${g}=${T(k)} is not a yes/\
+no value (1, true, yes / 0, false, no): read as no, ${y}`),$e(k)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and not\
 hing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=_n();for(const g of da)w().envHidden?.(
 g)===!0&&!(g==="CI"&&i)&&r.push(g);const o=n("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DR\
 Y_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!Ke(a)&&t.push(`NAT_TELEMETRY_ENDPOINT=${T(B(a))} is not an http(s) UR\
@@ -445,31 +445,31 @@ timestamp:o,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=
 typeof i=="string")&&Number.isFinite(o)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&et(a.parameters)===
 void 0))return;const d={json:F(a),schemaVersion:n,sessionId:r,retries:t,timestamp:o};return i===void 0?d:{...d,clientVersion:i}}catch{
 return}}),qn=(function(e={}){if(!Y(e))throw new TypeError(`Cannot create handler: options must be an object, got ${T(e)}`);
-const t=he(e,Na);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(p,S,$)=>{const O=e[p]===void 0?S:e[p],
-x=$.integer?`${$.sign} integer`:`${$.sign} number`,k=`Cannot create handler: '${p}' must be a ${x}`;if(typeof O!="number"||
-Number.isNaN(O))throw new TypeError(`${k}, got ${T(O)}`);if(!(($.sign==="positive"?O>0:O>=0)&&($.integer?Number.isSafeInteger(
-O):Number.isFinite(O))))throw new RangeError(`${k}, got ${O}`);if($.timer&&O*1e3>Zr)throw new RangeError(`Cannot create \
-handler: '${p}' must be at most ${Zr/1e3} seconds (the longest a timer can wait), got ${O}`);return O},r=(p,S,$)=>{const O=e[p]===
-void 0?$:e[p];if(typeof O!==S)throw new TypeError(`Cannot create handler: '${p}' must be a ${S}, got ${T(O)}`);return O},
+const t=he(e,Na);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(p,b,$)=>{const O=e[p]===void 0?b:e[p],
+S=$.integer?`${$.sign} integer`:`${$.sign} number`,x=`Cannot create handler: '${p}' must be a ${S}`;if(typeof O!="number"||
+Number.isNaN(O))throw new TypeError(`${x}, got ${T(O)}`);if(!(($.sign==="positive"?O>0:O>=0)&&($.integer?Number.isSafeInteger(
+O):Number.isFinite(O))))throw new RangeError(`${x}, got ${O}`);if($.timer&&O*1e3>Zr)throw new RangeError(`Cannot create \
+handler: '${p}' must be at most ${Zr/1e3} seconds (the longest a timer can wait), got ${O}`);return O},r=(p,b,$)=>{const O=e[p]===
+void 0?$:e[p];if(typeof O!==b)throw new TypeError(`Cannot create handler: '${p}' must be a ${b}, got ${T(O)}`);return O},
 i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=n("requestTimeoutSeconds",
 oi,i),d=n("backoffInitialSeconds",1,o),c=n("backoffMaxSeconds",60,o);if(c<d)throw new RangeError(`Cannot create handler:\
  'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${d}), got ${c}`);const u=$n(),l=r("sourceClientVersion",
 "string",Ie),h=Jn("resource",e.resource),f=r("sessionId","string","undefined"),m=Zn(e.format,u.format),v=mt(m,l,{...u.otlpResource,
 ...h}),E=ft(v,u.sessionPrefix+f),N=Zn(e.format,void 0),g=ft(mt(N,l,h,ci),f),y=n("maxEventBytes",32768,a);if(y<g.eventBytes)
 throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${g.eventBytes} (the smallest event), got ${y}`);
-const b=n("maxBatchBytes",5e5,a);if(b<g.batchBytes){const p=`one ${N} envelope holding the smallest event`;throw new RangeError(
+const k=n("maxBatchBytes",5e5,a);if(k<g.batchBytes){const p=`one ${N} envelope holding the smallest event`;throw new RangeError(
 e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessionId' or 'resource' make ${p} ${g.batchBytes}\
- bytes, more than 'maxBatchBytes' (${b} by default)`:`Cannot create handler: 'maxBatchBytes' must be at least ${g.batchBytes}\
- (${p}), got ${b}`)}return{flushIntervalMs:n("flushIntervalSeconds",ni,i)*1e3,maxQueueSize:n("maxQueueSize",ri,a),maxRetries:n(
+ bytes, more than 'maxBatchBytes' (${k} by default)`:`Cannot create handler: 'maxBatchBytes' must be at least ${g.batchBytes}\
+ (${p}), got ${k}`)}return{flushIntervalMs:n("flushIntervalSeconds",ni,i)*1e3,maxQueueSize:n("maxQueueSize",ri,a),maxRetries:n(
 "maxRetries",ii,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:n("exitTimeoutSeconds",s,o)*1e3,backoff:{
-initialMs:d*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(y,b-E.envelopeBytes-ai),
-maxEventBytesOption:y,maxBatchBytes:b,sourceClientVersion:l,sessionId:u.sessionPrefix+f,sink:jo(e.endpoint,u.endpointHidden?
+initialMs:d*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(y,k-E.envelopeBytes-ai),
+maxEventBytesOption:y,maxBatchBytes:k,sourceClientVersion:l,sessionId:u.sessionPrefix+f,sink:jo(e.endpoint,u.endpointHidden?
 jt:u.endpoint??(m==="otlp"?u.otlpEndpointHidden?jt:u.otlpEndpoint??ka:void 0),u.dryRun),spoolDir:Fo(e.spoolDir,u.spoolDir),
 noSpool:e.spoolDir===!1?"the program's options keep none (spoolDir: false)":e.spoolDir===void 0?u.noSpool:void 0,spoolFallback:e.
 spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",le.maxEvents,a),maxBytes:n("spoolMaxBytes",
 le.maxBytes,a),maxAgeMs:n("spoolMaxAgeDays",le.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Yo(e.captureInterrupts),
 handOff:Ho(e.handOff===void 0?void 0:r("handOff","boolean",!0),u),customFetch:e.fetch!==void 0,format:v,headers:{...m===
-"otlp"?u.otlpHeaders:{},...Uo(e.headers)},fetch:r("fetch","function",w().fetch??((p,S)=>globalThis.fetch(p,S))),logger:r(
+"otlp"?u.otlpHeaders:{},...Uo(e.headers)},fetch:r("fetch","function",w().fetch??((p,b)=>globalThis.fetch(p,b))),logger:r(
 "logger","function",()=>{}),clock:Po(r("clock","function",Date.now)),random:r("random","function",nt)}}),Po=(function(e){
 let t;try{t=e()}catch(n){throw new TypeError(`Cannot create handler: 'clock' failed: ${z(n)} (a method needs its object:\
  () => performance.timeOrigin + performance.now())`)}if(!di(t))throw new RangeError(`Cannot create handler: 'clock' must\
@@ -855,32 +855,32 @@ let r=0;for(const i of this.#u()){const o=ya.exec(i),a=Yn(i,t);a?.key===this.key
 o&&t-Number(o[1])>Kr&&r<We&&this.#a(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#c(t,n){const r={},i=this.#t,
 o={maxAgeMs:Math.max(i.maxAgeMs,le.maxAgeMs),maxEvents:Math.max(i.maxEvents,le.maxEvents),maxBytes:Math.max(i.maxBytes,le.
 maxBytes)},a=y=>y.key===this.key||y.key===void 0,s=y=>t-y.time>(a(y)?i.maxAgeMs:o.maxAgeMs),d=this.#i(),c={events:0,bytes:0},
-u={events:0,bytes:0},l=(y,b,p)=>{a(y)&&([c.events,c.bytes]=[c.events+b,c.bytes+p]),[u.events,u.bytes]=[u.events+b,u.bytes+
-p]};for(const y of d)l(y,y.events,y.bytes);const h=(y,b)=>y.events>b.maxEvents||y.bytes>b.maxBytes;if(!h(c,i)&&!h(u,o)&&
+u={events:0,bytes:0},l=(y,k,p)=>{a(y)&&([c.events,c.bytes]=[c.events+k,c.bytes+p]),[u.events,u.bytes]=[u.events+k,u.bytes+
+p]};for(const y of d)l(y,y.events,y.bytes);const h=(y,k)=>y.events>k.maxEvents||y.bytes>k.maxBytes;if(!h(c,i)&&!h(u,o)&&
 !d.some(s))return r;const f=d.filter(y=>n.includes(y.name)),m=Math.min(...f.map(y=>y.time)),v=y=>this.#e.modifiedAt(`${this.
-dir}/${y}`),E=Math.max(...f.map(y=>v(y.name)??-1/0)),N=y=>{if(y.time<m)return!1;const b=v(y.name);return b===void 0||!Number.
-isFinite(E)?y.time-m<=ei:Math.abs(b-E)<=ei},g=d.filter(y=>!n.includes(y.name)).sort((y,b)=>y.time-b.time);for(let y=0;y<
-We;){const b=g.find(s)??(h(c,i)?g.find(a):h(u,o)?g[0]:void 0);if(b===void 0)break;g.splice(g.indexOf(b),1);const p=s(b);
-if(!p&&N(b))continue;y++,l(b,-b.events,-b.bytes);const S=a(b)?{events:Math.min(i.maxEvents-c.events,o.maxEvents-u.events),
-bytes:Math.min(i.maxBytes-c.bytes,o.maxBytes-u.bytes)}:{events:o.maxEvents-u.events,bytes:o.maxBytes-u.bytes};if(!p&&S.events>
-0&&S.bytes>0){const O=this.#p(b,S.events,S.bytes,t);if(O===void 0)continue;l(b,O.kept.events,O.kept.bytes),D(r,"spool_co\
-rrupt",O.corrupt),D(r,"spool_full",O.cut);continue}const $=this.#l(`${this.dir}/${b.name}`,b);this.#a(b.name)&&(D(r,"spo\
-ol_corrupt",$.corrupt),D(r,p?"spool_expired":"spool_full",$.valid.length+$.expired))}return r}#p(t,n,r,i){const o=Wn(t.name,
-i+Qr),a=w().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}const{valid:s,corrupt:d}=this.#l(
-`${this.dir}/${o}`,t),c=s.map(Re),{first:u,bytes:l}=Vn(c,n,r),h=c.slice(u),f={kept:{events:h.length,bytes:l},cut:u,corrupt:d};
-if(h.length===0)return this.#a(o)?f:void 0;const m=tt(this.dir,i),v=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(
-m,Xn(h))}catch{if(v(),!this.#a(o))return;try{this.#n(h,t.time,t.key)}catch{return{kept:{events:0,bytes:0},cut:c.length,corrupt:d}}
-return f}if(w().monotonicMs()-a>Qr/2)return void v();try{this.#e.rename(m,`${this.dir}/${o}`)}catch{v();return}try{this.#e.
-rename(`${this.dir}/${o}`,`${this.dir}/${zn(h,t.time,t.key)}`)}catch{}return f}#a(t){try{return this.#e.remove(`${this.dir}\
-/${t}`),!0}catch{return!1}}},ka="http://localhost:4318/v1/logs",ni=120,ri=50,ii=3,oi=2,si='{"ts":"2026-01-01T00:00:00.00\
-0Z","parameters":{},"name":"x"}',ai=64,Na={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
-sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,
-maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,
-captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},di=e=>typeof e=="number"&&
-e>=0&&e<1e13,ci={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},jt=Symbol("hidden"),li=8192,ui=36e5,
-Aa={initialMs:3e4,maxMs:36e5},hi=4096,Ra=/^health-([0-9a-f]{8})\.json$/,fi=class{path;#e;#t;#i;#n;#l;#d;#u;#r;#c=!1;constructor(e,t,n,r,i,o){
-this.#e=t,this.#n=n,this.#t=`health-${pt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#l=e,this.#d=r,
-this.#u=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#c&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(e){
+dir}/${y}`),E=Math.max(...f.map(y=>v(y.name)??-1/0)),N=y=>{if(y.time<m)return!1;const k=v(y.name);return k===void 0||!Number.
+isFinite(E)?y.time-m<=ei:Math.abs(k-E)<=ei},g=d.filter(y=>!n.includes(y.name)).sort((y,k)=>y.time-k.time);for(let y=0;y<
+We;){const k=g.find(s),p=k===void 0&&h(c,i),b=k??(p?g.find(a):h(u,o)?g[0]:void 0);if(b===void 0)break;g.splice(g.indexOf(
+b),1);const $=s(b);if(!$&&N(b))continue;y++,l(b,-b.events,-b.bytes);const O=p?{events:i.maxEvents-c.events,bytes:i.maxBytes-
+c.bytes}:{events:o.maxEvents-u.events,bytes:o.maxBytes-u.bytes};if(!$&&O.events>0&&O.bytes>0){const x=this.#p(b,O.events,
+O.bytes,t);if(x===void 0)continue;l(b,x.kept.events,x.kept.bytes),D(r,"spool_corrupt",x.corrupt),D(r,"spool_full",x.cut);
+continue}const S=this.#l(`${this.dir}/${b.name}`,b);this.#a(b.name)&&(D(r,"spool_corrupt",S.corrupt),D(r,$?"spool_expire\
+d":"spool_full",S.valid.length+S.expired))}return r}#p(t,n,r,i){const o=Wn(t.name,i+Qr),a=w().monotonicMs();try{this.#e.
+rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}const{valid:s,corrupt:d}=this.#l(`${this.dir}/${o}`,t),c=s.
+map(Re),{first:u,bytes:l}=Vn(c,n,r),h=c.slice(u),f={kept:{events:h.length,bytes:l},cut:u,corrupt:d};if(h.length===0)return this.#a(
+o)?f:void 0;const m=tt(this.dir,i),v=()=>{try{this.#e.remove(m)}catch{}};try{this.#e.create(m,Xn(h))}catch{if(v(),!this.#a(
+o))return;try{this.#n(h,t.time,t.key)}catch{return{kept:{events:0,bytes:0},cut:c.length,corrupt:d}}return f}if(w().monotonicMs()-
+a>Qr/2)return void v();try{this.#e.rename(m,`${this.dir}/${o}`)}catch{v();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.
+dir}/${zn(h,t.time,t.key)}`)}catch{}return f}#a(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},ka="\
+http://localhost:4318/v1/logs",ni=120,ri=50,ii=3,oi=2,si='{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}',
+ai=64,Na={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,
+endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,
+maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,
+headers:!0,resource:!0,logger:!0,clock:!0,random:!0},di=e=>typeof e=="number"&&e>=0&&e<1e13,ci={name:"node",version:"x".
+repeat(12),machine:"x".repeat(11),os:"linux"},jt=Symbol("hidden"),li=8192,ui=36e5,Aa={initialMs:3e4,maxMs:36e5},hi=4096,
+Ra=/^health-([0-9a-f]{8})\.json$/,fi=class{path;#e;#t;#i;#n;#l;#d;#u;#r;#c=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=
+n,this.#t=`health-${pt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#l=e,this.#d=r,this.#u=i,this.#r=
+this.#p()}get state(){return this.#r}isOpen(){return!this.#c&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(e){
 this.#c=!1;const t=this.#p(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#d()+Me(n,Aa,this.#u,e),i=(t?.notBefore??
 0)>r;return this.#h({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#d()+e;this.#c=!1;const n=this.#p();
 if(n&&n.notBefore>=t){this.#r=n;return}this.#h({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#h({failures:this.#r.
@@ -924,7 +924,7 @@ if(!t)return"";const n=new TextDecoder;let r="",i=0;try{for(let o=await t.read()
 length,i>Ua)return"";r+=n.decode(o.value,{stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var Ua=65536;
 function Ha(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{
 return}}var Ya=/^sender-[0-9a-f]{8}\.mjs$/,pi="NAT_TELEMETRY_SENDER",be=15e3,Va=250,za='var fe=["SIGINT","SIGTERM"],re={\
-SIGINT:130,SIGTERM:143},ke="/proc/self/status";function Me(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===v\
+SIGINT:130,SIGTERM:143},ke="/proc/self/status";function De(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===v\
 oid 0)return[];let t=r=>BigInt(re[r]-129);return fe.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var H=class extends Type\
 Error{constructor(n){super(`fetch failed: ${n}`),this.name="RequestNotBuilt"}};function Oe(e,n){return e?"its value is n\
 ot valid Unicode":n}function w(e){try{return e()}catch{return}}var O=class extends Error{reason;constructor(n,t){super(`\
@@ -940,26 +940,26 @@ turn}};return{allowed:(a,d)=>e.allowed(a,d),permissionsFollowLinks:e.permissions
 wed(a,"read")?e.realPath(a):void 0,ensureDir(a,d,u=!0){let c=a.length>1?a.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):a,l=[],m=e.l\
 stat(c);for(let f=c;m===void 0;){l.unshift(f);let h=G(f);if(h===void 0||l.length>lt)throw new O(c,"no_parent");if(!e.all\
 owed(h,"read"))break;m=e.lstat(f=h)}if(!u&&l.length>0)throw new O(c,"missing");if(t(e.uid,l.length>0?G(l[0]):c))throw ne\
-w O(c,l.length>0?"ancestor_not_owner":"not_owner");d&&l.length>0&&De(e,l[0]);for(let f of l)try{e.mkdir(f),f===l[0]&&r(f\
+w O(c,l.length>0?"ancestor_not_owner":"not_owner");d&&l.length>0&&Me(e,l[0]);for(let f of l)try{e.mkdir(f),f===l[0]&&r(f\
 ,e.removeDir)}catch(h){if(h instanceof O)throw h;let g=e.lstat(f);if(g===void 0)throw h;if(g.kind!=="directory")throw ne\
 w O(c,g.kind==="symlink"?"symlink":"not_a_directory");n(c,g,f===c?"not_owner":"ancestor_not_owner")}if(l.length>0&&(m=e.\
 lstat(c)),m?.kind==="symlink")throw new O(c,"symlink");if(m?.kind!=="directory")throw new O(c,"not_a_directory");if(!d)r\
 eturn!0;if(e.uid!==void 0&&m.uid!==e.uid)throw new O(c,"not_owner");if(m.mode!==void 0&&(m.mode&18)!==0)throw new O(c,"w\
-ritable_by_others");return De(e,c)},list:a=>e.list(a),checkPlace:a=>{De(e,a)},read:(a,d)=>e.read(a,d,o(a,d)),sizeOf:(a,d\
+ritable_by_others");return Me(e,c)},list:a=>e.list(a),checkPlace:a=>{Me(e,a)},read:(a,d)=>e.read(a,d,o(a,d)),sizeOf:(a,d\
 =!1)=>s(a,d)?.size,modifiedAt:a=>s(a,!0)?.modified,isPrivate(a){let d=s(a,!0)?.mode;return d!==void 0&&(d&18)===0},touch\
 (a,d){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new O(a,"not_allowed");e.touch(a,d,i(a))},create(a,d){e.creat\
 e(a,d),r(a,e.remove)},append:(a,d,u)=>e.append(a,d,o(a,u)),rename(a,d){let u=e.allowed(d,"read")?e.lstat(d):void 0;u!==v\
 oid 0&&o(d,1/0)(u),e.rename(a,d)},remove(a){if(!e.allowed(a,"write"))throw new O(a,"not_allowed");e.remove(a)}}}function\
- De(e,n,t=G(n),r=0){for(let o=t;o!==void 0;o=G(o),r++){if(r>=lt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===v\
+ Me(e,n,t=G(n),r=0){for(let o=t;o!==void 0;o=G(o),r++){if(r>=lt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===v\
 oid 0||e.uid===void 0&&i.mode!==void 0)return!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new O(\
 n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0){let s=Ho(e,o);if(s===void 0)throw new O(n,"ancestor_link\
-");if(!De(e,n,s))return!1;continue}if(!(i.mode===void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new O(n,"ancestor_wr\
+");if(!Me(e,n,s))return!1;continue}if(!(i.mode===void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new O(n,"ancestor_wr\
 itable_by_others");if((i.mode&16)!==0){if(e.gid===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new O(n,"ancesto\
 r_writable_by_group")}}}return!0}function Ho(e,n){let t=G(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink\
 (n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o===void 0||i===void 0))return Uo(r.startsWith("/")?r:`${o}/${r}`)=\
 ==i?i:void 0}function Uo(e){let n=[];for(let t of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.j\
 oin("/")}`}function Fe(e,n,t){let r=new Uint8Array(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let \
-s=new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r=s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function M(\
+s=new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r=s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function D(\
 e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function Y(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWit\
 h("/")}function G(e){let n=e.length>1?e.replace(/[\\\\/]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(\
 t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1)\
@@ -986,7 +986,7 @@ ZED",...me,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...pn];function Be(e,n,t){let 
 ==void 0;for(let s of Vo){let a=e(s);if(!(a===void 0||i&&s==="HTTP_PROXY"))if(!pn.includes(s))r[s]=a;else if(s!=="SSL_CE\
 RT_DIR")r[s]=o(a);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=a.split(d).map(o).join(d)}}for(let[s,a]of Ob\
 ject.entries(n))r[s]=pn.includes(s)?o(a):a;return r}function yn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.t\
-est(e)?e:M(n,e)}function he(e,n){let t=Yo(e,n);if(t===void 0)return{kind:"direct"};let r=bt(n,["no_proxy","NO_PROXY"]),[\
+est(e)?e:D(n,e)}function he(e,n){let t=Yo(e,n);if(t===void 0)return{kind:"direct"};let r=bt(n,["no_proxy","NO_PROXY"]),[\
 o]=r===void 0?[]:Wo(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Go(n(t)),setBy:t\
 }}function Yo(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==\
 void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return t&&bt(n,[...t,"all_proxy","ALL_PROXY"])}function ht(e,n,\
@@ -1060,49 +1060,49 @@ wn(r)).length>si(e)}catch{return!0}}function si(e){let n=o=>{let i=typeof o=="ob
 peof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_em\
 itter__;return n(t)+n(r)}function $t(e,n){let t=p=>{try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>t(\
 p)==="granted",o=()=>{let p=w(()=>e.permissions.querySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!0},\
-i=(p,x)=>r({name:x,path:p}),s=p=>r({name:"sys",kind:p})?w(()=>e[p]())??void 0:void 0,a=Ce(ft(e,{uid:s("uid"),gid:s("gid"\
-)},i)),d=(p,x)=>{try{let T=new TextEncoder().encode(x);for(;T.length>0;)T=T.subarray(p.writeSync(T))}catch{}},u=e===Ye&&\
+i=(p,S)=>r({name:S,path:p}),s=p=>r({name:"sys",kind:p})?w(()=>e[p]())??void 0:void 0,a=Ce(ft(e,{uid:s("uid"),gid:s("gid"\
+)},i)),d=(p,S)=>{try{let T=new TextEncoder().encode(S);for(;T.length>0;)T=T.subarray(p.writeSync(T))}catch{}},u=e===Ye&&\
 It?It:Pt(e),c=p=>e.build.os!=="windows"&&r({name:"run"})&&w(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{c(p)||e.exit(re[p]),set\
 Timeout(()=>e.exit(re[p]),100)},m=()=>globalThis.process?.stdin,f=()=>w(()=>e.stdin.readable.locked||Ue(m()))!==!1,h=new\
- q(p=>{let x=k=>{W(p,L=>L.beforeExit())&&k.preventDefault()},T=()=>{W(p,k=>k.exit(e.exitCode))},_=k=>{k.defaultPrevented\
-||W(p,L=>L.exit(1))},R=[["beforeunload",x],["error",_],["unhandledrejection",_]];for(let[k,L]of R)globalThis.addEventLis\
-tener(k,L);return Sn.add(T),()=>{for(let[k,L]of R)globalThis.removeEventListener(k,L);Sn.delete(T)}}),g=new q(p=>{if(e.b\
-uild.os!=="windows"&&!r({name:"run"}))return()=>{};let x=e.build.os==="linux"&&r({name:"read",path:ke})?w(()=>a.read(ke,\
-65536)):void 0,T=Me(x),_=fe.filter(R=>!T.includes(R)).map(R=>{let k=Ve(()=>{u.programListens(R)||(W(p,L=>L(R)),g.clear()\
-,l(R))});return w(()=>u.add(R,k)),[R,k]});return()=>{for(let[R,k]of _)w(()=>u.remove(R,k))}}),v=p=>{try{return e.env.get\
+ q(p=>{let S=R=>{W(p,L=>L.beforeExit())&&R.preventDefault()},T=()=>{W(p,R=>R.exit(e.exitCode))},_=R=>{R.defaultPrevented\
+||W(p,L=>L.exit(1))},x=[["beforeunload",S],["error",_],["unhandledrejection",_]];for(let[R,L]of x)globalThis.addEventLis\
+tener(R,L);return Sn.add(T),()=>{for(let[R,L]of x)globalThis.removeEventListener(R,L);Sn.delete(T)}}),g=new q(p=>{if(e.b\
+uild.os!=="windows"&&!r({name:"run"}))return()=>{};let S=e.build.os==="linux"&&r({name:"read",path:ke})?w(()=>a.read(ke,\
+65536)):void 0,T=De(S),_=fe.filter(x=>!T.includes(x)).map(x=>{let R=Ve(()=>{u.programListens(x)||(W(p,L=>L(x)),g.clear()\
+,l(x))});return w(()=>u.add(x,R)),[x,R]});return()=>{for(let[x,R]of _)w(()=>u.remove(x,R))}}),v=p=>{try{return e.env.get\
 (p),!1}catch{return!0}},A=p=>r({name:"env",variable:p})&&v(p),E=p=>!r({name:"env",variable:p})||v(p),b=p=>{try{return r(\
-{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},S=p=>{let x=ci(e,r,a,b);if(x)return{refused:x};let T=ui.find\
+{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},k=p=>{let S=ci(e,r,a,b);if(S)return{refused:S};let T=ui.find\
 (E);if(T!==void 0){let $=Oe(A(T),"--allow-env");return{refused:`the program may not read ${T} (${$}), which its requests\
  honour: a sender would not`}}let _=w(()=>e.execPath());if(!_||!r({name:"run",command:_}))return{refused:"the program ma\
-y not run Deno itself (--allow-run)"};let R=r({name:"read",path:"."})?w(()=>e.cwd()):void 0,k=[p.dir,...p.reads].map($=>\
-yn($,R)),L=[...k,_].find($=>$.includes(","));if(L!==void 0)return{refused:`Deno\'s permission flags cannot name a path wi\
-th a comma: ${L}`};if(e.build.os==="windows")return{executable:_,paths:k,cwd:R};let V=di.find(([$,ce])=>r({name:"run",co\
-mmand:$})&&(!ce||a.sizeOf($)!==void 0));return V?{executable:_,closer:V,paths:k,cwd:R}:{refused:`Deno passes inherited d\
+y not run Deno itself (--allow-run)"};let x=r({name:"read",path:"."})?w(()=>e.cwd()):void 0,R=[p.dir,...p.reads].map($=>\
+yn($,x)),L=[...R,_].find($=>$.includes(","));if(L!==void 0)return{refused:`Deno\'s permission flags cannot name a path wi\
+th a comma: ${L}`};if(e.build.os==="windows")return{executable:_,paths:R,cwd:x};let V=di.find(([$,ce])=>r({name:"run",co\
+mmand:$})&&(!ce||a.sizeOf($)!==void 0));return V?{executable:_,closer:V,paths:R,cwd:x}:{refused:`Deno passes inherited d\
 escriptors on; closing them needs --allow-run=${Lt}`}};return{env:b,envHidden:E,envNotUnicode:A,writeStderr:p=>d(e.stder\
 r,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>w(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode\
-(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,x,T,_){let R=new Set,k=0,L=async $=>{if(Number($.headers.get("\
+(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,S,T,_){let x=new Set,R=0,L=async $=>{if(Number($.headers.get("\
 content-length")??0)>_.maxBodyBytes)return At($);let ce=await li($,_.maxBodyBytes);if(ce===void 0)return At($);let te=ne\
 w URL($.url),le=await T({method:$.method,path:te.pathname+te.search,body:ce});return le?new Response(le.body??null,{stat\
-us:le.status,headers:le.headers}):(await new Promise(Re=>R.add(Re)),new Response(null,{status:503}))},V=e.serve({hostnam\
-e:p,port:x,onListen(){}},async $=>{if(k>=_.maxConnections)return new Response(null,{status:503,headers:{connection:"clos\
-e"}});k++;try{return await L($)}finally{k--}});return Promise.resolve({port:V.addr.port,async close(){for(let $ of R)$()\
+us:le.status,headers:le.headers}):(await new Promise(Re=>x.add(Re)),new Response(null,{status:503}))},V=e.serve({hostnam\
+e:p,port:S,onListen(){}},async $=>{if(R>=_.maxConnections)return new Response(null,{status:503,headers:{connection:"clos\
+e"}});R++;try{return await L($)}finally{R--}});return Promise.resolve({port:V.addr.port,async close(){for(let $ of x)$()\
 ;await V.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>perfo\
 rmance.now(),canConnect(p){try{return r({name:"net",host:Ot(p)})}catch{return!1}},sendsProxyCredentials(p){try{return me\
-.some(E)||wt(new URL(p),b)}catch{return!0}},async fetch(p,x){let T=St(new URL(p),b,A);if(T!==void 0)throw new H(T);retur\
-n await(n??globalThis.fetch)(p,x)},senderRefusal(p){let x=S(p);return"refused"in x?x.refused:void 0},senderCommand(p,x){\
-let T=S(x);if("refused"in T)return T;let{executable:_,closer:R,paths:k,cwd:L}=T,V=R&&ai(e,t),$=R?[...V?[V]:[],R[0],_]:[_\
-],ce=o()?"--allow-net":`--allow-net=${Ot(x.endpoint)}`,te=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--\
-no-npm","--no-remote"];te.push("--allow-sys=uid,gid",`--allow-env=${x.variables.join(",")}`,ce,`--allow-run=${$.join(","\
-)}`),te.push(`--allow-read=${k.join(",")}`,`--allow-write=${x.dir}`,p);let le={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_\
-JSON:"1"},Re=Be(b,{...x.set,...le},L);if(!R)return{argv:te,env:Re,cwd:x.dir};let ct=[R[0],"-c",R[2],"nat-telemetry-sende\
-r",...te];return V?{argv:[V,...ct],env:Re,cwd:x.dir,leavesSession:!0}:{argv:ct,env:Re,cwd:x.dir}},spawnDetached(p){try{l\
-et[x,...T]=p.argv,R={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Co\
-mmand(x,{args:T,env:p.env,cwd:p.cwd,...R}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf\
+.some(E)||wt(new URL(p),b)}catch{return!0}},async fetch(p,S){let T=St(new URL(p),b,A);if(T!==void 0)throw new H(T);retur\
+n await(n??globalThis.fetch)(p,S)},senderRefusal(p){let S=k(p);return"refused"in S?S.refused:void 0},senderCommand(p,S){\
+let T=k(S);if("refused"in T)return T;let{executable:_,closer:x,paths:R,cwd:L}=T,V=x&&ai(e,t),$=x?[...V?[V]:[],x[0],_]:[_\
+],ce=o()?"--allow-net":`--allow-net=${Ot(S.endpoint)}`,te=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--\
+no-npm","--no-remote"];te.push("--allow-sys=uid,gid",`--allow-env=${S.variables.join(",")}`,ce,`--allow-run=${$.join(","\
+)}`),te.push(`--allow-read=${R.join(",")}`,`--allow-write=${S.dir}`,p);let le={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_\
+JSON:"1"},Re=Be(b,{...S.set,...le},L);if(!x)return{argv:te,env:Re,cwd:S.dir};let ct=[x[0],"-c",x[2],"nat-telemetry-sende\
+r",...te];return V?{argv:[V,...ct],env:Re,cwd:S.dir,leavesSession:!0}:{argv:ct,env:Re,cwd:S.dir}},spawnDetached(p){try{l\
+et[S,...T]=p.argv,x={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Co\
+mmand(S,{args:T,env:p.env,cwd:p.cwd,...x}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf\
 :c,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&\
-He(a,I().os))return{async readRaw(p){let x=w(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let T=()=>{for(let[R,k]of _)w(()=>u\
-.remove(R,k))},_=fe.map(R=>{let k=()=>{w(()=>e.stdin.setRaw(!1)),!u.programListens(R)&&(T(),l(R))};return w(()=>u.add(R,\
-k)),[R,k]});try{let R=new Uint8Array(64);for(;;){let k=await e.stdin.read(R);if(p(k===null?Uint8Array.of(4):R.slice(0,k)\
-)!==void 0||k===null)return}}finally{e.stdin.setRaw(x),T()}}}},files:a,exiting:()=>Mt,onExit:p=>h.add(p),onInterrupt:p=>\
+He(a,I().os))return{async readRaw(p){let S=w(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let T=()=>{for(let[x,R]of _)w(()=>u\
+.remove(x,R))},_=fe.map(x=>{let R=()=>{w(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(T(),l(x))};return w(()=>u.add(x,\
+R)),[x,R]});try{let x=new Uint8Array(64);for(;;){let R=await e.stdin.read(x);if(p(R===null?Uint8Array.of(4):x.slice(0,R)\
+)!==void 0||R===null)return}}finally{e.stdin.setRaw(S),T()}}}},files:a,exiting:()=>Dt,onExit:p=>h.add(p),onInterrupt:p=>\
 g.add(p)}}var kt="/proc/self/ns/pid";function Ot(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="\
 https:"?443:80)}`}var Nt=["/usr/bin/setsid","/bin/setsid"];function ai(e,n){let t=Nt.map(r=>[n({name:"read",path:r}),n({\
 name:"run",command:r})]);if(!t.flat().includes("denied"))return Nt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;\
@@ -1118,9 +1118,9 @@ er,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{
  Pt(e){let n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,\
 i),wn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{p\
 rogramListens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var Ye=globalThis.De\
-no,Mt=!1,Sn=new Set;Ye&&globalThis.addEventListener("unload",()=>{Mt=!0;for(let e of Sn)e()});var It=typeof Ye?.addSigna\
+no,Dt=!1,Sn=new Set;Ye&&globalThis.addEventListener("unload",()=>{Dt=!0;for(let e of Sn)e()});var It=typeof Ye?.addSigna\
 lListener=="function"?Pt(Ye):void 0;var fi="/etc/hosts",mi=16<<20,hi=5e3,pi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELL\
-ED"]);function Dt(e,n,t){let r=e("node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"|\
+ED"]);function Mt(e,n,t){let r=e("node:dns");return(o,i,s)=>{let a=o.toLowerCase().replace(/\\.$/,"");if(a==="localhost"|\
 |a.endsWith(".localhost")||Ei(e,a))return r.lookup(o,i,s);let d=new r.Resolver({timeout:hi,tries:1}),u=()=>d.cancel();t.\
 addEventListener("abort",u,{once:!0});let c=(l,m)=>new Promise(f=>l.call(d,m,h=>f(h?.code)));(async()=>{for(let l of bi(\
 e,n,o)){let m=await Promise.all([c(d.resolve4,l),c(d.resolve6,l)]);if(m.some(f=>pi.has(f??"")))return!1;if(m.includes(vo\
@@ -1136,7 +1136,7 @@ ileSync(n,"latin1"):""}function Ei(e,n){let t=w(()=>Ct(e("node:fs"),fi,mi))??"",
 );for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)\
 +1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function Ft(e,n){let{Buffer:t}=globalThis;return(r,o)=>n\
 ew Promise((i,s)=>{let a=new URL(r),d=he(a,n);if(d.kind==="unusable")return s(new H(d.reason));let u=a.protocol==="https\
-:",c=Dt(e,n,o.signal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"\
+:",c=Mt(e,n,o.signal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"\
 identity"},signal:o.signal};if(d.kind==="direct")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,h=o.signal;l.createConnection\
 =(g,v)=>{(u?wi(e,c,f,a,h):Bt(e,c,f,h)).then(E=>v(null,E),E=>v(E))},u||(l.path=`${a.protocol}//${a.host}${a.pathname}${a.\
 search}`,f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").reques\
@@ -1168,7 +1168,7 @@ toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},per
 ==void 0||w(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});ret\
 urn h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>w(()=>(e.realpathSync.native??e.realpathSync)(f)\
 ),readLink:f=>w(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,h,g){let v=a\
-(f,o("O_RDONLY"),g);if(v!==void 0)try{let A=s(e.fstatSync(v));g(A);let E=Fe((b,S)=>e.readSync(v,b,S,b.length-S,null),A.s\
+(f,o("O_RDONLY"),g);if(v!==void 0)try{let A=s(e.fstatSync(v));g(A);let E=Fe((b,k)=>e.readSync(v,b,k,b.length-k,null),A.s\
 ize,h);return g({...A,size:E.length}),m(f,E)}finally{e.closeSync(v)}},create(f,h){let g=a(f,o("O_WRONLY")|o("O_CREAT")|o\
 ("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(h))}catch(v\
 ){throw e.closeSync(g),e.unlinkSync(f),v}e.closeSync(g)},append(f,h,g){let v=a(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"\
@@ -1182,18 +1182,18 @@ nref();try{e.removeListener("beforeExit",r)}catch{}}}}}var Ut,jt=!1;function Yt(
 Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(Ut,0,0,e).value).then(()=>n(),()=>{jt=!0,n()}),!0\
 }catch{return!1}}var Ti={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function qt(e,n){let t,r=()=>t??=xi(e),o=\
 ({dir:u})=>{let c=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${I().name}\
- cannot run a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:m}=r();return Mi(e,l,m)},i=!1,s=new q(u=>Xt(e\
+ cannot run a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:m}=r();return Di(e,l,m)},i=!1,s=new q(u=>Xt(e\
 ,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],["exit",m=>{i=!0,W(u,f=>f.exit(m))}]])),a=u=>e.platform!=="win32"&&w(()=>(\
 e.kill(e.pid,u),!0))===!0,d=new q(u=>{if(e.pid===1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:voi\
-d 0,l=Me(w(()=>c?.read(ke,65536)));return Xt(e,fe.filter(m=>!l.includes(m)).map(m=>{let f=Ve(()=>{Rt(e,m)||(W(u,h=>h(m))\
+d 0,l=De(w(()=>c?.read(ke,65536)));return Xt(e,fe.filter(m=>!l.includes(m)).map(m=>{let f=Ve(()=>{Rt(e,m)||(W(u,h=>h(m))\
 ,d.clear(),a(m)||e.exit(re[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>Wt(e.\
 stderr,u),writeStdout:u=>Wt(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u)\
 {e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=\
 e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let h=f.createServer((v,A)=>{l\
 et E=()=>{A.writeHead(413,{"content-type":"application/json",connection:"close"}),A.end(\'{"error":"the body is too large\
-"}\',()=>v.socket.destroy())};if(Number(v.headers["content-length"]??0)>m.maxBodyBytes)return E();let b=new TextDecoder,S\
-="",p=0,x=!1;v.on("data",T=>{if(!x){if(p+=T.length,p>m.maxBodyBytes)return x=!0,S="",v.pause(),E();S+=b.decode(T,{stream\
-:!0})}}),v.on("end",async()=>{if(x)return;let T=await l({method:v.method??"GET",path:v.url??"/",body:S});T&&(A.writeHead\
+"}\',()=>v.socket.destroy())};if(Number(v.headers["content-length"]??0)>m.maxBodyBytes)return E();let b=new TextDecoder,k\
+="",p=0,S=!1;v.on("data",T=>{if(!S){if(p+=T.length,p>m.maxBodyBytes)return S=!0,k="",v.pause(),E();k+=b.decode(T,{stream\
+:!0})}}),v.on("end",async()=>{if(S)return;let T=await l({method:v.method??"GET",path:v.url??"/",body:k});T&&(A.writeHead\
 (T.status,T.headers??{}),A.end(T.body))})});h.maxConnections=m.maxConnections,await new Promise((v,A)=>{h.once("error",A\
 ),h.listen(c,u,v)});let g=h.address();return{port:typeof g=="object"&&g?g.port:c,close:()=>new Promise(v=>{h.close(()=>v\
 ()),h.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:Vt(e),watchTick:e.versions.\
@@ -1201,9 +1201,9 @@ bun?void 0:Yt,monotonicMs(){let[u,c]=e.hrtime();return u*1e3+c/1e6},canConnect:(
 nal(){let{fs:u}=r(),c=m=>w(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return\
 ;let{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&w(()=>Ue(l))===!1&&He(r().files,I().os)\
 )return{readRaw:m=>new Promise(f=>{let h=l.isRaw===!0,g=E=>{l.removeListener("data",v),l.removeListener("end",A),w(()=>l\
-.setRawMode?.(h)),l.pause(),E!==void 0&&E.length>0&&w(()=>l.unshift(E)),f()},v=E=>{let b=new Uint8Array(E??[]),S;try{S=m\
-(b)}catch{S=b.length}S!==void 0&&g(b.subarray(S))},A=()=>{w(()=>m(Uint8Array.of(4))),g()};l.on("data",v),l.on("end",A),l\
-.setRawMode?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Ft(u=>e.getBuiltinModule(u),u=>e.env[u]):Di(n.fe\
+.setRawMode?.(h)),l.pause(),E!==void 0&&E.length>0&&w(()=>l.unshift(E)),f()},v=E=>{let b=new Uint8Array(E??[]),k;try{k=m\
+(b)}catch{k=b.length}k!==void 0&&g(b.subarray(k))},A=()=>{w(()=>m(Uint8Array.of(4))),g()};l.on("data",v),l.on("end",A),l\
+.setRawMode?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Ft(u=>e.getBuiltinModule(u),u=>e.env[u]):Mi(n.fe\
 tchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun\
 ?Ti:{},f=Be(g=>e.env[g],{...c.set,...m},w(()=>e.cwd?.())),h=e.versions.bun?[]:Ai(e);return{argv:[e.execPath,...h,u],env:\
 f,cwd:c.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let A=["ignore","ignore","ig\
@@ -1227,7 +1227,7 @@ void 0&&(Oi.test(a)?t.set(a,!o):Ni.test(a)&&!o&&t.set(a,s??n[++r]??""))}return[.
 var $i=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Gt=/--(?:experimental[-_])?permission|--allow[-_]/,Li=/^--experimental[\
 -_](?:default[-_])?config[-_]file/;function Pi(e,n,t){return n!==void 0&&Gt.test(n)||!e.some(r=>r==="--permission"||r===\
 "--experimental-permission")?!1:e.every(r=>{if(Gt.test(r)&&/^[^=]*_/.test(r)||Li.test(r))return!1;let o=$i.exec(r);if(!o\
-)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&Y(i,t)})}function Mi(e,n,t){let r=e.getBuiltinModu\
+)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&Y(i,t)})}function Di(e,n,t){let r=e.getBuiltinModu\
 le;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged b\
 y pkg: its executable runs only the program":w(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: i\
 ts executable runs only the program":w(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without \
@@ -1236,7 +1236,7 @@ lags its sender would not get as they are (given in NODE_OPTIONS or a configurat
 js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read oth\
 erwise: relative, or with a space, quote or backslash)":je({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>\
 w(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?w(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this run\
-time cannot start processes"}function Di(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=he(new\
+time cannot start processes"}function Mi(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=he(new\
  URL(o),n);if(s.kind==="unusable")throw new H(s.reason);if(s.kind==="proxy"&&!t)throw new H("this runtime\'s fetch cannot\
  use a proxy");try{return await r(o,{...i,proxy:s.kind==="proxy"?Ci(s.proxy):!1})}catch(a){throw w(()=>a?.code)==="Unsup\
 portedProxyProtocol"?new H("the proxy setting\'s scheme is not supported"):a}}}function Ci({protocol:e,hostname:n,port:t,\
@@ -1309,8 +1309,8 @@ ents.telemetry.data.nvidia.com/v1.1/events/json";function Ee(e){if(e!==void 0)re
 .toLowerCase())}function Xi(){return qi(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function be(e){return Oe(y().envN\
 otUnicode?.(e)===!0,"its permissions")}function qi(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var \
 Ji=["","0","false","no","off"];function Ze(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new\
- URL(e).protocol)}catch{return!1}}function mr(){let e=y().env,n=[],t=(E,b)=>{let S=e(E);return S!==void 0&&!Zi(S)&&n.pus\
-h(`${E}=${N(S)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${b}`),Ee(S)};t("NAT_TELEMETRY_ENABLED"\
+ URL(e).protocol)}catch{return!1}}function mr(){let e=y().env,n=[],t=(E,b)=>{let k=e(E);return k!==void 0&&!Zi(k)&&n.pus\
+h(`${E}=${N(k)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${b}`),Ee(k)};t("NAT_TELEMETRY_ENABLED"\
 ,"so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Xi();for\
 (let E of Ki)y().envHidden?.(E)===!0&&!(E==="CI"&&o)&&r.push(E);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r\
 .includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT");s!==void 0&&!Ze(s)&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(\
@@ -1343,12 +1343,12 @@ N(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no 
 ],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):Y(\
 o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_\
 DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!Y(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute\
- path: ignored, as the XDG specification says`);else if(i)return M(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOC\
+ path: ignored, as the XDG specification says`);else if(i)return D(i,"nat/telemetry");let s;if(n==="win32"){let a=e("LOC\
 ALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=e("H\
-OME");s=a?M(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?voi\
+OME");s=a?D(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?voi\
 d r("there is no home directory"):Y(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there")\
 ,void r("the home directory is not an absolute path"))}function pr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMP\
-DIR");return M(r&&Y(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function On(){let e=y();if(Ee(e.env("NAT_TELEMETRY_DEBUG")))retu\
+DIR");return D(r&&Y(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function On(){let e=y();if(Ee(e.env("NAT_TELEMETRY_DEBUG")))retu\
 rn n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function gr(e){let n;return()=>n??=new RegExp(e,"u")}var Qd=gr(String.raw`[\
 \\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var eu=gr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?\
 :\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var Nn="1.5",du=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"compl\
@@ -1363,7 +1363,7 @@ ror(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${N(
 h milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function ns(e){return e===ve}function F(e){let n=JS\
 ON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?ts(n):n}function ts(e){let n="",t=!1;for(let r=0;r<e.length;\
 r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n\
-}function D(e){let n=e.search(rs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeA\
+}function M(e){let n=e.search(rs);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeA\
 t(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var rs=/[^\\x00-\\\
 x7f]/;var os="184482118588404";function Ae(e){let n=B(e);if(!(n>=-en&&n<=en))throw new RangeError("Invalid time value");\
 let t=B(n/1e3);if(t!==An.second){let r=B(t/yr),o=t-r*yr,i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;An={second\
@@ -1373,8 +1373,8 @@ let t=B(n/1e3);if(t!==An.second){let r=B(t/yr),o=t-r*yr,i=`${K(B(o/3600),2)}:${K
 `}-${K(a,2)}-${K(s,2)}`}var B=e=>{let n=e-e%1;return n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return\
  t},yr=86400,en=864e13;function br(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)\
 }`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=F(as(e));if(n!==Qe.n\
-ame){let o=F(n);Qe={name:n,json:o,bytes:D(o)}}let r=Ae(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":$\
-{Qe.json}}`,bytes:ss+r.length+D(t)+Qe.bytes}}var Qe={name:"",json:"",bytes:0},ss=31;function as(e){let n=(s,a)=>new Type\
+ame){let o=F(n);Qe={name:n,json:o,bytes:M(o)}}let r=Ae(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":$\
+{Qe.json}}`,bytes:ss+r.length+M(t)+Qe.bytes}}var Qe={name:"",json:"",bytes:0},ss=31;function as(e){let n=(s,a)=>new Type\
 Error(`Event \'${e.name}\' ${s} cannot be read: ${U(a)}`),t;try{t=e.parameters()}catch(s){throw n("parameters",s)}try{t?.t\
 hen}catch(s){throw n("parameters() returned an object that",s)}if(er(t)){try{Promise.prototype.then.call(t,void 0,()=>{}\
 )}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!ge(t))t\
@@ -1392,7 +1392,7 @@ defined",integrationId:"undefined",productName:"undefined",productVersion:"undef
 ,sessionId:n.sessionId??"undefined",userId:"undefined"}}function $n(e,n){return Ke(`${F(e).slice(0,-1)},"events":[`,n,"]\
 }")}var vr=/[A-Za-z0-9_-]/,ds=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}\
 :\\d{2}:\\d{2}(?:\\.\\d+)?)/,us=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|\
-[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function wr(e){return new Mn(e).document()}var Mn\
+[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function wr(e){return new Dn(e).document()}var Dn\
 =class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#R(),this.#n>=this.#\
 e.length)return n;this.#s()==="["?t=this.#c(n):this.#d(t),this.#m()}}#c(n){let t=this.#e.startsWith("[[",this.#n);this.#\
 n+=t?2:1;let r=this.#l();this.#O(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){let u=Ln(\
@@ -1441,9 +1441,9 @@ ction nn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,con
 eof e=="object"&&e!==null&&!Array.isArray(e)}function tn(e){let n=e.charCodeAt(0);return n<32||n===127}function cs(e){le\
 t n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ls\
 ="1.0";function rn(){if(Or())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE\
-")||(t?M(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Dn?.given!==r\
-){let o=n?.realPath(".");Dn={given:r,path:o===void 0?r:M(o,r)}}return Dn.path}function kr(){return(Q?Z:void 0)??rn()}var\
- Dn;function Or(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e\
+")||(t?D(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Mn?.given!==r\
+){let o=n?.realPath(".");Mn={given:r,path:o===void 0?r:D(o,r)}}return Mn.path}function kr(){return(Q?Z:void 0)??rn()}var\
+ Mn;function Or(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e\
 ("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var fs=65536;function Fn(e,n=!1){let t=y().files;if(!t)return{st\
 ate:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"\
 };let r;try{r=t.read(e,fs)}catch(o){return Cn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s to\
@@ -1478,7 +1478,7 @@ oid 0,Bn=Z===void 0?{}:{text:e.text,modified:y().files?.modifiedAt(Z)}}function 
 e=Vn();return e.enabled||e.source==="default"?void 0:e.source}function Pr(){return se()&&Q}function zn(){let e=se(),{ena\
 bled:n,source:t,problem:r}=Nr(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`${t}, which the program may not re\
 ad (${be(t)})`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:we??"the \
-program (setTelemetryEnabled)"}}var Jn=2**31-1,gs=25,Xn={min:50,max:250},Mr=4,qn=1e3,ys=(Mr+1)*Xn.max,Te={guarded:new Se\
+program (setTelemetryEnabled)"}}var Jn=2**31-1,gs=25,Xn={min:50,max:250},Dr=4,qn=1e3,ys=(Dr+1)*Xn.max,Te={guarded:new Se\
 t,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,thi\
 s.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)\
 },listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(qn,e)){this.ticking=!0;retu\
@@ -1486,8 +1486,8 @@ rn}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(qn)
 his.look)}catch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(\
 e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+ys)/qn),\
 end:a},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=gs||l===0\
-)return a();u(Math.min(Math.max(f,Xn.min),Xn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Mr),t||(i=w(()=>y().ho\
-ldOpen?.())),s}function Dr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Da\
+)return a();u(Math.min(Math.max(f,Xn.min),Xn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Dr),t||(i=w(()=>y().ho\
+ldOpen?.())),s}function Mr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Da\
 te.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min(n.maxMs,\
 n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var bs=3,Cr=!1;function Fr(){Cr=!0}var Es=new Set([\
 407,408,429,500,502,503,504]),vs=new Set([501,505]);function ws(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{ki\
@@ -1498,7 +1498,7 @@ timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventL
 romise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{le\
 t a=e.url,d=new URL(a).origin,u=e.classify??ws;for(;;s++){let c=new URL(a).origin===d?e.headers:void 0,l=await Promise.r\
 ace([e.fetch(a,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.si\
-gnal}),i]),m=Ss(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Dr(l.he\
+gnal}),i]),m=Ss(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Mr(l.he\
 aders.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=await Promise.race([Ts(l),i]).c\
 atch(()=>{});return u(m,h,v)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(s===bs)return{ki\
 nd:"rejected",reason:"too_many_redirects"};let g=_s(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(\
@@ -1530,7 +1530,7 @@ is.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=th
 fresh(){this.#u||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#a())}#p(){let n=Ns(this\
 .#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#a(){try{this.#c.remove(this.\
 path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.\
-#t}),o=D(r)<=Hr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};fu\
+#t}),o=M(r)<=Hr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};fu\
 nction Ur(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tri\
 ed before ${Ae(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var jr=36e5,sn=64,ue={maxEvents:1e3,maxBytes:1048576,maxAg\
 eMs:7*864e5},Vr=6e4,Yr=6e4,Jr=64,As=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Zn=/^([lc])-(\\d{13\
@@ -1567,343 +1567,343 @@ turn[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Zt.exec(o),s=Gr(o,n);s?
 this.dir}/${o}`}):i&&n-Number(i[1])>jr&&r<sn&&this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){le\
 t r={},o=this.#n,i={maxAgeMs:Math.max(o.maxAgeMs,ue.maxAgeMs),maxEvents:Math.max(o.maxEvents,ue.maxEvents),maxBytes:Math\
 .max(o.maxBytes,ue.maxBytes)},s=b=>b.key===this.key||b.key===void 0,a=b=>n-b.time>(s(b)?o.maxAgeMs:i.maxAgeMs),d=this.#o\
-(),u={events:0,bytes:0},c={events:0,bytes:0},l=(b,S,p)=>{s(b)&&([u.events,u.bytes]=[u.events+S,u.bytes+p]),[c.events,c.b\
-ytes]=[c.events+S,c.bytes+p]};for(let b of d)l(b,b.events,b.bytes);let m=(b,S)=>b.events>S.maxEvents||b.bytes>S.maxBytes\
+(),u={events:0,bytes:0},c={events:0,bytes:0},l=(b,k,p)=>{s(b)&&([u.events,u.bytes]=[u.events+k,u.bytes+p]),[c.events,c.b\
+ytes]=[c.events+k,c.bytes+p]};for(let b of d)l(b,b.events,b.bytes);let m=(b,k)=>b.events>k.maxEvents||b.bytes>k.maxBytes\
 ;if(!m(u,o)&&!m(c,i)&&!d.some(a))return r;let f=d.filter(b=>t.includes(b.name)),h=Math.min(...f.map(b=>b.time)),g=b=>thi\
-s.#e.modifiedAt(`${this.dir}/${b}`),v=Math.max(...f.map(b=>g(b.name)??-1/0)),A=b=>{if(b.time<h)return!1;let S=g(b.name);\
-return S===void 0||!Number.isFinite(v)?b.time-h<=Yr:Math.abs(S-v)<=Yr},E=d.filter(b=>!t.includes(b.name)).sort((b,S)=>b.\
-time-S.time);for(let b=0;b<sn;){let S=E.find(a)??(m(u,o)?E.find(s):m(c,i)?E[0]:void 0);if(S===void 0)break;E.splice(E.in\
-dexOf(S),1);let p=a(S);if(!p&&A(S))continue;b++,l(S,-S.events,-S.bytes);let x=s(S)?{events:Math.min(o.maxEvents-u.events\
-,i.maxEvents-c.events),bytes:Math.min(o.maxBytes-u.bytes,i.maxBytes-c.bytes)}:{events:i.maxEvents-c.events,bytes:i.maxBy\
-tes-c.bytes};if(!p&&x.events>0&&x.bytes>0){let _=this.#p(S,x.events,x.bytes,n);if(_===void 0)continue;l(S,_.kept.events,\
-_.kept.bytes),P(r,"spool_corrupt",_.corrupt),P(r,"spool_full",_.cut);continue}let T=this.#c(`${this.dir}/${S.name}`,S);t\
-his.#a(S.name)&&(P(r,"spool_corrupt",T.corrupt),P(r,p?"spool_expired":"spool_full",T.valid.length+T.expired))}return r}#\
-p(n,t,r,o){let i=qr(n.name,o+Vr),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catc\
-h{return}let{valid:a,corrupt:d}=this.#c(`${this.dir}/${i}`,n),u=a.map(an),{first:c,bytes:l}=Wr(u,t,r),m=u.slice(c),f={ke\
-pt:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:void 0;let h=ze(this.dir,o),g=()=>{try\
-{this.#e.remove(h)}catch{}};try{this.#e.create(h,Xr(m))}catch{if(g(),!this.#a(i))return;try{this.#t(m,n.time,n.key)}catc\
-h{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-s>Vr/2)return void g();try{this.#\
-e.rename(h,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${zr(m,n.time,n.key)}\
-`)}catch{}return f}#a(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Gr(e,n){let t=Zn.ex\
-ec(e);return t?$s(t,n)?Ie(t[3]):void 0:Ie(e)}function Ie(e){let n=As.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(\
-Number(n[2]),Math.floor(t/Jr));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Wr(e,n,t){let r=Math.\
-max(0,e.length-n),o=e.slice(r).reduce((i,s)=>i+s.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes\
-:o}}function zr(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${\
-J()}.jsonl`}function Xr(e){return e.map(n=>`${n.text}\n`).join("")}function an(e){let n=`{"retries":${e.retries},"schemaV\
-ersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientV\
-ersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function qr(e,n){return`\
-l-${z(n)}-${e}`}function Zr([,e,n]){return e==="l"?Number(n):Number(n)+Is}function $s(e,n){return n>Zr(e)}function Ls(e)\
-{try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:s}=JSON.parse(e);if(!(Number.isSafeInte\
-ger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof s?.na\
-me=="string"&&s.name!==""&&typeof s.ts=="string"&&In(s.parameters)===void 0))return;let d={json:F(s),schemaVersion:t,ses\
-sionId:r,retries:n,timestamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{return}}function Ps(e,n){return e.spool\
-Fallback?pr(y().env,I().os,n?.uid):void 0}function Ms(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Qn(e),a=e\
-.noSpool??"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,s,l=>a=l,r),u=Ps(e,n);if(d&&u!==void 0&&r==="w\
-ork"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i,s);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}i\
-f(d||u===void 0)return!d&&o!==void 0&&t(a),d;let c=ne.open(u,n,i,s,l=>a+=`; nor in ${u}: ${l}`,r);return t(a,c?.dir),c}v\
-ar dn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}st\
-atic open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let \
-s=y().files;if(!s)return null;let a=Ms(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new on(s,a.dir,r.url,\
-o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),\
-t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:D(a.json),notBefore:0})),s=i.filter(({bytes:a})=>a>th\
-is.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),P(o,"event_too_large",s.length),{events:i.\
-filter(({bytes:a})=>a<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clo\
-ck()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{clai\
-m:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#\
-n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(l\
-et n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)\
-o.until-r<t&&this.spool.renew(o,r+n)}};function Qn(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}\
-=e,s={version:i&&r!==ye?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Ob\
-ject.entries(t.resource).sort(),fetch:i?"own":void 0},a=F(s);return Kr(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}va\
-r Ds=0xe677d21fdbff;function Qr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof ve))\
-return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cann\
-ot be inspected"}}try{let{schemaVersion:i,timestamp:s}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"sch\
-emaVersion is not a string"};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite numb\
-er"};if(s<0||s>Ds)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats car\
-ry"};let{json:a,bytes:d}=br(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(\
-o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attribut\
-es and NAT_TELEMETRY_FORMAT make larger)`}:{json:a,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:s,retri\
-es:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function eo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0\
-;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVers\
-ion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function Cs(e){let n=e.replace(/\
-^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?12\
-7(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function no(e,n){if(e.kind!=="http")return;let\
- t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Cs(t.hostname))return;let r=[...t.username||t.password?["t\
-he URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===\
-0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function to(e,n=I()){let t=({schemaVersion:r,sessi\
-onId:o,clientVersion:i=e},s)=>Er(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"\
-nat",encode:(r,o)=>$n(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D($n(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}f\
-unction ro(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new Wea\
-kMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(ar(i))),s};return{name:"otlp",encode:i=>Rn(i.map(o\
-),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D(Rn([],i.sessionId,t(i),n)),eventBytes:i=>D(o(i)),readsAnswer:!0,resource:{..\
-.e.resourceAttributes,"service.name":e.serviceName},classify:dr}}var Fs="http://localhost:4318/v1/logs",Bs=120,Hs=50,Us=\
-3,js=2,oo=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',uo=64,Vs={flushIntervalSeconds:!0,maxQueueSize:\
-!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0\
-,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolM\
-axEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:\
-!0,clock:!0,random:!0};function $e(e={}){if(!ge(e))throw new TypeError(`Cannot create handler: options must be an object\
-, got ${N(e)}`);let n=xn(e,Vs);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(p,x,T)=>{let _=e[p]===void\
- 0?x:e[p],R=T.integer?`${T.sign} integer`:`${T.sign} number`,k=`Cannot create handler: \'${p}\' must be a ${R}`;if(typeof \
-_!="number"||Number.isNaN(_))throw new TypeError(`${k}, got ${N(_)}`);if(!((T.sign==="positive"?_>0:_>=0)&&(T.integer?Nu\
-mber.isSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${k}, got ${_}`);if(T.timer&&_*1e3>Jn)throw new RangeEr\
-ror(`Cannot create handler: \'${p}\' must be at most ${Jn/1e3} seconds (the longest a timer can wait), got ${_}`);return _\
-},r=(p,x,T)=>{let _=e[p]===void 0?T:e[p];if(typeof _!==x)throw new TypeError(`Cannot create handler: \'${p}\' must be a ${\
-x}, got ${N(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0}\
-,a=t("requestTimeoutSeconds",js,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new Range\
-Error(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=mr()\
-,l=r("sourceClientVersion","string",ye),m=fo("resource",e.resource),f=r("sessionId","string","undefined"),h=so(e.format,\
-c.format),g=nt(h,l,{...c.otlpResource,...m}),v=et(g,c.sessionPrefix+f),A=so(e.format,void 0),E=et(nt(A,l,m,co),f),b=t("m\
-axEventBytes",32768,s);if(b<E.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least $\
-{E.eventBytes} (the smallest event), got ${b}`);let S=t("maxBatchBytes",5e5,s);if(S<E.batchBytes){let p=`one ${A} envelo\
-pe holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersio\
-n\', \'sessionId\' or \'resource\' make ${p} ${E.batchBytes} bytes, more than \'maxBatchBytes\' (${S} by default)`:`Cannot crea\
-te handler: \'maxBatchBytes\' must be at least ${E.batchBytes} (${p}), got ${S}`)}return{flushIntervalMs:t("flushIntervalS\
-econds",Bs,o)*1e3,maxQueueSize:t("maxQueueSize",Hs,s),maxRetries:t("maxRetries",Us,{sign:"non-negative",integer:!0}),req\
-uestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvent\
-s:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(b,S-v.envelopeBytes-uo),maxEventBytesOption:b,maxBatchBytes:S,sour\
-ceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Gs(e.endpoint,c.endpointHidden?tt:c.endpoint??(h==="otlp"?c.otlpEndpo\
-intHidden?tt:c.otlpEndpoint??Fs:void 0),c.dryRun),spoolDir:Ws(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the progra\
-m\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spool\
-Fallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ue.maxEvents,s),maxBytes:t("spoolMaxBytes",ue.maxBytes,s),maxAgeMs:t(\
-"spoolMaxAgeDays",ue.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:qs(e.captureInterrupts),handOff:Xs(e.han\
-dOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otlpHea\
-ders:{},...zs(e.headers)},fetch:r("fetch","function",y().fetch??((p,x)=>globalThis.fetch(p,x))),logger:r("logger","funct\
-ion",()=>{}),clock:Ys(r("clock","function",Date.now)),random:r("random","function",Ne)}}function Ys(e){let n;try{n=e()}c\
-atch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method needs its object: () => performanc\
-e.timeOrigin + performance.now())`)}if(!io(n))throw new RangeError(`Cannot create handler: \'clock\' must return epoch mil\
-liseconds, got ${N(n)}`);return e===Date.now?e:()=>{try{let t=e();return io(t)?t:Date.now()}catch{return Date.now()}}}va\
-r io=e=>typeof e=="number"&&e>=0&&e<1e13;function et(e,n){let t={json:oo,bytes:D(oo),schemaVersion:Nn,sessionId:n,timest\
-amp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:\
-o+uo+r,envelopeBytes:o}}function nt(e,n,t,r){return e==="otlp"?ro({serviceName:t["service.name"]??or,serviceVersion:n,re\
-sourceAttributes:t},r):to(n,r)}var co={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function lo\
-(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=et(nt(n.name,t,r,co),"undefined");return{maxBatchBytes:Math\
-.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var tt=Symbol("hidden");f\
-unction Gs(e,n,t){if(e!==void 0&&(typeof e!="string"||!Ze(e)))throw new TypeError(`Cannot create handler: \'endpoint\' mus\
-t be an http(s) URL, "" or "stdout", got ${N(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===tt)return{kind:"none",reas\
-on:"endpoint_hidden"};let r=e??n??fr;return Ze(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:\
-{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Ws(e,n){if(e!==!1){if(e===void 0)return n;if(typeof\
- e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${N\
-(e)}`);if(!Y(e,I().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one m\
-oves with the working directory), got ${N(e)}`);return e}}function so(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw ne\
-w TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase()==\
-="otlp"?"otlp":"nat")}function fo(e,n){if(n===void 0)return{};if(!(ge(n)&&Object.values(n).every(r=>typeof r=="string"))\
-)throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);return{...n}}var ao=8192\
-;function zs(e){let n=fo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>ao)throw new R\
-angeError(`Cannot create handler: \'headers\' must add at most ${ao} bytes to a request (servers refuse a larger head), go\
-t ${t}`);for(let[r,o]of Object.entries(n)){if(!qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have hea\
-der names (RFC 9110 tokens), got ${N(r)}`);if(Xe(r))throw new TypeError(`Cannot create handler: \'headers\' must not set $\
-{N(r)}: the HTTP client frames the request itself`);if(!Je(o))throw new TypeError("Cannot create handler: \'headers\' must\
- have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no lea\
-ding or trailing space), got a bad value for "+N(r))}return n}function Xs(e,n){return e!==void 0?{enabled:e,source:"hand\
-Off option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enable\
-d:!0,source:"default"}}function qs(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")retu\
-rn e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var \
-un=/^sender-[0-9a-f]{8}\\.mjs$/,Le="NAT_TELEMETRY_SENDER";function cn(e,n){return{...e,[Le]:JSON.stringify(n)}}function m\
-o(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="\
-string"?n:void 0}catch{return}}var X=15e3,Js=250;function _e(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{\
-12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=\
-a[2]==="lock"?X:Js;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).push(s):fn(e,`${n}/${s}`)}return i.locks.sort(),i.marks\
-.sort(),i}function ln(e,n,t,r){try{return _e(e,n,t,r).locks.length>0}catch{return!1}}function ho(e,n,t){let r;try{e.ensu\
-reDir(n,!0);let o=_e(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-\
-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let s=_e(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(fn(e,\
-`${n}/${r}`),"at work")}catch{return r}}function po(e,n,t){t!==void 0&&ot(e,n,()=>[t])}function go(e,n,t){ot(e,n,()=>_e(\
-e,n,t,Date.now()).marks)}async function yo(e,n,t){for(let r=0;r<Ks;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=\
-_e(e,n,t,o);if(i.locks.length>0){rt(e,n,i.marks);return}let s=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${s}`,"")\
-;let{locks:a,marks:d}=_e(e,n,t,o);if(a.join()===s)return rt(e,n,d),s;fn(e,`${n}/${s}`)}catch{return}await new Promise(i=\
->setTimeout(i,10+Ne()*50))}}var Ks=5;function bo(e,n,t){ot(e,n,()=>[t])}function ot(e,n,t){try{e.ensureDir(n,!0,!1),rt(e\
-,n,t())}catch{}}function rt(e,n,t){for(let r of t)fn(e,`${n}/${r}`)}function fn(e,n){try{e.remove(n)}catch{}}var ea=6e4,\
-na=1e3,ta=[Le,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ra(e\
-,n,t){let r=oa(e,n,t);return r.handOff?r:{...r,outcome:Eo(e,n)}}function Eo(e,n){return e.sink.kind==="none"?"dropped":v\
-o(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}function vo(e){return e.sink.kind!=="http\
-"||y().canConnect(e.sink.url)}function oa(e,n,t){try{let r=_o(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{hand\
-Off:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=xo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);re\
-turn m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);\
-if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,c={...sa(e,o.dir),successor:u,onByConsentFile:Pr(\
-)};return{handOff:!0,command:{...a,env:cn(a.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed ($\
-{r})`}}}function wo(e,n,t){let r=ra(e,n,t);return r.handOff&&r.command&&!da(r.backlog)?{handOff:!1,reason:"the sender\'s \
-script is not in the spool directory and cannot be written",outcome:Eo(e,r.backlog)}:r}function So(e){try{let{spool:n,he\
-alth:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=ho(r,n.dir,n.key);if(o==="at wor\
-k")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():po(r,n.dir,o),i}catch{return"\
-failed"}}function To(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=\
-e;return _o(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(xo(t.url,n.spool.dir))!==void 0}function xo(e,n){let t=\
-kr(),r=t===void 0?void 0:ia(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ta,...me,"HOME","USERPROFIL\
-E"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ia(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replac\
-e(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?\
-void 0:M(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function _o(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)retur\
-n`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetc\
-h)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-na)return`\
-a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned of\
-f during the run";let i=Se();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i\
-}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory\
-";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --all\
-ow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sen\
-der\'s script there";if(!vo(e))return"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.i\
-sOpen())return;let u=e.clock(),c=s.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===vo\
-id 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ea&&!ln(a,s.dir,s.key,u))return"spooled events have waited a mi\
-nute with no sender at work"}function sa(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="h\
-ttp"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffIniti\
-alSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...lo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spo\
-olMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}\
-}function aa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function da(e){if(aa(e))return!0;let{files:n,sp\
-ool:t}=e,r=()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof O))return!1;try{n.remove(`${t.dir}/${""}`\
-),r()}catch{return!1}}return ca(n,t.dir,ua),!0}var ua=3;function ca(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>\
-un.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+X?-1/0:d},s=t==="none"?o:o.fil\
-ter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>X).ma\
-p(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var mn=class{#e=new Set;#n=0;get size(){return this.#n\
-}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[..\
-.this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Ro(){throw new Error("a sender prints nothing")}var Oo=163\
-84,st=2*Oo,No=st-4096,at=32,Ao=/^[a-z0-9_]{1,40}$/,la=/^[0-9a-f]{8}$/;var ko=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:\
--(\\d{1,6}))?\\.aside$/,fa=6e4;function Io(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>Ao.test(m)&&Number.\
-isSafeInteger(f)&&f>0);if(a.length===0||!it(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,at)\
-)},endpointHash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Do(n,t);try{let m=ha(e,n,t,i).filter(h=>h.quiet).map(h=>$o(e,h,n\
-,t)),f=Po([...m.flatMap(h=>h.lines),c],s,i)??c;Lo(e,n,t,m,()=>{let h=ga(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`\
-;typeof h!="object"||h.bytes+g.length<=Oo?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,No):ma(e,n,t,f,s,i)});for(le\
-t{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function ma(e,n,t,r,o,i){let s=Do(n,t),a={path:dt(n,t),quiet:!1},d=\
-ut(e,s,a.path)?$o(e,a,n,t):{lines:[]};Lo(e,n,t,[d],()=>{e.append(s,`${F(Po([...d.lines,r],o,i)??r)}\n`,No)})}function $o(\
-e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=pa(e\
-,n),s=dt(t,r,i);return ut(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Lo(e,n,t,r,o)\
-{try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&ut(e,s,dt(n,t,a));throw i}}function dt(e,n,t){let r=t===void \
-0?"":`-${t}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function ha(e,n,t,r){return Kn(e,n,ko,(o,i)=>{le\
-t[,,s,a]=ko.exec(i)??[],d=Math.abs(r-Number(s))>=fa;return o===t?{path:M(n,i),summed:a===void 0?void 0:Number(a),quiet:d\
-}:void 0})}function pa(e,n){try{let t=n.summed??0,r=e.read(n.path,st)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`\
-)+1;return{lines:Mo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function ut(e,n,t){return w(()=>(e.\
-rename(n,t),!0))??!1}function Po(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filte\
-r(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.\
-keys(o).length<at)&&P(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endp\
-ointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s=\
-==void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ga(e,n){try{let t=e.read(n,st);return t===void 0?vo\
-id 0:{lines:Mo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof O?"invalid":void 0}}functio\
-n Mo(e){return e.split(`\n`).flatMap(n=>ya(n)??[])}function ya(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHas\
-h:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(it(n)&&it(t)&&n<=t&&s.len\
-gth>0&&s.length<=at&&s.every(([u,c])=>Ao.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Ob\
-ject.fromEntries(s),...typeof i=="string"&&la.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,end\
-point:o}:d}catch{return}}function it(e){return Number.isSafeInteger(e)&&e>=0&&e<=en}function Do(e,n){return M(e,`drops-$\
-{n}.json`)}var ba=.9,Ea=1e3,va=3e5,wa=36e5,Sa=4,hn=class{#e;#n=[];#o=[];#t=new mn;#c=0;#d=0;#l=0;#r=0;#u={};#p={};#a=!1;\
-#f;#T=Promise.resolve();#x;#k;#_=new Set;#y;#R=!1;#b;#m=On();#O=!1;#s=!1;#v=!1;#i=0;#D;#$;#E;#U;#C=!1;#L;constructor(n={\
-}){this.#e=$e(n)}enqueue(n){try{if(!se())return this.#me();let t=y().exiting();t?this.#J():this.#j(),this.#c++;let r=Qr(\
-n,this.#e);if("reason"in r)return this.#h(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#h(1,\
-"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#B());this.#a&&this.#f===void 0&&queueMicrotask(()=>this\
-.#F()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#D||(this.#a=!0,this.#j(),this.#\
-w()>0?this.#F():se()&&!this.#N()&&To(this.#e,this.#S())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.t\
-hen(()=>(this.#x=void 0,this.#ae()));return this.#x=n,this.#T=n,n}stop(){return this.#D??=this.#te()}[Symbol.asyncDispos\
-e](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#\
-n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.siz\
-e}#j(){if(this.#$)return;this.#J();let n=y(),t=s=>{try{return s()}catch{this.#g("an exit hook could not be installed: wh\
-at is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#D===void 0;return this.stop(),s\
-},exit:()=>{this.#M()||this.#B(),this.#H()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#M()||t\
-his.#B(),this.#H()})):void 0;this.#$=()=>{r?.(),i?.()}}#F(){this.#a&&this.#f===void 0&&this.#V()}#V(){this.#f=setTimeout\
-(()=>{this.flush().then(()=>{this.#a&&this.#V()})},this.#e.flushIntervalMs),y().unrefTimer(this.#f)}async#te(){this.#a=!\
-1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=Ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Pro\
-mise.race([this.#T.then(()=>!0),n.over()])&&this.#Y(),this.#w()>0&&this.#M())return;this.#Q(),this.#w()>0&&this.#N()&&th\
-is.#P(!0),this.#w()>0&&!this.#N()&&await this.#re(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}f\
-inally{this.#H(),n.clear(),this.#b=void 0,t||(this.#$?.(),this.#$=void 0)}}async#re(n){let t=this.#S()?.health;t?.state&\
-&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#Y()}#Y(){let n=y().m\
-onotonicMs(),t=this.#e.requestTimeoutMs*ba,r=[...this.#_];for(let{events:i,accepted:s}of r)s&&this.#t.settle(i)&&this.#X\
-(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i>=t);this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events\
-()),this.#t.clear(),o&&this.#E?.health.recordFailure()}#oe(){return this.#k??=new AbortController}#G(n){if(n.aborted||!e\
-e())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;\
-if(s>=t)return!0;let a=this.#y,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#W(n){this.#t.settle(n)&&this.#\
-o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#R&&this.#S()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canCo\
-nnect(n.url))}#ie(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o\
-!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConne\
-ct(n.url)}#se(n){let t=this.#E?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#C=!1);return}if(!n.fail\
-ed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterM\
-s);let o=(this.#L?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+ae(o,i,s,n.retryAfterMs);this.#L=r||!t?.sta\
-te?void 0:{state:t.state,failures:o,probeAt:d}}async#ae(){try{this.#Z();let n=this.#e.sink.kind==="http"?this.#E?.health\
-:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#Q();let t=this.#N();if(t&&!this.#ie())return;let r=this.#e.clo\
-ck(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r)\
-,this.#n=[];let s=this.#q(i);for(let d of s)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#de(s,a),\
-this.#se(a),a.delivered&&a.retryAfterMs&&(this.#i=Math.max(this.#i,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`fl\
-ush failed unexpectedly: ${n}`)}}async#de(n,t){let{signal:r}=this.#oe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this\
-.#G(r);)await this.#z(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Sa,n.length)},i));for(let s of n.slice(\
-o))this.#W(s)}async#z(n,t,r){this.#Z();let o=this.#ee(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(\
-o),n=o}let i=await this.#ce(n,t);if(this.#fe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s\
-=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#G(t)?await this.#\
-z(d,t,r):this.#W(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#X(n,i.rejected);case"too_large":re\
-turn this.#h(1,"http_413"),this.#I(n);case"rejected":return this.#h(n.length,i.reason),this.#I(n);case"interrupted":case\
-"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retry\
-AfterMs??0),r.probing?this.#ue(n,i.retryAfterMs):this.#he(n,i.reason,i.retryAfterMs)}}}#ue(n,t=0){let r=this.#e.clock()+\
-t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#X(n,t=0){let r=Math.min(t,n.length);this.#l+\
-=n.length-r,r>0&&this.#h(r,"otlp_rejected"),this.#I(n)}async#ce(n,t){let r={started:y().monotonicMs(),events:n,accepted:\
-!1};this.#_.add(r);try{return await this.#le(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r);let o=y().monotonicMs();th\
-is.#y={ms:o-r.started,endedAt:o}}}#q(n){let{format:t,maxBatchBytes:r}=this.#e;return eo(n,r,t.emptyBytes,t.eventBytes)}#\
-A(){this.#o=[],this.#t.clear(),this.#n=[]}async#le(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",\
-reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s\
-)${o.kind==="http"?` to ${C(o.url)}`:""}: ${a}`),o.kind==="stderr")return Co(a),{kind:"delivered"};let d=i.classify;retu\
-rn await Br({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,f\
-etch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y(\
-).canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#fe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.ret\
-ryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?\
-`: its fetch failed: ${tr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kin\
-d==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#J(){if(\
-!this.#m||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t}=zn(),{sink:r,format:o,spoolDir:i,handOff:s}=this.#e;this.\
-#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.re\
-ason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY\
-_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${a}; format: ${o.name}; spool: ${i??"none"}`\
-);let d=no(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${s.enabled?"hand off where a sender can be \
-started":"in process"} (${s.source})`)}#me(){!this.#m||this.#O||(this.#O=!0,this.#m(`telemetry off (decided by ${zn().de\
-cidedBy}): events are not recorded`))}#he(n,t,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.#e,d=s(),u=[];for(let\
- c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+ae(c.retries,i,a,r),this.#o.push(c)}u.length<n.len\
-gth&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#h(u.length,"retri\
-es_exhausted",`last failure: ${t}`),this.#I(u)}#I(n){this.#E?.settle(n)}#S(){return this.#E??=dn.open(this.#e,(n,t)=>{le\
-t r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#U&&this.#g(r),this.#U=\
-r}),this.#E}#K(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+Ea;let{flushIntervalMs:t,requestTimeoutMs\
-:r}=this.#e;return Math.max(va,Math.min(wa,2*t),2*r)}#Z(){let n=this.#K();this.#E?.renewClaims(n,this.#b?n:n*.75)}#Q(){i\
-f(this.#C||!se()||this.#N()||!ee())return;let n=this.#S();if(n&&Se()!==void 0)return;this.#C=!0;let t=n?.replay(this.#e.\
-maxBufferedEvents-this.#w(),this.#K());t&&(this.#ne(t.dropped),this.#d+=t.events.length,this.#o.push(...t.events),t.even\
-ts.length>0&&this.#F())}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#ee(t);if(r!==t&&(this.#o=r,th\
-is.#t.clear(),this.#n=[]),r.length===0)return!0;if(!ee())return this.#v=!0,this.#A(),this.#h(r.length,"opted_out"),!0;if\
-(this.#e.sink.kind==="stderr"){this.#A();for(let s of this.#q(r))Co(this.#e.format.encode(s,this.#e.clock())),this.#l+=s\
-.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#h(r.length,this.#e.sink.reason),!0;let o=this.#S()\
-;if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not delivered are kept in memory only, and go wit\
-h the process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#h(r.length,"opted_out","not spooled: the program tu\
-rned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#R=!0),!i&&n)return!1;if(th\
-is.#A(),i){let s=this.#i-this.#e.clock();s>0&&o?.health.recordWait(s),this.#r+=i.spooled;for(let[a,d]of Object.entries(i\
-.dropped))this.#h(d,a);this.#ne(i.olderDropped)}else{let s=o?.giveBackUnsettled()??0;this.#r+=s,this.#h(r.length-s,"spoo\
-l_unavailable")}return o?.releaseAll(),i!==void 0}#ee(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for\
-(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.\
-has(s));return this.#h(i.length,"claim_lost"),this.#I(i),n.filter(({claim:s})=>!s||!o.has(s))}#ne(n){for(let[t,r]of Obje\
-ct.entries(n))this.#d+=r,this.#h(r,t)}#M(){let n=this.#S(),t=wo(this.#e,n,se());if(!t.handOff){let i={delivered:"deliver\
-ing in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOpen()\
-?Ur(n.health):void 0;return this.#w()>0&&this.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.rea\
-son}`),!1}if(!this.#P(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#v)re\
-turn!0;let r=So(t);if(r==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;let o\
-={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spoo\
-l (the system has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#B(){let n=\
-this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a late\
-r run`),t}#H(){let n={};for(let[s,a]of Object.entries(this.#u)){let d=this.#p[s]??0;a>d&&s!=="opted_out"&&s!=="claim_los\
-t"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#S();if\
-(!o)return;for(let s of Object.keys(n))this.#p[s]=this.#u[s];let i=Date.now();Io(o.files,o.spool.dir,o.spool.key,t.url,n\
-,i,i-r.maxAgeMs)}#h(n,t,r){n!==0&&(P(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m\
-?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Ta(e){le\
-t n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),\
-clear:()=>t?.()}}function Co(e){y().writeStderr(`${Ro(JSON.parse(e))}\n`)}var xa=250;async function Fo(e){let n=y();xe(X,\
-()=>n.exit(0)),Fr(),Lr(()=>_a(e));try{await Ra(e,y().monotonicMs()+X)}catch{}n.exit(0)}function _a(e){let{enabled:n,sour\
-ce:t}=Vn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ra(e,n){let t=y().files,r=e.spoolDir;if(!t)ret\
-urn;let{successor:o,onByConsentFile:i,...s}=e,a=$e(s),d=Qn(a);if(!ee())return go(t,r,d);for(let u=0;;u++){let c=await yo\
-(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await Oa(s,n-xa);if(bo(t,r,c),!Na(e,d))return;if(h&&f>0&&\
-ee())return ka(e);if(l>0&&m>0||u>0&&l===0)return}}function ka(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r\
-}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&un.test(a.slice(i.length)));o&&s!==void 0&&w\
-(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:cn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Oa(e,n\
-){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=$e(e),a=0;\
-for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=n\
-ew hn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,\
-sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<\
-=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTime\
-out(h,f))}}return t}function Na(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||ln(t,e.spoolDir,n,Date.now(\
-)))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(\
-e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Bo=mo(y().env(Le));Bo&&await Fo(Bo);\n',Te="sender-dd7be225.mjs",
-Xa=116286,Wa=6e4,Ga=1e3,qa=[pi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RU\
-N"],Za=3,Ja=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
-delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Ft(e){
-return e===null?"null":typeof e=="string"?vi(e):typeof e=="number"?Ka(e):typeof e=="boolean"?String(e):Array.isArray(e)?
-`[${e.map(Ft).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${vi(n)}: ${Ft(
-r)}`).join(", ")}}`:"null"}function vi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
-16).padStart(4,"0")}`)}function Ka(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
-nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
--4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
-2,"0")}`}var yi=16384,Ut=2*yi,gi=Ut-4096,Ht=32,Ei=/^[a-z0-9_]{1,40}$/,Qa=/^[0-9a-f]{8}$/,ed=/^drops-([0-9a-f]{8})\.json$/,
-Yt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,td=6e4,nd=.9,rd=1e3,id=3e5,od=36e5,sd=4,wi=class{#e;#t=[];#i=[];#n=new Ja;#l=0;#d=0;#u=0;#r=0;#c={};#p={};#a=!1;#h;#_=Promise.
+s.#e.modifiedAt(`${this.dir}/${b}`),v=Math.max(...f.map(b=>g(b.name)??-1/0)),A=b=>{if(b.time<h)return!1;let k=g(b.name);\
+return k===void 0||!Number.isFinite(v)?b.time-h<=Yr:Math.abs(k-v)<=Yr},E=d.filter(b=>!t.includes(b.name)).sort((b,k)=>b.\
+time-k.time);for(let b=0;b<sn;){let k=E.find(a),p=k===void 0&&m(u,o),S=k??(p?E.find(s):m(c,i)?E[0]:void 0);if(S===void 0\
+)break;E.splice(E.indexOf(S),1);let T=a(S);if(!T&&A(S))continue;b++,l(S,-S.events,-S.bytes);let _=p?{events:o.maxEvents-\
+u.events,bytes:o.maxBytes-u.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!T&&_.events>0&&_.bytes>0){\
+let R=this.#p(S,_.events,_.bytes,n);if(R===void 0)continue;l(S,R.kept.events,R.kept.bytes),P(r,"spool_corrupt",R.corrupt\
+),P(r,"spool_full",R.cut);continue}let x=this.#c(`${this.dir}/${S.name}`,S);this.#a(S.name)&&(P(r,"spool_corrupt",x.corr\
+upt),P(r,T?"spool_expired":"spool_full",x.valid.length+x.expired))}return r}#p(n,t,r,o){let i=qr(n.name,o+Vr),s=y().mono\
+tonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#c(`${\
+this.dir}/${i}`,n),u=a.map(an),{first:c,bytes:l}=Wr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:\
+d};if(m.length===0)return this.#a(i)?f:void 0;let h=ze(this.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.cre\
+ate(h,Xr(m))}catch{if(g(),!this.#a(i))return;try{this.#t(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.leng\
+th,corrupt:d}}return f}if(y().monotonicMs()-s>Vr/2)return void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();re\
+turn}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${zr(m,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e\
+.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Gr(e,n){let t=Zn.exec(e);return t?$s(t,n)?Ie(t[3]):void 0:Ie(e\
+)}function Ie(e){let n=As.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Jr));return{name:\
+e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Wr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,s)\
+=>i+s.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function zr(e,n,t){let r=e.reduce((o,i)\
+=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function Xr(e){return e.map(n=>\
+`${n.text}\n`).join("")}function an(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":$\
+{F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}"timestamp":${Math.floor(e.times\
+tamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function qr(e,n){return`l-${z(n)}-${e}`}function Zr([,e,n]){return \
+e==="l"?Number(n):Number(n)+Is}function $s(e,n){return n>Zr(e)}function Ls(e){try{let{retries:n,schemaVersion:t,sessionI\
+d:r,clientVersion:o,timestamp:i,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=\
+="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="st\
+ring"&&In(s.parameters)===void 0))return;let d={json:F(s),schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===\
+void 0?d:{...d,clientVersion:o}}catch{return}}function Ps(e,n){return e.spoolFallback?pr(y().env,I().os,n?.uid):void 0}f\
+unction Ds(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Qn(e),a=e.noSpool??"there is no spool directory",d=o\
+===void 0?void 0:ne.open(o,n,i,s,l=>a=l,r),u=Ps(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath\
+(u)===void 0?void 0:ne.open(u,n,i,s);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(a),\
+d;let c=ne.open(u,n,i,s,l=>a+=`; nor in ${u}: ${l}`,r);return t(a,c?.dir),c}var dn=class e{spool;health;files;#e;#n=new \
+Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}\
+=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let a=Ds(n,s,\
+t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new on(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){th\
+is.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let \
+i=r.map(a=>({...a,bytes:M(a.json),notBefore:0})),s=i.filter(({bytes:a})=>a>this.#e.maxEventBytes);return s.length===0?{e\
+vents:i,dropped:o}:(this.settle(s),P(o,"event_too_large",s.length),{events:i.filter(({bytes:a})=>a<=this.#e.maxEventByte\
+s),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,\
+0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.del\
+ete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.sp\
+ool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.\
+#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};func\
+tion Qn(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ye?r:void 0,headers:Ob\
+ject.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"ow\
+n":void 0},a=F(s);return Kr(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}var Ms=0xe677d21fdbff;function Qr(e,n){let{se\
+ssionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof ve))return{reason:"not_an_event",detail:"not a \
+TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,t\
+imestamp:s}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isF\
+inite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>Ms)return{reason:"invalid_ev\
+ent",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{json:a,bytes:d}=br(e);return d>o?{\
+reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes\
+ leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:\
+{json:a,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{reason:"i\
+nvalid_event",detail:U(i)}}}function eo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.s\
+chemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o\
+.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function Cs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^l\
+ocalhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a\
+-f]{2}:[0-9a-f]{1,4}$/.test(n)}function no(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.p\
+rotocol!=="http:"||Cs(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n)\
+.length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted\
+ (http:) to ${t.hostname}`}function to(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Er(r,{sourceC\
+lientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>$n(t(r[0],o),r.map(i=>i.\
+json)),emptyBytes:r=>M($n(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function ro(e,n=I()){let t=({clientVersion:i\
+=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);return s===void 0\
+&&r.set(i,s=JSON.stringify(ar(i))),s};return{name:"otlp",encode:i=>Rn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M\
+(Rn([],i.sessionId,t(i),n)),eventBytes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serv\
+iceName},classify:dr}}var Fs="http://localhost:4318/v1/logs",Bs=120,Hs=50,Us=3,js=2,oo=\'{"ts":"2026-01-01T00:00:00.000Z"\
+,"parameters":{},"name":"x"}\',uo=64,Vs={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,s\
+ourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds\
+:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDay\
+s:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function $e(e={}){if\
+(!ge(e))throw new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=xn(e,Vs);if(n)throw n\
+ew TypeError(`Cannot create handler: ${n}`);let t=(p,S,T)=>{let _=e[p]===void 0?S:e[p],x=T.integer?`${T.sign} integer`:`\
+${T.sign} number`,R=`Cannot create handler: \'${p}\' must be a ${x}`;if(typeof _!="number"||Number.isNaN(_))throw new Type\
+Error(`${R}, got ${N(_)}`);if(!((T.sign==="positive"?_>0:_>=0)&&(T.integer?Number.isSafeInteger(_):Number.isFinite(_))))\
+throw new RangeError(`${R}, got ${_}`);if(T.timer&&_*1e3>Jn)throw new RangeError(`Cannot create handler: \'${p}\' must be \
+at most ${Jn/1e3} seconds (the longest a timer can wait), got ${_}`);return _},r=(p,S,T)=>{let _=e[p]===void 0?T:e[p];if\
+(typeof _!==S)throw new TypeError(`Cannot create handler: \'${p}\' must be a ${S}, got ${N(_)}`);return _},o={sign:"positi\
+ve",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSeconds",js,o),d=t("bac\
+koffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSe\
+conds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=mr(),l=r("sourceClientVersion","string",ye),m=f\
+o("resource",e.resource),f=r("sessionId","string","undefined"),h=so(e.format,c.format),g=nt(h,l,{...c.otlpResource,...m}\
+),v=et(g,c.sessionPrefix+f),A=so(e.format,void 0),E=et(nt(A,l,m,co),f),b=t("maxEventBytes",32768,s);if(b<E.eventBytes)th\
+row new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${E.eventBytes} (the smallest event), got ${\
+b}`);let k=t("maxBatchBytes",5e5,s);if(k<E.batchBytes){let p=`one ${A} envelope holding the smallest event`;throw new Ra\
+ngeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${E\
+.batchBytes} bytes, more than \'maxBatchBytes\' (${k} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at leas\
+t ${E.batchBytes} (${p}), got ${k}`)}return{flushIntervalMs:t("flushIntervalSeconds",Bs,o)*1e3,maxQueueSize:t("maxQueueS\
+ize",Hs,s),maxRetries:t("maxRetries",Us,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTi\
+meoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventByte\
+s:Math.min(b,k-v.envelopeBytes-uo),maxEventBytesOption:b,maxBatchBytes:k,sourceClientVersion:l,sessionId:c.sessionPrefix\
++f,sink:Gs(e.endpoint,c.endpointHidden?tt:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?tt:c.otlpEndpoint??Fs:void 0),c.d\
+ryRun),spoolDir:Ws(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.\
+spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMax\
+Events",ue.maxEvents,s),maxBytes:t("spoolMaxBytes",ue.maxBytes,s),maxAgeMs:t("spoolMaxAgeDays",ue.maxAgeMs/864e5,{sign:"\
+positive"})*864e5},captureInterrupts:qs(e.captureInterrupts),handOff:Xs(e.handOff===void 0?void 0:r("handOff","boolean",\
+!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...zs(e.headers)},fetch:r("fetch","\
+function",y().fetch??((p,S)=>globalThis.fetch(p,S))),logger:r("logger","function",()=>{}),clock:Ys(r("clock","function",\
+Date.now)),random:r("random","function",Ne)}}function Ys(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create \
+handler: \'clock\' failed: ${U(t)} (a method needs its object: () => performance.timeOrigin + performance.now())`)}if(!io(\
+n))throw new RangeError(`Cannot create handler: \'clock\' must return epoch milliseconds, got ${N(n)}`);return e===Date.no\
+w?e:()=>{try{let t=e();return io(t)?t:Date.now()}catch{return Date.now()}}}var io=e=>typeof e=="number"&&e>=0&&e<1e13;fu\
+nction et(e,n){let t={json:oo,bytes:M(oo),schemaVersion:Nn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.b\
+ytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+uo+r,envelopeBytes:o}}function nt(e,n,t,r\
+){return e==="otlp"?ro({serviceName:t["service.name"]??or,serviceVersion:n,resourceAttributes:t},r):to(n,r)}var co={name\
+:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function lo(e){let{format:n,sourceClientVersion:t}=e,r\
+=n.resource??{},o=et(nt(n.name,t,r,co),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEvent\
+Bytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var tt=Symbol("hidden");function Gs(e,n,t){if(e!==void 0&&(typeof e!\
+="string"||!Ze(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${\
+N(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===tt)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??fr;return\
+ Ze(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"in\
+valid_endpoint"}}function Ws(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`C\
+annot create handler: \'spoolDir\' must be a non-empty string or false, got ${N(e)}`);if(!Y(e,I().os))throw new TypeError(\
+`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${N(e\
+)}`);return e}}function so(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\
+\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function fo(e,n){if(n\
+===void 0)return{};if(!(ge(n)&&Object.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler\
+: \'${e}\' must be an object of strings, got ${N(n)}`);return{...n}}var ao=8192;function zs(e){let n=fo("headers",e),t=Obj\
+ect.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>ao)throw new RangeError(`Cannot create handler: \'headers\'\
+ must add at most ${ao} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){\
+if(!qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(r)}`);\
+if(Xe(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)}: the HTTP client frames the request \
+itself`);if(!Je(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (RFC 9110, visible ASCI\
+I: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad value fo\
+r "+N(r))}return n}function Xs(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.\
+handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function qs(e){if(e=\
+==void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create han\
+dler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var un=/^sender-[0-9a-f]{8}\\.mjs$/,Le="NAT_TELE\
+METRY_SENDER";function cn(e,n){return{...e,[Le]:JSON.stringify(n)}}function mo(e){if(e)try{let n=JSON.parse(e);return ty\
+peof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,J\
+s=250;function _e(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]}\
+;for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=a[2]==="lock"?X:Js;d+u>r&&d<=r+u?(a[2]==="l\
+ock"?i.locks:i.marks).push(s):fn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function ln(e,n,t,r){try{return _\
+e(e,n,t,r).locks.length>0}catch{return!1}}function ho(e,n,t){let r;try{e.ensureDir(n,!0);let o=_e(e,n,t,Date.now());if(o\
+.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/$\
+{r}`,"");let s=_e(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(fn(e,`${n}/${r}`),"at work")}catch{return r}}fun\
+ction po(e,n,t){t!==void 0&&ot(e,n,()=>[t])}function go(e,n,t){ot(e,n,()=>_e(e,n,t,Date.now()).marks)}async function yo(\
+e,n,t){for(let r=0;r<Ks;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=_e(e,n,t,o);if(i.locks.length>0){rt(e,n,i.m\
+arks);return}let s=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${s}`,"");let{locks:a,marks:d}=_e(e,n,t,o);if(a.join\
+()===s)return rt(e,n,d),s;fn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+Ne()*50))}}var Ks=5;functi\
+on bo(e,n,t){ot(e,n,()=>[t])}function ot(e,n,t){try{e.ensureDir(n,!0,!1),rt(e,n,t())}catch{}}function rt(e,n,t){for(let \
+r of t)fn(e,`${n}/${r}`)}function fn(e,n){try{e.remove(n)}catch{}}var ea=6e4,na=1e3,ta=[Le,"NAT_TELEMETRY_ENABLED","DO_N\
+OT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ra(e,n,t){let r=oa(e,n,t);return r.handOff?r:{.\
+..r,outcome:Eo(e,n)}}function Eo(e,n){return e.sink.kind==="none"?"dropped":vo(e)&&n?.health.isOpen()!==!0?"delivered":n\
+&&Se()===void 0?"spooled":"dropped"}function vo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function oa(e\
+,n,t){try{let r=_o(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,he\
+alth:i}=n,s=xo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,\
+backlog:n}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a\
+.refused};let{cwd:d,...u}=a,c={...sa(e,o.dir),successor:u,onByConsentFile:Pr()};return{handOff:!0,command:{...a,env:cn(a\
+.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function wo(e,n,t){let r=ra(e,n,t);\
+return r.handOff&&r.command&&!da(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and ca\
+nnot be written",outcome:Eo(e,r.backlog)}:r}function So(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===vo\
+id 0||t.isOpen())return"endpoint down";let o=ho(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(\
+e.command);return i==="started"?t.noteHandOff():po(r,n.dir,o),i}catch{return"failed"}}function To(e,n){if(n===null||n.he\
+alth.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return _o(e,n,!0)!==void 0||t.kind==="htt\
+p"&&y().senderRefusal(xo(t.url,n.spool.dir))!==void 0}function xo(e,n){let t=kr(),r=t===void 0?void 0:ia(t);return{endpo\
+int:e,dir:n,reads:r===void 0?[]:[r],variables:[...ta,...me,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSEN\
+T_FILE:r}}}function ia(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||[\
+"",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:D(o,t);return i!==void 0&&r?.allowed\
+(i,"read")?i:e}function _o(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.k\
+ind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own \
+fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-na)return`a request may take longer (requestTimeoutSe\
+conds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Se();if(i!==void 0)\
+return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s \
+decision again, would follow`;if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may \
+change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --\
+permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!vo(e))return"the pr\
+ogram may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),c=s.waitingS\
+ince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!\
+==void 0&&u-m>ea&&!ln(a,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function sa(e,\
+n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxR\
+etries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds\
+:i.maxMs/1e3,...lo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientV\
+ersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function aa({files:e,spool:n}){return e.si\
+zeOf(`${n.dir}/${""}`,!0)===0}function da(e){if(aa(e))return!0;let{files:n,spool:t}=e,r=()=>ie(n,t.dir,"","",Date.now())\
+;try{r()}catch(o){if(!(o instanceof O))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ca(n,t.dir,ua)\
+,!0}var ua=3;function ca(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>un.test(a))}catch{return}let i=a=>{let d=e.\
+modifiedAt(`${n}/${a}`);return d===void 0||d>r+X?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)\
+})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>X).map(({name:a})=>a);for(let a of s)try{e.remov\
+e(`${n}/${a}`)}catch{}}var mn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}se\
+ttle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),th\
+is.#n=0}};function Ro(){throw new Error("a sender prints nothing")}var Oo=16384,st=2*Oo,No=st-4096,at=32,Ao=/^[a-z0-9_]{\
+1,40}$/,la=/^[0-9a-f]{8}$/;var ko=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,fa=6e4;function Io(e,\
+n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>Ao.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!it\
+(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,at))},endpointHash:de(r)},c=C(r)===r?{...u,end\
+point:r}:u,l=Mo(n,t);try{let m=ha(e,n,t,i).filter(h=>h.quiet).map(h=>$o(e,h,n,t)),f=Po([...m.flatMap(h=>h.lines),c],s,i)\
+??c;Lo(e,n,t,m,()=>{let h=ga(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=Oo?e\
+.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,No):ma(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h)\
+)}catch{}}function ma(e,n,t,r,o,i){let s=Mo(n,t),a={path:dt(n,t),quiet:!1},d=ut(e,s,a.path)?$o(e,a,n,t):{lines:[]};Lo(e,\
+n,t,[d],()=>{e.append(s,`${F(Po([...d.lines,r],o,i)??r)}\n`,No)})}function $o(e,n,t,r){if(e.sizeOf(n.path)===void 0)retur\
+n w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=pa(e,n),s=dt(t,r,i);return ut(e,n.path,s)?{line\
+s:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Lo(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}o\
+f r)s!==void 0&&ut(e,s,dt(n,t,a));throw i}}function dt(e,n,t){let r=t===void 0?"":`-${t}`;return D(e,`drops-${n}-${z(Dat\
+e.now())}-${J()}${r}.aside`)}function ha(e,n,t,r){return Kn(e,n,ko,(o,i)=>{let[,,s,a]=ko.exec(i)??[],d=Math.abs(r-Number\
+(s))>=fa;return o===t?{path:D(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function pa(e,n){try{let t=n.sum\
+med??0,r=e.read(n.path,st)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Do(r.slice(0,o)),upTo:t+o}\
+}catch{return{lines:[],upTo:n.summed??0}}}function ut(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Po(e,n,t){let\
+ r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let \
+o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<at)&&P(o,d,u);for(let a of O\
+bject.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math\
+.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?\
+{}:{endpoint:i}}}function ga(e,n){try{let t=e.read(n,st);return t===void 0?void 0:{lines:Do(t),bytes:t.length,ended:t===\
+""||t.endsWith(`\n`)}}catch(t){return t instanceof O?"invalid":void 0}}function Do(e){return e.split(`\n`).flatMap(n=>ya(n\
+)??[])}function ya(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!\
+==null&&!Array.isArray(r)?Object.entries(r):[];if(!(it(n)&&it(t)&&n<=t&&s.length>0&&s.length<=at&&s.every(([u,c])=>Ao.te\
+st(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&\
+la.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function it(e){ret\
+urn Number.isSafeInteger(e)&&e>=0&&e<=en}function Mo(e,n){return D(e,`drops-${n}.json`)}var ba=.9,Ea=1e3,va=3e5,wa=36e5,\
+Sa=4,hn=class{#e;#n=[];#o=[];#t=new mn;#c=0;#d=0;#l=0;#r=0;#u={};#p={};#a=!1;#f;#T=Promise.resolve();#x;#k;#_=new Set;#y\
+;#R=!1;#b;#m=On();#O=!1;#s=!1;#v=!1;#i=0;#M;#$;#E;#U;#C=!1;#L;constructor(n={}){this.#e=$e(n)}enqueue(n){try{if(!se())re\
+turn this.#me();let t=y().exiting();t?this.#J():this.#j(),this.#c++;let r=Qr(n,this.#e);if("reason"in r)return this.#h(1\
+,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#h(1,"buffer_full");if(this.#n.push(r),t)return \
+void(this.#D()||this.#B());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#F()),this.#n.length>=this.#e.maxQueueSize\
+&&this.flush()}catch{}}start(){this.#a||this.#M||(this.#a=!0,this.#j(),this.#w()>0?this.#F():se()&&!this.#N()&&To(this.#\
+e,this.#S())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#ae()));return\
+ this.#x=n,this.#T=n,n}stop(){return this.#M??=this.#te()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqu\
+eued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#\
+t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#j(){if(this.#$)return;this.#J();let n=y(\
+),t=s=>{try{return s()}catch{this.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},\
+r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#D()||this.#B(),this.#H()}\
+})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#D()||this.#B(),this.#H()})):void 0;this.#$=()=>{r\
+?.(),i?.()}}#F(){this.#a&&this.#f===void 0&&this.#V()}#V(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.\
+#V()})},this.#e.flushIntervalMs),y().unrefTimer(this.#f)}async#te(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);l\
+et n=this.#b=Ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&\
+&this.#Y(),this.#w()>0&&this.#D())return;this.#Q(),this.#w()>0&&this.#N()&&this.#P(!0),this.#w()>0&&!this.#N()&&await th\
+is.#re(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#H(),n.clear(),this.#b=void 0,t\
+||(this.#$?.(),this.#$=void 0)}}async#re(n){let t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await P\
+romise.race([this.flush().then(()=>!0),n.over()])||this.#Y()}#Y(){let n=y().monotonicMs(),t=this.#e.requestTimeoutMs*ba,\
+r=[...this.#_];for(let{events:i,accepted:s}of r)s&&this.#t.settle(i)&&this.#X(i);let o=r.some(({started:i,accepted:s})=>\
+!s&&n-i>=t);this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#E?.health.reco\
+rdFailure()}#oe(){return this.#k??=new AbortController}#G(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTim\
+eoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#y,d=a!==void 0\
+&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#W(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!th\
+is.#R&&this.#S()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ie(){let{sink:n,clock:t}=thi\
+s.#e,r=this.#L,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o\
+.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#se(n){let t=this.#E?.health;if(n\
+.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#C=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailur\
+e(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:\
+i,random:s,clock:a}=this.#e,d=a()+ae(o,i,s,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt\
+:d}}async#ae(){try{this.#Z();let n=this.#e.sink.kind==="http"?this.#E?.health:void 0;n&&(n.state||this.#b===void 0)&&n.r\
+efresh(),this.#Q();let t=this.#N();if(t&&!this.#ie())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<=r).co\
+ncat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let s=this.#q(i);for(let d of s\
+)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#de(s,a),this.#se(a),a.delivered&&a.retryAfterMs&&(t\
+his.#i=Math.max(this.#i,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}async#de(n\
+,t){let{signal:r}=this.#oe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#G(r);)await this.#z(n[o++],r,t)};await Pr\
+omise.all(Array.from({length:Math.min(Sa,n.length)},i));for(let s of n.slice(o))this.#W(s)}async#z(n,t,r){this.#Z();let \
+o=this.#ee(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#ce(n,t);if(this.#f\
+e(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.s\
+lice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#G(t)?await this.#z(d,t,r):this.#W(d);return}switch(i.kind){c\
+ase"delivered":return r.delivered=!0,this.#X(n,i.rejected);case"too_large":return this.#h(1,"http_413"),this.#I(n);case"\
+rejected":return this.#h(n.length,i.reason),this.#I(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;cas\
+e"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ue(n,i.retryAft\
+erMs):this.#he(n,i.reason,i.retryAfterMs)}}}#ue(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.not\
+Before,r);this.#o.unshift(...n)}#X(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#h(r,"otlp_rejected")\
+,this.#I(n)}async#ce(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#l\
+e(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r);let o=y().monotonicMs();this.#y={ms:o-r.started,endedAt:o}}}#q(n){let\
+{format:t,maxBatchBytes:r}=this.#e;return eo(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}a\
+sync#le(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:s}=th\
+is.#e,a=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: $\
+{a}`),o.kind==="stderr")return Co(a),{kind:"delivered"};let d=i.classify;return await Br({url:o.url,body:a,headers:s,cla\
+ssify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.reques\
+tTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().send\
+sProxyCredentials})}#fe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryA\
+fterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${tr(n.thrown,this.#e.\
+sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.rea\
+son}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#J(){if(!this.#m||this.#s)return;this.#s=!0;let{ena\
+bled:n,decidedBy:t}=zn(),{sink:r,format:o,spoolDir:i,handOff:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by $\
+{t})`);let a=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELE\
+METRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere ($\
+{r.reason})`;this.#m(`endpoint: ${a}; format: ${o.name}; spool: ${i??"none"}`);let d=no(r,this.#e.headers);d&&this.#m(`w\
+arning: ${d}`),this.#m(`at exit: ${s.enabled?"hand off where a sender can be started":"in process"} (${s.source})`)}#me(\
+){!this.#m||this.#O||(this.#O=!0,this.#m(`telemetry off (decided by ${zn().decidedBy}): events are not recorded`))}#he(n\
+,t,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.#e,d=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push\
+(c);continue}c.notBefore=d+ae(c.retries,i,a,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.l\
+ength-u.length} event(s) kept for retry`),u.length>0&&this.#h(u.length,"retries_exhausted",`last failure: ${t}`),this.#I\
+(u)}#I(n){this.#E?.settle(n)}#S(){return this.#E??=dn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept\
+ in ${t}, as its place cannot be used: ${n}`;r!==this.#U&&this.#g(r),this.#U=r}),this.#E}#K(){let n=this.#b;if(n)return \
+Math.max(0,n.end-y().monotonicMs())+Ea;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(va,Math.min(wa,\
+2*t),2*r)}#Z(){let n=this.#K();this.#E?.renewClaims(n,this.#b?n:n*.75)}#Q(){if(this.#C||!se()||this.#N()||!ee())return;l\
+et n=this.#S();if(n&&Se()!==void 0)return;this.#C=!0;let t=n?.replay(this.#e.maxBufferedEvents-this.#w(),this.#K());t&&(\
+this.#ne(t.dropped),this.#d+=t.events.length,this.#o.push(...t.events),t.events.length>0&&this.#F())}#P(n=!1){let t=[...\
+this.#o,...this.#t.events(),...this.#n],r=this.#ee(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)retu\
+rn!0;if(!ee())return this.#v=!0,this.#A(),this.#h(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();fo\
+r(let s of this.#q(r))Co(this.#e.format.encode(s,this.#e.clock())),this.#l+=s.length;return!0}if(this.#e.sink.kind==="no\
+ne")return this.#A(),this.#h(r.length,this.#e.sink.reason),!0;let o=this.#S();if(!o&&this.#e.spoolDir===void 0)return th\
+is.#g(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Se()!==void\
+ 0)return this.#A(),this.#h(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;l\
+et i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#R=!0),!i&&n)return!1;if(this.#A(),i){let s=this.#i-this.#e.clock();s>\
+0&&o?.health.recordWait(s),this.#r+=i.spooled;for(let[a,d]of Object.entries(i.dropped))this.#h(d,a);this.#ne(i.olderDrop\
+ped)}else{let s=o?.giveBackUnsettled()??0;this.#r+=s,this.#h(r.length-s,"spool_unavailable")}return o?.releaseAll(),i!==\
+void 0}#ee(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t\
+.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#h(i.length,"claim_lost\
+"),this.#I(i),n.filter(({claim:s})=>!s||!o.has(s))}#ne(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#h(r,t)}#D(){\
+let n=this.#S(),t=wo(this.#e,n,se());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled for a late\
+r run",dropped:"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOpen()?Ur(n.health):void 0;return this.#w()>0&&th\
+is.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("a\
+t exit: delivering in process: the spool cannot be written"),!1;if(this.#v)return!0;let r=So(t);if(r==="failed")return t\
+his.#g("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the sender \
+at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to star\
+t a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#B(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&\
+&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#H(){let n={};for(let[s,a]of Obje\
+ct.entries(this.#u)){let d=this.#p[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=th\
+is.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#S();if(!o)return;for(let s of Object.keys(n))this\
+.#p[s]=this.#u[s];let i=Date.now();Io(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#h(n,t,r){n!==0&&(P(this.#\
+u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-teleme\
+try] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Ta(e){let n=y().monotonicMs()+e,t,r;return{end:n,ov\
+er:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Co(e){y().writeSt\
+derr(`${Ro(JSON.parse(e))}\n`)}var xa=250;async function Fo(e){let n=y();xe(X,()=>n.exit(0)),Fr(),Lr(()=>_a(e));try{await\
+ Ra(e,y().monotonicMs()+X)}catch{}n.exit(0)}function _a(e){let{enabled:n,source:t}=Vn();return n||t==="default"&&e.onByC\
+onsentFile!==!0}async function Ra(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}\
+=e,a=$e(s),d=Qn(a);if(!ee())return go(t,r,d);for(let u=0;;u++){let c=await yo(t,r,d);if(!c)return;let{replayed:l,spooled\
+:m,sent:f,timeUp:h}=await Oa(s,n-xa);if(bo(t,r,c),!Na(e,d))return;if(h&&f>0&&ee())return ka(e);if(l>0&&m>0||u>0&&l===0)r\
+eturn}}function ka(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir\
+}/`,s=n.find(a=>a.startsWith(i)&&un.test(a.slice(i.length)));o&&s!==void 0&&w(()=>o.touch(s,Date.now())),y().spawnDetach\
+ed({argv:n,env:cn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Oa(e,n){let t={replayed:0,spooled:0,sent:0,droppe\
+d:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=$e(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp\
+=!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new hn({...e,handOff:!1,exitTimeoutSeconds:(\
+n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t\
+.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let\
+ f=ae(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Na(e,n){let t=\
+y().files;if(!t||t.realPath(e.spoolDir)===void 0||ln(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEven\
+ts,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())\
+!==void 0}var Bo=mo(y().env(Le));Bo&&await Fo(Bo);\n',Te="sender-47ee9ee0.mjs",Xa=116243,Wa=6e4,Ga=1e3,qa=[pi,"NAT_TELEM\
+ETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Za=3,Ja=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Ft(e){return e===null?"null":typeof e=="string"?vi(
+e):typeof e=="number"?Ka(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Ft).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${vi(n)}: ${Ft(r)}`).join(", ")}}`:"null"}function vi(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Ka(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var yi=16384,Ut=2*yi,gi=Ut-4096,
+Ht=32,Ei=/^[a-z0-9_]{1,40}$/,Qa=/^[0-9a-f]{8}$/,ed=/^drops-([0-9a-f]{8})\.json$/,Yt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+td=6e4,nd=.9,rd=1e3,id=3e5,od=36e5,sd=4,wi=class{#e;#t=[];#i=[];#n=new Ja;#l=0;#d=0;#u=0;#r=0;#c={};#p={};#a=!1;#h;#_=Promise.
 resolve();#$;#x;#S=new Set;#y;#O=!1;#g;#f=oe();#k=!1;#s=!1;#w=!1;#o=0;#D;#M;#E;#U;#P=!1;#L;constructor(e={}){this.#e=qn(
 e)}enqueue(e){try{if(!W())return this.#fe();const t=w().exiting();t?this.#Z():this.#H(),this.#l++;const n=Xo(e,this.#e);
 if("reason"in n)return this.#m(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#m(1,"buffer_ful\
