@@ -652,7 +652,10 @@ export function optOutOverridden(): ConsentSource | undefined {
   // A no written since the program decided is the user's newer word, which stops the run: nothing is overridden.
   if (!programDecided || fromFile || enabled !== true || writtenSinceProgram()) return undefined;
   const user = effectiveConsent();
-  return user.enabled || user.source === "default" ? undefined : user.source;
+  // A consent file that cannot be read with certainty (Deno without --allow-read for it, a link) reads as a no, for
+  // what a run collects; but it is no decision the program saw: what it records goes as any run's.
+  const unread = user.source === "file" && user.fileProblem !== undefined;
+  return user.enabled || user.source === "default" || unread ? undefined : user.source;
 }
 
 /**
