@@ -409,34 +409,35 @@ if(!H||V===void 0)return!0;let t=pe(V,!0);t.problem!==void 0&&(t=pe(V,!0));const
 V)===Ye.modified;return C=t.problem===void 0&&n&&lt(t.state).enabled,C||(ne??="the consent file, written again during th\
 e run"),C}),W=(function(){return ut(),C===void 0&&Pn(dt()),C===!0}),Ro=(function(){const e=dt();return C===void 0&&Pn(e),
 {enabled:e.enabled,source:e.source}}),Pn=(function(e){[C,H]=[e.enabled,e.source==="file"],V=H?ee():void 0,Ye=V===void 0?
-{}:{text:e.text,modified:w().files?.modifiedAt(V)}}),Ae=(function(){if(!we||H||C!==!0||Cn())return;const e=at();return e.
-enabled||e.source==="default"?void 0:e.source}),Mo=(function(){return W()&&H}),ht=(function(){const e=W(),{enabled:t,source:n,
-problem:r}=dt(),o=n!=="file"&&n!=="default"&&w().envHidden?.(n)===!0?`${n}, which the program may not read (${K(n)})`:r?
-`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?o:ne??"the program (setTelem\
-etryEnabled)"}}),Bn=(function(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value mus\
-t be a boolean, got ${typeof e}`);[C,H,we,ne]=[e,!1,!0,void 0];const t=e?_(ee):void 0;Ct=t===void 0?void 0:{path:t,modified:_(
-()=>w().files?.modifiedAt(t))};const n=Dn()??0;if(Xe=e?n:n+1,!e)try{ze[Ve].serial=Xe}catch{}}),jn=(function(e){const t=e.
-replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
-test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}),Fn=(function(e,t){if(e.kind!=="http")return;let n;try{n=new URL(
-e.url)}catch{return}if(n.protocol!=="http:"||jn(n.hostname))return;const r=[...n.username||n.password?["the URL's creden\
-tials"]:[],...Object.keys(t).length>0?[`the headers ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(
-" and ")} go unencrypted (http:) to ${n.hostname}`}),Un=(function(e,t,n){let r,i=!1,o;const a=()=>{i=!0,clearTimeout(r),
-ce.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+Sa)/Pt),end:s},c=(u,l)=>{const h=w().monotonicMs()+u;try{
-r=setTimeout(()=>{ce.release(d);const f=w().monotonicMs()-h;if(f<=$a||l===0)return s();c(Math.min(Math.max(f,Dt.min),Dt.
-max),l-1)},u),n?.(r)}catch{}};return ce.guard(d),c(e,Jr),n||(o=_(()=>w().holdOpen?.())),a}),Lo=(function(e,t=M()){const n=({
-schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Nn(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:a});
-return{name:"nat",encode:(r,i)=>An(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>U(An(n(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),
-Io=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,
-i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(oo(o))),a};return{name:"otlp",encode:o=>Tn(o.map(i),o[0].
-sessionId,n(o[0]),t),emptyBytes:o=>U(Tn([],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,
-"service.name":e.serviceName},classify:so}}),ve=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.
-charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),D=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Hn=(function(e,t="\
-nat",n=""){return ve(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Yn=(function(e,t){const n=Bt.exec(e);return n?Co(n,t)?ye(n[3]):
-void 0:ye(e)}),ye=(function(e){const t=Oa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/
-ti));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Vn=(function(e,t,n){let r=Math.max(0,e.length-t),i=e.slice(
-r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.length&&i>n;)i-=e[r++].bytes+1;return{first:r,bytes:i}}),zn=(function(e,t,n){const r=e.
-reduce((i,o)=>i+o.bytes+1,0);return`e-${fe(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${me()}.jsonl`}),Xn=(function(e){
-return e.map(t=>`${t.text}
+{}:{text:e.text,modified:w().files?.modifiedAt(V)}}),Ae=(function(){if(!we||H||C!==!0||Cn())return;const e=at(),t=e.source===
+"file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Mo=(function(){return W()&&H}),
+ht=(function(){const e=W(),{enabled:t,source:n,problem:r}=dt(),o=n!=="file"&&n!=="default"&&w().envHidden?.(n)===!0?`${n}\
+, which the program may not read (${K(n)})`:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,
+decidedBy:e===t?o:ne??"the program (setTelemetryEnabled)"}}),Bn=(function(e){if(typeof e!="boolean")throw new TypeError(
+`Cannot set telemetry enabled: the value must be a boolean, got ${typeof e}`);[C,H,we,ne]=[e,!1,!0,void 0];const t=e?_(ee):
+void 0;Ct=t===void 0?void 0:{path:t,modified:_(()=>w().files?.modifiedAt(t))};const n=Dn()??0;if(Xe=e?n:n+1,!e)try{ze[Ve].
+serial=Xe}catch{}}),jn=(function(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(/^localhost\.$/,"localhos\
+t");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.
+test(t)}),Fn=(function(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||jn(
+n.hostname))return;const r=[...n.username||n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the head\
+ers ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}),
+Un=(function(e,t,n){let r,i=!1,o;const a=()=>{i=!0,clearTimeout(r),ce.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.
+ceil((e+Sa)/Pt),end:s},c=(u,l)=>{const h=w().monotonicMs()+u;try{r=setTimeout(()=>{ce.release(d);const f=w().monotonicMs()-
+h;if(f<=$a||l===0)return s();c(Math.min(Math.max(f,Dt.min),Dt.max),l-1)},u),n?.(r)}catch{}};return ce.guard(d),c(e,Jr),n||
+(o=_(()=>w().holdOpen?.())),a}),Lo=(function(e,t=M()){const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Nn(r,
+{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:a});return{name:"nat",encode:(r,i)=>An(n(r[0],i),r.map(
+o=>o.json)),emptyBytes:r=>U(An(n(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),Io=(function(e,t=M()){const n=({clientVersion:o=e.
+serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let a=r.get(o);return a===void 0&&r.
+set(o,a=JSON.stringify(oo(o))),a};return{name:"otlp",encode:o=>Tn(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>U(Tn(
+[],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
+classify:so}}),ve=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.
+toString(16).padStart(8,"0")}),D=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Hn=(function(e,t="nat",n=""){return ve(n===""?
+`${t} ${e}`:`${t} ${e} ${n}`)}),Yn=(function(e,t){const n=Bt.exec(e);return n?Co(n,t)?ye(n[3]):void 0:ye(e)}),ye=(function(e){
+const t=Oa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/ti));return{name:e,time:Number(
+t[1]),events:r,bytes:n,key:t[4]}}),Vn=(function(e,t,n){let r=Math.max(0,e.length-t),i=e.slice(r).reduce((o,a)=>o+a.bytes+
+1,0);for(;r<e.length&&i>n;)i-=e[r++].bytes+1;return{first:r,bytes:i}}),zn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+
+1,0);return`e-${fe(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${me()}.jsonl`}),Xn=(function(e){return e.map(t=>`${t.text}\
+
 `).join("")}),Re=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)}\
 ,${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.
 json}}`;return{text:t,bytes:U(t)}}),Wn=(function(e,t){return`l-${fe(t)}-${e}`}),Gn=(function([,e,t]){return e==="l"?Number(
@@ -1475,435 +1476,435 @@ ion $r(){let e=hs();e===void 0||e===Rr||(Rr=e,[j,Q,Wn]=[!1,!1,!0])}function Lr(e
 Bn.modified;return j=n.problem===void 0&&t&&Gn(n.state).enabled,j||(we??="the consent file, written again during the run\
 "),j}function se(){return $r(),j===void 0&&ps(Nr()),j===!0}function ps(e){[j,Q]=[e.enabled,e.source==="file"],Z=Q?rn():v\
 oid 0,Bn=Z===void 0?{}:{text:e.text,modified:y().files?.modifiedAt(Z)}}function Se(){if(!Wn||Q||j!==!0||Ir())return;let \
-e=Vn();return e.enabled||e.source==="default"?void 0:e.source}function Pr(){return se()&&Q}function zn(){let e=se(),{ena\
-bled:n,source:t,problem:r}=Nr(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`${t}, which the program may not re\
-ad (${be(t)})`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:we??"the \
-program (setTelemetryEnabled)"}}var Jn=2**31-1,gs=25,Xn={min:50,max:250},Dr=4,qn=1e3,ys=(Dr+1)*Xn.max,Te={guarded:new Se\
-t,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,thi\
-s.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)\
-},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(qn,e)){this.ticking=!0;retu\
-rn}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(qn)),this.signal.addEventListener("abort",t\
-his.look)}catch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(\
-e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+ys)/qn),\
-end:a},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=gs||l===0\
-)return a();u(Math.min(Math.max(f,Xn.min),Xn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Dr),t||(i=w(()=>y().ho\
-ldOpen?.())),s}function Mr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Da\
-te.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min(n.maxMs,\
-n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var bs=3,Cr=!1;function Fr(){Cr=!0}var Es=new Set([\
-407,408,429,500,502,503,504]),vs=new Set([501,505]);function ws(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{ki\
-nd:"too_large"}:Es.has(e)||e>=500&&e<600&&!vs.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`\
-http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:\
-`http_${e}`}}async function Br(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=xe(e.\
-timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new P\
-romise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{le\
-t a=e.url,d=new URL(a).origin,u=e.classify??ws;for(;;s++){let c=new URL(a).origin===d?e.headers:void 0,l=await Promise.r\
-ace([e.fetch(a,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.si\
-gnal}),i]),m=Ss(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Mr(l.he\
-aders.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=await Promise.race([Ts(l),i]).c\
-atch(()=>{});return u(m,h,v)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(s===bs)return{ki\
-nd:"rejected",reason:"too_many_redirects"};let g=_s(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(\
-g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1\
-)return Cr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",\
-reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_r\
-edirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof H&&s===0?{kind:"not_sent",reason:\
-a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(a)}}finally{r(),e.signal?.rem\
-oveEventListener("abort",o)}}function Ss(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=5\
-99&&typeof e.headers?.get=="function"?n:void 0}async function Ts(e){let n=e.body?.getReader?.();if(!n)return"";let t=new\
- TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>xs)return"";r+=t.dec\
-ode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var xs=65536;function _s(e,n){if(e!==null\
-)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function de(e){le\
-t n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"\
-0")}function Kn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?voi\
-d 0:r(s,i);return a===void 0?[]:[a]})}var ks={initialMs:3e4,maxMs:36e5},Hr=4096;function Os(e,n){return n??de(e)}functio\
-n Ns(e,n,t){try{let r=e.read(n,Hr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt\
-:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failur\
-es:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof s=="string"?s:void 0,endpoint\
-Hash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var on=class{path;#e;#n;#o;#\
-t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${Os(r,s)}.json`,this.#o=s!==void 0,thi\
-s.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this\
-.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#p(),r=Math.max((this.#r?.fail\
-ures??0)+1,t?.failures??0),o=this.#d()+ae(r,ks,this.#l,n),i=(t?.notBefore??0)>o;return this.#f({failures:r,notBefore:i?t\
-.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.\
-#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({failures:this.#r.failures,notBefore:this.#d()+n}),\
-this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&th\
-is.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}re\
-fresh(){this.#u||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#a())}#p(){let n=Ns(this\
-.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="object"?n.state:void 0}#a(){try{this.#c.remove(this.\
-path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.\
-#t}),o=M(r)<=Hr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#c,this.#e,this.#n,o,this.#d())}catch{}}};fu\
-nction Ur(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tri\
-ed before ${Ae(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var jr=36e5,sn=64,ue={maxEvents:1e3,maxBytes:1048576,maxAg\
-eMs:7*864e5},Vr=6e4,Yr=6e4,Jr=64,As=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,Zn=/^([lc])-(\\d{13\
-})-(e-.+)$/,Is=36e5;function Kr(e,n="nat",t=""){return de(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=class e{dir;key;an\
-cestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.key=o,this.ancestorsSeen=i}static open(n,t,\
-r,o,i=()=>{},s="work"){let a=l=>{i(l)},d=s==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed\
-(l,"write");if(c(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.realPa\
-th(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFollowLinks?a(`the program may not\
- ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catc\
-h(l){let m=l?.reason==="missing";return a(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=n.map(an),{first:i}=W\
-r(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",i);let s=new Map;for(let d=i;d<o.length;d++){let u=s.get(n[d].s\
-essionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#t(d,t,this.key))}ca\
-tch(d){for(let u of a)this.#a(u);throw d}return{written:r,older:this.#u(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s\
-,path:a}of this.#r(t).slice(0,sn)){if(o.length>=n)break;let d=this.#d(s.name,t+r);try{this.#e.rename(a,d)}catch{continue\
-}let{valid:u,corrupt:c,expired:l}=this.#c(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.len\
-gth,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#t(u.slice(m.length).map(an),s.time,this.key)}catch\
-{this.giveBack(f);continue}P(i,"spool_corrupt",c),P(i,"spool_expired",l);for(let h of m)o.push({...h,claim:f});f.remaini\
-ng===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#d(n.name,t);try{this.#e.rename(n.path,r)}catch\
-{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#r(n)\
-[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.p\
-ath)}catch{}}peek(){return this.#l().flatMap(n=>{let t=Zn.exec(n),r=Ie(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=t\
-his.#c(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[\
-t?{...s,until:Zr(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()\
-){if(r.length>=sn)break;let s=Gr(i,t);if(s===void 0)continue;let a=n.#d(s.name,t+jr);try{n.#e.rename(`${n.dir}/${i}`,a)}\
-catch{continue}let{valid:d}=n.#c(a,s,t);try{let u=this.#t(d.map(an),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.r\
-ename(a,`${n.dir}/${s.name}`)}catch{}break}n.#a(a.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#u(t,r),o}c\
-lear(){let n=0;for(let t of this.#l()){let r=Zn.exec(t),o=Ie(r?r[3]:t);o&&this.#a(t)&&(n+=o.events)}return n}entries(){r\
-eturn this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(n=>Ie(n)??[])}#t(n,t,r){if(n.length===0)return;\
-let o=zr(n,t,r);return ie(this.#e,this.dir,o,Xr(n),t),o}#c(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this\
-.#e.read(n,this.#n.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/Jr)))}\
-for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Ls(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.e\
-xpired++:o.valid.push(a)}return o}#d(n,t){return`${this.dir}/${qr(n,t)}`}#l(){try{return this.#e.list(this.dir)}catch{re\
-turn[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Zt.exec(o),s=Gr(o,n);s?.key===this.key?t.push({entry:s,path:`${\
-this.dir}/${o}`}):i&&n-Number(i[1])>jr&&r<sn&&this.#a(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#u(n,t){le\
-t r={},o=this.#n,i={maxAgeMs:Math.max(o.maxAgeMs,ue.maxAgeMs),maxEvents:Math.max(o.maxEvents,ue.maxEvents),maxBytes:Math\
-.max(o.maxBytes,ue.maxBytes)},s=b=>b.key===this.key||b.key===void 0,a=b=>n-b.time>(s(b)?o.maxAgeMs:i.maxAgeMs),d=this.#o\
-(),u={events:0,bytes:0},c={events:0,bytes:0},l=(b,k,p)=>{s(b)&&([u.events,u.bytes]=[u.events+k,u.bytes+p]),[c.events,c.b\
-ytes]=[c.events+k,c.bytes+p]};for(let b of d)l(b,b.events,b.bytes);let m=(b,k)=>b.events>k.maxEvents||b.bytes>k.maxBytes\
-;if(!m(u,o)&&!m(c,i)&&!d.some(a))return r;let f=d.filter(b=>t.includes(b.name)),h=Math.min(...f.map(b=>b.time)),g=b=>thi\
-s.#e.modifiedAt(`${this.dir}/${b}`),v=Math.max(...f.map(b=>g(b.name)??-1/0)),A=b=>{if(b.time<h)return!1;let k=g(b.name);\
-return k===void 0||!Number.isFinite(v)?b.time-h<=Yr:Math.abs(k-v)<=Yr},E=d.filter(b=>!t.includes(b.name)).sort((b,k)=>b.\
-time-k.time);for(let b=0;b<sn;){let k=E.find(a),p=k===void 0&&m(u,o),S=k??(p?E.find(s):m(c,i)?E[0]:void 0);if(S===void 0\
-)break;E.splice(E.indexOf(S),1);let T=a(S);if(!T&&A(S))continue;b++,l(S,-S.events,-S.bytes);let _=p?{events:o.maxEvents-\
-u.events,bytes:o.maxBytes-u.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!T&&_.events>0&&_.bytes>0){\
-let R=this.#p(S,_.events,_.bytes,n);if(R===void 0)continue;l(S,R.kept.events,R.kept.bytes),P(r,"spool_corrupt",R.corrupt\
-),P(r,"spool_full",R.cut);continue}let x=this.#c(`${this.dir}/${S.name}`,S);this.#a(S.name)&&(P(r,"spool_corrupt",x.corr\
-upt),P(r,T?"spool_expired":"spool_full",x.valid.length+x.expired))}return r}#p(n,t,r,o){let i=qr(n.name,o+Vr),s=y().mono\
-tonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#c(`${\
-this.dir}/${i}`,n),u=a.map(an),{first:c,bytes:l}=Wr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:\
-d};if(m.length===0)return this.#a(i)?f:void 0;let h=ze(this.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.cre\
-ate(h,Xr(m))}catch{if(g(),!this.#a(i))return;try{this.#t(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.leng\
-th,corrupt:d}}return f}if(y().monotonicMs()-s>Vr/2)return void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();re\
-turn}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${zr(m,n.time,n.key)}`)}catch{}return f}#a(n){try{return this.#e\
-.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Gr(e,n){let t=Zn.exec(e);return t?$s(t,n)?Ie(t[3]):void 0:Ie(e\
-)}function Ie(e){let n=As.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Jr));return{name:\
-e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Wr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,s)\
-=>i+s.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function zr(e,n,t){let r=e.reduce((o,i)\
-=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function Xr(e){return e.map(n=>\
-`${n.text}\n`).join("")}function an(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":$\
-{F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}"timestamp":${Math.floor(e.times\
-tamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function qr(e,n){return`l-${z(n)}-${e}`}function Zr([,e,n]){return \
-e==="l"?Number(n):Number(n)+Is}function $s(e,n){return n>Zr(e)}function Ls(e){try{let{retries:n,schemaVersion:t,sessionI\
-d:r,clientVersion:o,timestamp:i,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=\
-="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="st\
-ring"&&In(s.parameters)===void 0))return;let d={json:F(s),schemaVersion:t,sessionId:r,retries:n,timestamp:i};return o===\
-void 0?d:{...d,clientVersion:o}}catch{return}}function Ps(e,n){return e.spoolFallback?pr(y().env,I().os,n?.uid):void 0}f\
-unction Ds(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Qn(e),a=e.noSpool??"there is no spool directory",d=o\
-===void 0?void 0:ne.open(o,n,i,s,l=>a=l,r),u=Ps(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath\
-(u)===void 0?void 0:ne.open(u,n,i,s);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(a),\
-d;let c=ne.open(u,n,i,s,l=>a+=`; nor in ${u}: ${l}`,r);return t(a,c?.dir),c}var dn=class e{spool;health;files;#e;#n=new \
-Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}\
-=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let a=Ds(n,s,\
-t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new on(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}replay(n,t){th\
-is.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.claim);let \
-i=r.map(a=>({...a,bytes:M(a.json),notBefore:0})),s=i.filter(({bytes:a})=>a>this.#e.maxEventBytes);return s.length===0?{e\
-vents:i,dropped:o}:(this.settle(s),P(o,"event_too_large",s.length),{events:i.filter(({bytes:a})=>a<=this.#e.maxEventByte\
-s),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,\
-0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.del\
-ete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.sp\
-ool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.\
-#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};func\
-tion Qn(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ye?r:void 0,headers:Ob\
-ject.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"ow\
-n":void 0},a=F(s);return Kr(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}var Ms=0xe677d21fdbff;function Qr(e,n){let{se\
-ssionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof ve))return{reason:"not_an_event",detail:"not a \
-TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,t\
-imestamp:s}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isF\
-inite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>Ms)return{reason:"invalid_ev\
-ent",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{json:a,bytes:d}=br(e);return d>o?{\
-reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes\
- leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:\
-{json:a,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{reason:"i\
-nvalid_event",detail:U(i)}}}function eo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.length>0&&a.s\
-chemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<=n||(i=[],o\
-.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function Cs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^l\
-ocalhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a\
--f]{2}:[0-9a-f]{1,4}$/.test(n)}function no(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.p\
-rotocol!=="http:"||Cs(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n)\
-.length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted\
- (http:) to ${t.hostname}`}function to(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Er(r,{sourceC\
-lientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>$n(t(r[0],o),r.map(i=>i.\
-json)),emptyBytes:r=>M($n(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function ro(e,n=I()){let t=({clientVersion:i\
-=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);return s===void 0\
-&&r.set(i,s=JSON.stringify(ar(i))),s};return{name:"otlp",encode:i=>Rn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M\
-(Rn([],i.sessionId,t(i),n)),eventBytes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serv\
-iceName},classify:dr}}var Fs="http://localhost:4318/v1/logs",Bs=120,Hs=50,Us=3,js=2,oo=\'{"ts":"2026-01-01T00:00:00.000Z"\
-,"parameters":{},"name":"x"}\',uo=64,Vs={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,s\
-ourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds\
-:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDay\
-s:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function $e(e={}){if\
-(!ge(e))throw new TypeError(`Cannot create handler: options must be an object, got ${N(e)}`);let n=xn(e,Vs);if(n)throw n\
-ew TypeError(`Cannot create handler: ${n}`);let t=(p,S,T)=>{let _=e[p]===void 0?S:e[p],x=T.integer?`${T.sign} integer`:`\
-${T.sign} number`,R=`Cannot create handler: \'${p}\' must be a ${x}`;if(typeof _!="number"||Number.isNaN(_))throw new Type\
-Error(`${R}, got ${N(_)}`);if(!((T.sign==="positive"?_>0:_>=0)&&(T.integer?Number.isSafeInteger(_):Number.isFinite(_))))\
-throw new RangeError(`${R}, got ${_}`);if(T.timer&&_*1e3>Jn)throw new RangeError(`Cannot create handler: \'${p}\' must be \
-at most ${Jn/1e3} seconds (the longest a timer can wait), got ${_}`);return _},r=(p,S,T)=>{let _=e[p]===void 0?T:e[p];if\
-(typeof _!==S)throw new TypeError(`Cannot create handler: \'${p}\' must be a ${S}, got ${N(_)}`);return _},o={sign:"positi\
-ve",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSeconds",js,o),d=t("bac\
-koffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSe\
-conds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=mr(),l=r("sourceClientVersion","string",ye),m=f\
-o("resource",e.resource),f=r("sessionId","string","undefined"),h=so(e.format,c.format),g=nt(h,l,{...c.otlpResource,...m}\
-),v=et(g,c.sessionPrefix+f),A=so(e.format,void 0),E=et(nt(A,l,m,co),f),b=t("maxEventBytes",32768,s);if(b<E.eventBytes)th\
-row new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${E.eventBytes} (the smallest event), got ${\
-b}`);let k=t("maxBatchBytes",5e5,s);if(k<E.batchBytes){let p=`one ${A} envelope holding the smallest event`;throw new Ra\
-ngeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${E\
-.batchBytes} bytes, more than \'maxBatchBytes\' (${k} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at leas\
-t ${E.batchBytes} (${p}), got ${k}`)}return{flushIntervalMs:t("flushIntervalSeconds",Bs,o)*1e3,maxQueueSize:t("maxQueueS\
-ize",Hs,s),maxRetries:t("maxRetries",Us,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTi\
-meoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventByte\
-s:Math.min(b,k-v.envelopeBytes-uo),maxEventBytesOption:b,maxBatchBytes:k,sourceClientVersion:l,sessionId:c.sessionPrefix\
-+f,sink:Gs(e.endpoint,c.endpointHidden?tt:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?tt:c.otlpEndpoint??Fs:void 0),c.d\
-ryRun),spoolDir:Ws(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.\
-spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMax\
-Events",ue.maxEvents,s),maxBytes:t("spoolMaxBytes",ue.maxBytes,s),maxAgeMs:t("spoolMaxAgeDays",ue.maxAgeMs/864e5,{sign:"\
-positive"})*864e5},captureInterrupts:qs(e.captureInterrupts),handOff:Xs(e.handOff===void 0?void 0:r("handOff","boolean",\
-!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...zs(e.headers)},fetch:r("fetch","\
-function",y().fetch??((p,S)=>globalThis.fetch(p,S))),logger:r("logger","function",()=>{}),clock:Ys(r("clock","function",\
-Date.now)),random:r("random","function",Ne)}}function Ys(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create \
-handler: \'clock\' failed: ${U(t)} (a method needs its object: () => performance.timeOrigin + performance.now())`)}if(!io(\
-n))throw new RangeError(`Cannot create handler: \'clock\' must return epoch milliseconds, got ${N(n)}`);return e===Date.no\
-w?e:()=>{try{let t=e();return io(t)?t:Date.now()}catch{return Date.now()}}}var io=e=>typeof e=="number"&&e>=0&&e<1e13;fu\
-nction et(e,n){let t={json:oo,bytes:M(oo),schemaVersion:Nn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.b\
-ytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+uo+r,envelopeBytes:o}}function nt(e,n,t,r\
-){return e==="otlp"?ro({serviceName:t["service.name"]??or,serviceVersion:n,resourceAttributes:t},r):to(n,r)}var co={name\
-:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function lo(e){let{format:n,sourceClientVersion:t}=e,r\
-=n.resource??{},o=et(nt(n.name,t,r,co),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEvent\
-Bytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var tt=Symbol("hidden");function Gs(e,n,t){if(e!==void 0&&(typeof e!\
-="string"||!Ze(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${\
-N(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===tt)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??fr;return\
- Ze(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"in\
-valid_endpoint"}}function Ws(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`C\
-annot create handler: \'spoolDir\' must be a non-empty string or false, got ${N(e)}`);if(!Y(e,I().os))throw new TypeError(\
-`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${N(e\
-)}`);return e}}function so(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\
-\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function fo(e,n){if(n\
-===void 0)return{};if(!(ge(n)&&Object.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler\
-: \'${e}\' must be an object of strings, got ${N(n)}`);return{...n}}var ao=8192;function zs(e){let n=fo("headers",e),t=Obj\
-ect.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>ao)throw new RangeError(`Cannot create handler: \'headers\'\
- must add at most ${ao} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){\
-if(!qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(r)}`);\
-if(Xe(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)}: the HTTP client frames the request \
-itself`);if(!Je(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (RFC 9110, visible ASCI\
-I: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad value fo\
-r "+N(r))}return n}function Xs(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.\
-handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function qs(e){if(e=\
-==void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create han\
-dler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var un=/^sender-[0-9a-f]{8}\\.mjs$/,Le="NAT_TELE\
-METRY_SENDER";function cn(e,n){return{...e,[Le]:JSON.stringify(n)}}function mo(e){if(e)try{let n=JSON.parse(e);return ty\
-peof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,J\
-s=250;function _e(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]}\
-;for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=a[2]==="lock"?X:Js;d+u>r&&d<=r+u?(a[2]==="l\
-ock"?i.locks:i.marks).push(s):fn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function ln(e,n,t,r){try{return _\
-e(e,n,t,r).locks.length>0}catch{return!1}}function ho(e,n,t){let r;try{e.ensureDir(n,!0);let o=_e(e,n,t,Date.now());if(o\
-.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/$\
-{r}`,"");let s=_e(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(fn(e,`${n}/${r}`),"at work")}catch{return r}}fun\
-ction po(e,n,t){t!==void 0&&ot(e,n,()=>[t])}function go(e,n,t){ot(e,n,()=>_e(e,n,t,Date.now()).marks)}async function yo(\
-e,n,t){for(let r=0;r<Ks;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=_e(e,n,t,o);if(i.locks.length>0){rt(e,n,i.m\
-arks);return}let s=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${s}`,"");let{locks:a,marks:d}=_e(e,n,t,o);if(a.join\
-()===s)return rt(e,n,d),s;fn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+Ne()*50))}}var Ks=5;functi\
-on bo(e,n,t){ot(e,n,()=>[t])}function ot(e,n,t){try{e.ensureDir(n,!0,!1),rt(e,n,t())}catch{}}function rt(e,n,t){for(let \
-r of t)fn(e,`${n}/${r}`)}function fn(e,n){try{e.remove(n)}catch{}}var ea=6e4,na=1e3,ta=[Le,"NAT_TELEMETRY_ENABLED","DO_N\
-OT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ra(e,n,t){let r=oa(e,n,t);return r.handOff?r:{.\
-..r,outcome:Eo(e,n)}}function Eo(e,n){return e.sink.kind==="none"?"dropped":vo(e)&&n?.health.isOpen()!==!0?"delivered":n\
-&&Se()===void 0?"spooled":"dropped"}function vo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function oa(e\
-,n,t){try{let r=_o(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,he\
-alth:i}=n,s=xo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,\
-backlog:n}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a\
-.refused};let{cwd:d,...u}=a,c={...sa(e,o.dir),successor:u,onByConsentFile:Pr()};return{handOff:!0,command:{...a,env:cn(a\
-.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function wo(e,n,t){let r=ra(e,n,t);\
-return r.handOff&&r.command&&!da(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and ca\
-nnot be written",outcome:Eo(e,r.backlog)}:r}function So(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===vo\
-id 0||t.isOpen())return"endpoint down";let o=ho(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(\
-e.command);return i==="started"?t.noteHandOff():po(r,n.dir,o),i}catch{return"failed"}}function To(e,n){if(n===null||n.he\
-alth.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return _o(e,n,!0)!==void 0||t.kind==="htt\
-p"&&y().senderRefusal(xo(t.url,n.spool.dir))!==void 0}function xo(e,n){let t=kr(),r=t===void 0?void 0:ia(t);return{endpo\
-int:e,dir:n,reads:r===void 0?[]:[r],variables:[...ta,...me,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSEN\
-T_FILE:r}}}function ia(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||[\
-"",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:D(o,t);return i!==void 0&&r?.allowed\
-(i,"read")?i:e}function _o(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.k\
-ind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own \
-fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-na)return`a request may take longer (requestTimeoutSe\
-conds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Se();if(i!==void 0)\
-return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s \
-decision again, would follow`;if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may \
-change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --\
-permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!vo(e))return"the pr\
-ogram may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),c=s.waitingS\
-ince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!\
-==void 0&&u-m>ea&&!ln(a,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function sa(e,\
-n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxR\
-etries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds\
-:i.maxMs/1e3,...lo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientV\
-ersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function aa({files:e,spool:n}){return e.si\
-zeOf(`${n.dir}/${""}`,!0)===0}function da(e){if(aa(e))return!0;let{files:n,spool:t}=e,r=()=>ie(n,t.dir,"","",Date.now())\
-;try{r()}catch(o){if(!(o instanceof O))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ca(n,t.dir,ua)\
-,!0}var ua=3;function ca(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>un.test(a))}catch{return}let i=a=>{let d=e.\
-modifiedAt(`${n}/${a}`);return d===void 0||d>r+X?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written:i(a)\
-})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>X).map(({name:a})=>a);for(let a of s)try{e.remov\
-e(`${n}/${a}`)}catch{}}var mn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}se\
-ttle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),th\
-is.#n=0}};function Ro(){throw new Error("a sender prints nothing")}var Oo=16384,st=2*Oo,No=st-4096,at=32,Ao=/^[a-z0-9_]{\
-1,40}$/,la=/^[0-9a-f]{8}$/;var ko=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,fa=6e4;function Io(e,\
-n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>Ao.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0||!it\
-(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,at))},endpointHash:de(r)},c=C(r)===r?{...u,end\
-point:r}:u,l=Mo(n,t);try{let m=ha(e,n,t,i).filter(h=>h.quiet).map(h=>$o(e,h,n,t)),f=Po([...m.flatMap(h=>h.lines),c],s,i)\
-??c;Lo(e,n,t,m,()=>{let h=ga(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=Oo?e\
-.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,No):ma(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h)\
-)}catch{}}function ma(e,n,t,r,o,i){let s=Mo(n,t),a={path:dt(n,t),quiet:!1},d=ut(e,s,a.path)?$o(e,a,n,t):{lines:[]};Lo(e,\
-n,t,[d],()=>{e.append(s,`${F(Po([...d.lines,r],o,i)??r)}\n`,No)})}function $o(e,n,t,r){if(e.sizeOf(n.path)===void 0)retur\
-n w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=pa(e,n),s=dt(t,r,i);return ut(e,n.path,s)?{line\
-s:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Lo(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:a}o\
-f r)s!==void 0&&ut(e,s,dt(n,t,a));throw i}}function dt(e,n,t){let r=t===void 0?"":`-${t}`;return D(e,`drops-${n}-${z(Dat\
-e.now())}-${J()}${r}.aside`)}function ha(e,n,t,r){return Kn(e,n,ko,(o,i)=>{let[,,s,a]=ko.exec(i)??[],d=Math.abs(r-Number\
-(s))>=fa;return o===t?{path:D(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function pa(e,n){try{let t=n.sum\
-med??0,r=e.read(n.path,st)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Do(r.slice(0,o)),upTo:t+o}\
-}catch{return{lines:[],upTo:n.summed??0}}}function ut(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Po(e,n,t){let\
- r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)return;let \
-o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<at)&&P(o,d,u);for(let a of O\
-bject.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math\
-.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?\
-{}:{endpoint:i}}}function ga(e,n){try{let t=e.read(n,st);return t===void 0?void 0:{lines:Do(t),bytes:t.length,ended:t===\
-""||t.endsWith(`\n`)}}catch(t){return t instanceof O?"invalid":void 0}}function Do(e){return e.split(`\n`).flatMap(n=>ya(n\
-)??[])}function ya(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!\
-==null&&!Array.isArray(r)?Object.entries(r):[];if(!(it(n)&&it(t)&&n<=t&&s.length>0&&s.length<=at&&s.every(([u,c])=>Ao.te\
-st(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&\
-la.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function it(e){ret\
-urn Number.isSafeInteger(e)&&e>=0&&e<=en}function Mo(e,n){return D(e,`drops-${n}.json`)}var ba=.9,Ea=1e3,va=3e5,wa=36e5,\
-Sa=4,hn=class{#e;#n=[];#o=[];#t=new mn;#c=0;#d=0;#l=0;#r=0;#u={};#p={};#a=!1;#f;#T=Promise.resolve();#x;#k;#_=new Set;#y\
-;#R=!1;#b;#m=On();#O=!1;#s=!1;#v=!1;#i=0;#M;#$;#E;#U;#C=!1;#L;constructor(n={}){this.#e=$e(n)}enqueue(n){try{if(!se())re\
-turn this.#me();let t=y().exiting();t?this.#J():this.#j(),this.#c++;let r=Qr(n,this.#e);if("reason"in r)return this.#h(1\
-,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#h(1,"buffer_full");if(this.#n.push(r),t)return \
-void(this.#D()||this.#B());this.#a&&this.#f===void 0&&queueMicrotask(()=>this.#F()),this.#n.length>=this.#e.maxQueueSize\
-&&this.flush()}catch{}}start(){this.#a||this.#M||(this.#a=!0,this.#j(),this.#w()>0?this.#F():se()&&!this.#N()&&To(this.#\
-e,this.#S())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.#T.then(()=>(this.#x=void 0,this.#ae()));return\
- this.#x=n,this.#T=n,n}stop(){return this.#M??=this.#te()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqu\
-eued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#\
-t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#j(){if(this.#$)return;this.#J();let n=y(\
-),t=s=>{try{return s()}catch{this.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},\
-r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop(),s},exit:()=>{this.#D()||this.#B(),this.#H()}\
-})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#D()||this.#B(),this.#H()})):void 0;this.#$=()=>{r\
-?.(),i?.()}}#F(){this.#a&&this.#f===void 0&&this.#V()}#V(){this.#f=setTimeout(()=>{this.flush().then(()=>{this.#a&&this.\
-#V()})},this.#e.flushIntervalMs),y().unrefTimer(this.#f)}async#te(){this.#a=!1,this.#f!==void 0&&clearTimeout(this.#f);l\
-et n=this.#b=Ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#T.then(()=>!0),n.over()])&\
-&this.#Y(),this.#w()>0&&this.#D())return;this.#Q(),this.#w()>0&&this.#N()&&this.#P(!0),this.#w()>0&&!this.#N()&&await th\
-is.#re(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#H(),n.clear(),this.#b=void 0,t\
-||(this.#$?.(),this.#$=void 0)}}async#re(n){let t=this.#S()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await P\
-romise.race([this.flush().then(()=>!0),n.over()])||this.#Y()}#Y(){let n=y().monotonicMs(),t=this.#e.requestTimeoutMs*ba,\
-r=[...this.#_];for(let{events:i,accepted:s}of r)s&&this.#t.settle(i)&&this.#X(i);let o=r.some(({started:i,accepted:s})=>\
-!s&&n-i>=t);this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),o&&this.#E?.health.reco\
-rdFailure()}#oe(){return this.#k??=new AbortController}#G(n){if(n.aborted||!ee())return!1;let{requestTimeoutMs:t,exitTim\
-eoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#y,d=a!==void 0\
-&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#W(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!th\
-is.#R&&this.#S()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ie(){let{sink:n,clock:t}=thi\
-s.#e,r=this.#L,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o\
-.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#se(n){let t=this.#E?.health;if(n\
-.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#C=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailur\
-e(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:\
-i,random:s,clock:a}=this.#e,d=a()+ae(o,i,s,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt\
-:d}}async#ae(){try{this.#Z();let n=this.#e.sink.kind==="http"?this.#E?.health:void 0;n&&(n.state||this.#b===void 0)&&n.r\
-efresh(),this.#Q();let t=this.#N();if(t&&!this.#ie())return;let r=this.#e.clock(),i=this.#o.filter(d=>d.notBefore<=r).co\
-ncat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefore>r),this.#n=[];let s=this.#q(i);for(let d of s\
-)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#de(s,a),this.#se(a),a.delivered&&a.retryAfterMs&&(t\
-his.#i=Math.max(this.#i,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g(`flush failed unexpectedly: ${n}`)}}async#de(n\
-,t){let{signal:r}=this.#oe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#G(r);)await this.#z(n[o++],r,t)};await Pr\
-omise.all(Array.from({length:Math.min(Sa,n.length)},i));for(let s of n.slice(o))this.#W(s)}async#z(n,t,r){this.#Z();let \
-o=this.#ee(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#ce(n,t);if(this.#f\
-e(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.s\
-lice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#G(t)?await this.#z(d,t,r):this.#W(d);return}switch(i.kind){c\
-ase"delivered":return r.delivered=!0,this.#X(n,i.rejected);case"too_large":return this.#h(1,"http_413"),this.#I(n);case"\
-rejected":return this.#h(n.length,i.reason),this.#I(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;cas\
-e"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ue(n,i.retryAft\
-erMs):this.#he(n,i.reason,i.retryAfterMs)}}}#ue(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.not\
-Before,r);this.#o.unshift(...n)}#X(n,t=0){let r=Math.min(t,n.length);this.#l+=n.length-r,r>0&&this.#h(r,"otlp_rejected")\
-,this.#I(n)}async#ce(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#_.add(r);try{return await this.#l\
-e(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r);let o=y().monotonicMs();this.#y={ms:o-r.started,endedAt:o}}}#q(n){let\
-{format:t,maxBatchBytes:r}=this.#e;return eo(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}a\
-sync#le(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:s}=th\
-is.#e,a=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: $\
-{a}`),o.kind==="stderr")return Co(a),{kind:"delivered"};let d=i.classify;return await Br({url:o.url,body:a,headers:s,cla\
-ssify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.reques\
-tTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().send\
-sProxyCredentials})}#fe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryA\
-fterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${tr(n.thrown,this.#e.\
-sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.rea\
-son}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#J(){if(!this.#m||this.#s)return;this.#s=!0;let{ena\
-bled:n,decidedBy:t}=zn(),{sink:r,format:o,spoolDir:i,handOff:s}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by $\
-{t})`);let a=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELE\
-METRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere ($\
-{r.reason})`;this.#m(`endpoint: ${a}; format: ${o.name}; spool: ${i??"none"}`);let d=no(r,this.#e.headers);d&&this.#m(`w\
-arning: ${d}`),this.#m(`at exit: ${s.enabled?"hand off where a sender can be started":"in process"} (${s.source})`)}#me(\
-){!this.#m||this.#O||(this.#O=!0,this.#m(`telemetry off (decided by ${zn().decidedBy}): events are not recorded`))}#he(n\
-,t,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.#e,d=s(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push\
-(c);continue}c.notBefore=d+ae(c.retries,i,a,r),this.#o.push(c)}u.length<n.length&&this.#g(`delivery failed (${t}): ${n.l\
-ength-u.length} event(s) kept for retry`),u.length>0&&this.#h(u.length,"retries_exhausted",`last failure: ${t}`),this.#I\
-(u)}#I(n){this.#E?.settle(n)}#S(){return this.#E??=dn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept\
- in ${t}, as its place cannot be used: ${n}`;r!==this.#U&&this.#g(r),this.#U=r}),this.#E}#K(){let n=this.#b;if(n)return \
-Math.max(0,n.end-y().monotonicMs())+Ea;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(va,Math.min(wa,\
-2*t),2*r)}#Z(){let n=this.#K();this.#E?.renewClaims(n,this.#b?n:n*.75)}#Q(){if(this.#C||!se()||this.#N()||!ee())return;l\
-et n=this.#S();if(n&&Se()!==void 0)return;this.#C=!0;let t=n?.replay(this.#e.maxBufferedEvents-this.#w(),this.#K());t&&(\
-this.#ne(t.dropped),this.#d+=t.events.length,this.#o.push(...t.events),t.events.length>0&&this.#F())}#P(n=!1){let t=[...\
-this.#o,...this.#t.events(),...this.#n],r=this.#ee(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)retu\
-rn!0;if(!ee())return this.#v=!0,this.#A(),this.#h(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();fo\
-r(let s of this.#q(r))Co(this.#e.format.encode(s,this.#e.clock())),this.#l+=s.length;return!0}if(this.#e.sink.kind==="no\
-ne")return this.#A(),this.#h(r.length,this.#e.sink.reason),!0;let o=this.#S();if(!o&&this.#e.spoolDir===void 0)return th\
-is.#g(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Se()!==void\
- 0)return this.#A(),this.#h(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;l\
-et i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#R=!0),!i&&n)return!1;if(this.#A(),i){let s=this.#i-this.#e.clock();s>\
-0&&o?.health.recordWait(s),this.#r+=i.spooled;for(let[a,d]of Object.entries(i.dropped))this.#h(d,a);this.#ne(i.olderDrop\
-ped)}else{let s=o?.giveBackUnsettled()??0;this.#r+=s,this.#h(r.length-s,"spool_unavailable")}return o?.releaseAll(),i!==\
-void 0}#ee(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t\
-.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#h(i.length,"claim_lost\
-"),this.#I(i),n.filter(({claim:s})=>!s||!o.has(s))}#ne(n){for(let[t,r]of Object.entries(n))this.#d+=r,this.#h(r,t)}#D(){\
-let n=this.#S(),t=wo(this.#e,n,se());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled for a late\
-r run",dropped:"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOpen()?Ur(n.health):void 0;return this.#w()>0&&th\
-is.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.#g("a\
-t exit: delivering in process: the spool cannot be written"),!1;if(this.#v)return!0;let r=So(t);if(r==="failed")return t\
-his.#g("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the sender \
-at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to star\
-t a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#B(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&\
-&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#H(){let n={};for(let[s,a]of Obje\
-ct.entries(this.#u)){let d=this.#p[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=th\
-is.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#S();if(!o)return;for(let s of Object.keys(n))this\
-.#p[s]=this.#u[s];let i=Date.now();Io(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#h(n,t,r){n!==0&&(P(this.#\
-u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-teleme\
-try] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Ta(e){let n=y().monotonicMs()+e,t,r;return{end:n,ov\
-er:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Co(e){y().writeSt\
-derr(`${Ro(JSON.parse(e))}\n`)}var xa=250;async function Fo(e){let n=y();xe(X,()=>n.exit(0)),Fr(),Lr(()=>_a(e));try{await\
- Ra(e,y().monotonicMs()+X)}catch{}n.exit(0)}function _a(e){let{enabled:n,source:t}=Vn();return n||t==="default"&&e.onByC\
-onsentFile!==!0}async function Ra(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}\
-=e,a=$e(s),d=Qn(a);if(!ee())return go(t,r,d);for(let u=0;;u++){let c=await yo(t,r,d);if(!c)return;let{replayed:l,spooled\
-:m,sent:f,timeUp:h}=await Oa(s,n-xa);if(bo(t,r,c),!Na(e,d))return;if(h&&f>0&&ee())return ka(e);if(l>0&&m>0||u>0&&l===0)r\
-eturn}}function ka(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir\
-}/`,s=n.find(a=>a.startsWith(i)&&un.test(a.slice(i.length)));o&&s!==void 0&&w(()=>o.touch(s,Date.now())),y().spawnDetach\
-ed({argv:n,env:cn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Oa(e,n){let t={replayed:0,spooled:0,sent:0,droppe\
-d:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=$e(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp\
-=!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new hn({...e,handOff:!1,exitTimeoutSeconds:(\
-n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t\
-.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let\
- f=ae(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Na(e,n){let t=\
-y().files;if(!t||t.realPath(e.spoolDir)===void 0||ln(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEven\
-ts,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())\
-!==void 0}var Bo=mo(y().env(Le));Bo&&await Fo(Bo);\n',Te="sender-47ee9ee0.mjs",Xa=116243,Wa=6e4,Ga=1e3,qa=[pi,"NAT_TELEM\
-ETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Za=3,Ja=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Ft(e){return e===null?"null":typeof e=="string"?vi(
-e):typeof e=="number"?Ka(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Ft).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${vi(n)}: ${Ft(r)}`).join(", ")}}`:"null"}function vi(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Ka(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var yi=16384,Ut=2*yi,gi=Ut-4096,
-Ht=32,Ei=/^[a-z0-9_]{1,40}$/,Qa=/^[0-9a-f]{8}$/,ed=/^drops-([0-9a-f]{8})\.json$/,Yt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-td=6e4,nd=.9,rd=1e3,id=3e5,od=36e5,sd=4,wi=class{#e;#t=[];#i=[];#n=new Ja;#l=0;#d=0;#u=0;#r=0;#c={};#p={};#a=!1;#h;#_=Promise.
+e=Vn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source}function Pr\
+(){return se()&&Q}function zn(){let e=se(),{enabled:n,source:t,problem:r}=Nr(),i=t!=="file"&&t!=="default"&&y().envHidde\
+n?.(t)===!0?`${t}, which the program may not read (${be(t)})`:r?`${t}: the consent file ${r}, so it is read as disabled`\
+:t;return{enabled:e,decidedBy:e===n?i:we??"the program (setTelemetryEnabled)"}}var Jn=2**31-1,gs=25,Xn={min:50,max:250},\
+Dr=4,qn=1e3,ys=(Dr+1)*Xn.max,Te={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||th\
+is.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this\
+.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()}\
+;if(y().watchTick?.(qn,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.time\
+out(qn)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end(\
+);Te.guarded.size>0&&Te.listen()}};function xe(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},a=()\
+=>{o||(s(),n())},d={looks:Math.ceil((e+ys)/qn),end:a},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.relea\
+se(d);let f=y().monotonicMs()-m;if(f<=gs||l===0)return a();u(Math.min(Math.max(f,Xn.min),Xn.max),l-1)},c),t?.(r)}catch{}\
+};return Te.guard(d),u(e,Dr),t||(i=w(()=>y().holdOpen?.())),s}function Mr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+\
+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)\
+}function ae(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var \
+bs=3,Cr=!1;function Fr(){Cr=!0}var Es=new Set([407,408,429,500,502,503,504]),vs=new Set([501,505]);function ws(e,n){retu\
+rn e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Es.has(e)||e>=500&&e<600&&!vs.has(e)?n===void 0?{kind:"re\
+try",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",rea\
+son:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Br(e){if(e.signal?.aborted)return{kind:"inter\
+rupted"};let n=new AbortController,t=!1,r=xe(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.ad\
+dEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted\
+")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??ws;for(;;s++){let c=new URL(a\
+).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(a,{method:"POST",headers:{...c,"content-type":"application/j\
+son"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=Ss(l);if(m===void 0)return{kind:"rejected",reason:"bad_respo\
+nse"};let f=l.headers.get("location"),h=Mr(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAcc\
+epted?.();let v=await Promise.race([Ts(l),i]).catch(()=>{});return u(m,h,v)}if(l.body?.cancel().catch(()=>{}),m!==307&&m\
+!==308)return u(m,h,void 0);if(s===bs)return{kind:"rejected",reason:"too_many_redirects"};let g=_s(f,a);if(g===void 0)re\
+turn{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejected",reas\
+on:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Cr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permis\
+sions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentia\
+ls?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"interrupted"}\
+:a instanceof H&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"networ\
+k_error",thrown:U(a)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function Ss(e){let n=e?.status;return typeof\
+ n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function Ts(e){let n\
+=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read\
+()){if(o+=i.value.length,o>xs)return"";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=\
+>{})}}var xs=65536;function _s(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:\
+"?t.href:void 0}catch{return}}function de(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),1\
+6777619)>>>0;return n.toString(16).padStart(8,"0")}function Kn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.fl\
+atMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var ks={initialMs:3e4,maxMs:36e5},H\
+r=4096;function Os(e,n){return n??de(e)}function Ns(e,n,t){try{let r=e.read(n,Hr);if(r===void 0)return;let{failures:o,no\
+tBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=\
+0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:\
+l,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"}catc\
+h{return"invalid"}}var on=class{path;#e;#n;#o;#t;#c;#d;#l;#r;#u=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=\
+`health-${Os(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#c=n,this.#d=o,this.#l=i,this.#r=this.#p()}\
+get state(){return this.#r}isOpen(){return!this.#u&&this.#r!==void 0&&this.#d()<this.#r.notBefore}recordFailure(n){this.\
+#u=!1;let t=this.#p(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#d()+ae(r,ks,this.#l,n),i=(t?.notBefore\
+??0)>o;return this.#f({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#d()+n;this.#u=!1;let r=this.#p\
+();if(r&&r.notBefore>=t){this.#r=r;return}this.#f({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#f({fai\
+lures:this.#r.failures,notBefore:this.#d()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#d();this.#r=this\
+.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#f({...this.#r,handedOffAt:n})}recordSuccess(){l\
+et n=this.#r!==void 0;return this.forget(),n}refresh(){this.#u||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=\
+void 0,this.#u=!1,this.#a())}#p(){let n=Ns(this.#c,this.path,this.#d());return n==="invalid"&&this.#a(),typeof n=="objec\
+t"?n.state:void 0}#a(){try{this.#c.remove(this.path)}catch{}}#f(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)\
+}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r)<=Hr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(th\
+is.#c,this.#e,this.#n,o,this.#d())}catch{}}};function Ur(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpo\
+int is down (${n} failure(s) in a row): not tried before ${Ae(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var jr=36e5\
+,sn=64,ue={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Vr=6e4,Yr=6e4,Jr=64,As=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]\
+{8})-)?[0-9a-f]{12}\\.jsonl$/,Zn=/^([lc])-(\\d{13})-(e-.+)$/,Is=36e5;function Kr(e,n="nat",t=""){return de(t===""?`${n} ${\
+e}`:`${n} ${e} ${t}`)}var ne=class e{dir;key;ancestorsSeen;#e;#n;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,t\
+his.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=l=>{i(l)},d=s==="work",u=d?"read and write":\
+"read",c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return a(`the program may not ${u} ${n} (its permissi\
+ons)`);try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&c(m)?\
+t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&\
+&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return a(m?`${n} does not exist yet`:U(l\
+))}}write(n,t){let r={},o=n.map(an),{first:i}=Wr(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",i);let s=new Map\
+;for(let d=i;d<o.length;d++){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d\
+ of s.values())a.push(this.#t(d,t,this.key))}catch(d){for(let u of a)this.#a(u);throw d}return{written:r,older:this.#u(t\
+,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#r(t).slice(0,sn)){if(o.length>=n)break;let d=this.#d(s.n\
+ame,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#c(d,s,t),m=u.slice(0,n-o.length),\
+f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#t(u\
+.slice(m.length).map(an),s.time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",c),P(i,"spool_expired",l);\
+for(let h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.\
+#d(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.p\
+ath)!==void 0}waitingSince(n){return this.#r(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.na\
+me}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#l().flatMap(n=>{let t=Zn.exec(n),r=Ie(t?\
+t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#c(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key==\
+=this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:Zr(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=\
+>t)}adopt(n,t){let r=[],o=0;for(let i of n.#l()){if(r.length>=sn)break;let s=Gr(i,t);if(s===void 0)continue;let a=n.#d(s\
+.name,t+jr);try{n.#e.rename(`${n.dir}/${i}`,a)}catch{continue}let{valid:d}=n.#c(a,s,t);try{let u=this.#t(d.map(an),s.tim\
+e,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(a,`${n.dir}/${s.name}`)}catch{}break}n.#a(a.slice(n.dir.length+1)),\
+o+=d.length}return r.length>0&&this.#u(t,r),o}clear(){let n=0;for(let t of this.#l()){let r=Zn.exec(t),o=Ie(r?r[3]:t);o&\
+&this.#a(t)&&(n+=o.events)}return n}entries(){return this.#o().sort((n,t)=>n.time-t.time)}#o(){return this.#l().flatMap(\
+n=>Ie(n)??[])}#t(n,t,r){if(n.length===0)return;let o=zr(n,t,r);return ie(this.#e,this.dir,o,Xr(n),t),o}#c(n,t,r=-1/0){le\
+t o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#n.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=M\
+ath.max(1,Math.min(t.events,Math.floor(s/Jr)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=Ls(s);a===void 0\
+?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return o}#d(n,t){return`${this.dir}/${qr(n,t)}`}\
+#l(){try{return this.#e.list(this.dir)}catch{return[]}}#r(n){let t=[],r=0;for(let o of this.#l()){let i=Zt.exec(o),s=Gr(\
+o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>jr&&r<sn&&this.#a(o)&&r++}return t.so\
+rt((o,i)=>o.entry.time-i.entry.time)}#u(n,t){let r={},o=this.#n,i={maxAgeMs:Math.max(o.maxAgeMs,ue.maxAgeMs),maxEvents:M\
+ath.max(o.maxEvents,ue.maxEvents),maxBytes:Math.max(o.maxBytes,ue.maxBytes)},s=b=>b.key===this.key||b.key===void 0,a=b=>\
+n-b.time>(s(b)?o.maxAgeMs:i.maxAgeMs),d=this.#o(),u={events:0,bytes:0},c={events:0,bytes:0},l=(b,k,p)=>{s(b)&&([u.events\
+,u.bytes]=[u.events+k,u.bytes+p]),[c.events,c.bytes]=[c.events+k,c.bytes+p]};for(let b of d)l(b,b.events,b.bytes);let m=\
+(b,k)=>b.events>k.maxEvents||b.bytes>k.maxBytes;if(!m(u,o)&&!m(c,i)&&!d.some(a))return r;let f=d.filter(b=>t.includes(b.\
+name)),h=Math.min(...f.map(b=>b.time)),g=b=>this.#e.modifiedAt(`${this.dir}/${b}`),v=Math.max(...f.map(b=>g(b.name)??-1/\
+0)),A=b=>{if(b.time<h)return!1;let k=g(b.name);return k===void 0||!Number.isFinite(v)?b.time-h<=Yr:Math.abs(k-v)<=Yr},E=\
+d.filter(b=>!t.includes(b.name)).sort((b,k)=>b.time-k.time);for(let b=0;b<sn;){let k=E.find(a),p=k===void 0&&m(u,o),S=k?\
+?(p?E.find(s):m(c,i)?E[0]:void 0);if(S===void 0)break;E.splice(E.indexOf(S),1);let T=a(S);if(!T&&A(S))continue;b++,l(S,-\
+S.events,-S.bytes);let _=p?{events:o.maxEvents-u.events,bytes:o.maxBytes-u.bytes}:{events:i.maxEvents-c.events,bytes:i.m\
+axBytes-c.bytes};if(!T&&_.events>0&&_.bytes>0){let R=this.#p(S,_.events,_.bytes,n);if(R===void 0)continue;l(S,R.kept.eve\
+nts,R.kept.bytes),P(r,"spool_corrupt",R.corrupt),P(r,"spool_full",R.cut);continue}let x=this.#c(`${this.dir}/${S.name}`,\
+S);this.#a(S.name)&&(P(r,"spool_corrupt",x.corrupt),P(r,T?"spool_expired":"spool_full",x.valid.length+x.expired))}return\
+ r}#p(n,t,r,o){let i=qr(n.name,o+Vr),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}\
+catch{return}let{valid:a,corrupt:d}=this.#c(`${this.dir}/${i}`,n),u=a.map(an),{first:c,bytes:l}=Wr(u,t,r),m=u.slice(c),f\
+={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#a(i)?f:void 0;let h=ze(this.dir,o),g=()=>\
+{try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Xr(m))}catch{if(g(),!this.#a(i))return;try{this.#t(m,n.time,n.key)}\
+catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-s>Vr/2)return void g();try{th\
+is.#e.rename(h,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${zr(m,n.time,n.k\
+ey)}`)}catch{}return f}#a(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Gr(e,n){let t=Z\
+n.exec(e);return t?$s(t,n)?Ie(t[3]):void 0:Ie(e)}function Ie(e){let n=As.exec(e);if(!n)return;let t=Number(n[3]),r=Math.\
+min(Number(n[2]),Math.floor(t/Jr));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Wr(e,n,t){let r=M\
+ath.max(0,e.length-n),o=e.slice(r).reduce((i,s)=>i+s.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,b\
+ytes:o}}function zr(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-\
+`}${J()}.jsonl`}function Xr(e){return e.map(n=>`${n.text}\n`).join("")}function an(e){let n=`{"retries":${e.retries},"sch\
+emaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.cli\
+entVersion)},`}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function qr(e,n){ret\
+urn`l-${z(n)}-${e}`}function Zr([,e,n]){return e==="l"?Number(n):Number(n)+Is}function $s(e,n){return n>Zr(e)}function L\
+s(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,timestamp:i,event:s}=JSON.parse(e);if(!(Number.isSafe\
+Integer(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(i)&&typeof s\
+?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&In(s.parameters)===void 0))return;let d={json:F(s),schemaVersion:t\
+,sessionId:r,retries:n,timestamp:i};return o===void 0?d:{...d,clientVersion:o}}catch{return}}function Ps(e,n){return e.s\
+poolFallback?pr(y().env,I().os,n?.uid):void 0}function Ds(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=Qn(e)\
+,a=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,s,l=>a=l,r),u=Ps(e,n);if(d&&u!==void 0&&r=\
+=="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i,s);l&&l.dir!==d.dir&&d.adopt(l,e.clock(\
+))}if(d||u===void 0)return!d&&o!==void 0&&t(a),d;let c=ne.open(u,n,i,s,l=>a+=`; nor in ${u}: ${l}`,r);return t(a,c?.dir)\
+,c}var dn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=\
+o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;\
+let s=y().files;if(!s)return null;let a=Ds(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new on(s,a.dir,r.\
+url,o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.cloc\
+k(),t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:M(a.json),notBefore:0})),s=i.filter(({bytes:a})=>\
+a>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),P(o,"event_too_large",s.length),{event\
+s:i.filter(({bytes:a})=>a<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e\
+.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{\
+claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of th\
+is.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){f\
+or(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this\
+.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function Qn(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetc\
+h:i}=e,s={version:i&&r!==ye?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource\
+&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},a=F(s);return Kr(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a\
+)}var Ms=0xe677d21fdbff;function Qr(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof \
+ve))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that \
+cannot be inspected"}}try{let{schemaVersion:i,timestamp:s}=e;if(typeof i!="string")return{reason:"invalid_event",detail:\
+"schemaVersion is not a string"};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite \
+number"};if(s<0||s>Ms)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats\
+ carry"};let{json:a,bytes:d}=br(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.\
+max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attr\
+ibutes and NAT_TELEMETRY_FORMAT make larger)`}:{json:a,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:s,r\
+etries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function eo(e,n,t,r=o=>o.bytes){let o=[],i=[]\
+,s=0;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.client\
+Version===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function Cs(e){let n=e.repla\
+ce(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:\
+)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function no(e,n){if(e.kind!=="http")return\
+;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Cs(t.hostname))return;let r=[...t.username||t.password\
+?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.lengt\
+h===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function to(e,n=I()){let t=({schemaVersion:r,s\
+essionId:o,clientVersion:i=e},s)=>Er(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{na\
+me:"nat",encode:(r,o)=>$n(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>M($n(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!\
+1}}function ro(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new\
+ WeakMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(ar(i))),s};return{name:"otlp",encode:i=>Rn(i.m\
+ap(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M(Rn([],i.sessionId,t(i),n)),eventBytes:i=>M(o(i)),readsAnswer:!0,resource\
+:{...e.resourceAttributes,"service.name":e.serviceName},classify:dr}}var Fs="http://localhost:4318/v1/logs",Bs=120,Hs=50\
+,Us=3,js=2,oo=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',uo=64,Vs={flushIntervalSeconds:!0,maxQueueS\
+ize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetc\
+h:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,sp\
+oolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,log\
+ger:!0,clock:!0,random:!0};function $e(e={}){if(!ge(e))throw new TypeError(`Cannot create handler: options must be an ob\
+ject, got ${N(e)}`);let n=xn(e,Vs);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(p,S,T)=>{let _=e[p]===\
+void 0?S:e[p],x=T.integer?`${T.sign} integer`:`${T.sign} number`,R=`Cannot create handler: \'${p}\' must be a ${x}`;if(typ\
+eof _!="number"||Number.isNaN(_))throw new TypeError(`${R}, got ${N(_)}`);if(!((T.sign==="positive"?_>0:_>=0)&&(T.intege\
+r?Number.isSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${R}, got ${_}`);if(T.timer&&_*1e3>Jn)throw new Ran\
+geError(`Cannot create handler: \'${p}\' must be at most ${Jn/1e3} seconds (the longest a timer can wait), got ${_}`);retu\
+rn _},r=(p,S,T)=>{let _=e[p]===void 0?T:e[p];if(typeof _!==S)throw new TypeError(`Cannot create handler: \'${p}\' must be \
+a ${S}, got ${N(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer\
+:!0},a=t("requestTimeoutSeconds",js,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new R\
+angeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=\
+mr(),l=r("sourceClientVersion","string",ye),m=fo("resource",e.resource),f=r("sessionId","string","undefined"),h=so(e.for\
+mat,c.format),g=nt(h,l,{...c.otlpResource,...m}),v=et(g,c.sessionPrefix+f),A=so(e.format,void 0),E=et(nt(A,l,m,co),f),b=\
+t("maxEventBytes",32768,s);if(b<E.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at lea\
+st ${E.eventBytes} (the smallest event), got ${b}`);let k=t("maxBatchBytes",5e5,s);if(k<E.batchBytes){let p=`one ${A} en\
+velope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVe\
+rsion\', \'sessionId\' or \'resource\' make ${p} ${E.batchBytes} bytes, more than \'maxBatchBytes\' (${k} by default)`:`Cannot \
+create handler: \'maxBatchBytes\' must be at least ${E.batchBytes} (${p}), got ${k}`)}return{flushIntervalMs:t("flushInter\
+valSeconds",Bs,o)*1e3,maxQueueSize:t("maxQueueSize",Hs,s),maxRetries:t("maxRetries",Us,{sign:"non-negative",integer:!0})\
+,requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedE\
+vents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(b,k-v.envelopeBytes-uo),maxEventBytesOption:b,maxBatchBytes:k,\
+sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Gs(e.endpoint,c.endpointHidden?tt:c.endpoint??(h==="otlp"?c.otlpE\
+ndpointHidden?tt:c.otlpEndpoint??Fs:void 0),c.dryRun),spoolDir:Ws(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the pr\
+ogram\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.s\
+poolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ue.maxEvents,s),maxBytes:t("spoolMaxBytes",ue.maxBytes,s),maxAgeM\
+s:t("spoolMaxAgeDays",ue.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:qs(e.captureInterrupts),handOff:Xs(e\
+.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otl\
+pHeaders:{},...zs(e.headers)},fetch:r("fetch","function",y().fetch??((p,S)=>globalThis.fetch(p,S))),logger:r("logger","f\
+unction",()=>{}),clock:Ys(r("clock","function",Date.now)),random:r("random","function",Ne)}}function Ys(e){let n;try{n=e\
+()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method needs its object: () => perfor\
+mance.timeOrigin + performance.now())`)}if(!io(n))throw new RangeError(`Cannot create handler: \'clock\' must return epoch\
+ milliseconds, got ${N(n)}`);return e===Date.now?e:()=>{try{let t=e();return io(t)?t:Date.now()}catch{return Date.now()}\
+}}var io=e=>typeof e=="number"&&e>=0&&e<1e13;function et(e,n){let t={json:oo,bytes:M(oo),schemaVersion:Nn,sessionId:n,ti\
+mestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBy\
+tes:o+uo+r,envelopeBytes:o}}function nt(e,n,t,r){return e==="otlp"?ro({serviceName:t["service.name"]??or,serviceVersion:\
+n,resourceAttributes:t},r):to(n,r)}var co={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};functio\
+n lo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=et(nt(n.name,t,r,co),"undefined");return{maxBatchBytes:\
+Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var tt=Symbol("hidden\
+");function Gs(e,n,t){if(e!==void 0&&(typeof e!="string"||!Ze(e)))throw new TypeError(`Cannot create handler: \'endpoint\'\
+ must be an http(s) URL, "" or "stdout", got ${N(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===tt)return{kind:"none",\
+reason:"endpoint_hidden"};let r=e??n??fr;return Ze(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_ru\
+n"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Ws(e,n){if(e!==!1){if(e===void 0)return n;if(ty\
+peof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got\
+ ${N(e)}`);if(!Y(e,I().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative o\
+ne moves with the working directory), got ${N(e)}`);return e}}function so(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")thro\
+w new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${N(e)}`);return e??(n?.trim().toLowerCase\
+()==="otlp"?"otlp":"nat")}function fo(e,n){if(n===void 0)return{};if(!(ge(n)&&Object.values(n).every(r=>typeof r=="strin\
+g")))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);return{...n}}var ao=\
+8192;function zs(e){let n=fo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>ao)throw n\
+ew RangeError(`Cannot create handler: \'headers\' must add at most ${ao} bytes to a request (servers refuse a larger head)\
+, got ${t}`);for(let[r,o]of Object.entries(n)){if(!qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have\
+ header names (RFC 9110 tokens), got ${N(r)}`);if(Xe(r))throw new TypeError(`Cannot create handler: \'headers\' must not s\
+et ${N(r)}: the HTTP client frames the request itself`);if(!Je(o))throw new TypeError("Cannot create handler: \'headers\' \
+must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no\
+ leading or trailing space), got a bad value for "+N(r))}return n}function Xs(e,n){return e!==void 0?{enabled:e,source:"\
+handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{en\
+abled:!0,source:"default"}}function qs(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")\
+return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}\
+var un=/^sender-[0-9a-f]{8}\\.mjs$/,Le="NAT_TELEMETRY_SENDER";function cn(e,n){return{...e,[Le]:JSON.stringify(n)}}functi\
+on mo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoin\
+t=="string"?n:void 0}catch{return}}var X=15e3,Js=250;function _e(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a\
+-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]\
+),u=a[2]==="lock"?X:Js;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).push(s):fn(e,`${n}/${s}`)}return i.locks.sort(),i.m\
+arks.sort(),i}function ln(e,n,t,r){try{return _e(e,n,t,r).locks.length>0}catch{return!1}}function ho(e,n,t){let r;try{e.\
+ensureDir(n,!0);let o=_e(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sen\
+der-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let s=_e(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(f\
+n(e,`${n}/${r}`),"at work")}catch{return r}}function po(e,n,t){t!==void 0&&ot(e,n,()=>[t])}function go(e,n,t){ot(e,n,()=\
+>_e(e,n,t,Date.now()).marks)}async function yo(e,n,t){for(let r=0;r<Ks;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);le\
+t i=_e(e,n,t,o);if(i.locks.length>0){rt(e,n,i.marks);return}let s=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${s}`\
+,"");let{locks:a,marks:d}=_e(e,n,t,o);if(a.join()===s)return rt(e,n,d),s;fn(e,`${n}/${s}`)}catch{return}await new Promis\
+e(i=>setTimeout(i,10+Ne()*50))}}var Ks=5;function bo(e,n,t){ot(e,n,()=>[t])}function ot(e,n,t){try{e.ensureDir(n,!0,!1),\
+rt(e,n,t())}catch{}}function rt(e,n,t){for(let r of t)fn(e,`${n}/${r}`)}function fn(e,n){try{e.remove(n)}catch{}}var ea=\
+6e4,na=1e3,ta=[Le,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function \
+ra(e,n,t){let r=oa(e,n,t);return r.handOff?r:{...r,outcome:Eo(e,n)}}function Eo(e,n){return e.sink.kind==="none"?"droppe\
+d":vo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}function vo(e){return e.sink.kind!=="\
+http"||y().canConnect(e.sink.url)}function oa(e,n,t){try{let r=_o(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{\
+handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=xo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s\
+);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`\
+,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,...u}=a,c={...sa(e,o.dir),successor:u,onByConsentFile\
+:Pr()};return{handOff:!0,command:{...a,env:cn(a.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off faile\
+d (${r})`}}}function wo(e,n,t){let r=ra(e,n,t);return r.handOff&&r.command&&!da(r.backlog)?{handOff:!1,reason:"the sende\
+r\'s script is not in the spool directory and cannot be written",outcome:Eo(e,r.backlog)}:r}function So(e){try{let{spool:\
+n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=ho(r,n.dir,n.key);if(o==="at\
+ work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():po(r,n.dir,o),i}catch{ret\
+urn"failed"}}function To(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink\
+:t}=e;return _o(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(xo(t.url,n.spool.dir))!==void 0}function xo(e,n){le\
+t t=kr(),r=t===void 0?void 0:ia(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ta,...me,"HOME","USERPR\
+OFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ia(e){let n=G(e),t=n===void 0?"":e.slice(n.length).re\
+place(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===voi\
+d 0?void 0:D(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function _o(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)r\
+eturn`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.custom\
+Fetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-na)ret\
+urn`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turne\
+d off during the run";let i=Se();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent fil\
+e":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool direc\
+tory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without -\
+-allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the\
+ sender\'s script there";if(!vo(e))return"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if\
+(d.isOpen())return;let u=e.clock(),c=s.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt=\
+==void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ea&&!ln(a,s.dir,s.key,u))return"spooled events have waited \
+a minute with no sender at work"}function sa(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind=\
+=="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffI\
+nitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...lo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes\
+,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resour\
+ce}}}function aa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function da(e){if(aa(e))return!0;let{files:\
+n,spool:t}=e,r=()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof O))return!1;try{n.remove(`${t.dir}/${\
+""}`),r()}catch{return!1}}return ca(n,t.dir,ua),!0}var ua=3;function ca(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter\
+(a=>un.test(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+X?-1/0:d},s=t==="none"?o:o\
+.filter(a=>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>X\
+).map(({name:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var mn=class{#e=new Set;#n=0;get size(){return thi\
+s.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){retur\
+n[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Ro(){throw new Error("a sender prints nothing")}var Oo\
+=16384,st=2*Oo,No=st-4096,at=32,Ao=/^[a-z0-9_]{1,40}$/,la=/^[0-9a-f]{8}$/;var ko=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]\
++(?:-(\\d{1,6}))?\\.aside$/,fa=6e4;function Io(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>Ao.test(m)&&Num\
+ber.isSafeInteger(f)&&f>0);if(a.length===0||!it(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0\
+,at))},endpointHash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Mo(n,t);try{let m=ha(e,n,t,i).filter(h=>h.quiet).map(h=>$o(e\
+,h,n,t)),f=Po([...m.flatMap(h=>h.lines),c],s,i)??c;Lo(e,n,t,m,()=>{let h=ga(e,l);h==="invalid"&&e.remove(l);let g=`${F(f\
+)}\n`;typeof h!="object"||h.bytes+g.length<=Oo?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,No):ma(e,n,t,f,s,i)});fo\
+r(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function ma(e,n,t,r,o,i){let s=Mo(n,t),a={path:dt(n,t),quiet:!1\
+},d=ut(e,s,a.path)?$o(e,a,n,t):{lines:[]};Lo(e,n,t,[d],()=>{e.append(s,`${F(Po([...d.lines,r],o,i)??r)}\n`,No)})}function\
+ $o(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=\
+pa(e,n),s=dt(t,r,i);return ut(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Lo(e,n,t,\
+r,o){try{o()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&ut(e,s,dt(n,t,a));throw i}}function dt(e,n,t){let r=t===v\
+oid 0?"":`-${t}`;return D(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function ha(e,n,t,r){return Kn(e,n,ko,(o,i)=\
+>{let[,,s,a]=ko.exec(i)??[],d=Math.abs(r-Number(s))>=fa;return o===t?{path:D(n,i),summed:a===void 0?void 0:Number(a),qui\
+et:d}:void 0})}function pa(e,n){try{let t=n.summed??0,r=e.read(n.path,st)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf\
+(`\n`)+1;return{lines:Do(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function ut(e,n,t){return w(()=\
+>(e.rename(n,t),!0))??!1}function Po(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).f\
+ilter(a=>a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Obj\
+ect.keys(o).length<at)&&P(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,\
+endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,.\
+..s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ga(e,n){try{let t=e.read(n,st);return t===void \
+0?void 0:{lines:Do(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof O?"invalid":void 0}}fun\
+ction Do(e){return e.split(`\n`).flatMap(n=>ya(n)??[])}function ya(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpoin\
+tHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(it(n)&&it(t)&&n<=t&&s\
+.length>0&&s.length<=at&&s.every(([u,c])=>Ao.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,droppe\
+d:Object.fromEntries(s),...typeof i=="string"&&la.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d\
+,endpoint:o}:d}catch{return}}function it(e){return Number.isSafeInteger(e)&&e>=0&&e<=en}function Mo(e,n){return D(e,`dro\
+ps-${n}.json`)}var ba=.9,Ea=1e3,va=3e5,wa=36e5,Sa=4,hn=class{#e;#n=[];#o=[];#t=new mn;#c=0;#d=0;#l=0;#r=0;#u={};#p={};#a\
+=!1;#f;#T=Promise.resolve();#x;#k;#_=new Set;#y;#R=!1;#b;#m=On();#O=!1;#s=!1;#v=!1;#i=0;#M;#$;#E;#U;#C=!1;#L;constructor\
+(n={}){this.#e=$e(n)}enqueue(n){try{if(!se())return this.#me();let t=y().exiting();t?this.#J():this.#j(),this.#c++;let r\
+=Qr(n,this.#e);if("reason"in r)return this.#h(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#\
+h(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#B());this.#a&&this.#f===void 0&&queueMicrotask(()=>\
+this.#F()),this.#n.length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#a||this.#M||(this.#a=!0,this.#j(),th\
+is.#w()>0?this.#F():se()&&!this.#N()&&To(this.#e,this.#S())&&this.flush())}flush(){if(this.#x)return this.#x;let n=this.\
+#T.then(()=>(this.#x=void 0,this.#ae()));return this.#x=n,this.#T=n,n}stop(){return this.#M??=this.#te()}[Symbol.asyncDi\
+spose](){return this.stop()}stats(){return{enqueued:this.#c,replayed:this.#d,sent:this.#l,dropped:{...this.#u},queued:th\
+is.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t\
+.size}#j(){if(this.#$)return;this.#J();let n=y(),t=s=>{try{return s()}catch{this.#g("an exit hook could not be installed\
+: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#M===void 0;return this.stop\
+(),s},exit:()=>{this.#D()||this.#B(),this.#H()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#D(\
+)||this.#B(),this.#H()})):void 0;this.#$=()=>{r?.(),i?.()}}#F(){this.#a&&this.#f===void 0&&this.#V()}#V(){this.#f=setTim\
+eout(()=>{this.flush().then(()=>{this.#a&&this.#V()})},this.#e.flushIntervalMs),y().unrefTimer(this.#f)}async#te(){this.\
+#a=!1,this.#f!==void 0&&clearTimeout(this.#f);let n=this.#b=Ta(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await\
+ Promise.race([this.#T.then(()=>!0),n.over()])&&this.#Y(),this.#w()>0&&this.#D())return;this.#Q(),this.#w()>0&&this.#N()\
+&&this.#P(!0),this.#w()>0&&!this.#N()&&await this.#re(n),this.#P()}catch(r){this.#g(`stop failed unexpectedly: ${r}`),t=\
+!0}finally{this.#H(),n.clear(),this.#b=void 0,t||(this.#$?.(),this.#$=void 0)}}async#re(n){let t=this.#S()?.health;t?.st\
+ate&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#Y()}#Y(){let n=y\
+().monotonicMs(),t=this.#e.requestTimeoutMs*ba,r=[...this.#_];for(let{events:i,accepted:s}of r)s&&this.#t.settle(i)&&thi\
+s.#X(i);let o=r.some(({started:i,accepted:s})=>!s&&n-i>=t);this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.ev\
+ents()),this.#t.clear(),o&&this.#E?.health.recordFailure()}#oe(){return this.#k??=new AbortController}#G(n){if(n.aborted\
+||!ee())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),s=o.en\
+d-i;if(s>=t)return!0;let a=this.#y,d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#W(n){this.#t.settle(n)&&th\
+is.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#R&&this.#S()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().c\
+anConnect(n.url))}#ie(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#E?.health.state;return this.#b===void 0&&r!==void \
+0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canC\
+onnect(n.url)}#se(n){let t=this.#E?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#C=!1);return}if(!n.\
+failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAf\
+terMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:s,clock:a}=this.#e,d=a()+ae(o,i,s,n.retryAfterMs);this.#L=r||!t?\
+.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ae(){try{this.#Z();let n=this.#e.sink.kind==="http"?this.#E?.he\
+alth:void 0;n&&(n.state||this.#b===void 0)&&n.refresh(),this.#Q();let t=this.#N();if(t&&!this.#ie())return;let r=this.#e\
+.clock(),i=this.#o.filter(d=>d.notBefore<=r).concat(this.#n);if(i.length===0)return;this.#o=this.#o.filter(d=>d.notBefor\
+e>r),this.#n=[];let s=this.#q(i);for(let d of s)this.#t.add(d);let a={delivered:!1,failed:!1,probing:t};await this.#de(s\
+,a),this.#se(a),a.delivered&&a.retryAfterMs&&(this.#i=Math.max(this.#i,this.#e.clock()+a.retryAfterMs))}catch(n){this.#g\
+(`flush failed unexpectedly: ${n}`)}}async#de(n,t){let{signal:r}=this.#oe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&\
+this.#G(r);)await this.#z(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Sa,n.length)},i));for(let s of n.sl\
+ice(o))this.#W(s)}async#z(n,t,r){this.#Z();let o=this.#ee(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.\
+add(o),n=o}let i=await this.#ce(n,t);if(this.#fe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){l\
+et s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#G(t)?await th\
+is.#z(d,t,r):this.#W(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#X(n,i.rejected);case"too_large\
+":return this.#h(1,"http_413"),this.#I(n);case"rejected":return this.#h(n.length,i.reason),this.#I(n);case"interrupted":\
+case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.r\
+etryAfterMs??0),r.probing?this.#ue(n,i.retryAfterMs):this.#he(n,i.reason,i.retryAfterMs)}}}#ue(n,t=0){let r=this.#e.cloc\
+k()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#X(n,t=0){let r=Math.min(t,n.length);this\
+.#l+=n.length-r,r>0&&this.#h(r,"otlp_rejected"),this.#I(n)}async#ce(n,t){let r={started:y().monotonicMs(),events:n,accep\
+ted:!1};this.#_.add(r);try{return await this.#le(n,t,()=>r.accepted=!0)}finally{this.#_.delete(r);let o=y().monotonicMs(\
+);this.#y={ms:o-r.started,endedAt:o}}}#q(n){let{format:t,maxBatchBytes:r}=this.#e;return eo(n,r,t.emptyBytes,t.eventByte\
+s)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#le(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"reject\
+ed",reason:o.reason};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} eve\
+nt(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${a}`),o.kind==="stderr")return Co(a),{kind:"delivered"};let d=i.classify;\
+return await Br({url:o.url,body:a,headers:s,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted\
+:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnec\
+t:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#fe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n\
+.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFe\
+tch?`: its fetch failed: ${tr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n\
+.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#J()\
+{if(!this.#m||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t}=zn(),{sink:r,format:o,spoolDir:i,handOff:s}=this.#e;t\
+his.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let a=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":\
+r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY\
+_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${a}; format: ${o.name}; spool: ${i??"non\
+e"}`);let d=no(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${s.enabled?"hand off where a sender can\
+ be started":"in process"} (${s.source})`)}#me(){!this.#m||this.#O||(this.#O=!0,this.#m(`telemetry off (decided by ${zn(\
+).decidedBy}): events are not recorded`))}#he(n,t,r){let{maxRetries:o,backoff:i,clock:s,random:a}=this.#e,d=s(),u=[];for\
+(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+ae(c.retries,i,a,r),this.#o.push(c)}u.length<n\
+.length&&this.#g(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&&this.#h(u.length,"r\
+etries_exhausted",`last failure: ${t}`),this.#I(u)}#I(n){this.#E?.settle(n)}#S(){return this.#E??=dn.open(this.#e,(n,t)=\
+>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#U&&this.#g(r),this\
+.#U=r}),this.#E}#K(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+Ea;let{flushIntervalMs:t,requestTimeo\
+utMs:r}=this.#e;return Math.max(va,Math.min(wa,2*t),2*r)}#Z(){let n=this.#K();this.#E?.renewClaims(n,this.#b?n:n*.75)}#Q\
+(){if(this.#C||!se()||this.#N()||!ee())return;let n=this.#S();if(n&&Se()!==void 0)return;this.#C=!0;let t=n?.replay(this\
+.#e.maxBufferedEvents-this.#w(),this.#K());t&&(this.#ne(t.dropped),this.#d+=t.events.length,this.#o.push(...t.events),t.\
+events.length>0&&this.#F())}#P(n=!1){let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#ee(t);if(r!==t&&(this.#o=\
+r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!ee())return this.#v=!0,this.#A(),this.#h(r.length,"opted_out"),!\
+0;if(this.#e.sink.kind==="stderr"){this.#A();for(let s of this.#q(r))Co(this.#e.format.encode(s,this.#e.clock())),this.#\
+l+=s.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#h(r.length,this.#e.sink.reason),!0;let o=this.\
+#S();if(!o&&this.#e.spoolDir===void 0)return this.#g(`${r.length} event(s) not delivered are kept in memory only, and go\
+ with the process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#h(r.length,"opted_out","not spooled: the progra\
+m turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#R=!0),!i&&n)return!1;i\
+f(this.#A(),i){let s=this.#i-this.#e.clock();s>0&&o?.health.recordWait(s),this.#r+=i.spooled;for(let[a,d]of Object.entri\
+es(i.dropped))this.#h(d,a);this.#ne(i.olderDropped)}else{let s=o?.giveBackUnsettled()??0;this.#r+=s,this.#h(r.length-s,"\
+spool_unavailable")}return o?.releaseAll(),i!==void 0}#ee(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set\
+;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s\
+&&o.has(s));return this.#h(i.length,"claim_lost"),this.#I(i),n.filter(({claim:s})=>!s||!o.has(s))}#ne(n){for(let[t,r]of \
+Object.entries(n))this.#d+=r,this.#h(r,t)}#D(){let n=this.#S(),t=wo(this.#e,n,se());if(!t.handOff){let i={delivered:"del\
+ivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOp\
+en()?Ur(n.health):void 0;return this.#w()>0&&this.#g(`at exit: ${i[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t\
+.reason}`),!1}if(!this.#P(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#\
+v)return!0;let r=So(t);if(r==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;l\
+et o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the \
+spool (the system has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${o[r]}`),!0}#B(){le\
+t n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#g(`at exit: the process ends at once: ${r} event(s) spooled for a \
+later run`),t}#H(){let n={};for(let[s,a]of Object.entries(this.#u)){let d=this.#p[s]??0;a>d&&s!=="opted_out"&&s!=="claim\
+_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#S(\
+);if(!o)return;for(let s of Object.keys(n))this.#p[s]=this.#u[s];let i=Date.now();Io(o.files,o.spool.dir,o.spool.key,t.u\
+rl,n,i,i-r.maxAgeMs)}#h(n,t,r){n!==0&&(P(this.#u,t,n),this.#g(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#g(n){thi\
+s.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Ta(e\
+){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1)\
+)}),clear:()=>t?.()}}function Co(e){y().writeStderr(`${Ro(JSON.parse(e))}\n`)}var xa=250;async function Fo(e){let n=y();x\
+e(X,()=>n.exit(0)),Fr(),Lr(()=>_a(e));try{await Ra(e,y().monotonicMs()+X)}catch{}n.exit(0)}function _a(e){let{enabled:n,\
+source:t}=Vn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ra(e,n){let t=y().files,r=e.spoolDir;if(!t\
+)return;let{successor:o,onByConsentFile:i,...s}=e,a=$e(s),d=Qn(a);if(!ee())return go(t,r,d);for(let u=0;;u++){let c=awai\
+t yo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await Oa(s,n-xa);if(bo(t,r,c),!Na(e,d))return;if(h&&f\
+>0&&ee())return ka(e);if(l>0&&m>0||u>0&&l===0)return}}function ka(e){if(!e.successor)return;let{argv:n,env:t,leavesSessi\
+on:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith(i)&&un.test(a.slice(i.length)));o&&s!==void \
+0&&w(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:cn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Oa\
+(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=$e(e),\
+a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!ee()||s!==void 0&&y().files?.realPath(s)===void 0)break;let\
+ d=new hn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spoole\
+d:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);i\
+f(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>set\
+Timeout(h,f))}}return t}function Na(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||ln(t,e.spoolDir,n,Date.\
+now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.o\
+pen(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Bo=mo(y().env(Le));Bo&&await Fo(Bo);\n',Te="sender-0584ba67\
+.mjs",Xa=116290,Wa=6e4,Ga=1e3,qa=[pi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_\
+DRY_RUN"],Za=3,Ja=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
+delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Ft(e){
+return e===null?"null":typeof e=="string"?vi(e):typeof e=="number"?Ka(e):typeof e=="boolean"?String(e):Array.isArray(e)?
+`[${e.map(Ft).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${vi(n)}: ${Ft(
+r)}`).join(", ")}}`:"null"}function vi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
+16).padStart(4,"0")}`)}function Ka(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
+nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
+-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
+2,"0")}`}var yi=16384,Ut=2*yi,gi=Ut-4096,Ht=32,Ei=/^[a-z0-9_]{1,40}$/,Qa=/^[0-9a-f]{8}$/,ed=/^drops-([0-9a-f]{8})\.json$/,
+Yt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,td=6e4,nd=.9,rd=1e3,id=3e5,od=36e5,sd=4,wi=class{#e;#t=[];#i=[];#n=new Ja;#l=0;#d=0;#u=0;#r=0;#c={};#p={};#a=!1;#h;#_=Promise.
 resolve();#$;#x;#S=new Set;#y;#O=!1;#g;#f=oe();#k=!1;#s=!1;#w=!1;#o=0;#D;#M;#E;#U;#P=!1;#L;constructor(e={}){this.#e=qn(
 e)}enqueue(e){try{if(!W())return this.#fe();const t=w().exiting();t?this.#Z():this.#H(),this.#l++;const n=Xo(e,this.#e);
 if("reason"in n)return this.#m(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)return this.#m(1,"buffer_ful\
