@@ -595,15 +595,15 @@ export class Spool {
     // removing the other's to make room for its own, they would leave neither). One stamped ahead but written long
     // before was written by a clock that ran ahead: the oldest in truth, perhaps.
     const ourFiles = entries.filter((entry) => keep.includes(entry.name));
-    const newest = Math.min(...ourFiles.map((entry) => entry.time));
+    const ourStamp = Math.min(...ourFiles.map((entry) => entry.time));
     const writtenAt = (name: string) => this.#files.modifiedAt(`${this.dir}/${name}`);
-    const newestWritten = Math.max(...ourFiles.map((entry) => writtenAt(entry.name) ?? -Infinity));
+    const ourWritten = Math.max(...ourFiles.map((entry) => writtenAt(entry.name) ?? -Infinity));
     const writtenAlongside = (entry: Entry) => {
-      if (entry.time < newest) return false;
+      if (entry.time < ourStamp) return false;
       const written = writtenAt(entry.name);
-      return written === undefined || !Number.isFinite(newestWritten)
-        ? entry.time - newest <= ALONGSIDE_MS
-        : Math.abs(written - newestWritten) <= ALONGSIDE_MS;
+      return written === undefined || !Number.isFinite(ourWritten)
+        ? entry.time - ourStamp <= ALONGSIDE_MS
+        : Math.abs(written - ourWritten) <= ALONGSIDE_MS;
     };
     const candidates = entries.filter((entry) => !keep.includes(entry.name)).sort((a, b) => a.time - b.time);
     for (let touched = 0; touched < FILES_PER_CALL;) {
