@@ -89,7 +89,7 @@ export function consentFilePath(): string | undefined {
  * ```
  */
 export function consentFileInForce(): string | undefined {
-  return (fromFile ? decidingFile : undefined) ?? consentFilePath();
+  return (fromFile ? decided?.path : undefined) ?? consentFilePath();
 }
 
 /** A relative consent file's path, as it was given and as it was first made absolute. */
@@ -351,10 +351,8 @@ export function saveConsent(
   // The file the decision in force is read from (the consent file, made absolute), not the one written: a copy saved
   // elsewhere, or a relative path the working directory moves, must not become the file the run follows.
   if (after.source === "file") {
-    [enabled, fromFile, decidingFile] = [state === "enabled", true, after.path];
-    decided = after.path === undefined
-      ? {}
-      : { text: readDecision(after.path, true).text, modified: files.modifiedAt(after.path) };
+    [enabled, fromFile] = [state === "enabled", true];
+    decided = after.path === undefined ? undefined : seen(after.path);
   }
   return true;
 }
@@ -435,23 +433,20 @@ function fileDecision(state: ConsentState): { enabled: boolean; source: ConsentS
 let enabled: boolean | undefined;
 /** Whether {@link enabled} is what the consent file says (the file decided, or an answer was just saved there). */
 let fromFile = false;
-/** The consent file that decided, when {@link fromFile}: the one a run follows, wherever HOME points later. */
-let decidingFile: string | undefined;
 /**
- * Its text and modification time then (or once the program saved the user's answer there): a decision written since
- * is another one. The time tells apart a decision written again to the same text (`consented_at` counts seconds).
+ * The consent file that decided, when {@link fromFile} (the one a run follows, wherever HOME points later), as it was
+ * then or once the program saved the user's answer there: a decision written there since is another.
  */
-let decided: { text?: string; modified?: number } = {};
+let decided: Seen | undefined;
 /** How a process that outlives the run which started it decides again (a sender); see {@link followConsent}. */
 let decideAgain: (() => boolean) | undefined;
 /** Whether the program decided, with {@link setTelemetryEnabled}: nobody is then asked. */
 let programDecided = false;
 /**
- * The consent file as it was when the program turned telemetry on ({@link setTelemetryEnabled}): its path and when
- * it was written (`undefined`: not there, or not to be read). A decision written there since is the user's newer
- * word, which the program's cannot have answered.
+ * The consent file as it was when the program turned telemetry on ({@link setTelemetryEnabled}). A decision written
+ * there since is the user's newer word, which the program's cannot have answered.
  */
-let programFile: { path: string; modified: number | undefined } | undefined;
+let programFile: Seen | undefined;
 
 /** What {@link consentHolds} says turned telemetry off during the run, for the trail; cleared by the program's own say. */
 let stoppedBy: string | undefined;
@@ -462,11 +457,30 @@ const ENVIRONMENT_OPT_OUT = "an opt-out set in the environment during the run";
 /** {@link stoppedBy} for a decision written to the consent file after the program turned telemetry on. */
 const WRITTEN_SINCE_PROGRAM = "the consent file, written since the program turned telemetry on";
 
+/** A consent file as a run saw it: its text and when it was written (each `undefined`: not there, or not read). */
+interface Seen {
+  path: string;
+  text?: string;
+  modified?: number;
+}
+
+/** The consent file at a path as it is now (`text`: as just read there). */
+function seen(path: string, text: string | undefined = readDecision(path, true).text): Seen {
+  return { path, text, modified: host().files?.modifiedAt(path) };
+}
+
+/**
+ * Whether a consent file was written (or made, or removed) since a run saw it (`text`: as just read there). Its time
+ * tells apart a decision written again to the same text (`consented_at` counts seconds); its text, a decision written
+ * within the same second on a file system that dates files by the second.
+ */
+function writtenSince(before: Seen, text: string | undefined = readDecision(before.path, true).text): boolean {
+  return text !== before.text || host().files?.modifiedAt(before.path) !== before.modified;
+}
+
 /** Whether the consent file was written (or made, or removed) since the program turned telemetry on. */
 function writtenSinceProgram(): boolean {
-  if (programFile === undefined) return false;
-  const { path, modified } = programFile;
-  return host().files?.modifiedAt(path) !== modified;
+  return programFile !== undefined && writtenSince(programFile);
 }
 
 /**
@@ -580,16 +594,15 @@ export function consentHolds(): boolean {
   // A program that the consent file turned on (or that recorded the user's answer there) follows it: an opt-out
   // taken meanwhile (`mycli telemetry disable` in another shell, or recorded by the program) stops what it has not
   // sent, or spooled, yet. Where the environment or the program decided, the decision cannot change under it.
-  if (!fromFile || decidingFile === undefined) return true;
-  let read = readDecision(decidingFile, true);
+  if (!fromFile || decided === undefined) return true;
+  let read = readDecision(decided.path, true);
   // A file replaced by an atomic rewrite as it was read (Deno: changed while it was opened) is read once more; one
   // that still cannot be read with certainty (a link, not TOML...) is disabled, as at the start of a run.
-  if (read.problem !== undefined) read = readDecision(decidingFile, true);
+  if (read.problem !== undefined) read = readDecision(decided.path, true);
   // A decision written since the run's own, even a yes again (`disable`, then `enable`, between two looks), may have
   // followed an opt-out that what is pending must honour: the run sends, spools and records nothing more (a later run
   // follows the new decision).
-  const same = read.text === decided.text && host().files?.modifiedAt(decidingFile) === decided.modified;
-  enabled = read.problem === undefined && same && fileDecision(read.state).enabled;
+  enabled = read.problem === undefined && !writtenSince(decided, read.text) && fileDecision(read.state).enabled;
   if (!enabled) stoppedBy ??= "the consent file, written again during the run";
   return enabled;
 }
@@ -632,8 +645,7 @@ export function settledDecision(): { enabled: boolean; source: ConsentSource } {
 /** Sets the live flag from the decision in force, and keeps the consent file's text where it decided. */
 function settle(current: { enabled: boolean; source: ConsentSource; text?: string }): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
-  decidingFile = fromFile ? consentFilePath() : undefined;
-  decided = decidingFile === undefined ? {} : { text: current.text, modified: host().files?.modifiedAt(decidingFile) };
+  decided = fromFile ? seen(consentFilePath(), current.text) : undefined;
 }
 
 /**
@@ -727,7 +739,7 @@ export function setTelemetryEnabled(value: boolean): void {
   }
   [enabled, fromFile, programDecided, stoppedBy] = [value, false, true, undefined];
   const path = value ? quietly(consentFilePath) : undefined;
-  programFile = path === undefined ? undefined : { path, modified: quietly(() => host().files?.modifiedAt(path)) };
+  programFile = path === undefined ? undefined : quietly(() => seen(path));
   // This copy's decision stands over an opt-out another copy shared before it; an opt-out is shared with them all.
   const before = sharedOptOut() ?? 0;
   followedSerial = value ? before : before + 1;

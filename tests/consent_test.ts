@@ -412,6 +412,11 @@ async function heldThroughRewrite(rewrite: (file: string, original: string) => v
   delete process.env.DO_NOT_TRACK;
   try {
     assert.equal(recordConsent("enabled"), true, "the user's answer, saved by the program");
+    // Dated to the second, as some file systems date files, for a rewrite within that second; saving the same answer
+    // again leaves the file as it is and takes its time anew.
+    const second = new Date(Math.floor(Date.now() / 1000) * 1000);
+    utimesSync(file, second, second);
+    assert.equal(recordConsent("enabled"), true);
     assert.equal(consentHolds(), true, "the program's own save is the run's decision");
     let outcome: { received: number; dropped: Record<string, number>; spooled: string[]; on: boolean } | undefined;
     await withServer(async (server) => {
@@ -506,6 +511,18 @@ test("a decision the user writes to the consent file after the program turned te
   });
   assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
   assert.equal(decidedBy, "file", "the user's newer word");
+});
+
+test("on a file system that dates files by the second, a decision written in the second the program turned telemetry on stops it", async () => {
+  const outcome = await heldThroughRewrite((file, original) => {
+    const { mtime } = statSync(file); // a whole second (heldThroughRewrite)
+    setTelemetryEnabled(true);
+    // `mycli telemetry disable` in another shell within that second, and a file time that did not move.
+    writeFileSync(file, formatConsentToml("disabled", Date.parse(/^# Saved (\S+)\.$/m.exec(original)![1])));
+    utimesSync(file, mtime, mtime);
+    assert.equal(optOutOverridden(), undefined, "the user's newer word, not a no the program overrides");
+  });
+  assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
 });
 
 test("the same decision saved again (a second enable, two programs asking at once) leaves the file as it is", () => {
