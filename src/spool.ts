@@ -173,11 +173,18 @@ export class Spool {
   readonly ancestorsSeen: boolean;
   readonly #files: HostFiles;
   readonly #limits: SpoolLimits;
+  /** The whole directory's bounds, whichever endpoint's files it holds: each the larger of this program's and the default. */
+  readonly #whole: SpoolLimits;
 
   private constructor(dir: string, files: HostFiles, limits: SpoolLimits, key: string, ancestorsSeen: boolean) {
     this.dir = dir;
     this.#files = files;
     this.#limits = limits;
+    this.#whole = {
+      maxAgeMs: Math.max(limits.maxAgeMs, DEFAULT_SPOOL_LIMITS.maxAgeMs),
+      maxEvents: Math.max(limits.maxEvents, DEFAULT_SPOOL_LIMITS.maxEvents),
+      maxBytes: Math.max(limits.maxBytes, DEFAULT_SPOOL_LIMITS.maxBytes),
+    };
     this.key = key;
     this.ancestorsSeen = ancestorsSeen;
   }
@@ -502,8 +509,10 @@ export class Spool {
   }
 
   /**
-   * Reads a spool file through the guarded door, up to the spool's bound, and checks each line as `enqueue` checks
-   * an event. One that cannot be read safely (not a regular file of ours, larger than the bound, not UTF-8) counts as
+   * Reads a spool file through the guarded door, up to the whole directory's bound (another endpoint's file that a
+   * program with small bounds prunes, or one of this endpoint's of before its bounds shrank), and checks each line as
+   * `enqueue` checks an event. One that cannot be read safely (not a regular file of ours, larger than that bound, not
+   * UTF-8) counts as
    * corrupt as many events as its name says it holds, at most as many as its size can (a name can say anything).
    * Without `now`, nothing counts as expired.
    */
@@ -515,7 +524,7 @@ export class Spool {
     const result = { valid: [] as SpooledEvent[], corrupt: 0, expired: 0 };
     let text: string | undefined;
     try {
-      text = this.#files.read(path, this.#limits.maxBytes);
+      text = this.#files.read(path, this.#whole.maxBytes);
     } catch {
       const size = this.#files.sizeOf(path) ?? 0; // 0 for what is not a regular file of ours
       result.corrupt = Math.max(1, Math.min(entry.events, Math.floor(size / MIN_LINE_BYTES)));
@@ -570,12 +579,7 @@ export class Spool {
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
-    const limits = this.#limits;
-    const whole = {
-      maxAgeMs: Math.max(limits.maxAgeMs, DEFAULT_SPOOL_LIMITS.maxAgeMs),
-      maxEvents: Math.max(limits.maxEvents, DEFAULT_SPOOL_LIMITS.maxEvents),
-      maxBytes: Math.max(limits.maxBytes, DEFAULT_SPOOL_LIMITS.maxBytes),
-    };
+    const [limits, whole] = [this.#limits, this.#whole];
     const isOurs = (entry: Entry) => entry.key === this.key || entry.key === undefined;
     const expired = (entry: Entry) => now - entry.time > (isOurs(entry) ? limits.maxAgeMs : whole.maxAgeMs);
     const entries = this.#entries();

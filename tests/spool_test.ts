@@ -208,6 +208,18 @@ test("a program with small bounds or a short age keeps them with its own events:
   assert.deepEqual(waiting(otherKey), []);
 });
 
+test("a program with a small byte bound cuts another endpoint's larger file as the whole needs, not drops it whole", () => {
+  using dir = tempDir();
+  const otherKey = spoolKey("https://other.example/v1");
+  const others = Array.from({ length: 995 }, (_, i) => event(`o${i}`));
+  open(dir.path, limits, otherKey).write(others, now - 5000); // one file, far over the small bound below
+  const small = open(dir.path, { ...limits, maxBytes: 10_000 });
+  const ours = Array.from({ length: 10 }, (_, i) => event(`a${i}`));
+  // Over the whole's 1,000 events by five: the other endpoint's oldest five go, read though over this bound.
+  assert.deepEqual(small.write(ours, now), { written: {}, older: { spool_full: 5 } });
+  assert.equal(open(dir.path, limits, otherKey).claim(1000, now, LEASE_MS).events.length, 990);
+});
+
 test("many endpoints of one event each (a program whose headers change every run): the oldest go, whichever endpoint's", () => {
   using dir = tempDir();
   const line = JSON.stringify(spoolLine("x"));
