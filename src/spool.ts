@@ -492,9 +492,9 @@ export class Spool {
     return this.#entries().sort((a, b) => a.time - b.time);
   }
 
-  /** The spool's unclaimed files, of every endpoint, in the directory's order. */
-  #entries(): Entry[] {
-    return this.#list().flatMap((name) => parseEntry(name) ?? []);
+  /** The spool's unclaimed files, of every endpoint, in the directory's order (of `names`, as listed). */
+  #entries(names = this.#list()): Entry[] {
+    return names.flatMap((name) => parseEntry(name) ?? []);
   }
 
   /**
@@ -572,9 +572,9 @@ export class Spool {
    * written; what it drops is counted from the lines each file really holds, all under this endpoint. This
    * endpoint's files (and those of versions before endpoint keys) are held to this program's bounds; the whole
    * directory to the larger of its bounds and {@link DEFAULT_SPOOL_LIMITS}, so that a program with small bounds or
-   * a short age does not take another endpoint's events. Expired files go first, then this endpoint's oldest while
-   * it is over its bounds, then the oldest, whichever endpoint's, while the whole is over. (Choosing which endpoint
-   * pays by its share of the whole was tried: a program whose headers change every run has an endpoint key per run,
+   * a short age does not take another endpoint's events. Expired files go first (and claims of expired events whose
+   * run died), then this endpoint's oldest while it is over its bounds, then the oldest, whichever endpoint's, while
+   * the whole is over. (Choosing which endpoint pays by its share of the whole was tried: a program whose headers change every run has an endpoint key per run,
    * none holding much, and runs ending together each removed what the others had just written.)
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
@@ -582,7 +582,9 @@ export class Spool {
     const [limits, whole] = [this.#limits, this.#whole];
     const isOurs = (entry: Entry) => entry.key === this.key || entry.key === undefined;
     const expired = (entry: Entry) => now - entry.time > (isOurs(entry) ? limits.maxAgeMs : whole.maxAgeMs);
-    const entries = this.#entries();
+    const names = this.#list();
+    this.#removeDeadClaims(names, now, expired, dropped);
+    const entries = this.#entries(names);
     const ours = { events: 0, bytes: 0 };
     const all = { events: 0, bytes: 0 };
     const count = (entry: Entry, events: number, bytes: number) => {
@@ -640,6 +642,30 @@ export class Spool {
       addCount(dropped, gone ? "spool_expired" : "spool_full", read.valid.length + read.expired);
     }
     return dropped;
+  }
+
+  /**
+   * Removes claims whose run died (the lease over) holding expired events, at most {@link FILES_PER_CALL}, counted
+   * under this endpoint: another endpoint's may have no run left to take them over (a program whose headers change
+   * every run), and would stay for ever.
+   */
+  #removeDeadClaims(
+    names: readonly string[],
+    now: number,
+    expired: (entry: Entry) => boolean,
+    dropped: Record<string, number>,
+  ): void {
+    let removed = 0;
+    for (const name of names) {
+      const claimed = CLAIMED_FILE.exec(name);
+      const entry = claimed && leaseOver(claimed, now) ? parseEntry(claimed[3]) : undefined;
+      if (entry === undefined || !expired(entry)) continue;
+      const read = this.#readFile(`${this.dir}/${name}`, entry);
+      if (!this.#remove(name)) continue;
+      addCount(dropped, "spool_corrupt", read.corrupt);
+      addCount(dropped, "spool_expired", read.valid.length + read.expired);
+      if (++removed === FILES_PER_CALL) break;
+    }
   }
 
   /**

@@ -403,6 +403,22 @@ test("a claim older than an hour belongs to a dead run and is taken over; a fres
   assert.equal(files(dir.path).length, 1, "still one file, claimed anew");
 });
 
+test("a claim whose run died holding another endpoint's expired events goes with them: no run of it may come again", () => {
+  using dir = tempDir();
+  const day = 86_400_000;
+  // Runs of a program whose headers change every run (an endpoint key each), killed with their events claimed.
+  const claimedAndKilled = (run: number, at: number) => {
+    const key = spoolKey(`https://example.com/v1?run=${run}`);
+    open(dir.path, limits, key).write([event(`r${run}a`, 0, at), event(`r${run}b`, 0, at)], at);
+    assert.equal(open(dir.path, limits, key).claim(100, at, LEASE_MS).events.length, 2);
+  };
+  claimedAndKilled(1, now - 8 * day);
+  claimedAndKilled(2, now - day);
+  assert.deepEqual(open(dir.path).write([event("run")], now), { written: {}, older: { spool_expired: 2 } });
+  const claims = files(dir.path).filter((name) => name.startsWith("l-"));
+  assert.deepEqual(claims.map((name) => name.includes(`-e-${now - day}-`)), [true], "the day-old claim is left");
+});
+
 test("a claim holds until it ends, however far ahead: a long exit budget's lease, or a clock set back since", () => {
   using dir = tempDir();
   open(dir.path).write([event("a")], now);
