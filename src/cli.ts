@@ -595,10 +595,12 @@ async function flush(output: CliOutput): Promise<number> {
   const stats = await drainSpool({ spoolDir: spool.dir }, host().monotonicMs() + FLUSH_TIME_MS);
   const dropped = Object.values(stats.dropped).reduce((sum, n) => sum + n, 0);
   // What another run has claimed is that run's to deliver, and other endpoints' events are not ours: not "left".
-  const ours = spool.peek().filter((file) => file.ours);
-  const count = (claimed: boolean) =>
-    ours.filter((file) => file.claimed === claimed).reduce((sum, file) => sum + file.events.length, 0);
-  const [left, held] = [count(false), count(true)];
+  const peeked = spool.peek();
+  const ours = peeked.filter((file) => file.ours);
+  const count = (list: typeof peeked) => list.reduce((sum, file) => sum + file.events.length, 0);
+  const [left, held] = [count(ours.filter((file) => !file.claimed)), count(ours.filter((file) => file.claimed))];
+  // Nor are those of programs that send otherwise (headers, a fetch of their own): said, lest "0 left" read as none.
+  const theirs = count(peeked.filter((file) => !file.ours));
   /** When another run may take over what is held: after the one end, or between the first and the last. */
   const takeOver = () => {
     const ends = ours.flatMap((file) => file.until ?? []);
@@ -608,7 +610,10 @@ async function flush(output: CliOutput): Promise<number> {
   const others = held > 0
     ? ` (${held} held by another run, which delivers them, or another run may take them over ${takeOver()})`
     : "";
-  output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}.\n`);
+  const elsewhere = theirs > 0
+    ? `; ${theirs} more for other endpoints or programs, which their runs deliver (see inspect)`
+    : "";
+  output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}${elsewhere}.\n`);
   return left === 0 ? 0 : 1;
 }
 

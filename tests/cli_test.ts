@@ -599,7 +599,12 @@ test("inspect shows the health a program with a fetch of its own keeps to itself
     assert.match((await cli(dir.path, ["inspect"], env)).stdout, /\(key [0-9a-f]{8}: another program or version\)/);
     const healthFiles = () => files(`${dir.path}/spool`).filter((name) => name.startsWith("health-"));
     assert.equal(healthFiles().length, 1);
-    await cli(dir.path, ["flush"], env);
+    const flushed = await cli(dir.path, ["flush"], env);
+    // Not "0 left" alone, which would read as nothing waiting: that program's event waits for it.
+    assert.match(
+      flushed.stdout,
+      /; 0 left in the spool; 1 more for other endpoints or programs, which their runs deliver \(see inspect\)\.$/m,
+    );
     assert.deepEqual(healthFiles(), [], `${endpoint}: the user asked to try now`);
   }
 });
