@@ -707,9 +707,9 @@ function endpointReports(
     recorded.filter((entry) => entry.endpointHash !== entry.hash).map((entry) => [entry.hash, entry]),
   );
   for (const key of ownFetchHealth.keys()) if (!counts.has(key)) counts.set(key, 0);
-  const namedHashes = new Set([...urls.map((url) => healthHash(url)), ...ownFetchHealth.keys()]);
-  // A health file no URL accounts for (an older version's) may be that of any endpoint no file names.
-  const unaccounted = recorded.some((entry) => !namedHashes.has(entry.hash));
+  // A key no file names may be a program's with headers, whose health is its URL's, on any endpoint recorded down
+  // (or one an older version's health file does not name): which, cannot be told.
+  const urlRecorded = recorded.some((entry) => entry.endpointHash === entry.hash);
   return [...counts].flatMap(([key, events]) => {
     const dropped = key === null ? undefined : drops.get(key);
     // A key with more than the URL and format in it (a version, headers) is named by what its senders recorded.
@@ -727,7 +727,7 @@ function endpointReports(
       format: named?.format ?? null,
       key,
       events,
-      health: state ? shownHealth(state) : !named && unaccounted ? "unknown" as const : null,
+      health: state ? shownHealth(state) : !named && urlRecorded ? "unknown" as const : null,
       droppedBySenders: dropped
         ? {
           dropped: { ...dropped.dropped },

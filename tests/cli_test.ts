@@ -609,6 +609,30 @@ test("inspect shows the health a program with a fetch of its own keeps to itself
   }
 });
 
+test("inspect: a program with headers shares its URL's health, which no file ties to its key: unknown, not healthy", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 503 }));
+  try {
+    setTelemetryEnabled(true);
+    try {
+      const headers = { authorization: "Bearer token" }; // its events' key covers them: no file names it
+      const own = new NATTelemetryHandler({ endpoint: server.url(), spoolDir: `${dir.path}/spool`, headers });
+      own.enqueue(commandEvent("with headers"));
+      await own.stop();
+    } finally {
+      setTelemetryEnabled(false);
+    }
+    const env = { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_ENDPOINT: server.url() };
+    const inspected = JSON.parse((await cli(dir.path, ["inspect", "--json"], env)).stdout);
+    const shown = inspected.endpoints.map((
+      e: { endpoint: string | null; events: number; health: unknown },
+    ) => [e.endpoint, e.events, e.health === null || e.health === "unknown" ? e.health : "down"]);
+    assert.deepEqual(shown.sort(), [[server.url(), 0, "down"], [null, 1, "unknown"]].sort());
+  } finally {
+    await server.close();
+  }
+});
+
 test("status and inspect tell what runs and senders dropped (they have no output of their own), for the endpoint in force", async () => {
   using dir = tempDir();
   const endpoint = "http://127.0.0.1:9/refusing";
