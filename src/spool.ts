@@ -173,7 +173,7 @@ export class Spool {
   readonly ancestorsSeen: boolean;
   readonly #files: HostFiles;
   readonly #limits: SpoolLimits;
-  /** The whole directory's bounds, whichever endpoint's files it holds: each the larger of this program's and the default. */
+  /** The whole directory's bounds, whichever endpoints' files it holds: the larger of the program's and the default. */
   readonly #whole: SpoolLimits;
 
   private constructor(dir: string, files: HostFiles, limits: SpoolLimits, key: string, ancestorsSeen: boolean) {
@@ -512,9 +512,8 @@ export class Spool {
    * Reads a spool file through the guarded door, up to the whole directory's bound (another endpoint's file that a
    * program with small bounds prunes, or one of this endpoint's of before its bounds shrank), and checks each line as
    * `enqueue` checks an event. One that cannot be read safely (not a regular file of ours, larger than that bound, not
-   * UTF-8) counts as
-   * corrupt as many events as its name says it holds, at most as many as its size can (a name can say anything).
-   * Without `now`, nothing counts as expired.
+   * UTF-8) counts as corrupt as many events as its name says it holds, at most as many as its size can (a name can say
+   * anything). Without `now`, nothing counts as expired.
    */
   #readFile(
     path: string,
@@ -574,8 +573,9 @@ export class Spool {
    * directory to the larger of its bounds and {@link DEFAULT_SPOOL_LIMITS}, so that a program with small bounds or
    * a short age does not take another endpoint's events. Expired files go first (and claims of expired events whose
    * run died), then this endpoint's oldest while it is over its bounds, then the oldest, whichever endpoint's, while
-   * the whole is over. (Choosing which endpoint pays by its share of the whole was tried: a program whose headers change every run has an endpoint key per run,
-   * none holding much, and runs ending together each removed what the others had just written.)
+   * the whole is over. (Choosing which endpoint pays by its share of the whole was tried: a program whose headers
+   * change every run has an endpoint key per run, none holding much, and runs ending together each removed what the
+   * others had just written.)
    */
   #prune(now: number, keep: readonly string[]): Record<string, number> {
     const dropped: Record<string, number> = {};
