@@ -645,7 +645,8 @@ export function settledDecision(): { enabled: boolean; source: ConsentSource } {
 /** Sets the live flag from the decision in force, and keeps the consent file's text where it decided. */
 function settle(current: { enabled: boolean; source: ConsentSource; text?: string }): void {
   [enabled, fromFile] = [current.enabled, current.source === "file"];
-  decided = fromFile ? seen(consentFilePath(), current.text) : undefined;
+  const path = fromFile ? consentFilePath() : undefined;
+  decided = path === undefined ? undefined : seen(path, current.text);
 }
 
 /**
