@@ -106,6 +106,12 @@ export const DEFAULT_SPOOL_LIMITS: SpoolLimits = { maxEvents: 1000, maxBytes: 1_
 /** The lease of a file claimed to cut its oldest events: a run that dies meanwhile leaves it to another this soon. */
 const CUT_LEASE_MS = 60_000;
 
+/**
+ * How long past its lease's end a claim of expired events is left to its run (a clock behind another run's, a laptop
+ * asleep) before any run removes it.
+ */
+const DEAD_CLAIM_MS = 86_400_000;
+
 /** How far apart in time two runs' files may be written and still be taken as written alongside each other. */
 const ALONGSIDE_MS = 60_000;
 
@@ -645,9 +651,9 @@ export class Spool {
   }
 
   /**
-   * Removes claims whose run died (the lease over) holding expired events, at most {@link FILES_PER_CALL}, counted
-   * under this endpoint: another endpoint's may have no run left to take them over (a program whose headers change
-   * every run), and would stay for ever.
+   * Removes claims whose run died (the lease over a day ago) holding expired events, at most {@link FILES_PER_CALL}
+   * tried, counted under this endpoint: another endpoint's may have no run left to take them over (a program whose
+   * headers change every run), and would stay for ever.
    */
   #removeDeadClaims(
     names: readonly string[],
@@ -655,16 +661,26 @@ export class Spool {
     expired: (entry: Entry) => boolean,
     dropped: Record<string, number>,
   ): void {
-    let removed = 0;
+    let tried = 0;
     for (const name of names) {
+      if (tried === FILES_PER_CALL) break;
       const claimed = CLAIMED_FILE.exec(name);
-      const entry = claimed && leaseOver(claimed, now) ? parseEntry(claimed[3]) : undefined;
+      if (claimed === null || now - claimEnd(claimed) <= DEAD_CLAIM_MS) continue;
+      const entry = parseEntry(claimed[3]);
       if (entry === undefined || !expired(entry)) continue;
-      const read = this.#readFile(`${this.dir}/${name}`, entry);
-      if (!this.#remove(name)) continue;
+      tried++;
+      // Taken first, under a claim of this run's: one that cannot be (another run's at it, a file that cannot be
+      // renamed, so not removed either) is not read for nothing at every run.
+      const taken = claimName(claimed[3], now + CUT_LEASE_MS);
+      try {
+        this.#files.rename(`${this.dir}/${name}`, `${this.dir}/${taken}`);
+      } catch {
+        continue;
+      }
+      const read = this.#readFile(`${this.dir}/${taken}`, entry);
+      if (!this.#remove(taken)) continue;
       addCount(dropped, "spool_corrupt", read.corrupt);
       addCount(dropped, "spool_expired", read.valid.length + read.expired);
-      if (++removed === FILES_PER_CALL) break;
     }
   }
 
