@@ -782,7 +782,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const disk = this.#openDisk();
     if (disk && optOutOverridden() !== undefined) return;
     this.#replayDone = true;
-    const replayed = disk?.replay(this.#options.maxBufferedEvents - this.#held(), this.#claimLease());
+    // A tenth of the buffer is kept for the run's own events (those it holds count): an outage's backlog that filled
+    // it would have the run's newest events dropped (`buffer_full`) and the oldest kept; the rest waits in the spool.
+    const max = this.#options.maxBufferedEvents;
+    const replayed = disk?.replay(max - Math.max(this.#held(), Math.floor(max / 10)), this.#claimLease());
     if (!replayed) return;
     this.#countFromDisk(replayed.dropped);
     this.#replayed += replayed.events.length;

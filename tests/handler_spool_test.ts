@@ -39,7 +39,7 @@ function handler(spoolDir: string, endpoint: string, options: NATTelemetryHandle
 
 /** Writes one session's events into the spool, in one file, as a run that spooled them at `at` would. */
 function spoolSession(dir: string, url: string, commands: string[], at: number): void {
-  const limits = { maxEvents: 100, maxBytes: 1 << 20, maxAgeMs: 86_400_000 };
+  const limits = { maxEvents: 1000, maxBytes: 1 << 20, maxAgeMs: 86_400_000 };
   const spool = Spool.open(dir, host().files!, limits, spoolKey(url))!;
   const ts = new Date(at).toISOString();
   spool.write(
@@ -686,6 +686,20 @@ test("replay takes only what fits in memory; the rest waits in the spool", async
   } finally {
     await server.close();
   }
+});
+
+test("an outage's backlog that would fill the buffer leaves room for the run's own event: the oldest wait in the spool", async () => {
+  using dir = tempDir();
+  const endpoint = await refusedUrl(); // down, and no run has found it so yet
+  spoolSession(dir.path, endpoint, Array.from({ length: 1000 }, (_, i) => `old${i}`), Date.now() - 60_000);
+  const run = handler(dir.path, endpoint);
+  await run.flush(); // takes what earlier runs left, as a run's first flush does
+  run.enqueue(commandEvent("own"));
+  await run.stop();
+  // The oldest event went as the spool took the run's own, not the run's own as the buffer was full.
+  assert.deepEqual(run.stats().dropped, { spool_full: 1 });
+  const commands = spooled(dir.path).map((line) => line.event.parameters.command);
+  assert.deepEqual([commands.length, commands.includes("own")], [1000, true]);
 });
 
 test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
