@@ -29,6 +29,11 @@ export interface PendingEvent {
   readonly timestamp: number;
   /** Failed deliveries so far. */
   retries: number;
+  /**
+   * Sent in a request that had no answer when a run ended it (its exit, or its exit budget): the endpoint may have it.
+   * Sent again only where the run waits for the answer (a stop, a sender, `flush`), not while a program works.
+   */
+  cut?: boolean;
   /** Not to be sent before this time, in epoch milliseconds. */
   notBefore: number;
   /** The spool file it was read from, if it came from an earlier run. */

@@ -405,15 +405,25 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #cutInFlight(): void {
     const now = host().monotonicMs();
     const verdictAfter = this.#options.requestTimeoutMs * TIMED_OUT_SHARE;
-    const requests = [...this.#requests];
-    // Accepted, the answer's body still coming: delivered (what the body would add, an OTLP partial success, is lost).
-    for (const { events, accepted } of requests) if (accepted && this.#inFlight.settle(events)) this.#delivered(events);
-    const timedOut = requests.some(({ started, accepted }) => !accepted && now - started >= verdictAfter);
+    const timedOut = [...this.#requests].some(({ started, accepted }) => !accepted && now - started >= verdictAfter);
+    this.#endRequestsUnanswered();
     this.#interruptController?.abort();
     this.#interruptController = undefined;
     this.#dlq.unshift(...this.#inFlight.events());
     this.#inFlight.clear();
     if (timedOut) this.#disk?.health.recordFailure();
+  }
+
+  /**
+   * The requests in flight are ended by the run (its exit budget ran out, or the process ends): those whose answer had
+   * begun delivered their events (what its body would add, an OTLP partial success, is lost); the others' events may
+   * have reached the endpoint all the same, and are marked so ({@link PendingEvent.cut}).
+   */
+  #endRequestsUnanswered(): void {
+    for (const { events, accepted } of this.#requests) {
+      if (!accepted) { for (const event of events) event.cut = true; }
+      else if (this.#inFlight.settle(events)) this.#delivered(events);
+    }
   }
 
   /** The controller the exit budget aborts, made when a flush first sends (a run that hands off never does). */
@@ -506,10 +516,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const probing = this.#deliveryPaused();
       if (probing && !this.#mayProbe()) return;
       const now = this.#options.clock();
-      const due = this.#dlq.filter((event) => event.notBefore <= now);
+      // What a cut request may have delivered already goes again only where the run waits for the answer (its stop):
+      // a program that ends at once would cut it again, and each of its runs would send it once more.
+      const isDue = (event: PendingEvent) => event.notBefore <= now && (!event.cut || this.#budget !== undefined);
+      const due = this.#dlq.filter(isDue);
       const batch = due.concat(this.#queue);
       if (batch.length === 0) return;
-      this.#dlq = this.#dlq.filter((event) => event.notBefore > now);
+      this.#dlq = this.#dlq.filter((event) => !isDue(event));
       this.#queue = [];
       const batches = this.#batches(batch);
       for (const events of batches) this.#inFlight.add(events);
@@ -803,6 +816,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * @returns Whether they were written.
    */
   #spoolPending(keepOnFailure = false): boolean {
+    this.#endRequestsUnanswered();
     const held = [...this.#dlq, ...this.#inFlight.events(), ...this.#queue];
     const pending = this.#stillOurs(held);
     if (pending !== held) {

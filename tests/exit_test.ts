@@ -175,6 +175,33 @@ for (const { label, executable } of targets) {
     }
   });
 
+  test(`${label}: a request an exit cut goes again only with a run that waits: not once more per run that ends at once`, async () => {
+    using dir = tempDir();
+    let delayMs = 1500; // an endpoint slower than the commands: each exit cuts what is in flight
+    const server = await TestServer.start(() => ({ delayMs }));
+    const inProcess = { env: { NAT_TELEMETRY_HANDOFF: "0" } }; // as in a container or CI: no sender
+    try {
+      assert.equal((await child("exit-in-flight", dir.path, server.url(), inProcess)).code, 3);
+      assert.deepEqual(spooled(dir.path).map((line) => [line.event.parameters.command, line.cut]), [
+        ["exit-in-flight", true],
+      ]);
+      // A command that works a second, then exits at once: what earlier runs left is not sent while it works.
+      assert.equal((await child("track-work-exit", dir.path, server.url(), inProcess)).code, 4);
+      assert.deepEqual(commands(server.events()), ["exit-in-flight"], "the endpoint has it once");
+      delayMs = 0;
+      assert.equal((await child("natural", dir.path, server.url(), inProcess)).code, 0);
+      assert.deepEqual(commands(server.events()).sort(), [
+        "exit-in-flight",
+        "exit-in-flight",
+        "natural",
+        "track-work-exit",
+      ]);
+      assert.deepEqual(readdirSync(dir.path).filter((name) => name.endsWith(".jsonl")), []);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${label}: an uncaught error spools the event and the process fails exactly as before`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();
