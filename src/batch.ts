@@ -31,7 +31,8 @@ export interface PendingEvent {
   retries: number;
   /**
    * Sent in a request that had no answer when a run ended it (its exit, or its exit budget): the endpoint may have it.
-   * Sent again only where the run waits for the answer (a stop, a sender, `flush`), not while a program works.
+   * Not sent again by the flush a run starts with while its program works, which a command that ends at once would
+   * cut again; any later flush sends it (a periodic one, the program's, a stop's, a sender's).
    */
   cut?: boolean;
   /** Not to be sent before this time, in epoch milliseconds. */

@@ -125,6 +125,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #lastFlush: Promise<void> = Promise.resolve();
   /** A flush requested but not started yet; later requests join it. */
   #waitingFlush: Promise<void> | undefined;
+  /**
+   * While the flush a run starts with (`start()`) is the only one asked for: what a cut request may have delivered
+   * ({@link PendingEvent.cut}) is held back, as a command that ends at once would cut it again. Any other flush (a
+   * periodic one, the program's, the stop's) sends it.
+   */
+  #holdCut = false;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interruptController: AbortController | undefined;
   /**
@@ -206,7 +212,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (exiting) return void (this.#handOff() || this.#spoolAtOnce());
       // After this turn: a handler stopped right after its event (trackCommand's) never sets a timer.
       if (this.#ticking && this.#timer === undefined) queueMicrotask(() => this.#tickFromNowOn());
-      if (this.#queue.length >= this.#options.maxQueueSize) void this.flush();
+      if (this.#queue.length >= this.#options.maxQueueSize) void this.#flushAfterOthers();
     } catch {
       // Nothing reaches the host; toPending already caught what events can throw.
     }
@@ -227,7 +233,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (this.#held() > 0) this.#tickFromNowOn();
     // What earlier runs spooled and this run's exit would deliver itself: start now, while the program works.
     else if (isTelemetryEnabled() && !this.#deliveryPaused() && backlogIsOurs(this.#options, this.#openDisk())) {
-      void this.flush();
+      this.#holdCut = true;
+      void this.#flushAfterOthers();
     }
   }
 
@@ -240,6 +247,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * @returns A promise that resolves when that send attempt has finished.
    */
   flush(): Promise<void> {
+    this.#holdCut = false;
+    return this.#flushAfterOthers();
+  }
+
+  /** A flush once those before it end; one asked for meanwhile is the same. */
+  #flushAfterOthers(): Promise<void> {
     if (this.#waitingFlush) return this.#waitingFlush;
     const flush = this.#lastFlush.then(() => {
       this.#waitingFlush = undefined;
@@ -516,9 +529,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const probing = this.#deliveryPaused();
       if (probing && !this.#mayProbe()) return;
       const now = this.#options.clock();
-      // What a cut request may have delivered already goes again only where the run waits for the answer (its stop):
-      // a program that ends at once would cut it again, and each of its runs would send it once more.
-      const isDue = (event: PendingEvent) => event.notBefore <= now && (!event.cut || this.#budget !== undefined);
+      // A program that ends at once would cut it again, and each of its runs would send it once more (#holdCut).
+      const isDue = (event: PendingEvent) => event.notBefore <= now && !(event.cut && this.#holdCut);
       const due = this.#dlq.filter(isDue);
       const batch = due.concat(this.#queue);
       if (batch.length === 0) return;
@@ -795,10 +807,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const disk = this.#openDisk();
     if (disk && optOutOverridden() !== undefined) return;
     this.#replayDone = true;
-    // A tenth of the buffer is kept for the run's own events (those it holds count): an outage's backlog that filled
-    // it would have the run's newest events dropped (`buffer_full`) and the oldest kept; the rest waits in the spool.
+    // A tenth of the buffer (one event at least, one at most left for the backlog) is kept for the run's own events,
+    // those it holds counted: an outage's backlog that filled it would have the run's newest events dropped
+    // (`buffer_full`) and the oldest kept; the rest waits in the spool.
     const max = this.#options.maxBufferedEvents;
-    const replayed = disk?.replay(max - Math.max(this.#held(), Math.floor(max / 10)), this.#claimLease());
+    const kept = Math.max(this.#held(), Math.min(Math.ceil(max / 10), max - 1));
+    const replayed = disk?.replay(max - kept, this.#claimLease());
     if (!replayed) return;
     this.#countFromDisk(replayed.dropped);
     this.#replayed += replayed.events.length;

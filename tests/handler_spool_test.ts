@@ -37,8 +37,11 @@ function handler(spoolDir: string, endpoint: string, options: NATTelemetryHandle
   return new NATTelemetryHandler({ spoolDir, endpoint, exitTimeoutSeconds: 1, ...options });
 }
 
-/** Writes one session's events into the spool, in one file, as a run that spooled them at `at` would. */
-function spoolSession(dir: string, url: string, commands: string[], at: number): void {
+/**
+ * Writes one session's events into the spool, in one file, as a run that spooled them at `at` would (`cut`: taken
+ * back from a request it ended before the answer).
+ */
+function spoolSession(dir: string, url: string, commands: string[], at: number, cut = false): void {
   const limits = { maxEvents: 1000, maxBytes: 1 << 20, maxAgeMs: 86_400_000 };
   const spool = Spool.open(dir, host().files!, limits, spoolKey(url))!;
   const ts = new Date(at).toISOString();
@@ -49,6 +52,7 @@ function spoolSession(dir: string, url: string, commands: string[], at: number):
       sessionId: "s",
       retries: 0,
       timestamp: at,
+      cut,
     })),
     at,
   );
@@ -688,18 +692,40 @@ test("replay takes only what fits in memory; the rest waits in the spool", async
   }
 });
 
-test("an outage's backlog that would fill the buffer leaves room for the run's own event: the oldest wait in the spool", async () => {
+for (const maxBufferedEvents of [1000, 5]) {
+  test(`an outage's backlog that would fill the buffer (${maxBufferedEvents}) leaves room for the run's own event: the oldest wait`, async () => {
+    using dir = tempDir();
+    const endpoint = await refusedUrl(); // down, and no run has found it so yet
+    spoolSession(dir.path, endpoint, Array.from({ length: 1000 }, (_, i) => `old${i}`), Date.now() - 60_000);
+    const run = handler(dir.path, endpoint, { maxBufferedEvents });
+    await run.flush(); // takes what earlier runs left, as a run's first flush does
+    run.enqueue(commandEvent("own"));
+    await run.stop();
+    // The oldest event went as the spool took the run's own, not the run's own as the buffer was full.
+    assert.deepEqual(run.stats().dropped, { spool_full: 1 });
+    const commands = spooled(dir.path).map((line) => line.event.parameters.command);
+    assert.deepEqual([commands.length, commands.includes("own")], [1000, true]);
+  });
+}
+
+test("what a cut request may have delivered waits out the flush a run starts with; the program's next flush sends it", async () => {
   using dir = tempDir();
-  const endpoint = await refusedUrl(); // down, and no run has found it so yet
-  spoolSession(dir.path, endpoint, Array.from({ length: 1000 }, (_, i) => `old${i}`), Date.now() - 60_000);
-  const run = handler(dir.path, endpoint);
-  await run.flush(); // takes what earlier runs left, as a run's first flush does
-  run.enqueue(commandEvent("own"));
-  await run.stop();
-  // The oldest event went as the spool took the run's own, not the run's own as the buffer was full.
-  assert.deepEqual(run.stats().dropped, { spool_full: 1 });
-  const commands = spooled(dir.path).map((line) => line.event.parameters.command);
-  assert.deepEqual([commands.length, commands.includes("own")], [1000, true]);
+  const server = await TestServer.start();
+  try {
+    spoolSession(dir.path, server.url(), ["cut before"], Date.now() - 60_000, true);
+    spoolSession(dir.path, server.url(), ["spooled"], Date.now() - 60_000);
+    const run = handler(dir.path, server.url(), { handOff: false }); // its exit would deliver: it starts at once
+    run.start();
+    await waitFor(() => server.events().length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A command that ended now would cut a request again, and each run would send it once more: held back.
+    assert.deepEqual([commands(server.events()), run.stats().dlq], [["spooled"], 1]);
+    await run.flush(); // a long-lived program's next flush, periodic or its own
+    assert.deepEqual(commands(server.events()), ["spooled", "cut before"]);
+    await run.stop();
+  } finally {
+    await server.close();
+  }
 });
 
 test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
