@@ -57,13 +57,13 @@ e,i);if(a===void 0)throw new A(t,"ancestor_link");if(!$e(e,t,a))return!1;continu
 if((o.mode&2)!==0)throw new A(t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==
 e.uid||o.gid!==e.gid)throw new A(t,"ancestor_writable_by_group")}}}return!0}),Ri=(function(e,t){const n=z(t);if(n===void 0||
 !e.allowed(n,"read"))return;const r=e.readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))
-return Li(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),Li=(function(e){const t=[];for(const n of e.split("/"))n===".."?
+return Mi(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),Mi=(function(e){const t=[];for(const n of e.split("/"))n===".."?
 t.pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}),an=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+
 1),i=0;for(;;){if(i===r.length){if(i>n)break;const a=new Uint8Array(Math.min(n+1,r.length*2));a.set(r),r=a}const o=e(r,i);
 if(!o)break;i+=o}return r.subarray(0,i)}),j=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),q=(function(e,t){return t===
 "win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),z=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.
 max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):
-/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),Mi=(function(e,t,n){const r=e.build.os==="windows",i=d=>({
+/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),Li=(function(e,t,n){const r=e.build.os==="windows",i=d=>({
 kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d.uid,gid:r||d.gid===
 null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime()}),o=d=>{try{return e.
 lstatSync(d)}catch(c){if(c instanceof e.errors.NotFound||c.name==="NotADirectory")return;throw c}},a=(d,c,u)=>{const l=e.
@@ -99,11 +99,11 @@ Ci=(function(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t)
 r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,a=""]=As.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(n)||o===void 0||
 i!==void 0&&!i.includes(":"))return;const s=/^\+?\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Pi(o)}:${s??{http:80,
 https:443}[n]??1080}`;return{url:`${n}://${d}`,credentials:i!==void 0}}),Pi=(function(e){try{return new URL(`http://${e}`).
-hostname}catch{return e.toLowerCase()}}),M=(function(){return Ls??=Bi()}),Bi=(function(){if(typeof ee.Deno?.version?.deno==
+hostname}catch{return e.toLowerCase()}}),L=(function(){return Ms??=Bi()}),Bi=(function(){if(typeof ee.Deno?.version?.deno==
 "string"){const t=ee.Deno.build.os==="windows"?"win32":ee.Deno.build.os;return{name:"deno",version:ee.Deno.version.deno,
 machine:un(t,ee.Deno.build.arch),os:t}}const e=ee.process?.versions;if(typeof e?.node=="string"){const t=typeof e.bun=="\
 string"?"bun":"node",{platform:n,arch:r}=ee.process;return{name:t,version:e[t],machine:un(n,r),os:n}}return{name:"unknow\
-n",version:"",machine:"undefined",os:""}}),un=(function(e,t){const n=Ms[t]??t;return(e==="win32"||e==="windows"?Ps:e==="\
+n",version:"",machine:"undefined",os:""}}),un=(function(e,t){const n=Ls[t]??t;return(e==="win32"||e==="windows"?Ps:e==="\
 darwin"?Cs:e.endsWith("bsd")?Ds:Is)[n]??n}),hn=(function(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc\
 /self/stat","read"))return!1;try{const n=e.read("/proc/self/stat",Bs)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(
 " ").map(Number);return Number.isInteger(r)&&r>0&&r===i}catch{return!1}}),fn=(function(e){if(e===void 0)return!1;const t=r=>e.
@@ -122,8 +122,8 @@ const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o=
 o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),Ui=(function(e,t){const n=m=>{
 try{return e.permissions.querySync?.(m).state}catch{return}},r=m=>n(m)==="granted",i=()=>{const m=_(()=>e.permissions.querySync?.(
 {name:"net"}));return m?.state==="granted"&&m.partial!==!0},o=(m,$)=>r({name:$,path:m}),a=m=>r({name:"sys",kind:m})?_(()=>e[m]())??
-void 0:void 0,s=sn(Mi(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let w=new TextEncoder().encode($);for(;w.length>0;)
-w=w.subarray(m.writeSync(w))}catch{}},c=e===je&&Mr?Mr:En(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
+void 0:void 0,s=sn(Li(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let w=new TextEncoder().encode($);for(;w.length>0;)
+w=w.subarray(m.writeSync(w))}catch{}},c=e===je&&Lr?Lr:En(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
 e.pid,m),!0))===!0,l=m=>{u(m)||e.exit(de[m]),setTimeout(()=>e.exit(de[m]),100)},f=()=>globalThis.process?.stdin,h=()=>_(
 ()=>e.stdin.readable.locked||fn(f()))!==!1,p=new Be(m=>{const $=x=>{Z(m,R=>R.beforeExit())&&x.preventDefault()},w=()=>{Z(
 m,x=>x.exit(e.exitCode))},O=x=>{x.defaultPrevented||Z(m,R=>R.exit(1))},S=[["beforeunload",$],["error",O],["unhandledreje\
@@ -133,42 +133,42 @@ r({name:"read",path:kt})?_(()=>s.read(kt,65536)):void 0,w=on($),O=Pe.filter(S=>!
 programListens(S)||(Z(m,R=>R(S)),v.clear(),l(S))});return _(()=>c.add(S,x)),[S,x]});return()=>{for(const[S,x]of O)_(()=>c.
 remove(S,x))}}),y=m=>{try{return e.env.get(m),!1}catch{return!0}},N=m=>r({name:"env",variable:m})&&y(m),E=m=>!r({name:"e\
 nv",variable:m})||y(m),k=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},g=m=>{const $=Yi(e,
-r,s,k);if($)return{refused:$};const w=Us.find(E);if(w!==void 0){const L=Ze(N(w),"--allow-env");return{refused:`the progr\
-am may not read ${w} (${L}), which its requests honour: a sender would not`}}const O=_(()=>e.execPath());if(!O||!r({name:"\
+r,s,k);if($)return{refused:$};const w=Us.find(E);if(w!==void 0){const M=Ze(N(w),"--allow-env");return{refused:`the progr\
+am may not read ${w} (${M}), which its requests honour: a sender would not`}}const O=_(()=>e.execPath());if(!O||!r({name:"\
 run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?_(
-()=>e.cwd()):void 0,x=[m.dir,...m.reads].map(L=>cn(L,S)),R=[...x,O].find(L=>L.includes(","));if(R!==void 0)return{refused:`\
+()=>e.cwd()):void 0,x=[m.dir,...m.reads].map(M=>cn(M,S)),R=[...x,O].find(M=>M.includes(","));if(R!==void 0)return{refused:`\
 Deno's permission flags cannot name a path with a comma: ${R}`};if(e.build.os==="windows")return{executable:O,paths:x,cwd:S};
-const P=Fs.find(([L,re])=>r({name:"run",command:L})&&(!re||s.sizeOf(L)!==void 0));return P?{executable:O,closer:P,paths:x,
+const P=Fs.find(([M,re])=>r({name:"run",command:M})&&(!re||s.sizeOf(M)!==void 0));return P?{executable:O,closer:P,paths:x,
 cwd:S}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Rr}`}};return{env:k,envHidden:E,
 envNotUnicode:N,writeStderr:m=>d(e.stderr,m),writeStdout:m=>d(e.stdout,m),stdoutIsTerminal:()=>_(()=>e.stdout.isTerminal())??
 !1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,$,w,O){const S=new Set;let x=0;
-const R=async L=>{if(Number(L.headers.get("content-length")??0)>O.maxBodyBytes)return gn(L);const re=await Vi(L,O.maxBodyBytes);
-if(re===void 0)return gn(L);const G=new URL(L.url),ie=await w({method:L.method,path:G.pathname+G.search,body:re});return ie?
+const R=async M=>{if(Number(M.headers.get("content-length")??0)>O.maxBodyBytes)return gn(M);const re=await Vi(M,O.maxBodyBytes);
+if(re===void 0)return gn(M);const G=new URL(M.url),ie=await w({method:M.method,path:G.pathname+G.search,body:re});return ie?
 new Response(ie.body??null,{status:ie.status,headers:ie.headers}):(await new Promise(fe=>S.add(fe)),new Response(null,{status:503}))},
-P=e.serve({hostname:m,port:$,onListen(){}},async L=>{if(x>=O.maxConnections)return new Response(null,{status:503,headers:{
-connection:"close"}});x++;try{return await R(L)}finally{x--}});return Promise.resolve({port:P.addr.port,async close(){for(const L of S)
-L();await P.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
+P=e.serve({hostname:m,port:$,onListen(){}},async M=>{if(x>=O.maxConnections)return new Response(null,{status:503,headers:{
+connection:"close"}});x++;try{return await R(M)}finally{x--}});return Promise.resolve({port:P.addr.port,async close(){for(const M of S)
+M();await P.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(m){try{return r({name:"net",host:yn(m)})}catch{return!1}},sendsProxyCredentials(m){try{return ge.some(E)||
 Ii(new URL(m),k)}catch{return!0}},async fetch(m,$){const w=ln(new URL(m),k,N);if(w!==void 0)throw new ce(w);return await(t??
 globalThis.fetch)(m,$)},senderRefusal(m){const $=g(m);return"refused"in $?$.refused:void 0},senderCommand(m,$){const w=g(
-$);if("refused"in w)return w;const{executable:O,closer:S,paths:x,cwd:R}=w,P=S&&Hi(e,n),L=S?[...P?[P]:[],S[0],O]:[O],re=i()?
+$);if("refused"in w)return w;const{executable:O,closer:S,paths:x,cwd:R}=w,P=S&&Hi(e,n),M=S?[...P?[P]:[],S[0],O]:[O],re=i()?
 "--allow-net":`--allow-net=${yn($.endpoint)}`,G=[O,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
--no-remote"];G.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,re,`--allow-run=${L.join(",")}`),G.push(
+-no-remote"];G.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,re,`--allow-run=${M.join(",")}`),G.push(
 `--allow-read=${x.join(",")}`,`--allow-write=${$.dir}`,m);const ie={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},fe=dn(
 k,{...$.set,...ie},R);if(!S)return{argv:G,env:fe,cwd:$.dir};const Zt=[S[0],"-c",S[2],"nat-telemetry-sender",...G];return P?
 {argv:[P,...Zt],env:fe,cwd:$.dir,leavesSession:!0}:{argv:Zt,env:fe,cwd:$.dir}},spawnDetached(m){try{const[$,...w]=m.argv,
 S={stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.Command($,{args:w,env:m.
 env,cwd:m.cwd,...S}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:u,terminal(){try{if(!e.
-stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&hn(s,M().os))return{async readRaw(m){
+stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&hn(s,L().os))return{async readRaw(m){
 const $=_(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const w=()=>{for(const[S,x]of O)_(()=>c.remove(S,x))},O=Pe.map(S=>{const x=()=>{
 _(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(w(),l(S))};return _(()=>c.add(S,x)),[S,x]});try{const S=new Uint8Array(
 64);for(;;){const x=await e.stdin.read(S);if(m(x===null?Uint8Array.of(4):S.slice(0,x))!==void 0||x===null)return}}finally{
-e.stdin.setRaw($),w()}}}},files:s,exiting:()=>Lr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),yn=(function(e){const{hostname:t,
+e.stdin.setRaw($),w()}}}},files:s,exiting:()=>Mr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),yn=(function(e){const{hostname:t,
 port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Hi=(function(e,t){const n=Ar.map(r=>[t({name:"r\
 ead",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Ar.find((r,i)=>{if(n[i].some(a=>a!=="gr\
 anted"))return!1;const o=_(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&18)===
 0})}),Yi=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":mn({pid:e.pid,
-ppid:_(()=>e.ppid),os:M().os,env:r,read:i=>t({name:"read",path:i})?_(()=>n.read(i,65536)):void 0,pidNamespace:M().os==="\
+ppid:_(()=>e.ppid),os:L().os,env:r,read:i=>t({name:"read",path:i})?_(()=>n.read(i,65536)):void 0,pidNamespace:L().os==="\
 linux"&&t({name:"read",path:Nr})?_(()=>e.readLinkSync(Nr)):void 0})}),gn=(function(e){return e.body?.cancel().catch(()=>{}),
 new Response('{"error":"the body is too large"}',{status:413,headers:{"content-type":"application/json",connection:"clos\
 e"}})}),Vi=(async function(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.body){if(i+=
@@ -197,7 +197,7 @@ Wi=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().por
 e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener(
 "beforeExit",r)}catch{}}}}}),Gi=(function(e,t){if(Pr)return!1;try{return Dr??=new Int32Array(new SharedArrayBuffer(4)),Promise.
 resolve(Atomics.waitAsync(Dr,0,0,e).value).then(()=>t(),()=>{Pr=!0,t()}),!0}catch{return!1}}),qi=(function(e,t){let n;const r=()=>n??=
-Zi(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
+Zi(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${L().
 name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return no(e,l,f)};let o=!1;const a=new Be(
 c=>Tn(e,[["beforeExit",()=>{Z(c,f=>f.beforeExit())}],["exit",f=>{o=!0,Z(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
 _(()=>(e.kill(e.pid,c),!0))===!0,d=new Be(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
@@ -215,7 +215,7 @@ u,c,y)});const v=p.address();return{port:typeof v=="object"&&v?v.port:u,close:()
 unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:Wi(e),watchTick:e.versions.bun?void 0:Gi,monotonicMs(){const[
 c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>_(()=>c?.
 fstatSync(f).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u))return;const{stdin:l}=e;if(!(!l.isTTY||!e.
-stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&_(()=>fn(l))===!1&&hn(r().files,M().os))return{readRaw:f=>new Promise(h=>{
+stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&_(()=>fn(l))===!1&&hn(r().files,L().os))return{readRaw:f=>new Promise(h=>{
 const p=l.isRaw===!0,v=E=>{l.removeListener("data",y),l.removeListener("end",N),_(()=>l.setRawMode?.(p)),l.pause(),E!==void 0&&
 E.length>0&&_(()=>l.unshift(E)),h()},y=E=>{const k=new Uint8Array(E??[]);let g;try{g=f(k)}catch{g=k.length}g!==void 0&&v(
 k.subarray(g))},N=()=>{_(()=>f(Uint8Array.of(4))),v()};l.on("data",y),l.on("end",N),l.setRawMode?.(!0),l.resume()})}},fetch:t.
@@ -256,17 +256,17 @@ hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===voi
 url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),wn=(function(e,t){const n=Fe.get(e)??0;n===0&&e.on("error",bn),Fe.set(
 e,n+1);const r=()=>{const o=(Fe.get(e)??1)-1;Fe.set(e,o),o===0&&e.removeListener("error",bn)},i=()=>{try{setTimeout(r,0)}catch{}};
 try{e.write(t,i)}catch{i()}}),bn=(function(){}),Tn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
-i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),b=(function(){if(Ue)return Ue;const e=M().
+i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),b=(function(){if(Ue)return Ue;const e=L().
 name;return Ue=e==="deno"?Ui(le.Deno,Fr):e==="unknown"?sa:qi(le.process,{lightFetch:e==="node",fetchAtLoad:Fr,bunSpawn:e===
 "bun"?le.Bun?.spawn:void 0}),Ue}),_n=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
 Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}),$n=(function(e){const t=Math.floor(e);return t===0?"0":`${t}\
 000000`}),oo=(function(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",
 i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}),so=(function(e){const{name:t,parameters:n}=JSON.
 parse(e.json);return{timeUnixNano:$n(e.timestamp),observedTimeUnixNano:$n(e.timestamp),eventName:t,attributes:[...Ur(n),
-{key:"nat.event.schema_version",value:_n(e.schemaVersion)}]}}),Sn=(function(e,t,n,r=M()){const i=Ur({...n.resourceAttributes,
+{key:"nat.event.schema_version",value:_n(e.schemaVersion)}]}}),Sn=(function(e,t,n,r=L()){const i=Ur({...n.resourceAttributes,
 "service.name":n.serviceName,"service.version":n.serviceVersion,"session.id":t,"host.arch":oo(r.machine),"process.runtim\
-e.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Lt.name,"telemetry.sdk.language":r.name==="deno"?
-"deno":"nodejs","telemetry.sdk.version":Lt.version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Lt,logRecords:[]}]});
+e.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Mt.name,"telemetry.sdk.language":r.name==="deno"?
+"deno":"nodejs","telemetry.sdk.version":Mt.version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Mt,logRecords:[]}]});
 return rn(`{"resourceLogs":[${o.slice(0,-4)}`,e,"]}]}]}")}),ao=(function(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,co(
 n));return i>0?{kind:"delivered",rejected:i}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].
 includes(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejecte\
@@ -287,9 +287,9 @@ E)===!0&&!(E==="CI"&&i)&&r.push(E);const o=n("NAT_TELEMETRY_DRY_RUN","so events 
 Y_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!Ke(a)&&t.push(`NAT_TELEMETRY_ENDPOINT=${T(B(a))} is not an http(s) UR\
 L, "" or "stdout": nothing is sent`);const s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().
 toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${T(s)} is not a format (nat, otlp): the nat envelope is sent`);const d=n("\
-NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TELEMETRY_CONSENT_FILE");c&&!q(c,M().
+NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TELEMETRY_CONSENT_FILE");c&&!q(c,L().
 os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(c)} is not an absolute path: it is read in the directory each run starts in,\
- so each directory may hold another decision`);let u;const l=po(e,M().os,t,E=>u=E),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=M().
+ so each directory may hold another decision`);let u;const l=po(e,L().os,t,E=>u=E),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=L().
 os==="win32"?"LOCALAPPDATA":"HOME";l===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(u=`the program may not read ${h} (${J(
 h)})`,t.push(`${h} may not be read (${J(h)}): the spool cannot be kept in the home directory`));for(const E of r)t.push(
 `${E} may not be read (${J(E)}): ${Vr[E]}`);for(const E of Hr){const k=e(E);k&&!/^https?:$/.test(mo(k))&&t.push(`${E}=${T(
@@ -319,7 +319,7 @@ string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return oe()?.(`
 e (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
 "undefined"}),go=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?ha:fa()).test(e)?e:(oe()?.(`'errorClass\
 ' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
-message): reported as "undefined"`),"undefined")}),Eo=(function(e){return e===Ee}),wo=(function(){const{name:e,version:t}=M();
+message): reported as "undefined"`),"undefined")}),Eo=(function(e){return e===Ee}),wo=(function(){const{name:e,version:t}=L();
 return t?`${e}/${t}`:e}),Oe=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' must b\
 e a string, got ${T(t)}`);return t}),An=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cann\
 ot create event: '${e}' must be one of ${Jt(Object.values(n))}, got ${T(t)}`)}),F=(function(e){const t=JSON.stringify(e);
@@ -344,8 +344,8 @@ a)}let i={};for(const a of r){let s;try{s=n[a]}catch(d){throw t(`parameter '${a}
 i);if(o)throw new TypeError(`Event '${e.name}' ${o}`);return i}),et=(function(e){if(typeof e!="object"||e===null||Array.
 isArray(e))return"has no parameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n==
 "boolean"||typeof n=="number"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),
-Ln=(function(e,t){return{browserType:"undefined",clientId:va,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,
-cpuArchitecture:t.cpuArchitecture??M().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"\
+Mn=(function(e,t){return{browserType:"undefined",clientId:va,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,
+cpuArchitecture:t.cpuArchitecture??L().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"\
 None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefine\
 d",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",
 gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"u\
@@ -355,7 +355,7 @@ ned"}}),So=(function(e,t){const n=i=>{throw new TypeError(`Cannot build a payloa
  (TelemetryEvent), got ${T(e[r])} at ${r}`),Y(t)||n(`'options' must be an object, got ${T(t)}`),typeof t.sourceClientVersion!=
 "string"&&n(`'sourceClientVersion' must be a string, got ${T(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
 chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${T(t[i])}`);if(e.length===0)throw new RangeError(
-"Cannot build a payload: the event list is empty");return{...Ln(e[0].schemaVersion,t),events:e.map(_o)}}),Mn=(function(e,t){
+"Cannot build a payload: the event list is empty");return{...Mn(e[0].schemaVersion,t),events:e.map(_o)}}),Ln=(function(e,t){
 return rn(`${F(e).slice(0,-1)},"events":[`,t,"]}")}),xe=(function(e,t,n,r,i,o=tt(t,i)){e.create(o,r);try{e.rename(o,`${t===
 "/"?"":t}/${n}`)}catch(a){try{e.remove(o)}catch{}throw a}}),tt=(function(e,t){return`${e==="/"?"":e}/t-${pe(t)}-${ve()}.\
 tmp`}),pe=(function(e){return String(Math.floor(e)).padStart(13,"0")}),nt=(function(){let e;try{e=Ea()}catch{}return typeof e==
@@ -407,10 +407,10 @@ isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),ht=(
 Xe||(Xe=e,[C,H,we]=[!1,!1,!0])}),Ro=(function(){return ht(),we}),Ae=(function(){if(qr)return C=qr();ht();const e=we&&!H;
 if(!e&&(ne===Zr||ct()?.enabled===!1))return ne=Zr,C=!1;if(e&&(ne===Jr||jn()))return ne=Jr,C=!1;if(!H||te===void 0)return!0;
 let t=se(te.path,!0);return t.problem!==void 0&&(t=se(te.path,!0)),C=t.problem===void 0&&!Bn(te,t.text)&&lt(t.state).enabled,
-C||(ne??="the consent file, written again during the run"),C}),X=(function(){return ht(),C===void 0&&Un(dt()),C===!0}),Lo=(function(){
+C||(ne??="the consent file, written again during the run"),C}),X=(function(){return ht(),C===void 0&&Un(dt()),C===!0}),Mo=(function(){
 const e=dt();return C===void 0&&Un(e),{enabled:e.enabled,source:e.source}}),Un=(function(e){[C,H]=[e.enabled,e.source===
 "file"];const t=H?Q():void 0;te=t===void 0?void 0:ut(t,e.text)}),Re=(function(){if(!we||H||C!==!0||jn())return;const e=at(),
-t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Mo=(function(){return X()&&
+t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Lo=(function(){return X()&&
 H}),ft=(function(){const e=X(),{enabled:t,source:n,problem:r}=dt(),o=n!=="file"&&n!=="default"&&b().envHidden?.(n)===!0?
 `${n}, which the program may not read (${J(n)})`:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,
 decidedBy:e===t?o:ne??"the program (setTelemetryEnabled)"}}),Hn=(function(e){if(typeof e!="boolean")throw new TypeError(
@@ -423,10 +423,10 @@ n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the headers
 length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}),zn=(function(e,t,n){let r,i=!1,o;const a=()=>{
 i=!0,clearTimeout(r),ue.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+Oa)/Ft),end:s},c=(u,l)=>{const f=b().
 monotonicMs()+u;try{r=setTimeout(()=>{ue.release(d);const h=b().monotonicMs()-f;if(h<=Sa||l===0)return s();c(Math.min(Math.
-max(h,jt.min),jt.max),l-1)},u),n?.(r)}catch{}};return ue.guard(d),c(e,Qr),n||(o=_(()=>b().holdOpen?.())),a}),Io=(function(e,t=M()){
-const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Ln(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,
-sentAt:a});return{name:"nat",encode:(r,i)=>Mn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>U(Mn(n(r,0),[])),eventBytes:r=>r.
-bytes,readsAnswer:!1}}),Co=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,
+max(h,jt.min),jt.max),l-1)},u),n?.(r)}catch{}};return ue.guard(d),c(e,Qr),n||(o=_(()=>b().holdOpen?.())),a}),Io=(function(e,t=L()){
+const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Mn(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,
+sentAt:a});return{name:"nat",encode:(r,i)=>Ln(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>U(Ln(n(r,0),[])),eventBytes:r=>r.
+bytes,readsAnswer:!1}}),Co=(function(e,t=L()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,
 serviceVersion:o},r=new WeakMap,i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(so(o))),a};return{name:"\
 otlp",encode:o=>Sn(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>U(Sn([],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,
 resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:ao}}),ye=(function(e){let t=2166136261;for(let n=0;n<
@@ -437,7 +437,7 @@ min(Number(t[2]),Math.floor(n/ni));return{name:e,time:Number(t[1]),events:r,byte
 max(0,e.length-t),i=e.slice(r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.length&&i>n;)i-=e[r++].bytes+1;return{first:r,bytes:i}}),
 qn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${pe(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${ve()}\
 .jsonl`}),Zn=(function(e){return e.map(t=>`${t.text}
-`).join("")}),Le=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)}\
+`).join("")}),Me=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)}\
 ,${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cut?'"cut":true,':""}"timestamp":${Math.floor(
 e.timestamp)},"event":${e.json}}`;return{text:t,bytes:U(t)}}),mt=(function(e,t){return`l-${pe(t)}-${e}`}),pt=(function([
 ,e,t]){return e==="l"?Number(t):Number(t)+Na}),Do=(function(e,t){return t>pt(e)}),Po=(function(e){try{const{retries:t,schemaVersion:n,
@@ -475,7 +475,7 @@ clock:Bo(r("clock","function",Date.now)),random:r("random","function",nt)}}),Bo=
 `Cannot create handler: 'clock' failed: ${V(n)} (a method needs its object: () => performance.timeOrigin + performance.n\
 ow())`)}if(!ci(t))throw new RangeError(`Cannot create handler: 'clock' must return epoch milliseconds, got ${T(t)}`);return e===
 Date.now?e:()=>{try{const n=e();return ci(n)?n:Date.now()}catch{return Date.now()}}}),vt=(function(e,t){const n={json:ai,
-bytes:U(ai),schemaVersion:Mt,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
+bytes:U(ai),schemaVersion:Lt,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
 n);return{eventBytes:n.bytes,batchBytes:i+di+r,envelopeBytes:i}}),yt=(function(e,t,n,r){return e==="otlp"?Co({serviceName:n["\
 service.name"]??aa,serviceVersion:t,resourceAttributes:n},r):Io(t,r)}),jo=(function(e){const{format:t,sourceClientVersion:n}=e,
 r=t.resource??{},i=vt(yt(t.name,n,r,li),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.
@@ -484,7 +484,7 @@ max(e.maxEventBytesOption,i.eventBytes)}}),Fo=(function(e,t,n){if(e!==void 0&&(t
 void 0&&t===Ht)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Yr;return Ke(r)?r==="stdout"?{kind:"stderr"}:n||
 r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}),Uo=(function(e,t){if(e!==
 !1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: 'spoolDir' must be \
-a non-empty string or false, got ${T(e)}`);if(!q(e,M().os))throw new TypeError(`Cannot create handler: 'spoolDir' must b\
+a non-empty string or false, got ${T(e)}`);if(!q(e,L().os))throw new TypeError(`Cannot create handler: 'spoolDir' must b\
 e an absolute path (a relative one moves with the working directory), got ${T(e)}`);return e}}),Kn=(function(e,t){if(e!==
 void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${T(e)}`);
 return e??(t?.trim().toLowerCase()==="otlp"?"otlp":"nat")}),Qn=(function(e,t){if(t===void 0)return{};if(!(Y(t)&&Object.values(
@@ -500,17 +500,17 @@ acter past ASCII, no leading or trailing space), got a bad value for "+T(r))}ret
 source:"CI"}:{enabled:!0,source:"default"}}),Vo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e==
 "function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got\
  ${T(e)}`)}),zo=(function(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.
-parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),hi)}),Me=(function(e,t,n,r=0){const i=Math.min(t.maxMs,
+parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),hi)}),Le=(function(e,t,n,r=0){const i=Math.min(t.maxMs,
 t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}),Ie=(function(e,t,n,r){let i;try{i=e.list(t)}catch{
 return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===void 0?void 0:r(a,o);return s===void 0?[]:[s]})}),gt=(function(e,t){
-return t??ye(e)}),Xo=(function(e,t,n){return Ie(e,t,Ma,(r,i)=>{const o=er(e,`${t}/${i}`,n);if(typeof o!="object")return;
+return t??ye(e)}),Xo=(function(e,t,n){return Ie(e,t,La,(r,i)=>{const o=er(e,`${t}/${i}`,n);if(typeof o!="object")return;
 const a=o.endpointHash??(o.endpoint===void 0?r:gt(o.endpoint));return{hash:r,...o,endpointHash:a}})}),er=(function(e,t,n){
 try{const r=e.read(t,fi);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.
 parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+hi,l=Number.isFinite(d)&&d<=n?{failures:i,notBefore:o,
 handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="s\
 tring"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}),tr=(function(e){const{failures:t=0,notBefore:n=0}=e.
 state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${K(n)}`}),nr=(function(e,t){return e.
-spoolFallback?vo(b().env,M().os,t?.uid):void 0}),rr=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,a=ir(
+spoolFallback?vo(b().env,L().os,t?.uid):void 0}),rr=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,a=ir(
 e);let s=e.noSpool??"there is no spool directory";const d=i===void 0?void 0:Ge.open(i,t,o,a,l=>s=l,r),c=nr(e,t);if(d&&c!==
 void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:Ge.open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(
 l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=Ge.open(c,t,o,a,l=>s+=`; nor in ${c}: ${l}`,r);return n(
@@ -541,7 +541,7 @@ Re()===void 0?"spooled":"dropped"}),ar=(function(e){return e.sink.kind!=="http"|
 try{const r=cr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
 a=dr(e.sink.url,i.dir);if(o.isOpen()){const f=b().senderRefusal(a);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
 {handOff:!1,reason:f}}const s=b().senderCommand(`${i.dir}/${_e}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};
-const{cwd:d,...c}=s,u={...ss(e,i.dir),successor:c,onByConsentFile:Mo()};return{handOff:!0,command:{...s,env:qo(s.env,u)},
+const{cwd:d,...c}=s,u={...ss(e,i.dir),successor:c,onByConsentFile:Lo()};return{handOff:!0,command:{...s,env:qo(s.env,u)},
 backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),ns=(function(e,t,n){const r=or(e,t,n);return r.
 handOff&&r.command&&!ds(r.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be w\
 ritten",outcome:sr(e,r.backlog)}:r}),rs=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||
@@ -625,7 +625,7 @@ values(u).every(f=>typeof f=="function"))&&t(`'errorClasses' must be an array of
 o)}`),a!==void 0&&typeof a!="boolean"&&t(`'askConsent' must be a boolean, got ${T(a)}`);const l=Gt("optOutCommand",s);l&&
 t(l),d!==void 0&&!Y(d)&&t(`'handler' must be an object of handler options, got ${T(d)}`),d!==void 0&&Object.hasOwn(d,"ca\
 ptureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's \
-outcome")}),gs=(function(e){return M().os==="win32"?e>>>0:e&255}),Es=(function(e,t){try{const n=e?.constructor;if(!n)return"\
+outcome")}),gs=(function(e){return L().os==="win32"?e>>>0:e&255}),Es=(function(e,t){try{const n=e?.constructor;if(!n)return"\
 Error";if(!Array.isArray(t)){const r=Object.entries(t).find(([,i])=>i===n);if(r)return r[0]}if(yd.includes(n)||Array.isArray(
 t)&&t.includes(n))return n.name||"Error"}catch{}return"Error"}),ws=(function(e){const t=typeof e=="string"&&e!==""?Number(
 e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),Ce="0.1.0";function De(e,t){const n=bs(e,t);if(n===void 0)
@@ -664,7 +664,7 @@ tp_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],ge=[...Sr,"NO_PRO
 TH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...ge,"NAT_TELEMETRY_E\
 NABLED","DO_NOT_TRACK",...Nt],Or="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=:%-]*\\])*",As=new RegExp(`^(?:(${Or})@(?\
 :${Or}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,"i"),xr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u20\
-0a\\u2028\\u2029\\u202f\\u205f\\u3000]",Rs=new RegExp(`^${xr}+|${xr}+$`,"g"),ee=globalThis,Ls,Ms={x86_64:"x64",aarch64:"\
+0a\\u2028\\u2029\\u202f\\u205f\\u3000]",Rs=new RegExp(`^${xr}+|${xr}+$`,"g"),ee=globalThis,Ms,Ls={x86_64:"x64",aarch64:"\
 arm64",riscv64gc:"riscv64"},Is={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"\
 riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},Cs={x64:"x86_64",arm64:"arm64"},Ds={x64:"amd64",arm64:"a\
 rm64",ia32:"i386"},Ps={x64:"AMD64",arm64:"ARM64",ia32:"x86"},Bs=4096,Be=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){
@@ -673,8 +673,8 @@ size>0||(this.#i?.(),this.#i=void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#
 for("@nat/telemetry: a signal listener that stands aside"),Nr="/proc/self/ns/pid",Ar=["/usr/bin/setsid","/bin/setsid"],Rr="\
 /bin/sh",Fs=[["/bin/bash",!0,'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done \
 2>/dev/null; exec "$@"'],[Rr,!1,'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Us=[...ge,"DENO_CERT","DENO_TLS_C\
-A_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],je=globalThis.Deno,Lr=!1,At=new Set;je&&globalThis.addEventListener(
-"unload",()=>{Lr=!0;for(const e of At)e()});var Mr=typeof je?.addSignalListener=="function"?En(je):void 0,Hs="/etc/hosts",
+A_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],je=globalThis.Deno,Mr=!1,At=new Set;je&&globalThis.addEventListener(
+"unload",()=>{Mr=!0;for(const e of At)e()});var Lr=typeof je?.addSignalListener=="function"?En(je):void 0,Hs="/etc/hosts",
 Ys=16<<20,Vs=5e3,zs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Xs(e,t,n){const r=e("node:dns");return(i,o,a)=>{
 const s=i.toLowerCase().replace(/\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||Zs(e,s))return r.lookup(i,o,a);const d=new r.
 Resolver({timeout:Vs,tries:1}),c=()=>d.cancel();n.addEventListener("abort",c,{once:!0});const u=(l,f)=>new Promise(h=>l.
@@ -727,7 +727,7 @@ senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal
 spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runt\
 ime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},
 onInterrupt:()=>()=>{}},Ue,Fr=[_(()=>le.Bun?.fetch),le.Deno?_(()=>le.fetch):void 0].find(e=>typeof e=="function"),aa="na\
-t-cli",Lt={name:"@nat/telemetry",version:Ce},Ur=e=>Object.entries(e).map(([t,n])=>({key:t,value:_n(n)})),Hr=["OTEL_EXPOR\
+t-cli",Mt={name:"@nat/telemetry",version:Ce},Ur=e=>Object.entries(e).map(([t,n])=>({key:t,value:_n(n)})),Hr=["OTEL_EXPOR\
 TER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Yr="https://events.telemetry.data.nvidia.com/v1.1/events/json",da=[
 "","0","false","no","off"],Vr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the pro\
 gram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
@@ -738,13 +738,13 @@ s NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_EN
 LP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector's key) are\
  not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},ca=Object.keys(Vr),la=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
 ua=Nn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),ha=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-fa=Nn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),Mt="1.5",zr=Object.freeze({SUCCESS:"\
+fa=Nn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),Lt="1.5",zr=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),He=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
 undefined"}),Ee=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Eo(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
-e event: an event type must declare a name (pass it to super()), got ${T(e)}`);const n=t.schemaVersion??Mt;if(typeof n!=
+e event: an event type must declare a name (pass it to super()), got ${T(e)}`);const n=t.schemaVersion??Lt;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${T(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},ma={nemoSource:!0,
@@ -763,54 +763,54 @@ return{...this.fields}}},pa=/[^\x00-\x7f]/,va="184482118588404",It={second:NaN,t
 Ea=Math.random,Gr=/[A-Za-z0-9_-]/,wa=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,
 ba=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
 Ta=100,_a=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#O(),
-this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#u(e):this.#s(t),this.#p()}}#u(e){const t=this.#e.startsWith("[[",
-this.#t);this.#t+=t?2:1;const n=this.#f();this.#k(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
+this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#u(e):this.#s(t),this.#E()}}#u(e){const t=this.#e.startsWith("[[",
+this.#t);this.#t+=t?2:1;const n=this.#m();this.#f(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
 1;if(a&&t){const d=rt(r,o)??this.#b([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
  array of tables`);const c=this.#b({},"header");return d.push(c),ke(r,o,d),c}let s=rt(r,o);s===void 0?ke(r,o,s=this.#b({},
 a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:it(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#o(`'${o}\
-' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#s(e){const t=this.#f();this.#g(),this.#k("="),this.#g();
+' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#s(e){const t=this.#m();this.#v(),this.#f("="),this.#v();
 const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=rt(r,o);a===void 0?ke(r,o,a=this.#b({},"dotted")):(!it(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
-this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),ke(r,i,n)}#f(){
-const e=[];for(;;){this.#g();const t=this.#a();if(t==='"')e.push(this.#c());else if(t==="'")e.push(this.#l());else{const n=this.#t;
+this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),ke(r,i,n)}#m(){
+const e=[];for(;;){this.#v();const t=this.#a();if(t==='"')e.push(this.#c());else if(t==="'")e.push(this.#l());else{const n=this.#t;
 for(;this.#t<this.#e.length&&Gr.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
-slice(n,this.#t))}if(this.#g(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
-return this.#S();if(this.#e.startsWith("'''",this.#t))return this.#x();if(e==='"')return this.#c();if(e==="'")return this.#l();
-if(e==="["||e==="{"){++this.#i>Ta&&this.#o("values are nested too deeply");const i=e==="["?this.#d():this.#m();return this.#i--,
+slice(n,this.#t))}if(this.#v(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
+return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#x();if(e==='"')return this.#c();if(e==="'")return this.#l();
+if(e==="["||e==="{"){++this.#i>Ta&&this.#o("values are nested too deeply");const i=e==="["?this.#d():this.#p();return this.#i--,
 i}const t=this.#e.slice(this.#t,this.#t+64);for(const[i,o]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!Gr.test(t[i.
 length]??""))return this.#t+=i.length,o;const n=wa.exec(t);if(n&&!/[\w:.+-]/.test(t[n[0].length]??""))return this.#t+=n[0].
 length,n[0];const r=ba.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,xo(r[0])):this.#o("a \
 value is malformed")}#d(){this.#t++;const e=[];for(;this.#O(),this.#a()!=="]";)e.push(this.#r()),this.#O(),this.#a()==="\
-,"?this.#t++:this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#m(){this.#t++;const e=this.#b({},"inl\
-ine");if(this.#g(),this.#a()==="}")return this.#t++,e;for(;;){this.#s(e),this.#g();const t=this.#e[this.#t++];if(t==="}")
+,"?this.#t++:this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#p(){this.#t++;const e=this.#b({},"inl\
+ine");if(this.#v(),this.#a()==="}")return this.#t++,e;for(;;){this.#s(e),this.#v();const t=this.#e[this.#t++];if(t==="}")
 break;t!==","&&this.#o("an inline table is malformed")}return this.#h(e),e}#h(e){this.#n.set(e,"inline");for(const t of Object.
 values(e))it(t)&&this.#h(t)}#c(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
-`)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#T():Ne(t)&&t!=="	"?this.#o("a string ho\
+`)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#S():Ne(t)&&t!=="	"?this.#o("a string ho\
 lds a control character"):e+=t}}#l(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
-`)||[...t].some(n=>Ne(n)&&n!=="	"))&&this.#o("a literal string is malformed"),this.#t=e+1,t}#S(){this.#t+=3,this.#e.startsWith(
+`)||[...t].some(n=>Ne(n)&&n!=="	"))&&this.#o("a literal string is malformed"),this.#t=e+1,t}#$(){this.#t+=3,this.#e.startsWith(
 `\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;let e="";for(;;){if(this.#e.startsWith('"""',this.#t)){let n=3;for(;n<5&&this.#e[this.#t+n]==='"';)n++;return this.#t+=
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
-exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#T()}else Ne(t)&&t!==`
+exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#S()}else Ne(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#a()===`
 `)?this.#o("a string holds a control character"):e+=t}}#x(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#o("a string is not closed");let t=3;for(;t<5&&this.#e[e+
-t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#T(){const e=this.#e[this.#t++],t={b:"\
+t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#S(){const e=this.#e[this.#t++],t={b:"\
 \b",t:"	",n:`
 `,f:"\f",r:"\r",'"':'"',"\\":"\\"};if(e in t)return t[e];const n=e==="u"?4:e==="U"?8:0,r=this.#e.slice(this.#t,this.#t+n),
 i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?this.#o("a string holds an invalid escape"):
-(i>=55296&&i<=57343&&this.#o("a string holds an invalid escape"),this.#t+=n,String.fromCodePoint(i))}#g(){for(;this.#a()===
-" "||this.#a()==="	";)this.#t++}#O(){for(;;){this.#g();const e=this.#a();if(e===`
+(i>=55296&&i<=57343&&this.#o("a string holds an invalid escape"),this.#t+=n,String.fromCodePoint(i))}#v(){for(;this.#a()===
+" "||this.#a()==="	";)this.#t++}#O(){for(;;){this.#v();const e=this.#a();if(e===`
 `)this.#t++;else if(e==="\r"&&this.#e[this.#t+1]===`
-`)this.#t+=2;else if(e==="#")this.#E();else return}}#E(){for(;this.#t<this.#e.length&&this.#a()!==`
+`)this.#t+=2;else if(e==="#")this.#k();else return}}#k(){for(;this.#t<this.#e.length&&this.#a()!==`
 `;){const e=this.#e[this.#t++];Ne(e)&&e!=="	"&&!(e==="\r"&&this.#a()===`
-`)&&this.#o("a comment is malformed")}}#p(){this.#g(),this.#a()==="#"&&this.#E(),this.#e.startsWith(`\r
+`)&&this.#o("a comment is malformed")}}#E(){this.#v(),this.#a()==="#"&&this.#k(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
-`?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#k(e){this.#e.startsWith(e,this.#t)||this.#o(
+`?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#f(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#b(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Dt="1.0",Pt,$a=65536,C,H=!1,te,qr,we=!1,Bt,ne,Zr="a\
@@ -830,31 +830,31 @@ ead",u=l=>!n.allowed(l,"read")||d&&!n.allowed(l,"write");if(u(t))return s(`the p
 s)`);try{let l=n.ensureDir(t,!0,d);const f=n.realPath(t);return f===void 0?s(`where ${t} leads cannot be told`):f!==t&&u(
 f)?n.permissionsFollowLinks?s(`the program may not ${c} ${f}, where ${t} leads (its permissions)`):new qt(t,n,r,i,l):(f!==
 t&&(l=n.ensureDir(f,!0,d)),new qt(f,n,r,i,l))}catch(l){const f=l?.reason==="missing";return s(f?`${t} does not exist yet`:
-V(l))}}write(t,n){const r={},i=t.map(Le),{first:o}=Gn(i,this.#t.maxEvents,this.#t.maxBytes);D(r,"spool_full",o);const a=new Map;
+V(l))}}write(t,n){const r={},i=t.map(Me),{first:o}=Gn(i,this.#t.maxEvents,this.#t.maxBytes);D(r,"spool_full",o);const a=new Map;
 for(let d=o;d<i.length;d++){const c=a.get(t[d].sessionId)??[];c.push(i[d]),a.set(t[d].sessionId,c)}const s=[];try{for(const d of a.
-values())s.push(this.#u(d,n,this.key))}catch(d){for(const c of s)this.#l(c);throw d}return{written:r,older:this.#m(n,s)}}claim(t,n,r){
-const i=[],o={};for(const{entry:a,path:s}of this.#d(n).slice(0,be)){if(i.length>=t)break;const d=this.#f(a.name,n+r);try{
+values())s.push(this.#u(d,n,this.key))}catch(d){for(const c of s)this.#l(c);throw d}return{written:r,older:this.#p(n,s)}}claim(t,n,r){
+const i=[],o={};for(const{entry:a,path:s}of this.#d(n).slice(0,be)){if(i.length>=t)break;const d=this.#m(a.name,n+r);try{
 this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(d,a,n),f=c.slice(0,t-i.length),h={path:d,name:a.
 name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===c.length};try{this.#u(c.slice(f.length).
-map(Le),a.time,this.key)}catch{this.giveBack(h);continue}D(o,"spool_corrupt",u),D(o,"spool_expired",l);for(const p of f)
-i.push({...p,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){const r=this.#f(t.name,n);
+map(Me),a.time,this.key)}catch{this.giveBack(h);continue}D(o,"spool_corrupt",u),D(o,"spool_expired",l);for(const p of f)
+i.push({...p,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){const r=this.#m(t.name,n);
 try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.sizeOf(t.path)!==void 0}waitingSince(t){
 return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}/${t.name}`)}catch{}}release(t){try{this.#e.
 remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=We.exec(t),r=ae(n?n[3]:t);if(!r)return[];const{valid:i,
 corrupt:o}=this.#s(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};
 return[n?{...a,until:pt(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
-if(r.length>=be)break;const a=Wn(o,n);if(a===void 0)continue;const s=t.#f(a.name,n+ei);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
-continue}const{valid:d}=t.#s(s,a,n);try{const c=this.#u(d.map(Le),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
-s,`${t.dir}/${a.name}`)}catch{}break}t.#l(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#m(n,r),i}clear(){
+if(r.length>=be)break;const a=Wn(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+ei);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
+continue}const{valid:d}=t.#s(s,a,n);try{const c=this.#u(d.map(Me),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
+s,`${t.dir}/${a.name}`)}catch{}break}t.#l(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
 let t=0;for(const n of this.#r()){const r=We.exec(n),i=ae(r?r[3]:n);i&&this.#l(n)&&(t+=i.events)}return t}entries(){return this.#n().
 sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>ae(n)??[])}#u(t,n,r){if(t.length===0)return;const i=qn(t,
 n,r);return xe(this.#e,this.dir,i,Zn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
 t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/ni)))}for(const a of o?.
 split(`
 `)??[]){if(a==="")continue;const s=Po(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
-s)}return i}#f(t,n){return`${this.dir}/${mt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
+s)}return i}#m(t,n){return`${this.dir}/${mt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
 let r=0;for(const i of this.#r()){const o=ga.exec(i),a=Wn(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>ei&&r<be&&this.#l(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#m(t,n){const r={},[i,o]=[this.#t,
+o&&t-Number(o[1])>ei&&r<be&&this.#l(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
 this.#i],a=g=>g.key===this.key||g.key===void 0,s=g=>t-g.time>(a(g)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#h(d,t,s,r);const c=this.#n(
 d),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,m,$)=>{a(g)&&([u.events,u.bytes]=[u.events+m,u.bytes+$]),[l.events,l.bytes]=
 [l.events+m,l.bytes+$]};for(const g of c)f(g,g.events,g.bytes);const h=(g,m)=>g.events>m.maxEvents||g.bytes>m.maxBytes;if(!h(
@@ -871,7 +871,7 @@ exec(a);if(s===null||n-pt(s)<=xa)continue;const d=ae(s[3]);if(d===void 0||!r(d))
 rename(`${this.dir}/${a}`,`${this.dir}/${c}`)}catch{continue}const u=this.#s(`${this.dir}/${c}`,d);this.#l(c)&&(D(i,"spo\
 ol_corrupt",u.corrupt),D(i,"spool_expired",u.valid.length+u.expired))}}#c(t,n,r,i){const o=mt(t.name,i+Ut),a=b().monotonicMs();
 try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}const{valid:s,corrupt:d}=this.#s(`${this.dir}\
-/${o}`,t),c=s.map(Le),{first:u,bytes:l}=Gn(c,n,r),f=c.slice(u),h={kept:{events:f.length,bytes:l},cut:u,corrupt:d};if(f.length===
+/${o}`,t),c=s.map(Me),{first:u,bytes:l}=Gn(c,n,r),f=c.slice(u),h={kept:{events:f.length,bytes:l},cut:u,corrupt:d};if(f.length===
 0)return this.#l(o)?h:void 0;const p=tt(this.dir,i),v=()=>{try{this.#e.remove(p)}catch{}};try{this.#e.create(p,Zn(f))}catch{
 if(v(),!this.#l(o))return;try{this.#u(f,t.time,t.key)}catch{return{kept:{events:0,bytes:0},cut:c.length,corrupt:d}}return h}
 if(b().monotonicMs()-a>Ut/2)return void v();try{this.#e.rename(p,`${this.dir}/${o}`)}catch{v();return}try{this.#e.rename(
@@ -881,17 +881,17 @@ ameters":{},"name":"x"}',di=64,Ra={flushIntervalSeconds:!0,maxQueueSize:!0,maxRe
 sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,
 maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,
 handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},ci=e=>typeof e=="number"&&e>=0&&e<1e13,li={name:"\
-node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Ht=Symbol("hidden"),ui=8192,hi=36e5,La={initialMs:3e4,maxMs:36e5},
-fi=4096,Ma=/^health-([0-9a-f]{8})\.json$/,mi=class{path;#e;#t;#i;#n;#u;#s;#f;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,
-this.#n=n,this.#t=`health-${gt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,this.#f=i,
-this.#r=this.#m()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
-this.#d=!1;const t=this.#m(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+Me(n,La,this.#f,e),i=(t?.notBefore??
-0)>r;return this.#c({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#m();
+node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Ht=Symbol("hidden"),ui=8192,hi=36e5,Ma={initialMs:3e4,maxMs:36e5},
+fi=4096,La=/^health-([0-9a-f]{8})\.json$/,mi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,
+this.#n=n,this.#t=`health-${gt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,this.#m=i,
+this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
+this.#d=!1;const t=this.#p(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+Le(n,Ma,this.#m,e),i=(t?.notBefore??
+0)>r;return this.#c({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#p();
 if(n&&n.notBefore>=t){this.#r=n;return}this.#c({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#c({failures:this.#r.
-failures,notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#m(),this.#r&&
+failures,notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#p(),this.#r&&
 this.#r.handedOffAt===void 0&&this.#r.notBefore<=e&&this.#c({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==
-void 0;return this.forget(),e}refresh(){this.#d||(this.#r=this.#m())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=
-!1,this.#h())}#m(){const e=er(this.#u,this.path,this.#s());return e==="invalid"&&this.#h(),typeof e=="object"?e.state:void 0}#h(){
+void 0;return this.forget(),e}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=
+!1,this.#h())}#p(){const e=er(this.#u,this.path,this.#s());return e==="invalid"&&this.#h(),typeof e=="object"?e.state:void 0}#h(){
 try{this.#u.remove(this.path)}catch{}}#c(e){this.#r=e;try{const t=this.#i?{endpointHash:ye(this.#n)}:{},n=JSON.stringify(
 {...e,...t,endpoint:this.#n}),r=U(n)<=fi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});xe(this.#u,this.#e,this.#t,
 r,this.#s())}catch{}}},pi=class Si{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.
@@ -1398,47 +1398,47 @@ defined",integrationId:"undefined",productName:"undefined",productVersion:"undef
 :\\d{2}:\\d{2}(?:\\.\\d+)?)/,us=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|\
 [+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function Tr(e){return new Cn(e).document()}var Cn\
 =class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#R(),this.#n>=this.#\
-e.length)return n;this.#a()==="["?t=this.#l(n):this.#s(t),this.#p()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#\
-n+=t?2:1;let r=this.#m();this.#O(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Dn(\
+e.length)return n;this.#a()==="["?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#\
+n+=t?2:1;let r=this.#h();this.#m(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Dn(\
 o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let\
  c=this.#S({},"header");return u.push(c),rn(o,a,u),c}let d=Dn(o,a);d===void 0?rn(o,a,d=this.#S({},s?"header":"implicit")\
 ):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Mn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'$\
 {r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table\
-`):this.#i(`\'${a}\' is not a table`),o=d}return o}#s(n){let t=this.#m();this.#b(),this.#O("="),this.#b();let r=this.#r(),\
+`):this.#i(`\'${a}\' is not a table`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#m("="),this.#g();let r=this.#r(),\
 o=n;for(let a of t.slice(0,-1)){let s=Dn(o,a);s===void 0?rn(o,a,s=this.#S({},"dotted")):(!Mn(s)||!["dotted","implicit"].\
 includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted")\
-,o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),rn(o,i,r)}#m(){let n=[];for(;;){this.#b(\
+,o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),rn(o,i,r)}#h(){let n=[];for(;;){this.#g(\
 );let t=this.#a();if(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#c());else{let r=this.#n;for(;this.#n<this.#e\
 .length&&wr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}\
-if(this.#b(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#\
-_();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#u();if(n==="\'")return this.#c();if(n==\
-="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#d():this.#h();return this.#o--\
+if(this.#g(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#\
+x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#u();if(n==="\'")return this.#c();if(n==\
+="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--\
 ,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!wr.test(t[i.len\
 gth]??""))return this.#n+=i.length,a;let r=ds.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].le\
 ngth,r[0];let o=us.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,cs(o[0])):this.#i("a valu\
 e is malformed")}#d(){this.#n++;let n=[];for(;this.#R(),this.#a()!=="]";)n.push(this.#r()),this.#R(),this.#a()===","?thi\
-s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#h(){this.#n++;let n=this.#S({},"inline");if\
-(this.#b(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#b();let t=this.#e[this.#n++];if(t==="}")break;t!=\
+s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if\
+(this.#g(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!=\
 =","&&this.#i("an inline table is malformed")}return this.#f(n),n}#f(n){this.#t.set(n,"inline");for(let t of Object.valu\
 es(n))Mn(t)&&this.#f(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("\
-a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#w():on(t)&&t!=="	"?this.#i("a string holds a control char\
+a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():on(t)&&t!=="	"?this.#i("a string holds a control char\
 acter"):n+=t}}#c(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes\
-(`\n`)||[...t].some(r=>on(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#_(){this.#n+=3,this.#e.s\
+(`\n`)||[...t].some(r=>on(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.s\
 tartsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){le\
 t r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0\
 )return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+\
-=r[0].length:n+=this.#w()}else on(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control c\
+=r[0].length:n+=this.#_()}else on(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control c\
 haracter"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.i\
 ndexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=th\
-is.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#w(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r\
+is.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r\
 :"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt\
 (o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=5529\
-6&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#b(){for(;this.#a()===" "||\
-this.#a()==="	";)this.#n++}#R(){for(;;){this.#b();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n\
-+1]===`\n`)this.#n+=2;else if(n==="#")this.#E();else return}}#E(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=th\
-is.#e[this.#n++];on(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#p(){this.#b(),this.#a\
-()==="#"&&this.#E(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.\
-#i("a line has more than one statement")}#O(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.le\
+6&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#g(){for(;this.#a()===" "||\
+this.#a()==="	";)this.#n++}#R(){for(;;){this.#g();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n\
++1]===`\n`)this.#n+=2;else if(n==="#")this.#O();else return}}#O(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=th\
+is.#e[this.#n++];on(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a\
+()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.\
+#i("a line has more than one statement")}#m(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.le\
 ngth}#a(){return this.#e[this.#n]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).leng\
 th;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Dn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}fun\
 ction rn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Mn(e){return typ\
@@ -1523,16 +1523,16 @@ on Kn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t
 ){try{let r=e.read(n,Vr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.p\
 arse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBe\
 fore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeo\
-f s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var an=class{path;#e;#n;#o;#t;#l;#s;#m\
+f s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var an=class{path;#e;#n;#o;#t;#l;#s;#h\
 ;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ns(r,a)}.json`,this.#o=a!==void 0,this.path=`${\
-t}/${this.#n}`,this.#l=n,this.#s=o,this.#m=i,this.#r=this.#h()}get state(){return this.#r}isOpen(){return!this.#d&&this.\
-#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#h(),r=Math.max((this.#r?.failures??0)+1\
-,t?.failures??0),o=this.#s()+se(r,Os,this.#m,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore\
-:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#h();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failur\
+t}/${this.#n}`,this.#l=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.\
+#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.failures??0)+1\
+,t?.failures??0),o=this.#s()+se(r,Os,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore\
+:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failur\
 es:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0\
-)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#h(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notB\
+)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notB\
 efore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){th\
-is.#d||(this.#r=this.#h())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#h(){let n=As(this.#l,this.p\
+is.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#p(){let n=As(this.#l,this.p\
 ath,this.#s());return n==="invalid"&&this.#f(),typeof n=="object"?n.state:void 0}#f(){try{this.#l.remove(this.path)}catc\
 h{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ae(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r\
 )<=Vr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});oe(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};function Yr(\
@@ -1549,29 +1549,29 @@ ir(n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`
 ew e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=\
 n.map(dn),{first:i}=Xr(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d+\
 +){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this\
-.#l(d,t,this.key))}catch(d){for(let u of s)this.#c(u);throw d}return{written:r,older:this.#h(t,s)}}claim(n,t,r){let o=[]\
-,i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Le)){if(o.length>=n)break;let d=this.#m(a.name,t+r);try{this.#e.renam\
+.#l(d,t,this.key))}catch(d){for(let u of s)this.#c(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t,r){let o=[]\
+,i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Le)){if(o.length>=n)break;let d=this.#h(a.name,t+r);try{this.#e.renam\
 e(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#s(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,unti\
 l:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#l(u.slice(m.length).map(dn),a\
 .time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",c),P(i,"spool_expired",l);for(let h of m)o.push({...\
-h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#m(n.name,t);try{this.#e.r\
+h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);try{this.#e.r\
 ename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince\
 (n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){t\
 ry{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=un.exec(n),r=_e(t?t[3]:n);if(!r)return[];let\
 {valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events\
 :o,corrupt:i};return[t?{...a,until:et(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=\
-0;for(let i of n.#r()){if(r.length>=Le)break;let a=zr(i,t);if(a===void 0)continue;let s=n.#m(a.name,t+Gr);try{n.#e.renam\
+0;for(let i of n.#r()){if(r.length>=Le)break;let a=zr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Gr);try{n.#e.renam\
 e(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#s(s,a,t);try{let u=this.#l(d.map(dn),a.time,a.key);u!==void 0&&r.pus\
 h(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#c(s.slice(n.dir.length+1)),o+=d.length}return r.lengt\
-h>0&&this.#h(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=un.exec(t),o=_e(r?r[3]:t);o&&this.#c(t)&&(n+=o.events)\
+h>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=un.exec(t),o=_e(r?r[3]:t);o&&this.#c(t)&&(n+=o.events)\
 }return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[])}#l(n,t,r)\
 {if(n.length===0)return;let o=qr(n,t,r);return oe(this.#e,this.dir,o,Jr(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0\
 ,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.ev\
 ents,Math.floor(a/Kr)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Ds(a);s===void 0?o.corrupt++:r-s.timest\
-amp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#m(n,t){return`${this.dir}/${Qn(n,t)}`}#r(){try{return this.#e\
+amp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${Qn(n,t)}`}#r(){try{return this.#e\
 .list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=er.exec(o),a=zr(o,n);a?.key===this.key?\
 t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Gr&&r<Le&&this.#c(o)&&r++}return t.sort((o,i)=>o.entry.time-\
-i.entry.time)}#h(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(a(E)?o.maxAg\
+i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(a(E)?o.maxAg\
 eMs:i.maxAgeMs),d=this.#r();this.#f(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(E,p,T)=>{a(E)\
 &&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.events+p,l.bytes+T]};for(let E of u)m(E,E.events,E.b\
 ytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return r;let h=u.filter(E=>t\
@@ -1787,229 +1787,229 @@ r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(at(n)&&at(t)&&n<=t&&a.leng
 test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"\
 &&ma.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function at(e){r\
 eturn Number.isSafeInteger(e)&&e>=0&&e<=tn}function Mo(e,n){return D(e,`drops-${n}.json`)}var va=.9,Sa=1e3,wa=3e5,Ta=36e\
-5,xa=4,gn=class{#e;#n=[];#o=[];#t=new pn;#l=0;#s=0;#m=0;#r=0;#d={};#h={};#f=!1;#u;#c=Promise.resolve();#_;#k;#w=new Set;\
-#b;#R=!1;#E;#p=An();#O=!1;#a=!1;#S=!1;#i=0;#M;#$;#v;#U;#C=!1;#L;constructor(n={}){this.#e=Pe(n)}enqueue(n){try{if(!ie())\
-return this.#he();let t=y().exiting();t?this.#K():this.#j(),this.#l++;let r=Qr(n,this.#e);if("reason"in r)return this.#g\
-(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_full");if(this.#n.push(r),t)retur\
-n void(this.#D()||this.#B());this.#f&&this.#u===void 0&&queueMicrotask(()=>this.#F()),this.#n.length>=this.#e.maxQueueSi\
-ze&&this.flush()}catch{}}start(){this.#f||this.#M||(this.#f=!0,this.#j(),this.#T()>0?this.#F():ie()&&!this.#N()&&To(this\
-.#e,this.#x())&&this.flush())}flush(){if(this.#_)return this.#_;let n=this.#c.then(()=>(this.#_=void 0,this.#de()));retu\
-rn this.#_=n,this.#c=n,n}stop(){return this.#M??=this.#re()}[Symbol.asyncDispose](){return this.stop()}stats(){return{en\
-queued:this.#l,replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this\
-.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#j(){if(this.#$)return;this.#K();let n=\
-y(),t=a=>{try{return a()}catch{this.#y("an exit hook could not be installed: what is recorded waits for stop()");return}\
-},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#M===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#B(),this.#H(\
-)}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#B(),this.#H()})):void 0;this.#$=()=>\
-{r?.(),i?.()}}#F(){this.#f&&this.#u===void 0&&this.#V()}#V(){this.#u=setTimeout(()=>{this.flush().then(()=>{this.#f&&thi\
-s.#V()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#re(){this.#f=!1,this.#u!==void 0&&clearTimeout(this.#u)\
-;let n=this.#E=_a(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#c.then(()=>!0),n.over()]\
-)&&this.#Y(),this.#T()>0&&this.#D())return;this.#ee(),this.#T()>0&&this.#N()&&this.#P(!0),this.#T()>0&&!this.#N()&&await\
- this.#oe(n),this.#P()}catch(r){this.#y(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#H(),n.clear(),this.#E=void \
-0,t||(this.#$?.(),this.#$=void 0)}}async#oe(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),awai\
-t Promise.race([this.flush().then(()=>!0),n.over()])||this.#Y()}#Y(){let n=y().monotonicMs(),t=this.#e.requestTimeoutMs*\
-va,r=[...this.#w].some(({started:o,accepted:i})=>!i&&n-o>=t);this.#G(),this.#k?.abort(),this.#k=void 0,this.#o.unshift(.\
-..this.#t.events()),this.#t.clear(),r&&this.#v?.health.recordFailure()}#G(){for(let{events:n,accepted:t}of this.#w)if(t)\
-this.#t.settle(n)&&this.#q(n);else for(let r of n)r.cut=!0}#ie(){return this.#k??=new AbortController}#W(n){if(n.aborted\
-||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end\
--i;if(a>=t)return!0;let s=this.#b,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#z(n){this.#t.settle(n)&&thi\
-s.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#R&&this.#x()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().ca\
-nConnect(n.url))}#se(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0\
-&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canCo\
-nnect(n.url)}#ae(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#C=!1);return}if(!n.f\
-ailed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAft\
-erMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+se(o,i,a,n.retryAfterMs);this.#L=r||!t?.\
-state?void 0:{state:t.state,failures:o,probeAt:d}}async#de(){try{this.#Q();let n=this.#e.sink.kind==="http"?this.#v?.hea\
-lth:void 0;n&&(n.state||this.#E===void 0)&&n.refresh(),this.#ee();let t=this.#N();if(t&&!this.#se())return;let r=this.#e\
-.clock(),o=u=>u.notBefore<=r&&(!u.cut||this.#E!==void 0),a=this.#o.filter(o).concat(this.#n);if(a.length===0)return;this\
-.#o=this.#o.filter(u=>!o(u)),this.#n=[];let s=this.#J(a);for(let u of s)this.#t.add(u);let d={delivered:!1,failed:!1,pro\
-bing:t};await this.#ue(s,d),this.#ae(d),d.delivered&&d.retryAfterMs&&(this.#i=Math.max(this.#i,this.#e.clock()+d.retryAf\
-terMs))}catch(n){this.#y(`flush failed unexpectedly: ${n}`)}}async#ue(n,t){let{signal:r}=this.#ie(),o=0,i=async()=>{for(\
-;o<n.length&&!t.failed&&this.#W(r);)await this.#X(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(xa,n.length\
-)},i));for(let a of n.slice(o))this.#z(a)}async#X(n,t,r){this.#Q();let o=this.#ne(n);if(o!==n){if(this.#t.settle(n),o.le\
-ngth===0)return;this.#t.add(o),n=o}let i=await this.#le(n,t);if(this.#me(i,n.length),!!this.#t.settle(n)){if(i.kind==="t\
-oo_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d \
-of s)this.#W(t)?await this.#X(d,t,r):this.#z(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#q(n,i.\
-rejected);case"too_large":return this.#g(1,"http_413"),this.#I(n);case"rejected":return this.#g(n.length,i.reason),this.\
-#I(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.m\
-ax(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ce(n,i.retryAfterMs):this.#pe(n,i.reason,i.retryAfterMs)}}}#ce(n\
-,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#q(n,t=0){let r=M\
-ath.min(t,n.length);this.#m+=n.length-r,r>0&&this.#g(r,"otlp_rejected"),this.#I(n)}async#le(n,t){let r={started:y().mono\
-tonicMs(),events:n,accepted:!1};this.#w.add(r);try{return await this.#fe(n,t,()=>r.accepted=!0)}finally{this.#w.delete(r\
-);let o=y().monotonicMs();this.#b={ms:o-r.started,endedAt:o}}}#J(n){let{format:t,maxBatchBytes:r}=this.#e;return eo(n,r,\
-t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#fe(n,t,r){let{sink:o}=this.#e;if(o.kind==="n\
-one")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#p?.(\
-`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Co(s),{kind:"deliv\
-ered"};let d=i.classify;return await jr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:\
-i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:\
-y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#me(n,t){if(!this.#p)return;l\
-et r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==\
-void 0&&this.#e.customFetch?`: its fetch failed: ${or(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",\
-i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#p(`answer for ${t} event(\
-s): ${n.kind}${i}`)}#K(){if(!this.#p||this.#a)return;this.#a=!0;let{enabled:n,decidedBy:t}=zn(),{sink:r,format:o,spoolDi\
-r:i,handOff:a}=this.#e;this.#p(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="s\
-tderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program ma\
-y not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#p(`endpoint: ${s}; format: ${o\
-.name}; spool: ${i??"none"}`);let d=no(r,this.#e.headers);d&&this.#p(`warning: ${d}`),this.#p(`at exit: ${a.enabled?"han\
-d off where a sender can be started":"in process"} (${a.source})`)}#he(){!this.#p||this.#O||(this.#O=!0,this.#p(`telemet\
-ry off (decided by ${zn().decidedBy}): events are not recorded`))}#pe(n,t,r){let{maxRetries:o,backoff:i,clock:a,random:s\
-}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+se(c.retries,i,s,r),th\
-is.#o.push(c)}u.length<n.length&&this.#y(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.lengt\
-h>0&&this.#g(u.length,"retries_exhausted",`last failure: ${t}`),this.#I(u)}#I(n){this.#v?.settle(n)}#x(){return this.#v?\
-?=cn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==\
-this.#U&&this.#y(r),this.#U=r}),this.#v}#Z(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Sa;let{flushI\
-ntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)}#Q(){let n=this.#Z();this.#v?.renewClai\
-ms(n,this.#E?n:n*.75)}#ee(){if(this.#C||!ie()||this.#N()||!Q())return;let n=this.#x();if(n&&we()!==void 0)return;this.#C\
-=!0;let t=this.#e.maxBufferedEvents,r=n?.replay(t-Math.max(this.#T(),Math.floor(t/10)),this.#Z());r&&(this.#te(r.dropped\
-),this.#s+=r.events.length,this.#o.push(...r.events),r.events.length>0&&this.#F())}#P(n=!1){this.#G();let t=[...this.#o,\
-...this.#t.events(),...this.#n],r=this.#ne(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(\
-!Q())return this.#S=!0,this.#A(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a o\
-f this.#J(r))Co(this.#e.format.encode(a,this.#e.clock())),this.#m+=a.length;return!0}if(this.#e.sink.kind==="none")retur\
-n this.#A(),this.#g(r.length,this.#e.sink.reason),!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return this.#y(`${\
-r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(we()!==void 0)return\
- this.#A(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{\
-i=o?.write(r)}catch{i=void 0}if(i||(this.#R=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#i-this.#e.clock();a>0&&o?.hea\
-lth.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#te(i.olderDropped)}else\
-{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#n\
-e(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)\
-||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"claim_lost"),this.#\
-I(i),n.filter(({claim:a})=>!a||!o.has(a))}#te(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#g(r,t)}#D(){let n=thi\
-s.#x(),t=So(this.#e,n,ie());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled for a later run",dr\
-opped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.isOpen()?Yr(n.health):void 0;return this.#T()>0&&this.#y(`at\
- exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#P(!0))return this.#y("at exit: d\
-elivering in process: the spool cannot be written"),!1;if(this.#S)return!0;let r=wo(t);if(r==="failed")return this.#y("a\
-t exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the sender at work",\
-"endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sende\
-r)"};return this.#y(`at exit: handed off to ${o[r]}`),!0}#B(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#y(\
-`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#H(){let n={};for(let[a,s]of Object.entrie\
-s(this.#d)){let d=this.#h[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(\
-Object.keys(n).length===0||t.kind!=="http")return;let o=this.#x();if(!o)return;for(let a of Object.keys(n))this.#h[a]=th\
-is.#d[a];let i=Date.now();Io(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#d,t,n),th\
-is.#y(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#y(n){this.#p?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}\
-`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function _a(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r?\
-?=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Co(e){y().writeStderr(`${R\
-o(JSON.parse(e))}\n`)}var Ra=250;async function Fo(e){let n=y();xe(X,()=>n.exit(0)),Ur(),Mr(()=>ka(e));try{await Oa(e,y()\
-.monotonicMs()+X)}catch{}n.exit(0)}function ka(e){let{enabled:n,source:t}=Vn();return n||t==="default"&&e.onByConsentFil\
-e!==!0}async function Oa(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=Pe(a\
-),d=nt(s);if(!Q())return go(t,r,d);for(let u=0;;u++){let c=await yo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,\
-timeUp:h}=await Aa(a,n-Ra);if(bo(t,r,c),!Ia(e,d))return;if(h&&f>0&&Q())return Na(e);if(l>0&&m>0||u>0&&l===0)return}}func\
-tion Na(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.fin\
-d(s=>s.startsWith(i)&&ln.test(s.slice(i.length)));o&&a!==void 0&&S(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,\
-env:fn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp\
-:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=Pe(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}i\
-f(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new gn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monoto\
-nicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,\
-t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=se(++s,o,\
-i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Ia(e,n){let t=y().files;if\
-(!t||t.realPath(e.spoolDir)===void 0||mn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:\
-e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}va\
-r Bo=mo(y().env(De));Bo&&await Fo(Bo);\n',_e="sender-a054c75d.mjs",Ga=116951,qa=6e4,Za=1e3,Ja=[vi,"NAT_TELEMETRY_ENABLED",
-"DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Ka=3,Qa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
-this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
-flat()}clear(){this.#e.clear(),this.#t=0}};function Yt(e){return e===null?"null":typeof e=="string"?yi(e):typeof e=="num\
-ber"?ed(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Yt).join(", ")}]`:typeof e=="object"?`{${Object.entries(
-e).filter(([,n])=>n!==void 0).map(([n,r])=>`${yi(n)}: ${Yt(r)}`).join(", ")}}`:"null"}function yi(e){return JSON.stringify(
-e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ed(e){if(Number.isNaN(e))
-return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
-e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
-.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var gi=16384,Vt=2*gi,Ei=Vt-4096,zt=32,wi=/^[a-z0-9_]{1,40}$/,
-td=/^[0-9a-f]{8}$/,nd=/^drops-([0-9a-f]{8})\.json$/,Xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-rd=6e4,id=.9,od=1e3,sd=3e5,ad=36e5,dd=4,bi=class{#e;#t=[];#i=[];#n=new Qa;#u=0;#s=0;#f=0;#r=0;#d={};#m={};#h=!1;#c;#l=Promise.
-resolve();#S;#x;#T=new Set;#g;#O=!1;#E;#p=oe();#k=!1;#a=!1;#b=!1;#o=0;#D;#L;#w;#U;#P=!1;#M;constructor(e={}){this.#e=Jn(
-e)}enqueue(e){try{if(!X())return this.#me();const t=b().exiting();t?this.#J():this.#H(),this.#u++;const n=Wo(e,this.#e);
-if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#v(1,"buffer_ful\
-l");if(this.#t.push(n),t)return void(this.#C()||this.#j());this.#h&&this.#c===void 0&&queueMicrotask(()=>this.#B()),this.#t.
-length>=this.#e.maxQueueSize&&this.flush()}catch{}}start(){this.#h||this.#D||(this.#h=!0,this.#H(),this.#_()>0?this.#B():
-X()&&!this.#N()&&is(this.#e,this.#$())&&this.flush())}flush(){if(this.#S)return this.#S;const e=this.#l.then(()=>(this.#S=
-void 0,this.#de()));return this.#S=e,this.#l=e,e}stop(){return this.#D??=this.#re()}[Symbol.asyncDispose](){return this.
-stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#f,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#H(){if(this.#L)return;
-this.#J();const e=b(),t=o=>{try{return o()}catch{this.#y("an exit hook could not be installed: what is recorded waits fo\
-r stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#D===void 0;return this.stop(),o},exit:()=>{this.#C()||
-this.#j(),this.#F()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#C()||this.#j(),this.#F()})):void 0;
-this.#L=()=>{n?.(),i?.()}}#B(){this.#h&&this.#c===void 0&&this.#Y()}#Y(){this.#c=setTimeout(()=>{this.flush().then(()=>{
-this.#h&&this.#Y()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#re(){this.#h=!1,this.#c!==void 0&&clearTimeout(
+5,xa=4,gn=class{#e;#n=[];#o=[];#t=new pn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#f=!1;#u;#c=Promise.resolve();#x;#k=!1;#_;#g=ne\
+w Set;#R;#O=!1;#E;#m=An();#a=!1;#S=!1;#i=!1;#M=0;#C;#$;#v;#V;#F=!1;#L;constructor(n={}){this.#e=Pe(n)}enqueue(n){try{if(\
+!ie())return this.#ge();let t=y().exiting();t?this.#Q():this.#Y(),this.#l++;let r=Qr(n,this.#e);if("reason"in r)return t\
+his.#y(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.push(r),t\
+)return void(this.#D()||this.#U());this.#f&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQ\
+ueueSize&&this.#B()}catch{}}start(){this.#f||this.#C||(this.#f=!0,this.#Y(),this.#w()>0?this.#H():ie()&&!this.#N()&&To(t\
+his.#e,this.#T())&&(this.#k=!0,this.#B()))}flush(){return this.#k=!1,this.#B()}#B(){if(this.#x)return this.#x;let n=this\
+.#c.then(()=>(this.#x=void 0,this.#ce()));return this.#x=n,this.#c=n,n}stop(){return this.#C??=this.#ie()}[Symbol.asyncD\
+ispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:t\
+his.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#\
+t.size}#Y(){if(this.#$)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an exit hook could not be installe\
+d: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#C===void 0;return this.sto\
+p(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D\
+()||this.#U(),this.#j()})):void 0;this.#$=()=>{r?.(),i?.()}}#H(){this.#f&&this.#u===void 0&&this.#G()}#G(){this.#u=setTi\
+meout(()=>{this.flush().then(()=>{this.#f&&this.#G()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#ie(){this\
+.#f=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=_a(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!awai\
+t Promise.race([this.#c.then(()=>!0),n.over()])&&this.#W(),this.#w()>0&&this.#D())return;this.#te(),this.#w()>0&&this.#N\
+()&&this.#P(!0),this.#w()>0&&!this.#N()&&await this.#se(n),this.#P()}catch(r){this.#b(`stop failed unexpectedly: ${r}`),\
+t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#$?.(),this.#$=void 0)}}async#se(n){let t=this.#T()?.health;t?.\
+state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#W()}#W(){let n\
+=y().monotonicMs(),t=this.#e.requestTimeoutMs*va,r=[...this.#g].some(({started:o,accepted:i})=>!i&&n-o>=t);this.#z(),thi\
+s.#_?.abort(),this.#_=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),r&&this.#v?.health.recordFailure()}#z(\
+){for(let{events:n,accepted:t}of this.#g)if(t)this.#t.settle(n)&&this.#K(n);else for(let r of n)r.cut=!0}#ae(){return th\
+is.#_??=new AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;\
+if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#R,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;retu\
+rn r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#T()?.health.isO\
+pen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#de(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.he\
+alth.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefo\
+re&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ue(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t\
+?.recordSuccess()&&(this.#F=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.pro\
+bing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,\
+d=s()+se(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ce(){try{this.#ne(\
+);let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#E===void 0)&&n.refresh(),this.#te();let t=t\
+his.#N();if(t&&!this.#de())return;let r=this.#e.clock(),o=u=>u.notBefore<=r&&!(u.cut&&this.#k),a=this.#o.filter(o).conca\
+t(this.#n);if(a.length===0)return;this.#o=this.#o.filter(u=>!o(u)),this.#n=[];let s=this.#Z(a);for(let u of s)this.#t.ad\
+d(u);let d={delivered:!1,failed:!1,probing:t};await this.#le(s,d),this.#ue(d),d.delivered&&d.retryAfterMs&&(this.#M=Math\
+.max(this.#M,this.#e.clock()+d.retryAfterMs))}catch(n){this.#b(`flush failed unexpectedly: ${n}`)}}async#le(n,t){let{sig\
+nal:r}=this.#ae(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(A\
+rray.from({length:Math.min(xa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#ne();let o=this.#re\
+(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#me(n,t);if(this.#pe(i,n.leng\
+th),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];f\
+or(let d of s)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delive\
+red":return r.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#I(n);case"rejected":\
+return this.#y(n.length,i.reason),this.#I(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":r\
+eturn r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#fe(n,i.retryAfterMs):this\
+.#ye(n,i.reason,i.retryAfterMs)}}}#fe(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);\
+this.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#I(n\
+)}async#me(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#he(n,t,()=>\
+r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#R={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,\
+maxBatchBytes:r}=this.#e;return eo(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#he(n,\
+t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.\
+encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.ki\
+nd==="stderr")return Co(s),{kind:"delivered"};let d=i.classify;return await jr({url:o.url,body:s,headers:a,classify:d&&(\
+(u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs\
+,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCred\
+entials})}#pe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3\
+} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${or(n.thrown,this.#e.sink.kind=\
+=="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${\
+o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:n,dec\
+idedBy:t}=zn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let\
+ s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_\
+RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason}\
+)`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=no(r,this.#e.headers);d&&this.#m(`warning: ${\
+d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#ge(){!this.#m\
+||this.#a||(this.#a=!0,this.#m(`telemetry off (decided by ${zn().decidedBy}): events are not recorded`))}#ye(n,t,r){let{\
+maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);contin\
+ue}c.notBefore=d+se(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#b(`delivery failed (${t}): ${n.length-u.le\
+ngth} event(s) kept for retry`),u.length>0&&this.#y(u.length,"retries_exhausted",`last failure: ${t}`),this.#I(u)}#I(n){\
+this.#v?.settle(n)}#T(){return this.#v??=cn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, \
+as its place cannot be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ee(){let n=this.#E;if(n)return Math.max(\
+0,n.end-y().monotonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)\
+}#ne(){let n=this.#ee();this.#v?.renewClaims(n,this.#E?n:n*.75)}#te(){if(this.#F||!ie()||this.#N()||!Q())return;let n=th\
+is.#T();if(n&&we()!==void 0)return;this.#F=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.min(Math.ceil(t/\
+10),t-1)),o=n?.replay(t-r,this.#ee());o&&(this.#oe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.event\
+s.length>0&&this.#H())}#P(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#re(t);if(r!==t&&(thi\
+s.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,"opted_out\
+"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Z(r))Co(this.#e.format.encode(a,this.#e.clock())),th\
+is.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),!0;let o=t\
+his.#T();if(!o&&this.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in memory only, an\
+d go with the process: no spool`),!1;if(we()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spooled: the pr\
+ogram turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return\
+!1;if(this.#A(),i){let a=this.#M-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.e\
+ntries(i.dropped))this.#y(d,s);this.#oe(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#y(r.length\
+-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#re(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new\
+ Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a}\
+)=>a&&o.has(a));return this.#y(i.length,"claim_lost"),this.#I(i),n.filter(({claim:a})=>!a||!o.has(a))}#oe(n){for(let[t,r\
+]of Object.entries(n))this.#s+=r,this.#y(r,t)}#D(){let n=this.#T(),t=So(this.#e,n,ie());if(!t.handOff){let i={delivered:\
+"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.\
+isOpen()?Yr(n.health):void 0;return this.#w()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason\
+}`:t.reason}`),!1}if(!this.#P(!0))return this.#b("at exit: delivering in process: the spool cannot be written"),!1;if(th\
+is.#i)return!0;let r=wo(t);if(r==="failed")return this.#b("at exit: delivering in process: no sender could be started"),\
+!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"\
+the spool (the system has no processes left to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!0}#U(\
+){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled fo\
+r a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="c\
+laim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this\
+.#T();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Io(o.files,o.spool.dir,o.spool.key\
+,t.url,n,i,i-r.maxAgeMs)}#y(n,t,r){n!==0&&(P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n)\
+{this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function \
+_a(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o\
+(!1))}),clear:()=>t?.()}}function Co(e){y().writeStderr(`${Ro(JSON.parse(e))}\n`)}var Ra=250;async function Fo(e){let n=y\
+();xe(X,()=>n.exit(0)),Ur(),Mr(()=>ka(e));try{await Oa(e,y().monotonicMs()+X)}catch{}n.exit(0)}function ka(e){let{enable\
+d:n,source:t}=Vn();return n||t==="default"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=y().files,r=e.spoolDir;i\
+f(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=Pe(a),d=nt(s);if(!Q())return go(t,r,d);for(let u=0;;u++){let c=a\
+wait yo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await Aa(a,n-Ra);if(bo(t,r,c),!Ia(e,d))return;if(h\
+&&f>0&&Q())return Na(e);if(l>0&&m>0||u>0&&l===0)return}}function Na(e){if(!e.successor)return;let{argv:n,env:t,leavesSes\
+sion:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&ln.test(s.slice(i.length)));o&&a!==voi\
+d 0&&S(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:fn(t,e),cwd:e.spoolDir,leavesSession:r})}async function \
+Aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=Pe(e\
+),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;le\
+t d=new gn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spool\
+ed:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);\
+if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>se\
+tTimeout(h,f))}}return t}function Ia(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||mn(t,e.spoolDir,n,Date\
+.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.\
+open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Bo=mo(y().env(De));Bo&&await Fo(Bo);\n',_e="sender-635bc94\
+7.mjs",Ga=117011,qa=6e4,Za=1e3,Ja=[vi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY\
+_DRY_RUN"],Ka=3,Qa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
+delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Yt(e){
+return e===null?"null":typeof e=="string"?yi(e):typeof e=="number"?ed(e):typeof e=="boolean"?String(e):Array.isArray(e)?
+`[${e.map(Yt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${yi(n)}: ${Yt(
+r)}`).join(", ")}}`:"null"}function yi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
+16).padStart(4,"0")}`)}function ed(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
+nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
+-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
+2,"0")}`}var gi=16384,Vt=2*gi,Ei=Vt-4096,zt=32,wi=/^[a-z0-9_]{1,40}$/,td=/^[0-9a-f]{8}$/,nd=/^drops-([0-9a-f]{8})\.json$/,
+Xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,rd=6e4,id=.9,od=1e3,sd=3e5,ad=36e5,dd=4,bi=class{#e;#t=[];#i=[];#n=new Qa;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#h=!1;#c;#l=Promise.
+resolve();#$;#x=!1;#S;#v=new Set;#O;#k=!1;#E;#f=oe();#a=!1;#b=!1;#o=!1;#D=0;#P;#M;#w;#Y;#B=!1;#L;constructor(e={}){this.#e=
+Jn(e)}enqueue(e){try{if(!X())return this.#ve();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=Wo(e,this.#e);
+if("reason"in n)return this.#y(1,n.reason,n.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#y(1,"buffer_ful\
+l");if(this.#t.push(n),t)return void(this.#C()||this.#U());this.#h&&this.#c===void 0&&queueMicrotask(()=>this.#F()),this.#t.
+length>=this.#e.maxQueueSize&&this.#j()}catch{}}start(){this.#h||this.#P||(this.#h=!0,this.#V(),this.#T()>0?this.#F():X()&&
+!this.#N()&&is(this.#e,this.#_())&&(this.#x=!0,this.#j()))}flush(){return this.#x=!1,this.#j()}#j(){if(this.#$)return this.#$;
+const e=this.#l.then(()=>(this.#$=void 0,this.#le()));return this.#$=e,this.#l=e,e}stop(){return this.#P??=this.#oe()}[Symbol.
+asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.
+length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#T(){return this.#t.length+this.#i.length+this.#n.size}#V(){
+if(this.#M)return;this.#Q();const e=b(),t=o=>{try{return o()}catch{this.#g("an exit hook could not be installed: what is\
+ recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#P===void 0;return this.stop(),o},exit:()=>{
+this.#C()||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#C()||this.#U(),this.#H()})):
+void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#h&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.flush().then(
+()=>{this.#h&&this.#z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#oe(){this.#h=!1,this.#c!==void 0&&clearTimeout(
 this.#c);const e=this.#E=ms(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#l.then(()=>!0),
-e.over()])&&this.#V(),this.#_()>0&&this.#C())return;this.#ee(),this.#_()>0&&this.#N()&&this.#I(!0),this.#_()>0&&!this.#N()&&
-await this.#ie(e),this.#I()}catch(n){this.#y(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#F(),e.clear(),this.#E=
-void 0,t||(this.#L?.(),this.#L=void 0)}}async#ie(e){const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
-await Promise.race([this.flush().then(()=>!0),e.over()])||this.#V()}#V(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*
-id,n=[...this.#T].some(({started:r,accepted:i})=>!i&&e-r>=t);this.#z(),this.#x?.abort(),this.#x=void 0,this.#i.unshift(...this.#n.
-events()),this.#n.clear(),n&&this.#w?.health.recordFailure()}#z(){for(const{events:e,accepted:t}of this.#T)if(t)this.#n.
-settle(e)&&this.#q(e);else for(const n of e)n.cut=!0}#oe(){return this.#x??=new AbortController}#X(e){if(e.aborted||!Ae())
+e.over()])&&this.#X(),this.#T()>0&&this.#C())return;this.#ne(),this.#T()>0&&this.#N()&&this.#I(!0),this.#T()>0&&!this.#N()&&
+await this.#se(e),this.#I()}catch(n){this.#g(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=
+void 0,t||(this.#M?.(),this.#M=void 0)}}async#se(e){const t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
+await Promise.race([this.flush().then(()=>!0),e.over()])||this.#X()}#X(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*
+id,n=[...this.#v].some(({started:r,accepted:i})=>!i&&e-r>=t);this.#W(),this.#S?.abort(),this.#S=void 0,this.#i.unshift(...this.#n.
+events()),this.#n.clear(),n&&this.#w?.health.recordFailure()}#W(){for(const{events:e,accepted:t}of this.#v)if(t)this.#n.
+settle(e)&&this.#J(e);else for(const n of e)n.cut=!0}#ae(){return this.#S??=new AbortController}#G(e){if(e.aborted||!Ae())
 return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),o=r.end-i;
-if(o>=t)return!0;const a=this.#g,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#W(e){this.#n.settle(e)&&this.#i.
-push(...e)}#N(){const{sink:e}=this.#e,t=!this.#O&&this.#$()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().canConnect(
-e.url))}#se(){const{sink:e,clock:t}=this.#e,n=this.#M,r=this.#w?.health.state;return this.#E===void 0&&n!==void 0&&r!==void 0&&
-r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(e.url)}#ae(e){
-const t=this.#w?.health;if(e.delivered){this.#M=void 0,t?.recordSuccess()&&(this.#P=!1);return}if(!e.failed)return;const n=!e.
-probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#M?.
-failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Me(r,i,o,e.retryAfterMs);this.#M=n||!t?.state?void 0:{state:t.
-state,failures:r,probeAt:s}}async#de(){try{this.#Q();const e=this.#e.sink.kind==="http"?this.#w?.health:void 0;e&&(e.state||
-this.#E===void 0)&&e.refresh(),this.#ee();const t=this.#N();if(t&&!this.#se())return;const n=this.#e.clock(),r=d=>d.notBefore<=
-n&&(!d.cut||this.#E!==void 0),o=this.#i.filter(r).concat(this.#t);if(o.length===0)return;this.#i=this.#i.filter(d=>!r(d)),
-this.#t=[];const a=this.#Z(o);for(const d of a)this.#n.add(d);const s={delivered:!1,failed:!1,probing:t};await this.#ce(
-a,s),this.#ae(s),s.delivered&&s.retryAfterMs&&(this.#o=Math.max(this.#o,this.#e.clock()+s.retryAfterMs))}catch(e){this.#y(
-`flush failed unexpectedly: ${e}`)}}async#ce(e,t){const{signal:n}=this.#oe();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#X(n);)await this.#G(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(dd,e.length)},i));for(const o of e.
-slice(r))this.#W(o)}async#G(e,t,n){this.#Q();const r=this.#te(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
-add(r),e=r}const i=await this.#ue(e,t);if(this.#fe(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
-const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#X(t)?await this.#G(
-s,t,n):this.#W(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#q(e,i.rejected);case"too_large":return this.#v(
-1,"http_413"),this.#R(e);case"rejected":return this.#v(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.
+if(o>=t)return!0;const a=this.#O,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#q(e){this.#n.settle(e)&&this.#i.
+push(...e)}#N(){const{sink:e}=this.#e,t=!this.#k&&this.#_()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().canConnect(
+e.url))}#de(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;return this.#E===void 0&&n!==void 0&&r!==void 0&&
+r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(e.url)}#ce(e){
+const t=this.#w?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!e.failed)return;const n=!e.
+probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#L?.
+failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Le(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?void 0:{state:t.
+state,failures:r,probeAt:s}}async#le(){try{this.#te();const e=this.#e.sink.kind==="http"?this.#w?.health:void 0;e&&(e.state||
+this.#E===void 0)&&e.refresh(),this.#ne();const t=this.#N();if(t&&!this.#de())return;const n=this.#e.clock(),r=d=>d.notBefore<=
+n&&!(d.cut&&this.#x),o=this.#i.filter(r).concat(this.#t);if(o.length===0)return;this.#i=this.#i.filter(d=>!r(d)),this.#t=
+[];const a=this.#K(o);for(const d of a)this.#n.add(d);const s={delivered:!1,failed:!1,probing:t};await this.#ue(a,s),this.#ce(
+s),s.delivered&&s.retryAfterMs&&(this.#D=Math.max(this.#D,this.#e.clock()+s.retryAfterMs))}catch(e){this.#g(`flush faile\
+d unexpectedly: ${e}`)}}async#ue(e,t){const{signal:n}=this.#ae();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#G(
+n);)await this.#Z(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(dd,e.length)},i));for(const o of e.slice(r))
+this.#q(o)}async#Z(e,t,n){this.#te();const r=this.#re(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(
+r),e=r}const i=await this.#fe(e,t);if(this.#pe(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.
+floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#G(t)?await this.#Z(
+s,t,n):this.#q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#J(e,i.rejected);case"too_large":return this.#y(
+1,"http_413"),this.#R(e);case"rejected":return this.#y(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.
 unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
-this.#le(e,i.retryAfterMs):this.#pe(e,i.reason,i.retryAfterMs)}}}#le(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
-notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#q(e,t=0){const n=Math.min(t,e.length);this.#f+=e.length-n,n>0&&
-this.#v(n,"otlp_rejected"),this.#R(e)}async#ue(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#T.add(
-n);try{return await this.#he(e,t,()=>n.accepted=!0)}finally{this.#T.delete(n);const r=b().monotonicMs();this.#g={ms:r-n.
-started,endedAt:r}}}#Z(e){const{format:t,maxBatchBytes:n}=this.#e;return Go(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=
-[],this.#n.clear(),this.#t=[]}async#he(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
-const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#p?.(`sending ${e.length} event(s)${r.kind==="ht\
+this.#he(e,i.retryAfterMs):this.#ye(e,i.reason,i.retryAfterMs)}}}#he(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
+notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#J(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
+this.#y(n,"otlp_rejected"),this.#R(e)}async#fe(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#v.add(
+n);try{return await this.#me(e,t,()=>n.accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();this.#O={ms:r-n.
+started,endedAt:r}}}#K(e){const{format:t,maxBatchBytes:n}=this.#e;return Go(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=
+[],this.#n.clear(),this.#t=[]}async#me(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
+const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="ht\
 tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return yr(a),{kind:"delivered"};const s=i.classify;return await Fa({
 url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
 fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,
-sendsProxyCredentials:b().sendsProxyCredentials})}#fe(e,t){if(!this.#p)return;const n=e.kind==="retry"&&e.retryAfterMs!==
+sendsProxyCredentials:b().sendsProxyCredentials})}#pe(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  failed: ${Ni(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#p(`answer for ${t} event(s): ${e.kind}${i}`)}#J(){if(!this.#p||this.#a)
-return;this.#a=!0;const{enabled:e,decidedBy:t}=ft(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#p(`telemetry ${e?
+e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} event(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#b)
+return;this.#b=!0;const{enabled:e,decidedBy:t}=ft(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#f(`telemetry ${e?
 "on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
 b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
-ask for one)":`nowhere (${n.reason})`;this.#p(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Vn(n,this.#e.
-headers);s&&this.#p(`warning: ${s}`),this.#p(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#me(){!this.#p||this.#k||(this.#k=!0,this.#p(`telemetry off (decided by ${ft().decidedBy}): events are \
-not recorded`))}#pe(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,s=o(),d=[];for(const c of e){if(c.retries++,
-c.retries>r){d.push(c);continue}c.notBefore=s+Me(c.retries,i,a,n),this.#i.push(c)}d.length<e.length&&this.#y(`delivery f\
-ailed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#v(d.length,"retries_exhausted",`last fail\
-ure: ${t}`),this.#R(d)}#R(e){this.#w?.settle(e)}#$(){return this.#w??=pi.open(this.#e,(e,t)=>{const n=t===void 0?`no spo\
-ol: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#U&&this.#y(n),this.#U=n}),this.#w}#K(){const e=this.#E;
+ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Vn(n,this.#e.
+headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
+ (${o.source})`)}#ve(){!this.#f||this.#a||(this.#a=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are \
+not recorded`))}#ye(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,s=o(),d=[];for(const c of e){if(c.retries++,
+c.retries>r){d.push(c);continue}c.notBefore=s+Le(c.retries,i,a,n),this.#i.push(c)}d.length<e.length&&this.#g(`delivery f\
+ailed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#y(d.length,"retries_exhausted",`last fail\
+ure: ${t}`),this.#R(d)}#R(e){this.#w?.settle(e)}#_(){return this.#w??=pi.open(this.#e,(e,t)=>{const n=t===void 0?`no spo\
+ol: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#g(n),this.#Y=n}),this.#w}#ee(){const e=this.#E;
 if(e)return Math.max(0,e.end-b().monotonicMs())+od;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(sd,
-Math.min(ad,2*t),2*n)}#Q(){const e=this.#K();this.#w?.renewClaims(e,this.#E?e:e*.75)}#ee(){if(this.#P||!X()||this.#N()||
-!Ae())return;const e=this.#$();if(e&&Re()!==void 0)return;this.#P=!0;const t=this.#e.maxBufferedEvents,n=e?.replay(t-Math.
-max(this.#_(),Math.floor(t/10)),this.#K());n&&(this.#ne(n.dropped),this.#s+=n.events.length,this.#i.push(...n.events),n.
-events.length>0&&this.#B())}#I(e=!1){this.#z();const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#te(t);if(n!==
-t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Ae())return this.#b=!0,this.#A(),this.#v(n.length,"o\
-pted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#Z(n))yr(this.#e.format.encode(o,this.#e.clock())),
-this.#f+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#v(n.length,this.#e.sink.reason),!0;const r=this.#$();
-if(!r&&this.#e.spoolDir===void 0)return this.#y(`${n.length} event(s) not delivered are kept in memory only, and go with\
- the process: no spool`),!1;if(Re()!==void 0)return this.#A(),this.#v(n.length,"opted_out","not spooled: the program tur\
-ned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#O=!0),!i&&e)return!1;if(this.#A(),
-i){const o=this.#o-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))
-this.#v(s,a);this.#ne(i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,this.#v(n.length-o,"spool_unavai\
-lable")}return r?.releaseAll(),i!==void 0}#te(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{
-claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(
-o));return this.#v(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.has(o))}#ne(e){for(const[t,n]of Object.
-entries(e))this.#s+=n,this.#v(n,t)}#C(){const e=this.#$(),t=ns(this.#e,e,X());if(!t.handOff){const i={delivered:"deliver\
-ing in process",spooled:"spooled for a later run",dropped:"not delivered"},o=t.outcome!=="delivered"&&e?.health.isOpen()?
-tr(e.health):void 0;return this.#_()>0&&this.#y(`at exit: ${i[t.outcome]}: ${o?`${o}; in process, as ${t.reason}`:t.reason}`),
-!1}if(!this.#I(!0))return this.#y("at exit: delivering in process: the spool cannot be written"),!1;if(this.#b)return!0;
-const n=rs(t);if(n==="failed")return this.#y("at exit: delivering in process: no sender could be started"),!1;const r={started:"\
+Math.min(ad,2*t),2*n)}#te(){const e=this.#ee();this.#w?.renewClaims(e,this.#E?e:e*.75)}#ne(){if(this.#B||!X()||this.#N()||
+!Ae())return;const e=this.#_();if(e&&Re()!==void 0)return;this.#B=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#T(),
+Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ee());r&&(this.#ie(r.dropped),this.#s+=r.events.length,this.#i.push(
+...r.events),r.events.length>0&&this.#F())}#I(e=!1){this.#W();const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#re(
+t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Ae())return this.#o=!0,this.#A(),this.#y(n.
+length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#K(n))yr(this.#e.format.encode(o,this.#e.
+clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(n.length,this.#e.sink.reason),
+!0;const r=this.#_();if(!r&&this.#e.spoolDir===void 0)return this.#g(`${n.length} event(s) not delivered are kept in mem\
+ory only, and go with the process: no spool`),!1;if(Re()!==void 0)return this.#A(),this.#y(n.length,"opted_out","not spo\
+oled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#k=!0),
+!i&&e)return!1;if(this.#A(),i){const o=this.#D-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[
+a,s]of Object.entries(i.dropped))this.#y(s,a);this.#ie(i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,
+this.#y(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#re(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,
+r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({
+claim:o})=>o&&r.has(o));return this.#y(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.has(o))}#ie(e){for(const[
+t,n]of Object.entries(e))this.#s+=n,this.#y(n,t)}#C(){const e=this.#_(),t=ns(this.#e,e,X());if(!t.handOff){const i={delivered:"\
+delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},o=t.outcome!=="delivered"&&e?.health.isOpen()?
+tr(e.health):void 0;return this.#T()>0&&this.#g(`at exit: ${i[t.outcome]}: ${o?`${o}; in process, as ${t.reason}`:t.reason}`),
+!1}if(!this.#I(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;
+const n=rs(t);if(n==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;const r={started:"\
 a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the syst\
-em has no processes left to start a sender)"};return this.#y(`at exit: handed off to ${r[n]}`),!0}#j(){const e=this.#r,t=this.#I(),
-n=this.#r-e;return n>0&&this.#y(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#F(){const e={};
-for(const[o,a]of Object.entries(this.#d)){const s=this.#m[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{
-sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#$();if(!r)return;for(const o of Object.
-keys(e))this.#m[o]=this.#d[o];const i=Date.now();us(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#v(e,t,n){e!==
-0&&(D(this.#d,t,e),this.#y(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#y(e){this.#p?.(e);try{const t=this.#e.logger(
+em has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${r[n]}`),!0}#U(){const e=this.#r,t=this.#I(),
+n=this.#r-e;return n>0&&this.#g(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};
+for(const[o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{
+sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#_();if(!r)return;for(const o of Object.
+keys(e))this.#p[o]=this.#d[o];const i=Date.now();us(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#y(e,t,n){e!==
+0&&(D(this.#d,t,e),this.#g(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#g(e){this.#f?.(e);try{const t=this.#e.logger(
 `[nat-telemetry] ${e}`);t instanceof Promise&&t.catch(()=>{})}catch{}}},cd=["the product and the command that ran, and a\
  subcommand the program registered","how it ended: success, failure or interrupted, the exit code, and the class name of\
  an error (such as ValueError or TypeError; never its message)","how long it took","the language runtime and its version\
@@ -2038,19 +2038,19 @@ c,50)),"never_asked"}r??="disabled",Hn(r==="enabled");const s=Cn(r);return n(`${
 l be shared.":"Usage data will not be shared."}${s?"":" (Your choice could not be saved; you will be asked again.)"}
 
 `),r}var qe;async function $i(e={}){const t=Y(e)?me(e,{optOut:!0})??Gt("optOut",e.optOut):`options must be an object suc\
-h as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Lo();
+h as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Mo();
 if(n.source!=="default")return n.enabled?"enabled":"disabled";if(qe)return await qe;if(Ro()||On())return"never_asked";const r=b().
 terminal();return r?(qe=pd(r,e.optOut),await qe):"never_asked"}var vd={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,
 errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},yd=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,
 URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{pi as Backlog,Ce as CLIENT_VERSION,Xr as CliCommandEvent,Yr as DEFAULT_ENDPOINT,ri as DEFAULT_FLUSH_INTERVAL_SECONDS,
-ii as DEFAULT_MAX_QUEUE_SIZE,oi as DEFAULT_MAX_RETRIES,si as DEFAULT_REQUEST_TIMEOUT_SECONDS,Mt as DEFAULT_SCHEMA_VERSION,
+ii as DEFAULT_MAX_QUEUE_SIZE,oi as DEFAULT_MAX_RETRIES,si as DEFAULT_REQUEST_TIMEOUT_SECONDS,Lt as DEFAULT_SCHEMA_VERSION,
 mi as EndpointHealth,bi as NATTelemetryHandler,He as NemoSource,Dt as PROMPT_VERSION,ge as PROXY_VARIABLES,Ge as Spool,zr as TaskStatus,
 Ee as TelemetryEvent,D as addCount,$i as askForConsent,ir as backlogKey,So as buildPayload,gr as cgiIgnores,Vn as clearTextSecrets,
 Q as consentFilePath,Ae as consentHolds,ln as denoGoesAround,Je as denoProxyRoute,T as describe,V as describeError,tr as downUntil,
 ls as dropsRecords,at as effectiveConsent,xn as environmentSettings,or as exitDecision,K as formatTimestamp,gt as healthHash,
 Ze as hiddenBecause,b as host,Yn as isLoopback,X as isTelemetryEnabled,rr as openSpool,Gt as optOutProblem,et as parametersProblem,
 De as proxyRoute,nt as randomFraction,Cn as recordConsent,Xo as recordedHealth,B as redact,lr as removeSenderScripts,Jn as resolveOptions,
-Me as retryDelay,M as runtimeInfo,Dn as saveConsent,Hn as setTelemetryEnabled,ye as shortHash,nr as spoolFallbackOf,Xn as spoolKey,
+Le as retryDelay,L as runtimeInfo,Dn as saveConsent,Hn as setTelemetryEnabled,ye as shortHash,nr as spoolFallbackOf,Xn as spoolKey,
 vs as trackCommand,me as unknownOption,U as utf8Length,J as whyHidden};
 try{
 Object.defineProperty(Xr,"name",{value:"CliCommandEvent"});
