@@ -126,9 +126,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** A flush requested but not started yet; later requests join it. */
   #waitingFlush: Promise<void> | undefined;
   /**
-   * While the flush a run starts with (`start()`) is the only one asked for: what a cut request may have delivered
-   * ({@link PendingEvent.cut}) is held back, as a command that ends at once would cut it again. Any other flush (a
-   * periodic one, the program's, the stop's) sends it.
+   * From the flush a run starts with (`start()`), while its program works, until a periodic flush, the program's or
+   * the stop's: what a cut request may have delivered ({@link PendingEvent.cut}) is held back, as a command that ends
+   * at once would cut it again.
    */
   #holdCut = false;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
