@@ -430,13 +430,29 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /**
    * The requests in flight are ended by the run (its exit budget ran out, or the process ends): those whose answer had
    * begun delivered their events (what its body would add, an OTLP partial success, is lost); the others' events may
-   * have reached the endpoint all the same, and are marked so ({@link PendingEvent.cut}).
+   * have reached the endpoint all the same, and go back to the DLQ marked so ({@link PendingEvent.cut}). The first such
+   * cut of an event is free (its request may not have left); each later one counts as a retry, lest a program whose
+   * flushes its exits cut (a short flush interval, an exit budget shorter than the endpoint's answers) send it once
+   * more at every run.
    */
   #endRequestsUnanswered(): void {
+    const exhausted: PendingEvent[] = [];
     for (const { events, accepted } of this.#requests) {
-      if (!accepted) { for (const event of events) event.cut = true; }
-      else if (this.#inFlight.settle(events)) this.#delivered(events);
+      if (!this.#inFlight.settle(events)) continue; // taken back already
+      if (accepted) {
+        this.#delivered(events);
+        continue;
+      }
+      const kept: PendingEvent[] = [];
+      for (const event of events) {
+        if (event.cut && ++event.retries > this.#options.maxRetries) exhausted.push(event);
+        else kept.push(Object.assign(event, { cut: true }));
+      }
+      this.#dlq.unshift(...kept);
     }
+    if (exhausted.length === 0) return;
+    this.#drop(exhausted.length, "retries_exhausted", "last failure: cut before its answer, once more");
+    this.#settle(exhausted);
   }
 
   /** The controller the exit budget aborts, made when a flush first sends (a run that hands off never does). */

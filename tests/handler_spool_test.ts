@@ -728,6 +728,26 @@ test("what a cut request may have delivered waits out the flush a run starts wit
   }
 });
 
+test("an event whose requests the exits keep cutting goes at most maxRetries + 2 times: its first cut is free", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ delayMs: 400 })); // slower than the exit budget below
+  try {
+    const options = { exitTimeoutSeconds: 0.15, requestTimeoutSeconds: 2, maxRetries: 2, handOff: false };
+    for (let run = 0; run < 6; run++) {
+      const h = handler(dir.path, server.url(), options);
+      if (run === 0) h.enqueue(commandEvent("slow"));
+      else h.start();
+      await h.stop();
+      assertBalanced(h.stats());
+      if (run === 3) assert.deepEqual(h.stats().dropped, { retries_exhausted: 1 });
+    }
+    assert.deepEqual(commands(server.events()), ["slow", "slow", "slow", "slow"]);
+    assert.deepEqual(spooled(dir.path), []);
+  } finally {
+    await server.close();
+  }
+});
+
 test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
   using dir = tempDir();
   const h = handler(`${dir.path}/spool`, await refusedUrl());
