@@ -764,26 +764,26 @@ Ea=Math.random,Gr=/[A-Za-z0-9_-]/,wa=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\
 ba=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
 Ta=100,_a=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#O(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#u(e):this.#s(t),this.#E()}}#u(e){const t=this.#e.startsWith("[[",
-this.#t);this.#t+=t?2:1;const n=this.#m();this.#f(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
+this.#t);this.#t+=t?2:1;const n=this.#p();this.#f(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
 1;if(a&&t){const d=rt(r,o)??this.#b([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
  array of tables`);const c=this.#b({},"header");return d.push(c),ke(r,o,d),c}let s=rt(r,o);s===void 0?ke(r,o,s=this.#b({},
 a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:it(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#o(`'${o}\
-' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#s(e){const t=this.#m();this.#v(),this.#f("="),this.#v();
+' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#s(e){const t=this.#p();this.#y(),this.#f("="),this.#y();
 const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=rt(r,o);a===void 0?ke(r,o,a=this.#b({},"dotted")):(!it(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
-this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),ke(r,i,n)}#m(){
-const e=[];for(;;){this.#v();const t=this.#a();if(t==='"')e.push(this.#c());else if(t==="'")e.push(this.#l());else{const n=this.#t;
+this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),ke(r,i,n)}#p(){
+const e=[];for(;;){this.#y();const t=this.#a();if(t==='"')e.push(this.#c());else if(t==="'")e.push(this.#l());else{const n=this.#t;
 for(;this.#t<this.#e.length&&Gr.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
-slice(n,this.#t))}if(this.#v(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
-return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#x();if(e==='"')return this.#c();if(e==="'")return this.#l();
-if(e==="["||e==="{"){++this.#i>Ta&&this.#o("values are nested too deeply");const i=e==="["?this.#d():this.#p();return this.#i--,
+slice(n,this.#t))}if(this.#y(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
+return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#k();if(e==='"')return this.#c();if(e==="'")return this.#l();
+if(e==="["||e==="{"){++this.#i>Ta&&this.#o("values are nested too deeply");const i=e==="["?this.#d():this.#v();return this.#i--,
 i}const t=this.#e.slice(this.#t,this.#t+64);for(const[i,o]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!Gr.test(t[i.
 length]??""))return this.#t+=i.length,o;const n=wa.exec(t);if(n&&!/[\w:.+-]/.test(t[n[0].length]??""))return this.#t+=n[0].
 length,n[0];const r=ba.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,xo(r[0])):this.#o("a \
 value is malformed")}#d(){this.#t++;const e=[];for(;this.#O(),this.#a()!=="]";)e.push(this.#r()),this.#O(),this.#a()==="\
-,"?this.#t++:this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#p(){this.#t++;const e=this.#b({},"inl\
-ine");if(this.#v(),this.#a()==="}")return this.#t++,e;for(;;){this.#s(e),this.#v();const t=this.#e[this.#t++];if(t==="}")
+,"?this.#t++:this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#v(){this.#t++;const e=this.#b({},"inl\
+ine");if(this.#y(),this.#a()==="}")return this.#t++,e;for(;;){this.#s(e),this.#y();const t=this.#e[this.#t++];if(t==="}")
 break;t!==","&&this.#o("an inline table is malformed")}return this.#h(e),e}#h(e){this.#n.set(e,"inline");for(const t of Object.
 values(e))it(t)&&this.#h(t)}#c(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
 `)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#S():Ne(t)&&t!=="	"?this.#o("a string ho\
@@ -796,19 +796,19 @@ lds a control character"):e+=t}}#l(){this.#t++;const e=this.#e.indexOf("'",this.
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#o("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
 exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#S()}else Ne(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#a()===`
-`)?this.#o("a string holds a control character"):e+=t}}#x(){this.#t+=3,this.#e.startsWith(`\r
+`)?this.#o("a string holds a control character"):e+=t}}#k(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#o("a string is not closed");let t=3;for(;t<5&&this.#e[e+
 t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#S(){const e=this.#e[this.#t++],t={b:"\
 \b",t:"	",n:`
 `,f:"\f",r:"\r",'"':'"',"\\":"\\"};if(e in t)return t[e];const n=e==="u"?4:e==="U"?8:0,r=this.#e.slice(this.#t,this.#t+n),
 i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?this.#o("a string holds an invalid escape"):
-(i>=55296&&i<=57343&&this.#o("a string holds an invalid escape"),this.#t+=n,String.fromCodePoint(i))}#v(){for(;this.#a()===
-" "||this.#a()==="	";)this.#t++}#O(){for(;;){this.#v();const e=this.#a();if(e===`
+(i>=55296&&i<=57343&&this.#o("a string holds an invalid escape"),this.#t+=n,String.fromCodePoint(i))}#y(){for(;this.#a()===
+" "||this.#a()==="	";)this.#t++}#O(){for(;;){this.#y();const e=this.#a();if(e===`
 `)this.#t++;else if(e==="\r"&&this.#e[this.#t+1]===`
-`)this.#t+=2;else if(e==="#")this.#k();else return}}#k(){for(;this.#t<this.#e.length&&this.#a()!==`
+`)this.#t+=2;else if(e==="#")this.#N();else return}}#N(){for(;this.#t<this.#e.length&&this.#a()!==`
 `;){const e=this.#e[this.#t++];Ne(e)&&e!=="	"&&!(e==="\r"&&this.#a()===`
-`)&&this.#o("a comment is malformed")}}#E(){this.#v(),this.#a()==="#"&&this.#k(),this.#e.startsWith(`\r
+`)&&this.#o("a comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#N(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#f(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#b(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
@@ -832,29 +832,29 @@ f)?n.permissionsFollowLinks?s(`the program may not ${c} ${f}, where ${t} leads (
 t&&(l=n.ensureDir(f,!0,d)),new qt(f,n,r,i,l))}catch(l){const f=l?.reason==="missing";return s(f?`${t} does not exist yet`:
 V(l))}}write(t,n){const r={},i=t.map(Me),{first:o}=Gn(i,this.#t.maxEvents,this.#t.maxBytes);D(r,"spool_full",o);const a=new Map;
 for(let d=o;d<i.length;d++){const c=a.get(t[d].sessionId)??[];c.push(i[d]),a.set(t[d].sessionId,c)}const s=[];try{for(const d of a.
-values())s.push(this.#u(d,n,this.key))}catch(d){for(const c of s)this.#l(c);throw d}return{written:r,older:this.#p(n,s)}}claim(t,n,r){
-const i=[],o={};for(const{entry:a,path:s}of this.#d(n).slice(0,be)){if(i.length>=t)break;const d=this.#m(a.name,n+r);try{
+values())s.push(this.#u(d,n,this.key))}catch(d){for(const c of s)this.#l(c);throw d}return{written:r,older:this.#v(n,s)}}claim(t,n,r){
+const i=[],o={};for(const{entry:a,path:s}of this.#d(n).slice(0,be)){if(i.length>=t)break;const d=this.#p(a.name,n+r);try{
 this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(d,a,n),f=c.slice(0,t-i.length),h={path:d,name:a.
 name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===c.length};try{this.#u(c.slice(f.length).
 map(Me),a.time,this.key)}catch{this.giveBack(h);continue}D(o,"spool_corrupt",u),D(o,"spool_expired",l);for(const p of f)
-i.push({...p,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){const r=this.#m(t.name,n);
+i.push({...p,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){const r=this.#p(t.name,n);
 try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.sizeOf(t.path)!==void 0}waitingSince(t){
 return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}/${t.name}`)}catch{}}release(t){try{this.#e.
 remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=We.exec(t),r=ae(n?n[3]:t);if(!r)return[];const{valid:i,
 corrupt:o}=this.#s(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};
 return[n?{...a,until:pt(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
-if(r.length>=be)break;const a=Wn(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+ei);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
+if(r.length>=be)break;const a=Wn(o,n);if(a===void 0)continue;const s=t.#p(a.name,n+ei);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
 continue}const{valid:d}=t.#s(s,a,n);try{const c=this.#u(d.map(Me),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
-s,`${t.dir}/${a.name}`)}catch{}break}t.#l(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
+s,`${t.dir}/${a.name}`)}catch{}break}t.#l(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#v(n,r),i}clear(){
 let t=0;for(const n of this.#r()){const r=We.exec(n),i=ae(r?r[3]:n);i&&this.#l(n)&&(t+=i.events)}return t}entries(){return this.#n().
 sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>ae(n)??[])}#u(t,n,r){if(t.length===0)return;const i=qn(t,
 n,r);return xe(this.#e,this.dir,i,Zn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
 t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/ni)))}for(const a of o?.
 split(`
 `)??[]){if(a==="")continue;const s=Po(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
-s)}return i}#m(t,n){return`${this.dir}/${mt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
+s)}return i}#p(t,n){return`${this.dir}/${mt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
 let r=0;for(const i of this.#r()){const o=ga.exec(i),a=Wn(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>ei&&r<be&&this.#l(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
+o&&t-Number(o[1])>ei&&r<be&&this.#l(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#v(t,n){const r={},[i,o]=[this.#t,
 this.#i],a=g=>g.key===this.key||g.key===void 0,s=g=>t-g.time>(a(g)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#h(d,t,s,r);const c=this.#n(
 d),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,m,$)=>{a(g)&&([u.events,u.bytes]=[u.events+m,u.bytes+$]),[l.events,l.bytes]=
 [l.events+m,l.bytes+$]};for(const g of c)f(g,g.events,g.bytes);const h=(g,m)=>g.events>m.maxEvents||g.bytes>m.maxBytes;if(!h(
@@ -882,16 +882,16 @@ sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0
 maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,
 handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},ci=e=>typeof e=="number"&&e>=0&&e<1e13,li={name:"\
 node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Ht=Symbol("hidden"),ui=8192,hi=36e5,Ma={initialMs:3e4,maxMs:36e5},
-fi=4096,La=/^health-([0-9a-f]{8})\.json$/,mi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,
-this.#n=n,this.#t=`health-${gt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,this.#m=i,
-this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
-this.#d=!1;const t=this.#p(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+Le(n,Ma,this.#m,e),i=(t?.notBefore??
-0)>r;return this.#c({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#p();
+fi=4096,La=/^health-([0-9a-f]{8})\.json$/,mi=class{path;#e;#t;#i;#n;#u;#s;#p;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,
+this.#n=n,this.#t=`health-${gt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,this.#p=i,
+this.#r=this.#v()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
+this.#d=!1;const t=this.#v(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+Le(n,Ma,this.#p,e),i=(t?.notBefore??
+0)>r;return this.#c({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#v();
 if(n&&n.notBefore>=t){this.#r=n;return}this.#c({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#c({failures:this.#r.
-failures,notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#p(),this.#r&&
+failures,notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#v(),this.#r&&
 this.#r.handedOffAt===void 0&&this.#r.notBefore<=e&&this.#c({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==
-void 0;return this.forget(),e}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=
-!1,this.#h())}#p(){const e=er(this.#u,this.path,this.#s());return e==="invalid"&&this.#h(),typeof e=="object"?e.state:void 0}#h(){
+void 0;return this.forget(),e}refresh(){this.#d||(this.#r=this.#v())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=
+!1,this.#h())}#v(){const e=er(this.#u,this.path,this.#s());return e==="invalid"&&this.#h(),typeof e=="object"?e.state:void 0}#h(){
 try{this.#u.remove(this.path)}catch{}}#c(e){this.#r=e;try{const t=this.#i?{endpointHash:ye(this.#n)}:{},n=JSON.stringify(
 {...e,...t,endpoint:this.#n}),r=U(n)<=fi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});xe(this.#u,this.#e,this.#t,
 r,this.#s())}catch{}}},pi=class Si{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.
@@ -1399,26 +1399,26 @@ defined",integrationId:"undefined",productName:"undefined",productVersion:"undef
 [+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function Tr(e){return new Cn(e).document()}var Cn\
 =class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#R(),this.#n>=this.#\
 e.length)return n;this.#a()==="["?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#\
-n+=t?2:1;let r=this.#h();this.#m(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Dn(\
+n+=t?2:1;let r=this.#p();this.#m(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Dn(\
 o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let\
  c=this.#S({},"header");return u.push(c),rn(o,a,u),c}let d=Dn(o,a);d===void 0?rn(o,a,d=this.#S({},s?"header":"implicit")\
 ):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Mn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'$\
 {r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table\
-`):this.#i(`\'${a}\' is not a table`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#m("="),this.#g();let r=this.#r(),\
+`):this.#i(`\'${a}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.#m("="),this.#y();let r=this.#r(),\
 o=n;for(let a of t.slice(0,-1)){let s=Dn(o,a);s===void 0?rn(o,a,s=this.#S({},"dotted")):(!Mn(s)||!["dotted","implicit"].\
 includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted")\
-,o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),rn(o,i,r)}#h(){let n=[];for(;;){this.#g(\
+,o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),rn(o,i,r)}#p(){let n=[];for(;;){this.#y(\
 );let t=this.#a();if(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#c());else{let r=this.#n;for(;this.#n<this.#e\
 .length&&wr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}\
-if(this.#g(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#\
-x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#k();if(n===\'"\')return this.#u();if(n==="\'")return this.#c();if(n==\
-="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--\
+if(this.#y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#\
+x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#O();if(n===\'"\')return this.#u();if(n==="\'")return this.#c();if(n==\
+="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#d():this.#g();return this.#o--\
 ,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!wr.test(t[i.len\
 gth]??""))return this.#n+=i.length,a;let r=ds.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].le\
 ngth,r[0];let o=us.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,cs(o[0])):this.#i("a valu\
 e is malformed")}#d(){this.#n++;let n=[];for(;this.#R(),this.#a()!=="]";)n.push(this.#r()),this.#R(),this.#a()===","?thi\
-s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if\
-(this.#g(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!=\
+s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#g(){this.#n++;let n=this.#S({},"inline");if\
+(this.#y(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!=\
 =","&&this.#i("an inline table is malformed")}return this.#f(n),n}#f(n){this.#t.set(n,"inline");for(let t of Object.valu\
 es(n))Mn(t)&&this.#f(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("\
 a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():on(t)&&t!=="	"?this.#i("a string holds a control char\
@@ -1428,16 +1428,16 @@ tartsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;
 t r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0\
 )return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+\
 =r[0].length:n+=this.#_()}else on(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control c\
-haracter"):n+=t}}#k(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.i\
+haracter"):n+=t}}#O(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.i\
 ndexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=th\
 is.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r\
 :"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt\
 (o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=5529\
-6&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#g(){for(;this.#a()===" "||\
-this.#a()==="	";)this.#n++}#R(){for(;;){this.#g();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n\
-+1]===`\n`)this.#n+=2;else if(n==="#")this.#O();else return}}#O(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=th\
-is.#e[this.#n++];on(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a\
-()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.\
+6&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||\
+this.#a()==="	";)this.#n++}#R(){for(;;){this.#y();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n\
++1]===`\n`)this.#n+=2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=th\
+is.#e[this.#n++];on(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a\
+()==="#"&&this.#N(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.\
 #i("a line has more than one statement")}#m(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.le\
 ngth}#a(){return this.#e[this.#n]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).leng\
 th;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Dn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}fun\
@@ -1523,16 +1523,16 @@ on Kn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t
 ){try{let r=e.read(n,Vr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.p\
 arse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBe\
 fore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeo\
-f s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var an=class{path;#e;#n;#o;#t;#l;#s;#h\
+f s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var an=class{path;#e;#n;#o;#t;#l;#s;#p\
 ;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ns(r,a)}.json`,this.#o=a!==void 0,this.path=`${\
-t}/${this.#n}`,this.#l=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.\
-#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.failures??0)+1\
-,t?.failures??0),o=this.#s()+se(r,Os,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore\
-:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failur\
+t}/${this.#n}`,this.#l=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#d&&this.\
+#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1\
+,t?.failures??0),o=this.#s()+se(r,Os,this.#p,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore\
+:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failur\
 es:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0\
-)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notB\
+)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notB\
 efore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){th\
-is.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#p(){let n=As(this.#l,this.p\
+is.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#g(){let n=As(this.#l,this.p\
 ath,this.#s());return n==="invalid"&&this.#f(),typeof n=="object"?n.state:void 0}#f(){try{this.#l.remove(this.path)}catc\
 h{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ae(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r\
 )<=Vr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});oe(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};function Yr(\
@@ -1549,29 +1549,29 @@ ir(n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`
 ew e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=\
 n.map(dn),{first:i}=Xr(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d+\
 +){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this\
-.#l(d,t,this.key))}catch(d){for(let u of s)this.#c(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t,r){let o=[]\
-,i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Le)){if(o.length>=n)break;let d=this.#h(a.name,t+r);try{this.#e.renam\
+.#l(d,t,this.key))}catch(d){for(let u of s)this.#c(u);throw d}return{written:r,older:this.#g(t,s)}}claim(n,t,r){let o=[]\
+,i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Le)){if(o.length>=n)break;let d=this.#p(a.name,t+r);try{this.#e.renam\
 e(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#s(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,unti\
 l:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#l(u.slice(m.length).map(dn),a\
 .time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",c),P(i,"spool_expired",l);for(let h of m)o.push({...\
-h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);try{this.#e.r\
+h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.r\
 ename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince\
 (n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){t\
 ry{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=un.exec(n),r=_e(t?t[3]:n);if(!r)return[];let\
 {valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events\
 :o,corrupt:i};return[t?{...a,until:et(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=\
-0;for(let i of n.#r()){if(r.length>=Le)break;let a=zr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Gr);try{n.#e.renam\
+0;for(let i of n.#r()){if(r.length>=Le)break;let a=zr(i,t);if(a===void 0)continue;let s=n.#p(a.name,t+Gr);try{n.#e.renam\
 e(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#s(s,a,t);try{let u=this.#l(d.map(dn),a.time,a.key);u!==void 0&&r.pus\
 h(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#c(s.slice(n.dir.length+1)),o+=d.length}return r.lengt\
-h>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=un.exec(t),o=_e(r?r[3]:t);o&&this.#c(t)&&(n+=o.events)\
+h>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=un.exec(t),o=_e(r?r[3]:t);o&&this.#c(t)&&(n+=o.events)\
 }return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[])}#l(n,t,r)\
 {if(n.length===0)return;let o=qr(n,t,r);return oe(this.#e,this.dir,o,Jr(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0\
 ,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.ev\
 ents,Math.floor(a/Kr)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Ds(a);s===void 0?o.corrupt++:r-s.timest\
-amp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${Qn(n,t)}`}#r(){try{return this.#e\
+amp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#p(n,t){return`${this.dir}/${Qn(n,t)}`}#r(){try{return this.#e\
 .list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=er.exec(o),a=zr(o,n);a?.key===this.key?\
 t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Gr&&r<Le&&this.#c(o)&&r++}return t.sort((o,i)=>o.entry.time-\
-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(a(E)?o.maxAg\
+i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(a(E)?o.maxAg\
 eMs:i.maxAgeMs),d=this.#r();this.#f(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(E,p,T)=>{a(E)\
 &&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.events+p,l.bytes+T]};for(let E of u)m(E,E.events,E.b\
 ytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return r;let h=u.filter(E=>t\
@@ -1787,15 +1787,15 @@ r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(at(n)&&at(t)&&n<=t&&a.leng
 test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"\
 &&ma.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function at(e){r\
 eturn Number.isSafeInteger(e)&&e>=0&&e<=tn}function Mo(e,n){return D(e,`drops-${n}.json`)}var va=.9,Sa=1e3,wa=3e5,Ta=36e\
-5,xa=4,gn=class{#e;#n=[];#o=[];#t=new pn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#f=!1;#u;#c=Promise.resolve();#x;#k=!1;#_;#g=ne\
-w Set;#R;#O=!1;#E;#m=An();#a=!1;#S=!1;#i=!1;#M=0;#C;#$;#v;#V;#F=!1;#L;constructor(n={}){this.#e=Pe(n)}enqueue(n){try{if(\
+5,xa=4,gn=class{#e;#n=[];#o=[];#t=new pn;#l=0;#s=0;#p=0;#r=0;#d={};#g={};#f=!1;#u;#c=Promise.resolve();#x;#O=!1;#_;#y=ne\
+w Set;#R;#N=!1;#E;#m=An();#a=!1;#S=!1;#i=!1;#M=0;#C;#$;#v;#V;#F=!1;#L;constructor(n={}){this.#e=Pe(n)}enqueue(n){try{if(\
 !ie())return this.#ge();let t=y().exiting();t?this.#Q():this.#Y(),this.#l++;let r=Qr(n,this.#e);if("reason"in r)return t\
-his.#y(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.push(r),t\
+his.#h(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#h(1,"buffer_full");if(this.#n.push(r),t\
 )return void(this.#D()||this.#U());this.#f&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQ\
-ueueSize&&this.#B()}catch{}}start(){this.#f||this.#C||(this.#f=!0,this.#Y(),this.#w()>0?this.#H():ie()&&!this.#N()&&To(t\
-his.#e,this.#T())&&(this.#k=!0,this.#B()))}flush(){return this.#k=!1,this.#B()}#B(){if(this.#x)return this.#x;let n=this\
+ueueSize&&this.#B()}catch{}}start(){this.#f||this.#C||(this.#f=!0,this.#Y(),this.#w()>0?this.#H():ie()&&!this.#A()&&To(t\
+his.#e,this.#T())&&(this.#O=!0,this.#B()))}flush(){return this.#O=!1,this.#B()}#B(){if(this.#x)return this.#x;let n=this\
 .#c.then(()=>(this.#x=void 0,this.#ce()));return this.#x=n,this.#c=n,n}stop(){return this.#C??=this.#ie()}[Symbol.asyncD\
-ispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:t\
+ispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:t\
 his.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#\
 t.size}#Y(){if(this.#$)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an exit hook could not be installe\
 d: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#C===void 0;return this.sto\
@@ -1803,125 +1803,127 @@ p(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,
 ()||this.#U(),this.#j()})):void 0;this.#$=()=>{r?.(),i?.()}}#H(){this.#f&&this.#u===void 0&&this.#G()}#G(){this.#u=setTi\
 meout(()=>{this.flush().then(()=>{this.#f&&this.#G()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#ie(){this\
 .#f=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=_a(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!awai\
-t Promise.race([this.#c.then(()=>!0),n.over()])&&this.#W(),this.#w()>0&&this.#D())return;this.#te(),this.#w()>0&&this.#N\
-()&&this.#P(!0),this.#w()>0&&!this.#N()&&await this.#se(n),this.#P()}catch(r){this.#b(`stop failed unexpectedly: ${r}`),\
+t Promise.race([this.#c.then(()=>!0),n.over()])&&this.#W(),this.#w()>0&&this.#D())return;this.#te(),this.#w()>0&&this.#A\
+()&&this.#P(!0),this.#w()>0&&!this.#A()&&await this.#se(n),this.#P()}catch(r){this.#b(`stop failed unexpectedly: ${r}`),\
 t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#$?.(),this.#$=void 0)}}async#se(n){let t=this.#T()?.health;t?.\
 state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#W()}#W(){let n\
-=y().monotonicMs(),t=this.#e.requestTimeoutMs*va,r=[...this.#g].some(({started:o,accepted:i})=>!i&&n-o>=t);this.#z(),thi\
+=y().monotonicMs(),t=this.#e.requestTimeoutMs*va,r=[...this.#y].some(({started:o,accepted:i})=>!i&&n-o>=t);this.#z(),thi\
 s.#_?.abort(),this.#_=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),r&&this.#v?.health.recordFailure()}#z(\
-){for(let{events:n,accepted:t}of this.#g)if(t)this.#t.settle(n)&&this.#K(n);else for(let r of n)r.cut=!0}#ae(){return th\
-is.#_??=new AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;\
-if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#R,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;retu\
-rn r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#T()?.health.isO\
-pen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#de(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.he\
-alth.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefo\
-re&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ue(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t\
-?.recordSuccess()&&(this.#F=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.pro\
-bing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,\
-d=s()+se(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ce(){try{this.#ne(\
-);let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#E===void 0)&&n.refresh(),this.#te();let t=t\
-his.#N();if(t&&!this.#de())return;let r=this.#e.clock(),o=u=>u.notBefore<=r&&!(u.cut&&this.#k),a=this.#o.filter(o).conca\
-t(this.#n);if(a.length===0)return;this.#o=this.#o.filter(u=>!o(u)),this.#n=[];let s=this.#Z(a);for(let u of s)this.#t.ad\
-d(u);let d={delivered:!1,failed:!1,probing:t};await this.#le(s,d),this.#ue(d),d.delivered&&d.retryAfterMs&&(this.#M=Math\
-.max(this.#M,this.#e.clock()+d.retryAfterMs))}catch(n){this.#b(`flush failed unexpectedly: ${n}`)}}async#le(n,t){let{sig\
-nal:r}=this.#ae(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(A\
-rray.from({length:Math.min(xa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#ne();let o=this.#re\
-(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#me(n,t);if(this.#pe(i,n.leng\
-th),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];f\
-or(let d of s)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delive\
-red":return r.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#I(n);case"rejected":\
-return this.#y(n.length,i.reason),this.#I(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":r\
-eturn r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#fe(n,i.retryAfterMs):this\
-.#ye(n,i.reason,i.retryAfterMs)}}}#fe(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);\
-this.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#I(n\
-)}async#me(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#he(n,t,()=>\
-r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#R={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,\
-maxBatchBytes:r}=this.#e;return eo(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#he(n,\
-t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.\
-encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.ki\
-nd==="stderr")return Co(s),{kind:"delivered"};let d=i.classify;return await jr({url:o.url,body:s,headers:a,classify:d&&(\
-(u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs\
-,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCred\
-entials})}#pe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3\
-} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${or(n.thrown,this.#e.sink.kind=\
-=="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${\
-o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:n,dec\
-idedBy:t}=zn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let\
- s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_\
-RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason}\
-)`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=no(r,this.#e.headers);d&&this.#m(`warning: ${\
-d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#ge(){!this.#m\
-||this.#a||(this.#a=!0,this.#m(`telemetry off (decided by ${zn().decidedBy}): events are not recorded`))}#ye(n,t,r){let{\
-maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);contin\
-ue}c.notBefore=d+se(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#b(`delivery failed (${t}): ${n.length-u.le\
-ngth} event(s) kept for retry`),u.length>0&&this.#y(u.length,"retries_exhausted",`last failure: ${t}`),this.#I(u)}#I(n){\
-this.#v?.settle(n)}#T(){return this.#v??=cn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, \
-as its place cannot be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ee(){let n=this.#E;if(n)return Math.max(\
-0,n.end-y().monotonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t),2*r)\
-}#ne(){let n=this.#ee();this.#v?.renewClaims(n,this.#E?n:n*.75)}#te(){if(this.#F||!ie()||this.#N()||!Q())return;let n=th\
-is.#T();if(n&&we()!==void 0)return;this.#F=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.min(Math.ceil(t/\
-10),t-1)),o=n?.replay(t-r,this.#ee());o&&(this.#oe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.event\
-s.length>0&&this.#H())}#P(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#re(t);if(r!==t&&(thi\
-s.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,"opted_out\
-"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Z(r))Co(this.#e.format.encode(a,this.#e.clock())),th\
-is.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),!0;let o=t\
-his.#T();if(!o&&this.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in memory only, an\
-d go with the process: no spool`),!1;if(we()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spooled: the pr\
-ogram turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return\
-!1;if(this.#A(),i){let a=this.#M-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.e\
-ntries(i.dropped))this.#y(d,s);this.#oe(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#y(r.length\
--a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#re(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new\
- Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a}\
-)=>a&&o.has(a));return this.#y(i.length,"claim_lost"),this.#I(i),n.filter(({claim:a})=>!a||!o.has(a))}#oe(n){for(let[t,r\
-]of Object.entries(n))this.#s+=r,this.#y(r,t)}#D(){let n=this.#T(),t=So(this.#e,n,ie());if(!t.handOff){let i={delivered:\
-"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.\
-isOpen()?Yr(n.health):void 0;return this.#w()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason\
-}`:t.reason}`),!1}if(!this.#P(!0))return this.#b("at exit: delivering in process: the spool cannot be written"),!1;if(th\
-is.#i)return!0;let r=wo(t);if(r==="failed")return this.#b("at exit: delivering in process: no sender could be started"),\
-!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"\
-the spool (the system has no processes left to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!0}#U(\
-){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled fo\
-r a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="c\
-laim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this\
-.#T();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Io(o.files,o.spool.dir,o.spool.key\
-,t.url,n,i,i-r.maxAgeMs)}#y(n,t,r){n!==0&&(P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n)\
-{this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function \
-_a(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o\
-(!1))}),clear:()=>t?.()}}function Co(e){y().writeStderr(`${Ro(JSON.parse(e))}\n`)}var Ra=250;async function Fo(e){let n=y\
-();xe(X,()=>n.exit(0)),Ur(),Mr(()=>ka(e));try{await Oa(e,y().monotonicMs()+X)}catch{}n.exit(0)}function ka(e){let{enable\
-d:n,source:t}=Vn();return n||t==="default"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=y().files,r=e.spoolDir;i\
-f(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=Pe(a),d=nt(s);if(!Q())return go(t,r,d);for(let u=0;;u++){let c=a\
-wait yo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await Aa(a,n-Ra);if(bo(t,r,c),!Ia(e,d))return;if(h\
-&&f>0&&Q())return Na(e);if(l>0&&m>0||u>0&&l===0)return}}function Na(e){if(!e.successor)return;let{argv:n,env:t,leavesSes\
-sion:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&ln.test(s.slice(i.length)));o&&a!==voi\
-d 0&&S(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:fn(t,e),cwd:e.spoolDir,leavesSession:r})}async function \
-Aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=Pe(e\
-),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;le\
-t d=new gn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spool\
-ed:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);\
-if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>se\
-tTimeout(h,f))}}return t}function Ia(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||mn(t,e.spoolDir,n,Date\
-.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.\
-open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Bo=mo(y().env(De));Bo&&await Fo(Bo);\n',_e="sender-635bc94\
-7.mjs",Ga=117011,qa=6e4,Za=1e3,Ja=[vi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY\
-_DRY_RUN"],Ka=3,Qa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
-delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Yt(e){
-return e===null?"null":typeof e=="string"?yi(e):typeof e=="number"?ed(e):typeof e=="boolean"?String(e):Array.isArray(e)?
-`[${e.map(Yt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${yi(n)}: ${Yt(
-r)}`).join(", ")}}`:"null"}function yi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
-16).padStart(4,"0")}`)}function ed(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
-nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
--4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
-2,"0")}`}var gi=16384,Vt=2*gi,Ei=Vt-4096,zt=32,wi=/^[a-z0-9_]{1,40}$/,td=/^[0-9a-f]{8}$/,nd=/^drops-([0-9a-f]{8})\.json$/,
-Xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,rd=6e4,id=.9,od=1e3,sd=3e5,ad=36e5,dd=4,bi=class{#e;#t=[];#i=[];#n=new Qa;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#h=!1;#c;#l=Promise.
-resolve();#$;#x=!1;#S;#v=new Set;#O;#k=!1;#E;#f=oe();#a=!1;#b=!1;#o=!1;#D=0;#P;#M;#w;#Y;#B=!1;#L;constructor(e={}){this.#e=
+){let n=[];for(let{events:t,accepted:r}of this.#y){if(!this.#t.settle(t))continue;if(r){this.#K(t);continue}let o=[];for\
+(let i of t)i.cut&&++i.retries>this.#e.maxRetries?n.push(i):o.push(Object.assign(i,{cut:!0}));this.#o.unshift(...o)}n.le\
+ngth!==0&&(this.#h(n.length,"retries_exhausted","last failure: cut before its answer, once more"),this.#k(n))}#ae(){retu\
+rn this.#_??=new AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=thi\
+s.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#R,d=s!==void 0&&i-s.endedAt<=t?s.ms:0\
+;return r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#N&&this.#T()?.healt\
+h.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#de(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#\
+v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.no\
+tBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ue(n){let t=this.#v?.health;if(n.delivered){this.#L=voi\
+d 0,t?.recordSuccess()&&(this.#F=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;\
+n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=thi\
+s.#e,d=s()+se(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ce(){try{this\
+.#ne();let n=this.#e.sink.kind==="http"?this.#v?.health:void 0;n&&(n.state||this.#E===void 0)&&n.refresh(),this.#te();le\
+t t=this.#A();if(t&&!this.#de())return;let r=this.#e.clock(),o=u=>u.notBefore<=r&&!(u.cut&&this.#O),a=this.#o.filter(o).\
+concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(u=>!o(u)),this.#n=[];let s=this.#Z(a);for(let u of s)this.\
+#t.add(u);let d={delivered:!1,failed:!1,probing:t};await this.#le(s,d),this.#ue(d),d.delivered&&d.retryAfterMs&&(this.#M\
+=Math.max(this.#M,this.#e.clock()+d.retryAfterMs))}catch(n){this.#b(`flush failed unexpectedly: ${n}`)}}async#le(n,t){le\
+t{signal:r}=this.#ae(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.\
+all(Array.from({length:Math.min(xa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#ne();let o=thi\
+s.#re(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#me(n,t);if(this.#pe(i,n\
+.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(\
+a)];for(let d of s)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"d\
+elivered":return r.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#h(1,"http_413"),this.#k(n);case"rejec\
+ted":return this.#h(n.length,i.reason),this.#k(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"ret\
+ry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#fe(n,i.retryAfterMs)\
+:this.#ye(n,i.reason,i.retryAfterMs)}}}#fe(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefor\
+e,r);this.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#h(r,"otlp_rejected"),this\
+.#k(n)}async#me(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#he(n,t\
+,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#R={ms:o-r.started,endedAt:o}}}#Z(n){let{form\
+at:t,maxBatchBytes:r}=this.#e;return eo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#\
+he(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e\
+,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`)\
+,o.kind==="stderr")return Co(s),{kind:"delivered"};let d=i.classify;return await jr({url:o.url,body:s,headers:a,classify\
+:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTime\
+outMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProx\
+yCredentials})}#pe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterM\
+s/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${or(n.thrown,this.#e.sink.\
+kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}$\
+{r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:\
+n,decidedBy:t}=zn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`\
+);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY\
+_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.re\
+ason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=no(r,this.#e.headers);d&&this.#m(`warnin\
+g: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#ge(){!th\
+is.#m||this.#a||(this.#a=!0,this.#m(`telemetry off (decided by ${zn().decidedBy}): events are not recorded`))}#ye(n,t,r)\
+{let{maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);c\
+ontinue}c.notBefore=d+se(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#b(`delivery failed (${t}): ${n.length\
+-u.length} event(s) kept for retry`),u.length>0&&this.#h(u.length,"retries_exhausted",`last failure: ${t}`),this.#k(u)}#\
+k(n){this.#v?.settle(n)}#T(){return this.#v??=cn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in $\
+{t}, as its place cannot be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ee(){let n=this.#E;if(n)return Math\
+.max(0,n.end-y().monotonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(wa,Math.min(Ta,2*t)\
+,2*r)}#ne(){let n=this.#ee();this.#v?.renewClaims(n,this.#E?n:n*.75)}#te(){if(this.#F||!ie()||this.#A()||!Q())return;let\
+ n=this.#T();if(n&&we()!==void 0)return;this.#F=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.min(Math.ce\
+il(t/10),t-1)),o=n?.replay(t-r,this.#ee());o&&(this.#oe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.\
+events.length>0&&this.#H())}#P(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#re(t);if(r!==t&\
+&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#I(),this.#h(r.length,"opte\
+d_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let a of this.#Z(r))Co(this.#e.format.encode(a,this.#e.clock()\
+)),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#h(r.length,this.#e.sink.reason),!0;le\
+t o=this.#T();if(!o&&this.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in memory onl\
+y, and go with the process: no spool`),!1;if(we()!==void 0)return this.#I(),this.#h(r.length,"opted_out","not spooled: t\
+he program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#N=!0),!i&&n)r\
+eturn!1;if(this.#I(),i){let a=this.#M-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Obj\
+ect.entries(i.dropped))this.#h(d,s);this.#oe(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#h(r.l\
+ength-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#re(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,\
+o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({cla\
+im:a})=>a&&o.has(a));return this.#h(i.length,"claim_lost"),this.#k(i),n.filter(({claim:a})=>!a||!o.has(a))}#oe(n){for(le\
+t[t,r]of Object.entries(n))this.#s+=r,this.#h(r,t)}#D(){let n=this.#T(),t=So(this.#e,n,ie());if(!t.handOff){let i={deliv\
+ered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.he\
+alth.isOpen()?Yr(n.health):void 0;return this.#w()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.r\
+eason}`:t.reason}`),!1}if(!this.#P(!0))return this.#b("at exit: delivering in process: the spool cannot be written"),!1;\
+if(this.#i)return!0;let r=wo(t);if(r==="failed")return this.#b("at exit: delivering in process: no sender could be start\
+ed"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no process\
+es":"the spool (the system has no processes left to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!\
+0}#U(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spool\
+ed for a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#g[a]??0;s>d&&a!=="opted_out"&&a\
+!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o\
+=this.#T();if(!o)return;for(let a of Object.keys(n))this.#g[a]=this.#d[a];let i=Date.now();Io(o.files,o.spool.dir,o.spoo\
+l.key,t.url,n,i,i-r.maxAgeMs)}#h(n,t,r){n!==0&&(P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}\
+#b(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};func\
+tion _a(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),\
+()=>o(!1))}),clear:()=>t?.()}}function Co(e){y().writeStderr(`${Ro(JSON.parse(e))}\n`)}var Ra=250;async function Fo(e){le\
+t n=y();xe(X,()=>n.exit(0)),Ur(),Mr(()=>ka(e));try{await Oa(e,y().monotonicMs()+X)}catch{}n.exit(0)}function ka(e){let{e\
+nabled:n,source:t}=Vn();return n||t==="default"&&e.onByConsentFile!==!0}async function Oa(e,n){let t=y().files,r=e.spool\
+Dir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=Pe(a),d=nt(s);if(!Q())return go(t,r,d);for(let u=0;;u++){le\
+t c=await yo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await Aa(a,n-Ra);if(bo(t,r,c),!Ia(e,d))return\
+;if(h&&f>0&&Q())return Na(e);if(l>0&&m>0||u>0&&l===0)return}}function Na(e){if(!e.successor)return;let{argv:n,env:t,leav\
+esSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&ln.test(s.slice(i.length)));o&&a!\
+==void 0&&S(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:fn(t,e),cwd:e.spoolDir,leavesSession:r})}async func\
+tion Aa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}\
+=Pe(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)bre\
+ak;let d=new gn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,\
+spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,\
+f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(\
+h=>setTimeout(h,f))}}return t}function Ia(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||mn(t,e.spoolDir,n\
+,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};retur\
+n ee.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Bo=mo(y().env(De));Bo&&await Fo(Bo);\n',_e="sender-df\
+d8054c.mjs",Ga=117256,qa=6e4,Za=1e3,Ja=[vi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELE\
+METRY_DRY_RUN"],Ka=3,Qa=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
+function Yt(e){return e===null?"null":typeof e=="string"?yi(e):typeof e=="number"?ed(e):typeof e=="boolean"?String(e):Array.
+isArray(e)?`[${e.map(Yt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${yi(
+n)}: ${Yt(r)}`).join(", ")}}`:"null"}function yi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
+0).toString(16).padStart(4,"0")}`)}function ed(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
+nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
+n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
+padStart(2,"0")}`}var gi=16384,Vt=2*gi,Ei=Vt-4096,zt=32,wi=/^[a-z0-9_]{1,40}$/,td=/^[0-9a-f]{8}$/,nd=/^drops-([0-9a-f]{8})\.json$/,
+Xt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,rd=6e4,id=.9,od=1e3,sd=3e5,ad=36e5,dd=4,bi=class{#e;#t=[];#i=[];#n=new Qa;#u=0;#s=0;#p=0;#r=0;#d={};#v={};#h=!1;#c;#l=Promise.
+resolve();#$;#k=!1;#S;#y=new Set;#O;#N=!1;#E;#f=oe();#a=!1;#b=!1;#o=!1;#D=0;#P;#M;#w;#Y;#B=!1;#L;constructor(e={}){this.#e=
 Jn(e)}enqueue(e){try{if(!X())return this.#ve();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=Wo(e,this.#e);
-if("reason"in n)return this.#y(1,n.reason,n.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#y(1,"buffer_ful\
+if("reason"in n)return this.#m(1,n.reason,n.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#m(1,"buffer_ful\
 l");if(this.#t.push(n),t)return void(this.#C()||this.#U());this.#h&&this.#c===void 0&&queueMicrotask(()=>this.#F()),this.#t.
 length>=this.#e.maxQueueSize&&this.#j()}catch{}}start(){this.#h||this.#P||(this.#h=!0,this.#V(),this.#T()>0?this.#F():X()&&
-!this.#N()&&is(this.#e,this.#_())&&(this.#x=!0,this.#j()))}flush(){return this.#x=!1,this.#j()}#j(){if(this.#$)return this.#$;
+!this.#A()&&is(this.#e,this.#_())&&(this.#k=!0,this.#j()))}flush(){return this.#k=!1,this.#j()}#j(){if(this.#$)return this.#$;
 const e=this.#l.then(()=>(this.#$=void 0,this.#le()));return this.#$=e,this.#l=e,e}stop(){return this.#P??=this.#oe()}[Symbol.
-asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.
+asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#t.
 length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#T(){return this.#t.length+this.#i.length+this.#n.size}#V(){
 if(this.#M)return;this.#Q();const e=b(),t=o=>{try{return o()}catch{this.#g("an exit hook could not be installed: what is\
  recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#P===void 0;return this.stop(),o},exit:()=>{
@@ -1929,97 +1931,98 @@ this.#C()||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInt
 void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#h&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.flush().then(
 ()=>{this.#h&&this.#z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#oe(){this.#h=!1,this.#c!==void 0&&clearTimeout(
 this.#c);const e=this.#E=ms(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#l.then(()=>!0),
-e.over()])&&this.#X(),this.#T()>0&&this.#C())return;this.#ne(),this.#T()>0&&this.#N()&&this.#I(!0),this.#T()>0&&!this.#N()&&
+e.over()])&&this.#X(),this.#T()>0&&this.#C())return;this.#ne(),this.#T()>0&&this.#A()&&this.#I(!0),this.#T()>0&&!this.#A()&&
 await this.#se(e),this.#I()}catch(n){this.#g(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=
 void 0,t||(this.#M?.(),this.#M=void 0)}}async#se(e){const t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
 await Promise.race([this.flush().then(()=>!0),e.over()])||this.#X()}#X(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*
-id,n=[...this.#v].some(({started:r,accepted:i})=>!i&&e-r>=t);this.#W(),this.#S?.abort(),this.#S=void 0,this.#i.unshift(...this.#n.
-events()),this.#n.clear(),n&&this.#w?.health.recordFailure()}#W(){for(const{events:e,accepted:t}of this.#v)if(t)this.#n.
-settle(e)&&this.#J(e);else for(const n of e)n.cut=!0}#ae(){return this.#S??=new AbortController}#G(e){if(e.aborted||!Ae())
-return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),o=r.end-i;
-if(o>=t)return!0;const a=this.#O,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#q(e){this.#n.settle(e)&&this.#i.
-push(...e)}#N(){const{sink:e}=this.#e,t=!this.#k&&this.#_()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().canConnect(
-e.url))}#de(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;return this.#E===void 0&&n!==void 0&&r!==void 0&&
-r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(e.url)}#ce(e){
-const t=this.#w?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!e.failed)return;const n=!e.
-probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#L?.
-failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Le(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?void 0:{state:t.
-state,failures:r,probeAt:s}}async#le(){try{this.#te();const e=this.#e.sink.kind==="http"?this.#w?.health:void 0;e&&(e.state||
-this.#E===void 0)&&e.refresh(),this.#ne();const t=this.#N();if(t&&!this.#de())return;const n=this.#e.clock(),r=d=>d.notBefore<=
-n&&!(d.cut&&this.#x),o=this.#i.filter(r).concat(this.#t);if(o.length===0)return;this.#i=this.#i.filter(d=>!r(d)),this.#t=
-[];const a=this.#K(o);for(const d of a)this.#n.add(d);const s={delivered:!1,failed:!1,probing:t};await this.#ue(a,s),this.#ce(
-s),s.delivered&&s.retryAfterMs&&(this.#D=Math.max(this.#D,this.#e.clock()+s.retryAfterMs))}catch(e){this.#g(`flush faile\
-d unexpectedly: ${e}`)}}async#ue(e,t){const{signal:n}=this.#ae();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#G(
-n);)await this.#Z(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(dd,e.length)},i));for(const o of e.slice(r))
-this.#q(o)}async#Z(e,t,n){this.#te();const r=this.#re(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(
-r),e=r}const i=await this.#fe(e,t);if(this.#pe(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.
-floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#G(t)?await this.#Z(
-s,t,n):this.#q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#J(e,i.rejected);case"too_large":return this.#y(
-1,"http_413"),this.#R(e);case"rejected":return this.#y(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.
-unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
-this.#he(e,i.retryAfterMs):this.#ye(e,i.reason,i.retryAfterMs)}}}#he(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
-notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#J(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
-this.#y(n,"otlp_rejected"),this.#R(e)}async#fe(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#v.add(
-n);try{return await this.#me(e,t,()=>n.accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();this.#O={ms:r-n.
-started,endedAt:r}}}#K(e){const{format:t,maxBatchBytes:n}=this.#e;return Go(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=
-[],this.#n.clear(),this.#t=[]}async#me(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
-const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="ht\
-tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return yr(a),{kind:"delivered"};const s=i.classify;return await Fa({
-url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
-fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,
-sendsProxyCredentials:b().sendsProxyCredentials})}#pe(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
-void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
- failed: ${Ni(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} event(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#b)
-return;this.#b=!0;const{enabled:e,decidedBy:t}=ft(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#f(`telemetry ${e?
-"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
-b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
-ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Vn(n,this.#e.
-headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#ve(){!this.#f||this.#a||(this.#a=!0,this.#f(`telemetry off (decided by ${ft().decidedBy}): events are \
-not recorded`))}#ye(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,s=o(),d=[];for(const c of e){if(c.retries++,
-c.retries>r){d.push(c);continue}c.notBefore=s+Le(c.retries,i,a,n),this.#i.push(c)}d.length<e.length&&this.#g(`delivery f\
-ailed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#y(d.length,"retries_exhausted",`last fail\
-ure: ${t}`),this.#R(d)}#R(e){this.#w?.settle(e)}#_(){return this.#w??=pi.open(this.#e,(e,t)=>{const n=t===void 0?`no spo\
-ol: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#g(n),this.#Y=n}),this.#w}#ee(){const e=this.#E;
-if(e)return Math.max(0,e.end-b().monotonicMs())+od;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(sd,
-Math.min(ad,2*t),2*n)}#te(){const e=this.#ee();this.#w?.renewClaims(e,this.#E?e:e*.75)}#ne(){if(this.#B||!X()||this.#N()||
-!Ae())return;const e=this.#_();if(e&&Re()!==void 0)return;this.#B=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#T(),
-Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ee());r&&(this.#ie(r.dropped),this.#s+=r.events.length,this.#i.push(
-...r.events),r.events.length>0&&this.#F())}#I(e=!1){this.#W();const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#re(
-t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Ae())return this.#o=!0,this.#A(),this.#y(n.
-length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#K(n))yr(this.#e.format.encode(o,this.#e.
-clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(n.length,this.#e.sink.reason),
-!0;const r=this.#_();if(!r&&this.#e.spoolDir===void 0)return this.#g(`${n.length} event(s) not delivered are kept in mem\
-ory only, and go with the process: no spool`),!1;if(Re()!==void 0)return this.#A(),this.#y(n.length,"opted_out","not spo\
-oled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#k=!0),
-!i&&e)return!1;if(this.#A(),i){const o=this.#D-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[
-a,s]of Object.entries(i.dropped))this.#y(s,a);this.#ie(i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,
-this.#y(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#re(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,
-r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({
-claim:o})=>o&&r.has(o));return this.#y(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.has(o))}#ie(e){for(const[
-t,n]of Object.entries(e))this.#s+=n,this.#y(n,t)}#C(){const e=this.#_(),t=ns(this.#e,e,X());if(!t.handOff){const i={delivered:"\
-delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},o=t.outcome!=="delivered"&&e?.health.isOpen()?
-tr(e.health):void 0;return this.#T()>0&&this.#g(`at exit: ${i[t.outcome]}: ${o?`${o}; in process, as ${t.reason}`:t.reason}`),
-!1}if(!this.#I(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;
-const n=rs(t);if(n==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;const r={started:"\
-a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the syst\
-em has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${r[n]}`),!0}#U(){const e=this.#r,t=this.#I(),
-n=this.#r-e;return n>0&&this.#g(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};
-for(const[o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{
-sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#_();if(!r)return;for(const o of Object.
-keys(e))this.#p[o]=this.#d[o];const i=Date.now();us(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#y(e,t,n){e!==
-0&&(D(this.#d,t,e),this.#g(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#g(e){this.#f?.(e);try{const t=this.#e.logger(
-`[nat-telemetry] ${e}`);t instanceof Promise&&t.catch(()=>{})}catch{}}},cd=["the product and the command that ran, and a\
- subcommand the program registered","how it ended: success, failure or interrupted, the exit code, and the class name of\
- an error (such as ValueError or TypeError; never its message)","how long it took","the language runtime and its version\
- (Python, Node.js, Deno or Bun) and the CPU architecture","the tool's version, a random id for the run, and when the eve\
-nts happened and were sent"],ld=["arguments, file paths or file contents","error messages or stack traces","user or host\
- names, IP-based or device identifiers, or any other personal information"];function ud(e,t=Wt){return["","NVIDIA NeMo A\
-gent Toolkit collects anonymous usage data to improve its tools:",...cd.map(n=>`  - ${n},`),"It never collects:",...ld.map(
-n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\
-\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",
-""].join(`
+id,n=[...this.#y].some(({started:r,accepted:i})=>!i&&e-r>=t);this.#W(),this.#S?.abort(),this.#S=void 0,this.#i.unshift(...this.#n.
+events()),this.#n.clear(),n&&this.#w?.health.recordFailure()}#W(){const e=[];for(const{events:t,accepted:n}of this.#y){if(!this.#n.
+settle(t))continue;if(n){this.#J(t);continue}const r=[];for(const i of t)i.cut&&++i.retries>this.#e.maxRetries?e.push(i):
+r.push(Object.assign(i,{cut:!0}));this.#i.unshift(...r)}e.length!==0&&(this.#m(e.length,"retries_exhausted","last failur\
+e: cut before its answer, once more"),this.#x(e))}#ae(){return this.#S??=new AbortController}#G(e){if(e.aborted||!Ae())return!1;
+const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),o=r.end-i;if(o>=t)return!0;
+const a=this.#O,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#q(e){this.#n.settle(e)&&this.#i.push(...e)}#A(){
+const{sink:e}=this.#e,t=!this.#N&&this.#_()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().canConnect(e.url))}#de(){
+const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;return this.#E===void 0&&n!==void 0&&r!==void 0&&r.failures===
+n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(e.url)}#ce(e){const t=this.#w?.
+health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!e.failed)return;const n=!e.probing&&t?.
+recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??
+0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Le(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?void 0:{state:t.state,failures:r,
+probeAt:s}}async#le(){try{this.#te();const e=this.#e.sink.kind==="http"?this.#w?.health:void 0;e&&(e.state||this.#E===void 0)&&
+e.refresh(),this.#ne();const t=this.#A();if(t&&!this.#de())return;const n=this.#e.clock(),r=d=>d.notBefore<=n&&!(d.cut&&
+this.#k),o=this.#i.filter(r).concat(this.#t);if(o.length===0)return;this.#i=this.#i.filter(d=>!r(d)),this.#t=[];const a=this.#K(
+o);for(const d of a)this.#n.add(d);const s={delivered:!1,failed:!1,probing:t};await this.#ue(a,s),this.#ce(s),s.delivered&&
+s.retryAfterMs&&(this.#D=Math.max(this.#D,this.#e.clock()+s.retryAfterMs))}catch(e){this.#g(`flush failed unexpectedly: ${e}`)}}async#ue(e,t){
+const{signal:n}=this.#ae();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#G(n);)await this.#Z(e[r++],n,t)};
+await Promise.all(Array.from({length:Math.min(dd,e.length)},i));for(const o of e.slice(r))this.#q(o)}async#Z(e,t,n){this.#te();
+const r=this.#re(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#fe(e,t);if(this.#pe(
+i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(
+o)];for(const s of a)this.#n.add(s);for(const s of a)this.#G(t)?await this.#Z(s,t,n):this.#q(s);return}switch(i.kind){case"\
+delivered":return n.delivered=!0,this.#J(e,i.rejected);case"too_large":return this.#m(1,"http_413"),this.#x(e);case"reje\
+cted":return this.#m(e.length,i.reason),this.#x(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"re\
+try":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#he(e,i.retryAfterMs):
+this.#ye(e,i.reason,i.retryAfterMs)}}}#he(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
+n);this.#i.unshift(...e)}#J(e,t=0){const n=Math.min(t,e.length);this.#p+=e.length-n,n>0&&this.#m(n,"otlp_rejected"),this.#x(
+e)}async#fe(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#y.add(n);try{return await this.#me(e,t,()=>n.
+accepted=!0)}finally{this.#y.delete(n);const r=b().monotonicMs();this.#O={ms:r-n.started,endedAt:r}}}#K(e){const{format:t,
+maxBatchBytes:n}=this.#e;return Go(e,n,t.emptyBytes,t.eventBytes)}#R(){this.#i=[],this.#n.clear(),this.#t=[]}async#me(e,t,n){
+const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(
+e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="s\
+tderr")return yr(a),{kind:"delivered"};const s=i.classify;return await Fa({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(
+d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.
+clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#pe(e,t){if(!this.#f)
+return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
+thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Ni(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
+"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} eve\
+nt(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#b)return;this.#b=!0;const{enabled:e,decidedBy:t}=ft(),{sink:n,format:r,spoolDir:i,
+handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="std\
+err"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
+not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}\
+; spool: ${i??"none"}`);const s=Vn(n,this.#e.headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand of\
+f where a sender can be started":"in process"} (${o.source})`)}#ve(){!this.#f||this.#a||(this.#a=!0,this.#f(`telemetry o\
+ff (decided by ${ft().decidedBy}): events are not recorded`))}#ye(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,
+s=o(),d=[];for(const c of e){if(c.retries++,c.retries>r){d.push(c);continue}c.notBefore=s+Le(c.retries,i,a,n),this.#i.push(
+c)}d.length<e.length&&this.#g(`delivery failed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#m(
+d.length,"retries_exhausted",`last failure: ${t}`),this.#x(d)}#x(e){this.#w?.settle(e)}#_(){return this.#w??=pi.open(this.#e,
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#g(
+n),this.#Y=n}),this.#w}#ee(){const e=this.#E;if(e)return Math.max(0,e.end-b().monotonicMs())+od;const{flushIntervalMs:t,
+requestTimeoutMs:n}=this.#e;return Math.max(sd,Math.min(ad,2*t),2*n)}#te(){const e=this.#ee();this.#w?.renewClaims(e,this.#E?
+e:e*.75)}#ne(){if(this.#B||!X()||this.#A()||!Ae())return;const e=this.#_();if(e&&Re()!==void 0)return;this.#B=!0;const t=this.#e.
+maxBufferedEvents,n=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ee());r&&(this.#ie(r.dropped),
+this.#s+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#F())}#I(e=!1){this.#W();const t=[...this.#i,
+...this.#n.events(),...this.#t],n=this.#re(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Ae())
+return this.#o=!0,this.#R(),this.#m(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#R();for(const o of this.#K(
+n))yr(this.#e.format.encode(o,this.#e.clock())),this.#p+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#R(),
+this.#m(n.length,this.#e.sink.reason),!0;const r=this.#_();if(!r&&this.#e.spoolDir===void 0)return this.#g(`${n.length} \
+event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Re()!==void 0)return this.#R(),
+this.#m(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
+n)}catch{i=void 0}if(i||(this.#N=!0),!i&&e)return!1;if(this.#R(),i){const o=this.#D-this.#e.clock();o>0&&r?.health.recordWait(
+o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#m(s,a);this.#ie(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+0;this.#r+=o,this.#m(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#re(e){const t=this.#w?.spool;if(!t)
+return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
+const i=e.filter(({claim:o})=>o&&r.has(o));return this.#m(i.length,"claim_lost"),this.#x(i),e.filter(({claim:o})=>!o||!r.
+has(o))}#ie(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#m(n,t)}#C(){const e=this.#_(),t=ns(this.#e,e,X());if(!t.
+handOff){const i={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},o=t.outcome!==
+"delivered"&&e?.health.isOpen()?tr(e.health):void 0;return this.#T()>0&&this.#g(`at exit: ${i[t.outcome]}: ${o?`${o}; in\
+ process, as ${t.reason}`:t.reason}`),!1}if(!this.#I(!0))return this.#g("at exit: delivering in process: the spool canno\
+t be written"),!1;if(this.#o)return!0;const n=rs(t);if(n==="failed")return this.#g("at exit: delivering in process: no s\
+ender could be started"),!1;const r={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpo\
+int down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#g(`at exit: han\
+ded off to ${r[n]}`),!0}#U(){const e=this.#r,t=this.#I(),n=this.#r-e;return n>0&&this.#g(`at exit: the process ends at o\
+nce: ${n} event(s) spooled for a later run`),t}#H(){const e={};for(const[o,a]of Object.entries(this.#d)){const s=this.#v[o]??
+0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
+kind!=="http")return;const r=this.#_();if(!r)return;for(const o of Object.keys(e))this.#v[o]=this.#d[o];const i=Date.now();
+us(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#m(e,t,n){e!==0&&(D(this.#d,t,e),this.#g(`dropped ${e} event(\
+s): ${t}${n?` (${n})`:""}`))}#g(e){this.#f?.(e);try{const t=this.#e.logger(`[nat-telemetry] ${e}`);t instanceof Promise&&
+t.catch(()=>{})}catch{}}},cd=["the product and the command that ran, and a subcommand the program registered","how it en\
+ded: success, failure or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; ne\
+ver its message)","how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU ar\
+chitecture","the tool's version, a random id for the run, and when the events happened and were sent"],ld=["arguments, f\
+ile paths or file contents","error messages or stack traces","user or host names, IP-based or device identifiers, or any\
+ other personal information"];function ud(e,t=Wt){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to \
+improve its tools:",...cd.map(n=>`  - ${n},`),"It never collects:",...ld.map(n=>`  - ${n}.`),`Your answer applies to the\
+ Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Chan\
+ge your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
 `)}var Ti=/[\u0000-\u001f\u007f-\u009f]/,Wt="~/.config/nat/telemetry.toml";function hd(){try{const e=b().env("NAT_TELEME\
 TRY_CONSENT_FILE");return e&&!Ti.test(e)?e:Wt}catch{return Wt}}function Gt(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
 ""||Ti.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${T(t)}`}var _i="\
