@@ -30,11 +30,10 @@ export interface PendingEvent {
   /** Failed deliveries so far. */
   retries: number;
   /**
-   * Sent in a request that had no answer when a run ended it (its exit, or its exit budget): the endpoint may have it.
-   * Not sent again by the flush a run starts with while its program works, which a command that ends at once would
-   * cut again; any later flush sends it (a periodic one, the program's, a stop's, a sender's).
+   * How many times a run ended a request carrying it before the answer (its exit, or its exit budget): the endpoint
+   * may have it. A flush that a program's exit may cut again sends fewer of these (see `HELD_FROM`, handler.ts).
    */
-  cut?: boolean;
+  cuts?: number;
   /** Not to be sent before this time, in epoch milliseconds. */
   notBefore: number;
   /** The spool file it was read from, if it came from an earlier run. */

@@ -54,6 +54,16 @@ export interface TelemetryStats {
   spooled: number;
 }
 
+/**
+ * Which flush holds back what a request a run ended before its answer may have delivered ({@link PendingEvent.cuts}),
+ * lest each run send it once more: events cut this many times or more. The flush a run starts with, while its
+ * command works, holds them all (a command that ends at once would cut them again); a periodic flush, or one an
+ * enqueue asks for, those cut twice (a long-lived program sends what earlier runs' exits cut, but not what its own
+ * flushes keep losing to exits: a short flush interval); a flush the program or its stop asks for, a sender's and
+ * `nat-telemetry flush` hold none. No cut counts as a retry: a request ended before the answer may not have left.
+ */
+const HELD_FROM = { start: 1, periodic: 2, asked: Infinity } as const;
+
 /** The share of its timeout after which a request the exit budget cuts counts as timed out. */
 const TIMED_OUT_SHARE = 0.9;
 
@@ -125,12 +135,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #lastFlush: Promise<void> = Promise.resolve();
   /** A flush requested but not started yet; later requests join it. */
   #waitingFlush: Promise<void> | undefined;
-  /**
-   * From the flush a run starts with (`start()`), while its program works, until a periodic flush, the program's or
-   * the stop's: what a cut request may have delivered ({@link PendingEvent.cut}) is held back, as a command that ends
-   * at once would cut it again.
-   */
-  #holdCut = false;
+  /** The flush requested but not started yet holds back events cut this many times or more (see {@link HELD_FROM}). */
+  #waitingHeldFrom: number = HELD_FROM.start;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interruptController: AbortController | undefined;
   /**
@@ -212,7 +218,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (exiting) return void (this.#handOff() || this.#spoolAtOnce());
       // After this turn: a handler stopped right after its event (trackCommand's) never sets a timer.
       if (this.#ticking && this.#timer === undefined) queueMicrotask(() => this.#tickFromNowOn());
-      if (this.#queue.length >= this.#options.maxQueueSize) void this.#flushAfterOthers();
+      if (this.#queue.length >= this.#options.maxQueueSize) void this.#flushAfterOthers(HELD_FROM.periodic);
     } catch {
       // Nothing reaches the host; toPending already caught what events can throw.
     }
@@ -233,8 +239,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (this.#held() > 0) this.#tickFromNowOn();
     // What earlier runs spooled and this run's exit would deliver itself: start now, while the program works.
     else if (isTelemetryEnabled() && !this.#deliveryPaused() && backlogIsOurs(this.#options, this.#openDisk())) {
-      this.#holdCut = true;
-      void this.#flushAfterOthers();
+      void this.#flushAfterOthers(HELD_FROM.start);
     }
   }
 
@@ -247,16 +252,17 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * @returns A promise that resolves when that send attempt has finished.
    */
   flush(): Promise<void> {
-    this.#holdCut = false;
-    return this.#flushAfterOthers();
+    return this.#flushAfterOthers(HELD_FROM.asked);
   }
 
-  /** A flush once those before it end; one asked for meanwhile is the same. */
-  #flushAfterOthers(): Promise<void> {
+  /** A flush once those before it end; one asked for meanwhile is the same, holding back the less of the two. */
+  #flushAfterOthers(heldFrom: number): Promise<void> {
+    this.#waitingHeldFrom = Math.max(this.#waitingHeldFrom, heldFrom);
     if (this.#waitingFlush) return this.#waitingFlush;
     const flush = this.#lastFlush.then(() => {
-      this.#waitingFlush = undefined;
-      return this.#flushDue();
+      const held = this.#waitingHeldFrom;
+      [this.#waitingFlush, this.#waitingHeldFrom] = [undefined, HELD_FROM.start];
+      return this.#flushDue(held);
     });
     this.#waitingFlush = flush;
     this.#lastFlush = flush;
@@ -358,7 +364,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   #scheduleTick(): void {
     this.#timer = setTimeout(() => {
-      void this.flush().then(() => {
+      void this.#flushAfterOthers(HELD_FROM.periodic).then(() => {
         if (this.#ticking) this.#scheduleTick();
       });
     }, this.#options.flushIntervalMs);
@@ -430,29 +436,18 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /**
    * The requests in flight are ended by the run (its exit budget ran out, or the process ends): those whose answer had
    * begun delivered their events (what its body would add, an OTLP partial success, is lost); the others' events may
-   * have reached the endpoint all the same, and go back to the DLQ marked so ({@link PendingEvent.cut}). The first such
-   * cut of an event is free (its request may not have left); each later one counts as a retry, lest a program whose
-   * flushes its exits cut (a short flush interval, an exit budget shorter than the endpoint's answers) send it once
-   * more at every run.
+   * have reached the endpoint all the same, and go back to the DLQ counted so ({@link PendingEvent.cuts}).
    */
   #endRequestsUnanswered(): void {
-    const exhausted: PendingEvent[] = [];
     for (const { events, accepted } of this.#requests) {
       if (!this.#inFlight.settle(events)) continue; // taken back already
       if (accepted) {
         this.#delivered(events);
         continue;
       }
-      const kept: PendingEvent[] = [];
-      for (const event of events) {
-        if (event.cut && ++event.retries > this.#options.maxRetries) exhausted.push(event);
-        else kept.push(Object.assign(event, { cut: true }));
-      }
-      this.#dlq.unshift(...kept);
+      for (const event of events) event.cuts = (event.cuts ?? 0) + 1;
+      this.#dlq.unshift(...events);
     }
-    if (exhausted.length === 0) return;
-    this.#drop(exhausted.length, "retries_exhausted", "last failure: cut before its answer, once more");
-    this.#settle(exhausted);
   }
 
   /** The controller the exit budget aborts, made when a flush first sends (a run that hands off never does). */
@@ -532,7 +527,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#ownPause = othersWait || !health?.state ? undefined : { state: health.state, failures, probeAt };
   }
 
-  async #flushDue(): Promise<void> {
+  async #flushDue(heldFrom: number): Promise<void> {
     try {
       this.#renewClaims();
       // The endpoint's health as it is now, where this handler runs on, or knew of failures: another process may have
@@ -545,8 +540,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const probing = this.#deliveryPaused();
       if (probing && !this.#mayProbe()) return;
       const now = this.#options.clock();
-      // A program that ends at once would cut it again, and each of its runs would send it once more (#holdCut).
-      const isDue = (event: PendingEvent) => event.notBefore <= now && !(event.cut && this.#holdCut);
+      const isDue = (event: PendingEvent) => event.notBefore <= now && (event.cuts ?? 0) < heldFrom;
       const due = this.#dlq.filter(isDue);
       const batch = due.concat(this.#queue);
       if (batch.length === 0) return;

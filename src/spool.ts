@@ -55,8 +55,8 @@ export interface SpooledEvent {
   readonly clientVersion?: string;
   /** Failed deliveries so far. */
   readonly retries: number;
-  /** Sent in a request a run ended before its answer: the endpoint may have it. Absent in files of older versions. */
-  readonly cut?: boolean;
+  /** How many requests carrying it a run ended before their answer (absent: none, or a file of an older version). */
+  readonly cuts?: number;
   /** When it happened, in epoch milliseconds. */
   readonly timestamp: number;
 }
@@ -813,7 +813,7 @@ function spoolLine(event: SpooledEvent): SpoolLine {
   const text = `{"retries":${event.retries},"schemaVersion":${jsonLine(event.schemaVersion)},"sessionId":${
     jsonLine(event.sessionId)
   },${event.clientVersion === undefined ? "" : `"clientVersion":${jsonLine(event.clientVersion)},`}${
-    event.cut ? `"cut":true,` : ""
+    event.cuts ? `"cuts":${event.cuts},` : ""
   }"timestamp":${Math.floor(event.timestamp)},"event":${event.json}}`;
   return { text, bytes: utf8Length(text) };
 }
@@ -840,14 +840,15 @@ function leaseOver(claimed: RegExpExecArray, now: number): boolean {
 /** Reads a spool line back, checking it as `enqueue` checks an event, or `undefined` when it is not valid. */
 function parseLine(line: string): SpooledEvent | undefined {
   try {
-    const { retries, schemaVersion, sessionId, clientVersion, cut, timestamp, event } = JSON.parse(line);
+    const { retries, schemaVersion, sessionId, clientVersion, cuts, timestamp, event } = JSON.parse(line);
     const valid = Number.isSafeInteger(retries) && retries >= 0 && typeof schemaVersion === "string" &&
       typeof sessionId === "string" && (clientVersion === undefined || typeof clientVersion === "string") &&
       Number.isFinite(timestamp) && typeof event?.name === "string" && event.name !== "" &&
       typeof event.ts === "string" && parametersProblem(event.parameters) === undefined;
     if (!valid) return undefined;
-    // Older versions read past what they do not know (`cut`); what they write again has none.
-    const spooled = { json: jsonLine(event), schemaVersion, sessionId, retries, timestamp, ...cut === true && { cut } };
+    // Older versions read past what they do not know (`cuts`); what they write again has none.
+    const counted = Number.isSafeInteger(cuts) && cuts > 0;
+    const spooled = { json: jsonLine(event), schemaVersion, sessionId, retries, timestamp, ...counted && { cuts } };
     return clientVersion === undefined ? spooled : { ...spooled, clientVersion };
   } catch {
     return undefined;

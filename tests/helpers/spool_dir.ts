@@ -37,7 +37,7 @@ export function files(dir: string): string[] {
 /** Every event line in the directory's spool files (unclaimed and claimed), parsed. */
 export function spooled(
   dir: string,
-): { retries: number; cut?: boolean; timestamp: number; event: { parameters: Record<string, unknown>; ts: string } }[] {
+): { retries: number; cuts?: number; timestamp: number; event: { parameters: Record<string, unknown>; ts: string } }[] {
   return files(dir)
     .filter((name) => name.endsWith(".jsonl"))
     .flatMap((name) => readFileSync(`${dir}/${name}`, "utf8").split("\n").filter(Boolean))
