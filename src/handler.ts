@@ -56,13 +56,13 @@ export interface TelemetryStats {
 
 /**
  * Which flush holds back what a request a run ended before its answer may have delivered ({@link PendingEvent.cuts}),
- * lest each run send it once more: events cut this many times or more. The flush a run starts with, while its
- * command works, holds them all (a command that ends at once would cut them again); a periodic flush, or one an
- * enqueue asks for, those cut twice (a long-lived program sends what earlier runs' exits cut, but not what its own
+ * lest each run send it once more: events cut this many times or more. The flushes a program's work brings about (the
+ * one a run starts with, those enqueues ask for) hold them all: a command that ends at once would cut them again; a
+ * periodic flush holds those cut twice (a long-lived program sends what earlier runs' exits cut, but not what its own
  * flushes keep losing to exits: a short flush interval); a flush the program or its stop asks for, a sender's and
  * `nat-telemetry flush` hold none. No cut counts as a retry: a request ended before the answer may not have left.
  */
-const HELD_FROM = { start: 1, periodic: 2, asked: Infinity } as const;
+const HELD_FROM = { working: 1, periodic: 2, asked: Infinity } as const;
 
 /** The share of its timeout after which a request the exit budget cuts counts as timed out. */
 const TIMED_OUT_SHARE = 0.9;
@@ -136,7 +136,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /** A flush requested but not started yet; later requests join it. */
   #waitingFlush: Promise<void> | undefined;
   /** The flush requested but not started yet holds back events cut this many times or more (see {@link HELD_FROM}). */
-  #waitingHeldFrom: number = HELD_FROM.start;
+  #waitingHeldFrom: number = HELD_FROM.working;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interruptController: AbortController | undefined;
   /**
@@ -218,7 +218,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (exiting) return void (this.#handOff() || this.#spoolAtOnce());
       // After this turn: a handler stopped right after its event (trackCommand's) never sets a timer.
       if (this.#ticking && this.#timer === undefined) queueMicrotask(() => this.#tickFromNowOn());
-      if (this.#queue.length >= this.#options.maxQueueSize) void this.#flushAfterOthers(HELD_FROM.periodic);
+      if (this.#queue.length >= this.#options.maxQueueSize) void this.#flushAfterOthers(HELD_FROM.working);
     } catch {
       // Nothing reaches the host; toPending already caught what events can throw.
     }
@@ -239,7 +239,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (this.#held() > 0) this.#tickFromNowOn();
     // What earlier runs spooled and this run's exit would deliver itself: start now, while the program works.
     else if (isTelemetryEnabled() && !this.#deliveryPaused() && backlogIsOurs(this.#options, this.#openDisk())) {
-      void this.#flushAfterOthers(HELD_FROM.start);
+      void this.#flushAfterOthers(HELD_FROM.working);
     }
   }
 
@@ -261,7 +261,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     if (this.#waitingFlush) return this.#waitingFlush;
     const flush = this.#lastFlush.then(() => {
       const held = this.#waitingHeldFrom;
-      [this.#waitingFlush, this.#waitingHeldFrom] = [undefined, HELD_FROM.start];
+      [this.#waitingFlush, this.#waitingHeldFrom] = [undefined, HELD_FROM.working];
       return this.#flushDue(held);
     });
     this.#waitingFlush = flush;
