@@ -733,6 +733,24 @@ test("what exits cut: the flush a run starts with holds it, a periodic one sends
   }
 });
 
+test("the flush enqueued events ask for, while a command works, holds what exits cut as the one the run starts with", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    spoolSession(dir.path, server.url(), ["cut once"], Date.now() - 60_000, 1);
+    const run = handler(dir.path, server.url(), { handOff: false, maxQueueSize: 1 });
+    run.start();
+    run.enqueue(commandEvent("own")); // in the same turn: a full queue asks for a flush
+    await waitFor(() => server.events().length > 0, "the own event's request");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(commands(server.events()), ["own"]);
+    await run.stop();
+    assert.deepEqual(commands(server.events()), ["own", "cut once"], "the stop sends it");
+  } finally {
+    await server.close();
+  }
+});
+
 test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
   using dir = tempDir();
   const h = handler(`${dir.path}/spool`, await refusedUrl());
