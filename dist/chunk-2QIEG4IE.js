@@ -931,7 +931,7 @@ return}}var Xa=/^sender-[0-9a-f]{8}\.mjs$/,yi="NAT_TELEMETRY_SENDER",_e=15e3,Wa=
 SIGINT:130,SIGTERM:143},Ne="/proc/self/status";function Fe(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===v\
 oid 0)return[];let t=r=>BigInt(te[r]-129);return le.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var H=class extends Type\
 Error{constructor(n){super(`fetch failed: ${n}`),this.name="RequestNotBuilt"}};function Ae(e,n){return e?"its value is n\
-ot valid Unicode":n}function S(e){try{return e()}catch{return}}var O=class extends Error{reason;constructor(n,t){super(`\
+ot valid Unicode":n}function w(e){try{return e()}catch{return}}var O=class extends Error{reason;constructor(n,t){super(`\
 refused ${n}: ${t}`),this.name="RefusedPath",this.reason=t}},ht=64;function He(e){let n=(s,d,u="not_owner")=>{if(e.uid!=\
 =void 0&&d.uid!==void 0&&d.uid!==e.uid&&d.uid!==0)throw new O(s,u)},t=(s,d)=>{if(s!==0||d===void 0)return!1;let u=e.allo\
 wed(d,"read")?e.realPath(d):void 0,c=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:void 0;return c!==void 0&&c!==0},r=\
@@ -973,7 +973,7 @@ ll?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime()}),i=d=>{try{return
  e.errors.NotFound||u.name==="NotADirectory")return;throw u}},a=(d,u,c)=>{let l=e.openSync(d,c),m=l.statSync();if(m.dev!\
 ==u.dev||m.ino!==u.ino||!m.isFile)throw l.close(),new Error(`${d} changed while it was opened`);return l},s=(d,u)=>{let \
 c=new TextEncoder().encode(u);for(;c.length>0;)c=c.subarray(d.writeSync(c))};return{uid:n.uid,gid:n.gid,allowed:t,permis\
-sionsFollowLinks:!0,lstat(d){let u=i(d);return u&&o(u)},realPath:d=>S(()=>e.realPathSync(d)),readLink:d=>S(()=>e.readLin\
+sionsFollowLinks:!0,lstat(d){let u=i(d);return u&&o(u)},realPath:d=>w(()=>e.realPathSync(d)),readLink:d=>w(()=>e.readLin\
 kSync(d)),mkdir:d=>e.mkdirSync(d,{mode:448}),list:d=>[...e.readDirSync(d)].map(u=>u.name),read(d,u,c){let l=i(d);if(l===\
 void 0)return;c(o(l));let m=a(d,l,{read:!0});try{let f=Ue((h,g)=>m.readSync(h.subarray(g)),l.size,u);c({...o(l),size:f.l\
 ength});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new O(d,"not_utf8")}}finally{m\
@@ -990,31 +990,31 @@ ZED",...fe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...bn];function je(e,n,t){let 
 ==void 0;for(let a of Yo){let s=e(a);if(!(s===void 0||i&&a==="HTTP_PROXY"))if(!bn.includes(a))r[a]=s;else if(a!=="SSL_CE\
 RT_DIR")r[a]=o(s);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[a]=s.split(d).map(o).join(d)}}for(let[a,s]of Ob\
 ject.entries(n))r[a]=bn.includes(a)?o(s):s;return r}function vn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.t\
-est(e)?e:M(n,e)}function me(e,n){let t=Go(e,n);if(t===void 0)return{kind:"direct"};let r=St(n,["no_proxy","NO_PROXY"]),[\
+est(e)?e:M(n,e)}function me(e,n){let t=Go(e,n);if(t===void 0)return{kind:"direct"};let r=wt(n,["no_proxy","NO_PROXY"]),[\
 o]=r===void 0?[]:zo(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Wo(n(t)),setBy:t\
 }}function Go(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==\
-void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return t&&St(n,[...t,"all_proxy","ALL_PROXY"])}function yt(e,n,\
+void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return t&&wt(n,[...t,"all_proxy","ALL_PROXY"])}function yt(e,n,\
 t){let r=t.filter(o=>n(o));if(!(e.protocol!=="http:"||n("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and \
 ")} ignored in a CGI program (REQUEST_METHOD is set)`}function Wo(e){let n=e.trim(),t;try{t=new URL(/^[a-z][a-z0-9+.-]*:\
 \\/\\//i.test(n)?n:`http://${n}`)}catch{return{kind:"unusable",reason:"the proxy URL cannot be parsed"}}let{protocol:r}=t;\
 if(r!=="http:"&&r!=="https:")return{kind:"unusable",reason:`${r} proxies are not supported`};if(t.hostname==="")return{k\
 ind:"unusable",reason:"the proxy URL names no host"};let o=t.username||t.password?`Basic ${Tn(`${gt(t.username)}:${gt(t.\
-password)}`)}`:void 0,i=t.port?Number(t.port):r==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:wn(t.ho\
-stname),port:i,authorization:o}}}function zo(e,n){let t=wn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Sn(t),o=Number(\
+password)}`)}`:void 0,i=t.port?Number(t.port):r==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:Sn(t.ho\
+stname),port:i,authorization:o}}}function zo(e,n){let t=Sn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=wn(t),o=Number(\
 e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.trim()).filter(i=>{let a=Et(i.toLowerCase());return\
  a===void 0||a.port!==void 0&&a.port!==o?!1:a.kind==="all"?!0:a.kind==="domain"?r===void 0&&(t===a.name||t.endsWith(`.${\
-a.name}`)):r!==void 0&&vt(r,a.address,a.prefix)})}function bt(e,n){let t=Sn(e),r=/^[\\d.a-f:/]+$/i.test(n)?Et(n.toLowerCa\
+a.name}`)):r!==void 0&&vt(r,a.address,a.prefix)})}function bt(e,n){let t=wn(e),r=/^[\\d.a-f:/]+$/i.test(n)?Et(n.toLowerCa\
 se()):void 0;return t!==void 0&&r?.kind==="ip"&&r.port===void 0&&vt(t,r.address,r.prefix)}function Et(e){let n=e,t,r=/^\\\
 [([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(\
 ":")){let s=/^(.*):(\\d+)$/.exec(e);s&&([n,t]=[s[1],Number(s[2])])}if(n==="*")return{kind:"all",port:t};let o=/^(.*)\\/(\\d\
-{1,3})$/.exec(n),i=Sn(o?o[1]:n);if(i!==void 0){let s=o?Number(o[2]):i.length*8;return s<=i.length*8?{kind:"ip",address:i\
+{1,3})$/.exec(n),i=wn(o?o[1]:n);if(i!==void 0){let s=o?Number(o[2]):i.length*8;return s<=i.length*8?{kind:"ip",address:i\
 ,prefix:s,port:t}:void 0}if(o)return;let a=n.replace(/^\\*?\\./,"").replace(/\\.$/,"");return a===""||a.includes("*")?void \
 0:{kind:"domain",name:a,port:t}}function vt(e,n,t){if(e.length!==n.length)return!1;for(let r=0;r<t;r+=8){let o=t-r>=8?25\
-5:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function Sn(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.\
+5:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function wn(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.\
 (\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(Number);return u.every(c=>c<=255)?u:void 0}if(!e.includes(":"))return;let\
- t;try{t=wn(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.split("::"),i=u=>u?u.split(":").map(c=>parseInt(\
+ t;try{t=Sn(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.split("::"),i=u=>u?u.split(":").map(c=>parseInt(\
 c,16)):[],a=i(r),s=i(o);return(o===void 0?a:[...a,...Array(8-a.length-s.length).fill(0),...s]).flatMap(u=>[u>>8,u&255])}\
-function St(e,n){return n.find(t=>e(t)?.trim())}function wn(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e\
+function wt(e,n){return n.find(t=>e(t)?.trim())}function Sn(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e\
 }function gt(e){try{return decodeURIComponent(e)}catch{return e}}function Tn(e){let n="";for(let t of new TextEncoder().\
 encode(e))n+=String.fromCharCode(t);return btoa(n)}function xt(e,n){let t=Rt(e,n);return e.protocol==="https:"&&t.kind==\
 ="proxy"&&t.credentials&&t.url.startsWith("http:")}function _t(e,n,t=()=>!1){let r=En.find(t);if(r!==void 0)return`${r} \
@@ -1033,8 +1033,8 @@ x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http
 r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,a=""]=Ko.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0|\
 |o!==void 0&&!o.includes(":"))return;let s=/^\\+?\\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Jo(i)}:${s??{http:\
 80,https:443}[t]??1080}`;return{url:`${t}://${d}`,credentials:o!==void 0}}function Jo(e){try{return new URL(`http://${e}\
-`).hostname}catch{return e.toLowerCase()}}var wt="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Ko=new RegExp\
-(`^(?:(${wt})@(?:${wt}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Tt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\
+`).hostname}catch{return e.toLowerCase()}}var St="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Ko=new RegExp\
+(`^(?:(${St})@(?:${St}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Tt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\
 \\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",Zo=new RegExp(`^${Tt}+|${Tt}+$`,"g");var re=globalThis\
 ;function I(){return Qo??=ei()}var Qo;function ei(){if(typeof re.Deno?.version?.deno=="string"){let n=re.Deno.build.os==\
 ="windows"?"win32":re.Deno.build.os;return{name:"deno",version:re.Deno.version.deno,machine:kt(n,re.Deno.build.arch),os:\
@@ -1063,59 +1063,59 @@ n(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Ot]===!0}function Nt(e,
 xn(r)).length>ai(e)}catch{return!0}}function ai(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return ty\
 peof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_em\
 itter__;return n(t)+n(r)}function Mt(e,n){let t=p=>{try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>t(\
-p)==="granted",o=()=>{let p=S(()=>e.permissions.querySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!0},\
-i=(p,T)=>r({name:T,path:p}),a=p=>r({name:"sys",kind:p})?S(()=>e[p]())??void 0:void 0,s=He(pt(e,{uid:a("uid"),gid:a("gid"\
-)},i)),d=(p,T)=>{try{let w=new TextEncoder().encode(T);for(;w.length>0;)w=w.subarray(p.writeSync(w))}catch{}},u=e===ze&&\
-Pt?Pt:Ct(e),c=p=>e.build.os!=="windows"&&r({name:"run"})&&S(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{c(p)||e.exit(te[p]),set\
-Timeout(()=>e.exit(te[p]),100)},m=()=>globalThis.process?.stdin,f=()=>S(()=>e.stdin.readable.locked||Ye(m()))!==!1,h=new\
- q(p=>{let T=R=>{W(p,$=>$.beforeExit())&&R.preventDefault()},w=()=>{W(p,R=>R.exit(e.exitCode))},_=R=>{R.defaultPrevented\
+p)==="granted",o=()=>{let p=w(()=>e.permissions.querySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!0},\
+i=(p,T)=>r({name:T,path:p}),a=p=>r({name:"sys",kind:p})?w(()=>e[p]())??void 0:void 0,s=He(pt(e,{uid:a("uid"),gid:a("gid"\
+)},i)),d=(p,T)=>{try{let S=new TextEncoder().encode(T);for(;S.length>0;)S=S.subarray(p.writeSync(S))}catch{}},u=e===ze&&\
+Pt?Pt:Ct(e),c=p=>e.build.os!=="windows"&&r({name:"run"})&&w(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{c(p)||e.exit(te[p]),set\
+Timeout(()=>e.exit(te[p]),100)},m=()=>globalThis.process?.stdin,f=()=>w(()=>e.stdin.readable.locked||Ye(m()))!==!1,h=new\
+ q(p=>{let T=R=>{W(p,$=>$.beforeExit())&&R.preventDefault()},S=()=>{W(p,R=>R.exit(e.exitCode))},_=R=>{R.defaultPrevented\
 ||W(p,$=>$.exit(1))},x=[["beforeunload",T],["error",_],["unhandledrejection",_]];for(let[R,$]of x)globalThis.addEventLis\
-tener(R,$);return _n.add(w),()=>{for(let[R,$]of x)globalThis.removeEventListener(R,$);_n.delete(w)}}),g=new q(p=>{if(e.b\
-uild.os!=="windows"&&!r({name:"run"}))return()=>{};let T=e.build.os==="linux"&&r({name:"read",path:Ne})?S(()=>s.read(Ne,\
-65536)):void 0,w=Fe(T),_=le.filter(x=>!w.includes(x)).map(x=>{let R=We(()=>{u.programListens(x)||(W(p,$=>$(x)),g.clear()\
-,l(x))});return S(()=>u.add(x,R)),[x,R]});return()=>{for(let[x,R]of _)S(()=>u.remove(x,R))}}),b=p=>{try{return e.env.get\
+tener(R,$);return _n.add(S),()=>{for(let[R,$]of x)globalThis.removeEventListener(R,$);_n.delete(S)}}),g=new q(p=>{if(e.b\
+uild.os!=="windows"&&!r({name:"run"}))return()=>{};let T=e.build.os==="linux"&&r({name:"read",path:Ne})?w(()=>s.read(Ne,\
+65536)):void 0,S=Fe(T),_=le.filter(x=>!S.includes(x)).map(x=>{let R=We(()=>{u.programListens(x)||(W(p,$=>$(x)),g.clear()\
+,l(x))});return w(()=>u.add(x,R)),[x,R]});return()=>{for(let[x,R]of _)w(()=>u.remove(x,R))}}),b=p=>{try{return e.env.get\
 (p),!1}catch{return!0}},N=p=>r({name:"env",variable:p})&&b(p),v=p=>!r({name:"env",variable:p})||b(p),k=p=>{try{return r(\
-{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},E=p=>{let T=li(e,r,s,k);if(T)return{refused:T};let w=ci.find\
-(v);if(w!==void 0){let L=Ae(N(w),"--allow-env");return{refused:`the program may not read ${w} (${L}), which its requests\
- honour: a sender would not`}}let _=S(()=>e.execPath());if(!_||!r({name:"run",command:_}))return{refused:"the program ma\
-y not run Deno itself (--allow-run)"};let x=r({name:"read",path:"."})?S(()=>e.cwd()):void 0,R=[p.dir,...p.reads].map(L=>\
+{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},E=p=>{let T=li(e,r,s,k);if(T)return{refused:T};let S=ci.find\
+(v);if(S!==void 0){let L=Ae(N(S),"--allow-env");return{refused:`the program may not read ${S} (${L}), which its requests\
+ honour: a sender would not`}}let _=w(()=>e.execPath());if(!_||!r({name:"run",command:_}))return{refused:"the program ma\
+y not run Deno itself (--allow-run)"};let x=r({name:"read",path:"."})?w(()=>e.cwd()):void 0,R=[p.dir,...p.reads].map(L=>\
 vn(L,x)),$=[...R,_].find(L=>L.includes(","));if($!==void 0)return{refused:`Deno\'s permission flags cannot name a path wi\
 th a comma: ${$}`};if(e.build.os==="windows")return{executable:_,paths:R,cwd:x};let V=ui.find(([L,ue])=>r({name:"run",co\
 mmand:L})&&(!ue||s.sizeOf(L)!==void 0));return V?{executable:_,closer:V,paths:R,cwd:x}:{refused:`Deno passes inherited d\
 escriptors on; closing them needs --allow-run=${Dt}`}};return{env:k,envHidden:v,envNotUnicode:N,writeStderr:p=>d(e.stder\
-r,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>S(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode\
-(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,w,_){let x=new Set,R=0,$=async L=>{if(Number(L.headers.get("\
+r,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>w(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode\
+(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,S,_){let x=new Set,R=0,$=async L=>{if(Number(L.headers.get("\
 content-length")??0)>_.maxBodyBytes)return Lt(L);let ue=await fi(L,_.maxBodyBytes);if(ue===void 0)return Lt(L);let ne=ne\
-w URL(L.url),ce=await w({method:L.method,path:ne.pathname+ne.search,body:ue});return ce?new Response(ce.body??null,{stat\
+w URL(L.url),ce=await S({method:L.method,path:ne.pathname+ne.search,body:ue});return ce?new Response(ce.body??null,{stat\
 us:ce.status,headers:ce.headers}):(await new Promise(Oe=>x.add(Oe)),new Response(null,{status:503}))},V=e.serve({hostnam\
 e:p,port:T,onListen(){}},async L=>{if(R>=_.maxConnections)return new Response(null,{status:503,headers:{connection:"clos\
 e"}});R++;try{return await $(L)}finally{R--}});return Promise.resolve({port:V.addr.port,async close(){for(let L of x)L()\
 ;await V.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>perfo\
 rmance.now(),canConnect(p){try{return r({name:"net",host:It(p)})}catch{return!1}},sendsProxyCredentials(p){try{return fe\
-.some(v)||xt(new URL(p),k)}catch{return!0}},async fetch(p,T){let w=_t(new URL(p),k,N);if(w!==void 0)throw new H(w);retur\
+.some(v)||xt(new URL(p),k)}catch{return!0}},async fetch(p,T){let S=_t(new URL(p),k,N);if(S!==void 0)throw new H(S);retur\
 n await(n??globalThis.fetch)(p,T)},senderRefusal(p){let T=E(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){\
-let w=E(T);if("refused"in w)return w;let{executable:_,closer:x,paths:R,cwd:$}=w,V=x&&di(e,t),L=x?[...V?[V]:[],x[0],_]:[_\
+let S=E(T);if("refused"in S)return S;let{executable:_,closer:x,paths:R,cwd:$}=S,V=x&&di(e,t),L=x?[...V?[V]:[],x[0],_]:[_\
 ],ue=o()?"--allow-net":`--allow-net=${It(T.endpoint)}`,ne=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--\
 no-npm","--no-remote"];ne.push("--allow-sys=uid,gid",`--allow-env=${T.variables.join(",")}`,ue,`--allow-run=${L.join(","\
 )}`),ne.push(`--allow-read=${R.join(",")}`,`--allow-write=${T.dir}`,p);let ce={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_\
 JSON:"1"},Oe=je(k,{...T.set,...ce},$);if(!x)return{argv:ne,env:Oe,cwd:T.dir};let mt=[x[0],"-c",x[2],"nat-telemetry-sende\
 r",...ne];return V?{argv:[V,...mt],env:Oe,cwd:T.dir,leavesSession:!0}:{argv:mt,env:Oe,cwd:T.dir}},spawnDetached(p){try{l\
-et[T,...w]=p.argv,x={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Co\
-mmand(T,{args:w,env:p.env,cwd:p.cwd,...x}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf\
+et[T,...S]=p.argv,x={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Co\
+mmand(T,{args:S,env:p.env,cwd:p.cwd,...x}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf\
 :c,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&\
-Ve(s,I().os))return{async readRaw(p){let T=S(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let w=()=>{for(let[x,R]of _)S(()=>u\
-.remove(x,R))},_=le.map(x=>{let R=()=>{S(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(w(),l(x))};return S(()=>u.add(x,\
+Ve(s,I().os))return{async readRaw(p){let T=w(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let S=()=>{for(let[x,R]of _)w(()=>u\
+.remove(x,R))},_=le.map(x=>{let R=()=>{w(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(S(),l(x))};return w(()=>u.add(x,\
 R)),[x,R]});try{let x=new Uint8Array(64);for(;;){let R=await e.stdin.read(x);if(p(R===null?Uint8Array.of(4):x.slice(0,R)\
-)!==void 0||R===null)return}}finally{e.stdin.setRaw(T),w()}}}},files:s,exiting:()=>Ft,onExit:p=>h.add(p),onInterrupt:p=>\
+)!==void 0||R===null)return}}finally{e.stdin.setRaw(T),S()}}}},files:s,exiting:()=>Ft,onExit:p=>h.add(p),onInterrupt:p=>\
 g.add(p)}}var At="/proc/self/ns/pid";function It(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="\
 https:"?443:80)}`}var $t=["/usr/bin/setsid","/bin/setsid"];function di(e,n){let t=$t.map(r=>[n({name:"read",path:r}),n({\
 name:"run",command:r})]);if(!t.flat().includes("denied"))return $t.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;\
-let i=S(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Dt="/bin/sh\
+let i=w(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Dt="/bin/sh\
 ",ui=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/\
 null; exec "$@"\'],[Dt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],ci=[...fe,"DENO_CERT","DENO_TLS_CA_STORE\
 ","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function li(e,n,t,r){return e.build.standalone?"a deno compile e\
-xecutable: it runs only its program":Ge({pid:e.pid,ppid:S(()=>e.ppid),os:I().os,env:r,read:o=>n({name:"read",path:o})?S(\
-()=>t.read(o,65536)):void 0,pidNamespace:I().os==="linux"&&n({name:"read",path:At})?S(()=>e.readLinkSync(At)):void 0})}f\
+xecutable: it runs only its program":Ge({pid:e.pid,ppid:w(()=>e.ppid),os:I().os,env:r,read:o=>n({name:"read",path:o})?w(\
+()=>t.read(o,65536)):void 0,pidNamespace:I().os==="linux"&&n({name:"read",path:At})?w(()=>e.readLinkSync(At)):void 0})}f\
 unction Lt(e){return e.body?.cancel().catch(()=>{}),new Response(\'{"error":"the body is too large"}\',{status:413,headers\
 :{"content-type":"application/json",connection:"close"}})}async function fi(e,n){if(!e.body)return"";let t=new TextDecod\
 er,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function\
@@ -1131,26 +1131,26 @@ e,n,o)){let m=await Promise.all([c(d.resolve4,l),c(d.resolve6,l)]);if(m.some(f=>
 id 0))return!0}return!0})().then(l=>{if(t.removeEventListener("abort",u),l&&!t.aborted)return r.lookup(o,i,a);a(Object.a\
 ssign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var yi="/etc/resolv.conf",bi=65536;function Ei(e,n\
 ,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math\
-.min(15,Number.parseInt(c.slice(6),10)||0))},a=e("node:fs");for(let u of(S(()=>Ht(a,yi,bi))??"").split(`\n`)){let[c,...l]\
+.min(15,Number.parseInt(c.slice(6),10)||0))},a=e("node:fs");for(let u of(w(()=>Ht(a,yi,bi))??"").split(`\n`)){let[c,...l]\
 =u.replace(/[#;].*/,"").trim().split(/\\s+/);(c==="search"||c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.\
-trim().split(/\\s+/)??[]);let s=n("LOCALDOMAIN")?.trim();s&&(r=s.split(/\\s+/)),r??=[S(()=>e("node:os").hostname().replace\
+trim().split(/\\s+/)??[]);let s=n("LOCALDOMAIN")?.trim();s&&(r=s.split(/\\s+/)),r??=[w(()=>e("node:os").hostname().replace\
 (/^[^.]*\\.?/,""))??""].filter(Boolean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);retur\
 n t.split(".").length-1>=o?[t,...d]:[...d,t]}function Ht(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readF\
-ileSync(n,"latin1"):""}function vi(e,n){let t=S(()=>Ht(e("node:fs"),mi,hi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&"\
+ileSync(n,"latin1"):""}function vi(e,n){let t=w(()=>Ht(e("node:fs"),mi,hi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&"\
 );for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)\
 +1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function Ut(e,n){let{Buffer:t}=globalThis;return(r,o)=>n\
 ew Promise((i,a)=>{let s=new URL(r),d=me(s,n);if(d.kind==="unusable")return a(new H(d.reason));let u=s.protocol==="https\
 :",c=Bt(e,n,o.signal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"\
 identity"},signal:o.signal};if(d.kind==="direct")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,h=o.signal;l.createConnection\
-=(g,b)=>{(u?wi(e,c,f,s,h):jt(e,c,f,h)).then(v=>b(null,v),v=>b(v))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.\
+=(g,b)=>{(u?Si(e,c,f,s,h):jt(e,c,f,h)).then(v=>b(null,v),v=>b(v))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.\
 search}`,f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").reques\
 t(s,l);m.on("error",a),m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=\
 >{let b=h(g);return b===void 0?null:Array.isArray(b)?b.join(", "):b}},body:{cancel:()=>(f.destroy(),Promise.resolve()),g\
-etReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var Si=16384;function jt(e,n,t,r){let o\
+etReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var wi=16384;function jt(e,n,t,r){let o\
 =e("node:net"),{hostname:i,port:a}=t;return Rn(r,s=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:a,se\
 rvername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:a,lookup:n});return d.once(t.protocol==="https:"?"secureConnec\
-t":"connect",()=>s(d)),d})}async function wi(e,n,t,r,o){let i=await jt(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await R\
-n(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>Si&&c(new Error("the proxy\
+t":"connect",()=>s(d)),d})}async function Si(e,n,t,r,o){let i=await jt(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await R\
+n(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>wi&&c(new Error("the proxy\
 \'s answer to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.ex\
 ec(l)?.[1]??0);if(g<200||g>299)return c(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let b=f.subarray(f\
 .length-(l.length-h-4));b.length>0&&i.unshift(b),u(void 0)};return i.on("data",m),i.write(`CONNECT ${a} HTTP/1.1\\r\nHost:\
@@ -1169,9 +1169,9 @@ t v=N.code;if(v==="ENOENT"||v==="ENOTDIR")return;let k=v==="ELOOP"||v==="ENXIO"?
 0;throw k&&g(a(k)),N}},d=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,process:c}=globalTh\
 is,l,m=(f,h)=>{if(l??=c?.getBuiltinModule?.("node:buffer")?.isUtf8??Ti,!l(h))throw new O(f,"not_utf8");return u.from(h).\
 toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,h)=>r=\
-==void 0||S(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});ret\
-urn h&&a(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>S(()=>(e.realpathSync.native??e.realpathSync)(f)\
-),readLink:f=>S(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,h,g){let b=s\
+==void 0||w(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});ret\
+urn h&&a(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>w(()=>(e.realpathSync.native??e.realpathSync)(f)\
+),readLink:f=>w(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,h,g){let b=s\
 (f,o("O_RDONLY"),g);if(b!==void 0)try{let N=a(e.fstatSync(b));g(N);let v=Ue((k,E)=>e.readSync(b,k,E,k.length-E,null),N.s\
 ize,h);return g({...N,size:v.length}),m(f,v)}finally{e.closeSync(b)}},create(f,h){let g=s(f,o("O_WRONLY")|o("O_CREAT")|o\
 ("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{d(g,u.from(h))}catch(b\
@@ -1187,29 +1187,29 @@ Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(Yt,0,0,e)
 }catch{return!1}}var xi={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Zt(e,n){let t,r=()=>t??=_i(e),o=\
 ({dir:u})=>{let c=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${I().name}\
  cannot run a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:m}=r();return Di(e,l,m)},i=!1,a=new q(u=>Kt(e\
-,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],["exit",m=>{i=!0,W(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&S(()=>(\
+,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],["exit",m=>{i=!0,W(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&w(()=>(\
 e.kill(e.pid,u),!0))===!0,d=new q(u=>{if(e.pid===1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:voi\
-d 0,l=Fe(S(()=>c?.read(Ne,65536)));return Kt(e,le.filter(m=>!l.includes(m)).map(m=>{let f=We(()=>{Nt(e,m)||(W(u,h=>h(m))\
+d 0,l=Fe(w(()=>c?.read(Ne,65536)));return Kt(e,le.filter(m=>!l.includes(m)).map(m=>{let f=We(()=>{Nt(e,m)||(W(u,h=>h(m))\
 ,d.clear(),s(m)||e.exit(te[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>qt(e.\
 stderr,u),writeStdout:u=>qt(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u)\
 {e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=\
 e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let h=f.createServer((b,N)=>{l\
 et v=()=>{N.writeHead(413,{"content-type":"application/json",connection:"close"}),N.end(\'{"error":"the body is too large\
 "}\',()=>b.socket.destroy())};if(Number(b.headers["content-length"]??0)>m.maxBodyBytes)return v();let k=new TextDecoder,E\
-="",p=0,T=!1;b.on("data",w=>{if(!T){if(p+=w.length,p>m.maxBodyBytes)return T=!0,E="",b.pause(),v();E+=k.decode(w,{stream\
-:!0})}}),b.on("end",async()=>{if(T)return;let w=await l({method:b.method??"GET",path:b.url??"/",body:E});w&&(N.writeHead\
-(w.status,w.headers??{}),N.end(w.body))})});h.maxConnections=m.maxConnections,await new Promise((b,N)=>{h.once("error",N\
+="",p=0,T=!1;b.on("data",S=>{if(!T){if(p+=S.length,p>m.maxBodyBytes)return T=!0,E="",b.pause(),v();E+=k.decode(S,{stream\
+:!0})}}),b.on("end",async()=>{if(T)return;let S=await l({method:b.method??"GET",path:b.url??"/",body:E});S&&(N.writeHead\
+(S.status,S.headers??{}),N.end(S.body))})});h.maxConnections=m.maxConnections,await new Promise((b,N)=>{h.once("error",N\
 ),h.listen(c,u,b)});let g=h.address();return{port:typeof g=="object"&&g?g.port:c,close:()=>new Promise(b=>{h.close(()=>b\
 ()),h.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:Wt(e),watchTick:e.versions.\
 bun?void 0:zt,monotonicMs(){let[u,c]=e.hrtime();return u*1e3+c/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,termi\
-nal(){let{fs:u}=r(),c=m=>S(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return\
-;let{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&S(()=>Ye(l))===!1&&Ve(r().files,I().os)\
-)return{readRaw:m=>new Promise(f=>{let h=l.isRaw===!0,g=v=>{l.removeListener("data",b),l.removeListener("end",N),S(()=>l\
-.setRawMode?.(h)),l.pause(),v!==void 0&&v.length>0&&S(()=>l.unshift(v)),f()},b=v=>{let k=new Uint8Array(v??[]),E;try{E=m\
-(k)}catch{E=k.length}E!==void 0&&g(k.subarray(E))},N=()=>{S(()=>m(Uint8Array.of(4))),g()};l.on("data",b),l.on("end",N),l\
+nal(){let{fs:u}=r(),c=m=>w(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return\
+;let{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&w(()=>Ye(l))===!1&&Ve(r().files,I().os)\
+)return{readRaw:m=>new Promise(f=>{let h=l.isRaw===!0,g=v=>{l.removeListener("data",b),l.removeListener("end",N),w(()=>l\
+.setRawMode?.(h)),l.pause(),v!==void 0&&v.length>0&&w(()=>l.unshift(v)),f()},b=v=>{let k=new Uint8Array(v??[]),E;try{E=m\
+(k)}catch{E=k.length}E!==void 0&&g(k.subarray(E))},N=()=>{w(()=>m(Uint8Array.of(4))),g()};l.on("data",b),l.on("end",N),l\
 .setRawMode?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Ut(u=>e.getBuiltinModule(u),u=>e.env[u]):Ci(n.fe\
 tchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun\
-?xi:{},f=je(g=>e.env[g],{...c.set,...m},S(()=>e.cwd?.())),h=e.versions.bun?[]:Ii(e);return{argv:[e.execPath,...h,u],env:\
+?xi:{},f=je(g=>e.env[g],{...c.set,...m},w(()=>e.cwd?.())),h=e.versions.bun?[]:Ii(e);return{argv:[e.execPath,...h,u],env:\
 f,cwd:c.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let N=["ignore","ignore","ig\
 nore"];try{let v=n.bunSpawn([...c],{detached:!0,stdio:N,windowsHide:!0,env:{...l},cwd:m});return v.unref(),v.pid!==void \
 0?"started":"failed"}catch(v){return v?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_\
@@ -1217,7 +1217,7 @@ process");if(!f)return"failed";let[h,...g]=c,b=f.spawn(h,g,{detached:!0,stdio:"i
 rn b.on("error",()=>{}),b.unref(),b.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:\
 s,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>a.add(u),onInterrupt:u=>d.add(u)}}function _i(e\
 ){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.\
-gid}},o=n&&Vt(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Oi(S(()=>o?.read(Qt,Ri,ki)),r.uid):S(()=>e.get\
+gid}},o=n&&Vt(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Oi(w(()=>o?.read(Qt,Ri,ki)),r.uid):w(()=>e.get\
 BuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&He(o)}}var Qt="/etc/passwd",Ri=16*1024*10\
 24;function ki(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${Qt} is not root\'s alone`)}funct\
 ion Oi(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":"\
@@ -1233,16 +1233,16 @@ var Li=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Xt=/--(?:experimental[-_])?perm
 "--experimental-permission")?!1:e.every(r=>{if(Xt.test(r)&&/^[^=]*_/.test(r)||Pi.test(r))return!1;let o=Li.exec(r);if(!o\
 )return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&Y(i,t)})}function Di(e,n,t){let r=e.getBuiltinModu\
 le;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged b\
-y pkg: its executable runs only the program":S(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: i\
-ts executable runs only the program":S(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without \
+y pkg: its executable runs only the program":w(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: i\
+ts executable runs only the program":w(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without \
 --allow-child-process":e.permission&&!Mi(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission f\
 lags its sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.\
 js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read oth\
 erwise: relative, or with a space, quote or backslash)":Ge({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>\
-S(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?S(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this run\
+w(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?w(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this run\
 time cannot start processes"}function Ci(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let a=me(new\
  URL(o),n);if(a.kind==="unusable")throw new H(a.reason);if(a.kind==="proxy"&&!t)throw new H("this runtime\'s fetch cannot\
- use a proxy");try{return await r(o,{...i,proxy:a.kind==="proxy"?Fi(a.proxy):!1})}catch(s){throw S(()=>s?.code)==="Unsup\
+ use a proxy");try{return await r(o,{...i,proxy:a.kind==="proxy"?Fi(a.proxy):!1})}catch(s){throw w(()=>s?.code)==="Unsup\
 portedProxyProtocol"?new H("the proxy setting\'s scheme is not supported"):s}}}function Fi({protocol:e,hostname:n,port:t,\
 authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}\
 `,headers:i,respectNoProxy:!1}}function qt(e,n){let t=Xe.get(e)??0;t===0&&e.on("error",Jt),Xe.set(e,t+1);let r=()=>{let \
@@ -1253,7 +1253,7 @@ ry{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var he
 rminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runt\
 ime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error\
 ("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:(\
-)=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,er=[S(()=>he.Bun?.fetch),he.Deno?S(()=>he.fetch):void \
+)=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,er=[w(()=>he.Bun?.fetch),he.Deno?w(()=>he.fetch):void \
 0].find(e=>typeof e=="function");function y(){if(qe)return qe;let e=I().name;return qe=e==="deno"?Mt(he.Deno,er):e==="un\
 known"?Bi:Zt(he.process,{lightFetch:e==="node",fetchAtLoad:er,bunSpawn:e==="bun"?he.Bun?.spawn:void 0}),qe}var nr=/^t-(\\\
 d{13})-[0-9a-f]+\\.tmp$/;function oe(e,n,t,r,o,i=Je(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){t\
@@ -1375,7 +1375,7 @@ let t=B(n/1e3);if(t!==Ln.second){let r=B(t/vr),o=t-r*vr,i=`${K(B(o/3600),2)}:${K
 8)/146097),t=e+719468-n*146097,r=B((t-B(t/1460)+B(t/36524)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153\
 ),a=o-B((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}\
 `}-${K(s,2)}-${K(a,2)}`}var B=e=>{let n=e-e%1;return n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return\
- t},vr=86400,rn=864e13;function Sr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)\
+ t},vr=86400,rn=864e13;function wr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)\
 }`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=F(ds(e));if(n!==tn.n\
 ame){let o=F(n);tn={name:n,json:o,bytes:D(o)}}let r=$e(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":$\
 {tn.json}}`,bytes:as+r.length+D(t)+tn.bytes}}var tn={name:"",json:"",bytes:0},as=31;function ds(e){let n=(a,s)=>new Type\
@@ -1387,7 +1387,7 @@ t)}catch(a){throw n("parameters",a)}let o={};for(let a of r){let s;try{s=t[a]}ca
 n o?o={...o,[a]:s}:o[a]=s}let i=Pn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Pn(e){if(type\
 of e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!\
 (typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a strin\
-g, finite number or boolean`}}function wr(e,n){return{browserType:"undefined",clientId:is,clientType:"Native",clientVari\
+g, finite number or boolean`}}function Sr(e,n){return{browserType:"undefined",clientId:is,clientType:"Native",clientVari\
 ant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",d\
 eviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined"\
 ,deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVe\
@@ -1400,12 +1400,12 @@ defined",integrationId:"undefined",productName:"undefined",productVersion:"undef
 =class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#\
 e.length)return n;this.#a()==="["?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#\
 n+=t?2:1;let r=this.#h();this.#m(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Dn(\
-o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let\
- c=this.#S({},"header");return u.push(c),on(o,a,u),c}let d=Dn(o,a);d===void 0?on(o,a,d=this.#S({},s?"header":"implicit")\
+o,a)??this.#w([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let\
+ c=this.#w({},"header");return u.push(c),on(o,a,u),c}let d=Dn(o,a);d===void 0?on(o,a,d=this.#w({},s?"header":"implicit")\
 ):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Cn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'$\
 {r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table\
 `):this.#i(`\'${a}\' is not a table`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#m("="),this.#g();let r=this.#r(),\
-o=n;for(let a of t.slice(0,-1)){let s=Dn(o,a);s===void 0?on(o,a,s=this.#S({},"dotted")):(!Cn(s)||!["dotted","implicit"].\
+o=n;for(let a of t.slice(0,-1)){let s=Dn(o,a);s===void 0?on(o,a,s=this.#w({},"dotted")):(!Cn(s)||!["dotted","implicit"].\
 includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted")\
 ,o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),on(o,i,r)}#h(){let n=[];for(;;){this.#g(\
 );let t=this.#a();if(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#c());else{let r=this.#n;for(;this.#n<this.#e\
@@ -1417,7 +1417,7 @@ x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#_();if(n===\'"\')return
 gth]??""))return this.#n+=i.length,a;let r=us.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].le\
 ngth,r[0];let o=cs.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,ls(o[0])):this.#i("a valu\
 e is malformed")}#d(){this.#n++;let n=[];for(;this.#k(),this.#a()!=="]";)n.push(this.#r()),this.#k(),this.#a()===","?thi\
-s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if\
+s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#w({},"inline");if\
 (this.#g(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!=\
 =","&&this.#i("an inline table is malformed")}return this.#f(n),n}#f(n){this.#t.set(n,"inline");for(let t of Object.valu\
 es(n))Cn(t)&&this.#f(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("\
@@ -1439,14 +1439,14 @@ this.#a()==="	";)this.#n++}#k(){for(;;){this.#g();let n=this.#a();if(n===`\n`)th
 is.#e[this.#n++];sn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a\
 ()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.\
 #i("a line has more than one statement")}#m(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.le\
-ngth}#a(){return this.#e[this.#n]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).leng\
+ngth}#a(){return this.#e[this.#n]}#w(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).leng\
 th;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Dn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}fun\
 ction on(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Cn(e){return typ\
 eof e=="object"&&e!==null&&!Array.isArray(e)}function sn(e){let n=e.charCodeAt(0);return n<32||n===127}function ls(e){le\
 t n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var fs\
 ="1.0";function an(){if(Ir())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE\
 ")||(t?M(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Bn?.given!==r\
-){let o=n?.realPath(".");Bn={given:r,path:o===void 0?r:M(o,r)}}return Bn.path}function Ar(){return(Z?Se?.path:void 0)??a\
+){let o=n?.realPath(".");Bn={given:r,path:o===void 0?r:M(o,r)}}return Bn.path}function Ar(){return(Z?we?.path:void 0)??a\
 n()}var Bn;function Ir(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_F\
 ILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var ms=65536;function Le(e,n=!1){let t=y().files;if(!t)re\
 turn{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permis\
@@ -1468,7 +1468,7 @@ tate:"never_asked"}}function Gn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMET
 AT_TELEMETRY_ENABLED"};let t=be(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED\
 "};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0\
 ")return{enabled:!1,source:"DO_NOT_TRACK"}}function Wn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enable\
-d:e==="enabled",source:"file"}}var j,Z=!1,Se,Un,zn=!1,Rr,ve,kr="an opt-out set in the environment during the run",Or="th\
+d:e==="enabled",source:"file"}}var j,Z=!1,we,Un,zn=!1,Rr,ve,kr="an opt-out set in the environment during the run",Or="th\
 e consent file, written since the program turned telemetry on";function ps(e,n=Le(e,!0).text){return{path:e,text:n,modif\
 ied:y().files?.modifiedAt(e)}}function Pr(e,n=Le(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.m\
 odified}function Mr(){return Rr!==void 0&&Pr(Rr)}var jn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Vn=globalThi\
@@ -1476,10 +1476,10 @@ s;try{Vn[jn]===void 0&&Object.defineProperty(Vn,jn,{value:{serial:0}})}catch{}va
 (e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return Na\
 N}}function Dr(){let e=gs();e===void 0||e===Nr||(Nr=e,[j,Z,zn]=[!1,!1,!0])}function Cr(e){Un=e}function Q(){if(Un)return\
  j=Un();Dr();let e=zn&&!Z;if(!e&&(ve===kr||Gn()?.enabled===!1))return ve=kr,j=!1;if(e&&(ve===Or||Mr()))return ve=Or,j=!1\
-;if(!Z||Se===void 0)return!0;let n=Le(Se.path,!0);return n.problem!==void 0&&(n=Le(Se.path,!0)),j=n.problem===void 0&&!P\
-r(Se,n.text)&&Wn(n.state).enabled,j||(ve??="the consent file, written again during the run"),j}function ie(){return Dr()\
-,j===void 0&&ys($r()),j===!0}function ys(e){[j,Z]=[e.enabled,e.source==="file"];let n=Z?an():void 0;Se=n===void 0?void 0\
-:ps(n,e.text)}function we(){if(!zn||Z||j!==!0||Mr())return;let e=Yn(),n=e.source==="file"&&e.fileProblem!==void 0;return\
+;if(!Z||we===void 0)return!0;let n=Le(we.path,!0);return n.problem!==void 0&&(n=Le(we.path,!0)),j=n.problem===void 0&&!P\
+r(we,n.text)&&Wn(n.state).enabled,j||(ve??="the consent file, written again during the run"),j}function ie(){return Dr()\
+,j===void 0&&ys($r()),j===!0}function ys(e){[j,Z]=[e.enabled,e.source==="file"];let n=Z?an():void 0;we=n===void 0?void 0\
+:ps(n,e.text)}function Se(){if(!zn||Z||j!==!0||Mr())return;let e=Yn(),n=e.source==="file"&&e.fileProblem!==void 0;return\
  e.enabled||e.source==="default"||n?void 0:e.source}function Fr(){return ie()&&Z}function Xn(){let e=ie(),{enabled:n,sou\
 rce:t,problem:r}=$r(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`${t}, which the program may not read (${ye(t\
 )})`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:ve??"the program (s\
@@ -1491,12 +1491,12 @@ his.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Jn)),this.sig
 catch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(e,n,t){let\
  r,o=!1,i,a=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Es)/Jn),end:s},u=(\
 c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=bs||l===0)return s(\
-);u(Math.min(Math.max(f,qn.min),qn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Br),t||(i=S(()=>y().holdOpen?.()\
+);u(Math.min(Math.max(f,qn.min),qn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Br),t||(i=w(()=>y().holdOpen?.()\
 )),a}function Hr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t\
 )-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function se(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialM\
-s*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var vs=3,Ur=!1;function jr(){Ur=!0}var Ss=new Set([407,408,42\
-9,500,502,503,504]),ws=new Set([501,505]);function Ts(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_la\
-rge"}:Ss.has(e)||e>=500&&e<600&&!ws.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`\
+s*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var vs=3,Ur=!1;function jr(){Ur=!0}var ws=new Set([407,408,42\
+9,500,502,503,504]),Ss=new Set([501,505]);function Ts(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_la\
+rge"}:ws.has(e)||e>=500&&e<600&&!Ss.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`\
 ,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}\
 `}}async function Vr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=xe(e.timeoutMs,\
 ()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((s,\
@@ -1578,11 +1578,11 @@ ytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(c,o)&&!f(l,i)&
 .includes(E.name)),g=Math.min(...h.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),N=Math.max(...h.map(E=>b(\
 E.name)??-1/0)),v=E=>{if(E.time<g)return!1;let p=b(E.name);return p===void 0||!Number.isFinite(N)?E.time-g<=zr:Math.abs(\
 p-N)<=zr},k=u.filter(E=>!t.includes(E.name)).sort((E,p)=>E.time-p.time);for(let E=0;E<Pe;){let p=k.find(s),T=p===void 0&\
-&f(c,o),w=p??(T?k.find(a):f(l,i)?k[0]:void 0);if(w===void 0)break;k.splice(k.indexOf(w),1);let _=s(w);if(!_&&v(w))contin\
-ue;E++,m(w,-w.events,-w.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.even\
-ts,bytes:i.maxBytes-l.bytes};if(!_&&x.events>0&&x.bytes>0){let $=this.#u(w,x.events,x.bytes,n);if($===void 0)continue;m(\
-w,$.kept.events,$.kept.bytes),P(r,"spool_corrupt",$.corrupt),P(r,"spool_full",$.cut);continue}let R=this.#s(`${this.dir}\
-/${w.name}`,w);this.#c(w.name)&&(P(r,"spool_corrupt",R.corrupt),P(r,_?"spool_expired":"spool_full",R.valid.length+R.expi\
+&f(c,o),S=p??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let _=s(S);if(!_&&v(S))contin\
+ue;E++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.even\
+ts,bytes:i.maxBytes-l.bytes};if(!_&&x.events>0&&x.bytes>0){let $=this.#u(S,x.events,x.bytes,n);if($===void 0)continue;m(\
+S,$.kept.events,$.kept.bytes),P(r,"spool_corrupt",$.corrupt),P(r,"spool_full",$.cut);continue}let R=this.#s(`${this.dir}\
+/${S.name}`,S);this.#c(S.name)&&(P(r,"spool_corrupt",R.corrupt),P(r,_?"spool_expired":"spool_full",R.valid.length+R.expi\
 red))}return r}#f(n,t,r,o){let i=0;for(let a of n){if(i===Pe)break;let s=cn.exec(a);if(s===null||t-nt(s)<=$s)continue;le\
 t d=_e(s[3]);if(d===void 0||!r(d))continue;i++;let u=et(s[3],t+Qn);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${\
 u}`)}catch{continue}let c=this.#s(`${this.dir}/${u}`,d);this.#c(u)&&(P(o,"spool_corrupt",c.corrupt),P(o,"spool_expired",\
@@ -1629,7 +1629,7 @@ xe677d21fdbff;function eo(e,n){let{sessionId:t,sourceClientVersion:r,maxEventByt
 inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVer\
 sion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"timestamp is not a finite number"};i\
 f(a<0||a>Bs)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};l\
-et{json:s,bytes:d}=Sr(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} \
+et{json:s,bytes:d}=wr(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} \
 (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and\
  NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:a,retries:0,n\
 otBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function no(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(l\
@@ -1640,7 +1640,7 @@ i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return 
 {t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Hs(t.hostname))return;let r=[...t.username||t.password?["the URL\
 \'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void\
  0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function ro(e,n=I()){let t=({schemaVersion:r,sessionId:o\
-,clientVersion:i=e},a)=>wr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",e\
+,clientVersion:i=e},a)=>Sr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",e\
 ncode:(r,o)=>Mn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Mn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}functio\
 n oo(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o\
 =i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(cr(i))),a};return{name:"otlp",encode:i=>Nn(i.map(o),i[0]\
@@ -1651,12 +1651,12 @@ Retries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint
 ffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEven\
 ts:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clo\
 ck:!0,random:!0};function Me(e={}){if(!pe(e))throw new TypeError(`Cannot create handler: options must be an object, got \
-${A(e)}`);let n=kn(e,Ws);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(p,T,w)=>{let _=e[p]===void 0?T:e\
-[p],x=w.integer?`${w.sign} integer`:`${w.sign} number`,R=`Cannot create handler: \'${p}\' must be a ${x}`;if(typeof _!="nu\
-mber"||Number.isNaN(_))throw new TypeError(`${R}, got ${A(_)}`);if(!((w.sign==="positive"?_>0:_>=0)&&(w.integer?Number.i\
-sSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${R}, got ${_}`);if(w.timer&&_*1e3>Kn)throw new RangeError(`C\
+${A(e)}`);let n=kn(e,Ws);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(p,T,S)=>{let _=e[p]===void 0?T:e\
+[p],x=S.integer?`${S.sign} integer`:`${S.sign} number`,R=`Cannot create handler: \'${p}\' must be a ${x}`;if(typeof _!="nu\
+mber"||Number.isNaN(_))throw new TypeError(`${R}, got ${A(_)}`);if(!((S.sign==="positive"?_>0:_>=0)&&(S.integer?Number.i\
+sSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${R}, got ${_}`);if(S.timer&&_*1e3>Kn)throw new RangeError(`C\
 annot create handler: \'${p}\' must be at most ${Kn/1e3} seconds (the longest a timer can wait), got ${_}`);return _},r=(p\
-,T,w)=>{let _=e[p]===void 0?w:e[p];if(typeof _!==T)throw new TypeError(`Cannot create handler: \'${p}\' must be a ${T}, go\
+,T,S)=>{let _=e[p]===void 0?S:e[p];if(typeof _!==T)throw new TypeError(`Cannot create handler: \'${p}\' must be a ${T}, go\
 t ${A(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=t("\
 requestTimeoutSeconds",Gs,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(\
 `Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=gr(),l=r("\
@@ -1722,14 +1722,14 @@ ocks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return st(e,n,d),a;pn(e,`${n}/${a}`)
 meout(i,10+Ie()*50))}}var ea=5;function Eo(e,n,t){at(e,n,()=>[t])}function at(e,n,t){try{e.ensureDir(n,!0,!1),st(e,n,t()\
 )}catch{}}function st(e,n,t){for(let r of t)pn(e,`${n}/${r}`)}function pn(e,n){try{e.remove(n)}catch{}}var ra=6e4,oa=1e3\
 ,ia=[De,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function sa(e,n,t){\
-let r=aa(e,n,t);return r.handOff?r:{...r,outcome:vo(e,n)}}function vo(e,n){return e.sink.kind==="none"?"dropped":So(e)&&\
-n?.health.isOpen()!==!0?"delivered":n&&we()===void 0?"spooled":"dropped"}function So(e){return e.sink.kind!=="http"||y()\
+let r=aa(e,n,t);return r.handOff?r:{...r,outcome:vo(e,n)}}function vo(e,n){return e.sink.kind==="none"?"dropped":wo(e)&&\
+n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}function wo(e){return e.sink.kind!=="http"||y()\
 .canConnect(e.sink.url)}function aa(e,n,t){try{let r=Ro(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1\
 ,reason:r??"no spool"};let{spool:o,health:i}=n,a=_o(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(a);return m\
 ===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("re\
 fused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ua(e,o.dir),successor:u,onByConsentFile:Fr()};ret\
 urn{handOff:!0,command:{...s,env:mn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}\
-}}function wo(e,n,t){let r=sa(e,n,t);return r.handOff&&r.command&&!la(r.backlog)?{handOff:!1,reason:"the sender\'s script\
+}}function So(e,n,t){let r=sa(e,n,t);return r.handOff&&r.command&&!la(r.backlog)?{handOff:!1,reason:"the sender\'s script\
  is not in the spool directory and cannot be written",outcome:vo(e,r.backlog)}:r}function To(e){try{let{spool:n,health:t\
 ,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=po(r,n.dir,n.key);if(o==="at work")ret\
 urn"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():go(r,n.dir,o),i}catch{return"failed\
@@ -1742,11 +1742,11 @@ t:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function da(e){let n=G(e),t=n===
 hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)retu\
 rn"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-oa)return`a requ\
 est may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off duri\
-ng the run";let i=we();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no\
+ng the run";let i=Se();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no\
 , which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!\
 n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-rea\
 d, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s \
-script there";if(!So(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen(\
+script there";if(!wo(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen(\
 ))return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?v\
 oid 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ra&&!hn(s,a.dir,a.key,u))return"spooled events have waited a minute w\
 ith no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t\
@@ -1767,15 +1767,15 @@ Integer(f)&&f>0);if(s.length===0||!dt(i))return;let u={...{since:i,last:i,droppe
 pointHash:ae(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Co(n,t);try{let m=ya(e,n,t,i).filter(h=>h.quiet).map(h=>Lo(e,h,n,t)),f\
 =Mo([...m.flatMap(h=>h.lines),c],a,i)??c;Po(e,n,t,m,()=>{let h=Ea(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeo\
 f h!="object"||h.bytes+g.length<=No?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Ao):ga(e,n,t,f,a,i)});for(let{path\
-:h}of m)h!==void 0&&S(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let a=Co(n,t),s={path:lt(n,t),quiet:!1},d=ft(e,a\
+:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let a=Co(n,t),s={path:lt(n,t),quiet:!1},d=ft(e,a\
 ,s.path)?Lo(e,s,n,t):{lines:[]};Po(e,n,t,[d],()=>{e.append(a,`${F(Mo([...d.lines,r],o,i)??r)}\n`,Ao)})}function Lo(e,n,t,\
-r){if(e.sizeOf(n.path)===void 0)return S(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ba(e,n),a=\
+r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ba(e,n),a=\
 lt(t,r,i);return ft(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function Po(e,n,t,r,o){try{o\
 ()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&ft(e,a,lt(n,t,s));throw i}}function lt(e,n,t){let r=t===void 0?"":`\
 -${t}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function ya(e,n,t,r){return Zn(e,n,Oo,(o,i)=>{let[,,a,\
 s]=Oo.exec(i)??[],d=Math.abs(r-Number(a))>=pa;return o===t?{path:M(n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void\
  0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,ut)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;re\
-turn{lines:Do(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function ft(e,n,t){return S(()=>(e.rename\
+turn{lines:Do(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function ft(e,n,t){return w(()=>(e.rename\
 (n,t),!0))??!1}function Mo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s\
 .last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.keys(o\
 ).length<ct)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHa\
@@ -1787,125 +1787,125 @@ SON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r)
 &a.length<=ct&&a.every(([u,c])=>Io.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.f\
 romEntries(a),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:\
 o}:d}catch{return}}function dt(e){return Number.isSafeInteger(e)&&e>=0&&e<=rn}function Co(e,n){return M(e,`drops-${n}.js\
-on`)}var ke={start:1,periodic:2,asked:1/0},Sa=.9,wa=1e3,Ta=3e5,xa=36e5,_a=4,yn=class{#e;#n=[];#o=[];#t=new gn;#l=0;#s=0;\
-#h=0;#r=0;#d={};#p={};#f=!1;#u;#c=Promise.resolve();#x;#_=ke.start;#R;#g=new Set;#k;#O=!1;#E;#m=In();#a=!1;#S=!1;#i=!1;#\
-C=0;#F;#$;#v;#V;#B=!1;#L;constructor(n={}){this.#e=Me(n)}enqueue(n){try{if(!ie())return this.#ge();let t=y().exiting();t\
-?this.#Q():this.#Y(),this.#l++;let r=eo(n,this.#e);if("reason"in r)return this.#y(1,r.reason,r.detail);if(this.#w()>=thi\
-s.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#U());this.#f&&t\
-his.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke.periodic)}catch{}}start(\
-){this.#f||this.#F||(this.#f=!0,this.#Y(),this.#w()>0?this.#H():ie()&&!this.#N()&&xo(this.#e,this.#T())&&this.#P(ke.star\
-t))}flush(){return this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#x)return this.#x;let t=this.#c.then(()=>\
-{let r=this.#_;return[this.#x,this.#_]=[void 0,ke.start],this.#ce(r)});return this.#x=t,this.#c=t,t}stop(){return this.#\
-F??=this.#ie()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#h,\
-dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n\
-.length+this.#o.length+this.#t.size}#Y(){if(this.#$)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an ex\
-it hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=thi\
-s.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n\
-.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#$=()=>{r?.(),i?.()}}#H(){this.#f&&this.#u===void 0&\
-&this.#G()}#G(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then(()=>{this.#f&&this.#G()})},this.#e.flushIntervalMs),y(\
-).unrefTimer(this.#u)}async#ie(){this.#f=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Ra(this.#e.exitTimeout\
-Ms),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#c.then(()=>!0),n.over()])&&this.#W(),this.#w()>0&&this.#D())r\
-eturn;this.#te(),this.#w()>0&&this.#N()&&this.#M(!0),this.#w()>0&&!this.#N()&&await this.#se(n),this.#M()}catch(r){this.\
-#b(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#$?.(),this.#$=void 0)}}as\
-ync#se(n){let t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=\
->!0),n.over()])||this.#W()}#W(){let n=y().monotonicMs(),t=this.#e.requestTimeoutMs*Sa,r=[...this.#g].some(({started:o,ac\
-cepted:i})=>!i&&n-o>=t);this.#z(),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),r\
-&&this.#v?.health.recordFailure()}#z(){for(let{events:n,accepted:t}of this.#g)if(this.#t.settle(n)){if(t){this.#K(n);con\
-tinue}for(let r of n)r.cuts=(r.cuts??0)+1;this.#o.unshift(...n)}}#ae(){return this.#R??=new AbortController}#X(n){if(n.a\
-borted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a\
-=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#q(n){this.#t.settle(n\
-)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#T()?.health.isOpen()===!0;return n.kind==="http"&&(t||!\
-y().canConnect(n.url))}#de(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return this.#E===void 0&&r!==\
-void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y()\
-.canConnect(n.url)}#ue(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}i\
-f(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.re\
-tryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+se(o,i,a,n.retryAfterMs);this.#L=r\
-||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ce(n){try{this.#ne();let t=this.#e.sink.kind==="http"?this\
-.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#te();let r=this.#N();if(r&&!this.#de())return;let o\
-=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=t\
-his.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:\
-r};await this.#le(d,u),this.#ue(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterMs\
-))}catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#le(n,t){let{signal:r}=this.#ae(),o=0,i=async()=>{for(;o<n.\
-length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(_a,n.length)},i)\
-);for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#ne();let o=this.#re(n);if(o!==n){if(this.#t.settle(n),o.length\
-===0)return;this.#t.add(o),n=o}let i=await this.#me(n,t);if(this.#pe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_l\
-arge"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s\
-)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#K(n,i.reje\
-cted);case"too_large":return this.#y(1,"http_413"),this.#I(n);case"rejected":return this.#y(n.length,i.reason),this.#I(n\
-);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r\
-.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#fe(n,i.retryAfterMs):this.#ye(n,i.reason,i.retryAfterMs)}}}#fe(n,t=0\
-){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#K(n,t=0){let r=Math.\
-min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#I(n)}async#me(n,t){let r={started:y().monotoni\
-cMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#he(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);le\
-t o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.#e;return no(n,r,t.em\
-ptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#he(n,t,r){let{sink:o}=this.#e;if(o.kind==="none"\
-)return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sen\
-ding ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Fo(s),{kind:"delivered\
-"};let d=i.classify;return await Vr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.re\
-adsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().\
-unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#pe(n,t){if(!this.#m)return;let r\
-=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void\
- 0&&this.#e.customFetch?`: its fetch failed: ${ir(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.\
-kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): \
-${n.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:n,decidedBy:t}=Xn(),{sink:r,format:o,spoolDir:i,\
-handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stder\
-r"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may no\
-t read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.nam\
-e}; spool: ${i??"none"}`);let d=to(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand of\
-f where a sender can be started":"in process"} (${a.source})`)}#ge(){!this.#m||this.#a||(this.#a=!0,this.#m(`telemetry o\
-ff (decided by ${Xn().decidedBy}): events are not recorded`))}#ye(n,t,r){let{maxRetries:o,backoff:i,clock:a,random:s}=th\
-is.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+se(c.retries,i,s,r),this.#\
-o.push(c)}u.length<n.length&&this.#b(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.length>0&\
-&this.#y(u.length,"retries_exhausted",`last failure: ${t}`),this.#I(u)}#I(n){this.#v?.settle(n)}#T(){return this.#v??=ln\
-.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this\
-.#V&&this.#b(r),this.#V=r}),this.#v}#ee(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+wa;let{flushInte\
-rvalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ta,Math.min(xa,2*t),2*r)}#ne(){let n=this.#ee();this.#v?.renewClaim\
-s(n,this.#E?n:n*.75)}#te(){if(this.#B||!ie()||this.#N()||!Q())return;let n=this.#T();if(n&&we()!==void 0)return;this.#B=\
-!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ee());o&&(t\
-his.#oe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#M(n=!1){this.#z();l\
-et t=[...this.#o,...this.#t.events(),...this.#n],r=this.#re(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length\
-===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this\
-.#A();for(let a of this.#Z(r))Fo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.ki\
-nd==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),!0;let o=this.#T();if(!o&&this.#e.spoolDir===void 0)r\
-eturn this.#b(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(we(\
-)!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s n\
-o"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.cl\
-ock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#y(d,s);this.#oe(i.o\
-lderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#y(r.length-a,"spool_unavailable")}return o?.releaseAl\
-l(),i!==void 0}#re(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.\
-add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#y(i.length,"cl\
-aim_lost"),this.#I(i),n.filter(({claim:a})=>!a||!o.has(a))}#oe(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#y(r,\
-t)}#D(){let n=this.#T(),t=wo(this.#e,n,ie());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spooled fo\
-r a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.isOpen()?Gr(n.health):void 0;return this.#w\
-()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#M(!0))return th\
-is.#b("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0;let r=To(t);if(r==="failed")\
-return this.#b("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the\
- sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left\
- to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!0}#U(){let n=this.#r,t=this.#M(),r=this.#r-n;ret\
-urn r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(let[a,s\
-]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimi\
-ts:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#T();if(!o)return;for(let a of Object.keys\
-(n))this.#p[a]=this.#d[a];let i=Date.now();$o(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#y(n,t,r){n!==0&&(\
-P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n){this.#m?.(n);try{let t=this.#e.logger(`[na\
-t-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Ra(e){let n=y().monotonicMs()+e,t,r;return{\
-end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Fo(e){y()\
-.writeStderr(`${ko(JSON.parse(e))}\n`)}var ka=250;async function Bo(e){let n=y();xe(X,()=>n.exit(0)),jr(),Cr(()=>Oa(e));t\
-ry{await Na(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Oa(e){let{enabled:n,source:t}=Yn();return n||t==="default"&\
-&e.onByConsentFile!==!0}async function Na(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile\
-:i,...a}=e,s=Me(a),d=tt(s);if(!Q())return yo(t,r,d);for(let u=0;;u++){let c=await bo(t,r,d);if(!c)return;let{replayed:l,\
-spooled:m,sent:f,timeUp:h}=await Ia(a,n-ka);if(Eo(t,r,c),!$a(e,d))return;if(h&&f>0&&Q())return Aa(e);if(l>0&&m>0||u>0&&l\
-===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.sp\
-oolDir}/`,a=n.find(s=>s.startsWith(i)&&fn.test(s.slice(i.length)));o&&a!==void 0&&S(()=>o.touch(a,Date.now())),y().spawn\
-Detached({argv:n,env:mn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ia(e,n){let t={replayed:0,spooled:0,sent:0,\
-dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=Me(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.\
-timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new yn({...e,handOff:!1,exitTimeoutSeco\
-nds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed\
-+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r\
-){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function $a(e,n){l\
-et t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||hn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMa\
-xEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.open(e.spoolDir,t,r,n)?.waitingSince(Date.n\
-ow())!==void 0}var Ho=ho(y().env(De));Ho&&await Bo(Ho);\n',$e="sender-5e581000.mjs",qa=117208,Ja=6e4,Za=1e3,Ka=[yi,"NAT_\
-TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Qa=3,ed=class{#e=new Set;#t=0;get size(){
+on`)}var ke={working:1,periodic:2,asked:1/0},wa=.9,Sa=1e3,Ta=3e5,xa=36e5,_a=4,yn=class{#e;#n=[];#o=[];#t=new gn;#l=0;#s=\
+0;#h=0;#r=0;#d={};#p={};#f=!1;#u;#c=Promise.resolve();#x;#_=ke.working;#R;#g=new Set;#k;#O=!1;#E;#m=In();#a=!1;#w=!1;#i=\
+!1;#C=0;#F;#$;#v;#V;#B=!1;#L;constructor(n={}){this.#e=Me(n)}enqueue(n){try{if(!ie())return this.#ge();let t=y().exiting\
+();t?this.#Q():this.#Y(),this.#l++;let r=eo(n,this.#e);if("reason"in r)return this.#y(1,r.reason,r.detail);if(this.#S()>\
+=this.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#U());this.#\
+f&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke.working)}catch{}}sta\
+rt(){this.#f||this.#F||(this.#f=!0,this.#Y(),this.#S()>0?this.#H():ie()&&!this.#N()&&xo(this.#e,this.#T())&&this.#P(ke.w\
+orking))}flush(){return this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#x)return this.#x;let t=this.#c.then\
+(()=>{let r=this.#_;return[this.#x,this.#_]=[void 0,ke.working],this.#ce(r)});return this.#x=t,this.#c=t,t}stop(){return\
+ this.#F??=this.#ie()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:t\
+his.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return \
+this.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#$)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b\
+("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{le\
+t a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?\
+t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#$=()=>{r?.(),i?.()}}#H(){this.#f&&this.#u===\
+void 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then(()=>{this.#f&&this.#G()})},this.#e.flushInterva\
+lMs),y().unrefTimer(this.#u)}async#ie(){this.#f=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Ra(this.#e.exit\
+TimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#c.then(()=>!0),n.over()])&&this.#W(),this.#S()>0&&this\
+.#D())return;this.#te(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!this.#N()&&await this.#se(n),this.#M()}catch(r\
+){this.#b(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#$?.(),this.#$=void\
+ 0)}}async#se(n){let t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().t\
+hen(()=>!0),n.over()])||this.#W()}#W(){let n=y().monotonicMs(),t=this.#e.requestTimeoutMs*wa,r=[...this.#g].some(({start\
+ed:o,accepted:i})=>!i&&n-o>=t);this.#z(),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.cl\
+ear(),r&&this.#v?.health.recordFailure()}#z(){for(let{events:n,accepted:t}of this.#g)if(this.#t.settle(n)){if(t){this.#K\
+(n);continue}for(let r of n)r.cuts=(r.cuts??0)+1;this.#o.unshift(...n)}}#ae(){return this.#R??=new AbortController}#X(n)\
+{if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotoni\
+cMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#q(n){this.#t.s\
+ettle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#T()?.health.isOpen()===!0;return n.kind==="http"\
+&&(t||!y().canConnect(n.url))}#de(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return this.#E===void \
+0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="htt\
+p"&&y().canConnect(n.url)}#ue(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);r\
+eturn}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWa\
+it(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+se(o,i,a,n.retryAfterMs);th\
+is.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ce(n){try{this.#ne();let t=this.#e.sink.kind==="htt\
+p"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#te();let r=this.#N();if(r&&!this.#de())retur\
+n;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;th\
+is.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,p\
+robing:r};await this.#le(d,u),this.#ue(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retry\
+AfterMs))}catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#le(n,t){let{signal:r}=this.#ae(),o=0,i=async()=>{fo\
+r(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(_a,n.leng\
+th)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#ne();let o=this.#re(n);if(o!==n){if(this.#t.settle(n),o\
+.length===0)return;this.#t.add(o),n=o}let i=await this.#me(n,t);if(this.#pe(i,n.length),!!this.#t.settle(n)){if(i.kind==\
+="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let\
+ d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#K(n\
+,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#I(n);case"rejected":return this.#y(n.length,i.reason),th\
+is.#I(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Mat\
+h.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#fe(n,i.retryAfterMs):this.#ye(n,i.reason,i.retryAfterMs)}}}#f\
+e(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#K(n,t=0){let \
+r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#I(n)}async#me(n,t){let r={started:y().m\
+onotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#he(n,t,()=>r.accepted=!0)}finally{this.#g.delet\
+e(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.#e;return no(n\
+,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#he(n,t,r){let{sink:o}=this.#e;if(o.kind==\
+="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m\
+?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Fo(s),{kind:"de\
+livered"};let d=i.classify;return await Vr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnsw\
+er:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTim\
+er:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#pe(n,t){if(!this.#m)retur\
+n;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown\
+!==void 0&&this.#e.customFetch?`: its fetch failed: ${ir(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:\
+"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} eve\
+nt(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#w)return;this.#w=!0;let{enabled:n,decidedBy:t}=Xn(),{sink:r,format:o,spoo\
+lDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==\
+="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program\
+ may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: \
+${o.name}; spool: ${i??"none"}`);let d=to(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"\
+hand off where a sender can be started":"in process"} (${a.source})`)}#ge(){!this.#m||this.#a||(this.#a=!0,this.#m(`tele\
+metry off (decided by ${Xn().decidedBy}): events are not recorded`))}#ye(n,t,r){let{maxRetries:o,backoff:i,clock:a,rando\
+m:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+se(c.retries,i,s,r)\
+,this.#o.push(c)}u.length<n.length&&this.#b(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.le\
+ngth>0&&this.#y(u.length,"retries_exhausted",`last failure: ${t}`),this.#I(u)}#I(n){this.#v?.settle(n)}#T(){return this.\
+#v??=ln.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r\
+!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ee(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Sa;let{fl\
+ushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ta,Math.min(xa,2*t),2*r)}#ne(){let n=this.#ee();this.#v?.ren\
+ewClaims(n,this.#E?n:n*.75)}#te(){if(this.#B||!ie()||this.#N()||!Q())return;let n=this.#T();if(n&&Se()!==void 0)return;t\
+his.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ee()\
+);o&&(this.#oe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#M(n=!1){this\
+.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#re(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r\
+.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr\
+"){this.#A();for(let a of this.#Z(r))Fo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.\
+sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),!0;let o=this.#T();if(!o&&this.#e.spoolDir===v\
+oid 0)return this.#b(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1\
+;if(Se()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spooled: the program turned telemetry on over the u\
+ser\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-thi\
+s.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#y(d,s);this.\
+#oe(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#y(r.length-a,"spool_unavailable")}return o?.re\
+leaseAll(),i!==void 0}#re(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(\
+a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#y(i.len\
+gth,"claim_lost"),this.#I(i),n.filter(({claim:a})=>!a||!o.has(a))}#oe(n){for(let[t,r]of Object.entries(n))this.#s+=r,thi\
+s.#y(r,t)}#D(){let n=this.#T(),t=So(this.#e,n,ie());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spo\
+oled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.isOpen()?Gr(n.health):void 0;return \
+this.#S()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#M(!0))re\
+turn this.#b("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0;let r=To(t);if(r==="f\
+ailed")return this.#b("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at wor\
+k":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no process\
+es left to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!0}#U(){let n=this.#r,t=this.#M(),r=this.#\
+r-n;return r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(\
+let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,sp\
+oolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#T();if(!o)return;for(let a of Obje\
+ct.keys(n))this.#p[a]=this.#d[a];let i=Date.now();$o(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#y(n,t,r){n\
+!==0&&(P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n){this.#m?.(n);try{let t=this.#e.logg\
+er(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Ra(e){let n=y().monotonicMs()+e,t,r;\
+return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Fo\
+(e){y().writeStderr(`${ko(JSON.parse(e))}\n`)}var ka=250;async function Bo(e){let n=y();xe(X,()=>n.exit(0)),jr(),Cr(()=>O\
+a(e));try{await Na(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Oa(e){let{enabled:n,source:t}=Yn();return n||t==="de\
+fault"&&e.onByConsentFile!==!0}async function Na(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByCons\
+entFile:i,...a}=e,s=Me(a),d=tt(s);if(!Q())return yo(t,r,d);for(let u=0;;u++){let c=await bo(t,r,d);if(!c)return;let{repl\
+ayed:l,spooled:m,sent:f,timeUp:h}=await Ia(a,n-ka);if(Eo(t,r,c),!$a(e,d))return;if(h&&f>0&&Q())return Aa(e);if(l>0&&m>0|\
+|u>0&&l===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=\
+`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&fn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y(\
+).spawnDetached({argv:n,env:mn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ia(e,n){let t={replayed:0,spooled:0,\
+sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=Me(e),s=0;for(;;){if(n-y().monotonicMs()\
+<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new yn({...e,handOff:!1,exitTime\
+outSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.r\
+eplayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotoni\
+cMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function $a\
+(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||hn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.\
+spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.open(e.spoolDir,t,r,n)?.waitingSince\
+(Date.now())!==void 0}var Ho=ho(y().env(De));Ho&&await Bo(Ho);\n',$e="sender-f75ee4d0.mjs",qa=117215,Ja=6e4,Za=1e3,Ka=[yi,
+"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Qa=3,ed=class{#e=new Set;#t=0;get size(){
 return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
 return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Vt(e){return e===null?"null":typeof e=="string"?gi(
 e):typeof e=="number"?td(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Vt).join(", ")}]`:typeof e=="object"?
@@ -1915,15 +1915,15 @@ if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-In
 e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
 isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Ei=16384,zt=2*Ei,wi=zt-4096,
 Xt=32,bi=/^[a-z0-9_]{1,40}$/,nd=/^[0-9a-f]{8}$/,rd=/^drops-([0-9a-f]{8})\.json$/,Wt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-id=6e4,fe={start:1,periodic:2,asked:1/0},od=.9,sd=1e3,ad=3e5,dd=36e5,cd=4,Ti=class{#e;#t=[];#i=[];#n=new ed;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#h=!1;#c;#l=Promise.
-resolve();#$;#S=fe.start;#O;#v=new Set;#x;#k=!1;#E;#f=oe();#a=!1;#b=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){
+id=6e4,fe={working:1,periodic:2,asked:1/0},od=.9,sd=1e3,ad=3e5,dd=36e5,cd=4,Ti=class{#e;#t=[];#i=[];#n=new ed;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#h=!1;#c;#l=Promise.
+resolve();#$;#S=fe.working;#O;#v=new Set;#x;#k=!1;#E;#f=oe();#a=!1;#b=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){
 this.#e=Kn(e)}enqueue(e){try{if(!X())return this.#ve();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=Go(
 e,this.#e);if("reason"in n)return this.#y(1,n.reason,n.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#y(1,
 "buffer_full");if(this.#t.push(n),t)return void(this.#D()||this.#U());this.#h&&this.#c===void 0&&queueMicrotask(()=>this.#F()),
-this.#t.length>=this.#e.maxQueueSize&&this.#I(fe.periodic)}catch{}}start(){this.#h||this.#B||(this.#h=!0,this.#V(),this.#T()>
-0?this.#F():X()&&!this.#N()&&os(this.#e,this.#_())&&this.#I(fe.start))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=
+this.#t.length>=this.#e.maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#h||this.#B||(this.#h=!0,this.#V(),this.#T()>
+0?this.#F():X()&&!this.#N()&&os(this.#e,this.#_())&&this.#I(fe.working))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=
 Math.max(this.#S,e),this.#$)return this.#$;const t=this.#l.then(()=>{const n=this.#S;return[this.#$,this.#S]=[void 0,fe.
-start],this.#le(n)});return this.#$=t,this.#l=t,t}stop(){return this.#B??=this.#oe()}[Symbol.asyncDispose](){return this.
+working],this.#le(n)});return this.#$=t,this.#l=t,t}stop(){return this.#B??=this.#oe()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
 length,inFlight:this.#n.size,spooled:this.#r}}#T(){return this.#t.length+this.#i.length+this.#n.size}#V(){if(this.#M)return;
 this.#Q();const e=b(),t=o=>{try{return o()}catch{this.#g("an exit hook could not be installed: what is recorded waits fo\
