@@ -644,12 +644,17 @@ export class Spool {
         addCount(dropped, "spool_full", cut.cut);
         continue;
       }
-      const read = this.#readFile(`${this.dir}/${entry.name}`, entry);
-      if (!this.#remove(entry.name)) continue;
-      addCount(dropped, "spool_corrupt", read.corrupt);
-      addCount(dropped, gone ? "spool_expired" : "spool_full", read.valid.length + read.expired);
+      this.#removeCounted(entry.name, entry, gone ? "spool_expired" : "spool_full", dropped);
     }
     return dropped;
+  }
+
+  /** Removes a spool file, counting what it held as dropped for `reason` (what cannot be read as `spool_corrupt`). */
+  #removeCounted(name: string, entry: Entry, reason: string, dropped: Record<string, number>): void {
+    const read = this.#readFile(`${this.dir}/${name}`, entry);
+    if (!this.#remove(name)) return;
+    addCount(dropped, "spool_corrupt", read.corrupt);
+    addCount(dropped, reason, read.valid.length + read.expired);
   }
 
   /**
@@ -679,10 +684,7 @@ export class Spool {
       } catch {
         continue;
       }
-      const read = this.#readFile(`${this.dir}/${taken}`, entry);
-      if (!this.#remove(taken)) continue;
-      addCount(dropped, "spool_corrupt", read.corrupt);
-      addCount(dropped, "spool_expired", read.valid.length + read.expired);
+      this.#removeCounted(taken, entry, "spool_expired", dropped);
     }
   }
 
