@@ -99,7 +99,7 @@ Di=(function(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t)
 r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,a=""]=Rs.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(n)||o===void 0||
 i!==void 0&&!i.includes(":"))return;const s=/^\+?\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Bi(o)}:${s??{http:80,
 https:443}[n]??1080}`;return{url:`${n}://${d}`,credentials:i!==void 0}}),Bi=(function(e){try{return new URL(`http://${e}`).
-hostname}catch{return e.toLowerCase()}}),L=(function(){return Ls??=ji()}),ji=(function(){if(typeof ee.Deno?.version?.deno==
+hostname}catch{return e.toLowerCase()}}),M=(function(){return Ls??=ji()}),ji=(function(){if(typeof ee.Deno?.version?.deno==
 "string"){const t=ee.Deno.build.os==="windows"?"win32":ee.Deno.build.os;return{name:"deno",version:ee.Deno.version.deno,
 machine:hn(t,ee.Deno.build.arch),os:t}}const e=ee.process?.versions;if(typeof e?.node=="string"){const t=typeof e.bun=="\
 string"?"bun":"node",{platform:n,arch:r}=ee.process;return{name:t,version:e[t],machine:hn(n,r),os:n}}return{name:"unknow\
@@ -125,50 +125,50 @@ try{return e.permissions.querySync?.(m).state}catch{return}},r=m=>n(m)==="grante
 void 0:void 0,s=an(Ii(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let w=new TextEncoder().encode($);for(;w.length>0;)
 w=w.subarray(m.writeSync(w))}catch{}},c=e===Fe&&Ir?Ir:wn(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
 e.pid,m),!0))===!0,l=m=>{u(m)||e.exit(de[m]),setTimeout(()=>e.exit(de[m]),100)},f=()=>globalThis.process?.stdin,h=()=>_(
-()=>e.stdin.readable.locked||mn(f()))!==!1,p=new je(m=>{const $=x=>{J(m,R=>R.beforeExit())&&x.preventDefault()},w=()=>{J(
-m,x=>x.exit(e.exitCode))},O=x=>{x.defaultPrevented||J(m,R=>R.exit(1))},S=[["beforeunload",$],["error",O],["unhandledreje\
-ction",O]];for(const[x,R]of S)globalThis.addEventListener(x,R);return Rt.add(w),()=>{for(const[x,R]of S)globalThis.removeEventListener(
-x,R);Rt.delete(w)}}),v=new je(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const $=e.build.os==="linux"&&
-r({name:"read",path:Nt})?_(()=>s.read(Nt,65536)):void 0,w=sn($),O=Be.filter(S=>!w.includes(S)).map(S=>{const x=vn(()=>{c.
-programListens(S)||(J(m,R=>R(S)),v.clear(),l(S))});return _(()=>c.add(S,x)),[S,x]});return()=>{for(const[S,x]of O)_(()=>c.
-remove(S,x))}}),y=m=>{try{return e.env.get(m),!1}catch{return!0}},N=m=>r({name:"env",variable:m})&&y(m),E=m=>!r({name:"e\
+()=>e.stdin.readable.locked||mn(f()))!==!1,p=new je(m=>{const $=O=>{J(m,L=>L.beforeExit())&&O.preventDefault()},w=()=>{J(
+m,O=>O.exit(e.exitCode))},x=O=>{O.defaultPrevented||J(m,L=>L.exit(1))},S=[["beforeunload",$],["error",x],["unhandledreje\
+ction",x]];for(const[O,L]of S)globalThis.addEventListener(O,L);return Rt.add(w),()=>{for(const[O,L]of S)globalThis.removeEventListener(
+O,L);Rt.delete(w)}}),v=new je(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const $=e.build.os==="linux"&&
+r({name:"read",path:Nt})?_(()=>s.read(Nt,65536)):void 0,w=sn($),x=Be.filter(S=>!w.includes(S)).map(S=>{const O=vn(()=>{c.
+programListens(S)||(J(m,L=>L(S)),v.clear(),l(S))});return _(()=>c.add(S,O)),[S,O]});return()=>{for(const[S,O]of x)_(()=>c.
+remove(S,O))}}),y=m=>{try{return e.env.get(m),!1}catch{return!0}},N=m=>r({name:"env",variable:m})&&y(m),E=m=>!r({name:"e\
 nv",variable:m})||y(m),k=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},g=m=>{const $=Vi(e,
-r,s,k);if($)return{refused:$};const w=Hs.find(E);if(w!==void 0){const M=Ze(N(w),"--allow-env");return{refused:`the progr\
-am may not read ${w} (${M}), which its requests honour: a sender would not`}}const O=_(()=>e.execPath());if(!O||!r({name:"\
-run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?_(
-()=>e.cwd()):void 0,x=[m.dir,...m.reads].map(M=>ln(M,S)),R=[...x,O].find(M=>M.includes(","));if(R!==void 0)return{refused:`\
-Deno's permission flags cannot name a path with a comma: ${R}`};if(e.build.os==="windows")return{executable:O,paths:x,cwd:S};
-const P=Us.find(([M,re])=>r({name:"run",command:M})&&(!re||s.sizeOf(M)!==void 0));return P?{executable:O,closer:P,paths:x,
+r,s,k);if($)return{refused:$};const w=Hs.find(E);if(w!==void 0){const R=Ze(N(w),"--allow-env");return{refused:`the progr\
+am may not read ${w} (${R}), which its requests honour: a sender would not`}}const x=_(()=>e.execPath());if(!x||!r({name:"\
+run",command:x}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?_(
+()=>e.cwd()):void 0,O=[m.dir,...m.reads].map(R=>ln(R,S)),L=[...O,x].find(R=>R.includes(","));if(L!==void 0)return{refused:`\
+Deno's permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")return{executable:x,paths:O,cwd:S};
+const P=Us.find(([R,re])=>r({name:"run",command:R})&&(!re||s.sizeOf(R)!==void 0));return P?{executable:x,closer:P,paths:O,
 cwd:S}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Mr}`}};return{env:k,envHidden:E,
 envNotUnicode:N,writeStderr:m=>d(e.stderr,m),writeStdout:m=>d(e.stdout,m),stdoutIsTerminal:()=>_(()=>e.stdout.isTerminal())??
-!1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,$,w,O){const S=new Set;let x=0;
-const R=async M=>{if(Number(M.headers.get("content-length")??0)>O.maxBodyBytes)return En(M);const re=await zi(M,O.maxBodyBytes);
-if(re===void 0)return En(M);const G=new URL(M.url),ie=await w({method:M.method,path:G.pathname+G.search,body:re});return ie?
+!1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,$,w,x){const S=new Set;let O=0;
+const L=async R=>{if(Number(R.headers.get("content-length")??0)>x.maxBodyBytes)return En(R);const re=await zi(R,x.maxBodyBytes);
+if(re===void 0)return En(R);const G=new URL(R.url),ie=await w({method:R.method,path:G.pathname+G.search,body:re});return ie?
 new Response(ie.body??null,{status:ie.status,headers:ie.headers}):(await new Promise(me=>S.add(me)),new Response(null,{status:503}))},
-P=e.serve({hostname:m,port:$,onListen(){}},async M=>{if(x>=O.maxConnections)return new Response(null,{status:503,headers:{
-connection:"close"}});x++;try{return await R(M)}finally{x--}});return Promise.resolve({port:P.addr.port,async close(){for(const M of S)
-M();await P.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
+P=e.serve({hostname:m,port:$,onListen(){}},async R=>{if(O>=x.maxConnections)return new Response(null,{status:503,headers:{
+connection:"close"}});O++;try{return await L(R)}finally{O--}});return Promise.resolve({port:P.addr.port,async close(){for(const R of S)
+R();await P.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(m){try{return r({name:"net",host:gn(m)})}catch{return!1}},sendsProxyCredentials(m){try{return Ee.some(E)||
 Ci(new URL(m),k)}catch{return!0}},async fetch(m,$){const w=un(new URL(m),k,N);if(w!==void 0)throw new ce(w);return await(t??
 globalThis.fetch)(m,$)},senderRefusal(m){const $=g(m);return"refused"in $?$.refused:void 0},senderCommand(m,$){const w=g(
-$);if("refused"in w)return w;const{executable:O,closer:S,paths:x,cwd:R}=w,P=S&&Yi(e,n),M=S?[...P?[P]:[],S[0],O]:[O],re=i()?
-"--allow-net":`--allow-net=${gn($.endpoint)}`,G=[O,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
--no-remote"];G.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,re,`--allow-run=${M.join(",")}`),G.push(
-`--allow-read=${x.join(",")}`,`--allow-write=${$.dir}`,m);const ie={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},me=cn(
-k,{...$.set,...ie},R);if(!S)return{argv:G,env:me,cwd:$.dir};const Zt=[S[0],"-c",S[2],"nat-telemetry-sender",...G];return P?
+$);if("refused"in w)return w;const{executable:x,closer:S,paths:O,cwd:L}=w,P=S&&Yi(e,n),R=S?[...P?[P]:[],S[0],x]:[x],re=i()?
+"--allow-net":`--allow-net=${gn($.endpoint)}`,G=[x,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+-no-remote"];G.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,re,`--allow-run=${R.join(",")}`),G.push(
+`--allow-read=${O.join(",")}`,`--allow-write=${$.dir}`,m);const ie={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},me=cn(
+k,{...$.set,...ie},L);if(!S)return{argv:G,env:me,cwd:$.dir};const Zt=[S[0],"-c",S[2],"nat-telemetry-sender",...G];return P?
 {argv:[P,...Zt],env:me,cwd:$.dir,leavesSession:!0}:{argv:Zt,env:me,cwd:$.dir}},spawnDetached(m){try{const[$,...w]=m.argv,
 S={stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.Command($,{args:w,env:m.
 env,cwd:m.cwd,...S}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:u,terminal(){try{if(!e.
-stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&fn(s,L().os))return{async readRaw(m){
-const $=_(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const w=()=>{for(const[S,x]of O)_(()=>c.remove(S,x))},O=Be.map(S=>{const x=()=>{
-_(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(w(),l(S))};return _(()=>c.add(S,x)),[S,x]});try{const S=new Uint8Array(
-64);for(;;){const x=await e.stdin.read(S);if(m(x===null?Uint8Array.of(4):S.slice(0,x))!==void 0||x===null)return}}finally{
+stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&fn(s,M().os))return{async readRaw(m){
+const $=_(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const w=()=>{for(const[S,O]of x)_(()=>c.remove(S,O))},x=Be.map(S=>{const O=()=>{
+_(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(w(),l(S))};return _(()=>c.add(S,O)),[S,O]});try{const S=new Uint8Array(
+64);for(;;){const O=await e.stdin.read(S);if(m(O===null?Uint8Array.of(4):S.slice(0,O))!==void 0||O===null)return}}finally{
 e.stdin.setRaw($),w()}}}},files:s,exiting:()=>Lr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),gn=(function(e){const{hostname:t,
 port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Yi=(function(e,t){const n=Rr.map(r=>[t({name:"r\
 ead",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Rr.find((r,i)=>{if(n[i].some(a=>a!=="gr\
 anted"))return!1;const o=_(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&18)===
 0})}),Vi=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":pn({pid:e.pid,
-ppid:_(()=>e.ppid),os:L().os,env:r,read:i=>t({name:"read",path:i})?_(()=>n.read(i,65536)):void 0,pidNamespace:L().os==="\
+ppid:_(()=>e.ppid),os:M().os,env:r,read:i=>t({name:"read",path:i})?_(()=>n.read(i,65536)):void 0,pidNamespace:M().os==="\
 linux"&&t({name:"read",path:Ar})?_(()=>e.readLinkSync(Ar)):void 0})}),En=(function(e){return e.body?.cancel().catch(()=>{}),
 new Response('{"error":"the body is too large"}',{status:413,headers:{"content-type":"application/json",connection:"clos\
 e"}})}),zi=(async function(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.body){if(i+=
@@ -197,7 +197,7 @@ Gi=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().por
 e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener(
 "beforeExit",r)}catch{}}}}}),qi=(function(e,t){if(Br)return!1;try{return Pr??=new Int32Array(new SharedArrayBuffer(4)),Promise.
 resolve(Atomics.waitAsync(Pr,0,0,e).value).then(()=>t(),()=>{Br=!0,t()}),!0}catch{return!1}}),Ji=(function(e,t){let n;const r=()=>n??=
-Zi(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${L().
+Zi(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
 name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return ro(e,l,f)};let o=!1;const a=new je(
 c=>_n(e,[["beforeExit",()=>{J(c,f=>f.beforeExit())}],["exit",f=>{o=!0,J(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
 _(()=>(e.kill(e.pid,c),!0))===!0,d=new je(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
@@ -215,7 +215,7 @@ u,c,y)});const v=p.address();return{port:typeof v=="object"&&v?v.port:u,close:()
 unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:Gi(e),watchTick:e.versions.bun?void 0:qi,monotonicMs(){const[
 c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>_(()=>c?.
 fstatSync(f).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u))return;const{stdin:l}=e;if(!(!l.isTTY||!e.
-stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&_(()=>mn(l))===!1&&fn(r().files,L().os))return{readRaw:f=>new Promise(h=>{
+stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&_(()=>mn(l))===!1&&fn(r().files,M().os))return{readRaw:f=>new Promise(h=>{
 const p=l.isRaw===!0,v=E=>{l.removeListener("data",y),l.removeListener("end",N),_(()=>l.setRawMode?.(p)),l.pause(),E!==void 0&&
 E.length>0&&_(()=>l.unshift(E)),h()},y=E=>{const k=new Uint8Array(E??[]);let g;try{g=f(k)}catch{g=k.length}g!==void 0&&v(
 k.subarray(g))},N=()=>{_(()=>f(Uint8Array.of(4))),v()};l.on("data",y),l.on("end",N),l.setRawMode?.(!0),l.resume()})}},fetch:t.
@@ -256,14 +256,14 @@ hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===voi
 url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),bn=(function(e,t){const n=Ue.get(e)??0;n===0&&e.on("error",Tn),Ue.set(
 e,n+1);const r=()=>{const o=(Ue.get(e)??1)-1;Ue.set(e,o),o===0&&e.removeListener("error",Tn)},i=()=>{try{setTimeout(r,0)}catch{}};
 try{e.write(t,i)}catch{i()}}),Tn=(function(){}),_n=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
-i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),b=(function(){if(He)return He;const e=L().
+i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),b=(function(){if(He)return He;const e=M().
 name;return He=e==="deno"?Hi(le.Deno,Ur):e==="unknown"?aa:Ji(le.process,{lightFetch:e==="node",fetchAtLoad:Ur,bunSpawn:e===
 "bun"?le.Bun?.spawn:void 0}),He}),$n=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
 Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}),Sn=(function(e){const t=Math.floor(e);return t===0?"0":`${t}\
 000000`}),so=(function(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",
 i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}),ao=(function(e){const{name:t,parameters:n}=JSON.
 parse(e.json);return{timeUnixNano:Sn(e.timestamp),observedTimeUnixNano:Sn(e.timestamp),eventName:t,attributes:[...Hr(n),
-{key:"nat.event.schema_version",value:$n(e.schemaVersion)}]}}),On=(function(e,t,n,r=L()){const i=Hr({...n.resourceAttributes,
+{key:"nat.event.schema_version",value:$n(e.schemaVersion)}]}}),On=(function(e,t,n,r=M()){const i=Hr({...n.resourceAttributes,
 "service.name":n.serviceName,"service.version":n.serviceVersion,"session.id":t,"host.arch":so(r.machine),"process.runtim\
 e.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Lt.name,"telemetry.sdk.language":r.name==="deno"?
 "deno":"nodejs","telemetry.sdk.version":Lt.version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Lt,logRecords:[]}]});
@@ -287,9 +287,9 @@ E)===!0&&!(E==="CI"&&i)&&r.push(E);const o=n("NAT_TELEMETRY_DRY_RUN","so events 
 Y_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!Qe(a)&&t.push(`NAT_TELEMETRY_ENDPOINT=${T(B(a))} is not an http(s) UR\
 L, "" or "stdout": nothing is sent`);const s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().
 toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${T(s)} is not a format (nat, otlp): the nat envelope is sent`);const d=n("\
-NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TELEMETRY_CONSENT_FILE");c&&!q(c,L().
+NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TELEMETRY_CONSENT_FILE");c&&!q(c,M().
 os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(c)} is not an absolute path: it is read in the directory each run starts in,\
- so each directory may hold another decision`);let u;const l=vo(e,L().os,t,E=>u=E),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=L().
+ so each directory may hold another decision`);let u;const l=vo(e,M().os,t,E=>u=E),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=M().
 os==="win32"?"LOCALAPPDATA":"HOME";l===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(u=`the program may not read ${h} (${Z(
 h)})`,t.push(`${h} may not be read (${Z(h)}): the spool cannot be kept in the home directory`));for(const E of r)t.push(
 `${E} may not be read (${Z(E)}): ${zr[E]}`);for(const E of Yr){const k=e(E);k&&!/^https?:$/.test(po(k))&&t.push(`${E}=${T(
@@ -319,7 +319,7 @@ string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return oe()?.(`
 e (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
 "undefined"}),Eo=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?fa:ma()).test(e)?e:(oe()?.(`'errorClass\
 ' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
-message): reported as "undefined"`),"undefined")}),wo=(function(e){return e===we}),bo=(function(){const{name:e,version:t}=L();
+message): reported as "undefined"`),"undefined")}),wo=(function(e){return e===we}),bo=(function(){const{name:e,version:t}=M();
 return t?`${e}/${t}`:e}),xe=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' must b\
 e a string, got ${T(t)}`);return t}),Rn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cann\
 ot create event: '${e}' must be one of ${Kt(Object.values(n))}, got ${T(t)}`)}),F=(function(e){const t=JSON.stringify(e);
@@ -345,7 +345,7 @@ i);if(o)throw new TypeError(`Event '${e.name}' ${o}`);return i}),tt=(function(e)
 isArray(e))return"has no parameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n==
 "boolean"||typeof n=="number"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),
 Ln=(function(e,t){return{browserType:"undefined",clientId:ya,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,
-cpuArchitecture:t.cpuArchitecture??L().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"\
+cpuArchitecture:t.cpuArchitecture??M().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"\
 None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefine\
 d",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",
 gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"u\
@@ -423,10 +423,10 @@ n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the headers
 length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}),Xn=(function(e,t,n){let r,i=!1,o;const a=()=>{
 i=!0,clearTimeout(r),ue.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+xa)/Ut),end:s},c=(u,l)=>{const f=b().
 monotonicMs()+u;try{r=setTimeout(()=>{ue.release(d);const h=b().monotonicMs()-f;if(h<=Oa||l===0)return s();c(Math.min(Math.
-max(h,Ft.min),Ft.max),l-1)},u),n?.(r)}catch{}};return ue.guard(d),c(e,ei),n||(o=_(()=>b().holdOpen?.())),a}),Co=(function(e,t=L()){
+max(h,Ft.min),Ft.max),l-1)},u),n?.(r)}catch{}};return ue.guard(d),c(e,ei),n||(o=_(()=>b().holdOpen?.())),a}),Co=(function(e,t=M()){
 const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Ln(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,
 sentAt:a});return{name:"nat",encode:(r,i)=>In(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>U(In(n(r,0),[])),eventBytes:r=>r.
-bytes,readsAnswer:!1}}),Do=(function(e,t=L()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,
+bytes,readsAnswer:!1}}),Do=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,
 serviceVersion:o},r=new WeakMap,i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(ao(o))),a};return{name:"\
 otlp",encode:o=>On(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>U(On([],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,
 resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:co}}),ge=(function(e){let t=2166136261;for(let n=0;n<
@@ -446,12 +446,12 @@ ing"&&typeof r=="string"&&(i===void 0||typeof i=="string")&&Number.isFinite(a)&&
 ts=="string"&&tt(s.parameters)===void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:F(s),schemaVersion:n,sessionId:r,
 retries:t,timestamp:a,...c&&{cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),Kn=(function(e={}){if(!Y(
 e))throw new TypeError(`Cannot create handler: options must be an object, got ${T(e)}`);const t=pe(e,Ma);if(t)throw new TypeError(
-`Cannot create handler: ${t}`);const n=(m,$,w)=>{const O=e[m]===void 0?$:e[m],S=w.integer?`${w.sign} integer`:`${w.sign}\
- number`,x=`Cannot create handler: '${m}' must be a ${S}`;if(typeof O!="number"||Number.isNaN(O))throw new TypeError(`${x}\
-, got ${T(O)}`);if(!((w.sign==="positive"?O>0:O>=0)&&(w.integer?Number.isSafeInteger(O):Number.isFinite(O))))throw new RangeError(
-`${x}, got ${O}`);if(w.timer&&O*1e3>Qr)throw new RangeError(`Cannot create handler: '${m}' must be at most ${Qr/1e3} sec\
-onds (the longest a timer can wait), got ${O}`);return O},r=(m,$,w)=>{const O=e[m]===void 0?w:e[m];if(typeof O!==$)throw new TypeError(
-`Cannot create handler: '${m}' must be a ${$}, got ${T(O)}`);return O},i={sign:"positive",timer:!0},o={sign:"non-negativ\
+`Cannot create handler: ${t}`);const n=(m,$,w)=>{const x=e[m]===void 0?$:e[m],S=w.integer?`${w.sign} integer`:`${w.sign}\
+ number`,O=`Cannot create handler: '${m}' must be a ${S}`;if(typeof x!="number"||Number.isNaN(x))throw new TypeError(`${O}\
+, got ${T(x)}`);if(!((w.sign==="positive"?x>0:x>=0)&&(w.integer?Number.isSafeInteger(x):Number.isFinite(x))))throw new RangeError(
+`${O}, got ${x}`);if(w.timer&&x*1e3>Qr)throw new RangeError(`Cannot create handler: '${m}' must be at most ${Qr/1e3} sec\
+onds (the longest a timer can wait), got ${x}`);return x},r=(m,$,w)=>{const x=e[m]===void 0?w:e[m];if(typeof x!==$)throw new TypeError(
+`Cannot create handler: '${m}' must be a ${$}, got ${T(x)}`);return x},i={sign:"positive",timer:!0},o={sign:"non-negativ\
 e",timer:!0},a={sign:"positive",integer:!0},s=n("requestTimeoutSeconds",ai,i),d=n("backoffInitialSeconds",1,o),c=n("back\
 offMaxSeconds",60,o);if(c<d)throw new RangeError(`Cannot create handler: 'backoffMaxSeconds' must be at least 'backoffIn\
 itialSeconds' (${d}), got ${c}`);const u=kn(),l=r("sourceClientVersion","string",De),f=er("resource",e.resource),h=r("se\
@@ -484,7 +484,7 @@ max(e.maxEventBytesOption,i.eventBytes)}}),Uo=(function(e,t,n){if(e!==void 0&&(t
 void 0&&t===Yt)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Vr;return Qe(r)?r==="stdout"?{kind:"stderr"}:n||
 r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}),Ho=(function(e,t){if(e!==
 !1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: 'spoolDir' must be \
-a non-empty string or false, got ${T(e)}`);if(!q(e,L().os))throw new TypeError(`Cannot create handler: 'spoolDir' must b\
+a non-empty string or false, got ${T(e)}`);if(!q(e,M().os))throw new TypeError(`Cannot create handler: 'spoolDir' must b\
 e an absolute path (a relative one moves with the working directory), got ${T(e)}`);return e}}),Qn=(function(e,t){if(e!==
 void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${T(e)}`);
 return e??(t?.trim().toLowerCase()==="otlp"?"otlp":"nat")}),er=(function(e,t){if(t===void 0)return{};if(!(Y(t)&&Object.values(
@@ -510,7 +510,7 @@ parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+fi,l=Num
 handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="s\
 tring"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}),nr=(function(e){const{failures:t=0,notBefore:n=0}=e.
 state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${K(n)}`}),rr=(function(e,t){return e.
-spoolFallback?yo(b().env,L().os,t?.uid):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,a=or(
+spoolFallback?yo(b().env,M().os,t?.uid):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,a=or(
 e);let s=e.noSpool??"there is no spool directory";const d=i===void 0?void 0:qe.open(i,t,o,a,l=>s=l,r),c=rr(e,t);if(d&&c!==
 void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:qe.open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(
 l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=qe.open(c,t,o,a,l=>s+=`; nor in ${c}: ${l}`,r);return n(
@@ -625,7 +625,7 @@ values(u).every(f=>typeof f=="function"))&&t(`'errorClasses' must be an array of
 o)}`),a!==void 0&&typeof a!="boolean"&&t(`'askConsent' must be a boolean, got ${T(a)}`);const l=qt("optOutCommand",s);l&&
 t(l),d!==void 0&&!Y(d)&&t(`'handler' must be an object of handler options, got ${T(d)}`),d!==void 0&&Object.hasOwn(d,"ca\
 ptureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's \
-outcome")}),Es=(function(e){return L().os==="win32"?e>>>0:e&255}),ws=(function(e,t){try{const n=e?.constructor;if(!n)return"\
+outcome")}),Es=(function(e){return M().os==="win32"?e>>>0:e&255}),ws=(function(e,t){try{const n=e?.constructor;if(!n)return"\
 Error";if(!Array.isArray(t)){const r=Object.entries(t).find(([,i])=>i===n);if(r)return r[0]}if(gd.includes(n)||Array.isArray(
 t)&&t.includes(n))return n.name||"Error"}catch{}return"Error"}),bs=(function(e){const t=typeof e=="string"&&e!==""?Number(
 e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),De="0.1.0";function Pe(e,t){const n=Ts(e,t);if(n===void 0)
@@ -765,31 +765,31 @@ Ta=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[
 _a=100,$a=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#u(e):this.#s(t),this.#E()}}#u(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#m();this.#f(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
-1;if(a&&t){const d=it(r,o)??this.#b([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
- array of tables`);const c=this.#b({},"header");return d.push(c),Ne(r,o,d),c}let s=it(r,o);s===void 0?Ne(r,o,s=this.#b({},
+1;if(a&&t){const d=it(r,o)??this.#T([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
+ array of tables`);const c=this.#T({},"header");return d.push(c),Ne(r,o,d),c}let s=it(r,o);s===void 0?Ne(r,o,s=this.#T({},
 a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:ot(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#o(`'${o}\
 ' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#s(e){const t=this.#m();this.#v(),this.#f("="),this.#v();
-const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=it(r,o);a===void 0?Ne(r,o,a=this.#b({},"dotted")):(!ot(a)||
+const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=it(r,o);a===void 0?Ne(r,o,a=this.#T({},"dotted")):(!ot(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
 this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),Ne(r,i,n)}#m(){
-const e=[];for(;;){this.#v();const t=this.#a();if(t==='"')e.push(this.#c());else if(t==="'")e.push(this.#l());else{const n=this.#t;
+const e=[];for(;;){this.#v();const t=this.#a();if(t==='"')e.push(this.#c());else if(t==="'")e.push(this.#b());else{const n=this.#t;
 for(;this.#t<this.#e.length&&qr.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#v(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
-return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#c();if(e==="'")return this.#l();
+return this.#h();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#c();if(e==="'")return this.#b();
 if(e==="["||e==="{"){++this.#i>_a&&this.#o("values are nested too deeply");const i=e==="["?this.#d():this.#p();return this.#i--,
 i}const t=this.#e.slice(this.#t,this.#t+64);for(const[i,o]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!qr.test(t[i.
 length]??""))return this.#t+=i.length,o;const n=ba.exec(t);if(n&&!/[\w:.+-]/.test(t[n[0].length]??""))return this.#t+=n[0].
 length,n[0];const r=Ta.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,ko(r[0])):this.#o("a \
 value is malformed")}#d(){this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()==="\
-,"?this.#t++:this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#p(){this.#t++;const e=this.#b({},"inl\
+,"?this.#t++:this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#p(){this.#t++;const e=this.#T({},"inl\
 ine");if(this.#v(),this.#a()==="}")return this.#t++,e;for(;;){this.#s(e),this.#v();const t=this.#e[this.#t++];if(t==="}")
-break;t!==","&&this.#o("an inline table is malformed")}return this.#h(e),e}#h(e){this.#n.set(e,"inline");for(const t of Object.
-values(e))ot(t)&&this.#h(t)}#c(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
+break;t!==","&&this.#o("an inline table is malformed")}return this.#l(e),e}#l(e){this.#n.set(e,"inline");for(const t of Object.
+values(e))ot(t)&&this.#l(t)}#c(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
 `)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#O():Ae(t)&&t!=="	"?this.#o("a string ho\
-lds a control character"):e+=t}}#l(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
+lds a control character"):e+=t}}#b(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
-`)||[...t].some(n=>Ae(n)&&n!=="	"))&&this.#o("a literal string is malformed"),this.#t=e+1,t}#$(){this.#t+=3,this.#e.startsWith(
+`)||[...t].some(n=>Ae(n)&&n!=="	"))&&this.#o("a literal string is malformed"),this.#t=e+1,t}#h(){this.#t+=3,this.#e.startsWith(
 `\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `&&this.#t++;let e="";for(;;){if(this.#e.startsWith('"""',this.#t)){let n=3;for(;n<5&&this.#e[this.#t+n]==='"';)n++;return this.#t+=
@@ -811,7 +811,7 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `)&&this.#o("a comment is malformed")}}#E(){this.#v(),this.#a()==="#"&&this.#k(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
 `?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#f(e){this.#e.startsWith(e,this.#t)||this.#o(
-`'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#b(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
+`'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#T(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Pt="1.0",Bt,Sa=65536,C,H=!1,te,Jr,be=!1,jt,ne,Zr="a\
 n opt-out set in the environment during the run",Kr="the consent file, written since the program turned telemetry on",ze=Symbol.
@@ -832,7 +832,7 @@ f)?n.permissionsFollowLinks?s(`the program may not ${c} ${f}, where ${t} leads (
 t&&(l=n.ensureDir(f,!0,d)),new Jt(f,n,r,i,l))}catch(l){const f=l?.reason==="missing";return s(f?`${t} does not exist yet`:
 V(l))}}write(t,n){const r={},i=t.map(Le),{first:o}=qn(i,this.#t.maxEvents,this.#t.maxBytes);D(r,"spool_full",o);const a=new Map;
 for(let d=o;d<i.length;d++){const c=a.get(t[d].sessionId)??[];c.push(i[d]),a.set(t[d].sessionId,c)}const s=[];try{for(const d of a.
-values())s.push(this.#u(d,n,this.key))}catch(d){for(const c of s)this.#l(c);throw d}return{written:r,older:this.#p(n,s)}}claim(t,n,r){
+values())s.push(this.#u(d,n,this.key))}catch(d){for(const c of s)this.#h(c);throw d}return{written:r,older:this.#p(n,s)}}claim(t,n,r){
 const i=[],o={};for(const{entry:a,path:s}of this.#d(n).slice(0,Te)){if(i.length>=t)break;const d=this.#m(a.name,n+r);try{
 this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(d,a,n),f=c.slice(0,t-i.length),h={path:d,name:a.
 name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===c.length};try{this.#u(c.slice(f.length).
@@ -845,8 +845,8 @@ corrupt:o}=this.#s(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.
 return[n?{...a,until:vt(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
 if(r.length>=Te)break;const a=Gn(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+ti);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
 continue}const{valid:d}=t.#s(s,a,n);try{const c=this.#u(d.map(Le),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
-s,`${t.dir}/${a.name}`)}catch{}break}t.#l(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
-let t=0;for(const n of this.#r()){const r=Ge.exec(n),i=ae(r?r[3]:n);i&&this.#l(n)&&(t+=i.events)}return t}entries(){return this.#n().
+s,`${t.dir}/${a.name}`)}catch{}break}t.#h(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
+let t=0;for(const n of this.#r()){const r=Ge.exec(n),i=ae(r?r[3]:n);i&&this.#h(n)&&(t+=i.events)}return t}entries(){return this.#n().
 sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>ae(n)??[])}#u(t,n,r){if(t.length===0)return;const i=Jn(t,
 n,r);return ke(this.#e,this.dir,i,Zn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
 t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/ri)))}for(const a of o?.
@@ -854,44 +854,43 @@ split(`
 `)??[]){if(a==="")continue;const s=Bo(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 s)}return i}#m(t,n){return`${this.dir}/${pt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
 let r=0;for(const i of this.#r()){const o=Ea.exec(i),a=Gn(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>ti&&r<Te&&this.#l(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
-this.#i],a=g=>g.key===this.key||g.key===void 0,s=g=>t-g.time>(a(g)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#h(d,t,s,r);const c=this.#n(
+o&&t-Number(o[1])>ti&&r<Te&&this.#h(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
+this.#i],a=g=>g.key===this.key||g.key===void 0,s=g=>t-g.time>(a(g)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#c(d,t,s,r);const c=this.#n(
 d),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,m,$)=>{a(g)&&([u.events,u.bytes]=[u.events+m,u.bytes+$]),[l.events,l.bytes]=
 [l.events+m,l.bytes+$]};for(const g of c)f(g,g.events,g.bytes);const h=(g,m)=>g.events>m.maxEvents||g.bytes>m.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(s))return r;const p=c.filter(g=>n.includes(g.name)),v=Math.min(...p.map(g=>g.time)),y=g=>this.#e.
 modifiedAt(`${this.dir}/${g}`),N=Math.max(...p.map(g=>y(g.name)??-1/0)),E=g=>{if(g.time<v)return!1;const m=y(g.name);return m===
 void 0||!Number.isFinite(N)?g.time-v<=ni:Math.abs(m-N)<=ni},k=c.filter(g=>!n.includes(g.name)).sort((g,m)=>g.time-m.time);
 for(let g=0;g<Te;){const m=k.find(s),$=m===void 0&&h(u,i),w=m??($?k.find(a):h(l,o)?k[0]:void 0);if(w===void 0)break;k.splice(
-k.indexOf(w),1);const O=s(w);if(!O&&E(w))continue;g++,f(w,-w.events,-w.bytes);const S=$?{events:i.maxEvents-u.events,bytes:i.
-maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!O&&S.events>0&&S.bytes>0){const R=this.#c(w,
-S.events,S.bytes,t);if(R===void 0)continue;f(w,R.kept.events,R.kept.bytes),D(r,"spool_corrupt",R.corrupt),D(r,"spool_ful\
-l",R.cut);continue}const x=this.#s(`${this.dir}/${w.name}`,w);this.#l(w.name)&&(D(r,"spool_corrupt",x.corrupt),D(r,O?"sp\
-ool_expired":"spool_full",x.valid.length+x.expired))}return r}#h(t,n,r,i){let o=0;for(const a of t){if(o===Te)break;const s=Ge.
-exec(a);if(s===null||n-vt(s)<=ka)continue;const d=ae(s[3]);if(d===void 0||!r(d))continue;o++;const c=pt(s[3],n+Ht);try{this.#e.
-rename(`${this.dir}/${a}`,`${this.dir}/${c}`)}catch{continue}const u=this.#s(`${this.dir}/${c}`,d);this.#l(c)&&(D(i,"spo\
-ol_corrupt",u.corrupt),D(i,"spool_expired",u.valid.length+u.expired))}}#c(t,n,r,i){const o=pt(t.name,i+Ht),a=b().monotonicMs();
-try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}const{valid:s,corrupt:d}=this.#s(`${this.dir}\
-/${o}`,t),c=s.map(Le),{first:u,bytes:l}=qn(c,n,r),f=c.slice(u),h={kept:{events:f.length,bytes:l},cut:u,corrupt:d};if(f.length===
-0)return this.#l(o)?h:void 0;const p=nt(this.dir,i),v=()=>{try{this.#e.remove(p)}catch{}};try{this.#e.create(p,Zn(f))}catch{
-if(v(),!this.#l(o))return;try{this.#u(f,t.time,t.key)}catch{return{kept:{events:0,bytes:0},cut:c.length,corrupt:d}}return h}
-if(b().monotonicMs()-a>Ht/2)return void v();try{this.#e.rename(p,`${this.dir}/${o}`)}catch{v();return}try{this.#e.rename(
-`${this.dir}/${o}`,`${this.dir}/${Jn(f,t.time,t.key)}`)}catch{}return h}#l(t){try{return this.#e.remove(`${this.dir}/${t}`),
-!0}catch{return!1}}},Ra="http://localhost:4318/v1/logs",ii=120,oi=50,si=3,ai=2,di='{"ts":"2026-01-01T00:00:00.000Z","par\
-ameters":{},"name":"x"}',ci=64,Ma={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,
-sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,
-maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,
-handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},li=e=>typeof e=="number"&&e>=0&&e<1e13,ui={name:"\
-node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Yt=Symbol("hidden"),hi=8192,fi=36e5,La={initialMs:3e4,maxMs:36e5},
-mi=4096,Ia=/^health-([0-9a-f]{8})\.json$/,pi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,
-this.#n=n,this.#t=`health-${Et(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,this.#m=i,
-this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
+k.indexOf(w),1);const x=s(w);if(!x&&E(w))continue;g++,f(w,-w.events,-w.bytes);const S=$?{events:i.maxEvents-u.events,bytes:i.
+maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!x&&S.events>0&&S.bytes>0){const O=this.#b(w,
+S.events,S.bytes,t);if(O===void 0)continue;f(w,O.kept.events,O.kept.bytes),D(r,"spool_corrupt",O.corrupt),D(r,"spool_ful\
+l",O.cut);continue}this.#l(w.name,w,x?"spool_expired":"spool_full",r)}return r}#l(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
+n);this.#h(t)&&(D(i,"spool_corrupt",o.corrupt),D(i,r,o.valid.length+o.expired))}#c(t,n,r,i){let o=0;for(const a of t){if(o===
+Te)break;const s=Ge.exec(a);if(s===null||n-vt(s)<=ka)continue;const d=ae(s[3]);if(d===void 0||!r(d))continue;o++;const c=pt(
+s[3],n+Ht);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${c}`)}catch{continue}this.#l(c,d,"spool_expired",i)}}#b(t,n,r,i){
+const o=pt(t.name,i+Ht),a=b().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
+const{valid:s,corrupt:d}=this.#s(`${this.dir}/${o}`,t),c=s.map(Le),{first:u,bytes:l}=qn(c,n,r),f=c.slice(u),h={kept:{events:f.
+length,bytes:l},cut:u,corrupt:d};if(f.length===0)return this.#h(o)?h:void 0;const p=nt(this.dir,i),v=()=>{try{this.#e.remove(
+p)}catch{}};try{this.#e.create(p,Zn(f))}catch{if(v(),!this.#h(o))return;try{this.#u(f,t.time,t.key)}catch{return{kept:{events:0,
+bytes:0},cut:c.length,corrupt:d}}return h}if(b().monotonicMs()-a>Ht/2)return void v();try{this.#e.rename(p,`${this.dir}/${o}`)}catch{
+v();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Jn(f,t.time,t.key)}`)}catch{}return h}#h(t){try{return this.#e.
+remove(`${this.dir}/${t}`),!0}catch{return!1}}},Ra="http://localhost:4318/v1/logs",ii=120,oi=50,si=3,ai=2,di='{"ts":"202\
+6-01-01T00:00:00.000Z","parameters":{},"name":"x"}',ci=64,Ma={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
+sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,
+maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,
+captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},li=e=>typeof e=="number"&&
+e>=0&&e<1e13,ui={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Yt=Symbol("hidden"),hi=8192,fi=36e5,
+La={initialMs:3e4,maxMs:36e5},mi=4096,Ia=/^health-([0-9a-f]{8})\.json$/,pi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){
+this.#e=t,this.#n=n,this.#t=`health-${Et(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,
+this.#m=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
 this.#d=!1;const t=this.#p(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+Ie(n,La,this.#m,e),i=(t?.notBefore??
 0)>r;return this.#c({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#p();
 if(n&&n.notBefore>=t){this.#r=n;return}this.#c({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#c({failures:this.#r.
 failures,notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#p(),this.#r&&
 this.#r.handedOffAt===void 0&&this.#r.notBefore<=e&&this.#c({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==
 void 0;return this.forget(),e}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=
-!1,this.#h())}#p(){const e=tr(this.#u,this.path,this.#s());return e==="invalid"&&this.#h(),typeof e=="object"?e.state:void 0}#h(){
+!1,this.#l())}#p(){const e=tr(this.#u,this.path,this.#s());return e==="invalid"&&this.#l(),typeof e=="object"?e.state:void 0}#l(){
 try{this.#u.remove(this.path)}catch{}}#c(e){this.#r=e;try{const t=this.#i?{endpointHash:ge(this.#n)}:{},n=JSON.stringify(
 {...e,...t,endpoint:this.#n}),r=U(n)<=mi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});ke(this.#u,this.#e,this.#t,
 r,this.#s())}catch{}}},vi=class Oi{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.
@@ -1068,45 +1067,45 @@ i=(p,T)=>r({name:T,path:p}),a=p=>r({name:"sys",kind:p})?w(()=>e[p]())??void 0:vo
 )},i)),d=(p,T)=>{try{let S=new TextEncoder().encode(T);for(;S.length>0;)S=S.subarray(p.writeSync(S))}catch{}},u=e===ze&&\
 Pt?Pt:Ct(e),c=p=>e.build.os!=="windows"&&r({name:"run"})&&w(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{c(p)||e.exit(te[p]),set\
 Timeout(()=>e.exit(te[p]),100)},m=()=>globalThis.process?.stdin,f=()=>w(()=>e.stdin.readable.locked||Ye(m()))!==!1,h=new\
- q(p=>{let T=R=>{W(p,$=>$.beforeExit())&&R.preventDefault()},S=()=>{W(p,R=>R.exit(e.exitCode))},_=R=>{R.defaultPrevented\
-||W(p,$=>$.exit(1))},x=[["beforeunload",T],["error",_],["unhandledrejection",_]];for(let[R,$]of x)globalThis.addEventLis\
-tener(R,$);return _n.add(S),()=>{for(let[R,$]of x)globalThis.removeEventListener(R,$);_n.delete(S)}}),g=new q(p=>{if(e.b\
+ q(p=>{let T=_=>{W(p,L=>L.beforeExit())&&_.preventDefault()},S=()=>{W(p,_=>_.exit(e.exitCode))},R=_=>{_.defaultPrevented\
+||W(p,L=>L.exit(1))},x=[["beforeunload",T],["error",R],["unhandledrejection",R]];for(let[_,L]of x)globalThis.addEventLis\
+tener(_,L);return _n.add(S),()=>{for(let[_,L]of x)globalThis.removeEventListener(_,L);_n.delete(S)}}),g=new q(p=>{if(e.b\
 uild.os!=="windows"&&!r({name:"run"}))return()=>{};let T=e.build.os==="linux"&&r({name:"read",path:Ne})?w(()=>s.read(Ne,\
-65536)):void 0,S=Fe(T),_=le.filter(x=>!S.includes(x)).map(x=>{let R=We(()=>{u.programListens(x)||(W(p,$=>$(x)),g.clear()\
-,l(x))});return w(()=>u.add(x,R)),[x,R]});return()=>{for(let[x,R]of _)w(()=>u.remove(x,R))}}),b=p=>{try{return e.env.get\
+65536)):void 0,S=Fe(T),R=le.filter(x=>!S.includes(x)).map(x=>{let _=We(()=>{u.programListens(x)||(W(p,L=>L(x)),g.clear()\
+,l(x))});return w(()=>u.add(x,_)),[x,_]});return()=>{for(let[x,_]of R)w(()=>u.remove(x,_))}}),b=p=>{try{return e.env.get\
 (p),!1}catch{return!0}},N=p=>r({name:"env",variable:p})&&b(p),v=p=>!r({name:"env",variable:p})||b(p),k=p=>{try{return r(\
 {name:"env",variable:p})?e.env.get(p):void 0}catch{return}},E=p=>{let T=li(e,r,s,k);if(T)return{refused:T};let S=ci.find\
-(v);if(S!==void 0){let L=Ae(N(S),"--allow-env");return{refused:`the program may not read ${S} (${L}), which its requests\
- honour: a sender would not`}}let _=w(()=>e.execPath());if(!_||!r({name:"run",command:_}))return{refused:"the program ma\
-y not run Deno itself (--allow-run)"};let x=r({name:"read",path:"."})?w(()=>e.cwd()):void 0,R=[p.dir,...p.reads].map(L=>\
-vn(L,x)),$=[...R,_].find(L=>L.includes(","));if($!==void 0)return{refused:`Deno\'s permission flags cannot name a path wi\
-th a comma: ${$}`};if(e.build.os==="windows")return{executable:_,paths:R,cwd:x};let V=ui.find(([L,ue])=>r({name:"run",co\
-mmand:L})&&(!ue||s.sizeOf(L)!==void 0));return V?{executable:_,closer:V,paths:R,cwd:x}:{refused:`Deno passes inherited d\
+(v);if(S!==void 0){let $=Ae(N(S),"--allow-env");return{refused:`the program may not read ${S} (${$}), which its requests\
+ honour: a sender would not`}}let R=w(()=>e.execPath());if(!R||!r({name:"run",command:R}))return{refused:"the program ma\
+y not run Deno itself (--allow-run)"};let x=r({name:"read",path:"."})?w(()=>e.cwd()):void 0,_=[p.dir,...p.reads].map($=>\
+vn($,x)),L=[..._,R].find($=>$.includes(","));if(L!==void 0)return{refused:`Deno\'s permission flags cannot name a path wi\
+th a comma: ${L}`};if(e.build.os==="windows")return{executable:R,paths:_,cwd:x};let V=ui.find(([$,ue])=>r({name:"run",co\
+mmand:$})&&(!ue||s.sizeOf($)!==void 0));return V?{executable:R,closer:V,paths:_,cwd:x}:{refused:`Deno passes inherited d\
 escriptors on; closing them needs --allow-run=${Dt}`}};return{env:k,envHidden:v,envNotUnicode:N,writeStderr:p=>d(e.stder\
 r,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>w(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode\
-(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,S,_){let x=new Set,R=0,$=async L=>{if(Number(L.headers.get("\
-content-length")??0)>_.maxBodyBytes)return Lt(L);let ue=await fi(L,_.maxBodyBytes);if(ue===void 0)return Lt(L);let ne=ne\
-w URL(L.url),ce=await S({method:L.method,path:ne.pathname+ne.search,body:ue});return ce?new Response(ce.body??null,{stat\
+(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,S,R){let x=new Set,_=0,L=async $=>{if(Number($.headers.get("\
+content-length")??0)>R.maxBodyBytes)return Lt($);let ue=await fi($,R.maxBodyBytes);if(ue===void 0)return Lt($);let ne=ne\
+w URL($.url),ce=await S({method:$.method,path:ne.pathname+ne.search,body:ue});return ce?new Response(ce.body??null,{stat\
 us:ce.status,headers:ce.headers}):(await new Promise(Oe=>x.add(Oe)),new Response(null,{status:503}))},V=e.serve({hostnam\
-e:p,port:T,onListen(){}},async L=>{if(R>=_.maxConnections)return new Response(null,{status:503,headers:{connection:"clos\
-e"}});R++;try{return await $(L)}finally{R--}});return Promise.resolve({port:V.addr.port,async close(){for(let L of x)L()\
+e:p,port:T,onListen(){}},async $=>{if(_>=R.maxConnections)return new Response(null,{status:503,headers:{connection:"clos\
+e"}});_++;try{return await L($)}finally{_--}});return Promise.resolve({port:V.addr.port,async close(){for(let $ of x)$()\
 ;await V.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>perfo\
 rmance.now(),canConnect(p){try{return r({name:"net",host:It(p)})}catch{return!1}},sendsProxyCredentials(p){try{return fe\
 .some(v)||xt(new URL(p),k)}catch{return!0}},async fetch(p,T){let S=_t(new URL(p),k,N);if(S!==void 0)throw new H(S);retur\
 n await(n??globalThis.fetch)(p,T)},senderRefusal(p){let T=E(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){\
-let S=E(T);if("refused"in S)return S;let{executable:_,closer:x,paths:R,cwd:$}=S,V=x&&di(e,t),L=x?[...V?[V]:[],x[0],_]:[_\
-],ue=o()?"--allow-net":`--allow-net=${It(T.endpoint)}`,ne=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--\
-no-npm","--no-remote"];ne.push("--allow-sys=uid,gid",`--allow-env=${T.variables.join(",")}`,ue,`--allow-run=${L.join(","\
-)}`),ne.push(`--allow-read=${R.join(",")}`,`--allow-write=${T.dir}`,p);let ce={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_\
-JSON:"1"},Oe=je(k,{...T.set,...ce},$);if(!x)return{argv:ne,env:Oe,cwd:T.dir};let mt=[x[0],"-c",x[2],"nat-telemetry-sende\
+let S=E(T);if("refused"in S)return S;let{executable:R,closer:x,paths:_,cwd:L}=S,V=x&&di(e,t),$=x?[...V?[V]:[],x[0],R]:[R\
+],ue=o()?"--allow-net":`--allow-net=${It(T.endpoint)}`,ne=[R,"run","--quiet","--no-prompt","--no-config","--no-lock","--\
+no-npm","--no-remote"];ne.push("--allow-sys=uid,gid",`--allow-env=${T.variables.join(",")}`,ue,`--allow-run=${$.join(","\
+)}`),ne.push(`--allow-read=${_.join(",")}`,`--allow-write=${T.dir}`,p);let ce={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_\
+JSON:"1"},Oe=je(k,{...T.set,...ce},L);if(!x)return{argv:ne,env:Oe,cwd:T.dir};let mt=[x[0],"-c",x[2],"nat-telemetry-sende\
 r",...ne];return V?{argv:[V,...mt],env:Oe,cwd:T.dir,leavesSession:!0}:{argv:mt,env:Oe,cwd:T.dir}},spawnDetached(p){try{l\
 et[T,...S]=p.argv,x={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Co\
 mmand(T,{args:S,env:p.env,cwd:p.cwd,...x}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf\
 :c,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&\
-Ve(s,I().os))return{async readRaw(p){let T=w(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let S=()=>{for(let[x,R]of _)w(()=>u\
-.remove(x,R))},_=le.map(x=>{let R=()=>{w(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(S(),l(x))};return w(()=>u.add(x,\
-R)),[x,R]});try{let x=new Uint8Array(64);for(;;){let R=await e.stdin.read(x);if(p(R===null?Uint8Array.of(4):x.slice(0,R)\
-)!==void 0||R===null)return}}finally{e.stdin.setRaw(T),S()}}}},files:s,exiting:()=>Ft,onExit:p=>h.add(p),onInterrupt:p=>\
+Ve(s,I().os))return{async readRaw(p){let T=w(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let S=()=>{for(let[x,_]of R)w(()=>u\
+.remove(x,_))},R=le.map(x=>{let _=()=>{w(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(S(),l(x))};return w(()=>u.add(x,\
+_)),[x,_]});try{let x=new Uint8Array(64);for(;;){let _=await e.stdin.read(x);if(p(_===null?Uint8Array.of(4):x.slice(0,_)\
+)!==void 0||_===null)return}}finally{e.stdin.setRaw(T),S()}}}},files:s,exiting:()=>Ft,onExit:p=>h.add(p),onInterrupt:p=>\
 g.add(p)}}var At="/proc/self/ns/pid";function It(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="\
 https:"?443:80)}`}var $t=["/usr/bin/setsid","/bin/setsid"];function di(e,n){let t=$t.map(r=>[n({name:"read",path:r}),n({\
 name:"run",command:r})]);if(!t.flat().includes("denied"))return $t.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;\
@@ -1400,30 +1399,30 @@ defined",integrationId:"undefined",productName:"undefined",productVersion:"undef
 =class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#\
 e.length)return n;this.#a()==="["?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#\
 n+=t?2:1;let r=this.#h();this.#m(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Dn(\
-o,a)??this.#w([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let\
- c=this.#w({},"header");return u.push(c),on(o,a,u),c}let d=Dn(o,a);d===void 0?on(o,a,d=this.#w({},s?"header":"implicit")\
+o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let\
+ c=this.#S({},"header");return u.push(c),on(o,a,u),c}let d=Dn(o,a);d===void 0?on(o,a,d=this.#S({},s?"header":"implicit")\
 ):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Cn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'$\
 {r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table\
 `):this.#i(`\'${a}\' is not a table`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#m("="),this.#g();let r=this.#r(),\
-o=n;for(let a of t.slice(0,-1)){let s=Dn(o,a);s===void 0?on(o,a,s=this.#w({},"dotted")):(!Cn(s)||!["dotted","implicit"].\
+o=n;for(let a of t.slice(0,-1)){let s=Dn(o,a);s===void 0?on(o,a,s=this.#S({},"dotted")):(!Cn(s)||!["dotted","implicit"].\
 includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted")\
 ,o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),on(o,i,r)}#h(){let n=[];for(;;){this.#g(\
-);let t=this.#a();if(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#c());else{let r=this.#n;for(;this.#n<this.#e\
+);let t=this.#a();if(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e\
 .length&&Tr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}\
 if(this.#g(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#\
-x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#_();if(n===\'"\')return this.#u();if(n==="\'")return this.#c();if(n==\
+f();if(this.#e.startsWith("\'\'\'",this.#n))return this.#_();if(n===\'"\')return this.#u();if(n==="\'")return this.#w();if(n==\
 ="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--\
 ,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!Tr.test(t[i.len\
 gth]??""))return this.#n+=i.length,a;let r=us.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].le\
 ngth,r[0];let o=cs.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,ls(o[0])):this.#i("a valu\
 e is malformed")}#d(){this.#n++;let n=[];for(;this.#k(),this.#a()!=="]";)n.push(this.#r()),this.#k(),this.#a()===","?thi\
-s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#w({},"inline");if\
+s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if\
 (this.#g(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!=\
-=","&&this.#i("an inline table is malformed")}return this.#f(n),n}#f(n){this.#t.set(n,"inline");for(let t of Object.valu\
-es(n))Cn(t)&&this.#f(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("\
+=","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.valu\
+es(n))Cn(t)&&this.#c(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("\
 a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():sn(t)&&t!=="	"?this.#i("a string holds a control char\
-acter"):n+=t}}#c(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes\
-(`\n`)||[...t].some(r=>sn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.s\
+acter"):n+=t}}#w(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes\
+(`\n`)||[...t].some(r=>sn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#f(){this.#n+=3,this.#e.s\
 tartsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){le\
 t r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0\
 )return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+\
@@ -1439,7 +1438,7 @@ this.#a()==="	";)this.#n++}#k(){for(;;){this.#g();let n=this.#a();if(n===`\n`)th
 is.#e[this.#n++];sn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a\
 ()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.\
 #i("a line has more than one statement")}#m(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.le\
-ngth}#a(){return this.#e[this.#n]}#w(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).leng\
+ngth}#a(){return this.#e[this.#n]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).leng\
 th;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Dn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}fun\
 ction on(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Cn(e){return typ\
 eof e=="object"&&e!==null&&!Array.isArray(e)}function sn(e){let n=e.charCodeAt(0);return n<32||n===127}function ls(e){le\
@@ -1532,8 +1531,8 @@ t}/${this.#n}`,this.#l=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){retur
 es:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0\
 )}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notB\
 efore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){th\
-is.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#p(){let n=Is(this.#l,this.p\
-ath,this.#s());return n==="invalid"&&this.#f(),typeof n=="object"?n.state:void 0}#f(){try{this.#l.remove(this.path)}catc\
+is.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Is(this.#l,this.p\
+ath,this.#s());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#l.remove(this.path)}catc\
 h{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ae(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r\
 )<=Yr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});oe(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};function Gr(\
 e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before \
@@ -1549,7 +1548,7 @@ ir(n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`
 ew e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=\
 n.map(un),{first:i}=qr(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d+\
 +){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this\
-.#l(d,t,this.key))}catch(d){for(let u of s)this.#c(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t,r){let o=[]\
+.#l(d,t,this.key))}catch(d){for(let u of s)this.#f(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t,r){let o=[]\
 ,i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Pe)){if(o.length>=n)break;let d=this.#h(a.name,t+r);try{this.#e.renam\
 e(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#s(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,unti\
 l:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#l(u.slice(m.length).map(un),a\
@@ -1562,467 +1561,466 @@ ry{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=cn.e
 :o,corrupt:i};return[t?{...a,until:nt(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=\
 0;for(let i of n.#r()){if(r.length>=Pe)break;let a=Xr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Wr);try{n.#e.renam\
 e(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#s(s,a,t);try{let u=this.#l(d.map(un),a.time,a.key);u!==void 0&&r.pus\
-h(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#c(s.slice(n.dir.length+1)),o+=d.length}return r.lengt\
-h>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=cn.exec(t),o=_e(r?r[3]:t);o&&this.#c(t)&&(n+=o.events)\
+h(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#f(s.slice(n.dir.length+1)),o+=d.length}return r.lengt\
+h>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=cn.exec(t),o=_e(r?r[3]:t);o&&this.#f(t)&&(n+=o.events)\
 }return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[])}#l(n,t,r)\
 {if(n.length===0)return;let o=Jr(n,t,r);return oe(this.#e,this.dir,o,Kr(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0\
 ,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.ev\
 ents,Math.floor(a/Zr)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Ds(a);s===void 0?o.corrupt++:r-s.timest\
 amp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${et(n,t)}`}#r(){try{return this.#e\
 .list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=nr.exec(o),a=Xr(o,n);a?.key===this.key?\
-t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Wr&&r<Pe&&this.#c(o)&&r++}return t.sort((o,i)=>o.entry.time-\
+t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Wr&&r<Pe&&this.#f(o)&&r++}return t.sort((o,i)=>o.entry.time-\
 i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(a(E)?o.maxAg\
-eMs:i.maxAgeMs),d=this.#r();this.#f(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(E,p,T)=>{a(E)\
+eMs:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(E,p,T)=>{a(E)\
 &&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.events+p,l.bytes+T]};for(let E of u)m(E,E.events,E.b\
 ytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return r;let h=u.filter(E=>t\
 .includes(E.name)),g=Math.min(...h.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),N=Math.max(...h.map(E=>b(\
 E.name)??-1/0)),v=E=>{if(E.time<g)return!1;let p=b(E.name);return p===void 0||!Number.isFinite(N)?E.time-g<=zr:Math.abs(\
 p-N)<=zr},k=u.filter(E=>!t.includes(E.name)).sort((E,p)=>E.time-p.time);for(let E=0;E<Pe;){let p=k.find(s),T=p===void 0&\
-&f(c,o),S=p??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let _=s(S);if(!_&&v(S))contin\
+&f(c,o),S=p??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let R=s(S);if(!R&&v(S))contin\
 ue;E++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.even\
-ts,bytes:i.maxBytes-l.bytes};if(!_&&x.events>0&&x.bytes>0){let $=this.#u(S,x.events,x.bytes,n);if($===void 0)continue;m(\
-S,$.kept.events,$.kept.bytes),P(r,"spool_corrupt",$.corrupt),P(r,"spool_full",$.cut);continue}let R=this.#s(`${this.dir}\
-/${S.name}`,S);this.#c(S.name)&&(P(r,"spool_corrupt",R.corrupt),P(r,_?"spool_expired":"spool_full",R.valid.length+R.expi\
-red))}return r}#f(n,t,r,o){let i=0;for(let a of n){if(i===Pe)break;let s=cn.exec(a);if(s===null||t-nt(s)<=$s)continue;le\
-t d=_e(s[3]);if(d===void 0||!r(d))continue;i++;let u=et(s[3],t+Qn);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${\
-u}`)}catch{continue}let c=this.#s(`${this.dir}/${u}`,d);this.#c(u)&&(P(o,"spool_corrupt",c.corrupt),P(o,"spool_expired",\
-c.valid.length+c.expired))}}#u(n,t,r,o){let i=et(n.name,o+Qn),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.na\
-me}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=s.map(un),{first:c,bytes:l}\
-=qr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#c(i)?f:void 0;le\
-t h=Je(this.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Kr(m))}catch{if(g(),!this.#c(i))return;try\
-{this.#l(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-a>Qn\
-/2)return void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${th\
-is.dir}/${Jr(m,n.time,n.key)}`)}catch{}return f}#c(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}}\
-;function Xr(e,n){let t=cn.exec(e);return t?Ms(t,n)?_e(t[3]):void 0:_e(e)}function _e(e){let n=Ls.exec(e);if(!n)return;l\
-et t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Zr));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}f\
-unction qr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++]\
-.bytes+1;return{first:r,bytes:o}}function Jr(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${\
-r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function Kr(e){return e.map(n=>`${n.text}\n`).join("")}function un(e){let n=`{"r\
-etries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)},${e.clientVersion===void 0?"":`\
-"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":$\
-{e.json}}`;return{text:n,bytes:D(n)}}function et(e,n){return`l-${z(n)}-${e}`}function nt([,e,n]){return e==="l"?Number(n\
-):Number(n)+Ps}function Ms(e,n){return n>nt(e)}function Ds(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersio\
-n:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"\
-&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&Pn\
-(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={json:F(s),schemaVersion:t,sessionId:r,retries:n,ti\
-mestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}catch{return}}function Cs(e,n){return e.spoolFallba\
-ck?br(y().env,I().os,n?.uid):void 0}function Fs(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,a=tt(e),s=e.noSpo\
-ol??"there is no spool directory",d=o===void 0?void 0:ee.open(o,n,i,a,l=>s=l,r),u=Cs(e,n);if(d&&u!==void 0&&r==="work"&&\
-n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ee.open(u,n,i,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u\
-===void 0)return!d&&o!==void 0&&t(s),d;let c=ee.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var ln=\
-class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static o\
-pen(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let a=y().\
-files;if(!a)return null;let s=Fs(n,a,t);if(!s)return null;let d=n.customFetch?s.key:void 0,u=new dn(a,s.dir,r.url,o,i,d)\
-;return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for\
-(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json),notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.\
-maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),P(o,"event_too_large",a.length),{events:i.filter\
-(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),\
-o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of\
- n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.e\
-xact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n o\
-f this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.unti\
-l-r<t&&this.spool.renew(o,r+n)}};function tt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,a={\
-version:i&&r!==ge?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.e\
-ntries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return Qr(n.kind==="http"?n.url:"",t.name,s==="{}"?"":s)}var Bs=0\
-xe677d21fdbff;function eo(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof Ee))return\
-{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be \
-inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVer\
-sion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"timestamp is not a finite number"};i\
-f(a<0||a>Bs)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};l\
-et{json:s,bytes:d}=wr(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} \
-(maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and\
- NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:a,retries:0,n\
-otBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function no(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(l\
-et s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&s.sessionId===i[0].sessionId&&s.clientVersion===\
-i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return o}function Hs(e){let n=e.replace(/^\\[(.*\
-)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d\
-{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function to(e,n){if(e.kind!=="http")return;let t;try\
-{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Hs(t.hostname))return;let r=[...t.username||t.password?["the URL\
-\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void\
- 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function ro(e,n=I()){let t=({schemaVersion:r,sessionId:o\
-,clientVersion:i=e},a)=>Sr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",e\
-ncode:(r,o)=>Mn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Mn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}functio\
-n oo(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o\
-=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(cr(i))),a};return{name:"otlp",encode:i=>Nn(i.map(o),i[0]\
-.sessionId,t(i[0]),n),emptyBytes:i=>D(Nn([],i.sessionId,t(i),n)),eventBytes:i=>D(o(i)),readsAnswer:!0,resource:{...e.res\
-ourceAttributes,"service.name":e.serviceName},classify:lr}}var Us="http://localhost:4318/v1/logs",js=120,Vs=50,Ys=3,Gs=2\
-,io=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',co=64,Ws={flushIntervalSeconds:!0,maxQueueSize:!0,max\
-Retries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backo\
-ffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEven\
-ts:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clo\
-ck:!0,random:!0};function Me(e={}){if(!pe(e))throw new TypeError(`Cannot create handler: options must be an object, got \
-${A(e)}`);let n=kn(e,Ws);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(p,T,S)=>{let _=e[p]===void 0?T:e\
-[p],x=S.integer?`${S.sign} integer`:`${S.sign} number`,R=`Cannot create handler: \'${p}\' must be a ${x}`;if(typeof _!="nu\
-mber"||Number.isNaN(_))throw new TypeError(`${R}, got ${A(_)}`);if(!((S.sign==="positive"?_>0:_>=0)&&(S.integer?Number.i\
-sSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${R}, got ${_}`);if(S.timer&&_*1e3>Kn)throw new RangeError(`C\
-annot create handler: \'${p}\' must be at most ${Kn/1e3} seconds (the longest a timer can wait), got ${_}`);return _},r=(p\
-,T,S)=>{let _=e[p]===void 0?S:e[p];if(typeof _!==T)throw new TypeError(`Cannot create handler: \'${p}\' must be a ${T}, go\
-t ${A(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=t("\
-requestTimeoutSeconds",Gs,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(\
-`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=gr(),l=r("\
-sourceClientVersion","string",ge),m=mo("resource",e.resource),f=r("sessionId","string","undefined"),h=ao(e.format,c.form\
-at),g=ot(h,l,{...c.otlpResource,...m}),b=rt(g,c.sessionPrefix+f),N=ao(e.format,void 0),v=rt(ot(N,l,m,lo),f),k=t("maxEven\
-tBytes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${v.eve\
-ntBytes} (the smallest event), got ${k}`);let E=t("maxBatchBytes",5e5,a);if(E<v.batchBytes){let p=`one ${N} envelope hol\
-ding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'s\
-essionId\' or \'resource\' make ${p} ${v.batchBytes} bytes, more than \'maxBatchBytes\' (${E} by default)`:`Cannot create han\
-dler: \'maxBatchBytes\' must be at least ${v.batchBytes} (${p}), got ${E}`)}return{flushIntervalMs:t("flushIntervalSeconds\
-",js,o)*1e3,maxQueueSize:t("maxQueueSize",Vs,a),maxRetries:t("maxRetries",Ys,{sign:"non-negative",integer:!0}),requestTi\
-meoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("m\
-axBufferedEvents",1e3,a),maxEventBytes:Math.min(k,E-b.envelopeBytes-co),maxEventBytesOption:k,maxBatchBytes:E,sourceClie\
-ntVersion:l,sessionId:c.sessionPrefix+f,sink:Xs(e.endpoint,c.endpointHidden?it:c.endpoint??(h==="otlp"?c.otlpEndpointHid\
-den?it:c.otlpEndpoint??Us:void 0),c.dryRun),spoolDir:qs(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s op\
-tions keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallba\
-ck,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,a),maxBytes:t("spoolMaxBytes",de.maxBytes,a),maxAgeMs:t("spool\
-MaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Zs(e.captureInterrupts),handOff:Ks(e.handOff==\
-=void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otlpHeaders:{\
-},...Js(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>globalThis.fetch(p,T))),logger:r("logger","function",(\
-)=>{}),clock:zs(r("clock","function",Date.now)),random:r("random","function",Ie)}}function zs(e){let n;try{n=e()}catch(t\
-){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method needs its object: () => performance.time\
-Origin + performance.now())`)}if(!so(n))throw new RangeError(`Cannot create handler: \'clock\' must return epoch milliseco\
-nds, got ${A(n)}`);return e===Date.now?e:()=>{try{let t=e();return so(t)?t:Date.now()}catch{return Date.now()}}}var so=e\
-=>typeof e=="number"&&e>=0&&e<1e13;function rt(e,n){let t={json:io,bytes:D(io),schemaVersion:$n,sessionId:n,timestamp:0,\
-retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+co+r\
-,envelopeBytes:o}}function ot(e,n,t,r){return e==="otlp"?oo({serviceName:t["service.name"]??ar,serviceVersion:n,resource\
-Attributes:t},r):ro(n,r)}var lo={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function fo(e){le\
-t{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=rt(ot(n.name,t,r,lo),"undefined");return{maxBatchBytes:Math.max(e\
-.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var it=Symbol("hidden");functio\
-n Xs(e,n,t){if(e!==void 0&&(typeof e!="string"||!nn(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be a\
-n http(s) URL, "" or "stdout", got ${A(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===it)return{kind:"none",reason:"en\
-dpoint_hidden"};let r=e??n??pr;return nn(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:\
-"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function qs(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="s\
-tring"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${A(e)}`)\
-;if(!Y(e,I().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves w\
-ith the working directory), got ${A(e)}`);return e}}function ao(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new Type\
-Error(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${A(e)}`);return e??(n?.trim().toLowerCase()==="otlp\
-"?"otlp":"nat")}function mo(e,n){if(n===void 0)return{};if(!(pe(n)&&Object.values(n).every(r=>typeof r=="string")))throw\
- new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);return{...n}}var uo=8192;funct\
-ion Js(e){let n=mo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>uo)throw new RangeEr\
-ror(`Cannot create handler: \'headers\' must add at most ${uo} bytes to a request (servers refuse a larger head), got ${t}\
-`);for(let[r,o]of Object.entries(n)){if(!Ze(r))throw new TypeError(`Cannot create handler: \'headers\' must have header na\
-mes (RFC 9110 tokens), got ${A(r)}`);if(Ke(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(r)}\
-: the HTTP client frames the request itself`);if(!Qe(o))throw new TypeError("Cannot create handler: \'headers\' must have \
-header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading o\
-r trailing space), got a bad value for "+A(r))}return n}function Ks(e,n){return e!==void 0?{enabled:e,source:"handOff op\
-tion"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,s\
-ource:"default"}}function Zs(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;t\
-hrow new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var fn=/^s\
-ender-[0-9a-f]{8}\\.mjs$/,De="NAT_TELEMETRY_SENDER";function mn(e,n){return{...e,[De]:JSON.stringify(n)}}function ho(e){i\
-f(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string\
-"?n:void 0}catch{return}}var X=15e3,Qs=250;function Re(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.\
-(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==\
-="lock"?X:Qs;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):pn(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(\
-),i}function hn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{return!1}}function po(e,n,t){let r;try{e.ensureDir(\
-n,!0);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-$\
-{z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(pn(e,`${n}/\
-${r}`),"at work")}catch{return r}}function go(e,n,t){t!==void 0&&at(e,n,()=>[t])}function yo(e,n,t){at(e,n,()=>Re(e,n,t,\
-Date.now()).marks)}async function bo(e,n,t){for(let r=0;r<ea;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Re(e,n\
-,t,o);if(i.locks.length>0){st(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{l\
-ocks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return st(e,n,d),a;pn(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTi\
-meout(i,10+Ie()*50))}}var ea=5;function Eo(e,n,t){at(e,n,()=>[t])}function at(e,n,t){try{e.ensureDir(n,!0,!1),st(e,n,t()\
-)}catch{}}function st(e,n,t){for(let r of t)pn(e,`${n}/${r}`)}function pn(e,n){try{e.remove(n)}catch{}}var ra=6e4,oa=1e3\
-,ia=[De,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function sa(e,n,t){\
-let r=aa(e,n,t);return r.handOff?r:{...r,outcome:vo(e,n)}}function vo(e,n){return e.sink.kind==="none"?"dropped":wo(e)&&\
-n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}function wo(e){return e.sink.kind!=="http"||y()\
-.canConnect(e.sink.url)}function aa(e,n,t){try{let r=Ro(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1\
-,reason:r??"no spool"};let{spool:o,health:i}=n,a=_o(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(a);return m\
-===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("re\
-fused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ua(e,o.dir),successor:u,onByConsentFile:Fr()};ret\
-urn{handOff:!0,command:{...s,env:mn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}\
-}}function So(e,n,t){let r=sa(e,n,t);return r.handOff&&r.command&&!la(r.backlog)?{handOff:!1,reason:"the sender\'s script\
- is not in the spool directory and cannot be written",outcome:vo(e,r.backlog)}:r}function To(e){try{let{spool:n,health:t\
-,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=po(r,n.dir,n.key);if(o==="at work")ret\
-urn"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():go(r,n.dir,o),i}catch{return"failed\
-"}}function xo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;retu\
-rn Ro(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(_o(t.url,n.spool.dir))!==void 0}function _o(e,n){let t=Ar(),r\
-=t===void 0?void 0:da(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ia,...fe,"HOME","USERPROFILE"],se\
-t:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function da(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\
-\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0\
-:M(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Ro(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the \
-hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)retu\
-rn"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-oa)return`a requ\
-est may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off duri\
-ng the run";let i=Se();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no\
-, which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!\
-n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-rea\
-d, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s \
-script there";if(!wo(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen(\
-))return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?v\
-oid 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ra&&!hn(s,a.dir,a.key,u))return"spooled events have waited a minute w\
-ith no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t\
-.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeco\
-nds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...fo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxA\
-geDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}funct\
-ion ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function la(e){if(ca(e))return!0;let{files:n,spool:t}\
-=e,r=()=>oe(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof O))return!1;try{n.remove(`${t.dir}/${""}`),r()}\
-catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>fn.tes\
-t(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=\
->s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>X).map(({na\
-me:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var gn=class{#e=new Set;#n=0;get size(){return this.#n}add(n\
-){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.\
-#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ko(){throw new Error("a sender prints nothing")}var No=16384,ut=\
-2*No,Ao=ut-4096,ct=32,Io=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var Oo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1\
-,6}))?\\.aside$/,pa=6e4;function $o(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Io.test(m)&&Number.isSafe\
-Integer(f)&&f>0);if(s.length===0||!dt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,ct))},end\
-pointHash:ae(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Co(n,t);try{let m=ya(e,n,t,i).filter(h=>h.quiet).map(h=>Lo(e,h,n,t)),f\
-=Mo([...m.flatMap(h=>h.lines),c],a,i)??c;Po(e,n,t,m,()=>{let h=Ea(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeo\
-f h!="object"||h.bytes+g.length<=No?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Ao):ga(e,n,t,f,a,i)});for(let{path\
-:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){let a=Co(n,t),s={path:lt(n,t),quiet:!1},d=ft(e,a\
-,s.path)?Lo(e,s,n,t):{lines:[]};Po(e,n,t,[d],()=>{e.append(a,`${F(Mo([...d.lines,r],o,i)??r)}\n`,Ao)})}function Lo(e,n,t,\
-r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=ba(e,n),a=\
-lt(t,r,i);return ft(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function Po(e,n,t,r,o){try{o\
-()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&ft(e,a,lt(n,t,s));throw i}}function lt(e,n,t){let r=t===void 0?"":`\
--${t}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function ya(e,n,t,r){return Zn(e,n,Oo,(o,i)=>{let[,,a,\
-s]=Oo.exec(i)??[],d=Math.abs(r-Number(a))>=pa;return o===t?{path:M(n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void\
- 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,ut)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;re\
-turn{lines:Do(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function ft(e,n,t){return w(()=>(e.rename\
-(n,t),!0))??!1}function Mo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s\
-.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.keys(o\
-).length<ct)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHa\
-sh:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a===void\
- 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){try{let t=e.read(n,ut);return t===void 0?void 0:{\
-lines:Do(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof O?"invalid":void 0}}function Do(e\
-){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=J\
-SON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(dt(n)&&dt(t)&&n<=t&&a.length>0&\
-&a.length<=ct&&a.every(([u,c])=>Io.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.f\
-romEntries(a),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:\
-o}:d}catch{return}}function dt(e){return Number.isSafeInteger(e)&&e>=0&&e<=rn}function Co(e,n){return M(e,`drops-${n}.js\
-on`)}var ke={working:1,periodic:2,asked:1/0},wa=.9,Sa=1e3,Ta=3e5,xa=36e5,_a=4,yn=class{#e;#n=[];#o=[];#t=new gn;#l=0;#s=\
-0;#h=0;#r=0;#d={};#p={};#f=!1;#u;#c=Promise.resolve();#x;#_=ke.working;#R;#g=new Set;#k;#O=!1;#E;#m=In();#a=!1;#w=!1;#i=\
-!1;#C=0;#F;#$;#v;#V;#B=!1;#L;constructor(n={}){this.#e=Me(n)}enqueue(n){try{if(!ie())return this.#ge();let t=y().exiting\
-();t?this.#Q():this.#Y(),this.#l++;let r=eo(n,this.#e);if("reason"in r)return this.#y(1,r.reason,r.detail);if(this.#S()>\
-=this.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#U());this.#\
-f&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke.working)}catch{}}sta\
-rt(){this.#f||this.#F||(this.#f=!0,this.#Y(),this.#S()>0?this.#H():ie()&&!this.#N()&&xo(this.#e,this.#T())&&this.#P(ke.w\
-orking))}flush(){return this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#x)return this.#x;let t=this.#c.then\
-(()=>{let r=this.#_;return[this.#x,this.#_]=[void 0,ke.working],this.#ce(r)});return this.#x=t,this.#c=t,t}stop(){return\
- this.#F??=this.#ie()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:t\
-his.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return \
-this.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#$)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b\
-("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{le\
-t a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?\
-t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#$=()=>{r?.(),i?.()}}#H(){this.#f&&this.#u===\
-void 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then(()=>{this.#f&&this.#G()})},this.#e.flushInterva\
-lMs),y().unrefTimer(this.#u)}async#ie(){this.#f=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Ra(this.#e.exit\
-TimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#c.then(()=>!0),n.over()])&&this.#W(),this.#S()>0&&this\
-.#D())return;this.#te(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!this.#N()&&await this.#se(n),this.#M()}catch(r\
-){this.#b(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#$?.(),this.#$=void\
- 0)}}async#se(n){let t=this.#T()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().t\
-hen(()=>!0),n.over()])||this.#W()}#W(){let n=y().monotonicMs(),t=this.#e.requestTimeoutMs*wa,r=[...this.#g].some(({start\
-ed:o,accepted:i})=>!i&&n-o>=t);this.#z(),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.cl\
-ear(),r&&this.#v?.health.recordFailure()}#z(){for(let{events:n,accepted:t}of this.#g)if(this.#t.settle(n)){if(t){this.#K\
-(n);continue}for(let r of n)r.cuts=(r.cuts??0)+1;this.#o.unshift(...n)}}#ae(){return this.#R??=new AbortController}#X(n)\
-{if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotoni\
-cMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#q(n){this.#t.s\
-ettle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#T()?.health.isOpen()===!0;return n.kind==="http"\
-&&(t||!y().canConnect(n.url))}#de(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return this.#E===void \
-0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="htt\
-p"&&y().canConnect(n.url)}#ue(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);r\
-eturn}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWa\
-it(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+se(o,i,a,n.retryAfterMs);th\
-is.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ce(n){try{this.#ne();let t=this.#e.sink.kind==="htt\
-p"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#te();let r=this.#N();if(r&&!this.#de())retur\
-n;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;th\
-is.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,p\
-robing:r};await this.#le(d,u),this.#ue(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retry\
-AfterMs))}catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#le(n,t){let{signal:r}=this.#ae(),o=0,i=async()=>{fo\
-r(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(_a,n.leng\
-th)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#ne();let o=this.#re(n);if(o!==n){if(this.#t.settle(n),o\
-.length===0)return;this.#t.add(o),n=o}let i=await this.#me(n,t);if(this.#pe(i,n.length),!!this.#t.settle(n)){if(i.kind==\
-="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let\
- d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#K(n\
-,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#I(n);case"rejected":return this.#y(n.length,i.reason),th\
-is.#I(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Mat\
-h.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#fe(n,i.retryAfterMs):this.#ye(n,i.reason,i.retryAfterMs)}}}#f\
-e(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#K(n,t=0){let \
-r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#I(n)}async#me(n,t){let r={started:y().m\
-onotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#he(n,t,()=>r.accepted=!0)}finally{this.#g.delet\
-e(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.#e;return no(n\
-,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#he(n,t,r){let{sink:o}=this.#e;if(o.kind==\
-="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m\
-?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Fo(s),{kind:"de\
-livered"};let d=i.classify;return await Vr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnsw\
-er:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTim\
-er:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#pe(n,t){if(!this.#m)retur\
-n;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown\
-!==void 0&&this.#e.customFetch?`: its fetch failed: ${ir(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:\
-"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} eve\
-nt(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#w)return;this.#w=!0;let{enabled:n,decidedBy:t}=Xn(),{sink:r,format:o,spoo\
-lDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==\
-="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program\
- may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: \
-${o.name}; spool: ${i??"none"}`);let d=to(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"\
-hand off where a sender can be started":"in process"} (${a.source})`)}#ge(){!this.#m||this.#a||(this.#a=!0,this.#m(`tele\
-metry off (decided by ${Xn().decidedBy}): events are not recorded`))}#ye(n,t,r){let{maxRetries:o,backoff:i,clock:a,rando\
-m:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continue}c.notBefore=d+se(c.retries,i,s,r)\
-,this.#o.push(c)}u.length<n.length&&this.#b(`delivery failed (${t}): ${n.length-u.length} event(s) kept for retry`),u.le\
-ngth>0&&this.#y(u.length,"retries_exhausted",`last failure: ${t}`),this.#I(u)}#I(n){this.#v?.settle(n)}#T(){return this.\
-#v??=ln.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r\
-!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ee(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Sa;let{fl\
-ushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ta,Math.min(xa,2*t),2*r)}#ne(){let n=this.#ee();this.#v?.ren\
-ewClaims(n,this.#E?n:n*.75)}#te(){if(this.#B||!ie()||this.#N()||!Q())return;let n=this.#T();if(n&&Se()!==void 0)return;t\
-his.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ee()\
-);o&&(this.#oe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#M(n=!1){this\
-.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#re(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r\
-.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr\
-"){this.#A();for(let a of this.#Z(r))Fo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.\
-sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),!0;let o=this.#T();if(!o&&this.#e.spoolDir===v\
-oid 0)return this.#b(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1\
-;if(Se()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spooled: the program turned telemetry on over the u\
-ser\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-thi\
-s.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#y(d,s);this.\
-#oe(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#y(r.length-a,"spool_unavailable")}return o?.re\
-leaseAll(),i!==void 0}#re(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(\
-a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#y(i.len\
-gth,"claim_lost"),this.#I(i),n.filter(({claim:a})=>!a||!o.has(a))}#oe(n){for(let[t,r]of Object.entries(n))this.#s+=r,thi\
-s.#y(r,t)}#D(){let n=this.#T(),t=So(this.#e,n,ie());if(!t.handOff){let i={delivered:"delivering in process",spooled:"spo\
-oled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.isOpen()?Gr(n.health):void 0;return \
-this.#S()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#M(!0))re\
-turn this.#b("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0;let r=To(t);if(r==="f\
-ailed")return this.#b("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at wor\
-k":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no process\
-es left to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!0}#U(){let n=this.#r,t=this.#M(),r=this.#\
-r-n;return r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(\
-let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,sp\
-oolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#T();if(!o)return;for(let a of Obje\
-ct.keys(n))this.#p[a]=this.#d[a];let i=Date.now();$o(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#y(n,t,r){n\
-!==0&&(P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n){this.#m?.(n);try{let t=this.#e.logg\
-er(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Ra(e){let n=y().monotonicMs()+e,t,r;\
-return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Fo\
-(e){y().writeStderr(`${ko(JSON.parse(e))}\n`)}var ka=250;async function Bo(e){let n=y();xe(X,()=>n.exit(0)),jr(),Cr(()=>O\
-a(e));try{await Na(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Oa(e){let{enabled:n,source:t}=Yn();return n||t==="de\
-fault"&&e.onByConsentFile!==!0}async function Na(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByCons\
-entFile:i,...a}=e,s=Me(a),d=tt(s);if(!Q())return yo(t,r,d);for(let u=0;;u++){let c=await bo(t,r,d);if(!c)return;let{repl\
-ayed:l,spooled:m,sent:f,timeUp:h}=await Ia(a,n-ka);if(Eo(t,r,c),!$a(e,d))return;if(h&&f>0&&Q())return Aa(e);if(l>0&&m>0|\
-|u>0&&l===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=\
-`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&fn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y(\
-).spawnDetached({argv:n,env:mn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ia(e,n){let t={replayed:0,spooled:0,\
-sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=Me(e),s=0;for(;;){if(n-y().monotonicMs()\
-<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new yn({...e,handOff:!1,exitTime\
-outSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.r\
-eplayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotoni\
-cMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function $a\
-(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||hn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.\
-spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.open(e.spoolDir,t,r,n)?.waitingSince\
-(Date.now())!==void 0}var Ho=ho(y().env(De));Ho&&await Bo(Ho);\n',$e="sender-f75ee4d0.mjs",qa=117215,Ja=6e4,Za=1e3,Ka=[yi,
-"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Qa=3,ed=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Vt(e){return e===null?"null":typeof e=="string"?gi(
-e):typeof e=="number"?td(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Vt).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${gi(n)}: ${Vt(r)}`).join(", ")}}`:"null"}function gi(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function td(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Ei=16384,zt=2*Ei,wi=zt-4096,
-Xt=32,bi=/^[a-z0-9_]{1,40}$/,nd=/^[0-9a-f]{8}$/,rd=/^drops-([0-9a-f]{8})\.json$/,Wt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-id=6e4,fe={working:1,periodic:2,asked:1/0},od=.9,sd=1e3,ad=3e5,dd=36e5,cd=4,Ti=class{#e;#t=[];#i=[];#n=new ed;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#h=!1;#c;#l=Promise.
-resolve();#$;#S=fe.working;#O;#v=new Set;#x;#k=!1;#E;#f=oe();#a=!1;#b=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){
-this.#e=Kn(e)}enqueue(e){try{if(!X())return this.#ve();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=Go(
-e,this.#e);if("reason"in n)return this.#y(1,n.reason,n.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#y(1,
-"buffer_full");if(this.#t.push(n),t)return void(this.#D()||this.#U());this.#h&&this.#c===void 0&&queueMicrotask(()=>this.#F()),
-this.#t.length>=this.#e.maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#h||this.#B||(this.#h=!0,this.#V(),this.#T()>
-0?this.#F():X()&&!this.#N()&&os(this.#e,this.#_())&&this.#I(fe.working))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=
-Math.max(this.#S,e),this.#$)return this.#$;const t=this.#l.then(()=>{const n=this.#S;return[this.#$,this.#S]=[void 0,fe.
-working],this.#le(n)});return this.#$=t,this.#l=t,t}stop(){return this.#B??=this.#oe()}[Symbol.asyncDispose](){return this.
-stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#T(){return this.#t.length+this.#i.length+this.#n.size}#V(){if(this.#M)return;
-this.#Q();const e=b(),t=o=>{try{return o()}catch{this.#g("an exit hook could not be installed: what is recorded waits fo\
-r stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D()||
-this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;
-this.#M=()=>{n?.(),i?.()}}#F(){this.#h&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#I(fe.periodic).then(
-()=>{this.#h&&this.#z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#oe(){this.#h=!1,this.#c!==void 0&&clearTimeout(
-this.#c);const e=this.#E=ps(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#l.then(()=>!0),
-e.over()])&&this.#X(),this.#T()>0&&this.#D())return;this.#ne(),this.#T()>0&&this.#N()&&this.#C(!0),this.#T()>0&&!this.#N()&&
-await this.#se(e),this.#C()}catch(n){this.#g(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=
-void 0,t||(this.#M?.(),this.#M=void 0)}}async#se(e){const t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
-await Promise.race([this.flush().then(()=>!0),e.over()])||this.#X()}#X(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*
-od,n=[...this.#v].some(({started:r,accepted:i})=>!i&&e-r>=t);this.#W(),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.
-events()),this.#n.clear(),n&&this.#w?.health.recordFailure()}#W(){for(const{events:e,accepted:t}of this.#v)if(this.#n.settle(
-e)){if(t){this.#Z(e);continue}for(const n of e)n.cuts=(n.cuts??0)+1;this.#i.unshift(...e)}}#ae(){return this.#O??=new AbortController}#G(e){
-if(e.aborted||!Re())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),
-o=r.end-i;if(o>=t)return!0;const a=this.#x,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#q(e){this.#n.settle(
-e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#k&&this.#_()?.health.isOpen()===!0;return e.kind==="http"&&(t||
-!b().canConnect(e.url))}#de(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;return this.#E===void 0&&n!==
-void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().
-canConnect(e.url)}#ce(e){const t=this.#w?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#j=!1);return}
-if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.
-retryAfterMs);const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#L=
-n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#le(e){try{this.#te();const t=this.#e.sink.kind==="http"?this.#w?.
-health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ne();const n=this.#N();if(n&&!this.#de())return;const r=this.#e.
-clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(
-c=>!i(c)),this.#t=[];const s=this.#K(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#ue(
-s,d),this.#ce(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){this.#g(
-`flush failed unexpectedly: ${t}`)}}async#ue(e,t){const{signal:n}=this.#ae();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#G(n);)await this.#J(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(cd,e.length)},i));for(const o of e.
-slice(r))this.#q(o)}async#J(e,t,n){this.#te();const r=this.#re(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
-add(r),e=r}const i=await this.#fe(e,t);if(this.#pe(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
-const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#G(t)?await this.#J(
-s,t,n):this.#q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#Z(e,i.rejected);case"too_large":return this.#y(
-1,"http_413"),this.#R(e);case"rejected":return this.#y(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.
-unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
-this.#he(e,i.retryAfterMs):this.#ye(e,i.reason,i.retryAfterMs)}}}#he(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
-notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#Z(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
-this.#y(n,"otlp_rejected"),this.#R(e)}async#fe(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#v.add(
-n);try{return await this.#me(e,t,()=>n.accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();this.#x={ms:r-n.
-started,endedAt:r}}}#K(e){const{format:t,maxBatchBytes:n}=this.#e;return qo(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=
-[],this.#n.clear(),this.#t=[]}async#me(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
-const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="ht\
-tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return gr(a),{kind:"delivered"};const s=i.classify;return await Ua({
-url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
-fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,
-sendsProxyCredentials:b().sendsProxyCredentials})}#pe(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
-void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
- failed: ${Ai(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} event(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#b)
-return;this.#b=!0;const{enabled:e,decidedBy:t}=mt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#f(`telemetry ${e?
-"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
-b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
-ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=zn(n,this.#e.
-headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#ve(){!this.#f||this.#a||(this.#a=!0,this.#f(`telemetry off (decided by ${mt().decidedBy}): events are \
-not recorded`))}#ye(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,s=o(),d=[];for(const c of e){if(c.retries++,
-c.retries>r){d.push(c);continue}c.notBefore=s+Ie(c.retries,i,a,n),this.#i.push(c)}d.length<e.length&&this.#g(`delivery f\
-ailed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#y(d.length,"retries_exhausted",`last fail\
-ure: ${t}`),this.#R(d)}#R(e){this.#w?.settle(e)}#_(){return this.#w??=vi.open(this.#e,(e,t)=>{const n=t===void 0?`no spo\
-ol: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#g(n),this.#Y=n}),this.#w}#ee(){const e=this.#E;
-if(e)return Math.max(0,e.end-b().monotonicMs())+sd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(ad,
-Math.min(dd,2*t),2*n)}#te(){const e=this.#ee();this.#w?.renewClaims(e,this.#E?e:e*.75)}#ne(){if(this.#j||!X()||this.#N()||
-!Re())return;const e=this.#_();if(e&&Me()!==void 0)return;this.#j=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#T(),
-Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ee());r&&(this.#ie(r.dropped),this.#s+=r.events.length,this.#i.push(
-...r.events),r.events.length>0&&this.#F())}#C(e=!1){this.#W();const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#re(
-t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Re())return this.#o=!0,this.#A(),this.#y(n.
-length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#K(n))gr(this.#e.format.encode(o,this.#e.
-clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(n.length,this.#e.sink.reason),
-!0;const r=this.#_();if(!r&&this.#e.spoolDir===void 0)return this.#g(`${n.length} event(s) not delivered are kept in mem\
-ory only, and go with the process: no spool`),!1;if(Me()!==void 0)return this.#A(),this.#y(n.length,"opted_out","not spo\
-oled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#k=!0),
-!i&&e)return!1;if(this.#A(),i){const o=this.#P-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[
-a,s]of Object.entries(i.dropped))this.#y(s,a);this.#ie(i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,
-this.#y(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#re(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,
-r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({
-claim:o})=>o&&r.has(o));return this.#y(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.has(o))}#ie(e){for(const[
-t,n]of Object.entries(e))this.#s+=n,this.#y(n,t)}#D(){const e=this.#_(),t=rs(this.#e,e,X());if(!t.handOff){const i={delivered:"\
-delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},o=t.outcome!=="delivered"&&e?.health.isOpen()?
-nr(e.health):void 0;return this.#T()>0&&this.#g(`at exit: ${i[t.outcome]}: ${o?`${o}; in process, as ${t.reason}`:t.reason}`),
-!1}if(!this.#C(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;
-const n=is(t);if(n==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;const r={started:"\
-a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the syst\
-em has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${r[n]}`),!0}#U(){const e=this.#r,t=this.#C(),
-n=this.#r-e;return n>0&&this.#g(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};
-for(const[o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{
-sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#_();if(!r)return;for(const o of Object.
-keys(e))this.#p[o]=this.#d[o];const i=Date.now();hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#y(e,t,n){e!==
-0&&(D(this.#d,t,e),this.#g(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#g(e){this.#f?.(e);try{const t=this.#e.logger(
-`[nat-telemetry] ${e}`);t instanceof Promise&&t.catch(()=>{})}catch{}}},ld=["the product and the command that ran, and a\
- subcommand the program registered","how it ended: success, failure or interrupted, the exit code, and the class name of\
- an error (such as ValueError or TypeError; never its message)","how long it took","the language runtime and its version\
- (Python, Node.js, Deno or Bun) and the CPU architecture","the tool's version, a random id for the run, and when the eve\
-nts happened and were sent"],ud=["arguments, file paths or file contents","error messages or stack traces","user or host\
- names, IP-based or device identifiers, or any other personal information"];function hd(e,t=Gt){return["","NVIDIA NeMo A\
-gent Toolkit collects anonymous usage data to improve its tools:",...ld.map(n=>`  - ${n},`),"It never collects:",...ud.map(
-n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\
-\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",
-""].join(`
+ts,bytes:i.maxBytes-l.bytes};if(!R&&x.events>0&&x.bytes>0){let _=this.#w(S,x.events,x.bytes,n);if(_===void 0)continue;m(\
+S,_.kept.events,_.kept.bytes),P(r,"spool_corrupt",_.corrupt),P(r,"spool_full",_.cut);continue}this.#c(S.name,S,R?"spool_\
+expired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#f(n)&&(P(o,"spool_corrupt",i.cor\
+rupt),P(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Pe)break;let s=cn.exec(a);if(s===null|\
+|t-nt(s)<=$s)continue;let d=_e(s[3]);if(d===void 0||!r(d))continue;i++;let u=et(s[3],t+Qn);try{this.#e.rename(`${this.di\
+r}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=et(n.name,o+Qn),a=y().mono\
+tonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#s(`${\
+this.dir}/${i}`,n),u=s.map(un),{first:c,bytes:l}=qr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:\
+d};if(m.length===0)return this.#f(i)?f:void 0;let h=Je(this.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.cre\
+ate(h,Kr(m))}catch{if(g(),!this.#f(i))return;try{this.#l(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.leng\
+th,corrupt:d}}return f}if(y().monotonicMs()-a>Qn/2)return void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();re\
+turn}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Jr(m,n.time,n.key)}`)}catch{}return f}#f(n){try{return this.#e\
+.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Xr(e,n){let t=cn.exec(e);return t?Ms(t,n)?_e(t[3]):void 0:_e(e\
+)}function _e(e){let n=Ls.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Zr));return{name:\
+e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function qr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,a)\
+=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Jr(e,n,t){let r=e.reduce((o,i)\
+=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function Kr(e){return e.map(n=>\
+`${n.text}\n`).join("")}function un(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":$\
+{F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}\
+"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function et(e,n){return`l-${z(n)}-$\
+{e}`}function nt([,e,n]){return e==="l"?Number(n):Number(n)+Ps}function Ms(e,n){return n>nt(e)}function Ds(e){try{let{re\
+tries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(\
+n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name==\
+"string"&&s.name!==""&&typeof s.ts=="string"&&Pn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={js\
+on:F(s),schemaVersion:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}cat\
+ch{return}}function Cs(e,n){return e.spoolFallback?br(y().env,I().os,n?.uid):void 0}function Fs(e,n,t=()=>{},r="work"){l\
+et{spoolDir:o,spoolLimits:i}=e,a=tt(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ee.open(o,n,i,a,l=\
+>s=l,r),u=Cs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ee.open(u,n,i,a\
+);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ee.open(u,n,i,a,l=>s+=`; no\
+r in ${u}: ${l}`,r);return t(s,c?.dir),c}var ln=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool\
+=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir==\
+=void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=Fs(n,a,t);if(!s)return null;let d=n.custom\
+Fetch?s.key:void 0,u=new dn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,drop\
+ped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json),n\
+otBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),\
+P(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written\
+:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,droppe\
+d:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveB\
+ackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n\
++=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){l\
+et r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function tt(e){let{sink:n,format:t,sour\
+ceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==ge?r:void 0,headers:Object.keys(o).length>0?Object.entrie\
+s(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return Qr(n.kind=\
+=="http"?n.url:"",t.name,s==="{}"?"":s)}var Bs=0xe677d21fdbff;function eo(e,n){let{sessionId:t,sourceClientVersion:r,max\
+EventBytes:o}=n;try{if(!(e instanceof Ee))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reaso\
+n:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string"\
+)return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_eve\
+nt",detail:"timestamp is not a finite number"};if(a<0||a>Bs)return{reason:"invalid_event",detail:"timestamp outside the \
+years 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=wr(e);return d>o?{reason:"event_too_large",detail:`${\
+d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which \
+NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,ses\
+sionId:t,clientVersion:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}functio\
+n no(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&\
+s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)\
+}return o}function Hs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n=\
+=="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}func\
+tion to(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Hs(t.hostname))r\
+eturn;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.ke\
+ys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function\
+ ro(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>Sr(r,{sourceClientVersion:i,sessionId:o,cpuArchi\
+tecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Mn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Mn(t(r,0),[]\
+)),eventBytes:r=>r.bytes,readsAnswer:!1}}function oo(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceV\
+ersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(cr(i))),\
+a};return{name:"otlp",encode:i=>Nn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D(Nn([],i.sessionId,t(i),n)),eventBy\
+tes:i=>D(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:lr}}var Us="http:\
+//localhost:4318/v1/logs",js=120,Vs=50,Ys=3,Gs=2,io=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',co=64\
+,Ws={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,\
+endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBy\
+tes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!\
+0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Me(e={}){if(!pe(e))throw new TypeError(`Cannot\
+ create handler: options must be an object, got ${A(e)}`);let n=kn(e,Ws);if(n)throw new TypeError(`Cannot create handler\
+: ${n}`);let t=(p,T,S)=>{let R=e[p]===void 0?T:e[p],x=S.integer?`${S.sign} integer`:`${S.sign} number`,_=`Cannot create \
+handler: \'${p}\' must be a ${x}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${_}, got ${A(R)}`);if(!((S.\
+sign==="positive"?R>0:R>=0)&&(S.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${_}, got ${R\
+}`);if(S.timer&&R*1e3>Kn)throw new RangeError(`Cannot create handler: \'${p}\' must be at most ${Kn/1e3} seconds (the long\
+est a timer can wait), got ${R}`);return R},r=(p,T,S)=>{let R=e[p]===void 0?S:e[p];if(typeof R!==T)throw new TypeError(`\
+Cannot create handler: \'${p}\' must be a ${T}, got ${A(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative\
+",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Gs,o),d=t("backoffInitialSeconds",1,i),u=t("backo\
+ffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffIni\
+tialSeconds\' (${d}), got ${u}`);let c=gr(),l=r("sourceClientVersion","string",ge),m=mo("resource",e.resource),f=r("sessi\
+onId","string","undefined"),h=ao(e.format,c.format),g=ot(h,l,{...c.otlpResource,...m}),b=rt(g,c.sessionPrefix+f),N=ao(e.\
+format,void 0),v=rt(ot(N,l,m,lo),f),k=t("maxEventBytes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create h\
+andler: \'maxEventBytes\' must be at least ${v.eventBytes} (the smallest event), got ${k}`);let E=t("maxBatchBytes",5e5,a)\
+;if(E<v.batchBytes){let p=`one ${N} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`\
+Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${v.batchBytes} bytes, more than \'maxB\
+atchBytes\' (${E} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${v.batchBytes} (${p}), got ${E}`\
+)}return{flushIntervalMs:t("flushIntervalSeconds",js,o)*1e3,maxQueueSize:t("maxQueueSize",Vs,a),maxRetries:t("maxRetries\
+",Ys,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{ini\
+tialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,E-b.envelopeBytes-co),\
+maxEventBytesOption:k,maxBatchBytes:E,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Xs(e.endpoint,c.endpointHid\
+den?it:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?it:c.otlpEndpoint??Us:void 0),c.dryRun),spoolDir:qs(e.spoolDir,c.spo\
+olDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,\
+spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,a),maxBytes:t(\
+"spoolMaxBytes",de.maxBytes,a),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupt\
+s:Zs(e.captureInterrupts),handOff:Ks(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0\
+,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...Js(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>global\
+This.fetch(p,T))),logger:r("logger","function",()=>{}),clock:zs(r("clock","function",Date.now)),random:r("random","funct\
+ion",Ie)}}function zs(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a\
+ method needs its object: () => performance.timeOrigin + performance.now())`)}if(!so(n))throw new RangeError(`Cannot cre\
+ate handler: \'clock\' must return epoch milliseconds, got ${A(n)}`);return e===Date.now?e:()=>{try{let t=e();return so(t)\
+?t:Date.now()}catch{return Date.now()}}}var so=e=>typeof e=="number"&&e>=0&&e<1e13;function rt(e,n){let t={json:io,bytes\
+:D(io),schemaVersion:$n,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyByte\
+s(t);return{eventBytes:t.bytes,batchBytes:o+co+r,envelopeBytes:o}}function ot(e,n,t,r){return e==="otlp"?oo({serviceName\
+:t["service.name"]??ar,serviceVersion:n,resourceAttributes:t},r):ro(n,r)}var lo={name:"node",version:"x".repeat(12),mach\
+ine:"x".repeat(11),os:"linux"};function fo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=rt(ot(n.name,t,r,\
+lo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOptio\
+n,o.eventBytes)}}var it=Symbol("hidden");function Xs(e,n,t){if(e!==void 0&&(typeof e!="string"||!nn(e)))throw new TypeEr\
+ror(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${A(typeof e=="string"?C(e):e)}`);if(\
+e===void 0&&n===it)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??pr;return nn(r)?r==="stdout"?{kind:"stderr"}\
+:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function qs(e,n){i\
+f(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' mu\
+st be a non-empty string or false, got ${A(e)}`);if(!Y(e,I().os))throw new TypeError(`Cannot create handler: \'spoolDir\' \
+must be an absolute path (a relative one moves with the working directory), got ${A(e)}`);return e}}function ao(e,n){if(\
+e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${A(\
+e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function mo(e,n){if(n===void 0)return{};if(!(pe(n)&&Obje\
+ct.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strin\
+gs, got ${A(n)}`);return{...n}}var uo=8192;function Js(e){let n=mo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+\
+o.length+i.length+4,0);if(t>uo)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${uo} bytes to a \
+request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Ze(r))throw new TypeError(`Cann\
+ot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(r)}`);if(Ke(r))throw new TypeError(`Canno\
+t create handler: \'headers\' must not set ${A(r)}: the HTTP client frames the request itself`);if(!Qe(o))throw new TypeEr\
+ror("Cannot create handler: \'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control \
+character, no character past ASCII, no leading or trailing space), got a bad value for "+A(r))}return n}function Ks(e,n)\
+{return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDO\
+FF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Zs(e){if(e===void 0||e===!1)return!1;if(e===!0\
+)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a\
+ boolean or a function, got ${A(e)}`)}var fn=/^sender-[0-9a-f]{8}\\.mjs$/,De="NAT_TELEMETRY_SENDER";function mn(e,n){retu\
+rn{...e,[De]:JSON.stringify(n)}}function ho(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof \
+n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,Qs=250;function Re(e,n,t,r){let o=ne\
+w RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.ex\
+ec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?X:Qs;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):pn(e,\
+`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function hn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{ret\
+urn!1}}function po(e,n,t){let r;try{e.ensureDir(n,!0);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)r\
+eturn"at work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a\
+.locks.length===0&&a.marks[0]===r?r:(pn(e,`${n}/${r}`),"at work")}catch{return r}}function go(e,n,t){t!==void 0&&at(e,n,\
+()=>[t])}function yo(e,n,t){at(e,n,()=>Re(e,n,t,Date.now()).marks)}async function bo(e,n,t){for(let r=0;r<ea;r++){let o=\
+Date.now();try{e.ensureDir(n,!0,!1);let i=Re(e,n,t,o);if(i.locks.length>0){st(e,n,i.marks);return}let a=`sender-${t}-${z\
+(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return st(e,n,d),a;pn(e,`${n\
+}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+Ie()*50))}}var ea=5;function Eo(e,n,t){at(e,n,()=>[t])}functi\
+on at(e,n,t){try{e.ensureDir(n,!0,!1),st(e,n,t())}catch{}}function st(e,n,t){for(let r of t)pn(e,`${n}/${r}`)}function p\
+n(e,n){try{e.remove(n)}catch{}}var ra=6e4,oa=1e3,ia=[De,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FI\
+LE","NAT_TELEMETRY_DRY_RUN"];function sa(e,n,t){let r=aa(e,n,t);return r.handOff?r:{...r,outcome:vo(e,n)}}function vo(e,\
+n){return e.sink.kind==="none"?"dropped":wo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"\
+}function wo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function aa(e,n,t){try{let r=Ro(e,n,t);if(r!==vo\
+id 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=_o(e.sink.url,o.dir);if\
+(i.isOpen()){let m=y().senderRefusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}le\
+t s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...u\
+a(e,o.dir),successor:u,onByConsentFile:Fr()};return{handOff:!0,command:{...s,env:mn(s.env,c)},backlog:n}}catch(r){return\
+{handOff:!1,reason:`the hand-off failed (${r})`}}}function So(e,n,t){let r=sa(e,n,t);return r.handOff&&r.command&&!la(r.\
+backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:vo(e,r.bac\
+klog)}:r}function To(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint do\
+wn";let o=po(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.n\
+oteHandOff():go(r,n.dir,o),i}catch{return"failed"}}function xo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince\
+(e.clock())===void 0)return!1;let{sink:t}=e;return Ro(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(_o(t.url,n.sp\
+ool.dir))!==void 0}function _o(e,n){let t=Ar(),r=t===void 0?void 0:da(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r]\
+,variables:[...ia,...fe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function da(e){let n=G(e\
+),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.t\
+est(t)?void 0:r?.realPath(n),i=o===void 0?void 0:M(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Ro(e,n,t){l\
+et{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do n\
+ot go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process canno\
+t call";if(e.requestTimeoutMs>X-oa)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3\
+} s)`;if(!t)return"telemetry was turned off during the run";let i=Se();if(i!==void 0)return`the program turned telemetry\
+ on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n\
+)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the sp\
+ool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read \
+for them): another user could swap the sender\'s script there";if(!wo(e))return"the program may not connect to the endpoi\
+nt";let{spool:a,files:s,health:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{st\
+ate:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ra&&!hn(s,a.dir,a.key\
+,u))return"spooled events have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:\
+o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutS\
+econds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...fo(e),spoolMaxEvent\
+s:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,header\
+s:{...e.headers},resource:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}funct\
+ion la(e){if(ca(e))return!0;let{files:n,spool:t}=e,r=()=>oe(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof\
+ O))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Da\
+te.now()){let o;try{o=e.list(n).filter(s=>fn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===\
+void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written\
+).slice(t).filter(({written:s})=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var gn=class\
+{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(t\
+his.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ko(){throw new E\
+rror("a sender prints nothing")}var No=16384,ut=2*No,Ao=ut-4096,ct=32,Io=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var Oo=/\
+^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function $o(e,n,t,r,o,i,a=-1/0){let s=Object.entr\
+ies(o).filter(([m,f])=>Io.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!dt(i))return;let u={...{since:i,last:\
+i,dropped:Object.fromEntries(s.slice(0,ct))},endpointHash:ae(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Co(n,t);try{let m=ya(e\
+,n,t,i).filter(h=>h.quiet).map(h=>Lo(e,h,n,t)),f=Mo([...m.flatMap(h=>h.lines),c],a,i)??c;Po(e,n,t,m,()=>{let h=Ea(e,l);h\
+==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=No?e.append(l,typeof h=="object"&&!h.en\
+ded?`\n${g}`:g,Ao):ga(e,n,t,f,a,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){\
+let a=Co(n,t),s={path:lt(n,t),quiet:!1},d=ft(e,a,s.path)?Lo(e,s,n,t):{lines:[]};Po(e,n,t,[d],()=>{e.append(a,`${F(Mo([..\
+.d.lines,r],o,i)??r)}\n`,Ao)})}function Lo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[]\
+,summed:n.summed};let{lines:o,upTo:i}=ba(e,n),a=lt(t,r,i);return ft(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:\
+[],summed:n.summed}}function Po(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&ft(e,a,lt(n,t,s));t\
+hrow i}}function lt(e,n,t){let r=t===void 0?"":`-${t}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}functi\
+on ya(e,n,t,r){return Zn(e,n,Oo,(o,i)=>{let[,,a,s]=Oo.exec(i)??[],d=Math.abs(r-Number(a))>=pa;return o===t?{path:M(n,i),\
+summed:s===void 0?void 0:Number(s),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,ut)?.slice(t\
+)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Do(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summe\
+d??0}}}function ft(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Mo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s\
+.since,t),last:Math.min(s.last,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of \
+Object.entries(s.dropped))(d in o||Object.keys(o).length<ct)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Nu\
+mber.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Mat\
+h.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){t\
+ry{let t=e.read(n,ut);return t===void 0?void 0:{lines:Do(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){retur\
+n t instanceof O?"invalid":void 0}}function Do(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since\
+:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.en\
+tries(r):[];if(!(dt(n)&&dt(t)&&n<=t&&a.length>0&&a.length<=ct&&a.every(([u,c])=>Io.test(u)&&Number.isSafeInteger(c)&&c>0\
+)))return;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};ret\
+urn typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function dt(e){return Number.isSafeInteger(e)&&e>=0&&\
+e<=rn}function Co(e,n){return M(e,`drops-${n}.json`)}var ke={working:1,periodic:2,asked:1/0},wa=.9,Sa=1e3,Ta=3e5,xa=36e5\
+,_a=4,yn=class{#e;#n=[];#o=[];#t=new gn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#\
+R;#g=new Set;#k;#O=!1;#E;#m=In();#a=!1;#S=!1;#i=!1;#C=0;#F;#$;#v;#V;#B=!1;#L;constructor(n={}){this.#e=Me(n)}enqueue(n){\
+try{if(!ie())return this.#ge();let t=y().exiting();t?this.#Q():this.#Y(),this.#l++;let r=eo(n,this.#e);if("reason"in r)r\
+eturn this.#y(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.pu\
+sh(r),t)return void(this.#D()||this.#U());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.\
+#e.maxQueueSize&&this.#P(ke.working)}catch{}}start(){this.#c||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():ie()&\
+&!this.#N()&&xo(this.#e,this.#x())&&this.#P(ke.working))}flush(){return this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this\
+.#_,n),this.#f)return this.#f;let t=this.#w.then(()=>{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],this.#ce\
+(r)});return this.#f=t,this.#w=t,t}stop(){return this.#F??=this.#ie()}[Symbol.asyncDispose](){return this.stop()}stats()\
+{return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inF\
+light:this.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#$)return;this.#\
+Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an exit hook could not be installed: what is recorded waits for stop()\
+");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(\
+),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;th\
+is.#$=()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then\
+(()=>{this.#c&&this.#G()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#ie(){this.#c=!1,this.#u!==void 0&&cle\
+arTimeout(this.#u);let n=this.#E=Ra(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then\
+(()=>!0),n.over()])&&this.#W(),this.#T()>0&&this.#D())return;this.#te(),this.#T()>0&&this.#N()&&this.#M(!0),this.#T()>0&\
+&!this.#N()&&await this.#se(n),this.#M()}catch(r){this.#b(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.cle\
+ar(),this.#E=void 0,t||(this.#$?.(),this.#$=void 0)}}async#se(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitT\
+imeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#W()}#W(){let n=y().monotonicMs(),t=this.#e\
+.requestTimeoutMs*wa,r=[...this.#g].some(({started:o,accepted:i})=>!i&&n-o>=t);this.#z(),this.#R?.abort(),this.#R=void 0\
+,this.#o.unshift(...this.#t.events()),this.#t.clear(),r&&this.#v?.health.recordFailure()}#z(){for(let{events:n,accepted:\
+t}of this.#g)if(this.#t.settle(n)){if(t){this.#K(n);continue}for(let r of n)r.cuts=(r.cuts??0)+1;this.#o.unshift(...n)}}\
+#ae(){return this.#R??=new AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=thi\
+s.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt\
+<=t?s.ms:0;return r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#\
+x()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#de(){let{sink:n,clock:t}=this.#e,r=this.#\
+L,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===\
+r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ue(n){let t=this.#v?.health;if(n.delivered){t\
+his.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfte\
+rMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,cl\
+ock:s}=this.#e,d=s()+se(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ce(\
+n){try{this.#ne();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),th\
+is.#te();let r=this.#N();if(r&&!this.#de())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.fil\
+ter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of \
+d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#le(d,u),this.#ue(u),u.delivered&&u.retryAfterMs&&(\
+this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterMs))}catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#le(\
+n,t){let{signal:r}=this.#ae(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await P\
+romise.all(Array.from({length:Math.min(_a,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#ne();le\
+t o=this.#re(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#me(n,t);if(this.\
+#pe(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n\
+.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind)\
+{case"delivered":return r.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#I(n);cas\
+e"rejected":return this.#y(n.length,i.reason),this.#I(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;c\
+ase"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#fe(n,i.retryA\
+fterMs):this.#ye(n,i.reason,i.retryAfterMs)}}}#fe(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.n\
+otBefore,r);this.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected\
+"),this.#I(n)}async#me(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.\
+#he(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){l\
+et{format:t,maxBatchBytes:r}=this.#e;return no(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]\
+}async#he(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=\
+this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}:\
+ ${s}`),o.kind==="stderr")return Fo(s),{kind:"delivered"};let d=i.classify;return await Vr({url:o.url,body:s,headers:a,c\
+lassify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requ\
+estTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().se\
+ndsProxyCredentials})}#pe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retr\
+yAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ir(n.thrown,this.#\
+e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.r\
+eason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{e\
+nabled:n,decidedBy:t}=Xn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by\
+ ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TE\
+LEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere \
+(${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=to(r,this.#e.headers);d&&this.#m(\
+`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#g\
+e(){!this.#m||this.#a||(this.#a=!0,this.#m(`telemetry off (decided by ${Xn().decidedBy}): events are not recorded`))}#ye\
+(n,t,r){let{maxRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.pu\
+sh(c);continue}c.notBefore=d+se(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#b(`delivery failed (${t}): ${n\
+.length-u.length} event(s) kept for retry`),u.length>0&&this.#y(u.length,"retries_exhausted",`last failure: ${t}`),this.\
+#I(u)}#I(n){this.#v?.settle(n)}#x(){return this.#v??=ln.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool ke\
+pt in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ee(){let n=this.#E;if(n)retu\
+rn Math.max(0,n.end-y().monotonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ta,Math.min(\
+xa,2*t),2*r)}#ne(){let n=this.#ee();this.#v?.renewClaims(n,this.#E?n:n*.75)}#te(){if(this.#B||!ie()||this.#N()||!Q())ret\
+urn;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(\
+Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ee());o&&(this.#oe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.eve\
+nts),o.events.length>0&&this.#H())}#M(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#re(t);if\
+(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.lengt\
+h,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Z(r))Fo(this.#e.format.encode(a,this.#e.\
+clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason\
+),!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in mem\
+ory only, and go with the process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spo\
+oled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),\
+!i&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d\
+]of Object.entries(i.dropped))this.#y(d,s);this.#oe(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this\
+.#y(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#re(n){let t=this.#v?.spool;if(!t)return n;let r=n\
+ew Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filte\
+r(({claim:a})=>a&&o.has(a));return this.#y(i.length,"claim_lost"),this.#I(i),n.filter(({claim:a})=>!a||!o.has(a))}#oe(n)\
+{for(let[t,r]of Object.entries(n))this.#s+=r,this.#y(r,t)}#D(){let n=this.#x(),t=So(this.#e,n,ie());if(!t.handOff){let i\
+={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"\
+&&n?.health.isOpen()?Gr(n.health):void 0;return this.#T()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, a\
+s ${t.reason}`:t.reason}`),!1}if(!this.#M(!0))return this.#b("at exit: delivering in process: the spool cannot be writte\
+n"),!1;if(this.#i)return!0;let r=To(t);if(r==="failed")return this.#b("at exit: delivering in process: no sender could b\
+e started"),!1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no \
+processes":"the spool (the system has no processes left to start a sender)"};return this.#b(`at exit: handed off to ${o[\
+r]}`),!0}#U(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#b(`at exit: the process ends at once: ${r} event(s\
+) spooled for a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_\
+out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")retur\
+n;let o=this.#x();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();$o(o.files,o.spool.dir\
+,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#y(n,t,r){n!==0&&(P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:\
+""}`))}#b(n){this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}\
+}};function Ra(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotoni\
+cMs()),()=>o(!1))}),clear:()=>t?.()}}function Fo(e){y().writeStderr(`${ko(JSON.parse(e))}\n`)}var ka=250;async function B\
+o(e){let n=y();xe(X,()=>n.exit(0)),jr(),Cr(()=>Oa(e));try{await Na(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Oa(e\
+){let{enabled:n,source:t}=Yn();return n||t==="default"&&e.onByConsentFile!==!0}async function Na(e,n){let t=y().files,r=\
+e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=Me(a),d=tt(s);if(!Q())return yo(t,r,d);for(let u=0;;\
+u++){let c=await bo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await Ia(a,n-ka);if(Eo(t,r,c),!$a(e,d)\
+)return;if(h&&f>0&&Q())return Aa(e);if(l>0&&m>0||u>0&&l===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env\
+:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&fn.test(s.slice(i.length))\
+);o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:mn(t,e),cwd:e.spoolDir,leavesSession:r})}asy\
+nc function Ia(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoo\
+lDir:a}=Me(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===voi\
+d 0)break;let d=new yn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{repl\
+ayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.d\
+ropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new P\
+romise(h=>setTimeout(h,f))}}return t}function $a(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||hn(t,e.spo\
+olDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5\
+};return ee.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Ho=ho(y().env(De));Ho&&await Bo(Ho);\n',$e="se\
+nder-4048494b.mjs",qa=117143,Ja=6e4,Za=1e3,Ka=[yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","N\
+AT_TELEMETRY_DRY_RUN"],Qa=3,ed=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
+function Vt(e){return e===null?"null":typeof e=="string"?gi(e):typeof e=="number"?td(e):typeof e=="boolean"?String(e):Array.
+isArray(e)?`[${e.map(Vt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${gi(
+n)}: ${Vt(r)}`).join(", ")}}`:"null"}function gi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
+0).toString(16).padStart(4,"0")}`)}function td(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
+nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
+n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
+padStart(2,"0")}`}var Ei=16384,zt=2*Ei,wi=zt-4096,Xt=32,bi=/^[a-z0-9_]{1,40}$/,nd=/^[0-9a-f]{8}$/,rd=/^drops-([0-9a-f]{8})\.json$/,
+Wt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,id=6e4,fe={working:1,periodic:2,asked:1/0},od=.9,sd=1e3,
+ad=3e5,dd=36e5,cd=4,Ti=class{#e;#t=[];#i=[];#n=new ed;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.resolve();#h;#S=fe.
+working;#O;#v=new Set;#x;#k=!1;#E;#f=oe();#a=!1;#T=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){this.#e=Kn(e)}enqueue(e){
+try{if(!X())return this.#ve();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=Go(e,this.#e);if("reason"in n)
+return this.#y(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#t.push(
+n),t)return void(this.#D()||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),this.#t.length>=this.#e.
+maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#V(),this.#_()>0?this.#F():X()&&!this.#N()&&
+os(this.#e,this.#$())&&this.#I(fe.working))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=Math.max(this.#S,e),this.#h)
+return this.#h;const t=this.#b.then(()=>{const n=this.#S;return[this.#h,this.#S]=[void 0,fe.working],this.#le(n)});return this.#h=
+t,this.#b=t,t}stop(){return this.#B??=this.#oe()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,
+replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){
+return this.#t.length+this.#i.length+this.#n.size}#V(){if(this.#M)return;this.#Q();const e=b(),t=o=>{try{return o()}catch{
+this.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{
+const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D()||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,
+i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===
+void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#I(fe.periodic).then(()=>{this.#l&&this.#z()})},this.#e.flushIntervalMs),
+b().unrefTimer(this.#c)}async#oe(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#E=ps(this.#e.exitTimeoutMs);
+let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#b.then(()=>!0),e.over()])&&this.#X(),this.#_()>0&&this.#D())return;
+this.#ne(),this.#_()>0&&this.#N()&&this.#C(!0),this.#_()>0&&!this.#N()&&await this.#se(e),this.#C()}catch(n){this.#g(`st\
+op failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=void 0,t||(this.#M?.(),this.#M=void 0)}}async#se(e){
+const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||
+this.#X()}#X(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*od,n=[...this.#v].some(({started:r,accepted:i})=>!i&&
+e-r>=t);this.#W(),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),n&&this.#w?.health.
+recordFailure()}#W(){for(const{events:e,accepted:t}of this.#v)if(this.#n.settle(e)){if(t){this.#Z(e);continue}for(const n of e)
+n.cuts=(n.cuts??0)+1;this.#i.unshift(...e)}}#ae(){return this.#O??=new AbortController}#G(e){if(e.aborted||!Re())return!1;
+const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),o=r.end-i;if(o>=t)return!0;
+const a=this.#x,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#q(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){
+const{sink:e}=this.#e,t=!this.#k&&this.#$()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().canConnect(e.url))}#de(){
+const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;return this.#E===void 0&&n!==void 0&&r!==void 0&&r.failures===
+n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(e.url)}#ce(e){const t=this.#w?.
+health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#j=!1);return}if(!e.failed)return;const n=!e.probing&&t?.
+recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??
+0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?void 0:{state:t.state,failures:r,
+probeAt:s}}async#le(e){try{this.#te();const t=this.#e.sink.kind==="http"?this.#w?.health:void 0;t&&(t.state||this.#E===void 0)&&
+t.refresh(),this.#ne();const n=this.#N();if(n&&!this.#de())return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??
+0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#K(
+a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#ue(s,d),this.#ce(d),d.delivered&&
+d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){this.#g(`flush failed unexpectedly: ${t}`)}}async#ue(e,t){
+const{signal:n}=this.#ae();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#G(n);)await this.#J(e[r++],n,t)};
+await Promise.all(Array.from({length:Math.min(cd,e.length)},i));for(const o of e.slice(r))this.#q(o)}async#J(e,t,n){this.#te();
+const r=this.#re(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#fe(e,t);if(this.#pe(
+i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(
+o)];for(const s of a)this.#n.add(s);for(const s of a)this.#G(t)?await this.#J(s,t,n):this.#q(s);return}switch(i.kind){case"\
+delivered":return n.delivered=!0,this.#Z(e,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#R(e);case"reje\
+cted":return this.#y(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"re\
+try":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#he(e,i.retryAfterMs):
+this.#ye(e,i.reason,i.retryAfterMs)}}}#he(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
+n);this.#i.unshift(...e)}#Z(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&this.#y(n,"otlp_rejected"),this.#R(
+e)}async#fe(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#v.add(n);try{return await this.#me(e,t,()=>n.
+accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#K(e){const{format:t,
+maxBatchBytes:n}=this.#e;return qo(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=[],this.#n.clear(),this.#t=[]}async#me(e,t,n){
+const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(
+e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="s\
+tderr")return gr(a),{kind:"delivered"};const s=i.classify;return await Ua({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(
+d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.
+clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#pe(e,t){if(!this.#f)
+return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
+thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Ai(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
+"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} eve\
+nt(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#T)return;this.#T=!0;const{enabled:e,decidedBy:t}=mt(),{sink:n,format:r,spoolDir:i,
+handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="std\
+err"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
+not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}\
+; spool: ${i??"none"}`);const s=zn(n,this.#e.headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand of\
+f where a sender can be started":"in process"} (${o.source})`)}#ve(){!this.#f||this.#a||(this.#a=!0,this.#f(`telemetry o\
+ff (decided by ${mt().decidedBy}): events are not recorded`))}#ye(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,
+s=o(),d=[];for(const c of e){if(c.retries++,c.retries>r){d.push(c);continue}c.notBefore=s+Ie(c.retries,i,a,n),this.#i.push(
+c)}d.length<e.length&&this.#g(`delivery failed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#y(
+d.length,"retries_exhausted",`last failure: ${t}`),this.#R(d)}#R(e){this.#w?.settle(e)}#$(){return this.#w??=vi.open(this.#e,
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#g(
+n),this.#Y=n}),this.#w}#ee(){const e=this.#E;if(e)return Math.max(0,e.end-b().monotonicMs())+sd;const{flushIntervalMs:t,
+requestTimeoutMs:n}=this.#e;return Math.max(ad,Math.min(dd,2*t),2*n)}#te(){const e=this.#ee();this.#w?.renewClaims(e,this.#E?
+e:e*.75)}#ne(){if(this.#j||!X()||this.#N()||!Re())return;const e=this.#$();if(e&&Me()!==void 0)return;this.#j=!0;const t=this.#e.
+maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ee());r&&(this.#ie(r.dropped),
+this.#s+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#F())}#C(e=!1){this.#W();const t=[...this.#i,
+...this.#n.events(),...this.#t],n=this.#re(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Re())
+return this.#o=!0,this.#A(),this.#y(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#K(
+n))gr(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),
+this.#y(n.length,this.#e.sink.reason),!0;const r=this.#$();if(!r&&this.#e.spoolDir===void 0)return this.#g(`${n.length} \
+event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Me()!==void 0)return this.#A(),
+this.#y(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
+n)}catch{i=void 0}if(i||(this.#k=!0),!i&&e)return!1;if(this.#A(),i){const o=this.#P-this.#e.clock();o>0&&r?.health.recordWait(
+o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#y(s,a);this.#ie(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+0;this.#r+=o,this.#y(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#re(e){const t=this.#w?.spool;if(!t)
+return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
+const i=e.filter(({claim:o})=>o&&r.has(o));return this.#y(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
+has(o))}#ie(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#y(n,t)}#D(){const e=this.#$(),t=rs(this.#e,e,X());if(!t.
+handOff){const i={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},o=t.outcome!==
+"delivered"&&e?.health.isOpen()?nr(e.health):void 0;return this.#_()>0&&this.#g(`at exit: ${i[t.outcome]}: ${o?`${o}; in\
+ process, as ${t.reason}`:t.reason}`),!1}if(!this.#C(!0))return this.#g("at exit: delivering in process: the spool canno\
+t be written"),!1;if(this.#o)return!0;const n=is(t);if(n==="failed")return this.#g("at exit: delivering in process: no s\
+ender could be started"),!1;const r={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpo\
+int down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#g(`at exit: han\
+ded off to ${r[n]}`),!0}#U(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#g(`at exit: the process ends at o\
+nce: ${n} event(s) spooled for a later run`),t}#H(){const e={};for(const[o,a]of Object.entries(this.#d)){const s=this.#p[o]??
+0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.
+kind!=="http")return;const r=this.#$();if(!r)return;for(const o of Object.keys(e))this.#p[o]=this.#d[o];const i=Date.now();
+hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#y(e,t,n){e!==0&&(D(this.#d,t,e),this.#g(`dropped ${e} event(\
+s): ${t}${n?` (${n})`:""}`))}#g(e){this.#f?.(e);try{const t=this.#e.logger(`[nat-telemetry] ${e}`);t instanceof Promise&&
+t.catch(()=>{})}catch{}}},ld=["the product and the command that ran, and a subcommand the program registered","how it en\
+ded: success, failure or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; ne\
+ver its message)","how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU ar\
+chitecture","the tool's version, a random id for the run, and when the events happened and were sent"],ud=["arguments, f\
+ile paths or file contents","error messages or stack traces","user or host names, IP-based or device identifiers, or any\
+ other personal information"];function hd(e,t=Gt){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to \
+improve its tools:",...ld.map(n=>`  - ${n},`),"It never collects:",...ud.map(n=>`  - ${n}.`),`Your answer applies to the\
+ Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Chan\
+ge your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
 `)}var _i=/[\u0000-\u001f\u007f-\u009f]/,Gt="~/.config/nat/telemetry.toml";function fd(){try{const e=b().env("NAT_TELEME\
 TRY_CONSENT_FILE");return e&&!_i.test(e)?e:Gt}catch{return Gt}}function qt(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
 ""||_i.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${T(t)}`}var $i="\
@@ -2053,7 +2051,7 @@ Q as consentFilePath,Re as consentHolds,un as denoGoesAround,Ke as denoProxyRout
 us as dropsRecords,dt as effectiveConsent,kn as environmentSettings,sr as exitDecision,K as formatTimestamp,Et as healthHash,
 Ze as hiddenBecause,b as host,Vn as isLoopback,X as isTelemetryEnabled,ir as openSpool,qt as optOutProblem,tt as parametersProblem,
 Pe as proxyRoute,rt as randomFraction,Dn as recordConsent,Wo as recordedHealth,B as redact,ur as removeSenderScripts,Kn as resolveOptions,
-Ie as retryDelay,L as runtimeInfo,Pn as saveConsent,Yn as setTelemetryEnabled,ge as shortHash,rr as spoolFallbackOf,Wn as spoolKey,
+Ie as retryDelay,M as runtimeInfo,Pn as saveConsent,Yn as setTelemetryEnabled,ge as shortHash,rr as spoolFallbackOf,Wn as spoolKey,
 ys as trackCommand,pe as unknownOption,U as utf8Length,Z as whyHidden};
 try{
 Object.defineProperty(Wr,"name",{value:"CliCommandEvent"});
