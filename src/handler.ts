@@ -59,10 +59,33 @@ export interface TelemetryStats {
  * lest each run send it once more: events cut this many times or more. The flushes a program's work brings about (the
  * one a run starts with, those enqueues ask for) hold them all: a command that ends at once would cut them again; a
  * periodic flush holds those cut twice (a long-lived program sends what earlier runs' exits cut, but not what its own
- * flushes keep losing to exits: a short flush interval); a flush the program or its stop asks for, a sender's and
- * `nat-telemetry flush` hold none. No cut counts as a retry: a request ended before the answer may not have left.
+ * flushes keep losing to exits: a short flush interval); a program's stop holds those cut more than `maxRetries`
+ * times (an exit budget shorter than the endpoint's answers would cut them at every run's stop); a flush the program
+ * asks for, and the passes of a sender and of `nat-telemetry flush` ({@link stopDrainPass}), hold none. No cut counts
+ * as a retry: a request ended before the answer may not have left.
  */
 const HELD_FROM = { working: 1, periodic: 2, asked: Infinity } as const;
+
+/** Handlers whose stop sends every event, however often exits cut it: the passes of {@link stopDrainPass}. */
+const drainPasses = new WeakSet<NATTelemetryHandler>();
+
+/**
+ * Stops a handler that delivers a spool, a pass of a sender or of `nat-telemetry flush`: its final flush sends the
+ * events a program's stop holds back, those cut more than `maxRetries` times ({@link HELD_FROM}).
+ *
+ * @param handler The pass's handler.
+ * @returns A promise that resolves when the handler has stopped.
+ * @example
+ * ```ts ignore
+ * const pass = new NATTelemetryHandler({ handOff: false });
+ * pass.start();
+ * await stopDrainPass(pass);
+ * ```
+ */
+export function stopDrainPass(handler: NATTelemetryHandler): Promise<void> {
+  drainPasses.add(handler);
+  return handler.stop();
+}
 
 /** The share of its timeout after which a request the exit budget cuts counts as timed out. */
 const TIMED_OUT_SHARE = 0.9;
@@ -412,7 +435,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // A recovering endpoint: hold other runs off while this one probes it.
     const health = this.#openDisk()?.health;
     if (health?.state) health.lease(this.#options.exitTimeoutMs + 1000);
-    if (!(await Promise.race([this.flush().then(() => true), budget.over()]))) this.#cutInFlight();
+    const heldFrom = drainPasses.has(this) ? HELD_FROM.asked : this.#options.maxRetries + 1;
+    if (!(await Promise.race([this.#flushAfterOthers(heldFrom).then(() => true), budget.over()]))) this.#cutInFlight();
   }
 
   /**

@@ -14,6 +14,7 @@ import { Spool, spoolKey } from "../src/spool.ts";
 import { backlogKey } from "../src/backlog.ts";
 import { resolveOptions } from "../src/options.ts";
 import { dropsRecords } from "../src/drops_record.ts";
+import { drainSpool } from "../src/sender.ts";
 import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, forgetHealth, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
@@ -746,6 +747,26 @@ test("the flush enqueued events ask for, while a command works, holds what exits
     assert.deepEqual(commands(server.events()), ["own"]);
     await run.stop();
     assert.deepEqual(commands(server.events()), ["own", "cut once"], "the stop sends it");
+  } finally {
+    await server.close();
+  }
+});
+
+test("a program's stop holds what exits cut more than maxRetries times; a sender's pass sends it", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    spoolSession(dir.path, server.url(), ["cut twice"], Date.now() - 60_000, 2);
+    spoolSession(dir.path, server.url(), ["cut thrice"], Date.now() - 60_000, 3);
+    // An exit budget shorter than the endpoint's answers would cut its stop's flush at every run: sent again each time.
+    const run = handler(dir.path, server.url(), { handOff: false, maxRetries: 2 });
+    run.enqueue(commandEvent("own"));
+    await run.stop();
+    assert.deepEqual(commands(server.events()), ["cut twice", "own"]);
+    assert.deepEqual(spooled(dir.path).map((line) => [line.event.parameters.command, line.cuts]), [["cut thrice", 3]]);
+    const drained = await drainSpool({ endpoint: server.url(), spoolDir: dir.path }, host().monotonicMs() + 10_000);
+    assert.equal(drained.sent, 1);
+    assert.deepEqual(commands(server.events()), ["cut twice", "own", "cut thrice"]);
   } finally {
     await server.close();
   }
