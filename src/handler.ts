@@ -59,33 +59,11 @@ export interface TelemetryStats {
  * lest each run send it once more: events cut this many times or more. The flushes a program's work brings about (the
  * one a run starts with, those enqueues ask for) hold them all: a command that ends at once would cut them again; a
  * periodic flush holds those cut twice (a long-lived program sends what earlier runs' exits cut, but not what its own
- * flushes keep losing to exits: a short flush interval); a program's stop holds those cut more than `maxRetries`
- * times (an exit budget shorter than the endpoint's answers would cut them at every run's stop); a flush the program
- * asks for, and the passes of a sender and of `nat-telemetry flush` ({@link stopDrainPass}), hold none. No cut counts
- * as a retry: a request ended before the answer may not have left.
+ * flushes keep losing to exits: a short flush interval); a flush the program or its stop asks for, a sender's and
+ * `nat-telemetry flush` hold none. A cut by the run's end counts as no retry: a request ended before the answer may
+ * not have left; one by the exit budget, which gave it all it had, does (`#cutInFlight`).
  */
 const HELD_FROM = { working: 1, periodic: 2, asked: Infinity } as const;
-
-/** Handlers whose stop sends every event, however often exits cut it: the passes of {@link stopDrainPass}. */
-const drainPasses = new WeakSet<NATTelemetryHandler>();
-
-/**
- * Stops a handler that delivers a spool, a pass of a sender or of `nat-telemetry flush`: its final flush sends the
- * events a program's stop holds back, those cut more than `maxRetries` times ({@link HELD_FROM}).
- *
- * @param handler The pass's handler.
- * @returns A promise that resolves when the handler has stopped.
- * @example
- * ```ts ignore
- * const pass = new NATTelemetryHandler({ handOff: false });
- * pass.start();
- * await stopDrainPass(pass);
- * ```
- */
-export function stopDrainPass(handler: NATTelemetryHandler): Promise<void> {
-  drainPasses.add(handler);
-  return handler.stop();
-}
 
 /** The share of its timeout after which a request the exit budget cuts counts as timed out. */
 const TIMED_OUT_SHARE = 0.9;
@@ -435,21 +413,22 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // A recovering endpoint: hold other runs off while this one probes it.
     const health = this.#openDisk()?.health;
     if (health?.state) health.lease(this.#options.exitTimeoutMs + 1000);
-    const heldFrom = drainPasses.has(this) ? HELD_FROM.asked : this.#options.maxRetries + 1;
-    if (!(await Promise.race([this.#flushAfterOthers(heldFrom).then(() => true), budget.over()]))) this.#cutInFlight();
+    if (!(await Promise.race([this.flush().then(() => true), budget.over()]))) this.#cutInFlight();
   }
 
   /**
    * The exit budget ran out: aborts what is in flight and takes its events back now, rather than wait for the
-   * aborts to settle. That is the endpoint's failure only for a request that had had (nearly) all of its own
-   * timeout (the default budget and timeout are equal, and a request starts a little after the budget);
-   * cutting a request shorter is this run's doing, not a verdict on the endpoint.
+   * aborts to settle. Each request had what the stop could give it: a try of its events, which count it as a retry
+   * (an endpoint slower than the budget would otherwise get them again from every run). That is the endpoint's
+   * failure only for a request that had had (nearly) all of its own timeout (the default budget and timeout are
+   * equal, and a request starts a little after the budget); cutting a request shorter is this run's doing, not a
+   * verdict on the endpoint.
    */
   #cutInFlight(): void {
     const now = host().monotonicMs();
     const verdictAfter = this.#options.requestTimeoutMs * TIMED_OUT_SHARE;
     const timedOut = [...this.#requests].some(({ started, accepted }) => !accepted && now - started >= verdictAfter);
-    this.#endRequestsUnanswered();
+    this.#endRequestsUnanswered(true);
     this.#interruptController?.abort();
     this.#interruptController = undefined;
     this.#dlq.unshift(...this.#inFlight.events());
@@ -460,9 +439,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /**
    * The requests in flight are ended by the run (its exit budget ran out, or the process ends): those whose answer had
    * begun delivered their events (what its body would add, an OTLP partial success, is lost); the others' events may
-   * have reached the endpoint all the same, and go back to the DLQ counted so ({@link PendingEvent.cuts}).
+   * have reached the endpoint all the same, and go back to the DLQ counted so ({@link PendingEvent.cuts}), and, where
+   * the exit budget gave them all it had (`tried`), a retry charged.
    */
-  #endRequestsUnanswered(): void {
+  #endRequestsUnanswered(tried = false): void {
     for (const { events, accepted } of this.#requests) {
       if (!this.#inFlight.settle(events)) continue; // taken back already
       if (accepted) {
@@ -470,7 +450,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
         continue;
       }
       for (const event of events) event.cuts = (event.cuts ?? 0) + 1;
-      this.#dlq.unshift(...events);
+      this.#dlq.unshift(...tried ? this.#chargeTry(events, "the exit budget ended before the answer") : events);
     }
   }
 
@@ -770,23 +750,21 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   #retryLater(events: readonly PendingEvent[], reason: string, retryAfterMs: number | undefined): void {
-    const { maxRetries, backoff, clock, random } = this.#options;
+    const { backoff, clock, random } = this.#options;
     const now = clock();
-    const exhausted: PendingEvent[] = [];
-    for (const event of events) {
-      event.retries++;
-      if (event.retries > maxRetries) {
-        exhausted.push(event);
-        continue;
-      }
-      event.notBefore = now + retryDelay(event.retries, backoff, random, retryAfterMs);
-      this.#dlq.push(event);
-    }
-    if (exhausted.length < events.length) {
-      this.#log(`delivery failed (${reason}): ${events.length - exhausted.length} event(s) kept for retry`);
-    }
+    const kept = this.#chargeTry(events, reason);
+    for (const event of kept) event.notBefore = now + retryDelay(event.retries, backoff, random, retryAfterMs);
+    this.#dlq.push(...kept);
+  }
+
+  /** Counts a failed try of events: those past `maxRetries` are dropped (`retries_exhausted`); returns the others. */
+  #chargeTry(events: readonly PendingEvent[], reason: string): PendingEvent[] {
+    const [kept, exhausted]: PendingEvent[][] = [[], []];
+    for (const event of events) (++event.retries > this.#options.maxRetries ? exhausted : kept).push(event);
+    if (kept.length > 0) this.#log(`delivery failed (${reason}): ${kept.length} event(s) kept for retry`);
     if (exhausted.length > 0) this.#drop(exhausted.length, "retries_exhausted", `last failure: ${reason}`);
     this.#settle(exhausted);
+    return kept;
   }
 
   /** Events are done with (sent or dropped): spool files whose events are all done are deleted. */

@@ -26,7 +26,7 @@
 import { consentHolds, effectiveConsent, followConsent } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
 import { deliverForProgram } from "./delivery.ts";
-import { NATTelemetryHandler, stopDrainPass } from "./handler.ts";
+import { NATTelemetryHandler } from "./handler.ts";
 import { host } from "./runtime/mod.ts";
 import { quietly } from "./runtime/host.ts";
 import { SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
@@ -176,7 +176,7 @@ export async function drainSpool(
       exitTimeoutSeconds: (until - host().monotonicMs()) / 1000,
     });
     handler.start();
-    await stopDrainPass(handler);
+    await handler.stop();
     const { replayed, spooled, sent, dropped } = handler.stats();
     total.replayed += replayed;
     total.spooled += spooled;

@@ -5,30 +5,30 @@ be described"}}),Kt=(function(e){return e.map(t=>JSON.stringify(t)).join(", ")})
 ring":return JSON.stringify(e.length>40?`${e.slice(0,40)}\u2026`:e);case"number":case"boolean":case"undefined":return String(
 e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";const t=Qt(e)?.slice(8,-1);return t===void 0?"an ob\
 ject that cannot be read":t==="Object"?"an object":t==="Array"?"an array":`a ${t}`}default:return`a ${typeof e}`}}),Y=(function(e){
-if(typeof e!="object"||e===null)return!1;const t=Qt(e);return t==="[object Object]"||t==="[object Module]"}),ki=(function(e){
+if(typeof e!="object"||e===null)return!1;const t=Qt(e);return t==="[object Object]"||t==="[object Module]"}),xi=(function(e){
 if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}),Qt=(function(e){
 try{return Object.prototype.toString.call(e)}catch{return}}),pe=(function(e,t){const n=Object.keys(e).find(o=>!Object.hasOwn(
-t,o));if(n===void 0)return;const r=Object.keys(t),i=Ni(n,r);return`'${n}' is not an option (${i?`did you mean '${i}'?`:`\
-the options: ${r.join(", ")}`})`}),Ni=(function(e,t){const n=a=>a.toLowerCase().replace(/[_-]/g,""),r=t.filter(a=>n(e).length>=
-4&&n(a).startsWith(n(e)));if(r.length===1)return r[0];let i,o=1/0;for(const a of t){const s=Ai(n(e),n(a));s<o&&([i,o]=[a,
-s])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}),Ai=(function(e,t){const n=Array.from({length:e.length+1},
+t,o));if(n===void 0)return;const r=Object.keys(t),i=ki(n,r);return`'${n}' is not an option (${i?`did you mean '${i}'?`:`\
+the options: ${r.join(", ")}`})`}),ki=(function(e,t){const n=a=>a.toLowerCase().replace(/[_-]/g,""),r=t.filter(a=>n(e).length>=
+4&&n(a).startsWith(n(e)));if(r.length===1)return r[0];let i,o=1/0;for(const a of t){const s=Ni(n(e),n(a));s<o&&([i,o]=[a,
+s])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}),Ni=(function(e,t){const n=Array.from({length:e.length+1},
 (r,i)=>[i,...new Array(t.length).fill(0)]);for(let r=1;r<=t.length;r++)n[0][r]=r;for(let r=1;r<=e.length;r++)for(let i=1;i<=
 t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>1&&e[r-1]===t[i-
 2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}),B=(function(e){try{const t=new URL(
 e);if(t.username===""&&t.password===""&&t.search==="")return e;if(t.username!==""&&(t.username="***"),t.password!==""&&(t.
 password="***"),t.search!==""){const n=[...t.searchParams].map(([r,i])=>i===""?"***":`${encodeURIComponent(r)}=***`);t.search=
-n.join("&")}return t.href}catch{return e.replace(/(\/\/)[^/?#\s]*@/,"$1***@").replace(/\?[\s\S]*$/,"?***")}}),Ri=(function(e,t){
+n.join("&")}return t.href}catch{return e.replace(/(\/\/)[^/?#\s]*@/,"$1***@").replace(/\?[\s\S]*$/,"?***")}}),Ai=(function(e,t){
 let n=e.replace(/[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,r=>B(r.replaceAll("\\/","/")));for(const r of t===void 0?[]:
-Mi(t)){const i=r.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(o,a,s)=>`%${en(a)}${en(s)}`);
+Ri(t)){const i=r.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(o,a,s)=>`%${en(a)}${en(s)}`);
 n=n.replace(new RegExp(`(?<![A-Za-z0-9])${i}(?![A-Za-z0-9])`,"g"),"***")}return n}),en=(function(e){return/\d/.test(e)?e:
-`[${e.toLowerCase()}${e.toUpperCase()}]`}),Mi=(function(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{try{
+`[${e.toLowerCase()}${e.toUpperCase()}]`}),Ri=(function(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{try{
 return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),a=r.
 slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),s=t||n?[$r(`${i(t)}:${i(
 n)}`)]:[],d=[...o,...a].map(c=>JSON.stringify(c).slice(1,-1));return[...new Set([...o,...a,...d,...s])].sort((c,u)=>u.length-
-c.length)}catch{return[]}}),tn=(function(e){return As.has(e.toLowerCase())}),nn=(function(e){return ks.test(e)}),rn=(function(e){
-return Ns.test(e)}),on=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=e+r[0],r[r.length-1]+=n,
+c.length)}catch{return[]}}),tn=(function(e){return ks.has(e.toLowerCase())}),nn=(function(e){return Os.test(e)}),rn=(function(e){
+return xs.test(e)}),on=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=e+r[0],r[r.length-1]+=n,
 r.join(",")}),sn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(
-ce[r]-129);return Be.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),Ze=(function(e,t){return e?"its value is not valid Un\
+de[r]-129);return Be.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),Ze=(function(e,t){return e?"its value is not valid Un\
 icode":t}),_=(function(e){try{return e()}catch{return}}),an=(function(e){const t=(s,d,c="not_owner")=>{if(e.uid!==void 0&&
 d.uid!==void 0&&d.uid!==e.uid&&d.uid!==0)throw new A(s,c)},n=(s,d)=>{if(s!==0||d===void 0)return!1;const c=e.allowed(d,"\
 read")?e.realPath(d):void 0,u=c!==void 0&&e.allowed(c,"read")?e.lstat(c)?.uid:void 0;return u!==void 0&&u!==0},r=(s,d)=>{
@@ -52,18 +52,18 @@ s,"not_allowed");e.touch(s,d,o(s))},create(s,d){e.create(s,d),r(s,e.remove)},app
 const c=e.allowed(d,"read")?e.lstat(d):void 0;c!==void 0&&i(d,1/0)(c),e.rename(s,d)},remove(s){if(!e.allowed(s,"write"))
 throw new A(s,"not_allowed");e.remove(s)}}}),Se=(function(e,t,n=z(t),r=0){for(let i=n;i!==void 0;i=z(i),r++){if(r>=Sr||!e.
 allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&
-o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new A(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const a=Li(
+o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new A(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const a=Mi(
 e,i);if(a===void 0)throw new A(t,"ancestor_link");if(!Se(e,t,a))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){
 if((o.mode&2)!==0)throw new A(t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==
-e.uid||o.gid!==e.gid)throw new A(t,"ancestor_writable_by_group")}}}return!0}),Li=(function(e,t){const n=z(t);if(n===void 0||
+e.uid||o.gid!==e.gid)throw new A(t,"ancestor_writable_by_group")}}}return!0}),Mi=(function(e,t){const n=z(t);if(n===void 0||
 !e.allowed(n,"read"))return;const r=e.readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))
-return Ii(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),Ii=(function(e){const t=[];for(const n of e.split("/"))n===".."?
+return Li(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),Li=(function(e){const t=[];for(const n of e.split("/"))n===".."?
 t.pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}),dn=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+
 1),i=0;for(;;){if(i===r.length){if(i>n)break;const a=new Uint8Array(Math.min(n+1,r.length*2));a.set(r),r=a}const o=e(r,i);
 if(!o)break;i+=o}return r.subarray(0,i)}),j=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),q=(function(e,t){return t===
 "win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),z=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.
 max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):
-/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),Ci=(function(e,t,n){const r=e.build.os==="windows",i=d=>({
+/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),Ii=(function(e,t,n){const r=e.build.os==="windows",i=d=>({
 kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d.uid,gid:r||d.gid===
 null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime()}),o=d=>{try{return e.
 lstatSync(d)}catch(c){if(c instanceof e.errors.NotFound||c.name==="NotADirectory")return;throw c}},a=(d,c,u)=>{const l=e.
@@ -76,40 +76,40 @@ v)),l.size,c);u({...i(l),size:h.length});try{return new TextDecoder("utf-8",{fat
 d,"not_utf8")}}finally{f.close()}},create(d,c){const u=e.openSync(d,{write:!0,createNew:!0,mode:384});try{s(u,c)}catch(l){
 throw u.close(),e.removeSync(d),l}u.close()},append(d,c,u){const l=()=>{const h=o(d);return h?(u(i(h)),a(d,h,{append:!0})):
 e.openSync(d,{write:!0,append:!0,createNew:!0,mode:384})};let f;for(let h=1;f===void 0;h++)try{f=l()}catch(p){if(p instanceof
-A||h===Rs)throw p}try{s(f,c)}finally{f.close()}},touch(d,c,u){const l=o(d);if(l===void 0)throw new Error(`cannot date ${d}\
+A||h===Ns)throw p}try{s(f,c)}finally{f.close()}},touch(d,c,u){const l=o(d);if(l===void 0)throw new Error(`cannot date ${d}\
 : nothing is there`);u(i(l));const f=a(d,l,{read:!0});try{f.utimeSync(new Date(c),new Date(c))}finally{f.close()}},rename:(d,c)=>e.
 renameSync(d,c),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}),cn=(function(e,t,n){const r={},i=a=>ln(a,n),o=e(
-"REQUEST_METHOD")!==void 0;for(const a of Ms){const s=e(a);if(!(s===void 0||o&&a==="HTTP_PROXY"))if(!At.includes(a))r[a]=
+"REQUEST_METHOD")!==void 0;for(const a of As){const s=e(a);if(!(s===void 0||o&&a==="HTTP_PROXY"))if(!At.includes(a))r[a]=
 s;else if(a!=="SSL_CERT_DIR")r[a]=i(s);else{const d=/^(?:[A-Za-z]:|\\\\)/.test(n??"")?";":":";r[a]=s.split(d).map(i).join(
 d)}}for(const[a,s]of Object.entries(t))r[a]=At.includes(a)?i(s):s;return r}),ln=(function(e,t){return t===void 0||e===""||
-/^(?:[A-Za-z]:|[\\/])/.test(e)?e:j(t,e)}),Di=(function(e,t){const n=Ke(e,t);return e.protocol==="https:"&&n.kind==="prox\
+/^(?:[A-Za-z]:|[\\/])/.test(e)?e:j(t,e)}),Ci=(function(e,t){const n=Ke(e,t);return e.protocol==="https:"&&n.kind==="prox\
 y"&&n.credentials&&n.url.startsWith("http:")}),un=(function(e,t,n=()=>!1){const r=Or.find(n);if(r!==void 0)return`${r} i\
 s not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;const i=Ke(e,t);if(!(i.kind!=="\
 direct"||i.skipped===void 0||Pe(e,t).kind==="direct"))return`Deno's fetch cannot parse ${i.skipped}, which it skips: it \
 would go around the proxy named there`}),Ke=(function(e,t){const n=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&n.
 push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t("REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_proxy"]);
-const[r,i]=n.flat().map(d=>[d,Bi(t(d))]).find(([,d])=>d!==void 0)??[];if(r===void 0||i===void 0){const d=n.flat().find(u=>t(
+const[r,i]=n.flat().map(d=>[d,Pi(t(d))]).find(([,d])=>d!==void 0)??[];if(r===void 0||i===void 0){const d=n.flat().find(u=>t(
 u));return d!==void 0?{kind:"direct",because:"no proxy variable Deno's fetch can read is set",skipped:d}:{kind:"direct",
 because:Er(e,t,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==
-void 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/^\[(.*)\]$/,"$1"),s=(t(o)||void 0)?.split(",").map(d=>d.replace(Is,"")).
-find(d=>Pi(a,d));return s!==void 0?{kind:"direct",because:`${o} names the host: ${s}`}:{kind:"proxy",variable:r,...i}}),
-Pi=(function(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t):!/(?:^|\.)0\d/.test(t))&&xs(e,t):t==="*"||
-`.${e}`.endsWith(t.startsWith(".")?t:`.${t}`)}),Bi=(function(e){if(e===void 0||e.length>65534||[...e].some(c=>c<=" "||c===
+void 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/^\[(.*)\]$/,"$1"),s=(t(o)||void 0)?.split(",").map(d=>d.replace(Ms,"")).
+find(d=>Di(a,d));return s!==void 0?{kind:"direct",because:`${o} names the host: ${s}`}:{kind:"proxy",variable:r,...i}}),
+Di=(function(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t):!/(?:^|\.)0\d/.test(t))&&Ss(e,t):t==="*"||
+`.${e}`.endsWith(t.startsWith(".")?t:`.${t}`)}),Pi=(function(e){if(e===void 0||e.length>65534||[...e].some(c=>c<=" "||c===
 "\x7F"))return;const t=/^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(e),n=(t?.[1]??"http").replace(/^https?$/i,c=>c.toLowerCase()),
-r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,a=""]=Ls.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(n)||o===void 0||
-i!==void 0&&!i.includes(":"))return;const s=/^\+?\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${ji(o)}:${s??{http:80,
-https:443}[n]??1080}`;return{url:`${n}://${d}`,credentials:i!==void 0}}),ji=(function(e){try{return new URL(`http://${e}`).
-hostname}catch{return e.toLowerCase()}}),M=(function(){return Cs??=Fi()}),Fi=(function(){if(typeof ee.Deno?.version?.deno==
+r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,a=""]=Rs.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(n)||o===void 0||
+i!==void 0&&!i.includes(":"))return;const s=/^\+?\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Bi(o)}:${s??{http:80,
+https:443}[n]??1080}`;return{url:`${n}://${d}`,credentials:i!==void 0}}),Bi=(function(e){try{return new URL(`http://${e}`).
+hostname}catch{return e.toLowerCase()}}),M=(function(){return Ls??=ji()}),ji=(function(){if(typeof ee.Deno?.version?.deno==
 "string"){const t=ee.Deno.build.os==="windows"?"win32":ee.Deno.build.os;return{name:"deno",version:ee.Deno.version.deno,
 machine:hn(t,ee.Deno.build.arch),os:t}}const e=ee.process?.versions;if(typeof e?.node=="string"){const t=typeof e.bun=="\
 string"?"bun":"node",{platform:n,arch:r}=ee.process;return{name:t,version:e[t],machine:hn(n,r),os:n}}return{name:"unknow\
-n",version:"",machine:"undefined",os:""}}),hn=(function(e,t){const n=Ds[t]??t;return(e==="win32"||e==="windows"?Fs:e==="\
-darwin"?Bs:e.endsWith("bsd")?js:Ps)[n]??n}),fn=(function(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc\
-/self/stat","read"))return!1;try{const n=e.read("/proc/self/stat",Us)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(
+n",version:"",machine:"undefined",os:""}}),hn=(function(e,t){const n=Is[t]??t;return(e==="win32"||e==="windows"?Bs:e==="\
+darwin"?Ds:e.endsWith("bsd")?Ps:Cs)[n]??n}),fn=(function(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc\
+/self/stat","read"))return!1;try{const n=e.read("/proc/self/stat",js)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(
 " ").map(Number);return Number.isInteger(r)&&r>0&&r===i}catch{return!1}}),mn=(function(e){if(e===void 0)return!1;const t=r=>e.
 listenerCount?.(r)??0;if(e.readableFlowing===!0||t("keypress")>0||t("readable")>0)return!0;const n=Object.getOwnPropertySymbols(
 e).some(r=>r.description==="keypress-decoder");return t("data")>(n?1:0)}),J=(function(e,t){let n=!1;for(const r of e)try{
-t(r)===!0&&(n=!0)}catch{}return n}),pn=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Hs)return"\
+t(r)===!0&&(n=!0)}catch{}return n}),pn=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Fs)return"\
 it runs in a PID namespace of its own (a container): what it starts ends with the container's first process";if(e.pid===
 1)return"this process is PID 1 of its PID namespace (a container's main process): what it starts ends with it";if(e.ppid===
 1)return"its parent is PID 1 (a container init, or a service manager running it as a service): what it leaves behind end\
@@ -117,14 +117,14 @@ s with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),vn=(function(e){
 return Object.defineProperty(e,Nr,{value:!0}),e}),yn=(function(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&
-e[Nr]===!0}),Ui=(function(e,t){try{return e.listeners(t).filter(r=>!yn(r)).length>Hi(e)}catch{return!0}}),Hi=(function(e){
+e[Nr]===!0}),Fi=(function(e,t){try{return e.listeners(t).filter(r=>!yn(r)).length>Ui(e)}catch{return!0}}),Ui=(function(e){
 const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o=="number"&&Number.isSafeInteger(o)&&o>0?
-o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),Yi=(function(e,t){const n=m=>{
+o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),Hi=(function(e,t){const n=m=>{
 try{return e.permissions.querySync?.(m).state}catch{return}},r=m=>n(m)==="granted",i=()=>{const m=_(()=>e.permissions.querySync?.(
 {name:"net"}));return m?.state==="granted"&&m.partial!==!0},o=(m,$)=>r({name:$,path:m}),a=m=>r({name:"sys",kind:m})?_(()=>e[m]())??
-void 0:void 0,s=an(Ci(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let w=new TextEncoder().encode($);for(;w.length>0;)
+void 0:void 0,s=an(Ii(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let w=new TextEncoder().encode($);for(;w.length>0;)
 w=w.subarray(m.writeSync(w))}catch{}},c=e===Fe&&Ir?Ir:wn(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
-e.pid,m),!0))===!0,l=m=>{u(m)||e.exit(ce[m]),setTimeout(()=>e.exit(ce[m]),100)},f=()=>globalThis.process?.stdin,h=()=>_(
+e.pid,m),!0))===!0,l=m=>{u(m)||e.exit(de[m]),setTimeout(()=>e.exit(de[m]),100)},f=()=>globalThis.process?.stdin,h=()=>_(
 ()=>e.stdin.readable.locked||mn(f()))!==!1,p=new je(m=>{const $=O=>{J(m,L=>L.beforeExit())&&O.preventDefault()},w=()=>{J(
 m,O=>O.exit(e.exitCode))},x=O=>{O.defaultPrevented||J(m,L=>L.exit(1))},S=[["beforeunload",$],["error",x],["unhandledreje\
 ction",x]];for(const[O,L]of S)globalThis.addEventListener(O,L);return Rt.add(w),()=>{for(const[O,L]of S)globalThis.removeEventListener(
@@ -132,30 +132,30 @@ O,L);Rt.delete(w)}}),v=new je(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))re
 r({name:"read",path:Nt})?_(()=>s.read(Nt,65536)):void 0,w=sn($),x=Be.filter(S=>!w.includes(S)).map(S=>{const O=vn(()=>{c.
 programListens(S)||(J(m,L=>L(S)),v.clear(),l(S))});return _(()=>c.add(S,O)),[S,O]});return()=>{for(const[S,O]of x)_(()=>c.
 remove(S,O))}}),y=m=>{try{return e.env.get(m),!1}catch{return!0}},N=m=>r({name:"env",variable:m})&&y(m),E=m=>!r({name:"e\
-nv",variable:m})||y(m),k=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},g=m=>{const $=zi(e,
-r,s,k);if($)return{refused:$};const w=Vs.find(E);if(w!==void 0){const R=Ze(N(w),"--allow-env");return{refused:`the progr\
+nv",variable:m})||y(m),k=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},g=m=>{const $=Vi(e,
+r,s,k);if($)return{refused:$};const w=Hs.find(E);if(w!==void 0){const R=Ze(N(w),"--allow-env");return{refused:`the progr\
 am may not read ${w} (${R}), which its requests honour: a sender would not`}}const x=_(()=>e.execPath());if(!x||!r({name:"\
 run",command:x}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?_(
 ()=>e.cwd()):void 0,O=[m.dir,...m.reads].map(R=>ln(R,S)),L=[...O,x].find(R=>R.includes(","));if(L!==void 0)return{refused:`\
 Deno's permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")return{executable:x,paths:O,cwd:S};
-const P=Ys.find(([R,ie])=>r({name:"run",command:R})&&(!ie||s.sizeOf(R)!==void 0));return P?{executable:x,closer:P,paths:O,
+const P=Us.find(([R,re])=>r({name:"run",command:R})&&(!re||s.sizeOf(R)!==void 0));return P?{executable:x,closer:P,paths:O,
 cwd:S}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Mr}`}};return{env:k,envHidden:E,
 envNotUnicode:N,writeStderr:m=>d(e.stderr,m),writeStdout:m=>d(e.stdout,m),stdoutIsTerminal:()=>_(()=>e.stdout.isTerminal())??
 !1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,$,w,x){const S=new Set;let O=0;
-const L=async R=>{if(Number(R.headers.get("content-length")??0)>x.maxBodyBytes)return En(R);const ie=await Xi(R,x.maxBodyBytes);
-if(ie===void 0)return En(R);const G=new URL(R.url),oe=await w({method:R.method,path:G.pathname+G.search,body:ie});return oe?
-new Response(oe.body??null,{status:oe.status,headers:oe.headers}):(await new Promise(me=>S.add(me)),new Response(null,{status:503}))},
+const L=async R=>{if(Number(R.headers.get("content-length")??0)>x.maxBodyBytes)return En(R);const re=await zi(R,x.maxBodyBytes);
+if(re===void 0)return En(R);const G=new URL(R.url),ie=await w({method:R.method,path:G.pathname+G.search,body:re});return ie?
+new Response(ie.body??null,{status:ie.status,headers:ie.headers}):(await new Promise(me=>S.add(me)),new Response(null,{status:503}))},
 P=e.serve({hostname:m,port:$,onListen(){}},async R=>{if(O>=x.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});O++;try{return await L(R)}finally{O--}});return Promise.resolve({port:P.addr.port,async close(){for(const R of S)
 R();await P.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(m){try{return r({name:"net",host:gn(m)})}catch{return!1}},sendsProxyCredentials(m){try{return Ee.some(E)||
-Di(new URL(m),k)}catch{return!0}},async fetch(m,$){const w=un(new URL(m),k,N);if(w!==void 0)throw new le(w);return await(t??
+Ci(new URL(m),k)}catch{return!0}},async fetch(m,$){const w=un(new URL(m),k,N);if(w!==void 0)throw new ce(w);return await(t??
 globalThis.fetch)(m,$)},senderRefusal(m){const $=g(m);return"refused"in $?$.refused:void 0},senderCommand(m,$){const w=g(
-$);if("refused"in w)return w;const{executable:x,closer:S,paths:O,cwd:L}=w,P=S&&Vi(e,n),R=S?[...P?[P]:[],S[0],x]:[x],ie=i()?
+$);if("refused"in w)return w;const{executable:x,closer:S,paths:O,cwd:L}=w,P=S&&Yi(e,n),R=S?[...P?[P]:[],S[0],x]:[x],re=i()?
 "--allow-net":`--allow-net=${gn($.endpoint)}`,G=[x,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
--no-remote"];G.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,ie,`--allow-run=${R.join(",")}`),G.push(
-`--allow-read=${O.join(",")}`,`--allow-write=${$.dir}`,m);const oe={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},me=cn(
-k,{...$.set,...oe},L);if(!S)return{argv:G,env:me,cwd:$.dir};const Zt=[S[0],"-c",S[2],"nat-telemetry-sender",...G];return P?
+-no-remote"];G.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,re,`--allow-run=${R.join(",")}`),G.push(
+`--allow-read=${O.join(",")}`,`--allow-write=${$.dir}`,m);const ie={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},me=cn(
+k,{...$.set,...ie},L);if(!S)return{argv:G,env:me,cwd:$.dir};const Zt=[S[0],"-c",S[2],"nat-telemetry-sender",...G];return P?
 {argv:[P,...Zt],env:me,cwd:$.dir,leavesSession:!0}:{argv:Zt,env:me,cwd:$.dir}},spawnDetached(m){try{const[$,...w]=m.argv,
 S={stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.Command($,{args:w,env:m.
 env,cwd:m.cwd,...S}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:u,terminal(){try{if(!e.
@@ -164,23 +164,23 @@ const $=_(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const w=()=>{for(const[S,O]of 
 _(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(w(),l(S))};return _(()=>c.add(S,O)),[S,O]});try{const S=new Uint8Array(
 64);for(;;){const O=await e.stdin.read(S);if(m(O===null?Uint8Array.of(4):S.slice(0,O))!==void 0||O===null)return}}finally{
 e.stdin.setRaw($),w()}}}},files:s,exiting:()=>Lr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),gn=(function(e){const{hostname:t,
-port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Vi=(function(e,t){const n=Rr.map(r=>[t({name:"r\
+port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Yi=(function(e,t){const n=Rr.map(r=>[t({name:"r\
 ead",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Rr.find((r,i)=>{if(n[i].some(a=>a!=="gr\
 anted"))return!1;const o=_(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&18)===
-0})}),zi=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":pn({pid:e.pid,
+0})}),Vi=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":pn({pid:e.pid,
 ppid:_(()=>e.ppid),os:M().os,env:r,read:i=>t({name:"read",path:i})?_(()=>n.read(i,65536)):void 0,pidNamespace:M().os==="\
 linux"&&t({name:"read",path:Ar})?_(()=>e.readLinkSync(Ar)):void 0})}),En=(function(e){return e.body?.cancel().catch(()=>{}),
 new Response('{"error":"the body is too large"}',{status:413,headers:{"content-type":"application/json",connection:"clos\
-e"}})}),Xi=(async function(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.body){if(i+=
+e"}})}),zi=(async function(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.body){if(i+=
 o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}),wn=(function(e){const t=e.addSignalListener.bind(e),
 n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),yn(o)||r.set(i,(r.get(i)??new Set).add(
 o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
-programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),Wi=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i("O_NOFO\
+programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),Xi=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i("O_NOFO\
 LLOW")|i("O_NONBLOCK"),a=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":h.isDirectory()?"directory":"other",uid:n?
 void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs}),s=(h,p,v,y)=>{try{return e.openSync(
 h,p|o,y)}catch(N){const E=N.code;if(E==="ENOENT"||E==="ENOTDIR")return;const k=E==="ELOOP"||E==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):
 void 0;throw k&&v(a(k)),N}},d=(h,p)=>{for(let v=0;v<p.length;)v+=e.writeSync(h,p,v,p.length-v)},{Buffer:c,process:u}=globalThis;
-let l;const f=(h,p)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Gi,!l(p))throw new A(h,"not_utf8");return c.from(
+let l;const f=(h,p)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Wi,!l(p))throw new A(h,"not_utf8");return c.from(
 p).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,p)=>r===
 void 0||_(()=>r.has(p==="read"?"fs.read":"fs.write",h))!==!1,lstat(h){try{const p=e.lstatSync(h,{throwIfNoEntry:!1});return p&&
 a(p)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:h=>_(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>_(
@@ -192,17 +192,17 @@ v),e.unlinkSync(h),y}e.closeSync(v)},append(h,p,v){const y=s(h,i("O_WRONLY")|i("
 throw new Error(`cannot append to ${h}: no such directory`);try{v(a(e.fstatSync(y))),d(y,c.from(p))}finally{e.closeSync(
 y)}},touch(h,p,v){const y=s(h,i("O_RDONLY"),v);if(y===void 0)throw new Error(`cannot date ${h}: nothing is there`);try{v(
 a(e.fstatSync(y))),e.futimesSync(y,p/1e3,p/1e3)}finally{e.closeSync(y)}},rename:(h,p)=>e.renameSync(h,p),remove:h=>e.unlinkSync(
-h),removeDir:h=>e.rmdirSync(h)}}),Gi=(function(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}),
-qi=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&
+h),removeDir:h=>e.rmdirSync(h)}}),Wi=(function(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}),
+Gi=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&
 e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener(
-"beforeExit",r)}catch{}}}}}),Ji=(function(e,t){if(Br)return!1;try{return Pr??=new Int32Array(new SharedArrayBuffer(4)),Promise.
-resolve(Atomics.waitAsync(Pr,0,0,e).value).then(()=>t(),()=>{Br=!0,t()}),!0}catch{return!1}}),Zi=(function(e,t){let n;const r=()=>n??=
-Ki(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
-name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return io(e,l,f)};let o=!1;const a=new je(
+"beforeExit",r)}catch{}}}}}),qi=(function(e,t){if(Br)return!1;try{return Pr??=new Int32Array(new SharedArrayBuffer(4)),Promise.
+resolve(Atomics.waitAsync(Pr,0,0,e).value).then(()=>t(),()=>{Br=!0,t()}),!0}catch{return!1}}),Ji=(function(e,t){let n;const r=()=>n??=
+Zi(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
+name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return ro(e,l,f)};let o=!1;const a=new je(
 c=>_n(e,[["beforeExit",()=>{J(c,f=>f.beforeExit())}],["exit",f=>{o=!0,J(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
 _(()=>(e.kill(e.pid,c),!0))===!0,d=new je(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
-files:void 0,l=sn(_(()=>u?.read(Nt,65536)));return _n(e,Be.filter(f=>!l.includes(f)).map(f=>{const h=vn(()=>{Ui(e,f)||(J(
-c,p=>p(f)),d.clear(),s(f)||e.exit(ce[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},writeStderr:c=>bn(
+files:void 0,l=sn(_(()=>u?.read(Nt,65536)));return _n(e,Be.filter(f=>!l.includes(f)).map(f=>{const h=vn(()=>{Fi(e,f)||(J(
+c,p=>p(f)),d.clear(),s(f)||e.exit(de[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},writeStderr:c=>bn(
 e.stderr,c),writeStdout:c=>bn(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){
 e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.
 getBuiltinModule?.("node:http");if(!h)throw new Error("no HTTP server in this runtime");const p=h.createServer((y,N)=>{const E=()=>{
@@ -212,175 +212,175 @@ m=0,$=!1;y.on("data",w=>{if(!$){if(m+=w.length,m>f.maxBodyBytes)return $=!0,g=""
 y.on("end",async()=>{if($)return;const w=await l({method:y.method??"GET",path:y.url??"/",body:g});w&&(N.writeHead(w.status,
 w.headers??{}),N.end(w.body))})});p.maxConnections=f.maxConnections,await new Promise((y,N)=>{p.once("error",N),p.listen(
 u,c,y)});const v=p.address();return{port:typeof v=="object"&&v?v.port:u,close:()=>new Promise(y=>{p.close(()=>y()),p.closeAllConnections?.()})}},
-unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:qi(e),watchTick:e.versions.bun?void 0:Ji,monotonicMs(){const[
+unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:Gi(e),watchTick:e.versions.bun?void 0:qi,monotonicMs(){const[
 c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>_(()=>c?.
 fstatSync(f).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u))return;const{stdin:l}=e;if(!(!l.isTTY||!e.
 stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&_(()=>mn(l))===!1&&fn(r().files,M().os))return{readRaw:f=>new Promise(h=>{
 const p=l.isRaw===!0,v=E=>{l.removeListener("data",y),l.removeListener("end",N),_(()=>l.setRawMode?.(p)),l.pause(),E!==void 0&&
 E.length>0&&_(()=>l.unshift(E)),h()},y=E=>{const k=new Uint8Array(E??[]);let g;try{g=f(k)}catch{g=k.length}g!==void 0&&v(
 k.subarray(g))},N=()=>{_(()=>f(Uint8Array.of(4))),v()};l.on("data",y),l.on("end",N),l.setRawMode?.(!0),l.resume()})}},fetch:t.
-lightFetch&&e.getBuiltinModule?ea(c=>e.getBuiltinModule(c),c=>e.env[c]):oo(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),
-senderCommand(c,u){const l=i(u);if(l)return{refused:l};const f=e.versions.bun?ra:{},h=cn(v=>e.env[v],{...u.set,...f},_(()=>e.
-cwd?.())),p=e.versions.bun?[]:to(e);return{argv:[e.execPath,...p,c],env:h,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{
+lightFetch&&e.getBuiltinModule?Ks(c=>e.getBuiltinModule(c),c=>e.env[c]):io(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),
+senderCommand(c,u){const l=i(u);if(l)return{refused:l};const f=e.versions.bun?ta:{},h=cn(v=>e.env[v],{...u.set,...f},_(()=>e.
+cwd?.())),p=e.versions.bun?[]:eo(e);return{argv:[e.execPath,...p,c],env:h,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{
 const{argv:u,env:l,cwd:f}=c;if(t.bunSpawn){const N=["ignore","ignore","ignore"];try{const E=t.bunSpawn([...u],{detached:!0,
 stdio:N,windowsHide:!0,env:{...l},cwd:f});return E.unref(),E.pid!==void 0?"started":"failed"}catch(E){return E?.code==="\
 EAGAIN"?"no processes":"failed"}}const h=e.getBuiltinModule?.("node:child_process");if(!h)return"failed";const[p,...v]=u,
 y=h.spawn(p,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:f});return y.on("error",()=>{}),y.unref(),y.pid!==void 0?
 "started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:s,get files(){return r().files},exiting:()=>o||e.
-_exiting===!0,onExit:c=>a.add(c),onInterrupt:c=>d.add(c)}}),Ki=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{
-t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&Wi(t,r,e.platform==="win32",e.permission),
-o=()=>e.versions.bun?eo(_(()=>i?.read(jr,ia,Qi)),r.uid):_(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();
-return{fs:t,files:i&&an(i)}}),Qi=(function(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${jr}\
- is not root's alone`)}),eo=(function(e,t){if(!(e===void 0||t===void 0))for(const n of e.split(`
+_exiting===!0,onExit:c=>a.add(c),onInterrupt:c=>d.add(c)}}),Zi=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{
+t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&Xi(t,r,e.platform==="win32",e.permission),
+o=()=>e.versions.bun?Qi(_(()=>i?.read(jr,na,Ki)),r.uid):_(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();
+return{fs:t,files:i&&an(i)}}),Ki=(function(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${jr}\
+ is not root's alone`)}),Qi=(function(e,t){if(!(e===void 0||t===void 0))for(const n of e.split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
-i)}}),to=(function(e){const t=[...no(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){const[
-,i,o,a]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],s=o?.replaceAll("_","-");s!==void 0&&(oa.test(s)?n.set(s,!i):sa.
-test(s)&&!i&&n.set(s,a??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),no=(function(e){
+i)}}),eo=(function(e){const t=[...to(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){const[
+,i,o,a]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],s=o?.replaceAll("_","-");s!==void 0&&(ra.test(s)?n.set(s,!i):ia.
+test(s)&&!i&&n.set(s,a??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),to=(function(e){
 const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o==="\\"&&n)o=e[++i]??"";else if(o===" "&&!n){r=!0;continue}else if(o===
-'"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),ro=(function(e,t,n){return t!==void 0&&Fr.test(t)||!e.
-some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Fr.test(r)&&/^[^=]*_/.test(r)||da.test(r))
-return!1;const i=aa.exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&q(o,n)})}),io=(function(e,t,n){
+'"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),no=(function(e,t,n){return t!==void 0&&Fr.test(t)||!e.
+some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Fr.test(r)&&/^[^=]*_/.test(r)||sa.test(r))
+return!1;const i=oa.exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&q(o,n)})}),ro=(function(e,t,n){
 const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?
 "a program packaged by pkg: its executable runs only the program":_(()=>r("node:sea")?.isSea?.())?"a Node.js single exec\
 utable application: its executable runs only the program":_(()=>e.permission?.has("child"))===!1?"Node.js runs with --pe\
-rmission and without --allow-child-process":e.permission&&!ro(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js run\
+rmission and without --allow-child-process":e.permission&&!no(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js run\
 s with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelle\
 d with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the \
 spool, would read otherwise: relative, or with a space, quote or backslash)":pn({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.
 env[i],read:i=>_(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?_(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):
-"this runtime cannot start processes"}),oo=(function(e,t,n){const r=e??((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{
-const a=Pe(new URL(i),t);if(a.kind==="unusable")throw new le(a.reason);if(a.kind==="proxy"&&!n)throw new le("this runtim\
-e's fetch cannot use a proxy");try{return await r(i,{...o,proxy:a.kind==="proxy"?so(a.proxy):!1})}catch(s){throw _(()=>s?.
-code)==="UnsupportedProxyProtocol"?new le("the proxy setting's scheme is not supported"):s}}}),so=(function({protocol:e,
+"this runtime cannot start processes"}),io=(function(e,t,n){const r=e??((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{
+const a=Pe(new URL(i),t);if(a.kind==="unusable")throw new ce(a.reason);if(a.kind==="proxy"&&!n)throw new ce("this runtim\
+e's fetch cannot use a proxy");try{return await r(i,{...o,proxy:a.kind==="proxy"?oo(a.proxy):!1})}catch(s){throw _(()=>s?.
+code)==="UnsupportedProxyProtocol"?new ce("the proxy setting's scheme is not supported"):s}}}),oo=(function({protocol:e,
 hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===void 0?{}:{"Proxy-Authorization":r};return{
 url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),bn=(function(e,t){const n=Ue.get(e)??0;n===0&&e.on("error",Tn),Ue.set(
 e,n+1);const r=()=>{const o=(Ue.get(e)??1)-1;Ue.set(e,o),o===0&&e.removeListener("error",Tn)},i=()=>{try{setTimeout(r,0)}catch{}};
 try{e.write(t,i)}catch{i()}}),Tn=(function(){}),_n=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
 i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),b=(function(){if(He)return He;const e=M().
-name;return He=e==="deno"?Yi(ue.Deno,Ur):e==="unknown"?ca:Zi(ue.process,{lightFetch:e==="node",fetchAtLoad:Ur,bunSpawn:e===
-"bun"?ue.Bun?.spawn:void 0}),He}),$n=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
+name;return He=e==="deno"?Hi(le.Deno,Ur):e==="unknown"?aa:Ji(le.process,{lightFetch:e==="node",fetchAtLoad:Ur,bunSpawn:e===
+"bun"?le.Bun?.spawn:void 0}),He}),$n=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
 Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}),Sn=(function(e){const t=Math.floor(e);return t===0?"0":`${t}\
-000000`}),ao=(function(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",
-i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}),co=(function(e){const{name:t,parameters:n}=JSON.
+000000`}),so=(function(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",
+i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}),ao=(function(e){const{name:t,parameters:n}=JSON.
 parse(e.json);return{timeUnixNano:Sn(e.timestamp),observedTimeUnixNano:Sn(e.timestamp),eventName:t,attributes:[...Hr(n),
 {key:"nat.event.schema_version",value:$n(e.schemaVersion)}]}}),On=(function(e,t,n,r=M()){const i=Hr({...n.resourceAttributes,
-"service.name":n.serviceName,"service.version":n.serviceVersion,"session.id":t,"host.arch":ao(r.machine),"process.runtim\
+"service.name":n.serviceName,"service.version":n.serviceVersion,"session.id":t,"host.arch":so(r.machine),"process.runtim\
 e.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Lt.name,"telemetry.sdk.language":r.name==="deno"?
 "deno":"nodejs","telemetry.sdk.version":Lt.version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:Lt,logRecords:[]}]});
-return on(`{"resourceLogs":[${o.slice(0,-4)}`,e,"]}]}]}")}),lo=(function(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,uo(
+return on(`{"resourceLogs":[${o.slice(0,-4)}`,e,"]}]}]}")}),co=(function(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,lo(
 n));return i>0?{kind:"delivered",rejected:i}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].
 includes(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejecte\
-d",reason:`http_${e}`}}),uo=(function(e){try{const t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);
-return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}),ho=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").
+d",reason:`http_${e}`}}),lo=(function(e){try{const t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);
+return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}),uo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").
 entries()){if(i.trim()==="")continue;const o=i.indexOf("="),a=s=>t?.(`entry ${r+1} ${s}`);if(o<0||i.slice(0,o).trim()===
 ""){a("is not key=value");continue}try{const s=decodeURIComponent(i.slice(0,o).trim()),d=decodeURIComponent(i.slice(o+1).
-trim());s!==""?n[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}}return n}),fo=(function(e,t=()=>!1){for(const n of Yr){
+trim());s!==""?n[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}}return n}),ho=(function(e,t=()=>!1){for(const n of Yr){
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Oe=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
-toLowerCase())}),xn=(function(){return mo(b().env("CI"))||b().envNotUnicode?.("CI")===!0}),Z=(function(e){return Ze(b().
-envNotUnicode?.(e)===!0,"its permissions")}),mo=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),
+toLowerCase())}),xn=(function(){return fo(b().env("CI"))||b().envNotUnicode?.("CI")===!0}),Z=(function(e){return Ze(b().
+envNotUnicode?.(e)===!0,"its permissions")}),fo=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),
 Qe=(function(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),
-kn=(function(){const e=b().env,t=[],n=(E,k)=>{const g=e(E);return g!==void 0&&!po(g)&&t.push(`${E}=${T(g)} is not a yes/\
+kn=(function(){const e=b().env,t=[],n=(E,k)=>{const g=e(E);return g!==void 0&&!mo(g)&&t.push(`${E}=${T(g)} is not a yes/\
 no value (1, true, yes / 0, false, no): read as no, ${k}`),Oe(g)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and not\
-hing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=xn();for(const E of ha)b().envHidden?.(
+hing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=xn();for(const E of la)b().envHidden?.(
 E)===!0&&!(E==="CI"&&i)&&r.push(E);const o=n("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DR\
 Y_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!Qe(a)&&t.push(`NAT_TELEMETRY_ENDPOINT=${T(B(a))} is not an http(s) UR\
 L, "" or "stdout": nothing is sent`);const s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().
 toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${T(s)} is not a format (nat, otlp): the nat envelope is sent`);const d=n("\
 NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TELEMETRY_CONSENT_FILE");c&&!q(c,M().
 os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(c)} is not an absolute path: it is read in the directory each run starts in,\
- so each directory may hold another decision`);let u;const l=yo(e,M().os,t,E=>u=E),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=M().
+ so each directory may hold another decision`);let u;const l=vo(e,M().os,t,E=>u=E),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=M().
 os==="win32"?"LOCALAPPDATA":"HOME";l===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(u=`the program may not read ${h} (${Z(
 h)})`,t.push(`${h} may not be read (${Z(h)}): the spool cannot be kept in the home directory`));for(const E of r)t.push(
-`${E} may not be read (${Z(E)}): ${zr[E]}`);for(const E of Yr){const k=e(E);k&&!/^https?:$/.test(vo(k))&&t.push(`${E}=${T(
-B(k))} is not an http(s) URL: OTLP events are not sent`)}const p=fo(e,E=>r.includes(E)),v=E=>ho(e(E),k=>t.push(`${E}: ${k}\
+`${E} may not be read (${Z(E)}): ${zr[E]}`);for(const E of Yr){const k=e(E);k&&!/^https?:$/.test(po(k))&&t.push(`${E}=${T(
+B(k))} is not an http(s) URL: OTLP events are not sent`)}const p=ho(e,E=>r.includes(E)),v=E=>uo(e(E),k=>t.push(`${E}: ${k}\
 : skipped`)),y={...Nn("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),t),...Nn("OTEL_EXPORTER_OTLP_LOGS_HEA\
 DERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},N={...v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.n\
 ame":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:a,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:p.
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:l,noSpool:u,spoolFallback:f===void 0,handOff:d,ci:i,format:s,
-otlpEndpoint:p.endpoint,otlpHeaders:y,otlpResource:N,problems:t}}),po=(function(e){const t=e.trim().toLowerCase();return Oe(
-t)===!0||ua.includes(t)}),vo=(function(e){try{return new URL(e).protocol}catch{return""}}),Nn=(function(e,t,n){const r={};
+otlpEndpoint:p.endpoint,otlpHeaders:y,otlpResource:N,problems:t}}),mo=(function(e){const t=e.trim().toLowerCase();return Oe(
+t)===!0||ca.includes(t)}),po=(function(e){try{return new URL(e).protocol}catch{return""}}),Nn=(function(e,t,n){const r={};
 for(const[i,o]of Object.entries(t))nn(i)?tn(i)?n.push(`${e}: ${T(i)} is the HTTP client's to set: skipped, not sent`):rn(
 o)?r[i]=o:n.push(`${e}: the value of ${T(i)} is not a header value (RFC 9110, visible ASCII: no control characters, no l\
 eading or trailing space): skipped, not sent`):n.push(`${e}: ${T(i)} is not a header name (an RFC 9110 token): skipped, \
-not sent`);return r}),yo=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r(
+not sent`);return r}),vo=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r(
 "NAT_TELEMETRY_SPOOL_DIR is empty"):q(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${T(i)} is not an absolute path: no spool \
 is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XDG_STATE_HOME");if(o&&!q(o,t))n.push(`X\
 DG_STATE_HOME=${T(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)return j(o,"nat/teleme\
 try");let a;if(t==="win32"){const s=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);a=s?`${s}\
 \\nat\\telemetry`:void 0}else{const s=e("HOME");a=s?j(s,`${t==="darwin"?"Library/Application Support":".local/state"}/na\
 t/telemetry`):void 0}return a===void 0?void r("there is no home directory"):q(a,t)?a:(n.push("the home directory is not \
-an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),go=(function(e,t,n){if(t===
-"win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&q(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),se=(function(){const e=b();
+an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),yo=(function(e,t,n){if(t===
+"win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&q(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),oe=(function(){const e=b();
 if(Oe(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
-`)}),An=(function(e){let t;return()=>t??=new RegExp(e,"u")}),Eo=(function(e){return e.length<=64&&fa.test(e)&&(/^[ -~]*$/.
-test(e)||!ma().test(e))}),et=(function(e,t){if(typeof t=="string"&&(t==="undefined"||Eo(t)))return t;const n=typeof t=="\
-string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return se()?.(`'${e}' ${n} is not a command's fixed nam\
+`)}),An=(function(e){let t;return()=>t??=new RegExp(e,"u")}),go=(function(e){return e.length<=64&&ua.test(e)&&(/^[ -~]*$/.
+test(e)||!ha().test(e))}),et=(function(e,t){if(typeof t=="string"&&(t==="undefined"||go(t)))return t;const n=typeof t=="\
+string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return oe()?.(`'${e}' ${n} is not a command's fixed nam\
 e (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
-"undefined"}),wo=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?pa:va()).test(e)?e:(se()?.(`'errorClass\
+"undefined"}),Eo=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?fa:ma()).test(e)?e:(oe()?.(`'errorClass\
 ' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
-message): reported as "undefined"`),"undefined")}),bo=(function(e){return e===we}),To=(function(){const{name:e,version:t}=M();
+message): reported as "undefined"`),"undefined")}),wo=(function(e){return e===we}),bo=(function(){const{name:e,version:t}=M();
 return t?`${e}/${t}`:e}),xe=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create event: '${e}' must b\
 e a string, got ${T(t)}`);return t}),Rn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cann\
 ot create event: '${e}' must be one of ${Kt(Object.values(n))}, got ${T(t)}`)}),F=(function(e){const t=JSON.stringify(e);
-return typeof t=="string"&&/[\r\n]/.test(t)?_o(t):t}),_o=(function(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
+return typeof t=="string"&&/[\r\n]/.test(t)?To(t):t}),To=(function(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
 n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
-`.includes(i)||(t+=i)}return t}),U=(function(e){const t=e.search(ga);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
+`.includes(i)||(t+=i)}return t}),U=(function(e){const t=e.search(va);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
 e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):
 n+=2)}return n}),K=(function(e){const t=I(e);if(!(t>=-Dt&&t<=Dt))throw new RangeError("Invalid time value");const n=I(t/
-1e3);if(n!==Ct.second){const r=I(n/Gr),i=n-r*Gr,o=`${W(I(i/3600),2)}:${W(I(i/60)%60,2)}:${W(i%60,2)}`;Ct={second:n,text:`${$o(
-r)}T${o}.`}}return`${Ct.text}${W(t-n*1e3,3)}Z`}),$o=(function(e){const t=I((e+719468)/146097),n=e+719468-t*146097,r=I((n-
+1e3);if(n!==Ct.second){const r=I(n/Gr),i=n-r*Gr,o=`${W(I(i/3600),2)}:${W(I(i/60)%60,2)}:${W(i%60,2)}`;Ct={second:n,text:`${_o(
+r)}T${o}.`}}return`${Ct.text}${W(t-n*1e3,3)}Z`}),_o=(function(e){const t=I((e+719468)/146097),n=e+719468-t*146097,r=I((n-
 I(n/1460)+I(n/36524)-I(n/146096))/365),i=n-(365*r+I(r/4)-I(r/100)),o=I((5*i+2)/153),a=i-I((153*o+2)/5)+1,s=o<10?o+3:o-9,
-d=r+t*400+(s<=2?1:0);return`${d>=0&&d<=9999?W(d,4):`${d<0?"-":"+"}${W(d<0?-d:d,6)}`}-${W(s,2)}-${W(a,2)}`}),So=(function(e){
-const t=Mn(e);return{ts:K(e.timestamp),parameters:t,name:e.name}}),Oo=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(
+d=r+t*400+(s<=2?1:0);return`${d>=0&&d<=9999?W(d,4):`${d<0?"-":"+"}${W(d<0?-d:d,6)}`}-${W(s,2)}-${W(a,2)}`}),$o=(function(e){
+const t=Mn(e);return{ts:K(e.timestamp),parameters:t,name:e.name}}),So=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(
 `Event name cannot be read: ${V(i)}`)}if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty s\
 tring");const n=F(Mn(e));if(t!==Ve.name){const i=F(t);Ve={name:t,json:i,bytes:U(i)}}const r=K(e.timestamp);return{json:`\
-{"ts":"${r}","parameters":${n},"name":${Ve.json}}`,bytes:wa+r.length+U(n)+Ve.bytes}}),Mn=(function(e){const t=(a,s)=>new TypeError(
+{"ts":"${r}","parameters":${n},"name":${Ve.json}}`,bytes:ga+r.length+U(n)+Ve.bytes}}),Mn=(function(e){const t=(a,s)=>new TypeError(
 `Event '${e.name}' ${a} cannot be read: ${V(s)}`);let n;try{n=e.parameters()}catch(a){throw t("parameters",a)}try{n?.then}catch(a){
-throw t("parameters() returned an object that",a)}if(ki(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
+throw t("parameters() returned an object that",a)}if(xi(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
 `Event '${e.name}' has no parameters object: parameters() returned a thenable`)}if(!Y(n))throw new TypeError(`Event '${e.
 name}' has no parameters object: parameters() returned ${T(n)}`);let r;try{r=Object.keys(n)}catch(a){throw t("parameters",
 a)}let i={};for(const a of r){let s;try{s=n[a]}catch(d){throw t(`parameter '${a}'`,d)}a in i?i={...i,[a]:s}:i[a]=s}const o=tt(
 i);if(o)throw new TypeError(`Event '${e.name}' ${o}`);return i}),tt=(function(e){if(typeof e!="object"||e===null||Array.
 isArray(e))return"has no parameters object";for(const t of Object.keys(e)){const n=e[t];if(!(typeof n=="string"||typeof n==
 "boolean"||typeof n=="number"&&Number.isFinite(n)))return`parameter '${t}' is not a string, finite number or boolean`}}),
-Ln=(function(e,t){return{browserType:"undefined",clientId:Ea,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,
+Ln=(function(e,t){return{browserType:"undefined",clientId:ya,clientType:"Native",clientVariant:"Release",clientVer:t.sourceClientVersion,
 cpuArchitecture:t.cpuArchitecture??M().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"\
 None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefine\
 d",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",
 gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"u\
 ndefined",productVersion:"undefined",sentTs:K(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefi\
-ned"}}),xo=(function(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events'\
+ned"}}),Oo=(function(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events'\
  must be an array of events, got ${T(e)}`);const r=e.findIndex(i=>!(i instanceof we));r>=0&&n(`'events' must hold events\
  (TelemetryEvent), got ${T(e[r])} at ${r}`),Y(t)||n(`'options' must be an object, got ${T(t)}`),typeof t.sourceClientVersion!=
 "string"&&n(`'sourceClientVersion' must be a string, got ${T(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
 chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${T(t[i])}`);if(e.length===0)throw new RangeError(
-"Cannot build a payload: the event list is empty");return{...Ln(e[0].schemaVersion,t),events:e.map(So)}}),In=(function(e,t){
+"Cannot build a payload: the event list is empty");return{...Ln(e[0].schemaVersion,t),events:e.map($o)}}),In=(function(e,t){
 return on(`${F(e).slice(0,-1)},"events":[`,t,"]}")}),ke=(function(e,t,n,r,i,o=nt(t,i)){e.create(o,r);try{e.rename(o,`${t===
 "/"?"":t}/${n}`)}catch(a){try{e.remove(o)}catch{}throw a}}),nt=(function(e,t){return`${e==="/"?"":e}/t-${ve(t)}-${ye()}.\
-tmp`}),ve=(function(e){return String(Math.floor(e)).padStart(13,"0")}),rt=(function(){let e;try{e=Ta()}catch{}return typeof e==
+tmp`}),ve=(function(e){return String(Math.floor(e)).padStart(13,"0")}),rt=(function(){let e;try{e=wa()}catch{}return typeof e==
 "number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),ye=(function(e=12){let t="";
-for(;t.length<e;)t+=Math.floor(rt()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),ko=(function(e){return new Oa(
+for(;t.length<e;)t+=Math.floor(rt()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),xo=(function(e){return new $a(
 e).document()}),it=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Ne=(function(e,t,n){Object.defineProperty(e,t,
 {value:n,writable:!0,enumerable:!0,configurable:!0})}),ot=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(
-e)}),Ae=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),No=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.
+e)}),Ae=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),ko=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.
 test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),Q=(function(){if(st())return;const{env:e,files:t}=b(),
 n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?j(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||
 /^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Bt?.given!==r){const i=t?.realPath(".");Bt={given:r,path:i===void 0?r:j(i,r)}}
-return Bt.path}),Ao=(function(){return(H?te?.path:void 0)??Q()}),st=(function(){const{env:e,envHidden:t}=b();if(t)return t(
-"NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),ae=(function(e,t=!1){
+return Bt.path}),No=(function(){return(H?te?.path:void 0)??Q()}),st=(function(){const{env:e,envHidden:t}=b();if(t)return t(
+"NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),se=(function(e,t=!1){
 const n=b().files;if(!n)return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be \
-read (the program's permissions)"};let r;try{r=n.read(e,xa)}catch(i){return at(i)==="not_utf8"?{state:"disabled",problem:"\
-is not valid UTF-8 (Python's tomllib rejects it)"}:Ro(i)?{state:"disabled",problem:"may not be read where it leads (the \
+read (the program's permissions)"};let r;try{r=n.read(e,Sa)}catch(i){return at(i)==="not_utf8"?{state:"disabled",problem:"\
+is not valid UTF-8 (Python's tomllib rejects it)"}:Ao(i)?{state:"disabled",problem:"may not be read where it leads (the \
 program's permissions)"}:{state:"disabled",problem:`cannot be read safely (${at(i).replaceAll("_"," ")})`}}if(r===void 0)
 return{state:"never_asked"};if(t)return{...Cn(r),text:r};try{n.checkPlace(e)}catch(i){return{state:"disabled",problem:`i\
-s where another user could replace it (${at(i).replaceAll("_"," ")})`}}return{...Cn(r),text:r}}),Ro=(function(e){const{name:t,
+s where another user could replace it (${at(i).replaceAll("_"," ")})`}}return{...Cn(r),text:r}}),Ao=(function(e){const{name:t,
 code:n}=e??{};return t==="NotCapable"||n==="ERR_ACCESS_DENIED"}),at=(function(e){return e?.reason??"unreadable"}),Cn=(function(e){
-let t;try{t=ko(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"\
+let t;try{t=xo(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"\
 never_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"has a 'telemetry' that is not a t\
 able"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r===
 "enabled"?i===Pt?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"disabled",problem:"\
-has a consent value this tool does not know"}}),Mo=(function(e,t){return["# NeMo Agent Toolkit telemetry consent.","# To\
+has a consent value this tool does not know"}}),Ro=(function(e,t){return["# NeMo Agent Toolkit telemetry consent.","# To\
  change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or set the NAT_TELE\
 METRY_ENABLED environment variable.",`# Saved ${K(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = "${K(t).replace(
 /\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Pt}"`,""].join(`
@@ -390,27 +390,27 @@ rd consent: the path must be a non-empty string, got ${T(t)}`);return Pn(e,t,()=
 if(t===void 0||!r){const l=st();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not\
  read ${l} (${Z(l)})`:"no home directory"),!1}const i=z(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
 1),a=Date.now(),s=nt(i,a);if(![i,s,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
-read and write ${i} (its permissions)`),!1;const c=ae(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(
-i,!1),r.checkPlace(t),ke(r,i,o,Mo(e,a),a,s)}catch(l){return n(V(l)),!1}const u=dt();return u.source==="file"&&([C,H]=[e===
+read and write ${i} (its permissions)`),!1;const c=se(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(
+i,!1),r.checkPlace(t),ke(r,i,o,Ro(e,a),a,s)}catch(l){return n(V(l)),!1}const u=dt();return u.source==="file"&&([C,H]=[e===
 "enabled",!0],te=u.path===void 0?void 0:ht(u.path)),!0}),dt=(function(){const e=Q(),{state:t,problem:n,outdatedYes:r}=Bn(
 e),i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...lt()??ut(t),...i}}),ct=(function(){
 const e=lt();if(e)return e;const{state:t,text:n,problem:r}=Bn(Q());return{...ut(t),text:n,...r?{problem:r}:{}}}),Bn=(function(e){
-if(e!==void 0)return ae(e);const t=st();return t?{state:"disabled",problem:`cannot be found: the program may not read ${t}\
+if(e!==void 0)return se(e);const t=st();return t?{state:"disabled",problem:`cannot be found: the program may not read ${t}\
  (${Z(t)})`}:{state:"never_asked"}}),lt=(function(){const{env:e,envHidden:t}=b();if(t?.("NAT_TELEMETRY_ENABLED"))return{
 enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=Oe(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)return{enabled:n,source:"\
 NAT_TELEMETRY_ENABLED"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==
 void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),ut=(function(e){return e==="never_asked"?{enabled:!1,
-source:"default"}:{enabled:e==="enabled",source:"file"}}),ht=(function(e,t=ae(e,!0).text){return{path:e,text:t,modified:b().
-files?.modifiedAt(e)}}),jn=(function(e,t=ae(e.path,!0).text){return t!==e.text||b().files?.modifiedAt(e.path)!==e.modified}),
+source:"default"}:{enabled:e==="enabled",source:"file"}}),ht=(function(e,t=se(e,!0).text){return{path:e,text:t,modified:b().
+files?.modifiedAt(e)}}),jn=(function(e,t=se(e.path,!0).text){return t!==e.text||b().files?.modifiedAt(e.path)!==e.modified}),
 Fn=(function(){return jt!==void 0&&jn(jt)}),Un=(function(){try{const e=Xe[ze];if(e===void 0)return;const{serial:t}=e;return Number.
 isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),ft=(function(){const e=Un();e===void 0||e===
-We||(We=e,[C,H,be]=[!1,!1,!0])}),Lo=(function(){return ft(),be}),Re=(function(){if(Jr)return C=Jr();ft();const e=be&&!H;
+We||(We=e,[C,H,be]=[!1,!1,!0])}),Mo=(function(){return ft(),be}),Re=(function(){if(Jr)return C=Jr();ft();const e=be&&!H;
 if(!e&&(ne===Zr||lt()?.enabled===!1))return ne=Zr,C=!1;if(e&&(ne===Kr||Fn()))return ne=Kr,C=!1;if(!H||te===void 0)return!0;
-let t=ae(te.path,!0);return t.problem!==void 0&&(t=ae(te.path,!0)),C=t.problem===void 0&&!jn(te,t.text)&&ut(t.state).enabled,
-C||(ne??="the consent file, written again during the run"),C}),X=(function(){return ft(),C===void 0&&Hn(ct()),C===!0}),Io=(function(){
+let t=se(te.path,!0);return t.problem!==void 0&&(t=se(te.path,!0)),C=t.problem===void 0&&!jn(te,t.text)&&ut(t.state).enabled,
+C||(ne??="the consent file, written again during the run"),C}),X=(function(){return ft(),C===void 0&&Hn(ct()),C===!0}),Lo=(function(){
 const e=ct();return C===void 0&&Hn(e),{enabled:e.enabled,source:e.source}}),Hn=(function(e){[C,H]=[e.enabled,e.source===
 "file"];const t=H?Q():void 0;te=t===void 0?void 0:ht(t,e.text)}),Me=(function(){if(!be||H||C!==!0||Fn())return;const e=dt(),
-t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Co=(function(){return X()&&
+t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Io=(function(){return X()&&
 H}),mt=(function(){const e=X(),{enabled:t,source:n,problem:r}=ct(),o=n!=="file"&&n!=="default"&&b().envHidden?.(n)===!0?
 `${n}, which the program may not read (${Z(n)})`:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,
 decidedBy:e===t?o:ne??"the program (setTelemetryEnabled)"}}),Yn=(function(e){if(typeof e!="boolean")throw new TypeError(
@@ -421,18 +421,18 @@ const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().replace(/^localhost\.$/,"loca
 "http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||Vn(n.hostname))return;const r=[...n.username||
 n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the headers ${Object.keys(t).join(", ")}`]:[]];return r.
 length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}),Xn=(function(e,t,n){let r,i=!1,o;const a=()=>{
-i=!0,clearTimeout(r),he.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+Na)/Ut),end:s},c=(u,l)=>{const f=b().
-monotonicMs()+u;try{r=setTimeout(()=>{he.release(d);const h=b().monotonicMs()-f;if(h<=ka||l===0)return s();c(Math.min(Math.
-max(h,Ft.min),Ft.max),l-1)},u),n?.(r)}catch{}};return he.guard(d),c(e,ei),n||(o=_(()=>b().holdOpen?.())),a}),Do=(function(e,t=M()){
+i=!0,clearTimeout(r),ue.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+xa)/Ut),end:s},c=(u,l)=>{const f=b().
+monotonicMs()+u;try{r=setTimeout(()=>{ue.release(d);const h=b().monotonicMs()-f;if(h<=Oa||l===0)return s();c(Math.min(Math.
+max(h,Ft.min),Ft.max),l-1)},u),n?.(r)}catch{}};return ue.guard(d),c(e,ei),n||(o=_(()=>b().holdOpen?.())),a}),Co=(function(e,t=M()){
 const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Ln(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,
 sentAt:a});return{name:"nat",encode:(r,i)=>In(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>U(In(n(r,0),[])),eventBytes:r=>r.
-bytes,readsAnswer:!1}}),Po=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,
-serviceVersion:o},r=new WeakMap,i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(co(o))),a};return{name:"\
+bytes,readsAnswer:!1}}),Do=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,
+serviceVersion:o},r=new WeakMap,i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(ao(o))),a};return{name:"\
 otlp",encode:o=>On(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>U(On([],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,
-resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:lo}}),ge=(function(e){let t=2166136261;for(let n=0;n<
+resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:co}}),ge=(function(e){let t=2166136261;for(let n=0;n<
 e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),D=(function(e,t,n){n>0&&
 (e[t]=(e[t]??0)+n)}),Wn=(function(e,t="nat",n=""){return ge(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Gn=(function(e,t){const n=Ge.
-exec(e);return n?Bo(n,t)?de(n[3]):void 0:de(e)}),de=(function(e){const t=Ra.exec(e);if(!t)return;const n=Number(t[3]),r=Math.
+exec(e);return n?Po(n,t)?ae(n[3]):void 0:ae(e)}),ae=(function(e){const t=Na.exec(e);if(!t)return;const n=Number(t[3]),r=Math.
 min(Number(t[2]),Math.floor(n/ri));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),qn=(function(e,t,n){let r=Math.
 max(0,e.length-t),i=e.slice(r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.length&&i>n;)i-=e[r++].bytes+1;return{first:r,bytes:i}}),
 Jn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ve(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${ye()}\
@@ -440,12 +440,12 @@ Jn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ve(t)}-${e
 `).join("")}),Le=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)}\
 ,${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.
 floor(e.timestamp)},"event":${e.json}}`;return{text:t,bytes:U(t)}}),pt=(function(e,t){return`l-${ve(t)}-${e}`}),vt=(function([
-,e,t]){return e==="l"?Number(t):Number(t)+Ma}),Bo=(function(e,t){return t>vt(e)}),jo=(function(e){try{const{retries:t,schemaVersion:n,
+,e,t]){return e==="l"?Number(t):Number(t)+Aa}),Po=(function(e,t){return t>vt(e)}),Bo=(function(e){try{const{retries:t,schemaVersion:n,
 sessionId:r,clientVersion:i,cuts:o,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="str\
 ing"&&typeof r=="string"&&(i===void 0||typeof i=="string")&&Number.isFinite(a)&&typeof s?.name=="string"&&s.name!==""&&typeof s.
 ts=="string"&&tt(s.parameters)===void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={json:F(s),schemaVersion:n,sessionId:r,
 retries:t,timestamp:a,...c&&{cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{return}}),Kn=(function(e={}){if(!Y(
-e))throw new TypeError(`Cannot create handler: options must be an object, got ${T(e)}`);const t=pe(e,Ia);if(t)throw new TypeError(
+e))throw new TypeError(`Cannot create handler: options must be an object, got ${T(e)}`);const t=pe(e,Ma);if(t)throw new TypeError(
 `Cannot create handler: ${t}`);const n=(m,$,w)=>{const x=e[m]===void 0?$:e[m],S=w.integer?`${w.sign} integer`:`${w.sign}\
  number`,O=`Cannot create handler: '${m}' must be a ${S}`;if(typeof x!="number"||Number.isNaN(x))throw new TypeError(`${O}\
 , got ${T(x)}`);if(!((w.sign==="positive"?x>0:x>=0)&&(w.integer?Number.isSafeInteger(x):Number.isFinite(x))))throw new RangeError(
@@ -464,97 +464,97 @@ BatchBytes' (${g} by default)`:`Cannot create handler: 'maxBatchBytes' must be a
 return{flushIntervalMs:n("flushIntervalSeconds",ii,i)*1e3,maxQueueSize:n("maxQueueSize",oi,a),maxRetries:n("maxRetries",
 si,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:n("exitTimeoutSeconds",s,o)*1e3,backoff:{initialMs:d*
 1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,g-y.envelopeBytes-ci),maxEventBytesOption:k,
-maxBatchBytes:g,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:Ho(e.endpoint,u.endpointHidden?Yt:u.endpoint??(p===
-"otlp"?u.otlpEndpointHidden?Yt:u.otlpEndpoint??La:void 0),u.dryRun),spoolDir:Yo(e.spoolDir,u.spoolDir),noSpool:e.spoolDir===
+maxBatchBytes:g,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:Uo(e.endpoint,u.endpointHidden?Yt:u.endpoint??(p===
+"otlp"?u.otlpEndpointHidden?Yt:u.otlpEndpoint??Ra:void 0),u.dryRun),spoolDir:Ho(e.spoolDir,u.spoolDir),noSpool:e.spoolDir===
 !1?"the program's options keep none (spoolDir: false)":e.spoolDir===void 0?u.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&
-u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",fe.maxEvents,a),maxBytes:n("spoolMaxBytes",fe.maxBytes,a),maxAgeMs:n(
-"spoolMaxAgeDays",fe.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Xo(e.captureInterrupts),handOff:zo(e.handOff===
+u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",he.maxEvents,a),maxBytes:n("spoolMaxBytes",he.maxBytes,a),maxAgeMs:n(
+"spoolMaxAgeDays",he.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:zo(e.captureInterrupts),handOff:Vo(e.handOff===
 void 0?void 0:r("handOff","boolean",!0),u),customFetch:e.fetch!==void 0,format:v,headers:{...p==="otlp"?u.otlpHeaders:{},
-...Vo(e.headers)},fetch:r("fetch","function",b().fetch??((m,$)=>globalThis.fetch(m,$))),logger:r("logger","function",()=>{}),
-clock:Fo(r("clock","function",Date.now)),random:r("random","function",rt)}}),Fo=(function(e){let t;try{t=e()}catch(n){throw new TypeError(
+...Yo(e.headers)},fetch:r("fetch","function",b().fetch??((m,$)=>globalThis.fetch(m,$))),logger:r("logger","function",()=>{}),
+clock:jo(r("clock","function",Date.now)),random:r("random","function",rt)}}),jo=(function(e){let t;try{t=e()}catch(n){throw new TypeError(
 `Cannot create handler: 'clock' failed: ${V(n)} (a method needs its object: () => performance.timeOrigin + performance.n\
 ow())`)}if(!li(t))throw new RangeError(`Cannot create handler: 'clock' must return epoch milliseconds, got ${T(t)}`);return e===
 Date.now?e:()=>{try{const n=e();return li(n)?n:Date.now()}catch{return Date.now()}}}),yt=(function(e,t){const n={json:di,
 bytes:U(di),schemaVersion:It,sessionId:t,timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(
-n);return{eventBytes:n.bytes,batchBytes:i+ci+r,envelopeBytes:i}}),gt=(function(e,t,n,r){return e==="otlp"?Po({serviceName:n["\
-service.name"]??la,serviceVersion:t,resourceAttributes:n},r):Do(t,r)}),Uo=(function(e){const{format:t,sourceClientVersion:n}=e,
+n);return{eventBytes:n.bytes,batchBytes:i+ci+r,envelopeBytes:i}}),gt=(function(e,t,n,r){return e==="otlp"?Do({serviceName:n["\
+service.name"]??da,serviceVersion:t,resourceAttributes:n},r):Co(t,r)}),Fo=(function(e){const{format:t,sourceClientVersion:n}=e,
 r=t.resource??{},i=yt(gt(t.name,n,r,ui),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.
-max(e.maxEventBytesOption,i.eventBytes)}}),Ho=(function(e,t,n){if(e!==void 0&&(typeof e!="string"||!Qe(e)))throw new TypeError(
+max(e.maxEventBytesOption,i.eventBytes)}}),Uo=(function(e,t,n){if(e!==void 0&&(typeof e!="string"||!Qe(e)))throw new TypeError(
 `Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${T(typeof e=="string"?B(e):e)}`);if(e===
 void 0&&t===Yt)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Vr;return Qe(r)?r==="stdout"?{kind:"stderr"}:n||
-r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}),Yo=(function(e,t){if(e!==
+r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}),Ho=(function(e,t){if(e!==
 !1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: 'spoolDir' must be \
 a non-empty string or false, got ${T(e)}`);if(!q(e,M().os))throw new TypeError(`Cannot create handler: 'spoolDir' must b\
 e an absolute path (a relative one moves with the working directory), got ${T(e)}`);return e}}),Qn=(function(e,t){if(e!==
 void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${T(e)}`);
 return e??(t?.trim().toLowerCase()==="otlp"?"otlp":"nat")}),er=(function(e,t){if(t===void 0)return{};if(!(Y(t)&&Object.values(
 t).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${T(
-t)}`);return{...t}}),Vo=(function(e){const t=er("headers",e),n=Object.entries(t).reduce((r,[i,o])=>r+i.length+o.length+4,
+t)}`);return{...t}}),Yo=(function(e){const t=er("headers",e),n=Object.entries(t).reduce((r,[i,o])=>r+i.length+o.length+4,
 0);if(n>hi)throw new RangeError(`Cannot create handler: 'headers' must add at most ${hi} bytes to a request (servers ref\
 use a larger head), got ${n}`);for(const[r,i]of Object.entries(t)){if(!nn(r))throw new TypeError(`Cannot create handler:\
  'headers' must have header names (RFC 9110 tokens), got ${T(r)}`);if(tn(r))throw new TypeError(`Cannot create handler: \
 'headers' must not set ${T(r)}: the HTTP client frames the request itself`);if(!rn(i))throw new TypeError("Cannot create\
  handler: 'headers' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no char\
-acter past ASCII, no leading or trailing space), got a bad value for "+T(r))}return t}),zo=(function(e,t){return e!==void 0?
+acter past ASCII, no leading or trailing space), got a bad value for "+T(r))}return t}),Vo=(function(e,t){return e!==void 0?
 {enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,
-source:"CI"}:{enabled:!0,source:"default"}}),Xo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e==
+source:"CI"}:{enabled:!0,source:"default"}}),zo=(function(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e==
 "function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be a boolean or a function, got\
- ${T(e)}`)}),Wo=(function(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.
+ ${T(e)}`)}),Xo=(function(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.
 parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),fi)}),Ie=(function(e,t,n,r=0){const i=Math.min(t.maxMs,
 t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}),Ce=(function(e,t,n,r){let i;try{i=e.list(t)}catch{
 return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===void 0?void 0:r(a,o);return s===void 0?[]:[s]})}),Et=(function(e,t){
-return t??ge(e)}),Go=(function(e,t,n){return Ce(e,t,Da,(r,i)=>{const o=tr(e,`${t}/${i}`,n);if(typeof o!="object")return;
+return t??ge(e)}),Wo=(function(e,t,n){return Ce(e,t,Ia,(r,i)=>{const o=tr(e,`${t}/${i}`,n);if(typeof o!="object")return;
 const a=o.endpointHash??(o.endpoint===void 0?r:Et(o.endpoint));return{hash:r,...o,endpointHash:a}})}),tr=(function(e,t,n){
 try{const r=e.read(t,mi);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.
 parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+fi,l=Number.isFinite(d)&&d<=n?{failures:i,notBefore:o,
 handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="s\
 tring"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}),nr=(function(e){const{failures:t=0,notBefore:n=0}=e.
 state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${K(n)}`}),rr=(function(e,t){return e.
-spoolFallback?go(b().env,M().os,t?.uid):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,a=or(
+spoolFallback?yo(b().env,M().os,t?.uid):void 0}),ir=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,a=or(
 e);let s=e.noSpool??"there is no spool directory";const d=i===void 0?void 0:qe.open(i,t,o,a,l=>s=l,r),c=rr(e,t);if(d&&c!==
 void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:qe.open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(
 l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=qe.open(c,t,o,a,l=>s+=`; nor in ${c}: ${l}`,r);return n(
 s,u?.dir),u}),or=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,a={version:o&&r!==De?
 r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.entries(n.resource).
-sort(),fetch:o?"own":void 0},s=F(a);return Wn(t.kind==="http"?t.url:"",n.name,s==="{}"?"":s)}),qo=(function(e,t){const{sessionId:n,
+sort(),fetch:o?"own":void 0},s=F(a);return Wn(t.kind==="http"?t.url:"",n.name,s==="{}"?"":s)}),Go=(function(e,t){const{sessionId:n,
 sourceClientVersion:r,maxEventBytes:i}=t;try{if(!(e instanceof we))return{reason:"not_an_event",detail:"not a TelemetryE\
 vent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:o,timestamp:a}=e;
 if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{
-reason:"invalid_event",detail:"timestamp is not a finite number"};if(a<0||a>Pa)return{reason:"invalid_event",detail:"tim\
-estamp outside the years 1970-9999 that both wire formats carry"};const{json:s,bytes:d}=Oo(e);return d>i?{reason:"event_\
+reason:"invalid_event",detail:"timestamp is not a finite number"};if(a<0||a>Ca)return{reason:"invalid_event",detail:"tim\
+estamp outside the years 1970-9999 that both wire formats carry"};const{json:s,bytes:d}=So(e);return d>i?{reason:"event_\
 too_large",detail:`${d} bytes serialized, more than ${Math.max(i,0)} (maxEventBytes, or what maxBatchBytes leaves beside\
  the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,
 schemaVersion:o,sessionId:n,clientVersion:r,timestamp:a,retries:0,notBefore:0}}catch(o){return{reason:"invalid_event",detail:V(
-o)}}}),Jo=(function(e,t,n,r=i=>i.bytes){const i=[];let o=[],a=0;for(const s of e){const d=r(s);o.length>0&&s.schemaVersion===
+o)}}}),qo=(function(e,t,n,r=i=>i.bytes){const i=[];let o=[],a=0;for(const s of e){const d=r(s);o.length>0&&s.schemaVersion===
 o[0].schemaVersion&&s.sessionId===o[0].sessionId&&s.clientVersion===o[0].clientVersion&&a+1+d<=t||(o=[],i.push(o),a=n(s)-
-1),a+=1+d,o.push(s)}return i}),Zo=(function(e,t){return{...e,[yi]:JSON.stringify(t)}}),wt=(function(e,t,n,r){const i=new RegExp(
+1),a+=1+d,o.push(s)}return i}),Jo=(function(e,t){return{...e,[yi]:JSON.stringify(t)}}),wt=(function(e,t,n,r){const i=new RegExp(
 `^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const a of e.list(t)){const s=i.exec(a);
-if(!s)continue;const d=Number(s[1]),c=s[2]==="lock"?_e:qa;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).push(a):bt(e,`${t}\
-/${a}`)}return o.locks.sort(),o.marks.sort(),o}),Ko=(function(e,t,n,r){try{return wt(e,t,n,r).locks.length>0}catch{return!1}}),
-Qo=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=wt(e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"\
+if(!s)continue;const d=Number(s[1]),c=s[2]==="lock"?_e:Wa;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).push(a):bt(e,`${t}\
+/${a}`)}return o.locks.sort(),o.marks.sort(),o}),Zo=(function(e,t,n,r){try{return wt(e,t,n,r).locks.length>0}catch{return!1}}),
+Ko=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=wt(e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"\
 at work";const o=Date.now();r=`sender-${n}-${ve(o)}-${ye()}.start`,e.create(`${t}/${r}`,"");const a=wt(e,t,n,o);return a.
-locks.length===0&&a.marks[0]===r?r:(bt(e,`${t}/${r}`),"at work")}catch{return r}}),es=(function(e,t,n){n!==void 0&&ts(e,
-t,()=>[n])}),ts=(function(e,t,n){try{e.ensureDir(t,!0,!1),ns(e,t,n())}catch{}}),ns=(function(e,t,n){for(const r of n)bt(
-e,`${t}/${r}`)}),bt=(function(e,t){try{e.remove(t)}catch{}}),sr=(function(e,t,n){const r=rs(e,t,n);return r.handOff?r:{...r,
+locks.length===0&&a.marks[0]===r?r:(bt(e,`${t}/${r}`),"at work")}catch{return r}}),Qo=(function(e,t,n){n!==void 0&&es(e,
+t,()=>[n])}),es=(function(e,t,n){try{e.ensureDir(t,!0,!1),ts(e,t,n())}catch{}}),ts=(function(e,t,n){for(const r of n)bt(
+e,`${t}/${r}`)}),bt=(function(e,t){try{e.remove(t)}catch{}}),sr=(function(e,t,n){const r=ns(e,t,n);return r.handOff?r:{...r,
 outcome:ar(e,t)}}),ar=(function(e,t){return e.sink.kind==="none"?"dropped":dr(e)&&t?.health.isOpen()!==!0?"delivered":t&&
-Me()===void 0?"spooled":"dropped"}),dr=(function(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}),rs=(function(e,t,n){
+Me()===void 0?"spooled":"dropped"}),dr=(function(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}),ns=(function(e,t,n){
 try{const r=lr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
 a=cr(e.sink.url,i.dir);if(o.isOpen()){const f=b().senderRefusal(a);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
 {handOff:!1,reason:f}}const s=b().senderCommand(`${i.dir}/${$e}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};
-const{cwd:d,...c}=s,u={...ds(e,i.dir),successor:c,onByConsentFile:Co()};return{handOff:!0,command:{...s,env:Zo(s.env,u)},
-backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),is=(function(e,t,n){const r=sr(e,t,n);return r.
-handOff&&r.command&&!ls(r.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be w\
-ritten",outcome:ar(e,r.backlog)}:r}),os=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||
-n.isOpen())return"endpoint down";const i=Qo(r,t.dir,t.key);if(i==="at work")return"at work";const o=b().spawnDetached(e.
-command);return o==="started"?n.noteHandOff():es(r,t.dir,i),o}catch{return"failed"}}),ss=(function(e,t){if(t===null||t.health.
+const{cwd:d,...c}=s,u={...as(e,i.dir),successor:c,onByConsentFile:Io()};return{handOff:!0,command:{...s,env:Jo(s.env,u)},
+backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),rs=(function(e,t,n){const r=sr(e,t,n);return r.
+handOff&&r.command&&!cs(r.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be w\
+ritten",outcome:ar(e,r.backlog)}:r}),is=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||
+n.isOpen())return"endpoint down";const i=Ko(r,t.dir,t.key);if(i==="at work")return"at work";const o=b().spawnDetached(e.
+command);return o==="started"?n.noteHandOff():Qo(r,t.dir,i),o}catch{return"failed"}}),os=(function(e,t){if(t===null||t.health.
 isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return lr(e,t,!0)!==void 0||n.kind==="http"&&
-b().senderRefusal(cr(n.url,t.spool.dir))!==void 0}),cr=(function(e,t){const n=Ao(),r=n===void 0?void 0:as(n);return{endpoint:e,
-dir:t,reads:r===void 0?[]:[r],variables:[...ed,...Ee,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
-as=(function(e){const t=z(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=b().files,i=t===void 0||["",".","\
+b().senderRefusal(cr(n.url,t.spool.dir))!==void 0}),cr=(function(e,t){const n=No(),r=n===void 0?void 0:ss(n);return{endpoint:e,
+dir:t,reads:r===void 0?[]:[r],variables:[...Ka,...Ee,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
+ss=(function(e){const t=z(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=b().files,i=t===void 0||["",".","\
 .."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:j(i,n);return o!==void 0&&r?.allowed(o,"read")?
 o:e}),lr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
 "http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
- which a sender process cannot call";if(e.requestTimeoutMs>_e-Qa)return`a request may take longer (requestTimeoutSeconds\
+ which a sender process cannot call";if(e.requestTimeoutMs>_e-Za)return`a request may take longer (requestTimeoutSeconds\
 ) than a sender lives (${_e/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Me();if(o!==void 0)return`\
 the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decisio\
 n again, would follow`;if(!t)return"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change \
@@ -562,32 +562,32 @@ the directories above the spool cannot all be told (Deno without --allow-read, o
 ion without --allow-fs-read for them): another user could swap the sender's script there";if(!dr(e))return"the program m\
 ay not connect to the endpoint";const{spool:a,files:s,health:d}=t;if(d.isOpen())return;const c=e.clock(),u=a.waitingSince(
 c);if(u===void 0)return;const{state:l}=d,f=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&
-c-f>Ka&&!Ko(s,a.dir,a.key,c))return"spooled events have waited a minute with no sender at work"}),ds=(function(e,t){const{
+c-f>Ja&&!Zo(s,a.dir,a.key,c))return"spooled events have waited a minute with no sender at work"}),as=(function(e,t){const{
 sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.
 maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/
-1e3,...Uo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
-sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),cs=(function({files:e,spool:t}){return e.sizeOf(`${t.
-dir}/${$e}`,!0)===Za}),ls=(function(e){if(cs(e))return!0;const{files:t,spool:n}=e,r=()=>ke(t,n.dir,$e,Ja,Date.now());try{
-r()}catch(i){if(!(i instanceof A))return!1;try{t.remove(`${n.dir}/${$e}`),r()}catch{return!1}}return ur(t,n.dir,td),!0}),
-ur=(function(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(s=>Ga.test(s))}catch{return}const o=s=>{const d=e.modifiedAt(
+1e3,...Fo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
+sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),ds=(function({files:e,spool:t}){return e.sizeOf(`${t.
+dir}/${$e}`,!0)===qa}),cs=(function(e){if(ds(e))return!0;const{files:t,spool:n}=e,r=()=>ke(t,n.dir,$e,Ga,Date.now());try{
+r()}catch(i){if(!(i instanceof A))return!1;try{t.remove(`${n.dir}/${$e}`),r()}catch{return!1}}return ur(t,n.dir,Qa),!0}),
+ur=(function(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(s=>Xa.test(s))}catch{return}const o=s=>{const d=e.modifiedAt(
 `${t}/${s}`);return d===void 0||d>r+_e?-1/0:d},a=n==="none"?i:i.filter(s=>s!==$e).map(s=>({name:s,written:o(s)})).sort((s,d)=>d.
 written-s.written).slice(n).filter(({written:s})=>r-s>_e).map(({name:s})=>s);for(const s of a)try{e.remove(`${t}/${s}`)}catch{}}),
-us=(function(e,t,n,r=-1/0){const i=Date.now(),o=vr(e,Ot(t,n)),s=mr(e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(
-d=>pr(e,d).lines);return $t([...typeof o=="object"?o.lines:[],...s],r,i)}),hs=(function(e,t,n=-1/0){return[...new Set([...Ce(
-e,t,od,i=>i),...Ce(e,t,Wt,i=>i)])].flatMap(i=>{const o=us(e,t,i,n);return o?[{key:i,...o}]:[]})}),fs=(function(e,t,n,r,i,o,a=-1/0){
+ls=(function(e,t,n,r=-1/0){const i=Date.now(),o=vr(e,Ot(t,n)),s=mr(e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(
+d=>pr(e,d).lines);return $t([...typeof o=="object"?o.lines:[],...s],r,i)}),us=(function(e,t,n=-1/0){return[...new Set([...Ce(
+e,t,rd,i=>i),...Ce(e,t,Wt,i=>i)])].flatMap(i=>{const o=ls(e,t,i,n);return o?[{key:i,...o}]:[]})}),hs=(function(e,t,n,r,i,o,a=-1/0){
 const s=Object.entries(i).filter(([f,h])=>bi.test(f)&&Number.isSafeInteger(h)&&h>0);if(s.length===0||!St(o))return;const c={
 ...{since:o,last:o,dropped:Object.fromEntries(s.slice(0,Xt))},endpointHash:ge(r)},u=B(r)===r?{...c,endpoint:r}:c,l=Ot(t,
 n);try{const f=mr(e,t,n,o).filter(p=>p.quiet).map(p=>hr(e,p,t,n)),h=$t([...f.flatMap(p=>p.lines),u],a,o)??u;fr(e,t,n,f,()=>{
 const p=vr(e,l);p==="invalid"&&e.remove(l);const v=`${F(h)}
 `;typeof p!="object"||p.bytes+v.length<=Ei?e.append(l,typeof p=="object"&&!p.ended?`
-${v}`:v,wi):ms(e,t,n,h,a,o)});for(const{path:p}of f)p!==void 0&&_(()=>e.remove(p))}catch{}}),ms=(function(e,t,n,r,i,o){const a=Ot(
+${v}`:v,wi):fs(e,t,n,h,a,o)});for(const{path:p}of f)p!==void 0&&_(()=>e.remove(p))}catch{}}),fs=(function(e,t,n,r,i,o){const a=Ot(
 t,n),s={path:Tt(t,n),quiet:!1},d=_t(e,a,s.path)?hr(e,s,t,n):{lines:[]};fr(e,t,n,[d],()=>{e.append(a,`${F($t([...d.lines,
 r],i,o)??r)}
 `,wi)})}),hr=(function(e,t,n,r){if(e.sizeOf(t.path)===void 0)return _(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
 lines:i,upTo:o}=pr(e,t),a=Tt(n,r,o);return _t(e,t.path,a)?{lines:i,path:a,summed:t.summed}:{lines:[],summed:t.summed}}),
 fr=(function(e,t,n,r,i){try{i()}catch(o){for(const{path:a,summed:s}of r)a!==void 0&&_t(e,a,Tt(t,n,s));throw o}}),Tt=(function(e,t,n){
 const r=n===void 0?"":`-${n}`;return j(e,`drops-${t}-${ve(Date.now())}-${ye()}${r}.aside`)}),mr=(function(e,t,n,r){return Ce(
-e,t,Wt,(i,o)=>{const[,,a,s]=Wt.exec(o)??[],d=Math.abs(r-Number(a))>=sd;return i===n?{path:j(t,o),summed:s===void 0?void 0:
+e,t,Wt,(i,o)=>{const[,,a,s]=Wt.exec(o)??[],d=Math.abs(r-Number(a))>=id;return i===n?{path:j(t,o),summed:s===void 0?void 0:
 Number(s),quiet:d}:void 0})}),pr=(function(e,t){try{const n=t.summed??0,r=e.read(t.path,zt)?.slice(n)??"",i=t.quiet?r.length:
 r.lastIndexOf(`
 `)+1;return{lines:yr(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}),_t=(function(e,t,n){return _(()=>(e.
@@ -598,26 +598,26 @@ endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:M
 void 0?{}:{endpointHash:a},...o===void 0?{}:{endpoint:o}}}),vr=(function(e,t){try{const n=e.read(t,zt);return n===void 0?
 void 0:{lines:yr(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof A?"invalid":void 0}}),yr=(function(e){return e.split(`
-`).flatMap(t=>ps(t)??[])}),ps=(function(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),a=typeof r==
+`).flatMap(t=>ms(t)??[])}),ms=(function(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),a=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(St(t)&&St(n)&&t<=n&&a.length>0&&a.length<=Xt&&a.every(([
 c,u])=>bi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const d={since:t,last:n,dropped:Object.fromEntries(a),...typeof o==
-"string"&&id.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&B(i)===i?{...d,endpoint:i}:d}catch{return}}),St=(function(e){
-return Number.isSafeInteger(e)&&e>=0&&e<=Dt}),Ot=(function(e,t){return j(e,`drops-${t}.json`)}),vs=(function(e){return Ti.
-add(e),e.stop()}),ys=(function(e){const t=b().monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(i=>{n=Xn(Math.
-max(0,t-b().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),gr=(function(e){b().writeStderr(`${Vt(JSON.parse(e))}
-`)}),gs=(function({subcommand:e,subcommands:t}){return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&se()?.(`'su\
-bcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`),"undefined")}),Es=(async function(e,t){
-if(ws(e),typeof t!="function")throw new TypeError(`Cannot track command: 'main' must be a function, got ${T(t)}`);const n=Date.
-now(),r=gs(e),i=et("command",e.command);let o=!1;const a=(l,f,h="undefined")=>{if(!o){o=!0;try{d.enqueue(new Wr({nemoSource:e.
-nemoSource,command:i,subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},s=l=>{const f=bs(
-l);a(f===0?"success":"failure",f)},d=new _i({sessionId:ye(32),...e.handler,captureInterrupts:l=>a("interrupted",ce[l],l===
-"SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await Oi({optOut:e.optOutCommand});const c=l=>l===void 0?
-b().exitCode():l;if(!X())return se()?.(`telemetry off (decided by ${mt().decidedBy}): the command is not recorded`),c(await t());
-let u=()=>{};try{u=b().onExit({beforeExit:()=>!1,exit:s})}catch{}try{d.start()}catch{}try{const l=await t(),f=_s(l);return f===
-void 0&&l!==void 0&&se()?.(`main returned ${T(l)}, which is not an exit code: the program's is recorded`),s(f??b().exitCode()??
-0),c(l)}catch(l){throw a("failure",1,Ts(l,e.errorClasses??[])),l}finally{u(),await d.stop().catch(()=>{})}}),ws=(function(e){
+"string"&&nd.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&B(i)===i?{...d,endpoint:i}:d}catch{return}}),St=(function(e){
+return Number.isSafeInteger(e)&&e>=0&&e<=Dt}),Ot=(function(e,t){return j(e,`drops-${t}.json`)}),ps=(function(e){const t=b().
+monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(i=>{n=Xn(Math.max(0,t-b().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),
+gr=(function(e){b().writeStderr(`${Vt(JSON.parse(e))}
+`)}),vs=(function({subcommand:e,subcommands:t}){return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&oe()?.(`'su\
+bcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`),"undefined")}),ys=(async function(e,t){
+if(gs(e),typeof t!="function")throw new TypeError(`Cannot track command: 'main' must be a function, got ${T(t)}`);const n=Date.
+now(),r=vs(e),i=et("command",e.command);let o=!1;const a=(l,f,h="undefined")=>{if(!o){o=!0;try{d.enqueue(new Wr({nemoSource:e.
+nemoSource,command:i,subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},s=l=>{const f=Es(
+l);a(f===0?"success":"failure",f)},d=new Ti({sessionId:ye(32),...e.handler,captureInterrupts:l=>a("interrupted",de[l],l===
+"SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await Si({optOut:e.optOutCommand});const c=l=>l===void 0?
+b().exitCode():l;if(!X())return oe()?.(`telemetry off (decided by ${mt().decidedBy}): the command is not recorded`),c(await t());
+let u=()=>{};try{u=b().onExit({beforeExit:()=>!1,exit:s})}catch{}try{d.start()}catch{}try{const l=await t(),f=bs(l);return f===
+void 0&&l!==void 0&&oe()?.(`main returned ${T(l)}, which is not an exit code: the program's is recorded`),s(f??b().exitCode()??
+0),c(l)}catch(l){throw a("failure",1,ws(l,e.errorClasses??[])),l}finally{u(),await d.stop().catch(()=>{})}}),gs=(function(e){
 const t=f=>{throw new TypeError(`Cannot track command: ${f}`)};Y(e)||t(`options must be an object, got ${T(e)}`);const n=pe(
-e,Ed);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:a,optOutCommand:s,handler:d}=e;Object.hasOwn(e,
+e,yd);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:a,optOutCommand:s,handler:d}=e;Object.hasOwn(e,
 "command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(f=>typeof f==
 "string"))&&t(`'subcommands' must be an array of strings, got ${T(r)}`);const c=Object.values(Ye);i!==void 0&&!c.includes(
 i)&&t(`'nemoSource' must be one of ${Kt(c)}, got ${T(i)}`);const u=Array.isArray(o)||Y(o)?o:void 0;o!==void 0&&!(u&&Object.
@@ -625,23 +625,23 @@ values(u).every(f=>typeof f=="function"))&&t(`'errorClasses' must be an array of
 o)}`),a!==void 0&&typeof a!="boolean"&&t(`'askConsent' must be a boolean, got ${T(a)}`);const l=qt("optOutCommand",s);l&&
 t(l),d!==void 0&&!Y(d)&&t(`'handler' must be an object of handler options, got ${T(d)}`),d!==void 0&&Object.hasOwn(d,"ca\
 ptureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's \
-outcome")}),bs=(function(e){return M().os==="win32"?e>>>0:e&255}),Ts=(function(e,t){try{const n=e?.constructor;if(!n)return"\
-Error";if(!Array.isArray(t)){const r=Object.entries(t).find(([,i])=>i===n);if(r)return r[0]}if(wd.includes(n)||Array.isArray(
-t)&&t.includes(n))return n.name||"Error"}catch{}return"Error"}),_s=(function(e){const t=typeof e=="string"&&e!==""?Number(
-e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),De="0.1.0";function Pe(e,t){const n=$s(e,t);if(n===void 0)
-return{kind:"direct"};const r=Tr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:Os(e,t(r));return r!==void 0&&i!==void 0?{
-kind:"direct",exemptBy:{list:r,entry:i}}:{...Ss(t(n)),setBy:n}}function $s(e,t){const n=e.protocol==="https:"?["https_pr\
+outcome")}),Es=(function(e){return M().os==="win32"?e>>>0:e&255}),ws=(function(e,t){try{const n=e?.constructor;if(!n)return"\
+Error";if(!Array.isArray(t)){const r=Object.entries(t).find(([,i])=>i===n);if(r)return r[0]}if(gd.includes(n)||Array.isArray(
+t)&&t.includes(n))return n.name||"Error"}catch{}return"Error"}),bs=(function(e){const t=typeof e=="string"&&e!==""?Number(
+e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),De="0.1.0";function Pe(e,t){const n=Ts(e,t);if(n===void 0)
+return{kind:"direct"};const r=Tr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?[]:$s(e,t(r));return r!==void 0&&i!==void 0?{
+kind:"direct",exemptBy:{list:r,entry:i}}:{..._s(t(n)),setBy:n}}function Ts(e,t){const n=e.protocol==="https:"?["https_pr\
 oxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;
 return n&&Tr(t,[...n,"all_proxy","ALL_PROXY"])}function Er(e,t,n){const r=n.filter(i=>t(i));if(!(e.protocol!=="http:"||t(
-"REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}function Ss(e){
+"REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}function _s(e){
 const t=e.trim();let n;try{n=new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(t)?t:`http://${t}`)}catch{return{kind:"unusable",reason:"\
 the proxy URL cannot be parsed"}}const{protocol:r}=n;if(r!=="http:"&&r!=="https:")return{kind:"unusable",reason:`${r} pr\
 oxies are not supported`};if(n.hostname==="")return{kind:"unusable",reason:"the proxy URL names no host"};const i=n.username||
 n.password?`Basic ${$r(`${_r(n.username)}:${_r(n.password)}`)}`:void 0,o=n.port?Number(n.port):r==="https:"?443:80;return{
-kind:"proxy",proxy:{protocol:r,hostname:kt(n.hostname),port:o,authorization:i}}}function Os(e,t){const n=kt(e.hostname.toLowerCase()).
+kind:"proxy",proxy:{protocol:r,hostname:kt(n.hostname),port:o,authorization:i}}}function $s(e,t){const n=kt(e.hostname.toLowerCase()).
 replace(/\.$/,""),r=xt(n),i=Number(e.port||(e.protocol==="https:"?443:80));return t.split(",").map(o=>o.trim()).filter(o=>{
 const a=wr(o.toLowerCase());return a===void 0||a.port!==void 0&&a.port!==i?!1:a.kind==="all"?!0:a.kind==="domain"?r===void 0&&
-(n===a.name||n.endsWith(`.${a.name}`)):r!==void 0&&br(r,a.address,a.prefix)})}function xs(e,t){const n=xt(e),r=/^[\d.a-f:/]+$/i.
+(n===a.name||n.endsWith(`.${a.name}`)):r!==void 0&&br(r,a.address,a.prefix)})}function Ss(e,t){const n=xt(e),r=/^[\d.a-f:/]+$/i.
 test(t)?wr(t.toLowerCase()):void 0;return n!==void 0&&r?.kind==="ip"&&r.port===void 0&&br(n,r.address,r.prefix)}function wr(e){
 let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.exec(e);if(r)t=r[1],n=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(
 ":")===e.lastIndexOf(":")){const s=/^(.*):(\d+)$/.exec(e);s&&([t,n]=[s[1],Number(s[2])])}if(t==="*")return{kind:"all",port:n};
@@ -654,57 +654,57 @@ new URL(`http://[${e}]/`).hostname)}catch{return}const[r,i]=n.split("::"),o=c=>c
 a=o(r),s=o(i);return(i===void 0?a:[...a,...Array(8-a.length-s.length).fill(0),...s]).flatMap(c=>[c>>8,c&255])}function Tr(e,t){
 return t.find(n=>e(n)?.trim())}function kt(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function _r(e){try{
 return decodeURIComponent(e)}catch{return e}}function $r(e){let t="";for(const n of new TextEncoder().encode(e))t+=String.
-fromCharCode(n);return btoa(t)}var ks=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,Ns=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,As=new Set(["\
+fromCharCode(n);return btoa(t)}var Os=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,xs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,ks=new Set(["\
 connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]),Be=["SIGINT","SIGTERM"],
-ce={SIGINT:130,SIGTERM:143},Nt="/proc/self/status",le=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),
+de={SIGINT:130,SIGTERM:143},Nt="/proc/self/status",ce=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),
 this.name="RequestNotBuilt"}},A=class extends Error{reason;constructor(e,t){super(`refused ${e}: ${t}`),this.name="Refus\
-edPath",this.reason=t}},Sr=64,Rs=4,At=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_\
+edPath",this.reason=t}},Sr=64,Ns=4,At=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_\
 DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],Or=["HTTP_PROXY","ht\
-tp_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],Ee=[...Or,"NO_PROXY","no_proxy","REQUEST_METHOD"],Ms=["PA\
+tp_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],Ee=[...Or,"NO_PROXY","no_proxy","REQUEST_METHOD"],As=["PA\
 TH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...Ee,"NAT_TELEMETRY_E\
-NABLED","DO_NOT_TRACK",...At],xr="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=:%-]*\\])*",Ls=new RegExp(`^(?:(${xr})@(?\
+NABLED","DO_NOT_TRACK",...At],xr="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=:%-]*\\])*",Rs=new RegExp(`^(?:(${xr})@(?\
 :${xr}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,"i"),kr="[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u20\
-0a\\u2028\\u2029\\u202f\\u205f\\u3000]",Is=new RegExp(`^${kr}+|${kr}+$`,"g"),ee=globalThis,Cs,Ds={x86_64:"x64",aarch64:"\
-arm64",riscv64gc:"riscv64"},Ps={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"\
-riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},Bs={x64:"x86_64",arm64:"arm64"},js={x64:"amd64",arm64:"a\
-rm64",ia32:"i386"},Fs={x64:"AMD64",arm64:"ARM64",ia32:"x86"},Us=4096,je=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){
+0a\\u2028\\u2029\\u202f\\u205f\\u3000]",Ms=new RegExp(`^${kr}+|${kr}+$`,"g"),ee=globalThis,Ls,Is={x86_64:"x64",aarch64:"\
+arm64",riscv64gc:"riscv64"},Cs={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"\
+riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},Ds={x64:"x86_64",arm64:"arm64"},Ps={x64:"amd64",arm64:"a\
+rm64",ia32:"i386"},Bs={x64:"AMD64",arm64:"ARM64",ia32:"x86"},js=4096,je=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){
 this.#e.add(e);try{this.#i??=this.#t(this.#e)}catch(t){throw this.#e.delete(e),t}return()=>{!this.#e.delete(e)||this.#e.
-size>0||(this.#i?.(),this.#i=void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#i=void 0}},Hs="pid:[4026531836]",Nr=Symbol.
+size>0||(this.#i?.(),this.#i=void 0)}}clear(){this.#e.clear(),this.#i?.(),this.#i=void 0}},Fs="pid:[4026531836]",Nr=Symbol.
 for("@nat/telemetry: a signal listener that stands aside"),Ar="/proc/self/ns/pid",Rr=["/usr/bin/setsid","/bin/setsid"],Mr="\
-/bin/sh",Ys=[["/bin/bash",!0,'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done \
-2>/dev/null; exec "$@"'],[Mr,!1,'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Vs=[...Ee,"DENO_CERT","DENO_TLS_C\
+/bin/sh",Us=[["/bin/bash",!0,'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done \
+2>/dev/null; exec "$@"'],[Mr,!1,'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"']],Hs=[...Ee,"DENO_CERT","DENO_TLS_C\
 A_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],Fe=globalThis.Deno,Lr=!1,Rt=new Set;Fe&&globalThis.addEventListener(
-"unload",()=>{Lr=!0;for(const e of Rt)e()});var Ir=typeof Fe?.addSignalListener=="function"?wn(Fe):void 0,zs="/etc/hosts",
-Xs=16<<20,Ws=5e3,Gs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function qs(e,t,n){const r=e("node:dns");return(i,o,a)=>{
-const s=i.toLowerCase().replace(/\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||Qs(e,s))return r.lookup(i,o,a);const d=new r.
-Resolver({timeout:Ws,tries:1}),c=()=>d.cancel();n.addEventListener("abort",c,{once:!0});const u=(l,f)=>new Promise(h=>l.
-call(d,f,p=>h(p?.code)));(async()=>{for(const l of Ks(e,t,i)){const f=await Promise.all([u(d.resolve4,l),u(d.resolve6,l)]);
-if(f.some(h=>Gs.has(h??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(l=>{if(n.removeEventListener("abor\
+"unload",()=>{Lr=!0;for(const e of Rt)e()});var Ir=typeof Fe?.addSignalListener=="function"?wn(Fe):void 0,Ys="/etc/hosts",
+Vs=16<<20,zs=5e3,Xs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Ws(e,t,n){const r=e("node:dns");return(i,o,a)=>{
+const s=i.toLowerCase().replace(/\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||Zs(e,s))return r.lookup(i,o,a);const d=new r.
+Resolver({timeout:zs,tries:1}),c=()=>d.cancel();n.addEventListener("abort",c,{once:!0});const u=(l,f)=>new Promise(h=>l.
+call(d,f,p=>h(p?.code)));(async()=>{for(const l of Js(e,t,i)){const f=await Promise.all([u(d.resolve4,l),u(d.resolve6,l)]);
+if(f.some(h=>Xs.has(h??"")))return!1;if(f.includes(void 0))return!0}return!0})().then(l=>{if(n.removeEventListener("abor\
 t",c),l&&!n.aborted)return r.lookup(i,o,a);a(Object.assign(new Error(`DNS did not answer for ${i}`),{code:"ETIMEOUT"}))})}}
-var Js="/etc/resolv.conf",Zs=65536;function Ks(e,t,n){if(n.endsWith("."))return[n.slice(0,-1)];let r,i=1;const o=c=>{const u=c.
+var Gs="/etc/resolv.conf",qs=65536;function Js(e,t,n){if(n.endsWith("."))return[n.slice(0,-1)];let r,i=1;const o=c=>{const u=c.
 find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(u.slice(6),10)||0))},a=e("node:fs");for(const c of(_(
-()=>Cr(a,Js,Zs))??"").split(`
+()=>Cr(a,Gs,qs))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
 "RES_OPTIONS")?.trim().split(/\s+/)??[]);const s=t("LOCALDOMAIN")?.trim();s&&(r=s.split(/\s+/)),r??=[_(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const d=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
 /\.$/,"")}`);return n.split(".").length-1>=i?[n,...d]:[...d,n]}function Cr(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function Qs(e,t){const n=_(()=>Cr(e("node:fs"),zs,Xs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+r.size<=n?e.readFileSync(t,"latin1"):""}function Zs(e,t){const n=_(()=>Cr(e("node:fs"),Ys,Vs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
-`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}function ea(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
-(o,a)=>{const s=new URL(r),d=Pe(s,t);if(d.kind==="unusable")return a(new le(d.reason));const c=s.protocol==="https:",u=qs(
+`,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}function Ks(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
+(o,a)=>{const s=new URL(r),d=Pe(s,t);if(d.kind==="unusable")return a(new ce(d.reason));const c=s.protocol==="https:",u=Ws(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(d.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=d,p=i.signal;l.createConnection=(v,y)=>{
-(c?na(e,u,h,s,p):Dr(e,u,h,p)).then(E=>y(null,E),E=>y(E))},c||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,
+(c?ea(e,u,h,s,p):Dr(e,u,h,p)).then(E=>y(null,E),E=>y(E))},c||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,
 h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(s,l);
 f.on("error",a),f.on("response",h=>{const p=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const y=p(
 v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
-"node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}var ta=16384;function Dr(e,t,n,r){const i=e("node:net"),
+"node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}var Qs=16384;function Dr(e,t,n,r){const i=e("node:net"),
 {hostname:o,port:a}=n;return Mt(r,s=>{const d=n.protocol==="https:"?e("node:tls").connect({host:o,port:a,servername:i.isIP(
 o)?"":o,lookup:t}):i.connect({host:o,port:a,lookup:t});return d.once(n.protocol==="https:"?"secureConnect":"connect",()=>s(
-d)),d})}async function na(e,t,n,r,i){const o=await Dr(e,t,n,i),a=`${r.hostname}:${r.port||443}`;await Mt(i,(c,u)=>{let l="";
+d)),d})}async function ea(e,t,n,r,i){const o=await Dr(e,t,n,i),a=`${r.hostname}:${r.port||443}`;await Mt(i,(c,u)=>{let l="";
 const f=h=>{l+=h.toString("latin1");const p=l.indexOf(`\r
 \r
-`);if(p<0){l.length>ta&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
+`);if(p<0){l.length>Qs&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
 const v=Number(/^HTTP\/1\.[01] (\d{3})/.exec(l)?.[1]??0);if(v<200||v>299)return u(new Error(`the proxy answered CONNECT \
 with ${v||"garbage"}`));const y=h.subarray(h.length-(l.length-p-4));y.length>0&&o.unshift(y),c(void 0)};return o.on("dat\
 a",f),o.write(`CONNECT ${a} HTTP/1.1\r
@@ -718,17 +718,17 @@ error",d),i?.removeListener("close",u)},s=l=>{o.outcome==="pending"&&(o.outcome=
 "pending"&&(o.outcome="failed",a(),i?.destroy(),r(l))}const c=()=>d(new Error("aborted")),u=()=>d(new Error("the connect\
 ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",c,{once:!0});try{i=t(s,d)}catch(l){
 return d(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
-o.outcome==="pending"&&(i.on("error",d),i.on("close",u))})}var Pr,Br=!1,ra={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"\
-0"},jr="/etc/passwd",ia=16*1024*1024,oa=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
-sa=/^(openssl-config|tls-cipher-list)$/,aa=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Fr=/--(?:experimental[-_])?permission|--allow[-_]/,
-da=/^--experimental[-_](?:default[-_])?config[-_]file/,Ue=new WeakMap,ue=globalThis,ca={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},
+o.outcome==="pending"&&(i.on("error",d),i.on("close",u))})}var Pr,Br=!1,ta={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"\
+0"},jr="/etc/passwd",na=16*1024*1024,ra=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
+ia=/^(openssl-config|tls-cipher-list)$/,oa=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Fr=/--(?:experimental[-_])?permission|--allow[-_]/,
+sa=/^--experimental[-_](?:default[-_])?config[-_]file/,Ue=new WeakMap,le=globalThis,aa={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},
 monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,
 senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",
 spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runt\
 ime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},
-onInterrupt:()=>()=>{}},He,Ur=[_(()=>ue.Bun?.fetch),ue.Deno?_(()=>ue.fetch):void 0].find(e=>typeof e=="function"),la="na\
+onInterrupt:()=>()=>{}},He,Ur=[_(()=>le.Bun?.fetch),le.Deno?_(()=>le.fetch):void 0].find(e=>typeof e=="function"),da="na\
 t-cli",Lt={name:"@nat/telemetry",version:De},Hr=e=>Object.entries(e).map(([t,n])=>({key:t,value:$n(n)})),Yr=["OTEL_EXPOR\
-TER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Vr="https://events.telemetry.data.nvidia.com/v1.1/events/json",ua=[
+TER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Vr="https://events.telemetry.data.nvidia.com/v1.1/events/json",ca=[
 "","0","false","no","off"],zr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the pro\
 gram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
 a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value se\
@@ -736,20 +736,20 @@ t there is not seen",CI:"a value set there is not seen, so in CI the exit may ha
 tops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unles\
 s NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OT\
 LP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector's key) are\
- not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},ha=Object.keys(zr),fa=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
-ma=An(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),pa=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-va=An(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),It="1.5",Xr=Object.freeze({SUCCESS:"\
+ not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},la=Object.keys(zr),ua=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
+ha=An(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),fa=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
+ma=An(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),It="1.5",Xr=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ye=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
-undefined"}),we=class{name;schemaVersion;timestamp;constructor(e,t={}){if(bo(new.target))throw new TypeError("Cannot cre\
+undefined"}),we=class{name;schemaVersion;timestamp;constructor(e,t={}){if(wo(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
 e event: an event type must declare a name (pass it to super()), got ${T(e)}`);const n=t.schemaVersion??It;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${T(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
-imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},ya={nemoSource:!0,
+imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},pa={nemoSource:!0,
 command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},Wr=class extends we{fields;constructor(e){
-const t=Y(e)?pe(e,ya)?.replace("is not an option","is not a field"):`its fields must be an object, got ${T(e)}`;if(t)throw new TypeError(
+const t=Y(e)?pe(e,pa)?.replace("is not an option","is not a field"):`its fields must be an object, got ${T(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${T(n)}`);if(!Number.
 isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be finite, got ${n}`);const r=Math.max(n,-1),i=e.
@@ -757,12 +757,12 @@ exitCode??-1;if(!Number.isInteger(i))throw new TypeError(`Cannot create event: '
 this.fields=Object.freeze({nemoSource:Rn("nemoSource",e.nemoSource??Ye.AGENT_TOOLKIT,Ye),command:et("command",xe("comman\
 d",e.command===void 0&&Object.hasOwn(e,"command")||typeof e.command=="number"?"undefined":e.command)),subcommand:et("sub\
 command",xe("subcommand",e.subcommand??"undefined")),taskStatus:Rn("taskStatus",e.taskStatus,Xr),durationMs:Math.trunc(r),
-exitCode:i,errorClass:wo(xe("errorClass",e.errorClass??"undefined")),pythonVersion:xe("pythonVersion",e.pythonVersion??To())})}parameters(){
-return{...this.fields}}},ga=/[^\x00-\x7f]/,Ea="184482118588404",Ct={second:NaN,text:""},I=e=>{const t=e-e%1;return t>e?t-
-1:t},W=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},Gr=86400,Dt=864e13,Ve={name:"",json:"",bytes:0},wa=31,ba=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
-Ta=Math.random,qr=/[A-Za-z0-9_-]/,_a=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,
-$a=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
-Sa=100,Oa=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
+exitCode:i,errorClass:Eo(xe("errorClass",e.errorClass??"undefined")),pythonVersion:xe("pythonVersion",e.pythonVersion??bo())})}parameters(){
+return{...this.fields}}},va=/[^\x00-\x7f]/,ya="184482118588404",Ct={second:NaN,text:""},I=e=>{const t=e-e%1;return t>e?t-
+1:t},W=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`0${n}`;return n},Gr=86400,Dt=864e13,Ve={name:"",json:"",bytes:0},ga=31,Ea=/^t-(\d{13})-[0-9a-f]+\.tmp$/,
+wa=Math.random,qr=/[A-Za-z0-9_-]/,ba=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,
+Ta=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
+_a=100,$a=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#u(e):this.#s(t),this.#E()}}#u(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#m();this.#f(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
 1;if(a&&t){const d=it(r,o)??this.#T([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
@@ -777,10 +777,10 @@ const e=[];for(;;){this.#v();const t=this.#a();if(t==='"')e.push(this.#c());else
 for(;this.#t<this.#e.length&&qr.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#v(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#h();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#c();if(e==="'")return this.#b();
-if(e==="["||e==="{"){++this.#i>Sa&&this.#o("values are nested too deeply");const i=e==="["?this.#d():this.#p();return this.#i--,
+if(e==="["||e==="{"){++this.#i>_a&&this.#o("values are nested too deeply");const i=e==="["?this.#d():this.#p();return this.#i--,
 i}const t=this.#e.slice(this.#t,this.#t+64);for(const[i,o]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!qr.test(t[i.
-length]??""))return this.#t+=i.length,o;const n=_a.exec(t);if(n&&!/[\w:.+-]/.test(t[n[0].length]??""))return this.#t+=n[0].
-length,n[0];const r=$a.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,No(r[0])):this.#o("a \
+length]??""))return this.#t+=i.length,o;const n=ba.exec(t);if(n&&!/[\w:.+-]/.test(t[n[0].length]??""))return this.#t+=n[0].
+length,n[0];const r=Ta.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,ko(r[0])):this.#o("a \
 value is malformed")}#d(){this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()==="\
 ,"?this.#t++:this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#p(){this.#t++;const e=this.#T({},"inl\
 ine");if(this.#v(),this.#a()==="}")return this.#t++,e;for(;;){this.#s(e),this.#v();const t=this.#e[this.#t++];if(t==="}")
@@ -813,18 +813,18 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#f(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#T(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
-`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Pt="1.0",Bt,xa=65536,C,H=!1,te,Jr,be=!1,jt,ne,Zr="a\
+`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Pt="1.0",Bt,Sa=65536,C,H=!1,te,Jr,be=!1,jt,ne,Zr="a\
 n opt-out set in the environment during the run",Kr="the consent file, written since the program turned telemetry on",ze=Symbol.
 for("@nat/telemetry: the program's opt-out"),Xe=globalThis;try{Xe[ze]===void 0&&Object.defineProperty(Xe,ze,{value:{serial:0}})}catch{}
-var We=0,Qr=2**31-1,ka=25,Ft={min:50,max:250},ei=4,Ut=1e3,Na=(ei+1)*Ft.max,he={guarded:new Set,signal:void 0,ticking:!1,
+var We=0,Qr=2**31-1,Oa=25,Ft={min:50,max:250},ei=4,Ut=1e3,xa=(ei+1)*Ft.max,ue={guarded:new Set,signal:void 0,ticking:!1,
 guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.
 guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;
 const e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Ut,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
-aborted)&&(this.signal=AbortSignal.timeout(Ut)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of he.
-guarded)--e.looks<=0&&e.end();he.guarded.size>0&&he.listen()}},ti=36e5,Te=64,fe={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*
-864e5},Ht=6e4,Aa=864e5,ni=6e4,ri=64,Ra=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,Ge=/^([lc])-(\d{13})-(e-.+)$/,
-Ma=36e5,qe=class Jt{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.
-max(r.maxAgeMs,fe.maxAgeMs),maxEvents:Math.max(r.maxEvents,fe.maxEvents),maxBytes:Math.max(r.maxBytes,fe.maxBytes)},this.
+aborted)&&(this.signal=AbortSignal.timeout(Ut)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ue.
+guarded)--e.looks<=0&&e.end();ue.guarded.size>0&&ue.listen()}},ti=36e5,Te=64,he={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*
+864e5},Ht=6e4,ka=864e5,ni=6e4,ri=64,Na=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,Ge=/^([lc])-(\d{13})-(e-.+)$/,
+Aa=36e5,qe=class Jt{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.
+max(r.maxAgeMs,he.maxAgeMs),maxEvents:Math.max(r.maxEvents,he.maxEvents),maxBytes:Math.max(r.maxBytes,he.maxBytes)},this.
 key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},a="work"){const s=l=>{o(l)},d=a==="work",c=d?"read and write":"r\
 ead",u=l=>!n.allowed(l,"read")||d&&!n.allowed(l,"write");if(u(t))return s(`the program may not ${c} ${t} (its permission\
 s)`);try{let l=n.ensureDir(t,!0,d);const f=n.realPath(t);return f===void 0?s(`where ${t} leads cannot be told`):f!==t&&u(
@@ -840,20 +840,20 @@ map(Le),a.time,this.key)}catch{this.giveBack(h);continue}D(o,"spool_corrupt",u),
 i.push({...p,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){const r=this.#m(t.name,n);
 try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.sizeOf(t.path)!==void 0}waitingSince(t){
 return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}/${t.name}`)}catch{}}release(t){try{this.#e.
-remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=Ge.exec(t),r=de(n?n[3]:t);if(!r)return[];const{valid:i,
+remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=Ge.exec(t),r=ae(n?n[3]:t);if(!r)return[];const{valid:i,
 corrupt:o}=this.#s(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};
 return[n?{...a,until:vt(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
 if(r.length>=Te)break;const a=Gn(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+ti);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
 continue}const{valid:d}=t.#s(s,a,n);try{const c=this.#u(d.map(Le),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
 s,`${t.dir}/${a.name}`)}catch{}break}t.#h(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
-let t=0;for(const n of this.#r()){const r=Ge.exec(n),i=de(r?r[3]:n);i&&this.#h(n)&&(t+=i.events)}return t}entries(){return this.#n().
-sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>de(n)??[])}#u(t,n,r){if(t.length===0)return;const i=Jn(t,
+let t=0;for(const n of this.#r()){const r=Ge.exec(n),i=ae(r?r[3]:n);i&&this.#h(n)&&(t+=i.events)}return t}entries(){return this.#n().
+sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>ae(n)??[])}#u(t,n,r){if(t.length===0)return;const i=Jn(t,
 n,r);return ke(this.#e,this.dir,i,Zn(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
 t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/ri)))}for(const a of o?.
 split(`
-`)??[]){if(a==="")continue;const s=jo(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
+`)??[]){if(a==="")continue;const s=Bo(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 s)}return i}#m(t,n){return`${this.dir}/${pt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
-let r=0;for(const i of this.#r()){const o=ba.exec(i),a=Gn(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
+let r=0;for(const i of this.#r()){const o=Ea.exec(i),a=Gn(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
 o&&t-Number(o[1])>ti&&r<Te&&this.#h(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
 this.#i],a=g=>g.key===this.key||g.key===void 0,s=g=>t-g.time>(a(g)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#c(d,t,s,r);const c=this.#n(
 d),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,m,$)=>{a(g)&&([u.events,u.bytes]=[u.events+m,u.bytes+$]),[l.events,l.bytes]=
@@ -867,7 +867,7 @@ maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!x&&
 S.events,S.bytes,t);if(O===void 0)continue;f(w,O.kept.events,O.kept.bytes),D(r,"spool_corrupt",O.corrupt),D(r,"spool_ful\
 l",O.cut);continue}this.#l(w.name,w,x?"spool_expired":"spool_full",r)}return r}#l(t,n,r,i){const o=this.#s(`${this.dir}/${t}`,
 n);this.#h(t)&&(D(i,"spool_corrupt",o.corrupt),D(i,r,o.valid.length+o.expired))}#c(t,n,r,i){let o=0;for(const a of t){if(o===
-Te)break;const s=Ge.exec(a);if(s===null||n-vt(s)<=Aa)continue;const d=de(s[3]);if(d===void 0||!r(d))continue;o++;const c=pt(
+Te)break;const s=Ge.exec(a);if(s===null||n-vt(s)<=ka)continue;const d=ae(s[3]);if(d===void 0||!r(d))continue;o++;const c=pt(
 s[3],n+Ht);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${c}`)}catch{continue}this.#l(c,d,"spool_expired",i)}}#b(t,n,r,i){
 const o=pt(t.name,i+Ht),a=b().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:s,corrupt:d}=this.#s(`${this.dir}/${o}`,t),c=s.map(Le),{first:u,bytes:l}=qn(c,n,r),f=c.slice(u),h={kept:{events:f.
@@ -875,16 +875,16 @@ length,bytes:l},cut:u,corrupt:d};if(f.length===0)return this.#h(o)?h:void 0;cons
 p)}catch{}};try{this.#e.create(p,Zn(f))}catch{if(v(),!this.#h(o))return;try{this.#u(f,t.time,t.key)}catch{return{kept:{events:0,
 bytes:0},cut:c.length,corrupt:d}}return h}if(b().monotonicMs()-a>Ht/2)return void v();try{this.#e.rename(p,`${this.dir}/${o}`)}catch{
 v();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Jn(f,t.time,t.key)}`)}catch{}return h}#h(t){try{return this.#e.
-remove(`${this.dir}/${t}`),!0}catch{return!1}}},La="http://localhost:4318/v1/logs",ii=120,oi=50,si=3,ai=2,di='{"ts":"202\
-6-01-01T00:00:00.000Z","parameters":{},"name":"x"}',ci=64,Ia={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
+remove(`${this.dir}/${t}`),!0}catch{return!1}}},Ra="http://localhost:4318/v1/logs",ii=120,oi=50,si=3,ai=2,di='{"ts":"202\
+6-01-01T00:00:00.000Z","parameters":{},"name":"x"}',ci=64,Ma={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
 sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,
 maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,
 captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},li=e=>typeof e=="number"&&
 e>=0&&e<1e13,ui={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Yt=Symbol("hidden"),hi=8192,fi=36e5,
-Ca={initialMs:3e4,maxMs:36e5},mi=4096,Da=/^health-([0-9a-f]{8})\.json$/,pi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){
+La={initialMs:3e4,maxMs:36e5},mi=4096,Ia=/^health-([0-9a-f]{8})\.json$/,pi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){
 this.#e=t,this.#n=n,this.#t=`health-${Et(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,
 this.#m=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
-this.#d=!1;const t=this.#p(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+Ie(n,Ca,this.#m,e),i=(t?.notBefore??
+this.#d=!1;const t=this.#p(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+Ie(n,La,this.#m,e),i=(t?.notBefore??
 0)>r;return this.#c({failures:n,notBefore:i?t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#p();
 if(n&&n.notBefore>=t){this.#r=n;return}this.#c({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#c({failures:this.#r.
 failures,notBefore:this.#s()+e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#p(),this.#r&&
@@ -893,10 +893,10 @@ void 0;return this.forget(),e}refresh(){this.#d||(this.#r=this.#p())}forget(){th
 !1,this.#l())}#p(){const e=tr(this.#u,this.path,this.#s());return e==="invalid"&&this.#l(),typeof e=="object"?e.state:void 0}#l(){
 try{this.#u.remove(this.path)}catch{}}#c(e){this.#r=e;try{const t=this.#i?{endpointHash:ge(this.#n)}:{},n=JSON.stringify(
 {...e,...t,endpoint:this.#n}),r=U(n)<=mi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});ke(this.#u,this.#e,this.#t,
-r,this.#s())}catch{}}},vi=class xi{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.
+r,this.#s())}catch{}}},vi=class Oi{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){this.spool=t,this.health=n,this.
 files=r,this.#e=i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||t.spoolDir===void 0&&!t.spoolFallback)
 return null;const a=b().files;if(!a)return null;const s=ir(t,a,n);if(!s)return null;const d=t.customFetch?s.key:void 0,c=new pi(
-a,s.dir,r.url,i,o,d);return new xi(s,c,a,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.spool.claim(t,
+a,s.dir,r.url,i,o,d);return new Oi(s,c,a,t)}replay(t,n){this.renewClaims(n);const{events:r,dropped:i}=this.spool.claim(t,
 this.#e.clock(),n);for(const s of r)this.#t.add(s.claim);const o=r.map(s=>({...s,bytes:U(s.json),notBefore:0})),a=o.filter(
 ({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:o,dropped:i}:(this.settle(a),D(i,"event_too_large",a.length),
 {events:o.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:i})}write(t){const{written:n,older:r}=this.spool.write(t,
@@ -904,31 +904,31 @@ this.#e.clock()),i=Object.values(n).reduce((o,a)=>o+a,0);return{spooled:t.length
 claim:n}of t)n&&--n.remaining===0&&(this.#t.delete(n),this.spool.release(n))}giveBackUnsettled(){let t=0;for(const n of this.#t)
 !n.exact||n.remaining!==n.taken||(this.spool.giveBack(n),this.#t.delete(n),t+=n.remaining);return t}releaseAll(){for(const t of this.#t)
 this.spool.release(t);this.#t.clear()}renewClaims(t,n=t*.75){const r=this.#e.clock();for(const i of this.#t)i.until-r<n&&
-this.spool.renew(i,r+t)}},Pa=0xe677d21fdbff,Ba=3,ja=!1,Fa=new Set([407,408,429,500,502,503,504]),Ua=new Set([501,505]);function Ha(e,t){
-return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Fa.has(e)||e>=500&&e<600&&!Ua.has(e)?t===void 0?{kind:"\
+this.spool.renew(i,r+t)}},Ca=0xe677d21fdbff,Da=3,Pa=!1,Ba=new Set([407,408,429,500,502,503,504]),ja=new Set([501,505]);function Fa(e,t){
+return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Ba.has(e)||e>=500&&e<600&&!ja.has(e)?t===void 0?{kind:"\
 retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:e===301||e===302||e===303?{kind:"rejected",reason:"\
-unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Ya(e){if(e.signal?.aborted)return{kind:"interrupte\
+unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Ua(e){if(e.signal?.aborted)return{kind:"interrupte\
 d"};const t=new AbortController;let n=!1;const r=Xn(e.timeoutMs,()=>{n=!0,t.abort()},e.unrefTimer),i=()=>t.abort();e.signal?.
 addEventListener("abort",i,{once:!0});const o=new Promise((s,d)=>{t.signal.addEventListener("abort",()=>d(new Error("abo\
-rted")),{once:!0})});o.catch(()=>{});let a=0;try{let s=e.url;const d=new URL(s).origin,c=e.classify??Ha;for(;;a++){const u=new URL(
+rted")),{once:!0})});o.catch(()=>{});let a=0;try{let s=e.url;const d=new URL(s).origin,c=e.classify??Fa;for(;;a++){const u=new URL(
 s).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...u,"content-type":"application/\
-json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=Va(l);if(f===void 0)return{kind:"rejected",reason:"bad_resp\
-onse"};const h=l.headers.get("location"),p=Wo(l.headers.get("retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();
-const y=await Promise.race([za(l),o]).catch(()=>{});return c(f,p,y)}if(l.body?.cancel().catch(()=>{}),f!==307&&f!==308)return c(
-f,p,void 0);if(a===Ba)return{kind:"rejected",reason:"too_many_redirects"};const v=Wa(h,s);if(v===void 0)return{kind:"rej\
+json"},body:e.body,redirect:"manual",signal:t.signal}),o]),f=Ha(l);if(f===void 0)return{kind:"rejected",reason:"bad_resp\
+onse"};const h=l.headers.get("location"),p=Xo(l.headers.get("retry-after"),e.now());if(e.readAnswer&&f>=200&&f<300){e.onAccepted?.();
+const y=await Promise.race([Ya(l),o]).catch(()=>{});return c(f,p,y)}if(l.body?.cancel().catch(()=>{}),f!==307&&f!==308)return c(
+f,p,void 0);if(a===Da)return{kind:"rejected",reason:"too_many_redirects"};const v=za(h,s);if(v===void 0)return{kind:"rej\
 ected",reason:"bad_redirect"};if(v.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_red\
-irect"};if(e.mayConnect?.(v)===!1)return ja?{kind:"not_sent",reason:"a redirect beyond the sender's permissions, left fo\
+irect"};if(e.mayConnect?.(v)===!1)return Pa?{kind:"not_sent",reason:"a redirect beyond the sender's permissions, left fo\
 r the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(v).origin!==d&&e.sendsProxyCredentials?.(v))return{
-kind:"rejected",reason:"unsafe_redirect"};s=v}}catch(s){return e.signal?.aborted&&!n?{kind:"interrupted"}:s instanceof le&&
+kind:"rejected",reason:"unsafe_redirect"};s=v}}catch(s){return e.signal?.aborted&&!n?{kind:"interrupted"}:s instanceof ce&&
 a===0?{kind:"not_sent",reason:s.message}:n?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:V(
-s)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function Va(e){const t=e?.status;return typeof t=="number"&&Number.
-isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}async function za(e){const t=e.body?.getReader?.();
+s)}}finally{r(),e.signal?.removeEventListener("abort",i)}}function Ha(e){const t=e?.status;return typeof t=="number"&&Number.
+isInteger(t)&&t>=100&&t<=599&&typeof e.headers?.get=="function"?t:void 0}async function Ya(e){const t=e.body?.getReader?.();
 if(!t)return"";const n=new TextDecoder;let r="",i=0;try{for(let o=await t.read();!o.done;o=await t.read()){if(i+=o.value.
-length,i>Xa)return"";r+=n.decode(o.value,{stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var Xa=65536;
-function Wa(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{
-return}}var Ga=/^sender-[0-9a-f]{8}\.mjs$/,yi="NAT_TELEMETRY_SENDER",_e=15e3,qa=250,Ja='var fe=["SIGINT","SIGTERM"],te={\
+length,i>Va)return"";r+=n.decode(o.value,{stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var Va=65536;
+function za(e,t){if(e!==null)try{const n=new URL(e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{
+return}}var Xa=/^sender-[0-9a-f]{8}\.mjs$/,yi="NAT_TELEMETRY_SENDER",_e=15e3,Wa=250,Ga='var le=["SIGINT","SIGTERM"],te={\
 SIGINT:130,SIGTERM:143},Ne="/proc/self/status";function Fe(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===v\
-oid 0)return[];let t=r=>BigInt(te[r]-129);return fe.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var H=class extends Type\
+oid 0)return[];let t=r=>BigInt(te[r]-129);return le.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var H=class extends Type\
 Error{constructor(n){super(`fetch failed: ${n}`),this.name="RequestNotBuilt"}};function Ae(e,n){return e?"its value is n\
 ot valid Unicode":n}function w(e){try{return e()}catch{return}}var O=class extends Error{reason;constructor(n,t){super(`\
 refused ${n}: ${t}`),this.name="RefusedPath",this.reason=t}},ht=64;function He(e){let n=(s,d,u="not_owner")=>{if(e.uid!=\
@@ -955,18 +955,18 @@ e(s,d),r(s,e.remove)},append:(s,d,u)=>e.append(s,d,o(s,u)),rename(s,d){let u=e.a
 oid 0&&o(d,1/0)(u),e.rename(s,d)},remove(s){if(!e.allowed(s,"write"))throw new O(s,"not_allowed");e.remove(s)}}}function\
  Be(e,n,t=G(n),r=0){for(let o=t;o!==void 0;o=G(o),r++){if(r>=ht||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===v\
 oid 0||e.uid===void 0&&i.mode!==void 0)return!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new O(\
-n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0){let a=Vo(e,o);if(a===void 0)throw new O(n,"ancestor_link\
+n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==void 0){let a=Uo(e,o);if(a===void 0)throw new O(n,"ancestor_link\
 ");if(!Be(e,n,a))return!1;continue}if(!(i.mode===void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new O(n,"ancestor_wr\
 itable_by_others");if((i.mode&16)!==0){if(e.gid===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new O(n,"ancesto\
-r_writable_by_group")}}}return!0}function Vo(e,n){let t=G(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink\
-(n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o===void 0||i===void 0))return Yo(r.startsWith("/")?r:`${o}/${r}`)=\
-==i?i:void 0}function Yo(e){let n=[];for(let t of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.j\
+r_writable_by_group")}}}return!0}function Uo(e,n){let t=G(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink\
+(n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o===void 0||i===void 0))return jo(r.startsWith("/")?r:`${o}/${r}`)=\
+==i?i:void 0}function jo(e){let n=[];for(let t of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.j\
 oin("/")}`}function Ue(e,n,t){let r=new Uint8Array(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let \
-a=new Uint8Array(Math.min(t+1,r.length*2));a.set(r),r=a}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function D(\
+a=new Uint8Array(Math.min(t+1,r.length*2));a.set(r),r=a}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function M(\
 e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function Y(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWit\
 h("/")}function G(e){let n=e.length>1?e.replace(/[\\\\/]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(\
 t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1)\
-:n.slice(0,t)}var Go=4;function pt(e,n,t){let r=e.build.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file"\
+:n.slice(0,t)}var Vo=4;function pt(e,n,t){let r=e.build.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file"\
 :d.isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d.uid,gid:r||d.gid===null?void 0:d.gid,mode:r||d.mode===nu\
 ll?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime()}),i=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof\
  e.errors.NotFound||u.name==="NotADirectory")return;throw u}},a=(d,u,c)=>{let l=e.openSync(d,c),m=l.statSync();if(m.dev!\
@@ -978,28 +978,28 @@ void 0)return;c(o(l));let m=a(d,l,{read:!0});try{let f=Ue((h,g)=>m.readSync(h.su
 ength});try{return new TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new O(d,"not_utf8")}}finally{m\
 .close()}},create(d,u){let c=e.openSync(d,{write:!0,createNew:!0,mode:384});try{s(c,u)}catch(l){throw c.close(),e.remove\
 Sync(d),l}c.close()},append(d,u,c){let l=()=>{let f=i(d);return f?(c(o(f)),a(d,f,{append:!0})):e.openSync(d,{write:!0,ap\
-pend:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=l()}catch(h){if(h instanceof O||f===Go)throw h}try{s\
+pend:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;f++)try{m=l()}catch(h){if(h instanceof O||f===Vo)throw h}try{s\
 (m,u)}finally{m.close()}},touch(d,u,c){let l=i(d);if(l===void 0)throw new Error(`cannot date ${d}: nothing is there`);c(\
 o(l));let m=a(d,l,{read:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(d,u)=>e.renameSync(d,u\
 ),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}var bn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDA\
 TA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_\
-FILE"],En=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],me=[...En,"NO_PROXY","no_proxy\
-","REQUEST_METHOD"],Wo=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORI\
-ZED",...me,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...bn];function je(e,n,t){let r={},o=a=>vn(a,t),i=e("REQUEST_METHOD")!\
-==void 0;for(let a of Wo){let s=e(a);if(!(s===void 0||i&&a==="HTTP_PROXY"))if(!bn.includes(a))r[a]=s;else if(a!=="SSL_CE\
+FILE"],En=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],fe=[...En,"NO_PROXY","no_proxy\
+","REQUEST_METHOD"],Yo=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORI\
+ZED",...fe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...bn];function je(e,n,t){let r={},o=a=>vn(a,t),i=e("REQUEST_METHOD")!\
+==void 0;for(let a of Yo){let s=e(a);if(!(s===void 0||i&&a==="HTTP_PROXY"))if(!bn.includes(a))r[a]=s;else if(a!=="SSL_CE\
 RT_DIR")r[a]=o(s);else{let d=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[a]=s.split(d).map(o).join(d)}}for(let[a,s]of Ob\
 ject.entries(n))r[a]=bn.includes(a)?o(s):s;return r}function vn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.t\
-est(e)?e:D(n,e)}function he(e,n){let t=zo(e,n);if(t===void 0)return{kind:"direct"};let r=wt(n,["no_proxy","NO_PROXY"]),[\
-o]=r===void 0?[]:qo(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Xo(n(t)),setBy:t\
-}}function zo(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==\
+est(e)?e:M(n,e)}function me(e,n){let t=Go(e,n);if(t===void 0)return{kind:"direct"};let r=wt(n,["no_proxy","NO_PROXY"]),[\
+o]=r===void 0?[]:zo(e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Wo(n(t)),setBy:t\
+}}function Go(e,n){let t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==\
 void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return t&&wt(n,[...t,"all_proxy","ALL_PROXY"])}function yt(e,n,\
 t){let r=t.filter(o=>n(o));if(!(e.protocol!=="http:"||n("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and \
-")} ignored in a CGI program (REQUEST_METHOD is set)`}function Xo(e){let n=e.trim(),t;try{t=new URL(/^[a-z][a-z0-9+.-]*:\
+")} ignored in a CGI program (REQUEST_METHOD is set)`}function Wo(e){let n=e.trim(),t;try{t=new URL(/^[a-z][a-z0-9+.-]*:\
 \\/\\//i.test(n)?n:`http://${n}`)}catch{return{kind:"unusable",reason:"the proxy URL cannot be parsed"}}let{protocol:r}=t;\
 if(r!=="http:"&&r!=="https:")return{kind:"unusable",reason:`${r} proxies are not supported`};if(t.hostname==="")return{k\
 ind:"unusable",reason:"the proxy URL names no host"};let o=t.username||t.password?`Basic ${Tn(`${gt(t.username)}:${gt(t.\
 password)}`)}`:void 0,i=t.port?Number(t.port):r==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:Sn(t.ho\
-stname),port:i,authorization:o}}}function qo(e,n){let t=Sn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=wn(t),o=Number(\
+stname),port:i,authorization:o}}}function zo(e,n){let t=Sn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=wn(t),o=Number(\
 e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.trim()).filter(i=>{let a=Et(i.toLowerCase());return\
  a===void 0||a.port!==void 0&&a.port!==o?!1:a.kind==="all"?!0:a.kind==="domain"?r===void 0&&(t===a.name||t.endsWith(`.${\
 a.name}`)):r!==void 0&&vt(r,a.address,a.prefix)})}function bt(e,n){let t=wn(e),r=/^[\\d.a-f:/]+$/i.test(n)?Et(n.toLowerCa\
@@ -1018,31 +1018,31 @@ function wt(e,n){return n.find(t=>e(t)?.trim())}function Sn(e){return e.startsWi
 encode(e))n+=String.fromCharCode(t);return btoa(n)}function xt(e,n){let t=Rt(e,n);return e.protocol==="https:"&&t.kind==\
 ="proxy"&&t.credentials&&t.url.startsWith("http:")}function _t(e,n,t=()=>!1){let r=En.find(t);if(r!==void 0)return`${r} \
 is not valid Unicode, which Deno\'s fetch skips: it would go around the proxy named there`;let o=Rt(e,n);if(!(o.kind!=="d\
-irect"||o.skipped===void 0||he(e,n).kind==="direct"))return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: it w\
+irect"||o.skipped===void 0||me(e,n).kind==="direct"))return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: it w\
 ould go around the proxy named there`}function Rt(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.push([\
 "HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);le\
-t[r,o]=t.flat().map(d=>[d,Ko(n(d))]).find(([,d])=>d!==void 0)??[];if(r===void 0||o===void 0){let d=t.flat().find(c=>n(c)\
+t[r,o]=t.flat().map(d=>[d,qo(n(d))]).find(([,d])=>d!==void 0)??[];if(r===void 0||o===void 0){let d=t.flat().find(c=>n(c)\
 );return d!==void 0?{kind:"direct",because:"no proxy variable Deno\'s fetch can read is set",skipped:d}:{kind:"direct",be\
 cause:yt(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}let i=n("NO_PROXY")!==void\
- 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),s=(n(i)||void 0)?.split(",").map(d=>d.replace(ei,"")).f\
-ind(d=>Jo(a,d));return s!==void 0?{kind:"direct",because:`${i} names the host: ${s}`}:{kind:"proxy",variable:r,...o}}fun\
-ction Jo(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&bt(e,n):n==="*"||`\
-.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Ko(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\\
+ 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),s=(n(i)||void 0)?.split(",").map(d=>d.replace(Zo,"")).f\
+ind(d=>Xo(a,d));return s!==void 0?{kind:"direct",because:`${i} names the host: ${s}`}:{kind:"proxy",variable:r,...o}}fun\
+ction Xo(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&bt(e,n):n==="*"||`\
+.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function qo(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\\
 x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),\
-r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,a=""]=Qo.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0|\
-|o!==void 0&&!o.includes(":"))return;let s=/^\\+?\\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Zo(i)}:${s??{http:\
-80,https:443}[t]??1080}`;return{url:`${t}://${d}`,credentials:o!==void 0}}function Zo(e){try{return new URL(`http://${e}\
-`).hostname}catch{return e.toLowerCase()}}var St="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Qo=new RegExp\
+r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,a=""]=Ko.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0|\
+|o!==void 0&&!o.includes(":"))return;let s=/^\\+?\\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Jo(i)}:${s??{http:\
+80,https:443}[t]??1080}`;return{url:`${t}://${d}`,credentials:o!==void 0}}function Jo(e){try{return new URL(`http://${e}\
+`).hostname}catch{return e.toLowerCase()}}var St="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Ko=new RegExp\
 (`^(?:(${St})@(?:${St}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Tt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\
-\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",ei=new RegExp(`^${Tt}+|${Tt}+$`,"g");var re=globalThis\
-;function I(){return ni??=ti()}var ni;function ti(){if(typeof re.Deno?.version?.deno=="string"){let n=re.Deno.build.os==\
+\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",Zo=new RegExp(`^${Tt}+|${Tt}+$`,"g");var re=globalThis\
+;function I(){return Qo??=ei()}var Qo;function ei(){if(typeof re.Deno?.version?.deno=="string"){let n=re.Deno.build.os==\
 ="windows"?"win32":re.Deno.build.os;return{name:"deno",version:re.Deno.version.deno,machine:kt(n,re.Deno.build.arch),os:\
 n}}let e=re.process?.versions;if(typeof e?.node=="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch:r}\
 =re.process;return{name:n,version:e[n],machine:kt(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:""}\
-}function kt(e,n){let t=ri[n]??n;return(e==="win32"||e==="windows"?ai:e==="darwin"?ii:e.endsWith("bsd")?si:oi)[t]??t}var\
- ri={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},oi={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"\
-ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},ii={x64:"x86_64",arm64:"\
-arm64"},si={x64:"amd64",arm64:"arm64",ia32:"i386"},ai={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function Ve(e,n){if(n==="wi\
+}function kt(e,n){let t=ni[n]??n;return(e==="win32"||e==="windows"?ii:e==="darwin"?ri:e.endsWith("bsd")?oi:ti)[t]??t}var\
+ ni={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},ti={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"\
+ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},ri={x64:"x86_64",arm64:"\
+arm64"},oi={x64:"amd64",arm64:"arm64",ia32:"i386"},ii={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function Ve(e,n){if(n==="wi\
 n32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{let t=e.read("/proc/self/stat",4096)??"\
 ",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1}}\
 function Ye(e){if(e===void 0)return!1;let n=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===!0||n("keypress")>0||n("re\
@@ -1050,7 +1050,7 @@ adable")>0)return!0;let t=Object.getOwnPropertySymbols(e).some(r=>r.description=
 t?1:0)}var q=class{#e=new Set;#n;#o;constructor(n){this.#n=n}add(n){this.#e.add(n);try{this.#o??=this.#n(this.#e)}catch(\
 t){throw this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.size>0||(this.#o?.(),this.#o=void 0)}}clear(){this.#\
 e.clear(),this.#o?.(),this.#o=void 0}};function W(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var\
- di="pid:[4026531836]";function Ge(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==di)return"it runs \
+ si="pid:[4026531836]";function Ge(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==si)return"it runs \
 in a PID namespace of its own (a container): what it starts ends with the container\'s first process";if(e.pid===1)return\
 "this process is PID 1 of its PID namespace (a container\'s main process): what it starts ends with it";if(e.ppid===1)ret\
 urn"its parent is PID 1 (a container init, or a service manager running it as a service): what it leaves behind ends wit\
@@ -1059,9 +1059,9 @@ h it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup
 service"))return"it runs as a systemd service, which stops what it leaves behind"}}}var Ot=Symbol.for("@nat/telemetry: a\
  signal listener that stands aside");function We(e){return Object.defineProperty(e,Ot,{value:!0}),e}function xn(e){retur\
 n(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Ot]===!0}function Nt(e,n){try{return e.listeners(n).filter(r=>!\
-xn(r)).length>ui(e)}catch{return!0}}function ui(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return ty\
+xn(r)).length>ai(e)}catch{return!0}}function ai(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return ty\
 peof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_em\
-itter__;return n(t)+n(r)}function Dt(e,n){let t=p=>{try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>t(\
+itter__;return n(t)+n(r)}function Mt(e,n){let t=p=>{try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>t(\
 p)==="granted",o=()=>{let p=w(()=>e.permissions.querySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!0},\
 i=(p,T)=>r({name:T,path:p}),a=p=>r({name:"sys",kind:p})?w(()=>e[p]())??void 0:void 0,s=He(pt(e,{uid:a("uid"),gid:a("gid"\
 )},i)),d=(p,T)=>{try{let S=new TextEncoder().encode(T);for(;S.length>0;)S=S.subarray(p.writeSync(S))}catch{}},u=e===ze&&\
@@ -1071,85 +1071,85 @@ Timeout(()=>e.exit(te[p]),100)},m=()=>globalThis.process?.stdin,f=()=>w(()=>e.st
 ||W(p,L=>L.exit(1))},x=[["beforeunload",T],["error",R],["unhandledrejection",R]];for(let[_,L]of x)globalThis.addEventLis\
 tener(_,L);return _n.add(S),()=>{for(let[_,L]of x)globalThis.removeEventListener(_,L);_n.delete(S)}}),g=new q(p=>{if(e.b\
 uild.os!=="windows"&&!r({name:"run"}))return()=>{};let T=e.build.os==="linux"&&r({name:"read",path:Ne})?w(()=>s.read(Ne,\
-65536)):void 0,S=Fe(T),R=fe.filter(x=>!S.includes(x)).map(x=>{let _=We(()=>{u.programListens(x)||(W(p,L=>L(x)),g.clear()\
+65536)):void 0,S=Fe(T),R=le.filter(x=>!S.includes(x)).map(x=>{let _=We(()=>{u.programListens(x)||(W(p,L=>L(x)),g.clear()\
 ,l(x))});return w(()=>u.add(x,_)),[x,_]});return()=>{for(let[x,_]of R)w(()=>u.remove(x,_))}}),b=p=>{try{return e.env.get\
 (p),!1}catch{return!0}},N=p=>r({name:"env",variable:p})&&b(p),v=p=>!r({name:"env",variable:p})||b(p),k=p=>{try{return r(\
-{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},E=p=>{let T=mi(e,r,s,k);if(T)return{refused:T};let S=fi.find\
+{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},E=p=>{let T=li(e,r,s,k);if(T)return{refused:T};let S=ci.find\
 (v);if(S!==void 0){let $=Ae(N(S),"--allow-env");return{refused:`the program may not read ${S} (${$}), which its requests\
  honour: a sender would not`}}let R=w(()=>e.execPath());if(!R||!r({name:"run",command:R}))return{refused:"the program ma\
 y not run Deno itself (--allow-run)"};let x=r({name:"read",path:"."})?w(()=>e.cwd()):void 0,_=[p.dir,...p.reads].map($=>\
 vn($,x)),L=[..._,R].find($=>$.includes(","));if(L!==void 0)return{refused:`Deno\'s permission flags cannot name a path wi\
-th a comma: ${L}`};if(e.build.os==="windows")return{executable:R,paths:_,cwd:x};let V=li.find(([$,ce])=>r({name:"run",co\
-mmand:$})&&(!ce||s.sizeOf($)!==void 0));return V?{executable:R,closer:V,paths:_,cwd:x}:{refused:`Deno passes inherited d\
-escriptors on; closing them needs --allow-run=${Mt}`}};return{env:k,envHidden:v,envNotUnicode:N,writeStderr:p=>d(e.stder\
+th a comma: ${L}`};if(e.build.os==="windows")return{executable:R,paths:_,cwd:x};let V=ui.find(([$,ue])=>r({name:"run",co\
+mmand:$})&&(!ue||s.sizeOf($)!==void 0));return V?{executable:R,closer:V,paths:_,cwd:x}:{refused:`Deno passes inherited d\
+escriptors on; closing them needs --allow-run=${Dt}`}};return{env:k,envHidden:v,envNotUnicode:N,writeStderr:p=>d(e.stder\
 r,p),writeStdout:p=>d(e.stdout,p),stdoutIsTerminal:()=>w(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode\
 (p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,T,S,R){let x=new Set,_=0,L=async $=>{if(Number($.headers.get("\
-content-length")??0)>R.maxBodyBytes)return Lt($);let ce=await hi($,R.maxBodyBytes);if(ce===void 0)return Lt($);let ne=ne\
-w URL($.url),le=await S({method:$.method,path:ne.pathname+ne.search,body:ce});return le?new Response(le.body??null,{stat\
-us:le.status,headers:le.headers}):(await new Promise(Oe=>x.add(Oe)),new Response(null,{status:503}))},V=e.serve({hostnam\
+content-length")??0)>R.maxBodyBytes)return Lt($);let ue=await fi($,R.maxBodyBytes);if(ue===void 0)return Lt($);let ne=ne\
+w URL($.url),ce=await S({method:$.method,path:ne.pathname+ne.search,body:ue});return ce?new Response(ce.body??null,{stat\
+us:ce.status,headers:ce.headers}):(await new Promise(Oe=>x.add(Oe)),new Response(null,{status:503}))},V=e.serve({hostnam\
 e:p,port:T,onListen(){}},async $=>{if(_>=R.maxConnections)return new Response(null,{status:503,headers:{connection:"clos\
 e"}});_++;try{return await L($)}finally{_--}});return Promise.resolve({port:V.addr.port,async close(){for(let $ of x)$()\
 ;await V.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>perfo\
-rmance.now(),canConnect(p){try{return r({name:"net",host:It(p)})}catch{return!1}},sendsProxyCredentials(p){try{return me\
+rmance.now(),canConnect(p){try{return r({name:"net",host:It(p)})}catch{return!1}},sendsProxyCredentials(p){try{return fe\
 .some(v)||xt(new URL(p),k)}catch{return!0}},async fetch(p,T){let S=_t(new URL(p),k,N);if(S!==void 0)throw new H(S);retur\
 n await(n??globalThis.fetch)(p,T)},senderRefusal(p){let T=E(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){\
-let S=E(T);if("refused"in S)return S;let{executable:R,closer:x,paths:_,cwd:L}=S,V=x&&ci(e,t),$=x?[...V?[V]:[],x[0],R]:[R\
-],ce=o()?"--allow-net":`--allow-net=${It(T.endpoint)}`,ne=[R,"run","--quiet","--no-prompt","--no-config","--no-lock","--\
-no-npm","--no-remote"];ne.push("--allow-sys=uid,gid",`--allow-env=${T.variables.join(",")}`,ce,`--allow-run=${$.join(","\
-)}`),ne.push(`--allow-read=${_.join(",")}`,`--allow-write=${T.dir}`,p);let le={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_\
-JSON:"1"},Oe=je(k,{...T.set,...le},L);if(!x)return{argv:ne,env:Oe,cwd:T.dir};let mt=[x[0],"-c",x[2],"nat-telemetry-sende\
+let S=E(T);if("refused"in S)return S;let{executable:R,closer:x,paths:_,cwd:L}=S,V=x&&di(e,t),$=x?[...V?[V]:[],x[0],R]:[R\
+],ue=o()?"--allow-net":`--allow-net=${It(T.endpoint)}`,ne=[R,"run","--quiet","--no-prompt","--no-config","--no-lock","--\
+no-npm","--no-remote"];ne.push("--allow-sys=uid,gid",`--allow-env=${T.variables.join(",")}`,ue,`--allow-run=${$.join(","\
+)}`),ne.push(`--allow-read=${_.join(",")}`,`--allow-write=${T.dir}`,p);let ce={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_\
+JSON:"1"},Oe=je(k,{...T.set,...ce},L);if(!x)return{argv:ne,env:Oe,cwd:T.dir};let mt=[x[0],"-c",x[2],"nat-telemetry-sende\
 r",...ne];return V?{argv:[V,...mt],env:Oe,cwd:T.dir,leavesSession:!0}:{argv:mt,env:Oe,cwd:T.dir}},spawnDetached(p){try{l\
 et[T,...S]=p.argv,x={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Co\
 mmand(T,{args:S,env:p.env,cwd:p.cwd,...x}).spawn().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf\
 :c,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&\
 Ve(s,I().os))return{async readRaw(p){let T=w(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let S=()=>{for(let[x,_]of R)w(()=>u\
-.remove(x,_))},R=fe.map(x=>{let _=()=>{w(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(S(),l(x))};return w(()=>u.add(x,\
+.remove(x,_))},R=le.map(x=>{let _=()=>{w(()=>e.stdin.setRaw(!1)),!u.programListens(x)&&(S(),l(x))};return w(()=>u.add(x,\
 _)),[x,_]});try{let x=new Uint8Array(64);for(;;){let _=await e.stdin.read(x);if(p(_===null?Uint8Array.of(4):x.slice(0,_)\
 )!==void 0||_===null)return}}finally{e.stdin.setRaw(T),S()}}}},files:s,exiting:()=>Ft,onExit:p=>h.add(p),onInterrupt:p=>\
 g.add(p)}}var At="/proc/self/ns/pid";function It(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="\
-https:"?443:80)}`}var $t=["/usr/bin/setsid","/bin/setsid"];function ci(e,n){let t=$t.map(r=>[n({name:"read",path:r}),n({\
+https:"?443:80)}`}var $t=["/usr/bin/setsid","/bin/setsid"];function di(e,n){let t=$t.map(r=>[n({name:"read",path:r}),n({\
 name:"run",command:r})]);if(!t.flat().includes("denied"))return $t.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;\
-let i=w(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Mt="/bin/sh\
-",li=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/\
-null; exec "$@"\'],[Mt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],fi=[...me,"DENO_CERT","DENO_TLS_CA_STORE\
-","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function mi(e,n,t,r){return e.build.standalone?"a deno compile e\
+let i=w(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Dt="/bin/sh\
+",ui=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/\
+null; exec "$@"\'],[Dt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],ci=[...fe,"DENO_CERT","DENO_TLS_CA_STORE\
+","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function li(e,n,t,r){return e.build.standalone?"a deno compile e\
 xecutable: it runs only its program":Ge({pid:e.pid,ppid:w(()=>e.ppid),os:I().os,env:r,read:o=>n({name:"read",path:o})?w(\
 ()=>t.read(o,65536)):void 0,pidNamespace:I().os==="linux"&&n({name:"read",path:At})?w(()=>e.readLinkSync(At)):void 0})}f\
 unction Lt(e){return e.body?.cancel().catch(()=>{}),new Response(\'{"error":"the body is too large"}\',{status:413,headers\
-:{"content-type":"application/json",connection:"close"}})}async function hi(e,n){if(!e.body)return"";let t=new TextDecod\
+:{"content-type":"application/json",connection:"close"}})}async function fi(e,n){if(!e.body)return"";let t=new TextDecod\
 er,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function\
  Ct(e){let n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,\
 i),xn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{p\
 rogramListens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var ze=globalThis.De\
 no,Ft=!1,_n=new Set;ze&&globalThis.addEventListener("unload",()=>{Ft=!0;for(let e of _n)e()});var Pt=typeof ze?.addSigna\
-lListener=="function"?Ct(ze):void 0;var pi="/etc/hosts",gi=16<<20,yi=5e3,bi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELL\
+lListener=="function"?Ct(ze):void 0;var mi="/etc/hosts",hi=16<<20,pi=5e3,gi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELL\
 ED"]);function Bt(e,n,t){let r=e("node:dns");return(o,i,a)=>{let s=o.toLowerCase().replace(/\\.$/,"");if(s==="localhost"|\
-|s.endsWith(".localhost")||Si(e,s))return r.lookup(o,i,a);let d=new r.Resolver({timeout:yi,tries:1}),u=()=>d.cancel();t.\
-addEventListener("abort",u,{once:!0});let c=(l,m)=>new Promise(f=>l.call(d,m,h=>f(h?.code)));(async()=>{for(let l of wi(\
-e,n,o)){let m=await Promise.all([c(d.resolve4,l),c(d.resolve6,l)]);if(m.some(f=>bi.has(f??"")))return!1;if(m.includes(vo\
+|s.endsWith(".localhost")||vi(e,s))return r.lookup(o,i,a);let d=new r.Resolver({timeout:pi,tries:1}),u=()=>d.cancel();t.\
+addEventListener("abort",u,{once:!0});let c=(l,m)=>new Promise(f=>l.call(d,m,h=>f(h?.code)));(async()=>{for(let l of Ei(\
+e,n,o)){let m=await Promise.all([c(d.resolve4,l),c(d.resolve6,l)]);if(m.some(f=>gi.has(f??"")))return!1;if(m.includes(vo\
 id 0))return!0}return!0})().then(l=>{if(t.removeEventListener("abort",u),l&&!t.aborted)return r.lookup(o,i,a);a(Object.a\
-ssign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var Ei="/etc/resolv.conf",vi=65536;function wi(e,n\
+ssign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var yi="/etc/resolv.conf",bi=65536;function Ei(e,n\
 ,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math\
-.min(15,Number.parseInt(c.slice(6),10)||0))},a=e("node:fs");for(let u of(w(()=>Ht(a,Ei,vi))??"").split(`\n`)){let[c,...l]\
+.min(15,Number.parseInt(c.slice(6),10)||0))},a=e("node:fs");for(let u of(w(()=>Ht(a,yi,bi))??"").split(`\n`)){let[c,...l]\
 =u.replace(/[#;].*/,"").trim().split(/\\s+/);(c==="search"||c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.\
 trim().split(/\\s+/)??[]);let s=n("LOCALDOMAIN")?.trim();s&&(r=s.split(/\\s+/)),r??=[w(()=>e("node:os").hostname().replace\
 (/^[^.]*\\.?/,""))??""].filter(Boolean);let d=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);retur\
 n t.split(".").length-1>=o?[t,...d]:[...d,t]}function Ht(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readF\
-ileSync(n,"latin1"):""}function Si(e,n){let t=w(()=>Ht(e("node:fs"),pi,gi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&"\
+ileSync(n,"latin1"):""}function vi(e,n){let t=w(()=>Ht(e("node:fs"),mi,hi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&"\
 );for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)\
 +1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function Ut(e,n){let{Buffer:t}=globalThis;return(r,o)=>n\
-ew Promise((i,a)=>{let s=new URL(r),d=he(s,n);if(d.kind==="unusable")return a(new H(d.reason));let u=s.protocol==="https\
+ew Promise((i,a)=>{let s=new URL(r),d=me(s,n);if(d.kind==="unusable")return a(new H(d.reason));let u=s.protocol==="https\
 :",c=Bt(e,n,o.signal),l={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"\
 identity"},signal:o.signal};if(d.kind==="direct")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,h=o.signal;l.createConnection\
-=(g,b)=>{(u?xi(e,c,f,s,h):jt(e,c,f,h)).then(v=>b(null,v),v=>b(v))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.\
+=(g,b)=>{(u?Si(e,c,f,s,h):jt(e,c,f,h)).then(v=>b(null,v),v=>b(v))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.\
 search}`,f.authorization&&(l.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:http").reques\
 t(s,l);m.on("error",a),m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=\
 >{let b=h(g);return b===void 0?null:Array.isArray(b)?b.join(", "):b}},body:{cancel:()=>(f.destroy(),Promise.resolve()),g\
-etReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var Ti=16384;function jt(e,n,t,r){let o\
+etReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var wi=16384;function jt(e,n,t,r){let o\
 =e("node:net"),{hostname:i,port:a}=t;return Rn(r,s=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:a,se\
 rvername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:a,lookup:n});return d.once(t.protocol==="https:"?"secureConnec\
-t":"connect",()=>s(d)),d})}async function xi(e,n,t,r,o){let i=await jt(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await R\
-n(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>Ti&&c(new Error("the proxy\
+t":"connect",()=>s(d)),d})}async function Si(e,n,t,r,o){let i=await jt(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await R\
+n(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>wi&&c(new Error("the proxy\
 \'s answer to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.ex\
 ec(l)?.[1]??0);if(g<200||g>299)return c(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let b=f.subarray(f\
 .length-(l.length-h-4));b.length>0&&i.unshift(b),u(void 0)};return i.on("data",m),i.write(`CONNECT ${a} HTTP/1.1\\r\nHost:\
@@ -1166,7 +1166,7 @@ ind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"
 .gid,mode:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),s=(f,h,g,b)=>{try{return e.openSync(f,h|i,b)}catch(N){le\
 t v=N.code;if(v==="ENOENT"||v==="ENOTDIR")return;let k=v==="ELOOP"||v==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void \
 0;throw k&&g(a(k)),N}},d=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,process:c}=globalTh\
-is,l,m=(f,h)=>{if(l??=c?.getBuiltinModule?.("node:buffer")?.isUtf8??_i,!l(h))throw new O(f,"not_utf8");return u.from(h).\
+is,l,m=(f,h)=>{if(l??=c?.getBuiltinModule?.("node:buffer")?.isUtf8??Ti,!l(h))throw new O(f,"not_utf8");return u.from(h).\
 toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,h)=>r=\
 ==void 0||w(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});ret\
 urn h&&a(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>w(()=>(e.realpathSync.native??e.realpathSync)(f)\
@@ -1178,17 +1178,17 @@ ize,h);return g({...N,size:v.length}),m(f,v)}finally{e.closeSync(b)}},create(f,h
 ),g,384);if(b===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(a(e.fstatSync(b))),d(b,u.from(h\
 ))}finally{e.closeSync(b)}},touch(f,h,g){let b=s(f,o("O_RDONLY"),g);if(b===void 0)throw new Error(`cannot date ${f}: not\
 hing is there`);try{g(a(e.fstatSync(b))),e.futimesSync(b,h/1e3,h/1e3)}finally{e.closeSync(b)}},rename:(f,h)=>e.renameSyn\
-c(f,h),remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function _i(e){try{return new TextDecoder("utf-8",{fatal:!\
+c(f,h),remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function Ti(e){try{return new TextDecoder("utf-8",{fatal:!\
 0}).decode(e),!0}catch{return!1}}function Wt(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}cat\
 ch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.u\
 nref();try{e.removeListener("beforeExit",r)}catch{}}}}}var Yt,Gt=!1;function zt(e,n){if(Gt)return!1;try{return Yt??=new \
 Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(Yt,0,0,e).value).then(()=>n(),()=>{Gt=!0,n()}),!0\
-}catch{return!1}}var Ri={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Zt(e,n){let t,r=()=>t??=ki(e),o=\
+}catch{return!1}}var xi={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function Zt(e,n){let t,r=()=>t??=_i(e),o=\
 ({dir:u})=>{let c=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${I().name}\
- cannot run a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:m}=r();return Fi(e,l,m)},i=!1,a=new q(u=>Kt(e\
+ cannot run a script from a path with a \'${c}\' in it: ${u}`;let{files:l,fs:m}=r();return Di(e,l,m)},i=!1,a=new q(u=>Kt(e\
 ,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],["exit",m=>{i=!0,W(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&w(()=>(\
 e.kill(e.pid,u),!0))===!0,d=new q(u=>{if(e.pid===1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:voi\
-d 0,l=Fe(w(()=>c?.read(Ne,65536)));return Kt(e,fe.filter(m=>!l.includes(m)).map(m=>{let f=We(()=>{Nt(e,m)||(W(u,h=>h(m))\
+d 0,l=Fe(w(()=>c?.read(Ne,65536)));return Kt(e,le.filter(m=>!l.includes(m)).map(m=>{let f=We(()=>{Nt(e,m)||(W(u,h=>h(m))\
 ,d.clear(),s(m)||e.exit(te[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>qt(e.\
 stderr,u),writeStdout:u=>qt(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u)\
 {e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=\
@@ -1206,71 +1206,71 @@ nal(){let{fs:u}=r(),c=m=>w(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.pl
 )return{readRaw:m=>new Promise(f=>{let h=l.isRaw===!0,g=v=>{l.removeListener("data",b),l.removeListener("end",N),w(()=>l\
 .setRawMode?.(h)),l.pause(),v!==void 0&&v.length>0&&w(()=>l.unshift(v)),f()},b=v=>{let k=new Uint8Array(v??[]),E;try{E=m\
 (k)}catch{E=k.length}E!==void 0&&g(k.subarray(E))},N=()=>{w(()=>m(Uint8Array.of(4))),g()};l.on("data",b),l.on("end",N),l\
-.setRawMode?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Ut(u=>e.getBuiltinModule(u),u=>e.env[u]):Bi(n.fe\
+.setRawMode?.(!0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Ut(u=>e.getBuiltinModule(u),u=>e.env[u]):Ci(n.fe\
 tchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun\
-?Ri:{},f=je(g=>e.env[g],{...c.set,...m},w(()=>e.cwd?.())),h=e.versions.bun?[]:Li(e);return{argv:[e.execPath,...h,u],env:\
+?xi:{},f=je(g=>e.env[g],{...c.set,...m},w(()=>e.cwd?.())),h=e.versions.bun?[]:Ii(e);return{argv:[e.execPath,...h,u],env:\
 f,cwd:c.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let N=["ignore","ignore","ig\
 nore"];try{let v=n.bunSpawn([...c],{detached:!0,stdio:N,windowsHide:!0,env:{...l},cwd:m});return v.unref(),v.pid!==void \
 0?"started":"failed"}catch(v){return v?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_\
 process");if(!f)return"failed";let[h,...g]=c,b=f.spawn(h,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:m});retu\
 rn b.on("error",()=>{}),b.unref(),b.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:\
-s,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>a.add(u),onInterrupt:u=>d.add(u)}}function ki(e\
+s,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>a.add(u),onInterrupt:u=>d.add(u)}}function _i(e\
 ){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.\
-gid}},o=n&&Vt(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Ai(w(()=>o?.read(Qt,Oi,Ni)),r.uid):w(()=>e.get\
-BuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&He(o)}}var Qt="/etc/passwd",Oi=16*1024*10\
-24;function Ni(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${Qt} is not root\'s alone`)}funct\
-ion Ai(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":"\
-);if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var Ii=/^(use-openssl-ca|use-bundled-ca|u\
+gid}},o=n&&Vt(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Oi(w(()=>o?.read(Qt,Ri,ki)),r.uid):w(()=>e.get\
+BuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&He(o)}}var Qt="/etc/passwd",Ri=16*1024*10\
+24;function ki(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${Qt} is not root\'s alone`)}funct\
+ion Oi(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":"\
+);if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var Ni=/^(use-openssl-ca|use-bundled-ca|u\
 se-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,\
-$i=/^(openssl-config|tls-cipher-list)$/;function Li(e){let n=[...Pi(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map\
+Ai=/^(openssl-config|tls-cipher-list)$/;function Ii(e){let n=[...$i(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map\
 ;for(let r=0;r<n.length;r++){let[,o,i,a]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],s=i?.replaceAll("_","-");s!==\
-void 0&&(Ii.test(s)?t.set(s,!o):$i.test(s)&&!o&&t.set(s,a??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1\
-?`--no-${r}`:`--${r}=${o}`)}function Pi(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[\
+void 0&&(Ni.test(s)?t.set(s,!o):Ai.test(s)&&!o&&t.set(s,a??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1\
+?`--no-${r}`:`--${r}=${o}`)}function $i(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[\
 ++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}\
-var Di=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Xt=/--(?:experimental[-_])?permission|--allow[-_]/,Mi=/^--experimental[\
--_](?:default[-_])?config[-_]file/;function Ci(e,n,t){return n!==void 0&&Xt.test(n)||!e.some(r=>r==="--permission"||r===\
-"--experimental-permission")?!1:e.every(r=>{if(Xt.test(r)&&/^[^=]*_/.test(r)||Mi.test(r))return!1;let o=Di.exec(r);if(!o\
-)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&Y(i,t)})}function Fi(e,n,t){let r=e.getBuiltinModu\
+var Li=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Xt=/--(?:experimental[-_])?permission|--allow[-_]/,Pi=/^--experimental[\
+-_](?:default[-_])?config[-_]file/;function Mi(e,n,t){return n!==void 0&&Xt.test(n)||!e.some(r=>r==="--permission"||r===\
+"--experimental-permission")?!1:e.every(r=>{if(Xt.test(r)&&/^[^=]*_/.test(r)||Pi.test(r))return!1;let o=Li.exec(r);if(!o\
+)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&Y(i,t)})}function Di(e,n,t){let r=e.getBuiltinModu\
 le;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged b\
 y pkg: its executable runs only the program":w(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: i\
 ts executable runs only the program":w(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without \
---allow-child-process":e.permission&&!Ci(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission f\
+--allow-child-process":e.permission&&!Mi(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission f\
 lags its sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.\
 js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read oth\
 erwise: relative, or with a space, quote or backslash)":Ge({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>\
 w(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?w(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this run\
-time cannot start processes"}function Bi(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let a=he(new\
+time cannot start processes"}function Ci(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let a=me(new\
  URL(o),n);if(a.kind==="unusable")throw new H(a.reason);if(a.kind==="proxy"&&!t)throw new H("this runtime\'s fetch cannot\
- use a proxy");try{return await r(o,{...i,proxy:a.kind==="proxy"?Hi(a.proxy):!1})}catch(s){throw w(()=>s?.code)==="Unsup\
-portedProxyProtocol"?new H("the proxy setting\'s scheme is not supported"):s}}}function Hi({protocol:e,hostname:n,port:t,\
+ use a proxy");try{return await r(o,{...i,proxy:a.kind==="proxy"?Fi(a.proxy):!1})}catch(s){throw w(()=>s?.code)==="Unsup\
+portedProxyProtocol"?new H("the proxy setting\'s scheme is not supported"):s}}}function Fi({protocol:e,hostname:n,port:t,\
 authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}\
 `,headers:i,respectNoProxy:!1}}function qt(e,n){let t=Xe.get(e)??0;t===0&&e.on("error",Jt),Xe.set(e,t+1);let r=()=>{let \
 i=(Xe.get(e)??1)-1;Xe.set(e,i),i===0&&e.removeListener("error",Jt)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)\
 }catch{o()}}var Xe=new WeakMap;function Jt(){}function Kt(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};t\
-ry{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var pe=globalThis,Ui={env:()=>{},writeStderr:(\
+ry{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var he=globalThis,Bi={env:()=>{},writeStderr:(\
 )=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,te\
 rminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runt\
 ime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error\
 ("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:(\
-)=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,er=[w(()=>pe.Bun?.fetch),pe.Deno?w(()=>pe.fetch):void \
-0].find(e=>typeof e=="function");function y(){if(qe)return qe;let e=I().name;return qe=e==="deno"?Dt(pe.Deno,er):e==="un\
-known"?Ui:Zt(pe.process,{lightFetch:e==="node",fetchAtLoad:er,bunSpawn:e==="bun"?pe.Bun?.spawn:void 0}),qe}var nr=/^t-(\\\
+)=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},qe,er=[w(()=>he.Bun?.fetch),he.Deno?w(()=>he.fetch):void \
+0].find(e=>typeof e=="function");function y(){if(qe)return qe;let e=I().name;return qe=e==="deno"?Mt(he.Deno,er):e==="un\
+known"?Bi:Zt(he.process,{lightFetch:e==="node",fetchAtLoad:er,bunSpawn:e==="bun"?he.Bun?.spawn:void 0}),qe}var nr=/^t-(\\\
 d{13})-[0-9a-f]+\\.tmp$/;function oe(e,n,t,r,o,i=Je(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){t\
 ry{e.remove(i)}catch{}throw a}}function Je(e,n){return`${e==="/"?"":e}/t-${z(n)}-${J()}.tmp`}function z(e){return String\
-(Math.floor(e)).padStart(13,"0")}var ji=Math.random;function Ie(){let e;try{e=ji()}catch{}return typeof e=="number"&&e>=\
+(Math.floor(e)).padStart(13,"0")}var Hi=Math.random;function Ie(){let e;try{e=Hi()}catch{}return typeof e=="number"&&e>=\
 0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function J(e=12){let n="";for(;n.length<e;)n+=Ma\
 th.floor(Ie()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function U(e){try{return e instanceof Error?e.mess\
 age:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function A(e){switch(typeof e){case"stri\
 ng":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return Stri\
 ng(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=or(e)?.slice(8,-1);return n===void 0?"an o\
 bject that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}funct\
-ion ge(e){if(typeof e!="object"||e===null)return!1;let n=or(e);return n==="[object Object]"||n==="[object Module]"}funct\
+ion pe(e){if(typeof e!="object"||e===null)return!1;let n=or(e);return n==="[object Object]"||n==="[object Module]"}funct\
 ion rr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{retu\
 rn!0}}function or(e){try{return Object.prototype.toString.call(e)}catch{return}}function kn(e,n){let t=Object.keys(e).fi\
-nd(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=Vi(t,r);return`\'${t}\' is not an option (${o?`did \
-you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function Vi(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.fi\
-lter(a=>t(e).length>=4&&t(a).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let a of n){let s=Yi(t(e),t(a\
-));s<i&&([o,i]=[a,s])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Yi(e,n){let t=Array.from({length\
+nd(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=Ui(t,r);return`\'${t}\' is not an option (${o?`did \
+you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function Ui(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.fi\
+lter(a=>t(e).length>=4&&t(a).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let a of n){let s=ji(t(e),t(a\
+));s<i&&([o,i]=[a,s])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function ji(e,n){let t=Array.from({length\
 :e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r+\
 +)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>\
 1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function C(e\
@@ -1278,53 +1278,53 @@ lter(a=>t(e).length>=4&&t(a).startsWith(t(e)));if(r.length===1)return r[0];let o
 ),n.password!==""&&(n.password="***"),n.search!==""){let t=[...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURICom\
 ponent(r)}=***`);n.search=t.join("&")}return n.href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S\
 ]*$/,"?***")}}function ir(e,n){let t=e.replace(/[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>C(r.replaceAll("\\\\/","/"))\
-);for(let r of n===void 0?[]:Gi(n)){let o=r.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(\
+);for(let r of n===void 0?[]:Vi(n)){let o=r.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(\
 i,a,s)=>`%${tr(a)}${tr(s)}`);t=t.replace(new RegExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function \
-tr(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Gi(e){try{let{username:n,password:t,search:\
+tr(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Vi(e){try{let{username:n,password:t,search:\
 r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).f\
 ilter(u=>u.length>=4),a=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>\
 =8),s=n||t?[Tn(`${o(n)}:${o(t)}`)]:[],d=[...i,...a].map(u=>JSON.stringify(u).slice(1,-1));return[...new Set([...i,...a,.\
-..d,...s])].sort((u,c)=>c.length-u.length)}catch{return[]}}var Wi=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,zi=/^(?:[!-~](?:[\\t -\
-~]*[!-~])?)?$/,Xi=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade\
-"]);function Ke(e){return Xi.has(e.toLowerCase())}function Ze(e){return Wi.test(e)}function Qe(e){return zi.test(e)}func\
-tion en(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var ye="0.1.0"\
-;var ar="nat-cli",On={name:"@nat/telemetry",version:ye};function dr(e){return typeof e=="string"?{stringValue:e}:typeof \
+..d,...s])].sort((u,c)=>c.length-u.length)}catch{return[]}}var Yi=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Gi=/^(?:[!-~](?:[\\t -\
+~]*[!-~])?)?$/,Wi=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade\
+"]);function Ke(e){return Wi.has(e.toLowerCase())}function Ze(e){return Yi.test(e)}function Qe(e){return Gi.test(e)}func\
+tion en(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var ge="0.1.0"\
+;var ar="nat-cli",On={name:"@nat/telemetry",version:ge};function dr(e){return typeof e=="string"?{stringValue:e}:typeof \
 e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var ur=e=>Object.entries(e).map(\
-([n,t])=>({key:n,value:dr(t)}));function sr(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function qi(e){return{x\
+([n,t])=>({key:n,value:dr(t)}));function sr(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function zi(e){return{x\
 86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32\
 ",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function cr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:sr\
 (e.timestamp),observedTimeUnixNano:sr(e.timestamp),eventName:n,attributes:[...ur(t),{key:"nat.event.schema_version",valu\
 e:dr(e.schemaVersion)}]}}function Nn(e,n,t,r=I()){let o=ur({...t.resourceAttributes,"service.name":t.serviceName,"servic\
-e.version":t.serviceVersion,"session.id":n,"host.arch":qi(r.machine),"process.runtime.name":r.name,"process.runtime.vers\
+e.version":t.serviceVersion,"session.id":n,"host.arch":zi(r.machine),"process.runtime.name":r.name,"process.runtime.vers\
 ion":r.version,"telemetry.sdk.name":On.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.vers\
 ion":On.version}),i=JSON.stringify({resource:{attributes:o},scopeLogs:[{scope:On,logRecords:[]}]});return en(`{"resource\
-Logs":[${i.slice(0,-4)}`,e,"]}]}]}")}function lr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Ji(t));return o>0?{kind:"de\
+Logs":[${i.slice(0,-4)}`,e,"]}]}]}")}function lr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Xi(t));return o>0?{kind:"de\
 livered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{\
 kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}f\
-unction Ji(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n\
+unction Xi(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n\
 )&&n>0?n:0}catch{return 0}}function fr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")contin\
 ue;let i=o.indexOf("="),a=s=>n?.(`entry ${r+1} ${s}`);if(i<0||o.slice(0,i).trim()===""){a("is not key=value");continue}t\
 ry{let s=decodeURIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());s!==""?t[s]=d:a("has an empty\
  key")}catch{a("has a bad percent-encoding")}}return t}var An=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_EN\
 DPOINT"];function mr(e,n=()=>!1){for(let t of An){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t=\
 =="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var pr="https://ev\
-ents.telemetry.data.nvidia.com/v1.1/events/json";function Ee(e){if(e!==void 0)return["1","true","yes"].includes(e.trim()\
-.toLowerCase())}function Ki(){return Zi(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function be(e){return Ae(y().envN\
-otUnicode?.(e)===!0,"its permissions")}function Zi(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var \
-Qi=["","0","false","no","off"];function nn(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new\
- URL(e).protocol)}catch{return!1}}function gr(){let e=y().env,n=[],t=(v,k)=>{let E=e(v);return E!==void 0&&!ns(E)&&n.pus\
-h(`${v}=${A(E)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${k}`),Ee(E)};t("NAT_TELEMETRY_ENABLED"\
-,"so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Ki();for\
-(let v of es)y().envHidden?.(v)===!0&&!(v==="CI"&&o)&&r.push(v);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r\
+ents.telemetry.data.nvidia.com/v1.1/events/json";function be(e){if(e!==void 0)return["1","true","yes"].includes(e.trim()\
+.toLowerCase())}function qi(){return Ji(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function ye(e){return Ae(y().envN\
+otUnicode?.(e)===!0,"its permissions")}function Ji(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var \
+Ki=["","0","false","no","off"];function nn(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new\
+ URL(e).protocol)}catch{return!1}}function gr(){let e=y().env,n=[],t=(v,k)=>{let E=e(v);return E!==void 0&&!Qi(E)&&n.pus\
+h(`${v}=${A(E)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${k}`),be(E)};t("NAT_TELEMETRY_ENABLED"\
+,"so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=qi();for\
+(let v of Zi)y().envHidden?.(v)===!0&&!(v==="CI"&&o)&&r.push(v);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r\
 .includes("NAT_TELEMETRY_DRY_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!nn(a)&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(\
 C(a))} is not an http(s) URL, "" or "stdout": nothing is sent`);let s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","\
 otlp"].includes(s.trim().toLowerCase())&&n.push(`NAT_TELEMETRY_FORMAT=${A(s)} is not a format (nat, otlp): the nat envel\
 ope is sent`);let d=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_C\
 ONSENT_FILE");u&&!Y(u,I().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(u)} is not an absolute path: it is read in the dir\
-ectory each run starts in, so each directory may hold another decision`);let c,l=rs(e,I().os,n,v=>c=v),m=e("NAT_TELEMETR\
+ectory each run starts in, so each directory may hold another decision`);let c,l=ns(e,I().os,n,v=>c=v),m=e("NAT_TELEMETR\
 Y_SPOOL_DIR"),f=I().os==="win32"?"LOCALAPPDATA":"HOME";l===void 0&&m===void 0&&y().envHidden?.(f)===!0&&(c=`the program \
-may not read ${f} (${be(f)})`,n.push(`${f} may not be read (${be(f)}): the spool cannot be kept in the home directory`))\
-;for(let v of r)n.push(`${v} may not be read (${be(v)}): ${yr[v]}`);for(let v of An){let k=e(v);k&&!/^https?:$/.test(ts(\
+may not read ${f} (${ye(f)})`,n.push(`${f} may not be read (${ye(f)}): the spool cannot be kept in the home directory`))\
+;for(let v of r)n.push(`${v} may not be read (${ye(v)}): ${yr[v]}`);for(let v of An){let k=e(v);k&&!/^https?:$/.test(es(\
 k))&&n.push(`${v}=${A(C(k))} is not an http(s) URL: OTLP events are not sent`)}let h=mr(e,v=>r.includes(v)),g=v=>fr(e(v)\
 ,k=>n.push(`${v}: ${k}: skipped`)),b={...hr("OTEL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),n),...hr("OTEL_\
 EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},N={...g("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERV\
@@ -1338,73 +1338,73 @@ re is not seen, so in CI the exit may hand off to a sender the CI machine then s
 with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program \
 sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORT\
 ER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADE\
-RS:"the same"},es=Object.keys(yr);function ns(e){let n=e.trim().toLowerCase();return Ee(n)===!0||Qi.includes(n)}function\
- ts(e){try{return new URL(e).protocol}catch{return""}}function hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))Ze(o)\
+RS:"the same"},Zi=Object.keys(yr);function Qi(e){let n=e.trim().toLowerCase();return be(n)===!0||Ki.includes(n)}function\
+ es(e){try{return new URL(e).protocol}catch{return""}}function hr(e,n,t){let r={};for(let[o,i]of Object.entries(n))Ze(o)\
 ?Ke(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent`):Qe(i)?r[o]=i:t.push(`${e}: the value of ${\
 A(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not\
- sent`):t.push(`${e}: ${A(o)} is not a header name (an RFC 9110 token): skipped, not sent`);return r}function rs(e,n,t=[\
+ sent`):t.push(`${e}: ${A(o)} is not a header name (an RFC 9110 token): skipped, not sent`);return r}function ns(e,n,t=[\
 ],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):Y(\
 o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_\
 DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!Y(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute\
- path: ignored, as the XDG specification says`);else if(i)return D(i,"nat/telemetry");let a;if(n==="win32"){let s=e("LOC\
+ path: ignored, as the XDG specification says`);else if(i)return M(i,"nat/telemetry");let a;if(n==="win32"){let s=e("LOC\
 ALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);a=s?`${s}\\\\nat\\\\telemetry`:void 0}else{let s=e("H\
-OME");a=s?D(s,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return a===void 0?voi\
+OME");a=s?M(s,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return a===void 0?voi\
 d r("there is no home directory"):Y(a,n)?a:(t.push("the home directory is not an absolute path: no spool is kept there")\
 ,void r("the home directory is not an absolute path"))}function br(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMP\
-DIR");return D(r&&Y(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function In(){let e=y();if(Ee(e.env("NAT_TELEMETRY_DEBUG")))retu\
-rn n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function Er(e){let n;return()=>n??=new RegExp(e,"u")}var ou=Er(String.raw`[\
-\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var iu=Er(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?\
-:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var $n="1.5",mu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"compl\
-eted",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),hu=Object.freeze({INFERENCE:"i\
+DIR");return M(r&&Y(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function In(){let e=y();if(be(e.env("NAT_TELEMETRY_DEBUG")))retu\
+rn n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function Er(e){let n;return()=>n??=new RegExp(e,"u")}var tu=Er(String.raw`[\
+\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var ru=Er(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?\
+:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var $n="1.5",lu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"compl\
+eted",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),fu=Object.freeze({INFERENCE:"i\
 nference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"\
-safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),ve=class{name;schemaVers\
-ion;timestamp;constructor(n,t={}){if(os(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract\
+safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Ee=class{name;schemaVers\
+ion;timestamp;constructor(n,t={}){if(ts(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract\
 , extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a\
  name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??$n;if(typeof r!="string"||r.length===0)throw new TypeEr\
 ror(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now(\
 ):+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoc\
-h milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function os(e){return e===ve}function F(e){let n=JS\
-ON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?is(n):n}function is(e){let n="",t=!1;for(let r=0;r<e.length;\
+h milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function ts(e){return e===Ee}function F(e){let n=JS\
+ON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?rs(n):n}function rs(e){let n="",t=!1;for(let r=0;r<e.length;\
 r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n\
-}function M(e){let n=e.search(ss);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeA\
-t(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var ss=/[^\\x00-\\\
-x7f]/;var as="184482118588404";function $e(e){let n=B(e);if(!(n>=-rn&&n<=rn))throw new RangeError("Invalid time value");\
+}function D(e){let n=e.search(os);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeA\
+t(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var os=/[^\\x00-\\\
+x7f]/;var is="184482118588404";function $e(e){let n=B(e);if(!(n>=-rn&&n<=rn))throw new RangeError("Invalid time value");\
 let t=B(n/1e3);if(t!==Ln.second){let r=B(t/vr),o=t-r*vr,i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Ln={second\
-:t,text:`${ds(r)}T${i}.`}}return`${Ln.text}${K(n-t*1e3,3)}Z`}var Ln={second:NaN,text:""};function ds(e){let n=B((e+71946\
+:t,text:`${ss(r)}T${i}.`}}return`${Ln.text}${K(n-t*1e3,3)}Z`}var Ln={second:NaN,text:""};function ss(e){let n=B((e+71946\
 8)/146097),t=e+719468-n*146097,r=B((t-B(t/1460)+B(t/36524)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153\
 ),a=o-B((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}\
 `}-${K(s,2)}-${K(a,2)}`}var B=e=>{let n=e-e%1;return n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return\
  t},vr=86400,rn=864e13;function wr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)\
-}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=F(cs(e));if(n!==tn.n\
-ame){let o=F(n);tn={name:n,json:o,bytes:M(o)}}let r=$e(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":$\
-{tn.json}}`,bytes:us+r.length+M(t)+tn.bytes}}var tn={name:"",json:"",bytes:0},us=31;function cs(e){let n=(a,s)=>new Type\
+}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=F(ds(e));if(n!==tn.n\
+ame){let o=F(n);tn={name:n,json:o,bytes:D(o)}}let r=$e(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":$\
+{tn.json}}`,bytes:as+r.length+D(t)+tn.bytes}}var tn={name:"",json:"",bytes:0},as=31;function ds(e){let n=(a,s)=>new Type\
 Error(`Event \'${e.name}\' ${a} cannot be read: ${U(s)}`),t;try{t=e.parameters()}catch(a){throw n("parameters",a)}try{t?.t\
 hen}catch(a){throw n("parameters() returned an object that",a)}if(rr(t)){try{Promise.prototype.then.call(t,void 0,()=>{}\
-)}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!ge(t))t\
+)}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!pe(t))t\
 hrow new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r=Object.keys(\
 t)}catch(a){throw n("parameters",a)}let o={};for(let a of r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a i\
 n o?o={...o,[a]:s}:o[a]=s}let i=Pn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Pn(e){if(type\
 of e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!\
 (typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a strin\
-g, finite number or boolean`}}function Sr(e,n){return{browserType:"undefined",clientId:as,clientType:"Native",clientVari\
+g, finite number or boolean`}}function Sr(e,n){return{browserType:"undefined",clientId:is,clientType:"Native",clientVari\
 ant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??I().machine,deviceGdprBehOptIn:"None",d\
 eviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined"\
 ,deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVe\
 r:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"un\
 defined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:$e(+(n.sentAt??Date.now()))\
-,sessionId:n.sessionId??"undefined",userId:"undefined"}}function Dn(e,n){return en(`${F(e).slice(0,-1)},"events":[`,n,"]\
-}")}var Tr=/[A-Za-z0-9_-]/,ls=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}\
-:\\d{2}:\\d{2}(?:\\.\\d+)?)/,fs=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|\
+,sessionId:n.sessionId??"undefined",userId:"undefined"}}function Mn(e,n){return en(`${F(e).slice(0,-1)},"events":[`,n,"]\
+}")}var Tr=/[A-Za-z0-9_-]/,us=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}\
+:\\d{2}:\\d{2}(?:\\.\\d+)?)/,cs=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|\
 [+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function xr(e){return new Fn(e).document()}var Fn\
 =class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#\
 e.length)return n;this.#a()==="["?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#\
-n+=t?2:1;let r=this.#h();this.#m(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Mn(\
+n+=t?2:1;let r=this.#h();this.#m(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Dn(\
 o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let\
- c=this.#S({},"header");return u.push(c),on(o,a,u),c}let d=Mn(o,a);d===void 0?on(o,a,d=this.#S({},s?"header":"implicit")\
+ c=this.#S({},"header");return u.push(c),on(o,a,u),c}let d=Dn(o,a);d===void 0?on(o,a,d=this.#S({},s?"header":"implicit")\
 ):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Cn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'$\
 {r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table\
 `):this.#i(`\'${a}\' is not a table`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#m("="),this.#g();let r=this.#r(),\
-o=n;for(let a of t.slice(0,-1)){let s=Mn(o,a);s===void 0?on(o,a,s=this.#S({},"dotted")):(!Cn(s)||!["dotted","implicit"].\
+o=n;for(let a of t.slice(0,-1)){let s=Dn(o,a);s===void 0?on(o,a,s=this.#S({},"dotted")):(!Cn(s)||!["dotted","implicit"].\
 includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted")\
 ,o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),on(o,i,r)}#h(){let n=[];for(;;){this.#g(\
 );let t=this.#a();if(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e\
@@ -1413,8 +1413,8 @@ if(this.#g(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e
 f();if(this.#e.startsWith("\'\'\'",this.#n))return this.#_();if(n===\'"\')return this.#u();if(n==="\'")return this.#w();if(n==\
 ="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--\
 ,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!Tr.test(t[i.len\
-gth]??""))return this.#n+=i.length,a;let r=ls.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].le\
-ngth,r[0];let o=fs.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,ms(o[0])):this.#i("a valu\
+gth]??""))return this.#n+=i.length,a;let r=us.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].le\
+ngth,r[0];let o=cs.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,ls(o[0])):this.#i("a valu\
 e is malformed")}#d(){this.#n++;let n=[];for(;this.#k(),this.#a()!=="]";)n.push(this.#r()),this.#k(),this.#a()===","?thi\
 s.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if\
 (this.#g(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!=\
@@ -1439,106 +1439,106 @@ is.#e[this.#n++];sn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comm
 ()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.\
 #i("a line has more than one statement")}#m(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.le\
 ngth}#a(){return this.#e[this.#n]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).leng\
-th;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Mn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}fun\
+th;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Dn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}fun\
 ction on(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Cn(e){return typ\
-eof e=="object"&&e!==null&&!Array.isArray(e)}function sn(e){let n=e.charCodeAt(0);return n<32||n===127}function ms(e){le\
-t n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var hs\
+eof e=="object"&&e!==null&&!Array.isArray(e)}function sn(e){let n=e.charCodeAt(0);return n<32||n===127}function ls(e){le\
+t n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var fs\
 ="1.0";function an(){if(Ir())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE\
-")||(t?D(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Bn?.given!==r\
-){let o=n?.realPath(".");Bn={given:r,path:o===void 0?r:D(o,r)}}return Bn.path}function Ar(){return(Z?Se?.path:void 0)??a\
+")||(t?M(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Bn?.given!==r\
+){let o=n?.realPath(".");Bn={given:r,path:o===void 0?r:M(o,r)}}return Bn.path}function Ar(){return(Z?we?.path:void 0)??a\
 n()}var Bn;function Ir(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_F\
-ILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var ps=65536;function Le(e,n=!1){let t=y().files;if(!t)re\
+ILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var ms=65536;function Le(e,n=!1){let t=y().files;if(!t)re\
 turn{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permis\
-sions)"};let r;try{r=t.read(e,ps)}catch(o){return Hn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Pyth\
-on\'s tomllib rejects it)"}:gs(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}\
+sions)"};let r;try{r=t.read(e,ms)}catch(o){return Hn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Pyth\
+on\'s tomllib rejects it)"}:hs(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}\
 :{state:"disabled",problem:`cannot be read safely (${Hn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_ask\
 ed"};if(n)return{..._r(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user co\
-uld replace it (${Hn(o).replaceAll("_"," ")})`}}return{..._r(r),text:r}}function gs(e){let{name:n,code:t}=e??{};return n\
+uld replace it (${Hn(o).replaceAll("_"," ")})`}}return{..._r(r),text:r}}function hs(e){let{name:n,code:t}=e??{};return n\
 ==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Hn(e){return e?.reason??"unreadable"}function _r(e){let n;try{n=xr(e)}\
 catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};i\
 f(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{cons\
-ent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===hs\
+ent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===fs\
 ?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent va\
 lue this tool does not know"}}function Yn(){let e=an(),{state:n,problem:t,outdatedYes:r}=Lr(e),o={fileState:n,path:e,...\
 t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...Gn()??Wn(n),...o}}function $r(){let e=Gn();if(e)ret\
 urn e;let{state:n,text:t,problem:r}=Lr(an());return{...Wn(n),text:t,...r?{problem:r}:{}}}function Lr(e){if(e!==void 0)re\
-turn Le(e);let n=Ir();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${be(n)})`}:{s\
+turn Le(e);let n=Ir();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${ye(n)})`}:{s\
 tate:"never_asked"}}function Gn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"N\
-AT_TELEMETRY_ENABLED"};let t=Ee(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED\
+AT_TELEMETRY_ENABLED"};let t=be(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED\
 "};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0\
 ")return{enabled:!1,source:"DO_NOT_TRACK"}}function Wn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enable\
-d:e==="enabled",source:"file"}}var j,Z=!1,Se,Un,zn=!1,Rr,we,kr="an opt-out set in the environment during the run",Or="th\
-e consent file, written since the program turned telemetry on";function ys(e,n=Le(e,!0).text){return{path:e,text:n,modif\
+d:e==="enabled",source:"file"}}var j,Z=!1,we,Un,zn=!1,Rr,ve,kr="an opt-out set in the environment during the run",Or="th\
+e consent file, written since the program turned telemetry on";function ps(e,n=Le(e,!0).text){return{path:e,text:n,modif\
 ied:y().files?.modifiedAt(e)}}function Pr(e,n=Le(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.m\
-odified}function Dr(){return Rr!==void 0&&Pr(Rr)}var jn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Vn=globalThi\
-s;try{Vn[jn]===void 0&&Object.defineProperty(Vn,jn,{value:{serial:0}})}catch{}var Nr=0;function bs(){try{let e=Vn[jn];if\
+odified}function Mr(){return Rr!==void 0&&Pr(Rr)}var jn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Vn=globalThi\
+s;try{Vn[jn]===void 0&&Object.defineProperty(Vn,jn,{value:{serial:0}})}catch{}var Nr=0;function gs(){try{let e=Vn[jn];if\
 (e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return Na\
-N}}function Mr(){let e=bs();e===void 0||e===Nr||(Nr=e,[j,Z,zn]=[!1,!1,!0])}function Cr(e){Un=e}function Q(){if(Un)return\
- j=Un();Mr();let e=zn&&!Z;if(!e&&(we===kr||Gn()?.enabled===!1))return we=kr,j=!1;if(e&&(we===Or||Dr()))return we=Or,j=!1\
-;if(!Z||Se===void 0)return!0;let n=Le(Se.path,!0);return n.problem!==void 0&&(n=Le(Se.path,!0)),j=n.problem===void 0&&!P\
-r(Se,n.text)&&Wn(n.state).enabled,j||(we??="the consent file, written again during the run"),j}function ie(){return Mr()\
-,j===void 0&&Es($r()),j===!0}function Es(e){[j,Z]=[e.enabled,e.source==="file"];let n=Z?an():void 0;Se=n===void 0?void 0\
-:ys(n,e.text)}function Te(){if(!zn||Z||j!==!0||Dr())return;let e=Yn(),n=e.source==="file"&&e.fileProblem!==void 0;return\
+N}}function Dr(){let e=gs();e===void 0||e===Nr||(Nr=e,[j,Z,zn]=[!1,!1,!0])}function Cr(e){Un=e}function Q(){if(Un)return\
+ j=Un();Dr();let e=zn&&!Z;if(!e&&(ve===kr||Gn()?.enabled===!1))return ve=kr,j=!1;if(e&&(ve===Or||Mr()))return ve=Or,j=!1\
+;if(!Z||we===void 0)return!0;let n=Le(we.path,!0);return n.problem!==void 0&&(n=Le(we.path,!0)),j=n.problem===void 0&&!P\
+r(we,n.text)&&Wn(n.state).enabled,j||(ve??="the consent file, written again during the run"),j}function ie(){return Dr()\
+,j===void 0&&ys($r()),j===!0}function ys(e){[j,Z]=[e.enabled,e.source==="file"];let n=Z?an():void 0;we=n===void 0?void 0\
+:ps(n,e.text)}function Se(){if(!zn||Z||j!==!0||Mr())return;let e=Yn(),n=e.source==="file"&&e.fileProblem!==void 0;return\
  e.enabled||e.source==="default"||n?void 0:e.source}function Fr(){return ie()&&Z}function Xn(){let e=ie(),{enabled:n,sou\
-rce:t,problem:r}=$r(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`${t}, which the program may not read (${be(t\
-)})`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:we??"the program (s\
-etTelemetryEnabled)"}}var Kn=2**31-1,vs=25,qn={min:50,max:250},Br=4,Jn=1e3,ws=(Br+1)*qn.max,xe={guarded:new Set,signal:v\
+rce:t,problem:r}=$r(),i=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0?`${t}, which the program may not read (${ye(t\
+)})`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?i:ve??"the program (s\
+etTelemetryEnabled)"}}var Kn=2**31-1,bs=25,qn={min:50,max:250},Br=4,Jn=1e3,Es=(Br+1)*qn.max,Te={guarded:new Set,signal:v\
 oid 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()\
 },release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen()\
 {if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Jn,e)){this.ticking=!0;return}try{(!t\
 his.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Jn)),this.signal.addEventListener("abort",this.look)}\
-catch{}},look:()=>{for(let e of xe.guarded)--e.looks<=0&&e.end();xe.guarded.size>0&&xe.listen()}};function _e(e,n,t){let\
- r,o=!1,i,a=()=>{o=!0,clearTimeout(r),xe.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+ws)/Jn),end:s},u=(\
-c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{xe.release(d);let f=y().monotonicMs()-m;if(f<=vs||l===0)return s(\
-);u(Math.min(Math.max(f,qn.min),qn.max),l-1)},c),t?.(r)}catch{}};return xe.guard(d),u(e,Br),t||(i=w(()=>y().holdOpen?.()\
+catch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(e,n,t){let\
+ r,o=!1,i,a=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Es)/Jn),end:s},u=(\
+c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=bs||l===0)return s(\
+);u(Math.min(Math.max(f,qn.min),qn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Br),t||(i=w(()=>y().holdOpen?.()\
 )),a}function Hr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t\
 )-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function se(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialM\
-s*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Ss=3,Ur=!1;function jr(){Ur=!0}var Ts=new Set([407,408,42\
-9,500,502,503,504]),xs=new Set([501,505]);function _s(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_la\
-rge"}:Ts.has(e)||e>=500&&e<600&&!xs.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`\
+s*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var vs=3,Ur=!1;function jr(){Ur=!0}var ws=new Set([407,408,42\
+9,500,502,503,504]),Ss=new Set([501,505]);function Ts(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_la\
+rge"}:ws.has(e)||e>=500&&e<600&&!Ss.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`\
 ,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}\
-`}}async function Vr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=_e(e.timeoutMs,\
+`}}async function Vr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=xe(e.timeoutMs,\
 ()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((s,\
 d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url,\
-d=new URL(s).origin,u=e.classify??_s;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.race([e.fet\
+d=new URL(s).origin,u=e.classify??Ts;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.race([e.fet\
 ch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i])\
-,m=Rs(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Hr(l.headers.get(\
-"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([ks(l),i]).catch(()=>{\
-});return u(m,h,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(a===Ss)return{kind:"reject\
-ed",reason:"too_many_redirects"};let g=Ns(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWi\
+,m=xs(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Hr(l.headers.get(\
+"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([_s(l),i]).catch(()=>{\
+});return u(m,h,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(a===vs)return{kind:"reject\
+ed",reason:"too_many_redirects"};let g=ks(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWi\
 th("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Ur\
 ?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"un\
 safe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};\
 s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent",reason:s.message}\
 :t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(s)}}finally{r(),e.signal?.removeEventLi\
-stener("abort",o)}}function Rs(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof\
- e.headers?.get=="function"?n:void 0}async function ks(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecod\
-er,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>Os)return"";r+=t.decode(i.valu\
-e,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var Os=65536;function Ns(e,n){if(e!==null)try{let t\
+stener("abort",o)}}function xs(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof\
+ e.headers?.get=="function"?n:void 0}async function _s(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecod\
+er,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>Rs)return"";r+=t.decode(i.valu\
+e,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var Rs=65536;function ks(e,n){if(e!==null)try{let t\
 =new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function ae(e){let n=216613\
 6261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}functi\
 on Zn(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i)\
-;return s===void 0?[]:[s]})}var Is={initialMs:3e4,maxMs:36e5},Yr=4096;function $s(e,n){return n??ae(e)}function Ls(e,n,t\
+;return s===void 0?[]:[s]})}var Ns={initialMs:3e4,maxMs:36e5},Yr=4096;function As(e,n){return n??ae(e)}function Is(e,n,t\
 ){try{let r=e.read(n,Yr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.p\
 arse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBe\
 fore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeo\
 f s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var dn=class{path;#e;#n;#o;#t;#l;#s;#h\
-;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${$s(r,a)}.json`,this.#o=a!==void 0,this.path=`${\
+;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${As(r,a)}.json`,this.#o=a!==void 0,this.path=`${\
 t}/${this.#n}`,this.#l=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.\
 #r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.failures??0)+1\
-,t?.failures??0),o=this.#s()+se(r,Is,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore\
+,t?.failures??0),o=this.#s()+se(r,Ns,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore\
 :o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failur\
 es:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0\
 )}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notB\
 efore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){th\
-is.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Ls(this.#l,this.p\
+is.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Is(this.#l,this.p\
 ath,this.#s());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#l.remove(this.path)}catc\
-h{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ae(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M(r\
+h{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ae(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r\
 )<=Yr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});oe(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};function Gr(\
 e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before \
 ${$e(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Wr=36e5,Pe=64,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e\
-5},Qn=6e4,Ps=864e5,zr=6e4,Zr=64,Ds=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,cn=/^([lc])-(\\d{13}\
-)-(e-.+)$/,Ms=36e5;function Qr(e,n="nat",t=""){return ae(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ee=class e{dir;key;anc\
+5},Qn=6e4,$s=864e5,zr=6e4,Zr=64,Ls=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,cn=/^([lc])-(\\d{13}\
+)-(e-.+)$/,Ps=36e5;function Qr(e,n="nat",t=""){return ae(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ee=class e{dir;key;anc\
 estorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxAg\
 eMs),maxEvents:Math.max(r.maxEvents,de.maxEvents),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsSe\
 en=i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"\
@@ -1556,17 +1556,17 @@ l:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length}
 h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);try{this.#e.r\
 ename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince\
 (n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){t\
-ry{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=cn.exec(n),r=Re(t?t[3]:n);if(!r)return[];let\
+ry{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=cn.exec(n),r=_e(t?t[3]:n);if(!r)return[];let\
 {valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events\
 :o,corrupt:i};return[t?{...a,until:nt(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=\
 0;for(let i of n.#r()){if(r.length>=Pe)break;let a=Xr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Wr);try{n.#e.renam\
 e(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#s(s,a,t);try{let u=this.#l(d.map(un),a.time,a.key);u!==void 0&&r.pus\
 h(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#f(s.slice(n.dir.length+1)),o+=d.length}return r.lengt\
-h>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=cn.exec(t),o=Re(r?r[3]:t);o&&this.#f(t)&&(n+=o.events)\
-}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Re(t)??[])}#l(n,t,r)\
+h>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=cn.exec(t),o=_e(r?r[3]:t);o&&this.#f(t)&&(n+=o.events)\
+}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[])}#l(n,t,r)\
 {if(n.length===0)return;let o=Jr(n,t,r);return oe(this.#e,this.dir,o,Kr(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0\
 ,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.ev\
-ents,Math.floor(a/Zr)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Fs(a);s===void 0?o.corrupt++:r-s.timest\
+ents,Math.floor(a/Zr)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Ds(a);s===void 0?o.corrupt++:r-s.timest\
 amp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${et(n,t)}`}#r(){try{return this.#e\
 .list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=nr.exec(o),a=Xr(o,n);a?.key===this.key?\
 t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Wr&&r<Pe&&this.#f(o)&&r++}return t.sort((o,i)=>o.entry.time-\
@@ -1583,7 +1583,7 @@ ts,bytes:i.maxBytes-l.bytes};if(!R&&x.events>0&&x.bytes>0){let _=this.#w(S,x.eve
 S,_.kept.events,_.kept.bytes),P(r,"spool_corrupt",_.corrupt),P(r,"spool_full",_.cut);continue}this.#c(S.name,S,R?"spool_\
 expired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#f(n)&&(P(o,"spool_corrupt",i.cor\
 rupt),P(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Pe)break;let s=cn.exec(a);if(s===null|\
-|t-nt(s)<=Ps)continue;let d=Re(s[3]);if(d===void 0||!r(d))continue;i++;let u=et(s[3],t+Qn);try{this.#e.rename(`${this.di\
+|t-nt(s)<=$s)continue;let d=_e(s[3]);if(d===void 0||!r(d))continue;i++;let u=et(s[3],t+Qn);try{this.#e.rename(`${this.di\
 r}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=et(n.name,o+Qn),a=y().mono\
 tonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#s(`${\
 this.dir}/${i}`,n),u=s.map(un),{first:c,bytes:l}=qr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:\
@@ -1591,28 +1591,28 @@ d};if(m.length===0)return this.#f(i)?f:void 0;let h=Je(this.dir,o),g=()=>{try{th
 ate(h,Kr(m))}catch{if(g(),!this.#f(i))return;try{this.#l(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.leng\
 th,corrupt:d}}return f}if(y().monotonicMs()-a>Qn/2)return void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();re\
 turn}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Jr(m,n.time,n.key)}`)}catch{}return f}#f(n){try{return this.#e\
-.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Xr(e,n){let t=cn.exec(e);return t?Cs(t,n)?Re(t[3]):void 0:Re(e\
-)}function Re(e){let n=Ds.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Zr));return{name:\
+.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Xr(e,n){let t=cn.exec(e);return t?Ms(t,n)?_e(t[3]):void 0:_e(e\
+)}function _e(e){let n=Ls.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Zr));return{name:\
 e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function qr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,a)\
 =>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}function Jr(e,n,t){let r=e.reduce((o,i)\
 =>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function Kr(e){return e.map(n=>\
 `${n.text}\n`).join("")}function un(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":$\
 {F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}\
-"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function et(e,n){return`l-${z(n)}-$\
-{e}`}function nt([,e,n]){return e==="l"?Number(n):Number(n)+Ms}function Cs(e,n){return n>nt(e)}function Fs(e){try{let{re\
+"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function et(e,n){return`l-${z(n)}-$\
+{e}`}function nt([,e,n]){return e==="l"?Number(n):Number(n)+Ps}function Ms(e,n){return n>nt(e)}function Ds(e){try{let{re\
 tries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(\
 n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name==\
 "string"&&s.name!==""&&typeof s.ts=="string"&&Pn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={js\
 on:F(s),schemaVersion:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}cat\
-ch{return}}function Bs(e,n){return e.spoolFallback?br(y().env,I().os,n?.uid):void 0}function Hs(e,n,t=()=>{},r="work"){l\
+ch{return}}function Cs(e,n){return e.spoolFallback?br(y().env,I().os,n?.uid):void 0}function Fs(e,n,t=()=>{},r="work"){l\
 et{spoolDir:o,spoolLimits:i}=e,a=tt(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ee.open(o,n,i,a,l=\
->s=l,r),u=Bs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ee.open(u,n,i,a\
+>s=l,r),u=Cs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ee.open(u,n,i,a\
 );l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ee.open(u,n,i,a,l=>s+=`; no\
 r in ${u}: ${l}`,r);return t(s,c?.dir),c}var ln=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool\
 =n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir==\
-=void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=Hs(n,a,t);if(!s)return null;let d=n.custom\
+=void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=Fs(n,a,t);if(!s)return null;let d=n.custom\
 Fetch?s.key:void 0,u=new dn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,drop\
-ped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:M(s.json),n\
+ped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json),n\
 otBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),\
 P(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written\
 :t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,droppe\
@@ -1620,453 +1620,452 @@ d:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#
 ackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n\
 +=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){l\
 et r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function tt(e){let{sink:n,format:t,sour\
-ceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==ye?r:void 0,headers:Object.keys(o).length>0?Object.entrie\
+ceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==ge?r:void 0,headers:Object.keys(o).length>0?Object.entrie\
 s(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return Qr(n.kind=\
-=="http"?n.url:"",t.name,s==="{}"?"":s)}var Us=0xe677d21fdbff;function eo(e,n){let{sessionId:t,sourceClientVersion:r,max\
-EventBytes:o}=n;try{if(!(e instanceof ve))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reaso\
+=="http"?n.url:"",t.name,s==="{}"?"":s)}var Bs=0xe677d21fdbff;function eo(e,n){let{sessionId:t,sourceClientVersion:r,max\
+EventBytes:o}=n;try{if(!(e instanceof Ee))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reaso\
 n:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string"\
 )return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_eve\
-nt",detail:"timestamp is not a finite number"};if(a<0||a>Us)return{reason:"invalid_event",detail:"timestamp outside the \
+nt",detail:"timestamp is not a finite number"};if(a<0||a>Bs)return{reason:"invalid_event",detail:"timestamp outside the \
 years 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=wr(e);return d>o?{reason:"event_too_large",detail:`${\
 d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which \
 NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,ses\
 sionId:t,clientVersion:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}functio\
 n no(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&\
 s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)\
-}return o}function js(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n=\
+}return o}function Hs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n=\
 =="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}func\
-tion to(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||js(t.hostname))r\
+tion to(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Hs(t.hostname))r\
 eturn;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.ke\
 ys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function\
  ro(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>Sr(r,{sourceClientVersion:i,sessionId:o,cpuArchi\
-tecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Dn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>M(Dn(t(r,0),[]\
+tecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Mn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Mn(t(r,0),[]\
 )),eventBytes:r=>r.bytes,readsAnswer:!1}}function oo(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceV\
 ersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(cr(i))),\
-a};return{name:"otlp",encode:i=>Nn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M(Nn([],i.sessionId,t(i),n)),eventBy\
-tes:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:lr}}var Vs="http:\
-//localhost:4318/v1/logs",Ys=120,Gs=50,Ws=3,zs=2,io=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',co=64\
-,Xs={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,\
+a};return{name:"otlp",encode:i=>Nn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D(Nn([],i.sessionId,t(i),n)),eventBy\
+tes:i=>D(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:lr}}var Us="http:\
+//localhost:4318/v1/logs",js=120,Vs=50,Ys=3,Gs=2,io=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',co=64\
+,Ws={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,\
 endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBy\
 tes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!\
-0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function De(e={}){if(!ge(e))throw new TypeError(`Cannot\
- create handler: options must be an object, got ${A(e)}`);let n=kn(e,Xs);if(n)throw new TypeError(`Cannot create handler\
+0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Me(e={}){if(!pe(e))throw new TypeError(`Cannot\
+ create handler: options must be an object, got ${A(e)}`);let n=kn(e,Ws);if(n)throw new TypeError(`Cannot create handler\
 : ${n}`);let t=(p,T,S)=>{let R=e[p]===void 0?T:e[p],x=S.integer?`${S.sign} integer`:`${S.sign} number`,_=`Cannot create \
 handler: \'${p}\' must be a ${x}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${_}, got ${A(R)}`);if(!((S.\
 sign==="positive"?R>0:R>=0)&&(S.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${_}, got ${R\
 }`);if(S.timer&&R*1e3>Kn)throw new RangeError(`Cannot create handler: \'${p}\' must be at most ${Kn/1e3} seconds (the long\
 est a timer can wait), got ${R}`);return R},r=(p,T,S)=>{let R=e[p]===void 0?S:e[p];if(typeof R!==T)throw new TypeError(`\
 Cannot create handler: \'${p}\' must be a ${T}, got ${A(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative\
-",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",zs,o),d=t("backoffInitialSeconds",1,i),u=t("backo\
+",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Gs,o),d=t("backoffInitialSeconds",1,i),u=t("backo\
 ffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffIni\
-tialSeconds\' (${d}), got ${u}`);let c=gr(),l=r("sourceClientVersion","string",ye),m=mo("resource",e.resource),f=r("sessi\
+tialSeconds\' (${d}), got ${u}`);let c=gr(),l=r("sourceClientVersion","string",ge),m=mo("resource",e.resource),f=r("sessi\
 onId","string","undefined"),h=ao(e.format,c.format),g=ot(h,l,{...c.otlpResource,...m}),b=rt(g,c.sessionPrefix+f),N=ao(e.\
 format,void 0),v=rt(ot(N,l,m,lo),f),k=t("maxEventBytes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create h\
 andler: \'maxEventBytes\' must be at least ${v.eventBytes} (the smallest event), got ${k}`);let E=t("maxBatchBytes",5e5,a)\
 ;if(E<v.batchBytes){let p=`one ${N} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`\
 Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${v.batchBytes} bytes, more than \'maxB\
 atchBytes\' (${E} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${v.batchBytes} (${p}), got ${E}`\
-)}return{flushIntervalMs:t("flushIntervalSeconds",Ys,o)*1e3,maxQueueSize:t("maxQueueSize",Gs,a),maxRetries:t("maxRetries\
-",Ws,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{ini\
+)}return{flushIntervalMs:t("flushIntervalSeconds",js,o)*1e3,maxQueueSize:t("maxQueueSize",Vs,a),maxRetries:t("maxRetries\
+",Ys,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{ini\
 tialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,E-b.envelopeBytes-co),\
-maxEventBytesOption:k,maxBatchBytes:E,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Js(e.endpoint,c.endpointHid\
-den?it:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?it:c.otlpEndpoint??Vs:void 0),c.dryRun),spoolDir:Ks(e.spoolDir,c.spo\
+maxEventBytesOption:k,maxBatchBytes:E,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Xs(e.endpoint,c.endpointHid\
+den?it:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?it:c.otlpEndpoint??Us:void 0),c.dryRun),spoolDir:qs(e.spoolDir,c.spo\
 olDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,\
 spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,a),maxBytes:t(\
 "spoolMaxBytes",de.maxBytes,a),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupt\
-s:ea(e.captureInterrupts),handOff:Qs(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0\
-,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...Zs(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>global\
-This.fetch(p,T))),logger:r("logger","function",()=>{}),clock:qs(r("clock","function",Date.now)),random:r("random","funct\
-ion",Ie)}}function qs(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a\
+s:Zs(e.captureInterrupts),handOff:Ks(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0\
+,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...Js(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>global\
+This.fetch(p,T))),logger:r("logger","function",()=>{}),clock:zs(r("clock","function",Date.now)),random:r("random","funct\
+ion",Ie)}}function zs(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a\
  method needs its object: () => performance.timeOrigin + performance.now())`)}if(!so(n))throw new RangeError(`Cannot cre\
 ate handler: \'clock\' must return epoch milliseconds, got ${A(n)}`);return e===Date.now?e:()=>{try{let t=e();return so(t)\
 ?t:Date.now()}catch{return Date.now()}}}var so=e=>typeof e=="number"&&e>=0&&e<1e13;function rt(e,n){let t={json:io,bytes\
-:M(io),schemaVersion:$n,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyByte\
+:D(io),schemaVersion:$n,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyByte\
 s(t);return{eventBytes:t.bytes,batchBytes:o+co+r,envelopeBytes:o}}function ot(e,n,t,r){return e==="otlp"?oo({serviceName\
 :t["service.name"]??ar,serviceVersion:n,resourceAttributes:t},r):ro(n,r)}var lo={name:"node",version:"x".repeat(12),mach\
 ine:"x".repeat(11),os:"linux"};function fo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=rt(ot(n.name,t,r,\
 lo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOptio\
-n,o.eventBytes)}}var it=Symbol("hidden");function Js(e,n,t){if(e!==void 0&&(typeof e!="string"||!nn(e)))throw new TypeEr\
+n,o.eventBytes)}}var it=Symbol("hidden");function Xs(e,n,t){if(e!==void 0&&(typeof e!="string"||!nn(e)))throw new TypeEr\
 ror(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${A(typeof e=="string"?C(e):e)}`);if(\
 e===void 0&&n===it)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??pr;return nn(r)?r==="stdout"?{kind:"stderr"}\
-:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Ks(e,n){i\
+:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function qs(e,n){i\
 f(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' mu\
 st be a non-empty string or false, got ${A(e)}`);if(!Y(e,I().os))throw new TypeError(`Cannot create handler: \'spoolDir\' \
 must be an absolute path (a relative one moves with the working directory), got ${A(e)}`);return e}}function ao(e,n){if(\
 e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${A(\
-e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function mo(e,n){if(n===void 0)return{};if(!(ge(n)&&Obje\
+e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function mo(e,n){if(n===void 0)return{};if(!(pe(n)&&Obje\
 ct.values(n).every(r=>typeof r=="string")))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strin\
-gs, got ${A(n)}`);return{...n}}var uo=8192;function Zs(e){let n=mo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+\
+gs, got ${A(n)}`);return{...n}}var uo=8192;function Js(e){let n=mo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+\
 o.length+i.length+4,0);if(t>uo)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${uo} bytes to a \
 request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Ze(r))throw new TypeError(`Cann\
 ot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(r)}`);if(Ke(r))throw new TypeError(`Canno\
 t create handler: \'headers\' must not set ${A(r)}: the HTTP client frames the request itself`);if(!Qe(o))throw new TypeEr\
 ror("Cannot create handler: \'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control \
-character, no character past ASCII, no leading or trailing space), got a bad value for "+A(r))}return n}function Qs(e,n)\
+character, no character past ASCII, no leading or trailing space), got a bad value for "+A(r))}return n}function Ks(e,n)\
 {return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDO\
-FF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ea(e){if(e===void 0||e===!1)return!1;if(e===!0\
+FF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Zs(e){if(e===void 0||e===!1)return!1;if(e===!0\
 )return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a\
- boolean or a function, got ${A(e)}`)}var fn=/^sender-[0-9a-f]{8}\\.mjs$/,Me="NAT_TELEMETRY_SENDER";function mn(e,n){retu\
-rn{...e,[Me]:JSON.stringify(n)}}function ho(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof \
-n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,na=250;function ke(e,n,t,r){let o=ne\
+ boolean or a function, got ${A(e)}`)}var fn=/^sender-[0-9a-f]{8}\\.mjs$/,De="NAT_TELEMETRY_SENDER";function mn(e,n){retu\
+rn{...e,[De]:JSON.stringify(n)}}function ho(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof \
+n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,Qs=250;function Re(e,n,t,r){let o=ne\
 w RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.ex\
-ec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?X:na;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):pn(e,\
-`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function hn(e,n,t,r){try{return ke(e,n,t,r).locks.length>0}catch{ret\
-urn!1}}function po(e,n,t){let r;try{e.ensureDir(n,!0);let o=ke(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)r\
-eturn"at work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=ke(e,n,t,i);return a\
+ec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?X:Qs;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):pn(e,\
+`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function hn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{ret\
+urn!1}}function po(e,n,t){let r;try{e.ensureDir(n,!0);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)r\
+eturn"at work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a\
 .locks.length===0&&a.marks[0]===r?r:(pn(e,`${n}/${r}`),"at work")}catch{return r}}function go(e,n,t){t!==void 0&&at(e,n,\
-()=>[t])}function yo(e,n,t){at(e,n,()=>ke(e,n,t,Date.now()).marks)}async function bo(e,n,t){for(let r=0;r<ta;r++){let o=\
-Date.now();try{e.ensureDir(n,!0,!1);let i=ke(e,n,t,o);if(i.locks.length>0){st(e,n,i.marks);return}let a=`sender-${t}-${z\
-(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=ke(e,n,t,o);if(s.join()===a)return st(e,n,d),a;pn(e,`${n\
-}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+Ie()*50))}}var ta=5;function Eo(e,n,t){at(e,n,()=>[t])}functi\
+()=>[t])}function yo(e,n,t){at(e,n,()=>Re(e,n,t,Date.now()).marks)}async function bo(e,n,t){for(let r=0;r<ea;r++){let o=\
+Date.now();try{e.ensureDir(n,!0,!1);let i=Re(e,n,t,o);if(i.locks.length>0){st(e,n,i.marks);return}let a=`sender-${t}-${z\
+(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return st(e,n,d),a;pn(e,`${n\
+}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+Ie()*50))}}var ea=5;function Eo(e,n,t){at(e,n,()=>[t])}functi\
 on at(e,n,t){try{e.ensureDir(n,!0,!1),st(e,n,t())}catch{}}function st(e,n,t){for(let r of t)pn(e,`${n}/${r}`)}function p\
-n(e,n){try{e.remove(n)}catch{}}var ia=6e4,sa=1e3,aa=[Me,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FI\
-LE","NAT_TELEMETRY_DRY_RUN"];function da(e,n,t){let r=ua(e,n,t);return r.handOff?r:{...r,outcome:vo(e,n)}}function vo(e,\
-n){return e.sink.kind==="none"?"dropped":wo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Te()===void 0?"spooled":"dropped"\
-}function wo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function ua(e,n,t){try{let r=Ro(e,n,t);if(r!==vo\
+n(e,n){try{e.remove(n)}catch{}}var ra=6e4,oa=1e3,ia=[De,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FI\
+LE","NAT_TELEMETRY_DRY_RUN"];function sa(e,n,t){let r=aa(e,n,t);return r.handOff?r:{...r,outcome:vo(e,n)}}function vo(e,\
+n){return e.sink.kind==="none"?"dropped":wo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"\
+}function wo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function aa(e,n,t){try{let r=Ro(e,n,t);if(r!==vo\
 id 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=_o(e.sink.url,o.dir);if\
 (i.isOpen()){let m=y().senderRefusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}le\
-t s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...l\
+t s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...u\
 a(e,o.dir),successor:u,onByConsentFile:Fr()};return{handOff:!0,command:{...s,env:mn(s.env,c)},backlog:n}}catch(r){return\
-{handOff:!1,reason:`the hand-off failed (${r})`}}}function So(e,n,t){let r=da(e,n,t);return r.handOff&&r.command&&!ma(r.\
+{handOff:!1,reason:`the hand-off failed (${r})`}}}function So(e,n,t){let r=sa(e,n,t);return r.handOff&&r.command&&!la(r.\
 backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:vo(e,r.bac\
 klog)}:r}function To(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint do\
 wn";let o=po(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.n\
 oteHandOff():go(r,n.dir,o),i}catch{return"failed"}}function xo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince\
 (e.clock())===void 0)return!1;let{sink:t}=e;return Ro(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(_o(t.url,n.sp\
-ool.dir))!==void 0}function _o(e,n){let t=Ar(),r=t===void 0?void 0:ca(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r]\
-,variables:[...aa,...me,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function ca(e){let n=G(e\
+ool.dir))!==void 0}function _o(e,n){let t=Ar(),r=t===void 0?void 0:da(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r]\
+,variables:[...ia,...fe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function da(e){let n=G(e\
 ),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.t\
-est(t)?void 0:r?.realPath(n),i=o===void 0?void 0:D(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Ro(e,n,t){l\
+est(t)?void 0:r?.realPath(n),i=o===void 0?void 0:M(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Ro(e,n,t){l\
 et{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do n\
 ot go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process canno\
-t call";if(e.requestTimeoutMs>X-sa)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3\
-} s)`;if(!t)return"telemetry was turned off during the run";let i=Te();if(i!==void 0)return`the program turned telemetry\
+t call";if(e.requestTimeoutMs>X-oa)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3\
+} s)`;if(!t)return"telemetry was turned off during the run";let i=Se();if(i!==void 0)return`the program turned telemetry\
  on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n\
 )return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the sp\
 ool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read \
 for them): another user could swap the sender\'s script there";if(!wo(e))return"the program may not connect to the endpoi\
 nt";let{spool:a,files:s,health:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{st\
-ate:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ia&&!hn(s,a.dir,a.key\
-,u))return"spooled events have waited a minute with no sender at work"}function la(e,n){let{sink:t,format:r,spoolLimits:\
+ate:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ra&&!hn(s,a.dir,a.key\
+,u))return"spooled events have waited a minute with no sender at work"}function ua(e,n){let{sink:t,format:r,spoolLimits:\
 o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutS\
 econds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...fo(e),spoolMaxEvent\
 s:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,header\
-s:{...e.headers},resource:{...r.resource}}}function fa({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}funct\
-ion ma(e){if(fa(e))return!0;let{files:n,spool:t}=e,r=()=>oe(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof\
- O))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return pa(n,t.dir,ha),!0}var ha=3;function pa(e,n,t,r=Da\
+s:{...e.headers},resource:{...r.resource}}}function ca({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}funct\
+ion la(e){if(ca(e))return!0;let{files:n,spool:t}=e,r=()=>oe(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof\
+ O))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ma(n,t.dir,fa),!0}var fa=3;function ma(e,n,t,r=Da\
 te.now()){let o;try{o=e.list(n).filter(s=>fn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===\
 void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written\
 ).slice(t).filter(({written:s})=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var gn=class\
 {#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(t\
 his.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function ko(){throw new E\
-rror("a sender prints nothing")}var No=16384,ut=2*No,Ao=ut-4096,ct=32,Io=/^[a-z0-9_]{1,40}$/,ga=/^[0-9a-f]{8}$/;var Oo=/\
-^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,ya=6e4;function $o(e,n,t,r,o,i,a=-1/0){let s=Object.entr\
+rror("a sender prints nothing")}var No=16384,ut=2*No,Ao=ut-4096,ct=32,Io=/^[a-z0-9_]{1,40}$/,ha=/^[0-9a-f]{8}$/;var Oo=/\
+^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,pa=6e4;function $o(e,n,t,r,o,i,a=-1/0){let s=Object.entr\
 ies(o).filter(([m,f])=>Io.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!dt(i))return;let u={...{since:i,last:\
-i,dropped:Object.fromEntries(s.slice(0,ct))},endpointHash:ae(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Co(n,t);try{let m=Ea(e\
-,n,t,i).filter(h=>h.quiet).map(h=>Lo(e,h,n,t)),f=Do([...m.flatMap(h=>h.lines),c],a,i)??c;Po(e,n,t,m,()=>{let h=wa(e,l);h\
+i,dropped:Object.fromEntries(s.slice(0,ct))},endpointHash:ae(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Co(n,t);try{let m=ya(e\
+,n,t,i).filter(h=>h.quiet).map(h=>Lo(e,h,n,t)),f=Mo([...m.flatMap(h=>h.lines),c],a,i)??c;Po(e,n,t,m,()=>{let h=Ea(e,l);h\
 ==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=No?e.append(l,typeof h=="object"&&!h.en\
-ded?`\n${g}`:g,Ao):ba(e,n,t,f,a,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function ba(e,n,t,r,o,i){\
-let a=Co(n,t),s={path:lt(n,t),quiet:!1},d=ft(e,a,s.path)?Lo(e,s,n,t):{lines:[]};Po(e,n,t,[d],()=>{e.append(a,`${F(Do([..\
+ded?`\n${g}`:g,Ao):ga(e,n,t,f,a,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function ga(e,n,t,r,o,i){\
+let a=Co(n,t),s={path:lt(n,t),quiet:!1},d=ft(e,a,s.path)?Lo(e,s,n,t):{lines:[]};Po(e,n,t,[d],()=>{e.append(a,`${F(Mo([..\
 .d.lines,r],o,i)??r)}\n`,Ao)})}function Lo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[]\
-,summed:n.summed};let{lines:o,upTo:i}=va(e,n),a=lt(t,r,i);return ft(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:\
+,summed:n.summed};let{lines:o,upTo:i}=ba(e,n),a=lt(t,r,i);return ft(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:\
 [],summed:n.summed}}function Po(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&ft(e,a,lt(n,t,s));t\
-hrow i}}function lt(e,n,t){let r=t===void 0?"":`-${t}`;return D(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}functi\
-on Ea(e,n,t,r){return Zn(e,n,Oo,(o,i)=>{let[,,a,s]=Oo.exec(i)??[],d=Math.abs(r-Number(a))>=ya;return o===t?{path:D(n,i),\
-summed:s===void 0?void 0:Number(s),quiet:d}:void 0})}function va(e,n){try{let t=n.summed??0,r=e.read(n.path,ut)?.slice(t\
-)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Mo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summe\
-d??0}}}function ft(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Do(e,n,t){let r=e.map(s=>({...s,since:Math.min(s\
+hrow i}}function lt(e,n,t){let r=t===void 0?"":`-${t}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}functi\
+on ya(e,n,t,r){return Zn(e,n,Oo,(o,i)=>{let[,,a,s]=Oo.exec(i)??[],d=Math.abs(r-Number(a))>=pa;return o===t?{path:M(n,i),\
+summed:s===void 0?void 0:Number(s),quiet:d}:void 0})}function ba(e,n){try{let t=n.summed??0,r=e.read(n.path,ut)?.slice(t\
+)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Do(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summe\
+d??0}}}function ft(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Mo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s\
 .since,t),last:Math.min(s.last,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of \
 Object.entries(s.dropped))(d in o||Object.keys(o).length<ct)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Nu\
 mber.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Mat\
-h.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function wa(e,n){t\
-ry{let t=e.read(n,ut);return t===void 0?void 0:{lines:Mo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){retur\
-n t instanceof O?"invalid":void 0}}function Mo(e){return e.split(`\n`).flatMap(n=>Sa(n)??[])}function Sa(e){try{let{since\
+h.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ea(e,n){t\
+ry{let t=e.read(n,ut);return t===void 0?void 0:{lines:Do(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){retur\
+n t instanceof O?"invalid":void 0}}function Do(e){return e.split(`\n`).flatMap(n=>va(n)??[])}function va(e){try{let{since\
 :n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.en\
 tries(r):[];if(!(dt(n)&&dt(t)&&n<=t&&a.length>0&&a.length<=ct&&a.every(([u,c])=>Io.test(u)&&Number.isSafeInteger(c)&&c>0\
-)))return;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"&&ga.test(i)?{endpointHash:i}:{}};ret\
+)))return;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"&&ha.test(i)?{endpointHash:i}:{}};ret\
 urn typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function dt(e){return Number.isSafeInteger(e)&&e>=0&&\
-e<=rn}function Co(e,n){return D(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Bo=new WeakSet;function Ho(\
-e){return Bo.add(e),e.stop()}var Ta=.9,xa=1e3,_a=3e5,Ra=36e5,ka=4,yn=class{#e;#n=[];#o=[];#t=new gn;#l=0;#s=0;#h=0;#r=0;\
-#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ue.working;#R;#g=new Set;#k;#O=!1;#E;#m=In();#a=!1;#S=!1;#i=!1;#C=0;#F;#\
-L;#v;#V;#B=!1;#P;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ie())return this.#ge();let t=y().exiting();t?this.#Q\
-():this.#Y(),this.#l++;let r=eo(n,this.#e);if("reason"in r)return this.#y(1,r.reason,r.detail);if(this.#T()>=this.#e.max\
-BufferedEvents)return this.#y(1,"buffer_full");if(this.#n.push(r),t)return void(this.#M()||this.#U());this.#c&&this.#u==\
-=void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#N(ue.working)}catch{}}start(){this.#c\
-||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():ie()&&!this.#A()&&xo(this.#e,this.#x())&&this.#N(ue.working))}flu\
-sh(){return this.#N(ue.asked)}#N(n){if(this.#_=Math.max(this.#_,n),this.#f)return this.#f;let t=this.#w.then(()=>{let r=\
-this.#_;return[this.#f,this.#_]=[void 0,ue.working],this.#ce(r)});return this.#f=t,this.#w=t,t}stop(){return this.#F??=t\
-his.#ie()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropp\
-ed:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this.#n.leng\
-th+this.#o.length+this.#t.size}#Y(){if(this.#L)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an exit ho\
-ok could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F=\
-==void 0;return this.stop(),a},exit:()=>{this.#M()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onIn\
-terrupt(a=>{o(a),this.#M()||this.#U(),this.#j()})):void 0;this.#L=()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this\
-.#G()}#G(){this.#u=setTimeout(()=>{this.#N(ue.periodic).then(()=>{this.#c&&this.#G()})},this.#e.flushIntervalMs),y().unr\
-efTimer(this.#u)}async#ie(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Oa(this.#e.exitTimeoutMs),t\
-=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#W(),this.#T()>0&&this.#M())return\
-;this.#te(),this.#T()>0&&this.#A()&&this.#D(!0),this.#T()>0&&!this.#A()&&await this.#se(n),this.#D()}catch(r){this.#b(`s\
-top failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#L?.(),this.#L=void 0)}}async#s\
-e(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=Bo.has(this)?ue.asked:this.#e.maxRetries\
-+1;await Promise.race([this.#N(r).then(()=>!0),n.over()])||this.#W()}#W(){let n=y().monotonicMs(),t=this.#e.requestTimeo\
-utMs*Ta,r=[...this.#g].some(({started:o,accepted:i})=>!i&&n-o>=t);this.#z(),this.#R?.abort(),this.#R=void 0,this.#o.unsh\
-ift(...this.#t.events()),this.#t.clear(),r&&this.#v?.health.recordFailure()}#z(){for(let{events:n,accepted:t}of this.#g)\
-if(this.#t.settle(n)){if(t){this.#K(n);continue}for(let r of n)r.cuts=(r.cuts??0)+1;this.#o.unshift(...n)}}#ae(){return \
-this.#R??=new AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#\
-E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;re\
-turn r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#A(){let{sink:n}=this.#e,t=!this.#O&&this.#x()?.health.i\
-sOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#de(){let{sink:n,clock:t}=this.#e,r=this.#P,o=this.#v?.\
-health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBe\
-fore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ue(n){let t=this.#v?.health;if(n.delivered){this.#P=void 0\
-,t?.recordSuccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.p\
-robing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#P?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#\
-e,d=s()+se(o,i,a,n.retryAfterMs);this.#P=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ce(n){try{this.#\
-ne();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#te();let \
-r=this.#A();if(r&&!this.#de())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat\
-(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add\
-(c);let u={delivered:!1,failed:!1,probing:r};await this.#le(d,u),this.#ue(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.\
-max(this.#C,this.#e.clock()+u.retryAfterMs))}catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#le(n,t){let{sign\
-al:r}=this.#ae(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Ar\
-ray.from({length:Math.min(ka,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#ne();let o=this.#re(\
-n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#me(n,t);if(this.#pe(i,n.lengt\
-h),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];fo\
-r(let d of s)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"deliver\
-ed":return r.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#$(n);case"rejected":r\
-eturn this.#y(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":re\
-turn r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#fe(n,i.retryAfterMs):this.\
-#ye(n,i.reason,i.retryAfterMs)}}}#fe(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);t\
-his.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#$(n)\
-}async#me(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#he(n,t,()=>r\
-.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,m\
-axBatchBytes:r}=this.#e;return no(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#he(n,t\
-,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.e\
-ncode(n,this.#e.clock());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kin\
-d==="stderr")return Fo(s),{kind:"delivered"};let d=i.classify;return await Vr({url:o.url,body:s,headers:a,classify:d&&((\
-u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,\
-signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCrede\
-ntials})}#pe(n,t){if(!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3}\
- s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ir(n.thrown,this.#e.sink.kind==\
-="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o\
-})`:"";this.#m(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:n,deci\
-dedBy:t}=Xn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let \
-s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_R\
-UN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})\
-`;this.#m(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=to(r,this.#e.headers);d&&this.#m(`warning: ${d\
-}`),this.#m(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#ge(){!this.#m|\
-|this.#a||(this.#a=!0,this.#m(`telemetry off (decided by ${Xn().decidedBy}): events are not recorded`))}#ye(n,t,r){let{m\
-axRetries:o,backoff:i,clock:a,random:s}=this.#e,d=a(),u=[];for(let c of n){if(c.retries++,c.retries>o){u.push(c);continu\
-e}c.notBefore=d+se(c.retries,i,s,r),this.#o.push(c)}u.length<n.length&&this.#b(`delivery failed (${t}): ${n.length-u.len\
-gth} event(s) kept for retry`),u.length>0&&this.#y(u.length,"retries_exhausted",`last failure: ${t}`),this.#$(u)}#$(n){t\
-his.#v?.settle(n)}#x(){return this.#v??=ln.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, a\
-s its place cannot be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ee(){let n=this.#E;if(n)return Math.max(0\
-,n.end-y().monotonicMs())+xa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(_a,Math.min(Ra,2*t),2*r)}\
-#ne(){let n=this.#ee();this.#v?.renewClaims(n,this.#E?n:n*.75)}#te(){if(this.#B||!ie()||this.#A()||!Q())return;let n=thi\
-s.#x();if(n&&Te()!==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/1\
-0),t-1)),o=n?.replay(t-r,this.#ee());o&&(this.#oe(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events\
-.length>0&&this.#H())}#D(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#re(t);if(r!==t&&(this\
-.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#I(),this.#y(r.length,"opted_out"\
-),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let a of this.#Z(r))Fo(this.#e.format.encode(a,this.#e.clock())),thi\
-s.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#y(r.length,this.#e.sink.reason),!0;let o=th\
-is.#x();if(!o&&this.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in memory only, and\
- go with the process: no spool`),!1;if(Te()!==void 0)return this.#I(),this.#y(r.length,"opted_out","not spooled: the pro\
-gram turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return!\
-1;if(this.#I(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.en\
-tries(i.dropped))this.#y(d,s);this.#oe(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#y(r.length-\
-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#re(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new \
-Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})\
-=>a&&o.has(a));return this.#y(i.length,"claim_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#oe(n){for(let[t,r]\
-of Object.entries(n))this.#s+=r,this.#y(r,t)}#M(){let n=this.#x(),t=So(this.#e,n,ie());if(!t.handOff){let i={delivered:"\
-delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.i\
-sOpen()?Gr(n.health):void 0;return this.#T()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}\
-`:t.reason}`),!1}if(!this.#D(!0))return this.#b("at exit: delivering in process: the spool cannot be written"),!1;if(thi\
-s.#i)return!0;let r=To(t);if(r==="failed")return this.#b("at exit: delivering in process: no sender could be started"),!\
-1;let o={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"t\
-he spool (the system has no processes left to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!0}#U()\
-{let n=this.#r,t=this.#D(),r=this.#r-n;return r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled for\
- a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="cl\
-aim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.\
-#x();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();$o(o.files,o.spool.dir,o.spool.key,\
-t.url,n,i,i-r.maxAgeMs)}#y(n,t,r){n!==0&&(P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n){\
-this.#m?.(n);try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function O\
-a(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(\
-!1))}),clear:()=>t?.()}}function Fo(e){y().writeStderr(`${ko(JSON.parse(e))}\n`)}var Na=250;async function Uo(e){let n=y(\
-);_e(X,()=>n.exit(0)),jr(),Cr(()=>Aa(e));try{await Ia(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Aa(e){let{enabled\
-:n,source:t}=Yn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ia(e,n){let t=y().files,r=e.spoolDir;if\
-(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=tt(s);if(!Q())return yo(t,r,d);for(let u=0;;u++){let c=aw\
-ait bo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await La(a,n-Na);if(Eo(t,r,c),!Pa(e,d))return;if(h&\
-&f>0&&Q())return $a(e);if(l>0&&m>0||u>0&&l===0)return}}function $a(e){if(!e.successor)return;let{argv:n,env:t,leavesSess\
-ion:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&fn.test(s.slice(i.length)));o&&a!==void\
- 0&&w(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:mn(t,e),cwd:e.spoolDir,leavesSession:r})}async function L\
-a(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e)\
-,s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let\
- d=new yn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await Ho(d);let{replayed:u,spooled:c\
-,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u\
-<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTim\
-eout(h,f))}}return t}function Pa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||hn(t,e.spoolDir,n,Date.now\
-()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.open\
-(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var jo=ho(y().env(Me));jo&&await Uo(jo);\n',$e="sender-06f952d3.mj\
-s",Za=117247,Ka=6e4,Qa=1e3,ed=[yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY\
-_RUN"],td=3,nd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
-delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Vt(e){
-return e===null?"null":typeof e=="string"?gi(e):typeof e=="number"?rd(e):typeof e=="boolean"?String(e):Array.isArray(e)?
-`[${e.map(Vt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${gi(n)}: ${Vt(
-r)}`).join(", ")}}`:"null"}function gi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
-16).padStart(4,"0")}`)}function rd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
-nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
--4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
-2,"0")}`}var Ei=16384,zt=2*Ei,wi=zt-4096,Xt=32,bi=/^[a-z0-9_]{1,40}$/,id=/^[0-9a-f]{8}$/,od=/^drops-([0-9a-f]{8})\.json$/,
-Wt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,sd=6e4,re={working:1,periodic:2,asked:1/0},Ti=new WeakSet,
-ad=.9,dd=1e3,cd=3e5,ld=36e5,ud=4,_i=class{#e;#t=[];#i=[];#n=new nd;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.resolve();#h;#S=re.
-working;#O;#v=new Set;#x;#k=!1;#E;#f=se();#a=!1;#T=!1;#o=!1;#P=0;#B;#L;#w;#Y;#j=!1;#I;constructor(e={}){this.#e=Kn(e)}enqueue(e){
-try{if(!X())return this.#ve();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=qo(e,this.#e);if("reason"in n)
-return this.#y(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#t.push(
-n),t)return void(this.#D()||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),this.#t.length>=this.#e.
-maxQueueSize&&this.#N(re.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#V(),this.#_()>0?this.#F():X()&&!this.#A()&&
-ss(this.#e,this.#$())&&this.#N(re.working))}flush(){return this.#N(re.asked)}#N(e){if(this.#S=Math.max(this.#S,e),this.#h)
-return this.#h;const t=this.#b.then(()=>{const n=this.#S;return[this.#h,this.#S]=[void 0,re.working],this.#le(n)});return this.#h=
-t,this.#b=t,t}stop(){return this.#B??=this.#oe()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,
-replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){
-return this.#t.length+this.#i.length+this.#n.size}#V(){if(this.#L)return;this.#Q();const e=b(),t=o=>{try{return o()}catch{
-this.#g("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{
-const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D()||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,
-i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;this.#L=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===
-void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#N(re.periodic).then(()=>{this.#l&&this.#z()})},this.#e.flushIntervalMs),
-b().unrefTimer(this.#c)}async#oe(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#E=ys(this.#e.exitTimeoutMs);
-let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#b.then(()=>!0),e.over()])&&this.#X(),this.#_()>0&&this.#D())return;
-this.#ne(),this.#_()>0&&this.#A()&&this.#C(!0),this.#_()>0&&!this.#A()&&await this.#se(e),this.#C()}catch(n){this.#g(`st\
-op failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=void 0,t||(this.#L?.(),this.#L=void 0)}}async#se(e){
-const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=Ti.has(this)?re.asked:this.#e.maxRetries+
-1;await Promise.race([this.#N(n).then(()=>!0),e.over()])||this.#X()}#X(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*
-ad,n=[...this.#v].some(({started:r,accepted:i})=>!i&&e-r>=t);this.#W(),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.
-events()),this.#n.clear(),n&&this.#w?.health.recordFailure()}#W(){for(const{events:e,accepted:t}of this.#v)if(this.#n.settle(
-e)){if(t){this.#Z(e);continue}for(const n of e)n.cuts=(n.cuts??0)+1;this.#i.unshift(...e)}}#ae(){return this.#O??=new AbortController}#G(e){
-if(e.aborted||!Re())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),
-o=r.end-i;if(o>=t)return!0;const a=this.#x,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#q(e){this.#n.settle(
-e)&&this.#i.push(...e)}#A(){const{sink:e}=this.#e,t=!this.#k&&this.#$()?.health.isOpen()===!0;return e.kind==="http"&&(t||
-!b().canConnect(e.url))}#de(){const{sink:e,clock:t}=this.#e,n=this.#I,r=this.#w?.health.state;return this.#E===void 0&&n!==
-void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().
-canConnect(e.url)}#ce(e){const t=this.#w?.health;if(e.delivered){this.#I=void 0,t?.recordSuccess()&&(this.#j=!1);return}
-if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.
-retryAfterMs);const r=(this.#I?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#I=
-n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#le(e){try{this.#te();const t=this.#e.sink.kind==="http"?this.#w?.
-health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ne();const n=this.#A();if(n&&!this.#de())return;const r=this.#e.
-clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(
-c=>!i(c)),this.#t=[];const s=this.#K(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#ue(
-s,d),this.#ce(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){this.#g(
-`flush failed unexpectedly: ${t}`)}}async#ue(e,t){const{signal:n}=this.#ae();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#G(n);)await this.#J(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(ud,e.length)},i));for(const o of e.
-slice(r))this.#q(o)}async#J(e,t,n){this.#te();const r=this.#re(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
-add(r),e=r}const i=await this.#fe(e,t);if(this.#pe(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
-const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#G(t)?await this.#J(
-s,t,n):this.#q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#Z(e,i.rejected);case"too_large":return this.#y(
-1,"http_413"),this.#M(e);case"rejected":return this.#y(e.length,i.reason),this.#M(e);case"interrupted":case"not_sent":this.#i.
-unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
-this.#he(e,i.retryAfterMs):this.#ye(e,i.reason,i.retryAfterMs)}}}#he(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
-notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#Z(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
-this.#y(n,"otlp_rejected"),this.#M(e)}async#fe(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#v.add(
-n);try{return await this.#me(e,t,()=>n.accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();this.#x={ms:r-n.
-started,endedAt:r}}}#K(e){const{format:t,maxBatchBytes:n}=this.#e;return Jo(e,n,t.emptyBytes,t.eventBytes)}#R(){this.#i=
-[],this.#n.clear(),this.#t=[]}async#me(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
-const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="ht\
-tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return gr(a),{kind:"delivered"};const s=i.classify;return await Ya({
-url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
-fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,
-sendsProxyCredentials:b().sendsProxyCredentials})}#pe(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
-void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
- failed: ${Ri(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} event(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#T)
-return;this.#T=!0;const{enabled:e,decidedBy:t}=mt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#f(`telemetry ${e?
-"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
-b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
-ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=zn(n,this.#e.
-headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#ve(){!this.#f||this.#a||(this.#a=!0,this.#f(`telemetry off (decided by ${mt().decidedBy}): events are \
-not recorded`))}#ye(e,t,n){const{maxRetries:r,backoff:i,clock:o,random:a}=this.#e,s=o(),d=[];for(const c of e){if(c.retries++,
-c.retries>r){d.push(c);continue}c.notBefore=s+Ie(c.retries,i,a,n),this.#i.push(c)}d.length<e.length&&this.#g(`delivery f\
-ailed (${t}): ${e.length-d.length} event(s) kept for retry`),d.length>0&&this.#y(d.length,"retries_exhausted",`last fail\
-ure: ${t}`),this.#M(d)}#M(e){this.#w?.settle(e)}#$(){return this.#w??=vi.open(this.#e,(e,t)=>{const n=t===void 0?`no spo\
-ol: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#g(n),this.#Y=n}),this.#w}#ee(){const e=this.#E;
-if(e)return Math.max(0,e.end-b().monotonicMs())+dd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(cd,
-Math.min(ld,2*t),2*n)}#te(){const e=this.#ee();this.#w?.renewClaims(e,this.#E?e:e*.75)}#ne(){if(this.#j||!X()||this.#A()||
-!Re())return;const e=this.#$();if(e&&Me()!==void 0)return;this.#j=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),
-Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ee());r&&(this.#ie(r.dropped),this.#s+=r.events.length,this.#i.push(
-...r.events),r.events.length>0&&this.#F())}#C(e=!1){this.#W();const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#re(
-t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Re())return this.#o=!0,this.#R(),this.#y(n.
-length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#R();for(const o of this.#K(n))gr(this.#e.format.encode(o,this.#e.
-clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#R(),this.#y(n.length,this.#e.sink.reason),
-!0;const r=this.#$();if(!r&&this.#e.spoolDir===void 0)return this.#g(`${n.length} event(s) not delivered are kept in mem\
-ory only, and go with the process: no spool`),!1;if(Me()!==void 0)return this.#R(),this.#y(n.length,"opted_out","not spo\
-oled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#k=!0),
-!i&&e)return!1;if(this.#R(),i){const o=this.#P-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[
-a,s]of Object.entries(i.dropped))this.#y(s,a);this.#ie(i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,
-this.#y(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#re(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,
-r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({
-claim:o})=>o&&r.has(o));return this.#y(i.length,"claim_lost"),this.#M(i),e.filter(({claim:o})=>!o||!r.has(o))}#ie(e){for(const[
-t,n]of Object.entries(e))this.#s+=n,this.#y(n,t)}#D(){const e=this.#$(),t=is(this.#e,e,X());if(!t.handOff){const i={delivered:"\
-delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},o=t.outcome!=="delivered"&&e?.health.isOpen()?
-nr(e.health):void 0;return this.#_()>0&&this.#g(`at exit: ${i[t.outcome]}: ${o?`${o}; in process, as ${t.reason}`:t.reason}`),
-!1}if(!this.#C(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;
-const n=os(t);if(n==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;const r={started:"\
-a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the syst\
-em has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${r[n]}`),!0}#U(){const e=this.#r,t=this.#C(),
-n=this.#r-e;return n>0&&this.#g(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};
-for(const[o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{
-sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#$();if(!r)return;for(const o of Object.
-keys(e))this.#p[o]=this.#d[o];const i=Date.now();fs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#y(e,t,n){e!==
-0&&(D(this.#d,t,e),this.#g(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#g(e){this.#f?.(e);try{const t=this.#e.logger(
-`[nat-telemetry] ${e}`);t instanceof Promise&&t.catch(()=>{})}catch{}}},hd=["the product and the command that ran, and a\
- subcommand the program registered","how it ended: success, failure or interrupted, the exit code, and the class name of\
- an error (such as ValueError or TypeError; never its message)","how long it took","the language runtime and its version\
- (Python, Node.js, Deno or Bun) and the CPU architecture","the tool's version, a random id for the run, and when the eve\
-nts happened and were sent"],fd=["arguments, file paths or file contents","error messages or stack traces","user or host\
- names, IP-based or device identifiers, or any other personal information"];function md(e,t=Gt){return["","NVIDIA NeMo A\
-gent Toolkit collects anonymous usage data to improve its tools:",...hd.map(n=>`  - ${n},`),"It never collects:",...fd.map(
-n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\
-\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",
-""].join(`
-`)}var $i=/[\u0000-\u001f\u007f-\u009f]/,Gt="~/.config/nat/telemetry.toml";function pd(){try{const e=b().env("NAT_TELEME\
-TRY_CONSENT_FILE");return e&&!$i.test(e)?e:Gt}catch{return Gt}}function qt(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
-""||$i.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${T(t)}`}var Si="\
-Share anonymous usage data? [Y/n] ";function vd(e,t){let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?
+e<=rn}function Co(e,n){return M(e,`drops-${n}.json`)}var ke={working:1,periodic:2,asked:1/0},wa=.9,Sa=1e3,Ta=3e5,xa=36e5\
+,_a=4,yn=class{#e;#n=[];#o=[];#t=new gn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#\
+R;#g=new Set;#k;#O=!1;#E;#m=In();#a=!1;#S=!1;#i=!1;#C=0;#F;#$;#v;#V;#B=!1;#L;constructor(n={}){this.#e=Me(n)}enqueue(n){\
+try{if(!ie())return this.#ye();let t=y().exiting();t?this.#Q():this.#Y(),this.#l++;let r=eo(n,this.#e);if("reason"in r)r\
+eturn this.#y(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.pu\
+sh(r),t)return void(this.#D()||this.#U());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.\
+#e.maxQueueSize&&this.#P(ke.working)}catch{}}start(){this.#c||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():ie()&\
+&!this.#N()&&xo(this.#e,this.#x())&&this.#P(ke.working))}flush(){return this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this\
+.#_,n),this.#f)return this.#f;let t=this.#w.then(()=>{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],this.#le\
+(r)});return this.#f=t,this.#w=t,t}stop(){return this.#F??=this.#se()}[Symbol.asyncDispose](){return this.stop()}stats()\
+{return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inF\
+light:this.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#$)return;this.#\
+Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an exit hook could not be installed: what is recorded waits for stop()\
+");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(\
+),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;th\
+is.#$=()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then\
+(()=>{this.#c&&this.#G()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#se(){this.#c=!1,this.#u!==void 0&&cle\
+arTimeout(this.#u);let n=this.#E=Ra(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then\
+(()=>!0),n.over()])&&this.#W(),this.#T()>0&&this.#D())return;this.#re(),this.#T()>0&&this.#N()&&this.#M(!0),this.#T()>0&\
+&!this.#N()&&await this.#ae(n),this.#M()}catch(r){this.#b(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.cle\
+ar(),this.#E=void 0,t||(this.#$?.(),this.#$=void 0)}}async#ae(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitT\
+imeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#W()}#W(){let n=y().monotonicMs(),t=this.#e\
+.requestTimeoutMs*wa,r=[...this.#g].some(({started:o,accepted:i})=>!i&&n-o>=t);this.#z(!0),this.#R?.abort(),this.#R=void\
+ 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),r&&this.#v?.health.recordFailure()}#z(n=!1){for(let{events:t,acc\
+epted:r}of this.#g)if(this.#t.settle(t)){if(r){this.#K(t);continue}for(let o of t)o.cuts=(o.cuts??0)+1;this.#o.unshift(.\
+..n?this.#ee(t,"the exit budget ended before the answer"):t)}}#de(){return this.#R??=new AbortController}#X(n){if(n.abor\
+ted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.\
+end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&\
+this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#x()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y()\
+.canConnect(n.url))}#ue(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return this.#E===void 0&&r!==voi\
+d 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().ca\
+nConnect(n.url)}#ce(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!\
+n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retry\
+AfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+se(o,i,a,n.retryAfterMs);this.#L=r||!\
+t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#le(n){try{this.#te();let t=this.#e.sink.kind==="http"?this.#v\
+?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();let r=this.#N();if(r&&!this.#ue())return;let o=th\
+is.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this\
+.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};\
+await this.#fe(d,u),this.#ce(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterMs))}\
+catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#fe(n,t){let{signal:r}=this.#de(),o=0,i=async()=>{for(;o<n.len\
+gth&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(_a,n.length)},i));f\
+or(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#te();let o=this.#oe(n);if(o!==n){if(this.#t.settle(n),o.length===\
+0)return;this.#t.add(o),n=o}let i=await this.#he(n,t);if(this.#ge(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_larg\
+e"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)th\
+is.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#K(n,i.rejecte\
+d);case"too_large":return this.#y(1,"http_413"),this.#I(n);case"rejected":return this.#y(n.length,i.reason),this.#I(n);c\
+ase"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.re\
+tryAfterMs??0,i.retryAfterMs??0),r.probing?this.#me(n,i.retryAfterMs):this.#be(n,i.reason,i.retryAfterMs)}}}#me(n,t=0){l\
+et r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#K(n,t=0){let r=Math.min\
+(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#I(n)}async#he(n,t){let r={started:y().monotonicMs\
+(),events:n,accepted:!1};this.#g.add(r);try{return await this.#pe(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o\
+=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.#e;return no(n,r,t.empty\
+Bytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#pe(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")re\
+turn{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sendin\
+g ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Fo(s),{kind:"delivered"};\
+let d=i.classify;return await Vr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.reads\
+Answer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unr\
+efTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ge(n,t){if(!this.#m)return;let r=n.\
+kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&\
+&this.#e.customFetch?`: its fetch failed: ${ir(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kin\
+d==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n\
+.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:n,decidedBy:t}=Xn(),{sink:r,format:o,spoolDir:i,han\
+dOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?\
+"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not r\
+ead NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.name};\
+ spool: ${i??"none"}`);let d=to(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off w\
+here a sender can be started":"in process"} (${a.source})`)}#ye(){!this.#m||this.#a||(this.#a=!0,this.#m(`telemetry off \
+(decided by ${Xn().decidedBy}): events are not recorded`))}#be(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=th\
+is.#ee(n,t);for(let u of d)u.notBefore=s+se(u.retries,o,a,r);this.#o.push(...d)}#ee(n,t){let[r,o]=[[],[]];for(let i of n\
+)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#b(`delivery failed (${t}): ${r.length} event(s) k\
+ept for retry`),o.length>0&&this.#y(o.length,"retries_exhausted",`last failure: ${t}`),this.#I(o),r}#I(n){this.#v?.settl\
+e(n)}#x(){return this.#v??=ln.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place c\
+annot be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ne(){let n=this.#E;if(n)return Math.max(0,n.end-y().mo\
+notonicMs())+Sa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ta,Math.min(xa,2*t),2*r)}#te(){let n=t\
+his.#ne();this.#v?.renewClaims(n,this.#E?n:n*.75)}#re(){if(this.#B||!ie()||this.#N()||!Q())return;let n=this.#x();if(n&&\
+Se()!==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?\
+.replay(t-r,this.#ne());o&&(this.#ie(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&th\
+is.#H())}#M(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#oe(t);if(r!==t&&(this.#o=r,this.#t\
+.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,"opted_out"),!0;if(this.\
+#e.sink.kind==="stderr"){this.#A();for(let a of this.#Z(r))Fo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.lengt\
+h;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),!0;let o=this.#x();if(!o\
+&&this.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in memory only, and go with the \
+process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spooled: the program turned t\
+elemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return!1;if(this.#A(\
+),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropp\
+ed))this.#y(d,s);this.#ie(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#y(r.length-a,"spool_unav\
+ailable")}return o?.releaseAll(),i!==void 0}#oe(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{c\
+laim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a)\
+);return this.#y(i.length,"claim_lost"),this.#I(i),n.filter(({claim:a})=>!a||!o.has(a))}#ie(n){for(let[t,r]of Object.ent\
+ries(n))this.#s+=r,this.#y(r,t)}#D(){let n=this.#x(),t=So(this.#e,n,ie());if(!t.handOff){let i={delivered:"delivering in\
+ process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.isOpen()?Gr(n.\
+health):void 0;return this.#T()>0&&this.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}`)\
+,!1}if(!this.#M(!0))return this.#b("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0\
+;let r=To(t);if(r==="failed")return this.#b("at exit: delivering in process: no sender could be started"),!1;let o={star\
+ted:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the\
+ system has no processes left to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!0}#U(){let n=this.#\
+r,t=this.#M(),r=this.#r-n;return r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled for a later run`\
+),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n\
+[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#x();if(!o)re\
+turn;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();$o(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r\
+.maxAgeMs)}#y(n,t,r){n!==0&&(P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n){this.#m?.(n);\
+try{let t=this.#e.logger(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Ra(e){let n=y(\
+).monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:\
+()=>t?.()}}function Fo(e){y().writeStderr(`${ko(JSON.parse(e))}\n`)}var ka=250;async function Bo(e){let n=y();xe(X,()=>n.\
+exit(0)),jr(),Cr(()=>Oa(e));try{await Na(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Oa(e){let{enabled:n,source:t}=\
+Yn();return n||t==="default"&&e.onByConsentFile!==!0}async function Na(e,n){let t=y().files,r=e.spoolDir;if(!t)return;le\
+t{successor:o,onByConsentFile:i,...a}=e,s=Me(a),d=tt(s);if(!Q())return yo(t,r,d);for(let u=0;;u++){let c=await bo(t,r,d)\
+;if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await Ia(a,n-ka);if(Eo(t,r,c),!$a(e,d))return;if(h&&f>0&&Q())ret\
+urn Aa(e);if(l>0&&m>0||u>0&&l===0)return}}function Aa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.succ\
+essor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&fn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.t\
+ouch(a,Date.now())),y().spawnDetached({argv:n,env:mn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ia(e,n){let t=\
+{replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=Me(e),s=0;for(;;){\
+if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new yn({..\
+.e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dr\
+opped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;\
+if(c>0&&n-y().monotonicMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))\
+}}return t}function $a(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||hn(t,e.spoolDir,n,Date.now()))return\
+!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.open(e.spoolDi\
+r,t,r,n)?.waitingSince(Date.now())!==void 0}var Ho=ho(y().env(De));Ho&&await Bo(Ho);\n',$e="sender-56fae3da.mjs",qa=117237,
+Ja=6e4,Za=1e3,Ka=[yi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],Qa=3,ed=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Vt(e){return e===null?"null":typeof e=="string"?gi(
+e):typeof e=="number"?td(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Vt).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${gi(n)}: ${Vt(r)}`).join(", ")}}`:"null"}function gi(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function td(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Ei=16384,zt=2*Ei,wi=zt-4096,
+Xt=32,bi=/^[a-z0-9_]{1,40}$/,nd=/^[0-9a-f]{8}$/,rd=/^drops-([0-9a-f]{8})\.json$/,Wt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+id=6e4,fe={working:1,periodic:2,asked:1/0},od=.9,sd=1e3,ad=3e5,dd=36e5,cd=4,Ti=class{#e;#t=[];#i=[];#n=new ed;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.
+resolve();#h;#S=fe.working;#O;#v=new Set;#x;#k=!1;#E;#f=oe();#a=!1;#T=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){
+this.#e=Kn(e)}enqueue(e){try{if(!X())return this.#ye();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=Go(
+e,this.#e);if("reason"in n)return this.#y(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#y(1,
+"buffer_full");if(this.#t.push(n),t)return void(this.#D()||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),
+this.#t.length>=this.#e.maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#V(),this.#_()>
+0?this.#F():X()&&!this.#N()&&os(this.#e,this.#$())&&this.#I(fe.working))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=
+Math.max(this.#S,e),this.#h)return this.#h;const t=this.#b.then(()=>{const n=this.#S;return[this.#h,this.#S]=[void 0,fe.
+working],this.#ue(n)});return this.#h=t,this.#b=t,t}stop(){return this.#B??=this.#se()}[Symbol.asyncDispose](){return this.
+stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
+length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#V(){if(this.#M)return;
+this.#Q();const e=b(),t=o=>{try{return o()}catch{this.#g("an exit hook could not be installed: what is recorded waits fo\
+r stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D()||
+this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;
+this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#I(fe.periodic).then(
+()=>{this.#l&&this.#z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#se(){this.#l=!1,this.#c!==void 0&&clearTimeout(
+this.#c);const e=this.#E=ps(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#b.then(()=>!0),
+e.over()])&&this.#X(),this.#_()>0&&this.#D())return;this.#re(),this.#_()>0&&this.#N()&&this.#C(!0),this.#_()>0&&!this.#N()&&
+await this.#ae(e),this.#C()}catch(n){this.#g(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=
+void 0,t||(this.#M?.(),this.#M=void 0)}}async#ae(e){const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
+await Promise.race([this.flush().then(()=>!0),e.over()])||this.#X()}#X(){const e=b().monotonicMs(),t=this.#e.requestTimeoutMs*
+od,n=[...this.#v].some(({started:r,accepted:i})=>!i&&e-r>=t);this.#W(!0),this.#O?.abort(),this.#O=void 0,this.#i.unshift(
+...this.#n.events()),this.#n.clear(),n&&this.#w?.health.recordFailure()}#W(e=!1){for(const{events:t,accepted:n}of this.#v)
+if(this.#n.settle(t)){if(n){this.#Z(t);continue}for(const r of t)r.cuts=(r.cuts??0)+1;this.#i.unshift(...e?this.#ee(t,"t\
+he exit budget ended before the answer"):t)}}#de(){return this.#O??=new AbortController}#G(e){if(e.aborted||!Re())return!1;
+const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),o=r.end-i;if(o>=t)return!0;
+const a=this.#x,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#q(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){
+const{sink:e}=this.#e,t=!this.#k&&this.#$()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().canConnect(e.url))}#ce(){
+const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;return this.#E===void 0&&n!==void 0&&r!==void 0&&r.failures===
+n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(e.url)}#le(e){const t=this.#w?.
+health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#j=!1);return}if(!e.failed)return;const n=!e.probing&&t?.
+recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??
+0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?void 0:{state:t.state,failures:r,
+probeAt:s}}async#ue(e){try{this.#ne();const t=this.#e.sink.kind==="http"?this.#w?.health:void 0;t&&(t.state||this.#E===void 0)&&
+t.refresh(),this.#re();const n=this.#N();if(n&&!this.#ce())return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??
+0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#K(
+a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#he(s,d),this.#le(d),d.delivered&&
+d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){this.#g(`flush failed unexpectedly: ${t}`)}}async#he(e,t){
+const{signal:n}=this.#de();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#G(n);)await this.#J(e[r++],n,t)};
+await Promise.all(Array.from({length:Math.min(cd,e.length)},i));for(const o of e.slice(r))this.#q(o)}async#J(e,t,n){this.#ne();
+const r=this.#ie(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#me(e,t);if(this.#ve(
+i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(
+o)];for(const s of a)this.#n.add(s);for(const s of a)this.#G(t)?await this.#J(s,t,n):this.#q(s);return}switch(i.kind){case"\
+delivered":return n.delivered=!0,this.#Z(e,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#R(e);case"reje\
+cted":return this.#y(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"re\
+try":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#fe(e,i.retryAfterMs):
+this.#ge(e,i.reason,i.retryAfterMs)}}}#fe(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
+n);this.#i.unshift(...e)}#Z(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&this.#y(n,"otlp_rejected"),this.#R(
+e)}async#me(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#v.add(n);try{return await this.#pe(e,t,()=>n.
+accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#K(e){const{format:t,
+maxBatchBytes:n}=this.#e;return qo(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=[],this.#n.clear(),this.#t=[]}async#pe(e,t,n){
+const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(
+e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="s\
+tderr")return gr(a),{kind:"delivered"};const s=i.classify;return await Ua({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(
+d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.
+clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ve(e,t){if(!this.#f)
+return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
+thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Ai(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
+"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} eve\
+nt(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#T)return;this.#T=!0;const{enabled:e,decidedBy:t}=mt(),{sink:n,format:r,spoolDir:i,
+handOff:o}=this.#e;this.#f(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="std\
+err"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
+not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}\
+; spool: ${i??"none"}`);const s=zn(n,this.#e.headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand of\
+f where a sender can be started":"in process"} (${o.source})`)}#ye(){!this.#f||this.#a||(this.#a=!0,this.#f(`telemetry o\
+ff (decided by ${mt().decidedBy}): events are not recorded`))}#ge(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),
+s=this.#ee(e,t);for(const d of s)d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ee(e,t){const[n,r]=[[],[]];for(const i of e)
+(++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#g(`delivery failed (${t}): ${n.length} event(s) ke\
+pt for retry`),r.length>0&&this.#y(r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#w?.settle(
+e)}#$(){return this.#w??=vi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place c\
+annot be used: ${e}`;n!==this.#Y&&this.#g(n),this.#Y=n}),this.#w}#te(){const e=this.#E;if(e)return Math.max(0,e.end-b().
+monotonicMs())+sd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(ad,Math.min(dd,2*t),2*n)}#ne(){const e=this.#te();
+this.#w?.renewClaims(e,this.#E?e:e*.75)}#re(){if(this.#j||!X()||this.#N()||!Re())return;const e=this.#$();if(e&&Me()!==void 0)
+return;this.#j=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,
+this.#te());r&&(this.#oe(r.dropped),this.#s+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#F())}#C(e=!1){
+this.#W();const t=[...this.#i,...this.#n.events(),...this.#t],n=this.#ie(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=
+[]),n.length===0)return!0;if(!Re())return this.#o=!0,this.#A(),this.#y(n.length,"opted_out"),!0;if(this.#e.sink.kind==="\
+stderr"){this.#A();for(const o of this.#K(n))gr(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.
+sink.kind==="none")return this.#A(),this.#y(n.length,this.#e.sink.reason),!0;const r=this.#$();if(!r&&this.#e.spoolDir===
+void 0)return this.#g(`${n.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;
+if(Me()!==void 0)return this.#A(),this.#y(n.length,"opted_out","not spooled: the program turned telemetry on over the us\
+er's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}if(i||(this.#k=!0),!i&&e)return!1;if(this.#A(),i){const o=this.#P-this.#e.
+clock();o>0&&r?.health.recordWait(o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#y(s,a);this.#oe(
+i.olderDropped)}else{const o=r?.giveBackUnsettled()??0;this.#r+=o,this.#y(n.length-o,"spool_unavailable")}return r?.releaseAll(),
+i!==void 0}#ie(e){const t=this.#w?.spool;if(!t)return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.
+add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({claim:o})=>o&&r.has(o));return this.#y(i.length,"\
+claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.has(o))}#oe(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#y(
+n,t)}#D(){const e=this.#$(),t=rs(this.#e,e,X());if(!t.handOff){const i={delivered:"delivering in process",spooled:"spool\
+ed for a later run",dropped:"not delivered"},o=t.outcome!=="delivered"&&e?.health.isOpen()?nr(e.health):void 0;return this.#_()>
+0&&this.#g(`at exit: ${i[t.outcome]}: ${o?`${o}; in process, as ${t.reason}`:t.reason}`),!1}if(!this.#C(!0))return this.#g(
+"at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;const n=is(t);if(n==="failed")return this.#g(
+"at exit: delivering in process: no sender could be started"),!1;const r={started:"a sender","at work":"the sender at wo\
+rk","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a s\
+ender)"};return this.#g(`at exit: handed off to ${r[n]}`),!0}#U(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#g(
+`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};for(const[o,a]of Object.entries(
+this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.
+keys(e).length===0||t.kind!=="http")return;const r=this.#$();if(!r)return;for(const o of Object.keys(e))this.#p[o]=this.#d[o];
+const i=Date.now();hs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#y(e,t,n){e!==0&&(D(this.#d,t,e),this.#g(`\
+dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#g(e){this.#f?.(e);try{const t=this.#e.logger(`[nat-telemetry] ${e}`);t instanceof
+Promise&&t.catch(()=>{})}catch{}}},ld=["the product and the command that ran, and a subcommand the program registered","\
+how it ended: success, failure or interrupted, the exit code, and the class name of an error (such as ValueError or Type\
+Error; never its message)","how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and t\
+he CPU architecture","the tool's version, a random id for the run, and when the events happened and were sent"],ud=["arg\
+uments, file paths or file contents","error messages or stack traces","user or host names, IP-based or device identifier\
+s, or any other personal information"];function hd(e,t=Gt){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage\
+ data to improve its tools:",...ld.map(n=>`  - ${n},`),"It never collects:",...ud.map(n=>`  - ${n}.`),`Your answer appli\
+es to the Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0)\
+.`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
+`)}var _i=/[\u0000-\u001f\u007f-\u009f]/,Gt="~/.config/nat/telemetry.toml";function fd(){try{const e=b().env("NAT_TELEME\
+TRY_CONSENT_FILE");return e&&!_i.test(e)?e:Gt}catch{return Gt}}function qt(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
+""||_i.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${T(t)}`}var $i="\
+Share anonymous usage data? [Y/n] ";function md(e,t){let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?
 (e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C
 `:`
 `):r===13||r===10?(e.result=e.text,n+=`
 `):(r===127||r===8)&&e.text.length>0?(e.text=e.text.slice(0,-1),n+="\b \b"):r>=32&&r<127&&e.text.length<64&&(e.text+=String.
-fromCharCode(r),n+=String.fromCharCode(r))}return n}function yd(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
-"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function gd(e,t){const{writeStderr:n}=b();let r,i={text:""},
-o=0,a=!1;try{const d=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(vd(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
-return a=!0,u;if(r=i.result===null?"disabled":yd(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${Si}`),
-i={text:""}}});n(`${md(t,pd())}
-${Si}`),await d}catch{}if(a){const d=b();return d.signalSelf("SIGINT")||d.exit(ce.SIGINT),await new Promise(c=>setTimeout(
+fromCharCode(r),n+=String.fromCharCode(r))}return n}function pd(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
+"yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function vd(e,t){const{writeStderr:n}=b();let r,i={text:""},
+o=0,a=!1;try{const d=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(md(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
+return a=!0,u;if(r=i.result===null?"disabled":pd(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${$i}`),
+i={text:""}}});n(`${hd(t,fd())}
+${$i}`),await d}catch{}if(a){const d=b();return d.signalSelf("SIGINT")||d.exit(de.SIGINT),await new Promise(c=>setTimeout(
 c,50)),"never_asked"}r??="disabled",Yn(r==="enabled");const s=Dn(r);return n(`${r==="enabled"?"Thank you. Usage data wil\
 l be shared.":"Usage data will not be shared."}${s?"":" (Your choice could not be saved; you will be asked again.)"}
 
-`),r}var Je;async function Oi(e={}){const t=Y(e)?pe(e,{optOut:!0})??qt("optOut",e.optOut):`options must be an object suc\
-h as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Io();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Je)return await Je;if(Lo()||xn())return"never_asked";const r=b().
-terminal();return r?(Je=gd(r,e.optOut),await Je):"never_asked"}var Ed={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,
-errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},wd=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,
+`),r}var Je;async function Si(e={}){const t=Y(e)?pe(e,{optOut:!0})??qt("optOut",e.optOut):`options must be an object suc\
+h as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Lo();
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Je)return await Je;if(Mo()||xn())return"never_asked";const r=b().
+terminal();return r?(Je=vd(r,e.optOut),await Je):"never_asked"}var yd={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,
+errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},gd=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,
 URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{vi as Backlog,De as CLIENT_VERSION,Wr as CliCommandEvent,Vr as DEFAULT_ENDPOINT,ii as DEFAULT_FLUSH_INTERVAL_SECONDS,
 oi as DEFAULT_MAX_QUEUE_SIZE,si as DEFAULT_MAX_RETRIES,ai as DEFAULT_REQUEST_TIMEOUT_SECONDS,It as DEFAULT_SCHEMA_VERSION,
-pi as EndpointHealth,_i as NATTelemetryHandler,Ye as NemoSource,Pt as PROMPT_VERSION,Ee as PROXY_VARIABLES,qe as Spool,Xr as TaskStatus,
-we as TelemetryEvent,D as addCount,Oi as askForConsent,or as backlogKey,xo as buildPayload,Er as cgiIgnores,zn as clearTextSecrets,
+pi as EndpointHealth,Ti as NATTelemetryHandler,Ye as NemoSource,Pt as PROMPT_VERSION,Ee as PROXY_VARIABLES,qe as Spool,Xr as TaskStatus,
+we as TelemetryEvent,D as addCount,Si as askForConsent,or as backlogKey,Oo as buildPayload,Er as cgiIgnores,zn as clearTextSecrets,
 Q as consentFilePath,Re as consentHolds,un as denoGoesAround,Ke as denoProxyRoute,T as describe,V as describeError,nr as downUntil,
-hs as dropsRecords,dt as effectiveConsent,kn as environmentSettings,sr as exitDecision,K as formatTimestamp,Et as healthHash,
+us as dropsRecords,dt as effectiveConsent,kn as environmentSettings,sr as exitDecision,K as formatTimestamp,Et as healthHash,
 Ze as hiddenBecause,b as host,Vn as isLoopback,X as isTelemetryEnabled,ir as openSpool,qt as optOutProblem,tt as parametersProblem,
-Pe as proxyRoute,rt as randomFraction,Dn as recordConsent,Go as recordedHealth,B as redact,ur as removeSenderScripts,Kn as resolveOptions,
+Pe as proxyRoute,rt as randomFraction,Dn as recordConsent,Wo as recordedHealth,B as redact,ur as removeSenderScripts,Kn as resolveOptions,
 Ie as retryDelay,M as runtimeInfo,Pn as saveConsent,Yn as setTelemetryEnabled,ge as shortHash,rr as spoolFallbackOf,Wn as spoolKey,
-vs as stopDrainPass,Es as trackCommand,pe as unknownOption,U as utf8Length,Z as whyHidden};
+ys as trackCommand,pe as unknownOption,U as utf8Length,Z as whyHidden};
 try{
 Object.defineProperty(Wr,"name",{value:"CliCommandEvent"});
-Object.defineProperty(_i,"name",{value:"NATTelemetryHandler"});
+Object.defineProperty(Ti,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(we,"name",{value:"TelemetryEvent"});
-Object.defineProperty(Oi,"name",{value:"askForConsent"});
-Object.defineProperty(xo,"name",{value:"buildPayload"});
+Object.defineProperty(Si,"name",{value:"askForConsent"});
+Object.defineProperty(Oo,"name",{value:"buildPayload"});
 Object.defineProperty(Q,"name",{value:"consentFilePath"});
 Object.defineProperty(dt,"name",{value:"effectiveConsent"});
 Object.defineProperty(K,"name",{value:"formatTimestamp"});
 Object.defineProperty(X,"name",{value:"isTelemetryEnabled"});
 Object.defineProperty(Dn,"name",{value:"recordConsent"});
 Object.defineProperty(Yn,"name",{value:"setTelemetryEnabled"});
-Object.defineProperty(Es,"name",{value:"trackCommand"});
+Object.defineProperty(ys,"name",{value:"trackCommand"});
 Object.defineProperty(Vn,"name",{value:"isLoopback"});
 }catch{}
