@@ -65,7 +65,10 @@ export interface TelemetryStats {
  */
 const HELD_FROM = { working: 1, periodic: 2, asked: Infinity } as const;
 
-/** The share of its timeout after which a request the exit budget cuts counts as timed out. */
+/**
+ * The share of its timeout after which a request the exit budget cuts counts as timed out; of the time the stop could
+ * give it, as a try (`#cutInFlight`).
+ */
 const TIMED_OUT_SHARE = 0.9;
 
 /** What a stopping handler's claims outlast its exit budget by: time for its last spool write. */
@@ -418,17 +421,20 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   /**
    * The exit budget ran out: aborts what is in flight and takes its events back now, rather than wait for the
-   * aborts to settle. Each request had what the stop could give it: a try of its events, which count it as a retry
-   * (an endpoint slower than the budget would otherwise get them again from every run). That is the endpoint's
-   * failure only for a request that had had (nearly) all of its own timeout (the default budget and timeout are
-   * equal, and a request starts a little after the budget); cutting a request shorter is this run's doing, not a
-   * verdict on the endpoint.
+   * aborts to settle. A request that had (nearly) all the time the stop could give it (the budget, or its own timeout
+   * if shorter; its timeout where the budget is 0) was a try: its events count a retry, as a request that times out
+   * does, lest an endpoint slower than the budget get them from every run. That is the endpoint's failure only for a
+   * request that had had (nearly) all of its own timeout (the default budget and timeout are equal, and a request
+   * starts a little after the budget); cutting a request shorter is this run's doing, not a verdict on the endpoint.
    */
   #cutInFlight(): void {
+    const { requestTimeoutMs, exitTimeoutMs } = this.#options;
     const now = host().monotonicMs();
-    const verdictAfter = this.#options.requestTimeoutMs * TIMED_OUT_SHARE;
-    const timedOut = [...this.#requests].some(({ started, accepted }) => !accepted && now - started >= verdictAfter);
-    this.#endRequestsUnanswered(true);
+    const triedFor = Math.min(requestTimeoutMs, exitTimeoutMs || requestTimeoutMs) * TIMED_OUT_SHARE;
+    const timedOut = [...this.#requests].some(({ started, accepted }) =>
+      !accepted && now - started >= requestTimeoutMs * TIMED_OUT_SHARE
+    );
+    this.#endRequestsUnanswered(({ started }) => now - started >= triedFor);
     this.#interruptController?.abort();
     this.#interruptController = undefined;
     this.#dlq.unshift(...this.#inFlight.events());
@@ -439,18 +445,21 @@ export class NATTelemetryHandler implements AsyncDisposable {
   /**
    * The requests in flight are ended by the run (its exit budget ran out, or the process ends): those whose answer had
    * begun delivered their events (what its body would add, an OTLP partial success, is lost); the others' events may
-   * have reached the endpoint all the same, and go back to the DLQ counted so ({@link PendingEvent.cuts}), and, where
-   * the exit budget gave them all it had (`tried`), a retry charged.
+   * have reached the endpoint all the same, and go back to the DLQ counted so ({@link PendingEvent.cuts}), and, those
+   * of a request that was a try (`tried`: see `#cutInFlight`), a retry charged.
    */
-  #endRequestsUnanswered(tried = false): void {
-    for (const { events, accepted } of this.#requests) {
+  #endRequestsUnanswered(tried: (request: { readonly started: number }) => boolean = () => false): void {
+    for (const request of this.#requests) {
+      const { events, accepted } = request;
       if (!this.#inFlight.settle(events)) continue; // taken back already
       if (accepted) {
         this.#delivered(events);
         continue;
       }
       for (const event of events) event.cuts = (event.cuts ?? 0) + 1;
-      this.#dlq.unshift(...tried ? this.#chargeTry(events, "the exit budget ended before the answer") : events);
+      this.#dlq.unshift(
+        ...tried(request) ? this.#chargeTry(events, "the exit budget ended before the answer") : events,
+      );
     }
   }
 

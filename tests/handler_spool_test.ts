@@ -773,6 +773,22 @@ test("a request the exit budget cuts counts a retry: an endpoint slower than it 
   }
 });
 
+test("a request no exit budget waited for counts no retry: with exitTimeoutSeconds 0, what is in flight is spooled", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 200, delayMs: 500 }));
+  try {
+    const run = handler(dir.path, server.url(), { handOff: false, maxRetries: 0, exitTimeoutSeconds: 0 });
+    run.enqueue(commandEvent("own"));
+    void run.flush();
+    await waitFor(() => run.stats().inFlight === 1, "the request to start");
+    await run.stop();
+    assert.deepEqual(run.stats().dropped, {});
+    assert.deepEqual(spooled(dir.path).map((line) => [line.event.parameters.command, line.retries]), [["own", 0]]);
+  } finally {
+    await server.close();
+  }
+});
+
 test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
   using dir = tempDir();
   const h = handler(`${dir.path}/spool`, await refusedUrl());
