@@ -8,7 +8,7 @@ import { reportableName } from "./command_name.ts";
 import { isTelemetryEnabled, liveDecision } from "./consent.ts";
 import { debugTrail } from "./debug.ts";
 import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
-import { CliCommandEvent, NemoSource, type TaskStatus } from "./events.ts";
+import { CliCommandEvent, exitCodeOf, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
 import type { NATTelemetryHandlerOptions } from "./options.ts";
 import { askForConsent, optOutProblem } from "./prompt.ts";
@@ -205,8 +205,9 @@ export async function trackCommand<T>(
   // Created before the consent decision, so that a bad handler option throws whatever the consent. It touches
   // nothing (no file, no timer, no listener) until it is started.
   const handler = new NATTelemetryHandler({
-    sessionId: randomHex(32),
     ...options.handler,
+    // A session id the program left undefined (`process.env.SESSION` unset) is none: each command's own, as without it.
+    sessionId: options.handler?.sessionId === undefined ? randomHex(32) : options.handler.sessionId,
     captureInterrupts: (signal) =>
       record("interrupted", SIGNAL_EXIT_STATUS[signal], signal === "SIGINT" ? "KeyboardInterrupt" : "undefined"),
   });
@@ -317,13 +318,4 @@ function reportableClass(
     // A revoked Proxy or a throwing getter: what `main` threw is rethrown all the same, and recorded as an Error.
   }
   return "Error";
-}
-
-/**
- * The exit code a command's result sets where the program passes it on (`process.exitCode = result`): an integer, or
- * a string the runtimes take for one as Node.js does (`"2"`, `"0x2"`, `"-1"`); `undefined` for anything else.
- */
-function exitCodeOf(result: unknown): number | undefined {
-  const code = typeof result === "string" && result !== "" ? Number(result) : result;
-  return typeof code === "number" && Number.isInteger(code) ? code : undefined;
 }

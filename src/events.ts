@@ -183,8 +183,11 @@ export interface CliCommandEventInit extends Pick<TelemetryEventOptions, "timest
   taskStatus: TaskStatus;
   /** How long the command ran, in milliseconds (truncated); -1 when unknown. @default {-1} */
   durationMs?: number;
-  /** The command's exit code; -1 when unknown. @default {-1} */
-  exitCode?: number;
+  /**
+   * The command's exit code; -1 when unknown: an integer, or a string the runtimes take for one, as `process.exitCode`
+   * may hold under Deno (`"1"`). @default {-1}
+   */
+  exitCode?: number | string;
   /**
    * The class of the error that ended the command (`ValueError`), never its message: what is no class's name is
    * recorded as `"undefined"`. @default {"undefined"}
@@ -249,24 +252,20 @@ export class CliCommandEvent extends TelemetryEvent {
     // Below -1 is what a clock stepped back (NTP) makes of a duration: a run's data, not a mistake to throw at a
     // user; it is not known.
     const durationMs = Math.max(given, -1);
-    const exitCode = init.exitCode ?? -1;
-    if (!Number.isInteger(exitCode)) {
-      throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${describe(exitCode)}`);
+    const exitCode = exitCodeOf(init.exitCode ?? -1);
+    if (exitCode === undefined) {
+      throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${describe(init.exitCode)}`);
     }
     this.fields = Object.freeze({
       nemoSource: oneOf("nemoSource", init.nemoSource ?? NemoSource.AGENT_TOOLKIT, NemoSource),
-      // A run's data (nothing typed, a number typed) must not throw at a user; a key left out is the code's, and does.
-      // What is plainly no name the program fixes (a path, an address: a user's text passed on) is not sent.
+      // A run's data (nothing typed, a number typed: minimist and yargs parse `mycli scale 3` so) must not throw at a
+      // user; a command left out is the code's, and does. What is plainly no name the program fixes (a path, an
+      // address: a user's text passed on) is not sent.
       command: reportableName(
         "command",
-        text(
-          "command",
-          (init.command === undefined && Object.hasOwn(init, "command")) || typeof init.command === "number"
-            ? "undefined"
-            : init.command,
-        ),
+        text("command", Object.hasOwn(init, "command") ? typed(init.command) : undefined),
       ),
-      subcommand: reportableName("subcommand", text("subcommand", init.subcommand ?? "undefined")),
+      subcommand: reportableName("subcommand", text("subcommand", typed(init.subcommand))),
       taskStatus: oneOf("taskStatus", init.taskStatus, TaskStatus),
       durationMs: Math.trunc(durationMs),
       exitCode,
@@ -289,6 +288,28 @@ export class CliCommandEvent extends TelemetryEvent {
 function runtimeLabel(): string {
   const { name, version } = runtimeInfo();
   return version ? `${name}/${version}` : name;
+}
+
+/** A name as the run's user typed it: nothing typed, or a number typed, is `"undefined"`. */
+function typed(value: unknown): unknown {
+  return value === undefined || typeof value === "number" ? "undefined" : value;
+}
+
+/**
+ * The exit code a value sets where a program passes it on (`process.exitCode = value`): an integer, or a string the
+ * runtimes take for one as Node.js does (`"2"`, `"0x2"`, `"-1"`); `undefined` for anything else.
+ *
+ * @param value What the program passes on.
+ * @returns The exit code, or `undefined`.
+ * @example
+ * ```ts
+ * import { exitCodeOf } from "./events.ts";
+ * exitCodeOf("2"); // 2
+ * ```
+ */
+export function exitCodeOf(value: unknown): number | undefined {
+  const code = typeof value === "string" && value !== "" ? Number(value) : value;
+  return typeof code === "number" && Number.isInteger(code) ? code : undefined;
 }
 
 function text(field: string, value: unknown): string {

@@ -243,6 +243,21 @@ test("trackCommand returns and rethrows exactly what main did, with telemetry of
   await assert.rejects(trackCommand({} as any, () => 0), /'command' must be given/);
 });
 
+test("a session id the program left undefined (an unset variable) is none: each command gets a random one", async () => {
+  const server = await TestServer.start();
+  try {
+    setTelemetryEnabled(true);
+    const handler = { endpoint: server.url(), spoolDir: false as const, handOff: false, sessionId: undefined };
+    for (const command of ["a", "b"]) await trackCommand({ command, askConsent: false, handler }, () => 0);
+    const sessions = server.requests.map((request) => JSON.parse(request.body).sessionId);
+    assert.equal(sessions.length, 2);
+    assert.ok(sessions.every((id) => /^[0-9a-f]{32}$/.test(id)) && sessions[0] !== sessions[1], sessions.join(", "));
+  } finally {
+    setTelemetryEnabled(false);
+    await server.close();
+  }
+});
+
 test("trackCommand's types: what main returns, with nothing (undefined) become the exit code set", async () => {
   const options = { command: "x", askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
   // Checked by the type checker (the test command's "types" check); each line failed to compile, or compiled where it
