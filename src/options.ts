@@ -554,13 +554,29 @@ function resolveFormat(option: unknown, fromEnv: string | undefined): WireFormat
   return option ?? (fromEnv?.trim().toLowerCase() === "otlp" ? "otlp" : "nat");
 }
 
+/**
+ * An option that maps names to strings (`headers`, `resource`): an entry whose value is `undefined` is none (what an
+ * unset variable gives, `{ "x-api-key": process.env.KEY }`, on a machine without it); another that is no string is
+ * named, its value not echoed (it may be a key).
+ */
 function stringRecord(name: string, option: unknown): Record<string, string> {
   if (option === undefined) return {};
-  const ok = isPlainObject(option) && Object.values(option).every((value) => typeof value === "string");
-  if (!ok) {
+  if (!isPlainObject(option)) {
     throw new TypeError(`Cannot create handler: '${name}' must be an object of strings, got ${describe(option)}`);
   }
-  return { ...option as Record<string, string> };
+  const record: Record<string, string> = {};
+  for (const [key, value] of Object.entries(option)) {
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      throw new TypeError(
+        `Cannot create handler: '${name}' must be an object of strings, got ${
+          value === null ? "null" : `a ${typeof value}`
+        } for ${describe(key)}`,
+      );
+    }
+    record[key] = value;
+  }
+  return record;
 }
 
 /**

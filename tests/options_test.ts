@@ -221,6 +221,15 @@ test("header names must be RFC 9110 tokens, not framing headers, and values fiel
     headers: { "x-api-key": "abc def", "X_Odd~Name!": "", Authorization: "Bearer a/b=c\tz" },
   });
   void fine.stop();
+  // A value from a variable the user's machine does not set is no header, not a crash before the command runs; one
+  // that is no string is named, its value not echoed.
+  assert.deepEqual(resolveOptions({ headers: { "x-api-key": undefined, accept: "x" } }).headers, { accept: "x" });
+  refused(
+    { headers: { "x-api-key": 12345 } },
+    TypeError,
+    /'headers' must be an object of strings, got a number for "x-api-key"$/,
+  );
+  refused({ format: "otlp", resource: { "host.name": null } }, TypeError, /'resource' .*, got null for "host.name"$/);
 });
 
 /** The least `maxBatchBytes` a handler with `options` accepts, read from the error of a value below it. */
