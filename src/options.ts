@@ -14,7 +14,7 @@ import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./w
 import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { isAbsolutePath } from "./runtime/guarded_files.ts";
-import { DEFAULT_SPOOL_LIMITS, type SpoolLimits } from "./spool.ts";
+import { DEFAULT_SPOOL_LIMITS, type SpoolLimits, spoolLineBytes } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -378,7 +378,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", DEFAULT_SPOOL_LIMITS.maxEvents, count),
-      maxBytes: number("spoolMaxBytes", DEFAULT_SPOOL_LIMITS.maxBytes, count),
+      maxBytes: spoolMaxBytes(number("spoolMaxBytes", DEFAULT_SPOOL_LIMITS.maxBytes, count)),
       maxAgeMs: number("spoolMaxAgeDays", DEFAULT_SPOOL_LIMITS.maxAgeMs / 86_400_000, { sign: "positive" }) *
         86_400_000,
     },
@@ -448,6 +448,29 @@ function smallestEvent(
   const inBatch = Math.max(event.bytes, format.eventBytes(event));
   const envelopeBytes = format.emptyBytes(event);
   return { eventBytes: event.bytes, batchBytes: envelopeBytes + SCHEMA_VERSION_SLACK_BYTES + inBatch, envelopeBytes };
+}
+
+/** The spool line of the smallest event, in no session, of no client version: the least a spool must hold. */
+const LEAST_SPOOL_BYTES = spoolLineBytes({
+  json: SMALLEST_EVENT_JSON,
+  schemaVersion: DEFAULT_SCHEMA_VERSION,
+  sessionId: "",
+  retries: 0,
+  timestamp: 1e12,
+});
+
+/**
+ * The `spoolMaxBytes` option, which must hold one spooled event: below it, every event a run hands off or spools
+ * would be dropped as `spool_full`, whatever its endpoint, where a CI run (delivering in process) shows nothing wrong.
+ */
+function spoolMaxBytes(maxBytes: number): number {
+  if (maxBytes < LEAST_SPOOL_BYTES) {
+    throw new RangeError(
+      `Cannot create handler: 'spoolMaxBytes' must be at least ${LEAST_SPOOL_BYTES} (one spooled event, the ` +
+        `smallest), got ${maxBytes}`,
+    );
+  }
+  return maxBytes;
 }
 
 /** The wire format by its name: OTLP with the resource it describes the sender with. */

@@ -810,6 +810,21 @@ function spoolText(lines: readonly SpoolLine[]): string {
   return lines.map((line) => `${line.text}\n`).join("");
 }
 
+/**
+ * The bytes an event takes in a spool file, its line's end included: the least a spool's `maxBytes` must hold for it.
+ *
+ * @param event The event as the spool keeps it.
+ * @returns Its line's size in bytes.
+ * @example
+ * ```ts
+ * import { spoolLineBytes } from "./spool.ts";
+ * spoolLineBytes({ json: "{}", schemaVersion: "1.5", sessionId: "s", retries: 0, timestamp: 0 }); // 77
+ * ```
+ */
+export function spoolLineBytes(event: SpooledEvent): number {
+  return spoolLine(event).bytes + 1;
+}
+
 /** One spool line, built without serializing the event again. */
 function spoolLine(event: SpooledEvent): SpoolLine {
   const text = `{"retries":${event.retries},"schemaVersion":${jsonLine(event.schemaVersion)},"sessionId":${

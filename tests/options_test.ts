@@ -266,6 +266,10 @@ test("sizes must hold one event: maxBatchBytes below one envelope with the small
     RangeError,
     /^Cannot create handler: 'maxEventBytes' must be at least \d+ \(the smallest/,
   );
+  // A spool too small for one event (`spoolMaxBytes: 100`, thought of in kilobytes) would drop every event a run hands
+  // off, where CI, delivering in process, shows nothing wrong.
+  refused({ spoolMaxBytes: 100 }, RangeError, /^Cannot create handler: 'spoolMaxBytes' must be at least 146 \(one/);
+  assert.equal(resolveOptions({ spoolMaxBytes: 146 }).spoolLimits.maxBytes, 146);
   // The least accepted value is enough: the smallest event is delivered in a batch of that size.
   const server = await TestServer.start();
   setTelemetryEnabled(true);
