@@ -967,7 +967,14 @@ export class NATTelemetryHandler implements AsyncDisposable {
       const down = plan.outcome !== "delivered" && disk?.health.isOpen() ? downUntil(disk.health) : undefined;
       // Said once, of what it is said of: an exit hook that finds nothing left (its event went at once) says nothing.
       if (this.#held() > 0) {
-        this.#log(`at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}`);
+        // How long the exit may wait, where it waits on the network: a unit mistaken (`requestTimeoutSeconds: 2000`,
+        // which the exit budget defaults to) shows on the author's run, not first as a user's hang.
+        const waits = plan.outcome === "delivered"
+          ? `; the exit waits at most ${this.#options.exitTimeoutMs / 1000} s`
+          : "";
+        this.#log(
+          `at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}${waits}`,
+        );
       }
       return false;
     }
