@@ -127,16 +127,17 @@ export interface NATTelemetryHandlerOptions {
    * redirect to another. With `"otlp"`, `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add
    * to them; these win. Each name must be an RFC 9110 token and each value an RFC 9110 field value (no CR, LF,
    * NUL or other control character, no leading or trailing space): any other is a `TypeError` here, where the
-   * runtime would refuse every request. (A bad entry of `OTEL_EXPORTER_OTLP_HEADERS` is skipped, not sent.)
+   * runtime would refuse every request. (A bad entry of `OTEL_EXPORTER_OTLP_HEADERS` is skipped, not sent.) An
+   * entry whose value is `undefined` is none: `{ "x-api-key": process.env.KEY }` where `KEY` is unset.
    * @default {{}}
    */
-  headers?: Record<string, string>;
+  headers?: Record<string, string | undefined>;
   /**
    * OTLP resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`.
-   * `service.name` defaults to `"nat-cli"`.
+   * `service.name` defaults to `"nat-cli"`. An entry whose value is `undefined` is none.
    * @default {{}}
    */
-  resource?: Record<string, string>;
+  resource?: Record<string, string | undefined>;
   /** Receives one line per drop or retry decision (not one per event). Its errors are ignored. */
   logger?: (message: string) => void;
   /** The clock, in epoch milliseconds; for tests. @default {Date.now} */
