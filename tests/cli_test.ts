@@ -174,7 +174,7 @@ test(
 );
 
 test(
-  "Node.js --permission as the README grants it, on a first run: the directories are made, the decision and spool kept",
+  "Node.js --permission as docs/permissions.md grants it, on a first run: the directories are made, the decision and spool kept",
   { skip: runtimeInfo().name !== "node" && "Node.js's permission model" },
   async () => {
     using dir = tempDir();
