@@ -296,8 +296,9 @@ function typed(value: unknown): unknown {
 }
 
 /**
- * The exit code a value sets where a program passes it on (`process.exitCode = value`): an integer, or a string the
- * runtimes take for one as Node.js does (`"2"`, `"0x2"`, `"-1"`); `undefined` for anything else.
+ * The exit code a value sets where a program passes it on (`process.exitCode = value`): a safe integer, or a string
+ * the runtimes take for one as Node.js does (`"2"`, `"0x2"`, `"-1"`; not `"1e300"`, which Node.js refuses);
+ * `undefined` for anything else.
  *
  * @param value What the program passes on.
  * @returns The exit code, or `undefined`.
@@ -309,7 +310,7 @@ function typed(value: unknown): unknown {
  */
 export function exitCodeOf(value: unknown): number | undefined {
   const code = typeof value === "string" && value !== "" ? Number(value) : value;
-  return typeof code === "number" && Number.isInteger(code) ? code : undefined;
+  return typeof code === "number" && Number.isSafeInteger(code) ? code : undefined;
 }
 
 function text(field: string, value: unknown): string {

@@ -7,7 +7,7 @@
  */
 import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
-import type { SpoolClaim } from "./spool.ts";
+import { type SpoolClaim, spoolLineBytes } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, isTelemetryEnabled, liveDecision, optOutOverridden } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
@@ -953,6 +953,17 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
+   * The bytes of the largest held event where the spool's bound (`spoolMaxBytes`) cannot hold it alone, else
+   * `undefined`: handed off, it would be dropped as `spool_full` however healthy the endpoint, so it is delivered in
+   * process.
+   */
+  #tooLargeToSpool(): number | undefined {
+    const held = [...this.#dlq, ...this.#inFlight.events(), ...this.#queue];
+    const largest = held.reduce((most, event) => Math.max(most, spoolLineBytes(event)), 0);
+    return largest > this.#options.spoolLimits.maxBytes ? largest : undefined;
+  }
+
+  /**
    * Hands what is pending to a sender process, when the exit strategy says so: spools it (synchronously, so
    * the exit and interrupt hooks can call this too) and starts a sender unless one is at work.
    *
@@ -976,6 +987,14 @@ export class NATTelemetryHandler implements AsyncDisposable {
           `at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}${waits}`,
         );
       }
+      return false;
+    }
+    const tooLarge = this.#tooLargeToSpool();
+    if (tooLarge !== undefined) {
+      this.#log(
+        `at exit: delivering in process: an event takes ${tooLarge} bytes in the spool, more than its bound ` +
+          `(spoolMaxBytes ${this.#options.spoolLimits.maxBytes})`,
+      );
       return false;
     }
     if (!this.#spoolPending(true)) {

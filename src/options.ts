@@ -594,7 +594,7 @@ function stringRecord(name: string, option: unknown): Record<string, string> {
     if (typeof value !== "string") {
       throw new TypeError(
         `Cannot create handler: '${name}' must be an object of strings, got ${
-          value === null ? "null" : `a ${typeof value}`
+          typeof value === "object" || typeof value === "function" ? describe(value) : `a ${typeof value}`
         } for ${describe(key)}`,
       );
     }

@@ -127,6 +127,7 @@ test("CliCommandEvent rejects wrong types and values outside the value sets, wit
   // And an exit code as the runtimes take it: Deno keeps `process.exitCode = "1"` a string.
   assert.equal(new CliCommandEvent({ command: "run", taskStatus: "failure", exitCode: "1" }).fields.exitCode, 1);
   assert.throws(make({ command: "run", taskStatus: "success", exitCode: "one" }), /'exitCode' must be an integer/);
+  assert.throws(make({ command: "run", taskStatus: "success", exitCode: "1e300" }), /'exitCode' must be an integer/);
   assert.throws(make({ command: "run", taskStatus: "success", exitCode: 1.5 }), /'exitCode' must be an integer/);
   assert.throws(make({ command: "run", taskStatus: "success", durationMs: "12" }), TypeError);
   assert.throws(make({ command: "run", taskStatus: "success", timestamp: "yesterday" }), TypeError);

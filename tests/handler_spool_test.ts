@@ -789,6 +789,23 @@ test("a request no exit budget waited for counts no retry: with exitTimeoutSecon
   }
 });
 
+test("an event the spool's bound cannot hold alone is delivered in process, not handed off to be dropped", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    // spoolMaxBytes: 256, meant as kilobytes: a command event takes some 300 bytes in the spool.
+    const run = handler(dir.path, server.url(), { handOff: true, spoolMaxBytes: 256 });
+    run.enqueue(commandEvent("own"));
+    await run.stop();
+    assert.deepEqual(commands(server.events()), ["own"]);
+    assert.deepEqual([run.stats().dropped, run.stats().spooled], [{}, 0]);
+    const started = files(dir.path).filter((name) => name.startsWith("sender-") && !name.endsWith(".mjs"));
+    assert.deepEqual(started, [], "no sender started");
+  } finally {
+    await server.close();
+  }
+});
+
 test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
   using dir = tempDir();
   const h = handler(`${dir.path}/spool`, await refusedUrl());
