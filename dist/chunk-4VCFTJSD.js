@@ -5,25 +5,25 @@ be described"}}),Qt=(function(e){return e.map(t=>JSON.stringify(t)).join(", ")})
 ring":return JSON.stringify(e.length>40?`${e.slice(0,40)}\u2026`:e);case"number":case"boolean":case"undefined":return String(
 e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";const t=en(e)?.slice(8,-1);return t===void 0?"an ob\
 ject that cannot be read":t==="Object"?"an object":t==="Array"?"an array":`a ${t}`}default:return`a ${typeof e}`}}),Y=(function(e){
-if(typeof e!="object"||e===null)return!1;const t=en(e);return t==="[object Object]"||t==="[object Module]"}),Ri=(function(e){
+if(typeof e!="object"||e===null)return!1;const t=en(e);return t==="[object Object]"||t==="[object Module]"}),Mi=(function(e){
 if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}),en=(function(e){
 try{return Object.prototype.toString.call(e)}catch{return}}),pe=(function(e,t){const n=Object.keys(e).find(o=>!Object.hasOwn(
-t,o));if(n===void 0)return;const r=Object.keys(t),i=Mi(n,r);return`'${n}' is not an option (${i?`did you mean '${i}'?`:`\
-the options: ${r.join(", ")}`})`}),Mi=(function(e,t){const n=a=>a.toLowerCase().replace(/[_-]/g,""),r=t.filter(a=>n(e).length>=
-4&&n(a).startsWith(n(e)));if(r.length===1)return r[0];let i,o=1/0;for(const a of t){const s=Li(n(e),n(a));s<o&&([i,o]=[a,
-s])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}),Li=(function(e,t){const n=Array.from({length:e.length+1},
+t,o));if(n===void 0)return;const r=Object.keys(t),i=Li(n,r);return`'${n}' is not an option (${i?`did you mean '${i}'?`:`\
+the options: ${r.join(", ")}`})`}),Li=(function(e,t){const n=a=>a.toLowerCase().replace(/[_-]/g,""),r=t.filter(a=>n(e).length>=
+4&&n(a).startsWith(n(e)));if(r.length===1)return r[0];let i,o=1/0;for(const a of t){const s=Ii(n(e),n(a));s<o&&([i,o]=[a,
+s])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}),Ii=(function(e,t){const n=Array.from({length:e.length+1},
 (r,i)=>[i,...new Array(t.length).fill(0)]);for(let r=1;r<=t.length;r++)n[0][r]=r;for(let r=1;r<=e.length;r++)for(let i=1;i<=
 t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>1&&e[r-1]===t[i-
 2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}),B=(function(e){try{const t=new URL(
 e);if(t.username===""&&t.password===""&&t.search==="")return e;if(t.username!==""&&(t.username="***"),t.password!==""&&(t.
 password="***"),t.search!==""){const n=[...t.searchParams].map(([r,i])=>i===""?"***":`${encodeURIComponent(r)}=***`);t.search=
-n.join("&")}return t.href}catch{return e.replace(/(\/\/)[^/?#\s]*@/,"$1***@").replace(/\?[\s\S]*$/,"?***")}}),Ii=(function(e,t){
+n.join("&")}return t.href}catch{return e.replace(/(\/\/)[^/?#\s]*@/,"$1***@").replace(/\?[\s\S]*$/,"?***")}}),Ci=(function(e,t){
 let n=e.replace(/[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,r=>B(r.replaceAll("\\/","/")));for(const r of t===void 0?[]:
-Ci(t)){const i=r.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(o,a,s)=>`%${tn(a)}${tn(s)}`);
+Di(t)){const i=r.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(o,a,s)=>`%${tn(a)}${tn(s)}`);
 n=n.replace(new RegExp(`(?<![A-Za-z0-9])${i}(?![A-Za-z0-9])`,"g"),"***")}return n}),tn=(function(e){return/\d/.test(e)?e:
-`[${e.toLowerCase()}${e.toUpperCase()}]`}),Ci=(function(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{try{
+`[${e.toLowerCase()}${e.toUpperCase()}]`}),Di=(function(e){try{const{username:t,password:n,search:r}=new URL(e),i=c=>{try{
 return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),a=r.
-slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),s=t||n?[xr(`${i(t)}:${i(
+slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=8),s=t||n?[kr(`${i(t)}:${i(
 n)}`)]:[],d=[...o,...a].map(c=>JSON.stringify(c).slice(1,-1));return[...new Set([...o,...a,...d,...s])].sort((c,u)=>u.length-
 c.length)}catch{return[]}}),nn=(function(e){return Ls.has(e.toLowerCase())}),rn=(function(e){return Rs.test(e)}),on=(function(e){
 return Ms.test(e)}),sn=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=e+r[0],r[r.length-1]+=n,
@@ -39,7 +39,7 @@ size>d)throw new A(s,"too_large")},o=s=>d=>{if(e.uid!==void 0&&d.uid!==e.uid)thr
 try{if(!e.allowed(s,"read"))return;const c=e.lstat(s);return c?((d?o(s):i(s,1/0))(c),c):void 0}catch{return}};return{allowed:(s,d)=>e.
 allowed(s,d),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:s=>e.allowed(s,"read")?e.realPath(s):void 0,
 ensureDir(s,d,c=!0){const u=s.length>1?s.replace(/(?<=[^\\/:])[\\/]+$/,""):s,l=[];let f=e.lstat(u);for(let h=u;f===void 0;){
-l.unshift(h);const p=z(h);if(p===void 0||l.length>kr)throw new A(u,"no_parent");if(!e.allowed(p,"read"))break;f=e.lstat(
+l.unshift(h);const p=z(h);if(p===void 0||l.length>Nr)throw new A(u,"no_parent");if(!e.allowed(p,"read"))break;f=e.lstat(
 h=p)}if(!c&&l.length>0)throw new A(u,"missing");if(n(e.uid,l.length>0?z(l[0]):u))throw new A(u,l.length>0?"ancestor_not_\
 owner":"not_owner");d&&l.length>0&&Oe(e,l[0]);for(const h of l)try{e.mkdir(h),h===l[0]&&r(h,e.removeDir)}catch(p){if(p instanceof
 A)throw p;const v=e.lstat(h);if(v===void 0)throw p;if(v.kind!=="directory")throw new A(u,v.kind==="symlink"?"symlink":"n\
@@ -50,20 +50,20 @@ checkPlace:s=>{Oe(e,s)},read:(s,d)=>e.read(s,d,i(s,d)),sizeOf:(s,d=!1)=>a(s,d)?.
 const d=a(s,!0)?.mode;return d!==void 0&&(d&18)===0},touch(s,d){if(!e.allowed(s,"write")||!e.allowed(s,"read"))throw new A(
 s,"not_allowed");e.touch(s,d,o(s))},create(s,d){e.create(s,d),r(s,e.remove)},append:(s,d,c)=>e.append(s,d,i(s,c)),rename(s,d){
 const c=e.allowed(d,"read")?e.lstat(d):void 0;c!==void 0&&i(d,1/0)(c),e.rename(s,d)},remove(s){if(!e.allowed(s,"write"))
-throw new A(s,"not_allowed");e.remove(s)}}}),Oe=(function(e,t,n=z(t),r=0){for(let i=n;i!==void 0;i=z(i),r++){if(r>=kr||!e.
+throw new A(s,"not_allowed");e.remove(s)}}}),Oe=(function(e,t,n=z(t),r=0){for(let i=n;i!==void 0;i=z(i),r++){if(r>=Nr||!e.
 allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&
-o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new A(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const a=Di(
+o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new A(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.mode!==void 0){const a=Pi(
 e,i);if(a===void 0)throw new A(t,"ancestor_link");if(!Oe(e,t,a))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){
 if((o.mode&2)!==0)throw new A(t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==
-e.uid||o.gid!==e.gid)throw new A(t,"ancestor_writable_by_group")}}}return!0}),Di=(function(e,t){const n=z(t);if(n===void 0||
+e.uid||o.gid!==e.gid)throw new A(t,"ancestor_writable_by_group")}}}return!0}),Pi=(function(e,t){const n=z(t);if(n===void 0||
 !e.allowed(n,"read"))return;const r=e.readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))
-return Pi(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),Pi=(function(e){const t=[];for(const n of e.split("/"))n===".."?
+return Bi(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),Bi=(function(e){const t=[];for(const n of e.split("/"))n===".."?
 t.pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}),cn=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+
 1),i=0;for(;;){if(i===r.length){if(i>n)break;const a=new Uint8Array(Math.min(n+1,r.length*2));a.set(r),r=a}const o=e(r,i);
 if(!o)break;i+=o}return r.subarray(0,i)}),j=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),q=(function(e,t){return t===
 "win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),z=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.
 max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):
-/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),Bi=(function(e,t,n){const r=e.build.os==="windows",i=d=>({
+/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),ji=(function(e,t,n){const r=e.build.os==="windows",i=d=>({
 kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid===null?void 0:d.uid,gid:r||d.gid===
 null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,modified:d.mtime?.getTime()}),o=d=>{try{return e.
 lstatSync(d)}catch(c){if(c instanceof e.errors.NotFound||c.name==="NotADirectory")return;throw c}},a=(d,c,u)=>{const l=e.
@@ -82,24 +82,24 @@ renameSync(d,c),remove:d=>e.removeSync(d),removeDir:d=>e.removeSync(d)}}),ln=(fu
 "REQUEST_METHOD")!==void 0;for(const a of Cs){const s=e(a);if(!(s===void 0||o&&a==="HTTP_PROXY"))if(!Rt.includes(a))r[a]=
 s;else if(a!=="SSL_CERT_DIR")r[a]=i(s);else{const d=/^(?:[A-Za-z]:|\\\\)/.test(n??"")?";":":";r[a]=s.split(d).map(i).join(
 d)}}for(const[a,s]of Object.entries(t))r[a]=Rt.includes(a)?i(s):s;return r}),un=(function(e,t){return t===void 0||e===""||
-/^(?:[A-Za-z]:|[\\/])/.test(e)?e:j(t,e)}),ji=(function(e,t){const n=Qe(e,t);return e.protocol==="https:"&&n.kind==="prox\
-y"&&n.credentials&&n.url.startsWith("http:")}),hn=(function(e,t,n=()=>!1){const r=Nr.find(n);if(r!==void 0)return`${r} i\
+/^(?:[A-Za-z]:|[\\/])/.test(e)?e:j(t,e)}),Fi=(function(e,t){const n=Qe(e,t);return e.protocol==="https:"&&n.kind==="prox\
+y"&&n.credentials&&n.url.startsWith("http:")}),hn=(function(e,t,n=()=>!1){const r=Ar.find(n);if(r!==void 0)return`${r} i\
 s not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;const i=Qe(e,t);if(!(i.kind!=="\
 direct"||i.skipped===void 0||Pe(e,t).kind==="direct"))return`Deno's fetch cannot parse ${i.skipped}, which it skips: it \
 would go around the proxy named there`}),Qe=(function(e,t){const n=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&n.
 push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t("REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_proxy"]);
-const[r,i]=n.flat().map(d=>[d,Ui(t(d))]).find(([,d])=>d!==void 0)??[];if(r===void 0||i===void 0){const d=n.flat().find(u=>t(
+const[r,i]=n.flat().map(d=>[d,Hi(t(d))]).find(([,d])=>d!==void 0)??[];if(r===void 0||i===void 0){const d=n.flat().find(u=>t(
 u));return d!==void 0?{kind:"direct",because:"no proxy variable Deno's fetch can read is set",skipped:d}:{kind:"direct",
-because:Tr(e,t,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==
+because:_r(e,t,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==
 void 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/^\[(.*)\]$/,"$1"),s=(t(o)||void 0)?.split(",").map(d=>d.replace(Ps,"")).
-find(d=>Fi(a,d));return s!==void 0?{kind:"direct",because:`${o} names the host: ${s}`}:{kind:"proxy",variable:r,...i}}),
-Fi=(function(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t):!/(?:^|\.)0\d/.test(t))&&As(e,t):t==="*"||
-`.${e}`.endsWith(t.startsWith(".")?t:`.${t}`)}),Ui=(function(e){if(e===void 0||e.length>65534||[...e].some(c=>c<=" "||c===
+find(d=>Ui(a,d));return s!==void 0?{kind:"direct",because:`${o} names the host: ${s}`}:{kind:"proxy",variable:r,...i}}),
+Ui=(function(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t):!/(?:^|\.)0\d/.test(t))&&As(e,t):t==="*"||
+`.${e}`.endsWith(t.startsWith(".")?t:`.${t}`)}),Hi=(function(e){if(e===void 0||e.length>65534||[...e].some(c=>c<=" "||c===
 "\x7F"))return;const t=/^([a-z][a-z\d+.-]*):\/\/(.*)$/is.exec(e),n=(t?.[1]??"http").replace(/^https?$/i,c=>c.toLowerCase()),
 r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,a=""]=Ds.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(n)||o===void 0||
-i!==void 0&&!i.includes(":"))return;const s=/^\+?\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Hi(o)}:${s??{http:80,
-https:443}[n]??1080}`;return{url:`${n}://${d}`,credentials:i!==void 0}}),Hi=(function(e){try{return new URL(`http://${e}`).
-hostname}catch{return e.toLowerCase()}}),M=(function(){return Bs??=Yi()}),Yi=(function(){if(typeof ee.Deno?.version?.deno==
+i!==void 0&&!i.includes(":"))return;const s=/^\+?\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Yi(o)}:${s??{http:80,
+https:443}[n]??1080}`;return{url:`${n}://${d}`,credentials:i!==void 0}}),Yi=(function(e){try{return new URL(`http://${e}`).
+hostname}catch{return e.toLowerCase()}}),M=(function(){return Bs??=Vi()}),Vi=(function(){if(typeof ee.Deno?.version?.deno==
 "string"){const t=ee.Deno.build.os==="windows"?"win32":ee.Deno.build.os;return{name:"deno",version:ee.Deno.version.deno,
 machine:fn(t,ee.Deno.build.arch),os:t}}const e=ee.process?.versions;if(typeof e?.node=="string"){const t=typeof e.bun=="\
 string"?"bun":"node",{platform:n,arch:r}=ee.process;return{name:t,version:e[t],machine:fn(n,r),os:n}}return{name:"unknow\
@@ -116,14 +116,14 @@ it runs in a PID namespace of its own (a container): what it starts ends with th
 s with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){const t=e.read("/proc/self/cgroup")?.split(`
 `),n=t?.find(i=>i.startsWith("0::"))??t?.find(i=>i.includes("name=systemd:"));if((t===void 0?".service":n?.trim().split(
 "/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}),yn=(function(e){
-return Object.defineProperty(e,Mr,{value:!0}),e}),gn=(function(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&
-e[Mr]===!0}),Vi=(function(e,t){try{return e.listeners(t).filter(r=>!gn(r)).length>zi(e)}catch{return!0}}),zi=(function(e){
+return Object.defineProperty(e,Lr,{value:!0}),e}),gn=(function(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&
+e[Lr]===!0}),zi=(function(e,t){try{return e.listeners(t).filter(r=>!gn(r)).length>Xi(e)}catch{return!0}}),Xi=(function(e){
 const t=i=>{const o=typeof i=="object"&&i!==null?i.count:void 0;return typeof o=="number"&&Number.isSafeInteger(o)&&o>0?
-o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),Xi=(function(e,t){const n=m=>{
+o:0},n=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return t(n)+t(r)}),Wi=(function(e,t){const n=m=>{
 try{return e.permissions.querySync?.(m).state}catch{return}},r=m=>n(m)==="granted",i=()=>{const m=_(()=>e.permissions.querySync?.(
 {name:"net"}));return m?.state==="granted"&&m.partial!==!0},o=(m,$)=>r({name:$,path:m}),a=m=>r({name:"sys",kind:m})?_(()=>e[m]())??
-void 0:void 0,s=dn(Bi(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let w=new TextEncoder().encode($);for(;w.length>0;)
-w=w.subarray(m.writeSync(w))}catch{}},c=e===Fe&&Pr?Pr:bn(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
+void 0:void 0,s=dn(ji(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let w=new TextEncoder().encode($);for(;w.length>0;)
+w=w.subarray(m.writeSync(w))}catch{}},c=e===Fe&&Br?Br:bn(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
 e.pid,m),!0))===!0,l=m=>{u(m)||e.exit(de[m]),setTimeout(()=>e.exit(de[m]),100)},f=()=>globalThis.process?.stdin,h=()=>_(
 ()=>e.stdin.readable.locked||pn(f()))!==!1,p=new je(m=>{const $=O=>{J(m,L=>L.beforeExit())&&O.preventDefault()},w=()=>{J(
 m,O=>O.exit(e.exitCode))},x=O=>{O.defaultPrevented||J(m,L=>L.exit(1))},S=[["beforeunload",$],["error",x],["unhandledreje\
@@ -132,26 +132,26 @@ O,L);Mt.delete(w)}}),v=new je(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))re
 r({name:"read",path:At})?_(()=>s.read(At,65536)):void 0,w=an($),x=Be.filter(S=>!w.includes(S)).map(S=>{const O=yn(()=>{c.
 programListens(S)||(J(m,L=>L(S)),v.clear(),l(S))});return _(()=>c.add(S,O)),[S,O]});return()=>{for(const[S,O]of x)_(()=>c.
 remove(S,O))}}),y=m=>{try{return e.env.get(m),!1}catch{return!0}},N=m=>r({name:"env",variable:m})&&y(m),E=m=>!r({name:"e\
-nv",variable:m})||y(m),k=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},g=m=>{const $=Gi(e,
+nv",variable:m})||y(m),k=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},g=m=>{const $=qi(e,
 r,s,k);if($)return{refused:$};const w=Ws.find(E);if(w!==void 0){const R=Ke(N(w),"--allow-env");return{refused:`the progr\
 am may not read ${w} (${R}), which its requests honour: a sender would not`}}const x=_(()=>e.execPath());if(!x||!r({name:"\
 run",command:x}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?_(
 ()=>e.cwd()):void 0,O=[m.dir,...m.reads].map(R=>un(R,S)),L=[...O,x].find(R=>R.includes(","));if(L!==void 0)return{refused:`\
 Deno's permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")return{executable:x,paths:O,cwd:S};
 const P=Xs.find(([R,re])=>r({name:"run",command:R})&&(!re||s.sizeOf(R)!==void 0));return P?{executable:x,closer:P,paths:O,
-cwd:S}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Cr}`}};return{env:k,envHidden:E,
+cwd:S}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Dr}`}};return{env:k,envHidden:E,
 envNotUnicode:N,writeStderr:m=>d(e.stderr,m),writeStdout:m=>d(e.stdout,m),stdoutIsTerminal:()=>_(()=>e.stdout.isTerminal())??
 !1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,$,w,x){const S=new Set;let O=0;
-const L=async R=>{if(Number(R.headers.get("content-length")??0)>x.maxBodyBytes)return wn(R);const re=await qi(R,x.maxBodyBytes);
+const L=async R=>{if(Number(R.headers.get("content-length")??0)>x.maxBodyBytes)return wn(R);const re=await Ji(R,x.maxBodyBytes);
 if(re===void 0)return wn(R);const G=new URL(R.url),ie=await w({method:R.method,path:G.pathname+G.search,body:re});return ie?
 new Response(ie.body??null,{status:ie.status,headers:ie.headers}):(await new Promise(me=>S.add(me)),new Response(null,{status:503}))},
 P=e.serve({hostname:m,port:$,onListen(){}},async R=>{if(O>=x.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});O++;try{return await L(R)}finally{O--}});return Promise.resolve({port:P.addr.port,async close(){for(const R of S)
 R();await P.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
 now(),canConnect(m){try{return r({name:"net",host:En(m)})}catch{return!1}},sendsProxyCredentials(m){try{return we.some(E)||
-ji(new URL(m),k)}catch{return!0}},async fetch(m,$){const w=hn(new URL(m),k,N);if(w!==void 0)throw new ce(w);return await(t??
+Fi(new URL(m),k)}catch{return!0}},async fetch(m,$){const w=hn(new URL(m),k,N);if(w!==void 0)throw new ce(w);return await(t??
 globalThis.fetch)(m,$)},senderRefusal(m){const $=g(m);return"refused"in $?$.refused:void 0},senderCommand(m,$){const w=g(
-$);if("refused"in w)return w;const{executable:x,closer:S,paths:O,cwd:L}=w,P=S&&Wi(e,n),R=S?[...P?[P]:[],S[0],x]:[x],re=i()?
+$);if("refused"in w)return w;const{executable:x,closer:S,paths:O,cwd:L}=w,P=S&&Gi(e,n),R=S?[...P?[P]:[],S[0],x]:[x],re=i()?
 "--allow-net":`--allow-net=${En($.endpoint)}`,G=[x,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];G.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,re,`--allow-run=${R.join(",")}`),G.push(
 `--allow-read=${O.join(",")}`,`--allow-write=${$.dir}`,m);const ie={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},me=ln(
@@ -163,24 +163,24 @@ stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{
 const $=_(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const w=()=>{for(const[S,O]of x)_(()=>c.remove(S,O))},x=Be.map(S=>{const O=()=>{
 _(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(w(),l(S))};return _(()=>c.add(S,O)),[S,O]});try{const S=new Uint8Array(
 64);for(;;){const O=await e.stdin.read(S);if(m(O===null?Uint8Array.of(4):S.slice(0,O))!==void 0||O===null)return}}finally{
-e.stdin.setRaw($),w()}}}},files:s,exiting:()=>Dr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),En=(function(e){const{hostname:t,
-port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Wi=(function(e,t){const n=Ir.map(r=>[t({name:"r\
-ead",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Ir.find((r,i)=>{if(n[i].some(a=>a!=="gr\
+e.stdin.setRaw($),w()}}}},files:s,exiting:()=>Pr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),En=(function(e){const{hostname:t,
+port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Gi=(function(e,t){const n=Cr.map(r=>[t({name:"r\
+ead",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Cr.find((r,i)=>{if(n[i].some(a=>a!=="gr\
 anted"))return!1;const o=_(()=>e.lstatSync(r));return o?.isFile===!0&&o.size>0&&o.uid===0&&o.mode!==null&&(o.mode&18)===
-0})}),Gi=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":vn({pid:e.pid,
+0})}),qi=(function(e,t,n,r){return e.build.standalone?"a deno compile executable: it runs only its program":vn({pid:e.pid,
 ppid:_(()=>e.ppid),os:M().os,env:r,read:i=>t({name:"read",path:i})?_(()=>n.read(i,65536)):void 0,pidNamespace:M().os==="\
-linux"&&t({name:"read",path:Lr})?_(()=>e.readLinkSync(Lr)):void 0})}),wn=(function(e){return e.body?.cancel().catch(()=>{}),
+linux"&&t({name:"read",path:Ir})?_(()=>e.readLinkSync(Ir)):void 0})}),wn=(function(e){return e.body?.cancel().catch(()=>{}),
 new Response('{"error":"the body is too large"}',{status:413,headers:{"content-type":"application/json",connection:"clos\
-e"}})}),qi=(async function(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.body){if(i+=
+e"}})}),Ji=(async function(e,t){if(!e.body)return"";const n=new TextDecoder;let r="",i=0;for await(const o of e.body){if(i+=
 o.length,i>t)return;r+=n.decode(o,{stream:!0})}return r+n.decode()}),bn=(function(e){const t=e.addSignalListener.bind(e),
 n=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(i,o)=>{t(i,o),gn(o)||r.set(i,(r.get(i)??new Set).add(
 o))},e.removeSignalListener=(i,o)=>{n(i,o),r.get(i)?.delete(o)}}catch{return{programListens:()=>!0,add:t,remove:n}}return{
-programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),Ji=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i("O_NOFO\
+programListens:i=>(r.get(i)?.size??0)>0,add:t,remove:n}}),Zi=(function(e,t,n,r){const i=h=>e.constants[h]??0,o=i("O_NOFO\
 LLOW")|i("O_NONBLOCK"),a=h=>({kind:h.isSymbolicLink()?"symlink":h.isFile()?"file":h.isDirectory()?"directory":"other",uid:n?
 void 0:h.uid,gid:n?void 0:h.gid,mode:n?void 0:h.mode&4095,size:h.size,modified:h.mtimeMs}),s=(h,p,v,y)=>{try{return e.openSync(
 h,p|o,y)}catch(N){const E=N.code;if(E==="ENOENT"||E==="ENOTDIR")return;const k=E==="ELOOP"||E==="ENXIO"?e.lstatSync(h,{throwIfNoEntry:!1}):
 void 0;throw k&&v(a(k)),N}},d=(h,p)=>{for(let v=0;v<p.length;)v+=e.writeSync(h,p,v,p.length-v)},{Buffer:c,process:u}=globalThis;
-let l;const f=(h,p)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Zi,!l(p))throw new A(h,"not_utf8");return c.from(
+let l;const f=(h,p)=>{if(l??=u?.getBuiltinModule?.("node:buffer")?.isUtf8??Ki,!l(p))throw new A(h,"not_utf8");return c.from(
 p).toString("utf8")};return{uid:n?void 0:t.uid,get gid(){return n?void 0:t.gid},permissionsFollowLinks:!1,allowed:(h,p)=>r===
 void 0||_(()=>r.has(p==="read"?"fs.read":"fs.write",h))!==!1,lstat(h){try{const p=e.lstatSync(h,{throwIfNoEntry:!1});return p&&
 a(p)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:h=>_(()=>(e.realpathSync.native??e.realpathSync)(h)),readLink:h=>_(
@@ -192,16 +192,16 @@ v),e.unlinkSync(h),y}e.closeSync(v)},append(h,p,v){const y=s(h,i("O_WRONLY")|i("
 throw new Error(`cannot append to ${h}: no such directory`);try{v(a(e.fstatSync(y))),d(y,c.from(p))}finally{e.closeSync(
 y)}},touch(h,p,v){const y=s(h,i("O_RDONLY"),v);if(y===void 0)throw new Error(`cannot date ${h}: nothing is there`);try{v(
 a(e.fstatSync(y))),e.futimesSync(y,p/1e3,p/1e3)}finally{e.closeSync(y)}},rename:(h,p)=>e.renameSync(h,p),remove:h=>e.unlinkSync(
-h),removeDir:h=>e.rmdirSync(h)}}),Zi=(function(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}),
-Ki=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&
+h),removeDir:h=>e.rmdirSync(h)}}),Ki=(function(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}),
+Qi=(function(e){let t=0,n;const r=()=>{if(t!==0)try{n??=new MessageChannel().port1,n.ref()}catch{}};return()=>{try{t===0&&
 e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(--t>0))){n?.unref();try{e.removeListener(
-"beforeExit",r)}catch{}}}}}),Qi=(function(e,t){if(Ur)return!1;try{return Fr??=new Int32Array(new SharedArrayBuffer(4)),Promise.
-resolve(Atomics.waitAsync(Fr,0,0,e).value).then(()=>t(),()=>{Ur=!0,t()}),!0}catch{return!1}}),eo=(function(e,t){let n;const r=()=>n??=
-to(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
-name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return ao(e,l,f)};let o=!1;const a=new je(
+"beforeExit",r)}catch{}}}}}),eo=(function(e,t){if(Hr)return!1;try{return Ur??=new Int32Array(new SharedArrayBuffer(4)),Promise.
+resolve(Atomics.waitAsync(Ur,0,0,e).value).then(()=>t(),()=>{Hr=!0,t()}),!0}catch{return!1}}),to=(function(e,t){let n;const r=()=>n??=
+no(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
+name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return co(e,l,f)};let o=!1;const a=new je(
 c=>$n(e,[["beforeExit",()=>{J(c,f=>f.beforeExit())}],["exit",f=>{o=!0,J(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
 _(()=>(e.kill(e.pid,c),!0))===!0,d=new je(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
-files:void 0,l=an(_(()=>u?.read(At,65536)));return $n(e,Be.filter(f=>!l.includes(f)).map(f=>{const h=yn(()=>{Vi(e,f)||(J(
+files:void 0,l=an(_(()=>u?.read(At,65536)));return $n(e,Be.filter(f=>!l.includes(f)).map(f=>{const h=yn(()=>{zi(e,f)||(J(
 c,p=>p(f)),d.clear(),s(f)||e.exit(de[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},writeStderr:c=>Tn(
 e.stderr,c),writeStdout:c=>Tn(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){
 e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.
@@ -212,75 +212,75 @@ m=0,$=!1;y.on("data",w=>{if(!$){if(m+=w.length,m>f.maxBodyBytes)return $=!0,g=""
 y.on("end",async()=>{if($)return;const w=await l({method:y.method??"GET",path:y.url??"/",body:g});w&&(N.writeHead(w.status,
 w.headers??{}),N.end(w.body))})});p.maxConnections=f.maxConnections,await new Promise((y,N)=>{p.once("error",N),p.listen(
 u,c,y)});const v=p.address();return{port:typeof v=="object"&&v?v.port:u,close:()=>new Promise(y=>{p.close(()=>y()),p.closeAllConnections?.()})}},
-unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:Ki(e),watchTick:e.versions.bun?void 0:Qi,monotonicMs(){const[
+unrefTimer(c){c?.unref?.()},holdOpen:e.versions.bun?void 0:Qi(e),watchTick:e.versions.bun?void 0:eo,monotonicMs(){const[
 c,u]=e.hrtime();return c*1e3+u/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){const{fs:c}=r(),u=f=>_(()=>c?.
 fstatSync(f).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(u))return;const{stdin:l}=e;if(!(!l.isTTY||!e.
 stdout.isTTY||!e.stderr.isTTY||!l.setRawMode)&&_(()=>pn(l))===!1&&mn(r().files,M().os))return{readRaw:f=>new Promise(h=>{
 const p=l.isRaw===!0,v=E=>{l.removeListener("data",y),l.removeListener("end",N),_(()=>l.setRawMode?.(p)),l.pause(),E!==void 0&&
 E.length>0&&_(()=>l.unshift(E)),h()},y=E=>{const k=new Uint8Array(E??[]);let g;try{g=f(k)}catch{g=k.length}g!==void 0&&v(
 k.subarray(g))},N=()=>{_(()=>f(Uint8Array.of(4))),v()};l.on("data",y),l.on("end",N),l.setRawMode?.(!0),l.resume()})}},fetch:t.
-lightFetch&&e.getBuiltinModule?ra(c=>e.getBuiltinModule(c),c=>e.env[c]):co(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),
+lightFetch&&e.getBuiltinModule?ra(c=>e.getBuiltinModule(c),c=>e.env[c]):lo(t.fetchAtLoad,c=>e.env[c],e.versions.bun!==void 0),
 senderCommand(c,u){const l=i(u);if(l)return{refused:l};const f=e.versions.bun?sa:{},h=ln(v=>e.env[v],{...u.set,...f},_(()=>e.
-cwd?.())),p=e.versions.bun?[]:io(e);return{argv:[e.execPath,...p,c],env:h,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{
+cwd?.())),p=e.versions.bun?[]:oo(e);return{argv:[e.execPath,...p,c],env:h,cwd:u.dir}},senderRefusal:i,spawnDetached(c){try{
 const{argv:u,env:l,cwd:f}=c;if(t.bunSpawn){const N=["ignore","ignore","ignore"];try{const E=t.bunSpawn([...u],{detached:!0,
 stdio:N,windowsHide:!0,env:{...l},cwd:f});return E.unref(),E.pid!==void 0?"started":"failed"}catch(E){return E?.code==="\
 EAGAIN"?"no processes":"failed"}}const h=e.getBuiltinModule?.("node:child_process");if(!h)return"failed";const[p,...v]=u,
 y=h.spawn(p,v,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:f});return y.on("error",()=>{}),y.unref(),y.pid!==void 0?
 "started":"failed"}catch{return"failed"}},exit:c=>e.exit(c),signalSelf:s,get files(){return r().files},exiting:()=>o||e.
-_exiting===!0,onExit:c=>a.add(c),onInterrupt:c=>d.add(c)}}),to=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{
-t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&Ji(t,r,e.platform==="win32",e.permission),
-o=()=>e.versions.bun?ro(_(()=>i?.read(Hr,aa,no)),r.uid):_(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();
-return{fs:t,files:i&&dn(i)}}),no=(function(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${Hr}\
- is not root's alone`)}),ro=(function(e,t){if(!(e===void 0||t===void 0))for(const n of e.split(`
+_exiting===!0,onExit:c=>a.add(c),onInterrupt:c=>d.add(c)}}),no=(function(e){let t;try{t=e.getBuiltinModule?.("node:fs")}catch{
+t=void 0}let n;const r={uid:e.getuid?.(),get gid(){return n??={gid:o()},n.gid}},i=t&&Zi(t,r,e.platform==="win32",e.permission),
+o=()=>e.versions.bun?io(_(()=>i?.read(Yr,aa,ro)),r.uid):_(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();
+return{fs:t,files:i&&dn(i)}}),ro=(function(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${Yr}\
+ is not root's alone`)}),io=(function(e,t){if(!(e===void 0||t===void 0))for(const n of e.split(`
 `)){if(n.startsWith("#"))continue;const[,,r,i]=n.split(":");if(/^\d+$/.test(r??"")&&Number(r)===t&&/^\d+$/.test(i??""))return Number(
-i)}}),io=(function(e){const t=[...oo(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){const[
+i)}}),oo=(function(e){const t=[...so(e.env.NODE_OPTIONS??""),...e.execArgv??[]],n=new Map;for(let r=0;r<t.length;r++){const[
 ,i,o,a]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(t[r])??[],s=o?.replaceAll("_","-");s!==void 0&&(da.test(s)?n.set(s,!i):ca.
-test(s)&&!i&&n.set(s,a??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),oo=(function(e){
+test(s)&&!i&&n.set(s,a??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:i===!1?`--no-${r}`:`--${r}=${i}`)}),so=(function(e){
 const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o==="\\"&&n)o=e[++i]??"";else if(o===" "&&!n){r=!0;continue}else if(o===
-'"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),so=(function(e,t,n){return t!==void 0&&Yr.test(t)||!e.
-some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Yr.test(r)&&/^[^=]*_/.test(r)||ua.test(r))
-return!1;const i=la.exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&q(o,n)})}),ao=(function(e,t,n){
+'"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),ao=(function(e,t,n){return t!==void 0&&Vr.test(t)||!e.
+some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Vr.test(r)&&/^[^=]*_/.test(r)||ua.test(r))
+return!1;const i=la.exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&q(o,n)})}),co=(function(e,t,n){
 const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?
 "a program packaged by pkg: its executable runs only the program":_(()=>r("node:sea")?.isSea?.())?"a Node.js single exec\
 utable application: its executable runs only the program":_(()=>e.permission?.has("child"))===!1?"Node.js runs with --pe\
-rmission and without --allow-child-process":e.permission&&!so(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js run\
+rmission and without --allow-child-process":e.permission&&!ao(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js run\
 s with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelle\
 d with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the \
 spool, would read otherwise: relative, or with a space, quote or backslash)":vn({pid:e.pid,ppid:e.ppid,os:e.platform,env:i=>e.
 env[i],read:i=>_(()=>t?.read(i,65536)),pidNamespace:e.platform==="linux"?_(()=>n?.readlinkSync("/proc/self/ns/pid")):void 0}):
-"this runtime cannot start processes"}),co=(function(e,t,n){const r=e??((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{
+"this runtime cannot start processes"}),lo=(function(e,t,n){const r=e??((i,o)=>globalThis.fetch(i,o));return async(i,o)=>{
 const a=Pe(new URL(i),t);if(a.kind==="unusable")throw new ce(a.reason);if(a.kind==="proxy"&&!n)throw new ce("this runtim\
-e's fetch cannot use a proxy");try{return await r(i,{...o,proxy:a.kind==="proxy"?lo(a.proxy):!1})}catch(s){throw _(()=>s?.
-code)==="UnsupportedProxyProtocol"?new ce("the proxy setting's scheme is not supported"):s}}}),lo=(function({protocol:e,
+e's fetch cannot use a proxy");try{return await r(i,{...o,proxy:a.kind==="proxy"?uo(a.proxy):!1})}catch(s){throw _(()=>s?.
+code)==="UnsupportedProxyProtocol"?new ce("the proxy setting's scheme is not supported"):s}}}),uo=(function({protocol:e,
 hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===void 0?{}:{"Proxy-Authorization":r};return{
 url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),Tn=(function(e,t){const n=Ue.get(e)??0;n===0&&e.on("error",_n),Ue.set(
 e,n+1);const r=()=>{const o=(Ue.get(e)??1)-1;Ue.set(e,o),o===0&&e.removeListener("error",_n)},i=()=>{try{setTimeout(r,0)}catch{}};
 try{e.write(t,i)}catch{i()}}),_n=(function(){}),$n=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
 i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),b=(function(){if(He)return He;const e=M().
-name;return He=e==="deno"?Xi(le.Deno,Vr):e==="unknown"?ha:eo(le.process,{lightFetch:e==="node",fetchAtLoad:Vr,bunSpawn:e===
+name;return He=e==="deno"?Wi(le.Deno,zr):e==="unknown"?ha:to(le.process,{lightFetch:e==="node",fetchAtLoad:zr,bunSpawn:e===
 "bun"?le.Bun?.spawn:void 0}),He}),Sn=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
 Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}),On=(function(e){const t=Math.floor(e);return t===0?"0":`${t}\
-000000`}),uo=(function(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",
-i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}),ho=(function(e){const{name:t,parameters:n}=JSON.
-parse(e.json);return{timeUnixNano:On(e.timestamp),observedTimeUnixNano:On(e.timestamp),eventName:t,attributes:[...zr(n),
-{key:"nat.event.schema_version",value:Sn(e.schemaVersion)}]}}),xn=(function(e,t,n,r=M()){const i=zr({...n.resourceAttributes,
-"service.name":n.serviceName,"service.version":n.serviceVersion,"session.id":t,"host.arch":uo(r.machine),"process.runtim\
+000000`}),ho=(function(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",
+i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}),fo=(function(e){const{name:t,parameters:n}=JSON.
+parse(e.json);return{timeUnixNano:On(e.timestamp),observedTimeUnixNano:On(e.timestamp),eventName:t,attributes:[...Xr(n),
+{key:"nat.event.schema_version",value:Sn(e.schemaVersion)}]}}),xn=(function(e,t,n,r=M()){const i=Xr({...n.resourceAttributes,
+"service.name":n.serviceName,"service.version":n.serviceVersion,"session.id":t,"host.arch":ho(r.machine),"process.runtim\
 e.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":It.name,"telemetry.sdk.language":r.name==="deno"?
 "deno":"nodejs","telemetry.sdk.version":It.version}),o=JSON.stringify({resource:{attributes:i},scopeLogs:[{scope:It,logRecords:[]}]});
-return sn(`{"resourceLogs":[${o.slice(0,-4)}`,e,"]}]}]}")}),fo=(function(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,mo(
+return sn(`{"resourceLogs":[${o.slice(0,-4)}`,e,"]}]}]}")}),mo=(function(e,t,n,r){if(e>=200&&e<300){const i=Math.min(r,po(
 n));return i>0?{kind:"delivered",rejected:i}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].
 includes(e)?t===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:t}:{kind:"rejecte\
-d",reason:`http_${e}`}}),mo=(function(e){try{const t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);
-return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}),po=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").
+d",reason:`http_${e}`}}),po=(function(e){try{const t=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);
+return Number.isSafeInteger(t)&&t>0?t:0}catch{return 0}}),vo=(function(e,t){const n={};for(const[r,i]of(e??"").split(",").
 entries()){if(i.trim()==="")continue;const o=i.indexOf("="),a=s=>t?.(`entry ${r+1} ${s}`);if(o<0||i.slice(0,o).trim()===
 ""){a("is not key=value");continue}try{const s=decodeURIComponent(i.slice(0,o).trim()),d=decodeURIComponent(i.slice(o+1).
-trim());s!==""?n[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}}return n}),vo=(function(e,t=()=>!1){for(const n of Xr){
+trim());s!==""?n[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}}return n}),yo=(function(e,t=()=>!1){for(const n of Wr){
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),xe=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
-toLowerCase())}),kn=(function(){return yo(b().env("CI"))||b().envNotUnicode?.("CI")===!0}),Z=(function(e){return Ke(b().
-envNotUnicode?.(e)===!0,"its permissions")}),yo=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),
+toLowerCase())}),kn=(function(){return go(b().env("CI"))||b().envNotUnicode?.("CI")===!0}),Z=(function(e){return Ke(b().
+envNotUnicode?.(e)===!0,"its permissions")}),go=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),
 et=(function(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),
-Nn=(function(){const e=b().env,t=[],n=(E,k)=>{const g=e(E);return g!==void 0&&!go(g)&&t.push(`${E}=${T(g)} is not a yes/\
+Nn=(function(){const e=b().env,t=[],n=(E,k)=>{const g=e(E);return g!==void 0&&!Eo(g)&&t.push(`${E}=${T(g)} is not a yes/\
 no value (1, true, yes / 0, false, no): read as no, ${k}`),xe(g)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and not\
 hing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=kn();for(const E of pa)b().envHidden?.(
 E)===!0&&!(E==="CI"&&i)&&r.push(E);const o=n("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DR\
@@ -289,56 +289,57 @@ L, "" or "stdout": nothing is sent`);const s=e("NAT_TELEMETRY_FORMAT");s!==void 
 toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${T(s)} is not a format (nat, otlp): the nat envelope is sent`);const d=n("\
 NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TELEMETRY_CONSENT_FILE");c&&!q(c,M().
 os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(c)} is not an absolute path: it is read in the directory each run starts in,\
- so each directory may hold another decision`);let u;const l=wo(e,M().os,t,E=>u=E),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=M().
+ so each directory may hold another decision`);let u;const l=bo(e,M().os,t,E=>u=E),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=M().
 os==="win32"?"LOCALAPPDATA":"HOME";l===void 0&&f===void 0&&b().envHidden?.(h)===!0&&(u=`the program may not read ${h} (${Z(
 h)})`,t.push(`${h} may not be read (${Z(h)}): the spool cannot be kept in the home directory`));for(const E of r)t.push(
-`${E} may not be read (${Z(E)}): ${Gr[E]}`);for(const E of Xr){const k=e(E);k&&!/^https?:$/.test(Eo(k))&&t.push(`${E}=${T(
-B(k))} is not an http(s) URL: OTLP events are not sent`)}const p=vo(e,E=>r.includes(E)),v=E=>po(e(E),k=>t.push(`${E}: ${k}\
+`${E} may not be read (${Z(E)}): ${qr[E]}`);for(const E of Wr){const k=e(E);k&&!/^https?:$/.test(wo(k))&&t.push(`${E}=${T(
+B(k))} is not an http(s) URL: OTLP events are not sent`)}const p=yo(e,E=>r.includes(E)),v=E=>vo(e(E),k=>t.push(`${E}: ${k}\
 : skipped`)),y={...An("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),t),...An("OTEL_EXPORTER_OTLP_LOGS_HEA\
 DERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},N={...v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.n\
 ame":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:a,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:p.
 hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:l,noSpool:u,spoolFallback:f===void 0,handOff:d,ci:i,format:s,
-otlpEndpoint:p.endpoint,otlpHeaders:y,otlpResource:N,problems:t}}),go=(function(e){const t=e.trim().toLowerCase();return xe(
-t)===!0||ma.includes(t)}),Eo=(function(e){try{return new URL(e).protocol}catch{return""}}),An=(function(e,t,n){const r={};
+otlpEndpoint:p.endpoint,otlpHeaders:y,otlpResource:N,problems:t}}),Eo=(function(e){const t=e.trim().toLowerCase();return xe(
+t)===!0||ma.includes(t)}),wo=(function(e){try{return new URL(e).protocol}catch{return""}}),An=(function(e,t,n){const r={};
 for(const[i,o]of Object.entries(t))rn(i)?nn(i)?n.push(`${e}: ${T(i)} is the HTTP client's to set: skipped, not sent`):on(
 o)?r[i]=o:n.push(`${e}: the value of ${T(i)} is not a header value (RFC 9110, visible ASCII: no control characters, no l\
 eading or trailing space): skipped, not sent`):n.push(`${e}: ${T(i)} is not a header name (an RFC 9110 token): skipped, \
-not sent`);return r}),wo=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r(
+not sent`);return r}),bo=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r(
 "NAT_TELEMETRY_SPOOL_DIR is empty"):q(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${T(i)} is not an absolute path: no spool \
 is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XDG_STATE_HOME");if(o&&!q(o,t))n.push(`X\
 DG_STATE_HOME=${T(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)return j(o,"nat/teleme\
 try");let a;if(t==="win32"){const s=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);a=s?`${s}\
 \\nat\\telemetry`:void 0}else{const s=e("HOME");a=s?j(s,`${t==="darwin"?"Library/Application Support":".local/state"}/na\
 t/telemetry`):void 0}return a===void 0?void r("there is no home directory"):q(a,t)?a:(n.push("the home directory is not \
-an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),bo=(function(e,t,n){if(t===
+an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),To=(function(e,t,n){if(t===
 "win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&q(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),oe=(function(){const e=b();
 if(xe(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
-`)}),Rn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),To=(function(e){return e.length<=64&&va.test(e)&&(/^[ -~]*$/.
-test(e)||!ya().test(e))}),tt=(function(e,t){if(typeof t=="string"&&(t==="undefined"||To(t)))return t;const n=typeof t=="\
+`)}),Rn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),_o=(function(e){return e.length<=64&&va.test(e)&&(/^[ -~]*$/.
+test(e)||!ya().test(e))}),tt=(function(e,t){if(typeof t=="string"&&(t==="undefined"||_o(t)))return t;const n=typeof t=="\
 string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return oe()?.(`'${e}' ${n} is not a command's fixed nam\
 e (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
-"undefined"}),_o=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?ga:Ea()).test(e)?e:(oe()?.(`'errorClass\
+"undefined"}),$o=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?ga:Ea()).test(e)?e:(oe()?.(`'errorClass\
 ' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
-message): reported as "undefined"`),"undefined")}),$o=(function(e){return e===be}),So=(function(){const{name:e,version:t}=M();
+message): reported as "undefined"`),"undefined")}),So=(function(e){return e===be}),Oo=(function(){const{name:e,version:t}=M();
 return t?`${e}/${t}`:e}),Mn=(function(e){return e===void 0||typeof e=="number"?"undefined":e}),Ln=(function(e){const t=typeof e==
-"string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isInteger(t)?t:void 0}),ke=(function(e,t){if(typeof t!="s\
-tring")throw new TypeError(`Cannot create event: '${e}' must be a string, got ${T(t)}`);return t}),In=(function(e,t,n){for(const r in n)
-if(n[r]===t)return t;throw new TypeError(`Cannot create event: '${e}' must be one of ${Qt(Object.values(n))}, got ${T(t)}`)}),
-F=(function(e){const t=JSON.stringify(e);return typeof t=="string"&&/[\r\n]/.test(t)?Oo(t):t}),Oo=(function(e){let t="",
-n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
+"string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isSafeInteger(t)?t:void 0}),ke=(function(e,t){if(typeof t!=
+"string")throw new TypeError(`Cannot create event: '${e}' must be a string, got ${T(t)}`);return t}),In=(function(e,t,n){
+for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cannot create event: '${e}' must be one of ${Qt(Object.values(
+n))}, got ${T(t)}`)}),F=(function(e){const t=JSON.stringify(e);return typeof t=="string"&&/[\r\n]/.test(t)?xo(t):t}),xo=(function(e){
+let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=
+i):` 	\r
 `.includes(i)||(t+=i)}return t}),U=(function(e){const t=e.search(ba);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
 e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):
 n+=2)}return n}),K=(function(e){const t=I(e);if(!(t>=-Dt&&t<=Dt))throw new RangeError("Invalid time value");const n=I(t/
-1e3);if(n!==Ct.second){const r=I(n/Zr),i=n-r*Zr,o=`${W(I(i/3600),2)}:${W(I(i/60)%60,2)}:${W(i%60,2)}`;Ct={second:n,text:`${xo(
-r)}T${o}.`}}return`${Ct.text}${W(t-n*1e3,3)}Z`}),xo=(function(e){const t=I((e+719468)/146097),n=e+719468-t*146097,r=I((n-
+1e3);if(n!==Ct.second){const r=I(n/Kr),i=n-r*Kr,o=`${W(I(i/3600),2)}:${W(I(i/60)%60,2)}:${W(i%60,2)}`;Ct={second:n,text:`${ko(
+r)}T${o}.`}}return`${Ct.text}${W(t-n*1e3,3)}Z`}),ko=(function(e){const t=I((e+719468)/146097),n=e+719468-t*146097,r=I((n-
 I(n/1460)+I(n/36524)-I(n/146096))/365),i=n-(365*r+I(r/4)-I(r/100)),o=I((5*i+2)/153),a=i-I((153*o+2)/5)+1,s=o<10?o+3:o-9,
-d=r+t*400+(s<=2?1:0);return`${d>=0&&d<=9999?W(d,4):`${d<0?"-":"+"}${W(d<0?-d:d,6)}`}-${W(s,2)}-${W(a,2)}`}),ko=(function(e){
-const t=Cn(e);return{ts:K(e.timestamp),parameters:t,name:e.name}}),No=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(
+d=r+t*400+(s<=2?1:0);return`${d>=0&&d<=9999?W(d,4):`${d<0?"-":"+"}${W(d<0?-d:d,6)}`}-${W(s,2)}-${W(a,2)}`}),No=(function(e){
+const t=Cn(e);return{ts:K(e.timestamp),parameters:t,name:e.name}}),Ao=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(
 `Event name cannot be read: ${V(i)}`)}if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty s\
 tring");const n=F(Cn(e));if(t!==ze.name){const i=F(t);ze={name:t,json:i,bytes:U(i)}}const r=K(e.timestamp);return{json:`\
 {"ts":"${r}","parameters":${n},"name":${ze.json}}`,bytes:_a+r.length+U(n)+ze.bytes}}),Cn=(function(e){const t=(a,s)=>new TypeError(
 `Event '${e.name}' ${a} cannot be read: ${V(s)}`);let n;try{n=e.parameters()}catch(a){throw t("parameters",a)}try{n?.then}catch(a){
-throw t("parameters() returned an object that",a)}if(Ri(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
+throw t("parameters() returned an object that",a)}if(Mi(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
 `Event '${e.name}' has no parameters object: parameters() returned a thenable`)}if(!Y(n))throw new TypeError(`Event '${e.
 name}' has no parameters object: parameters() returned ${T(n)}`);let r;try{r=Object.keys(n)}catch(a){throw t("parameters",
 a)}let i={};for(const a of r){let s;try{s=n[a]}catch(d){throw t(`parameter '${a}'`,d)}a in i?i={...i,[a]:s}:i[a]=s}const o=nt(
@@ -351,37 +352,37 @@ None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",device
 d",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",
 gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"u\
 ndefined",productVersion:"undefined",sentTs:K(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefi\
-ned"}}),Ao=(function(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events'\
+ned"}}),Ro=(function(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events'\
  must be an array of events, got ${T(e)}`);const r=e.findIndex(i=>!(i instanceof be));r>=0&&n(`'events' must hold events\
  (TelemetryEvent), got ${T(e[r])} at ${r}`),Y(t)||n(`'options' must be an object, got ${T(t)}`),typeof t.sourceClientVersion!=
 "string"&&n(`'sourceClientVersion' must be a string, got ${T(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
 chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${T(t[i])}`);if(e.length===0)throw new RangeError(
-"Cannot build a payload: the event list is empty");return{...Dn(e[0].schemaVersion,t),events:e.map(ko)}}),Pn=(function(e,t){
+"Cannot build a payload: the event list is empty");return{...Dn(e[0].schemaVersion,t),events:e.map(No)}}),Pn=(function(e,t){
 return sn(`${F(e).slice(0,-1)},"events":[`,t,"]}")}),Ne=(function(e,t,n,r,i,o=rt(t,i)){e.create(o,r);try{e.rename(o,`${t===
 "/"?"":t}/${n}`)}catch(a){try{e.remove(o)}catch{}throw a}}),rt=(function(e,t){return`${e==="/"?"":e}/t-${ve(t)}-${ye()}.\
 tmp`}),ve=(function(e){return String(Math.floor(e)).padStart(13,"0")}),it=(function(){let e;try{e=Sa()}catch{}return typeof e==
 "number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),ye=(function(e=12){let t="";
-for(;t.length<e;)t+=Math.floor(it()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),Ro=(function(e){return new Na(
+for(;t.length<e;)t+=Math.floor(it()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),Mo=(function(e){return new Na(
 e).document()}),ot=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Ae=(function(e,t,n){Object.defineProperty(e,t,
 {value:n,writable:!0,enumerable:!0,configurable:!0})}),st=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(
-e)}),Re=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),Mo=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.
+e)}),Re=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),Lo=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.
 test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),Q=(function(){if(at())return;const{env:e,files:t}=b(),
 n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?j(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||
 /^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Bt?.given!==r){const i=t?.realPath(".");Bt={given:r,path:i===void 0?r:j(i,r)}}
-return Bt.path}),Lo=(function(){return(H?te?.path:void 0)??Q()}),at=(function(){const{env:e,envHidden:t}=b();if(t)return t(
+return Bt.path}),Io=(function(){return(H?te?.path:void 0)??Q()}),at=(function(){const{env:e,envHidden:t}=b();if(t)return t(
 "NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),se=(function(e,t=!1){
 const n=b().files;if(!n)return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be \
 read (the program's permissions)"};let r;try{r=n.read(e,Aa)}catch(i){return dt(i)==="not_utf8"?{state:"disabled",problem:"\
-is not valid UTF-8 (Python's tomllib rejects it)"}:Io(i)?{state:"disabled",problem:"may not be read where it leads (the \
+is not valid UTF-8 (Python's tomllib rejects it)"}:Co(i)?{state:"disabled",problem:"may not be read where it leads (the \
 program's permissions)"}:{state:"disabled",problem:`cannot be read safely (${dt(i).replaceAll("_"," ")})`}}if(r===void 0)
 return{state:"never_asked"};if(t)return{...Bn(r),text:r};try{n.checkPlace(e)}catch(i){return{state:"disabled",problem:`i\
-s where another user could replace it (${dt(i).replaceAll("_"," ")})`}}return{...Bn(r),text:r}}),Io=(function(e){const{name:t,
+s where another user could replace it (${dt(i).replaceAll("_"," ")})`}}return{...Bn(r),text:r}}),Co=(function(e){const{name:t,
 code:n}=e??{};return t==="NotCapable"||n==="ERR_ACCESS_DENIED"}),dt=(function(e){return e?.reason??"unreadable"}),Bn=(function(e){
-let t;try{t=Ro(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"\
+let t;try{t=Mo(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}const n=t.telemetry;if(n===void 0)return{state:"\
 never_asked"};if(typeof n!="object"||Array.isArray(n))return{state:"disabled",problem:"has a 'telemetry' that is not a t\
 able"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r===
 "enabled"?i===Pt?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"disabled",problem:"\
-has a consent value this tool does not know"}}),Co=(function(e,t){return["# NeMo Agent Toolkit telemetry consent.","# To\
+has a consent value this tool does not know"}}),Do=(function(e,t){return["# NeMo Agent Toolkit telemetry consent.","# To\
  change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or set the NAT_TELE\
 METRY_ENABLED environment variable.",`# Saved ${K(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = "${K(t).replace(
 /\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Pt}"`,""].join(`
@@ -392,7 +393,7 @@ if(t===void 0||!r){const l=at();return n(t!==void 0?"no file access":l?`where it
  read ${l} (${Z(l)})`:"no home directory"),!1}const i=z(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
 1),a=Date.now(),s=rt(i,a);if(![i,s,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
 read and write ${i} (its permissions)`),!1;const c=se(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(
-i,!1),r.checkPlace(t),Ne(r,i,o,Co(e,a),a,s)}catch(l){return n(V(l)),!1}const u=ct();return u.source==="file"&&([C,H]=[e===
+i,!1),r.checkPlace(t),Ne(r,i,o,Do(e,a),a,s)}catch(l){return n(V(l)),!1}const u=ct();return u.source==="file"&&([C,H]=[e===
 "enabled",!0],te=u.path===void 0?void 0:ft(u.path)),!0}),ct=(function(){const e=Q(),{state:t,problem:n,outdatedYes:r}=Un(
 e),i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...ut()??ht(t),...i}}),lt=(function(){
 const e=ut();if(e)return e;const{state:t,text:n,problem:r}=Un(Q());return{...ht(t),text:n,...r?{problem:r}:{}}}),Un=(function(e){
@@ -405,13 +406,13 @@ source:"default"}:{enabled:e==="enabled",source:"file"}}),ft=(function(e,t=se(e,
 files?.modifiedAt(e)}}),Hn=(function(e,t=se(e.path,!0).text){return t!==e.text||b().files?.modifiedAt(e.path)!==e.modified}),
 Yn=(function(){return jt!==void 0&&Hn(jt)}),Vn=(function(){try{const e=We[Xe];if(e===void 0)return;const{serial:t}=e;return Number.
 isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),mt=(function(){const e=Vn();e===void 0||e===
-Ge||(Ge=e,[C,H,Te]=[!1,!1,!0])}),Do=(function(){return mt(),Te}),Me=(function(){if(Qr)return C=Qr();mt();const e=Te&&!H;
-if(!e&&(ne===ei||ut()?.enabled===!1))return ne=ei,C=!1;if(e&&(ne===ti||Yn()))return ne=ti,C=!1;if(!H||te===void 0)return!0;
+Ge||(Ge=e,[C,H,Te]=[!1,!1,!0])}),Po=(function(){return mt(),Te}),Me=(function(){if(ei)return C=ei();mt();const e=Te&&!H;
+if(!e&&(ne===ti||ut()?.enabled===!1))return ne=ti,C=!1;if(e&&(ne===ni||Yn()))return ne=ni,C=!1;if(!H||te===void 0)return!0;
 let t=se(te.path,!0);return t.problem!==void 0&&(t=se(te.path,!0)),C=t.problem===void 0&&!Hn(te,t.text)&&ht(t.state).enabled,
-C||(ne??="the consent file, written again during the run"),C}),X=(function(){return mt(),C===void 0&&zn(lt()),C===!0}),Po=(function(){
+C||(ne??="the consent file, written again during the run"),C}),X=(function(){return mt(),C===void 0&&zn(lt()),C===!0}),Bo=(function(){
 const e=lt();return C===void 0&&zn(e),{enabled:e.enabled,source:e.source}}),zn=(function(e){[C,H]=[e.enabled,e.source===
 "file"];const t=H?Q():void 0;te=t===void 0?void 0:ft(t,e.text)}),Le=(function(){if(!Te||H||C!==!0||Yn())return;const e=ct(),
-t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Bo=(function(){return X()&&
+t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),jo=(function(){return X()&&
 H}),pt=(function(){const e=X(),{enabled:t,source:n,problem:r}=lt(),o=n!=="file"&&n!=="default"&&b().envHidden?.(n)===!0?
 `${n}, which the program may not read (${Z(n)})`:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,
 decidedBy:e===t?o:ne??"the program (setTelemetryEnabled)"}}),Xn=(function(e){if(typeof e!="boolean")throw new TypeError(
@@ -424,21 +425,21 @@ n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the headers
 length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}),qn=(function(e,t,n){let r,i=!1,o;const a=()=>{
 i=!0,clearTimeout(r),ue.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+Ma)/Ut),end:s},c=(u,l)=>{const f=b().
 monotonicMs()+u;try{r=setTimeout(()=>{ue.release(d);const h=b().monotonicMs()-f;if(h<=Ra||l===0)return s();c(Math.min(Math.
-max(h,Ft.min),Ft.max),l-1)},u),n?.(r)}catch{}};return ue.guard(d),c(e,ri),n||(o=_(()=>b().holdOpen?.())),a}),jo=(function(e,t=M()){
+max(h,Ft.min),Ft.max),l-1)},u),n?.(r)}catch{}};return ue.guard(d),c(e,ii),n||(o=_(()=>b().holdOpen?.())),a}),Fo=(function(e,t=M()){
 const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Dn(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,
 sentAt:a});return{name:"nat",encode:(r,i)=>Pn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>U(Pn(n(r,0),[])),eventBytes:r=>r.
-bytes,readsAnswer:!1}}),Fo=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,
-serviceVersion:o},r=new WeakMap,i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(ho(o))),a};return{name:"\
+bytes,readsAnswer:!1}}),Uo=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,
+serviceVersion:o},r=new WeakMap,i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(fo(o))),a};return{name:"\
 otlp",encode:o=>xn(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>U(xn([],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,
-resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:fo}}),ge=(function(e){let t=2166136261;for(let n=0;n<
+resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:mo}}),ge=(function(e){let t=2166136261;for(let n=0;n<
 e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),D=(function(e,t,n){n>0&&
 (e[t]=(e[t]??0)+n)}),Jn=(function(e,t="nat",n=""){return ge(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),Zn=(function(e,t){const n=qe.
 exec(e);return n?Ho(n,t)?ae(n[3]):void 0:ae(e)}),ae=(function(e){const t=Ia.exec(e);if(!t)return;const n=Number(t[3]),r=Math.
-min(Number(t[2]),Math.floor(n/si));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Kn=(function(e,t,n){let r=Math.
+min(Number(t[2]),Math.floor(n/ai));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),Kn=(function(e,t,n){let r=Math.
 max(0,e.length-t),i=e.slice(r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.length&&i>n;)i-=e[r++].bytes+1;return{first:r,bytes:i}}),
 Qn=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ve(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${ye()}\
 .jsonl`}),er=(function(e){return e.map(t=>`${t.text}
-`).join("")}),Uo=(function(e){return Ee(e).bytes+1}),Ee=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${F(
+`).join("")}),tr=(function(e){return Ee(e).bytes+1}),Ee=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${F(
 e.schemaVersion)},"sessionId":${F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.
 cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:t,bytes:U(t)}}),vt=(function(e,t){
 return`l-${ve(t)}-${e}`}),yt=(function([,e,t]){return e==="l"?Number(t):Number(t)+Ca}),Ho=(function(e,t){return t>yt(e)}),
@@ -446,25 +447,25 @@ Yo=(function(e){try{const{retries:t,schemaVersion:n,sessionId:r,clientVersion:i,
 if(!(Number.isSafeInteger(t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===void 0||typeof i=="string")&&Number.isFinite(
 a)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&nt(s.parameters)===void 0))return;const c=Number.isSafeInteger(
 o)&&o>0,u={json:F(s),schemaVersion:n,sessionId:r,retries:t,timestamp:a,...c&&{cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{
-return}}),tr=(function(e={}){if(!Y(e))throw new TypeError(`Cannot create handler: options must be an object, got ${T(e)}`);
+return}}),nr=(function(e={}){if(!Y(e))throw new TypeError(`Cannot create handler: options must be an object, got ${T(e)}`);
 const t=pe(e,Pa);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(m,$,w)=>{const x=e[m]===void 0?$:e[m],
 S=w.integer?`${w.sign} integer`:`${w.sign} number`,O=`Cannot create handler: '${m}' must be a ${S}`;if(typeof x!="number"||
 Number.isNaN(x))throw new TypeError(`${O}, got ${T(x)}`);if(!((w.sign==="positive"?x>0:x>=0)&&(w.integer?Number.isSafeInteger(
-x):Number.isFinite(x))))throw new RangeError(`${O}, got ${x}`);if(w.timer&&x*1e3>ni)throw new RangeError(`Cannot create \
-handler: '${m}' must be at most ${ni/1e3} seconds (the longest a timer can wait), got ${x}`);return x},r=(m,$,w)=>{const x=e[m]===
+x):Number.isFinite(x))))throw new RangeError(`${O}, got ${x}`);if(w.timer&&x*1e3>ri)throw new RangeError(`Cannot create \
+handler: '${m}' must be at most ${ri/1e3} seconds (the longest a timer can wait), got ${x}`);return x},r=(m,$,w)=>{const x=e[m]===
 void 0?w:e[m];if(typeof x!==$)throw new TypeError(`Cannot create handler: '${m}' must be a ${$}, got ${T(x)}`);return x},
 i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=n("requestTimeoutSeconds",
-li,i),d=n("backoffInitialSeconds",1,o),c=n("backoffMaxSeconds",60,o);if(c<d)throw new RangeError(`Cannot create handler:\
+ui,i),d=n("backoffInitialSeconds",1,o),c=n("backoffMaxSeconds",60,o);if(c<d)throw new RangeError(`Cannot create handler:\
  'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${d}), got ${c}`);const u=Nn(),l=r("sourceClientVersion",
-"string",De),f=rr("resource",e.resource),h=r("sessionId","string","undefined"),p=nr(e.format,u.format),v=Et(p,l,{...u.otlpResource,
-...f}),y=gt(v,u.sessionPrefix+h),N=nr(e.format,void 0),E=gt(Et(N,l,f,mi),h),k=n("maxEventBytes",32768,a);if(k<E.eventBytes)
+"string",De),f=ir("resource",e.resource),h=r("sessionId","string","undefined"),p=rr(e.format,u.format),v=Et(p,l,{...u.otlpResource,
+...f}),y=gt(v,u.sessionPrefix+h),N=rr(e.format,void 0),E=gt(Et(N,l,f,pi),h),k=n("maxEventBytes",32768,a);if(k<E.eventBytes)
 throw new RangeError(`Cannot create handler: 'maxEventBytes' must be at least ${E.eventBytes} (the smallest event), got ${k}`);
 const g=n("maxBatchBytes",5e5,a);if(g<E.batchBytes){const m=`one ${N} envelope holding the smallest event`;throw new RangeError(
 e.maxBatchBytes===void 0?`Cannot create handler: 'sourceClientVersion', 'sessionId' or 'resource' make ${m} ${E.batchBytes}\
  bytes, more than 'maxBatchBytes' (${g} by default)`:`Cannot create handler: 'maxBatchBytes' must be at least ${E.batchBytes}\
- (${m}), got ${g}`)}return{flushIntervalMs:n("flushIntervalSeconds",ai,i)*1e3,maxQueueSize:n("maxQueueSize",di,a),maxRetries:n(
-"maxRetries",ci,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:n("exitTimeoutSeconds",s,o)*1e3,backoff:{
-initialMs:d*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,g-y.envelopeBytes-ui),
+ (${m}), got ${g}`)}return{flushIntervalMs:n("flushIntervalSeconds",di,i)*1e3,maxQueueSize:n("maxQueueSize",ci,a),maxRetries:n(
+"maxRetries",li,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:n("exitTimeoutSeconds",s,o)*1e3,backoff:{
+initialMs:d*1e3,maxMs:c*1e3},maxBufferedEvents:n("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,g-y.envelopeBytes-hi),
 maxEventBytesOption:k,maxBatchBytes:g,sourceClientVersion:l,sessionId:u.sessionPrefix+h,sink:Wo(e.endpoint,u.endpointHidden?
 Vt:u.endpoint??(p==="otlp"?u.otlpEndpointHidden?Vt:u.otlpEndpoint??Da:void 0),u.dryRun),spoolDir:Go(e.spoolDir,u.spoolDir),
 noSpool:e.spoolDir===!1?"the program's options keep none (spoolDir: false)":e.spoolDir===void 0?u.noSpool:void 0,spoolFallback:e.
@@ -474,148 +475,149 @@ handOff:Jo(e.handOff===void 0?void 0:r("handOff","boolean",!0),u),customFetch:e.
 "otlp"?u.otlpHeaders:{},...qo(e.headers)},fetch:r("fetch","function",b().fetch??((m,$)=>globalThis.fetch(m,$))),logger:r(
 "logger","function",()=>{}),clock:Vo(r("clock","function",Date.now)),random:r("random","function",it)}}),Vo=(function(e){
 let t;try{t=e()}catch(n){throw new TypeError(`Cannot create handler: 'clock' failed: ${V(n)} (a method needs its object:\
- () => performance.timeOrigin + performance.now())`)}if(!hi(t))throw new RangeError(`Cannot create handler: 'clock' must\
- return epoch milliseconds, got ${T(t)}`);return e===Date.now?e:()=>{try{const n=e();return hi(n)?n:Date.now()}catch{return Date.
+ () => performance.timeOrigin + performance.now())`)}if(!fi(t))throw new RangeError(`Cannot create handler: 'clock' must\
+ return epoch milliseconds, got ${T(t)}`);return e===Date.now?e:()=>{try{const n=e();return fi(n)?n:Date.now()}catch{return Date.
 now()}}}),gt=(function(e,t){const n={json:Yt,bytes:U(Yt),schemaVersion:Ye,sessionId:t,timestamp:0,retries:0,notBefore:0},
-r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+ui+r,envelopeBytes:i}}),zo=(function(e){
-if(e<fi)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at least ${fi} (one spooled event, the smal\
-lest), got ${e}`);return e}),Et=(function(e,t,n,r){return e==="otlp"?Fo({serviceName:n["service.name"]??fa,serviceVersion:t,
-resourceAttributes:n},r):jo(t,r)}),Xo=(function(e){const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=gt(Et(t.name,
-n,r,mi),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,
+r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+hi+r,envelopeBytes:i}}),zo=(function(e){
+if(e<mi)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at least ${mi} (one spooled event, the smal\
+lest), got ${e}`);return e}),Et=(function(e,t,n,r){return e==="otlp"?Uo({serviceName:n["service.name"]??fa,serviceVersion:t,
+resourceAttributes:n},r):Fo(t,r)}),Xo=(function(e){const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=gt(Et(t.name,
+n,r,pi),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,
 i.eventBytes)}}),Wo=(function(e,t,n){if(e!==void 0&&(typeof e!="string"||!et(e)))throw new TypeError(`Cannot create hand\
 ler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${T(typeof e=="string"?B(e):e)}`);if(e===void 0&&t===Vt)return{
-kind:"none",reason:"endpoint_hidden"};const r=e??t??Wr;return et(r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",
+kind:"none",reason:"endpoint_hidden"};const r=e??t??Gr;return et(r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",
 reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}),Go=(function(e,t){if(e!==!1){if(e===void 0)
 return t;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: 'spoolDir' must be a non-empty string\
  or false, got ${T(e)}`);if(!q(e,M().os))throw new TypeError(`Cannot create handler: 'spoolDir' must be an absolute path\
- (a relative one moves with the working directory), got ${T(e)}`);return e}}),nr=(function(e,t){if(e!==void 0&&e!=="nat"&&
+ (a relative one moves with the working directory), got ${T(e)}`);return e}}),rr=(function(e,t){if(e!==void 0&&e!=="nat"&&
 e!=="otlp")throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${T(e)}`);return e??(t?.trim().
-toLowerCase()==="otlp"?"otlp":"nat")}),rr=(function(e,t){if(t===void 0)return{};if(!Y(t))throw new TypeError(`Cannot cre\
+toLowerCase()==="otlp"?"otlp":"nat")}),ir=(function(e,t){if(t===void 0)return{};if(!Y(t))throw new TypeError(`Cannot cre\
 ate handler: '${e}' must be an object of strings, got ${T(t)}`);const n={};for(const[r,i]of Object.entries(t))if(i!==void 0){
-if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${i===null?"n\
-ull":`a ${typeof i}`} for ${T(r)}`);n[r]=i}return n}),qo=(function(e){const t=rr("headers",e),n=Object.entries(t).reduce(
-(r,[i,o])=>r+i.length+o.length+4,0);if(n>pi)throw new RangeError(`Cannot create handler: 'headers' must add at most ${pi}\
- bytes to a request (servers refuse a larger head), got ${n}`);for(const[r,i]of Object.entries(t)){if(!rn(r))throw new TypeError(
-`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${T(r)}`);if(nn(r))throw new TypeError(`\
-Cannot create handler: 'headers' must not set ${T(r)}: the HTTP client frames the request itself`);if(!on(i))throw new TypeError(
-"Cannot create handler: 'headers' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control char\
-acter, no character past ASCII, no leading or trailing space), got a bad value for "+T(r))}return t}),Jo=(function(e,t){
-return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOF\
-F"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),Zo=(function(e){if(e===void 0||e===!1)return!1;if(e===
-!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: 'captureInterrupts' must be\
- a boolean or a function, got ${T(e)}`)}),Ko=(function(e,t){if(e===null)return;const n=e.trim(),i=/^\d+$/.test(n)?Number(
-n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.max(i,0),vi)}),Ie=(function(e,t,n,r=0){
-const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.max(o,r)}),Ce=(function(e,t,n,r){let i;
-try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===void 0?void 0:r(a,o);return s===void 0?
-[]:[s]})}),wt=(function(e,t){return t??ge(e)}),Qo=(function(e,t,n){return Ce(e,t,ja,(r,i)=>{const o=ir(e,`${t}/${i}`,n);
-if(typeof o!="object")return;const a=o.endpointHash??(o.endpoint===void 0?r:wt(o.endpoint));return{hash:r,...o,endpointHash:a}})}),
-ir=(function(e,t,n){try{const r=e.read(t,yi);if(r===void 0)return;const{failures:i,notBefore:o,endpoint:a,endpointHash:s,
-handedOffAt:d}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(o)&&o>=0&&o<=n+vi,l=Number.isFinite(d)&&d<=
-n?{failures:i,notBefore:o,handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,endpoint:typeof a=="string"?a:void 0,
-endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}),or=(function(e){const{
-failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failure(s) in a row): not tried before ${K(n)}`}),
-sr=(function(e,t){return e.spoolFallback?bo(b().env,M().os,t?.uid):void 0}),ar=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,
-spoolLimits:o}=e,a=dr(e);let s=e.noSpool??"there is no spool directory";const d=i===void 0?void 0:Je.open(i,t,o,a,l=>s=l,
-r),c=sr(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.realPath(c)===void 0?void 0:Je.open(c,t,o,a);l&&
-l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&n(s),d;const u=Je.open(c,t,o,a,l=>s+=`; nor i\
-n ${c}: ${l}`,r);return n(s,u?.dir),u}),dr=(function(e){const{sink:t,format:n,sourceClientVersion:r,headers:i,customFetch:o}=e,
-a={version:o&&r!==De?r:void 0,headers:Object.keys(i).length>0?Object.entries(i).sort():void 0,resource:n.resource&&Object.
-entries(n.resource).sort(),fetch:o?"own":void 0},s=F(a);return Jn(t.kind==="http"?t.url:"",n.name,s==="{}"?"":s)}),es=(function(e,t){
-const{sessionId:n,sourceClientVersion:r,maxEventBytes:i}=t;try{if(!(e instanceof be))return{reason:"not_an_event",detail:"\
-not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{const{schemaVersion:o,
-timestamp:a}=e;if(typeof o!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(
-a))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(a<0||a>Fa)return{reason:"invalid_event",detail:"\
-timestamp outside the years 1970-9999 that both wire formats carry"};const{json:s,bytes:d}=No(e);return d>i?{reason:"eve\
-nt_too_large",detail:`${d} bytes serialized, more than ${Math.max(i,0)} (maxEventBytes, or what maxBatchBytes leaves bes\
-ide the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,
-schemaVersion:o,sessionId:n,clientVersion:r,timestamp:a,retries:0,notBefore:0}}catch(o){return{reason:"invalid_event",detail:V(
-o)}}}),ts=(function(e,t,n,r=i=>i.bytes){const i=[];let o=[],a=0;for(const s of e){const d=r(s);o.length>0&&s.schemaVersion===
-o[0].schemaVersion&&s.sessionId===o[0].sessionId&&s.clientVersion===o[0].clientVersion&&a+1+d<=t||(o=[],i.push(o),a=n(s)-
-1),a+=1+d,o.push(s)}return i}),ns=(function(e,t){return{...e,[wi]:JSON.stringify(t)}}),bt=(function(e,t,n,r){const i=new RegExp(
-`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(lock|start)$`),o={locks:[],marks:[]};for(const a of e.list(t)){const s=i.exec(a);
-if(!s)continue;const d=Number(s[1]),c=s[2]==="lock"?$e:Ka;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).push(a):Tt(e,`${t}\
-/${a}`)}return o.locks.sort(),o.marks.sort(),o}),rs=(function(e,t,n,r){try{return bt(e,t,n,r).locks.length>0}catch{return!1}}),
-is=(function(e,t,n){let r;try{e.ensureDir(t,!0);const i=bt(e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"\
-at work";const o=Date.now();r=`sender-${n}-${ve(o)}-${ye()}.start`,e.create(`${t}/${r}`,"");const a=bt(e,t,n,o);return a.
-locks.length===0&&a.marks[0]===r?r:(Tt(e,`${t}/${r}`),"at work")}catch{return r}}),os=(function(e,t,n){n!==void 0&&ss(e,
-t,()=>[n])}),ss=(function(e,t,n){try{e.ensureDir(t,!0,!1),as(e,t,n())}catch{}}),as=(function(e,t,n){for(const r of n)Tt(
-e,`${t}/${r}`)}),Tt=(function(e,t){try{e.remove(t)}catch{}}),cr=(function(e,t,n){const r=ds(e,t,n);return r.handOff?r:{...r,
-outcome:lr(e,t)}}),lr=(function(e,t){return e.sink.kind==="none"?"dropped":ur(e)&&t?.health.isOpen()!==!0?"delivered":t&&
-Le()===void 0?"spooled":"dropped"}),ur=(function(e){return e.sink.kind!=="http"||b().canConnect(e.sink.url)}),ds=(function(e,t,n){
-try{const r=fr(e,t,n);if(r!==void 0||!t||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,
-a=hr(e.sink.url,i.dir);if(o.isOpen()){const f=b().senderRefusal(a);return f===void 0?{handOff:!0,command:void 0,backlog:t}:
-{handOff:!1,reason:f}}const s=b().senderCommand(`${i.dir}/${Se}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};
-const{cwd:d,...c}=s,u={...fs(e,i.dir),successor:c,onByConsentFile:Bo()};return{handOff:!0,command:{...s,env:ns(s.env,u)},
-backlog:t}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}),cs=(function(e,t,n){const r=cr(e,t,n);return r.
-handOff&&r.command&&!ps(r.backlog)?{handOff:!1,reason:"the sender's script is not in the spool directory and cannot be w\
-ritten",outcome:lr(e,r.backlog)}:r}),ls=(function(e){try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||
-n.isOpen())return"endpoint down";const i=is(r,t.dir,t.key);if(i==="at work")return"at work";const o=b().spawnDetached(e.
-command);return o==="started"?n.noteHandOff():os(r,t.dir,i),o}catch{return"failed"}}),us=(function(e,t){if(t===null||t.health.
-isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;return fr(e,t,!0)!==void 0||n.kind==="http"&&
-b().senderRefusal(hr(n.url,t.spool.dir))!==void 0}),hr=(function(e,t){const n=Lo(),r=n===void 0?void 0:hs(n);return{endpoint:e,
-dir:t,reads:r===void 0?[]:[r],variables:[...rd,...we,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),
-hs=(function(e){const t=z(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,""),r=b().files,i=t===void 0||["",".","\
-.."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:j(i,n);return o!==void 0&&r?.allowed(o,"read")?
-o:e}),fr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!==
-"http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch,\
- which a sender process cannot call";if(e.requestTimeoutMs>$e-nd)return`a request may take longer (requestTimeoutSeconds\
-) than a sender lives (${$e/1e3} s)`;if(!n)return"telemetry was turned off during the run";const o=Le();if(o!==void 0)return`\
-the program turned telemetry on over ${o==="file"?"the consent file":o}'s no, which a sender, reading the user's decisio\
-n again, would follow`;if(!t)return"there is no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change \
-the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permiss\
-ion without --allow-fs-read for them): another user could swap the sender's script there";if(!ur(e))return"the program m\
-ay not connect to the endpoint";const{spool:a,files:s,health:d}=t;if(d.isOpen())return;const c=e.clock(),u=a.waitingSince(
-c);if(u===void 0)return;const{state:l}=d,f=l===void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&
-c-f>td&&!rs(s,a.dir,a.key,c))return"spooled events have waited a minute with no sender at work"}),fs=(function(e,t){const{
-sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.
-maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/
-1e3,...Xo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.
-sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),ms=(function({files:e,spool:t}){return e.sizeOf(`${t.
-dir}/${Se}`,!0)===ed}),ps=(function(e){if(ms(e))return!0;const{files:t,spool:n}=e,r=()=>Ne(t,n.dir,Se,Qa,Date.now());try{
-r()}catch(i){if(!(i instanceof A))return!1;try{t.remove(`${n.dir}/${Se}`),r()}catch{return!1}}return mr(t,n.dir,id),!0}),
-mr=(function(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(s=>Za.test(s))}catch{return}const o=s=>{const d=e.modifiedAt(
-`${t}/${s}`);return d===void 0||d>r+$e?-1/0:d},a=n==="none"?i:i.filter(s=>s!==Se).map(s=>({name:s,written:o(s)})).sort((s,d)=>d.
-written-s.written).slice(n).filter(({written:s})=>r-s>$e).map(({name:s})=>s);for(const s of a)try{e.remove(`${t}/${s}`)}catch{}}),
-vs=(function(e,t,n,r=-1/0){const i=Date.now(),o=Er(e,xt(t,n)),s=yr(e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(
-d=>gr(e,d).lines);return St([...typeof o=="object"?o.lines:[],...s],r,i)}),ys=(function(e,t,n=-1/0){return[...new Set([...Ce(
-e,t,dd,i=>i),...Ce(e,t,Gt,i=>i)])].flatMap(i=>{const o=vs(e,t,i,n);return o?[{key:i,...o}]:[]})}),gs=(function(e,t,n,r,i,o,a=-1/0){
-const s=Object.entries(i).filter(([f,h])=>$i.test(f)&&Number.isSafeInteger(h)&&h>0);if(s.length===0||!Ot(o))return;const c={
-...{since:o,last:o,dropped:Object.fromEntries(s.slice(0,Wt))},endpointHash:ge(r)},u=B(r)===r?{...c,endpoint:r}:c,l=xt(t,
-n);try{const f=yr(e,t,n,o).filter(p=>p.quiet).map(p=>pr(e,p,t,n)),h=St([...f.flatMap(p=>p.lines),u],a,o)??u;vr(e,t,n,f,()=>{
-const p=Er(e,l);p==="invalid"&&e.remove(l);const v=`${F(h)}
-`;typeof p!="object"||p.bytes+v.length<=Ti?e.append(l,typeof p=="object"&&!p.ended?`
-${v}`:v,_i):Es(e,t,n,h,a,o)});for(const{path:p}of f)p!==void 0&&_(()=>e.remove(p))}catch{}}),Es=(function(e,t,n,r,i,o){const a=xt(
-t,n),s={path:_t(t,n),quiet:!1},d=$t(e,a,s.path)?pr(e,s,t,n):{lines:[]};vr(e,t,n,[d],()=>{e.append(a,`${F(St([...d.lines,
+if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${typeof i=="\
+object"||typeof i=="function"?T(i):`a ${typeof i}`} for ${T(r)}`);n[r]=i}return n}),qo=(function(e){const t=ir("headers",
+e),n=Object.entries(t).reduce((r,[i,o])=>r+i.length+o.length+4,0);if(n>vi)throw new RangeError(`Cannot create handler: '\
+headers' must add at most ${vi} bytes to a request (servers refuse a larger head), got ${n}`);for(const[r,i]of Object.entries(
+t)){if(!rn(r))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${T(r)}`);
+if(nn(r))throw new TypeError(`Cannot create handler: 'headers' must not set ${T(r)}: the HTTP client frames the request \
+itself`);if(!on(i))throw new TypeError("Cannot create handler: 'headers' must have header values (RFC 9110, visible ASCI\
+I: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad value fo\
+r "+T(r))}return t}),Jo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.
+handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),Zo=(function(e){if(e===
+void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handl\
+er: 'captureInterrupts' must be a boolean or a function, got ${T(e)}`)}),Ko=(function(e,t){if(e===null)return;const n=e.
+trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.
+max(i,0),yi)}),Ie=(function(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.
+max(o,r)}),Ce=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===
+void 0?void 0:r(a,o);return s===void 0?[]:[s]})}),wt=(function(e,t){return t??ge(e)}),Qo=(function(e,t,n){return Ce(e,t,
+ja,(r,i)=>{const o=or(e,`${t}/${i}`,n);if(typeof o!="object")return;const a=o.endpointHash??(o.endpoint===void 0?r:wt(o.
+endpoint));return{hash:r,...o,endpointHash:a}})}),or=(function(e,t,n){try{const r=e.read(t,gi);if(r===void 0)return;const{
+failures:i,notBefore:o,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(
+o)&&o>=0&&o<=n+yi,l=Number.isFinite(d)&&d<=n?{failures:i,notBefore:o,handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,
+endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{
+return"invalid"}}),sr=(function(e){const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failu\
+re(s) in a row): not tried before ${K(n)}`}),ar=(function(e,t){return e.spoolFallback?To(b().env,M().os,t?.uid):void 0}),
+dr=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,a=cr(e);let s=e.noSpool??"there is no spool direct\
+ory";const d=i===void 0?void 0:Je.open(i,t,o,a,l=>s=l,r),c=ar(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.
+realPath(c)===void 0?void 0:Je.open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&
+n(s),d;const u=Je.open(c,t,o,a,l=>s+=`; nor in ${c}: ${l}`,r);return n(s,u?.dir),u}),cr=(function(e){const{sink:t,format:n,
+sourceClientVersion:r,headers:i,customFetch:o}=e,a={version:o&&r!==De?r:void 0,headers:Object.keys(i).length>0?Object.entries(
+i).sort():void 0,resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},s=F(a);return Jn(t.kind===
+"http"?t.url:"",n.name,s==="{}"?"":s)}),es=(function(e,t){const{sessionId:n,sourceClientVersion:r,maxEventBytes:i}=t;try{
+if(!(e instanceof be))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"\
+a proxy that cannot be inspected"}}try{const{schemaVersion:o,timestamp:a}=e;if(typeof o!="string")return{reason:"invalid\
+_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"timestamp i\
+s not a finite number"};if(a<0||a>Fa)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that bo\
+th wire formats carry"};const{json:s,bytes:d}=Ao(e);return d>i?{reason:"event_too_large",detail:`${d} bytes serialized, \
+more than ${Math.max(i,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, O\
+TEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:o,sessionId:n,clientVersion:r,
+timestamp:a,retries:0,notBefore:0}}catch(o){return{reason:"invalid_event",detail:V(o)}}}),ts=(function(e,t,n,r=i=>i.bytes){
+const i=[];let o=[],a=0;for(const s of e){const d=r(s);o.length>0&&s.schemaVersion===o[0].schemaVersion&&s.sessionId===o[0].
+sessionId&&s.clientVersion===o[0].clientVersion&&a+1+d<=t||(o=[],i.push(o),a=n(s)-1),a+=1+d,o.push(s)}return i}),ns=(function(e,t){
+return{...e,[bi]:JSON.stringify(t)}}),bt=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(loc\
+k|start)$`),o={locks:[],marks:[]};for(const a of e.list(t)){const s=i.exec(a);if(!s)continue;const d=Number(s[1]),c=s[2]===
+"lock"?$e:Ka;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).push(a):Tt(e,`${t}/${a}`)}return o.locks.sort(),o.marks.sort(),
+o}),rs=(function(e,t,n,r){try{return bt(e,t,n,r).locks.length>0}catch{return!1}}),is=(function(e,t,n){let r;try{e.ensureDir(
+t,!0);const i=bt(e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}\
+-${ve(o)}-${ye()}.start`,e.create(`${t}/${r}`,"");const a=bt(e,t,n,o);return a.locks.length===0&&a.marks[0]===r?r:(Tt(e,
+`${t}/${r}`),"at work")}catch{return r}}),os=(function(e,t,n){n!==void 0&&ss(e,t,()=>[n])}),ss=(function(e,t,n){try{e.ensureDir(
+t,!0,!1),as(e,t,n())}catch{}}),as=(function(e,t,n){for(const r of n)Tt(e,`${t}/${r}`)}),Tt=(function(e,t){try{e.remove(t)}catch{}}),
+lr=(function(e,t,n){const r=ds(e,t,n);return r.handOff?r:{...r,outcome:ur(e,t)}}),ur=(function(e,t){return e.sink.kind===
+"none"?"dropped":hr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Le()===void 0?"spooled":"dropped"}),hr=(function(e){return e.
+sink.kind!=="http"||b().canConnect(e.sink.url)}),ds=(function(e,t,n){try{const r=mr(e,t,n);if(r!==void 0||!t||e.sink.kind!==
+"http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,a=fr(e.sink.url,i.dir);if(o.isOpen()){const f=b().
+senderRefusal(a);return f===void 0?{handOff:!0,command:void 0,backlog:t}:{handOff:!1,reason:f}}const s=b().senderCommand(
+`${i.dir}/${Se}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};const{cwd:d,...c}=s,u={...fs(e,i.dir),successor:c,
+onByConsentFile:jo()};return{handOff:!0,command:{...s,env:ns(s.env,u)},backlog:t}}catch(r){return{handOff:!1,reason:`the\
+ hand-off failed (${r})`}}}),cs=(function(e,t,n){const r=lr(e,t,n);return r.handOff&&r.command&&!ps(r.backlog)?{handOff:!1,
+reason:"the sender's script is not in the spool directory and cannot be written",outcome:ur(e,r.backlog)}:r}),ls=(function(e){
+try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=is(r,t.dir,
+t.key);if(i==="at work")return"at work";const o=b().spawnDetached(e.command);return o==="started"?n.noteHandOff():os(r,t.
+dir,i),o}catch{return"failed"}}),us=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)
+return!1;const{sink:n}=e;return mr(e,t,!0)!==void 0||n.kind==="http"&&b().senderRefusal(fr(n.url,t.spool.dir))!==void 0}),
+fr=(function(e,t){const n=Io(),r=n===void 0?void 0:hs(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...rd,
+...we,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),hs=(function(e){const t=z(e),n=t===void 0?
+"":e.slice(t.length).replace(/^[\\/]+/,""),r=b().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:r?.
+realPath(t),o=i===void 0?void 0:j(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),mr=(function(e,t,n){const{handOff:r,
+sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an H\
+TTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.
+requestTimeoutMs>$e-nd)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${$e/1e3} s)`;if(!n)
+return"telemetry was turned off during the run";const o=Le();if(o!==void 0)return`the program turned telemetry on over ${o===
+"file"?"the consent file":o}'s no, which a sender, reading the user's decision again, would follow`;if(!t)return"there i\
+s no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change the directories above the spool cannot all \
+be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): anot\
+her user could swap the sender's script there";if(!hr(e))return"the program may not connect to the endpoint";const{spool:a,
+files:s,health:d}=t;if(d.isOpen())return;const c=e.clock(),u=a.waitingSince(c);if(u===void 0)return;const{state:l}=d,f=l===
+void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>td&&!rs(s,a.dir,a.key,c))return"spoo\
+led events have waited a minute with no sender at work"}),fs=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;
+return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/
+1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...Xo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.
+maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.
+resource}}}),ms=(function({files:e,spool:t}){return e.sizeOf(`${t.dir}/${Se}`,!0)===ed}),ps=(function(e){if(ms(e))return!0;
+const{files:t,spool:n}=e,r=()=>Ne(t,n.dir,Se,Qa,Date.now());try{r()}catch(i){if(!(i instanceof A))return!1;try{t.remove(
+`${n.dir}/${Se}`),r()}catch{return!1}}return pr(t,n.dir,id),!0}),pr=(function(e,t,n,r=Date.now()){let i;try{i=e.list(t).
+filter(s=>Za.test(s))}catch{return}const o=s=>{const d=e.modifiedAt(`${t}/${s}`);return d===void 0||d>r+$e?-1/0:d},a=n===
+"none"?i:i.filter(s=>s!==Se).map(s=>({name:s,written:o(s)})).sort((s,d)=>d.written-s.written).slice(n).filter(({written:s})=>r-
+s>$e).map(({name:s})=>s);for(const s of a)try{e.remove(`${t}/${s}`)}catch{}}),vs=(function(e,t,n,r=-1/0){const i=Date.now(),
+o=wr(e,xt(t,n)),s=gr(e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(d=>Er(e,d).lines);return St([...typeof o=="o\
+bject"?o.lines:[],...s],r,i)}),ys=(function(e,t,n=-1/0){return[...new Set([...Ce(e,t,dd,i=>i),...Ce(e,t,Gt,i=>i)])].flatMap(
+i=>{const o=vs(e,t,i,n);return o?[{key:i,...o}]:[]})}),gs=(function(e,t,n,r,i,o,a=-1/0){const s=Object.entries(i).filter(
+([f,h])=>Si.test(f)&&Number.isSafeInteger(h)&&h>0);if(s.length===0||!Ot(o))return;const c={...{since:o,last:o,dropped:Object.
+fromEntries(s.slice(0,Wt))},endpointHash:ge(r)},u=B(r)===r?{...c,endpoint:r}:c,l=xt(t,n);try{const f=gr(e,t,n,o).filter(
+p=>p.quiet).map(p=>vr(e,p,t,n)),h=St([...f.flatMap(p=>p.lines),u],a,o)??u;yr(e,t,n,f,()=>{const p=wr(e,l);p==="invalid"&&
+e.remove(l);const v=`${F(h)}
+`;typeof p!="object"||p.bytes+v.length<=_i?e.append(l,typeof p=="object"&&!p.ended?`
+${v}`:v,$i):Es(e,t,n,h,a,o)});for(const{path:p}of f)p!==void 0&&_(()=>e.remove(p))}catch{}}),Es=(function(e,t,n,r,i,o){const a=xt(
+t,n),s={path:_t(t,n),quiet:!1},d=$t(e,a,s.path)?vr(e,s,t,n):{lines:[]};yr(e,t,n,[d],()=>{e.append(a,`${F(St([...d.lines,
 r],i,o)??r)}
-`,_i)})}),pr=(function(e,t,n,r){if(e.sizeOf(t.path)===void 0)return _(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
-lines:i,upTo:o}=gr(e,t),a=_t(n,r,o);return $t(e,t.path,a)?{lines:i,path:a,summed:t.summed}:{lines:[],summed:t.summed}}),
-vr=(function(e,t,n,r,i){try{i()}catch(o){for(const{path:a,summed:s}of r)a!==void 0&&$t(e,a,_t(t,n,s));throw o}}),_t=(function(e,t,n){
-const r=n===void 0?"":`-${n}`;return j(e,`drops-${t}-${ve(Date.now())}-${ye()}${r}.aside`)}),yr=(function(e,t,n,r){return Ce(
+`,$i)})}),vr=(function(e,t,n,r){if(e.sizeOf(t.path)===void 0)return _(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+lines:i,upTo:o}=Er(e,t),a=_t(n,r,o);return $t(e,t.path,a)?{lines:i,path:a,summed:t.summed}:{lines:[],summed:t.summed}}),
+yr=(function(e,t,n,r,i){try{i()}catch(o){for(const{path:a,summed:s}of r)a!==void 0&&$t(e,a,_t(t,n,s));throw o}}),_t=(function(e,t,n){
+const r=n===void 0?"":`-${n}`;return j(e,`drops-${t}-${ve(Date.now())}-${ye()}${r}.aside`)}),gr=(function(e,t,n,r){return Ce(
 e,t,Gt,(i,o)=>{const[,,a,s]=Gt.exec(o)??[],d=Math.abs(r-Number(a))>=cd;return i===n?{path:j(t,o),summed:s===void 0?void 0:
-Number(s),quiet:d}:void 0})}),gr=(function(e,t){try{const n=t.summed??0,r=e.read(t.path,Xt)?.slice(n)??"",i=t.quiet?r.length:
+Number(s),quiet:d}:void 0})}),Er=(function(e,t){try{const n=t.summed??0,r=e.read(t.path,Xt)?.slice(n)??"",i=t.quiet?r.length:
 r.lastIndexOf(`
-`)+1;return{lines:wr(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}),$t=(function(e,t,n){return _(()=>(e.
+`)+1;return{lines:br(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}),$t=(function(e,t,n){return _(()=>(e.
 rename(t,n),!0))??!1}),St=(function(e,t,n){const r=e.map(s=>({...s,since:Math.min(s.since,n),last:Math.min(s.last,n)})).
 filter(s=>s.last>=t);if(r.length===0)return;const i={};for(const s of r)for(const[d,c]of Object.entries(s.dropped))(d in
 i||Object.keys(i).length<Wt)&&D(i,d,c);for(const s of Object.keys(i))i[s]=Math.min(i[s],Number.MAX_SAFE_INTEGER);const{endpoint:o,
 endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:i,...a===
-void 0?{}:{endpointHash:a},...o===void 0?{}:{endpoint:o}}}),Er=(function(e,t){try{const n=e.read(t,Xt);return n===void 0?
-void 0:{lines:wr(n),bytes:n.length,ended:n===""||n.endsWith(`
-`)}}catch(n){return n instanceof A?"invalid":void 0}}),wr=(function(e){return e.split(`
+void 0?{}:{endpointHash:a},...o===void 0?{}:{endpoint:o}}}),wr=(function(e,t){try{const n=e.read(t,Xt);return n===void 0?
+void 0:{lines:br(n),bytes:n.length,ended:n===""||n.endsWith(`
+`)}}catch(n){return n instanceof A?"invalid":void 0}}),br=(function(e){return e.split(`
 `).flatMap(t=>ws(t)??[])}),ws=(function(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),a=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(Ot(t)&&Ot(n)&&t<=n&&a.length>0&&a.length<=Wt&&a.every(([
-c,u])=>$i.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const d={since:t,last:n,dropped:Object.fromEntries(a),...typeof o==
+c,u])=>Si.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const d={since:t,last:n,dropped:Object.fromEntries(a),...typeof o==
 "string"&&ad.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&B(i)===i?{...d,endpoint:i}:d}catch{return}}),Ot=(function(e){
 return Number.isSafeInteger(e)&&e>=0&&e<=Dt}),xt=(function(e,t){return j(e,`drops-${t}.json`)}),bs=(function(e){const t=b().
 monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(i=>{n=qn(Math.max(0,t-b().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),
-br=(function(e){b().writeStderr(`${zt(JSON.parse(e))}
+Tr=(function(e){b().writeStderr(`${zt(JSON.parse(e))}
 `)}),Ts=(function({subcommand:e,subcommands:t}){return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&oe()?.(`'su\
 bcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`),"undefined")}),_s=(async function(e,t){
 if($s(e),typeof t!="function")throw new TypeError(`Cannot track command: 'main' must be a function, got ${T(t)}`);const n=Date.
-now(),r=Ts(e),i=tt("command",e.command);let o=!1;const a=(l,f,h="undefined")=>{if(!o){o=!0;try{d.enqueue(new Jr({nemoSource:e.
+now(),r=Ts(e),i=tt("command",e.command);let o=!1;const a=(l,f,h="undefined")=>{if(!o){o=!0;try{d.enqueue(new Zr({nemoSource:e.
 nemoSource,command:i,subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},s=l=>{const f=Ss(
-l);a(f===0?"success":"failure",f)},d=new Oi({...e.handler,sessionId:e.handler?.sessionId===void 0?ye(32):e.handler.sessionId,
-captureInterrupts:l=>a("interrupted",de[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await Ni(
+l);a(f===0?"success":"failure",f)},d=new xi({...e.handler,sessionId:e.handler?.sessionId===void 0?ye(32):e.handler.sessionId,
+captureInterrupts:l=>a("interrupted",de[l],l==="SIGINT"?"KeyboardInterrupt":"undefined")});(e.askConsent??!0)&&await Ai(
 {optOut:e.optOutCommand});const c=l=>l===void 0?b().exitCode():l;if(!X())return oe()?.(`telemetry off (decided by ${pt().
 decidedBy}): the command is not recorded`),c(await t());let u=()=>{};try{u=b().onExit({beforeExit:()=>!1,exit:s})}catch{}
 try{d.start()}catch{}try{const l=await t(),f=Ln(l);return f===void 0&&l!==void 0&&oe()?.(`main returned ${T(l)}, which i\
@@ -632,52 +634,52 @@ trings, got ${T(r)}`);const c=Object.values(Ve);i!==void 0&&!c.includes(i)&&t(`'
 errupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's outcome")}),Ss=(function(e){return M().os===
 "win32"?e>>>0:e&255}),Os=(function(e,t){try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.
 entries(t).find(([,i])=>i===n);if(r)return r[0]}if(Td.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}
-return"Error"}),De="0.1.0";function Pe(e,t){const n=xs(e,t);if(n===void 0)return{kind:"direct"};const r=Sr(t,["no_proxy",
+return"Error"}),De="0.1.0";function Pe(e,t){const n=xs(e,t);if(n===void 0)return{kind:"direct"};const r=Or(t,["no_proxy",
 "NO_PROXY"]),[i]=r===void 0?[]:Ns(e,t(r));return r!==void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...ks(
 t(n)),setBy:n}}function xs(e,t){const n=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQU\
-EST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return n&&Sr(t,[...n,"all_proxy","ALL_PROXY"])}function Tr(e,t,n){
+EST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;return n&&Or(t,[...n,"all_proxy","ALL_PROXY"])}function _r(e,t,n){
 const r=n.filter(i=>t(i));if(!(e.protocol!=="http:"||t("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")}\
  ignored in a CGI program (REQUEST_METHOD is set)`}function ks(e){const t=e.trim();let n;try{n=new URL(/^[a-z][a-z0-9+.-]*:\/\//i.
 test(t)?t:`http://${t}`)}catch{return{kind:"unusable",reason:"the proxy URL cannot be parsed"}}const{protocol:r}=n;if(r!==
 "http:"&&r!=="https:")return{kind:"unusable",reason:`${r} proxies are not supported`};if(n.hostname==="")return{kind:"un\
-usable",reason:"the proxy URL names no host"};const i=n.username||n.password?`Basic ${xr(`${Or(n.username)}:${Or(n.password)}`)}`:
+usable",reason:"the proxy URL names no host"};const i=n.username||n.password?`Basic ${kr(`${xr(n.username)}:${xr(n.password)}`)}`:
 void 0,o=n.port?Number(n.port):r==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:Nt(n.hostname),port:o,
 authorization:i}}}function Ns(e,t){const n=Nt(e.hostname.toLowerCase()).replace(/\.$/,""),r=kt(n),i=Number(e.port||(e.protocol===
-"https:"?443:80));return t.split(",").map(o=>o.trim()).filter(o=>{const a=_r(o.toLowerCase());return a===void 0||a.port!==
+"https:"?443:80));return t.split(",").map(o=>o.trim()).filter(o=>{const a=$r(o.toLowerCase());return a===void 0||a.port!==
 void 0&&a.port!==i?!1:a.kind==="all"?!0:a.kind==="domain"?r===void 0&&(n===a.name||n.endsWith(`.${a.name}`)):r!==void 0&&
-$r(r,a.address,a.prefix)})}function As(e,t){const n=kt(e),r=/^[\d.a-f:/]+$/i.test(t)?_r(t.toLowerCase()):void 0;return n!==
-void 0&&r?.kind==="ip"&&r.port===void 0&&$r(n,r.address,r.prefix)}function _r(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.
+Sr(r,a.address,a.prefix)})}function As(e,t){const n=kt(e),r=/^[\d.a-f:/]+$/i.test(t)?$r(t.toLowerCase()):void 0;return n!==
+void 0&&r?.kind==="ip"&&r.port===void 0&&Sr(n,r.address,r.prefix)}function $r(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.
 exec(e);if(r)t=r[1],n=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const s=/^(.*):(\d+)$/.
 exec(e);s&&([t,n]=[s[1],Number(s[2])])}if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=kt(i?i[1]:
 t);if(o!==void 0){const s=i?Number(i[2]):o.length*8;return s<=o.length*8?{kind:"ip",address:o,prefix:s,port:n}:void 0}if(i)
 return;const a=t.replace(/^\*?\./,"").replace(/\.$/,"");return a===""||a.includes("*")?void 0:{kind:"domain",name:a,port:n}}
-function $r(e,t,n){if(e.length!==t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&
+function Sr(e,t,n){if(e.length!==t.length)return!1;for(let r=0;r<n;r+=8){const i=n-r>=8?255:255<<8-(n-r)&255;if((e[r/8]&
 i)!==(t[r/8]&i))return!1}return!0}function kt(e){const t=/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(e);if(t){const c=t.
 slice(1).map(Number);return c.every(u=>u<=255)?c:void 0}if(!e.includes(":"))return;let n;try{n=Nt(new URL(`http://[${e}]\
 /`).hostname)}catch{return}const[r,i]=n.split("::"),o=c=>c?c.split(":").map(u=>parseInt(u,16)):[],a=o(r),s=o(i);return(i===
-void 0?a:[...a,...Array(8-a.length-s.length).fill(0),...s]).flatMap(c=>[c>>8,c&255])}function Sr(e,t){return t.find(n=>e(
-n)?.trim())}function Nt(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function Or(e){try{return decodeURIComponent(
-e)}catch{return e}}function xr(e){let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(
+void 0?a:[...a,...Array(8-a.length-s.length).fill(0),...s]).flatMap(c=>[c>>8,c&255])}function Or(e,t){return t.find(n=>e(
+n)?.trim())}function Nt(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function xr(e){try{return decodeURIComponent(
+e)}catch{return e}}function kr(e){let t="";for(const n of new TextEncoder().encode(e))t+=String.fromCharCode(n);return btoa(
 t)}var Rs=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,Ms=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,Ls=new Set(["connection","content-length",
 "host","keep-alive","te","trailer","transfer-encoding","upgrade"]),Be=["SIGINT","SIGTERM"],de={SIGINT:130,SIGTERM:143},At="\
 /proc/self/status",ce=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}},A=class extends Error{reason;constructor(e,t){
-super(`refused ${e}: ${t}`),this.name="RefusedPath",this.reason=t}},kr=64,Is=4,Rt=["HOME","USERPROFILE","TEMP","TMP","TM\
+super(`refused ${e}: ${t}`),this.name="RefusedPath",this.reason=t}},Nr=64,Is=4,Rt=["HOME","USERPROFILE","TEMP","TMP","TM\
 PDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_T\
-ELEMETRY_CONSENT_FILE"],Nr=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],we=[...Nr,"NO\
+ELEMETRY_CONSENT_FILE"],Ar=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],we=[...Ar,"NO\
 _PROXY","no_proxy","REQUEST_METHOD"],Cs=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS\
-_REJECT_UNAUTHORIZED",...we,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Rt],Ar="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=\
-:%-]*\\])*",Ds=new RegExp(`^(?:(${Ar})@(?:${Ar}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,"i"),Rr="\
-[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",Ps=new RegExp(`^${Rr}+|${Rr}+\
+_REJECT_UNAUTHORIZED",...we,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Rt],Rr="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=\
+:%-]*\\])*",Ds=new RegExp(`^(?:(${Rr})@(?:${Rr}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,"i"),Mr="\
+[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",Ps=new RegExp(`^${Mr}+|${Mr}+\
 $`,"g"),ee=globalThis,Bs,js={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Fs={x64:"x86_64",arm64:"aarch64",ia32:"i6\
 86",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},
 Us={x64:"x86_64",arm64:"arm64"},Hs={x64:"amd64",arm64:"arm64",ia32:"i386"},Ys={x64:"AMD64",arm64:"ARM64",ia32:"x86"},Vs=4096,
 je=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){this.#e.add(e);try{this.#i??=this.#t(this.#e)}catch(t){throw this.#e.
 delete(e),t}return()=>{!this.#e.delete(e)||this.#e.size>0||(this.#i?.(),this.#i=void 0)}}clear(){this.#e.clear(),this.#i?.(),
-this.#i=void 0}},zs="pid:[4026531836]",Mr=Symbol.for("@nat/telemetry: a signal listener that stands aside"),Lr="/proc/se\
-lf/ns/pid",Ir=["/usr/bin/setsid","/bin/setsid"],Cr="/bin/sh",Xs=[["/bin/bash",!0,'for f in /dev/fd/*; do n=${f##*/}; cas\
-e $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Cr,!1,'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- \
+this.#i=void 0}},zs="pid:[4026531836]",Lr=Symbol.for("@nat/telemetry: a signal listener that stands aside"),Ir="/proc/se\
+lf/ns/pid",Cr=["/usr/bin/setsid","/bin/setsid"],Dr="/bin/sh",Xs=[["/bin/bash",!0,'for f in /dev/fd/*; do n=${f##*/}; cas\
+e $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[Dr,!1,'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- \
 9>&-; exec "$@"']],Ws=[...we,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],Fe=globalThis.
-Deno,Dr=!1,Mt=new Set;Fe&&globalThis.addEventListener("unload",()=>{Dr=!0;for(const e of Mt)e()});var Pr=typeof Fe?.addSignalListener==
+Deno,Pr=!1,Mt=new Set;Fe&&globalThis.addEventListener("unload",()=>{Pr=!0;for(const e of Mt)e()});var Br=typeof Fe?.addSignalListener==
 "function"?bn(Fe):void 0,Gs="/etc/hosts",qs=16<<20,Js=5e3,Zs=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Ks(e,t,n){
 const r=e("node:dns");return(i,o,a)=>{const s=i.toLowerCase().replace(/\.$/,"");if(s==="localhost"||s.endsWith(".localho\
 st")||na(e,s))return r.lookup(i,o,a);const d=new r.Resolver({timeout:Js,tries:1}),c=()=>d.cancel();n.addEventListener("a\
@@ -686,25 +688,25 @@ all([u(d.resolve4,l),u(d.resolve6,l)]);if(f.some(h=>Zs.has(h??"")))return!1;if(f
 then(l=>{if(n.removeEventListener("abort",c),l&&!n.aborted)return r.lookup(i,o,a);a(Object.assign(new Error(`DNS did not\
  answer for ${i}`),{code:"ETIMEOUT"}))})}}var Qs="/etc/resolv.conf",ea=65536;function ta(e,t,n){if(n.endsWith("."))return[
 n.slice(0,-1)];let r,i=1;const o=c=>{const u=c.find(l=>l.startsWith("ndots:"));u!==void 0&&(i=Math.min(15,Number.parseInt(
-u.slice(6),10)||0))},a=e("node:fs");for(const c of(_(()=>Br(a,Qs,ea))??"").split(`
+u.slice(6),10)||0))},a=e("node:fs");for(const c of(_(()=>jr(a,Qs,ea))??"").split(`
 `)){const[u,...l]=c.replace(/[#;].*/,"").trim().split(/\s+/);(u==="search"||u==="domain")&&(r=l),u==="options"&&o(l)}o(t(
 "RES_OPTIONS")?.trim().split(/\s+/)??[]);const s=t("LOCALDOMAIN")?.trim();s&&(r=s.split(/\s+/)),r??=[_(()=>e("node:os").
 hostname().replace(/^[^.]*\.?/,""))??""].filter(Boolean);const d=r.slice(0,6).filter(c=>c!==".").map(c=>`${n}.${c.replace(
-/\.$/,"")}`);return n.split(".").length-1>=i?[n,...d]:[...d,n]}function Br(e,t,n){const r=e.statSync(t);return r.isFile()&&
-r.size<=n?e.readFileSync(t,"latin1"):""}function na(e,t){const n=_(()=>Br(e("node:fs"),Gs,qs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
+/\.$/,"")}`);return n.split(".").length-1>=i?[n,...d]:[...d,n]}function jr(e,t,n){const r=e.statSync(t);return r.isFile()&&
+r.size<=n?e.readFileSync(t,"latin1"):""}function na(e,t){const n=_(()=>jr(e("node:fs"),Gs,qs))??"",r=t.replace(/[.*+?^${}()|[\]\\]/g,
 "\\$&");for(const i of n.matchAll(new RegExp(`(?<=[ \\t])${r}(?=[ \\t#\\r]|$)`,"gim"))){const o=n.slice(n.lastIndexOf(`
 `,i.index)+1,i.index);if(!o.includes("#")&&/\S/.test(o))return!0}return!1}function ra(e,t){const{Buffer:n}=globalThis;return(r,i)=>new Promise(
 (o,a)=>{const s=new URL(r),d=Pe(s,t);if(d.kind==="unusable")return a(new ce(d.reason));const c=s.protocol==="https:",u=Ks(
 e,t,i.signal),l={method:i.method,headers:{...i.headers,"content-length":n.byteLength(i.body),"accept-encoding":"identity"},
 signal:i.signal};if(d.kind==="direct")l.agent=!1,l.lookup=u;else{const{proxy:h}=d,p=i.signal;l.createConnection=(v,y)=>{
-(c?oa(e,u,h,s,p):jr(e,u,h,p)).then(E=>y(null,E),E=>y(E))},c||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,
+(c?oa(e,u,h,s,p):Fr(e,u,h,p)).then(E=>y(null,E),E=>y(E))},c||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,
 h.authorization&&(l.headers["proxy-authorization"]=h.authorization))}const f=e(c?"node:https":"node:http").request(s,l);
 f.on("error",a),f.on("response",h=>{const p=v=>h.headers[v.toLowerCase()];o({status:h.statusCode??0,headers:{get:v=>{const y=p(
 v);return y===void 0?null:Array.isArray(y)?y.join(", "):y}},body:{cancel:()=>(h.destroy(),Promise.resolve()),getReader:()=>e(
-"node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}var ia=16384;function jr(e,t,n,r){const i=e("node:net"),
+"node:stream").Readable.toWeb(h).getReader()}})}),f.end(i.body)})}var ia=16384;function Fr(e,t,n,r){const i=e("node:net"),
 {hostname:o,port:a}=n;return Lt(r,s=>{const d=n.protocol==="https:"?e("node:tls").connect({host:o,port:a,servername:i.isIP(
 o)?"":o,lookup:t}):i.connect({host:o,port:a,lookup:t});return d.once(n.protocol==="https:"?"secureConnect":"connect",()=>s(
-d)),d})}async function oa(e,t,n,r,i){const o=await jr(e,t,n,i),a=`${r.hostname}:${r.port||443}`;await Lt(i,(c,u)=>{let l="";
+d)),d})}async function oa(e,t,n,r,i){const o=await Fr(e,t,n,i),a=`${r.hostname}:${r.port||443}`;await Lt(i,(c,u)=>{let l="";
 const f=h=>{l+=h.toString("latin1");const p=l.indexOf(`\r
 \r
 `);if(p<0){l.length>ia&&u(new Error("the proxy's answer to CONNECT is too long"));return}o.removeListener("data",f),o.pause();
@@ -721,37 +723,37 @@ error",d),i?.removeListener("close",u)},s=l=>{o.outcome==="pending"&&(o.outcome=
 "pending"&&(o.outcome="failed",a(),i?.destroy(),r(l))}const c=()=>d(new Error("aborted")),u=()=>d(new Error("the connect\
 ion closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",c,{once:!0});try{i=t(s,d)}catch(l){
 return d(l instanceof Error?l:new Error(String(l)))}if(i.on("error",()=>{}),o.outcome==="failed")return void i.destroy();
-o.outcome==="pending"&&(i.on("error",d),i.on("close",u))})}var Fr,Ur=!1,sa={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"\
-0"},Hr="/etc/passwd",aa=16*1024*1024,da=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
-ca=/^(openssl-config|tls-cipher-list)$/,la=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Yr=/--(?:experimental[-_])?permission|--allow[-_]/,
+o.outcome==="pending"&&(i.on("error",d),i.on("close",u))})}var Ur,Hr=!1,sa={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"\
+0"},Yr="/etc/passwd",aa=16*1024*1024,da=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\.[0-3]|tls-max-v1\.[23])$/,
+ca=/^(openssl-config|tls-cipher-list)$/,la=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,Vr=/--(?:experimental[-_])?permission|--allow[-_]/,
 ua=/^--experimental[-_](?:default[-_])?config[-_]file/,Ue=new WeakMap,le=globalThis,ha={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},
 monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,
 senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",
 spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runt\
 ime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},
-onInterrupt:()=>()=>{}},He,Vr=[_(()=>le.Bun?.fetch),le.Deno?_(()=>le.fetch):void 0].find(e=>typeof e=="function"),fa="na\
-t-cli",It={name:"@nat/telemetry",version:De},zr=e=>Object.entries(e).map(([t,n])=>({key:t,value:Sn(n)})),Xr=["OTEL_EXPOR\
-TER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Wr="https://events.telemetry.data.nvidia.com/v1.1/events/json",ma=[
-"","0","false","no","off"],Gr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the pro\
+onInterrupt:()=>()=>{}},He,zr=[_(()=>le.Bun?.fetch),le.Deno?_(()=>le.fetch):void 0].find(e=>typeof e=="function"),fa="na\
+t-cli",It={name:"@nat/telemetry",version:De},Xr=e=>Object.entries(e).map(([t,n])=>({key:t,value:Sn(n)})),Wr=["OTEL_EXPOR\
+TER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"],Gr="https://events.telemetry.data.nvidia.com/v1.1/events/json",ma=[
+"","0","false","no","off"],qr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the pro\
 gram sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"\
 a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value se\
 t there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then s\
 tops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unles\
 s NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OT\
 LP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector's key) are\
- not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},pa=Object.keys(Gr),va=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
+ not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},pa=Object.keys(qr),va=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
 ya=Rn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),ga=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
-Ea=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),Ye="1.5",qr=Object.freeze({SUCCESS:"\
+Ea=Rn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),Ye="1.5",Jr=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ve=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
-undefined"}),be=class{name;schemaVersion;timestamp;constructor(e,t={}){if($o(new.target))throw new TypeError("Cannot cre\
+undefined"}),be=class{name;schemaVersion;timestamp;constructor(e,t={}){if(So(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
 e event: an event type must declare a name (pass it to super()), got ${T(e)}`);const n=t.schemaVersion??Ye;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${T(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},wa={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},Jr=class extends be{fields;constructor(e){
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},Zr=class extends be{fields;constructor(e){
 const t=Y(e)?pe(e,wa)?.replace("is not an option","is not a field"):`its fields must be an object, got ${T(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${T(n)}`);if(!Number.
@@ -759,10 +761,10 @@ isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be fini
 e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${T(e.exitCode)}`);
 this.fields=Object.freeze({nemoSource:In("nemoSource",e.nemoSource??Ve.AGENT_TOOLKIT,Ve),command:tt("command",ke("comman\
 d",Object.hasOwn(e,"command")?Mn(e.command):void 0)),subcommand:tt("subcommand",ke("subcommand",Mn(e.subcommand))),taskStatus:In(
-"taskStatus",e.taskStatus,qr),durationMs:Math.trunc(r),exitCode:i,errorClass:_o(ke("errorClass",e.errorClass??"undefined")),
-pythonVersion:ke("pythonVersion",e.pythonVersion??So())})}parameters(){return{...this.fields}}},ba=/[^\x00-\x7f]/,Ta="18\
+"taskStatus",e.taskStatus,Jr),durationMs:Math.trunc(r),exitCode:i,errorClass:$o(ke("errorClass",e.errorClass??"undefined")),
+pythonVersion:ke("pythonVersion",e.pythonVersion??Oo())})}parameters(){return{...this.fields}}},ba=/[^\x00-\x7f]/,Ta="18\
 4482118588404",Ct={second:NaN,text:""},I=e=>{const t=e-e%1;return t>e?t-1:t},W=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`\
-0${n}`;return n},Zr=86400,Dt=864e13,ze={name:"",json:"",bytes:0},_a=31,$a=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Sa=Math.random,Kr=/[A-Za-z0-9_-]/,
+0${n}`;return n},Kr=86400,Dt=864e13,ze={name:"",json:"",bytes:0},_a=31,$a=/^t-(\d{13})-[0-9a-f]+\.tmp$/,Sa=Math.random,Qr=/[A-Za-z0-9_-]/,
 Oa=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,xa=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
 ka=100,Na=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#u(e):this.#s(t),this.#E()}}#u(e){const t=this.#e.startsWith("[[",
@@ -776,13 +778,13 @@ const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=ot(r,o);a===void 0
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
 this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),Ae(r,i,n)}#m(){
 const e=[];for(;;){this.#v();const t=this.#a();if(t==='"')e.push(this.#c());else if(t==="'")e.push(this.#b());else{const n=this.#t;
-for(;this.#t<this.#e.length&&Kr.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
+for(;this.#t<this.#e.length&&Qr.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#o("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#v(),this.#a()!==".")return e;this.#t++}}#r(){const e=this.#a();if(this.#e.startsWith('"""',this.#t))
 return this.#h();if(this.#e.startsWith("'''",this.#t))return this.#S();if(e==='"')return this.#c();if(e==="'")return this.#b();
 if(e==="["||e==="{"){++this.#i>ka&&this.#o("values are nested too deeply");const i=e==="["?this.#d():this.#p();return this.#i--,
-i}const t=this.#e.slice(this.#t,this.#t+64);for(const[i,o]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!Kr.test(t[i.
+i}const t=this.#e.slice(this.#t,this.#t+64);for(const[i,o]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!Qr.test(t[i.
 length]??""))return this.#t+=i.length,o;const n=Oa.exec(t);if(n&&!/[\w:.+-]/.test(t[n[0].length]??""))return this.#t+=n[0].
-length,n[0];const r=xa.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,Mo(r[0])):this.#o("a \
+length,n[0];const r=xa.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,Lo(r[0])):this.#o("a \
 value is malformed")}#d(){this.#t++;const e=[];for(;this.#x(),this.#a()!=="]";)e.push(this.#r()),this.#x(),this.#a()==="\
 ,"?this.#t++:this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#p(){this.#t++;const e=this.#T({},"inl\
 ine");if(this.#v(),this.#a()==="}")return this.#t++,e;for(;;){this.#s(e),this.#v();const t=this.#e[this.#t++];if(t==="}")
@@ -815,16 +817,16 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#f(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#T(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
-`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Pt="1.0",Bt,Aa=65536,C,H=!1,te,Qr,Te=!1,jt,ne,ei="a\
-n opt-out set in the environment during the run",ti="the consent file, written since the program turned telemetry on",Xe=Symbol.
+`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Pt="1.0",Bt,Aa=65536,C,H=!1,te,ei,Te=!1,jt,ne,ti="a\
+n opt-out set in the environment during the run",ni="the consent file, written since the program turned telemetry on",Xe=Symbol.
 for("@nat/telemetry: the program's opt-out"),We=globalThis;try{We[Xe]===void 0&&Object.defineProperty(We,Xe,{value:{serial:0}})}catch{}
-var Ge=0,ni=2**31-1,Ra=25,Ft={min:50,max:250},ri=4,Ut=1e3,Ma=(ri+1)*Ft.max,ue={guarded:new Set,signal:void 0,ticking:!1,
+var Ge=0,ri=2**31-1,Ra=25,Ft={min:50,max:250},ii=4,Ut=1e3,Ma=(ii+1)*Ft.max,ue={guarded:new Set,signal:void 0,ticking:!1,
 guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.
 guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;
 const e=()=>{this.ticking=!1,this.look()};if(b().watchTick?.(Ut,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
 aborted)&&(this.signal=AbortSignal.timeout(Ut)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of ue.
-guarded)--e.looks<=0&&e.end();ue.guarded.size>0&&ue.listen()}},ii=36e5,_e=64,he={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*
-864e5},Ht=6e4,La=864e5,oi=6e4,si=64,Ia=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,qe=/^([lc])-(\d{13})-(e-.+)$/,
+guarded)--e.looks<=0&&e.end();ue.guarded.size>0&&ue.listen()}},oi=36e5,_e=64,he={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*
+864e5},Ht=6e4,La=864e5,si=6e4,ai=64,Ia=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,qe=/^([lc])-(\d{13})-(e-.+)$/,
 Ca=36e5,Je=class Zt{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.
 max(r.maxAgeMs,he.maxAgeMs),maxEvents:Math.max(r.maxEvents,he.maxEvents),maxBytes:Math.max(r.maxBytes,he.maxBytes)},this.
 key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},a="work"){const s=l=>{o(l)},d=a==="work",c=d?"read and write":"r\
@@ -845,24 +847,24 @@ return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.d
 remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=qe.exec(t),r=ae(n?n[3]:t);if(!r)return[];const{valid:i,
 corrupt:o}=this.#s(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};
 return[n?{...a,until:yt(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
-if(r.length>=_e)break;const a=Zn(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+ii);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
+if(r.length>=_e)break;const a=Zn(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+oi);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
 continue}const{valid:d}=t.#s(s,a,n);try{const c=this.#u(d.map(Ee),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
 s,`${t.dir}/${a.name}`)}catch{}break}t.#h(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
 let t=0;for(const n of this.#r()){const r=qe.exec(n),i=ae(r?r[3]:n);i&&this.#h(n)&&(t+=i.events)}return t}entries(){return this.#n().
 sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>ae(n)??[])}#u(t,n,r){if(t.length===0)return;const i=Qn(t,
 n,r);return Ne(this.#e,this.dir,i,er(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
-t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/si)))}for(const a of o?.
+t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/ai)))}for(const a of o?.
 split(`
 `)??[]){if(a==="")continue;const s=Yo(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 s)}return i}#m(t,n){return`${this.dir}/${vt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
 let r=0;for(const i of this.#r()){const o=$a.exec(i),a=Zn(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>ii&&r<_e&&this.#h(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
+o&&t-Number(o[1])>oi&&r<_e&&this.#h(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
 this.#i],a=g=>g.key===this.key||g.key===void 0,s=g=>t-g.time>(a(g)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#c(d,t,s,r);const c=this.#n(
 d),u={events:0,bytes:0},l={events:0,bytes:0},f=(g,m,$)=>{a(g)&&([u.events,u.bytes]=[u.events+m,u.bytes+$]),[l.events,l.bytes]=
 [l.events+m,l.bytes+$]};for(const g of c)f(g,g.events,g.bytes);const h=(g,m)=>g.events>m.maxEvents||g.bytes>m.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(s))return r;const p=c.filter(g=>n.includes(g.name)),v=Math.min(...p.map(g=>g.time)),y=g=>this.#e.
 modifiedAt(`${this.dir}/${g}`),N=Math.max(...p.map(g=>y(g.name)??-1/0)),E=g=>{if(g.time<v)return!1;const m=y(g.name);return m===
-void 0||!Number.isFinite(N)?g.time-v<=oi:Math.abs(m-N)<=oi},k=c.filter(g=>!n.includes(g.name)).sort((g,m)=>g.time-m.time);
+void 0||!Number.isFinite(N)?g.time-v<=si:Math.abs(m-N)<=si},k=c.filter(g=>!n.includes(g.name)).sort((g,m)=>g.time-m.time);
 for(let g=0;g<_e;){const m=k.find(s),$=m===void 0&&h(u,i),w=m??($?k.find(a):h(l,o)?k[0]:void 0);if(w===void 0)break;k.splice(
 k.indexOf(w),1);const x=s(w);if(!x&&E(w))continue;g++,f(w,-w.events,-w.bytes);const S=$?{events:i.maxEvents-u.events,bytes:i.
 maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!x&&S.events>0&&S.bytes>0){const O=this.#b(w,
@@ -877,14 +879,14 @@ length,bytes:l},cut:u,corrupt:d};if(f.length===0)return this.#h(o)?h:void 0;cons
 p)}catch{}};try{this.#e.create(p,er(f))}catch{if(v(),!this.#h(o))return;try{this.#u(f,t.time,t.key)}catch{return{kept:{events:0,
 bytes:0},cut:c.length,corrupt:d}}return h}if(b().monotonicMs()-a>Ht/2)return void v();try{this.#e.rename(p,`${this.dir}/${o}`)}catch{
 v();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${Qn(f,t.time,t.key)}`)}catch{}return h}#h(t){try{return this.#e.
-remove(`${this.dir}/${t}`),!0}catch{return!1}}},Da="http://localhost:4318/v1/logs",ai=120,di=50,ci=3,li=2,Yt='{"ts":"202\
-6-01-01T00:00:00.000Z","parameters":{},"name":"x"}',ui=64,Pa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
+remove(`${this.dir}/${t}`),!0}catch{return!1}}},Da="http://localhost:4318/v1/logs",di=120,ci=50,li=3,ui=2,Yt='{"ts":"202\
+6-01-01T00:00:00.000Z","parameters":{},"name":"x"}',hi=64,Pa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
 sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,
 maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,
-captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},hi=e=>typeof e=="number"&&
-e>=0&&e<1e13,fi=Uo({json:Yt,schemaVersion:Ye,sessionId:"",retries:0,timestamp:1e12}),mi={name:"node",version:"x".repeat(
-12),machine:"x".repeat(11),os:"linux"},Vt=Symbol("hidden"),pi=8192,vi=36e5,Ba={initialMs:3e4,maxMs:36e5},yi=4096,ja=/^health-([0-9a-f]{8})\.json$/,
-gi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${wt(n,o)}.json`,
+captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},fi=e=>typeof e=="number"&&
+e>=0&&e<1e13,mi=tr({json:Yt,schemaVersion:Ye,sessionId:"",retries:0,timestamp:1e12}),pi={name:"node",version:"x".repeat(
+12),machine:"x".repeat(11),os:"linux"},Vt=Symbol("hidden"),vi=8192,yi=36e5,Ba={initialMs:3e4,maxMs:36e5},gi=4096,ja=/^health-([0-9a-f]{8})\.json$/,
+Ei=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${wt(n,o)}.json`,
 this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,this.#m=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){
 return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#p(),n=Math.max((this.#r?.
 failures??0)+1,t?.failures??0),r=this.#s()+Ie(n,Ba,this.#m,e),i=(t?.notBefore??0)>r;return this.#c({failures:n,notBefore:i?
@@ -892,13 +894,13 @@ t.notBefore:r}),i}recordWait(e){const t=this.#s()+e;this.#d=!1;const n=this.#p()
 this.#c({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+
 e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&
 this.#r.notBefore<=e&&this.#c({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==void 0;return this.forget(),
-e}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#l())}#p(){const e=ir(
+e}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#l())}#p(){const e=or(
 this.#u,this.path,this.#s());return e==="invalid"&&this.#l(),typeof e=="object"?e.state:void 0}#l(){try{this.#u.remove(this.
 path)}catch{}}#c(e){this.#r=e;try{const t=this.#i?{endpointHash:ge(this.#n)}:{},n=JSON.stringify({...e,...t,endpoint:this.#n}),
-r=U(n)<=yi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});Ne(this.#u,this.#e,this.#t,r,this.#s())}catch{}}},Ei=class Ai{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){
+r=U(n)<=gi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});Ne(this.#u,this.#e,this.#t,r,this.#s())}catch{}}},wi=class Ri{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){
 this.spool=t,this.health=n,this.files=r,this.#e=i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||
-t.spoolDir===void 0&&!t.spoolFallback)return null;const a=b().files;if(!a)return null;const s=ar(t,a,n);if(!s)return null;
-const d=t.customFetch?s.key:void 0,c=new gi(a,s.dir,r.url,i,o,d);return new Ai(s,c,a,t)}replay(t,n){this.renewClaims(n);
+t.spoolDir===void 0&&!t.spoolFallback)return null;const a=b().files;if(!a)return null;const s=dr(t,a,n);if(!s)return null;
+const d=t.customFetch?s.key:void 0,c=new Ei(a,s.dir,r.url,i,o,d);return new Ri(s,c,a,t)}replay(t,n){this.renewClaims(n);
 const{events:r,dropped:i}=this.spool.claim(t,this.#e.clock(),n);for(const s of r)this.#t.add(s.claim);const o=r.map(s=>({
 ...s,bytes:U(s.json),notBefore:0})),a=o.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:o,dropped:i}:
 (this.settle(a),D(i,"event_too_large",a.length),{events:o.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:i})}write(t){
@@ -928,39 +930,39 @@ removeEventListener("abort",i)}}function Wa(e){const t=e?.status;return typeof t
 t<=599&&typeof e.headers?.get=="function"?t:void 0}async function Ga(e){const t=e.body?.getReader?.();if(!t)return"";const n=new TextDecoder;
 let r="",i=0;try{for(let o=await t.read();!o.done;o=await t.read()){if(i+=o.value.length,i>qa)return"";r+=n.decode(o.value,
 {stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var qa=65536;function Ja(e,t){if(e!==null)try{const n=new URL(
-e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{return}}var Za=/^sender-[0-9a-f]{8}\.mjs$/,wi="\
+e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{return}}var Za=/^sender-[0-9a-f]{8}\.mjs$/,bi="\
 NAT_TELEMETRY_SENDER",$e=15e3,Ka=250,Qa='var le=["SIGINT","SIGTERM"],te={SIGINT:130,SIGTERM:143},Ne="/proc/self/status";\
 function Be(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(te[r]-129);retur\
 n le.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var H=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function Ae(e,n){return e?"its value is not valid Unicode":n}function w(e){try{return e(\
-)}catch{return}}var O=class extends Error{reason;constructor(n,t){super(`refused ${n}: ${t}`),this.name="RefusedPath",th\
-is.reason=t}},pt=64;function Ue(e){let n=(s,d,u="not_owner")=>{if(e.uid!==void 0&&d.uid!==void 0&&d.uid!==e.uid&&d.uid!=\
-=0)throw new O(s,u)},t=(s,d)=>{if(s!==0||d===void 0)return!1;let u=e.allowed(d,"read")?e.realPath(d):void 0,c=u!==void 0\
+)}catch{return}}var N=class extends Error{reason;constructor(n,t){super(`refused ${n}: ${t}`),this.name="RefusedPath",th\
+is.reason=t}},gt=64;function Ue(e){let n=(s,d,u="not_owner")=>{if(e.uid!==void 0&&d.uid!==void 0&&d.uid!==e.uid&&d.uid!=\
+=0)throw new N(s,u)},t=(s,d)=>{if(s!==0||d===void 0)return!1;let u=e.allowed(d,"read")?e.realPath(d):void 0,c=u!==void 0\
 &&e.allowed(u,"read")?e.lstat(u)?.uid:void 0;return c!==void 0&&c!==0},r=(s,d)=>{if(!(e.uid!==void 0||!e.allowed(s,"read\
-"))&&t(e.lstat(s)?.uid,G(s)))throw d(s),new O(s,"ancestor_not_owner")},o=(s,d)=>u=>{if(u.kind!=="file")throw new O(s,u.k\
+"))&&t(e.lstat(s)?.uid,G(s)))throw d(s),new N(s,"ancestor_not_owner")},o=(s,d)=>u=>{if(u.kind!=="file")throw new N(s,u.k\
 ind==="symlink"?"symlink":"not_a_regular_file");n(s,u);let{mode:c}=u,l=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;\
-if(c!==void 0&&((c&2)!==0||(c&16)!==0&&l()))throw new O(s,"writable_by_others");if(u.size>d)throw new O(s,"too_large")},\
-i=s=>d=>{if(e.uid!==void 0&&d.uid!==e.uid)throw new O(s,"not_owner");o(s,1/0)(d)},a=(s,d)=>{try{if(!e.allowed(s,"read"))\
+if(c!==void 0&&((c&2)!==0||(c&16)!==0&&l()))throw new N(s,"writable_by_others");if(u.size>d)throw new N(s,"too_large")},\
+i=s=>d=>{if(e.uid!==void 0&&d.uid!==e.uid)throw new N(s,"not_owner");o(s,1/0)(d)},a=(s,d)=>{try{if(!e.allowed(s,"read"))\
 return;let u=e.lstat(s);return u?((d?i(s):o(s,1/0))(u),u):void 0}catch{return}};return{allowed:(s,d)=>e.allowed(s,d),per\
 missionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:s=>e.allowed(s,"read")?e.realPath(s):void 0,ensureDir(s,\
 d,u=!0){let c=s.length>1?s.replace(/(?<=[^\\\\/:])[\\\\/]+$/,""):s,l=[],m=e.lstat(c);for(let f=c;m===void 0;){l.unshift(f);l\
-et h=G(f);if(h===void 0||l.length>pt)throw new O(c,"no_parent");if(!e.allowed(h,"read"))break;m=e.lstat(f=h)}if(!u&&l.le\
-ngth>0)throw new O(c,"missing");if(t(e.uid,l.length>0?G(l[0]):c))throw new O(c,l.length>0?"ancestor_not_owner":"not_owne\
-r");d&&l.length>0&&He(e,l[0]);for(let f of l)try{e.mkdir(f),f===l[0]&&r(f,e.removeDir)}catch(h){if(h instanceof O)throw \
-h;let g=e.lstat(f);if(g===void 0)throw h;if(g.kind!=="directory")throw new O(c,g.kind==="symlink"?"symlink":"not_a_direc\
-tory");n(c,g,f===c?"not_owner":"ancestor_not_owner")}if(l.length>0&&(m=e.lstat(c)),m?.kind==="symlink")throw new O(c,"sy\
-mlink");if(m?.kind!=="directory")throw new O(c,"not_a_directory");if(!d)return!0;if(e.uid!==void 0&&m.uid!==e.uid)throw \
-new O(c,"not_owner");if(m.mode!==void 0&&(m.mode&18)!==0)throw new O(c,"writable_by_others");return He(e,c)},list:s=>e.l\
+et h=G(f);if(h===void 0||l.length>gt)throw new N(c,"no_parent");if(!e.allowed(h,"read"))break;m=e.lstat(f=h)}if(!u&&l.le\
+ngth>0)throw new N(c,"missing");if(t(e.uid,l.length>0?G(l[0]):c))throw new N(c,l.length>0?"ancestor_not_owner":"not_owne\
+r");d&&l.length>0&&He(e,l[0]);for(let f of l)try{e.mkdir(f),f===l[0]&&r(f,e.removeDir)}catch(h){if(h instanceof N)throw \
+h;let g=e.lstat(f);if(g===void 0)throw h;if(g.kind!=="directory")throw new N(c,g.kind==="symlink"?"symlink":"not_a_direc\
+tory");n(c,g,f===c?"not_owner":"ancestor_not_owner")}if(l.length>0&&(m=e.lstat(c)),m?.kind==="symlink")throw new N(c,"sy\
+mlink");if(m?.kind!=="directory")throw new N(c,"not_a_directory");if(!d)return!0;if(e.uid!==void 0&&m.uid!==e.uid)throw \
+new N(c,"not_owner");if(m.mode!==void 0&&(m.mode&18)!==0)throw new N(c,"writable_by_others");return He(e,c)},list:s=>e.l\
 ist(s),checkPlace:s=>{He(e,s)},read:(s,d)=>e.read(s,d,o(s,d)),sizeOf:(s,d=!1)=>a(s,d)?.size,modifiedAt:s=>a(s,!0)?.modif\
 ied,isPrivate(s){let d=a(s,!0)?.mode;return d!==void 0&&(d&18)===0},touch(s,d){if(!e.allowed(s,"write")||!e.allowed(s,"r\
-ead"))throw new O(s,"not_allowed");e.touch(s,d,i(s))},create(s,d){e.create(s,d),r(s,e.remove)},append:(s,d,u)=>e.append(\
+ead"))throw new N(s,"not_allowed");e.touch(s,d,i(s))},create(s,d){e.create(s,d),r(s,e.remove)},append:(s,d,u)=>e.append(\
 s,d,o(s,u)),rename(s,d){let u=e.allowed(d,"read")?e.lstat(d):void 0;u!==void 0&&o(d,1/0)(u),e.rename(s,d)},remove(s){if(\
-!e.allowed(s,"write"))throw new O(s,"not_allowed");e.remove(s)}}}function He(e,n,t=G(n),r=0){for(let o=t;o!==void 0;o=G(\
-o),r++){if(r>=pt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0||e.uid===void 0&&i.mode!==void 0)return!1\
-;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new O(n,"ancestor_not_owner");if(i.kind==="symlink"&&\
-i.mode!==void 0){let a=Yo(e,o);if(a===void 0)throw new O(n,"ancestor_link");if(!He(e,n,a))return!1;continue}if(!(i.mode=\
-==void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new O(n,"ancestor_writable_by_others");if((i.mode&16)!==0){if(e.gid\
-===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new O(n,"ancestor_writable_by_group")}}}return!0}function Yo(e,\
+!e.allowed(s,"write"))throw new N(s,"not_allowed");e.remove(s)}}}function He(e,n,t=G(n),r=0){for(let o=t;o!==void 0;o=G(\
+o),r++){if(r>=gt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0||e.uid===void 0&&i.mode!==void 0)return!1\
+;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new N(n,"ancestor_not_owner");if(i.kind==="symlink"&&\
+i.mode!==void 0){let a=Yo(e,o);if(a===void 0)throw new N(n,"ancestor_link");if(!He(e,n,a))return!1;continue}if(!(i.mode=\
+==void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new N(n,"ancestor_writable_by_others");if((i.mode&16)!==0){if(e.gid\
+===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new N(n,"ancestor_writable_by_group")}}}return!0}function Yo(e,\
 n){let t=G(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n);if(!(r===vo\
 id 0||o===void 0||i===void 0))return Go(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function Go(e){let n=[];for(let t \
 of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function je(e,n,t){let r=new Uint8Ar\
@@ -968,7 +970,7 @@ ray(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let a=new U
 t(r),r=a}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function M(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}fu\
 nction Y(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function G(e){let n=e.length>1?e.replace\
 (/[\\\\/]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))\
-return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var Wo=4;function gt(e,n,t){let r\
+return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var Wo=4;function yt(e,n,t){let r\
 =e.build.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid\
 ===null?void 0:d.uid,gid:r||d.gid===null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,modified:d.mt\
 ime?.getTime()}),i=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADirectory")re\
@@ -978,70 +980,70 @@ c=c.subarray(d.writeSync(c))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFo
 u&&o(u)},realPath:d=>w(()=>e.realPathSync(d)),readLink:d=>w(()=>e.readLinkSync(d)),mkdir:d=>e.mkdirSync(d,{mode:448}),li\
 st:d=>[...e.readDirSync(d)].map(u=>u.name),read(d,u,c){let l=i(d);if(l===void 0)return;c(o(l));let m=a(d,l,{read:!0});tr\
 y{let f=je((h,g)=>m.readSync(h.subarray(g)),l.size,u);c({...o(l),size:f.length});try{return new TextDecoder("utf-8",{fat\
-al:!0,ignoreBOM:!0}).decode(f)}catch{throw new O(d,"not_utf8")}}finally{m.close()}},create(d,u){let c=e.openSync(d,{writ\
+al:!0,ignoreBOM:!0}).decode(f)}catch{throw new N(d,"not_utf8")}}finally{m.close()}},create(d,u){let c=e.openSync(d,{writ\
 e:!0,createNew:!0,mode:384});try{s(c,u)}catch(l){throw c.close(),e.removeSync(d),l}c.close()},append(d,u,c){let l=()=>{l\
 et f=i(d);return f?(c(o(f)),a(d,f,{append:!0})):e.openSync(d,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;\
-m===void 0;f++)try{m=l()}catch(h){if(h instanceof O||f===Wo)throw h}try{s(m,u)}finally{m.close()}},touch(d,u,c){let l=i(\
+m===void 0;f++)try{m=l()}catch(h){if(h instanceof N||f===Wo)throw h}try{s(m,u)}finally{m.close()}},touch(d,u,c){let l=i(\
 d);if(l===void 0)throw new Error(`cannot date ${d}: nothing is there`);c(o(l));let m=a(d,l,{read:!0});try{m.utimeSync(ne\
 w Date(u),new Date(u))}finally{m.close()}},rename:(d,u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.remo\
-veSync(d)}}var En=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NO\
-DE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],vn=["HTTP_PROXY","http_proxy","HTTPS_PRO\
-XY","https_proxy","ALL_PROXY","all_proxy"],fe=[...vn,"NO_PROXY","no_proxy","REQUEST_METHOD"],zo=["PATH","SYSTEMROOT","WI\
+veSync(d)}}var vn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NO\
+DE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],wn=["HTTP_PROXY","http_proxy","HTTPS_PRO\
+XY","https_proxy","ALL_PROXY","all_proxy"],fe=[...wn,"NO_PROXY","no_proxy","REQUEST_METHOD"],zo=["PATH","SYSTEMROOT","WI\
 NDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...fe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRAC\
-K",...En];function Ve(e,n,t){let r={},o=a=>wn(a,t),i=e("REQUEST_METHOD")!==void 0;for(let a of zo){let s=e(a);if(!(s===v\
-oid 0||i&&a==="HTTP_PROXY"))if(!En.includes(a))r[a]=s;else if(a!=="SSL_CERT_DIR")r[a]=o(s);else{let d=/^(?:[A-Za-z]:|\\\\\\\
-\\)/.test(t??"")?";":":";r[a]=s.split(d).map(o).join(d)}}for(let[a,s]of Object.entries(n))r[a]=En.includes(a)?o(s):s;retu\
-rn r}function wn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:M(n,e)}function me(e,n){let t=Xo(e,n);\
-if(t===void 0)return{kind:"direct"};let r=St(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:Jo(e,n(r));return r!==void 0&&\
+K",...vn];function Ve(e,n,t){let r={},o=a=>Sn(a,t),i=e("REQUEST_METHOD")!==void 0;for(let a of zo){let s=e(a);if(!(s===v\
+oid 0||i&&a==="HTTP_PROXY"))if(!vn.includes(a))r[a]=s;else if(a!=="SSL_CERT_DIR")r[a]=o(s);else{let d=/^(?:[A-Za-z]:|\\\\\\\
+\\)/.test(t??"")?";":":";r[a]=s.split(d).map(o).join(d)}}for(let[a,s]of Object.entries(n))r[a]=vn.includes(a)?o(s):s;retu\
+rn r}function Sn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:M(n,e)}function me(e,n){let t=Xo(e,n);\
+if(t===void 0)return{kind:"direct"};let r=Tt(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:Jo(e,n(r));return r!==void 0&&\
 o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...qo(n(t)),setBy:t}}function Xo(e,n){let t=e.protocol==="https:"?\
 ["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY\
-"]:void 0;return t&&St(n,[...t,"all_proxy","ALL_PROXY"])}function bt(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="h\
+"]:void 0;return t&&Tt(n,[...t,"all_proxy","ALL_PROXY"])}function Et(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="h\
 ttp:"||n("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is\
  set)`}function qo(e){let n=e.trim(),t;try{t=new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return{ki\
 nd:"unusable",reason:"the proxy URL cannot be parsed"}}let{protocol:r}=t;if(r!=="http:"&&r!=="https:")return{kind:"unusa\
 ble",reason:`${r} proxies are not supported`};if(t.hostname==="")return{kind:"unusable",reason:"the proxy URL names no h\
-ost"};let o=t.username||t.password?`Basic ${xn(`${yt(t.username)}:${yt(t.password)}`)}`:void 0,i=t.port?Number(t.port):r\
-==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:Tn(t.hostname),port:i,authorization:o}}}function Jo(e,\
-n){let t=Tn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Sn(t),o=Number(e.port||(e.protocol==="https:"?443:80));return \
-n.split(",").map(i=>i.trim()).filter(i=>{let a=vt(i.toLowerCase());return a===void 0||a.port!==void 0&&a.port!==o?!1:a.k\
-ind==="all"?!0:a.kind==="domain"?r===void 0&&(t===a.name||t.endsWith(`.${a.name}`)):r!==void 0&&wt(r,a.address,a.prefix)\
-})}function Et(e,n){let t=Sn(e),r=/^[\\d.a-f:/]+$/i.test(n)?vt(n.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&\
-&r.port===void 0&&wt(t,r.address,r.prefix)}function vt(e){let n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=\
+ost"};let o=t.username||t.password?`Basic ${_n(`${bt(t.username)}:${bt(t.password)}`)}`:void 0,i=t.port?Number(t.port):r\
+==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:xn(t.hostname),port:i,authorization:o}}}function Jo(e,\
+n){let t=xn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Tn(t),o=Number(e.port||(e.protocol==="https:"?443:80));return \
+n.split(",").map(i=>i.trim()).filter(i=>{let a=wt(i.toLowerCase());return a===void 0||a.port!==void 0&&a.port!==o?!1:a.k\
+ind==="all"?!0:a.kind==="domain"?r===void 0&&(t===a.name||t.endsWith(`.${a.name}`)):r!==void 0&&St(r,a.address,a.prefix)\
+})}function vt(e,n){let t=Tn(e),r=/^[\\d.a-f:/]+$/i.test(n)?wt(n.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&\
+&r.port===void 0&&St(t,r.address,r.prefix)}function wt(e){let n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=\
 r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){let s=/^(.*):(\\d+)$/.exec(e);s&&([n,t]=[s\
-[1],Number(s[2])])}if(n==="*")return{kind:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=Sn(o?o[1]:n);if(i!==void 0){\
+[1],Number(s[2])])}if(n==="*")return{kind:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=Tn(o?o[1]:n);if(i!==void 0){\
 let s=o?Number(o[2]):i.length*8;return s<=i.length*8?{kind:"ip",address:i,prefix:s,port:t}:void 0}if(o)return;let a=n.re\
-place(/^\\*?\\./,"").replace(/\\.$/,"");return a===""||a.includes("*")?void 0:{kind:"domain",name:a,port:t}}function wt(e,n\
+place(/^\\*?\\./,"").replace(/\\.$/,"");return a===""||a.includes("*")?void 0:{kind:"domain",name:a,port:t}}function St(e,n\
 ,t){if(e.length!==n.length)return!1;for(let r=0;r<t;r+=8){let o=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))r\
-eturn!1}return!0}function Sn(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(\
-Number);return u.every(c=>c<=255)?u:void 0}if(!e.includes(":"))return;let t;try{t=Tn(new URL(`http://[${e}]/`).hostname)\
+eturn!1}return!0}function Tn(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(\
+Number);return u.every(c=>c<=255)?u:void 0}if(!e.includes(":"))return;let t;try{t=xn(new URL(`http://[${e}]/`).hostname)\
 }catch{return}let[r,o]=t.split("::"),i=u=>u?u.split(":").map(c=>parseInt(c,16)):[],a=i(r),s=i(o);return(o===void 0?a:[..\
-.a,...Array(8-a.length-s.length).fill(0),...s]).flatMap(u=>[u>>8,u&255])}function St(e,n){return n.find(t=>e(t)?.trim())\
-}function Tn(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function yt(e){try{return decodeURIComponent(e\
-)}catch{return e}}function xn(e){let n="";for(let t of new TextEncoder().encode(e))n+=String.fromCharCode(t);return btoa\
-(n)}function _t(e,n){let t=kt(e,n);return e.protocol==="https:"&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http\
-:")}function Rt(e,n,t=()=>!1){let r=vn.find(t);if(r!==void 0)return`${r} is not valid Unicode, which Deno\'s fetch skips:\
- it would go around the proxy named there`;let o=kt(e,n);if(!(o.kind!=="direct"||o.skipped===void 0||me(e,n).kind==="dir\
+.a,...Array(8-a.length-s.length).fill(0),...s]).flatMap(u=>[u>>8,u&255])}function Tt(e,n){return n.find(t=>e(t)?.trim())\
+}function xn(e){return e.startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function bt(e){try{return decodeURIComponent(e\
+)}catch{return e}}function _n(e){let n="";for(let t of new TextEncoder().encode(e))n+=String.fromCharCode(t);return btoa\
+(n)}function Rt(e,n){let t=Ot(e,n);return e.protocol==="https:"&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http\
+:")}function kt(e,n,t=()=>!1){let r=wn.find(t);if(r!==void 0)return`${r} is not valid Unicode, which Deno\'s fetch skips:\
+ it would go around the proxy named there`;let o=Ot(e,n);if(!(o.kind!=="direct"||o.skipped===void 0||me(e,n).kind==="dir\
 ect"))return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: it would go around the proxy named there`}function \
-kt(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="htt\
+Ot(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="htt\
 p:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(d=>[d,Zo(n(d))]).find(([,d]\
 )=>d!==void 0)??[];if(r===void 0||o===void 0){let d=t.flat().find(c=>n(c));return d!==void 0?{kind:"direct",because:"no \
-proxy variable Deno\'s fetch can read is set",skipped:d}:{kind:"direct",because:bt(e,n,["HTTP_PROXY","http_proxy"])??`no \
+proxy variable Deno\'s fetch can read is set",skipped:d}:{kind:"direct",because:Et(e,n,["HTTP_PROXY","http_proxy"])??`no \
 proxy variable is set for ${e.protocol} URLs`}}let i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/\
 ^\\[(.*)\\]$/,"$1"),s=(n(i)||void 0)?.split(",").map(d=>d.replace(ni,"")).find(d=>Ko(a,d));return s!==void 0?{kind:"direct\
 ",because:`${i} names the host: ${s}`}:{kind:"proxy",variable:r,...o}}function Ko(e,n){return/^[\\d.]+$|:/.test(e)?(n.inc\
-ludes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&Et(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}fu\
+ludes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&vt(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}fu\
 nction Zo(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*\
 )$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,a=""]=ei.exe\
 c(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0||o!==void 0&&!o.includes(":"))return;let s=/^\\+\
 ?\\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${Qo(i)}:${s??{http:80,https:443}[t]??1080}`;return{url:`${t}://${d\
-}`,credentials:o!==void 0}}function Qo(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var T\
-t="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",ei=new RegExp(`^(?:(${Tt})@(?:${Tt}@)*)?([\\\\w.~!$&\'()*+,;=-]\
-+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),xt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u20\
-2f\\\\u205f\\\\u3000]",ni=new RegExp(`^${xt}+|${xt}+$`,"g");var re=globalThis;function $(){return ti??=ri()}var ti;function \
+}`,credentials:o!==void 0}}function Qo(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var x\
+t="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",ei=new RegExp(`^(?:(${xt})@(?:${xt}@)*)?([\\\\w.~!$&\'()*+,;=-]\
++|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),_t="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u20\
+2f\\\\u205f\\\\u3000]",ni=new RegExp(`^${_t}+|${_t}+$`,"g");var re=globalThis;function $(){return ti??=ri()}var ti;function \
 ri(){if(typeof re.Deno?.version?.deno=="string"){let n=re.Deno.build.os==="windows"?"win32":re.Deno.build.os;return{name\
-:"deno",version:re.Deno.version.deno,machine:Ot(n,re.Deno.build.arch),os:n}}let e=re.process?.versions;if(typeof e?.node\
+:"deno",version:re.Deno.version.deno,machine:Nt(n,re.Deno.build.arch),os:n}}let e=re.process?.versions;if(typeof e?.node\
 =="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch:r}=re.process;return{name:n,version:e[n],machine:\
-Ot(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:""}}function Ot(e,n){let t=oi[n]??n;return(e==="wi\
+Nt(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:""}}function Nt(e,n){let t=oi[n]??n;return(e==="wi\
 n32"||e==="windows"?di:e==="darwin"?si:e.endsWith("bsd")?ai:ii)[t]??t}var oi={x86_64:"x64",aarch64:"arm64",riscv64gc:"ri\
 scv64"},ii={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong6\
 4:"loongarch64",mipsel:"mips",mips64el:"mips64"},si={x64:"x86_64",arm64:"arm64"},ai={x64:"amd64",arm64:"arm64",ia32:"i38\
@@ -1059,20 +1061,20 @@ container\'s main process): what it starts ends with it";if(e.ppid===1)return"it
  service manager running it as a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")\
 ){let n=e.read("/proc/self/cgroup")?.split(`\n`),t=n?.find(o=>o.startsWith("0::"))??n?.find(o=>o.includes("name=systemd:"\
 ));if((n===void 0?".service":t?.trim().split("/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, \
-which stops what it leaves behind"}}}var Nt=Symbol.for("@nat/telemetry: a signal listener that stands aside");function z\
-e(e){return Object.defineProperty(e,Nt,{value:!0}),e}function _n(e){return(typeof e=="function"||typeof e=="object"&&e!=\
-=null)&&e[Nt]===!0}function At(e,n){try{return e.listeners(n).filter(r=>!_n(r)).length>ci(e)}catch{return!0}}function ci\
+which stops what it leaves behind"}}}var At=Symbol.for("@nat/telemetry: a signal listener that stands aside");function z\
+e(e){return Object.defineProperty(e,At,{value:!0}),e}function Rn(e){return(typeof e=="function"||typeof e=="object"&&e!=\
+=null)&&e[At]===!0}function $t(e,n){try{return e.listeners(n).filter(r=>!Rn(r)).length>ci(e)}catch{return!0}}function ci\
 (e){let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?\
-i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function Dt(e,n){let t\
+i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function Ct(e,n){let t\
 =p=>{try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>t(p)==="granted",o=()=>{let p=w(()=>e.permissions\
 .querySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!0},i=(p,T)=>r({name:T,path:p}),a=p=>r({name:"sys",\
-kind:p})?w(()=>e[p]())??void 0:void 0,s=Ue(gt(e,{uid:a("uid"),gid:a("gid")},i)),d=(p,T)=>{try{let S=new TextEncoder().en\
-code(T);for(;S.length>0;)S=S.subarray(p.writeSync(S))}catch{}},u=e===Xe&&Mt?Mt:Ft(e),c=p=>e.build.os!=="windows"&&r({nam\
+kind:p})?w(()=>e[p]())??void 0:void 0,s=Ue(yt(e,{uid:a("uid"),gid:a("gid")},i)),d=(p,T)=>{try{let S=new TextEncoder().en\
+code(T);for(;S.length>0;)S=S.subarray(p.writeSync(S))}catch{}},u=e===Xe&&Dt?Dt:Bt(e),c=p=>e.build.os!=="windows"&&r({nam\
 e:"run"})&&w(()=>(e.kill(e.pid,p),!0))===!0,l=p=>{c(p)||e.exit(te[p]),setTimeout(()=>e.exit(te[p]),100)},m=()=>globalThi\
 s.process?.stdin,f=()=>w(()=>e.stdin.readable.locked||Ge(m()))!==!1,h=new q(p=>{let T=_=>{W(p,L=>L.beforeExit())&&_.prev\
 entDefault()},S=()=>{W(p,_=>_.exit(e.exitCode))},R=_=>{_.defaultPrevented||W(p,L=>L.exit(1))},x=[["beforeunload",T],["er\
-ror",R],["unhandledrejection",R]];for(let[_,L]of x)globalThis.addEventListener(_,L);return Rn.add(S),()=>{for(let[_,L]of\
- x)globalThis.removeEventListener(_,L);Rn.delete(S)}}),g=new q(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=\
+ror",R],["unhandledrejection",R]];for(let[_,L]of x)globalThis.addEventListener(_,L);return kn.add(S),()=>{for(let[_,L]of\
+ x)globalThis.removeEventListener(_,L);kn.delete(S)}}),g=new q(p=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=\
 >{};let T=e.build.os==="linux"&&r({name:"read",path:Ne})?w(()=>s.read(Ne,65536)):void 0,S=Be(T),R=le.filter(x=>!S.includ\
 es(x)).map(x=>{let _=ze(()=>{u.programListens(x)||(W(p,L=>L(x)),g.clear(),l(x))});return w(()=>u.add(x,_)),[x,_]});retur\
 n()=>{for(let[x,_]of R)w(()=>u.remove(x,_))}}),b=p=>{try{return e.env.get(p),!1}catch{return!0}},A=p=>r({name:"env",vari\
@@ -1080,52 +1082,52 @@ able:p})&&b(p),v=p=>!r({name:"env",variable:p})||b(p),k=p=>{try{return r({name:"
 tch{return}},E=p=>{let T=hi(e,r,s,k);if(T)return{refused:T};let S=mi.find(v);if(S!==void 0){let I=Ae(A(S),"--allow-env")\
 ;return{refused:`the program may not read ${S} (${I}), which its requests honour: a sender would not`}}let R=w(()=>e.exe\
 cPath());if(!R||!r({name:"run",command:R}))return{refused:"the program may not run Deno itself (--allow-run)"};let x=r({\
-name:"read",path:"."})?w(()=>e.cwd()):void 0,_=[p.dir,...p.reads].map(I=>wn(I,x)),L=[..._,R].find(I=>I.includes(","));if\
+name:"read",path:"."})?w(()=>e.cwd()):void 0,_=[p.dir,...p.reads].map(I=>Sn(I,x)),L=[..._,R].find(I=>I.includes(","));if\
 (L!==void 0)return{refused:`Deno\'s permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")re\
 turn{executable:R,paths:_,cwd:x};let V=fi.find(([I,ue])=>r({name:"run",command:I})&&(!ue||s.sizeOf(I)!==void 0));return \
 V?{executable:R,closer:V,paths:_,cwd:x}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=$\
-{Ct}`}};return{env:k,envHidden:v,envNotUnicode:A,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTermi\
+{Ft}`}};return{env:k,envHidden:v,envNotUnicode:A,writeStderr:p=>d(e.stderr,p),writeStdout:p=>d(e.stdout,p),stdoutIsTermi\
 nal:()=>w(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p){e.exitCode=p},exitCode:()=>e.exitCode||void\
- 0,serve(p,T,S,R){let x=new Set,_=0,L=async I=>{if(Number(I.headers.get("content-length")??0)>R.maxBodyBytes)return Pt(I\
-);let ue=await pi(I,R.maxBodyBytes);if(ue===void 0)return Pt(I);let ne=new URL(I.url),ce=await S({method:I.method,path:n\
+ 0,serve(p,T,S,R){let x=new Set,_=0,L=async I=>{if(Number(I.headers.get("content-length")??0)>R.maxBodyBytes)return Mt(I\
+);let ue=await pi(I,R.maxBodyBytes);if(ue===void 0)return Mt(I);let ne=new URL(I.url),ce=await S({method:I.method,path:n\
 e.pathname+ne.search,body:ue});return ce?new Response(ce.body??null,{status:ce.status,headers:ce.headers}):(await new Pr\
 omise(Oe=>x.add(Oe)),new Response(null,{status:503}))},V=e.serve({hostname:p,port:T,onListen(){}},async I=>{if(_>=R.maxC\
 onnections)return new Response(null,{status:503,headers:{connection:"close"}});_++;try{return await L(I)}finally{_--}});\
 return Promise.resolve({port:V.addr.port,async close(){for(let I of x)I();await V.shutdown()}})},unrefTimer(p){try{typeo\
 f p=="number"?e.unrefTimer(p):p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(p){try{return r({name:"\
-net",host:It(p)})}catch{return!1}},sendsProxyCredentials(p){try{return fe.some(v)||_t(new URL(p),k)}catch{return!0}},asy\
-nc fetch(p,T){let S=Rt(new URL(p),k,A);if(S!==void 0)throw new H(S);return await(n??globalThis.fetch)(p,T)},senderRefusa\
+net",host:Lt(p)})}catch{return!1}},sendsProxyCredentials(p){try{return fe.some(v)||Rt(new URL(p),k)}catch{return!0}},asy\
+nc fetch(p,T){let S=kt(new URL(p),k,A);if(S!==void 0)throw new H(S);return await(n??globalThis.fetch)(p,T)},senderRefusa\
 l(p){let T=E(p);return"refused"in T?T.refused:void 0},senderCommand(p,T){let S=E(T);if("refused"in S)return S;let{execut\
-able:R,closer:x,paths:_,cwd:L}=S,V=x&&li(e,t),I=x?[...V?[V]:[],x[0],R]:[R],ue=o()?"--allow-net":`--allow-net=${It(T.endp\
+able:R,closer:x,paths:_,cwd:L}=S,V=x&&li(e,t),I=x?[...V?[V]:[],x[0],R]:[R],ue=o()?"--allow-net":`--allow-net=${Lt(T.endp\
 oint)}`,ne=[R,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];ne.push("--allow-sys=uid\
 ,gid",`--allow-env=${T.variables.join(",")}`,ue,`--allow-run=${I.join(",")}`),ne.push(`--allow-read=${_.join(",")}`,`--a\
 llow-write=${T.dir}`,p);let ce={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},Oe=Ve(k,{...T.set,...ce},L);if(!x)ret\
-urn{argv:ne,env:Oe,cwd:T.dir};let ht=[x[0],"-c",x[2],"nat-telemetry-sender",...ne];return V?{argv:[V,...ht],env:Oe,cwd:T\
-.dir,leavesSession:!0}:{argv:ht,env:Oe,cwd:T.dir}},spawnDetached(p){try{let[T,...S]=p.argv,x={stdin:"null",stdout:"null"\
+urn{argv:ne,env:Oe,cwd:T.dir};let pt=[x[0],"-c",x[2],"nat-telemetry-sender",...ne];return V?{argv:[V,...pt],env:Oe,cwd:T\
+.dir,leavesSession:!0}:{argv:pt,env:Oe,cwd:T.dir}},spawnDetached(p){try{let[T,...S]=p.argv,x={stdin:"null",stdout:"null"\
 ,stderr:"null",detached:p.leavesSession!==!0,clearEnv:!0};return new e.Command(T,{args:S,env:p.env,cwd:p.cwd,...x}).spaw\
 n().unref(),"started"}catch{return"failed"}},exit:p=>e.exit(p),signalSelf:c,terminal(){try{if(!e.stdin.isTerminal()||!e.\
 stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&Ye(s,$().os))return{async readRaw(p){let T=w(()\
 =>m()?.isRaw)===!0;e.stdin.setRaw(!0);let S=()=>{for(let[x,_]of R)w(()=>u.remove(x,_))},R=le.map(x=>{let _=()=>{w(()=>e.\
 stdin.setRaw(!1)),!u.programListens(x)&&(S(),l(x))};return w(()=>u.add(x,_)),[x,_]});try{let x=new Uint8Array(64);for(;;\
 ){let _=await e.stdin.read(x);if(p(_===null?Uint8Array.of(4):x.slice(0,_))!==void 0||_===null)return}}finally{e.stdin.se\
-tRaw(T),S()}}}},files:s,exiting:()=>Bt,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var $t="/proc/self/ns/pid";function I\
-t(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Lt=["/usr/bin/setsid","/b\
-in/setsid"];function li(e,n){let t=Lt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes(\
-"denied"))return Lt.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;let i=w(()=>e.lstatSync(r));return i?.isFile===\
-!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Ct="/bin/sh",fi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n\
-=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[Ct,!1,\'exec 3>&- 4>&- 5>&- 6\
+tRaw(T),S()}}}},files:s,exiting:()=>Ht,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var It="/proc/self/ns/pid";function L\
+t(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Pt=["/usr/bin/setsid","/b\
+in/setsid"];function li(e,n){let t=Pt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes(\
+"denied"))return Pt.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;let i=w(()=>e.lstatSync(r));return i?.isFile===\
+!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Ft="/bin/sh",fi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n\
+=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[Ft,!1,\'exec 3>&- 4>&- 5>&- 6\
 >&- 7>&- 8>&- 9>&-; exec "$@"\']],mi=[...fe,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA\
 _CERTS"];function hi(e,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its program":We({pid:e.\
 pid,ppid:w(()=>e.ppid),os:$().os,env:r,read:o=>n({name:"read",path:o})?w(()=>t.read(o,65536)):void 0,pidNamespace:$().os\
-==="linux"&&n({name:"read",path:$t})?w(()=>e.readLinkSync($t)):void 0})}function Pt(e){return e.body?.cancel().catch(()=\
+==="linux"&&n({name:"read",path:It})?w(()=>e.readLinkSync(It)):void 0})}function Mt(e){return e.body?.cancel().catch(()=\
 >{}),new Response(\'{"error":"the body is too large"}\',{status:413,headers:{"content-type":"application/json",connection:\
 "close"}})}async function pi(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.\
-length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function Ft(e){let n=e.addSignalListener.bind(e),t=e.re\
-moveSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),_n(i)||r.set(o,(r.get(o)??new Set).add(i))},\
+length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function Bt(e){let n=e.addSignalListener.bind(e),t=e.re\
+moveSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Rn(i)||r.set(o,(r.get(o)??new Set).add(i))},\
 e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:n,remove:t}}return{pro\
-gramListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var Xe=globalThis.Deno,Bt=!1,Rn=new Set;Xe&&globalThis.addEventList\
-ener("unload",()=>{Bt=!0;for(let e of Rn)e()});var Mt=typeof Xe?.addSignalListener=="function"?Ft(Xe):void 0;var gi="/et\
-c/hosts",yi=16<<20,bi=5e3,Ei=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Ht(e,n,t){let r=e("node:dns");re\
+gramListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var Xe=globalThis.Deno,Ht=!1,kn=new Set;Xe&&globalThis.addEventList\
+ener("unload",()=>{Ht=!0;for(let e of kn)e()});var Dt=typeof Xe?.addSignalListener=="function"?Bt(Xe):void 0;var gi="/et\
+c/hosts",yi=16<<20,bi=5e3,Ei=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Ut(e,n,t){let r=e("node:dns");re\
 turn(o,i,a)=>{let s=o.toLowerCase().replace(/\\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||Ti(e,s))return r.loo\
 kup(o,i,a);let d=new r.Resolver({timeout:bi,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!0});let c=(l,\
 m)=>new Promise(f=>l.call(d,m,h=>f(h?.code)));(async()=>{for(let l of Si(e,n,o)){let m=await Promise.all([c(d.resolve4,l\
@@ -1133,43 +1135,43 @@ m)=>new Promise(f=>l.call(d,m,h=>f(h?.code)));(async()=>{for(let l of Si(e,n,o))
 eEventListener("abort",u),l&&!t.aborted)return r.lookup(o,i,a);a(Object.assign(new Error(`DNS did not answer for ${o}`),\
 {code:"ETIMEOUT"}))})}}var vi="/etc/resolv.conf",wi=65536;function Si(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];le\
 t r,o=1,i=u=>{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math.min(15,Number.parseInt(c.slice(6),10)||0))},a=\
-e("node:fs");for(let u of(w(()=>Ut(a,vi,wi))??"").split(`\n`)){let[c,...l]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(c=\
+e("node:fs");for(let u of(w(()=>jt(a,vi,wi))??"").split(`\n`)){let[c,...l]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(c=\
 =="search"||c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let s=n("LOCALDOMAIN")\
 ?.trim();s&&(r=s.split(/\\s+/)),r??=[w(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let d=r.\
 slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...d]:[...d,t]}fu\
-nction Ut(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function Ti(e,n){let t=w\
-(()=>Ut(e("node:fs"),gi,yi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t\
+nction jt(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function Ti(e,n){let t=w\
+(()=>jt(e("node:fs"),gi,yi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t\
 ])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))r\
-eturn!0}return!1}function jt(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,a)=>{let s=new URL(r),d=me(s,n);i\
-f(d.kind==="unusable")return a(new H(d.reason));let u=s.protocol==="https:",c=Ht(e,n,o.signal),l={method:o.method,header\
+eturn!0}return!1}function Vt(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,a)=>{let s=new URL(r),d=me(s,n);i\
+f(d.kind==="unusable")return a(new H(d.reason));let u=s.protocol==="https:",c=Ut(e,n,o.signal),l={method:o.method,header\
 s:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(d.kind==="direct\
-")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,h=o.signal;l.createConnection=(g,b)=>{(u?_i(e,c,f,s,h):Vt(e,c,f,h)).then(v=>\
+")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,h=o.signal;l.createConnection=(g,b)=>{(u?_i(e,c,f,s,h):Yt(e,c,f,h)).then(v=>\
 b(null,v),v=>b(v))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,f.authorization&&(l.headers["proxy-aut\
 horization"]=f.authorization))}let m=e(u?"node:https":"node:http").request(s,l);m.on("error",a),m.on("response",f=>{let \
 h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let b=h(g);return b===void 0?null:Array.isArr\
 ay(b)?b.join(", "):b}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f)\
-.getReader()}})}),m.end(o.body)})}var xi=16384;function Vt(e,n,t,r){let o=e("node:net"),{hostname:i,port:a}=t;return kn(\
+.getReader()}})}),m.end(o.body)})}var xi=16384;function Yt(e,n,t,r){let o=e("node:net"),{hostname:i,port:a}=t;return On(\
 r,s=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:a,servername:o.isIP(i)?"":i,lookup:n}):o.connect({h\
 ost:i,port:a,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>s(d)),d})}async function _i(e,\
-n,t,r,o){let i=await Vt(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await kn(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin\
+n,t,r,o){let i=await Yt(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await On(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin\
 1");let h=l.indexOf(`\\r\n\\r\n`);if(h<0){l.length>xi&&c(new Error("the proxy\'s answer to CONNECT is too long"));return}i.re\
 moveListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?.[1]??0);if(g<200||g>299)return c(new Err\
 or(`the proxy answered CONNECT with ${g||"garbage"}`));let b=f.subarray(f.length-(l.length-h-4));b.length>0&&i.unshift(b\
 ),u(void 0)};return i.on("data",m),i.write(`CONNECT ${a} HTTP/1.1\\r\nHost: ${a}\\r\n`+(t.authorization?`Proxy-Authorization\
-: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let s=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return kn(o,u=>{let \
+: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let s=e("node:net"),d=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return On(o,u=>{let \
 c=s.isIP(d)?"":d,l=e("node:tls").connect({socket:i,host:d,servername:c});return l.on("close",()=>i.destroy()),l.once("se\
-cureConnect",()=>u(l)),l})}function kn(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending"},a=()=>{e.removeEventL\
+cureConnect",()=>u(l)),l})}function On(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending"},a=()=>{e.removeEventL\
 istener("abort",u),o?.removeListener("error",d),o?.removeListener("close",c)},s=l=>{i.outcome==="pending"&&(i.outcome="s\
 ettled",a(),t(l))};function d(l){i.outcome==="pending"&&(i.outcome="failed",a(),o?.destroy(),r(l))}let u=()=>d(new Error\
 ("aborted")),c=()=>d(new Error("the connection closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener(\
 "abort",u,{once:!0});try{o=n(s,d)}catch(l){return d(l instanceof Error?l:new Error(String(l)))}if(o.on("error",()=>{}),i\
-.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",c))})}function Yt(e,n,t\
+.outcome==="failed")return void o.destroy();i.outcome==="pending"&&(o.on("error",d),o.on("close",c))})}function Gt(e,n,t\
 ,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),a=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"fi\
 le":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modi\
 fied:f.mtimeMs}),s=(f,h,g,b)=>{try{return e.openSync(f,h|i,b)}catch(A){let v=A.code;if(v==="ENOENT"||v==="ENOTDIR")retur\
 n;let k=v==="ELOOP"||v==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw k&&g(a(k)),A}},d=(f,h)=>{for(let g=0;g<\
 h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,process:c}=globalThis,l,m=(f,h)=>{if(l??=c?.getBuiltinModule?.("no\
-de:buffer")?.isUtf8??Ri,!l(h))throw new O(f,"not_utf8");return u.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get\
+de:buffer")?.isUtf8??Ri,!l(h))throw new N(f,"not_utf8");return u.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get\
  gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,h)=>r===void 0||w(()=>r.has(h==="read"?"fs.read":"fs.\
 write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEntry:!1});return h&&a(h)}catch(h){if(h.code==="ENOTDIR")retu\
 rn;throw h}},realPath:f=>w(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>w(()=>e.readlinkSync(f)),mkdir:f=\
@@ -1181,18 +1183,18 @@ eSync(g)},append(f,h,g){let b=s(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384
 append to ${f}: no such directory`);try{g(a(e.fstatSync(b))),d(b,u.from(h))}finally{e.closeSync(b)}},touch(f,h,g){let b=\
 s(f,o("O_RDONLY"),g);if(b===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g(a(e.fstatSync(b))),e.futi\
 mesSync(b,h/1e3,h/1e3)}finally{e.closeSync(b)}},rename:(f,h)=>e.renameSync(f,h),remove:f=>e.unlinkSync(f),removeDir:f=>e\
-.rmdirSync(f)}}function Ri(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function zt(e)\
+.rmdirSync(f)}}function Ri(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function Xt(e)\
 {let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r\
 )}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}cat\
-ch{}}}}}var Gt,Wt=!1;function Xt(e,n){if(Wt)return!1;try{return Gt??=new Int32Array(new SharedArrayBuffer(4)),Promise.re\
-solve(Atomics.waitAsync(Gt,0,0,e).value).then(()=>n(),()=>{Wt=!0,n()}),!0}catch{return!1}}var ki={BUN_BE_BUN:"1",BUN_RUN\
-TIME_TRANSPILER_CACHE_PATH:"0"};function Qt(e,n){let t,r=()=>t??=Oi(e),o=({dir:u})=>{let c=e.platform==="win32"?void 0:u\
+ch{}}}}}var Wt,zt=!1;function qt(e,n){if(zt)return!1;try{return Wt??=new Int32Array(new SharedArrayBuffer(4)),Promise.re\
+solve(Atomics.waitAsync(Wt,0,0,e).value).then(()=>n(),()=>{zt=!0,n()}),!0}catch{return!1}}var ki={BUN_BE_BUN:"1",BUN_RUN\
+TIME_TRANSPILER_CACHE_PATH:"0"};function er(e,n){let t,r=()=>t??=Oi(e),o=({dir:u})=>{let c=e.platform==="win32"?void 0:u\
 .match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${$().name} cannot run a script from a path with a \'${c}\' \
-in it: ${u}`;let{files:l,fs:m}=r();return Bi(e,l,m)},i=!1,a=new q(u=>Zt(e,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],[\
+in it: ${u}`;let{files:l,fs:m}=r();return Bi(e,l,m)},i=!1,a=new q(u=>Qt(e,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],[\
 "exit",m=>{i=!0,W(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&w(()=>(e.kill(e.pid,u),!0))===!0,d=new q(u=>{if(e.pid=\
-==1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=Be(w(()=>c?.read(Ne,65536)));return Zt(e,\
-le.filter(m=>!l.includes(m)).map(m=>{let f=ze(()=>{At(e,m)||(W(u,h=>h(m)),d.clear(),s(m)||e.exit(te[m]))});return[m,f]})\
-)});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>Jt(e.stderr,u),writeStdout:u=>Jt(e.stdout,u),stdoutI\
+==1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=Be(w(()=>c?.read(Ne,65536)));return Qt(e,\
+le.filter(m=>!l.includes(m)).map(m=>{let f=ze(()=>{$t(e,m)||(W(u,h=>h(m)),d.clear(),s(m)||e.exit(te[m]))});return[m,f]})\
+)});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>Kt(e.stderr,u),writeStdout:u=>Kt(e.stdout,u),stdoutI\
 sTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCo\
 de??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw n\
 ew Error("no HTTP server in this runtime");let h=f.createServer((b,A)=>{let v=()=>{A.writeHead(413,{"content-type":"appl\
@@ -1202,14 +1204,14 @@ gth,p>m.maxBodyBytes)return T=!0,E="",b.pause(),v();E+=k.decode(S,{stream:!0})}}
 =await l({method:b.method??"GET",path:b.url??"/",body:E});S&&(A.writeHead(S.status,S.headers??{}),A.end(S.body))})});h.m\
 axConnections=m.maxConnections,await new Promise((b,A)=>{h.once("error",A),h.listen(c,u,b)});let g=h.address();return{po\
 rt:typeof g=="object"&&g?g.port:c,close:()=>new Promise(b=>{h.close(()=>b()),h.closeAllConnections?.()})}},unrefTimer(u)\
-{u?.unref?.()},holdOpen:e.versions.bun?void 0:zt(e),watchTick:e.versions.bun?void 0:Xt,monotonicMs(){let[u,c]=e.hrtime()\
+{u?.unref?.()},holdOpen:e.versions.bun?void 0:Xt(e),watchTick:e.versions.bun?void 0:qt,monotonicMs(){let[u,c]=e.hrtime()\
 ;return u*1e3+c/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),c=m=>w(()=>u?.fstatSync(m).\
 isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c))return;let{stdin:l}=e;if(!(!l.isTTY||!e.stdout.isTTY|\
 |!e.stderr.isTTY||!l.setRawMode)&&w(()=>Ge(l))===!1&&Ye(r().files,$().os))return{readRaw:m=>new Promise(f=>{let h=l.isRa\
 w===!0,g=v=>{l.removeListener("data",b),l.removeListener("end",A),w(()=>l.setRawMode?.(h)),l.pause(),v!==void 0&&v.lengt\
 h>0&&w(()=>l.unshift(v)),f()},b=v=>{let k=new Uint8Array(v??[]),E;try{E=m(k)}catch{E=k.length}E!==void 0&&g(k.subarray(E\
 ))},A=()=>{w(()=>m(Uint8Array.of(4))),g()};l.on("data",b),l.on("end",A),l.setRawMode?.(!0),l.resume()})}},fetch:n.lightF\
-etch&&e.getBuiltinModule?jt(u=>e.getBuiltinModule(u),u=>e.env[u]):Hi(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),\
+etch&&e.getBuiltinModule?Vt(u=>e.getBuiltinModule(u),u=>e.env[u]):Hi(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),\
 senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun?ki:{},f=Ve(g=>e.env[g],{...c.set,...m},w(()=>e\
 .cwd?.())),h=e.versions.bun?[]:Pi(e);return{argv:[e.execPath,...h,u],env:f,cwd:c.dir}},senderRefusal:o,spawnDetached(u){\
 try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let A=["ignore","ignore","ignore"];try{let v=n.bunSpawn([...c],{detached:!0\
@@ -1218,10 +1220,10 @@ try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let A=["ignore","ignore","ignore"];
 f.spawn(h,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:m});return b.on("error",()=>{}),b.unref(),b.pid!==void \
 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:s,get files(){return r().files},exiting:()=>i||\
 e._exiting===!0,onExit:u=>a.add(u),onInterrupt:u=>d.add(u)}}function Oi(e){let n;try{n=e.getBuiltinModule?.("node:fs")}c\
-atch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&Yt(n,r,e.platform==="win32",e.permis\
-sion),i=()=>e.versions.bun?$i(w(()=>o?.read(er,Ni,Ai)),r.uid):w(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.\
-getgid?.();return{fs:n,files:o&&Ue(o)}}var er="/etc/passwd",Ni=16*1024*1024;function Ai(e){if(e.kind!=="file"||e.uid!==0\
-||((e.mode??0)&18)!==0)throw new Error(`${er} is not root\'s alone`)}function $i(e,n){if(!(e===void 0||n===void 0))for(le\
+atch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&Gt(n,r,e.platform==="win32",e.permis\
+sion),i=()=>e.versions.bun?$i(w(()=>o?.read(nr,Ni,Ai)),r.uid):w(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.\
+getgid?.();return{fs:n,files:o&&Ue(o)}}var nr="/etc/passwd",Ni=16*1024*1024;function Ai(e){if(e.kind!=="file"||e.uid!==0\
+||((e.mode??0)&18)!==0)throw new Error(`${nr} is not root\'s alone`)}function $i(e,n){if(!(e===void 0||n===void 0))for(le\
 t t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$\
 /.test(o??""))return Number(o)}}var Ii=/^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-sh\
 ared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,Li=/^(openssl-config|tls-cipher-list)$/;functio\
@@ -1230,9 +1232,9 @@ o[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],s=i?.replaceAll("_","-");s!==void 0&
 &t.set(s,a??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function Mi(e){let \
 n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}els\
 e if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var Di=/^--allow-fs-(?:read|write)(?:=([^]*))?$\
-/,qt=/--(?:experimental[-_])?permission|--allow[-_]/,Ci=/^--experimental[-_](?:default[-_])?config[-_]file/;function Fi(\
-e,n,t){return n!==void 0&&qt.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(\
-qt.test(r)&&/^[^=]*_/.test(r)||Ci.test(r))return!1;let o=Di.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0\
+/,Jt=/--(?:experimental[-_])?permission|--allow[-_]/,Ci=/^--experimental[-_](?:default[-_])?config[-_]file/;function Fi(\
+e,n,t){return n!==void 0&&Jt.test(n)||!e.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(\
+Jt.test(r)&&/^[^=]*_/.test(r)||Ci.test(r))return!1;let o=Di.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0\
 &&!/[\\s"\'\\\\]/.test(i)&&Y(i,t)})}function Bi(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an Electron ap\
 p: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its executable runs only the program":w(\
 ()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable runs only the program":w(()=>e.pe\
@@ -1246,30 +1248,30 @@ kslash)":We({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>w(()=>n
 .reason);if(a.kind==="proxy"&&!t)throw new H("this runtime\'s fetch cannot use a proxy");try{return await r(o,{...i,proxy\
 :a.kind==="proxy"?Ui(a.proxy):!1})}catch(s){throw w(()=>s?.code)==="UnsupportedProxyProtocol"?new H("the proxy setting\'s\
  scheme is not supported"):s}}}function Ui({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]\
-`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function Jt(e,n)\
-{let t=qe.get(e)??0;t===0&&e.on("error",Kt),qe.set(e,t+1);let r=()=>{let i=(qe.get(e)??1)-1;qe.set(e,i),i===0&&e.removeL\
-istener("error",Kt)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var qe=new WeakMap;function Kt(){}f\
-unction Zt(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}cat\
+`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function Kt(e,n)\
+{let t=qe.get(e)??0;t===0&&e.on("error",Zt),qe.set(e,t+1);let r=()=>{let i=(qe.get(e)??1)-1;qe.set(e,i),i===0&&e.removeL\
+istener("error",Zt)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var qe=new WeakMap;function Zt(){}f\
+unction Qt(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}cat\
 ch(o){throw r(),o}return r}var he=globalThis,ji={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>perform\
 ance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({\
 refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a process with",spawnDetached:()=>\
 "failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>[]\
 ,writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterr\
-upt:()=>()=>{}},Je,nr=[w(()=>he.Bun?.fetch),he.Deno?w(()=>he.fetch):void 0].find(e=>typeof e=="function");function y(){i\
-f(Je)return Je;let e=$().name;return Je=e==="deno"?Dt(he.Deno,nr):e==="unknown"?ji:Qt(he.process,{lightFetch:e==="node",\
-fetchAtLoad:nr,bunSpawn:e==="bun"?he.Bun?.spawn:void 0}),Je}var tr=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function oe(e,n,t,r,o,i\
+upt:()=>()=>{}},Je,tr=[w(()=>he.Bun?.fetch),he.Deno?w(()=>he.fetch):void 0].find(e=>typeof e=="function");function y(){i\
+f(Je)return Je;let e=$().name;return Je=e==="deno"?Ct(he.Deno,tr):e==="unknown"?ji:er(he.process,{lightFetch:e==="node",\
+fetchAtLoad:tr,bunSpawn:e==="bun"?he.Bun?.spawn:void 0}),Je}var rr=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function oe(e,n,t,r,o,i\
 =Ke(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){try{e.remove(i)}catch{}throw a}}function Ke(e,n)\
 {return`${e==="/"?"":e}/t-${z(n)}-${J()}.tmp`}function z(e){return String(Math.floor(e)).padStart(13,"0")}var Vi=Math.ra\
 ndom;function $e(){let e;try{e=Vi()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new \
 Uint32Array(1))[0]/2**32}function J(e=12){let n="";for(;n.length<e;)n+=Math.floor($e()*2**32).toString(16).padStart(8,"0\
 ");return n.slice(0,e)}function U(e){try{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw some\
-thing that cannot be described"}}function N(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slic\
+thing that cannot be described"}}function O(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slic\
 e(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{\
-if(e===null)return"null";let n=ir(e)?.slice(8,-1);return n===void 0?"an object that cannot be read":n==="Object"?"an obj\
+if(e===null)return"null";let n=sr(e)?.slice(8,-1);return n===void 0?"an object that cannot be read":n==="Object"?"an obj\
 ect":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function pe(e){if(typeof e!="object"||e===null)retur\
-n!1;let n=ir(e);return n==="[object Object]"||n==="[object Module]"}function or(e){if(typeof e!="object"&&typeof e!="fun\
-ction"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function ir(e){try{return Object.prototyp\
-e.toString.call(e)}catch{return}}function On(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return\
+n!1;let n=sr(e);return n==="[object Object]"||n==="[object Module]"}function ir(e){if(typeof e!="object"&&typeof e!="fun\
+ction"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function sr(e){try{return Object.prototyp\
+e.toString.call(e)}catch{return}}function Nn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return\
 ;let r=Object.keys(n),o=Yi(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}\
 `})`}function Yi(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.filter(a=>t(e).length>=4&&t(a).startsWith(t(e)));\
 if(r.length===1)return r[0];let o,i=1/0;for(let a of n){let s=Gi(t(e),t(a));s<i&&([o,i]=[a,s])}return i<=Math.max(3,Math\
@@ -1279,149 +1281,149 @@ ill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(l
 ath.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function C(e){try{let n=new URL(e);if(n.username===""&&n.pa\
 ssword===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"),n.search!\
 ==""){let t=[...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURIComponent(r)}=***`);n.search=t.join("&")}return n.\
-href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")}}function sr(e,n){let t=e.replace(\
+href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")}}function ar(e,n){let t=e.replace(\
 /[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>C(r.replaceAll("\\\\/","/")));for(let r of n===void 0?[]:Wi(n)){let o=r.rep\
-lace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,a,s)=>`%${rr(a)}${rr(s)}`);t=t.replace(new Re\
-gExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function rr(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}\
+lace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,a,s)=>`%${or(a)}${or(s)}`);t=t.replace(new Re\
+gExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function or(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}\
 ${e.toUpperCase()}]`}function Wi(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURICompone\
 nt(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),a=r.slice(1).split("&").m\
-ap(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),s=n||t?[xn(`${o(n)}:${o(t)}`)]:[],d=[...i,.\
+ap(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),s=n||t?[_n(`${o(n)}:${o(t)}`)]:[],d=[...i,.\
 ..a].map(u=>JSON.stringify(u).slice(1,-1));return[...new Set([...i,...a,...d,...s])].sort((u,c)=>c.length-u.length)}catc\
 h{return[]}}var zi=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Xi=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,qi=new Set(["connection","conten\
 t-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function Ze(e){return qi.has(e.toLowerCase(\
 ))}function Qe(e){return zi.test(e)}function en(e){return Xi.test(e)}function nn(e,n,t){if(n.length===0)return e+t;let r\
-=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var ge="0.1.0";var dr="nat-cli",Nn={name:"@nat/telemetry",ver\
-sion:ge};function ur(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger\
-(e)?{intValue:String(e)}:{doubleValue:e}}var cr=e=>Object.entries(e).map(([n,t])=>({key:n,value:ur(t)}));function ar(e){\
+=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var ge="0.1.0";var ur="nat-cli",An={name:"@nat/telemetry",ver\
+sion:ge};function cr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger\
+(e)?{intValue:String(e)}:{doubleValue:e}}var lr=e=>Object.entries(e).map(([n,t])=>({key:n,value:cr(t)}));function dr(e){\
 let n=Math.floor(e);return n===0?"0":`${n}000000`}function Ji(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch\
 64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function\
- lr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:ar(e.timestamp),observedTimeUnixNano:ar(e.timesta\
-mp),eventName:n,attributes:[...cr(t),{key:"nat.event.schema_version",value:ur(e.schemaVersion)}]}}function An(e,n,t,r=$(\
-)){let o=cr({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"hos\
-t.arch":Ji(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Nn.name,"te\
-lemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Nn.version}),i=JSON.stringify({resource:{a\
-ttributes:o},scopeLogs:[{scope:Nn,logRecords:[]}]});return nn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function f\
+ fr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:dr(e.timestamp),observedTimeUnixNano:dr(e.timesta\
+mp),eventName:n,attributes:[...lr(t),{key:"nat.event.schema_version",value:cr(e.schemaVersion)}]}}function $n(e,n,t,r=$(\
+)){let o=lr({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"hos\
+t.arch":Ji(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":An.name,"te\
+lemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":An.version}),i=JSON.stringify({resource:{a\
+ttributes:o},scopeLogs:[{scope:An,logRecords:[]}]});return nn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function m\
 r(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Ki(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return \
 e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",\
 reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function Ki(e){try{let n=Number(JSON.parse(e??"{\
-}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function mr(e,n){let\
+}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function hr(e,n){let\
  t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),a=s=>n?.(`entry ${r+1} \
 ${s}`);if(i<0||o.slice(0,i).trim()===""){a("is not key=value");continue}try{let s=decodeURIComponent(o.slice(0,i).trim()\
 ),d=decodeURIComponent(o.slice(i+1).trim());s!==""?t[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}}r\
-eturn t}var $n=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function hr(e,n=()=>!1){for(let t of $\
+eturn t}var In=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function pr(e,n=()=>!1){for(let t of I\
 n){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.rep\
-lace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var gr="https://events.telemetry.data.nvidia.com/v1.1/events/json\
+lace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var yr="https://events.telemetry.data.nvidia.com/v1.1/events/json\
 ";function be(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Zi(){return Qi(y().env\
 ("CI"))||y().envNotUnicode?.("CI")===!0}function ye(e){return Ae(y().envNotUnicode?.(e)===!0,"its permissions")}function\
  Qi(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var es=["","0","false","no","off"];function tn(e){i\
-f(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}function yr()\
-{let e=y().env,n=[],t=(v,k)=>{let E=e(v);return E!==void 0&&!ts(E)&&n.push(`${v}=${N(E)} is not a yes/no value (1, true,\
+f(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}function br()\
+{let e=y().env,n=[],t=(v,k)=>{let E=e(v);return E!==void 0&&!ts(E)&&n.push(`${v}=${O(E)} is not a yes/no value (1, true,\
  yes / 0, false, no): read as no, ${k}`),be(E)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t(\
 "NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=Zi();for(let v of ns)y().envHidden?.(v)===!0&&!(v==="CI\
 "&&o)&&r.push(v);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),a=e("NAT_TEL\
-EMETRY_ENDPOINT");a!==void 0&&!tn(a)&&n.push(`NAT_TELEMETRY_ENDPOINT=${N(C(a))} is not an http(s) URL, "" or "stdout": n\
+EMETRY_ENDPOINT");a!==void 0&&!tn(a)&&n.push(`NAT_TELEMETRY_ENDPOINT=${O(C(a))} is not an http(s) URL, "" or "stdout": n\
 othing is sent`);let s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().toLowerCase())&&n.push\
-(`NAT_TELEMETRY_FORMAT=${N(s)} is not a format (nat, otlp): the nat envelope is sent`);let d=t("NAT_TELEMETRY_HANDOFF","\
+(`NAT_TELEMETRY_FORMAT=${O(s)} is not a format (nat, otlp): the nat envelope is sent`);let d=t("NAT_TELEMETRY_HANDOFF","\
 so events are delivered in process at exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!Y(u,$().os)&&n.push(`NAT_TELE\
-METRY_CONSENT_FILE=${N(u)} is not an absolute path: it is read in the directory each run starts in, so each directory ma\
+METRY_CONSENT_FILE=${O(u)} is not an absolute path: it is read in the directory each run starts in, so each directory ma\
 y hold another decision`);let c,l=os(e,$().os,n,v=>c=v),m=e("NAT_TELEMETRY_SPOOL_DIR"),f=$().os==="win32"?"LOCALAPPDATA"\
 :"HOME";l===void 0&&m===void 0&&y().envHidden?.(f)===!0&&(c=`the program may not read ${f} (${ye(f)})`,n.push(`${f} may \
 not be read (${ye(f)}): the spool cannot be kept in the home directory`));for(let v of r)n.push(`${v} may not be read ($\
-{ye(v)}): ${br[v]}`);for(let v of $n){let k=e(v);k&&!/^https?:$/.test(rs(k))&&n.push(`${v}=${N(C(k))} is not an http(s) \
-URL: OTLP events are not sent`)}let h=hr(e,v=>r.includes(v)),g=v=>mr(e(v),k=>n.push(`${v}: ${k}: skipped`)),b={...pr("OT\
-EL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),n),...pr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OT\
+{ye(v)}): ${Er[v]}`);for(let v of In){let k=e(v);k&&!/^https?:$/.test(rs(k))&&n.push(`${v}=${O(C(k))} is not an http(s) \
+URL: OTLP events are not sent`)}let h=pr(e,v=>r.includes(v)),g=v=>hr(e(v),k=>n.push(`${v}: ${k}: skipped`)),b={...gr("OT\
+EL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),n),...gr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OT\
 LP_LOGS_HEADERS"),n)},A={...g("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME\
 ")}:{}};return{endpoint:a,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:h.hidden,dryRun:i,sessi\
 onPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:l,noSpool:c,spoolFallback:m===void 0,handOff:d,ci:o,format:s,otlpEndpoint:\
-h.endpoint,otlpHeaders:b,otlpResource:A,problems:n}}var br={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so n\
+h.endpoint,otlpHeaders:b,otlpResource:A,problems:n}}var Er={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so n\
 othing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothin\
 g is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",\
 NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off \
 to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collecto\
 r, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:\
 "the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers \
-set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},ns=Object.keys(br);function ts(e\
+set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},ns=Object.keys(Er);function ts(e\
 ){let n=e.trim().toLowerCase();return be(n)===!0||es.includes(n)}function rs(e){try{return new URL(e).protocol}catch{ret\
-urn""}}function pr(e,n,t){let r={};for(let[o,i]of Object.entries(n))Qe(o)?Ze(o)?t.push(`${e}: ${N(o)} is the HTTP client\
-\'s to set: skipped, not sent`):en(i)?r[o]=i:t.push(`${e}: the value of ${N(o)} is not a header value (RFC 9110, visible \
-ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: ${N(o)} is not a header n\
+urn""}}function gr(e,n,t){let r={};for(let[o,i]of Object.entries(n))Qe(o)?Ze(o)?t.push(`${e}: ${O(o)} is the HTTP client\
+\'s to set: skipped, not sent`):en(i)?r[o]=i:t.push(`${e}: the value of ${O(o)} is not a header value (RFC 9110, visible \
+ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: ${O(o)} is not a header n\
 ame (an RFC 9110 token): skipped, not sent`);return r}function os(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");\
-if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):Y(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${N(o)}\
+if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):Y(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${O(o)}\
  is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STA\
-TE_HOME");if(i&&!Y(i,n))t.push(`XDG_STATE_HOME=${N(i)} is not an absolute path: ignored, as the XDG specification says`)\
+TE_HOME");if(i&&!Y(i,n))t.push(`XDG_STATE_HOME=${O(i)} is not an absolute path: ignored, as the XDG specification says`)\
 ;else if(i)return M(i,"nat/telemetry");let a;if(n==="win32"){let s=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFI\
 LE")}\\\\AppData\\\\Local`);a=s?`${s}\\\\nat\\\\telemetry`:void 0}else{let s=e("HOME");a=s?M(s,`${n==="darwin"?"Library/Applicat\
 ion Support":".local/state"}/nat/telemetry`):void 0}return a===void 0?void r("there is no home directory"):Y(a,n)?a:(t.p\
 ush("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute \
-path"))}function Er(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return M(r&&Y(r,n)?r:"/tmp",`nat-telemetr\
-y-${t}`)}function In(){let e=y();if(be(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}fu\
-nction vr(e){let n;return()=>n??=new RegExp(e,"u")}var iu=vr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\
-\\u2800\\u3164\\uffa0]`);var su=vr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var rn="1.\
+path"))}function vr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return M(r&&Y(r,n)?r:"/tmp",`nat-telemetr\
+y-${t}`)}function Ln(){let e=y();if(be(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}fu\
+nction wr(e){let n;return()=>n??=new RegExp(e,"u")}var iu=wr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\
+\\u2800\\u3164\\uffa0]`);var su=wr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var rn="1.\
 5",hu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRU\
 PTED:"interrupted",UNDEFINED:"undefined"}),pu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datad\
 esigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT\
 _TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Ee=class{name;schemaVersion;timestamp;constructor(n,t={}){if(is(new.tar\
 get))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length==\
-=0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${N(n)}`);let r\
+=0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${O(n)}`);let r\
 =t.schemaVersion??rn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must \
-be a non-empty string, got ${N(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new\
+be a non-empty string, got ${O(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new\
  TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion\
 =r,this.timestamp=o}};function is(e){return e===Ee}function F(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\
 \\n]/.test(n)?ss(n):n}function ss(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":\
 o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(as);if(n===-1)ret\
 urn e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.\
 charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var ds="184482118588404";function Ie(e){l\
-et n=B(e);if(!(n>=-sn&&n<=sn))throw new RangeError("Invalid time value");let t=B(n/1e3);if(t!==Ln.second){let r=B(t/wr),\
-o=t-r*wr,i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Ln={second:t,text:`${us(r)}T${i}.`}}return`${Ln.text}${K(\
-n-t*1e3,3)}Z`}var Ln={second:NaN,text:""};function us(e){let n=B((e+719468)/146097),t=e+719468-n*146097,r=B((t-B(t/1460)\
+et n=B(e);if(!(n>=-sn&&n<=sn))throw new RangeError("Invalid time value");let t=B(n/1e3);if(t!==Pn.second){let r=B(t/Sr),\
+o=t-r*Sr,i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Pn={second:t,text:`${us(r)}T${i}.`}}return`${Pn.text}${K(\
+n-t*1e3,3)}Z`}var Pn={second:NaN,text:""};function us(e){let n=B((e+719468)/146097),t=e+719468-n*146097,r=B((t-B(t/1460)\
 +B(t/36524)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153),a=o-B((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400\
 +(s<=2?1:0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}`}-${K(s,2)}-${K(a,2)}`}var B=e=>{let n=e-e%1;r\
-eturn n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},wr=86400,sn=864e13;function Sr(e){let n;try\
+eturn n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},Sr=86400,sn=864e13;function Tr(e){let n;try\
 {n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)}`)}if(typeof n!="string"||n==="")throw new Typ\
 eError("Event name is not a non-empty string");let t=F(ls(e));if(n!==on.name){let o=F(n);on={name:n,json:o,bytes:D(o)}}l\
 et r=Ie(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:cs+r.length+D(t)+on.bytes}}va\
 r on={name:"",json:"",bytes:0},cs=31;function ls(e){let n=(a,s)=>new TypeError(`Event \'${e.name}\' ${a} cannot be read: $\
 {U(s)}`),t;try{t=e.parameters()}catch(a){throw n("parameters",a)}try{t?.then}catch(a){throw n("parameters() returned an \
-object that",a)}if(or(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\'\
+object that",a)}if(ir(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\'\
  has no parameters object: parameters() returned a thenable`)}if(!pe(t))throw new TypeError(`Event \'${e.name}\' has no pa\
-rameters object: parameters() returned ${N(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}let o={};fo\
-r(let a of r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o[a]=s}let i=Pn(o);if(i)thro\
-w new TypeError(`Event \'${e.name}\' ${i}`);return o}function Pn(e){if(typeof e!="object"||e===null||Array.isArray(e))retu\
+rameters object: parameters() returned ${O(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}let o={};fo\
+r(let a of r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o[a]=s}let i=Mn(o);if(i)thro\
+w new TypeError(`Event \'${e.name}\' ${i}`);return o}function Mn(e){if(typeof e!="object"||e===null||Array.isArray(e))retu\
 rn"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeo\
-f t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Tr(e,n){\
+f t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function xr(e,n){\
 return{browserType:"undefined",clientId:ds,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,c\
 puArchitecture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"\
 None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefine\
 d",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined\
 ",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:\
 "undefined",productVersion:"undefined",sentTs:Ie(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"und\
-efined"}}function Mn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var xr=/[A-Za-z0-9_-]/,fs=/^(?:\\d{4}-\\d{2}-\
+efined"}}function Dn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var _r=/[A-Za-z0-9_-]/,fs=/^(?:\\d{4}-\\d{2}-\
 \\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,ms=/^(?:[+-]?(?:inf|na\
 n)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[\
-eE][+-]?\\d(?:_?\\d)*)?)/;function _r(e){return new Fn(e).document()}var Fn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(\
+eE][+-]?\\d(?:_?\\d)*)?)/;function Rr(e){return new Bn(e).document()}var Bn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(\
 n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#e.length)return n;this.#a()==="["?t=this.#l(n):\
 this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#m(t?"]]":"]");le\
-t o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Dn(o,a)??this.#S([],"array");(!Array.isArray(u)||t\
+t o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Cn(o,a)??this.#S([],"array");(!Array.isArray(u)||t\
 his.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#S({},"header");return u.push(c),an(o,a\
-,u),c}let d=Dn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!\
-s?d=d[d.length-1]:Cn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d\
+,u),c}let d=Cn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!\
+s?d=d[d.length-1]:Fn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d\
 ,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a table`),o=d}return \
-o}#s(n){let t=this.#h();this.#g(),this.#m("="),this.#g();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=Dn(o,a);s\
-===void 0?an(o,a,s=this.#S({},"dotted")):(!Cn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' \
+o}#s(n){let t=this.#h();this.#g(),this.#m("="),this.#g();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=Cn(o,a);s\
+===void 0?an(o,a,s=this.#S({},"dotted")):(!Fn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' \
 is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&th\
 is.#i(`\'${i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#g();let t=this.#a();if(t===\'"\')n.push(this.#u());\
-else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.length&&xr.test(this.#e[this.#n]);)this.#n++;t\
+else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.length&&_r.test(this.#e[this.#n]);)this.#n++;t\
 his.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#g(),this.#a()!==".")return n;this.#n++\
 }}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#f();if(this.#e.startsWith("\'\'\'",this.#n))return\
  this.#_();if(n===\'"\')return this.#u();if(n==="\'")return this.#w();if(n==="["||n==="{"){++this.#o>100&&this.#i("values a\
 re nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(\
-let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!xr.test(t[i.length]??""))return this.#n+=i.length,a;let r=fs.e\
+let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!_r.test(t[i.length]??""))return this.#n+=i.length,a;let r=fs.e\
 xec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ms.exec(t);return o&&!/[\\w.+-]/\
 .test(t[o[0].length]??"")?(this.#n+=o[0].length,hs(o[0])):this.#i("a value is malformed")}#d(){this.#n++;let n=[];for(;t\
 his.#k(),this.#a()!=="]";)n.push(this.#r()),this.#k(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is ma\
 lformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if(this.#g(),this.#a()==="}")return this.#n++,n;f\
 or(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}r\
-eturn this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Cn(t)&&this.#c(t)}#u(){this.#n++;let n=""\
+eturn this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Fn(t)&&this.#c(t)}#u(){this.#n++;let n=""\
 ;for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t=\
 =="\\\\"?n+=this.#R():dn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#w(){this.#n++;let n=this.#e.inde\
 xOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>dn(r)&&r!=="	"))&&this.#i\
@@ -1442,74 +1444,74 @@ is.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a()==="
 is.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#m(n){\
 this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#S(n,t){retur\
 n this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line \
-${t}: ${n}`)}};function Dn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.defineProperty(e,n,{valu\
-e:t,writable:!0,enumerable:!0,configurable:!0})}function Cn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}fu\
+${t}: ${n}`)}};function Cn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.defineProperty(e,n,{valu\
+e:t,writable:!0,enumerable:!0,configurable:!0})}function Fn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}fu\
 nction dn(e){let n=e.charCodeAt(0);return n<32||n===127}function hs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.tes\
-t(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ps="1.0";function un(){if(Ir())return;let{env:e,f\
+t(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ps="1.0";function un(){if(Lr())return;let{env:e,f\
 iles:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?M(t,".config/nat/telemetry.toml"):void 0\
-);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Bn?.given!==r){let o=n?.realPath(".");Bn={given:r,path:o===v\
-oid 0?r:M(o,r)}}return Bn.path}function $r(){return(Z?we?.path:void 0)??un()}var Bn;function Ir(){let{env:e,envHidden:n}\
+);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Hn?.given!==r){let o=n?.realPath(".");Hn={given:r,path:o===v\
+oid 0?r:M(o,r)}}return Hn.path}function Ir(){return(Z?we?.path:void 0)??un()}var Hn;function Lr(){let{env:e,envHidden:n}\
 =y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME"\
 )?"HOME":void 0}var gs=65536;function Le(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read\
 "))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,gs)}catch(o){retu\
-rn Hn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ys(o)?{state:"disabl\
+rn Un(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ys(o)?{state:"disabl\
 ed",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safe\
-ly (${Hn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Rr(r),text:r};try{t.checkPl\
-ace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${Hn(o).replaceAll("_"," ")})`}\
-}return{...Rr(r),text:r}}function ys(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}functi\
-on Hn(e){return e?.reason??"unreadable"}function Rr(e){let n;try{n=_r(e)}catch{return{state:"disabled",problem:"is not v\
+ly (${Un(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...kr(r),text:r};try{t.checkPl\
+ace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${Un(o).replaceAll("_"," ")})`}\
+}return{...kr(r),text:r}}function ys(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}functi\
+on Un(e){return e?.reason??"unreadable"}function kr(e){let n;try{n=Rr(e)}catch{return{state:"disabled",problem:"is not v\
 alid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{s\
 tate:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{st\
 ate:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ps?{state:"enabled"}:{state:"never_asked",outdate\
-dYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function Yn(){let\
- e=un(),{state:n,problem:t,outdatedYes:r}=Pr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutd\
-atedYes:r}};return{...Gn()??Wn(n),...o}}function Lr(){let e=Gn();if(e)return e;let{state:n,text:t,problem:r}=Pr(un());re\
-turn{...Wn(n),text:t,...r?{problem:r}:{}}}function Pr(e){if(e!==void 0)return Le(e);let n=Ir();return n?{state:"disabled\
-",problem:`cannot be found: the program may not read ${n} (${ye(n)})`}:{state:"never_asked"}}function Gn(){let{env:e,env\
+dYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function Gn(){let\
+ e=un(),{state:n,problem:t,outdatedYes:r}=Mr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutd\
+atedYes:r}};return{...Wn()??zn(n),...o}}function Pr(){let e=Wn();if(e)return e;let{state:n,text:t,problem:r}=Mr(un());re\
+turn{...zn(n),text:t,...r?{problem:r}:{}}}function Mr(e){if(e!==void 0)return Le(e);let n=Lr();return n?{state:"disabled\
+",problem:`cannot be found: the program may not read ${n} (${ye(n)})`}:{state:"never_asked"}}function Wn(){let{env:e,env\
 Hidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=be(e("NAT_TELEMETR\
 Y_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,sou\
 rce:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}func\
-tion Wn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var j,Z=!1,we,Un\
-,zn=!1,kr,ve,Or="an opt-out set in the environment during the run",Nr="the consent file, written since the program turne\
-d telemetry on";function bs(e,n=Le(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Mr(e,n=L\
-e(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Dr(){return kr!==void 0&&Mr(kr\
-)}var jn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Vn=globalThis;try{Vn[jn]===void 0&&Object.defineProperty(Vn\
-,jn,{value:{serial:0}})}catch{}var Ar=0;function Es(){try{let e=Vn[jn];if(e===void 0)return;let{serial:n}=e;return Numbe\
-r.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Cr(){let e=Es();e===void 0||e===Ar|\
-|(Ar=e,[j,Z,zn]=[!1,!1,!0])}function Fr(e){Un=e}function Q(){if(Un)return j=Un();Cr();let e=zn&&!Z;if(!e&&(ve===Or||Gn()\
-?.enabled===!1))return ve=Or,j=!1;if(e&&(ve===Nr||Dr()))return ve=Nr,j=!1;if(!Z||we===void 0)return!0;let n=Le(we.path,!\
-0);return n.problem!==void 0&&(n=Le(we.path,!0)),j=n.problem===void 0&&!Mr(we,n.text)&&Wn(n.state).enabled,j||(ve??="the\
- consent file, written again during the run"),j}function ie(){return Cr(),j===void 0&&vs(Lr()),j===!0}function vs(e){[j,\
-Z]=[e.enabled,e.source==="file"];let n=Z?un():void 0;we=n===void 0?void 0:bs(n,e.text)}function Se(){if(!zn||Z||j!==!0||\
-Dr())return;let e=Yn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.so\
-urce}function Br(){return ie()&&Z}function Xn(){let e=ie(),{enabled:n,source:t,problem:r}=Lr(),i=t!=="file"&&t!=="defaul\
+tion zn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var j,Z=!1,we,jn\
+,Xn=!1,Or,ve,Nr="an opt-out set in the environment during the run",Ar="the consent file, written since the program turne\
+d telemetry on";function bs(e,n=Le(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Dr(e,n=L\
+e(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Cr(){return Or!==void 0&&Dr(Or\
+)}var Vn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Yn=globalThis;try{Yn[Vn]===void 0&&Object.defineProperty(Yn\
+,Vn,{value:{serial:0}})}catch{}var $r=0;function Es(){try{let e=Yn[Vn];if(e===void 0)return;let{serial:n}=e;return Numbe\
+r.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Fr(){let e=Es();e===void 0||e===$r|\
+|($r=e,[j,Z,Xn]=[!1,!1,!0])}function Br(e){jn=e}function Q(){if(jn)return j=jn();Fr();let e=Xn&&!Z;if(!e&&(ve===Nr||Wn()\
+?.enabled===!1))return ve=Nr,j=!1;if(e&&(ve===Ar||Cr()))return ve=Ar,j=!1;if(!Z||we===void 0)return!0;let n=Le(we.path,!\
+0);return n.problem!==void 0&&(n=Le(we.path,!0)),j=n.problem===void 0&&!Dr(we,n.text)&&zn(n.state).enabled,j||(ve??="the\
+ consent file, written again during the run"),j}function ie(){return Fr(),j===void 0&&vs(Pr()),j===!0}function vs(e){[j,\
+Z]=[e.enabled,e.source==="file"];let n=Z?un():void 0;we=n===void 0?void 0:bs(n,e.text)}function Se(){if(!Xn||Z||j!==!0||\
+Cr())return;let e=Gn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.so\
+urce}function Hr(){return ie()&&Z}function qn(){let e=ie(),{enabled:n,source:t,problem:r}=Pr(),i=t!=="file"&&t!=="defaul\
 t"&&y().envHidden?.(t)===!0?`${t}, which the program may not read (${ye(t)})`:r?`${t}: the consent file ${r}, so it is r\
-ead as disabled`:t;return{enabled:e,decidedBy:e===n?i:ve??"the program (setTelemetryEnabled)"}}var Kn=2**31-1,ws=25,qn={\
-min:50,max:250},Hr=4,Jn=1e3,Ss=(Hr+1)*qn.max,Te={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(\
+ead as disabled`:t;return{enabled:e,decidedBy:e===n?i:ve??"the program (setTelemetryEnabled)"}}var Zn=2**31-1,ws=25,Jn={\
+min:50,max:250},Ur=4,Kn=1e3,Ss=(Ur+1)*Jn.max,Te={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(\
 this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarde\
 d.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking\
-=!1,this.look()};if(y().watchTick?.(Jn,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=\
-AbortSignal.timeout(Jn)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Te.guarded)--e.\
+=!1,this.look()};if(y().watchTick?.(Kn,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=\
+AbortSignal.timeout(Kn)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Te.guarded)--e.\
 looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),Te.releas\
-e(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Ss)/Jn),end:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeo\
-ut(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=ws||l===0)return s();u(Math.min(Math.max(f,qn.min),qn.max),l-1)},c\
-),t?.(r)}catch{}};return Te.guard(d),u(e,Hr),t||(i=w(()=>y().holdOpen?.())),a}function Ur(e,n){if(e===null)return;let t=\
+e(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Ss)/Kn),end:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeo\
+ut(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=ws||l===0)return s();u(Math.min(Math.max(f,Jn.min),Jn.max),l-1)},c\
+),t?.(r)}catch{}};return Te.guard(d),u(e,Ur),t||(i=w(()=>y().holdOpen?.())),a}function jr(e,n){if(e===null)return;let t=\
 e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Mat\
 h.max(o,0),36e5)}function se(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Ma\
-th.max(i,r)}var Ts=3,jr=!1;function Vr(){jr=!0}var xs=new Set([407,408,429,500,502,503,504]),_s=new Set([501,505]);funct\
+th.max(i,r)}var Ts=3,Vr=!1;function Yr(){Vr=!0}var xs=new Set([407,408,429,500,502,503,504]),_s=new Set([501,505]);funct\
 ion Rs(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:xs.has(e)||e>=500&&e<600&&!_s.has(e)?n===\
 void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kin\
-d:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Yr(e){if(e.signal?.aborted)re\
+d:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function Gr(e){if(e.signal?.aborted)re\
 turn{kind:"interrupted"};let n=new AbortController,t=!1,r=xe(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abor\
 t();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(ne\
 w Error("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??Rs;for(;;a++)\
 {let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type\
 ":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=ks(l);if(m===void 0)return{kind:"rejected",r\
-eason:"bad_response"};let f=l.headers.get("location"),h=Ur(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200\
+eason:"bad_response"};let f=l.headers.get("location"),h=jr(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200\
 &&m<300){e.onAccepted?.();let b=await Promise.race([Os(l),i]).catch(()=>{});return u(m,h,b)}if(l.body?.cancel().catch(()\
 =>{}),m!==307&&m!==308)return u(m,h,void 0);if(a===Ts)return{kind:"rejected",reason:"too_many_redirects"};let g=As(f,s);\
 if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind\
-:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return jr?{kind:"not_sent",reason:"a redirect beyond the\
+:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Vr?{kind:"not_sent",reason:"a redirect beyond the\
  sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sen\
 dsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kin\
 d:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry\
@@ -1519,9 +1521,9 @@ tion Os(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,r=""
 e;i=await n.read()){if(o+=i.value.length,o>Ns)return"";r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.ca\
 ncel().catch(()=>{})}}var Ns=65536;function As(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.pr\
 otocol==="https:"?t.href:void 0}catch{return}}function ae(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e\
-.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function Zn(e,n,t,r){let o;try{o=e.list(n)}catch{retu\
+.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function Qn(e,n,t,r){let o;try{o=e.list(n)}catch{retu\
 rn[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);return s===void 0?[]:[s]})}var Is={initialMs:3\
-e4,maxMs:36e5},Gr=4096;function Ls(e,n){return n??ae(e)}function Ps(e,n,t){try{let r=e.read(n,Gr);if(r===void 0)return;l\
+e4,maxMs:36e5},Wr=4096;function Ls(e,n){return n??ae(e)}function Ps(e,n,t){try{let r=e.read(n,Wr);if(r===void 0)return;l\
 et{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.\
 isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};\
 return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0\
@@ -1536,11 +1538,11 @@ s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=
 ecordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==v\
 oid 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Ps(this.#l,this.path,this.#s());return n==="invalid"&&this.#c(),\
 typeof n=="object"?n.state:void 0}#c(){try{this.#l.remove(this.path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpoint\
-Hash:ae(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r)<=Gr&&C(this.#t)===this.#t?r:JSON.stringify({.\
-..n,...t});oe(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};function Wr(e){let{failures:n=0,notBefore:t=0}=e.state??{};\
+Hash:ae(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r)<=Wr&&C(this.#t)===this.#t?r:JSON.stringify({.\
+..n,...t});oe(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};function zr(e){let{failures:n=0,notBefore:t=0}=e.state??{};\
 return`the endpoint is down (${n} failure(s) in a row): not tried before ${Ie(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0\
-)+t)}var zr=36e5,Pe=64,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},Qn=6e4,Ms=864e5,Xr=6e4,Qr=64,Ds=/^e-(\\d{13})\
--(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,ln=/^([lc])-(\\d{13})-(e-.+)$/,Cs=36e5;function eo(e,n="nat",t=""){\
+)+t)}var Xr=36e5,Pe=64,de={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},et=6e4,Ms=864e5,qr=6e4,eo=64,Ds=/^e-(\\d{13})\
+-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,ln=/^([lc])-(\\d{13})-(e-.+)$/,Cs=36e5;function no(e,n="nat",t=""){\
 return ae(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ee=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this\
 .dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,de.maxAgeMs),maxEvents:Math.max(r.maxEvents,de.maxEvent\
 s),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},a="work"){let\
@@ -1548,7 +1550,7 @@ s),maxBytes:Math.max(r.maxBytes,de.maxBytes)},this.key=o,this.ancestorsSeen=i}st
  s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?s(\
 `where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFollowLinks?s(`the program may not ${u} ${m}, where ${n} lea\
 ds (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="mi\
-ssing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=n.map(Me),{first:i}=Jr(o,this.#n.maxEvents,this\
+ssing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=n.map(Me),{first:i}=Kr(o,this.#n.maxEvents,this\
 .#n.maxBytes);P(r,"spool_full",i);let a=new Map;for(let d=i;d<o.length;d++){let u=a.get(n[d].sessionId)??[];u.push(o[d])\
 ,a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this.#l(d,t,this.key))}catch(d){for(let u of s)this\
 .#f(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t,r){let o=[],i={};for(let{entry:a,path:s}of this.#d(t).slic\
@@ -1560,58 +1562,58 @@ turn{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);try{this.#e.rename(n
 n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n\
 ){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return\
  this.#r().flatMap(n=>{let t=ln.exec(n),r=_e(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,\
-r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...a,until:nt(t)}:a]}).\
+r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...a,until:tt(t)}:a]}).\
 sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Pe)break;le\
-t a=qr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+zr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d\
+t a=Jr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Xr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d\
 }=n.#s(s,a,t);try{let u=this.#l(d.map(Me),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name\
 }`)}catch{}break}n.#f(s.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#p(t,r),o}clear(){let n=0;for(let t o\
 f this.#r()){let r=ln.exec(t),o=_e(r?r[3]:t);o&&this.#f(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)\
-=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[])}#l(n,t,r){if(n.length===0)return;let o=Kr(n,t,r);return \
-oe(this.#e,this.dir,o,Zr(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxB\
-ytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/Qr)))}for(let a of i?.split(`\
+=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[])}#l(n,t,r){if(n.length===0)return;let o=Zr(n,t,r);return \
+oe(this.#e,this.dir,o,Qr(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxB\
+ytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/eo)))}for(let a of i?.split(`\
 \n`)??[]){if(a==="")continue;let s=Bs(a);s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(s\
-)}return o}#h(n,t){return`${this.dir}/${et(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],\
-r=0;for(let o of this.#r()){let i=tr.exec(o),a=qr(o,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-\
-Number(i[1])>zr&&r<Pe&&this.#f(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,t\
+)}return o}#h(n,t){return`${this.dir}/${nt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],\
+r=0;for(let o of this.#r()){let i=rr.exec(o),a=Jr(o,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-\
+Number(i[1])>Xr&&r<Pe&&this.#f(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,t\
 his.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(a(E)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);le\
 t u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(E,p,T)=>{a(E)&&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[\
 l.events,l.bytes]=[l.events+p,l.bytes+T]};for(let E of u)m(E,E.events,E.bytes);let f=(E,p)=>E.events>p.maxEvents||E.byte\
 s>p.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return r;let h=u.filter(E=>t.includes(E.name)),g=Math.min(...h.map(E=>E.tim\
 e)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),A=Math.max(...h.map(E=>b(E.name)??-1/0)),v=E=>{if(E.time<g)return!1;let \
-p=b(E.name);return p===void 0||!Number.isFinite(A)?E.time-g<=Xr:Math.abs(p-A)<=Xr},k=u.filter(E=>!t.includes(E.name)).so\
+p=b(E.name);return p===void 0||!Number.isFinite(A)?E.time-g<=qr:Math.abs(p-A)<=qr},k=u.filter(E=>!t.includes(E.name)).so\
 rt((E,p)=>E.time-p.time);for(let E=0;E<Pe;){let p=k.find(s),T=p===void 0&&f(c,o),S=p??(T?k.find(a):f(l,i)?k[0]:void 0);i\
 f(S===void 0)break;k.splice(k.indexOf(S),1);let R=s(S);if(!R&&v(S))continue;E++,m(S,-S.events,-S.bytes);let x=T?{events:\
 o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!R&&x.events>0&\
 &x.bytes>0){let _=this.#w(S,x.events,x.bytes,n);if(_===void 0)continue;m(S,_.kept.events,_.kept.bytes),P(r,"spool_corrup\
 t",_.corrupt),P(r,"spool_full",_.cut);continue}this.#c(S.name,S,R?"spool_expired":"spool_full",r)}return r}#c(n,t,r,o){l\
 et i=this.#s(`${this.dir}/${n}`,t);this.#f(n)&&(P(o,"spool_corrupt",i.corrupt),P(o,r,i.valid.length+i.expired))}#u(n,t,r\
-,o){let i=0;for(let a of n){if(i===Pe)break;let s=ln.exec(a);if(s===null||t-nt(s)<=Ms)continue;let d=_e(s[3]);if(d===voi\
-d 0||!r(d))continue;i++;let u=et(s[3],t+Qn);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${u}`)}catch{continue}thi\
-s.#c(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=et(n.name,o+Qn),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.n\
+,o){let i=0;for(let a of n){if(i===Pe)break;let s=ln.exec(a);if(s===null||t-tt(s)<=Ms)continue;let d=_e(s[3]);if(d===voi\
+d 0||!r(d))continue;i++;let u=nt(s[3],t+et);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${u}`)}catch{continue}thi\
+s.#c(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=nt(n.name,o+et),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.n\
 ame}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=s.map(Me),{first:c,bytes:l\
-}=Jr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#f(i)?f:void 0;l\
-et h=Ke(this.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Zr(m))}catch{if(g(),!this.#f(i))return;tr\
-y{this.#l(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-a>Q\
-n/2)return void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${t\
-his.dir}/${Kr(m,n.time,n.key)}`)}catch{}return f}#f(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}\
-};function qr(e,n){let t=ln.exec(e);return t?Fs(t,n)?_e(t[3]):void 0:_e(e)}function _e(e){let n=Ds.exec(e);if(!n)return;\
-let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/Qr));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}\
-function Jr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++\
-].bytes+1;return{first:r,bytes:o}}function Kr(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-$\
-{r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function Zr(e){return e.map(n=>`${n.text}\n`).join("")}function no(e){return Me\
+}=Kr(u,t,r),m=u.slice(c),f={kept:{events:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#f(i)?f:void 0;l\
+et h=Ke(this.dir,o),g=()=>{try{this.#e.remove(h)}catch{}};try{this.#e.create(h,Qr(m))}catch{if(g(),!this.#f(i))return;tr\
+y{this.#l(m,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-a>e\
+t/2)return void g();try{this.#e.rename(h,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${t\
+his.dir}/${Zr(m,n.time,n.key)}`)}catch{}return f}#f(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}\
+};function Jr(e,n){let t=ln.exec(e);return t?Fs(t,n)?_e(t[3]):void 0:_e(e)}function _e(e){let n=Ds.exec(e);if(!n)return;\
+let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/eo));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}\
+function Kr(e,n,t){let r=Math.max(0,e.length-n),o=e.slice(r).reduce((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++\
+].bytes+1;return{first:r,bytes:o}}function Zr(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-$\
+{r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function Qr(e){return e.map(n=>`${n.text}\n`).join("")}function fn(e){return Me\
 (e).bytes+1}function Me(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessio\
 nId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp"\
-:${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function et(e,n){return`l-${z(n)}-${e}`}functi\
-on nt([,e,n]){return e==="l"?Number(n):Number(n)+Cs}function Fs(e,n){return n>nt(e)}function Bs(e){try{let{retries:n,sch\
+:${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function nt(e,n){return`l-${z(n)}-${e}`}functi\
+on tt([,e,n]){return e==="l"?Number(n):Number(n)+Cs}function Fs(e,n){return n>tt(e)}function Bs(e){try{let{retries:n,sch\
 emaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&t\
 ypeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name=="string"&&s\
-.name!==""&&typeof s.ts=="string"&&Pn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={json:F(s),sch\
+.name!==""&&typeof s.ts=="string"&&Mn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={json:F(s),sch\
 emaVersion:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}catch{return}}\
-function Hs(e,n){return e.spoolFallback?Er(y().env,$().os,n?.uid):void 0}function Us(e,n,t=()=>{},r="work"){let{spoolDir\
-:o,spoolLimits:i}=e,a=tt(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ee.open(o,n,i,a,l=>s=l,r),u=H\
+function Hs(e,n){return e.spoolFallback?vr(y().env,$().os,n?.uid):void 0}function Us(e,n,t=()=>{},r="work"){let{spoolDir\
+:o,spoolLimits:i}=e,a=rt(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ee.open(o,n,i,a,l=>s=l,r),u=H\
 s(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ee.open(u,n,i,a);l&&l.dir!\
 ==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ee.open(u,n,i,a,l=>s+=`; nor in ${u}: \
-${l}`,r);return t(s,c?.dir),c}var fn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.hea\
+${l}`,r);return t(s,c?.dir),c}var mn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.hea\
 lth=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n\
 .spoolFallback)return null;let a=y().files;if(!a)return null;let s=Us(n,a,t);if(!s)return null;let d=n.customFetch?s.key\
 :void 0,u=new cn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this\
@@ -1622,15 +1624,15 @@ too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dro
 opped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettle\
 d(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaini\
 ng);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#\
-e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function tt(e){let{sink:n,format:t,sourceClientVer\
+e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function rt(e){let{sink:n,format:t,sourceClientVer\
 sion:r,headers:o,customFetch:i}=e,a={version:i&&r!==ge?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort()\
-:void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return eo(n.kind==="http"?n.\
+:void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return no(n.kind==="http"?n.\
 url:"",t.name,s==="{}"?"":s)}var js=0xe677d21fdbff;function to(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:\
 o}=n;try{if(!(e instanceof Ee))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_e\
 vent",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string")return{rea\
 son:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:\
 "timestamp is not a finite number"};if(a<0||a>js)return{reason:"invalid_event",detail:"timestamp outside the years 1970-\
-9999 that both wire formats carry"};let{json:s,bytes:d}=Sr(e);return d>o?{reason:"event_too_large",detail:`${d} bytes se\
+9999 that both wire formats carry"};let{json:s,bytes:d}=Tr(e);return d>o?{reason:"event_too_large",detail:`${d} bytes se\
 rialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION\
 _PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,sessionId:t,cl\
 ientVersion:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function ro(e,n,t,\
@@ -1641,29 +1643,29 @@ t"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{
 ){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Vs(t.hostname))return;let r\
 =[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(\
 ", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function io(e,n=$()\
-){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>Tr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.m\
-achine,sentAt:a});return{name:"nat",encode:(r,o)=>Mn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Mn(t(r,0),[])),eventByt\
+){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>xr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.m\
+achine,sentAt:a});return{name:"nat",encode:(r,o)=>Dn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Dn(t(r,0),[])),eventByt\
 es:r=>r.bytes,readsAnswer:!1}}function so(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{.\
-..e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(lr(i))),a};return{n\
-ame:"otlp",encode:i=>An(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D(An([],i.sessionId,t(i),n)),eventBytes:i=>D(o(\
-i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:fr}}var Ys="http://localhost\
-:4318/v1/logs",Gs=120,Ws=50,zs=3,Xs=2,rt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',fo=64,qs={flushI\
+..e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(fr(i))),a};return{n\
+ame:"otlp",encode:i=>$n(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D($n([],i.sessionId,t(i),n)),eventBytes:i=>D(o(\
+i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:mr}}var Ys="http://localhost\
+:4318/v1/logs",Gs=120,Ws=50,zs=3,Xs=2,ot=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',fo=64,qs={flushI\
 ntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0\
 ,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxB\
 atchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0\
 ,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function De(e={}){if(!pe(e))throw new TypeError(`Cannot create han\
-dler: options must be an object, got ${N(e)}`);let n=On(e,qs);if(n)throw new TypeError(`Cannot create handler: ${n}`);le\
+dler: options must be an object, got ${O(e)}`);let n=Nn(e,qs);if(n)throw new TypeError(`Cannot create handler: ${n}`);le\
 t t=(p,T,S)=>{let R=e[p]===void 0?T:e[p],x=S.integer?`${S.sign} integer`:`${S.sign} number`,_=`Cannot create handler: \'$\
-{p}\' must be a ${x}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${_}, got ${N(R)}`);if(!((S.sign==="pos\
+{p}\' must be a ${x}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${_}, got ${O(R)}`);if(!((S.sign==="pos\
 itive"?R>0:R>=0)&&(S.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${_}, got ${R}`);if(S.ti\
-mer&&R*1e3>Kn)throw new RangeError(`Cannot create handler: \'${p}\' must be at most ${Kn/1e3} seconds (the longest a timer\
+mer&&R*1e3>Zn)throw new RangeError(`Cannot create handler: \'${p}\' must be at most ${Zn/1e3} seconds (the longest a timer\
  can wait), got ${R}`);return R},r=(p,T,S)=>{let R=e[p]===void 0?S:e[p];if(typeof R!==T)throw new TypeError(`Cannot crea\
-te handler: \'${p}\' must be a ${T}, got ${N(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0}\
+te handler: \'${p}\' must be a ${T}, got ${O(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0}\
 ,a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Xs,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSecond\
 s",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\
-\' (${d}), got ${u}`);let c=yr(),l=r("sourceClientVersion","string",ge),m=po("resource",e.resource),f=r("sessionId","stri\
-ng","undefined"),h=co(e.format,c.format),g=it(h,l,{...c.otlpResource,...m}),b=ot(g,c.sessionPrefix+f),A=co(e.format,void\
- 0),v=ot(it(A,l,m,mo),f),k=t("maxEventBytes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create handler: \'ma\
+\' (${d}), got ${u}`);let c=br(),l=r("sourceClientVersion","string",ge),m=po("resource",e.resource),f=r("sessionId","stri\
+ng","undefined"),h=co(e.format,c.format),g=st(h,l,{...c.otlpResource,...m}),b=it(g,c.sessionPrefix+f),A=co(e.format,void\
+ 0),v=it(st(A,l,m,mo),f),k=t("maxEventBytes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create handler: \'ma\
 xEventBytes\' must be at least ${v.eventBytes} (the smallest event), got ${k}`);let E=t("maxBatchBytes",5e5,a);if(E<v.bat\
 chBytes){let p=`one ${A} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot crea\
 te handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${v.batchBytes} bytes, more than \'maxBatchBytes\' \
@@ -1671,8 +1673,8 @@ te handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${v
 ushIntervalMs:t("flushIntervalSeconds",Gs,o)*1e3,maxQueueSize:t("maxQueueSize",Ws,a),maxRetries:t("maxRetries",zs,{sign:\
 "non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e\
 3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,E-b.envelopeBytes-fo),maxEventByt\
-esOption:k,maxBatchBytes:E,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Zs(e.endpoint,c.endpointHidden?st:c.en\
-dpoint??(h==="otlp"?c.otlpEndpointHidden?st:c.otlpEndpoint??Ys:void 0),c.dryRun),spoolDir:Qs(e.spoolDir,c.spoolDir),noSp\
+esOption:k,maxBatchBytes:E,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Zs(e.endpoint,c.endpointHidden?at:c.en\
+dpoint??(h==="otlp"?c.otlpEndpointHidden?at:c.otlpEndpoint??Ys:void 0),c.dryRun),spoolDir:Qs(e.spoolDir,c.spoolDir),noSp\
 ool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallba\
 ck:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",de.maxEvents,a),maxBytes:Ks(t("spoolMa\
 xBytes",de.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ta(e.\
@@ -1681,214 +1683,217 @@ captureInterrupts),handOff:na(e.handOff===void 0?void 0:r("handOff","boolean",!0
 tch(p,T))),logger:r("logger","function",()=>{}),clock:Js(r("clock","function",Date.now)),random:r("random","function",$e\
 )}}function Js(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method\
  needs its object: () => performance.timeOrigin + performance.now())`)}if(!ao(n))throw new RangeError(`Cannot create han\
-dler: \'clock\' must return epoch milliseconds, got ${N(n)}`);return e===Date.now?e:()=>{try{let t=e();return ao(t)?t:Date\
-.now()}catch{return Date.now()}}}var ao=e=>typeof e=="number"&&e>=0&&e<1e13;function ot(e,n){let t={json:rt,bytes:D(rt),\
+dler: \'clock\' must return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let t=e();return ao(t)?t:Date\
+.now()}catch{return Date.now()}}}var ao=e=>typeof e=="number"&&e>=0&&e<1e13;function it(e,n){let t={json:ot,bytes:D(ot),\
 schemaVersion:rn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);re\
-turn{eventBytes:t.bytes,batchBytes:o+fo+r,envelopeBytes:o}}var uo=no({json:rt,schemaVersion:rn,sessionId:"",retries:0,ti\
+turn{eventBytes:t.bytes,batchBytes:o+fo+r,envelopeBytes:o}}var uo=fn({json:ot,schemaVersion:rn,sessionId:"",retries:0,ti\
 mestamp:1e12});function Ks(e){if(e<uo)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${uo\
-} (one spooled event, the smallest), got ${e}`);return e}function it(e,n,t,r){return e==="otlp"?so({serviceName:t["servi\
-ce.name"]??dr,serviceVersion:n,resourceAttributes:t},r):io(n,r)}var mo={name:"node",version:"x".repeat(12),machine:"x".r\
-epeat(11),os:"linux"};function ho(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=ot(it(n.name,t,r,mo),"unde\
+} (one spooled event, the smallest), got ${e}`);return e}function st(e,n,t,r){return e==="otlp"?so({serviceName:t["servi\
+ce.name"]??ur,serviceVersion:n,resourceAttributes:t},r):io(n,r)}var mo={name:"node",version:"x".repeat(12),machine:"x".r\
+epeat(11),os:"linux"};function ho(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=it(st(n.name,t,r,mo),"unde\
 fined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.event\
-Bytes)}}var st=Symbol("hidden");function Zs(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))throw new TypeError(`Cann\
-ot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${N(typeof e=="string"?C(e):e)}`);if(e===void \
-0&&n===st)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??gr;return tn(r)?r==="stdout"?{kind:"stderr"}:t||r==="\
+Bytes)}}var at=Symbol("hidden");function Zs(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))throw new TypeError(`Cann\
+ot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${O(typeof e=="string"?C(e):e)}`);if(e===void \
+0&&n===at)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??yr;return tn(r)?r==="stdout"?{kind:"stderr"}:t||r==="\
 "?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Qs(e,n){if(e!==!1)\
 {if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a n\
-on-empty string or false, got ${N(e)}`);if(!Y(e,$().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be a\
-n absolute path (a relative one moves with the working directory), got ${N(e)}`);return e}}function co(e,n){if(e!==void \
-0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${N(e)}`);ret\
+on-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be a\
+n absolute path (a relative one moves with the working directory), got ${O(e)}`);return e}}function co(e,n){if(e!==void \
+0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${O(e)}`);ret\
 urn e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function po(e,n){if(n===void 0)return{};if(!pe(n))throw new TypeE\
-rror(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);let t={};for(let[r,o]of Object.entries(n\
+rror(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);let t={};for(let[r,o]of Object.entries(n\
 ))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, \
-got ${o===null?"null":`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}var lo=8192;function ea(e){let n=po("headers",e),t=\
-Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>lo)throw new RangeError(`Cannot create handler: \'heade\
-rs\' must add at most ${lo} bytes to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n\
-)){if(!Qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${N(r)}\
-`);if(Ze(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)}: the HTTP client frames the reque\
-st itself`);if(!en(o))throw new TypeError("Cannot create handler: \'headers\' must have header values (RFC 9110, visible A\
-SCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad value\
- for "+N(r))}return n}function na(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled\
-:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ta(e){if\
-(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create \
-handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var mn=/^sender-[0-9a-f]{8}\\.mjs$/,Ce="NAT_T\
-ELEMETRY_SENDER";function hn(e,n){return{...e,[Ce]:JSON.stringify(n)}}function go(e){if(e)try{let n=JSON.parse(e);return\
- typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e\
-3,ra=250;function Re(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:\
-[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?X:ra;d+u>r&&d<=r+u?(s[2]==\
-="lock"?i.locks:i.marks).push(a):gn(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function pn(e,n,t,r){try{retur\
-n Re(e,n,t,r).locks.length>0}catch{return!1}}function yo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Re(e,n,t,Date.now());i\
-f(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n\
-}/${r}`,"");let a=Re(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(gn(e,`${n}/${r}`),"at work")}catch{return r}}\
-function bo(e,n,t){t!==void 0&&dt(e,n,()=>[t])}function Eo(e,n,t){dt(e,n,()=>Re(e,n,t,Date.now()).marks)}async function \
-vo(e,n,t){for(let r=0;r<oa;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Re(e,n,t,o);if(i.locks.length>0){at(e,n,\
-i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=Re(e,n,t,o);if(s.j\
-oin()===a)return at(e,n,d),a;gn(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+$e()*50))}}var oa=5;fun\
-ction wo(e,n,t){dt(e,n,()=>[t])}function dt(e,n,t){try{e.ensureDir(n,!0,!1),at(e,n,t())}catch{}}function at(e,n,t){for(l\
-et r of t)gn(e,`${n}/${r}`)}function gn(e,n){try{e.remove(n)}catch{}}var aa=6e4,da=1e3,ua=[Ce,"NAT_TELEMETRY_ENABLED","D\
-O_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ca(e,n,t){let r=la(e,n,t);return r.handOff?r\
-:{...r,outcome:So(e,n)}}function So(e,n){return e.sink.kind==="none"?"dropped":To(e)&&n?.health.isOpen()!==!0?"delivered\
-":n&&Se()===void 0?"spooled":"dropped"}function To(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function l\
-a(e,n,t){try{let r=Oo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o\
-,health:i}=n,a=ko(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(a);return m===void 0?{handOff:!0,command:void\
- 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reaso\
-n:s.refused};let{cwd:d,...u}=s,c={...ma(e,o.dir),successor:u,onByConsentFile:Br()};return{handOff:!0,command:{...s,env:h\
-n(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function xo(e,n,t){let r=ca(e,n,\
-t);return r.handOff&&r.command&&!pa(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and\
- cannot be written",outcome:So(e,r.backlog)}:r}function _o(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command==\
-=void 0||t.isOpen())return"endpoint down";let o=yo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetach\
-ed(e.command);return i==="started"?t.noteHandOff():bo(r,n.dir,o),i}catch{return"failed"}}function Ro(e,n){if(n===null||n\
-.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return Oo(e,n,!0)!==void 0||t.kind==="\
-http"&&y().senderRefusal(ko(t.url,n.spool.dir))!==void 0}function ko(e,n){let t=$r(),r=t===void 0?void 0:fa(t);return{en\
-dpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ua,...fe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CON\
-SENT_FILE:r}}}function fa(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0\
-||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:M(o,t);return i!==void 0&&r?.allo\
-wed(i,"read")?i:e}function Oo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(\
-o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its o\
-wn fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-da)return`a request may take longer (requestTimeou\
-tSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Se();if(i!==void\
- 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\
-\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who m\
-ay change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js\
- --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!To(e))return"the\
- program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waiti\
-ngSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if\
-(m!==void 0&&u-m>aa&&!pn(s,a.dir,a.key,u))return"spooled events have waited a minute with no sender at work"}function ma\
-(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,m\
-axRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeco\
-nds:i.maxMs/1e3,...ho(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClie\
-ntVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function ha({files:e,spool:n}){return e\
-.sizeOf(`${n.dir}/${""}`,!0)===0}function pa(e){if(ha(e))return!0;let{files:n,spool:t}=e,r=()=>oe(n,t.dir,"","",Date.now\
-());try{r()}catch(o){if(!(o instanceof O))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ya(n,t.dir,\
-ga),!0}var ga=3;function ya(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>mn.test(s))}catch{return}let i=s=>{let d\
-=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i\
-(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.re\
-move(`${n}/${s}`)}catch{}}var yn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length\
-}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear()\
-,this.#n=0}};function No(){throw new Error("a sender prints nothing")}var $o=16384,ct=2*$o,Io=ct-4096,lt=32,Lo=/^[a-z0-9\
-_]{1,40}$/,ba=/^[0-9a-f]{8}$/;var Ao=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ea=6e4;function Po\
-(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Lo.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||\
-!ut(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,lt))},endpointHash:ae(r)},c=C(r)===r?{...u,\
-endpoint:r}:u,l=Bo(n,t);try{let m=wa(e,n,t,i).filter(h=>h.quiet).map(h=>Mo(e,h,n,t)),f=Co([...m.flatMap(h=>h.lines),c],a\
-,i)??c;Do(e,n,t,m,()=>{let h=Ta(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=$\
-o?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Io):va(e,n,t,f,a,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove\
-(h))}catch{}}function va(e,n,t,r,o,i){let a=Bo(n,t),s={path:ft(n,t),quiet:!1},d=mt(e,a,s.path)?Mo(e,s,n,t):{lines:[]};Do\
-(e,n,t,[d],()=>{e.append(a,`${F(Co([...d.lines,r],o,i)??r)}\n`,Io)})}function Mo(e,n,t,r){if(e.sizeOf(n.path)===void 0)re\
-turn w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Sa(e,n),a=ft(t,r,i);return mt(e,n.path,a)?{l\
-ines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function Do(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:\
-s}of r)a!==void 0&&mt(e,a,ft(n,t,s));throw i}}function ft(e,n,t){let r=t===void 0?"":`-${t}`;return M(e,`drops-${n}-${z(\
-Date.now())}-${J()}${r}.aside`)}function wa(e,n,t,r){return Zn(e,n,Ao,(o,i)=>{let[,,a,s]=Ao.exec(i)??[],d=Math.abs(r-Num\
-ber(a))>=Ea;return o===t?{path:M(n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void 0})}function Sa(e,n){try{let t=n.\
-summed??0,r=e.read(n.path,ct)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Fo(r.slice(0,o)),upTo:t\
-+o}}catch{return{lines:[],upTo:n.summed??0}}}function mt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Co(e,n,t){\
-let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s.last>=n);if(r.length===0)return;l\
-et o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.keys(o).length<lt)&&P(o,d,u);for(let s o\
-f Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];return{since:M\
-ath.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void\
- 0?{}:{endpoint:i}}}function Ta(e,n){try{let t=e.read(n,ct);return t===void 0?void 0:{lines:Fo(t),bytes:t.length,ended:t\
-===""||t.endsWith(`\n`)}}catch(t){return t instanceof O?"invalid":void 0}}function Fo(e){return e.split(`\n`).flatMap(n=>x\
-a(n)??[])}function xa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&\
-&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ut(n)&&ut(t)&&n<=t&&a.length>0&&a.length<=lt&&a.every(([u,c])=>Lo\
-.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string\
-"&&ba.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function ut(e){\
-return Number.isSafeInteger(e)&&e>=0&&e<=sn}function Bo(e,n){return M(e,`drops-${n}.json`)}var ke={working:1,periodic:2,\
-asked:1/0},Ho=.9,_a=1e3,Ra=3e5,ka=36e5,Oa=4,bn=class{#e;#n=[];#o=[];#t=new yn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#\
-w=Promise.resolve();#f;#_=ke.working;#R;#g=new Set;#k;#O=!1;#E;#m=In();#a=!1;#S=!1;#i=!1;#C=0;#F;#I;#v;#V;#B=!1;#L;const\
-ructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ie())return this.#ye();let t=y().exiting();t?this.#Q():this.#Y(),this.#l++\
-;let r=to(n,this.#e);if("reason"in r)return this.#y(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return \
-this.#y(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#U());this.#c&&this.#u===void 0&&queueMicrotas\
-k(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke.working)}catch{}}start(){this.#c||this.#F||(this.#c=!0\
-,this.#Y(),this.#T()>0?this.#H():ie()&&!this.#N()&&Ro(this.#e,this.#x())&&this.#P(ke.working))}flush(){return this.#P(ke\
-.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#f)return this.#f;let t=this.#w.then(()=>{let r=this.#_;return[this.#f\
-,this.#_]=[void 0,ke.working],this.#le(r)});return this.#f=t,this.#w=t,t}stop(){return this.#F??=this.#se()}[Symbol.asyn\
-cDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued\
-:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this\
-.#t.size}#Y(){if(this.#I)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an exit hook could not be instal\
-led: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F===void 0;return this.s\
-top(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.\
-#D()||this.#U(),this.#j()})):void 0;this.#I=()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this.#G()}#G(){this.#u=set\
-Timeout(()=>{this.#P(ke.periodic).then(()=>{this.#c&&this.#G()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async\
-#se(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Na(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.siz\
-e>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#W(),this.#T()>0&&this.#D())return;this.#re(),this.#T()>\
-0&&this.#N()&&this.#M(!0),this.#T()>0&&!this.#N()&&await this.#ae(n),this.#M()}catch(r){this.#b(`stop failed unexpectedl\
-y: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ae(n){let t=this.#x()?.\
-health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#W()}\
-#W(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Ho,i=[...this.#g].some(({sta\
-rted:a,accepted:s})=>!s&&r-a>=n*Ho);this.#z(({started:a})=>r-a>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...th\
-is.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#z(n=()=>!1){for(let t of this.#g){let{events:r,accep\
-ted:o}=t;if(this.#t.settle(r)){if(o){this.#K(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?thi\
-s.#ee(r,"the exit budget ended before the answer"):r)}}}#de(){return this.#R??=new AbortController}#X(n){if(n.aborted||!\
-Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;\
-if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#\
-o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#x()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canCo\
-nnect(n.url))}#ue(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o\
-!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConne\
-ct(n.url)}#ce(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!n.fail\
-ed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterM\
-s);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+se(o,i,a,n.retryAfterMs);this.#L=r||!t?.sta\
-te?void 0:{state:t.state,failures:o,probeAt:d}}async#le(n){try{this.#te();let t=this.#e.sink.kind==="http"?this.#v?.heal\
-th:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();let r=this.#N();if(r&&!this.#ue())return;let o=this.#e.\
-clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.fi\
-lter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await \
-this.#fe(d,u),this.#ce(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterMs))}catch(\
-t){this.#b(`flush failed unexpectedly: ${t}`)}}async#fe(n,t){let{signal:r}=this.#de(),o=0,i=async()=>{for(;o<n.length&&!\
-t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Oa,n.length)},i));for(let\
- a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#te();let o=this.#oe(n);if(o!==n){if(this.#t.settle(n),o.length===0)retu\
-rn;this.#t.add(o),n=o}let i=await this.#he(n,t);if(this.#ge(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.\
-length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#X(\
-t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#K(n,i.rejected);cas\
-e"too_large":return this.#y(1,"http_413"),this.#$(n);case"rejected":return this.#y(n.length,i.reason),this.#$(n);case"in\
-terrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAft\
-erMs??0,i.retryAfterMs??0),r.probing?this.#me(n,i.retryAfterMs):this.#be(n,i.reason,i.retryAfterMs)}}}#me(n,t=0){let r=t\
-his.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.l\
-ength);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#$(n)}async#he(n,t){let r={started:y().monotonicMs(),eve\
-nts:n,accepted:!1};this.#g.add(r);try{return await this.#pe(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().m\
-onotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.#e;return ro(n,r,t.emptyBytes,\
-t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#pe(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{k\
-ind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#m?.(`sending ${n.\
-length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Uo(s),{kind:"delivered"};let d=\
-i.classify;return await Yr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer\
-,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTime\
-r,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ge(n,t){if(!this.#m)return;let r=n.kind==\
-="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.\
-#e.customFetch?`: its fetch failed: ${sr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="r\
-ejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answer for ${t} event(s): ${n.kind}\
-${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:n,decidedBy:t}=Xn(),{sink:r,format:o,spoolDir:i,handOff:a\
-}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"stand\
-ard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NA\
-T_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: ${s}; format: ${o.name}; spool\
-: ${i??"none"}`);let d=oo(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit: ${a.enabled?"hand off where a\
- sender can be started":"in process"} (${a.source})`)}#ye(){!this.#m||this.#a||(this.#a=!0,this.#m(`telemetry off (decid\
-ed by ${Xn().decidedBy}): events are not recorded`))}#be(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ee\
-(n,t);for(let u of d)u.notBefore=s+se(u.retries,o,a,r);this.#o.push(...d)}#ee(n,t){let[r,o]=[[],[]];for(let i of n)(++i.\
-retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#b(`delivery failed (${t}): ${r.length} event(s) kept fo\
-r retry`),o.length>0&&this.#y(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#v?.settle(n)}#\
-x(){return this.#v??=fn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot \
-be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ne(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotoni\
-cMs())+_a;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ra,Math.min(ka,2*t),2*r)}#te(){let n=this.#n\
-e();this.#v?.renewClaims(n,this.#E?n:n*.75)}#re(){if(this.#B||!ie()||this.#N()||!Q())return;let n=this.#x();if(n&&Se()!=\
-=void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.repla\
-y(t-r,this.#ne());o&&(this.#ie(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H(\
-))}#M(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#oe(t);if(r!==t&&(this.#o=r,this.#t.clear\
-(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,"opted_out"),!0;if(this.#e.sin\
-k.kind==="stderr"){this.#A();for(let a of this.#Z(r))Uo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;retu\
-rn!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),!0;let o=this.#x();if(!o&&this\
-.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in memory only, and go with the proces\
-s: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spooled: the program turned telemet\
-ry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return!1;if(this.#A(),i){l\
-et a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))th\
-is.#y(d,s);this.#ie(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#y(r.length-a,"spool_unavailabl\
-e")}return o?.releaseAll(),i!==void 0}#oe(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a\
-}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));retu\
-rn this.#y(i.length,"claim_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#ie(n){for(let[t,r]of Object.entries(n\
-))this.#s+=r,this.#y(r,t)}#D(){let n=this.#x(),t=xo(this.#e,n,ie());if(!t.handOff){let i={delivered:"delivering in proce\
-ss",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&n?.health.isOpen()?Wr(n.health\
-):void 0;if(this.#T()>0){let s=t.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this\
-.#b(`at exit: ${i[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}${s}`)}return!1}if(!this.#M(!0))return th\
-is.#b("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0;let r=_o(t);if(r==="failed")\
-return this.#b("at exit: delivering in process: no sender could be started"),!1;let o={started:"a sender","at work":"the\
+got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`);t[r]=o}return t}var lo=8192;function \
+ea(e){let n=po("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>lo)throw new RangeError(\
+`Cannot create handler: \'headers\' must add at most ${lo} bytes to a request (servers refuse a larger head), got ${t}`);f\
+or(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names \
+(RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${O(r)}: th\
+e HTTP client frames the request itself`);if(!en(o))throw new TypeError("Cannot create handler: \'headers\' must have head\
+er values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or tr\
+ailing space), got a bad value for "+O(r))}return n}function na(e,n){return e!==void 0?{enabled:e,source:"handOff option\
+"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,sourc\
+e:"default"}}function ta(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw\
+ new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${O(e)}`)}var hn=/^sende\
+r-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function pn(e,n){return{...e,[Ce]:JSON.stringify(n)}}function go(e){if(e)\
+try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:\
+void 0}catch{return}}var X=15e3,ra=250;function Re(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(loc\
+k|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lo\
+ck"?X:ra;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):yn(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}\
+function gn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{return!1}}function yo(e,n,t){let r;try{e.ensureDir(n,!0\
+);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${z(i\
+)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(yn(e,`${n}/${r}\
+`),"at work")}catch{return r}}function bo(e,n,t){t!==void 0&&ut(e,n,()=>[t])}function Eo(e,n,t){ut(e,n,()=>Re(e,n,t,Date\
+.now()).marks)}async function vo(e,n,t){for(let r=0;r<oa;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Re(e,n,t,o\
+);if(i.locks.length>0){dt(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{locks\
+:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return dt(e,n,d),a;yn(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeou\
+t(i,10+$e()*50))}}var oa=5;function wo(e,n,t){ut(e,n,()=>[t])}function ut(e,n,t){try{e.ensureDir(n,!0,!1),dt(e,n,t())}ca\
+tch{}}function dt(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}function yn(e,n){try{e.remove(n)}catch{}}var aa=6e4,da=1e3,ua=\
+[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ca(e,n,t){let \
+r=la(e,n,t);return r.handOff?r:{...r,outcome:So(e,n)}}function So(e,n){return e.sink.kind==="none"?"dropped":To(e)&&n?.h\
+ealth.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}function To(e){return e.sink.kind!=="http"||y().can\
+Connect(e.sink.url)}function la(e,n,t){try{let r=Oo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,rea\
+son:r??"no spool"};let{spool:o,health:i}=n,a=ko(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(a);return m===v\
+oid 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refuse\
+d"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ma(e,o.dir),successor:u,onByConsentFile:Hr()};return{\
+handOff:!0,command:{...s,env:pn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}fu\
+nction xo(e,n,t){let r=ca(e,n,t);return r.handOff&&r.command&&!pa(r.backlog)?{handOff:!1,reason:"the sender\'s script is \
+not in the spool directory and cannot be written",outcome:So(e,r.backlog)}:r}function _o(e){try{let{spool:n,health:t,fil\
+es:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=yo(r,n.dir,n.key);if(o==="at work")return"\
+at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():bo(r,n.dir,o),i}catch{return"failed"}}f\
+unction Ro(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return O\
+o(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ko(t.url,n.spool.dir))!==void 0}function ko(e,n){let t=Ir(),r=t==\
+=void 0?void 0:fa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ua,...fe,"HOME","USERPROFILE"],set:r=\
+==void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function fa(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+\
+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:M(o\
+,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Oo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand\
+-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"t\
+he program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-da)return`a request \
+may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off during t\
+he run";let i=Se();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, wh\
+ich a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!n.sp\
+ool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read, o\
+r --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s scri\
+pt there";if(!To(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen())re\
+turn;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void \
+0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>aa&&!gn(s,a.dir,a.key,u))return"spooled events have waited a minute with \
+no sender at work"}function ma(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url\
+:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:\
+i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...ho(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDa\
+ys:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function \
+ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function pa(e){if(ha(e))return!0;let{files:n,spool:t}=e,r\
+=()=>oe(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t.dir}/${""}`),r()}catc\
+h{return!1}}return ya(n,t.dir,ga),!0}var ga=3;function ya(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>hn.test(s)\
+)}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!=\
+="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>X).map(({name:s\
+})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var bn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){th\
+is.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].\
+flat()}clear(){this.#e.clear(),this.#n=0}};function No(){throw new Error("a sender prints nothing")}var $o=16384,lt=2*$o\
+,Io=lt-4096,ft=32,Lo=/^[a-z0-9_]{1,40}$/,ba=/^[0-9a-f]{8}$/;var Ao=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6})\
+)?\\.aside$/,Ea=6e4;function Po(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Lo.test(m)&&Number.isSafeInte\
+ger(f)&&f>0);if(s.length===0||!ct(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,ft))},endpoin\
+tHash:ae(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Bo(n,t);try{let m=wa(e,n,t,i).filter(h=>h.quiet).map(h=>Mo(e,h,n,t)),f=Co(\
+[...m.flatMap(h=>h.lines),c],a,i)??c;Do(e,n,t,m,()=>{let h=Ta(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!\
+="object"||h.bytes+g.length<=$o?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Io):va(e,n,t,f,a,i)});for(let{path:h}o\
+f m)h!==void 0&&w(()=>e.remove(h))}catch{}}function va(e,n,t,r,o,i){let a=Bo(n,t),s={path:mt(n,t),quiet:!1},d=ht(e,a,s.p\
+ath)?Mo(e,s,n,t):{lines:[]};Do(e,n,t,[d],()=>{e.append(a,`${F(Co([...d.lines,r],o,i)??r)}\n`,Io)})}function Mo(e,n,t,r){i\
+f(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Sa(e,n),a=mt(t\
+,r,i);return ht(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function Do(e,n,t,r,o){try{o()}c\
+atch(i){for(let{path:a,summed:s}of r)a!==void 0&&ht(e,a,mt(n,t,s));throw i}}function mt(e,n,t){let r=t===void 0?"":`-${t\
+}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function wa(e,n,t,r){return Qn(e,n,Ao,(o,i)=>{let[,,a,s]=A\
+o.exec(i)??[],d=Math.abs(r-Number(a))>=Ea;return o===t?{path:M(n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void 0})\
+}function Sa(e,n){try{let t=n.summed??0,r=e.read(n.path,lt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return\
+{lines:Fo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function ht(e,n,t){return w(()=>(e.rename(n,t\
+),!0))??!1}function Co(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s.las\
+t>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.keys(o).le\
+ngth<ft)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:a\
+}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{\
+}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ta(e,n){try{let t=e.read(n,lt);return t===void 0?void 0:{line\
+s:Fo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":void 0}}function Fo(e){re\
+turn e.split(`\n`).flatMap(n=>xa(n)??[])}function xa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.\
+parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ct(n)&&ct(t)&&n<=t&&a.length>0&&a.l\
+ength<=ft&&a.every(([u,c])=>Lo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromE\
+ntries(a),...typeof i=="string"&&ba.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d\
+}catch{return}}function ct(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function Bo(e,n){return M(e,`drops-${n}.json`)\
+}var ke={working:1,periodic:2,asked:1/0},Ho=.9,_a=1e3,Ra=3e5,ka=36e5,Oa=4,En=class{#e;#n=[];#o=[];#t=new bn;#l=0;#s=0;#h\
+=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#R;#g=new Set;#k;#O=!1;#E;#m=Ln();#a=!1;#S=!1;#i=!1;#\
+C=0;#F;#I;#v;#V;#B=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ie())return this.#ye();let t=y().exiting();t\
+?this.#Q():this.#Y(),this.#l++;let r=to(n,this.#e);if("reason"in r)return this.#y(1,r.reason,r.detail);if(this.#T()>=thi\
+s.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#U());this.#c&&t\
+his.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke.working)}catch{}}start()\
+{this.#c||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():ie()&&!this.#N()&&Ro(this.#e,this.#x())&&this.#P(ke.worki\
+ng))}flush(){return this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#f)return this.#f;let t=this.#w.then(()=\
+>{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],this.#le(r)});return this.#f=t,this.#w=t,t}stop(){return thi\
+s.#F??=this.#se()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.\
+#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this\
+.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#I)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an\
+ exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=\
+this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()\
+=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#I=()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void\
+ 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then(()=>{this.#c&&this.#G()})},this.#e.flushIntervalMs)\
+,y().unrefTimer(this.#u)}async#se(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Na(this.#e.exitTime\
+outMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#W(),this.#T()>0&&this.#D(\
+))return;this.#re(),this.#T()>0&&this.#N()&&this.#M(!0),this.#T()>0&&!this.#N()&&await this.#ae(n),this.#M()}catch(r){th\
+is.#b(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#I?.(),this.#I=void 0)}\
+}async#ae(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(\
+()=>!0),n.over()])||this.#W()}#W(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n\
+)*Ho,i=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Ho);this.#z(({started:a})=>r-a>=o),this.#R?.abort(),this.#\
+R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#z(n=()=>!1){for(let t \
+of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#K(r);continue}for(let i of r)i.cuts=(i.cuts??0)\
++1;this.#o.unshift(...n(t)?this.#ee(r,"the exit budget ended before the answer"):r)}}}#de(){return this.#R??=new AbortCo\
+ntroller}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let \
+i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#\
+q(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#x()?.health.isOpen()===!0;return n\
+.kind==="http"&&(t||!y().canConnect(n.url))}#ue(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return t\
+his.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&\
+&n.kind==="http"&&y().canConnect(n.url)}#ce(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&\
+(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterM\
+s&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+se(o,i,a,n.re\
+tryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#le(n){try{this.#te();let t=this.#e.si\
+nk.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();let r=this.#N();if(r&&!th\
+is.#ue())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length\
+===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add(c);let u={delivered:\
+!1,failed:!1,probing:r};await this.#fe(d,u),this.#ce(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.c\
+lock()+u.retryAfterMs))}catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#fe(n,t){let{signal:r}=this.#de(),o=0,\
+i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Array.from({length:Math\
+.min(Oa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#te();let o=this.#oe(n);if(o!==n){if(this.\
+#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#he(n,t);if(this.#ge(i,n.length),!!this.#t.settle(n\
+)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.\
+add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delivered":return r.delivere\
+d=!0,this.#K(n,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#$(n);case"rejected":return this.#y(n.lengt\
+h,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.re\
+tryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#me(n,i.retryAfterMs):this.#be(n,i.reason,i.retr\
+yAfterMs)}}}#me(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}\
+#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#$(n)}async#he(n,t){let r=\
+{started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#pe(n,t,()=>r.accepted=!0)}finally\
+{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.\
+#e;return ro(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#pe(n,t,r){let{sink:o}=this.\
+#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock\
+());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return U\
+o(s),{kind:"delivered"};let d=i.classify;return await Gr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.len\
+gth)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.\
+clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ge(n,t){if(\
+!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="re\
+try"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ar(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.\
+url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answe\
+r for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:n,decidedBy:t}=qn(),{sink:r\
+,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r\
+.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_ru\
+n: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: \
+${s}; format: ${o.name}; spool: ${i??"none"}`);let d=oo(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit:\
+ ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#ye(){!this.#m||this.#a||(this.#a=!0\
+,this.#m(`telemetry off (decided by ${qn().decidedBy}): events are not recorded`))}#be(n,t,r){let{backoff:o,clock:i,rand\
+om:a}=this.#e,s=i(),d=this.#ee(n,t);for(let u of d)u.notBefore=s+se(u.retries,o,a,r);this.#o.push(...d)}#ee(n,t){let[r,o\
+]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#b(`delivery failed (${t})\
+: ${r.length} event(s) kept for retry`),o.length>0&&this.#y(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o\
+),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept\
+ in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ne(){let n=this.#E;if(n)return\
+ Math.max(0,n.end-y().monotonicMs())+_a;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ra,Math.min(ka\
+,2*t),2*r)}#te(){let n=this.#ne();this.#v?.renewClaims(n,this.#E?n:n*.75)}#re(){if(this.#B||!ie()||this.#N()||!Q())retur\
+n;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Ma\
+th.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ne());o&&(this.#ie(o.dropped),this.#s+=o.events.length,this.#o.push(...o.event\
+s),o.events.length>0&&this.#H())}#M(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#oe(t);if(r\
+!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,\
+"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Z(r))Uo(this.#e.format.encode(a,this.#e.cl\
+ock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),\
+!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in memor\
+y only, and go with the process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spool\
+ed: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i\
+&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]o\
+f Object.entries(i.dropped))this.#y(d,s);this.#ie(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#\
+y(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#oe(n){let t=this.#v?.spool;if(!t)return n;let r=new\
+ Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(\
+({claim:a})=>a&&o.has(a));return this.#y(i.length,"claim_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#ie(n){f\
+or(let[t,r]of Object.entries(n))this.#s+=r,this.#y(r,t)}#Ee(){let t=[...this.#o,...this.#t.events(),...this.#n].reduce((\
+r,o)=>Math.max(r,fn(o)),0);return t>this.#e.spoolLimits.maxBytes?t:void 0}#D(){let n=this.#x(),t=xo(this.#e,n,ie());if(!\
+t.handOff){let a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outco\
+me!=="delivered"&&n?.health.isOpen()?zr(n.health):void 0;if(this.#T()>0){let d=t.outcome==="delivered"?`; the exit waits\
+ at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#b(`at exit: ${a[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.\
+reason}${d}`)}return!1}let r=this.#Ee();if(r!==void 0)return this.#b(`at exit: delivering in process: an event takes ${r\
+} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if(!this.#M(!0))return th\
+is.#b("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0;let o=_o(t);if(o==="failed")\
+return this.#b("at exit: delivering in process: no sender could be started"),!1;let i={started:"a sender","at work":"the\
  sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left\
- to start a sender)"};return this.#b(`at exit: handed off to ${o[r]}`),!0}#U(){let n=this.#r,t=this.#M(),r=this.#r-n;ret\
+ to start a sender)"};return this.#b(`at exit: handed off to ${i[o]}`),!0}#U(){let n=this.#r,t=this.#M(),r=this.#r-n;ret\
 urn r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(let[a,s\
 ]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimi\
 ts:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#x();if(!o)return;for(let a of Object.keys\
@@ -1896,35 +1901,35 @@ ts:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#x
 P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n){this.#m?.(n);try{let t=this.#e.logger(`[na\
 t-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Na(e){let n=y().monotonicMs()+e,t,r;return{\
 end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Uo(e){y()\
-.writeStderr(`${No(JSON.parse(e))}\n`)}var Aa=250;async function jo(e){let n=y();xe(X,()=>n.exit(0)),Vr(),Fr(()=>$a(e));t\
-ry{await Ia(e,y().monotonicMs()+X)}catch{}n.exit(0)}function $a(e){let{enabled:n,source:t}=Yn();return n||t==="default"&\
+.writeStderr(`${No(JSON.parse(e))}\n`)}var Aa=250;async function jo(e){let n=y();xe(X,()=>n.exit(0)),Yr(),Br(()=>$a(e));t\
+ry{await Ia(e,y().monotonicMs()+X)}catch{}n.exit(0)}function $a(e){let{enabled:n,source:t}=Gn();return n||t==="default"&\
 &e.onByConsentFile!==!0}async function Ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile\
-:i,...a}=e,s=De(a),d=tt(s);if(!Q())return Eo(t,r,d);for(let u=0;;u++){let c=await vo(t,r,d);if(!c)return;let{replayed:l,\
+:i,...a}=e,s=De(a),d=rt(s);if(!Q())return Eo(t,r,d);for(let u=0;;u++){let c=await vo(t,r,d);if(!c)return;let{replayed:l,\
 spooled:m,sent:f,timeUp:h}=await Pa(a,n-Aa);if(wo(t,r,c),!Ma(e,d))return;if(h&&f>0&&Q())return La(e);if(l>0&&m>0||u>0&&l\
 ===0)return}}function La(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.sp\
-oolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y().spawn\
-Detached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Pa(e,n){let t={replayed:0,spooled:0,sent:0,\
+oolDir}/`,a=n.find(s=>s.startsWith(i)&&hn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y().spawn\
+Detached({argv:n,env:pn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Pa(e,n){let t={replayed:0,spooled:0,sent:0,\
 dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.\
-timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSeco\
+timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new En({...e,handOff:!1,exitTimeoutSeco\
 nds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed\
 +=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r\
 ){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Ma(e,n){l\
-et t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMa\
+et t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||gn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMa\
 xEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.open(e.spoolDir,t,r,n)?.waitingSince(Date.n\
-ow())!==void 0}var Vo=go(y().env(Ce));Vo&&await jo(Vo);\n',Se="sender-9cf741c7.mjs",ed=117855,td=6e4,nd=1e3,rd=[wi,"NAT_\
+ow())!==void 0}var Vo=go(y().env(Ce));Vo&&await jo(Vo);\n',Se="sender-35afe1a9.mjs",ed=118215,td=6e4,nd=1e3,rd=[bi,"NAT_\
 TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],id=3,od=class{#e=new Set;#t=0;get size(){
 return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function zt(e){return e===null?"null":typeof e=="string"?bi(
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function zt(e){return e===null?"null":typeof e=="string"?Ti(
 e):typeof e=="number"?sd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(zt).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${bi(n)}: ${zt(r)}`).join(", ")}}`:"null"}function bi(e){
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ti(n)}: ${zt(r)}`).join(", ")}}`:"null"}function Ti(e){
 return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function sd(e){
 if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
 e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Ti=16384,Xt=2*Ti,_i=Xt-4096,
-Wt=32,$i=/^[a-z0-9_]{1,40}$/,ad=/^[0-9a-f]{8}$/,dd=/^drops-([0-9a-f]{8})\.json$/,Gt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-cd=6e4,fe={working:1,periodic:2,asked:1/0},Si=.9,ld=1e3,ud=3e5,hd=36e5,fd=4,Oi=class{#e;#t=[];#i=[];#n=new od;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var _i=16384,Xt=2*_i,$i=Xt-4096,
+Wt=32,Si=/^[a-z0-9_]{1,40}$/,ad=/^[0-9a-f]{8}$/,dd=/^drops-([0-9a-f]{8})\.json$/,Gt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+cd=6e4,fe={working:1,periodic:2,asked:1/0},Oi=.9,ld=1e3,ud=3e5,hd=36e5,fd=4,xi=class{#e;#t=[];#i=[];#n=new od;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.
 resolve();#h;#S=fe.working;#O;#v=new Set;#x;#k=!1;#E;#f=oe();#a=!1;#T=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){
-this.#e=tr(e)}enqueue(e){try{if(!X())return this.#ye();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=es(
+this.#e=nr(e)}enqueue(e){try{if(!X())return this.#ye();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=es(
 e,this.#e);if("reason"in n)return this.#y(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#y(1,
 "buffer_full");if(this.#t.push(n),t)return void(this.#D()||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),
 this.#t.length>=this.#e.maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#V(),this.#_()>
@@ -1943,7 +1948,7 @@ e.over()])&&this.#X(),this.#_()>0&&this.#D())return;this.#re(),this.#_()>0&&this
 await this.#ae(e),this.#C()}catch(n){this.#g(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=
 void 0,t||(this.#M?.(),this.#M=void 0)}}async#ae(e){const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
 await Promise.race([this.flush().then(()=>!0),e.over()])||this.#X()}#X(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,
-n=b().monotonicMs(),r=Math.min(e,t||e)*Si,i=[...this.#v].some(({started:o,accepted:a})=>!a&&n-o>=e*Si);this.#W(({started:o})=>n-
+n=b().monotonicMs(),r=Math.min(e,t||e)*Oi,i=[...this.#v].some(({started:o,accepted:a})=>!a&&n-o>=e*Oi);this.#W(({started:o})=>n-
 o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#W(e=()=>!1){
 for(const t of this.#v){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#Z(n);continue}for(const i of n)i.
 cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ee(n,"the exit budget ended before the answer"):n)}}}#de(){return this.#O??=
@@ -1975,12 +1980,12 @@ accepted:!1};this.#v.add(n);try{return await this.#pe(e,t,()=>n.accepted=!0)}fin
 this.#x={ms:r-n.started,endedAt:r}}}#K(e){const{format:t,maxBatchBytes:n}=this.#e;return ts(e,n,t.emptyBytes,t.eventBytes)}#A(){
 this.#i=[],this.#n.clear(),this.#t=[]}async#pe(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.
 reason};const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind===
-"http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return br(a),{kind:"delivered"};const s=i.classify;return await Xa(
+"http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Tr(a),{kind:"delivered"};const s=i.classify;return await Xa(
 {url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
 fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,
 sendsProxyCredentials:b().sendsProxyCredentials})}#ve(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
- failed: ${Ii(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
+ failed: ${Ci(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
 e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} event(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#T)
 return;this.#T=!0;const{enabled:e,decidedBy:t}=pt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#f(`telemetry ${e?
 "on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
@@ -1991,7 +1996,7 @@ headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand off whe
 not recorded`))}#ge(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ee(e,t);for(const d of s)d.notBefore=
 a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ee(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?r:
 n).push(i);return n.length>0&&this.#g(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#y(
-r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#w?.settle(e)}#$(){return this.#w??=Ei.open(this.#e,
+r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#w?.settle(e)}#$(){return this.#w??=wi.open(this.#e,
 (e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#g(
 n),this.#Y=n}),this.#w}#te(){const e=this.#E;if(e)return Math.max(0,e.end-b().monotonicMs())+ld;const{flushIntervalMs:t,
 requestTimeoutMs:n}=this.#e;return Math.max(ud,Math.min(hd,2*t),2*n)}#ne(){const e=this.#te();this.#w?.renewClaims(e,this.#E?
@@ -2000,7 +2005,7 @@ maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.repla
 this.#s+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#F())}#C(e=!1){this.#W();const t=[...this.#i,
 ...this.#n.events(),...this.#t],n=this.#ie(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())
 return this.#o=!0,this.#A(),this.#y(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#K(
-n))br(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),
+n))Tr(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),
 this.#y(n.length,this.#e.sink.reason),!0;const r=this.#$();if(!r&&this.#e.spoolDir===void 0)return this.#g(`${n.length} \
 event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),
 this.#y(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
@@ -2009,14 +2014,17 @@ o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#y(s,a);th
 0;this.#r+=o,this.#y(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#ie(e){const t=this.#w?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#y(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#oe(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#y(n,t)}#D(){const e=this.#$(),t=cs(this.#e,e,X());if(!t.
-handOff){const i={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},o=t.outcome!==
-"delivered"&&e?.health.isOpen()?or(e.health):void 0;if(this.#_()>0){const a=t.outcome==="delivered"?`; the exit waits at\
- most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#g(`at exit: ${i[t.outcome]}: ${o?`${o}; in process, as ${t.reason}`:t.reason}${a}`)}
-return!1}if(!this.#C(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;
-const n=ls(t);if(n==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;const r={started:"\
-a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the syst\
-em has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${r[n]}`),!0}#U(){const e=this.#r,t=this.#C(),
+has(o))}#oe(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#y(n,t)}#Ee(){const t=[...this.#i,...this.#n.events(),
+...this.#t].reduce((n,r)=>Math.max(n,tr(r)),0);return t>this.#e.spoolLimits.maxBytes?t:void 0}#D(){const e=this.#$(),t=cs(
+this.#e,e,X());if(!t.handOff){const o={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not \
+delivered"},a=t.outcome!=="delivered"&&e?.health.isOpen()?sr(e.health):void 0;if(this.#_()>0){const s=t.outcome==="deliv\
+ered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#g(`at exit: ${o[t.outcome]}: ${a?`${a}; in proc\
+ess, as ${t.reason}`:t.reason}${s}`)}return!1}const n=this.#Ee();if(n!==void 0)return this.#g(`at exit: delivering in pr\
+ocess: an event takes ${n} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;
+if(!this.#C(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;const r=ls(
+t);if(r==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;const i={started:"a s\
+ender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system \
+has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${i[r]}`),!0}#U(){const e=this.#r,t=this.#C(),
 n=this.#r-e;return n>0&&this.#g(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};
 for(const[o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{
 sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#$();if(!r)return;for(const o of Object.
@@ -2032,9 +2040,9 @@ gent Toolkit collects anonymous usage data to improve its tools:",...md.map(n=>`
 n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\
 \` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",
 ""].join(`
-`)}var xi=/[\u0000-\u001f\u007f-\u009f]/,qt="~/.config/nat/telemetry.toml";function yd(){try{const e=b().env("NAT_TELEME\
-TRY_CONSENT_FILE");return e&&!xi.test(e)?e:qt}catch{return qt}}function Jt(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
-""||xi.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${T(t)}`}var ki="\
+`)}var ki=/[\u0000-\u001f\u007f-\u009f]/,qt="~/.config/nat/telemetry.toml";function yd(){try{const e=b().env("NAT_TELEME\
+TRY_CONSENT_FILE");return e&&!ki.test(e)?e:qt}catch{return qt}}function Jt(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
+""||ki.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${T(t)}`}var Ni="\
 Share anonymous usage data? [Y/n] ";function gd(e,t){let n="";for(const r of t){if(e.result!==void 0)break;r===3||r===4?
 (e.result=null,r===3&&(e.interrupted=!0),n+=r===3?`^C
 `:`
@@ -2043,33 +2051,33 @@ Share anonymous usage data? [Y/n] ";function gd(e,t){let n="";for(const r of t){
 fromCharCode(r),n+=String.fromCharCode(r))}return n}function Ed(e){const t=e.trim().toLowerCase();if(t===""||t==="y"||t===
 "yes")return"enabled";if(t==="n"||t==="no")return"disabled"}async function wd(e,t){const{writeStderr:n}=b();let r,i={text:""},
 o=0,a=!1;try{const d=e.readRaw(c=>{for(let u=1;u<=c.length;u++)if(n(gd(i,c.subarray(u-1,u))),i.result!==void 0){if(i.interrupted)
-return a=!0,u;if(r=i.result===null?"disabled":Ed(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${ki}`),
+return a=!0,u;if(r=i.result===null?"disabled":Ed(i.result),r!==void 0||++o===3)return u;n(`Please answer y or n. ${Ni}`),
 i={text:""}}});n(`${vd(t,yd())}
-${ki}`),await d}catch{}if(a){const d=b();return d.signalSelf("SIGINT")||d.exit(de.SIGINT),await new Promise(c=>setTimeout(
+${Ni}`),await d}catch{}if(a){const d=b();return d.signalSelf("SIGINT")||d.exit(de.SIGINT),await new Promise(c=>setTimeout(
 c,50)),"never_asked"}r??="disabled",Xn(r==="enabled");const s=jn(r);return n(`${r==="enabled"?"Thank you. Usage data wil\
 l be shared.":"Usage data will not be shared."}${s?"":" (Your choice could not be saved; you will be asked again.)"}
 
-`),r}var Ze;async function Ni(e={}){const t=Y(e)?pe(e,{optOut:!0})??Jt("optOut",e.optOut):`options must be an object suc\
-h as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Po();
-if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Ze)return await Ze;if(Do()||kn())return"never_asked";const r=b().
+`),r}var Ze;async function Ai(e={}){const t=Y(e)?pe(e,{optOut:!0})??Jt("optOut",e.optOut):`options must be an object suc\
+h as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=Bo();
+if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Ze)return await Ze;if(Po()||kn())return"never_asked";const r=b().
 terminal();return r?(Ze=wd(r,e.optOut),await Ze):"never_asked"}var bd={command:!0,subcommand:!0,subcommands:!0,nemoSource:!0,
 errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},Td=[Error,TypeError,RangeError,SyntaxError,ReferenceError,EvalError,
-URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{Ei as Backlog,De as CLIENT_VERSION,Jr as CliCommandEvent,Wr as DEFAULT_ENDPOINT,ai as DEFAULT_FLUSH_INTERVAL_SECONDS,
-di as DEFAULT_MAX_QUEUE_SIZE,ci as DEFAULT_MAX_RETRIES,li as DEFAULT_REQUEST_TIMEOUT_SECONDS,Ye as DEFAULT_SCHEMA_VERSION,
-gi as EndpointHealth,Oi as NATTelemetryHandler,Ve as NemoSource,Pt as PROMPT_VERSION,we as PROXY_VARIABLES,Je as Spool,qr as TaskStatus,
-be as TelemetryEvent,D as addCount,Ni as askForConsent,dr as backlogKey,Ao as buildPayload,Tr as cgiIgnores,Gn as clearTextSecrets,
-Q as consentFilePath,Me as consentHolds,hn as denoGoesAround,Qe as denoProxyRoute,T as describe,V as describeError,or as downUntil,
-ys as dropsRecords,ct as effectiveConsent,Nn as environmentSettings,cr as exitDecision,K as formatTimestamp,wt as healthHash,
-Ke as hiddenBecause,b as host,Wn as isLoopback,X as isTelemetryEnabled,ar as openSpool,Jt as optOutProblem,nt as parametersProblem,
-Pe as proxyRoute,it as randomFraction,jn as recordConsent,Qo as recordedHealth,B as redact,mr as removeSenderScripts,tr as resolveOptions,
-Ie as retryDelay,M as runtimeInfo,Fn as saveConsent,Xn as setTelemetryEnabled,ge as shortHash,sr as spoolFallbackOf,Jn as spoolKey,
+URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{wi as Backlog,De as CLIENT_VERSION,Zr as CliCommandEvent,Gr as DEFAULT_ENDPOINT,di as DEFAULT_FLUSH_INTERVAL_SECONDS,
+ci as DEFAULT_MAX_QUEUE_SIZE,li as DEFAULT_MAX_RETRIES,ui as DEFAULT_REQUEST_TIMEOUT_SECONDS,Ye as DEFAULT_SCHEMA_VERSION,
+Ei as EndpointHealth,xi as NATTelemetryHandler,Ve as NemoSource,Pt as PROMPT_VERSION,we as PROXY_VARIABLES,Je as Spool,Jr as TaskStatus,
+be as TelemetryEvent,D as addCount,Ai as askForConsent,cr as backlogKey,Ro as buildPayload,_r as cgiIgnores,Gn as clearTextSecrets,
+Q as consentFilePath,Me as consentHolds,hn as denoGoesAround,Qe as denoProxyRoute,T as describe,V as describeError,sr as downUntil,
+ys as dropsRecords,ct as effectiveConsent,Nn as environmentSettings,lr as exitDecision,K as formatTimestamp,wt as healthHash,
+Ke as hiddenBecause,b as host,Wn as isLoopback,X as isTelemetryEnabled,dr as openSpool,Jt as optOutProblem,nt as parametersProblem,
+Pe as proxyRoute,it as randomFraction,jn as recordConsent,Qo as recordedHealth,B as redact,pr as removeSenderScripts,nr as resolveOptions,
+Ie as retryDelay,M as runtimeInfo,Fn as saveConsent,Xn as setTelemetryEnabled,ge as shortHash,ar as spoolFallbackOf,Jn as spoolKey,
 _s as trackCommand,pe as unknownOption,U as utf8Length,Z as whyHidden};
 try{
-Object.defineProperty(Jr,"name",{value:"CliCommandEvent"});
-Object.defineProperty(Oi,"name",{value:"NATTelemetryHandler"});
+Object.defineProperty(Zr,"name",{value:"CliCommandEvent"});
+Object.defineProperty(xi,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(be,"name",{value:"TelemetryEvent"});
-Object.defineProperty(Ni,"name",{value:"askForConsent"});
-Object.defineProperty(Ao,"name",{value:"buildPayload"});
+Object.defineProperty(Ai,"name",{value:"askForConsent"});
+Object.defineProperty(Ro,"name",{value:"buildPayload"});
 Object.defineProperty(Q,"name",{value:"consentFilePath"});
 Object.defineProperty(ct,"name",{value:"effectiveConsent"});
 Object.defineProperty(K,"name",{value:"formatTimestamp"});
