@@ -751,11 +751,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
     );
   }
 
-  /** The trail's line about events not recorded while telemetry is off, once per handler. */
+  /** The line about events not recorded while telemetry is off, once per handler, where a trail or logger hears it. */
   #tellDisabled(): void {
-    if (!this.#debug || this.#toldDisabled) return;
+    if (this.#toldDisabled || (!this.#debug && !this.#options.logger)) return;
     this.#toldDisabled = true;
-    this.#debug(`telemetry off (decided by ${liveDecision().decidedBy}): events are not recorded`);
+    // To the program's logger too: where the trail's variable cannot be read (Deno without --allow-env), it is what
+    // tells its author why nothing arrives.
+    this.#log(`telemetry off (decided by ${liveDecision().decidedBy}): events are not recorded`);
   }
 
   #retryLater(events: readonly PendingEvent[], reason: string, retryAfterMs: number | undefined): void {
@@ -1065,7 +1067,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#debug?.(message);
     try {
       // An async logger's rejection, left unhandled, would end the program (Node.js, Bun): it is caught too.
-      const returned: unknown = this.#options.logger(`[nat-telemetry] ${message}`);
+      const returned: unknown = this.#options.logger?.(`[nat-telemetry] ${message}`);
       if (returned instanceof Promise) returned.catch(() => {});
     } catch {
       // A broken logger must not break the host program.

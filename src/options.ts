@@ -191,7 +191,8 @@ export interface ResolvedOptions {
   /** More request headers. */
   readonly headers: Readonly<Record<string, string>>;
   readonly fetch: Fetch;
-  readonly logger: (message: string) => void;
+  /** The program's logger; `undefined` for none. */
+  readonly logger: ((message: string) => void) | undefined;
   readonly clock: () => number;
   readonly random: () => number;
 }
@@ -390,7 +391,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...requestHeaders(options.headers) },
     // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
-    logger: optional("logger", "function", () => {}),
+    logger: options.logger === undefined ? undefined : optional("logger", "function", () => {}),
     clock: checkedClock(optional("clock", "function", Date.now)),
     random: optional("random", "function", randomFraction),
   };

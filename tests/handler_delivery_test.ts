@@ -314,6 +314,20 @@ test("the logger hears about drops and retries once per decision, not once per e
   ]);
 });
 
+test("the logger hears once why nothing is recorded while telemetry is off (Deno without --allow-env has no trail)", () => {
+  const lines: string[] = [];
+  setTelemetryEnabled(false);
+  try {
+    const handler = new NATTelemetryHandler({ endpoint: "", logger: (line) => lines.push(line) });
+    handler.enqueue(commandEvent("a"));
+    handler.enqueue(commandEvent("b"));
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], /^\[nat-telemetry\] telemetry off \(decided by .+\): events are not recorded$/);
+  } finally {
+    setTelemetryEnabled(true);
+  }
+});
+
 test("an async logger that rejects changes nothing: no unhandled rejection reaches the program", async () => {
   const unhandled: unknown[] = [];
   const record = (reason: unknown) => unhandled.push(reason);
