@@ -472,39 +472,39 @@ noSpool:e.spoolDir===!1?"the program's options keep none (spoolDir: false)":e.sp
 spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n("spoolMaxEvents",he.maxEvents,a),maxBytes:zo(n("spoolMaxByte\
 s",he.maxBytes,a)),maxAgeMs:n("spoolMaxAgeDays",he.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Zo(e.captureInterrupts),
 handOff:Jo(e.handOff===void 0?void 0:r("handOff","boolean",!0),u),customFetch:e.fetch!==void 0,format:v,headers:{...p===
-"otlp"?u.otlpHeaders:{},...qo(e.headers)},fetch:r("fetch","function",b().fetch??((m,$)=>globalThis.fetch(m,$))),logger:r(
-"logger","function",()=>{}),clock:Vo(r("clock","function",Date.now)),random:r("random","function",it)}}),Vo=(function(e){
-let t;try{t=e()}catch(n){throw new TypeError(`Cannot create handler: 'clock' failed: ${V(n)} (a method needs its object:\
- () => performance.timeOrigin + performance.now())`)}if(!fi(t))throw new RangeError(`Cannot create handler: 'clock' must\
- return epoch milliseconds, got ${T(t)}`);return e===Date.now?e:()=>{try{const n=e();return fi(n)?n:Date.now()}catch{return Date.
-now()}}}),gt=(function(e,t){const n={json:Yt,bytes:U(Yt),schemaVersion:Ye,sessionId:t,timestamp:0,retries:0,notBefore:0},
-r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+hi+r,envelopeBytes:i}}),zo=(function(e){
-if(e<mi)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at least ${mi} (one spooled event, the smal\
-lest), got ${e}`);return e}),Et=(function(e,t,n,r){return e==="otlp"?Uo({serviceName:n["service.name"]??fa,serviceVersion:t,
-resourceAttributes:n},r):Fo(t,r)}),Xo=(function(e){const{format:t,sourceClientVersion:n}=e,r=t.resource??{},i=gt(Et(t.name,
-n,r,pi),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,
-i.eventBytes)}}),Wo=(function(e,t,n){if(e!==void 0&&(typeof e!="string"||!et(e)))throw new TypeError(`Cannot create hand\
-ler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${T(typeof e=="string"?B(e):e)}`);if(e===void 0&&t===Vt)return{
-kind:"none",reason:"endpoint_hidden"};const r=e??t??Gr;return et(r)?r==="stdout"?{kind:"stderr"}:n||r===""?{kind:"none",
-reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}),Go=(function(e,t){if(e!==!1){if(e===void 0)
-return t;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: 'spoolDir' must be a non-empty string\
- or false, got ${T(e)}`);if(!q(e,M().os))throw new TypeError(`Cannot create handler: 'spoolDir' must be an absolute path\
- (a relative one moves with the working directory), got ${T(e)}`);return e}}),rr=(function(e,t){if(e!==void 0&&e!=="nat"&&
-e!=="otlp")throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${T(e)}`);return e??(t?.trim().
-toLowerCase()==="otlp"?"otlp":"nat")}),ir=(function(e,t){if(t===void 0)return{};if(!Y(t))throw new TypeError(`Cannot cre\
-ate handler: '${e}' must be an object of strings, got ${T(t)}`);const n={};for(const[r,i]of Object.entries(t))if(i!==void 0){
-if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, got ${typeof i=="\
-object"||typeof i=="function"?T(i):`a ${typeof i}`} for ${T(r)}`);n[r]=i}return n}),qo=(function(e){const t=ir("headers",
-e),n=Object.entries(t).reduce((r,[i,o])=>r+i.length+o.length+4,0);if(n>vi)throw new RangeError(`Cannot create handler: '\
-headers' must add at most ${vi} bytes to a request (servers refuse a larger head), got ${n}`);for(const[r,i]of Object.entries(
-t)){if(!rn(r))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), got ${T(r)}`);
-if(nn(r))throw new TypeError(`Cannot create handler: 'headers' must not set ${T(r)}: the HTTP client frames the request \
-itself`);if(!on(i))throw new TypeError("Cannot create handler: 'headers' must have header values (RFC 9110, visible ASCI\
-I: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a bad value fo\
-r "+T(r))}return t}),Jo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="auto"?{enabled:t.
-handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),Zo=(function(e){if(e===
-void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handl\
-er: 'captureInterrupts' must be a boolean or a function, got ${T(e)}`)}),Ko=(function(e,t){if(e===null)return;const n=e.
+"otlp"?u.otlpHeaders:{},...qo(e.headers)},fetch:r("fetch","function",b().fetch??((m,$)=>globalThis.fetch(m,$))),logger:e.
+logger===void 0?void 0:r("logger","function",()=>{}),clock:Vo(r("clock","function",Date.now)),random:r("random","functio\
+n",it)}}),Vo=(function(e){let t;try{t=e()}catch(n){throw new TypeError(`Cannot create handler: 'clock' failed: ${V(n)} (\
+a method needs its object: () => performance.timeOrigin + performance.now())`)}if(!fi(t))throw new RangeError(`Cannot cr\
+eate handler: 'clock' must return epoch milliseconds, got ${T(t)}`);return e===Date.now?e:()=>{try{const n=e();return fi(
+n)?n:Date.now()}catch{return Date.now()}}}),gt=(function(e,t){const n={json:Yt,bytes:U(Yt),schemaVersion:Ye,sessionId:t,
+timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+
+hi+r,envelopeBytes:i}}),zo=(function(e){if(e<mi)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at \
+least ${mi} (one spooled event, the smallest), got ${e}`);return e}),Et=(function(e,t,n,r){return e==="otlp"?Uo({serviceName:n["\
+service.name"]??fa,serviceVersion:t,resourceAttributes:n},r):Fo(t,r)}),Xo=(function(e){const{format:t,sourceClientVersion:n}=e,
+r=t.resource??{},i=gt(Et(t.name,n,r,pi),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,i.batchBytes),maxEventBytes:Math.
+max(e.maxEventBytesOption,i.eventBytes)}}),Wo=(function(e,t,n){if(e!==void 0&&(typeof e!="string"||!et(e)))throw new TypeError(
+`Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${T(typeof e=="string"?B(e):e)}`);if(e===
+void 0&&t===Vt)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Gr;return et(r)?r==="stdout"?{kind:"stderr"}:n||
+r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}),Go=(function(e,t){if(e!==
+!1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: 'spoolDir' must be \
+a non-empty string or false, got ${T(e)}`);if(!q(e,M().os))throw new TypeError(`Cannot create handler: 'spoolDir' must b\
+e an absolute path (a relative one moves with the working directory), got ${T(e)}`);return e}}),rr=(function(e,t){if(e!==
+void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${T(e)}`);
+return e??(t?.trim().toLowerCase()==="otlp"?"otlp":"nat")}),ir=(function(e,t){if(t===void 0)return{};if(!Y(t))throw new TypeError(
+`Cannot create handler: '${e}' must be an object of strings, got ${T(t)}`);const n={};for(const[r,i]of Object.entries(t))
+if(i!==void 0){if(typeof i!="string")throw new TypeError(`Cannot create handler: '${e}' must be an object of strings, go\
+t ${typeof i=="object"||typeof i=="function"?T(i):`a ${typeof i}`} for ${T(r)}`);n[r]=i}return n}),qo=(function(e){const t=ir(
+"headers",e),n=Object.entries(t).reduce((r,[i,o])=>r+i.length+o.length+4,0);if(n>vi)throw new RangeError(`Cannot create \
+handler: 'headers' must add at most ${vi} bytes to a request (servers refuse a larger head), got ${n}`);for(const[r,i]of Object.
+entries(t)){if(!rn(r))throw new TypeError(`Cannot create handler: 'headers' must have header names (RFC 9110 tokens), go\
+t ${T(r)}`);if(nn(r))throw new TypeError(`Cannot create handler: 'headers' must not set ${T(r)}: the HTTP client frames \
+the request itself`);if(!on(i))throw new TypeError("Cannot create handler: 'headers' must have header values (RFC 9110, \
+visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or trailing space), got a \
+bad value for "+T(r))}return t}),Jo=(function(e,t){return e!==void 0?{enabled:e,source:"handOff option"}:t.handOff!=="au\
+to"?{enabled:t.handOff,source:"NAT_TELEMETRY_HANDOFF"}:t.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}),Zo=(function(e){
+if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot creat\
+e handler: 'captureInterrupts' must be a boolean or a function, got ${T(e)}`)}),Ko=(function(e,t){if(e===null)return;const n=e.
 trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.
 max(i,0),yi)}),Ie=(function(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.
 max(o,r)}),Ce=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===
@@ -768,12 +768,12 @@ pythonVersion:ke("pythonVersion",e.pythonVersion??Oo())})}parameters(){return{..
 Oa=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,xa=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
 ka=100,Na=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#x(),
 this.#t>=this.#e.length)return e;this.#a()==="["?t=this.#u(e):this.#s(t),this.#E()}}#u(e){const t=this.#e.startsWith("[[",
-this.#t);this.#t+=t?2:1;const n=this.#m();this.#f(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
+this.#t);this.#t+=t?2:1;const n=this.#m();this.#y(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
 1;if(a&&t){const d=ot(r,o)??this.#T([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#o(`'${o}' is not an\
  array of tables`);const c=this.#T({},"header");return d.push(c),Ae(r,o,d),c}let s=ot(r,o);s===void 0?Ae(r,o,s=this.#T({},
 a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:st(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#o(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#o(`'${o}\
-' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#s(e){const t=this.#m();this.#v(),this.#f("="),this.#v();
+' is an inline table`):this.#o(`'${o}' is not a table`),r=s}return r}#s(e){const t=this.#m();this.#v(),this.#y("="),this.#v();
 const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=ot(r,o);a===void 0?Ae(r,o,a=this.#T({},"dotted")):(!st(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#o(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
 this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#o(`'${i}' is defined twice`),Ae(r,i,n)}#m(){
@@ -814,7 +814,7 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `;){const e=this.#e[this.#t++];Re(e)&&e!=="	"&&!(e==="\r"&&this.#a()===`
 `)&&this.#o("a comment is malformed")}}#E(){this.#v(),this.#a()==="#"&&this.#k(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#a()===`
-`?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#f(e){this.#e.startsWith(e,this.#t)||this.#o(
+`?this.#t++:this.#t<this.#e.length&&this.#o("a line has more than one statement")}#y(e){this.#e.startsWith(e,this.#t)||this.#o(
 `'${e}' is missing`),this.#t+=e.length}#a(){return this.#e[this.#t]}#T(e,t){return this.#n.set(e,t),e}#o(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Pt="1.0",Bt,Aa=65536,C,H=!1,te,ei,Te=!1,jt,ne,ti="a\
@@ -1402,13 +1402,13 @@ efined"}}function Dn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var
 n)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[\
 eE][+-]?\\d(?:_?\\d)*)?)/;function Rr(e){return new Bn(e).document()}var Bn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(\
 n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#e.length)return n;this.#a()==="["?t=this.#l(n):\
-this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#m(t?"]]":"]");le\
+this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#y(t?"]]":"]");le\
 t o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Cn(o,a)??this.#S([],"array");(!Array.isArray(u)||t\
 his.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#S({},"header");return u.push(c),an(o,a\
 ,u),c}let d=Cn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!\
 s?d=d[d.length-1]:Fn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d\
 ,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a table`),o=d}return \
-o}#s(n){let t=this.#h();this.#g(),this.#m("="),this.#g();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=Cn(o,a);s\
+o}#s(n){let t=this.#h();this.#g(),this.#y("="),this.#g();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=Cn(o,a);s\
 ===void 0?an(o,a,s=this.#S({},"dotted")):(!Fn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#i(`\'${a}\' \
 is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&th\
 is.#i(`\'${i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#g();let t=this.#a();if(t===\'"\')n.push(this.#u());\
@@ -1441,7 +1441,7 @@ ength!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=5
 ();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#O();\
 else return}}#O(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];dn(n)&&n!=="	"&&!(n==="\\r"&&th\
 is.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,th\
-is.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#m(n){\
+is.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#y(n){\
 this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#S(n,t){retur\
 n this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line \
 ${t}: ${n}`)}};function Cn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.defineProperty(e,n,{valu\
@@ -1680,356 +1680,357 @@ ck:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents
 xBytes",de.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",de.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ta(e.\
 captureInterrupts),handOff:na(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format\
 :g,headers:{...h==="otlp"?c.otlpHeaders:{},...ea(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>globalThis.fe\
-tch(p,T))),logger:r("logger","function",()=>{}),clock:Js(r("clock","function",Date.now)),random:r("random","function",$e\
-)}}function Js(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method\
- needs its object: () => performance.timeOrigin + performance.now())`)}if(!ao(n))throw new RangeError(`Cannot create han\
-dler: \'clock\' must return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let t=e();return ao(t)?t:Date\
-.now()}catch{return Date.now()}}}var ao=e=>typeof e=="number"&&e>=0&&e<1e13;function it(e,n){let t={json:ot,bytes:D(ot),\
-schemaVersion:rn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);re\
-turn{eventBytes:t.bytes,batchBytes:o+fo+r,envelopeBytes:o}}var uo=fn({json:ot,schemaVersion:rn,sessionId:"",retries:0,ti\
-mestamp:1e12});function Ks(e){if(e<uo)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${uo\
-} (one spooled event, the smallest), got ${e}`);return e}function st(e,n,t,r){return e==="otlp"?so({serviceName:t["servi\
-ce.name"]??ur,serviceVersion:n,resourceAttributes:t},r):io(n,r)}var mo={name:"node",version:"x".repeat(12),machine:"x".r\
-epeat(11),os:"linux"};function ho(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=it(st(n.name,t,r,mo),"unde\
-fined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.event\
-Bytes)}}var at=Symbol("hidden");function Zs(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))throw new TypeError(`Cann\
-ot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${O(typeof e=="string"?C(e):e)}`);if(e===void \
-0&&n===at)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??yr;return tn(r)?r==="stdout"?{kind:"stderr"}:t||r==="\
-"?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Qs(e,n){if(e!==!1)\
-{if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a n\
-on-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be a\
-n absolute path (a relative one moves with the working directory), got ${O(e)}`);return e}}function co(e,n){if(e!==void \
-0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${O(e)}`);ret\
-urn e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function po(e,n){if(n===void 0)return{};if(!pe(n))throw new TypeE\
-rror(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);let t={};for(let[r,o]of Object.entries(n\
-))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, \
-got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`);t[r]=o}return t}var lo=8192;function \
-ea(e){let n=po("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>lo)throw new RangeError(\
-`Cannot create handler: \'headers\' must add at most ${lo} bytes to a request (servers refuse a larger head), got ${t}`);f\
-or(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names \
-(RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${O(r)}: th\
-e HTTP client frames the request itself`);if(!en(o))throw new TypeError("Cannot create handler: \'headers\' must have head\
-er values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or tr\
-ailing space), got a bad value for "+O(r))}return n}function na(e,n){return e!==void 0?{enabled:e,source:"handOff option\
-"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,sourc\
-e:"default"}}function ta(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw\
- new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${O(e)}`)}var hn=/^sende\
-r-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function pn(e,n){return{...e,[Ce]:JSON.stringify(n)}}function go(e){if(e)\
-try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:\
-void 0}catch{return}}var X=15e3,ra=250;function Re(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(loc\
-k|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lo\
-ck"?X:ra;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):yn(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}\
-function gn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{return!1}}function yo(e,n,t){let r;try{e.ensureDir(n,!0\
-);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${z(i\
-)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(yn(e,`${n}/${r}\
-`),"at work")}catch{return r}}function bo(e,n,t){t!==void 0&&ut(e,n,()=>[t])}function Eo(e,n,t){ut(e,n,()=>Re(e,n,t,Date\
-.now()).marks)}async function vo(e,n,t){for(let r=0;r<oa;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Re(e,n,t,o\
-);if(i.locks.length>0){dt(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{locks\
-:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return dt(e,n,d),a;yn(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeou\
-t(i,10+$e()*50))}}var oa=5;function wo(e,n,t){ut(e,n,()=>[t])}function ut(e,n,t){try{e.ensureDir(n,!0,!1),dt(e,n,t())}ca\
-tch{}}function dt(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}function yn(e,n){try{e.remove(n)}catch{}}var aa=6e4,da=1e3,ua=\
-[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ca(e,n,t){let \
-r=la(e,n,t);return r.handOff?r:{...r,outcome:So(e,n)}}function So(e,n){return e.sink.kind==="none"?"dropped":To(e)&&n?.h\
-ealth.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}function To(e){return e.sink.kind!=="http"||y().can\
-Connect(e.sink.url)}function la(e,n,t){try{let r=Oo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,rea\
-son:r??"no spool"};let{spool:o,health:i}=n,a=ko(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(a);return m===v\
-oid 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refuse\
-d"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ma(e,o.dir),successor:u,onByConsentFile:Hr()};return{\
-handOff:!0,command:{...s,env:pn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}fu\
-nction xo(e,n,t){let r=ca(e,n,t);return r.handOff&&r.command&&!pa(r.backlog)?{handOff:!1,reason:"the sender\'s script is \
-not in the spool directory and cannot be written",outcome:So(e,r.backlog)}:r}function _o(e){try{let{spool:n,health:t,fil\
-es:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=yo(r,n.dir,n.key);if(o==="at work")return"\
-at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():bo(r,n.dir,o),i}catch{return"failed"}}f\
-unction Ro(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return O\
-o(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ko(t.url,n.spool.dir))!==void 0}function ko(e,n){let t=Ir(),r=t==\
-=void 0?void 0:fa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ua,...fe,"HOME","USERPROFILE"],set:r=\
-==void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function fa(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+\
-/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:M(o\
-,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Oo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand\
--off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"t\
-he program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-da)return`a request \
-may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off during t\
-he run";let i=Se();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, wh\
-ich a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!n.sp\
-ool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read, o\
-r --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s scri\
-pt there";if(!To(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen())re\
-turn;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void \
-0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>aa&&!gn(s,a.dir,a.key,u))return"spooled events have waited a minute with \
-no sender at work"}function ma(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url\
-:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:\
-i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...ho(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDa\
-ys:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function \
-ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function pa(e){if(ha(e))return!0;let{files:n,spool:t}=e,r\
-=()=>oe(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t.dir}/${""}`),r()}catc\
-h{return!1}}return ya(n,t.dir,ga),!0}var ga=3;function ya(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>hn.test(s)\
-)}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!=\
-="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>X).map(({name:s\
-})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var bn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){th\
-is.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].\
-flat()}clear(){this.#e.clear(),this.#n=0}};function No(){throw new Error("a sender prints nothing")}var $o=16384,lt=2*$o\
-,Io=lt-4096,ft=32,Lo=/^[a-z0-9_]{1,40}$/,ba=/^[0-9a-f]{8}$/;var Ao=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6})\
-)?\\.aside$/,Ea=6e4;function Po(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Lo.test(m)&&Number.isSafeInte\
-ger(f)&&f>0);if(s.length===0||!ct(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,ft))},endpoin\
-tHash:ae(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Bo(n,t);try{let m=wa(e,n,t,i).filter(h=>h.quiet).map(h=>Mo(e,h,n,t)),f=Co(\
-[...m.flatMap(h=>h.lines),c],a,i)??c;Do(e,n,t,m,()=>{let h=Ta(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!\
-="object"||h.bytes+g.length<=$o?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Io):va(e,n,t,f,a,i)});for(let{path:h}o\
-f m)h!==void 0&&w(()=>e.remove(h))}catch{}}function va(e,n,t,r,o,i){let a=Bo(n,t),s={path:mt(n,t),quiet:!1},d=ht(e,a,s.p\
-ath)?Mo(e,s,n,t):{lines:[]};Do(e,n,t,[d],()=>{e.append(a,`${F(Co([...d.lines,r],o,i)??r)}\n`,Io)})}function Mo(e,n,t,r){i\
-f(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Sa(e,n),a=mt(t\
-,r,i);return ht(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function Do(e,n,t,r,o){try{o()}c\
-atch(i){for(let{path:a,summed:s}of r)a!==void 0&&ht(e,a,mt(n,t,s));throw i}}function mt(e,n,t){let r=t===void 0?"":`-${t\
-}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function wa(e,n,t,r){return Qn(e,n,Ao,(o,i)=>{let[,,a,s]=A\
-o.exec(i)??[],d=Math.abs(r-Number(a))>=Ea;return o===t?{path:M(n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void 0})\
-}function Sa(e,n){try{let t=n.summed??0,r=e.read(n.path,lt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return\
-{lines:Fo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function ht(e,n,t){return w(()=>(e.rename(n,t\
-),!0))??!1}function Co(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s.las\
-t>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.keys(o).le\
-ngth<ft)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:a\
-}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{\
-}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ta(e,n){try{let t=e.read(n,lt);return t===void 0?void 0:{line\
-s:Fo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":void 0}}function Fo(e){re\
-turn e.split(`\n`).flatMap(n=>xa(n)??[])}function xa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.\
-parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ct(n)&&ct(t)&&n<=t&&a.length>0&&a.l\
-ength<=ft&&a.every(([u,c])=>Lo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromE\
-ntries(a),...typeof i=="string"&&ba.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d\
-}catch{return}}function ct(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function Bo(e,n){return M(e,`drops-${n}.json`)\
-}var ke={working:1,periodic:2,asked:1/0},Ho=.9,_a=1e3,Ra=3e5,ka=36e5,Oa=4,En=class{#e;#n=[];#o=[];#t=new bn;#l=0;#s=0;#h\
-=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#R;#g=new Set;#k;#O=!1;#E;#m=Ln();#a=!1;#S=!1;#i=!1;#\
-C=0;#F;#I;#v;#V;#B=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ie())return this.#ye();let t=y().exiting();t\
-?this.#Q():this.#Y(),this.#l++;let r=to(n,this.#e);if("reason"in r)return this.#y(1,r.reason,r.detail);if(this.#T()>=thi\
-s.#e.maxBufferedEvents)return this.#y(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#U());this.#c&&t\
-his.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke.working)}catch{}}start()\
-{this.#c||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():ie()&&!this.#N()&&Ro(this.#e,this.#x())&&this.#P(ke.worki\
-ng))}flush(){return this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#f)return this.#f;let t=this.#w.then(()=\
->{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],this.#le(r)});return this.#f=t,this.#w=t,t}stop(){return thi\
-s.#F??=this.#se()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.\
-#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this\
-.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#I)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{this.#b("an\
- exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=\
-this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()\
-=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#I=()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void\
- 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then(()=>{this.#c&&this.#G()})},this.#e.flushIntervalMs)\
-,y().unrefTimer(this.#u)}async#se(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Na(this.#e.exitTime\
-outMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#W(),this.#T()>0&&this.#D(\
-))return;this.#re(),this.#T()>0&&this.#N()&&this.#M(!0),this.#T()>0&&!this.#N()&&await this.#ae(n),this.#M()}catch(r){th\
-is.#b(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#I?.(),this.#I=void 0)}\
-}async#ae(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(\
-()=>!0),n.over()])||this.#W()}#W(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n\
-)*Ho,i=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Ho);this.#z(({started:a})=>r-a>=o),this.#R?.abort(),this.#\
-R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#z(n=()=>!1){for(let t \
-of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#K(r);continue}for(let i of r)i.cuts=(i.cuts??0)\
-+1;this.#o.unshift(...n(t)?this.#ee(r,"the exit budget ended before the answer"):r)}}}#de(){return this.#R??=new AbortCo\
-ntroller}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let \
-i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#\
-q(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#x()?.health.isOpen()===!0;return n\
-.kind==="http"&&(t||!y().canConnect(n.url))}#ue(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return t\
-his.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&\
-&n.kind==="http"&&y().canConnect(n.url)}#ce(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&\
-(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterM\
-s&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+se(o,i,a,n.re\
-tryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#le(n){try{this.#te();let t=this.#e.si\
-nk.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();let r=this.#N();if(r&&!th\
-is.#ue())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length\
-===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add(c);let u={delivered:\
-!1,failed:!1,probing:r};await this.#fe(d,u),this.#ce(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.c\
-lock()+u.retryAfterMs))}catch(t){this.#b(`flush failed unexpectedly: ${t}`)}}async#fe(n,t){let{signal:r}=this.#de(),o=0,\
-i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Array.from({length:Math\
-.min(Oa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#te();let o=this.#oe(n);if(o!==n){if(this.\
-#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#he(n,t);if(this.#ge(i,n.length),!!this.#t.settle(n\
-)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.\
-add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delivered":return r.delivere\
-d=!0,this.#K(n,i.rejected);case"too_large":return this.#y(1,"http_413"),this.#$(n);case"rejected":return this.#y(n.lengt\
-h,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.re\
-tryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#me(n,i.retryAfterMs):this.#be(n,i.reason,i.retr\
-yAfterMs)}}}#me(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}\
-#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#y(r,"otlp_rejected"),this.#$(n)}async#he(n,t){let r=\
-{started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#pe(n,t,()=>r.accepted=!0)}finally\
-{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.\
-#e;return ro(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#pe(n,t,r){let{sink:o}=this.\
-#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock\
-());if(this.#m?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return U\
-o(s),{kind:"delivered"};let d=i.classify;return await Gr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.len\
-gth)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.\
-clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ge(n,t){if(\
-!this.#m)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="re\
-try"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ar(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.\
-url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#m(`answe\
-r for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#m||this.#S)return;this.#S=!0;let{enabled:n,decidedBy:t}=qn(),{sink:r\
-,format:o,spoolDir:i,handOff:a}=this.#e;this.#m(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r\
-.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_ru\
-n: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#m(`endpoint: \
-${s}; format: ${o.name}; spool: ${i??"none"}`);let d=oo(r,this.#e.headers);d&&this.#m(`warning: ${d}`),this.#m(`at exit:\
- ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#ye(){!this.#m||this.#a||(this.#a=!0\
-,this.#m(`telemetry off (decided by ${qn().decidedBy}): events are not recorded`))}#be(n,t,r){let{backoff:o,clock:i,rand\
-om:a}=this.#e,s=i(),d=this.#ee(n,t);for(let u of d)u.notBefore=s+se(u.retries,o,a,r);this.#o.push(...d)}#ee(n,t){let[r,o\
-]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#b(`delivery failed (${t})\
-: ${r.length} event(s) kept for retry`),o.length>0&&this.#y(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o\
-),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept\
- in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&this.#b(r),this.#V=r}),this.#v}#ne(){let n=this.#E;if(n)return\
- Math.max(0,n.end-y().monotonicMs())+_a;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ra,Math.min(ka\
-,2*t),2*r)}#te(){let n=this.#ne();this.#v?.renewClaims(n,this.#E?n:n*.75)}#re(){if(this.#B||!ie()||this.#N()||!Q())retur\
-n;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Ma\
-th.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ne());o&&(this.#ie(o.dropped),this.#s+=o.events.length,this.#o.push(...o.event\
-s),o.events.length>0&&this.#H())}#M(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...this.#n],r=this.#oe(t);if(r\
-!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#y(r.length,\
-"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Z(r))Uo(this.#e.format.encode(a,this.#e.cl\
-ock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#y(r.length,this.#e.sink.reason),\
-!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return this.#b(`${r.length} event(s) not delivered are kept in memor\
-y only, and go with the process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#y(r.length,"opted_out","not spool\
-ed: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#O=!0),!i\
-&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]o\
-f Object.entries(i.dropped))this.#y(d,s);this.#ie(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#\
-y(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#oe(n){let t=this.#v?.spool;if(!t)return n;let r=new\
- Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(\
-({claim:a})=>a&&o.has(a));return this.#y(i.length,"claim_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#ie(n){f\
-or(let[t,r]of Object.entries(n))this.#s+=r,this.#y(r,t)}#Ee(){let t=[...this.#o,...this.#t.events(),...this.#n].reduce((\
-r,o)=>Math.max(r,fn(o)),0);return t>this.#e.spoolLimits.maxBytes?t:void 0}#D(){let n=this.#x(),t=xo(this.#e,n,ie());if(!\
-t.handOff){let a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outco\
-me!=="delivered"&&n?.health.isOpen()?zr(n.health):void 0;if(this.#T()>0){let d=t.outcome==="delivered"?`; the exit waits\
- at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#b(`at exit: ${a[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.\
-reason}${d}`)}return!1}let r=this.#Ee();if(r!==void 0)return this.#b(`at exit: delivering in process: an event takes ${r\
-} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if(!this.#M(!0))return th\
-is.#b("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0;let o=_o(t);if(o==="failed")\
-return this.#b("at exit: delivering in process: no sender could be started"),!1;let i={started:"a sender","at work":"the\
- sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left\
- to start a sender)"};return this.#b(`at exit: handed off to ${i[o]}`),!0}#U(){let n=this.#r,t=this.#M(),r=this.#r-n;ret\
-urn r>0&&this.#b(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(let[a,s\
-]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimi\
-ts:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#x();if(!o)return;for(let a of Object.keys\
-(n))this.#p[a]=this.#d[a];let i=Date.now();Po(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#y(n,t,r){n!==0&&(\
-P(this.#d,t,n),this.#b(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#b(n){this.#m?.(n);try{let t=this.#e.logger(`[na\
-t-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function Na(e){let n=y().monotonicMs()+e,t,r;return{\
-end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Uo(e){y()\
-.writeStderr(`${No(JSON.parse(e))}\n`)}var Aa=250;async function jo(e){let n=y();xe(X,()=>n.exit(0)),Yr(),Br(()=>$a(e));t\
-ry{await Ia(e,y().monotonicMs()+X)}catch{}n.exit(0)}function $a(e){let{enabled:n,source:t}=Gn();return n||t==="default"&\
-&e.onByConsentFile!==!0}async function Ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile\
-:i,...a}=e,s=De(a),d=rt(s);if(!Q())return Eo(t,r,d);for(let u=0;;u++){let c=await vo(t,r,d);if(!c)return;let{replayed:l,\
-spooled:m,sent:f,timeUp:h}=await Pa(a,n-Aa);if(wo(t,r,c),!Ma(e,d))return;if(h&&f>0&&Q())return La(e);if(l>0&&m>0||u>0&&l\
-===0)return}}function La(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.sp\
-oolDir}/`,a=n.find(s=>s.startsWith(i)&&hn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y().spawn\
-Detached({argv:n,env:pn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Pa(e,n){let t={replayed:0,spooled:0,sent:0,\
-dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.\
-timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new En({...e,handOff:!1,exitTimeoutSeco\
-nds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed\
-+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r\
-){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Ma(e,n){l\
-et t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||gn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMa\
-xEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee.open(e.spoolDir,t,r,n)?.waitingSince(Date.n\
-ow())!==void 0}var Vo=go(y().env(Ce));Vo&&await jo(Vo);\n',Se="sender-35afe1a9.mjs",ed=118215,td=6e4,nd=1e3,rd=[bi,"NAT_\
-TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],id=3,od=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function zt(e){return e===null?"null":typeof e=="string"?Ti(
-e):typeof e=="number"?sd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(zt).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ti(n)}: ${zt(r)}`).join(", ")}}`:"null"}function Ti(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function sd(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var _i=16384,Xt=2*_i,$i=Xt-4096,
-Wt=32,Si=/^[a-z0-9_]{1,40}$/,ad=/^[0-9a-f]{8}$/,dd=/^drops-([0-9a-f]{8})\.json$/,Gt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-cd=6e4,fe={working:1,periodic:2,asked:1/0},Oi=.9,ld=1e3,ud=3e5,hd=36e5,fd=4,xi=class{#e;#t=[];#i=[];#n=new od;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.
-resolve();#h;#S=fe.working;#O;#v=new Set;#x;#k=!1;#E;#f=oe();#a=!1;#T=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){
-this.#e=nr(e)}enqueue(e){try{if(!X())return this.#ye();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=es(
-e,this.#e);if("reason"in n)return this.#y(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#y(1,
-"buffer_full");if(this.#t.push(n),t)return void(this.#D()||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),
-this.#t.length>=this.#e.maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#V(),this.#_()>
-0?this.#F():X()&&!this.#N()&&us(this.#e,this.#$())&&this.#I(fe.working))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=
-Math.max(this.#S,e),this.#h)return this.#h;const t=this.#b.then(()=>{const n=this.#S;return[this.#h,this.#S]=[void 0,fe.
-working],this.#ue(n)});return this.#h=t,this.#b=t,t}stop(){return this.#B??=this.#se()}[Symbol.asyncDispose](){return this.
-stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#V(){if(this.#M)return;
-this.#Q();const e=b(),t=o=>{try{return o()}catch{this.#g("an exit hook could not be installed: what is recorded waits fo\
-r stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D()||
-this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;
-this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#I(fe.periodic).then(
-()=>{this.#l&&this.#z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#se(){this.#l=!1,this.#c!==void 0&&clearTimeout(
-this.#c);const e=this.#E=bs(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#b.then(()=>!0),
-e.over()])&&this.#X(),this.#_()>0&&this.#D())return;this.#re(),this.#_()>0&&this.#N()&&this.#C(!0),this.#_()>0&&!this.#N()&&
-await this.#ae(e),this.#C()}catch(n){this.#g(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=
-void 0,t||(this.#M?.(),this.#M=void 0)}}async#ae(e){const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
-await Promise.race([this.flush().then(()=>!0),e.over()])||this.#X()}#X(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,
-n=b().monotonicMs(),r=Math.min(e,t||e)*Oi,i=[...this.#v].some(({started:o,accepted:a})=>!a&&n-o>=e*Oi);this.#W(({started:o})=>n-
-o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#W(e=()=>!1){
-for(const t of this.#v){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#Z(n);continue}for(const i of n)i.
-cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ee(n,"the exit budget ended before the answer"):n)}}}#de(){return this.#O??=
-new AbortController}#G(e){if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)
-return!0;const i=b().monotonicMs(),o=r.end-i;if(o>=t)return!0;const a=this.#x,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=
-t&&!(2*s>o)}#q(e){this.#n.settle(e)&&this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#k&&this.#$()?.health.isOpen()===
-!0;return e.kind==="http"&&(t||!b().canConnect(e.url))}#ce(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;
-return this.#E===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
-probeAt&&e.kind==="http"&&b().canConnect(e.url)}#le(e){const t=this.#w?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&
-(this.#j=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&
-t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);
-this.#L=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#ue(e){try{this.#ne();const t=this.#e.sink.kind===
-"http"?this.#w?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();const n=this.#N();if(n&&!this.#ce())
-return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;
-this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#K(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,
-probing:n};await this.#he(s,d),this.#le(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){
-this.#g(`flush failed unexpectedly: ${t}`)}}async#he(e,t){const{signal:n}=this.#de();let r=0;const i=async()=>{for(;r<e.
-length&&!t.failed&&this.#G(n);)await this.#J(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(fd,e.length)},i));
-for(const o of e.slice(r))this.#q(o)}async#J(e,t,n){this.#ne();const r=this.#ie(e);if(r!==e){if(this.#n.settle(e),r.length===
-0)return;this.#n.add(r),e=r}const i=await this.#me(e,t);if(this.#ve(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_la\
-rge"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)
-this.#G(t)?await this.#J(s,t,n):this.#q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#Z(e,i.rejected);case"\
-too_large":return this.#y(1,"http_413"),this.#R(e);case"rejected":return this.#y(e.length,i.reason),this.#R(e);case"inte\
-rrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
-0,i.retryAfterMs??0),n.probing?this.#fe(e,i.retryAfterMs):this.#ge(e,i.reason,i.retryAfterMs)}}}#fe(e,t=0){const n=this.#e.
-clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#Z(e,t=0){const n=Math.min(t,e.length);
-this.#m+=e.length-n,n>0&&this.#y(n,"otlp_rejected"),this.#R(e)}async#me(e,t){const n={started:b().monotonicMs(),events:e,
-accepted:!1};this.#v.add(n);try{return await this.#pe(e,t,()=>n.accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();
-this.#x={ms:r-n.started,endedAt:r}}}#K(e){const{format:t,maxBatchBytes:n}=this.#e;return ts(e,n,t.emptyBytes,t.eventBytes)}#A(){
-this.#i=[],this.#n.clear(),this.#t=[]}async#pe(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.
-reason};const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#f?.(`sending ${e.length} event(s)${r.kind===
-"http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Tr(a),{kind:"delivered"};const s=i.classify;return await Xa(
-{url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
+tch(p,T))),logger:e.logger===void 0?void 0:r("logger","function",()=>{}),clock:Js(r("clock","function",Date.now)),random\
+:r("random","function",$e)}}function Js(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' \
+failed: ${U(t)} (a method needs its object: () => performance.timeOrigin + performance.now())`)}if(!ao(n))throw new Rang\
+eError(`Cannot create handler: \'clock\' must return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let \
+t=e();return ao(t)?t:Date.now()}catch{return Date.now()}}}var ao=e=>typeof e=="number"&&e>=0&&e<1e13;function it(e,n){le\
+t t={json:ot,bytes:D(ot),schemaVersion:rn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes\
+(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+fo+r,envelopeBytes:o}}var uo=fn({json:ot,schemaVersion:rn,\
+sessionId:"",retries:0,timestamp:1e12});function Ks(e){if(e<uo)throw new RangeError(`Cannot create handler: \'spoolMaxByt\
+es\' must be at least ${uo} (one spooled event, the smallest), got ${e}`);return e}function st(e,n,t,r){return e==="otlp"\
+?so({serviceName:t["service.name"]??ur,serviceVersion:n,resourceAttributes:t},r):io(n,r)}var mo={name:"node",version:"x"\
+.repeat(12),machine:"x".repeat(11),os:"linux"};function ho(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=i\
+t(st(n.name,t,r,mo),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.ma\
+xEventBytesOption,o.eventBytes)}}var at=Symbol("hidden");function Zs(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))\
+throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${O(typeof e=="string\
+"?C(e):e)}`);if(e===void 0&&n===at)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??yr;return tn(r)?r==="stdout"\
+?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}fu\
+nction Qs(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handle\
+r: \'spoolDir\' must be a non-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError(`Cannot create hand\
+ler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${O(e)}`);return e}}func\
+tion co(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or \
+"otlp", got ${O(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function po(e,n){if(n===void 0)return{};\
+if(!pe(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);let t={};for(le\
+t[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must \
+be an object of strings, got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`);t[r]=o}retur\
+n t}var lo=8192;function ea(e){let n=po("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t\
+>lo)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${lo} bytes to a request (servers refuse a l\
+arger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot create handler: \'headers\
+\' must have header names (RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot create handler: \'headers\'\
+ must not set ${O(r)}: the HTTP client frames the request itself`);if(!en(o))throw new TypeError("Cannot create handler:\
+ \'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character pas\
+t ASCII, no leading or trailing space), got a bad value for "+O(r))}return n}function na(e,n){return e!==void 0?{enabled\
+:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,sourc\
+e:"CI"}:{enabled:!0,source:"default"}}function ta(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e==\
+"function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got\
+ ${O(e)}`)}var hn=/^sender-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function pn(e,n){return{...e,[Ce]:JSON.stringify\
+(n)}}function go(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeo\
+f n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,ra=250;function Re(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d\
+{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=\
+Number(s[1]),u=s[2]==="lock"?X:ra;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):yn(e,`${n}/${a}`)}return i.locks\
+.sort(),i.marks.sort(),i}function gn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{return!1}}function yo(e,n,t){l\
+et r;try{e.ensureDir(n,!0);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.n\
+ow();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a.locks.length===0&&a.marks[\
+0]===r?r:(yn(e,`${n}/${r}`),"at work")}catch{return r}}function bo(e,n,t){t!==void 0&&ut(e,n,()=>[t])}function Eo(e,n,t)\
+{ut(e,n,()=>Re(e,n,t,Date.now()).marks)}async function vo(e,n,t){for(let r=0;r<oa;r++){let o=Date.now();try{e.ensureDir(\
+n,!0,!1);let i=Re(e,n,t,o);if(i.locks.length>0){dt(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(\
+`${n}/${a}`,"");let{locks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return dt(e,n,d),a;yn(e,`${n}/${a}`)}catch{return}await\
+ new Promise(i=>setTimeout(i,10+$e()*50))}}var oa=5;function wo(e,n,t){ut(e,n,()=>[t])}function ut(e,n,t){try{e.ensureDi\
+r(n,!0,!1),dt(e,n,t())}catch{}}function dt(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}function yn(e,n){try{e.remove(n)}catc\
+h{}}var aa=6e4,da=1e3,ua=[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"\
+];function ca(e,n,t){let r=la(e,n,t);return r.handOff?r:{...r,outcome:So(e,n)}}function So(e,n){return e.sink.kind==="no\
+ne"?"dropped":To(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}function To(e){return e.si\
+nk.kind!=="http"||y().canConnect(e.sink.url)}function la(e,n,t){try{let r=Oo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="ht\
+tp")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=ko(e.sink.url,o.dir);if(i.isOpen()){let m=y().send\
+erRefusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.\
+dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ma(e,o.dir),successor:u,onBy\
+ConsentFile:Hr()};return{handOff:!0,command:{...s,env:pn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the han\
+d-off failed (${r})`}}}function xo(e,n,t){let r=ca(e,n,t);return r.handOff&&r.command&&!pa(r.backlog)?{handOff:!1,reason\
+:"the sender\'s script is not in the spool directory and cannot be written",outcome:So(e,r.backlog)}:r}function _o(e){try\
+{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=yo(r,n.dir,n.key)\
+;if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():bo(r,n.dir,o),\
+i}catch{return"failed"}}function Ro(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return\
+!1;let{sink:t}=e;return Oo(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(ko(t.url,n.spool.dir))!==void 0}function\
+ ko(e,n){let t=Ir(),r=t===void 0?void 0:fa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ua,...fe,"HO\
+ME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function fa(e){let n=G(e),t=n===void 0?"":e.slice(n\
+.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n\
+),i=o===void 0?void 0:M(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Oo(e,n,t){let{handOff:r,sink:o}=e;if(!\
+r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";\
+if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeout\
+Ms>X-da)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetr\
+y was turned off during the run";let i=Se();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the \
+consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable \
+spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Den\
+o without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user cou\
+ld swap the sender\'s script there";if(!To(e))return"the program may not connect to the endpoint";let{spool:a,files:s,hea\
+lth:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.h\
+andedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>aa&&!gn(s,a.dir,a.key,u))return"spooled events h\
+ave waited a minute with no sender at work"}function ma(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpo\
+int:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1\
+e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...ho(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes\
+:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{\
+...r.resource}}}function ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function pa(e){if(ha(e))return!0\
+;let{files:n,spool:t}=e,r=()=>oe(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`\
+${t.dir}/${""}`),r()}catch{return!1}}return ya(n,t.dir,ga),!0}var ga=3;function ya(e,n,t,r=Date.now()){let o;try{o=e.lis\
+t(n).filter(s=>hn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==\
+="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written\
+:s})=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var bn=class{#e=new Set;#n=0;get size()\
+{return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}eve\
+nts(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function No(){throw new Error("a sender prints nothi\
+ng")}var $o=16384,lt=2*$o,Io=lt-4096,ft=32,Lo=/^[a-z0-9_]{1,40}$/,ba=/^[0-9a-f]{8}$/;var Ao=/^drops-([0-9a-f]{8})-(\\d{13\
+})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ea=6e4;function Po(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Lo.t\
+est(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!ct(i))return;let u={...{since:i,last:i,dropped:Object.fromEntrie\
+s(s.slice(0,ft))},endpointHash:ae(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Bo(n,t);try{let m=wa(e,n,t,i).filter(h=>h.quiet).\
+map(h=>Mo(e,h,n,t)),f=Co([...m.flatMap(h=>h.lines),c],a,i)??c;Do(e,n,t,m,()=>{let h=Ta(e,l);h==="invalid"&&e.remove(l);l\
+et g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=$o?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Io):va(e,n,t,\
+f,a,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function va(e,n,t,r,o,i){let a=Bo(n,t),s={path:mt(n,\
+t),quiet:!1},d=ht(e,a,s.path)?Mo(e,s,n,t):{lines:[]};Do(e,n,t,[d],()=>{e.append(a,`${F(Co([...d.lines,r],o,i)??r)}\n`,Io)\
+})}function Mo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines\
+:o,upTo:i}=Sa(e,n),a=mt(t,r,i);return ht(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}functio\
+n Do(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&ht(e,a,mt(n,t,s));throw i}}function mt(e,n,t){\
+let r=t===void 0?"":`-${t}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function wa(e,n,t,r){return Qn(e,\
+n,Ao,(o,i)=>{let[,,a,s]=Ao.exec(i)??[],d=Math.abs(r-Number(a))>=Ea;return o===t?{path:M(n,i),summed:s===void 0?void 0:Nu\
+mber(s),quiet:d}:void 0})}function Sa(e,n){try{let t=n.summed??0,r=e.read(n.path,lt)?.slice(t)??"",o=n.quiet?r.length:r.\
+lastIndexOf(`\n`)+1;return{lines:Fo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function ht(e,n,t){r\
+eturn w(()=>(e.rename(n,t),!0))??!1}function Co(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.l\
+ast,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(\
+d in o||Object.keys(o).length<ft)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{\
+endpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),\
+dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ta(e,n){try{let t=e.read(n,lt);retur\
+n t===void 0?void 0:{lines:Fo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":\
+void 0}}function Fo(e){return e.split(`\n`).flatMap(n=>xa(n)??[])}function xa(e){try{let{since:n,last:t,dropped:r,endpoin\
+t:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ct(n)&&ct(\
+t)&&n<=t&&a.length>0&&a.length<=ft&&a.every(([u,c])=>Lo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,la\
+st:t,dropped:Object.fromEntries(a),...typeof i=="string"&&ba.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o\
+)===o?{...d,endpoint:o}:d}catch{return}}function ct(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function Bo(e,n){retu\
+rn M(e,`drops-${n}.json`)}var ke={working:1,periodic:2,asked:1/0},Ho=.9,_a=1e3,Ra=3e5,ka=36e5,Oa=4,En=class{#e;#n=[];#o=\
+[];#t=new bn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#R;#g=new Set;#k;#O=!1;#E;#y\
+=Ln();#a=!1;#S=!1;#i=!1;#C=0;#F;#I;#v;#V;#B=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ie())return this.#y\
+e();let t=y().exiting();t?this.#Q():this.#Y(),this.#l++;let r=to(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.\
+detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D\
+()||this.#U());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke\
+.working)}catch{}}start(){this.#c||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():ie()&&!this.#N()&&Ro(this.#e,thi\
+s.#x())&&this.#P(ke.working))}flush(){return this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#f)return this.\
+#f;let t=this.#w.then(()=>{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],this.#le(r)});return this.#f=t,this\
+.#w=t,t}stop(){return this.#F??=this.#se()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,re\
+played:this.#s,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:\
+this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#I)return;this.#Q();let n=y(),t=a=>{try{ret\
+urn a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExi\
+t({beforeExit:()=>{let a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.c\
+aptureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#I=()=>{r?.(),i?.()}}#H(\
+){this.#c&&this.#u===void 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then(()=>{this.#c&&this.#G()})}\
+,this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#se(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=th\
+is.#E=Na(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#\
+W(),this.#T()>0&&this.#D())return;this.#re(),this.#T()>0&&this.#N()&&this.#M(!0),this.#T()>0&&!this.#N()&&await this.#ae\
+(n),this.#M()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(thi\
+s.#I?.(),this.#I=void 0)}}async#ae(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise\
+.race([this.flush().then(()=>!0),n.over()])||this.#W()}#W(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monoto\
+nicMs(),o=Math.min(n,t||n)*Ho,i=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Ho);this.#z(({started:a})=>r-a>=o\
+),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure(\
+)}#z(n=()=>!1){for(let t of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#K(r);continue}for(let \
+i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#ee(r,"the exit budget ended before the answer"):r)}}}#de(){ret\
+urn this.#R??=new AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=th\
+is.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:\
+0;return r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#O&&this.#x()?.heal\
+th.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ue(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.\
+#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.n\
+otBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ce(n){let t=this.#v?.health;if(n.delivered){this.#L=vo\
+id 0,t?.recordSuccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0\
+;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=th\
+is.#e,d=s()+se(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#le(n){try{th\
+is.#te();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();\
+let r=this.#N();if(r&&!this.#ue())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).co\
+ncat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t\
+.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#fe(d,u),this.#ce(u),u.delivered&&u.retryAfterMs&&(this.#C=M\
+ath.max(this.#C,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#fe(n,t){let{\
+signal:r}=this.#de(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.al\
+l(Array.from({length:Math.min(Oa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#te();let o=this.\
+#oe(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#he(n,t);if(this.#ge(i,n.l\
+ength),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)\
+];for(let d of s)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"del\
+ivered":return r.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#$(n);case"rejecte\
+d":return this.#b(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry\
+":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#me(n,i.retryAfterMs):t\
+his.#be(n,i.reason,i.retryAfterMs)}}}#me(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,\
+r);this.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#\
+$(n)}async#he(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#pe(n,t,(\
+)=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format\
+:t,maxBatchBytes:r}=this.#e;return ro(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#pe\
+(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s\
+=i.encode(n,this.#e.clock());if(this.#y?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o\
+.kind==="stderr")return Uo(s),{kind:"delivered"};let d=i.classify;return await Gr({url:o.url,body:s,headers:a,classify:d\
+&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeou\
+tMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyC\
+redentials})}#ge(n,t){if(!this.#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/\
+1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ar(n.thrown,this.#e.sink.ki\
+nd==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r\
+}${o})`:"";this.#y(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#y||this.#S)return;this.#S=!0;let{enabled:n,\
+decidedBy:t}=qn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#y(`telemetry ${n?"on":"off"} (decided by ${t})`);\
+let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_D\
+RY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reas\
+on})`;this.#y(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=oo(r,this.#e.headers);d&&this.#y(`warning:\
+ ${d}`),this.#y(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#ye(){this.\
+#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#m(`telemetry off (decided by ${qn().decidedBy}): events are not recorde\
+d`))}#be(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ee(n,t);for(let u of d)u.notBefore=s+se(u.retries,\
+o,a,r);this.#o.push(...d)}#ee(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r\
+.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_\
+exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.open(this.#e,(n,t)=>{let\
+ r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&this.#m(r),this.#V=r\
+}),this.#v}#ne(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+_a;let{flushIntervalMs:t,requestTimeoutMs\
+:r}=this.#e;return Math.max(Ra,Math.min(ka,2*t),2*r)}#te(){let n=this.#ne();this.#v?.renewClaims(n,this.#E?n:n*.75)}#re(\
+){if(this.#B||!ie()||this.#N()||!Q())return;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;let t=this.#e.maxBuffe\
+redEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ne());o&&(this.#ie(o.dropped),this.#\
+s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#M(n=!1){this.#z();let t=[...this.#o,...this.\
+#t.events(),...this.#n],r=this.#oe(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())ret\
+urn this.#i=!0,this.#A(),this.#b(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#\
+Z(r))Uo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#\
+A(),this.#b(r.length,this.#e.sink.reason),!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length\
+} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Se()!==void 0)return this.#A\
+(),this.#b(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.wri\
+te(r)}catch{i=void 0}if(i||(this.#O=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.reco\
+rdWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#b(d,s);this.#ie(i.olderDropped)}else{let a=o\
+?.giveBackUnsettled()??0;this.#r+=a,this.#b(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#oe(n){let\
+ t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(\
+a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#b(i.length,"claim_lost"),this.#$(i),n.f\
+ilter(({claim:a})=>!a||!o.has(a))}#ie(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#Ee(){let t=[...this.#\
+o,...this.#t.events(),...this.#n].reduce((r,o)=>Math.max(r,fn(o)),0);return t>this.#e.spoolLimits.maxBytes?t:void 0}#D()\
+{let n=this.#x(),t=xo(this.#e,n,ie());if(!t.handOff){let a={delivered:"delivering in process",spooled:"spooled for a lat\
+er run",dropped:"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOpen()?zr(n.health):void 0;if(this.#T()>0){let d\
+=t.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${a[t.outcome]}:\
+ ${s?`${s}; in process, as ${t.reason}`:t.reason}${d}`)}return!1}let r=this.#Ee();if(r!==void 0)return this.#m(`at exit:\
+ delivering in process: an event takes ${r} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits\
+.maxBytes})`),!1;if(!this.#M(!0))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(thi\
+s.#i)return!0;let o=_o(t);if(o==="failed")return this.#m("at exit: delivering in process: no sender could be started"),!\
+1;let i={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"t\
+he spool (the system has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${i[o]}`),!0}#U()\
+{let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for\
+ a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="cl\
+aim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.\
+#x();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Po(o.files,o.spool.dir,o.spool.key,\
+t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){\
+this.#y?.(n);try{let t=this.#e.logger?.(`[nat-telemetry] ${n}`);t instanceof Promise&&t.catch(()=>{})}catch{}}};function\
+ Na(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>\
+o(!1))}),clear:()=>t?.()}}function Uo(e){y().writeStderr(`${No(JSON.parse(e))}\n`)}var Aa=250;async function jo(e){let n=\
+y();xe(X,()=>n.exit(0)),Yr(),Br(()=>$a(e));try{await Ia(e,y().monotonicMs()+X)}catch{}n.exit(0)}function $a(e){let{enabl\
+ed:n,source:t}=Gn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ia(e,n){let t=y().files,r=e.spoolDir;\
+if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=rt(s);if(!Q())return Eo(t,r,d);for(let u=0;;u++){let c=\
+await vo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=await Pa(a,n-Aa);if(wo(t,r,c),!Ma(e,d))return;if(\
+h&&f>0&&Q())return La(e);if(l>0&&m>0||u>0&&l===0)return}}function La(e){if(!e.successor)return;let{argv:n,env:t,leavesSe\
+ssion:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&hn.test(s.slice(i.length)));o&&a!==vo\
+id 0&&w(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:pn(t,e),cwd:e.spoolDir,leavesSession:r})}async function\
+ Pa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(\
+e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;l\
+et d=new En({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spoo\
+led:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))P(t.dropped,f,h)\
+;if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=se(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>s\
+etTimeout(h,f))}}return t}function Ma(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||gn(t,e.spoolDir,n,Dat\
+e.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ee\
+.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Vo=go(y().env(Ce));Vo&&await jo(Vo);\n',Se="sender-7405b9\
+ea.mjs",ed=118259,td=6e4,nd=1e3,rd=[bi,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETR\
+Y_DRY_RUN"],id=3,od=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.
+delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function zt(e){
+return e===null?"null":typeof e=="string"?Ti(e):typeof e=="number"?sd(e):typeof e=="boolean"?String(e):Array.isArray(e)?
+`[${e.map(zt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Ti(n)}: ${zt(
+r)}`).join(", ")}}`:"null"}function Ti(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(
+16).padStart(4,"0")}`)}function sd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infi\
+nity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=
+-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(
+2,"0")}`}var _i=16384,Xt=2*_i,$i=Xt-4096,Wt=32,Si=/^[a-z0-9_]{1,40}$/,ad=/^[0-9a-f]{8}$/,dd=/^drops-([0-9a-f]{8})\.json$/,
+Gt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,cd=6e4,fe={working:1,periodic:2,asked:1/0},Oi=.9,ld=1e3,
+ud=3e5,hd=36e5,fd=4,xi=class{#e;#t=[];#i=[];#n=new od;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.resolve();#h;#S=fe.
+working;#O;#v=new Set;#x;#k=!1;#E;#y=oe();#a=!1;#T=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){this.#e=nr(e)}enqueue(e){
+try{if(!X())return this.#ye();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=es(e,this.#e);if("reason"in n)
+return this.#g(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_full");if(this.#t.push(
+n),t)return void(this.#D()||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),this.#t.length>=this.#e.
+maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#V(),this.#_()>0?this.#F():X()&&!this.#N()&&
+us(this.#e,this.#$())&&this.#I(fe.working))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=Math.max(this.#S,e),this.#h)
+return this.#h;const t=this.#b.then(()=>{const n=this.#S;return[this.#h,this.#S]=[void 0,fe.working],this.#ue(n)});return this.#h=
+t,this.#b=t,t}stop(){return this.#B??=this.#se()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,
+replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){
+return this.#t.length+this.#i.length+this.#n.size}#V(){if(this.#M)return;this.#Q();const e=b(),t=o=>{try{return o()}catch{
+this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{
+const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D()||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,
+i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===
+void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#I(fe.periodic).then(()=>{this.#l&&this.#z()})},this.#e.flushIntervalMs),
+b().unrefTimer(this.#c)}async#se(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#E=bs(this.#e.exitTimeoutMs);
+let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#b.then(()=>!0),e.over()])&&this.#X(),this.#_()>0&&this.#D())return;
+this.#re(),this.#_()>0&&this.#N()&&this.#C(!0),this.#_()>0&&!this.#N()&&await this.#ae(e),this.#C()}catch(n){this.#f(`st\
+op failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=void 0,t||(this.#M?.(),this.#M=void 0)}}async#ae(e){
+const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||
+this.#X()}#X(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=b().monotonicMs(),r=Math.min(e,t||e)*Oi,i=[...this.#v].
+some(({started:o,accepted:a})=>!a&&n-o>=e*Oi);this.#W(({started:o})=>n-o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(
+...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#W(e=()=>!1){for(const t of this.#v){const{events:n,
+accepted:r}=t;if(this.#n.settle(n)){if(r){this.#Z(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.unshift(...e(
+t)?this.#ee(n,"the exit budget ended before the answer"):n)}}}#de(){return this.#O??=new AbortController}#G(e){if(e.aborted||
+!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),o=r.
+end-i;if(o>=t)return!0;const a=this.#x,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#q(e){this.#n.settle(e)&&
+this.#i.push(...e)}#N(){const{sink:e}=this.#e,t=!this.#k&&this.#$()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().
+canConnect(e.url))}#ce(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;return this.#E===void 0&&n!==void 0&&
+r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(
+e.url)}#le(e){const t=this.#w?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#j=!1);return}if(!e.failed)
+return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);
+const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?
+void 0:{state:t.state,failures:r,probeAt:s}}async#ue(e){try{this.#ne();const t=this.#e.sink.kind==="http"?this.#w?.health:
+void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();const n=this.#N();if(n&&!this.#ce())return;const r=this.#e.
+clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(
+c=>!i(c)),this.#t=[];const s=this.#K(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#he(
+s,d),this.#le(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(
+`flush failed unexpectedly: ${t}`)}}async#he(e,t){const{signal:n}=this.#de();let r=0;const i=async()=>{for(;r<e.length&&
+!t.failed&&this.#G(n);)await this.#J(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(fd,e.length)},i));for(const o of e.
+slice(r))this.#q(o)}async#J(e,t,n){this.#ne();const r=this.#ie(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
+add(r),e=r}const i=await this.#me(e,t);if(this.#ve(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
+const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#G(t)?await this.#J(
+s,t,n):this.#q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#Z(e,i.rejected);case"too_large":return this.#g(
+1,"http_413"),this.#R(e);case"rejected":return this.#g(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.
+unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
+this.#fe(e,i.retryAfterMs):this.#ge(e,i.reason,i.retryAfterMs)}}}#fe(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
+notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#Z(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
+this.#g(n,"otlp_rejected"),this.#R(e)}async#me(e,t){const n={started:b().monotonicMs(),events:e,accepted:!1};this.#v.add(
+n);try{return await this.#pe(e,t,()=>n.accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();this.#x={ms:r-n.
+started,endedAt:r}}}#K(e){const{format:t,maxBatchBytes:n}=this.#e;return ts(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=
+[],this.#n.clear(),this.#t=[]}async#pe(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
+const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#y?.(`sending ${e.length} event(s)${r.kind==="ht\
+tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Tr(a),{kind:"delivered"};const s=i.classify;return await Xa({
+url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
 fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,
-sendsProxyCredentials:b().sendsProxyCredentials})}#ve(e,t){if(!this.#f)return;const n=e.kind==="retry"&&e.retryAfterMs!==
+sendsProxyCredentials:b().sendsProxyCredentials})}#ve(e,t){if(!this.#y)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  failed: ${Ci(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#f(`answer for ${t} event(s): ${e.kind}${i}`)}#Q(){if(!this.#f||this.#T)
-return;this.#T=!0;const{enabled:e,decidedBy:t}=pt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#f(`telemetry ${e?
+e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#y(`answer for ${t} event(s): ${e.kind}${i}`)}#Q(){if(!this.#y||this.#T)
+return;this.#T=!0;const{enabled:e,decidedBy:t}=pt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#y(`telemetry ${e?
 "on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
 b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
-ask for one)":`nowhere (${n.reason})`;this.#f(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Gn(n,this.#e.
-headers);s&&this.#f(`warning: ${s}`),this.#f(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#ye(){!this.#f||this.#a||(this.#a=!0,this.#f(`telemetry off (decided by ${pt().decidedBy}): events are \
-not recorded`))}#ge(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ee(e,t);for(const d of s)d.notBefore=
-a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ee(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?r:
-n).push(i);return n.length>0&&this.#g(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#y(
+ask for one)":`nowhere (${n.reason})`;this.#y(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Gn(n,this.#e.
+headers);s&&this.#y(`warning: ${s}`),this.#y(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
+ (${o.source})`)}#ye(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${pt().decidedBy}\
+): events are not recorded`))}#ge(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ee(e,t);for(const d of s)
+d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ee(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
+r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(
 r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#w?.settle(e)}#$(){return this.#w??=wi.open(this.#e,
-(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#g(
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#f(
 n),this.#Y=n}),this.#w}#te(){const e=this.#E;if(e)return Math.max(0,e.end-b().monotonicMs())+ld;const{flushIntervalMs:t,
 requestTimeoutMs:n}=this.#e;return Math.max(ud,Math.min(hd,2*t),2*n)}#ne(){const e=this.#te();this.#w?.renewClaims(e,this.#E?
 e:e*.75)}#re(){if(this.#j||!X()||this.#N()||!Me())return;const e=this.#$();if(e&&Le()!==void 0)return;this.#j=!0;const t=this.#e.
 maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#te());r&&(this.#oe(r.dropped),
 this.#s+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#F())}#C(e=!1){this.#W();const t=[...this.#i,
 ...this.#n.events(),...this.#t],n=this.#ie(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())
-return this.#o=!0,this.#A(),this.#y(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#K(
+return this.#o=!0,this.#A(),this.#g(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#K(
 n))Tr(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),
-this.#y(n.length,this.#e.sink.reason),!0;const r=this.#$();if(!r&&this.#e.spoolDir===void 0)return this.#g(`${n.length} \
+this.#g(n.length,this.#e.sink.reason),!0;const r=this.#$();if(!r&&this.#e.spoolDir===void 0)return this.#f(`${n.length} \
 event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),
-this.#y(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
+this.#g(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
 n)}catch{i=void 0}if(i||(this.#k=!0),!i&&e)return!1;if(this.#A(),i){const o=this.#P-this.#e.clock();o>0&&r?.health.recordWait(
-o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#y(s,a);this.#oe(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
-0;this.#r+=o,this.#y(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#ie(e){const t=this.#w?.spool;if(!t)
+o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#g(s,a);this.#oe(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+0;this.#r+=o,this.#g(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#ie(e){const t=this.#w?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
-const i=e.filter(({claim:o})=>o&&r.has(o));return this.#y(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#oe(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#y(n,t)}#Ee(){const t=[...this.#i,...this.#n.events(),
+const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
+has(o))}#oe(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#Ee(){const t=[...this.#i,...this.#n.events(),
 ...this.#t].reduce((n,r)=>Math.max(n,tr(r)),0);return t>this.#e.spoolLimits.maxBytes?t:void 0}#D(){const e=this.#$(),t=cs(
 this.#e,e,X());if(!t.handOff){const o={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not \
 delivered"},a=t.outcome!=="delivered"&&e?.health.isOpen()?sr(e.health):void 0;if(this.#_()>0){const s=t.outcome==="deliv\
-ered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#g(`at exit: ${o[t.outcome]}: ${a?`${a}; in proc\
-ess, as ${t.reason}`:t.reason}${s}`)}return!1}const n=this.#Ee();if(n!==void 0)return this.#g(`at exit: delivering in pr\
+ered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${o[t.outcome]}: ${a?`${a}; in proc\
+ess, as ${t.reason}`:t.reason}${s}`)}return!1}const n=this.#Ee();if(n!==void 0)return this.#f(`at exit: delivering in pr\
 ocess: an event takes ${n} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;
-if(!this.#C(!0))return this.#g("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;const r=ls(
-t);if(r==="failed")return this.#g("at exit: delivering in process: no sender could be started"),!1;const i={started:"a s\
+if(!this.#C(!0))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;const r=ls(
+t);if(r==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!1;const i={started:"a s\
 ender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system \
-has no processes left to start a sender)"};return this.#g(`at exit: handed off to ${i[r]}`),!0}#U(){const e=this.#r,t=this.#C(),
-n=this.#r-e;return n>0&&this.#g(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};
+has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${i[r]}`),!0}#U(){const e=this.#r,t=this.#C(),
+n=this.#r-e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};
 for(const[o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{
 sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#$();if(!r)return;for(const o of Object.
-keys(e))this.#p[o]=this.#d[o];const i=Date.now();gs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#y(e,t,n){e!==
-0&&(D(this.#d,t,e),this.#g(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#g(e){this.#f?.(e);try{const t=this.#e.logger(
+keys(e))this.#p[o]=this.#d[o];const i=Date.now();gs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==
+0&&(D(this.#d,t,e),this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#y?.(e);try{const t=this.#e.logger?.(
 `[nat-telemetry] ${e}`);t instanceof Promise&&t.catch(()=>{})}catch{}}},md=["the product and the command that ran, and a\
  subcommand the program registered","how it ended: success, failure or interrupted, the exit code, and the class name of\
  an error (such as ValueError or TypeError; never its message)","how long it took","the language runtime and its version\
