@@ -452,24 +452,24 @@ function smallestEvent(
   return { eventBytes: event.bytes, batchBytes: envelopeBytes + SCHEMA_VERSION_SLACK_BYTES + inBatch, envelopeBytes };
 }
 
-/** The spool line of the smallest event, in no session, of no client version: the least a spool must hold. */
-const LEAST_SPOOL_BYTES = spoolLineBytes({
-  json: SMALLEST_EVENT_JSON,
-  schemaVersion: DEFAULT_SCHEMA_VERSION,
-  sessionId: "",
-  retries: 0,
-  timestamp: 1e12,
-});
-
 /**
- * The `spoolMaxBytes` option, which must hold one spooled event: below it, every event a run hands off or spools
- * would be dropped as `spool_full`, whatever its endpoint, where a CI run (delivering in process) shows nothing wrong.
+ * The `spoolMaxBytes` option, which must hold one spooled event (the smallest, in no session, of no client version):
+ * below it, every event a run hands off or spools would be dropped as `spool_full`, whatever its endpoint, where a CI
+ * run (delivering in process) shows nothing wrong. The default holds far more: only a smaller bound is measured.
  */
 function spoolMaxBytes(maxBytes: number): number {
-  if (maxBytes < LEAST_SPOOL_BYTES) {
+  if (maxBytes >= DEFAULT_SPOOL_LIMITS.maxBytes) return maxBytes;
+  const least = spoolLineBytes({
+    json: SMALLEST_EVENT_JSON,
+    schemaVersion: DEFAULT_SCHEMA_VERSION,
+    sessionId: "",
+    retries: 0,
+    timestamp: 1e12,
+  });
+  if (maxBytes < least) {
     throw new RangeError(
-      `Cannot create handler: 'spoolMaxBytes' must be at least ${LEAST_SPOOL_BYTES} (one spooled event, the ` +
-        `smallest), got ${maxBytes}`,
+      `Cannot create handler: 'spoolMaxBytes' must be at least ${least} (one spooled event, the smallest), got ` +
+        `${maxBytes}`,
     );
   }
   return maxBytes;
