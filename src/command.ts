@@ -6,7 +6,7 @@
 import { randomHex } from "./atomic.ts";
 import { reportableName } from "./command_name.ts";
 import { isTelemetryEnabled, liveDecision } from "./consent.ts";
-import { debugTrail } from "./debug.ts";
+import { debugTrail, tellLogger } from "./debug.ts";
 import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
 import { CliCommandEvent, exitCodeOf, NemoSource, type TaskStatus } from "./events.ts";
 import { NATTelemetryHandler } from "./handler.ts";
@@ -215,7 +215,15 @@ export async function trackCommand<T>(
   // What main returned, but for nothing: the code the program set, which `process.exitCode = await ...` then keeps.
   const passedOn = (result: T) => (result === undefined ? host().exitCode() : result) as CommandResult<T>;
   if (!isTelemetryEnabled()) {
-    debugTrail()?.(`telemetry off (decided by ${liveDecision().decidedBy}): the command is not recorded`);
+    // To the program's logger too: where the trail's variable cannot be read (Deno without --allow-env), it is what
+    // tells its author why nothing arrives. Made only where one of them hears it.
+    const trail = debugTrail();
+    const logger = options.handler?.logger;
+    if (trail || logger) {
+      const line = `telemetry off (decided by ${liveDecision().decidedBy}): the command is not recorded`;
+      trail?.(line);
+      tellLogger(logger, line);
+    }
     return passedOn(await main());
   }
   // A program that broke what the hooks rely on (its `process.on`, a built-in's prototype) still runs its command,

@@ -27,3 +27,24 @@ export function debugTrail(): ((line: string) => void) | undefined {
   if (!parseFlag(runtime.env("NAT_TELEMETRY_DEBUG"))) return undefined;
   return (line) => runtime.writeStderr(`[nat-telemetry] ${line}\n`);
 }
+
+/**
+ * Gives a line to a program's `logger` option, where it has one: a logger that throws or rejects changes nothing.
+ *
+ * @param logger The program's logger, or `undefined`.
+ * @param line The line, without the `[nat-telemetry] ` prefix it is given with.
+ * @example
+ * ```ts
+ * import { tellLogger } from "./debug.ts";
+ * tellLogger(console.error, "dropped 1 event(s): buffer_full");
+ * ```
+ */
+export function tellLogger(logger: ((line: string) => unknown) | undefined, line: string): void {
+  try {
+    // An async logger's rejection, left unhandled, would end the program (Node.js, Bun): it is caught too.
+    const returned: unknown = logger?.(`[nat-telemetry] ${line}`);
+    if (returned instanceof Promise) returned.catch(() => {});
+  } catch {
+    // A broken logger must not break the host program.
+  }
+}

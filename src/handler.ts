@@ -11,7 +11,7 @@ import { type SpoolClaim, spoolLineBytes } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, isTelemetryEnabled, liveDecision, optOutOverridden } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
-import { debugTrail } from "./debug.ts";
+import { debugTrail, tellLogger } from "./debug.ts";
 import { clearTextSecrets } from "./clear_text.ts";
 import { maskUrls, redact } from "./describe.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
@@ -991,7 +991,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       }
       return false;
     }
-    const tooLarge = this.#tooLargeToSpool();
+    // Where the endpoint is down it would be spooled all the same: what the spool can hold is, the rest dropped.
+    const tooLarge = this.#deliveryPaused() ? undefined : this.#tooLargeToSpool();
     if (tooLarge !== undefined) {
       this.#log(
         `at exit: delivering in process: an event takes ${tooLarge} bytes in the spool, more than its bound ` +
@@ -1065,13 +1066,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   #log(message: string): void {
     this.#debug?.(message);
-    try {
-      // An async logger's rejection, left unhandled, would end the program (Node.js, Bun): it is caught too.
-      const returned: unknown = this.#options.logger?.(`[nat-telemetry] ${message}`);
-      if (returned instanceof Promise) returned.catch(() => {});
-    } catch {
-      // A broken logger must not break the host program.
-    }
+    tellLogger(this.#options.logger, message);
   }
 }
 

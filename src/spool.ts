@@ -258,15 +258,19 @@ export class Spool {
    */
   write(events: readonly SpooledEvent[], now: number): SpoolWriteDrops {
     const written: Record<string, number> = {};
-    const lines = events.map(spoolLine);
+    // An event the bound cannot hold alone is dropped alone, not with every older one that fits.
+    const fitting = events.map((event) => ({ event, line: spoolLine(event) }))
+      .filter(({ line }) => line.bytes < this.#limits.maxBytes);
+    addCount(written, "spool_full", events.length - fitting.length);
+    const lines = fitting.map(({ line }) => line);
     const { first } = newestThatFit(lines, this.#limits.maxEvents, this.#limits.maxBytes);
     addCount(written, "spool_full", first);
     // One file per session, as one request carries one session: a delivered request settles whole files.
     const sessions = new Map<string, typeof lines>();
     for (let i = first; i < lines.length; i++) {
-      const session = sessions.get(events[i].sessionId) ?? [];
+      const session = sessions.get(fitting[i].event.sessionId) ?? [];
       session.push(lines[i]);
-      sessions.set(events[i].sessionId, session);
+      sessions.set(fitting[i].event.sessionId, session);
     }
     const names: string[] = [];
     try {

@@ -258,6 +258,15 @@ test("a session id the program left undefined (an unset variable) is none: each 
   }
 });
 
+test("trackCommand's logger hears why the command is not recorded while telemetry is off", async () => {
+  const lines: string[] = [];
+  setTelemetryEnabled(false);
+  const handler = { endpoint: "", spoolDir: false as const, logger: (line: string) => lines.push(line) };
+  assert.equal(await trackCommand({ command: "a", askConsent: false, handler }, () => 3), 3);
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0], /^\[nat-telemetry\] telemetry off \(decided by .+\): the command is not recorded$/);
+});
+
 test("trackCommand's types: what main returns, with nothing (undefined) become the exit code set", async () => {
   const options = { command: "x", askConsent: false, handler: { endpoint: "", spoolDir: false as const } };
   // Checked by the type checker (the test command's "types" check); each line failed to compile, or compiled where it

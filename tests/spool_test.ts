@@ -380,6 +380,14 @@ test("the spool keeps at most maxBytes", () => {
   assert.ok(spooled(dir.path).length >= 3);
 });
 
+test("an event the bound cannot hold alone is dropped alone: the older ones that fit are kept", () => {
+  using dir = tempDir();
+  const spool = open(dir.path, { ...limits, maxBytes: 2000 });
+  const events = ["a", "b", "c"].map((command) => event(command));
+  assert.deepEqual(spool.write([...events, event("x".repeat(3000))], now), { written: { spool_full: 1 }, older: {} });
+  assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["a", "b", "c"]);
+});
+
 test("events older than maxAge are dropped as spool_expired, at write and at claim", () => {
   using dir = tempDir();
   const spool = open(dir.path, { ...limits, maxAgeMs: 60_000 });
