@@ -275,8 +275,18 @@ const HIDDEN_SETTINGS_MEAN: Readonly<Record<string, string>> = {
 };
 const HIDDEN_SETTINGS = Object.keys(HIDDEN_SETTINGS_MEAN);
 
-/** Whether a yes/no value is one of those this library reads as intended. */
-function isUnderstoodFlag(value: string): boolean {
+/**
+ * Whether a yes/no value is one of those this library reads as intended (`on` is not: it reads as no).
+ *
+ * @param value The variable's value.
+ * @returns `true` for `1`, `true`, `yes`, `0`, `false`, `no`, `off` and the empty string, in any case, blanks around.
+ * @example
+ * ```ts
+ * import { isUnderstoodFlag } from "./config.ts";
+ * isUnderstoodFlag("on"); // false
+ * ```
+ */
+export function isUnderstoodFlag(value: string): boolean {
   const normalized = value.trim().toLowerCase();
   return parseFlag(normalized) === true || UNDERSTOOD_NO.includes(normalized);
 }

@@ -102,6 +102,12 @@ test(`${runtime}: trackCommand with telemetry off says so in the trail, once, an
     run.stderr,
     "[nat-telemetry] telemetry off (decided by NAT_TELEMETRY_ENABLED): the command is not recorded\n",
   );
+  // A value it does not understand reads as no, and the trail says so, as `status` does.
+  const on = await runChild("track_child.ts", {
+    args: ["return", "0"],
+    env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "on" },
+  });
+  assert.match(on.stderr, /decided by NAT_TELEMETRY_ENABLED="on", no yes\/no value \(.*\): read as no\)/);
 });
 
 /** A traced run whose exit delivers in process, to an endpoint that refuses connections, spooling in `spool`. */
