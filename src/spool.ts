@@ -258,19 +258,15 @@ export class Spool {
    */
   write(events: readonly SpooledEvent[], now: number): SpoolWriteDrops {
     const written: Record<string, number> = {};
-    // An event the bound cannot hold alone is dropped alone, not with every older one that fits.
-    const fitting = events.map((event) => ({ event, line: spoolLine(event) }))
-      .filter(({ line }) => line.bytes < this.#limits.maxBytes);
-    addCount(written, "spool_full", events.length - fitting.length);
-    const lines = fitting.map(({ line }) => line);
-    const { first } = newestThatFit(lines, this.#limits.maxEvents, this.#limits.maxBytes);
-    addCount(written, "spool_full", first);
+    const lines = events.map(spoolLine);
+    const { kept } = newestThatFit(lines, this.#limits.maxEvents, this.#limits.maxBytes);
+    addCount(written, "spool_full", lines.length - kept.length);
     // One file per session, as one request carries one session: a delivered request settles whole files.
     const sessions = new Map<string, typeof lines>();
-    for (let i = first; i < lines.length; i++) {
-      const session = sessions.get(fitting[i].event.sessionId) ?? [];
+    for (const i of kept) {
+      const session = sessions.get(events[i].sessionId) ?? [];
       session.push(lines[i]);
-      sessions.set(fitting[i].event.sessionId, session);
+      sessions.set(events[i].sessionId, session);
     }
     const names: string[] = [];
     try {
@@ -717,9 +713,9 @@ export class Spool {
     }
     const { valid, corrupt } = this.#readFile(`${this.dir}/${claimed}`, entry);
     const lines = valid.map(spoolLine);
-    const { first, bytes } = newestThatFit(lines, roomEvents, roomBytes);
-    const kept = lines.slice(first);
-    const done = { kept: { events: kept.length, bytes }, cut: first, corrupt };
+    const fit = newestThatFit(lines, roomEvents, roomBytes);
+    const kept = fit.kept.map((i) => lines[i]);
+    const done = { kept: { events: kept.length, bytes: fit.bytes }, cut: lines.length - kept.length, corrupt };
     if (kept.length === 0) return this.#remove(claimed) ? done : undefined;
     const temp = temporaryName(this.dir, now);
     const discard = () => {
@@ -789,18 +785,20 @@ interface SpoolLine {
 }
 
 /**
- * Where the newest lines that fit in a room begin: within the bound on events, then within the bound on bytes (what
- * the first bound cut is not counted against the second); and how many bytes they take, line ends included.
+ * The newest lines that fit in a room, by their indices in order: within the bound on events, then within the bound on
+ * bytes (what the first bound cut is not counted against the second); a line the room cannot hold alone is left out
+ * alone, not with every older line that fits. And how many bytes they take, line ends included.
  */
 function newestThatFit(
   lines: readonly SpoolLine[],
   maxEvents: number,
   maxBytes: number,
-): { first: number; bytes: number } {
-  let first = Math.max(0, lines.length - maxEvents);
-  let bytes = lines.slice(first).reduce((sum, line) => sum + line.bytes + 1, 0);
-  while (first < lines.length && bytes > maxBytes) bytes -= lines[first++].bytes + 1;
-  return { first, bytes };
+): { kept: number[]; bytes: number } {
+  const fitting = [...lines.keys()].filter((i) => lines[i].bytes < maxBytes);
+  let first = Math.max(0, fitting.length - maxEvents);
+  let bytes = fitting.slice(first).reduce((sum, i) => sum + lines[i].bytes + 1, 0);
+  while (first < fitting.length && bytes > maxBytes) bytes -= lines[fitting[first++]].bytes + 1;
+  return { kept: fitting.slice(first), bytes };
 }
 
 /** The name of a spool file of these lines: stamped `time`, of an endpoint's key (none for an older version's). */

@@ -333,11 +333,18 @@ test("an async logger that rejects changes nothing: no unhandled rejection reach
   const record = (reason: unknown) => unhandled.push(reason);
   process.on("unhandledRejection", record);
   try {
-    await using t = await setup({
-      logger: () => Promise.reject(new Error("broken async logger")), // as an async function that throws
-    });
-    t.server.reply({ status: 400 });
+    // As an async function that throws; and a promise no `instanceof Promise` knows (another realm's, `node:vm`), as
+    // a thenable wrapping one.
+    const rejected = () => Promise.reject(new Error("broken async logger"));
+    const foreign = () => {
+      const promise = rejected();
+      return { then: (...handlers: unknown[]) => promise.then(...(handlers as [])) };
+    };
+    await using t = await setup({ logger: (line) => line.includes("http_400") ? rejected() : foreign() });
+    t.server.reply({ status: 400 }, { status: 500 });
     t.handler.enqueue(commandEvent("x"));
+    await t.handler.flush();
+    t.handler.enqueue(commandEvent("y"));
     await t.handler.flush();
     assert.deepEqual(t.handler.stats().dropped, { http_400: 1 });
     await new Promise((resolve) => setTimeout(resolve, 20)); // a rejection left unhandled is reported by now

@@ -386,6 +386,14 @@ test("an event the bound cannot hold alone is dropped alone: the older ones that
   const events = ["a", "b", "c"].map((command) => event(command));
   assert.deepEqual(spool.write([...events, event("x".repeat(3000))], now), { written: { spool_full: 1 }, older: {} });
   assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["a", "b", "c"]);
+  // So in a file a run cuts to keep the spool within its (smaller) bound: another program's, sharing the spool.
+  using shared = tempDir();
+  const events2 = Array.from({ length: 20 }, (_, i) => event(`e${i}`));
+  open(shared.path).write([...events2, event("x".repeat(3000))], now - 10);
+  open(shared.path, { ...limits, maxBytes: 2000 }).write([event("fresh")], now);
+  const left = spooled(shared.path).map((line) => String(line.event.parameters.command));
+  assert.ok(left.includes("fresh") && left.some((command) => /^e\d+$/.test(command)), left.join(", "));
+  assert.ok(!left.some((command) => command.startsWith("xxx")), "the oversized event dropped");
 });
 
 test("events older than maxAge are dropped as spool_expired, at write and at claim", () => {

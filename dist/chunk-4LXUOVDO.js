@@ -313,20 +313,20 @@ t/telemetry`):void 0}return a===void 0?void r("there is no home directory"):q(a,
 an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),To=(function(e,t,n){if(t===
 "win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&q(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),se=(function(){const e=b();
 if(xe(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
-`)}),Mn=(function(e,t){try{const n=e?.(`[nat-telemetry] ${t}`);n instanceof Promise&&n.catch(()=>{})}catch{}}),Ln=(function(e){
-let t;return()=>t??=new RegExp(e,"u")}),_o=(function(e){return e.length<=64&&va.test(e)&&(/^[ -~]*$/.test(e)||!ya().test(
-e))}),tt=(function(e,t){if(typeof t=="string"&&(t==="undefined"||_o(t)))return t;const n=typeof t=="string"?`(${t.length}\
- characters)`:`(${typeof t}, not a string)`;return se()?.(`'${e}' ${n} is not a command's fixed name (1-64 characters, n\
-o flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),"undefined"}),$o=(function(e){
-const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?ga:Ea()).test(e)?e:(se()?.(`'errorClass' (${e.length} characters) is \
-not a class's name (1-64 characters, a letter, then letters and digits; never the error's message): reported as "undefin\
-ed"`),"undefined")}),So=(function(e){return e===be}),Oo=(function(){const{name:e,version:t}=M();return t?`${e}/${t}`:e}),
-In=(function(e){return e===void 0||typeof e=="number"?"undefined":e}),Cn=(function(e){const t=typeof e=="string"&&e!==""?
-Number(e):e;return typeof t=="number"&&Number.isSafeInteger(t)?t:void 0}),ke=(function(e,t){if(typeof t!="string")throw new TypeError(
-`Cannot create event: '${e}' must be a string, got ${T(t)}`);return t}),Dn=(function(e,t,n){for(const r in n)if(n[r]===t)
-return t;throw new TypeError(`Cannot create event: '${e}' must be one of ${Qt(Object.values(n))}, got ${T(t)}`)}),F=(function(e){
-const t=JSON.stringify(e);return typeof t=="string"&&/[\r\n]/.test(t)?xo(t):t}),xo=(function(e){let t="",n=!1;for(let r=0;r<
-e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
+`)}),Mn=(function(e,t){try{Promise.resolve(e?.(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}}),Ln=(function(e){let t;return()=>t??=
+new RegExp(e,"u")}),_o=(function(e){return e.length<=64&&va.test(e)&&(/^[ -~]*$/.test(e)||!ya().test(e))}),tt=(function(e,t){
+if(typeof t=="string"&&(t==="undefined"||_o(t)))return t;const n=typeof t=="string"?`(${t.length} characters)`:`(${typeof t}\
+, not a string)`;return se()?.(`'${e}' ${n} is not a command's fixed name (1-64 characters, no flag, path, URL, address \
+or invisible character; never the arguments): reported as "undefined"`),"undefined"}),$o=(function(e){const t=/^[ -~]*$/.
+test(e);return e.length<=64&&(t?ga:Ea()).test(e)?e:(se()?.(`'errorClass' (${e.length} characters) is not a class's name \
+(1-64 characters, a letter, then letters and digits; never the error's message): reported as "undefined"`),"undefined")}),
+So=(function(e){return e===be}),Oo=(function(){const{name:e,version:t}=M();return t?`${e}/${t}`:e}),In=(function(e){return e===
+void 0||typeof e=="number"?"undefined":e}),Cn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t==
+"number"&&Number.isSafeInteger(t)?t:void 0}),ke=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create \
+event: '${e}' must be a string, got ${T(t)}`);return t}),Dn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(
+`Cannot create event: '${e}' must be one of ${Qt(Object.values(n))}, got ${T(t)}`)}),F=(function(e){const t=JSON.stringify(
+e);return typeof t=="string"&&/[\r\n]/.test(t)?xo(t):t}),xo=(function(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
+n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
 `.includes(i)||(t+=i)}return t}),U=(function(e){const t=e.search(ba);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
 e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):
 n+=2)}return n}),K=(function(e){const t=I(e);if(!(t>=-Dt&&t<=Dt))throw new RangeError("Invalid time value");const n=I(t/
@@ -437,9 +437,10 @@ let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),167776
 "0")}),D=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),Kn=(function(e,t="nat",n=""){return ge(n===""?`${t} ${e}`:`${t} ${e}\
  ${n}`)}),Qn=(function(e,t){const n=qe.exec(e);return n?Ho(n,t)?de(n[3]):void 0:de(e)}),de=(function(e){const t=Ia.exec(
 e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/ci));return{name:e,time:Number(t[1]),events:r,
-bytes:n,key:t[4]}}),er=(function(e,t,n){let r=Math.max(0,e.length-t),i=e.slice(r).reduce((o,a)=>o+a.bytes+1,0);for(;r<e.
-length&&i>n;)i-=e[r++].bytes+1;return{first:r,bytes:i}}),tr=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`\
-e-${ve(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${ye()}.jsonl`}),nr=(function(e){return e.map(t=>`${t.text}
+bytes:n,key:t[4]}}),er=(function(e,t,n){const r=[...e.keys()].filter(a=>e[a].bytes<n);let i=Math.max(0,r.length-t),o=r.slice(
+i).reduce((a,s)=>a+e[s].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),bytes:o}}),tr=(function(e,t,n){
+const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ve(t)}-${e.length}-${r}-${n===void 0?"":`${n}-`}${ye()}.jsonl`}),nr=(function(e){
+return e.map(t=>`${t.text}
 `).join("")}),rr=(function(e){return Ee(e).bytes+1}),Ee=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${F(
 e.schemaVersion)},"sessionId":${F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.
 cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:t,bytes:U(t)}}),vt=(function(e,t){
@@ -837,28 +838,27 @@ ead",u=l=>!n.allowed(l,"read")||d&&!n.allowed(l,"write");if(u(t))return s(`the p
 s)`);try{let l=n.ensureDir(t,!0,d);const f=n.realPath(t);return f===void 0?s(`where ${t} leads cannot be told`):f!==t&&u(
 f)?n.permissionsFollowLinks?s(`the program may not ${c} ${f}, where ${t} leads (its permissions)`):new Jt(t,n,r,i,l):(f!==
 t&&(l=n.ensureDir(f,!0,d)),new Jt(f,n,r,i,l))}catch(l){const f=l?.reason==="missing";return s(f?`${t} does not exist yet`:
-V(l))}}write(t,n){const r={},i=t.map(c=>({event:c,line:Ee(c)})).filter(({line:c})=>c.bytes<this.#t.maxBytes);D(r,"spool_\
-full",t.length-i.length);const o=i.map(({line:c})=>c),{first:a}=er(o,this.#t.maxEvents,this.#t.maxBytes);D(r,"spool_full",
-a);const s=new Map;for(let c=a;c<o.length;c++){const u=s.get(i[c].event.sessionId)??[];u.push(o[c]),s.set(i[c].event.sessionId,
-u)}const d=[];try{for(const c of s.values())d.push(this.#u(c,n,this.key))}catch(c){for(const u of d)this.#h(u);throw c}return{
-written:r,older:this.#p(n,d)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#d(n).slice(0,_e)){if(i.length>=
-t)break;const d=this.#m(a.name,n+r);try{this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(d,
-a,n),f=c.slice(0,t-i.length),h={path:d,name:a.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===
-c.length};try{this.#u(c.slice(f.length).map(Ee),a.time,this.key)}catch{this.giveBack(h);continue}D(o,"spool_corrupt",u),
-D(o,"spool_expired",l);for(const p of f)i.push({...p,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){
-const r=this.#m(t.name,n);try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.
-sizeOf(t.path)!==void 0}waitingSince(t){return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}\
-/${t.name}`)}catch{}}release(t){try{this.#e.remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=qe.exec(t),
-r=de(n?n[3]:t);if(!r)return[];const{valid:i,corrupt:o}=this.#s(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.
-key===this.key,key:r.key,events:i,corrupt:o};return[n?{...a,until:yt(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){
-const r=[];let i=0;for(const o of t.#r()){if(r.length>=_e)break;const a=Qn(o,n);if(a===void 0)continue;const s=t.#m(a.name,
-n+ai);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{continue}const{valid:d}=t.#s(s,a,n);try{const c=this.#u(d.map(Ee),a.time,
-a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(s,`${t.dir}/${a.name}`)}catch{}break}t.#h(s.slice(t.dir.length+1)),i+=
-d.length}return r.length>0&&this.#p(n,r),i}clear(){let t=0;for(const n of this.#r()){const r=qe.exec(n),i=de(r?r[3]:n);i&&
-this.#h(n)&&(t+=i.events)}return t}entries(){return this.#n().sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(
-n=>de(n)??[])}#u(t,n,r){if(t.length===0)return;const i=tr(t,n,r);return Ne(this.#e,this.dir,i,nr(t),n),i}#s(t,n,r=-1/0){
-const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.
-corrupt=Math.max(1,Math.min(n.events,Math.floor(a/ci)))}for(const a of o?.split(`
+V(l))}}write(t,n){const r={},i=t.map(Ee),{kept:o}=er(i,this.#t.maxEvents,this.#t.maxBytes);D(r,"spool_full",i.length-o.length);
+const a=new Map;for(const d of o){const c=a.get(t[d].sessionId)??[];c.push(i[d]),a.set(t[d].sessionId,c)}const s=[];try{
+for(const d of a.values())s.push(this.#u(d,n,this.key))}catch(d){for(const c of s)this.#h(c);throw d}return{written:r,older:this.#p(
+n,s)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#d(n).slice(0,_e)){if(i.length>=t)break;const d=this.#m(
+a.name,n+r);try{this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#s(d,a,n),f=c.slice(0,t-i.length),
+h={path:d,name:a.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===c.length};try{this.#u(c.
+slice(f.length).map(Ee),a.time,this.key)}catch{this.giveBack(h);continue}D(o,"spool_corrupt",u),D(o,"spool_expired",l);for(const p of f)
+i.push({...p,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){const r=this.#m(t.name,n);
+try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.sizeOf(t.path)!==void 0}waitingSince(t){
+return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}/${t.name}`)}catch{}}release(t){try{this.#e.
+remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=qe.exec(t),r=de(n?n[3]:t);if(!r)return[];const{valid:i,
+corrupt:o}=this.#s(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};
+return[n?{...a,until:yt(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
+if(r.length>=_e)break;const a=Qn(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+ai);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
+continue}const{valid:d}=t.#s(s,a,n);try{const c=this.#u(d.map(Ee),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
+s,`${t.dir}/${a.name}`)}catch{}break}t.#h(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
+let t=0;for(const n of this.#r()){const r=qe.exec(n),i=de(r?r[3]:n);i&&this.#h(n)&&(t+=i.events)}return t}entries(){return this.#n().
+sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>de(n)??[])}#u(t,n,r){if(t.length===0)return;const i=tr(t,
+n,r);return Ne(this.#e,this.dir,i,nr(t),n),i}#s(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
+t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/ci)))}for(const a of o?.
+split(`
 `)??[]){if(a==="")continue;const s=Yo(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 s)}return i}#m(t,n){return`${this.dir}/${vt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
 let r=0;for(const i of this.#r()){const o=$a.exec(i),a=Qn(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
@@ -878,18 +878,18 @@ n);this.#h(t)&&(D(i,"spool_corrupt",o.corrupt),D(i,r,o.valid.length+o.expired))}
 _e)break;const s=qe.exec(a);if(s===null||n-yt(s)<=La)continue;const d=de(s[3]);if(d===void 0||!r(d))continue;o++;const c=vt(
 s[3],n+Ht);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${c}`)}catch{continue}this.#l(c,d,"spool_expired",i)}}#b(t,n,r,i){
 const o=vt(t.name,i+Ht),a=b().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
-const{valid:s,corrupt:d}=this.#s(`${this.dir}/${o}`,t),c=s.map(Ee),{first:u,bytes:l}=er(c,n,r),f=c.slice(u),h={kept:{events:f.
-length,bytes:l},cut:u,corrupt:d};if(f.length===0)return this.#h(o)?h:void 0;const p=rt(this.dir,i),v=()=>{try{this.#e.remove(
-p)}catch{}};try{this.#e.create(p,nr(f))}catch{if(v(),!this.#h(o))return;try{this.#u(f,t.time,t.key)}catch{return{kept:{events:0,
-bytes:0},cut:c.length,corrupt:d}}return h}if(b().monotonicMs()-a>Ht/2)return void v();try{this.#e.rename(p,`${this.dir}/${o}`)}catch{
-v();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${tr(f,t.time,t.key)}`)}catch{}return h}#h(t){try{return this.#e.
-remove(`${this.dir}/${t}`),!0}catch{return!1}}},Da="http://localhost:4318/v1/logs",li=120,ui=50,hi=3,fi=2,Yt='{"ts":"202\
-6-01-01T00:00:00.000Z","parameters":{},"name":"x"}',mi=64,Pa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,
-sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,
-maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,
-captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},pi=e=>typeof e=="number"&&
-e>=0&&e<1e13,vi={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Vt=Symbol("hidden"),yi=8192,gi=36e5,
-Ba={initialMs:3e4,maxMs:36e5},Ei=4096,ja=/^health-([0-9a-f]{8})\.json$/,wi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){
+const{valid:s,corrupt:d}=this.#s(`${this.dir}/${o}`,t),c=s.map(Ee),u=er(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
+bytes:u.bytes},cut:c.length-l.length,corrupt:d};if(l.length===0)return this.#h(o)?f:void 0;const h=rt(this.dir,i),p=()=>{
+try{this.#e.remove(h)}catch{}};try{this.#e.create(h,nr(l))}catch{if(p(),!this.#h(o))return;try{this.#u(l,t.time,t.key)}catch{
+return{kept:{events:0,bytes:0},cut:c.length,corrupt:d}}return f}if(b().monotonicMs()-a>Ht/2)return void p();try{this.#e.
+rename(h,`${this.dir}/${o}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${tr(l,t.time,t.key)}`)}catch{}
+return f}#h(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},Da="http://localhost:4318/v1/logs",li=120,
+ui=50,hi=3,fi=2,Yt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}',mi=64,Pa={flushIntervalSeconds:!0,maxQueueSize:!0,
+maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,
+backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,
+spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0},pi=e=>typeof e==
+"number"&&e>=0&&e<1e13,vi={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"},Vt=Symbol("hidden"),yi=8192,
+gi=36e5,Ba={initialMs:3e4,maxMs:36e5},Ei=4096,ja=/^health-([0-9a-f]{8})\.json$/,wi=class{path;#e;#t;#i;#n;#u;#s;#m;#r;#d=!1;constructor(e,t,n,r,i,o){
 this.#e=t,this.#n=n,this.#t=`health-${wt(n,o)}.json`,this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#u=e,this.#s=r,
 this.#m=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(e){
 this.#d=!1;const t=this.#p(),n=Math.max((this.#r?.failures??0)+1,t?.failures??0),r=this.#s()+Ie(n,Ba,this.#m,e),i=(t?.notBefore??
@@ -1360,580 +1360,579 @@ OME");a=s?P(s,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/
 d r("there is no home directory"):Y(a,n)?a:(t.push("the home directory is not an absolute path: no spool is kept there")\
 ,void r("the home directory is not an absolute path"))}function wr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMP\
 DIR");return P(r&&Y(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Mn(){let e=y();if(be(e.env("NAT_TELEMETRY_DEBUG")))retu\
-rn n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function Sr(e,n){try{let t=e?.(`[nat-telemetry] ${n}`);t instanceof Promise\
-&&t.catch(()=>{})}catch{}}function Tr(e){let n;return()=>n??=new RegExp(e,"u")}var iu=Tr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\\
-p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var su=Tr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p\
-{L}\\p{N}_$]*)*$`);var rn="1.5",hu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error"\
-,CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),pu=Object.freeze({INFERENCE:"inference",AUDITOR:"\
-auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",A\
-NONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Ee=class{name;schemaVersion;timestamp;const\
-ructor(n,t={}){if(is(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(ty\
-peof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to s\
-uper()), got ${O(n)}`);let r=t.schemaVersion??rn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create \
-event: \'schemaVersion\' must be a non-empty string, got ${O(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!\
-Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");th\
-is.name=n,this.schemaVersion=r,this.timestamp=o}};function is(e){return e===Ee}function F(e){let n=JSON.stringify(e);ret\
-urn typeof n=="string"&&/[\\r\\n]/.test(n)?ss(n):n}function ss(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(\
-n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let \
-n=e.search(as);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048\
-?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var ds="18448\
-2118588404";function Ie(e){let n=B(e);if(!(n>=-sn&&n<=sn))throw new RangeError("Invalid time value");let t=B(n/1e3);if(t\
-!==Pn.second){let r=B(t/xr),o=t-r*xr,i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Pn={second:t,text:`${us(r)}T$\
-{i}.`}}return`${Pn.text}${K(n-t*1e3,3)}Z`}var Pn={second:NaN,text:""};function us(e){let n=B((e+719468)/146097),t=e+7194\
-68-n*146097,r=B((t-B(t/1460)+B(t/36524)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153),a=o-B((153*i+2)/5\
-)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}`}-${K(s,2)}-${K(a,\
-2)}`}var B=e=>{let n=e-e%1;return n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},xr=86400,sn=864\
-e13;function _r(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)}`)}if(typeof n!="s\
-tring"||n==="")throw new TypeError("Event name is not a non-empty string");let t=F(ls(e));if(n!==on.name){let o=F(n);on=\
-{name:n,json:o,bytes:D(o)}}let r=Ie(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:c\
-s+r.length+D(t)+on.bytes}}var on={name:"",json:"",bytes:0},cs=31;function ls(e){let n=(a,s)=>new TypeError(`Event \'${e.n\
-ame}\' ${a} cannot be read: ${U(s)}`),t;try{t=e.parameters()}catch(a){throw n("parameters",a)}try{t?.then}catch(a){throw \
-n("parameters() returned an object that",a)}if(sr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new \
-TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!pe(t))throw new TypeError(\
-`Event \'${e.name}\' has no parameters object: parameters() returned ${O(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n\
-("parameters",a)}let o={};for(let a of r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:\
-o[a]=s}let i=Dn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Dn(e){if(typeof e!="object"||e==\
-=null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"\
-||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or\
- boolean`}}function Rr(e,n){return{browserType:"undefined",clientId:ds,clientType:"Native",clientVariant:"Release",clien\
-tVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:\
-"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefine\
-d",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.\
-0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integratio\
-nId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Ie(+(n.sentAt??Date.now())),sessionId:n.sessio\
-nId??"undefined",userId:"undefined"}}function Cn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var kr=/[A-Za-z\
-0-9_-]/,fs=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d\
-+)?)/,ms=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_\
-?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function Or(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0\
-;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#e.length)return n;t\
-his.#a()==="["?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this\
-.#h();this.#y(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#S([],"a\
-rray");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#S({},"head\
-er");return u.push(c),an(o,a,u),c}let d=Fn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&\
-&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Bn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is d\
-efined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' \
-is not a table`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#y("="),this.#g();let r=this.#r(),o=n;for(let a of t.\
-slice(0,-1)){let s=Fn(o,a);s===void 0?an(o,a,s=this.#S({},"dotted")):(!Bn(s)||!["dotted","implicit"].includes(this.#t.ge\
-t(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.leng\
-th-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#g();let t=this.#a();i\
-f(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.length&&kr.test(th\
-is.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#g(),this.#\
-a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#f();if(this.#e.star\
-tsWith("\'\'\'",this.#n))return this.#_();if(n===\'"\')return this.#u();if(n==="\'")return this.#w();if(n==="["||n==="{"){++th\
-is.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--,i}let t=this.#e.sl\
-ice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!kr.test(t[i.length]??""))return th\
-is.#n+=i.length,a;let r=fs.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ms.\
-exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,hs(o[0])):this.#i("a value is malformed")}#d\
-(){this.#n++;let n=[];for(;this.#k(),this.#a()!=="]";)n.push(this.#r()),this.#k(),this.#a()===","?this.#n++:this.#a()!==\
-"]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if(this.#g(),this.#a(\
-)==="}")return this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an i\
-nline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Bn(t)&&this.#\
-c(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not clo\
-sed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():dn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#w(){\
-this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(\
-r=>dn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#f(){this.#n+=3,this.#e.startsWith(`\\r\n`,thi\
-s.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&thi\
-s.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a \
-string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=thi\
-s.#R()}else dn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#_\
-(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#\
-n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n\
-,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":\
-"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/\
-^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#\
-i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#g(){for(;this.#a()===" "||this.#a()==="	";)th\
-is.#n++}#k(){for(;;){this.#g();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=\
-2;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];dn\
-(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a()==="#"&&this.#N()\
-,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more\
- than one statement")}#y(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return th\
-is.#e[this.#n]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new Syntax\
-Error(`Invalid TOML at line ${t}: ${n}`)}};function Fn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Obj\
-ect.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Bn(e){return typeof e=="object"&&e!\
-==null&&!Array.isArray(e)}function dn(e){let n=e.charCodeAt(0);return n<32||n===127}function hs(e){let n=e.replaceAll("_\
-","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ps="1.0";function un(\
-){if(Pr())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?P(t,".config\
-/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Un?.given!==r){let o=n?.realPath\
-(".");Un={given:r,path:o===void 0?r:P(o,r)}}return Un.path}function Mr(){return(Z?we?.path:void 0)??un()}var Un;function\
- Pr(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEME\
-TRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var gs=65536;function Le(e,n=!1){let t=y().files;if(!t)return{state:"never_a\
-sked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{\
-r=t.read(e,gs)}catch(o){return jn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib reject\
-s it)"}:ys(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",\
-problem:`cannot be read safely (${jn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{..\
-.Nr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${j\
-n(o).replaceAll("_"," ")})`}}return{...Nr(r),text:r}}function ys(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t=\
-=="ERR_ACCESS_DENIED"}function jn(e){return e?.reason??"unreadable"}function Nr(e){let n;try{n=Or(e)}catch{return{state:\
-"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object\
-"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_versio\
-n:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ps?{state:"enabled"}:\
-{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does \
-not know"}}function Wn(){let e=un(),{state:n,problem:t,outdatedYes:r}=Cr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{\
-},...r===void 0?{}:{fileOutdatedYes:r}};return{...zn()??Xn(n),...o}}function Dr(){let e=zn();if(e)return e;let{state:n,t\
-ext:t,problem:r}=Cr(un());return{...Xn(n),text:t,...r?{problem:r}:{}}}function Cr(e){if(e!==void 0)return Le(e);let n=Pr\
-();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${ye(n)})`}:{state:"never_asked"}\
-}function zn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLE\
-D"};let t=be(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_T\
-RACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1\
-,source:"DO_NOT_TRACK"}}function Xn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",sou\
-rce:"file"}}var j,Z=!1,we,Vn,qn=!1,Ar,ve,$r="an opt-out set in the environment during the run",Ir="the consent file, wri\
-tten since the program turned telemetry on";function bs(e,n=Le(e,!0).text){return{path:e,text:n,modified:y().files?.modi\
-fiedAt(e)}}function Fr(e,n=Le(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Br\
-(){return Ar!==void 0&&Fr(Ar)}var Yn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Gn=globalThis;try{Gn[Yn]===void\
- 0&&Object.defineProperty(Gn,Yn,{value:{serial:0}})}catch{}var Lr=0;function Es(){try{let e=Gn[Yn];if(e===void 0)return;\
-let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Hr(){le\
-t e=Es();e===void 0||e===Lr||(Lr=e,[j,Z,qn]=[!1,!1,!0])}function Ur(e){Vn=e}function Q(){if(Vn)return j=Vn();Hr();let e=\
-qn&&!Z;if(!e&&(ve===$r||zn()?.enabled===!1))return ve=$r,j=!1;if(e&&(ve===Ir||Br()))return ve=Ir,j=!1;if(!Z||we===void 0\
-)return!0;let n=Le(we.path,!0);return n.problem!==void 0&&(n=Le(we.path,!0)),j=n.problem===void 0&&!Fr(we,n.text)&&Xn(n.\
-state).enabled,j||(ve??="the consent file, written again during the run"),j}function se(){return Hr(),j===void 0&&vs(Dr(\
-)),j===!0}function vs(e){[j,Z]=[e.enabled,e.source==="file"];let n=Z?un():void 0;we=n===void 0?void 0:bs(n,e.text)}funct\
-ion Se(){if(!qn||Z||j!==!0||Br())return;let e=Wn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.sourc\
-e==="default"||n?void 0:e.source}function jr(){return se()&&Z}function Jn(){let e=se(),{enabled:n,source:t,problem:r}=Dr\
-(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?y().env(t):void 0,a=o?`${t}, w\
-hich the program may not read (${ye(t)})`:i!==void 0&&!Ln(i)?`${t}=${O(i)}, no yes/no value (1, true, yes / 0, false, no\
-): read as no`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?a:ve??"the \
-program (setTelemetryEnabled)"}}var Qn=2**31-1,ws=25,Kn={min:50,max:250},Vr=4,Zn=1e3,Ss=(Vr+1)*Kn.max,Te={guarded:new Se\
-t,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,thi\
-s.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)\
-},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Zn,e)){this.ticking=!0;retu\
-rn}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Zn)),this.signal.addEventListener("abort",t\
-his.look)}catch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(\
-e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Ss)/Zn),\
-end:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=ws||l===0\
-)return s();u(Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Vr),t||(i=w(()=>y().ho\
-ldOpen?.())),a}function Yr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Da\
-te.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min(n.maxMs,\
-n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Ts=3,Gr=!1;function Wr(){Gr=!0}var xs=new Set([\
-407,408,429,500,502,503,504]),_s=new Set([501,505]);function Rs(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{ki\
-nd:"too_large"}:xs.has(e)||e>=500&&e<600&&!_s.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`\
-http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:\
-`http_${e}`}}async function zr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=xe(e.\
-timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new P\
-romise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{le\
-t s=e.url,d=new URL(s).origin,u=e.classify??Rs;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.r\
-ace([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.si\
-gnal}),i]),m=ks(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Yr(l.he\
-aders.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([Os(l),i]).c\
-atch(()=>{});return u(m,h,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(a===Ts)return{ki\
-nd:"rejected",reason:"too_many_redirects"};let g=As(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(\
-g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1\
-)return Gr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",\
-reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_r\
-edirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent",reason:\
-s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(s)}}finally{r(),e.signal?.rem\
-oveEventListener("abort",o)}}function ks(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=5\
-99&&typeof e.headers?.get=="function"?n:void 0}async function Os(e){let n=e.body?.getReader?.();if(!n)return"";let t=new\
- TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>Ns)return"";r+=t.dec\
-ode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var Ns=65536;function As(e,n){if(e!==null\
-)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function de(e){le\
-t n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"\
-0")}function et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?voi\
-d 0:r(a,i);return s===void 0?[]:[s]})}var Is={initialMs:3e4,maxMs:36e5},Xr=4096;function Ls(e,n){return n??de(e)}functio\
-n Ms(e,n,t){try{let r=e.read(n,Xr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt\
-:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failur\
-es:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpoint\
-Hash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var cn=class{path;#e;#n;#o;#\
-t;#l;#s;#h;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ls(r,a)}.json`,this.#o=a!==void 0,thi\
-s.path=`${t}/${this.#n}`,this.#l=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this\
-.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.fail\
-ures??0)+1,t?.failures??0),o=this.#s()+ae(r,Is,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t\
-.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.\
-#u({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),\
-this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&th\
-is.#r.notBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}re\
-fresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Ms(this\
-.#l,this.path,this.#s());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#l.remove(this.\
-path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.\
-#t}),o=D(r)<=Xr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};fu\
-nction qr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tri\
-ed before ${Ie(t)}`}function M(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Jr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048576,maxAg\
-eMs:7*864e5},nt=6e4,Ps=864e5,Kr=6e4,to=64,Ds=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,ln=/^([lc\
-])-(\\d{13})-(e-.+)$/,Cs=36e5;function ro(e,n="nat",t=""){return de(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=class e{d\
-ir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeM\
-s,ee.maxAgeMs),maxEvents:Math.max(r.maxEvents,ee.maxEvents),maxBytes:Math.max(r.maxBytes,ee.maxBytes)},this.key=o,this.a\
-ncestorsSeen=i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.a\
-llowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l\
-=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFol\
-lowLinks?s(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(\
-m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){l\
-et r={},o=n.map(u=>({event:u,line:Pe(u)})).filter(({line:u})=>u.bytes<this.#n.maxBytes);M(r,"spool_full",n.length-o.leng\
-th);let i=o.map(({line:u})=>u),{first:a}=Qr(i,this.#n.maxEvents,this.#n.maxBytes);M(r,"spool_full",a);let s=new Map;for(\
-let u=a;u<i.length;u++){let c=s.get(o[u].event.sessionId)??[];c.push(i[u]),s.set(o[u].event.sessionId,c)}let d=[];try{fo\
-r(let u of s.values())d.push(this.#l(u,t,this.key))}catch(u){for(let c of d)this.#f(c);throw u}return{written:r,older:th\
-is.#p(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Me)){if(o.length>=n)break;let d=this\
-.#h(a.name,t+r);try{this.#e.rename(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#s(d,a,t),m=u.slice(0,n-o.l\
-ength),f={path:d,name:a.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{th\
-is.#l(u.slice(m.length).map(Pe),a.time,this.key)}catch{this.giveBack(f);continue}M(i,"spool_corrupt",c),M(i,"spool_expir\
-ed",l);for(let h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let \
-r=this.#h(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.siz\
-eOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}\
-/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=ln.exec(n),\
-r=_e(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:\
-r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...a,until:rt(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,\
-...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Me)break;let a=Zr(i,t);if(a===void 0)continue;let s\
-=n.#h(a.name,t+Jr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#s(s,a,t);try{let u=this.#l(d.map(Pe\
-),a.time,a.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#f(s.slice(n.dir.leng\
-th+1)),o+=d.length}return r.length>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=ln.exec(t),o=_e(r?r[3\
-]:t);o&&this.#f(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return \
-n.flatMap(t=>_e(t)??[])}#l(n,t,r){if(n.length===0)return;let o=eo(n,t,r);return ie(this.#e,this.dir,o,no(n),t),o}#s(n,t,\
-r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o\
-.corrupt=Math.max(1,Math.min(t.events,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Bs(a);\
-s===void 0?o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${\
-tt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=or.exe\
-c(o),a=Zr(o,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Jr&&r<Me&&this.#f(o)&&r++}r\
-eturn t.sort((o,i)=>o.entry.time-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===v\
-oid 0,s=E=>n-E.time>(a(E)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={e\
-vents:0,bytes:0},m=(E,p,T)=>{a(E)&&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.events+p,l.bytes+T]\
-};for(let E of u)m(E,E.events,E.bytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.som\
-e(s))return r;let h=u.filter(E=>t.includes(E.name)),g=Math.min(...h.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}\
-/${E}`),A=Math.max(...h.map(E=>b(E.name)??-1/0)),v=E=>{if(E.time<g)return!1;let p=b(E.name);return p===void 0||!Number.i\
-sFinite(A)?E.time-g<=Kr:Math.abs(p-A)<=Kr},k=u.filter(E=>!t.includes(E.name)).sort((E,p)=>E.time-p.time);for(let E=0;E<M\
-e;){let p=k.find(s),T=p===void 0&&f(c,o),S=p??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S)\
-,1);let R=s(S);if(!R&&v(S))continue;E++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.\
-bytes}:{events:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!R&&x.events>0&&x.bytes>0){let _=this.#w(S,x.events,x.b\
-ytes,n);if(_===void 0)continue;m(S,_.kept.events,_.kept.bytes),M(r,"spool_corrupt",_.corrupt),M(r,"spool_full",_.cut);co\
-ntinue}this.#c(S.name,S,R?"spool_expired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.\
-#f(n)&&(M(o,"spool_corrupt",i.corrupt),M(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Me)br\
-eak;let s=ln.exec(a);if(s===null||t-rt(s)<=Ps)continue;let d=_e(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+\
-nt);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#w(n,t,r,o)\
-{let i=tt(n.name,o+nt),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}l\
-et{valid:s,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=s.map(Pe),{first:c,bytes:l}=Qr(u,t,r),m=u.slice(c),f={kept:{events\
-:m.length,bytes:l},cut:c,corrupt:d};if(m.length===0)return this.#f(i)?f:void 0;let h=Ke(this.dir,o),g=()=>{try{this.#e.r\
-emove(h)}catch{}};try{this.#e.create(h,no(m))}catch{if(g(),!this.#f(i))return;try{this.#l(m,n.time,n.key)}catch{return{k\
-ept:{events:0,bytes:0},cut:u.length,corrupt:d}}return f}if(y().monotonicMs()-a>nt/2)return void g();try{this.#e.rename(h\
-,`${this.dir}/${i}`)}catch{g();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${eo(m,n.time,n.key)}`)}catch{}\
-return f}#f(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Zr(e,n){let t=ln.exec(e);retu\
-rn t?Fs(t,n)?_e(t[3]):void 0:_e(e)}function _e(e){let n=Ds.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2\
-]),Math.floor(t/to));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Qr(e,n,t){let r=Math.max(0,e.le\
-ngth-n),o=e.slice(r).reduce((i,a)=>i+a.bytes+1,0);for(;r<e.length&&o>t;)o-=e[r++].bytes+1;return{first:r,bytes:o}}functi\
-on eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${J()}.jsonl\
-`}function no(e){return e.map(n=>`${n.text}\n`).join("")}function fn(e){return Pe(e).bytes+1}function Pe(e){let n=`{"retr\
-ies":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)},${e.clientVersion===void 0?"":`"cl\
-ientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.\
-json}}`;return{text:n,bytes:D(n)}}function tt(e,n){return`l-${z(n)}-${e}`}function rt([,e,n]){return e==="l"?Number(n):N\
-umber(n)+Cs}function Fs(e,n){return n>rt(e)}function Bs(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o\
-,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(\
-o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name=="string"&&s.name!==""&&typeof s.ts=="string"&&Dn(s.\
-parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={json:F(s),schemaVersion:t,sessionId:r,retries:n,times\
-tamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}catch{return}}function Hs(e,n){return e.spoolFallback?\
-wr(y().env,$().os,n?.uid):void 0}function Us(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,a=ot(e),s=e.noSpool?\
-?"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,a,l=>s=l,r),u=Hs(e,n);if(d&&u!==void 0&&r==="work"&&n.a\
-llowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===\
-void 0)return!d&&o!==void 0&&t(s),d;let c=ne.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var mn=cla\
-ss e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open\
-(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let a=y().fil\
-es;if(!a)return null;let s=Us(n,a,t);if(!s)return null;let d=n.customFetch?s.key:void 0,u=new cn(a,s.dir,r.url,o,i,d);re\
-turn new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(le\
-t s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json),notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.max\
-EventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),M(o,"event_too_large",a.length),{events:i.filter(({\
-bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=O\
-bject.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)\
-t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exac\
-t||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of t\
-his.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r\
-<t&&this.spool.renew(o,r+n)}};function ot(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,a={ver\
-sion:i&&r!==ge?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entr\
-ies(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return ro(n.kind==="http"?n.url:"",t.name,s==="{}"?"":s)}var js=0xe6\
-77d21fdbff;function oo(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof Ee))return{re\
-ason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be ins\
-pected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersio\
-n is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(a\
-<0||a>js)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{\
-json:s,bytes:d}=_r(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} (ma\
-xEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NA\
-T_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:a,retries:0,notB\
-efore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function io(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let \
-s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&s.sessionId===i[0].sessionId&&s.clientVersion===i[0\
-].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return o}function Vs(e){let n=e.replace(/^\\[(.*)\\]\
-$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,\
-3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function so(e,n){if(e.kind!=="http")return;let t;try{t=\
-new URL(e.url)}catch{return}if(t.protocol!=="http:"||Vs(t.hostname))return;let r=[...t.username||t.password?["the URL\'s \
-credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:\
-`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function ao(e,n=$()){let t=({schemaVersion:r,sessionId:o,cl\
-ientVersion:i=e},a)=>Rr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:a});return{name:"nat",enco\
-de:(r,o)=>Cn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Cn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function u\
-o(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=\
->{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(mr(i))),a};return{name:"otlp",encode:i=>$n(i.map(o),i[0].se\
-ssionId,t(i[0]),n),emptyBytes:i=>D($n([],i.sessionId,t(i),n)),eventBytes:i=>D(o(i)),readsAnswer:!0,resource:{...e.resour\
-ceAttributes,"service.name":e.serviceName},classify:hr}}var Ys="http://localhost:4318/v1/logs",Gs=120,Ws=50,zs=3,Xs=2,it\
-=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',mo=64,qs={flushIntervalSeconds:!0,maxQueueSize:!0,maxRet\
-ries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffI\
-nitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:\
-!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:\
-!0,random:!0};function De(e={}){if(!pe(e))throw new TypeError(`Cannot create handler: options must be an object, got ${O\
-(e)}`);let n=Nn(e,qs);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(p,T,S)=>{let R=e[p]===void 0?T:e[p]\
-,x=S.integer?`${S.sign} integer`:`${S.sign} number`,_=`Cannot create handler: \'${p}\' must be a ${x}`;if(typeof R!="numbe\
-r"||Number.isNaN(R))throw new TypeError(`${_}, got ${O(R)}`);if(!((S.sign==="positive"?R>0:R>=0)&&(S.integer?Number.isSa\
-feInteger(R):Number.isFinite(R))))throw new RangeError(`${_}, got ${R}`);if(S.timer&&R*1e3>Qn)throw new RangeError(`Cann\
-ot create handler: \'${p}\' must be at most ${Qn/1e3} seconds (the longest a timer can wait), got ${R}`);return R},r=(p,T,\
-S)=>{let R=e[p]===void 0?S:e[p];if(typeof R!==T)throw new TypeError(`Cannot create handler: \'${p}\' must be a ${T}, got $\
-{O(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=t("req\
-uestTimeoutSeconds",Xs,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Ca\
-nnot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let c=Er(),l=r("sou\
-rceClientVersion","string",ge),m=go("resource",e.resource),f=r("sessionId","string","undefined"),h=lo(e.format,c.format)\
-,g=at(h,l,{...c.otlpResource,...m}),b=st(g,c.sessionPrefix+f),A=lo(e.format,void 0),v=st(at(A,l,m,ho),f),k=t("maxEventBy\
-tes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${v.eventB\
-ytes} (the smallest event), got ${k}`);let E=t("maxBatchBytes",5e5,a);if(E<v.batchBytes){let p=`one ${A} envelope holdin\
-g the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sess\
-ionId\' or \'resource\' make ${p} ${v.batchBytes} bytes, more than \'maxBatchBytes\' (${E} by default)`:`Cannot create handle\
-r: \'maxBatchBytes\' must be at least ${v.batchBytes} (${p}), got ${E}`)}return{flushIntervalMs:t("flushIntervalSeconds",G\
-s,o)*1e3,maxQueueSize:t("maxQueueSize",Ws,a),maxRetries:t("maxRetries",zs,{sign:"non-negative",integer:!0}),requestTimeo\
-utMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxB\
-ufferedEvents",1e3,a),maxEventBytes:Math.min(k,E-b.envelopeBytes-mo),maxEventBytesOption:k,maxBatchBytes:E,sourceClientV\
-ersion:l,sessionId:c.sessionPrefix+f,sink:Zs(e.endpoint,c.endpointHidden?dt:c.endpoint??(h==="otlp"?c.otlpEndpointHidden\
-?dt:c.otlpEndpoint??Ys:void 0),c.dryRun),spoolDir:Qs(e.spoolDir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s optio\
-ns keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,\
-spoolLimits:{maxEvents:t("spoolMaxEvents",ee.maxEvents,a),maxBytes:Ks(t("spoolMaxBytes",ee.maxBytes,a)),maxAgeMs:t("spoo\
-lMaxAgeDays",ee.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ta(e.captureInterrupts),handOff:na(e.handOff=\
-==void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,headers:{...h==="otlp"?c.otlpHeaders:\
-{},...ea(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>globalThis.fetch(p,T))),logger:e.logger===void 0?void\
- 0:r("logger","function",()=>{}),clock:Js(r("clock","function",Date.now)),random:r("random","function",$e)}}function Js(\
-e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method needs its obje\
-ct: () => performance.timeOrigin + performance.now())`)}if(!co(n))throw new RangeError(`Cannot create handler: \'clock\' m\
-ust return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let t=e();return co(t)?t:Date.now()}catch{re\
-turn Date.now()}}}var co=e=>typeof e=="number"&&e>=0&&e<1e13;function st(e,n){let t={json:it,bytes:D(it),schemaVersion:r\
-n,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes\
-:t.bytes,batchBytes:o+mo+r,envelopeBytes:o}}function Ks(e){if(e>=ee.maxBytes)return e;let n=fn({json:it,schemaVersion:rn\
-,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at \
-least ${n} (one spooled event, the smallest), got ${e}`);return e}function at(e,n,t,r){return e==="otlp"?uo({serviceName\
-:t["service.name"]??cr,serviceVersion:n,resourceAttributes:t},r):ao(n,r)}var ho={name:"node",version:"x".repeat(12),mach\
-ine:"x".repeat(11),os:"linux"};function po(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=st(at(n.name,t,r,\
-ho),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOptio\
-n,o.eventBytes)}}var dt=Symbol("hidden");function Zs(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))throw new TypeEr\
-ror(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${O(typeof e=="string"?C(e):e)}`);if(\
-e===void 0&&n===dt)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??br;return tn(r)?r==="stdout"?{kind:"stderr"}\
-:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function Qs(e,n){i\
-f(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' mu\
-st be a non-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError(`Cannot create handler: \'spoolDir\' \
-must be an absolute path (a relative one moves with the working directory), got ${O(e)}`);return e}}function lo(e,n){if(\
-e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${O(\
-e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function go(e,n){if(n===void 0)return{};if(!pe(n))throw \
-new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);let t={};for(let[r,o]of Object.\
-entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of \
-strings, got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`);t[r]=o}return t}var fo=8192;\
-function ea(e){let n=go("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>fo)throw new Ra\
-ngeError(`Cannot create handler: \'headers\' must add at most ${fo} bytes to a request (servers refuse a larger head), got\
- ${t}`);for(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have head\
-er names (RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${\
-O(r)}: the HTTP client frames the request itself`);if(!en(o))throw new TypeError("Cannot create handler: \'headers\' must \
-have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no lead\
-ing or trailing space), got a bad value for "+O(r))}return n}function na(e,n){return e!==void 0?{enabled:e,source:"handO\
-ff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled\
-:!0,source:"default"}}function ta(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")retur\
-n e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${O(e)}`)}var h\
-n=/^sender-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function pn(e,n){return{...e,[Ce]:JSON.stringify(n)}}function yo\
-(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="s\
-tring"?n:void 0}catch{return}}var X=15e3,ra=250;function Re(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{1\
-2}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s\
-[2]==="lock"?X:ra;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):yn(e,`${n}/${a}`)}return i.locks.sort(),i.marks.\
-sort(),i}function gn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{return!1}}function bo(e,n,t){let r;try{e.ensur\
-eDir(n,!0);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-$\
-{t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(yn(e,`\
-${n}/${r}`),"at work")}catch{return r}}function Eo(e,n,t){t!==void 0&&ct(e,n,()=>[t])}function vo(e,n,t){ct(e,n,()=>Re(e\
-,n,t,Date.now()).marks)}async function wo(e,n,t){for(let r=0;r<oa;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=R\
-e(e,n,t,o);if(i.locks.length>0){ut(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");\
-let{locks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return ut(e,n,d),a;yn(e,`${n}/${a}`)}catch{return}await new Promise(i=>\
-setTimeout(i,10+$e()*50))}}var oa=5;function So(e,n,t){ct(e,n,()=>[t])}function ct(e,n,t){try{e.ensureDir(n,!0,!1),ut(e,\
-n,t())}catch{}}function ut(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}function yn(e,n){try{e.remove(n)}catch{}}var aa=6e4,d\
-a=1e3,ua=[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ca(e,\
-n,t){let r=la(e,n,t);return r.handOff?r:{...r,outcome:To(e,n)}}function To(e,n){return e.sink.kind==="none"?"dropped":xo\
-(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}function xo(e){return e.sink.kind!=="http"\
-||y().canConnect(e.sink.url)}function la(e,n,t){try{let r=No(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handO\
-ff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=Oo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(a);ret\
-urn m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir}/${""}`,a);i\
-f("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ma(e,o.dir),successor:u,onByConsentFile:jr()\
-};return{handOff:!0,command:{...s,env:pn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${\
-r})`}}}function _o(e,n,t){let r=ca(e,n,t);return r.handOff&&r.command&&!pa(r.backlog)?{handOff:!1,reason:"the sender\'s s\
-cript is not in the spool directory and cannot be written",outcome:To(e,r.backlog)}:r}function Ro(e){try{let{spool:n,hea\
-lth:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=bo(r,n.dir,n.key);if(o==="at work\
-")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Eo(r,n.dir,o),i}catch{return"f\
-ailed"}}function ko(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e\
-;return No(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Oo(t.url,n.spool.dir))!==void 0}function Oo(e,n){let t=M\
-r(),r=t===void 0?void 0:fa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ua,...fe,"HOME","USERPROFILE\
-"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function fa(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace\
-(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?v\
-oid 0:P(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function No(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return\
-`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch\
-)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-da)return`a\
- request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off\
- during the run";let i=Se();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\
-\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory"\
-;if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allo\
-w-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the send\
-er\'s script there";if(!xo(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.is\
-Open())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===voi\
-d 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>aa&&!gn(s,a.dir,a.key,u))return"spooled events have waited a min\
-ute with no sender at work"}function ma(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="ht\
-tp"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitia\
-lSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...po(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoo\
-lMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}\
-function ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function pa(e){if(ha(e))return!0;let{files:n,spo\
-ol:t}=e,r=()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t.dir}/${""}`)\
-,r()}catch{return!1}}return ya(n,t.dir,ga),!0}var ga=3;function ya(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>h\
-n.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filt\
-er(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>X).map\
-(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var bn=class{#e=new Set;#n=0;get size(){return this.#n}\
-add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...\
-this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Ao(){throw new Error("a sender prints nothing")}var Io=1638\
-4,ft=2*Io,Lo=ft-4096,mt=32,Mo=/^[a-z0-9_]{1,40}$/,ba=/^[0-9a-f]{8}$/;var $o=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-\
-(\\d{1,6}))?\\.aside$/,Ea=6e4;function Po(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Mo.test(m)&&Number.i\
-sSafeInteger(f)&&f>0);if(s.length===0||!lt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,mt))\
-},endpointHash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Ho(n,t);try{let m=wa(e,n,t,i).filter(h=>h.quiet).map(h=>Do(e,h,n,\
-t)),f=Fo([...m.flatMap(h=>h.lines),c],a,i)??c;Co(e,n,t,m,()=>{let h=Ta(e,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;\
-typeof h!="object"||h.bytes+g.length<=Io?e.append(l,typeof h=="object"&&!h.ended?`\n${g}`:g,Lo):va(e,n,t,f,a,i)});for(let\
-{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function va(e,n,t,r,o,i){let a=Ho(n,t),s={path:ht(n,t),quiet:!1},d=p\
-t(e,a,s.path)?Do(e,s,n,t):{lines:[]};Co(e,n,t,[d],()=>{e.append(a,`${F(Fo([...d.lines,r],o,i)??r)}\n`,Lo)})}function Do(e\
-,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Sa(e,\
-n),a=ht(t,r,i);return pt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function Co(e,n,t,r,o){\
-try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&pt(e,a,ht(n,t,s));throw i}}function ht(e,n,t){let r=t===void 0\
-?"":`-${t}`;return P(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function wa(e,n,t,r){return et(e,n,$o,(o,i)=>{let\
-[,,a,s]=$o.exec(i)??[],d=Math.abs(r-Number(a))>=Ea;return o===t?{path:P(n,i),summed:s===void 0?void 0:Number(s),quiet:d}\
-:void 0})}function Sa(e,n){try{let t=n.summed??0,r=e.read(n.path,ft)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)\
-+1;return{lines:Bo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function pt(e,n,t){return w(()=>(e.r\
-ename(n,t),!0))??!1}function Fo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter\
-(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.k\
-eys(o).length<mt)&&M(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpo\
-intHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a==\
-=void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ta(e,n){try{let t=e.read(n,ft);return t===void 0?voi\
-d 0:{lines:Bo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":void 0}}function\
- Bo(e){return e.split(`\n`).flatMap(n=>xa(n)??[])}function xa(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash\
-:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(lt(n)&&lt(t)&&n<=t&&a.leng\
-th>0&&a.length<=mt&&a.every(([u,c])=>Mo.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Obj\
-ect.fromEntries(a),...typeof i=="string"&&ba.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endp\
-oint:o}:d}catch{return}}function lt(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function Ho(e,n){return P(e,`drops-${\
-n}.json`)}var ke={working:1,periodic:2,asked:1/0},Uo=.9,_a=1e3,Ra=3e5,ka=36e5,Oa=4,En=class{#e;#n=[];#o=[];#t=new bn;#l=\
-0;#s=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#R;#g=new Set;#k;#N=!1;#E;#y=Mn();#a=!1;#S=!\
-1;#i=!1;#C=0;#F;#I;#v;#V;#B=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!se())return this.#ye();let t=y().ex\
-iting();t?this.#Q():this.#Y(),this.#l++;let r=oo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.\
-#T()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#U());t\
-his.#c&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#M(ke.working)}catch{\
-}}start(){this.#c||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():se()&&!this.#O()&&ko(this.#e,this.#x())&&this.#M\
-(ke.working))}flush(){return this.#M(ke.asked)}#M(n){if(this.#_=Math.max(this.#_,n),this.#f)return this.#f;let t=this.#w\
-.then(()=>{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],this.#le(r)});return this.#f=t,this.#w=t,t}stop(){r\
-eturn this.#F??=this.#se()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,s\
-ent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){re\
-turn this.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#I)return;this.#Q();let n=y(),t=a=>{try{return a()}catch{th\
-is.#m("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()\
-=>{let a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts\
-,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#I=()=>{r?.(),i?.()}}#H(){this.#c&&this.\
-#u===void 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#M(ke.periodic).then(()=>{this.#c&&this.#G()})},this.#e.flushIn\
-tervalMs),y().unrefTimer(this.#u)}async#se(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Na(this.#e\
-.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#W(),this.#T()>0&\
-&this.#D())return;this.#re(),this.#T()>0&&this.#O()&&this.#P(!0),this.#T()>0&&!this.#O()&&await this.#ae(n),this.#P()}ca\
-tch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#I?.(),this.#I\
-=void 0)}}async#ae(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flus\
-h().then(()=>!0),n.over()])||this.#W()}#W(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.m\
-in(n,t||n)*Uo,i=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Uo);this.#z(({started:a})=>r-a>=o),this.#R?.abort\
-(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#z(n=()=>!1){f\
-or(let t of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#K(r);continue}for(let i of r)i.cuts=(i\
-.cuts??0)+1;this.#o.unshift(...n(t)?this.#ee(r,"the exit budget ended before the answer"):r)}}}#de(){return this.#R??=ne\
-w AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)retu\
-rn!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!\
-(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#O(){let{sink:n}=this.#e,t=!this.#N&&this.#x()?.health.isOpen()===!0\
-;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ue(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state\
-;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r\
-.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ce(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSu\
-ccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.re\
-tryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ae(o\
-,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#le(n){try{this.#te();let t=t\
-his.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();let r=this.#O();\
-if(r&&!this.#ue())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if\
-(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);for(let c of d)this.#t.add(c);let u={d\
-elivered:!1,failed:!1,probing:r};await this.#fe(d,u),this.#ce(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,\
-this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#fe(n,t){let{signal:r}=this.#\
-de(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,t)};await Promise.all(Array.from({le\
-ngth:Math.min(Oa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){this.#te();let o=this.#oe(n);if(o!==n)\
-{if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#he(n,t);if(this.#ge(i,n.length),!!this.#t\
-.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s\
-)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}switch(i.kind){case"delivered":return r\
-.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#$(n);case"rejected":return this.#\
-b(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.faile\
-d=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#me(n,i.retryAfterMs):this.#be(n,i.reas\
-on,i.retryAfterMs)}}}#me(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshi\
-ft(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#$(n)}async#he(n,\
-t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#pe(n,t,()=>r.accepted=!0\
-)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Z(n){let{format:t,maxBatchBytes\
-:r}=this.#e;return io(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#pe(n,t,r){let{sink\
-:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this\
-.#e.clock());if(this.#y?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr"\
-)return jo(s),{kind:"delivered"};let d=i.classify;return await zr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,\
-c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now\
-:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ge\
-(n,t){if(!this.#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.k\
-ind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${dr(n.thrown,this.#e.sink.kind==="http"?this\
-.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.\
-#y(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#y||this.#S)return;this.#S=!0;let{enabled:n,decidedBy:t}=Jn(\
-),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#y(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="\
-http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowher\
-e (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#y(`e\
-ndpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=so(r,this.#e.headers);d&&this.#y(`warning: ${d}`),this.#y(\
-`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#ye(){this.#a||!this.#y&&!t\
-his.#e.logger||(this.#a=!0,this.#m(`telemetry off (decided by ${Jn().decidedBy}): events are not recorded`))}#be(n,t,r){\
-let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ee(n,t);for(let u of d)u.notBefore=s+ae(u.retries,o,a,r);this.#o.p\
-ush(...d)}#ee(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.\
-#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last\
- failure: ${t}`),this.#$(o),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.open(this.#e,(n,t)=>{let r=t===void 0?`n\
-o spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&this.#m(r),this.#V=r}),this.#v}#ne()\
-{let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+_a;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;retu\
-rn Math.max(Ra,Math.min(ka,2*t),2*r)}#te(){let n=this.#ne();this.#v?.renewClaims(n,this.#E?n:n*.75)}#re(){if(this.#B||!s\
-e()||this.#O()||!Q())return;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math\
-.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ne());o&&(this.#ie(o.dropped),this.#s+=o.events.leng\
-th,this.#o.push(...o.events),o.events.length>0&&this.#H())}#P(n=!1){this.#z();let t=[...this.#o,...this.#t.events(),...t\
-his.#n],r=this.#oe(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,t\
-his.#A(),this.#b(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Z(r))jo(this.#e.\
-format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#b(r.le\
-ngth,this.#e.sink.reason),!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(s) not d\
-elivered are kept in memory only, and go with the process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#b(r.len\
-gth,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=vo\
-id 0}if(i||(this.#N=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#\
-r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#b(d,s);this.#ie(i.olderDropped)}else{let a=o?.giveBackUnsett\
-led()??0;this.#r+=a,this.#b(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#oe(n){let t=this.#v?.spoo\
-l;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===\
-0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#b(i.length,"claim_lost"),this.#$(i),n.filter(({claim:a}\
-)=>!a||!o.has(a))}#ie(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#Ee(){let t=[...this.#o,...this.#t.eve\
-nts(),...this.#n].reduce((r,o)=>Math.max(r,fn(o)),0);return t>this.#e.spoolLimits.maxBytes?t:void 0}#D(){let n=this.#x()\
-,t=_o(this.#e,n,se());if(!t.handOff){let a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:\
-"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOpen()?qr(n.health):void 0;if(this.#T()>0){let d=t.outcome==="de\
-livered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${a[t.outcome]}: ${s?`${s}; in p\
-rocess, as ${t.reason}`:t.reason}${d}`)}return!1}let r=this.#O()?void 0:this.#Ee();if(r!==void 0)return this.#m(`at exit\
-: delivering in process: an event takes ${r} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimit\
-s.maxBytes})`),!1;if(!this.#P(!0))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(th\
-is.#i)return!0;let o=Ro(t);if(o==="failed")return this.#m("at exit: delivering in process: no sender could be started"),\
-!1;let i={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"\
-the spool (the system has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${i[o]}`),!0}#U(\
-){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled fo\
-r a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="c\
-laim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this\
-.#x();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Po(o.files,o.spool.dir,o.spool.key\
-,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(M(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n)\
-{this.#y?.(n),Sr(this.#e.logger,n)}};function Na(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(\
-o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function jo(e){y().writeStderr(`${Ao(JSON.parse(e\
-))}\n`)}var Aa=250;async function Vo(e){let n=y();xe(X,()=>n.exit(0)),Wr(),Ur(()=>$a(e));try{await Ia(e,y().monotonicMs()\
-+X)}catch{}n.exit(0)}function $a(e){let{enabled:n,source:t}=Wn();return n||t==="default"&&e.onByConsentFile!==!0}async f\
-unction Ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=ot(s);if(!\
-Q())return vo(t,r,d);for(let u=0;;u++){let c=await wo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:h}=awai\
-t Ma(a,n-Aa);if(So(t,r,c),!Pa(e,d))return;if(h&&f>0&&Q())return La(e);if(l>0&&m>0||u>0&&l===0)return}}function La(e){if(\
-!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsW\
-ith(i)&&hn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:pn(t,e),cw\
-d:e.spoolDir,leavesSession:r})}async function Ma(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestT\
-imeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==vo\
-id 0&&y().files?.realPath(a)===void 0)break;let d=new En({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3})\
-;d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(\
-let[f,h]of Object.entries(m))M(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++s,o,i);if(n-y().mo\
-notonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Pa(e,n){let t=y().files;if(!t||t.realPat\
-h(e.spoolDir)===void 0||gn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxByte\
-s,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Yo=yo(y().en\
-v(Ce));Yo&&await Vo(Yo);\n',Se="sender-342b7a53.mjs",ed=118617,td=6e4,nd=1e3,rd=[Ti,"NAT_TELEMETRY_ENABLED","DO_NOT_TRAC\
-K","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],id=3,od=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
-this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
-flat()}clear(){this.#e.clear(),this.#t=0}};function zt(e){return e===null?"null":typeof e=="string"?_i(e):typeof e=="num\
-ber"?sd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(zt).join(", ")}]`:typeof e=="object"?`{${Object.entries(
-e).filter(([,n])=>n!==void 0).map(([n,r])=>`${_i(n)}: ${zt(r)}`).join(", ")}}`:"null"}function _i(e){return JSON.stringify(
-e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function sd(e){if(Number.isNaN(e))
-return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
-e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
-.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var $i=16384,Xt=2*$i,Si=Xt-4096,Wt=32,Oi=/^[a-z0-9_]{1,40}$/,
-ad=/^[0-9a-f]{8}$/,dd=/^drops-([0-9a-f]{8})\.json$/,Gt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+rn n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function Sr(e,n){try{Promise.resolve(e?.(`[nat-telemetry] ${n}`)).catch(()=\
+>{})}catch{}}function Tr(e){let n;return()=>n??=new RegExp(e,"u")}var iu=Tr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p\
+{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var su=Tr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)\
+*$`);var rn="1.5",hu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"ca\
+nceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),pu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATA\
+DESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"an\
+onymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Ee=class{name;schemaVersion;timestamp;constructor(n,t={}\
+){if(is(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="stri\
+ng"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got \
+${O(n)}`);let r=t.schemaVersion??rn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schem\
+aVersion\' must be a non-empty string, got ${O(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFini\
+te(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,thi\
+s.schemaVersion=r,this.timestamp=o}};function is(e){return e===Ee}function F(e){let n=JSON.stringify(e);return typeof n=\
+="string"&&/[\\r\\n]/.test(n)?ss(n):n}function ss(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"\
+?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(as\
+);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=5529\
+6&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var ds="184482118588404";f\
+unction Ie(e){let n=B(e);if(!(n>=-sn&&n<=sn))throw new RangeError("Invalid time value");let t=B(n/1e3);if(t!==Pn.second)\
+{let r=B(t/xr),o=t-r*xr,i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Pn={second:t,text:`${us(r)}T${i}.`}}return\
+`${Pn.text}${K(n-t*1e3,3)}Z`}var Pn={second:NaN,text:""};function us(e){let n=B((e+719468)/146097),t=e+719468-n*146097,r\
+=B((t-B(t/1460)+B(t/36524)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153),a=o-B((153*i+2)/5)+1,s=i<10?i+\
+3:i-9,d=r+n*400+(s<=2?1:0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}`}-${K(s,2)}-${K(a,2)}`}var B=e=\
+>{let n=e-e%1;return n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},xr=86400,sn=864e13;function \
+_r(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)}`)}if(typeof n!="string"||n==="\
+")throw new TypeError("Event name is not a non-empty string");let t=F(ls(e));if(n!==on.name){let o=F(n);on={name:n,json:\
+o,bytes:D(o)}}let r=Ie(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:cs+r.length+D(\
+t)+on.bytes}}var on={name:"",json:"",bytes:0},cs=31;function ls(e){let n=(a,s)=>new TypeError(`Event \'${e.name}\' ${a} ca\
+nnot be read: ${U(s)}`),t;try{t=e.parameters()}catch(a){throw n("parameters",a)}try{t?.then}catch(a){throw n("parameters\
+() returned an object that",a)}if(sr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Ev\
+ent \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!pe(t))throw new TypeError(`Event \'${e.n\
+ame}\' has no parameters object: parameters() returned ${O(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters"\
+,a)}let o={};for(let a of r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o[a]=s}let i=\
+Dn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Dn(e){if(typeof e!="object"||e===null||Array.\
+isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="\
+boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}fu\
+nction Rr(e,n){return{browserType:"undefined",clientId:ds,clientType:"Native",clientVariant:"Release",clientVer:n.source\
+ClientVersion,cpuArchitecture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",device\
+GdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVe\
+rsion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUs\
+erId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefine\
+d",productName:"undefined",productVersion:"undefined",sentTs:Ie(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefin\
+ed",userId:"undefined"}}function Cn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var kr=/[A-Za-z0-9_-]/,fs=/^\
+(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,ms=/^(?\
+:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d\
+(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function Or(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0;#t=new WeakM\
+ap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#e.length)return n;this.#a()==="[\
+"?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#y\
+(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#S([],"array");(!Arra\
+y.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#S({},"header");return u\
+.push(c),an(o,a,u),c}let d=Fn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(\
+d)==="array"&&!s?d=d[d.length-1]:Bn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`\
+),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a tabl\
+e`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#y("="),this.#g();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){\
+let s=Fn(o,a);s===void 0?an(o,a,s=this.#S({},"dotted")):(!Bn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&t\
+his.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.\
+hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#g();let t=this.#a();if(t===\'"\')n.p\
+ush(this.#u());else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.length&&kr.test(this.#e[this.#n\
+]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#g(),this.#a()!==".")ret\
+urn n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#f();if(this.#e.startsWith("\'\'\'",\
+this.#n))return this.#_();if(n===\'"\')return this.#u();if(n==="\'")return this.#w();if(n==="["||n==="{"){++this.#o>100&&th\
+is.#i("values are nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--,i}let t=this.#e.slice(this.#n,t\
+his.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!kr.test(t[i.length]??""))return this.#n+=i.leng\
+th,a;let r=fs.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ms.exec(t);retur\
+n o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,hs(o[0])):this.#i("a value is malformed")}#d(){this.#n++;\
+let n=[];for(;this.#k(),this.#a()!=="]";)n.push(this.#r()),this.#k(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i(\
+"an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if(this.#g(),this.#a()==="}")retur\
+n this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table i\
+s malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Bn(t)&&this.#c(t)}#u(){thi\
+s.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\
+\'"\')return n;t==="\\\\"?n+=this.#R():dn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#w(){this.#n++;let\
+ n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>dn(r)&&r!=\
+="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#f(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n\
++=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+\
+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not\
+ closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else d\
+n(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#_(){this.#n+=3\
+,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)ret\
+urn this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repea\
+t(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in\
+ t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+\
+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string h\
+olds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#g(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#k(){\
+for(;;){this.#g();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==\
+="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];dn(n)&&n!=="	"&\
+&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a()==="#"&&this.#N(),this.#e.star\
+tsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one sta\
+tement")}#y(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n\
+]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invali\
+d TOML at line ${t}: ${n}`)}};function Fn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.definePro\
+perty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Bn(e){return typeof e=="object"&&e!==null&&!Arra\
+y.isArray(e)}function dn(e){let n=e.charCodeAt(0);return n<32||n===127}function hs(e){let n=e.replaceAll("_","");return/\
+^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ps="1.0";function un(){if(Pr())ret\
+urn;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?P(t,".config/nat/telemetr\
+y.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Un?.given!==r){let o=n?.realPath(".");Un={giv\
+en:r,path:o===void 0?r:P(o,r)}}return Un.path}function Mr(){return(Z?we?.path:void 0)??un()}var Un;function Pr(){let{env\
+:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_F\
+ILE")&&n("HOME")?"HOME":void 0}var gs=65536;function Le(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.\
+allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,gs\
+)}catch(o){return jn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ys(o)\
+?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cann\
+ot be read safely (${jn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Nr(r),text:r\
+};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${jn(o).replaceA\
+ll("_"," ")})`}}return{...Nr(r),text:r}}function ys(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS\
+_DENIED"}function jn(e){return e?.reason??"unreadable"}function Nr(e){let n;try{n=Or(e)}catch{return{state:"disabled",pr\
+oblem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isAr\
+ray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return\
+ r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ps?{state:"enabled"}:{state:"never\
+_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}fu\
+nction Wn(){let e=un(),{state:n,problem:t,outdatedYes:r}=Cr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void\
+ 0?{}:{fileOutdatedYes:r}};return{...zn()??Xn(n),...o}}function Dr(){let e=zn();if(e)return e;let{state:n,text:t,problem\
+:r}=Cr(un());return{...Xn(n),text:t,...r?{problem:r}:{}}}function Cr(e){if(e!==void 0)return Le(e);let n=Pr();return n?{\
+state:"disabled",problem:`cannot be found: the program may not read ${n} (${ye(n)})`}:{state:"never_asked"}}function zn(\
+){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=be(\
+e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return\
+{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_N\
+OT_TRACK"}}function Xn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}v\
+ar j,Z=!1,we,Vn,qn=!1,Ar,ve,$r="an opt-out set in the environment during the run",Ir="the consent file, written since th\
+e program turned telemetry on";function bs(e,n=Le(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}fu\
+nction Fr(e,n=Le(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Br(){return Ar!\
+==void 0&&Fr(Ar)}var Yn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Gn=globalThis;try{Gn[Yn]===void 0&&Object.de\
+fineProperty(Gn,Yn,{value:{serial:0}})}catch{}var Lr=0;function Es(){try{let e=Gn[Yn];if(e===void 0)return;let{serial:n}\
+=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Hr(){let e=Es();e===\
+void 0||e===Lr||(Lr=e,[j,Z,qn]=[!1,!1,!0])}function Ur(e){Vn=e}function Q(){if(Vn)return j=Vn();Hr();let e=qn&&!Z;if(!e&\
+&(ve===$r||zn()?.enabled===!1))return ve=$r,j=!1;if(e&&(ve===Ir||Br()))return ve=Ir,j=!1;if(!Z||we===void 0)return!0;let\
+ n=Le(we.path,!0);return n.problem!==void 0&&(n=Le(we.path,!0)),j=n.problem===void 0&&!Fr(we,n.text)&&Xn(n.state).enable\
+d,j||(ve??="the consent file, written again during the run"),j}function se(){return Hr(),j===void 0&&vs(Dr()),j===!0}fun\
+ction vs(e){[j,Z]=[e.enabled,e.source==="file"];let n=Z?un():void 0;we=n===void 0?void 0:bs(n,e.text)}function Se(){if(!\
+qn||Z||j!==!0||Br())return;let e=Wn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"\
+||n?void 0:e.source}function jr(){return se()&&Z}function Jn(){let e=se(),{enabled:n,source:t,problem:r}=Dr(),o=t!=="fil\
+e"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?y().env(t):void 0,a=o?`${t}, which the prog\
+ram may not read (${ye(t)})`:i!==void 0&&!Ln(i)?`${t}=${O(i)}, no yes/no value (1, true, yes / 0, false, no): read as no\
+`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?a:ve??"the program (setT\
+elemetryEnabled)"}}var Qn=2**31-1,ws=25,Kn={min:50,max:250},Vr=4,Zn=1e3,Ss=(Vr+1)*Kn.max,Te={guarded:new Set,signal:void\
+ 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},r\
+elease(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if\
+(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Zn,e)){this.ticking=!0;return}try{(!this\
+.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Zn)),this.signal.addEventListener("abort",this.look)}cat\
+ch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(e,n,t){let r,\
+o=!1,i,a=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Ss)/Zn),end:s},u=(c,l\
+)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=ws||l===0)return s();u\
+(Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Vr),t||(i=w(()=>y().holdOpen?.())),\
+a}function Yr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n\
+:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2\
+**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Ts=3,Gr=!1;function Wr(){Gr=!0}var xs=new Set([407,408,429,5\
+00,502,503,504]),_s=new Set([501,505]);function Rs(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large\
+"}:xs.has(e)||e>=500&&e<600&&!_s.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,re\
+tryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}\
+async function zr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=xe(e.timeoutMs,()=\
+>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((s,d)=\
+>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=n\
+ew URL(s).origin,u=e.classify??Rs;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(\
+s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=\
+ks(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Yr(l.headers.get("re\
+try-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([Os(l),i]).catch(()=>{});\
+return u(m,h,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(a===Ts)return{kind:"rejected"\
+,reason:"too_many_redirects"};let g=As(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith(\
+"http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Gr?{k\
+ind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsaf\
+e_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};s=g\
+}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent",reason:s.message}:t?\
+{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(s)}}finally{r(),e.signal?.removeEventListe\
+ner("abort",o)}}function ks(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.\
+headers?.get=="function"?n:void 0}async function Os(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,\
+r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>Ns)return"";r+=t.decode(i.value,{\
+stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var Ns=65536;function As(e,n){if(e!==null)try{let t=ne\
+w URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function de(e){let n=216613626\
+1;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function \
+et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);re\
+turn s===void 0?[]:[s]})}var Is={initialMs:3e4,maxMs:36e5},Xr=4096;function Ls(e,n){return n??de(e)}function Ms(e,n,t){t\
+ry{let r=e.read(n,Xr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.pars\
+e(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefor\
+e:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s\
+=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var cn=class{path;#e;#n;#o;#t;#l;#s;#h;#r\
+;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ls(r,a)}.json`,this.#o=a!==void 0,this.path=`${t}/\
+${this.#n}`,this.#l=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!\
+==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.failures??0)+1,t?\
+.failures??0),o=this.#s()+ae(r,Is,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore:o}\
+),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failures:\
+r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}n\
+oteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefo\
+re<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.\
+#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Ms(this.#l,this.path\
+,this.#s());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#l.remove(this.path)}catch{}\
+}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r)<=\
+Xr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};function qr(e){\
+let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${I\
+e(t)}`}function M(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Jr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},\
+nt=6e4,Ps=864e5,Kr=6e4,to=64,Ds=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,ln=/^([lc])-(\\d{13})-(\
+e-.+)$/,Cs=36e5;function ro(e,n="nat",t=""){return de(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=class e{dir;key;ancest\
+orsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ee.maxAgeMs\
+),maxEvents:Math.max(r.maxEvents,ee.maxEvents),maxBytes:Math.max(r.maxBytes,ee.maxBytes)},this.key=o,this.ancestorsSeen=\
+i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"rea\
+d")||d&&!t.allowed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(\
+n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFollowLinks?s(`t\
+he program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new \
+e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=n.m\
+ap(Pe),{kept:i}=Qr(o,this.#n.maxEvents,this.#n.maxBytes);M(r,"spool_full",o.length-i.length);let a=new Map;for(let d of \
+i){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this\
+.#l(d,t,this.key))}catch(d){for(let u of s)this.#f(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t,r){let o=[]\
+,i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Me)){if(o.length>=n)break;let d=this.#h(a.name,t+r);try{this.#e.renam\
+e(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#s(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,unti\
+l:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#l(u.slice(m.length).map(Pe),a\
+.time,this.key)}catch{this.giveBack(f);continue}M(i,"spool_corrupt",c),M(i,"spool_expired",l);for(let h of m)o.push({...\
+h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);try{this.#e.r\
+ename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince\
+(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){t\
+ry{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=ln.exec(n),r=_e(t?t[3]:n);if(!r)return[];let\
+{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events\
+:o,corrupt:i};return[t?{...a,until:rt(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=\
+0;for(let i of n.#r()){if(r.length>=Me)break;let a=Zr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Jr);try{n.#e.renam\
+e(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#s(s,a,t);try{let u=this.#l(d.map(Pe),a.time,a.key);u!==void 0&&r.pus\
+h(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#f(s.slice(n.dir.length+1)),o+=d.length}return r.lengt\
+h>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=ln.exec(t),o=_e(r?r[3]:t);o&&this.#f(t)&&(n+=o.events)\
+}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[])}#l(n,t,r)\
+{if(n.length===0)return;let o=eo(n,t,r);return ie(this.#e,this.dir,o,no(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0\
+,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.ev\
+ents,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Bs(a);s===void 0?o.corrupt++:r-s.timest\
+amp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${tt(n,t)}`}#r(){try{return this.#e\
+.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=or.exec(o),a=Zr(o,n);a?.key===this.key?\
+t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Jr&&r<Me&&this.#f(o)&&r++}return t.sort((o,i)=>o.entry.time-\
+i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(a(E)?o.maxAg\
+eMs:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(E,p,T)=>{a(E)\
+&&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.events+p,l.bytes+T]};for(let E of u)m(E,E.events,E.b\
+ytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return r;let h=u.filter(E=>t\
+.includes(E.name)),g=Math.min(...h.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),A=Math.max(...h.map(E=>b(\
+E.name)??-1/0)),v=E=>{if(E.time<g)return!1;let p=b(E.name);return p===void 0||!Number.isFinite(A)?E.time-g<=Kr:Math.abs(\
+p-A)<=Kr},k=u.filter(E=>!t.includes(E.name)).sort((E,p)=>E.time-p.time);for(let E=0;E<Me;){let p=k.find(s),T=p===void 0&\
+&f(c,o),S=p??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let R=s(S);if(!R&&v(S))contin\
+ue;E++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.even\
+ts,bytes:i.maxBytes-l.bytes};if(!R&&x.events>0&&x.bytes>0){let _=this.#w(S,x.events,x.bytes,n);if(_===void 0)continue;m(\
+S,_.kept.events,_.kept.bytes),M(r,"spool_corrupt",_.corrupt),M(r,"spool_full",_.cut);continue}this.#c(S.name,S,R?"spool_\
+expired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#f(n)&&(M(o,"spool_corrupt",i.cor\
+rupt),M(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Me)break;let s=ln.exec(a);if(s===null|\
+|t-rt(s)<=Ps)continue;let d=_e(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+nt);try{this.#e.rename(`${this.di\
+r}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=tt(n.name,o+nt),a=y().mono\
+tonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#s(`${\
+this.dir}/${i}`,n),u=s.map(Pe),c=Qr(u,t,r),l=c.kept.map(g=>u[g]),m={kept:{events:l.length,bytes:c.bytes},cut:u.length-l.\
+length,corrupt:d};if(l.length===0)return this.#f(i)?m:void 0;let f=Ke(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};\
+try{this.#e.create(f,no(l))}catch{if(h(),!this.#f(i))return;try{this.#l(l,n.time,n.key)}catch{return{kept:{events:0,byte\
+s:0},cut:u.length,corrupt:d}}return m}if(y().monotonicMs()-a>nt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}\
+`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${eo(l,n.time,n.key)}`)}catch{}return m}#f(n){try\
+{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Zr(e,n){let t=ln.exec(e);return t?Fs(t,n)?_e(t[\
+3]):void 0:_e(e)}function _e(e){let n=Ds.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/to\
+));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Qr(e,n,t){let r=[...e.keys()].filter(a=>e[a].byte\
+s<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((a,s)=>a+e[s].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;re\
+turn{kept:r.slice(o),bytes:i}}function eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-\
+${t===void 0?"":`${t}-`}${J()}.jsonl`}function no(e){return e.map(n=>`${n.text}\n`).join("")}function fn(e){return Pe(e).\
+bytes+1}function Pe(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)\
+},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${M\
+ath.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function tt(e,n){return`l-${z(n)}-${e}`}function r\
+t([,e,n]){return e==="l"?Number(n):Number(n)+Cs}function Fs(e,n){return n>rt(e)}function Bs(e){try{let{retries:n,schemaV\
+ersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeo\
+f t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name=="string"&&s.nam\
+e!==""&&typeof s.ts=="string"&&Dn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={json:F(s),schemaV\
+ersion:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}catch{return}}func\
+tion Hs(e,n){return e.spoolFallback?wr(y().env,$().os,n?.uid):void 0}function Us(e,n,t=()=>{},r="work"){let{spoolDir:o,s\
+poolLimits:i}=e,a=ot(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,a,l=>s=l,r),u=Hs(e,\
+n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i,a);l&&l.dir!==d.\
+dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ne.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}\
+`,r);return t(s,c?.dir),c}var mn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=\
+t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spo\
+olFallback)return null;let a=y().files;if(!a)return null;let s=Us(n,a,t);if(!s)return null;let d=n.customFetch?s.key:voi\
+d 0,u=new cn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spo\
+ol.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json),notBefore:0})),a\
+=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),M(o,"event_too_\
+large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=thi\
+s.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t,olderDroppe\
+d:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){\
+let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);\
+return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.cl\
+ock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function ot(e){let{sink:n,format:t,sourceClientVersion\
+:r,headers:o,customFetch:i}=e,a={version:i&&r!==ge?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():voi\
+d 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return ro(n.kind==="http"?n.url:\
+"",t.name,s==="{}"?"":s)}var js=0xe677d21fdbff;function oo(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n\
+;try{if(!(e instanceof Ee))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event\
+",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string")return{reason:\
+"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"tim\
+estamp is not a finite number"};if(a<0||a>js)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999\
+ that both wire formats carry"};let{json:s,bytes:d}=_r(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serial\
+ized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PRE\
+FIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,sessionId:t,client\
+Version:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function io(e,n,t,r=o=\
+>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&s.sessionId===i\
+[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return o}funct\
+ion Vs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||\
+n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function so(e,n){if\
+(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Vs(t.hostname))return;let r=[..\
+.t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", "\
+)}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function ao(e,n=$()){le\
+t t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>Rr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machi\
+ne,sentAt:a});return{name:"nat",encode:(r,o)=>Cn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Cn(t(r,0),[])),eventBytes:r\
+=>r.bytes,readsAnswer:!1}}function uo(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,\
+serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(mr(i))),a};return{name:\
+"otlp",encode:i=>$n(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D($n([],i.sessionId,t(i),n)),eventBytes:i=>D(o(i)),\
+readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:hr}}var Ys="http://localhost:431\
+8/v1/logs",Gs=120,Ws=50,zs=3,Xs=2,it=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',mo=64,qs={flushInter\
+valSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exi\
+tTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatch\
+Bytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,hea\
+ders:!0,resource:!0,logger:!0,clock:!0,random:!0};function De(e={}){if(!pe(e))throw new TypeError(`Cannot create handler\
+: options must be an object, got ${O(e)}`);let n=Nn(e,qs);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=\
+(p,T,S)=>{let R=e[p]===void 0?T:e[p],x=S.integer?`${S.sign} integer`:`${S.sign} number`,_=`Cannot create handler: \'${p}\'\
+ must be a ${x}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${_}, got ${O(R)}`);if(!((S.sign==="positiv\
+e"?R>0:R>=0)&&(S.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${_}, got ${R}`);if(S.timer&\
+&R*1e3>Qn)throw new RangeError(`Cannot create handler: \'${p}\' must be at most ${Qn/1e3} seconds (the longest a timer can\
+ wait), got ${R}`);return R},r=(p,T,S)=>{let R=e[p]===void 0?S:e[p];if(typeof R!==T)throw new TypeError(`Cannot create h\
+andler: \'${p}\' must be a ${T}, got ${O(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},a={\
+sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Xs,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",6\
+0,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' ($\
+{d}), got ${u}`);let c=Er(),l=r("sourceClientVersion","string",ge),m=go("resource",e.resource),f=r("sessionId","string",\
+"undefined"),h=lo(e.format,c.format),g=at(h,l,{...c.otlpResource,...m}),b=st(g,c.sessionPrefix+f),A=lo(e.format,void 0),\
+v=st(at(A,l,m,ho),f),k=t("maxEventBytes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create handler: \'maxEve\
+ntBytes\' must be at least ${v.eventBytes} (the smallest event), got ${k}`);let E=t("maxBatchBytes",5e5,a);if(E<v.batchBy\
+tes){let p=`one ${A} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create h\
+andler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${v.batchBytes} bytes, more than \'maxBatchBytes\' (${E\
+} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${v.batchBytes} (${p}), got ${E}`)}return{flushI\
+ntervalMs:t("flushIntervalSeconds",Gs,o)*1e3,maxQueueSize:t("maxQueueSize",Ws,a),maxRetries:t("maxRetries",zs,{sign:"non\
+-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e3,ma\
+xMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,E-b.envelopeBytes-mo),maxEventBytesOp\
+tion:k,maxBatchBytes:E,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Zs(e.endpoint,c.endpointHidden?dt:c.endpoi\
+nt??(h==="otlp"?c.otlpEndpointHidden?dt:c.otlpEndpoint??Ys:void 0),c.dryRun),spoolDir:Qs(e.spoolDir,c.spoolDir),noSpool:\
+e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e\
+.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ee.maxEvents,a),maxBytes:Ks(t("spoolMaxByt\
+es",ee.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",ee.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ta(e.capt\
+ureInterrupts),handOff:na(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,h\
+eaders:{...h==="otlp"?c.otlpHeaders:{},...ea(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>globalThis.fetch(\
+p,T))),logger:e.logger===void 0?void 0:r("logger","function",()=>{}),clock:Js(r("clock","function",Date.now)),random:r("\
+random","function",$e)}}function Js(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' fail\
+ed: ${U(t)} (a method needs its object: () => performance.timeOrigin + performance.now())`)}if(!co(n))throw new RangeErr\
+or(`Cannot create handler: \'clock\' must return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let t=e(\
+);return co(t)?t:Date.now()}catch{return Date.now()}}}var co=e=>typeof e=="number"&&e>=0&&e<1e13;function st(e,n){let t=\
+{json:it,bytes:D(it),schemaVersion:rn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t))\
+,o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+mo+r,envelopeBytes:o}}function Ks(e){if(e>=ee.maxBytes)return \
+e;let n=fn({json:it,schemaVersion:rn,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create \
+handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function at(e,n,t,\
+r){return e==="otlp"?uo({serviceName:t["service.name"]??cr,serviceVersion:n,resourceAttributes:t},r):ao(n,r)}var ho={nam\
+e:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function po(e){let{format:n,sourceClientVersion:t}=e,\
+r=n.resource??{},o=st(at(n.name,t,r,ho),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEven\
+tBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var dt=Symbol("hidden");function Zs(e,n,t){if(e!==void 0&&(typeof e\
+!="string"||!tn(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got $\
+{O(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===dt)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??br;retur\
+n tn(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"i\
+nvalid_endpoint"}}function Qs(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`\
+Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError\
+(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${O(\
+e)}`);return e}}function lo(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'forma\
+t\' must be "nat" or "otlp", got ${O(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function go(e,n){if(\
+n===void 0)return{};if(!pe(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n\
+)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create h\
+andler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${\
+O(r)}`);t[r]=o}return t}var fo=8192;function ea(e){let n=go("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.lengt\
+h+i.length+4,0);if(t>fo)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${fo} bytes to a request\
+ (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot crea\
+te handler: \'headers\' must have header names (RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot creat\
+e handler: \'headers\' must not set ${O(r)}: the HTTP client frames the request itself`);if(!en(o))throw new TypeError("Ca\
+nnot create handler: \'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control charact\
+er, no character past ASCII, no leading or trailing space), got a bad value for "+O(r))}return n}function na(e,n){return\
+ e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.\
+ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ta(e){if(e===void 0||e===!1)return!1;if(e===!0)return\
+()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolea\
+n or a function, got ${O(e)}`)}var hn=/^sender-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function pn(e,n){return{...e\
+,[Ce]:JSON.stringify(n)}}function yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spool\
+Dir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,ra=250;function Re(e,n,t,r){let o=new RegEx\
+p(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);i\
+f(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?X:ra;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):yn(e,`${n}/$\
+{a}`)}return i.locks.sort(),i.marks.sort(),i}function gn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{return!1}}\
+function bo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"a\
+t work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a.locks.\
+length===0&&a.marks[0]===r?r:(yn(e,`${n}/${r}`),"at work")}catch{return r}}function Eo(e,n,t){t!==void 0&&ct(e,n,()=>[t]\
+)}function vo(e,n,t){ct(e,n,()=>Re(e,n,t,Date.now()).marks)}async function wo(e,n,t){for(let r=0;r<oa;r++){let o=Date.no\
+w();try{e.ensureDir(n,!0,!1);let i=Re(e,n,t,o);if(i.locks.length>0){ut(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${\
+J()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return ut(e,n,d),a;yn(e,`${n}/${a}`\
+)}catch{return}await new Promise(i=>setTimeout(i,10+$e()*50))}}var oa=5;function So(e,n,t){ct(e,n,()=>[t])}function ct(e\
+,n,t){try{e.ensureDir(n,!0,!1),ut(e,n,t())}catch{}}function ut(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}function yn(e,n){\
+try{e.remove(n)}catch{}}var aa=6e4,da=1e3,ua=[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NA\
+T_TELEMETRY_DRY_RUN"];function ca(e,n,t){let r=la(e,n,t);return r.handOff?r:{...r,outcome:To(e,n)}}function To(e,n){retu\
+rn e.sink.kind==="none"?"dropped":xo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}functi\
+on xo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function la(e,n,t){try{let r=No(e,n,t);if(r!==void 0||!\
+n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=Oo(e.sink.url,o.dir);if(i.isOp\
+en()){let m=y().senderRefusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y()\
+.senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ma(e,o.d\
+ir),successor:u,onByConsentFile:jr()};return{handOff:!0,command:{...s,env:pn(s.env,c)},backlog:n}}catch(r){return{handOf\
+f:!1,reason:`the hand-off failed (${r})`}}}function _o(e,n,t){let r=ca(e,n,t);return r.handOff&&r.command&&!pa(r.backlog\
+)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:To(e,r.backlog)}:\
+r}function Ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let\
+ o=bo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHand\
+Off():Eo(r,n.dir,o),i}catch{return"failed"}}function ko(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.cloc\
+k())===void 0)return!1;let{sink:t}=e;return No(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Oo(t.url,n.spool.dir\
+))!==void 0}function Oo(e,n){let t=Mr(),r=t===void 0?void 0:fa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variab\
+les:[...ua,...fe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function fa(e){let n=G(e),t=n==\
+=void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?\
+void 0:r?.realPath(n),i=o===void 0?void 0:P(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function No(e,n,t){let{hand\
+Off:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go t\
+o an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call"\
+;if(e.requestTimeoutMs>X-da)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;i\
+f(!t)return"telemetry was turned off during the run";let i=Se();if(i!==void 0)return`the program turned telemetry on ove\
+r ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return\
+"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool can\
+not all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for the\
+m): another user could swap the sender\'s script there";if(!xo(e))return"the program may not connect to the endpoint";let\
+{spool:a,files:s,health:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=\
+d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>aa&&!gn(s,a.dir,a.key,u))ret\
+urn"spooled events have waited a minute with no sender at work"}function ma(e,n){let{sink:t,format:r,spoolLimits:o,backo\
+ff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:\
+e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...po(e),spoolMaxEvents:o.max\
+Events,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e\
+.headers},resource:{...r.resource}}}function ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function pa(\
+e){if(ha(e))return!0;let{files:n,spool:t}=e,r=()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))ret\
+urn!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ya(n,t.dir,ga),!0}var ga=3;function ya(e,n,t,r=Date.now(\
+)){let o;try{o=e.list(n).filter(s=>hn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0|\
+|d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice\
+(t).filter(({written:s})=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var bn=class{#e=new\
+ Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-\
+=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Ao(){throw new Error("a\
+ sender prints nothing")}var Io=16384,ft=2*Io,Lo=ft-4096,mt=32,Mo=/^[a-z0-9_]{1,40}$/,ba=/^[0-9a-f]{8}$/;var $o=/^drops-\
+([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ea=6e4;function Po(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).\
+filter(([m,f])=>Mo.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!lt(i))return;let u={...{since:i,last:i,dropp\
+ed:Object.fromEntries(s.slice(0,mt))},endpointHash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Ho(n,t);try{let m=wa(e,n,t,i)\
+.filter(h=>h.quiet).map(h=>Do(e,h,n,t)),f=Fo([...m.flatMap(h=>h.lines),c],a,i)??c;Co(e,n,t,m,()=>{let h=Ta(e,l);h==="inv\
+alid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=Io?e.append(l,typeof h=="object"&&!h.ended?`\n$\
+{g}`:g,Lo):va(e,n,t,f,a,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function va(e,n,t,r,o,i){let a=H\
+o(n,t),s={path:ht(n,t),quiet:!1},d=pt(e,a,s.path)?Do(e,s,n,t):{lines:[]};Co(e,n,t,[d],()=>{e.append(a,`${F(Fo([...d.line\
+s,r],o,i)??r)}\n`,Lo)})}function Do(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed\
+:n.summed};let{lines:o,upTo:i}=Sa(e,n),a=ht(t,r,i);return pt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summ\
+ed:n.summed}}function Co(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&pt(e,a,ht(n,t,s));throw i}\
+}function ht(e,n,t){let r=t===void 0?"":`-${t}`;return P(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function wa(e\
+,n,t,r){return et(e,n,$o,(o,i)=>{let[,,a,s]=$o.exec(i)??[],d=Math.abs(r-Number(a))>=Ea;return o===t?{path:P(n,i),summed:\
+s===void 0?void 0:Number(s),quiet:d}:void 0})}function Sa(e,n){try{let t=n.summed??0,r=e.read(n.path,ft)?.slice(t)??"",o\
+=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Bo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}\
+function pt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Fo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,\
+t),last:Math.min(s.last,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.\
+entries(s.dropped))(d in o||Object.keys(o).length<mt)&&M(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MA\
+X_SAFE_INTEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(.\
+..r.map(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ta(e,n){try{let \
+t=e.read(n,ft);return t===void 0?void 0:{lines:Bo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t ins\
+tanceof N?"invalid":void 0}}function Bo(e){return e.split(`\n`).flatMap(n=>xa(n)??[])}function xa(e){try{let{since:n,last\
+:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r\
+):[];if(!(lt(n)&&lt(t)&&n<=t&&a.length>0&&a.length<=mt&&a.every(([u,c])=>Mo.test(u)&&Number.isSafeInteger(c)&&c>0)))retu\
+rn;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"&&ba.test(i)?{endpointHash:i}:{}};return typ\
+eof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function lt(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}f\
+unction Ho(e,n){return P(e,`drops-${n}.json`)}var ke={working:1,periodic:2,asked:1/0},Uo=.9,_a=1e3,Ra=3e5,ka=36e5,Oa=4,E\
+n=class{#e;#n=[];#o=[];#t=new bn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#R;#g=ne\
+w Set;#k;#N=!1;#E;#y=Mn();#a=!1;#S=!1;#i=!1;#C=0;#F;#I;#v;#V;#B=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(\
+!se())return this.#ye();let t=y().exiting();t?this.#Q():this.#Y(),this.#l++;let r=oo(n,this.#e);if("reason"in r)return t\
+his.#b(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t\
+)return void(this.#D()||this.#U());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQ\
+ueueSize&&this.#M(ke.working)}catch{}}start(){this.#c||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():se()&&!this.\
+#O()&&ko(this.#e,this.#x())&&this.#M(ke.working))}flush(){return this.#M(ke.asked)}#M(n){if(this.#_=Math.max(this.#_,n),\
+this.#f)return this.#f;let t=this.#w.then(()=>{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],this.#le(r)});r\
+eturn this.#f=t,this.#w=t,t}stop(){return this.#F??=this.#se()}[Symbol.asyncDispose](){return this.stop()}stats(){return\
+{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:t\
+his.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#I)return;this.#Q();let\
+ n=y(),t=a=>{try{return a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for stop()");retu\
+rn}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.\
+#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#I=(\
+)=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#M(ke.periodic).then(()=>{t\
+his.#c&&this.#G()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#se(){this.#c=!1,this.#u!==void 0&&clearTimeo\
+ut(this.#u);let n=this.#E=Na(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0\
+),n.over()])&&this.#W(),this.#T()>0&&this.#D())return;this.#re(),this.#T()>0&&this.#O()&&this.#P(!0),this.#T()>0&&!this.\
+#O()&&await this.#ae(n),this.#P()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),th\
+is.#E=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ae(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutM\
+s+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#W()}#W(){let{requestTimeoutMs:n,exitTimeoutMs:t}=\
+this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Uo,i=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Uo);this.#z((\
+{started:a})=>r-a>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.h\
+ealth.recordFailure()}#z(n=()=>!1){for(let t of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#K(\
+r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#ee(r,"the exit budget ended before the ans\
+wer"):r)}}}#de(){return this.#R??=new AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeo\
+utMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&\
+i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#O(){let{sink:n}=this.#e,t=!this\
+.#N&&this.#x()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ue(){let{sink:n,clock:t}=this.\
+#e,r=this.#L,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.n\
+otBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ce(n){let t=this.#v?.health;if(n.d\
+elivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(\
+n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,\
+random:a,clock:s}=this.#e,d=s()+ae(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d\
+}}async#le(n){try{this.#te();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.r\
+efresh(),this.#re();let r=this.#O();if(r&&!this.#ue())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=\
+this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);fo\
+r(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#fe(d,u),this.#ce(u),u.delivered&&u.retr\
+yAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)\
+}}async#fe(n,t){let{signal:r}=this.#de(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,\
+t)};await Promise.all(Array.from({length:Math.min(Oa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){th\
+is.#te();let o=this.#oe(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#he(n,\
+t);if(this.#ge(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.s\
+lice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}swi\
+tch(i.kind){case"delivered":return r.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#b(1,"http_413"),thi\
+s.#$(n);case"rejected":return this.#b(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...\
+n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#me\
+(n,i.retryAfterMs):this.#be(n,i.reason,i.retryAfterMs)}}}#me(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=M\
+ath.max(o.notBefore,r);this.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#b(r,"ot\
+lp_rejected"),this.#$(n)}async#he(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return \
+await this.#pe(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:\
+o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.#e;return io(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear()\
+,this.#n=[]}async#pe(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,\
+headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#y?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.\
+url)}`:""}: ${s}`),o.kind==="stderr")return jo(s),{kind:"delivered"};let d=i.classify;return await zr({url:o.url,body:s,\
+headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:t\
+his.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredent\
+ials:y().sendsProxyCredentials})}#ge(n,t){if(!this.#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not befo\
+re ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${dr(n.th\
+rown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sen\
+t"?` (${n.reason}${r}${o})`:"";this.#y(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#y||this.#S)return;this.\
+#S=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#y(`telemetry ${n?"on":"off"} \
+(decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidde\
+n?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)\
+":`nowhere (${r.reason})`;this.#y(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=so(r,this.#e.headers);\
+d&&this.#y(`warning: ${d}`),this.#y(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.so\
+urce})`)}#ye(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#m(`telemetry off (decided by ${Jn().decidedBy}): ev\
+ents are not recorded`))}#be(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ee(n,t);for(let u of d)u.notBe\
+fore=s+ae(u.retries,o,a,r);this.#o.push(...d)}#ee(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o\
+:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#\
+b(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.open\
+(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&\
+this.#m(r),this.#V=r}),this.#v}#ne(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+_a;let{flushIntervalM\
+s:t,requestTimeoutMs:r}=this.#e;return Math.max(Ra,Math.min(ka,2*t),2*r)}#te(){let n=this.#ne();this.#v?.renewClaims(n,t\
+his.#E?n:n*.75)}#re(){if(this.#B||!se()||this.#O()||!Q())return;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;le\
+t t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ne());o&&(this.#\
+ie(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#P(n=!1){this.#z();let t=\
+[...this.#o,...this.#t.events(),...this.#n],r=this.#oe(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)\
+return!0;if(!Q())return this.#i=!0,this.#A(),this.#b(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A()\
+;for(let a of this.#Z(r))jo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind===\
+"none")return this.#A(),this.#b(r.length,this.#e.sink.reason),!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return\
+ this.#m(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Se()!==v\
+oid 0)return this.#A(),this.#b(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!\
+0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#N=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock()\
+;a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#b(d,s);this.#ie(i.olderD\
+ropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#b(r.length-a,"spool_unavailable")}return o?.releaseAll(),i\
+!==void 0}#oe(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a\
+),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#b(i.length,"claim_l\
+ost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#ie(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#E\
+e(){let t=[...this.#o,...this.#t.events(),...this.#n].reduce((r,o)=>Math.max(r,fn(o)),0);return t>this.#e.spoolLimits.ma\
+xBytes?t:void 0}#D(){let n=this.#x(),t=_o(this.#e,n,se());if(!t.handOff){let a={delivered:"delivering in process",spoole\
+d:"spooled for a later run",dropped:"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOpen()?qr(n.health):void 0;i\
+f(this.#T()>0){let d=t.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at ex\
+it: ${a[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.reason}${d}`)}return!1}let r=this.#O()?void 0:this.#Ee();i\
+f(r!==void 0)return this.#m(`at exit: delivering in process: an event takes ${r} bytes in the spool, more than its bound\
+ (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if(!this.#P(!0))return this.#m("at exit: delivering in process: th\
+e spool cannot be written"),!1;if(this.#i)return!0;let o=Ro(t);if(o==="failed")return this.#m("at exit: delivering in pr\
+ocess: no sender could be started"),!1;let i={started:"a sender","at work":"the sender at work","endpoint down":"the spo\
+ol (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`at \
+exit: handed off to ${i[o]}`),!0}#U(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#m(`at exit: the process en\
+ds at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#\
+p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===\
+0||t.kind!=="http")return;let o=this.#x();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now(\
+);Po(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(M(this.#d,t,n),this.#m(`dropped ${n} even\
+t(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#y?.(n),Sr(this.#e.logger,n)}};function Na(e){let n=y().monotonicMs()+e,t,r;re\
+turn{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function jo(e\
+){y().writeStderr(`${Ao(JSON.parse(e))}\n`)}var Aa=250;async function Vo(e){let n=y();xe(X,()=>n.exit(0)),Wr(),Ur(()=>$a(\
+e));try{await Ia(e,y().monotonicMs()+X)}catch{}n.exit(0)}function $a(e){let{enabled:n,source:t}=Wn();return n||t==="defa\
+ult"&&e.onByConsentFile!==!0}async function Ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsen\
+tFile:i,...a}=e,s=De(a),d=ot(s);if(!Q())return vo(t,r,d);for(let u=0;;u++){let c=await wo(t,r,d);if(!c)return;let{replay\
+ed:l,spooled:m,sent:f,timeUp:h}=await Ma(a,n-Aa);if(So(t,r,c),!Pa(e,d))return;if(h&&f>0&&Q())return La(e);if(l>0&&m>0||u\
+>0&&l===0)return}}function La(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`$\
+{e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&hn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y().\
+spawnDetached({argv:n,env:pn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ma(e,n){let t={replayed:0,spooled:0,se\
+nt:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=\
+r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new En({...e,handOff:!1,exitTimeou\
+tSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.rep\
+layed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))M(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicM\
+s()>r){let f=ae(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Pa(e\
+,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||gn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.sp\
+oolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(D\
+ate.now())!==void 0}var Yo=yo(y().env(Ce));Yo&&await Vo(Yo);\n',Se="sender-74952a7e.mjs",ed=118533,td=6e4,nd=1e3,rd=[Ti,
+"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],id=3,od=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function zt(e){return e===null?"null":typeof e=="string"?_i(
+e):typeof e=="number"?sd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(zt).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${_i(n)}: ${zt(r)}`).join(", ")}}`:"null"}function _i(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function sd(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var $i=16384,Xt=2*$i,Si=Xt-4096,
+Wt=32,Oi=/^[a-z0-9_]{1,40}$/,ad=/^[0-9a-f]{8}$/,dd=/^drops-([0-9a-f]{8})\.json$/,Gt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 cd=6e4,fe={working:1,periodic:2,asked:1/0},xi=.9,ld=1e3,ud=3e5,hd=36e5,fd=4,ki=class{#e;#t=[];#i=[];#n=new od;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.
 resolve();#h;#S=fe.working;#O;#v=new Set;#x;#N=!1;#E;#y=se();#a=!1;#T=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){
 this.#e=ir(e)}enqueue(e){try{if(!X())return this.#ye();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=es(
