@@ -40,10 +40,11 @@ export function debugTrail(): ((line: string) => void) | undefined {
  * ```
  */
 export function tellLogger(logger: ((line: string) => unknown) | undefined, line: string): void {
+  if (logger === undefined) return;
   try {
     // An async logger's rejection, left unhandled, would end the program (Node.js, Bun): it is caught too, a promise of
     // another realm's (`node:vm`) or a thenable as well.
-    Promise.resolve(logger?.(`[nat-telemetry] ${line}`)).catch(() => {});
+    Promise.resolve(logger(`[nat-telemetry] ${line}`)).catch(() => {});
   } catch {
     // A broken logger must not break the host program.
   }

@@ -317,6 +317,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
     return this.#queue.length + this.#dlq.length + this.#inFlight.size;
   }
 
+  /** The events held (as `#held` counts them): the DLQ's, those in flight, the queue's, in that order. */
+  #heldEvents(): PendingEvent[] {
+    return [...this.#dlq, ...this.#inFlight.events(), ...this.#queue];
+  }
+
   /** Registers the exit hooks (and, if asked, the interrupt listeners) unless they are registered. */
   #hookExit(): void {
     if (this.#unhook) return;
@@ -854,7 +859,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    */
   #spoolPending(keepOnFailure = false): boolean {
     this.#endRequestsUnanswered();
-    const held = [...this.#dlq, ...this.#inFlight.events(), ...this.#queue];
+    const held = this.#heldEvents();
     const pending = this.#stillOurs(held);
     if (pending !== held) {
       // The lost ones leave memory too; what is left waits, due, in the DLQ.
@@ -960,8 +965,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * process.
    */
   #tooLargeToSpool(): number | undefined {
-    const held = [...this.#dlq, ...this.#inFlight.events(), ...this.#queue];
-    const largest = held.reduce((most, event) => Math.max(most, spoolLineBytes(event)), 0);
+    const largest = this.#heldEvents().reduce((most, event) => Math.max(most, spoolLineBytes(event)), 0);
     return largest > this.#options.spoolLimits.maxBytes ? largest : undefined;
   }
 

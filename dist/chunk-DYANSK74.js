@@ -313,20 +313,20 @@ t/telemetry`):void 0}return a===void 0?void r("there is no home directory"):q(a,
 an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),To=(function(e,t,n){if(t===
 "win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&q(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),se=(function(){const e=b();
 if(xe(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
-`)}),Mn=(function(e,t){try{Promise.resolve(e?.(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}}),Ln=(function(e){let t;return()=>t??=
-new RegExp(e,"u")}),_o=(function(e){return e.length<=64&&va.test(e)&&(/^[ -~]*$/.test(e)||!ya().test(e))}),tt=(function(e,t){
-if(typeof t=="string"&&(t==="undefined"||_o(t)))return t;const n=typeof t=="string"?`(${t.length} characters)`:`(${typeof t}\
-, not a string)`;return se()?.(`'${e}' ${n} is not a command's fixed name (1-64 characters, no flag, path, URL, address \
-or invisible character; never the arguments): reported as "undefined"`),"undefined"}),$o=(function(e){const t=/^[ -~]*$/.
-test(e);return e.length<=64&&(t?ga:Ea()).test(e)?e:(se()?.(`'errorClass' (${e.length} characters) is not a class's name \
-(1-64 characters, a letter, then letters and digits; never the error's message): reported as "undefined"`),"undefined")}),
-So=(function(e){return e===be}),Oo=(function(){const{name:e,version:t}=M();return t?`${e}/${t}`:e}),In=(function(e){return e===
-void 0||typeof e=="number"?"undefined":e}),Cn=(function(e){const t=typeof e=="string"&&e!==""?Number(e):e;return typeof t==
-"number"&&Number.isSafeInteger(t)?t:void 0}),ke=(function(e,t){if(typeof t!="string")throw new TypeError(`Cannot create \
-event: '${e}' must be a string, got ${T(t)}`);return t}),Dn=(function(e,t,n){for(const r in n)if(n[r]===t)return t;throw new TypeError(
-`Cannot create event: '${e}' must be one of ${Qt(Object.values(n))}, got ${T(t)}`)}),F=(function(e){const t=JSON.stringify(
-e);return typeof t=="string"&&/[\r\n]/.test(t)?xo(t):t}),xo=(function(e){let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];
-n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
+`)}),Mn=(function(e,t){if(e!==void 0)try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}}),Ln=(function(e){
+let t;return()=>t??=new RegExp(e,"u")}),_o=(function(e){return e.length<=64&&va.test(e)&&(/^[ -~]*$/.test(e)||!ya().test(
+e))}),tt=(function(e,t){if(typeof t=="string"&&(t==="undefined"||_o(t)))return t;const n=typeof t=="string"?`(${t.length}\
+ characters)`:`(${typeof t}, not a string)`;return se()?.(`'${e}' ${n} is not a command's fixed name (1-64 characters, n\
+o flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),"undefined"}),$o=(function(e){
+const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?ga:Ea()).test(e)?e:(se()?.(`'errorClass' (${e.length} characters) is \
+not a class's name (1-64 characters, a letter, then letters and digits; never the error's message): reported as "undefin\
+ed"`),"undefined")}),So=(function(e){return e===be}),Oo=(function(){const{name:e,version:t}=M();return t?`${e}/${t}`:e}),
+In=(function(e){return e===void 0||typeof e=="number"?"undefined":e}),Cn=(function(e){const t=typeof e=="string"&&e!==""?
+Number(e):e;return typeof t=="number"&&Number.isSafeInteger(t)?t:void 0}),ke=(function(e,t){if(typeof t!="string")throw new TypeError(
+`Cannot create event: '${e}' must be a string, got ${T(t)}`);return t}),Dn=(function(e,t,n){for(const r in n)if(n[r]===t)
+return t;throw new TypeError(`Cannot create event: '${e}' must be one of ${Qt(Object.values(n))}, got ${T(t)}`)}),F=(function(e){
+const t=JSON.stringify(e);return typeof t=="string"&&/[\r\n]/.test(t)?xo(t):t}),xo=(function(e){let t="",n=!1;for(let r=0;r<
+e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r]??"":i==='"'&&(n=!1)):i==='"'?(n=!0,t+=i):` 	\r
 `.includes(i)||(t+=i)}return t}),U=(function(e){const t=e.search(ba);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
 e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):
 n+=2)}return n}),K=(function(e){const t=I(e);if(!(t>=-Dt&&t<=Dt))throw new RangeError("Invalid time value");const n=I(t/
@@ -1360,569 +1360,569 @@ OME");a=s?P(s,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/
 d r("there is no home directory"):Y(a,n)?a:(t.push("the home directory is not an absolute path: no spool is kept there")\
 ,void r("the home directory is not an absolute path"))}function wr(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMP\
 DIR");return P(r&&Y(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Mn(){let e=y();if(be(e.env("NAT_TELEMETRY_DEBUG")))retu\
-rn n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function Sr(e,n){try{Promise.resolve(e?.(`[nat-telemetry] ${n}`)).catch(()=\
->{})}catch{}}function Tr(e){let n;return()=>n??=new RegExp(e,"u")}var iu=Tr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p\
-{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var su=Tr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)\
-*$`);var rn="1.5",hu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"ca\
-nceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),pu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATA\
-DESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"an\
-onymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Ee=class{name;schemaVersion;timestamp;constructor(n,t={}\
-){if(is(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="stri\
-ng"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got \
-${O(n)}`);let r=t.schemaVersion??rn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schem\
-aVersion\' must be a non-empty string, got ${O(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFini\
-te(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,thi\
-s.schemaVersion=r,this.timestamp=o}};function is(e){return e===Ee}function F(e){let n=JSON.stringify(e);return typeof n=\
-="string"&&/[\\r\\n]/.test(n)?ss(n):n}function ss(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"\
-?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(as\
-);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=5529\
-6&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var ds="184482118588404";f\
-unction Ie(e){let n=B(e);if(!(n>=-sn&&n<=sn))throw new RangeError("Invalid time value");let t=B(n/1e3);if(t!==Pn.second)\
-{let r=B(t/xr),o=t-r*xr,i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Pn={second:t,text:`${us(r)}T${i}.`}}return\
-`${Pn.text}${K(n-t*1e3,3)}Z`}var Pn={second:NaN,text:""};function us(e){let n=B((e+719468)/146097),t=e+719468-n*146097,r\
-=B((t-B(t/1460)+B(t/36524)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153),a=o-B((153*i+2)/5)+1,s=i<10?i+\
-3:i-9,d=r+n*400+(s<=2?1:0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}`}-${K(s,2)}-${K(a,2)}`}var B=e=\
->{let n=e-e%1;return n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},xr=86400,sn=864e13;function \
-_r(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)}`)}if(typeof n!="string"||n==="\
-")throw new TypeError("Event name is not a non-empty string");let t=F(ls(e));if(n!==on.name){let o=F(n);on={name:n,json:\
-o,bytes:D(o)}}let r=Ie(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:cs+r.length+D(\
-t)+on.bytes}}var on={name:"",json:"",bytes:0},cs=31;function ls(e){let n=(a,s)=>new TypeError(`Event \'${e.name}\' ${a} ca\
-nnot be read: ${U(s)}`),t;try{t=e.parameters()}catch(a){throw n("parameters",a)}try{t?.then}catch(a){throw n("parameters\
-() returned an object that",a)}if(sr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Ev\
-ent \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!pe(t))throw new TypeError(`Event \'${e.n\
-ame}\' has no parameters object: parameters() returned ${O(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters"\
-,a)}let o={};for(let a of r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o[a]=s}let i=\
-Dn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Dn(e){if(typeof e!="object"||e===null||Array.\
-isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="\
-boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}fu\
-nction Rr(e,n){return{browserType:"undefined",clientId:ds,clientType:"Native",clientVariant:"Release",clientVer:n.source\
-ClientVersion,cpuArchitecture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",device\
-GdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVe\
-rsion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUs\
-erId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefine\
-d",productName:"undefined",productVersion:"undefined",sentTs:Ie(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefin\
-ed",userId:"undefined"}}function Cn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var kr=/[A-Za-z0-9_-]/,fs=/^\
-(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,ms=/^(?\
-:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d\
-(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function Or(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0;#t=new WeakM\
-ap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#e.length)return n;this.#a()==="[\
-"?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#y\
-(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#S([],"array");(!Arra\
-y.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#S({},"header");return u\
-.push(c),an(o,a,u),c}let d=Fn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(\
-d)==="array"&&!s?d=d[d.length-1]:Bn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`\
-),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' is not a tabl\
-e`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#y("="),this.#g();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){\
-let s=Fn(o,a);s===void 0?an(o,a,s=this.#S({},"dotted")):(!Bn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&t\
-his.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.\
-hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#g();let t=this.#a();if(t===\'"\')n.p\
-ush(this.#u());else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.length&&kr.test(this.#e[this.#n\
-]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#g(),this.#a()!==".")ret\
-urn n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#f();if(this.#e.startsWith("\'\'\'",\
-this.#n))return this.#_();if(n===\'"\')return this.#u();if(n==="\'")return this.#w();if(n==="["||n==="{"){++this.#o>100&&th\
-is.#i("values are nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--,i}let t=this.#e.slice(this.#n,t\
-his.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!kr.test(t[i.length]??""))return this.#n+=i.leng\
-th,a;let r=fs.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ms.exec(t);retur\
-n o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,hs(o[0])):this.#i("a value is malformed")}#d(){this.#n++;\
-let n=[];for(;this.#k(),this.#a()!=="]";)n.push(this.#r()),this.#k(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i(\
-"an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if(this.#g(),this.#a()==="}")retur\
-n this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table i\
-s malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Bn(t)&&this.#c(t)}#u(){thi\
-s.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\
-\'"\')return n;t==="\\\\"?n+=this.#R():dn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#w(){this.#n++;let\
- n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>dn(r)&&r!=\
-="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#f(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n\
-+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+\
-r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not\
- closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#R()}else d\
-n(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#_(){this.#n+=3\
-,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)ret\
-urn this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repea\
-t(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in\
- t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+\
-$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string h\
-olds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#g(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#k(){\
-for(;;){this.#g();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==\
-="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];dn(n)&&n!=="	"&\
-&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a()==="#"&&this.#N(),this.#e.star\
-tsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one sta\
-tement")}#y(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n\
-]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invali\
-d TOML at line ${t}: ${n}`)}};function Fn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.definePro\
-perty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Bn(e){return typeof e=="object"&&e!==null&&!Arra\
-y.isArray(e)}function dn(e){let n=e.charCodeAt(0);return n<32||n===127}function hs(e){let n=e.replaceAll("_","");return/\
-^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ps="1.0";function un(){if(Pr())ret\
-urn;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?P(t,".config/nat/telemetr\
-y.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Un?.given!==r){let o=n?.realPath(".");Un={giv\
-en:r,path:o===void 0?r:P(o,r)}}return Un.path}function Mr(){return(Z?we?.path:void 0)??un()}var Un;function Pr(){let{env\
-:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_F\
-ILE")&&n("HOME")?"HOME":void 0}var gs=65536;function Le(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.\
-allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,gs\
-)}catch(o){return jn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ys(o)\
-?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cann\
-ot be read safely (${jn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Nr(r),text:r\
-};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${jn(o).replaceA\
-ll("_"," ")})`}}return{...Nr(r),text:r}}function ys(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS\
-_DENIED"}function jn(e){return e?.reason??"unreadable"}function Nr(e){let n;try{n=Or(e)}catch{return{state:"disabled",pr\
-oblem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isAr\
-ray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return\
- r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ps?{state:"enabled"}:{state:"never\
-_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}fu\
-nction Wn(){let e=un(),{state:n,problem:t,outdatedYes:r}=Cr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void\
- 0?{}:{fileOutdatedYes:r}};return{...zn()??Xn(n),...o}}function Dr(){let e=zn();if(e)return e;let{state:n,text:t,problem\
-:r}=Cr(un());return{...Xn(n),text:t,...r?{problem:r}:{}}}function Cr(e){if(e!==void 0)return Le(e);let n=Pr();return n?{\
-state:"disabled",problem:`cannot be found: the program may not read ${n} (${ye(n)})`}:{state:"never_asked"}}function zn(\
-){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=be(\
-e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return\
-{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_N\
-OT_TRACK"}}function Xn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}v\
-ar j,Z=!1,we,Vn,qn=!1,Ar,ve,$r="an opt-out set in the environment during the run",Ir="the consent file, written since th\
-e program turned telemetry on";function bs(e,n=Le(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}fu\
-nction Fr(e,n=Le(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Br(){return Ar!\
-==void 0&&Fr(Ar)}var Yn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Gn=globalThis;try{Gn[Yn]===void 0&&Object.de\
-fineProperty(Gn,Yn,{value:{serial:0}})}catch{}var Lr=0;function Es(){try{let e=Gn[Yn];if(e===void 0)return;let{serial:n}\
-=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Hr(){let e=Es();e===\
-void 0||e===Lr||(Lr=e,[j,Z,qn]=[!1,!1,!0])}function Ur(e){Vn=e}function Q(){if(Vn)return j=Vn();Hr();let e=qn&&!Z;if(!e&\
-&(ve===$r||zn()?.enabled===!1))return ve=$r,j=!1;if(e&&(ve===Ir||Br()))return ve=Ir,j=!1;if(!Z||we===void 0)return!0;let\
- n=Le(we.path,!0);return n.problem!==void 0&&(n=Le(we.path,!0)),j=n.problem===void 0&&!Fr(we,n.text)&&Xn(n.state).enable\
-d,j||(ve??="the consent file, written again during the run"),j}function se(){return Hr(),j===void 0&&vs(Dr()),j===!0}fun\
-ction vs(e){[j,Z]=[e.enabled,e.source==="file"];let n=Z?un():void 0;we=n===void 0?void 0:bs(n,e.text)}function Se(){if(!\
-qn||Z||j!==!0||Br())return;let e=Wn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"\
-||n?void 0:e.source}function jr(){return se()&&Z}function Jn(){let e=se(),{enabled:n,source:t,problem:r}=Dr(),o=t!=="fil\
-e"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?y().env(t):void 0,a=o?`${t}, which the prog\
-ram may not read (${ye(t)})`:i!==void 0&&!Ln(i)?`${t}=${O(i)}, no yes/no value (1, true, yes / 0, false, no): read as no\
-`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?a:ve??"the program (setT\
-elemetryEnabled)"}}var Qn=2**31-1,ws=25,Kn={min:50,max:250},Vr=4,Zn=1e3,Ss=(Vr+1)*Kn.max,Te={guarded:new Set,signal:void\
- 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},r\
-elease(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if\
-(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Zn,e)){this.ticking=!0;return}try{(!this\
-.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Zn)),this.signal.addEventListener("abort",this.look)}cat\
-ch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(e,n,t){let r,\
-o=!1,i,a=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Ss)/Zn),end:s},u=(c,l\
-)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=ws||l===0)return s();u\
-(Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Vr),t||(i=w(()=>y().holdOpen?.())),\
-a}function Yr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n\
-:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2\
-**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Ts=3,Gr=!1;function Wr(){Gr=!0}var xs=new Set([407,408,429,5\
-00,502,503,504]),_s=new Set([501,505]);function Rs(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large\
-"}:xs.has(e)||e>=500&&e<600&&!_s.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,re\
-tryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}\
-async function zr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=xe(e.timeoutMs,()=\
->{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((s,d)=\
->{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=n\
-ew URL(s).origin,u=e.classify??Rs;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(\
-s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=\
-ks(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Yr(l.headers.get("re\
-try-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([Os(l),i]).catch(()=>{});\
-return u(m,h,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(a===Ts)return{kind:"rejected"\
-,reason:"too_many_redirects"};let g=As(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith(\
-"http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Gr?{k\
-ind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsaf\
-e_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};s=g\
-}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent",reason:s.message}:t?\
-{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(s)}}finally{r(),e.signal?.removeEventListe\
-ner("abort",o)}}function ks(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.\
-headers?.get=="function"?n:void 0}async function Os(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,\
-r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>Ns)return"";r+=t.decode(i.value,{\
-stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var Ns=65536;function As(e,n){if(e!==null)try{let t=ne\
-w URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function de(e){let n=216613626\
-1;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function \
-et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);re\
-turn s===void 0?[]:[s]})}var Is={initialMs:3e4,maxMs:36e5},Xr=4096;function Ls(e,n){return n??de(e)}function Ms(e,n,t){t\
-ry{let r=e.read(n,Xr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.pars\
-e(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefor\
-e:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s\
-=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var cn=class{path;#e;#n;#o;#t;#l;#s;#h;#r\
-;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ls(r,a)}.json`,this.#o=a!==void 0,this.path=`${t}/\
-${this.#n}`,this.#l=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!\
-==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.failures??0)+1,t?\
-.failures??0),o=this.#s()+ae(r,Is,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore:o}\
-),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failures:\
-r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}n\
-oteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefo\
-re<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.\
-#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Ms(this.#l,this.path\
-,this.#s());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#l.remove(this.path)}catch{}\
-}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r)<=\
-Xr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};function qr(e){\
-let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${I\
-e(t)}`}function M(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Jr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},\
-nt=6e4,Ps=864e5,Kr=6e4,to=64,Ds=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,ln=/^([lc])-(\\d{13})-(\
-e-.+)$/,Cs=36e5;function ro(e,n="nat",t=""){return de(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=class e{dir;key;ancest\
-orsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ee.maxAgeMs\
-),maxEvents:Math.max(r.maxEvents,ee.maxEvents),maxBytes:Math.max(r.maxBytes,ee.maxBytes)},this.key=o,this.ancestorsSeen=\
-i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"rea\
-d")||d&&!t.allowed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(\
-n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFollowLinks?s(`t\
-he program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new \
-e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=n.m\
-ap(Pe),{kept:i}=Qr(o,this.#n.maxEvents,this.#n.maxBytes);M(r,"spool_full",o.length-i.length);let a=new Map;for(let d of \
-i){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this\
-.#l(d,t,this.key))}catch(d){for(let u of s)this.#f(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t,r){let o=[]\
-,i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Me)){if(o.length>=n)break;let d=this.#h(a.name,t+r);try{this.#e.renam\
-e(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#s(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,unti\
-l:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#l(u.slice(m.length).map(Pe),a\
-.time,this.key)}catch{this.giveBack(f);continue}M(i,"spool_corrupt",c),M(i,"spool_expired",l);for(let h of m)o.push({...\
-h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);try{this.#e.r\
-ename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince\
-(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){t\
-ry{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=ln.exec(n),r=_e(t?t[3]:n);if(!r)return[];let\
-{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events\
-:o,corrupt:i};return[t?{...a,until:rt(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=\
-0;for(let i of n.#r()){if(r.length>=Me)break;let a=Zr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Jr);try{n.#e.renam\
-e(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#s(s,a,t);try{let u=this.#l(d.map(Pe),a.time,a.key);u!==void 0&&r.pus\
-h(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#f(s.slice(n.dir.length+1)),o+=d.length}return r.lengt\
-h>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=ln.exec(t),o=_e(r?r[3]:t);o&&this.#f(t)&&(n+=o.events)\
-}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[])}#l(n,t,r)\
-{if(n.length===0)return;let o=eo(n,t,r);return ie(this.#e,this.dir,o,no(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0\
-,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.ev\
-ents,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Bs(a);s===void 0?o.corrupt++:r-s.timest\
-amp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${tt(n,t)}`}#r(){try{return this.#e\
-.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=or.exec(o),a=Zr(o,n);a?.key===this.key?\
-t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Jr&&r<Me&&this.#f(o)&&r++}return t.sort((o,i)=>o.entry.time-\
-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(a(E)?o.maxAg\
-eMs:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(E,p,T)=>{a(E)\
-&&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.events+p,l.bytes+T]};for(let E of u)m(E,E.events,E.b\
-ytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return r;let h=u.filter(E=>t\
-.includes(E.name)),g=Math.min(...h.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),A=Math.max(...h.map(E=>b(\
-E.name)??-1/0)),v=E=>{if(E.time<g)return!1;let p=b(E.name);return p===void 0||!Number.isFinite(A)?E.time-g<=Kr:Math.abs(\
-p-A)<=Kr},k=u.filter(E=>!t.includes(E.name)).sort((E,p)=>E.time-p.time);for(let E=0;E<Me;){let p=k.find(s),T=p===void 0&\
-&f(c,o),S=p??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let R=s(S);if(!R&&v(S))contin\
-ue;E++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.even\
-ts,bytes:i.maxBytes-l.bytes};if(!R&&x.events>0&&x.bytes>0){let _=this.#w(S,x.events,x.bytes,n);if(_===void 0)continue;m(\
-S,_.kept.events,_.kept.bytes),M(r,"spool_corrupt",_.corrupt),M(r,"spool_full",_.cut);continue}this.#c(S.name,S,R?"spool_\
-expired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#f(n)&&(M(o,"spool_corrupt",i.cor\
-rupt),M(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Me)break;let s=ln.exec(a);if(s===null|\
-|t-rt(s)<=Ps)continue;let d=_e(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+nt);try{this.#e.rename(`${this.di\
-r}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=tt(n.name,o+nt),a=y().mono\
-tonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#s(`${\
-this.dir}/${i}`,n),u=s.map(Pe),c=Qr(u,t,r),l=c.kept.map(g=>u[g]),m={kept:{events:l.length,bytes:c.bytes},cut:u.length-l.\
-length,corrupt:d};if(l.length===0)return this.#f(i)?m:void 0;let f=Ke(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};\
-try{this.#e.create(f,no(l))}catch{if(h(),!this.#f(i))return;try{this.#l(l,n.time,n.key)}catch{return{kept:{events:0,byte\
-s:0},cut:u.length,corrupt:d}}return m}if(y().monotonicMs()-a>nt/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}\
-`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${eo(l,n.time,n.key)}`)}catch{}return m}#f(n){try\
-{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Zr(e,n){let t=ln.exec(e);return t?Fs(t,n)?_e(t[\
-3]):void 0:_e(e)}function _e(e){let n=Ds.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/to\
-));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Qr(e,n,t){let r=[...e.keys()].filter(a=>e[a].byte\
-s<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((a,s)=>a+e[s].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;re\
-turn{kept:r.slice(o),bytes:i}}function eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-\
-${t===void 0?"":`${t}-`}${J()}.jsonl`}function no(e){return e.map(n=>`${n.text}\n`).join("")}function fn(e){return Pe(e).\
-bytes+1}function Pe(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)\
-},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${M\
-ath.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function tt(e,n){return`l-${z(n)}-${e}`}function r\
-t([,e,n]){return e==="l"?Number(n):Number(n)+Cs}function Fs(e,n){return n>rt(e)}function Bs(e){try{let{retries:n,schemaV\
-ersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeo\
-f t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name=="string"&&s.nam\
-e!==""&&typeof s.ts=="string"&&Dn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={json:F(s),schemaV\
-ersion:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}catch{return}}func\
-tion Hs(e,n){return e.spoolFallback?wr(y().env,$().os,n?.uid):void 0}function Us(e,n,t=()=>{},r="work"){let{spoolDir:o,s\
-poolLimits:i}=e,a=ot(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,a,l=>s=l,r),u=Hs(e,\
-n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i,a);l&&l.dir!==d.\
-dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ne.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}\
-`,r);return t(s,c?.dir),c}var mn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=\
-t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spo\
-olFallback)return null;let a=y().files;if(!a)return null;let s=Us(n,a,t);if(!s)return null;let d=n.customFetch?s.key:voi\
-d 0,u=new cn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spo\
-ol.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json),notBefore:0})),a\
-=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),M(o,"event_too_\
-large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=thi\
-s.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t,olderDroppe\
-d:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){\
-let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);\
-return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.cl\
-ock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function ot(e){let{sink:n,format:t,sourceClientVersion\
-:r,headers:o,customFetch:i}=e,a={version:i&&r!==ge?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():voi\
-d 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return ro(n.kind==="http"?n.url:\
-"",t.name,s==="{}"?"":s)}var js=0xe677d21fdbff;function oo(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n\
-;try{if(!(e instanceof Ee))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event\
-",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string")return{reason:\
-"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"tim\
-estamp is not a finite number"};if(a<0||a>js)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999\
- that both wire formats carry"};let{json:s,bytes:d}=_r(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serial\
-ized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PRE\
-FIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,sessionId:t,client\
-Version:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function io(e,n,t,r=o=\
->o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&s.sessionId===i\
-[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return o}funct\
-ion Vs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||\
-n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function so(e,n){if\
-(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Vs(t.hostname))return;let r=[..\
-.t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", "\
-)}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function ao(e,n=$()){le\
-t t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>Rr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machi\
-ne,sentAt:a});return{name:"nat",encode:(r,o)=>Cn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Cn(t(r,0),[])),eventBytes:r\
-=>r.bytes,readsAnswer:!1}}function uo(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,\
-serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(mr(i))),a};return{name:\
-"otlp",encode:i=>$n(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D($n([],i.sessionId,t(i),n)),eventBytes:i=>D(o(i)),\
-readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:hr}}var Ys="http://localhost:431\
-8/v1/logs",Gs=120,Ws=50,zs=3,Xs=2,it=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',mo=64,qs={flushInter\
-valSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exi\
-tTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatch\
-Bytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,hea\
-ders:!0,resource:!0,logger:!0,clock:!0,random:!0};function De(e={}){if(!pe(e))throw new TypeError(`Cannot create handler\
-: options must be an object, got ${O(e)}`);let n=Nn(e,qs);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=\
-(p,T,S)=>{let R=e[p]===void 0?T:e[p],x=S.integer?`${S.sign} integer`:`${S.sign} number`,_=`Cannot create handler: \'${p}\'\
- must be a ${x}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${_}, got ${O(R)}`);if(!((S.sign==="positiv\
-e"?R>0:R>=0)&&(S.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${_}, got ${R}`);if(S.timer&\
-&R*1e3>Qn)throw new RangeError(`Cannot create handler: \'${p}\' must be at most ${Qn/1e3} seconds (the longest a timer can\
- wait), got ${R}`);return R},r=(p,T,S)=>{let R=e[p]===void 0?S:e[p];if(typeof R!==T)throw new TypeError(`Cannot create h\
-andler: \'${p}\' must be a ${T}, got ${O(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},a={\
-sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Xs,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",6\
-0,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' ($\
-{d}), got ${u}`);let c=Er(),l=r("sourceClientVersion","string",ge),m=go("resource",e.resource),f=r("sessionId","string",\
-"undefined"),h=lo(e.format,c.format),g=at(h,l,{...c.otlpResource,...m}),b=st(g,c.sessionPrefix+f),A=lo(e.format,void 0),\
-v=st(at(A,l,m,ho),f),k=t("maxEventBytes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create handler: \'maxEve\
-ntBytes\' must be at least ${v.eventBytes} (the smallest event), got ${k}`);let E=t("maxBatchBytes",5e5,a);if(E<v.batchBy\
-tes){let p=`one ${A} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create h\
-andler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${v.batchBytes} bytes, more than \'maxBatchBytes\' (${E\
-} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${v.batchBytes} (${p}), got ${E}`)}return{flushI\
-ntervalMs:t("flushIntervalSeconds",Gs,o)*1e3,maxQueueSize:t("maxQueueSize",Ws,a),maxRetries:t("maxRetries",zs,{sign:"non\
--negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e3,ma\
-xMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,E-b.envelopeBytes-mo),maxEventBytesOp\
-tion:k,maxBatchBytes:E,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Zs(e.endpoint,c.endpointHidden?dt:c.endpoi\
-nt??(h==="otlp"?c.otlpEndpointHidden?dt:c.otlpEndpoint??Ys:void 0),c.dryRun),spoolDir:Qs(e.spoolDir,c.spoolDir),noSpool:\
-e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:e\
-.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ee.maxEvents,a),maxBytes:Ks(t("spoolMaxByt\
-es",ee.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",ee.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ta(e.capt\
-ureInterrupts),handOff:na(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void 0,format:g,h\
-eaders:{...h==="otlp"?c.otlpHeaders:{},...ea(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>globalThis.fetch(\
-p,T))),logger:e.logger===void 0?void 0:r("logger","function",()=>{}),clock:Js(r("clock","function",Date.now)),random:r("\
-random","function",$e)}}function Js(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' fail\
-ed: ${U(t)} (a method needs its object: () => performance.timeOrigin + performance.now())`)}if(!co(n))throw new RangeErr\
-or(`Cannot create handler: \'clock\' must return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let t=e(\
-);return co(t)?t:Date.now()}catch{return Date.now()}}}var co=e=>typeof e=="number"&&e>=0&&e<1e13;function st(e,n){let t=\
-{json:it,bytes:D(it),schemaVersion:rn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t))\
-,o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+mo+r,envelopeBytes:o}}function Ks(e){if(e>=ee.maxBytes)return \
-e;let n=fn({json:it,schemaVersion:rn,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create \
-handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function at(e,n,t,\
-r){return e==="otlp"?uo({serviceName:t["service.name"]??cr,serviceVersion:n,resourceAttributes:t},r):ao(n,r)}var ho={nam\
-e:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function po(e){let{format:n,sourceClientVersion:t}=e,\
-r=n.resource??{},o=st(at(n.name,t,r,ho),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEven\
-tBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var dt=Symbol("hidden");function Zs(e,n,t){if(e!==void 0&&(typeof e\
-!="string"||!tn(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got $\
-{O(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===dt)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??br;retur\
-n tn(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"i\
-nvalid_endpoint"}}function Qs(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`\
-Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError\
-(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${O(\
-e)}`);return e}}function lo(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'forma\
-t\' must be "nat" or "otlp", got ${O(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function go(e,n){if(\
-n===void 0)return{};if(!pe(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n\
-)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create h\
-andler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${\
-O(r)}`);t[r]=o}return t}var fo=8192;function ea(e){let n=go("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.lengt\
-h+i.length+4,0);if(t>fo)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${fo} bytes to a request\
- (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot crea\
-te handler: \'headers\' must have header names (RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot creat\
-e handler: \'headers\' must not set ${O(r)}: the HTTP client frames the request itself`);if(!en(o))throw new TypeError("Ca\
-nnot create handler: \'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control charact\
-er, no character past ASCII, no leading or trailing space), got a bad value for "+O(r))}return n}function na(e,n){return\
- e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.\
-ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ta(e){if(e===void 0||e===!1)return!1;if(e===!0)return\
-()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolea\
-n or a function, got ${O(e)}`)}var hn=/^sender-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function pn(e,n){return{...e\
-,[Ce]:JSON.stringify(n)}}function yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spool\
-Dir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,ra=250;function Re(e,n,t,r){let o=new RegEx\
-p(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);i\
-f(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?X:ra;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):yn(e,`${n}/$\
-{a}`)}return i.locks.sort(),i.marks.sort(),i}function gn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catch{return!1}}\
-function bo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"a\
-t work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);return a.locks.\
-length===0&&a.marks[0]===r?r:(yn(e,`${n}/${r}`),"at work")}catch{return r}}function Eo(e,n,t){t!==void 0&&ct(e,n,()=>[t]\
-)}function vo(e,n,t){ct(e,n,()=>Re(e,n,t,Date.now()).marks)}async function wo(e,n,t){for(let r=0;r<oa;r++){let o=Date.no\
-w();try{e.ensureDir(n,!0,!1);let i=Re(e,n,t,o);if(i.locks.length>0){ut(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${\
-J()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return ut(e,n,d),a;yn(e,`${n}/${a}`\
-)}catch{return}await new Promise(i=>setTimeout(i,10+$e()*50))}}var oa=5;function So(e,n,t){ct(e,n,()=>[t])}function ct(e\
-,n,t){try{e.ensureDir(n,!0,!1),ut(e,n,t())}catch{}}function ut(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}function yn(e,n){\
-try{e.remove(n)}catch{}}var aa=6e4,da=1e3,ua=[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NA\
-T_TELEMETRY_DRY_RUN"];function ca(e,n,t){let r=la(e,n,t);return r.handOff?r:{...r,outcome:To(e,n)}}function To(e,n){retu\
-rn e.sink.kind==="none"?"dropped":xo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dropped"}functi\
-on xo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function la(e,n,t){try{let r=No(e,n,t);if(r!==void 0||!\
-n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=Oo(e.sink.url,o.dir);if(i.isOp\
-en()){let m=y().senderRefusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y()\
-.senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ma(e,o.d\
-ir),successor:u,onByConsentFile:jr()};return{handOff:!0,command:{...s,env:pn(s.env,c)},backlog:n}}catch(r){return{handOf\
-f:!1,reason:`the hand-off failed (${r})`}}}function _o(e,n,t){let r=ca(e,n,t);return r.handOff&&r.command&&!pa(r.backlog\
-)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:To(e,r.backlog)}:\
-r}function Ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let\
- o=bo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHand\
-Off():Eo(r,n.dir,o),i}catch{return"failed"}}function ko(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.cloc\
-k())===void 0)return!1;let{sink:t}=e;return No(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Oo(t.url,n.spool.dir\
-))!==void 0}function Oo(e,n){let t=Mr(),r=t===void 0?void 0:fa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variab\
-les:[...ua,...fe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function fa(e){let n=G(e),t=n==\
-=void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?\
-void 0:r?.realPath(n),i=o===void 0?void 0:P(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function No(e,n,t){let{hand\
-Off:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go t\
-o an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call"\
-;if(e.requestTimeoutMs>X-da)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;i\
-f(!t)return"telemetry was turned off during the run";let i=Se();if(i!==void 0)return`the program turned telemetry on ove\
-r ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return\
-"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool can\
-not all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for the\
-m): another user could swap the sender\'s script there";if(!xo(e))return"the program may not connect to the endpoint";let\
-{spool:a,files:s,health:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=\
-d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>aa&&!gn(s,a.dir,a.key,u))ret\
-urn"spooled events have waited a minute with no sender at work"}function ma(e,n){let{sink:t,format:r,spoolLimits:o,backo\
-ff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:\
-e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...po(e),spoolMaxEvents:o.max\
-Events,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e\
-.headers},resource:{...r.resource}}}function ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function pa(\
-e){if(ha(e))return!0;let{files:n,spool:t}=e,r=()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))ret\
-urn!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ya(n,t.dir,ga),!0}var ga=3;function ya(e,n,t,r=Date.now(\
-)){let o;try{o=e.list(n).filter(s=>hn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0|\
-|d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice\
-(t).filter(({written:s})=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var bn=class{#e=new\
- Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-\
-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Ao(){throw new Error("a\
- sender prints nothing")}var Io=16384,ft=2*Io,Lo=ft-4096,mt=32,Mo=/^[a-z0-9_]{1,40}$/,ba=/^[0-9a-f]{8}$/;var $o=/^drops-\
-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ea=6e4;function Po(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).\
-filter(([m,f])=>Mo.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!lt(i))return;let u={...{since:i,last:i,dropp\
-ed:Object.fromEntries(s.slice(0,mt))},endpointHash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Ho(n,t);try{let m=wa(e,n,t,i)\
-.filter(h=>h.quiet).map(h=>Do(e,h,n,t)),f=Fo([...m.flatMap(h=>h.lines),c],a,i)??c;Co(e,n,t,m,()=>{let h=Ta(e,l);h==="inv\
-alid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=Io?e.append(l,typeof h=="object"&&!h.ended?`\n$\
-{g}`:g,Lo):va(e,n,t,f,a,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function va(e,n,t,r,o,i){let a=H\
-o(n,t),s={path:ht(n,t),quiet:!1},d=pt(e,a,s.path)?Do(e,s,n,t):{lines:[]};Co(e,n,t,[d],()=>{e.append(a,`${F(Fo([...d.line\
-s,r],o,i)??r)}\n`,Lo)})}function Do(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lines:[],summed\
-:n.summed};let{lines:o,upTo:i}=Sa(e,n),a=ht(t,r,i);return pt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summ\
-ed:n.summed}}function Co(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&pt(e,a,ht(n,t,s));throw i}\
-}function ht(e,n,t){let r=t===void 0?"":`-${t}`;return P(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function wa(e\
-,n,t,r){return et(e,n,$o,(o,i)=>{let[,,a,s]=$o.exec(i)??[],d=Math.abs(r-Number(a))>=Ea;return o===t?{path:P(n,i),summed:\
-s===void 0?void 0:Number(s),quiet:d}:void 0})}function Sa(e,n){try{let t=n.summed??0,r=e.read(n.path,ft)?.slice(t)??"",o\
-=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Bo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}\
-function pt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Fo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,\
-t),last:Math.min(s.last,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.\
-entries(s.dropped))(d in o||Object.keys(o).length<mt)&&M(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MA\
-X_SAFE_INTEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(.\
-..r.map(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ta(e,n){try{let \
-t=e.read(n,ft);return t===void 0?void 0:{lines:Bo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t ins\
-tanceof N?"invalid":void 0}}function Bo(e){return e.split(`\n`).flatMap(n=>xa(n)??[])}function xa(e){try{let{since:n,last\
-:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r\
-):[];if(!(lt(n)&&lt(t)&&n<=t&&a.length>0&&a.length<=mt&&a.every(([u,c])=>Mo.test(u)&&Number.isSafeInteger(c)&&c>0)))retu\
-rn;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"&&ba.test(i)?{endpointHash:i}:{}};return typ\
-eof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function lt(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}f\
-unction Ho(e,n){return P(e,`drops-${n}.json`)}var ke={working:1,periodic:2,asked:1/0},Uo=.9,_a=1e3,Ra=3e5,ka=36e5,Oa=4,E\
-n=class{#e;#n=[];#o=[];#t=new bn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#R;#g=ne\
-w Set;#k;#N=!1;#E;#y=Mn();#a=!1;#S=!1;#i=!1;#C=0;#F;#I;#v;#V;#B=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(\
-!se())return this.#ye();let t=y().exiting();t?this.#Q():this.#Y(),this.#l++;let r=oo(n,this.#e);if("reason"in r)return t\
-his.#b(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t\
-)return void(this.#D()||this.#U());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQ\
-ueueSize&&this.#M(ke.working)}catch{}}start(){this.#c||this.#F||(this.#c=!0,this.#Y(),this.#T()>0?this.#H():se()&&!this.\
-#O()&&ko(this.#e,this.#x())&&this.#M(ke.working))}flush(){return this.#M(ke.asked)}#M(n){if(this.#_=Math.max(this.#_,n),\
-this.#f)return this.#f;let t=this.#w.then(()=>{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],this.#le(r)});r\
-eturn this.#f=t,this.#w=t,t}stop(){return this.#F??=this.#se()}[Symbol.asyncDispose](){return this.stop()}stats(){return\
-{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:t\
-his.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#Y(){if(this.#I)return;this.#Q();let\
- n=y(),t=a=>{try{return a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for stop()");retu\
-rn}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.\
-#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#I=(\
-)=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this.#G()}#G(){this.#u=setTimeout(()=>{this.#M(ke.periodic).then(()=>{t\
-his.#c&&this.#G()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#se(){this.#c=!1,this.#u!==void 0&&clearTimeo\
-ut(this.#u);let n=this.#E=Na(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0\
-),n.over()])&&this.#W(),this.#T()>0&&this.#D())return;this.#re(),this.#T()>0&&this.#O()&&this.#P(!0),this.#T()>0&&!this.\
-#O()&&await this.#ae(n),this.#P()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),th\
-is.#E=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ae(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutM\
-s+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#W()}#W(){let{requestTimeoutMs:n,exitTimeoutMs:t}=\
-this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Uo,i=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Uo);this.#z((\
-{started:a})=>r-a>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.h\
-ealth.recordFailure()}#z(n=()=>!1){for(let t of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#K(\
-r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#ee(r,"the exit budget ended before the ans\
-wer"):r)}}}#de(){return this.#R??=new AbortController}#X(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeo\
-utMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&\
-i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#q(n){this.#t.settle(n)&&this.#o.push(...n)}#O(){let{sink:n}=this.#e,t=!this\
-.#N&&this.#x()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ue(){let{sink:n,clock:t}=this.\
-#e,r=this.#L,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.n\
-otBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#ce(n){let t=this.#v?.health;if(n.d\
-elivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(\
-n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,\
-random:a,clock:s}=this.#e,d=s()+ae(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d\
-}}async#le(n){try{this.#te();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.r\
-efresh(),this.#re();let r=this.#O();if(r&&!this.#ue())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=\
-this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Z(s);fo\
-r(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#fe(d,u),this.#ce(u),u.delivered&&u.retr\
-yAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)\
-}}async#fe(n,t){let{signal:r}=this.#de(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#X(r);)await this.#J(n[o++],r,\
-t)};await Promise.all(Array.from({length:Math.min(Oa,n.length)},i));for(let a of n.slice(o))this.#q(a)}async#J(n,t,r){th\
-is.#te();let o=this.#oe(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#he(n,\
-t);if(this.#ge(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.s\
-lice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#X(t)?await this.#J(d,t,r):this.#q(d);return}swi\
-tch(i.kind){case"delivered":return r.delivered=!0,this.#K(n,i.rejected);case"too_large":return this.#b(1,"http_413"),thi\
-s.#$(n);case"rejected":return this.#b(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...\
-n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#me\
-(n,i.retryAfterMs):this.#be(n,i.reason,i.retryAfterMs)}}}#me(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=M\
-ath.max(o.notBefore,r);this.#o.unshift(...n)}#K(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#b(r,"ot\
-lp_rejected"),this.#$(n)}async#he(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return \
-await this.#pe(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:\
-o}}}#Z(n){let{format:t,maxBatchBytes:r}=this.#e;return io(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear()\
-,this.#n=[]}async#pe(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,\
-headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#y?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.\
-url)}`:""}: ${s}`),o.kind==="stderr")return jo(s),{kind:"delivered"};let d=i.classify;return await zr({url:o.url,body:s,\
-headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:t\
-his.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredent\
-ials:y().sendsProxyCredentials})}#ge(n,t){if(!this.#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not befo\
-re ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${dr(n.th\
-rown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sen\
-t"?` (${n.reason}${r}${o})`:"";this.#y(`answer for ${t} event(s): ${n.kind}${i}`)}#Q(){if(!this.#y||this.#S)return;this.\
-#S=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#y(`telemetry ${n?"on":"off"} \
-(decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidde\
-n?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)\
-":`nowhere (${r.reason})`;this.#y(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=so(r,this.#e.headers);\
-d&&this.#y(`warning: ${d}`),this.#y(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.so\
-urce})`)}#ye(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#m(`telemetry off (decided by ${Jn().decidedBy}): ev\
-ents are not recorded`))}#be(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ee(n,t);for(let u of d)u.notBe\
-fore=s+ae(u.retries,o,a,r);this.#o.push(...d)}#ee(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o\
-:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#\
-b(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.open\
-(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&\
-this.#m(r),this.#V=r}),this.#v}#ne(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+_a;let{flushIntervalM\
-s:t,requestTimeoutMs:r}=this.#e;return Math.max(Ra,Math.min(ka,2*t),2*r)}#te(){let n=this.#ne();this.#v?.renewClaims(n,t\
-his.#E?n:n*.75)}#re(){if(this.#B||!se()||this.#O()||!Q())return;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;le\
-t t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ne());o&&(this.#\
-ie(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#P(n=!1){this.#z();let t=\
-[...this.#o,...this.#t.events(),...this.#n],r=this.#oe(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)\
-return!0;if(!Q())return this.#i=!0,this.#A(),this.#b(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A()\
-;for(let a of this.#Z(r))jo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind===\
-"none")return this.#A(),this.#b(r.length,this.#e.sink.reason),!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return\
- this.#m(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Se()!==v\
-oid 0)return this.#A(),this.#b(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!\
-0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#N=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock()\
-;a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#b(d,s);this.#ie(i.olderD\
-ropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#b(r.length-a,"spool_unavailable")}return o?.releaseAll(),i\
-!==void 0}#oe(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a\
-),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#b(i.length,"claim_l\
-ost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#ie(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#E\
-e(){let t=[...this.#o,...this.#t.events(),...this.#n].reduce((r,o)=>Math.max(r,fn(o)),0);return t>this.#e.spoolLimits.ma\
-xBytes?t:void 0}#D(){let n=this.#x(),t=_o(this.#e,n,se());if(!t.handOff){let a={delivered:"delivering in process",spoole\
-d:"spooled for a later run",dropped:"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOpen()?qr(n.health):void 0;i\
-f(this.#T()>0){let d=t.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at ex\
-it: ${a[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.reason}${d}`)}return!1}let r=this.#O()?void 0:this.#Ee();i\
-f(r!==void 0)return this.#m(`at exit: delivering in process: an event takes ${r} bytes in the spool, more than its bound\
- (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if(!this.#P(!0))return this.#m("at exit: delivering in process: th\
-e spool cannot be written"),!1;if(this.#i)return!0;let o=Ro(t);if(o==="failed")return this.#m("at exit: delivering in pr\
-ocess: no sender could be started"),!1;let i={started:"a sender","at work":"the sender at work","endpoint down":"the spo\
-ol (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`at \
-exit: handed off to ${i[o]}`),!0}#U(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#m(`at exit: the process en\
-ds at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#\
-p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===\
-0||t.kind!=="http")return;let o=this.#x();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now(\
-);Po(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(M(this.#d,t,n),this.#m(`dropped ${n} even\
-t(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#y?.(n),Sr(this.#e.logger,n)}};function Na(e){let n=y().monotonicMs()+e,t,r;re\
-turn{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function jo(e\
-){y().writeStderr(`${Ao(JSON.parse(e))}\n`)}var Aa=250;async function Vo(e){let n=y();xe(X,()=>n.exit(0)),Wr(),Ur(()=>$a(\
-e));try{await Ia(e,y().monotonicMs()+X)}catch{}n.exit(0)}function $a(e){let{enabled:n,source:t}=Wn();return n||t==="defa\
-ult"&&e.onByConsentFile!==!0}async function Ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsen\
-tFile:i,...a}=e,s=De(a),d=ot(s);if(!Q())return vo(t,r,d);for(let u=0;;u++){let c=await wo(t,r,d);if(!c)return;let{replay\
-ed:l,spooled:m,sent:f,timeUp:h}=await Ma(a,n-Aa);if(So(t,r,c),!Pa(e,d))return;if(h&&f>0&&Q())return La(e);if(l>0&&m>0||u\
->0&&l===0)return}}function La(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`$\
-{e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&hn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y().\
-spawnDetached({argv:n,env:pn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ma(e,n){let t={replayed:0,spooled:0,se\
-nt:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=\
-r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new En({...e,handOff:!1,exitTimeou\
-tSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.rep\
-layed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))M(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotonicM\
-s()>r){let f=ae(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Pa(e\
-,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||gn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.sp\
-oolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(D\
-ate.now())!==void 0}var Yo=yo(y().env(Ce));Yo&&await Vo(Yo);\n',Se="sender-74952a7e.mjs",ed=118533,td=6e4,nd=1e3,rd=[Ti,
+rn n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}function Sr(e,n){if(e!==void 0)try{Promise.resolve(e(`[nat-telemetry] ${n}`\
+)).catch(()=>{})}catch{}}function Tr(e){let n;return()=>n??=new RegExp(e,"u")}var iu=Tr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p\
+{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var su=Tr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{\
+L}\\p{N}_$]*)*$`);var rn="1.5",hu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",\
+CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),pu=Object.freeze({INFERENCE:"inference",AUDITOR:"a\
+uditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",AN\
+ONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Ee=class{name;schemaVersion;timestamp;constr\
+uctor(n,t={}){if(is(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typ\
+eof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to su\
+per()), got ${O(n)}`);let r=t.schemaVersion??rn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create e\
+vent: \'schemaVersion\' must be a non-empty string, got ${O(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!N\
+umber.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");thi\
+s.name=n,this.schemaVersion=r,this.timestamp=o}};function is(e){return e===Ee}function F(e){let n=JSON.stringify(e);retu\
+rn typeof n=="string"&&/[\\r\\n]/.test(n)?ss(n):n}function ss(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n\
++=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n\
+=e.search(as);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?\
+t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var as=/[^\\x00-\\x7f]/;var ds="184482\
+118588404";function Ie(e){let n=B(e);if(!(n>=-sn&&n<=sn))throw new RangeError("Invalid time value");let t=B(n/1e3);if(t!\
+==Pn.second){let r=B(t/xr),o=t-r*xr,i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Pn={second:t,text:`${us(r)}T${\
+i}.`}}return`${Pn.text}${K(n-t*1e3,3)}Z`}var Pn={second:NaN,text:""};function us(e){let n=B((e+719468)/146097),t=e+71946\
+8-n*146097,r=B((t-B(t/1460)+B(t/36524)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153),a=o-B((153*i+2)/5)\
++1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}`}-${K(s,2)}-${K(a,2\
+)}`}var B=e=>{let n=e-e%1;return n>e?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},xr=86400,sn=864e\
+13;function _r(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)}`)}if(typeof n!="st\
+ring"||n==="")throw new TypeError("Event name is not a non-empty string");let t=F(ls(e));if(n!==on.name){let o=F(n);on={\
+name:n,json:o,bytes:D(o)}}let r=Ie(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:cs\
++r.length+D(t)+on.bytes}}var on={name:"",json:"",bytes:0},cs=31;function ls(e){let n=(a,s)=>new TypeError(`Event \'${e.na\
+me}\' ${a} cannot be read: ${U(s)}`),t;try{t=e.parameters()}catch(a){throw n("parameters",a)}try{t?.then}catch(a){throw n\
+("parameters() returned an object that",a)}if(sr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new T\
+ypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!pe(t))throw new TypeError(`\
+Event \'${e.name}\' has no parameters object: parameters() returned ${O(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n(\
+"parameters",a)}let o={};for(let a of r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o\
+[a]=s}let i=Dn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Dn(e){if(typeof e!="object"||e===\
+null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"|\
+|typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or \
+boolean`}}function Rr(e,n){return{browserType:"undefined",clientId:ds,clientType:"Native",clientVariant:"Release",client\
+Ver:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"\
+None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined\
+",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0\
+",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integration\
+Id:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Ie(+(n.sentAt??Date.now())),sessionId:n.session\
+Id??"undefined",userId:"undefined"}}function Cn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var kr=/[A-Za-z0\
+-9_-]/,fs=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+\
+)?)/,ms=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\
+\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function Or(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0;\
+#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#k(),this.#n>=this.#e.length)return n;th\
+is.#a()==="["?t=this.#l(n):this.#s(t),this.#E()}}#l(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.\
+#h();this.#y(t?"]]":"]");let o=n;for(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#S([],"ar\
+ray");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${a}\' is not an array of tables`);let c=this.#S({},"heade\
+r");return u.push(c),an(o,a,u),c}let d=Fn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&\
+this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Bn(d)?s?(this.#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is de\
+fined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${a}\' is an inline table`):this.#i(`\'${a}\' i\
+s not a table`),o=d}return o}#s(n){let t=this.#h();this.#g(),this.#y("="),this.#g();let r=this.#r(),o=n;for(let a of t.s\
+lice(0,-1)){let s=Fn(o,a);s===void 0?an(o,a,s=this.#S({},"dotted")):(!Bn(s)||!["dotted","implicit"].includes(this.#t.get\
+(s)??""))&&this.#i(`\'${a}\' is already defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.lengt\
+h-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#g();let t=this.#a();if\
+(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.length&&kr.test(thi\
+s.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#g(),this.#a\
+()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#f();if(this.#e.start\
+sWith("\'\'\'",this.#n))return this.#_();if(n===\'"\')return this.#u();if(n==="\'")return this.#w();if(n==="["||n==="{"){++thi\
+s.#o>100&&this.#i("values are nested too deeply");let i=n==="["?this.#d():this.#p();return this.#o--,i}let t=this.#e.sli\
+ce(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!kr.test(t[i.length]??""))return thi\
+s.#n+=i.length,a;let r=fs.exec(t);if(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ms.e\
+xec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.#n+=o[0].length,hs(o[0])):this.#i("a value is malformed")}#d(\
+){this.#n++;let n=[];for(;this.#k(),this.#a()!=="]";)n.push(this.#r()),this.#k(),this.#a()===","?this.#n++:this.#a()!=="\
+]"&&this.#i("an array is malformed");return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if(this.#g(),this.#a()\
+==="}")return this.#n++,n;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an in\
+line table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Bn(t)&&this.#c\
+(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not clos\
+ed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():dn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#w(){t\
+his.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r\
+=>dn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#f(){this.#n+=3,this.#e.startsWith(`\\r\n`,this\
+.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this\
+.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a s\
+tring is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this\
+.#R()}else dn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#_(\
+){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n\
+);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,\
+n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\
+\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^\
+[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i\
+("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#g(){for(;this.#a()===" "||this.#a()==="	";)thi\
+s.#n++}#k(){for(;;){this.#g();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2\
+;else if(n==="#")this.#N();else return}}#N(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];dn(\
+n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a()==="#"&&this.#N(),\
+this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more \
+than one statement")}#y(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return thi\
+s.#e[this.#n]}#S(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxE\
+rror(`Invalid TOML at line ${t}: ${n}`)}};function Fn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Obje\
+ct.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Bn(e){return typeof e=="object"&&e!=\
+=null&&!Array.isArray(e)}function dn(e){let n=e.charCodeAt(0);return n<32||n===127}function hs(e){let n=e.replaceAll("_"\
+,"");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ps="1.0";function un()\
+{if(Pr())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?P(t,".config/\
+nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Un?.given!==r){let o=n?.realPath(\
+".");Un={given:r,path:o===void 0?r:P(o,r)}}return Un.path}function Mr(){return(Z?we?.path:void 0)??un()}var Un;function \
+Pr(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMET\
+RY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var gs=65536;function Le(e,n=!1){let t=y().files;if(!t)return{state:"never_as\
+ked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r\
+=t.read(e,gs)}catch(o){return jn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects\
+ it)"}:ys(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",p\
+roblem:`cannot be read safely (${jn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...\
+Nr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${jn\
+(o).replaceAll("_"," ")})`}}return{...Nr(r),text:r}}function ys(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==\
+="ERR_ACCESS_DENIED"}function jn(e){return e?.reason??"unreadable"}function Nr(e){let n;try{n=Or(e)}catch{return{state:"\
+disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"\
+||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version\
+:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ps?{state:"enabled"}:{\
+state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does n\
+ot know"}}function Wn(){let e=un(),{state:n,problem:t,outdatedYes:r}=Cr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{}\
+,...r===void 0?{}:{fileOutdatedYes:r}};return{...zn()??Xn(n),...o}}function Dr(){let e=zn();if(e)return e;let{state:n,te\
+xt:t,problem:r}=Cr(un());return{...Xn(n),text:t,...r?{problem:r}:{}}}function Cr(e){if(e!==void 0)return Le(e);let n=Pr(\
+);return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${ye(n)})`}:{state:"never_asked"}}\
+function zn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED\
+"};let t=be(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TR\
+ACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,\
+source:"DO_NOT_TRACK"}}function Xn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",sour\
+ce:"file"}}var j,Z=!1,we,Vn,qn=!1,Ar,ve,$r="an opt-out set in the environment during the run",Ir="the consent file, writ\
+ten since the program turned telemetry on";function bs(e,n=Le(e,!0).text){return{path:e,text:n,modified:y().files?.modif\
+iedAt(e)}}function Fr(e,n=Le(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Br(\
+){return Ar!==void 0&&Fr(Ar)}var Yn=Symbol.for("@nat/telemetry: the program\'s opt-out"),Gn=globalThis;try{Gn[Yn]===void \
+0&&Object.defineProperty(Gn,Yn,{value:{serial:0}})}catch{}var Lr=0;function Es(){try{let e=Gn[Yn];if(e===void 0)return;l\
+et{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Hr(){let\
+ e=Es();e===void 0||e===Lr||(Lr=e,[j,Z,qn]=[!1,!1,!0])}function Ur(e){Vn=e}function Q(){if(Vn)return j=Vn();Hr();let e=q\
+n&&!Z;if(!e&&(ve===$r||zn()?.enabled===!1))return ve=$r,j=!1;if(e&&(ve===Ir||Br()))return ve=Ir,j=!1;if(!Z||we===void 0)\
+return!0;let n=Le(we.path,!0);return n.problem!==void 0&&(n=Le(we.path,!0)),j=n.problem===void 0&&!Fr(we,n.text)&&Xn(n.s\
+tate).enabled,j||(ve??="the consent file, written again during the run"),j}function se(){return Hr(),j===void 0&&vs(Dr()\
+),j===!0}function vs(e){[j,Z]=[e.enabled,e.source==="file"];let n=Z?un():void 0;we=n===void 0?void 0:bs(n,e.text)}functi\
+on Se(){if(!qn||Z||j!==!0||Br())return;let e=Wn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source\
+==="default"||n?void 0:e.source}function jr(){return se()&&Z}function Jn(){let e=se(),{enabled:n,source:t,problem:r}=Dr(\
+),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?y().env(t):void 0,a=o?`${t}, wh\
+ich the program may not read (${ye(t)})`:i!==void 0&&!Ln(i)?`${t}=${O(i)}, no yes/no value (1, true, yes / 0, false, no)\
+: read as no`:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?a:ve??"the p\
+rogram (setTelemetryEnabled)"}}var Qn=2**31-1,ws=25,Kn={min:50,max:250},Vr=4,Zn=1e3,Ss=(Vr+1)*Kn.max,Te={guarded:new Set\
+,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this\
+.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)}\
+,listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Zn,e)){this.ticking=!0;retur\
+n}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Zn)),this.signal.addEventListener("abort",th\
+is.look)}catch{}},look:()=>{for(let e of Te.guarded)--e.looks<=0&&e.end();Te.guarded.size>0&&Te.listen()}};function xe(e\
+,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),Te.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+Ss)/Zn),e\
+nd:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{Te.release(d);let f=y().monotonicMs()-m;if(f<=ws||l===0)\
+return s();u(Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return Te.guard(d),u(e,Vr),t||(i=w(()=>y().hol\
+dOpen?.())),a}function Yr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Dat\
+e.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min(n.maxMs,n\
+.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Ts=3,Gr=!1;function Wr(){Gr=!0}var xs=new Set([4\
+07,408,429,500,502,503,504]),_s=new Set([501,505]);function Rs(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kin\
+d:"too_large"}:xs.has(e)||e>=500&&e<600&&!_s.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`h\
+ttp_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`\
+http_${e}`}}async function zr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=xe(e.t\
+imeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Pr\
+omise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{let\
+ s=e.url,d=new URL(s).origin,u=e.classify??Rs;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.ra\
+ce([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.sig\
+nal}),i]),m=ks(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),h=Yr(l.hea\
+ders.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([Os(l),i]).ca\
+tch(()=>{});return u(m,h,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,h,void 0);if(a===Ts)return{kin\
+d:"rejected",reason:"too_many_redirects"};let g=As(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g\
+.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)\
+return Gr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",r\
+eason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_re\
+direct"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent",reason:s\
+.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(s)}}finally{r(),e.signal?.remo\
+veEventListener("abort",o)}}function ks(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=59\
+9&&typeof e.headers?.get=="function"?n:void 0}async function Os(e){let n=e.body?.getReader?.();if(!n)return"";let t=new \
+TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>Ns)return"";r+=t.deco\
+de(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var Ns=65536;function As(e,n){if(e!==null)\
+try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function de(e){let\
+ n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0\
+")}function et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void\
+ 0:r(a,i);return s===void 0?[]:[s]})}var Is={initialMs:3e4,maxMs:36e5},Xr=4096;function Ls(e,n){return n??de(e)}function\
+ Ms(e,n,t){try{let r=e.read(n,Xr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:\
+d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failure\
+s:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointH\
+ash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var cn=class{path;#e;#n;#o;#t\
+;#l;#s;#h;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ls(r,a)}.json`,this.#o=a!==void 0,this\
+.path=`${t}/${this.#n}`,this.#l=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.\
+#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.failu\
+res??0)+1,t?.failures??0),o=this.#s()+ae(r,Is,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.\
+notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.#\
+u({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#s()+n}),t\
+his.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&thi\
+s.#r.notBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}ref\
+resh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Ms(this.\
+#l,this.path,this.#s());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#l.remove(this.p\
+ath)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#\
+t}),o=D(r)<=Xr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#l,this.#e,this.#n,o,this.#s())}catch{}}};fun\
+ction qr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not trie\
+d before ${Ie(t)}`}function M(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Jr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048576,maxAge\
+Ms:7*864e5},nt=6e4,Ps=864e5,Kr=6e4,to=64,Ds=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,ln=/^([lc]\
+)-(\\d{13})-(e-.+)$/,Cs=36e5;function ro(e,n="nat",t=""){return de(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=class e{di\
+r;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs\
+,ee.maxAgeMs),maxEvents:Math.max(r.maxEvents,ee.maxEvents),maxBytes:Math.max(r.maxBytes,ee.maxBytes)},this.key=o,this.an\
+cestorsSeen=i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.al\
+lowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=\
+t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFoll\
+owLinks?s(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m\
+,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){le\
+t r={},o=n.map(Pe),{kept:i}=Qr(o,this.#n.maxEvents,this.#n.maxBytes);M(r,"spool_full",o.length-i.length);let a=new Map;f\
+or(let d of i){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values()\
+)s.push(this.#l(d,t,this.key))}catch(d){for(let u of s)this.#f(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t\
+,r){let o=[],i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Me)){if(o.length>=n)break;let d=this.#h(a.name,t+r);try{t\
+his.#e.rename(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#s(d,a,t),m=u.slice(0,n-o.length),f={path:d,name\
+:a.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#l(u.slice(m.lengt\
+h).map(Pe),a.time,this.key)}catch{this.giveBack(f);continue}M(i,"spool_corrupt",c),M(i,"spool_expired",l);for(let h of m\
+)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);t\
+ry{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}\
+waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}\
+release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=ln.exec(n),r=_e(t?t[3]:n);if(!r)\
+return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:\
+r.key,events:o,corrupt:i};return[t?{...a,until:rt(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t)\
+{let r=[],o=0;for(let i of n.#r()){if(r.length>=Me)break;let a=Zr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Jr);tr\
+y{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#s(s,a,t);try{let u=this.#l(d.map(Pe),a.time,a.key);u!==v\
+oid 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#f(s.slice(n.dir.length+1)),o+=d.length}re\
+turn r.length>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=ln.exec(t),o=_e(r?r[3]:t);o&&this.#f(t)&&(\
+n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>_e(t)??[\
+])}#l(n,t,r){if(n.length===0)return;let o=eo(n,t,r);return ie(this.#e,this.dir,o,no(n),t),o}#s(n,t,r=-1/0){let o={valid:\
+[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,M\
+ath.min(t.events,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Bs(a);s===void 0?o.corrupt+\
++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${tt(n,t)}`}#r(){try{re\
+turn this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=or.exec(o),a=Zr(o,n);a?.key\
+===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Jr&&r<Me&&this.#f(o)&&r++}return t.sort((o,i)=>o\
+.entry.time-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=E=>E.key===this.key||E.key===void 0,s=E=>n-E.time>(\
+a(E)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(E\
+,p,T)=>{a(E)&&([c.events,c.bytes]=[c.events+p,c.bytes+T]),[l.events,l.bytes]=[l.events+p,l.bytes+T]};for(let E of u)m(E,\
+E.events,E.bytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return r;let h=u\
+.filter(E=>t.includes(E.name)),g=Math.min(...h.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),A=Math.max(..\
+.h.map(E=>b(E.name)??-1/0)),v=E=>{if(E.time<g)return!1;let p=b(E.name);return p===void 0||!Number.isFinite(A)?E.time-g<=\
+Kr:Math.abs(p-A)<=Kr},k=u.filter(E=>!t.includes(E.name)).sort((E,p)=>E.time-p.time);for(let E=0;E<Me;){let p=k.find(s),T\
+=p===void 0&&f(c,o),S=p??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let R=s(S);if(!R&\
+&v(S))continue;E++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxE\
+vents-l.events,bytes:i.maxBytes-l.bytes};if(!R&&x.events>0&&x.bytes>0){let _=this.#w(S,x.events,x.bytes,n);if(_===void 0\
+)continue;m(S,_.kept.events,_.kept.bytes),M(r,"spool_corrupt",_.corrupt),M(r,"spool_full",_.cut);continue}this.#c(S.name\
+,S,R?"spool_expired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#f(n)&&(M(o,"spool_co\
+rrupt",i.corrupt),M(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Me)break;let s=ln.exec(a);\
+if(s===null||t-rt(s)<=Ps)continue;let d=_e(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+nt);try{this.#e.renam\
+e(`${this.dir}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=tt(n.name,o+nt\
+),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}\
+=this.#s(`${this.dir}/${i}`,n),u=s.map(Pe),c=Qr(u,t,r),l=c.kept.map(g=>u[g]),m={kept:{events:l.length,bytes:c.bytes},cut\
+:u.length-l.length,corrupt:d};if(l.length===0)return this.#f(i)?m:void 0;let f=Ke(this.dir,o),h=()=>{try{this.#e.remove(\
+f)}catch{}};try{this.#e.create(f,no(l))}catch{if(h(),!this.#f(i))return;try{this.#l(l,n.time,n.key)}catch{return{kept:{e\
+vents:0,bytes:0},cut:u.length,corrupt:d}}return m}if(y().monotonicMs()-a>nt/2)return void h();try{this.#e.rename(f,`${th\
+is.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${eo(l,n.time,n.key)}`)}catch{}return\
+ m}#f(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Zr(e,n){let t=ln.exec(e);return t?F\
+s(t,n)?_e(t[3]):void 0:_e(e)}function _e(e){let n=Ds.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Mat\
+h.floor(t/to));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function Qr(e,n,t){let r=[...e.keys()].filter(\
+a=>e[a].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((a,s)=>a+e[s].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]\
+].bytes+1;return{kept:r.slice(o),bytes:i}}function eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.l\
+ength}-${r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function no(e){return e.map(n=>`${n.text}\n`).join("")}function fn(e){r\
+eturn Pe(e).bytes+1}function Pe(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(\
+e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"ti\
+mestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function tt(e,n){return`l-${z(n)}-${e}\
+`}function rt([,e,n]){return e==="l"?Number(n):Number(n)+Cs}function Fs(e,n){return n>rt(e)}function Bs(e){try{let{retri\
+es:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&\
+&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name=="st\
+ring"&&s.name!==""&&typeof s.ts=="string"&&Dn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={json:\
+F(s),schemaVersion:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}catch{\
+return}}function Hs(e,n){return e.spoolFallback?wr(y().env,$().os,n?.uid):void 0}function Us(e,n,t=()=>{},r="work"){let{\
+spoolDir:o,spoolLimits:i}=e,a=ot(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,a,l=>s=\
+l,r),u=Hs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i,a);l\
+&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ne.open(u,n,i,a,l=>s+=`; nor i\
+n ${u}: ${l}`,r);return t(s,c?.dir),c}var mn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,\
+this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===vo\
+id 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=Us(n,a,t);if(!s)return null;let d=n.customFet\
+ch?s.key:void 0,u=new cn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped\
+:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json),notB\
+efore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),M(o\
+,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,\
+older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t\
+,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBack\
+Unsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t\
+.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let \
+r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function ot(e){let{sink:n,format:t,sourceC\
+lientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==ge?r:void 0,headers:Object.keys(o).length>0?Object.entries(o\
+).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return ro(n.kind==="\
+http"?n.url:"",t.name,s==="{}"?"":s)}var js=0xe677d21fdbff;function oo(e,n){let{sessionId:t,sourceClientVersion:r,maxEve\
+ntBytes:o}=n;try{if(!(e instanceof Ee))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"\
+not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string")re\
+turn{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event"\
+,detail:"timestamp is not a finite number"};if(a<0||a>js)return{reason:"invalid_event",detail:"timestamp outside the yea\
+rs 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=_r(e);return d>o?{reason:"event_too_large",detail:`${d} \
+bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT\
+_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,sessio\
+nId:t,clientVersion:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function i\
+o(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&s.s\
+essionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}re\
+turn o}function Vs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="\
+localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}functio\
+n so(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Vs(t.hostname))retu\
+rn;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(\
+n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function ao\
+(e,n=$()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>Rr(r,{sourceClientVersion:i,sessionId:o,cpuArchitec\
+ture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Cn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Cn(t(r,0),[])),\
+eventBytes:r=>r.bytes,readsAnswer:!1}}function uo(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVers\
+ion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(mr(i))),a};\
+return{name:"otlp",encode:i=>$n(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D($n([],i.sessionId,t(i),n)),eventBytes\
+:i=>D(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:hr}}var Ys="http://l\
+ocalhost:4318/v1/logs",Gs=120,Ws=50,zs=3,Xs=2,it=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',mo=64,qs\
+={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,end\
+point:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes\
+:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,f\
+ormat:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function De(e={}){if(!pe(e))throw new TypeError(`Cannot cr\
+eate handler: options must be an object, got ${O(e)}`);let n=Nn(e,qs);if(n)throw new TypeError(`Cannot create handler: $\
+{n}`);let t=(p,T,S)=>{let R=e[p]===void 0?T:e[p],x=S.integer?`${S.sign} integer`:`${S.sign} number`,_=`Cannot create han\
+dler: \'${p}\' must be a ${x}`;if(typeof R!="number"||Number.isNaN(R))throw new TypeError(`${_}, got ${O(R)}`);if(!((S.sig\
+n==="positive"?R>0:R>=0)&&(S.integer?Number.isSafeInteger(R):Number.isFinite(R))))throw new RangeError(`${_}, got ${R}`)\
+;if(S.timer&&R*1e3>Qn)throw new RangeError(`Cannot create handler: \'${p}\' must be at most ${Qn/1e3} seconds (the longest\
+ a timer can wait), got ${R}`);return R},r=(p,T,S)=>{let R=e[p]===void 0?S:e[p];if(typeof R!==T)throw new TypeError(`Can\
+not create handler: \'${p}\' must be a ${T}, got ${O(R)}`);return R},o={sign:"positive",timer:!0},i={sign:"non-negative",t\
+imer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Xs,o),d=t("backoffInitialSeconds",1,i),u=t("backoffM\
+axSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitia\
+lSeconds\' (${d}), got ${u}`);let c=Er(),l=r("sourceClientVersion","string",ge),m=go("resource",e.resource),f=r("sessionI\
+d","string","undefined"),h=lo(e.format,c.format),g=at(h,l,{...c.otlpResource,...m}),b=st(g,c.sessionPrefix+f),A=lo(e.for\
+mat,void 0),v=st(at(A,l,m,ho),f),k=t("maxEventBytes",32768,a);if(k<v.eventBytes)throw new RangeError(`Cannot create hand\
+ler: \'maxEventBytes\' must be at least ${v.eventBytes} (the smallest event), got ${k}`);let E=t("maxBatchBytes",5e5,a);if\
+(E<v.batchBytes){let p=`one ${A} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Can\
+not create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${p} ${v.batchBytes} bytes, more than \'maxBatc\
+hBytes\' (${E} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${v.batchBytes} (${p}), got ${E}`)}r\
+eturn{flushIntervalMs:t("flushIntervalSeconds",Gs,o)*1e3,maxQueueSize:t("maxQueueSize",Ws,a),maxRetries:t("maxRetries",z\
+s,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{initia\
+lMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,E-b.envelopeBytes-mo),max\
+EventBytesOption:k,maxBatchBytes:E,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:Zs(e.endpoint,c.endpointHidden\
+?dt:c.endpoint??(h==="otlp"?c.otlpEndpointHidden?dt:c.otlpEndpoint??Ys:void 0),c.dryRun),spoolDir:Qs(e.spoolDir,c.spoolD\
+ir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spo\
+olFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ee.maxEvents,a),maxBytes:Ks(t(\
+"spoolMaxBytes",ee.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",ee.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrup\
+ts:ta(e.captureInterrupts),handOff:na(e.handOff===void 0?void 0:r("handOff","boolean",!0),c),customFetch:e.fetch!==void \
+0,format:g,headers:{...h==="otlp"?c.otlpHeaders:{},...ea(e.headers)},fetch:r("fetch","function",y().fetch??((p,T)=>globa\
+lThis.fetch(p,T))),logger:e.logger===void 0?void 0:r("logger","function",()=>{}),clock:Js(r("clock","function",Date.now)\
+),random:r("random","function",$e)}}function Js(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \
+\'clock\' failed: ${U(t)} (a method needs its object: () => performance.timeOrigin + performance.now())`)}if(!co(n))throw \
+new RangeError(`Cannot create handler: \'clock\' must return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{\
+try{let t=e();return co(t)?t:Date.now()}catch{return Date.now()}}}var co=e=>typeof e=="number"&&e>=0&&e<1e13;function st\
+(e,n){let t={json:it,bytes:D(it),schemaVersion:rn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.ev\
+entBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+mo+r,envelopeBytes:o}}function Ks(e){if(e>=ee.maxB\
+ytes)return e;let n=fn({json:it,schemaVersion:rn,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Ca\
+nnot create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}functi\
+on at(e,n,t,r){return e==="otlp"?uo({serviceName:t["service.name"]??cr,serviceVersion:n,resourceAttributes:t},r):ao(n,r)\
+}var ho={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};function po(e){let{format:n,sourceClientV\
+ersion:t}=e,r=n.resource??{},o=st(at(n.name,t,r,ho),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBy\
+tes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var dt=Symbol("hidden");function Zs(e,n,t){if(e!==void \
+0&&(typeof e!="string"||!tn(e)))throw new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "st\
+dout", got ${O(typeof e=="string"?C(e):e)}`);if(e===void 0&&n===dt)return{kind:"none",reason:"endpoint_hidden"};let r=e?\
+?n??br;return tn(r)?r==="stdout"?{kind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"non\
+e",reason:"invalid_endpoint"}}function Qs(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new\
+ TypeError(`Cannot create handler: \'spoolDir\' must be a non-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw n\
+ew TypeError(`Cannot create handler: \'spoolDir\' must be an absolute path (a relative one moves with the working director\
+y), got ${O(e)}`);return e}}function lo(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create han\
+dler: \'format\' must be "nat" or "otlp", got ${O(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function\
+ go(e,n){if(n===void 0)return{};if(!pe(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of string\
+s, got ${O(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Can\
+not create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof\
+ o}`} for ${O(r)}`);t[r]=o}return t}var fo=8192;function ea(e){let n=go("headers",e),t=Object.entries(n).reduce((r,[o,i]\
+)=>r+o.length+i.length+4,0);if(t>fo)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${fo} bytes \
+to a request (servers refuse a larger head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(\
+`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`\
+Cannot create handler: \'headers\' must not set ${O(r)}: the HTTP client frames the request itself`);if(!en(o))throw new T\
+ypeError("Cannot create handler: \'headers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other con\
+trol character, no character past ASCII, no leading or trailing space), got a bad value for "+O(r))}return n}function na\
+(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_\
+HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function ta(e){if(e===void 0||e===!1)return!1;if(e\
+===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must\
+ be a boolean or a function, got ${O(e)}`)}var hn=/^sender-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function pn(e,n)\
+{return{...e,[Ce]:JSON.stringify(n)}}function yo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&ty\
+peof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var X=15e3,ra=250;function Re(e,n,t,r){let\
+ o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s\
+=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="lock"?X:ra;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):\
+yn(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}function gn(e,n,t,r){try{return Re(e,n,t,r).locks.length>0}catc\
+h{return!1}}function bo(e,n,t){let r;try{e.ensureDir(n,!0);let o=Re(e,n,t,Date.now());if(o.locks.length>0||o.marks.lengt\
+h>0)return"at work";let i=Date.now();r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Re(e,n,t,i);ret\
+urn a.locks.length===0&&a.marks[0]===r?r:(yn(e,`${n}/${r}`),"at work")}catch{return r}}function Eo(e,n,t){t!==void 0&&ct\
+(e,n,()=>[t])}function vo(e,n,t){ct(e,n,()=>Re(e,n,t,Date.now()).marks)}async function wo(e,n,t){for(let r=0;r<oa;r++){l\
+et o=Date.now();try{e.ensureDir(n,!0,!1);let i=Re(e,n,t,o);if(i.locks.length>0){ut(e,n,i.marks);return}let a=`sender-${t\
+}-${z(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{locks:s,marks:d}=Re(e,n,t,o);if(s.join()===a)return ut(e,n,d),a;yn(e\
+,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout(i,10+$e()*50))}}var oa=5;function So(e,n,t){ct(e,n,()=>[t])}f\
+unction ct(e,n,t){try{e.ensureDir(n,!0,!1),ut(e,n,t())}catch{}}function ut(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}funct\
+ion yn(e,n){try{e.remove(n)}catch{}}var aa=6e4,da=1e3,ua=[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSE\
+NT_FILE","NAT_TELEMETRY_DRY_RUN"];function ca(e,n,t){let r=la(e,n,t);return r.handOff?r:{...r,outcome:To(e,n)}}function \
+To(e,n){return e.sink.kind==="none"?"dropped":xo(e)&&n?.health.isOpen()!==!0?"delivered":n&&Se()===void 0?"spooled":"dro\
+pped"}function xo(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function la(e,n,t){try{let r=No(e,n,t);if(r\
+!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=Oo(e.sink.url,o.di\
+r);if(i.isOpen()){let m=y().senderRefusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:\
+m}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c=\
+{...ma(e,o.dir),successor:u,onByConsentFile:jr()};return{handOff:!0,command:{...s,env:pn(s.env,c)},backlog:n}}catch(r){r\
+eturn{handOff:!1,reason:`the hand-off failed (${r})`}}}function _o(e,n,t){let r=ca(e,n,t);return r.handOff&&r.command&&!\
+pa(r.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:To(e,\
+r.backlog)}:r}function Ro(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoi\
+nt down";let o=bo(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started\
+"?t.noteHandOff():Eo(r,n.dir,o),i}catch{return"failed"}}function ko(e,n){if(n===null||n.health.isOpen()||n.spool.waiting\
+Since(e.clock())===void 0)return!1;let{sink:t}=e;return No(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Oo(t.url\
+,n.spool.dir))!==void 0}function Oo(e,n){let t=Mr(),r=t===void 0?void 0:fa(t);return{endpoint:e,dir:n,reads:r===void 0?[\
+]:[r],variables:[...ua,...fe,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function fa(e){let \
+n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\\
+/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:P(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function No(e,n\
+,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events\
+ do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process \
+cannot call";if(e.requestTimeoutMs>X-da)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${\
+X/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=Se();if(i!==void 0)return`the program turned tele\
+metry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;\
+if(!n)return"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above t\
+he spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-\
+read for them): another user could swap the sender\'s script there";if(!xo(e))return"the program may not connect to the e\
+ndpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;l\
+et{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>aa&&!gn(s,a.dir,\
+a.key,u))return"spooled events have waited a minute with no sender at work"}function ma(e,n){let{sink:t,format:r,spoolLi\
+mits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTim\
+eoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...po(e),spoolMax\
+Events:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,h\
+eaders:{...e.headers},resource:{...r.resource}}}function ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}\
+function pa(e){if(ha(e))return!0;let{files:n,spool:t}=e,r=()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o insta\
+nceof N))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return ya(n,t.dir,ga),!0}var ga=3;function ya(e,n,t\
+,r=Date.now()){let o;try{o=e.list(n).filter(s=>hn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return\
+ d===void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.wr\
+itten).slice(t).filter(({written:s})=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var bn=\
+class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(\
+n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Ao(){throw \
+new Error("a sender prints nothing")}var Io=16384,ft=2*Io,Lo=ft-4096,mt=32,Mo=/^[a-z0-9_]{1,40}$/,ba=/^[0-9a-f]{8}$/;var\
+ $o=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ea=6e4;function Po(e,n,t,r,o,i,a=-1/0){let s=Object\
+.entries(o).filter(([m,f])=>Mo.test(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!lt(i))return;let u={...{since:i,\
+last:i,dropped:Object.fromEntries(s.slice(0,mt))},endpointHash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Ho(n,t);try{let m\
+=wa(e,n,t,i).filter(h=>h.quiet).map(h=>Do(e,h,n,t)),f=Fo([...m.flatMap(h=>h.lines),c],a,i)??c;Co(e,n,t,m,()=>{let h=Ta(e\
+,l);h==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof h!="object"||h.bytes+g.length<=Io?e.append(l,typeof h=="object"&&\
+!h.ended?`\n${g}`:g,Lo):va(e,n,t,f,a,i)});for(let{path:h}of m)h!==void 0&&w(()=>e.remove(h))}catch{}}function va(e,n,t,r,\
+o,i){let a=Ho(n,t),s={path:ht(n,t),quiet:!1},d=pt(e,a,s.path)?Do(e,s,n,t):{lines:[]};Co(e,n,t,[d],()=>{e.append(a,`${F(F\
+o([...d.lines,r],o,i)??r)}\n`,Lo)})}function Do(e,n,t,r){if(e.sizeOf(n.path)===void 0)return w(()=>e.remove(n.path)),{lin\
+es:[],summed:n.summed};let{lines:o,upTo:i}=Sa(e,n),a=ht(t,r,i);return pt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{l\
+ines:[],summed:n.summed}}function Co(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&pt(e,a,ht(n,t,\
+s));throw i}}function ht(e,n,t){let r=t===void 0?"":`-${t}`;return P(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}f\
+unction wa(e,n,t,r){return et(e,n,$o,(o,i)=>{let[,,a,s]=$o.exec(i)??[],d=Math.abs(r-Number(a))>=Ea;return o===t?{path:P(\
+n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void 0})}function Sa(e,n){try{let t=n.summed??0,r=e.read(n.path,ft)?.sl\
+ice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Bo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.\
+summed??0}}}function pt(e,n,t){return w(()=>(e.rename(n,t),!0))??!1}function Fo(e,n,t){let r=e.map(s=>({...s,since:Math.\
+min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,\
+u]of Object.entries(s.dropped))(d in o||Object.keys(o).length<mt)&&M(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[\
+s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),las\
+t:Math.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ta(e\
+,n){try{let t=e.read(n,ft);return t===void 0?void 0:{lines:Bo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){\
+return t instanceof N?"invalid":void 0}}function Bo(e){return e.split(`\n`).flatMap(n=>xa(n)??[])}function xa(e){try{let{\
+since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Obje\
+ct.entries(r):[];if(!(lt(n)&&lt(t)&&n<=t&&a.length>0&&a.length<=mt&&a.every(([u,c])=>Mo.test(u)&&Number.isSafeInteger(c)\
+&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(a),...typeof i=="string"&&ba.test(i)?{endpointHash:i}:{}\
+};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function lt(e){return Number.isSafeInteger(e)&&e\
+>=0&&e<=sn}function Ho(e,n){return P(e,`drops-${n}.json`)}var ke={working:1,periodic:2,asked:1/0},Uo=.9,_a=1e3,Ra=3e5,ka\
+=36e5,Oa=4,En=class{#e;#n=[];#o=[];#t=new bn;#l=0;#s=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.work\
+ing;#R;#g=new Set;#k;#N=!1;#E;#y=Mn();#a=!1;#S=!1;#i=!1;#C=0;#F;#I;#v;#V;#B=!1;#L;constructor(n={}){this.#e=De(n)}enqueu\
+e(n){try{if(!se())return this.#be();let t=y().exiting();t?this.#ee():this.#G(),this.#l++;let r=oo(n,this.#e);if("reason"\
+in r)return this.#b(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this\
+.#n.push(r),t)return void(this.#D()||this.#U());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>\
+=this.#e.maxQueueSize&&this.#M(ke.working)}catch{}}start(){this.#c||this.#F||(this.#c=!0,this.#G(),this.#T()>0?this.#H()\
+:se()&&!this.#O()&&ko(this.#e,this.#x())&&this.#M(ke.working))}flush(){return this.#M(ke.asked)}#M(n){if(this.#_=Math.ma\
+x(this.#_,n),this.#f)return this.#f;let t=this.#w.then(()=>{let r=this.#_;return[this.#f,this.#_]=[void 0,ke.working],th\
+is.#fe(r)});return this.#f=t,this.#w=t,t}stop(){return this.#F??=this.#ae()}[Symbol.asyncDispose](){return this.stop()}s\
+tats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.leng\
+th,inFlight:this.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#Y(){return[...this.#o,\
+...this.#t.events(),...this.#n]}#G(){if(this.#I)return;this.#ee();let n=y(),t=a=>{try{return a()}catch{this.#m("an exit \
+hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#\
+F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.on\
+Interrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#I=()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&th\
+is.#W()}#W(){this.#u=setTimeout(()=>{this.#M(ke.periodic).then(()=>{this.#c&&this.#W()})},this.#e.flushIntervalMs),y().u\
+nrefTimer(this.#u)}async#ae(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#E=Na(this.#e.exitTimeoutMs)\
+,t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#z(),this.#T()>0&&this.#D())retu\
+rn;this.#oe(),this.#T()>0&&this.#O()&&this.#P(!0),this.#T()>0&&!this.#O()&&await this.#de(n),this.#P()}catch(r){this.#m(\
+`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E=void 0,t||(this.#I?.(),this.#I=void 0)}}async\
+#de(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0\
+),n.over()])||this.#z()}#z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Uo,i\
+=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Uo);this.#X(({started:a})=>r-a>=o),this.#R?.abort(),this.#R=void\
+ 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#X(n=()=>!1){for(let t of thi\
+s.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#Z(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;thi\
+s.#o.unshift(...n(t)?this.#ne(r,"the exit budget ended before the answer"):r)}}}#ue(){return this.#R??=new AbortControll\
+er}#q(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().\
+monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#J(n){t\
+his.#t.settle(n)&&this.#o.push(...n)}#O(){let{sink:n}=this.#e,t=!this.#N&&this.#x()?.health.isOpen()===!0;return n.kind=\
+=="http"&&(t||!y().canConnect(n.url))}#ce(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#v?.health.state;return this.#E\
+===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kin\
+d==="http"&&y().canConnect(n.url)}#le(n){let t=this.#v?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.\
+#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.\
+recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ae(o,i,a,n.retryAft\
+erMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#fe(n){try{this.#re();let t=this.#e.sink.kin\
+d==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#oe();let r=this.#O();if(r&&!this.#ce\
+())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)r\
+eturn;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Q(s);for(let c of d)this.#t.add(c);let u={delivered:!1,fai\
+led:!1,probing:r};await this.#me(d,u),this.#le(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()\
++u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#me(n,t){let{signal:r}=this.#ue(),o=0,i=asyn\
+c()=>{for(;o<n.length&&!t.failed&&this.#q(r);)await this.#K(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(O\
+a,n.length)},i));for(let a of n.slice(o))this.#J(a)}async#K(n,t,r){this.#re();let o=this.#ie(n);if(o!==n){if(this.#t.set\
+tle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#pe(n,t);if(this.#ye(i,n.length),!!this.#t.settle(n)){if(\
+i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d)\
+;for(let d of s)this.#q(t)?await this.#K(d,t,r):this.#J(d);return}switch(i.kind){case"delivered":return r.delivered=!0,t\
+his.#Z(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#$(n);case"rejected":return this.#b(n.length,i.re\
+ason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAft\
+erMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#he(n,i.retryAfterMs):this.#Ee(n,i.reason,i.retryAfter\
+Ms)}}}#he(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#Z(n,t\
+=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#$(n)}async#pe(n,t){let r={start\
+ed:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await this.#ge(n,t,()=>r.accepted=!0)}finally{this.\
+#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#Q(n){let{format:t,maxBatchBytes:r}=this.#e;ret\
+urn io(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#ge(n,t,r){let{sink:o}=this.#e;if(\
+o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if\
+(this.#y?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return jo(s),{\
+kind:"delivered"};let d=i.classify;return await zr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),\
+readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,\
+unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ye(n,t){if(!this.\
+#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&\
+n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${dr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:vo\
+id 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#y(`answer for \
+${t} event(s): ${n.kind}${i}`)}#ee(){if(!this.#y||this.#S)return;this.#S=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,form\
+at:o,spoolDir:i,handOff:a}=this.#e;this.#y(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url)\
+:r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: th\
+e program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#y(`endpoint: ${s};\
+ format: ${o.name}; spool: ${i??"none"}`);let d=so(r,this.#e.headers);d&&this.#y(`warning: ${d}`),this.#y(`at exit: ${a.\
+enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#be(){this.#a||!this.#y&&!this.#e.logger|\
+|(this.#a=!0,this.#m(`telemetry off (decided by ${Jn().decidedBy}): events are not recorded`))}#Ee(n,t,r){let{backoff:o,\
+clock:i,random:a}=this.#e,s=i(),d=this.#ne(n,t);for(let u of d)u.notBefore=s+ae(u.retries,o,a,r);this.#o.push(...d)}#ne(\
+n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery f\
+ailed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}\
+`),this.#$(o),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`\
+:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&this.#m(r),this.#V=r}),this.#v}#te(){let n=this.#E\
+;if(n)return Math.max(0,n.end-y().monotonicMs())+_a;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ra\
+,Math.min(ka,2*t),2*r)}#re(){let n=this.#te();this.#v?.renewClaims(n,this.#E?n:n*.75)}#oe(){if(this.#B||!se()||this.#O()\
+||!Q())return;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T()\
+,Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#te());o&&(this.#se(o.dropped),this.#s+=o.events.length,this.#o.pus\
+h(...o.events),o.events.length>0&&this.#H())}#P(n=!1){this.#X();let t=this.#Y(),r=this.#ie(t);if(r!==t&&(this.#o=r,this.\
+#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,this.#A(),this.#b(r.length,"opted_out"),!0;if(thi\
+s.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Q(r))jo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.len\
+gth;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#b(r.length,this.#e.sink.reason),!0;let o=this.#x();if(\
+!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(s) not delivered are kept in memory only, and go with th\
+e process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#b(r.length,"opted_out","not spooled: the program turned\
+ telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#N=!0),!i&&n)return!1;if(this.#\
+A(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dro\
+pped))this.#b(d,s);this.#se(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#b(r.length-a,"spool_un\
+available")}return o?.releaseAll(),i!==void 0}#ie(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let\
+{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(\
+a));return this.#b(i.length,"claim_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#se(n){for(let[t,r]of Object.e\
+ntries(n))this.#s+=r,this.#b(r,t)}#ve(){let n=this.#Y().reduce((t,r)=>Math.max(t,fn(r)),0);return n>this.#e.spoolLimits.\
+maxBytes?n:void 0}#D(){let n=this.#x(),t=_o(this.#e,n,se());if(!t.handOff){let a={delivered:"delivering in process",spoo\
+led:"spooled for a later run",dropped:"not delivered"},s=t.outcome!=="delivered"&&n?.health.isOpen()?qr(n.health):void 0\
+;if(this.#T()>0){let d=t.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at \
+exit: ${a[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.reason}${d}`)}return!1}let r=this.#O()?void 0:this.#ve()\
+;if(r!==void 0)return this.#m(`at exit: delivering in process: an event takes ${r} bytes in the spool, more than its bou\
+nd (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if(!this.#P(!0))return this.#m("at exit: delivering in process: \
+the spool cannot be written"),!1;if(this.#i)return!0;let o=Ro(t);if(o==="failed")return this.#m("at exit: delivering in \
+process: no sender could be started"),!1;let i={started:"a sender","at work":"the sender at work","endpoint down":"the s\
+pool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`a\
+t exit: handed off to ${i[o]}`),!0}#U(){let n=this.#r,t=this.#P(),r=this.#r-n;return r>0&&this.#m(`at exit: the process \
+ends at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this\
+.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length=\
+==0||t.kind!=="http")return;let o=this.#x();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.no\
+w();Po(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(M(this.#d,t,n),this.#m(`dropped ${n} ev\
+ent(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#y?.(n),Sr(this.#e.logger,n)}};function Na(e){let n=y().monotonicMs()+e,t,r;\
+return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function jo\
+(e){y().writeStderr(`${Ao(JSON.parse(e))}\n`)}var Aa=250;async function Vo(e){let n=y();xe(X,()=>n.exit(0)),Wr(),Ur(()=>$\
+a(e));try{await Ia(e,y().monotonicMs()+X)}catch{}n.exit(0)}function $a(e){let{enabled:n,source:t}=Wn();return n||t==="de\
+fault"&&e.onByConsentFile!==!0}async function Ia(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByCons\
+entFile:i,...a}=e,s=De(a),d=ot(s);if(!Q())return vo(t,r,d);for(let u=0;;u++){let c=await wo(t,r,d);if(!c)return;let{repl\
+ayed:l,spooled:m,sent:f,timeUp:h}=await Ma(a,n-Aa);if(So(t,r,c),!Pa(e,d))return;if(h&&f>0&&Q())return La(e);if(l>0&&m>0|\
+|u>0&&l===0)return}}function La(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=\
+`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&hn.test(s.slice(i.length)));o&&a!==void 0&&w(()=>o.touch(a,Date.now())),y(\
+).spawnDetached({argv:n,env:pn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ma(e,n){let t={replayed:0,spooled:0,\
+sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()\
+<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new En({...e,handOff:!1,exitTime\
+outSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.r\
+eplayed+=u,t.spooled+=c,t.sent+=l;for(let[f,h]of Object.entries(m))M(t.dropped,f,h);if(u<=c)break;if(c>0&&n-y().monotoni\
+cMs()>r){let f=ae(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function Pa\
+(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||gn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.\
+spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince\
+(Date.now())!==void 0}var Yo=yo(y().env(Ce));Yo&&await Vo(Yo);\n',Se="sender-a6227c5f.mjs",ed=118535,td=6e4,nd=1e3,rd=[Ti,
 "NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],id=3,od=class{#e=new Set;#t=0;get size(){
 return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
 return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function zt(e){return e===null?"null":typeof e=="string"?_i(
@@ -1935,116 +1935,116 @@ isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart
 Wt=32,Oi=/^[a-z0-9_]{1,40}$/,ad=/^[0-9a-f]{8}$/,dd=/^drops-([0-9a-f]{8})\.json$/,Gt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 cd=6e4,fe={working:1,periodic:2,asked:1/0},xi=.9,ld=1e3,ud=3e5,hd=36e5,fd=4,ki=class{#e;#t=[];#i=[];#n=new od;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.
 resolve();#h;#S=fe.working;#O;#v=new Set;#x;#N=!1;#E;#y=se();#a=!1;#T=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){
-this.#e=ir(e)}enqueue(e){try{if(!X())return this.#ye();const t=b().exiting();t?this.#Q():this.#V(),this.#u++;const n=es(
+this.#e=ir(e)}enqueue(e){try{if(!X())return this.#ge();const t=b().exiting();t?this.#ee():this.#z(),this.#u++;const n=es(
 e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#g(1,
 "buffer_full");if(this.#t.push(n),t)return void(this.#D()||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),
-this.#t.length>=this.#e.maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#V(),this.#_()>
+this.#t.length>=this.#e.maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#z(),this.#_()>
 0?this.#F():X()&&!this.#k()&&us(this.#e,this.#$())&&this.#I(fe.working))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=
 Math.max(this.#S,e),this.#h)return this.#h;const t=this.#b.then(()=>{const n=this.#S;return[this.#h,this.#S]=[void 0,fe.
-working],this.#ue(n)});return this.#h=t,this.#b=t,t}stop(){return this.#B??=this.#se()}[Symbol.asyncDispose](){return this.
+working],this.#he(n)});return this.#h=t,this.#b=t,t}stop(){return this.#B??=this.#ae()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#V(){if(this.#M)return;
-this.#Q();const e=b(),t=o=>{try{return o()}catch{this.#f("an exit hook could not be installed: what is recorded waits fo\
-r stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D()||
-this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;
-this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#I(fe.periodic).then(
-()=>{this.#l&&this.#z()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#se(){this.#l=!1,this.#c!==void 0&&clearTimeout(
-this.#c);const e=this.#E=bs(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#b.then(()=>!0),
-e.over()])&&this.#X(),this.#_()>0&&this.#D())return;this.#re(),this.#_()>0&&this.#k()&&this.#C(!0),this.#_()>0&&!this.#k()&&
-await this.#ae(e),this.#C()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=
-void 0,t||(this.#M?.(),this.#M=void 0)}}async#ae(e){const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
-await Promise.race([this.flush().then(()=>!0),e.over()])||this.#X()}#X(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,
-n=b().monotonicMs(),r=Math.min(e,t||e)*xi,i=[...this.#v].some(({started:o,accepted:a})=>!a&&n-o>=e*xi);this.#W(({started:o})=>n-
-o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#W(e=()=>!1){
-for(const t of this.#v){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#J(n);continue}for(const i of n)i.
-cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ee(n,"the exit budget ended before the answer"):n)}}}#de(){return this.#O??=
-new AbortController}#G(e){if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)
-return!0;const i=b().monotonicMs(),o=r.end-i;if(o>=t)return!0;const a=this.#x,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=
-t&&!(2*s>o)}#q(e){this.#n.settle(e)&&this.#i.push(...e)}#k(){const{sink:e}=this.#e,t=!this.#N&&this.#$()?.health.isOpen()===
-!0;return e.kind==="http"&&(t||!b().canConnect(e.url))}#ce(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#w?.health.state;
-return this.#E===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
-probeAt&&e.kind==="http"&&b().canConnect(e.url)}#le(e){const t=this.#w?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&
-(this.#j=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&
-t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);
-this.#L=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#ue(e){try{this.#ne();const t=this.#e.sink.kind===
-"http"?this.#w?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#re();const n=this.#k();if(n&&!this.#ce())
-return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;
-this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#K(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,
-probing:n};await this.#he(s,d),this.#le(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){
-this.#f(`flush failed unexpectedly: ${t}`)}}async#he(e,t){const{signal:n}=this.#de();let r=0;const i=async()=>{for(;r<e.
-length&&!t.failed&&this.#G(n);)await this.#Z(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(fd,e.length)},i));
-for(const o of e.slice(r))this.#q(o)}async#Z(e,t,n){this.#ne();const r=this.#ie(e);if(r!==e){if(this.#n.settle(e),r.length===
-0)return;this.#n.add(r),e=r}const i=await this.#me(e,t);if(this.#ve(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_la\
-rge"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)
-this.#G(t)?await this.#Z(s,t,n):this.#q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#J(e,i.rejected);case"\
-too_large":return this.#g(1,"http_413"),this.#R(e);case"rejected":return this.#g(e.length,i.reason),this.#R(e);case"inte\
-rrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
-0,i.retryAfterMs??0),n.probing?this.#fe(e,i.retryAfterMs):this.#ge(e,i.reason,i.retryAfterMs)}}}#fe(e,t=0){const n=this.#e.
-clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#J(e,t=0){const n=Math.min(t,e.length);
-this.#m+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#R(e)}async#me(e,t){const n={started:b().monotonicMs(),events:e,
-accepted:!1};this.#v.add(n);try{return await this.#pe(e,t,()=>n.accepted=!0)}finally{this.#v.delete(n);const r=b().monotonicMs();
-this.#x={ms:r-n.started,endedAt:r}}}#K(e){const{format:t,maxBatchBytes:n}=this.#e;return ts(e,n,t.emptyBytes,t.eventBytes)}#A(){
-this.#i=[],this.#n.clear(),this.#t=[]}async#pe(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.
-reason};const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#y?.(`sending ${e.length} event(s)${r.kind===
-"http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return $r(a),{kind:"delivered"};const s=i.classify;return await Xa(
-{url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
-fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:b().unrefTimer,mayConnect:b().canConnect,
-sendsProxyCredentials:b().sendsProxyCredentials})}#ve(e,t){if(!this.#y)return;const n=e.kind==="retry"&&e.retryAfterMs!==
-void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
- failed: ${Di(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#y(`answer for ${t} event(s): ${e.kind}${i}`)}#Q(){if(!this.#y||this.#T)
-return;this.#T=!0;const{enabled:e,decidedBy:t}=pt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#y(`telemetry ${e?
-"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
-b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
-ask for one)":`nowhere (${n.reason})`;this.#y(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Zn(n,this.#e.
-headers);s&&this.#y(`warning: ${s}`),this.#y(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#ye(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${pt().decidedBy}\
-): events are not recorded`))}#ge(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ee(e,t);for(const d of s)
-d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ee(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
-r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#g(
-r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#w?.settle(e)}#$(){return this.#w??=bi.open(this.#e,
-(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#Y&&this.#f(
-n),this.#Y=n}),this.#w}#te(){const e=this.#E;if(e)return Math.max(0,e.end-b().monotonicMs())+ld;const{flushIntervalMs:t,
-requestTimeoutMs:n}=this.#e;return Math.max(ud,Math.min(hd,2*t),2*n)}#ne(){const e=this.#te();this.#w?.renewClaims(e,this.#E?
-e:e*.75)}#re(){if(this.#j||!X()||this.#k()||!Me())return;const e=this.#$();if(e&&Le()!==void 0)return;this.#j=!0;const t=this.#e.
-maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#te());r&&(this.#oe(r.dropped),
-this.#s+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#F())}#C(e=!1){this.#W();const t=[...this.#i,
-...this.#n.events(),...this.#t],n=this.#ie(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())
-return this.#o=!0,this.#A(),this.#g(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#K(
-n))$r(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),
-this.#g(n.length,this.#e.sink.reason),!0;const r=this.#$();if(!r&&this.#e.spoolDir===void 0)return this.#f(`${n.length} \
-event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),
+length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#V(){return[...this.#i,
+...this.#n.events(),...this.#t]}#z(){if(this.#M)return;this.#ee();const e=b(),t=o=>{try{return o()}catch{this.#f("an exi\
+t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#B===
+void 0;return this.stop(),o},exit:()=>{this.#D()||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
+o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===void 0&&this.#X()}#X(){
+this.#c=setTimeout(()=>{this.#I(fe.periodic).then(()=>{this.#l&&this.#X()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#ae(){
+this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#E=bs(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>
+0&&!await Promise.race([this.#b.then(()=>!0),e.over()])&&this.#W(),this.#_()>0&&this.#D())return;this.#ie(),this.#_()>0&&
+this.#k()&&this.#C(!0),this.#_()>0&&!this.#k()&&await this.#de(e),this.#C()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),
+t=!0}finally{this.#H(),e.clear(),this.#E=void 0,t||(this.#M?.(),this.#M=void 0)}}async#de(e){const t=this.#$()?.health;t?.
+state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||this.#W()}#W(){const{
+requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=b().monotonicMs(),r=Math.min(e,t||e)*xi,i=[...this.#v].some(({started:o,accepted:a})=>!a&&
+n-o>=e*xi);this.#G(({started:o})=>n-o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),
+i&&this.#w?.health.recordFailure()}#G(e=()=>!1){for(const t of this.#v){const{events:n,accepted:r}=t;if(this.#n.settle(n)){
+if(r){this.#K(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#te(n,"the exit budget ende\
+d before the answer"):n)}}}#ce(){return this.#O??=new AbortController}#q(e){if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,
+exitTimeoutMs:n}=this.#e,r=this.#E;if(!r)return!0;const i=b().monotonicMs(),o=r.end-i;if(o>=t)return!0;const a=this.#x,s=a!==
+void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#Z(e){this.#n.settle(e)&&this.#i.push(...e)}#k(){const{sink:e}=this.#e,
+t=!this.#N&&this.#$()?.health.isOpen()===!0;return e.kind==="http"&&(t||!b().canConnect(e.url))}#le(){const{sink:e,clock:t}=this.#e,
+n=this.#L,r=this.#w?.health.state;return this.#E===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===
+n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&b().canConnect(e.url)}#ue(e){const t=this.#w?.health;if(e.delivered){
+this.#L=void 0,t?.recordSuccess()&&(this.#j=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===
+!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,
+s=a()+Ie(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#he(e){try{this.#re();
+const t=this.#e.sink.kind==="http"?this.#w?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#ie();const n=this.#k();
+if(n&&!this.#le())return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);
+if(a.length===0)return;this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#Q(a);for(const c of s)this.#n.add(c);const d={
+delivered:!1,failed:!1,probing:n};await this.#fe(s,d),this.#ue(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,
+this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#fe(e,t){const{signal:n}=this.#ce();
+let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#q(n);)await this.#J(e[r++],n,t)};await Promise.all(Array.from(
+{length:Math.min(fd,e.length)},i));for(const o of e.slice(r))this.#Z(o)}async#J(e,t,n){this.#re();const r=this.#oe(e);if(r!==
+e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#pe(e,t);if(this.#ye(i,e.length),!!this.#n.
+settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)
+this.#n.add(s);for(const s of a)this.#q(t)?await this.#J(s,t,n):this.#Z(s);return}switch(i.kind){case"delivered":return n.
+delivered=!0,this.#K(e,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#R(e);case"rejected":return this.#g(
+e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=
+!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#me(e,i.retryAfterMs):this.#Ee(e,i.reason,
+i.retryAfterMs)}}}#me(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(
+...e)}#K(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&this.#g(n,"otlp_rejected"),this.#R(e)}async#pe(e,t){
+const n={started:b().monotonicMs(),events:e,accepted:!1};this.#v.add(n);try{return await this.#ve(e,t,()=>n.accepted=!0)}finally{
+this.#v.delete(n);const r=b().monotonicMs();this.#x={ms:r-n.started,endedAt:r}}}#Q(e){const{format:t,maxBatchBytes:n}=this.#e;
+return ts(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=[],this.#n.clear(),this.#t=[]}async#ve(e,t,n){const{sink:r}=this.#e;
+if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());
+if(this.#y?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return $r(a),
+{kind:"delivered"};const s=i.classify;return await Xa({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),
+readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,
+unrefTimer:b().unrefTimer,mayConnect:b().canConnect,sendsProxyCredentials:b().sendsProxyCredentials})}#ye(e,t){if(!this.#y)
+return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
+thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Di(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
+"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#y(`answer for ${t} eve\
+nt(s): ${e.kind}${i}`)}#ee(){if(!this.#y||this.#T)return;this.#T=!0;const{enabled:e,decidedBy:t}=pt(),{sink:n,format:r,spoolDir:i,
+handOff:o}=this.#e;this.#y(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="std\
+err"?"standard error":n.reason==="dry_run"&&b().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
+not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#y(`endpoint: ${a}; format: ${r.name}\
+; spool: ${i??"none"}`);const s=Zn(n,this.#e.headers);s&&this.#y(`warning: ${s}`),this.#y(`at exit: ${o.enabled?"hand of\
+f where a sender can be started":"in process"} (${o.source})`)}#ge(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#f(
+`telemetry off (decided by ${pt().decidedBy}): events are not recorded`))}#Ee(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,
+a=i(),s=this.#te(e,t);for(const d of s)d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#te(e,t){const[n,r]=[[],[]];
+for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length}\
+ event(s) kept for retry`),r.length>0&&this.#g(r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#w?.
+settle(e)}#$(){return this.#w??=bi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its \
+place cannot be used: ${e}`;n!==this.#Y&&this.#f(n),this.#Y=n}),this.#w}#ne(){const e=this.#E;if(e)return Math.max(0,e.end-
+b().monotonicMs())+ld;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(ud,Math.min(hd,2*t),2*n)}#re(){
+const e=this.#ne();this.#w?.renewClaims(e,this.#E?e:e*.75)}#ie(){if(this.#j||!X()||this.#k()||!Me())return;const e=this.#$();
+if(e&&Le()!==void 0)return;this.#j=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-
+1)),r=e?.replay(t-n,this.#ne());r&&(this.#se(r.dropped),this.#s+=r.events.length,this.#i.push(...r.events),r.events.length>
+0&&this.#F())}#C(e=!1){this.#G();const t=this.#V(),n=this.#oe(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===
+0)return!0;if(!Me())return this.#o=!0,this.#A(),this.#g(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();
+for(const o of this.#Q(n))$r(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind===
+"none")return this.#A(),this.#g(n.length,this.#e.sink.reason),!0;const r=this.#$();if(!r&&this.#e.spoolDir===void 0)return this.#f(
+`${n.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),
 this.#g(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
 n)}catch{i=void 0}if(i||(this.#N=!0),!i&&e)return!1;if(this.#A(),i){const o=this.#P-this.#e.clock();o>0&&r?.health.recordWait(
-o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#g(s,a);this.#oe(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
-0;this.#r+=o,this.#g(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#ie(e){const t=this.#w?.spool;if(!t)
+o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#g(s,a);this.#se(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+0;this.#r+=o,this.#g(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#oe(e){const t=this.#w?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#oe(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#Ee(){const t=[...this.#i,...this.#n.events(),
-...this.#t].reduce((n,r)=>Math.max(n,rr(r)),0);return t>this.#e.spoolLimits.maxBytes?t:void 0}#D(){const e=this.#$(),t=cs(
-this.#e,e,X());if(!t.handOff){const o={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not \
-delivered"},a=t.outcome!=="delivered"&&e?.health.isOpen()?dr(e.health):void 0;if(this.#_()>0){const s=t.outcome==="deliv\
-ered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${o[t.outcome]}: ${a?`${a}; in proc\
-ess, as ${t.reason}`:t.reason}${s}`)}return!1}const n=this.#k()?void 0:this.#Ee();if(n!==void 0)return this.#f(`at exit:\
- delivering in process: an event takes ${n} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits.
-maxBytes})`),!1;if(!this.#C(!0))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)
-return!0;const r=ls(t);if(r==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!1;const i={
-started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool \
-(the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${i[r]}`),!0}#U(){const e=this.#r,
-t=this.#C(),n=this.#r-e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),
-t}#H(){const e={};for(const[o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&
-(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#$();if(!r)
-return;for(const o of Object.keys(e))this.#p[o]=this.#d[o];const i=Date.now();gs(r.files,r.spool.dir,r.spool.key,t.url,e,
-i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(D(this.#d,t,e),this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#y?.(
-e),Mn(this.#e.logger,e)}},md=["the product and the command that ran, and a subcommand the program registered","how it en\
-ded: success, failure or interrupted, the exit code, and the class name of an error (such as ValueError or TypeError; ne\
-ver its message)","how long it took","the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU ar\
-chitecture","the tool's version, a random id for the run, and when the events happened and were sent"],pd=["arguments, f\
-ile paths or file contents","error messages or stack traces","user or host names, IP-based or device identifiers, or any\
- other personal information"];function vd(e,t=qt){return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to \
-improve its tools:",...md.map(n=>`  - ${n},`),"It never collects:",...pd.map(n=>`  - ${n}.`),`Your answer applies to the\
- Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Chan\
-ge your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(`
+has(o))}#se(e){for(const[t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#we(){const e=this.#V().reduce((t,n)=>Math.max(
+t,rr(n)),0);return e>this.#e.spoolLimits.maxBytes?e:void 0}#D(){const e=this.#$(),t=cs(this.#e,e,X());if(!t.handOff){const o={
+delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&
+e?.health.isOpen()?dr(e.health):void 0;if(this.#_()>0){const s=t.outcome==="delivered"?`; the exit waits at most ${this.#e.
+exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${o[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}${s}`)}return!1}
+const n=this.#k()?void 0:this.#we();if(n!==void 0)return this.#f(`at exit: delivering in process: an event takes ${n} by\
+tes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if(!this.#C(!0))return this.#f(
+"at exit: delivering in process: the spool cannot be written"),!1;if(this.#o)return!0;const r=ls(t);if(r==="failed")return this.#f(
+"at exit: delivering in process: no sender could be started"),!1;const i={started:"a sender","at work":"the sender at wo\
+rk","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a s\
+ender)"};return this.#f(`at exit: handed off to ${i[r]}`),!0}#U(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#f(
+`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};for(const[o,a]of Object.entries(
+this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.
+keys(e).length===0||t.kind!=="http")return;const r=this.#$();if(!r)return;for(const o of Object.keys(e))this.#p[o]=this.#d[o];
+const i=Date.now();gs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#g(e,t,n){e!==0&&(D(this.#d,t,e),this.#f(`\
+dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#y?.(e),Mn(this.#e.logger,e)}},md=["the product and the comma\
+nd that ran, and a subcommand the program registered","how it ended: success, failure or interrupted, the exit code, and\
+ the class name of an error (such as ValueError or TypeError; never its message)","how long it took","the language runti\
+me and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the tool's version, a random id for the run\
+, and when the events happened and were sent"],pd=["arguments, file paths or file contents","error messages or stack tra\
+ces","user or host names, IP-based or device identifiers, or any other personal information"];function vd(e,t=qt){return[
+"","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",...md.map(n=>`  - ${n},`),"It never c\
+ollects:",...pd.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool too (they share ${t}).`,e?`Change yo\
+ur mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the env\
+ironment turns it off.",""].join(`
 `)}var Ni=/[\u0000-\u001f\u007f-\u009f]/,qt="~/.config/nat/telemetry.toml";function yd(){try{const e=b().env("NAT_TELEME\
 TRY_CONSENT_FILE");return e&&!Ni.test(e)?e:qt}catch{return qt}}function Zt(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
 ""||Ni.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${T(t)}`}var Ai="\
