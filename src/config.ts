@@ -175,11 +175,8 @@ export function environmentSettings(): EnvironmentSettings {
   const problems: string[] = [];
   const flag = (name: string, consequence: string) => {
     const value = env(name);
-    if (value !== undefined && !isUnderstoodFlag(value)) {
-      problems.push(
-        `${name}=${describe(value)} is not a yes/no value (1, true, yes / 0, false, no): read as no, ${consequence}`,
-      );
-    }
+    const problem = flagProblem(name, value);
+    if (problem !== undefined) problems.push(`${problem}, ${consequence}`);
     return parseFlag(value);
   };
   flag("NAT_TELEMETRY_ENABLED", "so telemetry is off and nothing is asked");
@@ -276,19 +273,25 @@ const HIDDEN_SETTINGS_MEAN: Readonly<Record<string, string>> = {
 const HIDDEN_SETTINGS = Object.keys(HIDDEN_SETTINGS_MEAN);
 
 /**
- * Whether a yes/no value is one of those this library reads as intended (`on` is not: it reads as no).
+ * What is wrong with a yes/no variable's value, when it is not one of those this library reads as intended (`on` is
+ * not: it reads as no).
  *
- * @param value The variable's value.
- * @returns `true` for `1`, `true`, `yes`, `0`, `false`, `no`, `off` and the empty string, in any case, blanks around.
+ * @param name The variable's name, for the sentence.
+ * @param value The variable's value, or `undefined` when unset.
+ * @returns The sentence (`NAT_TELEMETRY_ENABLED="on" is not a yes/no value (...): read as no`), or `undefined` for
+ *   `1`, `true`, `yes`, `0`, `false`, `no`, `off` and the empty string, in any case, blanks around, or unset.
  * @example
  * ```ts
- * import { isUnderstoodFlag } from "./config.ts";
- * isUnderstoodFlag("on"); // false
+ * import { flagProblem } from "./config.ts";
+ * flagProblem("NAT_TELEMETRY_DEBUG", "on"); // 'NAT_TELEMETRY_DEBUG="on" is not a yes/no value (...): read as no'
+ * flagProblem("NAT_TELEMETRY_DEBUG", "1"); // undefined
  * ```
  */
-export function isUnderstoodFlag(value: string): boolean {
+export function flagProblem(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
   const normalized = value.trim().toLowerCase();
-  return parseFlag(normalized) === true || UNDERSTOOD_NO.includes(normalized);
+  if (parseFlag(normalized) === true || UNDERSTOOD_NO.includes(normalized)) return undefined;
+  return `${name}=${describe(value)} is not a yes/no value (1, true, yes / 0, false, no): read as no`;
 }
 
 /** A URL's protocol, or `""` when it is not a URL. */

@@ -8,7 +8,7 @@
  * @module
  */
 import { temporaryName, writeAtomically } from "./atomic.ts";
-import { isUnderstoodFlag, parseFlag, whyHidden } from "./config.ts";
+import { flagProblem, parseFlag, whyHidden } from "./config.ts";
 import { describe, describeError } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
 import { host } from "./runtime/mod.ts";
@@ -707,11 +707,11 @@ export function liveDecision(): { enabled: boolean; decidedBy: string } {
   // as a consent file read as "no" because it could not be read with certainty (Deno without --allow-read for it).
   const hidden = source !== "file" && source !== "default" && host().envHidden?.(source) === true;
   // A value it does not understand (`NAT_TELEMETRY_ENABLED=on`) reads as no: said, as `status` says it.
-  const value = source === "NAT_TELEMETRY_ENABLED" && !hidden ? host().env(source) : undefined;
+  const misread = source === "NAT_TELEMETRY_ENABLED" && !hidden ? flagProblem(source, host().env(source)) : undefined;
   const said = hidden
     ? `${source}, which the program may not read (${whyHidden(source)})`
-    : value !== undefined && !isUnderstoodFlag(value)
-    ? `${source}=${describe(value)}, no yes/no value (1, true, yes / 0, false, no): read as no`
+    : misread !== undefined
+    ? misread
     : problem
     ? `${source}: the consent file ${problem}, so it is read as disabled`
     : source;

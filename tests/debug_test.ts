@@ -107,7 +107,7 @@ test(`${runtime}: trackCommand with telemetry off says so in the trail, once, an
     args: ["return", "0"],
     env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "on" },
   });
-  assert.match(on.stderr, /decided by NAT_TELEMETRY_ENABLED="on", no yes\/no value \(.*\): read as no\)/);
+  assert.match(on.stderr, /decided by NAT_TELEMETRY_ENABLED="on" is not a yes\/no value \(.*\): read as no\)/);
 });
 
 /** A traced run whose exit delivers in process, to an endpoint that refuses connections, spooling in `spool`. */
