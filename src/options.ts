@@ -14,7 +14,7 @@ import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./w
 import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { isAbsolutePath } from "./runtime/guarded_files.ts";
-import { DEFAULT_SPOOL_LIMITS, type SpoolLimits, spoolLineBytes } from "./spool.ts";
+import { DEFAULT_SPOOL_LIMITS, oversizedSpoolLine, type SpoolLimits } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -296,7 +296,8 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     type: "string" | "function" | "boolean",
     fallback: T,
   ): T => {
-    const value = options[name] === undefined ? fallback : options[name];
+    const value = options[name];
+    if (value === undefined) return fallback;
     // deno-lint-ignore valid-typeof
     if (typeof value !== type) {
       throw new TypeError(`Cannot create handler: '${name}' must be a ${type}, got ${describe(value)}`);
@@ -385,13 +386,13 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
         86_400_000,
     },
     captureInterrupts: resolveInterrupts(options.captureInterrupts),
-    handOff: resolveHandOff(options.handOff === undefined ? undefined : optional("handOff", "boolean", true), settings),
+    handOff: resolveHandOff(optional<boolean | undefined>("handOff", "boolean", undefined), settings),
     customFetch: options.fetch !== undefined,
     format: wireFormat,
     headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...requestHeaders(options.headers) },
     // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
-    logger: options.logger === undefined ? undefined : optional("logger", "function", () => {}),
+    logger: optional<ResolvedOptions["logger"]>("logger", "function", undefined),
     clock: checkedClock(optional("clock", "function", Date.now)),
     random: optional("random", "function", randomFraction),
   };
@@ -459,14 +460,16 @@ function smallestEvent(
  */
 function spoolMaxBytes(maxBytes: number): number {
   if (maxBytes >= DEFAULT_SPOOL_LIMITS.maxBytes) return maxBytes;
-  const least = spoolLineBytes({
+  const smallest = {
     json: SMALLEST_EVENT_JSON,
+    bytes: SMALLEST_EVENT_JSON.length, // ASCII
     schemaVersion: DEFAULT_SCHEMA_VERSION,
     sessionId: "",
     retries: 0,
     timestamp: 1e12,
-  });
-  if (maxBytes < least) {
+  };
+  const least = oversizedSpoolLine(smallest, maxBytes);
+  if (least !== undefined) {
     throw new RangeError(
       `Cannot create handler: 'spoolMaxBytes' must be at least ${least} (one spooled event, the smallest), got ` +
         `${maxBytes}`,
