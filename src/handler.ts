@@ -7,7 +7,7 @@
  */
 import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
-import { type SpoolClaim, spoolLineBytes } from "./spool.ts";
+import { oversizedSpoolLine, type SpoolClaim } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, isTelemetryEnabled, liveDecision, optOutOverridden } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
@@ -965,8 +965,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * process.
    */
   #tooLargeToSpool(): number | undefined {
-    const largest = this.#heldEvents().reduce((most, event) => Math.max(most, spoolLineBytes(event)), 0);
-    return largest > this.#options.spoolLimits.maxBytes ? largest : undefined;
+    const { maxBytes } = this.#options.spoolLimits;
+    const largest = this.#heldEvents().reduce(
+      (most, event) => Math.max(most, oversizedSpoolLine(event, maxBytes) ?? 0),
+      0,
+    );
+    return largest || undefined;
   }
 
   /**
