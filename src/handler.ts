@@ -219,7 +219,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (this.#held() >= this.#options.maxBufferedEvents) return this.#drop(1, "buffer_full");
       this.#queue.push(pending);
       // No exit hook of ours is left to run for it: it goes where the exit would have sent it, at once.
-      if (exiting) return void (this.#handOff() || this.#spoolAtOnce());
+      if (exiting) return void (this.#handOff(true) || this.#spoolAtOnce());
       // After this turn: a handler stopped right after its event (trackCommand's) never sets a timer.
       if (this.#ticking && this.#timer === undefined) queueMicrotask(() => this.#tickFromNowOn());
       if (this.#queue.length >= this.#options.maxQueueSize) void this.#flushAfterOthers(HELD_FROM.working);
@@ -345,7 +345,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
           return started;
         },
         exit: () => {
-          if (!this.#handOff()) this.#spoolAtOnce();
+          if (!this.#handOff(true)) this.#spoolAtOnce();
           this.#tellDrops();
         },
       })
@@ -355,7 +355,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       ? hook(() =>
         runtime.onInterrupt((signal) => {
           onInterrupt(signal);
-          if (!this.#handOff()) this.#spoolAtOnce();
+          if (!this.#handOff(true)) this.#spoolAtOnce();
           this.#tellDrops();
         })
       )
@@ -977,9 +977,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * Hands what is pending to a sender process, when the exit strategy says so: spools it (synchronously, so
    * the exit and interrupt hooks can call this too) and starts a sender unless one is at work.
    *
+   * @param ending Whether the process ends now (an exit or interrupt hook): it cannot deliver in process.
    * @returns `false` when this run delivers in process instead (the events are still pending).
    */
-  #handOff(): boolean {
+  #handOff(ending = false): boolean {
     const disk = this.#openDisk();
     const plan = planExit(this.#options, disk, isTelemetryEnabled());
     if (!plan.handOff) {
@@ -999,8 +1000,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
       }
       return false;
     }
-    // Where the endpoint is down it would be spooled all the same: what the spool can hold is, the rest dropped.
-    const tooLarge = this.#deliveryPaused() ? undefined : this.#tooLargeToSpool();
+    // Where the endpoint is down it would be spooled all the same: what the spool can hold is, the rest dropped; so
+    // where the process ends now, and a sender then takes the rest at once.
+    const tooLarge = ending || this.#deliveryPaused() ? undefined : this.#tooLargeToSpool();
     if (tooLarge !== undefined) {
       this.#log(
         `at exit: delivering in process: an event takes ${tooLarge} bytes in the spool, more than its bound ` +

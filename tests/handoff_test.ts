@@ -110,6 +110,30 @@ for (const { label, executable } of targets) {
     });
   }
 
+  test(`${label}: an explicit exit with an event the spool cannot hold alone drops it alone: a sender takes the rest`, async () => {
+    using dir = tempDir();
+    const server = await TestServer.start();
+    try {
+      // An event of 2,000 bytes, a spool of 1,500: no delivery in process is left to try as the process ends.
+      const options = JSON.stringify({ exitTimeoutSeconds: 1, requestTimeoutSeconds: 1, spoolMaxBytes: 1500 });
+      const env = handOff(dir.path, server.url(), "beside-big", {
+        NAT_TEST_BIG: "2000",
+        NAT_TEST_OPTIONS: options,
+        NAT_TELEMETRY_DEBUG: "1",
+      });
+      const run = await child("exit", { env });
+      assert.equal(run.code, 3);
+      assert.doesNotMatch(run.stderr, /delivering in process/, "nothing said of what cannot happen");
+      assert.match(run.stderr, /dropped 1 event\(s\): spool_full/);
+      await waitFor(() => server.events().length === 1, "the sender's delivery");
+      assert.deepEqual(commands(server.events()), ["beside-big"]);
+      await sendersGone(dir.path);
+      assert.deepEqual(spooled(dir.path), []);
+    } finally {
+      await server.close();
+    }
+  });
+
   test(`${label}: after Ctrl-C (captured) a sender delivers both events, and the run still dies of SIGINT`, async () => {
     using dir = tempDir();
     const server = await TestServer.start();
