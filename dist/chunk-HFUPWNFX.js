@@ -1806,140 +1806,140 @@ nction lt(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function Ho(e,n){return
 {};#c=!1;#u;#w=Promise.resolve();#f;#_=ke.working;#R;#g=new Set;#k;#N=!1;#E;#y=Mn();#a=!1;#S=!1;#i=!1;#C=0;#F;#I;#v;#V;#\
 B=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!se())return this.#be();let t=y().exiting();t?this.#ee():this.\
 #G(),this.#l++;let r=oo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBuffered\
-Events)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D()||this.#U());this.#c&&this.#u===void 0&\
-&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke.working)}catch{}}start(){this.#c||this.#\
-F||(this.#c=!0,this.#G(),this.#T()>0?this.#H():se()&&!this.#O()&&ko(this.#e,this.#x())&&this.#P(ke.working))}flush(){ret\
-urn this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#f)return this.#f;let t=this.#w.then(()=>{let r=this.#_;\
-return[this.#f,this.#_]=[void 0,ke.working],this.#fe(r)});return this.#f=t,this.#w=t,t}stop(){return this.#F??=this.#ae(\
-)}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{...t\
-his.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.\
-#o.length+this.#t.size}#Y(){return[...this.#o,...this.#t.events(),...this.#n]}#G(){if(this.#I)return;this.#ee();let n=y(\
-),t=a=>{try{return a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for stop()");return}},\
-r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D()||this.#U(),this.#j()}\
-})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D()||this.#U(),this.#j()})):void 0;this.#I=()=>{r\
-?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this.#W()}#W(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then(()=>{this.#\
-c&&this.#W()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#ae(){this.#c=!1,this.#u!==void 0&&clearTimeout(th\
-is.#u);let n=this.#E=Aa(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.o\
-ver()])&&this.#z(),this.#T()>0&&this.#D())return;this.#oe(),this.#T()>0&&this.#O()&&this.#M(!0),this.#T()>0&&!this.#O()&\
-&await this.#de(n),this.#M()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#E\
-=void 0,t||(this.#I?.(),this.#I=void 0)}}async#de(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3\
-),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#z()}#z(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.\
-#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Uo,i=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Uo);this.#X(({star\
-ted:a})=>r-a>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health\
-.recordFailure()}#X(n=()=>!1){for(let t of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#Z(r);co\
-ntinue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#ne(r,"the exit budget ended before the answer")\
-:r)}}}#ue(){return this.#R??=new AbortController}#q(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:\
-r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&&i-s.e\
-ndedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#J(n){this.#t.settle(n)&&this.#o.push(...n)}#O(){let{sink:n}=this.#e,t=!this.#N&&\
-this.#x()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ce(){let{sink:n,clock:t}=this.#e,r=\
-this.#L,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBef\
-ore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#le(n){let t=this.#v?.health;if(n.delive\
-red){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.ret\
-ryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,rando\
-m:a,clock:s}=this.#e,d=s()+ae(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}asy\
-nc#fe(n){try{this.#re();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refres\
-h(),this.#oe();let r=this.#O();if(r&&!this.#ce())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.\
-#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Q(s);for(let\
- c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#me(d,u),this.#le(u),u.delivered&&u.retryAfte\
-rMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}asy\
-nc#me(n,t){let{signal:r}=this.#ue(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#q(r);)await this.#K(n[o++],r,t)};a\
-wait Promise.all(Array.from({length:Math.min(Na,n.length)},i));for(let a of n.slice(o))this.#J(a)}async#K(n,t,r){this.#r\
-e();let o=this.#ie(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#pe(n,t);if\
-(this.#ye(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(\
-0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#q(t)?await this.#K(d,t,r):this.#J(d);return}switch(i\
-.kind){case"delivered":return r.delivered=!0,this.#Z(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#$(\
-n);case"rejected":return this.#b(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);re\
-turn;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#he(n,i.\
-retryAfterMs):this.#Ee(n,i.reason,i.retryAfterMs)}}}#he(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.m\
-ax(o.notBefore,r);this.#o.unshift(...n)}#Z(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#b(r,"otlp_re\
-jected"),this.#$(n)}async#pe(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return await\
- this.#ge(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt:o}}}#\
-Q(n){let{format:t,maxBatchBytes:r}=this.#e;return io(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this\
-.#n=[]}async#ge(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,heade\
-rs:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#y?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}\
-`:""}: ${s}`),o.kind==="stderr")return jo(s),{kind:"delivered"};let d=i.classify;return await zr({url:o.url,body:s,heade\
-rs:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#\
-e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:\
-y().sendsProxyCredentials})}#ye(n,t){if(!this.#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${\
-n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${dr(n.thrown,\
-this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` \
-(${n.reason}${r}${o})`:"";this.#y(`answer for ${t} event(s): ${n.kind}${i}`)}#ee(){if(!this.#y||this.#S)return;this.#S=!\
-0;let{enabled:n,decidedBy:t}=Kn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#y(`telemetry ${n?"on":"off"} (dec\
-ided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.(\
-"NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`n\
-owhere (${r.reason})`;this.#y(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=so(r,this.#e.headers);d&&t\
-his.#y(`warning: ${d}`),this.#y(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source\
-})`)}#be(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#m(`telemetry off (decided by ${Kn().decidedBy}): events\
- are not recorded`))}#Ee(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ne(n,t);for(let u of d)u.notBefore\
-=s+ae(u.retries,o,a,r);this.#o.push(...d)}#ne(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).\
-push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.\
-length,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.open(thi\
-s.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#V&&this\
-.#m(r),this.#V=r}),this.#v}#te(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Ra;let{flushIntervalMs:t,\
-requestTimeoutMs:r}=this.#e;return Math.max(ka,Math.min(Oa,2*t),2*r)}#re(){let n=this.#te();this.#v?.renewClaims(n,this.\
-#E?n:n*.75)}#oe(){if(this.#B||!se()||this.#O()||!Q())return;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;let t=\
-this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#te());o&&(this.#se(o\
-.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#M(n=!1){this.#X();let t=this\
-.#Y(),r=this.#ie(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=!0,thi\
-s.#A(),this.#b(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Q(r))jo(this.#e.fo\
-rmat.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#b(r.leng\
-th,this.#e.sink.reason),!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(s) not del\
-ivered are kept in memory only, and go with the process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#b(r.lengt\
-h,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void\
- 0}if(i||(this.#N=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+\
-=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#b(d,s);this.#se(i.olderDropped)}else{let a=o?.giveBackUnsettle\
-d()??0;this.#r+=a,this.#b(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#ie(n){let t=this.#v?.spool;\
-if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)\
-return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#b(i.length,"claim_lost"),this.#$(i),n.filter(({claim:a})=\
->!a||!o.has(a))}#se(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#ve(){let{maxBytes:n}=this.#e.spoolLimit\
-s;return this.#Y().reduce((r,o)=>Math.max(r,fn(o,n)??0),0)||void 0}#D(){let n=this.#x(),t=_o(this.#e,n,se());if(!t.handO\
-ff){let a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=t.outcome!=="d\
-elivered"&&n?.health.isOpen()?qr(n.health):void 0;if(this.#T()>0){let d=t.outcome==="delivered"?`; the exit waits at mos\
-t ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${a[t.outcome]}: ${s?`${s}; in process, as ${t.reason}`:t.reason}\
-${d}`)}return!1}let r=this.#O()?void 0:this.#ve();if(r!==void 0)return this.#m(`at exit: delivering in process: an event\
- takes ${r} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if(!this.#M(!0)\
-)return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0;let o=Ro(t);if(o==\
-="failed")return this.#m("at exit: delivering in process: no sender could be started"),!1;let i={started:"a sender","at \
-work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no proc\
-esses left to start a sender)"};return this.#m(`at exit: handed off to ${i[o]}`),!0}#U(){let n=this.#r,t=this.#M(),r=thi\
-s.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};f\
-or(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t\
-,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#x();if(!o)return;for(let a of O\
-bject.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Mo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r\
-){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#y?.(n),Sr(this.#e.logger,n\
-)}};function Aa(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,n-y().monoton\
-icMs()),()=>o(!1))}),clear:()=>t?.()}}function jo(e){y().writeStderr(`${Ao(JSON.parse(e))}\n`)}var $a=250;async function \
-Vo(e){let n=y();xe(X,()=>n.exit(0)),Wr(),Ur(()=>Ia(e));try{await La(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Ia(\
-e){let{enabled:n,source:t}=zn();return n||t==="default"&&e.onByConsentFile!==!0}async function La(e,n){let t=y().files,r\
-=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return vo(t,r,d);for(let u=0;\
-;u++){let c=await wo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await Ma(a,n-$a);if(So(t,r,c),!Da(e,d\
-))return;if(p&&f>0&&Q())return Pa(e);if(l>0&&m>0||u>0&&l===0)return}}function Pa(e){if(!e.successor)return;let{argv:n,en\
-v:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&pn.test(s.slice(i.length)\
-));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:gn(t,e),cwd:e.spoolDir,leavesSession:r})}as\
-ync function Ma(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spo\
-olDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===vo\
-id 0)break;let d=new vn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{rep\
-layed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.\
-dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new \
-Promise(p=>setTimeout(p,f))}}return t}function Da(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||yn(t,e.sp\
-oolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e\
-5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Yo=yo(y().env(Ce));Yo&&await Vo(Yo);\n',Se="s\
-ender-2ddf1117.mjs",td=118631,nd=6e4,rd=1e3,id=[Ti,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","\
-NAT_TELEMETRY_DRY_RUN"],od=3,sd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
-return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
-function zt(e){return e===null?"null":typeof e=="string"?_i(e):typeof e=="number"?ad(e):typeof e=="boolean"?String(e):Array.
-isArray(e)?`[${e.map(zt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${_i(
-n)}: ${zt(r)}`).join(", ")}}`:"null"}function _i(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
-0).toString(16).padStart(4,"0")}`)}function ad(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
-nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
-n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
-padStart(2,"0")}`}var $i=16384,Xt=2*$i,Si=Xt-4096,Wt=32,Oi=/^[a-z0-9_]{1,40}$/,dd=/^[0-9a-f]{8}$/,cd=/^drops-([0-9a-f]{8})\.json$/,
+Events)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D(!0)||this.#U());this.#c&&this.#u===void \
+0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ke.working)}catch{}}start(){this.#c||this\
+.#F||(this.#c=!0,this.#G(),this.#T()>0?this.#H():se()&&!this.#O()&&ko(this.#e,this.#x())&&this.#P(ke.working))}flush(){r\
+eturn this.#P(ke.asked)}#P(n){if(this.#_=Math.max(this.#_,n),this.#f)return this.#f;let t=this.#w.then(()=>{let r=this.#\
+_;return[this.#f,this.#_]=[void 0,ke.working],this.#fe(r)});return this.#f=t,this.#w=t,t}stop(){return this.#F??=this.#a\
+e()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#l,replayed:this.#s,sent:this.#h,dropped:{..\
+.this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this.#n.length+thi\
+s.#o.length+this.#t.size}#Y(){return[...this.#o,...this.#t.events(),...this.#n]}#G(){if(this.#I)return;this.#ee();let n=\
+y(),t=a=>{try{return a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for stop()");return}\
+},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F===void 0;return this.stop(),a},exit:()=>{this.#D(!0)||this.#U(),this.#\
+j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D(!0)||this.#U(),this.#j()})):void 0;this.#I=\
+()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this.#W()}#W(){this.#u=setTimeout(()=>{this.#P(ke.periodic).then(()=>{\
+this.#c&&this.#W()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#ae(){this.#c=!1,this.#u!==void 0&&clearTime\
+out(this.#u);let n=this.#E=Aa(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!\
+0),n.over()])&&this.#z(),this.#T()>0&&this.#D())return;this.#oe(),this.#T()>0&&this.#O()&&this.#M(!0),this.#T()>0&&!this\
+.#O()&&await this.#de(n),this.#M()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),t\
+his.#E=void 0,t||(this.#I?.(),this.#I=void 0)}}async#de(n){let t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeout\
+Ms+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#z()}#z(){let{requestTimeoutMs:n,exitTimeoutMs:t}\
+=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Uo,i=[...this.#g].some(({started:a,accepted:s})=>!s&&r-a>=n*Uo);this.#X(\
+({started:a})=>r-a>=o),this.#R?.abort(),this.#R=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.\
+health.recordFailure()}#X(n=()=>!1){for(let t of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#Z\
+(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#ne(r,"the exit budget ended before the an\
+swer"):r)}}}#ue(){return this.#R??=new AbortController}#q(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTime\
+outMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#k,d=s!==void 0&\
+&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#J(n){this.#t.settle(n)&&this.#o.push(...n)}#O(){let{sink:n}=this.#e,t=!thi\
+s.#N&&this.#x()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#ce(){let{sink:n,clock:t}=this\
+.#e,r=this.#L,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.\
+notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#le(n){let t=this.#v?.health;if(n.\
+delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure\
+(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i\
+,random:a,clock:s}=this.#e,d=s()+ae(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:\
+d}}async#fe(n){try{this.#re();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.\
+refresh(),this.#oe();let r=this.#O();if(r&&!this.#ce())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s\
+=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#Q(s);f\
+or(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#me(d,u),this.#le(u),u.delivered&&u.ret\
+ryAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`\
+)}}async#me(n,t){let{signal:r}=this.#ue(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#q(r);)await this.#K(n[o++],r\
+,t)};await Promise.all(Array.from({length:Math.min(Na,n.length)},i));for(let a of n.slice(o))this.#J(a)}async#K(n,t,r){t\
+his.#re();let o=this.#ie(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#pe(n\
+,t);if(this.#ye(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.\
+slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#q(t)?await this.#K(d,t,r):this.#J(d);return}sw\
+itch(i.kind){case"delivered":return r.delivered=!0,this.#Z(n,i.rejected);case"too_large":return this.#b(1,"http_413"),th\
+is.#$(n);case"rejected":return this.#b(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(..\
+.n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#h\
+e(n,i.retryAfterMs):this.#Ee(n,i.reason,i.retryAfterMs)}}}#he(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=\
+Math.max(o.notBefore,r);this.#o.unshift(...n)}#Z(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#b(r,"o\
+tlp_rejected"),this.#$(n)}async#pe(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return\
+ await this.#ge(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#k={ms:o-r.started,endedAt\
+:o}}}#Q(n){let{format:t,maxBatchBytes:r}=this.#e;return io(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(\
+),this.#n=[]}async#ge(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i\
+,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#y?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o\
+.url)}`:""}: ${s}`),o.kind==="stderr")return jo(s),{kind:"delivered"};let d=i.classify;return await zr({url:o.url,body:s\
+,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:\
+this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCreden\
+tials:y().sendsProxyCredentials})}#ye(n,t){if(!this.#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not bef\
+ore ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${dr(n.t\
+hrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_se\
+nt"?` (${n.reason}${r}${o})`:"";this.#y(`answer for ${t} event(s): ${n.kind}${i}`)}#ee(){if(!this.#y||this.#S)return;thi\
+s.#S=!0;let{enabled:n,decidedBy:t}=Kn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#y(`telemetry ${n?"on":"off"\
+} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHid\
+den?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for on\
+e)":`nowhere (${r.reason})`;this.#y(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=so(r,this.#e.headers\
+);d&&this.#y(`warning: ${d}`),this.#y(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.\
+source})`)}#be(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#m(`telemetry off (decided by ${Kn().decidedBy}): \
+events are not recorded`))}#Ee(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ne(n,t);for(let u of d)u.not\
+Before=s+ae(u.retries,o,a,r);this.#o.push(...d)}#ne(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries\
+?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this\
+.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#v?.settle(n)}#x(){return this.#v??=mn.op\
+en(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#V\
+&&this.#m(r),this.#V=r}),this.#v}#te(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Ra;let{flushInterva\
+lMs:t,requestTimeoutMs:r}=this.#e;return Math.max(ka,Math.min(Oa,2*t),2*r)}#re(){let n=this.#te();this.#v?.renewClaims(n\
+,this.#E?n:n*.75)}#oe(){if(this.#B||!se()||this.#O()||!Q())return;let n=this.#x();if(n&&Se()!==void 0)return;this.#B=!0;\
+let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#te());o&&(this\
+.#se(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#M(n=!1){this.#X();let \
+t=this.#Y(),r=this.#ie(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#i=\
+!0,this.#A(),this.#b(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#Q(r))jo(this\
+.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#b(\
+r.length,this.#e.sink.reason),!0;let o=this.#x();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(s) n\
+ot delivered are kept in memory only, and go with the process: no spool`),!1;if(Se()!==void 0)return this.#A(),this.#b(r\
+.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{\
+i=void 0}if(i||(this.#N=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),th\
+is.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#b(d,s);this.#se(i.olderDropped)}else{let a=o?.giveBackUn\
+settled()??0;this.#r+=a,this.#b(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#ie(n){let t=this.#v?.\
+spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.siz\
+e===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#b(i.length,"claim_lost"),this.#$(i),n.filter(({clai\
+m:a})=>!a||!o.has(a))}#se(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#ve(){let{maxBytes:n}=this.#e.spoo\
+lLimits;return this.#Y().reduce((r,o)=>Math.max(r,fn(o,n)??0),0)||void 0}#D(n=!1){let t=this.#x(),r=_o(this.#e,t,se());i\
+f(!r.handOff){let s={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},d=r.ou\
+tcome!=="delivered"&&t?.health.isOpen()?qr(t.health):void 0;if(this.#T()>0){let u=r.outcome==="delivered"?`; the exit wa\
+its at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.outcome]}: ${d?`${d}; in process, as ${r.reason}`\
+:r.reason}${u}`)}return!1}let o=n||this.#O()?void 0:this.#ve();if(o!==void 0)return this.#m(`at exit: delivering in proc\
+ess: an event takes ${o} bytes in the spool, more than its bound (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if\
+(!this.#M(!0))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#i)return!0;let i\
+=Ro(r);if(i==="failed")return this.#m("at exit: delivering in process: no sender could be started"),!1;let a={started:"a\
+ sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the syste\
+m has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${a[i]}`),!0}#U(){let n=this.#r,t=th\
+is.#M(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#j\
+(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-\
+d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#x();if(!o)return;f\
+or(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Mo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAg\
+eMs)}#b(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#y?.(n),Sr(thi\
+s.#e.logger,n)}};function Aa(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=xe(Math.max(0,\
+n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function jo(e){y().writeStderr(`${Ao(JSON.parse(e))}\n`)}var $a=250;as\
+ync function Vo(e){let n=y();xe(X,()=>n.exit(0)),Wr(),Ur(()=>Ia(e));try{await La(e,y().monotonicMs()+X)}catch{}n.exit(0)\
+}function Ia(e){let{enabled:n,source:t}=zn();return n||t==="default"&&e.onByConsentFile!==!0}async function La(e,n){let \
+t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return vo(t,r,d)\
+;for(let u=0;;u++){let c=await wo(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await Ma(a,n-$a);if(So(t\
+,r,c),!Da(e,d))return;if(p&&f>0&&Q())return Pa(e);if(l>0&&m>0||u>0&&l===0)return}}function Pa(e){if(!e.successor)return;\
+let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&pn.test(s.sl\
+ice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:gn(t,e),cwd:e.spoolDir,leavesS\
+ession:r})}async function Ma(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o\
+,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.rea\
+lPath(a)===void 0)break;let d=new vn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.s\
+top();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.en\
+tries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++s,o,i);if(n-y().monotonicMs()-f<=r)bre\
+ak;await new Promise(p=>setTimeout(p,f))}}return t}function Da(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void\
+ 0||yn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMa\
+xAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Yo=yo(y().env(Ce));Yo&&await Vo(\
+Yo);\n',Se="sender-2bac10fb.mjs",td=118644,nd=6e4,rd=1e3,id=[Ti,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CO\
+NSENT_FILE","NAT_TELEMETRY_DRY_RUN"],od=3,sd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=
+e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.
+clear(),this.#t=0}};function zt(e){return e===null?"null":typeof e=="string"?_i(e):typeof e=="number"?ad(e):typeof e=="b\
+oolean"?String(e):Array.isArray(e)?`[${e.map(zt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${_i(n)}: ${zt(r)}`).join(", ")}}`:"null"}function _i(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ad(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var $i=16384,Xt=2*$i,Si=Xt-4096,Wt=32,Oi=/^[a-z0-9_]{1,40}$/,dd=/^[0-9a-f]{8}$/,cd=/^drops-([0-9a-f]{8})\.json$/,
 Gt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,ld=6e4,fe={working:1,periodic:2,asked:1/0},xi=.9,ud=1e3,
 hd=3e5,fd=36e5,md=4,ki=class{#e;#t=[];#i=[];#n=new sd;#u=0;#s=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#b=Promise.resolve();#h;#S=fe.
 working;#O;#v=new Set;#x;#N=!1;#E;#y=se();#a=!1;#T=!1;#o=!1;#P=0;#B;#M;#w;#Y;#j=!1;#L;constructor(e={}){this.#e=ir(e)}enqueue(e){
 try{if(!X())return this.#ge();const t=b().exiting();t?this.#ee():this.#z(),this.#u++;const n=es(e,this.#e);if("reason"in
 n)return this.#g(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_full");if(this.#t.
-push(n),t)return void(this.#D()||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),this.#t.length>=this.#e.
+push(n),t)return void(this.#D(!0)||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),this.#t.length>=this.#e.
 maxQueueSize&&this.#I(fe.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#z(),this.#_()>0?this.#F():X()&&!this.#k()&&
 us(this.#e,this.#$())&&this.#I(fe.working))}flush(){return this.#I(fe.asked)}#I(e){if(this.#S=Math.max(this.#S,e),this.#h)
 return this.#h;const t=this.#b.then(()=>{const n=this.#S;return[this.#h,this.#S]=[void 0,fe.working],this.#he(n)});return this.#h=
@@ -1947,15 +1947,15 @@ t,this.#b=t,t}stop(){return this.#B??=this.#ae()}[Symbol.asyncDispose](){return 
 replayed:this.#s,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){
 return this.#t.length+this.#i.length+this.#n.size}#V(){return[...this.#i,...this.#n.events(),...this.#t]}#z(){if(this.#M)
 return;this.#ee();const e=b(),t=o=>{try{return o()}catch{this.#f("an exit hook could not be installed: what is recorded \
-waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D()||
-this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D()||this.#U(),this.#H()})):void 0;
-this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===void 0&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#I(fe.periodic).then(
-()=>{this.#l&&this.#X()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#ae(){this.#l=!1,this.#c!==void 0&&clearTimeout(
-this.#c);const e=this.#E=bs(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#b.then(()=>!0),
-e.over()])&&this.#W(),this.#_()>0&&this.#D())return;this.#ie(),this.#_()>0&&this.#k()&&this.#C(!0),this.#_()>0&&!this.#k()&&
-await this.#de(e),this.#C()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#E=
-void 0,t||(this.#M?.(),this.#M=void 0)}}async#de(e){const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),
-await Promise.race([this.flush().then(()=>!0),e.over()])||this.#W()}#W(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,
+waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D(
+!0)||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D(!0)||this.#U(),this.#H()})):
+void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===void 0&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#I(fe.periodic).
+then(()=>{this.#l&&this.#X()})},this.#e.flushIntervalMs),b().unrefTimer(this.#c)}async#ae(){this.#l=!1,this.#c!==void 0&&
+clearTimeout(this.#c);const e=this.#E=bs(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#b.
+then(()=>!0),e.over()])&&this.#W(),this.#_()>0&&this.#D())return;this.#ie(),this.#_()>0&&this.#k()&&this.#C(!0),this.#_()>
+0&&!this.#k()&&await this.#de(e),this.#C()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),
+this.#E=void 0,t||(this.#M?.(),this.#M=void 0)}}async#de(e){const t=this.#$()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+
+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||this.#W()}#W(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,
 n=b().monotonicMs(),r=Math.min(e,t||e)*xi,i=[...this.#v].some(({started:o,accepted:a})=>!a&&n-o>=e*xi);this.#G(({started:o})=>n-
 o>=r),this.#O?.abort(),this.#O=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#w?.health.recordFailure()}#G(e=()=>!1){
 for(const t of this.#v){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#K(n);continue}for(const i of n)i.
@@ -2023,16 +2023,16 @@ this.#g(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#oe(e)
 r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;const i=e.filter(({
 claim:o})=>o&&r.has(o));return this.#g(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.has(o))}#se(e){for(const[
 t,n]of Object.entries(e))this.#s+=n,this.#g(n,t)}#we(){const{maxBytes:e}=this.#e.spoolLimits;return this.#V().reduce((n,r)=>Math.
-max(n,rr(r,e)??0),0)||void 0}#D(){const e=this.#$(),t=cs(this.#e,e,X());if(!t.handOff){const o={delivered:"delivering in\
- process",spooled:"spooled for a later run",dropped:"not delivered"},a=t.outcome!=="delivered"&&e?.health.isOpen()?dr(e.
-health):void 0;if(this.#_()>0){const s=t.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:
-"";this.#f(`at exit: ${o[t.outcome]}: ${a?`${a}; in process, as ${t.reason}`:t.reason}${s}`)}return!1}const n=this.#k()?
-void 0:this.#we();if(n!==void 0)return this.#f(`at exit: delivering in process: an event takes ${n} bytes in the spool, \
+max(n,rr(r,e)??0),0)||void 0}#D(e=!1){const t=this.#$(),n=cs(this.#e,t,X());if(!n.handOff){const a={delivered:"deliverin\
+g in process",spooled:"spooled for a later run",dropped:"not delivered"},s=n.outcome!=="delivered"&&t?.health.isOpen()?dr(
+t.health):void 0;if(this.#_()>0){const d=n.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
+s`:"";this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.reason}`:n.reason}${d}`)}return!1}const r=e||this.#k()?
+void 0:this.#we();if(r!==void 0)return this.#f(`at exit: delivering in process: an event takes ${r} bytes in the spool, \
 more than its bound (spoolMaxBytes ${this.#e.spoolLimits.maxBytes})`),!1;if(!this.#C(!0))return this.#f("at exit: delive\
-ring in process: the spool cannot be written"),!1;if(this.#o)return!0;const r=ls(t);if(r==="failed")return this.#f("at e\
-xit: delivering in process: no sender could be started"),!1;const i={started:"a sender","at work":"the sender at work","\
+ring in process: the spool cannot be written"),!1;if(this.#o)return!0;const i=ls(n);if(i==="failed")return this.#f("at e\
+xit: delivering in process: no sender could be started"),!1;const o={started:"a sender","at work":"the sender at work","\
 endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender\
-)"};return this.#f(`at exit: handed off to ${i[r]}`),!0}#U(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#f(
+)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#U(){const e=this.#r,t=this.#C(),n=this.#r-e;return n>0&&this.#f(
 `at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};for(const[o,a]of Object.entries(
 this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.
 keys(e).length===0||t.kind!=="http")return;const r=this.#$();if(!r)return;for(const o of Object.keys(e))this.#p[o]=this.#d[o];
