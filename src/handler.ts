@@ -7,7 +7,7 @@
  */
 import { retryDelay } from "./backoff.ts";
 import { Backlog } from "./backlog.ts";
-import { oversizedSpoolLine, type SpoolClaim } from "./spool.ts";
+import { type SpoolClaim, spoolLeavesOut } from "./spool.ts";
 import { type PendingEvent, planBatches, toPending } from "./batch.ts";
 import { consentHolds, isTelemetryEnabled, liveDecision, optOutOverridden } from "./consent.ts";
 import { setDeadline } from "./deadline.ts";
@@ -960,20 +960,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
   }
 
   /**
-   * The bytes of the largest held event where the spool's bound (`spoolMaxBytes`) cannot hold it alone, else
-   * `undefined`: handed off, it would be dropped as `spool_full` however healthy the endpoint, so it is delivered in
-   * process.
-   */
-  #tooLargeToSpool(): number | undefined {
-    const { maxBytes } = this.#options.spoolLimits;
-    const largest = this.#heldEvents().reduce(
-      (most, event) => Math.max(most, oversizedSpoolLine(event, maxBytes) ?? 0),
-      0,
-    );
-    return largest || undefined;
-  }
-
-  /**
    * Hands what is pending to a sender process, when the exit strategy says so: spools it (synchronously, so
    * the exit and interrupt hooks can call this too) and starts a sender unless one is at work.
    *
@@ -1000,13 +986,17 @@ export class NATTelemetryHandler implements AsyncDisposable {
       }
       return false;
     }
-    // Where the endpoint is down it would be spooled all the same: what the spool can hold is, the rest dropped; so
-    // where the process ends now, and a sender then takes the rest at once.
-    const tooLarge = ending || this.#deliveryPaused() ? undefined : this.#tooLargeToSpool();
-    if (tooLarge !== undefined) {
+    // What the spool's bounds cannot hold, handed off, would be dropped as spool_full however healthy the endpoint:
+    // a stop delivers it all in process instead. Not where the endpoint is down (it would be spooled all the same,
+    // the rest dropped), nor where the process ends now (a sender then takes what the spool holds at once).
+    const leftOut = ending || this.#deliveryPaused()
+      ? 0
+      : spoolLeavesOut(this.#heldEvents(), this.#options.spoolLimits);
+    if (leftOut > 0) {
+      const { maxEvents, maxBytes } = this.#options.spoolLimits;
       this.#log(
-        `at exit: delivering in process: an event takes ${tooLarge} bytes in the spool, more than its bound ` +
-          `(spoolMaxBytes ${this.#options.spoolLimits.maxBytes})`,
+        `at exit: delivering in process: the spool would leave out ${leftOut} of the ${this.#held()} event(s) ` +
+          `(spoolMaxEvents ${maxEvents}, spoolMaxBytes ${maxBytes})`,
       );
       return false;
     }

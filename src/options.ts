@@ -14,7 +14,7 @@ import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./w
 import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
 import { type Fetch, host, type InterruptSignal, type RuntimeInfo, runtimeInfo } from "./runtime/mod.ts";
 import { isAbsolutePath } from "./runtime/guarded_files.ts";
-import { DEFAULT_SPOOL_LIMITS, oversizedSpoolLine, type SpoolLimits } from "./spool.ts";
+import { DEFAULT_SPOOL_LIMITS, type SpoolLimits, spoolLineBytes } from "./spool.ts";
 import { utf8Length } from "./utf8.ts";
 import { CLIENT_VERSION } from "./version.ts";
 
@@ -460,16 +460,14 @@ function smallestEvent(
  */
 function spoolMaxBytes(maxBytes: number): number {
   if (maxBytes >= DEFAULT_SPOOL_LIMITS.maxBytes) return maxBytes;
-  const smallest = {
+  const least = spoolLineBytes({
     json: SMALLEST_EVENT_JSON,
-    bytes: SMALLEST_EVENT_JSON.length, // ASCII
     schemaVersion: DEFAULT_SCHEMA_VERSION,
     sessionId: "",
     retries: 0,
     timestamp: 1e12,
-  };
-  const least = oversizedSpoolLine(smallest, maxBytes);
-  if (least !== undefined) {
+  });
+  if (maxBytes < least) {
     throw new RangeError(
       `Cannot create handler: 'spoolMaxBytes' must be at least ${least} (one spooled event, the smallest), got ` +
         `${maxBytes}`,

@@ -813,35 +813,53 @@ function spoolText(lines: readonly SpoolLine[]): string {
 }
 
 /**
- * The bytes an event takes in a spool file, its line's end included, where they are more than a spool's `maxBytes`
- * can hold: such an event would be dropped as `spool_full` alone. The line is built only where a bound from its
- * parts' lengths does not settle it (each UTF-16 unit of its strings takes at most 6 bytes, `\uXXXX`; the rest of
- * the line, its three numbers included, under {@link LINE_FRAME_BYTES}), so the usual event costs no line.
+ * How many of these events one write of them alone would leave out (`spool_full`): the oldest past the spool's
+ * `maxEvents`, and those its `maxBytes` cannot hold beside the newer ones, or alone. Their lines are built only where
+ * a bound from their parts' lengths does not settle it (each UTF-16 unit of an event's strings takes at most 6 bytes,
+ * `\uXXXX`; the rest of its line, its three numbers included, under {@link LINE_FRAME_BYTES}), so that the usual exit
+ * builds none.
  *
- * @param event The event as the spool keeps it, with the UTF-8 length of its JSON (`bytes`).
- * @param maxBytes The spool's bound.
- * @returns Its line's size in bytes when over `maxBytes`, else `undefined`.
+ * @param events The events as the spool keeps them, oldest first, each with the UTF-8 length of its JSON (`bytes`).
+ * @param limits The spool's bounds.
+ * @returns How many would be left out; 0 when the spool can hold them all.
  * @example
  * ```ts
- * import { oversizedSpoolLine } from "./spool.ts";
+ * import { spoolLeavesOut } from "./spool.ts";
  * const event = { json: "{}", bytes: 2, schemaVersion: "1.5", sessionId: "s", retries: 0, timestamp: 0 };
- * oversizedSpoolLine(event, 76); // 77
- * oversizedSpoolLine(event, 1024); // undefined
+ * spoolLeavesOut([event, event], { maxEvents: 1000, maxBytes: 154, maxAgeMs: 1 }); // 0: 77 bytes each
+ * spoolLeavesOut([event, event], { maxEvents: 1000, maxBytes: 153, maxAgeMs: 1 }); // 1
  * ```
  */
-export function oversizedSpoolLine(
-  event: SpooledEvent & { readonly bytes: number },
-  maxBytes: number,
-): number | undefined {
-  const { schemaVersion, sessionId, clientVersion = "" } = event;
-  const most = event.bytes + 6 * (schemaVersion.length + sessionId.length + clientVersion.length) + LINE_FRAME_BYTES;
-  if (most <= maxBytes) return undefined;
-  const bytes = spoolLine(event).bytes + 1; // its line's end
-  return bytes > maxBytes ? bytes : undefined;
+export function spoolLeavesOut(
+  events: readonly (SpooledEvent & { readonly bytes: number })[],
+  limits: SpoolLimits,
+): number {
+  const { maxEvents, maxBytes } = limits;
+  let most = 0;
+  for (const { bytes, schemaVersion, sessionId, clientVersion = "" } of events) {
+    most += bytes + 6 * (schemaVersion.length + sessionId.length + clientVersion.length) + LINE_FRAME_BYTES;
+  }
+  if (events.length <= maxEvents && most <= maxBytes) return 0;
+  return events.length - newestThatFit(events.map(spoolLine), maxEvents, maxBytes).kept.length;
 }
 
 /** More than a spool line takes besides its strings: its keys and punctuation (96 bytes) and three numbers (24 each). */
 const LINE_FRAME_BYTES = 200;
+
+/**
+ * The bytes an event takes in a spool file, its line's end included: the least a spool's `maxBytes` must hold for it.
+ *
+ * @param event The event as the spool keeps it.
+ * @returns Its line's size in bytes.
+ * @example
+ * ```ts
+ * import { spoolLineBytes } from "./spool.ts";
+ * spoolLineBytes({ json: "{}", schemaVersion: "1.5", sessionId: "s", retries: 0, timestamp: 0 }); // 77
+ * ```
+ */
+export function spoolLineBytes(event: SpooledEvent): number {
+  return spoolLine(event).bytes + 1;
+}
 
 /** One spool line, built without serializing the event again. */
 function spoolLine(event: SpooledEvent): SpoolLine {

@@ -806,6 +806,26 @@ test("an event the spool's bound cannot hold alone is delivered in process, not 
   }
 });
 
+test("events the spool's bounds cannot hold together are delivered in process at a stop: none dropped", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start();
+  try {
+    // 20 events, a spool of 10 (spoolMaxEvents); then 3 that fit alone, not together (spoolMaxBytes).
+    const many = handler(dir.path, server.url(), { handOff: true, spoolMaxEvents: 10 });
+    for (let i = 0; i < 20; i++) many.enqueue(commandEvent(`many-${i}`));
+    await many.stop();
+    const few = handler(dir.path, server.url(), { handOff: true, spoolMaxBytes: 800 });
+    for (let i = 0; i < 3; i++) few.enqueue(commandEvent(`few-${i}`));
+    await few.stop();
+    assert.equal(new Set(commands(server.events())).size, 23);
+    for (const run of [many, few]) assert.deepEqual([run.stats().dropped, run.stats().spooled], [{}, 0]);
+    const started = files(dir.path).filter((name) => name.startsWith("sender-") && !name.endsWith(".mjs"));
+    assert.deepEqual(started, [], "no sender started");
+  } finally {
+    await server.close();
+  }
+});
+
 test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
   using dir = tempDir();
   const h = handler(`${dir.path}/spool`, await refusedUrl());

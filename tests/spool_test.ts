@@ -7,7 +7,7 @@ import { guardedFiles } from "../src/runtime/guarded_files.ts";
 import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
 import { nodeHost } from "../src/runtime/node.ts";
-import { FILES_PER_CALL, oversizedSpoolLine, Spool, type SpooledEvent, spoolKey } from "../src/spool.ts";
+import { FILES_PER_CALL, Spool, type SpooledEvent, spoolKey, spoolLeavesOut } from "../src/spool.ts";
 import { runChild } from "./helpers/child.ts";
 import { processWith } from "./helpers/node_process.ts";
 import { files, spooled, tempDir } from "./helpers/spool_dir.ts";
@@ -396,7 +396,7 @@ test("an event the bound cannot hold alone is dropped alone: the older ones that
   assert.ok(!left.some((command) => command.startsWith("xxx")), "the oversized event dropped");
 });
 
-test("an event's size in the spool, told before writing, is what a file of it alone takes, escapes included", () => {
+test("what a write would leave out, told before writing, is what the spool's bounds leave out, escapes included", () => {
   // Strings whose JSON takes up to 6 bytes a character (a lone surrogate, a control character), where a bound from
   // their lengths would not settle it: the exact size, as the spool writes it, one byte more or less.
   const odd = '\ud800\u0001é😀"\\';
@@ -405,15 +405,28 @@ test("an event's size in the spool, told before writing, is what a file of it al
     { ...event(odd.repeat(40)), sessionId: odd.repeat(30), clientVersion: odd.repeat(20), retries: 3, cuts: 2 },
     { ...event("t"), schemaVersion: odd.repeat(10), timestamp: -1.5e300 },
   ];
+  const withBytes = (spooledEvent: SpooledEvent) => ({
+    ...spooledEvent,
+    bytes: new TextEncoder().encode(spooledEvent.json).length,
+  });
+  const sizes: number[] = [];
   for (const spooledEvent of cases) {
     using dir = tempDir();
     open(dir.path).write([spooledEvent], now);
     const [name] = files(dir.path);
     const size = statSync(`${dir.path}/${name}`).size;
-    const withBytes = { ...spooledEvent, bytes: new TextEncoder().encode(spooledEvent.json).length };
-    assert.equal(oversizedSpoolLine(withBytes, size - 1), size);
-    assert.equal(oversizedSpoolLine(withBytes, size), undefined);
+    sizes.push(size);
+    assert.equal(spoolLeavesOut([withBytes(spooledEvent)], { ...limits, maxBytes: size - 1 }), 1);
+    assert.equal(spoolLeavesOut([withBytes(spooledEvent)], { ...limits, maxBytes: size }), 0);
   }
+  // Together: each fits alone, not all beside each other; and the bound on events.
+  const all = cases.map(withBytes);
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  assert.equal(spoolLeavesOut(all, { ...limits, maxBytes: total }), 0);
+  assert.equal(spoolLeavesOut(all, { ...limits, maxBytes: total - 1 }), 1);
+  assert.equal(spoolLeavesOut(all, { ...limits, maxEvents: 2 }), 1);
+  using dir = tempDir();
+  assert.deepEqual(open(dir.path, { ...limits, maxBytes: total - 1 }).write(cases, now).written, { spool_full: 1 });
 });
 
 test("events older than maxAge are dropped as spool_expired, at write and at claim", () => {
