@@ -48,6 +48,25 @@ export function runsInCI(): boolean {
 }
 
 /**
+ * Whether a test runner runs this code in its own process: a CLI's tests calling its main, where no one is there to
+ * answer the consent question and a pending one keeps the runner from ending. Told by what the runners set: Jest's
+ * `JEST_WORKER_ID` (set in its main process too, where it runs a few test files itself), Vitest's `VITEST`, and
+ * `NODE_ENV=test`, which Jest, Vitest and `bun test` set unless the program did. (`node --test` without isolation
+ * is told by the Node.js host's terminal, from the runtime's flags.)
+ *
+ * @returns `true` under a test runner.
+ * @example
+ * ```ts
+ * import { runsUnderTestRunner } from "./config.ts";
+ * if (runsUnderTestRunner()) console.log("no one to ask");
+ * ```
+ */
+export function runsUnderTestRunner(): boolean {
+  const { env } = host();
+  return env("NODE_ENV") === "test" || env("JEST_WORKER_ID") !== undefined || env("VITEST") !== undefined;
+}
+
+/**
  * Why the program cannot know a variable's value, for a message: its permissions (Deno's `--allow-env`), or a value
  * Deno cannot read.
  *

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { runsInCI } from "./config.ts";
+import { runsInCI, runsUnderTestRunner } from "./config.ts";
 import {
   type ConsentState,
   programHasDecided,
@@ -275,6 +275,8 @@ export async function askForConsent(options: { optOut?: string } = {}): Promise<
   if (programHasDecided()) return "never_asked";
   // A CI job with a terminal (`docker run -t`, a runner's pseudo-terminal) has no one to answer.
   if (runsInCI()) return "never_asked";
+  // Nor does a test runner's process: a CLI's own tests, calling its main (Jest, Vitest, `bun test`).
+  if (runsUnderTestRunner()) return "never_asked";
   const terminal = host().terminal();
   if (!terminal) return "never_asked";
   question = ask(terminal, options.optOut);

@@ -16,6 +16,12 @@ import { runtimeInfo } from "../src/runtime/mod.ts";
 const skip = !canRun("script", "--version") && "needs script(1) for a pseudo-terminal";
 
 /**
+ * Variables that decide, or tell that no one is there to answer: a child is a user's program, in none of them unless
+ * a test sets it (not even the test command's own: `bun test` sets NODE_ENV=test).
+ */
+const UNASKED_BY = ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "CI", "NODE_ENV", "JEST_WORKER_ID", "VITEST"];
+
+/**
  * Runs the prompt fixture on a pseudo-terminal, types `keys` once the question shows, and returns the screen.
  * `background` runs it as a background job of a shell with job control (`my-cli &`).
  */
@@ -29,7 +35,7 @@ function onTerminal(
   const fixture = fixtureCommand.map((part) => `'${part}'`).join(" ");
   const command = background ? `set -m; ${fixture} & wait` : fixture;
   const childEnv: Record<string, string> = { ...process.env as Record<string, string>, ...env };
-  for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "CI"]) if (!(key in env)) delete childEnv[key];
+  for (const key of UNASKED_BY) if (!(key in env)) delete childEnv[key];
   childEnv.NAT_TELEMETRY_CONSENT_FILE = consentFile;
   childEnv.NAT_TELEMETRY_SPOOL_DIR = "";
   return new Promise((resolve, reject) => {
@@ -194,7 +200,7 @@ test("a signal at the question (a kill, an IDE's stop) ends the program and give
     ...process.env as Record<string, string>,
     NAT_TELEMETRY_CONSENT_FILE: `${dir.path}/telemetry.toml`,
   };
-  for (const key of ["NAT_TELEMETRY_ENABLED", "DO_NOT_TRACK", "CI"]) delete env[key];
+  for (const key of UNASKED_BY) delete env[key];
   // After the program, the terminal's modes, as the user's shell would find them.
   const child = spawn("script", ["-qec", `${fixture}; stty -a`, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
   const limit = setTimeout(() => child.kill("SIGKILL"), 20_000);
@@ -309,6 +315,28 @@ test("in CI, a terminal (docker run -t, a runner's pseudo-terminal) is not asked
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
   const screen = await onTerminal(file, "", { CI: "true" });
+  assert.doesNotMatch(screen, /\[Y\/n\]/);
+  assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
+});
+
+test("under a test runner (a CLI's tests calling its main: Jest, Vitest, bun test), a terminal is not asked", {
+  skip,
+}, async () => {
+  const runners: Record<string, string>[] = [{ JEST_WORKER_ID: "1" }, { VITEST: "true" }, { NODE_ENV: "test" }];
+  for (const env of runners) {
+    using dir = tempDir();
+    const screen = await onTerminal(`${dir.path}/telemetry.toml`, "", env);
+    assert.doesNotMatch(screen, /\[Y\/n\]/, JSON.stringify(env));
+    assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
+  }
+});
+
+test("under node --test without isolation (the tests in the runner's own process), a terminal is not asked", {
+  skip: skip || (runtimeInfo().name !== "node" && "Node.js's test runner"),
+}, async () => {
+  using dir = tempDir();
+  const command = [process.execPath, "--test", "--test-isolation=none", fixturePath("prompt_child.ts")];
+  const screen = await onTerminal(`${dir.path}/telemetry.toml`, "", {}, false, command);
   assert.doesNotMatch(screen, /\[Y\/n\]/);
   assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
 });

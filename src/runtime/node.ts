@@ -313,6 +313,8 @@ export function nodeHost(
       const { fs } = access();
       const notDevice = (fd: number) => quietly(() => fs?.fstatSync(fd).isCharacterDevice()) === false;
       if (proc.platform !== "win32" && [1, 2, 0].some(notDevice)) return undefined;
+      // `node --test` without isolation runs the tests in this process: its terminal shows them, no one answers there.
+      if (proc.execArgv?.includes("--test")) return undefined;
       const { stdin } = proc;
       if (!stdin.isTTY || !proc.stdout.isTTY || !proc.stderr.isTTY || !stdin.setRawMode) return undefined;
       // The program reads its input itself (readline, a shell of its own): a question would take its keys.
