@@ -141,6 +141,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #waitingFlush: Promise<void> | undefined;
   /** The flush requested but not started yet holds back events cut this many times or more (see {@link HELD_FROM}). */
   #waitingHeldFrom: number = HELD_FROM.working;
+  /** Hand-offs so far: a flush requested before one has nothing left to do (see `#handOff`). */
+  #handOffs = 0;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interruptController: AbortController | undefined;
   /**
@@ -263,7 +265,9 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #flushAfterOthers(heldFrom: number): Promise<void> {
     this.#waitingHeldFrom = Math.max(this.#waitingHeldFrom, heldFrom);
     if (this.#waitingFlush) return this.#waitingFlush;
+    const handOffs = this.#handOffs;
     const flush = this.#lastFlush.then(() => {
+      if (handOffs !== this.#handOffs) return;
       const held = this.#waitingHeldFrom;
       [this.#waitingFlush, this.#waitingHeldFrom] = [undefined, HELD_FROM.working];
       return this.#flushDue(held);
@@ -1004,6 +1008,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log("at exit: delivering in process: the spool cannot be written");
       return false;
     }
+    // A flush asked for before and not started (a full queue's, one the program did not await) would take the file
+    // back from the sender, and hold the process on the network: what it was to send is in the spool now.
+    this.#handOffs++;
+    [this.#waitingFlush, this.#waitingHeldFrom] = [undefined, HELD_FROM.working];
     if (this.#optedOut) return true; // nothing left to hand off
     const start = startSender(plan);
     if (start === "failed") {

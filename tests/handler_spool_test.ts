@@ -18,6 +18,7 @@ import { commandEvent, commands, droppedTotal } from "./helpers/events.ts";
 import { TestServer } from "./helpers/server.ts";
 import { files, forgetHealth, spooled, spoolEvent, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { sendersGone } from "./helpers/handoff.ts";
 
 setTelemetryEnabled(true);
 
@@ -821,6 +822,31 @@ test("events the spool's bounds cannot hold together are delivered in process at
     for (const run of [many, few]) assert.deepEqual([run.stats().dropped, run.stats().spooled], [{}, 0]);
     const started = files(dir.path).filter((name) => name.startsWith("sender-") && !name.endsWith(".mjs"));
     assert.deepEqual(started, [], "no sender started");
+  } finally {
+    await server.close();
+  }
+});
+
+test("a flush asked for before a stop that hands off sends nothing: the sender has the events, the run ends", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ delayMs: 1500 })); // in process, it would hold the run 1.5 s
+  try {
+    // A full queue starts a flush (maxQueueSize), as one the program did not await does; the stop comes first.
+    const full = handler(dir.path, server.url(), { handOff: true, maxQueueSize: 2 });
+    full.enqueue(commandEvent("full-0"));
+    full.enqueue(commandEvent("full-1"));
+    await full.stop();
+    const asked = handler(dir.path, server.url(), { handOff: true });
+    asked.enqueue(commandEvent("asked"));
+    void asked.flush();
+    await asked.stop();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // where the flush would have started
+    for (const run of [full, asked]) {
+      assert.deepEqual([run.stats().replayed, run.stats().inFlight], [0, 0], "no spool file taken back");
+    }
+    await waitFor(() => server.events().length === 3, "the sender's delivery", 20_000);
+    await sendersGone(dir.path);
+    assert.deepEqual(commands(server.events()).sort(), ["asked", "full-0", "full-1"]);
   } finally {
     await server.close();
   }
