@@ -63,7 +63,8 @@ export function runsInCI(): boolean {
  */
 export function runsUnderTestRunner(): boolean {
   const { env } = host();
-  return env("NODE_ENV") === "test" || env("JEST_WORKER_ID") !== undefined || env("VITEST") !== undefined;
+  // Set as `CI` is: to anything but "", 0 or false.
+  return env("NODE_ENV") === "test" || isCI(env("JEST_WORKER_ID")) || isCI(env("VITEST"));
 }
 
 /**

@@ -329,6 +329,10 @@ test("under a test runner (a CLI's tests calling its main: Jest, Vitest, bun tes
     assert.doesNotMatch(screen, /\[Y\/n\]/, JSON.stringify(env));
     assert.deepEqual(result(screen), { state: "never_asked", enabled: false });
   }
+  // Set to nothing, or to no, as CI: a user's run, asked.
+  using dir = tempDir();
+  const screen = await onTerminal(`${dir.path}/telemetry.toml`, "n\r", { VITEST: "false", JEST_WORKER_ID: "" });
+  assert.deepEqual(result(screen), { state: "disabled", enabled: false });
 });
 
 test("under node --test without isolation (the tests in the runner's own process), a terminal is not asked", {
