@@ -141,7 +141,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #waitingFlush: Promise<void> | undefined;
   /** The flush requested but not started yet holds back events cut this many times or more (see {@link HELD_FROM}). */
   #waitingHeldFrom: number = HELD_FROM.working;
-  /** Hand-offs so far: a flush requested before one has nothing left to do (see `#handOff`). */
+  /** Hand-offs to a sender so far: a flush requested before one has nothing left to do (see `#handOff`). */
   #handOffs = 0;
   /** Aborted when the exit budget runs out: in-flight requests stop and their events stay pending. */
   #interruptController: AbortController | undefined;
@@ -831,11 +831,16 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#disk?.renewClaims(lease, this.#budget ? lease : lease * 0.75);
   }
 
-  /** Takes events that earlier runs left in the spool into the DLQ, once per healthy period. */
+  /**
+   * Takes events that earlier runs left in the spool into the DLQ, once per healthy period; never once this handler
+   * has handed off: the spool is its sender's.
+   */
   #replay(): void {
     // Events spooled before the user opted out stay unsent: their decision now is what counts. So do they where the
     // program turned telemetry on over the user's no (its own events go): looked at again at each flush.
-    if (this.#replayDone || !isTelemetryEnabled() || this.#deliveryPaused() || !consentHolds()) return;
+    if (this.#replayDone || this.#handOffs > 0 || !isTelemetryEnabled() || this.#deliveryPaused() || !consentHolds()) {
+      return;
+    }
     const disk = this.#openDisk();
     if (disk && optOutOverridden() !== undefined) return;
     this.#replayDone = true;
@@ -1008,10 +1013,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log("at exit: delivering in process: the spool cannot be written");
       return false;
     }
-    // A flush asked for before and not started (a full queue's, one the program did not await) would take the file
-    // back from the sender, and hold the process on the network: what it was to send is in the spool now.
-    this.#handOffs++;
-    [this.#waitingFlush, this.#waitingHeldFrom] = [undefined, HELD_FROM.working];
     if (this.#optedOut) return true; // nothing left to hand off
     const start = startSender(plan);
     if (start === "failed") {
@@ -1020,6 +1021,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#log("at exit: delivering in process: no sender could be started");
       return false;
     }
+    // The spool is the sender's now: a flush asked for before and not started (a full queue's, one the program did
+    // not await) would take the file back from it and hold the process on the network; one asked for after sends
+    // only what the program records since (#replay).
+    this.#handOffs++;
+    [this.#waitingFlush, this.#waitingHeldFrom] = [undefined, HELD_FROM.working];
     const to = {
       started: "a sender",
       "at work": "the sender at work",

@@ -827,7 +827,7 @@ test("events the spool's bounds cannot hold together are delivered in process at
   }
 });
 
-test("a flush asked for before a stop that hands off sends nothing: the sender has the events, the run ends", async () => {
+test("a flush asked for before or after a stop that hands off sends nothing: the sender has the events, the run ends", async () => {
   using dir = tempDir();
   const server = await TestServer.start(() => ({ delayMs: 1500 })); // in process, it would hold the run 1.5 s
   try {
@@ -840,10 +840,13 @@ test("a flush asked for before a stop that hands off sends nothing: the sender h
     asked.enqueue(commandEvent("asked"));
     void asked.flush();
     await asked.stop();
-    await new Promise((resolve) => setTimeout(resolve, 100)); // where the flush would have started
+    // Nor does one asked for after, at once: it sends what the program records since, not what it gave the sender.
+    const after = Promise.all([full.flush(), asked.flush()]);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // where those flushes would have started
     for (const run of [full, asked]) {
       assert.deepEqual([run.stats().replayed, run.stats().inFlight], [0, 0], "no spool file taken back");
     }
+    await after;
     await waitFor(() => server.events().length === 3, "the sender's delivery", 20_000);
     await sendersGone(dir.path);
     assert.deepEqual(commands(server.events()).sort(), ["asked", "full-0", "full-1"]);
