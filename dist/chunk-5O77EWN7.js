@@ -797,7 +797,7 @@ value is malformed")}#d(){this.#t++;const e=[];for(;this.#b(),this.#o()!=="]";)e
 ine");if(this.#y(),this.#o()==="}")return this.#t++,e;for(;;){this.#a(e),this.#y();const t=this.#e[this.#t++];if(t==="}")
 break;t!==","&&this.#s("an inline table is malformed")}return this.#l(e),e}#l(e){this.#n.set(e,"inline");for(const t of Object.
 values(e))at(t)&&this.#l(t)}#c(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
-`)return this.#s("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#x():Re(t)&&t!=="	"?this.#s("a string ho\
+`)return this.#s("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#S():Re(t)&&t!=="	"?this.#s("a string ho\
 lds a control character"):e+=t}}#w(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
 `)||[...t].some(n=>Re(n)&&n!=="	"))&&this.#s("a literal string is malformed"),this.#t=e+1,t}#u(){this.#t+=3,this.#e.startsWith(
@@ -805,12 +805,12 @@ lds a control character"):e+=t}}#w(){this.#t++;const e=this.#e.indexOf("'",this.
 `,this.#t)?this.#t+=2:this.#o()===`
 `&&this.#t++;let e="";for(;;){if(this.#e.startsWith('"""',this.#t)){let n=3;for(;n<5&&this.#e[this.#t+n]==='"';)n++;return this.#t+=
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#s("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
-exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#x()}else Re(t)&&t!==`
+exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#S()}else Re(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#o()===`
 `)?this.#s("a string holds a control character"):e+=t}}#$(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#o()===`
 `&&this.#t++;const e=this.#e.indexOf("'''",this.#t);if(e<0)return this.#s("a string is not closed");let t=3;for(;t<5&&this.#e[e+
-t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#x(){const e=this.#e[this.#t++],t={b:"\
+t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+t,n}#S(){const e=this.#e[this.#t++],t={b:"\
 \b",t:"	",n:`
 `,f:"\f",r:"\r",'"':'"',"\\":"\\"};if(e in t)return t[e];const n=e==="u"?4:e==="U"?8:0,r=this.#e.slice(this.#t,this.#t+n),
 i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?this.#s("a string holds an invalid escape"):
@@ -1433,16 +1433,16 @@ his.#n++:this.#i()!=="]"&&this.#s("an array is malformed");return this.#n++,n}#p
 if(this.#y(),this.#i()==="}")return this.#n++,n;for(;;){this.#a(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t\
 !==","&&this.#s("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.va\
 lues(n))Fn(t)&&this.#c(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#s\
-("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#R():dn(t)&&t!=="	"?this.#s("a string holds a control ch\
+("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():dn(t)&&t!=="	"?this.#s("a string holds a control ch\
 aracter"):n+=t}}#v(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includ\
 es(`\n`)||[...t].some(r=>dn(r)&&r!=="	"))&&this.#s("a literal string is malformed"),this.#n=n+1,t}#l(){this.#n+=3,this.#e\
 .startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#i()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){\
 let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void\
  0)return this.#s("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#\
-n+=r[0].length:n+=this.#R()}else dn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#i()===`\n`)?this.#s("a string holds a control\
+n+=r[0].length:n+=this.#_()}else dn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#i()===`\n`)?this.#s("a string holds a control\
  character"):n+=t}}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#i()===`\n`&&this.#n++;let n=this.#e\
 .indexOf("\'\'\'",this.#n);if(n<0)return this.#s("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=\
-this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#R(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f"\
+this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f"\
 ,r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseI\
 nt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#s("a string holds an invalid escape"):(i>=55\
 296&&i<=57343&&this.#s("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#i()===" "\
@@ -1807,13 +1807,13 @@ Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromE
 (i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}catch{return}}function lt(e){return Num\
 ber.isSafeInteger(e)&&e>=0&&e<=sn}function Uo(e,n){return M(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0}\
 ,jo=.9,ka=1e3,Oa=3e5,Na=36e5,Aa=4,bn=class{#e;#n=[];#o=[];#t=new yn;#f=0;#a=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#v=Promise.\
-resolve();#l;#x=ue.working;#R=0;#y;#w=new Set;#O;#$=!1;#b;#i=Ln();#S=!1;#s=!1;#V=!1;#C=0;#F;#I;#E;#Y;#B=!1;#L;constructo\
+resolve();#l;#x=ue.working;#_=0;#y;#w=new Set;#O;#$=!1;#b;#i=Ln();#S=!1;#s=!1;#V=!1;#C=0;#F;#I;#E;#Y;#B=!1;#L;constructo\
 r(n={}){this.#e=De(n)}enqueue(n){try{if(!se())return this.#Ee();let t=y().exiting();t?this.#ne():this.#W(),this.#f++;let\
  r=io(n,this.#e);if("reason"in r)return this.#g(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this\
 .#g(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D(!0)||this.#U());this.#c&&this.#u===void 0&&queueMicrotask(\
 ()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ue.working)}catch{}}start(){this.#c||this.#F||(this.#c=!0,t\
-his.#W(),this.#T()>0?this.#H():se()&&!this.#k()&&Oo(this.#e,this.#_())&&this.#P(ue.working))}flush(){return this.#P(ue.a\
-sked)}#P(n){if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let t=this.#R,r=this.#v.then(()=>{if(t!==this.#R)retur\
+his.#W(),this.#T()>0?this.#H():se()&&!this.#k()&&Oo(this.#e,this.#R())&&this.#P(ue.working))}flush(){return this.#P(ue.a\
+sked)}#P(n){if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let t=this.#_,r=this.#v.then(()=>{if(t!==this.#_)retur\
 n;let o=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#me(o)});return this.#l=r,this.#v=r,r}stop(){return thi\
 s.#F??=this.#de()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#f,replayed:this.#a,sent:this.\
 #h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this\
@@ -1826,7 +1826,7 @@ ic).then(()=>{this.#c&&this.#z()})},this.#e.flushIntervalMs),y().unrefTimer(this
 d 0&&clearTimeout(this.#u);let n=this.#b=$a(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this\
 .#v.then(()=>!0),n.over()])&&this.#X(),this.#T()>0&&this.#D())return;this.#ie(),this.#T()>0&&this.#k()&&this.#M(!0),this\
 .#T()>0&&!this.#k()&&await this.#ue(n),this.#M()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#j\
-(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ue(n){let t=this.#_()?.health;t?.state&&t.lease(this.\
+(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ue(n){let t=this.#R()?.health;t?.state&&t.lease(this.\
 #e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#X()}#X(){let{requestTimeoutMs:n,ex\
 itTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*jo,i=[...this.#w].some(({started:a,accepted:s})=>!s&&r-a>=\
 n*jo);this.#q(({started:a})=>r-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(\
@@ -1835,7 +1835,7 @@ n*jo);this.#q(({started:a})=>r-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.uns
  before the answer"):r)}}}#ce(){return this.#y??=new AbortController}#J(n){if(n.aborted||!Q())return!1;let{requestTimeou\
 tMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#O\
 ,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#K(n){this.#t.settle(n)&&this.#o.push(...n)}#k(){let{sink:n}=\
-this.#e,t=!this.#$&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#le(){let{sink:n\
+this.#e,t=!this.#$&&this.#R()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#le(){let{sink:n\
 ,clock:t}=this.#e,r=this.#L,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.stat\
 e.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#fe(n){let t=this.#E\
 ?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}if(!n.failed)return;let r=!n.probing&&t?\
@@ -1877,169 +1877,170 @@ could ask for one)":`nowhere (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o
 ().decidedBy}): events are not recorded`))}#ve(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#te(n,t);for(\
 let u of d)u.notBefore=s+ae(u.retries,o,a,r);this.#o.push(...d)}#te(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>th\
 is.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),\
-o.length>0&&this.#g(o.length,"retries_exhausted",`last failure: ${t}`),this.#A(o),r}#A(n){this.#E?.settle(n)}#_(){return\
+o.length>0&&this.#g(o.length,"retries_exhausted",`last failure: ${t}`),this.#A(o),r}#A(n){this.#E?.settle(n)}#R(){return\
  this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: $\
 {n}`;r!==this.#Y&&this.#m(r),this.#Y=r}),this.#E}#re(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+ka;\
 let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Oa,Math.min(Na,2*t),2*r)}#oe(){let n=this.#re();this.#\
-E?.renewClaims(n,this.#b?n:n*.75)}#ie(){if(this.#B||!se()||this.#k()||!Q())return;let n=this.#_();if(n&&Te()!==void 0)re\
-turn;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this\
-.#re());o&&(this.#ae(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H())}#M(n=!1\
-){this.#q();let t=this.#G(),r=this.#se(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q()\
-)return this.#V=!0,this.#N(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(let a of th\
-is.#ee(r))Vo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return t\
-his.#N(),this.#g(r.length,this.#e.sink.reason),!0;let o=this.#_();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.l\
-ength} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Te()!==void 0)return th\
-is.#N(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o\
-?.write(r)}catch{i=void 0}if(i||(this.#$=!0),!i&&n)return!1;if(this.#N(),i){let a=this.#C-this.#e.clock();a>0&&o?.health\
-.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#ae(i.olderDropped)}else{le\
-t a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#se(n\
-){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o\
-.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"claim_lost"),this.#A(i\
-),n.filter(({claim:a})=>!a||!o.has(a))}#ae(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t)}#D(n=!1){let t=th\
-is.#_(),r=Ro(this.#e,t,se());if(!r.handOff){let s={delivered:"delivering in process",spooled:"spooled for a later run",d\
-ropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?qr(t.health):void 0;if(this.#T()>0){let u=r.outcom\
-e==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.outcome]}: ${d?`${d\
-}; in process, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.#k()?0:ro(this.#G(),this.#e.spoolLimits);if(o>0){l\
-et{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out\
- ${o} of the ${this.#T()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!this.#M(!0))return this.#m("at exi\
-t: delivering in process: the spool cannot be written"),!1;if(this.#R++,[this.#l,this.#x]=[void 0,ue.working],this.#V)re\
-turn!0;let i=ko(r);if(i==="failed")return this.#m("at exit: delivering in process: no sender could be started"),!1;let a\
-={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spoo\
-l (the system has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${a[i]}`),!0}#U(){let n=\
-this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a late\
-r run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_los\
-t"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if\
-(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Do(o.files,o.spool.dir,o.spool.key,t.url,n\
-,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#i\
-?.(n),Sr(this.#e.logger,n)}};function $a(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=_e\
-(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Vo(e){y().writeStderr(`${$o(JSON.parse(e))}\n`)}v\
-ar Ia=250;async function Yo(e){let n=y();_e(X,()=>n.exit(0)),Wr(),Ur(()=>La(e));try{await Pa(e,y().monotonicMs()+X)}catc\
-h{}n.exit(0)}function La(e){let{enabled:n,source:t}=Gn();return n||t==="default"&&e.onByConsentFile!==!0}async function \
-Pa(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=ot(s);if(!Q())retu\
-rn wo(t,r,d);for(let u=0;;u++){let c=await So(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await Da(a,n\
--Ia);if(To(t,r,c),!Ca(e,d))return;if(p&&f>0&&Q())return Ma(e);if(l>0&&m>0||u>0&&l===0)return}}function Ma(e){if(!e.succe\
-ssor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&\
-mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoo\
-lDir,leavesSession:r})}async function Da(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs\
-:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y(\
-).files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start\
-(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]\
-of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++s,o,i);if(n-y().monotonicM\
-s()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function Ca(e,n){let t=y().files;if(!t||t.realPath(e.spoo\
-lDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAge\
-Ms:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Go=bo(y().env(Ce));G\
-o&&await Yo(Go);\n',Se="sender-25651cb6.mjs",rd=118776,id=6e4,od=1e3,sd=[Ti,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_\
-TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],ad=3,dd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
-add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
-this.#e.clear(),this.#t=0}};function Wt(e){return e===null?"null":typeof e=="string"?_i(e):typeof e=="number"?cd(e):typeof e==
-"boolean"?String(e):Array.isArray(e)?`[${e.map(Wt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${_i(n)}: ${Wt(r)}`).join(", ")}}`:"null"}function _i(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function cd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var $i=16384,Gt=2*$i,Si=Gt-4096,qt=32,xi=/^[a-z0-9_]{1,40}$/,ld=/^[0-9a-f]{8}$/,ud=/^drops-([0-9a-f]{8})\.json$/,
-Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,hd=6e4,ie={working:1,periodic:2,asked:1/0},Oi=.9,fd=1e3,
-md=3e5,pd=36e5,vd=4,ki=class{#e;#t=[];#i=[];#n=new dd;#h=0;#a=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#w=Promise.resolve();#u;#$=ie.
-working;#x=0;#y;#b=new Set;#k;#R=!1;#g;#o=ae();#T=!1;#s=!1;#Y=!1;#P=0;#B;#M;#E;#V;#j=!1;#L;constructor(e={}){this.#e=ir(
-e)}enqueue(e){try{if(!X())return this.#Ee();const t=w().exiting();t?this.#te():this.#X(),this.#h++;const n=ns(e,this.#e);
-if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#v(1,"buffer_ful\
-l");if(this.#t.push(n),t)return void(this.#D(!0)||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),this.#t.
-length>=this.#e.maxQueueSize&&this.#I(ie.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#X(),this.#_()>0?this.#F():
-X()&&!this.#O()&&fs(this.#e,this.#S())&&this.#I(ie.working))}flush(){return this.#I(ie.asked)}#I(e){if(this.#$=Math.max(
-this.#$,e),this.#u)return this.#u;const t=this.#x,n=this.#w.then(()=>{if(t!==this.#x)return;const r=this.#$;return[this.#u,
-this.#$]=[void 0,ie.working],this.#fe(r)});return this.#u=n,this.#w=n,n}stop(){return this.#B??=this.#de()}[Symbol.asyncDispose](){
-return this.stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,
-dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#z(){return[
-...this.#i,...this.#n.events(),...this.#t]}#X(){if(this.#M)return;this.#te();const e=w(),t=o=>{try{return o()}catch{this.#f(
-"an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#B===
-void 0;return this.stop(),o},exit:()=>{this.#D(!0)||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
-o=>{r(o),this.#D(!0)||this.#U(),this.#H()})):void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===void 0&&this.#W()}#W(){
-this.#c=setTimeout(()=>{this.#I(ie.periodic).then(()=>{this.#l&&this.#W()})},this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#de(){
-this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=_s(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>
-0&&!await Promise.race([this.#w.then(()=>!0),e.over()])&&this.#G(),this.#_()>0&&this.#D())return;this.#oe(),this.#_()>0&&
-this.#O()&&this.#C(!0),this.#_()>0&&!this.#O()&&await this.#ce(e),this.#C()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),
-t=!0}finally{this.#H(),e.clear(),this.#g=void 0,t||(this.#M?.(),this.#M=void 0)}}async#ce(e){const t=this.#S()?.health;t?.
-state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||this.#G()}#G(){const{
-requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),r=Math.min(e,t||e)*Oi,i=[...this.#b].some(({started:o,accepted:a})=>!a&&
-n-o>=e*Oi);this.#q(({started:o})=>n-o>=r),this.#y?.abort(),this.#y=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),
-i&&this.#E?.health.recordFailure()}#q(e=()=>!1){for(const t of this.#b){const{events:n,accepted:r}=t;if(this.#n.settle(n)){
-if(r){this.#Q(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ne(n,"the exit budget ende\
-d before the answer"):n)}}}#le(){return this.#y??=new AbortController}#J(e){if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,
-exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;const a=this.#k,s=a!==
-void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#Z(e){this.#n.settle(e)&&this.#i.push(...e)}#O(){const{sink:e}=this.#e,
-t=!this.#R&&this.#S()?.health.isOpen()===!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#ue(){const{sink:e,clock:t}=this.#e,
-n=this.#L,r=this.#E?.health.state;return this.#g===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===
-n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().canConnect(e.url)}#he(e){const t=this.#E?.health;if(e.delivered){
-this.#L=void 0,t?.recordSuccess()&&(this.#j=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===
-!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,
-s=a()+Ie(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#fe(e){try{this.#ie();
-const t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#oe();const n=this.#O();
-if(n&&!this.#ue())return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);
-if(a.length===0)return;this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#ee(a);for(const c of s)this.#n.add(c);const d={
-delivered:!1,failed:!1,probing:n};await this.#me(s,d),this.#he(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,
-this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#me(e,t){const{signal:n}=this.#le();
-let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#J(n);)await this.#K(e[r++],n,t)};await Promise.all(Array.from(
-{length:Math.min(vd,e.length)},i));for(const o of e.slice(r))this.#Z(o)}async#K(e,t,n){this.#ie();const r=this.#se(e);if(r!==
-e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#ve(e,t);if(this.#ge(i,e.length),!!this.#n.
-settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)
-this.#n.add(s);for(const s of a)this.#J(t)?await this.#K(s,t,n):this.#Z(s);return}switch(i.kind){case"delivered":return n.
-delivered=!0,this.#Q(e,i.rejected);case"too_large":return this.#v(1,"http_413"),this.#A(e);case"rejected":return this.#v(
-e.length,i.reason),this.#A(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=
-!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#pe(e,i.retryAfterMs):this.#we(e,i.reason,
-i.retryAfterMs)}}}#pe(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(
-...e)}#Q(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&this.#v(n,"otlp_rejected"),this.#A(e)}async#ve(e,t){
-const n={started:w().monotonicMs(),events:e,accepted:!1};this.#b.add(n);try{return await this.#ye(e,t,()=>n.accepted=!0)}finally{
-this.#b.delete(n);const r=w().monotonicMs();this.#k={ms:r-n.started,endedAt:r}}}#ee(e){const{format:t,maxBatchBytes:n}=this.#e;
-return rs(e,n,t.emptyBytes,t.eventBytes)}#N(){this.#i=[],this.#n.clear(),this.#t=[]}async#ye(e,t,n){const{sink:r}=this.#e;
-if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());
-if(this.#o?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return $r(a),
-{kind:"delivered"};const s=i.classify;return await qa({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),
-readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,
-unrefTimer:w().unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().sendsProxyCredentials})}#ge(e,t){if(!this.#o)
-return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
-thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Di(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
-"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} eve\
-nt(s): ${e.kind}${i}`)}#te(){if(!this.#o||this.#s)return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,
-handOff:o}=this.#e;this.#o(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="std\
-err"?"standard error":n.reason==="dry_run"&&w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
-not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}\
-; spool: ${i??"none"}`);const s=Kn(n,this.#e.headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand of\
-f where a sender can be started":"in process"} (${o.source})`)}#Ee(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(
-`telemetry off (decided by ${vt().decidedBy}): events are not recorded`))}#we(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,
-a=i(),s=this.#ne(e,t);for(const d of s)d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ne(e,t){const[n,r]=[[],[]];
-for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length}\
- event(s) kept for retry`),r.length>0&&this.#v(r.length,"retries_exhausted",`last failure: ${t}`),this.#A(r),n}#A(e){this.#E?.
-settle(e)}#S(){return this.#E??=bi.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its \
-place cannot be used: ${e}`;n!==this.#V&&this.#f(n),this.#V=n}),this.#E}#re(){const e=this.#g;if(e)return Math.max(0,e.end-
-w().monotonicMs())+fd;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(md,Math.min(pd,2*t),2*n)}#ie(){
-const e=this.#re();this.#E?.renewClaims(e,this.#g?e:e*.75)}#oe(){if(this.#j||!X()||this.#O()||!Me())return;const e=this.#S();
-if(e&&Le()!==void 0)return;this.#j=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-
-1)),r=e?.replay(t-n,this.#re());r&&(this.#ae(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>
-0&&this.#F())}#C(e=!1){this.#q();const t=this.#z(),n=this.#se(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===
-0)return!0;if(!Me())return this.#Y=!0,this.#N(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();
-for(const o of this.#ee(n))$r(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind===
-"none")return this.#N(),this.#v(n.length,this.#e.sink.reason),!0;const r=this.#S();if(!r&&this.#e.spoolDir===void 0)return this.#f(
-`${n.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#N(),
-this.#v(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
-n)}catch{i=void 0}if(i||(this.#R=!0),!i&&e)return!1;if(this.#N(),i){const o=this.#P-this.#e.clock();o>0&&r?.health.recordWait(
-o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ae(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+E?.renewClaims(n,this.#b?n:n*.75)}#ie(){if(this.#B||this.#_>0||!se()||this.#k()||!Q())return;let n=this.#R();if(n&&Te()!\
+==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.repl\
+ay(t-r,this.#re());o&&(this.#ae(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#H\
+())}#M(n=!1){this.#q();let t=this.#G(),r=this.#se(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)retur\
+n!0;if(!Q())return this.#V=!0,this.#N(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(\
+let a of this.#ee(r))Vo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="non\
+e")return this.#N(),this.#g(r.length,this.#e.sink.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir===void 0)return thi\
+s.#m(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Te()!==void \
+0)return this.#N(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;le\
+t i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#$=!0),!i&&n)return!1;if(this.#N(),i){let a=this.#C-this.#e.clock();a>0\
+&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#ae(i.olderDropp\
+ed)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==v\
+oid 0}#se(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.\
+holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"claim_lost"\
+),this.#A(i),n.filter(({claim:a})=>!a||!o.has(a))}#ae(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t)}#D(n=!\
+1){let t=this.#R(),r=Ro(this.#e,t,se());if(!r.handOff){let s={delivered:"delivering in process",spooled:"spooled for a l\
+ater run",dropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?qr(t.health):void 0;if(this.#T()>0){let\
+ u=r.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.outcome]\
+}: ${d?`${d}; in process, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.#k()?0:ro(this.#G(),this.#e.spoolLimits\
+);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool woul\
+d leave out ${o} of the ${this.#T()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!this.#M(!0))return this\
+.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#V)return!0;let i=ko(r);if(i==="failed")re\
+turn this.#m("at exit: delivering in process: no sender could be started"),!1;this.#_++,[this.#l,this.#x]=[void 0,ue.wor\
+king];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes\
+":"the spool (the system has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${a[i]}`),!0}\
+#U(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled\
+ for a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=\
+="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=t\
+his.#R();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Do(o.files,o.spool.dir,o.spool.\
+key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m\
+(n){this.#i?.(n),Sr(this.#e.logger,n)}};function $a(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promi\
+se(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Vo(e){y().writeStderr(`${$o(JSON.pars\
+e(e))}\n`)}var Ia=250;async function Yo(e){let n=y();_e(X,()=>n.exit(0)),Wr(),Ur(()=>La(e));try{await Pa(e,y().monotonicM\
+s()+X)}catch{}n.exit(0)}function La(e){let{enabled:n,source:t}=Gn();return n||t==="default"&&e.onByConsentFile!==!0}asyn\
+c function Pa(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=ot(s);i\
+f(!Q())return wo(t,r,d);for(let u=0;;u++){let c=await So(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=a\
+wait Da(a,n-Ia);if(To(t,r,c),!Ca(e,d))return;if(p&&f>0&&Q())return Ma(e);if(l>0&&m>0||u>0&&l===0)return}}function Ma(e){\
+if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.star\
+tsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:hn(t,e)\
+,cwd:e.spoolDir,leavesSession:r})}async function Da(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{reque\
+stTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!=\
+=void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e\
+3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;f\
+or(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++s,o,i);if(n-y()\
+.monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function Ca(e,n){let t=y().files;if(!t||t.real\
+Path(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxB\
+ytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Go=bo(y()\
+.env(Ce));Go&&await Yo(Go);\n',Se="sender-7ef0fffc.mjs",rd=118787,id=6e4,od=1e3,sd=[Ti,"NAT_TELEMETRY_ENABLED","DO_NOT_T\
+RACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],ad=3,dd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
+this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
+flat()}clear(){this.#e.clear(),this.#t=0}};function Wt(e){return e===null?"null":typeof e=="string"?_i(e):typeof e=="num\
+ber"?cd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Wt).join(", ")}]`:typeof e=="object"?`{${Object.entries(
+e).filter(([,n])=>n!==void 0).map(([n,r])=>`${_i(n)}: ${Wt(r)}`).join(", ")}}`:"null"}function _i(e){return JSON.stringify(
+e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function cd(e){if(Number.isNaN(e))
+return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
+e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
+.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var $i=16384,Gt=2*$i,Si=Gt-4096,qt=32,xi=/^[a-z0-9_]{1,40}$/,
+ld=/^[0-9a-f]{8}$/,ud=/^drops-([0-9a-f]{8})\.json$/,Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+hd=6e4,ie={working:1,periodic:2,asked:1/0},Oi=.9,fd=1e3,md=3e5,pd=36e5,vd=4,ki=class{#e;#t=[];#i=[];#n=new dd;#h=0;#a=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#w=Promise.
+resolve();#u;#$=ie.working;#S=0;#y;#b=new Set;#k;#R=!1;#g;#o=ae();#T=!1;#s=!1;#Y=!1;#P=0;#B;#M;#E;#V;#j=!1;#L;constructor(e={}){
+this.#e=ir(e)}enqueue(e){try{if(!X())return this.#Ee();const t=w().exiting();t?this.#te():this.#X(),this.#h++;const n=ns(
+e,this.#e);if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#v(1,
+"buffer_full");if(this.#t.push(n),t)return void(this.#D(!0)||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),
+this.#t.length>=this.#e.maxQueueSize&&this.#I(ie.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#X(),this.#_()>
+0?this.#F():X()&&!this.#O()&&fs(this.#e,this.#x())&&this.#I(ie.working))}flush(){return this.#I(ie.asked)}#I(e){if(this.#$=
+Math.max(this.#$,e),this.#u)return this.#u;const t=this.#S,n=this.#w.then(()=>{if(t!==this.#S)return;const r=this.#$;return[
+this.#u,this.#$]=[void 0,ie.working],this.#fe(r)});return this.#u=n,this.#w=n,n}stop(){return this.#B??=this.#de()}[Symbol.
+asyncDispose](){return this.stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{...this.#d},queued:this.#t.
+length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#z(){
+return[...this.#i,...this.#n.events(),...this.#t]}#X(){if(this.#M)return;this.#te();const e=w(),t=o=>{try{return o()}catch{
+this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{
+const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D(!0)||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,
+i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D(!0)||this.#U(),this.#H()})):void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===
+void 0&&this.#W()}#W(){this.#c=setTimeout(()=>{this.#I(ie.periodic).then(()=>{this.#l&&this.#W()})},this.#e.flushIntervalMs),
+w().unrefTimer(this.#c)}async#de(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=_s(this.#e.exitTimeoutMs);
+let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#w.then(()=>!0),e.over()])&&this.#G(),this.#_()>0&&this.#D())return;
+this.#oe(),this.#_()>0&&this.#O()&&this.#C(!0),this.#_()>0&&!this.#O()&&await this.#ce(e),this.#C()}catch(n){this.#f(`st\
+op failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#g=void 0,t||(this.#M?.(),this.#M=void 0)}}async#ce(e){
+const t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||
+this.#G()}#G(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),r=Math.min(e,t||e)*Oi,i=[...this.#b].
+some(({started:o,accepted:a})=>!a&&n-o>=e*Oi);this.#q(({started:o})=>n-o>=r),this.#y?.abort(),this.#y=void 0,this.#i.unshift(
+...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#q(e=()=>!1){for(const t of this.#b){const{events:n,
+accepted:r}=t;if(this.#n.settle(n)){if(r){this.#Q(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.unshift(...e(
+t)?this.#ne(n,"the exit budget ended before the answer"):n)}}}#le(){return this.#y??=new AbortController}#J(e){if(e.aborted||
+!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)return!0;const i=w().monotonicMs(),o=r.
+end-i;if(o>=t)return!0;const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#Z(e){this.#n.settle(e)&&
+this.#i.push(...e)}#O(){const{sink:e}=this.#e,t=!this.#R&&this.#x()?.health.isOpen()===!0;return e.kind==="http"&&(t||!w().
+canConnect(e.url))}#ue(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#E?.health.state;return this.#g===void 0&&n!==void 0&&
+r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().canConnect(
+e.url)}#he(e){const t=this.#E?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#j=!1);return}if(!e.failed)
+return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);
+const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?
+void 0:{state:t.state,failures:r,probeAt:s}}async#fe(e){try{this.#ie();const t=this.#e.sink.kind==="http"?this.#E?.health:
+void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#oe();const n=this.#O();if(n&&!this.#ue())return;const r=this.#e.
+clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(
+c=>!i(c)),this.#t=[];const s=this.#ee(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#me(
+s,d),this.#he(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(
+`flush failed unexpectedly: ${t}`)}}async#me(e,t){const{signal:n}=this.#le();let r=0;const i=async()=>{for(;r<e.length&&
+!t.failed&&this.#J(n);)await this.#K(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(vd,e.length)},i));for(const o of e.
+slice(r))this.#Z(o)}async#K(e,t,n){this.#ie();const r=this.#se(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
+add(r),e=r}const i=await this.#ve(e,t);if(this.#ge(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
+const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#J(t)?await this.#K(
+s,t,n):this.#Z(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#Q(e,i.rejected);case"too_large":return this.#v(
+1,"http_413"),this.#A(e);case"rejected":return this.#v(e.length,i.reason),this.#A(e);case"interrupted":case"not_sent":this.#i.
+unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
+this.#pe(e,i.retryAfterMs):this.#we(e,i.reason,i.retryAfterMs)}}}#pe(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
+notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#Q(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
+this.#v(n,"otlp_rejected"),this.#A(e)}async#ve(e,t){const n={started:w().monotonicMs(),events:e,accepted:!1};this.#b.add(
+n);try{return await this.#ye(e,t,()=>n.accepted=!0)}finally{this.#b.delete(n);const r=w().monotonicMs();this.#k={ms:r-n.
+started,endedAt:r}}}#ee(e){const{format:t,maxBatchBytes:n}=this.#e;return rs(e,n,t.emptyBytes,t.eventBytes)}#N(){this.#i=
+[],this.#n.clear(),this.#t=[]}async#ye(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
+const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind==="ht\
+tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return $r(a),{kind:"delivered"};const s=i.classify;return await qa({
+url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
+fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,
+sendsProxyCredentials:w().sendsProxyCredentials})}#ge(e,t){if(!this.#o)return;const n=e.kind==="retry"&&e.retryAfterMs!==
+void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
+ failed: ${Di(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
+e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#te(){if(!this.#o||this.#s)
+return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#o(`telemetry ${e?
+"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
+w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
+ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Kn(n,this.#e.
+headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
+ (${o.source})`)}#Ee(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(`telemetry off (decided by ${vt().decidedBy}\
+): events are not recorded`))}#we(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ne(e,t);for(const d of s)
+d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ne(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
+r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#v(
+r.length,"retries_exhausted",`last failure: ${t}`),this.#A(r),n}#A(e){this.#E?.settle(e)}#x(){return this.#E??=bi.open(this.#e,
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#V&&this.#f(
+n),this.#V=n}),this.#E}#re(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+fd;const{flushIntervalMs:t,
+requestTimeoutMs:n}=this.#e;return Math.max(md,Math.min(pd,2*t),2*n)}#ie(){const e=this.#re();this.#E?.renewClaims(e,this.#g?
+e:e*.75)}#oe(){if(this.#j||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();if(e&&Le()!==void 0)return;this.#j=
+!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#re());r&&
+(this.#ae(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#F())}#C(e=!1){this.#q();
+const t=this.#z(),n=this.#se(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())return this.#Y=
+!0,this.#N(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(const o of this.#ee(n))$r(this.#e.
+format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#v(n.length,
+this.#e.sink.reason),!0;const r=this.#x();if(!r&&this.#e.spoolDir===void 0)return this.#f(`${n.length} event(s) not deli\
+vered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#N(),this.#v(n.length,
+"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}
+if(i||(this.#R=!0),!i&&e)return!1;if(this.#N(),i){const o=this.#P-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=
+i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ae(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
 0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#se(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#v(i.length,"claim_lost"),this.#A(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#ae(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#D(e=!1){const t=this.#S(),n=us(this.#e,t,X());
+has(o))}#ae(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#D(e=!1){const t=this.#x(),n=us(this.#e,t,X());
 if(!n.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=n.
 outcome!=="delivered"&&t?.health.isOpen()?dr(t.health):void 0;if(this.#_()>0){const d=n.outcome==="delivered"?`; the exi\
 t waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.reason}`:
 n.reason}${d}`)}return!1}const r=e||this.#O()?0:Ho(this.#z(),this.#e.spoolLimits);if(r>0){const{maxEvents:a,maxBytes:s}=this.#e.
 spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${r} of the ${this.#_()} event(s) \
 (spoolMaxEvents ${a}, spoolMaxBytes ${s})`),!1}if(!this.#C(!0))return this.#f("at exit: delivering in process: the spool\
- cannot be written"),!1;if(this.#x++,[this.#u,this.#$]=[void 0,ie.working],this.#Y)return!0;const i=hs(n);if(i==="failed")
-return this.#f("at exit: delivering in process: no sender could be started"),!1;const o={started:"a sender","at work":"t\
-he sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes le\
-ft to start a sender)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#U(){const e=this.#r,t=this.#C(),n=this.#r-e;
-return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};for(const[
+ cannot be written"),!1;if(this.#Y)return!0;const i=hs(n);if(i==="failed")return this.#f("at exit: delivering in process\
+: no sender could be started"),!1;this.#S++,[this.#u,this.#$]=[void 0,ie.working];const o={started:"a sender","at work":"\
+the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes l\
+eft to start a sender)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#U(){const e=this.#r,t=this.#C(),n=this.#r-
+e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};for(const[
 o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;
-if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#S();if(!r)return;for(const o of Object.keys(e))this.#p[o]=
+if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#x();if(!r)return;for(const o of Object.keys(e))this.#p[o]=
 this.#d[o];const i=Date.now();ws(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#v(e,t,n){e!==0&&(D(this.#d,t,e),
 this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#o?.(e),In(this.#e.logger,e)}},yd=["the product and \
 the command that ran, and a subcommand the program registered","how it ended: success, failure or interrupted, the exit \
