@@ -294,6 +294,13 @@ function checkOptions(options: TrackCommandOptions): void {
   if (handler !== undefined && !isPlainObject(handler)) {
     fail(`'handler' must be an object of handler options, got ${describe(handler)}`);
   }
+  // A handler made by the program, whose settings (private) would be lost: trackCommand makes its own.
+  if (handler !== undefined && typeof (handler as { enqueue?: unknown }).enqueue === "function") {
+    fail(
+      "'handler' takes a handler's options ({ endpoint, spoolDir, ... }), not a NATTelemetryHandler: trackCommand " +
+        "makes its own",
+    );
+  }
   if (handler !== undefined && Object.hasOwn(handler, "captureInterrupts")) {
     fail("'handler.captureInterrupts' is trackCommand's own: it records Ctrl-C and SIGTERM as the command's outcome");
   }

@@ -11,6 +11,7 @@ import process from "node:process";
 import {
   type CommandResult,
   effectiveConsent,
+  NATTelemetryHandler,
   setTelemetryEnabled,
   trackCommand,
   type TrackCommandOptions,
@@ -410,6 +411,11 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
     ],
     [{ command: "x", handler: [] }, TypeError, /'handler' must be an object of handler options, got an array/],
     [{ command: "x", handler: Promise.resolve({}) }, TypeError, /'handler' must be an object .*, got a Promise$/],
+    [
+      { command: "x", handler: new NATTelemetryHandler({ spoolDir: false, endpoint: "" }) },
+      TypeError,
+      /'handler' takes a handler's options .*, not a NATTelemetryHandler: trackCommand makes its own$/,
+    ],
     [{ comand: "x" }, TypeError, /'comand' is not an option \(did you mean 'command'\?\)/],
   ];
   try {
