@@ -663,6 +663,7 @@ describe("a run behind a proxy (child processes)", () => {
         // What exit_child.ts reads, set or not, and a dry run: one the program may not read could be set.
         const fixture = [
           "NAT_TEST_AT",
+          "NAT_TEST_BIG",
           "NAT_TEST_CAPTURE",
           "NAT_TEST_CHDIR",
           "NAT_TEST_HOME",
