@@ -28,8 +28,13 @@ export function debugTrail(): ((line: string) => void) | undefined {
   return (line) => runtime.writeStderr(`[nat-telemetry] ${line}\n`);
 }
 
+/** Whether a program's logger is being given a line: what it makes the package say meanwhile is not given it again. */
+let telling = false;
+
 /**
  * Gives a line to a program's `logger` option, where it has one: a logger that throws or rejects changes nothing.
+ * A line said while a logger runs (the logger called the package, which said something) is not given to a logger: a
+ * logger that records an event for every line it hears would otherwise make each line say another, without end.
  *
  * @param logger The program's logger, or `undefined`.
  * @param line The line, without the `[nat-telemetry] ` prefix it is given with.
@@ -40,12 +45,15 @@ export function debugTrail(): ((line: string) => void) | undefined {
  * ```
  */
 export function tellLogger(logger: ((line: string) => unknown) | undefined, line: string): void {
-  if (logger === undefined) return;
+  if (logger === undefined || telling) return;
+  telling = true;
   try {
     // An async logger's rejection, left unhandled, would end the program (Node.js, Bun): it is caught too, a promise of
     // another realm's (`node:vm`) or a thenable as well.
     Promise.resolve(logger(`[nat-telemetry] ${line}`)).catch(() => {});
   } catch {
     // A broken logger must not break the host program.
+  } finally {
+    telling = false;
   }
 }

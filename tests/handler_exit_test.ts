@@ -5,7 +5,7 @@ import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { MAX_TIMER_MS } from "../src/deadline.ts";
 import { runChild, startChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
-import { type TestServer, withServer } from "./helpers/server.ts";
+import { TestServer, withServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";
 
 setTelemetryEnabled(true);
@@ -219,6 +219,22 @@ test("a started handler never keeps the host alive: main returns and the process
     assert.ok(result.elapsedMs < 20_000, `exited after ${result.elapsedMs} ms, well before the 60 s flush`);
     assert.equal(result.stdout + result.stderr, "", "adds no output");
   });
+});
+
+test("a logger that records an event for every line it hears ends with its run: what it causes is not given it", async () => {
+  using dir = tempDir();
+  const refusing = await TestServer.start();
+  await refusing.close();
+  // The stop hands off; the logger's flush finds the endpoint down; the exit spools what the logger recorded, which
+  // is said, and heard: a line for every line, before.
+  const result = await runChild("handler_child.ts", {
+    args: ["logger-records", refusing.url()],
+    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const heard = result.stderr.trim().split("\n");
+  assert.ok(heard.length <= 5, result.stderr);
+  assert.match(result.stderr, /at exit: handed off to a sender/);
 });
 
 test("a child's stop() against a silent server returns within the budget and the process exits", async () => {
