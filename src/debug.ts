@@ -28,13 +28,13 @@ export function debugTrail(): ((line: string) => void) | undefined {
   return (line) => runtime.writeStderr(`[nat-telemetry] ${line}\n`);
 }
 
-/** Whether a program's logger is being given a line: what it makes the package say meanwhile is not given it again. */
-let telling = false;
+/** The program's loggers being given a line: what one makes the package say meanwhile is not given it again. */
+const telling = new Set<unknown>();
 
 /**
  * Gives a line to a program's `logger` option, where it has one: a logger that throws or rejects changes nothing.
- * A line said while a logger runs (the logger called the package, which said something) is not given to a logger: a
- * logger that records an event for every line it hears would otherwise make each line say another, without end.
+ * A line said while that logger runs (it called the package, which said something) is not given to it: a logger that
+ * records an event for every line it hears would otherwise make each line say another, without end.
  *
  * @param logger The program's logger, or `undefined`.
  * @param line The line, without the `[nat-telemetry] ` prefix it is given with.
@@ -45,8 +45,8 @@ let telling = false;
  * ```
  */
 export function tellLogger(logger: ((line: string) => unknown) | undefined, line: string): void {
-  if (logger === undefined || telling) return;
-  telling = true;
+  if (logger === undefined || telling.has(logger)) return;
+  telling.add(logger);
   try {
     // An async logger's rejection, left unhandled, would end the program (Node.js, Bun): it is caught too, a promise of
     // another realm's (`node:vm`) or a thenable as well.
@@ -54,6 +54,6 @@ export function tellLogger(logger: ((line: string) => unknown) | undefined, line
   } catch {
     // A broken logger must not break the host program.
   } finally {
-    telling = false;
+    telling.delete(logger);
   }
 }

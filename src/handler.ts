@@ -162,6 +162,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
   #toldDisabled = false;
   /** Whether the trail has had this handler's settings. */
   #toldSettings = false;
+  /**
+   * An event has been recorded after the exit's hooks ran; while a later one is, what it says goes to the trail only:
+   * a logger that records an event for each line it hears, however it defers it, would otherwise hold the exit forever.
+   */
+  #recordedLate = false;
+  #toTrailOnly = false;
   /** The user opted out during the run: what was pending was dropped, and nothing is handed off. */
   #optedOut = false;
   /**
@@ -213,8 +219,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
       // Recorded from an exit listener of the program's (after a stop(), as trackCommand records a command that
       // never settled): a hook added now would run in this very exit, and hand off a second time.
       const exiting = host().exiting();
-      if (exiting) this.#tellSettings();
-      else this.#hookExit();
+      if (exiting) {
+        this.#tellSettings();
+        this.#toTrailOnly = this.#recordedLate;
+        this.#recordedLate = true;
+      } else {
+        this.#hookExit();
+      }
       this.#enqueued++;
       const pending = toPending(event, this.#options);
       if ("reason" in pending) return this.#drop(1, pending.reason, pending.detail);
@@ -227,6 +238,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       if (this.#queue.length >= this.#options.maxQueueSize) void this.#flushAfterOthers(HELD_FROM.working);
     } catch {
       // Nothing reaches the host; toPending already caught what events can throw.
+    } finally {
+      this.#toTrailOnly = false;
     }
   }
 
@@ -1080,7 +1093,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
 
   #log(message: string): void {
     this.#debug?.(message);
-    tellLogger(this.#options.logger, message);
+    if (!this.#toTrailOnly) tellLogger(this.#options.logger, message);
   }
 }
 

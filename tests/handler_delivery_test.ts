@@ -354,6 +354,21 @@ test("an async logger that rejects changes nothing: no unhandled rejection reach
   }
 });
 
+test("a handler's logger hears its own lines while another handler's logger runs (that logger recorded an event)", async () => {
+  const heardByB: string[] = [];
+  await using b = await setup({ maxBufferedEvents: 1, logger: (line) => heardByB.push(line) });
+  const a = new NATTelemetryHandler({
+    endpoint: b.server.url(),
+    logger: () => {
+      b.handler.enqueue(commandEvent("from-a-1"));
+      b.handler.enqueue(commandEvent("from-a-2")); // past b's buffer
+    },
+  });
+  a.enqueue("not an event" as never); // a drop: a's logger hears of it
+  assert.deepEqual(heardByB, ["[nat-telemetry] dropped 1 event(s): buffer_full"]);
+  await a.stop();
+});
+
 test("a logger that throws changes nothing", async () => {
   await using t = await setup({
     logger: () => {

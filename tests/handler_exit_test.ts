@@ -221,21 +221,23 @@ test("a started handler never keeps the host alive: main returns and the process
   });
 });
 
-test("a logger that records an event for every line it hears ends with its run: what it causes is not given it", async () => {
-  using dir = tempDir();
-  const refusing = await TestServer.start();
-  await refusing.close();
-  // The stop hands off; the logger's flush finds the endpoint down; the exit spools what the logger recorded, which
-  // is said, and heard: a line for every line, before.
-  const result = await runChild("handler_child.ts", {
-    args: ["logger-records", refusing.url()],
-    env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+for (const when of ["now", "microtask"]) {
+  test(`a logger that records an event for every line it hears (${when}) ends with its run: it hears of one late event`, async () => {
+    using dir = tempDir();
+    const refusing = await TestServer.start();
+    await refusing.close();
+    // The stops hand off; the logger's flushes find the endpoint down; the exit spools what the logger recorded, and
+    // each event recorded after it is spooled at once, which is said, and heard: a line for every line, before.
+    const result = await runChild("handler_child.ts", {
+      args: ["logger-records", refusing.url(), when],
+      env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const heard = result.stderr.trim().split("\n");
+    assert.ok(heard.length <= 12, result.stderr);
+    assert.match(result.stderr, /at exit: handed off to a sender/);
   });
-  assert.equal(result.code, 0, result.stderr);
-  const heard = result.stderr.trim().split("\n");
-  assert.ok(heard.length <= 5, result.stderr);
-  assert.match(result.stderr, /at exit: handed off to a sender/);
-});
+}
 
 test("a child's stop() against a silent server returns within the budget and the process exits", async () => {
   await withServer(async (server) => {
