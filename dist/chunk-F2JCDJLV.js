@@ -315,11 +315,11 @@ tate"}/nat/telemetry`):void 0}return a===void 0?void r("there is no home directo
 y is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),_o=(function(e,t,n){
 if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&q(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),ae=(function(){
 const e=w();if(Oe(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
-`)}),Cn=(function(e,t){if(!(e===void 0||Pt)){Pt=!0;try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
-Pt=!1}}}),Dn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),$o=(function(e){return e.length<=64&&Ea.test(e)&&(/^[ -~]*$/.
-test(e)||!wa().test(e))}),nt=(function(e,t){if(typeof t=="string"&&(t==="undefined"||$o(t)))return t;const n=typeof t=="\
-string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return ae()?.(`'${e}' ${n} is not a command's fixed nam\
-e (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
+`)}),Cn=(function(e,t){if(!(e===void 0||Pt.has(e))){Pt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
+Pt.delete(e)}}}),Dn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),$o=(function(e){return e.length<=64&&Ea.test(e)&&
+(/^[ -~]*$/.test(e)||!wa().test(e))}),nt=(function(e,t){if(typeof t=="string"&&(t==="undefined"||$o(t)))return t;const n=typeof t==
+"string"?`(${t.length} characters)`:`(${typeof t}, not a string)`;return ae()?.(`'${e}' ${n} is not a command's fixed na\
+me (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
 "undefined"}),So=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?ba:Ta()).test(e)?e:(ae()?.(`'errorClass\
 ' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
 message): reported as "undefined"`),"undefined")}),xo=(function(e){return e===be}),Oo=(function(){const{name:e,version:t}=M();
@@ -750,7 +750,7 @@ t there is not seen",CI:"a value set there is not seen, so in CI the exit may ha
 tops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unles\
 s NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OT\
 LP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector's key) are\
- not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},ga=Object.keys(Kr),Pt=!1,Ea=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
+ not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},ga=Object.keys(Kr),Pt=new Set,Ea=/^(?![/~+])(?!.*(?:[.@\\]|:\/|:\d|\d{4}|(?:^|\s)-))\S(?:.*\S)?$/,
 wa=Dn(String.raw`[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{M}\u115f\u1160\u2800\u3164\uffa0]`),ba=/^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*$/,
 Ta=Dn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*$`),Ye="1.5",Qr=Object.freeze({SUCCESS:"\
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
@@ -1366,690 +1366,691 @@ void 0}else{let s=e("HOME");a=s?M(s,`${n==="darwin"?"Library/Application Support
 }return a===void 0?void r("there is no home directory"):Y(a,n)?a:(t.push("the home directory is not an absolute path: no\
  spool is kept there"),void r("the home directory is not an absolute path"))}function Sr(e,n,t){if(n==="win32"||t===void\
  0)return;let r=e("TMPDIR");return M(r&&Y(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Pn(){let e=y();if(Ee(e.env("NAT_T\
-ELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Ln=!1;function Tr(e,n){if(!(e===void 0||Ln)){Ln=!\
-0;try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Ln=!1}}}function xr(e){let n;return()=>n??\
-=new RegExp(e,"u")}var du=xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var uu=xr(\
-String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var rn="1.5",yu=Object.freeze({SUCCESS:"su\
-ccess",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"un\
-defined"}),bu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",G\
-UARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFIN\
-ED:"undefined"}),ve=class{name;schemaVersion;timestamp;constructor(n,t={}){if(as(new.target))throw new TypeError("Cannot\
- create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot c\
-reate event: an event type must declare a name (pass it to super()), got ${O(n)}`);let r=t.schemaVersion??rn;if(typeof r\
-!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${O(r\
-)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event:\
- \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function a\
-s(e){return e===ve}function F(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?ds(n):n}function ds\
-(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n\
-+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(us);if(n===-1)return e.length;let t=e.length;for(\
-let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(\
-t+=2,r++):t+=2)}return t}var us=/[^\\x00-\\x7f]/;var cs="184482118588404";function Le(e){let n=B(e);if(!(n>=-sn&&n<=sn))th\
-row new RangeError("Invalid time value");let t=B(n/1e3);if(t!==Mn.second){let r=B(t/_r),o=t-r*_r,i=`${K(B(o/3600),2)}:${\
-K(B(o/60)%60,2)}:${K(o%60,2)}`;Mn={second:t,text:`${ls(r)}T${i}.`}}return`${Mn.text}${K(n-t*1e3,3)}Z`}var Mn={second:NaN\
-,text:""};function ls(e){let n=B((e+719468)/146097),t=e+719468-n*146097,r=B((t-B(t/1460)+B(t/36524)-B(t/146096))/365),o=\
-t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153),a=o-B((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:0);return`${d>=0&&d<=99\
-99?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}`}-${K(s,2)}-${K(a,2)}`}var B=e=>{let n=e-e%1;return n>e?n-1:n},K=(e,n)=>{let t\
-=`${e}`;for(;t.length<n;)t=`0${t}`;return t},_r=86400,sn=864e13;function Rr(e){let n;try{n=e.name}catch(o){throw new Typ\
-eError(`Event name cannot be read: ${U(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-\
-empty string");let t=F(ms(e));if(n!==on.name){let o=F(n);on={name:n,json:o,bytes:D(o)}}let r=Le(e.timestamp);return{json\
-:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:fs+r.length+D(t)+on.bytes}}var on={name:"",json:"",bytes:0},f\
-s=31;function ms(e){let n=(a,s)=>new TypeError(`Event \'${e.name}\' ${a} cannot be read: ${U(s)}`),t;try{t=e.parameters()}\
-catch(a){throw n("parameters",a)}try{t?.then}catch(a){throw n("parameters() returned an object that",a)}if(ar(t)){try{Pr\
-omise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: param\
-eters() returned a thenable`)}if(!ge(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() re\
-turned ${O(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}let o={};for(let a of r){let s;try{s=t[a]}c\
-atch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o[a]=s}let i=Dn(o);if(i)throw new TypeError(`Event \'${e.name\
-}\' ${i}`);return o}function Dn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for\
-(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t\
-)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function kr(e,n){return{browserType:"undefined",c\
-lientId:cs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture\
-??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",devic\
-eMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventP\
-rotocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOp\
-tIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"unde\
-fined",sentTs:Le(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Cn(e,n){return\
- nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var Or=/[A-Za-z0-9_-]/,hs=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[Tt ]\\d{2}:\\d{2}:\\d{2}(?\
-:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,ps=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f]\
-)*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/;function\
- Nr(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={}\
-,t=n;for(;;){if(this.#w(),this.#n>=this.#e.length)return n;this.#i()==="["?t=this.#f(n):this.#a(t),this.#$()}}#f(n){let \
-t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#b(t?"]]":"]");let o=n;for(let[i,a]of r.entries()\
-){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#\
-s(`\'${a}\' is not an array of tables`);let c=this.#S({},"header");return u.push(c),an(o,a,u),c}let d=Fn(o,a);d===void 0?a\
-n(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.length-1]:Bn(d)?s?(this.\
-#t.get(d)!=="implicit"&&this.#s(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="in\
-line"&&this.#s(`\'${a}\' is an inline table`):this.#s(`\'${a}\' is not a table`),o=d}return o}#a(n){let t=this.#h();this.#y(\
-),this.#b("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=Fn(o,a);s===void 0?an(o,a,s=this.#S({},"d\
-otted")):(!Bn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#s(`\'${a}\' is already defined`),this.#t.get\
-(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#s(`\'${i}\' is defined twice`)\
-,an(o,i,r)}#h(){let n=[];for(;;){this.#y();let t=this.#i();if(t===\'"\')n.push(this.#u());else if(t==="\'")n.push(this.#v()\
-);else{let r=this.#n;for(;this.#n<this.#e.length&&Or.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#s("a key is mi\
-ssing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#i()!==".")return n;this.#n++}}#r(){let n=this.#i();if(this.#\
-e.startsWith(\'"""\',this.#n))return this.#l();if(this.#e.startsWith("\'\'\'",this.#n))return this.#x();if(n===\'"\')return thi\
-s.#u();if(n==="\'")return this.#v();if(n==="["||n==="{"){++this.#o>100&&this.#s("values are nested too deeply");let i=n==\
-="["?this.#d():this.#p();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]of[["true",!0],["false",\
-!1]])if(t.startsWith(i)&&!Or.test(t[i.length]??""))return this.#n+=i.length,a;let r=hs.exec(t);if(r&&!/[\\w:.+-]/.test(t[\
-r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ps.exec(t);return o&&!/[\\w.+-]/.test(t[o[0].length]??"")?(this.\
-#n+=o[0].length,gs(o[0])):this.#s("a value is malformed")}#d(){this.#n++;let n=[];for(;this.#w(),this.#i()!=="]";)n.push\
-(this.#r()),this.#w(),this.#i()===","?this.#n++:this.#i()!=="]"&&this.#s("an array is malformed");return this.#n++,n}#p(\
-){this.#n++;let n=this.#S({},"inline");if(this.#y(),this.#i()==="}")return this.#n++,n;for(;;){this.#a(n),this.#y();let \
-t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#s("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t\
-.set(n,"inline");for(let t of Object.values(n))Bn(t)&&this.#c(t)}#u(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++\
-];if(t===void 0||t===`\n`)return this.#s("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#_():dn(t)&&t!=="\
-	"?this.#s("a string holds a control character"):n+=t}}#v(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#\
-e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>dn(r)&&r!=="	"))&&this.#s("a literal string is malformed"\
-),this.#n=n+1,t}#l(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#i()===`\n`&&this.#n++;let n="";for(;;)\
-{if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-\
-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#s("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*\
-/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else dn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#i()==\
-=`\n`)?this.#s("a string holds a control character"):n+=t}}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:t\
-his.#i()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#s("a string is not closed");let t=3;f\
-or(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#_(){let n=this.#e[\
-this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=th\
-is.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#s("a \
-string holds an invalid escape"):(i>=55296&&i<=57343&&this.#s("a string holds an invalid escape"),this.#n+=r,String.from\
-CodePoint(i))}#y(){for(;this.#i()===" "||this.#i()==="	";)this.#n++}#w(){for(;;){this.#y();let n=this.#i();if(n===`\n`)th\
-is.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#O();else return}}#O(){for(;this.#n<t\
-his.#e.length&&this.#i()!==`\n`;){let n=this.#e[this.#n++];dn(n)&&n!=="	"&&!(n==="\\r"&&this.#i()===`\n`)&&this.#s("a comme\
-nt is malformed")}}#$(){this.#y(),this.#i()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#i()===`\n\
-`?this.#n++:this.#n<this.#e.length&&this.#s("a line has more than one statement")}#b(n){this.#e.startsWith(n,this.#n)||t\
-his.#s(`\'${n}\' is missing`),this.#n+=n.length}#i(){return this.#e[this.#n]}#S(n,t){return this.#t.set(n,t),n}#s(n){let t\
-=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function Fn(e,n){\
-return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,co\
-nfigurable:!0})}function Bn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function dn(e){let n=e.charCodeAt(\
-0);return n<32||n===127}function gs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:\
-/^[+-]?nan$/.test(n)?NaN:Number(n)}var ys="1.0";function un(){if(Dr())return;let{env:e,files:n}=y(),t=e("HOME")??e("USER\
-PROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?M(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|\
-[\\\\/])/.test(r))return r;if(Un?.given!==r){let o=n?.realPath(".");Un={given:r,path:o===void 0?r:M(o,r)}}return Un.path}f\
-unction Mr(){return(Z?Se?.path:void 0)??un()}var Un;function Dr(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETR\
-Y_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var bs=65536;fun\
-ction Pe(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",probl\
-em:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,bs)}catch(o){return jn(o)==="not_utf8"?{state:"di\
-sabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Es(o)?{state:"disabled",problem:"may not be read whe\
-re it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${jn(o).replaceAll("_"," ")}\
-)`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Ar(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"di\
-sabled",problem:`is where another user could replace it (${jn(o).replaceAll("_"," ")})`}}return{...Ar(r),text:r}}functio\
-n Es(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function jn(e){return e?.reason??"unre\
-adable"}function Ar(e){let n;try{n=Nr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if\
-(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'\
-telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled\
-"?{state:"disabled"}:r==="enabled"?o===ys?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{s\
-tate:"disabled",problem:"has a consent value this tool does not know"}}function Wn(){let e=un(),{state:n,problem:t,outda\
-tedYes:r}=Fr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...zn()??Xn(n\
-),...o}}function Cr(){let e=zn();if(e)return e;let{state:n,text:t,problem:r}=Fr(un());return{...Xn(n),text:t,...r?{probl\
-em:r}:{}}}function Fr(e){if(e!==void 0)return Pe(e);let n=Dr();return n?{state:"disabled",problem:`cannot be found: the \
-program may not read ${n} (${be(n)})`}:{state:"never_asked"}}function zn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEME\
-TRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=Ee(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)retur\
-n{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_\
-NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Xn(e){return e==="never_ask\
-ed"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var j,Z=!1,Se,Vn,qn=!1,$r,we,Ir="an opt-out set \
-in the environment during the run",Lr="the consent file, written since the program turned telemetry on";function vs(e,n=\
-Pe(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Br(e,n=Pe(e.path,!0).text){return n!==e.\
-text||y().files?.modifiedAt(e.path)!==e.modified}function Hr(){return $r!==void 0&&Br($r)}var Yn=Symbol.for("@nat/teleme\
-try: the program\'s opt-out"),Gn=globalThis;try{Gn[Yn]===void 0&&Object.defineProperty(Gn,Yn,{value:{serial:0}})}catch{}v\
-ar Pr=0;function ws(){try{let e=Gn[Yn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Numb\
-er.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Ur(){let e=ws();e===void 0||e===Pr||(Pr=e,[j,Z,qn]=[!1,!1,!0])}func\
-tion jr(e){Vn=e}function Q(){if(Vn)return j=Vn();Ur();let e=qn&&!Z;if(!e&&(we===Ir||zn()?.enabled===!1))return we=Ir,j=!\
-1;if(e&&(we===Lr||Hr()))return we=Lr,j=!1;if(!Z||Se===void 0)return!0;let n=Pe(Se.path,!0);return n.problem!==void 0&&(n\
-=Pe(Se.path,!0)),j=n.problem===void 0&&!Br(Se,n.text)&&Xn(n.state).enabled,j||(we??="the consent file, written again dur\
-ing the run"),j}function se(){return Ur(),j===void 0&&Ss(Cr()),j===!0}function Ss(e){[j,Z]=[e.enabled,e.source==="file"]\
-;let n=Z?un():void 0;Se=n===void 0?void 0:vs(n,e.text)}function Te(){if(!qn||Z||j!==!0||Hr())return;let e=Wn(),n=e.sourc\
-e==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source}function Vr(){return se()&&\
-Z}function Jn(){let e=se(),{enabled:n,source:t,problem:r}=Cr(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t=\
-=="NAT_TELEMETRY_ENABLED"&&!o?In(t,y().env(t)):void 0,a=o?`${t}, which the program may not read (${be(t)})`:i!==void 0?i\
-:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?a:we??"the program (setTe\
-lemetryEnabled)"}}var Qn=2**31-1,Ts=25,Kn={min:50,max:250},Yr=4,Zn=1e3,xs=(Yr+1)*Kn.max,xe={guarded:new Set,signal:void \
-0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},re\
-lease(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(\
-this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Zn,e)){this.ticking=!0;return}try{(!this.\
-signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Zn)),this.signal.addEventListener("abort",this.look)}catc\
-h{}},look:()=>{for(let e of xe.guarded)--e.looks<=0&&e.end();xe.guarded.size>0&&xe.listen()}};function _e(e,n,t){let r,o\
-=!1,i,a=()=>{o=!0,clearTimeout(r),xe.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e+xs)/Zn),end:s},u=(c,l)\
-=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{xe.release(d);let f=y().monotonicMs()-m;if(f<=Ts||l===0)return s();u(\
-Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return xe.guard(d),u(e,Yr),t||(i=v(()=>y().holdOpen?.())),a\
-}function Gr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:\
-NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2*\
-*Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var _s=3,Wr=!1;function zr(){Wr=!0}var Rs=new Set([407,408,429,50\
-0,502,503,504]),ks=new Set([501,505]);function Os(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"\
-}:Rs.has(e)||e>=500&&e<600&&!ks.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,ret\
-ryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}a\
-sync function Xr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=_e(e.timeoutMs,()=>\
-{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((s,d)=>\
-{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a=0;try{let s=e.url,d=ne\
-w URL(s).origin,u=e.classify??Os;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await Promise.race([e.fetch(s\
-,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=N\
-s(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),p=Gr(l.headers.get("ret\
-ry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([As(l),i]).catch(()=>{});r\
-eturn u(m,p,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,p,void 0);if(a===_s)return{kind:"rejected",\
-reason:"too_many_redirects"};let g=Is(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("\
-http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return Wr?{ki\
-nd:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe\
-_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};s=g}\
-}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent",reason:s.message}:t?{\
-kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(s)}}finally{r(),e.signal?.removeEventListen\
-er("abort",o)}}function Ns(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.h\
-eaders?.get=="function"?n:void 0}async function As(e){let n=e.body?.getReader?.();if(!n)return"";let t=new TextDecoder,r\
-="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>$s)return"";r+=t.decode(i.value,{s\
-tream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var $s=65536;function Is(e,n){if(e!==null)try{let t=new\
- URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function de(e){let n=2166136261\
-;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function e\
-t(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===void 0?void 0:r(a,i);ret\
-urn s===void 0?[]:[s]})}var Ps={initialMs:3e4,maxMs:36e5},qr=4096;function Ms(e,n){return n??de(e)}function Ds(e,n,t){tr\
-y{let r=e.read(n,qr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse\
-(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=t?{failures:o,notBefore\
-:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=\
-="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var cn=class{path;#e;#n;#o;#t;#f;#a;#h;#r;\
-#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ms(r,a)}.json`,this.#o=a!==void 0,this.path=`${t}/$\
-{this.#n}`,this.#f=n,this.#a=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!=\
-=void 0&&this.#a()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.failures??0)+1,t?.\
-failures??0),o=this.#a()+ae(r,Ps,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notBefore:i?t.notBefore:o})\
-,i}recordWait(n){let t=this.#a()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.#u({failures:r\
-?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.#a()+n}),this.#d=!0)}no\
-teHandOff(){if(!this.#r)return;let n=this.#a();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefor\
-e<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#\
-d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let n=Ds(this.#f,this.path,\
-this.#a());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#f.remove(this.path)}catch{}}\
-#u(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r)<=q\
-r&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#f,this.#e,this.#n,o,this.#a())}catch{}}};function Jr(e){l\
-et{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Le\
-(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Kr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},n\
-t=6e4,Cs=864e5,Zr=6e4,to=64,Fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,ln=/^([lc])-(\\d{13})-(e\
--.+)$/,Bs=36e5;function ro(e,n="nat",t=""){return de(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=class e{dir;key;ancesto\
-rsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ee.maxAgeMs)\
-,maxEvents:Math.max(r.maxEvents,ee.maxEvents),maxBytes:Math.max(r.maxBytes,ee.maxBytes)},this.key=o,this.ancestorsSeen=i\
-}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",c=l=>!t.allowed(l,"read\
-")||d&&!t.allowed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);try{let l=t.ensureDir(n\
-,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permissionsFollowLinks?s(`th\
-e program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.ensureDir(m,!0,d)),new e\
-(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}write(n,t){let r={},o=n.ma\
-p(ke),{kept:i}=rt(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",o.length-i.length);let a=new Map;for(let d of i\
-){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of a.values())s.push(this.\
-#f(d,t,this.key))}catch(d){for(let u of s)this.#l(u);throw d}return{written:r,older:this.#p(t,s)}}claim(n,t,r){let o=[],\
-i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Me)){if(o.length>=n)break;let d=this.#h(a.name,t+r);try{this.#e.rename\
-(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#a(d,a,t),m=u.slice(0,n-o.length),f={path:d,name:a.name,until\
-:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#f(u.slice(m.length).map(ke),a.\
-time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",c),P(i,"spool_expired",l);for(let p of m)o.push({...p\
-,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);try{this.#e.re\
-name(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(\
-n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){tr\
-y{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=ln.exec(n),r=Re(t?t[3]:n);if(!r)return[];let{\
-valid:o,corrupt:i}=this.#a(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:\
-o,corrupt:i};return[t?{...a,until:ot(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0\
-;for(let i of n.#r()){if(r.length>=Me)break;let a=Qr(i,t);if(a===void 0)continue;let s=n.#h(a.name,t+Kr);try{n.#e.rename\
-(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#a(s,a,t);try{let u=this.#f(d.map(ke),a.time,a.key);u!==void 0&&r.push\
-(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#l(s.slice(n.dir.length+1)),o+=d.length}return r.length\
->0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=ln.exec(t),o=Re(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}\
-return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Re(t)??[])}#f(n,t,r){\
-if(n.length===0)return;let o=eo(n,t,r);return ie(this.#e,this.dir,o,no(n),t),o}#a(n,t,r=-1/0){let o={valid:[],corrupt:0,\
-expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.eve\
-nts,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=js(a);s===void 0?o.corrupt++:r-s.timesta\
-mp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${tt(n,t)}`}#r(){try{return this.#e.\
-list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=ir.exec(o),a=Qr(o,n);a?.key===this.key?t\
-.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Kr&&r<Me&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i\
-.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=w=>w.key===this.key||w.key===void 0,s=w=>n-w.time>(a(w)?o.maxAge\
-Ms:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,bytes:0},m=(w,h,T)=>{a(w)&\
-&([c.events,c.bytes]=[c.events+h,c.bytes+T]),[l.events,l.bytes]=[l.events+h,l.bytes+T]};for(let w of u)m(w,w.events,w.by\
-tes);let f=(w,h)=>w.events>h.maxEvents||w.bytes>h.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return r;let p=u.filter(w=>t.\
-includes(w.name)),g=Math.min(...p.map(w=>w.time)),b=w=>this.#e.modifiedAt(`${this.dir}/${w}`),A=Math.max(...p.map(w=>b(w\
-.name)??-1/0)),E=w=>{if(w.time<g)return!1;let h=b(w.name);return h===void 0||!Number.isFinite(A)?w.time-g<=Zr:Math.abs(h\
--A)<=Zr},k=u.filter(w=>!t.includes(w.name)).sort((w,h)=>w.time-h.time);for(let w=0;w<Me;){let h=k.find(s),T=h===void 0&&\
-f(c,o),S=h??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let _=s(S);if(!_&&E(S))continu\
-e;w++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{events:i.maxEvents-l.event\
-s,bytes:i.maxBytes-l.bytes};if(!_&&x.events>0&&x.bytes>0){let R=this.#v(S,x.events,x.bytes,n);if(R===void 0)continue;m(S\
-,R.kept.events,R.kept.bytes),P(r,"spool_corrupt",R.corrupt),P(r,"spool_full",R.cut);continue}this.#c(S.name,S,_?"spool_e\
-xpired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#a(`${this.dir}/${n}`,t);this.#l(n)&&(P(o,"spool_corrupt",i.corr\
-upt),P(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Me)break;let s=ln.exec(a);if(s===null||\
-t-ot(s)<=Cs)continue;let d=Re(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+nt);try{this.#e.rename(`${this.dir\
-}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#v(n,t,r,o){let i=tt(n.name,o+nt),a=y().monot\
-onicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,corrupt:d}=this.#a(`${t\
-his.dir}/${i}`,n),u=s.map(ke),c=rt(u,t,r),l=c.kept.map(g=>u[g]),m={kept:{events:l.length,bytes:c.bytes},cut:u.length-l.l\
-ength,corrupt:d};if(l.length===0)return this.#l(i)?m:void 0;let f=Ke(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};t\
-ry{this.#e.create(f,no(l))}catch{if(p(),!this.#l(i))return;try{this.#f(l,n.time,n.key)}catch{return{kept:{events:0,bytes\
-:0},cut:u.length,corrupt:d}}return m}if(y().monotonicMs()-a>nt/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`\
-)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${eo(l,n.time,n.key)}`)}catch{}return m}#l(n){try{\
-return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Qr(e,n){let t=ln.exec(e);return t?Us(t,n)?Re(t[3\
-]):void 0:Re(e)}function Re(e){let n=Fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/to)\
-);return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function rt(e,n,t){let r=[...e.keys()].filter(a=>e[a].bytes\
-<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((a,s)=>a+e[s].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;ret\
-urn{kept:r.slice(o),bytes:i}}function eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z(n)}-${e.length}-${r}-$\
-{t===void 0?"":`${t}-`}${J()}.jsonl`}function no(e){return e.map(n=>`${n.text}\n`).join("")}function oo(e,n){let{maxEvent\
-s:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:a,sessionId:s,clientVersion:d=""}of e)o+=i+6*(a.length+s.length+d.le\
-ngth)+Hs;return e.length<=t&&o<=r?0:e.length-rt(e.map(ke),t,r).kept.length}var Hs=200;function io(e){return ke(e).bytes+\
-1}function ke(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)},${e.\
-clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.fl\
-oor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function tt(e,n){return`l-${z(n)}-${e}`}function ot([,e,\
-n]){return e==="l"?Number(n):Number(n)+Bs}function Us(e,n){return n>ot(e)}function js(e){try{let{retries:n,schemaVersion\
-:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="\
-string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name=="string"&&s.name!==""\
-&&typeof s.ts=="string"&&Dn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={json:F(s),schemaVersion\
-:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}catch{return}}function V\
-s(e,n){return e.spoolFallback?Sr(y().env,$().os,n?.uid):void 0}function Ys(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLi\
-mits:i}=e,a=it(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,a,l=>s=l,r),u=Vs(e,n);if(\
-d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i,a);l&&l.dir!==d.dir&&d\
-.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ne.open(u,n,i,a,l=>s+=`; nor in ${u}: ${l}`,r);r\
-eturn t(s,c?.dir),c}var fn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this\
-.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFall\
-back)return null;let a=y().files;if(!a)return null;let s=Ys(n,a,t);if(!s)return null;let d=n.customFetch?s.key:void 0,u=\
-new cn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.cla\
-im(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json),notBefore:0})),a=i.fil\
-ter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a),P(o,"event_too_large"\
-,a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spoo\
-l.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}s\
-ettle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=\
-0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return\
- n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();\
-for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function it(e){let{sink:n,format:t,sourceClientVersion:r,hea\
-ders:o,customFetch:i}=e,a={version:i&&r!==ye?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,re\
-source:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return ro(n.kind==="http"?n.url:"",t.n\
-ame,s==="{}"?"":s)}var Gs=0xe677d21fdbff;function so(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{i\
-f(!(e instanceof ve))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",deta\
-il:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="string")return{reason:"inval\
-id_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"timestamp\
- is not a finite number"};if(a<0||a>Gs)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that \
-both wire formats carry"};let{json:s,bytes:d}=Rr(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serialized, \
-more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, O\
-TEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,sessionId:t,clientVersio\
-n:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function ao(e,n,t,r=o=>o.byt\
-es){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion&&s.sessionId===i[0].se\
-ssionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(s)}return o}function Ws\
-(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n===":\
-:1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function uo(e,n){if(e.kin\
-d!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Ws(t.hostname))return;let r=[...t.use\
-rname||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[\
-]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function co(e,n=$()){let t=({\
-schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>kr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sen\
-tAt:a});return{name:"nat",encode:(r,o)=>Cn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Cn(t(r,0),[])),eventBytes:r=>r.by\
-tes,readsAnswer:!1}}function lo(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,servic\
-eVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(hr(i))),a};return{name:"otlp"\
-,encode:i=>An(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D(An([],i.sessionId,t(i),n)),eventBytes:i=>D(o(i)),readsA\
-nswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:pr}}var zs="http://localhost:4318/v1/l\
-ogs",Xs=120,qs=50,Js=3,Ks=2,st=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',po=64,Zs={flushIntervalSec\
-onds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeo\
-utSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:\
-!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!\
-0,resource:!0,logger:!0,clock:!0,random:!0};function De(e={}){if(!ge(e))throw new TypeError(`Cannot create handler: opti\
-ons must be an object, got ${O(e)}`);let n=On(e,Zs);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(h,T,S\
-)=>{let _=e[h]===void 0?T:e[h],x=S.integer?`${S.sign} integer`:`${S.sign} number`,R=`Cannot create handler: \'${h}\' must \
-be a ${x}`;if(typeof _!="number"||Number.isNaN(_))throw new TypeError(`${R}, got ${O(_)}`);if(!((S.sign==="positive"?_>0\
-:_>=0)&&(S.integer?Number.isSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${R}, got ${_}`);if(S.timer&&_*1e3\
->Qn)throw new RangeError(`Cannot create handler: \'${h}\' must be at most ${Qn/1e3} seconds (the longest a timer can wait)\
-, got ${_}`);return _},r=(h,T,S)=>{let _=e[h];if(_===void 0)return S;if(typeof _!==T)throw new TypeError(`Cannot create \
-handler: \'${h}\' must be a ${T}, got ${O(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},a=\
-{sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Ks,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",\
-60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (\
-${d}), got ${u}`);let c=vr(),l=r("sourceClientVersion","string",ye),m=bo("resource",e.resource),f=r("sessionId","string"\
-,"undefined"),p=mo(e.format,c.format),g=dt(p,l,{...c.otlpResource,...m}),b=at(g,c.sessionPrefix+f),A=mo(e.format,void 0)\
-,E=at(dt(A,l,m,go),f),k=t("maxEventBytes",32768,a);if(k<E.eventBytes)throw new RangeError(`Cannot create handler: \'maxEv\
-entBytes\' must be at least ${E.eventBytes} (the smallest event), got ${k}`);let w=t("maxBatchBytes",5e5,a);if(w<E.batchB\
-ytes){let h=`one ${A} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create \
-handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${h} ${E.batchBytes} bytes, more than \'maxBatchBytes\' (${\
-w} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${E.batchBytes} (${h}), got ${w}`)}return{flush\
-IntervalMs:t("flushIntervalSeconds",Xs,o)*1e3,maxQueueSize:t("maxQueueSize",qs,a),maxRetries:t("maxRetries",Js,{sign:"no\
-n-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,backoff:{initialMs:d*1e3,m\
-axMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,w-b.envelopeBytes-po),maxEventBytesO\
-ption:k,maxBatchBytes:w,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:na(e.endpoint,c.endpointHidden?ut:c.endpo\
-int??(p==="otlp"?c.otlpEndpointHidden?ut:c.otlpEndpoint??zs:void 0),c.dryRun),spoolDir:ta(e.spoolDir,c.spoolDir),noSpool\
-:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpool:void 0,spoolFallback:\
-e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ee.maxEvents,a),maxBytes:ea(t("spoolMaxBy\
-tes",ee.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",ee.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ia(e.cap\
-tureInterrupts),handOff:oa(r("handOff","boolean",void 0),c),customFetch:e.fetch!==void 0,format:g,headers:{...p==="otlp"\
-?c.otlpHeaders:{},...ra(e.headers)},fetch:r("fetch","function",y().fetch??((h,T)=>globalThis.fetch(h,T))),logger:r("logg\
-er","function",void 0),clock:Qs(r("clock","function",Date.now)),random:r("random","function",Ie)}}function Qs(e){let n;t\
-ry{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method needs its object: () => \
-performance.timeOrigin + performance.now())`)}if(!fo(n))throw new RangeError(`Cannot create handler: \'clock\' must return\
- epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let t=e();return fo(t)?t:Date.now()}catch{return Date.\
-now()}}}var fo=e=>typeof e=="number"&&e>=0&&e<1e13;function at(e,n){let t={json:st,bytes:D(st),schemaVersion:rn,sessionI\
-d:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,b\
-atchBytes:o+po+r,envelopeBytes:o}}function ea(e){if(e>=ee.maxBytes)return e;let n=io({json:st,schemaVersion:rn,sessionId\
-:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n}\
- (one spooled event, the smallest), got ${e}`);return e}function dt(e,n,t,r){return e==="otlp"?lo({serviceName:t["servic\
-e.name"]??lr,serviceVersion:n,resourceAttributes:t},r):co(n,r)}var go={name:"node",version:"x".repeat(12),machine:"x".re\
-peat(11),os:"linux"};function yo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=at(dt(n.name,t,r,go),"undef\
-ined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventB\
-ytes)}}var ut=Symbol("hidden");function na(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))throw new TypeError(`Canno\
-t create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${O(typeof e=="string"?C(e):e)}`);if(e===void 0\
-&&n===ut)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??Er;return tn(r)?r==="stdout"?{kind:"stderr"}:t||r===""\
-?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function ta(e,n){if(e!==!1){\
-if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must be a no\
-n-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must be an\
- absolute path (a relative one moves with the working directory), got ${O(e)}`);return e}}function mo(e,n){if(e!==void 0\
-&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${O(e)}`);retu\
-rn e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function bo(e,n){if(n===void 0)return{};if(!ge(n))throw new TypeEr\
-ror(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);let t={};for(let[r,o]of Object.entries(n)\
-)if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, g\
-ot ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`);t[r]=o}return t}var ho=8192;function r\
-a(e){let n=bo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>ho)throw new RangeError(`\
-Cannot create handler: \'headers\' must add at most ${ho} bytes to a request (servers refuse a larger head), got ${t}`);fo\
-r(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot create handler: \'headers\' must have header names (\
-RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${O(r)}: the\
- HTTP client frames the request itself`);if(!en(o))throw new TypeError("Cannot create handler: \'headers\' must have heade\
-r values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading or tra\
-iling space), got a bad value for "+O(r))}return n}function oa(e,n){return e!==void 0?{enabled:e,source:"handOff option"\
-}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source\
-:"default"}}function ia(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw \
-new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${O(e)}`)}var mn=/^sender\
--[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function hn(e,n){return{...e,[Ce]:JSON.stringify(n)}}function Eo(e){if(e)t\
-ry{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:v\
-oid 0}catch{return}}var X=15e3,sa=250;function Oe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock\
-|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Number(s[1]),u=s[2]==="loc\
-k"?X:sa;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):gn(e,`${n}/${a}`)}return i.locks.sort(),i.marks.sort(),i}f\
-unction pn(e,n,t,r){try{return Oe(e,n,t,r).locks.length>0}catch{return!1}}function vo(e,n,t){let r;try{e.ensureDir(n,!0)\
-;let o=Oe(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${z(i)\
-}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Oe(e,n,t,i);return a.locks.length===0&&a.marks[0]===r?r:(gn(e,`${n}/${r}`\
-),"at work")}catch{return r}}function wo(e,n,t){t!==void 0&&lt(e,n,()=>[t])}function So(e,n,t){lt(e,n,()=>Oe(e,n,t,Date.\
-now()).marks)}async function To(e,n,t){for(let r=0;r<aa;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Oe(e,n,t,o)\
-;if(i.locks.length>0){ct(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${n}/${a}`,"");let{locks:\
-s,marks:d}=Oe(e,n,t,o);if(s.join()===a)return ct(e,n,d),a;gn(e,`${n}/${a}`)}catch{return}await new Promise(i=>setTimeout\
-(i,10+Ie()*50))}}var aa=5;function xo(e,n,t){lt(e,n,()=>[t])}function lt(e,n,t){try{e.ensureDir(n,!0,!1),ct(e,n,t())}cat\
-ch{}}function ct(e,n,t){for(let r of t)gn(e,`${n}/${r}`)}function gn(e,n){try{e.remove(n)}catch{}}var ca=6e4,la=1e3,fa=[\
-Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function ma(e,n,t){let r\
-=ha(e,n,t);return r.handOff?r:{...r,outcome:_o(e,n)}}function _o(e,n){return e.sink.kind==="none"?"dropped":Ro(e)&&n?.he\
-alth.isOpen()!==!0?"delivered":n&&Te()===void 0?"spooled":"dropped"}function Ro(e){return e.sink.kind!=="http"||y().canC\
-onnect(e.sink.url)}function ha(e,n,t){try{let r=$o(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reas\
-on:r??"no spool"};let{spool:o,health:i}=n,a=Ao(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(a);return m===vo\
-id 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir}/${""}`,a);if("refused\
-"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ga(e,o.dir),successor:u,onByConsentFile:Vr()};return{h\
-andOff:!0,command:{...s,env:hn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}fun\
-ction ko(e,n,t){let r=ma(e,n,t);return r.handOff&&r.command&&!ba(r.backlog)?{handOff:!1,reason:"the sender\'s script is n\
-ot in the spool directory and cannot be written",outcome:_o(e,r.backlog)}:r}function Oo(e){try{let{spool:n,health:t,file\
-s:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=vo(r,n.dir,n.key);if(o==="at work")return"a\
-t work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():wo(r,n.dir,o),i}catch{return"failed"}}fu\
-nction No(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return $o\
-(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Ao(t.url,n.spool.dir))!==void 0}function Ao(e,n){let t=Mr(),r=t===\
-void 0?void 0:pa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...fa,...me,"HOME","USERPROFILE"],set:r==\
-=void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function pa(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/\
-,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:M(o,\
-t);return i!==void 0&&r?.allowed(i,"read")?i:e}function $o(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-\
-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"th\
-e program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>X-la)return`a request m\
-ay take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry was turned off during th\
-e run";let i=Te();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, whi\
-ch a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!n.spo\
-ol.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read, or\
- --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s scrip\
-t there";if(!Ro(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen())ret\
-urn;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?void 0\
-:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ca&&!pn(s,a.dir,a.key,u))return"spooled events have waited a minute with n\
-o sender at work"}function ga(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:\
-"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i\
-.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...yo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDay\
-s:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function y\
-a({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ba(e){if(ya(e))return!0;let{files:n,spool:t}=e,r=\
-()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch\
-{return!1}}return va(n,t.dir,Ea),!0}var Ea=3;function va(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>mn.test(s))\
-}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="none"?o:o.filter(s=>s!==\
-"").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>X).map(({name:s}\
-)=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var yn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){thi\
-s.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].f\
-lat()}clear(){this.#e.clear(),this.#n=0}};function Io(){throw new Error("a sender prints nothing")}var Po=16384,mt=2*Po,\
-Mo=mt-4096,ht=32,Do=/^[a-z0-9_]{1,40}$/,wa=/^[0-9a-f]{8}$/;var Lo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))\
-?\\.aside$/,Sa=6e4;function Co(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Do.test(m)&&Number.isSafeInteg\
-er(f)&&f>0);if(s.length===0||!ft(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,ht))},endpoint\
-Hash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=jo(n,t);try{let m=xa(e,n,t,i).filter(p=>p.quiet).map(p=>Fo(e,p,n,t)),f=Ho([\
-...m.flatMap(p=>p.lines),c],a,i)??c;Bo(e,n,t,m,()=>{let p=Ra(e,l);p==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeof p!=\
-"object"||p.bytes+g.length<=Po?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,Mo):Ta(e,n,t,f,a,i)});for(let{path:p}of\
- m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Ta(e,n,t,r,o,i){let a=jo(n,t),s={path:pt(n,t),quiet:!1},d=gt(e,a,s.pa\
-th)?Fo(e,s,n,t):{lines:[]};Bo(e,n,t,[d],()=>{e.append(a,`${F(Ho([...d.lines,r],o,i)??r)}\n`,Mo)})}function Fo(e,n,t,r){if\
-(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=_a(e,n),a=pt(t,\
-r,i);return gt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function Bo(e,n,t,r,o){try{o()}ca\
-tch(i){for(let{path:a,summed:s}of r)a!==void 0&&gt(e,a,pt(n,t,s));throw i}}function pt(e,n,t){let r=t===void 0?"":`-${t}\
-`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function xa(e,n,t,r){return et(e,n,Lo,(o,i)=>{let[,,a,s]=Lo\
-.exec(i)??[],d=Math.abs(r-Number(a))>=Sa;return o===t?{path:M(n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void 0})}\
-function _a(e,n){try{let t=n.summed??0,r=e.read(n.path,mt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{\
-lines:Uo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function gt(e,n,t){return v(()=>(e.rename(n,t)\
-,!0))??!1}function Ho(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s.last\
->=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.keys(o).len\
-gth<ht)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:a}\
-=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a===void 0?{}\
-:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ra(e,n){try{let t=e.read(n,mt);return t===void 0?void 0:{lines\
-:Uo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":void 0}}function Uo(e){ret\
-urn e.split(`\n`).flatMap(n=>ka(n)??[])}function ka(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.p\
-arse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ft(n)&&ft(t)&&n<=t&&a.length>0&&a.le\
-ngth<=ht&&a.every(([u,c])=>Do.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.fromEn\
-tries(a),...typeof i=="string"&&wa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:o}:d}\
-catch{return}}function ft(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function jo(e,n){return M(e,`drops-${n}.json`)}\
-var ue={working:1,periodic:2,asked:1/0},Vo=.9,Oa=1e3,Na=3e5,Aa=36e5,$a=4,bn=class{#e;#n=[];#o=[];#t=new yn;#f=0;#a=0;#h=\
-0;#r=0;#d={};#p={};#c=!1;#u;#v=Promise.resolve();#l;#x=ue.working;#_=0;#y;#w=new Set;#O;#$=!1;#b;#i=Pn();#S=!1;#s=!1;#V=\
-!1;#C=0;#F;#I;#E;#Y;#B=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!se())return this.#Ee();let t=y().exiting\
-();t?this.#ne():this.#W(),this.#f++;let r=so(n,this.#e);if("reason"in r)return this.#g(1,r.reason,r.detail);if(this.#T()\
->=this.#e.maxBufferedEvents)return this.#g(1,"buffer_full");if(this.#n.push(r),t)return void(this.#D(!0)||this.#U());thi\
-s.#c&&this.#u===void 0&&queueMicrotask(()=>this.#H()),this.#n.length>=this.#e.maxQueueSize&&this.#P(ue.working)}catch{}}\
-start(){this.#c||this.#F||(this.#c=!0,this.#W(),this.#T()>0?this.#H():se()&&!this.#k()&&No(this.#e,this.#R())&&this.#P(u\
-e.working))}flush(){return this.#P(ue.asked)}#P(n){if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let t=this.#_,r\
-=this.#v.then(()=>{if(t!==this.#_)return;let o=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#me(o)});return \
-this.#l=r,this.#v=r,r}stop(){return this.#F??=this.#de()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enque\
-ued:this.#f,replayed:this.#a,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t\
-.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#G(){return[...this.#o,...this.#t.events()\
-,...this.#n]}#W(){if(this.#I)return;this.#ne();let n=y(),t=a=>{try{return a()}catch{this.#m("an exit hook could not be i\
-nstalled: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#F===void 0;return t\
-his.stop(),a},exit:()=>{this.#D(!0)||this.#U(),this.#j()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a\
-),this.#D(!0)||this.#U(),this.#j()})):void 0;this.#I=()=>{r?.(),i?.()}}#H(){this.#c&&this.#u===void 0&&this.#z()}#z(){th\
-is.#u=setTimeout(()=>{this.#P(ue.periodic).then(()=>{this.#c&&this.#z()})},this.#e.flushIntervalMs),y().unrefTimer(this.\
-#u)}async#de(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#b=Ia(this.#e.exitTimeoutMs),t=!1;try{if(th\
-is.#t.size>0&&!await Promise.race([this.#v.then(()=>!0),n.over()])&&this.#X(),this.#T()>0&&this.#D())return;this.#ie(),t\
-his.#T()>0&&this.#k()&&this.#M(!0),this.#T()>0&&!this.#k()&&await this.#ue(n),this.#M()}catch(r){this.#m(`stop failed un\
-expectedly: ${r}`),t=!0}finally{this.#j(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ue(n){let t=th\
-is.#R()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||t\
-his.#X()}#X(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Vo,i=[...this.#w].s\
-ome(({started:a,accepted:s})=>!s&&r-a>=n*Vo);this.#q(({started:a})=>r-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unsh\
-ift(...this.#t.events()),this.#t.clear(),i&&this.#E?.health.recordFailure()}#q(n=()=>!1){for(let t of this.#w){let{event\
-s:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#Q(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(..\
-.n(t)?this.#te(r,"the exit budget ended before the answer"):r)}}}#ce(){return this.#y??=new AbortController}#J(n){if(n.a\
-borted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a\
-=o.end-i;if(a>=t)return!0;let s=this.#O,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#K(n){this.#t.settle(n\
-)&&this.#o.push(...n)}#k(){let{sink:n}=this.#e,t=!this.#$&&this.#R()?.health.isOpen()===!0;return n.kind==="http"&&(t||!\
-y().canConnect(n.url))}#le(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#E?.health.state;return this.#b===void 0&&r!==\
-void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y()\
-.canConnect(n.url)}#fe(n){let t=this.#E?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#B=!1);return}i\
-f(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.re\
-tryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ae(o,i,a,n.retryAfterMs);this.#L=r\
-||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#me(n){try{this.#oe();let t=this.#e.sink.kind==="http"?this\
-.#E?.health:void 0;t&&(t.state||this.#b===void 0)&&t.refresh(),this.#ie();let r=this.#k();if(r&&!this.#le())return;let o\
-=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=t\
-his.#o.filter(c=>!i(c)),this.#n=[];let d=this.#ee(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing\
-:r};await this.#he(d,u),this.#fe(u),u.delivered&&u.retryAfterMs&&(this.#C=Math.max(this.#C,this.#e.clock()+u.retryAfterM\
-s))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#he(n,t){let{signal:r}=this.#ce(),o=0,i=async()=>{for(;o<n\
-.length&&!t.failed&&this.#J(r);)await this.#Z(n[o++],r,t)};await Promise.all(Array.from({length:Math.min($a,n.length)},i\
-));for(let a of n.slice(o))this.#K(a)}async#Z(n,t,r){this.#oe();let o=this.#se(n);if(o!==n){if(this.#t.settle(n),o.lengt\
-h===0)return;this.#t.add(o),n=o}let i=await this.#ge(n,t);if(this.#be(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_\
-large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of \
-s)this.#J(t)?await this.#Z(d,t,r):this.#K(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#Q(n,i.rej\
-ected);case"too_large":return this.#g(1,"http_413"),this.#A(n);case"rejected":return this.#g(n.length,i.reason),this.#A(\
-n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(\
-r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#pe(n,i.retryAfterMs):this.#ve(n,i.reason,i.retryAfterMs)}}}#pe(n,t=\
-0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#Q(n,t=0){let r=Math\
-.min(t,n.length);this.#h+=n.length-r,r>0&&this.#g(r,"otlp_rejected"),this.#A(n)}async#ge(n,t){let r={started:y().monoton\
-icMs(),events:n,accepted:!1};this.#w.add(r);try{return await this.#ye(n,t,()=>r.accepted=!0)}finally{this.#w.delete(r);l\
-et o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ee(n){let{format:t,maxBatchBytes:r}=this.#e;return ao(n,r,t.\
-emptyBytes,t.eventBytes)}#N(){this.#o=[],this.#t.clear(),this.#n=[]}async#ye(n,t,r){let{sink:o}=this.#e;if(o.kind==="non\
-e")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#i?.(`s\
-ending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Yo(s),{kind:"deliver\
-ed"};let d=i.classify;return await Xr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.\
-readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y(\
-).unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#be(n,t){if(!this.#i)return;let\
- r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==vo\
-id 0&&this.#e.customFetch?`: its fetch failed: ${ur(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=\
-n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#i(`answer for ${t} event(s)\
-: ${n.kind}${i}`)}#ne(){if(!this.#i||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir\
-:i,handOff:a}=this.#e;this.#i(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="st\
-derr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may\
- not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o.\
-name}; spool: ${i??"none"}`);let d=uo(r,this.#e.headers);d&&this.#i(`warning: ${d}`),this.#i(`at exit: ${a.enabled?"hand\
- off where a sender can be started":"in process"} (${a.source})`)}#Ee(){this.#S||!this.#i&&!this.#e.logger||(this.#S=!0,\
-this.#m(`telemetry off (decided by ${Jn().decidedBy}): events are not recorded`))}#ve(n,t,r){let{backoff:o,clock:i,rando\
-m:a}=this.#e,s=i(),d=this.#te(n,t);for(let u of d)u.notBefore=s+ae(u.retries,o,a,r);this.#o.push(...d)}#te(n,t){let[r,o]\
-=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}):\
- ${r.length} event(s) kept for retry`),o.length>0&&this.#g(o.length,"retries_exhausted",`last failure: ${t}`),this.#A(o)\
-,r}#A(n){this.#E?.settle(n)}#R(){return this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept \
-in ${t}, as its place cannot be used: ${n}`;r!==this.#Y&&this.#m(r),this.#Y=r}),this.#E}#re(){let n=this.#b;if(n)return \
-Math.max(0,n.end-y().monotonicMs())+Oa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Na,Math.min(Aa,\
-2*t),2*r)}#oe(){let n=this.#re();this.#E?.renewClaims(n,this.#b?n:n*.75)}#ie(){if(this.#B||this.#_>0||!se()||this.#k()||\
-!Q())return;let n=this.#R();if(n&&Te()!==void 0)return;this.#B=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),M\
-ath.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#re());o&&(this.#ae(o.dropped),this.#a+=o.events.length,this.#o.push(\
-...o.events),o.events.length>0&&this.#H())}#M(n=!1){this.#q();let t=this.#G(),r=this.#se(t);if(r!==t&&(this.#o=r,this.#t\
-.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#V=!0,this.#N(),this.#g(r.length,"opted_out"),!0;if(this.\
-#e.sink.kind==="stderr"){this.#N();for(let a of this.#ee(r))Yo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.leng\
-th;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#g(r.length,this.#e.sink.reason),!0;let o=this.#R();if(!\
-o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(s) not delivered are kept in memory only, and go with the\
- process: no spool`),!1;if(Te()!==void 0)return this.#N(),this.#g(r.length,"opted_out","not spooled: the program turned \
-telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#$=!0),!i&&n)return!1;if(this.#N\
-(),i){let a=this.#C-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.drop\
-ped))this.#g(d,s);this.#ae(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_una\
-vailable")}return o?.releaseAll(),i!==void 0}#se(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{\
-claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a\
-));return this.#g(i.length,"claim_lost"),this.#A(i),n.filter(({claim:a})=>!a||!o.has(a))}#ae(n){for(let[t,r]of Object.en\
-tries(n))this.#a+=r,this.#g(r,t)}#D(n=!1){let t=this.#R(),r=ko(this.#e,t,se());if(!r.handOff){let s={delivered:"deliveri\
-ng in process",spooled:"spooled for a later run",dropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?\
-Jr(t.health):void 0;if(this.#T()>0){let u=r.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3}\
- s`:"";this.#m(`at exit: ${s[r.outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.\
-#k()?0:oo(this.#G(),this.#e.spoolLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit\
-: delivering in process: the spool would leave out ${o} of the ${this.#T()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes\
- ${d})`),!1}if(!this.#M(!0))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#V)\
-return!0;let i=Oo(r);if(i==="failed")return this.#m("at exit: delivering in process: no sender could be started"),!1;thi\
-s.#_++,[this.#l,this.#x]=[void 0,ue.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"t\
-he spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#\
-m(`at exit: handed off to ${a[i]}`),!0}#U(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#m(`at exit: the proc\
-ess ends at once: ${r} event(s) spooled for a later run`),t}#j(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=\
-this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).len\
-gth===0||t.kind!=="http")return;let o=this.#R();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Dat\
-e.now();Co(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n\
-} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#i?.(n),Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,\
-t,r;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}functio\
-n Yo(e){y().writeStderr(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr((\
-)=>Pa(e));try{await Ma(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==\
-="default"&&e.onByConsentFile!==!0}async function Ma(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onBy\
-ConsentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{\
-replayed:l,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&\
-m>0||u>0&&l===0)return}}function Da(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(\
-),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())\
-),y().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spoole\
-d:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonic\
-Ms()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exit\
-TimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats()\
-;t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().mono\
-tonicMs()>r){let f=ae(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}functio\
-n Fa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvent\
-s:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingS\
-ince(Date.now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sender-5684cf01.mjs",id=118826,od=6e4,sd=1e3,ad=[
-_i,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Gt(e){return e===null?"null":typeof e=="string"?$i(
-e):typeof e=="number"?ld(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${$i(n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ld(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,
-Zt=32,Oi=/^[a-z0-9_]{1,40}$/,ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+ELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Ln=new Set;function Tr(e,n){if(!(e===void 0||Ln.h\
+as(e))){Ln.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Ln.delete(e)}}}function xr\
+(e){let n;return()=>n??=new RegExp(e,"u")}var du=xr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3\
+164\\uffa0]`);var uu=xr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var rn="1.5",yu=Obj\
+ect.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"int\
+errupted",UNDEFINED:"undefined"}),bu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",\
+EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:\
+"agent_toolkit",UNDEFINED:"undefined"}),ve=class{name;schemaVersion;timestamp;constructor(n,t={}){if(as(new.target))thro\
+w new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw \
+new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${O(n)}`);let r=t.schema\
+Version??rn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-\
+empty string, got ${O(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeErro\
+r("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.t\
+imestamp=o}};function as(e){return e===ve}function F(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test\
+(n)?ds(n):n}function ds(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&\
+(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(us);if(n===-1)return e.len\
+gth;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeA\
+t(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var us=/[^\\x00-\\x7f]/;var cs="184482118588404";function Le(e){let n=B(e)\
+;if(!(n>=-sn&&n<=sn))throw new RangeError("Invalid time value");let t=B(n/1e3);if(t!==Mn.second){let r=B(t/_r),o=t-r*_r,\
+i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Mn={second:t,text:`${ls(r)}T${i}.`}}return`${Mn.text}${K(n-t*1e3,3\
+)}Z`}var Mn={second:NaN,text:""};function ls(e){let n=B((e+719468)/146097),t=e+719468-n*146097,r=B((t-B(t/1460)+B(t/3652\
+4)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153),a=o-B((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:\
+0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}`}-${K(s,2)}-${K(a,2)}`}var B=e=>{let n=e-e%1;return n>e\
+?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},_r=86400,sn=864e13;function Rr(e){let n;try{n=e.name\
+}catch(o){throw new TypeError(`Event name cannot be read: ${U(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("E\
+vent name is not a non-empty string");let t=F(ms(e));if(n!==on.name){let o=F(n);on={name:n,json:o,bytes:D(o)}}let r=Le(e\
+.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:fs+r.length+D(t)+on.bytes}}var on={nam\
+e:"",json:"",bytes:0},fs=31;function ms(e){let n=(a,s)=>new TypeError(`Event \'${e.name}\' ${a} cannot be read: ${U(s)}`),\
+t;try{t=e.parameters()}catch(a){throw n("parameters",a)}try{t?.then}catch(a){throw n("parameters() returned an object th\
+at",a)}if(ar(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no p\
+arameters object: parameters() returned a thenable`)}if(!ge(t))throw new TypeError(`Event \'${e.name}\' has no parameters \
+object: parameters() returned ${O(t)}`);let r;try{r=Object.keys(t)}catch(a){throw n("parameters",a)}let o={};for(let a o\
+f r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a]:s}:o[a]=s}let i=Dn(o);if(i)throw new Typ\
+eError(`Event \'${e.name}\' ${i}`);return o}function Dn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no\
+ parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="num\
+ber"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function kr(e,n){return{br\
+owserType:"undefined",clientId:cs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchite\
+cture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",dev\
+iceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",device\
+Type:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBeh\
+OptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefine\
+d",productVersion:"undefined",sentTs:Le(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}\
+function Cn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var Or=/[A-Za-z0-9_-]/,hs=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[\
+Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,ps=/^(?:[+-]?(?:inf|nan)|0x[0-9\
+A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\\
+d(?:_?\\d)*)?)/;function Nr(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#\
+e=n}document(){let n={},t=n;for(;;){if(this.#w(),this.#n>=this.#e.length)return n;this.#i()==="["?t=this.#f(n):this.#a(t\
+),this.#$()}}#f(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#b(t?"]]":"]");let o=n;for\
+(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.ge\
+t(u)!=="array")&&this.#s(`\'${a}\' is not an array of tables`);let c=this.#S({},"header");return u.push(c),an(o,a,u),c}let\
+ d=Fn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.l\
+ength-1]:Bn(d)?s?(this.#t.get(d)!=="implicit"&&this.#s(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header"\
+)):this.#t.get(d)==="inline"&&this.#s(`\'${a}\' is an inline table`):this.#s(`\'${a}\' is not a table`),o=d}return o}#a(n){l\
+et t=this.#h();this.#y(),this.#b("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=Fn(o,a);s===void 0\
+?an(o,a,s=this.#S({},"dotted")):(!Bn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#s(`\'${a}\' is alread\
+y defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#s(`\'$\
+{i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#y();let t=this.#i();if(t===\'"\')n.push(this.#u());else if(t\
+==="\'")n.push(this.#v());else{let r=this.#n;for(;this.#n<this.#e.length&&Or.test(this.#e[this.#n]);)this.#n++;this.#n===\
+r&&this.#s("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#i()!==".")return n;this.#n++}}#r(){le\
+t n=this.#i();if(this.#e.startsWith(\'"""\',this.#n))return this.#l();if(this.#e.startsWith("\'\'\'",this.#n))return this.#x(\
+);if(n===\'"\')return this.#u();if(n==="\'")return this.#v();if(n==="["||n==="{"){++this.#o>100&&this.#s("values are nested\
+ too deeply");let i=n==="["?this.#d():this.#p();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]o\
+f[["true",!0],["false",!1]])if(t.startsWith(i)&&!Or.test(t[i.length]??""))return this.#n+=i.length,a;let r=hs.exec(t);if\
+(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ps.exec(t);return o&&!/[\\w.+-]/.test(t[o\
+[0].length]??"")?(this.#n+=o[0].length,gs(o[0])):this.#s("a value is malformed")}#d(){this.#n++;let n=[];for(;this.#w(),\
+this.#i()!=="]";)n.push(this.#r()),this.#w(),this.#i()===","?this.#n++:this.#i()!=="]"&&this.#s("an array is malformed")\
+;return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if(this.#y(),this.#i()==="}")return this.#n++,n;for(;;){th\
+is.#a(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#s("an inline table is malformed")}return thi\
+s.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Bn(t)&&this.#c(t)}#u(){this.#n++;let n="";for(;;){\
+let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#s("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+\
+=this.#_():dn(t)&&t!=="	"?this.#s("a string holds a control character"):n+=t}}#v(){this.#n++;let n=this.#e.indexOf("\'",t\
+his.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>dn(r)&&r!=="	"))&&this.#s("a liter\
+al string is malformed"),this.#n=n+1,t}#l(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#i()===`\n`&&thi\
+s.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return thi\
+s.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#s("a string is not closed");if(t==="\\\\"){l\
+et r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else dn(t)&&t!==`\n`&&t!=="	"&&\
+!(t==="\\r"&&this.#i()===`\n`)?this.#s("a string holds a control character"):n+=t}}#x(){this.#n+=3,this.#e.startsWith(`\\r\n\
+`,this.#n)?this.#n+=2:this.#i()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#s("a string is\
+ not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+\
+t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==\
+="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r\
+||i>1114111?this.#s("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#s("a string holds an invalid escape")\
+,this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#i()===" "||this.#i()==="	";)this.#n++}#w(){for(;;){this.#y();let n=\
+this.#i();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#O();else retu\
+rn}}#O(){for(;this.#n<this.#e.length&&this.#i()!==`\n`;){let n=this.#e[this.#n++];dn(n)&&n!=="	"&&!(n==="\\r"&&this.#i()==\
+=`\n`)&&this.#s("a comment is malformed")}}#$(){this.#y(),this.#i()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?th\
+is.#n+=2:this.#i()===`\n`?this.#n++:this.#n<this.#e.length&&this.#s("a line has more than one statement")}#b(n){this.#e.s\
+tartsWith(n,this.#n)||this.#s(`\'${n}\' is missing`),this.#n+=n.length}#i(){return this.#e[this.#n]}#S(n,t){return this.#t\
+.set(n,t),n}#s(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n\
+}`)}};function Fn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.defineProperty(e,n,{value:t,writa\
+ble:!0,enumerable:!0,configurable:!0})}function Bn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function dn\
+(e){let n=e.charCodeAt(0);return n<32||n===127}function gs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.st\
+artsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ys="1.0";function un(){if(Dr())return;let{env:e,files:n}=y\
+(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?M(t,".config/nat/telemetry.toml"):void 0);if(r===\
+void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Un?.given!==r){let o=n?.realPath(".");Un={given:r,path:o===void 0?r:M\
+(o,r)}}return Un.path}function Mr(){return(Z?Se?.path:void 0)??un()}var Un;function Dr(){let{env:e,envHidden:n}=y();if(n\
+)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":\
+void 0}var bs=65536;function Pe(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return\
+{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,bs)}catch(o){return jn(o)=\
+=="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Es(o)?{state:"disabled",probl\
+em:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${jn(\
+o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Ar(r),text:r};try{t.checkPlace(e)}ca\
+tch(o){return{state:"disabled",problem:`is where another user could replace it (${jn(o).replaceAll("_"," ")})`}}return{.\
+..Ar(r),text:r}}function Es(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function jn(e){\
+return e?.reason??"unreadable"}function Ar(e){let n;try{n=Nr(e)}catch{return{state:"disabled",problem:"is not valid TOML\
+"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"dis\
+abled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"neve\
+r_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ys?{state:"enabled"}:{state:"never_asked",outdatedYes:o===\
+void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function Wn(){let e=un(),{\
+state:n,problem:t,outdatedYes:r}=Fr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r\
+}};return{...zn()??Xn(n),...o}}function Cr(){let e=zn();if(e)return e;let{state:n,text:t,problem:r}=Fr(un());return{...X\
+n(n),text:t,...r?{problem:r}:{}}}function Fr(e){if(e!==void 0)return Pe(e);let n=Dr();return n?{state:"disabled",problem\
+:`cannot be found: the program may not read ${n} (${be(n)})`}:{state:"never_asked"}}function zn(){let{env:e,envHidden:n}\
+=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=Ee(e("NAT_TELEMETRY_ENABLED\
+"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_N\
+OT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Xn(e\
+){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var j,Z=!1,Se,Vn,qn=!1,$r\
+,we,Ir="an opt-out set in the environment during the run",Lr="the consent file, written since the program turned telemet\
+ry on";function vs(e,n=Pe(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Br(e,n=Pe(e.path,\
+!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Hr(){return $r!==void 0&&Br($r)}var Yn=\
+Symbol.for("@nat/telemetry: the program\'s opt-out"),Gn=globalThis;try{Gn[Yn]===void 0&&Object.defineProperty(Gn,Yn,{valu\
+e:{serial:0}})}catch{}var Pr=0;function ws(){try{let e=Gn[Yn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeI\
+nteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Ur(){let e=ws();e===void 0||e===Pr||(Pr=e,[j\
+,Z,qn]=[!1,!1,!0])}function jr(e){Vn=e}function Q(){if(Vn)return j=Vn();Ur();let e=qn&&!Z;if(!e&&(we===Ir||zn()?.enabled\
+===!1))return we=Ir,j=!1;if(e&&(we===Lr||Hr()))return we=Lr,j=!1;if(!Z||Se===void 0)return!0;let n=Pe(Se.path,!0);return\
+ n.problem!==void 0&&(n=Pe(Se.path,!0)),j=n.problem===void 0&&!Br(Se,n.text)&&Xn(n.state).enabled,j||(we??="the consent \
+file, written again during the run"),j}function se(){return Ur(),j===void 0&&Ss(Cr()),j===!0}function Ss(e){[j,Z]=[e.ena\
+bled,e.source==="file"];let n=Z?un():void 0;Se=n===void 0?void 0:vs(n,e.text)}function Te(){if(!qn||Z||j!==!0||Hr())retu\
+rn;let e=Wn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source}func\
+tion Vr(){return se()&&Z}function Jn(){let e=se(),{enabled:n,source:t,problem:r}=Cr(),o=t!=="file"&&t!=="default"&&y().e\
+nvHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?In(t,y().env(t)):void 0,a=o?`${t}, which the program may not read (\
+${be(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?a:\
+we??"the program (setTelemetryEnabled)"}}var Qn=2**31-1,Ts=25,Kn={min:50,max:250},Yr=4,Zn=1e3,xs=(Yr+1)*Kn.max,xe={guard\
+ed:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.lo\
+oks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",t\
+his.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Zn,e)){this.tickin\
+g=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Zn)),this.signal.addEventListener(\
+"abort",this.look)}catch{}},look:()=>{for(let e of xe.guarded)--e.looks<=0&&e.end();xe.guarded.size>0&&xe.listen()}};fun\
+ction _e(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),xe.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e\
++xs)/Zn),end:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{xe.release(d);let f=y().monotonicMs()-m;if(f<=\
+Ts||l===0)return s();u(Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return xe.guard(d),u(e,Yr),t||(i=v((\
+)=>y().holdOpen?.())),a}function Gr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.t\
+est(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min\
+(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var _s=3,Wr=!1;function zr(){Wr=!0}var Rs=\
+new Set([407,408,429,500,502,503,504]),ks=new Set([501,505]);function Os(e,n){return e>=200&&e<300?{kind:"delivered"}:e=\
+==413?{kind:"too_large"}:Rs.has(e)||e>=500&&e<600&&!ks.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry"\
+,reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected\
+",reason:`http_${e}`}}async function Xr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!\
+1,r=_e(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});le\
+t i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a\
+=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??Os;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await \
+Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",si\
+gnal:n.signal}),i]),m=Ns(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),\
+p=Gr(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([As\
+(l),i]).catch(()=>{});return u(m,p,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,p,void 0);if(a===_s)\
+return{kind:"rejected",reason:"too_many_redirects"};let g=Is(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redir\
+ect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?\
+.(g)===!1)return Wr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"r\
+ejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:\
+"unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent\
+",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(s)}}finally{r(),e.si\
+gnal?.removeEventListener("abort",o)}}function Ns(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=\
+100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function As(e){let n=e.body?.getReader?.();if(!n)return"";\
+let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>$s)return""\
+;r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var $s=65536;function Is(e,n){if\
+(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function\
+ de(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).pad\
+Start(8,"0")}function et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===v\
+oid 0?void 0:r(a,i);return s===void 0?[]:[s]})}var Ps={initialMs:3e4,maxMs:36e5},qr=4096;function Ms(e,n){return n??de(e\
+)}function Ds(e,n,t){try{let r=e.read(n,qr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,ha\
+ndedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=\
+t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0\
+,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var cn=class{path;#\
+e;#n;#o;#t;#f;#a;#h;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ms(r,a)}.json`,this.#o=a!==v\
+oid 0,this.path=`${t}/${this.#n}`,this.#f=n,this.#a=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){re\
+turn!this.#d&&this.#r!==void 0&&this.#a()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this\
+.#r?.failures??0)+1,t?.failures??0),o=this.#a()+ae(r,Ps,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notB\
+efore:i?t.notBefore:o}),i}recordWait(n){let t=this.#a()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;ret\
+urn}this.#u({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.\
+#a()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#a();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===v\
+oid 0&&this.#r.notBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forg\
+et(),n}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let \
+n=Ds(this.#f,this.path,this.#a());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#f.rem\
+ove(this.path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpo\
+int:this.#t}),o=D(r)<=qr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#f,this.#e,this.#n,o,this.#a())}cat\
+ch{}}};function Jr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row)\
+: not tried before ${Le(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Kr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048\
+576,maxAgeMs:7*864e5},nt=6e4,Cs=864e5,Zr=6e4,to=64,Fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,\
+ln=/^([lc])-(\\d{13})-(e-.+)$/,Bs=36e5;function ro(e,n="nat",t=""){return de(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=\
+class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(\
+r.maxAgeMs,ee.maxAgeMs),maxEvents:Math.max(r.maxEvents,ee.maxEvents),maxBytes:Math.max(r.maxBytes,ee.maxBytes)},this.key\
+=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",\
+c=l=>!t.allowed(l,"read")||d&&!t.allowed(l,"write");if(c(n))return s(`the program may not ${u} ${n} (its permissions)`);\
+try{let l=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?s(`where ${n} leads cannot be told`):m!==n&&c(m)?t.permi\
+ssionsFollowLinks?s(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,l):(m!==n&&(l=t.e\
+nsureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}wri\
+te(n,t){let r={},o=n.map(ke),{kept:i}=rt(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",o.length-i.length);let a\
+=new Map;for(let d of i){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of \
+a.values())s.push(this.#f(d,t,this.key))}catch(d){for(let u of s)this.#l(u);throw d}return{written:r,older:this.#p(t,s)}\
+}claim(n,t,r){let o=[],i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Me)){if(o.length>=n)break;let d=this.#h(a.name,\
+t+r);try{this.#e.rename(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#a(d,a,t),m=u.slice(0,n-o.length),f={p\
+ath:d,name:a.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#f(u.sli\
+ce(m.length).map(ke),a.time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",c),P(i,"spool_expired",l);for(\
+let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n\
+.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)\
+!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`\
+)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=ln.exec(n),r=Re(t?t[3]\
+:n);if(!r)return[];let{valid:o,corrupt:i}=this.#a(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===thi\
+s.key,key:r.key,events:o,corrupt:i};return[t?{...a,until:ot(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}\
+adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Me)break;let a=Qr(i,t);if(a===void 0)continue;let s=n.#h(a.nam\
+e,t+Kr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#a(s,a,t);try{let u=this.#f(d.map(ke),a.time,a.\
+key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#l(s.slice(n.dir.length+1)),o+=d\
+.length}return r.length>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=ln.exec(t),o=Re(r?r[3]:t);o&&thi\
+s.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t\
+=>Re(t)??[])}#f(n,t,r){if(n.length===0)return;let o=eo(n,t,r);return ie(this.#e,this.dir,o,no(n),t),o}#a(n,t,r=-1/0){let\
+ o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Ma\
+th.max(1,Math.min(t.events,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=js(a);s===void 0?\
+o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${tt(n,t)}`}#\
+r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=ir.exec(o),a=Qr(o\
+,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Kr&&r<Me&&this.#l(o)&&r++}return t.sor\
+t((o,i)=>o.entry.time-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=w=>w.key===this.key||w.key===void 0,s=w=>\
+n-w.time>(a(w)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,byt\
+es:0},m=(w,h,T)=>{a(w)&&([c.events,c.bytes]=[c.events+h,c.bytes+T]),[l.events,l.bytes]=[l.events+h,l.bytes+T]};for(let w\
+ of u)m(w,w.events,w.bytes);let f=(w,h)=>w.events>h.maxEvents||w.bytes>h.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return\
+ r;let p=u.filter(w=>t.includes(w.name)),g=Math.min(...p.map(w=>w.time)),b=w=>this.#e.modifiedAt(`${this.dir}/${w}`),A=M\
+ath.max(...p.map(w=>b(w.name)??-1/0)),E=w=>{if(w.time<g)return!1;let h=b(w.name);return h===void 0||!Number.isFinite(A)?\
+w.time-g<=Zr:Math.abs(h-A)<=Zr},k=u.filter(w=>!t.includes(w.name)).sort((w,h)=>w.time-h.time);for(let w=0;w<Me;){let h=k\
+.find(s),T=h===void 0&&f(c,o),S=h??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let _=s\
+(S);if(!_&&E(S))continue;w++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{eve\
+nts:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&x.events>0&&x.bytes>0){let R=this.#v(S,x.events,x.bytes,n);if(\
+R===void 0)continue;m(S,R.kept.events,R.kept.bytes),P(r,"spool_corrupt",R.corrupt),P(r,"spool_full",R.cut);continue}this\
+.#c(S.name,S,_?"spool_expired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#a(`${this.dir}/${n}`,t);this.#l(n)&&(P(o\
+,"spool_corrupt",i.corrupt),P(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Me)break;let s=l\
+n.exec(a);if(s===null||t-ot(s)<=Cs)continue;let d=Re(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+nt);try{thi\
+s.#e.rename(`${this.dir}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#v(n,t,r,o){let i=tt(n\
+.name,o+nt),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,\
+corrupt:d}=this.#a(`${this.dir}/${i}`,n),u=s.map(ke),c=rt(u,t,r),l=c.kept.map(g=>u[g]),m={kept:{events:l.length,bytes:c.\
+bytes},cut:u.length-l.length,corrupt:d};if(l.length===0)return this.#l(i)?m:void 0;let f=Ke(this.dir,o),p=()=>{try{this.\
+#e.remove(f)}catch{}};try{this.#e.create(f,no(l))}catch{if(p(),!this.#l(i))return;try{this.#f(l,n.time,n.key)}catch{retu\
+rn{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(y().monotonicMs()-a>nt/2)return void p();try{this.#e.rena\
+me(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${eo(l,n.time,n.key)}`)}cat\
+ch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Qr(e,n){let t=ln.exec(e);\
+return t?Us(t,n)?Re(t[3]):void 0:Re(e)}function Re(e){let n=Fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number\
+(n[2]),Math.floor(t/to));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function rt(e,n,t){let r=[...e.keys(\
+)].filter(a=>e[a].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((a,s)=>a+e[s].bytes+1,0);for(;o<r.length&&i>t;)i\
+-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z\
+(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function no(e){return e.map(n=>`${n.text}\n`).join("")}functi\
+on oo(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:a,sessionId:s,clientVersion:d=""}of e)o+=i+6*\
+(a.length+s.length+d.length)+Hs;return e.length<=t&&o<=r?0:e.length-rt(e.map(ke),t,r).kept.length}var Hs=200;function io\
+(e){return ke(e).bytes+1}function ke(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId"\
+:${F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:"\
+"}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function tt(e,n){return`l-${z(n)}\
+-${e}`}function ot([,e,n]){return e==="l"?Number(n):Number(n)+Bs}function Us(e,n){return n>ot(e)}function js(e){try{let{\
+retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeIntege\
+r(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name\
+=="string"&&s.name!==""&&typeof s.ts=="string"&&Dn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={\
+json:F(s),schemaVersion:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}c\
+atch{return}}function Vs(e,n){return e.spoolFallback?Sr(y().env,$().os,n?.uid):void 0}function Ys(e,n,t=()=>{},r="work")\
+{let{spoolDir:o,spoolLimits:i}=e,a=it(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,a,\
+l=>s=l,r),u=Vs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i\
+,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ne.open(u,n,i,a,l=>s+=`; \
+nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var fn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spo\
+ol=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir\
+===void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=Ys(n,a,t);if(!s)return null;let d=n.cust\
+omFetch?s.key:void 0,u=new cn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dr\
+opped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json)\
+,notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a\
+),P(o,"event_too_large",a.length),{events:i.filter(({bytes:s})=>s<=this.#e.maxEventBytes),dropped:o})}write(n){let{writt\
+en:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,a)=>i+a,0);return{spooled:n.length-o,drop\
+ped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giv\
+eBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t)\
+,n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75)\
+{let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function it(e){let{sink:n,format:t,so\
+urceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==ye?r:void 0,headers:Object.keys(o).length>0?Object.entr\
+ies(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return ro(n.kin\
+d==="http"?n.url:"",t.name,s==="{}"?"":s)}var Gs=0xe677d21fdbff;function so(e,n){let{sessionId:t,sourceClientVersion:r,m\
+axEventBytes:o}=n;try{if(!(e instanceof ve))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{rea\
+son:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="strin\
+g")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_e\
+vent",detail:"timestamp is not a finite number"};if(a<0||a>Gs)return{reason:"invalid_event",detail:"timestamp outside th\
+e years 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=Rr(e);return d>o?{reason:"event_too_large",detail:`\
+${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, whic\
+h NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,s\
+essionId:t,clientVersion:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}funct\
+ion ao(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion\
+&&s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(\
+s)}return o}function Ws(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return \
+n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}fu\
+nction uo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Ws(t.hostname)\
+)return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.\
+keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}functi\
+on co(e,n=$()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>kr(r,{sourceClientVersion:i,sessionId:o,cpuArc\
+hitecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Cn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Cn(t(r,0),\
+[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function lo(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.servic\
+eVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(hr(i))\
+),a};return{name:"otlp",encode:i=>An(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D(An([],i.sessionId,t(i),n)),event\
+Bytes:i=>D(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:pr}}var zs="htt\
+p://localhost:4318/v1/logs",Xs=120,qs=50,Js=3,Ks=2,st=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',po=\
+64,Zs={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!\
+0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEvent\
+Bytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff\
+:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function De(e={}){if(!ge(e))throw new TypeError(`Cann\
+ot create handler: options must be an object, got ${O(e)}`);let n=On(e,Zs);if(n)throw new TypeError(`Cannot create handl\
+er: ${n}`);let t=(h,T,S)=>{let _=e[h]===void 0?T:e[h],x=S.integer?`${S.sign} integer`:`${S.sign} number`,R=`Cannot creat\
+e handler: \'${h}\' must be a ${x}`;if(typeof _!="number"||Number.isNaN(_))throw new TypeError(`${R}, got ${O(_)}`);if(!((\
+S.sign==="positive"?_>0:_>=0)&&(S.integer?Number.isSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${R}, got $\
+{_}`);if(S.timer&&_*1e3>Qn)throw new RangeError(`Cannot create handler: \'${h}\' must be at most ${Qn/1e3} seconds (the lo\
+ngest a timer can wait), got ${_}`);return _},r=(h,T,S)=>{let _=e[h];if(_===void 0)return S;if(typeof _!==T)throw new Ty\
+peError(`Cannot create handler: \'${h}\' must be a ${T}, got ${O(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non\
+-negative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Ks,o),d=t("backoffInitialSeconds",1,i),u\
+=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'b\
+ackoffInitialSeconds\' (${d}), got ${u}`);let c=vr(),l=r("sourceClientVersion","string",ye),m=bo("resource",e.resource),f\
+=r("sessionId","string","undefined"),p=mo(e.format,c.format),g=dt(p,l,{...c.otlpResource,...m}),b=at(g,c.sessionPrefix+f\
+),A=mo(e.format,void 0),E=at(dt(A,l,m,go),f),k=t("maxEventBytes",32768,a);if(k<E.eventBytes)throw new RangeError(`Cannot\
+ create handler: \'maxEventBytes\' must be at least ${E.eventBytes} (the smallest event), got ${k}`);let w=t("maxBatchByte\
+s",5e5,a);if(w<E.batchBytes){let h=`one ${A} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes==\
+=void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${h} ${E.batchBytes} bytes, more t\
+han \'maxBatchBytes\' (${w} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${E.batchBytes} (${h}), \
+got ${w}`)}return{flushIntervalMs:t("flushIntervalSeconds",Xs,o)*1e3,maxQueueSize:t("maxQueueSize",qs,a),maxRetries:t("m\
+axRetries",Js,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,bac\
+koff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,w-b.envelopeB\
+ytes-po),maxEventBytesOption:k,maxBatchBytes:w,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:na(e.endpoint,c.en\
+dpointHidden?ut:c.endpoint??(p==="otlp"?c.otlpEndpointHidden?ut:c.otlpEndpoint??zs:void 0),c.dryRun),spoolDir:ta(e.spool\
+Dir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpoo\
+l:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ee.maxEvents,a),ma\
+xBytes:ea(t("spoolMaxBytes",ee.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",ee.maxAgeMs/864e5,{sign:"positive"})*864e5},cap\
+tureInterrupts:ia(e.captureInterrupts),handOff:oa(r("handOff","boolean",void 0),c),customFetch:e.fetch!==void 0,format:g\
+,headers:{...p==="otlp"?c.otlpHeaders:{},...ra(e.headers)},fetch:r("fetch","function",y().fetch??((h,T)=>globalThis.fetc\
+h(h,T))),logger:r("logger","function",void 0),clock:Qs(r("clock","function",Date.now)),random:r("random","function",Ie)}\
+}function Qs(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method n\
+eeds its object: () => performance.timeOrigin + performance.now())`)}if(!fo(n))throw new RangeError(`Cannot create handl\
+er: \'clock\' must return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let t=e();return fo(t)?t:Date.n\
+ow()}catch{return Date.now()}}}var fo=e=>typeof e=="number"&&e>=0&&e<1e13;function at(e,n){let t={json:st,bytes:D(st),sc\
+hemaVersion:rn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);retu\
+rn{eventBytes:t.bytes,batchBytes:o+po+r,envelopeBytes:o}}function ea(e){if(e>=ee.maxBytes)return e;let n=io({json:st,sch\
+emaVersion:rn,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\
+\' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function dt(e,n,t,r){return e==="otlp"?lo\
+({serviceName:t["service.name"]??lr,serviceVersion:n,resourceAttributes:t},r):co(n,r)}var go={name:"node",version:"x".re\
+peat(12),machine:"x".repeat(11),os:"linux"};function yo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=at(d\
+t(n.name,t,r,go),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEv\
+entBytesOption,o.eventBytes)}}var ut=Symbol("hidden");function na(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))thr\
+ow new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${O(typeof e=="string"?C\
+(e):e)}`);if(e===void 0&&n===ut)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??Er;return tn(r)?r==="stdout"?{k\
+ind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}funct\
+ion ta(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \
+\'spoolDir\' must be a non-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError(`Cannot create handler\
+: \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${O(e)}`);return e}}functio\
+n mo(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "ot\
+lp", got ${O(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function bo(e,n){if(n===void 0)return{};if(\
+!ge(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);let t={};for(let[r\
+,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be \
+an object of strings, got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`);t[r]=o}return t\
+}var ho=8192;function ra(e){let n=bo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>ho\
+)throw new RangeError(`Cannot create handler: \'headers\' must add at most ${ho} bytes to a request (servers refuse a larg\
+er head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot create handler: \'headers\' m\
+ust have header names (RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot create handler: \'headers\' mu\
+st not set ${O(r)}: the HTTP client frames the request itself`);if(!en(o))throw new TypeError("Cannot create handler: \'h\
+eaders\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past A\
+SCII, no leading or trailing space), got a bad value for "+O(r))}return n}function oa(e,n){return e!==void 0?{enabled:e,\
+source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"\
+CI"}:{enabled:!0,source:"default"}}function ia(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="fu\
+nction")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${\
+O(e)}`)}var mn=/^sender-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function hn(e,n){return{...e,[Ce]:JSON.stringify(n)\
+}}function Eo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n\
+.endpoint=="string"?n:void 0}catch{return}}var X=15e3,sa=250;function Oe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13\
+})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Num\
+ber(s[1]),u=s[2]==="lock"?X:sa;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):gn(e,`${n}/${a}`)}return i.locks.so\
+rt(),i.marks.sort(),i}function pn(e,n,t,r){try{return Oe(e,n,t,r).locks.length>0}catch{return!1}}function vo(e,n,t){let \
+r;try{e.ensureDir(n,!0);let o=Oe(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now(\
+);r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Oe(e,n,t,i);return a.locks.length===0&&a.marks[0]=\
+==r?r:(gn(e,`${n}/${r}`),"at work")}catch{return r}}function wo(e,n,t){t!==void 0&&lt(e,n,()=>[t])}function So(e,n,t){lt\
+(e,n,()=>Oe(e,n,t,Date.now()).marks)}async function To(e,n,t){for(let r=0;r<aa;r++){let o=Date.now();try{e.ensureDir(n,!\
+0,!1);let i=Oe(e,n,t,o);if(i.locks.length>0){ct(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${\
+n}/${a}`,"");let{locks:s,marks:d}=Oe(e,n,t,o);if(s.join()===a)return ct(e,n,d),a;gn(e,`${n}/${a}`)}catch{return}await ne\
+w Promise(i=>setTimeout(i,10+Ie()*50))}}var aa=5;function xo(e,n,t){lt(e,n,()=>[t])}function lt(e,n,t){try{e.ensureDir(n\
+,!0,!1),ct(e,n,t())}catch{}}function ct(e,n,t){for(let r of t)gn(e,`${n}/${r}`)}function gn(e,n){try{e.remove(n)}catch{}\
+}var ca=6e4,la=1e3,fa=[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];f\
+unction ma(e,n,t){let r=ha(e,n,t);return r.handOff?r:{...r,outcome:_o(e,n)}}function _o(e,n){return e.sink.kind==="none"\
+?"dropped":Ro(e)&&n?.health.isOpen()!==!0?"delivered":n&&Te()===void 0?"spooled":"dropped"}function Ro(e){return e.sink.\
+kind!=="http"||y().canConnect(e.sink.url)}function ha(e,n,t){try{let r=$o(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http"\
+)return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=Ao(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderR\
+efusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir\
+}/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ga(e,o.dir),successor:u,onByCon\
+sentFile:Vr()};return{handOff:!0,command:{...s,env:hn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-o\
+ff failed (${r})`}}}function ko(e,n,t){let r=ma(e,n,t);return r.handOff&&r.command&&!ba(r.backlog)?{handOff:!1,reason:"t\
+he sender\'s script is not in the spool directory and cannot be written",outcome:_o(e,r.backlog)}:r}function Oo(e){try{le\
+t{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=vo(r,n.dir,n.key);if\
+(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():wo(r,n.dir,o),i}c\
+atch{return"failed"}}function No(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;\
+let{sink:t}=e;return $o(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Ao(t.url,n.spool.dir))!==void 0}function Ao\
+(e,n){let t=Mr(),r=t===void 0?void 0:pa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...fa,...me,"HOME"\
+,"USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function pa(e){let n=G(e),t=n===void 0?"":e.slice(n.le\
+ngth).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i\
+=o===void 0?void 0:M(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function $o(e,n,t){let{handOff:r,sink:o}=e;if(!r.e\
+nabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(\
+e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>\
+X-la)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry w\
+as turned off during the run";let i=Te();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the con\
+sent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spo\
+ol directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno w\
+ithout --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could \
+swap the sender\'s script there";if(!Ro(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health\
+:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.hand\
+edOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ca&&!pn(s,a.dir,a.key,u))return"spooled events have\
+ waited a minute with no sender at work"}function ga(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint\
+:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,\
+backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...yo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.\
+maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...\
+r.resource}}}function ya({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ba(e){if(ya(e))return!0;le\
+t{files:n,spool:t}=e,r=()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t\
+.dir}/${""}`),r()}catch{return!1}}return va(n,t.dir,Ea),!0}var Ea=3;function va(e,n,t,r=Date.now()){let o;try{o=e.list(n\
+).filter(s=>mn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="n\
+one"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s}\
+)=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var yn=class{#e=new Set;#n=0;get size(){re\
+turn this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events\
+(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Io(){throw new Error("a sender prints nothing"\
+)}var Po=16384,mt=2*Po,Mo=mt-4096,ht=32,Do=/^[a-z0-9_]{1,40}$/,wa=/^[0-9a-f]{8}$/;var Lo=/^drops-([0-9a-f]{8})-(\\d{13})-\
+[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Sa=6e4;function Co(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Do.test\
+(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!ft(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s\
+.slice(0,ht))},endpointHash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=jo(n,t);try{let m=xa(e,n,t,i).filter(p=>p.quiet).map\
+(p=>Fo(e,p,n,t)),f=Ho([...m.flatMap(p=>p.lines),c],a,i)??c;Bo(e,n,t,m,()=>{let p=Ra(e,l);p==="invalid"&&e.remove(l);let \
+g=`${F(f)}\n`;typeof p!="object"||p.bytes+g.length<=Po?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,Mo):Ta(e,n,t,f,a\
+,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Ta(e,n,t,r,o,i){let a=jo(n,t),s={path:pt(n,t),\
+quiet:!1},d=gt(e,a,s.path)?Fo(e,s,n,t):{lines:[]};Bo(e,n,t,[d],()=>{e.append(a,`${F(Ho([...d.lines,r],o,i)??r)}\n`,Mo)})}\
+function Fo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,\
+upTo:i}=_a(e,n),a=pt(t,r,i);return gt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function B\
+o(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&gt(e,a,pt(n,t,s));throw i}}function pt(e,n,t){let\
+ r=t===void 0?"":`-${t}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function xa(e,n,t,r){return et(e,n,L\
+o,(o,i)=>{let[,,a,s]=Lo.exec(i)??[],d=Math.abs(r-Number(a))>=Sa;return o===t?{path:M(n,i),summed:s===void 0?void 0:Numbe\
+r(s),quiet:d}:void 0})}function _a(e,n){try{let t=n.summed??0,r=e.read(n.path,mt)?.slice(t)??"",o=n.quiet?r.length:r.las\
+tIndexOf(`\n`)+1;return{lines:Uo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function gt(e,n,t){retu\
+rn v(()=>(e.rename(n,t),!0))??!1}function Ho(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last\
+,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d i\
+n o||Object.keys(o).length<ht)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{end\
+point:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dro\
+pped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ra(e,n){try{let t=e.read(n,mt);return t\
+===void 0?void 0:{lines:Uo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":voi\
+d 0}}function Uo(e){return e.split(`\n`).flatMap(n=>ka(n)??[])}function ka(e){try{let{since:n,last:t,dropped:r,endpoint:o\
+,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ft(n)&&ft(t)&\
+&n<=t&&a.length>0&&a.length<=ht&&a.every(([u,c])=>Do.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:\
+t,dropped:Object.fromEntries(a),...typeof i=="string"&&wa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)==\
+=o?{...d,endpoint:o}:d}catch{return}}function ft(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function jo(e,n){return \
+M(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Vo=.9,Oa=1e3,Na=3e5,Aa=36e5,$a=4,bn=class{#e;#n=[];#o=[];\
+#t=new yn;#f=0;#a=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#v=Promise.resolve();#l;#x=ue.working;#_=0;#y;#w=new Set;#O;#$=!1;#b;\
+#i=Pn();#S=!1;#s=!1;#Y=!1;#C=!1;#G=!1;#F=0;#B;#I;#E;#W;#H=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!se())\
+return this.#we();let t=y().exiting();t?(this.#re(),this.#C=this.#Y,this.#Y=!0):this.#X(),this.#f++;let r=so(n,this.#e);\
+if("reason"in r)return this.#g(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_ful\
+l");if(this.#n.push(r),t)return void(this.#D(!0)||this.#j());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#U()),th\
+is.#n.length>=this.#e.maxQueueSize&&this.#P(ue.working)}catch{}finally{this.#C=!1}}start(){this.#c||this.#B||(this.#c=!0\
+,this.#X(),this.#T()>0?this.#U():se()&&!this.#k()&&No(this.#e,this.#R())&&this.#P(ue.working))}flush(){return this.#P(ue\
+.asked)}#P(n){if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let t=this.#_,r=this.#v.then(()=>{if(t!==this.#_)ret\
+urn;let o=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#pe(o)});return this.#l=r,this.#v=r,r}stop(){return t\
+his.#B??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#f,replayed:this.#a,sent:thi\
+s.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return th\
+is.#n.length+this.#o.length+this.#t.size}#z(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#I)return;t\
+his.#re();let n=y(),t=a=>{try{return a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for \
+stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#B===void 0;return this.stop(),a},exit:()=>{this.#D(!0)||\
+this.#j(),this.#V()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D(!0)||this.#j(),this.#V()}))\
+:void 0;this.#I=()=>{r?.(),i?.()}}#U(){this.#c&&this.#u===void 0&&this.#q()}#q(){this.#u=setTimeout(()=>{this.#P(ue.peri\
+odic).then(()=>{this.#c&&this.#q()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#ce(){this.#c=!1,this.#u!==v\
+oid 0&&clearTimeout(this.#u);let n=this.#b=Ia(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([th\
+is.#v.then(()=>!0),n.over()])&&this.#J(),this.#T()>0&&this.#D())return;this.#ae(),this.#T()>0&&this.#k()&&this.#M(!0),th\
+is.#T()>0&&!this.#k()&&await this.#le(n),this.#M()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.\
+#V(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#le(n){let t=this.#R()?.health;t?.state&&t.lease(thi\
+s.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#J()}#J(){let{requestTimeoutMs:n,\
+exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Vo,i=[...this.#w].some(({started:a,accepted:s})=>!s&&r-a\
+>=n*Vo);this.#K(({started:a})=>r-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unshift(...this.#t.events()),this.#t.clea\
+r(),i&&this.#E?.health.recordFailure()}#K(n=()=>!1){for(let t of this.#w){let{events:r,accepted:o}=t;if(this.#t.settle(r\
+)){if(o){this.#ne(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#oe(r,"the exit budget en\
+ded before the answer"):r)}}}#fe(){return this.#y??=new AbortController}#Z(n){if(n.aborted||!Q())return!1;let{requestTim\
+eoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this\
+.#O,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#Q(n){this.#t.settle(n)&&this.#o.push(...n)}#k(){let{sink:\
+n}=this.#e,t=!this.#$&&this.#R()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sin\
+k:n,clock:t}=this.#e,r=this.#L,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.s\
+tate.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this\
+.#E?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#H=!1);return}if(!n.failed)return;let r=!n.probing&\
+&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures\
+??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ae(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,fa\
+ilures:o,probeAt:d}}async#pe(n){try{this.#se();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this\
+.#b===void 0)&&t.refresh(),this.#ae();let r=this.#k();if(r&&!this.#me())return;let o=this.#e.clock(),i=c=>c.notBefore<=o\
+&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];l\
+et d=this.#te(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),this.#he(u),\
+u.delivered&&u.retryAfterMs&&(this.#F=Math.max(this.#F,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed u\
+nexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Z(r);)awai\
+t this.#ee(n[o++],r,t)};await Promise.all(Array.from({length:Math.min($a,n.length)},i));for(let a of n.slice(o))this.#Q(\
+a)}async#ee(n,t,r){this.#se();let o=this.#de(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}le\
+t i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.flo\
+or(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#Z(t)?await this.#ee(d,t,r)\
+:this.#Q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ne(n,i.rejected);case"too_large":return th\
+is.#g(1,"http_413"),this.#A(n);case"rejected":return this.#g(n.length,i.reason),this.#A(n);case"interrupted":case"not_se\
+nt":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs\
+??0),r.probing?this.#ye(n,i.retryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(l\
+et o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ne(n,t=0){let r=Math.min(t,n.length);this.#h+=n.len\
+gth-r,r>0&&this.#g(r,"otlp_rejected"),this.#A(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};th\
+is.#w.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#w.delete(r);let o=y().monotonicMs();this.#O=\
+{ms:o-r.started,endedAt:o}}}#te(n){let{format:t,maxBatchBytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventBytes)}#N(){t\
+his.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reaso\
+n:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#i?.(`sending ${n.length} event(s)${o.\
+kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Yo(s),{kind:"delivered"};let d=i.classify;return aw\
+ait Xr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:\
+this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().can\
+Connect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#i)return;let r=n.kind==="retry"&&n.retryAft\
+erMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: it\
+s fetch failed: ${ur(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="\
+retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#re(){if(!thi\
+s.#i||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#i(`\
+telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason\
+==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN\
+, which could ask for one)":`nowhere (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);le\
+t d=uo(r,this.#e.headers);d&&this.#i(`warning: ${d}`),this.#i(`at exit: ${a.enabled?"hand off where a sender can be star\
+ted":"in process"} (${a.source})`)}#we(){this.#S||!this.#i&&!this.#e.logger||(this.#S=!0,this.#m(`telemetry off (decided\
+ by ${Jn().decidedBy}): events are not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#oe(n\
+,t);for(let u of d)u.notBefore=s+ae(u.retries,o,a,r);this.#o.push(...d)}#oe(n,t){let[r,o]=[[],[]];for(let i of n)(++i.re\
+tries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for \
+retry`),o.length>0&&this.#g(o.length,"retries_exhausted",`last failure: ${t}`),this.#A(o),r}#A(n){this.#E?.settle(n)}#R(\
+){return this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be\
+ used: ${n}`;r!==this.#W&&this.#m(r),this.#W=r}),this.#E}#ie(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicM\
+s())+Oa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Na,Math.min(Aa,2*t),2*r)}#se(){let n=this.#ie(\
+);this.#E?.renewClaims(n,this.#b?n:n*.75)}#ae(){if(this.#H||this.#_>0||!se()||this.#k()||!Q())return;let n=this.#R();if(\
+n&&Te()!==void 0)return;this.#H=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o\
+=n?.replay(t-r,this.#ie());o&&(this.#ue(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.events.length>0&\
+&this.#U())}#M(n=!1){this.#K();let t=this.#z(),r=this.#de(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length==\
+=0)return!0;if(!Q())return this.#G=!0,this.#N(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#\
+N();for(let a of this.#te(r))Yo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kin\
+d==="none")return this.#N(),this.#g(r.length,this.#e.sink.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir===void 0)re\
+turn this.#m(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Te()\
+!==void 0)return this.#N(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no\
+"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#$=!0),!i&&n)return!1;if(this.#N(),i){let a=this.#F-this.#e.clo\
+ck();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#ue(i.ol\
+derDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll\
+(),i!==void 0}#de(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.a\
+dd(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"cla\
+im_lost"),this.#A(i),n.filter(({claim:a})=>!a||!o.has(a))}#ue(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t\
+)}#D(n=!1){let t=this.#R(),r=ko(this.#e,t,se());if(!r.handOff){let s={delivered:"delivering in process",spooled:"spooled\
+ for a later run",dropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?Jr(t.health):void 0;if(this.#T(\
+)>0){let u=r.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.\
+outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.#k()?0:oo(this.#z(),this.#e.spo\
+olLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the sp\
+ool would leave out ${o} of the ${this.#T()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!this.#M(!0))ret\
+urn this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#G)return!0;let i=Oo(r);if(i==="fa\
+iled")return this.#m("at exit: delivering in process: no sender could be started"),!1;this.#_++,[this.#l,this.#x]=[void \
+0,ue.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no p\
+rocesses":"the spool (the system has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${a[i\
+]}`),!0}#j(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s)\
+ spooled for a later run`),t}#V(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_o\
+ut"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return\
+;let o=this.#R();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Co(o.files,o.spool.dir,\
+o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:"\
+"}`))}#m(n){this.#i?.(n),this.#C||Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:\
+()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Yo(e){y().writeStder\
+r(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>Pa(e));try{await Ma\
+(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==="default"&&e.onByCons\
+entFile!==!0}async function Ma(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,\
+s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{replayed:l,spooled:m,s\
+ent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0||u>0&&l===0)return\
+}}function Da(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a\
+=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({a\
+rgv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},\
+timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;b\
+reak}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().\
+monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spool\
+ed+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(\
+++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function Fa(e,n){let t=y().fi\
+les;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,max\
+Bytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==voi\
+d 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sender-35422a36.mjs",id=118924,od=6e4,sd=1e3,ad=[_i,"NAT_TELEMETRY_E\
+NABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
+this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
+flat()}clear(){this.#e.clear(),this.#t=0}};function Gt(e){return e===null?"null":typeof e=="string"?$i(e):typeof e=="num\
+ber"?ld(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?`{${Object.entries(
+e).filter(([,n])=>n!==void 0).map(([n,r])=>`${$i(n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){return JSON.stringify(
+e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ld(e){if(Number.isNaN(e))
+return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
+e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
+.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,Zt=32,Oi=/^[a-z0-9_]{1,40}$/,
+ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
 fd=6e4,ie={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#h=0;#a=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#w=Promise.
-resolve();#u;#$=ie.working;#S=0;#y;#b=new Set;#k;#R=!1;#g;#o=ae();#T=!1;#s=!1;#Y=!1;#P=0;#B;#M;#E;#V;#j=!1;#L;constructor(e={}){
-this.#e=or(e)}enqueue(e){try{if(!X())return this.#Ee();const t=w().exiting();t?this.#te():this.#X(),this.#h++;const n=rs(
-e,this.#e);if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)return this.#v(1,
-"buffer_full");if(this.#t.push(n),t)return void(this.#D(!0)||this.#U());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#F()),
-this.#t.length>=this.#e.maxQueueSize&&this.#I(ie.working)}catch{}}start(){this.#l||this.#B||(this.#l=!0,this.#X(),this.#_()>
-0?this.#F():X()&&!this.#O()&&ms(this.#e,this.#x())&&this.#I(ie.working))}flush(){return this.#I(ie.asked)}#I(e){if(this.#$=
-Math.max(this.#$,e),this.#u)return this.#u;const t=this.#S,n=this.#w.then(()=>{if(t!==this.#S)return;const r=this.#$;return[
-this.#u,this.#$]=[void 0,ie.working],this.#fe(r)});return this.#u=n,this.#w=n,n}stop(){return this.#B??=this.#de()}[Symbol.
-asyncDispose](){return this.stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{...this.#d},queued:this.#t.
-length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#z(){
-return[...this.#i,...this.#n.events(),...this.#t]}#X(){if(this.#M)return;this.#te();const e=w(),t=o=>{try{return o()}catch{
-this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{
-const o=this.#B===void 0;return this.stop(),o},exit:()=>{this.#D(!0)||this.#U(),this.#H()}})),r=this.#e.captureInterrupts,
-i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D(!0)||this.#U(),this.#H()})):void 0;this.#M=()=>{n?.(),i?.()}}#F(){this.#l&&this.#c===
-void 0&&this.#W()}#W(){this.#c=setTimeout(()=>{this.#I(ie.periodic).then(()=>{this.#l&&this.#W()})},this.#e.flushIntervalMs),
-w().unrefTimer(this.#c)}async#de(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=$s(this.#e.exitTimeoutMs);
-let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#w.then(()=>!0),e.over()])&&this.#G(),this.#_()>0&&this.#D())return;
-this.#oe(),this.#_()>0&&this.#O()&&this.#C(!0),this.#_()>0&&!this.#O()&&await this.#ce(e),this.#C()}catch(n){this.#f(`st\
-op failed unexpectedly: ${n}`),t=!0}finally{this.#H(),e.clear(),this.#g=void 0,t||(this.#M?.(),this.#M=void 0)}}async#ce(e){
-const t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||
-this.#G()}#G(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),r=Math.min(e,t||e)*ki,i=[...this.#b].
-some(({started:o,accepted:a})=>!a&&n-o>=e*ki);this.#q(({started:o})=>n-o>=r),this.#y?.abort(),this.#y=void 0,this.#i.unshift(
-...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#q(e=()=>!1){for(const t of this.#b){const{events:n,
-accepted:r}=t;if(this.#n.settle(n)){if(r){this.#Q(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.unshift(...e(
-t)?this.#ne(n,"the exit budget ended before the answer"):n)}}}#le(){return this.#y??=new AbortController}#Z(e){if(e.aborted||
-!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)return!0;const i=w().monotonicMs(),o=r.
-end-i;if(o>=t)return!0;const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#J(e){this.#n.settle(e)&&
-this.#i.push(...e)}#O(){const{sink:e}=this.#e,t=!this.#R&&this.#x()?.health.isOpen()===!0;return e.kind==="http"&&(t||!w().
-canConnect(e.url))}#ue(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#E?.health.state;return this.#g===void 0&&n!==void 0&&
-r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().canConnect(
-e.url)}#he(e){const t=this.#E?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#j=!1);return}if(!e.failed)
-return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);
-const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#L=n||!t?.state?
-void 0:{state:t.state,failures:r,probeAt:s}}async#fe(e){try{this.#ie();const t=this.#e.sink.kind==="http"?this.#E?.health:
-void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#oe();const n=this.#O();if(n&&!this.#ue())return;const r=this.#e.
-clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(
-c=>!i(c)),this.#t=[];const s=this.#ee(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#me(
-s,d),this.#he(d),d.delivered&&d.retryAfterMs&&(this.#P=Math.max(this.#P,this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(
-`flush failed unexpectedly: ${t}`)}}async#me(e,t){const{signal:n}=this.#le();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#Z(n);)await this.#K(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(yd,e.length)},i));for(const o of e.
-slice(r))this.#J(o)}async#K(e,t,n){this.#ie();const r=this.#se(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
-add(r),e=r}const i=await this.#ve(e,t);if(this.#ge(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
-const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#Z(t)?await this.#K(
-s,t,n):this.#J(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#Q(e,i.rejected);case"too_large":return this.#v(
-1,"http_413"),this.#A(e);case"rejected":return this.#v(e.length,i.reason),this.#A(e);case"interrupted":case"not_sent":this.#i.
-unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
-this.#pe(e,i.retryAfterMs):this.#we(e,i.reason,i.retryAfterMs)}}}#pe(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
-notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#Q(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
-this.#v(n,"otlp_rejected"),this.#A(e)}async#ve(e,t){const n={started:w().monotonicMs(),events:e,accepted:!1};this.#b.add(
-n);try{return await this.#ye(e,t,()=>n.accepted=!0)}finally{this.#b.delete(n);const r=w().monotonicMs();this.#k={ms:r-n.
-started,endedAt:r}}}#ee(e){const{format:t,maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#N(){this.#i=
-[],this.#n.clear(),this.#t=[]}async#ye(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
-const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind==="ht\
-tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Sr(a),{kind:"delivered"};const s=i.classify;return await Za({
-url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
+resolve();#u;#$=ie.working;#S=0;#y;#b=new Set;#k;#R=!1;#g;#o=ae();#T=!1;#s=!1;#V=!1;#P=!1;#z=!1;#B=0;#j;#M;#E;#X;#F=!1;#L;constructor(e={}){
+this.#e=or(e)}enqueue(e){try{if(!X())return this.#be();const t=w().exiting();t?(this.#re(),this.#P=this.#V,this.#V=!0):this.#G(),
+this.#h++;const n=rs(e,this.#e);if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)
+return this.#v(1,"buffer_full");if(this.#t.push(n),t)return void(this.#D(!0)||this.#H());this.#l&&this.#c===void 0&&queueMicrotask(
+()=>this.#U()),this.#t.length>=this.#e.maxQueueSize&&this.#I(ie.working)}catch{}finally{this.#P=!1}}start(){this.#l||this.#j||
+(this.#l=!0,this.#G(),this.#_()>0?this.#U():X()&&!this.#O()&&ms(this.#e,this.#x())&&this.#I(ie.working))}flush(){return this.#I(
+ie.asked)}#I(e){if(this.#$=Math.max(this.#$,e),this.#u)return this.#u;const t=this.#S,n=this.#w.then(()=>{if(t!==this.#S)
+return;const r=this.#$;return[this.#u,this.#$]=[void 0,ie.working],this.#pe(r)});return this.#u=n,this.#w=n,n}stop(){return this.#j??=
+this.#le()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{
+...this.#d},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.
+length+this.#n.size}#W(){return[...this.#i,...this.#n.events(),...this.#t]}#G(){if(this.#M)return;this.#re();const e=w(),
+t=o=>{try{return o()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(
+()=>e.onExit({beforeExit:()=>{const o=this.#j===void 0;return this.stop(),o},exit:()=>{this.#D(!0)||this.#H(),this.#Y()}})),
+r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D(!0)||this.#H(),this.#Y()})):void 0;this.#M=()=>{n?.(),
+i?.()}}#U(){this.#l&&this.#c===void 0&&this.#q()}#q(){this.#c=setTimeout(()=>{this.#I(ie.periodic).then(()=>{this.#l&&this.#q()})},
+this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#le(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=
+$s(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#w.then(()=>!0),e.over()])&&this.#Z(),
+this.#_()>0&&this.#D())return;this.#ae(),this.#_()>0&&this.#O()&&this.#C(!0),this.#_()>0&&!this.#O()&&await this.#ue(e),
+this.#C()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#Y(),e.clear(),this.#g=void 0,t||(this.#M?.(),
+this.#M=void 0)}}async#ue(e){const t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([
+this.flush().then(()=>!0),e.over()])||this.#Z()}#Z(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),
+r=Math.min(e,t||e)*ki,i=[...this.#b].some(({started:o,accepted:a})=>!a&&n-o>=e*ki);this.#J(({started:o})=>n-o>=r),this.#y?.
+abort(),this.#y=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#J(e=()=>!1){
+for(const t of this.#b){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#te(n);continue}for(const i of n)i.
+cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ie(n,"the exit budget ended before the answer"):n)}}}#he(){return this.#y??=
+new AbortController}#K(e){if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)
+return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=
+t&&!(2*s>o)}#Q(e){this.#n.settle(e)&&this.#i.push(...e)}#O(){const{sink:e}=this.#e,t=!this.#R&&this.#x()?.health.isOpen()===
+!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#fe(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#E?.health.state;
+return this.#g===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
+probeAt&&e.kind==="http"&&w().canConnect(e.url)}#me(e){const t=this.#E?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&
+(this.#F=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&
+t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);
+this.#L=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#pe(e){try{this.#se();const t=this.#e.sink.kind===
+"http"?this.#E?.health:void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#ae();const n=this.#O();if(n&&!this.#fe())
+return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;
+this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#ne(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,
+probing:n};await this.#ve(s,d),this.#me(d),d.delivered&&d.retryAfterMs&&(this.#B=Math.max(this.#B,this.#e.clock()+d.retryAfterMs))}catch(t){
+this.#f(`flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.
+length&&!t.failed&&this.#K(n);)await this.#ee(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(yd,e.length)},i));
+for(const o of e.slice(r))this.#Q(o)}async#ee(e,t,n){this.#se();const r=this.#de(e);if(r!==e){if(this.#n.settle(e),r.length===
+0)return;this.#n.add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_la\
+rge"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)
+this.#K(t)?await this.#ee(s,t,n):this.#Q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#te(e,i.rejected);case"\
+too_large":return this.#v(1,"http_413"),this.#A(e);case"rejected":return this.#v(e.length,i.reason),this.#A(e);case"inte\
+rrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
+0,i.retryAfterMs??0),n.probing?this.#ye(e,i.retryAfterMs):this.#Te(e,i.reason,i.retryAfterMs)}}}#ye(e,t=0){const n=this.#e.
+clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#te(e,t=0){const n=Math.min(t,e.length);
+this.#m+=e.length-n,n>0&&this.#v(n,"otlp_rejected"),this.#A(e)}async#ge(e,t){const n={started:w().monotonicMs(),events:e,
+accepted:!1};this.#b.add(n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#b.delete(n);const r=w().monotonicMs();
+this.#k={ms:r-n.started,endedAt:r}}}#ne(e){const{format:t,maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#N(){
+this.#i=[],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.
+reason};const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind===
+"http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Sr(a),{kind:"delivered"};const s=i.classify;return await Za(
+{url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
 fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,
-sendsProxyCredentials:w().sendsProxyCredentials})}#ge(e,t){if(!this.#o)return;const n=e.kind==="retry"&&e.retryAfterMs!==
+sendsProxyCredentials:w().sendsProxyCredentials})}#we(e,t){if(!this.#o)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  failed: ${Pi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#te(){if(!this.#o||this.#s)
+e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#re(){if(!this.#o||this.#s)
 return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#o(`telemetry ${e?
 "on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
 w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
 ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Qn(n,this.#e.
 headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#Ee(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(`telemetry off (decided by ${vt().decidedBy}\
-): events are not recorded`))}#we(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ne(e,t);for(const d of s)
-d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ne(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
+ (${o.source})`)}#be(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(`telemetry off (decided by ${vt().decidedBy}\
+): events are not recorded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ie(e,t);for(const d of s)
+d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ie(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
 r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#v(
 r.length,"retries_exhausted",`last failure: ${t}`),this.#A(r),n}#A(e){this.#E?.settle(e)}#x(){return this.#E??=Ti.open(this.#e,
-(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#V&&this.#f(
-n),this.#V=n}),this.#E}#re(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+md;const{flushIntervalMs:t,
-requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#ie(){const e=this.#re();this.#E?.renewClaims(e,this.#g?
-e:e*.75)}#oe(){if(this.#j||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();if(e&&Le()!==void 0)return;this.#j=
-!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#re());r&&
-(this.#ae(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#F())}#C(e=!1){this.#q();
-const t=this.#z(),n=this.#se(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())return this.#Y=
-!0,this.#N(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(const o of this.#ee(n))Sr(this.#e.
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#X&&this.#f(
+n),this.#X=n}),this.#E}#oe(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+md;const{flushIntervalMs:t,
+requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#se(){const e=this.#oe();this.#E?.renewClaims(e,this.#g?
+e:e*.75)}#ae(){if(this.#F||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();if(e&&Le()!==void 0)return;this.#F=
+!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#oe());r&&
+(this.#ce(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#U())}#C(e=!1){this.#J();
+const t=this.#W(),n=this.#de(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())return this.#z=
+!0,this.#N(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(const o of this.#ne(n))Sr(this.#e.
 format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#v(n.length,
 this.#e.sink.reason),!0;const r=this.#x();if(!r&&this.#e.spoolDir===void 0)return this.#f(`${n.length} event(s) not deli\
 vered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#N(),this.#v(n.length,
 "opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}
-if(i||(this.#R=!0),!i&&e)return!1;if(this.#N(),i){const o=this.#P-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=
-i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ae(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
-0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#se(e){const t=this.#E?.spool;if(!t)
+if(i||(this.#R=!0),!i&&e)return!1;if(this.#N(),i){const o=this.#B-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=
+i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ce(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#de(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#v(i.length,"claim_lost"),this.#A(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#ae(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#D(e=!1){const t=this.#x(),n=hs(this.#e,t,X());
+has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#D(e=!1){const t=this.#x(),n=hs(this.#e,t,X());
 if(!n.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=n.
 outcome!=="delivered"&&t?.health.isOpen()?cr(t.health):void 0;if(this.#_()>0){const d=n.outcome==="delivered"?`; the exi\
 t waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.reason}`:
-n.reason}${d}`)}return!1}const r=e||this.#O()?0:Yo(this.#z(),this.#e.spoolLimits);if(r>0){const{maxEvents:a,maxBytes:s}=this.#e.
+n.reason}${d}`)}return!1}const r=e||this.#O()?0:Yo(this.#W(),this.#e.spoolLimits);if(r>0){const{maxEvents:a,maxBytes:s}=this.#e.
 spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${r} of the ${this.#_()} event(s) \
 (spoolMaxEvents ${a}, spoolMaxBytes ${s})`),!1}if(!this.#C(!0))return this.#f("at exit: delivering in process: the spool\
- cannot be written"),!1;if(this.#Y)return!0;const i=fs(n);if(i==="failed")return this.#f("at exit: delivering in process\
+ cannot be written"),!1;if(this.#z)return!0;const i=fs(n);if(i==="failed")return this.#f("at exit: delivering in process\
 : no sender could be started"),!1;this.#S++,[this.#u,this.#$]=[void 0,ie.working];const o={started:"a sender","at work":"\
 the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes l\
-eft to start a sender)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#U(){const e=this.#r,t=this.#C(),n=this.#r-
-e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#H(){const e={};for(const[
+eft to start a sender)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#H(){const e=this.#r,t=this.#C(),n=this.#r-
+e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#Y(){const e={};for(const[
 o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;
 if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#x();if(!r)return;for(const o of Object.keys(e))this.#p[o]=
 this.#d[o];const i=Date.now();bs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#v(e,t,n){e!==0&&(D(this.#d,t,e),
-this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#o?.(e),Cn(this.#e.logger,e)}},gd=["the product and \
-the command that ran, and a subcommand the program registered","how it ended: success, failure or interrupted, the exit \
-code, and the class name of an error (such as ValueError or TypeError; never its message)","how long it took","the langu\
-age runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the tool's version, a random id fo\
-r the run, and when the events happened and were sent"],Ed=["arguments, file paths or file contents","error messages or \
-stack traces","user or host names, IP-based or device identifiers, or any other personal information"];function wd(e,t=Kt){
+this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#o?.(e),this.#P||Cn(this.#e.logger,e)}},gd=["the pro\
+duct and the command that ran, and a subcommand the program registered","how it ended: success, failure or interrupted, \
+the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","how long it took","\
+the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the tool's version, a ran\
+dom id for the run, and when the events happened and were sent"],Ed=["arguments, file paths or file contents","error mes\
+sages or stack traces","user or host names, IP-based or device identifiers, or any other personal information"];function wd(e,t=Kt){
 return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",...gd.map(n=>`  - ${n},`),"It \
 never collects:",...Ed.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool too (they share ${t}).`,e?`Ch\
 ange your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in \
