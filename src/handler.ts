@@ -404,11 +404,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
     let failed = false;
     try {
-      // A request in flight carries events the endpoint may have received already: let it end (within the
-      // budget) rather than hand them off, or spool them, a second time.
-      if (this.#inFlight.size > 0 && !(await Promise.race([this.#lastFlush.then(() => true), budget.over()]))) {
-        this.#cutInFlight();
-      }
+      // Not awaited where nothing is in flight: a flush waiting for its turn would take that turn, and the events.
+      if (this.#inFlight.size > 0) await this.#inFlightEnded(budget);
       // The exit that never waits on the network: spool, and let a sender process deliver (exit_strategy.ts).
       if (this.#held() > 0 && this.#handOff()) return;
       this.#replay();
@@ -416,6 +413,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
       // take them (a full disk), a try in process is their only chance (#deliveryPaused).
       if (this.#held() > 0 && this.#deliveryPaused()) this.#spoolPending(true);
       if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush(budget);
+      // A flush the program asked for meanwhile (a logger's, a timer's) may have a request of its own in flight.
+      if (this.#inFlight.size > 0) await this.#inFlightEnded(budget);
       this.#spoolPending();
     } catch (error) {
       // As a flush: a program that broke a built-in the handler relies on gets no error from `await using`; the exit
@@ -431,6 +430,14 @@ export class NATTelemetryHandler implements AsyncDisposable {
         this.#unhook = undefined;
       }
     }
+  }
+
+  /**
+   * A request in flight carries events the endpoint may have received already: it is let end (within the budget)
+   * rather than its events handed off, or spooled, a second time; when the budget ends, they are taken back.
+   */
+  async #inFlightEnded(budget: Budget): Promise<void> {
+    if (!(await Promise.race([this.#lastFlush.then(() => true), budget.over()]))) this.#cutInFlight();
   }
 
   /** Flushes within the exit budget; when it ends, aborts what is in flight and keeps its events. */

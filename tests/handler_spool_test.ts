@@ -855,6 +855,28 @@ test("a flush asked for before or after a stop that hands off sends nothing: the
   }
 });
 
+test("a flush the program asks for while stop() delivers ends before the stop spools: its event is sent once, not spooled too", async () => {
+  using dir = tempDir();
+  const server = await TestServer.start(() => ({ status: 200, delayMs: 200 }));
+  try {
+    const h = handler(dir.path, server.url(), { handOff: false, exitTimeoutSeconds: 5 });
+    h.enqueue(commandEvent("before"));
+    const stopped = h.stop();
+    await waitFor(() => h.stats().inFlight === 1, "the stop's request");
+    // A logger, a timer of the program's: one more event, flushed while the stop's request is in flight.
+    h.enqueue(commandEvent("meanwhile"));
+    void h.flush();
+    await stopped;
+    await waitFor(() => server.events().length === 2 && h.stats().inFlight === 0, "both events, and every answer");
+    assert.deepEqual(commands(server.events()), ["before", "meanwhile"]);
+    assert.deepEqual(spooled(dir.path), [], "nothing for a later run to send again");
+    assert.deepEqual([h.stats().sent, h.stats().spooled], [2, 0]);
+    assertBalanced(h.stats());
+  } finally {
+    await server.close();
+  }
+});
+
 test("a spool directory that disappears is counted as spool_unavailable, never thrown", async () => {
   using dir = tempDir();
   const h = handler(`${dir.path}/spool`, await refusedUrl());
