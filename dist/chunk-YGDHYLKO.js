@@ -1811,226 +1811,227 @@ t,dropped:Object.fromEntries(a),...typeof i=="string"&&wa.test(i)?{endpointHash:
 M(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Vo=.9,Oa=1e3,Na=3e5,Aa=36e5,$a=4,bn=class{#e;#n=[];#o=[];\
 #t=new yn;#f=0;#a=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#v=Promise.resolve();#l;#x=ue.working;#_=0;#y;#w=new Set;#O;#$=!1;#b;\
 #i=Pn();#S=!1;#s=!1;#Y=!1;#C=!1;#G=!1;#F=0;#B;#I;#E;#W;#H=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!se())\
-return this.#we();let t=y().exiting();t?(this.#re(),this.#C=this.#Y,this.#Y=!0):this.#X(),this.#f++;let r=so(n,this.#e);\
+return this.#Se();let t=y().exiting();t?(this.#oe(),this.#C=this.#Y,this.#Y=!0):this.#X(),this.#f++;let r=so(n,this.#e);\
 if("reason"in r)return this.#g(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_ful\
 l");if(this.#n.push(r),t)return void(this.#D(!0)||this.#j());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#U()),th\
 is.#n.length>=this.#e.maxQueueSize&&this.#P(ue.working)}catch{}finally{this.#C=!1}}start(){this.#c||this.#B||(this.#c=!0\
 ,this.#X(),this.#T()>0?this.#U():se()&&!this.#k()&&No(this.#e,this.#R())&&this.#P(ue.working))}flush(){return this.#P(ue\
 .asked)}#P(n){if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let t=this.#_,r=this.#v.then(()=>{if(t!==this.#_)ret\
-urn;let o=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#pe(o)});return this.#l=r,this.#v=r,r}stop(){return t\
-his.#B??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#f,replayed:this.#a,sent:thi\
+urn;let o=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#ge(o)});return this.#l=r,this.#v=r,r}stop(){return t\
+his.#B??=this.#le()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#f,replayed:this.#a,sent:thi\
 s.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return th\
 is.#n.length+this.#o.length+this.#t.size}#z(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#I)return;t\
-his.#re();let n=y(),t=a=>{try{return a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for \
+his.#oe();let n=y(),t=a=>{try{return a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for \
 stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#B===void 0;return this.stop(),a},exit:()=>{this.#D(!0)||\
 this.#j(),this.#V()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D(!0)||this.#j(),this.#V()}))\
 :void 0;this.#I=()=>{r?.(),i?.()}}#U(){this.#c&&this.#u===void 0&&this.#q()}#q(){this.#u=setTimeout(()=>{this.#P(ue.peri\
-odic).then(()=>{this.#c&&this.#q()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#ce(){this.#c=!1,this.#u!==v\
-oid 0&&clearTimeout(this.#u);let n=this.#b=Ia(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([th\
-is.#v.then(()=>!0),n.over()])&&this.#J(),this.#T()>0&&this.#D())return;this.#ae(),this.#T()>0&&this.#k()&&this.#M(!0),th\
-is.#T()>0&&!this.#k()&&await this.#le(n),this.#M()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.\
-#V(),n.clear(),this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#le(n){let t=this.#R()?.health;t?.state&&t.lease(thi\
-s.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),n.over()])||this.#J()}#J(){let{requestTimeoutMs:n,\
-exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Vo,i=[...this.#w].some(({started:a,accepted:s})=>!s&&r-a\
->=n*Vo);this.#K(({started:a})=>r-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unshift(...this.#t.events()),this.#t.clea\
-r(),i&&this.#E?.health.recordFailure()}#K(n=()=>!1){for(let t of this.#w){let{events:r,accepted:o}=t;if(this.#t.settle(r\
-)){if(o){this.#ne(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#oe(r,"the exit budget en\
-ded before the answer"):r)}}}#fe(){return this.#y??=new AbortController}#Z(n){if(n.aborted||!Q())return!1;let{requestTim\
-eoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this\
-.#O,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#Q(n){this.#t.settle(n)&&this.#o.push(...n)}#k(){let{sink:\
-n}=this.#e,t=!this.#$&&this.#R()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sin\
-k:n,clock:t}=this.#e,r=this.#L,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.s\
-tate.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this\
-.#E?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess()&&(this.#H=!1);return}if(!n.failed)return;let r=!n.probing&\
-&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures\
-??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ae(o,i,a,n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,fa\
-ilures:o,probeAt:d}}async#pe(n){try{this.#se();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this\
-.#b===void 0)&&t.refresh(),this.#ae();let r=this.#k();if(r&&!this.#me())return;let o=this.#e.clock(),i=c=>c.notBefore<=o\
-&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];l\
-et d=this.#te(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),this.#he(u),\
-u.delivered&&u.retryAfterMs&&(this.#F=Math.max(this.#F,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed u\
-nexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Z(r);)awai\
-t this.#ee(n[o++],r,t)};await Promise.all(Array.from({length:Math.min($a,n.length)},i));for(let a of n.slice(o))this.#Q(\
-a)}async#ee(n,t,r){this.#se();let o=this.#de(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}le\
-t i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.flo\
-or(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#Z(t)?await this.#ee(d,t,r)\
-:this.#Q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ne(n,i.rejected);case"too_large":return th\
-is.#g(1,"http_413"),this.#A(n);case"rejected":return this.#g(n.length,i.reason),this.#A(n);case"interrupted":case"not_se\
-nt":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs\
-??0),r.probing?this.#ye(n,i.retryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(l\
-et o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ne(n,t=0){let r=Math.min(t,n.length);this.#h+=n.len\
-gth-r,r>0&&this.#g(r,"otlp_rejected"),this.#A(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};th\
-is.#w.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#w.delete(r);let o=y().monotonicMs();this.#O=\
-{ms:o-r.started,endedAt:o}}}#te(n){let{format:t,maxBatchBytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventBytes)}#N(){t\
-his.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reaso\
-n:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#i?.(`sending ${n.length} event(s)${o.\
-kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Yo(s),{kind:"delivered"};let d=i.classify;return aw\
-ait Xr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:\
-this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().can\
-Connect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#i)return;let r=n.kind==="retry"&&n.retryAft\
-erMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: it\
-s fetch failed: ${ur(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="\
-retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#re(){if(!thi\
-s.#i||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#i(`\
-telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason\
-==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN\
-, which could ask for one)":`nowhere (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);le\
-t d=uo(r,this.#e.headers);d&&this.#i(`warning: ${d}`),this.#i(`at exit: ${a.enabled?"hand off where a sender can be star\
-ted":"in process"} (${a.source})`)}#we(){this.#S||!this.#i&&!this.#e.logger||(this.#S=!0,this.#m(`telemetry off (decided\
- by ${Jn().decidedBy}): events are not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#oe(n\
-,t);for(let u of d)u.notBefore=s+ae(u.retries,o,a,r);this.#o.push(...d)}#oe(n,t){let[r,o]=[[],[]];for(let i of n)(++i.re\
-tries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for \
-retry`),o.length>0&&this.#g(o.length,"retries_exhausted",`last failure: ${t}`),this.#A(o),r}#A(n){this.#E?.settle(n)}#R(\
-){return this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be\
- used: ${n}`;r!==this.#W&&this.#m(r),this.#W=r}),this.#E}#ie(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicM\
-s())+Oa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Na,Math.min(Aa,2*t),2*r)}#se(){let n=this.#ie(\
-);this.#E?.renewClaims(n,this.#b?n:n*.75)}#ae(){if(this.#H||this.#_>0||!se()||this.#k()||!Q())return;let n=this.#R();if(\
-n&&Te()!==void 0)return;this.#H=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o\
-=n?.replay(t-r,this.#ie());o&&(this.#ue(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.events.length>0&\
-&this.#U())}#M(n=!1){this.#K();let t=this.#z(),r=this.#de(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length==\
-=0)return!0;if(!Q())return this.#G=!0,this.#N(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#\
-N();for(let a of this.#te(r))Yo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kin\
-d==="none")return this.#N(),this.#g(r.length,this.#e.sink.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir===void 0)re\
-turn this.#m(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Te()\
-!==void 0)return this.#N(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no\
-"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#$=!0),!i&&n)return!1;if(this.#N(),i){let a=this.#F-this.#e.clo\
-ck();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#ue(i.ol\
-derDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll\
-(),i!==void 0}#de(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.a\
-dd(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"cla\
-im_lost"),this.#A(i),n.filter(({claim:a})=>!a||!o.has(a))}#ue(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t\
-)}#D(n=!1){let t=this.#R(),r=ko(this.#e,t,se());if(!r.handOff){let s={delivered:"delivering in process",spooled:"spooled\
- for a later run",dropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?Jr(t.health):void 0;if(this.#T(\
-)>0){let u=r.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.\
-outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.#k()?0:oo(this.#z(),this.#e.spo\
-olLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the sp\
-ool would leave out ${o} of the ${this.#T()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!this.#M(!0))ret\
-urn this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#G)return!0;let i=Oo(r);if(i==="fa\
-iled")return this.#m("at exit: delivering in process: no sender could be started"),!1;this.#_++,[this.#l,this.#x]=[void \
-0,ue.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no p\
-rocesses":"the spool (the system has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${a[i\
-]}`),!0}#j(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s)\
- spooled for a later run`),t}#V(){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_o\
-ut"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return\
-;let o=this.#R();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Co(o.files,o.spool.dir,\
-o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:"\
-"}`))}#m(n){this.#i?.(n),this.#C||Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:\
-()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Yo(e){y().writeStder\
-r(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>Pa(e));try{await Ma\
-(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==="default"&&e.onByCons\
-entFile!==!0}async function Ma(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,\
-s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{replayed:l,spooled:m,s\
-ent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0||u>0&&l===0)return\
-}}function Da(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a\
-=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({a\
-rgv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},\
-timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;b\
-reak}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().\
-monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spool\
-ed+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(\
-++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function Fa(e,n){let t=y().fi\
-les;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,max\
-Bytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==voi\
-d 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sender-35422a36.mjs",id=118924,od=6e4,sd=1e3,ad=[_i,"NAT_TELEMETRY_E\
-NABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
-this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
-flat()}clear(){this.#e.clear(),this.#t=0}};function Gt(e){return e===null?"null":typeof e=="string"?$i(e):typeof e=="num\
-ber"?ld(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?`{${Object.entries(
-e).filter(([,n])=>n!==void 0).map(([n,r])=>`${$i(n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){return JSON.stringify(
-e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ld(e){if(Number.isNaN(e))
-return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
-e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
-.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,Zt=32,Oi=/^[a-z0-9_]{1,40}$/,
-ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-fd=6e4,ie={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#h=0;#a=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#w=Promise.
-resolve();#u;#$=ie.working;#S=0;#y;#b=new Set;#k;#R=!1;#g;#o=ae();#T=!1;#s=!1;#V=!1;#P=!1;#z=!1;#B=0;#j;#M;#E;#X;#F=!1;#L;constructor(e={}){
-this.#e=or(e)}enqueue(e){try{if(!X())return this.#be();const t=w().exiting();t?(this.#re(),this.#P=this.#V,this.#V=!0):this.#G(),
+odic).then(()=>{this.#c&&this.#q()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#le(){this.#c=!1,this.#u!==v\
+oid 0&&clearTimeout(this.#u);let n=this.#b=Ia(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&await this.#J(n),this.#\
+T()>0&&this.#D())return;this.#de(),this.#T()>0&&this.#k()&&this.#M(!0),this.#T()>0&&!this.#k()&&await this.#fe(n),this.#\
+t.size>0&&await this.#J(n),this.#M()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#V(),n.clear()\
+,this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#J(n){await Promise.race([this.#v.then(()=>!0),n.over()])||this.#K\
+()}async#fe(n){let t=this.#R()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().the\
+n(()=>!0),n.over()])||this.#K()}#K(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t|\
+|n)*Vo,i=[...this.#w].some(({started:a,accepted:s})=>!s&&r-a>=n*Vo);this.#Z(({started:a})=>r-a>=o),this.#y?.abort(),this\
+.#y=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#E?.health.recordFailure()}#Z(n=()=>!1){for(let \
+t of this.#w){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#te(r);continue}for(let i of r)i.cuts=(i.cuts?\
+?0)+1;this.#o.unshift(...n(t)?this.#ie(r,"the exit budget ended before the answer"):r)}}}#me(){return this.#y??=new Abor\
+tController}#Q(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;l\
+et i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#O,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a\
+)}#ee(n){this.#t.settle(n)&&this.#o.push(...n)}#k(){let{sink:n}=this.#e,t=!this.#$&&this.#R()?.health.isOpen()===!0;retu\
+rn n.kind==="http"&&(t||!y().canConnect(n.url))}#he(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#E?.health.state;retu\
+rn this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.prob\
+eAt&&n.kind==="http"&&y().canConnect(n.url)}#pe(n){let t=this.#E?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess\
+()&&(this.#H=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAf\
+terMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ae(o,i,a,\
+n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ge(n){try{this.#ae();let t=this.#\
+e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b===void 0)&&t.refresh(),this.#de();let r=this.#k();if(r&\
+&!this.#he())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.le\
+ngth===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#re(s);for(let c of d)this.#t.add(c);let u={deliv\
+ered:!1,failed:!1,probing:r};await this.#ye(d,u),this.#pe(u),u.delivered&&u.retryAfterMs&&(this.#F=Math.max(this.#F,this\
+.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#ye(n,t){let{signal:r}=this.#me()\
+,o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Q(r);)await this.#ne(n[o++],r,t)};await Promise.all(Array.from({lengt\
+h:Math.min($a,n.length)},i));for(let a of n.slice(o))this.#ee(a)}async#ne(n,t,r){this.#ae();let o=this.#ue(n);if(o!==n){\
+if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Ee(n,t);if(this.#we(i,n.length),!!this.#t.\
+settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)\
+this.#t.add(d);for(let d of s)this.#Q(t)?await this.#ne(d,t,r):this.#ee(d);return}switch(i.kind){case"delivered":return \
+r.delivered=!0,this.#te(n,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#A(n);case"rejected":return this\
+.#g(n.length,i.reason),this.#A(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.fai\
+led=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#be(n,i.retryAfterMs):this.#Te(n,i.re\
+ason,i.retryAfterMs)}}}#be(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.uns\
+hift(...n)}#te(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#g(r,"otlp_rejected"),this.#A(n)}async#Ee\
+(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#w.add(r);try{return await this.#ve(n,t,()=>r.accepted\
+=!0)}finally{this.#w.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#re(n){let{format:t,maxBatchB\
+ytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventBytes)}#N(){this.#o=[],this.#t.clear(),this.#n=[]}async#ve(n,t,r){let{\
+sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,\
+this.#e.clock());if(this.#i?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="std\
+err")return Yo(s),{kind:"delivered"};let d=i.classify;return await Xr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>\
+d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t\
+,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})\
+}#we(n,t){if(!this.#i)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o\
+=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ur(n.thrown,this.#e.sink.kind==="http"?\
+this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";t\
+his.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#oe(){if(!this.#i||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t\
+}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#i(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kin\
+d==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"n\
+owhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.\
+#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=uo(r,this.#e.headers);d&&this.#i(`warning: ${d}`),thi\
+s.#i(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#Se(){this.#S||!this.#\
+i&&!this.#e.logger||(this.#S=!0,this.#m(`telemetry off (decided by ${Jn().decidedBy}): events are not recorded`))}#Te(n,\
+t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ie(n,t);for(let u of d)u.notBefore=s+ae(u.retries,o,a,r);this\
+.#o.push(...d)}#ie(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&\
+this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#g(o.length,"retries_exhausted",\
+`last failure: ${t}`),this.#A(o),r}#A(n){this.#E?.settle(n)}#R(){return this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void\
+ 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#m(r),this.#W=r}),this.#E}\
+#se(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+Oa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e\
+;return Math.max(Na,Math.min(Aa,2*t),2*r)}#ae(){let n=this.#se();this.#E?.renewClaims(n,this.#b?n:n*.75)}#de(){if(this.#\
+H||this.#_>0||!se()||this.#k()||!Q())return;let n=this.#R();if(n&&Te()!==void 0)return;this.#H=!0;let t=this.#e.maxBuffe\
+redEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#se());o&&(this.#ce(o.dropped),this.#\
+a+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#U())}#M(n=!1){this.#Z();let t=this.#z(),r=this.#ue\
+(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#G=!0,this.#N(),this.#g(r\
+.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(let a of this.#re(r))Yo(this.#e.format.encode(a,t\
+his.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#g(r.length,this.#e.sink\
+.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(s) not delivered are kept\
+ in memory only, and go with the process: no spool`),!1;if(Te()!==void 0)return this.#N(),this.#g(r.length,"opted_out","\
+not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.\
+#$=!0),!i&&n)return!1;if(this.#N(),i){let a=this.#F-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(\
+let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#ce(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+\
+=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#ue(n){let t=this.#E?.spool;if(!t)return n;\
+let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=\
+n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"claim_lost"),this.#A(i),n.filter(({claim:a})=>!a||!o.has(a))\
+}#ce(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t)}#D(n=!1){let t=this.#R(),r=ko(this.#e,t,se());if(!r.han\
+dOff){let s={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},d=r.outcome!==\
+"delivered"&&t?.health.isOpen()?Jr(t.health):void 0;if(this.#T()>0){let u=r.outcome==="delivered"?`; the exit waits at m\
+ost ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reaso\
+n}${u}`)}return!1}let o=n||this.#k()?0:oo(this.#z(),this.#e.spoolLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spo\
+olLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${o} of the ${this.#T()} event(s) (sp\
+oolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!this.#M(!0))return this.#m("at exit: delivering in process: the spool ca\
+nnot be written"),!1;if(this.#G)return!0;let i=Oo(r);if(i==="failed")return this.#m("at exit: delivering in process: no \
+sender could be started"),!1;this.#_++,[this.#l,this.#x]=[void 0,ue.working];let a={started:"a sender","at work":"the se\
+nder at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to\
+ start a sender)"};return this.#m(`at exit: handed off to ${a[i]}`),!0}#j(){let n=this.#r,t=this.#M(),r=this.#r-n;return\
+ r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#V(){let n={};for(let[a,s]of\
+ Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:\
+r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#R();if(!o)return;for(let a of Object.keys(n)\
+)this.#p[a]=this.#d[a];let i=Date.now();Co(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(t\
+his.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#C||Tr(this.#e.logger,n)}};\
+function Ia(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs\
+()),()=>o(!1))}),clear:()=>t?.()}}function Yo(e){y().writeStderr(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e\
+){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>Pa(e));try{await Ma(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){l\
+et{enabled:n,source:t}=Wn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ma(e,n){let t=y().files,r=e.s\
+poolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++\
+){let c=await To(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))re\
+turn;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0||u>0&&l===0)return}}function Da(e){if(!e.successor)return;let{argv:n,env:t,\
+leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o\
+&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async \
+function Ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDi\
+r:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0\
+)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replaye\
+d:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.drop\
+ped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Prom\
+ise(p=>setTimeout(p,f))}}return t}function Fa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolD\
+ir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};r\
+eturn ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sende\
+r-ca421795.mjs",id=118987,od=6e4,sd=1e3,ad=[_i,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_\
+TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
+function Gt(e){return e===null?"null":typeof e=="string"?$i(e):typeof e=="number"?ld(e):typeof e=="boolean"?String(e):Array.
+isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${$i(
+n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
+0).toString(16).padStart(4,"0")}`)}function ld(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
+nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
+n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
+padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,Zt=32,Oi=/^[a-z0-9_]{1,40}$/,ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,
+Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,fd=6e4,ie={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,
+pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#h=0;#a=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#w=Promise.resolve();#u;#$=ie.
+working;#S=0;#y;#b=new Set;#k;#R=!1;#g;#o=ae();#T=!1;#s=!1;#V=!1;#P=!1;#z=!1;#B=0;#j;#M;#E;#X;#F=!1;#L;constructor(e={}){
+this.#e=or(e)}enqueue(e){try{if(!X())return this.#Te();const t=w().exiting();t?(this.#ie(),this.#P=this.#V,this.#V=!0):this.#G(),
 this.#h++;const n=rs(e,this.#e);if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)
 return this.#v(1,"buffer_full");if(this.#t.push(n),t)return void(this.#D(!0)||this.#H());this.#l&&this.#c===void 0&&queueMicrotask(
 ()=>this.#U()),this.#t.length>=this.#e.maxQueueSize&&this.#I(ie.working)}catch{}finally{this.#P=!1}}start(){this.#l||this.#j||
 (this.#l=!0,this.#G(),this.#_()>0?this.#U():X()&&!this.#O()&&ms(this.#e,this.#x())&&this.#I(ie.working))}flush(){return this.#I(
 ie.asked)}#I(e){if(this.#$=Math.max(this.#$,e),this.#u)return this.#u;const t=this.#S,n=this.#w.then(()=>{if(t!==this.#S)
-return;const r=this.#$;return[this.#u,this.#$]=[void 0,ie.working],this.#pe(r)});return this.#u=n,this.#w=n,n}stop(){return this.#j??=
-this.#le()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{
+return;const r=this.#$;return[this.#u,this.#$]=[void 0,ie.working],this.#ve(r)});return this.#u=n,this.#w=n,n}stop(){return this.#j??=
+this.#ue()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{
 ...this.#d},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.
-length+this.#n.size}#W(){return[...this.#i,...this.#n.events(),...this.#t]}#G(){if(this.#M)return;this.#re();const e=w(),
+length+this.#n.size}#W(){return[...this.#i,...this.#n.events(),...this.#t]}#G(){if(this.#M)return;this.#ie();const e=w(),
 t=o=>{try{return o()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(
 ()=>e.onExit({beforeExit:()=>{const o=this.#j===void 0;return this.stop(),o},exit:()=>{this.#D(!0)||this.#H(),this.#Y()}})),
 r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D(!0)||this.#H(),this.#Y()})):void 0;this.#M=()=>{n?.(),
 i?.()}}#U(){this.#l&&this.#c===void 0&&this.#q()}#q(){this.#c=setTimeout(()=>{this.#I(ie.periodic).then(()=>{this.#l&&this.#q()})},
-this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#le(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=
-$s(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&!await Promise.race([this.#w.then(()=>!0),e.over()])&&this.#Z(),
-this.#_()>0&&this.#D())return;this.#ae(),this.#_()>0&&this.#O()&&this.#C(!0),this.#_()>0&&!this.#O()&&await this.#ue(e),
-this.#C()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#Y(),e.clear(),this.#g=void 0,t||(this.#M?.(),
-this.#M=void 0)}}async#ue(e){const t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([
-this.flush().then(()=>!0),e.over()])||this.#Z()}#Z(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),
-r=Math.min(e,t||e)*ki,i=[...this.#b].some(({started:o,accepted:a})=>!a&&n-o>=e*ki);this.#J(({started:o})=>n-o>=r),this.#y?.
-abort(),this.#y=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#J(e=()=>!1){
-for(const t of this.#b){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#te(n);continue}for(const i of n)i.
-cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ie(n,"the exit budget ended before the answer"):n)}}}#he(){return this.#y??=
-new AbortController}#K(e){if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)
+this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#ue(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=
+$s(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&await this.#Z(e),this.#_()>0&&this.#D())return;this.#de(),this.#_()>
+0&&this.#O()&&this.#C(!0),this.#_()>0&&!this.#O()&&await this.#he(e),this.#n.size>0&&await this.#Z(e),this.#C()}catch(n){
+this.#f(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#Y(),e.clear(),this.#g=void 0,t||(this.#M?.(),this.#M=void 0)}}async#Z(e){
+await Promise.race([this.#w.then(()=>!0),e.over()])||this.#J()}async#he(e){const t=this.#x()?.health;t?.state&&t.lease(this.#e.
+exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||this.#J()}#J(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,
+n=w().monotonicMs(),r=Math.min(e,t||e)*ki,i=[...this.#b].some(({started:o,accepted:a})=>!a&&n-o>=e*ki);this.#K(({started:o})=>n-
+o>=r),this.#y?.abort(),this.#y=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#K(e=()=>!1){
+for(const t of this.#b){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ne(n);continue}for(const i of n)i.
+cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#oe(n,"the exit budget ended before the answer"):n)}}}#fe(){return this.#y??=
+new AbortController}#Q(e){if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)
 return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=
-t&&!(2*s>o)}#Q(e){this.#n.settle(e)&&this.#i.push(...e)}#O(){const{sink:e}=this.#e,t=!this.#R&&this.#x()?.health.isOpen()===
-!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#fe(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#E?.health.state;
+t&&!(2*s>o)}#ee(e){this.#n.settle(e)&&this.#i.push(...e)}#O(){const{sink:e}=this.#e,t=!this.#R&&this.#x()?.health.isOpen()===
+!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#me(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#E?.health.state;
 return this.#g===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
-probeAt&&e.kind==="http"&&w().canConnect(e.url)}#me(e){const t=this.#E?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&
+probeAt&&e.kind==="http"&&w().canConnect(e.url)}#pe(e){const t=this.#E?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&
 (this.#F=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&
 t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);
-this.#L=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#pe(e){try{this.#se();const t=this.#e.sink.kind===
-"http"?this.#E?.health:void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#ae();const n=this.#O();if(n&&!this.#fe())
+this.#L=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#ve(e){try{this.#ae();const t=this.#e.sink.kind===
+"http"?this.#E?.health:void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#de();const n=this.#O();if(n&&!this.#me())
 return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;
-this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#ne(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,
-probing:n};await this.#ve(s,d),this.#me(d),d.delivered&&d.retryAfterMs&&(this.#B=Math.max(this.#B,this.#e.clock()+d.retryAfterMs))}catch(t){
-this.#f(`flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.
-length&&!t.failed&&this.#K(n);)await this.#ee(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(yd,e.length)},i));
-for(const o of e.slice(r))this.#Q(o)}async#ee(e,t,n){this.#se();const r=this.#de(e);if(r!==e){if(this.#n.settle(e),r.length===
-0)return;this.#n.add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_la\
+this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#re(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,
+probing:n};await this.#ye(s,d),this.#pe(d),d.delivered&&d.retryAfterMs&&(this.#B=Math.max(this.#B,this.#e.clock()+d.retryAfterMs))}catch(t){
+this.#f(`flush failed unexpectedly: ${t}`)}}async#ye(e,t){const{signal:n}=this.#fe();let r=0;const i=async()=>{for(;r<e.
+length&&!t.failed&&this.#Q(n);)await this.#te(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(yd,e.length)},i));
+for(const o of e.slice(r))this.#ee(o)}async#te(e,t,n){this.#ae();const r=this.#ce(e);if(r!==e){if(this.#n.settle(e),r.length===
+0)return;this.#n.add(r),e=r}const i=await this.#Ee(e,t);if(this.#be(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_la\
 rge"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)
-this.#K(t)?await this.#ee(s,t,n):this.#Q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#te(e,i.rejected);case"\
+this.#Q(t)?await this.#te(s,t,n):this.#ee(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#ne(e,i.rejected);case"\
 too_large":return this.#v(1,"http_413"),this.#A(e);case"rejected":return this.#v(e.length,i.reason),this.#A(e);case"inte\
 rrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
-0,i.retryAfterMs??0),n.probing?this.#ye(e,i.retryAfterMs):this.#Te(e,i.reason,i.retryAfterMs)}}}#ye(e,t=0){const n=this.#e.
-clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#te(e,t=0){const n=Math.min(t,e.length);
-this.#m+=e.length-n,n>0&&this.#v(n,"otlp_rejected"),this.#A(e)}async#ge(e,t){const n={started:w().monotonicMs(),events:e,
-accepted:!1};this.#b.add(n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#b.delete(n);const r=w().monotonicMs();
-this.#k={ms:r-n.started,endedAt:r}}}#ne(e){const{format:t,maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#N(){
-this.#i=[],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.
+0,i.retryAfterMs??0),n.probing?this.#ge(e,i.retryAfterMs):this.#_e(e,i.reason,i.retryAfterMs)}}}#ge(e,t=0){const n=this.#e.
+clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ne(e,t=0){const n=Math.min(t,e.length);
+this.#m+=e.length-n,n>0&&this.#v(n,"otlp_rejected"),this.#A(e)}async#Ee(e,t){const n={started:w().monotonicMs(),events:e,
+accepted:!1};this.#b.add(n);try{return await this.#we(e,t,()=>n.accepted=!0)}finally{this.#b.delete(n);const r=w().monotonicMs();
+this.#k={ms:r-n.started,endedAt:r}}}#re(e){const{format:t,maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#N(){
+this.#i=[],this.#n.clear(),this.#t=[]}async#we(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.
 reason};const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind===
 "http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Sr(a),{kind:"delivered"};const s=i.classify;return await Za(
 {url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
 fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,
-sendsProxyCredentials:w().sendsProxyCredentials})}#we(e,t){if(!this.#o)return;const n=e.kind==="retry"&&e.retryAfterMs!==
+sendsProxyCredentials:w().sendsProxyCredentials})}#be(e,t){if(!this.#o)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  failed: ${Pi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#re(){if(!this.#o||this.#s)
+e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#ie(){if(!this.#o||this.#s)
 return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#o(`telemetry ${e?
 "on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
 w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
 ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Qn(n,this.#e.
 headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#be(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(`telemetry off (decided by ${vt().decidedBy}\
-): events are not recorded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ie(e,t);for(const d of s)
-d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ie(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
+ (${o.source})`)}#Te(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(`telemetry off (decided by ${vt().decidedBy}\
+): events are not recorded`))}#_e(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#oe(e,t);for(const d of s)
+d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#oe(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
 r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#v(
 r.length,"retries_exhausted",`last failure: ${t}`),this.#A(r),n}#A(e){this.#E?.settle(e)}#x(){return this.#E??=Ti.open(this.#e,
 (e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#X&&this.#f(
-n),this.#X=n}),this.#E}#oe(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+md;const{flushIntervalMs:t,
-requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#se(){const e=this.#oe();this.#E?.renewClaims(e,this.#g?
-e:e*.75)}#ae(){if(this.#F||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();if(e&&Le()!==void 0)return;this.#F=
-!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#oe());r&&
-(this.#ce(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#U())}#C(e=!1){this.#J();
-const t=this.#W(),n=this.#de(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())return this.#z=
-!0,this.#N(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(const o of this.#ne(n))Sr(this.#e.
+n),this.#X=n}),this.#E}#se(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+md;const{flushIntervalMs:t,
+requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#ae(){const e=this.#se();this.#E?.renewClaims(e,this.#g?
+e:e*.75)}#de(){if(this.#F||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();if(e&&Le()!==void 0)return;this.#F=
+!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#se());r&&
+(this.#le(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#U())}#C(e=!1){this.#K();
+const t=this.#W(),n=this.#ce(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())return this.#z=
+!0,this.#N(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(const o of this.#re(n))Sr(this.#e.
 format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#v(n.length,
 this.#e.sink.reason),!0;const r=this.#x();if(!r&&this.#e.spoolDir===void 0)return this.#f(`${n.length} event(s) not deli\
 vered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#N(),this.#v(n.length,
 "opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}
 if(i||(this.#R=!0),!i&&e)return!1;if(this.#N(),i){const o=this.#B-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=
-i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ce(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
-0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#de(e){const t=this.#E?.spool;if(!t)
+i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#le(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#ce(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#v(i.length,"claim_lost"),this.#A(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#D(e=!1){const t=this.#x(),n=hs(this.#e,t,X());
+has(o))}#le(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#D(e=!1){const t=this.#x(),n=hs(this.#e,t,X());
 if(!n.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=n.
 outcome!=="delivered"&&t?.health.isOpen()?cr(t.health):void 0;if(this.#_()>0){const d=n.outcome==="delivered"?`; the exi\
 t waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.reason}`:
