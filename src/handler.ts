@@ -266,7 +266,8 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * Sends what is due now: DLQ events whose backoff has passed first (events
    * left in the spool by earlier runs among them), then queued events.
    * Flushes never overlap; a flush requested while one runs happens right
-   * after it. While the endpoint is known to be down, nothing is sent. Never rejects.
+   * after it, and one requested while `stop()` runs is that stop (it resolves
+   * with it). While the endpoint is known to be down, nothing is sent. Never rejects.
    *
    * @returns A promise that resolves when that send attempt has finished.
    */
@@ -274,8 +275,14 @@ export class NATTelemetryHandler implements AsyncDisposable {
     return this.#flushAfterOthers(HELD_FROM.asked);
   }
 
-  /** A flush once those before it end; one asked for meanwhile is the same, holding back the less of the two. */
-  #flushAfterOthers(heldFrom: number): Promise<void> {
+  /**
+   * A flush once those before it end; one asked for meanwhile is the same, holding back the less of the two. While
+   * stop() runs, what is held goes where it sends it: a flush asked for then (the program's, a full queue's) is that
+   * stop, lest its request carry events the stop spools or hands off as well; only the stop's own (`byStop`) flushes.
+   */
+  #flushAfterOthers(heldFrom: number, byStop = false): Promise<void> {
+    // The stop's promise read a turn later: its start, before the promise is kept, may tell a logger that flushes.
+    if (this.#budget !== undefined && !byStop) return Promise.resolve().then(() => this.#stopping);
     this.#waitingHeldFrom = Math.max(this.#waitingHeldFrom, heldFrom);
     if (this.#waitingFlush) return this.#waitingFlush;
     const handOffs = this.#handOffs;
@@ -404,8 +411,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
     const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
     let failed = false;
     try {
-      // Not awaited where nothing is in flight: a flush waiting for its turn would take that turn, and the events.
-      if (this.#inFlight.size > 0) await this.#inFlightEnded(budget);
+      // A request in flight carries events the endpoint may have received already: let it end (within the
+      // budget) rather than hand them off, or spool them, a second time.
+      if (this.#inFlight.size > 0 && !(await Promise.race([this.#lastFlush.then(() => true), budget.over()]))) {
+        this.#cutInFlight();
+      }
       // The exit that never waits on the network: spool, and let a sender process deliver (exit_strategy.ts).
       if (this.#held() > 0 && this.#handOff()) return;
       this.#replay();
@@ -413,8 +423,6 @@ export class NATTelemetryHandler implements AsyncDisposable {
       // take them (a full disk), a try in process is their only chance (#deliveryPaused).
       if (this.#held() > 0 && this.#deliveryPaused()) this.#spoolPending(true);
       if (this.#held() > 0 && !this.#deliveryPaused()) await this.#finalFlush(budget);
-      // A flush the program asked for meanwhile (a logger's, a timer's) may have a request of its own in flight.
-      if (this.#inFlight.size > 0) await this.#inFlightEnded(budget);
       this.#spoolPending();
     } catch (error) {
       // As a flush: a program that broke a built-in the handler relies on gets no error from `await using`; the exit
@@ -432,20 +440,13 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
   }
 
-  /**
-   * A request in flight carries events the endpoint may have received already: it is let end (within the budget)
-   * rather than its events handed off, or spooled, a second time; when the budget ends, they are taken back.
-   */
-  async #inFlightEnded(budget: Budget): Promise<void> {
-    if (!(await Promise.race([this.#lastFlush.then(() => true), budget.over()]))) this.#cutInFlight();
-  }
-
   /** Flushes within the exit budget; when it ends, aborts what is in flight and keeps its events. */
   async #finalFlush(budget: Budget): Promise<void> {
     // A recovering endpoint: hold other runs off while this one probes it.
     const health = this.#openDisk()?.health;
     if (health?.state) health.lease(this.#options.exitTimeoutMs + 1000);
-    if (!(await Promise.race([this.flush().then(() => true), budget.over()]))) this.#cutInFlight();
+    const flushed = this.#flushAfterOthers(HELD_FROM.asked, true).then(() => true);
+    if (!(await Promise.race([flushed, budget.over()]))) this.#cutInFlight();
   }
 
   /**

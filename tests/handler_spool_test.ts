@@ -855,23 +855,36 @@ test("a flush asked for before or after a stop that hands off sends nothing: the
   }
 });
 
-test("a flush the program asks for while stop() delivers ends before the stop spools: its event is sent once, not spooled too", async () => {
-  using dir = tempDir();
-  const server = await TestServer.start(() => ({ status: 200, delayMs: 200 }));
+test("a flush asked for while stop() runs is that stop: what it holds goes where the stop sends it, each event once", async () => {
+  const server = await TestServer.start(() => ({ status: 200, delayMs: 300 }));
   try {
-    const h = handler(dir.path, server.url(), { handOff: false, exitTimeoutSeconds: 5 });
-    h.enqueue(commandEvent("before"));
-    const stopped = h.stop();
-    await waitFor(() => h.stats().inFlight === 1, "the stop's request");
-    // A logger, a timer of the program's: one more event, flushed while the stop's request is in flight.
-    h.enqueue(commandEvent("meanwhile"));
-    void h.flush();
-    await stopped;
-    await waitFor(() => server.events().length === 2 && h.stats().inFlight === 0, "both events, and every answer");
-    assert.deepEqual(commands(server.events()), ["before", "meanwhile"]);
-    assert.deepEqual(spooled(dir.path), [], "nothing for a later run to send again");
-    assert.deepEqual([h.stats().sent, h.stats().spooled], [2, 0]);
-    assertBalanced(h.stats());
+    // The program's flush in flight as the stop starts, which waits for it (and hands off); or the stop's own final
+    // flush in flight (no hand-off). A logger, a timer or a full queue then records one more event and flushes.
+    for (const handOff of [true, false]) {
+      using dir = tempDir();
+      const h = handler(dir.path, server.url(), { handOff, exitTimeoutSeconds: 5, maxQueueSize: 2 });
+      h.enqueue(commandEvent(`before-${handOff}`));
+      if (handOff) void h.flush();
+      await waitFor(() => h.stats().inFlight === 1 || !handOff, "the program's request");
+      const stopped = h.stop();
+      await waitFor(() => h.stats().inFlight === 1, "a request in flight");
+      h.enqueue(commandEvent(`meanwhile-${handOff}`));
+      h.enqueue(commandEvent(`full-${handOff}`)); // past maxQueueSize: a flush of its own, as a full queue asks
+      const asked = h.flush();
+      await stopped;
+      await asked; // settled with the stop
+      await waitFor(() => h.stats().inFlight === 0, "every answer");
+      assert.deepEqual([h.stats().sent, h.stats().spooled], [1, 2], `handOff ${handOff}`);
+      assertBalanced(h.stats());
+      await sendersGone(dir.path);
+      const next = handler(dir.path, server.url(), { handOff: false }); // what no sender took, a later run sends
+      await next.stop();
+      assert.deepEqual(spooled(dir.path), []);
+    }
+    await waitFor(() => server.events().length === 6, "every event");
+    await new Promise((resolve) => setTimeout(resolve, 300)); // an event sent twice would have arrived by now
+    const expected = ["before", "meanwhile", "full"].flatMap((name) => [`${name}-true`, `${name}-false`]);
+    assert.deepEqual(commands(server.events()).sort(), expected.sort());
   } finally {
     await server.close();
   }
