@@ -60,7 +60,7 @@ e.uid||o.gid!==e.gid)throw new A(t,"ancestor_writable_by_group")}}}return!0}),ji
 return Fi(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),Fi=(function(e){const t=[];for(const n of e.split("/"))n===".."?
 t.pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}),hn=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+
 1),i=0;for(;;){if(i===r.length){if(i>n)break;const a=new Uint8Array(Math.min(n+1,r.length*2));a.set(r),r=a}const o=e(r,i);
-if(!o)break;i+=o}return r.subarray(0,i)}),j=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),q=(function(e,t){return t===
+if(!o)break;i+=o}return r.subarray(0,i)}),j=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),Z=(function(e,t){return t===
 "win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),z=(function(e){const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.
 max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(t)))return n===0?t.slice(0,1):
 /^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),Ui=(function(e,t,n){const r=e.build.os==="windows",i=d=>({
@@ -99,16 +99,16 @@ Yi=(function(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t)
 r=t?t[2].split(/[/?#]/)[0]:e,[,i,o,a=""]=js.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(n)||o===void 0||
 i!==void 0&&!i.includes(":"))return;const s=/^\+?\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${zi(o)}:${s??{http:80,
 https:443}[n]??1080}`;return{url:`${n}://${d}`,credentials:i!==void 0}}),zi=(function(e){try{return new URL(`http://${e}`).
-hostname}catch{return e.toLowerCase()}}),M=(function(){return Us??=Xi()}),Xi=(function(){if(typeof ee.Deno?.version?.deno==
-"string"){const t=ee.Deno.build.os==="windows"?"win32":ee.Deno.build.os;return{name:"deno",version:ee.Deno.version.deno,
-machine:vn(t,ee.Deno.build.arch),os:t}}const e=ee.process?.versions;if(typeof e?.node=="string"){const t=typeof e.bun=="\
-string"?"bun":"node",{platform:n,arch:r}=ee.process;return{name:t,version:e[t],machine:vn(n,r),os:n}}return{name:"unknow\
+hostname}catch{return e.toLowerCase()}}),M=(function(){return Us??=Xi()}),Xi=(function(){if(typeof te.Deno?.version?.deno==
+"string"){const t=te.Deno.build.os==="windows"?"win32":te.Deno.build.os;return{name:"deno",version:te.Deno.version.deno,
+machine:vn(t,te.Deno.build.arch),os:t}}const e=te.process?.versions;if(typeof e?.node=="string"){const t=typeof e.bun=="\
+string"?"bun":"node",{platform:n,arch:r}=te.process;return{name:t,version:e[t],machine:vn(n,r),os:n}}return{name:"unknow\
 n",version:"",machine:"undefined",os:""}}),vn=(function(e,t){const n=Hs[t]??t;return(e==="win32"||e==="windows"?Xs:e==="\
 darwin"?Vs:e.endsWith("bsd")?zs:Ys)[n]??n}),yn=(function(e,t){if(t==="win32")return!0;if(t!=="linux"||!e?.allowed("/proc\
 /self/stat","read"))return!1;try{const n=e.read("/proc/self/stat",Ws)??"",[,,r,,,i]=n.slice(n.lastIndexOf(")")+2).split(
 " ").map(Number);return Number.isInteger(r)&&r>0&&r===i}catch{return!1}}),gn=(function(e){if(e===void 0)return!1;const t=r=>e.
 listenerCount?.(r)??0;if(e.readableFlowing===!0||t("keypress")>0||t("readable")>0)return!0;const n=Object.getOwnPropertySymbols(
-e).some(r=>r.description==="keypress-decoder");return t("data")>(n?1:0)}),Z=(function(e,t){let n=!1;for(const r of e)try{
+e).some(r=>r.description==="keypress-decoder");return t("data")>(n?1:0)}),J=(function(e,t){let n=!1;for(const r of e)try{
 t(r)===!0&&(n=!0)}catch{}return n}),En=(function(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Gs)return"\
 it runs in a PID namespace of its own (a container): what it starts ends with the container's first process";if(e.pid===
 1)return"this process is PID 1 of its PID namespace (a container's main process): what it starts ends with it";if(e.ppid===
@@ -125,12 +125,12 @@ try{return e.permissions.querySync?.(m).state}catch{return}},r=m=>n(m)==="grante
 void 0:void 0,s=un(Ui(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let b=new TextEncoder().encode($);for(;b.length>0;)
 b=b.subarray(m.writeSync(b))}catch{}},c=e===Fe&&Ur?Ur:$n(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
 e.pid,m),!0))===!0,l=m=>{u(m)||e.exit(ue[m]),setTimeout(()=>e.exit(ue[m]),100)},f=()=>globalThis.process?.stdin,h=()=>_(
-()=>e.stdin.readable.locked||gn(f()))!==!1,p=new je(m=>{const $=O=>{Z(m,L=>L.beforeExit())&&O.preventDefault()},b=()=>{Z(
-m,O=>O.exit(e.exitCode))},x=O=>{O.defaultPrevented||Z(m,L=>L.exit(1))},S=[["beforeunload",$],["error",x],["unhandledreje\
+()=>e.stdin.readable.locked||gn(f()))!==!1,p=new je(m=>{const $=O=>{J(m,L=>L.beforeExit())&&O.preventDefault()},b=()=>{J(
+m,O=>O.exit(e.exitCode))},x=O=>{O.defaultPrevented||J(m,L=>L.exit(1))},S=[["beforeunload",$],["error",x],["unhandledreje\
 ction",x]];for(const[O,L]of S)globalThis.addEventListener(O,L);return It.add(b),()=>{for(const[O,L]of S)globalThis.removeEventListener(
 O,L);It.delete(b)}}),v=new je(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const $=e.build.os==="linux"&&
 r({name:"read",path:Mt})?_(()=>s.read(Mt,65536)):void 0,b=ln($),x=Be.filter(S=>!b.includes(S)).map(S=>{const O=wn(()=>{c.
-programListens(S)||(Z(m,L=>L(S)),v.clear(),l(S))});return _(()=>c.add(S,O)),[S,O]});return()=>{for(const[S,O]of x)_(()=>c.
+programListens(S)||(J(m,L=>L(S)),v.clear(),l(S))});return _(()=>c.add(S,O)),[S,O]});return()=>{for(const[S,O]of x)_(()=>c.
 remove(S,O))}}),y=m=>{try{return e.env.get(m),!1}catch{return!0}},N=m=>r({name:"env",variable:m})&&y(m),g=m=>!r({name:"e\
 nv",variable:m})||y(m),k=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},E=m=>{const $=Ji(e,
 r,s,k);if($)return{refused:$};const b=Zs.find(g);if(b!==void 0){const R=Ke(N(b),"--allow-env");return{refused:`the progr\
@@ -143,7 +143,7 @@ cwd:S}:{refused:`Deno passes inherited descriptors on; closing them needs --allo
 envNotUnicode:N,writeStderr:m=>d(e.stderr,m),writeStdout:m=>d(e.stdout,m),stdoutIsTerminal:()=>_(()=>e.stdout.isTerminal())??
 !1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,$,b,x){const S=new Set;let O=0;
 const L=async R=>{if(Number(R.headers.get("content-length")??0)>x.maxBodyBytes)return _n(R);const oe=await Ki(R,x.maxBodyBytes);
-if(oe===void 0)return _n(R);const G=new URL(R.url),se=await b({method:R.method,path:G.pathname+G.search,body:oe});return se?
+if(oe===void 0)return _n(R);const q=new URL(R.url),se=await b({method:R.method,path:q.pathname+q.search,body:oe});return se?
 new Response(se.body??null,{status:se.status,headers:se.headers}):(await new Promise(pe=>S.add(pe)),new Response(null,{status:503}))},
 P=e.serve({hostname:m,port:$,onListen(){}},async R=>{if(O>=x.maxConnections)return new Response(null,{status:503,headers:{
 connection:"close"}});O++;try{return await L(R)}finally{O--}});return Promise.resolve({port:P.addr.port,async close(){for(const R of S)
@@ -152,10 +152,10 @@ now(),canConnect(m){try{return r({name:"net",host:Tn(m)})}catch{return!1}},sends
 Hi(new URL(m),k)}catch{return!0}},async fetch(m,$){const b=pn(new URL(m),k,N);if(b!==void 0)throw new he(b);return await(t??
 globalThis.fetch)(m,$)},senderRefusal(m){const $=E(m);return"refused"in $?$.refused:void 0},senderCommand(m,$){const b=E(
 $);if("refused"in b)return b;const{executable:x,closer:S,paths:O,cwd:L}=b,P=S&&Zi(e,n),R=S?[...P?[P]:[],S[0],x]:[x],oe=i()?
-"--allow-net":`--allow-net=${Tn($.endpoint)}`,G=[x,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
--no-remote"];G.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,oe,`--allow-run=${R.join(",")}`),G.push(
+"--allow-net":`--allow-net=${Tn($.endpoint)}`,q=[x,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+-no-remote"];q.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,oe,`--allow-run=${R.join(",")}`),q.push(
 `--allow-read=${O.join(",")}`,`--allow-write=${$.dir}`,m);const se={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},pe=fn(
-k,{...$.set,...se},L);if(!S)return{argv:G,env:pe,cwd:$.dir};const tn=[S[0],"-c",S[2],"nat-telemetry-sender",...G];return P?
+k,{...$.set,...se},L);if(!S)return{argv:q,env:pe,cwd:$.dir};const tn=[S[0],"-c",S[2],"nat-telemetry-sender",...q];return P?
 {argv:[P,...tn],env:pe,cwd:$.dir,leavesSession:!0}:{argv:tn,env:pe,cwd:$.dir}},spawnDetached(m){try{const[$,...b]=m.argv,
 S={stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.Command($,{args:b,env:m.
 env,cwd:m.cwd,...S}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:u,terminal(){try{if(!e.
@@ -199,9 +199,9 @@ e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(-
 resolve(Atomics.waitAsync(Vr,0,0,e).value).then(()=>t(),()=>{zr=!0,t()}),!0}catch{return!1}}),ro=(function(e,t){let n;const r=()=>n??=
 io(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
 name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return uo(e,l,f)};let o=!1;const a=new je(
-c=>On(e,[["beforeExit",()=>{Z(c,f=>f.beforeExit())}],["exit",f=>{o=!0,Z(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
+c=>On(e,[["beforeExit",()=>{J(c,f=>f.beforeExit())}],["exit",f=>{o=!0,J(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
 _(()=>(e.kill(e.pid,c),!0))===!0,d=new je(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
-files:void 0,l=ln(_(()=>u?.read(Mt,65536)));return On(e,Be.filter(f=>!l.includes(f)).map(f=>{const h=wn(()=>{Wi(e,f)||(Z(
+files:void 0,l=ln(_(()=>u?.read(Mt,65536)));return On(e,Be.filter(f=>!l.includes(f)).map(f=>{const h=wn(()=>{Wi(e,f)||(J(
 c,p=>p(f)),d.clear(),s(f)||e.exit(ue[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},writeStderr:c=>Sn(
 e.stderr,c),writeStdout:c=>Sn(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){
 e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.
@@ -240,7 +240,7 @@ test(s)&&!i&&n.set(s,a??t[++r]??""))}return[...n].map(([r,i])=>i===!0?`--${r}`:i
 const t=[];let n=!1,r=!0;for(let i=0;i<e.length;i++){let o=e[i];if(o==="\\"&&n)o=e[++i]??"";else if(o===" "&&!n){r=!0;continue}else if(o===
 '"'){n=!n;continue}r&&t.push(""),r=!1,t[t.length-1]+=o}return t}),lo=(function(e,t,n){return t!==void 0&&Wr.test(t)||!e.
 some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(Wr.test(r)&&/^[^=]*_/.test(r)||ma.test(r))
-return!1;const i=fa.exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&q(o,n)})}),uo=(function(e,t,n){
+return!1;const i=fa.exec(r);if(!i)return!0;const o=i[1];return o==="*"||o!==void 0&&!/[\s"'\\]/.test(o)&&Z(o,n)})}),uo=(function(e,t,n){
 const r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?
 "a program packaged by pkg: its executable runs only the program":_(()=>r("node:sea")?.isSea?.())?"a Node.js single exec\
 utable application: its executable runs only the program":_(()=>e.permission?.has("child"))===!1?"Node.js runs with --pe\
@@ -279,7 +279,7 @@ trim());s!==""?n[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding"
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
 /\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Oe=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),Rn=(function(){return et(w().env("CI"))||w().envNotUnicode?.("CI")===!0}),wo=(function(){const{env:e}=w();
-return e("NODE_ENV")==="test"||et(e("JEST_WORKER_ID"))||et(e("VITEST"))}),J=(function(e){return Ke(w().envNotUnicode?.(e)===
+return e("NODE_ENV")==="test"||et(e("JEST_WORKER_ID"))||et(e("VITEST"))}),K=(function(e){return Ke(w().envNotUnicode?.(e)===
 !0,"its permissions")}),et=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),tt=(function(e){
 if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),Mn=(function(){
 const e=w().env,t=[],n=(g,k)=>{const E=e(g),m=Ln(g,E);return m!==void 0&&t.push(`${m}, ${k}`),Oe(E)};n("NAT_TELEMETRY_EN\
@@ -289,11 +289,11 @@ nt")??r.includes("NAT_TELEMETRY_DRY_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void
 NT=${T(B(a))} is not an http(s) URL, "" or "stdout": nothing is sent`);const s=e("NAT_TELEMETRY_FORMAT");s!==void 0&&!["",
 "nat","otlp"].includes(s.trim().toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${T(s)} is not a format (nat, otlp): the na\
 t envelope is sent`);const d=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TE\
-LEMETRY_CONSENT_FILE");c&&!q(c,M().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(c)} is not an absolute path: it is read i\
+LEMETRY_CONSENT_FILE");c&&!Z(c,M().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${T(c)} is not an absolute path: it is read i\
 n the directory each run starts in, so each directory may hold another decision`);let u;const l=To(e,M().os,t,g=>u=g),f=e(
 "NAT_TELEMETRY_SPOOL_DIR"),h=M().os==="win32"?"LOCALAPPDATA":"HOME";l===void 0&&f===void 0&&w().envHidden?.(h)===!0&&(u=
-`the program may not read ${h} (${J(h)})`,t.push(`${h} may not be read (${J(h)}): the spool cannot be kept in the home d\
-irectory`));for(const g of r)t.push(`${g} may not be read (${J(g)}): ${Kr[g]}`);for(const g of Zr){const k=e(g);k&&!/^https?:$/.
+`the program may not read ${h} (${K(h)})`,t.push(`${h} may not be read (${K(h)}): the spool cannot be kept in the home d\
+irectory`));for(const g of r)t.push(`${g} may not be read (${K(g)}): ${Kr[g]}`);for(const g of Zr){const k=e(g);k&&!/^https?:$/.
 test(bo(k))&&t.push(`${g}=${T(B(k))} is not an http(s) URL: OTLP events are not sent`)}const p=Eo(e,g=>r.includes(g)),v=g=>go(
 e(g),k=>t.push(`${g}: ${k}: skipped`)),y={...In("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),t),...In("O\
 TEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},N={...v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_\
@@ -306,14 +306,14 @@ const r={};for(const[i,o]of Object.entries(t))an(i)?sn(i)?n.push(`${e}: ${T(i)} 
 t sent`):dn(o)?r[i]=o:n.push(`${e}: the value of ${T(i)} is not a header value (RFC 9110, visible ASCII: no control char\
 acters, no leading or trailing space): skipped, not sent`):n.push(`${e}: ${T(i)} is not a header name (an RFC 9110 token\
 ): skipped, not sent`);return r}),To=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===
-""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):q(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${T(i)} is not an absolute path:\
- no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XDG_STATE_HOME");if(o&&!q(o,t))
+""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):Z(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${T(i)} is not an absolute path:\
+ no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XDG_STATE_HOME");if(o&&!Z(o,t))
 n.push(`XDG_STATE_HOME=${T(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)return j(o,"n\
 at/telemetry");let a;if(t==="win32"){const s=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);
 a=s?`${s}\\nat\\telemetry`:void 0}else{const s=e("HOME");a=s?j(s,`${t==="darwin"?"Library/Application Support":".local/s\
-tate"}/nat/telemetry`):void 0}return a===void 0?void r("there is no home directory"):q(a,t)?a:(n.push("the home director\
+tate"}/nat/telemetry`):void 0}return a===void 0?void r("there is no home directory"):Z(a,t)?a:(n.push("the home director\
 y is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),_o=(function(e,t,n){
-if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&q(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),ae=(function(){
+if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&Z(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),ae=(function(){
 const e=w();if(Oe(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
 `)}),Cn=(function(e,t){if(!(e===void 0||Pt.has(e))){Pt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
 Pt.delete(e)}}}),Dn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),$o=(function(e){return e.length<=64&&Ea.test(e)&&
@@ -332,14 +332,14 @@ let t="",n=!1;for(let r=0;r<e.length;r++){const i=e[r];n?(t+=i,i==="\\"?t+=e[++r
 i):` 	\r
 `.includes(i)||(t+=i)}return t}),U=(function(e){const t=e.search($a);if(t===-1)return e.length;let n=e.length;for(let r=t;r<
 e.length;r++){const i=e.charCodeAt(r);i<128||(i<2048?n+=1:i>=55296&&i<56320&&(e.charCodeAt(r+1)&64512)===56320?(n+=2,r++):
-n+=2)}return n}),K=(function(e){const t=I(e);if(!(t>=-jt&&t<=jt))throw new RangeError("Invalid time value");const n=I(t/
+n+=2)}return n}),Q=(function(e){const t=I(e);if(!(t>=-jt&&t<=jt))throw new RangeError("Invalid time value");const n=I(t/
 1e3);if(n!==Bt.second){const r=I(n/ti),i=n-r*ti,o=`${W(I(i/3600),2)}:${W(I(i/60)%60,2)}:${W(i%60,2)}`;Bt={second:n,text:`${No(
 r)}T${o}.`}}return`${Bt.text}${W(t-n*1e3,3)}Z`}),No=(function(e){const t=I((e+719468)/146097),n=e+719468-t*146097,r=I((n-
 I(n/1460)+I(n/36524)-I(n/146096))/365),i=n-(365*r+I(r/4)-I(r/100)),o=I((5*i+2)/153),a=i-I((153*o+2)/5)+1,s=o<10?o+3:o-9,
 d=r+t*400+(s<=2?1:0);return`${d>=0&&d<=9999?W(d,4):`${d<0?"-":"+"}${W(d<0?-d:d,6)}`}-${W(s,2)}-${W(a,2)}`}),Ao=(function(e){
-const t=Fn(e);return{ts:K(e.timestamp),parameters:t,name:e.name}}),Ro=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(
+const t=Fn(e);return{ts:Q(e.timestamp),parameters:t,name:e.name}}),Ro=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(
 `Event name cannot be read: ${V(i)}`)}if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty s\
-tring");const n=F(Fn(e));if(t!==ze.name){const i=F(t);ze={name:t,json:i,bytes:U(i)}}const r=K(e.timestamp);return{json:`\
+tring");const n=F(Fn(e));if(t!==ze.name){const i=F(t);ze={name:t,json:i,bytes:U(i)}}const r=Q(e.timestamp);return{json:`\
 {"ts":"${r}","parameters":${n},"name":${ze.json}}`,bytes:xa+r.length+U(n)+ze.bytes}}),Fn=(function(e){const t=(a,s)=>new TypeError(
 `Event '${e.name}' ${a} cannot be read: ${V(s)}`);let n;try{n=e.parameters()}catch(a){throw t("parameters",a)}try{n?.then}catch(a){
 throw t("parameters() returned an object that",a)}if(Ii(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
@@ -354,7 +354,7 @@ cpuArchitecture:t.cpuArchitecture??M().machine,deviceGdprBehOptIn:"None",deviceG
 None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefine\
 d",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",
 gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"u\
-ndefined",productVersion:"undefined",sentTs:K(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefi\
+ndefined",productVersion:"undefined",sentTs:Q(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefi\
 ned"}}),Mo=(function(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events'\
  must be an array of events, got ${T(e)}`);const r=e.findIndex(i=>!(i instanceof be));r>=0&&n(`'events' must hold events\
  (TelemetryEvent), got ${T(e[r])} at ${r}`),Y(t)||n(`'options' must be an object, got ${T(t)}`),typeof t.sourceClientVersion!=
@@ -369,10 +369,10 @@ for(;t.length<e;)t+=Math.floor(ot()*4294967296).toString(16).padStart(8,"0");ret
 e).document()}),st=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Ae=(function(e,t,n){Object.defineProperty(e,t,
 {value:n,writable:!0,enumerable:!0,configurable:!0})}),at=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(
 e)}),Re=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),Io=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.
-test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),Q=(function(){if(dt())return;const{env:e,files:t}=w(),
+test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),ee=(function(){if(dt())return;const{env:e,files:t}=w(),
 n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?j(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||
 /^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Ut?.given!==r){const i=t?.realPath(".");Ut={given:r,path:i===void 0?r:j(i,r)}}
-return Ut.path}),Co=(function(){return(H?te?.path:void 0)??Q()}),dt=(function(){const{env:e,envHidden:t}=w();if(t)return t(
+return Ut.path}),Co=(function(){return(H?ne?.path:void 0)??ee()}),dt=(function(){const{env:e,envHidden:t}=w();if(t)return t(
 "NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&t("HOME")?"HOME":void 0}),de=(function(e,t=!1){
 const n=w().files;if(!n)return{state:"never_asked"};if(!n.allowed(e,"read"))return{state:"disabled",problem:"may not be \
 read (the program's permissions)"};let r;try{r=n.read(e,La)}catch(i){return ct(i)==="not_utf8"?{state:"disabled",problem:"\
@@ -387,21 +387,21 @@ able"};const{consent:r,prompt_version:i}=n;return r===void 0?{state:"never_asked
 "enabled"?i===Ft?{state:"enabled"}:{state:"never_asked",outdatedYes:i===void 0?"":String(i)}:{state:"disabled",problem:"\
 has a consent value this tool does not know"}}),Po=(function(e,t){return["# NeMo Agent Toolkit telemetry consent.","# To\
  change, run `nat configure telemetry --enable | --disable` or `nat-telemetry enable | disable`,","# or set the NAT_TELE\
-METRY_ENABLED environment variable.",`# Saved ${K(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = "${K(t).replace(
+METRY_ENABLED environment variable.",`# Saved ${Q(t)}.`,"[telemetry]",`consent = "${e}"`,`consented_at = "${Q(t).replace(
 /\.\d{3}Z$/,"Z")}"`,`prompt_version = "${Ft}"`,""].join(`
-`)}),Vn=(function(e,t=Q()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision mus\
-t be "enabled" or "disabled", got ${T(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot reco\
-rd consent: the path must be a non-empty string, got ${T(t)}`);return zn(e,t,()=>{})}),zn=(function(e,t,n){const r=w().files;
-if(t===void 0||!r){const l=dt();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program may not\
- read ${l} (${J(l)})`:"no home directory"),!1}const i=z(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"))+
-1),a=Date.now(),s=it(i,a);if(![i,s,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program may not \
-read and write ${i} (its permissions)`),!1;const c=de(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{r.ensureDir(
-i,!1),r.checkPlace(t),Ne(r,i,o,Po(e,a),a,s)}catch(l){return n(V(l)),!1}const u=lt();return u.source==="file"&&([C,H]=[e===
-"enabled",!0],te=u.path===void 0?void 0:mt(u.path)),!0}),lt=(function(){const e=Q(),{state:t,problem:n,outdatedYes:r}=Xn(
+`)}),Vn=(function(e,t=ee()){if(e!=="enabled"&&e!=="disabled")throw new TypeError(`Cannot record consent: the decision mu\
+st be "enabled" or "disabled", got ${T(e)}`);if(t!==void 0&&(typeof t!="string"||t===""))throw new TypeError(`Cannot rec\
+ord consent: the path must be a non-empty string, got ${T(t)}`);return zn(e,t,()=>{})}),zn=(function(e,t,n){const r=w().
+files;if(t===void 0||!r){const l=dt();return n(t!==void 0?"no file access":l?`where it is cannot be known: the program m\
+ay not read ${l} (${K(l)})`:"no home directory"),!1}const i=z(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf(
+"\\"))+1),a=Date.now(),s=it(i,a);if(![i,s,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program m\
+ay not read and write ${i} (its permissions)`),!1;const c=de(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{
+r.ensureDir(i,!1),r.checkPlace(t),Ne(r,i,o,Po(e,a),a,s)}catch(l){return n(V(l)),!1}const u=lt();return u.source==="file"&&
+([C,H]=[e==="enabled",!0],ne=u.path===void 0?void 0:mt(u.path)),!0}),lt=(function(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Xn(
 e),i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...ht()??ft(t),...i}}),ut=(function(){
-const e=ht();if(e)return e;const{state:t,text:n,problem:r}=Xn(Q());return{...ft(t),text:n,...r?{problem:r}:{}}}),Xn=(function(e){
+const e=ht();if(e)return e;const{state:t,text:n,problem:r}=Xn(ee());return{...ft(t),text:n,...r?{problem:r}:{}}}),Xn=(function(e){
 if(e!==void 0)return de(e);const t=dt();return t?{state:"disabled",problem:`cannot be found: the program may not read ${t}\
- (${J(t)})`}:{state:"never_asked"}}),ht=(function(){const{env:e,envHidden:t}=w();if(t?.("NAT_TELEMETRY_ENABLED"))return{
+ (${K(t)})`}:{state:"never_asked"}}),ht=(function(){const{env:e,envHidden:t}=w();if(t?.("NAT_TELEMETRY_ENABLED"))return{
 enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=Oe(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)return{enabled:n,source:"\
 NAT_TELEMETRY_ENABLED"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==
 void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),ft=(function(e){return e==="never_asked"?{enabled:!1,
@@ -410,39 +410,39 @@ files?.modifiedAt(e)}}),Wn=(function(e,t=de(e.path,!0).text){return t!==e.text||
 Gn=(function(){return Ht!==void 0&&Wn(Ht)}),qn=(function(){try{const e=We[Xe];if(e===void 0)return;const{serial:t}=e;return Number.
 isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),pt=(function(){const e=qn();e===void 0||e===
 Ge||(Ge=e,[C,H,Te]=[!1,!1,!0])}),Bo=(function(){return pt(),Te}),Me=(function(){if(ri)return C=ri();pt();const e=Te&&!H;
-if(!e&&(ne===ii||ht()?.enabled===!1))return ne=ii,C=!1;if(e&&(ne===oi||Gn()))return ne=oi,C=!1;if(!H||te===void 0)return!0;
-let t=de(te.path,!0);return t.problem!==void 0&&(t=de(te.path,!0)),C=t.problem===void 0&&!Wn(te,t.text)&&ft(t.state).enabled,
-C||(ne??="the consent file, written again during the run"),C}),X=(function(){return pt(),C===void 0&&Zn(ut()),C===!0}),jo=(function(){
+if(!e&&(re===ii||ht()?.enabled===!1))return re=ii,C=!1;if(e&&(re===oi||Gn()))return re=oi,C=!1;if(!H||ne===void 0)return!0;
+let t=de(ne.path,!0);return t.problem!==void 0&&(t=de(ne.path,!0)),C=t.problem===void 0&&!Wn(ne,t.text)&&ft(t.state).enabled,
+C||(re??="the consent file, written again during the run"),C}),X=(function(){return pt(),C===void 0&&Zn(ut()),C===!0}),jo=(function(){
 const e=ut();return C===void 0&&Zn(e),{enabled:e.enabled,source:e.source}}),Zn=(function(e){[C,H]=[e.enabled,e.source===
-"file"];const t=H?Q():void 0;te=t===void 0?void 0:mt(t,e.text)}),Le=(function(){if(!Te||H||C!==!0||Gn())return;const e=lt(),
+"file"];const t=H?ee():void 0;ne=t===void 0?void 0:mt(t,e.text)}),Le=(function(){if(!Te||H||C!==!0||Gn())return;const e=lt(),
 t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Fo=(function(){return X()&&
 H}),vt=(function(){const e=X(),{enabled:t,source:n,problem:r}=ut(),i=n!=="file"&&n!=="default"&&w().envHidden?.(n)===!0,
-o=n==="NAT_TELEMETRY_ENABLED"&&!i?Ln(n,w().env(n)):void 0,a=i?`${n}, which the program may not read (${J(n)})`:o!==void 0?
-o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?a:ne??"the program (setT\
+o=n==="NAT_TELEMETRY_ENABLED"&&!i?Ln(n,w().env(n)):void 0,a=i?`${n}, which the program may not read (${K(n)})`:o!==void 0?
+o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?a:re??"the program (setT\
 elemetryEnabled)"}}),Jn=(function(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value\
- must be a boolean, got ${typeof e}`);[C,H,Te,ne]=[e,!1,!0,void 0];const t=e?_(Q):void 0;Ht=t===void 0?void 0:_(()=>mt(t));
-const n=qn()??0;if(Ge=e?n:n+1,!e)try{We[Xe].serial=Ge}catch{}}),Kn=(function(e){const t=e.replace(/^\[(.*)\]$/,"$1").toLowerCase().
-replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.
-test(t)}),Qn=(function(e,t){if(e.kind!=="http")return;let n;try{n=new URL(e.url)}catch{return}if(n.protocol!=="http:"||Kn(
-n.hostname))return;const r=[...n.username||n.password?["the URL's credentials"]:[],...Object.keys(t).length>0?[`the head\
-ers ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${n.hostname}`}),
-er=(function(e,t,n){let r,i=!1,o;const a=()=>{i=!0,clearTimeout(r),me.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.
-ceil((e+Ca)/Vt),end:s},c=(u,l)=>{const f=w().monotonicMs()+u;try{r=setTimeout(()=>{me.release(d);const h=w().monotonicMs()-
-f;if(h<=Ia||l===0)return s();c(Math.min(Math.max(h,Yt.min),Yt.max),l-1)},u),n?.(r)}catch{}};return me.guard(d),c(e,ai),n||
-(o=_(()=>w().holdOpen?.())),a}),Uo=(function(e,t=M()){const n=({schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Un(r,
-{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:a});return{name:"nat",encode:(r,i)=>Hn(n(r[0],i),r.map(
-o=>o.json)),emptyBytes:r=>U(Hn(n(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),Ho=(function(e,t=M()){const n=({clientVersion:o=e.
-serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,i=o=>{let a=r.get(o);return a===void 0&&r.
-set(o,a=JSON.stringify(po(o))),a};return{name:"otlp",encode:o=>An(o.map(i),o[0].sessionId,n(o[0]),t),emptyBytes:o=>U(An(
-[],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},
-classify:vo}}),Ee=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.charCodeAt(n),16777619)>>>0;return t.
-toString(16).padStart(8,"0")}),D=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),tr=(function(e,t="nat",n=""){return Ee(n===""?
-`${t} ${e}`:`${t} ${e} ${n}`)}),nr=(function(e,t){const n=qe.exec(e);return n?zo(n,t)?ce(n[3]):void 0:ce(e)}),ce=(function(e){
-const t=Pa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/li));return{name:e,time:Number(
-t[1]),events:r,bytes:n,key:t[4]}}),yt=(function(e,t,n){const r=[...e.keys()].filter(a=>e[a].bytes<n);let i=Math.max(0,r.
-length-t),o=r.slice(i).reduce((a,s)=>a+e[s].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+1;return{kept:r.slice(i),
-bytes:o}}),rr=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ye(t)}-${e.length}-${r}-${n===void 0?"":
-`${n}-`}${ge()}.jsonl`}),ir=(function(e){return e.map(t=>`${t.text}
+ must be a boolean, got ${typeof e}`);[C,H,Te,re]=[e,!1,!0,void 0];const t=e?_(ee):void 0;Ht=t===void 0?void 0:_(()=>mt(
+t));const n=qn()??0;if(Ge=e?n:n+1,!e)try{We[Xe].serial=Ge}catch{}}),Kn=(function(e){const t=e.replace(/^\[(.*)\]$/,"$1").
+toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
+test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}),Qn=(function(e,t){if(e.kind!=="http")return;let n;try{n=new URL(
+e.url)}catch{return}if(n.protocol!=="http:"||Kn(n.hostname))return;const r=[...n.username||n.password?["the URL's creden\
+tials"]:[],...Object.keys(t).length>0?[`the headers ${Object.keys(t).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(
+" and ")} go unencrypted (http:) to ${n.hostname}`}),er=(function(e,t,n){let r,i=!1,o;const a=()=>{i=!0,clearTimeout(r),
+me.release(d),o?.()},s=()=>{i||(a(),t())},d={looks:Math.ceil((e+Ca)/Vt),end:s},c=(u,l)=>{const f=w().monotonicMs()+u;try{
+r=setTimeout(()=>{me.release(d);const h=w().monotonicMs()-f;if(h<=Ia||l===0)return s();c(Math.min(Math.max(h,Yt.min),Yt.
+max),l-1)},u),n?.(r)}catch{}};return me.guard(d),c(e,ai),n||(o=_(()=>w().holdOpen?.())),a}),Uo=(function(e,t=M()){const n=({
+schemaVersion:r,sessionId:i,clientVersion:o=e},a)=>Un(r,{sourceClientVersion:o,sessionId:i,cpuArchitecture:t.machine,sentAt:a});
+return{name:"nat",encode:(r,i)=>Hn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>U(Hn(n(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}),
+Ho=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,
+i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(po(o))),a};return{name:"otlp",encode:o=>An(o.map(i),o[0].
+sessionId,n(o[0]),t),emptyBytes:o=>U(An([],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,
+"service.name":e.serviceName},classify:vo}}),Ee=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.
+charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),D=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),tr=(function(e,t="\
+nat",n=""){return Ee(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),nr=(function(e,t){const n=qe.exec(e);return n?zo(n,t)?ce(n[3]):
+void 0:ce(e)}),ce=(function(e){const t=Pa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/
+li));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),yt=(function(e,t,n){const r=[...e.keys()].filter(a=>e[a].
+bytes<n);let i=Math.max(0,r.length-t),o=r.slice(i).reduce((a,s)=>a+e[s].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+
+1;return{kept:r.slice(i),bytes:o}}),rr=(function(e,t,n){const r=e.reduce((i,o)=>i+o.bytes+1,0);return`e-${ye(t)}-${e.length}\
+-${r}-${n===void 0?"":`${n}-`}${ge()}.jsonl`}),ir=(function(e){return e.map(t=>`${t.text}
 `).join("")}),Yo=(function(e,t){const{maxEvents:n,maxBytes:r}=t;let i=0;for(const{bytes:o,schemaVersion:a,sessionId:s,clientVersion:d=""}of e)
 i+=o+6*(a.length+s.length+d.length)+ja;return e.length<=n&&i<=r?0:e.length-yt(e.map(le),n,r).kept.length}),Vo=(function(e){
 return le(e).bytes+1}),le=(function(e){const t=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId\
@@ -476,7 +476,7 @@ ts",1e3,a),maxEventBytes:Math.min(k,E-y.envelopeBytes-pi),maxEventBytesOption:k,
 sessionPrefix+h,sink:Zo(e.endpoint,u.endpointHidden?Wt:u.endpoint??(p==="otlp"?u.otlpEndpointHidden?Wt:u.otlpEndpoint??Fa:
 void 0),u.dryRun),spoolDir:Jo(e.spoolDir,u.spoolDir),noSpool:e.spoolDir===!1?"the program's options keep none (spoolDir:\
  false)":e.spoolDir===void 0?u.noSpool:void 0,spoolFallback:e.spoolDir===void 0&&u.spoolFallback,spoolLimits:{maxEvents:n(
-"spoolMaxEvents",re.maxEvents,a),maxBytes:Go(n("spoolMaxBytes",re.maxBytes,a)),maxAgeMs:n("spoolMaxAgeDays",re.maxAgeMs/
+"spoolMaxEvents",ie.maxEvents,a),maxBytes:Go(n("spoolMaxBytes",ie.maxBytes,a)),maxAgeMs:n("spoolMaxAgeDays",ie.maxAgeMs/
 864e5,{sign:"positive"})*864e5},captureInterrupts:es(e.captureInterrupts),handOff:Qo(r("handOff","boolean",void 0),u),customFetch:e.
 fetch!==void 0,format:v,headers:{...p==="otlp"?u.otlpHeaders:{},...Ko(e.headers)},fetch:r("fetch","function",w().fetch??
 ((m,$)=>globalThis.fetch(m,$))),logger:r("logger","function",void 0),clock:Wo(r("clock","function",Date.now)),random:r("\
@@ -485,7 +485,7 @@ ailed: ${V(n)} (a method needs its object: () => performance.timeOrigin + perfor
 `Cannot create handler: 'clock' must return epoch milliseconds, got ${T(t)}`);return e===Date.now?e:()=>{try{const n=e();
 return vi(n)?n:Date.now()}catch{return Date.now()}}}),wt=(function(e,t){const n={json:Xt,bytes:U(Xt),schemaVersion:Ye,sessionId:t,
 timestamp:0,retries:0,notBefore:0},r=Math.max(n.bytes,e.eventBytes(n)),i=e.emptyBytes(n);return{eventBytes:n.bytes,batchBytes:i+
-pi+r,envelopeBytes:i}}),Go=(function(e){if(e>=re.maxBytes)return e;const t=Vo({json:Xt,schemaVersion:Ye,sessionId:"",retries:0,
+pi+r,envelopeBytes:i}}),Go=(function(e){if(e>=ie.maxBytes)return e;const t=Vo({json:Xt,schemaVersion:Ye,sessionId:"",retries:0,
 timestamp:1e12});if(e<t)throw new RangeError(`Cannot create handler: 'spoolMaxBytes' must be at least ${t} (one spooled \
 event, the smallest), got ${e}`);return e}),bt=(function(e,t,n,r){return e==="otlp"?Ho({serviceName:n["service.name"]??va,
 serviceVersion:t,resourceAttributes:n},r):Uo(t,r)}),qo=(function(e){const{format:t,sourceClientVersion:n}=e,r=t.resource??
@@ -495,7 +495,7 @@ e.maxEventBytesOption,i.eventBytes)}}),Zo=(function(e,t,n){if(e!==void 0&&(typeo
 void 0&&t===Wt)return{kind:"none",reason:"endpoint_hidden"};const r=e??t??Jr;return tt(r)?r==="stdout"?{kind:"stderr"}:n||
 r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}),Jo=(function(e,t){if(e!==
 !1){if(e===void 0)return t;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: 'spoolDir' must be \
-a non-empty string or false, got ${T(e)}`);if(!q(e,M().os))throw new TypeError(`Cannot create handler: 'spoolDir' must b\
+a non-empty string or false, got ${T(e)}`);if(!Z(e,M().os))throw new TypeError(`Cannot create handler: 'spoolDir' must b\
 e an absolute path (a relative one moves with the working directory), got ${T(e)}`);return e}}),sr=(function(e,t){if(e!==
 void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${T(e)}`);
 return e??(t?.trim().toLowerCase()==="otlp"?"otlp":"nat")}),ar=(function(e,t){if(t===void 0)return{};if(!Y(t))throw new TypeError(
@@ -522,7 +522,7 @@ failures:i,notBefore:o,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),c=
 o)&&o>=0&&o<=n+Ei,l=Number.isFinite(d)&&d<=n?{failures:i,notBefore:o,handedOffAt:d}:{failures:i,notBefore:o};return c?{state:l,
 endpoint:typeof a=="string"?a:void 0,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{
 return"invalid"}}),cr=(function(e){const{failures:t=0,notBefore:n=0}=e.state??{};return`the endpoint is down (${t} failu\
-re(s) in a row): not tried before ${K(n)}`}),lr=(function(e,t){return e.spoolFallback?_o(w().env,M().os,t?.uid):void 0}),
+re(s) in a row): not tried before ${Q(n)}`}),lr=(function(e,t){return e.spoolFallback?_o(w().env,M().os,t?.uid):void 0}),
 ur=(function(e,t,n=()=>{},r="work"){const{spoolDir:i,spoolLimits:o}=e,a=hr(e);let s=e.noSpool??"there is no spool direct\
 ory";const d=i===void 0?void 0:Ze.open(i,t,o,a,l=>s=l,r),c=lr(e,t);if(d&&c!==void 0&&r==="work"&&t.allowed(c,"read")){const l=t.
 realPath(c)===void 0?void 0:Ze.open(c,t,o,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||c===void 0)return!d&&i!==void 0&&
@@ -679,7 +679,7 @@ _PROXY","no_proxy","REQUEST_METHOD"],Bs=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_
 _REJECT_UNAUTHORIZED",...we,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Lt],Ir="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=\
 :%-]*\\])*",js=new RegExp(`^(?:(${Ir})@(?:${Ir}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,"i"),Cr="\
 [\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",Fs=new RegExp(`^${Cr}+|${Cr}+\
-$`,"g"),ee=globalThis,Us,Hs={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ys={x64:"x86_64",arm64:"aarch64",ia32:"i6\
+$`,"g"),te=globalThis,Us,Hs={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ys={x64:"x86_64",arm64:"aarch64",ia32:"i6\
 86",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},
 Vs={x64:"x86_64",arm64:"arm64"},zs={x64:"amd64",arm64:"arm64",ia32:"i386"},Xs={x64:"AMD64",arm64:"ARM64",ia32:"x86"},Ws=4096,
 je=class{#e=new Set;#t;#i;constructor(e){this.#t=e}add(e){this.#e.add(e);try{this.#i??=this.#t(this.#e)}catch(t){throw this.#e.
@@ -776,7 +776,7 @@ pythonVersion:ke("pythonVersion",e.pythonVersion??Oo())})}parameters(){return{..
 0${n}`;return n},ti=86400,jt=864e13,ze={name:"",json:"",bytes:0},xa=31,Oa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,ka=Math.random,ni=/[A-Za-z0-9_-]/,
 Na=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,Aa=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
 Ra=100,Ma=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#b(),
-this.#t>=this.#e.length)return e;this.#o()==="["?t=this.#h(e):this.#a(t),this.#R()}}#h(e){const t=this.#e.startsWith("[[",
+this.#t>=this.#e.length)return e;this.#o()==="["?t=this.#h(e):this.#a(t),this.#M()}}#h(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#m();this.#g(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
 1;if(a&&t){const d=st(r,o)??this.#T([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#s(`'${o}' is not an\
  array of tables`);const c=this.#T({},"header");return d.push(c),Ae(r,o,d),c}let s=st(r,o);s===void 0?Ae(r,o,s=this.#T({},
@@ -821,12 +821,12 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 `)this.#t++;else if(e==="\r"&&this.#e[this.#t+1]===`
 `)this.#t+=2;else if(e==="#")this.#k();else return}}#k(){for(;this.#t<this.#e.length&&this.#o()!==`
 `;){const e=this.#e[this.#t++];Re(e)&&e!=="	"&&!(e==="\r"&&this.#o()===`
-`)&&this.#s("a comment is malformed")}}#R(){this.#y(),this.#o()==="#"&&this.#k(),this.#e.startsWith(`\r
+`)&&this.#s("a comment is malformed")}}#M(){this.#y(),this.#o()==="#"&&this.#k(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#o()===`
 `?this.#t++:this.#t<this.#e.length&&this.#s("a line has more than one statement")}#g(e){this.#e.startsWith(e,this.#t)||this.#s(
 `'${e}' is missing`),this.#t+=e.length}#o(){return this.#e[this.#t]}#T(e,t){return this.#n.set(e,t),e}#s(e){const t=this.#e.
 slice(0,this.#t).split(`
-`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Ft="1.0",Ut,La=65536,C,H=!1,te,ri,Te=!1,Ht,ne,ii="a\
+`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Ft="1.0",Ut,La=65536,C,H=!1,ne,ri,Te=!1,Ht,re,ii="a\
 n opt-out set in the environment during the run",oi="the consent file, written since the program turned telemetry on",Xe=Symbol.
 for("@nat/telemetry: the program's opt-out"),We=globalThis;try{We[Xe]===void 0&&Object.defineProperty(We,Xe,{value:{serial:0}})}catch{}
 var Ge=0,si=2**31-1,Ia=25,Yt={min:50,max:250},ai=4,Vt=1e3,Ca=(ai+1)*Yt.max,me={guarded:new Set,signal:void 0,ticking:!1,
@@ -834,10 +834,10 @@ guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&
 guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;
 const e=()=>{this.ticking=!1,this.look()};if(w().watchTick?.(Vt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
 aborted)&&(this.signal=AbortSignal.timeout(Vt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of me.
-guarded)--e.looks<=0&&e.end();me.guarded.size>0&&me.listen()}},di=36e5,_e=64,re={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*
+guarded)--e.looks<=0&&e.end();me.guarded.size>0&&me.listen()}},di=36e5,_e=64,ie={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*
 864e5},zt=6e4,Da=864e5,ci=6e4,li=64,Pa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,qe=/^([lc])-(\d{13})-(e-.+)$/,
 Ba=36e5,Ze=class en{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.
-max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Math.max(r.maxBytes,re.maxBytes)},this.
+max(r.maxAgeMs,ie.maxAgeMs),maxEvents:Math.max(r.maxEvents,ie.maxEvents),maxBytes:Math.max(r.maxBytes,ie.maxBytes)},this.
 key=i,this.ancestorsSeen=o}static open(t,n,r,i,o=()=>{},a="work"){const s=l=>{o(l)},d=a==="work",c=d?"read and write":"r\
 ead",u=l=>!n.allowed(l,"read")||d&&!n.allowed(l,"write");if(u(t))return s(`the program may not ${c} ${t} (its permission\
 s)`);try{let l=n.ensureDir(t,!0,d);const f=n.realPath(t);return f===void 0?s(`where ${t} leads cannot be told`):f!==t&&u(
@@ -940,8 +940,8 @@ t<=599&&typeof e.headers?.get=="function"?t:void 0}async function Ka(e){const t=
 let r="",i=0;try{for(let o=await t.read();!o.done;o=await t.read()){if(i+=o.value.length,i>Qa)return"";r+=n.decode(o.value,
 {stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var Qa=65536;function ed(e,t){if(e!==null)try{const n=new URL(
 e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{return}}var td=/^sender-[0-9a-f]{8}\.mjs$/,_i="\
-NAT_TELEMETRY_SENDER",$e=15e3,nd=250,rd='var fe=["SIGINT","SIGTERM"],re={SIGINT:130,SIGTERM:143},Ae="/proc/self/status";\
-function Be(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(re[r]-129);retur\
+NAT_TELEMETRY_SENDER",$e=15e3,nd=250,rd='var fe=["SIGINT","SIGTERM"],oe={SIGINT:130,SIGTERM:143},Ae="/proc/self/status";\
+function Be(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(oe[r]-129);retur\
 n fe.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var H=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function $e(e,n){return e?"its value is not valid Unicode":n}function v(e){try{return e(\
 )}catch{return}}var N=class extends Error{reason;constructor(n,t){super(`refused ${n}: ${t}`),this.name="RefusedPath",th\
@@ -1048,10 +1048,10 @@ c(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0||o!==vo
 }`,credentials:o!==void 0}}function ti(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var R\
 t="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",ri=new RegExp(`^(?:(${Rt})@(?:${Rt}@)*)?([\\\\w.~!$&\'()*+,;=-]\
 +|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),kt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u20\
-2f\\\\u205f\\\\u3000]",oi=new RegExp(`^${kt}+|${kt}+$`,"g");var oe=globalThis;function $(){return ii??=si()}var ii;function \
-si(){if(typeof oe.Deno?.version?.deno=="string"){let n=oe.Deno.build.os==="windows"?"win32":oe.Deno.build.os;return{name\
-:"deno",version:oe.Deno.version.deno,machine:$t(n,oe.Deno.build.arch),os:n}}let e=oe.process?.versions;if(typeof e?.node\
-=="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch:r}=oe.process;return{name:n,version:e[n],machine:\
+2f\\\\u205f\\\\u3000]",oi=new RegExp(`^${kt}+|${kt}+$`,"g");var ie=globalThis;function $(){return ii??=si()}var ii;function \
+si(){if(typeof ie.Deno?.version?.deno=="string"){let n=ie.Deno.build.os==="windows"?"win32":ie.Deno.build.os;return{name\
+:"deno",version:ie.Deno.version.deno,machine:$t(n,ie.Deno.build.arch),os:n}}let e=ie.process?.versions;if(typeof e?.node\
+=="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch:r}=ie.process;return{name:n,version:e[n],machine:\
 $t(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:""}}function $t(e,n){let t=ai[n]??n;return(e==="wi\
 n32"||e==="windows"?li:e==="darwin"?ui:e.endsWith("bsd")?ci:di)[t]??t}var ai={x86_64:"x64",aarch64:"arm64",riscv64gc:"ri\
 scv64"},di={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong6\
@@ -1079,7 +1079,7 @@ i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__
 .querySync?.({name:"net"}));return h?.state==="granted"&&h.partial!==!0},i=(h,T)=>r({name:T,path:h}),a=h=>r({name:"sys",\
 kind:h})?v(()=>e[h]())??void 0:void 0,s=Ue(Et(e,{uid:a("uid"),gid:a("gid")},i)),d=(h,T)=>{try{let S=new TextEncoder().en\
 code(T);for(;S.length>0;)S=S.subarray(h.writeSync(S))}catch{}},u=e===Xe&&Ft?Ft:Ut(e),c=h=>e.build.os!=="windows"&&r({nam\
-e:"run"})&&v(()=>(e.kill(e.pid,h),!0))===!0,l=h=>{c(h)||e.exit(re[h]),setTimeout(()=>e.exit(re[h]),100)},m=()=>globalThi\
+e:"run"})&&v(()=>(e.kill(e.pid,h),!0))===!0,l=h=>{c(h)||e.exit(oe[h]),setTimeout(()=>e.exit(oe[h]),100)},m=()=>globalThi\
 s.process?.stdin,f=()=>v(()=>e.stdin.readable.locked||Ge(m()))!==!1,p=new q(h=>{let T=R=>{W(h,L=>L.beforeExit())&&R.prev\
 entDefault()},S=()=>{W(h,R=>R.exit(e.exitCode))},_=R=>{R.defaultPrevented||W(h,L=>L.exit(1))},x=[["beforeunload",T],["er\
 ror",_],["unhandledrejection",_]];for(let[R,L]of x)globalThis.addEventListener(R,L);return Rn.add(S),()=>{for(let[R,L]of\
@@ -1098,8 +1098,8 @@ V?{executable:_,closer:V,paths:R,cwd:x}:{refused:`Deno passes inherited descript
 {Ht}`}};return{env:k,envHidden:E,envNotUnicode:A,writeStderr:h=>d(e.stderr,h),writeStdout:h=>d(e.stdout,h),stdoutIsTermi\
 nal:()=>v(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCode||void\
  0,serve(h,T,S,_){let x=new Set,R=0,L=async I=>{if(Number(I.headers.get("content-length")??0)>_.maxBodyBytes)return Ct(I\
-);let ce=await bi(I,_.maxBodyBytes);if(ce===void 0)return Ct(I);let te=new URL(I.url),le=await S({method:I.method,path:t\
-e.pathname+te.search,body:ce});return le?new Response(le.body??null,{status:le.status,headers:le.headers}):(await new Pr\
+);let ce=await bi(I,_.maxBodyBytes);if(ce===void 0)return Ct(I);let re=new URL(I.url),le=await S({method:I.method,path:r\
+e.pathname+re.search,body:ce});return le?new Response(le.body??null,{status:le.status,headers:le.headers}):(await new Pr\
 omise(Ne=>x.add(Ne)),new Response(null,{status:503}))},V=e.serve({hostname:h,port:T,onListen(){}},async I=>{if(R>=_.maxC\
 onnections)return new Response(null,{status:503,headers:{connection:"close"}});R++;try{return await L(I)}finally{R--}});\
 return Promise.resolve({port:V.addr.port,async close(){for(let I of x)I();await V.shutdown()}})},unrefTimer(h){try{typeo\
@@ -1108,10 +1108,10 @@ net",host:Mt(h)})}catch{return!1}},sendsProxyCredentials(h){try{return me.some(E
 nc fetch(h,T){let S=Nt(new URL(h),k,A);if(S!==void 0)throw new H(S);return await(n??globalThis.fetch)(h,T)},senderRefusa\
 l(h){let T=w(h);return"refused"in T?T.refused:void 0},senderCommand(h,T){let S=w(T);if("refused"in S)return S;let{execut\
 able:_,closer:x,paths:R,cwd:L}=S,V=x&&hi(e,t),I=x?[...V?[V]:[],x[0],_]:[_],ce=o()?"--allow-net":`--allow-net=${Mt(T.endp\
-oint)}`,te=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];te.push("--allow-sys=uid\
-,gid",`--allow-env=${T.variables.join(",")}`,ce,`--allow-run=${I.join(",")}`),te.push(`--allow-read=${R.join(",")}`,`--a\
+oint)}`,re=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];re.push("--allow-sys=uid\
+,gid",`--allow-env=${T.variables.join(",")}`,ce,`--allow-run=${I.join(",")}`),re.push(`--allow-read=${R.join(",")}`,`--a\
 llow-write=${T.dir}`,h);let le={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},Ne=Ve(k,{...T.set,...le},L);if(!x)ret\
-urn{argv:te,env:Ne,cwd:T.dir};let yt=[x[0],"-c",x[2],"nat-telemetry-sender",...te];return V?{argv:[V,...yt],env:Ne,cwd:T\
+urn{argv:re,env:Ne,cwd:T.dir};let yt=[x[0],"-c",x[2],"nat-telemetry-sender",...re];return V?{argv:[V,...yt],env:Ne,cwd:T\
 .dir,leavesSession:!0}:{argv:yt,env:Ne,cwd:T.dir}},spawnDetached(h){try{let[T,...S]=h.argv,x={stdin:"null",stdout:"null"\
 ,stderr:"null",detached:h.leavesSession!==!0,clearEnv:!0};return new e.Command(T,{args:S,env:h.env,cwd:h.cwd,...x}).spaw\
 n().unref(),"started"}catch{return"failed"}},exit:h=>e.exit(h),signalSelf:c,terminal(){try{if(!e.stdin.isTerminal()||!e.\
@@ -1202,7 +1202,7 @@ TIME_TRANSPILER_CACHE_PATH:"0"};function tr(e,n){let t,r=()=>t??=$i(e),o=({dir:u
 in it: ${u}`;let{files:l,fs:m}=r();return ji(e,l,m)},i=!1,a=new q(u=>nr(e,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],[\
 "exit",m=>{i=!0,W(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))===!0,d=new q(u=>{if(e.pid=\
 ==1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=Be(v(()=>c?.read(Ae,65536)));return nr(e,\
-fe.filter(m=>!l.includes(m)).map(m=>{let f=ze(()=>{Lt(e,m)||(W(u,p=>p(m)),d.clear(),s(m)||e.exit(re[m]))});return[m,f]})\
+fe.filter(m=>!l.includes(m)).map(m=>{let f=ze(()=>{Lt(e,m)||(W(u,p=>p(m)),d.clear(),s(m)||e.exit(oe[m]))});return[m,f]})\
 )});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>Qt(e.stderr,u),writeStdout:u=>Qt(e.stdout,u),stdoutI\
 sTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCo\
 de??NaN);return Number.isInteger(u)?u:void 0},async serve(u,c,l,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw n\
@@ -1269,7 +1269,7 @@ r in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setE
 )=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Je,or=[v(()=>pe.Bun?.fetch),pe.Deno?v(()=>pe.fetch):void 0].find(e=>type\
 of e=="function");function y(){if(Je)return Je;let e=$().name;return Je=e==="deno"?Bt(pe.Deno,or):e==="unknown"?Gi:tr(pe\
 .process,{lightFetch:e==="node",fetchAtLoad:or,bunSpawn:e==="bun"?pe.Bun?.spawn:void 0}),Je}var ir=/^t-(\\d{13})-[0-9a-f]\
-+\\.tmp$/;function ie(e,n,t,r,o,i=Ke(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){try{e.remove(i)}\
++\\.tmp$/;function se(e,n,t,r,o,i=Ke(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){try{e.remove(i)}\
 catch{}throw a}}function Ke(e,n){return`${e==="/"?"":e}/t-${z(n)}-${J()}.tmp`}function z(e){return String(Math.floor(e))\
 .padStart(13,"0")}var Wi=Math.random;function Ie(){let e;try{e=Wi()}catch{}return typeof e=="number"&&e>=0&&e<1?e:global\
 This.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function J(e=12){let n="";for(;n.length<e;)n+=Math.floor(Ie()*2\
@@ -1413,7 +1413,7 @@ Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:
 A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\\
 d(?:_?\\d)*)?)/;function Nr(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#\
 e=n}document(){let n={},t=n;for(;;){if(this.#w(),this.#n>=this.#e.length)return n;this.#i()==="["?t=this.#f(n):this.#a(t\
-),this.#$()}}#f(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#b(t?"]]":"]");let o=n;for\
+),this.#I()}}#f(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#b(t?"]]":"]");let o=n;for\
 (let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.ge\
 t(u)!=="array")&&this.#s(`\'${a}\' is not an array of tables`);let c=this.#S({},"header");return u.push(c),an(o,a,u),c}let\
  d=Fn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.l\
@@ -1451,7 +1451,7 @@ t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':
 ,this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#i()===" "||this.#i()==="	";)this.#n++}#w(){for(;;){this.#y();let n=\
 this.#i();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#O();else retu\
 rn}}#O(){for(;this.#n<this.#e.length&&this.#i()!==`\n`;){let n=this.#e[this.#n++];dn(n)&&n!=="	"&&!(n==="\\r"&&this.#i()==\
-=`\n`)&&this.#s("a comment is malformed")}}#$(){this.#y(),this.#i()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?th\
+=`\n`)&&this.#s("a comment is malformed")}}#I(){this.#y(),this.#i()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?th\
 is.#n+=2:this.#i()===`\n`?this.#n++:this.#n<this.#e.length&&this.#s("a line has more than one statement")}#b(n){this.#e.s\
 tartsWith(n,this.#n)||this.#s(`\'${n}\' is missing`),this.#n+=n.length}#i(){return this.#e[this.#n]}#S(n,t){return this.#t\
 .set(n,t),n}#s(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n\
@@ -1492,10 +1492,10 @@ nteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Ur()
 ,Z,qn]=[!1,!1,!0])}function jr(e){Vn=e}function Q(){if(Vn)return j=Vn();Ur();let e=qn&&!Z;if(!e&&(we===Ir||zn()?.enabled\
 ===!1))return we=Ir,j=!1;if(e&&(we===Lr||Hr()))return we=Lr,j=!1;if(!Z||Se===void 0)return!0;let n=Pe(Se.path,!0);return\
  n.problem!==void 0&&(n=Pe(Se.path,!0)),j=n.problem===void 0&&!Br(Se,n.text)&&Xn(n.state).enabled,j||(we??="the consent \
-file, written again during the run"),j}function se(){return Ur(),j===void 0&&Ss(Cr()),j===!0}function Ss(e){[j,Z]=[e.ena\
+file, written again during the run"),j}function ae(){return Ur(),j===void 0&&Ss(Cr()),j===!0}function Ss(e){[j,Z]=[e.ena\
 bled,e.source==="file"];let n=Z?un():void 0;Se=n===void 0?void 0:vs(n,e.text)}function Te(){if(!qn||Z||j!==!0||Hr())retu\
 rn;let e=Wn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source}func\
-tion Vr(){return se()&&Z}function Jn(){let e=se(),{enabled:n,source:t,problem:r}=Cr(),o=t!=="file"&&t!=="default"&&y().e\
+tion Vr(){return ae()&&Z}function Jn(){let e=ae(),{enabled:n,source:t,problem:r}=Cr(),o=t!=="file"&&t!=="default"&&y().e\
 nvHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?In(t,y().env(t)):void 0,a=o?`${t}, which the program may not read (\
 ${be(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?a:\
 we??"the program (setTelemetryEnabled)"}}var Qn=2**31-1,Ts=25,Kn={min:50,max:250},Yr=4,Zn=1e3,xs=(Yr+1)*Kn.max,xe={guard\
@@ -1508,7 +1508,7 @@ ction _e(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),xe.release(d),i?.()},s=
 +xs)/Zn),end:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{xe.release(d);let f=y().monotonicMs()-m;if(f<=\
 Ts||l===0)return s();u(Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return xe.guard(d),u(e,Yr),t||(i=v((\
 )=>y().holdOpen?.())),a}function Gr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.t\
-est(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ae(e,n,t,r=0){let o=Math.min\
+est(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function de(e,n,t,r=0){let o=Math.min\
 (n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var _s=3,Wr=!1;function zr(){Wr=!0}var Rs=\
 new Set([407,408,429,500,502,503,504]),ks=new Set([501,505]);function Os(e,n){return e>=200&&e<300?{kind:"delivered"}:e=\
 ==413?{kind:"too_large"}:Rs.has(e)||e>=500&&e<600&&!ks.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry"\
@@ -1532,9 +1532,9 @@ gnal?.removeEventListener("abort",o)}}function Ns(e){let n=e?.status;return type
 let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>$s)return""\
 ;r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var $s=65536;function Is(e,n){if\
 (e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function\
- de(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).pad\
+ ue(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).pad\
 Start(8,"0")}function et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===v\
-oid 0?void 0:r(a,i);return s===void 0?[]:[s]})}var Ps={initialMs:3e4,maxMs:36e5},qr=4096;function Ms(e,n){return n??de(e\
+oid 0?void 0:r(a,i);return s===void 0?[]:[s]})}var Ps={initialMs:3e4,maxMs:36e5},qr=4096;function Ms(e,n){return n??ue(e\
 )}function Ds(e,n,t){try{let r=e.read(n,qr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,ha\
 ndedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=\
 t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0\
@@ -1542,19 +1542,19 @@ t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{stat
 e;#n;#o;#t;#f;#a;#h;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ms(r,a)}.json`,this.#o=a!==v\
 oid 0,this.path=`${t}/${this.#n}`,this.#f=n,this.#a=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){re\
 turn!this.#d&&this.#r!==void 0&&this.#a()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this\
-.#r?.failures??0)+1,t?.failures??0),o=this.#a()+ae(r,Ps,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notB\
+.#r?.failures??0)+1,t?.failures??0),o=this.#a()+de(r,Ps,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notB\
 efore:i?t.notBefore:o}),i}recordWait(n){let t=this.#a()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;ret\
 urn}this.#u({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.\
 #a()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#a();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===v\
 oid 0&&this.#r.notBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forg\
 et(),n}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let \
 n=Ds(this.#f,this.path,this.#a());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#f.rem\
-ove(this.path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:de(this.#t)}:{},r=JSON.stringify({...n,...t,endpo\
-int:this.#t}),o=D(r)<=qr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});ie(this.#f,this.#e,this.#n,o,this.#a())}cat\
+ove(this.path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ue(this.#t)}:{},r=JSON.stringify({...n,...t,endpo\
+int:this.#t}),o=D(r)<=qr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});se(this.#f,this.#e,this.#n,o,this.#a())}cat\
 ch{}}};function Jr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row)\
 : not tried before ${Le(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Kr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048\
 576,maxAgeMs:7*864e5},nt=6e4,Cs=864e5,Zr=6e4,to=64,Fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,\
-ln=/^([lc])-(\\d{13})-(e-.+)$/,Bs=36e5;function ro(e,n="nat",t=""){return de(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=\
+ln=/^([lc])-(\\d{13})-(e-.+)$/,Bs=36e5;function ro(e,n="nat",t=""){return ue(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=\
 class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(\
 r.maxAgeMs,ee.maxAgeMs),maxEvents:Math.max(r.maxEvents,ee.maxEvents),maxBytes:Math.max(r.maxBytes,ee.maxBytes)},this.key\
 =o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",\
@@ -1580,7 +1580,7 @@ e,t+Kr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#a(s,a,
 key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#l(s.slice(n.dir.length+1)),o+=d\
 .length}return r.length>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=ln.exec(t),o=Re(r?r[3]:t);o&&thi\
 s.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t\
-=>Re(t)??[])}#f(n,t,r){if(n.length===0)return;let o=eo(n,t,r);return ie(this.#e,this.dir,o,no(n),t),o}#a(n,t,r=-1/0){let\
+=>Re(t)??[])}#f(n,t,r){if(n.length===0)return;let o=eo(n,t,r);return se(this.#e,this.dir,o,no(n),t),o}#a(n,t,r=-1/0){let\
  o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Ma\
 th.max(1,Math.min(t.events,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=js(a);s===void 0?\
 o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${tt(n,t)}`}#\
@@ -1775,7 +1775,7 @@ edOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ca&&!pn(s,a
 backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...yo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.\
 maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...\
 r.resource}}}function ya({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ba(e){if(ya(e))return!0;le\
-t{files:n,spool:t}=e,r=()=>ie(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t\
+t{files:n,spool:t}=e,r=()=>se(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t\
 .dir}/${""}`),r()}catch{return!1}}return va(n,t.dir,Ea),!0}var Ea=3;function va(e,n,t,r=Date.now()){let o;try{o=e.list(n\
 ).filter(s=>mn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="n\
 one"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s}\
@@ -1785,7 +1785,7 @@ turn this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.de
 )}var Po=16384,mt=2*Po,Mo=mt-4096,ht=32,Do=/^[a-z0-9_]{1,40}$/,wa=/^[0-9a-f]{8}$/;var Lo=/^drops-([0-9a-f]{8})-(\\d{13})-\
 [0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Sa=6e4;function Co(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Do.test\
 (m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!ft(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s\
-.slice(0,ht))},endpointHash:de(r)},c=C(r)===r?{...u,endpoint:r}:u,l=jo(n,t);try{let m=xa(e,n,t,i).filter(p=>p.quiet).map\
+.slice(0,ht))},endpointHash:ue(r)},c=C(r)===r?{...u,endpoint:r}:u,l=jo(n,t);try{let m=xa(e,n,t,i).filter(p=>p.quiet).map\
 (p=>Fo(e,p,n,t)),f=Ho([...m.flatMap(p=>p.lines),c],a,i)??c;Bo(e,n,t,m,()=>{let p=Ra(e,l);p==="invalid"&&e.remove(l);let \
 g=`${F(f)}\n`;typeof p!="object"||p.bytes+g.length<=Po?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,Mo):Ta(e,n,t,f,a\
 ,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Ta(e,n,t,r,o,i){let a=jo(n,t),s={path:pt(n,t),\
@@ -1808,245 +1808,245 @@ d 0}}function Uo(e){return e.split(`\n`).flatMap(n=>ka(n)??[])}function ka(e){tr
 &n<=t&&a.length>0&&a.length<=ht&&a.every(([u,c])=>Do.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:\
 t,dropped:Object.fromEntries(a),...typeof i=="string"&&wa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)==\
 =o?{...d,endpoint:o}:d}catch{return}}function ft(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function jo(e,n){return \
-M(e,`drops-${n}.json`)}var ue={working:1,periodic:2,asked:1/0},Vo=.9,Oa=1e3,Na=3e5,Aa=36e5,$a=4,bn=class{#e;#n=[];#o=[];\
-#t=new yn;#f=0;#a=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#v=Promise.resolve();#l;#x=ue.working;#_=0;#y;#w=new Set;#O;#$=!1;#b;\
-#i=Pn();#S=!1;#s=!1;#Y=!1;#C=!1;#G=!1;#F=0;#B;#I;#E;#W;#H=!1;#L;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!se())\
-return this.#Se();let t=y().exiting();t?(this.#oe(),this.#C=this.#Y,this.#Y=!0):this.#X(),this.#f++;let r=so(n,this.#e);\
+M(e,`drops-${n}.json`)}var te={working:1,periodic:2,asked:1/0},Vo=.9,Oa=1e3,Na=3e5,Aa=36e5,$a=4,bn=class{#e;#n=[];#o=[];\
+#t=new yn;#f=0;#a=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#v=Promise.resolve();#l;#x=te.working;#_=0;#y;#w=new Set;#O;#I=!1;#b;\
+#i=Pn();#S=!1;#s=!1;#Y=!1;#F=!1;#G=!1;#B=0;#L;#P;#E;#W;#H=!1;#M;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ae())\
+return this.#we();let t=y().exiting();t?(this.#re(),this.#F=this.#Y,this.#Y=!0):this.#X(),this.#f++;let r=so(n,this.#e);\
 if("reason"in r)return this.#g(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_ful\
-l");if(this.#n.push(r),t)return void(this.#D(!0)||this.#j());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#U()),th\
-is.#n.length>=this.#e.maxQueueSize&&this.#P(ue.working)}catch{}finally{this.#C=!1}}start(){this.#c||this.#B||(this.#c=!0\
-,this.#X(),this.#T()>0?this.#U():se()&&!this.#k()&&No(this.#e,this.#R())&&this.#P(ue.working))}flush(){return this.#P(ue\
-.asked)}#P(n){if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let t=this.#_,r=this.#v.then(()=>{if(t!==this.#_)ret\
-urn;let o=this.#x;return[this.#l,this.#x]=[void 0,ue.working],this.#ge(o)});return this.#l=r,this.#v=r,r}stop(){return t\
-his.#B??=this.#le()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#f,replayed:this.#a,sent:thi\
-s.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return th\
-is.#n.length+this.#o.length+this.#t.size}#z(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#I)return;t\
-his.#oe();let n=y(),t=a=>{try{return a()}catch{this.#m("an exit hook could not be installed: what is recorded waits for \
-stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#B===void 0;return this.stop(),a},exit:()=>{this.#D(!0)||\
-this.#j(),this.#V()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#D(!0)||this.#j(),this.#V()}))\
-:void 0;this.#I=()=>{r?.(),i?.()}}#U(){this.#c&&this.#u===void 0&&this.#q()}#q(){this.#u=setTimeout(()=>{this.#P(ue.peri\
-odic).then(()=>{this.#c&&this.#q()})},this.#e.flushIntervalMs),y().unrefTimer(this.#u)}async#le(){this.#c=!1,this.#u!==v\
-oid 0&&clearTimeout(this.#u);let n=this.#b=Ia(this.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&await this.#J(n),this.#\
-T()>0&&this.#D())return;this.#de(),this.#T()>0&&this.#k()&&this.#M(!0),this.#T()>0&&!this.#k()&&await this.#fe(n),this.#\
-t.size>0&&await this.#J(n),this.#M()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#V(),n.clear()\
-,this.#b=void 0,t||(this.#I?.(),this.#I=void 0)}}async#J(n){await Promise.race([this.#v.then(()=>!0),n.over()])||this.#K\
-()}async#fe(n){let t=this.#R()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3),await Promise.race([this.flush().the\
-n(()=>!0),n.over()])||this.#K()}#K(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t|\
-|n)*Vo,i=[...this.#w].some(({started:a,accepted:s})=>!s&&r-a>=n*Vo);this.#Z(({started:a})=>r-a>=o),this.#y?.abort(),this\
-.#y=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#E?.health.recordFailure()}#Z(n=()=>!1){for(let \
-t of this.#w){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#te(r);continue}for(let i of r)i.cuts=(i.cuts?\
-?0)+1;this.#o.unshift(...n(t)?this.#ie(r,"the exit budget ended before the answer"):r)}}}#me(){return this.#y??=new Abor\
-tController}#Q(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;l\
-et i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#O,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a\
-)}#ee(n){this.#t.settle(n)&&this.#o.push(...n)}#k(){let{sink:n}=this.#e,t=!this.#$&&this.#R()?.health.isOpen()===!0;retu\
-rn n.kind==="http"&&(t||!y().canConnect(n.url))}#he(){let{sink:n,clock:t}=this.#e,r=this.#L,o=this.#E?.health.state;retu\
-rn this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.prob\
-eAt&&n.kind==="http"&&y().canConnect(n.url)}#pe(n){let t=this.#E?.health;if(n.delivered){this.#L=void 0,t?.recordSuccess\
-()&&(this.#H=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAf\
-terMs&&t?.recordWait(n.retryAfterMs);let o=(this.#L?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+ae(o,i,a,\
-n.retryAfterMs);this.#L=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#ge(n){try{this.#ae();let t=this.#\
-e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b===void 0)&&t.refresh(),this.#de();let r=this.#k();if(r&\
-&!this.#he())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.le\
-ngth===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#re(s);for(let c of d)this.#t.add(c);let u={deliv\
-ered:!1,failed:!1,probing:r};await this.#ye(d,u),this.#pe(u),u.delivered&&u.retryAfterMs&&(this.#F=Math.max(this.#F,this\
-.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#ye(n,t){let{signal:r}=this.#me()\
-,o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Q(r);)await this.#ne(n[o++],r,t)};await Promise.all(Array.from({lengt\
-h:Math.min($a,n.length)},i));for(let a of n.slice(o))this.#ee(a)}async#ne(n,t,r){this.#ae();let o=this.#ue(n);if(o!==n){\
-if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#Ee(n,t);if(this.#we(i,n.length),!!this.#t.\
-settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)\
-this.#t.add(d);for(let d of s)this.#Q(t)?await this.#ne(d,t,r):this.#ee(d);return}switch(i.kind){case"delivered":return \
-r.delivered=!0,this.#te(n,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#A(n);case"rejected":return this\
-.#g(n.length,i.reason),this.#A(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.fai\
-led=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#be(n,i.retryAfterMs):this.#Te(n,i.re\
-ason,i.retryAfterMs)}}}#be(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.uns\
-hift(...n)}#te(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#g(r,"otlp_rejected"),this.#A(n)}async#Ee\
-(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#w.add(r);try{return await this.#ve(n,t,()=>r.accepted\
-=!0)}finally{this.#w.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#re(n){let{format:t,maxBatchB\
-ytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventBytes)}#N(){this.#o=[],this.#t.clear(),this.#n=[]}async#ve(n,t,r){let{\
-sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,\
-this.#e.clock());if(this.#i?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="std\
-err")return Yo(s),{kind:"delivered"};let d=i.classify;return await Xr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>\
-d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t\
-,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})\
-}#we(n,t){if(!this.#i)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o\
-=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ur(n.thrown,this.#e.sink.kind==="http"?\
-this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";t\
-his.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#oe(){if(!this.#i||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t\
-}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#i(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kin\
-d==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"n\
-owhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.\
-#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=uo(r,this.#e.headers);d&&this.#i(`warning: ${d}`),thi\
-s.#i(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})`)}#Se(){this.#S||!this.#\
-i&&!this.#e.logger||(this.#S=!0,this.#m(`telemetry off (decided by ${Jn().decidedBy}): events are not recorded`))}#Te(n,\
-t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#ie(n,t);for(let u of d)u.notBefore=s+ae(u.retries,o,a,r);this\
-.#o.push(...d)}#ie(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&\
-this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#g(o.length,"retries_exhausted",\
-`last failure: ${t}`),this.#A(o),r}#A(n){this.#E?.settle(n)}#R(){return this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void\
- 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#m(r),this.#W=r}),this.#E}\
-#se(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+Oa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e\
-;return Math.max(Na,Math.min(Aa,2*t),2*r)}#ae(){let n=this.#se();this.#E?.renewClaims(n,this.#b?n:n*.75)}#de(){if(this.#\
-H||this.#_>0||!se()||this.#k()||!Q())return;let n=this.#R();if(n&&Te()!==void 0)return;this.#H=!0;let t=this.#e.maxBuffe\
-redEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#se());o&&(this.#ce(o.dropped),this.#\
-a+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#U())}#M(n=!1){this.#Z();let t=this.#z(),r=this.#ue\
-(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.#G=!0,this.#N(),this.#g(r\
-.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(let a of this.#re(r))Yo(this.#e.format.encode(a,t\
-his.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#g(r.length,this.#e.sink\
-.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(s) not delivered are kept\
- in memory only, and go with the process: no spool`),!1;if(Te()!==void 0)return this.#N(),this.#g(r.length,"opted_out","\
-not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.\
-#$=!0),!i&&n)return!1;if(this.#N(),i){let a=this.#F-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(\
-let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#ce(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+\
-=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#ue(n){let t=this.#E?.spool;if(!t)return n;\
-let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=\
-n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"claim_lost"),this.#A(i),n.filter(({claim:a})=>!a||!o.has(a))\
-}#ce(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t)}#D(n=!1){let t=this.#R(),r=ko(this.#e,t,se());if(!r.han\
-dOff){let s={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},d=r.outcome!==\
-"delivered"&&t?.health.isOpen()?Jr(t.health):void 0;if(this.#T()>0){let u=r.outcome==="delivered"?`; the exit waits at m\
-ost ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reaso\
-n}${u}`)}return!1}let o=n||this.#k()?0:oo(this.#z(),this.#e.spoolLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spo\
-olLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${o} of the ${this.#T()} event(s) (sp\
-oolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!this.#M(!0))return this.#m("at exit: delivering in process: the spool ca\
-nnot be written"),!1;if(this.#G)return!0;let i=Oo(r);if(i==="failed")return this.#m("at exit: delivering in process: no \
-sender could be started"),!1;this.#_++,[this.#l,this.#x]=[void 0,ue.working];let a={started:"a sender","at work":"the se\
-nder at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to\
- start a sender)"};return this.#m(`at exit: handed off to ${a[i]}`),!0}#j(){let n=this.#r,t=this.#M(),r=this.#r-n;return\
- r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#V(){let n={};for(let[a,s]of\
- Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:\
-r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#R();if(!o)return;for(let a of Object.keys(n)\
-)this.#p[a]=this.#d[a];let i=Date.now();Co(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(t\
-his.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#C||Tr(this.#e.logger,n)}};\
-function Ia(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs\
-()),()=>o(!1))}),clear:()=>t?.()}}function Yo(e){y().writeStderr(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e\
-){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>Pa(e));try{await Ma(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){l\
-et{enabled:n,source:t}=Wn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ma(e,n){let t=y().files,r=e.s\
-poolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++\
-){let c=await To(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))re\
-turn;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0||u>0&&l===0)return}}function Da(e){if(!e.successor)return;let{argv:n,env:t,\
-leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o\
-&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async \
-function Ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDi\
-r:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0\
-)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replaye\
-d:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.drop\
-ped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=ae(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Prom\
-ise(p=>setTimeout(p,f))}}return t}function Fa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolD\
-ir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};r\
-eturn ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sende\
-r-ca421795.mjs",id=118987,od=6e4,sd=1e3,ad=[_i,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_\
-TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
-return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
-function Gt(e){return e===null?"null":typeof e=="string"?$i(e):typeof e=="number"?ld(e):typeof e=="boolean"?String(e):Array.
-isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${$i(
-n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
-0).toString(16).padStart(4,"0")}`)}function ld(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
-nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
-n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
-padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,Zt=32,Oi=/^[a-z0-9_]{1,40}$/,ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,
-Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,fd=6e4,ie={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,
-pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#h=0;#a=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#w=Promise.resolve();#u;#$=ie.
-working;#S=0;#y;#b=new Set;#k;#R=!1;#g;#o=ae();#T=!1;#s=!1;#V=!1;#P=!1;#z=!1;#B=0;#j;#M;#E;#X;#F=!1;#L;constructor(e={}){
-this.#e=or(e)}enqueue(e){try{if(!X())return this.#Te();const t=w().exiting();t?(this.#ie(),this.#P=this.#V,this.#V=!0):this.#G(),
+l");if(this.#n.push(r),t)return void(this.#C(!0)||this.#j());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#U()),th\
+is.#n.length>=this.#e.maxQueueSize&&this.#N(te.working)}catch{}finally{this.#F=!1}}start(){this.#c||this.#L||(this.#c=!0\
+,this.#X(),this.#T()>0?this.#U():ae()&&!this.#k()&&No(this.#e,this.#R())&&this.#N(te.working))}flush(){return this.#N(te\
+.asked)}#N(n,t=!1){if(this.#b!==void 0&&!t)return Promise.resolve().then(()=>this.#L);if(this.#x=Math.max(this.#x,n),thi\
+s.#l)return this.#l;let r=this.#_,o=this.#v.then(()=>{if(r!==this.#_)return;let i=this.#x;return[this.#l,this.#x]=[void \
+0,te.working],this.#pe(i)});return this.#l=o,this.#v=o,o}stop(){return this.#L??=this.#ce()}[Symbol.asyncDispose](){retu\
+rn this.stop()}stats(){return{enqueued:this.#f,replayed:this.#a,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,\
+dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#z(){re\
+turn[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#P)return;this.#re();let n=y(),t=a=>{try{return a()}catch{t\
+his.#m("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:(\
+)=>{let a=this.#L===void 0;return this.stop(),a},exit:()=>{this.#C(!0)||this.#j(),this.#V()}})),o=this.#e.captureInterru\
+pts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#C(!0)||this.#j(),this.#V()})):void 0;this.#P=()=>{r?.(),i?.()}}#U(){this.#c&&\
+this.#u===void 0&&this.#q()}#q(){this.#u=setTimeout(()=>{this.#N(te.periodic).then(()=>{this.#c&&this.#q()})},this.#e.fl\
+ushIntervalMs),y().unrefTimer(this.#u)}async#ce(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#b=Ia(th\
+is.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#v.then(()=>!0),n.over()])&&this.#J(),this.#T\
+()>0&&this.#C())return;this.#ae(),this.#T()>0&&this.#k()&&this.#D(!0),this.#T()>0&&!this.#k()&&await this.#le(n),this.#D\
+()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#V(),n.clear(),this.#b=void 0,t||(this.#P?.(),th\
+is.#P=void 0)}}async#le(n){let t=this.#R()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#N(te.asked,!\
+0).then(()=>!0);await Promise.race([r,n.over()])||this.#J()}#J(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().m\
+onotonicMs(),o=Math.min(n,t||n)*Vo,i=[...this.#w].some(({started:a,accepted:s})=>!s&&r-a>=n*Vo);this.#K(({started:a})=>r\
+-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#E?.health.recordFai\
+lure()}#K(n=()=>!1){for(let t of this.#w){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ne(r);continue}fo\
+r(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#oe(r,"the exit budget ended before the answer"):r)}}}#fe\
+(){return this.#y??=new AbortController}#Z(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#\
+e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#O,d=s!==void 0&&i-s.endedAt<=t\
+?s.ms:0;return r<=t&&!(2*d>a)}#Q(n){this.#t.settle(n)&&this.#o.push(...n)}#k(){let{sink:n}=this.#e,t=!this.#I&&this.#R()\
+?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#M,o\
+=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.s\
+tate.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#E?.health;if(n.delivered){this\
+.#M=void 0,t?.recordSuccess()&&(this.#H=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs\
+)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#M?.failures??0)+1,{backoff:i,random:a,clock\
+:s}=this.#e,d=s()+de(o,i,a,n.retryAfterMs);this.#M=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#pe(n){\
+try{this.#se();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b===void 0)&&t.refresh(),this.\
+#ae();let r=this.#k();if(r&&!this.#me())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter\
+(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#te(s);for(let c of d)\
+this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),this.#he(u),u.delivered&&u.retryAfterMs&&(th\
+is.#B=Math.max(this.#B,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#ge(n,\
+t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Z(r);)await this.#ee(n[o++],r,t)};await Pr\
+omise.all(Array.from({length:Math.min($a,n.length)},i));for(let a of n.slice(o))this.#Q(a)}async#ee(n,t,r){this.#se();le\
+t o=this.#de(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.\
+#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n\
+.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#Z(t)?await this.#ee(d,t,r):this.#Q(d);return}switch(i.kind\
+){case"delivered":return r.delivered=!0,this.#ne(n,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#$(n);c\
+ase"rejected":return this.#g(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return\
+;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retr\
+yAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o\
+.notBefore,r);this.#o.unshift(...n)}#ne(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#g(r,"otlp_rejec\
+ted"),this.#$(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#w.add(r);try{return await th\
+is.#Ee(n,t,()=>r.accepted=!0)}finally{this.#w.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#te(\
+n){let{format:t,maxBatchBytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#\
+n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers\
+:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#i?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:\
+""}: ${s}`),o.kind==="stderr")return Yo(s),{kind:"delivered"};let d=i.classify;return await Xr({url:o.url,body:s,headers\
+:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.\
+requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y(\
+).sendsProxyCredentials})}#ve(n,t){if(!this.#i)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.\
+retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ur(n.thrown,th\
+is.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` ($\
+{n.reason}${r}${o})`:"";this.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#re(){if(!this.#i||this.#s)return;this.#s=!0;\
+let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#i(`telemetry ${n?"on":"off"} (decid\
+ed by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("N\
+AT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`now\
+here (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=uo(r,this.#e.headers);d&&thi\
+s.#i(`warning: ${d}`),this.#i(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})\
+`)}#we(){this.#S||!this.#i&&!this.#e.logger||(this.#S=!0,this.#m(`telemetry off (decided by ${Jn().decidedBy}): events a\
+re not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#oe(n,t);for(let u of d)u.notBefore=s\
++de(u.retries,o,a,r);this.#o.push(...d)}#oe(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).pu\
+sh(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#g(o.le\
+ngth,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#E?.settle(n)}#R(){return this.#E??=fn.open(this.\
+#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#\
+m(r),this.#W=r}),this.#E}#ie(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+Oa;let{flushIntervalMs:t,re\
+questTimeoutMs:r}=this.#e;return Math.max(Na,Math.min(Aa,2*t),2*r)}#se(){let n=this.#ie();this.#E?.renewClaims(n,this.#b\
+?n:n*.75)}#ae(){if(this.#H||this.#_>0||!ae()||this.#k()||!Q())return;let n=this.#R();if(n&&Te()!==void 0)return;this.#H=\
+!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ie());o&&(t\
+his.#ue(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#U())}#D(n=!1){this.#K();l\
+et t=this.#z(),r=this.#de(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.\
+#G=!0,this.#A(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#te(r))Yo(\
+this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this\
+.#g(r.length,this.#e.sink.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(\
+s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Te()!==void 0)return this.#A(),this.\
+#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}ca\
+tch{i=void 0}if(i||(this.#I=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#B-this.#e.clock();a>0&&o?.health.recordWait(a\
+),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#ue(i.olderDropped)}else{let a=o?.giveBa\
+ckUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#de(n){let t=this.\
+#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o\
+.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"claim_lost"),this.#$(i),n.filter(({\
+claim:a})=>!a||!o.has(a))}#ue(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t)}#C(n=!1){let t=this.#R(),r=ko(\
+this.#e,t,ae());if(!r.handOff){let s={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not d\
+elivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?Jr(t.health):void 0;if(this.#T()>0){let u=r.outcome==="delivere\
+d"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.outcome]}: ${d?`${d}; in process\
+, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.#k()?0:oo(this.#z(),this.#e.spoolLimits);if(o>0){let{maxEvents:\
+s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${o} of the \
+${this.#T()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!this.#D(!0))return this.#m("at exit: delivering\
+ in process: the spool cannot be written"),!1;if(this.#G)return!0;let i=Oo(r);if(i==="failed")return this.#m("at exit: d\
+elivering in process: no sender could be started"),!1;this.#_++,[this.#l,this.#x]=[void 0,te.working];let a={started:"a \
+sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system\
+ has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${a[i]}`),!0}#j(){let n=this.#r,t=thi\
+s.#D(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#V(\
+){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d\
+)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#R();if(!o)return;fo\
+r(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Co(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAge\
+Ms)}#g(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#F\
+||Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Mat\
+h.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Yo(e){y().writeStderr(`${Io(JSON.parse(e))}\n`)}var L\
+a=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>Pa(e));try{await Ma(e,y().monotonicMs()+X)}catch{}n\
+.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ma(e\
+,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return S\
+o(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La)\
+;if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0||u>0&&l===0)return}}function Da(e){if(!e.successor\
+)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.t\
+est(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoolDir\
+,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,b\
+ackoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().fi\
+les?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),a\
+wait d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of O\
+bject.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=de(++s,o,i);if(n-y().monotonicMs()-\
+f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function Fa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir\
+)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e\
+.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&a\
+wait Go(Wo);\n',Se="sender-78a09b3d.mjs",id=119012,od=6e4,sd=1e3,ad=[_i,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELE\
+METRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(
+e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
+this.#e.clear(),this.#t=0}};function Gt(e){return e===null?"null":typeof e=="string"?$i(e):typeof e=="number"?ld(e):typeof e==
+"boolean"?String(e):Array.isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${$i(n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ld(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,Zt=32,Oi=/^[a-z0-9_]{1,40}$/,ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,
+Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,fd=6e4,G={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,
+pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#h=0;#a=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#w=Promise.resolve();#u;#$=G.
+working;#S=0;#y;#b=new Set;#k;#M=!1;#g;#o=ae();#T=!1;#s=!1;#V=!1;#B=!1;#z=!1;#j=0;#L;#I;#E;#X;#F=!1;#C;constructor(e={}){
+this.#e=or(e)}enqueue(e){try{if(!X())return this.#be();const t=w().exiting();t?(this.#re(),this.#B=this.#V,this.#V=!0):this.#G(),
 this.#h++;const n=rs(e,this.#e);if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)
-return this.#v(1,"buffer_full");if(this.#t.push(n),t)return void(this.#D(!0)||this.#H());this.#l&&this.#c===void 0&&queueMicrotask(
-()=>this.#U()),this.#t.length>=this.#e.maxQueueSize&&this.#I(ie.working)}catch{}finally{this.#P=!1}}start(){this.#l||this.#j||
-(this.#l=!0,this.#G(),this.#_()>0?this.#U():X()&&!this.#O()&&ms(this.#e,this.#x())&&this.#I(ie.working))}flush(){return this.#I(
-ie.asked)}#I(e){if(this.#$=Math.max(this.#$,e),this.#u)return this.#u;const t=this.#S,n=this.#w.then(()=>{if(t!==this.#S)
-return;const r=this.#$;return[this.#u,this.#$]=[void 0,ie.working],this.#ve(r)});return this.#u=n,this.#w=n,n}stop(){return this.#j??=
-this.#ue()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{
-...this.#d},queued:this.#t.length,dlq:this.#i.length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.
-length+this.#n.size}#W(){return[...this.#i,...this.#n.events(),...this.#t]}#G(){if(this.#M)return;this.#ie();const e=w(),
-t=o=>{try{return o()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},n=t(
-()=>e.onExit({beforeExit:()=>{const o=this.#j===void 0;return this.stop(),o},exit:()=>{this.#D(!0)||this.#H(),this.#Y()}})),
-r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(o=>{r(o),this.#D(!0)||this.#H(),this.#Y()})):void 0;this.#M=()=>{n?.(),
-i?.()}}#U(){this.#l&&this.#c===void 0&&this.#q()}#q(){this.#c=setTimeout(()=>{this.#I(ie.periodic).then(()=>{this.#l&&this.#q()})},
-this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#ue(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=
-$s(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>0&&await this.#Z(e),this.#_()>0&&this.#D())return;this.#de(),this.#_()>
-0&&this.#O()&&this.#C(!0),this.#_()>0&&!this.#O()&&await this.#he(e),this.#n.size>0&&await this.#Z(e),this.#C()}catch(n){
-this.#f(`stop failed unexpectedly: ${n}`),t=!0}finally{this.#Y(),e.clear(),this.#g=void 0,t||(this.#M?.(),this.#M=void 0)}}async#Z(e){
-await Promise.race([this.#w.then(()=>!0),e.over()])||this.#J()}async#he(e){const t=this.#x()?.health;t?.state&&t.lease(this.#e.
-exitTimeoutMs+1e3),await Promise.race([this.flush().then(()=>!0),e.over()])||this.#J()}#J(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,
-n=w().monotonicMs(),r=Math.min(e,t||e)*ki,i=[...this.#b].some(({started:o,accepted:a})=>!a&&n-o>=e*ki);this.#K(({started:o})=>n-
-o>=r),this.#y?.abort(),this.#y=void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#K(e=()=>!1){
-for(const t of this.#b){const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ne(n);continue}for(const i of n)i.
-cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#oe(n,"the exit budget ended before the answer"):n)}}}#fe(){return this.#y??=
-new AbortController}#Q(e){if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)
-return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=
-t&&!(2*s>o)}#ee(e){this.#n.settle(e)&&this.#i.push(...e)}#O(){const{sink:e}=this.#e,t=!this.#R&&this.#x()?.health.isOpen()===
-!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#me(){const{sink:e,clock:t}=this.#e,n=this.#L,r=this.#E?.health.state;
-return this.#g===void 0&&n!==void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.
-probeAt&&e.kind==="http"&&w().canConnect(e.url)}#pe(e){const t=this.#E?.health;if(e.delivered){this.#L=void 0,t?.recordSuccess()&&
-(this.#F=!1);return}if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&
-t?.recordWait(e.retryAfterMs);const r=(this.#L?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);
-this.#L=n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#ve(e){try{this.#ae();const t=this.#e.sink.kind===
-"http"?this.#E?.health:void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#de();const n=this.#O();if(n&&!this.#me())
-return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;
-this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#re(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,
-probing:n};await this.#ye(s,d),this.#pe(d),d.delivered&&d.retryAfterMs&&(this.#B=Math.max(this.#B,this.#e.clock()+d.retryAfterMs))}catch(t){
-this.#f(`flush failed unexpectedly: ${t}`)}}async#ye(e,t){const{signal:n}=this.#fe();let r=0;const i=async()=>{for(;r<e.
-length&&!t.failed&&this.#Q(n);)await this.#te(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(yd,e.length)},i));
-for(const o of e.slice(r))this.#ee(o)}async#te(e,t,n){this.#ae();const r=this.#ce(e);if(r!==e){if(this.#n.settle(e),r.length===
-0)return;this.#n.add(r),e=r}const i=await this.#Ee(e,t);if(this.#be(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_la\
-rge"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)
-this.#Q(t)?await this.#te(s,t,n):this.#ee(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#ne(e,i.rejected);case"\
-too_large":return this.#v(1,"http_413"),this.#A(e);case"rejected":return this.#v(e.length,i.reason),this.#A(e);case"inte\
-rrupted":case"not_sent":this.#i.unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??
-0,i.retryAfterMs??0),n.probing?this.#ge(e,i.retryAfterMs):this.#_e(e,i.reason,i.retryAfterMs)}}}#ge(e,t=0){const n=this.#e.
-clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ne(e,t=0){const n=Math.min(t,e.length);
-this.#m+=e.length-n,n>0&&this.#v(n,"otlp_rejected"),this.#A(e)}async#Ee(e,t){const n={started:w().monotonicMs(),events:e,
-accepted:!1};this.#b.add(n);try{return await this.#we(e,t,()=>n.accepted=!0)}finally{this.#b.delete(n);const r=w().monotonicMs();
-this.#k={ms:r-n.started,endedAt:r}}}#re(e){const{format:t,maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#N(){
-this.#i=[],this.#n.clear(),this.#t=[]}async#we(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.
-reason};const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind===
-"http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Sr(a),{kind:"delivered"};const s=i.classify;return await Za(
-{url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
-fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,
-sendsProxyCredentials:w().sendsProxyCredentials})}#be(e,t){if(!this.#o)return;const n=e.kind==="retry"&&e.retryAfterMs!==
-void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
- failed: ${Pi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#ie(){if(!this.#o||this.#s)
-return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#o(`telemetry ${e?
-"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
-w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
-ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Qn(n,this.#e.
-headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
- (${o.source})`)}#Te(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(`telemetry off (decided by ${vt().decidedBy}\
-): events are not recorded`))}#_e(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#oe(e,t);for(const d of s)
-d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#oe(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
-r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#v(
-r.length,"retries_exhausted",`last failure: ${t}`),this.#A(r),n}#A(e){this.#E?.settle(e)}#x(){return this.#E??=Ti.open(this.#e,
-(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#X&&this.#f(
-n),this.#X=n}),this.#E}#se(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+md;const{flushIntervalMs:t,
-requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#ae(){const e=this.#se();this.#E?.renewClaims(e,this.#g?
-e:e*.75)}#de(){if(this.#F||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();if(e&&Le()!==void 0)return;this.#F=
-!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#se());r&&
-(this.#le(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#U())}#C(e=!1){this.#K();
-const t=this.#W(),n=this.#ce(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())return this.#z=
-!0,this.#N(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#N();for(const o of this.#re(n))Sr(this.#e.
-format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#N(),this.#v(n.length,
-this.#e.sink.reason),!0;const r=this.#x();if(!r&&this.#e.spoolDir===void 0)return this.#f(`${n.length} event(s) not deli\
-vered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#N(),this.#v(n.length,
-"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}
-if(i||(this.#R=!0),!i&&e)return!1;if(this.#N(),i){const o=this.#B-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=
-i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#le(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
-0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#ce(e){const t=this.#E?.spool;if(!t)
+return this.#v(1,"buffer_full");if(this.#t.push(n),t)return void(this.#P(!0)||this.#H());this.#l&&this.#c===void 0&&queueMicrotask(
+()=>this.#U()),this.#t.length>=this.#e.maxQueueSize&&this.#N(G.working)}catch{}finally{this.#B=!1}}start(){this.#l||this.#L||
+(this.#l=!0,this.#G(),this.#_()>0?this.#U():X()&&!this.#O()&&ms(this.#e,this.#x())&&this.#N(G.working))}flush(){return this.#N(
+G.asked)}#N(e,t=!1){if(this.#g!==void 0&&!t)return Promise.resolve().then(()=>this.#L);if(this.#$=Math.max(this.#$,e),this.#u)
+return this.#u;const n=this.#S,r=this.#w.then(()=>{if(n!==this.#S)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
+G.working],this.#pe(i)});return this.#u=r,this.#w=r,r}stop(){return this.#L??=this.#le()}[Symbol.asyncDispose](){return this.
+stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
+length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#W(){return[...this.#i,
+...this.#n.events(),...this.#t]}#G(){if(this.#I)return;this.#re();const e=w(),t=o=>{try{return o()}catch{this.#f("an exi\
+t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#L===
+void 0;return this.stop(),o},exit:()=>{this.#P(!0)||this.#H(),this.#Y()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
+o=>{r(o),this.#P(!0)||this.#H(),this.#Y()})):void 0;this.#I=()=>{n?.(),i?.()}}#U(){this.#l&&this.#c===void 0&&this.#q()}#q(){
+this.#c=setTimeout(()=>{this.#N(G.periodic).then(()=>{this.#l&&this.#q()})},this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#le(){
+this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=$s(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>
+0&&!await Promise.race([this.#w.then(()=>!0),e.over()])&&this.#Z(),this.#_()>0&&this.#P())return;this.#ae(),this.#_()>0&&
+this.#O()&&this.#D(!0),this.#_()>0&&!this.#O()&&await this.#ue(e),this.#D()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),
+t=!0}finally{this.#Y(),e.clear(),this.#g=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ue(e){const t=this.#x()?.health;t?.
+state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#N(G.asked,!0).then(()=>!0);await Promise.race([n,e.over()])||this.#Z()}#Z(){
+const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),r=Math.min(e,t||e)*ki,i=[...this.#b].some(({started:o,
+accepted:a})=>!a&&n-o>=e*ki);this.#J(({started:o})=>n-o>=r),this.#y?.abort(),this.#y=void 0,this.#i.unshift(...this.#n.events()),
+this.#n.clear(),i&&this.#E?.health.recordFailure()}#J(e=()=>!1){for(const t of this.#b){const{events:n,accepted:r}=t;if(this.#n.
+settle(n)){if(r){this.#te(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ie(n,"the exit\
+ budget ended before the answer"):n)}}}#he(){return this.#y??=new AbortController}#K(e){if(e.aborted||!Me())return!1;const{
+requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;
+const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#Q(e){this.#n.settle(e)&&this.#i.push(...e)}#O(){
+const{sink:e}=this.#e,t=!this.#M&&this.#x()?.health.isOpen()===!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#fe(){
+const{sink:e,clock:t}=this.#e,n=this.#C,r=this.#E?.health.state;return this.#g===void 0&&n!==void 0&&r!==void 0&&r.failures===
+n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().canConnect(e.url)}#me(e){const t=this.#E?.
+health;if(e.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#F=!1);return}if(!e.failed)return;const n=!e.probing&&t?.
+recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#C?.failures??
+0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#C=n||!t?.state?void 0:{state:t.state,failures:r,
+probeAt:s}}async#pe(e){try{this.#se();const t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#g===void 0)&&
+t.refresh(),this.#ae();const n=this.#O();if(n&&!this.#fe())return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??
+0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#ne(
+a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#ve(s,d),this.#me(d),d.delivered&&
+d.retryAfterMs&&(this.#j=Math.max(this.#j,this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ve(e,t){
+const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#K(n);)await this.#ee(e[r++],n,t)};
+await Promise.all(Array.from({length:Math.min(yd,e.length)},i));for(const o of e.slice(r))this.#Q(o)}async#ee(e,t,n){this.#se();
+const r=this.#de(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#ge(e,t);if(this.#we(
+i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(
+o)];for(const s of a)this.#n.add(s);for(const s of a)this.#K(t)?await this.#ee(s,t,n):this.#Q(s);return}switch(i.kind){case"\
+delivered":return n.delivered=!0,this.#te(e,i.rejected);case"too_large":return this.#v(1,"http_413"),this.#R(e);case"rej\
+ected":return this.#v(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"r\
+etry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#ye(e,i.retryAfterMs):
+this.#Te(e,i.reason,i.retryAfterMs)}}}#ye(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
+n);this.#i.unshift(...e)}#te(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&this.#v(n,"otlp_rejected"),this.#R(
+e)}async#ge(e,t){const n={started:w().monotonicMs(),events:e,accepted:!1};this.#b.add(n);try{return await this.#Ee(e,t,()=>n.
+accepted=!0)}finally{this.#b.delete(n);const r=w().monotonicMs();this.#k={ms:r-n.started,endedAt:r}}}#ne(e){const{format:t,
+maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=[],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){
+const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(
+e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="s\
+tderr")return Sr(a),{kind:"delivered"};const s=i.classify;return await Za({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(
+d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.
+clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().sendsProxyCredentials})}#we(e,t){if(!this.#o)
+return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
+thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Pi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
+"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} eve\
+nt(s): ${e.kind}${i}`)}#re(){if(!this.#o||this.#s)return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,
+handOff:o}=this.#e;this.#o(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="std\
+err"?"standard error":n.reason==="dry_run"&&w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
+not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}\
+; spool: ${i??"none"}`);const s=Qn(n,this.#e.headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand of\
+f where a sender can be started":"in process"} (${o.source})`)}#be(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(
+`telemetry off (decided by ${vt().decidedBy}): events are not recorded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,
+a=i(),s=this.#ie(e,t);for(const d of s)d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ie(e,t){const[n,r]=[[],[]];
+for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length}\
+ event(s) kept for retry`),r.length>0&&this.#v(r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#E?.
+settle(e)}#x(){return this.#E??=Ti.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its \
+place cannot be used: ${e}`;n!==this.#X&&this.#f(n),this.#X=n}),this.#E}#oe(){const e=this.#g;if(e)return Math.max(0,e.end-
+w().monotonicMs())+md;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#se(){
+const e=this.#oe();this.#E?.renewClaims(e,this.#g?e:e*.75)}#ae(){if(this.#F||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();
+if(e&&Le()!==void 0)return;this.#F=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-
+1)),r=e?.replay(t-n,this.#oe());r&&(this.#ce(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>
+0&&this.#U())}#D(e=!1){this.#J();const t=this.#W(),n=this.#de(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===
+0)return!0;if(!Me())return this.#z=!0,this.#A(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();
+for(const o of this.#ne(n))Sr(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind===
+"none")return this.#A(),this.#v(n.length,this.#e.sink.reason),!0;const r=this.#x();if(!r&&this.#e.spoolDir===void 0)return this.#f(
+`${n.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),
+this.#v(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
+n)}catch{i=void 0}if(i||(this.#M=!0),!i&&e)return!1;if(this.#A(),i){const o=this.#j-this.#e.clock();o>0&&r?.health.recordWait(
+o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ce(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#de(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
-const i=e.filter(({claim:o})=>o&&r.has(o));return this.#v(i.length,"claim_lost"),this.#A(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#le(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#D(e=!1){const t=this.#x(),n=hs(this.#e,t,X());
+const i=e.filter(({claim:o})=>o&&r.has(o));return this.#v(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
+has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#P(e=!1){const t=this.#x(),n=hs(this.#e,t,X());
 if(!n.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=n.
 outcome!=="delivered"&&t?.health.isOpen()?cr(t.health):void 0;if(this.#_()>0){const d=n.outcome==="delivered"?`; the exi\
 t waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.reason}`:
 n.reason}${d}`)}return!1}const r=e||this.#O()?0:Yo(this.#W(),this.#e.spoolLimits);if(r>0){const{maxEvents:a,maxBytes:s}=this.#e.
 spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${r} of the ${this.#_()} event(s) \
-(spoolMaxEvents ${a}, spoolMaxBytes ${s})`),!1}if(!this.#C(!0))return this.#f("at exit: delivering in process: the spool\
+(spoolMaxEvents ${a}, spoolMaxBytes ${s})`),!1}if(!this.#D(!0))return this.#f("at exit: delivering in process: the spool\
  cannot be written"),!1;if(this.#z)return!0;const i=fs(n);if(i==="failed")return this.#f("at exit: delivering in process\
-: no sender could be started"),!1;this.#S++,[this.#u,this.#$]=[void 0,ie.working];const o={started:"a sender","at work":"\
+: no sender could be started"),!1;this.#S++,[this.#u,this.#$]=[void 0,G.working];const o={started:"a sender","at work":"\
 the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes l\
-eft to start a sender)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#H(){const e=this.#r,t=this.#C(),n=this.#r-
+eft to start a sender)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#H(){const e=this.#r,t=this.#D(),n=this.#r-
 e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#Y(){const e={};for(const[
 o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;
 if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#x();if(!r)return;for(const o of Object.keys(e))this.#p[o]=
 this.#d[o];const i=Date.now();bs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#v(e,t,n){e!==0&&(D(this.#d,t,e),
-this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#o?.(e),this.#P||Cn(this.#e.logger,e)}},gd=["the pro\
+this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#o?.(e),this.#B||Cn(this.#e.logger,e)}},gd=["the pro\
 duct and the command that ran, and a subcommand the program registered","how it ended: success, failure or interrupted, \
 the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","how long it took","\
 the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the tool's version, a ran\
@@ -2082,21 +2082,21 @@ EvalError,URIError,AggregateError,...typeof DOMException=="function"?[DOMExcepti
 hi as DEFAULT_MAX_QUEUE_SIZE,fi as DEFAULT_MAX_RETRIES,mi as DEFAULT_REQUEST_TIMEOUT_SECONDS,Ye as DEFAULT_SCHEMA_VERSION,
 bi as EndpointHealth,Ni as NATTelemetryHandler,Ve as NemoSource,Ft as PROMPT_VERSION,we as PROXY_VARIABLES,Ze as Spool,Qr as TaskStatus,
 be as TelemetryEvent,D as addCount,Mi as askForConsent,hr as backlogKey,Mo as buildPayload,xr as cgiIgnores,Qn as clearTextSecrets,
-Q as consentFilePath,Me as consentHolds,pn as denoGoesAround,Qe as denoProxyRoute,T as describe,V as describeError,cr as downUntil,
-ws as dropsRecords,lt as effectiveConsent,Mn as environmentSettings,fr as exitDecision,K as formatTimestamp,Tt as healthHash,
+ee as consentFilePath,Me as consentHolds,pn as denoGoesAround,Qe as denoProxyRoute,T as describe,V as describeError,cr as downUntil,
+ws as dropsRecords,lt as effectiveConsent,Mn as environmentSettings,fr as exitDecision,Q as formatTimestamp,Tt as healthHash,
 Ke as hiddenBecause,w as host,Kn as isLoopback,X as isTelemetryEnabled,ur as openSpool,Qt as optOutProblem,rt as parametersProblem,
 Pe as proxyRoute,ot as randomFraction,Vn as recordConsent,ns as recordedHealth,B as redact,gr as removeSenderScripts,or as resolveOptions,
 Ie as retryDelay,M as runtimeInfo,zn as saveConsent,Jn as setTelemetryEnabled,Ee as shortHash,lr as spoolFallbackOf,tr as spoolKey,
-xs as trackCommand,ve as unknownOption,U as utf8Length,J as whyHidden};
+xs as trackCommand,ve as unknownOption,U as utf8Length,K as whyHidden};
 try{
 Object.defineProperty(ei,"name",{value:"CliCommandEvent"});
 Object.defineProperty(Ni,"name",{value:"NATTelemetryHandler"});
 Object.defineProperty(be,"name",{value:"TelemetryEvent"});
 Object.defineProperty(Mi,"name",{value:"askForConsent"});
 Object.defineProperty(Mo,"name",{value:"buildPayload"});
-Object.defineProperty(Q,"name",{value:"consentFilePath"});
+Object.defineProperty(ee,"name",{value:"consentFilePath"});
 Object.defineProperty(lt,"name",{value:"effectiveConsent"});
-Object.defineProperty(K,"name",{value:"formatTimestamp"});
+Object.defineProperty(Q,"name",{value:"formatTimestamp"});
 Object.defineProperty(X,"name",{value:"isTelemetryEnabled"});
 Object.defineProperty(Vn,"name",{value:"recordConsent"});
 Object.defineProperty(Jn,"name",{value:"setTelemetryEnabled"});
