@@ -409,6 +409,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // Only when set: under Deno the first timer call of a process loads its timer module (~5 ms).
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const budget = this.#budget = startBudget(this.#options.exitTimeoutMs);
+    const enqueuedBefore = this.#enqueued;
     let failed = false;
     try {
       // A request in flight carries events the endpoint may have received already: let it end (within the
@@ -433,7 +434,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#tellDrops();
       budget.clear();
       this.#budget = undefined;
-      if (!failed) {
+      // Kept where the program recorded events while the stop ran, after it had sent what was held (a logger's, told
+      // how the exit delivers): the exit sends them where it sends what is recorded after a stop.
+      const recordedMeanwhile = this.#enqueued > enqueuedBefore && this.#held() > 0;
+      if (!failed && !recordedMeanwhile) {
         this.#unhook?.();
         this.#unhook = undefined;
       }

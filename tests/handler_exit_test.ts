@@ -7,6 +7,8 @@ import { runChild, startChild } from "./helpers/child.ts";
 import { commandEvent, commands } from "./helpers/events.ts";
 import { TestServer, withServer } from "./helpers/server.ts";
 import { spooled, tempDir } from "./helpers/spool_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { sendersGone } from "./helpers/handoff.ts";
 
 setTelemetryEnabled(true);
 process.env.NAT_TELEMETRY_SPOOL_DIR = ""; // these tests keep no spool: nothing reaches the home directory
@@ -236,6 +238,22 @@ for (const when of ["now", "microtask"]) {
     const heard = result.stderr.trim().split("\n");
     assert.ok(heard.length <= 12, result.stderr);
     assert.match(result.stderr, /at exit: handed off to a sender/);
+  });
+}
+
+for (const flush of ["", "flush"]) {
+  test(`an event recorded while stop() runs, after it handed off (a logger's${flush && ", then flushed"}), goes at exit`, async () => {
+    using dir = tempDir();
+    await withServer(async (server) => {
+      const result = await runChild("handler_child.ts", {
+        args: ["logger-records-once", server.url(), flush],
+        env: { NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path, NAT_TELEMETRY_HANDOFF: "1" },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      await waitFor(() => server.events().length === 2, "both events, from senders", 20_000);
+      await sendersGone(dir.path);
+      assert.deepEqual(commands(server.events()).sort(), ["child", "heard"]);
+    });
   });
 }
 
