@@ -775,34 +775,34 @@ pythonVersion:ke("pythonVersion",e.pythonVersion??Oo())})}parameters(){return{..
 4482118588404",Bt={second:NaN,text:""},I=e=>{const t=e-e%1;return t>e?t-1:t},W=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`\
 0${n}`;return n},ti=86400,jt=864e13,ze={name:"",json:"",bytes:0},xa=31,Oa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,ka=Math.random,ni=/[A-Za-z0-9_-]/,
 Na=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,Aa=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
-Ra=100,Ma=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#b(),
-this.#t>=this.#e.length)return e;this.#o()==="["?t=this.#h(e):this.#a(t),this.#M()}}#h(e){const t=this.#e.startsWith("[[",
+Ra=100,Ma=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#T(),
+this.#t>=this.#e.length)return e;this.#o()==="["?t=this.#d(e):this.#a(t),this.#M()}}#d(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#m();this.#g(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
-1;if(a&&t){const d=st(r,o)??this.#T([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#s(`'${o}' is not an\
- array of tables`);const c=this.#T({},"header");return d.push(c),Ae(r,o,d),c}let s=st(r,o);s===void 0?Ae(r,o,s=this.#T({},
+1;if(a&&t){const d=st(r,o)??this.#_([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#s(`'${o}' is not an\
+ array of tables`);const c=this.#_({},"header");return d.push(c),Ae(r,o,d),c}let s=st(r,o);s===void 0?Ae(r,o,s=this.#_({},
 a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:at(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#s(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#s(`'${o}\
 ' is an inline table`):this.#s(`'${o}' is not a table`),r=s}return r}#a(e){const t=this.#m();this.#y(),this.#g("="),this.#y();
-const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=st(r,o);a===void 0?Ae(r,o,a=this.#T({},"dotted")):(!at(a)||
+const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=st(r,o);a===void 0?Ae(r,o,a=this.#_({},"dotted")):(!at(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#s(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
 this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#s(`'${i}' is defined twice`),Ae(r,i,n)}#m(){
-const e=[];for(;;){this.#y();const t=this.#o();if(t==='"')e.push(this.#c());else if(t==="'")e.push(this.#w());else{const n=this.#t;
+const e=[];for(;;){this.#y();const t=this.#o();if(t==='"')e.push(this.#l());else if(t==="'")e.push(this.#b());else{const n=this.#t;
 for(;this.#t<this.#e.length&&ni.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#s("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#o()!==".")return e;this.#t++}}#r(){const e=this.#o();if(this.#e.startsWith('"""',this.#t))
-return this.#u();if(this.#e.startsWith("'''",this.#t))return this.#$();if(e==='"')return this.#c();if(e==="'")return this.#w();
-if(e==="["||e==="{"){++this.#i>Ra&&this.#s("values are nested too deeply");const i=e==="["?this.#d():this.#p();return this.#i--,
+return this.#h();if(this.#e.startsWith("'''",this.#t))return this.#$();if(e==='"')return this.#l();if(e==="'")return this.#b();
+if(e==="["||e==="{"){++this.#i>Ra&&this.#s("values are nested too deeply");const i=e==="["?this.#c():this.#p();return this.#i--,
 i}const t=this.#e.slice(this.#t,this.#t+64);for(const[i,o]of[["true",!0],["false",!1]])if(t.startsWith(i)&&!ni.test(t[i.
 length]??""))return this.#t+=i.length,o;const n=Na.exec(t);if(n&&!/[\w:.+-]/.test(t[n[0].length]??""))return this.#t+=n[0].
 length,n[0];const r=Aa.exec(t);return r&&!/[\w.+-]/.test(t[r[0].length]??"")?(this.#t+=r[0].length,Io(r[0])):this.#s("a \
-value is malformed")}#d(){this.#t++;const e=[];for(;this.#b(),this.#o()!=="]";)e.push(this.#r()),this.#b(),this.#o()==="\
-,"?this.#t++:this.#o()!=="]"&&this.#s("an array is malformed");return this.#t++,e}#p(){this.#t++;const e=this.#T({},"inl\
+value is malformed")}#c(){this.#t++;const e=[];for(;this.#T(),this.#o()!=="]";)e.push(this.#r()),this.#T(),this.#o()==="\
+,"?this.#t++:this.#o()!=="]"&&this.#s("an array is malformed");return this.#t++,e}#p(){this.#t++;const e=this.#_({},"inl\
 ine");if(this.#y(),this.#o()==="}")return this.#t++,e;for(;;){this.#a(e),this.#y();const t=this.#e[this.#t++];if(t==="}")
-break;t!==","&&this.#s("an inline table is malformed")}return this.#l(e),e}#l(e){this.#n.set(e,"inline");for(const t of Object.
-values(e))at(t)&&this.#l(t)}#c(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
+break;t!==","&&this.#s("an inline table is malformed")}return this.#u(e),e}#u(e){this.#n.set(e,"inline");for(const t of Object.
+values(e))at(t)&&this.#u(t)}#l(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
 `)return this.#s("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#S():Re(t)&&t!=="	"?this.#s("a string ho\
-lds a control character"):e+=t}}#w(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
+lds a control character"):e+=t}}#b(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
-`)||[...t].some(n=>Re(n)&&n!=="	"))&&this.#s("a literal string is malformed"),this.#t=e+1,t}#u(){this.#t+=3,this.#e.startsWith(
+`)||[...t].some(n=>Re(n)&&n!=="	"))&&this.#s("a literal string is malformed"),this.#t=e+1,t}#h(){this.#t+=3,this.#e.startsWith(
 `\r
 `,this.#t)?this.#t+=2:this.#o()===`
 `&&this.#t++;let e="";for(;;){if(this.#e.startsWith('"""',this.#t)){let n=3;for(;n<5&&this.#e[this.#t+n]==='"';)n++;return this.#t+=
@@ -817,14 +817,14 @@ t]==="'";)t++;const n=this.#e.slice(this.#t,e)+"'".repeat(t-3);return this.#t=e+
 `,f:"\f",r:"\r",'"':'"',"\\":"\\"};if(e in t)return t[e];const n=e==="u"?4:e==="U"?8:0,r=this.#e.slice(this.#t,this.#t+n),
 i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?this.#s("a string holds an invalid escape"):
 (i>=55296&&i<=57343&&this.#s("a string holds an invalid escape"),this.#t+=n,String.fromCodePoint(i))}#y(){for(;this.#o()===
-" "||this.#o()==="	";)this.#t++}#b(){for(;;){this.#y();const e=this.#o();if(e===`
+" "||this.#o()==="	";)this.#t++}#T(){for(;;){this.#y();const e=this.#o();if(e===`
 `)this.#t++;else if(e==="\r"&&this.#e[this.#t+1]===`
 `)this.#t+=2;else if(e==="#")this.#k();else return}}#k(){for(;this.#t<this.#e.length&&this.#o()!==`
 `;){const e=this.#e[this.#t++];Re(e)&&e!=="	"&&!(e==="\r"&&this.#o()===`
 `)&&this.#s("a comment is malformed")}}#M(){this.#y(),this.#o()==="#"&&this.#k(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#o()===`
 `?this.#t++:this.#t<this.#e.length&&this.#s("a line has more than one statement")}#g(e){this.#e.startsWith(e,this.#t)||this.#s(
-`'${e}' is missing`),this.#t+=e.length}#o(){return this.#e[this.#t]}#T(e,t){return this.#n.set(e,t),e}#s(e){const t=this.#e.
+`'${e}' is missing`),this.#t+=e.length}#o(){return this.#e[this.#t]}#_(e,t){return this.#n.set(e,t),e}#s(e){const t=this.#e.
 slice(0,this.#t).split(`
 `).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Ft="1.0",Ut,La=65536,C,H=!1,ne,ri,Te=!1,Ht,re,ii="a\
 n opt-out set in the environment during the run",oi="the consent file, written since the program turned telemetry on",Xe=Symbol.
@@ -845,30 +845,30 @@ f)?n.permissionsFollowLinks?s(`the program may not ${c} ${f}, where ${t} leads (
 t&&(l=n.ensureDir(f,!0,d)),new en(f,n,r,i,l))}catch(l){const f=l?.reason==="missing";return s(f?`${t} does not exist yet`:
 V(l))}}write(t,n){const r={},i=t.map(le),{kept:o}=yt(i,this.#t.maxEvents,this.#t.maxBytes);D(r,"spool_full",i.length-o.length);
 const a=new Map;for(const d of o){const c=a.get(t[d].sessionId)??[];c.push(i[d]),a.set(t[d].sessionId,c)}const s=[];try{
-for(const d of a.values())s.push(this.#h(d,n,this.key))}catch(d){for(const c of s)this.#u(c);throw d}return{written:r,older:this.#p(
-n,s)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#d(n).slice(0,_e)){if(i.length>=t)break;const d=this.#m(
+for(const d of a.values())s.push(this.#d(d,n,this.key))}catch(d){for(const c of s)this.#h(c);throw d}return{written:r,older:this.#p(
+n,s)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#c(n).slice(0,_e)){if(i.length>=t)break;const d=this.#m(
 a.name,n+r);try{this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#a(d,a,n),f=c.slice(0,t-i.length),
-h={path:d,name:a.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===c.length};try{this.#h(c.
+h={path:d,name:a.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===c.length};try{this.#d(c.
 slice(f.length).map(le),a.time,this.key)}catch{this.giveBack(h);continue}D(o,"spool_corrupt",u),D(o,"spool_expired",l);for(const p of f)
 i.push({...p,claim:h});h.remaining===0&&this.release(h)}return{events:i,dropped:o}}renew(t,n){const r=this.#m(t.name,n);
 try{this.#e.rename(t.path,r)}catch{return!1}return t.path=r,t.until=n,!0}holds(t){return this.#e.sizeOf(t.path)!==void 0}waitingSince(t){
-return this.#d(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}/${t.name}`)}catch{}}release(t){try{this.#e.
+return this.#c(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.dir}/${t.name}`)}catch{}}release(t){try{this.#e.
 remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=qe.exec(t),r=ce(n?n[3]:t);if(!r)return[];const{valid:i,
 corrupt:o}=this.#a(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};
 return[n?{...a,until:Et(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
 if(r.length>=_e)break;const a=nr(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+di);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
-continue}const{valid:d}=t.#a(s,a,n);try{const c=this.#h(d.map(le),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
-s,`${t.dir}/${a.name}`)}catch{}break}t.#u(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
-let t=0;for(const n of this.#r()){const r=qe.exec(n),i=ce(r?r[3]:n);i&&this.#u(n)&&(t+=i.events)}return t}entries(){return this.#n().
-sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>ce(n)??[])}#h(t,n,r){if(t.length===0)return;const i=rr(t,
+continue}const{valid:d}=t.#a(s,a,n);try{const c=this.#d(d.map(le),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
+s,`${t.dir}/${a.name}`)}catch{}break}t.#h(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
+let t=0;for(const n of this.#r()){const r=qe.exec(n),i=ce(r?r[3]:n);i&&this.#h(n)&&(t+=i.events)}return t}entries(){return this.#n().
+sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>ce(n)??[])}#d(t,n,r){if(t.length===0)return;const i=rr(t,
 n,r);return Ne(this.#e,this.dir,i,ir(t),n),i}#a(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
 t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/li)))}for(const a of o?.
 split(`
 `)??[]){if(a==="")continue;const s=Xo(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
-s)}return i}#m(t,n){return`${this.dir}/${gt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(t){const n=[];
+s)}return i}#m(t,n){return`${this.dir}/${gt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#c(t){const n=[];
 let r=0;for(const i of this.#r()){const o=Oa.exec(i),a=nr(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>di&&r<_e&&this.#u(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
-this.#i],a=E=>E.key===this.key||E.key===void 0,s=E=>t-E.time>(a(E)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#c(d,t,s,r);const c=this.#n(
+o&&t-Number(o[1])>di&&r<_e&&this.#h(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
+this.#i],a=E=>E.key===this.key||E.key===void 0,s=E=>t-E.time>(a(E)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#l(d,t,s,r);const c=this.#n(
 d),u={events:0,bytes:0},l={events:0,bytes:0},f=(E,m,$)=>{a(E)&&([u.events,u.bytes]=[u.events+m,u.bytes+$]),[l.events,l.bytes]=
 [l.events+m,l.bytes+$]};for(const E of c)f(E,E.events,E.bytes);const h=(E,m)=>E.events>m.maxEvents||E.bytes>m.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(s))return r;const p=c.filter(E=>n.includes(E.name)),v=Math.min(...p.map(E=>E.time)),y=E=>this.#e.
@@ -876,37 +876,37 @@ modifiedAt(`${this.dir}/${E}`),N=Math.max(...p.map(E=>y(E.name)??-1/0)),g=E=>{if
 void 0||!Number.isFinite(N)?E.time-v<=ci:Math.abs(m-N)<=ci},k=c.filter(E=>!n.includes(E.name)).sort((E,m)=>E.time-m.time);
 for(let E=0;E<_e;){const m=k.find(s),$=m===void 0&&h(u,i),b=m??($?k.find(a):h(l,o)?k[0]:void 0);if(b===void 0)break;k.splice(
 k.indexOf(b),1);const x=s(b);if(!x&&g(b))continue;E++,f(b,-b.events,-b.bytes);const S=$?{events:i.maxEvents-u.events,bytes:i.
-maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!x&&S.events>0&&S.bytes>0){const O=this.#w(b,
+maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!x&&S.events>0&&S.bytes>0){const O=this.#b(b,
 S.events,S.bytes,t);if(O===void 0)continue;f(b,O.kept.events,O.kept.bytes),D(r,"spool_corrupt",O.corrupt),D(r,"spool_ful\
-l",O.cut);continue}this.#l(b.name,b,x?"spool_expired":"spool_full",r)}return r}#l(t,n,r,i){const o=this.#a(`${this.dir}/${t}`,
-n);this.#u(t)&&(D(i,"spool_corrupt",o.corrupt),D(i,r,o.valid.length+o.expired))}#c(t,n,r,i){let o=0;for(const a of t){if(o===
+l",O.cut);continue}this.#u(b.name,b,x?"spool_expired":"spool_full",r)}return r}#u(t,n,r,i){const o=this.#a(`${this.dir}/${t}`,
+n);this.#h(t)&&(D(i,"spool_corrupt",o.corrupt),D(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const a of t){if(o===
 _e)break;const s=qe.exec(a);if(s===null||n-Et(s)<=Da)continue;const d=ce(s[3]);if(d===void 0||!r(d))continue;o++;const c=gt(
-s[3],n+zt);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${c}`)}catch{continue}this.#l(c,d,"spool_expired",i)}}#w(t,n,r,i){
+s[3],n+zt);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${c}`)}catch{continue}this.#u(c,d,"spool_expired",i)}}#b(t,n,r,i){
 const o=gt(t.name,i+zt),a=w().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:s,corrupt:d}=this.#a(`${this.dir}/${o}`,t),c=s.map(le),u=yt(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
-bytes:u.bytes},cut:c.length-l.length,corrupt:d};if(l.length===0)return this.#u(o)?f:void 0;const h=it(this.dir,i),p=()=>{
-try{this.#e.remove(h)}catch{}};try{this.#e.create(h,ir(l))}catch{if(p(),!this.#u(o))return;try{this.#h(l,t.time,t.key)}catch{
+bytes:u.bytes},cut:c.length-l.length,corrupt:d};if(l.length===0)return this.#h(o)?f:void 0;const h=it(this.dir,i),p=()=>{
+try{this.#e.remove(h)}catch{}};try{this.#e.create(h,ir(l))}catch{if(p(),!this.#h(o))return;try{this.#d(l,t.time,t.key)}catch{
 return{kept:{events:0,bytes:0},cut:c.length,corrupt:d}}return f}if(w().monotonicMs()-a>zt/2)return void p();try{this.#e.
 rename(h,`${this.dir}/${o}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${o}`,`${this.dir}/${rr(l,t.time,t.key)}`)}catch{}
-return f}#u(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},ja=200,Fa="http://localhost:4318/v1/lo\
+return f}#h(t){try{return this.#e.remove(`${this.dir}/${t}`),!0}catch{return!1}}},ja=200,Fa="http://localhost:4318/v1/lo\
 gs",ui=120,hi=50,fi=3,mi=2,Xt='{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}',pi=64,Ua={flushIntervalSeconds:!0,
 maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,
 fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,
 spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,
 clock:!0,random:!0},vi=e=>typeof e=="number"&&e>=0&&e<1e13,yi={name:"node",version:"x".repeat(12),machine:"x".repeat(11),
 os:"linux"},Wt=Symbol("hidden"),gi=8192,Ei=36e5,Ha={initialMs:3e4,maxMs:36e5},wi=4096,Ya=/^health-([0-9a-f]{8})\.json$/,
-bi=class{path;#e;#t;#i;#n;#h;#a;#m;#r;#d=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${Tt(n,o)}.json`,
-this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#h=e,this.#a=r,this.#m=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){
-return!this.#d&&this.#r!==void 0&&this.#a()<this.#r.notBefore}recordFailure(e){this.#d=!1;const t=this.#p(),n=Math.max((this.#r?.
-failures??0)+1,t?.failures??0),r=this.#a()+Ie(n,Ha,this.#m,e),i=(t?.notBefore??0)>r;return this.#c({failures:n,notBefore:i?
-t.notBefore:r}),i}recordWait(e){const t=this.#a()+e;this.#d=!1;const n=this.#p();if(n&&n.notBefore>=t){this.#r=n;return}
-this.#c({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#a()+
-e}),this.#d=!0)}noteHandOff(){if(!this.#r)return;const e=this.#a();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&
-this.#r.notBefore<=e&&this.#c({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==void 0;return this.forget(),
-e}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#l())}#p(){const e=dr(
-this.#h,this.path,this.#a());return e==="invalid"&&this.#l(),typeof e=="object"?e.state:void 0}#l(){try{this.#h.remove(this.
-path)}catch{}}#c(e){this.#r=e;try{const t=this.#i?{endpointHash:Ee(this.#n)}:{},n=JSON.stringify({...e,...t,endpoint:this.#n}),
-r=U(n)<=wi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});Ne(this.#h,this.#e,this.#t,r,this.#a())}catch{}}},Ti=class Li{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){
+bi=class{path;#e;#t;#i;#n;#d;#a;#m;#r;#c=!1;constructor(e,t,n,r,i,o){this.#e=t,this.#n=n,this.#t=`health-${Tt(n,o)}.json`,
+this.#i=o!==void 0,this.path=`${t}/${this.#t}`,this.#d=e,this.#a=r,this.#m=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){
+return!this.#c&&this.#r!==void 0&&this.#a()<this.#r.notBefore}recordFailure(e){this.#c=!1;const t=this.#p(),n=Math.max((this.#r?.
+failures??0)+1,t?.failures??0),r=this.#a()+Ie(n,Ha,this.#m,e),i=(t?.notBefore??0)>r;return this.#l({failures:n,notBefore:i?
+t.notBefore:r}),i}recordWait(e){const t=this.#a()+e;this.#c=!1;const n=this.#p();if(n&&n.notBefore>=t){this.#r=n;return}
+this.#l({failures:n?.failures??1,notBefore:t})}lease(e){this.#r&&(this.#l({failures:this.#r.failures,notBefore:this.#a()+
+e}),this.#c=!0)}noteHandOff(){if(!this.#r)return;const e=this.#a();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&
+this.#r.notBefore<=e&&this.#l({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==void 0;return this.forget(),
+e}refresh(){this.#c||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#c=!1,this.#u())}#p(){const e=dr(
+this.#d,this.path,this.#a());return e==="invalid"&&this.#u(),typeof e=="object"?e.state:void 0}#u(){try{this.#d.remove(this.
+path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:Ee(this.#n)}:{},n=JSON.stringify({...e,...t,endpoint:this.#n}),
+r=U(n)<=wi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});Ne(this.#d,this.#e,this.#t,r,this.#a())}catch{}}},Ti=class Li{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){
 this.spool=t,this.health=n,this.files=r,this.#e=i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||
 t.spoolDir===void 0&&!t.spoolFallback)return null;const a=w().files;if(!a)return null;const s=ur(t,a,n);if(!s)return null;
 const d=t.customFetch?s.key:void 0,c=new bi(a,s.dir,r.url,i,o,d);return new Li(s,c,a,t)}replay(t,n){this.renewClaims(n);
@@ -1412,33 +1412,33 @@ function Cn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var Or=/[A-Z
 Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,ps=/^(?:[+-]?(?:inf|nan)|0x[0-9\
 A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\\
 d(?:_?\\d)*)?)/;function Nr(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#\
-e=n}document(){let n={},t=n;for(;;){if(this.#w(),this.#n>=this.#e.length)return n;this.#i()==="["?t=this.#f(n):this.#a(t\
-),this.#I()}}#f(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#b(t?"]]":"]");let o=n;for\
-(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#S([],"array");(!Array.isArray(u)||this.#t.ge\
-t(u)!=="array")&&this.#s(`\'${a}\' is not an array of tables`);let c=this.#S({},"header");return u.push(c),an(o,a,u),c}let\
- d=Fn(o,a);d===void 0?an(o,a,d=this.#S({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.l\
+e=n}document(){let n={},t=n;for(;;){if(this.#S(),this.#n>=this.#e.length)return n;this.#i()==="["?t=this.#d(n):this.#a(t\
+),this.#I()}}#d(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#b(t?"]]":"]");let o=n;for\
+(let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#T([],"array");(!Array.isArray(u)||this.#t.ge\
+t(u)!=="array")&&this.#s(`\'${a}\' is not an array of tables`);let c=this.#T({},"header");return u.push(c),an(o,a,u),c}let\
+ d=Fn(o,a);d===void 0?an(o,a,d=this.#T({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.l\
 ength-1]:Bn(d)?s?(this.#t.get(d)!=="implicit"&&this.#s(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header"\
 )):this.#t.get(d)==="inline"&&this.#s(`\'${a}\' is an inline table`):this.#s(`\'${a}\' is not a table`),o=d}return o}#a(n){l\
 et t=this.#h();this.#y(),this.#b("="),this.#y();let r=this.#r(),o=n;for(let a of t.slice(0,-1)){let s=Fn(o,a);s===void 0\
-?an(o,a,s=this.#S({},"dotted")):(!Bn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#s(`\'${a}\' is alread\
+?an(o,a,s=this.#T({},"dotted")):(!Bn(s)||!["dotted","implicit"].includes(this.#t.get(s)??""))&&this.#s(`\'${a}\' is alread\
 y defined`),this.#t.get(s)==="implicit"&&this.#t.set(s,"dotted"),o=s}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#s(`\'$\
-{i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#y();let t=this.#i();if(t===\'"\')n.push(this.#u());else if(t\
-==="\'")n.push(this.#v());else{let r=this.#n;for(;this.#n<this.#e.length&&Or.test(this.#e[this.#n]);)this.#n++;this.#n===\
+{i}\' is defined twice`),an(o,i,r)}#h(){let n=[];for(;;){this.#y();let t=this.#i();if(t===\'"\')n.push(this.#c());else if(t\
+==="\'")n.push(this.#w());else{let r=this.#n;for(;this.#n<this.#e.length&&Or.test(this.#e[this.#n]);)this.#n++;this.#n===\
 r&&this.#s("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#i()!==".")return n;this.#n++}}#r(){le\
-t n=this.#i();if(this.#e.startsWith(\'"""\',this.#n))return this.#l();if(this.#e.startsWith("\'\'\'",this.#n))return this.#x(\
-);if(n===\'"\')return this.#u();if(n==="\'")return this.#v();if(n==="["||n==="{"){++this.#o>100&&this.#s("values are nested\
- too deeply");let i=n==="["?this.#d():this.#p();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]o\
+t n=this.#i();if(this.#e.startsWith(\'"""\',this.#n))return this.#f();if(this.#e.startsWith("\'\'\'",this.#n))return this.#x(\
+);if(n===\'"\')return this.#c();if(n==="\'")return this.#w();if(n==="["||n==="{"){++this.#o>100&&this.#s("values are nested\
+ too deeply");let i=n==="["?this.#u():this.#p();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]o\
 f[["true",!0],["false",!1]])if(t.startsWith(i)&&!Or.test(t[i.length]??""))return this.#n+=i.length,a;let r=hs.exec(t);if\
 (r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ps.exec(t);return o&&!/[\\w.+-]/.test(t[o\
-[0].length]??"")?(this.#n+=o[0].length,gs(o[0])):this.#s("a value is malformed")}#d(){this.#n++;let n=[];for(;this.#w(),\
-this.#i()!=="]";)n.push(this.#r()),this.#w(),this.#i()===","?this.#n++:this.#i()!=="]"&&this.#s("an array is malformed")\
-;return this.#n++,n}#p(){this.#n++;let n=this.#S({},"inline");if(this.#y(),this.#i()==="}")return this.#n++,n;for(;;){th\
+[0].length]??"")?(this.#n+=o[0].length,gs(o[0])):this.#s("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#S(),\
+this.#i()!=="]";)n.push(this.#r()),this.#S(),this.#i()===","?this.#n++:this.#i()!=="]"&&this.#s("an array is malformed")\
+;return this.#n++,n}#p(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#i()==="}")return this.#n++,n;for(;;){th\
 is.#a(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#s("an inline table is malformed")}return thi\
-s.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))Bn(t)&&this.#c(t)}#u(){this.#n++;let n="";for(;;){\
+s.#l(n),n}#l(n){this.#t.set(n,"inline");for(let t of Object.values(n))Bn(t)&&this.#l(t)}#c(){this.#n++;let n="";for(;;){\
 let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#s("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+\
-=this.#_():dn(t)&&t!=="	"?this.#s("a string holds a control character"):n+=t}}#v(){this.#n++;let n=this.#e.indexOf("\'",t\
+=this.#_():dn(t)&&t!=="	"?this.#s("a string holds a control character"):n+=t}}#w(){this.#n++;let n=this.#e.indexOf("\'",t\
 his.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>dn(r)&&r!=="	"))&&this.#s("a liter\
-al string is malformed"),this.#n=n+1,t}#l(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#i()===`\n`&&thi\
+al string is malformed"),this.#n=n+1,t}#f(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#i()===`\n`&&thi\
 s.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return thi\
 s.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#s("a string is not closed");if(t==="\\\\"){l\
 et r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#_()}else dn(t)&&t!==`\n`&&t!=="	"&&\
@@ -1448,12 +1448,12 @@ et r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length
 t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==\
 ="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r\
 ||i>1114111?this.#s("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#s("a string holds an invalid escape")\
-,this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#i()===" "||this.#i()==="	";)this.#n++}#w(){for(;;){this.#y();let n=\
+,this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#i()===" "||this.#i()==="	";)this.#n++}#S(){for(;;){this.#y();let n=\
 this.#i();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#O();else retu\
 rn}}#O(){for(;this.#n<this.#e.length&&this.#i()!==`\n`;){let n=this.#e[this.#n++];dn(n)&&n!=="	"&&!(n==="\\r"&&this.#i()==\
 =`\n`)&&this.#s("a comment is malformed")}}#I(){this.#y(),this.#i()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?th\
 is.#n+=2:this.#i()===`\n`?this.#n++:this.#n<this.#e.length&&this.#s("a line has more than one statement")}#b(n){this.#e.s\
-tartsWith(n,this.#n)||this.#s(`\'${n}\' is missing`),this.#n+=n.length}#i(){return this.#e[this.#n]}#S(n,t){return this.#t\
+tartsWith(n,this.#n)||this.#s(`\'${n}\' is missing`),this.#n+=n.length}#i(){return this.#e[this.#n]}#T(n,t){return this.#t\
 .set(n,t),n}#s(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n\
 }`)}};function Fn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.defineProperty(e,n,{value:t,writa\
 ble:!0,enumerable:!0,configurable:!0})}function Bn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function dn\
@@ -1539,18 +1539,18 @@ oid 0?void 0:r(a,i);return s===void 0?[]:[s]})}var Ps={initialMs:3e4,maxMs:36e5}
 ndedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=\
 t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0\
 ,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var cn=class{path;#\
-e;#n;#o;#t;#f;#a;#h;#r;#d=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ms(r,a)}.json`,this.#o=a!==v\
-oid 0,this.path=`${t}/${this.#n}`,this.#f=n,this.#a=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){re\
-turn!this.#d&&this.#r!==void 0&&this.#a()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this\
-.#r?.failures??0)+1,t?.failures??0),o=this.#a()+de(r,Ps,this.#h,n),i=(t?.notBefore??0)>o;return this.#u({failures:r,notB\
-efore:i?t.notBefore:o}),i}recordWait(n){let t=this.#a()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;ret\
-urn}this.#u({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#u({failures:this.#r.failures,notBefore:this.\
-#a()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#a();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===v\
-oid 0&&this.#r.notBefore<=n&&this.#u({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forg\
-et(),n}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#c())}#p(){let \
-n=Ds(this.#f,this.path,this.#a());return n==="invalid"&&this.#c(),typeof n=="object"?n.state:void 0}#c(){try{this.#f.rem\
-ove(this.path)}catch{}}#u(n){this.#r=n;try{let t=this.#o?{endpointHash:ue(this.#t)}:{},r=JSON.stringify({...n,...t,endpo\
-int:this.#t}),o=D(r)<=qr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});se(this.#f,this.#e,this.#n,o,this.#a())}cat\
+e;#n;#o;#t;#d;#a;#h;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ms(r,a)}.json`,this.#o=a!==v\
+oid 0,this.path=`${t}/${this.#n}`,this.#d=n,this.#a=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){re\
+turn!this.#u&&this.#r!==void 0&&this.#a()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#p(),r=Math.max((this\
+.#r?.failures??0)+1,t?.failures??0),o=this.#a()+de(r,Ps,this.#h,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notB\
+efore:i?t.notBefore:o}),i}recordWait(n){let t=this.#a()+n;this.#u=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;ret\
+urn}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.\
+#a()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#a();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===v\
+oid 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forg\
+et(),n}refresh(){this.#u||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#l())}#p(){let \
+n=Ds(this.#d,this.path,this.#a());return n==="invalid"&&this.#l(),typeof n=="object"?n.state:void 0}#l(){try{this.#d.rem\
+ove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ue(this.#t)}:{},r=JSON.stringify({...n,...t,endpo\
+int:this.#t}),o=D(r)<=qr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});se(this.#d,this.#e,this.#n,o,this.#a())}cat\
 ch{}}};function Jr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row)\
 : not tried before ${Le(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Kr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048\
 576,maxAgeMs:7*864e5},nt=6e4,Cs=864e5,Zr=6e4,to=64,Fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,\
@@ -1564,30 +1564,30 @@ ssionsFollowLinks?s(`the program may not ${u} ${m}, where ${n} leads (its permis
 nsureDir(m,!0,d)),new e(m,t,r,o,l))}catch(l){let m=l?.reason==="missing";return s(m?`${n} does not exist yet`:U(l))}}wri\
 te(n,t){let r={},o=n.map(ke),{kept:i}=rt(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",o.length-i.length);let a\
 =new Map;for(let d of i){let u=a.get(n[d].sessionId)??[];u.push(o[d]),a.set(n[d].sessionId,u)}let s=[];try{for(let d of \
-a.values())s.push(this.#f(d,t,this.key))}catch(d){for(let u of s)this.#l(u);throw d}return{written:r,older:this.#p(t,s)}\
-}claim(n,t,r){let o=[],i={};for(let{entry:a,path:s}of this.#d(t).slice(0,Me)){if(o.length>=n)break;let d=this.#h(a.name,\
+a.values())s.push(this.#d(d,t,this.key))}catch(d){for(let u of s)this.#f(u);throw d}return{written:r,older:this.#p(t,s)}\
+}claim(n,t,r){let o=[],i={};for(let{entry:a,path:s}of this.#u(t).slice(0,Me)){if(o.length>=n)break;let d=this.#h(a.name,\
 t+r);try{this.#e.rename(s,d)}catch{continue}let{valid:u,corrupt:c,expired:l}=this.#a(d,a,t),m=u.slice(0,n-o.length),f={p\
-ath:d,name:a.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#f(u.sli\
+ath:d,name:a.name,until:t+r,remaining:m.length,taken:m.length,exact:c===0&&l===0&&m.length===u.length};try{this.#d(u.sli\
 ce(m.length).map(ke),a.time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",c),P(i,"spool_expired",l);for(\
 let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n\
 .name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)\
-!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`\
+!==void 0}waitingSince(n){return this.#u(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`\
 )}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=ln.exec(n),r=Re(t?t[3]\
 :n);if(!r)return[];let{valid:o,corrupt:i}=this.#a(`${this.dir}/${n}`,r),a={time:r.time,claimed:t!==null,ours:r.key===thi\
 s.key,key:r.key,events:o,corrupt:i};return[t?{...a,until:ot(t)}:a]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}\
 adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Me)break;let a=Qr(i,t);if(a===void 0)continue;let s=n.#h(a.nam\
-e,t+Kr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#a(s,a,t);try{let u=this.#f(d.map(ke),a.time,a.\
-key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#l(s.slice(n.dir.length+1)),o+=d\
+e,t+Kr);try{n.#e.rename(`${n.dir}/${i}`,s)}catch{continue}let{valid:d}=n.#a(s,a,t);try{let u=this.#d(d.map(ke),a.time,a.\
+key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}break}n.#f(s.slice(n.dir.length+1)),o+=d\
 .length}return r.length>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=ln.exec(t),o=Re(r?r[3]:t);o&&thi\
-s.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t\
-=>Re(t)??[])}#f(n,t,r){if(n.length===0)return;let o=eo(n,t,r);return se(this.#e,this.dir,o,no(n),t),o}#a(n,t,r=-1/0){let\
+s.#f(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t\
+=>Re(t)??[])}#d(n,t,r){if(n.length===0)return;let o=eo(n,t,r);return se(this.#e,this.dir,o,no(n),t),o}#a(n,t,r=-1/0){let\
  o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Ma\
 th.max(1,Math.min(t.events,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=js(a);s===void 0?\
 o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${tt(n,t)}`}#\
-r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=ir.exec(o),a=Qr(o\
-,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Kr&&r<Me&&this.#l(o)&&r++}return t.sor\
+r(){try{return this.#e.list(this.dir)}catch{return[]}}#u(n){let t=[],r=0;for(let o of this.#r()){let i=ir.exec(o),a=Qr(o\
+,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Kr&&r<Me&&this.#f(o)&&r++}return t.sor\
 t((o,i)=>o.entry.time-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],a=w=>w.key===this.key||w.key===void 0,s=w=>\
-n-w.time>(a(w)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#u(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,byt\
+n-w.time>(a(w)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,s,r);let u=this.#t(d),c={events:0,bytes:0},l={events:0,byt\
 es:0},m=(w,h,T)=>{a(w)&&([c.events,c.bytes]=[c.events+h,c.bytes+T]),[l.events,l.bytes]=[l.events+h,l.bytes+T]};for(let w\
  of u)m(w,w.events,w.bytes);let f=(w,h)=>w.events>h.maxEvents||w.bytes>h.maxBytes;if(!f(c,o)&&!f(l,i)&&!u.some(s))return\
  r;let p=u.filter(w=>t.includes(w.name)),g=Math.min(...p.map(w=>w.time)),b=w=>this.#e.modifiedAt(`${this.dir}/${w}`),A=M\
@@ -1595,19 +1595,19 @@ ath.max(...p.map(w=>b(w.name)??-1/0)),E=w=>{if(w.time<g)return!1;let h=b(w.name)
 w.time-g<=Zr:Math.abs(h-A)<=Zr},k=u.filter(w=>!t.includes(w.name)).sort((w,h)=>w.time-h.time);for(let w=0;w<Me;){let h=k\
 .find(s),T=h===void 0&&f(c,o),S=h??(T?k.find(a):f(l,i)?k[0]:void 0);if(S===void 0)break;k.splice(k.indexOf(S),1);let _=s\
 (S);if(!_&&E(S))continue;w++,m(S,-S.events,-S.bytes);let x=T?{events:o.maxEvents-c.events,bytes:o.maxBytes-c.bytes}:{eve\
-nts:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&x.events>0&&x.bytes>0){let R=this.#v(S,x.events,x.bytes,n);if(\
+nts:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&x.events>0&&x.bytes>0){let R=this.#w(S,x.events,x.bytes,n);if(\
 R===void 0)continue;m(S,R.kept.events,R.kept.bytes),P(r,"spool_corrupt",R.corrupt),P(r,"spool_full",R.cut);continue}this\
-.#c(S.name,S,_?"spool_expired":"spool_full",r)}return r}#c(n,t,r,o){let i=this.#a(`${this.dir}/${n}`,t);this.#l(n)&&(P(o\
-,"spool_corrupt",i.corrupt),P(o,r,i.valid.length+i.expired))}#u(n,t,r,o){let i=0;for(let a of n){if(i===Me)break;let s=l\
+.#l(S.name,S,_?"spool_expired":"spool_full",r)}return r}#l(n,t,r,o){let i=this.#a(`${this.dir}/${n}`,t);this.#f(n)&&(P(o\
+,"spool_corrupt",i.corrupt),P(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let a of n){if(i===Me)break;let s=l\
 n.exec(a);if(s===null||t-ot(s)<=Cs)continue;let d=Re(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+nt);try{thi\
-s.#e.rename(`${this.dir}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#c(u,d,"spool_expired",o)}}#v(n,t,r,o){let i=tt(n\
+s.#e.rename(`${this.dir}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#l(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=tt(n\
 .name,o+nt),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,\
 corrupt:d}=this.#a(`${this.dir}/${i}`,n),u=s.map(ke),c=rt(u,t,r),l=c.kept.map(g=>u[g]),m={kept:{events:l.length,bytes:c.\
-bytes},cut:u.length-l.length,corrupt:d};if(l.length===0)return this.#l(i)?m:void 0;let f=Ke(this.dir,o),p=()=>{try{this.\
-#e.remove(f)}catch{}};try{this.#e.create(f,no(l))}catch{if(p(),!this.#l(i))return;try{this.#f(l,n.time,n.key)}catch{retu\
+bytes},cut:u.length-l.length,corrupt:d};if(l.length===0)return this.#f(i)?m:void 0;let f=Ke(this.dir,o),p=()=>{try{this.\
+#e.remove(f)}catch{}};try{this.#e.create(f,no(l))}catch{if(p(),!this.#f(i))return;try{this.#d(l,n.time,n.key)}catch{retu\
 rn{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(y().monotonicMs()-a>nt/2)return void p();try{this.#e.rena\
 me(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${eo(l,n.time,n.key)}`)}cat\
-ch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Qr(e,n){let t=ln.exec(e);\
+ch{}return m}#f(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Qr(e,n){let t=ln.exec(e);\
 return t?Us(t,n)?Re(t[3]):void 0:Re(e)}function Re(e){let n=Fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number\
 (n[2]),Math.floor(t/to));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function rt(e,n,t){let r=[...e.keys(\
 )].filter(a=>e[a].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((a,s)=>a+e[s].bytes+1,0);for(;o<r.length&&i>t;)i\
@@ -1809,243 +1809,244 @@ d 0}}function Uo(e){return e.split(`\n`).flatMap(n=>ka(n)??[])}function ka(e){tr
 t,dropped:Object.fromEntries(a),...typeof i=="string"&&wa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)==\
 =o?{...d,endpoint:o}:d}catch{return}}function ft(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function jo(e,n){return \
 M(e,`drops-${n}.json`)}var te={working:1,periodic:2,asked:1/0},Vo=.9,Oa=1e3,Na=3e5,Aa=36e5,$a=4,bn=class{#e;#n=[];#o=[];\
-#t=new yn;#f=0;#a=0;#h=0;#r=0;#d={};#p={};#c=!1;#u;#v=Promise.resolve();#l;#x=te.working;#_=0;#y;#w=new Set;#O;#I=!1;#b;\
-#i=Pn();#S=!1;#s=!1;#Y=!1;#F=!1;#G=!1;#B=0;#L;#P;#E;#W;#H=!1;#M;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ae())\
-return this.#we();let t=y().exiting();t?(this.#re(),this.#F=this.#Y,this.#Y=!0):this.#X(),this.#f++;let r=so(n,this.#e);\
-if("reason"in r)return this.#g(1,r.reason,r.detail);if(this.#T()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_ful\
-l");if(this.#n.push(r),t)return void(this.#C(!0)||this.#j());this.#c&&this.#u===void 0&&queueMicrotask(()=>this.#U()),th\
-is.#n.length>=this.#e.maxQueueSize&&this.#N(te.working)}catch{}finally{this.#F=!1}}start(){this.#c||this.#L||(this.#c=!0\
-,this.#X(),this.#T()>0?this.#U():ae()&&!this.#k()&&No(this.#e,this.#R())&&this.#N(te.working))}flush(){return this.#N(te\
+#t=new yn;#d=0;#a=0;#h=0;#r=0;#u={};#p={};#l=!1;#c;#w=Promise.resolve();#f;#x=te.working;#_=0;#y;#S=new Set;#O;#I=!1;#b;\
+#i=Pn();#T=!1;#s=!1;#Y=!1;#F=!1;#G=!1;#B=0;#L;#P;#E;#W;#H=!1;#M;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ae())\
+return this.#we();let t=y().exiting();t?(this.#re(),this.#F=this.#Y,this.#Y=!0):this.#X(),this.#d++;let r=so(n,this.#e);\
+if("reason"in r)return this.#g(1,r.reason,r.detail);if(this.#v()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_ful\
+l");if(this.#n.push(r),t)return void(this.#C(!0)||this.#j());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#U()),th\
+is.#n.length>=this.#e.maxQueueSize&&this.#N(te.working)}catch{}finally{this.#F=!1}}start(){this.#l||this.#L||(this.#l=!0\
+,this.#X(),this.#v()>0?this.#U():ae()&&!this.#k()&&No(this.#e,this.#R())&&this.#N(te.working))}flush(){return this.#N(te\
 .asked)}#N(n,t=!1){if(this.#b!==void 0&&!t)return Promise.resolve().then(()=>this.#L);if(this.#x=Math.max(this.#x,n),thi\
-s.#l)return this.#l;let r=this.#_,o=this.#v.then(()=>{if(r!==this.#_)return;let i=this.#x;return[this.#l,this.#x]=[void \
-0,te.working],this.#pe(i)});return this.#l=o,this.#v=o,o}stop(){return this.#L??=this.#ce()}[Symbol.asyncDispose](){retu\
-rn this.stop()}stats(){return{enqueued:this.#f,replayed:this.#a,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,\
-dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#T(){return this.#n.length+this.#o.length+this.#t.size}#z(){re\
+s.#f)return this.#f;let r=this.#_,o=this.#w.then(()=>{if(r!==this.#_)return;let i=this.#x;return[this.#f,this.#x]=[void \
+0,te.working],this.#pe(i)});return this.#f=o,this.#w=o,o}stop(){return this.#L??=this.#ce()}[Symbol.asyncDispose](){retu\
+rn this.stop()}stats(){return{enqueued:this.#d,replayed:this.#a,sent:this.#h,dropped:{...this.#u},queued:this.#n.length,\
+dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#v(){return this.#n.length+this.#o.length+this.#t.size}#z(){re\
 turn[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#P)return;this.#re();let n=y(),t=a=>{try{return a()}catch{t\
 his.#m("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:(\
 )=>{let a=this.#L===void 0;return this.stop(),a},exit:()=>{this.#C(!0)||this.#j(),this.#V()}})),o=this.#e.captureInterru\
-pts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#C(!0)||this.#j(),this.#V()})):void 0;this.#P=()=>{r?.(),i?.()}}#U(){this.#c&&\
-this.#u===void 0&&this.#q()}#q(){this.#u=setTimeout(()=>{this.#N(te.periodic).then(()=>{this.#c&&this.#q()})},this.#e.fl\
-ushIntervalMs),y().unrefTimer(this.#u)}async#ce(){this.#c=!1,this.#u!==void 0&&clearTimeout(this.#u);let n=this.#b=Ia(th\
-is.#e.exitTimeoutMs),t=!1;try{if(this.#t.size>0&&!await Promise.race([this.#v.then(()=>!0),n.over()])&&this.#J(),this.#T\
-()>0&&this.#C())return;this.#ae(),this.#T()>0&&this.#k()&&this.#D(!0),this.#T()>0&&!this.#k()&&await this.#le(n),this.#D\
-()}catch(r){this.#m(`stop failed unexpectedly: ${r}`),t=!0}finally{this.#V(),n.clear(),this.#b=void 0,t||(this.#P?.(),th\
-is.#P=void 0)}}async#le(n){let t=this.#R()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#N(te.asked,!\
-0).then(()=>!0);await Promise.race([r,n.over()])||this.#J()}#J(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().m\
-onotonicMs(),o=Math.min(n,t||n)*Vo,i=[...this.#w].some(({started:a,accepted:s})=>!s&&r-a>=n*Vo);this.#K(({started:a})=>r\
--a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#E?.health.recordFai\
-lure()}#K(n=()=>!1){for(let t of this.#w){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ne(r);continue}fo\
-r(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#oe(r,"the exit budget ended before the answer"):r)}}}#fe\
-(){return this.#y??=new AbortController}#Z(n){if(n.aborted||!Q())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#\
-e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#O,d=s!==void 0&&i-s.endedAt<=t\
-?s.ms:0;return r<=t&&!(2*d>a)}#Q(n){this.#t.settle(n)&&this.#o.push(...n)}#k(){let{sink:n}=this.#e,t=!this.#I&&this.#R()\
-?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#M,o\
-=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.s\
-tate.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#E?.health;if(n.delivered){this\
-.#M=void 0,t?.recordSuccess()&&(this.#H=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs\
-)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#M?.failures??0)+1,{backoff:i,random:a,clock\
-:s}=this.#e,d=s()+de(o,i,a,n.retryAfterMs);this.#M=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#pe(n){\
-try{this.#se();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b===void 0)&&t.refresh(),this.\
-#ae();let r=this.#k();if(r&&!this.#me())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter\
-(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=this.#te(s);for(let c of d)\
-this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),this.#he(u),u.delivered&&u.retryAfterMs&&(th\
-is.#B=Math.max(this.#B,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}async#ge(n,\
-t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#Z(r);)await this.#ee(n[o++],r,t)};await Pr\
-omise.all(Array.from({length:Math.min($a,n.length)},i));for(let a of n.slice(o))this.#Q(a)}async#ee(n,t,r){this.#se();le\
-t o=this.#de(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.\
-#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.length/2),s=[n.slice(0,a),n\
-.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#Z(t)?await this.#ee(d,t,r):this.#Q(d);return}switch(i.kind\
-){case"delivered":return r.delivered=!0,this.#ne(n,i.rejected);case"too_large":return this.#g(1,"http_413"),this.#$(n);c\
-ase"rejected":return this.#g(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return\
-;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retr\
-yAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o\
-.notBefore,r);this.#o.unshift(...n)}#ne(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#g(r,"otlp_rejec\
-ted"),this.#$(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#w.add(r);try{return await th\
-is.#Ee(n,t,()=>r.accepted=!0)}finally{this.#w.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#te(\
-n){let{format:t,maxBatchBytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[],this.#t.clear(),this.#\
-n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,headers\
-:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#i?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.url)}`:\
-""}: ${s}`),o.kind==="stderr")return Yo(s),{kind:"delivered"};let d=i.classify;return await Xr({url:o.url,body:s,headers\
-:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.\
-requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y(\
-).sendsProxyCredentials})}#ve(n,t){if(!this.#i)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.\
-retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${ur(n.thrown,th\
-is.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` ($\
-{n.reason}${r}${o})`:"";this.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#re(){if(!this.#i||this.#s)return;this.#s=!0;\
-let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#i(`telemetry ${n?"on":"off"} (decid\
-ed by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidden?.("N\
-AT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`now\
-here (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=uo(r,this.#e.headers);d&&thi\
-s.#i(`warning: ${d}`),this.#i(`at exit: ${a.enabled?"hand off where a sender can be started":"in process"} (${a.source})\
-`)}#we(){this.#S||!this.#i&&!this.#e.logger||(this.#S=!0,this.#m(`telemetry off (decided by ${Jn().decidedBy}): events a\
-re not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#oe(n,t);for(let u of d)u.notBefore=s\
-+de(u.retries,o,a,r);this.#o.push(...d)}#oe(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).pu\
-sh(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#g(o.le\
-ngth,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#E?.settle(n)}#R(){return this.#E??=fn.open(this.\
-#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#W&&this.#\
-m(r),this.#W=r}),this.#E}#ie(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+Oa;let{flushIntervalMs:t,re\
-questTimeoutMs:r}=this.#e;return Math.max(Na,Math.min(Aa,2*t),2*r)}#se(){let n=this.#ie();this.#E?.renewClaims(n,this.#b\
-?n:n*.75)}#ae(){if(this.#H||this.#_>0||!ae()||this.#k()||!Q())return;let n=this.#R();if(n&&Te()!==void 0)return;this.#H=\
-!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#T(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#ie());o&&(t\
-his.#ue(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#U())}#D(n=!1){this.#K();l\
-et t=this.#z(),r=this.#de(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]),r.length===0)return!0;if(!Q())return this.\
-#G=!0,this.#A(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(let a of this.#te(r))Yo(\
-this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this\
-.#g(r.length,this.#e.sink.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir===void 0)return this.#m(`${r.length} event(\
-s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Te()!==void 0)return this.#A(),this.\
-#g(r.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let i;try{i=o?.write(r)}ca\
-tch{i=void 0}if(i||(this.#I=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#B-this.#e.clock();a>0&&o?.health.recordWait(a\
-),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);this.#ue(i.olderDropped)}else{let a=o?.giveBa\
-ckUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o?.releaseAll(),i!==void 0}#de(n){let t=this.\
-#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.add(a),t.holds(a)||o.add(a));if(o\
-.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"claim_lost"),this.#$(i),n.filter(({\
-claim:a})=>!a||!o.has(a))}#ue(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t)}#C(n=!1){let t=this.#R(),r=ko(\
-this.#e,t,ae());if(!r.handOff){let s={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not d\
-elivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?Jr(t.health):void 0;if(this.#T()>0){let u=r.outcome==="delivere\
-d"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at exit: ${s[r.outcome]}: ${d?`${d}; in process\
-, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.#k()?0:oo(this.#z(),this.#e.spoolLimits);if(o>0){let{maxEvents:\
-s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${o} of the \
-${this.#T()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!this.#D(!0))return this.#m("at exit: delivering\
- in process: the spool cannot be written"),!1;if(this.#G)return!0;let i=Oo(r);if(i==="failed")return this.#m("at exit: d\
-elivering in process: no sender could be started"),!1;this.#_++,[this.#l,this.#x]=[void 0,te.working];let a={started:"a \
-sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system\
- has no processes left to start a sender)"};return this.#m(`at exit: handed off to ${a[i]}`),!0}#j(){let n=this.#r,t=thi\
-s.#D(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#V(\
-){let n={};for(let[a,s]of Object.entries(this.#d)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d\
-)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#R();if(!o)return;fo\
-r(let a of Object.keys(n))this.#p[a]=this.#d[a];let i=Date.now();Co(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAge\
-Ms)}#g(n,t,r){n!==0&&(P(this.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#F\
-||Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Mat\
-h.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Yo(e){y().writeStderr(`${Io(JSON.parse(e))}\n`)}var L\
-a=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>Pa(e));try{await Ma(e,y().monotonicMs()+X)}catch{}n\
-.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ma(e\
-,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return S\
-o(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La)\
-;if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0||u>0&&l===0)return}}function Da(e){if(!e.successor\
-)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.t\
-est(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoolDir\
-,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,b\
-ackoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().fi\
-les?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),a\
-wait d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of O\
-bject.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=de(++s,o,i);if(n-y().monotonicMs()-\
-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function Fa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir\
-)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e\
-.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&a\
-wait Go(Wo);\n',Se="sender-78a09b3d.mjs",id=119012,od=6e4,sd=1e3,ad=[_i,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELE\
-METRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(
-e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
-this.#e.clear(),this.#t=0}};function Gt(e){return e===null?"null":typeof e=="string"?$i(e):typeof e=="number"?ld(e):typeof e==
-"boolean"?String(e):Array.isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${$i(n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ld(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,Zt=32,Oi=/^[a-z0-9_]{1,40}$/,ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,
-Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,fd=6e4,G={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,
-pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#h=0;#a=0;#m=0;#r=0;#d={};#p={};#l=!1;#c;#w=Promise.resolve();#u;#$=G.
-working;#S=0;#y;#b=new Set;#k;#M=!1;#g;#o=ae();#T=!1;#s=!1;#V=!1;#B=!1;#z=!1;#j=0;#L;#I;#E;#X;#F=!1;#C;constructor(e={}){
+pts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#C(!0)||this.#j(),this.#V()})):void 0;this.#P=()=>{r?.(),i?.()}}#U(){this.#l&&\
+this.#c===void 0&&this.#q()}#q(){this.#c=setTimeout(()=>{this.#N(te.periodic).then(()=>{this.#l&&this.#q()})},this.#e.fl\
+ushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#b=Ia(th\
+is.#e.exitTimeoutMs),t=this.#d,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#J\
+(),this.#v()>0&&this.#C())return;this.#ae(),this.#v()>0&&this.#k()&&this.#D(!0),this.#v()>0&&!this.#k()&&await this.#le(\
+n),this.#D()}catch(o){this.#m(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#V(),n.clear(),this.#b=void 0;let o=th\
+is.#d>t&&this.#v()>0;!r&&!o&&(this.#P?.(),this.#P=void 0)}}async#le(n){let t=this.#R()?.health;t?.state&&t.lease(this.#e\
+.exitTimeoutMs+1e3);let r=this.#N(te.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#J()}#J(){let{request\
+TimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Vo,i=[...this.#S].some(({started:a,accepted:\
+s})=>!s&&r-a>=n*Vo);this.#K(({started:a})=>r-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unshift(...this.#t.events()),\
+this.#t.clear(),i&&this.#E?.health.recordFailure()}#K(n=()=>!1){for(let t of this.#S){let{events:r,accepted:o}=t;if(this\
+.#t.settle(r)){if(o){this.#ne(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#oe(r,"the ex\
+it budget ended before the answer"):r)}}}#fe(){return this.#y??=new AbortController}#Z(n){if(n.aborted||!Q())return!1;le\
+t{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!\
+0;let s=this.#O,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#Q(n){this.#t.settle(n)&&this.#o.push(...n)}#k\
+(){let{sink:n}=this.#e,t=!this.#I&&this.#R()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#\
+me(){let{sink:n,clock:t}=this.#e,r=this.#M,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.fa\
+ilures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n\
+){let t=this.#E?.health;if(n.delivered){this.#M=void 0,t?.recordSuccess()&&(this.#H=!1);return}if(!n.failed)return;let r\
+=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.\
+#M?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+de(o,i,a,n.retryAfterMs);this.#M=r||!t?.state?void 0:{stat\
+e:t.state,failures:o,probeAt:d}}async#pe(n){try{this.#se();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t\
+.state||this.#b===void 0)&&t.refresh(),this.#ae();let r=this.#k();if(r&&!this.#me())return;let o=this.#e.clock(),i=c=>c.\
+notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),\
+this.#n=[];let d=this.#te(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),\
+this.#he(u),u.delivered&&u.retryAfterMs&&(this.#B=Math.max(this.#B,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`fl\
+ush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this\
+.#Z(r);)await this.#ee(n[o++],r,t)};await Promise.all(Array.from({length:Math.min($a,n.length)},i));for(let a of n.slice\
+(o))this.#Q(a)}async#ee(n,t,r){this.#se();let o=this.#de(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.a\
+dd(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){le\
+t a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#Z(t)?await thi\
+s.#ee(d,t,r):this.#Q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ne(n,i.rejected);case"too_larg\
+e":return this.#g(1,"http_413"),this.#$(n);case"rejected":return this.#g(n.length,i.reason),this.#$(n);case"interrupted"\
+:case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.\
+retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clo\
+ck()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ne(n,t=0){let r=Math.min(t,n.length);th\
+is.#h+=n.length-r,r>0&&this.#g(r,"otlp_rejected"),this.#$(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,acc\
+epted:!1};this.#S.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#S.delete(r);let o=y().monotonicM\
+s();this.#O={ms:o-r.started,endedAt:o}}}#te(n){let{format:t,maxBatchBytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventB\
+ytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rej\
+ected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#i?.(`sending ${n.length} \
+event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Yo(s),{kind:"delivered"};let d=i.classi\
+fy;return await Xr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccep\
+ted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayCon\
+nect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#i)return;let r=n.kind==="retry"\
+&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.custo\
+mFetch?`: its fetch failed: ${ur(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"\
+||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#\
+re(){if(!this.#i||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.\
+#e;this.#i(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard err\
+or":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEM\
+ETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??\
+"none"}`);let d=uo(r,this.#e.headers);d&&this.#i(`warning: ${d}`),this.#i(`at exit: ${a.enabled?"hand off where a sender\
+ can be started":"in process"} (${a.source})`)}#we(){this.#T||!this.#i&&!this.#e.logger||(this.#T=!0,this.#m(`telemetry \
+off (decided by ${Jn().decidedBy}): events are not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),\
+d=this.#oe(n,t);for(let u of d)u.notBefore=s+de(u.retries,o,a,r);this.#o.push(...d)}#oe(n,t){let[r,o]=[[],[]];for(let i \
+of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(\
+s) kept for retry`),o.length>0&&this.#g(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#E?.s\
+ettle(n)}#R(){return this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its pla\
+ce cannot be used: ${n}`;r!==this.#W&&this.#m(r),this.#W=r}),this.#E}#ie(){let n=this.#b;if(n)return Math.max(0,n.end-y(\
+).monotonicMs())+Oa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Na,Math.min(Aa,2*t),2*r)}#se(){let\
+ n=this.#ie();this.#E?.renewClaims(n,this.#b?n:n*.75)}#ae(){if(this.#H||this.#_>0||!ae()||this.#k()||!Q())return;let n=t\
+his.#R();if(n&&Te()!==void 0)return;this.#H=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#v(),Math.min(Math.ceil(t\
+/10),t-1)),o=n?.replay(t-r,this.#ie());o&&(this.#ue(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.even\
+ts.length>0&&this.#U())}#D(n=!1){this.#K();let t=this.#z(),r=this.#de(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]\
+),r.length===0)return!0;if(!Q())return this.#G=!0,this.#A(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="std\
+err"){this.#A();for(let a of this.#te(r))Yo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this\
+.#e.sink.kind==="none")return this.#A(),this.#g(r.length,this.#e.sink.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir\
+===void 0)return this.#m(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`\
+),!1;if(Te()!==void 0)return this.#A(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over t\
+he user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#I=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#B\
+-this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);t\
+his.#ue(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o\
+?.releaseAll(),i!==void 0}#de(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.\
+has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i\
+.length,"claim_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#ue(n){for(let[t,r]of Object.entries(n))this.#a+=r\
+,this.#g(r,t)}#C(n=!1){let t=this.#R(),r=ko(this.#e,t,ae());if(!r.handOff){let s={delivered:"delivering in process",spoo\
+led:"spooled for a later run",dropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?Jr(t.health):void 0\
+;if(this.#v()>0){let u=r.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at \
+exit: ${s[r.outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.#k()?0:oo(this.#z()\
+,this.#e.spoolLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering in pro\
+cess: the spool would leave out ${o} of the ${this.#v()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!thi\
+s.#D(!0))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#G)return!0;let i=Oo(r\
+);if(i==="failed")return this.#m("at exit: delivering in process: no sender could be started"),!1;this.#_++,[this.#f,thi\
+s.#x]=[void 0,te.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint \
+down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`at exit: handed \
+off to ${a[i]}`),!0}#j(){let n=this.#r,t=this.#D(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: $\
+{r} event(s) spooled for a later run`),t}#V(){let n={};for(let[a,s]of Object.entries(this.#u)){let d=this.#p[a]??0;s>d&&\
+a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="\
+http")return;let o=this.#R();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#u[a];let i=Date.now();Co(o.files,\
+o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#u,t,n),this.#m(`dropped ${n} event(s): ${t}${r\
+?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#F||Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,t,r;return\
+{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Yo(e){y(\
+).writeStderr(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>Pa(e));\
+try{await Ma(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==="default"\
+&&e.onByConsentFile!==!0}async function Ma(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFil\
+e:i,...a}=e,s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{replayed:l\
+,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0||u>0&&\
+l===0)return}}function Da(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.s\
+poolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spaw\
+nDetached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spooled:0,sent:0\
+,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t\
+.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSec\
+onds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replaye\
+d+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>\
+r){let f=de(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function Fa(e,n){\
+let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolM\
+axEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.\
+now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sender-6adcb7a7.mjs",id=119056,od=6e4,sd=1e3,ad=[_i,"NAT\
+_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Gt(e){return e===null?"null":typeof e=="string"?$i(
+e):typeof e=="number"?ld(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${$i(n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ld(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,
+Zt=32,Oi=/^[a-z0-9_]{1,40}$/,ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+fd=6e4,G={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#d=0;#a=0;#m=0;#r=0;#c={};#p={};#u=!1;#l;#b=Promise.
+resolve();#h;#$=G.working;#S=0;#y;#T=new Set;#k;#M=!1;#g;#o=ae();#_=!1;#s=!1;#V=!1;#B=!1;#z=!1;#j=0;#L;#I;#E;#X;#F=!1;#C;constructor(e={}){
 this.#e=or(e)}enqueue(e){try{if(!X())return this.#be();const t=w().exiting();t?(this.#re(),this.#B=this.#V,this.#V=!0):this.#G(),
-this.#h++;const n=rs(e,this.#e);if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#_()>=this.#e.maxBufferedEvents)
-return this.#v(1,"buffer_full");if(this.#t.push(n),t)return void(this.#P(!0)||this.#H());this.#l&&this.#c===void 0&&queueMicrotask(
-()=>this.#U()),this.#t.length>=this.#e.maxQueueSize&&this.#N(G.working)}catch{}finally{this.#B=!1}}start(){this.#l||this.#L||
-(this.#l=!0,this.#G(),this.#_()>0?this.#U():X()&&!this.#O()&&ms(this.#e,this.#x())&&this.#N(G.working))}flush(){return this.#N(
-G.asked)}#N(e,t=!1){if(this.#g!==void 0&&!t)return Promise.resolve().then(()=>this.#L);if(this.#$=Math.max(this.#$,e),this.#u)
-return this.#u;const n=this.#S,r=this.#w.then(()=>{if(n!==this.#S)return;const i=this.#$;return[this.#u,this.#$]=[void 0,
-G.working],this.#pe(i)});return this.#u=r,this.#w=r,r}stop(){return this.#L??=this.#le()}[Symbol.asyncDispose](){return this.
-stop()}stats(){return{enqueued:this.#h,replayed:this.#a,sent:this.#m,dropped:{...this.#d},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#_(){return this.#t.length+this.#i.length+this.#n.size}#W(){return[...this.#i,
+this.#d++;const n=rs(e,this.#e);if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#w()>=this.#e.maxBufferedEvents)
+return this.#v(1,"buffer_full");if(this.#t.push(n),t)return void(this.#P(!0)||this.#H());this.#u&&this.#l===void 0&&queueMicrotask(
+()=>this.#U()),this.#t.length>=this.#e.maxQueueSize&&this.#N(G.working)}catch{}finally{this.#B=!1}}start(){this.#u||this.#L||
+(this.#u=!0,this.#G(),this.#w()>0?this.#U():X()&&!this.#O()&&ms(this.#e,this.#x())&&this.#N(G.working))}flush(){return this.#N(
+G.asked)}#N(e,t=!1){if(this.#g!==void 0&&!t)return Promise.resolve().then(()=>this.#L);if(this.#$=Math.max(this.#$,e),this.#h)
+return this.#h;const n=this.#S,r=this.#b.then(()=>{if(n!==this.#S)return;const i=this.#$;return[this.#h,this.#$]=[void 0,
+G.working],this.#pe(i)});return this.#h=r,this.#b=r,r}stop(){return this.#L??=this.#le()}[Symbol.asyncDispose](){return this.
+stop()}stats(){return{enqueued:this.#d,replayed:this.#a,sent:this.#m,dropped:{...this.#c},queued:this.#t.length,dlq:this.#i.
+length,inFlight:this.#n.size,spooled:this.#r}}#w(){return this.#t.length+this.#i.length+this.#n.size}#W(){return[...this.#i,
 ...this.#n.events(),...this.#t]}#G(){if(this.#I)return;this.#re();const e=w(),t=o=>{try{return o()}catch{this.#f("an exi\
 t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#L===
 void 0;return this.stop(),o},exit:()=>{this.#P(!0)||this.#H(),this.#Y()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
-o=>{r(o),this.#P(!0)||this.#H(),this.#Y()})):void 0;this.#I=()=>{n?.(),i?.()}}#U(){this.#l&&this.#c===void 0&&this.#q()}#q(){
-this.#c=setTimeout(()=>{this.#N(G.periodic).then(()=>{this.#l&&this.#q()})},this.#e.flushIntervalMs),w().unrefTimer(this.#c)}async#le(){
-this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);const e=this.#g=$s(this.#e.exitTimeoutMs);let t=!1;try{if(this.#n.size>
-0&&!await Promise.race([this.#w.then(()=>!0),e.over()])&&this.#Z(),this.#_()>0&&this.#P())return;this.#ae(),this.#_()>0&&
-this.#O()&&this.#D(!0),this.#_()>0&&!this.#O()&&await this.#ue(e),this.#D()}catch(n){this.#f(`stop failed unexpectedly: ${n}`),
-t=!0}finally{this.#Y(),e.clear(),this.#g=void 0,t||(this.#I?.(),this.#I=void 0)}}async#ue(e){const t=this.#x()?.health;t?.
-state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#N(G.asked,!0).then(()=>!0);await Promise.race([n,e.over()])||this.#Z()}#Z(){
-const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),r=Math.min(e,t||e)*ki,i=[...this.#b].some(({started:o,
-accepted:a})=>!a&&n-o>=e*ki);this.#J(({started:o})=>n-o>=r),this.#y?.abort(),this.#y=void 0,this.#i.unshift(...this.#n.events()),
-this.#n.clear(),i&&this.#E?.health.recordFailure()}#J(e=()=>!1){for(const t of this.#b){const{events:n,accepted:r}=t;if(this.#n.
-settle(n)){if(r){this.#te(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.unshift(...e(t)?this.#ie(n,"the exit\
- budget ended before the answer"):n)}}}#he(){return this.#y??=new AbortController}#K(e){if(e.aborted||!Me())return!1;const{
-requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)return!0;const i=w().monotonicMs(),o=r.end-i;if(o>=t)return!0;
-const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#Q(e){this.#n.settle(e)&&this.#i.push(...e)}#O(){
-const{sink:e}=this.#e,t=!this.#M&&this.#x()?.health.isOpen()===!0;return e.kind==="http"&&(t||!w().canConnect(e.url))}#fe(){
-const{sink:e,clock:t}=this.#e,n=this.#C,r=this.#E?.health.state;return this.#g===void 0&&n!==void 0&&r!==void 0&&r.failures===
-n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().canConnect(e.url)}#me(e){const t=this.#E?.
-health;if(e.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#F=!1);return}if(!e.failed)return;const n=!e.probing&&t?.
-recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.retryAfterMs);const r=(this.#C?.failures??
-0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#C=n||!t?.state?void 0:{state:t.state,failures:r,
-probeAt:s}}async#pe(e){try{this.#se();const t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#g===void 0)&&
-t.refresh(),this.#ae();const n=this.#O();if(n&&!this.#fe())return;const r=this.#e.clock(),i=c=>c.notBefore<=r&&(c.cuts??
-0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(c=>!i(c)),this.#t=[];const s=this.#ne(
-a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#ve(s,d),this.#me(d),d.delivered&&
-d.retryAfterMs&&(this.#j=Math.max(this.#j,this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ve(e,t){
-const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.length&&!t.failed&&this.#K(n);)await this.#ee(e[r++],n,t)};
-await Promise.all(Array.from({length:Math.min(yd,e.length)},i));for(const o of e.slice(r))this.#Q(o)}async#ee(e,t,n){this.#se();
-const r=this.#de(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.add(r),e=r}const i=await this.#ge(e,t);if(this.#we(
-i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(
-o)];for(const s of a)this.#n.add(s);for(const s of a)this.#K(t)?await this.#ee(s,t,n):this.#Q(s);return}switch(i.kind){case"\
-delivered":return n.delivered=!0,this.#te(e,i.rejected);case"too_large":return this.#v(1,"http_413"),this.#R(e);case"rej\
-ected":return this.#v(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.unshift(...e);return;case"r\
-etry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?this.#ye(e,i.retryAfterMs):
-this.#Te(e,i.reason,i.retryAfterMs)}}}#ye(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.notBefore=Math.max(r.notBefore,
-n);this.#i.unshift(...e)}#te(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&this.#v(n,"otlp_rejected"),this.#R(
-e)}async#ge(e,t){const n={started:w().monotonicMs(),events:e,accepted:!1};this.#b.add(n);try{return await this.#Ee(e,t,()=>n.
-accepted=!0)}finally{this.#b.delete(n);const r=w().monotonicMs();this.#k={ms:r-n.started,endedAt:r}}}#ne(e){const{format:t,
-maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=[],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){
-const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};const{format:i,headers:o}=this.#e,a=i.encode(
-e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind==="http"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="s\
-tderr")return Sr(a),{kind:"delivered"};const s=i.classify;return await Za({url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(
-d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.
-clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,sendsProxyCredentials:w().sendsProxyCredentials})}#we(e,t){if(!this.#o)
-return;const n=e.kind==="retry"&&e.retryAfterMs!==void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.
-thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${Pi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:
-"",i=e.kind==="rejected"||e.kind==="retry"||e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} eve\
-nt(s): ${e.kind}${i}`)}#re(){if(!this.#o||this.#s)return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,
-handOff:o}=this.#e;this.#o(`telemetry ${e?"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="std\
-err"?"standard error":n.reason==="dry_run"&&w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may \
-not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}\
-; spool: ${i??"none"}`);const s=Qn(n,this.#e.headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand of\
-f where a sender can be started":"in process"} (${o.source})`)}#be(){this.#T||!this.#o&&!this.#e.logger||(this.#T=!0,this.#f(
-`telemetry off (decided by ${vt().decidedBy}): events are not recorded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,
-a=i(),s=this.#ie(e,t);for(const d of s)d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ie(e,t){const[n,r]=[[],[]];
-for(const i of e)(++i.retries>this.#e.maxRetries?r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length}\
- event(s) kept for retry`),r.length>0&&this.#v(r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#E?.
-settle(e)}#x(){return this.#E??=Ti.open(this.#e,(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its \
-place cannot be used: ${e}`;n!==this.#X&&this.#f(n),this.#X=n}),this.#E}#oe(){const e=this.#g;if(e)return Math.max(0,e.end-
-w().monotonicMs())+md;const{flushIntervalMs:t,requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#se(){
-const e=this.#oe();this.#E?.renewClaims(e,this.#g?e:e*.75)}#ae(){if(this.#F||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();
-if(e&&Le()!==void 0)return;this.#F=!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#_(),Math.min(Math.ceil(t/10),t-
-1)),r=e?.replay(t-n,this.#oe());r&&(this.#ce(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>
-0&&this.#U())}#D(e=!1){this.#J();const t=this.#W(),n=this.#de(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===
-0)return!0;if(!Me())return this.#z=!0,this.#A(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();
-for(const o of this.#ne(n))Sr(this.#e.format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind===
-"none")return this.#A(),this.#v(n.length,this.#e.sink.reason),!0;const r=this.#x();if(!r&&this.#e.spoolDir===void 0)return this.#f(
-`${n.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),
-this.#v(n.length,"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(
-n)}catch{i=void 0}if(i||(this.#M=!0),!i&&e)return!1;if(this.#A(),i){const o=this.#j-this.#e.clock();o>0&&r?.health.recordWait(
-o),this.#r+=i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ce(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
+o=>{r(o),this.#P(!0)||this.#H(),this.#Y()})):void 0;this.#I=()=>{n?.(),i?.()}}#U(){this.#u&&this.#l===void 0&&this.#q()}#q(){
+this.#l=setTimeout(()=>{this.#N(G.periodic).then(()=>{this.#u&&this.#q()})},this.#e.flushIntervalMs),w().unrefTimer(this.#l)}async#le(){
+this.#u=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#g=$s(this.#e.exitTimeoutMs),t=this.#d;let n=!1;try{if(this.#n.
+size>0&&!await Promise.race([this.#b.then(()=>!0),e.over()])&&this.#Z(),this.#w()>0&&this.#P())return;this.#ae(),this.#w()>
+0&&this.#O()&&this.#D(!0),this.#w()>0&&!this.#O()&&await this.#ue(e),this.#D()}catch(r){this.#f(`stop failed unexpectedl\
+y: ${r}`),n=!0}finally{this.#Y(),e.clear(),this.#g=void 0;const r=this.#d>t&&this.#w()>0;!n&&!r&&(this.#I?.(),this.#I=void 0)}}async#ue(e){
+const t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#N(G.asked,!0).then(()=>!0);await Promise.
+race([n,e.over()])||this.#Z()}#Z(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),r=Math.min(e,t||
+e)*ki,i=[...this.#T].some(({started:o,accepted:a})=>!a&&n-o>=e*ki);this.#J(({started:o})=>n-o>=r),this.#y?.abort(),this.#y=
+void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#J(e=()=>!1){for(const t of this.#T){
+const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#te(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.
+unshift(...e(t)?this.#ie(n,"the exit budget ended before the answer"):n)}}}#he(){return this.#y??=new AbortController}#K(e){
+if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)return!0;const i=w().monotonicMs(),
+o=r.end-i;if(o>=t)return!0;const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#Q(e){this.#n.settle(
+e)&&this.#i.push(...e)}#O(){const{sink:e}=this.#e,t=!this.#M&&this.#x()?.health.isOpen()===!0;return e.kind==="http"&&(t||
+!w().canConnect(e.url))}#fe(){const{sink:e,clock:t}=this.#e,n=this.#C,r=this.#E?.health.state;return this.#g===void 0&&n!==
+void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().
+canConnect(e.url)}#me(e){const t=this.#E?.health;if(e.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#F=!1);return}
+if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.
+retryAfterMs);const r=(this.#C?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#C=
+n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#pe(e){try{this.#se();const t=this.#e.sink.kind==="http"?this.#E?.
+health:void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#ae();const n=this.#O();if(n&&!this.#fe())return;const r=this.#e.
+clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(
+c=>!i(c)),this.#t=[];const s=this.#ne(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#ve(
+s,d),this.#me(d),d.delivered&&d.retryAfterMs&&(this.#j=Math.max(this.#j,this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(
+`flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.length&&
+!t.failed&&this.#K(n);)await this.#ee(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(yd,e.length)},i));for(const o of e.
+slice(r))this.#Q(o)}async#ee(e,t,n){this.#se();const r=this.#de(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
+add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
+const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#K(t)?await this.#ee(
+s,t,n):this.#Q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#te(e,i.rejected);case"too_large":return this.#v(
+1,"http_413"),this.#R(e);case"rejected":return this.#v(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.
+unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
+this.#ye(e,i.retryAfterMs):this.#Te(e,i.reason,i.retryAfterMs)}}}#ye(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
+notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#te(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
+this.#v(n,"otlp_rejected"),this.#R(e)}async#ge(e,t){const n={started:w().monotonicMs(),events:e,accepted:!1};this.#T.add(
+n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#T.delete(n);const r=w().monotonicMs();this.#k={ms:r-n.
+started,endedAt:r}}}#ne(e){const{format:t,maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=
+[],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
+const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind==="ht\
+tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Sr(a),{kind:"delivered"};const s=i.classify;return await Za({
+url:r.url,body:a,headers:o,classify:s&&((d,c,u)=>s(d,c,u,e.length)),readAnswer:i.readsAnswer,onAccepted:n,fetch:this.#e.
+fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w().unrefTimer,mayConnect:w().canConnect,
+sendsProxyCredentials:w().sendsProxyCredentials})}#we(e,t){if(!this.#o)return;const n=e.kind==="retry"&&e.retryAfterMs!==
+void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
+ failed: ${Pi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
+e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#re(){if(!this.#o||this.#s)
+return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#o(`telemetry ${e?
+"on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
+w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
+ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Qn(n,this.#e.
+headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
+ (${o.source})`)}#be(){this.#_||!this.#o&&!this.#e.logger||(this.#_=!0,this.#f(`telemetry off (decided by ${vt().decidedBy}\
+): events are not recorded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ie(e,t);for(const d of s)
+d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ie(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
+r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#v(
+r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#E?.settle(e)}#x(){return this.#E??=Ti.open(this.#e,
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#X&&this.#f(
+n),this.#X=n}),this.#E}#oe(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+md;const{flushIntervalMs:t,
+requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#se(){const e=this.#oe();this.#E?.renewClaims(e,this.#g?
+e:e*.75)}#ae(){if(this.#F||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();if(e&&Le()!==void 0)return;this.#F=
+!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#w(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#oe());r&&
+(this.#ce(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#U())}#D(e=!1){this.#J();
+const t=this.#W(),n=this.#de(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())return this.#z=
+!0,this.#A(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#ne(n))Sr(this.#e.
+format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#v(n.length,
+this.#e.sink.reason),!0;const r=this.#x();if(!r&&this.#e.spoolDir===void 0)return this.#f(`${n.length} event(s) not deli\
+vered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),this.#v(n.length,
+"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}
+if(i||(this.#M=!0),!i&&e)return!1;if(this.#A(),i){const o=this.#j-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=
+i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ce(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
 0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#de(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#v(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
 has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#P(e=!1){const t=this.#x(),n=hs(this.#e,t,X());
 if(!n.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=n.
-outcome!=="delivered"&&t?.health.isOpen()?cr(t.health):void 0;if(this.#_()>0){const d=n.outcome==="delivered"?`; the exi\
+outcome!=="delivered"&&t?.health.isOpen()?cr(t.health):void 0;if(this.#w()>0){const d=n.outcome==="delivered"?`; the exi\
 t waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.reason}`:
 n.reason}${d}`)}return!1}const r=e||this.#O()?0:Yo(this.#W(),this.#e.spoolLimits);if(r>0){const{maxEvents:a,maxBytes:s}=this.#e.
-spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${r} of the ${this.#_()} event(s) \
+spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${r} of the ${this.#w()} event(s) \
 (spoolMaxEvents ${a}, spoolMaxBytes ${s})`),!1}if(!this.#D(!0))return this.#f("at exit: delivering in process: the spool\
  cannot be written"),!1;if(this.#z)return!0;const i=fs(n);if(i==="failed")return this.#f("at exit: delivering in process\
-: no sender could be started"),!1;this.#S++,[this.#u,this.#$]=[void 0,G.working];const o={started:"a sender","at work":"\
+: no sender could be started"),!1;this.#S++,[this.#h,this.#$]=[void 0,G.working];const o={started:"a sender","at work":"\
 the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes l\
 eft to start a sender)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#H(){const e=this.#r,t=this.#D(),n=this.#r-
 e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#Y(){const e={};for(const[
-o,a]of Object.entries(this.#d)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;
+o,a]of Object.entries(this.#c)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;
 if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#x();if(!r)return;for(const o of Object.keys(e))this.#p[o]=
-this.#d[o];const i=Date.now();bs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#v(e,t,n){e!==0&&(D(this.#d,t,e),
+this.#c[o];const i=Date.now();bs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#v(e,t,n){e!==0&&(D(this.#c,t,e),
 this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#o?.(e),this.#B||Cn(this.#e.logger,e)}},gd=["the pro\
 duct and the command that ran, and a subcommand the program registered","how it ended: success, failure or interrupted, \
 the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","how long it took","\
