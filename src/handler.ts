@@ -998,26 +998,27 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * the exit and interrupt hooks can call this too) and starts a sender unless one is at work.
    *
    * @param ending Whether the process ends now (an exit or interrupt hook): it cannot deliver in process.
-   * @returns `false` when this run delivers in process instead (the events are still pending).
+   * @returns `false` when this run delivers in process instead (the events are still pending); `true` where nothing
+   *   is held.
    */
   #handOff(ending = false): boolean {
+    // Nothing held (an exit hook that finds its events gone at once, or delivered by a later flush): nothing is said,
+    // no sender started.
+    if (this.#held() === 0) return true;
     const disk = this.#openDisk();
     const plan = planExit(this.#options, disk, isTelemetryEnabled());
     if (!plan.handOff) {
       const said = { delivered: "delivering in process", spooled: "spooled for a later run", dropped: "not delivered" };
       // Spooled (or dropped) where it would have been delivered: the endpoint is down, the reason to tell first.
       const down = plan.outcome !== "delivered" && disk?.health.isOpen() ? downUntil(disk.health) : undefined;
-      // Said once, of what it is said of: an exit hook that finds nothing left (its event went at once) says nothing.
-      if (this.#held() > 0) {
-        // How long the exit may wait, where it waits on the network: a unit mistaken (`requestTimeoutSeconds: 2000`,
-        // which the exit budget defaults to) shows on the author's run, not first as a user's hang.
-        const waits = plan.outcome === "delivered"
-          ? `; the exit waits at most ${this.#options.exitTimeoutMs / 1000} s`
-          : "";
-        this.#log(
-          `at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}${waits}`,
-        );
-      }
+      // How long the exit may wait, where it waits on the network: a unit mistaken (`requestTimeoutSeconds: 2000`,
+      // which the exit budget defaults to) shows on the author's run, not first as a user's hang.
+      const waits = plan.outcome === "delivered"
+        ? `; the exit waits at most ${this.#options.exitTimeoutMs / 1000} s`
+        : "";
+      this.#log(
+        `at exit: ${said[plan.outcome]}: ${down ? `${down}; in process, as ${plan.reason}` : plan.reason}${waits}`,
+      );
       return false;
     }
     // What the spool's bounds cannot hold, handed off, would be dropped as spool_full however healthy the endpoint:

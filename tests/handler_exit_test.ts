@@ -257,6 +257,26 @@ for (const flush of ["", "flush"]) {
   });
 }
 
+test("an event recorded while stop() runs, then delivered by a later flush: the exit starts no sender for nothing", async () => {
+  using dir = tempDir();
+  await withServer(async (server) => {
+    const result = await runChild("handler_child.ts", {
+      args: ["logger-records-once", server.url(), "flush-after"],
+      env: {
+        NAT_TELEMETRY_ENABLED: "1",
+        NAT_TELEMETRY_SPOOL_DIR: dir.path,
+        NAT_TELEMETRY_HANDOFF: "1",
+        NAT_TELEMETRY_DEBUG: "1",
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr.match(/at exit: handed off/g)?.length, 1, result.stderr);
+    await waitFor(() => server.events().length === 2, "both events", 20_000);
+    await sendersGone(dir.path);
+    assert.deepEqual(commands(server.events()).sort(), ["child", "heard"]);
+  });
+});
+
 test("a child's stop() against a silent server returns within the budget and the process exits", async () => {
   await withServer(async (server) => {
     server.respond(() => ({ hang: true }));
