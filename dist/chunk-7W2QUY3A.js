@@ -1900,40 +1900,40 @@ his.#ue(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(
 ?.releaseAll(),i!==void 0}#de(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.\
 has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i\
 .length,"claim_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#ue(n){for(let[t,r]of Object.entries(n))this.#a+=r\
-,this.#g(r,t)}#C(n=!1){let t=this.#R(),r=ko(this.#e,t,ae());if(!r.handOff){let s={delivered:"delivering in process",spoo\
-led:"spooled for a later run",dropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.isOpen()?Jr(t.health):void 0\
-;if(this.#v()>0){let u=r.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#m(`at \
-exit: ${s[r.outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reason}${u}`)}return!1}let o=n||this.#k()?0:oo(this.#z()\
-,this.#e.spoolLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering in pro\
-cess: the spool would leave out ${o} of the ${this.#v()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}if(!thi\
-s.#D(!0))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#G)return!0;let i=Oo(r\
-);if(i==="failed")return this.#m("at exit: delivering in process: no sender could be started"),!1;this.#_++,[this.#f,thi\
-s.#x]=[void 0,te.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint \
-down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`at exit: handed \
-off to ${a[i]}`),!0}#j(){let n=this.#r,t=this.#D(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at once: $\
-{r} event(s) spooled for a later run`),t}#V(){let n={};for(let[a,s]of Object.entries(this.#u)){let d=this.#p[a]??0;s>d&&\
-a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="\
-http")return;let o=this.#R();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#u[a];let i=Date.now();Co(o.files,\
-o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#u,t,n),this.#m(`dropped ${n} event(s): ${t}${r\
-?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#F||Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,t,r;return\
-{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Yo(e){y(\
-).writeStderr(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>Pa(e));\
-try{await Ma(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==="default"\
-&&e.onByConsentFile!==!0}async function Ma(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFil\
-e:i,...a}=e,s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{replayed:l\
-,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0||u>0&&\
-l===0)return}}function Da(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.s\
-poolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spaw\
-nDetached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spooled:0,sent:0\
-,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t\
-.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTimeoutSec\
-onds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.replaye\
-d+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>\
-r){let f=de(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function Fa(e,n){\
-let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolM\
-axEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.\
-now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sender-6adcb7a7.mjs",id=119056,od=6e4,sd=1e3,ad=[_i,"NAT\
-_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){
+,this.#g(r,t)}#C(n=!1){if(this.#v()===0)return!0;let t=this.#R(),r=ko(this.#e,t,ae());if(!r.handOff){let s={delivered:"d\
+elivering in process",spooled:"spooled for a later run",dropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.is\
+Open()?Jr(t.health):void 0,u=r.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return\
+ this.#m(`at exit: ${s[r.outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reason}${u}`),!1}let o=n||this.#k()?0:oo(th\
+is.#z(),this.#e.spoolLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering\
+ in process: the spool would leave out ${o} of the ${this.#v()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}\
+if(!this.#D(!0))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#G)return!0;let\
+ i=Oo(r);if(i==="failed")return this.#m("at exit: delivering in process: no sender could be started"),!1;this.#_++,[this\
+.#f,this.#x]=[void 0,te.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (en\
+dpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`at exit: \
+handed off to ${a[i]}`),!0}#j(){let n=this.#r,t=this.#D(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at \
+once: ${r} event(s) spooled for a later run`),t}#V(){let n={};for(let[a,s]of Object.entries(this.#u)){let d=this.#p[a]??\
+0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.k\
+ind!=="http")return;let o=this.#R();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#u[a];let i=Date.now();Co(o\
+.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#u,t,n),this.#m(`dropped ${n} event(s): \
+${t}${r?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#F||Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,t,r\
+;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Y\
+o(e){y().writeStderr(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>\
+Pa(e));try{await Ma(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==="d\
+efault"&&e.onByConsentFile!==!0}async function Ma(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByCon\
+sentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{rep\
+layed:l,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0\
+||u>0&&l===0)return}}function Da(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i\
+=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y\
+().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spooled:0\
+,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs(\
+)<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTim\
+eoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.\
+replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monoton\
+icMs()>r){let f=de(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function F\
+a(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e\
+.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSinc\
+e(Date.now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sender-ec470d12.mjs",id=119063,od=6e4,sd=1e3,ad=[
+_i,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){
 return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
 return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Gt(e){return e===null?"null":typeof e=="string"?$i(
 e):typeof e=="number"?ld(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?
@@ -2032,11 +2032,11 @@ i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ce(i.old
 0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#de(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#v(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#P(e=!1){const t=this.#x(),n=hs(this.#e,t,X());
-if(!n.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},s=n.
-outcome!=="delivered"&&t?.health.isOpen()?cr(t.health):void 0;if(this.#w()>0){const d=n.outcome==="delivered"?`; the exi\
-t waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.reason}`:
-n.reason}${d}`)}return!1}const r=e||this.#O()?0:Yo(this.#W(),this.#e.spoolLimits);if(r>0){const{maxEvents:a,maxBytes:s}=this.#e.
+has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#P(e=!1){if(this.#w()===0)return!0;const t=this.#x(),
+n=hs(this.#e,t,X());if(!n.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"\
+not delivered"},s=n.outcome!=="delivered"&&t?.health.isOpen()?cr(t.health):void 0,d=n.outcome==="delivered"?`; the exit \
+waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.
+reason}`:n.reason}${d}`),!1}const r=e||this.#O()?0:Yo(this.#W(),this.#e.spoolLimits);if(r>0){const{maxEvents:a,maxBytes:s}=this.#e.
 spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${r} of the ${this.#w()} event(s) \
 (spoolMaxEvents ${a}, spoolMaxBytes ${s})`),!1}if(!this.#D(!0))return this.#f("at exit: delivering in process: the spool\
  cannot be written"),!1;if(this.#z)return!0;const i=fs(n);if(i==="failed")return this.#f("at exit: delivering in process\
