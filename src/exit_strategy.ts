@@ -134,21 +134,18 @@ function handOffOrWhyNot(
 }
 
 /**
- * Decides how this run's pending events leave the process ({@link exitDecision}), and prepares a hand-off: the
- * sender's script in the spool directory. Never throws.
+ * Prepares the hand-off an {@link exitDecision} decided: the sender's script in the spool directory. Never throws.
  *
  * @param options The handler's options.
- * @param backlog Its spool and endpoint health, `null` when there is no spool.
- * @param enabled Whether telemetry is on now.
- * @returns The plan, with the reason when it is to deliver in process.
+ * @param decision What {@link exitDecision} decided.
+ * @returns The plan, with the reason when it is to deliver in process (the script cannot be written).
  * @example
  * ```ts ignore
- * const plan = planExit(options, backlog, isTelemetryEnabled());
+ * const plan = withSenderScript(options, exitDecision(options, backlog, isTelemetryEnabled()));
  * if (plan.handOff && spooled) startSender(plan);
  * ```
  */
-export function planExit(options: ResolvedOptions, backlog: Backlog | null, enabled: boolean): ExitPlan {
-  const decision = exitDecision(options, backlog, enabled);
+export function withSenderScript(options: ResolvedOptions, decision: ExitPlan): ExitPlan {
   if (decision.handOff && decision.command && !writeScript(decision.backlog)) {
     const reason = "the sender's script is not in the spool directory and cannot be written";
     return { handOff: false, reason, outcome: inProcessOutcome(options, decision.backlog) };
@@ -167,7 +164,7 @@ export type SenderStart = "started" | "at work" | "endpoint down" | "no processe
  * (see `markSenderStart`), or the endpoint is known to be down (then they wait in the spool for the run that probes
  * it). Never throws.
  *
- * @param plan A hand-off plan of {@link planExit}, after the pending events were spooled.
+ * @param plan A hand-off plan of {@link withSenderScript}, after the pending events were spooled.
  * @returns What became of the events; `failed` when no sender could be started (the caller delivers them).
  * @example
  * ```ts ignore

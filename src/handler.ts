@@ -16,7 +16,7 @@ import { clearTextSecrets } from "./clear_text.ts";
 import { maskUrls, redact } from "./describe.ts";
 import { deliver, type DeliveryOutcome } from "./delivery.ts";
 import type { TelemetryEvent } from "./events.ts";
-import { backlogIsOurs, planExit, startSender } from "./exit_strategy.ts";
+import { backlogIsOurs, exitDecision, startSender, withSenderScript } from "./exit_strategy.ts";
 import { downUntil, type HealthState } from "./health.ts";
 import { type NATTelemetryHandlerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { InFlight } from "./in_flight.ts";
@@ -889,9 +889,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
    * are dropped as `spool_unavailable`, unless `keepOnFailure` (a hand-off that fails delivers them in process
    * instead); with `spoolDir: false` they stay in memory.
    *
+   * @param consents Whether the user's decision still holds, where the caller has just read it (read here otherwise).
    * @returns Whether they were written.
    */
-  #spoolPending(keepOnFailure = false): boolean {
+  #spoolPending(keepOnFailure = false, consents?: boolean): boolean {
     this.#endRequestsUnanswered();
     const held = this.#heldEvents();
     const pending = this.#stillOurs(held);
@@ -902,7 +903,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       this.#queue = [];
     }
     if (pending.length === 0) return true;
-    if (!consentHolds()) {
+    if (!(consents ?? consentHolds())) {
       // The user opted out during the run (the consent file, read again): nothing of it is kept for a later run.
       this.#optedOut = true;
       this.#releaseHeld();
@@ -1006,7 +1007,12 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // no sender started.
     if (this.#held() === 0) return true;
     const disk = this.#openDisk();
-    const plan = planExit(this.#options, disk, isTelemetryEnabled());
+    const decision = exitDecision(this.#options, disk, isTelemetryEnabled());
+    // The user's decision, read again once for the whole hand-off: after a no, nothing is written for a sender, not
+    // even its script.
+    const consents = decision.handOff ? consentHolds() : undefined;
+    if (consents === false) return this.#spoolPending(true, consents);
+    const plan = withSenderScript(this.#options, decision);
     if (!plan.handOff) {
       const said = { delivered: "delivering in process", spooled: "spooled for a later run", dropped: "not delivered" };
       // Spooled (or dropped) where it would have been delivered: the endpoint is down, the reason to tell first.
@@ -1035,11 +1041,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
       );
       return false;
     }
-    if (!this.#spoolPending(true)) {
+    if (!this.#spoolPending(true, consents)) {
       this.#log("at exit: delivering in process: the spool cannot be written");
       return false;
     }
-    if (this.#optedOut) return true; // nothing left to hand off
     const start = startSender(plan);
     if (start === "failed") {
       // The events are in the spool, where a run that delivers in process (this one, unless it is ending now)

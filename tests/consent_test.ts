@@ -5,6 +5,7 @@ import {
   chmodSync,
   chownSync,
   cpSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -20,6 +21,7 @@ import {
   effectiveConsent,
   isTelemetryEnabled,
   NATTelemetryHandler,
+  type NATTelemetryHandlerOptions,
   PROMPT_VERSION,
   recordConsent,
   setTelemetryEnabled,
@@ -403,7 +405,10 @@ test("an opt-out the program makes with one copy of the package stops every copy
  * A run on the consent file's yes holds one event while `rewrite` changes the file as another shell would; then it
  * stops. Returns what the endpoint received, the run's counters, what it spooled, and whether telemetry is still on.
  */
-async function heldThroughRewrite(rewrite: (file: string, original: string) => void) {
+async function heldThroughRewrite(
+  rewrite: (file: string, original: string) => void,
+  options: NATTelemetryHandlerOptions = {},
+) {
   using dir = tempDir();
   const file = `${dir.path}/telemetry.toml`;
   const saved = [process.env.NAT_TELEMETRY_CONSENT_FILE, process.env.NAT_TELEMETRY_ENABLED, process.env.DO_NOT_TRACK];
@@ -420,11 +425,13 @@ async function heldThroughRewrite(rewrite: (file: string, original: string) => v
     assert.equal(consentHolds(), true, "the program's own save is the run's decision");
     let outcome: { received: number; dropped: Record<string, number>; spooled: string[]; on: boolean } | undefined;
     await withServer(async (server) => {
-      const handler = new NATTelemetryHandler({ endpoint: server.url(), spoolDir: `${dir.path}/spool` });
+      const spoolDir = `${dir.path}/spool`;
+      const handler = new NATTelemetryHandler({ endpoint: server.url(), spoolDir, ...options });
       handler.enqueue(commandEvent("held"));
       rewrite(file, readFileSync(file, "utf8"));
       await handler.stop();
-      const spooled = files(`${dir.path}/spool`).filter((name) => name.endsWith(".jsonl"));
+      // Nothing written for a sender either (its script).
+      const spooled = existsSync(spoolDir) ? files(spoolDir) : [];
       const { dropped } = handler.stats();
       outcome = { received: server.requests.length, dropped, spooled, on: isTelemetryEnabled() && consentHolds() };
     });
@@ -522,6 +529,15 @@ test("on a file system that dates files by the second, a decision written in the
     utimesSync(file, mtime, mtime);
     assert.equal(optOutOverridden(), undefined, "the user's newer word, not a no the program overrides");
   });
+  assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
+});
+
+test("a no written during a run that would hand off: nothing is written for a sender, not even its script", async () => {
+  const outcome = await heldThroughRewrite((file) => {
+    writeFileSync(file, formatConsentToml("disabled", Date.now())); // `mycli telemetry disable` in another shell
+    const later = new Date(Date.now() + 1_000);
+    utimesSync(file, later, later);
+  }, { handOff: true });
   assert.deepEqual(outcome, { received: 0, dropped: { opted_out: 1 }, spooled: [], on: false });
 });
 
