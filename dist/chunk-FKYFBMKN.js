@@ -90,7 +90,7 @@ would go around the proxy named there`}),Qe=(function(e,t){const n=[["ALL_PROXY"
 push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&t("REQUEST_METHOD")===void 0&&n.push(["HTTP_PROXY","http_proxy"]);
 const[r,i]=n.flat().map(d=>[d,Vi(t(d))]).find(([,d])=>d!==void 0)??[];if(r===void 0||i===void 0){const d=n.flat().find(u=>t(
 u));return d!==void 0?{kind:"direct",because:"no proxy variable Deno's fetch can read is set",skipped:d}:{kind:"direct",
-because:xr(e,t,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==
+because:Or(e,t,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}const o=t("NO_PROXY")!==
 void 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/^\[(.*)\]$/,"$1"),s=(t(o)||void 0)?.split(",").map(d=>d.replace(Fs,"")).
 find(d=>Yi(a,d));return s!==void 0?{kind:"direct",because:`${o} names the host: ${s}`}:{kind:"proxy",variable:r,...i}}),
 Yi=(function(e,t){return/^[\d.]+$|:/.test(e)?(t.includes("/")?!/\/0\d\d/.test(t):!/(?:^|\.)0\d/.test(t))&&Ls(e,t):t==="*"||
@@ -125,44 +125,44 @@ try{return e.permissions.querySync?.(m).state}catch{return}},r=m=>n(m)==="grante
 void 0:void 0,s=un(Ui(e,{uid:a("uid"),gid:a("gid")},o)),d=(m,$)=>{try{let b=new TextEncoder().encode($);for(;b.length>0;)
 b=b.subarray(m.writeSync(b))}catch{}},c=e===Fe&&Ur?Ur:$n(e),u=m=>e.build.os!=="windows"&&r({name:"run"})&&_(()=>(e.kill(
 e.pid,m),!0))===!0,l=m=>{u(m)||e.exit(ue[m]),setTimeout(()=>e.exit(ue[m]),100)},f=()=>globalThis.process?.stdin,h=()=>_(
-()=>e.stdin.readable.locked||gn(f()))!==!1,p=new je(m=>{const $=O=>{J(m,L=>L.beforeExit())&&O.preventDefault()},b=()=>{J(
-m,O=>O.exit(e.exitCode))},x=O=>{O.defaultPrevented||J(m,L=>L.exit(1))},S=[["beforeunload",$],["error",x],["unhandledreje\
-ction",x]];for(const[O,L]of S)globalThis.addEventListener(O,L);return It.add(b),()=>{for(const[O,L]of S)globalThis.removeEventListener(
-O,L);It.delete(b)}}),v=new je(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const $=e.build.os==="linux"&&
-r({name:"read",path:Mt})?_(()=>s.read(Mt,65536)):void 0,b=ln($),x=Be.filter(S=>!b.includes(S)).map(S=>{const O=wn(()=>{c.
-programListens(S)||(J(m,L=>L(S)),v.clear(),l(S))});return _(()=>c.add(S,O)),[S,O]});return()=>{for(const[S,O]of x)_(()=>c.
-remove(S,O))}}),y=m=>{try{return e.env.get(m),!1}catch{return!0}},N=m=>r({name:"env",variable:m})&&y(m),g=m=>!r({name:"e\
+()=>e.stdin.readable.locked||gn(f()))!==!1,p=new je(m=>{const $=x=>{J(m,L=>L.beforeExit())&&x.preventDefault()},b=()=>{J(
+m,x=>x.exit(e.exitCode))},O=x=>{x.defaultPrevented||J(m,L=>L.exit(1))},S=[["beforeunload",$],["error",O],["unhandledreje\
+ction",O]];for(const[x,L]of S)globalThis.addEventListener(x,L);return It.add(b),()=>{for(const[x,L]of S)globalThis.removeEventListener(
+x,L);It.delete(b)}}),v=new je(m=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};const $=e.build.os==="linux"&&
+r({name:"read",path:Mt})?_(()=>s.read(Mt,65536)):void 0,b=ln($),O=Be.filter(S=>!b.includes(S)).map(S=>{const x=wn(()=>{c.
+programListens(S)||(J(m,L=>L(S)),v.clear(),l(S))});return _(()=>c.add(S,x)),[S,x]});return()=>{for(const[S,x]of O)_(()=>c.
+remove(S,x))}}),y=m=>{try{return e.env.get(m),!1}catch{return!0}},N=m=>r({name:"env",variable:m})&&y(m),g=m=>!r({name:"e\
 nv",variable:m})||y(m),k=m=>{try{return r({name:"env",variable:m})?e.env.get(m):void 0}catch{return}},E=m=>{const $=Ji(e,
 r,s,k);if($)return{refused:$};const b=Zs.find(g);if(b!==void 0){const R=Ke(N(b),"--allow-env");return{refused:`the progr\
-am may not read ${b} (${R}), which its requests honour: a sender would not`}}const x=_(()=>e.execPath());if(!x||!r({name:"\
-run",command:x}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?_(
-()=>e.cwd()):void 0,O=[m.dir,...m.reads].map(R=>mn(R,S)),L=[...O,x].find(R=>R.includes(","));if(L!==void 0)return{refused:`\
-Deno's permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")return{executable:x,paths:O,cwd:S};
-const P=qs.find(([R,oe])=>r({name:"run",command:R})&&(!oe||s.sizeOf(R)!==void 0));return P?{executable:x,closer:P,paths:O,
+am may not read ${b} (${R}), which its requests honour: a sender would not`}}const O=_(()=>e.execPath());if(!O||!r({name:"\
+run",command:O}))return{refused:"the program may not run Deno itself (--allow-run)"};const S=r({name:"read",path:"."})?_(
+()=>e.cwd()):void 0,x=[m.dir,...m.reads].map(R=>mn(R,S)),L=[...x,O].find(R=>R.includes(","));if(L!==void 0)return{refused:`\
+Deno's permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")return{executable:O,paths:x,cwd:S};
+const P=qs.find(([R,oe])=>r({name:"run",command:R})&&(!oe||s.sizeOf(R)!==void 0));return P?{executable:O,closer:P,paths:x,
 cwd:S}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${jr}`}};return{env:k,envHidden:g,
 envNotUnicode:N,writeStderr:m=>d(e.stderr,m),writeStdout:m=>d(e.stdout,m),stdoutIsTerminal:()=>_(()=>e.stdout.isTerminal())??
-!1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,$,b,x){const S=new Set;let O=0;
-const L=async R=>{if(Number(R.headers.get("content-length")??0)>x.maxBodyBytes)return _n(R);const oe=await Ki(R,x.maxBodyBytes);
+!1,args:()=>[...e.args],setExitCode(m){e.exitCode=m},exitCode:()=>e.exitCode||void 0,serve(m,$,b,O){const S=new Set;let x=0;
+const L=async R=>{if(Number(R.headers.get("content-length")??0)>O.maxBodyBytes)return _n(R);const oe=await Ki(R,O.maxBodyBytes);
 if(oe===void 0)return _n(R);const q=new URL(R.url),se=await b({method:R.method,path:q.pathname+q.search,body:oe});return se?
 new Response(se.body??null,{status:se.status,headers:se.headers}):(await new Promise(pe=>S.add(pe)),new Response(null,{status:503}))},
-P=e.serve({hostname:m,port:$,onListen(){}},async R=>{if(O>=x.maxConnections)return new Response(null,{status:503,headers:{
-connection:"close"}});O++;try{return await L(R)}finally{O--}});return Promise.resolve({port:P.addr.port,async close(){for(const R of S)
+P=e.serve({hostname:m,port:$,onListen(){}},async R=>{if(x>=O.maxConnections)return new Response(null,{status:503,headers:{
+connection:"close"}});x++;try{return await L(R)}finally{x--}});return Promise.resolve({port:P.addr.port,async close(){for(const R of S)
 R();await P.shutdown()}})},unrefTimer(m){try{typeof m=="number"?e.unrefTimer(m):m?.unref?.()}catch{}},monotonicMs:()=>performance.
-now(),canConnect(m){try{return r({name:"net",host:Tn(m)})}catch{return!1}},sendsProxyCredentials(m){try{return we.some(g)||
+now(),canConnect(m){try{return r({name:"net",host:Tn(m)})}catch{return!1}},sendsProxyCredentials(m){try{return be.some(g)||
 Hi(new URL(m),k)}catch{return!0}},async fetch(m,$){const b=pn(new URL(m),k,N);if(b!==void 0)throw new he(b);return await(t??
 globalThis.fetch)(m,$)},senderRefusal(m){const $=E(m);return"refused"in $?$.refused:void 0},senderCommand(m,$){const b=E(
-$);if("refused"in b)return b;const{executable:x,closer:S,paths:O,cwd:L}=b,P=S&&Zi(e,n),R=S?[...P?[P]:[],S[0],x]:[x],oe=i()?
-"--allow-net":`--allow-net=${Tn($.endpoint)}`,q=[x,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
+$);if("refused"in b)return b;const{executable:O,closer:S,paths:x,cwd:L}=b,P=S&&Zi(e,n),R=S?[...P?[P]:[],S[0],O]:[O],oe=i()?
+"--allow-net":`--allow-net=${Tn($.endpoint)}`,q=[O,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","-\
 -no-remote"];q.push("--allow-sys=uid,gid",`--allow-env=${$.variables.join(",")}`,oe,`--allow-run=${R.join(",")}`),q.push(
-`--allow-read=${O.join(",")}`,`--allow-write=${$.dir}`,m);const se={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},pe=fn(
+`--allow-read=${x.join(",")}`,`--allow-write=${$.dir}`,m);const se={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},pe=fn(
 k,{...$.set,...se},L);if(!S)return{argv:q,env:pe,cwd:$.dir};const tn=[S[0],"-c",S[2],"nat-telemetry-sender",...q];return P?
 {argv:[P,...tn],env:pe,cwd:$.dir,leavesSession:!0}:{argv:tn,env:pe,cwd:$.dir}},spawnDetached(m){try{const[$,...b]=m.argv,
 S={stdin:"null",stdout:"null",stderr:"null",detached:m.leavesSession!==!0,clearEnv:!0};return new e.Command($,{args:b,env:m.
 env,cwd:m.cwd,...S}).spawn().unref(),"started"}catch{return"failed"}},exit:m=>e.exit(m),signalSelf:u,terminal(){try{if(!e.
 stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!h()&&yn(s,M().os))return{async readRaw(m){
-const $=_(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const b=()=>{for(const[S,O]of x)_(()=>c.remove(S,O))},x=Be.map(S=>{const O=()=>{
-_(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(b(),l(S))};return _(()=>c.add(S,O)),[S,O]});try{const S=new Uint8Array(
-64);for(;;){const O=await e.stdin.read(S);if(m(O===null?Uint8Array.of(4):S.slice(0,O))!==void 0||O===null)return}}finally{
+const $=_(()=>f()?.isRaw)===!0;e.stdin.setRaw(!0);const b=()=>{for(const[S,x]of O)_(()=>c.remove(S,x))},O=Be.map(S=>{const x=()=>{
+_(()=>e.stdin.setRaw(!1)),!c.programListens(S)&&(b(),l(S))};return _(()=>c.add(S,x)),[S,x]});try{const S=new Uint8Array(
+64);for(;;){const x=await e.stdin.read(S);if(m(x===null?Uint8Array.of(4):S.slice(0,x))!==void 0||x===null)return}}finally{
 e.stdin.setRaw($),b()}}}},files:s,exiting:()=>Fr,onExit:m=>p.add(m),onInterrupt:m=>v.add(m)}}),Tn=(function(e){const{hostname:t,
 port:n,protocol:r}=new URL(e);return`${t}:${n||(r==="https:"?443:80)}`}),Zi=(function(e,t){const n=Br.map(r=>[t({name:"r\
 ead",path:r}),t({name:"run",command:r})]);if(!n.flat().includes("denied"))return Br.find((r,i)=>{if(n[i].some(a=>a!=="gr\
@@ -199,9 +199,9 @@ e.on("beforeExit",r)}catch{return()=>{}}t++;let i=!1;return()=>{if(!i&&(i=!0,!(-
 resolve(Atomics.waitAsync(Vr,0,0,e).value).then(()=>t(),()=>{zr=!0,t()}),!0}catch{return!1}}),ro=(function(e,t){let n;const r=()=>n??=
 io(e),i=({dir:c})=>{const u=e.platform==="win32"?void 0:c.match(e.versions.bun?/[?\\]/:/\\/)?.[0];if(u!==void 0)return`${M().
 name} cannot run a script from a path with a '${u}' in it: ${c}`;const{files:l,fs:f}=r();return uo(e,l,f)};let o=!1;const a=new je(
-c=>On(e,[["beforeExit",()=>{J(c,f=>f.beforeExit())}],["exit",f=>{o=!0,J(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
+c=>xn(e,[["beforeExit",()=>{J(c,f=>f.beforeExit())}],["exit",f=>{o=!0,J(c,h=>h.exit(f))}]])),s=c=>e.platform!=="win32"&&
 _(()=>(e.kill(e.pid,c),!0))===!0,d=new je(c=>{if(e.pid===1)return()=>{};const u=e.versions.bun&&e.platform==="linux"?r().
-files:void 0,l=ln(_(()=>u?.read(Mt,65536)));return On(e,Be.filter(f=>!l.includes(f)).map(f=>{const h=wn(()=>{Wi(e,f)||(J(
+files:void 0,l=ln(_(()=>u?.read(Mt,65536)));return xn(e,Be.filter(f=>!l.includes(f)).map(f=>{const h=wn(()=>{Wi(e,f)||(J(
 c,p=>p(f)),d.clear(),s(f)||e.exit(ue[f]))});return[f,h]}))});return{env(c){try{return e.env[c]}catch{return}},writeStderr:c=>Sn(
 e.stderr,c),writeStdout:c=>Sn(e.stdout,c),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(c){
 e.exitCode=c},exitCode(){const c=Number(e.exitCode??NaN);return Number.isInteger(c)?c:void 0},async serve(c,u,l,f){const h=e.
@@ -254,9 +254,9 @@ const a=Pe(new URL(i),t);if(a.kind==="unusable")throw new he(a.reason);if(a.kind
 e's fetch cannot use a proxy");try{return await r(i,{...o,proxy:a.kind==="proxy"?fo(a.proxy):!1})}catch(s){throw _(()=>s?.
 code)==="UnsupportedProxyProtocol"?new he("the proxy setting's scheme is not supported"):s}}}),fo=(function({protocol:e,
 hostname:t,port:n,authorization:r}){const i=t.includes(":")?`[${t}]`:t,o=r===void 0?{}:{"Proxy-Authorization":r};return{
-url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),Sn=(function(e,t){const n=Ue.get(e)??0;n===0&&e.on("error",xn),Ue.set(
-e,n+1);const r=()=>{const o=(Ue.get(e)??1)-1;Ue.set(e,o),o===0&&e.removeListener("error",xn)},i=()=>{try{setTimeout(r,0)}catch{}};
-try{e.write(t,i)}catch{i()}}),xn=(function(){}),On=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
+url:`${e}//${i}:${n}`,headers:o,respectNoProxy:!1}}),Sn=(function(e,t){const n=Ue.get(e)??0;n===0&&e.on("error",On),Ue.set(
+e,n+1);const r=()=>{const o=(Ue.get(e)??1)-1;Ue.set(e,o),o===0&&e.removeListener("error",On)},i=()=>{try{setTimeout(r,0)}catch{}};
+try{e.write(t,i)}catch{i()}}),On=(function(){}),xn=(function(e,t){const n=[],r=()=>{for(const[i,o]of n)e.removeListener(
 i,o)};try{for(const i of t)e.on(i[0],i[1]),n.push(i)}catch(i){throw r(),i}return r}),w=(function(){if(He)return He;const e=M().
 name;return He=e==="deno"?qi(fe.Deno,Gr):e==="unknown"?pa:ro(fe.process,{lightFetch:e==="node",fetchAtLoad:Gr,bunSpawn:e===
 "bun"?fe.Bun?.spawn:void 0}),He}),kn=(function(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:
@@ -277,12 +277,12 @@ entries()){if(i.trim()==="")continue;const o=i.indexOf("="),a=s=>t?.(`entry ${r+
 ""){a("is not key=value");continue}try{const s=decodeURIComponent(i.slice(0,o).trim()),d=decodeURIComponent(i.slice(o+1).
 trim());s!==""?n[s]=d:a("has an empty key")}catch{a("has a bad percent-encoding")}}return n}),Eo=(function(e,t=()=>!1){for(const n of Zr){
 if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(
-/\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),Oe=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
+/\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}),ke=(function(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().
 toLowerCase())}),Rn=(function(){return et(w().env("CI"))||w().envNotUnicode?.("CI")===!0}),wo=(function(){const{env:e}=w();
 return e("NODE_ENV")==="test"||et(e("JEST_WORKER_ID"))||et(e("VITEST"))}),K=(function(e){return Ke(w().envNotUnicode?.(e)===
 !0,"its permissions")}),et=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),tt=(function(e){
 if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),Mn=(function(){
-const e=w().env,t=[],n=(g,k)=>{const E=e(g),m=Ln(g,E);return m!==void 0&&t.push(`${m}, ${k}`),Oe(E)};n("NAT_TELEMETRY_EN\
+const e=w().env,t=[],n=(g,k)=>{const E=e(g),m=Ln(g,E);return m!==void 0&&t.push(`${m}, ${k}`),ke(E)};n("NAT_TELEMETRY_EN\
 ABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=Rn();
 for(const g of ga)w().envHidden?.(g)===!0&&!(g==="CI"&&i)&&r.push(g);const o=n("NAT_TELEMETRY_DRY_RUN","so events are se\
 nt")??r.includes("NAT_TELEMETRY_DRY_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!tt(a)&&t.push(`NAT_TELEMETRY_ENDPOI\
@@ -300,7 +300,7 @@ TEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},N={...v
 SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:a,endpointHidden:r.includes("NAT_TELEMETRY_EN\
 DPOINT"),otlpEndpointHidden:p.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:l,noSpool:u,spoolFallback:f===
 void 0,handOff:d,ci:i,format:s,otlpEndpoint:p.endpoint,otlpHeaders:y,otlpResource:N,problems:t}}),Ln=(function(e,t){if(t===
-void 0)return;const n=t.trim().toLowerCase();if(!(Oe(n)===!0||ya.includes(n)))return`${e}=${T(t)} is not a yes/no value \
+void 0)return;const n=t.trim().toLowerCase();if(!(ke(n)===!0||ya.includes(n)))return`${e}=${T(t)} is not a yes/no value \
 (1, true, yes / 0, false, no): read as no`}),bo=(function(e){try{return new URL(e).protocol}catch{return""}}),In=(function(e,t,n){
 const r={};for(const[i,o]of Object.entries(t))an(i)?sn(i)?n.push(`${e}: ${T(i)} is the HTTP client's to set: skipped, no\
 t sent`):dn(o)?r[i]=o:n.push(`${e}: the value of ${T(i)} is not a header value (RFC 9110, visible ASCII: no control char\
@@ -314,7 +314,7 @@ a=s?`${s}\\nat\\telemetry`:void 0}else{const s=e("HOME");a=s?j(s,`${t==="darwin"
 tate"}/nat/telemetry`):void 0}return a===void 0?void r("there is no home directory"):Z(a,t)?a:(n.push("the home director\
 y is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),_o=(function(e,t,n){
 if(t==="win32"||n===void 0)return;const r=e("TMPDIR");return j(r&&Z(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),ae=(function(){
-const e=w();if(Oe(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
+const e=w();if(ke(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
 `)}),Cn=(function(e,t){if(!(e===void 0||Pt.has(e))){Pt.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
 Pt.delete(e)}}}),Dn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),$o=(function(e){return e.length<=64&&Ea.test(e)&&
 (/^[ -~]*$/.test(e)||!wa().test(e))}),nt=(function(e,t){if(typeof t=="string"&&(t==="undefined"||$o(t)))return t;const n=typeof t==
@@ -322,9 +322,9 @@ Pt.delete(e)}}}),Dn=(function(e){let t;return()=>t??=new RegExp(e,"u")}),$o=(fun
 me (1-64 characters, no flag, path, URL, address or invisible character; never the arguments): reported as "undefined"`),
 "undefined"}),So=(function(e){const t=/^[ -~]*$/.test(e);return e.length<=64&&(t?ba:Ta()).test(e)?e:(ae()?.(`'errorClass\
 ' (${e.length} characters) is not a class's name (1-64 characters, a letter, then letters and digits; never the error's \
-message): reported as "undefined"`),"undefined")}),xo=(function(e){return e===be}),Oo=(function(){const{name:e,version:t}=M();
+message): reported as "undefined"`),"undefined")}),Oo=(function(e){return e===Te}),xo=(function(){const{name:e,version:t}=M();
 return t?`${e}/${t}`:e}),Pn=(function(e){return e===void 0||typeof e=="number"?"undefined":e}),Bn=(function(e){const t=typeof e==
-"string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isSafeInteger(t)?t:void 0}),ke=(function(e,t){if(typeof t!=
+"string"&&e!==""?Number(e):e;return typeof t=="number"&&Number.isSafeInteger(t)?t:void 0}),Ne=(function(e,t){if(typeof t!=
 "string")throw new TypeError(`Cannot create event: '${e}' must be a string, got ${T(t)}`);return t}),jn=(function(e,t,n){
 for(const r in n)if(n[r]===t)return t;throw new TypeError(`Cannot create event: '${e}' must be one of ${nn(Object.values(
 n))}, got ${T(t)}`)}),F=(function(e){const t=JSON.stringify(e);return typeof t=="string"&&/[\r\n]/.test(t)?ko(t):t}),ko=(function(e){
@@ -340,7 +340,7 @@ d=r+t*400+(s<=2?1:0);return`${d>=0&&d<=9999?W(d,4):`${d<0?"-":"+"}${W(d<0?-d:d,6
 const t=Fn(e);return{ts:Q(e.timestamp),parameters:t,name:e.name}}),Ro=(function(e){let t;try{t=e.name}catch(i){throw new TypeError(
 `Event name cannot be read: ${V(i)}`)}if(typeof t!="string"||t==="")throw new TypeError("Event name is not a non-empty s\
 tring");const n=F(Fn(e));if(t!==ze.name){const i=F(t);ze={name:t,json:i,bytes:U(i)}}const r=Q(e.timestamp);return{json:`\
-{"ts":"${r}","parameters":${n},"name":${ze.json}}`,bytes:xa+r.length+U(n)+ze.bytes}}),Fn=(function(e){const t=(a,s)=>new TypeError(
+{"ts":"${r}","parameters":${n},"name":${ze.json}}`,bytes:Oa+r.length+U(n)+ze.bytes}}),Fn=(function(e){const t=(a,s)=>new TypeError(
 `Event '${e.name}' ${a} cannot be read: ${V(s)}`);let n;try{n=e.parameters()}catch(a){throw t("parameters",a)}try{n?.then}catch(a){
 throw t("parameters() returned an object that",a)}if(Ii(n)){try{Promise.prototype.then.call(n,void 0,()=>{})}catch{}throw new TypeError(
 `Event '${e.name}' has no parameters object: parameters() returned a thenable`)}if(!Y(n))throw new TypeError(`Event '${e.
@@ -356,19 +356,19 @@ d",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-
 gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"u\
 ndefined",productVersion:"undefined",sentTs:Q(+(t.sentAt??Date.now())),sessionId:t.sessionId??"undefined",userId:"undefi\
 ned"}}),Mo=(function(e,t){const n=i=>{throw new TypeError(`Cannot build a payload: ${i}`)};Array.isArray(e)||n(`'events'\
- must be an array of events, got ${T(e)}`);const r=e.findIndex(i=>!(i instanceof be));r>=0&&n(`'events' must hold events\
+ must be an array of events, got ${T(e)}`);const r=e.findIndex(i=>!(i instanceof Te));r>=0&&n(`'events' must hold events\
  (TelemetryEvent), got ${T(e[r])} at ${r}`),Y(t)||n(`'options' must be an object, got ${T(t)}`),typeof t.sourceClientVersion!=
 "string"&&n(`'sourceClientVersion' must be a string, got ${T(t.sourceClientVersion)}`);for(const i of["sessionId","cpuAr\
 chitecture"])t[i]!==void 0&&typeof t[i]!="string"&&n(`'${i}' must be a string, got ${T(t[i])}`);if(e.length===0)throw new RangeError(
 "Cannot build a payload: the event list is empty");return{...Un(e[0].schemaVersion,t),events:e.map(Ao)}}),Hn=(function(e,t){
-return cn(`${F(e).slice(0,-1)},"events":[`,t,"]}")}),Ne=(function(e,t,n,r,i,o=it(t,i)){e.create(o,r);try{e.rename(o,`${t===
+return cn(`${F(e).slice(0,-1)},"events":[`,t,"]}")}),Ae=(function(e,t,n,r,i,o=it(t,i)){e.create(o,r);try{e.rename(o,`${t===
 "/"?"":t}/${n}`)}catch(a){try{e.remove(o)}catch{}throw a}}),it=(function(e,t){return`${e==="/"?"":e}/t-${ye(t)}-${ge()}.\
 tmp`}),ye=(function(e){return String(Math.floor(e)).padStart(13,"0")}),ot=(function(){let e;try{e=ka()}catch{}return typeof e==
 "number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/4294967296}),ge=(function(e=12){let t="";
 for(;t.length<e;)t+=Math.floor(ot()*4294967296).toString(16).padStart(8,"0");return t.slice(0,e)}),Lo=(function(e){return new Ma(
-e).document()}),st=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Ae=(function(e,t,n){Object.defineProperty(e,t,
+e).document()}),st=(function(e,t){return Object.hasOwn(e,t)?e[t]:void 0}),Re=(function(e,t,n){Object.defineProperty(e,t,
 {value:n,writable:!0,enumerable:!0,configurable:!0})}),at=(function(e){return typeof e=="object"&&e!==null&&!Array.isArray(
-e)}),Re=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),Io=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.
+e)}),Me=(function(e){const t=e.charCodeAt(0);return t<32||t===127}),Io=(function(e){const t=e.replaceAll("_","");return/^[+-]?inf$/.
 test(t)?t.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(t)?NaN:Number(t)}),ee=(function(){if(dt())return;const{env:e,files:t}=w(),
 n=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(n?j(n,".config/nat/telemetry.toml"):void 0);if(r===void 0||
 /^(?:[A-Za-z]:|[\\/])/.test(r))return r;if(Ut?.given!==r){const i=t?.realPath(".");Ut={given:r,path:i===void 0?r:j(i,r)}}
@@ -396,31 +396,31 @@ files;if(t===void 0||!r){const l=dt();return n(t!==void 0?"no file access":l?`wh
 ay not read ${l} (${K(l)})`:"no home directory"),!1}const i=z(t)??".",o=t.slice(Math.max(t.lastIndexOf("/"),t.lastIndexOf(
 "\\"))+1),a=Date.now(),s=it(i,a);if(![i,s,t].every(l=>r.allowed(l,"write")&&r.allowed(l,"read")))return n(`the program m\
 ay not read and write ${i} (its permissions)`),!1;const c=de(t);if(c.problem!==void 0||c.state!==e||!r.isPrivate(t))try{
-r.ensureDir(i,!1),r.checkPlace(t),Ne(r,i,o,Po(e,a),a,s)}catch(l){return n(V(l)),!1}const u=lt();return u.source==="file"&&
+r.ensureDir(i,!1),r.checkPlace(t),Ae(r,i,o,Po(e,a),a,s)}catch(l){return n(V(l)),!1}const u=lt();return u.source==="file"&&
 ([C,H]=[e==="enabled",!0],ne=u.path===void 0?void 0:mt(u.path)),!0}),lt=(function(){const e=ee(),{state:t,problem:n,outdatedYes:r}=Xn(
 e),i={fileState:t,path:e,...n?{fileProblem:n}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...ht()??ft(t),...i}}),ut=(function(){
 const e=ht();if(e)return e;const{state:t,text:n,problem:r}=Xn(ee());return{...ft(t),text:n,...r?{problem:r}:{}}}),Xn=(function(e){
 if(e!==void 0)return de(e);const t=dt();return t?{state:"disabled",problem:`cannot be found: the program may not read ${t}\
  (${K(t)})`}:{state:"never_asked"}}),ht=(function(){const{env:e,envHidden:t}=w();if(t?.("NAT_TELEMETRY_ENABLED"))return{
-enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=Oe(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)return{enabled:n,source:"\
+enabled:!1,source:"NAT_TELEMETRY_ENABLED"};const n=ke(e("NAT_TELEMETRY_ENABLED"));if(n!==void 0)return{enabled:n,source:"\
 NAT_TELEMETRY_ENABLED"};if(t?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};const r=e("DO_NOT_TRACK");if(r!==
 void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}),ft=(function(e){return e==="never_asked"?{enabled:!1,
 source:"default"}:{enabled:e==="enabled",source:"file"}}),mt=(function(e,t=de(e,!0).text){return{path:e,text:t,modified:w().
 files?.modifiedAt(e)}}),Wn=(function(e,t=de(e.path,!0).text){return t!==e.text||w().files?.modifiedAt(e.path)!==e.modified}),
 Gn=(function(){return Ht!==void 0&&Wn(Ht)}),qn=(function(){try{const e=We[Xe];if(e===void 0)return;const{serial:t}=e;return Number.
 isSafeInteger(t)&&t>=0&&t<Number.MAX_SAFE_INTEGER?t:NaN}catch{return NaN}}),pt=(function(){const e=qn();e===void 0||e===
-Ge||(Ge=e,[C,H,Te]=[!1,!1,!0])}),Bo=(function(){return pt(),Te}),Me=(function(){if(ri)return C=ri();pt();const e=Te&&!H;
+Ge||(Ge=e,[C,H,_e]=[!1,!1,!0])}),Bo=(function(){return pt(),_e}),Ee=(function(){if(ri)return C=ri();pt();const e=_e&&!H;
 if(!e&&(re===ii||ht()?.enabled===!1))return re=ii,C=!1;if(e&&(re===oi||Gn()))return re=oi,C=!1;if(!H||ne===void 0)return!0;
 let t=de(ne.path,!0);return t.problem!==void 0&&(t=de(ne.path,!0)),C=t.problem===void 0&&!Wn(ne,t.text)&&ft(t.state).enabled,
 C||(re??="the consent file, written again during the run"),C}),X=(function(){return pt(),C===void 0&&Zn(ut()),C===!0}),jo=(function(){
 const e=ut();return C===void 0&&Zn(e),{enabled:e.enabled,source:e.source}}),Zn=(function(e){[C,H]=[e.enabled,e.source===
-"file"];const t=H?ee():void 0;ne=t===void 0?void 0:mt(t,e.text)}),Le=(function(){if(!Te||H||C!==!0||Gn())return;const e=lt(),
+"file"];const t=H?ee():void 0;ne=t===void 0?void 0:mt(t,e.text)}),Le=(function(){if(!_e||H||C!==!0||Gn())return;const e=lt(),
 t=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||t?void 0:e.source}),Fo=(function(){return X()&&
 H}),vt=(function(){const e=X(),{enabled:t,source:n,problem:r}=ut(),i=n!=="file"&&n!=="default"&&w().envHidden?.(n)===!0,
 o=n==="NAT_TELEMETRY_ENABLED"&&!i?Ln(n,w().env(n)):void 0,a=i?`${n}, which the program may not read (${K(n)})`:o!==void 0?
 o:r?`${n}: the consent file ${r}, so it is read as disabled`:n;return{enabled:e,decidedBy:e===t?a:re??"the program (setT\
 elemetryEnabled)"}}),Jn=(function(e){if(typeof e!="boolean")throw new TypeError(`Cannot set telemetry enabled: the value\
- must be a boolean, got ${typeof e}`);[C,H,Te,re]=[e,!1,!0,void 0];const t=e?_(ee):void 0;Ht=t===void 0?void 0:_(()=>mt(
+ must be a boolean, got ${typeof e}`);[C,H,_e,re]=[e,!1,!0,void 0];const t=e?_(ee):void 0;Ht=t===void 0?void 0:_(()=>mt(
 t));const n=qn()??0;if(Ge=e?n:n+1,!e)try{We[Xe].serial=Ge}catch{}}),Kn=(function(e){const t=e.replace(/^\[(.*)\]$/,"$1").
 toLowerCase().replace(/^localhost\.$/,"localhost");return t==="localhost"||t==="::1"||/^(?:::ffff:)?127(\.\d{1,3}){3}$/.
 test(t)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(t)}),Qn=(function(e,t){if(e.kind!=="http")return;let n;try{n=new URL(
@@ -435,9 +435,9 @@ return{name:"nat",encode:(r,i)=>Hn(n(r[0],i),r.map(o=>o.json)),emptyBytes:r=>U(H
 Ho=(function(e,t=M()){const n=({clientVersion:o=e.serviceVersion})=>o===e.serviceVersion?e:{...e,serviceVersion:o},r=new WeakMap,
 i=o=>{let a=r.get(o);return a===void 0&&r.set(o,a=JSON.stringify(po(o))),a};return{name:"otlp",encode:o=>An(o.map(i),o[0].
 sessionId,n(o[0]),t),emptyBytes:o=>U(An([],o.sessionId,n(o),t)),eventBytes:o=>U(i(o)),readsAnswer:!0,resource:{...e.resourceAttributes,
-"service.name":e.serviceName},classify:vo}}),Ee=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.
+"service.name":e.serviceName},classify:vo}}),we=(function(e){let t=2166136261;for(let n=0;n<e.length;n++)t=Math.imul(t^e.
 charCodeAt(n),16777619)>>>0;return t.toString(16).padStart(8,"0")}),D=(function(e,t,n){n>0&&(e[t]=(e[t]??0)+n)}),tr=(function(e,t="\
-nat",n=""){return Ee(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),nr=(function(e,t){const n=qe.exec(e);return n?zo(n,t)?ce(n[3]):
+nat",n=""){return we(n===""?`${t} ${e}`:`${t} ${e} ${n}`)}),nr=(function(e,t){const n=qe.exec(e);return n?zo(n,t)?ce(n[3]):
 void 0:ce(e)}),ce=(function(e){const t=Pa.exec(e);if(!t)return;const n=Number(t[3]),r=Math.min(Number(t[2]),Math.floor(n/
 li));return{name:e,time:Number(t[1]),events:r,bytes:n,key:t[4]}}),yt=(function(e,t,n){const r=[...e.keys()].filter(a=>e[a].
 bytes<n);let i=Math.max(0,r.length-t),o=r.slice(i).reduce((a,s)=>a+e[s].bytes+1,0);for(;i<r.length&&o>n;)o-=e[r[i++]].bytes+
@@ -454,13 +454,13 @@ t)&&t>=0&&typeof n=="string"&&typeof r=="string"&&(i===void 0||typeof i=="string
 "string"&&s.name!==""&&typeof s.ts=="string"&&rt(s.parameters)===void 0))return;const c=Number.isSafeInteger(o)&&o>0,u={
 json:F(s),schemaVersion:n,sessionId:r,retries:t,timestamp:a,...c&&{cuts:o}};return i===void 0?u:{...u,clientVersion:i}}catch{
 return}}),or=(function(e={}){if(!Y(e))throw new TypeError(`Cannot create handler: options must be an object, got ${T(e)}`);
-const t=ve(e,Ua);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(m,$,b)=>{const x=e[m]===void 0?$:e[m],
-S=b.integer?`${b.sign} integer`:`${b.sign} number`,O=`Cannot create handler: '${m}' must be a ${S}`;if(typeof x!="number"||
-Number.isNaN(x))throw new TypeError(`${O}, got ${T(x)}`);if(!((b.sign==="positive"?x>0:x>=0)&&(b.integer?Number.isSafeInteger(
-x):Number.isFinite(x))))throw new RangeError(`${O}, got ${x}`);if(b.timer&&x*1e3>si)throw new RangeError(`Cannot create \
-handler: '${m}' must be at most ${si/1e3} seconds (the longest a timer can wait), got ${x}`);return x},r=(m,$,b)=>{const x=e[m];
-if(x===void 0)return b;if(typeof x!==$)throw new TypeError(`Cannot create handler: '${m}' must be a ${$}, got ${T(x)}`);
-return x},i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=n("requestTimeo\
+const t=ve(e,Ua);if(t)throw new TypeError(`Cannot create handler: ${t}`);const n=(m,$,b)=>{const O=e[m]===void 0?$:e[m],
+S=b.integer?`${b.sign} integer`:`${b.sign} number`,x=`Cannot create handler: '${m}' must be a ${S}`;if(typeof O!="number"||
+Number.isNaN(O))throw new TypeError(`${x}, got ${T(O)}`);if(!((b.sign==="positive"?O>0:O>=0)&&(b.integer?Number.isSafeInteger(
+O):Number.isFinite(O))))throw new RangeError(`${x}, got ${O}`);if(b.timer&&O*1e3>si)throw new RangeError(`Cannot create \
+handler: '${m}' must be at most ${si/1e3} seconds (the longest a timer can wait), got ${O}`);return O},r=(m,$,b)=>{const O=e[m];
+if(O===void 0)return b;if(typeof O!==$)throw new TypeError(`Cannot create handler: '${m}' must be a ${$}, got ${T(O)}`);
+return O},i={sign:"positive",timer:!0},o={sign:"non-negative",timer:!0},a={sign:"positive",integer:!0},s=n("requestTimeo\
 utSeconds",mi,i),d=n("backoffInitialSeconds",1,o),c=n("backoffMaxSeconds",60,o);if(c<d)throw new RangeError(`Cannot crea\
 te handler: 'backoffMaxSeconds' must be at least 'backoffInitialSeconds' (${d}), got ${c}`);const u=Mn(),l=r("sourceClie\
 ntVersion","string",De),f=ar("resource",e.resource),h=r("sessionId","string","undefined"),p=sr(e.format,u.format),v=bt(p,
@@ -515,7 +515,7 @@ e handler: 'captureInterrupts' must be a boolean or a function, got ${T(e)}`)}),
 trim(),i=/^\d+$/.test(n)?Number(n)*1e3:/[a-z]{3}/i.test(n)?Date.parse(n)-t:NaN;if(!Number.isNaN(i))return Math.min(Math.
 max(i,0),Ei)}),Ie=(function(e,t,n,r=0){const i=Math.min(t.maxMs,t.initialMs*2**Math.max(0,e-1)),o=i/2+n()*(i/2);return Math.
 max(o,r)}),Ce=(function(e,t,n,r){let i;try{i=e.list(t)}catch{return[]}return i.flatMap(o=>{const a=n.exec(o)?.[1],s=a===
-void 0?void 0:r(a,o);return s===void 0?[]:[s]})}),Tt=(function(e,t){return t??Ee(e)}),ns=(function(e,t,n){return Ce(e,t,
+void 0?void 0:r(a,o);return s===void 0?[]:[s]})}),Tt=(function(e,t){return t??we(e)}),ns=(function(e,t,n){return Ce(e,t,
 Ya,(r,i)=>{const o=dr(e,`${t}/${i}`,n);if(typeof o!="object")return;const a=o.endpointHash??(o.endpoint===void 0?r:Tt(o.
 endpoint));return{hash:r,...o,endpointHash:a}})}),dr=(function(e,t,n){try{const r=e.read(t,wi);if(r===void 0)return;const{
 failures:i,notBefore:o,endpoint:a,endpointHash:s,handedOffAt:d}=JSON.parse(r),c=Number.isSafeInteger(i)&&i>0&&Number.isFinite(
@@ -530,7 +530,7 @@ n(s),d;const u=Ze.open(c,t,o,a,l=>s+=`; nor in ${c}: ${l}`,r);return n(s,u?.dir)
 sourceClientVersion:r,headers:i,customFetch:o}=e,a={version:o&&r!==De?r:void 0,headers:Object.keys(i).length>0?Object.entries(
 i).sort():void 0,resource:n.resource&&Object.entries(n.resource).sort(),fetch:o?"own":void 0},s=F(a);return tr(t.kind===
 "http"?t.url:"",n.name,s==="{}"?"":s)}),rs=(function(e,t){const{sessionId:n,sourceClientVersion:r,maxEventBytes:i}=t;try{
-if(!(e instanceof be))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"\
+if(!(e instanceof Te))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"\
 a proxy that cannot be inspected"}}try{const{schemaVersion:o,timestamp:a}=e;if(typeof o!="string")return{reason:"invalid\
 _event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_event",detail:"timestamp i\
 s not a finite number"};if(a<0||a>Va)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that bo\
@@ -542,7 +542,7 @@ const i=[];let o=[],a=0;for(const s of e){const d=r(s);o.length>0&&s.schemaVersi
 sessionId&&s.clientVersion===o[0].clientVersion&&a+1+d<=t||(o=[],i.push(o),a=n(s)-1),a+=1+d,o.push(s)}return i}),os=(function(e,t){
 return{...e,[_i]:JSON.stringify(t)}}),_t=(function(e,t,n,r){const i=new RegExp(`^sender-${n}-(\\d{13})-[0-9a-f]{12}\\.(loc\
 k|start)$`),o={locks:[],marks:[]};for(const a of e.list(t)){const s=i.exec(a);if(!s)continue;const d=Number(s[1]),c=s[2]===
-"lock"?$e:nd;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).push(a):$t(e,`${t}/${a}`)}return o.locks.sort(),o.marks.sort(),
+"lock"?Se:nd;d+c>r&&d<=r+c?(s[2]==="lock"?o.locks:o.marks).push(a):$t(e,`${t}/${a}`)}return o.locks.sort(),o.marks.sort(),
 o}),ss=(function(e,t,n,r){try{return _t(e,t,n,r).locks.length>0}catch{return!1}}),as=(function(e,t,n){let r;try{e.ensureDir(
 t,!0);const i=_t(e,t,n,Date.now());if(i.locks.length>0||i.marks.length>0)return"at work";const o=Date.now();r=`sender-${n}\
 -${ye(o)}-${ge()}.start`,e.create(`${t}/${r}`,"");const a=_t(e,t,n,o);return a.locks.length===0&&a.marks[0]===r?r:($t(e,
@@ -553,58 +553,58 @@ fr=(function(e,t,n){const r=us(e,t,n);return r.handOff?r:{...r,outcome:mr(e,t)}}
 sink.kind!=="http"||w().canConnect(e.sink.url)}),us=(function(e,t,n){try{const r=yr(e,t,n);if(r!==void 0||!t||e.sink.kind!==
 "http")return{handOff:!1,reason:r??"no spool"};const{spool:i,health:o}=t,a=vr(e.sink.url,i.dir);if(o.isOpen()){const f=w().
 senderRefusal(a);return f===void 0?{handOff:!0,command:void 0,backlog:t}:{handOff:!1,reason:f}}const s=w().senderCommand(
-`${i.dir}/${Se}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};const{cwd:d,...c}=s,u={...vs(e,i.dir),successor:c,
+`${i.dir}/${Oe}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};const{cwd:d,...c}=s,u={...vs(e,i.dir),successor:c,
 onByConsentFile:Fo()};return{handOff:!0,command:{...s,env:os(s.env,u)},backlog:t}}catch(r){return{handOff:!1,reason:`the\
- hand-off failed (${r})`}}}),hs=(function(e,t,n){const r=fr(e,t,n);return r.handOff&&r.command&&!gs(r.backlog)?{handOff:!1,
-reason:"the sender's script is not in the spool directory and cannot be written",outcome:mr(e,r.backlog)}:r}),fs=(function(e){
-try{const{spool:t,health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=as(r,t.dir,
-t.key);if(i==="at work")return"at work";const o=w().spawnDetached(e.command);return o==="started"?n.noteHandOff():ds(r,t.
-dir,i),o}catch{return"failed"}}),ms=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)
-return!1;const{sink:n}=e;return yr(e,t,!0)!==void 0||n.kind==="http"&&w().senderRefusal(vr(n.url,t.spool.dir))!==void 0}),
-vr=(function(e,t){const n=Co(),r=n===void 0?void 0:ps(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...ad,
-...we,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ps=(function(e){const t=z(e),n=t===void 0?
-"":e.slice(t.length).replace(/^[\\/]+/,""),r=w().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:r?.
-realPath(t),o=i===void 0?void 0:j(i,n);return o!==void 0&&r?.allowed(o,"read")?o:e}),yr=(function(e,t,n){const{handOff:r,
-sink:i}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an H\
-TTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.
-requestTimeoutMs>$e-sd)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${$e/1e3} s)`;if(!n)
-return"telemetry was turned off during the run";const o=Le();if(o!==void 0)return`the program turned telemetry on over ${o===
-"file"?"the consent file":o}'s no, which a sender, reading the user's decision again, would follow`;if(!t)return"there i\
-s no usable spool directory";if(!t.spool.ancestorsSeen)return"who may change the directories above the spool cannot all \
-be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): anot\
-her user could swap the sender's script there";if(!pr(e))return"the program may not connect to the endpoint";const{spool:a,
-files:s,health:d}=t;if(d.isOpen())return;const c=e.clock(),u=a.waitingSince(c);if(u===void 0)return;const{state:l}=d,f=l===
-void 0?u:l.handedOffAt===void 0?void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>od&&!ss(s,a.dir,a.key,c))return"spoo\
-led events have waited a minute with no sender at work"}),vs=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;
-return{endpoint:n.kind==="http"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/
-1e3,backoffInitialSeconds:o.initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...qo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.
-maxBytes,spoolMaxAgeDays:i.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.
-resource}}}),ys=(function({files:e,spool:t}){return e.sizeOf(`${t.dir}/${Se}`,!0)===id}),gs=(function(e){if(ys(e))return!0;
-const{files:t,spool:n}=e,r=()=>Ne(t,n.dir,Se,rd,Date.now());try{r()}catch(i){if(!(i instanceof A))return!1;try{t.remove(
-`${n.dir}/${Se}`),r()}catch{return!1}}return gr(t,n.dir,dd),!0}),gr=(function(e,t,n,r=Date.now()){let i;try{i=e.list(t).
-filter(s=>td.test(s))}catch{return}const o=s=>{const d=e.modifiedAt(`${t}/${s}`);return d===void 0||d>r+$e?-1/0:d},a=n===
-"none"?i:i.filter(s=>s!==Se).map(s=>({name:s,written:o(s)})).sort((s,d)=>d.written-s.written).slice(n).filter(({written:s})=>r-
-s>$e).map(({name:s})=>s);for(const s of a)try{e.remove(`${t}/${s}`)}catch{}}),Es=(function(e,t,n,r=-1/0){const i=Date.now(),
-o=_r(e,Nt(t,n)),s=br(e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(d=>Tr(e,d).lines);return Ot([...typeof o=="o\
-bject"?o.lines:[],...s],r,i)}),ws=(function(e,t,n=-1/0){return[...new Set([...Ce(e,t,hd,i=>i),...Ce(e,t,Jt,i=>i)])].flatMap(
-i=>{const o=Es(e,t,i,n);return o?[{key:i,...o}]:[]})}),bs=(function(e,t,n,r,i,o,a=-1/0){const s=Object.entries(i).filter(
-([f,h])=>Oi.test(f)&&Number.isSafeInteger(h)&&h>0);if(s.length===0||!kt(o))return;const c={...{since:o,last:o,dropped:Object.
-fromEntries(s.slice(0,Zt))},endpointHash:Ee(r)},u=B(r)===r?{...c,endpoint:r}:c,l=Nt(t,n);try{const f=br(e,t,n,o).filter(
-p=>p.quiet).map(p=>Er(e,p,t,n)),h=Ot([...f.flatMap(p=>p.lines),u],a,o)??u;wr(e,t,n,f,()=>{const p=_r(e,l);p==="invalid"&&
-e.remove(l);const v=`${F(h)}
+ hand-off failed (${r})`}}}),hs=(function(e,t){return t.handOff&&t.command&&!gs(t.backlog)?{handOff:!1,reason:"the sende\
+r's script is not in the spool directory and cannot be written",outcome:mr(e,t.backlog)}:t}),fs=(function(e){try{const{spool:t,
+health:n,files:r}=e.backlog;if(e.command===void 0||n.isOpen())return"endpoint down";const i=as(r,t.dir,t.key);if(i==="at\
+ work")return"at work";const o=w().spawnDetached(e.command);return o==="started"?n.noteHandOff():ds(r,t.dir,i),o}catch{return"\
+failed"}}),ms=(function(e,t){if(t===null||t.health.isOpen()||t.spool.waitingSince(e.clock())===void 0)return!1;const{sink:n}=e;
+return yr(e,t,!0)!==void 0||n.kind==="http"&&w().senderRefusal(vr(n.url,t.spool.dir))!==void 0}),vr=(function(e,t){const n=Co(),
+r=n===void 0?void 0:ps(n);return{endpoint:e,dir:t,reads:r===void 0?[]:[r],variables:[...ad,...be,"HOME","USERPROFILE"],set:r===
+void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}),ps=(function(e){const t=z(e),n=t===void 0?"":e.slice(t.length).replace(/^[\\/]+/,
+""),r=w().files,i=t===void 0||["",".",".."].includes(n)||/[\\/]/.test(n)?void 0:r?.realPath(t),o=i===void 0?void 0:j(i,n);
+return o!==void 0&&r?.allowed(o,"read")?o:e}),yr=(function(e,t,n){const{handOff:r,sink:i}=e;if(!r.enabled)return`the han\
+d-off is off (${r.source})`;if(i.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"\
+the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>Se-sd)return`a reques\
+t may take longer (requestTimeoutSeconds) than a sender lives (${Se/1e3} s)`;if(!n)return"telemetry was turned off durin\
+g the run";const o=Le();if(o!==void 0)return`the program turned telemetry on over ${o==="file"?"the consent file":o}'s n\
+o, which a sender, reading the user's decision again, would follow`;if(!t)return"there is no usable spool directory";if(!t.
+spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read,\
+ or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender's sc\
+ript there";if(!pr(e))return"the program may not connect to the endpoint";const{spool:a,files:s,health:d}=t;if(d.isOpen())
+return;const c=e.clock(),u=a.waitingSince(c);if(u===void 0)return;const{state:l}=d,f=l===void 0?u:l.handedOffAt===void 0?
+void 0:Math.max(u,l.handedOffAt);if(f!==void 0&&c-f>od&&!ss(s,a.dir,a.key,c))return"spooled events have waited a minute \
+with no sender at work"}),vs=(function(e,t){const{sink:n,format:r,spoolLimits:i,backoff:o}=e;return{endpoint:n.kind==="h\
+ttp"?n.url:"",format:r.name,spoolDir:t,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:o.
+initialMs/1e3,backoffMaxSeconds:o.maxMs/1e3,...qo(e),spoolMaxEvents:i.maxEvents,spoolMaxBytes:i.maxBytes,spoolMaxAgeDays:i.
+maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}),ys=(function({
+files:e,spool:t}){return e.sizeOf(`${t.dir}/${Oe}`,!0)===id}),gs=(function(e){if(ys(e))return!0;const{files:t,spool:n}=e,
+r=()=>Ae(t,n.dir,Oe,rd,Date.now());try{r()}catch(i){if(!(i instanceof A))return!1;try{t.remove(`${n.dir}/${Oe}`),r()}catch{
+return!1}}return gr(t,n.dir,dd),!0}),gr=(function(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(s=>td.test(s))}catch{
+return}const o=s=>{const d=e.modifiedAt(`${t}/${s}`);return d===void 0||d>r+Se?-1/0:d},a=n==="none"?i:i.filter(s=>s!==Oe).
+map(s=>({name:s,written:o(s)})).sort((s,d)=>d.written-s.written).slice(n).filter(({written:s})=>r-s>Se).map(({name:s})=>s);
+for(const s of a)try{e.remove(`${t}/${s}`)}catch{}}),Es=(function(e,t,n,r=-1/0){const i=Date.now(),o=_r(e,Nt(t,n)),s=br(
+e,t,n,i).filter(d=>d.quiet||d.summed!==void 0).flatMap(d=>Tr(e,d).lines);return xt([...typeof o=="object"?o.lines:[],...s],
+r,i)}),ws=(function(e,t,n=-1/0){return[...new Set([...Ce(e,t,hd,i=>i),...Ce(e,t,Jt,i=>i)])].flatMap(i=>{const o=Es(e,t,i,
+n);return o?[{key:i,...o}]:[]})}),bs=(function(e,t,n,r,i,o,a=-1/0){const s=Object.entries(i).filter(([f,h])=>xi.test(f)&&
+Number.isSafeInteger(h)&&h>0);if(s.length===0||!kt(o))return;const c={...{since:o,last:o,dropped:Object.fromEntries(s.slice(
+0,Zt))},endpointHash:we(r)},u=B(r)===r?{...c,endpoint:r}:c,l=Nt(t,n);try{const f=br(e,t,n,o).filter(p=>p.quiet).map(p=>Er(
+e,p,t,n)),h=xt([...f.flatMap(p=>p.lines),u],a,o)??u;wr(e,t,n,f,()=>{const p=_r(e,l);p==="invalid"&&e.remove(l);const v=`${F(
+h)}
 `;typeof p!="object"||p.bytes+v.length<=Si?e.append(l,typeof p=="object"&&!p.ended?`
-${v}`:v,xi):Ts(e,t,n,h,a,o)});for(const{path:p}of f)p!==void 0&&_(()=>e.remove(p))}catch{}}),Ts=(function(e,t,n,r,i,o){const a=Nt(
-t,n),s={path:St(t,n),quiet:!1},d=xt(e,a,s.path)?Er(e,s,t,n):{lines:[]};wr(e,t,n,[d],()=>{e.append(a,`${F(Ot([...d.lines,
+${v}`:v,Oi):Ts(e,t,n,h,a,o)});for(const{path:p}of f)p!==void 0&&_(()=>e.remove(p))}catch{}}),Ts=(function(e,t,n,r,i,o){const a=Nt(
+t,n),s={path:St(t,n),quiet:!1},d=Ot(e,a,s.path)?Er(e,s,t,n):{lines:[]};wr(e,t,n,[d],()=>{e.append(a,`${F(xt([...d.lines,
 r],i,o)??r)}
-`,xi)})}),Er=(function(e,t,n,r){if(e.sizeOf(t.path)===void 0)return _(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
-lines:i,upTo:o}=Tr(e,t),a=St(n,r,o);return xt(e,t.path,a)?{lines:i,path:a,summed:t.summed}:{lines:[],summed:t.summed}}),
-wr=(function(e,t,n,r,i){try{i()}catch(o){for(const{path:a,summed:s}of r)a!==void 0&&xt(e,a,St(t,n,s));throw o}}),St=(function(e,t,n){
+`,Oi)})}),Er=(function(e,t,n,r){if(e.sizeOf(t.path)===void 0)return _(()=>e.remove(t.path)),{lines:[],summed:t.summed};const{
+lines:i,upTo:o}=Tr(e,t),a=St(n,r,o);return Ot(e,t.path,a)?{lines:i,path:a,summed:t.summed}:{lines:[],summed:t.summed}}),
+wr=(function(e,t,n,r,i){try{i()}catch(o){for(const{path:a,summed:s}of r)a!==void 0&&Ot(e,a,St(t,n,s));throw o}}),St=(function(e,t,n){
 const r=n===void 0?"":`-${n}`;return j(e,`drops-${t}-${ye(Date.now())}-${ge()}${r}.aside`)}),br=(function(e,t,n,r){return Ce(
 e,t,Jt,(i,o)=>{const[,,a,s]=Jt.exec(o)??[],d=Math.abs(r-Number(a))>=fd;return i===n?{path:j(t,o),summed:s===void 0?void 0:
 Number(s),quiet:d}:void 0})}),Tr=(function(e,t){try{const n=t.summed??0,r=e.read(t.path,qt)?.slice(n)??"",i=t.quiet?r.length:
 r.lastIndexOf(`
-`)+1;return{lines:$r(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}),xt=(function(e,t,n){return _(()=>(e.
-rename(t,n),!0))??!1}),Ot=(function(e,t,n){const r=e.map(s=>({...s,since:Math.min(s.since,n),last:Math.min(s.last,n)})).
+`)+1;return{lines:$r(r.slice(0,i)),upTo:n+i}}catch{return{lines:[],upTo:t.summed??0}}}),Ot=(function(e,t,n){return _(()=>(e.
+rename(t,n),!0))??!1}),xt=(function(e,t,n){const r=e.map(s=>({...s,since:Math.min(s.since,n),last:Math.min(s.last,n)})).
 filter(s=>s.last>=t);if(r.length===0)return;const i={};for(const s of r)for(const[d,c]of Object.entries(s.dropped))(d in
 i||Object.keys(i).length<Zt)&&D(i,d,c);for(const s of Object.keys(i))i[s]=Math.min(i[s],Number.MAX_SAFE_INTEGER);const{endpoint:o,
 endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:i,...a===
@@ -613,14 +613,14 @@ void 0:{lines:$r(n),bytes:n.length,ended:n===""||n.endsWith(`
 `)}}catch(n){return n instanceof A?"invalid":void 0}}),$r=(function(e){return e.split(`
 `).flatMap(t=>_s(t)??[])}),_s=(function(e){try{const{since:t,last:n,dropped:r,endpoint:i,endpointHash:o}=JSON.parse(e),a=typeof r==
 "object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(kt(t)&&kt(n)&&t<=n&&a.length>0&&a.length<=Zt&&a.every(([
-c,u])=>Oi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const d={since:t,last:n,dropped:Object.fromEntries(a),...typeof o==
+c,u])=>xi.test(c)&&Number.isSafeInteger(u)&&u>0)))return;const d={since:t,last:n,dropped:Object.fromEntries(a),...typeof o==
 "string"&&ud.test(o)?{endpointHash:o}:{}};return typeof i=="string"&&B(i)===i?{...d,endpoint:i}:d}catch{return}}),kt=(function(e){
 return Number.isSafeInteger(e)&&e>=0&&e<=jt}),Nt=(function(e,t){return j(e,`drops-${t}.json`)}),$s=(function(e){const t=w().
 monotonicMs()+e;let n,r;return{end:t,over:()=>r??=new Promise(i=>{n=er(Math.max(0,t-w().monotonicMs()),()=>i(!1))}),clear:()=>n?.()}}),
 Sr=(function(e){w().writeStderr(`${Gt(JSON.parse(e))}
 `)}),Ss=(function({subcommand:e,subcommands:t}){return e!==void 0&&t?.includes(e)?e:(e!==void 0&&t===void 0&&ae()?.(`'su\
-bcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`),"undefined")}),xs=(async function(e,t){
-if(Os(e),typeof t!="function")throw new TypeError(`Cannot track command: 'main' must be a function, got ${T(t)}`);const n=Date.
+bcommand' is given without 'subcommands', the names that may be reported: reported as "undefined"`),"undefined")}),Os=(async function(e,t){
+if(xs(e),typeof t!="function")throw new TypeError(`Cannot track command: 'main' must be a function, got ${T(t)}`);const n=Date.
 now(),r=Ss(e),i=nt("command",e.command);let o=!1;const a=(l,f,h="undefined")=>{if(!o){o=!0;try{d.enqueue(new ei({nemoSource:e.
 nemoSource,command:i,subcommand:r,taskStatus:l,durationMs:Date.now()-n,exitCode:f,errorClass:h}))}catch{}}},s=l=>{const f=ks(
 l);a(f===0?"success":"failure",f)},d=new Ni({...e.handler,sessionId:e.handler?.sessionId===void 0?ge(32):e.handler.sessionId,
@@ -629,7 +629,7 @@ captureInterrupts:l=>a("interrupted",ue[l],l==="SIGINT"?"KeyboardInterrupt":"und
 telemetry off (decided by ${vt().decidedBy}): the command is not recorded`;l?.(h),Cn(f,h)}return c(await t())}let u=()=>{};
 try{u=w().onExit({beforeExit:()=>!1,exit:s})}catch{}try{d.start()}catch{}try{const l=await t(),f=Bn(l);return f===void 0&&
 l!==void 0&&ae()?.(`main returned ${T(l)}, which is not an exit code: the program's is recorded`),s(f??w().exitCode()??0),
-c(l)}catch(l){throw a("failure",1,Ns(l,e.errorClasses??[])),l}finally{u(),await d.stop().catch(()=>{})}}),Os=(function(e){
+c(l)}catch(l){throw a("failure",1,Ns(l,e.errorClasses??[])),l}finally{u(),await d.stop().catch(()=>{})}}),xs=(function(e){
 const t=f=>{throw new TypeError(`Cannot track command: ${f}`)};Y(e)||t(`options must be an object, got ${T(e)}`);const n=ve(
 e,Sd);n&&t(n);const{subcommands:r,nemoSource:i,errorClasses:o,askConsent:a,optOutCommand:s,handler:d}=e;Object.hasOwn(e,
 "command")||t(`'command' must be given: the command's fixed name, e.g. "run"`),r!==void 0&&!(Array.isArray(r)&&r.every(f=>typeof f==
@@ -642,11 +642,11 @@ function"&&t("'handler' takes a handler's options ({ endpoint, spoolDir, ... }),
  makes its own"),d!==void 0&&Object.hasOwn(d,"captureInterrupts")&&t("'handler.captureInterrupts' is trackCommand's own:\
  it records Ctrl-C and SIGTERM as the command's outcome")}),ks=(function(e){return M().os==="win32"?e>>>0:e&255}),Ns=(function(e,t){
 try{const n=e?.constructor;if(!n)return"Error";if(!Array.isArray(t)){const r=Object.entries(t).find(([,i])=>i===n);if(r)
-return r[0]}if(xd.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}return"Error"}),De="0.1.0";
+return r[0]}if(Od.includes(n)||Array.isArray(t)&&t.includes(n))return n.name||"Error"}catch{}return"Error"}),De="0.1.0";
 function Pe(e,t){const n=As(e,t);if(n===void 0)return{kind:"direct"};const r=Nr(t,["no_proxy","NO_PROXY"]),[i]=r===void 0?
 []:Ms(e,t(r));return r!==void 0&&i!==void 0?{kind:"direct",exemptBy:{list:r,entry:i}}:{...Rs(t(n)),setBy:n}}function As(e,t){
 const n=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?t("REQUEST_METHOD")!==void 0?["http_pro\
-xy"]:["http_proxy","HTTP_PROXY"]:void 0;return n&&Nr(t,[...n,"all_proxy","ALL_PROXY"])}function xr(e,t,n){const r=n.filter(
+xy"]:["http_proxy","HTTP_PROXY"]:void 0;return n&&Nr(t,[...n,"all_proxy","ALL_PROXY"])}function Or(e,t,n){const r=n.filter(
 i=>t(i));if(!(e.protocol!=="http:"||t("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a C\
 GI program (REQUEST_METHOD is set)`}function Rs(e){const t=e.trim();let n;try{n=new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(
 t)?t:`http://${t}`)}catch{return{kind:"unusable",reason:"the proxy URL cannot be parsed"}}const{protocol:r}=n;if(r!=="ht\
@@ -654,10 +654,10 @@ tp:"&&r!=="https:")return{kind:"unusable",reason:`${r} proxies are not supported
 ble",reason:"the proxy URL names no host"};const i=n.username||n.password?`Basic ${Rr(`${Ar(n.username)}:${Ar(n.password)}`)}`:
 void 0,o=n.port?Number(n.port):r==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:Rt(n.hostname),port:o,
 authorization:i}}}function Ms(e,t){const n=Rt(e.hostname.toLowerCase()).replace(/\.$/,""),r=At(n),i=Number(e.port||(e.protocol===
-"https:"?443:80));return t.split(",").map(o=>o.trim()).filter(o=>{const a=Or(o.toLowerCase());return a===void 0||a.port!==
+"https:"?443:80));return t.split(",").map(o=>o.trim()).filter(o=>{const a=xr(o.toLowerCase());return a===void 0||a.port!==
 void 0&&a.port!==i?!1:a.kind==="all"?!0:a.kind==="domain"?r===void 0&&(n===a.name||n.endsWith(`.${a.name}`)):r!==void 0&&
-kr(r,a.address,a.prefix)})}function Ls(e,t){const n=At(e),r=/^[\d.a-f:/]+$/i.test(t)?Or(t.toLowerCase()):void 0;return n!==
-void 0&&r?.kind==="ip"&&r.port===void 0&&kr(n,r.address,r.prefix)}function Or(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.
+kr(r,a.address,a.prefix)})}function Ls(e,t){const n=At(e),r=/^[\d.a-f:/]+$/i.test(t)?xr(t.toLowerCase()):void 0;return n!==
+void 0&&r?.kind==="ip"&&r.port===void 0&&kr(n,r.address,r.prefix)}function xr(e){let t=e,n;const r=/^\[([^\]]*)\](?::(\d+))?$/.
 exec(e);if(r)t=r[1],n=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){const s=/^(.*):(\d+)$/.
 exec(e);s&&([t,n]=[s[1],Number(s[2])])}if(t==="*")return{kind:"all",port:n};const i=/^(.*)\/(\d{1,3})$/.exec(t),o=At(i?i[1]:
 t);if(o!==void 0){const s=i?Number(i[2]):o.length*8;return s<=o.length*8?{kind:"ip",address:o,prefix:s,port:n}:void 0}if(i)
@@ -674,9 +674,9 @@ t)}var Is=/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/,Cs=/^(?:[!-~](?:[\t -~]*[!-~])?)?$/,D
 /proc/self/status",he=class extends TypeError{constructor(e){super(`fetch failed: ${e}`),this.name="RequestNotBuilt"}},A=class extends Error{reason;constructor(e,t){
 super(`refused ${e}: ${t}`),this.name="RefusedPath",this.reason=t}},Mr=64,Ps=4,Lt=["HOME","USERPROFILE","TEMP","TMP","TM\
 PDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_T\
-ELEMETRY_CONSENT_FILE"],Lr=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],we=[...Lr,"NO\
+ELEMETRY_CONSENT_FILE"],Lr=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],be=[...Lr,"NO\
 _PROXY","no_proxy","REQUEST_METHOD"],Bs=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS\
-_REJECT_UNAUTHORIZED",...we,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Lt],Ir="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=\
+_REJECT_UNAUTHORIZED",...be,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Lt],Ir="(?:[\\w.~!$&'()*+,;=:%-]|\\[[\\w.~!$&'()*+,;=\
 :%-]*\\])*",js=new RegExp(`^(?:(${Ir})@(?:${Ir}@)*)?([\\w.~!$&'()*+,;=-]+|\\[[\\da-f:.]+\\])(?::(\\+?\\d*))?$`,"i"),Cr="\
 [\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",Fs=new RegExp(`^${Cr}+|${Cr}+\
 $`,"g"),te=globalThis,Us,Hs={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ys={x64:"x86_64",arm64:"aarch64",ia32:"i6\
@@ -687,7 +687,7 @@ delete(e),t}return()=>{!this.#e.delete(e)||this.#e.size>0||(this.#i?.(),this.#i=
 this.#i=void 0}},Gs="pid:[4026531836]",Dr=Symbol.for("@nat/telemetry: a signal listener that stands aside"),Pr="/proc/se\
 lf/ns/pid",Br=["/usr/bin/setsid","/bin/setsid"],jr="/bin/sh",qs=[["/bin/bash",!0,'for f in /dev/fd/*; do n=${f##*/}; cas\
 e $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"'],[jr,!1,'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- \
-9>&-; exec "$@"']],Zs=[...we,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],Fe=globalThis.
+9>&-; exec "$@"']],Zs=[...be,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"],Fe=globalThis.
 Deno,Fr=!1,It=new Set;Fe&&globalThis.addEventListener("unload",()=>{Fr=!0;for(const e of It)e()});var Ur=typeof Fe?.addSignalListener==
 "function"?$n(Fe):void 0,Js="/etc/hosts",Ks=16<<20,Qs=5e3,ea=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function ta(e,t,n){
 const r=e("node:dns");return(i,o,a)=>{const s=i.toLowerCase().replace(/\.$/,"");if(s==="localhost"||s.endsWith(".localho\
@@ -756,36 +756,36 @@ Ta=Dn(String.raw`^[\p{L}_$][\p{L}\p{N}_$]*(?:(?:\.|::)[\p{L}_$][\p{L}\p{N}_$]*)*
 success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"\
 undefined"}),Ve=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",
 GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"\
-undefined"}),be=class{name;schemaVersion;timestamp;constructor(e,t={}){if(xo(new.target))throw new TypeError("Cannot cre\
+undefined"}),Te=class{name;schemaVersion;timestamp;constructor(e,t={}){if(Oo(new.target))throw new TypeError("Cannot cre\
 ate event: TelemetryEvent is abstract, extend it");if(typeof e!="string"||e.length===0)throw new TypeError(`Cannot creat\
 e event: an event type must declare a name (pass it to super()), got ${T(e)}`);const n=t.schemaVersion??Ye;if(typeof n!=
 "string"||n.length===0)throw new TypeError(`Cannot create event: 'schemaVersion' must be a non-empty string, got ${T(n)}`);
 const r=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(r))throw new TypeError("Cannot create event: 't\
 imestamp' must be a valid Date or epoch milliseconds");this.name=e,this.schemaVersion=n,this.timestamp=r}},_a={nemoSource:!0,
-command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},ei=class extends be{fields;constructor(e){
+command:!0,subcommand:!0,taskStatus:!0,durationMs:!0,exitCode:!0,errorClass:!0,pythonVersion:!0,timestamp:!0},ei=class extends Te{fields;constructor(e){
 const t=Y(e)?ve(e,_a)?.replace("is not an option","is not a field"):`its fields must be an object, got ${T(e)}`;if(t)throw new TypeError(
 `Cannot create event: ${t}`);super("nat_cli_command",{timestamp:e.timestamp});const n=e.durationMs??-1;if(typeof n!="num\
 ber"||Number.isNaN(n))throw new TypeError(`Cannot create event: 'durationMs' must be a number, got ${T(n)}`);if(!Number.
 isFinite(n))throw new RangeError(`Cannot create event: 'durationMs' must be finite, got ${n}`);const r=Math.max(n,-1),i=Bn(
 e.exitCode??-1);if(i===void 0)throw new TypeError(`Cannot create event: 'exitCode' must be an integer, got ${T(e.exitCode)}`);
-this.fields=Object.freeze({nemoSource:jn("nemoSource",e.nemoSource??Ve.AGENT_TOOLKIT,Ve),command:nt("command",ke("comman\
-d",Object.hasOwn(e,"command")?Pn(e.command):void 0)),subcommand:nt("subcommand",ke("subcommand",Pn(e.subcommand))),taskStatus:jn(
-"taskStatus",e.taskStatus,Qr),durationMs:Math.trunc(r),exitCode:i,errorClass:So(ke("errorClass",e.errorClass??"undefined")),
-pythonVersion:ke("pythonVersion",e.pythonVersion??Oo())})}parameters(){return{...this.fields}}},$a=/[^\x00-\x7f]/,Sa="18\
+this.fields=Object.freeze({nemoSource:jn("nemoSource",e.nemoSource??Ve.AGENT_TOOLKIT,Ve),command:nt("command",Ne("comman\
+d",Object.hasOwn(e,"command")?Pn(e.command):void 0)),subcommand:nt("subcommand",Ne("subcommand",Pn(e.subcommand))),taskStatus:jn(
+"taskStatus",e.taskStatus,Qr),durationMs:Math.trunc(r),exitCode:i,errorClass:So(Ne("errorClass",e.errorClass??"undefined")),
+pythonVersion:Ne("pythonVersion",e.pythonVersion??xo())})}parameters(){return{...this.fields}}},$a=/[^\x00-\x7f]/,Sa="18\
 4482118588404",Bt={second:NaN,text:""},I=e=>{const t=e-e%1;return t>e?t-1:t},W=(e,t)=>{let n=`${e}`;for(;n.length<t;)n=`\
-0${n}`;return n},ti=86400,jt=864e13,ze={name:"",json:"",bytes:0},xa=31,Oa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,ka=Math.random,ni=/[A-Za-z0-9_-]/,
+0${n}`;return n},ti=86400,jt=864e13,ze={name:"",json:"",bytes:0},Oa=31,xa=/^t-(\d{13})-[0-9a-f]+\.tmp$/,ka=Math.random,ni=/[A-Za-z0-9_-]/,
 Na=/^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/,Aa=/^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/,
 Ra=100,Ma=class{#e;#t=0;#i=0;#n=new WeakMap;constructor(e){this.#e=e}document(){const e={};let t=e;for(;;){if(this.#T(),
-this.#t>=this.#e.length)return e;this.#o()==="["?t=this.#d(e):this.#a(t),this.#M()}}#d(e){const t=this.#e.startsWith("[[",
+this.#t>=this.#e.length)return e;this.#o()==="["?t=this.#d(e):this.#a(t),this.#L()}}#d(e){const t=this.#e.startsWith("[[",
 this.#t);this.#t+=t?2:1;const n=this.#m();this.#g(t?"]]":"]");let r=e;for(const[i,o]of n.entries()){const a=i===n.length-
 1;if(a&&t){const d=st(r,o)??this.#_([],"array");(!Array.isArray(d)||this.#n.get(d)!=="array")&&this.#s(`'${o}' is not an\
- array of tables`);const c=this.#_({},"header");return d.push(c),Ae(r,o,d),c}let s=st(r,o);s===void 0?Ae(r,o,s=this.#_({},
+ array of tables`);const c=this.#_({},"header");return d.push(c),Re(r,o,d),c}let s=st(r,o);s===void 0?Re(r,o,s=this.#_({},
 a?"header":"implicit")):Array.isArray(s)&&this.#n.get(s)==="array"&&!a?s=s[s.length-1]:at(s)?a?(this.#n.get(s)!=="implic\
 it"&&this.#s(`table '${n.join(".")}' is defined twice`),this.#n.set(s,"header")):this.#n.get(s)==="inline"&&this.#s(`'${o}\
 ' is an inline table`):this.#s(`'${o}' is not a table`),r=s}return r}#a(e){const t=this.#m();this.#y(),this.#g("="),this.#y();
-const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=st(r,o);a===void 0?Ae(r,o,a=this.#_({},"dotted")):(!at(a)||
+const n=this.#r();let r=e;for(const o of t.slice(0,-1)){let a=st(r,o);a===void 0?Re(r,o,a=this.#_({},"dotted")):(!at(a)||
 !["dotted","implicit"].includes(this.#n.get(a)??""))&&this.#s(`'${o}' is already defined`),this.#n.get(a)==="implicit"&&
-this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#s(`'${i}' is defined twice`),Ae(r,i,n)}#m(){
+this.#n.set(a,"dotted"),r=a}const i=t[t.length-1];Object.hasOwn(r,i)&&this.#s(`'${i}' is defined twice`),Re(r,i,n)}#m(){
 const e=[];for(;;){this.#y();const t=this.#o();if(t==='"')e.push(this.#l());else if(t==="'")e.push(this.#b());else{const n=this.#t;
 for(;this.#t<this.#e.length&&ni.test(this.#e[this.#t]);)this.#t++;this.#t===n&&this.#s("a key is missing"),e.push(this.#e.
 slice(n,this.#t))}if(this.#y(),this.#o()!==".")return e;this.#t++}}#r(){const e=this.#o();if(this.#e.startsWith('"""',this.#t))
@@ -799,15 +799,15 @@ value is malformed")}#c(){this.#t++;const e=[];for(;this.#T(),this.#o()!=="]";)e
 ine");if(this.#y(),this.#o()==="}")return this.#t++,e;for(;;){this.#a(e),this.#y();const t=this.#e[this.#t++];if(t==="}")
 break;t!==","&&this.#s("an inline table is malformed")}return this.#u(e),e}#u(e){this.#n.set(e,"inline");for(const t of Object.
 values(e))at(t)&&this.#u(t)}#l(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
-`)return this.#s("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#S():Re(t)&&t!=="	"?this.#s("a string ho\
+`)return this.#s("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#S():Me(t)&&t!=="	"?this.#s("a string ho\
 lds a control character"):e+=t}}#b(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
-`)||[...t].some(n=>Re(n)&&n!=="	"))&&this.#s("a literal string is malformed"),this.#t=e+1,t}#h(){this.#t+=3,this.#e.startsWith(
+`)||[...t].some(n=>Me(n)&&n!=="	"))&&this.#s("a literal string is malformed"),this.#t=e+1,t}#h(){this.#t+=3,this.#e.startsWith(
 `\r
 `,this.#t)?this.#t+=2:this.#o()===`
 `&&this.#t++;let e="";for(;;){if(this.#e.startsWith('"""',this.#t)){let n=3;for(;n<5&&this.#e[this.#t+n]==='"';)n++;return this.#t+=
 n,e+'"'.repeat(n-3)}const t=this.#e[this.#t++];if(t===void 0)return this.#s("a string is not closed");if(t==="\\"){const n=/^[ \t]*\r?\n[\s]*/.
-exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#S()}else Re(t)&&t!==`
+exec(this.#e.slice(this.#t));n?this.#t+=n[0].length:e+=this.#S()}else Me(t)&&t!==`
 `&&t!=="	"&&!(t==="\r"&&this.#o()===`
 `)?this.#s("a string holds a control character"):e+=t}}#$(){this.#t+=3,this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#o()===`
@@ -820,13 +820,13 @@ i=parseInt(r,16);return!n||!/^[0-9A-Fa-f]+$/.test(r)||r.length!==n||i>1114111?th
 " "||this.#o()==="	";)this.#t++}#T(){for(;;){this.#y();const e=this.#o();if(e===`
 `)this.#t++;else if(e==="\r"&&this.#e[this.#t+1]===`
 `)this.#t+=2;else if(e==="#")this.#k();else return}}#k(){for(;this.#t<this.#e.length&&this.#o()!==`
-`;){const e=this.#e[this.#t++];Re(e)&&e!=="	"&&!(e==="\r"&&this.#o()===`
-`)&&this.#s("a comment is malformed")}}#M(){this.#y(),this.#o()==="#"&&this.#k(),this.#e.startsWith(`\r
+`;){const e=this.#e[this.#t++];Me(e)&&e!=="	"&&!(e==="\r"&&this.#o()===`
+`)&&this.#s("a comment is malformed")}}#L(){this.#y(),this.#o()==="#"&&this.#k(),this.#e.startsWith(`\r
 `,this.#t)?this.#t+=2:this.#o()===`
 `?this.#t++:this.#t<this.#e.length&&this.#s("a line has more than one statement")}#g(e){this.#e.startsWith(e,this.#t)||this.#s(
 `'${e}' is missing`),this.#t+=e.length}#o(){return this.#e[this.#t]}#_(e,t){return this.#n.set(e,t),e}#s(e){const t=this.#e.
 slice(0,this.#t).split(`
-`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Ft="1.0",Ut,La=65536,C,H=!1,ne,ri,Te=!1,Ht,re,ii="a\
+`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${e}`)}},Ft="1.0",Ut,La=65536,C,H=!1,ne,ri,_e=!1,Ht,re,ii="a\
 n opt-out set in the environment during the run",oi="the consent file, written since the program turned telemetry on",Xe=Symbol.
 for("@nat/telemetry: the program's opt-out"),We=globalThis;try{We[Xe]===void 0&&Object.defineProperty(We,Xe,{value:{serial:0}})}catch{}
 var Ge=0,si=2**31-1,Ia=25,Yt={min:50,max:250},ai=4,Vt=1e3,Ca=(ai+1)*Yt.max,me={guarded:new Set,signal:void 0,ticking:!1,
@@ -834,7 +834,7 @@ guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&
 guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;
 const e=()=>{this.ticking=!1,this.look()};if(w().watchTick?.(Vt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.
 aborted)&&(this.signal=AbortSignal.timeout(Vt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(const e of me.
-guarded)--e.looks<=0&&e.end();me.guarded.size>0&&me.listen()}},di=36e5,_e=64,ie={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*
+guarded)--e.looks<=0&&e.end();me.guarded.size>0&&me.listen()}},di=36e5,$e=64,ie={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*
 864e5},zt=6e4,Da=864e5,ci=6e4,li=64,Pa=/^e-(\d{13})-(\d+)-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\.jsonl$/,qe=/^([lc])-(\d{13})-(e-.+)$/,
 Ba=36e5,Ze=class en{dir;key;ancestorsSeen;#e;#t;#i;constructor(t,n,r,i,o){this.dir=t,this.#e=n,this.#t=r,this.#i={maxAgeMs:Math.
 max(r.maxAgeMs,ie.maxAgeMs),maxEvents:Math.max(r.maxEvents,ie.maxEvents),maxBytes:Math.max(r.maxBytes,ie.maxBytes)},this.
@@ -846,7 +846,7 @@ t&&(l=n.ensureDir(f,!0,d)),new en(f,n,r,i,l))}catch(l){const f=l?.reason==="miss
 V(l))}}write(t,n){const r={},i=t.map(le),{kept:o}=yt(i,this.#t.maxEvents,this.#t.maxBytes);D(r,"spool_full",i.length-o.length);
 const a=new Map;for(const d of o){const c=a.get(t[d].sessionId)??[];c.push(i[d]),a.set(t[d].sessionId,c)}const s=[];try{
 for(const d of a.values())s.push(this.#d(d,n,this.key))}catch(d){for(const c of s)this.#h(c);throw d}return{written:r,older:this.#p(
-n,s)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#c(n).slice(0,_e)){if(i.length>=t)break;const d=this.#m(
+n,s)}}claim(t,n,r){const i=[],o={};for(const{entry:a,path:s}of this.#c(n).slice(0,$e)){if(i.length>=t)break;const d=this.#m(
 a.name,n+r);try{this.#e.rename(s,d)}catch{continue}const{valid:c,corrupt:u,expired:l}=this.#a(d,a,n),f=c.slice(0,t-i.length),
 h={path:d,name:a.name,until:n+r,remaining:f.length,taken:f.length,exact:u===0&&l===0&&f.length===c.length};try{this.#d(c.
 slice(f.length).map(le),a.time,this.key)}catch{this.giveBack(h);continue}D(o,"spool_corrupt",u),D(o,"spool_expired",l);for(const p of f)
@@ -856,31 +856,31 @@ return this.#c(t)[0]?.entry.time}giveBack(t){try{this.#e.rename(t.path,`${this.d
 remove(t.path)}catch{}}peek(){return this.#r().flatMap(t=>{const n=qe.exec(t),r=ce(n?n[3]:t);if(!r)return[];const{valid:i,
 corrupt:o}=this.#a(`${this.dir}/${t}`,r),a={time:r.time,claimed:n!==null,ours:r.key===this.key,key:r.key,events:i,corrupt:o};
 return[n?{...a,until:Et(n)}:a]}).sort((t,n)=>t.time-n.time).map(({time:t,...n})=>n)}adopt(t,n){const r=[];let i=0;for(const o of t.#r()){
-if(r.length>=_e)break;const a=nr(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+di);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
+if(r.length>=$e)break;const a=nr(o,n);if(a===void 0)continue;const s=t.#m(a.name,n+di);try{t.#e.rename(`${t.dir}/${o}`,s)}catch{
 continue}const{valid:d}=t.#a(s,a,n);try{const c=this.#d(d.map(le),a.time,a.key);c!==void 0&&r.push(c)}catch{try{t.#e.rename(
 s,`${t.dir}/${a.name}`)}catch{}break}t.#h(s.slice(t.dir.length+1)),i+=d.length}return r.length>0&&this.#p(n,r),i}clear(){
 let t=0;for(const n of this.#r()){const r=qe.exec(n),i=ce(r?r[3]:n);i&&this.#h(n)&&(t+=i.events)}return t}entries(){return this.#n().
 sort((t,n)=>t.time-n.time)}#n(t=this.#r()){return t.flatMap(n=>ce(n)??[])}#d(t,n,r){if(t.length===0)return;const i=rr(t,
-n,r);return Ne(this.#e,this.dir,i,ir(t),n),i}#a(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
+n,r);return Ae(this.#e,this.dir,i,ir(t),n),i}#a(t,n,r=-1/0){const i={valid:[],corrupt:0,expired:0};let o;try{o=this.#e.read(
 t,this.#i.maxBytes)}catch{const a=this.#e.sizeOf(t)??0;i.corrupt=Math.max(1,Math.min(n.events,Math.floor(a/li)))}for(const a of o?.
 split(`
 `)??[]){if(a==="")continue;const s=Xo(a);s===void 0?i.corrupt++:r-s.timestamp>this.#t.maxAgeMs?i.expired++:i.valid.push(
 s)}return i}#m(t,n){return`${this.dir}/${gt(t,n)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#c(t){const n=[];
-let r=0;for(const i of this.#r()){const o=Oa.exec(i),a=nr(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
-o&&t-Number(o[1])>di&&r<_e&&this.#h(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
+let r=0;for(const i of this.#r()){const o=xa.exec(i),a=nr(i,t);a?.key===this.key?n.push({entry:a,path:`${this.dir}/${i}`}):
+o&&t-Number(o[1])>di&&r<$e&&this.#h(i)&&r++}return n.sort((i,o)=>i.entry.time-o.entry.time)}#p(t,n){const r={},[i,o]=[this.#t,
 this.#i],a=E=>E.key===this.key||E.key===void 0,s=E=>t-E.time>(a(E)?i.maxAgeMs:o.maxAgeMs),d=this.#r();this.#l(d,t,s,r);const c=this.#n(
 d),u={events:0,bytes:0},l={events:0,bytes:0},f=(E,m,$)=>{a(E)&&([u.events,u.bytes]=[u.events+m,u.bytes+$]),[l.events,l.bytes]=
 [l.events+m,l.bytes+$]};for(const E of c)f(E,E.events,E.bytes);const h=(E,m)=>E.events>m.maxEvents||E.bytes>m.maxBytes;if(!h(
 u,i)&&!h(l,o)&&!c.some(s))return r;const p=c.filter(E=>n.includes(E.name)),v=Math.min(...p.map(E=>E.time)),y=E=>this.#e.
 modifiedAt(`${this.dir}/${E}`),N=Math.max(...p.map(E=>y(E.name)??-1/0)),g=E=>{if(E.time<v)return!1;const m=y(E.name);return m===
 void 0||!Number.isFinite(N)?E.time-v<=ci:Math.abs(m-N)<=ci},k=c.filter(E=>!n.includes(E.name)).sort((E,m)=>E.time-m.time);
-for(let E=0;E<_e;){const m=k.find(s),$=m===void 0&&h(u,i),b=m??($?k.find(a):h(l,o)?k[0]:void 0);if(b===void 0)break;k.splice(
-k.indexOf(b),1);const x=s(b);if(!x&&g(b))continue;E++,f(b,-b.events,-b.bytes);const S=$?{events:i.maxEvents-u.events,bytes:i.
-maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!x&&S.events>0&&S.bytes>0){const O=this.#b(b,
-S.events,S.bytes,t);if(O===void 0)continue;f(b,O.kept.events,O.kept.bytes),D(r,"spool_corrupt",O.corrupt),D(r,"spool_ful\
-l",O.cut);continue}this.#u(b.name,b,x?"spool_expired":"spool_full",r)}return r}#u(t,n,r,i){const o=this.#a(`${this.dir}/${t}`,
+for(let E=0;E<$e;){const m=k.find(s),$=m===void 0&&h(u,i),b=m??($?k.find(a):h(l,o)?k[0]:void 0);if(b===void 0)break;k.splice(
+k.indexOf(b),1);const O=s(b);if(!O&&g(b))continue;E++,f(b,-b.events,-b.bytes);const S=$?{events:i.maxEvents-u.events,bytes:i.
+maxBytes-u.bytes}:{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes};if(!O&&S.events>0&&S.bytes>0){const x=this.#b(b,
+S.events,S.bytes,t);if(x===void 0)continue;f(b,x.kept.events,x.kept.bytes),D(r,"spool_corrupt",x.corrupt),D(r,"spool_ful\
+l",x.cut);continue}this.#u(b.name,b,O?"spool_expired":"spool_full",r)}return r}#u(t,n,r,i){const o=this.#a(`${this.dir}/${t}`,
 n);this.#h(t)&&(D(i,"spool_corrupt",o.corrupt),D(i,r,o.valid.length+o.expired))}#l(t,n,r,i){let o=0;for(const a of t){if(o===
-_e)break;const s=qe.exec(a);if(s===null||n-Et(s)<=Da)continue;const d=ce(s[3]);if(d===void 0||!r(d))continue;o++;const c=gt(
+$e)break;const s=qe.exec(a);if(s===null||n-Et(s)<=Da)continue;const d=ce(s[3]);if(d===void 0||!r(d))continue;o++;const c=gt(
 s[3],n+zt);try{this.#e.rename(`${this.dir}/${a}`,`${this.dir}/${c}`)}catch{continue}this.#u(c,d,"spool_expired",i)}}#b(t,n,r,i){
 const o=gt(t.name,i+zt),a=w().monotonicMs();try{this.#e.rename(`${this.dir}/${t.name}`,`${this.dir}/${o}`)}catch{return}
 const{valid:s,corrupt:d}=this.#a(`${this.dir}/${o}`,t),c=s.map(le),u=yt(c,n,r),l=u.kept.map(v=>c[v]),f={kept:{events:l.length,
@@ -905,8 +905,8 @@ e}),this.#c=!0)}noteHandOff(){if(!this.#r)return;const e=this.#a();this.#r=this.
 this.#r.notBefore<=e&&this.#l({...this.#r,handedOffAt:e})}recordSuccess(){const e=this.#r!==void 0;return this.forget(),
 e}refresh(){this.#c||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#c=!1,this.#u())}#p(){const e=dr(
 this.#d,this.path,this.#a());return e==="invalid"&&this.#u(),typeof e=="object"?e.state:void 0}#u(){try{this.#d.remove(this.
-path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:Ee(this.#n)}:{},n=JSON.stringify({...e,...t,endpoint:this.#n}),
-r=U(n)<=wi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});Ne(this.#d,this.#e,this.#t,r,this.#a())}catch{}}},Ti=class Li{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){
+path)}catch{}}#l(e){this.#r=e;try{const t=this.#i?{endpointHash:we(this.#n)}:{},n=JSON.stringify({...e,...t,endpoint:this.#n}),
+r=U(n)<=wi&&B(this.#n)===this.#n?n:JSON.stringify({...e,...t});Ae(this.#d,this.#e,this.#t,r,this.#a())}catch{}}},Ti=class Li{spool;health;files;#e;#t=new Set;constructor(t,n,r,i){
 this.spool=t,this.health=n,this.files=r,this.#e=i}static open(t,n){const{sink:r,clock:i,random:o}=t;if(r.kind!=="http"||
 t.spoolDir===void 0&&!t.spoolFallback)return null;const a=w().files;if(!a)return null;const s=ur(t,a,n);if(!s)return null;
 const d=t.customFetch?s.key:void 0,c=new bi(a,s.dir,r.url,i,o,d);return new Li(s,c,a,t)}replay(t,n){this.renewClaims(n);
@@ -940,7 +940,7 @@ t<=599&&typeof e.headers?.get=="function"?t:void 0}async function Ka(e){const t=
 let r="",i=0;try{for(let o=await t.read();!o.done;o=await t.read()){if(i+=o.value.length,i>Qa)return"";r+=n.decode(o.value,
 {stream:!0})}return r+n.decode()}finally{t.cancel().catch(()=>{})}}var Qa=65536;function ed(e,t){if(e!==null)try{const n=new URL(
 e,t);return n.protocol==="http:"||n.protocol==="https:"?n.href:void 0}catch{return}}var td=/^sender-[0-9a-f]{8}\.mjs$/,_i="\
-NAT_TELEMETRY_SENDER",$e=15e3,nd=250,rd='var fe=["SIGINT","SIGTERM"],oe={SIGINT:130,SIGTERM:143},Ae="/proc/self/status";\
+NAT_TELEMETRY_SENDER",Se=15e3,nd=250,rd='var fe=["SIGINT","SIGTERM"],oe={SIGINT:130,SIGTERM:143},Ae="/proc/self/status";\
 function Be(e){let n=/^SigIgn:\\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(n===void 0)return[];let t=r=>BigInt(oe[r]-129);retur\
 n fe.filter(r=>(BigInt(`0x${n}`)>>t(r)&1n)===1n)}var H=class extends TypeError{constructor(n){super(`fetch failed: ${n}`\
 ),this.name="RequestNotBuilt"}};function $e(e,n){return e?"its value is not valid Unicode":n}function v(e){try{return e(\
@@ -969,17 +969,17 @@ s,d,o(s,u)),rename(s,d){let u=e.allowed(d,"read")?e.lstat(d):void 0;u!==void 0&&
 !e.allowed(s,"write"))throw new N(s,"not_allowed");e.remove(s)}}}function He(e,n,t=G(n),r=0){for(let o=t;o!==void 0;o=G(\
 o),r++){if(r>=bt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0||e.uid===void 0&&i.mode!==void 0)return!1\
 ;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new N(n,"ancestor_not_owner");if(i.kind==="symlink"&&\
-i.mode!==void 0){let a=zo(e,o);if(a===void 0)throw new N(n,"ancestor_link");if(!He(e,n,a))return!1;continue}if(!(i.mode=\
+i.mode!==void 0){let a=Xo(e,o);if(a===void 0)throw new N(n,"ancestor_link");if(!He(e,n,a))return!1;continue}if(!(i.mode=\
 ==void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new N(n,"ancestor_writable_by_others");if((i.mode&16)!==0){if(e.gid\
-===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new N(n,"ancestor_writable_by_group")}}}return!0}function zo(e,\
+===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new N(n,"ancestor_writable_by_group")}}}return!0}function Xo(e,\
 n){let t=G(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n);if(!(r===vo\
-id 0||o===void 0||i===void 0))return Xo(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function Xo(e){let n=[];for(let t \
+id 0||o===void 0||i===void 0))return qo(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function qo(e){let n=[];for(let t \
 of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function je(e,n,t){let r=new Uint8Ar\
 ray(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let a=new Uint8Array(Math.min(t+1,r.length*2));a.se\
 t(r),r=a}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function M(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}fu\
 nction Y(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function G(e){let n=e.length>1?e.replace\
 (/[\\\\/]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))\
-return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var qo=4;function Et(e,n,t){let r\
+return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var Jo=4;function Et(e,n,t){let r\
 =e.build.os==="windows",o=d=>({kind:d.isSymlink?"symlink":d.isFile?"file":d.isDirectory?"directory":"other",uid:r||d.uid\
 ===null?void 0:d.uid,gid:r||d.gid===null?void 0:d.gid,mode:r||d.mode===null?void 0:d.mode&4095,size:d.size,modified:d.mt\
 ime?.getTime()}),i=d=>{try{return e.lstatSync(d)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADirectory")re\
@@ -992,27 +992,27 @@ y{let f=je((p,g)=>m.readSync(p.subarray(g)),l.size,u);c({...o(l),size:f.length})
 al:!0,ignoreBOM:!0}).decode(f)}catch{throw new N(d,"not_utf8")}}finally{m.close()}},create(d,u){let c=e.openSync(d,{writ\
 e:!0,createNew:!0,mode:384});try{s(c,u)}catch(l){throw c.close(),e.removeSync(d),l}c.close()},append(d,u,c){let l=()=>{l\
 et f=i(d);return f?(c(o(f)),a(d,f,{append:!0})):e.openSync(d,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;\
-m===void 0;f++)try{m=l()}catch(p){if(p instanceof N||f===qo)throw p}try{s(m,u)}finally{m.close()}},touch(d,u,c){let l=i(\
+m===void 0;f++)try{m=l()}catch(p){if(p instanceof N||f===Jo)throw p}try{s(m,u)}finally{m.close()}},touch(d,u,c){let l=i(\
 d);if(l===void 0)throw new Error(`cannot date ${d}: nothing is there`);c(o(l));let m=a(d,l,{read:!0});try{m.utimeSync(ne\
 w Date(u),new Date(u))}finally{m.close()}},rename:(d,u)=>e.renameSync(d,u),remove:d=>e.removeSync(d),removeDir:d=>e.remo\
 veSync(d)}}var En=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NO\
 DE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],vn=["HTTP_PROXY","http_proxy","HTTPS_PRO\
-XY","https_proxy","ALL_PROXY","all_proxy"],me=[...vn,"NO_PROXY","no_proxy","REQUEST_METHOD"],Jo=["PATH","SYSTEMROOT","WI\
+XY","https_proxy","ALL_PROXY","all_proxy"],me=[...vn,"NO_PROXY","no_proxy","REQUEST_METHOD"],Ko=["PATH","SYSTEMROOT","WI\
 NDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...me,"NAT_TELEMETRY_ENABLED","DO_NOT_TRAC\
-K",...En];function Ve(e,n,t){let r={},o=a=>wn(a,t),i=e("REQUEST_METHOD")!==void 0;for(let a of Jo){let s=e(a);if(!(s===v\
+K",...En];function Ve(e,n,t){let r={},o=a=>wn(a,t),i=e("REQUEST_METHOD")!==void 0;for(let a of Ko){let s=e(a);if(!(s===v\
 oid 0||i&&a==="HTTP_PROXY"))if(!En.includes(a))r[a]=s;else if(a!=="SSL_CERT_DIR")r[a]=o(s);else{let d=/^(?:[A-Za-z]:|\\\\\\\
 \\)/.test(t??"")?";":":";r[a]=s.split(d).map(o).join(d)}}for(let[a,s]of Object.entries(n))r[a]=En.includes(a)?o(s):s;retu\
-rn r}function wn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:M(n,e)}function he(e,n){let t=Ko(e,n);\
-if(t===void 0)return{kind:"direct"};let r=_t(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:Qo(e,n(r));return r!==void 0&&\
-o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Zo(n(t)),setBy:t}}function Ko(e,n){let t=e.protocol==="https:"?\
+rn r}function wn(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:M(n,e)}function he(e,n){let t=Zo(e,n);\
+if(t===void 0)return{kind:"direct"};let r=_t(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:ei(e,n(r));return r!==void 0&&\
+o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...Qo(n(t)),setBy:t}}function Zo(e,n){let t=e.protocol==="https:"?\
 ["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY\
 "]:void 0;return t&&_t(n,[...t,"all_proxy","ALL_PROXY"])}function wt(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="h\
 ttp:"||n("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is\
- set)`}function Zo(e){let n=e.trim(),t;try{t=new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return{ki\
+ set)`}function Qo(e){let n=e.trim(),t;try{t=new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return{ki\
 nd:"unusable",reason:"the proxy URL cannot be parsed"}}let{protocol:r}=t;if(r!=="http:"&&r!=="https:")return{kind:"unusa\
 ble",reason:`${r} proxies are not supported`};if(t.hostname==="")return{kind:"unusable",reason:"the proxy URL names no h\
 ost"};let o=t.username||t.password?`Basic ${xn(`${vt(t.username)}:${vt(t.password)}`)}`:void 0,i=t.port?Number(t.port):r\
-==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:Tn(t.hostname),port:i,authorization:o}}}function Qo(e,\
+==="https:"?443:80;return{kind:"proxy",proxy:{protocol:r,hostname:Tn(t.hostname),port:i,authorization:o}}}function ei(e,\
 n){let t=Tn(e.hostname.toLowerCase()).replace(/\\.$/,""),r=Sn(t),o=Number(e.port||(e.protocol==="https:"?443:80));return \
 n.split(",").map(i=>i.trim()).filter(i=>{let a=Tt(i.toLowerCase());return a===void 0||a.port!==void 0&&a.port!==o?!1:a.k\
 ind==="all"?!0:a.kind==="domain"?r===void 0&&(t===a.name||t.endsWith(`.${a.name}`)):r!==void 0&&xt(r,a.address,a.prefix)\
@@ -1034,37 +1034,37 @@ Number);return u.every(c=>c<=255)?u:void 0}if(!e.includes(":"))return;let t;try{
  it would go around the proxy named there`;let o=At(e,n);if(!(o.kind!=="direct"||o.skipped===void 0||he(e,n).kind==="dir\
 ect"))return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: it would go around the proxy named there`}function \
 At(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="htt\
-p:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(d=>[d,ni(n(d))]).find(([,d]\
+p:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(d=>[d,ti(n(d))]).find(([,d]\
 )=>d!==void 0)??[];if(r===void 0||o===void 0){let d=t.flat().find(c=>n(c));return d!==void 0?{kind:"direct",because:"no \
 proxy variable Deno\'s fetch can read is set",skipped:d}:{kind:"direct",because:wt(e,n,["HTTP_PROXY","http_proxy"])??`no \
 proxy variable is set for ${e.protocol} URLs`}}let i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",a=e.hostname.replace(/\
-^\\[(.*)\\]$/,"$1"),s=(n(i)||void 0)?.split(",").map(d=>d.replace(oi,"")).find(d=>ei(a,d));return s!==void 0?{kind:"direct\
-",because:`${i} names the host: ${s}`}:{kind:"proxy",variable:r,...o}}function ei(e,n){return/^[\\d.]+$|:/.test(e)?(n.inc\
+^\\[(.*)\\]$/,"$1"),s=(n(i)||void 0)?.split(",").map(d=>d.replace(ii,"")).find(d=>ni(a,d));return s!==void 0?{kind:"direct\
+",because:`${i} names the host: ${s}`}:{kind:"proxy",variable:r,...o}}function ni(e,n){return/^[\\d.]+$|:/.test(e)?(n.inc\
 ludes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&St(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}fu\
-nction ni(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*\
-)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,a=""]=ri.exe\
+nction ti(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*\
+)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,a=""]=oi.exe\
 c(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0||o!==void 0&&!o.includes(":"))return;let s=/^\\+\
-?\\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${ti(i)}:${s??{http:80,https:443}[t]??1080}`;return{url:`${t}://${d\
-}`,credentials:o!==void 0}}function ti(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var R\
-t="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",ri=new RegExp(`^(?:(${Rt})@(?:${Rt}@)*)?([\\\\w.~!$&\'()*+,;=-]\
+?\\d+$/.test(a)&&Number(a)<=65535?Number(a):void 0,d=`${ri(i)}:${s??{http:80,https:443}[t]??1080}`;return{url:`${t}://${d\
+}`,credentials:o!==void 0}}function ri(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var R\
+t="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",oi=new RegExp(`^(?:(${Rt})@(?:${Rt}@)*)?([\\\\w.~!$&\'()*+,;=-]\
 +|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),kt="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u20\
-2f\\\\u205f\\\\u3000]",oi=new RegExp(`^${kt}+|${kt}+$`,"g");var ie=globalThis;function $(){return ii??=si()}var ii;function \
-si(){if(typeof ie.Deno?.version?.deno=="string"){let n=ie.Deno.build.os==="windows"?"win32":ie.Deno.build.os;return{name\
+2f\\\\u205f\\\\u3000]",ii=new RegExp(`^${kt}+|${kt}+$`,"g");var ie=globalThis;function $(){return si??=ai()}var si;function \
+ai(){if(typeof ie.Deno?.version?.deno=="string"){let n=ie.Deno.build.os==="windows"?"win32":ie.Deno.build.os;return{name\
 :"deno",version:ie.Deno.version.deno,machine:$t(n,ie.Deno.build.arch),os:n}}let e=ie.process?.versions;if(typeof e?.node\
 =="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch:r}=ie.process;return{name:n,version:e[n],machine:\
-$t(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:""}}function $t(e,n){let t=ai[n]??n;return(e==="wi\
-n32"||e==="windows"?li:e==="darwin"?ui:e.endsWith("bsd")?ci:di)[t]??t}var ai={x86_64:"x64",aarch64:"arm64",riscv64gc:"ri\
-scv64"},di={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong6\
-4:"loongarch64",mipsel:"mips",mips64el:"mips64"},ui={x64:"x86_64",arm64:"arm64"},ci={x64:"amd64",arm64:"arm64",ia32:"i38\
-6"},li={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function Ye(e,n){if(n==="win32")return!0;if(n!=="linux"||!e?.allowed("/pro\
+$t(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:""}}function $t(e,n){let t=di[n]??n;return(e==="wi\
+n32"||e==="windows"?fi:e==="darwin"?ci:e.endsWith("bsd")?li:ui)[t]??t}var di={x86_64:"x64",aarch64:"arm64",riscv64gc:"ri\
+scv64"},ui={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong6\
+4:"loongarch64",mipsel:"mips",mips64el:"mips64"},ci={x64:"x86_64",arm64:"arm64"},li={x64:"amd64",arm64:"arm64",ia32:"i38\
+6"},fi={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function Ye(e,n){if(n==="win32")return!0;if(n!=="linux"||!e?.allowed("/pro\
 c/self/stat","read"))return!1;try{let t=e.read("/proc/self/stat",4096)??"",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split\
 (" ").map(Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1}}function Ge(e){if(e===void 0)return!1;let n=r=>\
 e.listenerCount?.(r)??0;if(e.readableFlowing===!0||n("keypress")>0||n("readable")>0)return!0;let t=Object.getOwnProperty\
-Symbols(e).some(r=>r.description==="keypress-decoder");return n("data")>(t?1:0)}var q=class{#e=new Set;#n;#o;constructor\
+Symbols(e).some(r=>r.description==="keypress-decoder");return n("data")>(t?1:0)}var J=class{#e=new Set;#n;#o;constructor\
 (n){this.#n=n}add(n){this.#e.add(n);try{this.#o??=this.#n(this.#e)}catch(t){throw this.#e.delete(n),t}return()=>{!this.#\
 e.delete(n)||this.#e.size>0||(this.#o?.(),this.#o=void 0)}}clear(){this.#e.clear(),this.#o?.(),this.#o=void 0}};function\
- W(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var fi="pid:[4026531836]";function We(e){if(e.os!=\
-="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==fi)return"it runs in a PID namespace of its own (a container): wh\
+ W(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var mi="pid:[4026531836]";function We(e){if(e.os!=\
+="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==mi)return"it runs in a PID namespace of its own (a container): wh\
 at it starts ends with the container\'s first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a \
 container\'s main process): what it starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a\
  service manager running it as a service): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")\
@@ -1072,7 +1072,7 @@ container\'s main process): what it starts ends with it";if(e.ppid===1)return"it
 ));if((n===void 0?".service":t?.trim().split("/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, \
 which stops what it leaves behind"}}}var It=Symbol.for("@nat/telemetry: a signal listener that stands aside");function z\
 e(e){return Object.defineProperty(e,It,{value:!0}),e}function _n(e){return(typeof e=="function"||typeof e=="object"&&e!=\
-=null)&&e[It]===!0}function Lt(e,n){try{return e.listeners(n).filter(r=>!_n(r)).length>mi(e)}catch{return!0}}function mi\
+=null)&&e[It]===!0}function Lt(e,n){try{return e.listeners(n).filter(r=>!_n(r)).length>hi(e)}catch{return!0}}function hi\
 (e){let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?\
 i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function Bt(e,n){let t\
 =h=>{try{return e.permissions.querySync?.(h).state}catch{return}},r=h=>t(h)==="granted",o=()=>{let h=v(()=>e.permissions\
@@ -1080,25 +1080,25 @@ i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_emitter__
 kind:h})?v(()=>e[h]())??void 0:void 0,s=Ue(Et(e,{uid:a("uid"),gid:a("gid")},i)),d=(h,T)=>{try{let S=new TextEncoder().en\
 code(T);for(;S.length>0;)S=S.subarray(h.writeSync(S))}catch{}},u=e===Xe&&Ft?Ft:Ut(e),c=h=>e.build.os!=="windows"&&r({nam\
 e:"run"})&&v(()=>(e.kill(e.pid,h),!0))===!0,l=h=>{c(h)||e.exit(oe[h]),setTimeout(()=>e.exit(oe[h]),100)},m=()=>globalThi\
-s.process?.stdin,f=()=>v(()=>e.stdin.readable.locked||Ge(m()))!==!1,p=new q(h=>{let T=R=>{W(h,L=>L.beforeExit())&&R.prev\
+s.process?.stdin,f=()=>v(()=>e.stdin.readable.locked||Ge(m()))!==!1,p=new J(h=>{let T=R=>{W(h,L=>L.beforeExit())&&R.prev\
 entDefault()},S=()=>{W(h,R=>R.exit(e.exitCode))},_=R=>{R.defaultPrevented||W(h,L=>L.exit(1))},x=[["beforeunload",T],["er\
 ror",_],["unhandledrejection",_]];for(let[R,L]of x)globalThis.addEventListener(R,L);return Rn.add(S),()=>{for(let[R,L]of\
- x)globalThis.removeEventListener(R,L);Rn.delete(S)}}),g=new q(h=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=\
+ x)globalThis.removeEventListener(R,L);Rn.delete(S)}}),g=new J(h=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=\
 >{};let T=e.build.os==="linux"&&r({name:"read",path:Ae})?v(()=>s.read(Ae,65536)):void 0,S=Be(T),_=fe.filter(x=>!S.includ\
 es(x)).map(x=>{let R=ze(()=>{u.programListens(x)||(W(h,L=>L(x)),g.clear(),l(x))});return v(()=>u.add(x,R)),[x,R]});retur\
 n()=>{for(let[x,R]of _)v(()=>u.remove(x,R))}}),b=h=>{try{return e.env.get(h),!1}catch{return!0}},A=h=>r({name:"env",vari\
 able:h})&&b(h),E=h=>!r({name:"env",variable:h})||b(h),k=h=>{try{return r({name:"env",variable:h})?e.env.get(h):void 0}ca\
-tch{return}},w=h=>{let T=yi(e,r,s,k);if(T)return{refused:T};let S=gi.find(E);if(S!==void 0){let I=$e(A(S),"--allow-env")\
+tch{return}},w=h=>{let T=bi(e,r,s,k);if(T)return{refused:T};let S=yi.find(E);if(S!==void 0){let I=$e(A(S),"--allow-env")\
 ;return{refused:`the program may not read ${S} (${I}), which its requests honour: a sender would not`}}let _=v(()=>e.exe\
 cPath());if(!_||!r({name:"run",command:_}))return{refused:"the program may not run Deno itself (--allow-run)"};let x=r({\
 name:"read",path:"."})?v(()=>e.cwd()):void 0,R=[h.dir,...h.reads].map(I=>wn(I,x)),L=[...R,_].find(I=>I.includes(","));if\
 (L!==void 0)return{refused:`Deno\'s permission flags cannot name a path with a comma: ${L}`};if(e.build.os==="windows")re\
-turn{executable:_,paths:R,cwd:x};let V=pi.find(([I,ce])=>r({name:"run",command:I})&&(!ce||s.sizeOf(I)!==void 0));return \
+turn{executable:_,paths:R,cwd:x};let V=gi.find(([I,ce])=>r({name:"run",command:I})&&(!ce||s.sizeOf(I)!==void 0));return \
 V?{executable:_,closer:V,paths:R,cwd:x}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=$\
 {Ht}`}};return{env:k,envHidden:E,envNotUnicode:A,writeStderr:h=>d(e.stderr,h),writeStdout:h=>d(e.stdout,h),stdoutIsTermi\
 nal:()=>v(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCode||void\
  0,serve(h,T,S,_){let x=new Set,R=0,L=async I=>{if(Number(I.headers.get("content-length")??0)>_.maxBodyBytes)return Ct(I\
-);let ce=await bi(I,_.maxBodyBytes);if(ce===void 0)return Ct(I);let re=new URL(I.url),le=await S({method:I.method,path:r\
+);let ce=await Ei(I,_.maxBodyBytes);if(ce===void 0)return Ct(I);let re=new URL(I.url),le=await S({method:I.method,path:r\
 e.pathname+re.search,body:ce});return le?new Response(le.body??null,{status:le.status,headers:le.headers}):(await new Pr\
 omise(Ne=>x.add(Ne)),new Response(null,{status:503}))},V=e.serve({hostname:h,port:T,onListen(){}},async I=>{if(R>=_.maxC\
 onnections)return new Response(null,{status:503,headers:{connection:"close"}});R++;try{return await L(I)}finally{R--}});\
@@ -1107,7 +1107,7 @@ f h=="number"?e.unrefTimer(h):h?.unref?.()}catch{}},monotonicMs:()=>performance.
 net",host:Mt(h)})}catch{return!1}},sendsProxyCredentials(h){try{return me.some(E)||Ot(new URL(h),k)}catch{return!0}},asy\
 nc fetch(h,T){let S=Nt(new URL(h),k,A);if(S!==void 0)throw new H(S);return await(n??globalThis.fetch)(h,T)},senderRefusa\
 l(h){let T=w(h);return"refused"in T?T.refused:void 0},senderCommand(h,T){let S=w(T);if("refused"in S)return S;let{execut\
-able:_,closer:x,paths:R,cwd:L}=S,V=x&&hi(e,t),I=x?[...V?[V]:[],x[0],_]:[_],ce=o()?"--allow-net":`--allow-net=${Mt(T.endp\
+able:_,closer:x,paths:R,cwd:L}=S,V=x&&pi(e,t),I=x?[...V?[V]:[],x[0],_]:[_],ce=o()?"--allow-net":`--allow-net=${Mt(T.endp\
 oint)}`,re=[_,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];re.push("--allow-sys=uid\
 ,gid",`--allow-env=${T.variables.join(",")}`,ce,`--allow-run=${I.join(",")}`),re.push(`--allow-read=${R.join(",")}`,`--a\
 llow-write=${T.dir}`,h);let le={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},Ne=Ve(k,{...T.set,...le},L);if(!x)ret\
@@ -1121,49 +1121,49 @@ stdin.setRaw(!1)),!u.programListens(x)&&(S(),l(x))};return v(()=>u.add(x,R)),[x,
 ){let R=await e.stdin.read(x);if(h(R===null?Uint8Array.of(4):x.slice(0,R))!==void 0||R===null)return}}finally{e.stdin.se\
 tRaw(T),S()}}}},files:s,exiting:()=>jt,onExit:h=>p.add(h),onInterrupt:h=>g.add(h)}}var Pt="/proc/self/ns/pid";function M\
 t(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Dt=["/usr/bin/setsid","/b\
-in/setsid"];function hi(e,n){let t=Dt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes(\
+in/setsid"];function pi(e,n){let t=Dt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes(\
 "denied"))return Dt.find((r,o)=>{if(t[o].some(a=>a!=="granted"))return!1;let i=v(()=>e.lstatSync(r));return i?.isFile===\
-!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Ht="/bin/sh",pi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n\
+!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Ht="/bin/sh",gi=[["/bin/bash",!0,\'for f in /dev/fd/*; do n\
 =${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[Ht,!1,\'exec 3>&- 4>&- 5>&- 6\
->&- 7>&- 8>&- 9>&-; exec "$@"\']],gi=[...me,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA\
-_CERTS"];function yi(e,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its program":We({pid:e.\
+>&- 7>&- 8>&- 9>&-; exec "$@"\']],yi=[...me,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA\
+_CERTS"];function bi(e,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its program":We({pid:e.\
 pid,ppid:v(()=>e.ppid),os:$().os,env:r,read:o=>n({name:"read",path:o})?v(()=>t.read(o,65536)):void 0,pidNamespace:$().os\
 ==="linux"&&n({name:"read",path:Pt})?v(()=>e.readLinkSync(Pt)):void 0})}function Ct(e){return e.body?.cancel().catch(()=\
 >{}),new Response(\'{"error":"the body is too large"}\',{status:413,headers:{"content-type":"application/json",connection:\
-"close"}})}async function bi(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.\
+"close"}})}async function Ei(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.\
 length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode()}function Ut(e){let n=e.addSignalListener.bind(e),t=e.re\
 moveSignalListener.bind(e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),_n(i)||r.set(o,(r.get(o)??new Set).add(i))},\
 e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:n,remove:t}}return{pro\
 gramListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var Xe=globalThis.Deno,jt=!1,Rn=new Set;Xe&&globalThis.addEventList\
-ener("unload",()=>{jt=!0;for(let e of Rn)e()});var Ft=typeof Xe?.addSignalListener=="function"?Ut(Xe):void 0;var Ei="/et\
-c/hosts",vi=16<<20,wi=5e3,Si=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Vt(e,n,t){let r=e("node:dns");re\
-turn(o,i,a)=>{let s=o.toLowerCase().replace(/\\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||Ri(e,s))return r.loo\
-kup(o,i,a);let d=new r.Resolver({timeout:wi,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!0});let c=(l,\
-m)=>new Promise(f=>l.call(d,m,p=>f(p?.code)));(async()=>{for(let l of _i(e,n,o)){let m=await Promise.all([c(d.resolve4,l\
-),c(d.resolve6,l)]);if(m.some(f=>Si.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0})().then(l=>{if(t.remov\
+ener("unload",()=>{jt=!0;for(let e of Rn)e()});var Ft=typeof Xe?.addSignalListener=="function"?Ut(Xe):void 0;var vi="/et\
+c/hosts",wi=16<<20,Si=5e3,Ti=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function Vt(e,n,t){let r=e("node:dns");re\
+turn(o,i,a)=>{let s=o.toLowerCase().replace(/\\.$/,"");if(s==="localhost"||s.endsWith(".localhost")||ki(e,s))return r.loo\
+kup(o,i,a);let d=new r.Resolver({timeout:Si,tries:1}),u=()=>d.cancel();t.addEventListener("abort",u,{once:!0});let c=(l,\
+m)=>new Promise(f=>l.call(d,m,p=>f(p?.code)));(async()=>{for(let l of Ri(e,n,o)){let m=await Promise.all([c(d.resolve4,l\
+),c(d.resolve6,l)]);if(m.some(f=>Ti.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0})().then(l=>{if(t.remov\
 eEventListener("abort",u),l&&!t.aborted)return r.lookup(o,i,a);a(Object.assign(new Error(`DNS did not answer for ${o}`),\
-{code:"ETIMEOUT"}))})}}var Ti="/etc/resolv.conf",xi=65536;function _i(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];le\
+{code:"ETIMEOUT"}))})}}var xi="/etc/resolv.conf",_i=65536;function Ri(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];le\
 t r,o=1,i=u=>{let c=u.find(l=>l.startsWith("ndots:"));c!==void 0&&(o=Math.min(15,Number.parseInt(c.slice(6),10)||0))},a=\
-e("node:fs");for(let u of(v(()=>Yt(a,Ti,xi))??"").split(`\n`)){let[c,...l]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(c=\
+e("node:fs");for(let u of(v(()=>Yt(a,xi,_i))??"").split(`\n`)){let[c,...l]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(c=\
 =="search"||c==="domain")&&(r=l),c==="options"&&i(l)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let s=n("LOCALDOMAIN")\
 ?.trim();s&&(r=s.split(/\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let d=r.\
 slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...d]:[...d,t]}fu\
-nction Yt(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function Ri(e,n){let t=v\
-(()=>Yt(e("node:fs"),Ei,vi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t\
+nction Yt(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function ki(e,n){let t=v\
+(()=>Yt(e("node:fs"),vi,wi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t\
 ])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))r\
 eturn!0}return!1}function Gt(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,a)=>{let s=new URL(r),d=he(s,n);i\
 f(d.kind==="unusable")return a(new H(d.reason));let u=s.protocol==="https:",c=Vt(e,n,o.signal),l={method:o.method,header\
 s:{...o.headers,"content-length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(d.kind==="direct\
-")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,p=o.signal;l.createConnection=(g,b)=>{(u?Oi(e,c,f,s,p):Wt(e,c,f,p)).then(E=>\
+")l.agent=!1,l.lookup=c;else{let{proxy:f}=d,p=o.signal;l.createConnection=(g,b)=>{(u?Ni(e,c,f,s,p):Wt(e,c,f,p)).then(E=>\
 b(null,E),E=>b(E))},u||(l.path=`${s.protocol}//${s.host}${s.pathname}${s.search}`,f.authorization&&(l.headers["proxy-aut\
 horization"]=f.authorization))}let m=e(u?"node:https":"node:http").request(s,l);m.on("error",a),m.on("response",f=>{let \
 p=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,headers:{get:g=>{let b=p(g);return b===void 0?null:Array.isArr\
 ay(b)?b.join(", "):b}},body:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f)\
-.getReader()}})}),m.end(o.body)})}var ki=16384;function Wt(e,n,t,r){let o=e("node:net"),{hostname:i,port:a}=t;return kn(\
+.getReader()}})}),m.end(o.body)})}var Oi=16384;function Wt(e,n,t,r){let o=e("node:net"),{hostname:i,port:a}=t;return kn(\
 r,s=>{let d=t.protocol==="https:"?e("node:tls").connect({host:i,port:a,servername:o.isIP(i)?"":i,lookup:n}):o.connect({h\
-ost:i,port:a,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>s(d)),d})}async function Oi(e,\
+ost:i,port:a,lookup:n});return d.once(t.protocol==="https:"?"secureConnect":"connect",()=>s(d)),d})}async function Ni(e,\
 n,t,r,o){let i=await Wt(e,n,t,o),a=`${r.hostname}:${r.port||443}`;await kn(o,(u,c)=>{let l="",m=f=>{l+=f.toString("latin\
-1");let p=l.indexOf(`\\r\n\\r\n`);if(p<0){l.length>ki&&c(new Error("the proxy\'s answer to CONNECT is too long"));return}i.re\
+1");let p=l.indexOf(`\\r\n\\r\n`);if(p<0){l.length>Oi&&c(new Error("the proxy\'s answer to CONNECT is too long"));return}i.re\
 moveListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(l)?.[1]??0);if(g<200||g>299)return c(new Err\
 or(`the proxy answered CONNECT with ${g||"garbage"}`));let b=f.subarray(f.length-(l.length-p-4));b.length>0&&i.unshift(b\
 ),u(void 0)};return i.on("data",m),i.write(`CONNECT ${a} HTTP/1.1\\r\nHost: ${a}\\r\n`+(t.authorization?`Proxy-Authorization\
@@ -1180,7 +1180,7 @@ le":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mo
 fied:f.mtimeMs}),s=(f,p,g,b)=>{try{return e.openSync(f,p|i,b)}catch(A){let E=A.code;if(E==="ENOENT"||E==="ENOTDIR")retur\
 n;let k=E==="ELOOP"||E==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw k&&g(a(k)),A}},d=(f,p)=>{for(let g=0;g<\
 p.length;)g+=e.writeSync(f,p,g,p.length-g)},{Buffer:u,process:c}=globalThis,l,m=(f,p)=>{if(l??=c?.getBuiltinModule?.("no\
-de:buffer")?.isUtf8??Ni,!l(p))throw new N(f,"not_utf8");return u.from(p).toString("utf8")};return{uid:t?void 0:n.uid,get\
+de:buffer")?.isUtf8??Ai,!l(p))throw new N(f,"not_utf8");return u.from(p).toString("utf8")};return{uid:t?void 0:n.uid,get\
  gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,p)=>r===void 0||v(()=>r.has(p==="read"?"fs.read":"fs.\
 write",f))!==!1,lstat(f){try{let p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&a(p)}catch(p){if(p.code==="ENOTDIR")retu\
 rn;throw p}},realPath:f=>v(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>v(()=>e.readlinkSync(f)),mkdir:f=\
@@ -1192,15 +1192,15 @@ eSync(g)},append(f,p,g){let b=s(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384
 append to ${f}: no such directory`);try{g(a(e.fstatSync(b))),d(b,u.from(p))}finally{e.closeSync(b)}},touch(f,p,g){let b=\
 s(f,o("O_RDONLY"),g);if(b===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g(a(e.fstatSync(b))),e.futi\
 mesSync(b,p/1e3,p/1e3)}finally{e.closeSync(b)}},rename:(f,p)=>e.renameSync(f,p),remove:f=>e.unlinkSync(f),removeDir:f=>e\
-.rmdirSync(f)}}function Ni(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function Jt(e)\
+.rmdirSync(f)}}function Ai(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function Jt(e)\
 {let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r\
 )}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}cat\
 ch{}}}}}var Xt,qt=!1;function Kt(e,n){if(qt)return!1;try{return Xt??=new Int32Array(new SharedArrayBuffer(4)),Promise.re\
-solve(Atomics.waitAsync(Xt,0,0,e).value).then(()=>n(),()=>{qt=!0,n()}),!0}catch{return!1}}var Ai={BUN_BE_BUN:"1",BUN_RUN\
-TIME_TRANSPILER_CACHE_PATH:"0"};function tr(e,n){let t,r=()=>t??=$i(e),o=({dir:u})=>{let c=e.platform==="win32"?void 0:u\
+solve(Atomics.waitAsync(Xt,0,0,e).value).then(()=>n(),()=>{qt=!0,n()}),!0}catch{return!1}}var $i={BUN_BE_BUN:"1",BUN_RUN\
+TIME_TRANSPILER_CACHE_PATH:"0"};function tr(e,n){let t,r=()=>t??=Ii(e),o=({dir:u})=>{let c=e.platform==="win32"?void 0:u\
 .match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(c!==void 0)return`${$().name} cannot run a script from a path with a \'${c}\' \
-in it: ${u}`;let{files:l,fs:m}=r();return ji(e,l,m)},i=!1,a=new q(u=>nr(e,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],[\
-"exit",m=>{i=!0,W(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))===!0,d=new q(u=>{if(e.pid=\
+in it: ${u}`;let{files:l,fs:m}=r();return Vi(e,l,m)},i=!1,a=new J(u=>nr(e,[["beforeExit",()=>{W(u,m=>m.beforeExit())}],[\
+"exit",m=>{i=!0,W(u,f=>f.exit(m))}]])),s=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))===!0,d=new J(u=>{if(e.pid=\
 ==1)return()=>{};let c=e.versions.bun&&e.platform==="linux"?r().files:void 0,l=Be(v(()=>c?.read(Ae,65536)));return nr(e,\
 fe.filter(m=>!l.includes(m)).map(m=>{let f=ze(()=>{Lt(e,m)||(W(u,p=>p(m)),d.clear(),s(m)||e.exit(oe[m]))});return[m,f]})\
 )});return{env(u){try{return e.env[u]}catch{return}},writeStderr:u=>Qt(e.stderr,u),writeStdout:u=>Qt(e.stdout,u),stdoutI\
@@ -1220,59 +1220,59 @@ isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(c)||e.execArgv?.
 :m=>new Promise(f=>{let p=l.isRaw===!0,g=E=>{l.removeListener("data",b),l.removeListener("end",A),v(()=>l.setRawMode?.(p\
 )),l.pause(),E!==void 0&&E.length>0&&v(()=>l.unshift(E)),f()},b=E=>{let k=new Uint8Array(E??[]),w;try{w=m(k)}catch{w=k.l\
 ength}w!==void 0&&g(k.subarray(w))},A=()=>{v(()=>m(Uint8Array.of(4))),g()};l.on("data",b),l.on("end",A),l.setRawMode?.(!\
-0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Gt(u=>e.getBuiltinModule(u),u=>e.env[u]):Vi(n.fetchAtLoad,u=>e.\
-env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun?Ai:{},f=Ve(g=>\
-e.env[g],{...c.set,...m},v(()=>e.cwd?.())),p=e.versions.bun?[]:Ci(e);return{argv:[e.execPath,...p,u],env:f,cwd:c.dir}},s\
+0),l.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?Gt(u=>e.getBuiltinModule(u),u=>e.env[u]):Yi(n.fetchAtLoad,u=>e.\
+env[u],e.versions.bun!==void 0),senderCommand(u,c){let l=o(c);if(l)return{refused:l};let m=e.versions.bun?$i:{},f=Ve(g=>\
+e.env[g],{...c.set,...m},v(()=>e.cwd?.())),p=e.versions.bun?[]:Fi(e);return{argv:[e.execPath,...p,u],env:f,cwd:c.dir}},s\
 enderRefusal:o,spawnDetached(u){try{let{argv:c,env:l,cwd:m}=u;if(n.bunSpawn){let A=["ignore","ignore","ignore"];try{let \
 E=n.bunSpawn([...c],{detached:!0,stdio:A,windowsHide:!0,env:{...l},cwd:m});return E.unref(),E.pid!==void 0?"started":"fa\
 iled"}catch(E){return E?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f\
 )return"failed";let[p,...g]=c,b=f.spawn(p,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:l,cwd:m});return b.on("error"\
 ,()=>{}),b.unref(),b.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:s,get files(){r\
-eturn r().files},exiting:()=>i||e._exiting===!0,onExit:u=>a.add(u),onInterrupt:u=>d.add(u)}}function $i(e){let n;try{n=e\
+eturn r().files},exiting:()=>i||e._exiting===!0,onExit:u=>a.add(u),onInterrupt:u=>d.add(u)}}function Ii(e){let n;try{n=e\
 .getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&zt(n\
-,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Pi(v(()=>o?.read(rr,Ii,Li)),r.uid):v(()=>e.getBuiltinModule?.\
-("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&Ue(o)}}var rr="/etc/passwd",Ii=16*1024*1024;function Li(\
-e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${rr} is not root\'s alone`)}function Pi(e,n){if(\
+,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Mi(v(()=>o?.read(rr,Li,Pi)),r.uid):v(()=>e.getBuiltinModule?.\
+("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&Ue(o)}}var rr="/etc/passwd",Li=16*1024*1024;function Pi(\
+e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${rr} is not root\'s alone`)}function Mi(e,n){if(\
 !(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.te\
-st(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var Mi=/^(use-openssl-ca|use-bundled-ca|use-system-ca|op\
-enssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,Di=/^(openssl-c\
-onfig|tls-cipher-list)$/;function Ci(e){let n=[...Fi(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<\
-n.length;r++){let[,o,i,a]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],s=i?.replaceAll("_","-");s!==void 0&&(Mi.tes\
-t(s)?t.set(s,!o):Di.test(s)&&!o&&t.set(s,a??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`-\
--${r}=${o}`)}function Fi(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else i\
-f(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var Bi=/^--allo\
-w-fs-(?:read|write)(?:=([^]*))?$/,Zt=/--(?:experimental[-_])?permission|--allow[-_]/,Hi=/^--experimental[-_](?:default[-\
-_])?config[-_]file/;function Ui(e,n,t){return n!==void 0&&Zt.test(n)||!e.some(r=>r==="--permission"||r==="--experimental\
--permission")?!1:e.every(r=>{if(Zt.test(r)&&/^[^=]*_/.test(r)||Hi.test(r))return!1;let o=Bi.exec(r);if(!o)return!0;let i\
-=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&Y(i,t)})}function ji(e,n,t){let r=e.getBuiltinModule;return r?e.v\
+st(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var Di=/^(use-openssl-ca|use-bundled-ca|use-system-ca|op\
+enssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,Ci=/^(openssl-c\
+onfig|tls-cipher-list)$/;function Fi(e){let n=[...Bi(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<\
+n.length;r++){let[,o,i,a]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],s=i?.replaceAll("_","-");s!==void 0&&(Di.tes\
+t(s)?t.set(s,!o):Ci.test(s)&&!o&&t.set(s,a??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`-\
+-${r}=${o}`)}function Bi(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else i\
+f(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var Hi=/^--allo\
+w-fs-(?:read|write)(?:=([^]*))?$/,Zt=/--(?:experimental[-_])?permission|--allow[-_]/,Ui=/^--experimental[-_](?:default[-\
+_])?config[-_]file/;function ji(e,n,t){return n!==void 0&&Zt.test(n)||!e.some(r=>r==="--permission"||r==="--experimental\
+-permission")?!1:e.every(r=>{if(Zt.test(r)&&/^[^=]*_/.test(r)||Ui.test(r))return!1;let o=Hi.exec(r);if(!o)return!0;let i\
+=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&Y(i,t)})}function Vi(e,n,t){let r=e.getBuiltinModule;return r?e.v\
 ersions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its exec\
 utable runs only the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable r\
 uns only the program":v(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-p\
-rocess":e.permission&&!Ui(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender\
+rocess":e.permission&&!ji(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender\
  would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pas\
 s on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relativ\
 e, or with a space, quote or backslash)":We({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>v(()=>n?.read(o\
 ,65536)),pidNamespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot sta\
-rt processes"}function Vi(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let a=he(new URL(o),n);if(a\
+rt processes"}function Yi(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let a=he(new URL(o),n);if(a\
 .kind==="unusable")throw new H(a.reason);if(a.kind==="proxy"&&!t)throw new H("this runtime\'s fetch cannot use a proxy");\
-try{return await r(o,{...i,proxy:a.kind==="proxy"?Yi(a.proxy):!1})}catch(s){throw v(()=>s?.code)==="UnsupportedProxyProt\
-ocol"?new H("the proxy setting\'s scheme is not supported"):s}}}function Yi({protocol:e,hostname:n,port:t,authorization:r\
+try{return await r(o,{...i,proxy:a.kind==="proxy"?Gi(a.proxy):!1})}catch(s){throw v(()=>s?.code)==="UnsupportedProxyProt\
+ocol"?new H("the proxy setting\'s scheme is not supported"):s}}}function Gi({protocol:e,hostname:n,port:t,authorization:r\
 }){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,res\
 pectNoProxy:!1}}function Qt(e,n){let t=qe.get(e)??0;t===0&&e.on("error",er),qe.set(e,t+1);let r=()=>{let i=(qe.get(e)??1\
 )-1;qe.set(e,i),i===0&&e.removeListener("error",er)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var\
  qe=new WeakMap;function er(){}function nr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of\
- n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var pe=globalThis,Gi={env:()=>{},writeStderr:()=>{},unrefTime\
+ n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var pe=globalThis,Wi={env:()=>{},writeStderr:()=>{},unrefTime\
 r:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},f\
 iles:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a \
 process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP serve\
 r in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:(\
 )=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},Je,or=[v(()=>pe.Bun?.fetch),pe.Deno?v(()=>pe.fetch):void 0].find(e=>type\
-of e=="function");function y(){if(Je)return Je;let e=$().name;return Je=e==="deno"?Bt(pe.Deno,or):e==="unknown"?Gi:tr(pe\
+of e=="function");function y(){if(Je)return Je;let e=$().name;return Je=e==="deno"?Bt(pe.Deno,or):e==="unknown"?Wi:tr(pe\
 .process,{lightFetch:e==="node",fetchAtLoad:or,bunSpawn:e==="bun"?pe.Bun?.spawn:void 0}),Je}var ir=/^t-(\\d{13})-[0-9a-f]\
 +\\.tmp$/;function se(e,n,t,r,o,i=Ke(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(a){try{e.remove(i)}\
-catch{}throw a}}function Ke(e,n){return`${e==="/"?"":e}/t-${z(n)}-${J()}.tmp`}function z(e){return String(Math.floor(e))\
-.padStart(13,"0")}var Wi=Math.random;function Ie(){let e;try{e=Wi()}catch{}return typeof e=="number"&&e>=0&&e<1?e:global\
-This.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function J(e=12){let n="";for(;n.length<e;)n+=Math.floor(Ie()*2\
+catch{}throw a}}function Ke(e,n){return`${e==="/"?"":e}/t-${z(n)}-${K()}.tmp`}function z(e){return String(Math.floor(e))\
+.padStart(13,"0")}var zi=Math.random;function Ie(){let e;try{e=zi()}catch{}return typeof e=="number"&&e>=0&&e<1?e:global\
+This.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function K(e=12){let n="";for(;n.length<e;)n+=Math.floor(Ie()*2\
 **32).toString(16).padStart(8,"0");return n.slice(0,e)}function U(e){try{return e instanceof Error?e.message:`threw ${ty\
 peof e}`}catch{return"threw something that cannot be described"}}function O(e){switch(typeof e){case"string":return JSON\
 .stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bigi\
@@ -1281,10 +1281,10 @@ ot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:ret
 peof e!="object"||e===null)return!1;let n=dr(e);return n==="[object Object]"||n==="[object Module]"}function ar(e){if(ty\
 peof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}function \
 dr(e){try{return Object.prototype.toString.call(e)}catch{return}}function On(e,n){let t=Object.keys(e).find(i=>!Object.h\
-asOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=zi(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'\
-?`:`the options: ${r.join(", ")}`})`}function zi(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.filter(a=>t(e).le\
-ngth>=4&&t(a).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let a of n){let s=Xi(t(e),t(a));s<i&&([o,i]=\
-[a,s])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function Xi(e,n){let t=Array.from({length:e.length+1},(r\
+asOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=Xi(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o}\'\
+?`:`the options: ${r.join(", ")}`})`}function Xi(e,n){let t=a=>a.toLowerCase().replace(/[_-]/g,""),r=n.filter(a=>t(e).le\
+ngth>=4&&t(a).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let a of n){let s=qi(t(e),t(a));s<i&&([o,i]=\
+[a,s])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function qi(e,n){let t=Array.from({length:e.length+1},(r\
 ,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o\
 <=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o\
 -2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function C(e){try{let n=new\
@@ -1292,29 +1292,29 @@ ngth>=4&&t(a).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let 
 ""&&(n.password="***"),n.search!==""){let t=[...n.searchParams].map(([r,o])=>o===""?"***":`${encodeURIComponent(r)}=***`\
 );n.search=t.join("&")}return n.href}catch{return e.replace(/(\\/\\/)[^/?#\\s]*@/,"$1***@").replace(/\\?[\\s\\S]*$/,"?***")}}f\
 unction ur(e,n){let t=e.replace(/[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,r=>C(r.replaceAll("\\\\/","/")));for(let r of \
-n===void 0?[]:qi(n)){let o=r.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,a,s)=>`%${sr(\
+n===void 0?[]:Ji(n)){let o=r.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(i,a,s)=>`%${sr(\
 a)}${sr(s)}`);t=t.replace(new RegExp(`(?<![A-Za-z0-9])${o}(?![A-Za-z0-9])`,"g"),"***")}return t}function sr(e){return/\\d\
-/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function qi(e){try{let{username:n,password:t,search:r}=new URL(e),o\
+/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function Ji(e){try{let{username:n,password:t,search:r}=new URL(e),o\
 =u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.leng\
 th>=4),a=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),s=n||t?[xn(\
 `${o(n)}:${o(t)}`)]:[],d=[...i,...a].map(u=>JSON.stringify(u).slice(1,-1));return[...new Set([...i,...a,...d,...s])].sor\
-t((u,c)=>c.length-u.length)}catch{return[]}}var Ji=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Ki=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,\
-Zi=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function Ze\
-(e){return Zi.has(e.toLowerCase())}function Qe(e){return Ji.test(e)}function en(e){return Ki.test(e)}function nn(e,n,t){\
+t((u,c)=>c.length-u.length)}catch{return[]}}var Ki=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,Zi=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,\
+Qi=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function Ze\
+(e){return Qi.has(e.toLowerCase())}function Qe(e){return Ki.test(e)}function en(e){return Zi.test(e)}function nn(e,n,t){\
 if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var ye="0.1.0";var lr="nat-cl\
 i",Nn={name:"@nat/telemetry",version:ye};function fr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{b\
 oolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var mr=e=>Object.entries(e).map(([n,t])=>({key:\
-n,value:fr(t)}));function cr(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function Qi(e){return{x86_64:"amd64",A\
+n,value:fr(t)}));function cr(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function es(e){return{x86_64:"amd64",A\
 MD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc6\
 4",s390x:"s390x"}[e]??e}function hr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:cr(e.timestamp),o\
 bservedTimeUnixNano:cr(e.timestamp),eventName:n,attributes:[...mr(t),{key:"nat.event.schema_version",value:fr(e.schemaVe\
 rsion)}]}}function An(e,n,t,r=$()){let o=mr({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.se\
-rviceVersion,"session.id":n,"host.arch":Qi(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,\
+rviceVersion,"session.id":n,"host.arch":es(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,\
 "telemetry.sdk.name":Nn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Nn.version\
 }),i=JSON.stringify({resource:{attributes:o},scopeLogs:[{scope:Nn,logRecords:[]}]});return nn(`{"resourceLogs":[${i.slic\
-e(0,-4)}`,e,"]}]}]}")}function pr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,es(t));return o>0?{kind:"delivered",reject\
+e(0,-4)}`,e,"]}]}]}")}function pr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,ns(t));return o>0?{kind:"delivered",reject\
 ed:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",re\
-ason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function es(e){t\
+ason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function ns(e){t\
 ry{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catc\
 h{return 0}}function gr(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.inde\
 xOf("="),a=s=>n?.(`entry ${r+1} ${s}`);if(i<0||o.slice(0,i).trim()===""){a("is not key=value");continue}try{let s=decode\
@@ -1323,22 +1323,22 @@ URIComponent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());s!==
 on yr(e,n=()=>!1){for(let t of $n){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTE\
 R_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Er="https://events.telemetry.\
 data.nvidia.com/v1.1/events/json";function Ee(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())\
-}function ns(){return ts(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function be(e){return $e(y().envNotUnicode?.(e)=\
-==!0,"its permissions")}function ts(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var rs=["","0","fal\
+}function ts(){return rs(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function be(e){return $e(y().envNotUnicode?.(e)=\
+==!0,"its permissions")}function rs(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var os=["","0","fal\
 se","no","off"];function tn(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protoco\
 l)}catch{return!1}}function vr(){let e=y().env,n=[],t=(E,k)=>{let w=e(E),h=In(E,w);return h!==void 0&&n.push(`${h}, ${k}\
 `),Ee(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug tra\
-il is written");let r=[],o=ns();for(let E of os)y().envHidden?.(E)===!0&&!(E==="CI"&&o)&&r.push(E);let i=t("NAT_TELEMETR\
+il is written");let r=[],o=ts();for(let E of is)y().envHidden?.(E)===!0&&!(E==="CI"&&o)&&r.push(E);let i=t("NAT_TELEMETR\
 Y_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),a=e("NAT_TELEMETRY_ENDPOINT");a!==void 0&&!tn(a)&&\
 n.push(`NAT_TELEMETRY_ENDPOINT=${O(C(a))} is not an http(s) URL, "" or "stdout": nothing is sent`);let s=e("NAT_TELEMETR\
 Y_FORMAT");s!==void 0&&!["","nat","otlp"].includes(s.trim().toLowerCase())&&n.push(`NAT_TELEMETRY_FORMAT=${O(s)} is not \
 a format (nat, otlp): the nat envelope is sent`);let d=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at \
 exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!Y(u,$().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${O(u)} is not an a\
-bsolute path: it is read in the directory each run starts in, so each directory may hold another decision`);let c,l=ss(e\
+bsolute path: it is read in the directory each run starts in, so each directory may hold another decision`);let c,l=as(e\
 ,$().os,n,E=>c=E),m=e("NAT_TELEMETRY_SPOOL_DIR"),f=$().os==="win32"?"LOCALAPPDATA":"HOME";l===void 0&&m===void 0&&y().en\
 vHidden?.(f)===!0&&(c=`the program may not read ${f} (${be(f)})`,n.push(`${f} may not be read (${be(f)}): the spool cann\
 ot be kept in the home directory`));for(let E of r)n.push(`${E} may not be read (${be(E)}): ${wr[E]}`);for(let E of $n){\
-let k=e(E);k&&!/^https?:$/.test(is(k))&&n.push(`${E}=${O(C(k))} is not an http(s) URL: OTLP events are not sent`)}let p=\
+let k=e(E);k&&!/^https?:$/.test(ss(k))&&n.push(`${E}=${O(C(k))} is not an http(s) URL: OTLP events are not sent`)}let p=\
 yr(e,E=>r.includes(E)),g=E=>gr(e(E),k=>n.push(`${E}: ${k}: skipped`)),b={...br("OTEL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPO\
 RTER_OTLP_HEADERS"),n),...br("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},A={...g("OTEL_RE\
 SOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:a,endpointHidd\
@@ -1351,13 +1351,13 @@ re is not seen",CI:"a value set there is not seen, so in CI the exit may hand of
 ,OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT\
 _TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LO\
 GS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not \
-sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},os=Object.keys(wr);function In(e,n){if(n===void 0)return;let t=n.trim(\
-).toLowerCase();if(!(Ee(t)===!0||rs.includes(t)))return`${e}=${O(n)} is not a yes/no value (1, true, yes / 0, false, no)\
-: read as no`}function is(e){try{return new URL(e).protocol}catch{return""}}function br(e,n,t){let r={};for(let[o,i]of O\
+sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},is=Object.keys(wr);function In(e,n){if(n===void 0)return;let t=n.trim(\
+).toLowerCase();if(!(Ee(t)===!0||os.includes(t)))return`${e}=${O(n)} is not a yes/no value (1, true, yes / 0, false, no)\
+: read as no`}function ss(e){try{return new URL(e).protocol}catch{return""}}function br(e,n,t){let r={};for(let[o,i]of O\
 bject.entries(n))Qe(o)?Ze(o)?t.push(`${e}: ${O(o)} is the HTTP client\'s to set: skipped, not sent`):en(i)?r[o]=i:t.push(\
 `${e}: the value of ${O(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailin\
 g space): skipped, not sent`):t.push(`${e}: ${O(o)} is not a header name (an RFC 9110 token): skipped, not sent`);return\
- r}function ss(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_S\
+ r}function as(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_S\
 POOL_DIR is empty"):Y(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${O(o)} is not an absolute path: no spool is kept`),void r\
 ("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!Y(i,n))t.push(`XDG_STATE_HOME=${O(\
 i)} is not an absolute path: ignored, as the XDG specification says`);else if(i)return M(i,"nat/telemetry");let a;if(n==\
@@ -1373,27 +1373,27 @@ as(e))){Ln.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}c
 ect.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"int\
 errupted",UNDEFINED:"undefined"}),bu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",\
 EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:\
-"agent_toolkit",UNDEFINED:"undefined"}),ve=class{name;schemaVersion;timestamp;constructor(n,t={}){if(as(new.target))thro\
+"agent_toolkit",UNDEFINED:"undefined"}),ve=class{name;schemaVersion;timestamp;constructor(n,t={}){if(ds(new.target))thro\
 w new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw \
 new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${O(n)}`);let r=t.schema\
 Version??rn;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-\
 empty string, got ${O(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeErro\
 r("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.t\
-imestamp=o}};function as(e){return e===ve}function F(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test\
-(n)?ds(n):n}function ds(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&\
-(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(us);if(n===-1)return e.len\
+imestamp=o}};function ds(e){return e===ve}function F(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test\
+(n)?us(n):n}function us(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&\
+(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(cs);if(n===-1)return e.len\
 gth;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeA\
-t(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var us=/[^\\x00-\\x7f]/;var cs="184482118588404";function Le(e){let n=B(e)\
+t(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var cs=/[^\\x00-\\x7f]/;var ls="184482118588404";function Le(e){let n=B(e)\
 ;if(!(n>=-sn&&n<=sn))throw new RangeError("Invalid time value");let t=B(n/1e3);if(t!==Mn.second){let r=B(t/_r),o=t-r*_r,\
-i=`${K(B(o/3600),2)}:${K(B(o/60)%60,2)}:${K(o%60,2)}`;Mn={second:t,text:`${ls(r)}T${i}.`}}return`${Mn.text}${K(n-t*1e3,3\
-)}Z`}var Mn={second:NaN,text:""};function ls(e){let n=B((e+719468)/146097),t=e+719468-n*146097,r=B((t-B(t/1460)+B(t/3652\
+i=`${Z(B(o/3600),2)}:${Z(B(o/60)%60,2)}:${Z(o%60,2)}`;Mn={second:t,text:`${fs(r)}T${i}.`}}return`${Mn.text}${Z(n-t*1e3,3\
+)}Z`}var Mn={second:NaN,text:""};function fs(e){let n=B((e+719468)/146097),t=e+719468-n*146097,r=B((t-B(t/1460)+B(t/3652\
 4)-B(t/146096))/365),o=t-(365*r+B(r/4)-B(r/100)),i=B((5*o+2)/153),a=o-B((153*i+2)/5)+1,s=i<10?i+3:i-9,d=r+n*400+(s<=2?1:\
-0);return`${d>=0&&d<=9999?K(d,4):`${d<0?"-":"+"}${K(d<0?-d:d,6)}`}-${K(s,2)}-${K(a,2)}`}var B=e=>{let n=e-e%1;return n>e\
-?n-1:n},K=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},_r=86400,sn=864e13;function Rr(e){let n;try{n=e.name\
+0);return`${d>=0&&d<=9999?Z(d,4):`${d<0?"-":"+"}${Z(d<0?-d:d,6)}`}-${Z(s,2)}-${Z(a,2)}`}var B=e=>{let n=e-e%1;return n>e\
+?n-1:n},Z=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},_r=86400,sn=864e13;function Rr(e){let n;try{n=e.name\
 }catch(o){throw new TypeError(`Event name cannot be read: ${U(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("E\
-vent name is not a non-empty string");let t=F(ms(e));if(n!==on.name){let o=F(n);on={name:n,json:o,bytes:D(o)}}let r=Le(e\
-.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:fs+r.length+D(t)+on.bytes}}var on={nam\
-e:"",json:"",bytes:0},fs=31;function ms(e){let n=(a,s)=>new TypeError(`Event \'${e.name}\' ${a} cannot be read: ${U(s)}`),\
+vent name is not a non-empty string");let t=F(hs(e));if(n!==on.name){let o=F(n);on={name:n,json:o,bytes:D(o)}}let r=Le(e\
+.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${on.json}}`,bytes:ms+r.length+D(t)+on.bytes}}var on={nam\
+e:"",json:"",bytes:0},ms=31;function hs(e){let n=(a,s)=>new TypeError(`Event \'${e.name}\' ${a} cannot be read: ${U(s)}`),\
 t;try{t=e.parameters()}catch(a){throw n("parameters",a)}try{t?.then}catch(a){throw n("parameters() returned an object th\
 at",a)}if(ar(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no p\
 arameters object: parameters() returned a thenable`)}if(!ge(t))throw new TypeError(`Event \'${e.name}\' has no parameters \
@@ -1402,18 +1402,18 @@ f r){let s;try{s=t[a]}catch(d){throw n(`parameter \'${a}\'`,d)}a in o?o={...o,[a
 eError(`Event \'${e.name}\' ${i}`);return o}function Dn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no\
  parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="num\
 ber"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function kr(e,n){return{br\
-owserType:"undefined",clientId:cs,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchite\
+owserType:"undefined",clientId:ls,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchite\
 cture:n.cpuArchitecture??$().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",dev\
 iceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",device\
 Type:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBeh\
 OptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefine\
 d",productVersion:"undefined",sentTs:Le(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}\
-function Cn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var Or=/[A-Za-z0-9_-]/,hs=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[\
-Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,ps=/^(?:[+-]?(?:inf|nan)|0x[0-9\
+function Cn(e,n){return nn(`${F(e).slice(0,-1)},"events":[`,n,"]}")}var Or=/[A-Za-z0-9_-]/,ps=/^(?:\\d{4}-\\d{2}-\\d{2}(?:[\
+Tt ]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:[Zz]|[+-]\\d{2}:\\d{2})?)?|\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)/,gs=/^(?:[+-]?(?:inf|nan)|0x[0-9\
 A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\\
 d(?:_?\\d)*)?)/;function Nr(e){return new Hn(e).document()}var Hn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#\
 e=n}document(){let n={},t=n;for(;;){if(this.#S(),this.#n>=this.#e.length)return n;this.#i()==="["?t=this.#d(n):this.#a(t\
-),this.#I()}}#d(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#b(t?"]]":"]");let o=n;for\
+),this.#L()}}#d(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#h();this.#b(t?"]]":"]");let o=n;for\
 (let[i,a]of r.entries()){let s=i===r.length-1;if(s&&t){let u=Fn(o,a)??this.#T([],"array");(!Array.isArray(u)||this.#t.ge\
 t(u)!=="array")&&this.#s(`\'${a}\' is not an array of tables`);let c=this.#T({},"header");return u.push(c),an(o,a,u),c}let\
  d=Fn(o,a);d===void 0?an(o,a,d=this.#T({},s?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!s?d=d[d.l\
@@ -1428,9 +1428,9 @@ r&&this.#s("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),thi
 t n=this.#i();if(this.#e.startsWith(\'"""\',this.#n))return this.#f();if(this.#e.startsWith("\'\'\'",this.#n))return this.#x(\
 );if(n===\'"\')return this.#c();if(n==="\'")return this.#w();if(n==="["||n==="{"){++this.#o>100&&this.#s("values are nested\
  too deeply");let i=n==="["?this.#u():this.#p();return this.#o--,i}let t=this.#e.slice(this.#n,this.#n+64);for(let[i,a]o\
-f[["true",!0],["false",!1]])if(t.startsWith(i)&&!Or.test(t[i.length]??""))return this.#n+=i.length,a;let r=hs.exec(t);if\
-(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=ps.exec(t);return o&&!/[\\w.+-]/.test(t[o\
-[0].length]??"")?(this.#n+=o[0].length,gs(o[0])):this.#s("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#S(),\
+f[["true",!0],["false",!1]])if(t.startsWith(i)&&!Or.test(t[i.length]??""))return this.#n+=i.length,a;let r=ps.exec(t);if\
+(r&&!/[\\w:.+-]/.test(t[r[0].length]??""))return this.#n+=r[0].length,r[0];let o=gs.exec(t);return o&&!/[\\w.+-]/.test(t[o\
+[0].length]??"")?(this.#n+=o[0].length,ys(o[0])):this.#s("a value is malformed")}#u(){this.#n++;let n=[];for(;this.#S(),\
 this.#i()!=="]";)n.push(this.#r()),this.#S(),this.#i()===","?this.#n++:this.#i()!=="]"&&this.#s("an array is malformed")\
 ;return this.#n++,n}#p(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#i()==="}")return this.#n++,n;for(;;){th\
 is.#a(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#s("an inline table is malformed")}return thi\
@@ -1451,29 +1451,29 @@ t,r}#_(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':
 ,this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#i()===" "||this.#i()==="	";)this.#n++}#S(){for(;;){this.#y();let n=\
 this.#i();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#O();else retu\
 rn}}#O(){for(;this.#n<this.#e.length&&this.#i()!==`\n`;){let n=this.#e[this.#n++];dn(n)&&n!=="	"&&!(n==="\\r"&&this.#i()==\
-=`\n`)&&this.#s("a comment is malformed")}}#I(){this.#y(),this.#i()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?th\
+=`\n`)&&this.#s("a comment is malformed")}}#L(){this.#y(),this.#i()==="#"&&this.#O(),this.#e.startsWith(`\\r\n`,this.#n)?th\
 is.#n+=2:this.#i()===`\n`?this.#n++:this.#n<this.#e.length&&this.#s("a line has more than one statement")}#b(n){this.#e.s\
 tartsWith(n,this.#n)||this.#s(`\'${n}\' is missing`),this.#n+=n.length}#i(){return this.#e[this.#n]}#T(n,t){return this.#t\
 .set(n,t),n}#s(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n\
 }`)}};function Fn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function an(e,n,t){Object.defineProperty(e,n,{value:t,writa\
 ble:!0,enumerable:!0,configurable:!0})}function Bn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function dn\
-(e){let n=e.charCodeAt(0);return n<32||n===127}function gs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.st\
-artsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var ys="1.0";function un(){if(Dr())return;let{env:e,files:n}=y\
+(e){let n=e.charCodeAt(0);return n<32||n===127}function ys(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.st\
+artsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var bs="1.0";function un(){if(Dr())return;let{env:e,files:n}=y\
 (),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?M(t,".config/nat/telemetry.toml"):void 0);if(r===\
 void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Un?.given!==r){let o=n?.realPath(".");Un={given:r,path:o===void 0?r:M\
-(o,r)}}return Un.path}function Mr(){return(Z?Se?.path:void 0)??un()}var Un;function Dr(){let{env:e,envHidden:n}=y();if(n\
+(o,r)}}return Un.path}function Mr(){return(Q?Se?.path:void 0)??un()}var Un;function Dr(){let{env:e,envHidden:n}=y();if(n\
 )return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":\
-void 0}var bs=65536;function Pe(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return\
-{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,bs)}catch(o){return jn(o)=\
-=="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Es(o)?{state:"disabled",probl\
+void 0}var Es=65536;function Pe(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return\
+{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Es)}catch(o){return jn(o)=\
+=="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:vs(o)?{state:"disabled",probl\
 em:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${jn(\
 o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Ar(r),text:r};try{t.checkPlace(e)}ca\
 tch(o){return{state:"disabled",problem:`is where another user could replace it (${jn(o).replaceAll("_"," ")})`}}return{.\
-..Ar(r),text:r}}function Es(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function jn(e){\
+..Ar(r),text:r}}function vs(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function jn(e){\
 return e?.reason??"unreadable"}function Ar(e){let n;try{n=Nr(e)}catch{return{state:"disabled",problem:"is not valid TOML\
 "}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"dis\
 abled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"neve\
-r_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===ys?{state:"enabled"}:{state:"never_asked",outdatedYes:o===\
+r_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===bs?{state:"enabled"}:{state:"never_asked",outdatedYes:o===\
 void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function Wn(){let e=un(),{\
 state:n,problem:t,outdatedYes:r}=Fr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r\
 }};return{...zn()??Xn(n),...o}}function Cr(){let e=zn();if(e)return e;let{state:n,text:t,problem:r}=Fr(un());return{...X\
@@ -1482,79 +1482,79 @@ n(n),text:t,...r?{problem:r}:{}}}function Fr(e){if(e!==void 0)return Pe(e);let n
 =y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=Ee(e("NAT_TELEMETRY_ENABLED\
 "));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_N\
 OT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Xn(e\
-){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var j,Z=!1,Se,Vn,qn=!1,$r\
+){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var j,Q=!1,Se,Vn,qn=!1,$r\
 ,we,Ir="an opt-out set in the environment during the run",Lr="the consent file, written since the program turned telemet\
-ry on";function vs(e,n=Pe(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Br(e,n=Pe(e.path,\
+ry on";function ws(e,n=Pe(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Br(e,n=Pe(e.path,\
 !0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Hr(){return $r!==void 0&&Br($r)}var Yn=\
 Symbol.for("@nat/telemetry: the program\'s opt-out"),Gn=globalThis;try{Gn[Yn]===void 0&&Object.defineProperty(Gn,Yn,{valu\
-e:{serial:0}})}catch{}var Pr=0;function ws(){try{let e=Gn[Yn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeI\
-nteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Ur(){let e=ws();e===void 0||e===Pr||(Pr=e,[j\
-,Z,qn]=[!1,!1,!0])}function jr(e){Vn=e}function Q(){if(Vn)return j=Vn();Ur();let e=qn&&!Z;if(!e&&(we===Ir||zn()?.enabled\
-===!1))return we=Ir,j=!1;if(e&&(we===Lr||Hr()))return we=Lr,j=!1;if(!Z||Se===void 0)return!0;let n=Pe(Se.path,!0);return\
+e:{serial:0}})}catch{}var Pr=0;function Ss(){try{let e=Gn[Yn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeI\
+nteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Ur(){let e=Ss();e===void 0||e===Pr||(Pr=e,[j\
+,Q,qn]=[!1,!1,!0])}function jr(e){Vn=e}function X(){if(Vn)return j=Vn();Ur();let e=qn&&!Q;if(!e&&(we===Ir||zn()?.enabled\
+===!1))return we=Ir,j=!1;if(e&&(we===Lr||Hr()))return we=Lr,j=!1;if(!Q||Se===void 0)return!0;let n=Pe(Se.path,!0);return\
  n.problem!==void 0&&(n=Pe(Se.path,!0)),j=n.problem===void 0&&!Br(Se,n.text)&&Xn(n.state).enabled,j||(we??="the consent \
-file, written again during the run"),j}function ae(){return Ur(),j===void 0&&Ss(Cr()),j===!0}function Ss(e){[j,Z]=[e.ena\
-bled,e.source==="file"];let n=Z?un():void 0;Se=n===void 0?void 0:vs(n,e.text)}function Te(){if(!qn||Z||j!==!0||Hr())retu\
+file, written again during the run"),j}function ae(){return Ur(),j===void 0&&Ts(Cr()),j===!0}function Ts(e){[j,Q]=[e.ena\
+bled,e.source==="file"];let n=Q?un():void 0;Se=n===void 0?void 0:ws(n,e.text)}function Te(){if(!qn||Q||j!==!0||Hr())retu\
 rn;let e=Wn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source}func\
-tion Vr(){return ae()&&Z}function Jn(){let e=ae(),{enabled:n,source:t,problem:r}=Cr(),o=t!=="file"&&t!=="default"&&y().e\
+tion Vr(){return ae()&&Q}function Jn(){let e=ae(),{enabled:n,source:t,problem:r}=Cr(),o=t!=="file"&&t!=="default"&&y().e\
 nvHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?In(t,y().env(t)):void 0,a=o?`${t}, which the program may not read (\
 ${be(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?a:\
-we??"the program (setTelemetryEnabled)"}}var Qn=2**31-1,Ts=25,Kn={min:50,max:250},Yr=4,Zn=1e3,xs=(Yr+1)*Kn.max,xe={guard\
+we??"the program (setTelemetryEnabled)"}}var Qn=2**31-1,xs=25,Kn={min:50,max:250},Yr=4,Zn=1e3,_s=(Yr+1)*Kn.max,xe={guard\
 ed:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.lo\
 oks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",t\
 his.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(Zn,e)){this.tickin\
 g=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(Zn)),this.signal.addEventListener(\
 "abort",this.look)}catch{}},look:()=>{for(let e of xe.guarded)--e.looks<=0&&e.end();xe.guarded.size>0&&xe.listen()}};fun\
 ction _e(e,n,t){let r,o=!1,i,a=()=>{o=!0,clearTimeout(r),xe.release(d),i?.()},s=()=>{o||(a(),n())},d={looks:Math.ceil((e\
-+xs)/Zn),end:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{xe.release(d);let f=y().monotonicMs()-m;if(f<=\
-Ts||l===0)return s();u(Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return xe.guard(d),u(e,Yr),t||(i=v((\
++_s)/Zn),end:s},u=(c,l)=>{let m=y().monotonicMs()+c;try{r=setTimeout(()=>{xe.release(d);let f=y().monotonicMs()-m;if(f<=\
+xs||l===0)return s();u(Math.min(Math.max(f,Kn.min),Kn.max),l-1)},c),t?.(r)}catch{}};return xe.guard(d),u(e,Yr),t||(i=v((\
 )=>y().holdOpen?.())),a}function Gr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.t\
 est(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function de(e,n,t,r=0){let o=Math.min\
-(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var _s=3,Wr=!1;function zr(){Wr=!0}var Rs=\
-new Set([407,408,429,500,502,503,504]),ks=new Set([501,505]);function Os(e,n){return e>=200&&e<300?{kind:"delivered"}:e=\
-==413?{kind:"too_large"}:Rs.has(e)||e>=500&&e<600&&!ks.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry"\
+(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Rs=3,Wr=!1;function zr(){Wr=!0}var ks=\
+new Set([407,408,429,500,502,503,504]),Os=new Set([501,505]);function Ns(e,n){return e>=200&&e<300?{kind:"delivered"}:e=\
+==413?{kind:"too_large"}:ks.has(e)||e>=500&&e<600&&!Os.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry"\
 ,reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected\
 ",reason:`http_${e}`}}async function Xr(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!\
 1,r=_e(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});le\
 t i=new Promise((s,d)=>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let a\
-=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??Os;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await \
+=0;try{let s=e.url,d=new URL(s).origin,u=e.classify??Ns;for(;;a++){let c=new URL(s).origin===d?e.headers:void 0,l=await \
 Promise.race([e.fetch(s,{method:"POST",headers:{...c,"content-type":"application/json"},body:e.body,redirect:"manual",si\
-gnal:n.signal}),i]),m=Ns(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),\
-p=Gr(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([As\
-(l),i]).catch(()=>{});return u(m,p,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,p,void 0);if(a===_s)\
-return{kind:"rejected",reason:"too_many_redirects"};let g=Is(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redir\
+gnal:n.signal}),i]),m=As(l);if(m===void 0)return{kind:"rejected",reason:"bad_response"};let f=l.headers.get("location"),\
+p=Gr(l.headers.get("retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([$s\
+(l),i]).catch(()=>{});return u(m,p,b)}if(l.body?.cancel().catch(()=>{}),m!==307&&m!==308)return u(m,p,void 0);if(a===Rs)\
+return{kind:"rejected",reason:"too_many_redirects"};let g=Ls(f,s);if(g===void 0)return{kind:"rejected",reason:"bad_redir\
 ect"};if(g.startsWith("http:")&&s.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?\
 .(g)===!1)return Wr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"r\
 ejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:\
 "unsafe_redirect"};s=g}}catch(s){return e.signal?.aborted&&!t?{kind:"interrupted"}:s instanceof H&&a===0?{kind:"not_sent\
 ",reason:s.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(s)}}finally{r(),e.si\
-gnal?.removeEventListener("abort",o)}}function Ns(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=\
-100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function As(e){let n=e.body?.getReader?.();if(!n)return"";\
-let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>$s)return""\
-;r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var $s=65536;function Is(e,n){if\
+gnal?.removeEventListener("abort",o)}}function As(e){let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=\
+100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}async function $s(e){let n=e.body?.getReader?.();if(!n)return"";\
+let t=new TextDecoder,r="",o=0;try{for(let i=await n.read();!i.done;i=await n.read()){if(o+=i.value.length,o>Is)return""\
+;r+=t.decode(i.value,{stream:!0})}return r+t.decode()}finally{n.cancel().catch(()=>{})}}var Is=65536;function Ls(e,n){if\
 (e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function\
  ue(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).pad\
 Start(8,"0")}function et(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let a=t.exec(i)?.[1],s=a===v\
-oid 0?void 0:r(a,i);return s===void 0?[]:[s]})}var Ps={initialMs:3e4,maxMs:36e5},qr=4096;function Ms(e,n){return n??ue(e\
-)}function Ds(e,n,t){try{let r=e.read(n,qr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,ha\
+oid 0?void 0:r(a,i);return s===void 0?[]:[s]})}var Ms={initialMs:3e4,maxMs:36e5},qr=4096;function Ds(e,n){return n??ue(e\
+)}function Cs(e,n,t){try{let r=e.read(n,qr);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:a,endpointHash:s,ha\
 ndedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,l=Number.isFinite(d)&&d<=\
 t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{state:l,endpoint:typeof a=="string"?a:void 0\
 ,endpointHash:typeof s=="string"&&/^[0-9a-f]{8}$/.test(s)?s:void 0}:"invalid"}catch{return"invalid"}}var cn=class{path;#\
-e;#n;#o;#t;#d;#a;#h;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ms(r,a)}.json`,this.#o=a!==v\
+e;#n;#o;#t;#d;#a;#h;#r;#u=!1;constructor(n,t,r,o,i,a){this.#e=t,this.#t=r,this.#n=`health-${Ds(r,a)}.json`,this.#o=a!==v\
 oid 0,this.path=`${t}/${this.#n}`,this.#d=n,this.#a=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){re\
 turn!this.#u&&this.#r!==void 0&&this.#a()<this.#r.notBefore}recordFailure(n){this.#u=!1;let t=this.#p(),r=Math.max((this\
-.#r?.failures??0)+1,t?.failures??0),o=this.#a()+de(r,Ps,this.#h,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notB\
+.#r?.failures??0)+1,t?.failures??0),o=this.#a()+de(r,Ms,this.#h,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notB\
 efore:i?t.notBefore:o}),i}recordWait(n){let t=this.#a()+n;this.#u=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;ret\
 urn}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.\
 #a()+n}),this.#u=!0)}noteHandOff(){if(!this.#r)return;let n=this.#a();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===v\
 oid 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forg\
 et(),n}refresh(){this.#u||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#u=!1,this.#l())}#p(){let \
-n=Ds(this.#d,this.path,this.#a());return n==="invalid"&&this.#l(),typeof n=="object"?n.state:void 0}#l(){try{this.#d.rem\
+n=Cs(this.#d,this.path,this.#a());return n==="invalid"&&this.#l(),typeof n=="object"?n.state:void 0}#l(){try{this.#d.rem\
 ove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ue(this.#t)}:{},r=JSON.stringify({...n,...t,endpo\
 int:this.#t}),o=D(r)<=qr&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});se(this.#d,this.#e,this.#n,o,this.#a())}cat\
 ch{}}};function Jr(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row)\
 : not tried before ${Le(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var Kr=36e5,Me=64,ee={maxEvents:1e3,maxBytes:1048\
-576,maxAgeMs:7*864e5},nt=6e4,Cs=864e5,Zr=6e4,to=64,Fs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,\
-ln=/^([lc])-(\\d{13})-(e-.+)$/,Bs=36e5;function ro(e,n="nat",t=""){return ue(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=\
+576,maxAgeMs:7*864e5},nt=6e4,Fs=864e5,Zr=6e4,to=64,Bs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,\
+ln=/^([lc])-(\\d{13})-(e-.+)$/,Hs=36e5;function ro(e,n="nat",t=""){return ue(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var ne=\
 class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(\
 r.maxAgeMs,ee.maxAgeMs),maxEvents:Math.max(r.maxEvents,ee.maxEvents),maxBytes:Math.max(r.maxBytes,ee.maxBytes)},this.key\
 =o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},a="work"){let s=l=>{i(l)},d=a==="work",u=d?"read and write":"read",\
@@ -1582,7 +1582,7 @@ key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(s,`${n.dir}/${a.name}`)}catch{}
 s.#f(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t\
 =>Re(t)??[])}#d(n,t,r){if(n.length===0)return;let o=eo(n,t,r);return se(this.#e,this.dir,o,no(n),t),o}#a(n,t,r=-1/0){let\
  o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let a=this.#e.sizeOf(n)??0;o.corrupt=Ma\
-th.max(1,Math.min(t.events,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=js(a);s===void 0?\
+th.max(1,Math.min(t.events,Math.floor(a/to)))}for(let a of i?.split(`\n`)??[]){if(a==="")continue;let s=Vs(a);s===void 0?\
 o.corrupt++:r-s.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(s)}return o}#h(n,t){return`${this.dir}/${tt(n,t)}`}#\
 r(){try{return this.#e.list(this.dir)}catch{return[]}}#u(n){let t=[],r=0;for(let o of this.#r()){let i=ir.exec(o),a=Qr(o\
 ,n);a?.key===this.key?t.push({entry:a,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>Kr&&r<Me&&this.#f(o)&&r++}return t.sor\
@@ -1599,7 +1599,7 @@ nts:i.maxEvents-l.events,bytes:i.maxBytes-l.bytes};if(!_&&x.events>0&&x.bytes>0)
 R===void 0)continue;m(S,R.kept.events,R.kept.bytes),P(r,"spool_corrupt",R.corrupt),P(r,"spool_full",R.cut);continue}this\
 .#l(S.name,S,_?"spool_expired":"spool_full",r)}return r}#l(n,t,r,o){let i=this.#a(`${this.dir}/${n}`,t);this.#f(n)&&(P(o\
 ,"spool_corrupt",i.corrupt),P(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let a of n){if(i===Me)break;let s=l\
-n.exec(a);if(s===null||t-ot(s)<=Cs)continue;let d=Re(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+nt);try{thi\
+n.exec(a);if(s===null||t-ot(s)<=Fs)continue;let d=Re(s[3]);if(d===void 0||!r(d))continue;i++;let u=tt(s[3],t+nt);try{thi\
 s.#e.rename(`${this.dir}/${a}`,`${this.dir}/${u}`)}catch{continue}this.#l(u,d,"spool_expired",o)}}#w(n,t,r,o){let i=tt(n\
 .name,o+nt),a=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:s,\
 corrupt:d}=this.#a(`${this.dir}/${i}`,n),u=s.map(ke),c=rt(u,t,r),l=c.kept.map(g=>u[g]),m={kept:{events:l.length,bytes:c.\
@@ -1608,28 +1608,28 @@ bytes},cut:u.length-l.length,corrupt:d};if(l.length===0)return this.#f(i)?m:void
 rn{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(y().monotonicMs()-a>nt/2)return void p();try{this.#e.rena\
 me(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${eo(l,n.time,n.key)}`)}cat\
 ch{}return m}#f(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function Qr(e,n){let t=ln.exec(e);\
-return t?Us(t,n)?Re(t[3]):void 0:Re(e)}function Re(e){let n=Fs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number\
+return t?js(t,n)?Re(t[3]):void 0:Re(e)}function Re(e){let n=Bs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number\
 (n[2]),Math.floor(t/to));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function rt(e,n,t){let r=[...e.keys(\
 )].filter(a=>e[a].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((a,s)=>a+e[s].bytes+1,0);for(;o<r.length&&i>t;)i\
 -=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${z\
-(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${J()}.jsonl`}function no(e){return e.map(n=>`${n.text}\n`).join("")}functi\
+(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${K()}.jsonl`}function no(e){return e.map(n=>`${n.text}\n`).join("")}functi\
 on oo(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:a,sessionId:s,clientVersion:d=""}of e)o+=i+6*\
-(a.length+s.length+d.length)+Hs;return e.length<=t&&o<=r?0:e.length-rt(e.map(ke),t,r).kept.length}var Hs=200;function io\
+(a.length+s.length+d.length)+Us;return e.length<=t&&o<=r?0:e.length-rt(e.map(ke),t,r).kept.length}var Us=200;function io\
 (e){return ke(e).bytes+1}function ke(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId"\
 :${F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:"\
 "}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:D(n)}}function tt(e,n){return`l-${z(n)}\
--${e}`}function ot([,e,n]){return e==="l"?Number(n):Number(n)+Bs}function Us(e,n){return n>ot(e)}function js(e){try{let{\
+-${e}`}function ot([,e,n]){return e==="l"?Number(n):Number(n)+Hs}function js(e,n){return n>ot(e)}function Vs(e){try{let{\
 retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:a,event:s}=JSON.parse(e);if(!(Number.isSafeIntege\
 r(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(a)&&typeof s?.name\
 =="string"&&s.name!==""&&typeof s.ts=="string"&&Dn(s.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,c={\
 json:F(s),schemaVersion:t,sessionId:r,retries:n,timestamp:a,...u&&{cuts:i}};return o===void 0?c:{...c,clientVersion:o}}c\
-atch{return}}function Vs(e,n){return e.spoolFallback?Sr(y().env,$().os,n?.uid):void 0}function Ys(e,n,t=()=>{},r="work")\
+atch{return}}function Ys(e,n){return e.spoolFallback?Sr(y().env,$().os,n?.uid):void 0}function Gs(e,n,t=()=>{},r="work")\
 {let{spoolDir:o,spoolLimits:i}=e,a=it(e),s=e.noSpool??"there is no spool directory",d=o===void 0?void 0:ne.open(o,n,i,a,\
-l=>s=l,r),u=Vs(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i\
+l=>s=l,r),u=Ys(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let l=n.realPath(u)===void 0?void 0:ne.open(u,n,i\
 ,a);l&&l.dir!==d.dir&&d.adopt(l,e.clock())}if(d||u===void 0)return!d&&o!==void 0&&t(s),d;let c=ne.open(u,n,i,a,l=>s+=`; \
 nor in ${u}: ${l}`,r);return t(s,c?.dir),c}var fn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spo\
 ol=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir\
-===void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=Ys(n,a,t);if(!s)return null;let d=n.cust\
+===void 0&&!n.spoolFallback)return null;let a=y().files;if(!a)return null;let s=Gs(n,a,t);if(!s)return null;let d=n.cust\
 omFetch?s.key:void 0,u=new cn(a,s.dir,r.url,o,i,d);return new e(s,u,a,n)}replay(n,t){this.renewClaims(t);let{events:r,dr\
 opped:o}=this.spool.claim(n,this.#e.clock(),t);for(let s of r)this.#n.add(s.claim);let i=r.map(s=>({...s,bytes:D(s.json)\
 ,notBefore:0})),a=i.filter(({bytes:s})=>s>this.#e.maxEventBytes);return a.length===0?{events:i,dropped:o}:(this.settle(a\
@@ -1641,20 +1641,20 @@ eBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(
 {let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function it(e){let{sink:n,format:t,so\
 urceClientVersion:r,headers:o,customFetch:i}=e,a={version:i&&r!==ye?r:void 0,headers:Object.keys(o).length>0?Object.entr\
 ies(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},s=F(a);return ro(n.kin\
-d==="http"?n.url:"",t.name,s==="{}"?"":s)}var Gs=0xe677d21fdbff;function so(e,n){let{sessionId:t,sourceClientVersion:r,m\
+d==="http"?n.url:"",t.name,s==="{}"?"":s)}var Ws=0xe677d21fdbff;function so(e,n){let{sessionId:t,sourceClientVersion:r,m\
 axEventBytes:o}=n;try{if(!(e instanceof ve))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{rea\
 son:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:a}=e;if(typeof i!="strin\
 g")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(a))return{reason:"invalid_e\
-vent",detail:"timestamp is not a finite number"};if(a<0||a>Gs)return{reason:"invalid_event",detail:"timestamp outside th\
+vent",detail:"timestamp is not a finite number"};if(a<0||a>Ws)return{reason:"invalid_event",detail:"timestamp outside th\
 e years 1970-9999 that both wire formats carry"};let{json:s,bytes:d}=Rr(e);return d>o?{reason:"event_too_large",detail:`\
 ${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, whic\
 h NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:s,bytes:d,schemaVersion:i,s\
 essionId:t,clientVersion:r,timestamp:a,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}funct\
 ion ao(e,n,t,r=o=>o.bytes){let o=[],i=[],a=0;for(let s of e){let d=r(s);i.length>0&&s.schemaVersion===i[0].schemaVersion\
 &&s.sessionId===i[0].sessionId&&s.clientVersion===i[0].clientVersion&&a+1+d<=n||(i=[],o.push(i),a=t(s)-1),a+=1+d,i.push(\
-s)}return o}function Ws(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return \
+s)}return o}function zs(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return \
 n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}fu\
-nction uo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||Ws(t.hostname)\
+nction uo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||zs(t.hostname)\
 )return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.\
 keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}functi\
 on co(e,n=$()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},a)=>kr(r,{sourceClientVersion:i,sessionId:o,cpuArc\
@@ -1662,20 +1662,20 @@ hitecture:n.machine,sentAt:a});return{name:"nat",encode:(r,o)=>Cn(t(r[0],o),r.ma
 [])),eventBytes:r=>r.bytes,readsAnswer:!1}}function lo(e,n=$()){let t=({clientVersion:i=e.serviceVersion})=>i===e.servic\
 eVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let a=r.get(i);return a===void 0&&r.set(i,a=JSON.stringify(hr(i))\
 ),a};return{name:"otlp",encode:i=>An(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D(An([],i.sessionId,t(i),n)),event\
-Bytes:i=>D(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:pr}}var zs="htt\
-p://localhost:4318/v1/logs",Xs=120,qs=50,Js=3,Ks=2,st=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',po=\
-64,Zs={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!\
+Bytes:i=>D(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:pr}}var Xs="htt\
+p://localhost:4318/v1/logs",qs=120,Js=50,Ks=3,Zs=2,st=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',po=\
+64,Qs={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!\
 0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEvent\
 Bytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff\
 :!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function De(e={}){if(!ge(e))throw new TypeError(`Cann\
-ot create handler: options must be an object, got ${O(e)}`);let n=On(e,Zs);if(n)throw new TypeError(`Cannot create handl\
+ot create handler: options must be an object, got ${O(e)}`);let n=On(e,Qs);if(n)throw new TypeError(`Cannot create handl\
 er: ${n}`);let t=(h,T,S)=>{let _=e[h]===void 0?T:e[h],x=S.integer?`${S.sign} integer`:`${S.sign} number`,R=`Cannot creat\
 e handler: \'${h}\' must be a ${x}`;if(typeof _!="number"||Number.isNaN(_))throw new TypeError(`${R}, got ${O(_)}`);if(!((\
 S.sign==="positive"?_>0:_>=0)&&(S.integer?Number.isSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${R}, got $\
 {_}`);if(S.timer&&_*1e3>Qn)throw new RangeError(`Cannot create handler: \'${h}\' must be at most ${Qn/1e3} seconds (the lo\
 ngest a timer can wait), got ${_}`);return _},r=(h,T,S)=>{let _=e[h];if(_===void 0)return S;if(typeof _!==T)throw new Ty\
 peError(`Cannot create handler: \'${h}\' must be a ${T}, got ${O(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non\
--negative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Ks,o),d=t("backoffInitialSeconds",1,i),u\
+-negative",timer:!0},a={sign:"positive",integer:!0},s=t("requestTimeoutSeconds",Zs,o),d=t("backoffInitialSeconds",1,i),u\
 =t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'b\
 ackoffInitialSeconds\' (${d}), got ${u}`);let c=vr(),l=r("sourceClientVersion","string",ye),m=bo("resource",e.resource),f\
 =r("sessionId","string","undefined"),p=mo(e.format,c.format),g=dt(p,l,{...c.otlpResource,...m}),b=at(g,c.sessionPrefix+f\
@@ -1684,33 +1684,33 @@ ackoffInitialSeconds\' (${d}), got ${u}`);let c=vr(),l=r("sourceClientVersion","
 s",5e5,a);if(w<E.batchBytes){let h=`one ${A} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes==\
 =void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${h} ${E.batchBytes} bytes, more t\
 han \'maxBatchBytes\' (${w} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${E.batchBytes} (${h}), \
-got ${w}`)}return{flushIntervalMs:t("flushIntervalSeconds",Xs,o)*1e3,maxQueueSize:t("maxQueueSize",qs,a),maxRetries:t("m\
-axRetries",Js,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,bac\
+got ${w}`)}return{flushIntervalMs:t("flushIntervalSeconds",qs,o)*1e3,maxQueueSize:t("maxQueueSize",Js,a),maxRetries:t("m\
+axRetries",Ks,{sign:"non-negative",integer:!0}),requestTimeoutMs:s*1e3,exitTimeoutMs:t("exitTimeoutSeconds",s,i)*1e3,bac\
 koff:{initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,a),maxEventBytes:Math.min(k,w-b.envelopeB\
-ytes-po),maxEventBytesOption:k,maxBatchBytes:w,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:na(e.endpoint,c.en\
-dpointHidden?ut:c.endpoint??(p==="otlp"?c.otlpEndpointHidden?ut:c.otlpEndpoint??zs:void 0),c.dryRun),spoolDir:ta(e.spool\
+ytes-po),maxEventBytesOption:k,maxBatchBytes:w,sourceClientVersion:l,sessionId:c.sessionPrefix+f,sink:ta(e.endpoint,c.en\
+dpointHidden?ut:c.endpoint??(p==="otlp"?c.otlpEndpointHidden?ut:c.otlpEndpoint??Xs:void 0),c.dryRun),spoolDir:ra(e.spool\
 Dir,c.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?c.noSpoo\
 l:void 0,spoolFallback:e.spoolDir===void 0&&c.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ee.maxEvents,a),ma\
-xBytes:ea(t("spoolMaxBytes",ee.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",ee.maxAgeMs/864e5,{sign:"positive"})*864e5},cap\
-tureInterrupts:ia(e.captureInterrupts),handOff:oa(r("handOff","boolean",void 0),c),customFetch:e.fetch!==void 0,format:g\
-,headers:{...p==="otlp"?c.otlpHeaders:{},...ra(e.headers)},fetch:r("fetch","function",y().fetch??((h,T)=>globalThis.fetc\
-h(h,T))),logger:r("logger","function",void 0),clock:Qs(r("clock","function",Date.now)),random:r("random","function",Ie)}\
-}function Qs(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method n\
+xBytes:na(t("spoolMaxBytes",ee.maxBytes,a)),maxAgeMs:t("spoolMaxAgeDays",ee.maxAgeMs/864e5,{sign:"positive"})*864e5},cap\
+tureInterrupts:sa(e.captureInterrupts),handOff:ia(r("handOff","boolean",void 0),c),customFetch:e.fetch!==void 0,format:g\
+,headers:{...p==="otlp"?c.otlpHeaders:{},...oa(e.headers)},fetch:r("fetch","function",y().fetch??((h,T)=>globalThis.fetc\
+h(h,T))),logger:r("logger","function",void 0),clock:ea(r("clock","function",Date.now)),random:r("random","function",Ie)}\
+}function ea(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method n\
 eeds its object: () => performance.timeOrigin + performance.now())`)}if(!fo(n))throw new RangeError(`Cannot create handl\
 er: \'clock\' must return epoch milliseconds, got ${O(n)}`);return e===Date.now?e:()=>{try{let t=e();return fo(t)?t:Date.n\
 ow()}catch{return Date.now()}}}var fo=e=>typeof e=="number"&&e>=0&&e<1e13;function at(e,n){let t={json:st,bytes:D(st),sc\
 hemaVersion:rn,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);retu\
-rn{eventBytes:t.bytes,batchBytes:o+po+r,envelopeBytes:o}}function ea(e){if(e>=ee.maxBytes)return e;let n=io({json:st,sch\
+rn{eventBytes:t.bytes,batchBytes:o+po+r,envelopeBytes:o}}function na(e){if(e>=ee.maxBytes)return e;let n=io({json:st,sch\
 emaVersion:rn,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\
 \' must be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function dt(e,n,t,r){return e==="otlp"?lo\
 ({serviceName:t["service.name"]??lr,serviceVersion:n,resourceAttributes:t},r):co(n,r)}var go={name:"node",version:"x".re\
 peat(12),machine:"x".repeat(11),os:"linux"};function yo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=at(d\
 t(n.name,t,r,go),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEv\
-entBytesOption,o.eventBytes)}}var ut=Symbol("hidden");function na(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))thr\
+entBytesOption,o.eventBytes)}}var ut=Symbol("hidden");function ta(e,n,t){if(e!==void 0&&(typeof e!="string"||!tn(e)))thr\
 ow new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${O(typeof e=="string"?C\
 (e):e)}`);if(e===void 0&&n===ut)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??Er;return tn(r)?r==="stdout"?{k\
 ind:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}funct\
-ion ta(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \
+ion ra(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \
 \'spoolDir\' must be a non-empty string or false, got ${O(e)}`);if(!Y(e,$().os))throw new TypeError(`Cannot create handler\
 : \'spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${O(e)}`);return e}}functio\
 n mo(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "ot\
@@ -1718,284 +1718,285 @@ lp", got ${O(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}fun
 !ge(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${O(n)}`);let t={};for(let[r\
 ,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be \
 an object of strings, got ${typeof o=="object"||typeof o=="function"?O(o):`a ${typeof o}`} for ${O(r)}`);t[r]=o}return t\
-}var ho=8192;function ra(e){let n=bo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>ho\
+}var ho=8192;function oa(e){let n=bo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>ho\
 )throw new RangeError(`Cannot create handler: \'headers\' must add at most ${ho} bytes to a request (servers refuse a larg\
 er head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!Qe(r))throw new TypeError(`Cannot create handler: \'headers\' m\
 ust have header names (RFC 9110 tokens), got ${O(r)}`);if(Ze(r))throw new TypeError(`Cannot create handler: \'headers\' mu\
 st not set ${O(r)}: the HTTP client frames the request itself`);if(!en(o))throw new TypeError("Cannot create handler: \'h\
 eaders\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past A\
-SCII, no leading or trailing space), got a bad value for "+O(r))}return n}function oa(e,n){return e!==void 0?{enabled:e,\
+SCII, no leading or trailing space), got a bad value for "+O(r))}return n}function ia(e,n){return e!==void 0?{enabled:e,\
 source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"\
-CI"}:{enabled:!0,source:"default"}}function ia(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="fu\
+CI"}:{enabled:!0,source:"default"}}function sa(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="fu\
 nction")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${\
 O(e)}`)}var mn=/^sender-[0-9a-f]{8}\\.mjs$/,Ce="NAT_TELEMETRY_SENDER";function hn(e,n){return{...e,[Ce]:JSON.stringify(n)\
 }}function Eo(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n\
-.endpoint=="string"?n:void 0}catch{return}}var X=15e3,sa=250;function Oe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13\
+.endpoint=="string"?n:void 0}catch{return}}var q=15e3,aa=250;function Oe(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13\
 })-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let a of e.list(n)){let s=o.exec(a);if(!s)continue;let d=Num\
-ber(s[1]),u=s[2]==="lock"?X:sa;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):gn(e,`${n}/${a}`)}return i.locks.so\
+ber(s[1]),u=s[2]==="lock"?q:aa;d+u>r&&d<=r+u?(s[2]==="lock"?i.locks:i.marks).push(a):gn(e,`${n}/${a}`)}return i.locks.so\
 rt(),i.marks.sort(),i}function pn(e,n,t,r){try{return Oe(e,n,t,r).locks.length>0}catch{return!1}}function vo(e,n,t){let \
 r;try{e.ensureDir(n,!0);let o=Oe(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now(\
-);r=`sender-${t}-${z(i)}-${J()}.start`,e.create(`${n}/${r}`,"");let a=Oe(e,n,t,i);return a.locks.length===0&&a.marks[0]=\
+);r=`sender-${t}-${z(i)}-${K()}.start`,e.create(`${n}/${r}`,"");let a=Oe(e,n,t,i);return a.locks.length===0&&a.marks[0]=\
 ==r?r:(gn(e,`${n}/${r}`),"at work")}catch{return r}}function wo(e,n,t){t!==void 0&&lt(e,n,()=>[t])}function So(e,n,t){lt\
-(e,n,()=>Oe(e,n,t,Date.now()).marks)}async function To(e,n,t){for(let r=0;r<aa;r++){let o=Date.now();try{e.ensureDir(n,!\
-0,!1);let i=Oe(e,n,t,o);if(i.locks.length>0){ct(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${J()}.lock`;e.create(`${\
+(e,n,()=>Oe(e,n,t,Date.now()).marks)}async function To(e,n,t){for(let r=0;r<da;r++){let o=Date.now();try{e.ensureDir(n,!\
+0,!1);let i=Oe(e,n,t,o);if(i.locks.length>0){ct(e,n,i.marks);return}let a=`sender-${t}-${z(o)}-${K()}.lock`;e.create(`${\
 n}/${a}`,"");let{locks:s,marks:d}=Oe(e,n,t,o);if(s.join()===a)return ct(e,n,d),a;gn(e,`${n}/${a}`)}catch{return}await ne\
-w Promise(i=>setTimeout(i,10+Ie()*50))}}var aa=5;function xo(e,n,t){lt(e,n,()=>[t])}function lt(e,n,t){try{e.ensureDir(n\
+w Promise(i=>setTimeout(i,10+Ie()*50))}}var da=5;function xo(e,n,t){lt(e,n,()=>[t])}function lt(e,n,t){try{e.ensureDir(n\
 ,!0,!1),ct(e,n,t())}catch{}}function ct(e,n,t){for(let r of t)gn(e,`${n}/${r}`)}function gn(e,n){try{e.remove(n)}catch{}\
-}var ca=6e4,la=1e3,fa=[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];f\
-unction ma(e,n,t){let r=ha(e,n,t);return r.handOff?r:{...r,outcome:_o(e,n)}}function _o(e,n){return e.sink.kind==="none"\
-?"dropped":Ro(e)&&n?.health.isOpen()!==!0?"delivered":n&&Te()===void 0?"spooled":"dropped"}function Ro(e){return e.sink.\
-kind!=="http"||y().canConnect(e.sink.url)}function ha(e,n,t){try{let r=$o(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http"\
-)return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=Ao(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderR\
+}var la=6e4,fa=1e3,ma=[Ce,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];f\
+unction _o(e,n,t){let r=ha(e,n,t);return r.handOff?r:{...r,outcome:Ro(e,n)}}function Ro(e,n){return e.sink.kind==="none"\
+?"dropped":ko(e)&&n?.health.isOpen()!==!0?"delivered":n&&Te()===void 0?"spooled":"dropped"}function ko(e){return e.sink.\
+kind!=="http"||y().canConnect(e.sink.url)}function ha(e,n,t){try{let r=Io(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http"\
+)return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,a=$o(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderR\
 efusal(a);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let s=y().senderCommand(`${o.dir\
 }/${""}`,a);if("refused"in s)return{handOff:!1,reason:s.refused};let{cwd:d,...u}=s,c={...ga(e,o.dir),successor:u,onByCon\
 sentFile:Vr()};return{handOff:!0,command:{...s,env:hn(s.env,c)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-o\
-ff failed (${r})`}}}function ko(e,n,t){let r=ma(e,n,t);return r.handOff&&r.command&&!ba(r.backlog)?{handOff:!1,reason:"t\
-he sender\'s script is not in the spool directory and cannot be written",outcome:_o(e,r.backlog)}:r}function Oo(e){try{le\
-t{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=vo(r,n.dir,n.key);if\
-(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():wo(r,n.dir,o),i}c\
-atch{return"failed"}}function No(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;\
-let{sink:t}=e;return $o(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Ao(t.url,n.spool.dir))!==void 0}function Ao\
-(e,n){let t=Mr(),r=t===void 0?void 0:pa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...fa,...me,"HOME"\
-,"USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function pa(e){let n=G(e),t=n===void 0?"":e.slice(n.le\
-ngth).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i\
-=o===void 0?void 0:M(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function $o(e,n,t){let{handOff:r,sink:o}=e;if(!r.e\
-nabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(\
-e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>\
-X-la)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${X/1e3} s)`;if(!t)return"telemetry w\
-as turned off during the run";let i=Te();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the con\
-sent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spo\
-ol directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno w\
-ithout --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could \
-swap the sender\'s script there";if(!Ro(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health\
-:d}=n;if(d.isOpen())return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.hand\
-edOffAt===void 0?void 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>ca&&!pn(s,a.dir,a.key,u))return"spooled events have\
- waited a minute with no sender at work"}function ga(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint\
-:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,\
-backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...yo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.\
-maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...\
-r.resource}}}function ya({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ba(e){if(ya(e))return!0;le\
-t{files:n,spool:t}=e,r=()=>se(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t\
-.dir}/${""}`),r()}catch{return!1}}return va(n,t.dir,Ea),!0}var Ea=3;function va(e,n,t,r=Date.now()){let o;try{o=e.list(n\
-).filter(s=>mn.test(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+X?-1/0:d},a=t==="n\
-one"?o:o.filter(s=>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s}\
-)=>r-s>X).map(({name:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var yn=class{#e=new Set;#n=0;get size(){re\
-turn this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events\
-(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Io(){throw new Error("a sender prints nothing"\
-)}var Po=16384,mt=2*Po,Mo=mt-4096,ht=32,Do=/^[a-z0-9_]{1,40}$/,wa=/^[0-9a-f]{8}$/;var Lo=/^drops-([0-9a-f]{8})-(\\d{13})-\
-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Sa=6e4;function Co(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Do.test\
-(m)&&Number.isSafeInteger(f)&&f>0);if(s.length===0||!ft(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s\
-.slice(0,ht))},endpointHash:ue(r)},c=C(r)===r?{...u,endpoint:r}:u,l=jo(n,t);try{let m=xa(e,n,t,i).filter(p=>p.quiet).map\
-(p=>Fo(e,p,n,t)),f=Ho([...m.flatMap(p=>p.lines),c],a,i)??c;Bo(e,n,t,m,()=>{let p=Ra(e,l);p==="invalid"&&e.remove(l);let \
-g=`${F(f)}\n`;typeof p!="object"||p.bytes+g.length<=Po?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,Mo):Ta(e,n,t,f,a\
-,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Ta(e,n,t,r,o,i){let a=jo(n,t),s={path:pt(n,t),\
-quiet:!1},d=gt(e,a,s.path)?Fo(e,s,n,t):{lines:[]};Bo(e,n,t,[d],()=>{e.append(a,`${F(Ho([...d.lines,r],o,i)??r)}\n`,Mo)})}\
-function Fo(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,\
-upTo:i}=_a(e,n),a=pt(t,r,i);return gt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function B\
-o(e,n,t,r,o){try{o()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&gt(e,a,pt(n,t,s));throw i}}function pt(e,n,t){let\
- r=t===void 0?"":`-${t}`;return M(e,`drops-${n}-${z(Date.now())}-${J()}${r}.aside`)}function xa(e,n,t,r){return et(e,n,L\
-o,(o,i)=>{let[,,a,s]=Lo.exec(i)??[],d=Math.abs(r-Number(a))>=Sa;return o===t?{path:M(n,i),summed:s===void 0?void 0:Numbe\
-r(s),quiet:d}:void 0})}function _a(e,n){try{let t=n.summed??0,r=e.read(n.path,mt)?.slice(t)??"",o=n.quiet?r.length:r.las\
-tIndexOf(`\n`)+1;return{lines:Uo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function gt(e,n,t){retu\
-rn v(()=>(e.rename(n,t),!0))??!1}function Ho(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last\
-,t)})).filter(s=>s.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d i\
-n o||Object.keys(o).length<ht)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{end\
-point:i,endpointHash:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dro\
-pped:o,...a===void 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ra(e,n){try{let t=e.read(n,mt);return t\
-===void 0?void 0:{lines:Uo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":voi\
-d 0}}function Uo(e){return e.split(`\n`).flatMap(n=>ka(n)??[])}function ka(e){try{let{since:n,last:t,dropped:r,endpoint:o\
-,endpointHash:i}=JSON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ft(n)&&ft(t)&\
-&n<=t&&a.length>0&&a.length<=ht&&a.every(([u,c])=>Do.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:\
-t,dropped:Object.fromEntries(a),...typeof i=="string"&&wa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)==\
-=o?{...d,endpoint:o}:d}catch{return}}function ft(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function jo(e,n){return \
-M(e,`drops-${n}.json`)}var te={working:1,periodic:2,asked:1/0},Vo=.9,Oa=1e3,Na=3e5,Aa=36e5,$a=4,bn=class{#e;#n=[];#o=[];\
-#t=new yn;#d=0;#a=0;#h=0;#r=0;#u={};#p={};#l=!1;#c;#w=Promise.resolve();#f;#x=te.working;#_=0;#y;#S=new Set;#O;#I=!1;#b;\
-#i=Pn();#T=!1;#s=!1;#Y=!1;#F=!1;#G=!1;#B=0;#L;#P;#E;#W;#H=!1;#M;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ae())\
-return this.#we();let t=y().exiting();t?(this.#re(),this.#F=this.#Y,this.#Y=!0):this.#X(),this.#d++;let r=so(n,this.#e);\
-if("reason"in r)return this.#g(1,r.reason,r.detail);if(this.#v()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_ful\
-l");if(this.#n.push(r),t)return void(this.#C(!0)||this.#j());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#U()),th\
-is.#n.length>=this.#e.maxQueueSize&&this.#N(te.working)}catch{}finally{this.#F=!1}}start(){this.#l||this.#L||(this.#l=!0\
-,this.#X(),this.#v()>0?this.#U():ae()&&!this.#k()&&No(this.#e,this.#R())&&this.#N(te.working))}flush(){return this.#N(te\
-.asked)}#N(n,t=!1){if(this.#b!==void 0&&!t)return Promise.resolve().then(()=>this.#L);if(this.#x=Math.max(this.#x,n),thi\
-s.#f)return this.#f;let r=this.#_,o=this.#w.then(()=>{if(r!==this.#_)return;let i=this.#x;return[this.#f,this.#x]=[void \
-0,te.working],this.#pe(i)});return this.#f=o,this.#w=o,o}stop(){return this.#L??=this.#ce()}[Symbol.asyncDispose](){retu\
-rn this.stop()}stats(){return{enqueued:this.#d,replayed:this.#a,sent:this.#h,dropped:{...this.#u},queued:this.#n.length,\
-dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#v(){return this.#n.length+this.#o.length+this.#t.size}#z(){re\
-turn[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#P)return;this.#re();let n=y(),t=a=>{try{return a()}catch{t\
-his.#m("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:(\
-)=>{let a=this.#L===void 0;return this.stop(),a},exit:()=>{this.#C(!0)||this.#j(),this.#V()}})),o=this.#e.captureInterru\
-pts,i=o?t(()=>n.onInterrupt(a=>{o(a),this.#C(!0)||this.#j(),this.#V()})):void 0;this.#P=()=>{r?.(),i?.()}}#U(){this.#l&&\
-this.#c===void 0&&this.#q()}#q(){this.#c=setTimeout(()=>{this.#N(te.periodic).then(()=>{this.#l&&this.#q()})},this.#e.fl\
-ushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#b=Ia(th\
-is.#e.exitTimeoutMs),t=this.#d,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#J\
-(),this.#v()>0&&this.#C())return;this.#ae(),this.#v()>0&&this.#k()&&this.#D(!0),this.#v()>0&&!this.#k()&&await this.#le(\
-n),this.#D()}catch(o){this.#m(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#V(),n.clear(),this.#b=void 0;let o=th\
-is.#d>t&&this.#v()>0;!r&&!o&&(this.#P?.(),this.#P=void 0)}}async#le(n){let t=this.#R()?.health;t?.state&&t.lease(this.#e\
-.exitTimeoutMs+1e3);let r=this.#N(te.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#J()}#J(){let{request\
-TimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Vo,i=[...this.#S].some(({started:a,accepted:\
-s})=>!s&&r-a>=n*Vo);this.#K(({started:a})=>r-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unshift(...this.#t.events()),\
-this.#t.clear(),i&&this.#E?.health.recordFailure()}#K(n=()=>!1){for(let t of this.#S){let{events:r,accepted:o}=t;if(this\
-.#t.settle(r)){if(o){this.#ne(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#oe(r,"the ex\
-it budget ended before the answer"):r)}}}#fe(){return this.#y??=new AbortController}#Z(n){if(n.aborted||!Q())return!1;le\
-t{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!\
-0;let s=this.#O,d=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#Q(n){this.#t.settle(n)&&this.#o.push(...n)}#k\
-(){let{sink:n}=this.#e,t=!this.#I&&this.#R()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#\
-me(){let{sink:n,clock:t}=this.#e,r=this.#M,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.fa\
-ilures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n\
-){let t=this.#E?.health;if(n.delivered){this.#M=void 0,t?.recordSuccess()&&(this.#H=!1);return}if(!n.failed)return;let r\
-=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.\
-#M?.failures??0)+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+de(o,i,a,n.retryAfterMs);this.#M=r||!t?.state?void 0:{stat\
-e:t.state,failures:o,probeAt:d}}async#pe(n){try{this.#se();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t\
-.state||this.#b===void 0)&&t.refresh(),this.#ae();let r=this.#k();if(r&&!this.#me())return;let o=this.#e.clock(),i=c=>c.\
-notBefore<=o&&(c.cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),\
-this.#n=[];let d=this.#te(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),\
-this.#he(u),u.delivered&&u.retryAfterMs&&(this.#B=Math.max(this.#B,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`fl\
-ush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this\
-.#Z(r);)await this.#ee(n[o++],r,t)};await Promise.all(Array.from({length:Math.min($a,n.length)},i));for(let a of n.slice\
-(o))this.#Q(a)}async#ee(n,t,r){this.#se();let o=this.#de(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.a\
-dd(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){le\
-t a=Math.floor(n.length/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#Z(t)?await thi\
-s.#ee(d,t,r):this.#Q(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ne(n,i.rejected);case"too_larg\
-e":return this.#g(1,"http_413"),this.#$(n);case"rejected":return this.#g(n.length,i.reason),this.#$(n);case"interrupted"\
-:case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.\
-retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clo\
-ck()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ne(n,t=0){let r=Math.min(t,n.length);th\
-is.#h+=n.length-r,r>0&&this.#g(r,"otlp_rejected"),this.#$(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,acc\
-epted:!1};this.#S.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#S.delete(r);let o=y().monotonicM\
-s();this.#O={ms:o-r.started,endedAt:o}}}#te(n){let{format:t,maxBatchBytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventB\
-ytes)}#A(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rej\
-ected",reason:o.reason};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#i?.(`sending ${n.length} \
-event(s)${o.kind==="http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Yo(s),{kind:"delivered"};let d=i.classi\
-fy;return await Xr({url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccep\
-ted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayCon\
-nect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#i)return;let r=n.kind==="retry"\
-&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.custo\
-mFetch?`: its fetch failed: ${ur(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"\
-||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#\
-re(){if(!this.#i||this.#s)return;this.#s=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.\
-#e;this.#i(`telemetry ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard err\
-or":r.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEM\
-ETRY_DRY_RUN, which could ask for one)":`nowhere (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??\
-"none"}`);let d=uo(r,this.#e.headers);d&&this.#i(`warning: ${d}`),this.#i(`at exit: ${a.enabled?"hand off where a sender\
- can be started":"in process"} (${a.source})`)}#we(){this.#T||!this.#i&&!this.#e.logger||(this.#T=!0,this.#m(`telemetry \
-off (decided by ${Jn().decidedBy}): events are not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),\
-d=this.#oe(n,t);for(let u of d)u.notBefore=s+de(u.retries,o,a,r);this.#o.push(...d)}#oe(n,t){let[r,o]=[[],[]];for(let i \
-of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(\
-s) kept for retry`),o.length>0&&this.#g(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#E?.s\
-ettle(n)}#R(){return this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its pla\
-ce cannot be used: ${n}`;r!==this.#W&&this.#m(r),this.#W=r}),this.#E}#ie(){let n=this.#b;if(n)return Math.max(0,n.end-y(\
-).monotonicMs())+Oa;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Na,Math.min(Aa,2*t),2*r)}#se(){let\
- n=this.#ie();this.#E?.renewClaims(n,this.#b?n:n*.75)}#ae(){if(this.#H||this.#_>0||!ae()||this.#k()||!Q())return;let n=t\
-his.#R();if(n&&Te()!==void 0)return;this.#H=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#v(),Math.min(Math.ceil(t\
-/10),t-1)),o=n?.replay(t-r,this.#ie());o&&(this.#ue(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.even\
-ts.length>0&&this.#U())}#D(n=!1){this.#K();let t=this.#z(),r=this.#de(t);if(r!==t&&(this.#o=r,this.#t.clear(),this.#n=[]\
-),r.length===0)return!0;if(!Q())return this.#G=!0,this.#A(),this.#g(r.length,"opted_out"),!0;if(this.#e.sink.kind==="std\
-err"){this.#A();for(let a of this.#te(r))Yo(this.#e.format.encode(a,this.#e.clock())),this.#h+=a.length;return!0}if(this\
-.#e.sink.kind==="none")return this.#A(),this.#g(r.length,this.#e.sink.reason),!0;let o=this.#R();if(!o&&this.#e.spoolDir\
-===void 0)return this.#m(`${r.length} event(s) not delivered are kept in memory only, and go with the process: no spool`\
-),!1;if(Te()!==void 0)return this.#A(),this.#g(r.length,"opted_out","not spooled: the program turned telemetry on over t\
-he user\'s no"),!0;let i;try{i=o?.write(r)}catch{i=void 0}if(i||(this.#I=!0),!i&&n)return!1;if(this.#A(),i){let a=this.#B\
--this.#e.clock();a>0&&o?.health.recordWait(a),this.#r+=i.spooled;for(let[s,d]of Object.entries(i.dropped))this.#g(d,s);t\
-his.#ue(i.olderDropped)}else{let a=o?.giveBackUnsettled()??0;this.#r+=a,this.#g(r.length-a,"spool_unavailable")}return o\
-?.releaseAll(),i!==void 0}#de(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.\
-has(a)||(r.add(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i\
-.length,"claim_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#ue(n){for(let[t,r]of Object.entries(n))this.#a+=r\
-,this.#g(r,t)}#C(n=!1){if(this.#v()===0)return!0;let t=this.#R(),r=ko(this.#e,t,ae());if(!r.handOff){let s={delivered:"d\
-elivering in process",spooled:"spooled for a later run",dropped:"not delivered"},d=r.outcome!=="delivered"&&t?.health.is\
-Open()?Jr(t.health):void 0,u=r.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return\
- this.#m(`at exit: ${s[r.outcome]}: ${d?`${d}; in process, as ${r.reason}`:r.reason}${u}`),!1}let o=n||this.#k()?0:oo(th\
-is.#z(),this.#e.spoolLimits);if(o>0){let{maxEvents:s,maxBytes:d}=this.#e.spoolLimits;return this.#m(`at exit: delivering\
- in process: the spool would leave out ${o} of the ${this.#v()} event(s) (spoolMaxEvents ${s}, spoolMaxBytes ${d})`),!1}\
-if(!this.#D(!0))return this.#m("at exit: delivering in process: the spool cannot be written"),!1;if(this.#G)return!0;let\
- i=Oo(r);if(i==="failed")return this.#m("at exit: delivering in process: no sender could be started"),!1;this.#_++,[this\
-.#f,this.#x]=[void 0,te.working];let a={started:"a sender","at work":"the sender at work","endpoint down":"the spool (en\
-dpoint down)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#m(`at exit: \
-handed off to ${a[i]}`),!0}#j(){let n=this.#r,t=this.#D(),r=this.#r-n;return r>0&&this.#m(`at exit: the process ends at \
-once: ${r} event(s) spooled for a later run`),t}#V(){let n={};for(let[a,s]of Object.entries(this.#u)){let d=this.#p[a]??\
-0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.k\
-ind!=="http")return;let o=this.#R();if(!o)return;for(let a of Object.keys(n))this.#p[a]=this.#u[a];let i=Date.now();Co(o\
-.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(this.#u,t,n),this.#m(`dropped ${n} event(s): \
-${t}${r?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#F||Tr(this.#e.logger,n)}};function Ia(e){let n=y().monotonicMs()+e,t,r\
-;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function Y\
-o(e){y().writeStderr(`${Io(JSON.parse(e))}\n`)}var La=250;async function Go(e){let n=y();_e(X,()=>n.exit(0)),zr(),jr(()=>\
-Pa(e));try{await Ma(e,y().monotonicMs()+X)}catch{}n.exit(0)}function Pa(e){let{enabled:n,source:t}=Wn();return n||t==="d\
-efault"&&e.onByConsentFile!==!0}async function Ma(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByCon\
-sentFile:i,...a}=e,s=De(a),d=it(s);if(!Q())return So(t,r,d);for(let u=0;;u++){let c=await To(t,r,d);if(!c)return;let{rep\
-layed:l,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))return;if(p&&f>0&&Q())return Da(e);if(l>0&&m>0\
-||u>0&&l===0)return}}function Da(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i\
-=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o&&a!==void 0&&v(()=>o.touch(a,Date.now())),y\
-().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Ca(e,n){let t={replayed:0,spooled:0\
-,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:a}=De(e),s=0;for(;;){if(n-y().monotonicMs(\
-)<=r){t.timeUp=!0;break}if(!Q()||a!==void 0&&y().files?.realPath(a)===void 0)break;let d=new bn({...e,handOff:!1,exitTim\
-eoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:c,sent:l,dropped:m}=d.stats();t.\
-replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=c)break;if(c>0&&n-y().monoton\
-icMs()>r){let f=de(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout(p,f))}}return t}function F\
-a(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e\
-.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return ne.open(e.spoolDir,t,r,n)?.waitingSinc\
-e(Date.now())!==void 0}var Wo=Eo(y().env(Ce));Wo&&await Go(Wo);\n',Se="sender-ec470d12.mjs",id=119063,od=6e4,sd=1e3,ad=[
-_i,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){
-return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
-return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Gt(e){return e===null?"null":typeof e=="string"?$i(
-e):typeof e=="number"?ld(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?
-`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${$i(n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){
-return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function ld(e){
-if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
-e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
-isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Si=16384,qt=2*Si,xi=qt-4096,
-Zt=32,Oi=/^[a-z0-9_]{1,40}$/,ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-fd=6e4,G={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#d=0;#a=0;#m=0;#r=0;#c={};#p={};#u=!1;#l;#b=Promise.
-resolve();#h;#$=G.working;#S=0;#y;#T=new Set;#k;#M=!1;#g;#o=ae();#_=!1;#s=!1;#V=!1;#B=!1;#z=!1;#j=0;#L;#I;#E;#X;#F=!1;#C;constructor(e={}){
-this.#e=or(e)}enqueue(e){try{if(!X())return this.#be();const t=w().exiting();t?(this.#re(),this.#B=this.#V,this.#V=!0):this.#G(),
+ff failed (${r})`}}}function Oo(e,n){return n.handOff&&n.command&&!ba(n.backlog)?{handOff:!1,reason:"the sender\'s script\
+ is not in the spool directory and cannot be written",outcome:Ro(e,n.backlog)}:n}function No(e){try{let{spool:n,health:t\
+,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=vo(r,n.dir,n.key);if(o==="at work")ret\
+urn"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():wo(r,n.dir,o),i}catch{return"failed\
+"}}function Ao(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;retu\
+rn Io(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal($o(t.url,n.spool.dir))!==void 0}function $o(e,n){let t=Mr(),r\
+=t===void 0?void 0:pa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...ma,...me,"HOME","USERPROFILE"],se\
+t:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function pa(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\
+\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0\
+:M(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Io(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the \
+hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)retu\
+rn"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>q-fa)return`a requ\
+est may take longer (requestTimeoutSeconds) than a sender lives (${q/1e3} s)`;if(!t)return"telemetry was turned off duri\
+ng the run";let i=Te();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no\
+, which a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!\
+n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-rea\
+d, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s \
+script there";if(!ko(e))return"the program may not connect to the endpoint";let{spool:a,files:s,health:d}=n;if(d.isOpen(\
+))return;let u=e.clock(),c=a.waitingSince(u);if(c===void 0)return;let{state:l}=d,m=l===void 0?c:l.handedOffAt===void 0?v\
+oid 0:Math.max(c,l.handedOffAt);if(m!==void 0&&u-m>la&&!pn(s,a.dir,a.key,u))return"spooled events have waited a minute w\
+ith no sender at work"}function ga(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t\
+.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeco\
+nds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...yo(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxA\
+geDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}funct\
+ion ya({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function ba(e){if(ya(e))return!0;let{files:n,spool:t}\
+=e,r=()=>se(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof N))return!1;try{n.remove(`${t.dir}/${""}`),r()}\
+catch{return!1}}return va(n,t.dir,Ea),!0}var Ea=3;function va(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(s=>mn.tes\
+t(s))}catch{return}let i=s=>{let d=e.modifiedAt(`${n}/${s}`);return d===void 0||d>r+q?-1/0:d},a=t==="none"?o:o.filter(s=\
+>s!=="").map(s=>({name:s,written:i(s)})).sort((s,d)=>d.written-s.written).slice(t).filter(({written:s})=>r-s>q).map(({na\
+me:s})=>s);for(let s of a)try{e.remove(`${n}/${s}`)}catch{}}var yn=class{#e=new Set;#n=0;get size(){return this.#n}add(n\
+){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.\
+#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Lo(){throw new Error("a sender prints nothing")}var Mo=16384,mt=\
+2*Mo,Do=mt-4096,ht=32,Co=/^[a-z0-9_]{1,40}$/,wa=/^[0-9a-f]{8}$/;var Po=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1\
+,6}))?\\.aside$/,Sa=6e4;function Fo(e,n,t,r,o,i,a=-1/0){let s=Object.entries(o).filter(([m,f])=>Co.test(m)&&Number.isSafe\
+Integer(f)&&f>0);if(s.length===0||!ft(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(s.slice(0,ht))},end\
+pointHash:ue(r)},c=C(r)===r?{...u,endpoint:r}:u,l=Vo(n,t);try{let m=xa(e,n,t,i).filter(p=>p.quiet).map(p=>Bo(e,p,n,t)),f\
+=Uo([...m.flatMap(p=>p.lines),c],a,i)??c;Ho(e,n,t,m,()=>{let p=Ra(e,l);p==="invalid"&&e.remove(l);let g=`${F(f)}\n`;typeo\
+f p!="object"||p.bytes+g.length<=Mo?e.append(l,typeof p=="object"&&!p.ended?`\n${g}`:g,Do):Ta(e,n,t,f,a,i)});for(let{path\
+:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Ta(e,n,t,r,o,i){let a=Vo(n,t),s={path:pt(n,t),quiet:!1},d=gt(e,a\
+,s.path)?Bo(e,s,n,t):{lines:[]};Ho(e,n,t,[d],()=>{e.append(a,`${F(Uo([...d.lines,r],o,i)??r)}\n`,Do)})}function Bo(e,n,t,\
+r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=_a(e,n),a=\
+pt(t,r,i);return gt(e,n.path,a)?{lines:o,path:a,summed:n.summed}:{lines:[],summed:n.summed}}function Ho(e,n,t,r,o){try{o\
+()}catch(i){for(let{path:a,summed:s}of r)a!==void 0&&gt(e,a,pt(n,t,s));throw i}}function pt(e,n,t){let r=t===void 0?"":`\
+-${t}`;return M(e,`drops-${n}-${z(Date.now())}-${K()}${r}.aside`)}function xa(e,n,t,r){return et(e,n,Po,(o,i)=>{let[,,a,\
+s]=Po.exec(i)??[],d=Math.abs(r-Number(a))>=Sa;return o===t?{path:M(n,i),summed:s===void 0?void 0:Number(s),quiet:d}:void\
+ 0})}function _a(e,n){try{let t=n.summed??0,r=e.read(n.path,mt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;re\
+turn{lines:jo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function gt(e,n,t){return v(()=>(e.rename\
+(n,t),!0))??!1}function Uo(e,n,t){let r=e.map(s=>({...s,since:Math.min(s.since,t),last:Math.min(s.last,t)})).filter(s=>s\
+.last>=n);if(r.length===0)return;let o={};for(let s of r)for(let[d,u]of Object.entries(s.dropped))(d in o||Object.keys(o\
+).length<ht)&&P(o,d,u);for(let s of Object.keys(o))o[s]=Math.min(o[s],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHa\
+sh:a}=r[r.length-1];return{since:Math.min(...r.map(s=>s.since)),last:Math.max(...r.map(s=>s.last)),dropped:o,...a===void\
+ 0?{}:{endpointHash:a},...i===void 0?{}:{endpoint:i}}}function Ra(e,n){try{let t=e.read(n,mt);return t===void 0?void 0:{\
+lines:jo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof N?"invalid":void 0}}function jo(e\
+){return e.split(`\n`).flatMap(n=>ka(n)??[])}function ka(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=J\
+SON.parse(e),a=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(ft(n)&&ft(t)&&n<=t&&a.length>0&\
+&a.length<=ht&&a.every(([u,c])=>Co.test(u)&&Number.isSafeInteger(c)&&c>0)))return;let d={since:n,last:t,dropped:Object.f\
+romEntries(a),...typeof i=="string"&&wa.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...d,endpoint:\
+o}:d}catch{return}}function ft(e){return Number.isSafeInteger(e)&&e>=0&&e<=sn}function Vo(e,n){return M(e,`drops-${n}.js\
+on`)}var te={working:1,periodic:2,asked:1/0},Yo=.9,Oa=1e3,Na=3e5,Aa=36e5,$a=4,bn=class{#e;#n=[];#o=[];#t=new yn;#d=0;#a=\
+0;#h=0;#r=0;#u={};#p={};#l=!1;#c;#w=Promise.resolve();#f;#x=te.working;#_=0;#y;#S=new Set;#O;#L=!1;#b;#i=Pn();#T=!1;#s=!\
+1;#Y=!1;#F=!1;#ue=!1;#B=0;#P;#M;#E;#G;#H=!1;#D;constructor(n={}){this.#e=De(n)}enqueue(n){try{if(!ae())return this.#we()\
+;let t=y().exiting();t?(this.#te(),this.#F=this.#Y,this.#Y=!0):this.#z(),this.#d++;let r=so(n,this.#e);if("reason"in r)r\
+eturn this.#g(1,r.reason,r.detail);if(this.#v()>=this.#e.maxBufferedEvents)return this.#g(1,"buffer_full");if(this.#n.pu\
+sh(r),t)return void(this.#C(!0)||this.#j());this.#l&&this.#c===void 0&&queueMicrotask(()=>this.#U()),this.#n.length>=thi\
+s.#e.maxQueueSize&&this.#N(te.working)}catch{}finally{this.#F=!1}}start(){this.#l||this.#P||(this.#l=!0,this.#z(),this.#\
+v()>0?this.#U():ae()&&!this.#k()&&Ao(this.#e,this.#R())&&this.#N(te.working))}flush(){return this.#N(te.asked)}#N(n,t=!1\
+){if(this.#b!==void 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#f)return this.\
+#f;let r=this.#_,o=this.#w.then(()=>{if(r!==this.#_)return;let i=this.#x;return[this.#f,this.#x]=[void 0,te.working],thi\
+s.#pe(i)});return this.#f=o,this.#w=o,o}stop(){return this.#P??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}st\
+ats(){return{enqueued:this.#d,replayed:this.#a,sent:this.#h,dropped:{...this.#u},queued:this.#n.length,dlq:this.#o.lengt\
+h,inFlight:this.#t.size,spooled:this.#r}}#v(){return this.#n.length+this.#o.length+this.#t.size}#W(){return[...this.#o,.\
+..this.#t.events(),...this.#n]}#z(){if(this.#M)return;this.#te();let n=y(),t=a=>{try{return a()}catch{this.#m("an exit h\
+ook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let a=this.#P\
+===void 0;return this.stop(),a},exit:()=>{this.#C(!0)||this.#j(),this.#V()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.o\
+nInterrupt(a=>{o(a),this.#C(!0)||this.#j(),this.#V()})):void 0;this.#M=()=>{r?.(),i?.()}}#U(){this.#l&&this.#c===void 0&\
+&this.#X()}#X(){this.#c=setTimeout(()=>{this.#N(te.periodic).then(()=>{this.#l&&this.#X()})},this.#e.flushIntervalMs),y(\
+).unrefTimer(this.#c)}async#ce(){this.#l=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#b=Ia(this.#e.exitTimeout\
+Ms),t=this.#d,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>!0),n.over()])&&this.#q(),this.#v()>0&&t\
+his.#C())return;this.#se(),this.#v()>0&&this.#k()&&this.#I(!0),this.#v()>0&&!this.#k()&&await this.#le(n),this.#I()}catc\
+h(o){this.#m(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#V(),n.clear(),this.#b=void 0;let o=this.#d>t&&this.#v(\
+)>0;!r&&!o&&(this.#M?.(),this.#M=void 0)}}async#le(n){let t=this.#R()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e\
+3);let r=this.#N(te.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exitT\
+imeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Yo,i=[...this.#S].some(({started:a,accepted:s})=>!s&&r-a>=n*Y\
+o);this.#J(({started:a})=>r-a>=o),this.#y?.abort(),this.#y=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i\
+&&this.#E?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#S){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if\
+(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budget ended b\
+efore the answer"):r)}}}#fe(){return this.#y??=new AbortController}#K(n){if(n.aborted||!X())return!1;let{requestTimeoutM\
+s:t,exitTimeoutMs:r}=this.#e,o=this.#b;if(!o)return!0;let i=y().monotonicMs(),a=o.end-i;if(a>=t)return!0;let s=this.#O,d\
+=s!==void 0&&i-s.endedAt<=t?s.ms:0;return r<=t&&!(2*d>a)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#k(){let{sink:n}=th\
+is.#e,t=!this.#L&&this.#R()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,c\
+lock:t}=this.#e,r=this.#D,o=this.#E?.health.state;return this.#b===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.\
+failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#E?.\
+health;if(n.delivered){this.#D=void 0,t?.recordSuccess()&&(this.#H=!1);return}if(!n.failed)return;let r=!n.probing&&t?.r\
+ecordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#D?.failures??0)+\
+1,{backoff:i,random:a,clock:s}=this.#e,d=s()+de(o,i,a,n.retryAfterMs);this.#D=r||!t?.state?void 0:{state:t.state,failure\
+s:o,probeAt:d}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.#E?.health:void 0;t&&(t.state||this.#b==\
+=void 0)&&t.refresh(),this.#se();let r=this.#k();if(r&&!this.#me())return;let o=this.#e.clock(),i=c=>c.notBefore<=o&&(c.\
+cuts??0)<n,s=this.#o.filter(i).concat(this.#n);if(s.length===0)return;this.#o=this.#o.filter(c=>!i(c)),this.#n=[];let d=\
+this.#ne(s);for(let c of d)this.#t.add(c);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),this.#he(u),u.del\
+ivered&&u.retryAfterMs&&(this.#B=Math.max(this.#B,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpe\
+ctedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await thi\
+s.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min($a,n.length)},i));for(let a of n.slice(o))this.#Z(a)}asy\
+nc#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=awa\
+it this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let a=Math.floor(n.le\
+ngth/2),s=[n.slice(0,a),n.slice(a)];for(let d of s)this.#t.add(d);for(let d of s)this.#K(t)?await this.#Q(d,t,r):this.#Z\
+(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"too_large":return this.#g(1,\
+"http_413"),this.#$(n);case"rejected":return this.#g(n.length,i.reason),this.#$(n);case"interrupted":case"not_sent":this\
+.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.p\
+robing?this.#ye(n,i.retryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of \
+n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>\
+0&&this.#g(r,"otlp_rejected"),this.#$(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#S.ad\
+d(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#S.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.\
+started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return ao(n,r,t.emptyBytes,t.eventBytes)}#A(){this.#o=[\
+],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reas\
+on};let{format:i,headers:a}=this.#e,s=i.encode(n,this.#e.clock());if(this.#i?.(`sending ${n.length} event(s)${o.kind==="\
+http"?` to ${C(o.url)}`:""}: ${s}`),o.kind==="stderr")return Go(s),{kind:"delivered"};let d=i.classify;return await Xr({\
+url:o.url,body:s,headers:a,classify:d&&((u,c,l)=>d(u,c,l,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.\
+fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,\
+sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#i)return;let r=n.kind==="retry"&&n.retryAfterMs!==v\
+oid 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch \
+failed: ${ur(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||\
+n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#i(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(!this.#i||th\
+is.#s)return;this.#s=!0;let{enabled:n,decidedBy:t}=Jn(),{sink:r,format:o,spoolDir:i,handOff:a}=this.#e;this.#i(`telemetr\
+y ${n?"on":"off"} (decided by ${t})`);let s=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_\
+run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which \
+could ask for one)":`nowhere (${r.reason})`;this.#i(`endpoint: ${s}; format: ${o.name}; spool: ${i??"none"}`);let d=uo(r\
+,this.#e.headers);d&&this.#i(`warning: ${d}`),this.#i(`at exit: ${a.enabled?"hand off where a sender can be started":"in\
+ process"} (${a.source})`)}#we(){this.#T||!this.#i&&!this.#e.logger||(this.#T=!0,this.#m(`telemetry off (decided by ${Jn\
+().decidedBy}): events are not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:a}=this.#e,s=i(),d=this.#re(n,t);for(\
+let u of d)u.notBefore=s+de(u.retries,o,a,r);this.#o.push(...d)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>th\
+is.#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),\
+o.length>0&&this.#g(o.length,"retries_exhausted",`last failure: ${t}`),this.#$(o),r}#$(n){this.#E?.settle(n)}#R(){return\
+ this.#E??=fn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: $\
+{n}`;r!==this.#G&&this.#m(r),this.#G=r}),this.#E}#oe(){let n=this.#b;if(n)return Math.max(0,n.end-y().monotonicMs())+Oa;\
+let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Na,Math.min(Aa,2*t),2*r)}#ie(){let n=this.#oe();this.#\
+E?.renewClaims(n,this.#b?n:n*.75)}#se(){if(this.#H||this.#_>0||!ae()||this.#k()||!X())return;let n=this.#R();if(n&&Te()!\
+==void 0)return;this.#H=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#v(),Math.min(Math.ceil(t/10),t-1)),o=n?.repl\
+ay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#a+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#U\
+())}#I(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)ret\
+urn!0;if(!(t??X()))return this.#ue=!0,this.#A(),this.#g(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#\
+A();for(let s of this.#ne(o))Go(this.#e.format.encode(s,this.#e.clock())),this.#h+=s.length;return!0}if(this.#e.sink.kin\
+d==="none")return this.#A(),this.#g(o.length,this.#e.sink.reason),!0;let i=this.#R();if(!i&&this.#e.spoolDir===void 0)re\
+turn this.#m(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(Te()\
+!==void 0)return this.#A(),this.#g(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no\
+"),!0;let a;try{a=i?.write(o)}catch{a=void 0}if(a||(this.#L=!0),!a&&n)return!1;if(this.#A(),a){let s=this.#B-this.#e.clo\
+ck();s>0&&i?.health.recordWait(s),this.#r+=a.spooled;for(let[d,u]of Object.entries(a.dropped))this.#g(u,d);this.#de(a.ol\
+derDropped)}else{let s=i?.giveBackUnsettled()??0;this.#r+=s,this.#g(o.length-s,"spool_unavailable")}return i?.releaseAll\
+(),a!==void 0}#ae(n){let t=this.#E?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:a}of n)!a||r.has(a)||(r.a\
+dd(a),t.holds(a)||o.add(a));if(o.size===0)return n;let i=n.filter(({claim:a})=>a&&o.has(a));return this.#g(i.length,"cla\
+im_lost"),this.#$(i),n.filter(({claim:a})=>!a||!o.has(a))}#de(n){for(let[t,r]of Object.entries(n))this.#a+=r,this.#g(r,t\
+)}#C(n=!1){if(this.#v()===0)return!0;let t=this.#R(),r=_o(this.#e,t,ae()),o=r.handOff?X():void 0;if(o===!1)return this.#\
+I(!0,o);let i=Oo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dr\
+opped:"not delivered"},c=i.outcome!=="delivered"&&t?.health.isOpen()?Jr(t.health):void 0,l=i.outcome==="delivered"?`; th\
+e exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#m(`at exit: ${u[i.outcome]}: ${c?`${c}; in process,\
+ as ${i.reason}`:i.reason}${l}`),!1}let a=n||this.#k()?0:oo(this.#W(),this.#e.spoolLimits);if(a>0){let{maxEvents:u,maxBy\
+tes:c}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${a} of the ${this.\
+#v()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${c})`),!1}if(!this.#I(!0,o))return this.#m("at exit: delivering in p\
+rocess: the spool cannot be written"),!1;let s=No(i);if(s==="failed")return this.#m("at exit: delivering in process: no \
+sender could be started"),!1;this.#_++,[this.#f,this.#x]=[void 0,te.working];let d={started:"a sender","at work":"the se\
+nder at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to\
+ start a sender)"};return this.#m(`at exit: handed off to ${d[s]}`),!0}#j(){let n=this.#r,t=this.#I(),r=this.#r-n;return\
+ r>0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#V(){let n={};for(let[a,s]of\
+ Object.entries(this.#u)){let d=this.#p[a]??0;s>d&&a!=="opted_out"&&a!=="claim_lost"&&(n[a]=s-d)}let{sink:t,spoolLimits:\
+r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#R();if(!o)return;for(let a of Object.keys(n)\
+)this.#p[a]=this.#u[a];let i=Date.now();Fo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#g(n,t,r){n!==0&&(P(t\
+his.#u,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#i?.(n),this.#F||Tr(this.#e.logger,n)}};\
+function Ia(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=_e(Math.max(0,n-y().monotonicMs\
+()),()=>o(!1))}),clear:()=>t?.()}}function Go(e){y().writeStderr(`${Lo(JSON.parse(e))}\n`)}var La=250;async function Wo(e\
+){let n=y();_e(q,()=>n.exit(0)),zr(),jr(()=>Pa(e));try{await Ma(e,y().monotonicMs()+q)}catch{}n.exit(0)}function Pa(e){l\
+et{enabled:n,source:t}=Wn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ma(e,n){let t=y().files,r=e.s\
+poolDir;if(!t)return;let{successor:o,onByConsentFile:i,...a}=e,s=De(a),d=it(s);if(!X())return So(t,r,d);for(let u=0;;u++\
+){let c=await To(t,r,d);if(!c)return;let{replayed:l,spooled:m,sent:f,timeUp:p}=await Ca(a,n-La);if(xo(t,r,c),!Fa(e,d))re\
+turn;if(p&&f>0&&X())return Da(e);if(l>0&&m>0||u>0&&l===0)return}}function Da(e){if(!e.successor)return;let{argv:n,env:t,\
+leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,a=n.find(s=>s.startsWith(i)&&mn.test(s.slice(i.length)));o\
+&&a!==void 0&&v(()=>o.touch(a,Date.now())),y().spawnDetached({argv:n,env:hn(t,e),cwd:e.spoolDir,leavesSession:r})}async \
+function Ca(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDi\
+r:a}=De(e),s=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!X()||a!==void 0&&y().files?.realPath(a)===void 0\
+)break;let d=new bn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replaye\
+d:u,spooled:c,sent:l,dropped:m}=d.stats();t.replayed+=u,t.spooled+=c,t.sent+=l;for(let[f,p]of Object.entries(m))P(t.drop\
+ped,f,p);if(u<=c)break;if(c>0&&n-y().monotonicMs()>r){let f=de(++s,o,i);if(n-y().monotonicMs()-f<=r)break;await new Prom\
+ise(p=>setTimeout(p,f))}}return t}function Fa(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||pn(t,e.spoolD\
+ir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};r\
+eturn ne.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var zo=Eo(y().env(Ce));zo&&await Wo(zo);\n',Oe="sende\
+r-fae8ba2b.mjs",id=119107,od=6e4,sd=1e3,ad=[_i,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_\
+TELEMETRY_DRY_RUN"],dd=3,cd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
+function Gt(e){return e===null?"null":typeof e=="string"?$i(e):typeof e=="number"?ld(e):typeof e=="boolean"?String(e):Array.
+isArray(e)?`[${e.map(Gt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${$i(
+n)}: ${Gt(r)}`).join(", ")}}`:"null"}function $i(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
+0).toString(16).padStart(4,"0")}`)}function ld(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
+nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
+n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
+padStart(2,"0")}`}var Si=16384,qt=2*Si,Oi=qt-4096,Zt=32,xi=/^[a-z0-9_]{1,40}$/,ud=/^[0-9a-f]{8}$/,hd=/^drops-([0-9a-f]{8})\.json$/,
+Jt=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,fd=6e4,G={working:1,periodic:2,asked:1/0},ki=.9,md=1e3,
+pd=3e5,vd=36e5,yd=4,Ni=class{#e;#t=[];#i=[];#n=new cd;#d=0;#a=0;#m=0;#r=0;#c={};#p={};#u=!1;#l;#b=Promise.resolve();#h;#$=G.
+working;#S=0;#y;#T=new Set;#k;#L=!1;#g;#o=ae();#_=!1;#s=!1;#V=!1;#B=!1;#ce=!1;#j=0;#I;#C;#E;#z;#F=!1;#D;constructor(e={}){
+this.#e=or(e)}enqueue(e){try{if(!X())return this.#be();const t=w().exiting();t?(this.#ne(),this.#B=this.#V,this.#V=!0):this.#W(),
 this.#d++;const n=rs(e,this.#e);if("reason"in n)return this.#v(1,n.reason,n.detail);if(this.#w()>=this.#e.maxBufferedEvents)
 return this.#v(1,"buffer_full");if(this.#t.push(n),t)return void(this.#P(!0)||this.#H());this.#u&&this.#l===void 0&&queueMicrotask(
-()=>this.#U()),this.#t.length>=this.#e.maxQueueSize&&this.#N(G.working)}catch{}finally{this.#B=!1}}start(){this.#u||this.#L||
-(this.#u=!0,this.#G(),this.#w()>0?this.#U():X()&&!this.#O()&&ms(this.#e,this.#x())&&this.#N(G.working))}flush(){return this.#N(
-G.asked)}#N(e,t=!1){if(this.#g!==void 0&&!t)return Promise.resolve().then(()=>this.#L);if(this.#$=Math.max(this.#$,e),this.#h)
+()=>this.#U()),this.#t.length>=this.#e.maxQueueSize&&this.#N(G.working)}catch{}finally{this.#B=!1}}start(){this.#u||this.#I||
+(this.#u=!0,this.#W(),this.#w()>0?this.#U():X()&&!this.#x()&&ms(this.#e,this.#O())&&this.#N(G.working))}flush(){return this.#N(
+G.asked)}#N(e,t=!1){if(this.#g!==void 0&&!t)return Promise.resolve().then(()=>this.#I);if(this.#$=Math.max(this.#$,e),this.#h)
 return this.#h;const n=this.#S,r=this.#b.then(()=>{if(n!==this.#S)return;const i=this.#$;return[this.#h,this.#$]=[void 0,
-G.working],this.#pe(i)});return this.#h=r,this.#b=r,r}stop(){return this.#L??=this.#le()}[Symbol.asyncDispose](){return this.
+G.working],this.#pe(i)});return this.#h=r,this.#b=r,r}stop(){return this.#I??=this.#le()}[Symbol.asyncDispose](){return this.
 stop()}stats(){return{enqueued:this.#d,replayed:this.#a,sent:this.#m,dropped:{...this.#c},queued:this.#t.length,dlq:this.#i.
-length,inFlight:this.#n.size,spooled:this.#r}}#w(){return this.#t.length+this.#i.length+this.#n.size}#W(){return[...this.#i,
-...this.#n.events(),...this.#t]}#G(){if(this.#I)return;this.#re();const e=w(),t=o=>{try{return o()}catch{this.#f("an exi\
-t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#L===
+length,inFlight:this.#n.size,spooled:this.#r}}#w(){return this.#t.length+this.#i.length+this.#n.size}#X(){return[...this.#i,
+...this.#n.events(),...this.#t]}#W(){if(this.#C)return;this.#ne();const e=w(),t=o=>{try{return o()}catch{this.#f("an exi\
+t hook could not be installed: what is recorded waits for stop()");return}},n=t(()=>e.onExit({beforeExit:()=>{const o=this.#I===
 void 0;return this.stop(),o},exit:()=>{this.#P(!0)||this.#H(),this.#Y()}})),r=this.#e.captureInterrupts,i=r?t(()=>e.onInterrupt(
-o=>{r(o),this.#P(!0)||this.#H(),this.#Y()})):void 0;this.#I=()=>{n?.(),i?.()}}#U(){this.#u&&this.#l===void 0&&this.#q()}#q(){
-this.#l=setTimeout(()=>{this.#N(G.periodic).then(()=>{this.#u&&this.#q()})},this.#e.flushIntervalMs),w().unrefTimer(this.#l)}async#le(){
+o=>{r(o),this.#P(!0)||this.#H(),this.#Y()})):void 0;this.#C=()=>{n?.(),i?.()}}#U(){this.#u&&this.#l===void 0&&this.#G()}#G(){
+this.#l=setTimeout(()=>{this.#N(G.periodic).then(()=>{this.#u&&this.#G()})},this.#e.flushIntervalMs),w().unrefTimer(this.#l)}async#le(){
 this.#u=!1,this.#l!==void 0&&clearTimeout(this.#l);const e=this.#g=$s(this.#e.exitTimeoutMs),t=this.#d;let n=!1;try{if(this.#n.
-size>0&&!await Promise.race([this.#b.then(()=>!0),e.over()])&&this.#Z(),this.#w()>0&&this.#P())return;this.#ae(),this.#w()>
-0&&this.#O()&&this.#D(!0),this.#w()>0&&!this.#O()&&await this.#ue(e),this.#D()}catch(r){this.#f(`stop failed unexpectedl\
-y: ${r}`),n=!0}finally{this.#Y(),e.clear(),this.#g=void 0;const r=this.#d>t&&this.#w()>0;!n&&!r&&(this.#I?.(),this.#I=void 0)}}async#ue(e){
-const t=this.#x()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#N(G.asked,!0).then(()=>!0);await Promise.
-race([n,e.over()])||this.#Z()}#Z(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),r=Math.min(e,t||
-e)*ki,i=[...this.#T].some(({started:o,accepted:a})=>!a&&n-o>=e*ki);this.#J(({started:o})=>n-o>=r),this.#y?.abort(),this.#y=
-void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#J(e=()=>!1){for(const t of this.#T){
-const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#te(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.
-unshift(...e(t)?this.#ie(n,"the exit budget ended before the answer"):n)}}}#he(){return this.#y??=new AbortController}#K(e){
-if(e.aborted||!Me())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)return!0;const i=w().monotonicMs(),
-o=r.end-i;if(o>=t)return!0;const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#Q(e){this.#n.settle(
-e)&&this.#i.push(...e)}#O(){const{sink:e}=this.#e,t=!this.#M&&this.#x()?.health.isOpen()===!0;return e.kind==="http"&&(t||
-!w().canConnect(e.url))}#fe(){const{sink:e,clock:t}=this.#e,n=this.#C,r=this.#E?.health.state;return this.#g===void 0&&n!==
+size>0&&!await Promise.race([this.#b.then(()=>!0),e.over()])&&this.#q(),this.#w()>0&&this.#P())return;this.#se(),this.#w()>
+0&&this.#x()&&this.#M(!0),this.#w()>0&&!this.#x()&&await this.#ue(e),this.#M()}catch(r){this.#f(`stop failed unexpectedl\
+y: ${r}`),n=!0}finally{this.#Y(),e.clear(),this.#g=void 0;const r=this.#d>t&&this.#w()>0;!n&&!r&&(this.#C?.(),this.#C=void 0)}}async#ue(e){
+const t=this.#O()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);const n=this.#N(G.asked,!0).then(()=>!0);await Promise.
+race([n,e.over()])||this.#q()}#q(){const{requestTimeoutMs:e,exitTimeoutMs:t}=this.#e,n=w().monotonicMs(),r=Math.min(e,t||
+e)*ki,i=[...this.#T].some(({started:o,accepted:a})=>!a&&n-o>=e*ki);this.#Z(({started:o})=>n-o>=r),this.#y?.abort(),this.#y=
+void 0,this.#i.unshift(...this.#n.events()),this.#n.clear(),i&&this.#E?.health.recordFailure()}#Z(e=()=>!1){for(const t of this.#T){
+const{events:n,accepted:r}=t;if(this.#n.settle(n)){if(r){this.#ee(n);continue}for(const i of n)i.cuts=(i.cuts??0)+1;this.#i.
+unshift(...e(t)?this.#re(n,"the exit budget ended before the answer"):n)}}}#he(){return this.#y??=new AbortController}#J(e){
+if(e.aborted||!Ee())return!1;const{requestTimeoutMs:t,exitTimeoutMs:n}=this.#e,r=this.#g;if(!r)return!0;const i=w().monotonicMs(),
+o=r.end-i;if(o>=t)return!0;const a=this.#k,s=a!==void 0&&i-a.endedAt<=t?a.ms:0;return n<=t&&!(2*s>o)}#K(e){this.#n.settle(
+e)&&this.#i.push(...e)}#x(){const{sink:e}=this.#e,t=!this.#L&&this.#O()?.health.isOpen()===!0;return e.kind==="http"&&(t||
+!w().canConnect(e.url))}#fe(){const{sink:e,clock:t}=this.#e,n=this.#D,r=this.#E?.health.state;return this.#g===void 0&&n!==
 void 0&&r!==void 0&&r.failures===n.state.failures&&r.notBefore===n.state.notBefore&&t()>=n.probeAt&&e.kind==="http"&&w().
-canConnect(e.url)}#me(e){const t=this.#E?.health;if(e.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#F=!1);return}
+canConnect(e.url)}#me(e){const t=this.#E?.health;if(e.delivered){this.#D=void 0,t?.recordSuccess()&&(this.#F=!1);return}
 if(!e.failed)return;const n=!e.probing&&t?.recordFailure(e.retryAfterMs)===!0;e.probing&&e.retryAfterMs&&t?.recordWait(e.
-retryAfterMs);const r=(this.#C?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#C=
-n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#pe(e){try{this.#se();const t=this.#e.sink.kind==="http"?this.#E?.
-health:void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#ae();const n=this.#O();if(n&&!this.#fe())return;const r=this.#e.
+retryAfterMs);const r=(this.#D?.failures??0)+1,{backoff:i,random:o,clock:a}=this.#e,s=a()+Ie(r,i,o,e.retryAfterMs);this.#D=
+n||!t?.state?void 0:{state:t.state,failures:r,probeAt:s}}async#pe(e){try{this.#oe();const t=this.#e.sink.kind==="http"?this.#E?.
+health:void 0;t&&(t.state||this.#g===void 0)&&t.refresh(),this.#se();const n=this.#x();if(n&&!this.#fe())return;const r=this.#e.
 clock(),i=c=>c.notBefore<=r&&(c.cuts??0)<e,a=this.#i.filter(i).concat(this.#t);if(a.length===0)return;this.#i=this.#i.filter(
-c=>!i(c)),this.#t=[];const s=this.#ne(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#ve(
+c=>!i(c)),this.#t=[];const s=this.#te(a);for(const c of s)this.#n.add(c);const d={delivered:!1,failed:!1,probing:n};await this.#ve(
 s,d),this.#me(d),d.delivered&&d.retryAfterMs&&(this.#j=Math.max(this.#j,this.#e.clock()+d.retryAfterMs))}catch(t){this.#f(
 `flush failed unexpectedly: ${t}`)}}async#ve(e,t){const{signal:n}=this.#he();let r=0;const i=async()=>{for(;r<e.length&&
-!t.failed&&this.#K(n);)await this.#ee(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(yd,e.length)},i));for(const o of e.
-slice(r))this.#Q(o)}async#ee(e,t,n){this.#se();const r=this.#de(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
+!t.failed&&this.#J(n);)await this.#Q(e[r++],n,t)};await Promise.all(Array.from({length:Math.min(yd,e.length)},i));for(const o of e.
+slice(r))this.#K(o)}async#Q(e,t,n){this.#oe();const r=this.#ae(e);if(r!==e){if(this.#n.settle(e),r.length===0)return;this.#n.
 add(r),e=r}const i=await this.#ge(e,t);if(this.#we(i,e.length),!!this.#n.settle(e)){if(i.kind==="too_large"&&e.length>1){
-const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#K(t)?await this.#ee(
-s,t,n):this.#Q(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#te(e,i.rejected);case"too_large":return this.#v(
+const o=Math.floor(e.length/2),a=[e.slice(0,o),e.slice(o)];for(const s of a)this.#n.add(s);for(const s of a)this.#J(t)?await this.#Q(
+s,t,n):this.#K(s);return}switch(i.kind){case"delivered":return n.delivered=!0,this.#ee(e,i.rejected);case"too_large":return this.#v(
 1,"http_413"),this.#R(e);case"rejected":return this.#v(e.length,i.reason),this.#R(e);case"interrupted":case"not_sent":this.#i.
 unshift(...e);return;case"retry":return n.failed=!0,n.retryAfterMs=Math.max(n.retryAfterMs??0,i.retryAfterMs??0),n.probing?
 this.#ye(e,i.retryAfterMs):this.#Te(e,i.reason,i.retryAfterMs)}}}#ye(e,t=0){const n=this.#e.clock()+t;for(const r of e)r.
-notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#te(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
+notBefore=Math.max(r.notBefore,n);this.#i.unshift(...e)}#ee(e,t=0){const n=Math.min(t,e.length);this.#m+=e.length-n,n>0&&
 this.#v(n,"otlp_rejected"),this.#R(e)}async#ge(e,t){const n={started:w().monotonicMs(),events:e,accepted:!1};this.#T.add(
 n);try{return await this.#Ee(e,t,()=>n.accepted=!0)}finally{this.#T.delete(n);const r=w().monotonicMs();this.#k={ms:r-n.
-started,endedAt:r}}}#ne(e){const{format:t,maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=
+started,endedAt:r}}}#te(e){const{format:t,maxBatchBytes:n}=this.#e;return is(e,n,t.emptyBytes,t.eventBytes)}#A(){this.#i=
 [],this.#n.clear(),this.#t=[]}async#Ee(e,t,n){const{sink:r}=this.#e;if(r.kind==="none")return{kind:"rejected",reason:r.reason};
 const{format:i,headers:o}=this.#e,a=i.encode(e,this.#e.clock());if(this.#o?.(`sending ${e.length} event(s)${r.kind==="ht\
 tp"?` to ${B(r.url)}`:""}: ${a}`),r.kind==="stderr")return Sr(a),{kind:"delivered"};const s=i.classify;return await Za({
@@ -2004,59 +2005,60 @@ fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:w
 sendsProxyCredentials:w().sendsProxyCredentials})}#we(e,t){if(!this.#o)return;const n=e.kind==="retry"&&e.retryAfterMs!==
 void 0?`, not before ${e.retryAfterMs/1e3} s`:"",r=e.kind==="retry"&&e.thrown!==void 0&&this.#e.customFetch?`: its fetch\
  failed: ${Pi(e.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=e.kind==="rejected"||e.kind==="retry"||
-e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#re(){if(!this.#o||this.#s)
+e.kind==="not_sent"?` (${e.reason}${n}${r})`:"";this.#o(`answer for ${t} event(s): ${e.kind}${i}`)}#ne(){if(!this.#o||this.#s)
 return;this.#s=!0;const{enabled:e,decidedBy:t}=vt(),{sink:n,format:r,spoolDir:i,handOff:o}=this.#e;this.#o(`telemetry ${e?
 "on":"off"} (decided by ${t})`);const a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&
 w().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could \
 ask for one)":`nowhere (${n.reason})`;this.#o(`endpoint: ${a}; format: ${r.name}; spool: ${i??"none"}`);const s=Qn(n,this.#e.
 headers);s&&this.#o(`warning: ${s}`),this.#o(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"}\
  (${o.source})`)}#be(){this.#_||!this.#o&&!this.#e.logger||(this.#_=!0,this.#f(`telemetry off (decided by ${vt().decidedBy}\
-): events are not recorded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#ie(e,t);for(const d of s)
-d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#ie(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
+): events are not recorded`))}#Te(e,t,n){const{backoff:r,clock:i,random:o}=this.#e,a=i(),s=this.#re(e,t);for(const d of s)
+d.notBefore=a+Ie(d.retries,r,o,n);this.#i.push(...s)}#re(e,t){const[n,r]=[[],[]];for(const i of e)(++i.retries>this.#e.maxRetries?
 r:n).push(i);return n.length>0&&this.#f(`delivery failed (${t}): ${n.length} event(s) kept for retry`),r.length>0&&this.#v(
-r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#E?.settle(e)}#x(){return this.#E??=Ti.open(this.#e,
-(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#X&&this.#f(
-n),this.#X=n}),this.#E}#oe(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+md;const{flushIntervalMs:t,
-requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#se(){const e=this.#oe();this.#E?.renewClaims(e,this.#g?
-e:e*.75)}#ae(){if(this.#F||this.#S>0||!X()||this.#O()||!Me())return;const e=this.#x();if(e&&Le()!==void 0)return;this.#F=
-!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#w(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#oe());r&&
-(this.#ce(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#U())}#D(e=!1){this.#J();
-const t=this.#W(),n=this.#de(t);if(n!==t&&(this.#i=n,this.#n.clear(),this.#t=[]),n.length===0)return!0;if(!Me())return this.#z=
-!0,this.#A(),this.#v(n.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const o of this.#ne(n))Sr(this.#e.
-format.encode(o,this.#e.clock())),this.#m+=o.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#v(n.length,
-this.#e.sink.reason),!0;const r=this.#x();if(!r&&this.#e.spoolDir===void 0)return this.#f(`${n.length} event(s) not deli\
-vered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),this.#v(n.length,
-"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let i;try{i=r?.write(n)}catch{i=void 0}
-if(i||(this.#M=!0),!i&&e)return!1;if(this.#A(),i){const o=this.#j-this.#e.clock();o>0&&r?.health.recordWait(o),this.#r+=
-i.spooled;for(const[a,s]of Object.entries(i.dropped))this.#v(s,a);this.#ce(i.olderDropped)}else{const o=r?.giveBackUnsettled()??
-0;this.#r+=o,this.#v(n.length-o,"spool_unavailable")}return r?.releaseAll(),i!==void 0}#de(e){const t=this.#E?.spool;if(!t)
+r.length,"retries_exhausted",`last failure: ${t}`),this.#R(r),n}#R(e){this.#E?.settle(e)}#O(){return this.#E??=Ti.open(this.#e,
+(e,t)=>{const n=t===void 0?`no spool: ${e}`:`spool kept in ${t}, as its place cannot be used: ${e}`;n!==this.#z&&this.#f(
+n),this.#z=n}),this.#E}#ie(){const e=this.#g;if(e)return Math.max(0,e.end-w().monotonicMs())+md;const{flushIntervalMs:t,
+requestTimeoutMs:n}=this.#e;return Math.max(pd,Math.min(vd,2*t),2*n)}#oe(){const e=this.#ie();this.#E?.renewClaims(e,this.#g?
+e:e*.75)}#se(){if(this.#F||this.#S>0||!X()||this.#x()||!Ee())return;const e=this.#O();if(e&&Le()!==void 0)return;this.#F=
+!0;const t=this.#e.maxBufferedEvents,n=Math.max(this.#w(),Math.min(Math.ceil(t/10),t-1)),r=e?.replay(t-n,this.#ie());r&&
+(this.#de(r.dropped),this.#a+=r.events.length,this.#i.push(...r.events),r.events.length>0&&this.#U())}#M(e=!1,t){this.#Z();
+const n=this.#X(),r=this.#ae(n);if(r!==n&&(this.#i=r,this.#n.clear(),this.#t=[]),r.length===0)return!0;if(!(t??Ee()))return this.#ce=
+!0,this.#A(),this.#v(r.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#A();for(const a of this.#te(r))Sr(this.#e.
+format.encode(a,this.#e.clock())),this.#m+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#A(),this.#v(r.length,
+this.#e.sink.reason),!0;const i=this.#O();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${r.length} event(s) not deli\
+vered are kept in memory only, and go with the process: no spool`),!1;if(Le()!==void 0)return this.#A(),this.#v(r.length,
+"opted_out","not spooled: the program turned telemetry on over the user's no"),!0;let o;try{o=i?.write(r)}catch{o=void 0}
+if(o||(this.#L=!0),!o&&e)return!1;if(this.#A(),o){const a=this.#j-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=
+o.spooled;for(const[s,d]of Object.entries(o.dropped))this.#v(d,s);this.#de(o.olderDropped)}else{const a=i?.giveBackUnsettled()??
+0;this.#r+=a,this.#v(r.length-a,"spool_unavailable")}return i?.releaseAll(),o!==void 0}#ae(e){const t=this.#E?.spool;if(!t)
 return e;const n=new Set,r=new Set;for(const{claim:o}of e)!o||n.has(o)||(n.add(o),t.holds(o)||r.add(o));if(r.size===0)return e;
 const i=e.filter(({claim:o})=>o&&r.has(o));return this.#v(i.length,"claim_lost"),this.#R(i),e.filter(({claim:o})=>!o||!r.
-has(o))}#ce(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#P(e=!1){if(this.#w()===0)return!0;const t=this.#x(),
-n=hs(this.#e,t,X());if(!n.handOff){const a={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"\
-not delivered"},s=n.outcome!=="delivered"&&t?.health.isOpen()?cr(t.health):void 0,d=n.outcome==="delivered"?`; the exit \
-waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${a[n.outcome]}: ${s?`${s}; in process, as ${n.
-reason}`:n.reason}${d}`),!1}const r=e||this.#O()?0:Yo(this.#W(),this.#e.spoolLimits);if(r>0){const{maxEvents:a,maxBytes:s}=this.#e.
-spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${r} of the ${this.#w()} event(s) \
-(spoolMaxEvents ${a}, spoolMaxBytes ${s})`),!1}if(!this.#D(!0))return this.#f("at exit: delivering in process: the spool\
- cannot be written"),!1;if(this.#z)return!0;const i=fs(n);if(i==="failed")return this.#f("at exit: delivering in process\
-: no sender could be started"),!1;this.#S++,[this.#h,this.#$]=[void 0,G.working];const o={started:"a sender","at work":"\
-the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes l\
-eft to start a sender)"};return this.#f(`at exit: handed off to ${o[i]}`),!0}#H(){const e=this.#r,t=this.#D(),n=this.#r-
-e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) spooled for a later run`),t}#Y(){const e={};for(const[
-o,a]of Object.entries(this.#c)){const s=this.#p[o]??0;a>s&&o!=="opted_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;
-if(Object.keys(e).length===0||t.kind!=="http")return;const r=this.#x();if(!r)return;for(const o of Object.keys(e))this.#p[o]=
-this.#c[o];const i=Date.now();bs(r.files,r.spool.dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#v(e,t,n){e!==0&&(D(this.#c,t,e),
-this.#f(`dropped ${e} event(s): ${t}${n?` (${n})`:""}`))}#f(e){this.#o?.(e),this.#B||Cn(this.#e.logger,e)}},gd=["the pro\
-duct and the command that ran, and a subcommand the program registered","how it ended: success, failure or interrupted, \
-the exit code, and the class name of an error (such as ValueError or TypeError; never its message)","how long it took","\
-the language runtime and its version (Python, Node.js, Deno or Bun) and the CPU architecture","the tool's version, a ran\
-dom id for the run, and when the events happened and were sent"],Ed=["arguments, file paths or file contents","error mes\
-sages or stack traces","user or host names, IP-based or device identifiers, or any other personal information"];function wd(e,t=Kt){
-return["","NVIDIA NeMo Agent Toolkit collects anonymous usage data to improve its tools:",...gd.map(n=>`  - ${n},`),"It \
-never collects:",...Ed.map(n=>`  - ${n}.`),`Your answer applies to the Python \`nat\` tool too (they share ${t}).`,e?`Ch\
-ange your mind any time: \`${e}\` (or NAT_TELEMETRY_ENABLED=0).`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in \
-the environment turns it off.",""].join(`
+has(o))}#de(e){for(const[t,n]of Object.entries(e))this.#a+=n,this.#v(n,t)}#P(e=!1){if(this.#w()===0)return!0;const t=this.#O(),
+n=fr(this.#e,t,X()),r=n.handOff?Ee():void 0;if(r===!1)return this.#M(!0,r);const i=hs(this.#e,n);if(!i.handOff){const d={
+delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},c=i.outcome!=="delivered"&&
+t?.health.isOpen()?cr(t.health):void 0,u=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} \
+s`:"";return this.#f(`at exit: ${d[i.outcome]}: ${c?`${c}; in process, as ${i.reason}`:i.reason}${u}`),!1}const o=e||this.#x()?
+0:Yo(this.#X(),this.#e.spoolLimits);if(o>0){const{maxEvents:d,maxBytes:c}=this.#e.spoolLimits;return this.#f(`at exit: d\
+elivering in process: the spool would leave out ${o} of the ${this.#w()} event(s) (spoolMaxEvents ${d}, spoolMaxBytes ${c}\
+)`),!1}if(!this.#M(!0,r))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;const a=fs(i);
+if(a==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!1;this.#S++,[this.#h,this.#$]=
+[void 0,G.working];const s={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)",
+"no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${s[a]}`),
+!0}#H(){const e=this.#r,t=this.#M(),n=this.#r-e;return n>0&&this.#f(`at exit: the process ends at once: ${n} event(s) sp\
+ooled for a later run`),t}#Y(){const e={};for(const[o,a]of Object.entries(this.#c)){const s=this.#p[o]??0;a>s&&o!=="opte\
+d_out"&&o!=="claim_lost"&&(e[o]=a-s)}const{sink:t,spoolLimits:n}=this.#e;if(Object.keys(e).length===0||t.kind!=="http")return;
+const r=this.#O();if(!r)return;for(const o of Object.keys(e))this.#p[o]=this.#c[o];const i=Date.now();bs(r.files,r.spool.
+dir,r.spool.key,t.url,e,i,i-n.maxAgeMs)}#v(e,t,n){e!==0&&(D(this.#c,t,e),this.#f(`dropped ${e} event(s): ${t}${n?` (${n}\
+)`:""}`))}#f(e){this.#o?.(e),this.#B||Cn(this.#e.logger,e)}},gd=["the product and the command that ran, and a subcommand\
+ the program registered","how it ended: success, failure or interrupted, the exit code, and the class name of an error (\
+such as ValueError or TypeError; never its message)","how long it took","the language runtime and its version (Python, N\
+ode.js, Deno or Bun) and the CPU architecture","the tool's version, a random id for the run, and when the events happene\
+d and were sent"],Ed=["arguments, file paths or file contents","error messages or stack traces","user or host names, IP-\
+based or device identifiers, or any other personal information"];function wd(e,t=Kt){return["","NVIDIA NeMo Agent Toolki\
+t collects anonymous usage data to improve its tools:",...gd.map(n=>`  - ${n},`),"It never collects:",...Ed.map(n=>`  - ${n}\
+.`),`Your answer applies to the Python \`nat\` tool too (they share ${t}).`,e?`Change your mind any time: \`${e}\` (or NA\
+T_TELEMETRY_ENABLED=0).`:"Change your mind any time: NAT_TELEMETRY_ENABLED=0 in the environment turns it off.",""].join(
+`
 `)}var Ai=/[\u0000-\u001f\u007f-\u009f]/,Kt="~/.config/nat/telemetry.toml";function bd(){try{const e=w().env("NAT_TELEME\
 TRY_CONSENT_FILE");return e&&!Ai.test(e)?e:Kt}catch{return Kt}}function Qt(e,t){if(t!==void 0&&(typeof t!="string"||t.trim()===
 ""||Ai.test(t)))return`'${e}' must be a non-empty command of one line, with no control characters, got ${T(t)}`}var Ri="\
@@ -2078,21 +2080,21 @@ l be shared.":"Usage data will not be shared."}${s?"":" (Your choice could not b
 h as { optOut: "mycli telemetry disable" }, got ${T(e)}`;if(t)throw new TypeError(`Cannot ask for consent: ${t}`);const n=jo();
 if(n.source!=="default")return n.enabled?"enabled":"disabled";if(Je)return await Je;if(Bo()||Rn()||wo())return"never_ask\
 ed";const r=w().terminal();return r?(Je=$d(r,e.optOut),await Je):"never_asked"}var Sd={command:!0,subcommand:!0,subcommands:!0,
-nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},xd=[Error,TypeError,RangeError,SyntaxError,ReferenceError,
+nemoSource:!0,errorClasses:!0,askConsent:!0,optOutCommand:!0,handler:!0},Od=[Error,TypeError,RangeError,SyntaxError,ReferenceError,
 EvalError,URIError,AggregateError,...typeof DOMException=="function"?[DOMException]:[]];export{Ti as Backlog,De as CLIENT_VERSION,ei as CliCommandEvent,Jr as DEFAULT_ENDPOINT,ui as DEFAULT_FLUSH_INTERVAL_SECONDS,
 hi as DEFAULT_MAX_QUEUE_SIZE,fi as DEFAULT_MAX_RETRIES,mi as DEFAULT_REQUEST_TIMEOUT_SECONDS,Ye as DEFAULT_SCHEMA_VERSION,
-bi as EndpointHealth,Ni as NATTelemetryHandler,Ve as NemoSource,Ft as PROMPT_VERSION,we as PROXY_VARIABLES,Ze as Spool,Qr as TaskStatus,
-be as TelemetryEvent,D as addCount,Mi as askForConsent,hr as backlogKey,Mo as buildPayload,xr as cgiIgnores,Qn as clearTextSecrets,
-ee as consentFilePath,Me as consentHolds,pn as denoGoesAround,Qe as denoProxyRoute,T as describe,V as describeError,cr as downUntil,
+bi as EndpointHealth,Ni as NATTelemetryHandler,Ve as NemoSource,Ft as PROMPT_VERSION,be as PROXY_VARIABLES,Ze as Spool,Qr as TaskStatus,
+Te as TelemetryEvent,D as addCount,Mi as askForConsent,hr as backlogKey,Mo as buildPayload,Or as cgiIgnores,Qn as clearTextSecrets,
+ee as consentFilePath,Ee as consentHolds,pn as denoGoesAround,Qe as denoProxyRoute,T as describe,V as describeError,cr as downUntil,
 ws as dropsRecords,lt as effectiveConsent,Mn as environmentSettings,fr as exitDecision,Q as formatTimestamp,Tt as healthHash,
 Ke as hiddenBecause,w as host,Kn as isLoopback,X as isTelemetryEnabled,ur as openSpool,Qt as optOutProblem,rt as parametersProblem,
 Pe as proxyRoute,ot as randomFraction,Vn as recordConsent,ns as recordedHealth,B as redact,gr as removeSenderScripts,or as resolveOptions,
-Ie as retryDelay,M as runtimeInfo,zn as saveConsent,Jn as setTelemetryEnabled,Ee as shortHash,lr as spoolFallbackOf,tr as spoolKey,
-xs as trackCommand,ve as unknownOption,U as utf8Length,K as whyHidden};
+Ie as retryDelay,M as runtimeInfo,zn as saveConsent,Jn as setTelemetryEnabled,we as shortHash,lr as spoolFallbackOf,tr as spoolKey,
+Os as trackCommand,ve as unknownOption,U as utf8Length,K as whyHidden};
 try{
 Object.defineProperty(ei,"name",{value:"CliCommandEvent"});
 Object.defineProperty(Ni,"name",{value:"NATTelemetryHandler"});
-Object.defineProperty(be,"name",{value:"TelemetryEvent"});
+Object.defineProperty(Te,"name",{value:"TelemetryEvent"});
 Object.defineProperty(Mi,"name",{value:"askForConsent"});
 Object.defineProperty(Mo,"name",{value:"buildPayload"});
 Object.defineProperty(ee,"name",{value:"consentFilePath"});
@@ -2101,6 +2103,6 @@ Object.defineProperty(Q,"name",{value:"formatTimestamp"});
 Object.defineProperty(X,"name",{value:"isTelemetryEnabled"});
 Object.defineProperty(Vn,"name",{value:"recordConsent"});
 Object.defineProperty(Jn,"name",{value:"setTelemetryEnabled"});
-Object.defineProperty(xs,"name",{value:"trackCommand"});
+Object.defineProperty(Os,"name",{value:"trackCommand"});
 Object.defineProperty(Kn,"name",{value:"isLoopback"});
 }catch{}
