@@ -59,6 +59,11 @@ function spoolSession(dir: string, url: string, commands: string[], at: number, 
   );
 }
 
+/** The locks and start marks of senders in a spool directory (not their scripts): what a sender started leaves. */
+function senderTraces(dir: string): string[] {
+  return files(dir).filter((name) => name.startsWith("sender-") && !name.endsWith(".mjs"));
+}
+
 /** The claims in a spool whose lease has ended by `now`: what another run could take over. */
 function lapsedClaims(dir: string, now: number): string[] {
   return files(dir).filter((name) => name.startsWith("l-") && Number(name.split("-")[1]) <= now);
@@ -800,8 +805,7 @@ test("an event the spool's bound cannot hold alone is delivered in process, not 
     await run.stop();
     assert.deepEqual(commands(server.events()), ["own"]);
     assert.deepEqual([run.stats().dropped, run.stats().spooled], [{}, 0]);
-    const started = files(dir.path).filter((name) => name.startsWith("sender-") && !name.endsWith(".mjs"));
-    assert.deepEqual(started, [], "no sender started");
+    assert.deepEqual(senderTraces(dir.path), [], "no sender started");
   } finally {
     await server.close();
   }
@@ -820,8 +824,7 @@ test("events the spool's bounds cannot hold together are delivered in process at
     await few.stop();
     assert.equal(new Set(commands(server.events())).size, 23);
     for (const run of [many, few]) assert.deepEqual([run.stats().dropped, run.stats().spooled], [{}, 0]);
-    const started = files(dir.path).filter((name) => name.startsWith("sender-") && !name.endsWith(".mjs"));
-    assert.deepEqual(started, [], "no sender started");
+    assert.deepEqual(senderTraces(dir.path), [], "no sender started");
   } finally {
     await server.close();
   }
