@@ -18,8 +18,12 @@ export interface TomlTable {
 }
 
 const BARE_KEY = /[A-Za-z0-9_-]/;
+/**
+ * A date, a time or both, in the ranges `tomllib` reads (hours 00-23, minutes and seconds 00-59, offsets under 24
+ * hours, months 01-12): the day of the month, captured, is checked against its month and year apart.
+ */
 const DATE_TIME =
-  /^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)/;
+  /^(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/;
 const NUMBER =
   /^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/;
 
@@ -162,8 +166,12 @@ class Parser {
     }
     const date = DATE_TIME.exec(rest);
     if (date && !/[\w:.+-]/.test(rest[date[0].length] ?? "")) {
-      this.#at += date[0].length;
-      return date[0];
+      const [text, year, month, day] = date;
+      if (year !== undefined && !isCalendarDate(Number(year), Number(month), Number(day))) {
+        this.#fail("a date is not in the calendar");
+      }
+      this.#at += text.length;
+      return text;
     }
     const number = NUMBER.exec(rest);
     if (number && !/[\w.+-]/.test(rest[number[0].length] ?? "")) {
@@ -361,6 +369,13 @@ function isTable(value: TomlValue | undefined): value is TomlTable {
 function isControl(c: string): boolean {
   const code = c.charCodeAt(0);
   return code < 0x20 || code === 0x7f;
+}
+
+/** Whether a day of a month is in the calendar (proleptic Gregorian, years 1-9999, as Python's `date`). */
+function isCalendarDate(year: number, month: number, day: number): boolean {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return year >= 1 && day <= days;
 }
 
 function toNumber(text: string): number {
