@@ -297,6 +297,22 @@ test("a consent file others may write reads as disabled; one its owner's own gro
   assert.deepEqual([read().enabled, read().fileProblem], [true, undefined]);
 });
 
+test("a decision saved over a consent file others may write mends it: written again, the owner's alone", {
+  skip: process.platform === "win32" && "POSIX modes",
+}, () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const read = () => withEnvResult({ NAT_TELEMETRY_CONSENT_FILE: file, NAT_TELEMETRY_ENABLED: undefined });
+  for (const [before, decision] of [["enabled", "disabled"], ["enabled", "enabled"]] as const) {
+    assert.equal(recordConsent(before, file), true);
+    chmodSync(file, 0o666); // as the Python tool leaves it under `umask 000`: it reads as disabled, and cannot stay so
+    assert.equal(recordConsent(decision, file), true, `${before} -> ${decision}`);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual([read().enabled, read().fileProblem], [decision === "enabled", undefined]);
+  }
+  assert.deepEqual(readdirSync(dir.path), ["telemetry.toml"], "no temporary file left");
+});
+
 /** The consent in force with environment variables set (or unset). */
 function withEnvResult(vars: Record<string, string | undefined>) {
   let result: ReturnType<typeof effectiveConsent> | undefined;

@@ -152,9 +152,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     takeBack(made);
     throw new RefusedPath(made, "ancestor_not_owner");
   };
-  const regular = (path: string, maxBytes: number) => (facts: FileFacts) => {
+  /** A regular file of the user's (or root's): what a rename may replace, whoever else may write it. */
+  const plainFile = (path: string, facts: FileFacts) => {
     if (facts.kind !== "file") throw new RefusedPath(path, facts.kind === "symlink" ? "symlink" : "not_a_regular_file");
     owned(path, facts);
+  };
+  const regular = (path: string, maxBytes: number) => (facts: FileFacts) => {
+    plainFile(path, facts);
     // Whoever else may write it could put an old decision back in it (a consent file left 0666): as for a directory
     // above a private one, its group may write it only where that is the user's own file and group (`umask 002`).
     // The user's group is read only where a group may write (reading it loads node:os under Node.js and Bun).
@@ -253,9 +257,10 @@ export function guardedFiles(raw: RawFiles): HostFiles {
     append: (path, text, maxBytes) => raw.append(path, text, regular(path, maxBytes)),
     rename(from, to) {
       // What would be replaced is looked at where the program may look (Deno): a file in place of a link would
-      // break whatever the link served, in place of a device (`/dev/null`, as root) the system itself.
+      // break whatever the link served, in place of a device (`/dev/null`, as root) the system itself. One that others
+      // may write is replaced: what takes its place is private (a consent file left 0666 is how it is mended).
       const there = raw.allowed(to, "read") ? raw.lstat(to) : undefined;
-      if (there !== undefined) regular(to, Infinity)(there);
+      if (there !== undefined) plainFile(to, there);
       raw.rename(from, to);
     },
     remove(path) {
