@@ -519,8 +519,18 @@ function decide(
     const files = host().files;
     let deleted = 0;
     for (const dir of [options.spoolDir, spoolFallbackOf(options, files)]) {
+      if (dir === undefined) continue;
+      if (files && !files.allowed(dir, "read")) {
+        // Deno's permissions keep this program out (as the narrowest set keeps it out of the temporary directory):
+        // none of its runs spooled there, and what others did waits unsent while the no stands.
+        output.out(
+          `Note: this program may not look in ${dir} (its permissions): events other programs spooled there, if ` +
+            "any, are not sent while telemetry is disabled.\n",
+        );
+        continue;
+      }
       // No spool there (never made, or its parent missing): nothing waits, and none is made just to be emptied.
-      if (dir === undefined || (files?.allowed(dir, "read") && files.realPath(dir) === undefined)) continue;
+      if (files && files.realPath(dir) === undefined) continue;
       let why = "no file access";
       const spool = files &&
         Spool.open(dir, files, options.spoolLimits, backlogKey(options), (refusal) => why = refusal);

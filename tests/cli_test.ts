@@ -895,6 +895,32 @@ test("disable where no spool was ever made (a first run, its parent missing) mak
   assert.equal(existsSync(`${dir.path}/state`), false, "nothing made");
 });
 
+test(
+  "disable under Deno's narrowest permissions, on a fresh home: saved, exit 0, the directory it may not look in named",
+  {
+    skip: runtimeInfo().name !== "deno" && "Deno's permissions",
+  },
+  async () => {
+    using dir = tempDir();
+    mkdirSync(`${dir.path}/.config`);
+    mkdirSync(`${dir.path}/.local/state`, { recursive: true });
+    mkdirSync(`${dir.path}/tmp`);
+    const nat = `${dir.path}/.config/nat,${dir.path}/.local/state/nat`; // as the README grants: not the temporary directory
+    const disable = await cli(dir.path, ["disable"], {
+      HOME: dir.path,
+      TMPDIR: `${dir.path}/tmp`,
+      NAT_TELEMETRY_CONSENT_FILE: undefined,
+      NAT_TELEMETRY_SPOOL_DIR: undefined,
+      XDG_CONFIG_HOME: undefined,
+      XDG_STATE_HOME: undefined,
+    }, { denoFlags: ["--allow-env", `--allow-read=${nat}`, `--allow-write=${nat}`, "--allow-sys=uid,gid"] });
+    assert.deepEqual([disable.code, disable.stderr], [0, ""]);
+    assert.match(disable.stdout, /^Telemetry disabled: saved to .*\/\.config\/nat\/telemetry\.toml\.$/m);
+    assert.match(disable.stdout, /^Note: this program may not look in .*\/tmp\/nat-telemetry-\d+ \(its permissions\)/m);
+    assert.deepEqual(readdirSync(`${dir.path}/tmp`), [], "nothing made there");
+  },
+);
+
 test("disable says so, and exits 1, when it cannot delete the events waiting (a spool others may write)", {
   skip: process.platform === "win32" && "POSIX modes",
 }, async () => {
