@@ -191,16 +191,15 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       ]);
       const status = answerStatus(response);
       if (status === undefined) return { kind: "rejected", reason: "bad_response" };
-      const location = response.headers.get("location");
-      const retryAfter = parseRetryAfter(response.headers.get("retry-after"), request.now());
+      const location = header(response, "location");
+      const retryAfter = parseRetryAfter(header(response, "retry-after"), request.now());
       if (request.readAnswer && status >= 200 && status < 300) {
         // The status decides: a body cut short, or still coming at the deadline, loses only what it would add.
         request.onAccepted?.();
         const answer = await Promise.race([readAnswer(response), deadline]).catch(() => undefined);
         return classify(status, retryAfter, answer);
       }
-      // Released, not awaited: the answer is known, and a body that never ends must not hold the delivery.
-      response.body?.cancel().catch(() => {});
+      release(response);
       if (status !== 307 && status !== 308) return classify(status, retryAfter, undefined);
       if (hop === MAX_REDIRECTS) return { kind: "rejected", reason: "too_many_redirects" };
       const next = redirectTarget(location, url);
@@ -243,10 +242,42 @@ function answerStatus(response: FetchResponse): number | undefined {
   return isStatus && typeof response.headers?.get === "function" ? status : undefined;
 }
 
+/**
+ * A header of an answer, or `null`. Once the status is known the endpoint has answered: whatever a program's own
+ * `fetch` made of its headers (a `get` that throws, a value that is no string) must not make a delivery a failure.
+ */
+function header(response: FetchResponse, name: string): string | null {
+  try {
+    const value: unknown = response.headers.get(name);
+    return typeof value === "string" ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Releases an answer's body unread, not awaited: the answer is known, and a body that never ends must not hold the
+ * delivery. A program's own `fetch` may answer with a Node.js stream (built on `node:http`, axios, got), which has no
+ * `cancel()` but is destroyed, or with a body that throws: a delivery the endpoint answered is never made a failure.
+ */
+function release(response: FetchResponse): void {
+  const body: unknown = response.body;
+  try {
+    const { cancel, destroy } = (body ?? {}) as { cancel?: unknown; destroy?: unknown };
+    if (typeof cancel === "function") Promise.resolve(cancel.call(body)).catch(() => {});
+    else if (typeof destroy === "function") destroy.call(body);
+  } catch {
+    // Released as far as it can be.
+  }
+}
+
 /** An answer's body as text, at most {@link MAX_ANSWER_BYTES}; what is past that is cancelled, unread. */
 async function readAnswer(response: FetchResponse): Promise<string> {
   const reader = response.body?.getReader?.();
-  if (!reader) return "";
+  if (!reader) {
+    release(response);
+    return "";
+  }
   const decoder = new TextDecoder();
   let text = "";
   let bytes = 0;

@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { type IncomingMessage, request } from "node:http";
 import { classifyStatus, deliver, type DeliveryOutcome, type Fetch, MAX_REDIRECTS } from "../src/delivery.ts";
-import { host, runtimeInfo } from "../src/runtime/mod.ts";
-import { withoutThrown } from "./helpers/events.ts";
+import { type FetchResponse, host, runtimeInfo } from "../src/runtime/mod.ts";
+import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
+import { commandEvent, withoutThrown } from "./helpers/events.ts";
 import { TestServer, withServer } from "./helpers/server.ts";
 
 /** Every client a delivery may use here: the global fetch and, under Node.js, the host's lighter one. */
@@ -202,6 +204,66 @@ test("a program's fetch that resolves to no HTTP response is dropped as bad_resp
     now: Date.now,
   });
   assert.deepEqual(outcome, { kind: "delivered" }, "an object shaped like a response is one");
+});
+
+/**
+ * A program's own fetch on `node:http`, as hand-written ones (and axios's, got's) are: its answer's body is the
+ * Node.js stream, which has no `cancel()`; `headers` as given, or a `get` that throws.
+ */
+function nodeStreamFetch(headers: (answer: IncomingMessage) => FetchResponse["headers"]): {
+  fetch: Fetch;
+  bodies: IncomingMessage[];
+} {
+  const bodies: IncomingMessage[] = [];
+  const fetch: Fetch = (url, init) =>
+    new Promise((resolve, reject) => {
+      const sent = request(url, { method: init.method, headers: init.headers, signal: init.signal }, (answer) => {
+        bodies.push(answer);
+        resolve({ status: answer.statusCode!, headers: headers(answer), body: answer as never });
+      });
+      sent.on("error", reject);
+      sent.end(init.body);
+    });
+  return { fetch, bodies };
+}
+
+test("a program's fetch whose answer is a Node.js stream, or whose headers throw, delivers once; the stream is released", async () => {
+  const shapes: [string, (answer: IncomingMessage) => FetchResponse["headers"]][] = [
+    ["a Node.js stream", (answer) => new Headers(answer.headers as Record<string, string>)],
+    ["headers that throw", () => ({ get: () => assert.fail("a header read") })],
+  ];
+  for (const [shape, headers] of shapes) {
+    for (const readAnswer of [false, true]) {
+      await withServer(async (server) => {
+        const { fetch, bodies } = nodeStreamFetch(headers);
+        const outcome = await deliver({
+          url: server.url(),
+          body: "{}",
+          fetch,
+          timeoutMs: 2000,
+          now: Date.now,
+          readAnswer,
+        });
+        const what = `${shape}${readAnswer ? ", its answer read" : ""}`;
+        assert.deepEqual([outcome, server.requests.length], [{ kind: "delivered" }, 1], what);
+        assert.equal(bodies[0].destroyed, true, `${what}: released`);
+      });
+    }
+  }
+  // The handler's count: one event sent, once, not retried until it is dropped.
+  await withServer(async (server) => {
+    setTelemetryEnabled(true);
+    const handler = new NATTelemetryHandler({
+      endpoint: server.url(),
+      spoolDir: false,
+      fetch: nodeStreamFetch((answer) => new Headers(answer.headers as Record<string, string>)).fetch,
+      backoffInitialSeconds: 0,
+    });
+    handler.enqueue(commandEvent("run"));
+    await handler.flush();
+    await handler.stop();
+    assert.deepEqual([handler.stats().sent, handler.stats().dropped, server.events().length], [1, {}, 1]);
+  });
 });
 
 test("the deadline holds even against a fetch that ignores the abort and never settles", async () => {
