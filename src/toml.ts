@@ -23,9 +23,9 @@ const BARE_KEY = /[A-Za-z0-9_-]/;
  * hours, months 01-12): the day of the month, captured, is checked against its month and year apart.
  */
 const DATE_TIME =
-  /^(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/;
+  /(?:(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?|(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?)/y;
 const NUMBER =
-  /^(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/;
+  /(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y;
 
 /**
  * Arrays and inline tables nested deeper than this are refused: the same in every runtime, whatever its stack
@@ -157,28 +157,34 @@ class Parser {
       this.#depth--;
       return nested;
     }
-    const rest = this.#text.slice(this.#at, this.#at + 64);
     for (const [word, value] of [["true", true], ["false", false]] as const) {
-      if (rest.startsWith(word) && !BARE_KEY.test(rest[word.length] ?? "")) {
+      if (this.#text.startsWith(word, this.#at) && !BARE_KEY.test(this.#text[this.#at + word.length] ?? "")) {
         this.#at += word.length;
         return value;
       }
     }
-    const date = DATE_TIME.exec(rest);
-    if (date && !/[\w:.+-]/.test(rest[date[0].length] ?? "")) {
+    const date = this.#take(DATE_TIME, /[\w:.+-]/);
+    if (date) {
       const [text, year, month, day] = date;
       if (year !== undefined && !isCalendarDate(Number(year), Number(month), Number(day))) {
         this.#fail("a date is not in the calendar");
       }
-      this.#at += text.length;
       return text;
     }
-    const number = NUMBER.exec(rest);
-    if (number && !/[\w.+-]/.test(rest[number[0].length] ?? "")) {
-      this.#at += number[0].length;
-      return toNumber(number[0]);
-    }
-    return this.#fail("a value is malformed");
+    const number = this.#take(NUMBER, /[\w.+-]/);
+    return number ? toNumber(number[0]) : this.#fail("a value is malformed");
+  }
+
+  /**
+   * What a sticky pattern matches where the reader is, however long (a date's fraction, a number's digits), unless the
+   * character after it would go on with it; the reader moves past it.
+   */
+  #take(pattern: RegExp, goesOn: RegExp): RegExpExecArray | undefined {
+    pattern.lastIndex = this.#at;
+    const match = pattern.exec(this.#text);
+    if (!match || goesOn.test(this.#text[pattern.lastIndex] ?? "")) return undefined;
+    this.#at = pattern.lastIndex;
+    return match;
   }
 
   #array(): TomlValue[] {
