@@ -9,6 +9,7 @@ import { parseRetryAfter } from "./backoff.ts";
 import { setDeadline } from "./deadline.ts";
 import { describeError } from "./describe.ts";
 import { type Fetch, type FetchResponse, RequestNotBuilt } from "./runtime/mod.ts";
+import { utf8Length } from "./utf8.ts";
 
 export type { Fetch, FetchResponse } from "./runtime/mod.ts";
 
@@ -190,7 +191,10 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
         deadline,
       ]);
       const status = answerStatus(response);
-      if (status === undefined) return { kind: "rejected", reason: "bad_response" };
+      if (status === undefined) {
+        release(bodyOf(response));
+        return { kind: "rejected", reason: "bad_response" };
+      }
       const location = header(response, "location");
       const retryAfter = parseRetryAfter(header(response, "retry-after"), request.now());
       if (request.readAnswer && status >= 200 && status < 300) {
@@ -199,7 +203,7 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
         const answer = await Promise.race([readAnswer(response), deadline]).catch(() => undefined);
         return classify(status, retryAfter, answer);
       }
-      release(response);
+      release(bodyOf(response));
       if (status !== 307 && status !== 308) return classify(status, retryAfter, undefined);
       if (hop === MAX_REDIRECTS) return { kind: "rejected", reason: "too_many_redirects" };
       const next = redirectTarget(location, url);
@@ -237,9 +241,13 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
  * may resolve to anything (nothing, a number, an object with no status or headers).
  */
 function answerStatus(response: FetchResponse): number | undefined {
-  const status: unknown = response?.status;
-  const isStatus = typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599;
-  return isStatus && typeof response.headers?.get === "function" ? status : undefined;
+  try {
+    const status: unknown = response?.status;
+    const isStatus = typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599;
+    return isStatus && typeof response.headers?.get === "function" ? status : undefined;
+  } catch {
+    return undefined; // a getter that throws: no answer that can be read
+  }
 }
 
 /**
@@ -255,13 +263,21 @@ function header(response: FetchResponse, name: string): string | null {
   }
 }
 
+/** An answer's body, or `undefined` where a program's own `fetch` made one that throws when it is read. */
+function bodyOf(response: FetchResponse): unknown {
+  try {
+    return response.body;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Releases an answer's body unread, not awaited: the answer is known, and a body that never ends must not hold the
- * delivery. A program's own `fetch` may answer with a Node.js stream (built on `node:http`, axios, got), which has no
- * `cancel()` but is destroyed, or with a body that throws: a delivery the endpoint answered is never made a failure.
+ * Releases a body (or a reader of one), not awaited: the answer is known, and a body that never ends must not hold
+ * the delivery. A program's own `fetch` may answer with a Node.js stream (built on `node:http`, axios, got), which has
+ * no `cancel()` but is destroyed, or with a body that throws: a delivery the endpoint answered is never made a failure.
  */
-function release(response: FetchResponse): void {
-  const body: unknown = response.body;
+function release(body: unknown): void {
   try {
     const { cancel, destroy } = (body ?? {}) as { cancel?: unknown; destroy?: unknown };
     if (typeof cancel === "function") Promise.resolve(cancel.call(body)).catch(() => {});
@@ -271,25 +287,41 @@ function release(response: FetchResponse): void {
   }
 }
 
-/** An answer's body as text, at most {@link MAX_ANSWER_BYTES}; what is past that is cancelled, unread. */
+/**
+ * An answer's body as text, at most {@link MAX_ANSWER_BYTES} (else `""`): a web stream's, or a Node.js stream's (a
+ * program's own `fetch` on `node:http`), released at the end either way.
+ */
 async function readAnswer(response: FetchResponse): Promise<string> {
-  const reader = response.body?.getReader?.();
-  if (!reader) {
-    release(response);
-    return "";
-  }
+  const body = bodyOf(response);
   const decoder = new TextDecoder();
   let text = "";
   let bytes = 0;
   try {
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      bytes += chunk.value.length;
+    for await (const chunk of chunksOf(body)) {
+      // A Node.js stream given an encoding yields text.
+      if (typeof chunk !== "string" && !(chunk instanceof Uint8Array)) return "";
+      bytes += typeof chunk === "string" ? utf8Length(chunk) : chunk.length;
       if (bytes > MAX_ANSWER_BYTES) return "";
-      text += decoder.decode(chunk.value, { stream: true });
+      text += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
     }
     return text + decoder.decode();
   } finally {
-    reader.cancel().catch(() => {});
+    release(body);
+  }
+}
+
+/** What a body yields: a web stream's chunks, through a reader released at the end, or an async iterable's. */
+async function* chunksOf(body: unknown): AsyncGenerator<unknown> {
+  const { getReader } = (body ?? {}) as { getReader?: () => ReadableStreamDefaultReader<Uint8Array> };
+  if (typeof getReader === "function") {
+    const reader = getReader.call(body);
+    try {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) yield chunk.value;
+    } finally {
+      release(reader);
+    }
+  } else if (typeof (body as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === "function") {
+    yield* body as AsyncIterable<unknown>;
   }
 }
 

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { type IncomingMessage, request } from "node:http";
 import { classifyStatus, deliver, type DeliveryOutcome, type Fetch, MAX_REDIRECTS } from "../src/delivery.ts";
 import { type FetchResponse, host, runtimeInfo } from "../src/runtime/mod.ts";
+import { classifyOtlp } from "../src/otlp.ts";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { commandEvent, withoutThrown } from "./helpers/events.ts";
 import { TestServer, withServer } from "./helpers/server.ts";
@@ -208,9 +209,9 @@ test("a program's fetch that resolves to no HTTP response is dropped as bad_resp
 
 /**
  * A program's own fetch on `node:http`, as hand-written ones (and axios's, got's) are: its answer's body is the
- * Node.js stream, which has no `cancel()`; `headers` as given, or a `get` that throws.
+ * Node.js stream, which has no `cancel()`; the answer is what `shape` makes of it.
  */
-function nodeStreamFetch(headers: (answer: IncomingMessage) => FetchResponse["headers"]): {
+function nodeStreamFetch(shape: (answer: IncomingMessage) => unknown = plainAnswer): {
   fetch: Fetch;
   bodies: IncomingMessage[];
 } {
@@ -219,7 +220,7 @@ function nodeStreamFetch(headers: (answer: IncomingMessage) => FetchResponse["he
     new Promise((resolve, reject) => {
       const sent = request(url, { method: init.method, headers: init.headers, signal: init.signal }, (answer) => {
         bodies.push(answer);
-        resolve({ status: answer.statusCode!, headers: headers(answer), body: answer as never });
+        resolve(shape(answer) as FetchResponse);
       });
       sent.on("error", reject);
       sent.end(init.body);
@@ -227,15 +228,35 @@ function nodeStreamFetch(headers: (answer: IncomingMessage) => FetchResponse["he
   return { fetch, bodies };
 }
 
-test("a program's fetch whose answer is a Node.js stream, or whose headers throw, delivers once; the stream is released", async () => {
-  const shapes: [string, (answer: IncomingMessage) => FetchResponse["headers"]][] = [
-    ["a Node.js stream", (answer) => new Headers(answer.headers as Record<string, string>)],
-    ["headers that throw", () => ({ get: () => assert.fail("a header read") })],
+/** The answer as such a fetch gives it: the status, the headers, the stream. */
+function plainAnswer(answer: IncomingMessage) {
+  return { status: answer.statusCode, headers: new Headers(answer.headers as Record<string, string>), body: answer };
+}
+
+test("a program's fetch whose answer is a Node.js stream, or throws when read, sends once; the stream is released", async () => {
+  const cases: [string, (answer: IncomingMessage) => unknown, DeliveryOutcome][] = [
+    ["a Node.js stream", plainAnswer, { kind: "delivered" }],
+    ["headers whose get throws", (answer) => ({ ...plainAnswer(answer), headers: { get: () => assert.fail() } }), {
+      kind: "delivered",
+    }],
+    ["a body that throws when read", (answer) => ({
+      ...plainAnswer(answer),
+      get body() {
+        throw new Error("no body");
+      },
+    }), { kind: "delivered" }],
+    // No status that can be read, though the endpoint answered: dropped as no answer, never sent again.
+    ["headers that throw when read", (answer) => ({
+      ...plainAnswer(answer),
+      get headers() {
+        throw new Error("no headers");
+      },
+    }), { kind: "rejected", reason: "bad_response" }],
   ];
-  for (const [shape, headers] of shapes) {
+  for (const [shape, answer, expected] of cases) {
     for (const readAnswer of [false, true]) {
       await withServer(async (server) => {
-        const { fetch, bodies } = nodeStreamFetch(headers);
+        const { fetch, bodies } = nodeStreamFetch(answer);
         const outcome = await deliver({
           url: server.url(),
           body: "{}",
@@ -245,10 +266,29 @@ test("a program's fetch whose answer is a Node.js stream, or whose headers throw
           readAnswer,
         });
         const what = `${shape}${readAnswer ? ", its answer read" : ""}`;
-        assert.deepEqual([outcome, server.requests.length], [{ kind: "delivered" }, 1], what);
-        assert.equal(bodies[0].destroyed, true, `${what}: released`);
+        assert.deepEqual([outcome, server.requests.length], [expected, 1], what);
+        // What cannot be read cannot be released: the server's end cuts it.
+        if (!shape.startsWith("a body that throws")) assert.equal(bodies[0].destroyed, true, `${what}: released`);
       });
     }
+  }
+  // An OTLP endpoint's partial success, read from the stream as from a web one (as bytes, or as text: an encoding set).
+  const partial = '{"partialSuccess":{"rejectedLogRecords":"1"}}';
+  for (const encoding of [undefined, "utf8" as const]) {
+    await withServer(async (server) => {
+      server.reply({ status: 200, body: partial });
+      const { fetch } = nodeStreamFetch((answer) => plainAnswer(encoding ? answer.setEncoding(encoding) : answer));
+      const outcome = await deliver({
+        url: server.url(),
+        body: "{}",
+        fetch,
+        timeoutMs: 2000,
+        now: Date.now,
+        readAnswer: true,
+        classify: (status, retryAfter, body) => classifyOtlp(status, retryAfter, body, 3),
+      });
+      assert.deepEqual(outcome, { kind: "delivered", rejected: 1 }, encoding ?? "bytes");
+    });
   }
   // The handler's count: one event sent, once, not retried until it is dropped.
   await withServer(async (server) => {
@@ -256,7 +296,7 @@ test("a program's fetch whose answer is a Node.js stream, or whose headers throw
     const handler = new NATTelemetryHandler({
       endpoint: server.url(),
       spoolDir: false,
-      fetch: nodeStreamFetch((answer) => new Headers(answer.headers as Record<string, string>)).fetch,
+      fetch: nodeStreamFetch().fetch,
       backoffInitialSeconds: 0,
     });
     handler.enqueue(commandEvent("run"));
