@@ -27,6 +27,9 @@ const DATE_TIME =
 const NUMBER =
   /(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y;
 
+/** The most digits of a decimal integer: Python reads no more (`sys.get_int_max_str_digits()`), and `tomllib` fails. */
+const MAX_DIGITS = 4300;
+
 /**
  * Arrays and inline tables nested deeper than this are refused: the same in every runtime, whatever its stack
  * (Python's `tomllib` runs out of recursion at 300-500 levels; no consent file nests at all).
@@ -172,7 +175,11 @@ class Parser {
       return text;
     }
     const number = this.#take(NUMBER, /[\w.+-]/);
-    return number ? toNumber(number[0]) : this.#fail("a value is malformed");
+    if (!number) return this.#fail("a value is malformed");
+    if (/^[+-]?\d/.test(number[0]) && !/[.eE]/.test(number[0]) && number[0].replace(/\D/g, "").length > MAX_DIGITS) {
+      this.#fail(`an integer has more than ${MAX_DIGITS} digits`);
+    }
+    return toNumber(number[0]);
   }
 
   /**
