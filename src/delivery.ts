@@ -200,7 +200,7 @@ export async function deliver(request: DeliveryRequest): Promise<DeliveryOutcome
       if (request.readAnswer && status >= 200 && status < 300) {
         // The status decides: a body cut short, or still coming at the deadline, loses only what it would add.
         request.onAccepted?.();
-        const answer = await Promise.race([readAnswer(response), deadline]).catch(() => undefined);
+        const answer = await Promise.race([readAnswer(response, controller.signal), deadline]).catch(() => undefined);
         return classify(status, retryAfter, answer);
       }
       release(bodyOf(response));
@@ -289,15 +289,24 @@ function release(body: unknown): void {
 
 /**
  * An answer's body as text, at most {@link MAX_ANSWER_BYTES} (else `""`): a web stream's, or a Node.js stream's (a
- * program's own `fetch` on `node:http`), released at the end either way.
+ * program's own `fetch` on `node:http`). What is read is released at the end, or as soon as the delivery is aborted
+ * (its deadline): a body that stalls would hold its connection open, and with it the process.
+ *
+ * @param response The answer.
+ * @param signal The delivery's own, aborted at its deadline.
  */
-async function readAnswer(response: FetchResponse): Promise<string> {
+async function readAnswer(response: FetchResponse, signal: AbortSignal): Promise<string> {
   const body = bodyOf(response);
+  const reader = readerOf(body);
+  const held = reader ?? body;
+  const releaseHeld = () => release(held);
+  signal.addEventListener("abort", releaseHeld, { once: true });
   const decoder = new TextDecoder();
   let text = "";
   let bytes = 0;
   try {
-    for await (const chunk of chunksOf(body)) {
+    if (signal.aborted) return "";
+    for await (const chunk of reader ? readerChunks(reader) : asyncChunks(body)) {
       // A Node.js stream given an encoding yields text.
       if (typeof chunk !== "string" && !(chunk instanceof Uint8Array)) return "";
       bytes += typeof chunk === "string" ? utf8Length(chunk) : chunk.length;
@@ -306,23 +315,30 @@ async function readAnswer(response: FetchResponse): Promise<string> {
     }
     return text + decoder.decode();
   } finally {
-    release(body);
+    signal.removeEventListener("abort", releaseHeld);
+    releaseHeld();
   }
 }
 
-/** What a body yields: a web stream's chunks, through a reader released at the end, or an async iterable's. */
-async function* chunksOf(body: unknown): AsyncGenerator<unknown> {
-  const { getReader } = (body ?? {}) as { getReader?: () => ReadableStreamDefaultReader<Uint8Array> };
-  if (typeof getReader === "function") {
-    const reader = getReader.call(body);
-    try {
-      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) yield chunk.value;
-    } finally {
-      release(reader);
-    }
-  } else if (typeof (body as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === "function") {
-    yield* body as AsyncIterable<unknown>;
+/** A web stream's reader, where the body is one (and gives one). */
+function readerOf(body: unknown): ReadableStreamDefaultReader<Uint8Array> | undefined {
+  try {
+    const { getReader } = (body ?? {}) as { getReader?: () => ReadableStreamDefaultReader<Uint8Array> };
+    return typeof getReader === "function" ? getReader.call(body) : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+/** What a web stream's reader reads. */
+async function* readerChunks(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<unknown> {
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) yield chunk.value;
+}
+
+/** What an async iterable (a Node.js stream) yields; nothing from anything else. */
+function asyncChunks(body: unknown): AsyncIterable<unknown> | unknown[] {
+  const iterable = body as AsyncIterable<unknown> | null;
+  return typeof iterable?.[Symbol.asyncIterator] === "function" ? iterable : [];
 }
 
 /** The most of an answer's body a delivery reads (only OTLP's partial success is read at all). */

@@ -211,14 +211,15 @@ test("a program's fetch that resolves to no HTTP response is dropped as bad_resp
  * A program's own fetch on `node:http`, as hand-written ones (and axios's, got's) are: its answer's body is the
  * Node.js stream, which has no `cancel()`; the answer is what `shape` makes of it.
  */
-function nodeStreamFetch(shape: (answer: IncomingMessage) => unknown = plainAnswer): {
+function nodeStreamFetch(shape: (answer: IncomingMessage) => unknown = plainAnswer, passesSignal = true): {
   fetch: Fetch;
   bodies: IncomingMessage[];
 } {
   const bodies: IncomingMessage[] = [];
   const fetch: Fetch = (url, init) =>
     new Promise((resolve, reject) => {
-      const sent = request(url, { method: init.method, headers: init.headers, signal: init.signal }, (answer) => {
+      const signal = passesSignal ? init.signal : undefined;
+      const sent = request(url, { method: init.method, headers: init.headers, signal }, (answer) => {
         bodies.push(answer);
         resolve(shape(answer) as FetchResponse);
       });
@@ -290,6 +291,23 @@ test("a program's fetch whose answer is a Node.js stream, or throws when read, s
       assert.deepEqual(outcome, { kind: "delivered", rejected: 1 }, encoding ?? "bytes");
     });
   }
+  // Its body stalled mid-way, by a fetch that does not pass the abort on: released at the deadline, or the connection
+  // held the process open.
+  await withServer(async (server) => {
+    server.reply({ status: 200, body: '{"partialSuccess":{}}', stallMidBody: true });
+    const { fetch, bodies } = nodeStreamFetch(plainAnswer, false);
+    const outcome = await deliver({
+      url: server.url(),
+      body: "{}",
+      fetch,
+      timeoutMs: 300,
+      now: Date.now,
+      readAnswer: true,
+      classify: (status, retryAfter, body) => classifyOtlp(status, retryAfter, body, 3),
+    });
+    assert.deepEqual(outcome, { kind: "delivered" });
+    assert.equal(bodies[0].destroyed, true, "released at the deadline");
+  });
   // The handler's count: one event sent, once, not retried until it is dropped.
   await withServer(async (server) => {
     setTelemetryEnabled(true);
