@@ -217,7 +217,9 @@ export async function ask(terminal: HostTerminal, optOut: string | undefined): P
     writeStderr(`${consentDisclosure(optOut, sharedFileName())}\n${QUESTION}`);
     await answered;
   } catch {
-    // A terminal that fails mid-question: no answer.
+    // A terminal that fails or goes away mid-question (its window closed, the session hung up): no one answered, and
+    // nothing is recorded; the run goes on with telemetry off, as nobody decided.
+    return "never_asked";
   }
   if (interrupted) {
     // The terminal is back in its own mode: end as Ctrl-C would have ended the program, recording nothing.

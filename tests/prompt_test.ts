@@ -309,6 +309,47 @@ test("keys typed ahead of the program's own prompt, after the answer, are left f
   assert.match(screen, /^LINE myproj$/m);
 });
 
+test(
+  "keys typed after the answer reach a program that reads its input with a data listener, as its own question does",
+  {
+    skip: (skip || process.versions.deno !== undefined) && "Node.js and Bun (Deno cannot put keys back)",
+  },
+  async () => {
+    using dir = tempDir();
+    const file = `${dir.path}/telemetry.toml`;
+    const screen = await onTerminal(file, "y\ryes\r", { NAT_TEST_MODE: "typeahead-data" });
+    assert.deepEqual(result(screen), { state: "enabled", enabled: true });
+    assert.match(screen, /^DATA "yes\\r"$/m, "its input flows to it: the question left it as no one had read it");
+  },
+);
+
+test("a terminal that goes away at the question (its window closed) records nothing: no one answered", {
+  skip,
+}, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const childEnv: Record<string, string> = { ...process.env as Record<string, string> };
+  for (const key of UNASKED_BY) delete childEnv[key];
+  Object.assign(childEnv, { NAT_TELEMETRY_CONSENT_FILE: file, NAT_TELEMETRY_SPOOL_DIR: "", NAT_TEST_MODE: "hangup" });
+  const fixture = runtimeCommand(fixturePath("prompt_child.ts")).map((part) => `'${part}'`).join(" ");
+  // `exec`: the program leads the terminal's session, as a command run in a terminal window does.
+  const terminal = spawn("script", ["-qec", `exec ${fixture}`, "/dev/null"], { env: childEnv, stdio: "pipe" });
+  let screen = "";
+  await new Promise<void>((resolve) => {
+    terminal.stdout.on("data", (chunk) => {
+      screen += chunk;
+      if (screen.includes("[Y/n]")) resolve();
+    });
+  });
+  terminal.kill("SIGKILL"); // the terminal's end closed: the kernel hangs the program's terminal up
+  const outcome = `${dir.path}/result.json`;
+  for (let waited = 0; !existsSync(outcome) && waited < 15_000; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.deepEqual(JSON.parse(readFileSync(outcome, "utf8")), { state: "never_asked", enabled: false });
+  assert.equal(recorded(file), undefined, "no answer recorded");
+});
+
 test("in CI, a terminal (docker run -t, a runner's pseudo-terminal) is not asked: no one is there to answer", {
   skip,
 }, async () => {

@@ -395,8 +395,10 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
             const buffer = new Uint8Array(64);
             for (;;) {
               const n = await deno.stdin.read(buffer);
+              // In raw mode Ctrl-D is a key: input ends only where the terminal went away.
+              if (n === null) throw new Error("the terminal went away");
               // Keys typed after the answer are lost: Deno cannot put them back for the program.
-              if (onInput(n === null ? Uint8Array.of(4) : buffer.slice(0, n)) !== undefined || n === null) return;
+              if (onInput(buffer.slice(0, n)) !== undefined) return;
             }
           } finally {
             deno.stdin.setRaw(wasRaw);

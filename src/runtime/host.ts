@@ -235,12 +235,15 @@ export interface LocalServer {
 /** The user's terminal, for the one question the library may ask. */
 export interface HostTerminal {
   /**
-   * Reads raw keystrokes (no echo, no line buffering, Ctrl-C arrives as byte 3)
-   * until `onInput` says it is done, then gives the terminal back as it was. End
-   * of input arrives as byte 4 (Ctrl-D). Keys typed after the answer are left for
-   * the program where the runtime can put them back (Node.js, Bun).
+   * Reads raw keystrokes (no echo, no line buffering, Ctrl-C arrives as byte 3,
+   * Ctrl-D as byte 4) until `onInput` says it is done, then gives the terminal
+   * back as it was. Keys typed after the answer are left for the program where
+   * the runtime can put them back (Node.js, Bun), and its input flows to it as it
+   * would have.
    *
    * @param onInput Receives each chunk of bytes; returns how many of them it used once done, else `undefined`.
+   * @throws {Error} Where input ends or fails first: a terminal in raw mode ends only when it goes away (its window
+   *   closed, the session hung up), and no one answered.
    */
   readRaw(onInput: (bytes: Uint8Array) => number | undefined): Promise<void>;
 }

@@ -105,10 +105,10 @@ interface NodeStdin {
   resume(): unknown;
   pause(): unknown;
   unshift(chunk: Uint8Array): unknown;
-  readonly readableFlowing?: boolean | null;
+  readableFlowing?: boolean | null;
   listenerCount(event: string): number;
-  on(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
-  removeListener(event: "data" | "end", listener: (chunk?: Uint8Array) => void): unknown;
+  on(event: "data" | "end" | "error", listener: (chunk?: Uint8Array) => void): unknown;
+  removeListener(event: "data" | "end" | "error", listener: (chunk?: Uint8Array) => void): unknown;
 }
 
 /** The part of `process.stdout` and `process.stderr` we use. */
@@ -322,16 +322,20 @@ export function nodeHost(
       if (!isForegroundJob(access().files, runtimeInfo().os)) return undefined;
       return {
         readRaw: (onInput) =>
-          new Promise<void>((resolve) => {
+          new Promise<void>((resolve, reject) => {
             const wasRaw = stdin.isRaw === true;
+            const flowing = stdin.readableFlowing;
             const finish = (rest?: Uint8Array) => {
               stdin.removeListener("data", onData);
-              stdin.removeListener("end", onEnd);
+              stdin.removeListener("end", onGone);
+              stdin.removeListener("error", onGone);
               quietly(() => stdin.setRawMode?.(wasRaw));
               stdin.pause();
               // Keys typed after the answer are the program's: put back for it to read.
               if (rest !== undefined && rest.length > 0) quietly(() => stdin.unshift(rest));
-              resolve();
+              // Its input flows as it would have: paused, a stream no one read yet would not start for a `data` listener.
+              if (flowing === true) stdin.resume();
+              else if (flowing === null) quietly(() => stdin.readableFlowing = null);
             };
             const onData = (chunk?: Uint8Array) => {
               const bytes = new Uint8Array(chunk ?? []);
@@ -341,15 +345,20 @@ export function nodeHost(
               } catch {
                 used = bytes.length;
               }
-              if (used !== undefined) finish(bytes.subarray(used));
+              if (used !== undefined) {
+                finish(bytes.subarray(used));
+                resolve();
+              }
             };
-            const onEnd = () => {
-              quietly(() => onInput(Uint8Array.of(4)));
+            // In raw mode Ctrl-D is a key: input ends only where the terminal went away.
+            const onGone = () => {
               finish();
+              reject(new Error("the terminal went away"));
             };
+            stdin.setRawMode?.(true); // first: where it throws, nothing was changed
             stdin.on("data", onData);
-            stdin.on("end", onEnd);
-            stdin.setRawMode?.(true);
+            stdin.on("end", onGone);
+            stdin.on("error", onGone);
             stdin.resume();
           }),
       };
