@@ -43,8 +43,14 @@ export interface PendingEvent {
 /**
  * The last millisecond of the year 9999. Later years are written `+010000-...`, which the NAT envelope's timestamp
  * (and Python's datetime) cannot carry, as OTLP's unsigned nanoseconds cannot carry a time before 1970.
+ *
+ * @example
+ * ```ts
+ * import { LATEST_WIRE_TIME_MS } from "./batch.ts";
+ * new Date(LATEST_WIRE_TIME_MS).toISOString(); // "9999-12-31T23:59:59.999Z"
+ * ```
  */
-const LATEST_WIRE_TIME_MS = 253_402_300_799_999;
+export const LATEST_WIRE_TIME_MS = 253_402_300_799_999;
 
 /** Why an event could not be kept: the counter it is dropped under, and what was wrong with it. */
 export interface Refusal {

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { LATEST_WIRE_TIME_MS } from "./batch.ts";
 import { isLoopback } from "./clear_text.ts";
 import { describe, describeError, unknownOption } from "./describe.ts";
 import { formatTimestamp, parametersProblem } from "./envelope.ts";
@@ -35,6 +36,11 @@ export interface CollectorOptions {
   maxBodyBytes?: number;
   /** Requests handled at once at most. @default {64} */
   maxConnections?: number;
+  /**
+   * Milliseconds in which a request must arrive whole, else it is answered 408 and its connection closed: a client
+   * that sends a byte a second holds a slot no longer. @default {10000}
+   */
+  requestTimeoutMs?: number;
   /** Answer every valid envelope with this status instead of 200 (events are accepted only on 2xx). */
   status?: number;
   /** Send this `Retry-After` (seconds) with every answer. */
@@ -90,6 +96,8 @@ export interface Collector {
 const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 /** Requests the collector handles at once by default. */
 const DEFAULT_MAX_CONNECTIONS = 64;
+/** How long a request may take to arrive by default: a handler's request times out in 2 s. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 // Where it listens is judged as the handler judges an endpoint; exported here as before.
 export { isLoopback };
@@ -238,11 +246,13 @@ export function readOtlpLogs(body: string): { status: 200; events: ReceivedEvent
         if (typeof nanos !== "string" && typeof nanos !== "number" || !/^\d+$/.test(String(nanos))) {
           return { status: 422, reason: `${where}: 'timeUnixNano' is not a decimal integer` };
         }
+        const ms = Number(BigInt(String(nanos)) / 1_000_000n);
+        if (ms > LATEST_WIRE_TIME_MS) return { status: 422, reason: `${where}: 'timeUnixNano' is past the year 9999` };
         const parameters = attributeMap(record.attributes);
         if (!parameters) return { status: 422, reason: `${where}: its attributes are malformed` };
         const { "nat.event.schema_version": schemaVersion = "1.5", ...rest } = parameters;
         const event = {
-          ts: formatTimestamp(Number(BigInt(String(nanos)) / 1_000_000n)),
+          ts: formatTimestamp(ms),
           name: record.eventName,
           parameters: rest,
         };
@@ -267,7 +277,11 @@ function attributeMap(list: unknown): Record<string, string | number | boolean> 
   if (list === undefined) return {};
   if (!Array.isArray(list)) return undefined;
   const map: Record<string, string | number | boolean> = {};
-  for (const { key, value } of list) {
+  for (const item of list) {
+    const { key, value } = (typeof item === "object" && item !== null ? item : {}) as {
+      key?: unknown;
+      value?: unknown;
+    };
     if (typeof key !== "string" || typeof value !== "object" || value === null) return undefined;
     const [kind, raw] = Object.entries(value)[0] ?? [];
     let parsed: string | number | boolean;
@@ -328,6 +342,7 @@ const COLLECTOR_OPTIONS: Record<keyof CollectorOptions, true> = {
   allowRemote: true,
   maxBodyBytes: true,
   maxConnections: true,
+  requestTimeoutMs: true,
   status: true,
   retryAfterSeconds: true,
   delayMs: true,
@@ -341,6 +356,7 @@ const COLLECTOR_RANGES: Partial<Record<keyof CollectorOptions, readonly [number,
   port: [0, 65_535],
   maxBodyBytes: [1, Number.MAX_SAFE_INTEGER],
   maxConnections: [1, Number.MAX_SAFE_INTEGER],
+  requestTimeoutMs: [1, 2_147_483_647],
   status: [200, 599],
   retryAfterSeconds: [0, Number.MAX_SAFE_INTEGER],
   delayMs: [0, 2_147_483_647],
@@ -455,6 +471,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   const server = await host().serve(hostname, options.port ?? 0, answer, {
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
   });
   const address = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
   const base = `http://${address}:${server.port}`;

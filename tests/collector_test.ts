@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createConnection, type Socket } from "node:net";
 import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { type Collector, type CollectorOptions, startCollector, validateEnvelope } from "../src/collector.ts";
@@ -79,6 +80,63 @@ test("what is not JSON is a 400, what is not an envelope a 422 with a reason", a
     assert.equal(log.length, cases.length, "each rejection is logged");
   });
 });
+
+test("a malformed OTLP request is a 422 with a reason, never the collector's end: null attributes, a time past 9999", async () => {
+  await withCollector({}, async (collector, log) => {
+    const record = (change: Record<string, unknown>) =>
+      JSON.stringify({
+        resourceLogs: [{
+          resource: { attributes: [] },
+          scopeLogs: [{ logRecords: [{ eventName: "custom", timeUnixNano: "1", attributes: [], ...change }] }],
+        }],
+      });
+    const cases: [string, RegExp][] = [
+      [record({ attributes: [null] }), /its attributes are malformed/],
+      [record({ attributes: [7] }), /its attributes are malformed/],
+      [record({ timeUnixNano: "99999999999999999999999" }), /'timeUnixNano' is past the year 9999/],
+      [
+        JSON.stringify({ resourceLogs: [{ resource: { attributes: [null] }, scopeLogs: [] }] }),
+        /the resource's attributes are malformed/,
+      ],
+    ];
+    for (const [body, reason] of cases) {
+      const answer = await fetch(collector.otlpUrl, { method: "POST", body }).then(async (response) => ({
+        status: response.status,
+        body: await response.text(),
+      }));
+      assert.equal(answer.status, 422, body);
+      assert.match(JSON.parse(answer.body).error, reason);
+    }
+    assert.equal(log.length, cases.length, "each rejection is logged");
+    assert.equal((await post(collector, vector)).status, 200, "and the collector goes on");
+  });
+});
+
+test("a request that does not arrive whole in time is a 408: a slow client holds no slot", async () => {
+  await withCollector({ requestTimeoutMs: 300, maxConnections: 1 }, async (collector) => {
+    const started = Date.now();
+    const slow = await connect(collector.port);
+    slow.write("POST /v1.1/events/json HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{");
+    const answer = await new Promise<string>((resolve) => {
+      let text = "";
+      slow.on("data", (chunk) => (text += chunk).includes("\r\n\r\n") && resolve(text));
+      slow.on("close", () => resolve(text));
+    });
+    slow.destroy(); // Deno reads, and drops, what such a client still sends: its slot is freed all the same
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /^connection: close$/im);
+    assert.ok(Date.now() - started < 5_000, "answered at its timeout, not a server's default minutes");
+    assert.equal((await post(collector, vector)).status, 200, "its slot is free again");
+  });
+});
+
+/** A TCP connection to the collector, open. */
+function connect(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(port, "127.0.0.1", () => resolve(socket));
+    socket.on("error", reject);
+  });
+}
 
 test("a repeated event (a retry that did arrive) is kept once", async () => {
   await withCollector({}, async (collector) => {

@@ -17,6 +17,7 @@ import {
   quietly,
   RequestNotBuilt,
   type SenderGrant,
+  type ServedAnswer,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
 import { denoFiles, type DenoFs } from "./deno_files.ts";
@@ -263,10 +264,23 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
       let active = 0;
       const answerOf = async (request: Request): Promise<Response> => {
         if (Number(request.headers.get("content-length") ?? 0) > limits.maxBodyBytes) return tooLarge(request);
-        const body = await readBody(request, limits.maxBodyBytes);
+        // A body still coming at the deadline is answered; Deno keeps reading (and dropping) what the client sends.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<typeof LATE>((resolve) =>
+          timer = setTimeout(() => resolve(LATE), limits.requestTimeoutMs)
+        );
+        const body = await Promise.race([readBody(request, limits.maxBodyBytes), late]).finally(() =>
+          clearTimeout(timer)
+        );
+        if (body === LATE) return refusal(408, "the request did not arrive in time");
         if (body === undefined) return tooLarge(request);
         const url = new URL(request.url);
-        const answer = await handler({ method: request.method, path: url.pathname + url.search, body });
+        let answer: ServedAnswer | undefined;
+        try {
+          answer = await handler({ method: request.method, path: url.pathname + url.search, body });
+        } catch {
+          return refusal(500, "internal");
+        }
         if (answer) return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
         await new Promise<void>((resolve) => silent.add(resolve));
         return new Response(null, { status: 503 });
@@ -501,11 +515,19 @@ function senderRefusal(
 /** Answers 413 and closes the connection, leaving the rest of the body unread. */
 function tooLarge(request: Request): Response {
   request.body?.cancel().catch(() => {});
-  return new Response('{"error":"the body is too large"}', {
-    status: 413,
+  return refusal(413, "the body is too large");
+}
+
+/** An answer refusing a request, its connection closed. */
+function refusal(status: number, error: string): Response {
+  return new Response(JSON.stringify({ error }), {
+    status,
     headers: { "content-type": "application/json", connection: "close" },
   });
 }
+
+/** What a request body that has not all come in time is read as. */
+const LATE = Symbol("late");
 
 /** Reads a request body as text, or `undefined` as soon as it passes `maxBytes`. */
 async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {

@@ -222,6 +222,8 @@ export interface ServeLimits {
   readonly maxBodyBytes: number;
   /** Requests handled at once. */
   readonly maxConnections: number;
+  /** Milliseconds in which a request must arrive whole: a slow client holds a slot no longer. */
+  readonly requestTimeoutMs: number;
 }
 
 /** A running local HTTP server. */
@@ -385,8 +387,8 @@ export interface Host {
    * @param port The port; 0 lets the OS choose.
    * @param handler Answers a request; `undefined` means never answer (a silent endpoint).
    * @param limits A request body larger than `maxBodyBytes` is answered 413 and its connection closed,
-   *   without reading the rest; past `maxConnections` at once, connections are refused (Node.js, Bun) or
-   *   answered 503 (Deno).
+   *   without reading the rest, one not whole within `requestTimeoutMs` 408; past `maxConnections` at once,
+   *   connections are refused (Node.js, Bun) or answered 503 (Deno). A handler that throws is answered 500.
    * @returns The server, once it listens.
    * @throws When it cannot listen, or the runtime has no server.
    */

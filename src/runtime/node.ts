@@ -17,6 +17,7 @@ import {
   quietly,
   RequestNotBuilt,
   type SenderGrant,
+  type ServedAnswer,
   SIGNAL_EXIT_STATUS,
 } from "./host.ts";
 import { type FileFacts, guardedFiles, isAbsolutePath, type RawFiles } from "./guarded_files.ts";
@@ -70,7 +71,10 @@ const BUN_SENDER = { BUN_BE_BUN: "1", BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
 
 /** The part of `node:http` the local server uses. */
 interface NodeHttpServerModule {
-  createServer(listener: (request: NodeIncoming, response: NodeOutgoing) => void): NodeHttpServer;
+  createServer(
+    options: { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number },
+    listener: (request: NodeIncoming, response: NodeOutgoing) => void,
+  ): NodeHttpServer;
 }
 
 interface NodeIncoming {
@@ -248,31 +252,50 @@ export function nodeHost(
     async serve(hostname, port, handler, limits) {
       const http = proc.getBuiltinModule?.("node:http") as NodeHttpServerModule | undefined;
       if (!http) throw new Error("no HTTP server in this runtime");
-      const server = http.createServer((request, response) => {
-        const tooLarge = () => {
+      // Node.js times out slow heads and whole requests itself (checked every second); Bun, the body below.
+      const timeouts = {
+        requestTimeout: limits.requestTimeoutMs,
+        headersTimeout: limits.requestTimeoutMs,
+        connectionsCheckingInterval: 1000,
+      };
+      const server = http.createServer(timeouts, (request, response) => {
+        const refuse = (status: number, error: string) => {
           // Answered at once and the connection closed: the rest of the body is never read.
-          response.writeHead(413, { "content-type": "application/json", connection: "close" });
-          response.end('{"error":"the body is too large"}', () => request.socket.destroy());
+          response.writeHead(status, { "content-type": "application/json", connection: "close" });
+          response.end(JSON.stringify({ error }), () => request.socket.destroy());
         };
+        const tooLarge = () => refuse(413, "the body is too large");
         if (Number(request.headers["content-length"] ?? 0) > limits.maxBodyBytes) return tooLarge();
         const decoder = new TextDecoder();
         let body = "";
         let bytes = 0;
         let refused = false;
+        const late = setTimeout(() => {
+          refused = true;
+          body = "";
+          refuse(408, "the request did not arrive in time");
+        }, limits.requestTimeoutMs);
         request.on("data", (chunk) => {
           if (refused) return;
           bytes += chunk.length;
           if (bytes > limits.maxBodyBytes) {
             refused = true;
             body = "";
+            clearTimeout(late);
             request.pause();
             return tooLarge();
           }
           body += decoder.decode(chunk, { stream: true });
         });
         request.on("end", async () => {
+          clearTimeout(late);
           if (refused) return;
-          const answer = await handler({ method: request.method ?? "GET", path: request.url ?? "/", body });
+          let answer: ServedAnswer | undefined;
+          try {
+            answer = await handler({ method: request.method ?? "GET", path: request.url ?? "/", body });
+          } catch {
+            answer = { status: 500, headers: { "content-type": "application/json" }, body: '{"error":"internal"}' };
+          }
           if (!answer) return; // silent: the connection is cut at close
           response.writeHead(answer.status, answer.headers ?? {});
           response.end(answer.body);
