@@ -314,7 +314,7 @@ test("a program's fetch whose answer is a Node.js stream, or throws when read, s
     const handler = new NATTelemetryHandler({
       endpoint: server.url(),
       spoolDir: false,
-      fetch: nodeStreamFetch().fetch,
+      fetch: nodeStreamFetch().fetch as unknown as typeof fetch,
       backoffInitialSeconds: 0,
     });
     handler.enqueue(commandEvent("run"));
