@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { askForConsent, PROMPT_VERSION } from "../mod.ts";
 import { consentDisclosure, DISCLOSED_ITEMS, editLine, parseAnswer } from "../src/prompt.ts";
@@ -31,6 +31,7 @@ function onTerminal(
   env: Record<string, string> = {},
   background = false,
   fixtureCommand = runtimeCommand(fixturePath("prompt_child.ts")),
+  later = "",
 ): Promise<string> {
   const fixture = fixtureCommand.map((part) => `'${part}'`).join(" ");
   const command = background ? `set -m; ${fixture} & wait` : fixture;
@@ -48,6 +49,11 @@ function onTerminal(
       if (!typed && screen.includes("[Y/n]")) {
         typed = true;
         child.stdin.write(keys);
+      }
+      // Keys typed once the program goes on, after the answer: as a person types them.
+      if (later && typed && screen.includes("RESULT ")) {
+        child.stdin.write(later);
+        later = "";
       }
     });
     child.on("error", reject);
@@ -309,19 +315,22 @@ test("keys typed ahead of the program's own prompt, after the answer, are left f
   assert.match(screen, /^LINE myproj$/m);
 });
 
-test(
-  "keys typed after the answer reach a program that reads its input with a data listener, as its own question does",
-  {
-    skip: (skip || process.versions.deno !== undefined) && "Node.js and Bun (Deno cannot put keys back)",
-  },
-  async () => {
-    using dir = tempDir();
-    const file = `${dir.path}/telemetry.toml`;
-    const screen = await onTerminal(file, "y\ryes\r", { NAT_TEST_MODE: "typeahead-data" });
-    assert.deepEqual(result(screen), { state: "enabled", enabled: true });
-    assert.match(screen, /^DATA "yes\\r"$/m, "its input flows to it: the question left it as no one had read it");
-  },
-);
+test("keys typed after the answer reach a program that reads its input with a data listener, or for await", {
+  skip: (skip || process.versions.deno !== undefined) && "Node.js and Bun (Deno cannot put keys back)",
+}, async () => {
+  using dir = tempDir();
+  const file = `${dir.path}/telemetry.toml`;
+  const screen = await onTerminal(file, "y\ryes\r", { NAT_TEST_MODE: "typeahead-data" });
+  assert.deepEqual(result(screen), { state: "enabled", enabled: true });
+  assert.match(screen, /^DATA "yes\\r"$/m, "its input flows to it: the question left it as no one had read it");
+  // Typed once the program reads: Bun's stdin must not let go of its reader under a program that reads at once.
+  const command = runtimeCommand(fixturePath("prompt_child.ts"));
+  for (const mode of ["typeahead-data", "typeahead-iterator"]) {
+    rmSync(file, { force: true });
+    const typedLater = await onTerminal(file, "y\r", { NAT_TEST_MODE: mode }, false, command, "later\r");
+    assert.match(typedLater, /^DATA "later(\\r|\\n)"$/m, `${mode}: ${typedLater.slice(-200)}`);
+  }
+});
 
 test("a terminal that goes away at the question (its window closed) records nothing: no one answered", {
   skip,

@@ -132,6 +132,7 @@ export interface NodeProcess {
   /** Set in a program packaged by `pkg`. */
   pkg?: unknown;
   exit(code: number): void;
+  nextTick(callback: () => void): void;
   hrtime(): [number, number];
   platform: string;
   getuid?(): number;
@@ -370,7 +371,9 @@ export function nodeHost(
               }
               if (used !== undefined) {
                 finish(bytes.subarray(used));
-                resolve();
+                // A tick later: Bun lets go of stdin's reader a tick after a pause, and would take it from a program
+                // that starts reading at once (`for await`), which would then read nothing more.
+                proc.nextTick(resolve);
               }
             };
             // In raw mode Ctrl-D is a key: input ends only where the terminal went away.
