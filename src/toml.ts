@@ -27,7 +27,10 @@ const DATE_TIME =
 const NUMBER =
   /(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)/y;
 
-/** The most digits of a decimal integer: Python reads no more (`sys.get_int_max_str_digits()`), and `tomllib` fails. */
+/**
+ * The most digits of a decimal integer: Python reads no more (`sys.get_int_max_str_digits()`), and `tomllib` fails;
+ * hexadecimal, octal and binary ones have no such limit.
+ */
 const MAX_DIGITS = 4300;
 
 /**
@@ -176,7 +179,7 @@ class Parser {
     }
     const number = this.#take(NUMBER, /[\w.+-]/);
     if (!number) return this.#fail("a value is malformed");
-    if (/^[+-]?\d/.test(number[0]) && !/[.eE]/.test(number[0]) && number[0].replace(/\D/g, "").length > MAX_DIGITS) {
+    if (/^[+-]?\d[\d_]*$/.test(number[0]) && number[0].replace(/\D/g, "").length > MAX_DIGITS) {
       this.#fail(`an integer has more than ${MAX_DIGITS} digits`);
     }
     return toNumber(number[0]);
