@@ -802,14 +802,14 @@ return this.#$();if(this.#e.startsWith("'''",this.#t))return this.#O();if(e==='"
 if(e==="["||e==="{"){++this.#i>Fa&&this.#o("values are nested too deeply");const r=e==="["?this.#p():this.#h();return this.#i--,
 r}for(const[r,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(r,this.#t)&&!ai.test(this.#e[this.#t+r.length]??""))return this.#t+=
 r.length,i;const t=this.#d(Ba,/[\w:.+-]/);if(t){const[r,i,o,s]=t;return i!==void 0&&!Ho(Number(i),Number(o),Number(s))&&
-this.#o("a date is not in the calendar"),r}const n=this.#d(ja,/[\w.+-]/);return n?(/^[+-]?\d/.test(n[0])&&!/[.eE]/.test(
-n[0])&&n[0].replace(/\D/g,"").length>di&&this.#o(`an integer has more than ${di} digits`),Yo(n[0])):this.#o("a value is \
-malformed")}#d(e,t){e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=
-e.lastIndex,n}#p(){this.#t++;const e=[];for(;this.#k(),this.#a()!=="]";)e.push(this.#r()),this.#k(),this.#a()===","?this.#t++:
-this.#a()!=="]"&&this.#o("an array is malformed");return this.#t++,e}#h(){this.#t++;const e=this.#_({},"inline");if(this.#v(),
-this.#a()==="}")return this.#t++,e;for(;;){this.#s(e),this.#v();const t=this.#e[this.#t++];if(t==="}")break;t!==","&&this.#o(
-"an inline table is malformed")}return this.#l(e),e}#l(e){this.#n.set(e,"inline");for(const t of Object.values(e))lt(t)&&
-this.#l(t)}#T(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
+this.#o("a date is not in the calendar"),r}const n=this.#d(ja,/[\w.+-]/);return n?(/^[+-]?\d[\d_]*$/.test(n[0])&&n[0].replace(
+/\D/g,"").length>di&&this.#o(`an integer has more than ${di} digits`),Yo(n[0])):this.#o("a value is malformed")}#d(e,t){
+e.lastIndex=this.#t;const n=e.exec(this.#e);if(!(!n||t.test(this.#e[e.lastIndex]??"")))return this.#t=e.lastIndex,n}#p(){
+this.#t++;const e=[];for(;this.#k(),this.#a()!=="]";)e.push(this.#r()),this.#k(),this.#a()===","?this.#t++:this.#a()!=="\
+]"&&this.#o("an array is malformed");return this.#t++,e}#h(){this.#t++;const e=this.#_({},"inline");if(this.#v(),this.#a()===
+"}")return this.#t++,e;for(;;){this.#s(e),this.#v();const t=this.#e[this.#t++];if(t==="}")break;t!==","&&this.#o("an inl\
+ine table is malformed")}return this.#l(e),e}#l(e){this.#n.set(e,"inline");for(const t of Object.values(e))lt(t)&&this.#l(
+t)}#T(){this.#t++;let e="";for(;;){const t=this.#e[this.#t++];if(t===void 0||t===`
 `)return this.#o("a string is not closed");if(t==='"')return e;t==="\\"?e+=this.#x():Le(t)&&t!=="	"?this.#o("a string ho\
 lds a control character"):e+=t}}#u(){this.#t++;const e=this.#e.indexOf("'",this.#t),t=e<0?"":this.#e.slice(this.#t,e);return(e<
 0||t.includes(`
@@ -1454,531 +1454,530 @@ s.#R();if(n===\'"\')return this.#S();if(n==="\'")return this.#l();if(n==="["||n=
 ested too deeply");let o=n==="["?this.#p():this.#f();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this\
 .#e.startsWith(o,this.#n)&&!Lr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#d(ws,/[\\w:.+-]\
 /);if(t){let[o,i,s,d]=t;return i!==void 0&&!Ts(Number(i),Number(s),Number(d))&&this.#i("a date is not in the calendar"),\
-o}let r=this.#d(Ss,/[\\w.+-]/);return r?(/^[+-]?\\d/.test(r[0])&&!/[.eE]/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&\
-this.#i("an integer has more than 4300 digits"),xs(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;le\
-t r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#p(){this.#n++;let n=[];for(\
-;this.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is \
-malformed");return this.#n++,n}#f(){this.#n++;let n=this.#T({},"inline");if(this.#g(),this.#a()==="}")return this.#n++,n\
-;for(;;){this.#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")\
-}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))jn(t)&&this.#c(t)}#S(){this.#n++;let n=\
-"";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;\
-t==="\\\\"?n+=this.#k():un(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.in\
-dexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>un(r)&&r!=="	"))&&this.\
-#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()\
-===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++\
-;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(\
-t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else un(t)&&t!==`\n`\
-&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.star\
-tsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("\
-a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return\
- this.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n\
-];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o\
-.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an inval\
-id escape"),this.#n+=r,String.fromCodePoint(i))}#g(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.\
-#g();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A(\
-);else return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];un(n)&&n!=="	"&&!(n==="\\r"&&\
-this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,\
-this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#y(n\
-){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){ret\
-urn this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at lin\
-e ${t}: ${n}`)}};function Un(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function dn(e,n,t){Object.defineProperty(e,n,{va\
-lue:t,writable:!0,enumerable:!0,configurable:!0})}function jn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}\
-function un(e){let n=e.charCodeAt(0);return n<32||n===127}function Ts(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n==\
-=2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function xs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.t\
-est(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var _s="1.0";function cn(){if(Ur())return;let{env:e\
-,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?D(t,".config/nat/telemetry.toml"):void\
- 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Yn?.given!==r){let o=n?.realPath(".");Yn={given:r,path:o==\
-=void 0?r:D(o,r)}}return Yn.path}function Hr(){return(ee?Te?.path:void 0)??cn()}var Yn;function Ur(){let{env:e,envHidden\
-:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HO\
-ME")?"HOME":void 0}var Rs=65536;function Pe(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"r\
-ead"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Rs)}catch(o){r\
-eturn Gn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ks(o)?{state:"dis\
-abled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read s\
-afely (${Gn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Pr(r),text:r};try{t.chec\
-kPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${Gn(o).replaceAll("_"," ")}\
-)`}}return{...Pr(r),text:r}}function ks(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}fun\
-ction Gn(e){return e?.reason??"unreadable"}function Pr(e){let n;try{n=Mr(e)}catch{return{state:"disabled",problem:"is no\
-t valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))retur\
-n{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?\
-{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===_s?{state:"enabled"}:{state:"never_asked",outd\
-atedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function qn(){\
-let e=cn(),{state:n,problem:t,outdatedYes:r}=Vr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileO\
-utdatedYes:r}};return{...Jn()??Kn(n),...o}}function jr(){let e=Jn();if(e)return e;let{state:n,text:t,problem:r}=Vr(cn())\
-;return{...Kn(n),text:t,...r?{problem:r}:{}}}function Vr(e){if(e!==void 0)return Pe(e);let n=Ur();return n?{state:"disab\
-led",problem:`cannot be found: the program may not read ${n} (${Ee(n)})`}:{state:"never_asked"}}function Jn(){let{env:e,\
-envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ve(e("NAT_TELEM\
-ETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,\
-source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}f\
-unction Kn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var j,ee=!1,T\
-e,Wn,Zn=!1,Dr,Se,Cr="an opt-out set in the environment during the run",Fr="the consent file, written since the program t\
-urned telemetry on";function Os(e,n=Pe(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Yr(e\
-,n=Pe(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Gr(){return Dr!==void 0&&Y\
-r(Dr)}var Xn=Symbol.for("@nat/telemetry: the program\'s opt-out"),zn=globalThis;try{zn[Xn]===void 0&&Object.definePropert\
-y(zn,Xn,{value:{serial:0}})}catch{}var Br=0;function Ns(){try{let e=zn[Xn];if(e===void 0)return;let{serial:n}=e;return N\
-umber.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Wr(){let e=Ns();e===void 0||e==\
-=Br||(Br=e,[j,ee,Zn]=[!1,!1,!0])}function Xr(e){Wn=e}function z(){if(Wn)return j=Wn();Wr();let e=Zn&&!ee;if(!e&&(Se===Cr\
-||Jn()?.enabled===!1))return Se=Cr,j=!1;if(e&&(Se===Fr||Gr()))return Se=Fr,j=!1;if(!ee||Te===void 0)return!0;let n=Pe(Te\
-.path,!0);return n.problem!==void 0&&(n=Pe(Te.path,!0)),j=n.problem===void 0&&!Yr(Te,n.text)&&Kn(n.state).enabled,j||(Se\
-??="the consent file, written again during the run"),j}function ae(){return Wr(),j===void 0&&As(jr()),j===!0}function As\
-(e){[j,ee]=[e.enabled,e.source==="file"];let n=ee?cn():void 0;Te=n===void 0?void 0:Os(n,e.text)}function xe(){if(!Zn||ee\
-||j!==!0||Gr())return;let e=qn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?v\
-oid 0:e.source}function zr(){return ae()&&ee}function Qn(){let e=ae(),{enabled:n,source:t,problem:r}=jr(),o=t!=="file"&&\
-t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Pn(t,y().env(t)):void 0,s=o?`${t}, which the pr\
-ogram may not read (${Ee(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:\
-e,decidedBy:e===n?s:Se??"the program (setTelemetryEnabled)"}}var tt=2**31-1,Is=25,et={min:50,max:250},qr=4,nt=1e3,$s=(qr\
-+1)*et.max,_e={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.s\
-ignal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEve\
-ntListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?\
-.(nt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(nt)),this.sign\
-al.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of _e.guarded)--e.looks<=0&&e.end();_e.guarded.size>\
-0&&_e.listen()}};function Re(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),_e.release(a),i?.()},d=()=>{o||(s(),n())},a\
-={looks:Math.ceil((e+$s)/nt),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=>{_e.release(a);let f=y().mo\
-notonicMs()-m;if(f<=Is||c===0)return d();u(Math.min(Math.max(f,et.min),et.max),c-1)},l),t?.(r)}catch{}};return _e.guard(\
-a),u(e,qr),t||(i=E(()=>y().holdOpen?.())),s}function Jr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(\
-t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function de(e,n,t\
-,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Ls=3,Zr=!1;functio\
-n Qr(){Zr=!0}var Ms=new Set([407,408,429,500,502,503,504]),Ps=new Set([501,505]);function Ds(e,n){return e>=200&&e<300?{\
-kind:"delivered"}:e===413?{kind:"too_large"}:Ms.has(e)||e>=500&&e<600&&!Ps.has(e)?n===void 0?{kind:"retry",reason:`http_\
-${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redire\
-ct"}:{kind:"rejected",reason:`http_${e}`}}async function eo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new\
- AbortController,t=!1,r=Re(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("ab\
-ort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});i\
-.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??Ds;for(;;s++){let l=new URL(d).origin===a?e.hea\
-ders:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,\
-redirect:"manual",signal:n.signal}),i]),m=Cs(c);if(m===void 0)return ot(rt(c)),{kind:"rejected",reason:"bad_response"};l\
-et f=Kr(c,"location"),p=Jr(Kr(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=await Pro\
-mise.race([Fs(c,n.signal),i]).catch(()=>{});return u(m,p,v)}if(ot(rt(c)),m!==307&&m!==308)return u(m,p,void 0);if(s===Ls\
-)return{kind:"rejected",reason:"too_many_redirects"};let g=Vs(f,d);if(g===void 0)return{kind:"rejected",reason:"bad_redi\
-rect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect\
-?.(g)===!1)return Zr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"\
-rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason\
-:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof H&&s===0?{kind:"not_sen\
-t",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(d)}}finally{r(),e.s\
-ignal?.removeEventListener("abort",o)}}function Cs(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)\
-&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function Kr(e,n){try{let t=e.headers.get(n);r\
-eturn typeof t=="string"?t:null}catch{return null}}function rt(e){try{return e.body}catch{return}}function ot(e){try{let\
-{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)\
-}catch{}}async function Fs(e,n){let t=rt(e),r=Bs(t),o=r??t,i=()=>ot(o);n.addEventListener("abort",i,{once:!0});let s=new\
- TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?Hs(r):Us(t)){if(typeof u!="string"&&!(u instanceof \
-Uint8Array)||(a+=typeof u=="string"?M(u):u.length,a>js))return"";d+=typeof u=="string"?u:s.decode(u,{stream:!0})}return \
-d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function Bs(e){try{let{getReader:n}=e??{};return typeof n=="f\
-unction"?n.call(e):void 0}catch{return}}async function*Hs(e){for(let n=await e.read();!n.done;n=await e.read())yield n.v\
-alue}function Us(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var js=65536;function Vs(e,n){if(e!\
-==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function ue\
-(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padSta\
-rt(8,"0")}function it(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void\
- 0?void 0:r(s,i);return d===void 0?[]:[d]})}var Gs={initialMs:3e4,maxMs:36e5},no=4096;function Ws(e,n){return n??ue(e)}f\
-unction Xs(e,n,t){try{let r=e.read(n,no);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,hande\
-dOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(a)&&a<=t?{\
-failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,en\
-dpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var ln=class{path;#e;#\
-n;#o;#t;#u;#s;#h;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${Ws(r,s)}.json`,this.#o=s!==void\
- 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){retur\
-n!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r\
-?.failures??0)+1,t?.failures??0),o=this.#s()+de(r,Gs,this.#h,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefo\
-re:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return\
-}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s(\
-)+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void\
- 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(\
-),n}refresh(){this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#p(){let n=X\
-s(this.#u,this.path,this.#s());return n==="invalid"&&this.#f(),typeof n=="object"?n.state:void 0}#f(){try{this.#u.remove\
-(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ue(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint\
-:this.#t}),o=M(r)<=no&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});se(this.#u,this.#e,this.#n,o,this.#s())}catch{\
-}}};function to(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): n\
-ot tried before ${Me(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var ro=36e5,De=64,ne={maxEvents:1e3,maxBytes:1048576\
-,maxAgeMs:7*864e5},st=6e4,zs=864e5,oo=6e4,uo=64,qs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,fn=\
-/^([lc])-(\\d{13})-(e-.+)$/,Js=36e5;function co(e,n="nat",t=""){return ue(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var te=cla\
-ss e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.m\
-axAgeMs,ne.maxAgeMs),maxEvents:Math.max(r.maxEvents,ne.maxEvents),maxBytes:Math.max(r.maxBytes,ne.maxBytes)},this.key=o,\
-this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work",u=a?"read and write":"read",l=c\
-=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not ${u} ${n} (its permissions)`);try\
-{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissi\
-onsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensu\
-reDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n} does not exist yet`:U(c))}}write(\
-n,t){let r={},o=n.map(Oe),{kept:i}=dt(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",o.length-i.length);let s=ne\
-w Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}let d=[];try{for(let a of s.v\
-alues())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{written:r,older:this.#p(t,d)}}cl\
-aim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,De)){if(o.length>=n)break;let a=this.#h(s.name,t+r\
-);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u.slice(0,n-o.length),f={path\
-:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(\
-m.length).map(Oe),s.time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",l),P(i,"spool_expired",c);for(let\
- p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.na\
-me,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==\
-void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}c\
-atch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=fn.exec(n),r=ke(t?t[3]:n)\
-;if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.k\
-ey,key:r.key,events:o,corrupt:i};return[t?{...s,until:ut(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}ado\
-pt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=De)break;let s=io(i,t);if(s===void 0)continue;let d=n.#h(s.name,t\
-+ro);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=this.#u(a.map(Oe),s.time,s.key\
-);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir.length+1)),o+=a.le\
-ngth}return r.length>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=fn.exec(t),o=ke(r?r[3]:t);o&&this.#\
-l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>k\
-e(t)??[])}#u(n,t,r){if(n.length===0)return;let o=so(n,t,r);return se(this.#e,this.dir,o,ao(n),t),o}#s(n,t,r=-1/0){let o=\
-{valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.\
-max(1,Math.min(t.events,Math.floor(s/uo)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=Qs(s);d===void 0?o.c\
-orrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#h(n,t){return`${this.dir}/${at(n,t)}`}#r()\
-{try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=cr.exec(o),s=io(o,n)\
-;s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>ro&&r<De&&this.#l(o)&&r++}return t.sort((\
-o,i)=>o.entry.time-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],s=w=>w.key===this.key||w.key===void 0,d=w=>n-w\
-.time>(s(w)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:0,bytes:0},c={events:0,bytes:\
-0},m=(w,h,S)=>{s(w)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.events+h,c.bytes+S]};for(let w of\
- u)m(w,w.events,w.bytes);let f=(w,h)=>w.events>h.maxEvents||w.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(d))return r;\
-let p=u.filter(w=>t.includes(w.name)),g=Math.min(...p.map(w=>w.time)),v=w=>this.#e.modifiedAt(`${this.dir}/${w}`),O=Math\
-.max(...p.map(w=>v(w.name)??-1/0)),b=w=>{if(w.time<g)return!1;let h=v(w.name);return h===void 0||!Number.isFinite(O)?w.t\
-ime-g<=oo:Math.abs(h-O)<=oo},k=u.filter(w=>!t.includes(w.name)).sort((w,h)=>w.time-h.time);for(let w=0;w<De;){let h=k.fi\
-nd(d),S=h===void 0&&f(l,o),x=h??(S?k.find(s):f(c,i)?k[0]:void 0);if(x===void 0)break;k.splice(k.indexOf(x),1);let _=d(x)\
-;if(!_&&b(x))continue;w++,m(x,-x.events,-x.bytes);let R=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events\
-:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!_&&R.events>0&&R.bytes>0){let T=this.#S(x,R.events,R.bytes,n);if(T==\
-=void 0)continue;m(x,T.kept.events,T.kept.bytes),P(r,"spool_corrupt",T.corrupt),P(r,"spool_full",T.cut);continue}this.#f\
-(x.name,x,_?"spool_expired":"spool_full",r)}return r}#f(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(P(o,"s\
-pool_corrupt",i.corrupt),P(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===De)break;let d=fn.e\
-xec(s);if(d===null||t-ut(d)<=zs)continue;let a=ke(d[3]);if(a===void 0||!r(a))continue;i++;let u=at(d[3],t+st);try{this.#\
-e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#f(u,a,"spool_expired",o)}}#S(n,t,r,o){let i=at(n.na\
-me,o+st),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,cor\
-rupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map(Oe),l=dt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.byt\
-es},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=Ze(this.dir,o),p=()=>{try{this.#e.\
-remove(f)}catch{}};try{this.#e.create(f,ao(c))}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{\
-kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>st/2)return void p();try{this.#e.rename(\
-f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${so(c,n.time,n.key)}`)}catch{\
-}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function io(e,n){let t=fn.exec(e);ret\
-urn t?Zs(t,n)?ke(t[3]):void 0:ke(e)}function ke(e){let n=qs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[\
-2]),Math.floor(t/uo));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function dt(e,n,t){let r=[...e.keys()].\
-filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e\
-[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function so(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${X(n)\
-}-${e.length}-${r}-${t===void 0?"":`${t}-`}${Z()}.jsonl`}function ao(e){return e.map(n=>`${n.text}\n`).join("")}function \
-lo(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)o+=i+6*(s.\
-length+d.length+a.length)+Ks;return e.length<=t&&o<=r?0:e.length-dt(e.map(Oe),t,r).kept.length}var Ks=200;function fo(e)\
-{return Oe(e).bytes+1}function Oe(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${\
-F(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"\
-timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function at(e,n){return`l-${X(n)}-${\
-e}`}function ut([,e,n]){return e==="l"?Number(n):Number(n)+Js}function Zs(e,n){return n>ut(e)}function Qs(e){try{let{ret\
-ries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n\
-)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.name=="\
-string"&&d.name!==""&&typeof d.ts=="string"&&Bn(d.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={jso\
-n:F(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catc\
-h{return}}function ea(e,n){return e.spoolFallback?kr(y().env,I().os,n?.uid):void 0}function na(e,n,t=()=>{},r="work"){le\
-t{spoolDir:o,spoolLimits:i}=e,s=ct(e),d=e.noSpool??"there is no spool directory",a=o===void 0?void 0:te.open(o,n,i,s,c=>\
-d=c,r),u=ea(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:te.open(u,n,i,s)\
-;c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let l=te.open(u,n,i,s,c=>d+=`; nor\
- in ${u}: ${c}`,r);return t(d,l?.dir),l}var mn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=\
-n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===\
-void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=na(n,s,t);if(!d)return null;let a=n.customF\
-etch?d.key:void 0,u=new ln(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropp\
-ed:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:M(d.json),no\
-tBefore:0})),s=i.filter(({bytes:d})=>d>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),P\
-(o,"event_too_large",s.length),{events:i.filter(({bytes:d})=>d<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:\
-t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped\
-:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBa\
-ckUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+\
-=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){le\
-t r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function ct(e){let{sink:n,format:t,sourc\
-eClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==be?r:void 0,headers:Object.keys(o).length>0?Object.entries\
-(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=F(s);return co(n.kind==\
-="http"?n.url:"",t.name,d==="{}"?"":d)}var ta=0xe677d21fdbff;function mo(e,n){let{sessionId:t,sourceClientVersion:r,maxE\
-ventBytes:o}=n;try{if(!(e instanceof we))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason\
-:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:s}=e;if(typeof i!="string")\
-return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(s))return{reason:"invalid_even\
-t",detail:"timestamp is not a finite number"};if(s<0||s>ta)return{reason:"invalid_event",detail:"timestamp outside the y\
-ears 1970-9999 that both wire formats carry"};let{json:d,bytes:a}=Ir(e);return a>o?{reason:"event_too_large",detail:`${a\
-} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which N\
-AT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:d,bytes:a,schemaVersion:i,sess\
-ionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function\
- ho(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d\
-.sessionId===i[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}\
-return o}function ra(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==\
-="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}funct\
-ion po(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||ra(t.hostname))re\
-turn;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.key\
-s(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function \
-go(e,n=I()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>$r(r,{sourceClientVersion:i,sessionId:o,cpuArchit\
-ecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Hn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>M(Hn(t(r,0),[])\
-),eventBytes:r=>r.bytes,readsAnswer:!1}}function yo(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVe\
-rsion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Er(i))),s\
-};return{name:"otlp",encode:i=>Ln(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M(Ln([],i.sessionId,t(i),n)),eventByt\
-es:i=>M(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:vr}}var oa="http:/\
-/localhost:4318/v1/logs",ia=120,sa=50,aa=3,da=2,lt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',wo=64,\
-ua={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,e\
-ndpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventByt\
-es:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0\
-,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ce(e={}){if(!ye(e))throw new TypeError(`Cannot \
-create handler: options must be an object, got ${N(e)}`);let n=In(e,ua);if(n)throw new TypeError(`Cannot create handler:\
- ${n}`);let t=(h,S,x)=>{let _=e[h]===void 0?S:e[h],R=x.integer?`${x.sign} integer`:`${x.sign} number`,T=`Cannot create h\
-andler: \'${h}\' must be a ${R}`;if(typeof _!="number"||Number.isNaN(_))throw new TypeError(`${T}, got ${N(_)}`);if(!((x.s\
-ign==="positive"?_>0:_>=0)&&(x.integer?Number.isSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${T}, got ${_}\
-`);if(x.timer&&_*1e3>tt)throw new RangeError(`Cannot create handler: \'${h}\' must be at most ${tt/1e3} seconds (the longe\
-st a timer can wait), got ${_}`);return _},r=(h,S,x)=>{let _=e[h];if(_===void 0)return x;if(typeof _!==S)throw new TypeE\
-rror(`Cannot create handler: \'${h}\' must be a ${S}, got ${N(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non-ne\
-gative",timer:!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",da,o),a=t("backoffInitialSeconds",1,i),u=t(\
-"backoffMaxSeconds",60,i);if(u<a)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'back\
-offInitialSeconds\' (${a}), got ${u}`);let l=_r(),c=r("sourceClientVersion","string",be),m=xo("resource",e.resource),f=r(\
-"sessionId","string","undefined"),p=Eo(e.format,l.format),g=mt(p,c,{...l.otlpResource,...m}),v=ft(g,l.sessionPrefix+f),O\
-=Eo(e.format,void 0),b=ft(mt(O,c,m,So),f),k=t("maxEventBytes",32768,s);if(k<b.eventBytes)throw new RangeError(`Cannot cr\
-eate handler: \'maxEventBytes\' must be at least ${b.eventBytes} (the smallest event), got ${k}`);let w=t("maxBatchBytes",\
-5e5,s);if(w<b.batchBytes){let h=`one ${O} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===vo\
-id 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${h} ${b.batchBytes} bytes, more than\
- \'maxBatchBytes\' (${w} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${b.batchBytes} (${h}), got\
- ${w}`)}return{flushIntervalMs:t("flushIntervalSeconds",ia,o)*1e3,maxQueueSize:t("maxQueueSize",sa,s),maxRetries:t("maxR\
-etries",aa,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backof\
-f:{initialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(k,w-v.envelopeByte\
-s-wo),maxEventBytesOption:k,maxBatchBytes:w,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:fa(e.endpoint,l.endpo\
-intHidden?ht:l.endpoint??(p==="otlp"?l.otlpEndpointHidden?ht:l.otlpEndpoint??oa:void 0),l.dryRun),spoolDir:ma(e.spoolDir\
-,l.spoolDir),noSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?l.noSpool:v\
-oid 0,spoolFallback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ne.maxEvents,s),maxBy\
-tes:la(t("spoolMaxBytes",ne.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",ne.maxAgeMs/864e5,{sign:"positive"})*864e5},captur\
-eInterrupts:ga(e.captureInterrupts),handOff:pa(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:g,he\
-aders:{...p==="otlp"?l.otlpHeaders:{},...ha(e.headers)},fetch:r("fetch","function",y().fetch??((h,S)=>globalThis.fetch(h\
-,S))),logger:r("logger","function",void 0),clock:ca(r("clock","function",Date.now)),random:r("random","function",Le)}}fu\
-nction ca(e){let n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method need\
-s its object: () => performance.timeOrigin + performance.now())`)}if(!bo(n))throw new RangeError(`Cannot create handler:\
- \'clock\' must return epoch milliseconds, got ${N(n)}`);return e===Date.now?e:()=>{try{let t=e();return bo(t)?t:Date.now(\
-)}catch{return Date.now()}}}var bo=e=>typeof e=="number"&&e>=0&&e<1e13;function ft(e,n){let t={json:lt,bytes:M(lt),schem\
-aVersion:on,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{\
-eventBytes:t.bytes,batchBytes:o+wo+r,envelopeBytes:o}}function la(e){if(e>=ne.maxBytes)return e;let n=fo({json:lt,schema\
-Version:on,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' m\
-ust be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function mt(e,n,t,r){return e==="otlp"?yo({s\
-erviceName:t["service.name"]??gr,serviceVersion:n,resourceAttributes:t},r):go(n,r)}var So={name:"node",version:"x".repea\
-t(12),machine:"x".repeat(11),os:"linux"};function To(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=ft(mt(n\
-.name,t,r,So),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEvent\
-BytesOption,o.eventBytes)}}var ht=Symbol("hidden");function fa(e,n,t){if(e!==void 0&&(typeof e!="string"||!rn(e)))throw \
-new TypeError(`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${N(typeof e=="string"?C(e)\
-:e)}`);if(e===void 0&&n===ht)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??xr;return rn(r)?r==="stdout"?{kind\
-:"stderr"}:t||r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function\
- ma(e,n){if(e!==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'sp\
-oolDir\' must be a non-empty string or false, got ${N(e)}`);if(!Y(e,I().os))throw new TypeError(`Cannot create handler: \'\
-spoolDir\' must be an absolute path (a relative one moves with the working directory), got ${N(e)}`);return e}}function E\
-o(e,n){if(e!==void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp"\
-, got ${N(e)}`);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function xo(e,n){if(n===void 0)return{};if(!ye\
-(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);let t={};for(let[r,o]\
-of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an \
-object of strings, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}va\
-r vo=8192;function ha(e){let n=xo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>vo)th\
-row new RangeError(`Cannot create handler: \'headers\' must add at most ${vo} bytes to a request (servers refuse a larger \
-head), got ${t}`);for(let[r,o]of Object.entries(n)){if(!en(r))throw new TypeError(`Cannot create handler: \'headers\' must\
- have header names (RFC 9110 tokens), got ${N(r)}`);if(Qe(r))throw new TypeError(`Cannot create handler: \'headers\' must \
-not set ${N(r)}: the HTTP client frames the request itself`);if(!nn(o))throw new TypeError("Cannot create handler: \'head\
-ers\' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCI\
-I, no leading or trailing space), got a bad value for "+N(r))}return n}function pa(e,n){return e!==void 0?{enabled:e,sou\
-rce:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"\
-}:{enabled:!0,source:"default"}}function ga(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="funct\
-ion")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e\
-)}`)}var hn=/^sender-[0-9a-f]{8}\\.mjs$/,Fe="NAT_TELEMETRY_SENDER";function pn(e,n){return{...e,[Fe]:JSON.stringify(n)}}f\
-unction _o(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.en\
-dpoint=="string"?n:void 0}catch{return}}var q=15e3,ya=250;function Ne(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-\
-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number\
-(d[1]),u=d[2]==="lock"?q:ya;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):yn(e,`${n}/${s}`)}return i.locks.sort(\
-),i.marks.sort(),i}function gn(e,n,t,r){try{return Ne(e,n,t,r).locks.length>0}catch{return!1}}function Ro(e,n,t){let r;t\
-ry{e.ensureDir(n,!0);let o=Ne(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r\
-=`sender-${t}-${X(i)}-${Z()}.start`,e.create(`${n}/${r}`,"");let s=Ne(e,n,t,i);return s.locks.length===0&&s.marks[0]===r\
-?r:(yn(e,`${n}/${r}`),"at work")}catch{return r}}function ko(e,n,t){t!==void 0&&gt(e,n,()=>[t])}function Oo(e,n,t){gt(e,\
-n,()=>Ne(e,n,t,Date.now()).marks)}async function No(e,n,t){for(let r=0;r<ba;r++){let o=Date.now();try{e.ensureDir(n,!0,!\
-1);let i=Ne(e,n,t,o);if(i.locks.length>0){pt(e,n,i.marks);return}let s=`sender-${t}-${X(o)}-${Z()}.lock`;e.create(`${n}/\
-${s}`,"");let{locks:d,marks:a}=Ne(e,n,t,o);if(d.join()===s)return pt(e,n,a),s;yn(e,`${n}/${s}`)}catch{return}await new P\
-romise(i=>setTimeout(i,10+Le()*50))}}var ba=5;function Ao(e,n,t){gt(e,n,()=>[t])}function gt(e,n,t){try{e.ensureDir(n,!0\
-,!1),pt(e,n,t())}catch{}}function pt(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}function yn(e,n){try{e.remove(n)}catch{}}va\
-r wa=6e4,Sa=1e3,Ta=[Fe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];func\
-tion Io(e,n,t){let r=xa(e,n,t);return r.handOff?r:{...r,outcome:$o(e,n)}}function $o(e,n){return e.sink.kind==="none"?"d\
-ropped":Lo(e)&&n?.health.isOpen()!==!0?"delivered":n&&xe()===void 0?"spooled":"dropped"}function Lo(e){return e.sink.kin\
-d!=="http"||y().canConnect(e.sink.url)}function xa(e,n,t){try{let r=Fo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")re\
-turn{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Co(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefu\
-sal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/$\
-{""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Ra(e,o.dir),successor:u,onByConsen\
-tFile:zr()};return{handOff:!0,command:{...d,env:pn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off \
-failed (${r})`}}}function Mo(e,n){return n.handOff&&n.command&&!Oa(n.backlog)?{handOff:!1,reason:"the sender\'s script is\
- not in the spool directory and cannot be written",outcome:$o(e,n.backlog)}:n}function Po(e){try{let{spool:n,health:t,fi\
-les:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Ro(r,n.dir,n.key);if(o==="at work")return\
-"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():ko(r,n.dir,o),i}catch{return"failed"}}\
-function Do(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return \
-Fo(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Co(t.url,n.spool.dir))!==void 0}function Co(e,n){let t=Hr(),r=t=\
-==void 0?void 0:_a(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Ta,...he,"HOME","USERPROFILE"],set:r\
-===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function _a(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]\
-+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:D(\
-o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function Fo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the han\
-d-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"\
-the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>q-Sa)return`a request\
- may take longer (requestTimeoutSeconds) than a sender lives (${q/1e3} s)`;if(!t)return"telemetry was turned off during \
-the run";let i=xe();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, w\
-hich a sender, reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!n.s\
-pool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read, \
-or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s scr\
-ipt there";if(!Lo(e))return"the program may not connect to the endpoint";let{spool:s,files:d,health:a}=n;if(a.isOpen())r\
-eturn;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void\
- 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>wa&&!gn(d,s.dir,s.key,u))return"spooled events have waited a minute with\
- no sender at work"}function Ra(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.ur\
-l:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds\
-:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...To(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeD\
-ays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function\
- ka({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Oa(e){if(ka(e))return!0;let{files:n,spool:t}=e,\
-r=()=>se(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof A))return!1;try{n.remove(`${t.dir}/${""}`),r()}cat\
-ch{return!1}}return Aa(n,t.dir,Na),!0}var Na=3;function Aa(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>hn.test(d\
-))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0||a>r+q?-1/0:a},s=t==="none"?o:o.filter(d=>d!\
-=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice(t).filter(({written:d})=>r-d>q).map(({name:\
-d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var bn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){t\
-his.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e]\
-.flat()}clear(){this.#e.clear(),this.#n=0}};function Bo(){throw new Error("a sender prints nothing")}var Uo=16384,bt=2*U\
-o,jo=bt-4096,Et=32,Vo=/^[a-z0-9_]{1,40}$/,Ia=/^[0-9a-f]{8}$/;var Ho=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}\
-))?\\.aside$/,$a=6e4;function Yo(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>Vo.test(m)&&Number.isSafeInt\
-eger(f)&&f>0);if(d.length===0||!yt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,Et))},endpoi\
-ntHash:ue(r)},l=C(r)===r?{...u,endpoint:r}:u,c=qo(n,t);try{let m=Ma(e,n,t,i).filter(p=>p.quiet).map(p=>Go(e,p,n,t)),f=Xo\
-([...m.flatMap(p=>p.lines),l],s,i)??l;Wo(e,n,t,m,()=>{let p=Da(e,c);p==="invalid"&&e.remove(c);let g=`${F(f)}\n`;typeof p\
-!="object"||p.bytes+g.length<=Uo?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,jo):La(e,n,t,f,s,i)});for(let{path:p}\
-of m)p!==void 0&&E(()=>e.remove(p))}catch{}}function La(e,n,t,r,o,i){let s=qo(n,t),d={path:vt(n,t),quiet:!1},a=wt(e,s,d.\
-path)?Go(e,d,n,t):{lines:[]};Wo(e,n,t,[a],()=>{e.append(s,`${F(Xo([...a.lines,r],o,i)??r)}\n`,jo)})}function Go(e,n,t,r){\
-if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Pa(e,n),s=vt(\
-t,r,i);return wt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Wo(e,n,t,r,o){try{o()}\
-catch(i){for(let{path:s,summed:d}of r)s!==void 0&&wt(e,s,vt(n,t,d));throw i}}function vt(e,n,t){let r=t===void 0?"":`-${\
-t}`;return D(e,`drops-${n}-${X(Date.now())}-${Z()}${r}.aside`)}function Ma(e,n,t,r){return it(e,n,Ho,(o,i)=>{let[,,s,d]=\
-Ho.exec(i)??[],a=Math.abs(r-Number(s))>=$a;return o===t?{path:D(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0}\
-)}function Pa(e,n){try{let t=n.summed??0,r=e.read(n.path,bt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;retur\
-n{lines:zo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function wt(e,n,t){return E(()=>(e.rename(n,\
-t),!0))??!1}function Xo(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.la\
-st>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of Object.entries(d.dropped))(a in o||Object.keys(o).l\
-ength<Et)&&P(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:\
-s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?\
-{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Da(e,n){try{let t=e.read(n,bt);return t===void 0?void 0:{lin\
-es:zo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof A?"invalid":void 0}}function zo(e){r\
-eturn e.split(`\n`).flatMap(n=>Ca(n)??[])}function Ca(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON\
-.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(yt(n)&&yt(t)&&n<=t&&s.length>0&&s.\
-length<=Et&&s.every(([u,l])=>Vo.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let a={since:n,last:t,dropped:Object.from\
-Entries(s),...typeof i=="string"&&Ia.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...a,endpoint:o}:\
-a}catch{return}}function yt(e){return Number.isSafeInteger(e)&&e>=0&&e<=an}function qo(e,n){return D(e,`drops-${n}.json`\
-)}var re={working:1,periodic:2,asked:1/0},Jo=.9,Fa=1e3,Ba=3e5,Ha=36e5,Ua=4,En=class{#e;#n=[];#o=[];#t=new bn;#u=0;#s=0;#\
-h=0;#r=0;#d={};#p={};#f=!1;#c;#S=Promise.resolve();#l;#x=re.working;#R=0;#k;#g=new Set;#O;#A=!1;#E;#y=Cn();#a=!1;#T=!1;#\
-i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Ce(n)}enqueue(n){try{if(!ae())return this.#we();le\
-t t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#X(),this.#u++;let r=mo(n,this.#e);if("reason"in r)retu\
-rn this.#b(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(\
-r),t)return void(this.#F(!0)||this.#V());this.#f&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#\
-e.maxQueueSize&&this.#I(re.working)}catch{}finally{this.#B=!1}}start(){this.#f||this.#P||(this.#f=!0,this.#X(),this.#w()\
->0?this.#j():ae()&&!this.#N()&&Do(this.#e,this.#_())&&this.#I(re.working))}flush(){return this.#I(re.asked)}#I(n,t=!1){i\
-f(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;\
-let r=this.#R,o=this.#S.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,re.working],this.#\
-pe(i)});return this.#l=o,this.#S=o,o}stop(){return this.#P??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}stats\
-(){return{enqueued:this.#u,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,i\
-nFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#W(){return[...this.#o,...t\
-his.#t.events(),...this.#n]}#X(){if(this.#D)return;this.#te();let n=y(),t=s=>{try{return s()}catch{this.#m("an exit hook\
- could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#P===\
-void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onIn\
-terrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#f&&this.#c===void 0&&th\
-is.#z()}#z(){this.#c=setTimeout(()=>{this.#I(re.periodic).then(()=>{this.#f&&this.#z()})},this.#e.flushIntervalMs),y().u\
-nrefTimer(this.#c)}async#ce(){this.#f=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=ja(this.#e.exitTimeoutMs)\
-,t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#S.then(()=>!0),n.over()])&&this.#q(),this.#w()>0&&this\
-.#F())return;this.#se(),this.#w()>0&&this.#N()&&this.#M(!0),this.#w()>0&&!this.#N()&&await this.#le(n),this.#M()}catch(o\
-){this.#m(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#w()>0\
-;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);\
-let r=this.#I(re.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exitTime\
-outMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Jo,i=[...this.#g].some(({started:s,accepted:d})=>!d&&r-s>=n*Jo);\
-this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&t\
-his.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o)\
-{this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budget ended befo\
-re the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.aborted||!z())return!1;let{requestTimeoutMs:t\
-,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!\
-==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.\
-#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,cloc\
-k:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.fai\
-lures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.hea\
-lth;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.reco\
-rdFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{\
-backoff:i,random:s,clock:d}=this.#e,a=d()+de(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o\
-,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===vo\
-id 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cut\
-s??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=thi\
-s.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.delive\
-red&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpecte\
-dly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await this.#\
-Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(Ua,n.length)},i));for(let s of n.slice(o))this.#Z(s)}async#\
-Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await \
-this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.lengt\
-h/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a of d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a)\
-;return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"too_large":return this.#b(1,"ht\
-tp_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason),this.#L(n);case"interrupted":case"not_sent":this.#o\
-.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.prob\
-ing?this.#ye(n,i.retryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o\
-.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&\
-this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r\
-);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.sta\
-rted,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return ho(n,r,t.emptyBytes,t.eventBytes)}#$(){this.#o=[],t\
-his.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason}\
-;let{format:i,headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#y?.(`sending ${n.length} event(s)${o.kind==="htt\
-p"?` to ${C(o.url)}`:""}: ${d}`),o.kind==="stderr")return Ko(d),{kind:"delivered"};let a=i.classify;return await eo({url\
-:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fet\
-ch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sen\
-dsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void\
- 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch fai\
-led: ${hr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.k\
-ind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#y(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(!this.#y||this.\
-#T)return;this.#T=!0;let{enabled:n,decidedBy:t}=Qn(),{sink:r,format:o,spoolDir:i,handOff:s}=this.#e;this.#y(`telemetry $\
-{n?"on":"off"} (decided by ${t})`);let d=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run\
-"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which cou\
-ld ask for one)":`nowhere (${r.reason})`;this.#y(`endpoint: ${d}; format: ${o.name}; spool: ${i??"none"}`);let a=po(r,th\
-is.#e.headers);a&&this.#y(`warning: ${a}`),this.#y(`at exit: ${s.enabled?"hand off where a sender can be started":"in pr\
-ocess"} (${s.source})`)}#we(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#m(`telemetry off (decided by ${Qn().\
-decidedBy}): events are not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,d=i(),a=this.#re(n,t);for(let\
- u of a)u.notBefore=d+de(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.\
-#e.maxRetries?o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.l\
-ength>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return th\
-is.#v??=mn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}\
-`;r!==this.#G&&this.#m(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Fa;let\
-{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ba,Math.min(Ha,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.\
-renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ae()||this.#N()||!z())return;let n=this.#_();if(n&&xe()!==v\
-oid 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(\
-t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())\
-}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return\
-!0;if(!(t??z()))return this.#ue=!0,this.#$(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#$()\
-;for(let d of this.#ne(o))Ko(this.#e.format.encode(d,this.#e.clock())),this.#h+=d.length;return!0}if(this.#e.sink.kind==\
-="none")return this.#$(),this.#b(o.length,this.#e.sink.reason),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)retur\
-n this.#m(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(xe()!==\
-void 0)return this.#$(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),\
-!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#$(),s){let d=this.#H-this.#e.clock(\
-);d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.older\
-Dropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),\
-s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(\
-s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_\
-lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#\
-F(n=!1){if(this.#w()===0)return!0;let t=this.#_(),r=Io(this.#e,t,ae()),o=r.handOff?z():void 0;if(o===!1)return this.#M(!\
-0,o);let i=Mo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropp\
-ed:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?to(t.health):void 0,c=i.outcome==="delivered"?`; the e\
-xit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#m(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as\
- ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:lo(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes\
-:l}=this.#e.spoolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#w(\
-)} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(!0,o))return this.#m("at exit: delivering in proc\
-ess: the spool cannot be written"),!1;let d=Po(i);if(d==="failed")return this.#m("at exit: delivering in process: no sen\
-der could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,re.working];let a={started:"a sender","at work":"the sende\
-r at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to st\
-art a sender)"};return this.#m(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>\
-0&&this.#m(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Ob\
-ject.entries(this.#d)){let a=this.#p[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=\
-this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))th\
-is.#p[s]=this.#d[s];let i=Date.now();Yo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(P(this\
-.#d,t,n),this.#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#y?.(n),this.#B||Or(this.#e.logger,n)}};fun\
-ction ja(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Re(Math.max(0,n-y().monotonicMs())\
-,()=>o(!1))}),clear:()=>t?.()}}function Ko(e){y().writeStderr(`${Bo(JSON.parse(e))}\n`)}var Va=250;async function Zo(e){l\
-et n=y();Re(q,()=>n.exit(0)),Qr(),Xr(()=>Ya(e));try{await Ga(e,y().monotonicMs()+q)}catch{}n.exit(0)}function Ya(e){let{\
-enabled:n,source:t}=qn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ga(e,n){let t=y().files,r=e.spoo\
-lDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=Ce(s),a=ct(d);if(!z())return Oo(t,r,a);for(let u=0;;u++){l\
-et l=await No(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await Xa(s,n-Va);if(Ao(t,r,l),!za(e,a))retur\
-n;if(p&&f>0&&z())return Wa(e);if(c>0&&m>0||u>0&&c===0)return}}function Wa(e){if(!e.successor)return;let{argv:n,env:t,lea\
-vesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&hn.test(d.slice(i.length)));o&&s\
-!==void 0&&E(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:pn(t,e),cwd:e.spoolDir,leavesSession:r})}async fun\
-ction Xa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s\
-}=Ce(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!z()||s!==void 0&&y().files?.realPath(s)===void 0)br\
-eak;let a=new En({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u\
-,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))P(t.dropped\
-,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=de(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise\
-(p=>setTimeout(p,f))}}return t}function za(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||gn(t,e.spoolDir,\
-n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};retu\
-rn te.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Qo=_o(y().env(Fe));Qo&&await Zo(Qo);\n',xe="sender-0\
-ef00324.mjs",pd=121068,vd=6e4,yd=1e3,gd=[Ri,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TEL\
-EMETRY_DRY_RUN"],wd=3,Ed=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
-return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
-function Qt(e){return e===null?"null":typeof e=="string"?Mi(e):typeof e=="number"?bd(e):typeof e=="boolean"?String(e):Array.
-isArray(e)?`[${e.map(Qt).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Mi(
-n)}: ${Qt(r)}`).join(", ")}}`:"null"}function Mi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
-0).toString(16).padStart(4,"0")}`)}function bd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
-nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
-n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
-padStart(2,"0")}`}var Li=16384,en=2*Li,Ii=en-4096,tn=32,Ci=/^[a-z0-9_]{1,40}$/,Td=/^[0-9a-f]{8}$/,_d=/^drops-([0-9a-f]{8})\.json$/,
-nn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,$d=6e4,q={working:1,periodic:2,asked:1/0},Di=.9,Sd=1e3,
-Od=3e5,xd=36e5,kd=4,Pi=class{#e;#t=[];#i=[];#n=new Ed;#c=0;#s=0;#m=0;#r=0;#d={};#p={};#h=!1;#l;#T=Promise.resolve();#u;#$=q.
-working;#O=0;#x;#v=new Set;#k;#A=!1;#w;#y=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#E;#z;#U=!1;#P;constructor(e={}){
+o}let r=this.#d(Ss,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an in\
+teger has more than 4300 digits"),xs(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;let r=n.exec(thi\
+s.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#p(){this.#n++;let n=[];for(;this.#O(),thi\
+s.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is malformed");re\
+turn this.#n++,n}#f(){this.#n++;let n=this.#T({},"inline");if(this.#g(),this.#a()==="}")return this.#n++,n;for(;;){this.\
+#s(n),this.#g();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#\
+c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))jn(t)&&this.#c(t)}#S(){this.#n++;let n="";for(;;){let\
+ t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=th\
+is.#k():un(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this\
+.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>un(r)&&r!=="	"))&&this.#i("a literal \
+string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#\
+n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#\
+n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let \
+r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else un(t)&&t!==`\n`&&t!=="	"&&!(t\
+==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,t\
+his.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is no\
+t closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r\
+}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u\
+"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i\
+>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),th\
+is.#n+=r,String.fromCodePoint(i))}#g(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.#g();let n=thi\
+s.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}\
+}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];un(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n\
+`)&&this.#i("a comment is malformed")}}#E(){this.#g(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.\
+#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#y(n){this.#e.star\
+tsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){return this.#t.se\
+t(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)\
+}};function Un(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function dn(e,n,t){Object.defineProperty(e,n,{value:t,writable\
+:!0,enumerable:!0,configurable:!0})}function jn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function un(e)\
+{let n=e.charCodeAt(0);return n<32||n===127}function Ts(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,\
+6,9,11].includes(n)?30:31;return e>=1&&t<=o}function xs(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.start\
+sWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var _s="1.0";function cn(){if(Ur())return;let{env:e,files:n}=y(),\
+t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?D(t,".config/nat/telemetry.toml"):void 0);if(r===voi\
+d 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Yn?.given!==r){let o=n?.realPath(".");Yn={given:r,path:o===void 0?r:D(o,\
+r)}}return Yn.path}function Hr(){return(ee?Te?.path:void 0)??cn()}var Yn;function Ur(){let{env:e,envHidden:n}=y();if(n)r\
+eturn n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":vo\
+id 0}var Rs=65536;function Pe(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{s\
+tate:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Rs)}catch(o){return Gn(o)===\
+"not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:ks(o)?{state:"disabled",problem\
+:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Gn(o)\
+.replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Pr(r),text:r};try{t.checkPlace(e)}catc\
+h(o){return{state:"disabled",problem:`is where another user could replace it (${Gn(o).replaceAll("_"," ")})`}}return{...\
+Pr(r),text:r}}function ks(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Gn(e){re\
+turn e?.reason??"unreadable"}function Pr(e){let n;try{n=Mr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}\
+}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disab\
+led",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_\
+asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===_s?{state:"enabled"}:{state:"never_asked",outdatedYes:o===vo\
+id 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function qn(){let e=cn(),{st\
+ate:n,problem:t,outdatedYes:r}=Vr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}}\
+;return{...Jn()??Kn(n),...o}}function jr(){let e=Jn();if(e)return e;let{state:n,text:t,problem:r}=Vr(cn());return{...Kn(\
+n),text:t,...r?{problem:r}:{}}}function Vr(e){if(e!==void 0)return Pe(e);let n=Ur();return n?{state:"disabled",problem:`\
+cannot be found: the program may not read ${n} (${Ee(n)})`}:{state:"never_asked"}}function Jn(){let{env:e,envHidden:n}=y\
+();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=ve(e("NAT_TELEMETRY_ENABLED")\
+);if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT\
+_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Kn(e){\
+return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var j,ee=!1,Te,Wn,Zn=!1,Dr,\
+Se,Cr="an opt-out set in the environment during the run",Fr="the consent file, written since the program turned telemetr\
+y on";function Os(e,n=Pe(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Yr(e,n=Pe(e.path,!\
+0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function Gr(){return Dr!==void 0&&Yr(Dr)}var Xn=S\
+ymbol.for("@nat/telemetry: the program\'s opt-out"),zn=globalThis;try{zn[Xn]===void 0&&Object.defineProperty(zn,Xn,{value\
+:{serial:0}})}catch{}var Br=0;function Ns(){try{let e=zn[Xn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeIn\
+teger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function Wr(){let e=Ns();e===void 0||e===Br||(Br=e,[j,\
+ee,Zn]=[!1,!1,!0])}function Xr(e){Wn=e}function z(){if(Wn)return j=Wn();Wr();let e=Zn&&!ee;if(!e&&(Se===Cr||Jn()?.enable\
+d===!1))return Se=Cr,j=!1;if(e&&(Se===Fr||Gr()))return Se=Fr,j=!1;if(!ee||Te===void 0)return!0;let n=Pe(Te.path,!0);retu\
+rn n.problem!==void 0&&(n=Pe(Te.path,!0)),j=n.problem===void 0&&!Yr(Te,n.text)&&Kn(n.state).enabled,j||(Se??="the consen\
+t file, written again during the run"),j}function ae(){return Wr(),j===void 0&&As(jr()),j===!0}function As(e){[j,ee]=[e.\
+enabled,e.source==="file"];let n=ee?cn():void 0;Te=n===void 0?void 0:Os(n,e.text)}function xe(){if(!Zn||ee||j!==!0||Gr()\
+)return;let e=qn(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source\
+}function zr(){return ae()&&ee}function Qn(){let e=ae(),{enabled:n,source:t,problem:r}=jr(),o=t!=="file"&&t!=="default"&\
+&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?Pn(t,y().env(t)):void 0,s=o?`${t}, which the program may not \
+read (${Ee(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e=\
+==n?s:Se??"the program (setTelemetryEnabled)"}}var tt=2**31-1,Is=25,et={min:50,max:250},qr=4,nt=1e3,$s=(qr+1)*et.max,_e=\
+{guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)\
+&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("ab\
+ort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(nt,e)){this.\
+ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(nt)),this.signal.addEventLis\
+tener("abort",this.look)}catch{}},look:()=>{for(let e of _e.guarded)--e.looks<=0&&e.end();_e.guarded.size>0&&_e.listen()\
+}};function Re(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),_e.release(a),i?.()},d=()=>{o||(s(),n())},a={looks:Math.c\
+eil((e+$s)/nt),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=>{_e.release(a);let f=y().monotonicMs()-m;\
+if(f<=Is||c===0)return d();u(Math.min(Math.max(f,et.min),et.max),c-1)},l),t?.(r)}catch{}};return _e.guard(a),u(e,qr),t||\
+(i=E(()=>y().holdOpen?.())),s}function Jr(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{\
+3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function de(e,n,t,r=0){let o=Ma\
+th.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Ls=3,Zr=!1;function Qr(){Zr=!0}v\
+ar Ms=new Set([407,408,429,500,502,503,504]),Ps=new Set([501,505]);function Ds(e,n){return e>=200&&e<300?{kind:"delivere\
+d"}:e===413?{kind:"too_large"}:Ms.has(e)||e>=500&&e<600&&!Ps.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"\
+retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"re\
+jected",reason:`http_${e}`}}async function eo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortControll\
+er,t=!1,r=Re(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!\
+0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});i.catch(()=>{})\
+;let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??Ds;for(;;s++){let l=new URL(d).origin===a?e.headers:void 0,c=\
+await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redirect:"manu\
+al",signal:n.signal}),i]),m=Cs(c);if(m===void 0)return ot(rt(c)),{kind:"rejected",reason:"bad_response"};let f=Kr(c,"loc\
+ation"),p=Jr(Kr(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let v=await Promise.race([Fs(\
+c,n.signal),i]).catch(()=>{});return u(m,p,v)}if(ot(rt(c)),m!==307&&m!==308)return u(m,p,void 0);if(s===Ls)return{kind:"\
+rejected",reason:"too_many_redirects"};let g=Vs(f,d);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.st\
+artsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)ret\
+urn Zr?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reas\
+on:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redir\
+ect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof H&&s===0?{kind:"not_sent",reason:d.me\
+ssage}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:U(d)}}finally{r(),e.signal?.removeE\
+ventListener("abort",o)}}function Cs(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=5\
+99&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function Kr(e,n){try{let t=e.headers.get(n);return typeof t\
+=="string"?t:null}catch{return null}}function rt(e){try{return e.body}catch{return}}function ot(e){try{let{cancel:n,dest\
+roy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async\
+ function Fs(e,n){let t=rt(e),r=Bs(t),o=r??t,i=()=>ot(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder,d\
+="",a=0;try{if(n.aborted)return"";for await(let u of r?Hs(r):Us(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(\
+a+=typeof u=="string"?M(u):u.length,a>js))return"";d+=typeof u=="string"?u:s.decode(u,{stream:!0})}return d+s.decode()}f\
+inally{n.removeEventListener("abort",i),i()}}function Bs(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.cal\
+l(e):void 0}catch{return}}async function*Hs(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}function \
+Us(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var js=65536;function Vs(e,n){if(e!==null)try{let\
+ t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function ue(e){let n=2166\
+136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}func\
+tion it(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,\
+i);return d===void 0?[]:[d]})}var Gs={initialMs:3e4,maxMs:36e5},no=4096;function Ws(e,n){return n??ue(e)}function Xs(e,n\
+,t){try{let r=e.read(n,no);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handedOffAt:a}=JSON\
+.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(a)&&a<=t?{failures:o,not\
+Before:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typ\
+eof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var ln=class{path;#e;#n;#o;#t;#u;#s;\
+#h;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${Ws(r,s)}.json`,this.#o=s!==void 0,this.path=`\
+${t}/${this.#n}`,this.#u=n,this.#s=o,this.#h=i,this.#r=this.#p()}get state(){return this.#r}isOpen(){return!this.#d&&thi\
+s.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#p(),r=Math.max((this.#r?.failures??0)\
++1,t?.failures??0),o=this.#s()+de(r,Gs,this.#h,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefo\
+re:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#p();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({fail\
+ures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=\
+!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#p(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.no\
+tBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){\
+this.#d||(this.#r=this.#p())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#f())}#p(){let n=Xs(this.#u,this\
+.path,this.#s());return n==="invalid"&&this.#f(),typeof n=="object"?n.state:void 0}#f(){try{this.#u.remove(this.path)}ca\
+tch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:ue(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=M\
+(r)<=no&&C(this.#t)===this.#t?r:JSON.stringify({...n,...t});se(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function t\
+o(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried befor\
+e ${Me(t)}`}function P(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var ro=36e5,De=64,ne={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*86\
+4e5},st=6e4,zs=864e5,oo=6e4,uo=64,qs=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,fn=/^([lc])-(\\d{1\
+3})-(e-.+)$/,Js=36e5;function co(e,n="nat",t=""){return ue(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var te=class e{dir;key;a\
+ncestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,ne.max\
+AgeMs),maxEvents:Math.max(r.maxEvents,ne.maxEvents),maxBytes:Math.max(r.maxBytes,ne.maxBytes)},this.key=o,this.ancestors\
+Seen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work",u=a?"read and write":"read",l=c=>!t.allowed(c\
+,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensur\
+eDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks\
+?d(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a))\
+,new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n} does not exist yet`:U(c))}}write(n,t){let r={},\
+o=n.map(Oe),{kept:i}=dt(o,this.#n.maxEvents,this.#n.maxBytes);P(r,"spool_full",o.length-i.length);let s=new Map;for(let \
+a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}let d=[];try{for(let a of s.values())d.push\
+(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{written:r,older:this.#p(t,d)}}claim(n,t,r){let\
+ o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,De)){if(o.length>=n)break;let a=this.#h(s.name,t+r);try{this.#e.\
+rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u.slice(0,n-o.length),f={path:a,name:s.name\
+,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).map(\
+Oe),s.time,this.key)}catch{this.giveBack(f);continue}P(i,"spool_corrupt",l),P(i,"spool_expired",c);for(let p of m)o.push\
+({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#h(n.name,t);try{this\
+.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waiting\
+Since(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release\
+(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=fn.exec(n),r=ke(t?t[3]:n);if(!r)return[\
+];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,e\
+vents:o,corrupt:i};return[t?{...s,until:ut(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=\
+[],o=0;for(let i of n.#r()){if(r.length>=De)break;let s=io(i,t);if(s===void 0)continue;let d=n.#h(s.name,t+ro);try{n.#e.\
+rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=this.#u(a.map(Oe),s.time,s.key);u!==void 0&&\
+r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir.length+1)),o+=a.length}return r.\
+length>0&&this.#p(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=fn.exec(t),o=ke(r?r[3]:t);o&&this.#l(t)&&(n+=o.ev\
+ents)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>ke(t)??[])}#u(n\
+,t,r){if(n.length===0)return;let o=so(n,t,r);return se(this.#e,this.dir,o,ao(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corr\
+upt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min\
+(t.events,Math.floor(s/uo)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=Qs(s);d===void 0?o.corrupt++:r-d.t\
+imestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#h(n,t){return`${this.dir}/${at(n,t)}`}#r(){try{return th\
+is.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=cr.exec(o),s=io(o,n);s?.key===this\
+.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>ro&&r<De&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.\
+time-i.entry.time)}#p(n,t){let r={},[o,i]=[this.#n,this.#o],s=w=>w.key===this.key||w.key===void 0,d=w=>n-w.time>(s(w)?o.\
+maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:0,bytes:0},c={events:0,bytes:0},m=(w,h,S)=>\
+{s(w)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.events+h,c.bytes+S]};for(let w of u)m(w,w.event\
+s,w.bytes);let f=(w,h)=>w.events>h.maxEvents||w.bytes>h.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(d))return r;let p=u.filter\
+(w=>t.includes(w.name)),g=Math.min(...p.map(w=>w.time)),v=w=>this.#e.modifiedAt(`${this.dir}/${w}`),O=Math.max(...p.map(\
+w=>v(w.name)??-1/0)),b=w=>{if(w.time<g)return!1;let h=v(w.name);return h===void 0||!Number.isFinite(O)?w.time-g<=oo:Math\
+.abs(h-O)<=oo},k=u.filter(w=>!t.includes(w.name)).sort((w,h)=>w.time-h.time);for(let w=0;w<De;){let h=k.find(d),S=h===vo\
+id 0&&f(l,o),x=h??(S?k.find(s):f(c,i)?k[0]:void 0);if(x===void 0)break;k.splice(k.indexOf(x),1);let _=d(x);if(!_&&b(x))c\
+ontinue;w++,m(x,-x.events,-x.bytes);let R=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c\
+.events,bytes:i.maxBytes-c.bytes};if(!_&&R.events>0&&R.bytes>0){let T=this.#S(x,R.events,R.bytes,n);if(T===void 0)contin\
+ue;m(x,T.kept.events,T.kept.bytes),P(r,"spool_corrupt",T.corrupt),P(r,"spool_full",T.cut);continue}this.#f(x.name,x,_?"s\
+pool_expired":"spool_full",r)}return r}#f(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(P(o,"spool_corrupt",\
+i.corrupt),P(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===De)break;let d=fn.exec(s);if(d===\
+null||t-ut(d)<=zs)continue;let a=ke(d[3]);if(a===void 0||!r(a))continue;i++;let u=at(d[3],t+st);try{this.#e.rename(`${th\
+is.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#f(u,a,"spool_expired",o)}}#S(n,t,r,o){let i=at(n.name,o+st),s=y()\
+.monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,corrupt:a}=this.#\
+s(`${this.dir}/${i}`,n),u=d.map(Oe),l=dt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.leng\
+th-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=Ze(this.dir,o),p=()=>{try{this.#e.remove(f)}catc\
+h{}};try{this.#e.create(f,ao(c))}catch{if(p(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0\
+,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>st/2)return void p();try{this.#e.rename(f,`${this.dir}\
+/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${so(c,n.time,n.key)}`)}catch{}return m}#l(n\
+){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function io(e,n){let t=fn.exec(e);return t?Zs(t,n)?\
+ke(t[3]):void 0:ke(e)}function ke(e){let n=qs.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor\
+(t/uo));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function dt(e,n,t){let r=[...e.keys()].filter(s=>e[s]\
+.bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes\
++1;return{kept:r.slice(o),bytes:i}}function so(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${X(n)}-${e.length}-\
+${r}-${t===void 0?"":`${t}-`}${Z()}.jsonl`}function ao(e){return e.map(n=>`${n.text}\n`).join("")}function lo(e,n){let{ma\
+xEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)o+=i+6*(s.length+d.lengt\
+h+a.length)+Ks;return e.length<=t&&o<=r?0:e.length-dt(e.map(Oe),t,r).kept.length}var Ks=200;function fo(e){return Oe(e).\
+bytes+1}function Oe(e){let n=`{"retries":${e.retries},"schemaVersion":${F(e.schemaVersion)},"sessionId":${F(e.sessionId)\
+},${e.clientVersion===void 0?"":`"clientVersion":${F(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${M\
+ath.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:M(n)}}function at(e,n){return`l-${X(n)}-${e}`}function u\
+t([,e,n]){return e==="l"?Number(n):Number(n)+Js}function Zs(e,n){return n>ut(e)}function Qs(e){try{let{retries:n,schemaV\
+ersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeo\
+f t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.nam\
+e!==""&&typeof d.ts=="string"&&Bn(d.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:F(d),schemaV\
+ersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}func\
+tion ea(e,n){return e.spoolFallback?kr(y().env,I().os,n?.uid):void 0}function na(e,n,t=()=>{},r="work"){let{spoolDir:o,s\
+poolLimits:i}=e,s=ct(e),d=e.noSpool??"there is no spool directory",a=o===void 0?void 0:te.open(o,n,i,s,c=>d=c,r),u=ea(e,\
+n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:te.open(u,n,i,s);c&&c.dir!==a.\
+dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let l=te.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}\
+`,r);return t(d,l?.dir),l}var mn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=\
+t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spo\
+olFallback)return null;let s=y().files;if(!s)return null;let d=na(n,s,t);if(!d)return null;let a=n.customFetch?d.key:voi\
+d 0,u=new ln(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spo\
+ol.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:M(d.json),notBefore:0})),s\
+=i.filter(({bytes:d})=>d>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),P(o,"event_too_\
+large",s.length),{events:i.filter(({bytes:d})=>d<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=thi\
+s.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDroppe\
+d:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){\
+let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);\
+return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.cl\
+ock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function ct(e){let{sink:n,format:t,sourceClientVersion\
+:r,headers:o,customFetch:i}=e,s={version:i&&r!==be?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():voi\
+d 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=F(s);return co(n.kind==="http"?n.url:\
+"",t.name,d==="{}"?"":d)}var ta=0xe677d21fdbff;function mo(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n\
+;try{if(!(e instanceof we))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event\
+",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestamp:s}=e;if(typeof i!="string")return{reason:\
+"invalid_event",detail:"schemaVersion is not a string"};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"tim\
+estamp is not a finite number"};if(s<0||s>ta)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999\
+ that both wire formats carry"};let{json:d,bytes:a}=Ir(e);return a>o?{reason:"event_too_large",detail:`${a} bytes serial\
+ized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PRE\
+FIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`}:{json:d,bytes:a,schemaVersion:i,sessionId:t,client\
+Version:r,timestamp:s,retries:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:U(i)}}}function ho(e,n,t,r=o=\
+>o.bytes){let o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i\
+[0].sessionId&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}return o}funct\
+ion ra(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||\
+n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function po(e,n){if\
+(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||ra(t.hostname))return;let r=[..\
+.t.username||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", "\
+)}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function go(e,n=I()){le\
+t t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>$r(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machi\
+ne,sentAt:s});return{name:"nat",encode:(r,o)=>Hn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>M(Hn(t(r,0),[])),eventBytes:r\
+=>r.bytes,readsAnswer:!1}}function yo(e,n=I()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,\
+serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Er(i))),s};return{name:\
+"otlp",encode:i=>Ln(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>M(Ln([],i.sessionId,t(i),n)),eventBytes:i=>M(o(i)),\
+readsAnswer:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:vr}}var oa="http://localhost:431\
+8/v1/logs",ia=120,sa=50,aa=3,da=2,lt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',wo=64,ua={flushInter\
+valSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exi\
+tTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatch\
+Bytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,hea\
+ders:!0,resource:!0,logger:!0,clock:!0,random:!0};function Ce(e={}){if(!ye(e))throw new TypeError(`Cannot create handler\
+: options must be an object, got ${N(e)}`);let n=In(e,ua);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=\
+(h,S,x)=>{let _=e[h]===void 0?S:e[h],R=x.integer?`${x.sign} integer`:`${x.sign} number`,T=`Cannot create handler: \'${h}\'\
+ must be a ${R}`;if(typeof _!="number"||Number.isNaN(_))throw new TypeError(`${T}, got ${N(_)}`);if(!((x.sign==="positiv\
+e"?_>0:_>=0)&&(x.integer?Number.isSafeInteger(_):Number.isFinite(_))))throw new RangeError(`${T}, got ${_}`);if(x.timer&\
+&_*1e3>tt)throw new RangeError(`Cannot create handler: \'${h}\' must be at most ${tt/1e3} seconds (the longest a timer can\
+ wait), got ${_}`);return _},r=(h,S,x)=>{let _=e[h];if(_===void 0)return x;if(typeof _!==S)throw new TypeError(`Cannot c\
+reate handler: \'${h}\' must be a ${S}, got ${N(_)}`);return _},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:\
+!0},s={sign:"positive",integer:!0},d=t("requestTimeoutSeconds",da,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSec\
+onds",60,i);if(u<a)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeco\
+nds\' (${a}), got ${u}`);let l=_r(),c=r("sourceClientVersion","string",be),m=xo("resource",e.resource),f=r("sessionId","s\
+tring","undefined"),p=Eo(e.format,l.format),g=mt(p,c,{...l.otlpResource,...m}),v=ft(g,l.sessionPrefix+f),O=Eo(e.format,v\
+oid 0),b=ft(mt(O,c,m,So),f),k=t("maxEventBytes",32768,s);if(k<b.eventBytes)throw new RangeError(`Cannot create handler: \
+\'maxEventBytes\' must be at least ${b.eventBytes} (the smallest event), got ${k}`);let w=t("maxBatchBytes",5e5,s);if(w<b.\
+batchBytes){let h=`one ${O} envelope holding the smallest event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot c\
+reate handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${h} ${b.batchBytes} bytes, more than \'maxBatchByte\
+s\' (${w} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${b.batchBytes} (${h}), got ${w}`)}return\
+{flushIntervalMs:t("flushIntervalSeconds",ia,o)*1e3,maxQueueSize:t("maxQueueSize",sa,s),maxRetries:t("maxRetries",aa,{si\
+gn:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a\
+*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(k,w-v.envelopeBytes-wo),maxEvent\
+BytesOption:k,maxBatchBytes:w,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:fa(e.endpoint,l.endpointHidden?ht:l\
+.endpoint??(p==="otlp"?l.otlpEndpointHidden?ht:l.otlpEndpoint??oa:void 0),l.dryRun),spoolDir:ma(e.spoolDir,l.spoolDir),n\
+oSpool:e.spoolDir===!1?"the program\'s options keep none (spoolDir: false)":e.spoolDir===void 0?l.noSpool:void 0,spoolFal\
+lback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",ne.maxEvents,s),maxBytes:la(t("spoo\
+lMaxBytes",ne.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",ne.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:ga\
+(e.captureInterrupts),handOff:pa(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:g,headers:{...p===\
+"otlp"?l.otlpHeaders:{},...ha(e.headers)},fetch:r("fetch","function",y().fetch??((h,S)=>globalThis.fetch(h,S))),logger:r\
+("logger","function",void 0),clock:ca(r("clock","function",Date.now)),random:r("random","function",Le)}}function ca(e){l\
+et n;try{n=e()}catch(t){throw new TypeError(`Cannot create handler: \'clock\' failed: ${U(t)} (a method needs its object: \
+() => performance.timeOrigin + performance.now())`)}if(!bo(n))throw new RangeError(`Cannot create handler: \'clock\' must \
+return epoch milliseconds, got ${N(n)}`);return e===Date.now?e:()=>{try{let t=e();return bo(t)?t:Date.now()}catch{return\
+ Date.now()}}}var bo=e=>typeof e=="number"&&e>=0&&e<1e13;function ft(e,n){let t={json:lt,bytes:M(lt),schemaVersion:on,se\
+ssionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.b\
+ytes,batchBytes:o+wo+r,envelopeBytes:o}}function la(e){if(e>=ne.maxBytes)return e;let n=fo({json:lt,schemaVersion:on,ses\
+sionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at leas\
+t ${n} (one spooled event, the smallest), got ${e}`);return e}function mt(e,n,t,r){return e==="otlp"?yo({serviceName:t["\
+service.name"]??gr,serviceVersion:n,resourceAttributes:t},r):go(n,r)}var So={name:"node",version:"x".repeat(12),machine:\
+"x".repeat(11),os:"linux"};function To(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=ft(mt(n.name,t,r,So),\
+"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.\
+eventBytes)}}var ht=Symbol("hidden");function fa(e,n,t){if(e!==void 0&&(typeof e!="string"||!rn(e)))throw new TypeError(\
+`Cannot create handler: \'endpoint\' must be an http(s) URL, "" or "stdout", got ${N(typeof e=="string"?C(e):e)}`);if(e===\
+void 0&&n===ht)return{kind:"none",reason:"endpoint_hidden"};let r=e??n??xr;return rn(r)?r==="stdout"?{kind:"stderr"}:t||\
+r===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:r}:{kind:"none",reason:"invalid_endpoint"}}function ma(e,n){if(e!\
+==!1){if(e===void 0)return n;if(typeof e!="string"||e==="")throw new TypeError(`Cannot create handler: \'spoolDir\' must b\
+e a non-empty string or false, got ${N(e)}`);if(!Y(e,I().os))throw new TypeError(`Cannot create handler: \'spoolDir\' must\
+ be an absolute path (a relative one moves with the working directory), got ${N(e)}`);return e}}function Eo(e,n){if(e!==\
+void 0&&e!=="nat"&&e!=="otlp")throw new TypeError(`Cannot create handler: \'format\' must be "nat" or "otlp", got ${N(e)}`\
+);return e??(n?.trim().toLowerCase()==="otlp"?"otlp":"nat")}function xo(e,n){if(n===void 0)return{};if(!ye(n))throw new \
+TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${N(n)}`);let t={};for(let[r,o]of Object.entr\
+ies(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of stri\
+ngs, got ${typeof o=="object"||typeof o=="function"?N(o):`a ${typeof o}`} for ${N(r)}`);t[r]=o}return t}var vo=8192;func\
+tion ha(e){let n=xo("headers",e),t=Object.entries(n).reduce((r,[o,i])=>r+o.length+i.length+4,0);if(t>vo)throw new RangeE\
+rror(`Cannot create handler: \'headers\' must add at most ${vo} bytes to a request (servers refuse a larger head), got ${t\
+}`);for(let[r,o]of Object.entries(n)){if(!en(r))throw new TypeError(`Cannot create handler: \'headers\' must have header n\
+ames (RFC 9110 tokens), got ${N(r)}`);if(Qe(r))throw new TypeError(`Cannot create handler: \'headers\' must not set ${N(r)\
+}: the HTTP client frames the request itself`);if(!nn(o))throw new TypeError("Cannot create handler: \'headers\' must have\
+ header values (RFC 9110, visible ASCII: no CR, LF, NUL or other control character, no character past ASCII, no leading \
+or trailing space), got a bad value for "+N(r))}return n}function pa(e,n){return e!==void 0?{enabled:e,source:"handOff o\
+ption"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,\
+source:"default"}}function ga(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;\
+throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${N(e)}`)}var hn=/^\
+sender-[0-9a-f]{8}\\.mjs$/,Fe="NAT_TELEMETRY_SENDER";function pn(e,n){return{...e,[Fe]:JSON.stringify(n)}}function _o(e){\
+if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="strin\
+g"?n:void 0}catch{return}}var q=15e3,ya=250;function Ne(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\\
+.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]=\
+=="lock"?q:ya;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):yn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort\
+(),i}function gn(e,n,t,r){try{return Ne(e,n,t,r).locks.length>0}catch{return!1}}function Ro(e,n,t){let r;try{e.ensureDir\
+(n,!0);let o=Ne(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-\
+${X(i)}-${Z()}.start`,e.create(`${n}/${r}`,"");let s=Ne(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(yn(e,`${n}\
+/${r}`),"at work")}catch{return r}}function ko(e,n,t){t!==void 0&&gt(e,n,()=>[t])}function Oo(e,n,t){gt(e,n,()=>Ne(e,n,t\
+,Date.now()).marks)}async function No(e,n,t){for(let r=0;r<ba;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ne(e,\
+n,t,o);if(i.locks.length>0){pt(e,n,i.marks);return}let s=`sender-${t}-${X(o)}-${Z()}.lock`;e.create(`${n}/${s}`,"");let{\
+locks:d,marks:a}=Ne(e,n,t,o);if(d.join()===s)return pt(e,n,a),s;yn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setT\
+imeout(i,10+Le()*50))}}var ba=5;function Ao(e,n,t){gt(e,n,()=>[t])}function gt(e,n,t){try{e.ensureDir(n,!0,!1),pt(e,n,t(\
+))}catch{}}function pt(e,n,t){for(let r of t)yn(e,`${n}/${r}`)}function yn(e,n){try{e.remove(n)}catch{}}var wa=6e4,Sa=1e\
+3,Ta=[Fe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Io(e,n,t)\
+{let r=xa(e,n,t);return r.handOff?r:{...r,outcome:$o(e,n)}}function $o(e,n){return e.sink.kind==="none"?"dropped":Lo(e)&\
+&n?.health.isOpen()!==!0?"delivered":n&&xe()===void 0?"spooled":"dropped"}function Lo(e){return e.sink.kind!=="http"||y(\
+).canConnect(e.sink.url)}function xa(e,n,t){try{let r=Fo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!\
+1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Co(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return \
+m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${""}`,s);if("r\
+efused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Ra(e,o.dir),successor:u,onByConsentFile:zr()};re\
+turn{handOff:!0,command:{...d,env:pn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`\
+}}}function Mo(e,n){return n.handOff&&n.command&&!Oa(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the sp\
+ool directory and cannot be written",outcome:$o(e,n.backlog)}:n}function Po(e){try{let{spool:n,health:t,files:r}=e.backl\
+og;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Ro(r,n.dir,n.key);if(o==="at work")return"at work";let \
+i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():ko(r,n.dir,o),i}catch{return"failed"}}function Do(e,\
+n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return Fo(e,n,!0)!==v\
+oid 0||t.kind==="http"&&y().senderRefusal(Co(t.url,n.spool.dir))!==void 0}function Co(e,n){let t=Hr(),r=t===void 0?void \
+0:_a(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Ta,...he,"HOME","USERPROFILE"],set:r===void 0?{}:{\
+NAT_TELEMETRY_CONSENT_FILE:r}}}function _a(e){let n=G(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().f\
+iles,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:D(o,t);return i!\
+==void 0&&r?.allowed(i,"read")?i:e}function Fo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (\
+${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program de\
+livers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>q-Sa)return`a request may take long\
+er (requestTimeoutSeconds) than a sender lives (${q/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i\
+=xe();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender,\
+ reading the user\'s decision again, would follow`;if(!n)return"there is no usable spool directory";if(!n.spool.ancestors\
+Seen)return"who may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys\
+=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(\
+!Lo(e))return"the program may not connect to the endpoint";let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.\
+clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,\
+c.handedOffAt);if(m!==void 0&&u-m>wa&&!gn(d,s.dir,s.key,u))return"spooled events have waited a minute with no sender at \
+work"}function Ra(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.\
+name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1\
+e3,backoffMaxSeconds:i.maxMs/1e3,...To(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs\
+/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function ka({files:e,s\
+pool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Oa(e){if(ka(e))return!0;let{files:n,spool:t}=e,r=()=>se(n,t.d\
+ir,"","",Date.now());try{r()}catch(o){if(!(o instanceof A))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}r\
+eturn Aa(n,t.dir,Na),!0}var Na=3;function Aa(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>hn.test(d))}catch{retur\
+n}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0||a>r+q?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>(\
+{name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice(t).filter(({written:d})=>r-d>q).map(({name:d})=>d);for(le\
+t d of s)try{e.remove(`${n}/${d}`)}catch{}}var bn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),\
+this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(\
+){this.#e.clear(),this.#n=0}};function Bo(){throw new Error("a sender prints nothing")}var Uo=16384,bt=2*Uo,jo=bt-4096,E\
+t=32,Vo=/^[a-z0-9_]{1,40}$/,Ia=/^[0-9a-f]{8}$/;var Ho=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,$\
+a=6e4;function Yo(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).filter(([m,f])=>Vo.test(m)&&Number.isSafeInteger(f)&&f>0);\
+if(d.length===0||!yt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,Et))},endpointHash:ue(r)},\
+l=C(r)===r?{...u,endpoint:r}:u,c=qo(n,t);try{let m=Ma(e,n,t,i).filter(p=>p.quiet).map(p=>Go(e,p,n,t)),f=Xo([...m.flatMap\
+(p=>p.lines),l],s,i)??l;Wo(e,n,t,m,()=>{let p=Da(e,c);p==="invalid"&&e.remove(c);let g=`${F(f)}\n`;typeof p!="object"||p.\
+bytes+g.length<=Uo?e.append(c,typeof p=="object"&&!p.ended?`\n${g}`:g,jo):La(e,n,t,f,s,i)});for(let{path:p}of m)p!==void \
+0&&E(()=>e.remove(p))}catch{}}function La(e,n,t,r,o,i){let s=qo(n,t),d={path:vt(n,t),quiet:!1},a=wt(e,s,d.path)?Go(e,d,n\
+,t):{lines:[]};Wo(e,n,t,[a],()=>{e.append(s,`${F(Xo([...a.lines,r],o,i)??r)}\n`,jo)})}function Go(e,n,t,r){if(e.sizeOf(n.\
+path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Pa(e,n),s=vt(t,r,i);return \
+wt(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Wo(e,n,t,r,o){try{o()}catch(i){for(l\
+et{path:s,summed:d}of r)s!==void 0&&wt(e,s,vt(n,t,d));throw i}}function vt(e,n,t){let r=t===void 0?"":`-${t}`;return D(e\
+,`drops-${n}-${X(Date.now())}-${Z()}${r}.aside`)}function Ma(e,n,t,r){return it(e,n,Ho,(o,i)=>{let[,,s,d]=Ho.exec(i)??[]\
+,a=Math.abs(r-Number(s))>=$a;return o===t?{path:D(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function Pa(\
+e,n){try{let t=n.summed??0,r=e.read(n.path,bt)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:zo(r.s\
+lice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function wt(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}fu\
+nction Xo(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.le\
+ngth===0)return;let o={};for(let d of r)for(let[a,u]of Object.entries(d.dropped))(a in o||Object.keys(o).length<Et)&&P(o\
+,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-\
+1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHa\
+sh:s},...i===void 0?{}:{endpoint:i}}}function Da(e,n){try{let t=e.read(n,bt);return t===void 0?void 0:{lines:zo(t),bytes\
+:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof A?"invalid":void 0}}function zo(e){return e.split(\
+`\n`).flatMap(n=>Ca(n)??[])}function Ca(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=ty\
+peof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(yt(n)&&yt(t)&&n<=t&&s.length>0&&s.length<=Et&&s.\
+every(([u,l])=>Vo.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...\
+typeof i=="string"&&Ia.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&C(o)===o?{...a,endpoint:o}:a}catch{return\
+}}function yt(e){return Number.isSafeInteger(e)&&e>=0&&e<=an}function qo(e,n){return D(e,`drops-${n}.json`)}var re={work\
+ing:1,periodic:2,asked:1/0},Jo=.9,Fa=1e3,Ba=3e5,Ha=36e5,Ua=4,En=class{#e;#n=[];#o=[];#t=new bn;#u=0;#s=0;#h=0;#r=0;#d={}\
+;#p={};#f=!1;#c;#S=Promise.resolve();#l;#x=re.working;#R=0;#k;#g=new Set;#O;#A=!1;#E;#y=Cn();#a=!1;#T=!1;#i=!1;#B=!1;#ue\
+=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Ce(n)}enqueue(n){try{if(!ae())return this.#we();let t=y().exitin\
+g();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#X(),this.#u++;let r=mo(n,this.#e);if("reason"in r)return this.#b(1,r\
+.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return vo\
+id(this.#F(!0)||this.#V());this.#f&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize\
+&&this.#I(re.working)}catch{}finally{this.#B=!1}}start(){this.#f||this.#P||(this.#f=!0,this.#X(),this.#w()>0?this.#j():a\
+e()&&!this.#N()&&Do(this.#e,this.#_())&&this.#I(re.working))}flush(){return this.#I(re.asked)}#I(n,t=!1){if(this.#E!==vo\
+id 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,\
+o=this.#S.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,re.working],this.#pe(i)});return\
+ this.#l=o,this.#S=o,o}stop(){return this.#P??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqu\
+eued:this.#u,replayed:this.#s,sent:this.#h,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#\
+t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#W(){return[...this.#o,...this.#t.events(\
+),...this.#n]}#X(){if(this.#D)return;this.#te();let n=y(),t=s=>{try{return s()}catch{this.#m("an exit hook could not be \
+installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#P===void 0;return \
+this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(\
+s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#f&&this.#c===void 0&&this.#z()}#z(){t\
+his.#c=setTimeout(()=>{this.#I(re.periodic).then(()=>{this.#f&&this.#z()})},this.#e.flushIntervalMs),y().unrefTimer(this\
+.#c)}async#ce(){this.#f=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=ja(this.#e.exitTimeoutMs),t=this.#u,r=!\
+1;try{if(this.#t.size>0&&!await Promise.race([this.#S.then(()=>!0),n.over()])&&this.#q(),this.#w()>0&&this.#F())return;t\
+his.#se(),this.#w()>0&&this.#N()&&this.#M(!0),this.#w()>0&&!this.#N()&&await this.#le(n),this.#M()}catch(o){this.#m(`sto\
+p failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#w()>0;!r&&!o&&(this\
+.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#I(\
+re.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.\
+#e,r=y().monotonicMs(),o=Math.min(n,t||n)*Jo,i=[...this.#g].some(({started:s,accepted:d})=>!d&&r-s>=n*Jo);this.#J(({star\
+ted:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health\
+.recordFailure()}#J(n=()=>!1){for(let t of this.#g){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);c\
+ontinue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budget ended before the answer"\
+):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.aborted||!z())return!1;let{requestTimeoutMs:t,exitTimeoutMs\
+:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.\
+endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&\
+&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r\
+=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBe\
+fore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.deliv\
+ered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.re\
+tryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,rand\
+om:s,clock:d}=this.#e,a=d()+de(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}as\
+ync#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refre\
+sh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this\
+.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(l\
+et l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAf\
+terMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#m(`flush failed unexpectedly: ${t}`)}}a\
+sync#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)}\
+;await Promise.all(Array.from({length:Math.min(Ua,n.length)},i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.\
+#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);\
+if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slic\
+e(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a of d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch\
+(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.\
+#L(n);case"rejected":return this.#b(n.length,i.reason),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n)\
+;return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n\
+,i.retryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Mat\
+h.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#h+=n.length-r,r>0&&this.#b(r,"otl\
+p_rejected"),this.#L(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#g.add(r);try{return a\
+wait this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#g.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o\
+}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return ho(n,r,t.emptyBytes,t.eventBytes)}#$(){this.#o=[],this.#t.clear()\
+,this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason};let{format:i,\
+headers:s}=this.#e,d=i.encode(n,this.#e.clock());if(this.#y?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${C(o.\
+url)}`:""}: ${d}`),o.kind==="stderr")return Ko(d),{kind:"delivered"};let a=i.classify;return await eo({url:o.url,body:d,\
+headers:s,classify:a&&((u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:t\
+his.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredent\
+ials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#y)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not befo\
+re ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${hr(n.th\
+rown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sen\
+t"?` (${n.reason}${r}${o})`:"";this.#y(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(!this.#y||this.#T)return;this\
+.#T=!0;let{enabled:n,decidedBy:t}=Qn(),{sink:r,format:o,spoolDir:i,handOff:s}=this.#e;this.#y(`telemetry ${n?"on":"off"}\
+ (decided by ${t})`);let d=r.kind==="http"?C(r.url):r.kind==="stderr"?"standard error":r.reason==="dry_run"&&y().envHidd\
+en?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one\
+)":`nowhere (${r.reason})`;this.#y(`endpoint: ${d}; format: ${o.name}; spool: ${i??"none"}`);let a=po(r,this.#e.headers)\
+;a&&this.#y(`warning: ${a}`),this.#y(`at exit: ${s.enabled?"hand off where a sender can be started":"in process"} (${s.s\
+ource})`)}#we(){this.#a||!this.#y&&!this.#e.logger||(this.#a=!0,this.#m(`telemetry off (decided by ${Qn().decidedBy}): e\
+vents are not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notB\
+efore=d+de(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?\
+o:r).push(i);return r.length>0&&this.#m(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.\
+#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=mn.ope\
+n(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#G&\
+&this.#m(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Fa;let{flushInterval\
+Ms:t,requestTimeoutMs:r}=this.#e;return Math.max(Ba,Math.min(Ha,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,\
+this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ae()||this.#N()||!z())return;let n=this.#_();if(n&&xe()!==void 0)return;t\
+his.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe()\
+);o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#M(n=!1,t){th\
+is.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??z()\
+))return this.#ue=!0,this.#$(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#$();for(let d of \
+this.#ne(o))Ko(this.#e.format.encode(d,this.#e.clock())),this.#h+=d.length;return!0}if(this.#e.sink.kind==="none")return\
+ this.#$(),this.#b(o.length,this.#e.sink.reason),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#m(`${o\
+.length} event(s) not delivered are kept in memory only, and go with the process: no spool`),!1;if(xe()!==void 0)return \
+this.#$(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s\
+=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#$(),s){let d=this.#H-this.#e.clock();d>0&&i?.heal\
+th.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}else{\
+let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae\
+(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)|\
+|o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L\
+(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(thi\
+s.#w()===0)return!0;let t=this.#_(),r=Io(this.#e,t,ae()),o=r.handOff?z():void 0;if(o===!1)return this.#M(!0,o);let i=Mo(\
+this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not delive\
+red"},l=i.outcome!=="delivered"&&t?.health.isOpen()?to(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at m\
+ost ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#m(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:\
+i.reason}${c}`),!1}let s=n||this.#N()?0:lo(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.sp\
+oolLimits;return this.#m(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#w()} event(s) (s\
+poolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(!0,o))return this.#m("at exit: delivering in process: the spool\
+ cannot be written"),!1;let d=Po(i);if(d==="failed")return this.#m("at exit: delivering in process: no sender could be s\
+tarted"),!1;this.#R++,[this.#l,this.#x]=[void 0,re.working];let a={started:"a sender","at work":"the sender at work","en\
+dpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender)"\
+};return this.#m(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#m(`at\
+ exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Object.entries(t\
+his.#d)){let a=this.#p[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if(Obj\
+ect.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#p[s]=this.\
+#d[s];let i=Date.now();Yo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(P(this.#d,t,n),this.\
+#m(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#m(n){this.#y?.(n),this.#B||Or(this.#e.logger,n)}};function ja(e){le\
+t n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Re(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),\
+clear:()=>t?.()}}function Ko(e){y().writeStderr(`${Bo(JSON.parse(e))}\n`)}var Va=250;async function Zo(e){let n=y();Re(q,\
+()=>n.exit(0)),Qr(),Xr(()=>Ya(e));try{await Ga(e,y().monotonicMs()+q)}catch{}n.exit(0)}function Ya(e){let{enabled:n,sour\
+ce:t}=qn();return n||t==="default"&&e.onByConsentFile!==!0}async function Ga(e,n){let t=y().files,r=e.spoolDir;if(!t)ret\
+urn;let{successor:o,onByConsentFile:i,...s}=e,d=Ce(s),a=ct(d);if(!z())return Oo(t,r,a);for(let u=0;;u++){let l=await No(\
+t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await Xa(s,n-Va);if(Ao(t,r,l),!za(e,a))return;if(p&&f>0&&z\
+())return Wa(e);if(c>0&&m>0||u>0&&c===0)return}}function Wa(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=\
+e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&hn.test(d.slice(i.length)));o&&s!==void 0&&E((\
+)=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:pn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Xa(e,n){\
+let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ce(e),d=0;fo\
+r(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!z()||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=new \
+En({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l,sen\
+t:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))P(t.dropped,f,p);if(u<=l)\
+break;if(l>0&&n-y().monotonicMs()>r){let f=de(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(p=>setTimeout\
+(p,f))}}return t}function za(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||gn(t,e.spoolDir,n,Date.now()))\
+return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return te.open(e.s\
+poolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var Qo=_o(y().env(Fe));Qo&&await Zo(Qo);\n',xe="sender-4ae2c76d.mjs",pd=121054,
+vd=6e4,yd=1e3,gd=[Ri,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],wd=3,Ed=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function Qt(e){return e===null?"null":typeof e=="string"?Mi(
+e):typeof e=="number"?bd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(Qt).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Mi(n)}: ${Qt(r)}`).join(", ")}}`:"null"}function Mi(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function bd(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Li=16384,en=2*Li,Ii=en-4096,
+tn=32,Ci=/^[a-z0-9_]{1,40}$/,Td=/^[0-9a-f]{8}$/,_d=/^drops-([0-9a-f]{8})\.json$/,nn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+$d=6e4,q={working:1,periodic:2,asked:1/0},Di=.9,Sd=1e3,Od=3e5,xd=36e5,kd=4,Pi=class{#e;#t=[];#i=[];#n=new Ed;#c=0;#s=0;#m=0;#r=0;#d={};#p={};#h=!1;#l;#T=Promise.
+resolve();#u;#$=q.working;#O=0;#x;#v=new Set;#k;#A=!1;#w;#y=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#E;#z;#U=!1;#P;constructor(e={}){
 this.#e=cr(e)}enqueue(e){try{if(!W())return this.#be();const t=E().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#W(),
 this.#c++;const n=hs(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#Y());this.#h&&this.#l===void 0&&queueMicrotask(
