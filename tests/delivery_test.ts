@@ -229,6 +229,20 @@ function nodeStreamFetch(shape: (answer: IncomingMessage) => unknown = plainAnsw
   return { fetch, bodies };
 }
 
+/** One delivery through a program's fetch; with `otlp`, its answer read and counted as an OTLP endpoint's. */
+function deliverThrough(
+  fetch: Fetch,
+  url: string,
+  options: { readAnswer?: boolean; otlp?: boolean; timeoutMs?: number },
+): Promise<DeliveryOutcome> {
+  const classify = options.otlp
+    ? (status: number, retryAfter: number | undefined, body: string | undefined) =>
+      classifyOtlp(status, retryAfter, body, 3)
+    : undefined;
+  const readAnswer = options.readAnswer ?? options.otlp;
+  return deliver({ url, body: "{}", fetch, timeoutMs: options.timeoutMs ?? 2000, now: Date.now, readAnswer, classify });
+}
+
 /** The answer as such a fetch gives it: the status, the headers, the stream. */
 function plainAnswer(answer: IncomingMessage) {
   return { status: answer.statusCode, headers: new Headers(answer.headers as Record<string, string>), body: answer };
@@ -258,14 +272,7 @@ test("a program's fetch whose answer is a Node.js stream, or throws when read, s
     for (const readAnswer of [false, true]) {
       await withServer(async (server) => {
         const { fetch, bodies } = nodeStreamFetch(answer);
-        const outcome = await deliver({
-          url: server.url(),
-          body: "{}",
-          fetch,
-          timeoutMs: 2000,
-          now: Date.now,
-          readAnswer,
-        });
+        const outcome = await deliverThrough(fetch, server.url(), { readAnswer });
         const what = `${shape}${readAnswer ? ", its answer read" : ""}`;
         assert.deepEqual([outcome, server.requests.length], [expected, 1], what);
         // What cannot be read cannot be released: the server's end cuts it.
@@ -279,15 +286,7 @@ test("a program's fetch whose answer is a Node.js stream, or throws when read, s
     await withServer(async (server) => {
       server.reply({ status: 200, body: partial });
       const { fetch } = nodeStreamFetch((answer) => plainAnswer(encoding ? answer.setEncoding(encoding) : answer));
-      const outcome = await deliver({
-        url: server.url(),
-        body: "{}",
-        fetch,
-        timeoutMs: 2000,
-        now: Date.now,
-        readAnswer: true,
-        classify: (status, retryAfter, body) => classifyOtlp(status, retryAfter, body, 3),
-      });
+      const outcome = await deliverThrough(fetch, server.url(), { otlp: true });
       assert.deepEqual(outcome, { kind: "delivered", rejected: 1 }, encoding ?? "bytes");
     });
   }
@@ -296,15 +295,7 @@ test("a program's fetch whose answer is a Node.js stream, or throws when read, s
   await withServer(async (server) => {
     server.reply({ status: 200, body: '{"partialSuccess":{}}', stallMidBody: true });
     const { fetch, bodies } = nodeStreamFetch(plainAnswer, false);
-    const outcome = await deliver({
-      url: server.url(),
-      body: "{}",
-      fetch,
-      timeoutMs: 300,
-      now: Date.now,
-      readAnswer: true,
-      classify: (status, retryAfter, body) => classifyOtlp(status, retryAfter, body, 3),
-    });
+    const outcome = await deliverThrough(fetch, server.url(), { otlp: true, timeoutMs: 300 });
     assert.deepEqual(outcome, { kind: "delivered" });
     assert.equal(bodies[0].destroyed, true, "released at the deadline");
   });
