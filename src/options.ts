@@ -393,36 +393,46 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional<ResolvedOptions["logger"]>("logger", "function", undefined),
-    clock: checkedClock(optional("clock", "function", Date.now)),
-    random: optional("random", "function", randomFraction),
+    clock: checkedSource("clock", optional("clock", "function", Date.now), Date.now, {
+      valid: isClockTime,
+      expected: "epoch milliseconds",
+      hint: " (a method needs its object: () => performance.timeOrigin + performance.now())",
+    }),
+    random: checkedSource("random", optional("random", "function", randomFraction), randomFraction, {
+      valid: (value) => typeof value === "number" && value >= 0 && value < 1,
+      expected: "a number in [0, 1)",
+    }),
   };
 }
 
 /**
- * The `clock` option, called once to check it: it names spool files and times retries, and a value it cannot use
- * (`Date`, which returns a string; `performance.now` unbound, which throws) would lose events far from the mistake.
- * One it cannot use later (a fake clock run past its range, one that throws) is taken as the system's time.
+ * The `clock` or `random` option, called once to check it: the clock names spool files and times retries, and random
+ * numbers space them, so a value it cannot use (`Date`, which returns a string; `performance.now` unbound, which throws;
+ * a raw 32-bit integer for a fraction, which put a retry years away) would lose events far from the mistake. One it
+ * cannot use later (a fake clock run past its range, one that throws) gives way to the package's own.
  */
-function checkedClock(clock: () => number): () => number {
-  let now: unknown;
+function checkedSource(
+  name: "clock" | "random",
+  source: () => number,
+  own: () => number,
+  { valid, expected, hint = "" }: { valid: (value: unknown) => boolean; expected: string; hint?: string },
+): () => number {
+  let first: unknown;
   try {
-    now = clock();
+    first = source();
   } catch (error) {
-    throw new TypeError(
-      `Cannot create handler: 'clock' failed: ${describeError(error)} (a method needs its object: ` +
-        "() => performance.timeOrigin + performance.now())",
-    );
+    throw new TypeError(`Cannot create handler: '${name}' failed: ${describeError(error)}${hint}`);
   }
-  if (!isClockTime(now)) {
-    throw new RangeError(`Cannot create handler: 'clock' must return epoch milliseconds, got ${describe(now)}`);
+  if (!valid(first)) {
+    throw new RangeError(`Cannot create handler: '${name}' must return ${expected}, got ${describe(first)}`);
   }
-  if (clock === Date.now) return clock;
+  if (source === own) return source;
   return () => {
     try {
-      const time = clock();
-      return isClockTime(time) ? time : Date.now();
+      const value = source();
+      return valid(value) ? value : own();
     } catch {
-      return Date.now();
+      return own();
     }
   };
 }

@@ -78,6 +78,23 @@ test("every duration must fit a timer: at most 2^31 - 1 ms, so 3e6 seconds is a 
   void longest.stop();
 });
 
+test("random: called once, it must return a number in [0, 1): a raw 32-bit integer would put a retry years away", () => {
+  const notFraction = /^Cannot create handler: 'random' must return a number in \[0, 1\), got /;
+  for (const random of [() => 4294967295, () => 1, () => -0.5, () => NaN, () => "0.5", () => crypto.getRandomValues]) {
+    refused({ random: random as () => number }, RangeError, notFraction);
+  }
+  refused(
+    {
+      random: () => {
+        throw new Error("no entropy");
+      },
+    },
+    TypeError,
+    /^Cannot create handler: 'random' failed: no entropy$/,
+  );
+  for (const random of [() => 0, () => 0.999, Math.random]) new NATTelemetryHandler({ random, endpoint: "" });
+});
+
 test("clock: called once, it must return epoch milliseconds a spool file's name can carry; what throws is named", () => {
   const notTime = /^Cannot create handler: 'clock' must return epoch milliseconds, got /;
   for (const clock of [Date, () => NaN, () => -1, () => 1e13, () => "0", () => 1n]) {
