@@ -240,7 +240,18 @@ export function telemetryCommand(args: readonly string[], options: TelemetryComm
     resolved = error as Error;
   }
 
-  const output = options.output ?? defaultOutput();
+  // Checked whole: a mistake here would show only where a user mistypes a command (usage goes to `err`).
+  const { output = defaultOutput() } = options;
+  if (
+    typeof output !== "object" || output === null || typeof output.out !== "function" ||
+    typeof output.err !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot run telemetry command: 'output' must be an object with 'out' and 'err' functions, got ${
+        describe(output)
+      }`,
+    );
+  }
   const usage = `Usage: ${name} [status|enable|disable] [--json]
 
 Shows or changes whether anonymous usage data is shared (a decision shared with the NVIDIA NeMo Agent

@@ -397,6 +397,18 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
       /^Cannot track command: 'subcommands' must be an array of strings, got "hello"$/,
     ],
     [{ command: "x", subcommands: ["a", 1] }, TypeError, /'subcommands' must be an array of strings/],
+    // Names the program fixes that could never be reported: each event would say "undefined".
+    [{ command: "x", subcommands: ["get", "config.get"] }, TypeError, /'subcommands' holds "config\.get", which would/],
+    [
+      { command: "x", subcommands: ["--force"] },
+      TypeError,
+      /'subcommands' holds "--force", which would be reported as/,
+    ],
+    [
+      { command: "x", errorClasses: { "config-error": class extends Error {} } },
+      TypeError,
+      /'errorClasses' names a class "config-error", which would be reported as "undefined"/,
+    ],
     [{ command: "x", errorClasses: Error }, TypeError, /'errorClasses' must be an array of classes or an object/],
     [{ command: "x", errorClasses: { A: "A" } }, TypeError, /'errorClasses' must be an array of classes or an object/],
     [{ command: "x", nemoSource: "nope" }, TypeError, /'nemoSource' must be one of "inference", .*, got "nope"/],
@@ -645,7 +657,7 @@ test("status tells a decision the program made from a setting of its own (setTel
   assert.equal(JSON.parse(status(["status", "--json"])).source, source, "the same way: the user's decision shows");
 });
 
-test("telemetryCommand needs the command's name, and its arguments as an array", () => {
+test("telemetryCommand needs the command's name, its arguments as an array, and an output it can write usage to", () => {
   // deno-lint-ignore no-explicit-any
   assert.throws(() => telemetryCommand([], {} as any), /^TypeError: Cannot run telemetry command: 'name' must be/);
   // Printed in the usage and the "Change it with" lines: one line.
@@ -657,4 +669,12 @@ test("telemetryCommand needs the command's name, and its arguments as an array",
   );
   // deno-lint-ignore no-explicit-any
   assert.throws(() => telemetryCommand("status" as any, { name: "mycli telemetry" }), /'args' must be an array of/);
+  // An output without `err` would show only where a user mistypes a command, and crash there: told at every call.
+  for (const output of [{ out() {} }, null, "stdout"]) {
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => telemetryCommand(["status"], { name: "mycli telemetry", output: output as any }),
+      /^TypeError: Cannot run telemetry command: 'output' must be an object with 'out' and 'err' functions, got /,
+    );
+  }
 });
