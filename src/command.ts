@@ -4,7 +4,7 @@
  * @module
  */
 import { randomHex } from "./atomic.ts";
-import { reportableName } from "./command_name.ts";
+import { isReportableClassName, isReportableName, reportableName } from "./command_name.ts";
 import { isTelemetryEnabled, liveDecision } from "./consent.ts";
 import { debugTrail, tellLogger } from "./debug.ts";
 import { choices, describe, isPlainObject, unknownOption } from "./describe.ts";
@@ -278,6 +278,14 @@ function checkOptions(options: TrackCommandOptions): void {
   if (subcommands !== undefined && !(Array.isArray(subcommands) && subcommands.every((s) => typeof s === "string"))) {
     fail(`'subcommands' must be an array of strings, got ${describe(subcommands)}`);
   }
+  // Names the program fixes that could never be reported: each event would say "undefined", the trail alone why.
+  const unreportable = subcommands?.find((name) => !isReportableName(name));
+  if (unreportable !== undefined) {
+    fail(
+      `'subcommands' holds ${describe(unreportable)}, which would be reported as "undefined": a subcommand's name ` +
+        "is 1-64 characters, with no flag, path, URL, address, run of 4 digits or invisible character",
+    );
+  }
   const sources: readonly string[] = Object.values(NemoSource);
   if (nemoSource !== undefined && !sources.includes(nemoSource as string)) {
     fail(`'nemoSource' must be one of ${choices(sources)}, got ${describe(nemoSource)}`);
@@ -285,6 +293,15 @@ function checkOptions(options: TrackCommandOptions): void {
   const classes = Array.isArray(errorClasses) ? errorClasses : isPlainObject(errorClasses) ? errorClasses : undefined;
   if (errorClasses !== undefined && !(classes && Object.values(classes).every((c) => typeof c === "function"))) {
     fail(`'errorClasses' must be an array of classes or an object naming them, got ${describe(errorClasses)}`);
+  }
+  const unnamed = classes && !Array.isArray(classes)
+    ? Object.keys(classes).find((name) => !isReportableClassName(name))
+    : undefined;
+  if (unnamed !== undefined) {
+    fail(
+      `'errorClasses' names a class ${describe(unnamed)}, which would be reported as "undefined": a class's name is ` +
+        "a letter, `_` or `$`, then letters and digits, `.` or `::` between parts",
+    );
   }
   if (askConsent !== undefined && typeof askConsent !== "boolean") {
     fail(`'askConsent' must be a boolean, got ${describe(askConsent)}`);

@@ -47,6 +47,38 @@ function isCommandName(name: string): boolean {
 }
 
 /**
+ * Whether a name the program gives is reported as it is: a command's fixed name, or `"undefined"`.
+ *
+ * @param name The name.
+ * @returns `false` for what would be reported as `"undefined"` (a flag, a path, a URL, an address, text).
+ * @example
+ * ```ts
+ * import { isReportableName } from "./command_name.ts";
+ * isReportableName("db migrate"); // true
+ * isReportableName("config.get"); // false: a file's or a host's name, to the check
+ * ```
+ */
+export function isReportableName(name: string): boolean {
+  return name === "undefined" || isCommandName(name);
+}
+
+/**
+ * Whether an error class's name is reported as it is.
+ *
+ * @param name The name.
+ * @returns `false` for what would be reported as `"undefined"` (no class's name: an error's message).
+ * @example
+ * ```ts
+ * import { isReportableClassName } from "./command_name.ts";
+ * isReportableClassName("ValueError"); // true
+ * isReportableClassName("config-error"); // false
+ * ```
+ */
+export function isReportableClassName(name: string): boolean {
+  return name.length <= 64 && (/^[ -~]*$/.test(name) ? CLASS_NAME : classNameAnyScript()).test(name);
+}
+
+/**
  * A command's or subcommand's name as it may be reported: `"undefined"` for what is no such name, or not a string.
  *
  * @param field The event's field, named in the trail.
@@ -60,7 +92,7 @@ function isCommandName(name: string): boolean {
  * ```
  */
 export function reportableName(field: "command" | "subcommand", name: unknown): string {
-  if (typeof name === "string" && (name === "undefined" || isCommandName(name))) return name;
+  if (typeof name === "string" && isReportableName(name)) return name;
   // Not echoed: it may be a user's text, and a trail ends up in bug reports.
   const what = typeof name === "string" ? `(${name.length} characters)` : `(${typeof name}, not a string)`;
   debugTrail()?.(
@@ -84,8 +116,7 @@ export function reportableName(field: "command" | "subcommand", name: unknown): 
  * ```
  */
 export function reportableClassName(name: string): string {
-  const ascii = /^[ -~]*$/.test(name);
-  if (name.length <= 64 && (ascii ? CLASS_NAME : classNameAnyScript()).test(name)) return name;
+  if (isReportableClassName(name)) return name;
   debugTrail()?.(
     `'errorClass' (${name.length} characters) is not a class's name (1-64 characters, a letter, then letters and ` +
       `digits; never the error's message): reported as "undefined"`,
