@@ -417,6 +417,7 @@ function checkedSource(
   own: () => number,
   { valid, expected, hint = "" }: { valid: (value: unknown) => boolean; expected: string; hint?: string },
 ): () => number {
+  if (source === own) return source; // the package's own: nothing to check, nothing called at start
   let first: unknown;
   try {
     first = source();
@@ -426,7 +427,6 @@ function checkedSource(
   if (!valid(first)) {
     throw new RangeError(`Cannot create handler: '${name}' must return ${expected}, got ${describe(first)}`);
   }
-  if (source === own) return source;
   return () => {
     try {
       const value = source();
