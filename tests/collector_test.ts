@@ -6,6 +6,7 @@ import process from "node:process";
 import { NATTelemetryHandler, setTelemetryEnabled } from "../mod.ts";
 import { type Collector, type CollectorOptions, startCollector, validateEnvelope } from "../src/collector.ts";
 import { commandEvent } from "./helpers/events.ts";
+import { runChild } from "./helpers/child.ts";
 import { tempDir } from "./helpers/spool_dir.ts";
 
 setTelemetryEnabled(true);
@@ -128,6 +129,12 @@ test("a request that does not arrive whole in time is a 408: a slow client holds
     assert.ok(Date.now() - started < 5_000, "answered at its timeout, not a server's default minutes");
     assert.equal((await post(collector, vector)).status, 200, "its slot is free again");
   });
+});
+
+test("a client gone mid-body leaves nothing behind: the closed collector's process ends at once, printing nothing", async () => {
+  // Its request's timer (60 s) would hold the process, killed here at 30 s.
+  const run = await runChild("collector_closed_child.ts", { limitMs: 30_000 });
+  assert.deepEqual([run.code, run.stderr], [0, ""]);
 });
 
 /** A TCP connection to the collector, open. */

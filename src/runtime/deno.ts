@@ -269,9 +269,10 @@ export function denoHost(deno: DenoNamespace, fetchAtLoad?: Fetch): Host {
         const late = new Promise<typeof LATE>((resolve) =>
           timer = setTimeout(() => resolve(LATE), limits.requestTimeoutMs)
         );
-        const body = await Promise.race([readBody(request, limits.maxBodyBytes), late]).finally(() =>
-          clearTimeout(timer)
-        );
+        // A client gone mid-body fails the read: answered (to no one), not left to Deno, which prints its stack.
+        const read = readBody(request, limits.maxBodyBytes).catch((): typeof CUT => CUT);
+        const body = await Promise.race([read, late]).finally(() => clearTimeout(timer));
+        if (body === CUT) return refusal(400, "the request was cut short");
         if (body === LATE) return refusal(408, "the request did not arrive in time");
         if (body === undefined) return tooLarge(request);
         const url = new URL(request.url);
@@ -528,6 +529,8 @@ function refusal(status: number, error: string): Response {
 
 /** What a request body that has not all come in time is read as. */
 const LATE = Symbol("late");
+/** What a request body whose connection failed mid-way is read as. */
+const CUT = Symbol("cut");
 
 /** Reads a request body as text, or `undefined` as soon as it passes `maxBytes`. */
 async function readBody(request: Request, maxBytes: number): Promise<string | undefined> {

@@ -84,7 +84,7 @@ interface NodeIncoming {
   socket: { destroy(): void };
   pause(): unknown;
   on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
-  on(event: "end", listener: () => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
 }
 
 interface NodeOutgoing {
@@ -276,6 +276,8 @@ export function nodeHost(
           body = "";
           refuse(408, "the request did not arrive in time");
         }, limits.requestTimeoutMs);
+        // One whose connection is gone (the client left, the server closed) needs no answer: its timer holds nothing.
+        request.on("close", () => clearTimeout(late));
         request.on("data", (chunk) => {
           if (refused) return;
           bytes += chunk.length;
