@@ -238,6 +238,7 @@ for (const when of ["now", "microtask"]) {
     const heard = result.stderr.trim().split("\n");
     assert.ok(heard.length <= 12, result.stderr);
     assert.match(result.stderr, /at exit: handed off to a sender/);
+    await sendersGone(dir.path);
   });
 }
 

@@ -12,6 +12,7 @@ import { runtimeInfo } from "../src/runtime/mod.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import { canRun, fixturePath, runChild } from "./helpers/child.ts";
 import { commands } from "./helpers/events.ts";
+import { sendersGone } from "./helpers/handoff.ts";
 import { TestServer } from "./helpers/server.ts";
 import { senderLocks, spooled, tempDir } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -254,7 +255,7 @@ test("Deno that may not tell who owns the directories above the spool: no sender
     await onTerminal([...flags, "--allow-sys=uid,gid"], env(`${dir.path}/group/spool`));
     await waitFor(() => server.events().length === 3, "the sender's delivery");
     assert.equal(scripts(`${dir.path}/group/spool`).length, 1, "a sender ran from the spool");
-    await waitFor(() => senderLocks(`${dir.path}/group/spool`).length === 0, "the sender to finish");
+    await sendersGone(`${dir.path}/group/spool`);
   } finally {
     await server.close();
   }
@@ -271,6 +272,7 @@ test("Deno with --allow-run: the run hands off to a sender with only the permiss
     });
     await waitFor(() => server.events().length === 1, "the sender's delivery");
     assert.deepEqual(commands(server.events()), ["permissions"]);
+    await sendersGone(dir.path);
   } finally {
     await server.close();
   }
@@ -323,7 +325,7 @@ test("Deno: a redirect the program may follow but its sender may not: the sender
     const env = { NAT_TELEMETRY_ENDPOINT: endpoint.url(), NAT_TELEMETRY_SPOOL_DIR: dir.path };
     await onTerminal(flags, { ...env, NAT_TELEMETRY_HANDOFF: "1" });
     await waitFor(() => endpoint.requests.length === 1, "the sender's request");
-    await waitFor(() => senderLocks(dir.path).length === 0, "the sender to finish");
+    await sendersGone(dir.path);
     assert.equal(target.requests.length, 0, "the sender did not follow the redirect");
     assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["permissions"], "not dropped");
     // A run that delivers in process follows it, as the program may.
@@ -362,7 +364,7 @@ test(
       };
       await onTerminal(flags, env);
       await waitFor(() => endpoint.requests.length === 1, "the sender's request");
-      await waitFor(() => senderLocks(dir.path).length === 0, "the sender to finish");
+      await sendersGone(dir.path);
       assert.equal(denied.requests.length, 0, "the sender did not follow the redirect to the denied host");
       assert.deepEqual(spooled(dir.path).map((line) => line.event.parameters.command), ["permissions"], "left");
     } finally {

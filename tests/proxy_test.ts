@@ -18,9 +18,10 @@ import { type ProxyReport, proxyReport } from "../src/runtime/proxy_report.ts";
 import { denoGoesAround, denoProxyRoute, denoSendsProxyCredentials } from "../src/runtime/deno_proxy.ts";
 import { makeCertificate } from "./helpers/certificate.ts";
 import { type ChildResult, runChild, UNSET_PROXY_VARIABLES } from "./helpers/child.ts";
+import { sendersGone } from "./helpers/handoff.ts";
 import { TestProxy } from "./helpers/proxy.ts";
 import { TestServer } from "./helpers/server.ts";
-import { forgetHealth, senderLocks, spooled, tempDir, tempDirForTheProcess } from "./helpers/spool_dir.ts";
+import { forgetHealth, spooled, tempDir, tempDirForTheProcess } from "./helpers/spool_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 /** The host of every proxied endpoint: `.invalid` never resolves, so only a proxy can reach it. */
@@ -632,7 +633,7 @@ describe("a run behind a proxy (child processes)", () => {
         await waitFor(() => server.events().length === 1, "the sender's delivery", 20_000);
         assert.equal(server.events()[0].parameters.command, "handed-off");
         assert.deepEqual(proxy.asked, [asked(server)], "the sender went through the proxy");
-        await waitFor(() => senderLocks(dir.path).length === 0, "the sender to finish", 20_000);
+        await sendersGone(dir.path);
         assert.deepEqual(spooled(dir.path), []);
       } finally {
         await proxy.close();

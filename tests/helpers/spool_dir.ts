@@ -8,10 +8,13 @@ import { tmpdir } from "node:os";
 import process from "node:process";
 import { spoolKey } from "../../src/spool.ts";
 
-/** A fresh temporary directory, removed by `Symbol.dispose`. */
+/**
+ * A fresh temporary directory, removed by `Symbol.dispose`; the removal is tried again when a file appears while it
+ * runs (a sender that outlived its test writing its last file: tests that hand off wait for their senders' end).
+ */
 export function tempDir(): { path: string } & Disposable {
   const path = mkdtempSync(`${tmpdir()}/nat-telemetry-test-`);
-  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 /**
