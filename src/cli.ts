@@ -361,7 +361,12 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
   const endpointSource = sink.kind === "none"
     ? sink.reason === "invalid_endpoint"
-      ? `nothing is sent: ${endpointVariable} is not an http(s) URL`
+      ? `nothing is sent: ${
+        endpointVariable === "the program's options" ? "the program's 'endpoint'" : endpointVariable
+      } ` +
+        "is not an http(s) URL"
+      : sink.reason === "invalid_headers"
+      ? "nothing is sent: the program's 'headers' cannot be sent"
       : sink.reason === "endpoint_hidden"
       ? "nothing is sent: the program may not read the variable that could name the endpoint"
       : settings.dryRun
@@ -388,7 +393,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
       (name) => host().envNotUnicode?.(name) === true,
     )
     : null;
-  const problems = [...settings.problems, ...(proxy?.problem ? [proxy.problem] : [])];
+  const problems = [...settings.problems, ...options.problems, ...(proxy?.problem ? [proxy.problem] : [])];
   const clearText = clearTextSecrets(sink, options.headers);
   if (clearText) problems.push(clearText);
   if (spoolRefused) problems.push(`the spool directory cannot be used: ${spoolRefused}`);

@@ -147,6 +147,9 @@ export type CommandResult<T> = T extends undefined | void ? number | undefined :
  * Every option, the handler's included, is checked before anything else,
  * whatever the consent: a mistake throws on the developer's machine
  * (where telemetry is usually off), not only on the users' (where it is on).
+ * What a string holds, which may be the user's (`process.env.KEY`), never
+ * throws: an `endpoint` that is no URL, a header value that cannot be sent
+ * or a relative `spoolDir` turns off what it is for, and says why.
  *
  * @param options The command and what may be reported about it.
  * @param main The command's work; may return an exit code.
@@ -154,7 +157,7 @@ export type CommandResult<T> = T extends undefined | void ? number | undefined :
  * @throws What `main` threw; before `main` runs, a `TypeError` or `RangeError` for a bad option (e.g.
  *   `options.command` not given, `subcommands` not an array of strings, a handler option out of range),
  *   whether telemetry is on or off. A `command` that is a string but not a command's name is not an error: it may
- *   be what a user typed, which must not stop the program.
+ *   be what a user typed, which must not stop the program; nor is a handler option's string that cannot be used.
  * @example
  * ```ts
  * import process from "node:process";

@@ -20,8 +20,8 @@ export const MAX_REDIRECTS = 3;
 export type DeliveryOutcome =
   /** The server accepted the batch (2xx), all of it but `rejected` events, if it said so (OTLP partial success). */
   | { readonly kind: "delivered"; readonly rejected?: number }
-  /** The server will never accept it: drop the events, counted under `reason`. */
-  | { readonly kind: "rejected"; readonly reason: string }
+  /** The server will never accept it: drop the events, counted under `reason` (`detail`, for the trail: why). */
+  | { readonly kind: "rejected"; readonly reason: string; readonly detail?: string }
   /** 413: send the batch again in halves. */
   | { readonly kind: "too_large" }
   /**

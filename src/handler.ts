@@ -39,7 +39,7 @@ export interface TelemetryStats {
   /**
    * Events given up on, by reason: `not_an_event`, `invalid_event`, `event_too_large`, `buffer_full`,
    * `retries_exhausted`, `unsafe_redirect`, `too_many_redirects`, `bad_redirect`, `http_<status>`,
-   * `dry_run`, `invalid_endpoint`, `endpoint_hidden`; for spooled events `spool_full`, `spool_expired`, `spool_corrupt`,
+   * `dry_run`, `invalid_endpoint`, `invalid_headers`, `endpoint_hidden`; for spooled events `spool_full`, `spool_expired`, `spool_corrupt`,
    * `spool_unavailable` (the spool could not be written); `otlp_rejected` (an OTLP partial success); `opted_out` (the
    * user opted out during the run: neither sent nor spooled).
    */
@@ -656,7 +656,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
         this.#drop(1, "http_413");
         return this.#settle(events);
       case "rejected":
-        this.#drop(events.length, outcome.reason);
+        this.#drop(events.length, outcome.reason, outcome.detail);
         return this.#settle(events);
       case "interrupted":
       case "not_sent":
@@ -719,7 +719,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     onAccepted: () => void,
   ): Promise<DeliveryOutcome> {
     const { sink } = this.#options;
-    if (sink.kind === "none") return { kind: "rejected", reason: sink.reason };
+    if (sink.kind === "none") return { kind: "rejected", reason: sink.reason, detail: sink.detail };
     const { format, headers } = this.#options;
     const body = format.encode(events, this.#options.clock());
     this.#debug?.(`sending ${events.length} event(s)${sink.kind === "http" ? ` to ${redact(sink.url)}` : ""}: ${body}`);
@@ -778,6 +778,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
       ? "nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"
       : `nowhere (${sink.reason})`;
     this.#debug(`endpoint: ${where}; format: ${format.name}; spool: ${spoolDir ?? "none"}`);
+    for (const problem of this.#options.problems) this.#debug(`problem: ${problem}`);
     const clearText = clearTextSecrets(sink, this.#options.headers);
     if (clearText) this.#debug(`warning: ${clearText}`);
     this.#debug(
@@ -922,7 +923,7 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // Nowhere to send them (a dry run, no valid endpoint): dropped for that, as a flush drops them; never spooled.
     if (this.#options.sink.kind === "none") {
       this.#releaseHeld();
-      this.#drop(pending.length, this.#options.sink.reason);
+      this.#drop(pending.length, this.#options.sink.reason, this.#options.sink.detail);
       return true;
     }
     const disk = this.#openDisk();

@@ -85,3 +85,26 @@ export function isHeaderName(name: string): boolean {
 export function isHeaderValue(value: string): boolean {
   return FIELD_VALUE.test(value);
 }
+
+/** HTTP whitespace (Fetch): tab, line feed, carriage return, space. */
+const isHttpWhitespace = (code: number) => code === 9 || code === 10 || code === 13 || code === 32;
+
+/**
+ * A header value as `fetch` sends it: without the tabs, spaces and line ends around it (a key read from a file ends
+ * with one). Scanned, not matched: a pattern anchored at the end backtracks over a long value's every space.
+ *
+ * @param value The value given.
+ * @returns The value without its surrounding whitespace.
+ * @example
+ * ```ts
+ * import { headerValueOf } from "./http_fields.ts";
+ * headerValueOf("Bearer abc\n"); // "Bearer abc"
+ * ```
+ */
+export function headerValueOf(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isHttpWhitespace(value.charCodeAt(start))) start++;
+  while (end > start && isHttpWhitespace(value.charCodeAt(end - 1))) end--;
+  return value.slice(start, end);
+}

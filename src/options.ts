@@ -8,7 +8,7 @@ import { DEFAULT_ENDPOINT, type EnvironmentSettings, environmentSettings, isEndp
 import { randomFraction } from "./atomic.ts";
 import { MAX_TIMER_MS } from "./deadline.ts";
 import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
-import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
+import { headerValueOf, isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
 import { describe, describeError, isPlainObject, redact, unknownOption } from "./describe.ts";
@@ -34,7 +34,10 @@ export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
  * Options of {@link NATTelemetryHandler}. Every one is optional, and every one is checked when the handler is
  * created, whether telemetry is on or off: a wrong type or a key that is not an option (a typo) is a
  * `TypeError`, a number out of range a `RangeError`. Durations are at most {@link MAX_TIMER_MS} / 1000 seconds
- * (what a timer can wait, about 24.8 days).
+ * (what a timer can wait, about 24.8 days). What a string holds, which the program may have taken from its user's
+ * environment (`process.env.KEY`), never throws: an `endpoint` that is no endpoint, a header value that cannot be
+ * sent or a relative `spoolDir` turns off what it is for, and says why (`nat-telemetry status`, the debug trail, the
+ * logger).
  */
 export interface NATTelemetryHandlerOptions {
   /** Seconds between periodic flushes once started; more than 0, at most 2147483.647. @default {120} */
@@ -52,7 +55,8 @@ export interface NATTelemetryHandlerOptions {
   /**
    * Where to POST; wins over `NAT_TELEMETRY_ENDPOINT`. `""` builds payloads
    * and sends nothing; `"stdout"` writes each batch to stderr as the line Python's `json.dumps` would print
-   * (even with `NAT_TELEMETRY_DRY_RUN`, as the Python tool does).
+   * (even with `NAT_TELEMETRY_DRY_RUN`, as the Python tool does). Another string (`localhost:4318`, without a
+   * scheme) sends nothing: each event is dropped as `invalid_endpoint`, and the reason told.
    * @default {"https://events.telemetry.data.nvidia.com/v1.1/events/json"}
    */
   endpoint?: string;
@@ -87,10 +91,9 @@ export interface NATTelemetryHandlerOptions {
    */
   maxBatchBytes?: number;
   /**
-   * Where undelivered events wait for a later run; `false` keeps no spool. An absolute path: a relative one is
-   * refused (a `TypeError`), since it would move with the working directory and later runs, started elsewhere,
-   * would never find what this one spooled. (A relative `NAT_TELEMETRY_SPOOL_DIR` means no spool, and
-   * `nat-telemetry status` says so.)
+   * Where undelivered events wait for a later run; `false` keeps no spool. An absolute path: a relative or empty
+   * one means no spool, as a relative `NAT_TELEMETRY_SPOOL_DIR` does (it would move with the working directory, and
+   * later runs, started elsewhere, would never find what this one spooled), and `nat-telemetry status` says so.
    * @default {NAT_TELEMETRY_SPOOL_DIR, else $XDG_STATE_HOME/nat/telemetry, else ~/.local/state/nat/telemetry}
    */
   spoolDir?: string | false;
@@ -125,10 +128,12 @@ export interface NATTelemetryHandlerOptions {
   /**
    * More request headers (e.g. a collector's API key), sent to the endpoint's origin only, never through a
    * redirect to another. With `"otlp"`, `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add
-   * to them; these win. Each name must be an RFC 9110 token and each value an RFC 9110 field value (no CR, LF,
-   * NUL or other control character, no leading or trailing space): any other is a `TypeError` here, where the
-   * runtime would refuse every request. (A bad entry of `OTEL_EXPORTER_OTLP_HEADERS` is skipped, not sent.) An
-   * entry whose value is `undefined` is none: `{ "x-api-key": process.env.KEY }` where `KEY` is unset.
+   * to them; these win. Each name must be an RFC 9110 token (any other is a `TypeError`). A value is sent without
+   * the spaces, tabs and line ends around it, as `fetch` does (`readFileSync("key.txt", "utf8")` ends with one);
+   * one that still holds a control character or a character past ASCII, or values past 8 KiB in all, cannot be
+   * sent: nothing is, each event dropped as `invalid_headers`. (A bad entry of `OTEL_EXPORTER_OTLP_HEADERS` is
+   * skipped, not sent.) An entry whose value is `undefined` is none: `{ "x-api-key": process.env.KEY }` where
+   * `KEY` is unset.
    * @default {{}}
    */
   headers?: Record<string, string | undefined>;
@@ -150,7 +155,12 @@ export interface NATTelemetryHandlerOptions {
 export type Sink =
   | { readonly kind: "http"; readonly url: string }
   | { readonly kind: "stderr" }
-  | { readonly kind: "none"; readonly reason: "dry_run" | "invalid_endpoint" | "endpoint_hidden" };
+  | {
+    readonly kind: "none";
+    readonly reason: "dry_run" | "invalid_endpoint" | "invalid_headers" | "endpoint_hidden";
+    /** What made it none, where the program's options did. */
+    readonly detail?: string;
+  };
 
 /** The options with defaults applied and times in milliseconds. */
 export interface ResolvedOptions {
@@ -175,6 +185,11 @@ export interface ResolvedOptions {
   readonly spoolDir: string | undefined;
   /** Why there is no `spoolDir`, when there is none (`spoolDir: false`, or what the environment says). */
   readonly noSpool: string | undefined;
+  /**
+   * What the program's options hold that cannot be used, each with what is done instead: a string's content, which
+   * may be its user's (an `endpoint`, a header value or a `spoolDir` taken from a variable of its own).
+   */
+  readonly problems: readonly string[];
   /** Whether `spoolDir` is the default place, which runs may trade for the fallback (`fallbackSpoolDir`). */
   readonly spoolFallback: boolean;
   readonly spoolLimits: SpoolLimits;
@@ -254,14 +269,15 @@ interface NumberRule {
  * (`NAT_TELEMETRY_ENDPOINT`, `NAT_TELEMETRY_DRY_RUN`, `NAT_SESSION_PREFIX`...).
  * Every option is checked, whatever the consent: its type (`undefined` is
  * the default, `null` is not), its range (each duration within a timer's
- * range, each size able to hold one event), header names and values
- * (RFC 9110), and the keys themselves (a misspelt one is named, with the
- * nearest option). A value of the environment this library does not
- * understand is never an error here (see `environmentSettings().problems`).
+ * range, each size able to hold one event), header
+ * names (RFC 9110), and the keys themselves (a misspelt one is named, with
+ * the nearest option). A value of the environment this library does not
+ * understand is never an error here (see `environmentSettings().problems`),
+ * nor is what a string option holds, which may be the user's (`problems`).
  *
  * @param options What the caller passed.
  * @returns The resolved options.
- * @throws {TypeError} When an option has the wrong type, is not an option, or is a bad header.
+ * @throws {TypeError} When an option has the wrong type, is not an option, or is a bad header name.
  * @throws {RangeError} When a number is out of range.
  * @example
  * ```ts
@@ -350,6 +366,20 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
           `got ${maxBatchBytes}`,
     );
   }
+  const problems: string[] = [];
+  const headers = requestHeaders(options.headers);
+  if (headers.problem) problems.push(headers.problem);
+  const sink = resolveSink(
+    options.endpoint,
+    settings.endpointHidden
+      ? HIDDEN
+      : settings.endpoint ?? (format === "otlp"
+        ? settings.otlpEndpointHidden ? HIDDEN : settings.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT
+        : undefined),
+    settings.dryRun,
+    problems,
+  );
+  const spoolDir = resolveSpoolDir(options.spoolDir, settings, problems);
   return {
     flushIntervalMs: number("flushIntervalSeconds", DEFAULT_FLUSH_INTERVAL_SECONDS, seconds) * 1000,
     maxQueueSize: number("maxQueueSize", DEFAULT_MAX_QUEUE_SIZE, count),
@@ -363,21 +393,12 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     maxBatchBytes,
     sourceClientVersion,
     sessionId: settings.sessionPrefix + ownSessionId,
-    sink: resolveSink(
-      options.endpoint,
-      settings.endpointHidden
-        ? HIDDEN
-        : settings.endpoint ?? (format === "otlp"
-          ? settings.otlpEndpointHidden ? HIDDEN : settings.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT
-          : undefined),
-      settings.dryRun,
-    ),
-    spoolDir: resolveSpoolDir(options.spoolDir, settings.spoolDir),
-    noSpool: options.spoolDir === false
-      ? "the program's options keep none (spoolDir: false)"
-      : options.spoolDir === undefined
-      ? settings.noSpool
-      : undefined,
+    sink: sink.kind === "http" && headers.problem
+      ? { kind: "none", reason: "invalid_headers", detail: headers.problem }
+      : sink,
+    spoolDir: spoolDir.path,
+    noSpool: spoolDir.none,
+    problems,
     spoolFallback: options.spoolDir === undefined && settings.spoolFallback,
     spoolLimits: {
       maxEvents: number("spoolMaxEvents", DEFAULT_SPOOL_LIMITS.maxEvents, count),
@@ -389,7 +410,7 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     handOff: resolveHandOff(optional<boolean | undefined>("handOff", "boolean", undefined), settings),
     customFetch: options.fetch !== undefined,
     format: wireFormat,
-    headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...requestHeaders(options.headers) },
+    headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...headers.record },
     // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),
     logger: optional<ResolvedOptions["logger"]>("logger", "function", undefined),
@@ -539,21 +560,32 @@ const HIDDEN = Symbol("hidden");
 
 /**
  * Decides where batches go. The `endpoint` option wins over the environment;
- * a bad option is a programming error and throws, a bad environment value is
- * the user's and turns delivery off (every event counted as `invalid_endpoint`),
- * and so does one the program may not read (`endpoint_hidden`): the user's
- * endpoint, not the default.
+ * one that is no string is a programming error and throws; a string that is
+ * no endpoint may be the user's (a variable of the program's own), as a bad
+ * environment value is, and turns delivery off (every event counted as
+ * `invalid_endpoint`, the option's in `problems`), and so does one the program
+ * may not read (`endpoint_hidden`): the user's endpoint, not the default.
  */
-function resolveSink(option: unknown, fromEnv: string | undefined | typeof HIDDEN, dryRun: boolean): Sink {
-  if (option !== undefined && (typeof option !== "string" || !isEndpoint(option))) {
+function resolveSink(
+  option: unknown,
+  fromEnv: string | undefined | typeof HIDDEN,
+  dryRun: boolean,
+  problems: string[],
+): Sink {
+  if (option !== undefined && typeof option !== "string") {
     throw new TypeError(
-      `Cannot create handler: 'endpoint' must be an http(s) URL, "" or "stdout", got ${
-        describe(typeof option === "string" ? redact(option) : option)
-      }`,
+      `Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${describe(option)}`,
     );
   }
+  if (option !== undefined && !isEndpoint(option)) {
+    const problem = `the program's 'endpoint' ${
+      describe(redact(option))
+    } is not an http(s) URL, "" or "stdout": nothing is sent`;
+    problems.push(problem);
+    return { kind: "none", reason: "invalid_endpoint", detail: problem };
+  }
   if (option === undefined && fromEnv === HIDDEN) return { kind: "none", reason: "endpoint_hidden" };
-  const endpoint = (option ?? fromEnv ?? DEFAULT_ENDPOINT) as string;
+  const endpoint = option ?? (fromEnv as string | undefined) ?? DEFAULT_ENDPOINT;
   if (!isEndpoint(endpoint)) return { kind: "none", reason: "invalid_endpoint" };
   // As in the Python tool, "stdout" prints even in a dry run: printing sends nothing.
   if (endpoint === "stdout") return { kind: "stderr" };
@@ -562,24 +594,26 @@ function resolveSink(option: unknown, fromEnv: string | undefined | typeof HIDDE
 }
 
 /**
- * The spool directory: `false` keeps none; a path must be absolute (a relative one would move with the working
- * directory, so later runs, started elsewhere, would never find what this one spooled).
+ * The spool directory, or why there is none: `false` keeps none; a path must be absolute (a relative one would move
+ * with the working directory, so later runs, started elsewhere, would never find what this one spooled): one that is
+ * not, empty included, may be the user's (a variable of the program's own) and means none, as a relative
+ * `NAT_TELEMETRY_SPOOL_DIR` does.
  */
-function resolveSpoolDir(option: unknown, fromEnv: string | undefined): string | undefined {
-  if (option === false) return undefined;
-  if (option === undefined) return fromEnv;
-  if (typeof option !== "string" || option === "") {
+function resolveSpoolDir(
+  option: unknown,
+  settings: EnvironmentSettings,
+  problems: string[],
+): { path: string | undefined; none: string | undefined } {
+  if (option === false) return { path: undefined, none: "the program's options keep none (spoolDir: false)" };
+  if (option === undefined) return { path: settings.spoolDir, none: settings.noSpool };
+  if (typeof option !== "string") {
     throw new TypeError(
-      `Cannot create handler: 'spoolDir' must be a non-empty string or false, got ${describe(option)}`,
+      `Cannot create handler: 'spoolDir' must be a string (an absolute path) or false, got ${describe(option)}`,
     );
   }
-  if (!isAbsolutePath(option, runtimeInfo().os)) {
-    throw new TypeError(
-      `Cannot create handler: 'spoolDir' must be an absolute path (a relative one moves with the working ` +
-        `directory), got ${describe(option)}`,
-    );
-  }
-  return option;
+  if (isAbsolutePath(option, runtimeInfo().os)) return { path: option, none: undefined };
+  problems.push(`the program's 'spoolDir' ${describe(option)} is not an absolute path: no spool is kept`);
+  return { path: undefined, none: "the program's 'spoolDir' is not an absolute path" };
 }
 
 function resolveFormat(option: unknown, fromEnv: string | undefined): WireFormatName {
@@ -621,16 +655,14 @@ function stringRecord(name: string, option: unknown): Record<string, string> {
  */
 const MAX_HEADERS_BYTES = 8192;
 
-/** The `headers` option, each name an RFC 9110 token and each value a field value (never echoed: it may be a key). */
-function requestHeaders(option: unknown): Record<string, string> {
+/**
+ * The `headers` option: each name an RFC 9110 token (a `TypeError` if not: names are the program's), each value
+ * without the whitespace around it, as `fetch` sends it. A value that is still no field value, or values past
+ * {@link MAX_HEADERS_BYTES}, may be the user's (`process.env.KEY`): the `problem` (the value never echoed: it may be a
+ * key), for which nothing is sent.
+ */
+function requestHeaders(option: unknown): { record: Record<string, string>; problem?: string } {
   const headers = stringRecord("headers", option);
-  const bytes = Object.entries(headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
-  if (bytes > MAX_HEADERS_BYTES) {
-    throw new RangeError(
-      `Cannot create handler: 'headers' must add at most ${MAX_HEADERS_BYTES} bytes to a request (servers refuse a ` +
-        `larger head), got ${bytes}`,
-    );
-  }
   for (const [name, value] of Object.entries(headers)) {
     if (!isHeaderName(name)) {
       throw new TypeError(
@@ -642,15 +674,19 @@ function requestHeaders(option: unknown): Record<string, string> {
         `Cannot create handler: 'headers' must not set ${describe(name)}: the HTTP client frames the request itself`,
       );
     }
-    if (!isHeaderValue(value)) {
-      throw new TypeError(
-        `Cannot create handler: 'headers' must have header values (RFC 9110, visible ASCII: no CR, LF, NUL or other ` +
-          `control character, no character past ASCII, no leading or trailing space), got a bad value for ` +
-          describe(name),
-      );
-    }
+    headers[name] = headerValueOf(value);
   }
-  return headers;
+  const bad = Object.keys(headers).find((name) => !isHeaderValue(headers[name]));
+  const bytes = Object.entries(headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
+  const problem = bad !== undefined
+    ? `the program's 'headers' has a value for ${
+      describe(bad)
+    } that cannot be sent (a control character or a character past ASCII): nothing is sent`
+    : bytes > MAX_HEADERS_BYTES
+    ? `the program's 'headers' add ${bytes} bytes to a request, more than ${MAX_HEADERS_BYTES} (servers refuse a ` +
+      "larger head): nothing is sent"
+    : undefined;
+  return problem ? { record: {}, problem } : { record: headers };
 }
 
 function resolveHandOff(option: boolean | undefined, settings: EnvironmentSettings): ResolvedOptions["handOff"] {

@@ -450,6 +450,51 @@ test("a bad option throws before main runs, whether telemetry is on or off", asy
   }
 });
 
+test("a value the user's environment gave an option (an endpoint without a scheme, a key read with its newline): the command runs", async () => {
+  const server = await TestServer.start();
+  try {
+    for (const enabled of [false, true]) {
+      setTelemetryEnabled(enabled);
+      const lines: string[] = [];
+      const logger = (line: string) => lines.push(line);
+      let ran = 0;
+      const main = () => (ran++, 3);
+      // As `{ endpoint: process.env.MYCLI_TELEMETRY_URL, headers: { "x-api-key": process.env.MYCLI_KEY } }` gives them.
+      const cases = [
+        {
+          endpoint: "localhost:4318",
+          reason: /dropped 1 event\(s\): invalid_endpoint \(the program's 'endpoint' "localhost:4318" is not/,
+        },
+        {
+          endpoint: server.url(),
+          headers: { "x-api-key": "k\u0007" },
+          reason: /dropped 1 event\(s\): invalid_headers \(the program's 'headers' has a value for "x-api-key"/,
+        },
+      ];
+      for (const { reason, ...handler } of cases) {
+        const tracked = trackCommand(
+          { command: "x", askConsent: false, handler: { ...handler, spoolDir: false, handOff: false, logger } },
+          main,
+        );
+        assert.equal(await tracked, 3, "what main returned");
+        if (enabled) assert.match(lines.join("\n"), reason);
+      }
+      // A key read from a file keeps its newline: sent without it, as fetch sends it.
+      const handler = { endpoint: server.url(), headers: { "x-api-key": "k-123\n" }, spoolDir: false as const };
+      assert.equal(
+        await trackCommand({ command: "x", askConsent: false, handler: { ...handler, handOff: false } }, main),
+        3,
+      );
+      assert.equal(ran, 3);
+    }
+    assert.equal(server.requests.length, 1, "the one event with a header that can be sent, telemetry on");
+    assert.equal(server.requests[0].headers["x-api-key"], "k-123");
+  } finally {
+    setTelemetryEnabled(false);
+    await server.close();
+  }
+});
+
 test("a program that exits or rethrows as soon as trackCommand settles: delivered in process once, nothing spooled", async () => {
   // In CI or a container the exit delivers in process; the event has left when trackCommand settles, so the
   // program's own exit neither cuts the request (Bun's HTTP thread then delivered it and the spool kept it too: the

@@ -254,10 +254,8 @@ test("invalid options fail at construction with a clear TypeError or RangeError"
     [{ exitTimeoutSeconds: -1 }, RangeError, "'exitTimeoutSeconds' must be a non-negative number, got -1"],
     [{ backoffInitialSeconds: 5, backoffMaxSeconds: 1 }, RangeError, "'backoffMaxSeconds' must be at least"],
     [{ maxEventBytes: NaN }, TypeError, "'maxEventBytes' must be a positive integer, got NaN"],
-    [{ endpoint: "ftp://x" }, TypeError, '\'endpoint\' must be an http(s) URL, "" or "stdout", got "ftp://x"'],
-    [{ endpoint: "not a url" }, TypeError, "'endpoint' must be an http(s) URL"],
-    // Not a URL (a port out of range), but its credentials are not printed.
-    [{ endpoint: "https://ingest:S3CRET@example.com:99999/e" }, TypeError, 'got "https://***@example.com:99999/e"'],
+    // deno-lint-ignore no-explicit-any
+    [{ endpoint: 7 as any }, TypeError, '\'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got 7'],
     // deno-lint-ignore no-explicit-any
     [{ sessionId: 7 as any }, TypeError, "'sessionId' must be a string, got 7"],
     // deno-lint-ignore no-explicit-any
