@@ -187,8 +187,9 @@ function editDistance(a: string, b: string): number {
 
 /**
  * A URL with its credentials and query masked, for printing: an endpoint's user name or password may be a key
- * (`https://KEY@host`), and so may a query's value or a bare query (`?KEY`). Text that is not a URL has what looks
- * like credentials before a host, and everything after a `?`, masked all the same.
+ * (`https://KEY@host`), and so may a query's value or a bare query (`?KEY`). Text that is no URL with a host (a
+ * password with a `/` or `?` in it, a URL without its scheme) has everything before its last `@` (but a scheme's
+ * `//`) masked, and everything after a `?`.
  *
  * @param url A URL, or any text.
  * @returns The URL with `***` for its user name, password, each query value and each bare query; the text unchanged
@@ -199,24 +200,30 @@ function editDistance(a: string, b: string): number {
  * redact("https://ingest:t0ken@example.com/v1"); // "https://***:***@example.com/v1"
  * redact("https://example.com/v1?api-key=t0ken&KEY"); // "https://example.com/v1?api-key=***&***"
  * redact("https://ingest:t0ken@example.com:99999/v1"); // "https://***@example.com:99999/v1" (not a URL)
+ * redact("ingest:t0ken@example.com:4318"); // "***@example.com:4318" (no scheme)
  * ```
  */
 export function redact(url: string): string {
+  let parsed: URL | undefined;
   try {
-    const parsed = new URL(url);
-    if (parsed.username === "" && parsed.password === "" && parsed.search === "") return url;
-    if (parsed.username !== "") parsed.username = "***";
-    if (parsed.password !== "") parsed.password = "***";
-    if (parsed.search !== "") {
-      const masked = [...parsed.searchParams].map(([key, value]) =>
-        value === "" ? "***" : `${encodeURIComponent(key)}=***`
-      );
-      parsed.search = masked.join("&");
-    }
-    return parsed.href;
+    parsed = new URL(url);
   } catch {
-    return url.replace(/(\/\/)[^/?#\s]*@/, "$1***@").replace(/\?[\s\S]*$/, "?***");
+    // Masked below.
   }
+  // `ada:pw@host` parses, as a URL of the scheme `ada:` with no host: its password is no password to the parser.
+  if (parsed === undefined || parsed.host === "") {
+    return url.replace(/^([a-z][a-z\d+.-]*:\/\/)?[\s\S]*@/i, "$1***@").replace(/\?[\s\S]*$/, "?***");
+  }
+  if (parsed.username === "" && parsed.password === "" && parsed.search === "") return url;
+  if (parsed.username !== "") parsed.username = "***";
+  if (parsed.password !== "") parsed.password = "***";
+  if (parsed.search !== "") {
+    const masked = [...parsed.searchParams].map(([key, value]) =>
+      value === "" ? "***" : `${encodeURIComponent(key)}=***`
+    );
+    parsed.search = masked.join("&");
+  }
+  return parsed.href;
 }
 
 /**

@@ -136,6 +136,12 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
   );
   // Not a URL (a port out of range): its credentials are not printed in the problem either.
   assert.doesNotMatch(await endpointShown("https://ingest:S3CRET@example.com:99999/e"), /S3CRET/);
+  // Nor where it is no URL with a host: a password with a `/` or `?` (a base64 key), a URL without its scheme.
+  for (
+    const endpoint of ["https://ada:S3CRET/x+y==@example.com/e", "https://ada:S3CRET?PW@example.com", "ada:S3CRET@h:1"]
+  ) {
+    assert.doesNotMatch(await endpointShown(endpoint), /S3CRET|PW/, endpoint);
+  }
 });
 
 test(
