@@ -36,8 +36,8 @@ export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
  * `TypeError`, a number out of range a `RangeError`. Durations are at most {@link MAX_TIMER_MS} / 1000 seconds
  * (what a timer can wait, about 24.8 days). What a string holds, which the program may have taken from its user's
  * environment (`process.env.KEY`), never throws: an `endpoint` that is no endpoint, a header value that cannot be
- * sent or a relative `spoolDir` turns off what it is for, and says why (`nat-telemetry status`, the debug trail, the
- * logger).
+ * sent or a relative `spoolDir` turns off what it is for, a `format` that names none sends `"nat"`, and each says
+ * why (`nat-telemetry status`, the debug trail, the logger as it hears of the drop or of no spool).
  */
 export interface NATTelemetryHandlerOptions {
   /** Seconds between periodic flushes once started; more than 0, at most 2147483.647. @default {120} */
@@ -121,7 +121,8 @@ export interface NATTelemetryHandlerOptions {
   /**
    * The wire format: `"nat"`, the Python tool's envelope, or `"otlp"`, OTLP/HTTP logs (JSON) for an
    * OpenTelemetry Collector. With `"otlp"` the endpoint defaults to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else
-   * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/logs`, else `http://localhost:4318/v1/logs`.
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/logs`, else `http://localhost:4318/v1/logs`. Read as
+   * `NAT_TELEMETRY_FORMAT` is (any case, spaces around); another string sends `"nat"`, and says so.
    * @default {NAT_TELEMETRY_FORMAT, else "nat"}
    */
   format?: "nat" | "otlp";
@@ -335,14 +336,16 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   const sourceClientVersion = optional("sourceClientVersion", "string", CLIENT_VERSION);
   const ownResource = stringRecord("resource", options.resource);
   const ownSessionId = optional("sessionId", "string", "undefined");
-  const format = resolveFormat(options.format, settings.format);
+  const problems: string[] = [];
+  const ownFormat = resolveFormat(options.format, problems);
+  // A value the user set that names no format: the envelope the Python tool sends, rather than a failure.
+  const format = options.format !== undefined ? ownFormat : formatNamed(settings.format ?? "") ?? "nat";
   const wireFormat = wireFormatFor(format, sourceClientVersion, { ...settings.otlpResource, ...ownResource });
   const smallest = smallestEvent(wireFormat, settings.sessionPrefix + ownSessionId);
   // The least sizes are the program's alone to meet: checked against its options, not the user's environment (a
   // session prefix, OTLP resource attributes, the format) or runtime, so that what passes on its author's machine
   // passes on every user's. What the environment adds can leave an event no room in a batch: it is dropped, counted as
   // event_too_large.
-  const ownFormat = resolveFormat(options.format, undefined);
   const least = smallestEvent(
     wireFormatFor(ownFormat, sourceClientVersion, ownResource, LONGEST_RUNTIME),
     ownSessionId,
@@ -366,7 +369,6 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
           `got ${maxBatchBytes}`,
     );
   }
-  const problems: string[] = [];
   const headers = requestHeaders(options.headers);
   if (headers.problem) problems.push(headers.problem);
   const sink = resolveSink(
@@ -616,12 +618,25 @@ function resolveSpoolDir(
   return { path: undefined, none: "the program's 'spoolDir' is not an absolute path" };
 }
 
-function resolveFormat(option: unknown, fromEnv: string | undefined): WireFormatName {
-  if (option !== undefined && option !== "nat" && option !== "otlp") {
-    throw new TypeError(`Cannot create handler: 'format' must be "nat" or "otlp", got ${describe(option)}`);
+/**
+ * The `format` option: a string is read as `NAT_TELEMETRY_FORMAT` is (any case, spaces around); one that names no
+ * format may be the user's (a variable of the program's own) and sends the envelope the Python tool sends, "nat".
+ */
+function resolveFormat(option: unknown, problems: string[]): WireFormatName {
+  if (option === undefined) return "nat";
+  if (typeof option !== "string") {
+    throw new TypeError(`Cannot create handler: 'format' must be a string ("nat" or "otlp"), got ${describe(option)}`);
   }
-  // A value the user set that names no format: the envelope the Python tool sends, rather than a failure.
-  return option ?? (fromEnv?.trim().toLowerCase() === "otlp" ? "otlp" : "nat");
+  const named = formatNamed(option);
+  if (named) return named;
+  problems.push(`the program's 'format' ${describe(option)} is not a format (nat, otlp): the nat envelope is sent`);
+  return "nat";
+}
+
+/** The format a setting names, in any case, with spaces around. */
+function formatNamed(value: string): WireFormatName | undefined {
+  const name = value.trim().toLowerCase();
+  return name === "nat" || name === "otlp" ? name : undefined;
 }
 
 /**

@@ -148,7 +148,7 @@ test("types: numbers, strings, booleans and functions; undefined is the default,
   refused({ sessionId: null }, TypeError, /'sessionId' must be a string, got null/);
   refused({ handOff: "yes" }, TypeError, /'handOff' must be a boolean, got "yes"/);
   refused({ spoolDir: null }, TypeError, /'spoolDir' must be a string \(an absolute path\) or false, got null/);
-  refused({ format: "xml" }, TypeError, /'format' must be "nat" or "otlp", got "xml"/);
+  refused({ format: 7 }, TypeError, /'format' must be a string \("nat" or "otlp"\), got 7/);
   refused({ headers: ["x: y"] }, TypeError, /'headers' must be an object of strings, got an array/);
   refused({ random: 4 }, TypeError, /'random' must be a function, got 4/);
   refused([], TypeError, /options must be an object, got an array/);
@@ -392,7 +392,18 @@ test("a header value that cannot be sent, or values too large, never throw: noth
 });
 
 test("an endpoint that is a string but no endpoint never throws: nothing is sent, the reason told, never its credentials", () => {
-  for (const endpoint of ["localhost:4318", "ftp://x", "not a url", "https://ingest:S3CRET@example.com:99999/e"]) {
+  for (
+    const endpoint of [
+      "localhost:4318",
+      "ftp://x",
+      "not a url",
+      "https://ingest:S3CRET@example.com:99999/e",
+      // No URL with a host, whose password the parser cannot tell: a `/` or `?` in it (a base64 key), no scheme.
+      "https://ada:S3CRET/x+y==@collector.example/v1",
+      "https://ada:S3CRET?PW@collector.example",
+      "ada:S3CRET@collector.example:4318",
+    ]
+  ) {
     const { sink, problems } = resolveOptions({ endpoint });
     assert.deepEqual(sink.kind === "none" && [sink.reason, sink.detail], ["invalid_endpoint", problems[0]]);
     assert.match(
@@ -402,6 +413,22 @@ test("an endpoint that is a string but no endpoint never throws: nothing is sent
     assert.doesNotMatch(problems[0], /S3CRET/);
   }
   refused({ endpoint: 7 }, TypeError, /'endpoint' must be a string \(an http\(s\) URL, "" or "stdout"\), got 7/);
+});
+
+test("a format read as NAT_TELEMETRY_FORMAT is: any case, spaces around; another string sends nat, and says so", () => {
+  for (const [format, name] of [["OTLP ", "otlp"], ["\tNat\n", "nat"], ["otlp", "otlp"]]) {
+    const options = resolveOptions({ format });
+    assert.deepEqual([options.format.name, options.problems], [name, []], format);
+  }
+  for (const format of ["json", "", "otel"]) {
+    const options = resolveOptions({ format });
+    assert.deepEqual(
+      [options.format.name, options.problems],
+      ["nat", [
+        `the program's 'format' ${JSON.stringify(format)} is not a format (nat, otlp): the nat envelope is sent`,
+      ]],
+    );
+  }
 });
 
 test("spoolDir must be absolute: a relative or empty one means no spool (it would move with the working directory)", () => {
@@ -418,6 +445,28 @@ test("spoolDir must be absolute: a relative or empty one means no spool (it woul
   }
   const absolute = new NATTelemetryHandler({ spoolDir: "/tmp/nat-telemetry-absolute", endpoint: "" });
   void absolute.stop();
+});
+
+test("a relative spoolDir: the logger hears why what could not be delivered is not kept", async () => {
+  const down = await TestServer.start();
+  await down.close();
+  const lines: string[] = [];
+  setTelemetryEnabled(true);
+  try {
+    const handler = new NATTelemetryHandler({
+      spoolDir: "relative/spool",
+      endpoint: down.url(),
+      handOff: false,
+      backoffInitialSeconds: 60,
+      logger: (line) => lines.push(line),
+    });
+    handler.enqueue(commandEvent("kept-nowhere"));
+    await handler.stop();
+    assert.match(lines.join("\n"), /kept in memory only, .*: no spool \(the program's 'spoolDir' is not an absolute/);
+    assert.equal(existsSync("relative"), false, "nothing made in the working directory");
+  } finally {
+    setTelemetryEnabled(false);
+  }
 });
 
 test("only the spool's default place may be traded for the temporary directory, not one the program or user named", () => {
