@@ -259,7 +259,7 @@ function inProcessReason(options: ResolvedOptions, backlog: Backlog | null, enab
       overridden === "file" ? "the consent file" : overridden
     }'s no, which a sender, reading the user's decision again, would follow`;
   }
-  if (!backlog) return "there is no usable spool directory";
+  if (!backlog) return options.noSpool ? `there is no spool: ${options.noSpool}` : "there is no usable spool directory";
   if (!backlog.spool.ancestorsSeen) {
     return "who may change the directories above the spool cannot all be told (Deno without --allow-read, or " +
       "--allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap " +

@@ -928,7 +928,10 @@ export class NATTelemetryHandler implements AsyncDisposable {
     }
     const disk = this.#openDisk();
     if (!disk && this.#options.spoolDir === undefined) {
-      this.#log(`${pending.length} event(s) not delivered are kept in memory only, and go with the process: no spool`);
+      this.#log(
+        `${pending.length} event(s) not delivered are kept in memory only, and go with the process: no spool` +
+          (this.#options.noSpool ? ` (${this.#options.noSpool})` : ""),
+      );
       return false;
     }
     // Recorded where the program turned telemetry on over the user's no: a later run, or a sender, follows the no,
