@@ -328,7 +328,11 @@ function validHeaders(variable: string, entries: Record<string, string>, problem
   const valid: Record<string, string> = {};
   for (const [name, value] of Object.entries(entries)) {
     if (!isHeaderName(name)) {
-      problems.push(`${variable}: ${describe(name)} is not a header name (an RFC 9110 token): skipped, not sent`);
+      // Not quoted: `Authorization: Basic ...=` (a header as HTTP writes it) is a "name" up to its first `=`, key and all.
+      problems.push(
+        `${variable}: an entry's name is not a header name (an RFC 9110 token; not shown, as it may hold a key, ` +
+          "where an entry is written `Name: value` rather than `Name=value`): skipped, not sent",
+      );
     } else if (isFramingHeader(name)) {
       problems.push(`${variable}: ${describe(name)} is the HTTP client's to set: skipped, not sent`);
     } else if (!isHeaderValue(value)) {

@@ -331,7 +331,7 @@ test("status names every value of the environment it does not understand, one li
   assert.match(run.stdout, /^Problem: NAT_TELEMETRY_ENDPOINT="ftp:\/\/x" is not an http\(s\) URL/m);
   assert.match(
     run.stdout,
-    /^Problem: OTEL_EXPORTER_OTLP_HEADERS: "bad name" is not a header name .*: skipped, not sent$/m,
+    /^Problem: OTEL_EXPORTER_OTLP_HEADERS: an entry's name is not a header name .*: skipped, not sent$/m,
   );
   assert.match(run.stdout, /^Endpoint: none \(nothing is sent: NAT_TELEMETRY_ENDPOINT is not an http\(s\) URL\)$/m);
   assert.match(run.stdout, /^Format: nat \(the default\)$/m);
