@@ -227,26 +227,31 @@ export function redact(url: string): string {
 }
 
 /**
- * A text with every URL in it masked as {@link redact} masks one (JSON's escaped slashes too), and the secrets of
- * `url` (its user name, password and query values, as written and decoded) wherever they are: what a program's
- * fetch threw may quote the URL it was given in any shape.
+ * A text with every URL in it masked as {@link redact} masks one (JSON's escaped slashes too), the secrets of
+ * `url` (its user name, password and query values, as written and decoded) and the `headers` values sent with it,
+ * wherever they are: what a program's fetch threw may quote the URL and the request it was given in any shape.
  *
  * @param text The text, e.g. an error's message.
  * @param url The URL whose secrets are masked wherever they appear.
+ * @param headers The headers sent with it, whose values (and each long word of them) are masked wherever they appear.
  * @returns The text, masked.
  * @example
  * ```ts
  * import { maskUrls } from "./describe.ts";
  * maskUrls("cannot sign http://ada:pw@host/e"); // "cannot sign http://***:***@host/e"
  * maskUrls("no key for ada:s3cret@host", "http://ada:s3cret@host/e"); // "no key for ***:***@host"
+ * maskUrls('sent {"x-api-key":"k-0123456789"}', undefined, { "x-api-key": "k-0123456789" }); // 'sent {"x-api-key":"***"}'
  * ```
  */
-export function maskUrls(text: string, url?: string): string {
+export function maskUrls(text: string, url?: string, headers: Readonly<Record<string, string>> = {}): string {
+  // A scheme is looked for where a word starts only: from every letter of a long word, each look would read the word
+  // to its end (a 100 KB message took seconds).
   let masked = text.replace(
-    /[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,
+    /(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,
     (found) => redact(found.replaceAll("\\/", "/")),
   );
-  for (const secret of url === undefined ? [] : urlSecrets(url)) {
+  const secrets = [...(url === undefined ? [] : urlSecrets(url)), ...headerSecrets(headers)];
+  for (const secret of [...new Set(secrets)].sort((a, b) => b.length - a.length)) {
     // As a whole word: a user name "api" or a value "json" among other words is no secret there. A percent-escape
     // in either case (`%2f`, `%2F`): both decode the same.
     const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
@@ -259,6 +264,18 @@ export function maskUrls(text: string, url?: string): string {
   return masked;
 }
 
+/**
+ * Header values as a text may quote them: whole and JSON-quoted, each at least 4 characters, and each word of 8 or more
+ * (the token of `Bearer <token>`).
+ */
+function headerSecrets(headers: Readonly<Record<string, string>>): string[] {
+  const parts = Object.values(headers).flatMap((
+    value,
+  ) => [value, ...value.split(/[\t ]+/).filter((w) => w.length >= 8)])
+    .filter((part) => part.length >= 4);
+  return [...parts, ...parts.map((part) => JSON.stringify(part).slice(1, -1))];
+}
+
 /** A hexadecimal digit as a pattern that matches it in either case. */
 function eitherCase(digit: string): string {
   return /\d/.test(digit) ? digit : `[${digit.toLowerCase()}${digit.toUpperCase()}]`;
@@ -266,7 +283,7 @@ function eitherCase(digit: string): string {
 
 /**
  * A URL's user name, password and query values, as written, decoded and quoted in JSON, and its credentials as a
- * `Basic` header carries them; longest first. Not a user name or password shorter than 4 characters, nor a query
+ * `Basic` header carries them. Not a user name or password shorter than 4 characters, nor a query
  * value shorter than 8 (`json`, `true`): masked wherever they are, they would leave little readable, and what is in
  * a URL is masked with it.
  */
@@ -286,7 +303,7 @@ function urlSecrets(url: string): string[] {
     const basic = username || password ? [utf8Base64(`${decode(username)}:${decode(password)}`)] : [];
     // As JSON quotes them too: a quote or a backslash in a password, escaped.
     const quoted = [...credentials, ...values].map((part) => JSON.stringify(part).slice(1, -1));
-    return [...new Set([...credentials, ...values, ...quoted, ...basic])].sort((a, b) => b.length - a.length);
+    return [...credentials, ...values, ...quoted, ...basic];
   } catch {
     return [];
   }

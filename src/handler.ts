@@ -754,7 +754,11 @@ export class NATTelemetryHandler implements AsyncDisposable {
     // What a program's own fetch threw is its to read; the runtime's errors may hold what the trail masks.
     const thrown = outcome.kind === "retry" && outcome.thrown !== undefined && this.#options.customFetch
       ? `: its fetch failed: ${
-        maskUrls(outcome.thrown, this.#options.sink.kind === "http" ? this.#options.sink.url : undefined)
+        maskUrls(
+          outcome.thrown,
+          this.#options.sink.kind === "http" ? this.#options.sink.url : undefined,
+          this.#options.headers,
+        )
       }`
       : "";
     const what = outcome.kind === "rejected" || outcome.kind === "retry" || outcome.kind === "not_sent"

@@ -137,14 +137,23 @@ test(`${runtime}: the trail says what a program's own fetch threw, where it keep
   using dir = tempDir();
   const run = await runChild("handler_child.ts", {
     args: ["stop-throwing-fetch", "http://ada:s3cret@127.0.0.1:9/events"],
-    env: { NAT_TELEMETRY_DEBUG: "1", NAT_TELEMETRY_ENABLED: "1", NAT_TELEMETRY_SPOOL_DIR: dir.path },
+    env: {
+      NAT_TELEMETRY_DEBUG: "1",
+      NAT_TELEMETRY_ENABLED: "1",
+      NAT_TELEMETRY_SPOOL_DIR: dir.path,
+      NAT_TEST_OPTIONS: JSON.stringify({ headers: { "x-api-key": "k-HDRs3cret99" } }),
+    },
+    // What it threw ends with a word of 300 KB: the masking, looking for a URL from each of its letters, took
+    // 15-35 s before the trail's line was written (the exit budget cannot cut what runs synchronously).
+    limitMs: 20_000,
   });
-  assert.equal(run.code, 0, run.stderr);
-  // The URL it quotes is masked, as everywhere in the trail.
+  assert.equal(run.code, 0, run.stderr.slice(0, 2000));
+  // The URL it quotes is masked, as everywhere in the trail, and so are the headers it was given.
   assert.match(
     run.stderr,
     /answer for 1 event\(s\): retry \(network_error: its fetch failed: no signing key for http:\/\/\*\*\*:\*\*\*@127/,
   );
+  assert.match(run.stderr, /with \{"x-api-key":"\*\*\*"/);
   assert.doesNotMatch(run.stderr, /s3cret/);
 });
 
@@ -162,6 +171,15 @@ test("what a program's fetch threw is masked with the endpoint's secrets in any 
   );
   // A user name shorter than 4 characters is not masked (it would be wherever it is); nor is what is not a secret.
   assert.equal(maskUrls("p%2fss is not the password", url), "p%2fss is not the password");
+});
+
+test("what a program's fetch threw is masked with the values of the headers it was given, whole, quoted and each token", () => {
+  const headers = { "x-api-key": 'k-0123"456789', authorization: "Bearer eyJhbGciOiJIUzI1NiJ9", accept: "*/*" };
+  const threw = `cannot send with ${JSON.stringify(headers)}; token eyJhbGciOiJIUzI1NiJ9 expired; raw k-0123"456789`;
+  assert.equal(
+    maskUrls(threw, "http://127.0.0.1:9/e", headers),
+    'cannot send with {"x-api-key":"***","authorization":"***","accept":"*/*"}; token *** expired; raw ***',
+  );
 });
 
 test(`${runtime}: a dry run that ends through exit() drops its event for that, once, and spools nothing`, async () => {
