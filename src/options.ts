@@ -49,9 +49,9 @@ export interface NATTelemetryHandlerOptions {
   /** Seconds one delivery may take, redirects included; more than 0, at most 2147483.647. @default {2} */
   requestTimeoutSeconds?: number;
   /** The envelope's `clientVer`. @default {CLIENT_VERSION} */
-  sourceClientVersion?: string;
+  sourceClientVersion?: string | undefined;
   /** The envelope's `sessionId`, after `NAT_SESSION_PREFIX`. @default {"undefined"} */
-  sessionId?: string;
+  sessionId?: string | undefined;
   /**
    * Where to POST; wins over `NAT_TELEMETRY_ENDPOINT`. `""` builds payloads
    * and sends nothing; `"stdout"` writes each batch to stderr as the line Python's `json.dumps` would print
@@ -59,7 +59,7 @@ export interface NATTelemetryHandlerOptions {
    * scheme) sends nothing: each event is dropped as `invalid_endpoint`, and the reason told.
    * @default {"https://events.telemetry.data.nvidia.com/v1.1/events/json"}
    */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** The most seconds `stop()` may take in total; at most 2147483.647. @default {requestTimeoutSeconds} */
   exitTimeoutSeconds?: number;
   /**
@@ -96,7 +96,7 @@ export interface NATTelemetryHandlerOptions {
    * later runs, started elsewhere, would never find what this one spooled), and `nat-telemetry status` says so.
    * @default {NAT_TELEMETRY_SPOOL_DIR, else $XDG_STATE_HOME/nat/telemetry, else ~/.local/state/nat/telemetry}
    */
-  spoolDir?: string | false;
+  spoolDir?: string | false | undefined;
   /** Events the spool keeps at most; the oldest go first (`spool_full`). @default {1000} */
   spoolMaxEvents?: number;
   /** Bytes the spool keeps at most; the oldest go first (`spool_full`). @default {1048576} */
@@ -122,10 +122,11 @@ export interface NATTelemetryHandlerOptions {
    * The wire format: `"nat"`, the Python tool's envelope, or `"otlp"`, OTLP/HTTP logs (JSON) for an
    * OpenTelemetry Collector. With `"otlp"` the endpoint defaults to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else
    * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/logs`, else `http://localhost:4318/v1/logs`. Read as
-   * `NAT_TELEMETRY_FORMAT` is (any case, spaces around); another string sends `"nat"`, and says so.
+   * `NAT_TELEMETRY_FORMAT` is (any case, spaces around; an empty one is none); another string sends `"nat"`, and
+   * says so. Typed to take a string from the environment (`process.env.MYCLI_FORMAT`) as it is.
    * @default {NAT_TELEMETRY_FORMAT, else "nat"}
    */
-  format?: "nat" | "otlp";
+  format?: "nat" | "otlp" | (string & Record<never, never>) | undefined;
   /**
    * More request headers (e.g. a collector's API key), sent to the endpoint's origin only, never through a
    * redirect to another. With `"otlp"`, `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` add
@@ -144,7 +145,10 @@ export interface NATTelemetryHandlerOptions {
    * @default {{}}
    */
   resource?: Record<string, string | undefined>;
-  /** Receives one line per drop or retry decision (not one per event). Its errors are ignored. */
+  /**
+   * Receives one line per drop or retry decision (not one per event), and once each problem of the options (what a
+   * string option holds that cannot be used). Its errors are ignored.
+   */
   logger?: (message: string) => void;
   /** The clock, in epoch milliseconds; for tests. @default {Date.now} */
   clock?: () => number;
@@ -204,6 +208,8 @@ export interface ResolvedOptions {
   readonly customFetch: boolean;
   /** The wire format. */
   readonly format: WireFormat;
+  /** What decided the format. */
+  readonly formatSetBy: "the program's options" | "NAT_TELEMETRY_FORMAT" | "the default";
   /** More request headers. */
   readonly headers: Readonly<Record<string, string>>;
   readonly fetch: Fetch;
@@ -337,9 +343,12 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
   const ownResource = stringRecord("resource", options.resource);
   const ownSessionId = optional("sessionId", "string", "undefined");
   const problems: string[] = [];
-  const ownFormat = resolveFormat(options.format, problems);
+  // An empty string is none, as an empty NAT_TELEMETRY_FORMAT is (`process.env.MYCLI_FORMAT` set to nothing).
+  const formatOption = typeof options.format === "string" && options.format.trim() === "" ? undefined : options.format;
+  const ownFormat = resolveFormat(formatOption, problems);
   // A value the user set that names no format: the envelope the Python tool sends, rather than a failure.
-  const format = options.format !== undefined ? ownFormat : formatNamed(settings.format ?? "") ?? "nat";
+  const envFormat = formatNamed(settings.format ?? "");
+  const format = formatOption !== undefined ? ownFormat : envFormat ?? "nat";
   const wireFormat = wireFormatFor(format, sourceClientVersion, { ...settings.otlpResource, ...ownResource });
   const smallest = smallestEvent(wireFormat, settings.sessionPrefix + ownSessionId);
   // The least sizes are the program's alone to meet: checked against its options, not the user's environment (a
@@ -412,6 +421,11 @@ export function resolveOptions(options: NATTelemetryHandlerOptions = {}): Resolv
     handOff: resolveHandOff(optional<boolean | undefined>("handOff", "boolean", undefined), settings),
     customFetch: options.fetch !== undefined,
     format: wireFormat,
+    formatSetBy: formatOption !== undefined
+      ? "the program's options"
+      : envFormat !== undefined
+      ? "NAT_TELEMETRY_FORMAT"
+      : "the default",
     headers: { ...(format === "otlp" ? settings.otlpHeaders : {}), ...headers.record },
     // Where the host has none (no runtime known), globalThis.fetch is looked up at delivery time.
     fetch: optional<Fetch>("fetch", "function", host().fetch ?? ((url, init) => globalThis.fetch(url, init))),

@@ -415,20 +415,65 @@ test("an endpoint that is a string but no endpoint never throws: nothing is sent
   refused({ endpoint: 7 }, TypeError, /'endpoint' must be a string \(an http\(s\) URL, "" or "stdout"\), got 7/);
 });
 
-test("a format read as NAT_TELEMETRY_FORMAT is: any case, spaces around; another string sends nat, and says so", () => {
+test("a format read as NAT_TELEMETRY_FORMAT is: any case, spaces around, empty is none; another string sends nat, and says so", () => {
   for (const [format, name] of [["OTLP ", "otlp"], ["\tNat\n", "nat"], ["otlp", "otlp"]]) {
     const options = resolveOptions({ format });
-    assert.deepEqual([options.format.name, options.problems], [name, []], format);
+    assert.deepEqual([options.format.name, options.formatSetBy, options.problems], [name, "the program's options", []]);
   }
-  for (const format of ["json", "", "otel"]) {
+  for (const format of ["json", "otel"]) {
     const options = resolveOptions({ format });
     assert.deepEqual(
       [options.format.name, options.problems],
-      ["nat", [
-        `the program's 'format' ${JSON.stringify(format)} is not a format (nat, otlp): the nat envelope is sent`,
-      ]],
+      ["nat", [`the program's 'format' "${format}" is not a format (nat, otlp): the nat envelope is sent`]],
     );
   }
+  // Empty (a variable of the program's set to nothing) is none, as an empty NAT_TELEMETRY_FORMAT is: the user's decides.
+  const saved = process.env.NAT_TELEMETRY_FORMAT;
+  try {
+    for (const [variable, name, setBy] of [["otlp", "otlp", "NAT_TELEMETRY_FORMAT"], ["", "nat", "the default"]]) {
+      process.env.NAT_TELEMETRY_FORMAT = variable;
+      for (const format of ["", " "]) {
+        const options = resolveOptions({ format });
+        assert.deepEqual([options.format.name, options.formatSetBy, options.problems], [name, setBy, []]);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.NAT_TELEMETRY_FORMAT;
+    else process.env.NAT_TELEMETRY_FORMAT = saved;
+  }
+});
+
+test("the logger hears each problem of the options once, the first time the handler is used", async () => {
+  const lines: string[] = [];
+  setTelemetryEnabled(true);
+  try {
+    const handler = new NATTelemetryHandler({ format: "json", endpoint: "", logger: (line) => lines.push(line) });
+    handler.enqueue(commandEvent("one"));
+    handler.enqueue(commandEvent("two"));
+    await handler.stop();
+    assert.deepEqual(
+      lines.filter((line) => line.includes("problem")),
+      [`[nat-telemetry] problem: the program's 'format' "json" is not a format (nat, otlp): the nat envelope is sent`],
+    );
+  } finally {
+    setTelemetryEnabled(false);
+  }
+});
+
+test("the string options take what the environment gives (string | undefined) as it is, without a cast", () => {
+  const env = (name: string): string | undefined => process.env[name];
+  // A type check (`deno task check`): `format` takes any string. (Each is typed to take `undefined` as set, too, for
+  // programs compiled with exactOptionalPropertyTypes, which tells an absent key from an undefined one.)
+  const options: NATTelemetryHandlerOptions = {
+    endpoint: env("MYCLI_TELEMETRY_URL"),
+    format: env("MYCLI_TELEMETRY_FORMAT"),
+    spoolDir: env("MYCLI_STATE_DIR"),
+    sessionId: env("MYCLI_SESSION"),
+    sourceClientVersion: env("MYCLI_VERSION"),
+    headers: { "x-api-key": env("MYCLI_KEY") },
+    resource: { "service.name": env("MYCLI_NAME") },
+  };
+  assert.deepEqual(resolveOptions(options).problems, []);
 });
 
 test("spoolDir must be absolute: a relative or empty one means no spool (it would move with the working directory)", () => {
