@@ -767,22 +767,28 @@ export class NATTelemetryHandler implements AsyncDisposable {
     this.#debug(`answer for ${count} event(s): ${outcome.kind}${what}`);
   }
 
-  /** The trail's lines about the settings in force, once per handler, when it is first used. */
+  /**
+   * The trail's lines about the settings in force, and the problems of the options (to the logger too), once per
+   * handler, when it is first used.
+   */
   #tellSettings(): void {
-    if (!this.#debug || this.#toldSettings) return;
+    if (this.#toldSettings) return;
     this.#toldSettings = true;
-    const { enabled, decidedBy } = liveDecision();
     const { sink, format, spoolDir, handOff } = this.#options;
-    this.#debug(`telemetry ${enabled ? "on" : "off"} (decided by ${decidedBy})`);
-    const where = sink.kind === "http"
-      ? redact(sink.url)
-      : sink.kind === "stderr"
-      ? "standard error"
-      : sink.reason === "dry_run" && host().envHidden?.("NAT_TELEMETRY_DRY_RUN")
-      ? "nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"
-      : `nowhere (${sink.reason})`;
-    this.#debug(`endpoint: ${where}; format: ${format.name}; spool: ${spoolDir ?? "none"}`);
-    for (const problem of this.#options.problems) this.#debug(`problem: ${problem}`);
+    if (this.#debug) {
+      const { enabled, decidedBy } = liveDecision();
+      this.#debug(`telemetry ${enabled ? "on" : "off"} (decided by ${decidedBy})`);
+      const where = sink.kind === "http"
+        ? redact(sink.url)
+        : sink.kind === "stderr"
+        ? "standard error"
+        : sink.reason === "dry_run" && host().envHidden?.("NAT_TELEMETRY_DRY_RUN")
+        ? "nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)"
+        : `nowhere (${sink.reason})`;
+      this.#debug(`endpoint: ${where}; format: ${format.name}; spool: ${spoolDir ?? "none"}`);
+    }
+    for (const problem of this.#options.problems) this.#log(`problem: ${problem}`);
+    if (!this.#debug) return;
     const clearText = clearTextSecrets(sink, this.#options.headers);
     if (clearText) this.#debug(`warning: ${clearText}`);
     this.#debug(
