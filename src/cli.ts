@@ -343,6 +343,8 @@ interface Settings {
   atExit: { handOff: boolean; reason?: string; outcome?: InProcessOutcome };
   /** Every value not understood, one line each, with what is done instead. */
   problems: string[];
+  /** Those of them the program's options hold (a string that cannot be used): none, where its code is right. */
+  optionProblems: readonly string[];
 }
 
 /** Reads the settings in force, as a handler created with these options would. Writes nothing. */
@@ -416,11 +418,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     endpoint: sink.kind === "http" ? redact(sink.url) : sink.kind === "stderr" ? "stdout" : null,
     endpointSource,
     format,
-    formatSource: handler.format !== undefined
-      ? "the program's options"
-      : ["nat", "otlp"].includes(settings.format?.trim().toLowerCase() ?? "")
-      ? "NAT_TELEMETRY_FORMAT"
-      : "the default",
+    formatSource: options.formatSetBy,
     proxy,
     spoolDir,
     noSpool: spoolDir === null ? whyNoSpool(spoolRefused, options) : null,
@@ -433,6 +431,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
       outcome: decision.outcome,
     },
     problems,
+    optionProblems: options.problems,
   };
 }
 

@@ -74,6 +74,7 @@ test("status: off by default, and says why", async () => {
     noSpool: null,
     atExit: { handOff: false, reason: "telemetry is disabled", outcome: "dropped" },
     problems: [],
+    optionProblems: [],
   });
   assert.equal(existsSync(`${dir.path}/spool`), false, "status with telemetry off creates no spool directory");
 });
@@ -861,6 +862,14 @@ test("a CLI's telemetry command takes the handler options its runs use: status s
     /^Problem: the program's 'spoolDir' "relative" is not an absolute path: no spool is kept$/m,
   );
   assert.match(wrong.stdout, /^Problem: the program's 'endpoint' "localhost:4318" is not an http\(s\) URL, "" or/m);
+  // What a CLI's own test can expect to be empty: the problems of its options alone, not the machine's.
+  const wrongJson = await command(["status", "--json"], {
+    NAT_TEST_OPTIONS: '{"spoolDir":"relative"}',
+    NAT_TELEMETRY_FORMAT: "xml",
+  });
+  const { problems, optionProblems } = JSON.parse(wrongJson.stdout);
+  assert.deepEqual(optionProblems, [`the program's 'spoolDir' "relative" is not an absolute path: no spool is kept`]);
+  assert.equal(problems.length, 2, "the machine's problem with them");
   // Nor do they stop an opt-out, which empties the spool the runs use.
   spoolEvent(own, down.url(), "waiting", "s", 1);
   await command(["enable"]);
