@@ -105,7 +105,10 @@ const UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
 
 /**
  * Whether an endpoint is one this library can use: an http(s) URL, `""`
- * (build payloads, send nothing) or `"stdout"`.
+ * (build payloads, send nothing) or `"stdout"`. Not a URL with an `@` past
+ * its host: a key with a `/`, `?` or `#` in it, not percent-encoded, ends the
+ * URL's credentials early and makes a part of it the host (looked up, sent
+ * to) and the rest its path.
  *
  * @param value The endpoint.
  * @returns `true` when it can be used.
@@ -114,12 +117,14 @@ const UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
  * import { isEndpoint } from "./config.ts";
  * isEndpoint("https://example.com/events"); // true
  * isEndpoint("ftp://example.com"); // false
+ * isEndpoint("https://k3y/base64=@example.com/events"); // false: the host would be "k3y"
  * ```
  */
 export function isEndpoint(value: string): boolean {
   if (value === "" || value === "stdout") return true;
   try {
-    return ["http:", "https:"].includes(new URL(value).protocol);
+    const { protocol, pathname, search, hash } = new URL(value);
+    return ["http:", "https:"].includes(protocol) && !`${pathname}${search}${hash}`.includes("@");
   } catch {
     return false;
   }

@@ -187,9 +187,10 @@ function editDistance(a: string, b: string): number {
 
 /**
  * A URL with its credentials and query masked, for printing: an endpoint's user name or password may be a key
- * (`https://KEY@host`), and so may a query's value or a bare query (`?KEY`). Text that is no URL with a host (a
- * password with a `/` or `?` in it, a URL without its scheme) has everything before its last `@` (but a scheme's
- * `//`) masked, and everything after a `?`.
+ * (`https://KEY@host`), and so may a query's value or a bare query (`?KEY`). Text that is no URL with a host, or
+ * has an `@` that is not its credentials' end (a password with a `/`, `?` or `#` in it, which the parser makes a host
+ * and a path; a URL without its scheme), has everything before its last `@` (but a scheme's `//`) masked, and
+ * everything after a `?`.
  *
  * @param url A URL, or any text.
  * @returns The URL with `***` for its user name, password, each query value and each bare query; the text unchanged
@@ -201,6 +202,7 @@ function editDistance(a: string, b: string): number {
  * redact("https://example.com/v1?api-key=t0ken&KEY"); // "https://example.com/v1?api-key=***&***"
  * redact("https://ingest:t0ken@example.com:99999/v1"); // "https://***@example.com:99999/v1" (not a URL)
  * redact("ingest:t0ken@example.com:4318"); // "***@example.com:4318" (no scheme)
+ * redact("https://t0k/en=@example.com/v1"); // "https://***@example.com/v1" (a host "t0k" to the parser)
  * ```
  */
 export function redact(url: string): string {
@@ -210,8 +212,12 @@ export function redact(url: string): string {
   } catch {
     // Masked below.
   }
-  // `ada:pw@host` parses, as a URL of the scheme `ada:` with no host: its password is no password to the parser.
-  if (parsed === undefined || parsed.host === "") {
+  // `ada:pw@host` parses, as a URL of the scheme `ada:` with no host: its password is no password to the parser; nor
+  // is `https://k3y/base64=@host`'s, a URL of the host "k3y". An `@` is the credentials' end where it is the one
+  // there is, and the parser read credentials before it.
+  const ats = url.split("@").length - 1;
+  const credentialsEnd = ats === 0 || (ats === 1 && (parsed?.username !== "" || parsed?.password !== ""));
+  if (parsed === undefined || parsed.host === "" || !credentialsEnd) {
     return url.replace(/^([a-z][a-z\d+.-]*:\/\/)?[\s\S]*@/i, "$1***@").replace(/\?[\s\S]*$/, "?***");
   }
   if (parsed.username === "" && parsed.password === "" && parsed.search === "") return url;

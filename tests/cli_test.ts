@@ -139,7 +139,15 @@ test("status shows the settings in force: endpoint, format, spool, and whether t
   assert.doesNotMatch(await endpointShown("https://ingest:S3CRET@example.com:99999/e"), /S3CRET/);
   // Nor where it is no URL with a host: a password with a `/` or `?` (a base64 key), a URL without its scheme.
   for (
-    const endpoint of ["https://ada:S3CRET/x+y==@example.com/e", "https://ada:S3CRET?PW@example.com", "ada:S3CRET@h:1"]
+    const endpoint of [
+      "https://ada:S3CRET/x+y==@example.com/e",
+      "https://ada:S3CRET?PW@example.com",
+      "ada:S3CRET@h:1",
+      // URLs all the same, of another host: the key's `/` or `#` ends the credentials early.
+      "https://S3CRETa+B9/cD4=@example.com/v1",
+      "http://ada:8/S3CRET==@example.com/v1",
+      "http://ada:2024#S3CRET@example.com/v1",
+    ]
   ) {
     assert.doesNotMatch(await endpointShown(endpoint), /S3CRET|PW/, endpoint);
   }

@@ -402,6 +402,12 @@ test("an endpoint that is a string but no endpoint never throws: nothing is sent
       "https://ada:S3CRET/x+y==@collector.example/v1",
       "https://ada:S3CRET?PW@collector.example",
       "ada:S3CRET@collector.example:4318",
+      // A URL all the same, but not the one meant: a key with a `/` or `#`, not percent-encoded, ends the credentials
+      // early, and a part of it is the host (looked up, sent to), the rest its path or fragment.
+      "https://S3CRETa+B9/cD4=@collector.example/v1",
+      "http://ada:8/S3CRETb64==@collector.example/v1",
+      "http://ada:/S3CRET@collector.example/v1",
+      "http://ada:2024#S3CRET@collector.example/v1",
     ]
   ) {
     const { sink, problems } = resolveOptions({ endpoint });
