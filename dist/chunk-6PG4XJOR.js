@@ -15,58 +15,59 @@ d])}return o<=Math.max(3,Math.floor(n(e).length/3))?i:void 0}),qi=(function(e,t)
 (r,i)=>[i,...new Array(t.length).fill(0)]);for(let r=1;r<=t.length;r++)n[0][r]=r;for(let r=1;r<=e.length;r++)for(let i=1;i<=
 t.length;i++){const o=e[r-1]===t[i-1]?0:1;n[r][i]=Math.min(n[r-1][i]+1,n[r][i-1]+1,n[r-1][i-1]+o),r>1&&i>1&&e[r-1]===t[i-
 2]&&e[r-2]===t[i-1]&&(n[r][i]=Math.min(n[r][i],n[r-2][i-2]+1))}return n[e.length][t.length]}),F=(function(e){let t;try{t=
-new URL(e)}catch{}if(t===void 0||t.host==="")return e.replace(/^([a-z][a-z\d+.-]*:\/\/)?[\s\S]*@/i,"$1***@").replace(/\?[\s\S]*$/,
-"?***");if(t.username===""&&t.password===""&&t.search==="")return e;if(t.username!==""&&(t.username="***"),t.password!==
-""&&(t.password="***"),t.search!==""){const n=[...t.searchParams].map(([r,i])=>i===""?"***":`${encodeURIComponent(r)}=**\
-*`);t.search=n.join("&")}return t.href}),Ji=(function(e,t,n={}){let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,
-o=>F(o.replaceAll("\\/","/")));const i=[...t===void 0?[]:Ki(t),...Zi(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-
-s.length)){const s=o.replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${ln(a)}${ln(
-c)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}),Zi=(function(e){const t=Object.
-values(e).flatMap(n=>[n,...n.split(/[\t ]+/).filter(r=>r.length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.
-stringify(n).slice(1,-1))]}),ln=(function(e){return/\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}),Ki=(function(e){
-try{const{username:t,password:n,search:r}=new URL(e),i=c=>{try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},
-o=[t,n].flatMap(c=>[c,i(c)]).filter(c=>c.length>=4),s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[
-c,i(c)]).filter(c=>c.length>=8),d=t||n?[jr(`${i(t)}:${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[
-...o,...s,...a,...d]}catch{return[]}}),un=(function(e){return Ks.has(e.toLowerCase())}),hn=(function(e){return Js.test(e)}),
-fn=(function(e){return Zs.test(e)}),Qi=(function(e){let t=0,n=e.length;for(;t<n&&Fr(e.charCodeAt(t));)t++;for(;n>t&&Fr(e.
-charCodeAt(n-1));)n--;return e.slice(t,n)}),mn=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=
-e+r[0],r[r.length-1]+=n,r.join(",")}),pn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)
-return[];const n=r=>BigInt(he[r]-129);return He.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),rt=(function(e,t){return e?
-"its value is not valid Unicode":t}),S=(function(e){try{return e()}catch{return}}),vn=(function(e){const t=(a,c,u="not_o\
-wner")=>{if(e.uid!==void 0&&c.uid!==void 0&&c.uid!==e.uid&&c.uid!==0)throw new M(a,u)},n=(a,c)=>{if(a!==0||c===void 0)return!1;
-const u=e.allowed(c,"read")?e.realPath(c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:void 0;return l!==void 0&&
-l!==0},r=(a,c)=>{if(!(e.uid!==void 0||!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,G(a)))throw c(a),new M(a,"ancestor_not_ow\
-ner")},i=(a,c)=>{if(c.kind!=="file")throw new M(a,c.kind==="symlink"?"symlink":"not_a_regular_file");t(a,c)},o=(a,c)=>u=>{
-i(a,u);const{mode:l}=u,f=()=>e.gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==0||(l&16)!==0&&f()))throw new M(
-a,"writable_by_others");if(u.size>c)throw new M(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,
-"not_owner");o(a,1/0)(c)},d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),
-u):void 0}catch{return}};return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,
-realPath:a=>e.allowed(a,"read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,
-""):a,f=[];let h=e.lstat(l);for(let m=l;h===void 0;){f.unshift(m);const v=G(m);if(v===void 0||f.length>Ur)throw new M(l,
-"no_parent");if(!e.allowed(v,"read"))break;h=e.lstat(m=v)}if(!u&&f.length>0)throw new M(l,"missing");if(n(e.uid,f.length>
-0?G(f[0]):l))throw new M(l,f.length>0?"ancestor_not_owner":"not_owner");c&&f.length>0&&Ne(e,f[0]);for(const m of f)try{e.
-mkdir(m),m===f[0]&&r(m,e.removeDir)}catch(v){if(v instanceof M)throw v;const y=e.lstat(m);if(y===void 0)throw v;if(y.kind!==
-"directory")throw new M(l,y.kind==="symlink"?"symlink":"not_a_directory");t(l,y,m===l?"not_owner":"ancestor_not_owner")}
-if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new M(l,"symlink");if(h?.kind!=="directory")throw new M(l,"not_a\
-_directory");if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new M(l,"not_owner");if(h.mode!==void 0&&(h.mode&18)!==
-0)throw new M(l,"writable_by_others");return Ne(e,l)},list:a=>e.list(a),checkPlace:a=>{Ne(e,a)},read:(a,c)=>e.read(a,c,o(
-a,c)),sizeOf:(a,c=!1)=>d(a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&
-(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){
-e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;
-u!==void 0&&i(c,u),e.rename(a,c)},remove(a){if(!e.allowed(a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Ne=(function(e,t,n=G(
-t),r=0){for(let i=n;i!==void 0;i=G(i),r++){if(r>=Ur||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===
-void 0&&o.mode!==void 0)return!1;if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new M(t,"ancestor_not\
-_owner");if(o.kind==="symlink"&&o.mode!==void 0){const s=eo(e,i);if(s===void 0)throw new M(t,"ancestor_link");if(!Ne(e,t,
-s))return!1;continue}if(!(o.mode===void 0||(o.mode&512)!==0)){if((o.mode&2)!==0)throw new M(t,"ancestor_writable_by_othe\
-rs");if((o.mode&16)!==0){if(e.gid===void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(t,"ancestor_writable_by_\
-group")}}}return!0}),eo=(function(e,t){const n=G(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.readLink(t),i=e.
-realPath(n),o=e.realPath(t);if(!(r===void 0||i===void 0||o===void 0))return to(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),
-to=(function(e){const t=[];for(const n of e.split("/"))n===".."?t.pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}),
-yn=(function(e,t,n){let r=new Uint8Array(Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)break;const s=new Uint8Array(
-Math.min(n+1,r.length*2));s.set(r),r=s}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,i)}),U=(function(e,t){return`${e.
-replace(/[\\/]+$/,"")}/${t}`}),K=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),G=(function(e){
-const t=e.length>1?e.replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.
-test(t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),no=(function(e,t,n){const r=e.
+new URL(e)}catch{}const n=e.split("@").length-1,r=n===0||n===1&&(t?.username!==""||t?.password!=="");if(t===void 0||t.host===
+""||!r)return e.replace(/^([a-z][a-z\d+.-]*:\/\/)?[\s\S]*@/i,"$1***@").replace(/\?[\s\S]*$/,"?***");if(t.username===""&&
+t.password===""&&t.search==="")return e;if(t.username!==""&&(t.username="***"),t.password!==""&&(t.password="***"),t.search!==
+""){const i=[...t.searchParams].map(([o,s])=>s===""?"***":`${encodeURIComponent(o)}=***`);t.search=i.join("&")}return t.
+href}),Ji=(function(e,t,n={}){let r=e.replace(/(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\\?\/\\?\/[^\s"'<>,|]+/gi,o=>F(o.replaceAll(
+"\\/","/")));const i=[...t===void 0?[]:Ki(t),...Zi(n)];for(const o of[...new Set(i)].sort((s,d)=>d.length-s.length)){const s=o.
+replace(/[.*+?^${}()|[\]\\]/g,"\\$&").replace(/%([\dA-Fa-f])([\dA-Fa-f])/g,(d,a,c)=>`%${ln(a)}${ln(c)}`);r=r.replace(new RegExp(
+`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}),Zi=(function(e){const t=Object.values(e).flatMap(n=>[n,...n.
+split(/[\t ]+/).filter(r=>r.length>=8)]).filter(n=>n.length>=4);return[...t,...t.map(n=>JSON.stringify(n).slice(1,-1))]}),
+ln=(function(e){return/\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}),Ki=(function(e){try{const{username:t,password:n,
+search:r}=new URL(e),i=c=>{try{return decodeURIComponent(c.replaceAll("+"," "))}catch{return c}},o=[t,n].flatMap(c=>[c,i(
+c)]).filter(c=>c.length>=4),s=r.slice(1).split("&").map(c=>c.slice(c.indexOf("=")+1)).flatMap(c=>[c,i(c)]).filter(c=>c.length>=
+8),d=t||n?[jr(`${i(t)}:${i(n)}`)]:[],a=[...o,...s].map(c=>JSON.stringify(c).slice(1,-1));return[...o,...s,...a,...d]}catch{
+return[]}}),un=(function(e){return Ks.has(e.toLowerCase())}),hn=(function(e){return Js.test(e)}),fn=(function(e){return Zs.
+test(e)}),Qi=(function(e){let t=0,n=e.length;for(;t<n&&Fr(e.charCodeAt(t));)t++;for(;n>t&&Fr(e.charCodeAt(n-1));)n--;return e.
+slice(t,n)}),mn=(function(e,t,n){if(t.length===0)return e+n;const r=t.slice();return r[0]=e+r[0],r[r.length-1]+=n,r.join(
+",")}),pn=(function(e){const t=/^SigIgn:\s*([0-9a-f]+)$/m.exec(e??"")?.[1];if(t===void 0)return[];const n=r=>BigInt(he[r]-
+129);return He.filter(r=>(BigInt(`0x${t}`)>>n(r)&1n)===1n)}),rt=(function(e,t){return e?"its value is not valid Unicode":
+t}),S=(function(e){try{return e()}catch{return}}),vn=(function(e){const t=(a,c,u="not_owner")=>{if(e.uid!==void 0&&c.uid!==
+void 0&&c.uid!==e.uid&&c.uid!==0)throw new M(a,u)},n=(a,c)=>{if(a!==0||c===void 0)return!1;const u=e.allowed(c,"read")?e.
+realPath(c):void 0,l=u!==void 0&&e.allowed(u,"read")?e.lstat(u)?.uid:void 0;return l!==void 0&&l!==0},r=(a,c)=>{if(!(e.uid!==
+void 0||!e.allowed(a,"read"))&&n(e.lstat(a)?.uid,G(a)))throw c(a),new M(a,"ancestor_not_owner")},i=(a,c)=>{if(c.kind!=="\
+file")throw new M(a,c.kind==="symlink"?"symlink":"not_a_regular_file");t(a,c)},o=(a,c)=>u=>{i(a,u);const{mode:l}=u,f=()=>e.
+gid===void 0||u.gid!==e.gid||u.uid!==e.uid;if(l!==void 0&&((l&2)!==0||(l&16)!==0&&f()))throw new M(a,"writable_by_others");
+if(u.size>c)throw new M(a,"too_large")},s=a=>c=>{if(e.uid!==void 0&&c.uid!==e.uid)throw new M(a,"not_owner");o(a,1/0)(c)},
+d=(a,c)=>{try{if(!e.allowed(a,"read"))return;const u=e.lstat(a);return u?((c?s(a):o(a,1/0))(u),u):void 0}catch{return}};
+return{allowed:(a,c)=>e.allowed(a,c),permissionsFollowLinks:e.permissionsFollowLinks,uid:e.uid,realPath:a=>e.allowed(a,"\
+read")?e.realPath(a):void 0,ensureDir(a,c,u=!0){const l=a.length>1?a.replace(/(?<=[^\\/:])[\\/]+$/,""):a,f=[];let h=e.lstat(
+l);for(let m=l;h===void 0;){f.unshift(m);const v=G(m);if(v===void 0||f.length>Ur)throw new M(l,"no_parent");if(!e.allowed(
+v,"read"))break;h=e.lstat(m=v)}if(!u&&f.length>0)throw new M(l,"missing");if(n(e.uid,f.length>0?G(f[0]):l))throw new M(l,
+f.length>0?"ancestor_not_owner":"not_owner");c&&f.length>0&&Ne(e,f[0]);for(const m of f)try{e.mkdir(m),m===f[0]&&r(m,e.removeDir)}catch(v){
+if(v instanceof M)throw v;const y=e.lstat(m);if(y===void 0)throw v;if(y.kind!=="directory")throw new M(l,y.kind==="symli\
+nk"?"symlink":"not_a_directory");t(l,y,m===l?"not_owner":"ancestor_not_owner")}if(f.length>0&&(h=e.lstat(l)),h?.kind==="\
+symlink")throw new M(l,"symlink");if(h?.kind!=="directory")throw new M(l,"not_a_directory");if(!c)return!0;if(e.uid!==void 0&&
+h.uid!==e.uid)throw new M(l,"not_owner");if(h.mode!==void 0&&(h.mode&18)!==0)throw new M(l,"writable_by_others");return Ne(
+e,l)},list:a=>e.list(a),checkPlace:a=>{Ne(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(a,c)?.size,modifiedAt:a=>d(
+a,!0)?.modified,isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){if(!e.allowed(a,"write")||!e.
+allowed(a,"read"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),r(a,e.remove)},append:(a,c,u)=>e.
+append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&i(c,u),e.rename(a,c)},remove(a){
+if(!e.allowed(a,"write"))throw new M(a,"not_allowed");e.remove(a)}}}),Ne=(function(e,t,n=G(t),r=0){for(let i=n;i!==void 0;i=
+G(i),r++){if(r>=Ur||!e.allowed(i,"read"))return!1;const o=e.lstat(i);if(o===void 0||e.uid===void 0&&o.mode!==void 0)return!1;
+if(e.uid!==void 0&&o.uid!==void 0&&o.uid!==e.uid&&o.uid!==0)throw new M(t,"ancestor_not_owner");if(o.kind==="symlink"&&o.
+mode!==void 0){const s=eo(e,i);if(s===void 0)throw new M(t,"ancestor_link");if(!Ne(e,t,s))return!1;continue}if(!(o.mode===
+void 0||(o.mode&512)!==0)){if((o.mode&2)!==0)throw new M(t,"ancestor_writable_by_others");if((o.mode&16)!==0){if(e.gid===
+void 0)return!1;if(o.uid!==e.uid||o.gid!==e.gid)throw new M(t,"ancestor_writable_by_group")}}}return!0}),eo=(function(e,t){
+const n=G(t);if(n===void 0||!e.allowed(n,"read"))return;const r=e.readLink(t),i=e.realPath(n),o=e.realPath(t);if(!(r===void 0||
+i===void 0||o===void 0))return to(r.startsWith("/")?r:`${i}/${r}`)===o?o:void 0}),to=(function(e){const t=[];for(const n of e.
+split("/"))n===".."?t.pop():n!==""&&n!=="."&&t.push(n);return`/${t.join("/")}`}),yn=(function(e,t,n){let r=new Uint8Array(
+Math.min(n,t||4096)+1),i=0;for(;;){if(i===r.length){if(i>n)break;const s=new Uint8Array(Math.min(n+1,r.length*2));s.set(
+r),r=s}const o=e(r,i);if(!o)break;i+=o}return r.subarray(0,i)}),U=(function(e,t){return`${e.replace(/[\\/]+$/,"")}/${t}`}),
+K=(function(e,t){return t==="win32"?/^([A-Za-z]:)?[\\/]/.test(e):e.startsWith("/")}),G=(function(e){const t=e.length>1?e.
+replace(/[\\/]+$/,""):e,n=Math.max(t.lastIndexOf("/"),t.lastIndexOf("\\"));if(!(n<0||t.length<=1||/^[A-Za-z]:[\\/]?$/.test(
+t)))return n===0?t.slice(0,1):/^[A-Za-z]:$/.test(t.slice(0,n))?t.slice(0,n+1):t.slice(0,n)}),no=(function(e,t,n){const r=e.
 build.os==="windows",i=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===
 null?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.
 getTime()}),o=a=>{try{return e.lstatSync(a)}catch(c){if(c instanceof e.errors.NotFound||c.name==="NotADirectory")return;
@@ -291,41 +292,42 @@ if(t(n))return{hidden:!0};const r=e(n);if(!r)continue;return{endpoint:n==="OTEL_
 toLowerCase())}),Dn=(function(){return ot(w().env("CI"))||w().envNotUnicode?.("CI")===!0}),Co=(function(){const{env:e}=w();
 return e("NODE_ENV")==="test"||ot(e("JEST_WORKER_ID"))||ot(e("VITEST"))}),ee=(function(e){return rt(w().envNotUnicode?.(
 e)===!0,"its permissions")}),ot=(function(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}),st=(function(e){
-if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{return!1}}),Pn=(function(){
-const e=w().env,t=[],n=(g,N)=>{const b=e(g),p=Bn(g,b);return p!==void 0&&t.push(`${p}, ${N}`),Re(b)};n("NAT_TELEMETRY_EN\
-ABLED","so telemetry is off and nothing is asked"),n("NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=Dn();
-for(const g of Ia)w().envHidden?.(g)===!0&&!(g==="CI"&&i)&&r.push(g);const o=n("NAT_TELEMETRY_DRY_RUN","so events are se\
-nt")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT");s!==void 0&&!st(s)&&t.push(`NAT_TELEMETRY_ENDPOI\
-NT=${E(F(s))} is not an http(s) URL, "" or "stdout": nothing is sent`);const d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&!["",
-"nat","otlp"].includes(d.trim().toLowerCase())&&t.push(`NAT_TELEMETRY_FORMAT=${E(d)} is not a format (nat, otlp): the na\
-t envelope is sent`);const a=n("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TE\
-LEMETRY_CONSENT_FILE");c&&!K(c,I().os)&&t.push(`NAT_TELEMETRY_CONSENT_FILE=${E(c)} is not an absolute path: it is read i\
-n the directory each run starts in, so each directory may hold another decision`);let u;const l=Po(e,I().os,t,g=>u=g),f=e(
-"NAT_TELEMETRY_SPOOL_DIR"),h=I().os==="win32"?"LOCALAPPDATA":"HOME";l===void 0&&f===void 0&&w().envHidden?.(h)===!0&&(u=
-`the program may not read ${h} (${ee(h)})`,t.push(`${h} may not be read (${ee(h)}): the spool cannot be kept in the home\
- directory`));for(const g of r)t.push(`${g} may not be read (${ee(g)}): ${ci[g]}`);for(const g of ai){const N=e(g);N&&!/^https?:$/.
-test(Do(N))&&t.push(`${g}=${E(F(N))} is not an http(s) URL: OTLP events are not sent`)}const m=Io(e,g=>r.includes(g)),v=g=>Lo(
-e(g),N=>t.push(`${g}: ${N}: skipped`)),y={...jn("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),t),...jn("O\
-TEL_EXPORTER_OTLP_LOGS_HEADERS",v("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_\
-SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_EN\
-DPOINT"),otlpEndpointHidden:m.hidden,dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:l,noSpool:u,spoolFallback:f===
-void 0,handOff:a,ci:i,format:d,otlpEndpoint:m.endpoint,otlpHeaders:y,otlpResource:x,problems:t}}),Bn=(function(e,t){if(t===
-void 0)return;const n=t.trim().toLowerCase();if(!(Re(n)===!0||La.includes(n)))return`${e}=${E(t)} is not a yes/no value \
-(1, true, yes / 0, false, no): read as no`}),Do=(function(e){try{return new URL(e).protocol}catch{return""}}),jn=(function(e,t,n){
-const r={};for(const[i,o]of Object.entries(t))hn(i)?un(i)?n.push(`${e}: ${E(i)} is the HTTP client's to set: skipped, no\
-t sent`):fn(o)?r[i]=o:n.push(`${e}: the value of ${E(i)} is not a header value (RFC 9110, visible ASCII: no control char\
-acters, no leading or trailing space): skipped, not sent`):n.push(`${e}: an entry's name is not a header name (an RFC 91\
-10 token; not shown, as it may hold a key, where an entry is written \`Name: value\` rather than \`Name=value\`): skipped, n\
-ot sent`);return r}),Po=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r(
-"NAT_TELEMETRY_SPOOL_DIR is empty"):K(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${E(i)} is not an absolute path: no spool \
-is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XDG_STATE_HOME");if(o&&!K(o,t))n.push(`X\
-DG_STATE_HOME=${E(o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)return U(o,"nat/teleme\
-try");let s;if(t==="win32"){const d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);s=d?`${d}\
-\\nat\\telemetry`:void 0}else{const d=e("HOME");s=d?U(d,`${t==="darwin"?"Library/Application Support":".local/state"}/na\
-t/telemetry`):void 0}return s===void 0?void r("there is no home directory"):K(s,t)?s:(n.push("the home directory is not \
-an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"))}),Bo=(function(e,t,n){if(t===
-"win32"||n===void 0)return;const r=e("TMPDIR");return U(r&&K(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),de=(function(){const e=w();
-if(Re(e.env("NAT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
+if(e===""||e==="stdout")return!0;try{const{protocol:t,pathname:n,search:r,hash:i}=new URL(e);return["http:","https:"].includes(
+t)&&!`${n}${r}${i}`.includes("@")}catch{return!1}}),Pn=(function(){const e=w().env,t=[],n=(g,N)=>{const b=e(g),p=Bn(g,b);
+return p!==void 0&&t.push(`${p}, ${N}`),Re(b)};n("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),n("\
+NAT_TELEMETRY_DEBUG","so no debug trail is written");const r=[],i=Dn();for(const g of Ia)w().envHidden?.(g)===!0&&!(g===
+"CI"&&i)&&r.push(g);const o=n("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NA\
+T_TELEMETRY_ENDPOINT");s!==void 0&&!st(s)&&t.push(`NAT_TELEMETRY_ENDPOINT=${E(F(s))} is not an http(s) URL, "" or "stdou\
+t": nothing is sent`);const d=e("NAT_TELEMETRY_FORMAT");d!==void 0&&!["","nat","otlp"].includes(d.trim().toLowerCase())&&
+t.push(`NAT_TELEMETRY_FORMAT=${E(d)} is not a format (nat, otlp): the nat envelope is sent`);const a=n("NAT_TELEMETRY_HA\
+NDOFF","so events are delivered in process at exit")??"auto",c=e("NAT_TELEMETRY_CONSENT_FILE");c&&!K(c,I().os)&&t.push(`\
+NAT_TELEMETRY_CONSENT_FILE=${E(c)} is not an absolute path: it is read in the directory each run starts in, so each dire\
+ctory may hold another decision`);let u;const l=Po(e,I().os,t,g=>u=g),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=I().os==="win32"?
+"LOCALAPPDATA":"HOME";l===void 0&&f===void 0&&w().envHidden?.(h)===!0&&(u=`the program may not read ${h} (${ee(h)})`,t.push(
+`${h} may not be read (${ee(h)}): the spool cannot be kept in the home directory`));for(const g of r)t.push(`${g} may no\
+t be read (${ee(g)}): ${ci[g]}`);for(const g of ai){const N=e(g);N&&!/^https?:$/.test(Do(N))&&t.push(`${g}=${E(F(N))} is\
+ not an http(s) URL: OTLP events are not sent`)}const m=Io(e,g=>r.includes(g)),v=g=>Lo(e(g),N=>t.push(`${g}: ${N}: skipp\
+ed`)),y={...jn("OTEL_EXPORTER_OTLP_HEADERS",v("OTEL_EXPORTER_OTLP_HEADERS"),t),...jn("OTEL_EXPORTER_OTLP_LOGS_HEADERS",v(
+"OTEL_EXPORTER_OTLP_LOGS_HEADERS"),t)},x={...v("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("\
+OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:m.hidden,
+dryRun:o,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:l,noSpool:u,spoolFallback:f===void 0,handOff:a,ci:i,format:d,
+otlpEndpoint:m.endpoint,otlpHeaders:y,otlpResource:x,problems:t}}),Bn=(function(e,t){if(t===void 0)return;const n=t.trim().
+toLowerCase();if(!(Re(n)===!0||La.includes(n)))return`${e}=${E(t)} is not a yes/no value (1, true, yes / 0, false, no): \
+read as no`}),Do=(function(e){try{return new URL(e).protocol}catch{return""}}),jn=(function(e,t,n){const r={};for(const[
+i,o]of Object.entries(t))hn(i)?un(i)?n.push(`${e}: ${E(i)} is the HTTP client's to set: skipped, not sent`):fn(o)?r[i]=o:
+n.push(`${e}: the value of ${E(i)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or \
+trailing space): skipped, not sent`):n.push(`${e}: an entry's name is not a header name (an RFC 9110 token; not shown, a\
+s it may hold a key, where an entry is written \`Name: value\` rather than \`Name=value\`): skipped, not sent`);return r}),
+Po=(function(e,t,n=[],r=()=>{}){const i=e("NAT_TELEMETRY_SPOOL_DIR");if(i!==void 0)return i===""?void r("NAT_TELEMETRY_S\
+POOL_DIR is empty"):K(i,t)?i:(n.push(`NAT_TELEMETRY_SPOOL_DIR=${E(i)} is not an absolute path: no spool is kept`),void r(
+"NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));const o=e("XDG_STATE_HOME");if(o&&!K(o,t))n.push(`XDG_STATE_HOME=${E(
+o)} is not an absolute path: ignored, as the XDG specification says`);else if(o)return U(o,"nat/telemetry");let s;if(t===
+"win32"){const d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\AppData\\Local`);s=d?`${d}\\nat\\telemetry`:
+void 0}else{const d=e("HOME");s=d?U(d,`${t==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}
+return s===void 0?void r("there is no home directory"):K(s,t)?s:(n.push("the home directory is not an absolute path: no \
+spool is kept there"),void r("the home directory is not an absolute path"))}),Bo=(function(e,t,n){if(t==="win32"||n===void 0)
+return;const r=e("TMPDIR");return U(r&&K(r,t)?r:"/tmp",`nat-telemetry-${n}`)}),de=(function(){const e=w();if(Re(e.env("N\
+AT_TELEMETRY_DEBUG")))return t=>e.writeStderr(`[nat-telemetry] ${t}
 `)}),Fn=(function(e,t){if(!(e===void 0||Ut.has(e))){Ut.add(e);try{Promise.resolve(e(`[nat-telemetry] ${t}`)).catch(()=>{})}catch{}finally{
 Ut.delete(e)}}}),Un=(function(e){let t;return()=>t??=new RegExp(e,"u")}),jo=(function(e){return e.length<=64&&Ca.test(e)&&
 (/^[ -~]*$/.test(e)||!Da().test(e))}),Hn=(function(e){return e==="undefined"||jo(e)}),Yn=(function(e){return e.length<=64&&
@@ -1327,687 +1329,688 @@ let s of n){let a=is(t(e),t(s));a<i&&([o,i]=[s,a])}return i<=Math.max(3,Math.flo
 e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]\
 =r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][\
 o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.l\
-ength][n.length]}function B(e){let n;try{n=new URL(e)}catch{}if(n===void 0||n.host==="")return e.replace(/^([a-z][a-z\\d+\
-.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return e\
-;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"),n.search!==""){let t=[...n.searchParams].map\
-(([r,o])=>o===""?"***":`${encodeURIComponent(r)}=***`);n.search=t.join("&")}return n.href}function gr(e,n,t={}){let r=e.\
-replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>B(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:as\
-(n),...ss(t)];for(let i of[...new Set(o)].sort((s,a)=>a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").\
-replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(a,d,u)=>`%${mr(d)}${mr(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-\
-z0-9])`,"g"),"***")}return r}function ss(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length\
->=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function mr(e){return/\\d/.test(e)?\
-e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function as(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{r\
-eturn decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r\
-.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[On(`${o(n)}:$\
-{o(t)}`)]:[],d=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var ds=/^[!\
-#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,us=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,cs=new Set(["connection","content-length","host","keep-\
-alive","te","trailer","transfer-encoding","upgrade"]);function nn(e){return cs.has(e.toLowerCase())}function tn(e){retur\
-n ds.test(e)}function rn(e){return us.test(e)}var yr=e=>e===9||e===10||e===13||e===32;function br(e){let n=0,t=e.length;\
-for(;n<t&&yr(e.charCodeAt(n));)n++;for(;t>n&&yr(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function on(e,n,t){if(n.leng\
-th===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var Ee="0.1.0";var vr="nat-cli",Ln={na\
-me:"@nat/telemetry",version:Ee};function wr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:\
-e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Sr=e=>Object.entries(e).map(([n,t])=>({key:n,value:w\
-r(t)}));function Er(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}function ls(e){return{x86_64:"amd64",AMD64:"amd\
-64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:\
-"s390x"}[e]??e}function Tr(e){let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:Er(e.timestamp),observedTi\
-meUnixNano:Er(e.timestamp),eventName:n,attributes:[...Sr(t),{key:"nat.event.schema_version",value:wr(e.schemaVersion)}]}\
-}function Mn(e,n,t,r=L()){let o=Sr({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVers\
-ion,"session.id":n,"host.arch":ls(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetr\
-y.sdk.name":Ln.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Ln.version}),i=JSON\
-.stringify({resource:{attributes:o},scopeLogs:[{scope:Ln,logRecords:[]}]});return on(`{"resourceLogs":[${i.slice(0,-4)}`\
-,e,"]}]}]}")}function xr(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,fs(t));return o>0?{kind:"delivered",rejected:o}:{ki\
-nd:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`htt\
-p_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function fs(e){try{let n=\
-Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return \
-0}}function _r(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),\
-s=a=>n?.(`entry ${r+1} ${a}`);if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURICompon\
-ent(o.slice(0,i).trim()),d=decodeURIComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a ba\
-d percent-encoding")}}return t}var Pn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Rr(e,n\
-=()=>!1){for(let t of Pn){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LO\
-GS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Or="https://events.telemetry.data.nvid\
-ia.com/v1.1/events/json";function we(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function\
- ms(){return hs(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function ve(e){return Me(y().envNotUnicode?.(e)===!0,"its\
- permissions")}function hs(e){return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var ps=["","0","false","no",\
-"off"];function sn(e){if(e===""||e==="stdout")return!0;try{return["http:","https:"].includes(new URL(e).protocol)}catch{\
-return!1}}function Nr(){let e=y().env,n=[],t=(v,O)=>{let w=e(v),p=Dn(v,w);return p!==void 0&&n.push(`${p}, ${O}`),we(w)}\
-;t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is wri\
-tten");let r=[],o=ms();for(let v of gs)y().envHidden?.(v)===!0&&!(v==="CI"&&o)&&r.push(v);let i=t("NAT_TELEMETRY_DRY_RUN\
-","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT");s!==void 0&&!sn(s)&&n.push(`N\
-AT_TELEMETRY_ENDPOINT=${A(B(s))} is not an http(s) URL, "" or "stdout": nothing is sent`);let a=e("NAT_TELEMETRY_FORMAT"\
-);a!==void 0&&!["","nat","otlp"].includes(a.trim().toLowerCase())&&n.push(`NAT_TELEMETRY_FORMAT=${A(a)} is not a format \
-(nat, otlp): the nat envelope is sent`);let d=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"\
-auto",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!G(u,L().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(u)} is not an absolute p\
-ath: it is read in the directory each run starts in, so each directory may hold another decision`);let l,c=bs(e,L().os,n\
-,v=>l=v),m=e("NAT_TELEMETRY_SPOOL_DIR"),f=L().os==="win32"?"LOCALAPPDATA":"HOME";c===void 0&&m===void 0&&y().envHidden?.\
-(f)===!0&&(l=`the program may not read ${f} (${ve(f)})`,n.push(`${f} may not be read (${ve(f)}): the spool cannot be kep\
-t in the home directory`));for(let v of r)n.push(`${v} may not be read (${ve(v)}): ${Ar[v]}`);for(let v of Pn){let O=e(v\
-);O&&!/^https?:$/.test(ys(O))&&n.push(`${v}=${A(B(O))} is not an http(s) URL: OTLP events are not sent`)}let h=Rr(e,v=>r\
-.includes(v)),g=v=>_r(e(v),O=>n.push(`${v}: ${O}: skipped`)),b={...kr("OTEL_EXPORTER_OTLP_HEADERS",g("OTEL_EXPORTER_OTLP\
-_HEADERS"),n),...kr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},R={...g("OTEL_RESOURCE_AT\
-TRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:r.incl\
-udes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:h.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:c\
-,noSpool:l,spoolFallback:m===void 0,handOff:d,ci:o,format:a,otlpEndpoint:h.endpoint,otlpHeaders:b,otlpResource:R,problem\
-s:n}}var Ar={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets its endp\
-oint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value set th\
-ere is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there is not\
- seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OTEL_EXP\
-ORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TELEMETR\
-Y_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOI\
-NT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sent",OTE\
-L_EXPORTER_OTLP_LOGS_HEADERS:"the same"},gs=Object.keys(Ar);function Dn(e,n){if(n===void 0)return;let t=n.trim().toLower\
-Case();if(!(we(t)===!0||ps.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, no): read as\
- no`}function ys(e){try{return new URL(e).protocol}catch{return""}}function kr(e,n,t){let r={};for(let[o,i]of Object.ent\
-ries(n))tn(o)?nn(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent`):rn(i)?r[o]=i:t.push(`${e}: th\
-e value of ${A(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space):\
- skipped, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a \
-key, where an entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function bs(e,n\
-,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"\
-):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SP\
-OOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an abso\
-lute path: ignored, as the XDG specification says`);else if(i)return F(i,"nat/telemetry");let s;if(n==="win32"){let a=e(\
-"LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\nat\\\\telemetry`:void 0}else{let a=\
-e("HOME");s=a?F(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0\
-?void r("there is no home directory"):G(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept the\
-re"),void r("the home directory is not an absolute path"))}function $r(e,n,t){if(n==="win32"||t===void 0)return;let r=e(\
-"TMPDIR");return F(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Fn(){let e=y();if(we(e.env("NAT_TELEMETRY_DEBUG")))\
-return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Cn=new Set;function Ir(e,n){if(!(e===void 0||Cn.has(e))){Cn.add(e);\
-try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Cn.delete(e)}}}function Lr(e){let n;return()\
-=>n??=new RegExp(e,"u")}var xu=Lr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var _\
-u=Lr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var an="1.5",Lu=Object.freeze({SUCCES\
-S:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINE\
-D:"undefined"}),Mu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluat\
-or",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UN\
-DEFINED:"undefined"}),Se=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Es(new.target))throw new TypeError("C\
-annot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Can\
-not create event: an event type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??an;if(typ\
-eof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got \
-${A(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create e\
-vent: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};funct\
-ion Es(e){return e===Se}function H(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?vs(n):n}functi\
-on vs(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t\
-=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(ws);if(n===-1)return e.length;let t=e.length\
-;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56\
-320?(t+=2,r++):t+=2)}return t}var ws=/[^\\x00-\\x7f]/;var Ss="184482118588404";function Pe(e){let n=U(e);if(!(n>=-un&&n<=u\
-n))throw new RangeError("Invalid time value");let t=U(n/1e3);if(t!==Bn.second){let r=U(t/Mr),o=t-r*Mr,i=`${ne(U(o/3600),\
-2)}:${ne(U(o/60)%60,2)}:${ne(o%60,2)}`;Bn={second:t,text:`${Ts(r)}T${i}.`}}return`${Bn.text}${ne(n-t*1e3,3)}Z`}var Bn={s\
-econd:NaN,text:""};function Ts(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096)\
-)/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,d=r+n*400+(a<=2?1:0);return`${d>\
-=0&&d<=9999?ne(d,4):`${d<0?"-":"+"}${ne(d<0?-d:d,6)}`}-${ne(a,2)}-${ne(s,2)}`}var U=e=>{let n=e-e%1;return n>e?n-1:n},ne\
-=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},Mr=86400,un=864e13;function Pr(e){let n;try{n=e.name}catch(o)\
-{throw new TypeError(`Event name cannot be read: ${V(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name\
- is not a non-empty string");let t=H(_s(e));if(n!==dn.name){let o=H(n);dn={name:n,json:o,bytes:D(o)}}let r=Pe(e.timestam\
-p);return{json:`{"ts":"${r}","parameters":${t},"name":${dn.json}}`,bytes:xs+r.length+D(t)+dn.bytes}}var dn={name:"",json\
-:"",bytes:0},xs=31;function _s(e){let n=(s,a)=>new TypeError(`Event \'${e.name}\' ${s} cannot be read: ${V(a)}`),t;try{t=e\
-.parameters()}catch(s){throw n("parameters",s)}try{t?.then}catch(s){throw n("parameters() returned an object that",s)}if\
-(hr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters\
- object: parameters() returned a thenable`)}if(!be(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: p\
-arameters() returned ${A(t)}`);let r;try{r=Object.keys(t)}catch(s){throw n("parameters",s)}let o={};for(let s of r){let \
-a;try{a=t[s]}catch(d){throw n(`parameter \'${s}\'`,d)}s in o?o={...o,[s]:a}:o[s]=a}let i=Hn(o);if(i)throw new TypeError(`E\
-vent \'${e.name}\' ${i}`);return o}function Hn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no paramete\
-rs object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Num\
-ber.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Dr(e,n){return{browserType\
-:"undefined",clientId:Ss,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.c\
-puArchitecture??L().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"un\
-defined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"und\
-efined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"No\
-ne",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",produc\
-tVersion:"undefined",sentTs:Pe(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function \
-Un(e,n){return on(`${H(e).slice(0,-1)},"events":[`,n,"]}")}var Cr=/[A-Za-z0-9_-]/,Rs=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]\
-|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0\
--3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_\
-?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Fr(e){return new Yn(e).document\
-()}var Yn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#\
-n>=this.#e.length)return n;this.#a()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#\
-n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let a=i===r.length-1;if(a&&t){\
-let u=jn(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tab\
-les`);let l=this.#T({},"header");return u.push(l),cn(o,s,u),l}let d=jn(o,s);d===void 0?cn(o,s,d=this.#T({},a?"header":"i\
-mplicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:Vn(d)?a?(this.#t.get(d)!=="implicit"&&this.#i(\
-`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="inline"&&this.#i(`\'${s}\' is an inl\
-ine table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=t\
-his.#r(),o=n;for(let s of t.slice(0,-1)){let a=jn(o,s);a===void 0?cn(o,s,a=this.#T({},"dotted")):(!Vn(a)||!["dotted","im\
-plicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(a)==="implicit"&&this.#t.set(a,\
-"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),cn(o,i,r)}#p(){let n=[];for(;;)\
-{this.#y();let t=this.#a();if(t===\'"\')n.push(this.#S());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#\
-n<this.#e.length&&Cr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,t\
-his.#n))}if(this.#y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))retu\
-rn this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#S();if(n==="\'")return this.#l\
-();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return \
-this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Cr.test(this.#e[this.#n+o.length\
-]??""))return this.#n+=o.length,i;let t=this.#d(Rs,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;return i!==void 0&&!Os(Number(i),Num\
-ber(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#d(ks,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.te\
-st(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Ns(r[0])):this.#i("a value\
- is malformed")}#d(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this\
-.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?th\
-is.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");i\
-f(this.#y(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!\
-==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.val\
-ues(n))Vn(t)&&this.#c(t)}#S(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i(\
-"a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#k():ln(t)&&t!=="	"?this.#i("a string holds a control cha\
-racter"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.include\
-s(`\n`)||[...t].some(r=>ln(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.\
-startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){l\
-et r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void \
-0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n\
-+=r[0].length:n+=this.#k()}else ln(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control \
-character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.\
-indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=t\
-his.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",\
-r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseIn\
-t(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=552\
-96&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "|\
-|this.#a()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#\
-n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=t\
-his.#e[this.#n++];ln(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#\
-a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this\
-.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.l\
-ength}#a(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).len\
-gth;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function jn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}fu\
-nction cn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function Vn(e){return ty\
-peof e=="object"&&e!==null&&!Array.isArray(e)}function ln(e){let n=e.charCodeAt(0);return n<32||n===127}function Os(e,n,\
-t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Ns(e){l\
-et n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var A\
-s="1.0";function fn(){if(Gr())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FIL\
-E")||(t?F(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Gn?.given!==\
-r){let o=n?.realPath(".");Gn={given:r,path:o===void 0?r:F(o,r)}}return Gn.path}function Yr(){return(te?xe?.path:void 0)?\
-?fn()}var Gn;function Gr(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT\
-_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var $s=65536;function De(e,n=!1){let t=y().files;if(!t)\
-return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s perm\
-issions)"};let r;try{r=t.read(e,$s)}catch(o){return Wn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Py\
-thon\'s tomllib rejects it)"}:Is(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)\
-"}:{state:"disabled",problem:`cannot be read safely (${Wn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_a\
-sked"};if(n)return{...Br(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user \
-could replace it (${Wn(o).replaceAll("_"," ")})`}}return{...Br(r),text:r}}function Is(e){let{name:n,code:t}=e??{};return\
- n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Wn(e){return e?.reason??"unreadable"}function Br(e){let n;try{n=Fr(e\
-)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"}\
-;if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{co\
-nsent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===\
-As?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent \
-value this tool does not know"}}function Jn(){let e=fn(),{state:n,problem:t,outdatedYes:r}=zr(e),o={fileState:n,path:e,.\
-..t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...Kn()??Zn(n),...o}}function Wr(){let e=Kn();if(e)r\
-eturn e;let{state:n,text:t,problem:r}=zr(fn());return{...Zn(n),text:t,...r?{problem:r}:{}}}function zr(e){if(e!==void 0)\
-return De(e);let n=Gr();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${ve(n)})`}:\
-{state:"never_asked"}}function Kn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:\
-"NAT_TELEMETRY_ENABLED"};let t=we(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABL\
-ED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!==\
-"0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Zn(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enab\
-led:e==="enabled",source:"file"}}var Y,te=!1,xe,zn,Qn=!1,Hr,Te,Ur="an opt-out set in the environment during the run",jr=\
-"the consent file, written since the program turned telemetry on";function Ls(e,n=De(e,!0).text){return{path:e,text:n,mo\
-dified:y().files?.modifiedAt(e)}}function Xr(e,n=De(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==\
-e.modified}function qr(){return Hr!==void 0&&Xr(Hr)}var Xn=Symbol.for("@nat/telemetry: the program\'s opt-out"),qn=global\
-This;try{qn[Xn]===void 0&&Object.defineProperty(qn,Xn,{value:{serial:0}})}catch{}var Vr=0;function Ms(){try{let e=qn[Xn]\
-;if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return\
- NaN}}function Jr(){let e=Ms();e===void 0||e===Vr||(Vr=e,[Y,te,Qn]=[!1,!1,!0])}function Kr(e){zn=e}function J(){if(zn)re\
-turn Y=zn();Jr();let e=Qn&&!te;if(!e&&(Te===Ur||Kn()?.enabled===!1))return Te=Ur,Y=!1;if(e&&(Te===jr||qr()))return Te=jr\
-,Y=!1;if(!te||xe===void 0)return!0;let n=De(xe.path,!0);return n.problem!==void 0&&(n=De(xe.path,!0)),Y=n.problem===void\
- 0&&!Xr(xe,n.text)&&Zn(n.state).enabled,Y||(Te??="the consent file, written again during the run"),Y}function ue(){retur\
-n Jr(),Y===void 0&&Ps(Wr()),Y===!0}function Ps(e){[Y,te]=[e.enabled,e.source==="file"];let n=te?fn():void 0;xe=n===void \
-0?void 0:Ls(n,e.text)}function _e(){if(!Qn||te||Y!==!0||qr())return;let e=Jn(),n=e.source==="file"&&e.fileProblem!==void\
- 0;return e.enabled||e.source==="default"||n?void 0:e.source}function Zr(){return ue()&&te}function et(){let e=ue(),{ena\
-bled:n,source:t,problem:r}=Wr(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?D\
-n(t,y().env(t)):void 0,s=o?`${t}, which the program may not read (${ve(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}\
-, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:Te??"the program (setTelemetryEnabled)"}}var rt=2**31-\
-1,Ds=25,nt={min:50,max:250},Qr=4,tt=1e3,Cs=(Qr+1)*nt.max,Re={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guar\
-ded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e)\
-,this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{\
-this.ticking=!1,this.look()};if(y().watchTick?.(tt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(\
-this.signal=AbortSignal.timeout(tt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Re.\
-guarded)--e.looks<=0&&e.end();Re.guarded.size>0&&Re.listen()}};function ke(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(\
-r),Re.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+Cs)/tt),end:a},u=(l,c)=>{let m=y().monotonicMs()+l;tr\
-y{r=setTimeout(()=>{Re.release(d);let f=y().monotonicMs()-m;if(f<=Ds||c===0)return a();u(Math.min(Math.max(f,nt.min),nt.\
-max),c-1)},l),t?.(r)}catch{}};return Re.guard(d),u(e,Qr),t||(i=E(()=>y().holdOpen?.())),s}function eo(e,n){if(e===null)r\
-eturn;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return \
-Math.min(Math.max(o,0),36e5)}function ce(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/\
-2);return Math.max(i,r)}var Fs=3,to=!1;function ro(){to=!0}var Bs=new Set([407,408,429,500,502,503,504]),Hs=new Set([501\
-,505]);function Us(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Bs.has(e)||e>=500&&e<600&&!Hs\
-.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||\
-e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function oo(e){if(e.signal\
-?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=ke(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),\
-o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=>{n.signal.addEventListener("abo\
-rt",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=new URL(a).origin,u=e.classify??U\
-s;for(;;s++){let l=new URL(a).origin===d?e.headers:void 0,c=await Promise.race([e.fetch(a,{method:"POST",headers:{...l,"\
-content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=js(c);if(m===void 0)return it(ot\
-(c)),{kind:"rejected",reason:"bad_response"};let f=no(c,"location"),h=eo(no(c,"retry-after"),e.now());if(e.readAnswer&&m\
->=200&&m<300){e.onAccepted?.();let b=await Promise.race([Vs(c,n.signal),i]).catch(()=>{});return u(m,h,b)}if(it(ot(c)),m\
-!==307&&m!==308)return u(m,h,void 0);if(s===Fs)return{kind:"rejected",reason:"too_many_redirects"};let g=Xs(f,a);if(g===\
-void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsWith("https:"))return{kind:"rejec\
-ted",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return to?{kind:"not_sent",reason:"a redirect beyond the sender\
-\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==d&&e.sendsProxy\
-Credentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e.signal?.aborted&&!t?{kind:"inte\
-rrupted"}:a instanceof j&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reaso\
-n:"network_error",thrown:V(a)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function js(e){try{let n=e?.status;\
-return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}\
-}function no(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function ot(e){try{retu\
-rn e.body}catch{return}}function it(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e))\
-.catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function Vs(e,n){let t=ot(e),r=Ys(t),o=r??t,i=()=>it(o);n.a\
-ddEventListener("abort",i,{once:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)return"";for await(let u of r?Gs(r)\
-:Ws(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u.length,d>zs))return"";a+=typeof\
- u=="string"?u:s.decode(u,{stream:!0})}return a+s.decode()}finally{n.removeEventListener("abort",i),i()}}function Ys(e){\
-try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*Gs(e){for(let n=awa\
-it e.read();!n.done;n=await e.read())yield n.value}function Ws(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="func\
-tion"?n:[]}var zs=65536;function Xs(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="h\
-ttps:"?t.href:void 0}catch{return}}function le(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt\
-(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function st(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return\
- o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a]})}var Js={initialMs:3e4,maxMs:36\
-e5},io=4096;function Ks(e,n){return n??le(e)}function Zs(e,n,t){try{let r=e.read(n,io);if(r===void 0)return;let{failures\
-:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)\
-&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{failures:o,notBefore:i};return u?{s\
-tate:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{8}$/.test(a)?a:void 0}:"invalid"\
-}catch{return"invalid"}}var mn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,thi\
-s.#n=`health-${Ks(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.\
-#g()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){\
-this.#d=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+ce(r,Js,this.#p,n),i=(t?.notB\
-efore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=th\
-is.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c\
-({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r\
-=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSucces\
-s(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(thi\
-s.#r=void 0,this.#d=!1,this.#m())}#g(){let n=Zs(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="\
-object"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:le(thi\
-s.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r)<=io&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});\
-de(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function so(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the \
-endpoint is down (${n} failure(s) in a row): not tried before ${Pe(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var ao\
-=36e5,Ce=64,re={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},at=6e4,Qs=864e5,uo=6e4,mo=64,ea=/^e-(\\d{13})-(\\d+)-(\\d+\
-)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,hn=/^([lc])-(\\d{13})-(e-.+)$/,na=36e5;function ho(e,n="nat",t=""){return le(t\
-===""?`${n} ${e}`:`${n} ${e} ${t}`)}var oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this\
-.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes\
-:Math.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let a=c=>{i(c)\
-},d=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"write");if(l(n))return a(`the pro\
-gram may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n);return m===void 0?a(`where ${n}\
- leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may not ${u} ${m}, where ${n} leads (its per\
-missions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";retu\
-rn a(m?`${n} does not exist yet`:V(c))}}write(n,t){let r={},o=n.map(Ne),{kept:i}=ut(o,this.#n.maxEvents,this.#n.maxBytes\
-);C(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){let u=s.get(n[d].sessionId)??[];u.push(o[d]),s.set(n\
-[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#u(d,t,this.key))}catch(d){for(let u of a)this.#l(u);t\
-hrow d}return{written:r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:a}of this.#d(t).slice(0,Ce))\
-{if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}let{valid:u,corrupt:l,expired:c}=\
-this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c=\
-==0&&m.length===u.length};try{this.#u(u.slice(m.length).map(Ne),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"sp\
-ool_corrupt",l),C(i,"spool_expired",c);for(let h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{eve\
-nts:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=\
-t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{th\
-is.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r\
-().flatMap(n=>{let t=hn.exec(n),r=Oe(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={ti\
-me:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:ct(t)}:s]}).sort((n,\
-t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=Ce)break;let s=co(i\
-,t);if(s===void 0)continue;let a=n.#p(s.name,t+ao);try{n.#e.rename(`${n.dir}/${i}`,a)}catch{continue}let{valid:d}=n.#s(a\
-,s,t);try{let u=this.#u(d.map(Ne),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(a,`${n.dir}/${s.name}`)}catc\
-h{}break}n.#l(a.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#\
-r()){let r=hn.exec(t),o=Oe(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time\
--t.time)}#t(n=this.#r()){return n.flatMap(t=>Oe(t)??[])}#u(n,t,r){if(n.length===0)return;let o=lo(n,t,r);return de(this.\
-#e,this.dir,o,fo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}ca\
-tch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/mo)))}for(let s of i?.split(`\n`)??[])\
-{if(s==="")continue;let a=oa(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(a)}return\
- o}#p(n,t){return`${this.dir}/${dt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(\
-let o of this.#r()){let i=fr.exec(o),s=co(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i\
-[1])>ao&&r<Ce&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],\
-s=w=>w.key===this.key||w.key===void 0,a=w=>n-w.time>(s(w)?o.maxAgeMs:i.maxAgeMs),d=this.#r();this.#c(d,n,a,r);let u=this\
-.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(w,p,T)=>{s(w)&&([l.events,l.bytes]=[l.events+p,l.bytes+T]),[c.events\
-,c.bytes]=[c.events+p,c.bytes+T]};for(let w of u)m(w,w.events,w.bytes);let f=(w,p)=>w.events>p.maxEvents||w.bytes>p.maxB\
-ytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(w=>t.includes(w.name)),g=Math.min(...h.map(w=>w.time)),b=w=\
->this.#e.modifiedAt(`${this.dir}/${w}`),R=Math.max(...h.map(w=>b(w.name)??-1/0)),v=w=>{if(w.time<g)return!1;let p=b(w.na\
-me);return p===void 0||!Number.isFinite(R)?w.time-g<=uo:Math.abs(p-R)<=uo},O=u.filter(w=>!t.includes(w.name)).sort((w,p)\
-=>w.time-p.time);for(let w=0;w<Ce;){let p=O.find(a),T=p===void 0&&f(l,o),_=p??(T?O.find(s):f(c,i)?O[0]:void 0);if(_===vo\
-id 0)break;O.splice(O.indexOf(_),1);let k=a(_);if(!k&&v(_))continue;w++,m(_,-_.events,-_.bytes);let x=T?{events:o.maxEve\
-nts-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!k&&x.events>0&&x.bytes\
->0){let S=this.#S(_,x.events,x.bytes,n);if(S===void 0)continue;m(_,S.kept.events,S.kept.bytes),C(r,"spool_corrupt",S.cor\
-rupt),C(r,"spool_full",S.cut);continue}this.#m(_.name,_,k?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=thi\
-s.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let \
-i=0;for(let s of n){if(i===Ce)break;let a=hn.exec(s);if(a===null||t-ct(a)<=Qs)continue;let d=Oe(a[3]);if(d===void 0||!r(\
-d))continue;i++;let u=dt(a[3],t+at);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,d\
-,"spool_expired",o)}}#S(n,t,r,o){let i=dt(n.name,o+at),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`$\
-{this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.map(Ne),l=ut(u,t,r),c=l.kept.map\
-(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.length===0)return this.#l(i)?m:v\
-oid 0;let f=en(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,fo(c))}catch{if(h(),!this.#l(i))re\
-turn;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:d}}return m}if(y().monotonicM\
-s()-s>at/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i\
-}`,`${this.dir}/${lo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{ret\
-urn!1}}};function co(e,n){let t=hn.exec(e);return t?ra(t,n)?Oe(t[3]):void 0:Oe(e)}function Oe(e){let n=ea.exec(e);if(!n)\
-return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/mo));return{name:e,time:Number(n[1]),events:r,bytes:t,key\
-:n[4]}}function ut(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,a)\
-=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function lo(e,n,t){let r=\
-e.reduce((o,i)=>o+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function fo(e){r\
-eturn e.map(n=>`${n.text}\n`).join("")}function po(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s\
-,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+ta;return e.length<=t&&o<=r?0:e.length-ut(e.map\
-(Ne),t,r).kept.length}var ta=200;function go(e){return Ne(e).bytes+1}function Ne(e){let n=`{"retries":${e.retries},"sche\
-maVersion":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.clie\
-ntVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,b\
-ytes:D(n)}}function dt(e,n){return`l-${q(n)}-${e}`}function ct([,e,n]){return e==="l"?Number(n):Number(n)+na}function ra\
-(e,n){return n>ct(e)}function oa(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,eve\
-nt:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="\
-string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="string"&&Hn(a.parameters)===void 0))r\
-eturn;let u=Number.isSafeInteger(i)&&i>0,l={json:H(a),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};\
-return o===void 0?l:{...l,clientVersion:o}}catch{return}}function ia(e,n){return e.spoolFallback?$r(y().env,L().os,n?.ui\
-d):void 0}function sa(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=lt(e),a=e.noSpool??"there is no spool dir\
-ectory",d=o===void 0?void 0:oe.open(o,n,i,s,c=>a=c,r),u=ia(e,n);if(d&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c\
-=n.realPath(u)===void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==d.dir&&d.adopt(c,e.clock())}if(d||u===void 0)return!d&&o!==vo\
-id 0&&t(a),d;let l=oe.open(u,n,i,s,c=>a+=`; nor in ${u}: ${c}`,r);return t(a,l?.dir),l}var pn=class e{spool;health;files\
-;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:\
-o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;le\
-t a=sa(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new mn(s,a.dir,r.url,o,i,d);return new e(a,u,s,n)}rep\
-lay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let a of r)this.#n.add(a.\
-claim);let i=r.map(a=>({...a,bytes:D(a.json),notBefore:0})),s=i.filter(({bytes:a})=>a>this.#e.maxEventBytes);return s.le\
-ngth===0?{events:i,dropped:o}:(this.settle(s),C(o,"event_too_large",s.length),{events:i.filter(({bytes:a})=>a<=this.#e.m\
-axEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce(\
-(i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(\
-this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.take\
-n||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.relea\
-se(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,\
-r+n)}};function lt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==Ee?r:void 0\
-,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),\
-fetch:i?"own":void 0},a=H(s);return ho(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}var aa=0xe677d21fdbff;function yo(\
-e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof Se))return{reason:"not_an_event",det\
-ail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schema\
-Version:i,timestamp:s}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(\
-!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0||s>aa)return{reason:\
-"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{json:a,bytes:d}=Pr(e);r\
-eturn d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what ma\
-xBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make\
- larger)`}:{json:a,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBefore:0}}catch(i){retur\
-n{reason:"invalid_event",detail:V(i)}}}function bo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let a of e){let d=r(a);i.le\
-ngth>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVersion===i[0].clientVersion&&s+1+d<\
-=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function da(e){let n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().\
-replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::f\
-fff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Eo(e,n){if(e.kind!=="http")return;let t;try{t=new URL(e.url)}catch{re\
-turn}if(t.protocol!=="http:"||da(t.hostname))return;let r=[...t.username||t.password?["the URL\'s credentials"]:[],...Obj\
-ect.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`${r.join(" and ")} go \
-unencrypted (http:) to ${t.hostname}`}function vo(e,n=L()){let t=({schemaVersion:r,sessionId:o,clientVersion:i=e},s)=>Dr\
-(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode:(r,o)=>Un(t(r[0],o),\
-r.map(i=>i.json)),emptyBytes:r=>D(Un(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function wo(e,n=L()){let t=({clie\
-ntVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{let s=r.get(i);return\
- s===void 0&&r.set(i,s=JSON.stringify(Tr(i))),s};return{name:"otlp",encode:i=>Mn(i.map(o),i[0].sessionId,t(i[0]),n),empt\
-yBytes:i=>D(Mn([],i.sessionId,t(i),n)),eventBytes:i=>D(o(i)),readsAnswer:!0,resource:{...e.resourceAttributes,"service.n\
-ame":e.serviceName},classify:xr}}var ua="http://localhost:4318/v1/logs",ca=120,la=50,fa=3,ma=2,ft=\'{"ts":"2026-01-01T00:\
-00:00.000Z","parameters":{},"name":"x"}\',xo=64,ha={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,requestTimeoutS\
-econds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSeconds:!0,backof\
-fMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spo\
-olMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,random:!0};function \
-Fe(e={}){if(!be(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);let n=In(e,ha);i\
-f(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,P,I)=>{let M=e[N]===void 0?P:e[N],Z=I.integer?`${I.sign}\
- integer`:`${I.sign} number`,fe=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof M!="number"||Number.isNaN(M))th\
-row new TypeError(`${fe}, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(I.integer?Number.isSafeInteger(M):Number.i\
-sFinite(M))))throw new RangeError(`${fe}, got ${M}`);if(I.timer&&M*1e3>rt)throw new RangeError(`Cannot create handler: \'\
-${N}\' must be at most ${rt/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(N,P,I)=>{let M=e[N];if(M\
-===void 0)return I;if(typeof M!==P)throw new TypeError(`Cannot create handler: \'${N}\' must be a ${P}, got ${A(M)}`);retu\
-rn M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},a=t("requestTimeoutSe\
-conds",ma,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw new RangeError(`Cannot create h\
-andler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);let l=Nr(),c=r("sourceClientVers\
-ion","string",Ee),m=Oo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof e.format=="string"&&e.\
-format.trim()===""?void 0:e.format,b=Ea(g,h),R=ko(l.format??""),v=g!==void 0?b:R??"nat",O=ht(v,c,{...l.otlpResource,...m\
-}),w=mt(O,l.sessionPrefix+f),p=mt(ht(b,c,m,_o),f),T=t("maxEventBytes",32768,s);if(T<p.eventBytes)throw new RangeError(`C\
-annot create handler: \'maxEventBytes\' must be at least ${p.eventBytes} (the smallest event), got ${T}`);let _=t("maxBatc\
-hBytes",5e5,s);if(_<p.batchBytes){let N=`one ${b} envelope holding the smallest event`;throw new RangeError(e.maxBatchBy\
-tes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N} ${p.batchBytes} bytes, m\
-ore than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${p.batchBytes} (${\
-N}), got ${_}`)}let k=va(e.headers);k.problem&&h.push(k.problem);let x=ya(e.endpoint,l.endpointHidden?pt:l.endpoint??(v=\
-=="otlp"?l.otlpEndpointHidden?pt:l.otlpEndpoint??ua:void 0),l.dryRun,h),S=ba(e.spoolDir,l,h);return{flushIntervalMs:t("f\
-lushIntervalSeconds",ca,o)*1e3,maxQueueSize:t("maxQueueSize",la,s),maxRetries:t("maxRetries",fa,{sign:"non-negative",int\
-eger:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{initialMs:d*1e3,maxMs:u*1e3},max\
-BufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(T,_-w.envelopeBytes-xo),maxEventBytesOption:T,maxBatc\
-hBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:x.kind==="http"&&k.problem?{kind:"none",reason:"invalid_\
-headers",detail:k.problem}:x,spoolDir:S.path,noSpool:S.none,problems:h,spoolFallback:e.spoolDir===void 0&&l.spoolFallbac\
-k,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:ga(t("spoolMaxBytes",re.maxBytes,s)),maxAgeMs:t("sp\
-oolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Sa(e.captureInterrupts),handOff:wa(r("handO\
-ff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:O,formatSetBy:g!==void 0?"the program\'s options":R!==void 0\
-?"NAT_TELEMETRY_FORMAT":"the default",headers:{...v==="otlp"?l.otlpHeaders:{},...k.record},fetch:r("fetch","function",y(\
-).fetch??((N,P)=>globalThis.fetch(N,P))),logger:r("logger","function",void 0),clock:So("clock",r("clock","function",Date\
-.now),Date.now,{valid:pa,expected:"epoch milliseconds",hint:" (a method needs its object: () => performance.timeOrigin +\
- performance.now())"}),random:So("random",r("random","function",ye),ye,{valid:N=>typeof N=="number"&&N>=0&&N<1,expected:\
-"a number in [0, 1)"})}}function So(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n()}catch(a){thr\
-ow new TypeError(`Cannot create handler: \'${e}\' failed: ${V(a)}${i}`)}if(!r(s))throw new RangeError(`Cannot create handl\
-er: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let a=n();return r(a)?a:t()}catch{return t()}}}var pa=e=>typeo\
-f e=="number"&&e>=0&&e<1e13;function mt(e,n){let t={json:ft,bytes:D(ft),schemaVersion:an,sessionId:n,timestamp:0,retries\
-:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchBytes:o+xo+r,envelo\
-peBytes:o}}function ga(e){if(e>=re.maxBytes)return e;let n=go({json:ft,schemaVersion:an,sessionId:"",retries:0,timestamp\
-:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one spooled event, th\
-e smallest), got ${e}`);return e}function ht(e,n,t,r){return e==="otlp"?wo({serviceName:t["service.name"]??vr,serviceVer\
-sion:n,resourceAttributes:t},r):vo(n,r)}var _o={name:"node",version:"x".repeat(12),machine:"x".repeat(11),os:"linux"};fu\
-nction Ro(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=mt(ht(n.name,t,r,_o),"undefined");return{maxBatchB\
-ytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}var pt=Symbol("h\
-idden");function ya(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler: \'endpoint\' mu\
-st be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);if(e!==void 0&&!sn(e)){let i=`the program\'s \'endpoint\' ${\
-A(B(e))} is not an http(s) URL, "" or "stdout": nothing is sent`;return r.push(i),{kind:"none",reason:"invalid_endpoint"\
-,detail:i}}if(e===void 0&&n===pt)return{kind:"none",reason:"endpoint_hidden"};let o=e??n??Or;return sn(o)?o==="stdout"?{\
-kind:"stderr"}:t||o===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}:{kind:"none",reason:"invalid_endpoint"}}func\
-tion ba(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===void 0)retu\
-rn{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' must be \
-a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\'s \'spoo\
-lDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an absolute\
- path"})}function Ea(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create handler: \'f\
-ormat\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=ko(e);return t||(n.push(`the program\'s \'format\' ${A(e)} i\
-s not a format (nat, otlp): the nat envelope is sent`),"nat")}function ko(e){let n=e.trim().toLowerCase();return n==="na\
-t"||n==="otlp"?n:void 0}function Oo(e,n){if(n===void 0)return{};if(!be(n))throw new TypeError(`Cannot create handler: \'$\
-{e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="\
-string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeo\
-f o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var To=8192;function va(e){let n=Oo("headers",e);for\
-(let[i,s]of Object.entries(n)){if(!tn(i))throw new TypeError(`Cannot create handler: \'headers\' must have header names (R\
-FC 9110 tokens), got ${A(i)}`);if(nn(i))throw new TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the \
-HTTP client frames the request itself`);n[i]=br(s)}let t=Object.keys(n).find(i=>!rn(n[i])),r=Object.entries(n).reduce((i\
-,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a c\
-ontrol character or a character past ASCII): nothing is sent`:r>To?`the program\'s \'headers\' add ${r} bytes to a request,\
- more than ${To} (servers refuse a larger head): nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}funct\
-ion wa(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELE\
-METRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Sa(e){if(e===void 0||e===!1)return!\
-1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\
-\' must be a boolean or a function, got ${A(e)}`)}var gn=/^sender-[0-9a-f]{8}\\.mjs$/,Be="NAT_TELEMETRY_SENDER";function y\
-n(e,n){return{...e,[Be]:JSON.stringify(n)}}function No(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==nu\
-ll&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var K=15e3,Ta=250;function Ae(e,n,t,\
-r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n))\
-{let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=a[2]==="lock"?K:Ta;d+u>r&&d<=r+u?(a[2]==="lock"?i.locks:i.marks).pu\
-sh(s):En(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function bn(e,n,t,r){try{return Ae(e,n,t,r).locks.length>\
-0}catch{return!1}}function Ao(e,n,t){let r;try{e.ensureDir(n,!0);let o=Ae(e,n,t,Date.now());if(o.locks.length>0||o.marks\
-.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()}.start`,e.create(`${n}/${r}`,"");let s=Ae(e,n,t\
-,i);return s.locks.length===0&&s.marks[0]===r?r:(En(e,`${n}/${r}`),"at work")}catch{return r}}function $o(e,n,t){t!==voi\
-d 0&&yt(e,n,()=>[t])}function Io(e,n,t){yt(e,n,()=>Ae(e,n,t,Date.now()).marks)}async function Lo(e,n,t){for(let r=0;r<xa\
-;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ae(e,n,t,o);if(i.locks.length>0){gt(e,n,i.marks);return}let s=`sen\
-der-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:a,marks:d}=Ae(e,n,t,o);if(a.join()===s)return gt(e,n,d\
-),s;En(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+ye()*50))}}var xa=5;function Mo(e,n,t){yt(e,n,()\
-=>[t])}function yt(e,n,t){try{e.ensureDir(n,!0,!1),gt(e,n,t())}catch{}}function gt(e,n,t){for(let r of t)En(e,`${n}/${r}\
-`)}function En(e,n){try{e.remove(n)}catch{}}var ka=6e4,Oa=1e3,Na=[Be,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMET\
-RY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Po(e,n,t){let r=Aa(e,n,t);return r.handOff?r:{...r,outcome:Do(e,n)}}f\
-unction Do(e,n){return e.sink.kind==="none"?"dropped":Co(e)&&n?.health.isOpen()!==!0?"delivered":n&&_e()===void 0?"spool\
-ed":"dropped"}function Co(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function Aa(e,n,t){try{let r=jo(e,n\
-,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=Uo(e.sink.\
-url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1\
-,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!1,reason:a.refused};let{cwd:d,..\
-.u}=a,l={...Ia(e,o.dir),successor:u,onByConsentFile:Zr()};return{handOff:!0,command:{...a,env:yn(a.env,l)},backlog:n}}ca\
-tch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function Fo(e,n){return n.handOff&&n.command&&!Ma(n.backl\
-og)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be written",outcome:Do(e,n.backlog)\
-}:n}function Bo(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";l\
-et o=Ao(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHa\
-ndOff():$o(r,n.dir,o),i}catch{return"failed"}}function Ho(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.cl\
-ock())===void 0)return!1;let{sink:t}=e;return jo(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(Uo(t.url,n.spool.d\
-ir))!==void 0}function Uo(e,n){let t=Yr(),r=t===void 0?void 0:$a(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],vari\
-ables:[...Na,...he,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function $a(e){let n=z(e),t=n\
-===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t\
-)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function jo(e,n,t){let{ha\
-ndOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go\
- to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot cal\
-l";if(e.requestTimeoutMs>K-Oa)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`\
-;if(!t)return"telemetry was turned off during the run";let i=_e();if(i!==void 0)return`the program turned telemetry on o\
-ver ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)retu\
-rn e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who\
- may change the directories above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.\
-js --permission without --allow-fs-read for them): another user could swap the sender\'s script there";if(!Co(e))return"t\
-he program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen())return;let u=e.clock(),l=s.wai\
-tingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);\
-if(m!==void 0&&u-m>ka&&!bn(a,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function \
-Ia(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n\
-,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSe\
-conds:i.maxMs/1e3,...Ro(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceCl\
-ientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}function La({files:e,spool:n}){return\
- e.sizeOf(`${n.dir}/${""}`,!0)===0}function Ma(e){if(La(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"","",Date.n\
-ow());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Da(n,t.di\
-r,Pa),!0}var Pa=3;function Da(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>gn.test(a))}catch{return}let i=a=>{let\
- d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+K?-1/0:d},s=t==="none"?o:o.filter(a=>a!=="").map(a=>({name:a,written\
-:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>K).map(({name:a})=>a);for(let a of s)try{e.\
-remove(`${n}/${a}`)}catch{}}var vn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.leng\
-th}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear\
-(),this.#n=0}};function Vo(){throw new Error("a sender prints nothing")}var Go=16384,Et=2*Go,Wo=Et-4096,vt=32,zo=/^[a-z0\
--9_]{1,40}$/,Ca=/^[0-9a-f]{8}$/;var Yo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Fa=6e4;function \
-Xo(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>zo.test(m)&&Number.isSafeInteger(f)&&f>0);if(a.length===0\
-||!bt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,vt))},endpointHash:le(r)},l=B(r)===r?{...\
-u,endpoint:r}:u,c=Qo(n,t);try{let m=Ha(e,n,t,i).filter(h=>h.quiet).map(h=>qo(e,h,n,t)),f=Ko([...m.flatMap(h=>h.lines),l]\
-,s,i)??l;Jo(e,n,t,m,()=>{let h=ja(e,c);h==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeof h!="object"||h.bytes+g.length<\
-=Go?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,Wo):Ba(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&E(()=>e.remo\
-ve(h))}catch{}}function Ba(e,n,t,r,o,i){let s=Qo(n,t),a={path:wt(n,t),quiet:!1},d=St(e,s,a.path)?qo(e,a,n,t):{lines:[]};\
-Jo(e,n,t,[d],()=>{e.append(s,`${H(Ko([...d.lines,r],o,i)??r)}\n`,Wo)})}function qo(e,n,t,r){if(e.sizeOf(n.path)===void 0)\
-return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Ua(e,n),s=wt(t,r,i);return St(e,n.path,s)?\
-{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Jo(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summe\
-d:a}of r)s!==void 0&&St(e,s,wt(n,t,a));throw i}}function wt(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${\
-q(Date.now())}-${ee()}${r}.aside`)}function Ha(e,n,t,r){return st(e,n,Yo,(o,i)=>{let[,,s,a]=Yo.exec(i)??[],d=Math.abs(r-\
-Number(s))>=Fa;return o===t?{path:F(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:void 0})}function Ua(e,n){try{let t\
-=n.summed??0,r=e.read(n.path,Et)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:Zo(r.slice(0,o)),upT\
-o:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function St(e,n,t){return E(()=>(e.rename(n,t),!0))??!1}function Ko(e,n,\
-t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>a.last>=n);if(r.length===0)retur\
-n;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(o).length<vt)&&C(o,d,u);for(let \
-a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{sinc\
-e:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===v\
-oid 0?{}:{endpoint:i}}}function ja(e,n){try{let t=e.read(n,Et);return t===void 0?void 0:{lines:Zo(t),bytes:t.length,ende\
-d:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function Zo(e){return e.split(`\n`).flatMap(n\
-=>Va(n)??[])}function Va(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="objec\
-t"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(bt(n)&&bt(t)&&n<=t&&s.length>0&&s.length<=vt&&s.every(([u,l])=\
->zo.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="str\
-ing"&&Ca.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&B(o)===o?{...d,endpoint:o}:d}catch{return}}function bt(\
-e){return Number.isSafeInteger(e)&&e>=0&&e<=un}function Qo(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic\
-:2,asked:1/0},ei=.9,Ya=1e3,Ga=3e5,Wa=36e5,za=4,wn=class{#e;#n=[];#o=[];#t=new vn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#\
-c;#S=Promise.resolve();#l;#x=ie.working;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Fn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D\
-;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Fe(n)}enqueue(n){try{if(!ue())return this.#we();let t=y().exiting();t?(this.#t\
-e(),this.#B=this.#i,this.#i=!0):this.#z(),this.#u++;let r=yo(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.deta\
-il);if(this.#w()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)\
-||this.#V());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.w\
-orking)}catch{}finally{this.#B=!1}}start(){this.#m||this.#P||(this.#m=!0,this.#z(),this.#w()>0?this.#j():ue()&&!this.#N(\
-)&&Ho(this.#e,this.#_())&&this.#$(ie.working))}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)retur\
-n Promise.resolve().then(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#S.then\
-(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,thi\
-s.#S=o,o}stop(){return this.#P??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,r\
-eplayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled\
-:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#W(){return[...this.#o,...this.#t.events(),...this.#n]}\
-#z(){if(this.#D)return;this.#te();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: wha\
-t is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#P===void 0;return this.stop(),s}\
-,exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)\
-||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#X()}#X(){this.#c=setTime\
-out(()=>{this.#$(ie.periodic).then(()=>{this.#m&&this.#X()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(\
-){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=Xa(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.\
-#t.size>0&&!await Promise.race([this.#S.then(()=>!0),n.over()])&&this.#q(),this.#w()>0&&this.#F())return;this.#se(),this\
-.#w()>0&&this.#N()&&this.#M(!0),this.#w()>0&&!this.#N()&&await this.#le(n),this.#M()}catch(o){this.#f(`stop failed unexp\
-ectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#w()>0;!r&&!o&&(this.#D?.(),this.#\
-D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).t\
-hen(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monot\
-onicMs(),o=Math.min(n,t||n)*ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*ei);this.#J(({started:s})=>r-s>=\
-o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure\
-()}#J(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(le\
-t i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budget ended before the answer"):r)}}}#fe(){r\
-eturn this.#k??=new AbortController}#K(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=\
-this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,d=a!==void 0&&i-a.endedAt<=t?a.m\
-s:0;return r<=t&&!(2*d>s)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.he\
-alth.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=thi\
-s.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state\
-.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=\
-void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===\
-!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:a}=\
-this.#e,d=a()+ce(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:d}}async#pe(n){try{\
-this.#ie();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se(\
-);let r=this.#N();if(r&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,a=this.#o.filter(i).\
-concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d=this.#ne(a);for(let l of d)this\
-.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#\
-H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){l\
-et{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise\
-.all(Array.from({length:Math.min(za,n.length)},i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=th\
-is.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,\
-n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),a=[n.slice(0,s),n.slice\
-(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#K(t)?await this.#Q(d,t,r):this.#Z(d);return}switch(i.kind){case"\
-delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rej\
-ected":return this.#b(n.length,i.reason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);retu\
-rn;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.re\
-tryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max\
-(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rej\
-ected"),this.#L(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await \
-this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#n\
-e(n){let{format:t,maxBatchBytes:r}=this.#e;return bo(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this\
-.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};le\
-t{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?\
-` to ${B(o.url)}`:""}: ${a}`),o.kind==="stderr")return ni(a),{kind:"delivered"};let d=i.classify;return await oo({url:o.\
-url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,\
-timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsP\
-roxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?\
-`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed\
-: ${gr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==\
-="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(th\
-is.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:a}=et();th\
-is.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n\
-.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_\
-DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; format: ${t.name}; spool: ${r??"none\
-"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Eo(n,this.#e.headers);i&&this.#h(`w\
-arning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#we(\
-){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${et().decidedBy}): events are not \
-recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#re(n,t);for(let u of d)u.notBefore=a+ce(u.r\
-etries,o,s,r);this.#o.push(...d)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);r\
-eturn r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"r\
-etries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=pn.open(this.#e,(n,t\
-)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),th\
-is.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Ya;let{flushIntervalMs:t,requestTi\
-meoutMs:r}=this.#e;return Math.max(Ga,Math.min(Wa,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.7\
-5)}#se(){if(this.#U||this.#R>0||!ue()||this.#N()||!J())return;let n=this.#_();if(n&&_e()!==void 0)return;this.#U=!0;let \
-t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de\
-(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#M(n=!1,t){this.#J();let r=\
-this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.\
-#ue=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let a of this.#ne(o))ni\
-(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),thi\
-s.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#\
-f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${\
-this.#e.noSpool})`:"")),!1;if(_e()!==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the program turn\
-ed telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this\
-.#I(),s){let a=this.#H-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;for(let[d,u]of Object.entries(s.d\
-ropped))this.#b(u,d);this.#de(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.#r+=a,this.#b(o.length-a,"spool_\
-unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(l\
-et{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.ha\
-s(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object\
-.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#w()===0)return!0;let t=this.#_(),r=Po(this.#e,t,ue()),o=r.handOff?\
-J():void 0;if(o===!1)return this.#M(!0,o);let i=Fo(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",sp\
-ooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?so(t.health):void\
- 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i\
-.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:po(this.#W(),this.#e.spoolLim\
-its);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool w\
-ould leave out ${s} of the ${this.#w()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(!0,o))return\
- this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=Bo(i);if(a==="failed")return this.#f("a\
-t exit: delivering in process: no sender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let d={st\
-arted:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (t\
-he system has no processes left to start a sender)"};return this.#f(`at exit: handed off to ${d[a]}`),!0}#V(){let n=this\
-.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later ru\
-n`),t}#Y(){let n={};for(let[s,a]of Object.entries(this.#d)){let d=this.#g[s]??0;a>d&&s!=="opted_out"&&s!=="claim_lost"&&\
-(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)\
-return;for(let s of Object.keys(n))this.#g[s]=this.#d[s];let i=Date.now();Xo(o.files,o.spool.dir,o.spool.key,t.url,n,i,i\
--r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n\
-),this.#B||Ir(this.#e.logger,n)}};function Xa(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>\
-{t=ke(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function ni(e){y().writeStderr(`${Vo(JSON.parse(e))}\
-\n`)}var qa=250;async function ti(e){let n=y();ke(K,()=>n.exit(0)),ro(),Kr(()=>Ja(e));try{await Ka(e,y().monotonicMs()+K)\
-}catch{}n.exit(0)}function Ja(e){let{enabled:n,source:t}=Jn();return n||t==="default"&&e.onByConsentFile!==!0}async func\
-tion Ka(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,a=Fe(s),d=lt(a);if(!J()\
-)return Io(t,r,d);for(let u=0;;u++){let l=await Lo(t,r,d);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await Q\
-a(s,n-qa);if(Mo(t,r,l),!ed(e,d))return;if(h&&f>0&&J())return Za(e);if(c>0&&m>0||u>0&&c===0)return}}function Za(e){if(!e.\
-successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(a=>a.startsWith\
-(i)&&gn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:yn(t,e),cwd:e\
-.spoolDir,leavesSession:r})}async function Qa(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTime\
-outMs:r,backoff:o,random:i,spoolDir:s}=Fe(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void \
-0&&y().files?.realPath(s)===void 0)break;let d=new wn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});d.\
-start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let\
-[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=ce(++a,o,i);if(n-y().monot\
-onicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function ed(e,n){let t=y().files;if(!t||t.realPath(e\
-.spoolDir)===void 0||bn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,m\
-axAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ri=No(y().env(B\
-e));ri&&await ti(ri);\n',ke="sender-f01ffd60.mjs",_d=122785,$d=6e4,Sd=1e3,Od=[Di,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",
-"NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],xd=3,kd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
-add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
-this.#e.clear(),this.#t=0}};function en(e){return e===null?"null":typeof e=="string"?Pi(e):typeof e=="number"?Nd(e):typeof e==
-"boolean"?String(e):Array.isArray(e)?`[${e.map(en).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${Pi(n)}: ${en(r)}`).join(", ")}}`:"null"}function Pi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Nd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var Bi=16384,tn=2*Bi,ji=tn-4096,nn=32,Fi=/^[a-z0-9_]{1,40}$/,Ad=/^[0-9a-f]{8}$/,Rd=/^drops-([0-9a-f]{8})\.json$/,
-rn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Md=6e4,Z={working:1,periodic:2,asked:1/0},Ui=.9,Ld=1e3,
-Id=3e5,Cd=36e5,Dd=4,Hi=class{#e;#t=[];#i=[];#n=new kd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.resolve();#u;#$=Z.
-working;#O=0;#x;#y=new Set;#k;#A=!1;#w;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#E;#z;#U=!1;#P;constructor(e={}){
+ength][n.length]}function B(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==\
+""||n?.password!=="");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").rep\
+lace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="*\
+**"),n.password!==""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURI\
+Component(i)}=***`);n.search=o.join("&")}return n.href}function gr(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d\
++.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>B(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:as(n),...ss(t)];for(let i of[...new S\
+et(o)].sort((s,a)=>a.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/\
+g,(a,d,u)=>`%${mr(d)}${mr(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}functi\
+on ss(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);retur\
+n[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function mr(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCa\
+se()}]`}function as(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceA\
+ll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice\
+(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),a=n||t?[On(`${o(n)}:${o(t)}`)]:[],d=[...i,...s].map(u=>J\
+SON.stringify(u).slice(1,-1));return[...i,...s,...d,...a]}catch{return[]}}var ds=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,us=/^(\
+?:[!-~](?:[\\t -~]*[!-~])?)?$/,cs=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-enc\
+oding","upgrade"]);function nn(e){return cs.has(e.toLowerCase())}function tn(e){return ds.test(e)}function rn(e){return \
+us.test(e)}var yr=e=>e===9||e===10||e===13||e===32;function br(e){let n=0,t=e.length;for(;n<t&&yr(e.charCodeAt(n));)n++;\
+for(;t>n&&yr(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function on(e,n,t){if(n.length===0)return e+t;let r=n.slice();r\
+eturn r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var Ee="0.1.0";var vr="nat-cli",Ln={name:"@nat/telemetry",version:Ee};fun\
+ction wr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValu\
+e:String(e)}:{doubleValue:e}}var Sr=e=>Object.entries(e).map(([n,t])=>({key:n,value:wr(t)}));function Er(e){let n=Math.f\
+loor(e);return n===0?"0":`${n}000000`}function ls(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",a\
+rm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Tr(e){let{n\
+ame:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:Er(e.timestamp),observedTimeUnixNano:Er(e.timestamp),eventNam\
+e:n,attributes:[...Sr(t),{key:"nat.event.schema_version",value:wr(e.schemaVersion)}]}}function Mn(e,n,t,r=L()){let o=Sr(\
+{...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":ls(r\
+.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Ln.name,"telemetry.sdk.\
+language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Ln.version}),i=JSON.stringify({resource:{attributes:o}\
+,scopeLogs:[{scope:Ln,logRecords:[]}]});return on(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function xr(e,n,t,r){i\
+f(e>=200&&e<300){let o=Math.min(r,fs(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kin\
+d:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http\
+_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function fs(e){try{let n=Number(JSON.parse(e??"{}")?.partial\
+Success?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function _r(e,n){let t={};for(le\
+t[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=a=>n?.(`entry ${r+1} ${a}`);if(i<\
+0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let a=decodeURIComponent(o.slice(0,i).trim()),d=decodeUR\
+IComponent(o.slice(i+1).trim());a!==""?t[a]=d:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var \
+Pn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Rr(e,n=()=>!1){for(let t of Pn){if(n(t))r\
+eturn{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,\
+"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Or="https://events.telemetry.data.nvidia.com/v1.1/events/json";function w\
+e(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function ms(){return hs(y().env("CI"))||y()\
+.envNotUnicode?.("CI")===!0}function ve(e){return Me(y().envNotUnicode?.(e)===!0,"its permissions")}function hs(e){retur\
+n!["","0","false"].includes(e?.trim().toLowerCase()??"")}var ps=["","0","false","no","off"];function sn(e){if(e===""||e=\
+=="stdout")return!0;try{let{protocol:n,pathname:t,search:r,hash:o}=new URL(e);return["http:","https:"].includes(n)&&!`${\
+t}${r}${o}`.includes("@")}catch{return!1}}function Nr(){let e=y().env,n=[],t=(v,O)=>{let w=e(v),p=Dn(v,w);return p!==voi\
+d 0&&n.push(`${p}, ${O}`),we(w)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_\
+DEBUG","so no debug trail is written");let r=[],o=ms();for(let v of gs)y().envHidden?.(v)===!0&&!(v==="CI"&&o)&&r.push(v\
+);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT\
+");s!==void 0&&!sn(s)&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(B(s))} is not an http(s) URL, "" or "stdout": nothing is sent`\
+);let a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&!["","nat","otlp"].includes(a.trim().toLowerCase())&&n.push(`NAT_TELEMETRY\
+_FORMAT=${A(a)} is not a format (nat, otlp): the nat envelope is sent`);let d=t("NAT_TELEMETRY_HANDOFF","so events are d\
+elivered in process at exit")??"auto",u=e("NAT_TELEMETRY_CONSENT_FILE");u&&!G(u,L().os)&&n.push(`NAT_TELEMETRY_CONSENT_F\
+ILE=${A(u)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold another \
+decision`);let l,c=bs(e,L().os,n,v=>l=v),m=e("NAT_TELEMETRY_SPOOL_DIR"),f=L().os==="win32"?"LOCALAPPDATA":"HOME";c===voi\
+d 0&&m===void 0&&y().envHidden?.(f)===!0&&(l=`the program may not read ${f} (${ve(f)})`,n.push(`${f} may not be read (${\
+ve(f)}): the spool cannot be kept in the home directory`));for(let v of r)n.push(`${v} may not be read (${ve(v)}): ${Ar[\
+v]}`);for(let v of Pn){let O=e(v);O&&!/^https?:$/.test(ys(O))&&n.push(`${v}=${A(B(O))} is not an http(s) URL: OTLP event\
+s are not sent`)}let h=Rr(e,v=>r.includes(v)),g=v=>_r(e(v),O=>n.push(`${v}: ${O}: skipped`)),b={...kr("OTEL_EXPORTER_OTL\
+P_HEADERS",g("OTEL_EXPORTER_OTLP_HEADERS"),n),...kr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",g("OTEL_EXPORTER_OTLP_LOGS_HEADERS\
+"),n)},R={...g("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{\
+endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:h.hidden,dryRun:i,sessionPrefix:e("NAT\
+_SESSION_PREFIX")??"",spoolDir:c,noSpool:l,spoolFallback:m===void 0,handOff:d,ci:o,format:a,otlpEndpoint:h.endpoint,otlp\
+Headers:b,otlpResource:R,problems:n}}var Ar={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent \
+unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_\
+TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_H\
+ANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the\
+ CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing i\
+s sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, wher\
+e OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a co\
+llector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},gs=Object.keys(Ar);function Dn(e,n){if(n===void\
+ 0)return;let t=n.trim().toLowerCase();if(!(we(t)===!0||ps.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, tr\
+ue, yes / 0, false, no): read as no`}function ys(e){try{return new URL(e).protocol}catch{return""}}function kr(e,n,t){le\
+t r={};for(let[o,i]of Object.entries(n))tn(o)?nn(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent\
+`):rn(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visible ASCII: no control characters\
+, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 tok\
+en; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not\
+ sent`);return r}function bs(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("N\
+AT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is\
+ kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!G(i,n))t.push(`XDG_S\
+TATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says`);else if(i)return F(i,"nat/telemetry"\
+);let s;if(n==="win32"){let a=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=a?`${a}\\\\na\
+t\\\\telemetry`:void 0}else{let a=e("HOME");s=a?F(a,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/tele\
+metry`):void 0}return s===void 0?void r("there is no home directory"):G(s,n)?s:(t.push("the home directory is not an abs\
+olute path: no spool is kept there"),void r("the home directory is not an absolute path"))}function $r(e,n,t){if(n==="wi\
+n32"||t===void 0)return;let r=e("TMPDIR");return F(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Fn(){let e=y();if(w\
+e(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Cn=new Set;function Ir(e,n){if(!(e=\
+==void 0||Cn.has(e))){Cn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Cn.delete(e)\
+}}}function Lr(e){let n;return()=>n??=new RegExp(e,"u")}var xu=Lr(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\\
+u1160\\u2800\\u3164\\uffa0]`);var _u=Lr(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var a\
+n="1.5",Lu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",IN\
+TERRUPTED:"interrupted",UNDEFINED:"undefined"}),Mu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"\
+datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",\
+AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Se=class{name;schemaVersion;timestamp;constructor(n,t={}){if(Es(ne\
+w.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.len\
+gth===0)throw new TypeError(`Cannot create event: an event type must declare a name (pass it to super()), got ${A(n)}`);\
+let r=t.schemaVersion??an;if(typeof r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' \
+must be a non-empty string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))thro\
+w new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVe\
+rsion=r,this.timestamp=o}};function Es(e){return e===Se}function H(e){let n=JSON.stringify(e);return typeof n=="string"&\
+&/[\\r\\n]/.test(n)?vs(n):n}function vs(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]\
+??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function D(e){let n=e.search(ws);if(n===-\
+1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320\
+&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var ws=/[^\\x00-\\x7f]/;var Ss="184482118588404";function Pe\
+(e){let n=U(e);if(!(n>=-un&&n<=un))throw new RangeError("Invalid time value");let t=U(n/1e3);if(t!==Bn.second){let r=U(t\
+/Mr),o=t-r*Mr,i=`${ne(U(o/3600),2)}:${ne(U(o/60)%60,2)}:${ne(o%60,2)}`;Bn={second:t,text:`${Ts(r)}T${i}.`}}return`${Bn.t\
+ext}${ne(n-t*1e3,3)}Z`}var Bn={second:NaN,text:""};function Ts(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-\
+U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,a=i<10?i+3:i-9,\
+d=r+n*400+(a<=2?1:0);return`${d>=0&&d<=9999?ne(d,4):`${d<0?"-":"+"}${ne(d<0?-d:d,6)}`}-${ne(a,2)}-${ne(s,2)}`}var U=e=>{\
+let n=e-e%1;return n>e?n-1:n},ne=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},Mr=86400,un=864e13;function P\
+r(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: ${V(o)}`)}if(typeof n!="string"||n===""\
+)throw new TypeError("Event name is not a non-empty string");let t=H(_s(e));if(n!==dn.name){let o=H(n);dn={name:n,json:o\
+,bytes:D(o)}}let r=Pe(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"name":${dn.json}}`,bytes:xs+r.length+D(t\
+)+dn.bytes}}var dn={name:"",json:"",bytes:0},xs=31;function _s(e){let n=(s,a)=>new TypeError(`Event \'${e.name}\' ${s} can\
+not be read: ${V(a)}`),t;try{t=e.parameters()}catch(s){throw n("parameters",s)}try{t?.then}catch(s){throw n("parameters(\
+) returned an object that",s)}if(hr(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Eve\
+nt \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!be(t))throw new TypeError(`Event \'${e.na\
+me}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r=Object.keys(t)}catch(s){throw n("parameters",\
+s)}let o={};for(let s of r){let a;try{a=t[s]}catch(d){throw n(`parameter \'${s}\'`,d)}s in o?o={...o,[s]:a}:o[s]=a}let i=H\
+n(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Hn(e){if(typeof e!="object"||e===null||Array.i\
+sArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="b\
+oolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}fun\
+ction Dr(e,n){return{browserType:"undefined",clientId:Ss,clientType:"Native",clientVariant:"Release",clientVer:n.sourceC\
+lientVersion,cpuArchitecture:n.cpuArchitecture??L().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceG\
+dprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVer\
+sion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUse\
+rId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined\
+",productName:"undefined",productVersion:"undefined",sentTs:Pe(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefine\
+d",userId:"undefined"}}function Un(e,n){return on(`${H(e).slice(0,-1)},"events":[`,n,"]}")}var Cr=/[A-Za-z0-9_-]/,Rs=/(?\
+:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2\
+[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,ks=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])\
+*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function\
+ Fr(e){return new Yn(e).document()}var Yn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={}\
+,t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#a()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let \
+t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()\
+){let a=i===r.length-1;if(a&&t){let u=jn(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#\
+i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),cn(o,s,u),l}let d=jn(o,s);d===void 0?c\
+n(o,s,d=this.#T({},a?"header":"implicit")):Array.isArray(d)&&this.#t.get(d)==="array"&&!a?d=d[d.length-1]:Vn(d)?a?(this.\
+#t.get(d)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t.set(d,"header")):this.#t.get(d)==="in\
+line"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=d}return o}#s(n){let t=this.#p();this.#y(\
+),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let a=jn(o,s);a===void 0?cn(o,s,a=this.#T({},"d\
+otted")):(!Vn(a)||!["dotted","implicit"].includes(this.#t.get(a)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get\
+(a)==="implicit"&&this.#t.set(a,"dotted"),o=a}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`)\
+,cn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t===\'"\')n.push(this.#S());else if(t==="\'")n.push(this.#l()\
+);else{let r=this.#n;for(;this.#n<this.#e.length&&Cr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is mi\
+ssing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#\
+e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return thi\
+s.#S();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==\
+="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!\
+Cr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#d(Rs,/[\\w:.+-]/);if(t){let[o,i,s,a]=t;retu\
+rn i!==void 0&&!Os(Number(i),Number(s),Number(a))&&this.#i("a date is not in the calendar"),o}let r=this.#d(ks,/[\\w.+-]/\
+);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 dig\
+its"),Ns(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#\
+e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#a()!=="]";)n.push(this.#r\
+()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#\
+n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#\
+e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"\
+inline");for(let t of Object.values(n))Vn(t)&&this.#c(t)}#S(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t==\
+=void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#k():ln(t)&&t!=="	"?this.\
+#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(\
+this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>ln(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#\
+n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this\
+.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t\
+=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(t\
+his.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else ln(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?th\
+is.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()\
+===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&\
+&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#k(){let n=this.#e[this.#n+\
++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.sl\
+ice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string h\
+olds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoin\
+t(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#a();if(n===`\n`)this.#n++;\
+else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.l\
+ength&&this.#a()!==`\n`;){let n=this.#e[this.#n++];ln(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is ma\
+lformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#\
+n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\
+\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e\
+.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function jn(e,n){return O\
+bject.hasOwn(e,n)?e[n]:void 0}function cn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurab\
+le:!0})}function Vn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}function ln(e){let n=e.charCodeAt(0);retur\
+n n<32||n===127}function Os(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;re\
+turn e>=1&&t<=o}function Ns(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?n\
+an$/.test(n)?NaN:Number(n)}var As="1.0";function fn(){if(Gr())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"\
+),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?F(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.\
+test(r))return r;if(Gn?.given!==r){let o=n?.realPath(".");Gn={given:r,path:o===void 0?r:F(o,r)}}return Gn.path}function \
+Yr(){return(te?xe?.path:void 0)??fn()}var Gn;function Gr(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSE\
+NT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var $s=65536;function D\
+e(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may\
+ not be read (the program\'s permissions)"};let r;try{r=t.read(e,$s)}catch(o){return Wn(o)==="not_utf8"?{state:"disabled"\
+,problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Is(o)?{state:"disabled",problem:"may not be read where it l\
+eads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safely (${Wn(o).replaceAll("_"," ")})`}}if(\
+r===void 0)return{state:"never_asked"};if(n)return{...Br(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled"\
+,problem:`is where another user could replace it (${Wn(o).replaceAll("_"," ")})`}}return{...Br(r),text:r}}function Is(e)\
+{let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Wn(e){return e?.reason??"unreadable"\
+}function Br(e){let n;try{n=Fr(e)}catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===vo\
+id 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemet\
+ry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{stat\
+e:"disabled"}:r==="enabled"?o===As?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"d\
+isabled",problem:"has a consent value this tool does not know"}}function Jn(){let e=fn(),{state:n,problem:t,outdatedYes:\
+r}=zr(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...Kn()??Zn(n),...o}\
+}function Wr(){let e=Kn();if(e)return e;let{state:n,text:t,problem:r}=zr(fn());return{...Zn(n),text:t,...r?{problem:r}:{\
+}}}function zr(e){if(e!==void 0)return De(e);let n=Gr();return n?{state:"disabled",problem:`cannot be found: the program\
+ may not read ${n} (${ve(n)})`}:{state:"never_asked"}}function Kn(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENA\
+BLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=we(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabl\
+ed:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRA\
+CK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}function Zn(e){return e==="never_asked"?{en\
+abled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var Y,te=!1,xe,zn,Qn=!1,Hr,Te,Ur="an opt-out set in the\
+ environment during the run",jr="the consent file, written since the program turned telemetry on";function Ls(e,n=De(e,!\
+0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function Xr(e,n=De(e.path,!0).text){return n!==e.text||\
+y().files?.modifiedAt(e.path)!==e.modified}function qr(){return Hr!==void 0&&Xr(Hr)}var Xn=Symbol.for("@nat/telemetry: t\
+he program\'s opt-out"),qn=globalThis;try{qn[Xn]===void 0&&Object.defineProperty(qn,Xn,{value:{serial:0}})}catch{}var Vr=\
+0;function Ms(){try{let e=qn[Xn];if(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX\
+_SAFE_INTEGER?n:NaN}catch{return NaN}}function Jr(){let e=Ms();e===void 0||e===Vr||(Vr=e,[Y,te,Qn]=[!1,!1,!0])}function \
+Kr(e){zn=e}function J(){if(zn)return Y=zn();Jr();let e=Qn&&!te;if(!e&&(Te===Ur||Kn()?.enabled===!1))return Te=Ur,Y=!1;if\
+(e&&(Te===jr||qr()))return Te=jr,Y=!1;if(!te||xe===void 0)return!0;let n=De(xe.path,!0);return n.problem!==void 0&&(n=De\
+(xe.path,!0)),Y=n.problem===void 0&&!Xr(xe,n.text)&&Zn(n.state).enabled,Y||(Te??="the consent file, written again during\
+ the run"),Y}function ue(){return Jr(),Y===void 0&&Ps(Wr()),Y===!0}function Ps(e){[Y,te]=[e.enabled,e.source==="file"];l\
+et n=te?fn():void 0;xe=n===void 0?void 0:Ls(n,e.text)}function _e(){if(!Qn||te||Y!==!0||qr())return;let e=Jn(),n=e.sourc\
+e==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void 0:e.source}function Zr(){return ue()&&\
+te}function et(){let e=ue(),{enabled:n,source:t,problem:r}=Wr(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t\
+==="NAT_TELEMETRY_ENABLED"&&!o?Dn(t,y().env(t)):void 0,s=o?`${t}, which the program may not read (${ve(t)})`:i!==void 0?\
+i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:Te??"the program (setT\
+elemetryEnabled)"}}var rt=2**31-1,Ds=25,nt={min:50,max:250},Qr=4,tt=1e3,Cs=(Qr+1)*nt.max,Re={guarded:new Set,signal:void\
+ 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},r\
+elease(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if\
+(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(tt,e)){this.ticking=!0;return}try{(!this\
+.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(tt)),this.signal.addEventListener("abort",this.look)}cat\
+ch{}},look:()=>{for(let e of Re.guarded)--e.looks<=0&&e.end();Re.guarded.size>0&&Re.listen()}};function ke(e,n,t){let r,\
+o=!1,i,s=()=>{o=!0,clearTimeout(r),Re.release(d),i?.()},a=()=>{o||(s(),n())},d={looks:Math.ceil((e+Cs)/tt),end:a},u=(l,c\
+)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=>{Re.release(d);let f=y().monotonicMs()-m;if(f<=Ds||c===0)return a();u\
+(Math.min(Math.max(f,nt.min),nt.max),c-1)},l),t?.(r)}catch{}};return Re.guard(d),u(e,Qr),t||(i=E(()=>y().holdOpen?.())),\
+s}function eo(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n\
+:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function ce(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2\
+**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Fs=3,to=!1;function ro(){to=!0}var Bs=new Set([407,408,429,5\
+00,502,503,504]),Hs=new Set([501,505]);function Us(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large\
+"}:Bs.has(e)||e>=500&&e<600&&!Hs.has(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,re\
+tryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}\
+async function oo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=ke(e.timeoutMs,()=\
+>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((a,d)=\
+>{n.signal.addEventListener("abort",()=>d(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let a=e.url,d=n\
+ew URL(a).origin,u=e.classify??Us;for(;;s++){let l=new URL(a).origin===d?e.headers:void 0,c=await Promise.race([e.fetch(\
+a,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=\
+js(c);if(m===void 0)return it(ot(c)),{kind:"rejected",reason:"bad_response"};let f=no(c,"location"),h=eo(no(c,"retry-aft\
+er"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise.race([Vs(c,n.signal),i]).catch(()=>{}\
+);return u(m,h,b)}if(it(ot(c)),m!==307&&m!==308)return u(m,h,void 0);if(s===Fs)return{kind:"rejected",reason:"too_many_r\
+edirects"};let g=Xs(f,a);if(g===void 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&a.startsW\
+ith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return to?{kind:"not_sent",reas\
+on:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new\
+ URL(g).origin!==d&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};a=g}}catch(a){return e\
+.signal?.aborted&&!t?{kind:"interrupted"}:a instanceof j&&s===0?{kind:"not_sent",reason:a.message}:t?{kind:"retry",reaso\
+n:"timeout"}:{kind:"retry",reason:"network_error",thrown:V(a)}}finally{r(),e.signal?.removeEventListener("abort",o)}}fun\
+ction js(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="\
+function"?n:void 0}catch{return}}function no(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{retu\
+rn null}}function ot(e){try{return e.body}catch{return}}function it(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="func\
+tion"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function Vs(e,n){let t=ot(e\
+),r=Ys(t),o=r??t,i=()=>it(o);n.addEventListener("abort",i,{once:!0});let s=new TextDecoder,a="",d=0;try{if(n.aborted)ret\
+urn"";for await(let u of r?Gs(r):Ws(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(d+=typeof u=="string"?D(u):u\
+.length,d>zs))return"";a+=typeof u=="string"?u:s.decode(u,{stream:!0})}return a+s.decode()}finally{n.removeEventListener\
+("abort",i),i()}}function Ys(e){try{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}as\
+ync function*Gs(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value}function Ws(e){let n=e;return typeof \
+n?.[Symbol.asyncIterator]=="function"?n:[]}var zs=65536;function Xs(e,n){if(e!==null)try{let t=new URL(e,n);return t.pro\
+tocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function le(e){let n=2166136261;for(let t=0;t<e.lengt\
+h;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8,"0")}function st(e,n,t,r){let o;try{o\
+=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],a=s===void 0?void 0:r(s,i);return a===void 0?[]:[a]}\
+)}var Js={initialMs:3e4,maxMs:36e5},io=4096;function Ks(e,n){return n??le(e)}function Zs(e,n,t){try{let r=e.read(n,io);i\
+f(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:a,handedOffAt:d}=JSON.parse(r),u=Number.isSafeInt\
+eger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(d)&&d<=t?{failures:o,notBefore:i,handedOffAt:d}:{fai\
+lures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof a=="string"&&/^[0-9a-f]{\
+8}$/.test(a)?a:void 0}:"invalid"}catch{return"invalid"}}var mn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,\
+r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${Ks(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,t\
+his.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<thi\
+s.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s\
+()+ce(r,Js,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t\
+=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefor\
+e:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#\
+r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this\
+.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())\
+}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#m())}#g(){let n=Zs(this.#u,this.path,this.#s());return n===\
+"invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{le\
+t t=this.#o?{endpointHash:le(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=D(r)<=io&&B(this.#t)===this.#\
+t?r:JSON.stringify({...n,...t});de(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function so(e){let{failures:n=0,notBef\
+ore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not tried before ${Pe(t)}`}function C(e,n,t\
+){t>0&&(e[n]=(e[n]??0)+t)}var ao=36e5,Ce=64,re={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},at=6e4,Qs=864e5,uo=6e4,\
+mo=64,ea=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,hn=/^([lc])-(\\d{13})-(e-.+)$/,na=36e5;functio\
+n ho(e,n="nat",t=""){return le(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constr\
+uctor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.\
+maxEvents,re.maxEvents),maxBytes:Math.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i\
+=()=>{},s="work"){let a=c=>{i(c)},d=s==="work",u=d?"read and write":"read",l=c=>!t.allowed(c,"read")||d&&!t.allowed(c,"w\
+rite");if(l(n))return a(`the program may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,d),m=t.realPath(n)\
+;return m===void 0?a(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?a(`the program may not ${u}\
+ ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,d)),new e(m,t,r,o,c))}catch(c){\
+let m=c?.reason==="missing";return a(m?`${n} does not exist yet`:V(c))}}write(n,t){let r={},o=n.map(Ne),{kept:i}=ut(o,th\
+is.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Map;for(let d of i){let u=s.get(n[d].ses\
+sionId)??[];u.push(o[d]),s.set(n[d].sessionId,u)}let a=[];try{for(let d of s.values())a.push(this.#u(d,t,this.key))}catc\
+h(d){for(let u of a)this.#l(u);throw d}return{written:r,older:this.#g(t,a)}}claim(n,t,r){let o=[],i={};for(let{entry:s,p\
+ath:a}of this.#d(t).slice(0,Ce)){if(o.length>=n)break;let d=this.#p(s.name,t+r);try{this.#e.rename(a,d)}catch{continue}l\
+et{valid:u,corrupt:l,expired:c}=this.#s(d,s,t),m=u.slice(0,n-o.length),f={path:d,name:s.name,until:t+r,remaining:m.lengt\
+h,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.length).map(Ne),s.time,this.key)}catch{t\
+his.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let h of m)o.push({...h,claim:f});f.remaining\
+===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{r\
+eturn!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0\
+]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.pat\
+h)}catch{}}peek(){return this.#r().flatMap(n=>{let t=hn.exec(n),r=Oe(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=thi\
+s.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?\
+{...s,until:ct(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){\
+if(r.length>=Ce)break;let s=co(i,t);if(s===void 0)continue;let a=n.#p(s.name,t+ao);try{n.#e.rename(`${n.dir}/${i}`,a)}ca\
+tch{continue}let{valid:d}=n.#s(a,s,t);try{let u=this.#u(d.map(Ne),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.ren\
+ame(a,`${n.dir}/${s.name}`)}catch{}break}n.#l(a.slice(n.dir.length+1)),o+=d.length}return r.length>0&&this.#g(t,r),o}cle\
+ar(){let n=0;for(let t of this.#r()){let r=hn.exec(t),o=Oe(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){ret\
+urn this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Oe(t)??[])}#u(n,t,r){if(n.length===0)return\
+;let o=lo(n,t,r);return de(this.#e,this.dir,o,fo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=thi\
+s.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/mo)))\
+}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let a=oa(s);a===void 0?o.corrupt++:r-a.timestamp>this.#n.maxAgeMs?o.\
+expired++:o.valid.push(a)}return o}#p(n,t){return`${this.dir}/${dt(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{r\
+eturn[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=fr.exec(o),s=co(o,n);s?.key===this.key?t.push({entry:s,path:`$\
+{this.dir}/${o}`}):i&&n-Number(i[1])>ao&&r<Ce&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){l\
+et r={},[o,i]=[this.#n,this.#o],s=w=>w.key===this.key||w.key===void 0,a=w=>n-w.time>(s(w)?o.maxAgeMs:i.maxAgeMs),d=this.\
+#r();this.#c(d,n,a,r);let u=this.#t(d),l={events:0,bytes:0},c={events:0,bytes:0},m=(w,p,T)=>{s(w)&&([l.events,l.bytes]=[\
+l.events+p,l.bytes+T]),[c.events,c.bytes]=[c.events+p,c.bytes+T]};for(let w of u)m(w,w.events,w.bytes);let f=(w,p)=>w.ev\
+ents>p.maxEvents||w.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(a))return r;let h=u.filter(w=>t.includes(w.name)),g=Ma\
+th.min(...h.map(w=>w.time)),b=w=>this.#e.modifiedAt(`${this.dir}/${w}`),R=Math.max(...h.map(w=>b(w.name)??-1/0)),v=w=>{i\
+f(w.time<g)return!1;let p=b(w.name);return p===void 0||!Number.isFinite(R)?w.time-g<=uo:Math.abs(p-R)<=uo},O=u.filter(w=\
+>!t.includes(w.name)).sort((w,p)=>w.time-p.time);for(let w=0;w<Ce;){let p=O.find(a),T=p===void 0&&f(l,o),_=p??(T?O.find(\
+s):f(c,i)?O[0]:void 0);if(_===void 0)break;O.splice(O.indexOf(_),1);let k=a(_);if(!k&&v(_))continue;w++,m(_,-_.events,-_\
+.bytes);let x=T?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.b\
+ytes};if(!k&&x.events>0&&x.bytes>0){let S=this.#S(_,x.events,x.bytes,n);if(S===void 0)continue;m(_,S.kept.events,S.kept.\
+bytes),C(r,"spool_corrupt",S.corrupt),C(r,"spool_full",S.cut);continue}this.#m(_.name,_,k?"spool_expired":"spool_full",r\
+)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.len\
+gth+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===Ce)break;let a=hn.exec(s);if(a===null||t-ct(a)<=Qs)continue;l\
+et d=Oe(a[3]);if(d===void 0||!r(d))continue;i++;let u=dt(a[3],t+at);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/$\
+{u}`)}catch{continue}this.#m(u,d,"spool_expired",o)}}#S(n,t,r,o){let i=dt(n.name,o+at),s=y().monotonicMs();try{this.#e.r\
+ename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:a,corrupt:d}=this.#s(`${this.dir}/${i}`,n),u=a.\
+map(Ne),l=ut(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:d};if(c.\
+length===0)return this.#l(i)?m:void 0;let f=en(this.dir,o),h=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,fo\
+(c))}catch{if(h(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corru\
+pt:d}}return m}if(y().monotonicMs()-s>at/2)return void h();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{h();return}try\
+{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${lo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(\
+`${this.dir}/${n}`),!0}catch{return!1}}};function co(e,n){let t=hn.exec(e);return t?ra(t,n)?Oe(t[3]):void 0:Oe(e)}functi\
+on Oe(e){let n=ea.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/mo));return{name:e,time:N\
+umber(n[1]),events:r,bytes:t,key:n[4]}}function ut(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.len\
+gth-n),i=r.slice(o).reduce((s,a)=>s+e[a].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),by\
+tes:i}}function lo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`\
+}${ee()}.jsonl`}function fo(e){return e.map(n=>`${n.text}\n`).join("")}function po(e,n){let{maxEvents:t,maxBytes:r}=n,o=0\
+;for(let{bytes:i,schemaVersion:s,sessionId:a,clientVersion:d=""}of e)o+=i+6*(s.length+a.length+d.length)+ta;return e.len\
+gth<=t&&o<=r?0:e.length-ut(e.map(Ne),t,r).kept.length}var ta=200;function go(e){return Ne(e).bytes+1}function Ne(e){let \
+n=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===void \
+0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"ev\
+ent":${e.json}}`;return{text:n,bytes:D(n)}}function dt(e,n){return`l-${q(n)}-${e}`}function ct([,e,n]){return e==="l"?Nu\
+mber(n):Number(n)+na}function ra(e,n){return n>ct(e)}function oa(e){try{let{retries:n,schemaVersion:t,sessionId:r,client\
+Version:o,cuts:i,timestamp:s,event:a}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="s\
+tring"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof a?.name=="string"&&a.name!==""&&typeof a.ts=="strin\
+g"&&Hn(a.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:H(a),schemaVersion:t,sessionId:r,retrie\
+s:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{return}}function ia(e,n){return e.spool\
+Fallback?$r(y().env,L().os,n?.uid):void 0}function sa(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=lt(e),a=e\
+.noSpool??"there is no spool directory",d=o===void 0?void 0:oe.open(o,n,i,s,c=>a=c,r),u=ia(e,n);if(d&&u!==void 0&&r==="w\
+ork"&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==d.dir&&d.adopt(c,e.clock())}i\
+f(d||u===void 0)return!d&&o!==void 0&&t(a),d;let l=oe.open(u,n,i,s,c=>a+=`; nor in ${u}: ${c}`,r);return t(a,l?.dir),l}v\
+ar pn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}st\
+atic open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let \
+s=y().files;if(!s)return null;let a=sa(n,s,t);if(!a)return null;let d=n.customFetch?a.key:void 0,u=new mn(s,a.dir,r.url,\
+o,i,d);return new e(a,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),\
+t);for(let a of r)this.#n.add(a.claim);let i=r.map(a=>({...a,bytes:D(a.json),notBefore:0})),s=i.filter(({bytes:a})=>a>th\
+is.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),C(o,"event_too_large",s.length),{events:i.\
+filter(({bytes:a})=>a<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clo\
+ck()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{clai\
+m:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#\
+n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(l\
+et n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)\
+o.until-r<t&&this.spool.renew(o,r+n)}};function lt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}\
+=e,s={version:i&&r!==Ee?r:void 0,headers:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Ob\
+ject.entries(t.resource).sort(),fetch:i?"own":void 0},a=H(s);return ho(n.kind==="http"?n.url:"",t.name,a==="{}"?"":a)}va\
+r aa=0xe677d21fdbff;function yo(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof Se))\
+return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cann\
+ot be inspected"}}try{let{schemaVersion:i,timestamp:s}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"sch\
+emaVersion is not a string"};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite numb\
+er"};if(s<0||s>aa)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats car\
+ry"};let{json:a,bytes:d}=Pr(e);return d>o?{reason:"event_too_large",detail:`${d} bytes serialized, more than ${Math.max(\
+o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attribut\
+es and NAT_TELEMETRY_FORMAT make larger)`}:{json:a,bytes:d,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:s,retri\
+es:0,notBefore:0}}catch(i){return{reason:"invalid_event",detail:V(i)}}}function bo(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0\
+;for(let a of e){let d=r(a);i.length>0&&a.schemaVersion===i[0].schemaVersion&&a.sessionId===i[0].sessionId&&a.clientVers\
+ion===i[0].clientVersion&&s+1+d<=n||(i=[],o.push(i),s=t(a)-1),s+=1+d,i.push(a)}return o}function da(e){let n=e.replace(/\
+^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?12\
+7(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function Eo(e,n){if(e.kind!=="http")return;let\
+ t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||da(t.hostname))return;let r=[...t.username||t.password?["t\
+he URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===\
+0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function vo(e,n=L()){let t=({schemaVersion:r,sessi\
+onId:o,clientVersion:i=e},s)=>Dr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"\
+nat",encode:(r,o)=>Un(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>D(Un(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}f\
+unction wo(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new Wea\
+kMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Tr(i))),s};return{name:"otlp",encode:i=>Mn(i.map(o\
+),i[0].sessionId,t(i[0]),n),emptyBytes:i=>D(Mn([],i.sessionId,t(i),n)),eventBytes:i=>D(o(i)),readsAnswer:!0,resource:{..\
+.e.resourceAttributes,"service.name":e.serviceName},classify:xr}}var ua="http://localhost:4318/v1/logs",ca=120,la=50,fa=\
+3,ma=2,ft=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',xo=64,ha={flushIntervalSeconds:!0,maxQueueSize:\
+!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0\
+,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolM\
+axEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:\
+!0,clock:!0,random:!0};function Fe(e={}){if(!be(e))throw new TypeError(`Cannot create handler: options must be an object\
+, got ${A(e)}`);let n=In(e,ha);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,P,I)=>{let M=e[N]===void\
+ 0?P:e[N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,fe=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof\
+ M!="number"||Number.isNaN(M))throw new TypeError(`${fe}, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(I.integer?\
+Number.isSafeInteger(M):Number.isFinite(M))))throw new RangeError(`${fe}, got ${M}`);if(I.timer&&M*1e3>rt)throw new Rang\
+eError(`Cannot create handler: \'${N}\' must be at most ${rt/1e3} seconds (the longest a timer can wait), got ${M}`);retur\
+n M},r=(N,P,I)=>{let M=e[N];if(M===void 0)return I;if(typeof M!==P)throw new TypeError(`Cannot create handler: \'${N}\' mu\
+st be a ${P}, got ${A(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",i\
+nteger:!0},a=t("requestTimeoutSeconds",ma,o),d=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<d)throw\
+ new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${d}), got ${u}`);\
+let l=Nr(),c=r("sourceClientVersion","string",Ee),m=Oo("resource",e.resource),f=r("sessionId","string","undefined"),h=[]\
+,g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Ea(g,h),R=ko(l.format??""),v=g!==void 0?b:R??"nat",\
+O=ht(v,c,{...l.otlpResource,...m}),w=mt(O,l.sessionPrefix+f),p=mt(ht(b,c,m,_o),f),T=t("maxEventBytes",32768,s);if(T<p.ev\
+entBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${p.eventBytes} (the smallest eve\
+nt), got ${T}`);let _=t("maxBatchBytes",5e5,s);if(_<p.batchBytes){let N=`one ${b} envelope holding the smallest event`;t\
+hrow new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' ma\
+ke ${N} ${p.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must\
+ be at least ${p.batchBytes} (${N}), got ${_}`)}let k=va(e.headers);k.problem&&h.push(k.problem);let x=ya(e.endpoint,l.e\
+ndpointHidden?pt:l.endpoint??(v==="otlp"?l.otlpEndpointHidden?pt:l.otlpEndpoint??ua:void 0),l.dryRun,h),S=ba(e.spoolDir,\
+l,h);return{flushIntervalMs:t("flushIntervalSeconds",ca,o)*1e3,maxQueueSize:t("maxQueueSize",la,s),maxRetries:t("maxRetr\
+ies",fa,{sign:"non-negative",integer:!0}),requestTimeoutMs:a*1e3,exitTimeoutMs:t("exitTimeoutSeconds",a,i)*1e3,backoff:{\
+initialMs:d*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(T,_-w.envelopeBytes-x\
+o),maxEventBytesOption:T,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:x.kind==="http"&&k.probl\
+em?{kind:"none",reason:"invalid_headers",detail:k.problem}:x,spoolDir:S.path,noSpool:S.none,problems:h,spoolFallback:e.s\
+poolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:ga(t("spoolMaxBytes\
+",re.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Sa(e.captur\
+eInterrupts),handOff:wa(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:O,formatSetBy:g!==void 0?"t\
+he program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...v==="otlp"?l.otlpHeaders:{},...k.recor\
+d},fetch:r("fetch","function",y().fetch??((N,P)=>globalThis.fetch(N,P))),logger:r("logger","function",void 0),clock:So("\
+clock",r("clock","function",Date.now),Date.now,{valid:pa,expected:"epoch milliseconds",hint:" (a method needs its object\
+: () => performance.timeOrigin + performance.now())"}),random:So("random",r("random","function",ye),ye,{valid:N=>typeof \
+N=="number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function So(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)retur\
+n n;let s;try{s=n()}catch(a){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(a)}${i}`)}if(!r(s))throw new\
+ RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let a=n();return r(a)?a:t()}ca\
+tch{return t()}}}var pa=e=>typeof e=="number"&&e>=0&&e<1e13;function mt(e,n){let t={json:ft,bytes:D(ft),schemaVersion:an\
+,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:\
+t.bytes,batchBytes:o+xo+r,envelopeBytes:o}}function ga(e){if(e>=re.maxBytes)return e;let n=go({json:ft,schemaVersion:an,\
+sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at l\
+east ${n} (one spooled event, the smallest), got ${e}`);return e}function ht(e,n,t,r){return e==="otlp"?wo({serviceName:\
+t["service.name"]??vr,serviceVersion:n,resourceAttributes:t},r):vo(n,r)}var _o={name:"node",version:"x".repeat(12),machi\
+ne:"x".repeat(11),os:"linux"};function Ro(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=mt(ht(n.name,t,r,_\
+o),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption\
+,o.eventBytes)}}var pt=Symbol("hidden");function ya(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cann\
+ot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);if(e!==void 0&&!sn(e)){le\
+t i=`the program\'s \'endpoint\' ${A(B(e))} is not an http(s) URL, "" or "stdout": nothing is sent`;return r.push(i),{kind:\
+"none",reason:"invalid_endpoint",detail:i}}if(e===void 0&&n===pt)return{kind:"none",reason:"endpoint_hidden"};let o=e??n\
+??Or;return sn(o)?o==="stdout"?{kind:"stderr"}:t||o===""?{kind:"none",reason:"dry_run"}:{kind:"http",url:o}:{kind:"none"\
+,reason:"invalid_endpoint"}}function ba(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spool\
+Dir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot cre\
+ate handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void\
+ 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\
+\'s \'spoolDir\' is not an absolute path"})}function Ea(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new Type\
+Error(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=ko(e);return t||(n.push(`\
+the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function ko(e){let n=e.tri\
+m().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Oo(e,n){if(n===void 0)return{};if(!be(n))throw new Type\
+Error(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of Object.entries(\
+n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings,\
+ got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var To=8192;function\
+ va(e){let n=Oo("headers",e);for(let[i,s]of Object.entries(n)){if(!tn(i))throw new TypeError(`Cannot create handler: \'he\
+aders\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(nn(i))throw new TypeError(`Cannot create handler: \'hea\
+ders\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=br(s)}let t=Object.keys(n).find(i=>!rn(n[i]\
+)),r=Object.entries(n).reduce((i,[s,a])=>i+s.length+a.length+4,0),o=t!==void 0?`the program\'s \'headers\' has a value for \
+${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>To?`the program\'s \'heade\
+rs\' add ${r} bytes to a request, more than ${To} (servers refuse a larger head): nothing is sent`:void 0;return o?{recor\
+d:{},problem:o}:{record:n}}function wa(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOff!=="auto"?{en\
+abled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"}}function Sa(\
+e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeError(`Cannot cr\
+eate handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var gn=/^sender-[0-9a-f]{8}\\.mjs$/,Be="\
+NAT_TELEMETRY_SENDER";function yn(e,n){return{...e,[Be]:JSON.stringify(n)}}function No(e){if(e)try{let n=JSON.parse(e);r\
+eturn typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catch{return}}var \
+K=15e3,Ta=250;function Ae(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],m\
+arks:[]};for(let s of e.list(n)){let a=o.exec(s);if(!a)continue;let d=Number(a[1]),u=a[2]==="lock"?K:Ta;d+u>r&&d<=r+u?(a\
+[2]==="lock"?i.locks:i.marks).push(s):En(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function bn(e,n,t,r){try{\
+return Ae(e,n,t,r).locks.length>0}catch{return!1}}function Ao(e,n,t){let r;try{e.ensureDir(n,!0);let o=Ae(e,n,t,Date.now\
+());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()}.start`,e.creat\
+e(`${n}/${r}`,"");let s=Ae(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(En(e,`${n}/${r}`),"at work")}catch{retu\
+rn r}}function $o(e,n,t){t!==void 0&&yt(e,n,()=>[t])}function Io(e,n,t){yt(e,n,()=>Ae(e,n,t,Date.now()).marks)}async fun\
+ction Lo(e,n,t){for(let r=0;r<xa;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ae(e,n,t,o);if(i.locks.length>0){g\
+t(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:a,marks:d}=Ae(e,n,t,o)\
+;if(a.join()===s)return gt(e,n,d),s;En(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+ye()*50))}}var x\
+a=5;function Mo(e,n,t){yt(e,n,()=>[t])}function yt(e,n,t){try{e.ensureDir(n,!0,!1),gt(e,n,t())}catch{}}function gt(e,n,t\
+){for(let r of t)En(e,`${n}/${r}`)}function En(e,n){try{e.remove(n)}catch{}}var ka=6e4,Oa=1e3,Na=[Be,"NAT_TELEMETRY_ENAB\
+LED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function Po(e,n,t){let r=Aa(e,n,t);return r.ha\
+ndOff?r:{...r,outcome:Do(e,n)}}function Do(e,n){return e.sink.kind==="none"?"dropped":Co(e)&&n?.health.isOpen()!==!0?"de\
+livered":n&&_e()===void 0?"spooled":"dropped"}function Co(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}fun\
+ction Aa(e,n,t){try{let r=jo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{\
+spool:o,health:i}=n,s=Uo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,comma\
+nd:void 0,backlog:n}:{handOff:!1,reason:m}}let a=y().senderCommand(`${o.dir}/${""}`,s);if("refused"in a)return{handOff:!\
+1,reason:a.refused};let{cwd:d,...u}=a,l={...Ia(e,o.dir),successor:u,onByConsentFile:Zr()};return{handOff:!0,command:{...\
+a,env:yn(a.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off failed (${r})`}}}function Fo(e,n){return n\
+.handOff&&n.command&&!Ma(n.backlog)?{handOff:!1,reason:"the sender\'s script is not in the spool directory and cannot be \
+written",outcome:Do(e,n.backlog)}:n}function Bo(e){try{let{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.\
+isOpen())return"endpoint down";let o=Ao(r,n.dir,n.key);if(o==="at work")return"at work";let i=y().spawnDetached(e.comman\
+d);return i==="started"?t.noteHandOff():$o(r,n.dir,o),i}catch{return"failed"}}function Ho(e,n){if(n===null||n.health.isO\
+pen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return jo(e,n,!0)!==void 0||t.kind==="http"&&y().\
+senderRefusal(Uo(t.url,n.spool.dir))!==void 0}function Uo(e,n){let t=Yr(),r=t===void 0?void 0:$a(t);return{endpoint:e,di\
+r:n,reads:r===void 0?[]:[r],variables:[...Na,...he,"HOME","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r\
+}}}function $a(e){let n=z(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".","\
+.."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,t);return i!==void 0&&r?.allowed(i,"read\
+")?i:e}function jo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="h\
+ttp")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the program delivers with its own fetch, w\
+hich a sender process cannot call";if(e.requestTimeoutMs>K-Oa)return`a request may take longer (requestTimeoutSeconds) t\
+han a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off during the run";let i=_e();if(i!==void 0)return`t\
+he program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which a sender, reading the user\'s decision\
+ again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"there is no usable spool directory";if(!\
+n.spool.ancestorsSeen)return"who may change the directories above the spool cannot all be told (Deno without --allow-rea\
+d, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): another user could swap the sender\'s \
+script there";if(!Co(e))return"the program may not connect to the endpoint";let{spool:s,files:a,health:d}=n;if(d.isOpen(\
+))return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=d,m=c===void 0?l:c.handedOffAt===void 0?v\
+oid 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>ka&&!bn(a,s.dir,s.key,u))return"spooled events have waited a minute w\
+ith no sender at work"}function Ia(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t\
+.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeco\
+nds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Ro(e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxA\
+geDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.headers},resource:{...r.resource}}}funct\
+ion La({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Ma(e){if(La(e))return!0;let{files:n,spool:t}\
+=e,r=()=>de(n,t.dir,"","",Date.now());try{r()}catch(o){if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}\
+catch{return!1}}return Da(n,t.dir,Pa),!0}var Pa=3;function Da(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(a=>gn.tes\
+t(a))}catch{return}let i=a=>{let d=e.modifiedAt(`${n}/${a}`);return d===void 0||d>r+K?-1/0:d},s=t==="none"?o:o.filter(a=\
+>a!=="").map(a=>({name:a,written:i(a)})).sort((a,d)=>d.written-a.written).slice(t).filter(({written:a})=>r-a>K).map(({na\
+me:a})=>a);for(let a of s)try{e.remove(`${n}/${a}`)}catch{}}var vn=class{#e=new Set;#n=0;get size(){return this.#n}add(n\
+){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.\
+#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Vo(){throw new Error("a sender prints nothing")}var Go=16384,Et=\
+2*Go,Wo=Et-4096,vt=32,zo=/^[a-z0-9_]{1,40}$/,Ca=/^[0-9a-f]{8}$/;var Yo=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1\
+,6}))?\\.aside$/,Fa=6e4;function Xo(e,n,t,r,o,i,s=-1/0){let a=Object.entries(o).filter(([m,f])=>zo.test(m)&&Number.isSafe\
+Integer(f)&&f>0);if(a.length===0||!bt(i))return;let u={...{since:i,last:i,dropped:Object.fromEntries(a.slice(0,vt))},end\
+pointHash:le(r)},l=B(r)===r?{...u,endpoint:r}:u,c=Qo(n,t);try{let m=Ha(e,n,t,i).filter(h=>h.quiet).map(h=>qo(e,h,n,t)),f\
+=Ko([...m.flatMap(h=>h.lines),l],s,i)??l;Jo(e,n,t,m,()=>{let h=ja(e,c);h==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeo\
+f h!="object"||h.bytes+g.length<=Go?e.append(c,typeof h=="object"&&!h.ended?`\n${g}`:g,Wo):Ba(e,n,t,f,s,i)});for(let{path\
+:h}of m)h!==void 0&&E(()=>e.remove(h))}catch{}}function Ba(e,n,t,r,o,i){let s=Qo(n,t),a={path:wt(n,t),quiet:!1},d=St(e,s\
+,a.path)?qo(e,a,n,t):{lines:[]};Jo(e,n,t,[d],()=>{e.append(s,`${H(Ko([...d.lines,r],o,i)??r)}\n`,Wo)})}function qo(e,n,t,\
+r){if(e.sizeOf(n.path)===void 0)return E(()=>e.remove(n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=Ua(e,n),s=\
+wt(t,r,i);return St(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed:n.summed}}function Jo(e,n,t,r,o){try{o\
+()}catch(i){for(let{path:s,summed:a}of r)s!==void 0&&St(e,s,wt(n,t,a));throw i}}function wt(e,n,t){let r=t===void 0?"":`\
+-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function Ha(e,n,t,r){return st(e,n,Yo,(o,i)=>{let[,,s\
+,a]=Yo.exec(i)??[],d=Math.abs(r-Number(s))>=Fa;return o===t?{path:F(n,i),summed:a===void 0?void 0:Number(a),quiet:d}:voi\
+d 0})}function Ua(e,n){try{let t=n.summed??0,r=e.read(n.path,Et)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;r\
+eturn{lines:Zo(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}function St(e,n,t){return E(()=>(e.renam\
+e(n,t),!0))??!1}function Ko(e,n,t){let r=e.map(a=>({...a,since:Math.min(a.since,t),last:Math.min(a.last,t)})).filter(a=>\
+a.last>=n);if(r.length===0)return;let o={};for(let a of r)for(let[d,u]of Object.entries(a.dropped))(d in o||Object.keys(\
+o).length<vt)&&C(o,d,u);for(let a of Object.keys(o))o[a]=Math.min(o[a],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointH\
+ash:s}=r[r.length-1];return{since:Math.min(...r.map(a=>a.since)),last:Math.max(...r.map(a=>a.last)),dropped:o,...s===voi\
+d 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function ja(e,n){try{let t=e.read(n,Et);return t===void 0?void 0:\
+{lines:Zo(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function Zo(\
+e){return e.split(`\n`).flatMap(n=>Va(n)??[])}function Va(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=\
+JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r):[];if(!(bt(n)&&bt(t)&&n<=t&&s.length>0\
+&&s.length<=vt&&s.every(([u,l])=>zo.test(u)&&Number.isSafeInteger(l)&&l>0)))return;let d={since:n,last:t,dropped:Object.\
+fromEntries(s),...typeof i=="string"&&Ca.test(i)?{endpointHash:i}:{}};return typeof o=="string"&&B(o)===o?{...d,endpoint\
+:o}:d}catch{return}}function bt(e){return Number.isSafeInteger(e)&&e>=0&&e<=un}function Qo(e,n){return F(e,`drops-${n}.j\
+son`)}var ie={working:1,periodic:2,asked:1/0},ei=.9,Ya=1e3,Ga=3e5,Wa=36e5,za=4,wn=class{#e;#n=[];#o=[];#t=new vn;#u=0;#s\
+=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#S=Promise.resolve();#l;#x=ie.working;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Fn();#a=!1;#T=\
+!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Fe(n)}enqueue(n){try{if(!ue())return this.#we(\
+);let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#z(),this.#u++;let r=yo(n,this.#e);if("reason"in r)\
+return this.#b(1,r.reason,r.detail);if(this.#w()>=this.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.p\
+ush(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=th\
+is.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){this.#m||this.#P||(this.#m=!0,this.#z(),this.\
+#w()>0?this.#j():ue()&&!this.#N()&&Ho(this.#e,this.#_())&&this.#$(ie.working))}flush(){return this.#$(ie.asked)}#$(n,t=!\
+1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#l)return this\
+.#l;let r=this.#R,o=this.#S.then(()=>{if(r!==this.#R)return;let i=this.#x;return[this.#l,this.#x]=[void 0,ie.working],th\
+is.#pe(i)});return this.#l=o,this.#S=o,o}stop(){return this.#P??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}s\
+tats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.leng\
+th,inFlight:this.#t.size,spooled:this.#r}}#w(){return this.#n.length+this.#o.length+this.#t.size}#W(){return[...this.#o,\
+...this.#t.events(),...this.#n]}#z(){if(this.#D)return;this.#te();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit \
+hook could not be installed: what is recorded waits for stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#\
+P===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.\
+onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0\
+&&this.#X()}#X(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#m&&this.#X()})},this.#e.flushIntervalMs),y\
+().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.#c);let n=this.#E=Xa(this.#e.exitTimeou\
+tMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#S.then(()=>!0),n.over()])&&this.#q(),this.#w()>0&&\
+this.#F())return;this.#se(),this.#w()>0&&this.#N()&&this.#M(!0),this.#w()>0&&!this.#N()&&await this.#le(n),this.#M()}cat\
+ch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#w\
+()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1\
+e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exit\
+TimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*ei,i=[...this.#y].some(({started:s,accepted:a})=>!a&&r-s>=n*\
+ei);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),\
+i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){i\
+f(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budget ended \
+before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.aborted||!J())return!1;let{requestTimeout\
+Ms:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let a=this.#O,\
+d=a!==void 0&&i-a.endedAt<=t?a.ms:0;return r<=t&&!(2*d>s)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=t\
+his.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,\
+clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state\
+.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?\
+.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.\
+recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)\
++1,{backoff:i,random:s,clock:a}=this.#e,d=a()+ce(o,i,s,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failur\
+es:o,probeAt:d}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E=\
+==void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l\
+.cuts??0)<n,a=this.#o.filter(i).concat(this.#n);if(a.length===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let d\
+=this.#ne(a);for(let l of d)this.#t.add(l);let u={delivered:!1,failed:!1,probing:r};await this.#ge(d,u),this.#he(u),u.de\
+livered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexp\
+ectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await th\
+is.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(za,n.length)},i));for(let s of n.slice(o))this.#Z(s)}as\
+ync#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=aw\
+ait this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.l\
+ength/2),a=[n.slice(0,s),n.slice(s)];for(let d of a)this.#t.add(d);for(let d of a)this.#K(t)?await this.#Q(d,t,r):this.#\
+Z(d);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rejected);case"too_large":return this.#b(1\
+,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason,i.detail),this.#L(n);case"interrupted":case"not_\
+sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfter\
+Ms??0),r.probing?this.#ye(n,i.retryAfterMs):this.#Se(n,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for\
+(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#p+=n.l\
+ength-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};\
+this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#\
+O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return bo(n,r,t.emptyBytes,t.eventBytes)}#I()\
+{this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",rea\
+son:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,a=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.le\
+ngth} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${a}`),o.kind==="stderr")return ni(a),{kind:"delivered"};let d=i.\
+classify;return await oo({url:o.url,body:a,headers:s,classify:d&&((u,l,c)=>d(u,l,c,n.length)),readAnswer:i.readsAnswer,o\
+nAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,\
+mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="\
+retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e\
+.customFetch?`: its fetch failed: ${gr(n.thrown,this.#e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:""\
+,i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event\
+(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){le\
+t{enabled:s,decidedBy:a}=et();this.#h(`telemetry ${s?"on":"off"} (decided by ${a})`);let d=n.kind==="http"?B(n.url):n.ki\
+nd==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the pro\
+gram may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${d}; form\
+at: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=Eo(\
+n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"hand off where a sender can be started":"i\
+n process"} (${o.source})`)}#we(){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${e\
+t().decidedBy}): events are not recorded`))}#Se(n,t,r){let{backoff:o,clock:i,random:s}=this.#e,a=i(),d=this.#re(n,t);for\
+(let u of d)u.notBefore=a+ce(u.retries,o,s,r);this.#o.push(...d)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>t\
+his.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`)\
+,o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){retur\
+n this.#v??=pn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: \
+${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Ya\
+;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Ga,Math.min(Wa,2*t),2*r)}#ie(){let n=this.#oe();this.\
+#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ue()||this.#N()||!J())return;let n=this.#_();if(n&&_e()\
+!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#w(),Math.min(Math.ceil(t/10),t-1)),o=n?.rep\
+lay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push(...o.events),o.events.length>0&&this.#\
+j())}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)re\
+turn!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.\
+#I();for(let a of this.#ne(o))ni(this.#e.format.encode(a,this.#e.clock())),this.#p+=a.length;return!0}if(this.#e.sink.ki\
+nd==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e\
+.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in memory only, and go with the process: \
+no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(_e()!==void 0)return this.#I(),this.#b(o.length,"opted_out\
+","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(th\
+is.#A=!0),!s&&n)return!1;if(this.#I(),s){let a=this.#H-this.#e.clock();a>0&&i?.health.recordWait(a),this.#r+=s.spooled;f\
+or(let[d,u]of Object.entries(s.dropped))this.#b(u,d);this.#de(s.olderDropped)}else{let a=i?.giveBackUnsettled()??0;this.\
+#r+=a,this.#b(o.length-a,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return\
+ n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let\
+ i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(\
+s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(this.#w()===0)return!0;let t=this.#_(),r\
+=Po(this.#e,t,ue()),o=r.handOff?J():void 0;if(o===!1)return this.#M(!0,o);let i=Fo(this.#e,r);if(!i.handOff){let u={deli\
+vered:"delivering in process",spooled:"spooled for a later run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.h\
+ealth.isOpen()?so(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"\
+";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()\
+?0:po(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: de\
+livering in process: the spool would leave out ${s} of the ${this.#w()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l\
+})`),!1}if(!this.#M(!0,o))return this.#f("at exit: delivering in process: the spool cannot be written"),!1;let a=Bo(i);i\
+f(a==="failed")return this.#f("at exit: delivering in process: no sender could be started"),!1;this.#R++,[this.#l,this.#\
+x]=[void 0,ie.working];let d={started:"a sender","at work":"the sender at work","endpoint down":"the spool (endpoint dow\
+n)","no processes":"the spool (the system has no processes left to start a sender)"};return this.#f(`at exit: handed off\
+ to ${d[a]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r}\
+ event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,a]of Object.entries(this.#d)){let d=this.#g[s]??0;a>d&&s!=\
+="opted_out"&&s!=="claim_lost"&&(n[s]=a-d)}let{sink:t,spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="htt\
+p")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=this.#d[s];let i=Date.now();Xo(o.files,o.s\
+pool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` \
+(${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Ir(this.#e.logger,n)}};function Xa(e){let n=y().monotonicMs()+e,t,r;return{en\
+d:n,over:()=>r??=new Promise(o=>{t=ke(Math.max(0,n-y().monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function ni(e){y().w\
+riteStderr(`${Vo(JSON.parse(e))}\n`)}var qa=250;async function ti(e){let n=y();ke(K,()=>n.exit(0)),ro(),Kr(()=>Ja(e));try\
+{await Ka(e,y().monotonicMs()+K)}catch{}n.exit(0)}function Ja(e){let{enabled:n,source:t}=Jn();return n||t==="default"&&e\
+.onByConsentFile!==!0}async function Ka(e,n){let t=y().files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i\
+,...s}=e,a=Fe(s),d=lt(a);if(!J())return Io(t,r,d);for(let u=0;;u++){let l=await Lo(t,r,d);if(!l)return;let{replayed:c,sp\
+ooled:m,sent:f,timeUp:h}=await Qa(s,n-qa);if(Mo(t,r,l),!ed(e,d))return;if(h&&f>0&&J())return Za(e);if(c>0&&m>0||u>0&&c==\
+=0)return}}function Za(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoo\
+lDir}/`,s=n.find(a=>a.startsWith(i)&&gn.test(a.slice(i.length)));o&&s!==void 0&&E(()=>o.touch(s,Date.now())),y().spawnDe\
+tached({argv:n,env:yn(t,e),cwd:e.spoolDir,leavesSession:r})}async function Qa(e,n){let t={replayed:0,spooled:0,sent:0,dr\
+opped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Fe(e),a=0;for(;;){if(n-y().monotonicMs()<=r){t.ti\
+meUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)break;let d=new wn({...e,handOff:!1,exitTimeoutSecond\
+s:(n-y().monotonicMs())/1e3});d.start(),await d.stop();let{replayed:u,spooled:l,sent:c,dropped:m}=d.stats();t.replayed+=\
+u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){\
+let f=ce(++a,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeout(h,f))}}return t}function ed(e,n){let\
+ t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||bn(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxE\
+vents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now\
+())!==void 0}var ri=No(y().env(Be));ri&&await ti(ri);\n',ke="sender-aeb2b292.mjs",_d=122937,$d=6e4,Sd=1e3,Od=[Di,"NAT_TE\
+LEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"],xd=3,kd=class{#e=new Set;#t=0;get size(){
+return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){
+return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};function en(e){return e===null?"null":typeof e=="string"?Pi(
+e):typeof e=="number"?Nd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(en).join(", ")}]`:typeof e=="object"?
+`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Pi(n)}: ${en(r)}`).join(", ")}}`:"null"}function Pi(e){
+return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Nd(e){
+if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(
+e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.
+isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Bi=16384,tn=2*Bi,ji=tn-4096,
+nn=32,Fi=/^[a-z0-9_]{1,40}$/,Ad=/^[0-9a-f]{8}$/,Rd=/^drops-([0-9a-f]{8})\.json$/,rn=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
+Md=6e4,Z={working:1,periodic:2,asked:1/0},Ui=.9,Ld=1e3,Id=3e5,Cd=36e5,Dd=4,Hi=class{#e;#t=[];#i=[];#n=new kd;#c=0;#s=0;#p=0;#r=0;#d={};#v={};#f=!1;#l;#T=Promise.
+resolve();#u;#$=Z.working;#O=0;#x;#y=new Set;#k;#A=!1;#w;#m=de();#a=!1;#_=!1;#o=!1;#j=!1;#ce=!1;#F=0;#C;#D;#E;#z;#U=!1;#P;constructor(e={}){
 this.#e=hr(e)}enqueue(e){try{if(!q())return this.#be();const t=w().exiting();t?(this.#ne(),this.#j=this.#o,this.#o=!0):this.#W(),
 this.#c++;const n=ws(e,this.#e);if("reason"in n)return this.#g(1,n.reason,n.detail);if(this.#b()>=this.#e.maxBufferedEvents)
 return this.#g(1,"buffer_full");if(this.#t.push(n),t)return void(this.#B(!0)||this.#Y());this.#f&&this.#l===void 0&&queueMicrotask(
