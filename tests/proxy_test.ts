@@ -13,7 +13,7 @@ import { deliver } from "../src/delivery.ts";
 import { withoutThrown } from "./helpers/events.ts";
 import { RequestNotBuilt, runtimeInfo } from "../src/runtime/mod.ts";
 import { nodeFetch } from "../src/runtime/node_fetch.ts";
-import { noProxyEntries, parseProxy, proxyRoute } from "../src/runtime/proxy_settings.ts";
+import { noProxyEntries, parseProxy, PASSWORD_CUT_SHORT, proxyRoute } from "../src/runtime/proxy_settings.ts";
 import { type ProxyReport, proxyReport } from "../src/runtime/proxy_report.ts";
 import { denoGoesAround, denoProxyRoute, denoSendsProxyCredentials } from "../src/runtime/deno_proxy.ts";
 import { makeCertificate } from "./helpers/certificate.ts";
@@ -191,6 +191,21 @@ describe("proxy settings", () => {
     });
     assert.equal(parseProxy("http://").kind, "unusable");
     assert.equal(proxyRoute(new URL("http://a.b/"), envOf({ HTTP_PROXY: "socks5://p:1" })).kind, "unusable");
+  });
+
+  it("a password with a '/', '?' or '#' in it, not percent-encoded, makes no proxy of a part of it: none is used", () => {
+    // The parser ends the credentials at the '/' and takes what comes before for the host (looked up, connected to).
+    for (
+      const value of ["http://S3CRETKEY/tail=@127.0.0.1:3128", "http://u:99/S3CRET@proxy.corp", "ada:9#S3CRET@p:1"]
+    ) {
+      assert.deepEqual(parseProxy(value), { kind: "unusable", reason: PASSWORD_CUT_SHORT }, value);
+      for (const runtime of ["node", "deno"] as const) {
+        const report = proxyReport(new URL("https://e.example/"), envOf({ HTTPS_PROXY: value }), runtime);
+        assert.equal(report.route, "unusable", `${runtime}: ${value}`);
+        assert.doesNotMatch(JSON.stringify(report), /S3CRET/i, "no part of the password is shown");
+      }
+    }
+    assert.equal(parseProxy("http://ada:k3y%2Fb@proxy.corp:3128").kind, "proxy", "percent-encoded, it is a password");
   });
 });
 

@@ -8,7 +8,15 @@
  */
 
 import { PROXY_SETTINGS } from "./clean_environment.ts";
-import { addressInEntry, cgiIgnores, proxyRoute, type ReadEnvironment } from "./proxy_settings.ts";
+import {
+  addressInEntry,
+  cgiIgnores,
+  hasAtPastHost,
+  PASSWORD_CUT_SHORT,
+  proxyRoute,
+  proxyUrl,
+  type ReadEnvironment,
+} from "./proxy_settings.ts";
 
 /**
  * Whether Deno's fetch sends the proxy's credentials to `target`'s host itself, not only to the proxy: an https
@@ -36,7 +44,8 @@ export function denoSendsProxyCredentials(target: URL, env: ReadEnvironment): bo
 /**
  * Why Deno's fetch would send a request around the proxy the variables name: it skips a proxy variable whose value it
  * cannot read (not valid Unicode) or parse (one with a blank after it, as a `.env` file may leave, say), and goes
- * directly, where Node.js and Bun trim the value and send through the proxy, or send nothing. Such a request is not to
+ * directly, where Node.js and Bun trim the value and send through the proxy, or send nothing; or would send it to a
+ * part of the proxy's password (an `@` past its host), where Node.js and Bun send nothing. Such a request is not to
  * be sent: the one reason the Deno host's fetch refuses it with, and `status` gives.
  *
  * @param target The URL requested.
@@ -61,6 +70,8 @@ export function denoGoesAround(
     return `${unreadable} is not valid Unicode, which Deno's fetch skips: it would go around the proxy named there`;
   }
   const deno = denoProxyRoute(target, env);
+  const url = deno.kind === "proxy" ? proxyUrl(env(deno.variable) ?? "") : undefined;
+  if (deno.kind === "proxy" && url && hasAtPastHost(url)) return `${deno.variable} has ${PASSWORD_CUT_SHORT}`;
   if (deno.kind !== "direct" || deno.skipped === undefined || proxyRoute(target, env).kind === "direct") {
     return undefined;
   }

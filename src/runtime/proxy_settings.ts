@@ -111,10 +111,27 @@ export function cgiIgnores(target: URL, env: ReadEnvironment, names: readonly st
 }
 
 /**
+ * Whether a URL has an `@` past its host: credentials with a `/`, `?` or `#` in them, not percent-encoded, which the
+ * parser cut short there, taking a part of them for the host (looked up, connected to) and the rest for the path.
+ *
+ * @param url The URL as parsed.
+ * @returns `true` where its path, query or fragment holds an `@`.
+ * @example
+ * ```ts
+ * import { hasAtPastHost } from "./proxy_settings.ts";
+ * hasAtPastHost(new URL("http://k3y/base64=@proxy.corp:3128")); // true: the host is "k3y"
+ * hasAtPastHost(new URL("http://ada:k3y%2Fb@proxy.corp:3128")); // false
+ * ```
+ */
+export function hasAtPastHost(url: URL): boolean {
+  return `${url.pathname}${url.search}${url.hash}`.includes("@");
+}
+
+/**
  * Parses a proxy URL as found in `HTTP_PROXY` or `HTTPS_PROXY`.
  *
  * @param value The variable's value, e.g. `http://user:pass@proxy.corp:3128` or `proxy.corp:3128`.
- * @returns The proxy, or `unusable` with the reason (not a URL, a scheme other than http/https).
+ * @returns The proxy, or `unusable` with the reason (not a URL, a scheme other than http/https, an `@` past its host).
  * @example
  * ```ts
  * import { parseProxy } from "./proxy_settings.ts";
@@ -124,23 +141,48 @@ export function cgiIgnores(target: URL, env: ReadEnvironment, names: readonly st
  * ```
  */
 export function parseProxy(value: string): ParsedProxy {
-  const text = value.trim();
-  let url: URL;
-  try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
-  } catch {
-    return { kind: "unusable", reason: "the proxy URL cannot be parsed" };
-  }
+  const url = proxyUrl(value);
+  if (!url) return { kind: "unusable", reason: "the proxy URL cannot be parsed" };
   const { protocol } = url;
   if (protocol !== "http:" && protocol !== "https:") {
     return { kind: "unusable", reason: `${protocol} proxies are not supported` };
   }
   if (url.hostname === "") return { kind: "unusable", reason: "the proxy URL names no host" };
+  if (hasAtPastHost(url)) return { kind: "unusable", reason: PASSWORD_CUT_SHORT };
   const authorization = url.username || url.password
     ? `Basic ${utf8Base64(`${percentDecode(url.username)}:${percentDecode(url.password)}`)}`
     : undefined;
   const port = url.port ? Number(url.port) : protocol === "https:" ? 443 : 80;
   return { kind: "proxy", proxy: { protocol, hostname: unbracket(url.hostname), port, authorization } };
+}
+
+/**
+ * Why a proxy URL with an `@` past its host is not used: the part of the password before a `/`, `?` or `#` would be
+ * taken for the proxy's host, looked up and connected to.
+ */
+export const PASSWORD_CUT_SHORT =
+  "an '@' past its host: a password with a '/', '?' or '#' in it, not percent-encoded " +
+  "(%2F, %3F, %23), would make a part of it the proxy's host";
+
+/**
+ * A proxy variable's value as a URL, `http://` put before it where it names no scheme (`proxy.corp:3128`); `undefined`
+ * where it cannot be parsed.
+ *
+ * @param value The variable's value.
+ * @returns The URL.
+ * @example
+ * ```ts
+ * import { proxyUrl } from "./proxy_settings.ts";
+ * proxyUrl("proxy.corp:3128")?.href; // "http://proxy.corp:3128/"
+ * ```
+ */
+export function proxyUrl(value: string): URL | undefined {
+  const text = value.trim();
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
