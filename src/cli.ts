@@ -20,7 +20,7 @@ import { Backlog, backlogKey, openSpool as openOptionsSpool, spoolFallbackOf } f
 import { randomFraction } from "./atomic.ts";
 import { clearTextSecrets, isLoopback } from "./clear_text.ts";
 import { startCollector } from "./collector.ts";
-import { environmentSettings, whyHidden } from "./config.ts";
+import { environmentSettings, httpUrlProblem, whyHidden } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, PROMPT_VERSION, saveConsent } from "./consent.ts";
 import { describe, redact, unknownOption } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
@@ -361,12 +361,15 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
     : format !== "otlp"
     ? undefined
     : ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"].find((name) => env(name));
+  const endpointText = typeof handler.endpoint === "string"
+    ? handler.endpoint
+    : settings.endpoint ?? (endpointVariable ? env(endpointVariable) : undefined);
+  const endpointWrong = httpUrlProblem(endpointText ?? "")?.startsWith("has") ? "has an '@' past its host" : undefined;
   const endpointSource = sink.kind === "none"
     ? sink.reason === "invalid_endpoint"
       ? `nothing is sent: ${
         endpointVariable === "the program's options" ? "the program's 'endpoint'" : endpointVariable
-      } ` +
-        "is not an http(s) URL"
+      } ${endpointWrong ?? "is not an http(s) URL"}`
       : sink.reason === "invalid_headers"
       ? "nothing is sent: the program's 'headers' cannot be sent"
       : sink.reason === "endpoint_hidden"

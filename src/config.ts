@@ -8,6 +8,7 @@ import { describe, redact } from "./describe.ts";
 import { isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { OTLP_ENDPOINT_VARIABLES, otlpEndpointFromEnv, parseOtelList } from "./otlp.ts";
 import { below, isAbsolutePath } from "./runtime/guarded_files.ts";
+import { hasAtPastHost } from "./runtime/proxy_settings.ts";
 import { hiddenBecause, host, runtimeInfo } from "./runtime/mod.ts";
 
 /** Where events go when neither the `endpoint` option nor `NAT_TELEMETRY_ENDPOINT` says otherwise. */
@@ -105,10 +106,7 @@ const UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
 
 /**
  * Whether an endpoint is one this library can use: an http(s) URL, `""`
- * (build payloads, send nothing) or `"stdout"`. Not a URL with an `@` past
- * its host: a key with a `/`, `?` or `#` in it, not percent-encoded, ends the
- * URL's credentials early and makes a part of it the host (looked up, sent
- * to) and the rest its path.
+ * (build payloads, send nothing) or `"stdout"`; see {@link endpointProblem}.
  *
  * @param value The endpoint.
  * @returns `true` when it can be used.
@@ -117,17 +115,47 @@ const UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
  * import { isEndpoint } from "./config.ts";
  * isEndpoint("https://example.com/events"); // true
  * isEndpoint("ftp://example.com"); // false
- * isEndpoint("https://k3y/base64=@example.com/events"); // false: the host would be "k3y"
  * ```
  */
 export function isEndpoint(value: string): boolean {
-  if (value === "" || value === "stdout") return true;
+  return value === "" || value === "stdout" || httpUrlProblem(value) === undefined;
+}
+
+/**
+ * Why a text is no http(s) URL an event may be sent to, where it is not: one with an `@` past its host is not, as a
+ * key with a `/`, `?` or `#` in it, not percent-encoded, ends the URL's credentials early and makes a part of it the
+ * host (looked up, sent to) and the rest its path.
+ *
+ * @param value The text.
+ * @returns What is wrong with it, to follow its name in a sentence, or `undefined` for a URL that can be used.
+ * @example
+ * ```ts
+ * import { httpUrlProblem } from "./config.ts";
+ * httpUrlProblem("https://example.com/events"); // undefined
+ * httpUrlProblem("localhost:4318"); // "is not an http(s) URL"
+ * httpUrlProblem("https://k3y/base64=@example.com/events"); // "has an '@' past its host: ..." (the host: "k3y")
+ * ```
+ */
+export function httpUrlProblem(value: string): string | undefined {
+  let url: URL;
   try {
-    const { protocol, pathname, search, hash } = new URL(value);
-    return ["http:", "https:"].includes(protocol) && !`${pathname}${search}${hash}`.includes("@");
+    url = new URL(value);
   } catch {
-    return false;
+    return "is not an http(s) URL";
   }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return "is not an http(s) URL";
+  if (hasAtPastHost(url)) {
+    return "has an '@' past its host: a key with a '/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), " +
+      "would make a part of it the host";
+  }
+  return undefined;
+}
+
+/** Why an endpoint cannot be used, as {@link httpUrlProblem} says it, `""` and `"stdout"` named where they could be. */
+export function endpointProblem(value: string): string | undefined {
+  if (isEndpoint(value)) return undefined;
+  const problem = httpUrlProblem(value)!;
+  return problem === "is not an http(s) URL" ? `${problem}, "" or "stdout"` : problem;
 }
 
 /** The handler settings the environment can change. */
@@ -213,10 +241,9 @@ export function environmentSettings(): EnvironmentSettings {
   }
   const dryRun = flag("NAT_TELEMETRY_DRY_RUN", "so events are sent") ?? hidden.includes("NAT_TELEMETRY_DRY_RUN");
   const endpoint = env("NAT_TELEMETRY_ENDPOINT");
-  if (endpoint !== undefined && !isEndpoint(endpoint)) {
-    problems.push(
-      `NAT_TELEMETRY_ENDPOINT=${describe(redact(endpoint))} is not an http(s) URL, "" or "stdout": nothing is sent`,
-    );
+  const endpointWrong = endpoint === undefined ? undefined : endpointProblem(endpoint);
+  if (endpointWrong) {
+    problems.push(`NAT_TELEMETRY_ENDPOINT=${describe(redact(endpoint!))} ${endpointWrong}: nothing is sent`);
   }
   const format = env("NAT_TELEMETRY_FORMAT");
   if (format !== undefined && !["", "nat", "otlp"].includes(format.trim().toLowerCase())) {
@@ -245,9 +272,8 @@ export function environmentSettings(): EnvironmentSettings {
   }
   for (const name of OTLP_ENDPOINT_VARIABLES) {
     const value = env(name);
-    if (value && !/^https?:$/.test(safeProtocol(value))) {
-      problems.push(`${name}=${describe(redact(value))} is not an http(s) URL: OTLP events are not sent`);
-    }
+    const wrong = value ? httpUrlProblem(value) : undefined;
+    if (wrong) problems.push(`${name}=${describe(redact(value!))} ${wrong}: OTLP events are not sent`);
   }
   const otlp = otlpEndpointFromEnv(env, (name) => hidden.includes(name));
   const list = (name: string) => parseOtelList(env(name), (entry) => problems.push(`${name}: ${entry}: skipped`));
@@ -317,15 +343,6 @@ export function flagProblem(name: string, value: string | undefined): string | u
   const normalized = value.trim().toLowerCase();
   if (parseFlag(normalized) === true || UNDERSTOOD_NO.includes(normalized)) return undefined;
   return `${name}=${describe(value)} is not a yes/no value (1, true, yes / 0, false, no): read as no`;
-}
-
-/** A URL's protocol, or `""` when it is not a URL. */
-function safeProtocol(value: string): string {
-  try {
-    return new URL(value).protocol;
-  } catch {
-    return "";
-  }
 }
 
 /** The entries that are valid headers; the others are listed as problems (by name only: a value may be secret). */

@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { DEFAULT_ENDPOINT, type EnvironmentSettings, environmentSettings, isEndpoint } from "./config.ts";
+import {
+  DEFAULT_ENDPOINT,
+  endpointProblem,
+  type EnvironmentSettings,
+  environmentSettings,
+  isEndpoint,
+} from "./config.ts";
 import { randomFraction } from "./atomic.ts";
 import { MAX_TIMER_MS } from "./deadline.ts";
 import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
@@ -593,10 +599,9 @@ function resolveSink(
       `Cannot create handler: 'endpoint' must be a string (an http(s) URL, "" or "stdout"), got ${describe(option)}`,
     );
   }
-  if (option !== undefined && !isEndpoint(option)) {
-    const problem = `the program's 'endpoint' ${
-      describe(redact(option))
-    } is not an http(s) URL, "" or "stdout": nothing is sent`;
+  const wrong = option === undefined ? undefined : endpointProblem(option);
+  if (wrong) {
+    const problem = `the program's 'endpoint' ${describe(redact(option!))} ${wrong}: nothing is sent`;
     problems.push(problem);
     return { kind: "none", reason: "invalid_endpoint", detail: problem };
   }

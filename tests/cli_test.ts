@@ -348,6 +348,10 @@ test("status names every value of the environment it does not understand, one li
   const json = JSON.parse((await cli(dir.path, ["status", "--json"], env)).stdout);
   assert.deepEqual(json.problems, problems.map((line) => line.slice("Problem: ".length)), "--json carries the same");
   assert.deepEqual((JSON.parse((await cli(dir.path, ["status", "--json"])).stdout)).problems, []);
+  // A URL whose '@' the parser read past its host (a key's '/', not percent-encoded): said as it is, masked.
+  const cut = await cli(dir.path, ["status"], { NAT_TELEMETRY_ENDPOINT: "https://S3CRET/b64=@example.com/e" });
+  assert.match(cut.stdout, /^Endpoint: none \(nothing is sent: NAT_TELEMETRY_ENDPOINT has an '@' past its host\)$/m);
+  assert.doesNotMatch(cut.stdout, /S3CRET/);
 });
 
 test("status says why a consent file that is not valid UTF-8 is read as disabled", async () => {

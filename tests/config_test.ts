@@ -316,6 +316,19 @@ function settingsWith(vars: Record<string, string>): ReturnType<typeof environme
   }
 }
 
+test("an endpoint variable with an '@' past its host (a key's '/' or '#', not percent-encoded) is told so, masked", () => {
+  const cutShort = "has an '@' past its host: a key with a '/', '?' or '#' in it, not percent-encoded (%2F, %3F, " +
+    "%23), would make a part of it the host";
+  const settings = settingsWith({
+    NAT_TELEMETRY_ENDPOINT: "https://S3CRETa+B9/cD4=@collector.example/v1",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://ada:2024#S3CRET@collector.example",
+  });
+  assert.deepEqual(settings.problems, [
+    `NAT_TELEMETRY_ENDPOINT="https://***@collector.example/v1" ${cutShort}: nothing is sent`,
+    `OTEL_EXPORTER_OTLP_ENDPOINT="http://***@collector.example" ${cutShort}: OTLP events are not sent`,
+  ]);
+});
+
 test("values the environment sets that are not understood are listed as problems, one line each, and break nothing", () => {
   const settings = settingsWith({
     NAT_TELEMETRY_ENABLED: "maybe",

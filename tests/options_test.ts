@@ -412,9 +412,21 @@ test("an endpoint that is a string but no endpoint never throws: nothing is sent
   ) {
     const { sink, problems } = resolveOptions({ endpoint });
     assert.deepEqual(sink.kind === "none" && [sink.reason, sink.detail], ["invalid_endpoint", problems[0]]);
+    // A URL with an '@' past its host is told so (percent-encode the key), any other text as no URL.
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(endpoint);
+    } catch {
+      // No URL.
+    }
+    const cutShort = parsed !== undefined && parsed.protocol.startsWith("http") &&
+      `${parsed.pathname}${parsed.search}${parsed.hash}`.includes("@");
     assert.match(
       problems[0],
-      /^the program's 'endpoint' ".*" is not an http\(s\) URL, "" or "stdout": nothing is sent$/,
+      cutShort
+        ? /^the program's 'endpoint' "http[^"]*" has an '@' past its host: a key with a '\/', '\?' or '#' in it, not/
+        : /^the program's 'endpoint' ".*" is not an http\(s\) URL, "" or "stdout": nothing is sent$/,
+      endpoint,
     );
     assert.doesNotMatch(problems[0], /S3CRET/);
   }
