@@ -43,7 +43,7 @@ export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 2;
  * (what a timer can wait, about 24.8 days). What a string holds, which the program may have taken from its user's
  * environment (`process.env.KEY`), never throws: an `endpoint` that is no endpoint, a header value that cannot be
  * sent or a relative `spoolDir` turns off what it is for, a `format` that names none sends `"nat"`, and each says
- * why (`nat-telemetry status`, the debug trail, the logger as it hears of the drop or of no spool).
+ * why (`nat-telemetry status`; where telemetry is on, the debug trail and the logger, once).
  */
 export interface NATTelemetryHandlerOptions {
   /** Seconds between periodic flushes once started; more than 0, at most 2147483.647. @default {120} */
@@ -198,7 +198,7 @@ export interface ResolvedOptions {
   readonly noSpool: string | undefined;
   /**
    * What the program's options hold that cannot be used, each with what is done instead: a string's content, which
-   * may be its user's (an `endpoint`, a header value or a `spoolDir` taken from a variable of its own).
+   * may be its user's (an `endpoint`, a header value, a `spoolDir` or a `format` taken from a variable of its own).
    */
   readonly problems: readonly string[];
   /** Whether `spoolDir` is the default place, which runs may trade for the fallback (`fallbackSpoolDir`). */
@@ -282,9 +282,8 @@ interface NumberRule {
  * (`NAT_TELEMETRY_ENDPOINT`, `NAT_TELEMETRY_DRY_RUN`, `NAT_SESSION_PREFIX`...).
  * Every option is checked, whatever the consent: its type (`undefined` is
  * the default, `null` is not), its range (each duration within a timer's
- * range, each size able to hold one event), header
- * names (RFC 9110), and the keys themselves (a misspelt one is named, with
- * the nearest option). A value of the environment this library does not
+ * range, each size able to hold one event), header names (RFC 9110), and
+ * the keys themselves (a misspelt one is named, with the nearest option). A value of the environment this library does not
  * understand is never an error here (see `environmentSettings().problems`),
  * nor is what a string option holds, which may be the user's (`problems`).
  *
