@@ -20,7 +20,7 @@ import { Backlog, backlogKey, openSpool as openOptionsSpool, spoolFallbackOf } f
 import { randomFraction } from "./atomic.ts";
 import { clearTextSecrets, isLoopback } from "./clear_text.ts";
 import { startCollector } from "./collector.ts";
-import { environmentSettings, httpUrlProblem, whyHidden } from "./config.ts";
+import { AT_PAST_HOST, environmentSettings, httpUrlProblem, whyHidden } from "./config.ts";
 import { type EffectiveConsent, effectiveConsent, isTelemetryEnabled, PROMPT_VERSION, saveConsent } from "./consent.ts";
 import { describe, redact, unknownOption } from "./describe.ts";
 import { formatTimestamp } from "./envelope.ts";
@@ -364,7 +364,7 @@ function settingsInForce(consent: EffectiveConsent, handler: NATTelemetryHandler
   const endpointText = typeof handler.endpoint === "string"
     ? handler.endpoint
     : settings.endpoint ?? (endpointVariable ? env(endpointVariable) : undefined);
-  const endpointWrong = httpUrlProblem(endpointText ?? "")?.startsWith("has") ? "has an '@' past its host" : undefined;
+  const endpointWrong = httpUrlProblem(endpointText ?? "")?.startsWith(AT_PAST_HOST) ? AT_PAST_HOST : undefined;
   const endpointSource = sink.kind === "none"
     ? sink.reason === "invalid_endpoint"
       ? `nothing is sent: ${

@@ -118,8 +118,14 @@ const UNDERSTOOD_NO = ["", "0", "false", "no", "off"];
  * ```
  */
 export function isEndpoint(value: string): boolean {
-  return value === "" || value === "stdout" || httpUrlProblem(value) === undefined;
+  return endpointProblem(value) === undefined;
 }
+
+/** What {@link httpUrlProblem} says of a text that is no http(s) URL. */
+const NOT_HTTP_URL = "is not an http(s) URL";
+
+/** What {@link httpUrlProblem} says first of an http(s) URL with an `@` past its host. */
+export const AT_PAST_HOST = "has an '@' past its host";
 
 /**
  * Why a text is no http(s) URL an event may be sent to, where it is not: one with an `@` past its host is not, as a
@@ -141,11 +147,11 @@ export function httpUrlProblem(value: string): string | undefined {
   try {
     url = new URL(value);
   } catch {
-    return "is not an http(s) URL";
+    return NOT_HTTP_URL;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return "is not an http(s) URL";
+  if (url.protocol !== "http:" && url.protocol !== "https:") return NOT_HTTP_URL;
   if (hasAtPastHost(url)) {
-    return "has an '@' past its host: a key with a '/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), " +
+    return `${AT_PAST_HOST}: a key with a '/', '?' or '#' in it, not percent-encoded (%2F, %3F, %23), ` +
       "would make a part of it the host";
   }
   return undefined;
@@ -153,9 +159,25 @@ export function httpUrlProblem(value: string): string | undefined {
 
 /** Why an endpoint cannot be used, as {@link httpUrlProblem} says it, `""` and `"stdout"` named where they could be. */
 export function endpointProblem(value: string): string | undefined {
-  if (isEndpoint(value)) return undefined;
-  const problem = httpUrlProblem(value)!;
-  return problem === "is not an http(s) URL" ? `${problem}, "" or "stdout"` : problem;
+  if (value === "" || value === "stdout") return undefined;
+  const problem = httpUrlProblem(value);
+  return problem === NOT_HTTP_URL ? `${problem}, "" or "stdout"` : problem;
+}
+
+/**
+ * The format a setting names (`NAT_TELEMETRY_FORMAT`, the `format` option), in any case, with spaces around.
+ *
+ * @param value The setting.
+ * @returns `"nat"`, `"otlp"`, or `undefined` where it names neither.
+ * @example
+ * ```ts
+ * import { formatNamed } from "./config.ts";
+ * formatNamed(" OTLP\n"); // "otlp"
+ * ```
+ */
+export function formatNamed(value: string): "nat" | "otlp" | undefined {
+  const name = value.trim().toLowerCase();
+  return name === "nat" || name === "otlp" ? name : undefined;
 }
 
 /** The handler settings the environment can change. */
@@ -246,7 +268,7 @@ export function environmentSettings(): EnvironmentSettings {
     problems.push(`NAT_TELEMETRY_ENDPOINT=${describe(redact(endpoint!))} ${endpointWrong}: nothing is sent`);
   }
   const format = env("NAT_TELEMETRY_FORMAT");
-  if (format !== undefined && !["", "nat", "otlp"].includes(format.trim().toLowerCase())) {
+  if (format !== undefined && format.trim() !== "" && formatNamed(format) === undefined) {
     problems.push(`NAT_TELEMETRY_FORMAT=${describe(format)} is not a format (nat, otlp): the nat envelope is sent`);
   }
   const handOff = flag("NAT_TELEMETRY_HANDOFF", "so events are delivered in process at exit") ?? "auto";

@@ -38,10 +38,10 @@ export interface TelemetryStats {
   sent: number;
   /**
    * Events given up on, by reason: `not_an_event`, `invalid_event`, `event_too_large`, `buffer_full`,
-   * `retries_exhausted`, `unsafe_redirect`, `too_many_redirects`, `bad_redirect`, `http_<status>`,
-   * `dry_run`, `invalid_endpoint`, `invalid_headers`, `endpoint_hidden`; for spooled events `spool_full`, `spool_expired`, `spool_corrupt`,
-   * `spool_unavailable` (the spool could not be written); `otlp_rejected` (an OTLP partial success); `opted_out` (the
-   * user opted out during the run: neither sent nor spooled).
+   * `retries_exhausted`, `unsafe_redirect`, `too_many_redirects`, `bad_redirect`, `http_<status>`, `dry_run`,
+   * `invalid_endpoint`, `invalid_headers`, `endpoint_hidden`; for spooled events `spool_full`, `spool_expired`,
+   * `spool_corrupt`, `spool_unavailable` (the spool could not be written); `otlp_rejected` (an OTLP partial
+   * success); `opted_out` (the user opted out during the run: neither sent nor spooled).
    */
   dropped: Record<string, number>;
   /** Events waiting for the next flush. */

@@ -9,6 +9,7 @@ import {
   endpointProblem,
   type EnvironmentSettings,
   environmentSettings,
+  formatNamed,
   isEndpoint,
 } from "./config.ts";
 import { randomFraction } from "./atomic.ts";
@@ -606,7 +607,8 @@ function resolveSink(
   }
   if (option === undefined && fromEnv === HIDDEN) return { kind: "none", reason: "endpoint_hidden" };
   const endpoint = option ?? (fromEnv as string | undefined) ?? DEFAULT_ENDPOINT;
-  if (!isEndpoint(endpoint)) return { kind: "none", reason: "invalid_endpoint" };
+  // The option is checked above; the environment's value (or the default) is not.
+  if (option === undefined && !isEndpoint(endpoint)) return { kind: "none", reason: "invalid_endpoint" };
   // As in the Python tool, "stdout" prints even in a dry run: printing sends nothing.
   if (endpoint === "stdout") return { kind: "stderr" };
   if (dryRun || endpoint === "") return { kind: "none", reason: "dry_run" };
@@ -649,12 +651,6 @@ function resolveFormat(option: unknown, problems: string[]): WireFormatName {
   if (named) return named;
   problems.push(`the program's 'format' ${describe(option)} is not a format (nat, otlp): the nat envelope is sent`);
   return "nat";
-}
-
-/** The format a setting names, in any case, with spaces around. */
-function formatNamed(value: string): WireFormatName | undefined {
-  const name = value.trim().toLowerCase();
-  return name === "nat" || name === "otlp" ? name : undefined;
 }
 
 /**
