@@ -14,6 +14,7 @@
  * @module
  */
 import { parse } from "acorn";
+import { calledByRange } from "../scripts/coverage.ts";
 
 /** What the emptying took out. */
 export interface Emptied {
@@ -25,11 +26,6 @@ export interface Emptied {
   total: number;
 }
 
-/** The range of one function in a V8 coverage report, and how many times it ran. */
-interface FunctionCoverage {
-  ranges: { startOffset: number; endOffset: number; count: number }[];
-}
-
 /** A node of acorn's tree: its type, its range, its children under any key. */
 interface Node {
   type: string;
@@ -38,29 +34,6 @@ interface Node {
   body?: Node;
   key?: Node;
   [key: string]: unknown;
-}
-
-/**
- * The functions V8's coverage reports list for a file, by range (`start:end`): whether any run called each.
- *
- * @param coverageDir Where the runs wrote their reports (each a JSON file of `{ result: [{ url, functions }] }`;
- *   Deno's, one `{ url, functions }` per file).
- * @param url The file's URL, as the reports name it.
- */
-function calledByRange(coverageDir: string, url: string): Map<string, boolean> {
-  const called = new Map<string, boolean>();
-  for (const { name } of Deno.readDirSync(coverageDir)) {
-    if (!name.endsWith(".json")) continue;
-    const report = JSON.parse(Deno.readTextFileSync(`${coverageDir}/${name}`));
-    const scripts: { url: string; functions: FunctionCoverage[] }[] = report.result ?? [report];
-    for (const script of scripts.filter((script) => script.url === url)) {
-      for (const { ranges: [range] } of script.functions) {
-        const key = `${range.startOffset}:${range.endOffset}`;
-        called.set(key, (called.get(key) ?? false) || range.count > 0);
-      }
-    }
-  }
-  return called;
 }
 
 /**

@@ -14,16 +14,16 @@
  * (the sources import nothing lazily, which the build checks): a bundler that
  * splits (ncc, webpack) would put a lazily imported module in a file of its
  * own, which a Node.js single executable does not embed, so a run there could
- * never deliver. What a run that hands off never calls costs it only parsing
- * (`ON_FIRST_CALL`).
+ * never deliver. What a CLI's run never calls costs it only parsing
+ * (`runPath`).
  * Each entry names its TypeScript source as its types (`@ts-self-types`):
  * type checks, `deno doc` and JSR's documentation and npm declarations read
  * the sources, as before; only what runs is bundled. `import.meta.main` is
  * false throughout: a program that bundles
  * `@nat/telemetry/cli` into its main module must not run the `nat-telemetry`
  * command, which the package runs from its own entry (`nat_telemetry.ts`).
- * Each chunk's top-level functions (but those of `ON_FIRST_CALL`) are written
- * as parenthesized function expressions, defined before the chunk's other
+ * Each chunk's top-level functions that a CLI's run calls (`runPath`) are
+ * written as parenthesized function expressions, defined before the chunk's other
  * statements (`eager_compile.ts`): V8 then compiles them with the chunk
  * rather than on a run's first call of each, and a code cache keeps them.
  * Each file is then minified, the names of the package's API kept
@@ -31,7 +31,8 @@
  * sources, published beside it.
  * `--check` writes nothing and fails if `dist/` is not what the sources build
  * (the test command's static checks run it); `--lazy-into=DIR` writes the
- * entries without the rewrite to DIR instead (the benchmarks' baseline).
+ * entries without the rewrite to DIR instead (the benchmarks' baseline),
+ * `--bundled-into=DIR` as esbuild writes them (what `run_path.ts` covers).
  *
  * @module
  */
@@ -54,18 +55,15 @@ const ENTRIES: Record<string, string> = {
 };
 
 /**
- * The modules a run that hands off never calls (the consent question, delivery in process, Node.js's HTTP client,
- * the printer of the stderr sink): compiled on their first call, so that loading pays only their parsing (under
- * Node.js 0.9 ms less than compiling them with the chunk; Deno and Bun the same either way).
+ * The top-level functions a CLI's run calls, by module and name as esbuild writes them (`src/spool.ts:spoolKey`):
+ * `run_path.json`, which `run_path.ts` lists from V8's coverage of such runs. Only these are compiled with their
+ * chunk; the others (the consent question, delivery in process, the other runtimes' adapters) on their first call,
+ * so that loading pays only their parsing: under Node.js, a run's load took 1.4 ms less than with every function
+ * compiled with its chunk; Deno and Bun the same within their noise.
  */
-const ON_FIRST_CALL: ReadonlySet<string> = new Set([
-  "src/prompt.ts",
-  "src/delivery.ts",
-  "src/runtime/node_fetch.ts",
-  "src/runtime/dns_guard.ts",
-  "src/runtime/proxy_settings.ts",
-  "src/python_json.ts",
-]);
+function runPath(): ReadonlySet<string> {
+  return new Set(JSON.parse(Deno.readTextFileSync(`${root}scripts/run_path.json`)).functions);
+}
 
 /** The module esbuild starts each entry from: the source's exports; the other entries also import `mod.ts`. */
 function entryModule(name: string): string {
@@ -76,10 +74,11 @@ function entryModule(name: string): string {
 /**
  * The files of `dist/`, by name, as the sources build them.
  *
- * @param eager Whether functions are compiled with their chunk (`eager_compile.ts`); the benchmarks build without
- *   it too, as the baseline of that rewrite.
+ * @param form `published`: `dist/`; `lazy`: without the functions of a run compiled with their chunk
+ *   (`eager_compile.ts`), the benchmarks' baseline of that rewrite; `bundled`: esbuild's output as it is, neither
+ *   rewritten nor minified, whose runs `run_path.ts` covers.
  */
-async function build(eager = true): Promise<Map<string, string>> {
+async function build(form: "published" | "lazy" | "bundled" = "published"): Promise<Map<string, string>> {
   const result = await esbuild.build({
     entryPoints: Object.keys(ENTRIES).map((name) => ({ in: `entry:${name}`, out: name })),
     bundle: true,
@@ -109,20 +108,30 @@ async function build(eager = true): Promise<Map<string, string>> {
       },
     }],
   });
+  await esbuild.stop();
+  const found = new Set<string>();
+  const listed = form === "published" ? runPath() : new Set<string>();
+  const onRunPath = (module: string, name: string) => {
+    const key = `${module}:${name}`;
+    found.add(key);
+    return listed.has(key);
+  };
   const written = new Map(result.outputFiles.map(({ path, text }) => [
     path.slice(DIST.length + 1),
-    eager ? compiledEagerly(text, ON_FIRST_CALL) : text,
+    form === "published" ? compiledEagerly(text, onRunPath) : text,
   ]));
-  const missing = [...ON_FIRST_CALL].filter((path) =>
-    ![...written.values()].some((text) => text.includes(`\n// ${path}\n`))
-  );
-  if (missing.length > 0) throw new Error(`not in dist/, though named to compile on first call: ${missing.join(", ")}`);
+  if (form === "bundled") return written;
+  const missing = [...listed].filter((key) => !found.has(key));
+  if (missing.length > 0) {
+    throw new Error(
+      `run_path.json lists functions not in dist/ (${missing.join(", ")}): run \`deno task build:run-path\``,
+    );
+  }
   const files = new Map<string, string>();
   for (const [name, code] of await minified(written, Object.keys(ENTRIES).map((entry) => `${entry}.js`))) {
     const source = ENTRIES[name.replace(/\.js$/, "")];
     files.set(name, `${source ? `// @ts-self-types="../${source}"\n` : ""}${HEADER}\n${code}`);
   }
-  await esbuild.stop();
   assertNoImportCycle(files);
   assertNoLazyImport(files);
   return files;
@@ -143,11 +152,13 @@ function current(dir = DIST, files = new Map<string, string | null>()): Map<stri
 }
 
 await ensureDevDependencies();
-// For the benchmarks, the same entries as they were before the rewrite (functions compiled on their first call).
-const baselineDir = Deno.args.find((arg) => arg.startsWith("--lazy-into="))?.slice("--lazy-into=".length);
-if (baselineDir) {
-  Deno.mkdirSync(baselineDir, { recursive: true });
-  for (const [name, text] of await build(false)) Deno.writeTextFileSync(`${baselineDir}/${name}`, text);
+// For the benchmarks, the same entries as they were before the rewrite (functions compiled on their first call); for
+// `run_path.ts`, as esbuild writes them.
+for (const form of ["lazy", "bundled"] as const) {
+  const dir = Deno.args.find((arg) => arg.startsWith(`--${form}-into=`))?.slice(`--${form}-into=`.length);
+  if (dir === undefined) continue;
+  Deno.mkdirSync(dir, { recursive: true });
+  for (const [name, text] of await build(form)) Deno.writeTextFileSync(`${dir}/${name}`, text);
   Deno.exit(0);
 }
 const built = await build();

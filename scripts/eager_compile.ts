@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parse, tokenizer } from "acorn";
+import { type FunctionDeclaration, type ModuleDeclaration, parse, type Statement, tokenizer } from "acorn";
 
 /**
  * A chunk with its top-level function declarations turned into parenthesized function expressions
@@ -23,10 +23,10 @@ import { parse, tokenizer } from "acorn";
  * reassigns or wraps itself behaves the same.
  *
  * @param code A chunk as esbuild wrote it.
- * @param onFirstCall Modules (as esbuild names them in the chunk's comments, `src/delivery.ts`) whose functions
- *   are left as written, compiled on their first call: those a run seldom calls, so that loading pays only their
- *   parsing.
- * @returns The same chunk with its functions defined first and eagerly compiled.
+ * @param eager Which functions to rewrite, by the module esbuild names in the chunk's comments (`src/delivery.ts`)
+ *   and the function's name in the chunk; the others are left as written, compiled on their first call, so that
+ *   a run that never calls them pays only their parsing (by default, every function is rewritten).
+ * @returns The same chunk with those functions defined first and eagerly compiled.
  * @example
  * ```ts
  * import { compiledEagerly } from "./eager_compile.ts";
@@ -34,17 +34,12 @@ import { parse, tokenizer } from "acorn";
  * // 'var f = (function () {\n  return 1;\n});\nconst x = f();\n\nexport { x };\n'
  * ```
  */
-export function compiledEagerly(code: string, onFirstCall: ReadonlySet<string> = new Set()): string {
-  // esbuild starts each module's code with a comment naming it: `// src/delivery.ts`.
-  const modules: { start: number; path: string }[] = [];
-  const onComment = (block: boolean, text: string, start: number) => {
-    if (!block && /^ \S+\.ts$/.test(text)) modules.push({ start, path: text.slice(1) });
-  };
-  const statements = parse(code, { ecmaVersion: "latest", sourceType: "module", onComment }).body;
-  const moduleAt = (position: number) => modules.findLast(({ start }) => start < position)?.path ?? "";
-  const functions = statements.flatMap((node) =>
-    node.type === "FunctionDeclaration" && !onFirstCall.has(moduleAt(node.start)) ? [node] : []
-  );
+export function compiledEagerly(
+  code: string,
+  eager: (module: string, name: string) => boolean = () => true,
+): string {
+  const { statements, declarations } = topLevelFunctions(code);
+  const functions = declarations.filter(({ module, node }) => eager(module, node.id.name)).map(({ node }) => node);
   if (statements.some((node) => node.type === "ExportNamedDeclaration" && node.declaration)) {
     throw new Error("esbuild exported a declaration in place: compiledEagerly expects export lists");
   }
@@ -58,6 +53,34 @@ export function compiledEagerly(code: string, onFirstCall: ReadonlySet<string> =
     rest = rest.slice(0, start - first.start) + rest.slice(end - first.start);
   }
   return code.slice(0, first.start) + definitions.join("") + rest;
+}
+
+/**
+ * A chunk's statements, and its top-level function declarations with the module each comes from (esbuild starts
+ * each module's code with a comment naming it: `// src/delivery.ts`).
+ *
+ * @param code A chunk as esbuild wrote it.
+ * @returns The statements acorn parsed, and the declarations among them, in order.
+ * @example
+ * ```ts
+ * import { topLevelFunctions } from "./eager_compile.ts";
+ * topLevelFunctions("// src/a.ts\nfunction a() {}\n").declarations[0].module; // "src/a.ts"
+ * ```
+ */
+export function topLevelFunctions(code: string): {
+  statements: (Statement | ModuleDeclaration)[];
+  declarations: { module: string; node: FunctionDeclaration }[];
+} {
+  const modules: { start: number; path: string }[] = [];
+  const onComment = (block: boolean, text: string, start: number) => {
+    if (!block && /^ \S+\.ts$/.test(text)) modules.push({ start, path: text.slice(1) });
+  };
+  const statements = parse(code, { ecmaVersion: "latest", sourceType: "module", onComment }).body;
+  const moduleAt = (position: number) => modules.findLast(({ start }) => start < position)?.path ?? "";
+  const declarations = statements.flatMap((node) =>
+    node.type === "FunctionDeclaration" ? [{ module: moduleAt(node.start), node }] : []
+  );
+  return { statements, declarations };
 }
 
 /**

@@ -77,12 +77,18 @@ test("a rewritten module exports what it exported as written", async () => {
   }
 });
 
-test("functions of the modules named to compile on first call are left as written, and still run", async () => {
+test("only the functions chosen by module and name are rewritten; the others are left as written, and still run", async () => {
   using dir = tempDir();
   const chunk = "// src/a.ts\nfunction a() {\n  return 1;\n}\n\n// src/b.ts\nfunction b() {\n  return a() + 1;\n}\n" +
-    "const value = b();\nexport { value };\n";
-  const rewritten = compiledEagerly(chunk, new Set(["src/b.ts"]));
+    "function a2() {\n  return 0;\n}\nconst value = b() + a2();\nexport { value };\n";
+  const chosen: string[] = [];
+  const rewritten = compiledEagerly(chunk, (module, name) => {
+    chosen.push(`${module}:${name}`);
+    return module === "src/a.ts" || name === "a2";
+  });
+  assert.deepEqual(chosen, ["src/a.ts:a", "src/b.ts:b", "src/b.ts:a2"]);
   assert.match(rewritten, /^var a = \(function/m);
+  assert.match(rewritten, /^var a2 = \(function/m);
   assert.match(rewritten, /^function b\(\)/m);
   writeFileSync(`${dir.path}/chunk.mjs`, rewritten);
   assert.equal((await import(pathToFileURL(`${dir.path}/chunk.mjs`).href)).value, 2);

@@ -1,0 +1,134 @@
+/**
+ * `deno task build:run-path`: lists in `run_path.json` the top-level functions of `dist/`'s chunks that a CLI's
+ * run calls, from V8's coverage of such runs under Node.js and Deno: `trackCommand` decided by a consent file (a
+ * first hand-off, which writes the sender's script, and a later one, which finds it), by the environment, with
+ * the endpoint marked down (the spool alone), with telemetry off, and a handler with one event, disposed.
+ * `build_dist.ts` compiles these with their chunk and leaves the others to their first call. Run it again when the
+ * build says the list names a function that is gone; a function a run now calls and the list misses only costs
+ * that run its compiling on first call.
+ *
+ * @module
+ */
+import { ensureDevDependencies } from "./dev_deps.ts";
+import { calledByRange } from "./coverage.ts";
+import { topLevelFunctions } from "./eager_compile.ts";
+import { PROMPT_VERSION } from "../src/consent.ts";
+import { shortHash } from "../src/hash.ts";
+
+const root = `${Deno.realPathSync(decodeURIComponent(new URL("..", import.meta.url).pathname))}/`;
+const OUT = `${root}scripts/run_path.json`;
+
+/** The CLI each run is: one command through `trackCommand`, or a handler given one event and disposed. */
+const CLI = `const { trackCommand, NATTelemetryHandler, CliCommandEvent } = await import("./bundled/mod.js");
+if ((globalThis.Deno?.args ?? process.argv.slice(2))[0] === "handler") {
+  const handler = new NATTelemetryHandler();
+  handler.enqueue(new CliCommandEvent({ command: "run", taskStatus: "success", durationMs: 1, exitCode: 0 }));
+  await handler[Symbol.asyncDispose]();
+} else {
+  await trackCommand({ command: "run" }, () => 0);
+}
+`;
+
+/** The runs covered: how the CLI is started, and what its environment says. */
+const RUNS: { variant?: "handler"; env: "consent" | "enabled" | "down" | "off" }[] = [
+  { env: "consent" }, // the first hand-off: it writes the sender's script
+  { env: "consent" }, // a later one
+  { env: "enabled" },
+  { env: "down" },
+  { env: "off" },
+  { variant: "handler", env: "consent" },
+];
+
+await ensureDevDependencies();
+const work = Deno.makeTempDirSync({ prefix: "nat-run-path-" });
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+  await request.arrayBuffer();
+  return new Response(null, { status: 200 });
+});
+try {
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}scripts/build_dist.ts`, `--bundled-into=${work}/bundled`],
+  }).output();
+  if (!built.success) throw new Error(`build_dist.ts --bundled-into failed: ${new TextDecoder().decode(built.stderr)}`);
+  Deno.writeTextFileSync(`${work}/bundled/package.json`, '{ "type": "module" }\n');
+  Deno.writeTextFileSync(`${work}/cli.mjs`, CLI);
+  const healthy = `http://127.0.0.1:${server.addr.port}/v1.1/events/json`;
+  const down = `http://127.0.0.1:${server.addr.port}/down/v1.1/events/json`;
+  Deno.writeTextFileSync(
+    `${work}/telemetry.toml`,
+    `[telemetry]\nconsent = "enabled"\nprompt_version = "${PROMPT_VERSION}"\n`,
+  );
+  const coverage = `${work}/coverage`;
+  const runtimes = [
+    { command: ["npx", "-y", "node@24.9.0"], variable: "NODE_V8_COVERAGE" },
+    { command: [Deno.execPath(), "run", "-A"], variable: "DENO_COVERAGE_DIR" },
+  ];
+  for (const [index, { command: [program, ...args], variable }] of runtimes.entries()) {
+    const spool = `${work}/spool-${index}`;
+    Deno.mkdirSync(spool, { mode: 0o700 });
+    Deno.writeTextFileSync(
+      `${spool}/health-${shortHash(down)}.json`,
+      JSON.stringify({ failures: 9, notBefore: Date.now() + 3_000_000 }),
+    );
+    for (const { variant, env } of RUNS) {
+      const run = await new Deno.Command(program, {
+        args: [...args, `${work}/cli.mjs`, ...(variant ? [variant] : [])],
+        cwd: work,
+        clearEnv: true,
+        env: {
+          PATH: Deno.env.get("PATH") ?? "",
+          HOME: work,
+          [variable]: coverage,
+          NAT_TELEMETRY_SPOOL_DIR: spool,
+          NAT_TELEMETRY_ENDPOINT: env === "down" ? down : healthy,
+          ...(env === "consent"
+            ? { NAT_TELEMETRY_CONSENT_FILE: `${work}/telemetry.toml` }
+            : { NAT_TELEMETRY_ENABLED: env === "off" ? "0" : "1" }),
+        },
+      }).output();
+      if (!run.success) {
+        throw new Error(`${program} ${variant ?? ""} (${env}): ${new TextDecoder().decode(run.stderr)}`);
+      }
+      await senderDone(spool); // the next run then finds no sender at work, as most runs do: the list is the same each time
+    }
+  }
+  const functions: string[] = [];
+  for (const { name } of Deno.readDirSync(`${work}/bundled`)) {
+    if (!name.endsWith(".js")) continue;
+    const path = `${work}/bundled/${name}`;
+    const called = new Set(
+      [...calledByRange(coverage, `file://${path}`)].flatMap(([range, ran]) => ran ? [range.split(":")[1]] : []),
+    );
+    for (const { module, node } of topLevelFunctions(Deno.readTextFileSync(path)).declarations) {
+      if (called.has(String(node.end))) functions.push(`${module}:${node.id.name}`);
+    }
+  }
+  Deno.writeTextFileSync(
+    OUT,
+    `${
+      JSON.stringify(
+        {
+          about: "Generated by `deno task build:run-path` (scripts/run_path.ts): do not edit.",
+          functions: functions.sort(),
+        },
+        null,
+        2,
+      )
+    }\n`,
+  );
+  console.log(`Wrote scripts/run_path.json: ${functions.length} functions a CLI's run calls.`);
+} finally {
+  await server.shutdown();
+  Deno.removeSync(work, { recursive: true });
+}
+
+/** Waits (up to 10 s) until no sender is starting or at work in a spool directory, and none holds a claim there. */
+async function senderDone(spool: string): Promise<void> {
+  for (
+    let i = 0;
+    i < 50 && [...Deno.readDirSync(spool)].some(({ name }) => /^sender-.*\.(lock|start)$|^l-/.test(name));
+    i++
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
