@@ -31,7 +31,7 @@ import { PROXY_VARIABLES } from "./runtime/clean_environment.ts";
 import { below, parentOf, RefusedPath } from "./runtime/guarded_files.ts";
 import { SENDER_CONFIG_ENV, SENDER_SCRIPT_FILE, type SenderConfig, withSenderConfig } from "./sender_config.ts";
 import { clearStartMark, markSenderStart, MAX_SENDER_LIFETIME_MS, senderAlive } from "./sender_lock.ts";
-import { SENDER_SCRIPT } from "./sender_script.ts";
+import { senderScript } from "./sender_script.ts";
 import { SENDER_SCRIPT_BYTES, SENDER_SCRIPT_NAME } from "./sender_script_name.ts";
 
 /** How long spooled events may wait, with no sender at work, before a run stops handing off and delivers itself. */
@@ -328,7 +328,7 @@ function scriptInPlace({ files, spool }: Backlog): boolean {
 function writeScript(backlog: Backlog): boolean {
   if (scriptInPlace(backlog)) return true;
   const { files, spool } = backlog;
-  const write = () => writeAtomically(files, spool.dir, SENDER_SCRIPT_NAME, SENDER_SCRIPT, Date.now());
+  const write = () => writeAtomically(files, spool.dir, SENDER_SCRIPT_NAME, senderScript(), Date.now());
   try {
     write();
   } catch (error) {

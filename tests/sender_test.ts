@@ -29,7 +29,7 @@ import { host, runtimeInfo } from "../src/runtime/mod.ts";
 import { drainSpool } from "../src/sender.ts";
 import { dropsRecords } from "../src/drops_record.ts";
 import { shortHash } from "../src/hash.ts";
-import { SENDER_SCRIPT } from "../src/sender_script.ts";
+import { senderScript } from "../src/sender_script.ts";
 import { SENDER_SCRIPT_NAME } from "../src/sender_script_name.ts";
 import {
   canRun,
@@ -128,7 +128,7 @@ for (const { label, executable } of targets) {
       try {
         const spool = `${dir.path}/spool`;
         mkdirSync(spool, { mode: 0o700 });
-        writeFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT);
+        writeFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, senderScript());
         const listing = `${dir.path}/listing`;
         // In a mount namespace of its own: mount the spool, run the program, then list what it left there.
         const script = `set -e; ${mount} 2>/dev/null; set +e; "$@"; code=$?; ls -A "$SPOOL" > "${listing}"; exit $code`;
@@ -460,7 +460,7 @@ test(`${runtime}: a sender started after the user opted out sends nothing, leave
     writeFileSync(mark, "");
     const consent = `${dir.path}/telemetry.toml`;
     writeFileSync(consent, '[telemetry]\nconsent = "disabled"\nprompt_version = "1.0"\n');
-    writeFileSync(`${spool}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT);
+    writeFileSync(`${spool}/${SENDER_SCRIPT_NAME}`, senderScript());
     const config = { endpoint: server.url(), spoolDir: spool, format: "nat", requestTimeoutSeconds: 2 };
     const [command, ...args] = runtimeCommand(`${spool}/${SENDER_SCRIPT_NAME}`);
     const run = await runChild("exit_child.ts", {
@@ -483,7 +483,7 @@ test(`${runtime}: a consent file rewritten by hand with no decision in it stops 
   try {
     const spool = `${dir.path}/spool`;
     mkdirSync(spool, { mode: 0o700 });
-    writeFileSync(`${spool}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT);
+    writeFileSync(`${spool}/${SENDER_SCRIPT_NAME}`, senderScript());
     const consent = `${dir.path}/telemetry.toml`;
     writeFileSync(consent, "[telemetry]\nenabled = false\n"); // the user's opt-out, not in the file's words
     const [command, ...args] = runtimeCommand(`${spool}/${SENDER_SCRIPT_NAME}`);
@@ -802,7 +802,7 @@ test(`${runtime}: a damaged sender's script (cut short, emptied) is written agai
     using dir = tempDir();
     const server = await TestServer.start();
     try {
-      writeFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, SENDER_SCRIPT.slice(0, size), { mode: 0o600 });
+      writeFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, senderScript().slice(0, size), { mode: 0o600 });
       const run = await runChild("exit_child.ts", {
         args: ["natural"],
         env: handOffEnv(dir.path, server.url(), "fixed"),
@@ -810,7 +810,7 @@ test(`${runtime}: a damaged sender's script (cut short, emptied) is written agai
       assert.equal(run.code, 0, run.stderr);
       await waitFor(() => server.events().length > 0, "the sender's delivery", 15_000);
       assert.deepEqual(commands(server.events()), ["fixed"]);
-      assert.equal(readFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, "utf8"), SENDER_SCRIPT, "written again whole");
+      assert.equal(readFileSync(`${dir.path}/${SENDER_SCRIPT_NAME}`, "utf8"), senderScript(), "written again whole");
       await sendersGone(dir.path);
     } finally {
       await server.close();
