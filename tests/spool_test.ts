@@ -754,6 +754,28 @@ test("where the user's ids cannot be known (Deno without --allow-sys), the ances
   );
 });
 
+test("a spool directory of the user's that the user may not write (0500, as a restore leaves it) is refused", {
+  skip: process.platform === "win32" && "POSIX modes",
+}, () => {
+  using dir = tempDir();
+  const spoolDir = `${dir.path}/spool`;
+  mkdirSync(spoolDir, { mode: 0o700 });
+  // Root may write whatever the mode: as root, the directory is made another user's, and that user runs.
+  const uid = process.getuid?.() === 0 ? 65534 : process.getuid?.();
+  if (uid !== process.getuid?.()) nodeFs.chownSync(spoolDir, 65534, 65534);
+  const user = guardedFiles(nodeFiles(nodeFs, { uid, gid: uid }, false));
+  for (const mode of [0o500, 0o600, 0o300]) {
+    chmodSync(spoolDir, mode);
+    let why = "";
+    assert.equal(Spool.open(spoolDir, user, limits, KEY, (reason) => why = reason), undefined, mode.toString(8));
+    assert.match(why, /refused .*spool: not_writable$/, "told why: runs keep their spool elsewhere");
+  }
+  chmodSync(spoolDir, 0o500);
+  assert.ok(Spool.open(spoolDir, user, limits, KEY, undefined, "look"), "looked into all the same (inspect)");
+  chmodSync(spoolDir, 0o700);
+  assert.ok(Spool.open(spoolDir, user, limits, KEY), "writable again: used");
+});
+
 test("a link among the ancestors (/home -> /var/home): judged by where it leads, not by its own mode", {
   skip: process.platform === "win32",
 }, () => {

@@ -92,7 +92,8 @@ export interface User {
 /** Why the guard refused a path; `reason` is one word, for counters and messages. */
 export class RefusedPath extends Error {
   /**
-   * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `too_large`,
+   * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `not_writable` (a
+   * directory of the user's that the user may not list, write or go into), `too_large`,
    * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`, `ancestor_writable_by_group`,
    * `ancestor_link`, `missing` (a directory only looked at), `not_allowed` (the program's permissions).
    */
@@ -233,6 +234,13 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       if (!isPrivate) return true;
       if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
       if (facts.mode !== undefined && (facts.mode & 0o022) !== 0) throw new RefusedPath(path, "writable_by_others");
+      // One of the user's that the user may not list, write or go into (0500, left by a restore or a `chmod -R
+      // a-w`): nothing could be kept there. Root may, whatever its mode; a user whose id is not known is not judged.
+      if (
+        make && raw.uid !== undefined && raw.uid !== 0 && facts.mode !== undefined && (facts.mode & 0o700) !== 0o700
+      ) {
+        throw new RefusedPath(path, "not_writable");
+      }
       return checkAncestors(raw, path);
     },
     list: (path) => raw.list(path),
