@@ -6,7 +6,8 @@
  */
 import { describeError } from "./describe.ts";
 import { wireEventJson } from "./envelope.ts";
-import { TelemetryEvent } from "./events.ts";
+import { DEFAULT_SCHEMA_VERSION, SCHEMA_VERSION_SLACK_BYTES, TelemetryEvent } from "./events.ts";
+import { utf8Length } from "./utf8.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { SpoolClaim } from "./spool.ts";
 
@@ -60,10 +61,14 @@ export interface Refusal {
   readonly detail: string;
 }
 
+/** The most bytes an event's schema version may take in an envelope (JSON-encoded): the default's, and the slack. */
+const MAX_SCHEMA_VERSION_JSON_BYTES = JSON.stringify(DEFAULT_SCHEMA_VERSION).length + SCHEMA_VERSION_SLACK_BYTES;
+
 /**
  * Serializes an event once, for a handler to hold, or says why it cannot be
  * kept: `not_an_event`, `invalid_event` (a parameter the wire cannot carry, a
- * getter or proxy that throws, a time outside 1970-9999) or `event_too_large`. Never throws.
+ * getter or proxy that throws, a time outside 1970-9999, a schema version longer than the envelope keeps room for)
+ * or `event_too_large`. Never throws.
  *
  * @param event What was enqueued.
  * @param run The handler's session, client version and largest serialized event accepted.
@@ -90,6 +95,14 @@ export function toPending(
   try {
     const { schemaVersion, timestamp } = event;
     if (typeof schemaVersion !== "string") return { reason: "invalid_event", detail: "schemaVersion is not a string" };
+    if (utf8Length(JSON.stringify(schemaVersion)) > MAX_SCHEMA_VERSION_JSON_BYTES) {
+      return {
+        reason: "invalid_event",
+        detail:
+          `schemaVersion is longer than the ${SCHEMA_VERSION_SLACK_BYTES} bytes beyond "${DEFAULT_SCHEMA_VERSION}" ` +
+          "that maxBatchBytes keeps for it",
+      };
+    }
     if (!Number.isFinite(timestamp)) return { reason: "invalid_event", detail: "timestamp is not a finite number" };
     if (timestamp < 0 || timestamp > LATEST_WIRE_TIME_MS) {
       return { reason: "invalid_event", detail: "timestamp outside the years 1970-9999 that both wire formats carry" };

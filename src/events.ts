@@ -13,6 +13,19 @@ import { runtimeInfo } from "./runtime/mod.ts";
 export const DEFAULT_SCHEMA_VERSION = "1.5";
 
 /**
+ * Bytes an envelope may grow by when its events carry a longer schema version than the default (JSON-encoded, as
+ * the envelope carries it): kept free between `maxBatchBytes` and the largest event accepted; an event whose
+ * schema version is longer is refused at enqueue (`invalid_event`).
+ *
+ * @example
+ * ```ts
+ * import { SCHEMA_VERSION_SLACK_BYTES } from "./events.ts";
+ * SCHEMA_VERSION_SLACK_BYTES; // 64
+ * ```
+ */
+export const SCHEMA_VERSION_SLACK_BYTES = 64;
+
+/**
  * How a command ended, as schema 1.5 spells it.
  *
  * @example

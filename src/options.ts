@@ -14,7 +14,7 @@ import {
 } from "./config.ts";
 import { randomFraction } from "./atomic.ts";
 import { MAX_TIMER_MS } from "./deadline.ts";
-import { DEFAULT_SCHEMA_VERSION } from "./events.ts";
+import { DEFAULT_SCHEMA_VERSION, SCHEMA_VERSION_SLACK_BYTES } from "./events.ts";
 import { headerValueOf, isFramingHeader, isHeaderName, isHeaderValue } from "./http_fields.ts";
 import { DEFAULT_SERVICE_NAME } from "./otlp.ts";
 import { natFormat, otlpFormat, type WireFormat, type WireFormatName } from "./wire_format.ts";
@@ -231,12 +231,6 @@ export interface ResolvedOptions {
  * serialized at load: a program that broke `JSON.stringify` before loading the package could not import it.
  */
 const SMALLEST_EVENT_JSON = '{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}';
-
-/**
- * Bytes an envelope may grow by when its events carry a longer schema version than the default "1.5": kept
- * free between `maxBatchBytes` and the largest event accepted.
- */
-const SCHEMA_VERSION_SLACK_BYTES = 64;
 
 /** Every option of {@link NATTelemetryHandlerOptions}: a key not here is a typo. */
 const OPTION_NAMES: Record<keyof NATTelemetryHandlerOptions, true> = {

@@ -182,6 +182,27 @@ test("an event whose schemaVersion getter throws, or a Proxy whose prototype tra
   });
 });
 
+test("a schemaVersion longer than the room maxBatchBytes keeps for it is a counted drop: no body exceeds the bound", async () => {
+  for (const format of ["nat", "otlp"] as const) {
+    const maxBatchBytes = 4_000;
+    await withHandler({ format, maxBatchBytes, maxEventBytes: 3_000 }, async (handler, server) => {
+      const filling = () => ({ text: "x".repeat(2_000) });
+      const longest = `1.5${"9".repeat(64)}`; // the slack, to the byte
+      handler.enqueue(new AnyEvent(filling, longest));
+      handler.enqueue(new AnyEvent(filling, `${longest}9`));
+      handler.enqueue(new AnyEvent(filling, `1.5${"\u0001".repeat(11)}`)); // 66 bytes as JSON carries it
+      handler.enqueue(new AnyEvent(filling, "x".repeat(600_000)));
+      await handler.flush();
+      assert.deepEqual(handler.stats().dropped, { invalid_event: 3 }, format);
+      assert.equal(handler.stats().sent, 1, format);
+      assert.equal(server.requests.length, 1, format);
+      for (const { body } of server.requests) {
+        assert.ok(body.length <= maxBatchBytes, `${format}: ${body.length} bytes`);
+      }
+    });
+  }
+});
+
 test("an event larger than maxEventBytes is dropped as event_too_large; others are unaffected", async () => {
   await withHandler({ maxEventBytes: 1024 }, async (handler, server) => {
     handler.enqueue(new AnyEvent(() => ({ text: "é".repeat(400) }))); // 800 bytes of UTF-8: fits
