@@ -235,10 +235,9 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
       if (facts.mode !== undefined && (facts.mode & 0o022) !== 0) throw new RefusedPath(path, "writable_by_others");
       // One of the user's that the user may not list, write or go into (0500, left by a restore or a `chmod -R
-      // a-w`): nothing could be kept there. Root may, whatever its mode; a user whose id is not known is not judged.
-      if (
-        make && raw.uid !== undefined && raw.uid !== 0 && facts.mode !== undefined && (facts.mode & 0o700) !== 0o700
-      ) {
+      // a-w`): nothing could be kept there, so runs keep it elsewhere, and that is where to look. Root may, whatever
+      // its mode; a user whose id is not known is not judged.
+      if (raw.uid !== undefined && raw.uid !== 0 && facts.mode !== undefined && (facts.mode & 0o700) !== 0o700) {
         throw new RefusedPath(path, "not_writable");
       }
       return checkAncestors(raw, path);
