@@ -24,8 +24,8 @@ mkdir(m),m===f[0]&&r(m,e.removeDir)}catch(v){if(v instanceof M)throw v;const y=e
 "directory")throw new M(l,y.kind==="symlink"?"symlink":"not_a_directory");t(l,y,m===l?"not_owner":"ancestor_not_owner")}
 if(f.length>0&&(h=e.lstat(l)),h?.kind==="symlink")throw new M(l,"symlink");if(h?.kind!=="directory")throw new M(l,"not_a\
 _directory");if(!c)return!0;if(e.uid!==void 0&&h.uid!==e.uid)throw new M(l,"not_owner");if(h.mode!==void 0&&(h.mode&18)!==
-0)throw new M(l,"writable_by_others");if(u&&e.uid!==void 0&&e.uid!==0&&h.mode!==void 0&&(h.mode&448)!==448)throw new M(l,
-"not_writable");return Ae(e,l)},list:a=>e.list(a),checkPlace:a=>{Ae(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(
+0)throw new M(l,"writable_by_others");if(e.uid!==void 0&&e.uid!==0&&h.mode!==void 0&&(h.mode&448)!==448)throw new M(l,"n\
+ot_writable");return Ae(e,l)},list:a=>e.list(a),checkPlace:a=>{Ae(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(
 a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){
 if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),
 r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&
@@ -967,1031 +967,1031 @@ t_owner":"not_owner");u&&m.length>0&&Ge(e,m[0]);for(let h of m)try{e.mkdir(h),h=
 nstanceof $)throw g;let b=e.lstat(h);if(b===void 0)throw g;if(b.kind!=="directory")throw new $(c,b.kind==="symlink"?"sym\
 link":"not_a_directory");n(c,b,h===c?"not_owner":"ancestor_not_owner")}if(m.length>0&&(f=e.lstat(c)),f?.kind==="symlink"\
 )throw new $(c,"symlink");if(f?.kind!=="directory")throw new $(c,"not_a_directory");if(!u)return!0;if(e.uid!==void 0&&f.\
-uid!==e.uid)throw new $(c,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new $(c,"writable_by_others");if(l&&e.u\
-id!==void 0&&e.uid!==0&&f.mode!==void 0&&(f.mode&448)!==448)throw new $(c,"not_writable");return Ge(e,c)},list:a=>e.list\
-(a),checkPlace:a=>{Ge(e,a)},read:(a,u)=>e.read(a,u,i(a,u)),sizeOf:(a,u=!1)=>d(a,u)?.size,modifiedAt:a=>d(a,!0)?.modified\
-,isPrivate(a){let u=d(a,!0)?.mode;return u!==void 0&&(u&18)===0},touch(a,u){if(!e.allowed(a,"write")||!e.allowed(a,"read\
-"))throw new $(a,"not_allowed");e.touch(a,u,s(a))},create(a,u){e.create(a,u),r(a,e.remove)},append:(a,u,l)=>e.append(a,u\
-,i(a,l)),rename(a,u){let l=e.allowed(u,"read")?e.lstat(u):void 0;l!==void 0&&o(u,l),e.rename(a,u)},remove(a){if(!e.allow\
-ed(a,"write"))throw new $(a,"not_allowed");e.remove(a)}}}function Ge(e,n,t=X(n),r=0){for(let o=t;o!==void 0;o=X(o),r++){\
-if(r>=Nt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0||e.uid===void 0&&i.mode!==void 0)return!1;if(e.ui\
-d!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new $(n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!=\
-=void 0){let s=li(e,o);if(s===void 0)throw new $(n,"ancestor_link");if(!Ge(e,n,s))return!1;continue}if(!(i.mode===void 0\
-||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new $(n,"ancestor_writable_by_others");if((i.mode&16)!==0){if(e.gid===void \
-0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new $(n,"ancestor_writable_by_group")}}}return!0}function li(e,n){let t\
-=X(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o=\
-==void 0||i===void 0))return fi(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function fi(e){let n=[];for(let t of e.spl\
-it("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function Xe(e,n,t){let r=new Uint8Array(Math\
-.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let s=new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r=s\
-}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function F(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function G\
-(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function X(e){let n=e.length>1?e.replace(/[\\\\/]+\
-$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t\
-===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var mi=4;function At(e,n,t){let r=e.build\
-.os==="windows",o=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?\
-void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.get\
-Time()}),i=a=>{try{return e.lstatSync(a)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADirectory")return;thr\
-ow u}},s=(a,u,l)=>{let c=e.openSync(a,l),m=c.statSync();if(m.dev!==u.dev||m.ino!==u.ino||!m.isFile)throw c.close(),new E\
-rror(`${a} changed while it was opened`);return c},d=(a,u)=>{let l=new TextEncoder().encode(u);for(;l.length>0;)l=l.suba\
-rray(a.writeSync(l))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(a){let u=i(a);return u&&o(u)}\
-,realPath:a=>v(()=>e.realPathSync(a)),readLink:a=>v(()=>e.readLinkSync(a)),mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[.\
-..e.readDirSync(a)].map(u=>u.name),read(a,u,l){let c=i(a);if(c===void 0)return;l(o(c));let m=s(a,c,{read:!0});try{let f=\
-Xe((h,g)=>m.readSync(h.subarray(g)),c.size,u);l({...o(c),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0,ig\
-noreBOM:!0}).decode(f)}catch{throw new $(a,"not_utf8")}}finally{m.close()}},create(a,u){let l=e.openSync(a,{write:!0,cre\
-ateNew:!0,mode:384});try{d(l,u)}catch(c){throw l.close(),e.removeSync(a),c}l.close()},append(a,u,l){let c=()=>{let f=i(a\
-);return f?(l(o(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;m===void\
- 0;f++)try{m=c()}catch(h){if(h instanceof $||f===mi)throw h}try{d(m,u)}finally{m.close()}},touch(a,u,l){let c=i(a);if(c=\
-==void 0)throw new Error(`cannot date ${a}: nothing is there`);l(o(c));let m=s(a,c,{read:!0});try{m.utimeSync(new Date(u\
-),new Date(u))}finally{m.close()}},rename:(a,u)=>e.renameSync(a,u),remove:a=>e.removeSync(a),removeDir:a=>e.removeSync(a\
-)}}var Rn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA\
-_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],kn=["HTTP_PROXY","http_proxy","HTTPS_PROXY","htt\
-ps_proxy","ALL_PROXY","all_proxy"],pe=[...kn,"NO_PROXY","no_proxy","REQUEST_METHOD"],hi=["PATH","SYSTEMROOT","WINDIR","D\
-ENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...pe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Rn\
-];function ze(e,n,t){let r={},o=s=>On(s,t),i=e("REQUEST_METHOD")!==void 0;for(let s of hi){let d=e(s);if(!(d===void 0||i\
-&&s==="HTTP_PROXY"))if(!Rn.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=o(d);else{let a=/^(?:[A-Za-z]:|\\\\\\\\)/.test\
-(t??"")?";":":";r[s]=d.split(a).map(o).join(a)}}for(let[s,d]of Object.entries(n))r[s]=Rn.includes(s)?o(d):d;return r}fun\
-ction On(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:F(n,e)}function ge(e,n){let t=pi(e,n);if(t===v\
-oid 0)return{kind:"direct"};let r=Dt(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:yi(e,n(r));return r!==void 0&&o!==void\
- 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...gi(n(t)),setBy:t}}function pi(e,n){let t=e.protocol==="https:"?["https_\
-proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void \
-0;return t&&Dt(n,[...t,"all_proxy","ALL_PROXY"])}function It(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="http:"||n\
-("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}f\
-unction Ce(e){return`${e.pathname}${e.search}${e.hash}`.includes("@")}function gi(e){let n=An(e);if(!n)return{kind:"unus\
-able",reason:"the proxy URL cannot be parsed"};let{protocol:t}=n;if(t!=="http:"&&t!=="https:")return{kind:"unusable",rea\
-son:`${t} proxies are not supported`};if(n.hostname==="")return{kind:"unusable",reason:"the proxy URL names no host"};if\
-(Ce(n))return{kind:"unusable",reason:Nn};let r=n.username||n.password?`Basic ${Ln(`${$t(n.username)}:${$t(n.password)}`)\
-}`:void 0,o=n.port?Number(n.port):t==="https:"?443:80;return{kind:"proxy",proxy:{protocol:t,hostname:In(n.hostname),port\
-:o,authorization:r}}}var Nn="an \'@\' past its host: a password with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3\
-F, %23), would make a part of it the proxy\'s host";function An(e){let n=e.trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\
-\\/\\//i.test(n)?n:`http://${n}`)}catch{return}}function yi(e,n){let t=In(e.hostname.toLowerCase()).replace(/\\.$/,""),r=$n\
-(t),o=Number(e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.trim()).filter(i=>{let s=Mt(i.toLowerC\
-ase());return s===void 0||s.port!==void 0&&s.port!==o?!1:s.kind==="all"?!0:s.kind==="domain"?r===void 0&&(t===s.name||t.\
-endsWith(`.${s.name}`)):r!==void 0&&Pt(r,s.address,s.prefix)})}function Lt(e,n){let t=$n(e),r=/^[\\d.a-f:/]+$/i.test(n)?M\
-t(n.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&&r.port===void 0&&Pt(t,r.address,r.prefix)}function Mt(e){le\
-t n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e\
-.lastIndexOf(":")){let d=/^(.*):(\\d+)$/.exec(e);d&&([n,t]=[d[1],Number(d[2])])}if(n==="*")return{kind:"all",port:t};let \
-o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=$n(o?o[1]:n);if(i!==void 0){let d=o?Number(o[2]):i.length*8;return d<=i.length*8?{kind:"\
-ip",address:i,prefix:d,port:t}:void 0}if(o)return;let s=n.replace(/^\\*?\\./,"").replace(/\\.$/,"");return s===""||s.includ\
-es("*")?void 0:{kind:"domain",name:s,port:t}}function Pt(e,n,t){if(e.length!==n.length)return!1;for(let r=0;r<t;r+=8){le\
-t o=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function $n(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\
-\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(Number);return u.every(l=>l<=255)?u:void 0}if(!e.includes(":\
-"))return;let t;try{t=In(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.split("::"),i=u=>u?u.split(":").map\
-(l=>parseInt(l,16)):[],s=i(r),d=i(o);return(o===void 0?s:[...s,...Array(8-s.length-d.length).fill(0),...d]).flatMap(u=>[\
-u>>8,u&255])}function Dt(e,n){return n.find(t=>e(t)?.trim())}function In(e){return e.startsWith("[")&&e.endsWith("]")?e.\
-slice(1,-1):e}function $t(e){try{return decodeURIComponent(e)}catch{return e}}function Ln(e){let n="";for(let t of new T\
-extEncoder().encode(e))n+=String.fromCharCode(t);return btoa(n)}function Bt(e,n){let t=Ut(e,n);return e.protocol==="http\
-s:"&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http:")}function Ht(e,n,t=()=>!1){let r=kn.find(t);if(r!==void 0\
-)return`${r} is not valid Unicode, which Deno\'s fetch skips: it would go around the proxy named there`;let o=Ut(e,n),i=o\
-.kind==="proxy"?An(n(o.variable)??""):void 0;if(o.kind==="proxy"&&i&&Ce(i))return`${o.variable} has ${Nn}`;if(!(o.kind!=\
-="direct"||o.skipped===void 0||ge(e,n).kind==="direct"))return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: i\
-t would go around the proxy named there`}function Ut(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.pus\
-h(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"])\
-;let[r,o]=t.flat().map(a=>[a,Ei(n(a))]).find(([,a])=>a!==void 0)??[];if(r===void 0||o===void 0){let a=t.flat().find(l=>n\
-(l));return a!==void 0?{kind:"direct",because:"no proxy variable Deno\'s fetch can read is set",skipped:a}:{kind:"direct"\
-,because:It(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}let i=n("NO_PROXY")!==v\
-oid 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),d=(n(i)||void 0)?.split(",").map(a=>a.replace(wi,"")\
-).find(a=>bi(s,a));return d!==void 0?{kind:"direct",because:`${i} names the host: ${d}`}:{kind:"proxy",variable:r,...o}}\
-function bi(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&Lt(e,n):n==="*"\
-||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Ei(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==\
-="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase(\
-)),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Si.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void\
- 0||o!==void 0&&!o.includes(":"))return;let d=/^\\+?\\d+$/.test(s)&&Number(s)<=65535?Number(s):void 0,a=`${vi(i)}:${d??{ht\
-tp:80,https:443}[t]??1080}`;return{url:`${t}://${a}`,credentials:o!==void 0}}function vi(e){try{return new URL(`http://$\
-{e}`).hostname}catch{return e.toLowerCase()}}var Ct="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Si=new Reg\
-Exp(`^(?:(${Ct})@(?:${Ct}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Ft="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u00\
-85\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",wi=new RegExp(`^${Ft}+|${Ft}+$`,"g");var ae=globalT\
-his;function L(){return Ti??=xi()}var Ti;function xi(){if(typeof ae.Deno?.version?.deno=="string"){let n=ae.Deno.build.o\
-s==="windows"?"win32":ae.Deno.build.os;return{name:"deno",version:ae.Deno.version.deno,machine:jt(n,ae.Deno.build.arch),\
-os:n}}let e=ae.process?.versions;if(typeof e?.node=="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch\
-:r}=ae.process;return{name:n,version:e[n],machine:jt(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:\
-""}}function jt(e,n){let t=_i[n]??n;return(e==="win32"||e==="windows"?Ni:e==="darwin"?ki:e.endsWith("bsd")?Oi:Ri)[t]??t}\
-var _i={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ri={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc6\
-4:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},ki={x64:"x86_64",arm6\
-4:"arm64"},Oi={x64:"amd64",arm64:"arm64",ia32:"i386"},Ni={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function qe(e,n){if(n===\
-"win32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{let t=e.read("/proc/self/stat",4096)\
-??"",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!\
-1}}function Je(e){if(e===void 0)return!1;let n=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===!0||n("keypress")>0||n(\
-"readable")>0)return!0;let t=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-decoder");return n("data"\
-)>(t?1:0)}var Q=class{#e=new Set;#n;#o;constructor(n){this.#n=n}add(n){this.#e.add(n);try{this.#o??=this.#n(this.#e)}cat\
-ch(t){throw this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.size>0||(this.#o?.(),this.#o=void 0)}}clear(){thi\
-s.#e.clear(),this.#o?.(),this.#o=void 0}};function z(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}\
-var Ai="pid:[4026531836]";function Ke(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Ai)return"it ru\
-ns in a PID namespace of its own (a container): what it starts ends with the container\'s first process";if(e.pid===1)ret\
-urn"this process is PID 1 of its PID namespace (a container\'s main process): what it starts ends with it";if(e.ppid===1)\
-return"its parent is PID 1 (a container init, or a service manager running it as a service): what it leaves behind ends \
-with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup")?.split(`\n`),t=n?.find(o=>o.startsW\
-ith("0::"))??n?.find(o=>o.includes("name=systemd:"));if((n===void 0?".service":t?.trim().split("/").at(-1)??"").endsWith\
-(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}var Vt=Symbol.for("@nat/telemetry\
-: a signal listener that stands aside");function Ze(e){return Object.defineProperty(e,Vt,{value:!0}),e}function Mn(e){re\
-turn(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Vt]===!0}function Yt(e,n){try{return e.listeners(n).filter(r\
-=>!Mn(r)).length>$i(e)}catch{return!0}}function $i(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return\
- typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit\
-_emitter__;return n(t)+n(r)}function Zt(e,n){let t=p=>{try{return e.permissions.querySync?.(p).state}catch{return}},r=p=\
->t(p)==="granted",o=()=>{let p=v(()=>e.permissions.querySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!\
-0},i=(p,S)=>r({name:S,path:p}),s=p=>r({name:"sys",kind:p})?v(()=>e[p]())??void 0:void 0,d=We(At(e,{uid:s("uid"),gid:s("g\
-id")},i)),a=(p,S)=>{try{let _=new TextEncoder().encode(S);for(;_.length>0;)_=_.subarray(p.writeSync(_))}catch{}},u=e===e\
-n&&Kt?Kt:er(e),l=p=>e.build.os!=="windows"&&r({name:"run"})&&v(()=>(e.kill(e.pid,p),!0))===!0,c=p=>{l(p)||e.exit(se[p]),\
-setTimeout(()=>e.exit(se[p]),100)},m=()=>globalThis.process?.stdin,f=()=>v(()=>e.stdin.readable.locked||Je(m()))!==!1,h=\
-new Q(p=>{let S=w=>{z(p,N=>N.beforeExit())&&w.preventDefault()},_=()=>{z(p,w=>w.exit(e.exitCode))},O=w=>{w.defaultPreven\
-ted||z(p,N=>N.exit(1))},T=[["beforeunload",S],["error",O],["unhandledrejection",O]];for(let[w,N]of T)globalThis.addEvent\
-Listener(w,N);return Pn.add(_),()=>{for(let[w,N]of T)globalThis.removeEventListener(w,N);Pn.delete(_)}}),g=new Q(p=>{if(\
-e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let S=e.build.os==="linux"&&r({name:"read",path:Pe})?v(()=>d.read(\
-Pe,65536)):void 0,_=Ye(S),O=he.filter(T=>!_.includes(T)).map(T=>{let w=Ze(()=>{u.programListens(T)||(z(p,N=>N(T)),g.clea\
-r(),c(T))});return v(()=>u.add(T,w)),[T,w]});return()=>{for(let[T,w]of O)v(()=>u.remove(T,w))}}),b=p=>{try{return e.env.\
-get(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&b(p),R=p=>!r({name:"env",variable:p})||b(p),x=p=>{try{return\
- r({name:"env",variable:p})?e.env.get(p):void 0}catch{return}},E=p=>{let S=Pi(e,r,d,x);if(S)return{refused:S};let _=Mi.f\
-ind(R);if(_!==void 0){let I=De(k(_),"--allow-env");return{refused:`the program may not read ${_} (${I}), which its reque\
-sts honour: a sender would not`}}let O=v(()=>e.execPath());if(!O||!r({name:"run",command:O}))return{refused:"the program\
- may not run Deno itself (--allow-run)"};let T=r({name:"read",path:"."})?v(()=>e.cwd()):void 0,w=[p.dir,...p.reads].map(\
-I=>On(I,T)),N=[...w,O].find(I=>I.includes(","));if(N!==void 0)return{refused:`Deno\'s permission flags cannot name a path\
- with a comma: ${N}`};if(e.build.os==="windows")return{executable:O,paths:w,cwd:T};let D=Li.find(([I,M])=>r({name:"run",\
-command:I})&&(!M||d.sizeOf(I)!==void 0));return D?{executable:O,closer:D,paths:w,cwd:T}:{refused:`Deno passes inherited \
-descriptors on; closing them needs --allow-run=${Qt}`}};return{env:x,envHidden:R,envNotUnicode:k,writeStderr:p=>a(e.stde\
-rr,p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>v(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCod\
-e(p){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,S,_,O){let T=new Set,w=0,N=async I=>{if(Number(I.headers.get(\
-"content-length")??0)>O.maxBodyBytes)return zt(I);let M,Z=new Promise(_n=>M=setTimeout(()=>_n(qt),O.requestTimeoutMs)),m\
-e=Di(I,O.maxBodyBytes).catch(()=>Jt),W=await Promise.race([me,Z]).finally(()=>clearTimeout(M));if(W===Jt)return Qe(400,"\
-the request was cut short");if(W===qt)return Qe(408,"the request did not arrive in time");if(W===void 0)return zt(I);let\
- Le=new URL(I.url),Me;try{Me=await _({method:I.method,path:Le.pathname+Le.search,body:W})}catch{return Qe(500,"internal"\
-)}return Me?new Response(Me.body??null,{status:Me.status,headers:Me.headers}):(await new Promise(_n=>T.add(_n)),new Resp\
-onse(null,{status:503}))},D=e.serve({hostname:p,port:S,onListen(){}},async I=>{if(w>=O.maxConnections)return new Respons\
-e(null,{status:503,headers:{connection:"close"}});w++;try{return await N(I)}finally{w--}});return Promise.resolve({port:\
-D.addr.port,async close(){for(let I of T)I();await D.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p)\
-:p?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(p){try{return r({name:"net",host:Wt(p)})}catch{retur\
-n!1}},sendsProxyCredentials(p){try{return pe.some(R)||Bt(new URL(p),x)}catch{return!0}},async fetch(p,S){let _=Ht(new UR\
-L(p),x,k);if(_!==void 0)throw new j(_);return await(n??globalThis.fetch)(p,S)},senderRefusal(p){let S=E(p);return"refuse\
-d"in S?S.refused:void 0},senderCommand(p,S){let _=E(S);if("refused"in _)return _;let{executable:O,closer:T,paths:w,cwd:N\
-}=_,D=T&&Ii(e,t),I=T?[...D?[D]:[],T[0],O]:[O],M=o()?"--allow-net":`--allow-net=${Wt(S.endpoint)}`,Z=[O,"run","--quiet","\
---no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];Z.push("--allow-sys=uid,gid",`--allow-env=${S.variables\
-.join(",")}`,M,`--allow-run=${I.join(",")}`),Z.push(`--allow-read=${w.join(",")}`,`--allow-write=${S.dir}`,p);let me={DE\
-NO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},W=ze(x,{...S.set,...me},N);if(!T)return{argv:Z,env:W,cwd:S.dir};let Le=\
-[T[0],"-c",T[2],"nat-telemetry-sender",...Z];return D?{argv:[D,...Le],env:W,cwd:S.dir,leavesSession:!0}:{argv:Le,env:W,c\
-wd:S.dir}},spawnDetached(p){try{let[S,..._]=p.argv,T={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!\
-==!0,clearEnv:!0};return new e.Command(S,{args:_,env:p.env,cwd:p.cwd,...T}).spawn().unref(),"started"}catch{return"faile\
-d"}},exit:p=>e.exit(p),signalSelf:l,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTermina\
-l())return}catch{return}if(!f()&&qe(d,L().os))return{async readRaw(p){let S=v(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);le\
-t _=()=>{for(let[T,w]of O)v(()=>u.remove(T,w))},O=he.map(T=>{let w=()=>{v(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&\
-(_(),c(T))};return v(()=>u.add(T,w)),[T,w]});try{let T=new Uint8Array(64);for(;;){let w=await e.stdin.read(T);if(w===nul\
-l)throw new Error("the terminal went away");if(p(T.slice(0,w))!==void 0)return}}finally{e.stdin.setRaw(S),_()}}}},files:\
-d,exiting:()=>nr,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var Gt="/proc/self/ns/pid";function Wt(e){let{hostname:n,po\
-rt:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Xt=["/usr/bin/setsid","/bin/setsid"];function I\
-i(e,n){let t=Xt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes("denied"))return Xt.fi\
-nd((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=v(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===\
-0&&i.mode!==null&&(i.mode&18)===0})}var Qt="/bin/sh",Li=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in \
-0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[Qt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; ex\
-ec "$@"\']],Mi=[...pe,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Pi(e\
-,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its program":Ke({pid:e.pid,ppid:v(()=>e.ppid)\
-,os:L().os,env:r,read:o=>n({name:"read",path:o})?v(()=>t.read(o,65536)):void 0,pidNamespace:L().os==="linux"&&n({name:"r\
-ead",path:Gt})?v(()=>e.readLinkSync(Gt)):void 0})}function zt(e){return e.body?.cancel().catch(()=>{}),Qe(413,"the body \
-is too large")}function Qe(e,n){return new Response(JSON.stringify({error:n}),{status:e,headers:{"content-type":"applica\
-tion/json",connection:"close"}})}var qt=Symbol("late"),Jt=Symbol("cut");async function Di(e,n){if(!e.body)return"";let t\
-=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.dec\
-ode()}function er(e){let n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListene\
-r=(o,i)=>{n(o,i),Mn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}\
-catch{return{programListens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var en\
-=globalThis.Deno,nr=!1,Pn=new Set;en&&globalThis.addEventListener("unload",()=>{nr=!0;for(let e of Pn)e()});var Kt=typeo\
-f en?.addSignalListener=="function"?er(en):void 0;var Ci="/etc/hosts",Fi=16<<20,Bi=5e3,Hi=new Set(["ETIMEOUT","ECONNREFU\
-SED","ECANCELLED"]);function tr(e,n,t){let r=e("node:dns");return(o,i,s)=>{let d=o.toLowerCase().replace(/\\.$/,"");if(d=\
-=="localhost"||d.endsWith(".localhost")||Yi(e,d))return r.lookup(o,i,s);let a=new r.Resolver({timeout:Bi,tries:1}),u=()=\
->a.cancel();t.addEventListener("abort",u,{once:!0});let l=(c,m)=>new Promise(f=>c.call(a,m,h=>f(h?.code)));(async()=>{fo\
-r(let c of Vi(e,n,o)){let m=await Promise.all([l(a.resolve4,c),l(a.resolve6,c)]);if(m.some(f=>Hi.has(f??"")))return!1;if\
-(m.includes(void 0))return!0}return!0})().then(c=>{if(t.removeEventListener("abort",u),c&&!t.aborted)return r.lookup(o,i\
-,s);s(Object.assign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var Ui="/etc/resolv.conf",ji=65536;f\
-unction Vi(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let l=u.find(c=>c.startsWith("ndots:"));l!==v\
-oid 0&&(o=Math.min(15,Number.parseInt(l.slice(6),10)||0))},s=e("node:fs");for(let u of(v(()=>rr(s,Ui,ji))??"").split(`\n`\
-)){let[l,...c]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(l==="search"||l==="domain")&&(r=c),l==="options"&&i(c)}i(n("R\
-ES_OPTIONS")?.trim().split(/\\s+/)??[]);let d=n("LOCALDOMAIN")?.trim();d&&(r=d.split(/\\s+/)),r??=[v(()=>e("node:os").host\
-name().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let a=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$\
-/,"")}`);return t.split(".").length-1>=o?[t,...a]:[...a,t]}function rr(e,n,t){let r=e.statSync(n);return r.isFile()&&r.s\
-ize<=t?e.readFileSync(n,"latin1"):""}function Yi(e,n){let t=v(()=>rr(e("node:fs"),Ci,Fi))??"",r=n.replace(/[.*+?^${}()|[\
-\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexO\
-f(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function or(e,n){let{Buffer:t}=globalThis;\
-return(r,o)=>new Promise((i,s)=>{let d=new URL(r),a=ge(d,n);if(a.kind==="unusable")return s(new j(a.reason));let u=d.pro\
-tocol==="https:",l=tr(e,n,o.signal),c={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"acce\
-pt-encoding":"identity"},signal:o.signal};if(a.kind==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f}=a,h=o.signal;c.cr\
-eateConnection=(g,b)=>{(u?Wi(e,l,f,d,h):ir(e,l,f,h)).then(R=>b(null,R),R=>b(R))},u||(c.path=`${d.protocol}//${d.host}${d\
-.pathname}${d.search}`,f.authorization&&(c.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node\
-:http").request(d,c);m.on("error",s),m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,h\
-eaders:{get:g=>{let b=h(g);return b===void 0?null:Array.isArray(b)?b.join(", "):b}},body:{cancel:()=>(f.destroy(),Promis\
-e.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var Gi=16384;function ir(\
-e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return Dn(r,d=>{let a=t.protocol==="https:"?e("node:tls").connect({ho\
-st:i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});return a.once(t.protocol==="https:"\
-?"secureConnect":"connect",()=>d(a)),a})}async function Wi(e,n,t,r,o){let i=await ir(e,n,t,o),s=`${r.hostname}:${r.port|\
-|443}`;await Dn(o,(u,l)=>{let c="",m=f=>{c+=f.toString("latin1");let h=c.indexOf(`\\r\n\\r\n`);if(h<0){c.length>Gi&&l(new Er\
-ror("the proxy\'s answer to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[0\
-1] (\\d{3})/.exec(c)?.[1]??0);if(g<200||g>299)return l(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let \
-b=f.subarray(f.length-(c.length-h-4));b.length>0&&i.unshift(b),u(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HT\
-TP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let d=e("node:net")\
-,a=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Dn(o,u=>{let l=d.isIP(a)?"":a,c=e("node:tls").connect({socket:i,host:a,s\
-ervername:l});return c.on("close",()=>i.destroy()),c.once("secureConnect",()=>u(c)),c})}function Dn(e,n){return new Prom\
-ise((t,r)=>{let o,i={outcome:"pending"},s=()=>{e.removeEventListener("abort",u),o?.removeListener("error",a),o?.removeLi\
-stener("close",l)},d=c=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(c))};function a(c){i.outcome==="pending"&&(i.\
-outcome="failed",s(),o?.destroy(),r(c))}let u=()=>a(new Error("aborted")),l=()=>a(new Error("the connection closed"));if\
-(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{once:!0});try{o=n(d,a)}catch(c){return a(c insta\
-nceof Error?c:new Error(String(c)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pe\
-nding"&&(o.on("error",a),o.on("close",l))})}function sr(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBL\
-OCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,\
-gid:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),d=(f,h,g,b)=>{try{return e.openSync(f,h|i,\
-b)}catch(k){let R=k.code;if(R==="ENOENT"||R==="ENOTDIR")return;let x=R==="ELOOP"||R==="ENXIO"?e.lstatSync(f,{throwIfNoEn\
-try:!1}):void 0;throw x&&g(s(x)),k}},a=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,proce\
-ss:l}=globalThis,c,m=(f,h)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??Xi,!c(h))throw new $(f,"not_utf8");ret\
-urn u.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,all\
-owed:(f,h)=>r===void 0||v(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNo\
-Entry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>v(()=>(e.realpathSync.native??e.re\
-alpathSync)(f)),readLink:f=>v(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(\
-f,h,g){let b=d(f,o("O_RDONLY"),g);if(b!==void 0)try{let k=s(e.fstatSync(b));g(k);let R=Xe((x,E)=>e.readSync(b,x,E,x.leng\
-th-E,null),k.size,h);return g({...k,size:R.length}),m(f,R)}finally{e.closeSync(b)}},create(f,h){let g=d(f,o("O_WRONLY")|\
-o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{a(g,u.fr\
-om(h))}catch(b){throw e.closeSync(g),e.unlinkSync(f),b}e.closeSync(g)},append(f,h,g){let b=d(f,o("O_WRONLY")|o("O_APPEND\
-")|o("O_CREAT"),g,384);if(b===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(b))\
-),a(b,u.from(h))}finally{e.closeSync(b)}},touch(f,h,g){let b=d(f,o("O_RDONLY"),g);if(b===void 0)throw new Error(`cannot \
-date ${f}: nothing is there`);try{g(s(e.fstatSync(b))),e.futimesSync(b,h/1e3,h/1e3)}finally{e.closeSync(b)}},rename:(f,h\
-)=>e.renameSync(f,h),remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function Xi(e){try{return new TextDecoder("u\
-tf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function ur(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().por\
-t1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!\
-(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}var ar,dr=!1;function cr(e,n){if(dr)return!1;try{re\
-turn ar??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(ar,0,0,e).value).then(()=>n(),()=>{\
-dr=!0,n()}),!0}catch{return!1}}var zi={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function pr(e,n){let t,r=()\
-=>t??=qi(e),o=({dir:u})=>{let l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)retu\
-rn`${L().name} cannot run a script from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return ss(e,c,m)},i=!1,s\
-=new Q(u=>hr(e,[["beforeExit",()=>{z(u,m=>m.beforeExit())}],["exit",m=>{i=!0,z(u,f=>f.exit(m))}]])),d=u=>e.platform!=="w\
-in32"&&v(()=>(e.kill(e.pid,u),!0))===!0,a=new Q(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"\
-?r().files:void 0,c=Ye(v(()=>l?.read(Pe,65536)));return hr(e,he.filter(m=>!c.includes(m)).map(m=>{let f=Ze(()=>{Yt(e,m)|\
-|(z(u,h=>h(m)),a.clear(),d(m)||e.exit(se[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeS\
-tderr:u=>fr(e.stderr,u),writeStdout:u=>fr(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),\
-setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u\
-,l,c,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let h={requestTi\
-meout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,connectionsCheckingInterval:1e3},g=f.createServer(h,(k,R)=>{l\
-et x=(w,N)=>{R.writeHead(w,{"content-type":"application/json",connection:"close"}),R.end(JSON.stringify({error:N}),()=>k\
-.socket.destroy())},E=()=>x(413,"the body is too large");if(Number(k.headers["content-length"]??0)>m.maxBodyBytes)return\
- E();let p=new TextDecoder,S="",_=0,O=!1,T=setTimeout(()=>{O=!0,S="",x(408,"the request did not arrive in time")},m.requ\
-estTimeoutMs);k.on("close",()=>clearTimeout(T)),k.on("data",w=>{if(!O){if(_+=w.length,_>m.maxBodyBytes)return O=!0,S="",\
-clearTimeout(T),k.pause(),E();S+=p.decode(w,{stream:!0})}}),k.on("end",async()=>{if(clearTimeout(T),O)return;let w;try{w\
-=await c({method:k.method??"GET",path:k.url??"/",body:S})}catch{w={status:500,headers:{"content-type":"application/json"\
-},body:\'{"error":"internal"}\'}}w&&(R.writeHead(w.status,w.headers??{}),R.end(w.body))})});g.maxConnections=m.maxConnecti\
-ons,await new Promise((k,R)=>{g.once("error",R),g.listen(l,u,k)});let b=g.address();return{port:typeof b=="object"&&b?b.\
-port:l,close:()=>new Promise(k=>{g.close(()=>k()),g.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.v\
-ersions.bun?void 0:ur(e),watchTick:e.versions.bun?void 0:cr,monotonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canCon\
-nect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),l=m=>v(()=>u?.fstatSync(m).isCharacterDevice())===!1;i\
-f(e.platform!=="win32"&&[1,2,0].some(l)||e.execArgv?.includes("--test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.i\
-sTTY||!e.stderr.isTTY||!c.setRawMode)&&v(()=>Je(c))===!1&&qe(r().files,L().os))return{readRaw:m=>new Promise((f,h)=>{let\
- g=c.isRaw===!0,b=c.readableFlowing,k=E=>{c.removeListener("data",R),c.removeListener("end",x),c.removeListener("error",\
-x),v(()=>c.setRawMode?.(g)),c.pause(),E!==void 0&&E.length>0&&v(()=>c.unshift(E)),b===!0?c.resume():b===null&&v(()=>c.re\
-adableFlowing=null)},R=E=>{let p=new Uint8Array(E??[]),S;try{S=m(p)}catch{S=p.length}S!==void 0&&(k(p.subarray(S)),e.nex\
-tTick(f))},x=()=>{k(),h(new Error("the terminal went away"))};c.setRawMode?.(!0),c.on("data",R),c.on("end",x),c.on("erro\
-r",x),c.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?or(u=>e.getBuiltinModule(u),u=>e.env[u]):as(n.fetchAtLoad,u=\
->e.env[u],e.versions.bun!==void 0),senderCommand(u,l){let c=o(l);if(c)return{refused:c};let m=e.versions.bun?zi:{},f=ze(\
-g=>e.env[g],{...l.set,...m},v(()=>e.cwd?.())),h=e.versions.bun?[]:ns(e);return{argv:[e.execPath,...h,u],env:f,cwd:l.dir}\
-},senderRefusal:o,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{l\
-et R=n.bunSpawn([...l],{detached:!0,stdio:k,windowsHide:!0,env:{...c},cwd:m});return R.unref(),R.pid!==void 0?"started":\
-"failed"}catch(R){return R?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if\
-(!f)return"failed";let[h,...g]=l,b=f.spawn(h,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:c,cwd:m});return b.on("err\
-or",()=>{}),b.unref(),b.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:d,get files(\
-){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>a.add(u)}}function qi(e){let n;try{\
-n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&s\
-r(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Zi(v(()=>o?.read(gr,Ji,Ki)),r.uid):v(()=>e.getBuiltinModul\
-e?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&We(o)}}var gr="/etc/passwd",Ji=16*1024*1024;function \
-Ki(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${gr} is not root\'s alone`)}function Zi(e,n){\
-if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/\
-.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var Qi=/^(use-openssl-ca|use-bundled-ca|use-system-ca\
-|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,es=/^(openss\
-l-config|tls-cipher-list)$/;function ns(e){let n=[...ts(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0\
-;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],d=i?.replaceAll("_","-");d!==void 0&&(Qi.\
-test(d)?t.set(d,!o):es.test(d)&&!o&&t.set(d,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`\
-:`--${r}=${o}`)}function ts(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";els\
-e if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var rs=/^--a\
-llow-fs-(?:read|write)(?:=([^]*))?$/,lr=/--(?:experimental[-_])?permission|--allow[-_]/,os=/^--experimental[-_](?:defaul\
-t[-_])?config[-_]file/;function is(e,n,t){return n!==void 0&&lr.test(n)||!e.some(r=>r==="--permission"||r==="--experimen\
-tal-permission")?!1:e.every(r=>{if(lr.test(r)&&/^[^=]*_/.test(r)||os.test(r))return!1;let o=rs.exec(r);if(!o)return!0;le\
-t i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&G(i,t)})}function ss(e,n,t){let r=e.getBuiltinModule;return r?\
-e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its e\
-xecutable runs only the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executabl\
-e runs only the program":v(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-chil\
-d-process":e.permission&&!is(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sen\
-der would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not \
-pass on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: rela\
-tive, or with a space, quote or backslash)":Ke({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>v(()=>n?.rea\
-d(o,65536)),pidNamespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot \
-start processes"}function as(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=ge(new URL(o),n);i\
-f(s.kind==="unusable")throw new j(s.reason);if(s.kind==="proxy"&&!t)throw new j("this runtime\'s fetch cannot use a proxy\
-");try{return await r(o,{...i,proxy:s.kind==="proxy"?ds(s.proxy):!1})}catch(d){throw v(()=>d?.code)==="UnsupportedProxyP\
-rotocol"?new j("the proxy setting\'s scheme is not supported"):d}}}function ds({protocol:e,hostname:n,port:t,authorizatio\
-n:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,\
-respectNoProxy:!1}}function fr(e,n){let t=nn.get(e)??0;t===0&&e.on("error",mr),nn.set(e,t+1);let r=()=>{let i=(nn.get(e)\
-??1)-1;nn.set(e,i),i===0&&e.removeListener("error",mr)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}\
-var nn=new WeakMap;function mr(){}function hr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o\
- of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ye=globalThis,us={env:()=>{},writeStderr:()=>{},unrefT\
-imer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{\
-},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start\
- a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP se\
-rver in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exitin\
-g:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},tn,yr=[v(()=>ye.Bun?.fetch),ye.Deno?v(()=>ye.fetch):void 0].find(e=>t\
-ypeof e=="function");function y(){if(tn)return tn;let e=L().name;return tn=e==="deno"?Zt(ye.Deno,yr):e==="unknown"?us:pr\
-(ye.process,{lightFetch:e==="node",fetchAtLoad:yr,bunSpawn:e==="bun"?ye.Bun?.spawn:void 0}),tn}var br=/^t-(\\d{13})-[0-9a\
--f]+\\.tmp$/;function de(e,n,t,r,o,i=rn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(\
-i)}catch{}throw s}}function rn(e,n){return`${e==="/"?"":e}/t-${q(n)}-${ee()}.tmp`}function q(e){return String(Math.floor\
-(e)).padStart(13,"0")}var cs=Math.random;function be(){let e;try{e=cs()}catch{}return typeof e=="number"&&e>=0&&e<1?e:gl\
-obalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function ee(e=12){let n="";for(;n.length<e;)n+=Math.floor(b\
-e()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function V(e){try{return e instanceof Error?e.message:`threw\
- ${typeof e}`}catch{return"threw something that cannot be described"}}function A(e){switch(typeof e){case"string":return\
- JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case\
-"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Sr(e)?.slice(8,-1);return n===void 0?"an object that\
- cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function Ee(e){\
-if(typeof e!="object"||e===null)return!1;let n=Sr(e);return n==="[object Object]"||n==="[object Module]"}function vr(e){\
-if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}func\
-tion Sr(e){try{return Object.prototype.toString.call(e)}catch{return}}function Cn(e,n){let t=Object.keys(e).find(i=>!Obj\
-ect.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=ls(t,r);return`\'${t}\' is not an option (${o?`did you mean \'\
-${o}\'?`:`the options: ${r.join(", ")}`})`}function ls(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(\
-e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let d=fs(t(e),t(s));d<i&&([\
-o,i]=[s,d])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function fs(e,n){let t=Array.from({length:e.length+\
-1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let \
-o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]=\
-==n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function B(e){let n;tr\
-y{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===void 0||n.\
-host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.username\
-===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"\
-),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o.join("&"\
-)}return n.href}function wr(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>B(i.\
-replaceAll("\\\\/","/"))),o=[...n===void 0?[]:hs(n),...ms(t)];for(let i of[...new Set(o)].sort((s,d)=>d.length-s.length)){\
-let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(d,a,u)=>`%${Er(a)}${Er(u)}`);r=r.rep\
-lace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function ms(e){let n=Object.values(e).flatMap\
-(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).sl\
-ice(1,-1))]}function Er(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function hs(e){try{let{username\
-:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].f\
-latMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]\
-).filter(u=>u.length>=8),d=n||t?[Ln(`${o(n)}:${o(t)}`)]:[],a=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[..\
-.i,...s,...a,...d]}catch{return[]}}var ps=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,gs=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,ys=new Se\
-t(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function on(e){retur\
-n ys.has(e.toLowerCase())}function sn(e){return ps.test(e)}function an(e){return gs.test(e)}var Tr=e=>e===9||e===10||e==\
-=13||e===32;function xr(e){let n=0,t=e.length;for(;n<t&&Tr(e.charCodeAt(n));)n++;for(;t>n&&Tr(e.charCodeAt(t-1));)t--;re\
-turn e.slice(n,t)}function dn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.jo\
-in(",")}var ve="0.1.0";var Rr="nat-cli",Fn={name:"@nat/telemetry",version:ve};function kr(e){return typeof e=="string"?{\
-stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Or=e=>\
-Object.entries(e).map(([n,t])=>({key:n,value:kr(t)}));function _r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}f\
-unction bs(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x\
-86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Nr(e){let{name:n,parameters:t}=JSON.parse(e.json);\
-return{timeUnixNano:_r(e.timestamp),observedTimeUnixNano:_r(e.timestamp),eventName:n,attributes:[...Or(t),{key:"nat.even\
-t.schema_version",value:kr(e.schemaVersion)}]}}function Bn(e,n,t,r=L()){let o=Or({...t.resourceAttributes,"service.name"\
-:t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":bs(r.machine),"process.runtime.name":r.name\
-,"process.runtime.version":r.version,"telemetry.sdk.name":Fn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodej\
-s","telemetry.sdk.version":Fn.version}),i=JSON.stringify({resource:{attributes:o},scopeLogs:[{scope:Fn,logRecords:[]}]})\
-;return dn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Ar(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Es(t)\
-);return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].in\
-cludes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected"\
-,reason:`http_${e}`}}function Es(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return \
-Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function $r(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){i\
-f(o.trim()==="")continue;let i=o.indexOf("="),s=d=>n?.(`entry ${r+1} ${d}`);if(i<0||o.slice(0,i).trim()===""){s("is not \
-key=value");continue}try{let d=decodeURIComponent(o.slice(0,i).trim()),a=decodeURIComponent(o.slice(i+1).trim());d!==""?\
-t[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Hn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",\
-"OTEL_EXPORTER_OTLP_ENDPOINT"];function Ir(e,n=()=>!1){for(let t of Hn){if(n(t))return{hidden:!0};let r=e(t);if(!r)conti\
-nue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:\
-!1}}var Mr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function we(e){if(e!==void 0)return["1","true","y\
-es"].includes(e.trim().toLowerCase())}function vs(){return Ss(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function Se\
-(e){return De(y().envNotUnicode?.(e)===!0,"its permissions")}function Ss(e){return!["","0","false"].includes(e?.trim().t\
-oLowerCase()??"")}var ws=["","0","false","no","off"];function Pr(e){return un(e)===void 0}var Un="is not an http(s) URL"\
-,Ts="has an \'@\' past its host";function Dr(e){let n;try{n=new URL(e)}catch{return Un}if(n.protocol!=="http:"&&n.protocol\
-!=="https:")return Un;if(Ce(n))return`${Ts}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), wo\
-uld make a part of it the host`}function un(e){if(e===""||e==="stdout")return;let n=Dr(e);return n===Un?`${n}, "" or "st\
-dout"`:n}function cn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Cr(){let e=y().env,n\
-=[],t=(x,E)=>{let p=e(x),S=jn(x,p);return S!==void 0&&n.push(`${S}, ${E}`),we(p)};t("NAT_TELEMETRY_ENABLED","so telemetr\
-y is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=vs();for(let x of xs)\
-y().envHidden?.(x)===!0&&!(x==="CI"&&o)&&r.push(x);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NA\
-T_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:un(s);d&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(B(s)\
-)} ${d}: nothing is sent`);let a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&cn(a)===void 0&&n.push(`NAT_TELEME\
-TRY_FORMAT=${A(a)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events ar\
-e delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G(l,L().os)&&n.push(`NAT_TELEMETRY_CONSEN\
-T_FILE=${A(l)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold anoth\
-er decision`);let c,m=_s(e,L().os,n,x=>c=x),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=L().os==="win32"?"LOCALAPPDATA":"HOME";m===\
-void 0&&f===void 0&&y().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${Se(h)})`,n.push(`${h} may not be read \
-(${Se(h)}): the spool cannot be kept in the home directory`));for(let x of r)n.push(`${x} may not be read (${Se(x)}): ${\
-Fr[x]}`);for(let x of Hn){let E=e(x),p=E?Dr(E):void 0;p&&n.push(`${x}=${A(B(E))} ${p}: OTLP events are not sent`)}let g=\
-Ir(e,x=>r.includes(x)),b=x=>$r(e(x),E=>n.push(`${x}: ${E}: skipped`)),k={...Lr("OTEL_EXPORTER_OTLP_HEADERS",b("OTEL_EXPO\
-RTER_OTLP_HEADERS"),n),...Lr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",b("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},R={...b("OTEL_RE\
-SOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidd\
-en:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",s\
-poolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:a,otlpEndpoint:g.endpoint,otlpHeaders:k,otlpResource:\
-R,problems:n}}var Fr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets\
- its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a val\
-ue set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set the\
-re is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops"\
-,OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT\
-_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LO\
-GS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not \
-sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},xs=Object.keys(Fr);function jn(e,n){if(n===void 0)return;let t=n.trim(\
-).toLowerCase();if(!(we(t)===!0||ws.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, no)\
-: read as no`}function Lr(e,n,t){let r={};for(let[o,i]of Object.entries(n))sn(o)?on(o)?t.push(`${e}: ${A(o)} is the HTTP\
- client\'s to set: skipped, not sent`):an(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, v\
-isible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is\
- not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather\
- than \\`Name=value\\`): skipped, not sent`);return r}function _s(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if\
-(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} i\
-s not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE\
-_HOME");if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says`);e\
-lse if(i)return F(i,"nat/telemetry");let s;if(n==="win32"){let d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE\
-")}\\\\AppData\\\\Local`);s=d?`${d}\\\\nat\\\\telemetry`:void 0}else{let d=e("HOME");s=d?F(d,`${n==="darwin"?"Library/Applicatio\
-n Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):G(s,n)?s:(t.pus\
-h("the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute pa\
-th"))}function Br(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return F(r&&G(r,n)?r:"/tmp",`nat-telemetry-\
-${t}`)}function Yn(){let e=y();if(we(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var \
-Vn=new Set;function Hr(e,n){if(!(e===void 0||Vn.has(e))){Vn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(\
-()=>{})}catch{}finally{Vn.delete(e)}}}function Ur(e){let n;return()=>n??=new RegExp(e,"u")}var Iu=Ur(String.raw`[\\p{Cc}\\\
-p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Lu=Ur(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)\
-[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var ue="1.5",xe=64,Uu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"comple\
-ted",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),ju=Object.freeze({INFERENCE:"in\
-ference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"s\
-afe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Te=class{name;schemaVersi\
-on;timestamp;constructor(n,t={}){if(Rs(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract,\
- extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a \
-name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??ue;if(typeof r!="string"||r.length===0)throw new TypeErr\
-or(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now()\
-:+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch\
- milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Rs(e){return e===Te}function H(e){let n=JSO\
-N.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?ks(n):n}function ks(e){let n="",t=!1;for(let r=0;r<e.length;r\
-++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}\
-function P(e){let n=e.search(Os);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt\
-(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Os=/[^\\x00-\\x\
-7f]/;var Ns="184482118588404";function Fe(e){let n=U(e);if(!(n>=-fn&&n<=fn))throw new RangeError("Invalid time value");l\
-et t=U(n/1e3);if(t!==Gn.second){let r=U(t/jr),o=t-r*jr,i=`${ne(U(o/3600),2)}:${ne(U(o/60)%60,2)}:${ne(o%60,2)}`;Gn={seco\
-nd:t,text:`${As(r)}T${i}.`}}return`${Gn.text}${ne(n-t*1e3,3)}Z`}var Gn={second:NaN,text:""};function As(e){let n=U((e+71\
-9468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/\
-153),s=o-U((153*i+2)/5)+1,d=i<10?i+3:i-9,a=r+n*400+(d<=2?1:0);return`${a>=0&&a<=9999?ne(a,4):`${a<0?"-":"+"}${ne(a<0?-a:\
-a,6)}`}-${ne(d,2)}-${ne(s,2)}`}var U=e=>{let n=e-e%1;return n>e?n-1:n},ne=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}\
-`;return t},jr=86400,fn=864e13;function Vr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read\
-: ${V(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=H(Is(e));if(\
-n!==ln.name){let o=H(n);ln={name:n,json:o,bytes:P(o)}}let r=Fe(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},\
-"name":${ln.json}}`,bytes:$s+r.length+P(t)+ln.bytes}}var ln={name:"",json:"",bytes:0},$s=31;function Is(e){let n=(s,d)=>\
-new TypeError(`Event \'${e.name}\' ${s} cannot be read: ${V(d)}`),t;try{t=e.parameters()}catch(s){throw n("parameters",s)}\
-try{t?.then}catch(s){throw n("parameters() returned an object that",s)}if(vr(t)){try{Promise.prototype.then.call(t,void \
-0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(\
-!Ee(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r=Obje\
-ct.keys(t)}catch(s){throw n("parameters",s)}let o={};for(let s of r){let d;try{d=t[s]}catch(a){throw n(`parameter \'${s}\'\
-`,a)}s in o?o={...o,[s]:d}:o[s]=d}let i=Wn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Wn(e)\
-{if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e\
-[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not\
- a string, finite number or boolean`}}function Yr(e,n){return{browserType:"undefined",clientId:Ns,clientType:"Native",cl\
-ientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??L().machine,deviceGdprBehOptIn:\
-"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"un\
-defined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,ev\
-entSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",i\
-dpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Fe(+(n.sentAt??Date\
-.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Xn(e,n){return dn(`${H(e).slice(0,-1)},"events"\
-:[`,n,"]}")}var Gr=/[A-Za-z0-9_-]/,Ls=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d\
-:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ms=/(?:[+-]?(\
-?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d\
-)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Wr(e){return new Jn(e).document()}var Jn=class{#e;#n=0;#o=0;#t=new WeakMap;con\
-structor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#a()==="["?t=th\
-is.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]\
-":"]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let u=zn(o,s)??this.#T([],"array");(!Array.isAr\
-ray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(\
-l),mn(o,s,u),l}let a=zn(o,s);a===void 0?mn(o,s,a=this.#T({},d?"header":"implicit")):Array.isArray(a)&&this.#t.get(a)==="\
-array"&&!d?a=a[a.length-1]:qn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this\
-.#t.set(a,"header")):this.#t.get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=\
-a}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let d=\
-zn(o,s);d===void 0?mn(o,s,d=this.#T({},"dotted")):(!qn(d)||!["dotted","implicit"].includes(this.#t.get(d)??""))&&this.#i\
-(`\'${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-1];Object.hasOwn\
-(o,i)&&this.#i(`\'${i}\' is defined twice`),mn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t===\'"\')n.push(th\
-is.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Gr.test(this.#e[this.#n]);)th\
-is.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()!==".")return n;\
-this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#\
-n))return this.#R();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i(\
-"values are nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false"\
-,!1]])if(this.#e.startsWith(o,this.#n)&&!Gr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#d\
-(Ls,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!Ps(Number(i),Number(s),Number(d))&&this.#i("a date is not in th\
-e calendar"),o}let r=this.#d(Ms,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&t\
-his.#i("an integer has more than 4300 digits"),Ds(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;let\
- r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;\
-this.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is m\
-alformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")return this.#n++,n;\
-for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}\
-return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))qn(t)&&this.#c(t)}#w(){this.#n++;let n="\
-";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t\
-==="\\\\"?n+=this.#k():hn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.ind\
-exOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>hn(r)&&r!=="	"))&&this.#\
-i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()=\
-==`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;\
-return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t\
-==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else hn(t)&&t!==`\n`&\
-&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.start\
-sWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a\
- string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return \
-this.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n]\
-;let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.\
-length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invali\
-d escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.#\
-y();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A()\
-;else return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];hn(n)&&n!=="	"&&!(n==="\\r"&&t\
-his.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,t\
-his.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n)\
-{this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){retu\
-rn this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line\
- ${t}: ${n}`)}};function zn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function mn(e,n,t){Object.defineProperty(e,n,{val\
-ue:t,writable:!0,enumerable:!0,configurable:!0})}function qn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}f\
-unction hn(e){let n=e.charCodeAt(0);return n<32||n===127}function Ps(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===\
-2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Ds(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.te\
-st(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Cs="1.0";function pn(){if(Qr())return;let{env:e,\
-files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?F(t,".config/nat/telemetry.toml"):void \
-0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Kn?.given!==r){let o=n?.realPath(".");Kn={given:r,path:o===\
-void 0?r:F(o,r)}}return Kn.path}function Zr(){return(te?Re?.path:void 0)??pn()}var Kn;function Qr(){let{env:e,envHidden:\
-n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOM\
-E")?"HOME":void 0}var Fs=65536;function Be(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"re\
-ad"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Fs)}catch(o){re\
-turn Zn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Bs(o)?{state:"disa\
-bled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read sa\
-fely (${Zn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Xr(r),text:r};try{t.check\
-Place(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${Zn(o).replaceAll("_"," ")})\
-`}}return{...Xr(r),text:r}}function Bs(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}func\
-tion Zn(e){return e?.reason??"unreadable"}function Xr(e){let n;try{n=Wr(e)}catch{return{state:"disabled",problem:"is not\
- valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return\
-{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{\
-state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Cs?{state:"enabled"}:{state:"never_asked",outda\
-tedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function tt(){l\
-et e=pn(),{state:n,problem:t,outdatedYes:r}=no(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOu\
-tdatedYes:r}};return{...rt()??ot(n),...o}}function eo(){let e=rt();if(e)return e;let{state:n,text:t,problem:r}=no(pn());\
-return{...ot(n),text:t,...r?{problem:r}:{}}}function no(e){if(e!==void 0)return Be(e);let n=Qr();return n?{state:"disabl\
-ed",problem:`cannot be found: the program may not read ${n} (${Se(n)})`}:{state:"never_asked"}}function rt(){let{env:e,e\
-nvHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=we(e("NAT_TELEME\
-TRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,s\
-ource:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}fu\
-nction ot(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var Y,te=!1,Re\
-,Qn,it=!1,zr,_e,qr="an opt-out set in the environment during the run",Jr="the consent file, written since the program tu\
-rned telemetry on";function Hs(e,n=Be(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function to(e,\
-n=Be(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function ro(){return zr!==void 0&&to\
-(zr)}var et=Symbol.for("@nat/telemetry: the program\'s opt-out"),nt=globalThis;try{nt[et]===void 0&&Object.defineProperty\
-(nt,et,{value:{serial:0}})}catch{}var Kr=0;function Us(){try{let e=nt[et];if(e===void 0)return;let{serial:n}=e;return Nu\
-mber.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function oo(){let e=Us();e===void 0||e===\
-Kr||(Kr=e,[Y,te,it]=[!1,!1,!0])}function io(e){Qn=e}function J(){if(Qn)return Y=Qn();oo();let e=it&&!te;if(!e&&(_e===qr|\
-|rt()?.enabled===!1))return _e=qr,Y=!1;if(e&&(_e===Jr||ro()))return _e=Jr,Y=!1;if(!te||Re===void 0)return!0;let n=Be(Re.\
-path,!0);return n.problem!==void 0&&(n=Be(Re.path,!0)),Y=n.problem===void 0&&!to(Re,n.text)&&ot(n.state).enabled,Y||(_e?\
-?="the consent file, written again during the run"),Y}function ce(){return oo(),Y===void 0&&js(eo()),Y===!0}function js(\
-e){[Y,te]=[e.enabled,e.source==="file"];let n=te?pn():void 0;Re=n===void 0?void 0:Hs(n,e.text)}function ke(){if(!it||te|\
-|Y!==!0||ro())return;let e=tt(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?vo\
-id 0:e.source}function so(){return ce()&&te}function st(){let e=ce(),{enabled:n,source:t,problem:r}=eo(),o=t!=="file"&&t\
-!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?jn(t,y().env(t)):void 0,s=o?`${t}, which the pro\
-gram may not read (${Se(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e\
-,decidedBy:e===n?s:_e??"the program (setTelemetryEnabled)"}}var ut=2**31-1,Vs=25,at={min:50,max:250},ao=4,dt=1e3,Ys=(ao+\
-1)*at.max,Oe={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.si\
-gnal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEven\
-tListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.\
-(dt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(dt)),this.signa\
-l.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Oe.guarded)--e.looks<=0&&e.end();Oe.guarded.size>0\
-&&Oe.listen()}};function Ne(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Oe.release(a),i?.()},d=()=>{o||(s(),n())},a=\
-{looks:Math.ceil((e+Ys)/dt),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=>{Oe.release(a);let f=y().mon\
-otonicMs()-m;if(f<=Vs||c===0)return d();u(Math.min(Math.max(f,at.min),at.max),c-1)},l),t?.(r)}catch{}};return Oe.guard(a\
-),u(e,ao),t||(i=v(()=>y().holdOpen?.())),s}function uo(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t\
-)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function le(e,n,t,\
-r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Gs=3,lo=!1;function\
- fo(){lo=!0}var Ws=new Set([407,408,429,500,502,503,504]),Xs=new Set([501,505]);function zs(e,n){return e>=200&&e<300?{k\
-ind:"delivered"}:e===413?{kind:"too_large"}:Ws.has(e)||e>=500&&e<600&&!Xs.has(e)?n===void 0?{kind:"retry",reason:`http_$\
-{e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirec\
-t"}:{kind:"rejected",reason:`http_${e}`}}async function mo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new \
-AbortController,t=!1,r=Ne(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abo\
-rt",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});i.\
-catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??zs;for(;;s++){let l=new URL(d).origin===a?e.head\
-ers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,r\
-edirect:"manual",signal:n.signal}),i]),m=qs(c);if(m===void 0)return lt(ct(c)),{kind:"rejected",reason:"bad_response"};le\
-t f=co(c,"location"),h=uo(co(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Prom\
-ise.race([Js(c,n.signal),i]).catch(()=>{});return u(m,h,b)}if(lt(ct(c)),m!==307&&m!==308)return u(m,h,void 0);if(s===Gs)\
-return{kind:"rejected",reason:"too_many_redirects"};let g=na(f,d);if(g===void 0)return{kind:"rejected",reason:"bad_redir\
-ect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?\
-.(g)===!1)return lo?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"r\
-ejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:\
-"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof j&&s===0?{kind:"not_sent\
-",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:V(d)}}finally{r(),e.si\
-gnal?.removeEventListener("abort",o)}}function qs(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&\
-&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function co(e,n){try{let t=e.headers.get(n);re\
-turn typeof t=="string"?t:null}catch{return null}}function ct(e){try{return e.body}catch{return}}function lt(e){try{let{\
-cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}\
-catch{}}async function Js(e,n){let t=ct(e),r=Ks(t),o=r??t,i=()=>lt(o);n.addEventListener("abort",i,{once:!0});let s=new \
-TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?Zs(r):Qs(t)){if(typeof u!="string"&&!(u instanceof U\
-int8Array)||(a+=typeof u=="string"?P(u):u.length,a>ea))return"";d+=typeof u=="string"?u:s.decode(u,{stream:!0})}return d\
-+s.decode()}finally{n.removeEventListener("abort",i),i()}}function Ks(e){try{let{getReader:n}=e??{};return typeof n=="fu\
-nction"?n.call(e):void 0}catch{return}}async function*Zs(e){for(let n=await e.read();!n.done;n=await e.read())yield n.va\
-lue}function Qs(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var ea=65536;function na(e,n){if(e!=\
-=null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function fe(\
-e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStar\
-t(8,"0")}function ft(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void \
-0?void 0:r(s,i);return d===void 0?[]:[d]})}var ra={initialMs:3e4,maxMs:36e5},ho=4096;function oa(e,n){return n??fe(e)}fu\
-nction ia(e,n,t){try{let r=e.read(n,ho);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handed\
-OffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(a)&&a<=t?{f\
-ailures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,end\
-pointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var gn=class{path;#e;#n\
-;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${oa(r,s)}.json`,this.#o=s!==void \
-0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return\
-!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#g(),r=Math.max((this.#r?\
-.failures??0)+1,t?.failures??0),o=this.#s()+le(r,ra,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefor\
-e:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}\
-this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()\
-+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void \
-0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget()\
-,n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#m())}#g(){let n=ia\
-(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(\
-this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:\
-this.#t}),o=P(r)<=ho&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de(this.#u,this.#e,this.#n,o,this.#s())}catch{}\
-}};function po(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): no\
-t tried before ${Fe(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var go=36e5,He=64,re={maxEvents:1e3,maxBytes:1048576,\
-maxAgeMs:7*864e5},mt=6e4,sa=864e5,yo=6e4,So=64,aa=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,yn=/\
-^([lc])-(\\d{13})-(e-.+)$/,da=36e5;function wo(e,n="nat",t=""){return fe(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var oe=clas\
-s e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.ma\
-xAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Math.max(r.maxBytes,re.maxBytes)},this.key=o,t\
-his.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work",u=a?"read and write":"read",l=c=\
->!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not ${u} ${n} (its permissions)`);try{\
-let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissio\
-nsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensur\
-eDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n} does not exist yet`:V(c))}}write(n\
-,t){let r={},o=n.map($e),{kept:i}=pt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new\
- Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}let d=[];try{for(let a of s.va\
-lues())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{written:r,older:this.#g(t,d)}}cla\
-im(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,He)){if(o.length>=n)break;let a=this.#p(s.name,t+r)\
-;try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u.slice(0,n-o.length),f={path:\
-a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m\
-.length).map($e),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let \
-h of m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.nam\
-e,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==v\
-oid 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}ca\
-tch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=yn.exec(n),r=Ae(t?t[3]:n);\
-if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.ke\
-y,key:r.key,events:o,corrupt:i};return[t?{...s,until:gt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adop\
-t(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=He)break;let s=bo(i,t);if(s===void 0)continue;let d=n.#p(s.name,t+\
-go);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=this.#u(a.map($e),s.time,s.key)\
-;u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir.length+1)),o+=a.len\
-gth}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=yn.exec(t),o=Ae(r?r[3]:t);o&&this.#l\
-(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Ae\
-(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Eo(n,t,r);return de(this.#e,this.dir,o,vo(n),t),o}#s(n,t,r=-1/0){let o={\
-valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.m\
-ax(1,Math.min(t.events,Math.floor(s/So)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=la(s);d===void 0?o.co\
-rrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.dir}/${ht(n,t)}`}#r(){\
-try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=br.exec(o),s=bo(o,n);\
-s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>go&&r<He&&this.#l(o)&&r++}return t.sort((o\
-,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.key||E.key===void 0,d=E=>n-E.\
-time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:0,bytes:0},c={events:0,bytes:0\
-},m=(E,p,S)=>{s(E)&&([l.events,l.bytes]=[l.events+p,l.bytes+S]),[c.events,c.bytes]=[c.events+p,c.bytes+S]};for(let E of \
-u)m(E,E.events,E.bytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(d))return r;l\
-et h=u.filter(E=>t.includes(E.name)),g=Math.min(...h.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),k=Math.\
-max(...h.map(E=>b(E.name)??-1/0)),R=E=>{if(E.time<g)return!1;let p=b(E.name);return p===void 0||!Number.isFinite(k)?E.ti\
-me-g<=yo:Math.abs(p-k)<=yo},x=u.filter(E=>!t.includes(E.name)).sort((E,p)=>E.time-p.time);for(let E=0;E<He;){let p=x.fin\
-d(d),S=p===void 0&&f(l,o),_=p??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.splice(x.indexOf(_),1);let O=d(_);\
-if(!O&&R(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:\
-i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(_,T.events,T.bytes,n);if(w===\
-void 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.corrupt),C(r,"spool_full",w.cut);continue}this.#m(\
-_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"sp\
-ool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===He)break;let d=yn.ex\
-ec(s);if(d===null||t-gt(d)<=sa)continue;let a=Ae(d[3]);if(a===void 0||!r(a))continue;i++;let u=ht(d[3],t+mt);try{this.#e\
-.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_expired",o)}}#w(n,t,r,o){let i=ht(n.nam\
-e,o+mt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,corr\
-upt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map($e),l=pt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.byte\
-s},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=rn(this.dir,o),h=()=>{try{this.#e.r\
-emove(f)}catch{}};try{this.#e.create(f,vo(c))}catch{if(h(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{k\
-ept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>mt/2)return void h();try{this.#e.rename(f\
-,`${this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Eo(c,n.time,n.key)}`)}catch{}\
-return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function bo(e,n){let t=yn.exec(e);retu\
-rn t?ca(t,n)?Ae(t[3]):void 0:Ae(e)}function Ae(e){let n=aa.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2\
-]),Math.floor(t/So));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function pt(e,n,t){let r=[...e.keys()].f\
-ilter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[\
-r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${q(n)}\
--${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function vo(e){return e.map(n=>`${n.text}\n`).join("")}function \
-To(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)o+=i+6*(s.\
-length+d.length+a.length)+ua;return e.length<=t&&o<=r?0:e.length-pt(e.map($e),t,r).kept.length}var ua=200;function xo(e)\
-{return $e(e).bytes+1}function $e(e){let n=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"sessionId":${\
-H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"\
-timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:P(n)}}function ht(e,n){return`l-${q(n)}-${\
-e}`}function gt([,e,n]){return e==="l"?Number(n):Number(n)+da}function ca(e,n){return n>gt(e)}function la(e){try{let{ret\
-ries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n\
-)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.name=="\
-string"&&d.name!==""&&typeof d.ts=="string"&&Wn(d.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={jso\
-n:H(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catc\
-h{return}}function fa(e,n){return e.spoolFallback?Br(y().env,L().os,n?.uid):void 0}function ma(e,n,t=()=>{},r="work"){le\
-t{spoolDir:o,spoolLimits:i}=e,s=yt(e),d=e.noSpool??"there is no spool directory",a=o===void 0?void 0:oe.open(o,n,i,s,c=>\
-d=c,r),u=fa(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:oe.open(u,n,i,s)\
-;c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let l=oe.open(u,n,i,s,c=>d+=`; nor\
- in ${u}: ${c}`,r);return t(d,l?.dir),l}var bn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=\
-n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===\
-void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=ma(n,s,t);if(!d)return null;let a=n.customF\
-etch?d.key:void 0,u=new gn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropp\
-ed:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:P(d.json),no\
-tBefore:0})),s=i.filter(({bytes:d})=>d>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),C\
-(o,"event_too_large",s.length),{events:i.filter(({bytes:d})=>d<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:\
-t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped\
-:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBa\
-ckUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+\
-=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){le\
-t r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function yt(e){let{sink:n,format:t,sourc\
-eClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Object.entries\
-(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return wo(n.kind==\
-="http"?n.url:"",t.name,d==="{}"?"":d)}var ha=0xe677d21fdbff,pa=JSON.stringify(ue).length+xe;function _o(e,n){let{sessio\
-nId:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof Te))return{reason:"not_an_event",detail:"not a Tele\
-metryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,times\
-tamp:s}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(P(JSON.stringif\
-y(i))>pa)return{reason:"invalid_event",detail:`schemaVersion is longer than the ${xe} bytes beyond "${ue}" that maxBatch\
-Bytes keeps for it`};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(\
-s<0||s>ha)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let\
-{json:d,bytes:a}=Vr(e);return a>o?{reason:"event_too_large",detail:`${a} bytes serialized, more than ${Math.max(o,0)} (m\
-axEventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and N\
-AT_TELEMETRY_FORMAT make larger)`}:{json:d,bytes:a,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:s,retries:0,not\
-Before:0}}catch(i){return{reason:"invalid_event",detail:V(i)}}}function Ro(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let\
- d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[\
-0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}return o}function ga(e){let n=e.replace(/^\\[(.*)\\\
-]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1\
-,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function ko(e,n){if(e.kind!=="http")return;let t;try{t\
-=new URL(e.url)}catch{return}if(t.protocol!=="http:"||ga(t.hostname))return;let r=[...t.username||t.password?["the URL\'s\
- credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0\
-:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Oo(e,n=L()){let t=({schemaVersion:r,sessionId:o,c\
-lientVersion:i=e},s)=>Yr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",enc\
-ode:(r,o)=>Xn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>P(Xn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function \
-No(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i\
-=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Nr(i))),s};return{name:"otlp",encode:i=>Bn(i.map(o),i[0].s\
-essionId,t(i[0]),n),emptyBytes:i=>P(Bn([],i.sessionId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{...e.resou\
-rceAttributes,"service.name":e.serviceName},classify:Ar}}var ya="http://localhost:4318/v1/logs",ba=120,Ea=50,va=3,Sa=2,b\
-t=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',wa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:\
-!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitia\
-lSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,sp\
-oolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,ra\
-ndom:!0};function Ue(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`\
-);let n=Cn(e,wa);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let M=e[N]===void 0?D:e[N],Z=I.\
-integer?`${I.sign} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof M!="number"||\
-Number.isNaN(M))throw new TypeError(`${me}, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(I.integer?Number.isSafeI\
-nteger(M):Number.isFinite(M))))throw new RangeError(`${me}, got ${M}`);if(I.timer&&M*1e3>ut)throw new RangeError(`Cannot\
- create handler: \'${N}\' must be at most ${ut/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(N,D,I)\
-=>{let M=e[N];if(M===void 0)return I;if(typeof M!==D)throw new TypeError(`Cannot create handler: \'${N}\' must be a ${D}, \
-got ${A(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t\
-("requestTimeoutSeconds",Sa,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new RangeErro\
-r(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let l=Cr(),c=r\
-("sourceClientVersion","string",ve),m=Mo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof e.fo\
-rmat=="string"&&e.format.trim()===""?void 0:e.format,b=ka(g,h),k=cn(l.format??""),R=g!==void 0?b:k??"nat",x=vt(R,c,{...l\
-.otlpResource,...m}),E=Et(x,l.sessionPrefix+f),p=Et(vt(b,c,m,Io),f),S=t("maxEventBytes",32768,s);if(S<p.eventBytes)throw\
- new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${p.eventBytes} (the smallest event), got ${S}`\
-);let _=t("maxBatchBytes",5e5,s);if(_<p.batchBytes){let N=`one ${b} envelope holding the smallest event`;throw new Range\
-Error(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N} ${p.ba\
-tchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least $\
-{p.batchBytes} (${N}), got ${_}`)}let O=Oa(e.headers);O.problem&&h.push(O.problem);let T=_a(e.endpoint,l.endpointHidden?\
-St:l.endpoint??(R==="otlp"?l.otlpEndpointHidden?St:l.otlpEndpoint??ya:void 0),l.dryRun,h),w=Ra(e.spoolDir,l,h);return{fl\
-ushIntervalMs:t("flushIntervalSeconds",ba,o)*1e3,maxQueueSize:t("maxQueueSize",Ea,s),maxRetries:t("maxRetries",va,{sign:\
-"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a*1e\
-3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),maxEventByt\
-esOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none\
-",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:h,spoolFallback:e.spoolDir===void\
- 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:xa(t("spoolMaxBytes",re.maxBytes,\
-s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Aa(e.captureInterrupts),h\
-andOff:Na(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s o\
-ptions":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...R==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fe\
-tch","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),clock:Ao("clock",r("cloc\
-k","function",Date.now),Date.now,{valid:Ta,expected:"epoch milliseconds",hint:" (a method needs its object: () => perfor\
-mance.timeOrigin + performance.now())"}),random:Ao("random",r("random","function",be),be,{valid:N=>typeof N=="number"&&N\
->=0&&N<1,expected:"a number in [0, 1)"})}}function Ao(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{\
-s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeError(`C\
-annot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()\
-}}}var Ta=e=>typeof e=="number"&&e>=0&&e<1e13;function Et(e,n){let t={json:bt,bytes:P(bt),schemaVersion:ue,sessionId:n,t\
-imestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchB\
-ytes:o+xe+r,envelopeBytes:o}}function xa(e){if(e>=re.maxBytes)return e;let n=xo({json:bt,schemaVersion:ue,sessionId:"",r\
-etries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one\
- spooled event, the smallest), got ${e}`);return e}function vt(e,n,t,r){return e==="otlp"?No({serviceName:t["service.nam\
-e"]??Rr,serviceVersion:n,resourceAttributes:t},r):Oo(n,r)}var Io={name:"node",version:"x".repeat(12),machine:"x".repeat(\
-11),os:"linux"};function Lo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Et(vt(n.name,t,r,Io),"undefined"\
-);return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)\
-}}var St=Symbol("hidden");function _a(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create hand\
-ler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:un(e);if(o){let\
- s=`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",d\
-etail:s}}if(e===void 0&&n===St)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Mr;return e===void 0&&!Pr(i)?{ki\
-nd:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",\
-url:i}}function Ra(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===\
-void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDi\
-r\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the prog\
-ram\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not \
-an absolute path"})}function ka(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create \
-handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=cn(e);return t||(n.push(`the program\'s \'format\
-\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Mo(e,n){if(n===void 0)return{};if(!Ee(\
-n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]o\
-f Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an o\
-bject of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var\
- $o=8192;function Oa(e){let n=Mo("headers",e);for(let[i,s]of Object.entries(n)){if(!sn(i))throw new TypeError(`Cannot cr\
-eate handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(on(i))throw new TypeError(`Cannot cre\
-ate handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=xr(s)}let t=Object.keys(n)\
-.find(i=>!an(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\'\
- has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>$o?`the\
- program\'s \'headers\' add ${r} bytes to a request, more than ${$o} (servers refuse a larger head): nothing is sent`:void \
-0;return o?{record:{},problem:o}:{record:n}}function Na(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.han\
-dOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"defau\
-lt"}}function Aa(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new Typ\
-eError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var En=/^sender-[0-9a-\
-f]{8}\\.mjs$/,je="NAT_TELEMETRY_SENDER";function vn(e,n){return{...e,[je]:JSON.stringify(n)}}function Po(e){if(e)try{let \
-n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}c\
-atch{return}}var K=15e3,$a=250;function Ie(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)\
-$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?K:$a\
-;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):wn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function\
- Sn(e,n,t,r){try{return Ie(e,n,t,r).locks.length>0}catch{return!1}}function Do(e,n,t){let r;try{e.ensureDir(n,!0);let o=\
-Ie(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee(\
-)}.start`,e.create(`${n}/${r}`,"");let s=Ie(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(wn(e,`${n}/${r}`),"at \
-work")}catch{return r}}function Co(e,n,t){t!==void 0&&Tt(e,n,()=>[t])}function Fo(e,n,t){Tt(e,n,()=>Ie(e,n,t,Date.now())\
-.marks)}async function Bo(e,n,t){for(let r=0;r<Ia;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ie(e,n,t,o);if(i.\
-locks.length>0){wt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d,mar\
-ks:a}=Ie(e,n,t,o);if(d.join()===s)return wt(e,n,a),s;wn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10\
-+be()*50))}}var Ia=5;function Ho(e,n,t){Tt(e,n,()=>[t])}function Tt(e,n,t){try{e.ensureDir(n,!0,!1),wt(e,n,t())}catch{}}\
-function wt(e,n,t){for(let r of t)wn(e,`${n}/${r}`)}function wn(e,n){try{e.remove(n)}catch{}}function Uo(){return""}var \
-Ma=6e4,Pa=1e3,Da=[je,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];functi\
-on jo(e,n,t){let r=Ca(e,n,t);return r.handOff?r:{...r,outcome:Vo(e,n)}}function Vo(e,n){return e.sink.kind==="none"?"dro\
-pped":Yo(e)&&n?.health.isOpen()!==!0?"delivered":n&&ke()===void 0?"spooled":"dropped"}function Yo(e){return e.sink.kind!\
-=="http"||y().canConnect(e.sink.url)}function Ca(e,n,t){try{let r=qo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")retu\
-rn{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=zo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusa\
-l(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${"\
-"}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Ba(e,o.dir),successor:u,onByConsentF\
-ile:so()};return{handOff:!0,command:{...d,env:vn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off fa\
-iled (${r})`}}}function Go(e,n){return n.handOff&&n.command&&!Ua(n.backlog)?{handOff:!1,reason:"the sender\'s script is n\
-ot in the spool directory and cannot be written",outcome:Vo(e,n.backlog)}:n}function Wo(e){try{let{spool:n,health:t,file\
-s:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Do(r,n.dir,n.key);if(o==="at work")return"a\
-t work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Co(r,n.dir,o),i}catch{return"failed"}}fu\
-nction Xo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return qo\
-(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(zo(t.url,n.spool.dir))!==void 0}function zo(e,n){let t=Zr(),r=t===\
-void 0?void 0:Fa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Da,...pe,"HOME","USERPROFILE"],set:r==\
-=void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Fa(e){let n=X(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/\
-,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,\
-t);return i!==void 0&&r?.allowed(i,"read")?i:e}function qo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-\
-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"th\
-e program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-Pa)return`a request m\
-ay take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off during th\
-e run";let i=ke();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, whi\
-ch a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"\
-there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cann\
-ot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them\
-): another user could swap the sender\'s script there";if(!Yo(e))return"the program may not connect to the endpoint";let{\
-spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a\
-,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Ma&&!Sn(d,s.dir,s.key,u))retu\
-rn"spooled events have waited a minute with no sender at work"}function Ba(e,n){let{sink:t,format:r,spoolLimits:o,backof\
-f:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e\
-.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Lo(e),spoolMaxEvents:o.maxE\
-vents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.\
-headers},resource:{...r.resource}}}function Ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Ua(e\
-){if(Ha(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Uo(),Date.now());try{r()}catch(o){if(!(o instanceof $))re\
-turn!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Va(n,t.dir,ja),!0}var ja=3;function Va(e,n,t,r=Date.now\
-()){let o;try{o=e.list(n).filter(d=>En.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0\
-||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slic\
-e(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var Tn=class{#e=ne\
-w Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n\
--=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Jo(){throw new Error("\
-a sender prints nothing")}var Zo=16384,_t=2*Zo,Qo=_t-4096,Rt=32,ei=/^[a-z0-9_]{1,40}$/,Ya=/^[0-9a-f]{8}$/;var Ko=/^drops\
--([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ga=6e4;function ni(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o)\
-.filter(([m,f])=>ei.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!xt(i))return;let u={...{since:i,last:i,drop\
-ped:Object.fromEntries(d.slice(0,Rt))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=si(n,t);try{let m=Xa(e,n,t,i\
-).filter(h=>h.quiet).map(h=>ti(e,h,n,t)),f=oi([...m.flatMap(h=>h.lines),l],s,i)??l;ri(e,n,t,m,()=>{let h=qa(e,c);h==="in\
-valid"&&e.remove(c);let g=`${H(f)}\n`;typeof h!="object"||h.bytes+g.length<=Zo?e.append(c,typeof h=="object"&&!h.ended?`\n\
-${g}`:g,Qo):Wa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&v(()=>e.remove(h))}catch{}}function Wa(e,n,t,r,o,i){let s=\
-si(n,t),d={path:kt(n,t),quiet:!1},a=Ot(e,s,d.path)?ti(e,d,n,t):{lines:[]};ri(e,n,t,[a],()=>{e.append(s,`${H(oi([...a.lin\
-es,r],o,i)??r)}\n`,Qo)})}function ti(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summe\
-d:n.summed};let{lines:o,upTo:i}=za(e,n),s=kt(t,r,i);return Ot(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],sum\
-med:n.summed}}function ri(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Ot(e,s,kt(n,t,d));throw i\
-}}function kt(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function Xa\
-(e,n,t,r){return ft(e,n,Ko,(o,i)=>{let[,,s,d]=Ko.exec(i)??[],a=Math.abs(r-Number(s))>=Ga;return o===t?{path:F(n,i),summe\
-d:d===void 0?void 0:Number(d),quiet:a}:void 0})}function za(e,n){try{let t=n.summed??0,r=e.read(n.path,_t)?.slice(t)??""\
-,o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ii(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}\
-}}function Ot(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function oi(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.sinc\
-e,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of Objec\
-t.entries(d.dropped))(a in o||Object.keys(o).length<Rt)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.\
-MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max\
-(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function qa(e,n){try{le\
-t t=e.read(n,_t);return t===void 0?void 0:{lines:ii(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t i\
-nstanceof $?"invalid":void 0}}function ii(e){return e.split(`\n`).flatMap(n=>Ja(n)??[])}function Ja(e){try{let{since:n,la\
-st:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries\
-(r):[];if(!(xt(n)&&xt(t)&&n<=t&&s.length>0&&s.length<=Rt&&s.every(([u,l])=>ei.test(u)&&Number.isSafeInteger(l)&&l>0)))re\
-turn;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ya.test(i)?{endpointHash:i}:{}};return t\
-ypeof o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function xt(e){return Number.isSafeInteger(e)&&e>=0&&e<=fn\
-}function si(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},ai=.9,Ka=1e3,Za=3e5,Qa=36e5,ed=4\
-,xn=class{#e;#n=[];#o=[];#t=new Tn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R=0;#\
-k;#y=new Set;#O;#A=!1;#E;#h=Yn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Ue(n\
-)}enqueue(n){try{if(!ce())return this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#X(),this\
-.#u++;let r=_o(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)re\
-turn this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===void 0&&queueM\
-icrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){thi\
-s.#m||this.#P||(this.#m=!0,this.#X(),this.#S()>0?this.#j():ce()&&!this.#N()&&Xo(this.#e,this.#_())&&this.#$(ie.working))\
-}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.\
-#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;retu\
-rn[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#P??=this.#ce()}[S\
-ymbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.\
-#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.l\
-ength+this.#t.size}#W(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#D)return;this.#te();let n=y(),t=\
-s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(\
-()=>n.onExit({beforeExit:()=>{let s=this.#P===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})\
-),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r\
-?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#\
-m&&this.#z()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(th\
-is.#c);let n=this.#E=nd(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then((\
-)=>!0),n.over()])&&this.#q(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!\
-this.#N()&&await this.#le(n),this.#M()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear\
-(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health\
-;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||\
-this.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*ai,i=[...this.#y].\
-some(({started:s,accepted:d})=>!d&&r-s>=n*ai);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.uns\
-hift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#y){let{even\
-ts:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(\
-...n(t)?this.#re(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n\
-.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs()\
-,s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle\
-(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t|\
-|!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!\
-==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y\
-().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return\
-}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.\
-retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs);this.#C\
-=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?th\
-is.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let\
- o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o\
-=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probi\
-ng:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfte\
-rMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o\
-<n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(ed,n.length)}\
-,i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.len\
-gth===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="to\
-o_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a o\
-f d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.\
-rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason,i.deta\
-il),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfter\
-Ms=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.retryAfterMs\
-)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=\
-0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={starte\
-d:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#\
-y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;ret\
-urn Ro(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(\
-o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,thi\
-s.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kind==="stderr\
-")return di(d),{kind:"delivered"};let a=i.classify;return await mo({url:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u\
-,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,no\
-w:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#v\
-e(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.\
-kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${wr(n.thrown,this.#e.sink.kind==="http"?thi\
-s.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${\
-r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,sp\
-oolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=st();this.#h(`telemetry ${s?"on":"off"} (decided by $\
-{d})`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELE\
-METRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere ($\
-{n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`pr\
-oblem: ${s}`);if(!this.#h)return;let i=ko(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"\
-hand off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logger||(this.#a\
-=!0,this.#f(`telemetry off (decided by ${st().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:o,clock:i,r\
-andom:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[\
-r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${\
-t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#\
-L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=bn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool k\
-ept in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)ret\
-urn Math.max(0,n.end-y().monotonicMs())+Ka;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Za,Math.min\
-(Qa,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce()||this.#N\
-()||!J())return;let n=this.#_();if(n&&ke()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S\
-(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.p\
-ush(...o.events),o.events.length>0&&this.#j())}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,t\
-his.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out")\
-,!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#ne(o))di(this.#e.format.encode(d,this.#e.clock())),thi\
-s.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink\
-.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept\
- in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(ke()!==void 0)re\
-turn this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;\
-try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?\
-.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}\
-else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void \
-0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.hold\
-s(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),th\
-is.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){i\
-f(this.#S()===0)return!0;let t=this.#_(),r=jo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#M(!0,o);let \
-i=Go(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not d\
-elivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?po(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits\
- at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reas\
-on}`:i.reason}${c}`),!1}let s=n||this.#N()?0:To(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.\
-#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(\
-s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(!0,o))return this.#f("at exit: delivering in process: the \
-spool cannot be written"),!1;let d=Wo(i);if(d==="failed")return this.#f("at exit: delivering in process: no sender could\
- be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at work":"the sender at work\
-","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sen\
-der)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#\
-f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Object.entr\
-ies(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;i\
-f(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=\
-this.#d[s];let i=Date.now();ni(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),\
-this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Hr(this.#e.logger,n)}};function nd(\
-e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1\
-))}),clear:()=>t?.()}}function di(e){y().writeStderr(`${Jo(JSON.parse(e))}\n`)}var td=250;async function ui(e){let n=y();\
-Ne(K,()=>n.exit(0)),fo(),io(()=>rd(e));try{await od(e,y().monotonicMs()+K)}catch{}n.exit(0)}function rd(e){let{enabled:n\
-,source:t}=tt();return n||t==="default"&&e.onByConsentFile!==!0}async function od(e,n){let t=y().files,r=e.spoolDir;if(!\
-t)return;let{successor:o,onByConsentFile:i,...s}=e,d=Ue(s),a=yt(d);if(!J())return Fo(t,r,a);for(let u=0;;u++){let l=awai\
-t Bo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await sd(s,n-td);if(Ho(t,r,l),!ad(e,a))return;if(h&&f\
->0&&J())return id(e);if(c>0&&m>0||u>0&&c===0)return}}function id(e){if(!e.successor)return;let{argv:n,env:t,leavesSessio\
-n:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&En.test(d.slice(i.length)));o&&s!==void 0\
-&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:vn(t,e),cwd:e.spoolDir,leavesSession:r})}async function sd(\
-e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ue(e),d\
-=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)break;let a\
-=new xn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u,spooled:\
-l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(\
-u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTi\
-meout(h,f))}}return t}function ad(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Sn(t,e.spoolDir,n,Date.no\
-w()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.ope\
-n(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ci=Po(y().env(je));ci&&await ui(ci);\n'}var Ne="sender-283ee7\
-98.mjs",$d=123775,Sd=6e4,Od=1e3,xd=[Ii,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETR\
-Y_DRY_RUN"];function Ci(e,t){return e.sink.kind==="none"?"dropped":rr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Pe()===
-void 0?"spooled":"dropped"}var kd=3;function Di(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>yd.test(d))}catch{return}
-const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+ke?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ne).map(d=>({
-name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>ke).map(({name:d})=>d);for(const d of s)
-try{e.remove(`${t}/${d}`)}catch{}}var Nd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=
-e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.
-clear(),this.#t=0}};function tn(e){return e===null?"null":typeof e=="string"?Pi(e):typeof e=="number"?Ad(e):typeof e=="b\
-oolean"?String(e):Array.isArray(e)?`[${e.map(tn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
-void 0).map(([n,r])=>`${Pi(n)}: ${tn(r)}`).join(", ")}}`:"null"}function Pi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
-t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Ad(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
-e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
-split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
-Math.abs(r)).padStart(2,"0")}`}var Bi=16384,nn=2*Bi,ji=nn-4096,rn=32,Fi=/^[a-z0-9_]{1,40}$/,Rd=/^[0-9a-f]{8}$/,Md=/^drops-([0-9a-f]{8})\.json$/,
+uid!==e.uid)throw new $(c,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new $(c,"writable_by_others");if(e.uid!\
+==void 0&&e.uid!==0&&f.mode!==void 0&&(f.mode&448)!==448)throw new $(c,"not_writable");return Ge(e,c)},list:a=>e.list(a)\
+,checkPlace:a=>{Ge(e,a)},read:(a,u)=>e.read(a,u,i(a,u)),sizeOf:(a,u=!1)=>d(a,u)?.size,modifiedAt:a=>d(a,!0)?.modified,is\
+Private(a){let u=d(a,!0)?.mode;return u!==void 0&&(u&18)===0},touch(a,u){if(!e.allowed(a,"write")||!e.allowed(a,"read"))\
+throw new $(a,"not_allowed");e.touch(a,u,s(a))},create(a,u){e.create(a,u),r(a,e.remove)},append:(a,u,l)=>e.append(a,u,i(\
+a,l)),rename(a,u){let l=e.allowed(u,"read")?e.lstat(u):void 0;l!==void 0&&o(u,l),e.rename(a,u)},remove(a){if(!e.allowed(\
+a,"write"))throw new $(a,"not_allowed");e.remove(a)}}}function Ge(e,n,t=X(n),r=0){for(let o=t;o!==void 0;o=X(o),r++){if(\
+r>=Nt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0||e.uid===void 0&&i.mode!==void 0)return!1;if(e.uid!=\
+=void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new $(n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode!==vo\
+id 0){let s=li(e,o);if(s===void 0)throw new $(n,"ancestor_link");if(!Ge(e,n,s))return!1;continue}if(!(i.mode===void 0||(\
+i.mode&512)!==0)){if((i.mode&2)!==0)throw new $(n,"ancestor_writable_by_others");if((i.mode&16)!==0){if(e.gid===void 0)r\
+eturn!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new $(n,"ancestor_writable_by_group")}}}return!0}function li(e,n){let t=X(\
+n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||o===v\
+oid 0||i===void 0))return fi(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function fi(e){let n=[];for(let t of e.split(\
+"/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function Xe(e,n,t){let r=new Uint8Array(Math.mi\
+n(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let s=new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r=s}le\
+t i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function F(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function G(e,\
+n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function X(e){let n=e.length>1?e.replace(/[\\\\/]+$/,\
+""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return t===\
+0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var mi=4;function At(e,n,t){let r=e.build.os\
+==="windows",o=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===null?voi\
+d 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.getTim\
+e()}),i=a=>{try{return e.lstatSync(a)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADirectory")return;throw \
+u}},s=(a,u,l)=>{let c=e.openSync(a,l),m=c.statSync();if(m.dev!==u.dev||m.ino!==u.ino||!m.isFile)throw c.close(),new Erro\
+r(`${a} changed while it was opened`);return c},d=(a,u)=>{let l=new TextEncoder().encode(u);for(;l.length>0;)l=l.subarra\
+y(a.writeSync(l))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(a){let u=i(a);return u&&o(u)},re\
+alPath:a=>v(()=>e.realPathSync(a)),readLink:a=>v(()=>e.readLinkSync(a)),mkdir:a=>e.mkdirSync(a,{mode:448}),list:a=>[...e\
+.readDirSync(a)].map(u=>u.name),read(a,u,l){let c=i(a);if(c===void 0)return;l(o(c));let m=s(a,c,{read:!0});try{let f=Xe(\
+(h,g)=>m.readSync(h.subarray(g)),c.size,u);l({...o(c),size:f.length});try{return new TextDecoder("utf-8",{fatal:!0,ignor\
+eBOM:!0}).decode(f)}catch{throw new $(a,"not_utf8")}}finally{m.close()}},create(a,u){let l=e.openSync(a,{write:!0,create\
+New:!0,mode:384});try{d(l,u)}catch(c){throw l.close(),e.removeSync(a),c}l.close()},append(a,u,l){let c=()=>{let f=i(a);r\
+eturn f?(l(o(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,mode:384})},m;for(let f=1;m===void 0;\
+f++)try{m=c()}catch(h){if(h instanceof $||f===mi)throw h}try{d(m,u)}finally{m.close()}},touch(a,u,l){let c=i(a);if(c===v\
+oid 0)throw new Error(`cannot date ${a}: nothing is there`);l(o(c));let m=s(a,c,{read:!0});try{m.utimeSync(new Date(u),n\
+ew Date(u))}finally{m.close()}},rename:(a,u)=>e.renameSync(a,u),remove:a=>e.removeSync(a),removeDir:a=>e.removeSync(a)}}\
+var Rn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DENO_CERT","NODE_EXTRA_CA\
+_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],kn=["HTTP_PROXY","http_proxy","HTTPS_PROXY","https_\
+proxy","ALL_PROXY","all_proxy"],pe=[...kn,"NO_PROXY","no_proxy","REQUEST_METHOD"],hi=["PATH","SYSTEMROOT","WINDIR","DENO\
+_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...pe,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK",...Rn];f\
+unction ze(e,n,t){let r={},o=s=>On(s,t),i=e("REQUEST_METHOD")!==void 0;for(let s of hi){let d=e(s);if(!(d===void 0||i&&s\
+==="HTTP_PROXY"))if(!Rn.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=o(d);else{let a=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t?\
+?"")?";":":";r[s]=d.split(a).map(o).join(a)}}for(let[s,d]of Object.entries(n))r[s]=Rn.includes(s)?o(d):d;return r}functi\
+on On(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:F(n,e)}function ge(e,n){let t=pi(e,n);if(t===void\
+ 0)return{kind:"direct"};let r=Dt(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:yi(e,n(r));return r!==void 0&&o!==void 0?\
+{kind:"direct",exemptBy:{list:r,entry:o}}:{...gi(n(t)),setBy:t}}function pi(e,n){let t=e.protocol==="https:"?["https_pro\
+xy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy","HTTP_PROXY"]:void 0;r\
+eturn t&&Dt(n,[...t,"all_proxy","ALL_PROXY"])}function It(e,n,t){let r=t.filter(o=>n(o));if(!(e.protocol!=="http:"||n("R\
+EQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUEST_METHOD is set)`}func\
+tion Ce(e){return`${e.pathname}${e.search}${e.hash}`.includes("@")}function gi(e){let n=An(e);if(!n)return{kind:"unusabl\
+e",reason:"the proxy URL cannot be parsed"};let{protocol:t}=n;if(t!=="http:"&&t!=="https:")return{kind:"unusable",reason\
+:`${t} proxies are not supported`};if(n.hostname==="")return{kind:"unusable",reason:"the proxy URL names no host"};if(Ce\
+(n))return{kind:"unusable",reason:Nn};let r=n.username||n.password?`Basic ${Ln(`${$t(n.username)}:${$t(n.password)}`)}`:\
+void 0,o=n.port?Number(n.port):t==="https:"?443:80;return{kind:"proxy",proxy:{protocol:t,hostname:In(n.hostname),port:o,\
+authorization:r}}}var Nn="an \'@\' past its host: a password with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, \
+%23), would make a part of it the proxy\'s host";function An(e){let n=e.trim();try{return new URL(/^[a-z][a-z0-9+.-]*:\\/\\\
+//i.test(n)?n:`http://${n}`)}catch{return}}function yi(e,n){let t=In(e.hostname.toLowerCase()).replace(/\\.$/,""),r=$n(t)\
+,o=Number(e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.trim()).filter(i=>{let s=Mt(i.toLowerCase\
+());return s===void 0||s.port!==void 0&&s.port!==o?!1:s.kind==="all"?!0:s.kind==="domain"?r===void 0&&(t===s.name||t.end\
+sWith(`.${s.name}`)):r!==void 0&&Pt(r,s.address,s.prefix)})}function Lt(e,n){let t=$n(e),r=/^[\\d.a-f:/]+$/i.test(n)?Mt(n\
+.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&&r.port===void 0&&Pt(t,r.address,r.prefix)}function Mt(e){let n\
+=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=r[2]===void 0?void 0:Number(r[2]);else if(e.indexOf(":")===e.la\
+stIndexOf(":")){let d=/^(.*):(\\d+)$/.exec(e);d&&([n,t]=[d[1],Number(d[2])])}if(n==="*")return{kind:"all",port:t};let o=/\
+^(.*)\\/(\\d{1,3})$/.exec(n),i=$n(o?o[1]:n);if(i!==void 0){let d=o?Number(o[2]):i.length*8;return d<=i.length*8?{kind:"ip"\
+,address:i,prefix:d,port:t}:void 0}if(o)return;let s=n.replace(/^\\*?\\./,"").replace(/\\.$/,"");return s===""||s.includes(\
+"*")?void 0:{kind:"domain",name:s,port:t}}function Pt(e,n,t){if(e.length!==n.length)return!1;for(let r=0;r<t;r+=8){let o\
+=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function $n(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\
+\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(Number);return u.every(l=>l<=255)?u:void 0}if(!e.includes(":"))\
+return;let t;try{t=In(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.split("::"),i=u=>u?u.split(":").map(l=\
+>parseInt(l,16)):[],s=i(r),d=i(o);return(o===void 0?s:[...s,...Array(8-s.length-d.length).fill(0),...d]).flatMap(u=>[u>>\
+8,u&255])}function Dt(e,n){return n.find(t=>e(t)?.trim())}function In(e){return e.startsWith("[")&&e.endsWith("]")?e.sli\
+ce(1,-1):e}function $t(e){try{return decodeURIComponent(e)}catch{return e}}function Ln(e){let n="";for(let t of new Text\
+Encoder().encode(e))n+=String.fromCharCode(t);return btoa(n)}function Bt(e,n){let t=Ut(e,n);return e.protocol==="https:"\
+&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http:")}function Ht(e,n,t=()=>!1){let r=kn.find(t);if(r!==void 0)re\
+turn`${r} is not valid Unicode, which Deno\'s fetch skips: it would go around the proxy named there`;let o=Ut(e,n),i=o.ki\
+nd==="proxy"?An(n(o.variable)??""):void 0;if(o.kind==="proxy"&&i&&Ce(i))return`${o.variable} has ${Nn}`;if(!(o.kind!=="d\
+irect"||o.skipped===void 0||ge(e,n).kind==="direct"))return`Deno\'s fetch cannot parse ${o.skipped}, which it skips: it w\
+ould go around the proxy named there`}function Ut(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protocol==="https:"&&t.push([\
+"HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PROXY","http_proxy"]);le\
+t[r,o]=t.flat().map(a=>[a,Ei(n(a))]).find(([,a])=>a!==void 0)??[];if(r===void 0||o===void 0){let a=t.flat().find(l=>n(l)\
+);return a!==void 0?{kind:"direct",because:"no proxy variable Deno\'s fetch can read is set",skipped:a}:{kind:"direct",be\
+cause:It(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}let i=n("NO_PROXY")!==void\
+ 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),d=(n(i)||void 0)?.split(",").map(a=>a.replace(wi,"")).f\
+ind(a=>bi(s,a));return d!==void 0?{kind:"direct",because:`${i} names the host: ${d}`}:{kind:"proxy",variable:r,...o}}fun\
+ction bi(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n))&&Lt(e,n):n==="*"||`\
+.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Ei(e){if(e===void 0||e.length>65534||[...e].some(u=>u<=" "||u==="\\\
+x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/i,u=>u.toLowerCase()),\
+r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Si.exec(r)??[];if(!["http","https","socks5","socks5h"].includes(t)||i===void 0|\
+|o!==void 0&&!o.includes(":"))return;let d=/^\\+?\\d+$/.test(s)&&Number(s)<=65535?Number(s):void 0,a=`${vi(i)}:${d??{http:\
+80,https:443}[t]??1080}`;return{url:`${t}://${a}`,credentials:o!==void 0}}function vi(e){try{return new URL(`http://${e}\
+`).hostname}catch{return e.toLowerCase()}}var Ct="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-]*\\\\])*",Si=new RegExp\
+(`^(?:(${Ct})@(?:${Ct}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Ft="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\
+\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",wi=new RegExp(`^${Ft}+|${Ft}+$`,"g");var ae=globalThis\
+;function L(){return Ti??=xi()}var Ti;function xi(){if(typeof ae.Deno?.version?.deno=="string"){let n=ae.Deno.build.os==\
+="windows"?"win32":ae.Deno.build.os;return{name:"deno",version:ae.Deno.version.deno,machine:jt(n,ae.Deno.build.arch),os:\
+n}}let e=ae.process?.versions;if(typeof e?.node=="string"){let n=typeof e.bun=="string"?"bun":"node",{platform:t,arch:r}\
+=ae.process;return{name:n,version:e[n],machine:jt(t,r),os:t}}return{name:"unknown",version:"",machine:"undefined",os:""}\
+}function jt(e,n){let t=_i[n]??n;return(e==="win32"||e==="windows"?Ni:e==="darwin"?ki:e.endsWith("bsd")?Oi:Ri)[t]??t}var\
+ _i={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ri={x64:"x86_64",arm64:"aarch64",ia32:"i686",arm:"armv7l",ppc64:"\
+ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},ki={x64:"x86_64",arm64:"\
+arm64"},Oi={x64:"amd64",arm64:"arm64",ia32:"i386"},Ni={x64:"AMD64",arm64:"ARM64",ia32:"x86"};function qe(e,n){if(n==="wi\
+n32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{let t=e.read("/proc/self/stat",4096)??"\
+",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(r)&&r>0&&r===o}catch{return!1}}\
+function Je(e){if(e===void 0)return!1;let n=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===!0||n("keypress")>0||n("re\
+adable")>0)return!0;let t=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-decoder");return n("data")>(\
+t?1:0)}var Q=class{#e=new Set;#n;#o;constructor(n){this.#n=n}add(n){this.#e.add(n);try{this.#o??=this.#n(this.#e)}catch(\
+t){throw this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.size>0||(this.#o?.(),this.#o=void 0)}}clear(){this.#\
+e.clear(),this.#o?.(),this.#o=void 0}};function z(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!0)}catch{}return t}var\
+ Ai="pid:[4026531836]";function Ke(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespace!==Ai)return"it runs \
+in a PID namespace of its own (a container): what it starts ends with the container\'s first process";if(e.pid===1)return\
+"this process is PID 1 of its PID namespace (a container\'s main process): what it starts ends with it";if(e.ppid===1)ret\
+urn"its parent is PID 1 (a container init, or a service manager running it as a service): what it leaves behind ends wit\
+h it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup")?.split(`\n`),t=n?.find(o=>o.startsWith\
+("0::"))??n?.find(o=>o.includes("name=systemd:"));if((n===void 0?".service":t?.trim().split("/").at(-1)??"").endsWith(".\
+service"))return"it runs as a systemd service, which stops what it leaves behind"}}}var Vt=Symbol.for("@nat/telemetry: a\
+ signal listener that stands aside");function Ze(e){return Object.defineProperty(e,Vt,{value:!0}),e}function Mn(e){retur\
+n(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Vt]===!0}function Yt(e,n){try{return e.listeners(n).filter(r=>!\
+Mn(r)).length>$i(e)}catch{return!0}}function $i(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.count:void 0;return ty\
+peof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit emitter")],r=e.__signal_exit_em\
+itter__;return n(t)+n(r)}function Zt(e,n){let t=p=>{try{return e.permissions.querySync?.(p).state}catch{return}},r=p=>t(\
+p)==="granted",o=()=>{let p=v(()=>e.permissions.querySync?.({name:"net"}));return p?.state==="granted"&&p.partial!==!0},\
+i=(p,S)=>r({name:S,path:p}),s=p=>r({name:"sys",kind:p})?v(()=>e[p]())??void 0:void 0,d=We(At(e,{uid:s("uid"),gid:s("gid"\
+)},i)),a=(p,S)=>{try{let _=new TextEncoder().encode(S);for(;_.length>0;)_=_.subarray(p.writeSync(_))}catch{}},u=e===en&&\
+Kt?Kt:er(e),l=p=>e.build.os!=="windows"&&r({name:"run"})&&v(()=>(e.kill(e.pid,p),!0))===!0,c=p=>{l(p)||e.exit(se[p]),set\
+Timeout(()=>e.exit(se[p]),100)},m=()=>globalThis.process?.stdin,f=()=>v(()=>e.stdin.readable.locked||Je(m()))!==!1,h=new\
+ Q(p=>{let S=w=>{z(p,N=>N.beforeExit())&&w.preventDefault()},_=()=>{z(p,w=>w.exit(e.exitCode))},O=w=>{w.defaultPrevented\
+||z(p,N=>N.exit(1))},T=[["beforeunload",S],["error",O],["unhandledrejection",O]];for(let[w,N]of T)globalThis.addEventLis\
+tener(w,N);return Pn.add(_),()=>{for(let[w,N]of T)globalThis.removeEventListener(w,N);Pn.delete(_)}}),g=new Q(p=>{if(e.b\
+uild.os!=="windows"&&!r({name:"run"}))return()=>{};let S=e.build.os==="linux"&&r({name:"read",path:Pe})?v(()=>d.read(Pe,\
+65536)):void 0,_=Ye(S),O=he.filter(T=>!_.includes(T)).map(T=>{let w=Ze(()=>{u.programListens(T)||(z(p,N=>N(T)),g.clear()\
+,c(T))});return v(()=>u.add(T,w)),[T,w]});return()=>{for(let[T,w]of O)v(()=>u.remove(T,w))}}),b=p=>{try{return e.env.get\
+(p),!1}catch{return!0}},k=p=>r({name:"env",variable:p})&&b(p),R=p=>!r({name:"env",variable:p})||b(p),x=p=>{try{return r(\
+{name:"env",variable:p})?e.env.get(p):void 0}catch{return}},E=p=>{let S=Pi(e,r,d,x);if(S)return{refused:S};let _=Mi.find\
+(R);if(_!==void 0){let I=De(k(_),"--allow-env");return{refused:`the program may not read ${_} (${I}), which its requests\
+ honour: a sender would not`}}let O=v(()=>e.execPath());if(!O||!r({name:"run",command:O}))return{refused:"the program ma\
+y not run Deno itself (--allow-run)"};let T=r({name:"read",path:"."})?v(()=>e.cwd()):void 0,w=[p.dir,...p.reads].map(I=>\
+On(I,T)),N=[...w,O].find(I=>I.includes(","));if(N!==void 0)return{refused:`Deno\'s permission flags cannot name a path wi\
+th a comma: ${N}`};if(e.build.os==="windows")return{executable:O,paths:w,cwd:T};let D=Li.find(([I,M])=>r({name:"run",com\
+mand:I})&&(!M||d.sizeOf(I)!==void 0));return D?{executable:O,closer:D,paths:w,cwd:T}:{refused:`Deno passes inherited des\
+criptors on; closing them needs --allow-run=${Qt}`}};return{env:x,envHidden:R,envNotUnicode:k,writeStderr:p=>a(e.stderr,\
+p),writeStdout:p=>a(e.stdout,p),stdoutIsTerminal:()=>v(()=>e.stdout.isTerminal())??!1,args:()=>[...e.args],setExitCode(p\
+){e.exitCode=p},exitCode:()=>e.exitCode||void 0,serve(p,S,_,O){let T=new Set,w=0,N=async I=>{if(Number(I.headers.get("co\
+ntent-length")??0)>O.maxBodyBytes)return zt(I);let M,Z=new Promise(_n=>M=setTimeout(()=>_n(qt),O.requestTimeoutMs)),me=D\
+i(I,O.maxBodyBytes).catch(()=>Jt),W=await Promise.race([me,Z]).finally(()=>clearTimeout(M));if(W===Jt)return Qe(400,"the\
+ request was cut short");if(W===qt)return Qe(408,"the request did not arrive in time");if(W===void 0)return zt(I);let Le\
+=new URL(I.url),Me;try{Me=await _({method:I.method,path:Le.pathname+Le.search,body:W})}catch{return Qe(500,"internal")}r\
+eturn Me?new Response(Me.body??null,{status:Me.status,headers:Me.headers}):(await new Promise(_n=>T.add(_n)),new Respons\
+e(null,{status:503}))},D=e.serve({hostname:p,port:S,onListen(){}},async I=>{if(w>=O.maxConnections)return new Response(n\
+ull,{status:503,headers:{connection:"close"}});w++;try{return await N(I)}finally{w--}});return Promise.resolve({port:D.a\
+ddr.port,async close(){for(let I of T)I();await D.shutdown()}})},unrefTimer(p){try{typeof p=="number"?e.unrefTimer(p):p?\
+.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(p){try{return r({name:"net",host:Wt(p)})}catch{return!1\
+}},sendsProxyCredentials(p){try{return pe.some(R)||Bt(new URL(p),x)}catch{return!0}},async fetch(p,S){let _=Ht(new URL(p\
+),x,k);if(_!==void 0)throw new j(_);return await(n??globalThis.fetch)(p,S)},senderRefusal(p){let S=E(p);return"refused"i\
+n S?S.refused:void 0},senderCommand(p,S){let _=E(S);if("refused"in _)return _;let{executable:O,closer:T,paths:w,cwd:N}=_\
+,D=T&&Ii(e,t),I=T?[...D?[D]:[],T[0],O]:[O],M=o()?"--allow-net":`--allow-net=${Wt(S.endpoint)}`,Z=[O,"run","--quiet","--n\
+o-prompt","--no-config","--no-lock","--no-npm","--no-remote"];Z.push("--allow-sys=uid,gid",`--allow-env=${S.variables.jo\
+in(",")}`,M,`--allow-run=${I.join(",")}`),Z.push(`--allow-read=${w.join(",")}`,`--allow-write=${S.dir}`,p);let me={DENO_\
+NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},W=ze(x,{...S.set,...me},N);if(!T)return{argv:Z,env:W,cwd:S.dir};let Le=[T[\
+0],"-c",T[2],"nat-telemetry-sender",...Z];return D?{argv:[D,...Le],env:W,cwd:S.dir,leavesSession:!0}:{argv:Le,env:W,cwd:\
+S.dir}},spawnDetached(p){try{let[S,..._]=p.argv,T={stdin:"null",stdout:"null",stderr:"null",detached:p.leavesSession!==!\
+0,clearEnv:!0};return new e.Command(S,{args:_,env:p.env,cwd:p.cwd,...T}).spawn().unref(),"started"}catch{return"failed"}\
+},exit:p=>e.exit(p),signalSelf:l,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||!e.stderr.isTerminal()\
+)return}catch{return}if(!f()&&qe(d,L().os))return{async readRaw(p){let S=v(()=>m()?.isRaw)===!0;e.stdin.setRaw(!0);let _\
+=()=>{for(let[T,w]of O)v(()=>u.remove(T,w))},O=he.map(T=>{let w=()=>{v(()=>e.stdin.setRaw(!1)),!u.programListens(T)&&(_(\
+),c(T))};return v(()=>u.add(T,w)),[T,w]});try{let T=new Uint8Array(64);for(;;){let w=await e.stdin.read(T);if(w===null)t\
+hrow new Error("the terminal went away");if(p(T.slice(0,w))!==void 0)return}}finally{e.stdin.setRaw(S),_()}}}},files:d,e\
+xiting:()=>nr,onExit:p=>h.add(p),onInterrupt:p=>g.add(p)}}var Gt="/proc/self/ns/pid";function Wt(e){let{hostname:n,port:\
+t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Xt=["/usr/bin/setsid","/bin/setsid"];function Ii(e\
+,n){let t=Xt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes("denied"))return Xt.find(\
+(r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=v(()=>e.lstatSync(r));return i?.isFile===!0&&i.size>0&&i.uid===0&&\
+i.mode!==null&&(i.mode&18)===0})}var Qt="/bin/sh",Li=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${f##*/}; case $n in 0|1\
+|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[Qt,!1,\'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec \
+"$@"\']],Mi=[...pe,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CERTS"];function Pi(e,n,\
+t,r){return e.build.standalone?"a deno compile executable: it runs only its program":Ke({pid:e.pid,ppid:v(()=>e.ppid),os\
+:L().os,env:r,read:o=>n({name:"read",path:o})?v(()=>t.read(o,65536)):void 0,pidNamespace:L().os==="linux"&&n({name:"read\
+",path:Gt})?v(()=>e.readLinkSync(Gt)):void 0})}function zt(e){return e.body?.cancel().catch(()=>{}),Qe(413,"the body is \
+too large")}function Qe(e,n){return new Response(JSON.stringify({error:n}),{status:e,headers:{"content-type":"applicatio\
+n/json",connection:"close"}})}var qt=Symbol("late"),Jt=Symbol("cut");async function Di(e,n){if(!e.body)return"";let t=ne\
+w TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:!0})}return r+t.decode\
+()}function er(e){let n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try{e.addSignalListener=(\
+o,i)=>{n(o,i),Mn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.get(o)?.delete(i)}}cat\
+ch{return{programListens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add:n,remove:t}}var en=gl\
+obalThis.Deno,nr=!1,Pn=new Set;en&&globalThis.addEventListener("unload",()=>{nr=!0;for(let e of Pn)e()});var Kt=typeof e\
+n?.addSignalListener=="function"?er(en):void 0;var Ci="/etc/hosts",Fi=16<<20,Bi=5e3,Hi=new Set(["ETIMEOUT","ECONNREFUSED\
+","ECANCELLED"]);function tr(e,n,t){let r=e("node:dns");return(o,i,s)=>{let d=o.toLowerCase().replace(/\\.$/,"");if(d==="\
+localhost"||d.endsWith(".localhost")||Yi(e,d))return r.lookup(o,i,s);let a=new r.Resolver({timeout:Bi,tries:1}),u=()=>a.\
+cancel();t.addEventListener("abort",u,{once:!0});let l=(c,m)=>new Promise(f=>c.call(a,m,h=>f(h?.code)));(async()=>{for(l\
+et c of Vi(e,n,o)){let m=await Promise.all([l(a.resolve4,c),l(a.resolve6,c)]);if(m.some(f=>Hi.has(f??"")))return!1;if(m.\
+includes(void 0))return!0}return!0})().then(c=>{if(t.removeEventListener("abort",u),c&&!t.aborted)return r.lookup(o,i,s)\
+;s(Object.assign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var Ui="/etc/resolv.conf",ji=65536;func\
+tion Vi(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let l=u.find(c=>c.startsWith("ndots:"));l!==void\
+ 0&&(o=Math.min(15,Number.parseInt(l.slice(6),10)||0))},s=e("node:fs");for(let u of(v(()=>rr(s,Ui,ji))??"").split(`\n`)){\
+let[l,...c]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(l==="search"||l==="domain")&&(r=c),l==="options"&&i(c)}i(n("RES_\
+OPTIONS")?.trim().split(/\\s+/)??[]);let d=n("LOCALDOMAIN")?.trim();d&&(r=d.split(/\\s+/)),r??=[v(()=>e("node:os").hostnam\
+e().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let a=r.slice(0,6).filter(u=>u!==".").map(u=>`${t}.${u.replace(/\\.$/,"\
+")}`);return t.split(".").length-1>=o?[t,...a]:[...a,t]}function rr(e,n,t){let r=e.statSync(n);return r.isFile()&&r.size\
+<=t?e.readFileSync(n,"latin1"):""}function Yi(e,n){let t=v(()=>rr(e("node:fs"),Ci,Fi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\
+\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t.slice(t.lastIndexOf(`\
+\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function or(e,n){let{Buffer:t}=globalThis;ret\
+urn(r,o)=>new Promise((i,s)=>{let d=new URL(r),a=ge(d,n);if(a.kind==="unusable")return s(new j(a.reason));let u=d.protoc\
+ol==="https:",l=tr(e,n,o.signal),c={method:o.method,headers:{...o.headers,"content-length":t.byteLength(o.body),"accept-\
+encoding":"identity"},signal:o.signal};if(a.kind==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f}=a,h=o.signal;c.creat\
+eConnection=(g,b)=>{(u?Wi(e,l,f,d,h):ir(e,l,f,h)).then(R=>b(null,R),R=>b(R))},u||(c.path=`${d.protocol}//${d.host}${d.pa\
+thname}${d.search}`,f.authorization&&(c.headers["proxy-authorization"]=f.authorization))}let m=e(u?"node:https":"node:ht\
+tp").request(d,c);m.on("error",s),m.on("response",f=>{let h=g=>f.headers[g.toLowerCase()];i({status:f.statusCode??0,head\
+ers:{get:g=>{let b=h(g);return b===void 0?null:Array.isArray(b)?b.join(", "):b}},body:{cancel:()=>(f.destroy(),Promise.r\
+esolve()),getReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var Gi=16384;function ir(e,n\
+,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return Dn(r,d=>{let a=t.protocol==="https:"?e("node:tls").connect({host:\
+i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});return a.once(t.protocol==="https:"?"s\
+ecureConnect":"connect",()=>d(a)),a})}async function Wi(e,n,t,r,o){let i=await ir(e,n,t,o),s=`${r.hostname}:${r.port||44\
+3}`;await Dn(o,(u,l)=>{let c="",m=f=>{c+=f.toString("latin1");let h=c.indexOf(`\\r\n\\r\n`);if(h<0){c.length>Gi&&l(new Error\
+("the proxy\'s answer to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=Number(/^HTTP\\/1\\.[01] \
+(\\d{3})/.exec(c)?.[1]??0);if(g<200||g>299)return l(new Error(`the proxy answered CONNECT with ${g||"garbage"}`));let b=f\
+.subarray(f.length-(c.length-h-4));b.length>0&&i.unshift(b),u(void 0)};return i.on("data",m),i.write(`CONNECT ${s} HTTP/\
+1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});let d=e("node:net"),a=\
+r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Dn(o,u=>{let l=d.isIP(a)?"":a,c=e("node:tls").connect({socket:i,host:a,serv\
+ername:l});return c.on("close",()=>i.destroy()),c.once("secureConnect",()=>u(c)),c})}function Dn(e,n){return new Promise\
+((t,r)=>{let o,i={outcome:"pending"},s=()=>{e.removeEventListener("abort",u),o?.removeListener("error",a),o?.removeListe\
+ner("close",l)},d=c=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(c))};function a(c){i.outcome==="pending"&&(i.out\
+come="failed",s(),o?.destroy(),r(c))}let u=()=>a(new Error("aborted")),l=()=>a(new Error("the connection closed"));if(e.\
+aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{once:!0});try{o=n(d,a)}catch(c){return a(c instance\
+of Error?c:new Error(String(c)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destroy();i.outcome==="pendi\
+ng"&&(o.on("error",a),o.on("close",l))})}function sr(e,n,t,r){let o=f=>e.constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK\
+"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory":"other",uid:t?void 0:f.uid,gid\
+:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),d=(f,h,g,b)=>{try{return e.openSync(f,h|i,b)}\
+catch(k){let R=k.code;if(R==="ENOENT"||R==="ENOTDIR")return;let x=R==="ELOOP"||R==="ENXIO"?e.lstatSync(f,{throwIfNoEntry\
+:!1}):void 0;throw x&&g(s(x)),k}},a=(f,h)=>{for(let g=0;g<h.length;)g+=e.writeSync(f,h,g,h.length-g)},{Buffer:u,process:\
+l}=globalThis,c,m=(f,h)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??Xi,!c(h))throw new $(f,"not_utf8");return\
+ u.from(h).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},permissionsFollowLinks:!1,allowe\
+d:(f,h)=>r===void 0||v(()=>r.has(h==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{let h=e.lstatSync(f,{throwIfNoEnt\
+ry:!1});return h&&s(h)}catch(h){if(h.code==="ENOTDIR")return;throw h}},realPath:f=>v(()=>(e.realpathSync.native??e.realp\
+athSync)(f)),readLink:f=>v(()=>e.readlinkSync(f)),mkdir:f=>{e.mkdirSync(f,{mode:448})},list:f=>e.readdirSync(f),read(f,h\
+,g){let b=d(f,o("O_RDONLY"),g);if(b!==void 0)try{let k=s(e.fstatSync(b));g(k);let R=Xe((x,E)=>e.readSync(b,x,E,x.length-\
+E,null),k.size,h);return g({...k,size:R.length}),m(f,R)}finally{e.closeSync(b)}},create(f,h){let g=d(f,o("O_WRONLY")|o("\
+O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no such directory`);try{a(g,u.from(\
+h))}catch(b){throw e.closeSync(g),e.unlinkSync(f),b}e.closeSync(g)},append(f,h,g){let b=d(f,o("O_WRONLY")|o("O_APPEND")|\
+o("O_CREAT"),g,384);if(b===void 0)throw new Error(`cannot append to ${f}: no such directory`);try{g(s(e.fstatSync(b))),a\
+(b,u.from(h))}finally{e.closeSync(b)}},touch(f,h,g){let b=d(f,o("O_RDONLY"),g);if(b===void 0)throw new Error(`cannot dat\
+e ${f}: nothing is there`);try{g(s(e.fstatSync(b))),e.futimesSync(b,h/1e3,h/1e3)}finally{e.closeSync(b)}},rename:(f,h)=>\
+e.renameSync(f,h),remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function Xi(e){try{return new TextDecoder("utf-\
+8",{fatal:!0}).decode(e),!0}catch{return!1}}function ur(e){let n=0,t,r=()=>{if(n!==0)try{t??=new MessageChannel().port1,\
+t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--\
+n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}var ar,dr=!1;function cr(e,n){if(dr)return!1;try{retur\
+n ar??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(ar,0,0,e).value).then(()=>n(),()=>{dr=\
+!0,n()}),!0}catch{return!1}}var zi={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"};function pr(e,n){let t,r=()=>t\
+??=qi(e),o=({dir:u})=>{let l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`\
+${L().name} cannot run a script from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}=r();return ss(e,c,m)},i=!1,s=ne\
+w Q(u=>hr(e,[["beforeExit",()=>{z(u,m=>m.beforeExit())}],["exit",m=>{i=!0,z(u,f=>f.exit(m))}]])),d=u=>e.platform!=="win3\
+2"&&v(()=>(e.kill(e.pid,u),!0))===!0,a=new Q(u=>{if(e.pid===1)return()=>{};let l=e.versions.bun&&e.platform==="linux"?r(\
+).files:void 0,c=Ye(v(()=>l?.read(Pe,65536)));return hr(e,he.filter(m=>!c.includes(m)).map(m=>{let f=Ze(()=>{Yt(e,m)||(z\
+(u,h=>h(m)),a.clear(),d(m)||e.exit(se[m]))});return[m,f]}))});return{env(u){try{return e.env[u]}catch{return}},writeStde\
+rr:u=>fr(e.stderr,u),writeStdout:u=>fr(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY===!0,args:()=>e.argv.slice(2),set\
+ExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteger(u)?u:void 0},async serve(u,l,\
+c,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in this runtime");let h={requestTimeo\
+ut:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,connectionsCheckingInterval:1e3},g=f.createServer(h,(k,R)=>{let \
+x=(w,N)=>{R.writeHead(w,{"content-type":"application/json",connection:"close"}),R.end(JSON.stringify({error:N}),()=>k.so\
+cket.destroy())},E=()=>x(413,"the body is too large");if(Number(k.headers["content-length"]??0)>m.maxBodyBytes)return E(\
+);let p=new TextDecoder,S="",_=0,O=!1,T=setTimeout(()=>{O=!0,S="",x(408,"the request did not arrive in time")},m.request\
+TimeoutMs);k.on("close",()=>clearTimeout(T)),k.on("data",w=>{if(!O){if(_+=w.length,_>m.maxBodyBytes)return O=!0,S="",cle\
+arTimeout(T),k.pause(),E();S+=p.decode(w,{stream:!0})}}),k.on("end",async()=>{if(clearTimeout(T),O)return;let w;try{w=aw\
+ait c({method:k.method??"GET",path:k.url??"/",body:S})}catch{w={status:500,headers:{"content-type":"application/json"},b\
+ody:\'{"error":"internal"}\'}}w&&(R.writeHead(w.status,w.headers??{}),R.end(w.body))})});g.maxConnections=m.maxConnections\
+,await new Promise((k,R)=>{g.once("error",R),g.listen(l,u,k)});let b=g.address();return{port:typeof b=="object"&&b?b.por\
+t:l,close:()=>new Promise(k=>{g.close(()=>k()),g.closeAllConnections?.()})}},unrefTimer(u){u?.unref?.()},holdOpen:e.vers\
+ions.bun?void 0:ur(e),watchTick:e.versions.bun?void 0:cr,monotonicMs(){let[u,l]=e.hrtime();return u*1e3+l/1e6},canConnec\
+t:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),l=m=>v(()=>u?.fstatSync(m).isCharacterDevice())===!1;if(e\
+.platform!=="win32"&&[1,2,0].some(l)||e.execArgv?.includes("--test"))return;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTT\
+Y||!e.stderr.isTTY||!c.setRawMode)&&v(()=>Je(c))===!1&&qe(r().files,L().os))return{readRaw:m=>new Promise((f,h)=>{let g=\
+c.isRaw===!0,b=c.readableFlowing,k=E=>{c.removeListener("data",R),c.removeListener("end",x),c.removeListener("error",x),\
+v(()=>c.setRawMode?.(g)),c.pause(),E!==void 0&&E.length>0&&v(()=>c.unshift(E)),b===!0?c.resume():b===null&&v(()=>c.reada\
+bleFlowing=null)},R=E=>{let p=new Uint8Array(E??[]),S;try{S=m(p)}catch{S=p.length}S!==void 0&&(k(p.subarray(S)),e.nextTi\
+ck(f))},x=()=>{k(),h(new Error("the terminal went away"))};c.setRawMode?.(!0),c.on("data",R),c.on("end",x),c.on("error",\
+x),c.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?or(u=>e.getBuiltinModule(u),u=>e.env[u]):as(n.fetchAtLoad,u=>e.\
+env[u],e.versions.bun!==void 0),senderCommand(u,l){let c=o(l);if(c)return{refused:c};let m=e.versions.bun?zi:{},f=ze(g=>\
+e.env[g],{...l.set,...m},v(()=>e.cwd?.())),h=e.versions.bun?[]:ns(e);return{argv:[e.execPath,...h,u],env:f,cwd:l.dir}},s\
+enderRefusal:o,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSpawn){let k=["ignore","ignore","ignore"];try{let \
+R=n.bunSpawn([...l],{detached:!0,stdio:k,windowsHide:!0,env:{...c},cwd:m});return R.unref(),R.pid!==void 0?"started":"fa\
+iled"}catch(R){return R?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModule?.("node:child_process");if(!f\
+)return"failed";let[h,...g]=l,b=f.spawn(h,g,{detached:!0,stdio:"ignore",windowsHide:!0,env:c,cwd:m});return b.on("error"\
+,()=>{}),b.unref(),b.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.exit(u),signalSelf:d,get files(){r\
+eturn r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>a.add(u)}}function qi(e){let n;try{n=e\
+.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return t??={gid:i()},t.gid}},o=n&&sr(n\
+,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Zi(v(()=>o?.read(gr,Ji,Ki)),r.uid):v(()=>e.getBuiltinModule?.\
+("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&We(o)}}var gr="/etc/passwd",Ji=16*1024*1024;function Ki(\
+e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${gr} is not root\'s alone`)}function Zi(e,n){if(\
+!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.te\
+st(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var Qi=/^(use-openssl-ca|use-bundled-ca|use-system-ca|op\
+enssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls-max-v1\\.[23])$/,es=/^(openssl-c\
+onfig|tls-cipher-list)$/;function ns(e){let n=[...ts(e.env.NODE_OPTIONS??""),...e.execArgv??[]],t=new Map;for(let r=0;r<\
+n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],d=i?.replaceAll("_","-");d!==void 0&&(Qi.tes\
+t(d)?t.set(d,!o):es.test(d)&&!o&&t.set(d,s??n[++r]??""))}return[...t].map(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`-\
+-${r}=${o}`)}function ts(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else i\
+f(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.length-1]+=i}return n}var rs=/^--allo\
+w-fs-(?:read|write)(?:=([^]*))?$/,lr=/--(?:experimental[-_])?permission|--allow[-_]/,os=/^--experimental[-_](?:default[-\
+_])?config[-_]file/;function is(e,n,t){return n!==void 0&&lr.test(n)||!e.some(r=>r==="--permission"||r==="--experimental\
+-permission")?!1:e.every(r=>{if(lr.test(r)&&/^[^=]*_/.test(r)||os.test(r))return!1;let o=rs.exec(r);if(!o)return!0;let i\
+=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&G(i,t)})}function ss(e,n,t){let r=e.getBuiltinModule;return r?e.v\
+ersions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a program packaged by pkg: its exec\
+utable runs only the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js single executable application: its executable r\
+uns only the program":v(()=>e.permission?.has("child"))===!1?"Node.js runs with --permission and without --allow-child-p\
+rocess":e.permission&&!is(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs with --permission flags its sender\
+ would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled with _, which Node.js does not pas\
+s on, or granting a path Node.js passes on unquoted that the sender, started in the spool, would read otherwise: relativ\
+e, or with a space, quote or backslash)":Ke({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>e.env[o],read:o=>v(()=>n?.read(o\
+,65536)),pidNamespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):void 0}):"this runtime cannot sta\
+rt processes"}function as(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,i)=>{let s=ge(new URL(o),n);if(s\
+.kind==="unusable")throw new j(s.reason);if(s.kind==="proxy"&&!t)throw new j("this runtime\'s fetch cannot use a proxy");\
+try{return await r(o,{...i,proxy:s.kind==="proxy"?ds(s.proxy):!1})}catch(d){throw v(()=>d?.code)==="UnsupportedProxyProt\
+ocol"?new j("the proxy setting\'s scheme is not supported"):d}}}function ds({protocol:e,hostname:n,port:t,authorization:r\
+}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url:`${e}//${o}:${t}`,headers:i,res\
+pectNoProxy:!1}}function fr(e,n){let t=nn.get(e)??0;t===0&&e.on("error",mr),nn.set(e,t+1);let r=()=>{let i=(nn.get(e)??1\
+)-1;nn.set(e,i),i===0&&e.removeListener("error",mr)},o=()=>{try{setTimeout(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var\
+ nn=new WeakMap;function mr(){}function hr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.removeListener(o,i)};try{for(let o of\
+ n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ye=globalThis,us={env:()=>{},writeStderr:()=>{},unrefTime\
+r:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!1,fetch:void 0,terminal:()=>{},f\
+iles:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRefusal:()=>"no runtime to start a \
+process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise.reject(new Error("no HTTP serve\
+r in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:()=>{},exitCode:()=>{},exiting:(\
+)=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},tn,yr=[v(()=>ye.Bun?.fetch),ye.Deno?v(()=>ye.fetch):void 0].find(e=>type\
+of e=="function");function y(){if(tn)return tn;let e=L().name;return tn=e==="deno"?Zt(ye.Deno,yr):e==="unknown"?us:pr(ye\
+.process,{lightFetch:e==="node",fetchAtLoad:yr,bunSpawn:e==="bun"?ye.Bun?.spawn:void 0}),tn}var br=/^t-(\\d{13})-[0-9a-f]\
++\\.tmp$/;function de(e,n,t,r,o,i=rn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}\
+catch{}throw s}}function rn(e,n){return`${e==="/"?"":e}/t-${q(n)}-${ee()}.tmp`}function q(e){return String(Math.floor(e)\
+).padStart(13,"0")}var cs=Math.random;function be(){let e;try{e=cs()}catch{}return typeof e=="number"&&e>=0&&e<1?e:globa\
+lThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function ee(e=12){let n="";for(;n.length<e;)n+=Math.floor(be()\
+*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function V(e){try{return e instanceof Error?e.message:`threw ${\
+typeof e}`}catch{return"threw something that cannot be described"}}function A(e){switch(typeof e){case"string":return JS\
+ON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"undefined":return String(e);case"bi\
+gint":return`${e}n`;case"object":{if(e===null)return"null";let n=Sr(e)?.slice(8,-1);return n===void 0?"an object that ca\
+nnot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a ${typeof e}`}}function Ee(e){if(\
+typeof e!="object"||e===null)return!1;let n=Sr(e);return n==="[object Object]"||n==="[object Module]"}function vr(e){if(\
+typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="function"}catch{return!0}}functio\
+n Sr(e){try{return Object.prototype.toString.call(e)}catch{return}}function Cn(e,n){let t=Object.keys(e).find(i=>!Object\
+.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=ls(t,r);return`\'${t}\' is not an option (${o?`did you mean \'${o\
+}\'?`:`the options: ${r.join(", ")}`})`}function ls(e,n){let t=s=>s.toLowerCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).\
+length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n){let d=fs(t(e),t(s));d<i&&([o,i\
+]=[s,d])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function fs(e,n){let t=Array.from({length:e.length+1},\
+(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1\
+;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n\
+[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.length]}function B(e){let n;try{n\
+=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.password!=="");if(n===void 0||n.hos\
+t===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===\
+""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.password!==""&&(n.password="***"),n\
+.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(i)}=***`);n.search=o.join("&")}r\
+eturn n.href}function wr(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>B(i.rep\
+laceAll("\\\\/","/"))),o=[...n===void 0?[]:hs(n),...ms(t)];for(let i of[...new Set(o)].sort((s,d)=>d.length-s.length)){let\
+ s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(d,a,u)=>`%${Er(a)}${Er(u)}`);r=r.replac\
+e(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function ms(e){let n=Object.values(e).flatMap(t=\
+>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...n.map(t=>JSON.stringify(t).slice\
+(1,-1))]}function Er(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}function hs(e){try{let{username:n,\
+password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "))}catch{return u}},i=[n,t].flat\
+Map(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).f\
+ilter(u=>u.length>=8),d=n||t?[Ln(`${o(n)}:${o(t)}`)]:[],a=[...i,...s].map(u=>JSON.stringify(u).slice(1,-1));return[...i,\
+...s,...a,...d]}catch{return[]}}var ps=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,gs=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,ys=new Set([\
+"connection","content-length","host","keep-alive","te","trailer","transfer-encoding","upgrade"]);function on(e){return y\
+s.has(e.toLowerCase())}function sn(e){return ps.test(e)}function an(e){return gs.test(e)}var Tr=e=>e===9||e===10||e===13\
+||e===32;function xr(e){let n=0,t=e.length;for(;n<t&&Tr(e.charCodeAt(n));)n++;for(;t>n&&Tr(e.charCodeAt(t-1));)t--;retur\
+n e.slice(n,t)}function dn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]=e+r[0],r[r.length-1]+=t,r.join(\
+",")}var ve="0.1.0";var Rr="nat-cli",Fn={name:"@nat/telemetry",version:ve};function kr(e){return typeof e=="string"?{str\
+ingValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e)}:{doubleValue:e}}var Or=e=>Obj\
+ect.entries(e).map(([n,t])=>({key:n,value:kr(t)}));function _r(e){let n=Math.floor(e);return n===0?"0":`${n}000000`}func\
+tion bs(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:\
+"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Nr(e){let{name:n,parameters:t}=JSON.parse(e.json);ret\
+urn{timeUnixNano:_r(e.timestamp),observedTimeUnixNano:_r(e.timestamp),eventName:n,attributes:[...Or(t),{key:"nat.event.s\
+chema_version",value:kr(e.schemaVersion)}]}}function Bn(e,n,t,r=L()){let o=Or({...t.resourceAttributes,"service.name":t.\
+serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":bs(r.machine),"process.runtime.name":r.name,"p\
+rocess.runtime.version":r.version,"telemetry.sdk.name":Fn.name,"telemetry.sdk.language":r.name==="deno"?"deno":"nodejs",\
+"telemetry.sdk.version":Fn.version}),i=JSON.stringify({resource:{attributes:o},scopeLogs:[{scope:Fn,logRecords:[]}]});re\
+turn dn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Ar(e,n,t,r){if(e>=200&&e<300){let o=Math.min(r,Es(t));r\
+eturn o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_large"}:[407,429,502,503,504].inclu\
+des(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:{kind:"rejected",re\
+ason:`http_${e}`}}function Es(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.rejectedLogRecords??0);return Num\
+ber.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function $r(e,n){let t={};for(let[r,o]of(e??"").split(",").entries()){if(o\
+.trim()==="")continue;let i=o.indexOf("="),s=d=>n?.(`entry ${r+1} ${d}`);if(i<0||o.slice(0,i).trim()===""){s("is not key\
+=value");continue}try{let d=decodeURIComponent(o.slice(0,i).trim()),a=decodeURIComponent(o.slice(i+1).trim());d!==""?t[d\
+]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Hn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OT\
+EL_EXPORTER_OTLP_ENDPOINT"];function Ir(e,n=()=>!1){for(let t of Hn){if(n(t))return{hidden:!0};let r=e(t);if(!r)continue\
+;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}\
+}var Mr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function we(e){if(e!==void 0)return["1","true","yes"\
+].includes(e.trim().toLowerCase())}function vs(){return Ss(y().env("CI"))||y().envNotUnicode?.("CI")===!0}function Se(e)\
+{return De(y().envNotUnicode?.(e)===!0,"its permissions")}function Ss(e){return!["","0","false"].includes(e?.trim().toLo\
+werCase()??"")}var ws=["","0","false","no","off"];function Pr(e){return un(e)===void 0}var Un="is not an http(s) URL",Ts\
+="has an \'@\' past its host";function Dr(e){let n;try{n=new URL(e)}catch{return Un}if(n.protocol!=="http:"&&n.protocol!==\
+"https:")return Un;if(Ce(n))return`${Ts}: a key with a \'/\', \'?\' or \'#\' in it, not percent-encoded (%2F, %3F, %23), would\
+ make a part of it the host`}function un(e){if(e===""||e==="stdout")return;let n=Dr(e);return n===Un?`${n}, "" or "stdou\
+t"`:n}function cn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}function Cr(){let e=y().env,n=[]\
+,t=(x,E)=>{let p=e(x),S=jn(x,p);return S!==void 0&&n.push(`${S}, ${E}`),we(p)};t("NAT_TELEMETRY_ENABLED","so telemetry i\
+s off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let r=[],o=vs();for(let x of xs)y()\
+.envHidden?.(x)===!0&&!(x==="CI"&&o)&&r.push(x);let i=t("NAT_TELEMETRY_DRY_RUN","so events are sent")??r.includes("NAT_T\
+ELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:un(s);d&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(B(s))} \
+${d}: nothing is sent`);let a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&cn(a)===void 0&&n.push(`NAT_TELEMETRY\
+_FORMAT=${A(a)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TELEMETRY_HANDOFF","so events are d\
+elivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G(l,L().os)&&n.push(`NAT_TELEMETRY_CONSENT_F\
+ILE=${A(l)} is not an absolute path: it is read in the directory each run starts in, so each directory may hold another \
+decision`);let c,m=_s(e,L().os,n,x=>c=x),f=e("NAT_TELEMETRY_SPOOL_DIR"),h=L().os==="win32"?"LOCALAPPDATA":"HOME";m===voi\
+d 0&&f===void 0&&y().envHidden?.(h)===!0&&(c=`the program may not read ${h} (${Se(h)})`,n.push(`${h} may not be read (${\
+Se(h)}): the spool cannot be kept in the home directory`));for(let x of r)n.push(`${x} may not be read (${Se(x)}): ${Fr[\
+x]}`);for(let x of Hn){let E=e(x),p=E?Dr(E):void 0;p&&n.push(`${x}=${A(B(E))} ${p}: OTLP events are not sent`)}let g=Ir(\
+e,x=>r.includes(x)),b=x=>$r(e(x),E=>n.push(`${x}: ${E}: skipped`)),k={...Lr("OTEL_EXPORTER_OTLP_HEADERS",b("OTEL_EXPORTE\
+R_OTLP_HEADERS"),n),...Lr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",b("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),n)},R={...b("OTEL_RESOU\
+RCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};return{endpoint:s,endpointHidden:\
+r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoo\
+lDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:a,otlpEndpoint:g.endpoint,otlpHeaders:k,otlpResource:R,p\
+roblems:n}}var Fr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is sent unless the program sets it\
+s endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent",NAT_TELEMETRY_FORMAT:"a value \
+set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEMETRY_HANDOFF:"a value set there \
+is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a sender the CI machine then stops",OT\
+EL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so nothing is sent there unless NAT_TE\
+LEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_\
+ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there (a collector\'s key) are not sen\
+t",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},xs=Object.keys(Fr);function jn(e,n){if(n===void 0)return;let t=n.trim().t\
+oLowerCase();if(!(we(t)===!0||ws.includes(t)))return`${e}=${A(n)} is not a yes/no value (1, true, yes / 0, false, no): r\
+ead as no`}function Lr(e,n,t){let r={};for(let[o,i]of Object.entries(n))sn(o)?on(o)?t.push(`${e}: ${A(o)} is the HTTP cl\
+ient\'s to set: skipped, not sent`):an(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is not a header value (RFC 9110, visi\
+ble ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.push(`${e}: an entry\'s name is no\
+t a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is written \\`Name: value\\` rather th\
+an \\`Name=value\\`): skipped, not sent`);return r}function _s(e,n,t=[],r=()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!\
+==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is n\
+ot an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolute path"));let i=e("XDG_STATE_HO\
+ME");if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as the XDG specification says`);else\
+ if(i)return F(i,"nat/telemetry");let s;if(n==="win32"){let d=e("LOCALAPPDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\
+\\\\AppData\\\\Local`);s=d?`${d}\\\\nat\\\\telemetry`:void 0}else{let d=e("HOME");s=d?F(d,`${n==="darwin"?"Library/Application S\
+upport":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no home directory"):G(s,n)?s:(t.push("\
+the home directory is not an absolute path: no spool is kept there"),void r("the home directory is not an absolute path"\
+))}function Br(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return F(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t\
+}`)}function Yn(){let e=y();if(we(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Vn=\
+new Set;function Hr(e,n){if(!(e===void 0||Vn.has(e))){Vn.add(e);try{Promise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=\
+>{})}catch{}finally{Vn.delete(e)}}}function Ur(e){let n;return()=>n??=new RegExp(e,"u")}var Iu=Ur(String.raw`[\\p{Cc}\\p{C\
+f}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Lu=Ur(String.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p\
+{L}_$][\\p{L}\\p{N}_$]*)*$`);var ue="1.5",xe=64,Uu=Object.freeze({SUCCESS:"success",FAILURE:"failure",COMPLETED:"completed\
+",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),ju=Object.freeze({INFERENCE:"infer\
+ence",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe\
+-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined"}),Te=class{name;schemaVersion;\
+timestamp;constructor(n,t={}){if(Rs(new.target))throw new TypeError("Cannot create event: TelemetryEvent is abstract, ex\
+tend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: an event type must declare a nam\
+e (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??ue;if(typeof r!="string"||r.length===0)throw new TypeError(\
+`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.timestamp===void 0?Date.now():+t\
+.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' must be a valid Date or epoch mi\
+lliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function Rs(e){return e===Te}function H(e){let n=JSON.s\
+tringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?ks(n):n}function ks(e){let n="",t=!1;for(let r=0;r<e.length;r++)\
+{let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}fun\
+ction P(e){let n=e.search(Os);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.length;r++){let o=e.charCodeAt(r)\
+;o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=2)}return t}var Os=/[^\\x00-\\x7f]\
+/;var Ns="184482118588404";function Fe(e){let n=U(e);if(!(n>=-fn&&n<=fn))throw new RangeError("Invalid time value");let \
+t=U(n/1e3);if(t!==Gn.second){let r=U(t/jr),o=t-r*jr,i=`${ne(U(o/3600),2)}:${ne(U(o/60)%60,2)}:${ne(o%60,2)}`;Gn={second:\
+t,text:`${As(r)}T${i}.`}}return`${Gn.text}${ne(n-t*1e3,3)}Z`}var Gn={second:NaN,text:""};function As(e){let n=U((e+71946\
+8)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153\
+),s=o-U((153*i+2)/5)+1,d=i<10?i+3:i-9,a=r+n*400+(d<=2?1:0);return`${a>=0&&a<=9999?ne(a,4):`${a<0?"-":"+"}${ne(a<0?-a:a,6\
+)}`}-${ne(d,2)}-${ne(s,2)}`}var U=e=>{let n=e-e%1;return n>e?n-1:n},ne=(e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;r\
+eturn t},jr=86400,fn=864e13;function Vr(e){let n;try{n=e.name}catch(o){throw new TypeError(`Event name cannot be read: $\
+{V(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empty string");let t=H(Is(e));if(n!=\
+=ln.name){let o=H(n);ln={name:n,json:o,bytes:P(o)}}let r=Fe(e.timestamp);return{json:`{"ts":"${r}","parameters":${t},"na\
+me":${ln.json}}`,bytes:$s+r.length+P(t)+ln.bytes}}var ln={name:"",json:"",bytes:0},$s=31;function Is(e){let n=(s,d)=>new\
+ TypeError(`Event \'${e.name}\' ${s} cannot be read: ${V(d)}`),t;try{t=e.parameters()}catch(s){throw n("parameters",s)}try\
+{t?.then}catch(s){throw n("parameters() returned an object that",s)}if(vr(t)){try{Promise.prototype.then.call(t,void 0,(\
+)=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned a thenable`)}if(!Ee\
+(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() returned ${A(t)}`);let r;try{r=Object.\
+keys(t)}catch(s){throw n("parameters",s)}let o={};for(let s of r){let d;try{d=t[s]}catch(a){throw n(`parameter \'${s}\'`,a\
+)}s in o?o={...o,[s]:d}:o[s]=d}let i=Wn(o);if(i)throw new TypeError(`Event \'${e.name}\' ${i}`);return o}function Wn(e){if\
+(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let n of Object.keys(e)){let t=e[n]\
+;if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))return`parameter \'${n}\' is not a \
+string, finite number or boolean`}}function Yr(e,n){return{browserType:"undefined",clientId:Ns,clientType:"Native",clien\
+tVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??L().machine,deviceGdprBehOptIn:"No\
+ne",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMake:"undefined",deviceModel:"undef\
+ined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProtocol:"1.6",eventSchemaVer:e,event\
+SysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpI\
+d:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefined",sentTs:Fe(+(n.sentAt??Date.no\
+w())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Xn(e,n){return dn(`${H(e).slice(0,-1)},"events":[`\
+,n,"]}")}var Gr=/[A-Za-z0-9_-]/,Ls=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0\
+-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ms=/(?:[+-]?(?:i\
+nf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)\
+?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Wr(e){return new Jn(e).document()}var Jn=class{#e;#n=0;#o=0;#t=new WeakMap;constr\
+uctor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)return n;this.#a()==="["?t=this.\
+#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"\
+]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let u=zn(o,s)??this.#T([],"array");(!Array.isArray\
+(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#T({},"header");return u.push(l),\
+mn(o,s,u),l}let a=zn(o,s);a===void 0?mn(o,s,a=this.#T({},d?"header":"implicit")):Array.isArray(a)&&this.#t.get(a)==="arr\
+ay"&&!d?a=a[a.length-1]:qn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join(".")}\' is defined twice`),this.#t\
+.set(a,"header")):this.#t.get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#i(`\'${s}\' is not a table`),o=a}r\
+eturn o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(let s of t.slice(0,-1)){let d=zn(\
+o,s);d===void 0?mn(o,s,d=this.#T({},"dotted")):(!qn(d)||!["dotted","implicit"].includes(this.#t.get(d)??""))&&this.#i(`\'\
+${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let i=t[t.length-1];Object.hasOwn(o,\
+i)&&this.#i(`\'${i}\' is defined twice`),mn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=this.#a();if(t===\'"\')n.push(this.\
+#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&Gr.test(this.#e[this.#n]);)this.\
+#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#y(),this.#a()!==".")return n;thi\
+s.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(this.#e.startsWith("\'\'\'",this.#n))\
+return this.#R();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==="{"){++this.#o>100&&this.#i("va\
+lues are nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(let[o,i]of[["true",!0],["false",!1\
+]])if(this.#e.startsWith(o,this.#n)&&!Gr.test(this.#e[this.#n+o.length]??""))return this.#n+=o.length,i;let t=this.#d(Ls\
+,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!Ps(Number(i),Number(s),Number(d))&&this.#i("a date is not in the c\
+alendar"),o}let r=this.#d(Ms,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this\
+.#i("an integer has more than 4300 digits"),Ds(r[0])):this.#i("a value is malformed")}#d(n,t){n.lastIndex=this.#n;let r=\
+n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;thi\
+s.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!=="]"&&this.#i("an array is malf\
+ormed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#a()==="}")return this.#n++,n;for\
+(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an inline table is malformed")}ret\
+urn this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))qn(t)&&this.#c(t)}#w(){this.#n++;let n="";f\
+or(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not closed");if(t===\'"\')return n;t===\
+"\\\\"?n+=this.#k():hn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(){this.#n++;let n=this.#e.indexO\
+f("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].some(r=>hn(r)&&r!=="	"))&&this.#i("\
+a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\
+\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;ret\
+urn this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("a string is not closed");if(t===\
+"\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=this.#k()}else hn(t)&&t!==`\n`&&t!\
+=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}#R(){this.#n+=3,this.#e.startsWi\
+th(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this.#n);if(n<0)return this.#i("a st\
+ring is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.#n,n)+"\'".repeat(t-3);return thi\
+s.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];le\
+t r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.len\
+gth!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this.#i("a string holds an invalid e\
+scape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)this.#n++}#O(){for(;;){this.#y()\
+;let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n+=2;else if(n==="#")this.#A();el\
+se return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];hn(n)&&n!=="	"&&!(n==="\\r"&&this\
+.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this\
+.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has more than one statement")}#h(n){th\
+is.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return this.#e[this.#n]}#T(n,t){return \
+this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new SyntaxError(`Invalid TOML at line ${\
+t}: ${n}`)}};function zn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function mn(e,n,t){Object.defineProperty(e,n,{value:\
+t,writable:!0,enumerable:!0,configurable:!0})}function qn(e){return typeof e=="object"&&e!==null&&!Array.isArray(e)}func\
+tion hn(e){let n=e.charCodeAt(0);return n<32||n===127}function Ps(e,n,t){let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r\
+?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Ds(e){let n=e.replaceAll("_","");return/^[+-]?inf$/.test(\
+n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Cs="1.0";function pn(){if(Qr())return;let{env:e,fil\
+es:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?F(t,".config/nat/telemetry.toml"):void 0);\
+if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Kn?.given!==r){let o=n?.realPath(".");Kn={given:r,path:o===voi\
+d 0?r:F(o,r)}}return Kn.path}function Zr(){return(te?Re?.path:void 0)??pn()}var Kn;function Qr(){let{env:e,envHidden:n}=\
+y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")\
+?"HOME":void 0}var Fs=65536;function Be(e,n=!1){let t=y().files;if(!t)return{state:"never_asked"};if(!t.allowed(e,"read"\
+))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;try{r=t.read(e,Fs)}catch(o){retur\
+n Zn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rejects it)"}:Bs(o)?{state:"disable\
+d",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disabled",problem:`cannot be read safel\
+y (${Zn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return{...Xr(r),text:r};try{t.checkPla\
+ce(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (${Zn(o).replaceAll("_"," ")})`}}\
+return{...Xr(r),text:r}}function Bs(e){let{name:n,code:t}=e??{};return n==="NotCapable"||t==="ERR_ACCESS_DENIED"}functio\
+n Zn(e){return e?.reason??"unreadable"}function Xr(e){let n;try{n=Wr(e)}catch{return{state:"disabled",problem:"is not va\
+lid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="object"||Array.isArray(t))return{st\
+ate:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_version:o}=t;return r===void 0?{sta\
+te:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Cs?{state:"enabled"}:{state:"never_asked",outdated\
+Yes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool does not know"}}function tt(){let \
+e=pn(),{state:n,problem:t,outdatedYes:r}=no(e),o={fileState:n,path:e,...t?{fileProblem:t}:{},...r===void 0?{}:{fileOutda\
+tedYes:r}};return{...rt()??ot(n),...o}}function eo(){let e=rt();if(e)return e;let{state:n,text:t,problem:r}=no(pn());ret\
+urn{...ot(n),text:t,...r?{problem:r}:{}}}function no(e){if(e!==void 0)return Be(e);let n=Qr();return n?{state:"disabled"\
+,problem:`cannot be found: the program may not read ${n} (${Se(n)})`}:{state:"never_asked"}}function rt(){let{env:e,envH\
+idden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENABLED"};let t=we(e("NAT_TELEMETRY\
+_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,sour\
+ce:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled:!1,source:"DO_NOT_TRACK"}}funct\
+ion ot(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",source:"file"}}var Y,te=!1,Re,Qn\
+,it=!1,zr,_e,qr="an opt-out set in the environment during the run",Jr="the consent file, written since the program turne\
+d telemetry on";function Hs(e,n=Be(e,!0).text){return{path:e,text:n,modified:y().files?.modifiedAt(e)}}function to(e,n=B\
+e(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}function ro(){return zr!==void 0&&to(zr\
+)}var et=Symbol.for("@nat/telemetry: the program\'s opt-out"),nt=globalThis;try{nt[et]===void 0&&Object.defineProperty(nt\
+,et,{value:{serial:0}})}catch{}var Kr=0;function Us(){try{let e=nt[et];if(e===void 0)return;let{serial:n}=e;return Numbe\
+r.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function oo(){let e=Us();e===void 0||e===Kr|\
+|(Kr=e,[Y,te,it]=[!1,!1,!0])}function io(e){Qn=e}function J(){if(Qn)return Y=Qn();oo();let e=it&&!te;if(!e&&(_e===qr||rt\
+()?.enabled===!1))return _e=qr,Y=!1;if(e&&(_e===Jr||ro()))return _e=Jr,Y=!1;if(!te||Re===void 0)return!0;let n=Be(Re.pat\
+h,!0);return n.problem!==void 0&&(n=Be(Re.path,!0)),Y=n.problem===void 0&&!to(Re,n.text)&&ot(n.state).enabled,Y||(_e??="\
+the consent file, written again during the run"),Y}function ce(){return oo(),Y===void 0&&js(eo()),Y===!0}function js(e){\
+[Y,te]=[e.enabled,e.source==="file"];let n=te?pn():void 0;Re=n===void 0?void 0:Hs(n,e.text)}function ke(){if(!it||te||Y!\
+==!0||ro())return;let e=tt(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enabled||e.source==="default"||n?void \
+0:e.source}function so(){return ce()&&te}function st(){let e=ce(),{enabled:n,source:t,problem:r}=eo(),o=t!=="file"&&t!==\
+"default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?jn(t,y().env(t)):void 0,s=o?`${t}, which the progra\
+m may not read (${Se(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as disabled`:t;return{enabled:e,de\
+cidedBy:e===n?s:_e??"the program (setTelemetryEnabled)"}}var ut=2**31-1,Vs=25,at={min:50,max:250},ao=4,dt=1e3,Ys=(ao+1)*\
+at.max,Oe={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.ticking||this.signal&&!this.signa\
+l.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size===0&&this.signal?.removeEventLi\
+stener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,this.look()};if(y().watchTick?.(dt\
+,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortSignal.timeout(dt)),this.signal.a\
+ddEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Oe.guarded)--e.looks<=0&&e.end();Oe.guarded.size>0&&O\
+e.listen()}};function Ne(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Oe.release(a),i?.()},d=()=>{o||(s(),n())},a={lo\
+oks:Math.ceil((e+Ys)/dt),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=>{Oe.release(a);let f=y().monoto\
+nicMs()-m;if(f<=Vs||c===0)return d();u(Math.min(Math.max(f,at.min),at.max),c-1)},l),t?.(r)}catch{}};return Oe.guard(a),u\
+(e,ao),t||(i=v(()=>y().holdOpen?.())),s}function uo(e,n){if(e===null)return;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1\
+e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(o,0),36e5)}function le(e,n,t,r=0\
+){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max(i,r)}var Gs=3,lo=!1;function fo\
+(){lo=!0}var Ws=new Set([407,408,429,500,502,503,504]),Xs=new Set([501,505]);function zs(e,n){return e>=200&&e<300?{kind\
+:"delivered"}:e===413?{kind:"too_large"}:Ws.has(e)||e>=500&&e<600&&!Xs.has(e)?n===void 0?{kind:"retry",reason:`http_${e}\
+`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rejected",reason:"unsafe_redirect"}\
+:{kind:"rejected",reason:`http_${e}`}}async function mo(e){if(e.signal?.aborted)return{kind:"interrupted"};let n=new Abo\
+rtController,t=!1,r=Ne(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.signal?.addEventListener("abort"\
+,o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(new Error("aborted")),{once:!0})});i.cat\
+ch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??zs;for(;;s++){let l=new URL(d).origin===a?e.headers\
+:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-type":"application/json"},body:e.body,redi\
+rect:"manual",signal:n.signal}),i]),m=qs(c);if(m===void 0)return lt(ct(c)),{kind:"rejected",reason:"bad_response"};let f\
+=co(c,"location"),h=uo(co(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.onAccepted?.();let b=await Promise\
+.race([Js(c,n.signal),i]).catch(()=>{});return u(m,h,b)}if(lt(ct(c)),m!==307&&m!==308)return u(m,h,void 0);if(s===Gs)ret\
+urn{kind:"rejected",reason:"too_many_redirects"};let g=na(f,d);if(g===void 0)return{kind:"rejected",reason:"bad_redirect\
+"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsafe_redirect"};if(e.mayConnect?.(g\
+)===!1)return lo?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, left for the program"}:{kind:"reje\
+cted",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?.(g))return{kind:"rejected",reason:"un\
+safe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instanceof j&&s===0?{kind:"not_sent",r\
+eason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",thrown:V(d)}}finally{r(),e.signa\
+l?.removeEventListener("abort",o)}}function qs(e){try{let n=e?.status;return typeof n=="number"&&Number.isInteger(n)&&n>\
+=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function co(e,n){try{let t=e.headers.get(n);retur\
+n typeof t=="string"?t:null}catch{return null}}function ct(e){try{return e.body}catch{return}}function lt(e){try{let{can\
+cel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typeof t=="function"&&t.call(e)}cat\
+ch{}}async function Js(e,n){let t=ct(e),r=Ks(t),o=r??t,i=()=>lt(o);n.addEventListener("abort",i,{once:!0});let s=new Tex\
+tDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?Zs(r):Qs(t)){if(typeof u!="string"&&!(u instanceof Uint\
+8Array)||(a+=typeof u=="string"?P(u):u.length,a>ea))return"";d+=typeof u=="string"?u:s.decode(u,{stream:!0})}return d+s.\
+decode()}finally{n.removeEventListener("abort",i),i()}}function Ks(e){try{let{getReader:n}=e??{};return typeof n=="funct\
+ion"?n.call(e):void 0}catch{return}}async function*Zs(e){for(let n=await e.read();!n.done;n=await e.read())yield n.value\
+}function Qs(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var ea=65536;function na(e,n){if(e!==nu\
+ll)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void 0}catch{return}}function fe(e){\
+let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;return n.toString(16).padStart(8\
+,"0")}function ft(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?v\
+oid 0:r(s,i);return d===void 0?[]:[d]})}var ra={initialMs:3e4,maxMs:36e5},ho=4096;function oa(e,n){return n??fe(e)}funct\
+ion ia(e,n,t){try{let r=e.read(n,ho);if(r===void 0)return;let{failures:o,notBefore:i,endpoint:s,endpointHash:d,handedOff\
+At:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,c=Number.isFinite(a)&&a<=t?{fail\
+ures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:typeof s=="string"?s:void 0,endpoi\
+ntHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"invalid"}}var gn=class{path;#e;#n;#o\
+;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${oa(r,s)}.json`,this.#o=s!==void 0,t\
+his.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){return this.#r}isOpen(){return!th\
+is.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=this.#g(),r=Math.max((this.#r?.fa\
+ilures??0)+1,t?.failures??0),o=this.#s()+le(r,ra,this.#p,n),i=(t?.notBefore??0)>o;return this.#c({failures:r,notBefore:i\
+?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.notBefore>=t){this.#r=r;return}thi\
+s.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r.failures,notBefore:this.#s()+n}\
+),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r&&this.#r.handedOffAt===void 0&&\
+this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!==void 0;return this.forget(),n}\
+refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#d=!1,this.#m())}#g(){let n=ia(th\
+is.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:void 0}#m(){try{this.#u.remove(thi\
+s.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.#t)}:{},r=JSON.stringify({...n,...t,endpoint:thi\
+s.#t}),o=P(r)<=ho&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};\
+function po(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (${n} failure(s) in a row): not t\
+ried before ${Fe(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var go=36e5,He=64,re={maxEvents:1e3,maxBytes:1048576,max\
+AgeMs:7*864e5},mt=6e4,sa=864e5,yo=6e4,So=64,aa=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,yn=/^([\
+lc])-(\\d{13})-(e-.+)$/,da=36e5;function wo(e,n="nat",t=""){return fe(t===""?`${n} ${e}`:`${n} ${e} ${t}`)}var oe=class e\
+{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAg\
+eMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Math.max(r.maxBytes,re.maxBytes)},this.key=o,this\
+.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work",u=a?"read and write":"read",l=c=>!t\
+.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not ${u} ${n} (its permissions)`);try{let\
+ c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be told`):m!==n&&l(m)?t.permissionsF\
+ollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDi\
+r(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n} does not exist yet`:V(c))}}write(n,t)\
+{let r={},o=n.map($e),{kept:i}=pt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full",o.length-i.length);let s=new Ma\
+p;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}let d=[];try{for(let a of s.value\
+s())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{written:r,older:this.#g(t,d)}}claim(\
+n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,He)){if(o.length>=n)break;let a=this.#p(s.name,t+r);tr\
+y{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u.slice(0,n-o.length),f={path:a,n\
+ame:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.length};try{this.#u(u.slice(m.le\
+ngth).map($e),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(i,"spool_expired",c);for(let h o\
+f m)o.push({...h,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t\
+);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){return this.#e.sizeOf(n.path)!==void\
+ 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.path,`${this.dir}/${n.name}`)}catch\
+{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let t=yn.exec(n),r=Ae(t?t[3]:n);if(\
+!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:t!==null,ours:r.key===this.key,k\
+ey:r.key,events:o,corrupt:i};return[t?{...s,until:gt(t)}:s]}).sort((n,t)=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n\
+,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=He)break;let s=bo(i,t);if(s===void 0)continue;let d=n.#p(s.name,t+go)\
+;try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=this.#u(a.map($e),s.time,s.key);u!\
+==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.slice(n.dir.length+1)),o+=a.length\
+}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=yn.exec(t),o=Ae(r?r[3]:t);o&&this.#l(t)\
+&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this.#r()){return n.flatMap(t=>Ae(t)\
+??[])}#u(n,t,r){if(n.length===0)return;let o=Eo(n,t,r);return de(this.#e,this.dir,o,vo(n),t),o}#s(n,t,r=-1/0){let o={val\
+id:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(\
+1,Math.min(t.events,Math.floor(s/So)))}for(let s of i?.split(`\n`)??[]){if(s==="")continue;let d=la(s);d===void 0?o.corru\
+pt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`${this.dir}/${ht(n,t)}`}#r(){try\
+{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()){let i=br.exec(o),s=bo(o,n);s?.\
+key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>go&&r<He&&this.#l(o)&&r++}return t.sort((o,i)\
+=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.key||E.key===void 0,d=E=>n-E.tim\
+e>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:0,bytes:0},c={events:0,bytes:0},m\
+=(E,p,S)=>{s(E)&&([l.events,l.bytes]=[l.events+p,l.bytes+S]),[c.events,c.bytes]=[c.events+p,c.bytes+S]};for(let E of u)m\
+(E,E.events,E.bytes);let f=(E,p)=>E.events>p.maxEvents||E.bytes>p.maxBytes;if(!f(l,o)&&!f(c,i)&&!u.some(d))return r;let \
+h=u.filter(E=>t.includes(E.name)),g=Math.min(...h.map(E=>E.time)),b=E=>this.#e.modifiedAt(`${this.dir}/${E}`),k=Math.max\
+(...h.map(E=>b(E.name)??-1/0)),R=E=>{if(E.time<g)return!1;let p=b(E.name);return p===void 0||!Number.isFinite(k)?E.time-\
+g<=yo:Math.abs(p-k)<=yo},x=u.filter(E=>!t.includes(E.name)).sort((E,p)=>E.time-p.time);for(let E=0;E<He;){let p=x.find(d\
+),S=p===void 0&&f(l,o),_=p??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.splice(x.indexOf(_),1);let O=d(_);if(\
+!O&&R(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.events,bytes:o.maxBytes-l.bytes}:{events:i.m\
+axEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(_,T.events,T.bytes,n);if(w===voi\
+d 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.corrupt),C(r,"spool_full",w.cut);continue}this.#m(_.n\
+ame,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool\
+_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n){if(i===He)break;let d=yn.exec(\
+s);if(d===null||t-gt(d)<=sa)continue;let a=Ae(d[3]);if(a===void 0||!r(a))continue;i++;let u=ht(d[3],t+mt);try{this.#e.re\
+name(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_expired",o)}}#w(n,t,r,o){let i=ht(n.name,o\
++mt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}catch{return}let{valid:d,corrupt\
+:a}=this.#s(`${this.dir}/${i}`,n),u=d.map($e),l=pt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:{events:c.length,bytes:l.bytes},\
+cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=rn(this.dir,o),h=()=>{try{this.#e.remo\
+ve(f)}catch{}};try{this.#e.create(f,vo(c))}catch{if(h(),!this.#l(i))return;try{this.#u(c,n.time,n.key)}catch{return{kept\
+:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>mt/2)return void h();try{this.#e.rename(f,`$\
+{this.dir}/${i}`)}catch{h();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${Eo(c,n.time,n.key)}`)}catch{}ret\
+urn m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function bo(e,n){let t=yn.exec(e);return \
+t?ca(t,n)?Ae(t[3]):void 0:Ae(e)}function Ae(e){let n=aa.exec(e);if(!n)return;let t=Number(n[3]),r=Math.min(Number(n[2]),\
+Math.floor(t/So));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function pt(e,n,t){let r=[...e.keys()].filt\
+er(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o\
+++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Eo(e,n,t){let r=e.reduce((o,i)=>o+i.bytes+1,0);return`e-${q(n)}-${\
+e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function vo(e){return e.map(n=>`${n.text}\n`).join("")}function To(\
+e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clientVersion:a=""}of e)o+=i+6*(s.len\
+gth+d.length+a.length)+ua;return e.length<=t&&o<=r?0:e.length-pt(e.map($e),t,r).kept.length}var ua=200;function xo(e){re\
+turn $e(e).bytes+1}function $e(e){let n=`{"retries":${e.retries},"schemaVersion":${H(e.schemaVersion)},"sessionId":${H(e\
+.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.cuts?`"cuts":${e.cuts},`:""}"tim\
+estamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:P(n)}}function ht(e,n){return`l-${q(n)}-${e}`\
+}function gt([,e,n]){return e==="l"?Number(n):Number(n)+da}function ca(e,n){return n>gt(e)}function la(e){try{let{retrie\
+s:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&\
+n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.isFinite(s)&&typeof d?.name=="str\
+ing"&&d.name!==""&&typeof d.ts=="string"&&Wn(d.parameters)===void 0))return;let u=Number.isSafeInteger(i)&&i>0,l={json:H\
+(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?l:{...l,clientVersion:o}}catch{r\
+eturn}}function fa(e,n){return e.spoolFallback?Br(y().env,L().os,n?.uid):void 0}function ma(e,n,t=()=>{},r="work"){let{s\
+poolDir:o,spoolLimits:i}=e,s=yt(e),d=e.noSpool??"there is no spool directory",a=o===void 0?void 0:oe.open(o,n,i,s,c=>d=c\
+,r),u=fa(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===void 0?void 0:oe.open(u,n,i,s);c&\
+&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let l=oe.open(u,n,i,s,c=>d+=`; nor in\
+ ${u}: ${c}`,r);return t(d,l?.dir),l}var bn=class e{spool;health;files;#e;#n=new Set;constructor(n,t,r,o){this.spool=n,t\
+his.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r.kind!=="http"||n.spoolDir===voi\
+d 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=ma(n,s,t);if(!d)return null;let a=n.customFetc\
+h?d.key:void 0,u=new gn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.renewClaims(t);let{events:r,dropped:\
+o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map(d=>({...d,bytes:P(d.json),notBe\
+fore:0})),s=i.filter(({bytes:d})=>d>this.#e.maxEventBytes);return s.length===0?{events:i,dropped:o}:(this.settle(s),C(o,\
+"event_too_large",s.length),{events:i.filter(({bytes:d})=>d<=this.#e.maxEventBytes),dropped:o})}write(n){let{written:t,o\
+lder:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);return{spooled:n.length-o,dropped:t,\
+olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),this.spool.release(t))}giveBackU\
+nsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giveBack(t),this.#n.delete(t),n+=t.\
+remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clear()}renewClaims(n,t=n*.75){let r\
+=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function yt(e){let{sink:n,format:t,sourceCl\
+ientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.keys(o).length>0?Object.entries(o)\
+.sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void 0},d=H(s);return wo(n.kind==="h\
+ttp"?n.url:"",t.name,d==="{}"?"":d)}var ha=0xe677d21fdbff,pa=JSON.stringify(ue).length+xe;function _o(e,n){let{sessionId\
+:t,sourceClientVersion:r,maxEventBytes:o}=n;try{if(!(e instanceof Te))return{reason:"not_an_event",detail:"not a Telemet\
+ryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy that cannot be inspected"}}try{let{schemaVersion:i,timestam\
+p:s}=e;if(typeof i!="string")return{reason:"invalid_event",detail:"schemaVersion is not a string"};if(P(JSON.stringify(i\
+))>pa)return{reason:"invalid_event",detail:`schemaVersion is longer than the ${xe} bytes beyond "${ue}" that maxBatchByt\
+es keeps for it`};if(!Number.isFinite(s))return{reason:"invalid_event",detail:"timestamp is not a finite number"};if(s<0\
+||s>ha)return{reason:"invalid_event",detail:"timestamp outside the years 1970-9999 that both wire formats carry"};let{js\
+on:d,bytes:a}=Vr(e);return a>o?{reason:"event_too_large",detail:`${a} bytes serialized, more than ${Math.max(o,0)} (maxE\
+ventBytes, or what maxBatchBytes leaves beside the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_\
+TELEMETRY_FORMAT make larger)`}:{json:d,bytes:a,schemaVersion:i,sessionId:t,clientVersion:r,timestamp:s,retries:0,notBef\
+ore:0}}catch(i){return{reason:"invalid_event",detail:V(i)}}}function Ro(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0;for(let d \
+of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sessionId&&d.clientVersion===i[0].\
+clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}return o}function ga(e){let n=e.replace(/^\\[(.*)\\]$/\
+,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?127(\\.\\d{1,3}\
+){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function ko(e,n){if(e.kind!=="http")return;let t;try{t=ne\
+w URL(e.url)}catch{return}if(t.protocol!=="http:"||ga(t.hostname))return;let r=[...t.username||t.password?["the URL\'s cr\
+edentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===0?void 0:`$\
+{r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Oo(e,n=L()){let t=({schemaVersion:r,sessionId:o,clie\
+ntVersion:i=e},s)=>Yr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"nat",encode\
+:(r,o)=>Xn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>P(Xn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}function No(\
+e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new WeakMap,o=i=>{\
+let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Nr(i))),s};return{name:"otlp",encode:i=>Bn(i.map(o),i[0].sess\
+ionId,t(i[0]),n),emptyBytes:i=>P(Bn([],i.sessionId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{...e.resource\
+Attributes,"service.name":e.serviceName},classify:Ar}}var ya="http://localhost:4318/v1/logs",ba=120,Ea=50,va=3,Sa=2,bt=\'\
+{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',wa={flushIntervalSeconds:!0,maxQueueSize:!0,maxRetries:!0,\
+requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backoffInitialSe\
+conds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEvents:!0,spool\
+MaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clock:!0,rando\
+m:!0};function Ue(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: options must be an object, got ${A(e)}`);l\
+et n=Cn(e,wa);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let M=e[N]===void 0?D:e[N],Z=I.int\
+eger?`${I.sign} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof M!="number"||Num\
+ber.isNaN(M))throw new TypeError(`${me}, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(I.integer?Number.isSafeInte\
+ger(M):Number.isFinite(M))))throw new RangeError(`${me}, got ${M}`);if(I.timer&&M*1e3>ut)throw new RangeError(`Cannot cr\
+eate handler: \'${N}\' must be at most ${ut/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r=(N,D,I)=>{\
+let M=e[N];if(M===void 0)return I;if(typeof M!==D)throw new TypeError(`Cannot create handler: \'${N}\' must be a ${D}, got\
+ ${A(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer:!0},d=t("r\
+equestTimeoutSeconds",Sa,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new RangeError(`\
+Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let l=Cr(),c=r("s\
+ourceClientVersion","string",ve),m=Mo("resource",e.resource),f=r("sessionId","string","undefined"),h=[],g=typeof e.forma\
+t=="string"&&e.format.trim()===""?void 0:e.format,b=ka(g,h),k=cn(l.format??""),R=g!==void 0?b:k??"nat",x=vt(R,c,{...l.ot\
+lpResource,...m}),E=Et(x,l.sessionPrefix+f),p=Et(vt(b,c,m,Io),f),S=t("maxEventBytes",32768,s);if(S<p.eventBytes)throw ne\
+w RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${p.eventBytes} (the smallest event), got ${S}`);l\
+et _=t("maxBatchBytes",5e5,s);if(_<p.batchBytes){let N=`one ${b} envelope holding the smallest event`;throw new RangeErr\
+or(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N} ${p.batch\
+Bytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at least ${p.\
+batchBytes} (${N}), got ${_}`)}let O=Oa(e.headers);O.problem&&h.push(O.problem);let T=_a(e.endpoint,l.endpointHidden?St:\
+l.endpoint??(R==="otlp"?l.otlpEndpointHidden?St:l.otlpEndpoint??ya:void 0),l.dryRun,h),w=Ra(e.spoolDir,l,h);return{flush\
+IntervalMs:t("flushIntervalSeconds",ba,o)*1e3,maxQueueSize:t("maxQueueSize",Ea,s),maxRetries:t("maxRetries",va,{sign:"no\
+n-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initialMs:a*1e3,m\
+axMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),maxEventBytesO\
+ption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{kind:"none",r\
+eason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:h,spoolFallback:e.spoolDir===void 0&\
+&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:xa(t("spoolMaxBytes",re.maxBytes,s))\
+,maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:Aa(e.captureInterrupts),hand\
+Off:Na(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the program\'s opti\
+ons":k!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...R==="otlp"?l.otlpHeaders:{},...O.record},fetch:r("fetch\
+","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),clock:Ao("clock",r("clock",\
+"function",Date.now),Date.now,{valid:Ta,expected:"epoch milliseconds",hint:" (a method needs its object: () => performan\
+ce.timeOrigin + performance.now())"}),random:Ao("random",r("random","function",be),be,{valid:N=>typeof N=="number"&&N>=0\
+&&N<1,expected:"a number in [0, 1)"})}}function Ao(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;let s;try{s=n\
+()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new RangeError(`Cann\
+ot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{return t()}}}\
+var Ta=e=>typeof e=="number"&&e>=0&&e<1e13;function Et(e,n){let t={json:bt,bytes:P(bt),schemaVersion:ue,sessionId:n,time\
+stamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.bytes,batchByte\
+s:o+xe+r,envelopeBytes:o}}function xa(e){if(e>=re.maxBytes)return e;let n=xo({json:bt,schemaVersion:ue,sessionId:"",retr\
+ies:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least ${n} (one sp\
+ooled event, the smallest), got ${e}`);return e}function vt(e,n,t,r){return e==="otlp"?No({serviceName:t["service.name"]\
+??Rr,serviceVersion:n,resourceAttributes:t},r):Oo(n,r)}var Io={name:"node",version:"x".repeat(12),machine:"x".repeat(11)\
+,os:"linux"};function Lo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Et(vt(n.name,t,r,Io),"undefined");r\
+eturn{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eventBytes)}}v\
+ar St=Symbol("hidden");function _a(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot create handler\
+: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:un(e);if(o){let s=\
+`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_endpoint",deta\
+il:s}}if(e===void 0&&n===St)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Mr;return e===void 0&&!Pr(i)?{kind:\
+"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind:"http",url\
+:i}}function Ra(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"};if(e===voi\
+d 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \'spoolDir\' \
+must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`the program\
+\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\' is not an \
+absolute path"})}function ka(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot create han\
+dler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=cn(e);return t||(n.push(`the program\'s \'format\' $\
+{A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Mo(e,n){if(n===void 0)return{};if(!Ee(n))\
+throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(let[r,o]of O\
+bject.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must be an obje\
+ct of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}return t}var $o\
+=8192;function Oa(e){let n=Mo("headers",e);for(let[i,s]of Object.entries(n)){if(!sn(i))throw new TypeError(`Cannot creat\
+e handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(on(i))throw new TypeError(`Cannot create\
+ handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=xr(s)}let t=Object.keys(n).fi\
+nd(i=>!an(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'headers\' ha\
+s a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r>$o?`the pr\
+ogram\'s \'headers\' add ${r} bytes to a request, more than ${$o} (servers refuse a larger head): nothing is sent`:void 0;r\
+eturn o?{record:{},problem:o}:{record:n}}function Na(e,n){return e!==void 0?{enabled:e,source:"handOff option"}:n.handOf\
+f!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,source:"default"\
+}}function Aa(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw new TypeEr\
+ror(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var En=/^sender-[0-9a-f]{\
+8}\\.mjs$/,je="NAT_TELEMETRY_SENDER";function vn(e,n){return{...e,[je]:JSON.stringify(n)}}function Po(e){if(e)try{let n=J\
+SON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:void 0}catc\
+h{return}}var K=15e3,$a=250;function Ie(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(lock|start)$`)\
+,i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lock"?K:$a;a+\
+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):wn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}function Sn\
+(e,n,t,r){try{return Ie(e,n,t,r).locks.length>0}catch{return!1}}function Do(e,n,t){let r;try{e.ensureDir(n,!0);let o=Ie(\
+e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i)}-${ee()}.\
+start`,e.create(`${n}/${r}`,"");let s=Ie(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(wn(e,`${n}/${r}`),"at wor\
+k")}catch{return r}}function Co(e,n,t){t!==void 0&&Tt(e,n,()=>[t])}function Fo(e,n,t){Tt(e,n,()=>Ie(e,n,t,Date.now()).ma\
+rks)}async function Bo(e,n,t){for(let r=0;r<Ia;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ie(e,n,t,o);if(i.loc\
+ks.length>0){wt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{locks:d,marks:\
+a}=Ie(e,n,t,o);if(d.join()===s)return wt(e,n,a),s;wn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTimeout(i,10+be\
+()*50))}}var Ia=5;function Ho(e,n,t){Tt(e,n,()=>[t])}function Tt(e,n,t){try{e.ensureDir(n,!0,!1),wt(e,n,t())}catch{}}fun\
+ction wt(e,n,t){for(let r of t)wn(e,`${n}/${r}`)}function wn(e,n){try{e.remove(n)}catch{}}function Uo(){return""}var Ma=\
+6e4,Pa=1e3,Da=[je,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"];function \
+jo(e,n,t){let r=Ca(e,n,t);return r.handOff?r:{...r,outcome:Vo(e,n)}}function Vo(e,n){return e.sink.kind==="none"?"droppe\
+d":Yo(e)&&n?.health.isOpen()!==!0?"delivered":n&&ke()===void 0?"spooled":"dropped"}function Yo(e){return e.sink.kind!=="\
+http"||y().canConnect(e.sink.url)}function Ca(e,n,t){try{let r=qo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="http")return{\
+handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=zo(e.sink.url,o.dir);if(i.isOpen()){let m=y().senderRefusal(s\
+);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.dir}/${""}`\
+,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Ba(e,o.dir),successor:u,onByConsentFile\
+:so()};return{handOff:!0,command:{...d,env:vn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the hand-off faile\
+d (${r})`}}}function Go(e,n){return n.handOff&&n.command&&!Ua(n.backlog)?{handOff:!1,reason:"the sender\'s script is not \
+in the spool directory and cannot be written",outcome:Vo(e,n.backlog)}:n}function Wo(e){try{let{spool:n,health:t,files:r\
+}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Do(r,n.dir,n.key);if(o==="at work")return"at w\
+ork";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Co(r,n.dir,o),i}catch{return"failed"}}funct\
+ion Xo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;return qo(e,\
+n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(zo(t.url,n.spool.dir))!==void 0}function zo(e,n){let t=Zr(),r=t===voi\
+d 0?void 0:Fa(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Da,...pe,"HOME","USERPROFILE"],set:r===vo\
+id 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Fa(e){let n=X(e),t=n===void 0?"":e.slice(n.length).replace(/^[\\\\/]+/,""\
+),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?void 0:F(o,t);\
+return i!==void 0&&r?.allowed(i,"read")?i:e}function qo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`the hand-off\
+ is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)return"the p\
+rogram delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-Pa)return`a request may \
+take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off during the r\
+un";let i=ke();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s no, which \
+a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noSpool}`:"the\
+re is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the spool cannot \
+all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read for them): \
+another user could swap the sender\'s script there";if(!Yo(e))return"the program may not connect to the endpoint";let{spo\
+ol:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{state:c}=a,m=\
+c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Ma&&!Sn(d,s.dir,s.key,u))return"\
+spooled events have waited a minute with no sender at work"}function Ba(e,n){let{sink:t,format:r,spoolLimits:o,backoff:i\
+}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutSeconds:e.re\
+questTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Lo(e),spoolMaxEvents:o.maxEven\
+ts,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,headers:{...e.hea\
+ders},resource:{...r.resource}}}function Ha({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}function Ua(e){i\
+f(Ha(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Uo(),Date.now());try{r()}catch(o){if(!(o instanceof $))retur\
+n!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Va(n,t.dir,ja),!0}var ja=3;function Va(e,n,t,r=Date.now())\
+{let o;try{o=e.list(n).filter(d=>En.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a===void 0||a\
+>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.written).slice(t\
+).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var Tn=class{#e=new S\
+et;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?(this.#n-=n\
+.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Jo(){throw new Error("a s\
+ender prints nothing")}var Zo=16384,_t=2*Zo,Qo=_t-4096,Rt=32,ei=/^[a-z0-9_]{1,40}$/,Ya=/^[0-9a-f]{8}$/;var Ko=/^drops-([\
+0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Ga=6e4;function ni(e,n,t,r,o,i,s=-1/0){let d=Object.entries(o).fi\
+lter(([m,f])=>ei.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!xt(i))return;let u={...{since:i,last:i,dropped\
+:Object.fromEntries(d.slice(0,Rt))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=si(n,t);try{let m=Xa(e,n,t,i).f\
+ilter(h=>h.quiet).map(h=>ti(e,h,n,t)),f=oi([...m.flatMap(h=>h.lines),l],s,i)??l;ri(e,n,t,m,()=>{let h=qa(e,c);h==="inval\
+id"&&e.remove(c);let g=`${H(f)}\n`;typeof h!="object"||h.bytes+g.length<=Zo?e.append(c,typeof h=="object"&&!h.ended?`\n${g\
+}`:g,Qo):Wa(e,n,t,f,s,i)});for(let{path:h}of m)h!==void 0&&v(()=>e.remove(h))}catch{}}function Wa(e,n,t,r,o,i){let s=si(\
+n,t),d={path:kt(n,t),quiet:!1},a=Ot(e,s,d.path)?ti(e,d,n,t):{lines:[]};ri(e,n,t,[a],()=>{e.append(s,`${H(oi([...a.lines,\
+r],o,i)??r)}\n`,Qo)})}function ti(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:[],summed:n\
+.summed};let{lines:o,upTo:i}=za(e,n),s=kt(t,r,i);return Ot(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{lines:[],summed\
+:n.summed}}function ri(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Ot(e,s,kt(n,t,d));throw i}}f\
+unction kt(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}function Xa(e,\
+n,t,r){return ft(e,n,Ko,(o,i)=>{let[,,s,d]=Ko.exec(i)??[],a=Math.abs(r-Number(s))>=Ga;return o===t?{path:F(n,i),summed:d\
+===void 0?void 0:Number(d),quiet:a}:void 0})}function za(e,n){try{let t=n.summed??0,r=e.read(n.path,_t)?.slice(t)??"",o=\
+n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ii(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.summed??0}}}f\
+unction Ot(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function oi(e,n,t){let r=e.map(d=>({...d,since:Math.min(d.since,t\
+),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]of Object.e\
+ntries(d.dropped))(a in o||Object.keys(o).length<Rt)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d],Number.MAX\
+_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:Math.max(..\
+.r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function qa(e,n){try{let t\
+=e.read(n,_t);return t===void 0?void 0:{lines:ii(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){return t inst\
+anceof $?"invalid":void 0}}function ii(e){return e.split(`\n`).flatMap(n=>Ja(n)??[])}function Ja(e){try{let{since:n,last:\
+t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object.entries(r)\
+:[];if(!(xt(n)&&xt(t)&&n<=t&&s.length>0&&s.length<=Rt&&s.every(([u,l])=>ei.test(u)&&Number.isSafeInteger(l)&&l>0)))retur\
+n;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ya.test(i)?{endpointHash:i}:{}};return type\
+of o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function xt(e){return Number.isSafeInteger(e)&&e>=0&&e<=fn}fu\
+nction si(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},ai=.9,Ka=1e3,Za=3e5,Qa=36e5,ed=4,xn\
+=class{#e;#n=[];#o=[];#t=new Tn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.working;#R=0;#k;#\
+y=new Set;#O;#A=!1;#E;#h=Yn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this.#e=Ue(n)}e\
+nqueue(n){try{if(!ce())return this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#X(),this.#u\
+++;let r=_o(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedEvents)retur\
+n this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===void 0&&queueMicr\
+otask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}start(){this.#\
+m||this.#P||(this.#m=!0,this.#X(),this.#S()>0?this.#j():ce()&&!this.#N()&&Xo(this.#e,this.#_())&&this.#$(ie.working))}fl\
+ush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#P);if(this.#x=\
+Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this.#x;return[\
+this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#P??=this.#ce()}[Symb\
+ol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{...this.#d}\
+,queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+this.#o.leng\
+th+this.#t.size}#W(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#D)return;this.#te();let n=y(),t=s=>\
+{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");return}},r=t(()=\
+>n.onExit({beforeExit:()=>{let s=this.#P===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this.#Y()}})),o\
+=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#D=()=>{r?.(\
+),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=>{this.#m&&\
+this.#z()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTimeout(this.\
+#c);let n=this.#E=nd(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#w.then(()=>\
+!0),n.over()])&&this.#q(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#M(!0),this.#S()>0&&!thi\
+s.#N()&&await this.#le(n),this.#M()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y(),n.clear(),\
+this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()?.health;t?\
+.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.over()])||thi\
+s.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*ai,i=[...this.#y].som\
+e(({started:s,accepted:d})=>!d&&r-s>=n*ai);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,this.#o.unshif\
+t(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#y){let{events:\
+r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.unshift(...\
+n(t)?this.#re(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K(n){if(n.ab\
+orted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monotonicMs(),s=\
+o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#t.settle(n)\
+&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="http"&&(t||!y\
+().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===void 0&&r!==v\
+oid 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="http"&&y().\
+canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1);return}if\
+(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recordWait(n.ret\
+ryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs);this.#C=r|\
+|!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="http"?this.\
+#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())return;let o=\
+this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return;this.#o=th\
+is.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:!1,probing:\
+r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.retryAfterMs\
+))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=>{for(;o<n.\
+length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(ed,n.length)},i)\
+);for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(n),o.length\
+===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.kind==="too_l\
+arge"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for(let a of d\
+)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,this.#ee(n,i.rej\
+ected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reason,i.detail)\
+,this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.retryAfterMs=\
+Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.retryAfterMs)}}\
+}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}#ee(n,t=0){\
+let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r={started:y\
+().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finally{this.#y.d\
+elete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=this.#e;return\
+ Ro(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=this.#e;if(o.k\
+ind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.encode(n,this.#\
+e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kind==="stderr")r\
+eturn di(d),{kind:"delivered"};let a=i.classify;return await mo({url:o.url,body:d,headers:s,classify:a&&((u,l,c)=>a(u,l,\
+c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,signal:t,now:t\
+his.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredentials})}#ve(n\
+,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`:"",o=n.kin\
+d==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${wr(n.thrown,this.#e.sink.kind==="http"?this.#\
+e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.reason}${r}$\
+{o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,format:t,spool\
+Dir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=st();this.#h(`telemetry ${s?"on":"off"} (decided by ${d}\
+)`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("NAT_TELEMET\
+RY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`nowhere (${n.\
+reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)this.#f(`probl\
+em: ${s}`);if(!this.#h)return;let i=ko(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.enabled?"han\
+d off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logger||(this.#a=!0\
+,this.#f(`telemetry off (decided by ${st().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:o,clock:i,rand\
+om:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#re(n,t){let[r,o\
+]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery failed (${t})\
+: ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`),this.#L(o\
+),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=bn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:`spool kept\
+ in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;if(n)return\
+ Math.max(0,n.end-y().monotonicMs())+Ka;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Za,Math.min(Qa\
+,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce()||this.#N()|\
+|!J())return;let n=this.#_();if(n&&ke()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max(this.#S(),\
+Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,this.#o.push\
+(...o.events),o.events.length>0&&this.#j())}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(this.#o=o,this\
+.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opted_out"),!0\
+;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#ne(o))di(this.#e.format.encode(d,this.#e.clock())),this.#\
+p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this.#e.sink.de\
+tail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered are kept in\
+ memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(ke()!==void 0)retur\
+n this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!0;let s;try\
+{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.clock();d>0&&i?.he\
+alth.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderDropped)}els\
+e{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s!==void 0}#\
+ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s),t.holds(s\
+)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_lost"),this.\
+#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F(n=!1){if(t\
+his.#S()===0)return!0;let t=this.#_(),r=jo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#M(!0,o);let i=G\
+o(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",dropped:"not deli\
+vered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?po(t.health):void 0,c=i.outcome==="delivered"?`; the exit waits at\
+ most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as ${i.reason}\
+`:i.reason}${c}`),!1}let s=n||this.#N()?0:To(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:l}=this.#e.\
+spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()} event(s) \
+(spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(!0,o))return this.#f("at exit: delivering in process: the spo\
+ol cannot be written"),!1;let d=Wo(i);if(d==="failed")return this.#f("at exit: delivering in process: no sender could be\
+ started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at work":"the sender at work","\
+endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to start a sender\
+)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0&&this.#f(`\
+at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Object.entries\
+(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=this.#e;if(O\
+bject.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))this.#g[s]=thi\
+s.#d[s];let i=Date.now();ni(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.#d,t,n),thi\
+s.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Hr(this.#e.logger,n)}};function nd(e){\
+let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),()=>o(!1))}\
+),clear:()=>t?.()}}function di(e){y().writeStderr(`${Jo(JSON.parse(e))}\n`)}var td=250;async function ui(e){let n=y();Ne(\
+K,()=>n.exit(0)),fo(),io(()=>rd(e));try{await od(e,y().monotonicMs()+K)}catch{}n.exit(0)}function rd(e){let{enabled:n,so\
+urce:t}=tt();return n||t==="default"&&e.onByConsentFile!==!0}async function od(e,n){let t=y().files,r=e.spoolDir;if(!t)r\
+eturn;let{successor:o,onByConsentFile:i,...s}=e,d=Ue(s),a=yt(d);if(!J())return Fo(t,r,a);for(let u=0;;u++){let l=await B\
+o(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:h}=await sd(s,n-td);if(Ho(t,r,l),!ad(e,a))return;if(h&&f>0&\
+&J())return id(e);if(c>0&&m>0||u>0&&c===0)return}}function id(e){if(!e.successor)return;let{argv:n,env:t,leavesSession:r\
+}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&En.test(d.slice(i.length)));o&&s!==void 0&&v\
+(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:vn(t,e),cwd:e.spoolDir,leavesSession:r})}async function sd(e,n\
+){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}=Ue(e),d=0;\
+for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)break;let a=ne\
+w xn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u,spooled:l,s\
+ent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,h]of Object.entries(m))C(t.dropped,f,h);if(u<=\
+l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(h=>setTimeo\
+ut(h,f))}}return t}function ad(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Sn(t,e.spoolDir,n,Date.now()\
+))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};return oe.open(e\
+.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ci=Po(y().env(je));ci&&await ui(ci);\n'}var Ne="sender-f6dd9ee2.\
+mjs",$d=123772,Sd=6e4,Od=1e3,xd=[Ii,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_D\
+RY_RUN"];function Ci(e,t){return e.sink.kind==="none"?"dropped":rr(e)&&t?.health.isOpen()!==!0?"delivered":t&&Pe()===void 0?
+"spooled":"dropped"}var kd=3;function Di(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>yd.test(d))}catch{return}const o=d=>{
+const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+ke?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ne).map(d=>({name:d,written:o(
+d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>ke).map(({name:d})=>d);for(const d of s)try{e.
+remove(`${t}/${d}`)}catch{}}var Nd=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.add(e),this.#t+=e.length}settle(e){
+return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#t=0}};
+function tn(e){return e===null?"null":typeof e=="string"?Pi(e):typeof e=="number"?Ad(e):typeof e=="boolean"?String(e):Array.
+isArray(e)?`[${e.map(tn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Pi(
+n)}: ${tn(r)}`).join(", ")}}`:"null"}function Pi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(
+0).toString(16).padStart(4,"0")}`)}function Ad(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(e))return e>0?"Infi\
+nity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().split("e"),r=Number(
+n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).
+padStart(2,"0")}`}var Bi=16384,nn=2*Bi,ji=nn-4096,rn=32,Fi=/^[a-z0-9_]{1,40}$/,Rd=/^[0-9a-f]{8}$/,Md=/^drops-([0-9a-f]{8})\.json$/,
 on=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Ld=6e4;function Id(e,t,n,r=-1/0){const i=Date.now(),
 o=zi(e,ln(t,n)),d=Yi(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Vi(e,a).lines);return dn([...typeof o=="o\
 bject"?o.lines:[],...d],r,i)}function Cd(e,t,n=-1/0){return[...new Set([...tt(e,t,Md,i=>i),...tt(e,t,on,i=>i)])].flatMap(
