@@ -71,22 +71,24 @@ const MAX_SCHEMA_VERSION_JSON_BYTES = JSON.stringify(DEFAULT_SCHEMA_VERSION).len
  * or `event_too_large`. Never throws.
  *
  * @param event What was enqueued.
- * @param run The handler's session, client version and largest serialized event accepted.
+ * @param run The handler's session, client version, largest serialized event and body accepted, and wire format.
  * @returns The pending event, or why it is dropped.
  * @example
  * ```ts
  * import { toPending } from "./batch.ts";
  * import { CliCommandEvent } from "./events.ts";
- * const run = { sessionId: "s", sourceClientVersion: "1.0.0", maxEventBytes: 32768 };
+ * import { natFormat } from "./wire_format.ts";
+ * const format = natFormat("1.0.0");
+ * const run = { sessionId: "s", sourceClientVersion: "1.0.0", maxEventBytes: 32768, maxBatchBytes: 500_000, format };
  * toPending(new CliCommandEvent({ command: "run", taskStatus: "success" }), run); // { json: '{"ts":…', … }
  * toPending({ name: "fake" }, run); // { reason: "not_an_event", detail: "not a TelemetryEvent" }
  * ```
  */
 export function toPending(
   event: unknown,
-  run: Pick<ResolvedOptions, "sessionId" | "sourceClientVersion" | "maxEventBytes">,
+  run: Pick<ResolvedOptions, "sessionId" | "sourceClientVersion" | "maxEventBytes" | "maxBatchBytes" | "format">,
 ): PendingEvent | Refusal {
-  const { sessionId, sourceClientVersion: clientVersion, maxEventBytes } = run;
+  const { sessionId, sourceClientVersion: clientVersion, maxEventBytes, maxBatchBytes, format } = run;
   try {
     if (!(event instanceof TelemetryEvent)) return { reason: "not_an_event", detail: "not a TelemetryEvent" };
   } catch {
@@ -116,7 +118,18 @@ export function toPending(
           "NAT_TELEMETRY_FORMAT make larger)",
       };
     }
-    return { json, bytes, schemaVersion, sessionId, clientVersion, timestamp, retries: 0, notBefore: 0 };
+    const pending = { json, bytes, schemaVersion, sessionId, clientVersion, timestamp, retries: 0, notBefore: 0 };
+    // A format whose records wrap the event (an OTLP log record, by the parameter) needs more than its JSON: the
+    // body of a batch of this event alone must still be within maxBatchBytes.
+    const inBatch = format.eventBytes(pending);
+    if (inBatch > bytes && format.emptyBytes(pending) + inBatch > maxBatchBytes) {
+      return {
+        reason: "event_too_large",
+        detail: `${inBatch} bytes as the ${format.name} format carries it, more than maxBatchBytes leaves beside ` +
+          "the envelope",
+      };
+    }
+    return pending;
   } catch (error) {
     return { reason: "invalid_event", detail: describeError(error) };
   }

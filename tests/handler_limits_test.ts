@@ -203,6 +203,28 @@ test("a schemaVersion longer than the room maxBatchBytes keeps for it is a count
   }
 });
 
+test("no body exceeds maxBatchBytes in either format, however an event's records wrap it (OTLP: by the parameter)", async () => {
+  for (const format of ["nat", "otlp"] as const) {
+    const maxBatchBytes = 1_200;
+    await withHandler({ format, maxBatchBytes }, async (handler, server) => {
+      let enqueued = 0;
+      for (let size = 1; size < maxBatchBytes; size += 7, enqueued++) {
+        handler.enqueue(new AnyEvent(() => ({ k: "a".repeat(size) }), size % 2 ? `1.5${"9".repeat(64)}` : undefined));
+      }
+      // Many small parameters: an OTLP record is several times the event's JSON.
+      const many = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`p${i}`, i]));
+      handler.enqueue(new AnyEvent(() => many));
+      enqueued++;
+      await handler.flush();
+      const { sent, dropped } = handler.stats();
+      assert.equal(sent + (dropped.event_too_large ?? 0), enqueued, `${format}: every event sent or counted`);
+      assert.ok(sent > 30, `${format}: ${sent} sent`);
+      const largest = Math.max(...server.requests.map(({ body }) => new TextEncoder().encode(body).length));
+      assert.ok(largest <= maxBatchBytes, `${format}: a body of ${largest} bytes`);
+    });
+  }
+});
+
 test("an event larger than maxEventBytes is dropped as event_too_large; others are unaffected", async () => {
   await withHandler({ maxEventBytes: 1024 }, async (handler, server) => {
     handler.enqueue(new AnyEvent(() => ({ text: "é".repeat(400) }))); // 800 bytes of UTF-8: fits
