@@ -4,6 +4,7 @@ import * as nodeFs from "node:fs";
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { guardedFiles } from "../src/runtime/guarded_files.ts";
+import type { HostFiles } from "../src/runtime/host.ts";
 import { nodeFiles } from "../src/runtime/node_files.ts";
 import { host } from "../src/runtime/mod.ts";
 import { nodeHost } from "../src/runtime/node.ts";
@@ -754,29 +755,56 @@ test("where the user's ids cannot be known (Deno without --allow-sys), the ances
   );
 });
 
-test("a spool directory of the user's that the user may not write (0500, as a restore leaves it) is refused", {
+test("a spool directory the user may not list, write or go into (0500 after a restore) is refused", {
   skip: process.platform === "win32" && "POSIX modes",
 }, () => {
   using dir = tempDir();
   const spoolDir = `${dir.path}/spool`;
   mkdirSync(spoolDir, { mode: 0o700 });
-  // Root may write whatever the mode: as root, the directory is made another user's, and that user runs.
+  // As the mode tells it (Deno, which cannot ask the system): root may write whatever the mode, so as root the
+  // directory is made another user's, and that user runs.
   const uid = process.getuid?.() === 0 ? 65534 : process.getuid?.();
   if (uid !== process.getuid?.()) nodeFs.chownSync(spoolDir, 65534, 65534);
-  const user = guardedFiles(nodeFiles(nodeFs, { uid, gid: uid }, false));
+  const byMode = guardedFiles({ ...nodeFiles(nodeFs, { uid, gid: uid }, false), usableDir: () => undefined });
+  const refusal = (files: HostFiles, use?: "look") => {
+    let why = "";
+    return Spool.open(spoolDir, files, limits, KEY, (reason) => why = reason, use) ? "used" : why;
+  };
   for (const mode of [0o500, 0o600, 0o300]) {
     chmodSync(spoolDir, mode);
-    let why = "";
-    assert.equal(Spool.open(spoolDir, user, limits, KEY, (reason) => why = reason), undefined, mode.toString(8));
-    assert.match(why, /refused .*spool: not_writable$/, "told why: runs keep their spool elsewhere");
+    assert.match(refusal(byMode), /refused .*spool: not_writable$/, mode.toString(8));
+    assert.match(refusal(byMode, "look"), /not_writable$/, "nor looked in: runs keep their spool elsewhere");
   }
-  assert.equal(
-    Spool.open(spoolDir, user, limits, KEY, undefined, "look"),
-    undefined,
-    "nor looked in: runs keep it elsewhere",
-  );
   chmodSync(spoolDir, 0o700);
-  assert.ok(Spool.open(spoolDir, user, limits, KEY), "writable again: used");
+  assert.equal(refusal(byMode), "used", "writable again: used");
+});
+
+test("a spool directory the system says the program may not write (a read-only mount) is refused", {
+  skip: process.platform === "win32" && "POSIX modes",
+}, () => {
+  using dir = tempDir();
+  const spoolDir = `${dir.path}/spool`;
+  mkdirSync(spoolDir, { mode: 0o700 });
+  const user = { uid: process.getuid?.(), gid: process.getgid?.() };
+  const answering = (code?: string) =>
+    guardedFiles(nodeFiles(
+      {
+        ...nodeFs,
+        accessSync(path: string, mode: number) {
+          if (code) throw Object.assign(new Error(`${code}: ${path}`), { code });
+          nodeFs.accessSync(path, mode);
+        },
+      },
+      user,
+      false,
+    ));
+  for (const code of ["EROFS", "EACCES", "EPERM"]) {
+    let why = "";
+    assert.equal(Spool.open(spoolDir, answering(code), limits, KEY, (reason) => why = reason), undefined, code);
+    assert.match(why, /not_writable$/, code);
+  }
+  assert.ok(Spool.open(spoolDir, answering(), limits, KEY), "the system's yes: used (its mode 0700)");
+  assert.ok(Spool.open(spoolDir, answering("ENOSYS"), limits, KEY), "no verdict: the mode tells");
 });
 
 test("a link among the ancestors (/home -> /var/home): judged by where it leads, not by its own mode", {

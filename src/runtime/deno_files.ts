@@ -113,6 +113,7 @@ export function denoFiles(
     },
     realPath: (path) => quietly(() => deno.realPathSync(path)),
     readLink: (path) => quietly(() => deno.readLinkSync(path)),
+    usableDir: () => undefined, // Deno cannot ask access(2): the mode tells
     mkdir: (path) => deno.mkdirSync(path, { mode: 0o700 }),
     list: (path) => [...deno.readDirSync(path)].map((entry) => entry.name),
     read(path, maxBytes, check) {

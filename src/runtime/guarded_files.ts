@@ -49,6 +49,11 @@ export interface RawFiles {
   lstat(path: string): FileFacts | undefined;
   /** Where a path leads, every link on the way followed; `undefined` when that cannot be told. */
   realPath(path: string): string | undefined;
+  /**
+   * Whether the program may list, write and go into a directory, as the system tells (`access(2)`: its mode, an
+   * ACL, a read-only mount); `undefined` where the runtime cannot ask (Deno), or the answer is no such verdict.
+   */
+  usableDir(path: string): boolean | undefined;
   /** What a link says, as written; `undefined` when that cannot be told. */
   readLink(path: string): string | undefined;
   /** Creates one directory, owner-only; its parent must exist. */
@@ -93,7 +98,7 @@ export interface User {
 export class RefusedPath extends Error {
   /**
    * `symlink`, `not_a_directory`, `not_a_regular_file`, `not_owner`, `writable_by_others`, `not_writable` (a
-   * directory of the user's that the user may not list, write or go into), `too_large`,
+   * directory the program may not list, write or go into: its mode, a read-only mount), `too_large`,
    * `not_utf8`, `no_parent`, `ancestor_not_owner`, `ancestor_writable_by_others`, `ancestor_writable_by_group`,
    * `ancestor_link`, `missing` (a directory only looked at), `not_allowed` (the program's permissions).
    */
@@ -234,12 +239,12 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       if (!isPrivate) return true;
       if (raw.uid !== undefined && facts.uid !== raw.uid) throw new RefusedPath(path, "not_owner");
       if (facts.mode !== undefined && (facts.mode & 0o022) !== 0) throw new RefusedPath(path, "writable_by_others");
-      // One of the user's that the user may not list, write or go into (0500, left by a restore or a `chmod -R
-      // a-w`): nothing could be kept there, so runs keep it elsewhere, and that is where to look. Root may, whatever
-      // its mode; a user whose id is not known is not judged.
-      if (raw.uid !== undefined && raw.uid !== 0 && facts.mode !== undefined && (facts.mode & 0o700) !== 0o700) {
-        throw new RefusedPath(path, "not_writable");
-      }
+      // One the program may not list, write or go into (0500 after a restore or a `chmod -R a-w`, a read-only
+      // mount): nothing could be kept there, so runs keep it elsewhere, and that is where to look. Where the system
+      // cannot be asked (Deno), its mode tells, for a user whose id is known and not root's (root may, whatever it).
+      const usable = raw.usableDir(path) ??
+        (raw.uid === undefined || raw.uid === 0 || facts.mode === undefined || (facts.mode & 0o700) === 0o700);
+      if (!usable) throw new RefusedPath(path, "not_writable");
       return checkAncestors(raw, path);
     },
     list: (path) => raw.list(path),

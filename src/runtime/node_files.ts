@@ -28,6 +28,7 @@ export interface NodeFs {
   lstatSync(path: string, options: { throwIfNoEntry: false }): NodeStats | undefined;
   mkdirSync(path: string, options: { mode: number }): unknown;
   readdirSync(path: string): string[];
+  accessSync(path: string, mode: number): void;
   openSync(path: string, flags: number, mode?: number): number;
   fstatSync(fd: number): NodeStats;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: null): number;
@@ -40,6 +41,9 @@ export interface NodeFs {
   readlinkSync(path: string): string;
   realpathSync: { (path: string): string; native?(path: string): string };
 }
+
+/** `R_OK | W_OK | X_OK`, the same on every system Node.js and Bun run on: what a spool directory needs. */
+const LIST_WRITE_ENTER = 7;
 
 /** Node.js's permission model (`process.permission`, set under `--permission`). */
 export interface NodePermission {
@@ -124,6 +128,14 @@ export function nodeFiles(fs: NodeFs, user: User, windows: boolean, permission?:
     // The system's realpath, as opening the path resolves it: Node.js's own reads a `..` after a link as text.
     realPath: (path) => quietly(() => (fs.realpathSync.native ?? fs.realpathSync)(path)),
     readLink: (path) => quietly(() => fs.readlinkSync(path)),
+    usableDir(path) {
+      try {
+        fs.accessSync(path, LIST_WRITE_ENTER);
+        return true;
+      } catch (error) {
+        return ["EACCES", "EPERM", "EROFS"].includes((error as { code?: string }).code ?? "") ? false : undefined;
+      }
+    },
     mkdir: (path) => void fs.mkdirSync(path, { mode: 0o700 }),
     list: (path) => fs.readdirSync(path),
     read(path, maxBytes, check) {
