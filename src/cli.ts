@@ -574,17 +574,37 @@ function decide(
   return code;
 }
 
-/** The spool a handler with no options would use, or (`look`) only to look in. */
+/**
+ * The spool a handler with no options would use, or (`look`) only to look in; `movedFrom` says why its place could
+ * not be used, where runs keep it elsewhere (what they left there before waits until it can be used again).
+ */
 function openSpool(
   refused?: (why: string) => void,
   use: "work" | "look" = "work",
 ):
-  | { spool: Spool; options: ResolvedOptions; files: NonNullable<ReturnType<typeof host>["files"]> }
+  | {
+    spool: Spool;
+    options: ResolvedOptions;
+    files: NonNullable<ReturnType<typeof host>["files"]>;
+    movedFrom: string | undefined;
+  }
   | undefined {
   const options = resolveOptions({});
   const files = host().files;
-  const spool = files && openOptionsSpool(options, files, (why) => refused?.(why), use);
-  return spool && files ? { spool, options, files } : undefined;
+  let movedFrom: string | undefined;
+  const spool = files && openOptionsSpool(options, files, (why, keptIn) => {
+    if (keptIn) movedFrom = why;
+    refused?.(why);
+  }, use);
+  return spool && files ? { spool, options, files, movedFrom } : undefined;
+}
+
+/** The note `flush` and `inspect` print where runs keep the spool elsewhere than its place. */
+function movedNote(movedFrom: string | undefined): string {
+  return movedFrom
+    ? `Note: runs keep the spool here, as its place cannot be used (${movedFrom}); what runs left there before ` +
+      "is not counted, and waits until it can be used again.\n"
+    : "";
 }
 
 /** How long `flush` may deliver. */
@@ -642,6 +662,7 @@ async function flush(output: CliOutput): Promise<number> {
     ? `; ${theirs} more for other endpoints or programs, which their runs deliver (see inspect)`
     : "";
   output.out(`Delivered ${stats.sent} event(s); dropped ${dropped}; ${left} left in the spool${others}${elsewhere}.\n`);
+  output.out(movedNote(opened.movedFrom));
   return left === 0 ? 0 : 1;
 }
 
@@ -807,10 +828,14 @@ function inspect(output: CliOutput, json: boolean): number {
   const endpoints = opened ? endpointReports(opened, recorded) : [];
   const corrupt = files.reduce((sum, file) => sum + file.corrupt, 0);
   if (json) {
-    output.out(`${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, events, corrupt, health, endpoints })}\n`);
+    const placeRefused = opened?.movedFrom ?? null;
+    output.out(
+      `${JSON.stringify({ spoolDir: opened?.spool.dir ?? null, placeRefused, events, corrupt, health, endpoints })}\n`,
+    );
     return 0;
   }
   output.out(`Spool: ${opened?.spool.dir ?? `none (${whyNoSpool(why, resolveOptions({}))})`}\n`);
+  output.out(movedNote(opened?.movedFrom));
   output.out(`${events.length} spooled event(s)\n`);
   if (corrupt > 0) {
     output.out(`${corrupt} more that cannot be read (malformed, or a file not the user's own): a run drops them\n`);

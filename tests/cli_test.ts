@@ -918,8 +918,13 @@ test("a spool's place runs cannot use: status names the one they keep instead, i
   assert.ok(status.stdout.includes(`\nSpool: ${fallback}\n`), status.stdout);
   assert.match(status.stdout, /^Problem: the spool directory cannot be used: .*home\/state.*: runs keep it in \S+$/m);
   const inspected = await cli(dir.path, ["inspect", "--json"], env);
-  const { spoolDir, events } = JSON.parse(inspected.stdout);
+  const { spoolDir, events, placeRefused } = JSON.parse(inspected.stdout);
   assert.deepEqual([spoolDir, events.length], [fallback, 1]);
+  assert.match(placeRefused, /home\/state/, "why its place is not used");
+  // What runs left in the place before it could not be used is not counted: said, lest the counts read as all.
+  const note = /^Note: runs keep the spool here, as its place cannot be used \(.*home\/state.*\); what runs left /m;
+  assert.match((await cli(dir.path, ["inspect"], env)).stdout, note);
+  assert.match((await cli(dir.path, ["flush"], { NAT_TELEMETRY_ENABLED: "1", ...env })).stdout, note);
   const disable = await cli(dir.path, ["disable"], env);
   assert.deepEqual([disable.code, disable.stderr], [0, ""]);
   assert.match(disable.stdout, /^Deleted 1 spooled event\(s\)/m);
