@@ -766,6 +766,8 @@ test("a spool directory the user may not list, write or go into (0500 after a re
   const uid = process.getuid?.() === 0 ? 65534 : process.getuid?.();
   if (uid !== process.getuid?.()) nodeFs.chownSync(spoolDir, 65534, 65534);
   const byMode = guardedFiles({ ...nodeFiles(nodeFs, { uid, gid: uid }, false), usableDir: () => undefined });
+  // Nor where the user's id cannot be known (Deno without --allow-sys): no one else may write it, so its owner must.
+  const noId = guardedFiles({ ...nodeFiles(nodeFs, {}, false), usableDir: () => undefined });
   const refusal = (files: HostFiles, use?: "look") => {
     let why = "";
     return Spool.open(spoolDir, files, limits, KEY, (reason) => why = reason, use) ? "used" : why;
@@ -774,9 +776,11 @@ test("a spool directory the user may not list, write or go into (0500 after a re
     chmodSync(spoolDir, mode);
     assert.match(refusal(byMode), /refused .*spool: not_writable$/, mode.toString(8));
     assert.match(refusal(byMode, "look"), /not_writable$/, "nor looked in: runs keep their spool elsewhere");
+    assert.match(refusal(noId), /not_writable$/, `${mode.toString(8)}, the user's id unknown`);
   }
   chmodSync(spoolDir, 0o700);
   assert.equal(refusal(byMode), "used", "writable again: used");
+  assert.equal(refusal(noId), "used");
 });
 
 test("a spool directory the system says the program may not write (a read-only mount) is refused", {

@@ -241,9 +241,11 @@ export function guardedFiles(raw: RawFiles): HostFiles {
       if (facts.mode !== undefined && (facts.mode & 0o022) !== 0) throw new RefusedPath(path, "writable_by_others");
       // One the program may not list, write or go into (0500 after a restore or a `chmod -R a-w`, a read-only
       // mount): nothing could be kept there, so runs keep it elsewhere, and that is where to look. Where the system
-      // cannot be asked (Deno), its mode tells, for a user whose id is known and not root's (root may, whatever it).
+      // cannot be asked (Deno), its mode tells: no one else may write it (above), so its owner must be able to, but
+      // for root, who may whatever the mode (a user whose id is not known, Deno without --allow-sys, is taken as not
+      // root: one who is would keep the spool in the fallback).
       const usable = raw.usableDir(path) ??
-        (raw.uid === undefined || raw.uid === 0 || facts.mode === undefined || (facts.mode & 0o700) === 0o700);
+        (raw.uid === 0 || facts.mode === undefined || (facts.mode & 0o700) === 0o700);
       if (!usable) throw new RefusedPath(path, "not_writable");
       return checkAncestors(raw, path);
     },
