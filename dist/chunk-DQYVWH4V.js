@@ -24,8 +24,8 @@ mkdir(v),v===h[0]&&r(v,e.removeDir)}catch(y){if(y instanceof M)throw y;const x=e
 "directory")throw new M(l,x.kind==="symlink"?"symlink":"not_a_directory");t(l,x,v===l?"not_owner":"ancestor_not_owner")}
 if(h.length>0&&(f=e.lstat(l)),f?.kind==="symlink")throw new M(l,"symlink");if(f?.kind!=="directory")throw new M(l,"not_a\
 _directory");if(!c)return!0;if(e.uid!==void 0&&f.uid!==e.uid)throw new M(l,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==
-0)throw new M(l,"writable_by_others");if(!(e.usableDir(l)??(e.uid===void 0||e.uid===0||f.mode===void 0||(f.mode&448)===448)))
-throw new M(l,"not_writable");return Ae(e,l)},list:a=>e.list(a),checkPlace:a=>{Ae(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(
+0)throw new M(l,"writable_by_others");if(!(e.usableDir(l)??(e.uid===0||f.mode===void 0||(f.mode&448)===448)))throw new M(
+l,"not_writable");return Ae(e,l)},list:a=>e.list(a),checkPlace:a=>{Ae(e,a)},read:(a,c)=>e.read(a,c,o(a,c)),sizeOf:(a,c=!1)=>d(
 a,c)?.size,modifiedAt:a=>d(a,!0)?.modified,isPrivate(a){const c=d(a,!0)?.mode;return c!==void 0&&(c&18)===0},touch(a,c){
 if(!e.allowed(a,"write")||!e.allowed(a,"read"))throw new M(a,"not_allowed");e.touch(a,c,s(a))},create(a,c){e.create(a,c),
 r(a,e.remove)},append:(a,c,u)=>e.append(a,c,o(a,u)),rename(a,c){const u=e.allowed(c,"read")?e.lstat(c):void 0;u!==void 0&&
@@ -971,1041 +971,1041 @@ nstanceof $)throw b;let R=e.lstat(g);if(R===void 0)throw b;if(R.kind!=="director
 link":"not_a_directory");n(c,R,g===c?"not_owner":"ancestor_not_owner")}if(m.length>0&&(f=e.lstat(c)),f?.kind==="symlink"\
 )throw new $(c,"symlink");if(f?.kind!=="directory")throw new $(c,"not_a_directory");if(!u)return!0;if(e.uid!==void 0&&f.\
 uid!==e.uid)throw new $(c,"not_owner");if(f.mode!==void 0&&(f.mode&18)!==0)throw new $(c,"writable_by_others");if(!(e.us\
-ableDir(c)??(e.uid===void 0||e.uid===0||f.mode===void 0||(f.mode&448)===448)))throw new $(c,"not_writable");return Ge(e,\
-c)},list:a=>e.list(a),checkPlace:a=>{Ge(e,a)},read:(a,u)=>e.read(a,u,i(a,u)),sizeOf:(a,u=!1)=>d(a,u)?.size,modifiedAt:a=\
->d(a,!0)?.modified,isPrivate(a){let u=d(a,!0)?.mode;return u!==void 0&&(u&18)===0},touch(a,u){if(!e.allowed(a,"write")||\
-!e.allowed(a,"read"))throw new $(a,"not_allowed");e.touch(a,u,s(a))},create(a,u){e.create(a,u),r(a,e.remove)},append:(a,\
-u,l)=>e.append(a,u,i(a,l)),rename(a,u){let l=e.allowed(u,"read")?e.lstat(u):void 0;l!==void 0&&o(u,l),e.rename(a,u)},rem\
-ove(a){if(!e.allowed(a,"write"))throw new $(a,"not_allowed");e.remove(a)}}}function Ge(e,n,t=X(n),r=0){for(let o=t;o!==v\
-oid 0;o=X(o),r++){if(r>=Nt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0||e.uid===void 0&&i.mode!==void \
-0)return!1;if(e.uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new $(n,"ancestor_not_owner");if(i.kind==="\
-symlink"&&i.mode!==void 0){let s=li(e,o);if(s===void 0)throw new $(n,"ancestor_link");if(!Ge(e,n,s))return!1;continue}if\
-(!(i.mode===void 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new $(n,"ancestor_writable_by_others");if((i.mode&16)!==0\
-){if(e.gid===void 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new $(n,"ancestor_writable_by_group")}}}return!0}func\
-tion li(e,n){let t=X(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n);i\
-f(!(r===void 0||o===void 0||i===void 0))return fi(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function fi(e){let n=[];\
-for(let t of e.split("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function Xe(e,n,t){let r=n\
-ew Uint8Array(Math.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let s=new Uint8Array(Math.min(t+1,r.lengt\
-h*2));s.set(r),r=s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function F(e,n){return`${e.replace(/[\\\\/]+$/,"")\
-}/${n}`}function G(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function X(e){let n=e.length>1\
-?e.replace(/[\\\\/]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/\
-.test(n)))return t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var mi=4;function At(e,\
-n,t){let r=e.build.os==="windows",o=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",ui\
-d:r||a.uid===null?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,mod\
-ified:a.mtime?.getTime()}),i=a=>{try{return e.lstatSync(a)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADir\
-ectory")return;throw u}},s=(a,u,l)=>{let c=e.openSync(a,l),m=c.statSync();if(m.dev!==u.dev||m.ino!==u.ino||!m.isFile)thr\
-ow c.close(),new Error(`${a} changed while it was opened`);return c},d=(a,u)=>{let l=new TextEncoder().encode(u);for(;l.\
-length>0;)l=l.subarray(a.writeSync(l))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(a){let u=i(\
-a);return u&&o(u)},realPath:a=>v(()=>e.realPathSync(a)),readLink:a=>v(()=>e.readLinkSync(a)),usableDir:()=>{},mkdir:a=>e\
-.mkdirSync(a,{mode:448}),list:a=>[...e.readDirSync(a)].map(u=>u.name),read(a,u,l){let c=i(a);if(c===void 0)return;l(o(c)\
-);let m=s(a,c,{read:!0});try{let f=Xe((p,g)=>m.readSync(p.subarray(g)),c.size,u);l({...o(c),size:f.length});try{return n\
-ew TextDecoder("utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new $(a,"not_utf8")}}finally{m.close()}},create(a,\
-u){let l=e.openSync(a,{write:!0,createNew:!0,mode:384});try{d(l,u)}catch(c){throw l.close(),e.removeSync(a),c}l.close()}\
-,append(a,u,l){let c=()=>{let f=i(a);return f?(l(o(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0\
-,mode:384})},m;for(let f=1;m===void 0;f++)try{m=c()}catch(p){if(p instanceof $||f===mi)throw p}try{d(m,u)}finally{m.clos\
-e()}},touch(a,u,l){let c=i(a);if(c===void 0)throw new Error(`cannot date ${a}: nothing is there`);l(o(c));let m=s(a,c,{r\
-ead:!0});try{m.utimeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(a,u)=>e.renameSync(a,u),remove:a=>e.remove\
-Sync(a),removeDir:a=>e.removeSync(a)}}var Rn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME"\
-,"DENO_DIR","DENO_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],kn=["HTTP_PRO\
-XY","http_proxy","HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],pe=[...kn,"NO_PROXY","no_proxy","REQUEST_METHOD"],\
-hi=["PATH","SYSTEMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...pe,"NAT_TELE\
-METRY_ENABLED","DO_NOT_TRACK",...Rn];function ze(e,n,t){let r={},o=s=>On(s,t),i=e("REQUEST_METHOD")!==void 0;for(let s o\
-f hi){let d=e(s);if(!(d===void 0||i&&s==="HTTP_PROXY"))if(!Rn.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=o(d);el\
-se{let a=/^(?:[A-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=d.split(a).map(o).join(a)}}for(let[s,d]of Object.entries(n))r[s]\
-=Rn.includes(s)?o(d):d;return r}function On(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:F(n,e)}func\
-tion ge(e,n){let t=pi(e,n);if(t===void 0)return{kind:"direct"};let r=Dt(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:yi(\
-e,n(r));return r!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...gi(n(t)),setBy:t}}function pi(e,n){l\
-et t=e.protocol==="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"\
-]:["http_proxy","HTTP_PROXY"]:void 0;return t&&Dt(n,[...t,"all_proxy","ALL_PROXY"])}function It(e,n,t){let r=t.filter(o=\
->n(o));if(!(e.protocol!=="http:"||n("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI\
- program (REQUEST_METHOD is set)`}function Ce(e){return`${e.pathname}${e.search}${e.hash}`.includes("@")}function gi(e){\
-let n=An(e);if(!n)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};let{protocol:t}=n;if(t!=="http:"&&t!==\
-"https:")return{kind:"unusable",reason:`${t} proxies are not supported`};if(n.hostname==="")return{kind:"unusable",reaso\
-n:"the proxy URL names no host"};if(Ce(n))return{kind:"unusable",reason:Nn};let r=n.username||n.password?`Basic ${Ln(`${\
-$t(n.username)}:${$t(n.password)}`)}`:void 0,o=n.port?Number(n.port):t==="https:"?443:80;return{kind:"proxy",proxy:{prot\
-ocol:t,hostname:In(n.hostname),port:o,authorization:r}}}var Nn="an \'@\' past its host: a password with a \'/\', \'?\' or \'#\' \
-in it, not percent-encoded (%2F, %3F, %23), would make a part of it the proxy\'s host";function An(e){let n=e.trim();try{\
-return new URL(/^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return}}function yi(e,n){let t=In(e.hostname.to\
-LowerCase()).replace(/\\.$/,""),r=$n(t),o=Number(e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.tri\
-m()).filter(i=>{let s=Mt(i.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==o?!1:s.kind==="all"?!0:s.kind==="\
-domain"?r===void 0&&(t===s.name||t.endsWith(`.${s.name}`)):r!==void 0&&Pt(r,s.address,s.prefix)})}function Lt(e,n){let t\
-=$n(e),r=/^[\\d.a-f:/]+$/i.test(n)?Mt(n.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&&r.port===void 0&&Pt(t,r.\
-address,r.prefix)}function Mt(e){let n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=r[2]===void 0?void 0:Numb\
-er(r[2]);else if(e.indexOf(":")===e.lastIndexOf(":")){let d=/^(.*):(\\d+)$/.exec(e);d&&([n,t]=[d[1],Number(d[2])])}if(n==\
-="*")return{kind:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=$n(o?o[1]:n);if(i!==void 0){let d=o?Number(o[2]):i.le\
-ngth*8;return d<=i.length*8?{kind:"ip",address:i,prefix:d,port:t}:void 0}if(o)return;let s=n.replace(/^\\*?\\./,"").replac\
-e(/\\.$/,"");return s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:t}}function Pt(e,n,t){if(e.length!==n.lengt\
-h)return!1;for(let r=0;r<t;r+=8){let o=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function\
- $n(e){let n=/^(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(Number);return u.every(l=\
->l<=255)?u:void 0}if(!e.includes(":"))return;let t;try{t=In(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.\
-split("::"),i=u=>u?u.split(":").map(l=>parseInt(l,16)):[],s=i(r),d=i(o);return(o===void 0?s:[...s,...Array(8-s.length-d.\
-length).fill(0),...d]).flatMap(u=>[u>>8,u&255])}function Dt(e,n){return n.find(t=>e(t)?.trim())}function In(e){return e.\
-startsWith("[")&&e.endsWith("]")?e.slice(1,-1):e}function $t(e){try{return decodeURIComponent(e)}catch{return e}}functio\
-n Ln(e){let n="";for(let t of new TextEncoder().encode(e))n+=String.fromCharCode(t);return btoa(n)}function Bt(e,n){let \
-t=Ut(e,n);return e.protocol==="https:"&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http:")}function Ht(e,n,t=()=\
->!1){let r=kn.find(t);if(r!==void 0)return`${r} is not valid Unicode, which Deno\'s fetch skips: it would go around the p\
-roxy named there`;let o=Ut(e,n),i=o.kind==="proxy"?An(n(o.variable)??""):void 0;if(o.kind==="proxy"&&i&&Ce(i))return`${o\
-.variable} has ${Nn}`;if(!(o.kind!=="direct"||o.skipped===void 0||ge(e,n).kind==="direct"))return`Deno\'s fetch cannot pa\
-rse ${o.skipped}, which it skips: it would go around the proxy named there`}function Ut(e,n){let t=[["ALL_PROXY","all_pr\
-oxy"]];e.protocol==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&n("REQUEST_METHOD")===void 0&&\
-t.push(["HTTP_PROXY","http_proxy"]);let[r,o]=t.flat().map(a=>[a,Ei(n(a))]).find(([,a])=>a!==void 0)??[];if(r===void 0||o\
-===void 0){let a=t.flat().find(l=>n(l));return a!==void 0?{kind:"direct",because:"no proxy variable Deno\'s fetch can rea\
-d is set",skipped:a}:{kind:"direct",because:It(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.proto\
-col} URLs`}}let i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),d=(n(i)||void 0)?\
-.split(",").map(a=>a.replace(wi,"")).find(a=>bi(s,a));return d!==void 0?{kind:"direct",because:`${i} names the host: ${d\
-}`}:{kind:"proxy",variable:r,...o}}function bi(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:\
-^|\\.)0\\d/.test(n))&&Lt(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Ei(e){if(e===void 0||e.lengt\
-h>65534||[...e].some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").re\
-place(/^https?$/i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Si.exec(r)??[];if(!["http","https","socks\
-5","socks5h"].includes(t)||i===void 0||o!==void 0&&!o.includes(":"))return;let d=/^\\+?\\d+$/.test(s)&&Number(s)<=65535?Nu\
-mber(s):void 0,a=`${vi(i)}:${d??{http:80,https:443}[t]??1080}`;return{url:`${t}://${a}`,credentials:o!==void 0}}function\
- vi(e){try{return new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var Ct="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w\
-.~!$&\'()*+,;=:%-]*\\\\])*",Si=new RegExp(`^(?:(${Ct})@(?:${Ct}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))\
-?$`,"i"),Ft="[\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",wi=new RegExp(`^\
-${Ft}+|${Ft}+$`,"g");var ae=globalThis;function L(){return Ti??=xi()}var Ti;function xi(){if(typeof ae.Deno?.version?.de\
-no=="string"){let n=ae.Deno.build.os==="windows"?"win32":ae.Deno.build.os;return{name:"deno",version:ae.Deno.version.den\
-o,machine:jt(n,ae.Deno.build.arch),os:n}}let e=ae.process?.versions;if(typeof e?.node=="string"){let n=typeof e.bun=="st\
-ring"?"bun":"node",{platform:t,arch:r}=ae.process;return{name:n,version:e[n],machine:jt(t,r),os:t}}return{name:"unknown"\
-,version:"",machine:"undefined",os:""}}function jt(e,n){let t=_i[n]??n;return(e==="win32"||e==="windows"?Ni:e==="darwin"\
-?ki:e.endsWith("bsd")?Oi:Ri)[t]??t}var _i={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ri={x64:"x86_64",arm64:"aar\
-ch64",ia32:"i686",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips6\
-4el:"mips64"},ki={x64:"x86_64",arm64:"arm64"},Oi={x64:"amd64",arm64:"arm64",ia32:"i386"},Ni={x64:"AMD64",arm64:"ARM64",i\
-a32:"x86"};function qe(e,n){if(n==="win32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{l\
-et t=e.read("/proc/self/stat",4096)??"",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").map(Number);return Number.isI\
-nteger(r)&&r>0&&r===o}catch{return!1}}function Je(e){if(e===void 0)return!1;let n=r=>e.listenerCount?.(r)??0;if(e.readab\
-leFlowing===!0||n("keypress")>0||n("readable")>0)return!0;let t=Object.getOwnPropertySymbols(e).some(r=>r.description===\
-"keypress-decoder");return n("data")>(t?1:0)}var Q=class{#e=new Set;#n;#o;constructor(n){this.#n=n}add(n){this.#e.add(n)\
-;try{this.#o??=this.#n(this.#e)}catch(t){throw this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.size>0||(this.\
-#o?.(),this.#o=void 0)}}clear(){this.#e.clear(),this.#o?.(),this.#o=void 0}};function z(e,n){let t=!1;for(let r of e)try\
-{n(r)===!0&&(t=!0)}catch{}return t}var Ai="pid:[4026531836]";function Ke(e){if(e.os!=="win32"){if(e.pidNamespace!==void \
-0&&e.pidNamespace!==Ai)return"it runs in a PID namespace of its own (a container): what it starts ends with the containe\
-r\'s first process";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container\'s main process): what it \
-starts ends with it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a se\
-rvice): what it leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup")\
-?.split(`\n`),t=n?.find(o=>o.startsWith("0::"))??n?.find(o=>o.includes("name=systemd:"));if((n===void 0?".service":t?.tri\
-m().split("/").at(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}\
-}}var Vt=Symbol.for("@nat/telemetry: a signal listener that stands aside");function Ze(e){return Object.defineProperty(e\
-,Vt,{value:!0}),e}function Mn(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Vt]===!0}function Yt(e,n)\
-{try{return e.listeners(n).filter(r=>!Mn(r)).length>$i(e)}catch{return!0}}function $i(e){let n=o=>{let i=typeof o=="obje\
-ct"&&o!==null?o.count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signa\
-l-exit emitter")],r=e.__signal_exit_emitter__;return n(t)+n(r)}function Zt(e,n){let t=h=>{try{return e.permissions.query\
-Sync?.(h).state}catch{return}},r=h=>t(h)==="granted",o=()=>{let h=v(()=>e.permissions.querySync?.({name:"net"}));return \
-h?.state==="granted"&&h.partial!==!0},i=(h,S)=>r({name:S,path:h}),s=h=>r({name:"sys",kind:h})?v(()=>e[h]())??void 0:void\
- 0,d=We(At(e,{uid:s("uid"),gid:s("gid")},i)),a=(h,S)=>{try{let _=new TextEncoder().encode(S);for(;_.length>0;)_=_.subarr\
-ay(h.writeSync(_))}catch{}},u=e===en&&Kt?Kt:er(e),l=h=>e.build.os!=="windows"&&r({name:"run"})&&v(()=>(e.kill(e.pid,h),!\
-0))===!0,c=h=>{l(h)||e.exit(se[h]),setTimeout(()=>e.exit(se[h]),100)},m=()=>globalThis.process?.stdin,f=()=>v(()=>e.stdi\
-n.readable.locked||Je(m()))!==!1,p=new Q(h=>{let S=w=>{z(h,N=>N.beforeExit())&&w.preventDefault()},_=()=>{z(h,w=>w.exit(\
-e.exitCode))},O=w=>{w.defaultPrevented||z(h,N=>N.exit(1))},T=[["beforeunload",S],["error",O],["unhandledrejection",O]];f\
-or(let[w,N]of T)globalThis.addEventListener(w,N);return Pn.add(_),()=>{for(let[w,N]of T)globalThis.removeEventListener(w\
-,N);Pn.delete(_)}}),g=new Q(h=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let S=e.build.os==="linux"&&r({\
-name:"read",path:Pe})?v(()=>d.read(Pe,65536)):void 0,_=Ye(S),O=he.filter(T=>!_.includes(T)).map(T=>{let w=Ze(()=>{u.prog\
-ramListens(T)||(z(h,N=>N(T)),g.clear(),c(T))});return v(()=>u.add(T,w)),[T,w]});return()=>{for(let[T,w]of O)v(()=>u.remo\
-ve(T,w))}}),b=h=>{try{return e.env.get(h),!1}catch{return!0}},R=h=>r({name:"env",variable:h})&&b(h),k=h=>!r({name:"env",\
-variable:h})||b(h),x=h=>{try{return r({name:"env",variable:h})?e.env.get(h):void 0}catch{return}},E=h=>{let S=Pi(e,r,d,x\
-);if(S)return{refused:S};let _=Mi.find(k);if(_!==void 0){let I=De(R(_),"--allow-env");return{refused:`the program may no\
-t read ${_} (${I}), which its requests honour: a sender would not`}}let O=v(()=>e.execPath());if(!O||!r({name:"run",comm\
-and:O}))return{refused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",path:"."})?v(()=>e.cwd(\
-)):void 0,w=[h.dir,...h.reads].map(I=>On(I,T)),N=[...w,O].find(I=>I.includes(","));if(N!==void 0)return{refused:`Deno\'s \
-permission flags cannot name a path with a comma: ${N}`};if(e.build.os==="windows")return{executable:O,paths:w,cwd:T};le\
-t D=Li.find(([I,M])=>r({name:"run",command:I})&&(!M||d.sizeOf(I)!==void 0));return D?{executable:O,closer:D,paths:w,cwd:\
-T}:{refused:`Deno passes inherited descriptors on; closing them needs --allow-run=${Qt}`}};return{env:x,envHidden:k,envN\
-otUnicode:R,writeStderr:h=>a(e.stderr,h),writeStdout:h=>a(e.stdout,h),stdoutIsTerminal:()=>v(()=>e.stdout.isTerminal())?\
-?!1,args:()=>[...e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCode||void 0,serve(h,S,_,O){let T=new Set,w=0,N\
-=async I=>{if(Number(I.headers.get("content-length")??0)>O.maxBodyBytes)return zt(I);let M,Z=new Promise(_n=>M=setTimeou\
-t(()=>_n(qt),O.requestTimeoutMs)),me=Di(I,O.maxBodyBytes).catch(()=>Jt),W=await Promise.race([me,Z]).finally(()=>clearTi\
-meout(M));if(W===Jt)return Qe(400,"the request was cut short");if(W===qt)return Qe(408,"the request did not arrive in ti\
-me");if(W===void 0)return zt(I);let Le=new URL(I.url),Me;try{Me=await _({method:I.method,path:Le.pathname+Le.search,body\
-:W})}catch{return Qe(500,"internal")}return Me?new Response(Me.body??null,{status:Me.status,headers:Me.headers}):(await \
-new Promise(_n=>T.add(_n)),new Response(null,{status:503}))},D=e.serve({hostname:h,port:S,onListen(){}},async I=>{if(w>=\
-O.maxConnections)return new Response(null,{status:503,headers:{connection:"close"}});w++;try{return await N(I)}finally{w\
---}});return Promise.resolve({port:D.addr.port,async close(){for(let I of T)I();await D.shutdown()}})},unrefTimer(h){try\
-{typeof h=="number"?e.unrefTimer(h):h?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(h){try{return r({\
-name:"net",host:Wt(h)})}catch{return!1}},sendsProxyCredentials(h){try{return pe.some(k)||Bt(new URL(h),x)}catch{return!0\
-}},async fetch(h,S){let _=Ht(new URL(h),x,R);if(_!==void 0)throw new j(_);return await(n??globalThis.fetch)(h,S)},sender\
-Refusal(h){let S=E(h);return"refused"in S?S.refused:void 0},senderCommand(h,S){let _=E(S);if("refused"in _)return _;let{\
-executable:O,closer:T,paths:w,cwd:N}=_,D=T&&Ii(e,t),I=T?[...D?[D]:[],T[0],O]:[O],M=o()?"--allow-net":`--allow-net=${Wt(S\
-.endpoint)}`,Z=[O,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];Z.push("--allow-sys=\
-uid,gid",`--allow-env=${S.variables.join(",")}`,M,`--allow-run=${I.join(",")}`),Z.push(`--allow-read=${w.join(",")}`,`--\
-allow-write=${S.dir}`,h);let me={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},W=ze(x,{...S.set,...me},N);if(!T)ret\
-urn{argv:Z,env:W,cwd:S.dir};let Le=[T[0],"-c",T[2],"nat-telemetry-sender",...Z];return D?{argv:[D,...Le],env:W,cwd:S.dir\
-,leavesSession:!0}:{argv:Le,env:W,cwd:S.dir}},spawnDetached(h){try{let[S,..._]=h.argv,T={stdin:"null",stdout:"null",stde\
-rr:"null",detached:h.leavesSession!==!0,clearEnv:!0};return new e.Command(S,{args:_,env:h.env,cwd:h.cwd,...T}).spawn().u\
-nref(),"started"}catch{return"failed"}},exit:h=>e.exit(h),signalSelf:l,terminal(){try{if(!e.stdin.isTerminal()||!e.stdou\
-t.isTerminal()||!e.stderr.isTerminal())return}catch{return}if(!f()&&qe(d,L().os))return{async readRaw(h){let S=v(()=>m()\
-?.isRaw)===!0;e.stdin.setRaw(!0);let _=()=>{for(let[T,w]of O)v(()=>u.remove(T,w))},O=he.map(T=>{let w=()=>{v(()=>e.stdin\
-.setRaw(!1)),!u.programListens(T)&&(_(),c(T))};return v(()=>u.add(T,w)),[T,w]});try{let T=new Uint8Array(64);for(;;){let\
- w=await e.stdin.read(T);if(w===null)throw new Error("the terminal went away");if(h(T.slice(0,w))!==void 0)return}}final\
-ly{e.stdin.setRaw(S),_()}}}},files:d,exiting:()=>nr,onExit:h=>p.add(h),onInterrupt:h=>g.add(h)}}var Gt="/proc/self/ns/pi\
-d";function Wt(e){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Xt=["/usr/bi\
-n/setsid","/bin/setsid"];function Ii(e,n){let t=Xt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.fla\
-t().includes("denied"))return Xt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=v(()=>e.lstatSync(r));return\
- i?.isFile===!0&&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Qt="/bin/sh",Li=[["/bin/bash",!0,\'for f in /d\
-ev/fd/*; do n=${f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[Qt,!1,\'exec 3>&\
-- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; exec "$@"\']],Mi=[...pe,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","\
-NODE_EXTRA_CA_CERTS"];function Pi(e,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its progra\
-m":Ke({pid:e.pid,ppid:v(()=>e.ppid),os:L().os,env:r,read:o=>n({name:"read",path:o})?v(()=>t.read(o,65536)):void 0,pidNam\
-espace:L().os==="linux"&&n({name:"read",path:Gt})?v(()=>e.readLinkSync(Gt)):void 0})}function zt(e){return e.body?.cance\
-l().catch(()=>{}),Qe(413,"the body is too large")}function Qe(e,n){return new Response(JSON.stringify({error:n}),{status\
-:e,headers:{"content-type":"application/json",connection:"close"}})}var qt=Symbol("late"),Jt=Symbol("cut");async functio\
-n Di(e,n){if(!e.body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.d\
-ecode(i,{stream:!0})}return r+t.decode()}function er(e){let n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(\
-e),r=new Map;try{e.addSignalListener=(o,i)=>{n(o,i),Mn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(\
-o,i)=>{t(o,i),r.get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)\
-?.size??0)>0,add:n,remove:t}}var en=globalThis.Deno,nr=!1,Pn=new Set;en&&globalThis.addEventListener("unload",()=>{nr=!0\
-;for(let e of Pn)e()});var Kt=typeof en?.addSignalListener=="function"?er(en):void 0;var Ci="/etc/hosts",Fi=16<<20,Bi=5e\
-3,Hi=new Set(["ETIMEOUT","ECONNREFUSED","ECANCELLED"]);function tr(e,n,t){let r=e("node:dns");return(o,i,s)=>{let d=o.to\
-LowerCase().replace(/\\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||Yi(e,d))return r.lookup(o,i,s);let a=new r.R\
-esolver({timeout:Bi,tries:1}),u=()=>a.cancel();t.addEventListener("abort",u,{once:!0});let l=(c,m)=>new Promise(f=>c.cal\
-l(a,m,p=>f(p?.code)));(async()=>{for(let c of Vi(e,n,o)){let m=await Promise.all([l(a.resolve4,c),l(a.resolve6,c)]);if(m\
-.some(f=>Hi.has(f??"")))return!1;if(m.includes(void 0))return!0}return!0})().then(c=>{if(t.removeEventListener("abort",u\
-),c&&!t.aborted)return r.lookup(o,i,s);s(Object.assign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}v\
-ar Ui="/etc/resolv.conf",ji=65536;function Vi(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let l=u.fi\
-nd(c=>c.startsWith("ndots:"));l!==void 0&&(o=Math.min(15,Number.parseInt(l.slice(6),10)||0))},s=e("node:fs");for(let u o\
-f(v(()=>rr(s,Ui,ji))??"").split(`\n`)){let[l,...c]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(l==="search"||l==="domain"\
-)&&(r=c),l==="options"&&i(c)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let d=n("LOCALDOMAIN")?.trim();d&&(r=d.split(/\
-\\s+/)),r??=[v(()=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let a=r.slice(0,6).filter(u=>u!=\
-=".").map(u=>`${t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...a]:[...a,t]}function rr(e,n,t){let r=e\
-.statSync(n);return r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function Yi(e,n){let t=v(()=>rr(e("node:fs"),Ci,\
-Fi))??"",r=n.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,\
-"gim"))){let i=t.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}functio\
-n or(e,n){let{Buffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let d=new URL(r),a=ge(d,n);if(a.kind==="unusable")re\
-turn s(new j(a.reason));let u=d.protocol==="https:",l=tr(e,n,o.signal),c={method:o.method,headers:{...o.headers,"content\
--length":t.byteLength(o.body),"accept-encoding":"identity"},signal:o.signal};if(a.kind==="direct")c.agent=!1,c.lookup=l;\
-else{let{proxy:f}=a,p=o.signal;c.createConnection=(g,b)=>{(u?Wi(e,l,f,d,p):ir(e,l,f,p)).then(k=>b(null,k),k=>b(k))},u||(\
-c.path=`${d.protocol}//${d.host}${d.pathname}${d.search}`,f.authorization&&(c.headers["proxy-authorization"]=f.authoriza\
-tion))}let m=e(u?"node:https":"node:http").request(d,c);m.on("error",s),m.on("response",f=>{let p=g=>f.headers[g.toLower\
-Case()];i({status:f.statusCode??0,headers:{get:g=>{let b=p(g);return b===void 0?null:Array.isArray(b)?b.join(", "):b}},b\
-ody:{cancel:()=>(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(\
-o.body)})}var Gi=16384;function ir(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return Dn(r,d=>{let a=t.protocol==\
-="https:"?e("node:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});\
-return a.once(t.protocol==="https:"?"secureConnect":"connect",()=>d(a)),a})}async function Wi(e,n,t,r,o){let i=await ir(\
-e,n,t,o),s=`${r.hostname}:${r.port||443}`;await Dn(o,(u,l)=>{let c="",m=f=>{c+=f.toString("latin1");let p=c.indexOf(`\\r\n\
-\\r\n`);if(p<0){c.length>Gi&&l(new Error("the proxy\'s answer to CONNECT is too long"));return}i.removeListener("data",m),i\
-.pause();let g=Number(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(g<200||g>299)return l(new Error(`the proxy answered C\
-ONNECT with ${g||"garbage"}`));let b=f.subarray(f.length-(c.length-p-4));b.length>0&&i.unshift(b),u(void 0)};return i.on\
-("data",m),i.write(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`\
-:"")+`\\r\n`),i});let d=e("node:net"),a=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Dn(o,u=>{let l=d.isIP(a)?"":a,c=e("no\
-de:tls").connect({socket:i,host:a,servername:l});return c.on("close",()=>i.destroy()),c.once("secureConnect",()=>u(c)),c\
-})}function Dn(e,n){return new Promise((t,r)=>{let o,i={outcome:"pending"},s=()=>{e.removeEventListener("abort",u),o?.re\
-moveListener("error",a),o?.removeListener("close",l)},d=c=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(c))};funct\
-ion a(c){i.outcome==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(c))}let u=()=>a(new Error("aborted")),l=()=>a(new\
- Error("the connection closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{once:!0});try\
-{o=n(d,a)}catch(c){return a(c instanceof Error?c:new Error(String(c)))}if(o.on("error",()=>{}),i.outcome==="failed")retu\
-rn void o.destroy();i.outcome==="pending"&&(o.on("error",a),o.on("close",l))})}var Xi=7;function sr(e,n,t,r){let o=f=>e.\
-constants[f]??0,i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirecto\
-ry()?"directory":"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}\
-),d=(f,p,g,b)=>{try{return e.openSync(f,p|i,b)}catch(R){let k=R.code;if(k==="ENOENT"||k==="ENOTDIR")return;let x=k==="EL\
-OOP"||k==="ENXIO"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw x&&g(s(x)),R}},a=(f,p)=>{for(let g=0;g<p.length;)g+=e.\
-writeSync(f,p,g,p.length-g)},{Buffer:u,process:l}=globalThis,c,m=(f,p)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.is\
-Utf8??zi,!c(p))throw new $(f,"not_utf8");return u.from(p).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t\
-?void 0:n.gid},permissionsFollowLinks:!1,allowed:(f,p)=>r===void 0||v(()=>r.has(p==="read"?"fs.read":"fs.write",f))!==!1\
-,lstat(f){try{let p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&s(p)}catch(p){if(p.code==="ENOTDIR")return;throw p}},re\
-alPath:f=>v(()=>(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>v(()=>e.readlinkSync(f)),usableDir(f){try{return\
- e.accessSync(f,Xi),!0}catch(p){return["EACCES","EPERM","EROFS"].includes(p.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(\
-f,{mode:448})},list:f=>e.readdirSync(f),read(f,p,g){let b=d(f,o("O_RDONLY"),g);if(b!==void 0)try{let R=s(e.fstatSync(b))\
-;g(R);let k=Xe((x,E)=>e.readSync(b,x,E,x.length-E,null),R.size,p);return g({...R,size:k.length}),m(f,k)}finally{e.closeS\
-ync(b)}},create(f,p){let g=d(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot \
-create ${f}: no such directory`);try{a(g,u.from(p))}catch(b){throw e.closeSync(g),e.unlinkSync(f),b}e.closeSync(g)},appe\
-nd(f,p,g){let b=d(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(b===void 0)throw new Error(`cannot append to ${f}\
-: no such directory`);try{g(s(e.fstatSync(b))),a(b,u.from(p))}finally{e.closeSync(b)}},touch(f,p,g){let b=d(f,o("O_RDONL\
-Y"),g);if(b===void 0)throw new Error(`cannot date ${f}: nothing is there`);try{g(s(e.fstatSync(b))),e.futimesSync(b,p/1e\
-3,p/1e3)}finally{e.closeSync(b)}},rename:(f,p)=>e.renameSync(f,p),remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}\
-}function zi(e){try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function ur(e){let n=0,t,r=(\
-)=>{if(n!==0)try{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return\
-()=>{}}n++;let o=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}var ar\
-,dr=!1;function cr(e,n){if(dr)return!1;try{return ar??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.\
-waitAsync(ar,0,0,e).value).then(()=>n(),()=>{dr=!0,n()}),!0}catch{return!1}}var qi={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILE\
-R_CACHE_PATH:"0"};function pr(e,n){let t,r=()=>t??=Ji(e),o=({dir:u})=>{let l=e.platform==="win32"?void 0:u.match(e.versi\
-ons.bun?/[?\\\\]/:/\\\\/)?.[0];if(l!==void 0)return`${L().name} cannot run a script from a path with a \'${l}\' in it: ${u}`;l\
-et{files:c,fs:m}=r();return as(e,c,m)},i=!1,s=new Q(u=>hr(e,[["beforeExit",()=>{z(u,m=>m.beforeExit())}],["exit",m=>{i=!\
-0,z(u,f=>f.exit(m))}]])),d=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))===!0,a=new Q(u=>{if(e.pid===1)return()=>\
-{};let l=e.versions.bun&&e.platform==="linux"?r().files:void 0,c=Ye(v(()=>l?.read(Pe,65536)));return hr(e,he.filter(m=>!\
-c.includes(m)).map(m=>{let f=Ze(()=>{Yt(e,m)||(z(u,p=>p(m)),a.clear(),d(m)||e.exit(se[m]))});return[m,f]}))});return{env\
-(u){try{return e.env[u]}catch{return}},writeStderr:u=>fr(e.stderr,u),writeStdout:u=>fr(e.stdout,u),stdoutIsTerminal:()=>\
-e.stdout.isTTY===!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);retur\
-n Number.isInteger(u)?u:void 0},async serve(u,l,c,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no H\
-TTP server in this runtime");let p={requestTimeout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,connectionsCheck\
-ingInterval:1e3},g=f.createServer(p,(R,k)=>{let x=(w,N)=>{k.writeHead(w,{"content-type":"application/json",connection:"c\
-lose"}),k.end(JSON.stringify({error:N}),()=>R.socket.destroy())},E=()=>x(413,"the body is too large");if(Number(R.header\
-s["content-length"]??0)>m.maxBodyBytes)return E();let h=new TextDecoder,S="",_=0,O=!1,T=setTimeout(()=>{O=!0,S="",x(408,\
-"the request did not arrive in time")},m.requestTimeoutMs);R.on("close",()=>clearTimeout(T)),R.on("data",w=>{if(!O){if(_\
-+=w.length,_>m.maxBodyBytes)return O=!0,S="",clearTimeout(T),R.pause(),E();S+=h.decode(w,{stream:!0})}}),R.on("end",asyn\
-c()=>{if(clearTimeout(T),O)return;let w;try{w=await c({method:R.method??"GET",path:R.url??"/",body:S})}catch{w={status:5\
-00,headers:{"content-type":"application/json"},body:\'{"error":"internal"}\'}}w&&(k.writeHead(w.status,w.headers??{}),k.en\
-d(w.body))})});g.maxConnections=m.maxConnections,await new Promise((R,k)=>{g.once("error",k),g.listen(l,u,R)});let b=g.a\
-ddress();return{port:typeof b=="object"&&b?b.port:l,close:()=>new Promise(R=>{g.close(()=>R()),g.closeAllConnections?.()\
-})}},unrefTimer(u){u?.unref?.()},holdOpen:e.versions.bun?void 0:ur(e),watchTick:e.versions.bun?void 0:cr,monotonicMs(){l\
-et[u,l]=e.hrtime();return u*1e3+l/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),l=m=>v(()\
-=>u?.fstatSync(m).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(l)||e.execArgv?.includes("--test"))ret\
-urn;let{stdin:c}=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!c.setRawMode)&&v(()=>Je(c))===!1&&qe(r().files,L().\
-os))return{readRaw:m=>new Promise((f,p)=>{let g=c.isRaw===!0,b=c.readableFlowing,R=E=>{c.removeListener("data",k),c.remo\
-veListener("end",x),c.removeListener("error",x),v(()=>c.setRawMode?.(g)),c.pause(),E!==void 0&&E.length>0&&v(()=>c.unshi\
-ft(E)),b===!0?c.resume():b===null&&v(()=>c.readableFlowing=null)},k=E=>{let h=new Uint8Array(E??[]),S;try{S=m(h)}catch{S\
-=h.length}S!==void 0&&(R(h.subarray(S)),e.nextTick(f))},x=()=>{R(),p(new Error("the terminal went away"))};c.setRawMode?\
-.(!0),c.on("data",k),c.on("end",x),c.on("error",x),c.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?or(u=>e.getBuil\
-tinModule(u),u=>e.env[u]):ds(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,l){let c=o(l);if(c)retur\
-n{refused:c};let m=e.versions.bun?qi:{},f=ze(g=>e.env[g],{...l.set,...m},v(()=>e.cwd?.())),p=e.versions.bun?[]:ts(e);ret\
-urn{argv:[e.execPath,...p,u],env:f,cwd:l.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSp\
-awn){let R=["ignore","ignore","ignore"];try{let k=n.bunSpawn([...l],{detached:!0,stdio:R,windowsHide:!0,env:{...c},cwd:m\
-});return k.unref(),k.pid!==void 0?"started":"failed"}catch(k){return k?.code==="EAGAIN"?"no processes":"failed"}}let f=\
-e.getBuiltinModule?.("node:child_process");if(!f)return"failed";let[p,...g]=l,b=f.spawn(p,g,{detached:!0,stdio:"ignore",\
-windowsHide:!0,env:c,cwd:m});return b.on("error",()=>{}),b.unref(),b.pid!==void 0?"started":"failed"}catch{return"failed\
-"}},exit:u=>e.exit(u),signalSelf:d,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInt\
-errupt:u=>a.add(u)}}function Ji(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),\
-get gid(){return t??={gid:i()},t.gid}},o=n&&sr(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Qi(v(()=>o?.r\
-ead(gr,Ki,Zi)),r.uid):v(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&We(o)}}v\
-ar gr="/etc/passwd",Ki=16*1024*1024;function Zi(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`\
-${gr} is not root\'s alone`)}function Qi(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"\
-))continue;let[,,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var es=/\
-^(use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-m\
-in-v1\\.[0-3]|tls-max-v1\\.[23])$/,ns=/^(openssl-config|tls-cipher-list)$/;function ts(e){let n=[...rs(e.env.NODE_OPTIONS?\
-?""),...e.execArgv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])?\
-?[],d=i?.replaceAll("_","-");d!==void 0&&(es.test(d)?t.set(d,!o):ns.test(d)&&!o&&t.set(d,s??n[++r]??""))}return[...t].ma\
-p(([r,o])=>o===!0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function rs(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o+\
-+){let i=e[o];if(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""\
-),r=!1,n[n.length-1]+=i}return n}var os=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,lr=/--(?:experimental[-_])?permission|\
---allow[-_]/,is=/^--experimental[-_](?:default[-_])?config[-_]file/;function ss(e,n,t){return n!==void 0&&lr.test(n)||!e\
-.some(r=>r==="--permission"||r==="--experimental-permission")?!1:e.every(r=>{if(lr.test(r)&&/^[^=]*_/.test(r)||is.test(r\
-))return!1;let o=os.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&G(i,t)})}function\
- as(e,n,t){let r=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.p\
-kg!==void 0?"a program packaged by pkg: its executable runs only the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js\
- single executable application: its executable runs only the program":v(()=>e.permission?.has("child"))===!1?"Node.js ru\
-ns with --permission and without --allow-child-process":e.permission&&!ss(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?\
-"Node.js runs with --permission flags its sender would not get as they are (given in NODE_OPTIONS or a configuration fil\
-e, or spelled with _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the sender, sta\
-rted in the spool, would read otherwise: relative, or with a space, quote or backslash)":Ke({pid:e.pid,ppid:e.ppid,os:e.\
-platform,env:o=>e.env[o],read:o=>v(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/\
-self/ns/pid")):void 0}):"this runtime cannot start processes"}function ds(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i))\
-;return async(o,i)=>{let s=ge(new URL(o),n);if(s.kind==="unusable")throw new j(s.reason);if(s.kind==="proxy"&&!t)throw n\
-ew j("this runtime\'s fetch cannot use a proxy");try{return await r(o,{...i,proxy:s.kind==="proxy"?us(s.proxy):!1})}catch\
-(d){throw v(()=>d?.code)==="UnsupportedProxyProtocol"?new j("the proxy setting\'s scheme is not supported"):d}}}function \
-us({protocol:e,hostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorizatio\
-n":r};return{url:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function fr(e,n){let t=nn.get(e)??0;t===0&&e.on("error",\
-mr),nn.set(e,t+1);let r=()=>{let i=(nn.get(e)??1)-1;nn.set(e,i),i===0&&e.removeListener("error",mr)},o=()=>{try{setTimeo\
-ut(r,0)}catch{}};try{e.write(n,o)}catch{o()}}var nn=new WeakMap;function mr(){}function hr(e,n){let t=[],r=()=>{for(let[\
-o,i]of t)e.removeListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ye=global\
-This,cs={env:()=>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyC\
-redentials:()=>!1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process w\
-ith"}),senderRefusal:()=>"no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,s\
-erve:()=>Promise.reject(new Error("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=\
->!1,setExitCode:()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},tn,yr=[v(()=>ye.Bun?.fet\
-ch),ye.Deno?v(()=>ye.fetch):void 0].find(e=>typeof e=="function");function y(){if(tn)return tn;let e=L().name;return tn=\
-e==="deno"?Zt(ye.Deno,yr):e==="unknown"?cs:pr(ye.process,{lightFetch:e==="node",fetchAtLoad:yr,bunSpawn:e==="bun"?ye.Bun\
-?.spawn:void 0}),tn}var br=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function de(e,n,t,r,o,i=rn(n,o)){e.create(i,r);try{e.rename(i,`\
-${n==="/"?"":n}/${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}function rn(e,n){return`${e==="/"?"":e}/t-${q(n)}-${ee()\
-}.tmp`}function q(e){return String(Math.floor(e)).padStart(13,"0")}var ls=Math.random;function be(){let e;try{e=ls()}cat\
-ch{}return typeof e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function ee(e=\
-12){let n="";for(;n.length<e;)n+=Math.floor(be()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function V(e){t\
-ry{return e instanceof Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}funct\
-ion A(e){switch(typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"b\
-oolean":case"undefined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Sr(e)?.\
-slice(8,-1);return n===void 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}d\
-efault:return`a ${typeof e}`}}function Ee(e){if(typeof e!="object"||e===null)return!1;let n=Sr(e);return n==="[object Ob\
-ject]"||n==="[object Module]"}function vr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return t\
-ypeof e.then=="function"}catch{return!0}}function Sr(e){try{return Object.prototype.toString.call(e)}catch{return}}funct\
-ion Cn(e,n){let t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=fs(t,r);return\
-`\'${t}\' is not an option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function fs(e,n){let t=s=>s.toLow\
-erCase().replace(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/\
-0;for(let s of n){let d=ms(t(e),t(s));d<i&&([o,i]=[s,d])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}functi\
-on ms(e,n){let t=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t\
-[0][r]=r;for(let r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1\
-,t[r][o-1]+1,t[r-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return\
- t[e.length][n.length]}function B(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.usern\
-ame!==""||n?.password!=="");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@\
-").replace(/\\?[\\s\\S]*$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.usern\
-ame="***"),n.password!==""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${enc\
-odeURIComponent(i)}=***`);n.search=o.join("&")}return n.href}function wr(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z]\
-[a-z\\d+.-]*:\\\\?\\/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>B(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:ps(n),...hs(t)];for(let i of[..\
-.new Set(o)].sort((s,d)=>d.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-F\
-a-f])/g,(d,a,u)=>`%${Er(a)}${Er(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}\
-function hs(e){let n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4)\
-;return[...n,...n.map(t=>JSON.stringify(t).slice(1,-1))]}function Er(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toU\
-pperCase()}]`}function ps(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.re\
-placeAll("+"," "))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u\
-.slice(u.indexOf("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),d=n||t?[Ln(`${o(n)}:${o(t)}`)]:[],a=[...i,...s].ma\
-p(u=>JSON.stringify(u).slice(1,-1));return[...i,...s,...a,...d]}catch{return[]}}var gs=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,\
-ys=/^(?:[!-~](?:[\\t -~]*[!-~])?)?$/,bs=new Set(["connection","content-length","host","keep-alive","te","trailer","transf\
-er-encoding","upgrade"]);function on(e){return bs.has(e.toLowerCase())}function sn(e){return gs.test(e)}function an(e){r\
-eturn ys.test(e)}var Tr=e=>e===9||e===10||e===13||e===32;function xr(e){let n=0,t=e.length;for(;n<t&&Tr(e.charCodeAt(n))\
-;)n++;for(;t>n&&Tr(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function dn(e,n,t){if(n.length===0)return e+t;let r=n.sli\
-ce();return r[0]=e+r[0],r[r.length-1]+=t,r.join(",")}var ve="0.1.0";var Rr="nat-cli",Fn={name:"@nat/telemetry",version:v\
-e};function kr(e){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{i\
-ntValue:String(e)}:{doubleValue:e}}var Or=e=>Object.entries(e).map(([n,t])=>({key:n,value:kr(t)}));function _r(e){let n=\
-Math.floor(e);return n===0?"0":`${n}000000`}function Es(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"ar\
-m64",arm64:"arm64",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Nr(e)\
-{let{name:n,parameters:t}=JSON.parse(e.json);return{timeUnixNano:_r(e.timestamp),observedTimeUnixNano:_r(e.timestamp),ev\
-entName:n,attributes:[...Or(t),{key:"nat.event.schema_version",value:kr(e.schemaVersion)}]}}function Bn(e,n,t,r=L()){let\
- o=Or({...t.resourceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch\
-":Es(r.machine),"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Fn.name,"telemetr\
-y.sdk.language":r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Fn.version}),i=JSON.stringify({resource:{attribu\
-tes:o},scopeLogs:[{scope:Fn,logRecords:[]}]});return dn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Ar(e,n,\
-t,r){if(e>=200&&e<300){let o=Math.min(r,vs(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===41\
-3?{kind:"too_large"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason\
-:`http_${e}`,retryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function vs(e){try{let n=Number(JSON.parse(e??"{}")?.p\
-artialSuccess?.rejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function $r(e,n){let t={};\
-for(let[r,o]of(e??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=d=>n?.(`entry ${r+1} ${d}`)\
-;if(i<0||o.slice(0,i).trim()===""){s("is not key=value");continue}try{let d=decodeURIComponent(o.slice(0,i).trim()),a=de\
-codeURIComponent(o.slice(i+1).trim());d!==""?t[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return \
-t}var Hn=["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Ir(e,n=()=>!1){for(let t of Hn){if(\
-n(t))return{hidden:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\
-\\/+$/,"")}/v1/logs`,hidden:!1}}return{hidden:!1}}var Mr="https://events.telemetry.data.nvidia.com/v1.1/events/json";func\
-tion we(e){if(e!==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Ss(){return ws(y().env("CI")\
-)||y().envNotUnicode?.("CI")===!0}function Se(e){return De(y().envNotUnicode?.(e)===!0,"its permissions")}function ws(e)\
-{return!["","0","false"].includes(e?.trim().toLowerCase()??"")}var Ts=["","0","false","no","off"];function Pr(e){return \
-un(e)===void 0}var Un="is not an http(s) URL",xs="has an \'@\' past its host";function Dr(e){let n;try{n=new URL(e)}catch{\
-return Un}if(n.protocol!=="http:"&&n.protocol!=="https:")return Un;if(Ce(n))return`${xs}: a key with a \'/\', \'?\' or \'#\' i\
-n it, not percent-encoded (%2F, %3F, %23), would make a part of it the host`}function un(e){if(e===""||e==="stdout")retu\
-rn;let n=Dr(e);return n===Un?`${n}, "" or "stdout"`:n}function cn(e){let n=e.trim().toLowerCase();return n==="nat"||n===\
-"otlp"?n:void 0}function Cr(){let e=y().env,n=[],t=(x,E)=>{let h=e(x),S=jn(x,h);return S!==void 0&&n.push(`${S}, ${E}`),\
-we(h)};t("NAT_TELEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail \
-is written");let r=[],o=Ss();for(let x of _s)y().envHidden?.(x)===!0&&!(x==="CI"&&o)&&r.push(x);let i=t("NAT_TELEMETRY_D\
-RY_RUN","so events are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:un(\
-s);d&&n.push(`NAT_TELEMETRY_ENDPOINT=${A(B(s))} ${d}: nothing is sent`);let a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&a.tr\
-im()!==""&&cn(a)===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${A(a)} is not a format (nat, otlp): the nat envelope is sent`);\
-let u=t("NAT_TELEMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");\
-l&&!G(l,L().os)&&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(l)} is not an absolute path: it is read in the directory each ru\
-n starts in, so each directory may hold another decision`);let c,m=Rs(e,L().os,n,x=>c=x),f=e("NAT_TELEMETRY_SPOOL_DIR"),\
-p=L().os==="win32"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&y().envHidden?.(p)===!0&&(c=`the program may not read $\
-{p} (${Se(p)})`,n.push(`${p} may not be read (${Se(p)}): the spool cannot be kept in the home directory`));for(let x of \
-r)n.push(`${x} may not be read (${Se(x)}): ${Fr[x]}`);for(let x of Hn){let E=e(x),h=E?Dr(E):void 0;h&&n.push(`${x}=${A(B\
-(E))} ${h}: OTLP events are not sent`)}let g=Ir(e,x=>r.includes(x)),b=x=>$r(e(x),E=>n.push(`${x}: ${E}: skipped`)),R={..\
-.Lr("OTEL_EXPORTER_OTLP_HEADERS",b("OTEL_EXPORTER_OTLP_HEADERS"),n),...Lr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",b("OTEL_EXPO\
-RTER_OTLP_LOGS_HEADERS"),n)},k={...b("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVI\
-CE_NAME")}:{}};return{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:\
-i,sessionPrefix:e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:a,otlpEn\
-dpoint:g.endpoint,otlpHeaders:R,otlpResource:k,problems:n}}var Fr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoin\
-t, so nothing is sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so\
- nothing is sent",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not\
- seen",NAT_TELEMETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may ha\
-nd off to a sender the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the c\
-ollector, so nothing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_EN\
-DPOINT:"the same, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, h\
-eaders set there (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},_s=Object.keys(Fr);functi\
-on jn(e,n){if(n===void 0)return;let t=n.trim().toLowerCase();if(!(we(t)===!0||Ts.includes(t)))return`${e}=${A(n)} is not\
- a yes/no value (1, true, yes / 0, false, no): read as no`}function Lr(e,n,t){let r={};for(let[o,i]of Object.entries(n))\
-sn(o)?on(o)?t.push(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent`):an(i)?r[o]=i:t.push(`${e}: the value \
-of ${A(o)} is not a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped\
-, not sent`):t.push(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, whe\
-re an entry is written \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Rs(e,n,t=[],r=\
-()=>{}){let o=e("NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)\
-?o:(t.push(`NAT_TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR \
-is not an absolute path"));let i=e("XDG_STATE_HOME");if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute pat\
-h: ignored, as the XDG specification says`);else if(i)return F(i,"nat/telemetry");let s;if(n==="win32"){let d=e("LOCALAP\
-PDATA")??(e("USERPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=d?`${d}\\\\nat\\\\telemetry`:void 0}else{let d=e("HOME"\
-);s=d?F(d,`${n==="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r(\
-"there is no home directory"):G(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),voi\
-d r("the home directory is not an absolute path"))}function Br(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR"\
-);return F(r&&G(r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Yn(){let e=y();if(we(e.env("NAT_TELEMETRY_DEBUG")))return n\
-=>e.writeStderr(`[nat-telemetry] ${n}\n`)}var Vn=new Set;function Hr(e,n){if(!(e===void 0||Vn.has(e))){Vn.add(e);try{Prom\
-ise.resolve(e(`[nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Vn.delete(e)}}}function Ur(e){let n;return()=>n??=ne\
-w RegExp(e,"u")}var Lu=Ur(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Mu=Ur(Str\
-ing.raw`^[\\p{L}_$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var ue="1.5",xe=64,ju=Object.freeze({SUCCESS:\
-"success",FAILURE:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:\
-"undefined"}),Vu=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator\
-",GUARDRAILS:"guardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDE\
-FINED:"undefined"}),Te=class{name;schemaVersion;timestamp;constructor(n,t={}){if(ks(new.target))throw new TypeError("Can\
-not create event: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Canno\
-t create event: an event type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??ue;if(typeo\
-f r!="string"||r.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${\
-A(r)}`);let o=t.timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create eve\
-nt: \'timestamp\' must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};functio\
-n ks(e){return e===Te}function H(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?Os(n):n}function\
- Os(e){let n="",t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!\
-0,n+=o):` 	\\r\n`.includes(o)||(n+=o)}return n}function P(e){let n=e.search(Ns);if(n===-1)return e.length;let t=e.length;f\
-or(let r=n;r<e.length;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===5632\
-0?(t+=2,r++):t+=2)}return t}var Ns=/[^\\x00-\\x7f]/;var As="184482118588404";function Fe(e){let n=U(e);if(!(n>=-fn&&n<=fn)\
-)throw new RangeError("Invalid time value");let t=U(n/1e3);if(t!==Gn.second){let r=U(t/jr),o=t-r*jr,i=`${ne(U(o/3600),2)\
-}:${ne(U(o/60)%60,2)}:${ne(o%60,2)}`;Gn={second:t,text:`${$s(r)}T${i}.`}}return`${Gn.text}${ne(n-t*1e3,3)}Z`}var Gn={sec\
-ond:NaN,text:""};function $s(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/\
-365),o=t-(365*r+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,d=i<10?i+3:i-9,a=r+n*400+(d<=2?1:0);return`${a>=0\
-&&a<=9999?ne(a,4):`${a<0?"-":"+"}${ne(a<0?-a:a,6)}`}-${ne(d,2)}-${ne(s,2)}`}var U=e=>{let n=e-e%1;return n>e?n-1:n},ne=(\
-e,n)=>{let t=`${e}`;for(;t.length<n;)t=`0${t}`;return t},jr=86400,fn=864e13;function Vr(e){let n;try{n=e.name}catch(o){t\
-hrow new TypeError(`Event name cannot be read: ${V(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name i\
-s not a non-empty string");let t=H(Ls(e));if(n!==ln.name){let o=H(n);ln={name:n,json:o,bytes:P(o)}}let r=Fe(e.timestamp)\
-;return{json:`{"ts":"${r}","parameters":${t},"name":${ln.json}}`,bytes:Is+r.length+P(t)+ln.bytes}}var ln={name:"",json:"\
-",bytes:0},Is=31;function Ls(e){let n=(s,d)=>new TypeError(`Event \'${e.name}\' ${s} cannot be read: ${V(d)}`),t;try{t=e.p\
-arameters()}catch(s){throw n("parameters",s)}try{t?.then}catch(s){throw n("parameters() returned an object that",s)}if(v\
-r(t)){try{Promise.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters o\
-bject: parameters() returned a thenable`)}if(!Ee(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: par\
-ameters() returned ${A(t)}`);let r;try{r=Object.keys(t)}catch(s){throw n("parameters",s)}let o={};for(let s of r){let d;\
-try{d=t[s]}catch(a){throw n(`parameter \'${s}\'`,a)}s in o?o={...o,[s]:d}:o[s]=d}let i=Wn(o);if(i)throw new TypeError(`Eve\
-nt \'${e.name}\' ${i}`);return o}function Wn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters\
- object";for(let n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Numbe\
-r.isFinite(t)))return`parameter \'${n}\' is not a string, finite number or boolean`}}function Yr(e,n){return{browserType:"\
-undefined",clientId:As,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpu\
-Architecture??L().machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"unde\
-fined",deviceMake:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undef\
-ined",eventProtocol:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None\
-",gdprFuncOptIn:"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productV\
-ersion:"undefined",sentTs:Fe(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Xn\
-(e,n){return dn(`${H(e).slice(0,-1)},"events":[`,n,"]}")}var Gr=/[A-Za-z0-9_-]/,Ms=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[\
-12]\\d|3[01])(?:[Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3\
-]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?)/y,Ps=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[\
-01])*|[+-]?(?:0|[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Wr(e){return new Jn(e).document()\
-}var Jn=class{#e;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>\
-=this.#e.length)return n;this.#a()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n)\
-;this.#n+=t?2:1;let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){le\
-t u=zn(o,s)??this.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of table\
-s`);let l=this.#T({},"header");return u.push(l),mn(o,s,u),l}let a=zn(o,s);a===void 0?mn(o,s,a=this.#T({},d?"header":"imp\
-licit")):Array.isArray(a)&&this.#t.get(a)==="array"&&!d?a=a[a.length-1]:qn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`t\
-able \'${r.join(".")}\' is defined twice`),this.#t.set(a,"header")):this.#t.get(a)==="inline"&&this.#i(`\'${s}\' is an inlin\
-e table`):this.#i(`\'${s}\' is not a table`),o=a}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=thi\
-s.#r(),o=n;for(let s of t.slice(0,-1)){let d=zn(o,s);d===void 0?mn(o,s,d=this.#T({},"dotted")):(!qn(d)||!["dotted","impl\
-icit"].includes(this.#t.get(d)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"d\
-otted"),o=d}let i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),mn(o,i,r)}#p(){let n=[];for(;;){t\
-his.#y();let t=this.#a();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<\
-this.#e.length&&Gr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,thi\
-s.#n))}if(this.#y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return\
- this.#x();if(this.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#w();if(n==="\'")return this.#l()\
-;if(n==="["||n==="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return th\
-is.#o--,o}for(let[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Gr.test(this.#e[this.#n+o.length]?\
-?""))return this.#n+=o.length,i;let t=this.#d(Ms,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!Ds(Number(i),Numbe\
-r(s),Number(d))&&this.#i("a date is not in the calendar"),o}let r=this.#d(Ps,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test\
-(r[0])&&r[0].replace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Cs(r[0])):this.#i("a value i\
-s malformed")}#d(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#\
-n=n.lastIndex,r}#g(){this.#n++;let n=[];for(;this.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this\
-.#n++:this.#a()!=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(\
-this.#y(),this.#a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==\
-","&&this.#i("an inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.value\
-s(n))qn(t)&&this.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a\
- string is not closed");if(t===\'"\')return n;t==="\\\\"?n+=this.#k():hn(t)&&t!=="	"?this.#i("a string holds a control chara\
-cter"):n+=t}}#l(){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(\
-`\n`)||[...t].some(r=>hn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.st\
-artsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let\
- r=3;for(;r<5&&this.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)\
-return this.#i("a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=\
-r[0].length:n+=this.#k()}else hn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control ch\
-aracter"):n+=t}}#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.in\
-dexOf("\'\'\'",this.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=thi\
-s.#e.slice(this.#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:\
-"\\r",\'"\':\'"\',"\\\\":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(\
-o,16);return!r||!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296\
-&&i<=57343&&this.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||t\
-his.#a()==="	";)this.#n++}#O(){for(;;){this.#y();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+\
-1]===`\n`)this.#n+=2;else if(n==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=thi\
-s.#e[this.#n++];hn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a(\
-)==="#"&&this.#A(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#\
-i("a line has more than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.len\
-gth}#a(){return this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).lengt\
-h;throw new SyntaxError(`Invalid TOML at line ${t}: ${n}`)}};function zn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}func\
-tion mn(e,n,t){Object.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function qn(e){return type\
-of e=="object"&&e!==null&&!Array.isArray(e)}function hn(e){let n=e.charCodeAt(0);return n<32||n===127}function Ds(e,n,t)\
-{let r=e%4===0&&(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Cs(e){let\
- n=e.replaceAll("_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Fs=\
-"1.0";function pn(){if(Qr())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE"\
-)||(t?F(t,".config/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Kn?.given!==r)\
-{let o=n?.realPath(".");Kn={given:r,path:o===void 0?r:F(o,r)}}return Kn.path}function Zr(){return(te?Re?.path:void 0)??p\
-n()}var Kn;function Qr(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_F\
-ILE":!e("NAT_TELEMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Bs=65536;function Be(e,n=!1){let t=y().files;if(!t)re\
-turn{state:"never_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permis\
-sions)"};let r;try{r=t.read(e,Bs)}catch(o){return Zn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Pyth\
-on\'s tomllib rejects it)"}:Hs(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}\
-:{state:"disabled",problem:`cannot be read safely (${Zn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_ask\
-ed"};if(n)return{...Xr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user co\
-uld replace it (${Zn(o).replaceAll("_"," ")})`}}return{...Xr(r),text:r}}function Hs(e){let{name:n,code:t}=e??{};return n\
-==="NotCapable"||t==="ERR_ACCESS_DENIED"}function Zn(e){return e?.reason??"unreadable"}function Xr(e){let n;try{n=Wr(e)}\
-catch{return{state:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};i\
-f(typeof t!="object"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{cons\
-ent:r,prompt_version:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Fs\
-?{state:"enabled"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent va\
-lue this tool does not know"}}function tt(){let e=pn(),{state:n,problem:t,outdatedYes:r}=no(e),o={fileState:n,path:e,...\
-t?{fileProblem:t}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...rt()??ot(n),...o}}function eo(){let e=rt();if(e)ret\
-urn e;let{state:n,text:t,problem:r}=no(pn());return{...ot(n),text:t,...r?{problem:r}:{}}}function no(e){if(e!==void 0)re\
-turn Be(e);let n=Qr();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${Se(n)})`}:{s\
-tate:"never_asked"}}function rt(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"N\
-AT_TELEMETRY_ENABLED"};let t=we(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED\
-"};if(n?.("DO_NOT_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0\
-")return{enabled:!1,source:"DO_NOT_TRACK"}}function ot(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enable\
-d:e==="enabled",source:"file"}}var Y,te=!1,Re,Qn,it=!1,zr,_e,qr="an opt-out set in the environment during the run",Jr="t\
-he consent file, written since the program turned telemetry on";function Us(e,n=Be(e,!0).text){return{path:e,text:n,modi\
-fied:y().files?.modifiedAt(e)}}function to(e,n=Be(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.\
-modified}function ro(){return zr!==void 0&&to(zr)}var et=Symbol.for("@nat/telemetry: the program\'s opt-out"),nt=globalTh\
-is;try{nt[et]===void 0&&Object.defineProperty(nt,et,{value:{serial:0}})}catch{}var Kr=0;function js(){try{let e=nt[et];i\
-f(e===void 0)return;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return N\
-aN}}function oo(){let e=js();e===void 0||e===Kr||(Kr=e,[Y,te,it]=[!1,!1,!0])}function io(e){Qn=e}function J(){if(Qn)retu\
-rn Y=Qn();oo();let e=it&&!te;if(!e&&(_e===qr||rt()?.enabled===!1))return _e=qr,Y=!1;if(e&&(_e===Jr||ro()))return _e=Jr,Y\
-=!1;if(!te||Re===void 0)return!0;let n=Be(Re.path,!0);return n.problem!==void 0&&(n=Be(Re.path,!0)),Y=n.problem===void 0\
-&&!to(Re,n.text)&&ot(n.state).enabled,Y||(_e??="the consent file, written again during the run"),Y}function ce(){return \
-oo(),Y===void 0&&Vs(eo()),Y===!0}function Vs(e){[Y,te]=[e.enabled,e.source==="file"];let n=te?pn():void 0;Re=n===void 0?\
-void 0:Us(n,e.text)}function ke(){if(!it||te||Y!==!0||ro())return;let e=tt(),n=e.source==="file"&&e.fileProblem!==void 0\
-;return e.enabled||e.source==="default"||n?void 0:e.source}function so(){return ce()&&te}function st(){let e=ce(),{enabl\
-ed:n,source:t,problem:r}=eo(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?jn(\
-t,y().env(t)):void 0,s=o?`${t}, which the program may not read (${Se(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, \
-so it is read as disabled`:t;return{enabled:e,decidedBy:e===n?s:_e??"the program (setTelemetryEnabled)"}}var ut=2**31-1,\
-Ys=25,at={min:50,max:250},ao=4,dt=1e3,Gs=(ao+1)*at.max,Oe={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarde\
-d.add(e),(this.ticking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),t\
-his.guarded.size===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{th\
-is.ticking=!1,this.look()};if(y().watchTick?.(dt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(th\
-is.signal=AbortSignal.timeout(dt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Oe.gu\
-arded)--e.looks<=0&&e.end();Oe.guarded.size>0&&Oe.listen()}};function Ne(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r)\
-,Oe.release(a),i?.()},d=()=>{o||(s(),n())},a={looks:Math.ceil((e+Gs)/dt),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{\
-r=setTimeout(()=>{Oe.release(a);let f=y().monotonicMs()-m;if(f<=Ys||c===0)return d();u(Math.min(Math.max(f,at.min),at.ma\
-x),c-1)},l),t?.(r)}catch{}};return Oe.guard(a),u(e,ao),t||(i=v(()=>y().holdOpen?.())),s}function uo(e,n){if(e===null)ret\
-urn;let t=e.trim(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Ma\
-th.min(Math.max(o,0),36e5)}function le(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2)\
-;return Math.max(i,r)}var Ws=3,lo=!1;function fo(){lo=!0}var Xs=new Set([407,408,429,500,502,503,504]),zs=new Set([501,5\
-05]);function qs(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Xs.has(e)||e>=500&&e<600&&!zs.h\
-as(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e=\
-==303?{kind:"rejected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function mo(e){if(e.signal?.\
-aborted)return{kind:"interrupted"};let n=new AbortController,t=!1,r=Ne(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=\
-()=>n.abort();e.signal?.addEventListener("abort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort\
-",()=>a(new Error("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??qs;\
-for(;;s++){let l=new URL(d).origin===a?e.headers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"co\
-ntent-type":"application/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=Js(c);if(m===void 0)return lt(ct(c\
-)),{kind:"rejected",reason:"bad_response"};let f=co(c,"location"),p=uo(co(c,"retry-after"),e.now());if(e.readAnswer&&m>=\
-200&&m<300){e.onAccepted?.();let b=await Promise.race([Ks(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(lt(ct(c)),m!=\
-=307&&m!==308)return u(m,p,void 0);if(s===Ws)return{kind:"rejected",reason:"too_many_redirects"};let g=ta(f,d);if(g===vo\
-id 0)return{kind:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejecte\
-d",reason:"unsafe_redirect"};if(e.mayConnect?.(g)===!1)return lo?{kind:"not_sent",reason:"a redirect beyond the sender\'s\
- permissions, left for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCr\
-edentials?.(g))return{kind:"rejected",reason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interr\
-upted"}:d instanceof j&&s===0?{kind:"not_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:\
-"network_error",thrown:V(d)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function Js(e){try{let n=e?.status;re\
-turn typeof n=="number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}f\
-unction co(e,n){try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function ct(e){try{return\
- e.body}catch{return}}function lt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).c\
-atch(()=>{}):typeof t=="function"&&t.call(e)}catch{}}async function Ks(e,n){let t=ct(e),r=Zs(t),o=r??t,i=()=>lt(o);n.add\
-EventListener("abort",i,{once:!0});let s=new TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?Qs(r):e\
-a(t)){if(typeof u!="string"&&!(u instanceof Uint8Array)||(a+=typeof u=="string"?P(u):u.length,a>na))return"";d+=typeof u\
-=="string"?u:s.decode(u,{stream:!0})}return d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function Zs(e){tr\
-y{let{getReader:n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*Qs(e){for(let n=await\
- e.read();!n.done;n=await e.read())yield n.value}function ea(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="functi\
-on"?n:[]}var na=65536;function ta(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="htt\
-ps:"?t.href:void 0}catch{return}}function fe(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t\
-),16777619)>>>0;return n.toString(16).padStart(8,"0")}function ft(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o\
-.flatMap(i=>{let s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var oa={initialMs:3e4,maxMs:36e5\
-},ho=4096;function ia(e,n){return n??fe(e)}function sa(e,n,t){try{let r=e.read(n,ho);if(r===void 0)return;let{failures:o\
-,notBefore:i,endpoint:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&\
-i>=0&&i<=t+36e5,c=Number.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{sta\
-te:c,endpoint:typeof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}c\
-atch{return"invalid"}}var gn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.\
-#n=`health-${ia(r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g\
-()}get state(){return this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){th\
-is.#d=!1;let t=this.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+le(r,oa,this.#p,n),i=(t?.notBef\
-ore??0)>o;return this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this\
-.#g();if(r&&r.notBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({\
-failures:this.#r.failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=t\
-his.#g(),this.#r&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(\
-){let n=this.#r!==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.\
-#r=void 0,this.#d=!1,this.#m())}#g(){let n=sa(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="ob\
-ject"?n.state:void 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.\
-#t)}:{},r=JSON.stringify({...n,...t,endpoint:this.#t}),o=P(r)<=ho&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de\
-(this.#u,this.#e,this.#n,o,this.#s())}catch{}}};function po(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the en\
-dpoint is down (${n} failure(s) in a row): not tried before ${Fe(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var go=3\
-6e5,He=64,re={maxEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},mt=6e4,aa=864e5,yo=6e4,So=64,da=/^e-(\\d{13})-(\\d+)-(\\d+)-\
-(?:([0-9a-f]{8})-)?[0-9a-f]{12}\\.jsonl$/,yn=/^([lc])-(\\d{13})-(e-.+)$/,ua=36e5;function wo(e,n="nat",t=""){return fe(t==\
-=""?`${n} ${e}`:`${n} ${e} ${t}`)}var oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#\
-e=t,this.#n=r,this.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:M\
-ath.max(r.maxBytes,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},\
-a=s==="work",u=a?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the progr\
-am may not ${u} ${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} l\
-eads cannot be told`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permi\
-ssions)`):new e(n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return\
- d(m?`${n} does not exist yet`:V(c))}}write(n,t){let r={},o=n.map($e),{kept:i}=pt(o,this.#n.maxEvents,this.#n.maxBytes);\
-C(r,"spool_full",o.length-i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a\
-].sessionId,u)}let d=[];try{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);thr\
-ow a}return{written:r,older:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,He)){i\
-f(o.length>=n)break;let a=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=th\
-is.#s(a,s,t),m=u.slice(0,n-o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===\
-0&&m.length===u.length};try{this.#u(u.slice(m.length).map($e),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spoo\
-l_corrupt",l),C(i,"spool_expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{event\
-s:o,dropped:i}}renew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,\
-!0}holds(n){return this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this\
-.#e.rename(n.path,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r()\
-.flatMap(n=>{let t=yn.exec(n),r=Ae(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time\
-:r.time,claimed:t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:gt(t)}:s]}).sort((n,t)\
-=>n.time-t.time).map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=He)break;let s=bo(i,t\
-);if(s===void 0)continue;let d=n.#p(s.name,t+go);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s\
-,t);try{let u=this.#u(a.map($e),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{\
-}break}n.#l(d.slice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r(\
-)){let r=yn.exec(t),o=Ae(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t\
-.time)}#t(n=this.#r()){return n.flatMap(t=>Ae(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Eo(n,t,r);return de(this.#e\
-,this.dir,o,vo(n),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catc\
-h{let s=this.#e.sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/So)))}for(let s of i?.split(`\n`)??[]){i\
-f(s==="")continue;let d=fa(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o\
-}#p(n,t){return`${this.dir}/${ht(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(le\
-t o of this.#r()){let i=br.exec(o),s=bo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1\
-])>go&&r<He&&this.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=\
-E=>E.key===this.key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#\
-t(a),l={events:0,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c\
-.bytes]=[c.events+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxByt\
-es;if(!f(l,o)&&!f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>t\
-his.#e.modifiedAt(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name\
-);return h===void 0||!Number.isFinite(R)?E.time-g<=yo:Math.abs(h-R)<=yo},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>\
-E.time-h.time);for(let E=0;E<He;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void\
- 0)break;x.splice(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvent\
-s-l.events,bytes:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0\
-){let w=this.#w(_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.corru\
-pt),C(r,"spool_full",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.\
-#s(`${this.dir}/${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=\
-0;for(let s of n){if(i===He)break;let d=yn.exec(s);if(d===null||t-gt(d)<=aa)continue;let a=Ae(d[3]);if(a===void 0||!r(a)\
-)continue;i++;let u=ht(d[3],t+mt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"\
-spool_expired",o)}}#w(n,t,r,o){let i=ht(n.name,o+mt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${t\
-his.dir}/${i}`)}catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map($e),l=pt(u,t,r),c=l.kept.map(g\
-=>u[g]),m={kept:{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:voi\
-d 0;let f=rn(this.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,vo(c))}catch{if(p(),!this.#l(i))retu\
-rn;try{this.#u(c,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs(\
-)-s>mt/2)return void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`\
-,`${this.dir}/${Eo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{retur\
-n!1}}};function bo(e,n){let t=yn.exec(e);return t?la(t,n)?Ae(t[3]):void 0:Ae(e)}function Ae(e){let n=da.exec(e);if(!n)re\
-turn;let t=Number(n[3]),r=Math.min(Number(n[2]),Math.floor(t/So));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n\
-[4]}}function pt(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>\
-s+e[d].bytes+1,0);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Eo(e,n,t){let r=e.\
-reduce((o,i)=>o+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function vo(e){ret\
-urn e.map(n=>`${n.text}\n`).join("")}function To(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,s\
-essionId:d,clientVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+ca;return e.length<=t&&o<=r?0:e.length-pt(e.map($\
-e),t,r).kept.length}var ca=200;function xo(e){return $e(e).bytes+1}function $e(e){let n=`{"retries":${e.retries},"schema\
-Version":${H(e.schemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.client\
-Version)},`}${e.cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,byt\
-es:P(n)}}function ht(e,n){return`l-${q(n)}-${e}`}function gt([,e,n]){return e==="l"?Number(n):Number(n)+ua}function la(e\
-,n){return n>gt(e)}function fa(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event\
-:d}=JSON.parse(e);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="st\
-ring")&&Number.isFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Wn(d.parameters)===void 0))ret\
-urn;let u=Number.isSafeInteger(i)&&i>0,l={json:H(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};re\
-turn o===void 0?l:{...l,clientVersion:o}}catch{return}}function ma(e,n){return e.spoolFallback?Br(y().env,L().os,n?.uid)\
-:void 0}function ha(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=yt(e),d=e.noSpool??"there is no spool direc\
-tory",a=o===void 0?void 0:oe.open(o,n,i,s,c=>d=c,r),u=ma(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n\
-.realPath(u)===void 0?void 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void\
- 0&&t(d),a;let l=oe.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var bn=class e{spool;health;files;#\
-e;#n=new Set;constructor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,\
-random:i}=n;if(r.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let \
-d=ha(n,s,t);if(!d)return null;let a=n.customFetch?d.key:void 0,u=new gn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}repla\
-y(n,t){this.renewClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.cl\
-aim);let i=r.map(d=>({...d,bytes:P(d.json),notBefore:0})),s=i.filter(({bytes:d})=>d>this.#e.maxEventBytes);return s.leng\
-th===0?{events:i,dropped:o}:(this.settle(s),C(o,"event_too_large",s.length),{events:i.filter(({bytes:d})=>d<=this.#e.max\
-EventBytes),dropped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i\
-,s)=>i+s,0);return{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(th\
-is.#n.delete(t),this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken|\
-|(this.spool.giveBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release\
-(n);this.#n.clear()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+\
-n)}};function yt(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,h\
-eaders:Object.keys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fe\
-tch:i?"own":void 0},d=H(s);return wo(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}var pa=0xe677d21fdbff,ga=JSON.string\
-ify(ue).length+xe;function _o(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o,maxBatchBytes:i,format:s}=n;try\
-{if(!(e instanceof Te))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",de\
-tail:"a proxy that cannot be inspected"}}try{let{schemaVersion:d,timestamp:a}=e;if(typeof d!="string")return{reason:"inv\
-alid_event",detail:"schemaVersion is not a string"};if(P(JSON.stringify(d))>ga)return{reason:"invalid_event",detail:`sch\
-emaVersion is longer than the ${xe} bytes beyond "${ue}" that maxBatchBytes keeps for it`};if(!Number.isFinite(a))return\
-{reason:"invalid_event",detail:"timestamp is not a finite number"};if(a<0||a>pa)return{reason:"invalid_event",detail:"ti\
-mestamp outside the years 1970-9999 that both wire formats carry"};let{json:u,bytes:l}=Vr(e);if(l>o)return{reason:"event\
-_too_large",detail:`${l} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves besid\
-e the envelope, which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`};let c={json:u\
-,bytes:l,schemaVersion:d,sessionId:t,clientVersion:r,timestamp:a,retries:0,notBefore:0},m=s.eventBytes(c);return m>l&&s.\
-emptyBytes(c)+m>i?{reason:"event_too_large",detail:`${m} bytes as the ${s.name} format carries it, more than maxBatchByt\
-es leaves beside the envelope`}:c}catch(d){return{reason:"invalid_event",detail:V(d)}}}function Ro(e,n,t,r=o=>o.bytes){l\
-et o=[],i=[],s=0;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].session\
-Id&&d.clientVersion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}return o}function ya(e){l\
-et n=e.replace(/^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||\
-/^(?:::ffff:)?127(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function ko(e,n){if(e.kind!=="\
-http")return;let t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||ya(t.hostname))return;let r=[...t.username\
-||t.password?["the URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];re\
-turn r.length===0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Oo(e,n=L()){let t=({schem\
-aVersion:r,sessionId:o,clientVersion:i=e},s)=>Yr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s\
-});return{name:"nat",encode:(r,o)=>Xn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>P(Xn(t(r,0),[])),eventBytes:r=>r.bytes,r\
-eadsAnswer:!1}}function No(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVers\
-ion:i},r=new WeakMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Nr(i))),s};return{name:"otlp",enco\
-de:i=>Bn(i.map(o),i[0].sessionId,t(i[0]),n),emptyBytes:i=>P(Bn([],i.sessionId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer\
-:!0,resource:{...e.resourceAttributes,"service.name":e.serviceName},classify:Ar}}var ba="http://localhost:4318/v1/logs",\
-Ea=120,va=50,Sa=3,wa=2,bt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Ta={flushIntervalSeconds:!0,max\
-QueueSize:!0,maxRetries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!\
-0,fetch:!0,backoffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir\
-:!0,spoolMaxEvents:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:\
-!0,logger:!0,clock:!0,random:!0};function Ue(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: options must be\
- an object, got ${A(e)}`);let n=Cn(e,Ta);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let M=e\
-[N]===void 0?D:e[N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`\
-;if(typeof M!="number"||Number.isNaN(M))throw new TypeError(`${me}, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(\
-I.integer?Number.isSafeInteger(M):Number.isFinite(M))))throw new RangeError(`${me}, got ${M}`);if(I.timer&&M*1e3>ut)thro\
-w new RangeError(`Cannot create handler: \'${N}\' must be at most ${ut/1e3} seconds (the longest a timer can wait), got ${\
-M}`);return M},r=(N,D,I)=>{let M=e[N];if(M===void 0)return I;if(typeof M!==D)throw new TypeError(`Cannot create handler:\
- \'${N}\' must be a ${D}, got ${A(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"p\
-ositive",integer:!0},d=t("requestTimeoutSeconds",wa,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if\
-(u<a)throw new RangeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), g\
-ot ${u}`);let l=Cr(),c=r("sourceClientVersion","string",ve),m=Mo("resource",e.resource),f=r("sessionId","string","undefi\
-ned"),p=[],g=typeof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Oa(g,p),R=cn(l.format??""),k=g!==void 0?b\
-:R??"nat",x=vt(k,c,{...l.otlpResource,...m}),E=Et(x,l.sessionPrefix+f),h=Et(vt(b,c,m,Io),f),S=t("maxEventBytes",32768,s)\
-;if(S<h.eventBytes)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the sm\
-allest event), got ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding the smalles\
-t event`;throw new RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'re\
-source\' make ${N} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchB\
-ytes\' must be at least ${h.batchBytes} (${N}), got ${_}`)}let O=Na(e.headers);O.problem&&p.push(O.problem);let T=Ra(e.en\
-dpoint,l.endpointHidden?St:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?St:l.otlpEndpoint??ba:void 0),l.dryRun,p),w=ka(e\
-.spoolDir,l,p);return{flushIntervalMs:t("flushIntervalSeconds",Ea,o)*1e3,maxQueueSize:t("maxQueueSize",va,s),maxRetries:\
-t("maxRetries",Sa,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3\
-,backoff:{initialMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envel\
-opeBytes-xe),maxEventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http\
-"&&O.problem?{kind:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFa\
-llback:e.spoolDir===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:_a(t("spo\
-olMaxBytes",re.maxBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:$\
-a(e.captureInterrupts),handOff:Aa(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!=\
-=void 0?"the program\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},\
-...O.record},fetch:r("fetch","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),\
-clock:Ao("clock",r("clock","function",Date.now),Date.now,{valid:xa,expected:"epoch milliseconds",hint:" (a method needs \
-its object: () => performance.timeOrigin + performance.now())"}),random:Ao("random",r("random","function",be),be,{valid:\
-N=>typeof N=="number"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function Ao(e,n,t,{valid:r,expected:o,hint:i=""}){if(n\
-===t)return n;let s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s)\
-)throw new RangeError(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d\
-)?d:t()}catch{return t()}}}var xa=e=>typeof e=="number"&&e>=0&&e<1e13;function Et(e,n){let t={json:bt,bytes:P(bt),schema\
-Version:ue,sessionId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{e\
-ventBytes:t.bytes,batchBytes:o+xe+r,envelopeBytes:o}}function _a(e){if(e>=re.maxBytes)return e;let n=xo({json:bt,schemaV\
-ersion:ue,sessionId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' mu\
-st be at least ${n} (one spooled event, the smallest), got ${e}`);return e}function vt(e,n,t,r){return e==="otlp"?No({se\
-rviceName:t["service.name"]??Rr,serviceVersion:n,resourceAttributes:t},r):Oo(n,r)}var Io={name:"node",version:"x".repeat\
-(12),machine:"x".repeat(11),os:"linux"};function Lo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Et(vt(n.\
-name,t,r,Io),"undefined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventB\
-ytesOption,o.eventBytes)}}var St=Symbol("hidden");function Ra(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeE\
-rror(`Cannot create handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void \
-0?void 0:un(e);if(o){let s=`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",rea\
-son:"invalid_endpoint",detail:s}}if(e===void 0&&n===St)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Mr;retur\
-n e===void 0&&!Pr(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:\
-"dry_run"}:{kind:"http",url:i}}function ka(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (sp\
-oolDir: false)"};if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot \
-create handler: \'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:v\
-oid 0}:(t.push(`the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the prog\
-ram\'s \'spoolDir\' is not an absolute path"})}function Oa(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new T\
-ypeError(`Cannot create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=cn(e);return t||(n.pus\
-h(`the program\'s \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Mo(e,n){if(n==\
-=void 0)return{};if(!Ee(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`\
-);let t={};for(let[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create hand\
-ler: \'${e}\' must be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r\
-)}`);t[r]=o}return t}var $o=8192;function Na(e){let n=Mo("headers",e);for(let[i,s]of Object.entries(n)){if(!sn(i))throw \
-new TypeError(`Cannot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(on(i))throw n\
-ew TypeError(`Cannot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=xr\
-(s)}let t=Object.keys(n).find(i=>!an(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?\
-`the program\'s \'headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): no\
-thing is sent`:r>$o?`the program\'s \'headers\' add ${r} bytes to a request, more than ${$o} (servers refuse a larger head)\
-: nothing is sent`:void 0;return o?{record:{},problem:o}:{record:n}}function Aa(e,n){return e!==void 0?{enabled:e,source\
-:"handOff option"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{\
-enabled:!0,source:"default"}}function $a(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function\
-")return e;throw new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`\
-)}var En=/^sender-[0-9a-f]{8}\\.mjs$/,je="NAT_TELEMETRY_SENDER";function vn(e,n){return{...e,[je]:JSON.stringify(n)}}func\
-tion Po(e){if(e)try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpo\
-int=="string"?n:void 0}catch{return}}var K=15e3,Ia=250;function Ie(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-\
-9a-f]{12}\\\\.(lock|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[\
-1]),u=d[2]==="lock"?K:Ia;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):wn(e,`${n}/${s}`)}return i.locks.sort(),i\
-.marks.sort(),i}function Sn(e,n,t,r){try{return Ie(e,n,t,r).locks.length>0}catch{return!1}}function Do(e,n,t){let r;try{\
-e.ensureDir(n,!0);let o=Ie(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`s\
-ender-${t}-${q(i)}-${ee()}.start`,e.create(`${n}/${r}`,"");let s=Ie(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r\
-:(wn(e,`${n}/${r}`),"at work")}catch{return r}}function Co(e,n,t){t!==void 0&&Tt(e,n,()=>[t])}function Fo(e,n,t){Tt(e,n,\
-()=>Ie(e,n,t,Date.now()).marks)}async function Bo(e,n,t){for(let r=0;r<La;r++){let o=Date.now();try{e.ensureDir(n,!0,!1)\
-;let i=Ie(e,n,t,o);if(i.locks.length>0){wt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/$\
-{s}`,"");let{locks:d,marks:a}=Ie(e,n,t,o);if(d.join()===s)return wt(e,n,a),s;wn(e,`${n}/${s}`)}catch{return}await new Pr\
-omise(i=>setTimeout(i,10+be()*50))}}var La=5;function Ho(e,n,t){Tt(e,n,()=>[t])}function Tt(e,n,t){try{e.ensureDir(n,!0,\
-!1),wt(e,n,t())}catch{}}function wt(e,n,t){for(let r of t)wn(e,`${n}/${r}`)}function wn(e,n){try{e.remove(n)}catch{}}fun\
-ction Uo(){return""}var Pa=6e4,Da=1e3,Ca=[je,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TE\
-LEMETRY_DRY_RUN"];function jo(e,n,t){let r=Fa(e,n,t);return r.handOff?r:{...r,outcome:Vo(e,n)}}function Vo(e,n){return e\
-.sink.kind==="none"?"dropped":Yo(e)&&n?.health.isOpen()!==!0?"delivered":n&&ke()===void 0?"spooled":"dropped"}function Y\
-o(e){return e.sink.kind!=="http"||y().canConnect(e.sink.url)}function Fa(e,n,t){try{let r=qo(e,n,t);if(r!==void 0||!n||e\
-.sink.kind!=="http")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=zo(e.sink.url,o.dir);if(i.isOpen()\
-){let m=y().senderRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().sen\
-derCommand(`${o.dir}/${""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Ha(e,o.dir),\
-successor:u,onByConsentFile:so()};return{handOff:!0,command:{...d,env:vn(d.env,l)},backlog:n}}catch(r){return{handOff:!1\
-,reason:`the hand-off failed (${r})`}}}function Go(e,n){return n.handOff&&n.command&&!ja(n.backlog)?{handOff:!1,reason:"\
-the sender\'s script is not in the spool directory and cannot be written",outcome:Vo(e,n.backlog)}:n}function Wo(e){try{l\
-et{spool:n,health:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Do(r,n.dir,n.key);i\
-f(o==="at work")return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Co(r,n.dir,o),i}\
-catch{return"failed"}}function Xo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1\
-;let{sink:t}=e;return qo(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(zo(t.url,n.spool.dir))!==void 0}function z\
-o(e,n){let t=Zr(),r=t===void 0?void 0:Ba(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Ca,...pe,"HOME\
-","USERPROFILE"],set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Ba(e){let n=X(e),t=n===void 0?"":e.slice(n.l\
-ength).replace(/^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),\
-i=o===void 0?void 0:F(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function qo(e,n,t){let{handOff:r,sink:o}=e;if(!r.\
-enabled)return`the hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if\
-(e.customFetch)return"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs\
->K-Da)return`a request may take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry \
-was turned off during the run";let i=ke();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the co\
-nsent file":i}\'s no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is n\
-o spool: ${e.noSpool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the director\
-ies above the spool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without \
---allow-fs-read for them): another user could swap the sender\'s script there";if(!Yo(e))return"the program may not conne\
-ct to the endpoint";let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void\
- 0)return;let{state:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Pa&&!\
-Sn(d,s.dir,s.key,u))return"spooled events have waited a minute with no sender at work"}function Ha(e,n){let{sink:t,forma\
-t:r,spoolLimits:o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries\
-,requestTimeoutSeconds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Lo(\
-e),spoolMaxEvents:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClie\
-ntVersion,headers:{...e.headers},resource:{...r.resource}}}function Ua({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""\
-}`,!0)===0}function ja(e){if(Ua(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Uo(),Date.now());try{r()}catch(o)\
-{if(!(o instanceof $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ya(n,t.dir,Va),!0}var Va=3;func\
-tion Ya(e,n,t,r=Date.now()){let o;try{o=e.list(n).filter(d=>En.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/\
-${d}`);return a===void 0||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a\
-.written-d.written).slice(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}ca\
-tch{}}var Tn=class{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return th\
-is.#e.delete(n)?(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};functio\
-n Jo(){throw new Error("a sender prints nothing")}var Zo=16384,_t=2*Zo,Qo=_t-4096,Rt=32,ei=/^[a-z0-9_]{1,40}$/,Ga=/^[0-9\
-a-f]{8}$/;var Ko=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Wa=6e4;function ni(e,n,t,r,o,i,s=-1/0)\
-{let d=Object.entries(o).filter(([m,f])=>ei.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!xt(i))return;let u=\
-{...{since:i,last:i,dropped:Object.fromEntries(d.slice(0,Rt))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=si(n\
-,t);try{let m=za(e,n,t,i).filter(p=>p.quiet).map(p=>ti(e,p,n,t)),f=oi([...m.flatMap(p=>p.lines),l],s,i)??l;ri(e,n,t,m,()\
-=>{let p=Ja(e,c);p==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeof p!="object"||p.bytes+g.length<=Zo?e.append(c,typeof \
-p=="object"&&!p.ended?`\n${g}`:g,Qo):Xa(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}functio\
-n Xa(e,n,t,r,o,i){let s=si(n,t),d={path:kt(n,t),quiet:!1},a=Ot(e,s,d.path)?ti(e,d,n,t):{lines:[]};ri(e,n,t,[a],()=>{e.ap\
-pend(s,`${H(oi([...a.lines,r],o,i)??r)}\n`,Qo)})}function ti(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(\
-n.path)),{lines:[],summed:n.summed};let{lines:o,upTo:i}=qa(e,n),s=kt(t,r,i);return Ot(e,n.path,s)?{lines:o,path:s,summed\
-:n.summed}:{lines:[],summed:n.summed}}function ri(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&O\
-t(e,s,kt(n,t,d));throw i}}function kt(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}\
-${r}.aside`)}function za(e,n,t,r){return ft(e,n,Ko,(o,i)=>{let[,,s,d]=Ko.exec(i)??[],a=Math.abs(r-Number(s))>=Wa;return \
-o===t?{path:F(n,i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function qa(e,n){try{let t=n.summed??0,r=e.read(\
-n.path,_t)?.slice(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ii(r.slice(0,o)),upTo:t+o}}catch{return{li\
-nes:[],upTo:n.summed??0}}}function Ot(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function oi(e,n,t){let r=e.map(d=>({..\
-.d,since:Math.min(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d o\
-f r)for(let[a,u]of Object.entries(d.dropped))(a in o||Object.keys(o).length<Rt)&&C(o,a,u);for(let d of Object.keys(o))o[\
-d]=Math.min(o[d],Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=\
->d.since)),last:Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}\
-}function Ja(e,n){try{let t=e.read(n,_t);return t===void 0?void 0:{lines:ii(t),bytes:t.length,ended:t===""||t.endsWith(`\
-\n`)}}catch(t){return t instanceof $?"invalid":void 0}}function ii(e){return e.split(`\n`).flatMap(n=>Ka(n)??[])}function \
-Ka(e){try{let{since:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.i\
-sArray(r)?Object.entries(r):[];if(!(xt(n)&&xt(t)&&n<=t&&s.length>0&&s.length<=Rt&&s.every(([u,l])=>ei.test(u)&&Number.is\
-SafeInteger(l)&&l>0)))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ga.test(i)?{endp\
-ointHash:i}:{}};return typeof o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function xt(e){return Number.isSaf\
-eInteger(e)&&e>=0&&e<=fn}function si(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},ai=.9,Za\
-=1e3,Qa=3e5,ed=36e5,nd=4,xn=class{#e;#n=[];#o=[];#t=new Tn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve()\
-;#l;#x=ie.working;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Yn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constr\
-uctor(n={}){this.#e=Ue(n)}enqueue(n){try{if(!ce())return this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,th\
-is.#i=!0):this.#X(),this.#u++;let r=_o(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this\
-.#e.maxBufferedEvents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&\
-this.#c===void 0&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally\
-{this.#B=!1}}start(){this.#m||this.#P||(this.#m=!0,this.#X(),this.#S()>0?this.#j():ce()&&!this.#N()&&Xo(this.#e,this.#_(\
-))&&this.#$(ie.working))}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().th\
-en(()=>this.#P);if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)r\
-eturn;let i=this.#x;return[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return\
- this.#P??=this.#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:t\
-his.#p,dropped:{...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return \
-this.#n.length+this.#o.length+this.#t.size}#W(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#D)return\
-;this.#te();let n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits fo\
-r stop()");return}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#P===void 0;return this.stop(),s},exit:()=>{this.#F(!0)\
-||this.#V(),this.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()}\
-)):void 0;this.#D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#$(ie.pe\
-riodic).then(()=>{this.#m&&this.#z()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!=\
-=void 0&&clearTimeout(this.#c);let n=this.#E=td(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Prom\
-ise.race([this.#w.then(()=>!0),n.over()])&&this.#q(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&th\
-is.#M(!0),this.#S()>0&&!this.#N()&&await this.#le(n),this.#M()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}f\
-inally{this.#Y(),n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n)\
-{let t=this.#_()?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Prom\
-ise.race([r,n.over()])||this.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,\
-t||n)*ai,i=[...this.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*ai);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),th\
-is.#k=void 0,this.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(le\
-t t of this.#y){let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cut\
-s??0)+1;this.#o.unshift(...n(t)?this.#re(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new Ab\
-ortController}#K(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0\
-;let i=y().monotonicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a\
->s)}#Z(n){this.#t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;ret\
-urn n.kind==="http"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;ret\
-urn this.#E===void 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.pro\
-beAt&&n.kind==="http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSucces\
-s()&&(this.#U=!1);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryA\
-fterMs&&t?.recordWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s\
-,n.retryAfterMs);this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.\
-#e.sink.kind==="http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r\
-&&!this.#me())return;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.l\
-ength===0)return;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={deli\
-vered:!1,failed:!1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,thi\
-s.#e.clock()+u.retryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(\
-),o=0,i=async()=>{for(;o<n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({lengt\
-h:Math.min(nd,n.length)},i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if\
-(this.#t.settle(n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.se\
-ttle(n)){if(i.kind==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)th\
-is.#t.add(a);for(let a of d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch(i.kind){case"delivered":return r.de\
-livered=!0,this.#ee(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(\
-n.length,i.reason,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return \
-r.failed=!0,r.retryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n\
-,i.reason,i.retryAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#\
-o.unshift(...n)}#ee(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}asy\
-nc#be(n,t){let r={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.acc\
-epted=!0)}finally{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxB\
-atchBytes:r}=this.#e;return Ro(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r)\
-{let{sink:o}=this.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=\
-this.#e,d=i.encode(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}:\
- ${d}`),o.kind==="stderr")return di(d),{kind:"delivered"};let a=i.classify;return await mo({url:o.url,body:d,headers:s,c\
-lassify:a&&((u,l,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requ\
-estTimeoutMs,signal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().se\
-ndsProxyCredentials})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retr\
-yAfterMs/1e3} s`:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${wr(n.thrown,this.#\
-e.sink.kind==="http"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="no\
-t_sent"?` (${n.reason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!\
-0;let{sink:n,format:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=st();this.#h(`telemetry ${s?"\
-on":"off"} (decided by ${d})`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y\
-().envHidden?.("NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could a\
-sk for one)":`nowhere (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this\
-.#e.problems)this.#f(`problem: ${s}`);if(!this.#h)return;let i=ko(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h\
-(`at exit: ${o.enabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!\
-this.#e.logger||(this.#a=!0,this.#f(`telemetry off (decided by ${st().decidedBy}): events are not recorded`))}#we(n,t,r)\
-{let{backoff:o,clock:i,random:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.\
-push(...a)}#re(n,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this\
-.#f(`delivery failed (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`las\
-t failure: ${t}`),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=bn.open(this.#e,(n,t)=>{let r=t===void 0?`\
-no spool: ${n}`:`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(\
-){let n=this.#E;if(n)return Math.max(0,n.end-y().monotonicMs())+Za;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;ret\
-urn Math.max(Qa,Math.min(ed,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||t\
-his.#R>0||!ce()||this.#N()||!J())return;let n=this.#_();if(n&&ke()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedE\
-vents,r=Math.max(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o\
-.events.length,this.#o.push(...o.events),o.events.length>0&&this.#j())}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r\
-);if(o!==r&&(this.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.\
-#b(o.length,"opted_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#ne(o))di(this.#e.format.encode\
-(d,this.#e.clock())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.\
-sink.reason,this.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s\
-) not delivered are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")\
-),!1;if(ke()!==void 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over t\
-he user\'s no"),!0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H\
--this.#e.clock();d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);t\
-his.#de(s.olderDropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i\
-?.releaseAll(),s!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.\
-has(s)||(r.add(s),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i\
-.length,"claim_lost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r\
-,this.#b(r,t)}#F(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=jo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)r\
-eturn this.#M(!0,o);let i=Go(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a l\
-ater run",dropped:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?po(t.health):void 0,c=i.outcome==="deli\
-vered"?`; the exit waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l};\
- in process, as ${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:To(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEv\
-ents:u,maxBytes:l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of\
- the ${this.#S()} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(!0,o))return this.#f("at exit: del\
-ivering in process: the spool cannot be written"),!1;let d=Wo(i);if(d==="failed")return this.#f("at exit: delivering in \
-process: no sender could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at w\
-ork":"the sender at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no proce\
-sses left to start a sender)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this\
-.#r-n;return r>0&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};fo\
-r(let[s,d]of Object.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,\
-spoolLimits:r}=this.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Ob\
-ject.keys(n))this.#g[s]=this.#d[s];let i=Date.now();ni(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r)\
-{n!==0&&(C(this.#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Hr(this.#e.\
-logger,n)}};function td(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y()\
-.monotonicMs()),()=>o(!1))}),clear:()=>t?.()}}function di(e){y().writeStderr(`${Jo(JSON.parse(e))}\n`)}var rd=250;async f\
-unction ui(e){let n=y();Ne(K,()=>n.exit(0)),fo(),io(()=>od(e));try{await id(e,y().monotonicMs()+K)}catch{}n.exit(0)}func\
-tion od(e){let{enabled:n,source:t}=tt();return n||t==="default"&&e.onByConsentFile!==!0}async function id(e,n){let t=y()\
-.files,r=e.spoolDir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=Ue(s),a=yt(d);if(!J())return Fo(t,r,a);for(\
-let u=0;;u++){let l=await Bo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await ad(s,n-rd);if(Ho(t,r,l)\
-,!dd(e,a))return;if(p&&f>0&&J())return sd(e);if(c>0&&m>0||u>0&&c===0)return}}function sd(e){if(!e.successor)return;let{a\
-rgv:n,env:t,leavesSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&En.test(d.slice(i\
-.length)));o&&s!==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:vn(t,e),cwd:e.spoolDir,leavesSessio\
-n:r})}async function ad(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,rand\
-om:i,spoolDir:s}=Ue(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath\
-(s)===void 0)break;let a=new xn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop()\
-;let{replayed:u,spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries\
-(m))C(t.dropped,f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;aw\
-ait new Promise(p=>setTimeout(p,f))}}return t}function dd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||S\
-n(t,e.spoolDir,n,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeD\
-ays*864e5};return oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ci=Po(y().env(je));ci&&await ui(ci);\n'}
-var Ne="sender-218036af.mjs",Sd=124159,Od=6e4,xd=1e3,kd=[Ii,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSEN\
-T_FILE","NAT_TELEMETRY_DRY_RUN"];function Ci(e,t){return e.sink.kind==="none"?"dropped":rr(e)&&t?.health.isOpen()!==!0?"\
-delivered":t&&Pe()===void 0?"spooled":"dropped"}var Nd=3;function Di(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>gd.
-test(d))}catch{return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+ke?-1/0:a},s=n==="none"?i:i.filter(
-d=>d!==Ne).map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>ke).map(({
-name:d})=>d);for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Ad=class{#e=new Set;#t=0;get size(){return this.#t}add(e){
-this.#e.add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].
-flat()}clear(){this.#e.clear(),this.#t=0}};function tn(e){return e===null?"null":typeof e=="string"?Pi(e):typeof e=="num\
-ber"?Rd(e):typeof e=="boolean"?String(e):Array.isArray(e)?`[${e.map(tn).join(", ")}]`:typeof e=="object"?`{${Object.entries(
-e).filter(([,n])=>n!==void 0).map(([n,r])=>`${Pi(n)}: ${tn(r)}`).join(", ")}}`:"null"}function Pi(e){return JSON.stringify(
-e).replace(/[\u007f-\uffff]/g,t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Rd(e){if(Number.isNaN(e))
-return"NaN";if(!Number.isFinite(e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(
-e);const[t,n]=e.toExponential().split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}\
-.0`:i}return`${t}e${r<0?"-":"+"}${String(Math.abs(r)).padStart(2,"0")}`}var Bi=16384,nn=2*Bi,ji=nn-4096,rn=32,Fi=/^[a-z0-9_]{1,40}$/,
-Md=/^[0-9a-f]{8}$/,Ld=/^drops-([0-9a-f]{8})\.json$/,on=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,
-Id=6e4;function Cd(e,t,n,r=-1/0){const i=Date.now(),o=zi(e,ln(t,n)),d=Yi(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).
-flatMap(a=>Vi(e,a).lines);return dn([...typeof o=="object"?o.lines:[],...d],r,i)}function Dd(e,t,n=-1/0){return[...new Set(
-[...tt(e,t,Ld,i=>i),...tt(e,t,on,i=>i)])].flatMap(i=>{const o=Cd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Pd(e,t,n,r,i,o,s=-1/0){
-const d=Object.entries(i).filter(([h,f])=>Fi.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!cn(o))return;const c={
-...{since:o,last:o,dropped:Object.fromEntries(d.slice(0,rn))},endpointHash:_e(r)},u=H(r)===r?{...c,endpoint:r}:c,l=ln(t,
-n);try{const h=Yi(e,t,n,o).filter(p=>p.quiet).map(p=>Ui(e,p,t,n)),f=dn([...h.flatMap(p=>p.lines),u],s,o)??u;Hi(e,t,n,h,()=>{
-const p=zi(e,l);p==="invalid"&&e.remove(l);const v=`${U(f)}
+ableDir(c)??(e.uid===0||f.mode===void 0||(f.mode&448)===448)))throw new $(c,"not_writable");return Ge(e,c)},list:a=>e.li\
+st(a),checkPlace:a=>{Ge(e,a)},read:(a,u)=>e.read(a,u,i(a,u)),sizeOf:(a,u=!1)=>d(a,u)?.size,modifiedAt:a=>d(a,!0)?.modifi\
+ed,isPrivate(a){let u=d(a,!0)?.mode;return u!==void 0&&(u&18)===0},touch(a,u){if(!e.allowed(a,"write")||!e.allowed(a,"re\
+ad"))throw new $(a,"not_allowed");e.touch(a,u,s(a))},create(a,u){e.create(a,u),r(a,e.remove)},append:(a,u,l)=>e.append(a\
+,u,i(a,l)),rename(a,u){let l=e.allowed(u,"read")?e.lstat(u):void 0;l!==void 0&&o(u,l),e.rename(a,u)},remove(a){if(!e.all\
+owed(a,"write"))throw new $(a,"not_allowed");e.remove(a)}}}function Ge(e,n,t=X(n),r=0){for(let o=t;o!==void 0;o=X(o),r++\
+){if(r>=Nt||!e.allowed(o,"read"))return!1;let i=e.lstat(o);if(i===void 0||e.uid===void 0&&i.mode!==void 0)return!1;if(e.\
+uid!==void 0&&i.uid!==void 0&&i.uid!==e.uid&&i.uid!==0)throw new $(n,"ancestor_not_owner");if(i.kind==="symlink"&&i.mode\
+!==void 0){let s=li(e,o);if(s===void 0)throw new $(n,"ancestor_link");if(!Ge(e,n,s))return!1;continue}if(!(i.mode===void\
+ 0||(i.mode&512)!==0)){if((i.mode&2)!==0)throw new $(n,"ancestor_writable_by_others");if((i.mode&16)!==0){if(e.gid===voi\
+d 0)return!1;if(i.uid!==e.uid||i.gid!==e.gid)throw new $(n,"ancestor_writable_by_group")}}}return!0}function li(e,n){let\
+ t=X(n);if(t===void 0||!e.allowed(t,"read"))return;let r=e.readLink(n),o=e.realPath(t),i=e.realPath(n);if(!(r===void 0||\
+o===void 0||i===void 0))return fi(r.startsWith("/")?r:`${o}/${r}`)===i?i:void 0}function fi(e){let n=[];for(let t of e.s\
+plit("/"))t===".."?n.pop():t!==""&&t!=="."&&n.push(t);return`/${n.join("/")}`}function Xe(e,n,t){let r=new Uint8Array(Ma\
+th.min(t,n||4096)+1),o=0;for(;;){if(o===r.length){if(o>t)break;let s=new Uint8Array(Math.min(t+1,r.length*2));s.set(r),r\
+=s}let i=e(r,o);if(!i)break;o+=i}return r.subarray(0,o)}function F(e,n){return`${e.replace(/[\\\\/]+$/,"")}/${n}`}function\
+ G(e,n){return n==="win32"?/^([A-Za-z]:)?[\\\\/]/.test(e):e.startsWith("/")}function X(e){let n=e.length>1?e.replace(/[\\\\/\
+]+$/,""):e,t=Math.max(n.lastIndexOf("/"),n.lastIndexOf("\\\\"));if(!(t<0||n.length<=1||/^[A-Za-z]:[\\\\/]?$/.test(n)))return\
+ t===0?n.slice(0,1):/^[A-Za-z]:$/.test(n.slice(0,t))?n.slice(0,t+1):n.slice(0,t)}var mi=4;function At(e,n,t){let r=e.bui\
+ld.os==="windows",o=a=>({kind:a.isSymlink?"symlink":a.isFile?"file":a.isDirectory?"directory":"other",uid:r||a.uid===nul\
+l?void 0:a.uid,gid:r||a.gid===null?void 0:a.gid,mode:r||a.mode===null?void 0:a.mode&4095,size:a.size,modified:a.mtime?.g\
+etTime()}),i=a=>{try{return e.lstatSync(a)}catch(u){if(u instanceof e.errors.NotFound||u.name==="NotADirectory")return;t\
+hrow u}},s=(a,u,l)=>{let c=e.openSync(a,l),m=c.statSync();if(m.dev!==u.dev||m.ino!==u.ino||!m.isFile)throw c.close(),new\
+ Error(`${a} changed while it was opened`);return c},d=(a,u)=>{let l=new TextEncoder().encode(u);for(;l.length>0;)l=l.su\
+barray(a.writeSync(l))};return{uid:n.uid,gid:n.gid,allowed:t,permissionsFollowLinks:!0,lstat(a){let u=i(a);return u&&o(u\
+)},realPath:a=>v(()=>e.realPathSync(a)),readLink:a=>v(()=>e.readLinkSync(a)),usableDir:()=>{},mkdir:a=>e.mkdirSync(a,{mo\
+de:448}),list:a=>[...e.readDirSync(a)].map(u=>u.name),read(a,u,l){let c=i(a);if(c===void 0)return;l(o(c));let m=s(a,c,{r\
+ead:!0});try{let f=Xe((p,g)=>m.readSync(p.subarray(g)),c.size,u);l({...o(c),size:f.length});try{return new TextDecoder("\
+utf-8",{fatal:!0,ignoreBOM:!0}).decode(f)}catch{throw new $(a,"not_utf8")}}finally{m.close()}},create(a,u){let l=e.openS\
+ync(a,{write:!0,createNew:!0,mode:384});try{d(l,u)}catch(c){throw l.close(),e.removeSync(a),c}l.close()},append(a,u,l){l\
+et c=()=>{let f=i(a);return f?(l(o(f)),s(a,f,{append:!0})):e.openSync(a,{write:!0,append:!0,createNew:!0,mode:384})},m;f\
+or(let f=1;m===void 0;f++)try{m=c()}catch(p){if(p instanceof $||f===mi)throw p}try{d(m,u)}finally{m.close()}},touch(a,u,\
+l){let c=i(a);if(c===void 0)throw new Error(`cannot date ${a}: nothing is there`);l(o(c));let m=s(a,c,{read:!0});try{m.u\
+timeSync(new Date(u),new Date(u))}finally{m.close()}},rename:(a,u)=>e.renameSync(a,u),remove:a=>e.removeSync(a),removeDi\
+r:a=>e.removeSync(a)}}var Rn=["HOME","USERPROFILE","TEMP","TMP","TMPDIR","LOCALAPPDATA","XDG_CACHE_HOME","DENO_DIR","DEN\
+O_CERT","NODE_EXTRA_CA_CERTS","SSL_CERT_FILE","SSL_CERT_DIR","NAT_TELEMETRY_CONSENT_FILE"],kn=["HTTP_PROXY","http_proxy"\
+,"HTTPS_PROXY","https_proxy","ALL_PROXY","all_proxy"],pe=[...kn,"NO_PROXY","no_proxy","REQUEST_METHOD"],hi=["PATH","SYST\
+EMROOT","WINDIR","DENO_TLS_CA_STORE","NODE_USE_SYSTEM_CA","NODE_TLS_REJECT_UNAUTHORIZED",...pe,"NAT_TELEMETRY_ENABLED","\
+DO_NOT_TRACK",...Rn];function ze(e,n,t){let r={},o=s=>On(s,t),i=e("REQUEST_METHOD")!==void 0;for(let s of hi){let d=e(s)\
+;if(!(d===void 0||i&&s==="HTTP_PROXY"))if(!Rn.includes(s))r[s]=d;else if(s!=="SSL_CERT_DIR")r[s]=o(d);else{let a=/^(?:[A\
+-Za-z]:|\\\\\\\\)/.test(t??"")?";":":";r[s]=d.split(a).map(o).join(a)}}for(let[s,d]of Object.entries(n))r[s]=Rn.includes(s)?\
+o(d):d;return r}function On(e,n){return n===void 0||e===""||/^(?:[A-Za-z]:|[\\\\/])/.test(e)?e:F(n,e)}function ge(e,n){let\
+ t=pi(e,n);if(t===void 0)return{kind:"direct"};let r=Dt(n,["no_proxy","NO_PROXY"]),[o]=r===void 0?[]:yi(e,n(r));return r\
+!==void 0&&o!==void 0?{kind:"direct",exemptBy:{list:r,entry:o}}:{...gi(n(t)),setBy:t}}function pi(e,n){let t=e.protocol=\
+=="https:"?["https_proxy","HTTPS_PROXY"]:e.protocol==="http:"?n("REQUEST_METHOD")!==void 0?["http_proxy"]:["http_proxy",\
+"HTTP_PROXY"]:void 0;return t&&Dt(n,[...t,"all_proxy","ALL_PROXY"])}function It(e,n,t){let r=t.filter(o=>n(o));if(!(e.pr\
+otocol!=="http:"||n("REQUEST_METHOD")===void 0||r.length===0))return`${r.join(" and ")} ignored in a CGI program (REQUES\
+T_METHOD is set)`}function Ce(e){return`${e.pathname}${e.search}${e.hash}`.includes("@")}function gi(e){let n=An(e);if(!\
+n)return{kind:"unusable",reason:"the proxy URL cannot be parsed"};let{protocol:t}=n;if(t!=="http:"&&t!=="https:")return{\
+kind:"unusable",reason:`${t} proxies are not supported`};if(n.hostname==="")return{kind:"unusable",reason:"the proxy URL\
+ names no host"};if(Ce(n))return{kind:"unusable",reason:Nn};let r=n.username||n.password?`Basic ${Ln(`${$t(n.username)}:\
+${$t(n.password)}`)}`:void 0,o=n.port?Number(n.port):t==="https:"?443:80;return{kind:"proxy",proxy:{protocol:t,hostname:\
+In(n.hostname),port:o,authorization:r}}}var Nn="an \'@\' past its host: a password with a \'/\', \'?\' or \'#\' in it, not perce\
+nt-encoded (%2F, %3F, %23), would make a part of it the proxy\'s host";function An(e){let n=e.trim();try{return new URL(/\
+^[a-z][a-z0-9+.-]*:\\/\\//i.test(n)?n:`http://${n}`)}catch{return}}function yi(e,n){let t=In(e.hostname.toLowerCase()).rep\
+lace(/\\.$/,""),r=$n(t),o=Number(e.port||(e.protocol==="https:"?443:80));return n.split(",").map(i=>i.trim()).filter(i=>{\
+let s=Mt(i.toLowerCase());return s===void 0||s.port!==void 0&&s.port!==o?!1:s.kind==="all"?!0:s.kind==="domain"?r===void\
+ 0&&(t===s.name||t.endsWith(`.${s.name}`)):r!==void 0&&Pt(r,s.address,s.prefix)})}function Lt(e,n){let t=$n(e),r=/^[\\d.a\
+-f:/]+$/i.test(n)?Mt(n.toLowerCase()):void 0;return t!==void 0&&r?.kind==="ip"&&r.port===void 0&&Pt(t,r.address,r.prefix\
+)}function Mt(e){let n=e,t,r=/^\\[([^\\]]*)\\](?::(\\d+))?$/.exec(e);if(r)n=r[1],t=r[2]===void 0?void 0:Number(r[2]);else if\
+(e.indexOf(":")===e.lastIndexOf(":")){let d=/^(.*):(\\d+)$/.exec(e);d&&([n,t]=[d[1],Number(d[2])])}if(n==="*")return{kind\
+:"all",port:t};let o=/^(.*)\\/(\\d{1,3})$/.exec(n),i=$n(o?o[1]:n);if(i!==void 0){let d=o?Number(o[2]):i.length*8;return d<\
+=i.length*8?{kind:"ip",address:i,prefix:d,port:t}:void 0}if(o)return;let s=n.replace(/^\\*?\\./,"").replace(/\\.$/,"");retu\
+rn s===""||s.includes("*")?void 0:{kind:"domain",name:s,port:t}}function Pt(e,n,t){if(e.length!==n.length)return!1;for(l\
+et r=0;r<t;r+=8){let o=t-r>=8?255:255<<8-(t-r)&255;if((e[r/8]&o)!==(n[r/8]&o))return!1}return!0}function $n(e){let n=/^(\
+\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})$/.exec(e);if(n){let u=n.slice(1).map(Number);return u.every(l=>l<=255)?u:void \
+0}if(!e.includes(":"))return;let t;try{t=In(new URL(`http://[${e}]/`).hostname)}catch{return}let[r,o]=t.split("::"),i=u=\
+>u?u.split(":").map(l=>parseInt(l,16)):[],s=i(r),d=i(o);return(o===void 0?s:[...s,...Array(8-s.length-d.length).fill(0),\
+...d]).flatMap(u=>[u>>8,u&255])}function Dt(e,n){return n.find(t=>e(t)?.trim())}function In(e){return e.startsWith("[")&\
+&e.endsWith("]")?e.slice(1,-1):e}function $t(e){try{return decodeURIComponent(e)}catch{return e}}function Ln(e){let n=""\
+;for(let t of new TextEncoder().encode(e))n+=String.fromCharCode(t);return btoa(n)}function Bt(e,n){let t=Ut(e,n);return\
+ e.protocol==="https:"&&t.kind==="proxy"&&t.credentials&&t.url.startsWith("http:")}function Ht(e,n,t=()=>!1){let r=kn.fi\
+nd(t);if(r!==void 0)return`${r} is not valid Unicode, which Deno\'s fetch skips: it would go around the proxy named there\
+`;let o=Ut(e,n),i=o.kind==="proxy"?An(n(o.variable)??""):void 0;if(o.kind==="proxy"&&i&&Ce(i))return`${o.variable} has $\
+{Nn}`;if(!(o.kind!=="direct"||o.skipped===void 0||ge(e,n).kind==="direct"))return`Deno\'s fetch cannot parse ${o.skipped}\
+, which it skips: it would go around the proxy named there`}function Ut(e,n){let t=[["ALL_PROXY","all_proxy"]];e.protoco\
+l==="https:"&&t.push(["HTTPS_PROXY","https_proxy"]),e.protocol==="http:"&&n("REQUEST_METHOD")===void 0&&t.push(["HTTP_PR\
+OXY","http_proxy"]);let[r,o]=t.flat().map(a=>[a,Ei(n(a))]).find(([,a])=>a!==void 0)??[];if(r===void 0||o===void 0){let a\
+=t.flat().find(l=>n(l));return a!==void 0?{kind:"direct",because:"no proxy variable Deno\'s fetch can read is set",skippe\
+d:a}:{kind:"direct",because:It(e,n,["HTTP_PROXY","http_proxy"])??`no proxy variable is set for ${e.protocol} URLs`}}let \
+i=n("NO_PROXY")!==void 0?"NO_PROXY":"no_proxy",s=e.hostname.replace(/^\\[(.*)\\]$/,"$1"),d=(n(i)||void 0)?.split(",").map(\
+a=>a.replace(wi,"")).find(a=>bi(s,a));return d!==void 0?{kind:"direct",because:`${i} names the host: ${d}`}:{kind:"proxy\
+",variable:r,...o}}function bi(e,n){return/^[\\d.]+$|:/.test(e)?(n.includes("/")?!/\\/0\\d\\d/.test(n):!/(?:^|\\.)0\\d/.test(n\
+))&&Lt(e,n):n==="*"||`.${e}`.endsWith(n.startsWith(".")?n:`.${n}`)}function Ei(e){if(e===void 0||e.length>65534||[...e].\
+some(u=>u<=" "||u==="\\x7F"))return;let n=/^([a-z][a-z\\d+.-]*):\\/\\/(.*)$/is.exec(e),t=(n?.[1]??"http").replace(/^https?$/\
+i,u=>u.toLowerCase()),r=n?n[2].split(/[/?#]/)[0]:e,[,o,i,s=""]=Si.exec(r)??[];if(!["http","https","socks5","socks5h"].in\
+cludes(t)||i===void 0||o!==void 0&&!o.includes(":"))return;let d=/^\\+?\\d+$/.test(s)&&Number(s)<=65535?Number(s):void 0,a\
+=`${vi(i)}:${d??{http:80,https:443}[t]??1080}`;return{url:`${t}://${a}`,credentials:o!==void 0}}function vi(e){try{retur\
+n new URL(`http://${e}`).hostname}catch{return e.toLowerCase()}}var Ct="(?:[\\\\w.~!$&\'()*+,;=:%-]|\\\\[[\\\\w.~!$&\'()*+,;=:%-\
+]*\\\\])*",Si=new RegExp(`^(?:(${Ct})@(?:${Ct}@)*)?([\\\\w.~!$&\'()*+,;=-]+|\\\\[[\\\\da-f:.]+\\\\])(?::(\\\\+?\\\\d*))?$`,"i"),Ft="[\\\\\
+t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]",wi=new RegExp(`^${Ft}+|${Ft}+$`,\
+"g");var ae=globalThis;function L(){return Ti??=xi()}var Ti;function xi(){if(typeof ae.Deno?.version?.deno=="string"){le\
+t n=ae.Deno.build.os==="windows"?"win32":ae.Deno.build.os;return{name:"deno",version:ae.Deno.version.deno,machine:jt(n,a\
+e.Deno.build.arch),os:n}}let e=ae.process?.versions;if(typeof e?.node=="string"){let n=typeof e.bun=="string"?"bun":"nod\
+e",{platform:t,arch:r}=ae.process;return{name:n,version:e[n],machine:jt(t,r),os:t}}return{name:"unknown",version:"",mach\
+ine:"undefined",os:""}}function jt(e,n){let t=_i[n]??n;return(e==="win32"||e==="windows"?Ni:e==="darwin"?ki:e.endsWith("\
+bsd")?Oi:Ri)[t]??t}var _i={x86_64:"x64",aarch64:"arm64",riscv64gc:"riscv64"},Ri={x64:"x86_64",arm64:"aarch64",ia32:"i686\
+",arm:"armv7l",ppc64:"ppc64le",s390x:"s390x",riscv64:"riscv64",loong64:"loongarch64",mipsel:"mips",mips64el:"mips64"},ki\
+={x64:"x86_64",arm64:"arm64"},Oi={x64:"amd64",arm64:"arm64",ia32:"i386"},Ni={x64:"AMD64",arm64:"ARM64",ia32:"x86"};funct\
+ion qe(e,n){if(n==="win32")return!0;if(n!=="linux"||!e?.allowed("/proc/self/stat","read"))return!1;try{let t=e.read("/pr\
+oc/self/stat",4096)??"",[,,r,,,o]=t.slice(t.lastIndexOf(")")+2).split(" ").map(Number);return Number.isInteger(r)&&r>0&&\
+r===o}catch{return!1}}function Je(e){if(e===void 0)return!1;let n=r=>e.listenerCount?.(r)??0;if(e.readableFlowing===!0||\
+n("keypress")>0||n("readable")>0)return!0;let t=Object.getOwnPropertySymbols(e).some(r=>r.description==="keypress-decode\
+r");return n("data")>(t?1:0)}var Q=class{#e=new Set;#n;#o;constructor(n){this.#n=n}add(n){this.#e.add(n);try{this.#o??=t\
+his.#n(this.#e)}catch(t){throw this.#e.delete(n),t}return()=>{!this.#e.delete(n)||this.#e.size>0||(this.#o?.(),this.#o=v\
+oid 0)}}clear(){this.#e.clear(),this.#o?.(),this.#o=void 0}};function z(e,n){let t=!1;for(let r of e)try{n(r)===!0&&(t=!\
+0)}catch{}return t}var Ai="pid:[4026531836]";function Ke(e){if(e.os!=="win32"){if(e.pidNamespace!==void 0&&e.pidNamespac\
+e!==Ai)return"it runs in a PID namespace of its own (a container): what it starts ends with the container\'s first proces\
+s";if(e.pid===1)return"this process is PID 1 of its PID namespace (a container\'s main process): what it starts ends with\
+ it";if(e.ppid===1)return"its parent is PID 1 (a container init, or a service manager running it as a service): what it \
+leaves behind ends with it";if(e.os==="linux"&&e.env("INVOCATION_ID")){let n=e.read("/proc/self/cgroup")?.split(`\n`),t=n\
+?.find(o=>o.startsWith("0::"))??n?.find(o=>o.includes("name=systemd:"));if((n===void 0?".service":t?.trim().split("/").a\
+t(-1)??"").endsWith(".service"))return"it runs as a systemd service, which stops what it leaves behind"}}}var Vt=Symbol.\
+for("@nat/telemetry: a signal listener that stands aside");function Ze(e){return Object.defineProperty(e,Vt,{value:!0}),\
+e}function Mn(e){return(typeof e=="function"||typeof e=="object"&&e!==null)&&e[Vt]===!0}function Yt(e,n){try{return e.li\
+steners(n).filter(r=>!Mn(r)).length>$i(e)}catch{return!0}}function $i(e){let n=o=>{let i=typeof o=="object"&&o!==null?o.\
+count:void 0;return typeof i=="number"&&Number.isSafeInteger(i)&&i>0?i:0},t=globalThis[Symbol.for("signal-exit emitter")\
+],r=e.__signal_exit_emitter__;return n(t)+n(r)}function Zt(e,n){let t=h=>{try{return e.permissions.querySync?.(h).state}\
+catch{return}},r=h=>t(h)==="granted",o=()=>{let h=v(()=>e.permissions.querySync?.({name:"net"}));return h?.state==="gran\
+ted"&&h.partial!==!0},i=(h,S)=>r({name:S,path:h}),s=h=>r({name:"sys",kind:h})?v(()=>e[h]())??void 0:void 0,d=We(At(e,{ui\
+d:s("uid"),gid:s("gid")},i)),a=(h,S)=>{try{let _=new TextEncoder().encode(S);for(;_.length>0;)_=_.subarray(h.writeSync(_\
+))}catch{}},u=e===en&&Kt?Kt:er(e),l=h=>e.build.os!=="windows"&&r({name:"run"})&&v(()=>(e.kill(e.pid,h),!0))===!0,c=h=>{l\
+(h)||e.exit(se[h]),setTimeout(()=>e.exit(se[h]),100)},m=()=>globalThis.process?.stdin,f=()=>v(()=>e.stdin.readable.locke\
+d||Je(m()))!==!1,p=new Q(h=>{let S=w=>{z(h,N=>N.beforeExit())&&w.preventDefault()},_=()=>{z(h,w=>w.exit(e.exitCode))},O=\
+w=>{w.defaultPrevented||z(h,N=>N.exit(1))},T=[["beforeunload",S],["error",O],["unhandledrejection",O]];for(let[w,N]of T)\
+globalThis.addEventListener(w,N);return Pn.add(_),()=>{for(let[w,N]of T)globalThis.removeEventListener(w,N);Pn.delete(_)\
+}}),g=new Q(h=>{if(e.build.os!=="windows"&&!r({name:"run"}))return()=>{};let S=e.build.os==="linux"&&r({name:"read",path\
+:Pe})?v(()=>d.read(Pe,65536)):void 0,_=Ye(S),O=he.filter(T=>!_.includes(T)).map(T=>{let w=Ze(()=>{u.programListens(T)||(\
+z(h,N=>N(T)),g.clear(),c(T))});return v(()=>u.add(T,w)),[T,w]});return()=>{for(let[T,w]of O)v(()=>u.remove(T,w))}}),b=h=\
+>{try{return e.env.get(h),!1}catch{return!0}},R=h=>r({name:"env",variable:h})&&b(h),k=h=>!r({name:"env",variable:h})||b(\
+h),x=h=>{try{return r({name:"env",variable:h})?e.env.get(h):void 0}catch{return}},E=h=>{let S=Pi(e,r,d,x);if(S)return{re\
+fused:S};let _=Mi.find(k);if(_!==void 0){let I=De(R(_),"--allow-env");return{refused:`the program may not read ${_} (${I\
+}), which its requests honour: a sender would not`}}let O=v(()=>e.execPath());if(!O||!r({name:"run",command:O}))return{r\
+efused:"the program may not run Deno itself (--allow-run)"};let T=r({name:"read",path:"."})?v(()=>e.cwd()):void 0,w=[h.d\
+ir,...h.reads].map(I=>On(I,T)),N=[...w,O].find(I=>I.includes(","));if(N!==void 0)return{refused:`Deno\'s permission flags\
+ cannot name a path with a comma: ${N}`};if(e.build.os==="windows")return{executable:O,paths:w,cwd:T};let D=Li.find(([I,\
+M])=>r({name:"run",command:I})&&(!M||d.sizeOf(I)!==void 0));return D?{executable:O,closer:D,paths:w,cwd:T}:{refused:`Den\
+o passes inherited descriptors on; closing them needs --allow-run=${Qt}`}};return{env:x,envHidden:k,envNotUnicode:R,writ\
+eStderr:h=>a(e.stderr,h),writeStdout:h=>a(e.stdout,h),stdoutIsTerminal:()=>v(()=>e.stdout.isTerminal())??!1,args:()=>[..\
+.e.args],setExitCode(h){e.exitCode=h},exitCode:()=>e.exitCode||void 0,serve(h,S,_,O){let T=new Set,w=0,N=async I=>{if(Nu\
+mber(I.headers.get("content-length")??0)>O.maxBodyBytes)return zt(I);let M,Z=new Promise(_n=>M=setTimeout(()=>_n(qt),O.r\
+equestTimeoutMs)),me=Di(I,O.maxBodyBytes).catch(()=>Jt),W=await Promise.race([me,Z]).finally(()=>clearTimeout(M));if(W==\
+=Jt)return Qe(400,"the request was cut short");if(W===qt)return Qe(408,"the request did not arrive in time");if(W===void\
+ 0)return zt(I);let Le=new URL(I.url),Me;try{Me=await _({method:I.method,path:Le.pathname+Le.search,body:W})}catch{retur\
+n Qe(500,"internal")}return Me?new Response(Me.body??null,{status:Me.status,headers:Me.headers}):(await new Promise(_n=>\
+T.add(_n)),new Response(null,{status:503}))},D=e.serve({hostname:h,port:S,onListen(){}},async I=>{if(w>=O.maxConnections\
+)return new Response(null,{status:503,headers:{connection:"close"}});w++;try{return await N(I)}finally{w--}});return Pro\
+mise.resolve({port:D.addr.port,async close(){for(let I of T)I();await D.shutdown()}})},unrefTimer(h){try{typeof h=="numb\
+er"?e.unrefTimer(h):h?.unref?.()}catch{}},monotonicMs:()=>performance.now(),canConnect(h){try{return r({name:"net",host:\
+Wt(h)})}catch{return!1}},sendsProxyCredentials(h){try{return pe.some(k)||Bt(new URL(h),x)}catch{return!0}},async fetch(h\
+,S){let _=Ht(new URL(h),x,R);if(_!==void 0)throw new j(_);return await(n??globalThis.fetch)(h,S)},senderRefusal(h){let S\
+=E(h);return"refused"in S?S.refused:void 0},senderCommand(h,S){let _=E(S);if("refused"in _)return _;let{executable:O,clo\
+ser:T,paths:w,cwd:N}=_,D=T&&Ii(e,t),I=T?[...D?[D]:[],T[0],O]:[O],M=o()?"--allow-net":`--allow-net=${Wt(S.endpoint)}`,Z=[\
+O,"run","--quiet","--no-prompt","--no-config","--no-lock","--no-npm","--no-remote"];Z.push("--allow-sys=uid,gid",`--allo\
+w-env=${S.variables.join(",")}`,M,`--allow-run=${I.join(",")}`),Z.push(`--allow-read=${w.join(",")}`,`--allow-write=${S.\
+dir}`,h);let me={DENO_NO_UPDATE_CHECK:"1",DENO_NO_PACKAGE_JSON:"1"},W=ze(x,{...S.set,...me},N);if(!T)return{argv:Z,env:W\
+,cwd:S.dir};let Le=[T[0],"-c",T[2],"nat-telemetry-sender",...Z];return D?{argv:[D,...Le],env:W,cwd:S.dir,leavesSession:!\
+0}:{argv:Le,env:W,cwd:S.dir}},spawnDetached(h){try{let[S,..._]=h.argv,T={stdin:"null",stdout:"null",stderr:"null",detach\
+ed:h.leavesSession!==!0,clearEnv:!0};return new e.Command(S,{args:_,env:h.env,cwd:h.cwd,...T}).spawn().unref(),"started"\
+}catch{return"failed"}},exit:h=>e.exit(h),signalSelf:l,terminal(){try{if(!e.stdin.isTerminal()||!e.stdout.isTerminal()||\
+!e.stderr.isTerminal())return}catch{return}if(!f()&&qe(d,L().os))return{async readRaw(h){let S=v(()=>m()?.isRaw)===!0;e.\
+stdin.setRaw(!0);let _=()=>{for(let[T,w]of O)v(()=>u.remove(T,w))},O=he.map(T=>{let w=()=>{v(()=>e.stdin.setRaw(!1)),!u.\
+programListens(T)&&(_(),c(T))};return v(()=>u.add(T,w)),[T,w]});try{let T=new Uint8Array(64);for(;;){let w=await e.stdin\
+.read(T);if(w===null)throw new Error("the terminal went away");if(h(T.slice(0,w))!==void 0)return}}finally{e.stdin.setRa\
+w(S),_()}}}},files:d,exiting:()=>nr,onExit:h=>p.add(h),onInterrupt:h=>g.add(h)}}var Gt="/proc/self/ns/pid";function Wt(e\
+){let{hostname:n,port:t,protocol:r}=new URL(e);return`${n}:${t||(r==="https:"?443:80)}`}var Xt=["/usr/bin/setsid","/bin/\
+setsid"];function Ii(e,n){let t=Xt.map(r=>[n({name:"read",path:r}),n({name:"run",command:r})]);if(!t.flat().includes("de\
+nied"))return Xt.find((r,o)=>{if(t[o].some(s=>s!=="granted"))return!1;let i=v(()=>e.lstatSync(r));return i?.isFile===!0&\
+&i.size>0&&i.uid===0&&i.mode!==null&&(i.mode&18)===0})}var Qt="/bin/sh",Li=[["/bin/bash",!0,\'for f in /dev/fd/*; do n=${\
+f##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-";; esac; done 2>/dev/null; exec "$@"\'],[Qt,!1,\'exec 3>&- 4>&- 5>&- 6>&-\
+ 7>&- 8>&- 9>&-; exec "$@"\']],Mi=[...pe,"DENO_CERT","DENO_TLS_CA_STORE","SSL_CERT_FILE","SSL_CERT_DIR","NODE_EXTRA_CA_CE\
+RTS"];function Pi(e,n,t,r){return e.build.standalone?"a deno compile executable: it runs only its program":Ke({pid:e.pid\
+,ppid:v(()=>e.ppid),os:L().os,env:r,read:o=>n({name:"read",path:o})?v(()=>t.read(o,65536)):void 0,pidNamespace:L().os===\
+"linux"&&n({name:"read",path:Gt})?v(()=>e.readLinkSync(Gt)):void 0})}function zt(e){return e.body?.cancel().catch(()=>{}\
+),Qe(413,"the body is too large")}function Qe(e,n){return new Response(JSON.stringify({error:n}),{status:e,headers:{"con\
+tent-type":"application/json",connection:"close"}})}var qt=Symbol("late"),Jt=Symbol("cut");async function Di(e,n){if(!e.\
+body)return"";let t=new TextDecoder,r="",o=0;for await(let i of e.body){if(o+=i.length,o>n)return;r+=t.decode(i,{stream:\
+!0})}return r+t.decode()}function er(e){let n=e.addSignalListener.bind(e),t=e.removeSignalListener.bind(e),r=new Map;try\
+{e.addSignalListener=(o,i)=>{n(o,i),Mn(i)||r.set(o,(r.get(o)??new Set).add(i))},e.removeSignalListener=(o,i)=>{t(o,i),r.\
+get(o)?.delete(i)}}catch{return{programListens:()=>!0,add:n,remove:t}}return{programListens:o=>(r.get(o)?.size??0)>0,add\
+:n,remove:t}}var en=globalThis.Deno,nr=!1,Pn=new Set;en&&globalThis.addEventListener("unload",()=>{nr=!0;for(let e of Pn\
+)e()});var Kt=typeof en?.addSignalListener=="function"?er(en):void 0;var Ci="/etc/hosts",Fi=16<<20,Bi=5e3,Hi=new Set(["E\
+TIMEOUT","ECONNREFUSED","ECANCELLED"]);function tr(e,n,t){let r=e("node:dns");return(o,i,s)=>{let d=o.toLowerCase().repl\
+ace(/\\.$/,"");if(d==="localhost"||d.endsWith(".localhost")||Yi(e,d))return r.lookup(o,i,s);let a=new r.Resolver({timeout\
+:Bi,tries:1}),u=()=>a.cancel();t.addEventListener("abort",u,{once:!0});let l=(c,m)=>new Promise(f=>c.call(a,m,p=>f(p?.co\
+de)));(async()=>{for(let c of Vi(e,n,o)){let m=await Promise.all([l(a.resolve4,c),l(a.resolve6,c)]);if(m.some(f=>Hi.has(\
+f??"")))return!1;if(m.includes(void 0))return!0}return!0})().then(c=>{if(t.removeEventListener("abort",u),c&&!t.aborted)\
+return r.lookup(o,i,s);s(Object.assign(new Error(`DNS did not answer for ${o}`),{code:"ETIMEOUT"}))})}}var Ui="/etc/reso\
+lv.conf",ji=65536;function Vi(e,n,t){if(t.endsWith("."))return[t.slice(0,-1)];let r,o=1,i=u=>{let l=u.find(c=>c.startsWi\
+th("ndots:"));l!==void 0&&(o=Math.min(15,Number.parseInt(l.slice(6),10)||0))},s=e("node:fs");for(let u of(v(()=>rr(s,Ui,\
+ji))??"").split(`\n`)){let[l,...c]=u.replace(/[#;].*/,"").trim().split(/\\s+/);(l==="search"||l==="domain")&&(r=c),l==="op\
+tions"&&i(c)}i(n("RES_OPTIONS")?.trim().split(/\\s+/)??[]);let d=n("LOCALDOMAIN")?.trim();d&&(r=d.split(/\\s+/)),r??=[v(()\
+=>e("node:os").hostname().replace(/^[^.]*\\.?/,""))??""].filter(Boolean);let a=r.slice(0,6).filter(u=>u!==".").map(u=>`${\
+t}.${u.replace(/\\.$/,"")}`);return t.split(".").length-1>=o?[t,...a]:[...a,t]}function rr(e,n,t){let r=e.statSync(n);ret\
+urn r.isFile()&&r.size<=t?e.readFileSync(n,"latin1"):""}function Yi(e,n){let t=v(()=>rr(e("node:fs"),Ci,Fi))??"",r=n.rep\
+lace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&");for(let o of t.matchAll(new RegExp(`(?<=[ \\\\t])${r}(?=[ \\\\t#\\\\r]|$)`,"gim"))){let i=t\
+.slice(t.lastIndexOf(`\n`,o.index)+1,o.index);if(!i.includes("#")&&/\\S/.test(i))return!0}return!1}function or(e,n){let{Bu\
+ffer:t}=globalThis;return(r,o)=>new Promise((i,s)=>{let d=new URL(r),a=ge(d,n);if(a.kind==="unusable")return s(new j(a.r\
+eason));let u=d.protocol==="https:",l=tr(e,n,o.signal),c={method:o.method,headers:{...o.headers,"content-length":t.byteL\
+ength(o.body),"accept-encoding":"identity"},signal:o.signal};if(a.kind==="direct")c.agent=!1,c.lookup=l;else{let{proxy:f\
+}=a,p=o.signal;c.createConnection=(g,b)=>{(u?Wi(e,l,f,d,p):ir(e,l,f,p)).then(k=>b(null,k),k=>b(k))},u||(c.path=`${d.prot\
+ocol}//${d.host}${d.pathname}${d.search}`,f.authorization&&(c.headers["proxy-authorization"]=f.authorization))}let m=e(u\
+?"node:https":"node:http").request(d,c);m.on("error",s),m.on("response",f=>{let p=g=>f.headers[g.toLowerCase()];i({statu\
+s:f.statusCode??0,headers:{get:g=>{let b=p(g);return b===void 0?null:Array.isArray(b)?b.join(", "):b}},body:{cancel:()=>\
+(f.destroy(),Promise.resolve()),getReader:()=>e("node:stream").Readable.toWeb(f).getReader()}})}),m.end(o.body)})}var Gi\
+=16384;function ir(e,n,t,r){let o=e("node:net"),{hostname:i,port:s}=t;return Dn(r,d=>{let a=t.protocol==="https:"?e("nod\
+e:tls").connect({host:i,port:s,servername:o.isIP(i)?"":i,lookup:n}):o.connect({host:i,port:s,lookup:n});return a.once(t.\
+protocol==="https:"?"secureConnect":"connect",()=>d(a)),a})}async function Wi(e,n,t,r,o){let i=await ir(e,n,t,o),s=`${r.\
+hostname}:${r.port||443}`;await Dn(o,(u,l)=>{let c="",m=f=>{c+=f.toString("latin1");let p=c.indexOf(`\\r\n\\r\n`);if(p<0){c.\
+length>Gi&&l(new Error("the proxy\'s answer to CONNECT is too long"));return}i.removeListener("data",m),i.pause();let g=N\
+umber(/^HTTP\\/1\\.[01] (\\d{3})/.exec(c)?.[1]??0);if(g<200||g>299)return l(new Error(`the proxy answered CONNECT with ${g|\
+|"garbage"}`));let b=f.subarray(f.length-(c.length-p-4));b.length>0&&i.unshift(b),u(void 0)};return i.on("data",m),i.wri\
+te(`CONNECT ${s} HTTP/1.1\\r\nHost: ${s}\\r\n`+(t.authorization?`Proxy-Authorization: ${t.authorization}\\r\n`:"")+`\\r\n`),i});\
+let d=e("node:net"),a=r.hostname.replace(/^\\[(.*)\\]$/,"$1");return Dn(o,u=>{let l=d.isIP(a)?"":a,c=e("node:tls").connect\
+({socket:i,host:a,servername:l});return c.on("close",()=>i.destroy()),c.once("secureConnect",()=>u(c)),c})}function Dn(e\
+,n){return new Promise((t,r)=>{let o,i={outcome:"pending"},s=()=>{e.removeEventListener("abort",u),o?.removeListener("er\
+ror",a),o?.removeListener("close",l)},d=c=>{i.outcome==="pending"&&(i.outcome="settled",s(),t(c))};function a(c){i.outco\
+me==="pending"&&(i.outcome="failed",s(),o?.destroy(),r(c))}let u=()=>a(new Error("aborted")),l=()=>a(new Error("the conn\
+ection closed"));if(e.aborted)return r(new Error("aborted"));e.addEventListener("abort",u,{once:!0});try{o=n(d,a)}catch(\
+c){return a(c instanceof Error?c:new Error(String(c)))}if(o.on("error",()=>{}),i.outcome==="failed")return void o.destro\
+y();i.outcome==="pending"&&(o.on("error",a),o.on("close",l))})}var Xi=7;function sr(e,n,t,r){let o=f=>e.constants[f]??0,\
+i=o("O_NOFOLLOW")|o("O_NONBLOCK"),s=f=>({kind:f.isSymbolicLink()?"symlink":f.isFile()?"file":f.isDirectory()?"directory"\
+:"other",uid:t?void 0:f.uid,gid:t?void 0:f.gid,mode:t?void 0:f.mode&4095,size:f.size,modified:f.mtimeMs}),d=(f,p,g,b)=>{\
+try{return e.openSync(f,p|i,b)}catch(R){let k=R.code;if(k==="ENOENT"||k==="ENOTDIR")return;let x=k==="ELOOP"||k==="ENXIO\
+"?e.lstatSync(f,{throwIfNoEntry:!1}):void 0;throw x&&g(s(x)),R}},a=(f,p)=>{for(let g=0;g<p.length;)g+=e.writeSync(f,p,g,\
+p.length-g)},{Buffer:u,process:l}=globalThis,c,m=(f,p)=>{if(c??=l?.getBuiltinModule?.("node:buffer")?.isUtf8??zi,!c(p))t\
+hrow new $(f,"not_utf8");return u.from(p).toString("utf8")};return{uid:t?void 0:n.uid,get gid(){return t?void 0:n.gid},p\
+ermissionsFollowLinks:!1,allowed:(f,p)=>r===void 0||v(()=>r.has(p==="read"?"fs.read":"fs.write",f))!==!1,lstat(f){try{le\
+t p=e.lstatSync(f,{throwIfNoEntry:!1});return p&&s(p)}catch(p){if(p.code==="ENOTDIR")return;throw p}},realPath:f=>v(()=>\
+(e.realpathSync.native??e.realpathSync)(f)),readLink:f=>v(()=>e.readlinkSync(f)),usableDir(f){try{return e.accessSync(f,\
+Xi),!0}catch(p){return["EACCES","EPERM","EROFS"].includes(p.code??"")?!1:void 0}},mkdir:f=>{e.mkdirSync(f,{mode:448})},l\
+ist:f=>e.readdirSync(f),read(f,p,g){let b=d(f,o("O_RDONLY"),g);if(b!==void 0)try{let R=s(e.fstatSync(b));g(R);let k=Xe((\
+x,E)=>e.readSync(b,x,E,x.length-E,null),R.size,p);return g({...R,size:k.length}),m(f,k)}finally{e.closeSync(b)}},create(\
+f,p){let g=d(f,o("O_WRONLY")|o("O_CREAT")|o("O_EXCL"),()=>{},384);if(g===void 0)throw new Error(`cannot create ${f}: no \
+such directory`);try{a(g,u.from(p))}catch(b){throw e.closeSync(g),e.unlinkSync(f),b}e.closeSync(g)},append(f,p,g){let b=\
+d(f,o("O_WRONLY")|o("O_APPEND")|o("O_CREAT"),g,384);if(b===void 0)throw new Error(`cannot append to ${f}: no such direct\
+ory`);try{g(s(e.fstatSync(b))),a(b,u.from(p))}finally{e.closeSync(b)}},touch(f,p,g){let b=d(f,o("O_RDONLY"),g);if(b===vo\
+id 0)throw new Error(`cannot date ${f}: nothing is there`);try{g(s(e.fstatSync(b))),e.futimesSync(b,p/1e3,p/1e3)}finally\
+{e.closeSync(b)}},rename:(f,p)=>e.renameSync(f,p),remove:f=>e.unlinkSync(f),removeDir:f=>e.rmdirSync(f)}}function zi(e){\
+try{return new TextDecoder("utf-8",{fatal:!0}).decode(e),!0}catch{return!1}}function ur(e){let n=0,t,r=()=>{if(n!==0)try\
+{t??=new MessageChannel().port1,t.ref()}catch{}};return()=>{try{n===0&&e.on("beforeExit",r)}catch{return()=>{}}n++;let o\
+=!1;return()=>{if(!o&&(o=!0,!(--n>0))){t?.unref();try{e.removeListener("beforeExit",r)}catch{}}}}}var ar,dr=!1;function \
+cr(e,n){if(dr)return!1;try{return ar??=new Int32Array(new SharedArrayBuffer(4)),Promise.resolve(Atomics.waitAsync(ar,0,0\
+,e).value).then(()=>n(),()=>{dr=!0,n()}),!0}catch{return!1}}var qi={BUN_BE_BUN:"1",BUN_RUNTIME_TRANSPILER_CACHE_PATH:"0"\
+};function pr(e,n){let t,r=()=>t??=Ji(e),o=({dir:u})=>{let l=e.platform==="win32"?void 0:u.match(e.versions.bun?/[?\\\\]/:\
+/\\\\/)?.[0];if(l!==void 0)return`${L().name} cannot run a script from a path with a \'${l}\' in it: ${u}`;let{files:c,fs:m}\
+=r();return as(e,c,m)},i=!1,s=new Q(u=>hr(e,[["beforeExit",()=>{z(u,m=>m.beforeExit())}],["exit",m=>{i=!0,z(u,f=>f.exit(\
+m))}]])),d=u=>e.platform!=="win32"&&v(()=>(e.kill(e.pid,u),!0))===!0,a=new Q(u=>{if(e.pid===1)return()=>{};let l=e.versi\
+ons.bun&&e.platform==="linux"?r().files:void 0,c=Ye(v(()=>l?.read(Pe,65536)));return hr(e,he.filter(m=>!c.includes(m)).m\
+ap(m=>{let f=Ze(()=>{Yt(e,m)||(z(u,p=>p(m)),a.clear(),d(m)||e.exit(se[m]))});return[m,f]}))});return{env(u){try{return e\
+.env[u]}catch{return}},writeStderr:u=>fr(e.stderr,u),writeStdout:u=>fr(e.stdout,u),stdoutIsTerminal:()=>e.stdout.isTTY==\
+=!0,args:()=>e.argv.slice(2),setExitCode(u){e.exitCode=u},exitCode(){let u=Number(e.exitCode??NaN);return Number.isInteg\
+er(u)?u:void 0},async serve(u,l,c,m){let f=e.getBuiltinModule?.("node:http");if(!f)throw new Error("no HTTP server in th\
+is runtime");let p={requestTimeout:m.requestTimeoutMs,headersTimeout:m.requestTimeoutMs,connectionsCheckingInterval:1e3}\
+,g=f.createServer(p,(R,k)=>{let x=(w,N)=>{k.writeHead(w,{"content-type":"application/json",connection:"close"}),k.end(JS\
+ON.stringify({error:N}),()=>R.socket.destroy())},E=()=>x(413,"the body is too large");if(Number(R.headers["content-lengt\
+h"]??0)>m.maxBodyBytes)return E();let h=new TextDecoder,S="",_=0,O=!1,T=setTimeout(()=>{O=!0,S="",x(408,"the request did\
+ not arrive in time")},m.requestTimeoutMs);R.on("close",()=>clearTimeout(T)),R.on("data",w=>{if(!O){if(_+=w.length,_>m.m\
+axBodyBytes)return O=!0,S="",clearTimeout(T),R.pause(),E();S+=h.decode(w,{stream:!0})}}),R.on("end",async()=>{if(clearTi\
+meout(T),O)return;let w;try{w=await c({method:R.method??"GET",path:R.url??"/",body:S})}catch{w={status:500,headers:{"con\
+tent-type":"application/json"},body:\'{"error":"internal"}\'}}w&&(k.writeHead(w.status,w.headers??{}),k.end(w.body))})});g\
+.maxConnections=m.maxConnections,await new Promise((R,k)=>{g.once("error",k),g.listen(l,u,R)});let b=g.address();return{\
+port:typeof b=="object"&&b?b.port:l,close:()=>new Promise(R=>{g.close(()=>R()),g.closeAllConnections?.()})}},unrefTimer(\
+u){u?.unref?.()},holdOpen:e.versions.bun?void 0:ur(e),watchTick:e.versions.bun?void 0:cr,monotonicMs(){let[u,l]=e.hrtime\
+();return u*1e3+l/1e6},canConnect:()=>!0,sendsProxyCredentials:()=>!1,terminal(){let{fs:u}=r(),l=m=>v(()=>u?.fstatSync(m\
+).isCharacterDevice())===!1;if(e.platform!=="win32"&&[1,2,0].some(l)||e.execArgv?.includes("--test"))return;let{stdin:c}\
+=e;if(!(!c.isTTY||!e.stdout.isTTY||!e.stderr.isTTY||!c.setRawMode)&&v(()=>Je(c))===!1&&qe(r().files,L().os))return{readR\
+aw:m=>new Promise((f,p)=>{let g=c.isRaw===!0,b=c.readableFlowing,R=E=>{c.removeListener("data",k),c.removeListener("end"\
+,x),c.removeListener("error",x),v(()=>c.setRawMode?.(g)),c.pause(),E!==void 0&&E.length>0&&v(()=>c.unshift(E)),b===!0?c.\
+resume():b===null&&v(()=>c.readableFlowing=null)},k=E=>{let h=new Uint8Array(E??[]),S;try{S=m(h)}catch{S=h.length}S!==vo\
+id 0&&(R(h.subarray(S)),e.nextTick(f))},x=()=>{R(),p(new Error("the terminal went away"))};c.setRawMode?.(!0),c.on("data\
+",k),c.on("end",x),c.on("error",x),c.resume()})}},fetch:n.lightFetch&&e.getBuiltinModule?or(u=>e.getBuiltinModule(u),u=>\
+e.env[u]):ds(n.fetchAtLoad,u=>e.env[u],e.versions.bun!==void 0),senderCommand(u,l){let c=o(l);if(c)return{refused:c};let\
+ m=e.versions.bun?qi:{},f=ze(g=>e.env[g],{...l.set,...m},v(()=>e.cwd?.())),p=e.versions.bun?[]:ts(e);return{argv:[e.exec\
+Path,...p,u],env:f,cwd:l.dir}},senderRefusal:o,spawnDetached(u){try{let{argv:l,env:c,cwd:m}=u;if(n.bunSpawn){let R=["ign\
+ore","ignore","ignore"];try{let k=n.bunSpawn([...l],{detached:!0,stdio:R,windowsHide:!0,env:{...c},cwd:m});return k.unre\
+f(),k.pid!==void 0?"started":"failed"}catch(k){return k?.code==="EAGAIN"?"no processes":"failed"}}let f=e.getBuiltinModu\
+le?.("node:child_process");if(!f)return"failed";let[p,...g]=l,b=f.spawn(p,g,{detached:!0,stdio:"ignore",windowsHide:!0,e\
+nv:c,cwd:m});return b.on("error",()=>{}),b.unref(),b.pid!==void 0?"started":"failed"}catch{return"failed"}},exit:u=>e.ex\
+it(u),signalSelf:d,get files(){return r().files},exiting:()=>i||e._exiting===!0,onExit:u=>s.add(u),onInterrupt:u=>a.add(\
+u)}}function Ji(e){let n;try{n=e.getBuiltinModule?.("node:fs")}catch{n=void 0}let t,r={uid:e.getuid?.(),get gid(){return\
+ t??={gid:i()},t.gid}},o=n&&sr(n,r,e.platform==="win32",e.permission),i=()=>e.versions.bun?Qi(v(()=>o?.read(gr,Ki,Zi)),r\
+.uid):v(()=>e.getBuiltinModule?.("node:os")?.userInfo().gid)??e.getgid?.();return{fs:n,files:o&&We(o)}}var gr="/etc/pass\
+wd",Ki=16*1024*1024;function Zi(e){if(e.kind!=="file"||e.uid!==0||((e.mode??0)&18)!==0)throw new Error(`${gr} is not roo\
+t\'s alone`)}function Qi(e,n){if(!(e===void 0||n===void 0))for(let t of e.split(`\n`)){if(t.startsWith("#"))continue;let[,\
+,r,o]=t.split(":");if(/^\\d+$/.test(r??"")&&Number(r)===n&&/^\\d+$/.test(o??""))return Number(o)}}var es=/^(use-openssl-ca\
+|use-bundled-ca|use-system-ca|openssl-legacy-provider|openssl-shared-config|enable-fips|force-fips|tls-min-v1\\.[0-3]|tls\
+-max-v1\\.[23])$/,ns=/^(openssl-config|tls-cipher-list)$/;function ts(e){let n=[...rs(e.env.NODE_OPTIONS??""),...e.execAr\
+gv??[]],t=new Map;for(let r=0;r<n.length;r++){let[,o,i,s]=/^--(no[-_])?([^=]+)(?:=([^]*))?$/.exec(n[r])??[],d=i?.replace\
+All("_","-");d!==void 0&&(es.test(d)?t.set(d,!o):ns.test(d)&&!o&&t.set(d,s??n[++r]??""))}return[...t].map(([r,o])=>o===!\
+0?`--${r}`:o===!1?`--no-${r}`:`--${r}=${o}`)}function rs(e){let n=[],t=!1,r=!0;for(let o=0;o<e.length;o++){let i=e[o];if\
+(i==="\\\\"&&t)i=e[++o]??"";else if(i===" "&&!t){r=!0;continue}else if(i===\'"\'){t=!t;continue}r&&n.push(""),r=!1,n[n.lengt\
+h-1]+=i}return n}var os=/^--allow-fs-(?:read|write)(?:=([^]*))?$/,lr=/--(?:experimental[-_])?permission|--allow[-_]/,is=\
+/^--experimental[-_](?:default[-_])?config[-_]file/;function ss(e,n,t){return n!==void 0&&lr.test(n)||!e.some(r=>r==="--\
+permission"||r==="--experimental-permission")?!1:e.every(r=>{if(lr.test(r)&&/^[^=]*_/.test(r)||is.test(r))return!1;let o\
+=os.exec(r);if(!o)return!0;let i=o[1];return i==="*"||i!==void 0&&!/[\\s"\'\\\\]/.test(i)&&G(i,t)})}function as(e,n,t){let r\
+=e.getBuiltinModule;return r?e.versions.electron?"an Electron app: its executable runs only the app":e.pkg!==void 0?"a p\
+rogram packaged by pkg: its executable runs only the program":v(()=>r("node:sea")?.isSea?.())?"a Node.js single executab\
+le application: its executable runs only the program":v(()=>e.permission?.has("child"))===!1?"Node.js runs with --permis\
+sion and without --allow-child-process":e.permission&&!ss(e.execArgv??[],e.env.NODE_OPTIONS,e.platform)?"Node.js runs wi\
+th --permission flags its sender would not get as they are (given in NODE_OPTIONS or a configuration file, or spelled wi\
+th _, which Node.js does not pass on, or granting a path Node.js passes on unquoted that the sender, started in the spoo\
+l, would read otherwise: relative, or with a space, quote or backslash)":Ke({pid:e.pid,ppid:e.ppid,os:e.platform,env:o=>\
+e.env[o],read:o=>v(()=>n?.read(o,65536)),pidNamespace:e.platform==="linux"?v(()=>t?.readlinkSync("/proc/self/ns/pid")):v\
+oid 0}):"this runtime cannot start processes"}function ds(e,n,t){let r=e??((o,i)=>globalThis.fetch(o,i));return async(o,\
+i)=>{let s=ge(new URL(o),n);if(s.kind==="unusable")throw new j(s.reason);if(s.kind==="proxy"&&!t)throw new j("this runti\
+me\'s fetch cannot use a proxy");try{return await r(o,{...i,proxy:s.kind==="proxy"?us(s.proxy):!1})}catch(d){throw v(()=>\
+d?.code)==="UnsupportedProxyProtocol"?new j("the proxy setting\'s scheme is not supported"):d}}}function us({protocol:e,h\
+ostname:n,port:t,authorization:r}){let o=n.includes(":")?`[${n}]`:n,i=r===void 0?{}:{"Proxy-Authorization":r};return{url\
+:`${e}//${o}:${t}`,headers:i,respectNoProxy:!1}}function fr(e,n){let t=nn.get(e)??0;t===0&&e.on("error",mr),nn.set(e,t+1\
+);let r=()=>{let i=(nn.get(e)??1)-1;nn.set(e,i),i===0&&e.removeListener("error",mr)},o=()=>{try{setTimeout(r,0)}catch{}}\
+;try{e.write(n,o)}catch{o()}}var nn=new WeakMap;function mr(){}function hr(e,n){let t=[],r=()=>{for(let[o,i]of t)e.remov\
+eListener(o,i)};try{for(let o of n)e.on(o[0],o[1]),t.push(o)}catch(o){throw r(),o}return r}var ye=globalThis,cs={env:()=\
+>{},writeStderr:()=>{},unrefTimer:()=>{},monotonicMs:()=>performance.now(),canConnect:()=>!0,sendsProxyCredentials:()=>!\
+1,fetch:void 0,terminal:()=>{},files:void 0,senderCommand:()=>({refused:"no runtime to start a process with"}),senderRef\
+usal:()=>"no runtime to start a process with",spawnDetached:()=>"failed",exit:()=>{},signalSelf:()=>!1,serve:()=>Promise\
+.reject(new Error("no HTTP server in this runtime")),args:()=>[],writeStdout:()=>{},stdoutIsTerminal:()=>!1,setExitCode:\
+()=>{},exitCode:()=>{},exiting:()=>!1,onExit:()=>()=>{},onInterrupt:()=>()=>{}},tn,yr=[v(()=>ye.Bun?.fetch),ye.Deno?v(()\
+=>ye.fetch):void 0].find(e=>typeof e=="function");function y(){if(tn)return tn;let e=L().name;return tn=e==="deno"?Zt(ye\
+.Deno,yr):e==="unknown"?cs:pr(ye.process,{lightFetch:e==="node",fetchAtLoad:yr,bunSpawn:e==="bun"?ye.Bun?.spawn:void 0})\
+,tn}var br=/^t-(\\d{13})-[0-9a-f]+\\.tmp$/;function de(e,n,t,r,o,i=rn(n,o)){e.create(i,r);try{e.rename(i,`${n==="/"?"":n}/\
+${t}`)}catch(s){try{e.remove(i)}catch{}throw s}}function rn(e,n){return`${e==="/"?"":e}/t-${q(n)}-${ee()}.tmp`}function \
+q(e){return String(Math.floor(e)).padStart(13,"0")}var ls=Math.random;function be(){let e;try{e=ls()}catch{}return typeo\
+f e=="number"&&e>=0&&e<1?e:globalThis.crypto.getRandomValues(new Uint32Array(1))[0]/2**32}function ee(e=12){let n="";for\
+(;n.length<e;)n+=Math.floor(be()*2**32).toString(16).padStart(8,"0");return n.slice(0,e)}function V(e){try{return e inst\
+anceof Error?e.message:`threw ${typeof e}`}catch{return"threw something that cannot be described"}}function A(e){switch(\
+typeof e){case"string":return JSON.stringify(e.length>40?`${e.slice(0,40)}\\u2026`:e);case"number":case"boolean":case"und\
+efined":return String(e);case"bigint":return`${e}n`;case"object":{if(e===null)return"null";let n=Sr(e)?.slice(8,-1);retu\
+rn n===void 0?"an object that cannot be read":n==="Object"?"an object":n==="Array"?"an array":`a ${n}`}default:return`a \
+${typeof e}`}}function Ee(e){if(typeof e!="object"||e===null)return!1;let n=Sr(e);return n==="[object Object]"||n==="[ob\
+ject Module]"}function vr(e){if(typeof e!="object"&&typeof e!="function"||e===null)return!1;try{return typeof e.then=="f\
+unction"}catch{return!0}}function Sr(e){try{return Object.prototype.toString.call(e)}catch{return}}function Cn(e,n){let \
+t=Object.keys(e).find(i=>!Object.hasOwn(n,i));if(t===void 0)return;let r=Object.keys(n),o=fs(t,r);return`\'${t}\' is not a\
+n option (${o?`did you mean \'${o}\'?`:`the options: ${r.join(", ")}`})`}function fs(e,n){let t=s=>s.toLowerCase().replace\
+(/[_-]/g,""),r=n.filter(s=>t(e).length>=4&&t(s).startsWith(t(e)));if(r.length===1)return r[0];let o,i=1/0;for(let s of n\
+){let d=ms(t(e),t(s));d<i&&([o,i]=[s,d])}return i<=Math.max(3,Math.floor(t(e).length/3))?o:void 0}function ms(e,n){let t\
+=Array.from({length:e.length+1},(r,o)=>[o,...new Array(n.length).fill(0)]);for(let r=1;r<=n.length;r++)t[0][r]=r;for(let\
+ r=1;r<=e.length;r++)for(let o=1;o<=n.length;o++){let i=e[r-1]===n[o-1]?0:1;t[r][o]=Math.min(t[r-1][o]+1,t[r][o-1]+1,t[r\
+-1][o-1]+i),r>1&&o>1&&e[r-1]===n[o-2]&&e[r-2]===n[o-1]&&(t[r][o]=Math.min(t[r][o],t[r-2][o-2]+1))}return t[e.length][n.l\
+ength]}function B(e){let n;try{n=new URL(e)}catch{}let t=e.split("@").length-1,r=t===0||t===1&&(n?.username!==""||n?.pas\
+sword!=="");if(n===void 0||n.host===""||!r)return e.replace(/^([a-z][a-z\\d+.-]*:\\/\\/)?[\\s\\S]*@/i,"$1***@").replace(/\\?[\\\
+s\\S]*$/,"?***");if(n.username===""&&n.password===""&&n.search==="")return e;if(n.username!==""&&(n.username="***"),n.pas\
+sword!==""&&(n.password="***"),n.search!==""){let o=[...n.searchParams].map(([i,s])=>s===""?"***":`${encodeURIComponent(\
+i)}=***`);n.search=o.join("&")}return n.href}function wr(e,n,t={}){let r=e.replace(/(?<![a-z\\d+.-])[a-z][a-z\\d+.-]*:\\\\?\\\
+/\\\\?\\/[^\\s"\'<>,|]+/gi,i=>B(i.replaceAll("\\\\/","/"))),o=[...n===void 0?[]:ps(n),...hs(t)];for(let i of[...new Set(o)].sor\
+t((s,d)=>d.length-s.length)){let s=i.replace(/[.*+?^${}()|[\\]\\\\]/g,"\\\\$&").replace(/%([\\dA-Fa-f])([\\dA-Fa-f])/g,(d,a,u)=\
+>`%${Er(a)}${Er(u)}`);r=r.replace(new RegExp(`(?<![A-Za-z0-9])${s}(?![A-Za-z0-9])`,"g"),"***")}return r}function hs(e){l\
+et n=Object.values(e).flatMap(t=>[t,...t.split(/[\\t ]+/).filter(r=>r.length>=8)]).filter(t=>t.length>=4);return[...n,...\
+n.map(t=>JSON.stringify(t).slice(1,-1))]}function Er(e){return/\\d/.test(e)?e:`[${e.toLowerCase()}${e.toUpperCase()}]`}fu\
+nction ps(e){try{let{username:n,password:t,search:r}=new URL(e),o=u=>{try{return decodeURIComponent(u.replaceAll("+"," "\
+))}catch{return u}},i=[n,t].flatMap(u=>[u,o(u)]).filter(u=>u.length>=4),s=r.slice(1).split("&").map(u=>u.slice(u.indexOf\
+("=")+1)).flatMap(u=>[u,o(u)]).filter(u=>u.length>=8),d=n||t?[Ln(`${o(n)}:${o(t)}`)]:[],a=[...i,...s].map(u=>JSON.string\
+ify(u).slice(1,-1));return[...i,...s,...a,...d]}catch{return[]}}var gs=/^[!#$%&\'*+\\-.^_`|~0-9A-Za-z]+$/,ys=/^(?:[!-~](?:\
+[\\t -~]*[!-~])?)?$/,bs=new Set(["connection","content-length","host","keep-alive","te","trailer","transfer-encoding","up\
+grade"]);function on(e){return bs.has(e.toLowerCase())}function sn(e){return gs.test(e)}function an(e){return ys.test(e)\
+}var Tr=e=>e===9||e===10||e===13||e===32;function xr(e){let n=0,t=e.length;for(;n<t&&Tr(e.charCodeAt(n));)n++;for(;t>n&&\
+Tr(e.charCodeAt(t-1));)t--;return e.slice(n,t)}function dn(e,n,t){if(n.length===0)return e+t;let r=n.slice();return r[0]\
+=e+r[0],r[r.length-1]+=t,r.join(",")}var ve="0.1.0";var Rr="nat-cli",Fn={name:"@nat/telemetry",version:ve};function kr(e\
+){return typeof e=="string"?{stringValue:e}:typeof e=="boolean"?{boolValue:e}:Number.isSafeInteger(e)?{intValue:String(e\
+)}:{doubleValue:e}}var Or=e=>Object.entries(e).map(([n,t])=>({key:n,value:kr(t)}));function _r(e){let n=Math.floor(e);re\
+turn n===0?"0":`${n}000000`}function Es(e){return{x86_64:"amd64",AMD64:"amd64",amd64:"amd64",aarch64:"arm64",arm64:"arm6\
+4",ARM64:"arm64",i686:"x86",x86:"x86",armv7l:"arm32",ppc64le:"ppc64",s390x:"s390x"}[e]??e}function Nr(e){let{name:n,para\
+meters:t}=JSON.parse(e.json);return{timeUnixNano:_r(e.timestamp),observedTimeUnixNano:_r(e.timestamp),eventName:n,attrib\
+utes:[...Or(t),{key:"nat.event.schema_version",value:kr(e.schemaVersion)}]}}function Bn(e,n,t,r=L()){let o=Or({...t.reso\
+urceAttributes,"service.name":t.serviceName,"service.version":t.serviceVersion,"session.id":n,"host.arch":Es(r.machine),\
+"process.runtime.name":r.name,"process.runtime.version":r.version,"telemetry.sdk.name":Fn.name,"telemetry.sdk.language":\
+r.name==="deno"?"deno":"nodejs","telemetry.sdk.version":Fn.version}),i=JSON.stringify({resource:{attributes:o},scopeLogs\
+:[{scope:Fn,logRecords:[]}]});return dn(`{"resourceLogs":[${i.slice(0,-4)}`,e,"]}]}]}")}function Ar(e,n,t,r){if(e>=200&&\
+e<300){let o=Math.min(r,vs(t));return o>0?{kind:"delivered",rejected:o}:{kind:"delivered"}}return e===413?{kind:"too_lar\
+ge"}:[407,429,502,503,504].includes(e)?n===void 0?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,ret\
+ryAfterMs:n}:{kind:"rejected",reason:`http_${e}`}}function vs(e){try{let n=Number(JSON.parse(e??"{}")?.partialSuccess?.r\
+ejectedLogRecords??0);return Number.isSafeInteger(n)&&n>0?n:0}catch{return 0}}function $r(e,n){let t={};for(let[r,o]of(e\
+??"").split(",").entries()){if(o.trim()==="")continue;let i=o.indexOf("="),s=d=>n?.(`entry ${r+1} ${d}`);if(i<0||o.slice\
+(0,i).trim()===""){s("is not key=value");continue}try{let d=decodeURIComponent(o.slice(0,i).trim()),a=decodeURIComponent\
+(o.slice(i+1).trim());d!==""?t[d]=a:s("has an empty key")}catch{s("has a bad percent-encoding")}}return t}var Hn=["OTEL_\
+EXPORTER_OTLP_LOGS_ENDPOINT","OTEL_EXPORTER_OTLP_ENDPOINT"];function Ir(e,n=()=>!1){for(let t of Hn){if(n(t))return{hidd\
+en:!0};let r=e(t);if(!r)continue;return{endpoint:t==="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"?r:`${r.replace(/\\/+$/,"")}/v1/lo\
+gs`,hidden:!1}}return{hidden:!1}}var Mr="https://events.telemetry.data.nvidia.com/v1.1/events/json";function we(e){if(e!\
+==void 0)return["1","true","yes"].includes(e.trim().toLowerCase())}function Ss(){return ws(y().env("CI"))||y().envNotUni\
+code?.("CI")===!0}function Se(e){return De(y().envNotUnicode?.(e)===!0,"its permissions")}function ws(e){return!["","0",\
+"false"].includes(e?.trim().toLowerCase()??"")}var Ts=["","0","false","no","off"];function Pr(e){return un(e)===void 0}v\
+ar Un="is not an http(s) URL",xs="has an \'@\' past its host";function Dr(e){let n;try{n=new URL(e)}catch{return Un}if(n.p\
+rotocol!=="http:"&&n.protocol!=="https:")return Un;if(Ce(n))return`${xs}: a key with a \'/\', \'?\' or \'#\' in it, not percen\
+t-encoded (%2F, %3F, %23), would make a part of it the host`}function un(e){if(e===""||e==="stdout")return;let n=Dr(e);r\
+eturn n===Un?`${n}, "" or "stdout"`:n}function cn(e){let n=e.trim().toLowerCase();return n==="nat"||n==="otlp"?n:void 0}\
+function Cr(){let e=y().env,n=[],t=(x,E)=>{let h=e(x),S=jn(x,h);return S!==void 0&&n.push(`${S}, ${E}`),we(h)};t("NAT_TE\
+LEMETRY_ENABLED","so telemetry is off and nothing is asked"),t("NAT_TELEMETRY_DEBUG","so no debug trail is written");let\
+ r=[],o=Ss();for(let x of _s)y().envHidden?.(x)===!0&&!(x==="CI"&&o)&&r.push(x);let i=t("NAT_TELEMETRY_DRY_RUN","so even\
+ts are sent")??r.includes("NAT_TELEMETRY_DRY_RUN"),s=e("NAT_TELEMETRY_ENDPOINT"),d=s===void 0?void 0:un(s);d&&n.push(`NA\
+T_TELEMETRY_ENDPOINT=${A(B(s))} ${d}: nothing is sent`);let a=e("NAT_TELEMETRY_FORMAT");a!==void 0&&a.trim()!==""&&cn(a)\
+===void 0&&n.push(`NAT_TELEMETRY_FORMAT=${A(a)} is not a format (nat, otlp): the nat envelope is sent`);let u=t("NAT_TEL\
+EMETRY_HANDOFF","so events are delivered in process at exit")??"auto",l=e("NAT_TELEMETRY_CONSENT_FILE");l&&!G(l,L().os)&\
+&n.push(`NAT_TELEMETRY_CONSENT_FILE=${A(l)} is not an absolute path: it is read in the directory each run starts in, so \
+each directory may hold another decision`);let c,m=Rs(e,L().os,n,x=>c=x),f=e("NAT_TELEMETRY_SPOOL_DIR"),p=L().os==="win3\
+2"?"LOCALAPPDATA":"HOME";m===void 0&&f===void 0&&y().envHidden?.(p)===!0&&(c=`the program may not read ${p} (${Se(p)})`,\
+n.push(`${p} may not be read (${Se(p)}): the spool cannot be kept in the home directory`));for(let x of r)n.push(`${x} m\
+ay not be read (${Se(x)}): ${Fr[x]}`);for(let x of Hn){let E=e(x),h=E?Dr(E):void 0;h&&n.push(`${x}=${A(B(E))} ${h}: OTLP\
+ events are not sent`)}let g=Ir(e,x=>r.includes(x)),b=x=>$r(e(x),E=>n.push(`${x}: ${E}: skipped`)),R={...Lr("OTEL_EXPORT\
+ER_OTLP_HEADERS",b("OTEL_EXPORTER_OTLP_HEADERS"),n),...Lr("OTEL_EXPORTER_OTLP_LOGS_HEADERS",b("OTEL_EXPORTER_OTLP_LOGS_H\
+EADERS"),n)},k={...b("OTEL_RESOURCE_ATTRIBUTES"),...e("OTEL_SERVICE_NAME")?{"service.name":e("OTEL_SERVICE_NAME")}:{}};r\
+eturn{endpoint:s,endpointHidden:r.includes("NAT_TELEMETRY_ENDPOINT"),otlpEndpointHidden:g.hidden,dryRun:i,sessionPrefix:\
+e("NAT_SESSION_PREFIX")??"",spoolDir:m,noSpool:c,spoolFallback:f===void 0,handOff:u,ci:o,format:a,otlpEndpoint:g.endpoin\
+t,otlpHeaders:R,otlpResource:k,problems:n}}var Fr={NAT_TELEMETRY_ENDPOINT:"it could name another endpoint, so nothing is\
+ sent unless the program sets its endpoint",NAT_TELEMETRY_DRY_RUN:"it could ask that nothing be sent, so nothing is sent\
+",NAT_TELEMETRY_FORMAT:"a value set there is not seen",NAT_TELEMETRY_SPOOL_DIR:"a value set there is not seen",NAT_TELEM\
+ETRY_HANDOFF:"a value set there is not seen",CI:"a value set there is not seen, so in CI the exit may hand off to a send\
+er the CI machine then stops",OTEL_EXPORTER_OTLP_LOGS_ENDPOINT:"with the OTLP format it could name the collector, so not\
+hing is sent there unless NAT_TELEMETRY_ENDPOINT or the program sets the endpoint",OTEL_EXPORTER_OTLP_ENDPOINT:"the same\
+, where OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not set",OTEL_EXPORTER_OTLP_HEADERS:"with the OTLP format, headers set there\
+ (a collector\'s key) are not sent",OTEL_EXPORTER_OTLP_LOGS_HEADERS:"the same"},_s=Object.keys(Fr);function jn(e,n){if(n=\
+==void 0)return;let t=n.trim().toLowerCase();if(!(we(t)===!0||Ts.includes(t)))return`${e}=${A(n)} is not a yes/no value \
+(1, true, yes / 0, false, no): read as no`}function Lr(e,n,t){let r={};for(let[o,i]of Object.entries(n))sn(o)?on(o)?t.pu\
+sh(`${e}: ${A(o)} is the HTTP client\'s to set: skipped, not sent`):an(i)?r[o]=i:t.push(`${e}: the value of ${A(o)} is no\
+t a header value (RFC 9110, visible ASCII: no control characters, no leading or trailing space): skipped, not sent`):t.p\
+ush(`${e}: an entry\'s name is not a header name (an RFC 9110 token; not shown, as it may hold a key, where an entry is w\
+ritten \\`Name: value\\` rather than \\`Name=value\\`): skipped, not sent`);return r}function Rs(e,n,t=[],r=()=>{}){let o=e(\
+"NAT_TELEMETRY_SPOOL_DIR");if(o!==void 0)return o===""?void r("NAT_TELEMETRY_SPOOL_DIR is empty"):G(o,n)?o:(t.push(`NAT_\
+TELEMETRY_SPOOL_DIR=${A(o)} is not an absolute path: no spool is kept`),void r("NAT_TELEMETRY_SPOOL_DIR is not an absolu\
+te path"));let i=e("XDG_STATE_HOME");if(i&&!G(i,n))t.push(`XDG_STATE_HOME=${A(i)} is not an absolute path: ignored, as t\
+he XDG specification says`);else if(i)return F(i,"nat/telemetry");let s;if(n==="win32"){let d=e("LOCALAPPDATA")??(e("USE\
+RPROFILE")&&`${e("USERPROFILE")}\\\\AppData\\\\Local`);s=d?`${d}\\\\nat\\\\telemetry`:void 0}else{let d=e("HOME");s=d?F(d,`${n==\
+="darwin"?"Library/Application Support":".local/state"}/nat/telemetry`):void 0}return s===void 0?void r("there is no hom\
+e directory"):G(s,n)?s:(t.push("the home directory is not an absolute path: no spool is kept there"),void r("the home di\
+rectory is not an absolute path"))}function Br(e,n,t){if(n==="win32"||t===void 0)return;let r=e("TMPDIR");return F(r&&G(\
+r,n)?r:"/tmp",`nat-telemetry-${t}`)}function Yn(){let e=y();if(we(e.env("NAT_TELEMETRY_DEBUG")))return n=>e.writeStderr(\
+`[nat-telemetry] ${n}\n`)}var Vn=new Set;function Hr(e,n){if(!(e===void 0||Vn.has(e))){Vn.add(e);try{Promise.resolve(e(`[\
+nat-telemetry] ${n}`)).catch(()=>{})}catch{}finally{Vn.delete(e)}}}function Ur(e){let n;return()=>n??=new RegExp(e,"u")}\
+var Lu=Ur(String.raw`[\\p{Cc}\\p{Cf}\\p{Co}\\p{Cn}\\p{Cs}\\p{M}\\u115f\\u1160\\u2800\\u3164\\uffa0]`);var Mu=Ur(String.raw`^[\\p{L}_\
+$][\\p{L}\\p{N}_$]*(?:(?:\\.|::)[\\p{L}_$][\\p{L}\\p{N}_$]*)*$`);var ue="1.5",xe=64,ju=Object.freeze({SUCCESS:"success",FAILUR\
+E:"failure",COMPLETED:"completed",ERROR:"error",CANCELED:"canceled",INTERRUPTED:"interrupted",UNDEFINED:"undefined"}),Vu\
+=Object.freeze({INFERENCE:"inference",AUDITOR:"auditor",DATADESIGNER:"datadesigner",EVALUATOR:"evaluator",GUARDRAILS:"gu\
+ardrails",SAFE_SYNTHESIZER:"safe-synthesizer",ANONYMIZER:"anonymizer",AGENT_TOOLKIT:"agent_toolkit",UNDEFINED:"undefined\
+"}),Te=class{name;schemaVersion;timestamp;constructor(n,t={}){if(ks(new.target))throw new TypeError("Cannot create event\
+: TelemetryEvent is abstract, extend it");if(typeof n!="string"||n.length===0)throw new TypeError(`Cannot create event: \
+an event type must declare a name (pass it to super()), got ${A(n)}`);let r=t.schemaVersion??ue;if(typeof r!="string"||r\
+.length===0)throw new TypeError(`Cannot create event: \'schemaVersion\' must be a non-empty string, got ${A(r)}`);let o=t.\
+timestamp===void 0?Date.now():+t.timestamp;if(!Number.isFinite(o))throw new TypeError("Cannot create event: \'timestamp\' \
+must be a valid Date or epoch milliseconds");this.name=n,this.schemaVersion=r,this.timestamp=o}};function ks(e){return e\
+===Te}function H(e){let n=JSON.stringify(e);return typeof n=="string"&&/[\\r\\n]/.test(n)?Os(n):n}function Os(e){let n="",\
+t=!1;for(let r=0;r<e.length;r++){let o=e[r];t?(n+=o,o==="\\\\"?n+=e[++r]??"":o===\'"\'&&(t=!1)):o===\'"\'?(t=!0,n+=o):` 	\\r\n`.\
+includes(o)||(n+=o)}return n}function P(e){let n=e.search(Ns);if(n===-1)return e.length;let t=e.length;for(let r=n;r<e.l\
+ength;r++){let o=e.charCodeAt(r);o<128||(o<2048?t+=1:o>=55296&&o<56320&&(e.charCodeAt(r+1)&64512)===56320?(t+=2,r++):t+=\
+2)}return t}var Ns=/[^\\x00-\\x7f]/;var As="184482118588404";function Fe(e){let n=U(e);if(!(n>=-fn&&n<=fn))throw new Range\
+Error("Invalid time value");let t=U(n/1e3);if(t!==Gn.second){let r=U(t/jr),o=t-r*jr,i=`${ne(U(o/3600),2)}:${ne(U(o/60)%6\
+0,2)}:${ne(o%60,2)}`;Gn={second:t,text:`${$s(r)}T${i}.`}}return`${Gn.text}${ne(n-t*1e3,3)}Z`}var Gn={second:NaN,text:""}\
+;function $s(e){let n=U((e+719468)/146097),t=e+719468-n*146097,r=U((t-U(t/1460)+U(t/36524)-U(t/146096))/365),o=t-(365*r+\
+U(r/4)-U(r/100)),i=U((5*o+2)/153),s=o-U((153*i+2)/5)+1,d=i<10?i+3:i-9,a=r+n*400+(d<=2?1:0);return`${a>=0&&a<=9999?ne(a,4\
+):`${a<0?"-":"+"}${ne(a<0?-a:a,6)}`}-${ne(d,2)}-${ne(s,2)}`}var U=e=>{let n=e-e%1;return n>e?n-1:n},ne=(e,n)=>{let t=`${\
+e}`;for(;t.length<n;)t=`0${t}`;return t},jr=86400,fn=864e13;function Vr(e){let n;try{n=e.name}catch(o){throw new TypeErr\
+or(`Event name cannot be read: ${V(o)}`)}if(typeof n!="string"||n==="")throw new TypeError("Event name is not a non-empt\
+y string");let t=H(Ls(e));if(n!==ln.name){let o=H(n);ln={name:n,json:o,bytes:P(o)}}let r=Fe(e.timestamp);return{json:`{"\
+ts":"${r}","parameters":${t},"name":${ln.json}}`,bytes:Is+r.length+P(t)+ln.bytes}}var ln={name:"",json:"",bytes:0},Is=31\
+;function Ls(e){let n=(s,d)=>new TypeError(`Event \'${e.name}\' ${s} cannot be read: ${V(d)}`),t;try{t=e.parameters()}catc\
+h(s){throw n("parameters",s)}try{t?.then}catch(s){throw n("parameters() returned an object that",s)}if(vr(t)){try{Promis\
+e.prototype.then.call(t,void 0,()=>{})}catch{}throw new TypeError(`Event \'${e.name}\' has no parameters object: parameter\
+s() returned a thenable`)}if(!Ee(t))throw new TypeError(`Event \'${e.name}\' has no parameters object: parameters() return\
+ed ${A(t)}`);let r;try{r=Object.keys(t)}catch(s){throw n("parameters",s)}let o={};for(let s of r){let d;try{d=t[s]}catch\
+(a){throw n(`parameter \'${s}\'`,a)}s in o?o={...o,[s]:d}:o[s]=d}let i=Wn(o);if(i)throw new TypeError(`Event \'${e.name}\' $\
+{i}`);return o}function Wn(e){if(typeof e!="object"||e===null||Array.isArray(e))return"has no parameters object";for(let\
+ n of Object.keys(e)){let t=e[n];if(!(typeof t=="string"||typeof t=="boolean"||typeof t=="number"&&Number.isFinite(t)))r\
+eturn`parameter \'${n}\' is not a string, finite number or boolean`}}function Yr(e,n){return{browserType:"undefined",clien\
+tId:As,clientType:"Native",clientVariant:"Release",clientVer:n.sourceClientVersion,cpuArchitecture:n.cpuArchitecture??L(\
+).machine,deviceGdprBehOptIn:"None",deviceGdprFuncOptIn:"None",deviceGdprTechOptIn:"None",deviceId:"undefined",deviceMak\
+e:"undefined",deviceModel:"undefined",deviceOS:"undefined",deviceOSVersion:"undefined",deviceType:"undefined",eventProto\
+col:"1.6",eventSchemaVer:e,eventSysVer:"nat-telemetry/1.0",externalUserId:"undefined",gdprBehOptIn:"None",gdprFuncOptIn:\
+"None",gdprTechOptIn:"None",idpId:"undefined",integrationId:"undefined",productName:"undefined",productVersion:"undefine\
+d",sentTs:Fe(+(n.sentAt??Date.now())),sessionId:n.sessionId??"undefined",userId:"undefined"}}function Xn(e,n){return dn(\
+`${H(e).slice(0,-1)},"events":[`,n,"]}")}var Gr=/[A-Za-z0-9_-]/,Ms=/(?:(\\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])(?:[\
+Tt ](?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:[Zz]|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)?)?|(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\
+\\d(?:\\.\\d+)?)/y,Ps=/(?:[+-]?(?:inf|nan)|0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|[+-]?(?:0|\
+[1-9](?:_?\\d)*)(?:\\.\\d(?:_?\\d)*)?(?:[eE][+-]?\\d(?:_?\\d)*)?)/y;function Wr(e){return new Jn(e).document()}var Jn=class{#e\
+;#n=0;#o=0;#t=new WeakMap;constructor(n){this.#e=n}document(){let n={},t=n;for(;;){if(this.#O(),this.#n>=this.#e.length)\
+return n;this.#a()==="["?t=this.#u(n):this.#s(t),this.#E()}}#u(n){let t=this.#e.startsWith("[[",this.#n);this.#n+=t?2:1;\
+let r=this.#p();this.#h(t?"]]":"]");let o=n;for(let[i,s]of r.entries()){let d=i===r.length-1;if(d&&t){let u=zn(o,s)??thi\
+s.#T([],"array");(!Array.isArray(u)||this.#t.get(u)!=="array")&&this.#i(`\'${s}\' is not an array of tables`);let l=this.#\
+T({},"header");return u.push(l),mn(o,s,u),l}let a=zn(o,s);a===void 0?mn(o,s,a=this.#T({},d?"header":"implicit")):Array.i\
+sArray(a)&&this.#t.get(a)==="array"&&!d?a=a[a.length-1]:qn(a)?d?(this.#t.get(a)!=="implicit"&&this.#i(`table \'${r.join("\
+.")}\' is defined twice`),this.#t.set(a,"header")):this.#t.get(a)==="inline"&&this.#i(`\'${s}\' is an inline table`):this.#\
+i(`\'${s}\' is not a table`),o=a}return o}#s(n){let t=this.#p();this.#y(),this.#h("="),this.#y();let r=this.#r(),o=n;for(l\
+et s of t.slice(0,-1)){let d=zn(o,s);d===void 0?mn(o,s,d=this.#T({},"dotted")):(!qn(d)||!["dotted","implicit"].includes(\
+this.#t.get(d)??""))&&this.#i(`\'${s}\' is already defined`),this.#t.get(d)==="implicit"&&this.#t.set(d,"dotted"),o=d}let \
+i=t[t.length-1];Object.hasOwn(o,i)&&this.#i(`\'${i}\' is defined twice`),mn(o,i,r)}#p(){let n=[];for(;;){this.#y();let t=t\
+his.#a();if(t===\'"\')n.push(this.#w());else if(t==="\'")n.push(this.#l());else{let r=this.#n;for(;this.#n<this.#e.length&&\
+Gr.test(this.#e[this.#n]);)this.#n++;this.#n===r&&this.#i("a key is missing"),n.push(this.#e.slice(r,this.#n))}if(this.#\
+y(),this.#a()!==".")return n;this.#n++}}#r(){let n=this.#a();if(this.#e.startsWith(\'"""\',this.#n))return this.#x();if(th\
+is.#e.startsWith("\'\'\'",this.#n))return this.#R();if(n===\'"\')return this.#w();if(n==="\'")return this.#l();if(n==="["||n==\
+="{"){++this.#o>100&&this.#i("values are nested too deeply");let o=n==="["?this.#g():this.#m();return this.#o--,o}for(le\
+t[o,i]of[["true",!0],["false",!1]])if(this.#e.startsWith(o,this.#n)&&!Gr.test(this.#e[this.#n+o.length]??""))return this\
+.#n+=o.length,i;let t=this.#d(Ms,/[\\w:.+-]/);if(t){let[o,i,s,d]=t;return i!==void 0&&!Ds(Number(i),Number(s),Number(d))&\
+&this.#i("a date is not in the calendar"),o}let r=this.#d(Ps,/[\\w.+-]/);return r?(/^[+-]?\\d[\\d_]*$/.test(r[0])&&r[0].rep\
+lace(/\\D/g,"").length>4300&&this.#i("an integer has more than 4300 digits"),Cs(r[0])):this.#i("a value is malformed")}#d\
+(n,t){n.lastIndex=this.#n;let r=n.exec(this.#e);if(!(!r||t.test(this.#e[n.lastIndex]??"")))return this.#n=n.lastIndex,r}\
+#g(){this.#n++;let n=[];for(;this.#O(),this.#a()!=="]";)n.push(this.#r()),this.#O(),this.#a()===","?this.#n++:this.#a()!\
+=="]"&&this.#i("an array is malformed");return this.#n++,n}#m(){this.#n++;let n=this.#T({},"inline");if(this.#y(),this.#\
+a()==="}")return this.#n++,n;for(;;){this.#s(n),this.#y();let t=this.#e[this.#n++];if(t==="}")break;t!==","&&this.#i("an\
+ inline table is malformed")}return this.#c(n),n}#c(n){this.#t.set(n,"inline");for(let t of Object.values(n))qn(t)&&this\
+.#c(t)}#w(){this.#n++;let n="";for(;;){let t=this.#e[this.#n++];if(t===void 0||t===`\n`)return this.#i("a string is not c\
+losed");if(t===\'"\')return n;t==="\\\\"?n+=this.#k():hn(t)&&t!=="	"?this.#i("a string holds a control character"):n+=t}}#l(\
+){this.#n++;let n=this.#e.indexOf("\'",this.#n),t=n<0?"":this.#e.slice(this.#n,n);return(n<0||t.includes(`\n`)||[...t].som\
+e(r=>hn(r)&&r!=="	"))&&this.#i("a literal string is malformed"),this.#n=n+1,t}#x(){this.#n+=3,this.#e.startsWith(`\\r\n`,t\
+his.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n="";for(;;){if(this.#e.startsWith(\'"""\',this.#n)){let r=3;for(;r<5&&t\
+his.#e[this.#n+r]===\'"\';)r++;return this.#n+=r,n+\'"\'.repeat(r-3)}let t=this.#e[this.#n++];if(t===void 0)return this.#i("\
+a string is not closed");if(t==="\\\\"){let r=/^[ \\t]*\\r?\\n[\\s]*/.exec(this.#e.slice(this.#n));r?this.#n+=r[0].length:n+=t\
+his.#k()}else hn(t)&&t!==`\n`&&t!=="	"&&!(t==="\\r"&&this.#a()===`\n`)?this.#i("a string holds a control character"):n+=t}}\
+#R(){this.#n+=3,this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`&&this.#n++;let n=this.#e.indexOf("\'\'\'",this\
+.#n);if(n<0)return this.#i("a string is not closed");let t=3;for(;t<5&&this.#e[n+t]==="\'";)t++;let r=this.#e.slice(this.\
+#n,n)+"\'".repeat(t-3);return this.#n=n+t,r}#k(){let n=this.#e[this.#n++],t={b:"\\b",t:"	",n:`\n`,f:"\\f",r:"\\r",\'"\':\'"\',"\\\\\
+":"\\\\"};if(n in t)return t[n];let r=n==="u"?4:n==="U"?8:0,o=this.#e.slice(this.#n,this.#n+r),i=parseInt(o,16);return!r||\
+!/^[0-9A-Fa-f]+$/.test(o)||o.length!==r||i>1114111?this.#i("a string holds an invalid escape"):(i>=55296&&i<=57343&&this\
+.#i("a string holds an invalid escape"),this.#n+=r,String.fromCodePoint(i))}#y(){for(;this.#a()===" "||this.#a()==="	";)\
+this.#n++}#O(){for(;;){this.#y();let n=this.#a();if(n===`\n`)this.#n++;else if(n==="\\r"&&this.#e[this.#n+1]===`\n`)this.#n\
++=2;else if(n==="#")this.#A();else return}}#A(){for(;this.#n<this.#e.length&&this.#a()!==`\n`;){let n=this.#e[this.#n++];\
+hn(n)&&n!=="	"&&!(n==="\\r"&&this.#a()===`\n`)&&this.#i("a comment is malformed")}}#E(){this.#y(),this.#a()==="#"&&this.#A\
+(),this.#e.startsWith(`\\r\n`,this.#n)?this.#n+=2:this.#a()===`\n`?this.#n++:this.#n<this.#e.length&&this.#i("a line has mo\
+re than one statement")}#h(n){this.#e.startsWith(n,this.#n)||this.#i(`\'${n}\' is missing`),this.#n+=n.length}#a(){return \
+this.#e[this.#n]}#T(n,t){return this.#t.set(n,t),n}#i(n){let t=this.#e.slice(0,this.#n).split(`\n`).length;throw new Synt\
+axError(`Invalid TOML at line ${t}: ${n}`)}};function zn(e,n){return Object.hasOwn(e,n)?e[n]:void 0}function mn(e,n,t){O\
+bject.defineProperty(e,n,{value:t,writable:!0,enumerable:!0,configurable:!0})}function qn(e){return typeof e=="object"&&\
+e!==null&&!Array.isArray(e)}function hn(e){let n=e.charCodeAt(0);return n<32||n===127}function Ds(e,n,t){let r=e%4===0&&\
+(e%100!==0||e%400===0),o=n===2?r?29:28:[4,6,9,11].includes(n)?30:31;return e>=1&&t<=o}function Cs(e){let n=e.replaceAll(\
+"_","");return/^[+-]?inf$/.test(n)?n.startsWith("-")?-1/0:1/0:/^[+-]?nan$/.test(n)?NaN:Number(n)}var Fs="1.0";function p\
+n(){if(Qr())return;let{env:e,files:n}=y(),t=e("HOME")??e("USERPROFILE"),r=e("NAT_TELEMETRY_CONSENT_FILE")||(t?F(t,".conf\
+ig/nat/telemetry.toml"):void 0);if(r===void 0||/^(?:[A-Za-z]:|[\\\\/])/.test(r))return r;if(Kn?.given!==r){let o=n?.realPa\
+th(".");Kn={given:r,path:o===void 0?r:F(o,r)}}return Kn.path}function Zr(){return(te?Re?.path:void 0)??pn()}var Kn;funct\
+ion Qr(){let{env:e,envHidden:n}=y();if(n)return n("NAT_TELEMETRY_CONSENT_FILE")?"NAT_TELEMETRY_CONSENT_FILE":!e("NAT_TEL\
+EMETRY_CONSENT_FILE")&&n("HOME")?"HOME":void 0}var Bs=65536;function Be(e,n=!1){let t=y().files;if(!t)return{state:"neve\
+r_asked"};if(!t.allowed(e,"read"))return{state:"disabled",problem:"may not be read (the program\'s permissions)"};let r;t\
+ry{r=t.read(e,Bs)}catch(o){return Zn(o)==="not_utf8"?{state:"disabled",problem:"is not valid UTF-8 (Python\'s tomllib rej\
+ects it)"}:Hs(o)?{state:"disabled",problem:"may not be read where it leads (the program\'s permissions)"}:{state:"disable\
+d",problem:`cannot be read safely (${Zn(o).replaceAll("_"," ")})`}}if(r===void 0)return{state:"never_asked"};if(n)return\
+{...Xr(r),text:r};try{t.checkPlace(e)}catch(o){return{state:"disabled",problem:`is where another user could replace it (\
+${Zn(o).replaceAll("_"," ")})`}}return{...Xr(r),text:r}}function Hs(e){let{name:n,code:t}=e??{};return n==="NotCapable"|\
+|t==="ERR_ACCESS_DENIED"}function Zn(e){return e?.reason??"unreadable"}function Xr(e){let n;try{n=Wr(e)}catch{return{sta\
+te:"disabled",problem:"is not valid TOML"}}let t=n.telemetry;if(t===void 0)return{state:"never_asked"};if(typeof t!="obj\
+ect"||Array.isArray(t))return{state:"disabled",problem:"has a \'telemetry\' that is not a table"};let{consent:r,prompt_ver\
+sion:o}=t;return r===void 0?{state:"never_asked"}:r==="disabled"?{state:"disabled"}:r==="enabled"?o===Fs?{state:"enabled\
+"}:{state:"never_asked",outdatedYes:o===void 0?"":String(o)}:{state:"disabled",problem:"has a consent value this tool do\
+es not know"}}function tt(){let e=pn(),{state:n,problem:t,outdatedYes:r}=no(e),o={fileState:n,path:e,...t?{fileProblem:t\
+}:{},...r===void 0?{}:{fileOutdatedYes:r}};return{...rt()??ot(n),...o}}function eo(){let e=rt();if(e)return e;let{state:\
+n,text:t,problem:r}=no(pn());return{...ot(n),text:t,...r?{problem:r}:{}}}function no(e){if(e!==void 0)return Be(e);let n\
+=Qr();return n?{state:"disabled",problem:`cannot be found: the program may not read ${n} (${Se(n)})`}:{state:"never_aske\
+d"}}function rt(){let{env:e,envHidden:n}=y();if(n?.("NAT_TELEMETRY_ENABLED"))return{enabled:!1,source:"NAT_TELEMETRY_ENA\
+BLED"};let t=we(e("NAT_TELEMETRY_ENABLED"));if(t!==void 0)return{enabled:t,source:"NAT_TELEMETRY_ENABLED"};if(n?.("DO_NO\
+T_TRACK"))return{enabled:!1,source:"DO_NOT_TRACK"};let r=e("DO_NOT_TRACK");if(r!==void 0&&r!==""&&r!=="0")return{enabled\
+:!1,source:"DO_NOT_TRACK"}}function ot(e){return e==="never_asked"?{enabled:!1,source:"default"}:{enabled:e==="enabled",\
+source:"file"}}var Y,te=!1,Re,Qn,it=!1,zr,_e,qr="an opt-out set in the environment during the run",Jr="the consent file,\
+ written since the program turned telemetry on";function Us(e,n=Be(e,!0).text){return{path:e,text:n,modified:y().files?.\
+modifiedAt(e)}}function to(e,n=Be(e.path,!0).text){return n!==e.text||y().files?.modifiedAt(e.path)!==e.modified}functio\
+n ro(){return zr!==void 0&&to(zr)}var et=Symbol.for("@nat/telemetry: the program\'s opt-out"),nt=globalThis;try{nt[et]===\
+void 0&&Object.defineProperty(nt,et,{value:{serial:0}})}catch{}var Kr=0;function js(){try{let e=nt[et];if(e===void 0)ret\
+urn;let{serial:n}=e;return Number.isSafeInteger(n)&&n>=0&&n<Number.MAX_SAFE_INTEGER?n:NaN}catch{return NaN}}function oo(\
+){let e=js();e===void 0||e===Kr||(Kr=e,[Y,te,it]=[!1,!1,!0])}function io(e){Qn=e}function J(){if(Qn)return Y=Qn();oo();l\
+et e=it&&!te;if(!e&&(_e===qr||rt()?.enabled===!1))return _e=qr,Y=!1;if(e&&(_e===Jr||ro()))return _e=Jr,Y=!1;if(!te||Re==\
+=void 0)return!0;let n=Be(Re.path,!0);return n.problem!==void 0&&(n=Be(Re.path,!0)),Y=n.problem===void 0&&!to(Re,n.text)\
+&&ot(n.state).enabled,Y||(_e??="the consent file, written again during the run"),Y}function ce(){return oo(),Y===void 0&\
+&Vs(eo()),Y===!0}function Vs(e){[Y,te]=[e.enabled,e.source==="file"];let n=te?pn():void 0;Re=n===void 0?void 0:Us(n,e.te\
+xt)}function ke(){if(!it||te||Y!==!0||ro())return;let e=tt(),n=e.source==="file"&&e.fileProblem!==void 0;return e.enable\
+d||e.source==="default"||n?void 0:e.source}function so(){return ce()&&te}function st(){let e=ce(),{enabled:n,source:t,pr\
+oblem:r}=eo(),o=t!=="file"&&t!=="default"&&y().envHidden?.(t)===!0,i=t==="NAT_TELEMETRY_ENABLED"&&!o?jn(t,y().env(t)):vo\
+id 0,s=o?`${t}, which the program may not read (${Se(t)})`:i!==void 0?i:r?`${t}: the consent file ${r}, so it is read as\
+ disabled`:t;return{enabled:e,decidedBy:e===n?s:_e??"the program (setTelemetryEnabled)"}}var ut=2**31-1,Ys=25,at={min:50\
+,max:250},ao=4,dt=1e3,Gs=(ao+1)*at.max,Oe={guarded:new Set,signal:void 0,ticking:!1,guard(e){this.guarded.add(e),(this.t\
+icking||this.signal&&!this.signal.aborted)&&e.looks++,this.listen()},release(e){this.guarded.delete(e),this.guarded.size\
+===0&&this.signal?.removeEventListener("abort",this.look)},listen(){if(this.ticking)return;let e=()=>{this.ticking=!1,th\
+is.look()};if(y().watchTick?.(dt,e)){this.ticking=!0;return}try{(!this.signal||this.signal.aborted)&&(this.signal=AbortS\
+ignal.timeout(dt)),this.signal.addEventListener("abort",this.look)}catch{}},look:()=>{for(let e of Oe.guarded)--e.looks<\
+=0&&e.end();Oe.guarded.size>0&&Oe.listen()}};function Ne(e,n,t){let r,o=!1,i,s=()=>{o=!0,clearTimeout(r),Oe.release(a),i\
+?.()},d=()=>{o||(s(),n())},a={looks:Math.ceil((e+Gs)/dt),end:d},u=(l,c)=>{let m=y().monotonicMs()+l;try{r=setTimeout(()=\
+>{Oe.release(a);let f=y().monotonicMs()-m;if(f<=Ys||c===0)return d();u(Math.min(Math.max(f,at.min),at.max),c-1)},l),t?.(\
+r)}catch{}};return Oe.guard(a),u(e,ao),t||(i=v(()=>y().holdOpen?.())),s}function uo(e,n){if(e===null)return;let t=e.trim\
+(),o=/^\\d+$/.test(t)?Number(t)*1e3:/[a-z]{3}/i.test(t)?Date.parse(t)-n:NaN;if(!Number.isNaN(o))return Math.min(Math.max(\
+o,0),36e5)}function le(e,n,t,r=0){let o=Math.min(n.maxMs,n.initialMs*2**Math.max(0,e-1)),i=o/2+t()*(o/2);return Math.max\
+(i,r)}var Ws=3,lo=!1;function fo(){lo=!0}var Xs=new Set([407,408,429,500,502,503,504]),zs=new Set([501,505]);function qs\
+(e,n){return e>=200&&e<300?{kind:"delivered"}:e===413?{kind:"too_large"}:Xs.has(e)||e>=500&&e<600&&!zs.has(e)?n===void 0\
+?{kind:"retry",reason:`http_${e}`}:{kind:"retry",reason:`http_${e}`,retryAfterMs:n}:e===301||e===302||e===303?{kind:"rej\
+ected",reason:"unsafe_redirect"}:{kind:"rejected",reason:`http_${e}`}}async function mo(e){if(e.signal?.aborted)return{k\
+ind:"interrupted"};let n=new AbortController,t=!1,r=Ne(e.timeoutMs,()=>{t=!0,n.abort()},e.unrefTimer),o=()=>n.abort();e.\
+signal?.addEventListener("abort",o,{once:!0});let i=new Promise((d,a)=>{n.signal.addEventListener("abort",()=>a(new Erro\
+r("aborted")),{once:!0})});i.catch(()=>{});let s=0;try{let d=e.url,a=new URL(d).origin,u=e.classify??qs;for(;;s++){let l\
+=new URL(d).origin===a?e.headers:void 0,c=await Promise.race([e.fetch(d,{method:"POST",headers:{...l,"content-type":"app\
+lication/json"},body:e.body,redirect:"manual",signal:n.signal}),i]),m=Js(c);if(m===void 0)return lt(ct(c)),{kind:"reject\
+ed",reason:"bad_response"};let f=co(c,"location"),p=uo(co(c,"retry-after"),e.now());if(e.readAnswer&&m>=200&&m<300){e.on\
+Accepted?.();let b=await Promise.race([Ks(c,n.signal),i]).catch(()=>{});return u(m,p,b)}if(lt(ct(c)),m!==307&&m!==308)re\
+turn u(m,p,void 0);if(s===Ws)return{kind:"rejected",reason:"too_many_redirects"};let g=ta(f,d);if(g===void 0)return{kind\
+:"rejected",reason:"bad_redirect"};if(g.startsWith("http:")&&d.startsWith("https:"))return{kind:"rejected",reason:"unsaf\
+e_redirect"};if(e.mayConnect?.(g)===!1)return lo?{kind:"not_sent",reason:"a redirect beyond the sender\'s permissions, le\
+ft for the program"}:{kind:"rejected",reason:"unsafe_redirect"};if(new URL(g).origin!==a&&e.sendsProxyCredentials?.(g))r\
+eturn{kind:"rejected",reason:"unsafe_redirect"};d=g}}catch(d){return e.signal?.aborted&&!t?{kind:"interrupted"}:d instan\
+ceof j&&s===0?{kind:"not_sent",reason:d.message}:t?{kind:"retry",reason:"timeout"}:{kind:"retry",reason:"network_error",\
+thrown:V(d)}}finally{r(),e.signal?.removeEventListener("abort",o)}}function Js(e){try{let n=e?.status;return typeof n=="\
+number"&&Number.isInteger(n)&&n>=100&&n<=599&&typeof e.headers?.get=="function"?n:void 0}catch{return}}function co(e,n){\
+try{let t=e.headers.get(n);return typeof t=="string"?t:null}catch{return null}}function ct(e){try{return e.body}catch{re\
+turn}}function lt(e){try{let{cancel:n,destroy:t}=e??{};typeof n=="function"?Promise.resolve(n.call(e)).catch(()=>{}):typ\
+eof t=="function"&&t.call(e)}catch{}}async function Ks(e,n){let t=ct(e),r=Zs(t),o=r??t,i=()=>lt(o);n.addEventListener("a\
+bort",i,{once:!0});let s=new TextDecoder,d="",a=0;try{if(n.aborted)return"";for await(let u of r?Qs(r):ea(t)){if(typeof \
+u!="string"&&!(u instanceof Uint8Array)||(a+=typeof u=="string"?P(u):u.length,a>na))return"";d+=typeof u=="string"?u:s.d\
+ecode(u,{stream:!0})}return d+s.decode()}finally{n.removeEventListener("abort",i),i()}}function Zs(e){try{let{getReader:\
+n}=e??{};return typeof n=="function"?n.call(e):void 0}catch{return}}async function*Qs(e){for(let n=await e.read();!n.don\
+e;n=await e.read())yield n.value}function ea(e){let n=e;return typeof n?.[Symbol.asyncIterator]=="function"?n:[]}var na=\
+65536;function ta(e,n){if(e!==null)try{let t=new URL(e,n);return t.protocol==="http:"||t.protocol==="https:"?t.href:void\
+ 0}catch{return}}function fe(e){let n=2166136261;for(let t=0;t<e.length;t++)n=Math.imul(n^e.charCodeAt(t),16777619)>>>0;\
+return n.toString(16).padStart(8,"0")}function ft(e,n,t,r){let o;try{o=e.list(n)}catch{return[]}return o.flatMap(i=>{let\
+ s=t.exec(i)?.[1],d=s===void 0?void 0:r(s,i);return d===void 0?[]:[d]})}var oa={initialMs:3e4,maxMs:36e5},ho=4096;functi\
+on ia(e,n){return n??fe(e)}function sa(e,n,t){try{let r=e.read(n,ho);if(r===void 0)return;let{failures:o,notBefore:i,end\
+point:s,endpointHash:d,handedOffAt:a}=JSON.parse(r),u=Number.isSafeInteger(o)&&o>0&&Number.isFinite(i)&&i>=0&&i<=t+36e5,\
+c=Number.isFinite(a)&&a<=t?{failures:o,notBefore:i,handedOffAt:a}:{failures:o,notBefore:i};return u?{state:c,endpoint:ty\
+peof s=="string"?s:void 0,endpointHash:typeof d=="string"&&/^[0-9a-f]{8}$/.test(d)?d:void 0}:"invalid"}catch{return"inva\
+lid"}}var gn=class{path;#e;#n;#o;#t;#u;#s;#p;#r;#d=!1;constructor(n,t,r,o,i,s){this.#e=t,this.#t=r,this.#n=`health-${ia(\
+r,s)}.json`,this.#o=s!==void 0,this.path=`${t}/${this.#n}`,this.#u=n,this.#s=o,this.#p=i,this.#r=this.#g()}get state(){r\
+eturn this.#r}isOpen(){return!this.#d&&this.#r!==void 0&&this.#s()<this.#r.notBefore}recordFailure(n){this.#d=!1;let t=t\
+his.#g(),r=Math.max((this.#r?.failures??0)+1,t?.failures??0),o=this.#s()+le(r,oa,this.#p,n),i=(t?.notBefore??0)>o;return\
+ this.#c({failures:r,notBefore:i?t.notBefore:o}),i}recordWait(n){let t=this.#s()+n;this.#d=!1;let r=this.#g();if(r&&r.no\
+tBefore>=t){this.#r=r;return}this.#c({failures:r?.failures??1,notBefore:t})}lease(n){this.#r&&(this.#c({failures:this.#r\
+.failures,notBefore:this.#s()+n}),this.#d=!0)}noteHandOff(){if(!this.#r)return;let n=this.#s();this.#r=this.#g(),this.#r\
+&&this.#r.handedOffAt===void 0&&this.#r.notBefore<=n&&this.#c({...this.#r,handedOffAt:n})}recordSuccess(){let n=this.#r!\
+==void 0;return this.forget(),n}refresh(){this.#d||(this.#r=this.#g())}forget(){this.#r!==void 0&&(this.#r=void 0,this.#\
+d=!1,this.#m())}#g(){let n=sa(this.#u,this.path,this.#s());return n==="invalid"&&this.#m(),typeof n=="object"?n.state:vo\
+id 0}#m(){try{this.#u.remove(this.path)}catch{}}#c(n){this.#r=n;try{let t=this.#o?{endpointHash:fe(this.#t)}:{},r=JSON.s\
+tringify({...n,...t,endpoint:this.#t}),o=P(r)<=ho&&B(this.#t)===this.#t?r:JSON.stringify({...n,...t});de(this.#u,this.#e\
+,this.#n,o,this.#s())}catch{}}};function po(e){let{failures:n=0,notBefore:t=0}=e.state??{};return`the endpoint is down (\
+${n} failure(s) in a row): not tried before ${Fe(t)}`}function C(e,n,t){t>0&&(e[n]=(e[n]??0)+t)}var go=36e5,He=64,re={ma\
+xEvents:1e3,maxBytes:1048576,maxAgeMs:7*864e5},mt=6e4,aa=864e5,yo=6e4,So=64,da=/^e-(\\d{13})-(\\d+)-(\\d+)-(?:([0-9a-f]{8})\
+-)?[0-9a-f]{12}\\.jsonl$/,yn=/^([lc])-(\\d{13})-(e-.+)$/,ua=36e5;function wo(e,n="nat",t=""){return fe(t===""?`${n} ${e}`:\
+`${n} ${e} ${t}`)}var oe=class e{dir;key;ancestorsSeen;#e;#n;#o;constructor(n,t,r,o,i){this.dir=n,this.#e=t,this.#n=r,th\
+is.#o={maxAgeMs:Math.max(r.maxAgeMs,re.maxAgeMs),maxEvents:Math.max(r.maxEvents,re.maxEvents),maxBytes:Math.max(r.maxByt\
+es,re.maxBytes)},this.key=o,this.ancestorsSeen=i}static open(n,t,r,o,i=()=>{},s="work"){let d=c=>{i(c)},a=s==="work",u=a\
+?"read and write":"read",l=c=>!t.allowed(c,"read")||a&&!t.allowed(c,"write");if(l(n))return d(`the program may not ${u} \
+${n} (its permissions)`);try{let c=t.ensureDir(n,!0,a),m=t.realPath(n);return m===void 0?d(`where ${n} leads cannot be t\
+old`):m!==n&&l(m)?t.permissionsFollowLinks?d(`the program may not ${u} ${m}, where ${n} leads (its permissions)`):new e(\
+n,t,r,o,c):(m!==n&&(c=t.ensureDir(m,!0,a)),new e(m,t,r,o,c))}catch(c){let m=c?.reason==="missing";return d(m?`${n} does \
+not exist yet`:V(c))}}write(n,t){let r={},o=n.map($e),{kept:i}=pt(o,this.#n.maxEvents,this.#n.maxBytes);C(r,"spool_full"\
+,o.length-i.length);let s=new Map;for(let a of i){let u=s.get(n[a].sessionId)??[];u.push(o[a]),s.set(n[a].sessionId,u)}l\
+et d=[];try{for(let a of s.values())d.push(this.#u(a,t,this.key))}catch(a){for(let u of d)this.#l(u);throw a}return{writ\
+ten:r,older:this.#g(t,d)}}claim(n,t,r){let o=[],i={};for(let{entry:s,path:d}of this.#d(t).slice(0,He)){if(o.length>=n)br\
+eak;let a=this.#p(s.name,t+r);try{this.#e.rename(d,a)}catch{continue}let{valid:u,corrupt:l,expired:c}=this.#s(a,s,t),m=u\
+.slice(0,n-o.length),f={path:a,name:s.name,until:t+r,remaining:m.length,taken:m.length,exact:l===0&&c===0&&m.length===u.\
+length};try{this.#u(u.slice(m.length).map($e),s.time,this.key)}catch{this.giveBack(f);continue}C(i,"spool_corrupt",l),C(\
+i,"spool_expired",c);for(let p of m)o.push({...p,claim:f});f.remaining===0&&this.release(f)}return{events:o,dropped:i}}r\
+enew(n,t){let r=this.#p(n.name,t);try{this.#e.rename(n.path,r)}catch{return!1}return n.path=r,n.until=t,!0}holds(n){retu\
+rn this.#e.sizeOf(n.path)!==void 0}waitingSince(n){return this.#d(n)[0]?.entry.time}giveBack(n){try{this.#e.rename(n.pat\
+h,`${this.dir}/${n.name}`)}catch{}}release(n){try{this.#e.remove(n.path)}catch{}}peek(){return this.#r().flatMap(n=>{let\
+ t=yn.exec(n),r=Ae(t?t[3]:n);if(!r)return[];let{valid:o,corrupt:i}=this.#s(`${this.dir}/${n}`,r),s={time:r.time,claimed:\
+t!==null,ours:r.key===this.key,key:r.key,events:o,corrupt:i};return[t?{...s,until:gt(t)}:s]}).sort((n,t)=>n.time-t.time)\
+.map(({time:n,...t})=>t)}adopt(n,t){let r=[],o=0;for(let i of n.#r()){if(r.length>=He)break;let s=bo(i,t);if(s===void 0)\
+continue;let d=n.#p(s.name,t+go);try{n.#e.rename(`${n.dir}/${i}`,d)}catch{continue}let{valid:a}=n.#s(d,s,t);try{let u=th\
+is.#u(a.map($e),s.time,s.key);u!==void 0&&r.push(u)}catch{try{n.#e.rename(d,`${n.dir}/${s.name}`)}catch{}break}n.#l(d.sl\
+ice(n.dir.length+1)),o+=a.length}return r.length>0&&this.#g(t,r),o}clear(){let n=0;for(let t of this.#r()){let r=yn.exec\
+(t),o=Ae(r?r[3]:t);o&&this.#l(t)&&(n+=o.events)}return n}entries(){return this.#t().sort((n,t)=>n.time-t.time)}#t(n=this\
+.#r()){return n.flatMap(t=>Ae(t)??[])}#u(n,t,r){if(n.length===0)return;let o=Eo(n,t,r);return de(this.#e,this.dir,o,vo(n\
+),t),o}#s(n,t,r=-1/0){let o={valid:[],corrupt:0,expired:0},i;try{i=this.#e.read(n,this.#o.maxBytes)}catch{let s=this.#e.\
+sizeOf(n)??0;o.corrupt=Math.max(1,Math.min(t.events,Math.floor(s/So)))}for(let s of i?.split(`\n`)??[]){if(s==="")continu\
+e;let d=fa(s);d===void 0?o.corrupt++:r-d.timestamp>this.#n.maxAgeMs?o.expired++:o.valid.push(d)}return o}#p(n,t){return`\
+${this.dir}/${ht(n,t)}`}#r(){try{return this.#e.list(this.dir)}catch{return[]}}#d(n){let t=[],r=0;for(let o of this.#r()\
+){let i=br.exec(o),s=bo(o,n);s?.key===this.key?t.push({entry:s,path:`${this.dir}/${o}`}):i&&n-Number(i[1])>go&&r<He&&thi\
+s.#l(o)&&r++}return t.sort((o,i)=>o.entry.time-i.entry.time)}#g(n,t){let r={},[o,i]=[this.#n,this.#o],s=E=>E.key===this.\
+key||E.key===void 0,d=E=>n-E.time>(s(E)?o.maxAgeMs:i.maxAgeMs),a=this.#r();this.#c(a,n,d,r);let u=this.#t(a),l={events:0\
+,bytes:0},c={events:0,bytes:0},m=(E,h,S)=>{s(E)&&([l.events,l.bytes]=[l.events+h,l.bytes+S]),[c.events,c.bytes]=[c.event\
+s+h,c.bytes+S]};for(let E of u)m(E,E.events,E.bytes);let f=(E,h)=>E.events>h.maxEvents||E.bytes>h.maxBytes;if(!f(l,o)&&!\
+f(c,i)&&!u.some(d))return r;let p=u.filter(E=>t.includes(E.name)),g=Math.min(...p.map(E=>E.time)),b=E=>this.#e.modifiedA\
+t(`${this.dir}/${E}`),R=Math.max(...p.map(E=>b(E.name)??-1/0)),k=E=>{if(E.time<g)return!1;let h=b(E.name);return h===voi\
+d 0||!Number.isFinite(R)?E.time-g<=yo:Math.abs(h-R)<=yo},x=u.filter(E=>!t.includes(E.name)).sort((E,h)=>E.time-h.time);f\
+or(let E=0;E<He;){let h=x.find(d),S=h===void 0&&f(l,o),_=h??(S?x.find(s):f(c,i)?x[0]:void 0);if(_===void 0)break;x.splic\
+e(x.indexOf(_),1);let O=d(_);if(!O&&k(_))continue;E++,m(_,-_.events,-_.bytes);let T=S?{events:o.maxEvents-l.events,bytes\
+:o.maxBytes-l.bytes}:{events:i.maxEvents-c.events,bytes:i.maxBytes-c.bytes};if(!O&&T.events>0&&T.bytes>0){let w=this.#w(\
+_,T.events,T.bytes,n);if(w===void 0)continue;m(_,w.kept.events,w.kept.bytes),C(r,"spool_corrupt",w.corrupt),C(r,"spool_f\
+ull",w.cut);continue}this.#m(_.name,_,O?"spool_expired":"spool_full",r)}return r}#m(n,t,r,o){let i=this.#s(`${this.dir}/\
+${n}`,t);this.#l(n)&&(C(o,"spool_corrupt",i.corrupt),C(o,r,i.valid.length+i.expired))}#c(n,t,r,o){let i=0;for(let s of n\
+){if(i===He)break;let d=yn.exec(s);if(d===null||t-gt(d)<=aa)continue;let a=Ae(d[3]);if(a===void 0||!r(a))continue;i++;le\
+t u=ht(d[3],t+mt);try{this.#e.rename(`${this.dir}/${s}`,`${this.dir}/${u}`)}catch{continue}this.#m(u,a,"spool_expired",o\
+)}}#w(n,t,r,o){let i=ht(n.name,o+mt),s=y().monotonicMs();try{this.#e.rename(`${this.dir}/${n.name}`,`${this.dir}/${i}`)}\
+catch{return}let{valid:d,corrupt:a}=this.#s(`${this.dir}/${i}`,n),u=d.map($e),l=pt(u,t,r),c=l.kept.map(g=>u[g]),m={kept:\
+{events:c.length,bytes:l.bytes},cut:u.length-c.length,corrupt:a};if(c.length===0)return this.#l(i)?m:void 0;let f=rn(thi\
+s.dir,o),p=()=>{try{this.#e.remove(f)}catch{}};try{this.#e.create(f,vo(c))}catch{if(p(),!this.#l(i))return;try{this.#u(c\
+,n.time,n.key)}catch{return{kept:{events:0,bytes:0},cut:u.length,corrupt:a}}return m}if(y().monotonicMs()-s>mt/2)return \
+void p();try{this.#e.rename(f,`${this.dir}/${i}`)}catch{p();return}try{this.#e.rename(`${this.dir}/${i}`,`${this.dir}/${\
+Eo(c,n.time,n.key)}`)}catch{}return m}#l(n){try{return this.#e.remove(`${this.dir}/${n}`),!0}catch{return!1}}};function \
+bo(e,n){let t=yn.exec(e);return t?la(t,n)?Ae(t[3]):void 0:Ae(e)}function Ae(e){let n=da.exec(e);if(!n)return;let t=Numbe\
+r(n[3]),r=Math.min(Number(n[2]),Math.floor(t/So));return{name:e,time:Number(n[1]),events:r,bytes:t,key:n[4]}}function pt\
+(e,n,t){let r=[...e.keys()].filter(s=>e[s].bytes<t),o=Math.max(0,r.length-n),i=r.slice(o).reduce((s,d)=>s+e[d].bytes+1,0\
+);for(;o<r.length&&i>t;)i-=e[r[o++]].bytes+1;return{kept:r.slice(o),bytes:i}}function Eo(e,n,t){let r=e.reduce((o,i)=>o+\
+i.bytes+1,0);return`e-${q(n)}-${e.length}-${r}-${t===void 0?"":`${t}-`}${ee()}.jsonl`}function vo(e){return e.map(n=>`${\
+n.text}\n`).join("")}function To(e,n){let{maxEvents:t,maxBytes:r}=n,o=0;for(let{bytes:i,schemaVersion:s,sessionId:d,clien\
+tVersion:a=""}of e)o+=i+6*(s.length+d.length+a.length)+ca;return e.length<=t&&o<=r?0:e.length-pt(e.map($e),t,r).kept.len\
+gth}var ca=200;function xo(e){return $e(e).bytes+1}function $e(e){let n=`{"retries":${e.retries},"schemaVersion":${H(e.s\
+chemaVersion)},"sessionId":${H(e.sessionId)},${e.clientVersion===void 0?"":`"clientVersion":${H(e.clientVersion)},`}${e.\
+cuts?`"cuts":${e.cuts},`:""}"timestamp":${Math.floor(e.timestamp)},"event":${e.json}}`;return{text:n,bytes:P(n)}}functio\
+n ht(e,n){return`l-${q(n)}-${e}`}function gt([,e,n]){return e==="l"?Number(n):Number(n)+ua}function la(e,n){return n>gt(\
+e)}function fa(e){try{let{retries:n,schemaVersion:t,sessionId:r,clientVersion:o,cuts:i,timestamp:s,event:d}=JSON.parse(e\
+);if(!(Number.isSafeInteger(n)&&n>=0&&typeof t=="string"&&typeof r=="string"&&(o===void 0||typeof o=="string")&&Number.i\
+sFinite(s)&&typeof d?.name=="string"&&d.name!==""&&typeof d.ts=="string"&&Wn(d.parameters)===void 0))return;let u=Number\
+.isSafeInteger(i)&&i>0,l={json:H(d),schemaVersion:t,sessionId:r,retries:n,timestamp:s,...u&&{cuts:i}};return o===void 0?\
+l:{...l,clientVersion:o}}catch{return}}function ma(e,n){return e.spoolFallback?Br(y().env,L().os,n?.uid):void 0}function\
+ ha(e,n,t=()=>{},r="work"){let{spoolDir:o,spoolLimits:i}=e,s=yt(e),d=e.noSpool??"there is no spool directory",a=o===void\
+ 0?void 0:oe.open(o,n,i,s,c=>d=c,r),u=ma(e,n);if(a&&u!==void 0&&r==="work"&&n.allowed(u,"read")){let c=n.realPath(u)===v\
+oid 0?void 0:oe.open(u,n,i,s);c&&c.dir!==a.dir&&a.adopt(c,e.clock())}if(a||u===void 0)return!a&&o!==void 0&&t(d),a;let l\
+=oe.open(u,n,i,s,c=>d+=`; nor in ${u}: ${c}`,r);return t(d,l?.dir),l}var bn=class e{spool;health;files;#e;#n=new Set;con\
+structor(n,t,r,o){this.spool=n,this.health=t,this.files=r,this.#e=o}static open(n,t){let{sink:r,clock:o,random:i}=n;if(r\
+.kind!=="http"||n.spoolDir===void 0&&!n.spoolFallback)return null;let s=y().files;if(!s)return null;let d=ha(n,s,t);if(!\
+d)return null;let a=n.customFetch?d.key:void 0,u=new gn(s,d.dir,r.url,o,i,a);return new e(d,u,s,n)}replay(n,t){this.rene\
+wClaims(t);let{events:r,dropped:o}=this.spool.claim(n,this.#e.clock(),t);for(let d of r)this.#n.add(d.claim);let i=r.map\
+(d=>({...d,bytes:P(d.json),notBefore:0})),s=i.filter(({bytes:d})=>d>this.#e.maxEventBytes);return s.length===0?{events:i\
+,dropped:o}:(this.settle(s),C(o,"event_too_large",s.length),{events:i.filter(({bytes:d})=>d<=this.#e.maxEventBytes),drop\
+ped:o})}write(n){let{written:t,older:r}=this.spool.write(n,this.#e.clock()),o=Object.values(t).reduce((i,s)=>i+s,0);retu\
+rn{spooled:n.length-o,dropped:t,olderDropped:r}}settle(n){for(let{claim:t}of n)t&&--t.remaining===0&&(this.#n.delete(t),\
+this.spool.release(t))}giveBackUnsettled(){let n=0;for(let t of this.#n)!t.exact||t.remaining!==t.taken||(this.spool.giv\
+eBack(t),this.#n.delete(t),n+=t.remaining);return n}releaseAll(){for(let n of this.#n)this.spool.release(n);this.#n.clea\
+r()}renewClaims(n,t=n*.75){let r=this.#e.clock();for(let o of this.#n)o.until-r<t&&this.spool.renew(o,r+n)}};function yt\
+(e){let{sink:n,format:t,sourceClientVersion:r,headers:o,customFetch:i}=e,s={version:i&&r!==ve?r:void 0,headers:Object.ke\
+ys(o).length>0?Object.entries(o).sort():void 0,resource:t.resource&&Object.entries(t.resource).sort(),fetch:i?"own":void\
+ 0},d=H(s);return wo(n.kind==="http"?n.url:"",t.name,d==="{}"?"":d)}var pa=0xe677d21fdbff,ga=JSON.stringify(ue).length+x\
+e;function _o(e,n){let{sessionId:t,sourceClientVersion:r,maxEventBytes:o,maxBatchBytes:i,format:s}=n;try{if(!(e instance\
+of Te))return{reason:"not_an_event",detail:"not a TelemetryEvent"}}catch{return{reason:"not_an_event",detail:"a proxy th\
+at cannot be inspected"}}try{let{schemaVersion:d,timestamp:a}=e;if(typeof d!="string")return{reason:"invalid_event",deta\
+il:"schemaVersion is not a string"};if(P(JSON.stringify(d))>ga)return{reason:"invalid_event",detail:`schemaVersion is lo\
+nger than the ${xe} bytes beyond "${ue}" that maxBatchBytes keeps for it`};if(!Number.isFinite(a))return{reason:"invalid\
+_event",detail:"timestamp is not a finite number"};if(a<0||a>pa)return{reason:"invalid_event",detail:"timestamp outside \
+the years 1970-9999 that both wire formats carry"};let{json:u,bytes:l}=Vr(e);if(l>o)return{reason:"event_too_large",deta\
+il:`${l} bytes serialized, more than ${Math.max(o,0)} (maxEventBytes, or what maxBatchBytes leaves beside the envelope, \
+which NAT_SESSION_PREFIX, OTEL resource attributes and NAT_TELEMETRY_FORMAT make larger)`};let c={json:u,bytes:l,schemaV\
+ersion:d,sessionId:t,clientVersion:r,timestamp:a,retries:0,notBefore:0},m=s.eventBytes(c);return m>l&&s.emptyBytes(c)+m>\
+i?{reason:"event_too_large",detail:`${m} bytes as the ${s.name} format carries it, more than maxBatchBytes leaves beside\
+ the envelope`}:c}catch(d){return{reason:"invalid_event",detail:V(d)}}}function Ro(e,n,t,r=o=>o.bytes){let o=[],i=[],s=0\
+;for(let d of e){let a=r(d);i.length>0&&d.schemaVersion===i[0].schemaVersion&&d.sessionId===i[0].sessionId&&d.clientVers\
+ion===i[0].clientVersion&&s+1+a<=n||(i=[],o.push(i),s=t(d)-1),s+=1+a,i.push(d)}return o}function ya(e){let n=e.replace(/\
+^\\[(.*)\\]$/,"$1").toLowerCase().replace(/^localhost\\.$/,"localhost");return n==="localhost"||n==="::1"||/^(?:::ffff:)?12\
+7(\\.\\d{1,3}){3}$/.test(n)||/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(n)}function ko(e,n){if(e.kind!=="http")return;let\
+ t;try{t=new URL(e.url)}catch{return}if(t.protocol!=="http:"||ya(t.hostname))return;let r=[...t.username||t.password?["t\
+he URL\'s credentials"]:[],...Object.keys(n).length>0?[`the headers ${Object.keys(n).join(", ")}`]:[]];return r.length===\
+0?void 0:`${r.join(" and ")} go unencrypted (http:) to ${t.hostname}`}function Oo(e,n=L()){let t=({schemaVersion:r,sessi\
+onId:o,clientVersion:i=e},s)=>Yr(r,{sourceClientVersion:i,sessionId:o,cpuArchitecture:n.machine,sentAt:s});return{name:"\
+nat",encode:(r,o)=>Xn(t(r[0],o),r.map(i=>i.json)),emptyBytes:r=>P(Xn(t(r,0),[])),eventBytes:r=>r.bytes,readsAnswer:!1}}f\
+unction No(e,n=L()){let t=({clientVersion:i=e.serviceVersion})=>i===e.serviceVersion?e:{...e,serviceVersion:i},r=new Wea\
+kMap,o=i=>{let s=r.get(i);return s===void 0&&r.set(i,s=JSON.stringify(Nr(i))),s};return{name:"otlp",encode:i=>Bn(i.map(o\
+),i[0].sessionId,t(i[0]),n),emptyBytes:i=>P(Bn([],i.sessionId,t(i),n)),eventBytes:i=>P(o(i)),readsAnswer:!0,resource:{..\
+.e.resourceAttributes,"service.name":e.serviceName},classify:Ar}}var ba="http://localhost:4318/v1/logs",Ea=120,va=50,Sa=\
+3,wa=2,bt=\'{"ts":"2026-01-01T00:00:00.000Z","parameters":{},"name":"x"}\',Ta={flushIntervalSeconds:!0,maxQueueSize:!0,max\
+Retries:!0,requestTimeoutSeconds:!0,sourceClientVersion:!0,sessionId:!0,endpoint:!0,exitTimeoutSeconds:!0,fetch:!0,backo\
+ffInitialSeconds:!0,backoffMaxSeconds:!0,maxBufferedEvents:!0,maxEventBytes:!0,maxBatchBytes:!0,spoolDir:!0,spoolMaxEven\
+ts:!0,spoolMaxBytes:!0,spoolMaxAgeDays:!0,captureInterrupts:!0,handOff:!0,format:!0,headers:!0,resource:!0,logger:!0,clo\
+ck:!0,random:!0};function Ue(e={}){if(!Ee(e))throw new TypeError(`Cannot create handler: options must be an object, got \
+${A(e)}`);let n=Cn(e,Ta);if(n)throw new TypeError(`Cannot create handler: ${n}`);let t=(N,D,I)=>{let M=e[N]===void 0?D:e\
+[N],Z=I.integer?`${I.sign} integer`:`${I.sign} number`,me=`Cannot create handler: \'${N}\' must be a ${Z}`;if(typeof M!="n\
+umber"||Number.isNaN(M))throw new TypeError(`${me}, got ${A(M)}`);if(!((I.sign==="positive"?M>0:M>=0)&&(I.integer?Number\
+.isSafeInteger(M):Number.isFinite(M))))throw new RangeError(`${me}, got ${M}`);if(I.timer&&M*1e3>ut)throw new RangeError\
+(`Cannot create handler: \'${N}\' must be at most ${ut/1e3} seconds (the longest a timer can wait), got ${M}`);return M},r\
+=(N,D,I)=>{let M=e[N];if(M===void 0)return I;if(typeof M!==D)throw new TypeError(`Cannot create handler: \'${N}\' must be \
+a ${D}, got ${A(M)}`);return M},o={sign:"positive",timer:!0},i={sign:"non-negative",timer:!0},s={sign:"positive",integer\
+:!0},d=t("requestTimeoutSeconds",wa,o),a=t("backoffInitialSeconds",1,i),u=t("backoffMaxSeconds",60,i);if(u<a)throw new R\
+angeError(`Cannot create handler: \'backoffMaxSeconds\' must be at least \'backoffInitialSeconds\' (${a}), got ${u}`);let l=\
+Cr(),c=r("sourceClientVersion","string",ve),m=Mo("resource",e.resource),f=r("sessionId","string","undefined"),p=[],g=typ\
+eof e.format=="string"&&e.format.trim()===""?void 0:e.format,b=Oa(g,p),R=cn(l.format??""),k=g!==void 0?b:R??"nat",x=vt(k\
+,c,{...l.otlpResource,...m}),E=Et(x,l.sessionPrefix+f),h=Et(vt(b,c,m,Io),f),S=t("maxEventBytes",32768,s);if(S<h.eventByt\
+es)throw new RangeError(`Cannot create handler: \'maxEventBytes\' must be at least ${h.eventBytes} (the smallest event), g\
+ot ${S}`);let _=t("maxBatchBytes",5e5,s);if(_<h.batchBytes){let N=`one ${b} envelope holding the smallest event`;throw n\
+ew RangeError(e.maxBatchBytes===void 0?`Cannot create handler: \'sourceClientVersion\', \'sessionId\' or \'resource\' make ${N\
+} ${h.batchBytes} bytes, more than \'maxBatchBytes\' (${_} by default)`:`Cannot create handler: \'maxBatchBytes\' must be at\
+ least ${h.batchBytes} (${N}), got ${_}`)}let O=Na(e.headers);O.problem&&p.push(O.problem);let T=Ra(e.endpoint,l.endpoin\
+tHidden?St:l.endpoint??(k==="otlp"?l.otlpEndpointHidden?St:l.otlpEndpoint??ba:void 0),l.dryRun,p),w=ka(e.spoolDir,l,p);r\
+eturn{flushIntervalMs:t("flushIntervalSeconds",Ea,o)*1e3,maxQueueSize:t("maxQueueSize",va,s),maxRetries:t("maxRetries",S\
+a,{sign:"non-negative",integer:!0}),requestTimeoutMs:d*1e3,exitTimeoutMs:t("exitTimeoutSeconds",d,i)*1e3,backoff:{initia\
+lMs:a*1e3,maxMs:u*1e3},maxBufferedEvents:t("maxBufferedEvents",1e3,s),maxEventBytes:Math.min(S,_-E.envelopeBytes-xe),max\
+EventBytesOption:S,maxBatchBytes:_,sourceClientVersion:c,sessionId:l.sessionPrefix+f,sink:T.kind==="http"&&O.problem?{ki\
+nd:"none",reason:"invalid_headers",detail:O.problem}:T,spoolDir:w.path,noSpool:w.none,problems:p,spoolFallback:e.spoolDi\
+r===void 0&&l.spoolFallback,spoolLimits:{maxEvents:t("spoolMaxEvents",re.maxEvents,s),maxBytes:_a(t("spoolMaxBytes",re.m\
+axBytes,s)),maxAgeMs:t("spoolMaxAgeDays",re.maxAgeMs/864e5,{sign:"positive"})*864e5},captureInterrupts:$a(e.captureInter\
+rupts),handOff:Aa(r("handOff","boolean",void 0),l),customFetch:e.fetch!==void 0,format:x,formatSetBy:g!==void 0?"the pro\
+gram\'s options":R!==void 0?"NAT_TELEMETRY_FORMAT":"the default",headers:{...k==="otlp"?l.otlpHeaders:{},...O.record},fet\
+ch:r("fetch","function",y().fetch??((N,D)=>globalThis.fetch(N,D))),logger:r("logger","function",void 0),clock:Ao("clock"\
+,r("clock","function",Date.now),Date.now,{valid:xa,expected:"epoch milliseconds",hint:" (a method needs its object: () =\
+> performance.timeOrigin + performance.now())"}),random:Ao("random",r("random","function",be),be,{valid:N=>typeof N=="nu\
+mber"&&N>=0&&N<1,expected:"a number in [0, 1)"})}}function Ao(e,n,t,{valid:r,expected:o,hint:i=""}){if(n===t)return n;le\
+t s;try{s=n()}catch(d){throw new TypeError(`Cannot create handler: \'${e}\' failed: ${V(d)}${i}`)}if(!r(s))throw new Range\
+Error(`Cannot create handler: \'${e}\' must return ${o}, got ${A(s)}`);return()=>{try{let d=n();return r(d)?d:t()}catch{re\
+turn t()}}}var xa=e=>typeof e=="number"&&e>=0&&e<1e13;function Et(e,n){let t={json:bt,bytes:P(bt),schemaVersion:ue,sessi\
+onId:n,timestamp:0,retries:0,notBefore:0},r=Math.max(t.bytes,e.eventBytes(t)),o=e.emptyBytes(t);return{eventBytes:t.byte\
+s,batchBytes:o+xe+r,envelopeBytes:o}}function _a(e){if(e>=re.maxBytes)return e;let n=xo({json:bt,schemaVersion:ue,sessio\
+nId:"",retries:0,timestamp:1e12});if(e<n)throw new RangeError(`Cannot create handler: \'spoolMaxBytes\' must be at least $\
+{n} (one spooled event, the smallest), got ${e}`);return e}function vt(e,n,t,r){return e==="otlp"?No({serviceName:t["ser\
+vice.name"]??Rr,serviceVersion:n,resourceAttributes:t},r):Oo(n,r)}var Io={name:"node",version:"x".repeat(12),machine:"x"\
+.repeat(11),os:"linux"};function Lo(e){let{format:n,sourceClientVersion:t}=e,r=n.resource??{},o=Et(vt(n.name,t,r,Io),"un\
+defined");return{maxBatchBytes:Math.max(e.maxBatchBytes,o.batchBytes),maxEventBytes:Math.max(e.maxEventBytesOption,o.eve\
+ntBytes)}}var St=Symbol("hidden");function Ra(e,n,t,r){if(e!==void 0&&typeof e!="string")throw new TypeError(`Cannot cre\
+ate handler: \'endpoint\' must be a string (an http(s) URL, "" or "stdout"), got ${A(e)}`);let o=e===void 0?void 0:un(e);i\
+f(o){let s=`the program\'s \'endpoint\' ${A(B(e))} ${o}: nothing is sent`;return r.push(s),{kind:"none",reason:"invalid_end\
+point",detail:s}}if(e===void 0&&n===St)return{kind:"none",reason:"endpoint_hidden"};let i=e??n??Mr;return e===void 0&&!P\
+r(i)?{kind:"none",reason:"invalid_endpoint"}:i==="stdout"?{kind:"stderr"}:t||i===""?{kind:"none",reason:"dry_run"}:{kind\
+:"http",url:i}}function ka(e,n,t){if(e===!1)return{path:void 0,none:"the program\'s options keep none (spoolDir: false)"}\
+;if(e===void 0)return{path:n.spoolDir,none:n.noSpool};if(typeof e!="string")throw new TypeError(`Cannot create handler: \
+\'spoolDir\' must be a string (an absolute path) or false, got ${A(e)}`);return G(e,L().os)?{path:e,none:void 0}:(t.push(`\
+the program\'s \'spoolDir\' ${A(e)} is not an absolute path: no spool is kept`),{path:void 0,none:"the program\'s \'spoolDir\'\
+ is not an absolute path"})}function Oa(e,n){if(e===void 0)return"nat";if(typeof e!="string")throw new TypeError(`Cannot\
+ create handler: \'format\' must be a string ("nat" or "otlp"), got ${A(e)}`);let t=cn(e);return t||(n.push(`the program\'s\
+ \'format\' ${A(e)} is not a format (nat, otlp): the nat envelope is sent`),"nat")}function Mo(e,n){if(n===void 0)return{}\
+;if(!Ee(n))throw new TypeError(`Cannot create handler: \'${e}\' must be an object of strings, got ${A(n)}`);let t={};for(l\
+et[r,o]of Object.entries(n))if(o!==void 0){if(typeof o!="string")throw new TypeError(`Cannot create handler: \'${e}\' must\
+ be an object of strings, got ${typeof o=="object"||typeof o=="function"?A(o):`a ${typeof o}`} for ${A(r)}`);t[r]=o}retu\
+rn t}var $o=8192;function Na(e){let n=Mo("headers",e);for(let[i,s]of Object.entries(n)){if(!sn(i))throw new TypeError(`C\
+annot create handler: \'headers\' must have header names (RFC 9110 tokens), got ${A(i)}`);if(on(i))throw new TypeError(`Ca\
+nnot create handler: \'headers\' must not set ${A(i)}: the HTTP client frames the request itself`);n[i]=xr(s)}let t=Object\
+.keys(n).find(i=>!an(n[i])),r=Object.entries(n).reduce((i,[s,d])=>i+s.length+d.length+4,0),o=t!==void 0?`the program\'s \'\
+headers\' has a value for ${A(t)} that cannot be sent (a control character or a character past ASCII): nothing is sent`:r\
+>$o?`the program\'s \'headers\' add ${r} bytes to a request, more than ${$o} (servers refuse a larger head): nothing is sen\
+t`:void 0;return o?{record:{},problem:o}:{record:n}}function Aa(e,n){return e!==void 0?{enabled:e,source:"handOff option\
+"}:n.handOff!=="auto"?{enabled:n.handOff,source:"NAT_TELEMETRY_HANDOFF"}:n.ci?{enabled:!1,source:"CI"}:{enabled:!0,sourc\
+e:"default"}}function $a(e){if(e===void 0||e===!1)return!1;if(e===!0)return()=>{};if(typeof e=="function")return e;throw\
+ new TypeError(`Cannot create handler: \'captureInterrupts\' must be a boolean or a function, got ${A(e)}`)}var En=/^sende\
+r-[0-9a-f]{8}\\.mjs$/,je="NAT_TELEMETRY_SENDER";function vn(e,n){return{...e,[je]:JSON.stringify(n)}}function Po(e){if(e)\
+try{let n=JSON.parse(e);return typeof n=="object"&&n!==null&&typeof n.spoolDir=="string"&&typeof n.endpoint=="string"?n:\
+void 0}catch{return}}var K=15e3,Ia=250;function Ie(e,n,t,r){let o=new RegExp(`^sender-${t}-(\\\\d{13})-[0-9a-f]{12}\\\\.(loc\
+k|start)$`),i={locks:[],marks:[]};for(let s of e.list(n)){let d=o.exec(s);if(!d)continue;let a=Number(d[1]),u=d[2]==="lo\
+ck"?K:Ia;a+u>r&&a<=r+u?(d[2]==="lock"?i.locks:i.marks).push(s):wn(e,`${n}/${s}`)}return i.locks.sort(),i.marks.sort(),i}\
+function Sn(e,n,t,r){try{return Ie(e,n,t,r).locks.length>0}catch{return!1}}function Do(e,n,t){let r;try{e.ensureDir(n,!0\
+);let o=Ie(e,n,t,Date.now());if(o.locks.length>0||o.marks.length>0)return"at work";let i=Date.now();r=`sender-${t}-${q(i\
+)}-${ee()}.start`,e.create(`${n}/${r}`,"");let s=Ie(e,n,t,i);return s.locks.length===0&&s.marks[0]===r?r:(wn(e,`${n}/${r\
+}`),"at work")}catch{return r}}function Co(e,n,t){t!==void 0&&Tt(e,n,()=>[t])}function Fo(e,n,t){Tt(e,n,()=>Ie(e,n,t,Dat\
+e.now()).marks)}async function Bo(e,n,t){for(let r=0;r<La;r++){let o=Date.now();try{e.ensureDir(n,!0,!1);let i=Ie(e,n,t,\
+o);if(i.locks.length>0){wt(e,n,i.marks);return}let s=`sender-${t}-${q(o)}-${ee()}.lock`;e.create(`${n}/${s}`,"");let{loc\
+ks:d,marks:a}=Ie(e,n,t,o);if(d.join()===s)return wt(e,n,a),s;wn(e,`${n}/${s}`)}catch{return}await new Promise(i=>setTime\
+out(i,10+be()*50))}}var La=5;function Ho(e,n,t){Tt(e,n,()=>[t])}function Tt(e,n,t){try{e.ensureDir(n,!0,!1),wt(e,n,t())}\
+catch{}}function wt(e,n,t){for(let r of t)wn(e,`${n}/${r}`)}function wn(e,n){try{e.remove(n)}catch{}}function Uo(){retur\
+n""}var Pa=6e4,Da=1e3,Ca=[je,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_TELEMETRY_DRY_RUN"\
+];function jo(e,n,t){let r=Fa(e,n,t);return r.handOff?r:{...r,outcome:Vo(e,n)}}function Vo(e,n){return e.sink.kind==="no\
+ne"?"dropped":Yo(e)&&n?.health.isOpen()!==!0?"delivered":n&&ke()===void 0?"spooled":"dropped"}function Yo(e){return e.si\
+nk.kind!=="http"||y().canConnect(e.sink.url)}function Fa(e,n,t){try{let r=qo(e,n,t);if(r!==void 0||!n||e.sink.kind!=="ht\
+tp")return{handOff:!1,reason:r??"no spool"};let{spool:o,health:i}=n,s=zo(e.sink.url,o.dir);if(i.isOpen()){let m=y().send\
+erRefusal(s);return m===void 0?{handOff:!0,command:void 0,backlog:n}:{handOff:!1,reason:m}}let d=y().senderCommand(`${o.\
+dir}/${""}`,s);if("refused"in d)return{handOff:!1,reason:d.refused};let{cwd:a,...u}=d,l={...Ha(e,o.dir),successor:u,onBy\
+ConsentFile:so()};return{handOff:!0,command:{...d,env:vn(d.env,l)},backlog:n}}catch(r){return{handOff:!1,reason:`the han\
+d-off failed (${r})`}}}function Go(e,n){return n.handOff&&n.command&&!ja(n.backlog)?{handOff:!1,reason:"the sender\'s scr\
+ipt is not in the spool directory and cannot be written",outcome:Vo(e,n.backlog)}:n}function Wo(e){try{let{spool:n,healt\
+h:t,files:r}=e.backlog;if(e.command===void 0||t.isOpen())return"endpoint down";let o=Do(r,n.dir,n.key);if(o==="at work")\
+return"at work";let i=y().spawnDetached(e.command);return i==="started"?t.noteHandOff():Co(r,n.dir,o),i}catch{return"fai\
+led"}}function Xo(e,n){if(n===null||n.health.isOpen()||n.spool.waitingSince(e.clock())===void 0)return!1;let{sink:t}=e;r\
+eturn qo(e,n,!0)!==void 0||t.kind==="http"&&y().senderRefusal(zo(t.url,n.spool.dir))!==void 0}function zo(e,n){let t=Zr(\
+),r=t===void 0?void 0:Ba(t);return{endpoint:e,dir:n,reads:r===void 0?[]:[r],variables:[...Ca,...pe,"HOME","USERPROFILE"]\
+,set:r===void 0?{}:{NAT_TELEMETRY_CONSENT_FILE:r}}}function Ba(e){let n=X(e),t=n===void 0?"":e.slice(n.length).replace(/\
+^[\\\\/]+/,""),r=y().files,o=n===void 0||["",".",".."].includes(t)||/[\\\\/]/.test(t)?void 0:r?.realPath(n),i=o===void 0?voi\
+d 0:F(o,t);return i!==void 0&&r?.allowed(i,"read")?i:e}function qo(e,n,t){let{handOff:r,sink:o}=e;if(!r.enabled)return`t\
+he hand-off is off (${r.source})`;if(o.kind!=="http")return"the events do not go to an HTTP endpoint";if(e.customFetch)r\
+eturn"the program delivers with its own fetch, which a sender process cannot call";if(e.requestTimeoutMs>K-Da)return`a r\
+equest may take longer (requestTimeoutSeconds) than a sender lives (${K/1e3} s)`;if(!t)return"telemetry was turned off d\
+uring the run";let i=ke();if(i!==void 0)return`the program turned telemetry on over ${i==="file"?"the consent file":i}\'s\
+ no, which a sender, reading the user\'s decision again, would follow`;if(!n)return e.noSpool?`there is no spool: ${e.noS\
+pool}`:"there is no usable spool directory";if(!n.spool.ancestorsSeen)return"who may change the directories above the sp\
+ool cannot all be told (Deno without --allow-read, or --allow-sys=uid,gid; Node.js --permission without --allow-fs-read \
+for them): another user could swap the sender\'s script there";if(!Yo(e))return"the program may not connect to the endpoi\
+nt";let{spool:s,files:d,health:a}=n;if(a.isOpen())return;let u=e.clock(),l=s.waitingSince(u);if(l===void 0)return;let{st\
+ate:c}=a,m=c===void 0?l:c.handedOffAt===void 0?void 0:Math.max(l,c.handedOffAt);if(m!==void 0&&u-m>Pa&&!Sn(d,s.dir,s.key\
+,u))return"spooled events have waited a minute with no sender at work"}function Ha(e,n){let{sink:t,format:r,spoolLimits:\
+o,backoff:i}=e;return{endpoint:t.kind==="http"?t.url:"",format:r.name,spoolDir:n,maxRetries:e.maxRetries,requestTimeoutS\
+econds:e.requestTimeoutMs/1e3,backoffInitialSeconds:i.initialMs/1e3,backoffMaxSeconds:i.maxMs/1e3,...Lo(e),spoolMaxEvent\
+s:o.maxEvents,spoolMaxBytes:o.maxBytes,spoolMaxAgeDays:o.maxAgeMs/864e5,sourceClientVersion:e.sourceClientVersion,header\
+s:{...e.headers},resource:{...r.resource}}}function Ua({files:e,spool:n}){return e.sizeOf(`${n.dir}/${""}`,!0)===0}funct\
+ion ja(e){if(Ua(e))return!0;let{files:n,spool:t}=e,r=()=>de(n,t.dir,"",Uo(),Date.now());try{r()}catch(o){if(!(o instance\
+of $))return!1;try{n.remove(`${t.dir}/${""}`),r()}catch{return!1}}return Ya(n,t.dir,Va),!0}var Va=3;function Ya(e,n,t,r=\
+Date.now()){let o;try{o=e.list(n).filter(d=>En.test(d))}catch{return}let i=d=>{let a=e.modifiedAt(`${n}/${d}`);return a=\
+==void 0||a>r+K?-1/0:a},s=t==="none"?o:o.filter(d=>d!=="").map(d=>({name:d,written:i(d)})).sort((d,a)=>a.written-d.writt\
+en).slice(t).filter(({written:d})=>r-d>K).map(({name:d})=>d);for(let d of s)try{e.remove(`${n}/${d}`)}catch{}}var Tn=cla\
+ss{#e=new Set;#n=0;get size(){return this.#n}add(n){this.#e.add(n),this.#n+=n.length}settle(n){return this.#e.delete(n)?\
+(this.#n-=n.length,!0):!1}events(){return[...this.#e].flat()}clear(){this.#e.clear(),this.#n=0}};function Jo(){throw new\
+ Error("a sender prints nothing")}var Zo=16384,_t=2*Zo,Qo=_t-4096,Rt=32,ei=/^[a-z0-9_]{1,40}$/,Ga=/^[0-9a-f]{8}$/;var Ko\
+=/^drops-([0-9a-f]{8})-(\\d{13})-[0-9a-f]+(?:-(\\d{1,6}))?\\.aside$/,Wa=6e4;function ni(e,n,t,r,o,i,s=-1/0){let d=Object.en\
+tries(o).filter(([m,f])=>ei.test(m)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!xt(i))return;let u={...{since:i,las\
+t:i,dropped:Object.fromEntries(d.slice(0,Rt))},endpointHash:fe(r)},l=B(r)===r?{...u,endpoint:r}:u,c=si(n,t);try{let m=za\
+(e,n,t,i).filter(p=>p.quiet).map(p=>ti(e,p,n,t)),f=oi([...m.flatMap(p=>p.lines),l],s,i)??l;ri(e,n,t,m,()=>{let p=Ja(e,c)\
+;p==="invalid"&&e.remove(c);let g=`${H(f)}\n`;typeof p!="object"||p.bytes+g.length<=Zo?e.append(c,typeof p=="object"&&!p.\
+ended?`\n${g}`:g,Qo):Xa(e,n,t,f,s,i)});for(let{path:p}of m)p!==void 0&&v(()=>e.remove(p))}catch{}}function Xa(e,n,t,r,o,i\
+){let s=si(n,t),d={path:kt(n,t),quiet:!1},a=Ot(e,s,d.path)?ti(e,d,n,t):{lines:[]};ri(e,n,t,[a],()=>{e.append(s,`${H(oi([\
+...a.lines,r],o,i)??r)}\n`,Qo)})}function ti(e,n,t,r){if(e.sizeOf(n.path)===void 0)return v(()=>e.remove(n.path)),{lines:\
+[],summed:n.summed};let{lines:o,upTo:i}=qa(e,n),s=kt(t,r,i);return Ot(e,n.path,s)?{lines:o,path:s,summed:n.summed}:{line\
+s:[],summed:n.summed}}function ri(e,n,t,r,o){try{o()}catch(i){for(let{path:s,summed:d}of r)s!==void 0&&Ot(e,s,kt(n,t,d))\
+;throw i}}function kt(e,n,t){let r=t===void 0?"":`-${t}`;return F(e,`drops-${n}-${q(Date.now())}-${ee()}${r}.aside`)}fun\
+ction za(e,n,t,r){return ft(e,n,Ko,(o,i)=>{let[,,s,d]=Ko.exec(i)??[],a=Math.abs(r-Number(s))>=Wa;return o===t?{path:F(n,\
+i),summed:d===void 0?void 0:Number(d),quiet:a}:void 0})}function qa(e,n){try{let t=n.summed??0,r=e.read(n.path,_t)?.slic\
+e(t)??"",o=n.quiet?r.length:r.lastIndexOf(`\n`)+1;return{lines:ii(r.slice(0,o)),upTo:t+o}}catch{return{lines:[],upTo:n.su\
+mmed??0}}}function Ot(e,n,t){return v(()=>(e.rename(n,t),!0))??!1}function oi(e,n,t){let r=e.map(d=>({...d,since:Math.mi\
+n(d.since,t),last:Math.min(d.last,t)})).filter(d=>d.last>=n);if(r.length===0)return;let o={};for(let d of r)for(let[a,u]\
+of Object.entries(d.dropped))(a in o||Object.keys(o).length<Rt)&&C(o,a,u);for(let d of Object.keys(o))o[d]=Math.min(o[d]\
+,Number.MAX_SAFE_INTEGER);let{endpoint:i,endpointHash:s}=r[r.length-1];return{since:Math.min(...r.map(d=>d.since)),last:\
+Math.max(...r.map(d=>d.last)),dropped:o,...s===void 0?{}:{endpointHash:s},...i===void 0?{}:{endpoint:i}}}function Ja(e,n\
+){try{let t=e.read(n,_t);return t===void 0?void 0:{lines:ii(t),bytes:t.length,ended:t===""||t.endsWith(`\n`)}}catch(t){re\
+turn t instanceof $?"invalid":void 0}}function ii(e){return e.split(`\n`).flatMap(n=>Ka(n)??[])}function Ka(e){try{let{si\
+nce:n,last:t,dropped:r,endpoint:o,endpointHash:i}=JSON.parse(e),s=typeof r=="object"&&r!==null&&!Array.isArray(r)?Object\
+.entries(r):[];if(!(xt(n)&&xt(t)&&n<=t&&s.length>0&&s.length<=Rt&&s.every(([u,l])=>ei.test(u)&&Number.isSafeInteger(l)&&\
+l>0)))return;let a={since:n,last:t,dropped:Object.fromEntries(s),...typeof i=="string"&&Ga.test(i)?{endpointHash:i}:{}};\
+return typeof o=="string"&&B(o)===o?{...a,endpoint:o}:a}catch{return}}function xt(e){return Number.isSafeInteger(e)&&e>=\
+0&&e<=fn}function si(e,n){return F(e,`drops-${n}.json`)}var ie={working:1,periodic:2,asked:1/0},ai=.9,Za=1e3,Qa=3e5,ed=3\
+6e5,nd=4,xn=class{#e;#n=[];#o=[];#t=new Tn;#u=0;#s=0;#p=0;#r=0;#d={};#g={};#m=!1;#c;#w=Promise.resolve();#l;#x=ie.workin\
+g;#R=0;#k;#y=new Set;#O;#A=!1;#E;#h=Yn();#a=!1;#T=!1;#i=!1;#B=!1;#ue=!1;#H=0;#P;#D;#v;#G;#U=!1;#C;constructor(n={}){this\
+.#e=Ue(n)}enqueue(n){try{if(!ce())return this.#Se();let t=y().exiting();t?(this.#te(),this.#B=this.#i,this.#i=!0):this.#\
+X(),this.#u++;let r=_o(n,this.#e);if("reason"in r)return this.#b(1,r.reason,r.detail);if(this.#S()>=this.#e.maxBufferedE\
+vents)return this.#b(1,"buffer_full");if(this.#n.push(r),t)return void(this.#F(!0)||this.#V());this.#m&&this.#c===void 0\
+&&queueMicrotask(()=>this.#j()),this.#n.length>=this.#e.maxQueueSize&&this.#$(ie.working)}catch{}finally{this.#B=!1}}sta\
+rt(){this.#m||this.#P||(this.#m=!0,this.#X(),this.#S()>0?this.#j():ce()&&!this.#N()&&Xo(this.#e,this.#_())&&this.#$(ie.w\
+orking))}flush(){return this.#$(ie.asked)}#$(n,t=!1){if(this.#E!==void 0&&!t)return Promise.resolve().then(()=>this.#P);\
+if(this.#x=Math.max(this.#x,n),this.#l)return this.#l;let r=this.#R,o=this.#w.then(()=>{if(r!==this.#R)return;let i=this\
+.#x;return[this.#l,this.#x]=[void 0,ie.working],this.#pe(i)});return this.#l=o,this.#w=o,o}stop(){return this.#P??=this.\
+#ce()}[Symbol.asyncDispose](){return this.stop()}stats(){return{enqueued:this.#u,replayed:this.#s,sent:this.#p,dropped:{\
+...this.#d},queued:this.#n.length,dlq:this.#o.length,inFlight:this.#t.size,spooled:this.#r}}#S(){return this.#n.length+t\
+his.#o.length+this.#t.size}#W(){return[...this.#o,...this.#t.events(),...this.#n]}#X(){if(this.#D)return;this.#te();let \
+n=y(),t=s=>{try{return s()}catch{this.#f("an exit hook could not be installed: what is recorded waits for stop()");retur\
+n}},r=t(()=>n.onExit({beforeExit:()=>{let s=this.#P===void 0;return this.stop(),s},exit:()=>{this.#F(!0)||this.#V(),this\
+.#Y()}})),o=this.#e.captureInterrupts,i=o?t(()=>n.onInterrupt(s=>{o(s),this.#F(!0)||this.#V(),this.#Y()})):void 0;this.#\
+D=()=>{r?.(),i?.()}}#j(){this.#m&&this.#c===void 0&&this.#z()}#z(){this.#c=setTimeout(()=>{this.#$(ie.periodic).then(()=\
+>{this.#m&&this.#z()})},this.#e.flushIntervalMs),y().unrefTimer(this.#c)}async#ce(){this.#m=!1,this.#c!==void 0&&clearTi\
+meout(this.#c);let n=this.#E=td(this.#e.exitTimeoutMs),t=this.#u,r=!1;try{if(this.#t.size>0&&!await Promise.race([this.#\
+w.then(()=>!0),n.over()])&&this.#q(),this.#S()>0&&this.#F())return;this.#se(),this.#S()>0&&this.#N()&&this.#M(!0),this.#\
+S()>0&&!this.#N()&&await this.#le(n),this.#M()}catch(o){this.#f(`stop failed unexpectedly: ${o}`),r=!0}finally{this.#Y()\
+,n.clear(),this.#E=void 0;let o=this.#u>t&&this.#S()>0;!r&&!o&&(this.#D?.(),this.#D=void 0)}}async#le(n){let t=this.#_()\
+?.health;t?.state&&t.lease(this.#e.exitTimeoutMs+1e3);let r=this.#$(ie.asked,!0).then(()=>!0);await Promise.race([r,n.ov\
+er()])||this.#q()}#q(){let{requestTimeoutMs:n,exitTimeoutMs:t}=this.#e,r=y().monotonicMs(),o=Math.min(n,t||n)*ai,i=[...t\
+his.#y].some(({started:s,accepted:d})=>!d&&r-s>=n*ai);this.#J(({started:s})=>r-s>=o),this.#k?.abort(),this.#k=void 0,thi\
+s.#o.unshift(...this.#t.events()),this.#t.clear(),i&&this.#v?.health.recordFailure()}#J(n=()=>!1){for(let t of this.#y){\
+let{events:r,accepted:o}=t;if(this.#t.settle(r)){if(o){this.#ee(r);continue}for(let i of r)i.cuts=(i.cuts??0)+1;this.#o.\
+unshift(...n(t)?this.#re(r,"the exit budget ended before the answer"):r)}}}#fe(){return this.#k??=new AbortController}#K\
+(n){if(n.aborted||!J())return!1;let{requestTimeoutMs:t,exitTimeoutMs:r}=this.#e,o=this.#E;if(!o)return!0;let i=y().monot\
+onicMs(),s=o.end-i;if(s>=t)return!0;let d=this.#O,a=d!==void 0&&i-d.endedAt<=t?d.ms:0;return r<=t&&!(2*a>s)}#Z(n){this.#\
+t.settle(n)&&this.#o.push(...n)}#N(){let{sink:n}=this.#e,t=!this.#A&&this.#_()?.health.isOpen()===!0;return n.kind==="ht\
+tp"&&(t||!y().canConnect(n.url))}#me(){let{sink:n,clock:t}=this.#e,r=this.#C,o=this.#v?.health.state;return this.#E===vo\
+id 0&&r!==void 0&&o!==void 0&&o.failures===r.state.failures&&o.notBefore===r.state.notBefore&&t()>=r.probeAt&&n.kind==="\
+http"&&y().canConnect(n.url)}#he(n){let t=this.#v?.health;if(n.delivered){this.#C=void 0,t?.recordSuccess()&&(this.#U=!1\
+);return}if(!n.failed)return;let r=!n.probing&&t?.recordFailure(n.retryAfterMs)===!0;n.probing&&n.retryAfterMs&&t?.recor\
+dWait(n.retryAfterMs);let o=(this.#C?.failures??0)+1,{backoff:i,random:s,clock:d}=this.#e,a=d()+le(o,i,s,n.retryAfterMs)\
+;this.#C=r||!t?.state?void 0:{state:t.state,failures:o,probeAt:a}}async#pe(n){try{this.#ie();let t=this.#e.sink.kind==="\
+http"?this.#v?.health:void 0;t&&(t.state||this.#E===void 0)&&t.refresh(),this.#se();let r=this.#N();if(r&&!this.#me())re\
+turn;let o=this.#e.clock(),i=l=>l.notBefore<=o&&(l.cuts??0)<n,d=this.#o.filter(i).concat(this.#n);if(d.length===0)return\
+;this.#o=this.#o.filter(l=>!i(l)),this.#n=[];let a=this.#ne(d);for(let l of a)this.#t.add(l);let u={delivered:!1,failed:\
+!1,probing:r};await this.#ge(a,u),this.#he(u),u.delivered&&u.retryAfterMs&&(this.#H=Math.max(this.#H,this.#e.clock()+u.r\
+etryAfterMs))}catch(t){this.#f(`flush failed unexpectedly: ${t}`)}}async#ge(n,t){let{signal:r}=this.#fe(),o=0,i=async()=\
+>{for(;o<n.length&&!t.failed&&this.#K(r);)await this.#Q(n[o++],r,t)};await Promise.all(Array.from({length:Math.min(nd,n.\
+length)},i));for(let s of n.slice(o))this.#Z(s)}async#Q(n,t,r){this.#ie();let o=this.#ae(n);if(o!==n){if(this.#t.settle(\
+n),o.length===0)return;this.#t.add(o),n=o}let i=await this.#be(n,t);if(this.#ve(i,n.length),!!this.#t.settle(n)){if(i.ki\
+nd==="too_large"&&n.length>1){let s=Math.floor(n.length/2),d=[n.slice(0,s),n.slice(s)];for(let a of d)this.#t.add(a);for\
+(let a of d)this.#K(t)?await this.#Q(a,t,r):this.#Z(a);return}switch(i.kind){case"delivered":return r.delivered=!0,this.\
+#ee(n,i.rejected);case"too_large":return this.#b(1,"http_413"),this.#L(n);case"rejected":return this.#b(n.length,i.reaso\
+n,i.detail),this.#L(n);case"interrupted":case"not_sent":this.#o.unshift(...n);return;case"retry":return r.failed=!0,r.re\
+tryAfterMs=Math.max(r.retryAfterMs??0,i.retryAfterMs??0),r.probing?this.#ye(n,i.retryAfterMs):this.#we(n,i.reason,i.retr\
+yAfterMs)}}}#ye(n,t=0){let r=this.#e.clock()+t;for(let o of n)o.notBefore=Math.max(o.notBefore,r);this.#o.unshift(...n)}\
+#ee(n,t=0){let r=Math.min(t,n.length);this.#p+=n.length-r,r>0&&this.#b(r,"otlp_rejected"),this.#L(n)}async#be(n,t){let r\
+={started:y().monotonicMs(),events:n,accepted:!1};this.#y.add(r);try{return await this.#Ee(n,t,()=>r.accepted=!0)}finall\
+y{this.#y.delete(r);let o=y().monotonicMs();this.#O={ms:o-r.started,endedAt:o}}}#ne(n){let{format:t,maxBatchBytes:r}=thi\
+s.#e;return Ro(n,r,t.emptyBytes,t.eventBytes)}#I(){this.#o=[],this.#t.clear(),this.#n=[]}async#Ee(n,t,r){let{sink:o}=thi\
+s.#e;if(o.kind==="none")return{kind:"rejected",reason:o.reason,detail:o.detail};let{format:i,headers:s}=this.#e,d=i.enco\
+de(n,this.#e.clock());if(this.#h?.(`sending ${n.length} event(s)${o.kind==="http"?` to ${B(o.url)}`:""}: ${d}`),o.kind==\
+="stderr")return di(d),{kind:"delivered"};let a=i.classify;return await mo({url:o.url,body:d,headers:s,classify:a&&((u,l\
+,c)=>a(u,l,c,n.length)),readAnswer:i.readsAnswer,onAccepted:r,fetch:this.#e.fetch,timeoutMs:this.#e.requestTimeoutMs,sig\
+nal:t,now:this.#e.clock,unrefTimer:y().unrefTimer,mayConnect:y().canConnect,sendsProxyCredentials:y().sendsProxyCredenti\
+als})}#ve(n,t){if(!this.#h)return;let r=n.kind==="retry"&&n.retryAfterMs!==void 0?`, not before ${n.retryAfterMs/1e3} s`\
+:"",o=n.kind==="retry"&&n.thrown!==void 0&&this.#e.customFetch?`: its fetch failed: ${wr(n.thrown,this.#e.sink.kind==="h\
+ttp"?this.#e.sink.url:void 0,this.#e.headers)}`:"",i=n.kind==="rejected"||n.kind==="retry"||n.kind==="not_sent"?` (${n.r\
+eason}${r}${o})`:"";this.#h(`answer for ${t} event(s): ${n.kind}${i}`)}#te(){if(this.#T)return;this.#T=!0;let{sink:n,for\
+mat:t,spoolDir:r,handOff:o}=this.#e;if(this.#h){let{enabled:s,decidedBy:d}=st();this.#h(`telemetry ${s?"on":"off"} (deci\
+ded by ${d})`);let a=n.kind==="http"?B(n.url):n.kind==="stderr"?"standard error":n.reason==="dry_run"&&y().envHidden?.("\
+NAT_TELEMETRY_DRY_RUN")?"nowhere (dry_run: the program may not read NAT_TELEMETRY_DRY_RUN, which could ask for one)":`no\
+where (${n.reason})`;this.#h(`endpoint: ${a}; format: ${t.name}; spool: ${r??"none"}`)}for(let s of this.#e.problems)thi\
+s.#f(`problem: ${s}`);if(!this.#h)return;let i=ko(n,this.#e.headers);i&&this.#h(`warning: ${i}`),this.#h(`at exit: ${o.e\
+nabled?"hand off where a sender can be started":"in process"} (${o.source})`)}#Se(){this.#a||!this.#h&&!this.#e.logger||\
+(this.#a=!0,this.#f(`telemetry off (decided by ${st().decidedBy}): events are not recorded`))}#we(n,t,r){let{backoff:o,c\
+lock:i,random:s}=this.#e,d=i(),a=this.#re(n,t);for(let u of a)u.notBefore=d+le(u.retries,o,s,r);this.#o.push(...a)}#re(n\
+,t){let[r,o]=[[],[]];for(let i of n)(++i.retries>this.#e.maxRetries?o:r).push(i);return r.length>0&&this.#f(`delivery fa\
+iled (${t}): ${r.length} event(s) kept for retry`),o.length>0&&this.#b(o.length,"retries_exhausted",`last failure: ${t}`\
+),this.#L(o),r}#L(n){this.#v?.settle(n)}#_(){return this.#v??=bn.open(this.#e,(n,t)=>{let r=t===void 0?`no spool: ${n}`:\
+`spool kept in ${t}, as its place cannot be used: ${n}`;r!==this.#G&&this.#f(r),this.#G=r}),this.#v}#oe(){let n=this.#E;\
+if(n)return Math.max(0,n.end-y().monotonicMs())+Za;let{flushIntervalMs:t,requestTimeoutMs:r}=this.#e;return Math.max(Qa,\
+Math.min(ed,2*t),2*r)}#ie(){let n=this.#oe();this.#v?.renewClaims(n,this.#E?n:n*.75)}#se(){if(this.#U||this.#R>0||!ce()|\
+|this.#N()||!J())return;let n=this.#_();if(n&&ke()!==void 0)return;this.#U=!0;let t=this.#e.maxBufferedEvents,r=Math.max\
+(this.#S(),Math.min(Math.ceil(t/10),t-1)),o=n?.replay(t-r,this.#oe());o&&(this.#de(o.dropped),this.#s+=o.events.length,t\
+his.#o.push(...o.events),o.events.length>0&&this.#j())}#M(n=!1,t){this.#J();let r=this.#W(),o=this.#ae(r);if(o!==r&&(thi\
+s.#o=o,this.#t.clear(),this.#n=[]),o.length===0)return!0;if(!(t??J()))return this.#ue=!0,this.#I(),this.#b(o.length,"opt\
+ed_out"),!0;if(this.#e.sink.kind==="stderr"){this.#I();for(let d of this.#ne(o))di(this.#e.format.encode(d,this.#e.clock\
+())),this.#p+=d.length;return!0}if(this.#e.sink.kind==="none")return this.#I(),this.#b(o.length,this.#e.sink.reason,this\
+.#e.sink.detail),!0;let i=this.#_();if(!i&&this.#e.spoolDir===void 0)return this.#f(`${o.length} event(s) not delivered \
+are kept in memory only, and go with the process: no spool`+(this.#e.noSpool?` (${this.#e.noSpool})`:"")),!1;if(ke()!==v\
+oid 0)return this.#I(),this.#b(o.length,"opted_out","not spooled: the program turned telemetry on over the user\'s no"),!\
+0;let s;try{s=i?.write(o)}catch{s=void 0}if(s||(this.#A=!0),!s&&n)return!1;if(this.#I(),s){let d=this.#H-this.#e.clock()\
+;d>0&&i?.health.recordWait(d),this.#r+=s.spooled;for(let[a,u]of Object.entries(s.dropped))this.#b(u,a);this.#de(s.olderD\
+ropped)}else{let d=i?.giveBackUnsettled()??0;this.#r+=d,this.#b(o.length-d,"spool_unavailable")}return i?.releaseAll(),s\
+!==void 0}#ae(n){let t=this.#v?.spool;if(!t)return n;let r=new Set,o=new Set;for(let{claim:s}of n)!s||r.has(s)||(r.add(s\
+),t.holds(s)||o.add(s));if(o.size===0)return n;let i=n.filter(({claim:s})=>s&&o.has(s));return this.#b(i.length,"claim_l\
+ost"),this.#L(i),n.filter(({claim:s})=>!s||!o.has(s))}#de(n){for(let[t,r]of Object.entries(n))this.#s+=r,this.#b(r,t)}#F\
+(n=!1){if(this.#S()===0)return!0;let t=this.#_(),r=jo(this.#e,t,ce()),o=r.handOff?J():void 0;if(o===!1)return this.#M(!0\
+,o);let i=Go(this.#e,r);if(!i.handOff){let u={delivered:"delivering in process",spooled:"spooled for a later run",droppe\
+d:"not delivered"},l=i.outcome!=="delivered"&&t?.health.isOpen()?po(t.health):void 0,c=i.outcome==="delivered"?`; the ex\
+it waits at most ${this.#e.exitTimeoutMs/1e3} s`:"";return this.#f(`at exit: ${u[i.outcome]}: ${l?`${l}; in process, as \
+${i.reason}`:i.reason}${c}`),!1}let s=n||this.#N()?0:To(this.#W(),this.#e.spoolLimits);if(s>0){let{maxEvents:u,maxBytes:\
+l}=this.#e.spoolLimits;return this.#f(`at exit: delivering in process: the spool would leave out ${s} of the ${this.#S()\
+} event(s) (spoolMaxEvents ${u}, spoolMaxBytes ${l})`),!1}if(!this.#M(!0,o))return this.#f("at exit: delivering in proce\
+ss: the spool cannot be written"),!1;let d=Wo(i);if(d==="failed")return this.#f("at exit: delivering in process: no send\
+er could be started"),!1;this.#R++,[this.#l,this.#x]=[void 0,ie.working];let a={started:"a sender","at work":"the sender\
+ at work","endpoint down":"the spool (endpoint down)","no processes":"the spool (the system has no processes left to sta\
+rt a sender)"};return this.#f(`at exit: handed off to ${a[d]}`),!0}#V(){let n=this.#r,t=this.#M(),r=this.#r-n;return r>0\
+&&this.#f(`at exit: the process ends at once: ${r} event(s) spooled for a later run`),t}#Y(){let n={};for(let[s,d]of Obj\
+ect.entries(this.#d)){let a=this.#g[s]??0;d>a&&s!=="opted_out"&&s!=="claim_lost"&&(n[s]=d-a)}let{sink:t,spoolLimits:r}=t\
+his.#e;if(Object.keys(n).length===0||t.kind!=="http")return;let o=this.#_();if(!o)return;for(let s of Object.keys(n))thi\
+s.#g[s]=this.#d[s];let i=Date.now();ni(o.files,o.spool.dir,o.spool.key,t.url,n,i,i-r.maxAgeMs)}#b(n,t,r){n!==0&&(C(this.\
+#d,t,n),this.#f(`dropped ${n} event(s): ${t}${r?` (${r})`:""}`))}#f(n){this.#h?.(n),this.#B||Hr(this.#e.logger,n)}};func\
+tion td(e){let n=y().monotonicMs()+e,t,r;return{end:n,over:()=>r??=new Promise(o=>{t=Ne(Math.max(0,n-y().monotonicMs()),\
+()=>o(!1))}),clear:()=>t?.()}}function di(e){y().writeStderr(`${Jo(JSON.parse(e))}\n`)}var rd=250;async function ui(e){le\
+t n=y();Ne(K,()=>n.exit(0)),fo(),io(()=>od(e));try{await id(e,y().monotonicMs()+K)}catch{}n.exit(0)}function od(e){let{e\
+nabled:n,source:t}=tt();return n||t==="default"&&e.onByConsentFile!==!0}async function id(e,n){let t=y().files,r=e.spool\
+Dir;if(!t)return;let{successor:o,onByConsentFile:i,...s}=e,d=Ue(s),a=yt(d);if(!J())return Fo(t,r,a);for(let u=0;;u++){le\
+t l=await Bo(t,r,a);if(!l)return;let{replayed:c,spooled:m,sent:f,timeUp:p}=await ad(s,n-rd);if(Ho(t,r,l),!dd(e,a))return\
+;if(p&&f>0&&J())return sd(e);if(c>0&&m>0||u>0&&c===0)return}}function sd(e){if(!e.successor)return;let{argv:n,env:t,leav\
+esSession:r}=e.successor,{files:o}=y(),i=`${e.spoolDir}/`,s=n.find(d=>d.startsWith(i)&&En.test(d.slice(i.length)));o&&s!\
+==void 0&&v(()=>o.touch(s,Date.now())),y().spawnDetached({argv:n,env:vn(t,e),cwd:e.spoolDir,leavesSession:r})}async func\
+tion ad(e,n){let t={replayed:0,spooled:0,sent:0,dropped:{},timeUp:!1},{requestTimeoutMs:r,backoff:o,random:i,spoolDir:s}\
+=Ue(e),d=0;for(;;){if(n-y().monotonicMs()<=r){t.timeUp=!0;break}if(!J()||s!==void 0&&y().files?.realPath(s)===void 0)bre\
+ak;let a=new xn({...e,handOff:!1,exitTimeoutSeconds:(n-y().monotonicMs())/1e3});a.start(),await a.stop();let{replayed:u,\
+spooled:l,sent:c,dropped:m}=a.stats();t.replayed+=u,t.spooled+=l,t.sent+=c;for(let[f,p]of Object.entries(m))C(t.dropped,\
+f,p);if(u<=l)break;if(l>0&&n-y().monotonicMs()>r){let f=le(++d,o,i);if(n-y().monotonicMs()-f<=r)break;await new Promise(\
+p=>setTimeout(p,f))}}return t}function dd(e,n){let t=y().files;if(!t||t.realPath(e.spoolDir)===void 0||Sn(t,e.spoolDir,n\
+,Date.now()))return!1;let r={maxEvents:e.spoolMaxEvents,maxBytes:e.spoolMaxBytes,maxAgeMs:e.spoolMaxAgeDays*864e5};retur\
+n oe.open(e.spoolDir,t,r,n)?.waitingSince(Date.now())!==void 0}var ci=Po(y().env(je));ci&&await ui(ci);\n'}var Ne="sende\
+r-a3d66f81.mjs",Sd=124143,Od=6e4,xd=1e3,kd=[Ii,"NAT_TELEMETRY_ENABLED","DO_NOT_TRACK","NAT_TELEMETRY_CONSENT_FILE","NAT_\
+TELEMETRY_DRY_RUN"];function Ci(e,t){return e.sink.kind==="none"?"dropped":rr(e)&&t?.health.isOpen()!==!0?"delivered":t&&
+Pe()===void 0?"spooled":"dropped"}var Nd=3;function Di(e,t,n,r=Date.now()){let i;try{i=e.list(t).filter(d=>gd.test(d))}catch{
+return}const o=d=>{const a=e.modifiedAt(`${t}/${d}`);return a===void 0||a>r+ke?-1/0:a},s=n==="none"?i:i.filter(d=>d!==Ne).
+map(d=>({name:d,written:o(d)})).sort((d,a)=>a.written-d.written).slice(n).filter(({written:d})=>r-d>ke).map(({name:d})=>d);
+for(const d of s)try{e.remove(`${t}/${d}`)}catch{}}var Ad=class{#e=new Set;#t=0;get size(){return this.#t}add(e){this.#e.
+add(e),this.#t+=e.length}settle(e){return this.#e.delete(e)?(this.#t-=e.length,!0):!1}events(){return[...this.#e].flat()}clear(){
+this.#e.clear(),this.#t=0}};function tn(e){return e===null?"null":typeof e=="string"?Pi(e):typeof e=="number"?Rd(e):typeof e==
+"boolean"?String(e):Array.isArray(e)?`[${e.map(tn).join(", ")}]`:typeof e=="object"?`{${Object.entries(e).filter(([,n])=>n!==
+void 0).map(([n,r])=>`${Pi(n)}: ${tn(r)}`).join(", ")}}`:"null"}function Pi(e){return JSON.stringify(e).replace(/[\u007f-\uffff]/g,
+t=>`\\u${t.charCodeAt(0).toString(16).padStart(4,"0")}`)}function Rd(e){if(Number.isNaN(e))return"NaN";if(!Number.isFinite(
+e))return e>0?"Infinity":"-Infinity";if(Number.isInteger(e)&&Math.abs(e)<1e16)return String(e);const[t,n]=e.toExponential().
+split("e"),r=Number(n);if(r>=-4&&r<16){const i=String(e);return Number.isInteger(e)?`${i}.0`:i}return`${t}e${r<0?"-":"+"}${String(
+Math.abs(r)).padStart(2,"0")}`}var Bi=16384,nn=2*Bi,ji=nn-4096,rn=32,Fi=/^[a-z0-9_]{1,40}$/,Md=/^[0-9a-f]{8}$/,Ld=/^drops-([0-9a-f]{8})\.json$/,
+on=/^drops-([0-9a-f]{8})-(\d{13})-[0-9a-f]+(?:-(\d{1,6}))?\.aside$/,Id=6e4;function Cd(e,t,n,r=-1/0){const i=Date.now(),
+o=zi(e,ln(t,n)),d=Yi(e,t,n,i).filter(a=>a.quiet||a.summed!==void 0).flatMap(a=>Vi(e,a).lines);return dn([...typeof o=="o\
+bject"?o.lines:[],...d],r,i)}function Dd(e,t,n=-1/0){return[...new Set([...tt(e,t,Ld,i=>i),...tt(e,t,on,i=>i)])].flatMap(
+i=>{const o=Cd(e,t,i,n);return o?[{key:i,...o}]:[]})}function Pd(e,t,n,r,i,o,s=-1/0){const d=Object.entries(i).filter(([
+h,f])=>Fi.test(h)&&Number.isSafeInteger(f)&&f>0);if(d.length===0||!cn(o))return;const c={...{since:o,last:o,dropped:Object.
+fromEntries(d.slice(0,rn))},endpointHash:_e(r)},u=H(r)===r?{...c,endpoint:r}:c,l=ln(t,n);try{const h=Yi(e,t,n,o).filter(
+p=>p.quiet).map(p=>Ui(e,p,t,n)),f=dn([...h.flatMap(p=>p.lines),u],s,o)??u;Hi(e,t,n,h,()=>{const p=zi(e,l);p==="invalid"&&
+e.remove(l);const v=`${U(f)}
 `;typeof p!="object"||p.bytes+v.length<=Bi?e.append(l,typeof p=="object"&&!p.ended?`
 ${v}`:v,ji):Bd(e,t,n,f,s,o)});for(const{path:p}of h)p!==void 0&&S(()=>e.remove(p))}catch{}}function Bd(e,t,n,r,i,o){const s=ln(
 t,n),d={path:sn(t,n),quiet:!1},a=an(e,s,d.path)?Ui(e,d,t,n):{lines:[]};Hi(e,t,n,[a],()=>{e.append(s,`${U(dn([...a.lines,
