@@ -1,8 +1,8 @@
 /**
  * `deno task build:run-path`: lists in `run_path.json` the top-level functions of `dist/`'s chunks that a CLI's
  * run calls, from V8's coverage of such runs under Node.js and Deno: `trackCommand` decided by a consent file and
- * by the environment, with the endpoint marked down (the spool alone), with telemetry off, and a handler with one
- * event, disposed. A first hand-off, not covered, has written the sender's script into the spool, as a version's
+ * by the environment, with the endpoint marked down after a long outage (the spool alone, full of earlier runs'
+ * events), with telemetry off, and a handler with one event, disposed. A first hand-off, not covered, has written the sender's script into the spool, as a version's
  * first run does once: the later runs, a user's, find it there.
  * `build_dist.ts` compiles these with their chunk and leaves the others to their first call. Run it again when the
  * build says the list names a function that is gone; a function a run now calls and the list misses only costs
@@ -15,6 +15,7 @@ import { calledByRange } from "./coverage.ts";
 import { topLevelFunctions } from "./eager_compile.ts";
 import { PROMPT_VERSION } from "../src/consent.ts";
 import { shortHash } from "../src/hash.ts";
+import { DEFAULT_SPOOL_LIMITS, spoolKey } from "../src/spool.ts";
 
 const root = `${Deno.realPathSync(decodeURIComponent(new URL("..", import.meta.url).pathname))}/`;
 const OUT = `${root}scripts/run_path.json`;
@@ -70,6 +71,7 @@ try {
       JSON.stringify({ failures: 9, notBefore: Date.now() + 3_000_000 }),
     );
     for (const [order, { variant, env }] of [RUNS[0], ...RUNS].entries()) {
+      if (env === "down") leftByAnOutage(spool, down);
       const run = await new Deno.Command(program, {
         args: [...args, `${work}/cli.mjs`, ...(variant ? [variant] : [])],
         cwd: work,
@@ -119,6 +121,21 @@ try {
 } finally {
   await server.shutdown();
   Deno.removeSync(work, { recursive: true });
+}
+
+/**
+ * Fills a spool as a long outage leaves it: a one-event file per run for `endpoint`, as many as the spool holds
+ * (its default bound), so that the next run lists them all and makes room for its own.
+ */
+function leftByAnOutage(spool: string, endpoint: string): void {
+  const now = Date.now();
+  for (let i = 0; i < DEFAULT_SPOOL_LIMITS.maxEvents; i++) {
+    const time = now - 3_600_000 + i * 1000;
+    const event = '{"ts":"2026-01-01T00:00:00.000Z","parameters":{"command":"run"},"name":"nat_cli_command"}';
+    const line = `{"retries":0,"schemaVersion":"1.5","sessionId":"s","timestamp":${time},"event":${event}}\n`;
+    const name = `e-${time}-1-${line.length}-${spoolKey(endpoint)}-${String(i).padStart(12, "0")}.jsonl`;
+    Deno.writeTextFileSync(`${spool}/${name}`, line, { mode: 0o600 });
+  }
 }
 
 /** Waits (up to 10 s) until no sender is starting or at work in a spool directory, and none holds a claim there. */
